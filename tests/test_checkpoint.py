@@ -1,0 +1,116 @@
+"""Loading weights: official checkpoints, our safetensors, and damaged or wrong files."""
+
+import pytest
+import torch
+from conftest import shared_path
+
+from vsr.errors import VsrError
+from vsr.models import create_model, load_weights, save_weights
+from vsr.models.checkpoint import detect_architecture
+
+OFFICIAL = {
+    "IMDN_x2.pth": ("imdn", 2),
+    "IMDN_x3.pth": ("imdn", 3),
+    "IMDN_x4.pth": ("imdn", 4),
+    "IMDN_AS.pth": ("imdn_as", 1),
+    "model_RTC.pth": ("imdn_rtc", 2),
+    "model_RTE.pth": ("imdn_rte", 2),
+}
+
+
+@pytest.mark.parametrize("name", sorted(OFFICIAL))
+def test_official_checkpoints_load_and_are_detected(name):
+    path = shared_path("imdn-official", "checkpoints", name)
+    model = load_weights(path)
+    assert (model.arch, model.scale) == OFFICIAL[name]
+    official = torch.load(path, map_location="cpu", weights_only=True)
+    ours = model.state_dict()
+    for key, tensor in official.items():
+        assert torch.equal(ours[key.removeprefix("module.")], tensor)
+
+
+@pytest.mark.parametrize(("arch", "scale"), sorted(set(OFFICIAL.values())))
+def test_safetensors_round_trip(tmp_path, arch, scale):
+    model = create_model(arch, scale)
+    path = tmp_path / "w.safetensors"
+    save_weights(model, path, {"note": "test"})
+    loaded = load_weights(path)
+    assert (loaded.arch, loaded.scale) == (arch, scale)
+    for key, tensor in model.state_dict().items():
+        assert torch.equal(loaded.state_dict()[key], tensor)
+    assert not list(tmp_path.glob(".*tmp*"))
+
+
+def test_module_prefix_is_stripped(tmp_path):
+    model = create_model("imdn", 3)
+    path = tmp_path / "dp.pth"
+    torch.save({f"module.{k}": v for k, v in model.state_dict().items()}, path)
+    assert load_weights(path).scale == 3
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(VsrError, match="not found"):
+        load_weights(tmp_path / "nope.pth")
+
+
+def test_random_bytes(tmp_path):
+    path = tmp_path / "random.pth"
+    path.write_bytes(bytes(range(256)) * 40)
+    with pytest.raises(VsrError, match="not a readable checkpoint"):
+        load_weights(path)
+
+
+def test_truncated_file(tmp_path):
+    path = tmp_path / "full.pth"
+    torch.save(create_model("imdn_rtc").state_dict(), path)
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    with pytest.raises(VsrError, match="not a readable checkpoint"):
+        load_weights(path)
+
+
+def test_truncated_safetensors(tmp_path):
+    path = tmp_path / "w.safetensors"
+    save_weights(create_model("imdn_rtc"), path)
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) - 100])
+    with pytest.raises(VsrError, match="not a readable checkpoint"):
+        load_weights(path)
+
+
+def test_wrong_architecture_names_the_mismatch(tmp_path):
+    state = create_model("imdn", 2).state_dict()
+    state["IMDB1.c2.weight"] = torch.zeros(64, 40, 3, 3)  # a different distillation split
+    path = tmp_path / "wrong.pth"
+    torch.save(state, path)
+    with pytest.raises(VsrError, match=r"IMDB1\.c2\.weight"):
+        load_weights(path)
+
+
+def test_missing_tensor_is_named(tmp_path):
+    state = create_model("imdn", 4).state_dict()
+    del state["LR_conv.bias"]
+    path = tmp_path / "partial.pth"
+    torch.save(state, path)
+    with pytest.raises(VsrError, match="missing 1 tensors.*LR_conv.bias"):
+        load_weights(path)
+
+
+def test_foreign_checkpoint(tmp_path):
+    path = tmp_path / "other.pth"
+    torch.save({"encoder.weight": torch.zeros(3, 3)}, path)
+    with pytest.raises(VsrError, match="not an IMDN-family checkpoint"):
+        load_weights(path)
+
+
+def test_pickled_object_is_refused(tmp_path):
+    """weights_only loading refuses arbitrary pickles instead of executing them."""
+    path = tmp_path / "evil.pth"
+    torch.save({"model": create_model("imdn_rtc")}, path)
+    with pytest.raises(VsrError):
+        load_weights(path)
+
+
+def test_detects_non_standard_width_and_depth():
+    state = create_model("imdn", 2, features=32, blocks=3).state_dict()
+    assert detect_architecture(state) == ("imdn", 2, {"features": 32, "blocks": 3})

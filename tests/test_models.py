@@ -1,0 +1,63 @@
+"""The IMDN family: parameter counts equal the official ones, shapes, and the fp32 CCA."""
+
+import pytest
+import torch
+
+from vsr.models import create_model
+from vsr.models.blocks import ContrastChannelAttention
+
+OFFICIAL_PARAMETERS = [
+    ("imdn", 2, 694_404),
+    ("imdn", 3, 703_059),
+    ("imdn", 4, 715_176),
+    ("imdn_as", 1, 752_104),
+    ("imdn_rtc", 2, 20_190),
+    ("imdn_rte", 2, 89_748),
+]
+
+
+@pytest.mark.parametrize(("arch", "scale", "count"), OFFICIAL_PARAMETERS)
+def test_parameter_counts_equal_official(arch, scale, count):
+    model = create_model(arch, scale)
+    assert sum(p.numel() for p in model.parameters()) == count
+
+
+@pytest.mark.parametrize(("arch", "scale", "count"), OFFICIAL_PARAMETERS)
+def test_output_shape_and_attributes(arch, scale, count):
+    model = create_model(arch, scale).eval()
+    x = torch.rand(2, 3, 12, 16)
+    with torch.no_grad():
+        y = model(x)
+    assert model.arch == arch and model.scale == scale
+    assert 12 % model.input_multiple == 0 and 16 % model.input_multiple == 0
+    assert y.shape == (2, 3, 12 * scale, 16 * scale)
+
+
+def test_cca_matches_definition():
+    """Gate = sigmoid(up(relu(down(std + mean)))) per channel, population std."""
+    torch.manual_seed(0)
+    cca = ContrastChannelAttention(32).eval()
+    x = torch.randn(2, 32, 9, 7) * 3 + 1
+    mean = x.mean(dim=(2, 3), keepdim=True)
+    std = ((x - mean) ** 2).mean(dim=(2, 3), keepdim=True).sqrt()
+    expected = x * cca.conv_du(std + mean)
+    torch.testing.assert_close(cca(x), expected, rtol=1e-5, atol=1e-6)
+
+
+def test_cca_does_not_overflow_in_half_precision():
+    """Squared deviations summed over a frame exceed float16's range; the gate must not."""
+    cca = ContrastChannelAttention(16).eval()
+    x = torch.full((1, 16, 256, 256), 40.0)
+    x[..., ::2, :] = -40.0  # std 40: the sum of squares is 1600 * 65536, far beyond 65504
+    with torch.no_grad():
+        reference = cca(x)
+        half = cca.to(torch.bfloat16)(x.to(torch.bfloat16))
+    assert torch.isfinite(half).all()
+    torch.testing.assert_close(half.float(), reference, rtol=0.02, atol=0.5)
+
+
+def test_unknown_architecture_is_a_user_error():
+    from vsr.errors import VsrError
+
+    with pytest.raises(VsrError, match="unknown model"):
+        create_model("edsr")

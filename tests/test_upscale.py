@@ -1,0 +1,84 @@
+"""The Upscaler: precision, budget-driven tiling, out-of-memory retry, non-finite refusal."""
+
+import pytest
+import torch
+
+from vsr.errors import VsrError
+from vsr.models import create_model
+from vsr.upscale import Upscaler, bytes_per_pixel
+
+
+def smooth_batch(n, h, w):
+    yy, xx = torch.meshgrid(torch.linspace(0, 1, h), torch.linspace(0, 1, w), indexing="ij")
+    frame = torch.stack([yy, xx, 1 - yy * xx])
+    return torch.stack([frame * (0.5 + 0.1 * i) for i in range(n)])
+
+
+def test_output_is_clamped_float32_at_scale():
+    torch.manual_seed(0)
+    up = Upscaler(create_model("imdn", 3), device="cpu")
+    y = up(smooth_batch(2, 10, 14))
+    assert y.shape == (2, 3, 30, 42) and y.dtype == torch.float32
+    assert y.min() >= 0 and y.max() <= 1
+
+
+def test_small_budget_tiles_and_matches_whole_closely():
+    torch.manual_seed(0)
+    model = create_model("imdn", 2)
+    x = smooth_batch(1, 80, 120)
+    whole = Upscaler(model, device="cpu")(x)
+    budget = 3000 * bytes_per_pixel(model, torch.float32)  # windows of at most 3000 pixels
+    tiled_up = Upscaler(model, device="cpu", max_memory=budget)
+    plan = tiled_up.plan_for(80, 120)
+    assert plan.mode == "tiles" and plan.tile_pixels <= 4096
+    tiled = tiled_up(x)
+    assert 10 * torch.log10(1 / ((tiled - whole) ** 2).mean()) > 35
+
+
+def test_bf16_stays_close_to_fp32():
+    torch.manual_seed(0)
+    model = create_model("imdn", 2)
+    x = smooth_batch(1, 24, 24)
+    ref = Upscaler(model, device="cpu")(x)
+    twin = create_model("imdn", 2)
+    twin.load_state_dict(model.state_dict())
+    low = Upscaler(twin, "cpu", "bf16")(x)
+    assert 10 * torch.log10(1 / ((low - ref) ** 2).mean()) > 35
+
+
+def test_out_of_memory_retries_with_smaller_windows(monkeypatch):
+    torch.manual_seed(0)
+    up = Upscaler(create_model("imdn_rtc"), device="cpu")
+    calls = []
+    original = up._network
+
+    def picky(x):
+        calls.append(x.shape[-2] * x.shape[-1])
+        if x.shape[-2] * x.shape[-1] > 2000:
+            raise torch.cuda.OutOfMemoryError("simulated")
+        return original(x)
+
+    monkeypatch.setattr(up, "_network", picky)
+    with pytest.warns(UserWarning, match="out of GPU memory"):
+        y = up(smooth_batch(1, 60, 80))
+    assert y.shape == (1, 3, 120, 160)
+    assert calls[0] == 60 * 80 and calls[-1] <= 2000
+
+
+def test_non_finite_output_is_refused(monkeypatch):
+    up = Upscaler(create_model("imdn_rtc"), device="cpu")
+    monkeypatch.setattr(up, "_network", lambda x: torch.full_like(x, float("nan")))
+    with pytest.raises(VsrError, match="NaN"):
+        up(smooth_batch(1, 8, 8))
+
+
+def test_cuda_request_without_cuda_is_a_user_error():
+    if torch.cuda.is_available():
+        pytest.skip("CUDA present")
+    with pytest.raises(VsrError, match="no CUDA device"):
+        Upscaler(create_model("imdn_rtc"), device="cuda")
+
+
+def test_unknown_precision():
+    with pytest.raises(VsrError, match="unknown precision"):
+        Upscaler(create_model("imdn_rtc"), device="cpu", precision="fp8")

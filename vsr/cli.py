@@ -1,0 +1,55 @@
+"""The `vsr` command: a thin layer over the Python API.
+
+Each subcommand lives in ``vsr/commands/<name>.py`` and exposes ``add_parser(subparsers)``
+which registers its arguments and sets ``func`` (a callable taking the parsed namespace and
+returning an exit status). Nothing in the package imports this module.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+from vsr import __version__
+from vsr.errors import VsrError
+
+# The order here is the order in `vsr --help`.
+COMMANDS = ["run", "image", "eval", "train", "weights", "bench", "profile"]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="vsr", description="Video and image super-resolution with IMDN."
+    )
+    parser.add_argument("--version", action="version", version=f"vsr {__version__}")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMANDS:
+        try:
+            module = importlib.import_module(f"vsr.commands.{name}")
+        except ModuleNotFoundError as error:
+            if error.name == f"vsr.commands.{name}":
+                continue  # a command not built yet
+            raise
+        module.add_parser(subparsers)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except VsrError as error:
+        print(f"vsr: error: {error}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("vsr: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

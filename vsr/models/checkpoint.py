@@ -1,0 +1,152 @@
+"""Loading and saving weights.
+
+Official IMDN checkpoints are PyTorch state dicts (``torch.load`` with ``weights_only=True``),
+sometimes with the ``module.`` prefix that DataParallel adds. The project's own weights are
+safetensors. Either way the architecture and scale are read from the tensors themselves, so
+a user only ever names a file.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from vsr.errors import VsrError
+from vsr.models.factory import create_model
+
+_SAFETENSORS_MAX_HEADER = 100_000_000
+
+
+def read_state_dict(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+    """Tensors and metadata of a checkpoint file (torch or safetensors), on the CPU."""
+    path = Path(path)
+    if not path.is_file():
+        raise VsrError(f"weights file not found: {path}")
+    try:
+        if _looks_like_safetensors(path):
+            from safetensors import safe_open
+
+            with safe_open(str(path), framework="pt") as handle:
+                metadata = dict(handle.metadata() or {})
+                tensors = {key: handle.get_tensor(key) for key in handle.keys()}  # noqa: SIM118
+        else:
+            loaded = torch.load(path, map_location="cpu", weights_only=True)
+            metadata = {}
+            tensors = loaded.get("state_dict", loaded) if isinstance(loaded, dict) else None
+            if not isinstance(tensors, dict) or not all(
+                isinstance(v, torch.Tensor) for v in tensors.values()
+            ):
+                raise VsrError(f"{path}: not a state dict of tensors")
+    except VsrError:
+        raise
+    except Exception as error:  # torch and safetensors raise many types for damaged files
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
+        raise VsrError(f"{path}: not a readable checkpoint ({reason})") from None
+    return {_strip_prefix(k): v for k, v in tensors.items()}, metadata
+
+
+def _looks_like_safetensors(path: Path) -> bool:
+    # A safetensors file starts with an 8-byte little-endian header size followed by JSON.
+    with path.open("rb") as handle:
+        head = handle.read(9)
+    if len(head) < 9:
+        return False
+    size = int.from_bytes(head[:8], "little")
+    return 0 < size < _SAFETENSORS_MAX_HEADER and head[8:9] == b"{"
+
+
+def _strip_prefix(key: str) -> str:
+    return key[len("module.") :] if key.startswith("module.") else key
+
+
+def detect_architecture(state: dict[str, torch.Tensor]) -> tuple[str, int, dict[str, int]]:
+    """(arch, scale, size) recognised from key names and tensor shapes alone."""
+
+    def count(pattern: str) -> int:
+        return sum(1 for key in state if re.fullmatch(pattern, key))
+
+    def factor(weight_key: str) -> int:
+        # The upsampler conv has 3 * factor**2 output channels.
+        channels = state[weight_key].shape[0]
+        root = math.isqrt(channels // 3)
+        if channels % 3 or root * root * 3 != channels:
+            raise VsrError(f"upsampler has {channels} channels, not 3 x a square")
+        return root
+
+    if "model.0.weight" in state and "model.1.sub.0.c1.weight" in state:
+        blocks = count(r"model\.1\.sub\.\d+\.c1\.weight")
+        features = state["model.0.weight"].shape[0]
+        return "imdn_rtc", factor("model.2.weight"), {"features": features, "blocks": blocks}
+    if "block1.c1.weight" in state:
+        features = state["block1.c1.weight"].shape[0]
+        blocks = count(r"block\d+\.c1\.weight")
+        return (
+            "imdn_rte",
+            factor("upsampler.0.weight") // 2,
+            {"features": features, "blocks": blocks},
+        )
+    if "IMDB1.c1.weight" in state:
+        blocks = count(r"IMDB\d+\.c1\.weight")
+        features = state["IMDB1.c1.weight"].shape[0]
+        if "fea_conv.0.weight" in state:
+            return "imdn_as", 1, {"features": features, "blocks": blocks}
+        return "imdn", factor("upsampler.0.weight"), {"features": features, "blocks": blocks}
+    sample = ", ".join(list(state)[:3])
+    raise VsrError(f"not an IMDN-family checkpoint (keys start with: {sample})")
+
+
+def build_from_state(state: dict[str, torch.Tensor]) -> nn.Module:
+    """A model of the detected architecture with ``state`` loaded under strict checks."""
+    arch, scale, size = detect_architecture(state)
+    model = create_model(arch, scale, **size)
+    expected = model.state_dict()
+    missing = sorted(set(expected) - set(state))
+    unexpected = sorted(set(state) - set(expected))
+    wrong = [
+        f"{k} {tuple(state[k].shape)} != {tuple(v.shape)}"
+        for k, v in expected.items()
+        if k in state and state[k].shape != v.shape
+    ]
+    problems = []
+    if missing:
+        problems.append(f"missing {len(missing)} tensors (first: {missing[0]})")
+    if unexpected:
+        problems.append(f"{len(unexpected)} unexpected tensors (first: {unexpected[0]})")
+    if wrong:
+        problems.append(f"{len(wrong)} shape mismatches (first: {wrong[0]})")
+    if problems:
+        raise VsrError(f"checkpoint does not match {arch} x{scale}: " + "; ".join(problems))
+    model.load_state_dict(state, strict=True)
+    return model
+
+
+def load_weights(path: str | Path, device: str | torch.device = "cpu") -> nn.Module:
+    """Load an official ``.pth`` or one of our ``.safetensors``; returns the model in eval mode."""
+    state, _ = read_state_dict(path)
+    try:
+        model = build_from_state(state)
+    except VsrError as error:
+        raise VsrError(f"{path}: {error}") from None
+    return model.to(device).eval()
+
+
+def save_weights(
+    model: nn.Module, path: str | Path, metadata: dict[str, str] | None = None
+) -> None:
+    """Write the model's tensors as safetensors, atomically, with arch and scale recorded."""
+    from safetensors.torch import save_file
+
+    path = Path(path)
+    info = {"arch": model.arch, "scale": str(model.scale), **(metadata or {})}
+    tensors = {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
+    temp = path.with_name(f".{path.name}.tmp.{os.getpid()}")
+    try:
+        save_file(tensors, str(temp), metadata=info)
+        os.replace(temp, path)
+    finally:
+        temp.unlink(missing_ok=True)

@@ -1,0 +1,80 @@
+"""The real-time IMDN variants: IMDN_RTC (tiny, x2) and IMDN_RTE (down-up, x2)."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from vsr.models.blocks import (
+    DistillationBlock,
+    LargeDistillationBlock,
+    conv,
+    pixel_shuffle_upsampler,
+)
+
+
+class Residual(nn.Module):
+    """``x + sub(x)``; the attribute is called ``sub`` to match the official key names."""
+
+    def __init__(self, sub: nn.Module) -> None:
+        super().__init__()
+        self.sub = sub
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x + self.sub(x)
+
+
+class IMDN_RTC(nn.Module):
+    """IMDN_RTC: 12 features, 5 IMDBs without attention, a 1x1 conv, x2 pixel shuffle.
+
+    Kept as one ``nn.Sequential`` named ``model`` because the official checkpoint uses
+    ``model.N`` keys.
+    """
+
+    arch = "imdn_rtc"
+    input_multiple = 1
+
+    def __init__(self, scale: int = 2, features: int = 12, blocks: int = 5) -> None:
+        super().__init__()
+        self.scale = scale
+        body = [DistillationBlock(features, attention=False) for _ in range(blocks)]
+        body.append(conv(features, features, 1))
+        self.model = nn.Sequential(
+            conv(3, features, 3),
+            Residual(nn.Sequential(*body)),
+            *pixel_shuffle_upsampler(features, 3, scale),
+        )
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.model(x)
+
+
+class IMDN_RTE(nn.Module):
+    """IMDN_RTE: a stride-2 convolution halves the input, six large IMDBs run at half size,
+    and a pixel shuffle by ``2 * scale`` brings it to ``scale`` times the input.
+    Input sides must be even.
+    """
+
+    arch = "imdn_rte"
+    input_multiple = 2
+
+    def __init__(self, scale: int = 2, features: int = 20, blocks: int = 6) -> None:
+        super().__init__()
+        self.scale = scale
+        self.blocks = blocks
+        self.fea_conv = nn.Sequential(
+            conv(3, features, 3),
+            nn.ReLU(inplace=True),
+            conv(features, features, 3, stride=2, bias=False),
+        )
+        for i in range(1, blocks + 1):  # official names: block1 ... block6
+            self.add_module(f"block{i}", LargeDistillationBlock(features))
+        self.LR_conv = conv(features, features, 1, bias=False)
+        self.upsampler = pixel_shuffle_upsampler(features, 3, 2 * scale)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        shallow = self.fea_conv(x)
+        y = shallow
+        for i in range(1, self.blocks + 1):
+            y = getattr(self, f"block{i}")(y)
+        return self.upsampler(self.LR_conv(y) + shallow)

@@ -1,0 +1,212 @@
+"""Splitting a frame into windows the network can afford, and stitching the results.
+
+Every plan is a list of equal-sized input windows, each responsible for a "core" rectangle
+of the image; the core is copied from the window's output and the rest of the window (its
+overlap with neighbours) is thrown away. Three shapes of plan exist:
+
+- whole: one window, the full frame (padded by edge replication up to the network's input
+  multiple when needed).
+- four-patch: the paper's adaptive cropping (ACS) for IMDN_AS: four overlapping quadrants,
+  each extended by ``shave`` pixels and rounded down to the input multiple.
+- tiles: a grid of overlapping tiles, as few and as large as the memory budget allows.
+
+CCA normalises by whole-input statistics, so no split reproduces the whole-frame output
+exactly; larger windows come closer (DESIGN.md: four patches 53.0 dB, 256-pixel tiles
+49.6 dB against the whole frame). Hence "few, large tiles", and the plan is reported.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import torch
+import torch.nn.functional as F
+
+ADAPTIVE_CROP_SHAVE = 32
+TILE_OVERLAP = 32
+
+
+@dataclass(frozen=True)
+class Window:
+    """An input window (top, left, with the plan's tile size) and the core it owns."""
+
+    top: int
+    left: int
+    core_top: int
+    core_bottom: int
+    core_left: int
+    core_right: int
+
+
+@dataclass(frozen=True)
+class TilePlan:
+    mode: str  # "whole", "four-patch" or "tiles"
+    height: int
+    width: int
+    tile_height: int
+    tile_width: int
+    padded_height: int
+    padded_width: int
+    windows: tuple[Window, ...]
+
+    @property
+    def tile_pixels(self) -> int:
+        return self.tile_height * self.tile_width
+
+    def describe(self) -> str:
+        if self.mode == "whole":
+            padding = ""
+            if (self.padded_height, self.padded_width) != (self.height, self.width):
+                padding = f", padded to {self.padded_width}x{self.padded_height}"
+            return f"whole frame {self.width}x{self.height}{padding}"
+        return (
+            f"{self.mode}: {len(self.windows)} windows of {self.tile_width}x{self.tile_height}"
+            f" over {self.width}x{self.height}"
+        )
+
+    def to_dict(self) -> dict:
+        return {
+            "mode": self.mode,
+            "frame": [self.width, self.height],
+            "tile": [self.tile_width, self.tile_height],
+            "windows": len(self.windows),
+            "description": self.describe(),
+        }
+
+
+def _round_up(value: int, multiple: int) -> int:
+    return -(-value // multiple) * multiple
+
+
+def whole_plan(height: int, width: int, multiple: int = 1) -> TilePlan:
+    ph, pw = _round_up(height, multiple), _round_up(width, multiple)
+    window = Window(0, 0, 0, height, 0, width)
+    return TilePlan("whole", height, width, ph, pw, ph, pw, (window,))
+
+
+def four_patch_plan(
+    height: int, width: int, multiple: int = 4, shave: int = ADAPTIVE_CROP_SHAVE
+) -> TilePlan | None:
+    """The paper's adaptive cropping, or None when the frame is too small for it."""
+    half_h, half_w = height // 2, width // 2
+    th = (half_h + shave) - (half_h + shave) % multiple
+    tw = (half_w + shave) - (half_w + shave) % multiple
+    if th > height or tw > width or th < height - half_h or tw < width - half_w:
+        return None
+    windows = (
+        Window(0, 0, 0, half_h, 0, half_w),
+        Window(0, width - tw, 0, half_h, half_w, width),
+        Window(height - th, 0, half_h, height, 0, half_w),
+        Window(height - th, width - tw, half_h, height, half_w, width),
+    )
+    return TilePlan("four-patch", height, width, th, tw, height, width, windows)
+
+
+def _axis_windows(size: int, count: int, tile: int) -> list[tuple[int, int, int]]:
+    """(start, core_start, core_end) of ``count`` tiles of length ``tile`` over ``size``."""
+    if count == 1:
+        return [(0, 0, size)]
+    starts = [round(i * (size - tile) / (count - 1)) for i in range(count)]
+    # Neighbouring tiles split their overlap in the middle.
+    cuts = [0] + [(starts[i + 1] + starts[i] + tile) // 2 for i in range(count - 1)] + [size]
+    return [(starts[i], cuts[i], cuts[i + 1]) for i in range(count)]
+
+
+def grid_plan(
+    height: int, width: int, rows: int, cols: int, multiple: int = 1, overlap: int = TILE_OVERLAP
+) -> TilePlan:
+    """``rows`` x ``cols`` equal tiles overlapping by at least ``overlap`` pixels."""
+    th = min(_round_up(math.ceil((height + (rows - 1) * overlap) / rows), multiple), height)
+    tw = min(_round_up(math.ceil((width + (cols - 1) * overlap) / cols), multiple), width)
+    if th % multiple or tw % multiple:  # a frame side smaller than one multiple-aligned tile
+        return whole_plan(height, width, multiple)
+    windows = tuple(
+        Window(top, left, ct, cb, cl, cr)
+        for top, ct, cb in _axis_windows(height, rows, th)
+        for left, cl, cr in _axis_windows(width, cols, tw)
+    )
+    return TilePlan("tiles", height, width, th, tw, height, width, windows)
+
+
+def plan_tiles(
+    height: int,
+    width: int,
+    max_pixels: int | None = None,
+    multiple: int = 1,
+    overlap: int = TILE_OVERLAP,
+) -> TilePlan:
+    """The plan with the fewest, largest windows whose pixel count fits ``max_pixels``.
+
+    Sizes the network cannot take directly (not a multiple of its input multiple) use the
+    paper's four-patch cropping when the frame is large enough, else edge padding.
+    """
+    aligned = height % multiple == 0 and width % multiple == 0
+    whole = whole_plan(height, width, multiple)
+    if max_pixels is None or whole.tile_pixels <= max_pixels:
+        if aligned:
+            return whole
+        four = four_patch_plan(height, width, multiple)
+        return four or whole
+    four = four_patch_plan(height, width, multiple)
+    if four is not None and four.tile_pixels <= max_pixels:
+        return four
+    # Fewest windows first; among equals, the squarest (least overlap recomputed).
+    candidates = []
+    for rows in range(1, 65):
+        for cols in range(1, 65):
+            plan = grid_plan(height, width, rows, cols, multiple, overlap)
+            if plan.tile_pixels <= max_pixels:
+                aspect = max(plan.tile_height, plan.tile_width) / min(
+                    plan.tile_height, plan.tile_width
+                )
+                candidates.append((rows * cols, aspect, plan))
+                break  # more columns for these rows only adds windows
+    if not candidates:
+        raise ValueError(f"no tiling of {width}x{height} fits {max_pixels} pixels per window")
+    count = min(c[0] for c in candidates)
+    return min((c for c in candidates if c[0] == count), key=lambda c: c[1])[2]
+
+
+def run_plan(
+    network: Callable[[torch.Tensor], torch.Tensor],
+    x: torch.Tensor,
+    plan: TilePlan,
+    scale: int,
+    max_pixels: int | None = None,
+) -> torch.Tensor:
+    """Apply ``network`` to every window of every frame of ``x`` (N x C x H x W) and stitch.
+
+    Windows of all frames are batched together, as many per call as ``max_pixels`` allows.
+    """
+    n = x.shape[0]
+    if plan.mode == "whole" and (plan.padded_height, plan.padded_width) == (
+        plan.height,
+        plan.width,
+    ):
+        per_call = n if max_pixels is None else max(1, max_pixels // plan.tile_pixels)
+        return torch.cat([network(x[i : i + per_call]) for i in range(0, n, per_call)])
+    if (plan.padded_height, plan.padded_width) != (plan.height, plan.width):
+        x = F.pad(
+            x, (0, plan.padded_width - plan.width, 0, plan.padded_height - plan.height), "replicate"
+        )
+    jobs = [(i, window) for i in range(n) for window in plan.windows]
+    per_call = len(jobs) if max_pixels is None else max(1, max_pixels // plan.tile_pixels)
+    out = None
+    th, tw, s = plan.tile_height, plan.tile_width, scale
+    for start in range(0, len(jobs), per_call):
+        chunk = jobs[start : start + per_call]
+        patches = torch.stack([x[i, :, w.top : w.top + th, w.left : w.left + tw] for i, w in chunk])
+        results = network(patches)
+        if out is None:
+            out = results.new_empty(n, results.shape[1], plan.height * s, plan.width * s)
+        for (i, w), result in zip(chunk, results, strict=True):
+            out[i, :, w.core_top * s : w.core_bottom * s, w.core_left * s : w.core_right * s] = (
+                result[
+                    :,
+                    (w.core_top - w.top) * s : (w.core_bottom - w.top) * s,
+                    (w.core_left - w.left) * s : (w.core_right - w.left) * s,
+                ]
+            )
+    return out

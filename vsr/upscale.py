@@ -1,0 +1,123 @@
+"""The Upscaler: a network bound to a device, a precision and a memory budget.
+
+Everything that runs a network on images or frames goes through it: it places the input,
+casts it, picks a tile plan that fits the budget, runs, clamps, and refuses non-finite
+output. On a CUDA out-of-memory error it halves its budget, warns, and tries again with
+smaller windows instead of failing.
+"""
+
+from __future__ import annotations
+
+import os
+import warnings
+
+import torch
+from torch import nn
+
+from vsr.errors import VsrError
+from vsr.ops.tiling import TilePlan, plan_tiles, run_plan
+
+PRECISIONS = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
+
+# Bytes of activations per input pixel, per unit of network width, measured roughly as the
+# peak of live feature maps in one forward pass (IMDN keeps all six block outputs for the
+# final fusion). Used only to turn a memory budget into a pixel budget; OOM is handled anyway.
+_LIVE_MAPS_PER_FEATURE = 16
+# Below this a window is mostly overlap; give up rather than tile finer.
+MIN_WINDOW_PIXELS = 32 * 32
+
+
+def resolve_device(device: str | torch.device | None) -> torch.device:
+    """``None`` or "auto" picks CUDA when it is present; an unavailable CUDA is an error."""
+    if device is None or device == "auto":
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+    try:
+        device = torch.device(device)
+    except (RuntimeError, TypeError):
+        raise VsrError(f"unknown device {device!r}; use cpu, cuda or cuda:N") from None
+    if device.type == "cuda" and not torch.cuda.is_available():
+        raise VsrError("CUDA was requested but no CUDA device is available; use --device cpu")
+    return device
+
+
+def bytes_per_pixel(model: nn.Module, dtype: torch.dtype) -> int:
+    """Rough activation memory of one input pixel (for the memory budget)."""
+    conv = next(m for m in model.modules() if isinstance(m, nn.Conv2d))
+    element = torch.finfo(dtype).bits // 8
+    # Networks that shrink their input first (IMDN_AS by 4, IMDN_RTE by 2) need less.
+    shrink = {1: 1, 2: 4, 4: 16}.get(getattr(model, "input_multiple", 1), 1)
+    features = conv.out_channels
+    inner = features * _LIVE_MAPS_PER_FEATURE * element // shrink
+    return max(1, inner + 3 * model.scale**2 * 4)
+
+
+def default_memory_budget(device: torch.device) -> int:
+    """Bytes the network may use: most of the free GPU memory, or half of the host's RAM."""
+    if device.type == "cuda":
+        free, _total = torch.cuda.mem_get_info(device)
+        return int(free * 0.8)
+    pages = os.sysconf("SC_PHYS_PAGES") if hasattr(os, "sysconf") else 0
+    return int(pages * os.sysconf("SC_PAGE_SIZE") * 0.5) if pages else 8 << 30
+
+
+class Upscaler:
+    """``upscaler(x)``: float N x 3 x H x W in [0, 1] -> N x 3 x sH x sW float32 in [0, 1]."""
+
+    def __init__(
+        self,
+        model: nn.Module,
+        device: str | torch.device | None = None,
+        precision: str | None = None,
+        max_memory: int | None = None,
+        channels_last: bool = False,
+    ) -> None:
+        self.device = resolve_device(device)
+        if precision is None:
+            precision = "fp16" if self.device.type == "cuda" else "fp32"
+        if precision not in PRECISIONS:
+            raise VsrError(f"unknown precision {precision!r}; use one of {', '.join(PRECISIONS)}")
+        self.precision = precision
+        self.dtype = PRECISIONS[precision]
+        self.model = model.to(self.device, self.dtype).eval()
+        self.channels_last = channels_last
+        if channels_last:
+            self.model = self.model.to(memory_format=torch.channels_last)
+        self.scale: int = model.scale
+        self.input_multiple: int = getattr(model, "input_multiple", 1)
+        self.arch: str = getattr(model, "arch", type(model).__name__)
+        budget = max_memory if max_memory is not None else default_memory_budget(self.device)
+        self.max_pixels = max(MIN_WINDOW_PIXELS, budget // bytes_per_pixel(self.model, self.dtype))
+
+    def plan_for(self, height: int, width: int) -> TilePlan:
+        return plan_tiles(height, width, self.max_pixels, self.input_multiple)
+
+    def _network(self, x: torch.Tensor) -> torch.Tensor:
+        if self.channels_last:
+            x = x.contiguous(memory_format=torch.channels_last)
+        return self.model(x)
+
+    @torch.inference_mode()
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        if x.ndim != 4 or x.shape[1] != 3:
+            raise ValueError(f"expected N x 3 x H x W, got {tuple(x.shape)}")
+        x = x.to(self.device, self.dtype, non_blocking=True)
+        while True:
+            plan = self.plan_for(x.shape[2], x.shape[3])
+            try:
+                y = run_plan(self._network, x, plan, self.scale, self.max_pixels)
+                break
+            except torch.cuda.OutOfMemoryError:
+                if self.max_pixels <= MIN_WINDOW_PIXELS:
+                    raise
+                self.max_pixels //= 2
+                torch.cuda.empty_cache()
+                warnings.warn(
+                    f"out of GPU memory; retrying with windows of at most {self.max_pixels} pixels",
+                    stacklevel=2,
+                )
+        if not torch.isfinite(y).all():
+            raise VsrError(
+                f"the network produced NaN or Inf values in {self.precision}; "
+                "use --precision fp32 (or bf16)"
+            )
+        return y.clamp_(0, 1).float()
