@@ -1,0 +1,201 @@
+"""Small, deterministic test clips made with PyAV (a few frames, tiny sizes, fast).
+
+Every generator writes real media files so the tests exercise the same demux/decode paths
+as a user's clip. The picture is a gradient with a moving square (so frames differ and
+motion prediction has work to do); the audio is a sine tone.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+
+# Audio codec per container: what the container holds without trouble.
+_AUDIO_CODEC = {".mp4": "aac", ".mov": "aac", ".mkv": "aac", ".webm": "libopus"}
+_FORMAT = {".mp4": "mp4", ".mov": "mov", ".mkv": "matroska", ".webm": "webm"}
+_VFR_STEPS_MS = (40, 40, 60, 20, 100, 33, 47)
+
+
+@dataclass
+class ClipFrame:
+    """One frame as it was handed to the encoder (planes in the clip's pix_fmt)."""
+
+    planes: tuple[np.ndarray, np.ndarray, np.ndarray]
+    pts: int
+
+
+def picture_planes(
+    width: int, height: int, index: int, pix_fmt: str = "yuv420p"
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Planar YUV content for frame `index`: gradients plus a moving bright square."""
+    fmt = av.VideoFormat(pix_fmt, width, height)
+    bits = fmt.components[0].bits
+    dtype = np.uint8 if bits <= 8 else np.uint16
+    peak = (1 << bits) - 1
+    cw, ch = fmt.chroma_width(width), fmt.chroma_height(height)
+
+    yy, xx = np.mgrid[0:height, 0:width]
+    luma = 16 + (xx * 7 + yy * 3 + index * 5) % 220
+    size = max(2, min(width, height) // 4)
+    x0 = (index * 3) % max(1, width - size)
+    y0 = (index * 2) % max(1, height - size)
+    luma[y0 : y0 + size, x0 : x0 + size] = 235
+    cy, cx = np.mgrid[0:ch, 0:cw]
+    u = 128 + ((cx * 5 + index * 7) % 64) - 32
+    v = 128 + ((cy * 5 + index * 3) % 64) - 32
+
+    def scale(plane: np.ndarray) -> np.ndarray:
+        return np.clip(plane * (peak + 1) // 256, 0, peak).astype(dtype)
+
+    return scale(luma), scale(u), scale(v)
+
+
+def _frame_from_planes(planes, pix_fmt: str) -> av.VideoFrame:
+    height, width = planes[0].shape
+    frame = av.VideoFrame(width, height, pix_fmt)
+    for plane, data in zip(frame.planes, planes, strict=True):
+        row = plane.line_size // data.itemsize
+        view = np.frombuffer(plane, dtype=data.dtype).reshape(plane.height, row)
+        view[:, : data.shape[1]] = data
+    return frame
+
+
+def make_clip(
+    path: str | Path,
+    width: int = 64,
+    height: int = 48,
+    frames: int = 5,
+    *,
+    rate: int = 25,
+    pix_fmt: str = "yuv420p",
+    codec: str = "libx264",
+    audio: bool = True,
+    vfr: bool = False,
+    rotation: int = 0,
+    subtitles: bool = False,
+    colors: tuple[int, int, int, int] | None = None,
+    source_format: str | None = None,
+    faststart: bool = False,
+) -> list[ClipFrame]:
+    """Write a clip and return the frames that went into the encoder.
+
+    colors: (colorspace, color_range, color_primaries, color_trc) as FFmpeg enum values.
+    source_format: store the frames in this pixel format instead (e.g. "nv12", "gray"),
+    converted from the planar content by swscale (the returned planes are then the
+    planar content before conversion).
+    faststart: put the MP4 index before the data (so a truncated copy still opens).
+    """
+    path = Path(path)
+    options = {"movflags": "faststart"} if faststart else {}
+    out = av.open(str(path), "w", format=_FORMAT[path.suffix], options=options)
+    time_base = Fraction(1, 1000) if vfr else Fraction(1, rate)
+    encoder_options = {"preset": "ultrafast", "crf": "18"} if codec == "libx264" else {}
+    video = out.add_stream(codec, rate=rate, options=encoder_options)
+    video.width, video.height = width, height
+    video.pix_fmt = source_format or pix_fmt
+    video.codec_context.time_base = time_base
+    video.time_base = time_base
+    if colors is not None:
+        cc = video.codec_context
+        cc.colorspace, cc.color_range, cc.color_primaries, cc.color_trc = colors
+    if rotation:
+        video.set_display_rotation(rotation)
+
+    sound = None
+    if audio:
+        sound = out.add_stream(_AUDIO_CODEC[path.suffix], rate=48000)
+        sound.layout = "mono"
+    subs = out.add_mux_stream("subrip") if subtitles else None
+
+    written: list[ClipFrame] = []
+    pts = 0
+    for index in range(frames):
+        planes = picture_planes(width, height, index, pix_fmt)
+        frame = _frame_from_planes(planes, pix_fmt)
+        if source_format:
+            frame = frame.reformat(format=source_format)
+        frame.pts = pts
+        frame.time_base = time_base
+        if colors is not None:
+            frame.colorspace, frame.color_range = colors[0], colors[1]
+        out.mux(video.encode(frame))
+        written.append(ClipFrame(planes, pts))
+        pts += _VFR_STEPS_MS[index % len(_VFR_STEPS_MS)] if vfr else 1
+    out.mux(video.encode(None))
+    duration = float(pts * time_base)
+
+    if sound is not None:
+        _write_sine(out, sound, duration)
+    if subs is not None:
+        for start, text in ((0, "first line"), (int(duration * 500), "second line")):
+            packet = av.Packet(text.encode())
+            packet.stream = subs
+            packet.time_base = Fraction(1, 1000)
+            packet.pts = packet.dts = start
+            packet.duration = 100
+            out.mux(packet)
+    out.close()
+    return written
+
+
+def _write_sine(out, sound, duration: float) -> None:
+    samples_per_frame = 960
+    total = max(samples_per_frame, int(duration * 48000))
+    for start in range(0, total, samples_per_frame):
+        t = (np.arange(start, start + samples_per_frame) / 48000.0).astype(np.float32)
+        tone = (0.3 * np.sin(2 * math.pi * 440.0 * t)).astype(np.float32)[None, :]
+        frame = av.AudioFrame.from_ndarray(tone, format="flt", layout="mono")
+        frame.sample_rate = 48000
+        frame.pts = start
+        frame.time_base = Fraction(1, 48000)
+        out.mux(sound.encode(frame))
+    out.mux(sound.encode(None))
+
+
+def make_audio_only(path: str | Path, seconds: float = 0.5) -> None:
+    """An .m4a-like file with audio and no video stream."""
+    path = Path(path)
+    out = av.open(str(path), "w", format=_FORMAT.get(path.suffix, "mp4"))
+    sound = out.add_stream("aac", rate=48000)
+    sound.layout = "mono"
+    _write_sine(out, sound, seconds)
+    out.close()
+
+
+def truncate(path: str | Path, fraction: float, dest: str | Path | None = None) -> Path:
+    """Keep the first `fraction` of the file's bytes (in place, or into `dest`)."""
+    path = Path(path)
+    target = Path(dest) if dest else path
+    data = path.read_bytes()
+    target.write_bytes(data[: int(len(data) * fraction)])
+    return target
+
+
+def corrupt_middle_packets(path: str | Path, count: int = 2) -> list[int]:
+    """Overwrite the payload of `count` video packets in the middle of the clip with noise.
+
+    Returns the indices (in file order) of the damaged packets. The container structure
+    is left intact, so demuxing still works and only decoding fails.
+    """
+    path = Path(path)
+    with av.open(str(path)) as container:
+        spans = [
+            (packet.pos, packet.size)
+            for packet in container.demux(video=0)
+            if packet.size and packet.pos is not None and packet.pos >= 0
+        ]
+    first = len(spans) // 2 - count // 2
+    damaged = list(range(first, first + count))
+    data = bytearray(path.read_bytes())
+    noise = np.random.default_rng(7)
+    for index in damaged:
+        pos, size = spans[index]
+        start = pos + min(8, size // 2)
+        data[start : pos + size] = noise.integers(0, 256, pos + size - start, np.uint8).tobytes()
+    path.write_bytes(bytes(data))
+    return damaged

@@ -1,0 +1,216 @@
+"""Damaged and wrong input, wrong output paths: clear VsrErrors, counted losses, no debris."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+from media import corrupt_middle_packets, make_audio_only, make_clip, truncate
+
+from vsr.errors import VsrError
+from vsr.video.reader import VideoReader
+from vsr.video.writer import EncodeSettings, VideoWriter, temp_path_for
+
+
+@pytest.fixture
+def clip(tmp_path):
+    path = tmp_path / "clip.mkv"
+    make_clip(path, 64, 48, 12, codec="ffv1")
+    return path
+
+
+def read(path):
+    with VideoReader(path) as reader:
+        frames = list(reader.frames())
+    return reader, frames
+
+
+# -- reader ---------------------------------------------------------------------------
+
+
+def test_corrupt_packets_in_the_middle_are_skipped_and_counted(clip):
+    damaged = corrupt_middle_packets(clip, count=2)
+    reader, frames = read(clip)
+    assert reader.lost_frames == 2
+    assert reader.decoded_frames == len(frames) == 10
+    assert any("could not be decoded" in w for w in reader.warnings)
+    # The survivors keep their own timestamps: the gap is where the damage was.
+    expected = [40 * i for i in range(12) if i not in damaged]
+    assert [f.pts for f in frames] == expected
+    assert [f.index for f in frames] == list(range(10))
+
+
+@pytest.mark.parametrize("fraction", [0.35, 0.7])
+def test_truncated_matroska_decodes_what_it_can_and_counts_the_rest(clip, tmp_path, fraction):
+    cut = truncate(clip, fraction, tmp_path / "cut.mkv")
+    reader, frames = read(cut)
+    assert 0 < len(frames) < 12
+    assert reader.decoded_frames == len(frames)
+    assert reader.lost_frames == 12 - len(frames)
+    assert any("truncated" in w for w in reader.warnings)
+
+
+def test_truncated_mp4_with_index_first_counts_lost_frames(tmp_path):
+    path = tmp_path / "fast.mp4"
+    make_clip(path, 64, 48, 12, faststart=True)
+    cut = truncate(path, 0.6, tmp_path / "cut.mp4")
+    reader, frames = read(cut)
+    assert 0 < len(frames) < 12
+    assert reader.lost_frames == 12 - len(frames)
+
+
+def test_truncated_mp4_without_its_index_is_a_clear_error(tmp_path):
+    path = tmp_path / "plain.mp4"
+    make_clip(path, 64, 48, 6)  # the index (moov) is written last
+    cut = truncate(path, 0.5, tmp_path / "cut.mp4")
+    with pytest.raises(VsrError, match="not a readable media file"):
+        VideoReader(cut)
+
+
+def test_missing_file(tmp_path):
+    with pytest.raises(VsrError, match="no such file"):
+        VideoReader(tmp_path / "nothing.mp4")
+
+
+def test_text_file_named_mp4(tmp_path):
+    fake = tmp_path / "notes.mp4"
+    fake.write_text("this is not a video\n" * 50)
+    with pytest.raises(VsrError, match="not a readable media file"):
+        VideoReader(fake)
+
+
+def test_audio_only_file(tmp_path):
+    path = tmp_path / "sound.mp4"
+    make_audio_only(path)
+    with pytest.raises(VsrError, match="no video stream"):
+        VideoReader(path)
+
+
+# -- writer -----------------------------------------------------------------------------
+
+
+def writer_for(clip, output, **kwargs):
+    with VideoReader(clip) as reader:
+        info = reader.info
+    settings = kwargs.pop("settings", EncodeSettings(codec="ffv1"))
+    return VideoWriter(output, info, info.width, info.height, settings, **kwargs)
+
+
+def test_output_equal_to_input(clip):
+    with pytest.raises(VsrError, match="output is the input"):
+        writer_for(clip, clip, overwrite=True)
+
+
+def test_existing_output_needs_overwrite(clip, tmp_path):
+    existing = tmp_path / "done.mkv"
+    existing.write_bytes(b"old")
+    with pytest.raises(VsrError, match="already exists"):
+        writer_for(clip, existing)
+    writer_for(clip, existing, overwrite=True).abort()
+    assert existing.read_bytes() == b"old"  # aborting never touches the target
+
+
+def test_missing_output_folder(clip, tmp_path):
+    with pytest.raises(VsrError, match="does not exist"):
+        writer_for(clip, tmp_path / "no" / "such" / "out.mkv")
+
+
+@pytest.mark.skipif(os.geteuid() == 0, reason="root writes into read-only folders")
+def test_unwritable_output_folder(clip, tmp_path):
+    locked = tmp_path / "locked"
+    locked.mkdir()
+    locked.chmod(0o555)
+    try:
+        with pytest.raises(VsrError, match="not writable"):
+            writer_for(clip, locked / "out.mkv")
+    finally:
+        locked.chmod(0o755)
+
+
+def test_output_folder_that_is_a_file(clip, tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("x")
+    with pytest.raises(VsrError, match="not a folder"):
+        writer_for(clip, blocker / "out.mkv")
+
+
+def test_unknown_codec_lists_the_available_ones(clip, tmp_path):
+    with pytest.raises(VsrError, match="unknown video codec 'nope'.*libx264"):
+        writer_for(clip, tmp_path / "out.mkv", settings=EncodeSettings(codec="nope"))
+
+
+def test_codec_the_container_cannot_hold(clip, tmp_path):
+    with pytest.raises(VsrError, match="cannot be stored in .webm"):
+        writer_for(clip, tmp_path / "out.webm", settings=EncodeSettings(codec="libx264"))
+    assert list(tmp_path.iterdir()) == [clip]  # no temporary file left behind
+
+
+def test_unknown_container(clip, tmp_path):
+    with pytest.raises(VsrError, match="unknown output container"):
+        writer_for(clip, tmp_path / "out.avi")
+
+
+def test_pix_fmt_the_codec_cannot_take(clip, tmp_path):
+    settings = EncodeSettings(codec="libsvtav1", pix_fmt="yuv444p")
+    with pytest.raises(VsrError, match="libsvtav1 takes"):
+        writer_for(clip, tmp_path / "out.mkv", settings=settings)
+
+
+def test_temp_file_is_hidden_beside_the_target_and_renamed_at_the_end(clip, tmp_path):
+    output = tmp_path / "out.mkv"
+    with VideoReader(clip) as reader, writer_for(clip, output) as writer:
+        temp = temp_path_for(output)
+        assert writer.temp_path == temp and temp.parent == tmp_path
+        assert temp.name.startswith(".") and temp.suffix == ".mkv"
+        for frame in reader.frames():
+            writer.write(frame.planes, frame.pts)
+        assert temp.exists() and not output.exists()
+    assert output.exists() and not temp.exists()
+
+
+def test_an_exception_inside_the_writer_removes_the_temp_file(clip, tmp_path):
+    output = tmp_path / "out.mkv"
+    with (
+        pytest.raises(KeyboardInterrupt),
+        VideoReader(clip) as reader,
+        writer_for(clip, output) as writer,
+    ):
+        for frame in reader.frames():
+            writer.write(frame.planes, frame.pts)
+            raise KeyboardInterrupt
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["clip.mkv"]
+
+
+def test_wrong_plane_shape_is_refused(clip, tmp_path):
+    with VideoReader(clip) as reader, writer_for(clip, tmp_path / "out.mkv") as writer:
+        frame = next(reader.frames())
+        y, u, v = frame.planes
+        with pytest.raises(ValueError, match="plane of shape"):
+            writer.write((y[:-2], u, v), frame.pts)
+        writer.abort()
+
+
+def test_video_stream_without_frames(tmp_path):
+    path = tmp_path / "empty.mkv"
+    make_clip(path, 64, 48, 0, codec="ffv1")
+    with pytest.raises(VsrError, match="no decodable video frame"):
+        VideoReader(path)
+
+
+def test_wrong_plane_depth_is_refused(clip, tmp_path):
+    with VideoReader(clip) as reader, writer_for(clip, tmp_path / "out.mkv") as writer:
+        frame = next(reader.frames())
+        with pytest.raises(ValueError, match="expected uint8"):
+            writer.write(tuple(p.astype("uint16") for p in frame.planes), frame.pts)
+        writer.abort()
+
+
+def test_damage_the_decoder_conceals_is_reported_too(tmp_path):
+    """H.264 conceals broken slices instead of failing: the frames come out, flagged."""
+    path = tmp_path / "h264.mp4"
+    make_clip(path, 64, 48, 12, audio=False)
+    corrupt_middle_packets(path, count=3)
+    reader, frames = read(path)
+    assert len(frames) + reader.lost_frames == 12
+    assert reader.damaged_frames + reader.lost_frames >= 3
+    assert reader.warnings

@@ -1,0 +1,211 @@
+"""The optional ffmpeg-CLI encoder backend: its command line, detection and fallback."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from pathlib import Path
+
+import pytest
+from media import make_clip
+
+from vsr.errors import VsrError
+from vsr.video import ffmpeg_pipe, writer
+from vsr.video.ffmpeg_pipe import PipePlan, build_arguments
+from vsr.video.reader import VideoReader
+from vsr.video.writer import EncodeSettings, VideoWriter
+
+
+def plan(tmp_path: Path, **changes) -> PipePlan:
+    fields = dict(
+        output=tmp_path / ".out.tmp.mp4",
+        container="mp4",
+        source=tmp_path / "in file; rm -rf x.mp4",  # shell syntax must stay one argument
+        width=640,
+        height=360,
+        pix_fmt="yuv420p10le",
+        time_base=Fraction(1, 12800),
+        rate=Fraction(25),
+        codec="hevc_nvenc",
+        encoder_pix_fmt="p010le",
+        options={"preset": "p5", "cq": "20"},
+        color_matrix="bt709",
+        color_range="tv",
+        color_primaries="bt709",
+        color_trc=None,
+        rotation=90,
+    )
+    fields.update(changes)
+    return PipePlan(**fields)
+
+
+def option(arguments: list[str], name: str) -> str:
+    return arguments[arguments.index(name) + 1]
+
+
+def test_arguments_are_a_list_with_the_pipe_first_and_the_output_last(tmp_path):
+    p = plan(tmp_path)
+    arguments = build_arguments(p, binary="/opt/ffmpeg")
+    assert all(isinstance(a, str) for a in arguments)
+    assert arguments[0] == "/opt/ffmpeg" and arguments[-1] == str(p.output)
+    inputs = [i for i, a in enumerate(arguments) if a == "-i"]
+    assert [arguments[i + 1] for i in inputs] == ["pipe:0", str(p.source)]
+    # Options of the NUT pipe come before its -i (they are input options).
+    pipe_at = inputs[0]
+    assert option(arguments[:pipe_at], "-f") == "nut"
+    assert option(arguments[:pipe_at], "-display_rotation") == "90"
+    maps = [arguments[i + 1] for i, a in enumerate(arguments) if a == "-map"]
+    assert maps == ["0:v", "1:a?", "1:s?"]
+    assert option(arguments, "-c:a") == "copy" and option(arguments, "-c:s") == "copy"
+    assert option(arguments, "-vcodec") == "hevc_nvenc"
+    assert option(arguments, "-pix_fmt") == "p010le"
+    assert option(arguments, "-fps_mode") == "passthrough"
+    assert option(arguments, "-enc_time_base:v") == "1/12800"
+    assert option(arguments, "-colorspace") == "bt709"
+    assert option(arguments, "-color_range") == "tv"
+    assert "-color_trc" not in arguments  # unknown tags are not invented
+    assert option(arguments, "-preset") == "p5" and option(arguments, "-cq") == "20"
+    assert option(arguments, "-map_metadata") == "1"
+    assert arguments.index("-y") < pipe_at  # global options before any input
+
+
+def test_no_rotation_no_display_rotation(tmp_path):
+    assert "-display_rotation" not in build_arguments(plan(tmp_path, rotation=0))
+
+
+def test_detection_follows_path(tmp_path, monkeypatch):
+    monkeypatch.setenv("PATH", str(tmp_path))
+    assert ffmpeg_pipe.find_ffmpeg() is None and not ffmpeg_pipe.ffmpeg_available()
+    fake = tmp_path / "ffmpeg"
+    fake.write_text("#!/bin/sh\nexit 0\n")
+    fake.chmod(0o755)
+    assert ffmpeg_pipe.find_ffmpeg() == str(fake) and ffmpeg_pipe.ffmpeg_available()
+
+
+@pytest.fixture
+def clip(tmp_path):
+    path = tmp_path / "in.mkv"
+    make_clip(path, 64, 48, 3, audio=False)
+    with VideoReader(path) as reader:
+        return reader.info
+
+
+def test_encoder_pyav_cannot_open_without_ffmpeg_is_a_clear_error(clip, tmp_path, monkeypatch):
+    monkeypatch.setattr(writer, "_open_error", lambda *a: "Function not implemented")
+    monkeypatch.setattr(ffmpeg_pipe, "ffmpeg_available", lambda: False)
+    with pytest.raises(VsrError, match="cannot open encoder libx264: Function not implemented"):
+        VideoWriter(tmp_path / "out.mp4", clip, 64, 48, EncodeSettings())
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.mkv"]
+
+
+def test_encoder_pyav_cannot_open_goes_to_ffmpeg_when_present(clip, tmp_path, monkeypatch):
+    started: list[PipePlan] = []
+
+    class FakePipe:
+        def __init__(self, p):
+            started.append(p)
+            self.frames = []
+
+        def write(self, planes, pts):
+            self.frames.append(pts)
+
+        def close(self):
+            p = started[0]
+            p.output.write_bytes(b"encoded")
+
+        def abort(self):
+            pass
+
+    monkeypatch.setattr(writer, "_open_error", lambda *a: "Function not implemented")
+    monkeypatch.setattr(ffmpeg_pipe, "ffmpeg_available", lambda: True)
+    monkeypatch.setattr(ffmpeg_pipe, "FfmpegPipe", FakePipe)
+    output = tmp_path / "out.mp4"
+    with VideoWriter(output, clip, 64, 48, EncodeSettings(crf=20)) as w:
+        assert any("using ffmpeg" in note for note in w.notes)
+        w.write(tuple(), 0)
+        w.write(tuple(), 40)
+    (p,) = started
+    assert (p.codec, p.width, p.height, p.time_base) == ("libx264", 64, 48, clip.time_base)
+    assert p.options["crf"] == "20" and p.source == clip.path
+    assert output.read_bytes() == b"encoded"
+
+
+@pytest.mark.skipif(not ffmpeg_pipe.ffmpeg_available(), reason="no ffmpeg binary on PATH")
+def test_real_ffmpeg_pipe_encodes_with_timestamps(tmp_path):
+    source = tmp_path / "vfr.mkv"
+    made = make_clip(source, 64, 48, 5, vfr=True)
+    with VideoReader(source) as reader:
+        info = reader.info
+        p = plan(
+            tmp_path,
+            output=tmp_path / "out.mkv",
+            container="matroska",
+            source=source,
+            width=64,
+            height=48,
+            pix_fmt="yuv420p",
+            time_base=info.time_base,
+            codec="libx264",
+            encoder_pix_fmt="yuv420p",
+            options={},
+            rotation=0,
+        )
+        pipe = ffmpeg_pipe.FfmpegPipe(p)
+        for frame in reader.frames():
+            pipe.write(frame.planes, frame.pts)
+        pipe.close()
+    with VideoReader(tmp_path / "out.mkv") as result:
+        assert [f.pts for f in result.frames()] == [m.pts for m in made]
+
+
+FAKE_FFMPEG = """#!{python}
+# Stands in for ffmpeg: reads the NUT stream on stdin, writes the pts it saw to the output.
+import json, sys
+import av
+with av.open(sys.stdin.buffer, format="nut") as pipe:
+    stream = pipe.streams.video[0]
+    seen = [[f.pts, f.width, f.height, f.format.name] for f in pipe.decode(stream)]
+with open(sys.argv[-1], "w") as out:
+    json.dump(dict(frames=seen, time_base=str(stream.time_base), args=sys.argv[1:]), out)
+"""
+
+
+def test_pipe_process_receives_every_frame_with_its_pts(tmp_path):
+    """The real pipe mechanics (process, NUT muxing, close) against a stand-in binary."""
+    import json
+    import sys
+
+    fake = tmp_path / "ffmpeg"
+    fake.write_text(FAKE_FFMPEG.format(python=sys.executable))
+    fake.chmod(0o755)
+    source = tmp_path / "vfr.mkv"
+    made = make_clip(source, 50, 30, 5, vfr=True, audio=False)
+    with VideoReader(source) as reader:
+        p = plan(
+            tmp_path,
+            output=tmp_path / "report.json",
+            source=source,
+            width=50,
+            height=30,
+            pix_fmt="yuv420p",
+            time_base=reader.info.time_base,
+        )
+        pipe = ffmpeg_pipe.FfmpegPipe(p, binary=str(fake))
+        for frame in reader.frames():
+            pipe.write(frame.planes, frame.pts)
+        pipe.close()
+    seen = json.loads((tmp_path / "report.json").read_text())
+    # NUT may pick its own time base; the instants must be the source's.
+    pipe_time_base = Fraction(seen["time_base"])
+    assert [f[0] * pipe_time_base for f in seen["frames"]] == [
+        m.pts * reader.info.time_base for m in made
+    ]
+    assert seen["frames"][0][1:] == [50, 30, "yuv420p"]
+
+
+def test_pipe_failure_is_reported_with_ffmpeg_s_last_line(tmp_path):
+    fake = tmp_path / "ffmpeg"
+    fake.write_text("#!/bin/sh\necho 'Unknown encoder hevc_nvenc' >&2\nexit 1\n")
+    fake.chmod(0o755)
+    pipe = ffmpeg_pipe.FfmpegPipe(plan(tmp_path), binary=str(fake))
+    with pytest.raises(VsrError, match="ffmpeg encoder failed: Unknown encoder hevc_nvenc"):
+        pipe.close()

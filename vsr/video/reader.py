@@ -1,0 +1,333 @@
+"""Decode a clip's video stream into planar YUV frames with their timestamps (PyAV).
+
+The reader never converts to RGB: it hands the engine the planes the codec produced (or
+the lossless planar equivalent for other layouts), so colour conversion happens once, on
+the device. Damaged data is skipped and counted, never silently dropped.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+
+from vsr.errors import VsrError
+from vsr.video import colors
+from vsr.video.pixfmt import parse_planar, planar_equivalent
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class VideoInfo:
+    """What the engine and the writer need to know about the source video stream."""
+
+    path: Path
+    width: int
+    height: int
+    pix_fmt: str  # planar YUV format the frames are delivered in
+    bit_depth: int
+    chroma_shift: tuple[int, int]  # (log2 horizontal, log2 vertical) subsampling
+    time_base: Fraction
+    average_rate: Fraction | None
+    frame_count: int | None
+    duration: float | None
+    color_matrix: str  # for the maths: "bt709", "bt601", "bt2020nc", ...
+    color_range: str  # "tv" or "pc"
+    color_primaries: str | None
+    color_trc: str | None
+    rotation: int
+    codec: str
+    source_pix_fmt: str = ""  # as decoded, before any re-packing (e.g. "nv12", "rgb24")
+    color_matrix_tag: str | None = None  # the matrix tag as stored in the file, if any
+    color_matrix_guessed: bool = False  # True when the file had no matrix tag
+
+    def describe(self) -> str:
+        rate = f"{float(self.average_rate):.3f} fps" if self.average_rate else "unknown rate"
+        guessed = " (guessed)" if self.color_matrix_guessed else ""
+        return (
+            f"{self.width}x{self.height} {self.codec} {self.pix_fmt}, {rate}, "
+            f"{self.color_matrix}{guessed}/{self.color_range}"
+        )
+
+
+@dataclass
+class Frame:
+    """One decoded picture: three C-contiguous planes without line padding."""
+
+    planes: tuple[np.ndarray, np.ndarray, np.ndarray]
+    pts: int | None  # in info.time_base
+    index: int  # 0, 1, 2, ... in output order
+
+
+def _open_input(path: Path) -> av.container.InputContainer:
+    if not path.exists():
+        raise VsrError(f"{path}: no such file")
+    if not path.is_file():
+        raise VsrError(f"{path}: not a file")
+    try:
+        return av.open(str(path))
+    except av.error.FFmpegError as error:
+        raise VsrError(
+            f"{path}: not a readable media file (truncated or damaged?): {error.strerror}"
+        ) from None
+
+
+class VideoReader:
+    """Decode the first video stream of a file, in presentation order.
+
+    Use as a context manager. `info` is known after construction (the first frame is
+    decoded up front, which also proves the file holds at least one decodable frame).
+    `lost_frames` and `decoded_frames` are final once `frames()` is exhausted.
+    """
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self.lost_frames = 0
+        self.decoded_frames = 0
+        self.damaged_frames = 0  # delivered, but the decoder flagged concealed errors
+        self.demux_error: str | None = None  # why demuxing stopped early (truncation)
+        self.missing_seconds = 0.0  # declared video length not found in the file
+        self.warnings: list[str] = []  # what the engine should tell the user
+        self._end_pts: int | None = None
+        self._container = _open_input(self.path)
+        try:
+            if not self._container.streams.video:
+                raise VsrError(f"{self.path}: no video stream")
+            self._stream = self._container.streams.video[0]
+            self._stream.thread_type = "AUTO"
+            self._decoded = self._decode()
+            first = next(self._decoded, None)
+            if first is None:
+                raise VsrError(f"{self.path}: no decodable video frame (empty or damaged)")
+            self._first: av.VideoFrame | None = first
+            self.info = self._describe(first)
+            self._conversion = self._conversion_for(first)
+        except BaseException:
+            self.close()
+            raise
+
+    # -- container -> frames ---------------------------------------------------------
+
+    def _decode(self) -> Iterator[av.VideoFrame]:
+        """Decode every packet; count what the decoder rejected instead of raising."""
+        packets = 0
+        discarded = 0
+        stream = self._stream
+        demuxer = self._container.demux(stream)
+        while True:
+            try:
+                packet = next(demuxer)
+            except StopIteration:
+                break
+            except av.error.FFmpegError as error:
+                # Truncated or damaged container: keep what was read, flush, report.
+                self.demux_error = error.strerror or str(error)
+                packet = None
+            if packet is not None and packet.size:
+                if packet.is_discard:
+                    discarded += 1  # decoded only as a reference, never shown (edit lists)
+                else:
+                    packets += 1
+            try:
+                decoded = stream.decode(packet)
+            except av.error.FFmpegError as error:
+                log.debug("%s: undecodable packet: %s", self.path, error)
+                decoded = []
+            for frame in decoded:
+                self._count(frame)
+                yield frame
+            if packet is None:
+                break
+        if self.demux_error is None:
+            for frame in self._flush():
+                yield frame
+        if not hasattr(self, "info"):
+            return  # nothing decoded at all: the constructor reports it
+        # A frame is lost when its packet did not decode, or when the container promised
+        # more frames than the demuxer could read (a truncated file with its index first).
+        promised = (self.info.frame_count or 0) - discarded
+        lost = max(0, packets - self.decoded_frames, promised - self.decoded_frames)
+        self.lost_frames = max(lost, self._missing_tail_frames())
+
+    def _flush(self) -> Iterator[av.VideoFrame]:
+        try:
+            decoded = self._stream.decode(None)
+        except av.error.FFmpegError:
+            decoded = []
+        for frame in decoded:
+            self._count(frame)
+            yield frame
+
+    def _count(self, frame: av.VideoFrame) -> None:
+        self.decoded_frames += 1
+        self.damaged_frames += bool(frame.is_corrupt)
+        if frame.pts is not None:
+            self._end_pts = max(self._end_pts or frame.pts, frame.pts)
+
+    def _missing_tail_frames(self) -> int:
+        """Frames missing at the end: the video stream's declared length minus what decoded.
+
+        Catches truncated files whose demuxer drops the cut packet without complaint
+        (Matroska). Only the video stream's own duration is trusted for a frame count;
+        the container's (which covers audio too) only earns a warning.
+        """
+        rate = self.info.average_rate
+        if self._end_pts is None or not rate:
+            return 0
+        start = self._stream.start_time or 0
+        decoded_end = float((self._end_pts - start) * self.info.time_base) + 1 / float(rate)
+        declared, trusted = _declared_video_seconds(self._stream, self._container)
+        if declared is None:
+            return 0
+        self.missing_seconds = max(0.0, declared - decoded_end)
+        if self.missing_seconds < 0.9 / float(rate):  # under a frame: the last frame's own length
+            return 0
+        what = "video stream" if trusted else "container (all streams)"
+        self.warnings.append(
+            f"decoding ended at {decoded_end:.2f} s but the {what} declares {declared:.2f} s: "
+            "the file looks truncated"
+        )
+        return round(self.missing_seconds * float(rate)) if trusted else 0
+
+    def frames(self) -> Iterator[Frame]:
+        """Every decodable frame as planar YUV, in presentation order, with its pts."""
+        index = 0
+        while True:
+            if self._first is not None:
+                frame, self._first = self._first, None
+            else:
+                frame = next(self._decoded, None)
+                if frame is None:
+                    break
+            yield Frame(self._planes(frame), frame.pts, index)
+            index += 1
+        if self.damaged_frames:
+            self.warnings.insert(
+                0, f"{self.damaged_frames} frame(s) had damaged data (the decoder concealed it)"
+            )
+        if self.lost_frames:
+            self.warnings.insert(0, f"{self.lost_frames} frame(s) could not be decoded")
+        # The engine puts lost_frames and warnings in its report; the log is for debugging.
+        for warning in self.warnings:
+            log.info("%s: %s", self.path, warning)
+
+    # -- frame -> planes -------------------------------------------------------------
+
+    def _conversion_for(self, frame: av.VideoFrame) -> dict | None:
+        """swscale arguments that bring a source frame to info.pix_fmt, or None."""
+        if frame.format.name == self.info.pix_fmt:
+            return None
+        matrix_code = colors.code_of(colors.MATRIX_TAGS, self.info.color_matrix)
+        source_range = colors.RANGE_CODES["pc"] if frame.format.name.startswith("yuvj") else None
+        return {
+            "format": self.info.pix_fmt,
+            "src_colorspace": None if self._rgb_like else matrix_code,
+            "dst_colorspace": matrix_code,
+            "src_color_range": source_range,
+            "dst_color_range": colors.RANGE_CODES[self.info.color_range],
+        }
+
+    def _planes(self, frame: av.VideoFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        if frame.format.name != self.info.source_pix_fmt or (
+            frame.width,
+            frame.height,
+        ) != (self.info.width, self.info.height):
+            raise VsrError(
+                f"{self.path}: the video changes size or format mid-stream "
+                f"({frame.width}x{frame.height} {frame.format.name}); not supported"
+            )
+        if self._conversion is not None:
+            frame = frame.reformat(**self._conversion)
+        dtype = np.dtype(np.uint8 if self.info.bit_depth == 8 else "<u2")
+        planes = []
+        for plane in frame.planes[:3]:
+            row = plane.line_size // dtype.itemsize
+            view = np.frombuffer(plane, dtype=dtype).reshape(plane.height, row)
+            planes.append(np.ascontiguousarray(view[:, : plane.width]))
+        return planes[0], planes[1], planes[2]
+
+    # -- metadata --------------------------------------------------------------------
+
+    def _describe(self, frame: av.VideoFrame) -> VideoInfo:
+        stream = self._stream
+        pix_fmt, self._rgb_like = planar_equivalent(frame.format)
+        bit_depth, chroma_shift = parse_planar(pix_fmt)  # type: ignore[misc]
+
+        tag = colors.MATRIX_TAGS.get(frame.colorspace)
+        if tag in (None, "rgb") or self._rgb_like:
+            tag = None
+        matrix = colors.matrix_for_maths(tag) if tag else colors.guess_matrix(frame.height)
+        if self._rgb_like or len([c for c in frame.format.components if not c.is_alpha]) == 1:
+            color_range = "pc"  # RGB and gray carry full-range values: keep them all
+        elif frame.format.name.startswith("yuvj"):
+            color_range = "pc"
+        else:
+            color_range = colors.range_name(frame.color_range)
+
+        time_base = stream.time_base or Fraction(1, 90000)
+        duration = None
+        if stream.duration:
+            duration = float(stream.duration * time_base)
+        elif self._container.duration:
+            duration = self._container.duration / av.time_base
+        return VideoInfo(
+            path=self.path,
+            width=frame.width,
+            height=frame.height,
+            pix_fmt=pix_fmt,
+            bit_depth=bit_depth,
+            chroma_shift=chroma_shift,
+            time_base=time_base,
+            average_rate=stream.average_rate or stream.guessed_rate,
+            frame_count=stream.frames or None,
+            duration=duration,
+            color_matrix=matrix,
+            color_range=color_range,
+            color_primaries=colors.PRIMARIES.get(frame.color_primaries),
+            color_trc=colors.TRANSFERS.get(frame.color_trc),
+            rotation=round(frame.rotation) % 360,
+            codec=stream.codec_context.name,
+            source_pix_fmt=frame.format.name,
+            color_matrix_tag=tag,
+            color_matrix_guessed=tag is None,
+        )
+
+    # -- lifetime --------------------------------------------------------------------
+
+    def close(self) -> None:
+        container = getattr(self, "_container", None)
+        if container is not None:
+            container.close()
+            self._container = None
+
+    def __enter__(self) -> VideoReader:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def _declared_video_seconds(
+    stream: av.video.stream.VideoStream, container
+) -> tuple[float | None, bool]:
+    """How long the file says the video is, and whether that is the video's own figure."""
+    # Matroska's per-stream DURATION tag first: there libav fills stream.duration with an
+    # estimate from the whole container (audio included), which overstates the video.
+    tag = stream.metadata.get("DURATION") or stream.metadata.get("duration")
+    if tag:
+        try:
+            hours, minutes, seconds = tag.split(":")
+            return int(hours) * 3600 + int(minutes) * 60 + float(seconds), True
+        except ValueError:
+            pass
+    if stream.duration and stream.time_base:
+        return float(stream.duration * stream.time_base), True
+    if container.duration:
+        return container.duration / av.time_base, False
+    return None, False

@@ -1,0 +1,195 @@
+"""Carry a source's audio and subtitle streams into the output while video is re-encoded.
+
+Packets are copied unchanged (stream copy). Audio is re-encoded only when the output
+container cannot hold its codec; text subtitles are converted to the container's text
+format in that case (SubRip -> mov_text for MP4), and bitmap subtitles it cannot hold are
+dropped with a note. The source is demuxed a second time alongside the video encoder and packets are
+handed to the muxer only up to the time the video has reached (plus a short lead), so
+the muxer interleaves properly and memory stays bounded however long the clip is.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import av
+
+# Tags the muxer writes itself, or that describe the old file rather than the new one.
+STALE_TAGS = frozenset(
+    {"encoder", "duration", "major_brand", "minor_version", "compatible_brands", "rotate"}
+)
+# How far ahead of the video (seconds) other streams are fed to the muxer.
+LEAD_SECONDS = 1.0
+TEXT_SUBTITLES = frozenset({"subrip", "srt", "ass", "ssa", "webvtt", "mov_text", "text"})
+
+
+def fresh_tags(tags: dict[str, str]) -> dict[str, str]:
+    return {k: v for k, v in tags.items() if k.lower() not in STALE_TAGS}
+
+
+@dataclass
+class _Route:
+    """Where one input stream's packets go: copied, or decoded and re-encoded."""
+
+    output: av.stream.Stream
+    reencode: bool = False  # audio through a decoder and an encoder
+    convert_text: bool = False  # subtitles decoded to text and encoded in another format
+
+
+class StreamCopier:
+    """Copies the non-video streams of `source` into `output` (an open output container)."""
+
+    def __init__(self, source: Path, output: av.container.OutputContainer, notes: list[str]):
+        self._input = av.open(str(source))
+        self._output = output
+        self._routes: dict[int, _Route] = {}
+        supported = output.supported_codecs
+        extension = Path(output.name).suffix
+        upscaled = self._input.streams.video[0].index if self._input.streams.video else -1
+        for stream in self._input.streams:
+            codec = stream.codec_context.name if stream.codec_context else "?"
+            label = f"{stream.type} stream #{stream.index} ({codec})"
+            if stream.type not in ("audio", "subtitle"):
+                if stream.index != upscaled:
+                    notes.append(f"{label}: not copied (only the first video stream is kept)")
+                continue
+            if codec in supported:
+                route = _Route(output.add_stream_from_template(stream))
+            elif stream.type == "audio":
+                route = _Route(self._audio_encoder(stream), reencode=True)
+                notes.append(
+                    f"{label}: {extension} cannot hold {codec}; "
+                    f"re-encoded to {route.output.codec_context.name}"
+                )
+            elif codec in TEXT_SUBTITLES and self._text_format(supported):
+                route = _Route(self._text_encoder(stream, supported), convert_text=True)
+                notes.append(
+                    f"{label}: {extension} cannot hold {codec}; "
+                    f"converted to {route.output.codec_context.name}"
+                )
+            else:
+                notes.append(f"{label}: dropped, {extension} cannot hold {codec} subtitles")
+                continue
+            route.output.metadata.update(fresh_tags(stream.metadata))
+            route.output.disposition = stream.disposition
+            self._routes[stream.index] = route
+        self._packets = self._demux()
+        self._pending: av.Packet | None = None
+        self.copied_packets = 0
+
+    @property
+    def streams(self) -> int:
+        return len(self._routes)
+
+    @property
+    def container_tags(self) -> dict[str, str]:
+        return dict(self._input.metadata)
+
+    @property
+    def video_tags(self) -> dict[str, str]:
+        video = self._input.streams.video
+        return dict(video[0].metadata) if video else {}
+
+    def _audio_encoder(self, stream: av.audio.AudioStream) -> av.audio.AudioStream:
+        codec = av.codec.Codec(self._output.default_audio_codec, "w")
+        rates = codec.audio_rates or [stream.sample_rate]
+        rate = stream.sample_rate if stream.sample_rate in rates else max(rates)
+        encoder = self._output.add_stream(codec.name, rate=rate)
+        encoder.layout = stream.layout.name
+        return encoder
+
+    @staticmethod
+    def _text_format(supported: set[str]) -> str | None:
+        return next((c for c in ("mov_text", "subrip", "webvtt", "ass") if c in supported), None)
+
+    def _text_encoder(self, stream, supported: set[str]) -> av.stream.Stream:
+        stream.codec_context.open()  # the decoder provides the style header the encoder needs
+        encoder = self._output.add_stream(self._text_format(supported))
+        encoder.codec_context.subtitle_header = stream.codec_context.subtitle_header
+        encoder.codec_context.time_base = stream.time_base
+        encoder.time_base = stream.time_base
+        return encoder
+
+    def _demux(self) -> Iterator[av.Packet]:
+        if not self._routes:
+            return
+        wanted = [s for s in self._input.streams if s.index in self._routes]
+        try:
+            yield from self._input.demux(wanted)
+        except av.error.FFmpegError:
+            return  # a truncated source: copy what could be read
+
+    @staticmethod
+    def _seconds(packet: av.Packet) -> float:
+        stamp = packet.dts if packet.dts is not None else packet.pts
+        if stamp is None or packet.time_base is None:
+            return float("-inf")  # no timestamp: send it along with its neighbours
+        return float(stamp * packet.time_base)
+
+    def advance(self, video_seconds: float | None) -> None:
+        """Mux the packets due before the video's current time (all of them when None)."""
+        limit = float("inf") if video_seconds is None else video_seconds + LEAD_SECONDS
+        while True:
+            packet = self._pending if self._pending is not None else next(self._packets, None)
+            self._pending = None
+            if packet is None:
+                break
+            if self._seconds(packet) > limit:
+                self._pending = packet
+                break
+            self._mux(packet)
+        if video_seconds is None:
+            self._flush_encoders()
+
+    def _mux(self, packet: av.Packet) -> None:
+        route = self._routes[packet.stream.index]
+        if route.convert_text:
+            self._convert_text(packet, route.output)
+            return
+        if not route.reencode:
+            if packet.size == 0:
+                return  # the demuxer's end-of-stream marker
+            packet.stream = route.output
+            self._output.mux(packet)
+            self.copied_packets += 1
+            return
+        try:
+            frames = packet.decode()
+        except av.error.FFmpegError:
+            return  # damaged audio: skip the packet, keep the rest
+        for frame in frames:
+            frame.pts = None  # the encoder counts samples itself
+            self._output.mux(route.output.encode(frame))
+
+    def _convert_text(self, packet: av.Packet, output: av.stream.Stream) -> None:
+        if packet.size == 0:
+            return
+        try:
+            subtitles = packet.stream.codec_context.decode2(packet)
+        except av.error.FFmpegError:
+            return  # a damaged subtitle: skip it, keep the rest
+        if subtitles is None:
+            return
+        converted = output.codec_context.encode_subtitle(subtitles)
+        converted.stream = output
+        converted.time_base = packet.time_base
+        converted.pts = converted.dts = packet.pts
+        converted.duration = packet.duration
+        self._output.mux(converted)
+
+    def _flush_encoders(self) -> None:
+        for route in self._routes.values():
+            if route.reencode:
+                self._output.mux(route.output.encode(None))
+
+    def finish(self) -> None:
+        """Mux everything left, flush re-encoders, close the source."""
+        self.advance(None)
+        self.close()
+
+    def close(self) -> None:
+        if self._input is not None:
+            self._input.close()
+            self._input = None

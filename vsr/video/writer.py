@@ -1,0 +1,399 @@
+"""Encode planar YUV frames into a container, carrying over everything else the source had.
+
+Output goes to a hidden temporary file beside the target and is renamed only when
+complete, so an interrupted run never leaves a half-written file under the real name.
+"""
+
+from __future__ import annotations
+
+import io
+import logging
+import os
+from dataclasses import dataclass, field
+from fractions import Fraction
+from functools import cache
+from pathlib import Path
+
+import av
+import numpy as np
+
+from vsr.errors import VsrError
+from vsr.video import colors, ffmpeg_pipe
+from vsr.video.codecs import video_encoder
+from vsr.video.pixfmt import nearest_supported, parse_planar, planar_name
+from vsr.video.reader import VideoInfo
+from vsr.video.remux import StreamCopier, fresh_tags
+
+log = logging.getLogger(__name__)
+
+CONTAINERS = {".mp4": "mp4", ".m4v": "mp4", ".mkv": "matroska", ".mov": "mov", ".webm": "webm"}
+# Encoders known to accept any frame size in every format (no even-size rule).
+_ANY_SIZE = frozenset({"ffv1", "ffvhuff", "huffyuv", "utvideo", "rawvideo", "magicyuv"})
+
+
+@dataclass
+class EncodeSettings:
+    """Encoder choices from the command line or a pipeline preset."""
+
+    codec: str = "libx264"
+    crf: int | None = None
+    preset: str | None = None
+    pix_fmt: str | None = None  # None: keep the source's format when the codec allows
+    options: dict[str, str] = field(default_factory=dict)  # -e key=value
+
+
+def temp_path_for(path: Path) -> Path:
+    """Hidden name in the same folder (same file system, so the final rename is atomic)."""
+    return path.with_name(f".{path.stem}.{os.getpid()}.tmp{path.suffix}")
+
+
+def check_output_path(path: Path, source: Path, overwrite: bool) -> str:
+    """Validate where the output goes; returns the container format name."""
+    fmt = CONTAINERS.get(path.suffix.lower())
+    if fmt is None:
+        known = ", ".join(sorted(CONTAINERS))
+        raise VsrError(f"{path}: unknown output container {path.suffix!r} (use one of {known})")
+    if path.resolve() == source.resolve() or (path.exists() and path.samefile(source)):
+        raise VsrError(f"{path}: output is the input file; choose another output path")
+    if path.exists() and not overwrite:
+        raise VsrError(f"{path}: already exists (use --overwrite to replace it)")
+    folder = path.parent
+    if folder.exists() and not folder.is_dir():
+        raise VsrError(f"{folder}: not a folder, cannot hold the output")
+    if not folder.is_dir():
+        raise VsrError(f"{folder}: output folder does not exist")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise VsrError(f"{folder}: output folder is not writable")
+    return fmt
+
+
+class VideoWriter:
+    """Encode frames handed over as planes; `close()` finishes, `abort()` discards.
+
+    After construction, `pix_fmt`, `bit_depth` and `chroma_shift` say what layout `write()`
+    expects, `color_matrix`/`color_range` what the planes must be converted to, and
+    `notes` every decision made on the user's behalf.
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        source: VideoInfo,
+        width: int,
+        height: int,
+        settings: EncodeSettings,
+        overwrite: bool = False,
+    ):
+        self.path = Path(path)
+        self.source = source
+        self.width, self.height = width, height
+        self.settings = settings
+        self.notes: list[str] = []
+        self.frames_written = 0
+        self._container_format = check_output_path(self.path, source.path, overwrite)
+        self.codec = video_encoder(settings.codec)
+        self.color_matrix = source.color_matrix
+        self.color_range = source.color_range
+        self.time_base = source.time_base
+        self._rate = source.average_rate
+        self._last_pts: int | None = None
+        self._frame_step = self._step_in_time_base()
+        self.temp_path = temp_path_for(self.path)
+        self._output: av.container.OutputContainer | None = None
+        self._copier: StreamCopier | None = None
+        self._pipe: ffmpeg_pipe.FfmpegPipe | None = None
+        self._finished = False
+
+        _check_container_holds(self._container_format, self.codec.name, self.path.suffix)
+        self.pix_fmt, self._encoder_fmt = self._choose_format()
+        self._options = self._encoder_options()
+        error = self._try_encoder()
+        if error and self._odd_size_problem():
+            self._switch_to_444_for_odd_size()
+            error = self._try_encoder()
+        self.bit_depth, self.chroma_shift = parse_planar(self.pix_fmt)  # type: ignore[misc]
+        try:
+            if error is None:
+                self._open_container()
+            elif ffmpeg_pipe.ffmpeg_available():
+                self.notes.append(f"PyAV cannot open {self.codec.name} ({error}); using ffmpeg")
+                self._pipe = ffmpeg_pipe.FfmpegPipe(self._pipe_plan())
+            else:
+                raise VsrError(f"cannot open encoder {self.codec.name}: {error}")
+        except BaseException:
+            self.abort()
+            raise
+        for note in self.notes:
+            log.info("%s: %s", self.path.name, note)
+
+    # -- decisions -------------------------------------------------------------------
+
+    def _choose_format(self) -> tuple[str, str]:
+        """(planes format write() takes, format the encoder gets)."""
+        supported = [f.name for f in self.codec.video_formats or ()]
+        if self.settings.pix_fmt:
+            wanted = self.settings.pix_fmt
+            if parse_planar(wanted) is None:
+                raise VsrError(
+                    f"--pix-fmt {wanted}: vsr encodes planar YUV (e.g. yuv420p, yuv420p10le, "
+                    "yuv444p)"
+                )
+            if supported and wanted not in supported:
+                raise VsrError(
+                    f"--pix-fmt {wanted}: {self.codec.name} takes {', '.join(supported)}"
+                )
+            return wanted, wanted
+        wanted = self.source.pix_fmt
+        if not supported or wanted in supported:
+            return wanted, wanted
+        choice = nearest_supported(wanted, supported)
+        if choice is None:
+            raise VsrError(f"{self.codec.name} takes no planar YUV format vsr can feed it")
+        planes_format, encoder_format = choice
+        if planes_format != wanted:
+            self.notes.append(
+                f"{self.codec.name} cannot encode {wanted}; using {planes_format} instead"
+            )
+        return planes_format, encoder_format
+
+    def _try_encoder(self) -> str | None:
+        return _open_error(
+            self.codec.name,
+            self.width,
+            self.height,
+            self._encoder_fmt,
+            self.time_base,
+            self._rate,
+            self._options,
+        )
+
+    def _odd_size_problem(self) -> bool:
+        depth, (sx, sy) = parse_planar(self.pix_fmt)  # type: ignore[misc]
+        odd = (sx and self.width % 2) or (sy and self.height % 2)
+        return bool(odd) and self.codec.name not in _ANY_SIZE
+
+    def _switch_to_444_for_odd_size(self) -> None:
+        """Keep the exact output size: 4:4:4 has no even-size rule, padding would change it."""
+        depth, shift = parse_planar(self.pix_fmt)  # type: ignore[misc]
+        full = planar_name(depth, (0, 0))
+        supported = [f.name for f in self.codec.video_formats or ()]
+        if full not in supported:
+            raise VsrError(
+                f"{self.codec.name} cannot encode the odd size {self.width}x{self.height} in "
+                f"{self.pix_fmt} and has no 4:4:4 format; use --codec libx264 or ffv1"
+            )
+        self.notes.append(
+            f"odd size {self.width}x{self.height}: {self.pix_fmt} needs even sizes in "
+            f"{self.codec.name}, so the output is {full} (full-resolution chroma) to keep "
+            "the exact size"
+        )
+        self.pix_fmt = self._encoder_fmt = full
+
+    def _encoder_options(self) -> dict[str, str]:
+        names = {
+            option.name
+            for option in av.codec.CodecContext.create(
+                self.codec.name, "w"
+            ).supported_options.private
+        }
+        options: dict[str, str] = {}
+        for key, value in (("crf", self.settings.crf), ("preset", self.settings.preset)):
+            if value is None:
+                continue
+            if key in names:
+                options[key] = str(value)
+            else:
+                self.notes.append(f"{self.codec.name} has no {key} option; --{key} ignored")
+        options.update(self.settings.options)
+        return options
+
+    def _step_in_time_base(self) -> int:
+        """One frame's duration in the time base (for frames that arrive without pts)."""
+        rate = self.source.average_rate or Fraction(25)
+        return max(1, round(1 / (rate * self.time_base)))
+
+    # -- PyAV path ------------------------------------------------------------------
+
+    def _open_container(self) -> None:
+        try:
+            self._output = av.open(str(self.temp_path), "w", format=self._container_format)
+        except (OSError, av.error.FFmpegError) as error:
+            raise VsrError(f"{self.path.parent}: cannot write there ({error})") from None
+        output = self._output
+        stream = output.add_stream(self.codec.name, rate=self._rate, options=self._options)
+        stream.width, stream.height = self.width, self.height
+        stream.pix_fmt = self._encoder_fmt
+        stream.codec_context.time_base = self.time_base
+        stream.time_base = self.time_base
+        self._tag_colours(stream.codec_context)
+        if self.source.rotation:
+            stream.set_display_rotation(self.source.rotation)
+        self._video = stream
+
+        self._copier = StreamCopier(self.source.path, output, self.notes)
+        output.metadata.update(fresh_tags(self._copier.container_tags))
+        stream.metadata.update(fresh_tags(self._copier.video_tags))
+
+    def _tag_colours(self, context: av.codec.CodecContext) -> None:
+        tag = self.source.color_matrix_tag or self.color_matrix
+        context.colorspace = colors.code_of(colors.MATRIX_TAGS, tag)
+        context.color_range = colors.RANGE_CODES[self.color_range]
+        context.color_primaries = colors.code_of(colors.PRIMARIES, self.source.color_primaries)
+        context.color_trc = colors.code_of(colors.TRANSFERS, self.source.color_trc)
+
+    def _frame(self, planes: tuple[np.ndarray, np.ndarray, np.ndarray]) -> av.VideoFrame:
+        frame = av.VideoFrame(self.width, self.height, self.pix_fmt)
+        dtype = np.dtype(np.uint8 if self.bit_depth == 8 else "<u2")
+        for plane, data in zip(frame.planes, planes, strict=True):
+            if data.dtype != dtype:
+                raise ValueError(f"{data.dtype} plane, expected {dtype} for {self.pix_fmt}")
+            if data.shape != (plane.height, plane.width):
+                raise ValueError(
+                    f"plane of shape {data.shape}, expected {(plane.height, plane.width)} "
+                    f"for {self.width}x{self.height} {self.pix_fmt}"
+                )
+            row = plane.line_size // data.itemsize
+            view = np.frombuffer(plane, dtype=dtype).reshape(plane.height, row)
+            view[:, : plane.width] = data
+        if self._encoder_fmt != self.pix_fmt:
+            frame = frame.reformat(format=self._encoder_fmt)
+        frame.colorspace = self._video.codec_context.colorspace
+        frame.color_range = self._video.codec_context.color_range
+        return frame
+
+    # -- the API ------------------------------------------------------------------------
+
+    def _next_pts(self, pts: int | None) -> int:
+        """The input pts, unless missing or not increasing (encoders refuse those)."""
+        if pts is None:
+            pts = 0 if self._last_pts is None else self._last_pts + self._frame_step
+        elif self._last_pts is not None and pts <= self._last_pts:
+            if not any(n.startswith("non-increasing") for n in self.notes):
+                self.notes.append("non-increasing timestamps in the source were renumbered")
+            pts = self._last_pts + 1
+        self._last_pts = pts
+        return pts
+
+    def write(self, planes: tuple[np.ndarray, np.ndarray, np.ndarray], pts: int | None) -> None:
+        """Encode one frame (planes in self.pix_fmt, pts in the source's time base)."""
+        pts = self._next_pts(pts)
+        if self._pipe is not None:
+            self._pipe.write(planes, pts)
+        else:
+            frame = self._frame(planes)
+            frame.pts = pts
+            frame.time_base = self.time_base
+            self._output.mux(self._video.encode(frame))
+            self._copier.advance(float(pts * self.time_base))
+        self.frames_written += 1
+
+    def close(self) -> None:
+        """Flush, copy the remaining audio/subtitles, finish the file, rename it into place."""
+        if self._finished:
+            return
+        try:
+            if self._pipe is not None:
+                self._pipe.close()
+            else:
+                self._output.mux(self._video.encode(None))
+                self._copier.finish()
+                self._output.close()
+            os.replace(self.temp_path, self.path)
+        except BaseException:
+            self.abort()
+            raise
+        self._finished = True
+
+    def abort(self) -> None:
+        """Stop and delete the temporary file; the target path is left untouched."""
+        self._finished = True
+        stoppers = []
+        if self._pipe is not None:
+            stoppers.append(self._pipe.abort)
+        if self._copier is not None:
+            stoppers.append(self._copier.close)
+        if self._output is not None:
+            stoppers.append(self._output.close)
+        for stop in stoppers:
+            try:
+                stop()
+            except Exception as error:  # already failing: cleaning up must not mask it
+                log.debug("while aborting %s: %s", self.path, error)
+        self._pipe = self._copier = self._output = None
+        self.temp_path.unlink(missing_ok=True)
+
+    def __enter__(self) -> VideoWriter:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()
+
+    # -- ffmpeg CLI path -----------------------------------------------------------------
+
+    def _pipe_plan(self) -> ffmpeg_pipe.PipePlan:
+        return ffmpeg_pipe.PipePlan(
+            output=self.temp_path,
+            container=self._container_format,
+            source=self.source.path,
+            width=self.width,
+            height=self.height,
+            pix_fmt=self.pix_fmt,
+            time_base=self.time_base,
+            rate=self.source.average_rate,
+            codec=self.codec.name,
+            encoder_pix_fmt=self._encoder_fmt,
+            options=self._options,
+            color_matrix=self.source.color_matrix_tag or self.color_matrix,
+            color_range=self.color_range,
+            color_primaries=self.source.color_primaries,
+            color_trc=self.source.color_trc,
+            rotation=self.source.rotation,
+        )
+
+
+@cache
+def _codecs_held_by(container_format: str) -> tuple[frozenset[str], str]:
+    """Codec and encoder names a muxer can store, and its default video codec."""
+    with av.open(io.BytesIO(), "w", format=container_format) as probe:
+        return frozenset(probe.supported_codecs), probe.default_video_codec
+
+
+def _check_container_holds(container_format: str, codec: str, suffix: str) -> None:
+    held, default = _codecs_held_by(container_format)
+    if codec not in held:
+        raise VsrError(
+            f"{codec} cannot be stored in {suffix} files (use .mkv, or a codec such as {default})"
+        )
+
+
+def _open_error(
+    codec: str,
+    width: int,
+    height: int,
+    pix_fmt: str,
+    time_base: Fraction,
+    rate: Fraction | None,
+    options: dict,
+) -> str | None:
+    """Try to open the encoder with these settings; the error text, or None when it opens.
+
+    Opening up front turns odd-size, bad-option and missing-hardware failures into a
+    decision (or one clear error) before anything is written.
+    """
+    context = av.codec.CodecContext.create(codec, "w")
+    context.width, context.height = width, height
+    context.pix_fmt = pix_fmt
+    context.time_base = time_base
+    if rate:
+        context.framerate = rate  # some encoders (SVT-AV1) derive the frame rate from it
+    context.options = dict(options)
+    try:
+        context.open()
+    except (av.error.FFmpegError, ValueError) as error:
+        return getattr(error, "strerror", None) or str(error)
+    finally:
+        del context
+    return None
