@@ -1,0 +1,180 @@
+"""Folder mode and --watch: keep going past failures, skip finished work, exactly once."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from pathlib import Path
+
+import pytest
+import torch
+from media import make_clip
+
+from vsr.cli import main
+from vsr.folder import STATE_FILE, process_folder, watch_folder
+from vsr.models import create_model, save_weights
+from vsr.report import RunReport
+
+
+@pytest.fixture(autouse=True)
+def one_torch_thread():
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def weights(tmp_path_factory) -> Path:
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp("weights") / "rtc_x2.safetensors"
+    save_weights(create_model("imdn_rtc", 2), path)
+    return path
+
+
+def test_folder_keeps_going_past_a_bad_clip_then_skips_finished_ones(tmp_path, weights, capsys):
+    clips, out = tmp_path / "in", tmp_path / "out"
+    clips.mkdir()
+    make_clip(clips / "a.mp4", 32, 24, frames=2)
+    (clips / "b.mp4").write_bytes(b"\x00\x00\x00\x18ftypmp42" + b"garbage" * 100)
+    make_clip(clips / "c.mkv", 32, 24, frames=3)
+    (clips / "notes.txt").write_text("not a clip")
+    report = tmp_path / "folder.json"
+
+    args = ["run", str(clips), str(out), "--weights", str(weights), "--quiet"]
+    assert main([*args, "--report", str(report)]) == 1  # one failed: non-zero
+    assert sorted(p.name for p in out.iterdir()) == ["a.mp4", "c.mkv"]
+    data = json.loads(report.read_text())
+    assert data["summary"]["done"] == 2 and data["summary"]["failed"] == 1
+    assert data["summary"]["frames"] == 5
+    assert [Path(c["input"]).name for c in data["clips"]] == ["a.mp4", "b.mp4", "c.mkv"]
+    failed = [c for c in data["clips"] if c["status"] == "failed"]
+    assert [Path(c["input"]).name for c in failed] == ["b.mp4"]
+    assert "b.mp4" in failed[0]["error"] or "media" in failed[0]["error"]
+
+    mtime = (out / "a.mp4").stat().st_mtime_ns
+    assert main([*args, "--report", str(report)]) == 1  # b still fails; a and c skipped
+    assert (out / "a.mp4").stat().st_mtime_ns == mtime
+    assert json.loads(report.read_text())["summary"]["skipped"] == 2
+
+    (clips / "b.mp4").unlink()
+    assert main([*args, "--overwrite", "--report", str(report)]) == 0
+    assert json.loads(report.read_text())["summary"]["done"] == 2
+    assert (out / "a.mp4").stat().st_mtime_ns != mtime
+
+
+class Recorder:
+    """A stand-in clip runner: remembers what it saw, fails on request."""
+
+    def __init__(self, fail: set[str] = frozenset()) -> None:
+        self.calls: list[tuple[str, int]] = []
+        self.fail = fail
+
+    def __call__(self, clip: Path, output: Path) -> RunReport:
+        self.calls.append((clip.name, clip.stat().st_size))
+        if clip.name in self.fail:
+            raise ValueError("broken clip")
+        output.write_bytes(b"done")
+        return RunReport(
+            str(clip), str(output), 1, 0, 0.1, 10.0, {}, 1.0, 0.0, 0.0, "cpu", None, "fp32", 1, 2.0,
+            "imdn", 2, (1, 1), (2, 2), None, "libx264", "yuv420p", 0,
+        )  # fmt: skip
+
+
+def test_a_clip_finishes_in_the_background_while_the_next_one_runs(tmp_path):
+    clips, out = tmp_path / "in", tmp_path / "out"
+    clips.mkdir()
+    for name in ("a.mp4", "b.mp4", "c.mp4"):
+        (clips / name).write_bytes(b"1234")
+    events: list[str] = []
+    started_b = threading.Event()
+
+    def run_clip(clip: Path, output: Path):
+        events.append(f"run {clip.name}")
+        if clip.name == "b.mp4":
+            started_b.set()
+
+        def finish():
+            if clip.name == "a.mp4":
+                assert started_b.wait(5)  # a's flush overlaps b's run
+            events.append(f"finish {clip.name}")
+            if clip.name == "c.mp4":
+                raise OSError("rename failed")
+            return Recorder()(clip, output)
+
+        return finish
+
+    summary = process_folder(clips, out, run_clip, progress=False, log=lambda _: None)
+    assert events.index("run b.mp4") < events.index("finish a.mp4")
+    outcome = [(Path(c["input"]).name, c["status"]) for c in summary.clips]
+    assert outcome == [("a.mp4", "done"), ("b.mp4", "done"), ("c.mp4", "failed")]
+    assert "rename failed" in summary.clips[2]["error"]
+
+
+def test_watch_waits_until_a_growing_clip_stops_changing(tmp_path):
+    clips, out = tmp_path / "in", tmp_path / "out"
+    clips.mkdir()
+    chunks = [b"x" * 1000] * 10
+
+    def copy_in_slowly():
+        with open(clips / "slow.mp4", "wb") as stream:
+            for chunk in chunks:
+                stream.write(chunk)
+                stream.flush()
+                time.sleep(0.05)  # well inside the watch interval: every look sees growth
+
+    writer = threading.Thread(target=copy_in_slowly)
+    writer.start()
+    runner = Recorder()
+    watch_folder(clips, out, runner, interval_s=0.3, idle_exit_s=0.7, log=lambda _: None)
+    writer.join()
+    assert runner.calls == [("slow.mp4", 10000)]  # once, and only when complete
+
+
+def test_watch_does_each_clip_once_across_restarts_and_does_not_retry_failures(tmp_path):
+    clips, out = tmp_path / "in", tmp_path / "out"
+    clips.mkdir()
+    for name in ("a.mp4", "bad.mp4"):
+        (clips / name).write_bytes(b"1234")
+    quick = {"interval_s": 0.05, "idle_exit_s": 0.2, "log": lambda _: None}
+
+    first = Recorder(fail={"bad.mp4"})
+    summary = watch_folder(clips, out, first, **quick)
+    assert sorted(first.calls) == [("a.mp4", 4), ("bad.mp4", 4)]
+    assert summary.count("failed") == 1
+    state = json.loads((out / STATE_FILE).read_text())["clips"]
+    assert state["a.mp4"]["status"] == "done" and state["bad.mp4"]["status"] == "failed"
+    assert "broken clip" in state["bad.mp4"]["error"]
+
+    (clips / "new.mp4").write_bytes(b"5678")
+    second = Recorder()
+    watch_folder(clips, out, second, **quick)  # a restart: only the new clip runs
+    assert second.calls == [("new.mp4", 4)]
+
+    (clips / "bad.mp4").write_bytes(b"fixed clip")  # a changed file gets another chance
+    third = Recorder()
+    watch_folder(clips, out, third, **quick)
+    assert third.calls == [("bad.mp4", 10)]
+
+
+def test_watch_treats_an_output_finished_before_a_crash_as_done(tmp_path):
+    clips, out = tmp_path / "in", tmp_path / "out"
+    clips.mkdir()
+    out.mkdir()
+    (clips / "a.mp4").write_bytes(b"1234")
+    (out / "a.mp4").write_bytes(b"finished earlier")  # the state write was lost
+    runner = Recorder()
+    watch_folder(clips, out, runner, interval_s=0.05, idle_exit_s=0.2, log=lambda _: None)
+    assert runner.calls == []
+    assert json.loads((out / STATE_FILE).read_text())["clips"]["a.mp4"]["status"] == "done"
+
+
+def test_watch_from_the_command_line(tmp_path, weights):
+    clips, out = tmp_path / "in", tmp_path / "out"
+    clips.mkdir()
+    make_clip(clips / "a.mp4", 32, 24, frames=2)
+    args = ["run", str(clips), str(out), "--weights", str(weights), "--quiet", "--watch"]
+    assert main([*args, "--watch-interval", "0.1", "--idle-exit", "0.5"]) == 0
+    assert (out / "a.mp4").exists()
+    assert json.loads((out / STATE_FILE).read_text())["clips"]["a.mp4"]["status"] == "done"

@@ -1,0 +1,293 @@
+"""`vsr run` on real (tiny) clips: frames, timestamps, pixels, audio, sizes, bad input."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+import torch
+from media import corrupt_middle_packets, make_audio_only, make_clip
+
+from vsr.cli import main
+from vsr.models import create_model, load_weights, save_weights
+from vsr.ops.yuv import rgb_to_yuv, yuv_to_rgb
+from vsr.upscale import Upscaler
+from vsr.video.reader import VideoReader
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="module")
+def weights(tmp_path_factory) -> Path:
+    """A random-weight IMDN-RTC x2 (20k parameters): fast, and any bug shows in its output."""
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp("weights") / "rtc_x2.safetensors"
+    save_weights(create_model("imdn_rtc", 2), path)
+    return path
+
+
+@pytest.fixture(autouse=True)
+def one_torch_thread():
+    """Two cores shared with other jobs: OpenMP spinning on two threads is ~50x slower here."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+def vsr(*args: object) -> int:
+    return main(["run", *map(str, args), "--quiet"])
+
+
+def decoded(path: Path) -> tuple[list, list[Fraction], object]:
+    """(frames, presentation times in seconds, info) of a clip's video stream."""
+    with VideoReader(path) as reader:
+        frames = list(reader.frames())
+        times = [f.pts * reader.info.time_base for f in frames]
+        return frames, times, reader.info
+
+
+def audio_packets(path: Path) -> list[bytes]:
+    with av.open(str(path)) as container:
+        return [bytes(p) for p in container.demux(audio=0) if p.size]
+
+
+def leftovers(folder: Path, keep: set[str]) -> list[str]:
+    return sorted(p.name for p in folder.iterdir() if p.name not in keep)
+
+
+def test_lossless_output_is_the_model_applied_to_each_frame(tmp_path, weights):
+    source = tmp_path / "in.mkv"
+    make_clip(source, 48, 32, frames=5, vfr=True)
+    out = tmp_path / "out.mkv"
+    report = tmp_path / "report.json"
+    assert vsr(source, out, "--weights", weights, "--codec", "ffv1", "--report", report) == 0
+
+    frames_in, times_in, info_in = decoded(source)
+    frames_out, times_out, info_out = decoded(out)
+    assert len(frames_out) == len(frames_in) == 5
+    assert times_out == times_in  # variable frame rate kept, frame for frame
+    assert (info_out.width, info_out.height) == (96, 64)
+    assert info_out.pix_fmt == info_in.pix_fmt == "yuv420p"
+
+    upscaler = Upscaler(load_weights(weights), device="cpu", precision="fp32")
+    m, r, bits = info_in.color_matrix, info_in.color_range, info_in.bit_depth
+    for frame_in, frame_out in zip(frames_in, frames_out, strict=True):
+        planes = [torch.from_numpy(p)[None] for p in frame_in.planes]
+        expected = rgb_to_yuv(upscaler(yuv_to_rgb(*planes, m, r, bits)), m, r, bits, (1, 1))
+        for got, want in zip(frame_out.planes, expected, strict=True):
+            diff = np.abs(got.astype(int) - want[0].numpy().astype(int))
+            assert diff.max() <= 1
+
+    assert audio_packets(out) == audio_packets(source)  # copied, not re-encoded
+    data = json.loads(report.read_text())
+    assert data["frames"] == 5 and data["lost_frames"] == 0
+    assert data["output_size"] == [96, 64] and data["network_scale"] == 2
+    assert set(data["stages"]) == {"decode", "upload", "model", "download", "encode"}
+    assert data["stages"]["model"]["busy_s"] > 0
+    assert data["gpu_summary"] is None and data["gpu_samples"] is None  # no GPU: null
+    assert data["device"] == "cpu" and data["precision"] == "fp32"
+
+
+def test_odd_size_854x480_keeps_frames_timestamps_and_audio(tmp_path, weights):
+    source = tmp_path / "wide.mp4"
+    make_clip(source, 854, 480, frames=2)
+    out = tmp_path / "wide_x2.mp4"
+    assert vsr(source, out, "--weights", weights, "--preset", "ultrafast") == 0
+    frames_in, times_in, _ = decoded(source)
+    frames_out, times_out, info = decoded(out)
+    assert (info.width, info.height) == (1708, 960)
+    assert times_out == times_in and len(frames_out) == 2
+    assert audio_packets(out) == audio_packets(source)
+
+
+def test_101x57_to_an_exact_odd_size(tmp_path, weights, capsys):
+    source = tmp_path / "tiny.mkv"
+    make_clip(source, 101, 57, frames=3, codec="ffv1", audio=False)
+    out = tmp_path / "tiny_up.mkv"
+    # 151x85 is x1.5 (rounded); it runs the x2 network and resizes down on the device.
+    assert main(["run", str(source), str(out), "--weights", str(weights), "--size", "151x85"]) == 0
+    frames_out, times_out, info = decoded(out)
+    assert (info.width, info.height) == (151, 85)
+    assert len(frames_out) == 3 and times_out == decoded(source)[1]
+    assert "odd size" in capsys.readouterr().err  # the writer's decision is shown
+
+
+def test_height_target_720_to_1080_ratio(tmp_path, weights):
+    source = tmp_path / "small.mkv"
+    make_clip(source, 64, 48, frames=2, audio=False, codec="ffv1")
+    out = tmp_path / "small_h72.mkv"
+    assert vsr(source, out, "--weights", weights, "--height", "72", "--codec", "ffv1") == 0
+    _, _, info = decoded(out)
+    assert (info.width, info.height) == (96, 72)  # x1.5, like 720p -> 1080p
+
+
+def test_ten_bit_stays_ten_bit(tmp_path, weights):
+    source = tmp_path / "deep.mkv"
+    make_clip(source, 32, 24, frames=3, pix_fmt="yuv420p10le", codec="ffv1", audio=False)
+    out = tmp_path / "deep_x2.mkv"
+    assert vsr(source, out, "--weights", weights, "--codec", "ffv1") == 0
+    frames_out, _, info = decoded(out)
+    assert info.pix_fmt == "yuv420p10le" and info.bit_depth == 10
+    assert frames_out[0].planes[0].dtype == np.uint16
+    assert frames_out[0].planes[0].max() > 255
+
+
+@pytest.fixture
+def clip(tmp_path) -> Path:
+    path = tmp_path / "clip.mp4"
+    make_clip(path, 32, 24, frames=2)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("case", "message"),
+    [
+        ("missing", "no such file"),
+        ("not media", "not a readable media file"),
+        ("no video", "no video stream"),
+        ("same file", "same file as INPUT"),
+        ("no folder", "does not exist"),
+        ("unknown codec", "libnope"),
+        ("unsupported scale", "x2"),
+    ],
+)
+def test_bad_input_is_one_line_exit_2_and_leaves_nothing(
+    case, message, tmp_path, clip, weights, capsys
+):
+    out = tmp_path / "out.mp4"
+    args: list[object] = [clip, out, "--weights", weights]
+    if case == "missing":
+        args[0] = tmp_path / "absent.mp4"
+    elif case == "not media":
+        fake = tmp_path / "notes.mp4"
+        fake.write_text("this is not a video\n" * 50)
+        args[0] = fake
+    elif case == "no video":
+        make_audio_only(tmp_path / "sound.mp4")
+        args[0] = tmp_path / "sound.mp4"
+    elif case == "same file":
+        args[1] = clip
+    elif case == "no folder":
+        args[1] = tmp_path / "missing_dir" / "out.mp4"
+    elif case == "unknown codec":
+        args += ["--codec", "libnope"]
+    elif case == "unsupported scale":
+        args += ["--scale", "3"]
+    before = set(os.listdir(tmp_path))
+    assert vsr(*args) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and err[0].startswith("vsr: error: ")
+    assert message in err[0]
+    assert set(os.listdir(tmp_path)) == before  # nothing written, no temp file
+
+
+def test_pipeline_presets_and_flags_override(tmp_path, clip, weights, capsys):
+    out = tmp_path / "fast.mp4"
+    assert vsr(clip, out, "--weights", weights, "--pipeline", "fast", "--crf", "30") == 0
+    assert out.exists()
+    assert vsr(clip, tmp_path / "x.mp4", "--weights", weights, "--pipeline", "turbo") == 2
+    err = capsys.readouterr().err
+    assert "unknown pipeline 'turbo'" in err and "archive, default, fast" in err
+
+
+@pytest.mark.slow  # a fresh interpreter importing torch: 5-8 s on two shared cores
+def test_ctrl_c_removes_the_temporary_file_and_exits_130(tmp_path, weights):
+    source = tmp_path / "long.mp4"
+    make_clip(source, 64, 48, frames=150, audio=False)
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    env = dict(os.environ, PYTHONPATH=str(REPO), OMP_NUM_THREADS="1")
+    command = [sys.executable, "-m", "vsr.cli", "run", str(source), str(out_dir / "o.mp4")]
+    process = subprocess.Popen(
+        [*command, "--weights", str(weights), "--quiet"],
+        env=env,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    deadline = time.monotonic() + 60
+    while not any(out_dir.iterdir()) and time.monotonic() < deadline:
+        time.sleep(0.05)  # wait until the encoder has opened its temporary file
+    assert any(out_dir.iterdir()), "the run never started writing"
+    process.send_signal(signal.SIGINT)
+    assert process.wait(timeout=60) == 130
+    assert list(out_dir.iterdir()) == []
+
+
+def test_any_scale_network_runs_on_the_enlarged_frame(tmp_path):
+    """IMDN_AS (scale 1) gets the frame bicubic-enlarged to the target: the paper's path."""
+    torch.manual_seed(1)
+    as_weights = tmp_path / "as.safetensors"
+    save_weights(create_model("imdn_as"), as_weights)
+    source = tmp_path / "s.mkv"
+    make_clip(source, 32, 24, frames=2, codec="ffv1", audio=False)
+    out = tmp_path / "s_up.mkv"
+    assert vsr(source, out, "--weights", as_weights, "--scale", "1.5", "--codec", "ffv1") == 0
+    frames, _, info = decoded(out)
+    assert (info.width, info.height) == (48, 36) and len(frames) == 2
+
+
+def test_preset_fields_are_overridden_by_flags():
+    from vsr.cli import build_parser
+    from vsr.commands.run import _settings_and_model_options
+
+    def merged(*flags: str):
+        args = build_parser().parse_args(["run", "in.mp4", "out.mp4", *flags])
+        return _settings_and_model_options(args)
+
+    settings, _ = merged()  # no --pipeline: pipelines/default.toml
+    assert (settings.codec, settings.crf, settings.preset) == ("libx264", 18, "medium")
+    settings, model = merged("--pipeline", "archive")
+    assert (settings.codec, settings.crf, settings.pix_fmt) == ("libx265", 16, "yuv420p10le")
+    settings, model = merged(
+        "--pipeline", "archive", "--crf", "22", "--codec", "libx264", "-e", "tune=film",
+        "--max-memory", "2GiB", "--batch", "3", "--precision", "bf16",
+    )  # fmt: skip
+    assert (settings.codec, settings.crf, settings.preset) == ("libx264", 22, "slow")
+    assert settings.options == {"tune": "film"}  # the x265 options left with x265
+    assert model == {"precision": "bf16", "batch": 3, "max_memory": 2 << 30}
+
+
+def test_output_geometry_rounds_and_picks_the_next_larger_network():
+    from vsr.errors import VsrError
+    from vsr.scaling import parse_size, plan_geometry
+
+    g = plan_geometry(1280, 720, height=1080)
+    assert (g.width, g.height, g.network_scale) == (1920, 1080, 2)
+    assert g.needs_resize(1280, 720)
+    g = plan_geometry(101, 57, scale=1.5)  # 151.5 -> 152, 85.5 -> 86: half rounds up
+    assert (g.width, g.height, g.network_scale) == (152, 86, 2)
+    g = plan_geometry(100, 50, scale=2.5)
+    assert (g.width, g.height, g.network_scale) == (250, 125, 3)
+    assert not plan_geometry(64, 48, scale=4).needs_resize(64, 48)
+    assert parse_size("1920x1080") == (1920, 1080)
+    for bad in ("1920", "0x10", "axb"):
+        with pytest.raises(VsrError):
+            parse_size(bad)
+    with pytest.raises(VsrError, match="largest"):
+        plan_geometry(64, 48, scale=5)
+    with pytest.raises(VsrError, match="only upscales"):
+        plan_geometry(64, 48, size=(32, 24))
+
+
+def test_corrupt_packets_are_counted_not_hidden(tmp_path, weights):
+    """Decode what can be decoded and say how many frames were lost; never shorten silently."""
+    source = tmp_path / "in.mkv"
+    make_clip(source, 48, 32, frames=8, codec="ffv1", audio=False)
+    damaged = corrupt_middle_packets(source, count=2)
+    out, report = tmp_path / "out.mkv", tmp_path / "report.json"
+    assert vsr(source, out, "--weights", weights, "--codec", "ffv1", "--report", report) == 0
+    data = json.loads(report.read_text())
+    frames_out, _, _ = decoded(out)
+    assert len(frames_out) == data["frames"] == 8 - len(damaged)
+    assert data["lost_frames"] == len(damaged)
+    assert any("could not be decoded" in note for note in data["notes"])

@@ -1,0 +1,190 @@
+"""YUV <-> RGB on the device: reference code values, ranges, bit depths, chroma siting."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from vsr.errors import VsrError
+from vsr.ops.yuv import rgb_to_yuv, yuv_to_rgb
+
+BARS = {  # 75% colour bars, R'G'B' in [0, 1]
+    "white": (0.75, 0.75, 0.75),
+    "yellow": (0.75, 0.75, 0.0),
+    "cyan": (0.0, 0.75, 0.75),
+    "green": (0.0, 0.75, 0.0),
+    "magenta": (0.75, 0.0, 0.75),
+    "red": (0.75, 0.0, 0.0),
+    "blue": (0.0, 0.0, 0.75),
+}
+
+# SMPTE EG 1 / ITU-R BT.601 75% bars, 8-bit limited range (Y, Cb, Cr).
+BT601_BARS = {
+    "white": (180, 128, 128),
+    "yellow": (162, 44, 142),
+    "cyan": (131, 156, 44),
+    "green": (112, 72, 58),
+    "magenta": (84, 184, 198),
+    "red": (65, 100, 212),
+    "blue": (35, 212, 114),
+}
+
+# BT.709 75% bars, 8-bit limited range. Green is 133 here (16 + 219 * 0.75 * 0.7152 =
+# 133.47); some tables print 134 because they round the R'G'B' to 8 bits first.
+BT709_BARS = {
+    "white": (180, 128, 128),
+    "yellow": (168, 44, 136),
+    "cyan": (145, 147, 44),
+    "green": (133, 63, 52),
+    "magenta": (63, 193, 204),
+    "red": (51, 109, 212),
+    "blue": (28, 212, 120),
+}
+
+
+def flat(rgb: tuple[float, float, float], height: int = 4, width: int = 6) -> torch.Tensor:
+    return torch.tensor(rgb, dtype=torch.float32).view(1, 3, 1, 1).expand(2, 3, height, width)
+
+
+@pytest.mark.parametrize(("matrix", "table"), [("bt601", BT601_BARS), ("bt709", BT709_BARS)])
+def test_colour_bars_have_the_published_code_values(matrix, table):
+    for name, rgb in BARS.items():
+        y, u, v = rgb_to_yuv(flat(rgb), matrix, "tv", 8, (1, 1))
+        assert y.dtype == torch.uint8
+        assert (y == table[name][0]).all(), name
+        assert (u == table[name][1]).all(), name
+        assert (v == table[name][2]).all(), name
+        back = yuv_to_rgb(y, u, v, matrix, "tv", 8)
+        assert torch.allclose(back, flat(rgb), atol=1.5 / 255), name
+
+
+@pytest.mark.parametrize(
+    ("color_range", "bits", "white", "black", "mid"),
+    [
+        ("tv", 8, 235, 16, 128),
+        ("pc", 8, 255, 0, 128),
+        ("tv", 10, 940, 64, 512),
+        ("pc", 10, 1023, 0, 512),
+    ],
+)
+def test_white_and_black_in_each_range_and_depth(color_range, bits, white, black, mid):
+    for matrix in ("bt601", "bt709", "bt2020nc"):
+        for value, code in ((1.0, white), (0.0, black)):
+            y, u, v = rgb_to_yuv(flat((value,) * 3), matrix, color_range, bits, (1, 1))
+            assert (y == code).all() and (u == mid).all() and (v == mid).all()
+            back = yuv_to_rgb(y, u, v, matrix, color_range, bits)
+            assert torch.allclose(back, flat((value,) * 3), atol=1e-6)
+
+
+def test_ten_bit_planes_are_int16_and_finer_than_eight_bit():
+    rgb = flat((0.5004, 0.25, 0.75))
+    y8, _, _ = rgb_to_yuv(rgb, "bt709", "tv", 8, (1, 1))
+    y10, u10, v10 = rgb_to_yuv(rgb, "bt709", "tv", 10, (1, 1))
+    assert y10.dtype == torch.int16
+    assert abs(y10[0, 0, 0].item() - 4 * y8[0, 0, 0].item()) <= 2
+    back = yuv_to_rgb(y10, u10, v10, "bt709", "tv", 10)
+    assert torch.allclose(back, rgb, atol=0.6 / 876 * 1.7)
+
+
+def test_limited_and_full_range_decode_the_same_colour_differently():
+    y = torch.full((1, 2, 2), 235, dtype=torch.uint8)
+    c = torch.full((1, 1, 1), 128, dtype=torch.uint8)
+    assert torch.equal(yuv_to_rgb(y, c, c, "bt709", "tv", 8), torch.ones(1, 3, 2, 2))
+    full = yuv_to_rgb(y, c, c, "bt709", "pc", 8)
+    assert torch.allclose(full, torch.full((1, 3, 2, 2), 235 / 255))
+
+
+def reference_matrix(kr: float, kb: float) -> np.ndarray:
+    """R'G'B' -> (Y', Pb, Pr), the textbook form."""
+    kg = 1 - kr - kb
+    return np.array(
+        [
+            [kr, kg, kb],
+            [-kr / (2 * (1 - kb)), -kg / (2 * (1 - kb)), 0.5],
+            [0.5, -kg / (2 * (1 - kr)), -kb / (2 * (1 - kr))],
+        ]
+    )
+
+
+def bilinear(plane: np.ndarray, cy: float, cx: float) -> float:
+    """Sample `plane` at a fractional position with edge clamping."""
+    h, w = plane.shape
+    cy, cx = min(max(cy, 0.0), h - 1.0), min(max(cx, 0.0), w - 1.0)
+    y0, x0 = int(np.floor(cy)), int(np.floor(cx))
+    y1, x1 = min(y0 + 1, h - 1), min(x0 + 1, w - 1)
+    fy, fx = cy - y0, cx - x0
+    top = plane[y0, x0] * (1 - fx) + plane[y0, x1] * fx
+    bottom = plane[y1, x0] * (1 - fx) + plane[y1, x1] * fx
+    return top * (1 - fy) + bottom * fy
+
+
+def test_yuv420_to_rgb_matches_a_per_pixel_reference():
+    rng = np.random.default_rng(0)
+    h, w = 7, 9  # odd on purpose: the last chroma sample covers one luma line
+    y = rng.integers(16, 236, (h, w)).astype(np.uint8)
+    u = rng.integers(16, 241, ((h + 1) // 2, (w + 1) // 2)).astype(np.uint8)
+    v = rng.integers(16, 241, ((h + 1) // 2, (w + 1) // 2)).astype(np.uint8)
+    out = yuv_to_rgb(*(torch.from_numpy(p)[None] for p in (y, u, v)), "bt709", "tv", 8)[0]
+    inverse = np.linalg.inv(reference_matrix(0.2126, 0.0722))
+    for row in range(h):
+        for col in range(w):
+            # Left siting: chroma column i sits on luma column 2i, chroma row j at luma 2j + 0.5.
+            cy, cx = (row - 0.5) / 2, col / 2
+            ypb = np.array(
+                [
+                    (y[row, col] - 16) / 219,
+                    (bilinear(u.astype(float), cy, cx) - 128) / 224,
+                    (bilinear(v.astype(float), cy, cx) - 128) / 224,
+                ]
+            )
+            expected = np.clip(inverse @ ypb, 0, 1)
+            assert np.allclose(out[:, row, col].numpy(), expected, atol=1e-5), (row, col)
+
+
+def test_rgb_to_yuv420_matches_a_per_pixel_reference():
+    rng = np.random.default_rng(1)
+    h, w = 5, 7
+    rgb = rng.random((3, h, w))
+    y, u, v = (
+        p[0].numpy() for p in rgb_to_yuv(torch.from_numpy(rgb)[None], "bt601", "pc", 8, (1, 1))
+    )
+    ypbpr = np.einsum("ij,jhw->ihw", reference_matrix(0.299, 0.114), rgb)
+    assert np.array_equal(y, np.floor(ypbpr[0] * 255 + 0.5).astype(np.uint8))
+    for plane, chroma in ((u, ypbpr[1]), (v, ypbpr[2])):
+        assert plane.shape == (3, 4)
+        for j in range(3):
+            for i in range(4):
+                # [1, 2, 1] / 4 around luma column 2i, the two luma rows around chroma row j.
+                total = 0.0
+                for r in (2 * j, 2 * j + 1):
+                    for c, weight in ((2 * i - 1, 0.25), (2 * i, 0.5), (2 * i + 1, 0.25)):
+                        total += weight * chroma[min(r, h - 1), min(max(c, 0), w - 1)]
+                # Rounded to the nearest code (ties either way).
+                assert abs(int(plane[j, i]) - (total / 2 * 255 + 128)) <= 0.5 + 1e-6, (j, i)
+
+
+@pytest.mark.parametrize("shift", [(1, 1), (1, 0), (0, 0)])
+def test_round_trip_of_smooth_picture_is_within_a_level(shift):
+    h, w = 57, 101
+    gy, gx = torch.meshgrid(torch.linspace(0, 1, h), torch.linspace(0, 1, w), indexing="ij")
+    rgb = torch.stack([gx, gy, (gx + gy) / 2], dim=0)[None] * 0.8 + 0.1
+    y, u, v = rgb_to_yuv(rgb, "bt709", "tv", 10, shift)
+    assert y.shape == (1, h, w)
+    assert u.shape == (1, (h + shift[1]) // (1 + shift[1]), (w + shift[0]) // (1 + shift[0]))
+    back = yuv_to_rgb(y, u, v, "bt709", "tv", 10)
+    y2, u2, v2 = rgb_to_yuv(back, "bt709", "tv", 10, shift)
+    assert (y2.int() - y.int()).abs().max() <= 1
+    # Up- then down-sampling chroma is exact on a linear ramp except where the edge samples
+    # replicate; compare away from the border.
+    inner = (slice(None), slice(1, -1), slice(1, -1))
+    assert (u2.int() - u.int())[inner].abs().max() <= 1
+    assert (v2.int() - v.int())[inner].abs().max() <= 1
+
+
+def test_unknown_matrix_and_range_are_user_errors():
+    rgb = flat((0.5, 0.5, 0.5))
+    with pytest.raises(VsrError, match="matrix"):
+        rgb_to_yuv(rgb, "bt999", "tv", 8, (1, 1))
+    with pytest.raises(VsrError, match="range"):
+        rgb_to_yuv(rgb, "bt709", "studio", 8, (1, 1))

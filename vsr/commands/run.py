@@ -1,0 +1,219 @@
+"""`vsr run INPUT OUTPUT`: upscale a clip, or every clip of a folder (optionally watching it)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from vsr.errors import VsrError
+
+
+def _encoder_option(text: str) -> tuple[str, str]:
+    key, sep, value = text.partition("=")
+    if not sep or not key:
+        raise argparse.ArgumentTypeError(f"expected key=value, not {text!r}")
+    return key, value
+
+
+def add_parser(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "run",
+        help="upscale a video file or a folder of clips",
+        description="Upscale a video (or every clip of a folder) with IMDN: decode once, "
+        "run the network in batches, encode once. Audio, subtitles, timestamps and "
+        "colour metadata are kept.",
+    )
+    parser.add_argument("input", type=Path, help="video file, or a folder of clips")
+    parser.add_argument("output", type=Path, help="output file, or a folder for folder input")
+    target = parser.add_mutually_exclusive_group()
+    target.add_argument("--scale", type=float, help="factor: 2, 3, 4 or fractional (default 2)")
+    target.add_argument("--size", help="exact output size WIDTHxHEIGHT, e.g. 1920x1080")
+    target.add_argument("--height", type=int, help="output height; width keeps the aspect")
+    parser.add_argument("--weights", help="weights file or manifest name (default: by scale)")
+    parser.add_argument(
+        "--pipeline", help="preset name (default, fast, archive) or a TOML path (default: default)"
+    )
+    parser.add_argument("--codec", help="video encoder (default libx264)")
+    parser.add_argument("--crf", type=int, help="encoder quality (lower is better)")
+    parser.add_argument("--preset", help="encoder speed preset, e.g. veryfast, medium")
+    parser.add_argument("--pix-fmt", help="output pixel format (default: follows the input)")
+    parser.add_argument(
+        "-e",
+        dest="encoder_options",
+        action="append",
+        type=_encoder_option,
+        default=[],
+        metavar="KEY=VALUE",
+        help="encoder option, repeatable (e.g. -e tune=film)",
+    )
+    parser.add_argument("--batch", type=int, help="frames per network call")
+    parser.add_argument("--precision", choices=["fp32", "fp16", "bf16"])
+    parser.add_argument("--device", help="cpu, cuda or cuda:N (default: CUDA when present)")
+    parser.add_argument("--max-memory", help="network memory budget, e.g. 6GiB (decides tiling)")
+    parser.add_argument("--report", type=Path, help="write the throughput report (JSON) here")
+    parser.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+    parser.add_argument("--quiet", action="store_true", help="no progress bars or messages")
+    parser.add_argument(
+        "--watch", action="store_true", help="folder input: keep processing new clips"
+    )
+    parser.add_argument(
+        "--watch-interval", type=float, default=2.0, metavar="S",
+        help="seconds between looks at the folder; a clip must keep its size this long",
+    )  # fmt: skip
+    parser.add_argument(
+        "--idle-exit", type=float, metavar="S",
+        help="with --watch: stop after S seconds without new clips (default: run until Ctrl-C)",
+    )  # fmt: skip
+    parser.set_defaults(func=run)
+
+
+def _settings_and_model_options(args) -> tuple[object, dict]:
+    """Merge the preset (if any) with the flags; flags win."""
+    from vsr.pipelines import Preset, available_presets, load_preset, parse_memory
+    from vsr.video.writer import EncodeSettings
+
+    if args.pipeline:
+        preset = load_preset(args.pipeline)
+    elif "default" in available_presets():
+        preset = load_preset("default")
+    else:  # an installation without the pipelines/ folder
+        preset = Preset(name="built-in")
+    codec = args.codec or preset.codec
+    # The preset's encoder options were written for its codec; another codec drops them.
+    options = dict(preset.options) if codec == preset.codec else {}
+    options.update(dict(args.encoder_options))
+    settings = EncodeSettings(
+        codec=codec,
+        crf=args.crf if args.crf is not None else preset.crf,
+        preset=args.preset or preset.preset,
+        pix_fmt=args.pix_fmt or preset.pix_fmt,
+        options=options,
+    )
+    on_gpu = _wants_gpu(args.device)
+    model = {
+        # A preset's precision and batch are GPU settings; the CPU keeps fp32, batch 1.
+        "precision": args.precision or (preset.precision if on_gpu else None),
+        "batch": args.batch or (preset.batch if on_gpu else None),
+        "max_memory": parse_memory(args.max_memory) if args.max_memory else preset.max_memory,
+    }
+    if model["batch"] is not None and model["batch"] < 1:
+        raise VsrError(f"--batch must be at least 1, not {model['batch']}")
+    return settings, model
+
+
+def _wants_gpu(device: str | None) -> bool:
+    import torch
+
+    if device is None or device == "auto":
+        return torch.cuda.is_available()
+    return device.startswith("cuda")
+
+
+def _target(args) -> dict:
+    from vsr.scaling import parse_size
+
+    if args.size:
+        return {"scale": None, "size": parse_size(args.size), "height": None}
+    if args.height is not None:
+        return {"scale": None, "size": None, "height": args.height}
+    return {"scale": args.scale if args.scale is not None else 2.0, "size": None, "height": None}
+
+
+def run(args) -> int:
+    from vsr.runner import upscale_video
+
+    settings, model = _settings_and_model_options(args)
+    target = _target(args)
+    say = (lambda line: None) if args.quiet else (lambda line: print(line, file=sys.stderr))
+    if args.input.is_dir():
+        return _run_folder(args, settings, model, target, say)
+    if args.watch:
+        raise VsrError("--watch needs a folder INPUT")
+    report = upscale_video(
+        args.input,
+        args.output,
+        weights=args.weights,
+        device=args.device,
+        settings=settings,
+        report=args.report,
+        progress=not args.quiet,
+        overwrite=args.overwrite,
+        **model,
+        **target,
+    )
+    for note in report.notes:
+        say(f"vsr: note: {note}")
+    say(
+        f"vsr: {report.frames} frames {report.input_size[0]}x{report.input_size[1]} -> "
+        f"{report.output_size[0]}x{report.output_size[1]} in {report.wall_seconds:.1f} s "
+        f"({report.fps:.2f} fps, {report.device}, {report.precision}) -> {report.output}"
+    )
+    return 0
+
+
+def _run_folder(args, settings, model, target, say) -> int:
+    from vsr.folder import process_folder, watch_folder, write_folder_report
+    from vsr.report import FolderReport
+    from vsr.runner import load_network_cache, start_upscale
+
+    networks = load_network_cache(args.weights)  # each network is loaded once per run
+    shown: set[str] = set()  # a note shared by every clip (e.g. "ran on the CPU") once
+
+    def run_clip(clip: Path, output: Path):
+        run = start_upscale(
+            clip,
+            output,
+            weights=networks,
+            device=args.device,
+            settings=settings,
+            progress=not args.quiet,
+            overwrite=args.overwrite,
+            **model,
+            **target,
+        )
+
+        def finish():
+            report = run.finish()
+            for note in report.notes:
+                if note not in shown:
+                    shown.add(note)
+                    say(f"vsr: {clip.name}: note: {note}")
+            return report
+
+        return finish
+
+    if args.watch:
+        summary = FolderReport()
+        try:
+            watch_folder(
+                args.input,
+                args.output,
+                run_clip,
+                interval_s=args.watch_interval,
+                idle_exit_s=args.idle_exit,
+                overwrite=args.overwrite,
+                log=say,
+                summary=summary,
+            )
+        finally:  # Ctrl-C ends a watch: still write what was done
+            write_folder_report(summary, args.report)
+    else:
+        summary = process_folder(
+            args.input,
+            args.output,
+            run_clip,
+            overwrite=args.overwrite,
+            progress=not args.quiet,
+            log=say,
+        )
+        write_folder_report(summary, args.report)
+    totals = summary.to_dict()["summary"]
+    say(
+        f"vsr: {totals['done']} done, {totals['skipped']} skipped, {totals['failed']} failed "
+        f"({totals['frames']} frames)"
+    )
+    for clip in summary.clips:
+        if clip["status"] == "failed":
+            say(f"vsr:   failed: {Path(clip['input']).name}: {clip['error']}")
+    return 1 if totals["failed"] else 0

@@ -1,0 +1,245 @@
+"""Folders of clips: `vsr run IN_DIR OUT_DIR` once, or `--watch` to keep going.
+
+Each clip of IN_DIR (top level, by extension) becomes OUT_DIR/<same name>. The network is
+loaded once and kept, and a clip's finish (encoder flush, audio copy, rename) runs on a
+thread while the next clip starts, so the device's idle gap between two clips is the next
+clip's start-up (probe, encoder set-up, first frames decoded) plus the encoding of the
+last batch or two; each clip's report shows them as `startup_s` and `drain_s`. A failing
+clip is recorded and the others go on.
+
+Watching keeps a small state file in OUT_DIR (`.vsr-watch.json`, rewritten atomically) that
+names every clip done or failed with the size and modification time it had, so a restart
+does each clip exactly once, and a failed clip is retried only if the file changes.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from vsr.errors import VsrError
+from vsr.report import FolderReport, RunReport, write_json
+
+VIDEO_EXTENSIONS = {
+    ".mp4", ".m4v", ".mkv", ".mov", ".webm", ".avi", ".ts", ".mts", ".m2ts",
+    ".mpg", ".mpeg", ".flv", ".wmv", ".y4m", ".3gp", ".ogv",
+}  # fmt: skip
+STATE_FILE = ".vsr-watch.json"
+
+# Runs one clip: returns its report, or a callable that finishes the file and returns it.
+ClipRunner = Callable[[Path, Path], "RunReport | Callable[[], RunReport]"]
+
+
+def find_clips(folder: Path) -> list[Path]:
+    """Video files directly inside `folder`, by extension, in name order (hidden ones skipped)."""
+    return sorted(
+        path
+        for path in folder.iterdir()
+        if path.is_file()
+        and path.suffix.lower() in VIDEO_EXTENSIONS
+        and not path.name.startswith(".")
+    )
+
+
+def check_folders(in_dir: Path, out_dir: Path) -> None:
+    if not in_dir.is_dir():
+        raise VsrError(f"{in_dir}: no such folder")
+    if out_dir.exists() and not out_dir.is_dir():
+        raise VsrError(f"{out_dir} is a file; a folder INPUT needs a folder OUTPUT")
+    if out_dir.resolve() == in_dir.resolve():
+        raise VsrError("OUTPUT folder is the INPUT folder; outputs would overwrite the clips")
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise VsrError(f"cannot create output folder {out_dir}: {error.strerror}") from None
+
+
+def _describe(error: BaseException) -> str:
+    return str(error) if isinstance(error, VsrError) else f"{type(error).__name__}: {error}"
+
+
+def _log_done(clip: Path, report: RunReport, log) -> None:
+    log(
+        f"vsr: {clip.name}: {report.frames} frames in {report.wall_seconds:.1f} s ({report.fps:.2f} fps)"
+    )
+
+
+def _run_one(clip: Path, target: Path, run_clip: ClipRunner, summary: FolderReport, log) -> bool:
+    """Run and finish one clip, recording the outcome; False if it failed."""
+    try:
+        result = run_clip(clip, target)
+        report = result() if callable(result) else result
+    except Exception as error:  # one bad clip must not stop the folder
+        summary.add(clip, "failed", error=_describe(error))
+        log(f"vsr: {clip.name}: failed: {_describe(error)}")
+        return False
+    summary.add(clip, "done", report)
+    _log_done(clip, report, log)
+    return True
+
+
+class _Finisher:
+    """Finishes one clip (encoder flush, audio copy, rename) on a thread while the next
+    clip starts, so the device does not sit idle through the flush. At most one pending;
+    outcomes are recorded in clip order."""
+
+    def __init__(self, summary: FolderReport, log) -> None:
+        self.summary, self.log = summary, log
+        self.thread: threading.Thread | None = None
+        self.outcome: tuple = ()
+
+    def start(self, clip: Path, finish: Callable[[], RunReport]) -> None:
+        self.wait()
+        self.thread = threading.Thread(target=self._run, args=(clip, finish), name="vsr-finish")
+        self.thread.start()
+
+    def _run(self, clip: Path, finish: Callable[[], RunReport]) -> None:
+        try:
+            self.outcome = (clip, finish(), None)
+        except Exception as error:
+            self.outcome = (clip, None, error)
+
+    def wait(self) -> None:
+        if self.thread is None:
+            return
+        self.thread.join()
+        self.thread = None
+        clip, report, error = self.outcome
+        if error is not None:
+            self.summary.add(clip, "failed", error=_describe(error))
+            self.log(f"vsr: {clip.name}: failed: {_describe(error)}")
+        else:
+            self.summary.add(clip, "done", report)
+            _log_done(clip, report, self.log)
+
+
+def process_folder(
+    in_dir: Path,
+    out_dir: Path,
+    run_clip: ClipRunner,
+    *,
+    overwrite: bool = False,
+    progress: bool = True,
+    log: Callable[[str], None] = lambda line: print(line, file=sys.stderr),
+) -> FolderReport:
+    """Run every clip of `in_dir` into `out_dir`; finished outputs are skipped unless
+    `overwrite`. Returns the folder report (the caller decides the exit status)."""
+    from tqdm import tqdm
+
+    check_folders(in_dir, out_dir)
+    clips = find_clips(in_dir)
+    if not clips:
+        log(f"vsr: no video clips in {in_dir} (looked for {', '.join(sorted(VIDEO_EXTENSIONS))})")
+    summary = FolderReport()
+    finisher = _Finisher(summary, log)
+    overall = tqdm(total=len(clips), unit="clip", desc="folder", disable=not progress)
+    try:
+        for clip in clips:
+            target = out_dir / clip.name
+            if target.exists() and not overwrite:
+                finisher.wait()  # keep the report in clip order
+                summary.add(clip, "skipped", error="output exists (use --overwrite to redo)")
+            else:
+                try:
+                    result = run_clip(clip, target)
+                except Exception as error:  # one bad clip must not stop the folder
+                    finisher.wait()
+                    summary.add(clip, "failed", error=_describe(error))
+                    log(f"vsr: {clip.name}: failed: {_describe(error)}")
+                else:
+                    finisher.start(clip, result if callable(result) else lambda r=result: r)
+            overall.update(1)
+    finally:
+        finisher.wait()  # also on Ctrl-C: a clip already encoded is completed, not lost
+        overall.close()
+    return summary
+
+
+class WatchState:
+    """Which clips are done or failed, kept in OUT_DIR so restarts do not repeat work."""
+
+    def __init__(self, out_dir: Path) -> None:
+        self.path = out_dir / STATE_FILE
+        self.clips: dict[str, dict] = {}
+        if self.path.exists():
+            try:
+                self.clips = json.loads(self.path.read_text()).get("clips", {})
+            except (json.JSONDecodeError, AttributeError):
+                raise VsrError(f"{self.path} is damaged; move it away to start over") from None
+
+    @staticmethod
+    def signature(clip: Path) -> list[int]:
+        stat = clip.stat()
+        return [stat.st_size, stat.st_mtime_ns]
+
+    def settled(self, clip: Path) -> bool:
+        """Done, or failed on exactly this version of the file (so: not retried)."""
+        entry = self.clips.get(clip.name)
+        if entry is None:
+            return False
+        return entry["status"] == "done" or entry["signature"] == self.signature(clip)
+
+    def record(self, clip: Path, status: str, error: str = "") -> None:
+        self.clips[clip.name] = {"status": status, "signature": self.signature(clip)}
+        if error:
+            self.clips[clip.name]["error"] = error
+        write_json({"clips": self.clips}, self.path)
+
+
+def watch_folder(
+    in_dir: Path,
+    out_dir: Path,
+    run_clip: ClipRunner,
+    *,
+    interval_s: float = 2.0,
+    idle_exit_s: float | None = None,
+    overwrite: bool = False,
+    log: Callable[[str], None] = lambda line: print(line, file=sys.stderr),
+    summary: FolderReport | None = None,
+) -> FolderReport:
+    """Process clips as they appear until Ctrl-C (or `idle_exit_s` without new work).
+
+    A clip is taken only once its size and modification time are the same at two looks
+    `interval_s` apart, so a file still being copied in is left alone. Outcomes go into
+    `summary` as they happen, so a caller still has them after Ctrl-C.
+    """
+    check_folders(in_dir, out_dir)
+    state = WatchState(out_dir)
+    summary = summary if summary is not None else FolderReport()
+    seen: dict[Path, list[int]] = {}  # last signature of clips not yet stable
+    last_activity = time.monotonic()
+    while True:
+        for clip in find_clips(in_dir):
+            try:
+                if state.settled(clip):
+                    continue
+                signature = WatchState.signature(clip)
+            except FileNotFoundError:
+                continue  # removed between the listing and the look
+            if seen.get(clip) != signature or signature[0] == 0:
+                seen[clip] = signature  # new or still growing: look again next round
+                last_activity = time.monotonic()
+                continue
+            seen.pop(clip, None)
+            target = out_dir / clip.name
+            if target.exists() and not overwrite and clip.name not in state.clips:
+                # Finished before a restart lost the state write: it is done.
+                state.record(clip, "done")
+                summary.add(clip, "skipped", error="output exists")
+                continue
+            ok = _run_one(clip, target, run_clip, summary, log)
+            failure = summary.clips[-1].get("error", "")
+            state.record(clip, "done" if ok else "failed", failure)
+            last_activity = time.monotonic()
+        if idle_exit_s is not None and time.monotonic() - last_activity >= idle_exit_s:
+            return summary
+        time.sleep(interval_s)
+
+
+def write_folder_report(summary: FolderReport, path: Path | None) -> None:
+    if path is not None:
+        write_json(summary.to_dict(), path)

@@ -1,0 +1,175 @@
+"""Planar YUV <-> RGB on the device, once per batch.
+
+Frames leave the decoder as integer Y, U, V planes and go back to the encoder the same way;
+the network wants float RGB in [0, 1]. Both conversions run here, as torch ops on whatever
+device holds the batch, so the CPU never touches float RGB.
+
+Chroma siting follows what MPEG-2, H.264, HEVC and AV1 assume by default for 4:2:0 and
+4:2:2 ("left" siting): a chroma sample sits on the even luma columns horizontally and, for
+4:2:0, half-way between two luma rows vertically. Upsampling is bilinear at those positions
+(a co-sited sample is copied, the column between two is their mean; vertically each luma
+row takes 3/4 of the nearer chroma row and 1/4 of the farther). Downsampling is the matching
+average: [1, 2, 1] / 4 around each even column, the mean of the two rows it sits between.
+Bilinear rather than nearest because nearest shifts colour edges by up to a pixel and
+leaves visible stair-steps on the upscaled picture; bilinear with the right phase gives
+back a flat colour exactly and a smooth one nearly so.
+"""
+
+from __future__ import annotations
+
+import torch
+
+from vsr.errors import VsrError
+
+# Luma coefficients (Kr, Kb) of each matrix; Kg = 1 - Kr - Kb.
+_KR_KB = {
+    "bt601": (0.299, 0.114),
+    "bt709": (0.2126, 0.0722),
+    "bt2020": (0.2627, 0.0593),
+    "fcc": (0.30, 0.11),
+    "smpte240m": (0.212, 0.087),
+}
+
+# The names FFmpeg and PyAV use for the same matrices.
+_ALIASES = {
+    "bt470bg": "bt601",
+    "smpte170m": "bt601",
+    "bt601": "bt601",
+    "bt709": "bt709",
+    "bt2020nc": "bt2020",
+    "bt2020_ncl": "bt2020",
+    # Constant-luminance BT.2020 is not a plain matrix; the non-constant one is the
+    # closest linear stand-in and what practically every decoder does.
+    "bt2020c": "bt2020",
+    "bt2020_cl": "bt2020",
+    "bt2020": "bt2020",
+    "fcc": "fcc",
+    "smpte240m": "smpte240m",
+}
+
+
+def matrix_coefficients(matrix: str) -> tuple[float, float]:
+    """(Kr, Kb) for a matrix name such as "bt709", "bt470bg" or "bt2020nc"."""
+    key = _ALIASES.get(matrix.lower())
+    if key is None:
+        raise VsrError(
+            f"unsupported colour matrix {matrix!r} (known: {', '.join(sorted(_ALIASES))})"
+        )
+    return _KR_KB[key]
+
+
+def _levels(color_range: str, bit_depth: int) -> tuple[float, float, float, float]:
+    """(luma offset, luma span, chroma centre, chroma span) in code values."""
+    if color_range in ("tv", "limited", "mpeg"):
+        unit = float(1 << (bit_depth - 8))
+        return 16.0 * unit, 219.0 * unit, 128.0 * unit, 224.0 * unit
+    if color_range in ("pc", "full", "jpeg"):
+        peak = float((1 << bit_depth) - 1)
+        return 0.0, peak, float(1 << (bit_depth - 1)), peak
+    raise VsrError(f"unsupported colour range {color_range!r} (use 'tv' or 'pc')")
+
+
+def _upsample_axis(c: torch.Tensor, dim: int, length: int, cosited: bool) -> torch.Tensor:
+    """Double `c` along `dim` by bilinear interpolation, then crop to `length` samples."""
+    n = c.shape[dim]
+    if cosited:
+        # Sample i sits at output 2i; output 2i+1 is the mean of samples i and i+1.
+        nxt = torch.cat([c.narrow(dim, 1, n - 1), c.narrow(dim, n - 1, 1)], dim=dim)
+        even, odd = c, (c + nxt) * 0.5
+    else:
+        # Sample i sits at output 2i + 0.5: rows 2i and 2i+1 lean 3/4 on it.
+        prv = torch.cat([c.narrow(dim, 0, 1), c.narrow(dim, 0, n - 1)], dim=dim)
+        nxt = torch.cat([c.narrow(dim, 1, n - 1), c.narrow(dim, n - 1, 1)], dim=dim)
+        even, odd = 0.75 * c + 0.25 * prv, 0.75 * c + 0.25 * nxt
+    out = torch.stack([even, odd], dim=dim + 1).flatten(dim, dim + 1)
+    return out.narrow(dim, 0, length)
+
+
+def _downsample_axis(c: torch.Tensor, dim: int, cosited: bool) -> torch.Tensor:
+    """Halve `c` along `dim` (rounding the length up) by the average matching the siting."""
+    n = c.shape[dim]
+    if n % 2:
+        c = torch.cat([c, c.narrow(dim, n - 1, 1)], dim=dim)  # replicate the last sample
+    pairs = c.unflatten(dim, (c.shape[dim] // 2, 2))
+    even, odd = pairs.select(dim + 1, 0), pairs.select(dim + 1, 1)
+    if not cosited:
+        return (even + odd) * 0.5
+    # [1, 2, 1] / 4 centred on each even sample; the left edge replicates.
+    m = odd.shape[dim]
+    prev_odd = torch.cat([even.narrow(dim, 0, 1), odd.narrow(dim, 0, m - 1)], dim=dim)
+    return 0.5 * even + 0.25 * (prev_odd + odd)
+
+
+def _as_float(plane: torch.Tensor) -> torch.Tensor:
+    plane = plane.float()
+    return plane if plane.dim() == 3 else plane.unsqueeze(0)
+
+
+def yuv_to_rgb(
+    y: torch.Tensor,
+    u: torch.Tensor,
+    v: torch.Tensor,
+    matrix: str,
+    color_range: str,
+    bit_depth: int,
+) -> torch.Tensor:
+    """Integer planes (N x H x W, chroma possibly subsampled) -> float N x 3 x H x W in [0, 1].
+
+    The chroma subsampling is read from the plane shapes. 10- and 12-bit planes may come as
+    int16 (a bit-for-bit view of uint16: the values fit) or any wider integer type.
+    """
+    kr, kb = matrix_coefficients(matrix)
+    kg = 1.0 - kr - kb
+    y_off, y_span, c_mid, c_span = _levels(color_range, bit_depth)
+    yf, uf, vf = _as_float(y), _as_float(u), _as_float(v)
+    height, width = yf.shape[-2:]
+    if uf.shape[-1] != width:
+        uf = _upsample_axis(uf, 2, width, cosited=True)
+        vf = _upsample_axis(vf, 2, width, cosited=True)
+    if uf.shape[-2] != height:
+        uf = _upsample_axis(uf, 1, height, cosited=False)
+        vf = _upsample_axis(vf, 1, height, cosited=False)
+    luma = (yf - y_off) / y_span
+    cb = (uf - c_mid) / c_span
+    cr = (vf - c_mid) / c_span
+    r = luma + 2.0 * (1.0 - kr) * cr
+    b = luma + 2.0 * (1.0 - kb) * cb
+    g = (luma - kr * r - kb * b) / kg
+    return torch.stack([r, g, b], dim=1).clamp_(0.0, 1.0)
+
+
+def rgb_to_yuv(
+    rgb: torch.Tensor,
+    matrix: str,
+    color_range: str,
+    bit_depth: int,
+    chroma_shift: tuple[int, int],
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Float N x 3 x H x W RGB in [0, 1] -> integer planes, rounded and clipped to legal codes.
+
+    `chroma_shift` is (log2 horizontal, log2 vertical) subsampling, (1, 1) for 4:2:0.
+    Returns uint8 planes at 8 bits and int16 planes above (reinterpret as uint16 on the host).
+    """
+    kr, kb = matrix_coefficients(matrix)
+    kg = 1.0 - kr - kb
+    y_off, y_span, c_mid, c_span = _levels(color_range, bit_depth)
+    rgb = rgb.float()
+    r, g, b = rgb[:, 0], rgb[:, 1], rgb[:, 2]
+    luma = kr * r + kg * g + kb * b
+    cb = (b - luma) / (2.0 * (1.0 - kb))
+    cr = (r - luma) / (2.0 * (1.0 - kr))
+    shift_x, shift_y = chroma_shift
+    if shift_x not in (0, 1) or shift_y not in (0, 1):
+        raise VsrError(f"unsupported chroma subsampling {chroma_shift}")
+    if shift_x:
+        cb, cr = _downsample_axis(cb, 2, cosited=True), _downsample_axis(cr, 2, cosited=True)
+    if shift_y:
+        cb, cr = _downsample_axis(cb, 1, cosited=False), _downsample_axis(cr, 1, cosited=False)
+    peak = float((1 << bit_depth) - 1)
+    dtype = torch.uint8 if bit_depth <= 8 else torch.int16
+
+    def code(values: torch.Tensor, offset: float, span: float) -> torch.Tensor:
+        # floor(x + 0.5): round half up, the way reference encoders and tables round.
+        return torch.floor(values * span + offset + 0.5).clamp_(0.0, peak).to(dtype)
+
+    return code(luma, y_off, y_span), code(cb, c_mid, c_span), code(cr, c_mid, c_span)

@@ -1,0 +1,73 @@
+"""Named pipeline presets (`pipelines/*.toml`): codec, quality, precision, batch, tiling.
+
+A preset is a flat TOML file; `--pipeline NAME` finds pipelines/NAME.toml, anything with a
+slash or a .toml suffix is read as a path. Command-line flags override its fields.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from vsr.errors import VsrError
+
+PIPELINES_DIR = Path(__file__).resolve().parent.parent / "pipelines"
+
+_UNITS = {"": 1, "b": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
+
+
+@dataclass(frozen=True)
+class Preset:
+    name: str
+    codec: str = "libx264"
+    crf: int | None = None
+    preset: str | None = None
+    pix_fmt: str | None = None
+    precision: str | None = None
+    batch: int | None = None
+    max_memory: int | None = None
+    options: dict[str, str] = field(default_factory=dict)
+
+
+def parse_memory(text: str | int) -> int:
+    """ "8GiB", "512M", "2g", "1500000000" -> bytes (binary units)."""
+    if isinstance(text, int):
+        return text
+    match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(?:i?b)?\s*", text.lower())
+    if not match:
+        raise VsrError(f"memory size {text!r} not understood; write e.g. 8GiB or 512MiB")
+    return int(float(match[1]) * _UNITS[match[2]])
+
+
+def available_presets() -> list[str]:
+    return sorted(path.stem for path in PIPELINES_DIR.glob("*.toml"))
+
+
+def load_preset(name_or_path: str) -> Preset:
+    """Read a preset by name (pipelines/NAME.toml) or path; VsrError if absent or malformed."""
+    looks_like_path = "/" in name_or_path or name_or_path.endswith(".toml")
+    path = Path(name_or_path) if looks_like_path else PIPELINES_DIR / f"{name_or_path}.toml"
+    if not path.is_file():
+        if looks_like_path:
+            raise VsrError(f"pipeline file {path} not found")
+        names = ", ".join(available_presets()) or "none installed"
+        raise VsrError(f"unknown pipeline {name_or_path!r}; available: {names}")
+    try:
+        data = tomllib.loads(path.read_text())
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
+        raise VsrError(f"pipeline {path}: not valid TOML ({error})") from None
+    known = set(Preset.__dataclass_fields__) - {"name"}
+    unknown = sorted(set(data) - known)
+    if unknown:
+        raise VsrError(f"pipeline {path}: unknown field(s) {', '.join(unknown)}")
+    options = data.pop("options", {})
+    if not isinstance(options, dict):
+        raise VsrError(f"pipeline {path}: [options] must be a table of key = value")
+    if "max_memory" in data:
+        data["max_memory"] = parse_memory(data["max_memory"])
+    for key, kind in (("crf", int), ("batch", int), ("codec", str), ("preset", str)):
+        if key in data and not isinstance(data[key], kind):
+            raise VsrError(f"pipeline {path}: {key} must be a {kind.__name__}")
+    return Preset(name=path.stem, options={k: str(v) for k, v in options.items()}, **data)

@@ -1,0 +1,97 @@
+"""The throughput report of a run (`--report PATH`): one JSON object per clip, and a folder
+summary. Fields that cannot be measured on this machine are null, never guessed."""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+@dataclass
+class RunReport:
+    """What one clip's run did and how fast."""
+
+    input: str
+    output: str
+    frames: int
+    lost_frames: int
+    wall_seconds: float
+    fps: float
+    stages: dict[str, dict[str, float]]
+    model_share_of_wall: float
+    startup_s: float  # from the start of the run to the first network call
+    drain_s: float  # from the end of the last network call to the finished file
+    device: str
+    device_name: str | None
+    precision: str
+    batch: int
+    scale: float
+    network: str
+    network_scale: int
+    input_size: tuple[int, int]
+    output_size: tuple[int, int]
+    tile_plan: dict[str, Any] | None
+    codec: str
+    pix_fmt: str
+    peak_host_memory_bytes: int
+    gpu_peak_allocated_bytes: int | None = None
+    gpu_summary: dict[str, float] | None = None
+    gpu_samples: list[dict[str, float]] | None = None
+    notes: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class FolderReport:
+    """The outcome of every clip of a folder run, with totals."""
+
+    clips: list[dict[str, Any]] = field(default_factory=list)
+
+    def add(self, path: Path, status: str, report: RunReport | None = None, error: str = ""):
+        entry: dict[str, Any] = {"input": str(path), "status": status}
+        if error:
+            entry["error"] = error
+        if report is not None:
+            entry["report"] = report.to_dict()
+        self.clips.append(entry)
+
+    def count(self, status: str) -> int:
+        return sum(1 for clip in self.clips if clip["status"] == status)
+
+    def to_dict(self) -> dict[str, Any]:
+        done = [c["report"] for c in self.clips if c["status"] == "done"]
+        frames = sum(r["frames"] for r in done)
+        seconds = sum(r["wall_seconds"] for r in done)
+        return {
+            "summary": {
+                "clips": len(self.clips),
+                "done": self.count("done"),
+                "skipped": self.count("skipped"),
+                "failed": self.count("failed"),
+                "frames": frames,
+                "wall_seconds": round(seconds, 3),
+                "fps": round(frames / seconds, 3) if seconds > 0 else None,
+            },
+            "clips": self.clips,
+        }
+
+
+def write_json(data: dict[str, Any], path: str | Path) -> None:
+    """Write `data` as JSON to `path` atomically (a temp file beside it, then a rename)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(handle, "w") as stream:
+            json.dump(data, stream, indent=2)
+            stream.write("\n")
+        os.replace(temp, path)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise

@@ -1,0 +1,297 @@
+"""One clip, end to end: open the reader, load the network, open the writer, run the
+engine, finish the file, write the report. `upscale_video` is the public entry point."""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import torch
+
+from vsr.engine import ColourSpec, Pipeline
+from vsr.errors import VsrError
+from vsr.report import RunReport, write_json
+from vsr.scaling import NETWORK_SCALES, plan_geometry
+from vsr.telemetry import GpuSampler, StageClock, peak_host_memory_bytes
+
+
+@dataclass
+class ClipRun:
+    """A clip whose frames are all encoded: `finish()` flushes, renames and reports;
+    `abort()` discards the temporary file instead."""
+
+    finish: Callable[[], RunReport]
+    writer: object
+
+    def abort(self) -> None:
+        self.writer.abort()
+
+
+class NetworkCache:
+    """Loads each network once and keeps it (folder mode runs many clips on one model)."""
+
+    def __init__(self, weights: str | Path | None) -> None:
+        self.weights = weights
+        self.models: dict[int | None, torch.nn.Module] = {}
+
+    def get(self, network_scale: int) -> torch.nn.Module:
+        # Given weights serve every clip; the defaults depend on the scale a clip needs.
+        key = None if self.weights is not None else network_scale
+        if key not in self.models:
+            self.models[key] = _load_network(self.weights, network_scale)
+        return self.models[key]
+
+
+def load_network_cache(weights: str | Path | None) -> NetworkCache:
+    return NetworkCache(weights)
+
+
+def _load_network(weights, network_scale: int) -> torch.nn.Module:
+    """A model from an nn.Module, a cache, a weights path or manifest name, or the default
+    weights for the scale."""
+    from vsr.models import load_weights
+
+    if isinstance(weights, torch.nn.Module):
+        return weights
+    if isinstance(weights, NetworkCache):
+        return weights.get(network_scale)
+    try:
+        from vsr.weights import resolve_weights
+    except ImportError:  # the weights manifest is optional; a path always works
+        resolve_weights = None
+    if resolve_weights is not None:
+        return load_weights(
+            resolve_weights(None if weights is None else str(weights), network_scale)
+        )
+    if weights is None:
+        raise VsrError("no weights given; pass --weights PATH")
+    if not Path(weights).is_file():
+        raise VsrError(f"weights file {weights} not found")
+    return load_weights(weights)
+
+
+def _check_paths(source: Path, target: Path, overwrite: bool) -> None:
+    if not source.exists():
+        raise VsrError(f"{source}: no such file")
+    if source.is_dir():
+        raise VsrError(f"{source} is a folder; give a folder OUTPUT to process every clip")
+    if target.exists() and target.resolve() == source.resolve():
+        raise VsrError("OUTPUT is the same file as INPUT; choose another output path")
+    if target.is_dir():
+        raise VsrError(f"{target} is a folder; give an output file name")
+    if target.exists() and not overwrite:
+        raise VsrError(f"{target} already exists; use --overwrite to replace it")
+    folder = target.parent if str(target.parent) else Path(".")
+    if not folder.is_dir():
+        raise VsrError(f"output folder {folder} does not exist")
+    if not os.access(folder, os.W_OK):
+        raise VsrError(f"output folder {folder} is not writable")
+
+
+def start_upscale(
+    input: str | Path,
+    output: str | Path,
+    *,
+    scale: float | None = 2,
+    size: tuple[int, int] | None = None,
+    height: int | None = None,
+    weights=None,
+    device: str | torch.device | None = None,
+    precision: str | None = None,
+    batch: int | None = None,
+    settings=None,
+    max_memory: int | None = None,
+    report: str | Path | None = None,
+    progress: bool = True,
+    overwrite: bool = False,
+) -> ClipRun:
+    """Upscale one clip up to its last encoded frame; `finish()` on the result flushes
+    the encoder, completes the file and returns the report. Folder mode finishes one clip
+    in the background while the next one starts. See `upscale_video` for the arguments.
+
+    `weights`: a path or manifest name (None: the project's default for the scale), or an
+    already built nn.Module. `scale` may be fractional; `size` (width, height) or `height`
+    ask for an exact size instead. `settings` is a vsr.video.writer.EncodeSettings.
+    Audio, subtitles, timestamps and colour metadata are kept by the writer. Raises
+    VsrError for a user mistake; on any failure the output file is not left behind.
+    """
+    from tqdm import tqdm
+
+    from vsr.upscale import Upscaler
+    from vsr.video.reader import VideoReader
+    from vsr.video.writer import EncodeSettings, VideoWriter
+
+    source_path, target_path = Path(input), Path(output)
+    _check_paths(source_path, target_path, overwrite)
+    settings = settings or EncodeSettings()
+    if size is not None or height is not None:
+        scale = None
+    clock = StageClock()
+    start = time.perf_counter()
+    with VideoReader(source_path) as reader:
+        info = reader.info
+        if size is not None and info.rotation % 180 == 90:
+            size = (size[1], size[0])  # the user names the displayed size; frames are coded
+        model = _load_network(weights, network_scale_for_request(info, scale, size, height))
+        # A network of a given factor serves any request up to it (larger: a downscale
+        # follows); IMDN_AS (scale 1) serves any request from an enlarged frame.
+        available = NETWORK_SCALES if model.scale == 1 else (model.scale,)
+        try:
+            geometry = plan_geometry(
+                info.width, info.height, scale=scale, size=size, height=height, available=available
+            )
+        except VsrError:
+            wanted = plan_geometry(info.width, info.height, scale=scale, size=size, height=height)
+            raise VsrError(
+                f"these weights upscale x{model.scale}, which cannot reach "
+                f"{wanted.width}x{wanted.height}; use x{wanted.network_scale} weights"
+            ) from None
+        upscaler = Upscaler(model, device=device, precision=precision, max_memory=max_memory)
+        dev = upscaler.device
+        batch = batch or (4 if dev.type == "cuda" else 1)
+        # IMDN_AS (scale 1) works on a frame enlarged to the target size (the paper's
+        # any-scale path); the others get the frame as it is.
+        net_in = (geometry.height, geometry.width) if upscaler.scale == 1 else None
+        net_in_hw = net_in or (info.height, info.width)
+        writer = VideoWriter(
+            target_path, info, geometry.width, geometry.height, settings, overwrite=overwrite
+        )
+        try:
+            pipeline = Pipeline(
+                upscaler,
+                device=dev,
+                batch=batch,
+                source=ColourSpec(
+                    info.color_matrix, info.color_range, info.bit_depth, info.chroma_shift
+                ),
+                target=ColourSpec(
+                    writer.color_matrix, writer.color_range, writer.bit_depth, writer.chroma_shift
+                ),
+                output_size=(geometry.height, geometry.width),
+                network_input_size=net_in,
+                clock=clock,
+            )
+            bar = tqdm(
+                total=info.frame_count,
+                desc=source_path.name,
+                unit="frame",
+                disable=not progress,
+                leave=False,
+                dynamic_ncols=True,
+            )
+            device_index = None
+            if dev.type == "cuda":
+                device_index = dev.index if dev.index is not None else torch.cuda.current_device()
+                torch.cuda.reset_peak_memory_stats(dev)
+            try:
+                with GpuSampler(device_index) as sampler:
+                    frames = pipeline.run(reader.frames(), writer, bar.update)
+            finally:
+                bar.close()
+        except BaseException:
+            writer.abort()  # nothing half-written stays behind
+            raise
+        lost = reader.lost_frames
+        reader_warnings = list(reader.warnings)
+
+    def finish() -> RunReport:
+        with clock.working("encode"):
+            writer.close()  # flush the encoder, copy audio/subtitles, rename into place
+        end = time.perf_counter()
+        wall = end - start
+        # The reader's warnings name lost, damaged and truncated frames; never shorten silently.
+        notes = list(writer.notes) + list(reader_warnings)
+        if dev.type == "cpu" and device is None:
+            notes.append("no CUDA device: ran on the CPU")
+        result = RunReport(
+            input=str(source_path),
+            output=str(target_path),
+            frames=frames,
+            lost_frames=lost,
+            wall_seconds=round(wall, 4),
+            fps=round(frames / wall, 3) if wall > 0 else 0.0,
+            stages=clock.to_dict(wall),
+            model_share_of_wall=round(clock.busy["model"] / wall, 4) if wall > 0 else 0.0,
+            startup_s=round(clock.first_start.get("model", end) - start, 4),
+            drain_s=round(end - clock.last_end.get("model", end), 4),
+            device=str(dev),
+            device_name=torch.cuda.get_device_name(dev) if dev.type == "cuda" else None,
+            precision=upscaler.precision,
+            batch=batch,
+            scale=geometry.scale,
+            network=upscaler.arch,
+            network_scale=upscaler.scale,
+            input_size=(info.width, info.height),
+            output_size=(geometry.width, geometry.height),
+            tile_plan=upscaler.plan_for(*net_in_hw).to_dict(),
+            codec=settings.codec,
+            pix_fmt=writer.pix_fmt,
+            peak_host_memory_bytes=peak_host_memory_bytes(),
+            gpu_peak_allocated_bytes=(
+                torch.cuda.max_memory_allocated(dev) if dev.type == "cuda" else None
+            ),
+            gpu_summary=sampler.summary(),
+            gpu_samples=sampler.samples,
+            notes=notes,
+        )
+        if report is not None:
+            write_json(result.to_dict(), report)
+        return result
+
+    return ClipRun(finish, writer)
+
+
+def network_scale_for_request(info, scale, size, height) -> int:
+    """The whole network factor a request needs (to pick default weights)."""
+    return plan_geometry(
+        info.width, info.height, scale=scale, size=size, height=height
+    ).network_scale
+
+
+def upscale_video(
+    input: str | Path,
+    output: str | Path,
+    *,
+    scale: float | None = 2,
+    size: tuple[int, int] | None = None,
+    height: int | None = None,
+    weights=None,
+    device: str | torch.device | None = None,
+    precision: str | None = None,
+    batch: int | None = None,
+    settings=None,
+    max_memory: int | None = None,
+    report: str | Path | None = None,
+    progress: bool = True,
+    overwrite: bool = False,
+) -> RunReport:
+    """Upscale one clip: decode once, run the network in batches, encode once.
+
+    `weights`: a path or manifest name (None: the project's default for the scale), or an
+    already built nn.Module. `scale` may be fractional; `size` (width, height) or `height`
+    ask for an exact size instead (the next larger whole-factor network runs, then an
+    antialiased resize on the device). `settings` is a vsr.video.writer.EncodeSettings.
+    `precision` and `batch` default to fp16 x4 on CUDA, fp32 x1 on the CPU; `max_memory`
+    (bytes) decides the tile plan. Audio, subtitles, timestamps and colour metadata are kept
+    by the writer. Raises VsrError for a user mistake; on any failure, Ctrl-C included, no
+    output file is left behind. Returns the run report (also written to `report` as JSON).
+    """
+    return start_upscale(
+        input,
+        output,
+        scale=scale,
+        size=size,
+        height=height,
+        weights=weights,
+        device=device,
+        precision=precision,
+        batch=batch,
+        settings=settings,
+        max_memory=max_memory,
+        report=report,
+        progress=progress,
+        overwrite=overwrite,
+    ).finish()

@@ -1,0 +1,90 @@
+"""Output size of a run: integer or fractional --scale, --size WxH, --height H.
+
+A network upscales by a whole factor. For any other target the nearest larger factor runs
+and an antialiased downscale on the device gives the exact size (720p -> 1080p runs x2 and
+shrinks by 3/4), so detail comes from the network and the resize only removes some.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+
+from vsr.errors import VsrError
+
+NETWORK_SCALES = (2, 3, 4)
+
+
+def round_half_up(value: float) -> int:
+    return int(math.floor(value + 0.5))
+
+
+@dataclass(frozen=True)
+class OutputGeometry:
+    """Where a run goes: the exact output size and the integer network factor to get there."""
+
+    width: int
+    height: int
+    scale: float  # the factor the user asked for (width-wise when derived from a size)
+    network_scale: int
+
+    def needs_resize(self, in_width: int, in_height: int) -> bool:
+        return (self.width, self.height) != (
+            in_width * self.network_scale,
+            in_height * self.network_scale,
+        )
+
+
+def parse_size(text: str) -> tuple[int, int]:
+    """ "1920x1080" -> (1920, 1080)."""
+    match = re.fullmatch(r"\s*(\d+)\s*[xX:]\s*(\d+)\s*", text)
+    if not match or int(match[1]) <= 0 or int(match[2]) <= 0:
+        raise VsrError(f"--size wants WIDTHxHEIGHT such as 1920x1080, not {text!r}")
+    return int(match[1]), int(match[2])
+
+
+def network_scale_for(factor: float, available: tuple[int, ...] = NETWORK_SCALES) -> int:
+    """The smallest available whole factor that reaches `factor` (never upscale twice)."""
+    for scale in sorted(available):
+        if scale >= factor - 1e-9:
+            return scale
+    raise VsrError(
+        f"scale {factor:g} is larger than the largest network factor "
+        f"({max(available)}); available: {', '.join(map(str, sorted(available)))}"
+    )
+
+
+def plan_geometry(
+    in_width: int,
+    in_height: int,
+    *,
+    scale: float | None = None,
+    size: tuple[int, int] | None = None,
+    height: int | None = None,
+    available: tuple[int, ...] = NETWORK_SCALES,
+) -> OutputGeometry:
+    """Exact output size and network factor for one clip. Give at most one of the targets;
+    with none, the scale defaults to 2. Output size = round(scale x input)."""
+    if sum(x is not None for x in (scale, size, height)) > 1:
+        raise VsrError("give only one of --scale, --size and --height")
+    if size is not None:
+        width, out_height = size
+    elif height is not None:
+        if height <= 0:
+            raise VsrError(f"--height must be positive, not {height}")
+        out_height = height
+        width = round_half_up(in_width * height / in_height)
+    else:
+        factor = 2.0 if scale is None else float(scale)
+        if not factor > 0 or math.isinf(factor):
+            raise VsrError(f"--scale must be a positive number, not {scale}")
+        width, out_height = round_half_up(in_width * factor), round_half_up(in_height * factor)
+    factor = max(width / in_width, out_height / in_height)
+    if factor < 1:
+        raise VsrError(
+            f"the target {width}x{out_height} is smaller than the input "
+            f"{in_width}x{in_height}; vsr only upscales"
+        )
+    chosen = network_scale_for(factor, available)
+    return OutputGeometry(width, out_height, float(scale) if scale else factor, chosen)

@@ -1,0 +1,155 @@
+"""What a run measures about itself: per-stage time, host memory, NVML samples.
+
+Every figure here is measured; where a measurement is impossible (no NVIDIA GPU, no NVML)
+the value is None and the report shows null. Nothing is estimated or filled in.
+"""
+
+from __future__ import annotations
+
+import resource
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+
+STAGES = ("decode", "upload", "model", "download", "encode")
+
+
+class StageClock:
+    """Busy and queue-wait seconds per pipeline stage.
+
+    Each stage is timed by the one thread that runs it, so plain float additions are safe
+    (different keys, the GIL around each update). "busy" is time doing the stage's work;
+    "wait" is time blocked on a queue, either starved of input or held up by a full output.
+    """
+
+    def __init__(self) -> None:
+        self.busy = dict.fromkeys(STAGES, 0.0)
+        self.wait = dict.fromkeys(STAGES, 0.0)
+        # perf_counter() when each stage first started and last finished work: the model's
+        # give the idle time before the first batch and after the last one.
+        self.first_start: dict[str, float] = {}
+        self.last_end: dict[str, float] = {}
+
+    @contextmanager
+    def working(self, stage: str) -> Iterator[None]:
+        start = time.perf_counter()
+        self.first_start.setdefault(stage, start)
+        try:
+            yield
+        finally:
+            self.last_end[stage] = time.perf_counter()
+            self.busy[stage] += self.last_end[stage] - start
+
+    @contextmanager
+    def waiting(self, stage: str) -> Iterator[None]:
+        start = time.perf_counter()
+        try:
+            yield
+        finally:
+            self.wait[stage] += time.perf_counter() - start
+
+    def to_dict(self, wall_seconds: float) -> dict[str, dict[str, float]]:
+        share = (lambda s: s / wall_seconds) if wall_seconds > 0 else (lambda s: 0.0)
+        return {
+            stage: {
+                "busy_s": round(self.busy[stage], 4),
+                "wait_s": round(self.wait[stage], 4),
+                "busy_share_of_wall": round(share(self.busy[stage]), 4),
+            }
+            for stage in STAGES
+        }
+
+
+def peak_host_memory_bytes() -> int:
+    """Peak resident set size of this process so far (getrusage; psutil is not needed)."""
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    # Linux reports KiB, macOS bytes.
+    return int(peak if sys.platform == "darwin" else peak * 1024)
+
+
+def _nvml_handle(device_index: int):
+    """An NVML handle for torch's CUDA device `device_index`, or None when NVML is absent.
+
+    torch numbers devices after CUDA_VISIBLE_DEVICES; NVML does not, so match by UUID
+    where torch exposes it and fall back to the index.
+    """
+    try:
+        import pynvml  # nvidia-ml-py
+
+        pynvml.nvmlInit()
+    except Exception:
+        return None
+    try:
+        import torch
+
+        uuid = str(torch.cuda.get_device_properties(device_index).uuid)
+        if not uuid.startswith("GPU-"):
+            uuid = "GPU-" + uuid
+        return pynvml.nvmlDeviceGetHandleByUUID(uuid)
+    except Exception:
+        try:
+            return pynvml.nvmlDeviceGetHandleByIndex(device_index)
+        except Exception:
+            return None
+
+
+class GpuSampler:
+    """Samples GPU utilisation and memory through NVML on a background thread.
+
+    A no-op on the CPU or without NVML: `samples` stays None and `summary()` returns None.
+    Use as a context manager around the run.
+    """
+
+    def __init__(self, device_index: int | None, interval_s: float = 0.25) -> None:
+        self.interval_s = interval_s
+        self.samples: list[dict[str, float]] | None = None
+        self._handle = _nvml_handle(device_index) if device_index is not None else None
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._start = 0.0
+
+    def __enter__(self) -> GpuSampler:
+        if self._handle is not None:
+            self.samples = []
+            self._start = time.perf_counter()
+            self._thread = threading.Thread(target=self._run, name="vsr-nvml", daemon=True)
+            self._thread.start()
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join()
+
+    def _run(self) -> None:
+        import pynvml
+
+        while not self._stop.is_set():
+            try:
+                util = pynvml.nvmlDeviceGetUtilizationRates(self._handle)
+                memory = pynvml.nvmlDeviceGetMemoryInfo(self._handle)
+            except Exception:
+                return  # the driver went away: keep what was measured, invent nothing
+            self.samples.append(
+                {
+                    "t_s": round(time.perf_counter() - self._start, 3),
+                    "gpu_util_percent": float(util.gpu),
+                    "memory_util_percent": float(util.memory),
+                    "memory_used_bytes": float(memory.used),
+                }
+            )
+            self._stop.wait(self.interval_s)
+
+    def summary(self) -> dict[str, float] | None:
+        if not self.samples:
+            return None
+        utils = [s["gpu_util_percent"] for s in self.samples]
+        used = [s["memory_used_bytes"] for s in self.samples]
+        return {
+            "samples": len(self.samples),
+            "gpu_util_mean_percent": round(sum(utils) / len(utils), 1),
+            "gpu_util_max_percent": max(utils),
+            "memory_used_max_bytes": max(used),
+        }
