@@ -1,0 +1,309 @@
+"""`vsr report`: the page holds the plots and tables the inputs call for, escapes what it
+quotes, says "n/a" instead of plotting what was not measured, and renders in a real
+headless Chromium (skipped when Chromium is not installed)."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import os
+import shutil
+import subprocess
+import sys
+from dataclasses import fields
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+from PIL import Image
+
+from vsr.cli import main
+from vsr.errors import VsrError
+from vsr.htmlreport import NO_GPU, fps_series, read_inputs, render, write_report
+from vsr.report import FolderReport, RunReport
+from vsr.tradeoff import tradeoff_points
+
+STAGES = ("decode", "upload", "model", "download", "encode")
+
+
+def run_report(name: str, gpu: bool) -> dict:
+    """A clip's report as the engine writes it (see test_fixture_follows_the_run_report);
+    on the CPU every GPU field is None."""
+    samples = [
+        {
+            "t_s": 0.25 * i,
+            "gpu_util_percent": 40.0 + 5 * i,
+            "memory_util_percent": 20.0,
+            "memory_used_bytes": float((1 + i) << 30),
+        }
+        for i in range(8)
+    ]
+    return {
+        "input": f"/clips/{name}",
+        "output": f"/out/{name}",
+        "frames": 48,
+        "lost_frames": 0,
+        "wall_seconds": 2.0,
+        "fps": 24.0,
+        "stages": {
+            s: {"busy_s": 0.1 * (i + 1), "wait_s": 0.05, "busy_share_of_wall": 0.1}
+            for i, s in enumerate(STAGES)
+        },
+        "model_share_of_wall": 0.25,
+        "startup_s": 0.4,
+        "device": "cuda:0" if gpu else "cpu",
+        "device_name": "NVIDIA H100" if gpu else None,
+        "precision": "fp16" if gpu else "fp32",
+        "batch": 4 if gpu else 1,
+        "network": "imdn",
+        "input_size": [320, 240],
+        "output_size": [640, 480],
+        "codec": "libx264",
+        "peak_host_memory_bytes": 512 << 20,
+        "gpu_peak_allocated_bytes": (3 << 30) if gpu else None,
+        "gpu_summary": {"samples": 8, "gpu_util_mean_percent": 57.5} if gpu else None,
+        "gpu_samples": samples if gpu else None,
+        "notes": [],
+    }
+
+
+def test_fixture_follows_the_run_report():
+    # The page reads these fields; if the engine renames one, this says so.
+    assert set(run_report("a.mp4", gpu=True)) <= {f.name for f in fields(RunReport)}
+
+
+EVAL = {
+    "results": [
+        {"dataset": "Set5", "scale": 4, "model": "IMDN_x4", "images": 5, "psnr": 32.2096, "ssim": 0.8948},
+        {"dataset": "B100", "scale": 4, "model": "IMDN_x4", "images": 100, "psnr": 27.56, "ssim": 0.7353},
+        {"dataset": "MyPhotos", "scale": 4, "model": "IMDN_x4", "images": 3, "psnr": None, "ssim": None},
+    ]
+}  # fmt: skip
+PROFILE = {
+    "profiles": [
+        {"name": "IMDN x4", "parameters": 715176, "macs": 46519028736, "activations": 122683800,
+         "convolutions": 46, "depth": 46, "peak_memory_bytes": None, "time_ms": 812.5,
+         "device": "cpu", "input_size": [256, 256], "weights": "/w/IMDN_x4.pth"},
+    ]
+}  # fmt: skip
+
+
+@pytest.fixture
+def reports(tmp_path: Path) -> list[Path]:
+    """A GPU clip, a folder run on the CPU with a failed clip, eval and profile results."""
+    gpu = tmp_path / "gpu_run.json"
+    gpu.write_text(json.dumps(run_report("gpu.mp4", gpu=True)))
+    folder = FolderReport()  # the folder summary as vsr run writes it
+    folder.add(Path("/clips/broken.mp4"), "failed", error="cannot decode: <nonsense>")
+    folder = folder.to_dict()
+    done = {
+        "input": "/clips/cpu<b>&.mp4",
+        "status": "done",
+        "report": run_report("cpu<b>&.mp4", gpu=False),
+    }
+    folder["clips"].insert(0, done)
+    cpu = tmp_path / "folder.json"
+    cpu.write_text(json.dumps(folder))
+    evaluation = tmp_path / "eval.json"
+    evaluation.write_text(json.dumps(EVAL))
+    profile = tmp_path / "profile.json"
+    profile.write_text(json.dumps(PROFILE))
+    return [gpu, cpu, evaluation, profile]
+
+
+class PageParser(HTMLParser):
+    """Collects the <img> sources and the rows of every table, by table class."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.images: list[dict[str, str]] = []
+        self.tables: dict[str, list[list[str]]] = {}
+        self._table: str | None = None
+        self._row: list[str] | None = None
+        self._cell: list[str] | None = None
+
+    def handle_starttag(self, tag, attrs):
+        attrs = dict(attrs)
+        if tag == "img":
+            self.images.append(attrs)
+        elif tag == "table":
+            self._table = attrs.get("class", "")
+            self.tables[self._table] = []
+        elif tag == "tr" and self._table is not None:
+            self._row = []
+        elif tag in ("td", "th") and self._row is not None:
+            self._cell = []
+
+    def handle_endtag(self, tag):
+        if tag in ("td", "th") and self._cell is not None:
+            self._row.append("".join(self._cell).strip())
+            self._cell = None
+        elif tag == "tr" and self._row is not None:
+            self.tables[self._table].append(self._row)
+            self._row = None
+        elif tag == "table":
+            self._table = None
+
+    def handle_data(self, data):
+        if self._cell is not None:
+            self._cell.append(data)
+
+
+def parse(page: str) -> PageParser:
+    parser = PageParser()
+    parser.feed(page)
+    return parser
+
+
+def decoded_png(source: str) -> Image.Image:
+    prefix = "data:image/png;base64,"
+    assert source.startswith(prefix)
+    image = Image.open(io.BytesIO(base64.b64decode(source[len(prefix) :], validate=True)))
+    image.load()
+    assert image.format == "PNG"
+    return image
+
+
+def test_page_has_plots_and_a_row_per_clip_and_result(reports):
+    page = parse(render(read_inputs(reports)))
+    # fps, GPU, stages, trade-off
+    assert [img["alt"] for img in page.images] == [
+        "Frames per second", "GPU utilisation and memory", "Stage busy times", "trade-off x4",
+    ]  # fmt: skip
+    for image in page.images:
+        assert decoded_png(image["src"]).size[0] > 300
+    clips = page.tables["clips"]
+    assert [row[0] for row in clips[1:]] == ["gpu.mp4", "cpu<b>&.mp4", "broken.mp4"]
+    assert [row[1] for row in clips[1:]] == ["done", "done", "failed"]
+    header = clips[0]
+    util = header.index("GPU util mean %")
+    assert [row[util] for row in clips[1:]] == ["57.5", NO_GPU, NO_GPU]
+    assert "cannot decode: <nonsense>" in clips[3][-1]
+    evaluation = page.tables["eval"]
+    assert evaluation[1][:2] == ["Set5", "x4"]
+    assert evaluation[1][4:] == ["32.2096", "0.8948", "32.21", "0.8948", "+0.00"]
+    assert evaluation[2][4:] == ["27.5600", "0.7353", "27.56", "0.7353", "+0.00"]
+    assert evaluation[3][4:] == ["n/a"] * 5  # no measurement, no paper figure for it
+    assert page.tables["profile"][1][:3] == ["IMDN x4", "256x256", "715,176"]
+
+
+def test_cpu_only_runs_get_no_gpu_plot_and_say_so(reports):
+    page_text = render(read_inputs([reports[1]]))
+    page = parse(page_text)
+    assert [img["alt"] for img in page.images] == ["Frames per second", "Stage busy times"]
+    assert f'<p class="na">{NO_GPU}</p>' in page_text
+    assert "eval" not in page.tables and "profile" not in page.tables
+
+
+def test_everything_quoted_from_the_files_is_escaped(reports):
+    page = render(read_inputs(reports[1:2]))
+    assert "cpu<b>" not in page and "cpu&lt;b&gt;&amp;.mp4" in page
+    assert "<nonsense>" not in page
+
+
+def test_fps_over_time_comes_from_cumulative_progress_samples():
+    samples = [
+        {"t_s": 0.0, "frames": 0},
+        {"t_s": 1.0, "frames": 24},
+        {"t_s": 1.0, "frames": 24},  # a repeated sample must not divide by zero
+        {"t_s": 3.0, "frames": 120},
+        {"t_s": None, "frames": 130},
+    ]
+    assert fps_series(samples) == ([0.5, 2.0], [24.0, 48.0])
+
+
+def test_tradeoff_pairs_eval_names_with_profile_names():
+    (point,) = tradeoff_points(EVAL["results"], PROFILE["profiles"])
+    assert (point.name, point.parameters, point.time_ms, point.psnr) == (
+        "IMDN_x4", 715176, 812.5, 32.2096,
+    )  # fmt: skip
+    assert tradeoff_points(EVAL["results"], PROFILE["profiles"], scale=2) == []
+
+
+def test_files_vsr_did_not_write_are_refused(tmp_path):
+    broken = tmp_path / "broken.json"
+    broken.write_text("{not json")
+    with pytest.raises(VsrError, match="not a JSON report"):
+        read_inputs([broken])
+    other = tmp_path / "other.json"
+    other.write_text('{"hello": 1}')
+    with pytest.raises(VsrError, match="not a vsr run, bench, eval or profile report"):
+        read_inputs([other])
+    with pytest.raises(VsrError, match="report not found"):
+        read_inputs([tmp_path / "missing.json"])
+
+
+def test_missing_matplotlib_is_one_line_telling_what_to_install(reports, monkeypatch):
+    monkeypatch.setitem(sys.modules, "matplotlib.figure", None)  # makes the import fail
+    with pytest.raises(VsrError, match=r"pip install 'vsr\[report\]'"):
+        render(read_inputs(reports))
+    # Quality tables alone need no plots.
+    assert "32.21" in render(read_inputs([reports[2]]))
+
+
+def test_command_writes_the_page(reports, tmp_path, capsys):
+    out = tmp_path / "report.html"
+    assert main(["report", str(reports[2]), "-o", str(out), "--title", "A & B"]) == 0
+    assert "<title>A &amp; B</title>" in out.read_text()
+    umask = os.umask(0)
+    os.umask(umask)
+    assert out.stat().st_mode & 0o777 == 0o666 & ~umask
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []  # no temp left
+    assert main(["report", str(tmp_path / "nope.json"), "-o", str(out)]) == 2
+    assert "report not found" in capsys.readouterr().err
+
+
+def _chromium() -> str:
+    for name in ("chromium", "chromium-browser", "google-chrome"):
+        if shutil.which(name):
+            return shutil.which(name)
+    pytest.skip("needs Chromium (apt-get install -y chromium)")
+
+
+# A test-only addition: after load, each image records the width the browser decoded.
+DECODE_PROBE = (
+    '<script>window.addEventListener("load", () => { for (const i of document.images) '
+    'i.setAttribute("data-natural-width", i.naturalWidth); });</script>'
+)
+
+
+BROWSER_FLAGS = [
+    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
+    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--hide-scrollbars",
+]  # fmt: skip
+
+
+def test_page_renders_in_headless_chromium(reports, tmp_path):
+    page = tmp_path / "report.html"
+    write_report(reports, page)
+    probed = tmp_path / "probed.html"
+    probed.write_text(page.read_text().replace("</body>", DECODE_PROBE + "</body>"))
+    command = [_chromium(), *BROWSER_FLAGS, f"--user-data-dir={tmp_path / 'profile'}"]
+    dom = subprocess.run(
+        [*command, "--dump-dom", probed.as_uri()], capture_output=True, text=True, timeout=60
+    ).stdout
+    rendered = parse(dom)
+    assert len(rendered.images) == 4
+    for image in rendered.images:  # the browser decoded every plot to its real width
+        assert int(image["data-natural-width"]) == decoded_png(image["src"]).size[0]
+    assert len(rendered.tables["clips"]) == 1 + 3
+    assert len(rendered.tables["eval"]) == 1 + 3
+    assert len(rendered.tables["profile"]) == 1 + 1
+
+
+@pytest.mark.slow
+def test_chromium_takes_a_screenshot_of_the_page(reports, tmp_path):
+    page = tmp_path / "report.html"
+    write_report(reports, page)
+    command = [_chromium(), *BROWSER_FLAGS, f"--user-data-dir={tmp_path / 'profile'}"]
+    shot = tmp_path / "shot.png"
+    subprocess.run(
+        [*command, f"--screenshot={shot}", "--window-size=1280,2400", page.as_uri()],
+        capture_output=True,
+        timeout=60,
+    )
+    image = Image.open(shot).convert("L")
+    assert image.size == (1280, 2400)
+    assert image.getextrema()[0] < 64  # something dark (text, plots) was drawn

@@ -1,0 +1,157 @@
+"""`vsr profile`: counts checked against an independent analytic count and the official
+parameter numbers; depth checked on a network whose longest path is known."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+from torch import nn
+
+from vsr.cli import main
+from vsr.errors import VsrError
+from vsr.models import create_model, save_weights
+from vsr.profiling import (
+    KNOWN_MODELS,
+    conv_census,
+    conv_depth,
+    count_flops,
+    count_parameters,
+    parse_size,
+    profile_model,
+)
+
+# Parameter counts of the official checkpoints (Zheng222/IMDN).
+OFFICIAL_PARAMETERS = {
+    "IMDN x2": 694_404,
+    "IMDN x3": 703_059,
+    "IMDN x4": 715_176,
+    "IMDN_AS": 752_104,
+    "IMDN_RTC": 20_190,
+    "IMDN_RTE": 89_748,
+}
+
+
+def analytic_conv_macs(model: nn.Module, x: torch.Tensor) -> tuple[int, int]:
+    """Multiply-adds and output elements of every Conv2d, from the shapes its hooks see:
+    kernel_h * kernel_w * in / groups * out * H_out * W_out per call."""
+    macs, elements = [], []
+
+    def hook(module: nn.Conv2d, _inputs, output: torch.Tensor) -> None:
+        kh, kw = module.kernel_size
+        per_output = kh * kw * module.in_channels // module.groups
+        macs.append(per_output * output.numel())
+        elements.append(output.numel())
+
+    handles = [m.register_forward_hook(hook) for m in model.modules() if isinstance(m, nn.Conv2d)]
+    with torch.no_grad():
+        model(x)
+    for handle in handles:
+        handle.remove()
+    return sum(macs), sum(elements)
+
+
+def test_parameter_counts_equal_the_official_checkpoints():
+    counts = {
+        name: count_parameters(create_model(arch, scale)) for name, arch, scale in KNOWN_MODELS
+    }
+    assert counts == OFFICIAL_PARAMETERS
+
+
+@pytest.mark.parametrize("name, arch, scale", KNOWN_MODELS)
+def test_flops_and_activations_agree_with_the_analytic_count(name, arch, scale):
+    # The acceptance size 3 x 256 x 256, on the meta device: shapes only, no arithmetic.
+    model = create_model(arch, scale).to("meta").eval()
+    x = torch.empty(1, 3, 256, 256, device="meta")
+    macs, elements = analytic_conv_macs(model, x)
+    activations, convolutions = conv_census(model, x)
+    assert count_flops(model, x) == 2 * macs
+    assert activations == elements
+    assert convolutions == sum(1 for m in model.modules() if isinstance(m, nn.Conv2d))
+
+
+def test_multiply_adds_match_the_papers_figures_for_a_720p_output():
+    # The paper gives Multi-Adds for a 1280x720 output: 158.8G (x2) and 40.9G (x4).
+    x2 = count_flops(create_model("imdn", 2).to("meta"), torch.empty(1, 3, 360, 640, device="meta"))
+    x4 = count_flops(create_model("imdn", 4).to("meta"), torch.empty(1, 3, 180, 320, device="meta"))
+    assert round(x2 / 2 / 1e9, 1) == 158.8
+    assert round(x4 / 2 / 1e9, 1) == 40.9
+
+
+class TwoBranches(nn.Module):
+    """A 3-conv branch and a 1-conv branch joined by a concatenation and a final conv:
+    5 convolutions, 4 of them on the longest path."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.long = nn.Sequential(*[nn.Conv2d(3, 3, 3, padding=1) for _ in range(3)])
+        self.short = nn.Conv2d(3, 3, 1)
+        self.join = nn.Conv2d(6, 3, 1)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.join(torch.cat([self.long(x), torch.relu(self.short(x))], dim=1)) + x
+
+
+def test_depth_follows_the_longest_path_not_the_number_of_convolutions():
+    x = torch.rand(1, 3, 8, 8)
+    assert conv_census(TwoBranches(), x)[1] == 5
+    assert conv_depth(TwoBranches(), x) == 4
+    # IMDN x2: shallow conv, 6 blocks of 4 distillation convs + 2 CCA + 1 fusion conv, then
+    # the 1x1 fusion, LR_conv and the upsampler; all of them lie on one chain.
+    imdn = create_model("imdn", 2).to("meta")
+    assert conv_depth(imdn, torch.empty(1, 3, 16, 16, device="meta")) == 1 + 6 * 7 + 3
+
+
+def test_profile_model_measures_a_small_input_on_the_cpu():
+    profile = profile_model(create_model("imdn_rte", 2), (16, 24), "cpu", warmup=0, repeats=1)
+    assert profile.name == "IMDN_RTE"
+    assert profile.output_size == (32, 48)
+    assert profile.parameters == 89_748
+    assert profile.macs * 2 == profile.flops > 0
+    assert profile.peak_memory_bytes is None  # not guessed on the CPU
+    assert profile.time_ms > 0
+    assert "wall clock" in profile.timing
+
+
+def test_sizes_the_network_cannot_take_are_refused():
+    with pytest.raises(VsrError, match="multiples of 4"):
+        profile_model(create_model("imdn_as"), (30, 32), "cpu")
+    with pytest.raises(VsrError, match="256x256"):
+        parse_size("big")
+    assert parse_size("180x320") == (180, 320)
+    assert parse_size("64") == (64, 64)
+
+
+def test_command_prints_a_table_and_writes_json(tmp_path, capsys):
+    weights = tmp_path / "x3.safetensors"
+    save_weights(create_model("imdn", 3), weights)
+    report = tmp_path / "profile.json"
+    status = main(
+        [
+            "profile",
+            "--weights",
+            str(weights),
+            "--size",
+            "8x12",
+            "--repeats",
+            "1",
+            "--json",
+            str(report),
+        ]
+    )
+    assert status == 0
+    table = capsys.readouterr().out
+    assert "IMDN x3" in table and "703,059" in table
+    (record,) = json.loads(report.read_text())["profiles"]
+    assert record["parameters"] == 703_059
+    assert record["output_size"] == [24, 36]
+    assert record["peak_memory_bytes"] is None
+
+
+def test_command_reports_a_bad_size_on_one_line(capsys):
+    status = main(["profile", "--model", "imdn_rte", "--size", "15x16", "--device", "cpu"])
+    assert status == 2
+    assert capsys.readouterr().err.strip() == (
+        "vsr: error: IMDN_RTE needs input sides that are multiples of 2; got 15x16"
+    )

@@ -1,0 +1,65 @@
+"""`vsr profile`: parameters, FLOPs, activations, depth, memory and time of the networks."""
+
+from __future__ import annotations
+
+import argparse
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "profile",
+        help="parameters, FLOPs, activations, depth, memory and time of a network",
+        description="Measure one network (--weights or --model) or the six networks of the "
+        "paper side by side (--all, the default) on a random input of --size. FLOPs come "
+        "from torch's FlopCounterMode (multiply-adds = FLOPs / 2); activations are the "
+        "elements of every convolution output; depth is the convolutions on the longest path.",
+    )
+    which = parser.add_mutually_exclusive_group()
+    which.add_argument("--weights", help="a weights file or manifest name to profile")
+    which.add_argument("--model", help="imdn, imdn_as, imdn_rtc or imdn_rte (random weights)")
+    which.add_argument("--all", action="store_true", help="IMDN x2/x3/x4, AS, RTC, RTE")
+    parser.add_argument(
+        "--scale", type=int, default=2, help="scale for --model or a manifest name (default 2)"
+    )
+    parser.add_argument(
+        "--size",
+        default="256x256",
+        help="network input HxW (default 256x256; IMDN_AS needs multiples of 4, RTE even)",
+    )
+    parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
+    parser.add_argument("--repeats", type=int, help="timed runs (default 3 on CPU, 20 on GPU)")
+    parser.add_argument("--json", metavar="PATH", help="also write the figures as JSON")
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from vsr.errors import VsrError
+    from vsr.models import create_model, load_weights
+    from vsr.profiling import format_table, known_models, model_label, parse_size, profile_model
+    from vsr.report import write_json
+    from vsr.upscale import resolve_device
+    from vsr.weights import resolve_weights
+
+    size = parse_size(args.size)
+    device = resolve_device(args.device)
+    if args.repeats is not None and args.repeats < 1:
+        raise VsrError("--repeats must be at least 1")
+    weights = None
+    if args.weights:
+        path = resolve_weights(args.weights, args.scale)
+        model = load_weights(path)
+        models = [(model_label(model), model)]
+        weights = str(path)
+    elif args.model:
+        model = create_model(args.model, args.scale)
+        models = [(model_label(model), model)]
+    else:
+        models = known_models()
+    profiles = [
+        profile_model(model, size, device, name=name, repeats=args.repeats, weights=weights)
+        for name, model in models
+    ]
+    print(format_table(profiles))
+    if args.json:
+        write_json({"profiles": [p.to_dict() for p in profiles]}, args.json)
+    return 0

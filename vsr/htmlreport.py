@@ -1,0 +1,393 @@
+"""One self-contained HTML page from the JSON that `vsr run`, `vsr bench`, `vsr eval` and
+`vsr profile` write: plots as embedded PNG, tables, nothing fetched from elsewhere.
+
+Inputs are recognised by their shape: ``{"results": [...]}`` from eval, ``{"profiles":
+[...]}`` from profile, ``{"clips": [...]}`` from a folder run and a bare run report (it has
+``fps`` and ``frames``) from a single clip or a bench. Fields may be missing or null (every
+GPU field is null on the CPU); the page then says "n/a" and draws no plot for them rather
+than showing an empty or made-up one. Every string from the files is HTML-escaped.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import os
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from vsr.errors import VsrError
+from vsr.plots import figure_png, new_figure, png_data_uri
+
+# The IMDN paper's Table (PSNR/SSIM, Y channel, MATLAB convention), by scale and dataset.
+PAPER_IMDN: dict[int, dict[str, tuple[float, float]]] = {
+    2: {
+        "Set5": (38.00, 0.9605),
+        "Set14": (33.63, 0.9177),
+        "B100": (32.19, 0.8996),
+        "Urban100": (32.17, 0.9283),
+        "Manga109": (38.88, 0.9774),
+    },
+    3: {
+        "Set5": (34.36, 0.9270),
+        "Set14": (30.32, 0.8417),
+        "B100": (29.09, 0.8046),
+        "Urban100": (28.17, 0.8519),
+        "Manga109": (33.61, 0.9445),
+    },
+    4: {
+        "Set5": (32.21, 0.8948),
+        "Set14": (28.58, 0.7811),
+        "B100": (27.56, 0.7353),
+        "Urban100": (26.04, 0.7838),
+        "Manga109": (30.45, 0.9075),
+    },
+}
+# Other names the same benchmark sets go by.
+DATASET_ALIASES = {"bsd100": "B100", "bsds100": "B100", "urban": "Urban100"}
+
+NO_GPU = "n/a (no GPU)"
+
+
+@dataclass
+class ReportInputs:
+    """Everything read from the JSON files, sorted by kind."""
+
+    clips: list[dict[str, Any]] = field(default_factory=list)  # {"input", "status", "report"}
+    evals: list[dict[str, Any]] = field(default_factory=list)
+    profiles: list[dict[str, Any]] = field(default_factory=list)
+    sources: list[str] = field(default_factory=list)
+
+
+def read_inputs(paths: list[str | Path]) -> ReportInputs:
+    """Read and classify report files; a file vsr did not write is a one-line VsrError."""
+    inputs = ReportInputs()
+    for path in map(Path, paths):
+        try:
+            data = json.loads(path.read_text())
+        except FileNotFoundError:
+            raise VsrError(f"report not found: {path}") from None
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
+            raise VsrError(f"{path}: not a JSON report ({error})") from None
+        if not isinstance(data, dict):
+            raise VsrError(f"{path}: not a vsr report (expected a JSON object)")
+        inputs.sources.append(str(path))
+        if isinstance(data.get("results"), list):
+            inputs.evals.extend(r for r in data["results"] if isinstance(r, dict))
+        elif isinstance(data.get("profiles"), list):
+            inputs.profiles.extend(p for p in data["profiles"] if isinstance(p, dict))
+        elif isinstance(data.get("clips"), list):
+            inputs.clips.extend(c for c in data["clips"] if isinstance(c, dict))
+        elif "fps" in data and "frames" in data:
+            inputs.clips.append({"input": data.get("input"), "status": "done", "report": data})
+        else:
+            raise VsrError(f"{path}: not a vsr run, bench, eval or profile report")
+    return inputs
+
+
+# ---- small formatting helpers -------------------------------------------------------------
+
+
+def _text(value: Any) -> str:
+    """A cell's text, escaped; None becomes "n/a"."""
+    return "n/a" if value is None else html.escape(str(value))
+
+
+def _number(value: Any, digits: int = 2) -> str:
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return _text(value)
+    return f"{value:,.{digits}f}" if isinstance(value, float) else f"{value:,}"
+
+
+def _bytes(value: Any, missing: str = "n/a") -> str:
+    if not isinstance(value, int | float):
+        return missing
+    return f"{value / 2**20:,.1f} MiB"
+
+
+def _size(value: Any) -> str:
+    if isinstance(value, list | tuple) and len(value) == 2:
+        return f"{value[0]}x{value[1]}"
+    return _text(value)
+
+
+def _table(headers: list[str], rows: list[list[str]], css_class: str) -> str:
+    """An HTML table; header names are escaped here, cells must already be escaped."""
+    head = "".join(f"<th>{html.escape(h)}</th>" for h in headers)
+    body = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in row) + "</tr>" for row in rows)
+    return f'<table class="{css_class}"><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>'
+
+
+def _image(png: bytes, alt: str) -> str:
+    return f'<img class="plot" alt="{html.escape(alt)}" src="{png_data_uri(png)}">'
+
+
+def _clip_name(clip: dict[str, Any], index: int) -> str:
+    return Path(str(clip.get("input") or f"clip {index + 1}")).name
+
+
+def _done(inputs: ReportInputs) -> list[tuple[str, dict[str, Any]]]:
+    return [
+        (_clip_name(c, i), c["report"])
+        for i, c in enumerate(inputs.clips)
+        if c.get("status") == "done" and isinstance(c.get("report"), dict)
+    ]
+
+
+# ---- sections -----------------------------------------------------------------------------
+
+
+def clips_table(inputs: ReportInputs) -> str:
+    rows = []
+    for index, clip in enumerate(inputs.clips):
+        report = clip.get("report") if isinstance(clip.get("report"), dict) else {}
+        gpu = report.get("gpu_summary") if isinstance(report.get("gpu_summary"), dict) else {}
+        on_gpu = report.get("device_name") is not None or bool(gpu)
+        rows.append(
+            [
+                html.escape(_clip_name(clip, index)),
+                _text(clip.get("status")),
+                _number(report.get("frames")),
+                _number(report.get("fps")),
+                _number(report.get("wall_seconds")),
+                _text(report.get("device_name") or report.get("device")),
+                _text(report.get("precision")),
+                _text(report.get("batch")),
+                _text(report.get("network")),
+                f"{_size(report.get('input_size'))} &rarr; {_size(report.get('output_size'))}",
+                _text(report.get("codec")),
+                _number(gpu.get("gpu_util_mean_percent"), 1) if gpu else NO_GPU,
+                _bytes(report.get("gpu_peak_allocated_bytes"), NO_GPU if not on_gpu else "n/a"),
+                _bytes(report.get("peak_host_memory_bytes")),
+                _text("; ".join(map(str, report.get("notes") or [])) or clip.get("error") or ""),
+            ]
+        )
+    headers = [
+        "clip", "status", "frames", "fps", "wall s", "device", "precision", "batch", "network",
+        "size", "codec", "GPU util mean %", "GPU peak alloc", "host peak RSS", "notes",
+    ]  # fmt: skip
+    return _table(headers, rows, "clips")
+
+
+def fps_series(samples: list[dict[str, Any]]) -> tuple[list[float], list[float]]:
+    """(times, fps) between consecutive cumulative {"t_s", "frames"} samples, each rate
+    placed at the middle of its interval."""
+    points = [
+        (float(s["t_s"]), float(s["frames"]))
+        for s in samples
+        if isinstance(s.get("t_s"), int | float) and isinstance(s.get("frames"), int | float)
+    ]
+    pairs = [(a, b) for a, b in zip(points, points[1:], strict=False) if b[0] > a[0]]
+    times = [(a[0] + b[0]) / 2 for a, b in pairs]
+    return times, [(b[1] - a[1]) / (b[0] - a[0]) for a, b in pairs]
+
+
+def fps_plot(inputs: ReportInputs) -> bytes | None:
+    """Frames per second over the run: each clip's progress samples where the report has
+    them ({"t_s", "frames"}, cumulative), otherwise each clip's mean fps in run order."""
+    done = _done(inputs)
+    if not done:
+        return None
+    figure = new_figure()
+    axes = figure.subplots()
+    series = [(n, r["progress_samples"]) for n, r in done if r.get("progress_samples")]
+    if series:
+        for name, samples in series:
+            axes.plot(*fps_series(samples), marker=".", label=name)
+        axes.set_xlabel("time (s)")
+        axes.legend(fontsize="small")
+    else:
+        names = [name for name, _ in done]
+        axes.bar(range(len(done)), [float(r.get("fps") or 0.0) for _, r in done], width=0.5)
+        axes.set_xlim(-0.75, max(len(done), 3) - 0.25)  # a lone clip gets a narrow bar
+        axes.set_xticks(range(len(done)), names, rotation=30, ha="right", fontsize="small")
+        axes.set_xlabel("clip (in run order)")
+    axes.set_ylabel("frames per second")
+    axes.set_title("Throughput")
+    axes.grid(alpha=0.3)
+    return figure_png(figure)
+
+
+def gpu_plot(inputs: ReportInputs) -> bytes | None:
+    """GPU utilisation and memory over time from the NVML samples; None without samples."""
+    sampled = [(n, r["gpu_samples"]) for n, r in _done(inputs) if r.get("gpu_samples")]
+    if not sampled:
+        return None
+    figure = new_figure(7.0, 5.0)
+    util_axes, memory_axes = figure.subplots(2, 1, sharex=True)
+    for name, samples in sampled:
+        times = [s.get("t_s") for s in samples]
+        util_axes.plot(times, [s.get("gpu_util_percent") for s in samples], label=name)
+        used = [(s.get("memory_used_bytes") or 0) / 2**30 for s in samples]
+        memory_axes.plot(times, used, label=name)
+    util_axes.set_ylabel("GPU utilisation (%)")
+    util_axes.set_ylim(0, 105)
+    util_axes.set_title("GPU over time (NVML)")
+    memory_axes.set_ylabel("memory used (GiB)")
+    memory_axes.set_xlabel("time since the clip started (s)")
+    for axes in (util_axes, memory_axes):
+        axes.grid(alpha=0.3)
+    util_axes.legend(fontsize="small")
+    return figure_png(figure)
+
+
+def stage_plot(inputs: ReportInputs) -> bytes | None:
+    """Busy and waiting seconds of each pipeline stage, one group of bars per clip."""
+    done = [(n, r["stages"]) for n, r in _done(inputs) if isinstance(r.get("stages"), dict)]
+    if not done:
+        return None
+    stages = list(dict.fromkeys(stage for _, s in done for stage in s))
+    figure = new_figure(7.0, 1.2 + 0.5 * len(stages) * len(done))
+    axes = figure.subplots()
+    height = 0.8 / len(done)
+    for index, (name, by_stage) in enumerate(done):
+        rows = [i + index * height for i in range(len(stages))]
+        busy = [float((by_stage.get(s) or {}).get("busy_s") or 0.0) for s in stages]
+        wait = [float((by_stage.get(s) or {}).get("wait_s") or 0.0) for s in stages]
+        bars = axes.barh(rows, busy, height=height, label=f"{name}: busy")
+        axes.barh(rows, wait, height=height, left=busy, alpha=0.35, color=bars.patches[0].get_facecolor(), label=f"{name}: waiting")  # fmt: skip
+    axes.set_yticks([i + 0.4 - height / 2 for i in range(len(stages))], stages)
+    axes.invert_yaxis()
+    axes.set_xlabel("seconds")
+    axes.set_title("Pipeline stages: busy (solid) and waiting on a queue (light)")
+    axes.legend(fontsize="small")
+    axes.grid(alpha=0.3, axis="x")
+    return figure_png(figure)
+
+
+def paper_scores(dataset: str, scale: int) -> tuple[float, float] | None:
+    """The paper's IMDN (PSNR, SSIM) for a dataset name and scale, or None."""
+    name = DATASET_ALIASES.get(dataset.lower(), dataset)
+    by_name = {key.lower(): value for key, value in PAPER_IMDN.get(scale, {}).items()}
+    return by_name.get(name.lower())
+
+
+def eval_table(inputs: ReportInputs) -> str:
+    rows = []
+    for result in inputs.evals:
+        dataset, scale = str(result.get("dataset")), result.get("scale")
+        paper = paper_scores(dataset, scale) if isinstance(scale, int) else None
+        psnr, ssim = result.get("psnr"), result.get("ssim")
+        difference = "n/a"
+        if paper and isinstance(psnr, int | float):
+            # "+0.00" rather than "-0.00" when the figures agree to the paper's precision.
+            difference = f"{round(psnr - paper[0], 2) + 0.0:+.2f}"
+        rows.append(
+            [
+                _text(dataset),
+                f"x{_text(scale)}",
+                _text(result.get("model")),
+                _text(result.get("images")),
+                _number(psnr, 4),
+                _number(ssim, 4),
+                f"{paper[0]:.2f}" if paper else "n/a",
+                f"{paper[1]:.4f}" if paper else "n/a",
+                difference,
+            ]
+        )
+    headers = [
+        "dataset", "scale", "model", "images", "PSNR (dB)", "SSIM",
+        "paper IMDN PSNR", "paper IMDN SSIM", "PSNR - paper",
+    ]  # fmt: skip
+    return _table(headers, rows, "eval")
+
+
+def profile_table(inputs: ReportInputs) -> str:
+    rows = []
+    for p in inputs.profiles:
+        rows.append(
+            [
+                _text(p.get("name")),
+                _size(p.get("input_size")),
+                _number(p.get("parameters")),
+                _number((p.get("macs") or 0) / 1e9, 2) if p.get("macs") is not None else "n/a",
+                _number((p.get("activations") or 0) / 1e6, 2)
+                if p.get("activations") is not None
+                else "n/a",
+                _text(p.get("convolutions")),
+                _text(p.get("depth")),
+                _bytes(p.get("peak_memory_bytes"), "n/a (CPU)"),
+                _number(p.get("time_ms"), 1),
+                _text(p.get("device")),
+            ]
+        )
+    headers = [
+        "network", "input", "parameters", "multiply-adds (G)", "activations (M)",
+        "convolutions", "depth", "peak memory", "time (ms)", "device",
+    ]  # fmt: skip
+    return _table(headers, rows, "profile")
+
+
+STYLE = """
+body { font-family: system-ui, sans-serif; margin: 2em; color: #222; max-width: 80em; }
+table { border-collapse: collapse; margin: 1em 0; font-size: 0.9em; }
+th, td { border: 1px solid #ccc; padding: 0.25em 0.6em; text-align: right; }
+th { background: #f0f0f0; } td:first-child, th:first-child { text-align: left; }
+img.plot { display: block; margin: 1em 0; max-width: 100%; }
+p.na { color: #777; font-style: italic; }
+"""
+
+
+def render(inputs: ReportInputs, title: str = "vsr report") -> str:
+    """The whole page as a string."""
+    from vsr.tradeoff import tradeoff_plot
+
+    parts = [f"<h1>{html.escape(title)}</h1>"]
+    parts.append(
+        "<p>From: " + ", ".join(f"<code>{html.escape(s)}</code>" for s in inputs.sources) + "</p>"
+    )
+    if inputs.clips:
+        parts.append("<h2>Throughput</h2>")
+        parts.append(clips_table(inputs))
+        for heading, plot, missing in (
+            ("Frames per second", fps_plot, "no finished clips"),
+            ("GPU utilisation and memory", gpu_plot, NO_GPU),
+            ("Stage busy times", stage_plot, "no stage times in the reports"),
+        ):
+            png = plot(inputs)
+            parts.append(f"<h3>{html.escape(heading)}</h3>")
+            parts.append(_image(png, heading) if png else f'<p class="na">{missing}</p>')
+    if inputs.evals:
+        parts.append("<h2>Quality (Y-channel PSNR/SSIM) beside the paper</h2>")
+        parts.append(eval_table(inputs))
+    if inputs.profiles:
+        parts.append("<h2>Cost of the networks</h2>")
+        parts.append(profile_table(inputs))
+    # The paper's trade-off figure is Set5 x4; the x2-only networks (RTC, RTE) get their own.
+    set5_scales = sorted({r.get("scale") for r in inputs.evals if r.get("dataset") == "Set5"})
+    for scale in set5_scales if inputs.profiles else []:
+        png = tradeoff_plot(inputs.evals, inputs.profiles, "Set5", scale)
+        if png:
+            parts.append(f"<h2>Trade-off: PSNR on Set5 x{scale} against size and time</h2>")
+            parts.append(_image(png, f"trade-off x{scale}"))
+    body = "\n".join(parts)
+    return (
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        f"<title>{html.escape(title)}</title><style>{STYLE}</style></head>\n"
+        f"<body>\n{body}\n</body></html>\n"
+    )
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask
+
+
+def write_report(paths: list[str | Path], output: str | Path, title: str = "vsr report") -> None:
+    """Read the reports at ``paths`` and write the page to ``output`` atomically."""
+    output = Path(output)
+    if not output.parent.is_dir():
+        raise VsrError(f"output folder does not exist: {output.parent}")
+    page = render(read_inputs(paths), title)
+    handle, temp = tempfile.mkstemp(prefix=f".{output.name}.", suffix=".tmp", dir=output.parent)
+    try:
+        with os.fdopen(handle, "w", encoding="utf-8") as stream:
+            stream.write(page)
+        os.chmod(temp, 0o666 & ~_umask())  # mkstemp makes 0600; a page is for sharing
+        os.replace(temp, output)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise

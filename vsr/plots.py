@@ -1,0 +1,35 @@
+"""Matplotlib, imported only when a plot is drawn, and figures as self-contained PNG data.
+
+Matplotlib is an optional extra (``pip install 'vsr[report]'``): the rest of vsr runs
+without it. Figures are built with ``matplotlib.figure.Figure`` rather than pyplot so that
+no global state or GUI backend is involved.
+"""
+
+from __future__ import annotations
+
+import base64
+import io
+from typing import Any
+
+from vsr.errors import VsrError
+
+
+def new_figure(width: float = 7.0, height: float = 3.2) -> Any:
+    """An empty matplotlib Figure; a one-line VsrError when matplotlib is not installed."""
+    try:
+        from matplotlib.figure import Figure
+    except ModuleNotFoundError:
+        raise VsrError("plots need matplotlib: pip install 'vsr[report]'") from None
+    return Figure(figsize=(width, height), dpi=100, layout="constrained")
+
+
+def figure_png(figure: Any) -> bytes:
+    """The figure as PNG bytes."""
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png")
+    return buffer.getvalue()
+
+
+def png_data_uri(png: bytes) -> str:
+    """PNG bytes as a ``data:`` URI that an <img> can show without any other file."""
+    return "data:image/png;base64," + base64.b64encode(png).decode("ascii")

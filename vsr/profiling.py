@@ -1,0 +1,302 @@
+"""What makes a network fast or slow: parameters, operations, activations, depth, memory, time.
+
+The paper's third contribution is this study, so `vsr profile` measures the same things for
+any network of the family:
+
+- FLOPs come from torch's own ``FlopCounterMode``, which counts a convolution as two FLOPs
+  per multiply-add; multiply-adds are therefore FLOPs / 2. Element-wise work (activations,
+  the CCA statistics, additions) is not counted, as in the paper's Multi-Adds.
+- Activations are the elements of every convolution output (batch 1), the convention of the
+  efficient super-resolution challenges.
+- Depth is the number of convolutions on the longest path from input to output. Every
+  tensor is tagged with the convolutions behind it while the forward runs, so branches,
+  concatenations and the CCA's 1x1 convolutions (they sit on the path: the gate multiplies
+  the features) are followed as they really are.
+- Peak memory is ``torch.cuda.max_memory_allocated`` on a GPU. The CPU allocator keeps no
+  such statistic and the process' resident size mixes in everything else, so on the CPU it
+  is reported as None rather than guessed.
+- The counts need shapes only, so they run on a copy of the network on the meta device.
+- Time is the median over repeats after warm-up: CUDA events on a GPU, the wall clock on
+  the CPU.
+"""
+
+from __future__ import annotations
+
+import copy
+import statistics
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import torch
+from torch import nn
+from torch.overrides import TorchFunctionMode
+from torch.utils import _pytree as pytree
+from torch.utils.flop_counter import FlopCounterMode
+
+from vsr.errors import VsrError
+from vsr.models import create_model
+
+# The six networks of the paper and its repository, in the order of the side-by-side table.
+KNOWN_MODELS: tuple[tuple[str, str, int], ...] = (
+    ("IMDN x2", "imdn", 2),
+    ("IMDN x3", "imdn", 3),
+    ("IMDN x4", "imdn", 4),
+    ("IMDN_AS", "imdn_as", 1),
+    ("IMDN_RTC", "imdn_rtc", 2),
+    ("IMDN_RTE", "imdn_rte", 2),
+)
+
+
+@dataclass
+class ModelProfile:
+    """The measurements of one network at one input size on one device."""
+
+    name: str
+    arch: str
+    scale: int
+    device: str
+    input_size: tuple[int, int]  # height, width of the network input
+    output_size: tuple[int, int]
+    parameters: int
+    flops: int
+    macs: int
+    activations: int
+    convolutions: int
+    depth: int
+    peak_memory_bytes: int | None
+    time_ms: float
+    timing: str
+    notes: list[str] = field(default_factory=list)
+    weights: str | None = None  # the file profiled, when there was one
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def model_label(model: nn.Module) -> str:
+    """A human name such as "IMDN x4" or "IMDN_RTC"."""
+    if model.arch == "imdn":
+        return f"IMDN x{model.scale}"
+    label = model.arch.upper()
+    return label if model.scale in (1, 2) else f"{label} x{model.scale}"
+
+
+def count_parameters(model: nn.Module) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+def count_flops(model: nn.Module, x: torch.Tensor) -> int:
+    """Total FLOPs of one forward pass, as torch's FlopCounterMode counts them."""
+    counter = FlopCounterMode(display=False)
+    with torch.no_grad(), counter:
+        model(x)
+    return int(counter.get_total_flops())
+
+
+def conv_census(model: nn.Module, x: torch.Tensor) -> tuple[int, int]:
+    """(activations, convolutions): output elements of every Conv2d call, and the calls."""
+    outputs: list[int] = []
+
+    def record(_module: nn.Module, _inputs: Any, output: torch.Tensor) -> None:
+        outputs.append(output.numel())
+
+    handles = [m.register_forward_hook(record) for m in model.modules() if isinstance(m, nn.Conv2d)]
+    try:
+        with torch.no_grad():
+            model(x)
+    finally:
+        for handle in handles:
+            handle.remove()
+    return sum(outputs), len(outputs)
+
+
+class _ConvDepthMode(TorchFunctionMode):
+    """Tags every tensor a torch function returns with the most convolutions behind it."""
+
+    ATTRIBUTE = "_vsr_conv_depth"
+    CONVOLUTIONS = frozenset({torch.conv2d, torch.nn.functional.conv2d})
+
+    def __torch_function__(self, func, types, args=(), kwargs=None):
+        kwargs = kwargs or {}
+        result = func(*args, **kwargs)
+        inputs = [t for t in pytree.tree_leaves((args, kwargs)) if isinstance(t, torch.Tensor)]
+        depth = max((getattr(t, self.ATTRIBUTE, 0) for t in inputs), default=0)
+        depth += 1 if func in self.CONVOLUTIONS else 0
+        for tensor in pytree.tree_leaves(result):
+            if isinstance(tensor, torch.Tensor):
+                setattr(tensor, self.ATTRIBUTE, depth)
+        return result
+
+
+def conv_depth(model: nn.Module, x: torch.Tensor) -> int:
+    """Convolutions on the longest path from the input to the output."""
+    with torch.no_grad(), _ConvDepthMode():
+        output = model(x.clone())  # a fresh tensor: no tag left from an earlier call
+    return getattr(output, _ConvDepthMode.ATTRIBUTE, 0)
+
+
+def _synchronize(device: torch.device) -> None:
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def time_forward(model: nn.Module, x: torch.Tensor, warmup: int, repeats: int) -> tuple[float, str]:
+    """Median milliseconds of one forward pass, and how it was timed."""
+    device = x.device
+    with torch.inference_mode():
+        for _ in range(warmup):
+            model(x)
+        _synchronize(device)
+        samples = []
+        for _ in range(repeats):
+            if device.type == "cuda":
+                start = torch.cuda.Event(enable_timing=True)
+                end = torch.cuda.Event(enable_timing=True)
+                start.record()
+                model(x)
+                end.record()
+                end.synchronize()
+                samples.append(start.elapsed_time(end))
+            else:
+                begin = time.perf_counter()
+                model(x)
+                samples.append((time.perf_counter() - begin) * 1000.0)
+    clock = "CUDA events" if device.type == "cuda" else "wall clock"
+    how = f"{clock}, median of {repeats} after {warmup} warm-up"
+    if device.type == "cpu":
+        how += f", {torch.get_num_threads()} threads"
+    return statistics.median(samples), how
+
+
+def peak_memory(model: nn.Module, x: torch.Tensor) -> int | None:
+    """Peak bytes allocated on the GPU during a forward pass (weights and input included);
+    None on the CPU, whose allocator records no peak."""
+    if x.device.type != "cuda":
+        return None
+    _synchronize(x.device)
+    torch.cuda.reset_peak_memory_stats(x.device)
+    with torch.inference_mode():
+        model(x)
+    _synchronize(x.device)
+    return int(torch.cuda.max_memory_allocated(x.device))
+
+
+def parse_size(text: str) -> tuple[int, int]:
+    """ "HxW" (or a single number for a square) -> (height, width)."""
+    parts = text.lower().replace("*", "x").split("x")
+    try:
+        sides = [int(p) for p in parts]
+    except ValueError:
+        raise VsrError(f"size must look like 256x256 (height x width), got {text!r}") from None
+    if len(sides) == 1:
+        sides *= 2
+    if len(sides) != 2 or min(sides) < 1:
+        raise VsrError(f"size must look like 256x256 (height x width), got {text!r}")
+    return sides[0], sides[1]
+
+
+def profile_model(
+    model: nn.Module,
+    size: tuple[int, int] = (256, 256),
+    device: torch.device | str = "cpu",
+    name: str | None = None,
+    warmup: int | None = None,
+    repeats: int | None = None,
+    weights: str | None = None,
+) -> ModelProfile:
+    """Measure ``model`` on a random 1 x 3 x H x W input of ``size`` (the network input)."""
+    device = torch.device(device)
+    height, width = size
+    multiple = getattr(model, "input_multiple", 1)
+    label = name or model_label(model)
+    if height % multiple or width % multiple:
+        raise VsrError(
+            f"{label} needs input sides that are multiples of {multiple}; got {height}x{width}"
+        )
+    if warmup is None:
+        warmup = 5 if device.type == "cuda" else 1
+    if repeats is None:
+        repeats = 20 if device.type == "cuda" else 3
+    # The counts depend on shapes only, so they run on the meta device: no arithmetic.
+    shadow = copy.deepcopy(model).to("meta").eval()
+    probe = torch.empty(1, 3, height, width, device="meta")
+    flops = count_flops(shadow, probe)
+    activations, convolutions = conv_census(shadow, probe)
+    depth = conv_depth(shadow, probe)
+    with torch.no_grad():
+        out_height, out_width = shadow(probe).shape[-2:]
+
+    model = model.to(device).eval()
+    generator = torch.Generator().manual_seed(0)
+    x = torch.rand(1, 3, height, width, generator=generator).to(device)
+    memory = peak_memory(model, x)
+    milliseconds, timing = time_forward(model, x, warmup=warmup, repeats=repeats)
+    notes = [] if memory is not None else ["peak memory not measured on the CPU"]
+    return ModelProfile(
+        name=label,
+        arch=model.arch,
+        scale=model.scale,
+        device=str(device),
+        input_size=(height, width),
+        output_size=(int(out_height), int(out_width)),
+        parameters=count_parameters(model),
+        flops=flops,
+        macs=flops // 2,
+        activations=activations,
+        convolutions=convolutions,
+        depth=depth,
+        peak_memory_bytes=memory,
+        time_ms=round(milliseconds, 3),
+        timing=timing,
+        notes=notes,
+        weights=weights,
+    )
+
+
+def known_models() -> list[tuple[str, nn.Module]]:
+    """The six networks of the paper, randomly initialised (the figures do not depend on
+    the weights)."""
+    return [(name, create_model(arch, scale)) for name, arch, scale in KNOWN_MODELS]
+
+
+def _human(value: float, unit: str = "") -> str:
+    for factor, prefix in ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "K")):
+        if abs(value) >= factor:
+            return f"{value / factor:.2f} {prefix}{unit}"
+    return f"{value:g} {unit}".strip()
+
+
+def format_table(profiles: list[ModelProfile]) -> str:
+    """The profiles side by side: one column per network, one row per measurement."""
+    rows: list[tuple[str, list[str]]] = [
+        ("input (HxW)", [f"{p.input_size[0]}x{p.input_size[1]}" for p in profiles]),
+        ("output (HxW)", [f"{p.output_size[0]}x{p.output_size[1]}" for p in profiles]),
+        ("parameters", [f"{p.parameters:,}" for p in profiles]),
+        ("FLOPs", [_human(p.flops) for p in profiles]),
+        ("multiply-adds", [_human(p.macs) for p in profiles]),
+        ("activations", [_human(p.activations) for p in profiles]),
+        ("convolutions", [str(p.convolutions) for p in profiles]),
+        ("depth (convs)", [str(p.depth) for p in profiles]),
+        (
+            "peak memory",
+            [
+                "n/a (CPU)" if p.peak_memory_bytes is None else _human(p.peak_memory_bytes, "B")
+                for p in profiles
+            ],
+        ),
+        (f"time ({profiles[0].device})", [f"{p.time_ms:.1f} ms" for p in profiles]),
+    ]
+    header = ["", *[p.name for p in profiles]]
+    body = [[label, *cells] for label, cells in rows]
+    widths = [max(len(row[i]) for row in [header, *body]) for i in range(len(header))]
+    lines = []
+    for index, row in enumerate([header, *body]):
+        cells = [row[0].ljust(widths[0])] + [
+            c.rjust(w) for c, w in zip(row[1:], widths[1:], strict=True)
+        ]
+        lines.append("  ".join(cells).rstrip())
+        if index == 0:
+            lines.append("  ".join("-" * w for w in widths))
+    lines.append(f"time: {profiles[0].timing}")
+    return "\n".join(lines)

@@ -1,0 +1,117 @@
+"""The paper's trade-off figure for the networks at hand: PSNR on Set5 x4 against the number
+of parameters and against running time, from `vsr eval` and `vsr profile` JSON.
+
+An eval result names its network by the weights file (``IMDN_x4``); a profile by its label
+(``IMDN x4``) and, when profiled from a file, by that file. Names are compared ignoring case,
+spaces and punctuation, so both spellings meet.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from vsr.plots import figure_png, new_figure
+
+# The paper's own IMDN x4 point: its Set5 PSNR, at the official checkpoint's parameter count.
+PAPER_IMDN_X4 = ("IMDN (paper)", 715_176, 32.21)
+
+
+@dataclass
+class TradeoffPoint:
+    name: str
+    parameters: int
+    time_ms: float | None
+    device: str | None
+    input_size: str | None  # "HxW" of the profiled input, which the time depends on
+    psnr: float
+
+
+def _key(name: Any) -> str:
+    return re.sub(r"[^a-z0-9]", "", str(name).lower())
+
+
+def _profile_keys(profile: dict[str, Any]) -> set[str]:
+    keys = {_key(profile.get("name"))}
+    if profile.get("weights"):
+        keys.add(_key(Path(str(profile["weights"])).name.split(".")[0]))
+    return keys
+
+
+def tradeoff_points(
+    evals: list[dict[str, Any]],
+    profiles: list[dict[str, Any]],
+    dataset: str = "Set5",
+    scale: int = 4,
+) -> list[TradeoffPoint]:
+    """One point per eval result on ``dataset`` x``scale`` whose network was profiled."""
+    points = []
+    for result in evals:
+        if str(result.get("dataset", "")).lower() != dataset.lower():
+            continue
+        if result.get("scale") != scale or not isinstance(result.get("psnr"), int | float):
+            continue
+        wanted = _key(result.get("model"))
+        match = next((p for p in profiles if wanted in _profile_keys(p)), None)
+        if match is None or not isinstance(match.get("parameters"), int):
+            continue
+        time_ms = match.get("time_ms")
+        points.append(
+            TradeoffPoint(
+                name=str(result.get("model")),
+                parameters=match["parameters"],
+                time_ms=float(time_ms) if isinstance(time_ms, int | float) else None,
+                device=match.get("device"),
+                input_size="x".join(map(str, match.get("input_size") or [])) or None,
+                psnr=float(result["psnr"]),
+            )
+        )
+    return points
+
+
+def tradeoff_plot(
+    evals: list[dict[str, Any]],
+    profiles: list[dict[str, Any]],
+    dataset: str = "Set5",
+    scale: int = 4,
+) -> bytes | None:
+    """PNG of PSNR against parameters (with the paper's IMDN) and against time; None when no
+    eval result matches a profile."""
+    points = tradeoff_points(evals, profiles, dataset, scale)
+    if not points:
+        return None
+    figure = new_figure(9.0, 3.6)
+    by_size, by_time = figure.subplots(1, 2, sharey=True)
+    label = {"fontsize": "small", "textcoords": "offset points", "xytext": (5, 4)}
+    for point in points:
+        by_size.scatter(point.parameters / 1e3, point.psnr)
+        by_size.annotate(point.name, (point.parameters / 1e3, point.psnr), **label)
+        if point.time_ms is not None:
+            by_time.scatter(point.time_ms, point.psnr)
+            by_time.annotate(point.name, (point.time_ms, point.psnr), **label)
+    psnrs = [p.psnr for p in points]
+    parameter_counts = [p.parameters for p in points]
+    if scale == 4 and dataset.lower() == "set5":
+        name, parameters, psnr = PAPER_IMDN_X4
+        by_size.scatter(parameters / 1e3, psnr, marker="*", s=120, color="black")
+        by_size.annotate(name, (parameters / 1e3, psnr), **{**label, "xytext": (5, -12)})
+        psnrs.append(psnr)
+        parameter_counts.append(parameters)
+    timed = [p for p in points if p.time_ms is not None]
+    conditions = sorted({f"{p.device}, {p.input_size} input" for p in timed})
+    # Axes from zero, and at least 1 dB tall, so that a single point does not fill the plot.
+    middle = (max(psnrs) + min(psnrs)) / 2
+    half = max(0.5, (max(psnrs) - min(psnrs)) * 0.6)
+    by_size.set_ylim(middle - half, middle + half)
+    by_size.set_xlim(0, max(parameter_counts) / 1e3 * 1.25)
+    times = [p.time_ms for p in points if p.time_ms is not None]
+    by_time.set_xlim(0, max(times, default=1.0) * 1.25)
+    by_size.ticklabel_format(useOffset=False)
+    by_size.set_xlabel("parameters (K)")
+    by_size.set_ylabel(f"PSNR on {dataset} x{scale} (dB)")
+    by_time.set_xlabel(f"time per image (ms; {'; '.join(conditions) or 'not measured'})")
+    for axes in (by_size, by_time):
+        axes.grid(alpha=0.3)
+    return figure_png(figure)
