@@ -9,13 +9,15 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import signal
 import sys
+import threading
 
 from vsr import __version__
 from vsr.errors import VsrError
 
 # The order here is the order in `vsr --help`.
-COMMANDS = ["run", "image", "eval", "train", "weights", "bench", "profile"]
+COMMANDS = ["run", "image", "eval", "train", "weights", "bench", "profile", "viz", "report"]
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -35,7 +37,14 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _terminate(signum: int, frame: object) -> None:
+    # Unwind like Ctrl-C so that writers remove their temporary files on the way out.
+    raise KeyboardInterrupt
+
+
 def main(argv: list[str] | None = None) -> int:
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, _terminate)
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):

@@ -1,0 +1,61 @@
+"""The Python API used by code that embeds vsr (the CLI is built on the same calls)."""
+
+import numpy as np
+import pytest
+import torch
+
+import vsr
+from vsr.imageio import read_image
+from vsr.models import create_model, save_weights
+
+
+@pytest.fixture
+def weights_file(tmp_path):
+    torch.manual_seed(0)
+    path = tmp_path / "tiny_x2.safetensors"
+    save_weights(create_model("imdn_rtc", 2), path)
+    return path
+
+
+def frames(n=2, h=12, w=16):
+    rng = np.random.default_rng(0)
+    return rng.integers(0, 256, size=(n, h, w, 3), dtype=np.uint8)
+
+
+def test_load_model_from_file(weights_file):
+    upscaler = vsr.load_model(weights_file, device="cpu")
+    assert isinstance(upscaler, vsr.Upscaler)
+    assert upscaler.scale == 2 and upscaler.arch == "imdn_rtc" and upscaler.precision == "fp32"
+
+
+def test_upscale_frames_is_the_network_rounded_to_uint8(weights_file):
+    upscaler = vsr.load_model(weights_file, device="cpu")
+    batch = frames()
+    out = vsr.upscale_frames(upscaler, batch)
+    assert out.shape == (2, 24, 32, 3) and out.dtype == np.uint8
+    with torch.no_grad():
+        x = torch.from_numpy(batch).permute(0, 3, 1, 2).float() / 255
+        expected = upscaler.model(x).clamp(0, 1).mul(255).round().byte().permute(0, 2, 3, 1)
+    assert np.array_equal(out, expected.numpy())
+
+
+def test_upscale_frames_rejects_wrong_layout(weights_file):
+    upscaler = vsr.load_model(weights_file, device="cpu")
+    with pytest.raises(vsr.VsrError, match="N x H x W x 3 uint8"):
+        vsr.upscale_frames(upscaler, frames().astype(np.float32))
+
+
+def test_upscale_image_file_round_trip(weights_file, tmp_path):
+    from vsr.imageio import write_image
+
+    source = tmp_path / "in.png"
+    write_image(source, frames(1, 10, 14)[0])
+    target = tmp_path / "out.png"
+    result = vsr.upscale_image(vsr.load_model(weights_file, device="cpu"), source, target)
+    assert result.shape == (20, 28, 3)
+    assert np.array_equal(read_image(target), result)
+
+
+def test_load_model_accepts_a_network():
+    upscaler = vsr.load_model(create_model("imdn", 3), device="cpu")
+    assert upscaler.scale == 3

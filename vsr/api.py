@@ -1,0 +1,71 @@
+"""The Python API: what the command line is built on, for code that embeds `vsr`.
+
+import vsr
+upscaler = vsr.load_model(scale=2)                 # our default x2 weights
+big = vsr.upscale_frames(upscaler, frames)         # N x H x W x 3 uint8 -> uint8
+vsr.upscale_image(upscaler, "in.png", "out.png")   # grey / RGBA / 16-bit kept
+vsr.upscale_video("in.mp4", "out.mp4", scale=2)    # decode once, encode once
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+from torch import nn
+
+from vsr.errors import VsrError
+from vsr.upscale import Upscaler
+
+
+def load_model(
+    weights: str | Path | nn.Module | None = None,
+    *,
+    scale: int = 2,
+    device: str | torch.device | None = None,
+    precision: str | None = None,
+    max_memory: int | None = None,
+) -> Upscaler:
+    """An Upscaler for ``weights``: a file, a manifest name (e.g. "IMDN_x2", downloaded and
+    verified on first use), a built network, or None for the project's own weights for
+    ``scale``. ``device`` defaults to CUDA when present; ``precision`` to fp16 on CUDA and
+    fp32 on the CPU; ``max_memory`` (bytes) bounds the network's memory through tiling.
+    """
+    from vsr.models import load_weights
+    from vsr.weights import resolve_weights
+
+    if isinstance(weights, nn.Module):
+        model = weights
+    else:
+        model = load_weights(resolve_weights(None if weights is None else str(weights), scale))
+    return Upscaler(model, device=device, precision=precision, max_memory=max_memory)
+
+
+def upscale_frames(upscaler: Upscaler, frames: np.ndarray) -> np.ndarray:
+    """Upscale a batch of RGB frames: N x H x W x 3 uint8 -> N x sH x sW x 3 uint8."""
+    if frames.ndim != 4 or frames.shape[3] != 3 or frames.dtype != np.uint8:
+        raise VsrError(f"frames must be N x H x W x 3 uint8, got {frames.shape} {frames.dtype}")
+    x = torch.from_numpy(np.ascontiguousarray(frames)).to(upscaler.device)
+    y = upscaler(x.permute(0, 3, 1, 2).float().div_(255))
+    return y.mul_(255).round_().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
+
+
+def upscale_image(
+    upscaler: Upscaler,
+    image: np.ndarray | str | Path,
+    output: str | Path | None = None,
+    scale: int | None = None,
+) -> np.ndarray:
+    """Upscale an image (an H x W x C array or a file); grey, RGBA and 16-bit are kept.
+
+    With ``output`` the result is also written there (format from the extension).
+    """
+    from vsr.image import upscale_image as upscale_pixels
+    from vsr.imageio import read_image, write_image
+
+    pixels = read_image(image) if isinstance(image, str | Path) else image
+    result = upscale_pixels(upscaler, pixels, scale)
+    if output is not None:
+        write_image(output, result)
+    return result
