@@ -96,7 +96,7 @@ class Upscaler:
             x = x.contiguous(memory_format=torch.channels_last)
         return self.model(x)
 
-    @torch.inference_mode()
+    @torch.no_grad()  # not inference_mode: callers may modify the result in place
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         if x.ndim != 4 or x.shape[1] != 3:
             raise ValueError(f"expected N x 3 x H x W, got {tuple(x.shape)}")
