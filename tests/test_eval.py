@@ -1,0 +1,177 @@
+"""`vsr eval` and vsr.evaluate: dataset discovery, the metric pipeline, the paper's numbers."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+from conftest import shared_path
+
+from vsr.cli import main
+from vsr.errors import VsrError
+from vsr.evaluate import evaluate_dataset
+from vsr.imageio import read_image, write_image
+from vsr.metrics import psnr, rgb_to_y, ssim
+from vsr.models import create_model, save_weights
+from vsr.ops.imresize import imresize
+
+
+class BicubicUpscaler:
+    """A stand-in network: MATLAB bicubic enlargement, so expected scores are computable."""
+
+    arch = "bicubic"
+
+    def __init__(self, scale: int) -> None:
+        self.scale = scale
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        return imresize(x.double(), scale=self.scale).clamp(0, 1).float()
+
+
+def _make_dataset(root, sizes=((26, 34), (30, 22)), seed=0):
+    """HR/ with smooth random colour images (odd sizes, so modcrop matters at x4)."""
+    rng = np.random.default_rng(seed)
+    (root / "HR").mkdir(parents=True)
+    for index, (h, w) in enumerate(sizes):
+        small = rng.integers(0, 256, size=(h // 4 + 1, w // 4 + 1, 3), dtype=np.uint8)
+        image = imresize(small, output_size=(h, w))
+        write_image(root / "HR" / f"im{index}.png", image)
+    return root
+
+
+def _expected_scores(hr_dir, scale):
+    """Bicubic scores written out step by step: modcrop, shrink, enlarge, Y, shave."""
+    psnrs, ssims = [], []
+    for path in sorted(hr_dir.iterdir()):
+        hr = read_image(path)
+        hr = hr[: hr.shape[0] // scale * scale, : hr.shape[1] // scale * scale]
+        lr = imresize(hr, scale=1 / scale).astype(np.float64) / 255
+        sr = np.clip(imresize(lr, scale=scale), 0, 1)
+        sr = np.round(sr.astype(np.float32) * 255).astype(np.uint8)
+        psnrs.append(psnr(rgb_to_y(sr), rgb_to_y(hr), shave=scale))
+        ssims.append(ssim(rgb_to_y(sr), rgb_to_y(hr), shave=scale))
+    return float(np.mean(psnrs)), float(np.mean(ssims))
+
+
+@pytest.mark.parametrize("scale", [2, 4])
+def test_generated_inputs_give_the_step_by_step_scores(tmp_path, scale):
+    dataset = _make_dataset(tmp_path / "Tiny")
+    result = evaluate_dataset(BicubicUpscaler(scale), dataset, progress=False)
+    expected_psnr, expected_ssim = _expected_scores(dataset / "HR", scale)
+    assert (result.dataset, result.scale, result.model, result.images) == (
+        "Tiny",
+        scale,
+        "bicubic",
+        2,
+    )
+    assert result.psnr == pytest.approx(expected_psnr, abs=1e-6)
+    assert result.ssim == pytest.approx(expected_ssim, abs=1e-9)
+    assert result.psnr_rgb is None
+    assert [score.name for score in result.per_image] == ["im0", "im1"]
+
+
+def test_shipped_lr_bicubic_inputs_are_used(tmp_path):
+    dataset = _make_dataset(tmp_path / "Tiny")
+    generated = evaluate_dataset(BicubicUpscaler(2), dataset, progress=False)
+    # Inputs in LR_bicubic/X2 take precedence: flat grey ones give different scores.
+    (dataset / "LR_bicubic" / "X2").mkdir(parents=True)
+    for path in (dataset / "HR").iterdir():
+        hr = read_image(path)
+        flat = np.full((hr.shape[0] // 2, hr.shape[1] // 2, 3), 128, dtype=np.uint8)
+        write_image(dataset / "LR_bicubic" / "X2" / f"{path.stem}x2.bmp", flat)
+    shipped = evaluate_dataset(BicubicUpscaler(2), dataset, progress=False)
+    assert shipped.psnr < generated.psnr - 1
+
+
+def test_paired_same_size_data_reports_rgb_psnr_without_shave(tmp_path):
+    dataset = _make_dataset(tmp_path / "Pairs", sizes=((24, 28),))
+    (dataset / "LR").mkdir()
+    hr = read_image(dataset / "HR" / "im0.png")
+    lr = hr.copy()
+    lr[0, 0] = 255 - lr[0, 0]  # a border difference: no shave means it counts
+    write_image(dataset / "LR" / "im0.png", lr)
+    result = evaluate_dataset(BicubicUpscaler(1), dataset, progress=False)
+    assert result.scale == 1
+    assert result.psnr == pytest.approx(psnr(rgb_to_y(lr), rgb_to_y(hr)), abs=1e-9)
+    assert result.psnr_rgb == pytest.approx(psnr(lr, hr), abs=1e-9)
+    assert "psnr_rgb" in result.to_dict()
+
+
+def test_cli_table_and_json_with_random_weights(tmp_path, capsys):
+    dataset = _make_dataset(tmp_path / "Tiny", sizes=((16, 20),))
+    weights = tmp_path / "random.safetensors"
+    torch.manual_seed(0)
+    save_weights(create_model("imdn", scale=2), weights)
+    report = tmp_path / "report.json"
+    args = [str(dataset), "--weights", str(weights), "--json", str(report), "--device", "cpu"]
+    assert main(["eval", *args]) == 0
+    printed = capsys.readouterr().out
+    assert "Tiny" in printed and "random" in printed
+    (record,) = json.loads(report.read_text())["results"]
+    assert set(record) == {"dataset", "scale", "model", "images", "psnr", "ssim"}
+    assert (record["dataset"], record["scale"], record["images"]) == ("Tiny", 2, 1)
+    assert f"{record['psnr']:.4f}" in printed
+
+
+def test_cli_errors_name_the_problem(tmp_path, capsys):
+    weights = tmp_path / "random.safetensors"
+    save_weights(create_model("imdn", scale=2), weights)
+    (tmp_path / "Empty").mkdir()
+    assert main(["eval", str(tmp_path / "Empty"), "--weights", str(weights)]) == 2
+    assert "has no HR/ folder" in capsys.readouterr().err
+    dataset = _make_dataset(tmp_path / "Tiny")
+    (dataset / "LR_bicubic" / "X2").mkdir(parents=True)
+    assert main(["eval", str(dataset), "--weights", str(weights)]) == 2
+    assert "im0x2" in capsys.readouterr().err
+    assert main(["eval", str(dataset), "--weights", str(weights), "--scale", "3"]) == 2
+    assert "not by 3" in capsys.readouterr().err
+    with pytest.raises(VsrError, match="LR/ folder"):
+        evaluate_dataset(BicubicUpscaler(1), _make_dataset(tmp_path / "NoPairs"), progress=False)
+
+
+def _reference():
+    return json.loads(shared_path("reference", "paper_table.json").read_text())
+
+
+def _check_official(tmp_path, datasets, scale):
+    checkpoint = shared_path("imdn-official", "checkpoints", f"IMDN_x{scale}.pth")
+    folders = [shared_path("datasets", "benchmark", name) for name in datasets]
+    report = tmp_path / "report.json"
+    args = ["eval", *map(str, folders), "--weights", str(checkpoint), "--json", str(report)]
+    assert main([*args, "--device", "cpu"]) == 0
+    expected = _reference()["official_checkpoint_measured"][f"x{scale}"]
+    for record in json.loads(report.read_text())["results"]:
+        want_psnr, want_ssim = expected[record["dataset"]]
+        assert record["scale"] == scale
+        assert record["psnr"] == pytest.approx(want_psnr, abs=0.005), record
+        assert record["ssim"] == pytest.approx(want_ssim, abs=0.0005), record
+
+
+def test_official_x2_checkpoint_reproduces_set5(tmp_path):
+    _check_official(tmp_path, ["Set5"], 2)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("scale", [2, 3, 4])
+def test_official_checkpoints_reproduce_set14_and_b100(tmp_path, scale):
+    _check_official(tmp_path, ["Set5", "Set14", "B100"], scale)
+
+
+@pytest.mark.slow
+def test_official_imdn_as_reproduces_realsr_subset():
+    from vsr.models import load_weights
+    from vsr.upscale import Upscaler
+
+    checkpoint = shared_path("imdn-official", "checkpoints", "IMDN_AS.pth")
+    dataset = shared_path("datasets", "realsr-subset")
+    upscaler = Upscaler(load_weights(checkpoint), device="cpu")
+    result = evaluate_dataset(upscaler, dataset, progress=False)
+    expected = _reference()["imdn_as_realsr_subset_measured"]
+    assert result.images == 2
+    for score in result.per_image:
+        want = expected[f"{score.name}.png"]
+        assert score.psnr_rgb == pytest.approx(want["rgb_psnr"], abs=0.01)
+        assert score.psnr == pytest.approx(want["y_psnr"], abs=0.01)
+        assert score.ssim == pytest.approx(want["y_ssim"], abs=0.0005)

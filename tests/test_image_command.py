@@ -1,0 +1,121 @@
+"""`vsr image` end to end with a random-weight model: layouts, bit depth, folders, EXIF."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from vsr.cli import main
+from vsr.imageio import read_image, write_image
+from vsr.ops.imresize import imresize
+
+
+@pytest.fixture(scope="module")
+def weights(tmp_path_factory):
+    from vsr.models import create_model, save_weights
+
+    path = tmp_path_factory.mktemp("weights") / "random_x2.safetensors"
+    torch.manual_seed(0)
+    save_weights(create_model("imdn", scale=2), path)
+    return path
+
+
+def _run(source, target, weights, *extra) -> int:
+    return main(
+        ["image", str(source), str(target), "--weights", str(weights), "--device", "cpu", *extra]
+    )
+
+
+def _random(shape, dtype=np.uint8, seed=0):
+    rng = np.random.default_rng(seed)
+    return rng.integers(0, np.iinfo(dtype).max + 1, size=shape, dtype=dtype)
+
+
+@pytest.mark.parametrize("channels", [1, 3, 4])
+def test_layouts_keep_channels_and_double_the_size(tmp_path, weights, channels):
+    pixels = _random((10, 13, channels), seed=channels)
+    write_image(tmp_path / "in.png", pixels)
+    assert _run(tmp_path / "in.png", tmp_path / "out.png", weights) == 0
+    out = read_image(tmp_path / "out.png")
+    assert out.shape == (20, 26, channels)
+    assert out.dtype == np.uint8
+    if channels == 4:
+        np.testing.assert_array_equal(out[:, :, 3], imresize(pixels[:, :, 3], scale=2))
+
+
+def test_grey_output_is_luma_of_the_colour_result(tmp_path, weights):
+    grey = _random((9, 11, 1), seed=5)
+    write_image(tmp_path / "grey.png", grey)
+    write_image(tmp_path / "rgb.png", np.repeat(grey, 3, axis=2))
+    assert _run(tmp_path / "grey.png", tmp_path / "grey_out.png", weights) == 0
+    assert _run(tmp_path / "rgb.png", tmp_path / "rgb_out.png", weights) == 0
+    rgb = read_image(tmp_path / "rgb_out.png").astype(np.float64)
+    luma = rgb @ np.array([0.299, 0.587, 0.114])
+    out = read_image(tmp_path / "grey_out.png")[:, :, 0].astype(np.float64)
+    assert np.abs(out - luma).max() <= 1.0  # rounding of the two paths only
+
+
+def test_16_bit_png_stays_16_bit(tmp_path, weights):
+    pixels = _random((8, 10, 3), np.uint16, seed=7)
+    write_image(tmp_path / "deep.png", pixels)
+    assert _run(tmp_path / "deep.png", tmp_path / "deep_out.png", weights) == 0
+    out = read_image(tmp_path / "deep_out.png")
+    assert out.dtype == np.uint16
+    assert out.shape == (16, 20, 3)
+    assert (out % 257 != 0).any()  # more than 8 bits of precision survived
+    # The same picture at 8 bits gives the same result up to 8-bit quantisation.
+    write_image(tmp_path / "shallow.png", np.round(pixels / 257).astype(np.uint8))
+    assert _run(tmp_path / "shallow.png", tmp_path / "shallow_out.png", weights) == 0
+    shallow = read_image(tmp_path / "shallow_out.png").astype(np.float64)
+    assert np.abs(out / 257 - shallow).mean() < 2
+
+
+def test_exif_orientation_is_applied(tmp_path, weights):
+    image = Image.fromarray(_random((6, 10, 3), seed=9))
+    exif = Image.Exif()
+    exif[0x0112] = 6  # stored sideways: display needs a quarter turn clockwise
+    image.save(tmp_path / "sideways.jpg", exif=exif, quality=95)
+    assert _run(tmp_path / "sideways.jpg", tmp_path / "upright.png", weights) == 0
+    assert read_image(tmp_path / "upright.png").shape == (20, 12, 3)
+
+
+def test_folder_skips_existing_outputs_unless_overwrite(tmp_path, weights, capsys):
+    source, target = tmp_path / "in", tmp_path / "out"
+    source.mkdir()
+    write_image(source / "a.png", _random((7, 8, 3), seed=1))
+    write_image(source / "b.bmp", _random((5, 6, 3), seed=2))
+    (source / "notes.txt").write_text("not an image")
+    target.mkdir()
+    placeholder = np.zeros((2, 2, 3), dtype=np.uint8)
+    write_image(target / "a.png", placeholder)
+    assert _run(source, target, weights) == 0
+    assert sorted(p.name for p in target.iterdir()) == ["a.png", "b.bmp"]
+    np.testing.assert_array_equal(read_image(target / "a.png"), placeholder)  # skipped
+    assert read_image(target / "b.bmp").shape == (10, 12, 3)
+    assert _run(source, target, weights, "--overwrite") == 0
+    assert read_image(target / "a.png").shape == (14, 16, 3)
+
+
+def test_same_size_model_enlarges_with_bicubic_first(tmp_path):
+    from vsr.models import create_model, save_weights
+
+    save_weights(create_model("imdn_as"), tmp_path / "as.safetensors")
+    write_image(tmp_path / "in.png", _random((8, 12, 3), seed=3))
+    assert (
+        _run(tmp_path / "in.png", tmp_path / "out.png", tmp_path / "as.safetensors", "--scale", "2")
+        == 0
+    )
+    assert read_image(tmp_path / "out.png").shape == (16, 24, 3)
+
+
+def test_user_mistakes_are_one_line_errors(tmp_path, weights, capsys):
+    assert _run(tmp_path / "missing.png", tmp_path / "out.png", weights) == 2
+    assert "input not found" in capsys.readouterr().err
+    write_image(tmp_path / "in.png", _random((4, 4, 3)))
+    write_image(tmp_path / "out.png", _random((4, 4, 3)))
+    assert _run(tmp_path / "in.png", tmp_path / "out.png", weights) == 2
+    assert "--overwrite" in capsys.readouterr().err
+    assert _run(tmp_path / "in.png", tmp_path / "x3.png", weights, "--scale", "3") == 2
+    assert "not by 3" in capsys.readouterr().err

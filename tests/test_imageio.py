@@ -1,0 +1,105 @@
+"""Image reading/writing: layouts, 16-bit PNG, EXIF orientation, errors, atomic writes."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from PIL import Image, ImageOps
+
+from vsr.errors import VsrError
+from vsr.imageio import read_image, write_image
+
+
+def _pixels(channels: int, dtype=np.uint8, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    return rng.integers(0, np.iinfo(dtype).max + 1, size=(5, 7, channels), dtype=dtype)
+
+
+@pytest.mark.parametrize("extension", [".png", ".bmp", ".webp"])
+@pytest.mark.parametrize("channels", [1, 3, 4])
+def test_lossless_round_trip_8_bit(tmp_path, extension, channels):
+    pixels = _pixels(channels)
+    path = tmp_path / f"image{extension}"
+    write_image(path, pixels)
+    result = read_image(path)
+    if extension == ".webp" and channels == 1:
+        # WebP stores colour only: grey comes back as three equal channels.
+        np.testing.assert_array_equal(result, np.repeat(pixels, 3, axis=2))
+    elif extension == ".bmp" and channels == 4:
+        np.testing.assert_array_equal(result, pixels[:, :, :3])  # BMP keeps no alpha
+    else:
+        assert result.dtype == np.uint8
+        np.testing.assert_array_equal(result, pixels)
+    assert [p.name for p in tmp_path.iterdir()] == [path.name]  # no temp file left behind
+
+
+@pytest.mark.parametrize("channels", [1, 3, 4])
+def test_16_bit_png_keeps_all_bits(tmp_path, channels):
+    pixels = _pixels(channels, np.uint16, seed=channels)
+    assert (pixels % 257 != 0).any()  # values an 8-bit round trip could not keep
+    path = tmp_path / "deep.png"
+    write_image(path, pixels)
+    result = read_image(path)
+    assert result.dtype == np.uint16
+    np.testing.assert_array_equal(result, pixels)
+
+
+def test_16_bit_to_8_bit_format_rounds(tmp_path):
+    pixels = np.array([[[0, 257, 65535]]], dtype=np.uint16)
+    write_image(tmp_path / "shallow.bmp", pixels)
+    np.testing.assert_array_equal(read_image(tmp_path / "shallow.bmp"), [[[0, 1, 255]]])
+
+
+def test_jpeg_is_close(tmp_path):
+    pixels = np.tile(np.linspace(0, 255, 32, dtype=np.uint8)[None, :, None], (16, 1, 3))
+    write_image(tmp_path / "photo.jpg", pixels)
+    result = read_image(tmp_path / "photo.jpg")
+    assert result.shape == pixels.shape
+    assert np.abs(result.astype(int) - pixels).mean() < 2
+
+
+@pytest.mark.parametrize("orientation", range(1, 9))
+def test_exif_orientation_applied(tmp_path, orientation):
+    pixels = _pixels(3, seed=orientation)
+    image = Image.fromarray(pixels)
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    path = tmp_path / "rotated.png"
+    image.save(path, exif=exif)
+    with Image.open(path) as stored:
+        expected = np.asarray(ImageOps.exif_transpose(stored).convert("RGB"))
+    result = read_image(path)
+    np.testing.assert_array_equal(result, expected)
+    if orientation in (5, 6, 7, 8):
+        assert result.shape == (7, 5, 3)
+
+
+def test_palette_with_transparency_becomes_rgba(tmp_path):
+    image = Image.new("P", (4, 3))
+    image.putpalette([255, 0, 0, 0, 255, 0] + [0] * 762)
+    image.putpixel((1, 1), 1)
+    image.info["transparency"] = 0
+    image.save(tmp_path / "palette.png", transparency=0)
+    result = read_image(tmp_path / "palette.png")
+    assert result.shape == (3, 4, 4)
+    assert tuple(result[1, 1]) == (0, 255, 0, 255)
+    assert tuple(result[0, 0]) == (255, 0, 0, 0)
+
+
+def test_read_errors(tmp_path):
+    with pytest.raises(VsrError, match="not found"):
+        read_image(tmp_path / "missing.png")
+    (tmp_path / "junk.png").write_bytes(b"this is not an image")
+    with pytest.raises(VsrError, match="cannot read"):
+        read_image(tmp_path / "junk.png")
+
+
+def test_write_errors_leave_nothing(tmp_path):
+    pixels = _pixels(3)
+    with pytest.raises(VsrError, match="unknown image type"):
+        write_image(tmp_path / "image.xyz", pixels)
+    with pytest.raises(VsrError, match="does not exist"):
+        write_image(tmp_path / "no" / "image.png", pixels)
+    with pytest.raises(VsrError, match="uint8 or uint16"):
+        write_image(tmp_path / "image.png", pixels.astype(np.float32))
+    assert list(tmp_path.iterdir()) == []

@@ -1,0 +1,93 @@
+"""`vsr eval`: PSNR/SSIM of a network on benchmark folders, in the papers' convention."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import tempfile
+from pathlib import Path
+
+from vsr.errors import VsrError
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "eval",
+        help="PSNR/SSIM on benchmark datasets (MATLAB convention)",
+        description="Evaluate a network on dataset folders holding HR/ and either "
+        "LR_bicubic/X{s}/, LR/ (paired same-size inputs) or nothing (inputs made with "
+        "MATLAB-exact bicubic). Y-channel PSNR/SSIM with the scale shaved from the borders.",
+    )
+    parser.add_argument("datasets", nargs="+", metavar="DATASET", help="dataset folder(s)")
+    parser.add_argument(
+        "--weights", help="weights file or manifest name (default: the project's weights)"
+    )
+    parser.add_argument(
+        "--scale",
+        type=int,
+        help="degradation scale (default: the model's; IMDN_AS evaluates same-size pairs)",
+    )
+    parser.add_argument("--json", metavar="PATH", help="also write the results as JSON")
+    parser.add_argument("--device", default=None, help="cpu, cuda or cuda:N (default: auto)")
+    parser.set_defaults(func=run)
+
+
+def open_upscaler(weights: str | None, scale: int | None, device: str | None):
+    """Load the weights and bind them to a device; check the model can do ``scale``."""
+    from vsr.models import load_weights
+    from vsr.upscale import Upscaler, resolve_device
+    from vsr.weights import resolve_weights
+
+    resolved_device = resolve_device(device)
+    path = resolve_weights(weights, 2 if scale is None else scale)
+    model = load_weights(path, device=resolved_device)
+    if scale is not None and model.scale not in (scale, 1):
+        raise VsrError(f"{path.name} upscales by {model.scale}, not by {scale}")
+    return Upscaler(model, device=resolved_device), path
+
+
+def format_table(results: list) -> str:
+    rows = [("dataset", "scale", "model", "images", "PSNR", "SSIM")]
+    for r in results:
+        rows.append(
+            (r.dataset, f"x{r.scale}", r.model, str(r.images), f"{r.psnr:.4f}", f"{r.ssim:.4f}")
+        )
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)) for row in rows]
+    return "\n".join(line.rstrip() for line in lines)
+
+
+def _write_json(path: Path, payload: dict) -> None:
+    if not path.parent.is_dir():
+        raise VsrError(f"folder for --json does not exist: {path.parent}")
+    descriptor, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
+    try:
+        with os.fdopen(descriptor, "w") as file:
+            json.dump(payload, file, indent=2)
+            file.write("\n")
+        os.replace(temp_name, path)
+    except BaseException:
+        Path(temp_name).unlink(missing_ok=True)
+        raise
+
+
+def run(args: argparse.Namespace) -> int:
+    from vsr.evaluate import dataset_pairs, evaluate_dataset
+
+    datasets = [Path(d) for d in args.datasets]
+    for dataset in datasets:
+        if not (dataset / "HR").is_dir():
+            raise VsrError(f"dataset {dataset} has no HR/ folder")
+    upscaler, weights_path = open_upscaler(args.weights, args.scale, args.device)
+    for dataset in datasets:  # a missing LR image is reported before any work is done
+        dataset_pairs(dataset, upscaler.scale if args.scale is None else args.scale)
+    model_name = weights_path.name.split(".")[0]
+    results = []
+    for dataset in datasets:
+        result = evaluate_dataset(upscaler, dataset, args.scale, model_name=model_name)
+        results.append(result)
+    print(format_table(results))
+    if args.json:
+        _write_json(Path(args.json), {"results": [r.to_dict() for r in results]})
+    return 0

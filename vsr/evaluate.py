@@ -1,0 +1,164 @@
+"""Evaluate an upscaler on a benchmark folder the way the papers do (MATLAB convention).
+
+A dataset folder holds ``HR/`` and one of:
+- ``LR_bicubic/X{s}/<stem>x{s}.<ext>``: the published low-resolution inputs;
+- ``LR/<stem>.<ext>``: paired inputs, as for IMDN_AS on RealSR (same size as HR);
+- nothing else: inputs are made with MATLAB-exact bicubic from the HR cropped to a
+  multiple of s, which is how the published inputs were made.
+
+Network inputs are uint8 / 255 as float32; outputs are clamped and rounded to uint8 before
+the metrics, as the official test script does. Metrics are Y-channel PSNR/SSIM with
+``s`` pixels shaved (see vsr.metrics); for same-size pairs (s = 1) nothing is shaved and the
+RGB PSNR over the whole image is reported too, as the RealSR numbers are.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+
+import numpy as np
+from tqdm import tqdm
+
+from vsr.errors import VsrError
+from vsr.image import upscale_image
+from vsr.imageio import IMAGE_EXTENSIONS, read_image
+from vsr.metrics import crop_to_common, psnr, rgb_to_y, ssim
+from vsr.ops.imresize import imresize
+from vsr.upscale import Upscaler
+
+
+@dataclass
+class ImageScore:
+    name: str
+    psnr: float
+    ssim: float
+    psnr_rgb: float | None = None
+
+
+@dataclass
+class EvalResult:
+    dataset: str
+    scale: int
+    model: str
+    images: int
+    psnr: float
+    ssim: float
+    psnr_rgb: float | None = None
+    per_image: list[ImageScore] = field(default_factory=list)
+
+    def to_dict(self, per_image: bool = False) -> dict:
+        """The JSON record of ``vsr eval``; ``psnr_rgb`` only for same-size pairs."""
+        record = {
+            "dataset": self.dataset,
+            "scale": self.scale,
+            "model": self.model,
+            "images": self.images,
+            "psnr": self.psnr,
+            "ssim": self.ssim,
+        }
+        if self.psnr_rgb is not None:
+            record["psnr_rgb"] = self.psnr_rgb
+        if per_image:
+            record["per_image"] = [asdict(score) for score in self.per_image]
+        return record
+
+
+def _image_files(folder: Path) -> list[Path]:
+    return sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS)
+
+
+def _find_by_stem(folder: Path, stem: str) -> Path | None:
+    for extension in IMAGE_EXTENSIONS:
+        for candidate in (folder / f"{stem}{extension}", folder / f"{stem}{extension.upper()}"):
+            if candidate.is_file():
+                return candidate
+    return None
+
+
+def _as_rgb(image: np.ndarray, path: Path) -> np.ndarray:
+    """H x W x 3 uint8: grey replicated to three channels (as the official script does)."""
+    if image.dtype != np.uint8:
+        raise VsrError(f"{path}: evaluation needs 8-bit images, got {image.dtype}")
+    if image.shape[2] == 1:
+        return np.repeat(image, 3, axis=2)
+    return image[:, :, :3]
+
+
+def modcrop(image: np.ndarray, scale: int) -> np.ndarray:
+    """Crop the bottom/right so height and width are multiples of ``scale``."""
+    h, w = image.shape[0] - image.shape[0] % scale, image.shape[1] - image.shape[1] % scale
+    return image[:h, :w]
+
+
+def dataset_pairs(dataset: Path, scale: int) -> list[tuple[str, Path, Path | None]]:
+    """(name, HR path, LR path or None when the input must be generated), sorted by name."""
+    hr_folder = dataset / "HR"
+    if not hr_folder.is_dir():
+        raise VsrError(f"dataset {dataset} has no HR/ folder")
+    hr_files = _image_files(hr_folder)
+    if not hr_files:
+        raise VsrError(f"dataset {dataset}: no images in {hr_folder}")
+    bicubic = dataset / "LR_bicubic" / f"X{scale}"
+    paired = dataset / "LR"
+    pairs = []
+    for hr in hr_files:
+        if bicubic.is_dir():
+            lr = _find_by_stem(bicubic, f"{hr.stem}x{scale}")
+            if lr is None:
+                raise VsrError(f"dataset {dataset}: no LR image {hr.stem}x{scale}.* in {bicubic}")
+        elif paired.is_dir():
+            lr = _find_by_stem(paired, hr.stem)
+            if lr is None:
+                raise VsrError(f"dataset {dataset}: no LR image {hr.stem}.* in {paired}")
+        elif scale == 1:
+            raise VsrError(f"dataset {dataset}: scale 1 needs paired inputs in an LR/ folder")
+        else:
+            lr = None
+        pairs.append((hr.stem, hr, lr))
+    return pairs
+
+
+def evaluate_dataset(
+    upscaler: Upscaler,
+    dataset: Path,
+    scale: int | None = None,
+    progress: bool = True,
+    model_name: str | None = None,
+) -> EvalResult:
+    """PSNR/SSIM of ``upscaler`` on one dataset folder at ``scale`` (default: the model's)."""
+    dataset = Path(dataset)
+    scale = upscaler.scale if scale is None else int(scale)
+    pairs = dataset_pairs(dataset, scale)
+    same_size = scale == 1
+    shave = 0 if same_size else scale
+    scores = []
+    for name, hr_path, lr_path in tqdm(
+        pairs, desc=f"{dataset.name} x{scale}", unit="img", disable=not progress, leave=False
+    ):
+        hr = _as_rgb(read_image(hr_path), hr_path)
+        if lr_path is None:
+            hr = modcrop(hr, scale)
+            lr = imresize(hr, scale=1 / scale)
+        else:
+            lr = _as_rgb(read_image(lr_path), lr_path)
+        sr, hr = crop_to_common(upscale_image(upscaler, lr, scale), hr)
+        sr_y, hr_y = rgb_to_y(sr), rgb_to_y(hr)
+        scores.append(
+            ImageScore(
+                name=name,
+                psnr=psnr(sr_y, hr_y, shave=shave),
+                ssim=ssim(sr_y, hr_y, shave=shave),
+                psnr_rgb=psnr(sr, hr) if same_size else None,
+            )
+        )
+    return EvalResult(
+        dataset=dataset.resolve().name,
+        scale=scale,
+        model=model_name or upscaler.arch,
+        images=len(scores),
+        psnr=float(np.mean([s.psnr for s in scores])),
+        ssim=float(np.mean([s.ssim for s in scores])),
+        psnr_rgb=float(np.mean([s.psnr_rgb for s in scores])) if same_size else None,
+        per_image=scores,
+    )

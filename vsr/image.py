@@ -1,0 +1,57 @@
+"""Upscaling one still image of any layout: grey, RGB or RGBA, 8 or 16 bits per sample.
+
+The networks see RGB in [0, 1]: grey is replicated to three channels and reduced back to
+one (BT.601 luma) afterwards; alpha bypasses the network and is enlarged with MATLAB
+bicubic; 16-bit samples are scaled by 1/65535, so the network works on the full precision
+and the output keeps 16 bits.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+
+from vsr.errors import VsrError
+from vsr.ops.imresize import imresize
+from vsr.upscale import Upscaler
+
+_PEAKS = {np.dtype(np.uint8): 255, np.dtype(np.uint16): 65535}
+_LUMA = (0.299, 0.587, 0.114)
+
+
+def network_input(upscaler: Upscaler, x: torch.Tensor, scale: int) -> torch.Tensor:
+    """The network's input for upscaling ``x`` (N x 3 x H x W in [0, 1]) by ``scale``.
+
+    Same-size networks (IMDN_AS, scale 1) restore a bicubic enlargement, so for ``scale`` > 1
+    they get MATLAB bicubic of ``x`` first, as in the paper's any-scale use.
+    """
+    if upscaler.scale == scale:
+        return x
+    if upscaler.scale == 1:
+        # On the network's device: the enlarged frame is the big one, don't copy it over.
+        return imresize(x.to(upscaler.device, torch.float64), scale=scale).clamp(0, 1).float()
+    raise VsrError(f"the model upscales by {upscaler.scale}, not by {scale}")
+
+
+def upscale_image(upscaler: Upscaler, pixels: np.ndarray, scale: int | None = None) -> np.ndarray:
+    """Upscale H x W x C (C = 1, 3, 4) uint8/uint16 pixels; same channels and dtype out."""
+    scale = upscaler.scale if scale is None else int(scale)
+    if pixels.ndim == 2:
+        pixels = pixels[:, :, None]
+    if pixels.dtype not in _PEAKS:
+        raise VsrError(f"images must be 8 or 16 bits per sample, not {pixels.dtype}")
+    channels = pixels.shape[2]
+    if channels not in (1, 3, 4):
+        raise VsrError(f"images must have 1, 3 or 4 channels, not {channels}")
+    peak = _PEAKS[pixels.dtype]
+
+    colour = np.repeat(pixels, 3, axis=2) if channels == 1 else pixels[:, :, :3]
+    x = torch.from_numpy(np.ascontiguousarray(colour)).permute(2, 0, 1)[None].float() / peak
+    y = upscaler(network_input(upscaler, x, scale))[0]
+    if channels == 1:
+        y = sum(weight * y[i] for i, weight in enumerate(_LUMA))[None]
+    out = (y * peak).round().clamp(0, peak).permute(1, 2, 0).cpu().numpy().astype(pixels.dtype)
+    if channels == 4:
+        alpha = imresize(pixels[:, :, 3], scale=scale)
+        out = np.concatenate([out, alpha[:, :, None]], axis=2)
+    return out

@@ -1,0 +1,176 @@
+"""Still-image reading and writing: H x W x C numpy arrays, 8 or 16 bits, EXIF upright.
+
+Pillow reads the EXIF orientation and decodes 8-bit images. It cannot hold 16-bit RGB
+(it silently drops to 8 bits), so 16-bit PNGs are decoded and encoded with FFmpeg's PNG
+codec through PyAV instead. Writes go to a temp file beside the target and are renamed
+when complete, so a crash never leaves half an image.
+"""
+
+from __future__ import annotations
+
+import os
+import struct
+import tempfile
+from pathlib import Path
+
+import av
+import numpy as np
+from av.video.frame import VideoFrame
+from PIL import Image, UnidentifiedImageError
+
+from vsr.errors import VsrError
+
+IMAGE_EXTENSIONS = (".png", ".bmp", ".jpg", ".jpeg", ".webp", ".tif", ".tiff")
+
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+_EXIF_ORIENTATION = 0x0112
+
+
+def _png_bit_depth(path: Path) -> tuple[int, int] | None:
+    """(bit depth, colour type) from a PNG's IHDR chunk, or None if not a PNG."""
+    with open(path, "rb") as file:
+        head = file.read(26)
+    if len(head) < 26 or not head.startswith(_PNG_SIGNATURE) or head[12:16] != b"IHDR":
+        return None
+    return struct.unpack(">BB", head[24:26])
+
+
+def _decode_png16(path: Path, colour_type: int) -> np.ndarray:
+    # PNG colour types: 0 grey, 2 RGB, 4 grey + alpha, 6 RGBA.
+    target = {0: "gray16le", 2: "rgb48le", 4: "rgba64le", 6: "rgba64le"}.get(colour_type)
+    if target is None:
+        raise VsrError(f"{path}: unsupported 16-bit PNG colour type {colour_type}")
+    try:
+        with av.open(str(path)) as container:
+            frame = next(container.decode(video=0))
+            pixels = frame.to_ndarray(format=target)
+    except (av.FFmpegError, StopIteration) as error:
+        raise VsrError(f"{path}: cannot decode 16-bit PNG ({error})") from error
+    return pixels[:, :, None] if pixels.ndim == 2 else pixels
+
+
+def _from_pillow(image: Image.Image) -> np.ndarray:
+    """Pixels of a Pillow image as H x W x C, C in (1, 3, 4), uint8 or uint16."""
+    mode = image.mode
+    if mode in ("I;16", "I;16B", "I;16L"):
+        return np.asarray(image, dtype=np.uint16)[:, :, None]
+    if mode == "I":  # 16-bit greyscale PNGs open as 32-bit integers in some Pillow versions
+        return np.clip(np.asarray(image), 0, 65535).astype(np.uint16)[:, :, None]
+    if mode in ("1", "L"):
+        return np.asarray(image.convert("L"))[:, :, None]
+    if mode in ("LA", "PA", "RGBA") or (mode == "P" and "transparency" in image.info):
+        return np.asarray(image.convert("RGBA"))
+    return np.asarray(image.convert("RGB"))
+
+
+def _orientation(image: Image.Image) -> int:
+    try:
+        return int(image.getexif().get(_EXIF_ORIENTATION, 1))
+    except Exception:  # a broken EXIF block must not make the pixels unreadable
+        return 1
+
+
+def apply_orientation(pixels: np.ndarray, orientation: int) -> np.ndarray:
+    """Turn H x W x C pixels upright according to an EXIF orientation value (1..8)."""
+    transposed = pixels.transpose(1, 0, 2)
+    upright = {
+        2: lambda: pixels[:, ::-1],  # mirrored left-right
+        3: lambda: pixels[::-1, ::-1],  # rotated 180
+        4: lambda: pixels[::-1, :],  # mirrored top-bottom
+        5: lambda: transposed,  # mirrored along the main diagonal
+        6: lambda: np.rot90(pixels, -1),  # needs 90 degrees clockwise
+        7: lambda: transposed[::-1, ::-1],  # mirrored along the anti-diagonal
+        8: lambda: np.rot90(pixels, 1),  # needs 90 degrees counter-clockwise
+    }.get(orientation)
+    upright_pixels = np.ascontiguousarray(upright() if upright else pixels)
+    # Pillow hands out read-only buffers; callers (and torch.from_numpy) expect to own them.
+    return upright_pixels if upright_pixels.flags.writeable else upright_pixels.copy()
+
+
+def read_image(path: str | Path) -> np.ndarray:
+    """Read an image as H x W x C (C = 1, 3 or 4), uint8 or uint16, EXIF orientation applied."""
+    path = Path(path)
+    if not path.is_file():
+        raise VsrError(f"image not found: {path}")
+    try:
+        with Image.open(path) as image:
+            orientation = _orientation(image)
+            png = _png_bit_depth(path)
+            if png is not None and png[0] == 16:
+                pixels = _decode_png16(path, png[1])
+            else:
+                pixels = _from_pillow(image)
+    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
+        raise VsrError(f"cannot read image {path}: {error}") from error
+    return apply_orientation(pixels, orientation)
+
+
+def _encode_png16(pixels: np.ndarray) -> bytes:
+    channels = pixels.shape[2]
+    source = {1: "gray16le", 3: "rgb48le", 4: "rgba64le"}[channels]
+    frame = VideoFrame.from_ndarray(
+        pixels[:, :, 0] if channels == 1 else np.ascontiguousarray(pixels), format=source
+    )
+    codec = av.CodecContext.create("png", "w")
+    codec.width, codec.height = pixels.shape[1], pixels.shape[0]
+    codec.pix_fmt = source.replace("le", "be")  # PNG stores big-endian samples
+    packets = list(codec.encode(frame.reformat(format=codec.pix_fmt))) + list(codec.encode(None))
+    return b"".join(bytes(packet) for packet in packets)
+
+
+def _to_uint8(pixels: np.ndarray) -> np.ndarray:
+    if pixels.dtype == np.uint8:
+        return pixels
+    return np.floor(pixels.astype(np.float64) / 257.0 + 0.5).astype(np.uint8)
+
+
+def write_image(path: str | Path, pixels: np.ndarray) -> None:
+    """Write H x W x C (or H x W) uint8/uint16 pixels; the format follows the extension.
+
+    PNG keeps 16 bits; BMP, lossless WebP, JPEG (quality 95) and TIFF store 8 bits, so
+    16-bit pixels are rounded to 8 bits for them. BMP and JPEG drop an alpha channel. The file appears complete or not at all.
+    """
+    path = Path(path)
+    pixels = np.asarray(pixels)
+    if pixels.ndim == 2:
+        pixels = pixels[:, :, None]
+    if pixels.ndim != 3 or pixels.shape[2] not in (1, 3, 4):
+        raise VsrError(f"cannot write an image of shape {pixels.shape} to {path}")
+    if pixels.dtype not in (np.uint8, np.uint16):
+        raise VsrError(f"cannot write {pixels.dtype} pixels to {path} (need uint8 or uint16)")
+    extension = path.suffix.lower()
+    if extension not in IMAGE_EXTENSIONS:
+        raise VsrError(f"unknown image type {path.suffix!r} for {path} (use png, bmp, jpg, webp)")
+    if not path.parent.is_dir():
+        raise VsrError(f"output folder does not exist: {path.parent}")
+
+    descriptor, temp_name = tempfile.mkstemp(
+        prefix=f".{path.name}.", suffix=".tmp", dir=path.parent
+    )
+    try:
+        with os.fdopen(descriptor, "wb") as file:
+            if extension == ".png" and pixels.dtype == np.uint16:
+                file.write(_encode_png16(pixels))
+            else:
+                eight_bit = _to_uint8(pixels)
+                if extension in (".jpg", ".jpeg", ".bmp") and eight_bit.shape[2] == 4:
+                    # JPEG has no alpha; Pillow writes BMP alpha but reads it back as RGB.
+                    eight_bit = eight_bit[:, :, :3]
+                image = Image.fromarray(
+                    eight_bit[:, :, 0] if eight_bit.shape[2] == 1 else eight_bit
+                )
+                options = {
+                    ".png": {"format": "PNG"},
+                    ".bmp": {"format": "BMP"},
+                    # exact: keep the colour under fully transparent pixels (WebP drops it).
+                    ".webp": {"format": "WEBP", "lossless": True, "quality": 100, "exact": True},
+                    ".jpg": {"format": "JPEG", "quality": 95},
+                    ".jpeg": {"format": "JPEG", "quality": 95},
+                    ".tif": {"format": "TIFF"},
+                    ".tiff": {"format": "TIFF"},
+                }[extension]
+                image.save(file, **options)
+        os.replace(temp_name, path)
+    except BaseException:
+        Path(temp_name).unlink(missing_ok=True)
+        raise
