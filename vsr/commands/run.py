@@ -65,6 +65,19 @@ def add_parser(subparsers) -> None:
         "--idle-exit", type=float, metavar="S",
         help="with --watch: stop after S seconds without new clips (default: run until Ctrl-C)",
     )  # fmt: skip
+    parser.add_argument(
+        "--ray", nargs="?", const="", metavar="ADDRESS",
+        help="run on a Ray cluster (vsr[ray]): one task per clip; without ADDRESS a local "
+        "Ray instance is started",
+    )  # fmt: skip
+    parser.add_argument(
+        "--segments", type=int, metavar="N",
+        help="with --ray and one clip: split it at keyframes into N segments run in parallel",
+    )  # fmt: skip
+    parser.add_argument(
+        "--segment-seconds", type=float, metavar="S",
+        help="with --ray and one clip: split it into segments of about S seconds",
+    )  # fmt: skip
     parser.set_defaults(func=run)
 
 
@@ -126,6 +139,10 @@ def run(args) -> int:
     settings, model = _settings_and_model_options(args)
     target = _target(args)
     say = (lambda line: None) if args.quiet else (lambda line: print(line, file=sys.stderr))
+    if args.ray is not None or args.segments is not None or args.segment_seconds is not None:
+        from vsr.commands.run_ray import run_on_ray
+
+        return run_on_ray(args, {"settings": settings, **model, **target}, say)
     if args.input.is_dir():
         return _run_folder(args, settings, model, target, say)
     if args.watch:

@@ -147,6 +147,7 @@ def save_weights(
     temp = path.with_name(f".{path.name}.tmp.{os.getpid()}")
     try:
         save_file(tensors, str(temp), metadata=info)
+        os.chmod(temp, 0o644)  # shareable weights, not private like a temp file
         os.replace(temp, path)
     finally:
         temp.unlink(missing_ok=True)

@@ -1,0 +1,261 @@
+"""`vsr bench`: both rows on one clip, the PSNR between them, model-only timings, the
+pressure test's CSV and plot, precision safety and the refusal of non-finite frames."""
+
+from __future__ import annotations
+
+import csv
+import json
+import sys
+
+import av
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from vsr.bench import decoded_psnr, run_bench, write_bench_json
+from vsr.bench_clip import make_bench_clip
+from vsr.bench_model import parse_frame_size, parse_frame_sizes, time_model
+from vsr.bench_pressure import cpu_forward_growth, run_pressure, write_pressure_csv
+from vsr.cli import main
+from vsr.errors import VsrError
+from vsr.models import create_model, save_weights
+
+
+def tiny_imdn() -> nn.Module:
+    torch.manual_seed(3)
+    return create_model("imdn", 2, features=16, blocks=1)
+
+
+def decoded_rgb(path) -> list[np.ndarray]:
+    with av.open(str(path)) as container:
+        return [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
+
+
+def test_bench_clip_is_deterministic_and_moves(tmp_path):
+    first = make_bench_clip(tmp_path / "a.mkv", 32, 24, 3, lossless=True)
+    second = make_bench_clip(tmp_path / "b.mkv", 32, 24, 3, lossless=True)
+    a, b = decoded_rgb(first), decoded_rgb(second)
+    assert len(a) == 3 and a[0].shape == (24, 32, 3)
+    assert all(np.array_equal(x, y) for x, y in zip(a, b, strict=True))
+    assert not np.array_equal(a[0], a[1])  # motion: frames differ
+    with pytest.raises(VsrError, match="even"):
+        make_bench_clip(tmp_path / "c.mkv", 33, 24, 2)
+
+
+def test_naive_and_engine_rows_agree_on_a_lossless_clip(tmp_path):
+    model = tiny_imdn()
+    result = run_bench(
+        64, 48, scale=2, frames=4, model=model, device="cpu", lossless=True, workdir=tmp_path
+    )
+    naive, engine = result.rows
+    assert naive.name == "naive loop" and engine.name.startswith("engine fp32")
+    assert naive.frames == engine.frames == 4
+    assert naive.ratio_to_naive == 1.0
+    assert engine.ratio_to_naive == pytest.approx(engine.fps / naive.fps, rel=0.01)
+    assert set(engine.stage_busy_seconds) == {"decode", "upload", "model", "download", "encode"}
+    assert engine.stage_busy_seconds["model"] > 0
+    # Nothing measurable about a GPU on the CPU: null, never a number.
+    assert engine.gpu_util_mean_percent is None and naive.gpu_memory_used_max_bytes is None
+    assert result.output_size == (128, 96)
+
+    # The naive loop really computes the network: its first frame is the model applied to
+    # the decoded source frame (up to the lossless 4:4:4 round trip of the output).
+    source = decoded_rgb(tmp_path / "source.mkv")[0]
+    x = torch.from_numpy(source).permute(2, 0, 1)[None].float() / 255
+    with torch.inference_mode():
+        expected = (model(x)[0].clamp(0, 1) * 255).round().byte().permute(1, 2, 0).numpy()
+    naive_frames = decoded_rgb(tmp_path / "naive.mkv")
+    engine_frames = decoded_rgb(tmp_path / "engine-default.mkv")
+    assert len(naive_frames) == len(engine_frames) == 4
+    error = np.abs(naive_frames[0].astype(int) - expected.astype(int))
+    assert error.mean() < 1.0 and error.max() <= 4
+    assert naive_frames[0].std() > 10  # a picture, not a flat frame: the PSNR below means something
+
+    # Engine and naive differ only by rounding in the colour conversions.
+    assert engine.psnr_vs_naive_db > 45
+    total, lowest, count_a, count_b = decoded_psnr(
+        tmp_path / "naive.mkv", tmp_path / "engine-default.mkv"
+    )
+    assert (count_a, count_b) == (4, 4)
+    assert total == pytest.approx(engine.psnr_vs_naive_db, abs=1e-3)
+    assert lowest <= total + 1e-9
+
+    write_bench_json(result, tmp_path / "bench.json")
+    data = json.loads((tmp_path / "bench.json").read_text())
+    assert [row["name"] for row in data["rows"]] == [naive.name, engine.name]
+    assert data["rows"][1]["psnr_vs_naive_db"] == engine.psnr_vs_naive_db
+    assert data["rows"][0]["gpu_util_mean_percent"] is None
+
+
+def test_bench_command_prints_the_table_and_writes_json(tmp_path, capsys):
+    weights = tmp_path / "tiny.safetensors"
+    save_weights(tiny_imdn(), weights)
+    report = tmp_path / "out" / "bench.json"
+    status = main(
+        ["bench", "--width", "48", "--height", "32", "--frames", "3", "--device", "cpu",
+         "--weights", str(weights), "--preset", "ultrafast", "--rounds", "2",
+         "--json", str(report)]
+    )  # fmt: skip
+    assert status == 0
+    table = capsys.readouterr().out
+    assert "naive loop" in table and "engine fp32 batch 1" in table and "n/a" in table
+    data = json.loads(report.read_text())
+    assert data["input_size"] == [48, 32] and data["output_size"] == [96, 64]
+    assert data["codec"] == "libx264" and data["preset"] == "ultrafast" and data["crf"] == 18
+    assert [row["frames"] for row in data["rows"]] == [3, 3]
+    # Two rounds each; the row reports the faster one.
+    for row in data["rows"]:
+        assert len(row["round_walls"]) == 2
+        assert row["wall_seconds"] == pytest.approx(min(row["round_walls"]), abs=1e-3)
+    # Two independent lossy encodings of the same pictures: close, not identical.
+    assert 20 < data["rows"][1]["psnr_vs_naive_db"] < 100
+
+
+def test_bench_rejects_a_wrong_scale_and_bad_encoder_settings_up_front():
+    with pytest.raises(VsrError, match="x2"):
+        run_bench(32, 32, scale=3, frames=1, model=tiny_imdn(), device="cpu")
+    with pytest.raises(VsrError, match="unknown video codec"):
+        run_bench(32, 32, frames=1, model=tiny_imdn(), device="cpu", codec="nonesuch")
+    with pytest.raises(VsrError, match="cannot open libx264"):
+        run_bench(32, 32, frames=1, model=tiny_imdn(), device="cpu", preset="warp-speed")
+
+
+class NanNetwork(nn.Module):
+    """An x2 network whose output is all NaN (as fp16 overflow would make it)."""
+
+    arch, scale, input_multiple = "imdn", 2, 1
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 12, 3, padding=1)
+        self.shuffle = nn.PixelShuffle(2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.shuffle(self.conv(x)) * float("nan")
+
+
+def test_engine_refuses_non_finite_frames_and_encodes_nothing(tmp_path):
+    with pytest.raises(VsrError, match="NaN or Inf"):
+        run_bench(
+            32, 24, scale=2, frames=3, model=NanNetwork(), device="cpu", lossless=True,
+            workdir=tmp_path,
+        )  # fmt: skip
+    # The naive loop wrote its (garbage) output; the engine left no file, not even a temp one.
+    names = sorted(p.name for p in tmp_path.iterdir())
+    assert names == ["naive.mkv", "source.mkv"]
+
+
+def test_frame_size_names():
+    assert parse_frame_size("540p") == (960, 540)
+    assert parse_frame_size("4K") == (3840, 2160)
+    assert parse_frame_size("960x540") == (960, 540)
+    assert parse_frame_size("800") == (800, 800)
+    assert [name for name, _ in parse_frame_sizes("128, 1080p")] == ["128", "1080p"]
+    for bad in ("big", "0", "12x", ""):
+        with pytest.raises(VsrError):
+            parse_frame_sizes(bad) if bad == "" else parse_frame_size(bad)
+
+
+def test_model_only_times_every_size_and_precision():
+    sizes = parse_frame_sizes("16,24x16")
+    timings = time_model(
+        tiny_imdn(), sizes, ["fp32", "bf16"], torch.device("cpu"), batch=2, repeats=2
+    )
+    assert [(t.size, t.precision) for t in timings] == [
+        ("16", "fp32"), ("24x16", "fp32"), ("16", "bf16"), ("24x16", "bf16")
+    ]  # fmt: skip
+    for t in timings:
+        assert t.ms_per_call > 0 and t.error is None
+        assert t.ms_per_frame == pytest.approx(t.ms_per_call / 2, rel=0.01)
+        assert t.fps == pytest.approx(1000 / t.ms_per_frame, rel=0.01)
+        assert t.peak_memory_bytes is None  # the CPU allocator keeps no peak
+        assert "wall clock" in t.timing and "median of 2" in t.timing
+    assert (timings[1].width, timings[1].height) == (24, 16)
+
+
+def test_pressure_csv_lists_every_requested_size(tmp_path):
+    torch.manual_seed(0)
+    models = [("tiny", tiny_imdn()), ("tiny RTC", create_model("imdn_rtc", 2))]
+    sizes = parse_frame_sizes("16,32,64")
+    points = run_pressure(sizes, torch.device("cpu"), max_size=32, models=models, repeats=1)
+    write_pressure_csv(points, tmp_path / "pressure.csv")
+    with open(tmp_path / "pressure.csv", newline="") as stream:
+        rows = list(csv.DictReader(stream))
+    assert [(r["model"], r["size"]) for r in rows] == [
+        (m, s) for m in ("tiny", "tiny RTC") for s in ("16", "32", "64")
+    ]
+    for row in rows:
+        if row["size"] == "64":
+            assert row["status"].startswith("skipped") and row["time_ms"] == ""
+        else:
+            assert row["status"] == "ok" and float(row["time_ms"]) > 0
+            assert int(row["pixels"]) == int(row["width"]) * int(row["height"])
+
+
+@pytest.mark.skipif(not sys.platform.startswith("linux"), reason="VmHWM is Linux's")
+def test_cpu_memory_growth_covers_the_output_at_least():
+    net = tiny_imdn().eval()
+    x = torch.rand(1, 3, 128, 128)
+    growth = cpu_forward_growth(net, x)
+    output_bytes = 3 * 256 * 256 * 4
+    assert growth is not None and growth >= output_bytes
+
+
+def test_pressure_plot_is_a_png_and_missing_matplotlib_is_one_line(tmp_path, capsys, monkeypatch):
+    pytest.importorskip("matplotlib")
+    from vsr.bench_pressure import plot_pressure
+
+    points = run_pressure(
+        parse_frame_sizes("16,24"), torch.device("cpu"), models=[("tiny", tiny_imdn())],
+        repeats=1,
+    )  # fmt: skip
+    plot_pressure(points, tmp_path / "p.png", "cpu")
+    assert (tmp_path / "p.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+    monkeypatch.setitem(sys.modules, "matplotlib.figure", None)
+    status = main(["bench", "--pressure", "--sizes", "16", "--out", str(tmp_path / "q")])
+    assert status == 2
+    assert "pip install 'vsr[report]'" in capsys.readouterr().err
+    assert not (tmp_path / "q.csv").exists()
+
+
+def test_fp16_stays_within_a_hundredth_of_a_db_on_a_set5_corner():
+    """Issue 4 item 3, quick form: official x2 weights, MATLAB convention (Y, shave 2), on
+    a 32x32 corner of butterfly. bf16 is left to the slow whole-image test: a CPU without
+    bf16 arithmetic takes minutes per image, and on so few pixels bf16's coarser rounding
+    moves the PSNR by 0.02-0.03 dB, while on the whole image it stays within 0.004 dB."""
+    _check_precisions_on_butterfly(["fp16"], crop=32)
+
+
+@pytest.mark.slow
+def test_bf16_and_fp16_stay_within_a_hundredth_of_a_db_on_a_whole_set5_image():
+    _check_precisions_on_butterfly(["bf16", "fp16"], crop=None)
+
+
+def _check_precisions_on_butterfly(precisions: list[str], crop: int | None) -> None:
+    from conftest import shared_path
+
+    from vsr.image import upscale_image
+    from vsr.imageio import read_image
+    from vsr.metrics import crop_to_common, psnr, rgb_to_y
+    from vsr.models import load_weights
+    from vsr.upscale import Upscaler
+
+    checkpoint = shared_path("imdn-official", "checkpoints", "IMDN_x2.pth")
+    set5 = shared_path("datasets", "benchmark", "Set5")
+    hr = read_image(set5 / "HR" / "butterfly.bmp")[:, :, :3]
+    lr = read_image(set5 / "LR_bicubic" / "X2" / "butterflyx2.bmp")[:, :, :3]
+    if crop is not None:
+        lr, hr = lr[:crop, :crop], hr[: 2 * crop, : 2 * crop]
+
+    def y_psnr(precision: str) -> float:
+        # A fresh network each time: the Upscaler casts the module it is given in place.
+        upscaler = Upscaler(load_weights(checkpoint), device="cpu", precision=precision)
+        sr, reference = crop_to_common(upscale_image(upscaler, lr), hr)
+        return psnr(rgb_to_y(sr), rgb_to_y(reference), shave=2)
+
+    full = y_psnr("fp32")
+    assert 30 < full < 40  # the network works (butterfly x2 is about 35.4 dB whole)
+    for precision in precisions:
+        assert abs(y_psnr(precision) - full) <= 0.01, precision

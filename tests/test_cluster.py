@@ -1,0 +1,165 @@
+"""`vsr run IN_DIR OUT_DIR --ray` on a local Ray instance (2 CPUs, tiny clips, random weights):
+same outputs as a local run, the corrupt clip reported, a killed worker's clip re-run once."""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from media import make_clip, truncate
+
+from vsr.cli import main
+from vsr.cluster_task import CRASH_ONCE_ENV, remove_stale_temps
+from vsr.models import create_model, save_weights
+from vsr.video.reader import VideoReader
+
+
+@pytest.fixture(scope="module")
+def local_ray():
+    """One Ray instance for the whole file: starting one takes several seconds."""
+    ray = pytest.importorskip("ray")
+    ray.init(num_cpus=2, include_dashboard=False, logging_level="ERROR", log_to_driver=False)
+    yield
+    ray.shutdown()
+
+
+@pytest.fixture(autouse=True)
+def one_torch_thread():
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def weights(tmp_path_factory) -> Path:
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp("weights") / "rtc_x2.safetensors"
+    save_weights(create_model("imdn_rtc", 2), path)
+    return path
+
+
+@pytest.fixture(scope="module")
+def folder(tmp_path_factory, weights, local_ray) -> tuple[Path, Path]:
+    """Four clips (one truncated, so unreadable) and their outputs from a local run."""
+    root = tmp_path_factory.mktemp("clips")
+    clips = root / "in"
+    clips.mkdir()
+    make_clip(clips / "a.mp4", 32, 24, frames=3)
+    make_clip(clips / "b.mkv", 24, 16, frames=4)
+    make_clip(clips / "c.mp4", 16, 16, frames=2, audio=False)
+    make_clip(root / "whole.mp4", 32, 24, frames=4)
+    truncate(root / "whole.mp4", 0.4, clips / "d_corrupt.mp4")
+    local = root / "local"
+    torch.set_num_threads(1)
+    assert main(["run", str(clips), str(local), "--weights", str(weights), "--quiet"]) == 1
+    assert sorted(p.name for p in local.iterdir()) == ["a.mp4", "b.mkv", "c.mp4"]
+    return clips, local
+
+
+def decoded(path: Path) -> list[tuple[int, bytes]]:
+    with VideoReader(path) as reader:
+        return [(f.pts, b"".join(np.ascontiguousarray(p).tobytes() for p in f.planes)) for f in reader.frames()]  # fmt: skip
+
+
+def assert_same_as_local(out: Path, local: Path) -> None:
+    assert sorted(p.name for p in out.iterdir() if not p.name.startswith(".")) == sorted(
+        p.name for p in local.iterdir()
+    )
+    for expected in local.iterdir():
+        got = decoded(out / expected.name)
+        want = decoded(expected)
+        assert [pts for pts, _ in got] == [pts for pts, _ in want]
+        assert got == want, expected.name
+    assert not list(out.glob(".*.tmp*")), "a temp file was left behind"
+
+
+def test_folder_on_ray_equals_local_run_and_reports_the_corrupt_clip(tmp_path, folder, weights):
+    clips, local = folder
+    out, report = tmp_path / "out", tmp_path / "cluster.json"
+    args = ["run", str(clips), str(out), "--weights", str(weights), "--quiet", "--ray"]
+    assert main([*args[:-1], "--report", str(report), "--ray"]) == 1
+    assert_same_as_local(out, local)
+
+    data = json.loads(report.read_text())
+    assert data["summary"]["done"] == 3 and data["summary"]["failed"] == 1
+    assert data["summary"]["frames"] == 3 + 4 + 2
+    assert data["summary"]["workers"] == 2
+    by_name = {Path(c["input"]).name: c for c in data["clips"]}
+    assert list(by_name) == ["a.mp4", "b.mkv", "c.mp4", "d_corrupt.mp4"]
+    assert by_name["d_corrupt.mp4"]["status"] == "failed"
+    assert "d_corrupt.mp4" in by_name["d_corrupt.mp4"]["error"]
+    for name in ("a.mp4", "b.mkv", "c.mp4"):
+        clip = by_name[name]
+        assert clip["status"] == "done" and clip["node"] and clip["gpu"] is None
+        assert clip["fps"] > 0 and clip["report"]["device"] == "cpu"
+
+    # A restart skips what is finished and only retries the clip that has no output.
+    mtimes = {p.name: p.stat().st_mtime_ns for p in out.iterdir()}
+    assert main([*args[:-1], "--report", str(report), "--ray"]) == 1
+    assert {p.name: p.stat().st_mtime_ns for p in out.iterdir()} == mtimes
+    summary = json.loads(report.read_text())["summary"]
+    assert (summary["skipped"], summary["failed"], summary["done"]) == (3, 1, 0)
+
+
+def test_a_worker_killed_mid_clip_is_rerun_and_every_output_is_written_once(
+    tmp_path, folder, weights, monkeypatch
+):
+    clips, local = folder
+    good = tmp_path / "good"
+    good.mkdir()
+    for name in ("a.mp4", "b.mkv", "c.mp4"):
+        (good / name).symlink_to(clips / name)
+    out = tmp_path / "out"
+    monkeypatch.setenv(CRASH_ONCE_ENV, "b.mkv")
+    args = ["run", str(good), str(out), "--weights", str(weights), "--quiet", "--ray"]
+    assert main(args) == 0
+    # The worker really died mid-clip (with its temp file written), and was replaced.
+    assert (out / ".vsr-test-crashed-b.mkv").read_text() == "crashed"
+    (out / ".vsr-test-crashed-b.mkv").unlink()
+    assert_same_as_local(out, local)
+
+
+def test_a_retry_removes_only_temps_of_its_own_output(tmp_path):
+    target = tmp_path / "clip.mp4"
+    stale = tmp_path / ".clip.999999.tmp.mp4"
+    mine = tmp_path / f".clip.{os.getpid()}.tmp.mp4"
+    other_clip = tmp_path / ".clip.b.999999.tmp.mp4"
+    other_suffix = tmp_path / ".clip.999999.tmp.mkv"
+    for path in (stale, mine, other_clip, other_suffix):
+        path.write_bytes(b"x")
+    assert remove_stale_temps(target) == [stale]
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        p.name for p in (mine, other_clip, other_suffix)
+    )
+
+
+def test_one_clip_on_ray_equals_the_local_run(tmp_path, folder, weights):
+    clips, local = folder
+    out = tmp_path / "a.mp4"
+    args = ["run", str(clips / "a.mp4"), str(out), "--weights", str(weights), "--quiet", "--ray"]
+    assert main(args) == 0
+    assert decoded(out) == decoded(local / "a.mp4")
+    assert main(args) == 2  # exists: the same refusal as a local run
+
+
+def test_without_ray_installed_the_flag_says_what_to_install(tmp_path, monkeypatch, capsys):
+    monkeypatch.setitem(sys.modules, "ray", None)  # `import ray` now raises ImportError
+    (tmp_path / "in").mkdir()
+    assert main(["run", str(tmp_path / "in"), str(tmp_path / "out"), "--ray"]) == 2
+    assert "pip install 'vsr[ray]'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [(["--segments", "2"], "add --ray"), (["--segments", "2", "--ray"], "one clip")],
+)
+def test_segment_flags_need_ray_and_one_clip(tmp_path, extra, message, capsys):
+    (tmp_path / "in").mkdir()
+    assert main(["run", str(tmp_path / "in"), str(tmp_path / "out"), *extra]) == 2
+    assert message in capsys.readouterr().err

@@ -1,0 +1,130 @@
+"""Segment mode: a clip split at keyframes, upscaled by Ray tasks and joined, equals the
+unsplit run frame for frame (FFV1), with the same timestamps and the audio copied once."""
+
+from __future__ import annotations
+
+import json
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+import torch
+from media import picture_planes
+
+from vsr.cli import main
+from vsr.models import create_model, save_weights
+from vsr.segments import Segment, extract_segment, plan_segments
+from vsr.video.reader import VideoReader
+
+
+@pytest.fixture(autouse=True)
+def one_torch_thread():
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
+@pytest.fixture(scope="module")
+def weights(tmp_path_factory) -> Path:
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp("weights") / "rtc_x2.safetensors"
+    save_weights(create_model("imdn_rtc", 2), path)
+    return path
+
+
+def make_gop_clip(path: Path, frames: int = 14, gop: int = 4, width: int = 32, height: int = 24):
+    """H.264 with a keyframe every `gop` frames, B-frames (so decode order != display
+    order), a 1/12800 time base as MP4 writes it, and an AAC tone."""
+    with av.open(str(path), "w") as out:
+        video = out.add_stream(
+            "libx264", rate=25, options={"g": str(gop), "keyint_min": str(gop), "bf": "2", "sc_threshold": "0", "preset": "ultrafast", "crf": "18"}
+        )  # fmt: skip
+        video.width, video.height, video.pix_fmt = width, height, "yuv420p"
+        sound = out.add_stream("aac", rate=48000)
+        sound.layout = "mono"
+        for index in range(frames):
+            frame = av.VideoFrame(width, height, "yuv420p")
+            for plane, data in zip(frame.planes, picture_planes(width, height, index), strict=True):
+                view = np.frombuffer(plane, np.uint8).reshape(plane.height, plane.line_size)
+                view[:, : data.shape[1]] = data
+            frame.pts, frame.time_base = index, Fraction(1, 25)
+            out.mux(video.encode(frame))
+        out.mux(video.encode(None))
+        samples = int(frames / 25 * 48000)
+        for start in range(0, samples, 1024):
+            tone = np.sin(np.arange(start, start + 1024) / 48000 * 2 * np.pi * 440)
+            chunk = av.AudioFrame.from_ndarray(
+                (0.3 * tone).astype(np.float32)[None], format="flt", layout="mono"
+            )
+            chunk.sample_rate, chunk.pts, chunk.time_base = 48000, start, Fraction(1, 48000)
+            out.mux(sound.encode(chunk))
+        out.mux(sound.encode(None))
+
+
+def decoded(path: Path) -> list[tuple[int, bytes]]:
+    with VideoReader(path) as reader:
+        return [(f.pts, b"".join(p.tobytes() for p in f.planes)) for f in reader.frames()]
+
+
+def audio_packets(path: Path) -> list[tuple[int, bytes]]:
+    with av.open(str(path)) as container:
+        return [(p.pts, bytes(p)) for p in container.demux(audio=0) if p.size]
+
+
+def test_segments_start_at_keyframes_and_cover_every_frame_once(tmp_path):
+    clip = tmp_path / "gop.mp4"
+    make_gop_clip(clip, frames=14, gop=4)
+    segments = plan_segments(clip, count=3)
+    with av.open(str(clip)) as container:
+        keys = {p.pts for p in container.demux(video=0) if p.is_keyframe and p.size}
+    assert len(segments) == 3
+    assert segments[0].start is None and segments[-1].end is None
+    assert all(s.start in keys for s in segments[1:])
+    assert all(a.end == b.start for a, b in zip(segments, segments[1:], strict=False))
+    assert len(plan_segments(clip, count=50)) == len(keys)  # never more cuts than keyframes
+
+    whole = decoded(clip)
+    pieces = []
+    for segment in segments:
+        pts = extract_segment(clip, segment, tmp_path / f"{segment.index}.mkv")
+        frames = decoded(tmp_path / f"{segment.index}.mkv")
+        assert len(frames) == len(pts)
+        pieces += [(p, pixels) for p, (_, pixels) in zip(pts, frames, strict=True)]
+    assert pieces == whole  # same pixels, same pts, nothing dropped or doubled
+
+
+def test_a_range_starting_mid_gop_still_decodes_exactly(tmp_path):
+    clip = tmp_path / "gop.mp4"
+    make_gop_clip(clip, frames=10, gop=5)
+    whole = decoded(clip)
+    start, end = whole[3][0], whole[8][0]  # not keyframes: seek back, skip ahead
+    pts = extract_segment(clip, Segment(0, start, end), tmp_path / "mid.mkv")
+    assert pts == [p for p, _ in whole[3:8]]
+    assert [px for _, px in decoded(tmp_path / "mid.mkv")] == [px for _, px in whole[3:8]]
+
+
+def test_split_run_on_ray_equals_the_unsplit_run(tmp_path, weights):
+    ray = pytest.importorskip("ray")
+    clip = tmp_path / "long.mp4"
+    make_gop_clip(clip, frames=14, gop=4)
+    whole, split, report = tmp_path / "whole.mkv", tmp_path / "split.mkv", tmp_path / "r.json"
+    common = ["--weights", str(weights), "--codec", "ffv1", "--quiet"]
+    assert main(["run", str(clip), str(whole), *common]) == 0
+    ray.init(num_cpus=2, include_dashboard=False, logging_level="ERROR", log_to_driver=False)
+    try:
+        args = ["run", str(clip), str(split), *common, "--report", str(report)]
+        assert main([*args, "--segments", "3", "--ray"]) == 0
+    finally:
+        ray.shutdown()
+    got, want = decoded(split), decoded(whole)
+    assert [p for p, _ in got] == [p for p, _ in want] and len(got) == 14
+    assert got == want
+    assert audio_packets(split) == audio_packets(whole)  # copied once, not per segment
+    data = json.loads(report.read_text())
+    assert data["summary"]["done"] == 3 and data["summary"]["frames"] == 14
+    assert [c["segment"] for c in data["clips"]] == [0, 1, 2]
+    assert all(not c["report"]["lost_frames"] and not c["report"]["notes"] for c in data["clips"])
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # work files gone

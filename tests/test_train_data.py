@@ -1,0 +1,121 @@
+"""Training patches: LR/HR alignment against the MATLAB bicubic, augmentations, sampling."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from vsr.errors import VsrError
+from vsr.ops.imresize import imresize
+from vsr.train.data import PatchStore, batch_generator, read_rgb
+
+
+def _images(seed: int = 0) -> list[np.ndarray]:
+    rng = np.random.default_rng(seed)
+    # Odd sizes: the store must crop each to a multiple of the scale before downscaling.
+    return [rng.integers(0, 256, size, dtype=np.uint8) for size in [(41, 53, 3), (64, 37, 3)]]
+
+
+def _reference_transform(patch: np.ndarray, transform: int) -> np.ndarray:
+    """transform bits: 4 transposes, then 1 flips left-right, 2 flips up-down (HWC)."""
+    if transform & 4:
+        patch = patch.transpose(1, 0, 2)
+    if transform & 1:
+        patch = patch[:, ::-1]
+    if transform & 2:
+        patch = patch[::-1]
+    return patch
+
+
+@pytest.mark.parametrize("scale", [2, 3])
+def test_patches_match_the_bicubic_of_their_hr_region(scale: int) -> None:
+    images = _images()
+    store = PatchStore(images, scale=scale, lr_patch=6)
+    for image_index, image in enumerate(images):
+        h, w = (image.shape[0] // scale) * scale, (image.shape[1] // scale) * scale
+        lr_full = imresize(np.ascontiguousarray(image[:h, :w]), scale=1 / scale)
+        for top, left in [(0, 0), (lr_full.shape[0] - 6, lr_full.shape[1] - 6), (3, 2)]:
+            batch = store.crop(
+                torch.tensor([image_index]), torch.tensor([top]), torch.tensor([left]),
+                torch.tensor([0]),
+            )  # fmt: skip
+            lr = batch.lr[0].permute(1, 2, 0).numpy()
+            hr = batch.hr[0].permute(1, 2, 0).numpy()
+            np.testing.assert_array_equal(lr, lr_full[top : top + 6, left : left + 6])
+            s = scale
+            np.testing.assert_array_equal(
+                hr, image[top * s : (top + 6) * s, left * s : (left + 6) * s]
+            )
+
+
+def test_augmentations_are_the_same_on_lr_and_hr() -> None:
+    store = PatchStore(_images(), scale=2, lr_patch=5)
+    plain = store.crop(torch.tensor([1]), torch.tensor([4]), torch.tensor([3]), torch.tensor([0]))
+    lr0 = plain.lr[0].permute(1, 2, 0).numpy()
+    hr0 = plain.hr[0].permute(1, 2, 0).numpy()
+    seen = set()
+    for transform in range(8):
+        batch = store.crop(
+            torch.tensor([1]), torch.tensor([4]), torch.tensor([3]), torch.tensor([transform])
+        )
+        lr = batch.lr[0].permute(1, 2, 0).numpy()
+        hr = batch.hr[0].permute(1, 2, 0).numpy()
+        np.testing.assert_array_equal(lr, _reference_transform(lr0, transform))
+        np.testing.assert_array_equal(hr, _reference_transform(hr0, transform))
+        seen.add(lr.tobytes())
+    assert len(seen) == 8  # eight distinct flips/rotations of a random patch
+
+
+def test_sampling_is_a_function_of_seed_rank_and_step() -> None:
+    store = PatchStore(_images(), scale=2, lr_patch=8)
+    a = store.sample(6, batch_generator(seed=1, rank=0, step=5))
+    b = store.sample(6, batch_generator(seed=1, rank=0, step=5))
+    other_rank = store.sample(6, batch_generator(seed=1, rank=1, step=5))
+    other_step = store.sample(6, batch_generator(seed=1, rank=0, step=6))
+    assert a.lr.shape == (6, 3, 8, 8) and a.hr.shape == (6, 3, 16, 16)
+    assert a.lr.dtype == torch.uint8
+    assert torch.equal(a.lr, b.lr) and torch.equal(a.hr, b.hr)
+    assert not torch.equal(a.hr, other_rank.hr)
+    assert not torch.equal(a.hr, other_step.hr)
+
+
+def test_sampled_patches_are_aligned() -> None:
+    """Random samples: HR from an even position, LR the same transform of the bicubic there."""
+    rng = np.random.default_rng(3)
+    rows, cols = np.mgrid[0:96, 0:80]
+    # Red and green hold each pixel's position, so a patch tells where it was cut from.
+    image = np.stack([rows, cols, rng.integers(0, 256, (96, 80))], axis=2).astype(np.uint8)
+    store = PatchStore([image], scale=2, lr_patch=12)
+    lr_full = imresize(image, scale=0.5)
+    batch = store.sample(16, batch_generator(seed=0, rank=0, step=0))
+    transforms_seen = set()
+    for lr, hr in zip(batch.lr, batch.hr, strict=True):
+        hr_np, lr_np = hr.permute(1, 2, 0).numpy(), lr.permute(1, 2, 0).numpy()
+        top, left = int(hr_np[:, :, 0].min()), int(hr_np[:, :, 1].min())
+        assert top % 2 == 0 and left % 2 == 0
+        region = image[top : top + 24, left : left + 24]
+        (transform,) = [
+            t for t in range(8) if np.array_equal(_reference_transform(region, t), hr_np)
+        ]
+        transforms_seen.add(transform)
+        lr_region = lr_full[top // 2 : top // 2 + 12, left // 2 : left // 2 + 12]
+        np.testing.assert_array_equal(lr_np, _reference_transform(lr_region, transform))
+    assert len(transforms_seen) > 1
+
+
+def test_images_too_small_are_skipped_and_none_is_an_error() -> None:
+    small = np.zeros((10, 10, 3), np.uint8)
+    store = PatchStore([small, _images()[0]], scale=2, lr_patch=8)
+    assert store.count == 1
+    with pytest.raises(VsrError):
+        PatchStore([small], scale=2, lr_patch=8)
+
+
+def test_grey_images_are_read_as_rgb(tmp_path) -> None:
+    grey = np.arange(48, dtype=np.uint8).reshape(6, 8)
+    Image.fromarray(grey, mode="L").save(tmp_path / "grey.png")
+    rgb = read_rgb(tmp_path / "grey.png")
+    assert rgb.shape == (6, 8, 3)
+    np.testing.assert_array_equal(rgb[:, :, 1], grey)

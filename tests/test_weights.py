@@ -1,0 +1,93 @@
+"""Weights: the shipped default matches its manifest entry; downloads verify their sha256."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+
+import pytest
+
+import vsr.weights as weights
+from vsr.cli import main
+from vsr.errors import VsrError
+from vsr.models import load_weights
+
+OFFICIAL_X2_SHA = "740b39653592bd3f49955a21cd9e16f2d37f2c413368cc09327601b8fbe42ce1"
+
+
+def test_shipped_x2_weights_match_the_manifest() -> None:
+    entry = weights.load_manifest()["vsr_imdn_x2"]
+    path = weights.WEIGHTS_DIR / entry["file"]
+    assert hashlib.sha256(path.read_bytes()).hexdigest() == entry["sha256"]
+    assert weights.resolve_weights(None, 2) == path
+    assert weights.resolve_weights("vsr_imdn_x2", 2) == path
+    model = load_weights(path)
+    assert (model.arch, model.scale) == (entry["arch"], entry["scale"]) == ("imdn", 2)
+    assert "url" not in entry  # ours: shipped, never downloaded
+
+
+def test_official_entries_point_upstream_with_the_known_sums() -> None:
+    manifest = weights.load_manifest()
+    entry = manifest["IMDN_x2"]
+    assert entry["url"] == "https://github.com/Zheng222/IMDN/raw/master/checkpoints/IMDN_x2.pth"
+    assert entry["sha256"] == OFFICIAL_X2_SHA
+    for name in ("IMDN_x3", "IMDN_x4", "IMDN_AS", "model_RTC", "model_RTE"):
+        assert len(manifest[name]["sha256"]) == 64 and manifest[name]["url"].endswith(".pth")
+
+
+@pytest.fixture
+def local_manifest(tmp_path, monkeypatch):
+    """A manifest whose one downloadable entry is a local file:// URL; an empty cache."""
+    source = tmp_path / "upstream" / "tiny.pth"
+    source.parent.mkdir()
+    source.write_bytes(b"pretend checkpoint bytes")
+    good = hashlib.sha256(source.read_bytes()).hexdigest()
+    entries = {
+        "good": {"file": "tiny.pth", "url": source.as_uri(), "sha256": good, "scale": 2},
+        "bad": {"file": "bad.pth", "url": source.as_uri(), "sha256": "0" * 64, "scale": 2},
+    }
+    manifest = tmp_path / "manifest.json"
+    manifest.write_text(json.dumps({"weights": entries}))
+    monkeypatch.setattr(weights, "MANIFEST_PATH", manifest)
+    monkeypatch.setattr(weights, "WEIGHTS_DIR", tmp_path / "no-weights")
+    monkeypatch.setenv("VSR_CACHE", str(tmp_path / "cache"))
+    return source
+
+
+def test_download_verifies_and_caches(local_manifest, tmp_path) -> None:
+    path = weights.download("good")
+    assert path == tmp_path / "cache" / "tiny.pth"
+    assert path.read_bytes() == local_manifest.read_bytes()
+    local_manifest.write_bytes(b"changed upstream")  # the cached, verified copy is reused
+    assert weights.download("good").read_bytes() == b"pretend checkpoint bytes"
+    assert weights.resolve_weights("good", 2) == path
+    with pytest.raises(VsrError, match="x2 model, not x4"):
+        weights.resolve_weights("good", 4)
+
+
+def test_download_refuses_a_wrong_sum(local_manifest, tmp_path) -> None:
+    with pytest.raises(VsrError, match="does not match"):
+        weights.download("bad")
+    assert list((tmp_path / "cache").iterdir()) == []  # nothing kept, not even a temp file
+
+
+def test_missing_defaults_and_unknown_names_are_clear_errors(local_manifest, tmp_path) -> None:
+    with pytest.raises(VsrError, match="no default weights for x2.*vsr weights download good"):
+        weights.resolve_weights(None, 2)
+    with pytest.raises(VsrError, match="unknown weights 'nope'.*good"):
+        weights.resolve_weights("nope", 2)
+    with pytest.raises(VsrError, match="not found"):
+        weights.resolve_weights(str(tmp_path / "absent.safetensors"), 2)
+    existing = tmp_path / "mine.pth"
+    existing.write_bytes(b"x")
+    assert weights.resolve_weights(str(existing), 2) == existing
+
+
+def test_cli_lists_and_downloads(local_manifest, tmp_path, capsys) -> None:
+    assert main(["weights", "download", "good"]) == 0
+    assert capsys.readouterr().out.strip() == str(tmp_path / "cache" / "tiny.pth")
+    assert main(["weights", "list"]) == 0
+    listing = capsys.readouterr().out
+    assert "good" in listing and "(downloaded)" in listing
+    assert main(["weights", "download", "bad"]) == 2
+    assert "does not match" in capsys.readouterr().err

@@ -1,0 +1,411 @@
+"""`vsr bench`: the naive loop and the engine, side by side on one generated clip.
+
+Both run in this process, one after the other, on the same clip, with the same network
+weights and the same encoder settings, so the ratio between them is the engine's gain and
+nothing else. Every figure is measured: where a measurement is impossible here (GPU
+utilisation on the CPU, say) the table shows n/a and the JSON null.
+
+The PSNR column compares the engine's decoded output with the naive loop's, frame by
+frame. With a lossy codec it includes two independent encodings' noise; `lossless=True`
+(FFV1, 4:4:4 throughout) leaves only the difference in arithmetic, which should be a
+rounding step here and there.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import av
+import numpy as np
+import torch
+from torch import nn
+
+from vsr.bench_clip import make_bench_clip
+from vsr.bench_naive import naive_upscale
+from vsr.errors import VsrError
+from vsr.report import write_json
+from vsr.telemetry import STAGES
+from vsr.upscale import PRECISIONS, resolve_device
+
+# Frames when the user does not say: enough for a steady GPU figure, few enough that a CPU
+# run (tens of seconds per 540p frame on a small CPU) ends in minutes.
+DEFAULT_FRAMES = {"cuda": 200, "cpu": 4}
+
+
+@dataclass
+class BenchRow:
+    """One measured way of upscaling the clip."""
+
+    name: str
+    precision: str
+    batch: int
+    frames: int
+    wall_seconds: float
+    fps: float
+    ratio_to_naive: float
+    stage_busy_seconds: dict[str, float]
+    gpu_util_mean_percent: float | None = None
+    gpu_memory_used_max_bytes: float | None = None
+    gpu_peak_allocated_bytes: int | None = None
+    psnr_vs_naive_db: float | None = None
+    min_frame_psnr_vs_naive_db: float | None = None
+    round_walls: list[float] = field(default_factory=list)  # every round's wall seconds
+
+
+@dataclass
+class BenchResult:
+    """The table of `vsr bench`, and what it was measured on."""
+
+    title: str
+    model: str
+    weights: str
+    device: str
+    device_name: str | None
+    torch_threads: int
+    input_size: tuple[int, int]
+    output_size: tuple[int, int]
+    frames: int
+    rounds: int
+    source: str
+    codec: str
+    preset: str | None
+    crf: int | None
+    pix_fmt: str
+    rows: list[BenchRow] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+
+    def to_dict(self) -> dict[str, Any]:
+        data = asdict(self)
+        # JSON has no infinity; identical outputs are reported as null with a note.
+        for row in data["rows"]:
+            for key in ("psnr_vs_naive_db", "min_frame_psnr_vs_naive_db"):
+                if row[key] is not None and math.isinf(row[key]):
+                    row[key] = None
+        return data
+
+
+def bench_model(weights: str | None, scale: int) -> tuple[nn.Module, str]:
+    """The network to bench and where it came from.
+
+    Given weights load as `vsr run` loads them. Without, the project's default weights for
+    the scale; when there are none, a randomly initialised IMDN (seeded), so the bench runs
+    on any install; its speed is the same, its pictures are noise.
+    """
+    from vsr.models import create_model, load_weights
+
+    try:
+        from vsr.weights import resolve_weights
+    except ImportError:
+        resolve_weights = None
+    if weights is not None:
+        path = resolve_weights(weights, scale) if resolve_weights else Path(weights)
+        if not path.is_file():
+            raise VsrError(f"weights file {weights} not found")
+        return load_weights(path), f"weights {path}"
+    if resolve_weights is not None:
+        try:
+            path = resolve_weights(None, scale)
+            return load_weights(path), f"default weights {path.name}"
+        except VsrError:
+            pass
+    torch.manual_seed(0)
+    return create_model("imdn", scale), f"random-initialised: no default x{scale} weights"
+
+
+def model_name(model: nn.Module) -> str:
+    arch = getattr(model, "arch", type(model).__name__)
+    return f"{arch.upper()} x{model.scale}"
+
+
+def parse_precisions(text: str | None) -> list[str | None]:
+    """ "fp16,bf16" -> ["fp16", "bf16"]; None -> [None] (the Upscaler's default)."""
+    if not text:
+        return [None]
+    names = [p.strip() for p in text.split(",") if p.strip()]
+    for name in names:
+        if name not in PRECISIONS:
+            raise VsrError(f"unknown precision {name!r}; use one of {', '.join(PRECISIONS)}")
+    return names
+
+
+def decoded_psnr(first: Path, second: Path) -> tuple[float, float, int, int]:
+    """(PSNR over all frames, lowest frame PSNR, frames in first, frames in second) of two
+    clips decoded to rgb24 the same way. Frames are compared in order over the common
+    length; inf where identical."""
+    squared, samples, lowest = 0.0, 0, math.inf
+    counts = [0, 0]
+    with av.open(str(first)) as a, av.open(str(second)) as b:
+        frames_a, frames_b = a.decode(video=0), b.decode(video=0)
+        while True:
+            fa, fb = next(frames_a, None), next(frames_b, None)
+            counts[0] += fa is not None
+            counts[1] += fb is not None
+            if fa is None or fb is None:
+                break
+            pa = fa.to_ndarray(format="rgb24").astype(np.float64)
+            pb = fb.to_ndarray(format="rgb24").astype(np.float64)
+            if pa.shape != pb.shape:
+                raise VsrError(f"bench outputs differ in size: {pa.shape} vs {pb.shape}")
+            error = float(np.sum((pa - pb) ** 2))
+            squared += error
+            samples += pa.size
+            lowest = min(lowest, _psnr(error / pa.size))
+        # Count what is left of the longer one.
+        counts[0] += sum(1 for _ in frames_a)
+        counts[1] += sum(1 for _ in frames_b)
+    total = _psnr(squared / samples) if samples else math.nan
+    return total, lowest, counts[0], counts[1]
+
+
+def _psnr(mse: float) -> float:
+    return math.inf if mse == 0 else 10.0 * math.log10(255.0**2 / mse)
+
+
+def check_encoder(codec: str, width: int, height: int, pix_fmt: str, options: dict) -> None:
+    """Open the encoder once with these settings, so a bad codec or option is one clear
+    error before anything is measured."""
+    from vsr.video.codecs import video_encoder
+
+    video_encoder(codec)  # an unknown name: VsrError listing the available ones
+    context = av.codec.CodecContext.create(codec, "w")
+    context.width, context.height, context.pix_fmt = width, height, pix_fmt
+    context.time_base = Fraction(1, 25)
+    context.options = dict(options)
+    try:
+        context.open()
+    except (av.error.FFmpegError, ValueError) as error:
+        shown = " ".join(f"{k}={v}" for k, v in options.items())
+        raise VsrError(
+            f"cannot open {codec} {pix_fmt} with {shown or 'no options'}: {error}"
+        ) from None
+    finally:
+        del context
+
+
+def _start_device(device: torch.device) -> None:
+    """Create the CUDA context before timing, so neither row pays for it."""
+    if device.type == "cuda":
+        torch.zeros(1, device=device)
+        torch.cuda.synchronize(device)
+
+
+def run_bench(
+    width: int = 960,
+    height: int = 540,
+    scale: int = 2,
+    frames: int | None = None,
+    codec: str = "libx264",
+    preset: str | None = "veryfast",
+    crf: int | None = 18,
+    precisions: list[str | None] | None = None,
+    batch: int | None = None,
+    weights: str | None = None,
+    model: nn.Module | None = None,
+    device: str | torch.device | None = None,
+    lossless: bool = False,
+    workdir: str | Path | None = None,
+    rounds: int = 1,
+) -> BenchResult:
+    """Generate a width x height clip, run the naive loop and the engine on it, compare.
+
+    `model` overrides `weights` (tests pass tiny networks). `lossless` encodes FFV1 4:4:4
+    (codec, preset and crf are then ignored). `workdir` keeps the clip and both outputs
+    there; by default they go to a temporary folder that is removed. `rounds` > 1 runs
+    both again, alternating, and keeps each row's fastest round.
+    """
+    from vsr.engine import upscale_video
+    from vsr.video.writer import EncodeSettings
+
+    dev = resolve_device(device)
+    frames = frames if frames is not None else DEFAULT_FRAMES.get(dev.type, 12)
+    if model is None:
+        model, origin = bench_model(weights, scale)
+    else:
+        origin = "network passed in"
+    if model.scale != scale:
+        raise VsrError(f"these weights upscale x{model.scale}; pass --scale {model.scale}")
+    if model.scale == 1:
+        raise VsrError("vsr bench needs a network that enlarges (IMDN_AS is same-size)")
+    multiple = getattr(model, "input_multiple", 1)
+    if width % multiple or height % multiple:
+        raise VsrError(f"{model_name(model)} needs sides that are multiples of {multiple}")
+    if lossless:
+        codec, preset, crf, pix_fmt, options = "ffv1", None, None, "yuv444p", {}
+    else:
+        pix_fmt = "yuv420p"
+        options = {k: str(v) for k, v in (("preset", preset), ("crf", crf)) if v is not None}
+    precisions = precisions or [None]
+    if rounds < 1:
+        raise VsrError(f"--rounds must be at least 1, not {rounds}")
+    check_encoder(codec, width * scale, height * scale, pix_fmt, options)
+
+    with tempfile.TemporaryDirectory(prefix="vsr-bench-") as scratch:
+        folder = Path(workdir) if workdir is not None else Path(scratch)
+        folder.mkdir(parents=True, exist_ok=True)
+        clip = make_bench_clip(folder / "source.mkv", width, height, frames, lossless=lossless)
+        _start_device(dev)
+        naive_path = folder / "naive.mkv"
+        settings = EncodeSettings(codec=codec, crf=crf, preset=preset, pix_fmt=pix_fmt)
+        naive_runs, engine_runs = [], {p: [] for p in precisions}
+        # Rounds alternate naive and engine, so a neighbour's load that comes and goes on a
+        # shared machine hits both; each row keeps its fastest round (the least disturbed).
+        for _ in range(rounds):
+            naive_path.unlink(missing_ok=True)
+            naive_runs.append(
+                naive_upscale(clip, naive_path, copy.deepcopy(model), dev, codec, pix_fmt, options)
+            )
+            for precision in precisions:
+                engine_path = folder / f"engine-{precision or 'default'}.mkv"
+                start = time.perf_counter()
+                report = upscale_video(
+                    clip,
+                    engine_path,
+                    scale=scale,
+                    weights=copy.deepcopy(model),
+                    device=dev,
+                    precision=precision,
+                    batch=batch,
+                    settings=settings,
+                    progress=False,
+                    overwrite=True,
+                )
+                engine_runs[precision].append((time.perf_counter() - start, report, engine_path))
+
+        naive = min(naive_runs, key=lambda run: run.wall_seconds)
+        result = BenchResult(
+            title=f"vsr bench: naive loop vs engine, {model_name(model)} ({origin})",
+            model=model_name(model),
+            weights=origin,
+            device=str(dev),
+            device_name=torch.cuda.get_device_name(dev) if dev.type == "cuda" else None,
+            torch_threads=torch.get_num_threads(),
+            input_size=(width, height),
+            output_size=(width * scale, height * scale),
+            frames=frames,
+            rounds=rounds,
+            source="FFV1 yuv444p (lossless)" if lossless else "H.264 yuv420p (ultrafast, crf 16)",
+            codec=codec,
+            preset=preset,
+            crf=crf,
+            pix_fmt=pix_fmt,
+        )
+        naive_fps = naive.frames / naive.wall_seconds
+        result.rows.append(
+            BenchRow(
+                name="naive loop",
+                precision="fp32",
+                batch=1,
+                frames=naive.frames,
+                wall_seconds=round(naive.wall_seconds, 4),
+                fps=round(naive_fps, 3),
+                ratio_to_naive=1.0,
+                stage_busy_seconds={s: round(naive.clock.busy[s], 4) for s in STAGES},
+                gpu_util_mean_percent=_get(naive.gpu_summary, "gpu_util_mean_percent"),
+                gpu_memory_used_max_bytes=_get(naive.gpu_summary, "memory_used_max_bytes"),
+                gpu_peak_allocated_bytes=naive.gpu_peak_allocated_bytes,
+                round_walls=[round(run.wall_seconds, 3) for run in naive_runs],
+            )
+        )
+        for precision in precisions:
+            wall, report, engine_path = min(engine_runs[precision], key=lambda run: run[0])
+            total, lowest, count_naive, count_engine = decoded_psnr(naive_path, engine_path)
+            if count_naive != count_engine:
+                result.notes.append(
+                    f"frame counts differ: naive {count_naive}, engine {count_engine}"
+                )
+            if math.isinf(total):
+                result.notes.append(f"engine {report.precision}: output identical to the naive")
+            result.rows.append(
+                BenchRow(
+                    name=f"engine {report.precision} batch {report.batch}",
+                    precision=report.precision,
+                    batch=report.batch,
+                    frames=report.frames,
+                    wall_seconds=round(wall, 4),
+                    fps=round(report.frames / wall, 3),
+                    ratio_to_naive=round(report.frames / wall / naive_fps, 3),
+                    stage_busy_seconds={s: report.stages[s]["busy_s"] for s in STAGES},
+                    gpu_util_mean_percent=_get(report.gpu_summary, "gpu_util_mean_percent"),
+                    gpu_memory_used_max_bytes=_get(report.gpu_summary, "memory_used_max_bytes"),
+                    gpu_peak_allocated_bytes=report.gpu_peak_allocated_bytes,
+                    psnr_vs_naive_db=round(total, 3),
+                    min_frame_psnr_vs_naive_db=round(lowest, 3),
+                    round_walls=[round(run[0], 3) for run in engine_runs[precision]],
+                )
+            )
+            result.notes.extend(n for n in report.notes if n not in result.notes)
+    if dev.type == "cpu":
+        result.notes.append(
+            f"CPU run ({torch.get_num_threads()} torch threads): GPU figures are n/a"
+        )
+    return result
+
+
+def _get(summary: dict[str, float] | None, key: str) -> float | None:
+    return None if summary is None else summary.get(key)
+
+
+def _cell(value: float | None, form: str, unit: str = "") -> str:
+    if value is None:
+        return "n/a"
+    if isinstance(value, float) and math.isinf(value):
+        return "identical"
+    return f"{value:{form}}{unit}"
+
+
+def format_bench(result: BenchResult) -> str:
+    """The table `vsr bench` prints."""
+    width, height = result.input_size
+    out_w, out_h = result.output_size
+    encoder = result.codec + "".join(
+        f" {k} {v}" for k, v in (("preset", result.preset), ("crf", result.crf)) if v is not None
+    )
+    where = result.device_name or f"{result.device}, {result.torch_threads} threads"
+    header = [
+        result.title,
+        f"{result.frames} frames {width}x{height} -> {out_w}x{out_h}, source {result.source}, "
+        f"encoder {encoder} {result.pix_fmt}, on {where}",
+    ]
+    if result.rounds > 1:
+        header.append(f"best of {result.rounds} alternating rounds per row")
+    columns = ["", "fps", "ratio", "wall s", *STAGES, "GPU util", "GPU mem", "PSNR vs naive"]
+    body = []
+    for row in result.rows:
+        memory = row.gpu_memory_used_max_bytes
+        body.append(
+            [
+                row.name,
+                f"{row.fps:.2f}",
+                f"{row.ratio_to_naive:.2f}x",
+                f"{row.wall_seconds:.2f}",
+                *[f"{row.stage_busy_seconds[s]:.2f}" for s in STAGES],
+                _cell(row.gpu_util_mean_percent, ".0f", "%"),
+                _cell(None if memory is None else memory / 2**30, ".2f", " GiB"),
+                "-" if row.name == "naive loop" else _cell(row.psnr_vs_naive_db, ".2f", " dB"),
+            ]
+        )
+    widths = [max(len(r[i]) for r in [columns, *body]) for i in range(len(columns))]
+
+    def line(cells: list[str]) -> str:
+        first = cells[0].ljust(widths[0])
+        rest = [c.rjust(w) for c, w in zip(cells[1:], widths[1:], strict=True)]
+        return "  ".join([first, *rest]).rstrip()
+
+    lines = [*header, "", line(columns), "  ".join("-" * w for w in widths)]
+    lines += [line(cells) for cells in body]
+    lines.append(
+        "stage columns: busy seconds (the engine's stages overlap; the naive loop's add up)"
+    )
+    lines += [f"note: {note}" for note in result.notes]
+    return "\n".join(lines)
+
+
+def write_bench_json(result: BenchResult, path: str | Path) -> None:
+    write_json(result.to_dict(), path)

@@ -1,0 +1,97 @@
+"""The synthetic clip `vsr bench` measures on: deterministic, any size, made in seconds.
+
+The picture has what makes real video cost something to upscale and encode: smooth
+gradients, fine texture, edges, and motion (a drifting texture and a moving square), so
+the encoder's motion search and the network both have work. Every run with the same
+arguments writes the same frames.
+
+The clip is tagged BT.601 limited range. That is what swscale assumes for an untagged
+frame, so the naive loop (written as a user writes it, with no colour arguments) converts
+colours the same way the engine does, and the PSNR between them measures the engine, not a
+matrix mismatch.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+
+from vsr.errors import VsrError
+
+BT601 = 6  # AVColorSpace smpte170m
+TV_RANGE = 1  # AVColorRange mpeg
+
+
+def picture(width: int, height: int, index: int, chroma_shift: int) -> list[np.ndarray]:
+    """Y, U, V uint8 planes of frame `index` (chroma subsampled by 2**chroma_shift)."""
+    yy, xx = np.mgrid[0:height, 0:width].astype(np.float32)
+    # A gradient, a texture that drifts a little each frame, and a bright moving square.
+    texture = np.sin((xx + 2.0 * index) * 0.31) * np.cos((yy - index) * 0.23)
+    luma = 40.0 + 150.0 * (xx / max(1, width - 1)) * 0.6 + 90.0 * (yy / max(1, height - 1)) * 0.4
+    luma += 25.0 * texture
+    side = max(2, min(width, height) // 5)
+    x0 = (index * 5) % max(1, width - side)
+    y0 = (index * 3) % max(1, height - side)
+    luma[y0 : y0 + side, x0 : x0 + side] = 225.0
+    step = 1 << chroma_shift
+    cy, cx = yy[::step, ::step], xx[::step, ::step]
+    u = 128.0 + 40.0 * np.sin(cx * 0.05 * step + index * 0.1)
+    v = 128.0 + 40.0 * np.cos(cy * 0.07 * step - index * 0.05)
+    return [np.clip(p, 16, 240).round().astype(np.uint8) for p in (luma, u, v)]
+
+
+def _video_frame(planes: list[np.ndarray], width: int, height: int, pix_fmt: str) -> av.VideoFrame:
+    frame = av.VideoFrame(width, height, pix_fmt)
+    for plane, data in zip(frame.planes, planes, strict=True):
+        # Encoder planes may carry padding at the end of each row.
+        row = plane.line_size
+        np.frombuffer(plane, dtype=np.uint8).reshape(plane.height, row)[:, : data.shape[1]] = data
+    frame.colorspace = BT601
+    frame.color_range = TV_RANGE
+    return frame
+
+
+def make_bench_clip(
+    path: str | Path,
+    width: int,
+    height: int,
+    frames: int,
+    *,
+    lossless: bool = False,
+    rate: int = 25,
+) -> Path:
+    """Write the bench's source clip and return its path.
+
+    Default: H.264 4:2:0 in MP4, the kind of file users bring. `lossless`: FFV1 4:4:4 in
+    Matroska, so that no chroma resampling or coding loss stands between the two outputs.
+    """
+    if width < 2 or height < 2 or width % 2 or height % 2:
+        raise VsrError(f"bench clip size must be even and at least 2x2, not {width}x{height}")
+    if frames < 1:
+        raise VsrError(f"--frames must be at least 1, not {frames}")
+    path = Path(path)
+    if lossless:
+        codec, pix_fmt, options, shift = "ffv1", "yuv444p", {}, 0
+    else:
+        codec, pix_fmt, options, shift = "libx264", "yuv420p", {"preset": "ultrafast"}, 1
+        options["crf"] = "16"
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream(codec, rate=rate, options=options)
+        stream.width, stream.height, stream.pix_fmt = width, height, pix_fmt
+        time_base = Fraction(1, rate)
+        stream.codec_context.time_base = time_base
+        stream.time_base = time_base  # a request: the muxer may pick another one
+        stream.codec_context.colorspace = BT601
+        stream.codec_context.color_range = TV_RANGE
+        stream.codec_context.color_primaries = BT601
+        stream.codec_context.color_trc = BT601
+        for index in range(frames):
+            frame = _video_frame(picture(width, height, index, shift), width, height, pix_fmt)
+            frame.pts = index
+            frame.time_base = time_base
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode(None))
+    return path

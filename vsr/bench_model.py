@@ -1,0 +1,217 @@
+"""`vsr bench --model-only`: the network alone, over input sizes and precisions.
+
+No decoding, no colour conversion, no encoding: one random batch of the given size is fed
+to the network again and again. On a GPU each call is timed with CUDA events after a
+warm-up (cuDNN's algorithm search, compilation and graph capture happen in the warm-up and
+are excluded; compile time is reported on its own). On the CPU the wall clock is used and
+the median of the repeats is reported.
+"""
+
+from __future__ import annotations
+
+import copy
+import re
+import time
+from dataclasses import asdict, dataclass
+from typing import Any
+
+import torch
+from torch import nn
+
+from vsr.errors import VsrError
+from vsr.profiling import peak_memory, time_forward
+from vsr.upscale import PRECISIONS
+
+# Common names for frame sizes: (width, height).
+NAMED_SIZES = {
+    "360p": (640, 360),
+    "540p": (960, 540),
+    "720p": (1280, 720),
+    "1080p": (1920, 1080),
+    "1440p": (2560, 1440),
+    "2160p": (3840, 2160),
+    "4k": (3840, 2160),
+}
+
+
+def parse_frame_size(text: str) -> tuple[int, int]:
+    """ "540p", "4k", "960x540" (width x height) or "256" (a square) -> (width, height)."""
+    name = text.strip().lower()
+    if name in NAMED_SIZES:
+        return NAMED_SIZES[name]
+    square = re.fullmatch(r"(\d+)", name)
+    if square and int(square[1]) > 0:
+        return int(square[1]), int(square[1])
+    pair = re.fullmatch(r"(\d+)\s*[x:]\s*(\d+)", name)
+    if pair and int(pair[1]) > 0 and int(pair[2]) > 0:
+        return int(pair[1]), int(pair[2])
+    raise VsrError(f"size {text!r} not understood; use 540p, 1080p, 4k, WIDTHxHEIGHT or one number")
+
+
+def parse_frame_sizes(text: str) -> list[tuple[str, tuple[int, int]]]:
+    """ "540p,1080p" -> [("540p", (960, 540)), ("1080p", (1920, 1080))]."""
+    names = [part.strip() for part in text.split(",") if part.strip()]
+    if not names:
+        raise VsrError("--sizes needs at least one size, e.g. 540p,1080p")
+    return [(name, parse_frame_size(name)) for name in names]
+
+
+@dataclass
+class ModelTiming:
+    """One network at one input size and precision."""
+
+    model: str
+    size: str
+    width: int
+    height: int
+    precision: str
+    batch: int
+    channels_last: bool
+    compiled: bool
+    ms_per_call: float | None
+    ms_per_frame: float | None
+    fps: float | None
+    peak_memory_bytes: int | None
+    compile_seconds: float | None
+    timing: str
+    error: str | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def prepare_network(
+    model: nn.Module,
+    device: torch.device,
+    precision: str,
+    channels_last: bool = False,
+    compile: bool = False,
+) -> nn.Module:
+    """A copy of `model` on `device` in `precision`, optionally channels_last and compiled."""
+    net = copy.deepcopy(model).to(device, PRECISIONS[precision]).eval()
+    if channels_last:
+        net = net.to(memory_format=torch.channels_last)
+    if compile:
+        # max-autotune picks kernels by measurement and uses CUDA graphs; on the CPU the
+        # default mode is the one that makes sense. dynamic=False: one specialised graph per
+        # frame size, as the engine uses it (a size-generic graph would be timed otherwise).
+        mode = "max-autotune" if device.type == "cuda" else None
+        net = torch.compile(net, mode=mode, dynamic=False)
+    return net
+
+
+def _first_call_seconds(net: nn.Module, x: torch.Tensor) -> float:
+    """Seconds of one call including any compilation for this shape."""
+    start = time.perf_counter()
+    with torch.inference_mode():
+        net(x)
+    if x.device.type == "cuda":
+        torch.cuda.synchronize(x.device)
+    return time.perf_counter() - start
+
+
+def time_model(
+    model: nn.Module,
+    sizes: list[tuple[str, tuple[int, int]]],
+    precisions: list[str],
+    device: torch.device,
+    batch: int = 1,
+    channels_last: bool = False,
+    compile: bool = False,
+    warmup: int | None = None,
+    repeats: int | None = None,
+    name: str | None = None,
+) -> list[ModelTiming]:
+    """Time `model` on random batch x 3 x H x W inputs, every size in every precision."""
+    if batch < 1:
+        raise VsrError(f"--batch must be at least 1, not {batch}")
+    on_gpu = device.type == "cuda"
+    warmup = warmup if warmup is not None else (10 if on_gpu else 1)
+    repeats = repeats if repeats is not None else (50 if on_gpu else 3)
+    multiple = getattr(model, "input_multiple", 1)
+    label = name or f"{getattr(model, 'arch', type(model).__name__).upper()} x{model.scale}"
+    results = []
+    for precision in precisions:
+        if precision not in PRECISIONS:
+            raise VsrError(f"unknown precision {precision!r}; use one of {', '.join(PRECISIONS)}")
+        net = prepare_network(model, device, precision, channels_last, compile)
+        for size_name, (width, height) in sizes:
+            if width % multiple or height % multiple:
+                raise VsrError(f"{label} needs sides that are multiples of {multiple}: {size_name}")
+            generator = torch.Generator().manual_seed(0)
+            x = torch.rand(batch, 3, height, width, generator=generator)
+            x = x.to(device, PRECISIONS[precision])
+            if channels_last:
+                x = x.contiguous(memory_format=torch.channels_last)
+            entry = dict(
+                model=label,
+                size=size_name,
+                width=width,
+                height=height,
+                precision=precision,
+                batch=batch,
+                channels_last=channels_last,
+                compiled=compile,
+            )
+            try:
+                compile_s = _first_call_seconds(net, x) if compile else None
+                memory = peak_memory(net, x)
+                ms, how = time_forward(net, x, warmup=warmup, repeats=repeats)
+            except torch.cuda.OutOfMemoryError:
+                torch.cuda.empty_cache()
+                results.append(
+                    ModelTiming(
+                        **entry,
+                        ms_per_call=None,
+                        ms_per_frame=None,
+                        fps=None,
+                        peak_memory_bytes=None,
+                        compile_seconds=None,
+                        timing="",
+                        error="out of GPU memory",
+                    )  # fmt: skip
+                )
+                continue
+            results.append(
+                ModelTiming(
+                    **entry,
+                    ms_per_call=round(ms, 3),
+                    ms_per_frame=round(ms / batch, 3),
+                    fps=round(1000.0 * batch / ms, 2) if ms > 0 else None,
+                    peak_memory_bytes=memory,
+                    compile_seconds=None if compile_s is None else round(compile_s, 2),
+                    timing=how,
+                )
+            )
+            del x
+    return results
+
+
+def format_model_timings(timings: list[ModelTiming], title: str) -> str:
+    """The table `vsr bench --model-only` prints."""
+    columns = ["size", "input", "precision", "batch", "ms/frame", "fps", "peak mem", "compile s"]
+    body = []
+    for t in timings:
+        memory = "n/a" if t.peak_memory_bytes is None else f"{t.peak_memory_bytes / 2**20:.0f} MiB"
+        body.append(
+            [
+                t.size,
+                f"{t.width}x{t.height}",
+                t.precision + (" CL" if t.channels_last else ""),
+                str(t.batch),
+                t.error or f"{t.ms_per_frame:.2f}",
+                "" if t.fps is None else f"{t.fps:.2f}",
+                memory,
+                "-" if t.compile_seconds is None else f"{t.compile_seconds:.1f}",
+            ]
+        )
+    widths = [max(len(r[i]) for r in [columns, *body]) for i in range(len(columns))]
+    lines = [title, ""]
+    for index, row in enumerate([columns, *body]):
+        lines.append("  ".join(c.rjust(w) for c, w in zip(row, widths, strict=True)))
+        if index == 0:
+            lines.append("  ".join("-" * w for w in widths))
+    timed = next((t.timing for t in timings if t.timing), "")
+    if timed:
+        lines.append(f"time: {timed}; CL = channels_last; peak mem n/a on the CPU")
+    return "\n".join(lines)

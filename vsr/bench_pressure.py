@@ -1,0 +1,258 @@
+"""`vsr bench --pressure`: the seed paper's pressure test, time and memory against input size.
+
+IMDN and IMDN_RTC (randomly initialised: neither figure depends on the weights) run whole
+frames of growing size, without tiling, so the curve shows where each network stops
+fitting. Memory is what can be measured honestly on the device:
+
+- on a GPU, ``torch.cuda.max_memory_allocated`` over one forward pass (weights and input
+  included), the figure the paper's memory table reports;
+- on Linux CPUs, the growth of the resident set during one forward pass: the kernel's
+  high-water mark (VmHWM) is reset through /proc/self/clear_refs just before the pass and
+  read after it, with freed heap memory handed back to the system first so that an earlier
+  size's leftovers do not hide this one's need. Elsewhere it is null.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import ctypes
+import gc
+import os
+import tempfile
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from vsr.errors import VsrError
+from vsr.models import create_model
+from vsr.profiling import peak_memory, time_forward
+from vsr.upscale import PRECISIONS
+
+PRESSURE_SIZES = "128,256,512,800,1080p,4k"
+CSV_FIELDS = (
+    "model",
+    "size",
+    "width",
+    "height",
+    "pixels",
+    "precision",
+    "time_ms",
+    "memory_bytes",
+    "memory_measure",
+    "status",
+)
+
+
+@dataclass
+class PressurePoint:
+    model: str
+    size: str
+    width: int
+    height: int
+    pixels: int
+    precision: str
+    time_ms: float | None
+    memory_bytes: int | None
+    memory_measure: str
+    status: str
+
+
+def pressure_models(scale: int) -> list[tuple[str, nn.Module]]:
+    """IMDN at the requested scale and IMDN_RTC (x2 in the paper)."""
+    torch.manual_seed(0)
+    return [
+        (f"IMDN x{scale}", create_model("imdn", scale)),
+        ("IMDN_RTC", create_model("imdn_rtc", 2)),
+    ]
+
+
+def _status_kib(field: str) -> int | None:
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith(field + ":"):
+                    return int(line.split()[1])
+    except OSError:
+        return None
+    return None
+
+
+def _reset_peak_rss() -> bool:
+    """Make the kernel's peak RSS start again from the current RSS (Linux 4.0+)."""
+    try:
+        with open("/proc/self/clear_refs", "w") as clear:
+            clear.write("5")
+        return True
+    except OSError:
+        return False
+
+
+def _return_free_heap() -> None:
+    gc.collect()
+    # Not glibc: nothing is handed back, and an earlier size's free heap may hide part of
+    # this one's growth (the figure can read low, never high).
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL("libc.so.6").malloc_trim(0)
+
+
+def cpu_forward_growth(net: nn.Module, x: torch.Tensor) -> int | None:
+    """Bytes the resident set grew by during one forward pass; None where unmeasurable."""
+    _return_free_heap()
+    before = _status_kib("VmRSS")
+    if before is None or not _reset_peak_rss():
+        return None
+    with torch.inference_mode():
+        net(x)
+    peak = _status_kib("VmHWM")
+    return None if peak is None else max(0, peak - before) * 1024
+
+
+def run_pressure(
+    sizes: list[tuple[str, tuple[int, int]]],
+    device: torch.device,
+    scale: int = 2,
+    precision: str = "fp32",
+    max_size: int | None = None,
+    models: list[tuple[str, nn.Module]] | None = None,
+    warmup: int | None = None,
+    repeats: int | None = None,
+) -> list[PressurePoint]:
+    """Time and memory of each model at each size (sizes with a side above `max_size` are
+    listed as skipped)."""
+    if precision not in PRECISIONS:
+        raise VsrError(f"unknown precision {precision!r}; use one of {', '.join(PRECISIONS)}")
+    on_gpu = device.type == "cuda"
+    warmup = warmup if warmup is not None else (5 if on_gpu else 1)
+    repeats = repeats if repeats is not None else (20 if on_gpu else 3)
+    measure = "cuda max_memory_allocated" if on_gpu else "peak RSS growth"
+    points = []
+    for label, model in models or pressure_models(scale):
+        net = model.to(device, PRECISIONS[precision]).eval()
+        for size_name, (width, height) in sizes:
+            point = dict(
+                model=label,
+                size=size_name,
+                width=width,
+                height=height,
+                pixels=width * height,
+                precision=precision,
+                memory_measure=measure,
+            )
+            if max_size is not None and max(width, height) > max_size:
+                points.append(
+                    PressurePoint(
+                        **point,
+                        time_ms=None,
+                        memory_bytes=None,
+                        status=f"skipped: larger than --max-size {max_size}",
+                    )  # fmt: skip
+                )
+                continue
+            generator = torch.Generator().manual_seed(0)
+            x = torch.rand(1, 3, height, width, generator=generator).to(device, net_dtype(net))
+            try:
+                memory = peak_memory(net, x) if on_gpu else cpu_forward_growth(net, x)
+                ms, _how = time_forward(net, x, warmup=warmup, repeats=repeats)
+            except torch.cuda.OutOfMemoryError:
+                del x
+                torch.cuda.empty_cache()
+                points.append(
+                    PressurePoint(
+                        **point, time_ms=None, memory_bytes=None, status="out of GPU memory"
+                    )  # fmt: skip
+                )
+                continue
+            del x
+            points.append(
+                PressurePoint(**point, time_ms=round(ms, 3), memory_bytes=memory, status="ok")
+            )
+    return points
+
+
+def net_dtype(net: nn.Module) -> torch.dtype:
+    return next(net.parameters()).dtype
+
+
+def write_pressure_csv(points: list[PressurePoint], path: str | Path) -> None:
+    """The points as CSV, written atomically."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(handle, "w", newline="") as stream:
+            writer = csv.DictWriter(stream, fieldnames=CSV_FIELDS)
+            writer.writeheader()
+            for point in points:
+                writer.writerow({k: "" if v is None else v for k, v in asdict(point).items()})
+        os.replace(temp, path)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
+
+
+def plot_pressure(points: list[PressurePoint], path: str | Path, device_label: str) -> None:
+    """Two panels, time and memory against input pixels, one line per model (PNG)."""
+    from vsr.plots import figure_png, new_figure
+
+    figure = new_figure(10.0, 4.0)
+    time_axes, memory_axes = figure.subplots(1, 2)
+    for label in dict.fromkeys(p.model for p in points):
+        done = [p for p in points if p.model == label and p.status == "ok"]
+        pixels = [p.pixels for p in done]
+        time_axes.plot(pixels, [p.time_ms for p in done], marker="o", label=label)
+        with_memory = [p for p in done if p.memory_bytes is not None]
+        memory_axes.plot(
+            [p.pixels for p in with_memory],
+            [p.memory_bytes / 2**20 for p in with_memory],
+            marker="o",
+            label=label,
+        )
+    sizes = {p.pixels: p.size for p in points if p.status == "ok"}
+    for axes, unit in ((time_axes, "time per frame (ms)"), (memory_axes, "memory (MiB)")):
+        axes.set_xscale("log")
+        axes.set_yscale("log")
+        axes.set_xticks(list(sizes), list(sizes.values()))
+        axes.minorticks_off()
+        axes.set_xlabel("input size")
+        axes.set_ylabel(unit)
+        axes.grid(True, alpha=0.3)
+        axes.legend()
+    measure = points[0].memory_measure if points else ""
+    time_axes.set_title(f"time ({device_label}, {points[0].precision if points else ''})")
+    memory_axes.set_title(f"memory ({measure})")
+    png = figure_png(figure)
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        temp.write_bytes(png)
+        os.replace(temp, path)
+    finally:
+        temp.unlink(missing_ok=True)
+
+
+def format_pressure(points: list[PressurePoint]) -> str:
+    columns = ["model", "size", "input", "time ms", "memory MiB", "status"]
+    body = [
+        [
+            p.model,
+            p.size,
+            f"{p.width}x{p.height}",
+            "" if p.time_ms is None else f"{p.time_ms:.1f}",
+            "n/a" if p.memory_bytes is None else f"{p.memory_bytes / 2**20:.1f}",
+            p.status,
+        ]
+        for p in points
+    ]
+    widths = [max(len(r[i]) for r in [columns, *body]) for i in range(len(columns))]
+    lines = []
+    for index, row in enumerate([columns, *body]):
+        lines.append("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
+        if index == 0:
+            lines.append("  ".join("-" * w for w in widths))
+    if points:
+        lines.append(f"memory: {points[0].memory_measure}")
+    return "\n".join(lines)

@@ -1,0 +1,279 @@
+"""Folders of clips across many GPUs and machines: `vsr run IN_DIR OUT_DIR --ray [ADDRESS]`.
+
+The driver (this module) lists the clips, skips finished outputs (the local folder mode's
+rule), and submits one Ray task per clip; the worker side is vsr/cluster_task.py. A task
+asks for one GPU when the cluster has any, else one CPU (and then runs torch on one
+thread, so N tasks use N cores without oversubscribing them).
+
+Faults: a worker or node that dies is a Ray system failure, and Ray re-runs the task
+elsewhere (`max_retries`, bounded). A clip that fails for its own reasons (corrupt input)
+is returned as a failure by the task itself, so it is reported once and never retried.
+Outputs are written by the same writer as a local run: a temp file beside the target,
+renamed when complete; a retry removes the temp a dead attempt left behind.
+
+Weights given as a file are read once by the driver and shipped to the workers through the
+object store (no shared file system needed for them); manifest names and the defaults are
+resolved by each worker. Clips and outputs are paths that every node must see (a shared
+file system or bucket mount).
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from vsr.cluster_task import CRASH_ONCE_ENV, ShippedWeights, run_clip
+from vsr.errors import VsrError
+from vsr.report import write_json
+
+# Re-runs of a task whose worker or node died (Ray system failures), per task.
+MAX_RETRIES = 3
+
+
+def import_ray():
+    try:
+        import ray
+    except ImportError:
+        raise VsrError("--ray needs the ray package: pip install 'vsr[ray]'") from None
+    return ray
+
+
+def connect(address: str | None, num_cpus: int | None = None) -> bool:
+    """Join the cluster at `address`, or start a local Ray instance when it is None.
+
+    Returns True when this call started Ray (so the caller shuts it down again). An
+    already initialised Ray (a notebook, a test session) is used as it is.
+    """
+    ray = import_ray()
+    if ray.is_initialized():
+        return False
+    # Workers report through their results; their own log lines would only clutter.
+    options: dict[str, Any] = {
+        "include_dashboard": False,
+        "logging_level": "ERROR",
+        "log_to_driver": False,
+    }
+    try:
+        if address:
+            ray.init(address=address, **options)
+        else:
+            ray.init(num_cpus=num_cpus, **options)
+    except (ConnectionError, RuntimeError, ValueError) as error:
+        where = address or "a local instance"
+        raise VsrError(f"cannot start Ray on {where}: {error}".splitlines()[0]) from None
+    return True
+
+
+def ship_weights(weights: str | Path | None) -> ShippedWeights | str | None:
+    """A weights file travels by value; a manifest name or None is resolved by each worker."""
+    if weights is not None and Path(weights).is_file():
+        return ShippedWeights(Path(weights).name, Path(weights).read_bytes())
+    return None if weights is None else str(weights)
+
+
+def task_resources(device: str | None = None) -> dict[str, Any]:
+    """One GPU per task where the cluster has GPUs (unless --device cpu), else one CPU."""
+    ray = import_ray()
+    wants_cpu = device is not None and str(device).startswith("cpu")
+    if not wants_cpu and ray.cluster_resources().get("GPU", 0) >= 1:
+        return {"num_gpus": 1, "num_cpus": 1}
+    return {"num_cpus": 1}
+
+
+@dataclass
+class ClusterReport:
+    """Per clip: node, GPU, fps, status, error; in total: frames, wall, aggregate fps."""
+
+    clips: list[dict[str, Any]] = field(default_factory=list)
+    wall_seconds: float = 0.0
+    workers: int = 0  # tasks that could run at once (GPUs, or CPUs)
+
+    def add(self, entry: dict[str, Any]) -> None:
+        report = entry.get("report") or {}
+        entry.setdefault("fps", report.get("fps"))
+        entry.setdefault("wall_seconds", report.get("wall_seconds"))
+        self.clips.append(entry)
+
+    def count(self, status: str) -> int:
+        return sum(1 for clip in self.clips if clip["status"] == status)
+
+    def to_dict(self) -> dict[str, Any]:
+        frames = sum(clip.get("frames") or 0 for clip in self.clips if clip["status"] == "done")
+        return {
+            "summary": {
+                "clips": len(self.clips),
+                "done": self.count("done"),
+                "skipped": self.count("skipped"),
+                "failed": self.count("failed"),
+                "frames": frames,
+                "wall_seconds": round(self.wall_seconds, 3),
+                # The cluster's throughput: all frames over the driver's wall time.
+                "fps": round(frames / self.wall_seconds, 3) if self.wall_seconds > 0 else None,
+                "workers": self.workers,
+            },
+            "clips": self.clips,
+        }
+
+
+@dataclass(frozen=True)
+class ClipJob:
+    source: Path
+    target: Path
+
+
+def run_clips(
+    jobs: list[ClipJob],
+    *,
+    weights: str | Path | None,
+    engine_options: dict[str, Any],
+    overwrite: bool = False,
+    progress: bool = True,
+    log: Callable[[str], None] = lambda line: print(line, file=sys.stderr),
+) -> ClusterReport:
+    """Run each job as a Ray task on the connected cluster; clips keep their order in the
+    report. Needs `connect()` first."""
+    from tqdm import tqdm
+
+    ray = import_ray()
+    resources = task_resources(engine_options.get("device"))
+    on_gpu = "num_gpus" in resources
+    options = dict(engine_options)
+    if options.get("device") is None:
+        options["device"] = "cuda" if on_gpu else "cpu"
+    task = ray.remote(run_clip).options(
+        max_retries=MAX_RETRIES, retry_exceptions=False, **resources
+    )
+    shipped = ray.put(ship_weights(weights))  # one copy in the object store for all tasks
+    summary = ClusterReport(workers=_slots(ray, on_gpu))
+    submitted_at, start = time.time(), time.perf_counter()
+    crash_once = os.environ.get(CRASH_ONCE_ENV) or None
+    pending = {
+        task.remote(
+            str(job.source),
+            str(job.target),
+            shipped,
+            options,
+            overwrite=overwrite,
+            submitted_at=submitted_at,
+            threads=int(resources["num_cpus"]),
+            crash_once=crash_once,
+        ): job
+        for job in jobs
+    }
+    outcomes: dict[ClipJob, dict[str, Any]] = {}
+    frames = 0
+    bar = tqdm(total=len(jobs), unit="clip", desc="cluster", disable=not progress)
+    try:
+        while pending:
+            ready, _ = ray.wait(list(pending), num_returns=1)
+            for ref in ready:
+                job = pending.pop(ref)
+                outcomes[job] = outcome = _collect(ray, ref, job)
+                with tqdm.external_write_mode():  # the line above the bar, not through it
+                    _log_outcome(outcome, log)
+                frames += outcome.get("frames") or 0
+                elapsed = time.perf_counter() - start
+                bar.set_postfix(frames=frames, fps=f"{frames / elapsed:.1f}" if elapsed else "-")
+                bar.update(1)
+    except BaseException:
+        for ref in pending:  # Ctrl-C: stop the rest; their temps are removed on a re-run
+            ray.cancel(ref, force=True)
+        raise
+    finally:
+        bar.close()
+        summary.wall_seconds = time.perf_counter() - start
+    for job in jobs:
+        summary.add(outcomes[job])
+    return summary
+
+
+def _slots(ray, on_gpu: bool) -> int:
+    return int(ray.cluster_resources().get("GPU" if on_gpu else "CPU", 0))
+
+
+def _collect(ray, ref, job: ClipJob) -> dict[str, Any]:
+    """The task's own outcome, or a failure when Ray gave up on it (retries spent)."""
+    try:
+        return ray.get(ref)
+    except ray.exceptions.RayError as error:
+        reason = str(error).strip().splitlines()[0] if str(error).strip() else ""
+        return {
+            "input": str(job.source),
+            "output": str(job.target),
+            "status": "failed",
+            "node": None,
+            "gpu": None,
+            "error": f"{type(error).__name__} after {MAX_RETRIES} retries: {reason}",
+        }
+
+
+def _log_outcome(outcome: dict[str, Any], log: Callable[[str], None]) -> None:
+    name = Path(outcome["input"]).name
+    if outcome["status"] == "failed":
+        log(f"vsr: {name}: failed: {outcome['error']}")
+        return
+    report = outcome.get("report") or {}
+    speed = f" ({report['fps']:.2f} fps)" if "fps" in report else ""
+    log(f"vsr: {name}: {outcome.get('frames')} frames on {outcome['node']}{speed}")
+
+
+def run_folder(
+    in_dir: Path,
+    out_dir: Path,
+    *,
+    address: str | None = None,
+    num_cpus: int | None = None,
+    weights: str | Path | None = None,
+    engine_options: dict[str, Any] | None = None,
+    overwrite: bool = False,
+    progress: bool = True,
+    report: Path | None = None,
+    log: Callable[[str], None] = lambda line: print(line, file=sys.stderr),
+) -> ClusterReport:
+    """Every clip of `in_dir` into `out_dir` on a Ray cluster (`address`, or a local
+    instance with `num_cpus`). Finished outputs are skipped unless `overwrite`; the
+    caller decides the exit status from the report's failures."""
+    from vsr.folder import check_folders, find_clips
+
+    check_folders(in_dir, out_dir)
+    clips = find_clips(in_dir)
+    if not clips:
+        log(f"vsr: no video clips in {in_dir}")
+    jobs, skipped = [], []
+    for clip in clips:
+        target = out_dir / clip.name
+        if target.exists() and not overwrite:
+            skipped.append(clip)
+        else:
+            jobs.append(ClipJob(clip, target))
+    started = connect(address, num_cpus)
+    try:
+        summary = run_clips(
+            jobs,
+            weights=weights,
+            engine_options=engine_options or {},
+            overwrite=overwrite,
+            progress=progress,
+            log=log,
+        )
+    finally:
+        if started:
+            import_ray().shutdown()
+    for clip in skipped:
+        summary.add(
+            {
+                "input": str(clip),
+                "output": str(out_dir / clip.name),
+                "status": "skipped",
+                "error": "output exists (use --overwrite to redo)",
+            }
+        )
+    summary.clips.sort(key=lambda clip: Path(clip["input"]).name)
+    if report is not None:
+        write_json(summary.to_dict(), report)
+    return summary

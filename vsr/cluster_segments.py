@@ -1,0 +1,224 @@
+"""Segment mode on Ray: `vsr run LONG.mp4 OUT --ray --segments N` (or --segment-seconds S).
+
+The driver plans keyframe-aligned segments (vsr/segments.py), opens the final writer first
+(so the segments are made in exactly the pixel format it will encode), and submits one
+task per segment. Each task cuts its range out of the source losslessly, runs the normal
+engine on it into an FFV1 segment file, and returns the frames' source timestamps. The
+driver then joins the segments into the one writer, which encodes once and copies the
+audio once. Every frame goes through the same decoder, network and encoder as in an
+unsplit run, so with a lossless codec the output is the same frame for frame.
+
+Segment files live in a hidden folder beside the output (every node must see it: a shared
+file system) and are removed when the join is done. Faults are handled as in folder mode:
+a dead worker's segment is re-run by Ray, a failing segment fails the clip, and nothing is
+renamed into place unless every segment succeeded.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from vsr.cluster import (
+    MAX_RETRIES,
+    ClusterReport,
+    connect,
+    import_ray,
+    ship_weights,
+    task_resources,
+)
+from vsr.cluster_task import ShippedWeights, engine_weights, where_am_i
+from vsr.errors import VsrError
+from vsr.report import write_json
+from vsr.segments import (
+    Segment,
+    extract_segment,
+    join_segments,
+    plan_segments,
+    same_colour_and_layout,
+)
+
+
+def upscale_segment(
+    source: str,
+    segment: Segment,
+    output: str,
+    weights: ShippedWeights | str | None,
+    engine_options: dict[str, Any],
+    threads: int,
+) -> dict[str, Any]:
+    """Worker side: cut, upscale and store one segment; failures come back as a status."""
+    import torch
+
+    from vsr.runner import upscale_video
+    from vsr.video.reader import VideoReader
+
+    torch.set_num_threads(threads)
+    outcome: dict[str, Any] = {"input": f"{source}#{segment.index}", "output": output}
+    outcome.update(where_am_i(), segment=segment.index, start_pts=segment.start)
+    try:
+        with tempfile.TemporaryDirectory(prefix="vsr-segment-") as folder:
+            cut = Path(folder) / "segment.mkv"
+            pts = extract_segment(Path(source), segment, cut)
+            with VideoReader(source) as whole, VideoReader(cut) as part:
+                if not same_colour_and_layout(whole.info, part.info):
+                    raise VsrError(f"{source}: a lossless segment would not match the source")
+            report = upscale_video(
+                cut,
+                output,
+                weights=engine_weights(weights),
+                progress=False,
+                overwrite=True,  # a re-run after a crash redoes the whole segment
+                **engine_options,
+            )
+    except VsrError as error:
+        outcome.update(status="failed", error=str(error))
+    except Exception as error:
+        outcome.update(status="failed", error=f"{type(error).__name__}: {error}")
+    else:
+        report = report.to_dict()
+        report["input"] = outcome["input"]
+        outcome.update(status="done", frames=report["frames"], pts=pts, report=report)
+    return outcome
+
+
+def _output_geometry(info, weights, scale, size, height) -> tuple[int, int]:
+    """The output size, decided as a local run decides it (the network's factor counts)."""
+    from vsr.runner import load_network_cache, network_scale_for_request
+    from vsr.scaling import NETWORK_SCALES, plan_geometry
+
+    model = load_network_cache(weights).get(network_scale_for_request(info, scale, size, height))
+    available = NETWORK_SCALES if model.scale == 1 else (model.scale,)
+    geometry = plan_geometry(
+        info.width, info.height, scale=scale, size=size, height=height, available=available
+    )
+    return geometry.width, geometry.height
+
+
+def run_split(
+    source: Path,
+    target: Path,
+    *,
+    count: int | None = None,
+    seconds: float | None = None,
+    address: str | None = None,
+    num_cpus: int | None = None,
+    weights: str | Path | None = None,
+    engine_options: dict[str, Any] | None = None,
+    overwrite: bool = False,
+    progress: bool = True,
+    report: Path | None = None,
+    log: Callable[[str], None] = lambda line: print(line, file=sys.stderr),
+) -> ClusterReport:
+    """Upscale one clip as keyframe-aligned segments on Ray, joined into `target`."""
+    from vsr.video.reader import VideoReader
+    from vsr.video.writer import EncodeSettings, VideoWriter
+
+    source, target = Path(source), Path(target)
+    options = dict(engine_options or {})
+    if not source.is_file():
+        raise VsrError(f"{source}: no such file")
+    segments = plan_segments(source, count, seconds)
+    with VideoReader(source) as reader:
+        info = reader.info
+    size = options.get("size")
+    if size is not None and info.rotation % 180 == 90:
+        # A local run swaps the displayed size for the coded one; the segments carry no
+        # rotation, so swap here once.
+        options["size"] = (size[1], size[0])
+    width, height = _output_geometry(
+        info, weights, options.get("scale"), options.get("size"), options.get("height")
+    )
+    settings = options.pop("settings", None) or EncodeSettings()
+    writer = VideoWriter(target, info, width, height, settings, overwrite=overwrite)
+    work = target.parent / f".{target.name}.segments.{os.getpid()}"
+    try:
+        work.mkdir()
+        # Segments in exactly the planes the final encoder takes: the join only re-encodes.
+        options["settings"] = replace(EncodeSettings(codec="ffv1"), pix_fmt=writer.pix_fmt)
+        started = connect(address, num_cpus)
+        try:
+            summary = _run_segments(source, segments, work, weights, options, progress, log)
+        finally:
+            if started:
+                import_ray().shutdown()
+        if summary.count("failed"):
+            writer.abort()
+        else:
+            parts = [(Path(c["output"]), c.pop("pts")) for c in summary.clips]
+            start = time.perf_counter()
+            join_segments(writer, parts)
+            writer.close()
+            summary.wall_seconds += time.perf_counter() - start
+            log(f"vsr: joined {len(parts)} segments into {target}")
+    except BaseException:
+        writer.abort()
+        raise
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    if report is not None:
+        write_json(summary.to_dict(), report)
+    return summary
+
+
+def _run_segments(source, segments, work, weights, options, progress, log) -> ClusterReport:
+    from tqdm import tqdm
+
+    ray = import_ray()
+    resources = task_resources(options.get("device"))
+    if options.get("device") is None:
+        options["device"] = "cuda" if "num_gpus" in resources else "cpu"
+    task = ray.remote(upscale_segment).options(
+        max_retries=MAX_RETRIES, retry_exceptions=False, **resources
+    )
+    shipped = ray.put(ship_weights(weights))
+    threads = int(resources["num_cpus"])
+    pending = {
+        task.remote(
+            str(source), segment, str(work / f"{segment.index:05d}.mkv"), shipped, options, threads
+        ): segment
+        for segment in segments
+    }
+    summary = ClusterReport(
+        workers=int(ray.cluster_resources().get("GPU" if "num_gpus" in resources else "CPU", 0))
+    )
+    outcomes: dict[int, dict[str, Any]] = {}
+    bar = tqdm(total=len(segments), unit="segment", desc=source.name, disable=not progress)
+    start = time.perf_counter()
+    try:
+        while pending:
+            ready, _ = ray.wait(list(pending), num_returns=1)
+            for ref in ready:
+                segment = pending.pop(ref)
+                try:
+                    outcome = ray.get(ref)
+                except ray.exceptions.RayError as error:
+                    outcome = {
+                        "input": f"{source}#{segment.index}",
+                        "status": "failed",
+                        "node": None,
+                        "gpu": None,
+                        "error": f"{type(error).__name__} after {MAX_RETRIES} retries",
+                    }
+                if outcome["status"] == "failed":
+                    with tqdm.external_write_mode():
+                        log(f"vsr: segment {segment.index}: failed: {outcome['error']}")
+                outcomes[segment.index] = outcome
+                bar.update(1)
+    except BaseException:
+        for ref in pending:
+            ray.cancel(ref, force=True)
+        raise
+    finally:
+        bar.close()
+        summary.wall_seconds = time.perf_counter() - start
+    for segment in segments:
+        summary.add(outcomes[segment.index])
+    return summary

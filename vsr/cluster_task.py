@@ -1,0 +1,169 @@
+"""What a Ray worker does for one clip (see vsr/cluster.py for the driver side).
+
+The worker runs the same engine as a local run (`vsr.runner.upscale_video`), so outputs are
+identical, and the writer's temp-file-then-rename rule still holds. Around it, the worker
+adds what only matters on a cluster: weights arriving as bytes, temp files left behind by
+a worker that died on an earlier attempt, an output finished by an attempt that died just
+before reporting it, and a test hook that kills the worker mid-clip.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import re
+import socket
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from vsr.errors import VsrError
+
+# Test hook: the worker processing a clip of this name exits abruptly once, mid-clip.
+CRASH_ONCE_ENV = "VSR_TEST_CRASH_ONCE"
+
+
+@dataclass(frozen=True)
+class ShippedWeights:
+    """A weights file travelling to the workers by value (through Ray's object store)."""
+
+    name: str  # the original file name: its suffix tells the loader the format
+    data: bytes
+
+    def local_path(self) -> Path:
+        """The bytes as a file on this node (written once per node, atomically)."""
+        digest = hashlib.sha256(self.data).hexdigest()[:16]
+        path = Path(tempfile.gettempdir()) / f"vsr-weights-{digest}{Path(self.name).suffix}"
+        if not path.exists():
+            temp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+            temp.write_bytes(self.data)
+            os.replace(temp, path)
+        return path
+
+
+# One network cache per worker process: Ray reuses workers, so a model loads once per
+# worker, not once per clip.
+_networks: dict[str, Any] = {}
+
+
+def engine_weights(weights: ShippedWeights | str | None):
+    """What `upscale_video(weights=...)` takes: a cached network, or a name to resolve."""
+    from vsr.runner import load_network_cache
+
+    if isinstance(weights, ShippedWeights):
+        weights = str(weights.local_path())
+    key = str(weights)
+    if key not in _networks:
+        _networks[key] = load_network_cache(weights)
+    return _networks[key]
+
+
+def remove_stale_temps(target: Path) -> list[Path]:
+    """Delete temp files of `target` left by other processes (a worker that died).
+
+    The writer names its temp `.<stem>.<pid>.tmp<suffix>` beside the target. Ray runs one
+    attempt of a task at a time, so any such file from another pid is dead weight.
+    """
+    pattern = re.compile(rf"\.{re.escape(target.stem)}\.(\d+)\.tmp{re.escape(target.suffix)}")
+    removed = []
+    for path in target.parent.glob(f".{target.stem}.*.tmp{target.suffix}"):
+        match = pattern.fullmatch(path.name)
+        if match and int(match.group(1)) != os.getpid():
+            path.unlink(missing_ok=True)
+            removed.append(path)
+    return removed
+
+
+def count_frames(path: Path) -> int:
+    """Video packets in a finished output (one per frame for the encoders vsr writes)."""
+    import av
+
+    with av.open(str(path)) as container:
+        return sum(1 for packet in container.demux(video=0) if packet.size)
+
+
+def _crash_when_writing_starts(target: Path) -> None:
+    """Exit the whole worker process as soon as the temp output exists (test hook)."""
+    from vsr.video.writer import temp_path_for
+
+    marker = target.parent / f".vsr-test-crashed-{target.name}"
+    if marker.exists():
+        return
+    marker.write_text("armed")
+    temp = temp_path_for(target)
+
+    def watch() -> None:
+        deadline = time.monotonic() + 60
+        while not temp.exists():
+            if time.monotonic() > deadline:
+                return
+            time.sleep(0.002)
+        marker.write_text("crashed")
+        os._exit(1)  # like a killed worker: no cleanup, no exception, the temp stays
+
+    threading.Thread(target=watch, daemon=True).start()
+
+
+def where_am_i() -> dict[str, Any]:
+    """Node and GPU of the current Ray worker, for the report."""
+    import ray
+
+    gpus = ray.get_gpu_ids()
+    return {
+        "node": socket.gethostname(),
+        "node_ip": ray.util.get_node_ip_address(),
+        "gpu": str(gpus[0]) if gpus else None,
+    }
+
+
+def run_clip(
+    source: str,
+    target: str,
+    weights: ShippedWeights | str | None,
+    engine_options: dict[str, Any],
+    *,
+    overwrite: bool,
+    submitted_at: float,
+    threads: int,
+    crash_once: str | None = None,
+) -> dict[str, Any]:
+    """Upscale one clip on this worker. Returns a plain dict (status, report, where).
+
+    A VsrError or any other exception raised by the clip itself comes back as
+    status "failed" (reported once, never retried); only a dying worker makes Ray retry.
+    """
+    import torch
+
+    from vsr.runner import upscale_video
+
+    torch.set_num_threads(threads)
+    source_path, target_path = Path(source), Path(target)
+    outcome: dict[str, Any] = {"input": source, "output": target, **where_am_i()}
+    remove_stale_temps(target_path)
+    if target_path.exists() and (not overwrite or target_path.stat().st_mtime >= submitted_at):
+        # An earlier attempt renamed the output into place and died before reporting:
+        # the clip is done, and redoing it would write it twice.
+        outcome.update(status="done", frames=count_frames(target_path), report=None)
+        outcome["note"] = "finished by an earlier attempt"
+        return outcome
+    if crash_once is not None and crash_once == source_path.name:
+        _crash_when_writing_starts(target_path)
+    try:
+        report = upscale_video(
+            source_path,
+            target_path,
+            weights=engine_weights(weights),
+            progress=False,
+            overwrite=overwrite,
+            **engine_options,
+        )
+    except VsrError as error:
+        outcome.update(status="failed", error=str(error))
+    except Exception as error:  # the clip's own failure: report it, do not retry
+        outcome.update(status="failed", error=f"{type(error).__name__}: {error}")
+    else:
+        outcome.update(status="done", frames=report.frames, report=report.to_dict())
+    return outcome

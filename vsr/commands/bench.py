@@ -1,0 +1,198 @@
+"""`vsr bench`: how fast, end to end against the naive loop, the network alone, or the
+pressure test."""
+
+from __future__ import annotations
+
+import argparse
+from pathlib import Path
+
+
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
+    parser = subparsers.add_parser(
+        "bench",
+        help="measure speed: naive loop vs engine, the network alone, or the pressure test",
+        description="Default: generate a WIDTHxHEIGHT clip and upscale it twice in this "
+        "process, with the naive loop (decode, fp32 network per frame, encode, one thread) "
+        "and with the engine of `vsr run`; print fps, the ratio, per-stage busy time, GPU "
+        "utilisation and memory (n/a on the CPU) and the PSNR of the engine's output against "
+        "the naive one. --model-only times the network alone over --sizes; --pressure "
+        "times IMDN and IMDN_RTC over growing sizes and draws time and memory (PNG + CSV).",
+    )
+    mode = parser.add_mutually_exclusive_group()
+    mode.add_argument("--model-only", action="store_true", help="time the network alone")
+    mode.add_argument("--pressure", action="store_true", help="the seed paper's pressure test")
+    parser.add_argument("--width", type=int, default=960, help="clip width (default 960)")
+    parser.add_argument("--height", type=int, default=540, help="clip height (default 540)")
+    parser.add_argument("--scale", type=int, default=2, help="network scale (default 2)")
+    parser.add_argument("--frames", type=int, help="clip length (default 200 on GPU, 4 on CPU)")
+    parser.add_argument("--codec", default="libx264", help="encoder (default libx264)")
+    parser.add_argument("--preset", default="veryfast", help="encoder preset (default veryfast)")
+    parser.add_argument("--crf", type=int, default=18, help="encoder quality (default 18)")
+    parser.add_argument(
+        "--lossless",
+        action="store_true",
+        help="FFV1 4:4:4 source and outputs, so the PSNR column shows arithmetic differences only",
+    )
+    parser.add_argument(
+        "--precision",
+        help="fp32, fp16 or bf16, or a comma list (one engine row or timing each); "
+        "default: fp16 on CUDA, fp32 on the CPU (--pressure: fp32)",
+    )
+    parser.add_argument("--batch", type=int, help="frames per network call")
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=1,
+        help="run naive and engine this many times, alternating, and keep each one's fastest "
+        "(steadier figures on a shared machine; default 1)",
+    )
+    parser.add_argument("--weights", help="weights file or manifest name (default: by scale)")
+    parser.add_argument("--device", help="cpu, cuda or cuda:N (default: CUDA when present)")
+    parser.add_argument("--json", type=Path, metavar="PATH", help="also write the table as JSON")
+    parser.add_argument(
+        "--sizes",
+        help="--model-only: input sizes, e.g. 540p,1080p,4k,960x540,256 (default 540p,1080p); "
+        "--pressure: default 128,256,512,800,1080p,4k",
+    )
+    parser.add_argument(
+        "--channels-last", action="store_true", help="--model-only: channels_last memory format"
+    )
+    parser.add_argument(
+        "--compile",
+        action="store_true",
+        help="--model-only: torch.compile (max-autotune on CUDA); compile time is reported",
+    )
+    parser.add_argument(
+        "--repeats", type=int, help="--model-only/--pressure: timed calls (default 50 GPU, 3 CPU)"
+    )
+    parser.add_argument(
+        "--max-size",
+        type=int,
+        metavar="PIXELS",
+        help="--pressure: skip sizes with a side longer than this (4K IMDN is slow on a CPU)",
+    )
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=Path("pressure"),
+        metavar="STEM",
+        help="--pressure: writes STEM.png and STEM.csv (default: pressure)",
+    )
+    parser.set_defaults(func=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from vsr.errors import VsrError
+
+    if args.repeats is not None and args.repeats < 1:
+        raise VsrError("--repeats must be at least 1")
+    if args.pressure:
+        return _pressure(args)
+    if args.model_only:
+        return _model_only(args)
+    return _end_to_end(args)
+
+
+def _end_to_end(args: argparse.Namespace) -> int:
+    from vsr.bench import format_bench, parse_precisions, run_bench, write_bench_json
+
+    result = run_bench(
+        width=args.width,
+        height=args.height,
+        scale=args.scale,
+        frames=args.frames,
+        codec=args.codec,
+        preset=args.preset,
+        crf=args.crf,
+        precisions=parse_precisions(args.precision),
+        batch=args.batch,
+        weights=args.weights,
+        device=args.device,
+        lossless=args.lossless,
+        rounds=args.rounds,
+    )
+    print(format_bench(result))
+    if args.json:
+        write_bench_json(result, args.json)
+    return 0
+
+
+def _model_only(args: argparse.Namespace) -> int:
+    from vsr.bench import bench_model, model_name
+    from vsr.bench_model import format_model_timings, parse_frame_sizes, time_model
+    from vsr.report import write_json
+    from vsr.upscale import resolve_device
+
+    device = resolve_device(args.device)
+    model, origin = bench_model(args.weights, args.scale)
+    default = "fp16" if device.type == "cuda" else "fp32"
+    precisions = [p.strip() for p in (args.precision or default).split(",") if p.strip()]
+    timings = time_model(
+        model,
+        parse_frame_sizes(args.sizes or "540p,1080p"),
+        precisions,
+        device,
+        batch=args.batch or 1,
+        channels_last=args.channels_last,
+        compile=args.compile,
+        repeats=args.repeats,
+    )
+    where = torch_device_label(device)
+    print(
+        format_model_timings(
+            timings, f"vsr bench --model-only: {model_name(model)} ({origin}), {where}"
+        )
+    )
+    if args.json:
+        write_json(
+            {"model": model_name(model), "weights": origin, "device": where,
+             "timings": [t.to_dict() for t in timings]},
+            args.json,
+        )  # fmt: skip
+    return 0
+
+
+def _pressure(args: argparse.Namespace) -> int:
+    from vsr.bench_model import parse_frame_sizes
+    from vsr.bench_pressure import (
+        PRESSURE_SIZES,
+        format_pressure,
+        plot_pressure,
+        run_pressure,
+        write_pressure_csv,
+    )
+    from vsr.errors import VsrError
+    from vsr.plots import new_figure
+    from vsr.report import write_json
+    from vsr.upscale import resolve_device
+
+    new_figure()  # fail now, not after minutes of measuring, when matplotlib is missing
+    device = resolve_device(args.device)
+    precision = args.precision or "fp32"
+    if "," in precision:
+        raise VsrError("--pressure takes one --precision")
+    points = run_pressure(
+        parse_frame_sizes(args.sizes or PRESSURE_SIZES),
+        device,
+        scale=args.scale,
+        precision=precision,
+        max_size=args.max_size,
+        repeats=args.repeats,
+    )
+    print(format_pressure(points))
+    stem = args.out
+    write_pressure_csv(points, stem.with_name(stem.name + ".csv"))
+    plot_pressure(points, stem.with_name(stem.name + ".png"), torch_device_label(device))
+    print(f"wrote {stem}.png and {stem}.csv")
+    if args.json:
+        write_json({"device": torch_device_label(device), "points": [vars(p) for p in points]},
+                   args.json)  # fmt: skip
+    return 0
+
+
+def torch_device_label(device) -> str:
+    import torch
+
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    return f"cpu, {torch.get_num_threads()} threads"

@@ -1,0 +1,95 @@
+"""`vsr run ... --ray [ADDRESS]`: the command-line side of vsr/cluster.py and vsr/segments.py.
+
+Not a subcommand of its own: `vsr run` hands over here when --ray or a segment flag is
+given, with the engine options it has already built from the flags and the preset.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from vsr.errors import VsrError
+
+
+def run_on_ray(args, engine_options: dict[str, Any], say: Callable[[str], None]) -> int:
+    from vsr import cluster
+
+    address = args.ray or None
+    splitting = args.segments is not None or args.segment_seconds is not None
+    if args.ray is None:
+        raise VsrError("--segments and --segment-seconds run on Ray; add --ray")
+    if args.watch:
+        raise VsrError("--watch is not available with --ray")
+    if args.device is not None:
+        engine_options = {**engine_options, "device": args.device}
+    if args.input.is_dir():
+        if splitting:
+            raise VsrError("segment mode takes one clip; give a video file as INPUT")
+        summary = cluster.run_folder(
+            args.input,
+            args.output,
+            address=address,
+            weights=args.weights,
+            engine_options=engine_options,
+            overwrite=args.overwrite,
+            progress=not args.quiet,
+            report=args.report,
+            log=say,
+        )
+    elif splitting:
+        from vsr.cluster_segments import run_split
+
+        summary = run_split(
+            args.input,
+            args.output,
+            count=args.segments,
+            seconds=args.segment_seconds,
+            address=address,
+            weights=args.weights,
+            engine_options=engine_options,
+            overwrite=args.overwrite,
+            progress=not args.quiet,
+            report=args.report,
+            log=say,
+        )
+    else:
+        summary = _run_one_clip(args, address, engine_options, say)
+    totals = summary.to_dict()["summary"]
+    fps = f", {totals['fps']:.2f} fps" if totals["fps"] else ""
+    say(
+        f"vsr: {totals['done']} done, {totals['skipped']} skipped, {totals['failed']} failed "
+        f"({totals['frames']} frames in {totals['wall_seconds']:.1f} s{fps})"
+    )
+    for clip in summary.clips:
+        if clip["status"] == "failed":
+            say(f"vsr:   failed: {Path(clip['input']).name}: {clip['error']}")
+    return 1 if totals["failed"] else 0
+
+
+def _run_one_clip(args, address, engine_options, say):
+    """A single clip as one Ray task (useful to run it on a cluster's GPU)."""
+    from vsr import cluster
+    from vsr.report import write_json
+
+    if not args.input.is_file():
+        raise VsrError(f"{args.input}: no such file")
+    if args.output.exists() and not args.overwrite:
+        raise VsrError(f"{args.output} already exists; use --overwrite to replace it")
+    started = cluster.connect(address)
+    try:
+        summary = cluster.run_clips(
+            [cluster.ClipJob(args.input, args.output)],
+            weights=args.weights,
+            engine_options=engine_options,
+            overwrite=args.overwrite,
+            progress=not args.quiet,
+            log=say,
+        )
+    finally:
+        if started:
+            cluster.import_ray().shutdown()
+    if args.report is not None:
+        write_json(summary.to_dict(), args.report)
+    return summary

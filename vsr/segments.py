@@ -1,0 +1,185 @@
+"""GOP-aligned split and exact join of one long clip (segment mode, no Ray in here).
+
+A segment is a range of presentation timestamps [start, end) whose start is a keyframe of
+the source. Whoever processes it seeks to that keyframe, decodes, and keeps the frames of
+its range, so every frame belongs to exactly one segment and decodes exactly as in a
+whole-clip run (the decoder hands frames over in presentation order, so the first frame
+at or past `end` means the range is complete, open GOPs included).
+
+`extract_segment` stores a range losslessly (FFV1, the decoded pixel format, the source's
+colour tags) so the ordinary engine can run on it as on any clip; the timestamps travel
+beside it as a list, because Matroska rounds them to milliseconds. `join_segments`
+decodes the upscaled segments in order and feeds them, with the source's own timestamps,
+to one writer over the source, which encodes once and copies audio and subtitles once.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import av
+
+from vsr.errors import VsrError
+from vsr.video.reader import VideoInfo, VideoReader
+
+
+@dataclass(frozen=True)
+class Segment:
+    """Frames with start <= pts < end (None: from the beginning / to the end)."""
+
+    index: int
+    start: int | None
+    end: int | None
+
+
+def _keyframe_times(path: Path) -> tuple[list[int], int, int, float]:
+    """Keyframe pts, first and last pts, and the time base (as a float) of the video."""
+    try:
+        container = av.open(str(path))
+    except av.error.FFmpegError as error:
+        raise VsrError(f"{path}: not a readable media file: {error.strerror}") from None
+    with container:
+        if not container.streams.video:
+            raise VsrError(f"{path}: no video stream")
+        stream = container.streams.video[0]
+        keys, first, last = [], None, None
+        for packet in container.demux(stream):
+            if not packet.size:
+                continue
+            if packet.pts is None:
+                raise VsrError(f"{path}: packets without timestamps; segment mode needs them")
+            first = packet.pts if first is None else min(first, packet.pts)
+            last = packet.pts if last is None else max(last, packet.pts)
+            if packet.is_keyframe:
+                keys.append(packet.pts)
+        if first is None:
+            raise VsrError(f"{path}: no video packets")
+        return sorted(set(keys)), first, last, float(stream.time_base)
+
+
+def plan_segments(
+    path: Path, count: int | None = None, seconds: float | None = None
+) -> list[Segment]:
+    """Cut points at keyframes: `count` segments of about equal length, or segments of
+    about `seconds` each. Fewer segments come back when the clip has too few keyframes."""
+    if (count is None) == (seconds is None):
+        raise VsrError("give either --segments or --segment-seconds")
+    if count is not None and count < 1:
+        raise VsrError(f"--segments must be at least 1, not {count}")
+    if seconds is not None and not seconds > 0:
+        raise VsrError(f"--segment-seconds must be positive, not {seconds}")
+    keys, first, last, time_base = _keyframe_times(Path(path))
+    candidates = [key for key in keys if key > first]
+    cuts: list[int] = []
+    if count is not None:
+        for k in range(1, count):
+            ideal = first + (last - first) * k / count
+            nearest = min(candidates, key=lambda key: abs(key - ideal), default=None)
+            if nearest is not None and nearest not in cuts:
+                cuts.append(nearest)
+        cuts.sort()
+    else:
+        step = seconds / time_base
+        previous = first
+        for key in candidates:
+            if key - previous >= step:
+                cuts.append(key)
+                previous = key
+    starts = [None, *cuts]
+    ends = [*cuts, None]
+    return [Segment(i, s, e) for i, (s, e) in enumerate(zip(starts, ends, strict=True))]
+
+
+def _decode_range(path: Path, segment: Segment, seek: bool):
+    """Frames of the segment's range, decoded from the keyframe at its start."""
+    container = av.open(str(path))
+    try:
+        stream = container.streams.video[0]
+        stream.thread_type = "AUTO"
+        if seek and segment.start is not None:
+            container.seek(segment.start, stream=stream, backward=True, any_frame=False)
+        for packet in container.demux(stream):
+            for frame in stream.decode(packet):
+                if frame.pts is None:
+                    raise VsrError(f"{path}: frames without timestamps; segment mode needs them")
+                if segment.start is not None and frame.pts < segment.start:
+                    continue
+                if segment.end is not None and frame.pts >= segment.end:
+                    return
+                yield frame
+    finally:
+        container.close()
+
+
+def extract_segment(source: Path, segment: Segment, dest: Path) -> list[int]:
+    """Write the segment's frames losslessly to `dest` (.mkv); returns their source pts."""
+    frames = _decode_range(source, segment, seek=True)
+    first = next(frames, None)
+    if first is not None and segment.start is not None and first.pts != segment.start:
+        # The seek landed past the keyframe (a poor index): decode from the beginning.
+        frames.close()
+        frames = _decode_range(source, segment, seek=False)
+        first = next(frames, None)
+    if first is None:
+        raise VsrError(f"{source}: segment {segment.index} holds no decodable frame")
+    supported = {f.name for f in av.codec.Codec("ffv1", "w").video_formats}
+    if first.format.name not in supported:
+        raise VsrError(f"{source}: segment mode cannot store {first.format.name} frames losslessly")
+    pts_list: list[int] = []
+    with av.open(str(dest), "w", format="matroska") as out:
+        # The source's rate: the reader of this file judges missing frames by it.
+        stream = out.add_stream("ffv1", rate=_frame_rate(source))
+        stream.width, stream.height, stream.pix_fmt = first.width, first.height, first.format.name
+        context = stream.codec_context
+        context.time_base = first.time_base
+        # The engine reads colour from these tags: keep them exactly as the source had them.
+        context.colorspace, context.color_range = first.colorspace, first.color_range
+        context.color_primaries, context.color_trc = first.color_primaries, first.color_trc
+        previous, first_pts = None, first.pts
+        for frame in _chain(first, frames):
+            if previous is not None and frame.pts <= previous:
+                raise VsrError(
+                    f"{source}: timestamps go backwards; segment mode needs them to rise"
+                )
+            previous = frame.pts
+            pts_list.append(frame.pts)
+            # Stored from 0, like any clip (the source's pts travel in the list).
+            frame.pts -= first_pts
+            out.mux(stream.encode(frame))
+        out.mux(stream.encode(None))
+    return pts_list
+
+
+def _frame_rate(path: Path):
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        return stream.average_rate or stream.guessed_rate or 25
+
+
+def _chain(first, rest):
+    yield first
+    yield from rest
+
+
+def same_colour_and_layout(a: VideoInfo, b: VideoInfo) -> bool:
+    """Whether the engine treats frames of the two clips alike (so outputs can be equal)."""
+    fields = ("width", "height", "pix_fmt", "color_matrix", "color_range", "bit_depth")
+    return all(getattr(a, name) == getattr(b, name) for name in fields)
+
+
+def join_segments(writer, parts: list[tuple[Path, list[int]]]) -> int:
+    """Feed each upscaled segment file, in order, with its source pts into `writer` (an
+    open VideoWriter over the source; the caller closes or aborts it). Returns frames."""
+    total = 0
+    for path, pts_list in parts:
+        written = 0
+        with VideoReader(path) as reader:
+            for frame in reader.frames():
+                if written < len(pts_list):
+                    writer.write(frame.planes, pts_list[written])
+                written += 1
+        if written != len(pts_list):
+            raise VsrError(f"{path}: segment has {written} frames, expected {len(pts_list)}")
+        total += written
+    return total

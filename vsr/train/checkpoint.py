@@ -1,0 +1,82 @@
+"""Training checkpoints: everything `--resume` needs, written atomically, read safely.
+
+A checkpoint is a plain dict of tensors, numbers and strings so that it loads with
+``torch.load(weights_only=True)``: RNG states are stored as the uint8 tensors torch gives.
+The data order needs no state of its own: each step's batch is a function of (seed, rank,
+step), so restoring the step restores the data.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import Any
+
+import torch
+from torch import nn
+
+from vsr.errors import VsrError
+
+
+def rng_state() -> dict[str, Any]:
+    state: dict[str, Any] = {"torch": torch.get_rng_state()}
+    if torch.cuda.is_available():
+        state["cuda"] = torch.stack(torch.cuda.get_rng_state_all())
+    return state
+
+
+def restore_rng_state(state: dict[str, Any]) -> None:
+    torch.set_rng_state(state["torch"])
+    if "cuda" in state and torch.cuda.is_available():
+        torch.cuda.set_rng_state_all(list(state["cuda"]))
+
+
+def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
+    """torch.save to a temporary file beside path, then rename: never a half-written file."""
+    temp = path.with_name(f".{path.name}.tmp.{os.getpid()}")
+    try:
+        torch.save(state, temp)
+        os.replace(temp, path)
+    finally:
+        temp.unlink(missing_ok=True)
+
+
+def load_checkpoint(path: Path) -> dict[str, Any]:
+    if not path.is_file():
+        raise VsrError(f"nothing to resume: {path} not found")
+    try:
+        return torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # damaged or foreign files raise many types
+        raise VsrError(f"{path}: not a readable training checkpoint ({error})") from None
+
+
+def training_state(
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    scheduler: torch.optim.lr_scheduler.LRScheduler,
+    step: int,
+    best_psnr: float,
+    seconds: float,
+    config: dict[str, Any],
+) -> dict[str, Any]:
+    return {
+        "model": {k: v.detach().cpu() for k, v in model.state_dict().items()},
+        "optimizer": optimizer.state_dict(),
+        "scheduler": scheduler.state_dict(),
+        "step": step,
+        "best_psnr": best_psnr,
+        "seconds": seconds,
+        "rng": rng_state(),
+        "config": config,
+    }
+
+
+def export_weights(checkpoint: Path, target: Path, metadata: dict[str, str] | None = None) -> None:
+    """Write the model of a training checkpoint as safetensors (what every command loads)."""
+    from vsr.models import create_model, save_weights
+
+    state = load_checkpoint(Path(checkpoint))
+    model = create_model(state["config"]["arch"], state["config"]["scale"])
+    model.load_state_dict(state["model"])
+    info = {"steps": str(state["step"]), **(metadata or {})}
+    save_weights(model, target, info)

@@ -1,0 +1,114 @@
+"""Training configuration: one flat dataclass, read from TOML, with command-line overrides.
+
+A recipe file names only what differs from the defaults below, so a recipe reads as the
+list of choices that made a set of weights.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import tomllib
+from dataclasses import dataclass, fields
+from pathlib import Path
+from typing import Any
+
+from vsr.errors import VsrError
+
+# Paper: LR patches of 96/64/48 for x2/x3/x4, i.e. 192-pixel HR patches at every scale.
+DEFAULT_HR_PATCH = 192
+
+
+@dataclass
+class TrainConfig:
+    """Everything one training run depends on. Paths are resolved against the TOML file."""
+
+    train_dir: str = ""
+    arch: str = "imdn"
+    scale: int = 2
+    patch: int = DEFAULT_HR_PATCH  # HR patch side in pixels (a multiple of scale)
+    batch: int = 16  # per process; DDP multiplies it by the number of processes
+    steps: int = 1000
+    lr: float = 2e-4
+    schedule: str = "step"  # "step" (halve every lr_step) or "cosine"
+    lr_step: int = 200_000
+    lr_gamma: float = 0.5
+    lr_min: float = 1e-7  # cosine floor
+    seed: int = 0
+    out: str = "runs/train"
+    val_dir: str = ""  # a benchmark folder (e.g. Set5) validated every val_every steps
+    val_every: int = 0  # 0: validate only at the end (when val_dir is set)
+    log_every: int = 50
+    save_every: int = 500
+    init_from: str = ""  # weights of another scale: all but the upsampler are copied
+    device: str = "auto"  # "auto", "cpu" or "cuda"
+    precision: str = "auto"  # "auto" (bf16 on GPU, fp32 on CPU), "bf16" or "fp32"
+    channels_last: bool = False
+    compile: bool = False
+    threads: int = 0  # torch CPU threads; 0 leaves torch's default
+
+    def validate(self) -> None:
+        if not self.train_dir:
+            raise VsrError("training needs train_dir: a folder of HR images")
+        if self.scale not in (2, 3, 4) and self.arch == "imdn":
+            raise VsrError(f"imdn trains at scale 2, 3 or 4, not {self.scale}")
+        if self.patch % self.scale:
+            raise VsrError(f"patch {self.patch} is not a multiple of scale {self.scale}")
+        if self.patch < self.scale * 4:
+            raise VsrError(f"patch {self.patch} is too small for scale {self.scale}")
+        if self.schedule not in ("step", "cosine"):
+            raise VsrError(f"schedule must be 'step' or 'cosine', not {self.schedule!r}")
+        if self.precision not in ("auto", "bf16", "fp32"):
+            raise VsrError(f"precision must be auto, bf16 or fp32, not {self.precision!r}")
+        if self.device not in ("auto", "cpu", "cuda"):
+            raise VsrError(f"device must be auto, cpu or cuda, not {self.device!r}")
+        for name in ("batch", "steps", "log_every", "save_every"):
+            if getattr(self, name) <= 0:
+                raise VsrError(f"{name} must be positive, not {getattr(self, name)}")
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+
+PATH_FIELDS = ("train_dir", "out", "val_dir", "init_from")
+
+
+def load_config(path: str | Path | None, overrides: dict[str, Any] | None = None) -> TrainConfig:
+    """Read a TOML recipe (or start from defaults when path is None) and apply overrides.
+
+    Relative paths inside the file are taken relative to the file, so a recipe works from
+    any working directory; override values (from the command line) are used as given.
+    """
+    values: dict[str, Any] = {}
+    if path is not None:
+        path = Path(path)
+        try:
+            values = tomllib.loads(path.read_text())
+        except FileNotFoundError:
+            raise VsrError(f"config file not found: {path}") from None
+        except tomllib.TOMLDecodeError as error:
+            raise VsrError(f"{path} is not valid TOML: {error}") from None
+        for key in PATH_FIELDS:
+            if values.get(key) and not Path(values[key]).expanduser().is_absolute():
+                values[key] = str((path.parent / values[key]).resolve())
+    known = {field.name: field for field in fields(TrainConfig)}
+    unknown = sorted(set(values) - set(known))
+    if unknown:
+        raise VsrError(f"unknown setting(s) in {path}: {', '.join(unknown)}")
+    for key, value in (overrides or {}).items():
+        if value is not None:
+            values[key] = value
+    for key, value in values.items():
+        values[key] = _coerce(key, value, known[key].type)
+    config = TrainConfig(**values)
+    config.validate()
+    return config
+
+
+def _coerce(key: str, value: Any, type_name: Any) -> Any:
+    """Check a TOML value against the field type; ints are accepted where floats are."""
+    expected = {"str": str, "int": int, "float": float, "bool": bool}[str(type_name)]
+    if expected is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if not isinstance(value, expected) or (expected is int and isinstance(value, bool)):
+        raise VsrError(f"setting {key} must be {expected.__name__}, not {value!r}")
+    return value

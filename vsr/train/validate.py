@@ -1,0 +1,31 @@
+"""Validation during training: `vsr eval`'s own measurement (MATLAB-convention PSNR/SSIM on
+the Y channel) of the model being trained, on one benchmark folder."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from vsr.evaluate import dataset_pairs, evaluate_dataset
+from vsr.upscale import Upscaler
+
+
+class Validator:
+    """Mean Y-channel PSNR/SSIM of a model on one benchmark folder at one scale."""
+
+    def __init__(self, folder: str | Path, scale: int) -> None:
+        self.folder = Path(folder)
+        self.scale = scale
+        dataset_pairs(self.folder, scale)  # a wrong folder fails now, not after the training
+
+    def __call__(self, model: nn.Module, device: torch.device) -> tuple[float, float]:
+        was_training = model.training
+        try:
+            # fp32 whatever the training precision: the numbers must match `vsr eval`.
+            upscaler = Upscaler(model, device=device, precision="fp32")
+            result = evaluate_dataset(upscaler, self.folder, self.scale, progress=False)
+        finally:
+            model.train(was_training)
+        return result.psnr, result.ssim

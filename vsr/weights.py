@@ -1,0 +1,142 @@
+"""Which weights to load: our own defaults, the manifest's names, or a file the user gives.
+
+``weights/manifest.json`` (beside the package in the source tree) lists two kinds of entry:
+  - weights this project trained, shipped in ``weights/`` (``"file"`` with no ``"url"``);
+  - the official IMDN checkpoints, which are downloaded on request into a user cache
+    (``$VSR_CACHE`` or ``~/.cache/vsr``) and checked against their sha256 before use.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+import vsr
+from vsr.errors import VsrError
+
+WEIGHTS_DIR = Path(vsr.__file__).resolve().parent.parent / "weights"
+MANIFEST_PATH = WEIGHTS_DIR / "manifest.json"
+_CHUNK = 1 << 20
+
+
+def load_manifest() -> dict[str, dict[str, Any]]:
+    """The manifest's entries by name ({} when the manifest is not there)."""
+    if not MANIFEST_PATH.is_file():
+        return {}
+    try:
+        return json.loads(MANIFEST_PATH.read_text())["weights"]
+    except (ValueError, KeyError) as error:
+        raise VsrError(f"{MANIFEST_PATH} is damaged ({error})") from None
+
+
+def cache_dir() -> Path:
+    """Where downloaded weights go: $VSR_CACHE, else ~/.cache/vsr."""
+    return Path(os.environ.get("VSR_CACHE") or Path.home() / ".cache" / "vsr").expanduser()
+
+
+def default_weights_path(scale: int) -> Path:
+    """Where the project's own weights for a scale live (they may not exist)."""
+    return WEIGHTS_DIR / f"imdn_x{scale}.safetensors"
+
+
+def local_path(name: str, entry: dict[str, Any]) -> Path:
+    """Where an entry's file is (or will be): weights/ for ours, the cache for downloads."""
+    return (cache_dir() if entry.get("url") else WEIGHTS_DIR) / entry["file"]
+
+
+def resolve_weights(weights: str | None, scale: int) -> Path:
+    """A weights file from a path, a manifest name, or None (our default for the scale).
+
+    Manifest names of downloadable checkpoints are fetched into the cache when missing.
+    """
+    manifest = load_manifest()
+    if weights is None:
+        path = default_weights_path(scale)
+        if path.is_file():
+            return path
+        ours = sorted(p.name for p in WEIGHTS_DIR.glob("imdn_x*.safetensors"))
+        official = [n for n, e in manifest.items() if e.get("url") and e.get("scale") == scale]
+        hint = (
+            f", e.g. --weights {official[0]} (the authors' checkpoint, fetched on first use "
+            f"or with `vsr weights download {official[0]}`)"
+            if official
+            else ""
+        )
+        raise VsrError(
+            f"no default weights for x{scale} (this project ships: "
+            f"{', '.join(ours) or 'none'}); pass --weights FILE or a name from "
+            f"`vsr weights list`{hint}"
+        )
+    path = Path(weights).expanduser()
+    if path.is_file():
+        return path
+    if weights in manifest:
+        entry = manifest[weights]
+        if entry.get("scale") not in (None, scale):
+            raise VsrError(f"{weights} is a x{entry['scale']} model, not x{scale}")
+        if entry.get("url"):
+            return download(weights)
+        return _shipped(weights, entry)
+    if path.suffix or os.sep in weights:
+        raise VsrError(f"weights file not found: {weights}")
+    raise VsrError(f"unknown weights {weights!r}: not a file; known names: {', '.join(manifest)}")
+
+
+def _shipped(name: str, entry: dict[str, Any]) -> Path:
+    path = local_path(name, entry)
+    if not path.is_file():
+        raise VsrError(f"{name} should ship with vsr at {path}, but the file is missing")
+    return path
+
+
+def sha256_of(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while chunk := handle.read(_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def download(name: str) -> Path:
+    """Fetch a manifest entry into the cache (verified by sha256) and return its path.
+
+    A file already there with the right sum is reused. The download goes to a temporary
+    file that is renamed only once its sum matches; on a mismatch it is deleted.
+    """
+    manifest = load_manifest()
+    entry = manifest.get(name)
+    if entry is None:
+        raise VsrError(f"unknown weights {name!r}; known names: {', '.join(manifest)}")
+    if not entry.get("url"):
+        return _shipped(name, entry)  # nothing to fetch
+    target = local_path(name, entry)
+    if target.is_file() and sha256_of(target) == entry["sha256"]:
+        return target
+    return fetch(entry["url"], entry["sha256"], target)
+
+
+def fetch(url: str, sha256: str, target: Path) -> Path:
+    """Download url to target atomically, refusing content whose sha256 differs."""
+    target.parent.mkdir(parents=True, exist_ok=True)
+    temp = target.with_name(f".{target.name}.tmp.{os.getpid()}")
+    digest = hashlib.sha256()
+    try:
+        with urllib.request.urlopen(url, timeout=60) as response, temp.open("wb") as out:
+            while chunk := response.read(_CHUNK):
+                digest.update(chunk)
+                out.write(chunk)
+        if digest.hexdigest() != sha256:
+            raise VsrError(
+                f"{url}: sha256 {digest.hexdigest()} does not match the expected {sha256}; "
+                "refusing it"
+            )
+        os.replace(temp, target)
+    except OSError as error:  # URLError is an OSError
+        raise VsrError(f"cannot download {url}: {error}") from None
+    finally:
+        temp.unlink(missing_ok=True)
+    return target
