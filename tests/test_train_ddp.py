@@ -31,9 +31,10 @@ def _rank_main(rank: int, world: int, port: int, tmp_path) -> None:
 
 def test_two_gloo_ranks_hold_identical_weights(tmp_path) -> None:
     tiny_config(tmp_path)  # writes the dataset once, before the processes start
-    # fork: the children start in a moment instead of importing torch and vsr again.
+    # spawn, not fork: after other tests the parent holds threads (OpenMP, Ray, engine
+    # workers) and a forked child can deadlock on a lock one of them held.
     mp.start_processes(
-        _rank_main, args=(2, _free_port(), tmp_path), nprocs=2, join=True, start_method="fork"
+        _rank_main, args=(2, _free_port(), tmp_path), nprocs=2, join=True, start_method="spawn"
     )
     rank0 = torch.load(tmp_path / "rank0.pt", weights_only=True)
     rank1 = torch.load(tmp_path / "rank1.pt", weights_only=True)
