@@ -32,13 +32,9 @@ def load_model(
     ``scale``. ``device`` defaults to CUDA when present; ``precision`` to fp16 on CUDA and
     fp32 on the CPU; ``max_memory`` (bytes) bounds the network's memory through tiling.
     """
-    from vsr.models import load_weights
-    from vsr.weights import resolve_weights
+    from vsr.weights import load_network
 
-    if isinstance(weights, nn.Module):
-        model = weights
-    else:
-        model = load_weights(resolve_weights(None if weights is None else str(weights), scale))
+    model = load_network(weights, scale)
     return Upscaler(model, device=device, precision=precision, max_memory=max_memory)
 
 

@@ -99,22 +99,16 @@ def bench_model(weights: str | None, scale: int) -> tuple[nn.Module, str]:
     on any install; its speed is the same, its pictures are noise.
     """
     from vsr.models import create_model, load_weights
+    from vsr.weights import resolve_weights
 
-    try:
-        from vsr.weights import resolve_weights
-    except ImportError:
-        resolve_weights = None
     if weights is not None:
-        path = resolve_weights(weights, scale) if resolve_weights else Path(weights)
-        if not path.is_file():
-            raise VsrError(f"weights file {weights} not found")
+        path = resolve_weights(weights, scale)
         return load_weights(path), f"weights {path}"
-    if resolve_weights is not None:
-        try:
-            path = resolve_weights(None, scale)
-            return load_weights(path), f"default weights {path.name}"
-        except VsrError:
-            pass
+    try:
+        path = resolve_weights(None, scale)
+        return load_weights(path), f"default weights {path.name}"
+    except VsrError:
+        pass
     torch.manual_seed(0)
     return create_model("imdn", scale), f"random-initialised: no default x{scale} weights"
 

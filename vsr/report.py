@@ -91,6 +91,9 @@ def write_json(data: dict[str, Any], path: str | Path) -> None:
         with os.fdopen(handle, "w") as stream:
             json.dump(data, stream, indent=2)
             stream.write("\n")
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(temp, 0o666 & ~umask)  # mkstemp makes 0600; a report is for others too
         os.replace(temp, path)
     except BaseException:
         Path(temp).unlink(missing_ok=True)

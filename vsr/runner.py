@@ -52,25 +52,11 @@ def load_network_cache(weights: str | Path | None) -> NetworkCache:
 def _load_network(weights, network_scale: int) -> torch.nn.Module:
     """A model from an nn.Module, a cache, a weights path or manifest name, or the default
     weights for the scale."""
-    from vsr.models import load_weights
+    from vsr.weights import load_network
 
-    if isinstance(weights, torch.nn.Module):
-        return weights
     if isinstance(weights, NetworkCache):
         return weights.get(network_scale)
-    try:
-        from vsr.weights import resolve_weights
-    except ImportError:  # the weights manifest is optional; a path always works
-        resolve_weights = None
-    if resolve_weights is not None:
-        return load_weights(
-            resolve_weights(None if weights is None else str(weights), network_scale)
-        )
-    if weights is None:
-        raise VsrError("no weights given; pass --weights PATH")
-    if not Path(weights).is_file():
-        raise VsrError(f"weights file {weights} not found")
-    return load_weights(weights)
+    return load_network(weights, network_scale)
 
 
 def _check_paths(source: Path, target: Path, overwrite: bool) -> None:

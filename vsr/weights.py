@@ -15,6 +15,8 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+import torch
+
 import vsr
 from vsr.errors import VsrError
 
@@ -140,3 +142,13 @@ def fetch(url: str, sha256: str, target: Path) -> Path:
     finally:
         temp.unlink(missing_ok=True)
     return target
+
+
+def load_network(weights: str | Path | torch.nn.Module | None, scale: int) -> torch.nn.Module:
+    """The network for ``weights`` (a built module, a file, a manifest name, or None for our
+    default weights for ``scale``): the one way every command and the API load weights."""
+    from vsr.models import load_weights
+
+    if isinstance(weights, torch.nn.Module):
+        return weights
+    return load_weights(resolve_weights(None if weights is None else str(weights), scale))

@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import argparse
-import json
-import os
-import tempfile
 from pathlib import Path
 
 from vsr.errors import VsrError
+from vsr.report import write_json
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -61,15 +59,7 @@ def format_table(results: list) -> str:
 def _write_json(path: Path, payload: dict) -> None:
     if not path.parent.is_dir():
         raise VsrError(f"folder for --json does not exist: {path.parent}")
-    descriptor, temp_name = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(descriptor, "w") as file:
-            json.dump(payload, file, indent=2)
-            file.write("\n")
-        os.replace(temp_name, path)
-    except BaseException:
-        Path(temp_name).unlink(missing_ok=True)
-        raise
+    write_json(payload, path)
 
 
 def run(args: argparse.Namespace) -> int:
