@@ -13,7 +13,7 @@ import pytest
 import torch
 from torch import nn
 
-from vsr.bench import decoded_psnr, run_bench, write_bench_json
+from vsr.bench import decoded_psnr, parse_variant, run_bench, write_bench_json
 from vsr.bench_clip import make_bench_clip
 from vsr.bench_model import parse_frame_size, parse_frame_sizes, time_model
 from vsr.bench_pressure import cpu_forward_growth, run_pressure, write_pressure_csv
@@ -86,6 +86,31 @@ def test_naive_and_engine_rows_agree_on_a_lossless_clip(tmp_path):
     assert [row["name"] for row in data["rows"]] == [naive.name, engine.name]
     assert data["rows"][1]["psnr_vs_naive_db"] == engine.psnr_vs_naive_db
     assert data["rows"][0]["gpu_util_mean_percent"] is None
+
+
+def test_variants_are_parsed_and_each_gets_its_own_row(tmp_path):
+    fast = parse_variant("fp16,cl,graphs,enc=2,batch=8")
+    assert (fast.precision, fast.channels_last, fast.cuda_graphs, fast.compile) == (
+        "fp16",
+        True,
+        True,
+        False,
+    )
+    assert (fast.encoders, fast.batch, fast.label) == (2, 8, "fp16,batch=8,cl,graphs,enc=2")
+    for wrong in ("fp17", "enc=0", "batch=x"):
+        with pytest.raises(VsrError, match="variant"):
+            parse_variant(wrong)
+
+    variants = [parse_variant("fp32"), parse_variant("fp32,cl,batch=2")]
+    result = run_bench(
+        48, 32, scale=2, frames=3, model=tiny_imdn(), device="cpu", lossless=True,
+        variants=variants, workdir=tmp_path,
+    )  # fmt: skip
+    names = [row.name for row in result.rows]
+    assert names == ["naive loop", "engine fp32 batch 1", "engine fp32 batch 2 cl"]
+    for row in result.rows[1:]:
+        assert row.frames == 3 and row.psnr_vs_naive_db > 45
+        assert row.warmup_seconds == 0.0  # nothing compiled or captured
 
 
 def test_bench_command_prints_the_table_and_writes_json(tmp_path, capsys):

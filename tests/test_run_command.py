@@ -18,6 +18,7 @@ import torch
 from media import corrupt_middle_packets, make_audio_only, make_clip
 
 from vsr.cli import main
+from vsr.errors import VsrError
 from vsr.models import create_model, load_weights, save_weights
 from vsr.ops.yuv import rgb_to_yuv, yuv_to_rgb
 from vsr.upscale import Upscaler
@@ -254,7 +255,35 @@ def test_preset_fields_are_overridden_by_flags():
     )  # fmt: skip
     assert (settings.codec, settings.crf, settings.preset) == ("libx264", 22, "slow")
     assert settings.options == {"tune": "film"}  # the x265 options left with x265
-    assert model == {"precision": "bf16", "batch": 3, "max_memory": 2 << 30}
+    assert model == {
+        "precision": "bf16",
+        "batch": 3,
+        "max_memory": 2 << 30,
+        "encoders": 1,
+        "channels_last": False,
+        "compile": False,
+        "cuda_graphs": False,
+    }
+
+
+def test_speed_switches_come_from_the_preset_on_a_gpu_only_and_flags_win(tmp_path):
+    from vsr.cli import build_parser
+    from vsr.commands.run import _settings_and_model_options
+
+    preset = tmp_path / "quick.toml"
+    preset.write_text("compile = true\ncuda_graphs = true\nencoders = 3\n")
+
+    def merged(*flags: str):
+        command = ["run", "in.mp4", "out.mp4", "--pipeline", str(preset), *flags]
+        args = build_parser().parse_args(command)
+        return _settings_and_model_options(args)[1]
+
+    on_cpu = merged("--device", "cpu")
+    assert (on_cpu["compile"], on_cpu["cuda_graphs"], on_cpu["encoders"]) == (False, False, 3)
+    flagged = merged("--device", "cpu", "--compile", "--channels-last", "--encoders", "2")
+    assert (flagged["compile"], flagged["channels_last"], flagged["encoders"]) == (True, True, 2)
+    with pytest.raises(VsrError, match="encoders"):
+        merged("--encoders", "0")
 
 
 def test_output_geometry_rounds_and_picks_the_next_larger_network():

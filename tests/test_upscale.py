@@ -82,3 +82,28 @@ def test_cuda_request_without_cuda_is_a_user_error():
 def test_unknown_precision():
     with pytest.raises(VsrError, match="unknown precision"):
         Upscaler(create_model("imdn_rtc"), device="cpu", precision="fp8")
+
+
+def test_the_callers_model_is_left_as_it_was():
+    model = create_model("imdn", 2, features=16, blocks=1)
+    before = {k: v.clone() for k, v in model.state_dict().items()}
+    Upscaler(model, device="cpu", precision="bf16", channels_last=True)
+    assert next(model.parameters()).dtype == torch.float32
+    assert next(model.parameters()).is_contiguous()
+    assert all(torch.equal(before[k], v) for k, v in model.state_dict().items())
+
+
+@pytest.mark.slow  # inductor builds C++ kernels on the CPU: tens of seconds
+def test_compiled_network_gives_the_eager_result_and_times_its_warmup():
+    torch.manual_seed(0)
+    model = create_model("imdn", 2, features=16, blocks=2)
+    x = smooth_batch(2, 24, 32)
+    eager = Upscaler(model, device="cpu")(x)
+    compiled = Upscaler(model, device="cpu", compile=True, channels_last=True)
+    first, second = compiled(x), compiled(x)
+    torch.testing.assert_close(first, eager, rtol=1e-4, atol=1e-4)
+    torch.testing.assert_close(second, eager, rtol=1e-4, atol=1e-4)
+    assert compiled.warmup_seconds > 0  # the first call of the shape, counted once
+    warmup = compiled.warmup_seconds
+    compiled(x)
+    assert compiled.warmup_seconds == warmup

@@ -39,6 +39,60 @@ from vsr.upscale import PRECISIONS, resolve_device
 DEFAULT_FRAMES = {"cuda": 200, "cpu": 4}
 
 
+@dataclass(frozen=True)
+class EngineVariant:
+    """One configuration of the engine to time: precision, batch and the speed switches."""
+
+    precision: str | None = None  # None: the Upscaler's default for the device
+    batch: int | None = None
+    channels_last: bool = False
+    compile: bool = False
+    cuda_graphs: bool = False
+    encoders: int = 1
+
+    @property
+    def label(self) -> str:
+        parts = [self.precision or "default"]
+        if self.batch is not None:
+            parts.append(f"batch={self.batch}")
+        parts += [name for name, on in _SWITCHES.items() if on(self)]
+        if self.encoders != 1:
+            parts.append(f"enc={self.encoders}")
+        return ",".join(parts)
+
+
+_SWITCHES = {
+    "cl": lambda v: v.channels_last,
+    "compile": lambda v: v.compile,
+    "graphs": lambda v: v.cuda_graphs,
+}
+
+
+def parse_variant(text: str) -> EngineVariant:
+    """ "fp16,cl,graphs,enc=2,batch=8" -> EngineVariant (see `vsr bench --help`)."""
+    values: dict[str, Any] = {}
+    for token in (t.strip() for t in text.split(",")):
+        if token in PRECISIONS:
+            values["precision"] = token
+        elif token == "cl":
+            values["channels_last"] = True
+        elif token == "compile":
+            values["compile"] = True
+        elif token == "graphs":
+            values["cuda_graphs"] = True
+        elif token.startswith(("enc=", "batch=")) and token.split("=")[1].isdigit():
+            key, number = token.split("=")
+            if int(number) < 1:
+                raise VsrError(f"variant {text!r}: {key} must be at least 1")
+            values["encoders" if key == "enc" else "batch"] = int(number)
+        elif token:
+            raise VsrError(
+                f"variant {text!r}: {token!r} not understood; use fp32/fp16/bf16, cl, compile, "
+                "graphs, enc=N, batch=N"
+            )
+    return EngineVariant(**values)
+
+
 @dataclass
 class BenchRow:
     """One measured way of upscaling the clip."""
@@ -51,6 +105,8 @@ class BenchRow:
     fps: float
     ratio_to_naive: float
     stage_busy_seconds: dict[str, float]
+    warmup_seconds: float = 0.0  # compilation / graph capture, inside wall_seconds
+    fps_after_warmup: float | None = None
     gpu_util_mean_percent: float | None = None
     gpu_memory_used_max_bytes: float | None = None
     gpu_peak_allocated_bytes: int | None = None
@@ -200,6 +256,7 @@ def run_bench(
     crf: int | None = 18,
     precisions: list[str | None] | None = None,
     batch: int | None = None,
+    variants: list[EngineVariant] | None = None,
     weights: str | None = None,
     model: nn.Module | None = None,
     device: str | torch.device | None = None,
@@ -212,7 +269,8 @@ def run_bench(
     `model` overrides `weights` (tests pass tiny networks). `lossless` encodes FFV1 4:4:4
     (codec, preset and crf are then ignored). `workdir` keeps the clip and both outputs
     there; by default they go to a temporary folder that is removed. `rounds` > 1 runs
-    both again, alternating, and keeps each row's fastest round.
+    both again, alternating, and keeps each row's fastest round. `variants` lists the
+    engine configurations to time (default: one per precision, at `batch`).
     """
     from vsr.engine import upscale_video
     from vsr.video.writer import EncodeSettings
@@ -235,7 +293,8 @@ def run_bench(
     else:
         pix_fmt = "yuv420p"
         options = {k: str(v) for k, v in (("preset", preset), ("crf", crf)) if v is not None}
-    precisions = precisions or [None]
+    if variants is None:
+        variants = [EngineVariant(precision=p, batch=batch) for p in precisions or [None]]
     if rounds < 1:
         raise VsrError(f"--rounds must be at least 1, not {rounds}")
     check_encoder(codec, width * scale, height * scale, pix_fmt, options)
@@ -247,7 +306,7 @@ def run_bench(
         _start_device(dev)
         naive_path = folder / "naive.mkv"
         settings = EncodeSettings(codec=codec, crf=crf, preset=preset, pix_fmt=pix_fmt)
-        naive_runs, engine_runs = [], {p: [] for p in precisions}
+        naive_runs, engine_runs = [], {v: [] for v in variants}
         # Rounds alternate naive and engine, so a neighbour's load that comes and goes on a
         # shared machine hits both; each row keeps its fastest round (the least disturbed).
         for _ in range(rounds):
@@ -255,22 +314,26 @@ def run_bench(
             naive_runs.append(
                 naive_upscale(clip, naive_path, copy.deepcopy(model), dev, codec, pix_fmt, options)
             )
-            for precision in precisions:
-                engine_path = folder / f"engine-{precision or 'default'}.mkv"
+            for variant in variants:
+                engine_path = folder / f"engine-{variant.label.replace(',', '-')}.mkv"
                 start = time.perf_counter()
                 report = upscale_video(
                     clip,
                     engine_path,
                     scale=scale,
-                    weights=copy.deepcopy(model),
+                    weights=model,
                     device=dev,
-                    precision=precision,
-                    batch=batch,
+                    precision=variant.precision,
+                    batch=variant.batch,
+                    channels_last=variant.channels_last,
+                    compile=variant.compile,
+                    cuda_graphs=variant.cuda_graphs,
+                    encoders=variant.encoders,
                     settings=settings,
                     progress=False,
                     overwrite=True,
                 )
-                engine_runs[precision].append((time.perf_counter() - start, report, engine_path))
+                engine_runs[variant].append((time.perf_counter() - start, report, engine_path))
 
         naive = min(naive_runs, key=lambda run: run.wall_seconds)
         result = BenchResult(
@@ -307,18 +370,22 @@ def run_bench(
                 round_walls=[round(run.wall_seconds, 3) for run in naive_runs],
             )
         )
-        for precision in precisions:
-            wall, report, engine_path = min(engine_runs[precision], key=lambda run: run[0])
+        for variant in variants:
+            wall, report, engine_path = min(engine_runs[variant], key=lambda run: run[0])
             total, lowest, count_naive, count_engine = decoded_psnr(naive_path, engine_path)
             if count_naive != count_engine:
                 result.notes.append(
                     f"frame counts differ: naive {count_naive}, engine {count_engine}"
                 )
+            name = f"engine {report.precision} batch {report.batch}"
+            extras = variant.label.split(",")[1:]
+            name += "".join(f" {e}" for e in extras if not e.startswith("batch="))
             if math.isinf(total):
-                result.notes.append(f"engine {report.precision}: output identical to the naive")
+                result.notes.append(f"{name}: output identical to the naive")
+            steady = wall - report.warmup_s
             result.rows.append(
                 BenchRow(
-                    name=f"engine {report.precision} batch {report.batch}",
+                    name=name,
                     precision=report.precision,
                     batch=report.batch,
                     frames=report.frames,
@@ -326,12 +393,14 @@ def run_bench(
                     fps=round(report.frames / wall, 3),
                     ratio_to_naive=round(report.frames / wall / naive_fps, 3),
                     stage_busy_seconds={s: report.stages[s]["busy_s"] for s in STAGES},
+                    warmup_seconds=report.warmup_s,
+                    fps_after_warmup=round(report.frames / steady, 3) if steady > 0 else None,
                     gpu_util_mean_percent=_get(report.gpu_summary, "gpu_util_mean_percent"),
                     gpu_memory_used_max_bytes=_get(report.gpu_summary, "memory_used_max_bytes"),
                     gpu_peak_allocated_bytes=report.gpu_peak_allocated_bytes,
                     psnr_vs_naive_db=round(total, 3),
                     min_frame_psnr_vs_naive_db=round(lowest, 3),
-                    round_walls=[round(run[0], 3) for run in engine_runs[precision]],
+                    round_walls=[round(run[0], 3) for run in engine_runs[variant]],
                 )
             )
             result.notes.extend(n for n in report.notes if n not in result.notes)
@@ -369,7 +438,8 @@ def format_bench(result: BenchResult) -> str:
     ]
     if result.rounds > 1:
         header.append(f"best of {result.rounds} alternating rounds per row")
-    columns = ["", "fps", "ratio", "wall s", *STAGES, "GPU util", "GPU mem", "PSNR vs naive"]
+    columns = ["", "fps", "ratio", "wall s", "warm-up s", "fps after", *STAGES]
+    columns += ["GPU util", "GPU mem", "PSNR vs naive"]
     body = []
     for row in result.rows:
         memory = row.gpu_memory_used_max_bytes
@@ -379,6 +449,8 @@ def format_bench(result: BenchResult) -> str:
                 f"{row.fps:.2f}",
                 f"{row.ratio_to_naive:.2f}x",
                 f"{row.wall_seconds:.2f}",
+                f"{row.warmup_seconds:.2f}" if row.warmup_seconds else "-",
+                _cell(row.fps_after_warmup, ".2f") if row.warmup_seconds else "-",
                 *[f"{row.stage_busy_seconds[s]:.2f}" for s in STAGES],
                 _cell(row.gpu_util_mean_percent, ".0f", "%"),
                 _cell(None if memory is None else memory / 2**30, ".2f", " GiB"),
@@ -395,7 +467,8 @@ def format_bench(result: BenchResult) -> str:
     lines = [*header, "", line(columns), "  ".join("-" * w for w in widths)]
     lines += [line(cells) for cells in body]
     lines.append(
-        "stage columns: busy seconds (the engine's stages overlap; the naive loop's add up)"
+        "stage columns: busy seconds (the engine's stages overlap; the naive loop's add up); "
+        "warm-up: compilation and graph capture, inside the wall time; fps after: without it"
     )
     lines += [f"note: {note}" for note in result.notes]
     return "\n".join(lines)

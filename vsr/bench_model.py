@@ -19,6 +19,8 @@ import torch
 from torch import nn
 
 from vsr.errors import VsrError
+from vsr.ops.compiled import compile_network
+from vsr.ops.cuda_graph import GraphedNetwork
 from vsr.profiling import peak_memory, time_forward
 from vsr.upscale import PRECISIONS
 
@@ -68,6 +70,7 @@ class ModelTiming:
     batch: int
     channels_last: bool
     compiled: bool
+    cuda_graphs: bool
     ms_per_call: float | None
     ms_per_frame: float | None
     fps: float | None
@@ -86,17 +89,17 @@ def prepare_network(
     precision: str,
     channels_last: bool = False,
     compile: bool = False,
+    cuda_graphs: bool = False,
 ) -> nn.Module:
-    """A copy of `model` on `device` in `precision`, optionally channels_last and compiled."""
+    """A copy of `model` on `device` in `precision`, optionally channels_last, compiled and
+    replayed as CUDA graphs, the way the engine's Upscaler runs it."""
     net = copy.deepcopy(model).to(device, PRECISIONS[precision]).eval()
     if channels_last:
         net = net.to(memory_format=torch.channels_last)
     if compile:
-        # max-autotune picks kernels by measurement and uses CUDA graphs; on the CPU the
-        # default mode is the one that makes sense. dynamic=False: one specialised graph per
-        # frame size, as the engine uses it (a size-generic graph would be timed otherwise).
-        mode = "max-autotune" if device.type == "cuda" else None
-        net = torch.compile(net, mode=mode, dynamic=False)
+        net = compile_network(net)
+    if cuda_graphs and device.type == "cuda":
+        net = GraphedNetwork(net)
     return net
 
 
@@ -118,6 +121,7 @@ def time_model(
     batch: int = 1,
     channels_last: bool = False,
     compile: bool = False,
+    cuda_graphs: bool = False,
     warmup: int | None = None,
     repeats: int | None = None,
     name: str | None = None,
@@ -134,7 +138,7 @@ def time_model(
     for precision in precisions:
         if precision not in PRECISIONS:
             raise VsrError(f"unknown precision {precision!r}; use one of {', '.join(PRECISIONS)}")
-        net = prepare_network(model, device, precision, channels_last, compile)
+        net = prepare_network(model, device, precision, channels_last, compile, cuda_graphs)
         for size_name, (width, height) in sizes:
             if width % multiple or height % multiple:
                 raise VsrError(f"{label} needs sides that are multiples of {multiple}: {size_name}")
@@ -152,9 +156,10 @@ def time_model(
                 batch=batch,
                 channels_last=channels_last,
                 compiled=compile,
+                cuda_graphs=cuda_graphs and on_gpu,
             )
             try:
-                compile_s = _first_call_seconds(net, x) if compile else None
+                compile_s = _first_call_seconds(net, x) if compile or cuda_graphs else None
                 memory = peak_memory(net, x)
                 ms, how = time_forward(net, x, warmup=warmup, repeats=repeats)
             except torch.cuda.OutOfMemoryError:
@@ -189,7 +194,7 @@ def time_model(
 
 def format_model_timings(timings: list[ModelTiming], title: str) -> str:
     """The table `vsr bench --model-only` prints."""
-    columns = ["size", "input", "precision", "batch", "ms/frame", "fps", "peak mem", "compile s"]
+    columns = ["size", "input", "network", "batch", "ms/frame", "fps", "peak mem", "warm-up s"]
     body = []
     for t in timings:
         memory = "n/a" if t.peak_memory_bytes is None else f"{t.peak_memory_bytes / 2**20:.0f} MiB"
@@ -197,7 +202,10 @@ def format_model_timings(timings: list[ModelTiming], title: str) -> str:
             [
                 t.size,
                 f"{t.width}x{t.height}",
-                t.precision + (" CL" if t.channels_last else ""),
+                t.precision
+                + (" CL" if t.channels_last else "")
+                + (" compiled" if t.compiled else "")
+                + (" graphs" if t.cuda_graphs else ""),
                 str(t.batch),
                 t.error or f"{t.ms_per_frame:.2f}",
                 "" if t.fps is None else f"{t.fps:.2f}",

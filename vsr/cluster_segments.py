@@ -143,6 +143,7 @@ def run_split(
         work.mkdir()
         # Segments in exactly the planes the final encoder takes: the join only re-encodes.
         options["settings"] = replace(EncodeSettings(codec="ffv1"), pix_fmt=writer.pix_fmt)
+        options["encoders"] = 1  # FFV1 segments never wait on their encoder
         started = connect(address, num_cpus)
         try:
             summary = _run_segments(source, segments, work, weights, options, progress, log)

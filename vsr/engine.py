@@ -52,6 +52,7 @@ class _Batch:
     planes: tuple[torch.Tensor, torch.Tensor, torch.Tensor]
     pts: list[int | None]
     done: torch.cuda.Event | None
+    finite: torch.Tensor  # 0-d bool: the network's output had no NaN or Inf
 
 
 class _Stopped(Exception):
@@ -156,6 +157,8 @@ class Pipeline:
                         return
                     if item.done is not None:
                         item.done.synchronize()  # the D2H copy has landed
+                if not bool(item.finite):
+                    raise VsrError("the network produced NaN or Inf values; try --precision fp32")
                 with self.clock.working("encode"):
                     for index, pts in enumerate(item.pts):
                         writer.write(tuple(self._host_plane(p[index]) for p in item.planes), pts)
@@ -224,21 +227,22 @@ class Pipeline:
         src, dst = self.source, self.target
         # upload: planes -> network input; model: the network alone; download: network
         # output -> encoder planes on the host. On a GPU these are host-side times (kernel
-        # launches), except that the Upscaler's finiteness check waits for the network.
+        # launches): nothing here waits for the device, so the host queues the next batch
+        # while this one computes. The NaN/Inf check is a flag on the device, read by the
+        # encoder thread once the batch has landed and before any of its frames is written.
         with self.clock.working("upload"):
             rgb = yuv_to_rgb(*planes, src.matrix, src.color_range, src.bit_depth)
             if self.network_input_size is not None:
                 rgb = resize_exact(rgb, *self.network_input_size)
         with self.clock.working("model"):
             out = self.upscale(rgb)
-            if not bool(torch.isfinite(out).all()):
-                raise VsrError("the network produced NaN or Inf values; try --precision fp32")
+            finite = torch.isfinite(out).all()
         with self.clock.working("download"):
             if tuple(out.shape[-2:]) != self.output_size:
                 out = resize_exact(out, *self.output_size)
             yuv = rgb_to_yuv(out, dst.matrix, dst.color_range, dst.bit_depth, dst.chroma_shift)
             if not self.cuda:
-                return _Batch(yuv, pts, None)
+                return _Batch(yuv, pts, None, finite)
             self.download_stream.wait_stream(torch.cuda.current_stream(self.device))
             with torch.cuda.stream(self.download_stream):
                 host = []
@@ -246,9 +250,12 @@ class Pipeline:
                     plane.record_stream(self.download_stream)
                     pinned = torch.empty(plane.shape, dtype=plane.dtype, pin_memory=True)
                     host.append(pinned.copy_(plane, non_blocking=True))
+                finite.record_stream(self.download_stream)
+                flag = torch.empty((), dtype=torch.bool, pin_memory=True)
+                flag.copy_(finite, non_blocking=True)
                 done = torch.cuda.Event()
                 done.record(self.download_stream)
-            return _Batch(tuple(host), pts, done)
+            return _Batch(tuple(host), pts, done, flag)
 
     def run(self, frames: Iterator, writer, progress: Callable[[int], None] | None = None) -> int:
         """Push every frame through; returns the number of frames written.

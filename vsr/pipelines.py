@@ -1,4 +1,5 @@
-"""Named pipeline presets (`pipelines/*.toml`): codec, quality, precision, batch, tiling.
+"""Named pipeline presets (`pipelines/*.toml`): codec, quality, precision, batch, tiling,
+the GPU speed switches and the number of encoders.
 
 A preset is a flat TOML file; `--pipeline NAME` finds pipelines/NAME.toml, anything with a
 slash or a .toml suffix is read as a path. Command-line flags override its fields.
@@ -28,6 +29,10 @@ class Preset:
     precision: str | None = None
     batch: int | None = None
     max_memory: int | None = None
+    channels_last: bool = False
+    compile: bool = False
+    cuda_graphs: bool = False
+    encoders: int = 1
     options: dict[str, str] = field(default_factory=dict)
 
 
@@ -67,7 +72,9 @@ def load_preset(name_or_path: str) -> Preset:
         raise VsrError(f"pipeline {path}: [options] must be a table of key = value")
     if "max_memory" in data:
         data["max_memory"] = parse_memory(data["max_memory"])
-    for key, kind in (("crf", int), ("batch", int), ("codec", str), ("preset", str)):
+    typed = [("crf", int), ("batch", int), ("encoders", int), ("codec", str), ("preset", str)]
+    typed += [(name, bool) for name in ("channels_last", "compile", "cuda_graphs")]
+    for key, kind in typed:
         if key in data and not isinstance(data[key], kind):
             raise VsrError(f"pipeline {path}: {key} must be a {kind.__name__}")
     return Preset(name=path.stem, options={k: str(v) for k, v in options.items()}, **data)

@@ -41,6 +41,9 @@ class RunReport:
     gpu_peak_allocated_bytes: int | None = None
     gpu_summary: dict[str, float] | None = None
     gpu_samples: list[dict[str, float]] | None = None
+    # channels_last, compile, cuda_graphs, encoders
+    fast_path: dict[str, Any] = field(default_factory=dict)
+    warmup_s: float = 0.0  # compilation and graph capture, counted inside wall_seconds
     notes: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:

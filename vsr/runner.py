@@ -90,6 +90,10 @@ def start_upscale(
     batch: int | None = None,
     settings=None,
     max_memory: int | None = None,
+    channels_last: bool = False,
+    compile: bool = False,
+    cuda_graphs: bool = False,
+    encoders: int = 1,
     report: str | Path | None = None,
     progress: bool = True,
     overwrite: bool = False,
@@ -108,10 +112,12 @@ def start_upscale(
 
     from vsr.upscale import Upscaler
     from vsr.video.reader import VideoReader
-    from vsr.video.writer import EncodeSettings, VideoWriter
+    from vsr.video.writer import EncodeSettings
 
     source_path, target_path = Path(input), Path(output)
     _check_paths(source_path, target_path, overwrite)
+    if encoders < 1:
+        raise VsrError(f"--encoders must be at least 1, not {encoders}")
     settings = settings or EncodeSettings()
     if size is not None or height is not None:
         scale = None
@@ -135,15 +141,25 @@ def start_upscale(
                 f"these weights upscale x{model.scale}, which cannot reach "
                 f"{wanted.width}x{wanted.height}; use x{wanted.network_scale} weights"
             ) from None
-        upscaler = Upscaler(model, device=device, precision=precision, max_memory=max_memory)
+        # The engine checks finiteness itself, on the device, without stalling it.
+        upscaler = Upscaler(
+            model,
+            device=device,
+            precision=precision,
+            max_memory=max_memory,
+            channels_last=channels_last,
+            compile=compile,
+            cuda_graphs=cuda_graphs,
+            check_finite=False,
+        )
         dev = upscaler.device
         batch = batch or (4 if dev.type == "cuda" else 1)
         # IMDN_AS (scale 1) works on a frame enlarged to the target size (the paper's
         # any-scale path); the others get the frame as it is.
         net_in = (geometry.height, geometry.width) if upscaler.scale == 1 else None
         net_in_hw = net_in or (info.height, info.width)
-        writer = VideoWriter(
-            target_path, info, geometry.width, geometry.height, settings, overwrite=overwrite
+        writer = open_writer(
+            target_path, info, geometry.width, geometry.height, settings, overwrite, encoders
         )
         try:
             pipeline = Pipeline(
@@ -207,6 +223,13 @@ def start_upscale(
             device_name=torch.cuda.get_device_name(dev) if dev.type == "cuda" else None,
             precision=upscaler.precision,
             batch=batch,
+            fast_path={
+                "channels_last": channels_last,
+                "compile": compile,
+                "cuda_graphs": upscaler.cuda_graphs,
+                "encoders": encoders,
+            },
+            warmup_s=round(upscaler.warmup_seconds, 3),
             scale=geometry.scale,
             network=upscaler.arch,
             network_scale=upscaler.scale,
@@ -230,6 +253,21 @@ def start_upscale(
     return ClipRun(finish, writer)
 
 
+def open_writer(
+    path: Path, info, width: int, height: int, settings, overwrite: bool, encoders: int
+):
+    """One encoder, or several over GOP-aligned chunks when one cannot keep up."""
+    if encoders == 1:
+        from vsr.video.writer import VideoWriter
+
+        return VideoWriter(path, info, width, height, settings, overwrite=overwrite)
+    from vsr.video.parallel_writer import ParallelVideoWriter
+
+    return ParallelVideoWriter(
+        path, info, width, height, settings, overwrite=overwrite, encoders=encoders
+    )
+
+
 def network_scale_for_request(info, scale, size, height) -> int:
     """The whole network factor a request needs (to pick default weights)."""
     return plan_geometry(
@@ -250,6 +288,10 @@ def upscale_video(
     batch: int | None = None,
     settings=None,
     max_memory: int | None = None,
+    channels_last: bool = False,
+    compile: bool = False,
+    cuda_graphs: bool = False,
+    encoders: int = 1,
     report: str | Path | None = None,
     progress: bool = True,
     overwrite: bool = False,
@@ -261,7 +303,9 @@ def upscale_video(
     ask for an exact size instead (the next larger whole-factor network runs, then an
     antialiased resize on the device). `settings` is a vsr.video.writer.EncodeSettings.
     `precision` and `batch` default to fp16 x4 on CUDA, fp32 x1 on the CPU; `max_memory`
-    (bytes) decides the tile plan. Audio, subtitles, timestamps and colour metadata are kept
+    (bytes) decides the tile plan. `channels_last`, `compile` and `cuda_graphs` are the
+    network's speed switches (see vsr.upscale.Upscaler); `encoders` > 1 runs that many
+    encoder instances over GOP-aligned chunks of the output. Audio, subtitles, timestamps and colour metadata are kept
     by the writer. Raises VsrError for a user mistake; on any failure, Ctrl-C included, no
     output file is left behind. Returns the run report (also written to `report` as JSON).
     """
@@ -277,6 +321,10 @@ def upscale_video(
         batch=batch,
         settings=settings,
         max_memory=max_memory,
+        channels_last=channels_last,
+        compile=compile,
+        cuda_graphs=cuda_graphs,
+        encoders=encoders,
         report=report,
         progress=progress,
         overwrite=overwrite,

@@ -4,17 +4,24 @@ Everything that runs a network on images or frames goes through it: it places th
 casts it, picks a tile plan that fits the budget, runs, clamps, and refuses non-finite
 output. On a CUDA out-of-memory error it halves its budget, warns, and tries again with
 smaller windows instead of failing.
+
+The fast-path switches (channels_last, torch.compile, CUDA graphs) are off by default and
+each is kept in a preset only where `vsr bench` shows that it pays on the machine.
 """
 
 from __future__ import annotations
 
+import copy
 import os
+import time
 import warnings
 
 import torch
 from torch import nn
 
 from vsr.errors import VsrError
+from vsr.ops.compiled import compile_network
+from vsr.ops.cuda_graph import GraphedNetwork
 from vsr.ops.tiling import TilePlan, plan_tiles, run_plan
 
 PRECISIONS = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
@@ -61,7 +68,15 @@ def default_memory_budget(device: torch.device) -> int:
 
 
 class Upscaler:
-    """``upscaler(x)``: float N x 3 x H x W in [0, 1] -> N x 3 x sH x sW float32 in [0, 1]."""
+    """``upscaler(x)``: float N x 3 x H x W in [0, 1] -> N x 3 x sH x sW float32 in [0, 1].
+
+    The model is copied, so the caller's module keeps its device and dtype. `compile` runs
+    it through torch.compile and `cuda_graphs` replays it as a CUDA graph per input shape
+    (CUDA only; ignored on the CPU). `check_finite=False` leaves the NaN/Inf refusal to the
+    caller (the video engine checks on the device without stalling it).
+    `warmup_seconds` adds up the first call of every new input shape when compiling or
+    capturing, so reports can show what the speed-ups cost up front.
+    """
 
     def __init__(
         self,
@@ -70,6 +85,9 @@ class Upscaler:
         precision: str | None = None,
         max_memory: int | None = None,
         channels_last: bool = False,
+        compile: bool = False,
+        cuda_graphs: bool = False,
+        check_finite: bool = True,
     ) -> None:
         self.device = resolve_device(device)
         if precision is None:
@@ -78,10 +96,18 @@ class Upscaler:
             raise VsrError(f"unknown precision {precision!r}; use one of {', '.join(PRECISIONS)}")
         self.precision = precision
         self.dtype = PRECISIONS[precision]
-        self.model = model.to(self.device, self.dtype).eval()
+        self.model = copy.deepcopy(model).to(self.device, self.dtype).eval()
         self.channels_last = channels_last
         if channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
+        self.compiled = compile
+        self.cuda_graphs = cuda_graphs and self.device.type == "cuda"
+        self.check_finite = check_finite
+        self._run = compile_network(self.model) if compile else self.model
+        if self.cuda_graphs:
+            self._run = GraphedNetwork(self._run)
+        self._shapes_seen: set[tuple[int, ...]] = set()
+        self.warmup_seconds = 0.0
         self.scale: int = model.scale
         self.input_multiple: int = getattr(model, "input_multiple", 1)
         self.arch: str = getattr(model, "arch", type(model).__name__)
@@ -94,7 +120,16 @@ class Upscaler:
     def _network(self, x: torch.Tensor) -> torch.Tensor:
         if self.channels_last:
             x = x.contiguous(memory_format=torch.channels_last)
-        return self.model(x)
+        if not (self.compiled or self.cuda_graphs) or tuple(x.shape) in self._shapes_seen:
+            return self._run(x)
+        # First call of this shape: compilation and graph capture happen now; time them.
+        start = time.perf_counter()
+        y = self._run(x)
+        if x.device.type == "cuda":
+            torch.cuda.synchronize(x.device)
+        self.warmup_seconds += time.perf_counter() - start
+        self._shapes_seen.add(tuple(x.shape))
+        return y
 
     @torch.no_grad()  # not inference_mode: callers may modify the result in place
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
@@ -115,7 +150,7 @@ class Upscaler:
                     f"out of GPU memory; retrying with windows of at most {self.max_pixels} pixels",
                     stacklevel=2,
                 )
-        if not torch.isfinite(y).all():
+        if self.check_finite and not torch.isfinite(y).all():
             raise VsrError(
                 f"the network produced NaN or Inf values in {self.precision}; "
                 "use --precision fp32 (or bf16)"

@@ -55,12 +55,23 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "--pressure: default 128,256,512,800,1080p,4k",
     )
     parser.add_argument(
+        "--variant",
+        action="append",
+        metavar="SPEC",
+        help="an engine configuration to time, repeatable: comma-separated fp32/fp16/bf16, "
+        "cl (channels_last), compile, graphs (CUDA graphs), enc=N (encoders), batch=N; "
+        "e.g. --variant fp16 --variant fp16,cl,graphs,enc=2 (default: one per --precision)",
+    )
+    parser.add_argument(
         "--channels-last", action="store_true", help="--model-only: channels_last memory format"
     )
     parser.add_argument(
         "--compile",
         action="store_true",
-        help="--model-only: torch.compile (max-autotune on CUDA); compile time is reported",
+        help="--model-only: torch.compile; compile time is reported",
+    )
+    parser.add_argument(
+        "--cuda-graphs", action="store_true", help="--model-only: replay as a CUDA graph"
     )
     parser.add_argument(
         "--repeats", type=int, help="--model-only/--pressure: timed calls (default 50 GPU, 3 CPU)"
@@ -94,8 +105,9 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _end_to_end(args: argparse.Namespace) -> int:
-    from vsr.bench import format_bench, parse_precisions, run_bench, write_bench_json
+    from vsr.bench import format_bench, parse_precisions, parse_variant, run_bench, write_bench_json
 
+    variants = [parse_variant(spec) for spec in args.variant] if args.variant else None
     result = run_bench(
         width=args.width,
         height=args.height,
@@ -106,6 +118,7 @@ def _end_to_end(args: argparse.Namespace) -> int:
         crf=args.crf,
         precisions=parse_precisions(args.precision),
         batch=args.batch,
+        variants=variants,
         weights=args.weights,
         device=args.device,
         lossless=args.lossless,
@@ -135,6 +148,7 @@ def _model_only(args: argparse.Namespace) -> int:
         batch=args.batch or 1,
         channels_last=args.channels_last,
         compile=args.compile,
+        cuda_graphs=args.cuda_graphs,
         repeats=args.repeats,
     )
     where = torch_device_label(device)

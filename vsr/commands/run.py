@@ -51,6 +51,20 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--precision", choices=["fp32", "fp16", "bf16"])
     parser.add_argument("--device", help="cpu, cuda or cuda:N (default: CUDA when present)")
     parser.add_argument("--max-memory", help="network memory budget, e.g. 6GiB (decides tiling)")
+    speed = argparse.BooleanOptionalAction
+    parser.add_argument(
+        "--channels-last", action=speed, help="GPU: channels_last memory format for the network"
+    )
+    parser.add_argument(
+        "--compile", action=speed, help="GPU: torch.compile the network (cached between runs)"
+    )
+    parser.add_argument(
+        "--cuda-graphs", action=speed, help="GPU: replay the network as a CUDA graph per shape"
+    )
+    parser.add_argument(
+        "--encoders", type=int, metavar="N",
+        help="encoder instances over GOP-aligned chunks, for when one encoder is the bottleneck",
+    )  # fmt: skip
     parser.add_argument("--report", type=Path, help="write the throughput report (JSON) here")
     parser.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     parser.add_argument("--quiet", action="store_true", help="no progress bars or messages")
@@ -109,9 +123,16 @@ def _settings_and_model_options(args) -> tuple[object, dict]:
         "precision": args.precision or (preset.precision if on_gpu else None),
         "batch": args.batch or (preset.batch if on_gpu else None),
         "max_memory": parse_memory(args.max_memory) if args.max_memory else preset.max_memory,
+        "encoders": args.encoders if args.encoders is not None else preset.encoders,
     }
+    # The network's speed switches are GPU settings too: on the CPU only a flag turns one on.
+    for name in ("channels_last", "compile", "cuda_graphs"):
+        flag = getattr(args, name)
+        model[name] = flag if flag is not None else (getattr(preset, name) and on_gpu)
     if model["batch"] is not None and model["batch"] < 1:
         raise VsrError(f"--batch must be at least 1, not {model['batch']}")
+    if model["encoders"] < 1:
+        raise VsrError(f"--encoders must be at least 1, not {model['encoders']}")
     return settings, model
 
 

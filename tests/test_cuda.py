@@ -1,0 +1,168 @@
+"""The CUDA paths: graphs, compile, precisions, the engine's streams, training steps.
+
+Skipped without a GPU (CI has none); run on a GPU machine with `python -m pytest
+tests/test_cuda.py`. Each check compares the fast path with a plain fp32 computation of the
+same thing, on real image content where precision is the question.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from conftest import shared_path
+from media import make_clip
+
+from vsr.errors import VsrError
+from vsr.imageio import read_image, write_image
+from vsr.metrics import psnr
+from vsr.models import create_model, load_weights, save_weights
+from vsr.ops.cuda_graph import GraphedNetwork
+from vsr.runner import upscale_video
+from vsr.upscale import Upscaler
+from vsr.video.reader import VideoReader
+
+pytestmark = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+
+WEIGHTS = Path(__file__).resolve().parent.parent / "weights" / "imdn_x2.safetensors"
+CUDA = torch.device("cuda")
+
+
+def real_picture(width: int, height: int) -> torch.Tensor:
+    """1 x 3 x H x W in [0, 1] made of Set5 images tiled (real content, not noise)."""
+    folder = shared_path("datasets", "benchmark", "Set5", "HR")
+    tiles = [read_image(p)[:, :, :3] for p in sorted(folder.iterdir())]
+    canvas = np.zeros((height, width, 3), np.uint8)
+    y = x = row = 0
+    for tile in tiles * 20:
+        h, w = min(tile.shape[0], height - y), min(tile.shape[1], width - x)
+        canvas[y : y + h, x : x + w] = tile[:h, :w]
+        x, row = x + w, max(row, h)
+        if x >= width:
+            x, y, row = 0, y + row, 0
+        if y >= height:
+            break
+    return torch.from_numpy(canvas).permute(2, 0, 1)[None].float().div(255)
+
+
+def test_a_graph_replay_equals_the_network_and_its_results_are_not_overwritten():
+    torch.manual_seed(0)
+    net = create_model("imdn", 2).to(CUDA).eval()
+    graphed = GraphedNetwork(net)
+    first, second = torch.rand(2, 1, 3, 40, 56, device=CUDA)
+    with torch.no_grad():
+        expected_first, expected_second = net(first), net(second)
+        out_first = graphed(first)  # captures
+        out_first_again = graphed(first)  # replays
+        out_second = graphed(second)
+    torch.testing.assert_close(out_first, expected_first, rtol=1e-4, atol=1e-4)
+    torch.testing.assert_close(out_first_again, expected_first, rtol=1e-4, atol=1e-4)
+    torch.testing.assert_close(out_second, expected_second, rtol=1e-4, atol=1e-4)
+    assert len(graphed.graphs) == 1
+
+
+@pytest.mark.parametrize(
+    "precision, switches",
+    [
+        ("fp16", {}),
+        ("bf16", {}),
+        ("fp16", {"channels_last": True}),
+        ("fp16", {"channels_last": True, "cuda_graphs": True}),
+        ("fp16", {"channels_last": True, "compile": True}),
+    ],
+)
+def test_fast_paths_stay_within_50_db_of_fp32_on_a_1080p_frame(precision, switches):
+    model = load_weights(WEIGHTS)
+    frame = real_picture(1920, 1080)
+    reference = Upscaler(model, device=CUDA, precision="fp32")(frame)
+    fast = Upscaler(model, device=CUDA, precision=precision, **switches)
+    for _ in range(2):  # the second call replays what the first compiled or captured
+        out = fast(frame)
+    assert torch.isfinite(out).all()
+    to_uint8 = lambda t: t[0].mul(255).round().byte().permute(1, 2, 0).cpu().numpy()  # noqa: E731
+    assert psnr(to_uint8(out), to_uint8(reference)) >= 50.0
+
+
+def test_the_engine_on_cuda_writes_what_the_cpu_engine_writes(tmp_path):
+    source = tmp_path / "in.mkv"
+    make_clip(source, 96, 64, frames=11, vfr=True)
+    outputs = {}
+    for name, device, extra in [
+        ("cpu", "cpu", {}),
+        ("cuda", "cuda", {"batch": 4, "precision": "fp32"}),
+        ("graphs", "cuda", {"batch": 4, "precision": "fp32", "cuda_graphs": True}),
+    ]:
+        outputs[name] = tmp_path / f"{name}.mkv"
+        report = upscale_video(
+            source,
+            outputs[name],
+            weights=str(WEIGHTS),
+            device=device,
+            settings=_ffv1(),
+            progress=False,
+            **extra,
+        )
+        assert report.frames == 11
+    reference = _decode(outputs["cpu"])
+    for name in ("cuda", "graphs"):
+        frames = _decode(outputs[name])
+        assert [pts for pts, _ in frames] == [pts for pts, _ in reference]
+        for (_, planes), (_, expected) in zip(frames, reference, strict=True):
+            for plane, plane_expected in zip(planes, expected, strict=True):
+                difference = np.abs(plane.astype(int) - plane_expected.astype(int))
+                assert difference.max() <= 1
+
+
+def test_the_engine_on_cuda_refuses_nan_output_and_leaves_no_file(tmp_path):
+    source = tmp_path / "in.mkv"
+    make_clip(source, 64, 48, frames=6)
+    model = create_model("imdn", 2)
+    with torch.no_grad():
+        model.upsampler[0].bias.fill_(float("nan"))
+    target = tmp_path / "out.mkv"
+    with pytest.raises(VsrError, match="NaN"):
+        upscale_video(source, target, weights=model, device="cuda", progress=False)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.mkv"]
+
+
+def test_a_few_training_steps_on_cuda_in_bf16_and_channels_last(tmp_path):
+    from vsr.train.config import load_config
+    from vsr.train.loop import train
+
+    images = tmp_path / "hr"
+    images.mkdir()
+    picture = real_picture(256, 192)[0].permute(1, 2, 0).mul(255).byte().numpy()
+    for index in range(3):
+        write_image(images / f"{index}.png", np.roll(picture, 40 * index, axis=1))
+    save_weights(create_model("imdn", 2), tmp_path / "start.safetensors")
+    config = load_config(
+        None,
+        {
+            "train_dir": str(images),
+            "out": str(tmp_path / "run"),
+            "steps": 6,
+            "batch": 4,
+            "patch": 64,
+            "log_every": 3,
+            "save_every": 3,
+            "device": "cuda",
+            "channels_last": True,
+        },
+    )
+    model = train(config)
+    assert all(torch.isfinite(p).all() for p in model.parameters())
+    trained = load_weights(tmp_path / "run" / "last.safetensors")
+    assert trained.scale == 2
+
+
+def _ffv1():
+    from vsr.video.writer import EncodeSettings
+
+    return EncodeSettings(codec="ffv1", pix_fmt="yuv444p")
+
+
+def _decode(path: Path) -> list[tuple[int, tuple[np.ndarray, ...]]]:
+    with VideoReader(path) as reader:
+        return [(frame.pts, tuple(p.copy() for p in frame.planes)) for frame in reader.frames()]
