@@ -221,11 +221,8 @@ class VideoWriter:
             raise VsrError(f"{self.path.parent}: cannot write there ({error})") from None
         output = self._output
         stream = output.add_stream(self.codec.name, rate=self._rate, options=self._options)
-        stream.width, stream.height = self.width, self.height
-        stream.pix_fmt = self._encoder_fmt
-        stream.codec_context.time_base = self.time_base
+        self._configure_encoder(stream.codec_context)
         stream.time_base = self.time_base
-        self._tag_colours(stream.codec_context)
         if self.source.rotation:
             stream.set_display_rotation(self.source.rotation)
         self._video = stream
@@ -234,6 +231,14 @@ class VideoWriter:
         output.metadata.update(fresh_tags(self._copier.container_tags))
         stream.metadata.update(fresh_tags(self._copier.video_tags))
 
+    def _configure_encoder(self, context: av.codec.CodecContext) -> None:
+        """Size, format, time base and colour tags: the output stream's encoder and every
+        `fresh_encoder()` get them from here, so they cannot drift apart."""
+        context.width, context.height = self.width, self.height
+        context.pix_fmt = self._encoder_fmt
+        context.time_base = self.time_base
+        self._tag_colours(context)
+
     def _tag_colours(self, context: av.codec.CodecContext) -> None:
         tag = self.source.color_matrix_tag or self.color_matrix
         context.colorspace = colors.code_of(colors.MATRIX_TAGS, tag)
@@ -241,7 +246,12 @@ class VideoWriter:
         context.color_primaries = colors.code_of(colors.PRIMARIES, self.source.color_primaries)
         context.color_trc = colors.code_of(colors.TRANSFERS, self.source.color_trc)
 
-    def _frame(self, planes: tuple[np.ndarray, np.ndarray, np.ndarray]) -> av.VideoFrame:
+    def video_frame(
+        self, planes: tuple[np.ndarray, np.ndarray, np.ndarray], pts: int
+    ) -> av.VideoFrame:
+        """The encoder's frame for `planes` (copied; checked against pix_fmt and size).
+
+        Holds no writer state, so encoder threads beside this writer may call it."""
         frame = av.VideoFrame(self.width, self.height, self.pix_fmt)
         dtype = np.dtype(np.uint8 if self.bit_depth == 8 else "<u2")
         for plane, data in zip(frame.planes, planes, strict=True):
@@ -259,11 +269,55 @@ class VideoWriter:
             frame = frame.reformat(format=self._encoder_fmt)
         frame.colorspace = self._video.codec_context.colorspace
         frame.color_range = self._video.codec_context.color_range
+        frame.pts = pts
+        frame.time_base = self.time_base
         return frame
+
+    def fresh_encoder(self) -> av.video.codeccontext.VideoCodecContext:
+        """A new, open encoder configured exactly like the output stream's, for writers that
+        run several encoders into this one file (vsr.video.parallel_writer).
+
+        Its packets go to `mux_video`. Raises RuntimeError when its stream headers
+        (extradata: SPS/PPS and the like) differ from the ones the container was started
+        with, since the file would then announce a stream its packets do not match.
+        """
+        if self._output is None:
+            raise RuntimeError("no PyAV output to encode for (the ffmpeg CLI path encodes)")
+        template = self._video.codec_context
+        # The header is written (and the stream's encoder opened) once, here, so its
+        # extradata exists to compare against.
+        self._output.start_encoding()
+        context = av.codec.CodecContext.create(self.codec.name, "w")
+        # What PyAV's add_stream set on the stream's encoder beyond _configure_encoder.
+        context.framerate = template.framerate
+        context.bit_rate = template.bit_rate or 0
+        context.bit_rate_tolerance = template.bit_rate_tolerance or 0
+        context.flags = template.flags
+        self._configure_encoder(context)
+        context.options = dict(self._options)
+        context.open()
+        if context.extradata != template.extradata:
+            raise RuntimeError(
+                f"a second {self.codec.name} encoder produced different stream headers "
+                "than the output stream's; it cannot share the file"
+            )
+        return context
+
+    def mux_video(self, packets: list[av.Packet], video_seconds: float) -> None:
+        """Mux encoded video packets, then the other streams' packets due by then."""
+        for packet in packets:
+            packet.stream = self._video
+        self._output.mux(packets)
+        self._copier.advance(video_seconds)
+
+    @property
+    def through_ffmpeg(self) -> bool:
+        """True when frames go to an ffmpeg CLI process instead of a PyAV encoder."""
+        return self._pipe is not None
 
     # -- the API ------------------------------------------------------------------------
 
-    def _next_pts(self, pts: int | None) -> int:
+    def next_pts(self, pts: int | None) -> int:
         """The input pts, unless missing or not increasing (encoders refuse those)."""
         if pts is None:
             pts = 0 if self._last_pts is None else self._last_pts + self._frame_step
@@ -276,15 +330,12 @@ class VideoWriter:
 
     def write(self, planes: tuple[np.ndarray, np.ndarray, np.ndarray], pts: int | None) -> None:
         """Encode one frame (planes in self.pix_fmt, pts in the source's time base)."""
-        pts = self._next_pts(pts)
+        pts = self.next_pts(pts)
         if self._pipe is not None:
             self._pipe.write(planes, pts)
         else:
-            frame = self._frame(planes)
-            frame.pts = pts
-            frame.time_base = self.time_base
-            self._output.mux(self._video.encode(frame))
-            self._copier.advance(float(pts * self.time_base))
+            packets = self._video.encode(self.video_frame(planes, pts))
+            self.mux_video(packets, float(pts * self.time_base))
         self.frames_written += 1
 
     def close(self) -> None:

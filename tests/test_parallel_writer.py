@@ -1,0 +1,223 @@
+"""ParallelVideoWriter: chunks encoded by several encoders, muxed in order into one file."""
+
+from __future__ import annotations
+
+import dataclasses
+import threading
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+from media import make_clip, picture_planes
+
+from vsr.video import ffmpeg_pipe, writer
+from vsr.video.parallel_writer import ParallelVideoWriter, default_chunk_frames
+from vsr.video.reader import VideoInfo, VideoReader
+from vsr.video.writer import EncodeSettings, VideoWriter
+
+W, H = 64, 48
+
+
+def source_info(path: Path, frames: int = 30, **clip) -> VideoInfo:
+    make_clip(path, W, H, frames, **clip)
+    with VideoReader(path) as reader:
+        return reader.info
+
+
+def one_frame_step(info: VideoInfo) -> int:
+    return round(1 / (info.average_rate * info.time_base))
+
+
+def write_frames(target, pts: list[int], pix_fmt: str = "yuv420p") -> None:
+    """Write the test picture for each pts through `target` (any writer) and close it."""
+    with target as w:
+        for index, stamp in enumerate(pts):
+            w.write(picture_planes(W, H, index, pix_fmt), stamp)
+
+
+def video_packets(path: Path) -> list[av.Packet]:
+    with av.open(str(path)) as container:
+        return [p for p in container.demux(video=0) if p.size]
+
+
+def audio_packets(path: Path) -> list[tuple[bytes, int]]:
+    with av.open(str(path)) as container:
+        return [(bytes(p), p.pts) for p in container.demux(audio=0) if p.size]
+
+
+def decoded(path: Path) -> list:
+    with VideoReader(path) as reader:
+        return list(reader.frames())
+
+
+def assert_frames_are(frames: list, pts: list[int], pix_fmt: str = "yuv420p") -> None:
+    assert [f.pts for f in frames] == pts
+    for index, frame in enumerate(frames):
+        for plane, expected in zip(frame.planes, picture_planes(W, H, index, pix_fmt), strict=True):
+            np.testing.assert_array_equal(plane, expected)
+
+
+def encoder_threads() -> list[threading.Thread]:
+    return [t for t in threading.enumerate() if t.name.startswith("vsr-encode-")]
+
+
+@pytest.mark.parametrize("encoders", [2, 3])
+def test_lossless_h264_in_uneven_chunks_keeps_frames_pts_keyframes_and_audio(tmp_path, encoders):
+    info = source_info(tmp_path / "in.mp4")
+    step = one_frame_step(info)
+    pts = [i * step for i in range(30)]
+    lossless = EncodeSettings(options={"qp": "0"})
+    out = tmp_path / "parallel.mp4"
+    target = ParallelVideoWriter(out, info, W, H, lossless, encoders=encoders, chunk_frames=7)
+    assert target.encoders == encoders and not target.notes
+    write_frames(target, pts)
+    write_frames(VideoWriter(tmp_path / "single.mp4", info, W, H, lossless), pts)
+
+    assert_frames_are(decoded(out), pts)
+    # 30 frames in chunks of 7: every chunk (the short last one too) opens with a keyframe.
+    keyframes = {p.pts * p.time_base for p in video_packets(out) if p.is_keyframe}
+    assert {k * step * info.time_base for k in (0, 7, 14, 21, 28)} <= keyframes
+    copied = audio_packets(out)
+    assert copied and copied == audio_packets(tmp_path / "single.mp4")
+    assert target.frames_written == 30 and not encoder_threads()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.mp4", "parallel.mp4", "single.mp4"]
+
+
+def test_h264_with_b_frames_keeps_dts_increasing_across_chunk_joins(tmp_path):
+    info = source_info(tmp_path / "in.mp4", audio=False)
+    step = one_frame_step(info)
+    pts = [i * step for i in range(40)]
+    out = tmp_path / "out.mp4"
+    write_frames(ParallelVideoWriter(out, info, W, H, EncodeSettings(), chunk_frames=10), pts)
+
+    packets = video_packets(out)
+    in_decode_order = [p.pts for p in packets]
+    assert in_decode_order != sorted(in_decode_order)  # B-frames are there: reordering
+    dts = [p.dts for p in packets]
+    assert all(a < b for a, b in zip(dts, dts[1:], strict=False)), dts
+    assert all(p.dts <= p.pts for p in packets)
+    assert [f.pts for f in decoded(out)] == pts
+
+
+def test_variable_frame_rate_chunk_joins_get_an_increasing_dts(tmp_path):
+    # Each chunk begins with slow frames and ends with fast ones, so a chunk's reorder
+    # delay (measured on its first frames) reaches back past the previous chunk's end.
+    info = source_info(tmp_path / "in.mkv", vfr=True, audio=False)
+    assert info.time_base == Fraction(1, 1000)
+    steps = [200, 200, 200, 10, 10, 10, 10, 10] * 4
+    pts = list(np.cumsum([0, *steps[:-1]]))
+    out = tmp_path / "out.mp4"
+    target = ParallelVideoWriter(out, info, W, H, EncodeSettings(), chunk_frames=8)
+    write_frames(target, [int(p) for p in pts])
+
+    dts = [p.dts for p in video_packets(out)]
+    assert all(a < b for a, b in zip(dts, dts[1:], strict=False)), dts
+    with VideoReader(out) as reader:
+        seconds = [f.pts * reader.info.time_base for f in reader.frames()]
+    assert seconds == [Fraction(int(p), 1000) for p in pts]
+    assert any("dts moved forward" in note for note in target.notes)
+
+
+def test_ffv1_output_matches_video_writer_packet_for_packet(tmp_path):
+    info = source_info(tmp_path / "in.mkv", frames=30, codec="ffv1")
+    pts = [int(round(i / (info.average_rate * info.time_base))) for i in range(30)]
+    ffv1 = EncodeSettings(codec="ffv1")
+    out, single = tmp_path / "parallel.mkv", tmp_path / "single.mkv"
+    # ffv1 restarts its context models every 12 frames (gop_size); chunks of 12 keep that.
+    write_frames(ParallelVideoWriter(out, info, W, H, ffv1, chunk_frames=12), pts)
+    write_frames(VideoWriter(single, info, W, H, ffv1), pts)
+
+    assert_frames_are(decoded(out), pts)
+    ours, reference = video_packets(out), video_packets(single)
+    assert [(bytes(p), p.pts) for p in ours] == [(bytes(p), p.pts) for p in reference]
+    assert audio_packets(out) == audio_packets(single)
+
+
+def test_one_encoder_writes_what_video_writer_writes(tmp_path):
+    info = source_info(tmp_path / "in.mp4", frames=12)
+    pts = [i * one_frame_step(info) for i in range(12)]
+    write_frames(
+        ParallelVideoWriter(tmp_path / "one.mp4", info, W, H, EncodeSettings(), encoders=1), pts
+    )
+    write_frames(VideoWriter(tmp_path / "plain.mp4", info, W, H, EncodeSettings()), pts)
+    one, plain = video_packets(tmp_path / "one.mp4"), video_packets(tmp_path / "plain.mp4")
+    assert [(bytes(p), p.pts, p.dts) for p in one] == [(bytes(p), p.pts, p.dts) for p in plain]
+    assert not encoder_threads()
+
+
+def test_a_failing_worker_raises_in_the_caller_and_leaves_no_file(tmp_path):
+    info = source_info(tmp_path / "in.mp4", audio=False)
+    out = tmp_path / "out.mp4"
+    target = ParallelVideoWriter(out, info, W, H, EncodeSettings(), chunk_frames=4)
+    wrong = np.zeros((H + 2, W), np.uint8)
+    with pytest.raises(ValueError, match="plane of shape"), target as w:
+        for index in range(40):
+            y, u, v = picture_planes(W, H, index)
+            w.write((wrong if index == 9 else y, u, v), index)
+    assert not encoder_threads()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.mp4"]
+
+
+def test_abort_stops_the_workers_and_leaves_no_file(tmp_path):
+    info = source_info(tmp_path / "in.mp4")
+    target = ParallelVideoWriter(tmp_path / "out.mp4", info, W, H, EncodeSettings(), chunk_frames=3)
+    for index in range(10):
+        target.write(picture_planes(W, H, index), index)
+    assert target.temp_path.exists()
+    target.abort()
+    assert not encoder_threads()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.mp4"]
+
+
+def test_mismatched_stream_headers_fall_back_to_one_encoder(tmp_path, monkeypatch):
+    def refuse(self):
+        raise RuntimeError("a second libx264 encoder produced different stream headers")
+
+    monkeypatch.setattr(VideoWriter, "fresh_encoder", refuse)
+    info = source_info(tmp_path / "in.mp4", frames=6)
+    out = tmp_path / "out.mp4"
+    target = ParallelVideoWriter(out, info, W, H, EncodeSettings(options={"qp": "0"}))
+    assert target.encoders == 1
+    assert any("one encoder" in note for note in target.notes)
+    write_frames(target, list(range(6)))
+    assert_frames_are(decoded(out), list(range(6)))
+
+
+def test_the_ffmpeg_cli_path_uses_one_encoder(tmp_path, monkeypatch):
+    class FakePipe:
+        def __init__(self, plan):
+            self.plan = plan
+
+        def write(self, planes, pts):
+            pass
+
+        def close(self):
+            self.plan.output.write_bytes(b"encoded")
+
+        def abort(self):
+            pass
+
+    monkeypatch.setattr(writer, "_open_error", lambda *a: "Function not implemented")
+    monkeypatch.setattr(ffmpeg_pipe, "ffmpeg_available", lambda: True)
+    monkeypatch.setattr(ffmpeg_pipe, "FfmpegPipe", FakePipe)
+    info = source_info(tmp_path / "in.mp4", frames=3, audio=False)
+    target = ParallelVideoWriter(tmp_path / "out.mp4", info, W, H, EncodeSettings(), encoders=3)
+    assert target.encoders == 1
+    assert any("ffmpeg CLI encodes with one encoder" in note for note in target.notes)
+    write_frames(target, [0, 1, 2])
+    assert (tmp_path / "out.mp4").read_bytes() == b"encoded"
+    assert target.frames_written == 3
+
+
+def test_default_chunk_is_two_seconds_or_whole_gops():
+    info = VideoInfo(
+        Path("x.mp4"), W, H, "yuv420p", 8, (1, 1), Fraction(1, 12800), Fraction(30000, 1001),
+        None, None, "bt709", "tv", None, None, 0, "h264",
+    )  # fmt: skip
+    assert default_chunk_frames(EncodeSettings(), info) == 60
+    assert default_chunk_frames(EncodeSettings(options={"g": "25"}), info) == 50
+    assert default_chunk_frames(EncodeSettings(options={"g": "250"}), info) == 250
+    slow = dataclasses.replace(info, average_rate=Fraction(5))
+    assert default_chunk_frames(EncodeSettings(), slow) == 24

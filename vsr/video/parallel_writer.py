@@ -1,0 +1,362 @@
+"""Several encoder instances writing one output file, for when the encoder is the bottleneck.
+
+One libx264 `veryfast` instance encodes 1080p at about 108 fps on 16 cores; x264's own
+frame threads stop scaling well before that many cores, so a second and third independent
+encoder add throughput (three reached 162 fps). This writer splits the frame sequence into
+consecutive chunks of `chunk_frames` frames; chunk k goes to worker k % N, which encodes
+it with a fresh codec context (so the chunk starts with a keyframe/IDR and refers to
+nothing outside itself) and flushes it at the chunk's end. The caller's thread muxes the
+chunks' packets strictly in chunk order into the one container of a `VideoWriter`.
+
+    write() --frames--> [inbox 0] -> worker 0: fresh encoder per chunk 0, 2, 4... --+
+            \\--frames--> [inbox 1] -> worker 1: fresh encoder per chunk 1, 3, 5... --+
+    write()/close() <-- packets of the oldest unfinished chunk, in order <----------+
+        -> VideoWriter.mux_video (the container, audio/subtitle copy)
+
+Why this shape:
+- Everything else is `VideoWriter`'s: format choice, options, colour tags, the container,
+  the stream copier, the temporary file and its atomic rename, abort cleanup. Its
+  `fresh_encoder()` builds each chunk's encoder from the same settings as the stream's and
+  refuses one whose stream headers (extradata: SPS/PPS for MP4's global header) differ
+  from what the file header announces; the constructor tries one and falls back to a
+  single encoder, with a note, when they differ.
+- Muxing happens on the caller's thread (inside write() and close()), so the container is
+  only ever touched by one thread, and while write() waits for room in a full inbox it
+  keeps muxing finished packets.
+- PyAV's encode releases the GIL around avcodec_send_frame/avcodec_receive_packet, and
+  x264/x265 run their own native threads besides, so the workers really run concurrently;
+  building the frame (a copy of the planes) also happens on the workers.
+- Timestamps: with B-frames each chunk's first dts is its first pts minus the encoder's
+  reorder delay; with a constant frame rate and the same settings in every chunk that is
+  later than the previous chunk's last dts. With a variable frame rate it may not be, so
+  a dts that does not increase is moved to one tick after the previous one (never past
+  its pts; if it would be, that is an error, not a silently broken file) and a note says
+  how many joins needed it.
+- Memory: each inbox holds at most max(2, N - 1) chunks of frames and write() blocks when
+  the chunk's inbox is full. While the caller feeds one worker for a chunk, the other
+  N - 1 workers live on their queues, so N - 1 chunks each keep every worker busy.
+- Each chunk starts with a keyframe, so the GOP is at most a chunk long: by default two
+  seconds of frames (at least 24), or a multiple of the user's `g` option near that.
+
+`encoders=1` and the ffmpeg CLI fallback hand every call straight to the VideoWriter.
+
+Planes given to write() are read by a worker after write() returns: the caller must not
+modify them afterwards (the engine hands over a fresh batch each time).
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+from collections import deque
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import av
+import numpy as np
+
+from vsr.errors import VsrError
+from vsr.video.reader import VideoInfo
+from vsr.video.writer import EncodeSettings, VideoWriter
+
+log = logging.getLogger(__name__)
+
+CHUNK_SECONDS = 2
+MIN_CHUNK_FRAMES = 24
+_POLL_S = 0.05  # how often a waiting thread looks for a failure or a stop
+_END = object()  # no more chunks for this worker
+_DONE = object()  # the last packets of a chunk have been handed over
+
+
+class _Stopped(Exception):
+    """Raised inside a worker when the writer is aborted or another worker failed."""
+
+
+@dataclass
+class _Chunk:
+    """One run of consecutive frames: which worker encodes it and where its packets go."""
+
+    index: int
+    packets: queue.SimpleQueue = field(default_factory=queue.SimpleQueue)
+
+
+def default_chunk_frames(settings: EncodeSettings, source: VideoInfo) -> int:
+    """Frames per chunk: about CHUNK_SECONDS of the source, at least MIN_CHUNK_FRAMES, and
+    a whole number of GOPs when the user set the GOP length (`-e g=N`)."""
+    rate = float(source.average_rate) if source.average_rate else 25.0
+    target = max(MIN_CHUNK_FRAMES, round(CHUNK_SECONDS * rate))
+    gop = settings.options.get("g", "")
+    if gop.isdigit() and int(gop) > 0:
+        return int(gop) * max(1, round(target / int(gop)))
+    return target
+
+
+class ParallelVideoWriter:
+    """A VideoWriter whose frames are encoded by `encoders` encoder instances at once.
+
+    Same surface as VideoWriter: pix_fmt, bit_depth, chroma_shift, color_matrix,
+    color_range, notes, frames_written, path, temp_path; write(), close(), abort(), and
+    use as a context manager. A worker's failure is raised by the next write() or close().
+    """
+
+    def __init__(
+        self,
+        path: str | Path,
+        source: VideoInfo,
+        width: int,
+        height: int,
+        settings: EncodeSettings,
+        overwrite: bool = False,
+        encoders: int = 2,
+        chunk_frames: int | None = None,
+    ):
+        if encoders < 1:
+            raise VsrError(f"--encoders must be at least 1, not {encoders}")
+        if chunk_frames is not None and chunk_frames < 1:
+            raise VsrError(f"chunk_frames must be at least 1, not {chunk_frames}")
+        self._writer = VideoWriter(path, source, width, height, settings, overwrite)
+        self.frames_written = 0
+        self.chunk_frames = chunk_frames or default_chunk_frames(settings, source)
+        self.encoders = self._usable_encoders(encoders)
+        self._time_base = self._writer.time_base
+        self._stop = threading.Event()
+        self._errors: list[BaseException] = []
+        self._chunks: deque[_Chunk] = deque()  # started and not yet fully muxed, in order
+        self._chunk: _Chunk | None = None  # the chunk write() is filling
+        self._chunk_filled = 0
+        self._chunks_started = 0
+        self._last_dts: int | None = None
+        self._moved_dts = 0
+        self._finished = False
+        self._inboxes: list[queue.Queue] = []
+        self._workers: list[threading.Thread] = []
+        if self.encoders > 1:
+            room = self.chunk_frames * max(2, self.encoders - 1)
+            for n in range(self.encoders):
+                inbox = queue.Queue(maxsize=room)
+                worker = threading.Thread(
+                    target=self._encode_chunks, args=(inbox,), name=f"vsr-encode-{n}", daemon=True
+                )
+                worker.start()
+                self._inboxes.append(inbox)
+                self._workers.append(worker)
+            log.info(
+                "%s: %d encoders, chunks of %d frames",
+                self.path.name,
+                self.encoders,
+                self.chunk_frames,
+            )
+
+    def _usable_encoders(self, wanted: int) -> int:
+        """`wanted`, or 1 (with a note) when this output cannot take several encoders."""
+        if wanted == 1:
+            return 1
+        if self._writer.through_ffmpeg:
+            self.notes.append(f"the ffmpeg CLI encodes with one encoder (not {wanted})")
+            return 1
+        try:
+            self._writer.fresh_encoder()  # a trial: same stream headers as the file's?
+        except RuntimeError as error:
+            self.notes.append(f"{error}; encoding with one encoder (not {wanted})")
+            return 1
+        except BaseException:
+            self._writer.abort()
+            raise
+        return wanted
+
+    # -- what VideoWriter decided -------------------------------------------------------
+
+    @property
+    def path(self) -> Path:
+        return self._writer.path
+
+    @property
+    def temp_path(self) -> Path:
+        return self._writer.temp_path
+
+    @property
+    def pix_fmt(self) -> str:
+        return self._writer.pix_fmt
+
+    @property
+    def bit_depth(self) -> int:
+        return self._writer.bit_depth
+
+    @property
+    def chroma_shift(self) -> tuple[int, int]:
+        return self._writer.chroma_shift
+
+    @property
+    def color_matrix(self) -> str:
+        return self._writer.color_matrix
+
+    @property
+    def color_range(self) -> str:
+        return self._writer.color_range
+
+    @property
+    def notes(self) -> list[str]:
+        return self._writer.notes
+
+    # -- the workers --------------------------------------------------------------------
+
+    def _encode_chunks(self, inbox: queue.Queue) -> None:
+        """Worker: encode each chunk that arrives with a fresh encoder, flush it at its end."""
+        encoder = None
+        try:
+            while True:
+                item = self._take(inbox)
+                if item is _END:
+                    return
+                chunk, planes, pts = item
+                if planes is None:  # the chunk is complete
+                    chunk.packets.put(encoder.encode(None))
+                    chunk.packets.put(_DONE)
+                    encoder = None
+                    continue
+                if encoder is None:
+                    encoder = self._writer.fresh_encoder()
+                packets = encoder.encode(self._writer.video_frame(planes, pts))
+                if packets:
+                    chunk.packets.put(packets)
+        except _Stopped:
+            return
+        except BaseException as error:
+            self._errors.append(error)
+            self._stop.set()
+
+    def _take(self, inbox: queue.Queue) -> object:
+        while True:
+            if self._stop.is_set():
+                raise _Stopped
+            try:
+                return inbox.get(timeout=_POLL_S)
+            except queue.Empty:
+                continue
+
+    # -- the caller's side ----------------------------------------------------------------
+
+    def _raise_failure(self) -> None:
+        """A worker's exception, raised here (after discarding the output)."""
+        if self._errors:
+            self.abort()
+            raise self._errors[0]
+
+    def _send(self, worker: int, item: object) -> None:
+        """Queue work for a worker; while its inbox is full, mux what is ready."""
+        inbox = self._inboxes[worker]
+        while True:
+            self._raise_failure()
+            try:
+                inbox.put(item, timeout=_POLL_S)
+                return
+            except queue.Full:
+                self._mux_ready(wait=False)
+
+    def _mux_ready(self, wait: bool) -> None:
+        """Mux finished packets in chunk order: those ready now, or (wait) every chunk's."""
+        while self._chunks:
+            head = self._chunks[0]
+            try:
+                packets = head.packets.get(timeout=_POLL_S) if wait else head.packets.get_nowait()
+            except queue.Empty:
+                if not wait:
+                    return
+                self._raise_failure()
+                continue
+            if packets is _DONE:
+                self._chunks.popleft()
+            elif packets:
+                self._mux(packets)
+
+    def _mux(self, packets: list[av.Packet]) -> None:
+        for packet in packets:
+            dts = packet.dts
+            if dts is None:
+                continue
+            if self._last_dts is not None and dts <= self._last_dts:
+                # Only at a chunk join (see the module notes): the new chunk's reorder delay
+                # reaches back past the previous chunk's end.
+                dts = self._last_dts + 1
+                if packet.pts is not None and dts > packet.pts:
+                    raise RuntimeError(
+                        f"chunk join at pts {packet.pts}: no room for an increasing dts; "
+                        "use one encoder for this clip"
+                    )
+                packet.dts = dts
+                self._moved_dts += 1
+            self._last_dts = dts
+        reached = self._last_dts if self._last_dts is not None else packets[-1].pts
+        self._writer.mux_video(packets, float((reached or 0) * self._time_base))
+
+    def write(self, planes: tuple[np.ndarray, np.ndarray, np.ndarray], pts: int | None) -> None:
+        """Queue one frame (planes in self.pix_fmt, pts in the source's time base).
+
+        The planes are read later, on an encoder thread: do not modify them afterwards."""
+        if self.encoders == 1:
+            self._writer.write(planes, pts)
+            self.frames_written += 1
+            return
+        pts = self._writer.next_pts(pts)
+        if self._chunk is None:
+            self._chunk = _Chunk(self._chunks_started)
+            self._chunks_started += 1
+            self._chunks.append(self._chunk)
+            self._chunk_filled = 0
+        chunk = self._chunk
+        self._send(chunk.index % self.encoders, (chunk, planes, pts))
+        self._chunk_filled += 1
+        if self._chunk_filled == self.chunk_frames:
+            self._end_chunk()
+        self._mux_ready(wait=False)
+        self.frames_written += 1
+
+    def _end_chunk(self) -> None:
+        chunk, self._chunk = self._chunk, None
+        self._send(chunk.index % self.encoders, (chunk, None, None))
+
+    def close(self) -> None:
+        """Finish every chunk, mux the rest, and let the VideoWriter finish the file."""
+        if self.encoders == 1:
+            self._writer.close()
+            return
+        if self._finished:
+            return
+        try:
+            self._raise_failure()
+            if self._chunk is not None:
+                self._end_chunk()
+            for worker in range(self.encoders):
+                self._send(worker, _END)
+            self._mux_ready(wait=True)
+            for worker in self._workers:
+                worker.join()
+            self._raise_failure()
+            if self._moved_dts:
+                self.notes.append(
+                    f"variable frame rate: dts moved forward at {self._moved_dts} chunk joins"
+                )
+            self._writer.close()
+        except BaseException:
+            self.abort()
+            raise
+        self._finished = True
+
+    def abort(self) -> None:
+        """Stop the workers and delete the temporary file; the target is left untouched."""
+        self._finished = True
+        self._stop.set()
+        for worker in self._workers:
+            if worker.is_alive() and worker is not threading.current_thread():
+                worker.join()
+        self._writer.abort()
+
+    def __enter__(self) -> ParallelVideoWriter:
+        return self
+
+    def __exit__(self, exc_type, exc, tb) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()
