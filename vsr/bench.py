@@ -46,7 +46,7 @@ class EngineVariant:
     precision: str | None = None  # None: the Upscaler's default for the device
     batch: int | None = None
     channels_last: bool = False
-    compile: bool = False
+    compile: bool | str = False  # a string names the inductor mode
     cuda_graphs: bool = False
     encoders: int = 1
 
@@ -56,6 +56,8 @@ class EngineVariant:
         if self.batch is not None:
             parts.append(f"batch={self.batch}")
         parts += [name for name, on in _SWITCHES.items() if on(self)]
+        if isinstance(self.compile, str):
+            parts[parts.index("compile")] = f"compile={self.compile}"
         if self.encoders != 1:
             parts.append(f"enc={self.encoders}")
         return ",".join(parts)
@@ -63,7 +65,7 @@ class EngineVariant:
 
 _SWITCHES = {
     "cl": lambda v: v.channels_last,
-    "compile": lambda v: v.compile,
+    "compile": lambda v: bool(v.compile),
     "graphs": lambda v: v.cuda_graphs,
 }
 
@@ -78,6 +80,8 @@ def parse_variant(text: str) -> EngineVariant:
             values["channels_last"] = True
         elif token == "compile":
             values["compile"] = True
+        elif token.startswith("compile="):
+            values["compile"] = token.split("=", 1)[1]
         elif token == "graphs":
             values["cuda_graphs"] = True
         elif token.startswith(("enc=", "batch=")) and token.split("=")[1].isdigit():
@@ -88,7 +92,7 @@ def parse_variant(text: str) -> EngineVariant:
         elif token:
             raise VsrError(
                 f"variant {text!r}: {token!r} not understood; use fp32/fp16/bf16, cl, compile, "
-                "graphs, enc=N, batch=N"
+                "compile=MODE, graphs, enc=N, batch=N"
             )
     return EngineVariant(**values)
 

@@ -88,7 +88,7 @@ def prepare_network(
     device: torch.device,
     precision: str,
     channels_last: bool = False,
-    compile: bool = False,
+    compile: bool | str = False,
     cuda_graphs: bool = False,
 ) -> nn.Module:
     """A copy of `model` on `device` in `precision`, optionally channels_last, compiled and
@@ -97,7 +97,7 @@ def prepare_network(
     if channels_last:
         net = net.to(memory_format=torch.channels_last)
     if compile:
-        net = compile_network(net)
+        net = compile_network(net, compile if isinstance(compile, str) else None)
     if cuda_graphs and device.type == "cuda":
         net = GraphedNetwork(net)
     return net
@@ -120,7 +120,7 @@ def time_model(
     device: torch.device,
     batch: int = 1,
     channels_last: bool = False,
-    compile: bool = False,
+    compile: bool | str = False,
     cuda_graphs: bool = False,
     warmup: int | None = None,
     repeats: int | None = None,
@@ -155,7 +155,7 @@ def time_model(
                 precision=precision,
                 batch=batch,
                 channels_last=channels_last,
-                compiled=compile,
+                compiled=bool(compile),
                 cuda_graphs=cuda_graphs and on_gpu,
             )
             try:

@@ -3,7 +3,8 @@
 Pillow reads the EXIF orientation and decodes 8-bit images. It cannot hold 16-bit RGB
 (it silently drops to 8 bits), so 16-bit PNGs are decoded and encoded with FFmpeg's PNG
 codec through PyAV instead. Writes go to a temp file beside the target and are renamed
-when complete, so a crash never leaves half an image.
+when complete, so a crash never leaves half an image. PyAV is imported only for 16-bit
+PNGs, so reading ordinary images (training, evaluation) works where PyAV is not installed.
 """
 
 from __future__ import annotations
@@ -13,9 +14,7 @@ import struct
 import tempfile
 from pathlib import Path
 
-import av
 import numpy as np
-from av.video.frame import VideoFrame
 from PIL import Image, UnidentifiedImageError
 
 from vsr.errors import VsrError
@@ -40,6 +39,8 @@ def _decode_png16(path: Path, colour_type: int) -> np.ndarray:
     target = {0: "gray16le", 2: "rgb48le", 4: "rgba64le", 6: "rgba64le"}.get(colour_type)
     if target is None:
         raise VsrError(f"{path}: unsupported 16-bit PNG colour type {colour_type}")
+    import av
+
     try:
         with av.open(str(path)) as container:
             frame = next(container.decode(video=0))
@@ -106,6 +107,9 @@ def read_image(path: str | Path) -> np.ndarray:
 
 
 def _encode_png16(pixels: np.ndarray) -> bytes:
+    import av
+    from av.video.frame import VideoFrame
+
     channels = pixels.shape[2]
     source = {1: "gray16le", 3: "rgb48le", 4: "rgba64le"}[channels]
     frame = VideoFrame.from_ndarray(

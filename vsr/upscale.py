@@ -71,7 +71,8 @@ class Upscaler:
     """``upscaler(x)``: float N x 3 x H x W in [0, 1] -> N x 3 x sH x sW float32 in [0, 1].
 
     The model is copied, so the caller's module keeps its device and dtype. `compile` runs
-    it through torch.compile and `cuda_graphs` replays it as a CUDA graph per input shape
+    it through torch.compile (a string names the inductor mode, e.g. "max-autotune") and
+    `cuda_graphs` replays it as a CUDA graph per input shape
     (CUDA only; ignored on the CPU). `check_finite=False` leaves the NaN/Inf refusal to the
     caller (the video engine checks on the device without stalling it).
     `warmup_seconds` adds up the first call of every new input shape when compiling or
@@ -85,7 +86,7 @@ class Upscaler:
         precision: str | None = None,
         max_memory: int | None = None,
         channels_last: bool = False,
-        compile: bool = False,
+        compile: bool | str = False,
         cuda_graphs: bool = False,
         check_finite: bool = True,
     ) -> None:
@@ -100,10 +101,11 @@ class Upscaler:
         self.channels_last = channels_last
         if channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
-        self.compiled = compile
+        self.compiled = bool(compile)
         self.cuda_graphs = cuda_graphs and self.device.type == "cuda"
         self.check_finite = check_finite
-        self._run = compile_network(self.model) if compile else self.model
+        mode = compile if isinstance(compile, str) else None
+        self._run = compile_network(self.model, mode) if compile else self.model
         if self.cuda_graphs:
             self._run = GraphedNetwork(self._run)
         self._shapes_seen: set[tuple[int, ...]] = set()

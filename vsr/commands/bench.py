@@ -59,7 +59,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         action="append",
         metavar="SPEC",
         help="an engine configuration to time, repeatable: comma-separated fp32/fp16/bf16, "
-        "cl (channels_last), compile, graphs (CUDA graphs), enc=N (encoders), batch=N; "
+        "cl (channels_last), compile or compile=MODE, graphs (CUDA graphs), enc=N (encoders), "
+        "batch=N; "
         "e.g. --variant fp16 --variant fp16,cl,graphs,enc=2 (default: one per --precision)",
     )
     parser.add_argument(
@@ -67,8 +68,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument(
         "--compile",
-        action="store_true",
-        help="--model-only: torch.compile; compile time is reported",
+        nargs="?",
+        const=True,
+        default=False,
+        metavar="MODE",
+        help="--model-only: torch.compile, optionally with an inductor MODE such as "
+        "max-autotune; compile time is reported",
     )
     parser.add_argument(
         "--cuda-graphs", action="store_true", help="--model-only: replay as a CUDA graph"

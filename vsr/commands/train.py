@@ -23,6 +23,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--arch", help="imdn, imdn_rtc or imdn_rte")
     parser.add_argument("--scale", type=int, help="2, 3 or 4")
     parser.add_argument("--steps", type=int, help="total optimiser steps")
+    parser.add_argument(
+        "--minutes",
+        type=float,
+        help="time budget: measure the speed over the first steps, then choose --steps to fit",
+    )
     parser.add_argument("--batch", type=int, help="patches per step (per process)")
     parser.add_argument("--patch", type=int, help="HR patch side in pixels (default 192)")
     parser.add_argument("--lr", type=float, help="initial learning rate (default 2e-4)")
@@ -31,7 +36,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--val-every", type=int, help="validate every N steps")
     parser.add_argument("--save-every", type=int, help="write last.pt every N steps")
     parser.add_argument("--log-every", type=int, help="log every N steps")
-    parser.add_argument("--init-from", help="weights of another scale to start from")
+    parser.add_argument(
+        "--init-from",
+        help="weights to start from: all of them from the same scale, all but the upsampler "
+        "from another scale",
+    )
     parser.add_argument("--device", choices=["auto", "cpu", "cuda"])
     parser.add_argument("--precision", choices=["auto", "bf16", "fp32"])
     parser.add_argument("--threads", type=int, help="torch CPU threads")
@@ -48,9 +57,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 OVERRIDES = (
-    "train_dir", "val_dir", "out", "arch", "scale", "steps", "batch", "patch", "lr", "schedule",
-    "seed", "val_every", "save_every", "log_every", "init_from", "device", "precision",
-    "threads", "channels_last", "compile",
+    "train_dir", "val_dir", "out", "arch", "scale", "steps", "minutes", "batch", "patch", "lr",
+    "schedule", "seed", "val_every", "save_every", "log_every", "init_from", "device",
+    "precision", "threads", "channels_last", "compile",
 )  # fmt: skip
 
 

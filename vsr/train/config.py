@@ -28,6 +28,7 @@ class TrainConfig:
     patch: int = DEFAULT_HR_PATCH  # HR patch side in pixels (a multiple of scale)
     batch: int = 16  # per process; DDP multiplies it by the number of processes
     steps: int = 1000
+    minutes: float = 0.0  # > 0: measure the speed, then fix steps to end within this budget
     lr: float = 2e-4
     schedule: str = "step"  # "step" (halve every lr_step) or "cosine"
     lr_step: int = 200_000
@@ -39,7 +40,7 @@ class TrainConfig:
     val_every: int = 0  # 0: validate only at the end (when val_dir is set)
     log_every: int = 50
     save_every: int = 500
-    init_from: str = ""  # weights of another scale: all but the upsampler are copied
+    init_from: str = ""  # weights to start from (the upsampler only from the same scale)
     device: str = "auto"  # "auto", "cpu" or "cuda"
     precision: str = "auto"  # "auto" (bf16 on GPU, fp32 on CPU), "bf16" or "fp32"
     channels_last: bool = False
@@ -61,6 +62,10 @@ class TrainConfig:
             raise VsrError(f"precision must be auto, bf16 or fp32, not {self.precision!r}")
         if self.device not in ("auto", "cpu", "cuda"):
             raise VsrError(f"device must be auto, cpu or cuda, not {self.device!r}")
+        if self.minutes < 0:
+            raise VsrError(
+                f"minutes must be positive (or 0 for no time budget), not {self.minutes}"
+            )
         for name in ("batch", "steps", "log_every", "save_every"):
             if getattr(self, name) <= 0:
                 raise VsrError(f"{name} must be positive, not {getattr(self, name)}")

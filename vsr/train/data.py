@@ -127,7 +127,12 @@ class PatchStore:
         top = (torch.rand(batch, generator=generator, dtype=torch.float64) * room_y).long()
         left = (torch.rand(batch, generator=generator, dtype=torch.float64) * room_x).long()
         transform = torch.randint(8, (batch,), generator=generator)
-        return self.crop(index.to(device), top.to(device), left.to(device), transform.to(device))
+        draws = torch.stack([index, top, left, transform])
+        if device.type == "cuda":
+            # One copy from pinned memory, queued without waiting: a plain .to(cuda) of
+            # pageable memory blocks the host until the GPU has drained its queue, every step.
+            draws = draws.pin_memory().to(device, non_blocking=True)
+        return self.crop(*draws.unbind())
 
 
 def batch_generator(seed: int, rank: int, step: int) -> torch.Generator:

@@ -4,19 +4,19 @@ Files written to ``config.out``:
   last.pt            full training state for --resume (every save_every steps and at the end)
   best.safetensors   the weights with the best validation PSNR so far (when val_dir is set)
   last.safetensors   the final weights (vsr.models.save_weights: loadable by every command)
-  log.csv            step, loss, lr, steps/s, elapsed seconds, validation PSNR/SSIM
-  config.json        the settings of the run
-A TensorBoard event file is added when the tensorboard package is installed.
+  log.csv            per logging window: loss, lr, steps/s, data/compute ms per step, GPU
+                     utilisation and memory (NVML), validation PSNR/SSIM (see trainlog.py)
+  config.json        the settings of the run (with the step count a time budget chose)
+  tensorboard/       the same scalars, when the tensorboard package is installed
 """
 
 from __future__ import annotations
 
 import contextlib
-import csv
-import json
 import math
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import torch
@@ -26,6 +26,7 @@ from tqdm import tqdm
 
 from vsr.errors import VsrError
 from vsr.models import create_model, save_weights
+from vsr.train.budget import StepBudget
 from vsr.train.checkpoint import (
     load_checkpoint,
     restore_rng_state,
@@ -35,10 +36,10 @@ from vsr.train.checkpoint import (
 from vsr.train.config import TrainConfig
 from vsr.train.data import PatchStore, batch_generator
 from vsr.train.distributed import Distributed, init_distributed
-from vsr.train.transfer import init_from_other_scale
+from vsr.train.meter import WindowMeter
+from vsr.train.trainlog import TrainLog, note
+from vsr.train.transfer import init_from_weights
 from vsr.train.validate import Validator
-
-CSV_FIELDS = ["step", "loss", "lr", "steps_per_s", "elapsed_s", "val_psnr", "val_ssim"]
 
 
 def pick_device(config: TrainConfig, local_rank: int) -> torch.device:
@@ -51,18 +52,26 @@ def pick_device(config: TrainConfig, local_rank: int) -> torch.device:
 
 
 def make_scheduler(
-    optimizer: torch.optim.Optimizer, config: TrainConfig
+    optimizer: torch.optim.Optimizer,
+    config: TrainConfig,
+    total_steps: Callable[[], int | None] | None = None,
 ) -> torch.optim.lr_scheduler.LRScheduler:
-    """Step (halve every lr_step) or cosine (to lr_min at config.steps), in closed form.
+    """Step (halve every lr_step) or cosine (to lr_min at the last step), in closed form.
 
     A closed form of the step number, rather than a recursive scheduler, means a run resumed
-    with a larger --steps simply stretches its cosine from where it is.
+    with a larger --steps simply stretches its cosine from where it is, and a time budget
+    can fix the total after the first steps. ``total_steps()`` gives the total (default
+    config.steps); while it is None (being measured) the cosine holds its starting rate.
     """
+    total = total_steps or (lambda: config.steps)
     if config.schedule == "cosine":
         floor = config.lr_min / config.lr
 
         def factor(step: int) -> float:
-            progress = min(step / config.steps, 1.0)
+            steps = total()
+            if steps is None:
+                return 1.0
+            progress = min(step / steps, 1.0)
             return floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * progress))
 
     else:
@@ -76,15 +85,19 @@ def make_scheduler(
 def train(config: TrainConfig, resume: bool = False) -> nn.Module:
     """Train as config says (one process, or one rank under torchrun); returns the model."""
     threads_before = torch.get_num_threads()
+    benchmark_before = torch.backends.cudnn.benchmark
     if config.threads:
         torch.set_num_threads(config.threads)
     device_type = "cuda" if config.device != "cpu" and torch.cuda.is_available() else "cpu"
+    # Every step has the same shapes: let cuDNN pick its fastest kernels once.
+    torch.backends.cudnn.benchmark = device_type == "cuda" or benchmark_before
     ddp = init_distributed(device_type)
     try:
         return _train(config, resume, ddp)
     finally:
         ddp.close()
         torch.set_num_threads(threads_before)  # callers in the same process keep theirs
+        torch.backends.cudnn.benchmark = benchmark_before
 
 
 def _train(config: TrainConfig, resume: bool, ddp: Distributed) -> nn.Module:
@@ -97,10 +110,21 @@ def _train(config: TrainConfig, resume: bool, ddp: Distributed) -> nn.Module:
     torch.manual_seed(config.seed)  # the same initial weights on every rank
     model = create_model(config.arch, config.scale)
     if config.init_from and not resume:
-        init_from_other_scale(model, config.init_from)
+        copied = init_from_weights(model, config.init_from)
+        if ddp.is_main:
+            whole = len(copied) == len(model.state_dict())
+            note(
+                f"initialised from {config.init_from}: {len(copied)} tensors"
+                + (" (the whole model)" if whole else " (all but the upsampler)")
+            )
+    # On its device (and in its memory format) before the optimiser exists, so that Adam's
+    # state is created, and loaded on --resume, beside the parameters.
+    memory_format = torch.channels_last if config.channels_last else torch.contiguous_format
+    model.to(device=device, memory_format=memory_format)
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
-    scheduler = make_scheduler(optimizer, config)
-    start, best_psnr, seconds_before = 0, -math.inf, 0.0
+
+    start, best_psnr, seconds_before, stored_total = 0, -math.inf, 0.0, None
+    state = None
     if resume:
         state = load_checkpoint(checkpoint_path)
         for key in ("arch", "scale"):
@@ -109,15 +133,16 @@ def _train(config: TrainConfig, resume: bool, ddp: Distributed) -> nn.Module:
                     f"cannot resume: the checkpoint has {key}={state['config'][key]}, "
                     f"the config {key}={getattr(config, key)}"
                 )
+        start, best_psnr, seconds_before = state["step"], state["best_psnr"], state["seconds"]
+        stored_total = state.get("steps_total")
+    budget = StepBudget(config.steps, config.minutes, start, stored_total)
+    scheduler = make_scheduler(optimizer, config, lambda: budget.total)
+    if state is not None:
         model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])
+        optimizer.load_state_dict(state["optimizer"])  # moves the moments to the device
         scheduler.load_state_dict(state["scheduler"])
         restore_rng_state(state["rng"])
-        start, best_psnr, seconds_before = state["step"], state["best_psnr"], state["seconds"]
-    model.to(device)
-    _move_optimizer_state(optimizer, device)
-    memory_format = torch.channels_last if config.channels_last else torch.contiguous_format
-    model.to(memory_format=memory_format)
+        del state
 
     step_model: nn.Module = model
     if ddp.enabled:
@@ -131,134 +156,173 @@ def _train(config: TrainConfig, resume: bool, ddp: Distributed) -> nn.Module:
     store = PatchStore.from_folder(config.train_dir, config.scale, config.patch // config.scale)
     store.to(device)
     validator = Validator(config.val_dir, config.scale) if config.val_dir and ddp.is_main else None
+    log = None
     if ddp.is_main:  # only once the inputs are known to be good
         out.mkdir(parents=True, exist_ok=True)
-    log = _Log(out, config, resume) if ddp.is_main else None
+        log = TrainLog(out, resume)
+        log.write_config({**config.to_dict(), "steps": budget.total})
+        name = torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU"
+        note(
+            f"training {config.arch} x{config.scale} on {name} ({'bf16' if use_bf16 else 'fp32'}"
+            f"{', channels_last' if config.channels_last else ''}): {store.count} images, "
+            f"batch {config.batch} of {config.patch}-pixel HR patches"
+            + (f", time budget {config.minutes:g} min" if config.minutes > 0 else "")
+        )
+
+    def elapsed(sync: bool = False) -> float:
+        if sync and device.type == "cuda":
+            torch.cuda.synchronize(device)
+        return seconds_before + time.perf_counter() - started
+
+    def agree(value: int) -> int:  # every rank settles on the same total
+        return round(ddp.mean(torch.tensor(float(value), device=device)).item())
+
+    def save_state(done: int) -> None:
+        state = training_state(
+            model, optimizer, scheduler, done, best_psnr, elapsed(), config.to_dict()
+        )
+        state["steps_total"] = budget.total  # None while a time budget is measuring
+        save_checkpoint(checkpoint_path, state)
 
     model.train()
     started = time.perf_counter()
     window_loss = torch.zeros((), device=device)
-    window_start, window_steps = time.perf_counter(), 0
+    window_steps = 0
     bar = tqdm(
-        total=config.steps,
+        total=budget.total,
         initial=start,
         unit="it",
-        disable=not ddp.is_main,
+        # Without a terminal (a log file) the progress lines below say it all, one per window.
+        disable=not ddp.is_main or not sys.stderr.isatty(),
         dynamic_ncols=True,
-        mininterval=1.0 if sys.stderr.isatty() else 30.0,
     )
-    for step in range(start, config.steps):
-        batch = store.sample(config.batch, batch_generator(config.seed, ddp.rank, step))
-        lr_images = batch.lr.float().div_(255).contiguous(memory_format=memory_format)
-        hr_images = batch.hr.float().div_(255)
-        autocast = (
-            torch.autocast(device.type, dtype=torch.bfloat16)
-            if use_bf16
-            else contextlib.nullcontext()
-        )
-        with autocast:
-            sr = step_model(lr_images)
-        loss = F.l1_loss(sr.float(), hr_images)
-        optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        optimizer.step()
-        scheduler.step()
-        bar.update(1)
-        done = step + 1
-        window_loss += loss.detach()
-        window_steps += 1
+    meter = WindowMeter(device) if ddp.is_main else None
+    done = start
+    final_psnr = None  # the validation of the last step, for last.safetensors
+    with meter or contextlib.nullcontext():
+        while budget.total is None or done < budget.total:
+            if meter:
+                meter.batch_start()
+            batch = store.sample(config.batch, batch_generator(config.seed, ddp.rank, done))
+            lr_images = batch.lr.float().div_(255).contiguous(memory_format=memory_format)
+            hr_images = batch.hr.float().div_(255)
+            if meter:
+                meter.batch_ready()
+            autocast = (
+                torch.autocast(device.type, dtype=torch.bfloat16)
+                if use_bf16
+                else contextlib.nullcontext()
+            )
+            with autocast:
+                sr = step_model(lr_images)
+            loss = F.l1_loss(sr.float(), hr_images)
+            optimizer.zero_grad(set_to_none=True)
+            loss.backward()
+            optimizer.step()
+            scheduler.step()
+            if meter:
+                meter.step_end()
+            bar.update(1)
+            done += 1
+            window_loss += loss.detach()
+            window_steps += 1
 
-        if done % config.log_every == 0 or done == config.steps:
-            mean_loss = ddp.mean(window_loss / window_steps).item()  # every rank takes part
-            now = time.perf_counter()
-            rate = window_steps / (now - window_start)
-            window_loss.zero_()
-            window_start, window_steps = now, 0
-            if log is not None:
-                lr_now = optimizer.param_groups[0]["lr"]
-                elapsed = seconds_before + now - started
-                log.row(step=done, loss=mean_loss, lr=lr_now, steps_per_s=rate, elapsed_s=elapsed)
-                bar.set_postfix(loss=f"{mean_loss:.4f}", lr=f"{lr_now:.2e}")
-                if not sys.stderr.isatty():
-                    tqdm.write(
-                        f"step {done}/{config.steps} loss {mean_loss:.5f} lr {lr_now:.3g} "
-                        f"{rate:.2f} it/s elapsed {elapsed / 60:.1f} min",
-                        file=sys.stderr,
+            if budget.fitting and budget.after_step(done, lambda: elapsed(sync=True), agree):
+                bar.total = budget.total
+                bar.refresh()
+                if log is not None:
+                    note(
+                        f"time budget: {budget.measured_rate:.2f} steps/s measured, so "
+                        f"{budget.total} steps in all ({config.minutes:g} min)"
                     )
+                    log.write_config({**config.to_dict(), "steps": budget.total})
+            last = done == budget.total
 
-        validate_now = validator is not None and (
-            (config.val_every and done % config.val_every == 0) or done == config.steps
-        )
-        if validate_now:
-            psnr, ssim = validator(model, device)
-            elapsed = seconds_before + time.perf_counter() - started
-            log.row(step=done, elapsed_s=elapsed, val_psnr=psnr, val_ssim=ssim)
-            tqdm.write(
-                f"step {done}: validation PSNR {psnr:.3f} dB SSIM {ssim:.4f}", file=sys.stderr
-            )
-            if psnr > best_psnr:
-                best_psnr = psnr
-                save_weights(model, out / "best.safetensors", _metadata(config, done, psnr))
+            if done % config.log_every == 0 or last:
+                mean_loss = ddp.mean(window_loss / window_steps).item()  # every rank takes part
+                window_loss.zero_()
+                window_steps = 0
+                if log is not None and meter is not None:
+                    lr_now = optimizer.param_groups[0]["lr"]
+                    figures = meter.take()
+                    log.row(
+                        step=done,
+                        steps_total=budget.total,
+                        loss=mean_loss,
+                        lr=lr_now,
+                        elapsed_s=elapsed(),
+                        **figures,
+                    )
+                    bar.set_postfix(loss=f"{mean_loss:.4f}", lr=f"{lr_now:.2e}")
+                    if not sys.stderr.isatty():
+                        line = _progress_line(done, budget.total, mean_loss, lr_now, figures)
+                        note(f"{line}, elapsed {elapsed() / 60:.2f} min")
 
-        if ddp.is_main and (done % config.save_every == 0 or done == config.steps):
-            elapsed = seconds_before + time.perf_counter() - started
-            state = training_state(
-                model, optimizer, scheduler, done, best_psnr, elapsed, config.to_dict()
+            # The checkpoint comes before validating: a run stopped during a slow validation
+            # (the final one, on a CPU) keeps its steps.
+            save_now = ddp.is_main and (done % config.save_every == 0 or last)
+            if save_now:
+                save_state(done)
+            validate_now = validator is not None and (
+                (config.val_every and done % config.val_every == 0) or last
             )
-            save_checkpoint(checkpoint_path, state)
+            if validate_now:
+                psnr, ssim = validator(model, device)
+                final_psnr = psnr if last else None
+                log.row(step=done, elapsed_s=elapsed(), val_psnr=psnr, val_ssim=ssim)
+                note(f"step {done}: validation PSNR {psnr:.3f} dB SSIM {ssim:.4f}")
+                if psnr > best_psnr:
+                    best_psnr = psnr
+                    info = _metadata(config, done, psnr, budget, device)
+                    save_weights(model, out / "best.safetensors", info)
+                    if save_now:
+                        save_state(done)  # with the new best, for --resume
     bar.close()
 
     if ddp.is_main:
-        save_weights(model, out / "last.safetensors", _metadata(config, config.steps, None))
+        info = _metadata(config, done, final_psnr, budget, device)
+        info["train_seconds"] = f"{elapsed():.1f}"
+        save_weights(model, out / "last.safetensors", info)
+        if meter is not None and meter.total_steps:
+            note(meter.summary())
         if log is not None:
             log.close()
     ddp.barrier()  # no rank leaves before the files exist
     return model
 
 
-def _move_optimizer_state(optimizer: torch.optim.Optimizer, device: torch.device) -> None:
-    # Adam's moments load on the CPU; they must live beside their parameters. Its "step"
-    # counters stay on the CPU, where Adam expects them unless capturable.
-    for state in optimizer.state.values():
-        for key, value in state.items():
-            if isinstance(value, torch.Tensor) and key != "step":
-                state[key] = value.to(device)
+def _progress_line(
+    done: int, total: int | None, loss: float, lr: float, figures: dict[str, float | None]
+) -> str:
+    line = (
+        f"step {done}/{total or '?'} loss {loss:.5f} lr {lr:.3g} "
+        f"{figures['steps_per_s']:.2f} it/s, data {figures['data_ms']:.2f} ms "
+        f"compute {figures['compute_ms']:.2f} ms per step"
+    )
+    if figures["gpu_util"] is not None:
+        line += f", GPU {figures['gpu_util']:.0f}% {figures['gpu_mem_gib']:.1f} GiB"
+    if figures["torch_mem_gib"] is not None:
+        line += f" (torch peak {figures['torch_mem_gib']:.1f} GiB)"
+    return line
 
 
-def _metadata(config: TrainConfig, step: int, psnr: float | None) -> dict[str, str]:
+def _metadata(
+    config: TrainConfig,
+    step: int,
+    psnr: float | None,
+    budget: StepBudget,
+    device: torch.device,
+) -> dict[str, str]:
     info = {"steps": str(step), "patch": str(config.patch), "batch": str(config.batch)}
+    if budget.total is not None:
+        info["steps_total"] = str(budget.total)
+    if config.minutes > 0:
+        info["minutes"] = f"{config.minutes:g}"
+    if budget.measured_rate is not None:
+        info["measured_steps_per_s"] = f"{budget.measured_rate:.3f}"
+    if config.init_from:
+        info["init_from"] = Path(config.init_from).name
+    info["device"] = torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
     if psnr is not None:
         info["val_psnr"] = f"{psnr:.4f}"
     return info
-
-
-class _Log:
-    """CSV always; TensorBoard too when its package is installed (it is optional)."""
-
-    def __init__(self, out: Path, config: TrainConfig, resume: bool) -> None:
-        (out / "config.json").write_text(json.dumps(config.to_dict(), indent=2) + "\n")
-        path = out / "log.csv"
-        new = not (resume and path.exists())
-        self.file = path.open("w" if new else "a", newline="")
-        self.writer = csv.DictWriter(self.file, fieldnames=CSV_FIELDS)
-        if new:
-            self.writer.writeheader()
-        try:
-            from torch.utils.tensorboard import SummaryWriter
-        except ImportError:
-            self.board = None
-        else:
-            self.board = SummaryWriter(str(out / "tensorboard"))
-
-    def row(self, step: int, **values: float) -> None:
-        self.writer.writerow({"step": step, **values})
-        self.file.flush()
-        if self.board is not None:
-            for key, value in values.items():
-                if key != "elapsed_s":
-                    self.board.add_scalar(key, value, step)
-
-    def close(self) -> None:
-        self.file.close()
-        if self.board is not None:
-            self.board.close()

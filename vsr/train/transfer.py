@@ -1,6 +1,9 @@
-"""Initialising one scale from another: the IMDN authors trained x3 and x4 from x2.
+"""Starting a run from existing weights (``init_from``).
 
-Everything but the upsampler (whose output channels depend on the scale) is copied.
+Every tensor is copied. The upsampler is the one scale-dependent part (its output channels
+are 3 * scale**2), so from weights of another scale it is left freshly initialised: that is
+how the IMDN authors trained x3 and x4 from x2. From weights of the same scale it is copied
+too, which makes ``init_from`` a whole-model fine-tuning start.
 """
 
 from __future__ import annotations
@@ -17,16 +20,19 @@ from vsr.models.checkpoint import read_state_dict
 UPSAMPLER_PREFIX = {"imdn": "upsampler.", "imdn_rte": "upsampler.", "imdn_rtc": "model.2."}
 
 
-def init_from_other_scale(model: nn.Module, path: str | Path) -> list[str]:
-    """Copy all tensors but the upsampler's from the weights at path; return their names."""
+def init_from_weights(model: nn.Module, path: str | Path) -> list[str]:
+    """Copy the weights at path into model (the upsampler only if it fits); return the names
+    of the tensors copied."""
     prefix = UPSAMPLER_PREFIX.get(model.arch)
     if prefix is None:
         raise VsrError(f"--init-from does not apply to {model.arch}")
     source, _ = read_state_dict(path)
     target = model.state_dict()
+    tail = [key for key in target if key.startswith(prefix)]
+    same_scale = all(key in source and source[key].shape == target[key].shape for key in tail)
     copied = {}
     for key, value in target.items():
-        if key.startswith(prefix):
+        if key in tail and not same_scale:
             continue
         if key not in source or source[key].shape != value.shape:
             found = tuple(source[key].shape) if key in source else "missing"
