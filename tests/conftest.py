@@ -1,4 +1,5 @@
-"""Shared test fixtures: the location of ../shared, skipped cleanly when it is absent."""
+"""Shared test fixtures: the location of ../shared (skipped cleanly when it is absent), and
+small real weights for tests that run whole clips."""
 
 from __future__ import annotations
 
@@ -6,6 +7,9 @@ import os
 from pathlib import Path
 
 import pytest
+import torch
+
+from vsr.models import create_model, save_weights
 
 REPO = Path(__file__).resolve().parent.parent
 SHARED = Path(os.environ.get("VSR_SHARED", REPO.parent / "shared"))
@@ -22,3 +26,13 @@ def shared_path(*parts: str) -> Path:
 @pytest.fixture
 def shared() -> Path:
     return shared_path()
+
+
+@pytest.fixture(scope="session")
+def weights(tmp_path_factory) -> Path:
+    """A seeded random IMDN_RTC x2 (20k parameters) saved as our safetensors: fast on a CPU,
+    and any bug shows in its output."""
+    torch.manual_seed(0)
+    path = tmp_path_factory.mktemp("weights") / "rtc_x2.safetensors"
+    save_weights(create_model("imdn_rtc", 2), path)
+    return path

@@ -15,7 +15,6 @@ from media import make_clip, truncate
 
 from vsr.cli import main
 from vsr.cluster_task import CRASH_ONCE_ENV, remove_stale_temps
-from vsr.models import create_model, save_weights
 from vsr.video.reader import VideoReader
 
 
@@ -34,14 +33,6 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
-
-
-@pytest.fixture(scope="module")
-def weights(tmp_path_factory) -> Path:
-    torch.manual_seed(0)
-    path = tmp_path_factory.mktemp("weights") / "rtc_x2.safetensors"
-    save_weights(create_model("imdn_rtc", 2), path)
-    return path
 
 
 @pytest.fixture(scope="module")

@@ -13,7 +13,6 @@ from media import make_clip
 
 from vsr.cli import main
 from vsr.folder import STATE_FILE, process_folder, watch_folder
-from vsr.models import create_model, save_weights
 from vsr.report import RunReport
 
 
@@ -23,14 +22,6 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
-
-
-@pytest.fixture(scope="module")
-def weights(tmp_path_factory) -> Path:
-    torch.manual_seed(0)
-    path = tmp_path_factory.mktemp("weights") / "rtc_x2.safetensors"
-    save_weights(create_model("imdn_rtc", 2), path)
-    return path
 
 
 def test_folder_keeps_going_past_a_bad_clip_then_skips_finished_ones(tmp_path, weights, capsys):

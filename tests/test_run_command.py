@@ -27,15 +27,6 @@ from vsr.video.reader import VideoReader
 REPO = Path(__file__).resolve().parent.parent
 
 
-@pytest.fixture(scope="module")
-def weights(tmp_path_factory) -> Path:
-    """A random-weight IMDN-RTC x2 (20k parameters): fast, and any bug shows in its output."""
-    torch.manual_seed(0)
-    path = tmp_path_factory.mktemp("weights") / "rtc_x2.safetensors"
-    save_weights(create_model("imdn_rtc", 2), path)
-    return path
-
-
 @pytest.fixture(autouse=True)
 def one_torch_thread():
     """Two cores shared with other jobs: OpenMP spinning on two threads is ~50x slower here."""

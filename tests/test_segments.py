@@ -14,7 +14,6 @@ import torch
 from media import picture_planes
 
 from vsr.cli import main
-from vsr.models import create_model, save_weights
 from vsr.segments import Segment, extract_segment, plan_segments
 from vsr.video.reader import VideoReader
 
@@ -25,14 +24,6 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
-
-
-@pytest.fixture(scope="module")
-def weights(tmp_path_factory) -> Path:
-    torch.manual_seed(0)
-    path = tmp_path_factory.mktemp("weights") / "rtc_x2.safetensors"
-    save_weights(create_model("imdn_rtc", 2), path)
-    return path
 
 
 def make_gop_clip(path: Path, frames: int = 14, gop: int = 4, width: int = 32, height: int = 24):
