@@ -68,6 +68,9 @@ class GraphedNetwork:
                     self.network(source)
             caller.wait_stream(side)
             graph = torch.cuda.CUDAGraph()
-            with torch.cuda.graph(graph):
+            # thread_local: the engine's decoder and encoder threads may touch CUDA (event
+            # waits, pinned buffers) while this thread captures; only this thread's calls
+            # are checked.
+            with torch.cuda.graph(graph, capture_error_mode="thread_local"):
                 result = self.network(source)
         return _Captured(graph, source, result)
