@@ -305,9 +305,10 @@ def upscale_video(
     `precision` and `batch` default to fp16 x4 on CUDA, fp32 x1 on the CPU; `max_memory`
     (bytes) decides the tile plan. `channels_last`, `compile` and `cuda_graphs` are the
     network's speed switches (see vsr.upscale.Upscaler); `encoders` > 1 runs that many
-    encoder instances over GOP-aligned chunks of the output. Audio, subtitles, timestamps and colour metadata are kept
-    by the writer. Raises VsrError for a user mistake; on any failure, Ctrl-C included, no
-    output file is left behind. Returns the run report (also written to `report` as JSON).
+    encoder instances over GOP-aligned chunks of the output. Audio, subtitles, timestamps
+    and colour metadata are kept by the writer. Raises VsrError for a user mistake; on any
+    failure, Ctrl-C included, no output file is left behind. Returns the run report (also
+    written to `report` as JSON).
     """
     return start_upscale(
         input,

@@ -72,11 +72,10 @@ class Upscaler:
 
     The model is copied, so the caller's module keeps its device and dtype. `compile` runs
     it through torch.compile (a string names the inductor mode, e.g. "max-autotune") and
-    `cuda_graphs` replays it as a CUDA graph per input shape
-    (CUDA only; ignored on the CPU). `check_finite=False` leaves the NaN/Inf refusal to the
-    caller (the video engine checks on the device without stalling it).
-    `warmup_seconds` adds up the first call of every new input shape when compiling or
-    capturing, so reports can show what the speed-ups cost up front.
+    `cuda_graphs` replays it as a CUDA graph per input shape (CUDA only; ignored on the
+    CPU). `check_finite=False` leaves the NaN/Inf refusal to the caller (the video engine
+    checks on the device without stalling it). `warmup_seconds` adds up the first call of
+    every new input shape when compiling or capturing: what the speed-ups cost up front.
     """
 
     def __init__(
