@@ -3,6 +3,10 @@
 from __future__ import annotations
 
 import csv
+import importlib
+import json
+import sys
+from types import ModuleType
 
 import numpy as np
 import pytest
@@ -17,7 +21,7 @@ from vsr.models.checkpoint import read_state_dict
 from vsr.train.checkpoint import export_weights
 from vsr.train.config import TrainConfig, load_config
 from vsr.train.data import PatchStore, batch_generator
-from vsr.train.transfer import init_from_other_scale
+from vsr.train.transfer import init_from_weights
 
 
 def make_dataset(folder, count: int = 3, size: int = 40) -> None:
@@ -106,13 +110,13 @@ def test_resume_matches_an_uninterrupted_run(tmp_path, monkeypatch) -> None:
         assert torch.equal(exported[key], value)
 
 
-def test_init_from_copies_all_but_the_upsampler(tmp_path) -> None:
+def test_init_from_another_scale_copies_all_but_the_upsampler(tmp_path) -> None:
     torch.manual_seed(1)
     x2 = create_model("imdn", 2)
     save_weights(x2, tmp_path / "x2.safetensors")
     x3 = create_model("imdn", 3)
     upsampler_before = {k: v.clone() for k, v in x3.state_dict().items() if "upsampler" in k}
-    copied = init_from_other_scale(x3, tmp_path / "x2.safetensors")
+    copied = init_from_weights(x3, tmp_path / "x2.safetensors")
     source, _ = read_state_dict(tmp_path / "x2.safetensors")
     assert copied and not any(k.startswith("upsampler.") for k in copied)
     for key, value in x3.state_dict().items():
@@ -121,9 +125,16 @@ def test_init_from_copies_all_but_the_upsampler(tmp_path) -> None:
         else:
             assert key in copied
             assert torch.equal(value, source[key])
+    # From the same scale the upsampler is copied too: a whole-model fine-tuning start.
+    torch.manual_seed(2)
+    other_x2 = create_model("imdn", 2)
+    copied = init_from_weights(other_x2, tmp_path / "x2.safetensors")
+    assert len(copied) == len(source) and any(k.startswith("upsampler.") for k in copied)
+    for key, value in other_x2.state_dict().items():
+        assert torch.equal(value, source[key]), key
     save_weights(create_model("imdn_rtc", 2), tmp_path / "rtc.safetensors")
     with pytest.raises(VsrError):
-        init_from_other_scale(create_model("imdn", 4), tmp_path / "rtc.safetensors")
+        init_from_weights(create_model("imdn", 4), tmp_path / "rtc.safetensors")
 
 
 def test_config_file_and_overrides(tmp_path) -> None:
@@ -168,3 +179,83 @@ def test_train_command_reports_user_mistakes(tmp_path, capsys) -> None:
     assert main(["train", "--train-dir", str(tmp_path / "nothing"), "--out", str(out)]) == 2
     assert "training folder not found" in capsys.readouterr().err
     assert not out.exists()  # nothing is created for a run that cannot start
+
+
+def _vsr_without_pyav(monkeypatch) -> ModuleType:
+    """vsr re-imported with `import av` failing, as on the GPU machine; returns its cli.
+
+    monkeypatch puts the original modules back afterwards.
+    """
+    for name in [n for n in sys.modules if n.split(".")[0] in ("vsr", "av")]:
+        if name != "vsr.errors":  # VsrError stays the class the CLI catches
+            monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setitem(sys.modules, "av", None)
+    return importlib.import_module("vsr.cli")
+
+
+def test_a_time_budget_fixes_the_steps_and_resume_keeps_them(tmp_path, monkeypatch, capsys) -> None:
+    make_dataset(tmp_path / "data")
+    make_dataset(tmp_path / "val" / "HR", count=1)
+    out = tmp_path / "run"
+    cli = _vsr_without_pyav(monkeypatch)
+    budget = importlib.import_module("vsr.train.budget")
+    # A short measurement, so that a budget of a third of a second covers it.
+    monkeypatch.setattr(budget, "WARMUP_STEPS", 2)
+    monkeypatch.setattr(budget, "MEASURE_STEPS", 4)
+    args = [
+        "train", "--train-dir", str(tmp_path / "data"), "--val-dir", str(tmp_path / "val"),
+        "--out", str(out), "--arch", "imdn_rtc", "--patch", "16", "--batch", "4",
+        "--steps", "1000000", "--minutes", "0.005", "--schedule", "cosine", "--lr", "1e-3",
+        "--log-every", "5", "--device", "cpu", "--threads", "1",
+    ]  # fmt: skip
+    assert cli.main(args) == 0
+    assert "av" not in {name.split(".")[0] for name, m in sys.modules.items() if m is not None}
+    stderr = capsys.readouterr().err
+    _, metadata = read_state_dict(out / "last.safetensors")
+    total = int(metadata["steps"])
+    assert 6 <= total < 1_000_000 and metadata["steps_total"] == str(total)
+    assert metadata["minutes"] == "0.005" and float(metadata["measured_steps_per_s"]) > 0
+    assert f"{total} steps in all" in stderr
+    state = torch.load(out / "last.pt", weights_only=True)
+    assert state["step"] == state["steps_total"] == total
+    assert json.loads((out / "config.json").read_text())["steps"] == total
+    rows = [row for row in csv.DictReader((out / "log.csv").open()) if row["loss"]]
+    assert int(rows[-1]["step"]) == total and int(rows[-1]["steps_total"]) == total
+    # The cosine was laid over the chosen count: the last step reached the floor.
+    assert float(rows[-1]["lr"]) == pytest.approx(1e-7, rel=1e-3)
+    assert float(rows[-1]["steps_per_s"]) > 0 and float(rows[-1]["compute_ms"]) > 0
+
+    # Resumed with the same budget, the run keeps its count instead of measuring again.
+    config = tiny_config(tmp_path, out=str(out), steps=1_000_000, minutes=0.005)
+    loop.train(config, resume=True)
+    _, metadata = read_state_dict(out / "last.safetensors")
+    assert metadata["steps"] == str(total)
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
+def test_cuda_bf16_channels_last_with_a_budget_and_a_resume(tmp_path, monkeypatch) -> None:
+    # Every CUDA path at once: pinned index copies, bf16 autocast, channels_last, CUDA-event
+    # timing, a time budget, validation on the GPU, and a resume that moves Adam's state.
+    import vsr.train.budget as budget
+
+    monkeypatch.setattr(budget, "WARMUP_STEPS", 2)
+    monkeypatch.setattr(budget, "MEASURE_STEPS", 3)
+    make_dataset(tmp_path / "val" / "HR", count=1)
+    config = tiny_config(
+        tmp_path, device="cuda", precision="bf16", channels_last=True, minutes=0.005,
+        steps=1_000_000, save_every=4, val_dir=str(tmp_path / "val"),
+    )  # fmt: skip
+    model = loop.train(config)
+    assert all(torch.isfinite(v).all() for v in model.state_dict().values())
+    state = torch.load(tmp_path / "run" / "last.pt", weights_only=True)
+    total = state["steps_total"]
+    assert state["step"] == total >= 5
+    extended = tiny_config(
+        tmp_path, device="cuda", precision="bf16", channels_last=True, steps=total + 4,
+        val_dir=str(tmp_path / "val"),
+    )  # fmt: skip
+    loop.train(extended, resume=True)
+    _, metadata = read_state_dict(tmp_path / "run" / "last.safetensors")
+    assert metadata["steps"] == str(total + 4) and metadata["device"] != "cpu"
+    rows = [row for row in csv.DictReader((tmp_path / "run" / "log.csv").open()) if row["loss"]]
+    assert float(rows[-1]["torch_mem_gib"]) > 0

@@ -45,10 +45,16 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--precision", choices=["auto", "bf16", "fp32"])
     parser.add_argument("--threads", type=int, help="torch CPU threads")
     parser.add_argument(
-        "--channels-last", action="store_true", default=None, help="channels_last memory format"
+        "--channels-last",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="channels_last memory format (--no-channels-last overrides a recipe)",
     )
     parser.add_argument(
-        "--compile", action="store_true", default=None, help="torch.compile the model"
+        "--compile",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="torch.compile the model",
     )
     parser.add_argument(
         "--resume", action="store_true", help="continue the run in --out from its last.pt"

@@ -199,7 +199,11 @@ def _train(config: TrainConfig, resume: bool, ddp: Distributed) -> nn.Module:
     meter = WindowMeter(device) if ddp.is_main else None
     done = start
     final_psnr = None  # the validation of the last step, for last.safetensors
-    with meter or contextlib.nullcontext():
+    with contextlib.ExitStack() as cleanup:
+        if meter is not None:
+            cleanup.enter_context(meter)
+        if log is not None:
+            cleanup.callback(log.close)  # an interrupted run's logs are flushed too
         while budget.total is None or done < budget.total:
             if meter:
                 meter.batch_start()
@@ -285,8 +289,6 @@ def _train(config: TrainConfig, resume: bool, ddp: Distributed) -> nn.Module:
         save_weights(model, out / "last.safetensors", info)
         if meter is not None and meter.total_steps:
             note(meter.summary())
-        if log is not None:
-            log.close()
     ddp.barrier()  # no rank leaves before the files exist
     return model
 
@@ -321,7 +323,7 @@ def _metadata(
     if budget.measured_rate is not None:
         info["measured_steps_per_s"] = f"{budget.measured_rate:.3f}"
     if config.init_from:
-        info["init_from"] = Path(config.init_from).name
+        info["init_from"] = "/".join(Path(config.init_from).parts[-2:])
     info["device"] = torch.cuda.get_device_name(device) if device.type == "cuda" else "cpu"
     if psnr is not None:
         info["val_psnr"] = f"{psnr:.4f}"

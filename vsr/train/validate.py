@@ -22,14 +22,16 @@ class Validator:
 
     def __call__(self, model: nn.Module, device: torch.device) -> tuple[float, float]:
         was_training = model.training
+        cudnn = torch.backends.cudnn
+        settings = cudnn.benchmark, cudnn.allow_tf32
         # Every benchmark image has its own size: autotuning each one costs more than it saves.
-        benchmark = torch.backends.cudnn.benchmark
-        torch.backends.cudnn.benchmark = False
+        # TF32 convolutions (cuDNN's default on a GPU) would round away the fp32 below.
+        cudnn.benchmark, cudnn.allow_tf32 = False, False
         try:
             # fp32 whatever the training precision: the numbers must match `vsr eval`.
             upscaler = Upscaler(model, device=device, precision="fp32")
             result = evaluate_dataset(upscaler, self.folder, self.scale, progress=False)
         finally:
-            torch.backends.cudnn.benchmark = benchmark
+            cudnn.benchmark, cudnn.allow_tf32 = settings
             model.train(was_training)
         return result.psnr, result.ssim

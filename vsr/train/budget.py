@@ -1,0 +1,60 @@
+"""A time budget for training: the run measures its own speed, then fixes its length.
+
+With ``minutes`` set, the run does WARMUP_STEPS steps (cuDNN autotuning, the allocator and
+the first kernels make them slow), times the next MEASURE_STEPS, and then fixes the total
+number of steps so that training ends when the budget does. The learning-rate schedule is
+a closed form of (step, total), so the cosine is laid over the final count; until it is
+known the schedule holds its starting rate (what a cosine of thousands of steps gives
+there anyway). The count is stored in the checkpoint, so a resumed run keeps it.
+
+The budget covers the training loop, from its first step: start-up (imports, reading and
+downscaling the images, CUDA initialisation) comes before it, and the final validation and
+saves after it. A run always takes at least WARMUP_STEPS + MEASURE_STEPS steps. The step
+schedule (halve every lr_step) is in absolute steps and does not depend on the total.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+WARMUP_STEPS = 10
+MEASURE_STEPS = 50
+
+
+class StepBudget:
+    """The total number of steps: from the config, from a checkpoint, or fitted to a budget.
+
+    ``total`` is None while the speed is being measured. Every DDP rank decides at the same
+    step (the end of the measurement), so the collectives in ``agree`` line up.
+    """
+
+    def __init__(self, steps: int, minutes: float, start_step: int, stored: int | None) -> None:
+        self.seconds = minutes * 60
+        self.total: int | None = steps if minutes <= 0 else stored
+        self.measure_from = start_step + WARMUP_STEPS
+        self.measure_to = self.measure_from + MEASURE_STEPS
+        self.measured_rate: float | None = None  # steps/s over the measured steps
+        self._measure_start = 0.0
+
+    @property
+    def fitting(self) -> bool:
+        return self.total is None
+
+    def after_step(
+        self, done: int, elapsed: Callable[[], float], agree: Callable[[int], int]
+    ) -> bool:
+        """Call after every step while ``fitting``; True when the total has just been fixed.
+
+        ``elapsed()`` gives the run's seconds so far with the device synchronised;
+        ``agree(n)`` returns the value all ranks settle on (the mean; n itself when alone).
+        """
+        if done == self.measure_from:
+            self._measure_start = elapsed()
+        elif done == self.measure_to:
+            now = elapsed()
+            self.measured_rate = MEASURE_STEPS / max(now - self._measure_start, 1e-9)
+            left = max(0.0, self.seconds - now)
+            self.total = max(done, agree(done + math.floor(self.measured_rate * left)))
+            return True
+        return False

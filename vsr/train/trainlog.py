@@ -1,0 +1,79 @@
+"""What a training run writes about itself: log.csv, TensorBoard scalars, config.json, and
+progress lines on stderr.
+
+TensorBoard is optional: when its package is missing the run says so once and writes the
+CSV alone. A resumed run appends to its CSV under the header the file already has.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import sys
+from pathlib import Path
+from typing import Any
+
+from tqdm import tqdm
+
+CSV_FIELDS = [
+    "step", "steps_total", "loss", "lr", "steps_per_s", "data_ms", "compute_ms", "gpu_util",
+    "gpu_mem_gib", "torch_mem_gib", "elapsed_s", "val_psnr", "val_ssim",
+]  # fmt: skip
+
+
+def note(message: str) -> None:
+    """A line on stderr that does not break the progress bar."""
+    tqdm.write(message, file=sys.stderr)
+
+
+class TrainLog:
+    """log.csv (always), TensorBoard event files (when installed), config.json."""
+
+    def __init__(self, out: Path, resume: bool) -> None:
+        self.out = out
+        path = out / "log.csv"
+        fields = CSV_FIELDS
+        if resume and path.is_file():
+            with path.open(newline="") as file:
+                fields = next(csv.reader(file), None) or CSV_FIELDS
+            self.file = path.open("a", newline="")
+        else:
+            self.file = path.open("w", newline="")
+        self.writer = csv.DictWriter(self.file, fieldnames=fields, extrasaction="ignore")
+        if self.file.tell() == 0:
+            self.writer.writeheader()
+        self.board = None
+        try:
+            from torch.utils.tensorboard import SummaryWriter
+        except ImportError:
+            note("tensorboard is not installed: logging to log.csv only")
+        except Exception as error:  # a broken install must not stop a training run
+            note(f"TensorBoard is unusable ({type(error).__name__}: {error}): log.csv only")
+        else:
+            self.board = SummaryWriter(str(out / "tensorboard"))
+
+    def write_config(self, settings: dict[str, Any]) -> None:
+        (self.out / "config.json").write_text(json.dumps(settings, indent=2) + "\n")
+
+    def row(self, step: int, **values: float | int | None) -> None:
+        """One CSV row (missing values left blank) and a TensorBoard scalar per value."""
+        self.writer.writerow({"step": step, **{k: _cell(v) for k, v in values.items()}})
+        self.file.flush()
+        if self.board is not None:
+            for key, value in values.items():
+                if value is not None and key != "elapsed_s" and math.isfinite(value):
+                    self.board.add_scalar(key, value, step)
+
+    def close(self) -> None:
+        self.file.close()
+        if self.board is not None:
+            self.board.close()
+
+
+def _cell(value: float | int | None) -> str | float | int:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return f"{value:.6g}"
+    return value
