@@ -169,3 +169,20 @@ def test_watch_from_the_command_line(tmp_path, weights):
     assert main([*args, "--watch-interval", "0.1", "--idle-exit", "0.5"]) == 0
     assert (out / "a.mp4").exists()
     assert json.loads((out / STATE_FILE).read_text())["clips"]["a.mp4"]["status"] == "done"
+
+
+def test_the_clips_of_a_folder_share_one_network_and_one_upscaler(tmp_path, weights):
+    from vsr.runner import NetworkCache, upscale_video
+
+    cache = NetworkCache(str(weights))
+    for name in ("a", "b"):
+        make_clip(tmp_path / f"{name}.mkv", 32, 24, frames=2, audio=False)
+        report = upscale_video(
+            tmp_path / f"{name}.mkv",
+            tmp_path / f"{name}-x2.mkv",
+            weights=cache,
+            device="cpu",
+            progress=False,
+        )
+        assert report.frames == 2 and report.warmup_s == 0.0
+    assert len(cache.models) == 1 and len(cache.upscalers) == 1

@@ -111,6 +111,8 @@ class BenchRow:
     stage_busy_seconds: dict[str, float]
     warmup_seconds: float = 0.0  # compilation / graph capture, inside wall_seconds
     fps_after_warmup: float | None = None
+    startup_seconds: float | None = None  # start of the run to the first network call
+    drain_seconds: float | None = None  # last network call to the finished file
     gpu_util_mean_percent: float | None = None
     gpu_memory_used_max_bytes: float | None = None
     gpu_peak_allocated_bytes: int | None = None
@@ -398,6 +400,8 @@ def run_bench(
                     ratio_to_naive=round(report.frames / wall / naive_fps, 3),
                     stage_busy_seconds={s: report.stages[s]["busy_s"] for s in STAGES},
                     warmup_seconds=report.warmup_s,
+                    startup_seconds=report.startup_s,
+                    drain_seconds=report.drain_s,
                     fps_after_warmup=round(report.frames / steady, 3) if steady > 0 else None,
                     gpu_util_mean_percent=_get(report.gpu_summary, "gpu_util_mean_percent"),
                     gpu_memory_used_max_bytes=_get(report.gpu_summary, "memory_used_max_bytes"),
@@ -442,7 +446,7 @@ def format_bench(result: BenchResult) -> str:
     ]
     if result.rounds > 1:
         header.append(f"best of {result.rounds} alternating rounds per row")
-    columns = ["", "fps", "ratio", "wall s", "warm-up s", "fps after", *STAGES]
+    columns = ["", "fps", "ratio", "wall s", "start s", "warm-up s", "fps after", *STAGES]
     columns += ["GPU util", "GPU mem", "PSNR vs naive"]
     body = []
     for row in result.rows:
@@ -453,6 +457,7 @@ def format_bench(result: BenchResult) -> str:
                 f"{row.fps:.2f}",
                 f"{row.ratio_to_naive:.2f}x",
                 f"{row.wall_seconds:.2f}",
+                _cell(row.startup_seconds, ".2f") if row.startup_seconds is not None else "-",
                 f"{row.warmup_seconds:.2f}" if row.warmup_seconds else "-",
                 _cell(row.fps_after_warmup, ".2f") if row.warmup_seconds else "-",
                 *[f"{row.stage_busy_seconds[s]:.2f}" for s in STAGES],
@@ -472,7 +477,8 @@ def format_bench(result: BenchResult) -> str:
     lines += [line(cells) for cells in body]
     lines.append(
         "stage columns: busy seconds (the engine's stages overlap; the naive loop's add up); "
-        "warm-up: compilation and graph capture, inside the wall time; fps after: without it"
+        "start: opening, loading and setting up until the first network call; warm-up: "
+        "compilation and graph capture, inside the wall time; fps after: without warm-up"
     )
     lines += [f"note: {note}" for note in result.notes]
     return "\n".join(lines)

@@ -16,6 +16,7 @@ from vsr.errors import VsrError
 from vsr.report import RunReport, write_json
 from vsr.scaling import NETWORK_SCALES, plan_geometry
 from vsr.telemetry import GpuSampler, StageClock, peak_host_memory_bytes
+from vsr.upscale import Upscaler
 
 
 @dataclass
@@ -31,11 +32,14 @@ class ClipRun:
 
 
 class NetworkCache:
-    """Loads each network once and keeps it (folder mode runs many clips on one model)."""
+    """Loads each network once and keeps it, and keeps each Upscaler built on it (folder
+    mode runs many clips on one model: a compiled network and its CUDA graphs are made
+    once, not once per clip)."""
 
     def __init__(self, weights: str | Path | None) -> None:
         self.weights = weights
         self.models: dict[int | None, torch.nn.Module] = {}
+        self.upscalers: dict[tuple, Upscaler] = {}
 
     def get(self, network_scale: int) -> torch.nn.Module:
         # Given weights serve every clip; the defaults depend on the scale a clip needs.
@@ -43,6 +47,13 @@ class NetworkCache:
         if key not in self.models:
             self.models[key] = _load_network(self.weights, network_scale)
         return self.models[key]
+
+    def upscaler(self, model: torch.nn.Module, **options) -> Upscaler:
+        """The Upscaler for `model` (one of this cache's) with these options."""
+        key = (id(model), *sorted(options.items()))
+        if key not in self.upscalers:
+            self.upscalers[key] = Upscaler(model, **options)
+        return self.upscalers[key]
 
 
 def load_network_cache(weights: str | Path | None) -> NetworkCache:
@@ -110,7 +121,6 @@ def start_upscale(
     """
     from tqdm import tqdm
 
-    from vsr.upscale import Upscaler
     from vsr.video.reader import VideoReader
     from vsr.video.writer import EncodeSettings
 
@@ -142,8 +152,7 @@ def start_upscale(
                 f"{wanted.width}x{wanted.height}; use x{wanted.network_scale} weights"
             ) from None
         # The engine checks finiteness itself, on the device, without stalling it.
-        upscaler = Upscaler(
-            model,
+        options = dict(
             device=device,
             precision=precision,
             max_memory=max_memory,
@@ -152,6 +161,11 @@ def start_upscale(
             cuda_graphs=cuda_graphs,
             check_finite=False,
         )
+        if isinstance(weights, NetworkCache):
+            upscaler = weights.upscaler(model, **options)
+        else:
+            upscaler = Upscaler(model, **options)
+        warmup_before = upscaler.warmup_seconds
         dev = upscaler.device
         batch = batch or (4 if dev.type == "cuda" else 1)
         # IMDN_AS (scale 1) works on a frame enlarged to the target size (the paper's
@@ -229,7 +243,7 @@ def start_upscale(
                 "cuda_graphs": upscaler.cuda_graphs,
                 "encoders": encoders,
             },
-            warmup_s=round(upscaler.warmup_seconds, 3),
+            warmup_s=round(upscaler.warmup_seconds - warmup_before, 3),
             scale=geometry.scale,
             network=upscaler.arch,
             network_scale=upscaler.scale,

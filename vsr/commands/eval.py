@@ -79,6 +79,14 @@ def run(args: argparse.Namespace) -> int:
         if not (dataset / "HR").is_dir():
             raise VsrError(f"dataset {dataset} has no HR/ folder")
     upscaler, weights_path = open_upscaler(args.weights, args.scale, args.device, args.precision)
+    if upscaler.device.type == "cuda":
+        import torch
+
+        # cuDNN may run fp32 convolutions in TF32 (10-bit mantissa) by default; with it
+        # allowed, an H100 gave 37.9954 dB on Set5 x2 against 37.9960 on the CPU.
+        # Evaluation means real fp32.
+        torch.backends.cudnn.allow_tf32 = False
+        torch.backends.cuda.matmul.allow_tf32 = False
     for dataset in datasets:  # a missing LR image is reported before any work is done
         dataset_pairs(dataset, upscaler.scale if args.scale is None else args.scale)
     model_name = weights_path.name.split(".")[0]
