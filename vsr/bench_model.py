@@ -159,8 +159,16 @@ def time_model(
                 cuda_graphs=cuda_graphs and on_gpu,
             )
             try:
-                compile_s = _first_call_seconds(net, x) if compile or cuda_graphs else None
-                memory = peak_memory(net, x)
+                compile_s, memory = None, None
+                if compile or cuda_graphs:
+                    # A CUDA graph allocates its pool while it is captured, not on replay:
+                    # the first call's peak counts too.
+                    if on_gpu:
+                        torch.cuda.reset_peak_memory_stats(device)
+                    compile_s = _first_call_seconds(net, x)
+                    memory = torch.cuda.max_memory_allocated(device) if on_gpu else None
+                replay = peak_memory(net, x)
+                memory = replay if memory is None or replay is None else max(memory, replay)
                 ms, how = time_forward(net, x, warmup=warmup, repeats=repeats)
             except torch.cuda.OutOfMemoryError:
                 torch.cuda.empty_cache()
