@@ -59,3 +59,14 @@ def test_upscale_image_file_round_trip(weights_file, tmp_path):
 def test_load_model_accepts_a_network():
     upscaler = vsr.load_model(create_model("imdn", 3), device="cpu")
     assert upscaler.scale == 3
+
+
+def test_load_model_refuses_weights_of_another_scale(tmp_path):
+    path = tmp_path / "x4.safetensors"
+    save_weights(create_model("imdn", 4), path)
+    assert vsr.load_model(path, scale=4, device="cpu").scale == 4
+    assert vsr.load_model(path, device="cpu").scale == 4  # no scale asked: the network's own
+    with pytest.raises(vsr.VsrError, match="x4.safetensors upscales by 4, not by 2"):
+        vsr.load_model(path, scale=2, device="cpu")
+    same_size = vsr.load_model(create_model("imdn_as"), scale=3, device="cpu")
+    assert same_size.scale == 1  # IMDN_AS serves any scale from an enlarged input

@@ -22,19 +22,24 @@ from vsr.upscale import Upscaler
 def load_model(
     weights: str | Path | nn.Module | None = None,
     *,
-    scale: int = 2,
+    scale: int | None = None,
     device: str | torch.device | None = None,
     precision: str | None = None,
     max_memory: int | None = None,
 ) -> Upscaler:
     """An Upscaler for ``weights``: a file, a manifest name (e.g. "IMDN_x2", downloaded and
     verified on first use), a built network, or None for the project's own weights for
-    ``scale``. ``device`` defaults to CUDA when present; ``precision`` to fp16 on CUDA and
-    fp32 on the CPU; ``max_memory`` (bytes) bounds the network's memory through tiling.
+    ``scale`` (default 2). A given ``scale`` must be the network's own (IMDN_AS, which
+    works at any scale on enlarged input, is accepted for every one). ``device`` defaults to
+    CUDA when present; ``precision`` to fp16 on CUDA and fp32 on the CPU; ``max_memory``
+    (bytes) bounds the network's memory through tiling.
     """
     from vsr.weights import load_network
 
-    model = load_network(weights, scale)
+    model = load_network(weights, 2 if scale is None else scale)
+    if scale is not None and model.scale not in (scale, 1):
+        name = weights if isinstance(weights, str | Path) else type(model).__name__
+        raise VsrError(f"{Path(str(name)).name} upscales by {model.scale}, not by {scale}")
     return Upscaler(model, device=device, precision=precision, max_memory=max_memory)
 
 

@@ -38,22 +38,6 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=run)
 
 
-def open_upscaler(
-    weights: str | None, scale: int | None, device: str | None, precision: str = "fp32"
-):
-    """Load the weights and bind them to a device; check the model can do ``scale``."""
-    from vsr.models import load_weights
-    from vsr.upscale import Upscaler, resolve_device
-    from vsr.weights import resolve_weights
-
-    resolved_device = resolve_device(device)
-    path = resolve_weights(weights, 2 if scale is None else scale)
-    model = load_weights(path, device=resolved_device)
-    if scale is not None and model.scale not in (scale, 1):
-        raise VsrError(f"{path.name} upscales by {model.scale}, not by {scale}")
-    return Upscaler(model, device=resolved_device, precision=precision), path
-
-
 def format_table(results: list) -> str:
     rows = [("dataset", "scale", "model", "images", "PSNR", "SSIM")]
     for r in results:
@@ -78,7 +62,13 @@ def run(args: argparse.Namespace) -> int:
     for dataset in datasets:
         if not (dataset / "HR").is_dir():
             raise VsrError(f"dataset {dataset} has no HR/ folder")
-    upscaler, weights_path = open_upscaler(args.weights, args.scale, args.device, args.precision)
+    from vsr.api import load_model
+    from vsr.weights import resolve_weights
+
+    weights_path = resolve_weights(args.weights, 2 if args.scale is None else args.scale)
+    upscaler = load_model(
+        weights_path, scale=args.scale, device=args.device, precision=args.precision
+    )
     if upscaler.device.type == "cuda":
         import torch
 

@@ -51,7 +51,7 @@ def _jobs(source: Path, target: Path, overwrite: bool) -> list[tuple[Path, Path]
 def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from vsr.commands.eval import open_upscaler
+    from vsr.api import load_model
     from vsr.image import upscale_image
     from vsr.imageio import read_image, write_image
 
@@ -62,7 +62,7 @@ def run(args: argparse.Namespace) -> int:
     if not jobs:
         print(f"nothing to do: every output already exists in {target}")
         return 0
-    upscaler, _ = open_upscaler(args.weights, args.scale, args.device)
+    upscaler = load_model(args.weights, scale=args.scale, device=args.device)
     show_progress = source.is_dir()
     for image_in, image_out in tqdm(jobs, unit="img", disable=not show_progress):
         pixels = read_image(image_in)
