@@ -50,6 +50,37 @@ def test_truncated_matroska_decodes_what_it_can_and_counts_the_rest(clip, tmp_pa
     assert any("truncated" in w for w in reader.warnings)
 
 
+def late_start_matroska(path, frames: int = 30, first_pts: int = 50):
+    """An FFV1 Matroska whose video starts at first_pts / 25 s, as a clip cut from a longer
+    one does (its DURATION tag then says where the stream ends, not how long it is)."""
+    from fractions import Fraction
+
+    import av
+    import numpy as np
+
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("ffv1", rate=25)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        for i in range(frames):
+            frame = av.VideoFrame.from_ndarray(np.full((48, 64, 3), 8 * i, np.uint8), "rgb24")
+            frame.pts, frame.time_base = first_pts + i, Fraction(1, 25)
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode(None))
+    return path
+
+
+def test_a_matroska_stream_that_starts_late_is_not_called_truncated(tmp_path):
+    reader, frames = read(late_start_matroska(tmp_path / "late.mkv"))
+    assert len(frames) == 30 and frames[0].pts == 2000  # ms: Matroska's time base
+    assert reader.lost_frames == 0 and reader.warnings == []
+
+    cut = truncate(tmp_path / "late.mkv", 0.5, tmp_path / "cut.mkv")
+    reader, frames = read(cut)
+    assert 0 < len(frames) < 30
+    assert reader.lost_frames == 30 - len(frames)
+    assert any("truncated" in w for w in reader.warnings)
+
+
 def test_truncated_mp4_with_index_first_counts_lost_frames(tmp_path):
     path = tmp_path / "fast.mp4"
     make_clip(path, 64, 48, 12, faststart=True)

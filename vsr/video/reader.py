@@ -318,14 +318,19 @@ def _declared_video_seconds(
 ) -> tuple[float | None, bool]:
     """How long the file says the video is, and whether that is the video's own figure."""
     # Matroska's per-stream DURATION tag first: there libav fills stream.duration with an
-    # estimate from the whole container (audio included), which overstates the video.
+    # estimate from the whole container (audio included), which overstates the video. The
+    # tag is where the stream ends, counted from zero, so a stream that starts later (a clip
+    # cut from a longer one) is that much shorter than its tag.
     tag = stream.metadata.get("DURATION") or stream.metadata.get("duration")
     if tag:
         try:
             hours, minutes, seconds = tag.split(":")
-            return int(hours) * 3600 + int(minutes) * 60 + float(seconds), True
+            end = int(hours) * 3600 + int(minutes) * 60 + float(seconds)
         except ValueError:
             pass
+        else:
+            start = float((stream.start_time or 0) * stream.time_base) if stream.time_base else 0
+            return end - start, True
     if stream.duration and stream.time_base:
         return float(stream.duration * stream.time_base), True
     if container.duration:
