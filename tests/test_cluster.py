@@ -154,3 +154,22 @@ def test_segment_flags_need_ray_and_one_clip(tmp_path, extra, message, capsys):
     (tmp_path / "in").mkdir()
     assert main(["run", str(tmp_path / "in"), str(tmp_path / "out"), *extra]) == 2
     assert message in capsys.readouterr().err
+
+
+def test_gpu_settings_from_the_command_line_apply_where_the_workers_have_gpus():
+    from vsr.cli import build_parser
+    from vsr.cluster import options_for_workers
+    from vsr.commands.run import _settings_and_model_options
+
+    args = build_parser().parse_args(["run", "in/", "out/", "--ray", "--pipeline", "fast"])
+    _, cpu = _settings_and_model_options(args, on_gpu=False)
+    _, gpu = _settings_and_model_options(args, on_gpu=True)
+    options = {**cpu, "gpu_options": gpu}
+
+    on_gpus = options_for_workers(options, on_gpu=True)
+    assert on_gpus["device"] == "cuda" and "gpu_options" not in on_gpus
+    assert (on_gpus["precision"], on_gpus["batch"], on_gpus["cuda_graphs"]) == ("fp16", 4, True)
+    on_cpus = options_for_workers(options, on_gpu=False)
+    assert on_cpus["device"] == "cpu" and "gpu_options" not in on_cpus
+    assert (on_cpus["precision"], on_cpus["batch"], on_cpus["cuda_graphs"]) == (None, None, False)
+    assert on_cpus["encoders"] == on_gpus["encoders"] == 2  # an encoder setting, not a GPU one

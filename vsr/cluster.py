@@ -76,6 +76,19 @@ def ship_weights(weights: str | Path | None) -> ShippedWeights | str | None:
     return None if weights is None else str(weights)
 
 
+def options_for_workers(engine_options: dict[str, Any], on_gpu: bool) -> dict[str, Any]:
+    """The engine options a task gets. The command line builds its GPU settings (a preset's
+    precision, batch and speed switches) under "gpu_options" because the driver may have
+    no GPU while the workers do; they apply when the tasks run on GPUs."""
+    options = dict(engine_options)
+    gpu_options = options.pop("gpu_options", None)
+    if on_gpu and gpu_options:
+        options.update(gpu_options)
+    if options.get("device") is None:
+        options["device"] = "cuda" if on_gpu else "cpu"
+    return options
+
+
 def task_resources(device: str | None = None) -> dict[str, Any]:
     """One GPU per task where the cluster has GPUs (unless --device cpu), else one CPU."""
     ray = import_ray()
@@ -142,9 +155,7 @@ def run_clips(
     ray = import_ray()
     resources = task_resources(engine_options.get("device"))
     on_gpu = "num_gpus" in resources
-    options = dict(engine_options)
-    if options.get("device") is None:
-        options["device"] = "cuda" if on_gpu else "cpu"
+    options = options_for_workers(engine_options, on_gpu)
     task = ray.remote(run_clip).options(
         max_retries=MAX_RETRIES, retry_exceptions=False, **resources
     )

@@ -31,6 +31,7 @@ from vsr.cluster import (
     ClusterReport,
     connect,
     import_ray,
+    options_for_workers,
     ship_weights,
     task_resources,
 )
@@ -174,8 +175,7 @@ def _run_segments(source, segments, work, weights, options, progress, log) -> Cl
 
     ray = import_ray()
     resources = task_resources(options.get("device"))
-    if options.get("device") is None:
-        options["device"] = "cuda" if "num_gpus" in resources else "cpu"
+    options = options_for_workers(options, "num_gpus" in resources)
     task = ray.remote(upscale_segment).options(
         max_retries=MAX_RETRIES, retry_exceptions=False, **resources
     )

@@ -95,8 +95,9 @@ def add_parser(subparsers) -> None:
     parser.set_defaults(func=run)
 
 
-def _settings_and_model_options(args) -> tuple[object, dict]:
-    """Merge the preset (if any) with the flags; flags win."""
+def _settings_and_model_options(args, on_gpu: bool | None = None) -> tuple[object, dict]:
+    """Merge the preset (if any) with the flags; flags win. `on_gpu` says whether the
+    network runs on a GPU (default: whether this machine would use one)."""
     from vsr.pipelines import Preset, available_presets, load_preset, parse_memory
     from vsr.video.writer import EncodeSettings
 
@@ -117,7 +118,7 @@ def _settings_and_model_options(args) -> tuple[object, dict]:
         pix_fmt=args.pix_fmt or preset.pix_fmt,
         options=options,
     )
-    on_gpu = _wants_gpu(args.device)
+    on_gpu = _wants_gpu(args.device) if on_gpu is None else on_gpu
     model = {
         # A preset's precision and batch are GPU settings; the CPU keeps fp32, batch 1.
         "precision": args.precision or (preset.precision if on_gpu else None),
@@ -163,7 +164,11 @@ def run(args) -> int:
     if args.ray is not None or args.segments is not None or args.segment_seconds is not None:
         from vsr.commands.run_ray import run_on_ray
 
-        return run_on_ray(args, {"settings": settings, **model, **target}, say)
+        # The workers, not this machine, decide whether the GPU settings apply.
+        _, cpu_model = _settings_and_model_options(args, on_gpu=False)
+        _, gpu_model = _settings_and_model_options(args, on_gpu=True)
+        options = {"settings": settings, **cpu_model, **target, "gpu_options": gpu_model}
+        return run_on_ray(args, options, say)
     if args.input.is_dir():
         return _run_folder(args, settings, model, target, say)
     if args.watch:
