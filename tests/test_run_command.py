@@ -311,3 +311,20 @@ def test_corrupt_packets_are_counted_not_hidden(tmp_path, weights):
     assert len(frames_out) == data["frames"] == 8 - len(damaged)
     assert data["lost_frames"] == len(damaged)
     assert any("could not be decoded" in note for note in data["notes"])
+
+
+def test_speed_flags_on_the_cpu_run_and_say_what_they_could_not_do(tmp_path, weights):
+    source, out, report = tmp_path / "in.mp4", tmp_path / "out.mp4", tmp_path / "run.json"
+    make_clip(source, 48, 32, frames=6)
+    flags = ["--channels-last", "--cuda-graphs", "--encoders", "2", "--report", report]
+    assert vsr(source, out, "--weights", weights, "--device", "cpu", *flags) == 0
+    frames, times, _ = decoded(out)
+    assert len(frames) == 6 and times == decoded(source)[1]
+    data = json.loads(report.read_text())
+    assert data["fast_path"] == {
+        "channels_last": True,
+        "compile": False,
+        "cuda_graphs": False,
+        "encoders": 2,
+    }
+    assert "CUDA graphs need a GPU: ignored on the CPU" in data["notes"]

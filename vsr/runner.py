@@ -222,6 +222,8 @@ def start_upscale(
         notes = list(writer.notes) + list(reader_warnings)
         if dev.type == "cpu" and device is None:
             notes.append("no CUDA device: ran on the CPU")
+        if cuda_graphs and not upscaler.cuda_graphs:
+            notes.append("CUDA graphs need a GPU: ignored on the CPU")
         result = RunReport(
             input=str(source_path),
             output=str(target_path),
