@@ -328,3 +328,12 @@ def test_speed_flags_on_the_cpu_run_and_say_what_they_could_not_do(tmp_path, wei
         "encoders": 2,
     }
     assert "CUDA graphs need a GPU: ignored on the CPU" in data["notes"]
+
+
+def test_a_run_held_back_by_its_one_encoder_says_how_to_go_faster():
+    from vsr.runner import encoder_advice
+
+    advice = encoder_advice(0.93, encoders=1)
+    assert advice is not None and "93%" in advice and "--encoders 2" in advice
+    assert encoder_advice(0.93, encoders=2) is None  # already several
+    assert encoder_advice(0.4, encoders=1) is None  # the network was the bottleneck

@@ -224,6 +224,10 @@ def start_upscale(
             notes.append("no CUDA device: ran on the CPU")
         if cuda_graphs and not upscaler.cuda_graphs:
             notes.append("CUDA graphs need a GPU: ignored on the CPU")
+        stages = clock.to_dict(wall)
+        advice = encoder_advice(stages["encode"]["busy_share_of_wall"], encoders)
+        if advice:
+            notes.append(advice)
         result = RunReport(
             input=str(source_path),
             output=str(target_path),
@@ -231,7 +235,7 @@ def start_upscale(
             lost_frames=lost,
             wall_seconds=round(wall, 4),
             fps=round(frames / wall, 3) if wall > 0 else 0.0,
-            stages=clock.to_dict(wall),
+            stages=stages,
             model_share_of_wall=round(clock.busy["model"] / wall, 4) if wall > 0 else 0.0,
             startup_s=round(clock.first_start.get("model", end) - start, 4),
             drain_s=round(end - clock.last_end.get("model", end), 4),
@@ -267,6 +271,20 @@ def start_upscale(
         return result
 
     return ClipRun(finish, writer)
+
+
+# Above this share of the wall time one encoder was the bottleneck, not the network.
+ENCODER_BOUND_SHARE = 0.8
+
+
+def encoder_advice(encode_share: float, encoders: int) -> str | None:
+    """A note for runs that one encoder held back (the network waited for it)."""
+    if encoders > 1 or encode_share < ENCODER_BOUND_SHARE:
+        return None
+    return (
+        f"the encoder was busy {encode_share:.0%} of the run and held it back: "
+        "--encoders 2 (or a faster --preset) would finish sooner"
+    )
 
 
 def open_writer(
