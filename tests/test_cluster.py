@@ -173,3 +173,31 @@ def test_gpu_settings_from_the_command_line_apply_where_the_workers_have_gpus():
     assert on_cpus["device"] == "cpu" and "gpu_options" not in on_cpus
     assert (on_cpus["precision"], on_cpus["batch"], on_cpus["cuda_graphs"]) == (None, None, False)
     assert on_cpus["encoders"] == on_gpus["encoders"] == 2  # an encoder setting, not a GPU one
+
+
+def test_workers_report_frames_so_far_per_clip_and_a_retry_starts_from_zero():
+    from vsr.cluster_task import FrameTally, frame_reporter
+
+    tally = FrameTally()
+    sent: list[tuple[str, int]] = []
+
+    def report(clip: str, frames: int) -> None:
+        sent.append((clip, frames))
+        tally.report(clip, frames)
+
+    on_frames = frame_reporter(report, "a.mp4", interval=3600)  # only the first call sends
+    on_frames(0)
+    for _ in range(5):
+        on_frames(4)
+    assert sent == [("a.mp4", 0)]  # rate-limited
+    on_frames.flush()
+    assert sent[-1] == ("a.mp4", 20) and tally.total() == 20
+    on_frames.flush()
+    assert len(sent) == 2  # nothing new, nothing sent
+
+    retry = frame_reporter(report, "a.mp4", interval=0)  # the clip again, after a dead worker
+    retry(0)
+    retry(8)
+    other = frame_reporter(report, "b.mp4", interval=0)
+    other(3)
+    assert tally.total() == 8 + 3

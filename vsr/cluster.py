@@ -11,6 +11,9 @@ is returned as a failure by the task itself, so it is reported once and never re
 Outputs are written by the same writer as a local run: a temp file beside the target,
 renamed when complete; a retry removes the temp a dead attempt left behind.
 
+Progress: workers tell one small actor (FrameTally) how many frames each clip has encoded,
+twice a second, and the driver's bar shows the total beside the clips finished.
+
 Weights given as a file are read once by the driver and shipped to the workers through the
 object store (no shared file system needed for them); manifest names and the defaults are
 resolved by each worker. Clips and outputs are paths that every node must see (a shared
@@ -27,7 +30,13 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from vsr.cluster_task import CRASH_ONCE_ENV, ShippedWeights, run_clip
+from vsr.cluster_task import (
+    CRASH_ONCE_ENV,
+    TALLY_INTERVAL_S,
+    FrameTally,
+    ShippedWeights,
+    run_clip,
+)
 from vsr.errors import VsrError
 from vsr.report import write_json
 
@@ -160,6 +169,7 @@ def run_clips(
         max_retries=MAX_RETRIES, retry_exceptions=False, **resources
     )
     shipped = ray.put(ship_weights(weights))  # one copy in the object store for all tasks
+    tally = ray.remote(FrameTally).options(num_cpus=0).remote()  # frames so far, all workers
     summary = ClusterReport(workers=_slots(ray, on_gpu))
     submitted_at, start = time.time(), time.perf_counter()
     crash_once = os.environ.get(CRASH_ONCE_ENV) or None
@@ -173,24 +183,26 @@ def run_clips(
             submitted_at=submitted_at,
             threads=int(resources["num_cpus"]),
             crash_once=crash_once,
+            tally=tally,
         ): job
         for job in jobs
     }
     outcomes: dict[ClipJob, dict[str, Any]] = {}
-    frames = 0
     bar = tqdm(total=len(jobs), unit="clip", desc="cluster", disable=not progress)
     try:
         while pending:
-            ready, _ = ray.wait(list(pending), num_returns=1)
+            # Wake up now and then even when no clip ends, to show the frames so far.
+            ready, _ = ray.wait(list(pending), num_returns=1, timeout=TALLY_INTERVAL_S)
             for ref in ready:
                 job = pending.pop(ref)
                 outcomes[job] = outcome = _collect(ray, ref, job)
                 with tqdm.external_write_mode():  # the line above the bar, not through it
                     _log_outcome(outcome, log)
-                frames += outcome.get("frames") or 0
+                bar.update(1)
+            if progress:
+                frames = ray.get(tally.total.remote())
                 elapsed = time.perf_counter() - start
                 bar.set_postfix(frames=frames, fps=f"{frames / elapsed:.1f}" if elapsed else "-")
-                bar.update(1)
     except BaseException:
         for ref in pending:  # Ctrl-C: stop the rest; their temps are removed on a re-run
             ray.cancel(ref, force=True)

@@ -44,6 +44,47 @@ class ShippedWeights:
         return path
 
 
+class FrameTally:
+    """Frames encoded so far, per clip, across the cluster (run as one Ray actor).
+
+    Counts are set per clip, not added up blindly, so a clip retried after its worker died
+    starts again from zero instead of being counted twice."""
+
+    def __init__(self) -> None:
+        self.frames: dict[str, int] = {}
+
+    def report(self, clip: str, frames: int) -> None:
+        self.frames[clip] = frames
+
+    def total(self) -> int:
+        return sum(self.frames.values())
+
+
+# How often a worker tells the tally (seconds): live enough for a progress bar, few calls.
+TALLY_INTERVAL_S = 0.5
+
+
+def frame_reporter(report, clip: str, interval: float = TALLY_INTERVAL_S):
+    """An `on_frames` callback that sends `report(clip, frames so far)` at most every
+    `interval` seconds (and at once for the first batch); `.flush()` sends the last count."""
+    state = {"frames": 0, "sent": 0, "at": -interval}
+
+    def on_frames(count: int) -> None:
+        state["frames"] += count
+        now = time.monotonic()
+        if now - state["at"] >= interval:
+            report(clip, state["frames"])
+            state["sent"], state["at"] = state["frames"], now
+
+    def flush() -> None:
+        if state["frames"] != state["sent"]:
+            report(clip, state["frames"])
+            state["sent"] = state["frames"]
+
+    on_frames.flush = flush
+    return on_frames
+
+
 # One network cache per worker process: Ray reuses workers, so a model loads once per
 # worker, not once per clip.
 _networks: dict[str, Any] = {}
@@ -129,11 +170,13 @@ def run_clip(
     submitted_at: float,
     threads: int,
     crash_once: str | None = None,
+    tally=None,
 ) -> dict[str, Any]:
     """Upscale one clip on this worker. Returns a plain dict (status, report, where).
 
     A VsrError or any other exception raised by the clip itself comes back as
     status "failed" (reported once, never retried); only a dying worker makes Ray retry.
+    `tally` (a FrameTally actor) hears how many frames are encoded as the clip goes.
     """
     import torch
 
@@ -151,12 +194,17 @@ def run_clip(
         return outcome
     if crash_once is not None and crash_once == source_path.name:
         _crash_when_writing_starts(target_path)
+    on_frames = None
+    if tally is not None:
+        on_frames = frame_reporter(lambda clip, n: tally.report.remote(clip, n), source)
+        on_frames(0)  # a retried clip starts again from zero
     try:
         report = upscale_video(
             source_path,
             target_path,
             weights=engine_weights(weights),
             progress=False,
+            on_frames=on_frames,
             overwrite=overwrite,
             **engine_options,
         )
@@ -166,4 +214,6 @@ def run_clip(
         outcome.update(status="failed", error=f"{type(error).__name__}: {error}")
     else:
         outcome.update(status="done", frames=report.frames, report=report.to_dict())
+    if on_frames is not None:
+        on_frames.flush()
     return outcome

@@ -107,6 +107,7 @@ def start_upscale(
     encoders: int = 1,
     report: str | Path | None = None,
     progress: bool = True,
+    on_frames: Callable[[int], None] | None = None,
     overwrite: bool = False,
 ) -> ClipRun:
     """Upscale one clip up to its last encoded frame; `finish()` on the result flushes
@@ -118,6 +119,8 @@ def start_upscale(
     ask for an exact size instead. `settings` is a vsr.video.writer.EncodeSettings.
     Audio, subtitles, timestamps and colour metadata are kept by the writer. Raises
     VsrError for a user mistake; on any failure the output file is not left behind.
+    `on_frames(n)` is called as each batch of n frames is encoded (live progress elsewhere,
+    e.g. a Ray driver).
     """
     from tqdm import tqdm
 
@@ -204,7 +207,7 @@ def start_upscale(
                 torch.cuda.reset_peak_memory_stats(dev)
             try:
                 with GpuSampler(device_index) as sampler:
-                    frames = pipeline.run(reader.frames(), writer, bar.update)
+                    frames = pipeline.run(reader.frames(), writer, _both(bar.update, on_frames))
             finally:
                 bar.close()
         except BaseException:
@@ -273,6 +276,12 @@ def start_upscale(
     return ClipRun(finish, writer)
 
 
+def _both(first: Callable[[int], None], second: Callable[[int], None] | None):
+    if second is None:
+        return first
+    return lambda count: (first(count), second(count))
+
+
 # Above this share of the wall time one encoder was the bottleneck, not the network.
 ENCODER_BOUND_SHARE = 0.8
 
@@ -328,6 +337,7 @@ def upscale_video(
     encoders: int = 1,
     report: str | Path | None = None,
     progress: bool = True,
+    on_frames: Callable[[int], None] | None = None,
     overwrite: bool = False,
 ) -> RunReport:
     """Upscale one clip: decode once, run the network in batches, encode once.
@@ -362,5 +372,6 @@ def upscale_video(
         encoders=encoders,
         report=report,
         progress=progress,
+        on_frames=on_frames,
         overwrite=overwrite,
     ).finish()
