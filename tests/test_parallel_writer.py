@@ -221,3 +221,21 @@ def test_default_chunk_is_two_seconds_or_whole_gops():
     assert default_chunk_frames(EncodeSettings(options={"g": "250"}), info) == 250
     slow = dataclasses.replace(info, average_rate=Fraction(5))
     assert default_chunk_frames(EncodeSettings(), slow) == 24
+
+
+def test_x265_encoders_stay_quiet_on_stderr_unless_asked(tmp_path, capfd):
+    info = source_info(tmp_path / "in.mkv", frames=12)
+    pts = [i * one_frame_step(info) for i in range(12)]
+    settings = EncodeSettings(codec="libx265", preset="ultrafast")
+    target = ParallelVideoWriter(
+        tmp_path / "out.mkv", info, W, H, settings, encoders=2, chunk_frames=4
+    )
+    write_frames(target, pts)
+    assert len(decoded(tmp_path / "out.mkv")) == 12
+    assert "x265 [info]" not in capfd.readouterr().err  # one banner per chunk otherwise
+
+    chatty = EncodeSettings(
+        codec="libx265", preset="ultrafast", options={"x265-params": "log-level=info"}
+    )
+    write_frames(VideoWriter(tmp_path / "chatty.mkv", info, W, H, chatty), pts)
+    assert "x265 [info]" in capfd.readouterr().err

@@ -337,3 +337,16 @@ def test_a_run_held_back_by_its_one_encoder_says_how_to_go_faster():
     assert advice is not None and "93%" in advice and "--encoders 2" in advice
     assert encoder_advice(0.93, encoders=2) is None  # already several
     assert encoder_advice(0.4, encoders=1) is None  # the network was the bottleneck
+
+
+def test_a_pipeline_speed_preset_goes_only_to_codecs_that_name_their_presets():
+    from vsr.cli import build_parser
+    from vsr.commands.run import _settings_and_model_options
+
+    def settings(*flags: str):
+        args = build_parser().parse_args(["run", "in.mp4", "out.mp4", *flags])
+        return _settings_and_model_options(args)[0]
+
+    assert settings("--codec", "libx265").preset == "medium"  # x264 and x265 share names
+    assert settings("--codec", "libsvtav1").preset is None  # SVT-AV1 numbers them: its default
+    assert settings("--codec", "libsvtav1", "--preset", "8").preset == "8"  # a flag always wins

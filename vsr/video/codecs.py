@@ -46,3 +46,15 @@ def video_encoder(name: str) -> av.codec.Codec:
             raise VsrError(f"unknown video codec {name!r}; available encoders: {available}")
         return codec
     return av.codec.Codec(name, "w")
+
+
+def takes_named_presets(name: str) -> bool:
+    """Whether the encoder's `preset` option is a name (x264 and x265 share ultrafast ...
+    placebo) rather than a number (SVT-AV1's 0-13), or missing."""
+    try:
+        context = av.codec.CodecContext.create(name, "w")
+    except (av.error.FFmpegError, ValueError):
+        return False
+    options = {option.name: option for option in context.supported_options.private}
+    preset = options.get("preset")
+    return preset is not None and preset.type.name == "STRING"

@@ -205,6 +205,12 @@ class VideoWriter:
             else:
                 self.notes.append(f"{self.codec.name} has no {key} option; --{key} ignored")
         options.update(self.settings.options)
+        if self.codec.name == "libx265":
+            # x265 writes its banner and statistics to stderr itself, once per encoder (with
+            # several encoders, once per chunk): errors only, unless the user says otherwise.
+            params = options.get("x265-params", "")
+            if "log-level" not in params:
+                options["x265-params"] = ":".join(p for p in (params, "log-level=error") if p)
         return options
 
     def _step_in_time_base(self) -> int:
