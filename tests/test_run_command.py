@@ -339,7 +339,7 @@ def test_a_run_held_back_by_its_one_encoder_says_how_to_go_faster():
     assert encoder_advice(0.4, encoders=1) is None  # the network was the bottleneck
 
 
-def test_a_pipeline_speed_preset_goes_only_to_codecs_that_name_their_presets():
+def test_a_pipelines_crf_and_speed_preset_go_only_to_codecs_they_mean_something_to():
     from vsr.cli import build_parser
     from vsr.commands.run import _settings_and_model_options
 
@@ -350,3 +350,5 @@ def test_a_pipeline_speed_preset_goes_only_to_codecs_that_name_their_presets():
     assert settings("--codec", "libx265").preset == "medium"  # x264 and x265 share names
     assert settings("--codec", "libsvtav1").preset is None  # SVT-AV1 numbers them: its default
     assert settings("--codec", "libsvtav1", "--preset", "8").preset == "8"  # a flag always wins
+    lossless = settings("--codec", "ffv1")
+    assert (lossless.crf, lossless.preset) == (None, None)  # FFV1 has neither

@@ -99,7 +99,7 @@ def _settings_and_model_options(args, on_gpu: bool | None = None) -> tuple[objec
     """Merge the preset (if any) with the flags; flags win. `on_gpu` says whether the
     network runs on a GPU (default: whether this machine would use one)."""
     from vsr.pipelines import Preset, available_presets, load_preset, parse_memory
-    from vsr.video.codecs import takes_named_presets
+    from vsr.video.codecs import encoder_option_type
     from vsr.video.writer import EncodeSettings
 
     if args.pipeline:
@@ -112,12 +112,15 @@ def _settings_and_model_options(args, on_gpu: bool | None = None) -> tuple[objec
     # The preset's encoder options were written for its codec; another codec drops them.
     options = dict(preset.options) if codec == preset.codec else {}
     options.update(dict(args.encoder_options))
-    # Its speed preset carries over to a codec whose presets are names too (x264 <-> x265),
-    # not to one that numbers them (SVT-AV1), which then keeps its own default.
-    speed = preset.preset if codec == preset.codec or takes_named_presets(codec) else None
+    # Its quality and speed carry over to another codec only where they mean something
+    # there: a crf where the encoder has one (not FFV1), a named preset where presets are
+    # names too (x264 <-> x265, not SVT-AV1's numbers); elsewhere the encoder's defaults.
+    same = codec == preset.codec
+    crf = preset.crf if same or encoder_option_type(codec, "crf") else None
+    speed = preset.preset if same or encoder_option_type(codec, "preset") == "STRING" else None
     settings = EncodeSettings(
         codec=codec,
-        crf=args.crf if args.crf is not None else preset.crf,
+        crf=args.crf if args.crf is not None else crf,
         preset=args.preset or speed,
         pix_fmt=args.pix_fmt or preset.pix_fmt,
         options=options,

@@ -48,13 +48,13 @@ def video_encoder(name: str) -> av.codec.Codec:
     return av.codec.Codec(name, "w")
 
 
-def takes_named_presets(name: str) -> bool:
-    """Whether the encoder's `preset` option is a name (x264 and x265 share ultrafast ...
-    placebo) rather than a number (SVT-AV1's 0-13), or missing."""
+def encoder_option_type(name: str, option: str) -> str | None:
+    """The type of an encoder's private option ("STRING", "INT", "FLOAT", ...), or None when
+    the encoder (or the option) does not exist: x264 names its presets, SVT-AV1 numbers
+    them, FFV1 has no crf at all."""
     try:
         context = av.codec.CodecContext.create(name, "w")
     except (av.error.FFmpegError, ValueError):
-        return False
-    options = {option.name: option for option in context.supported_options.private}
-    preset = options.get("preset")
-    return preset is not None and preset.type.name == "STRING"
+        return None
+    found = [o for o in context.supported_options.private if o.name == option]
+    return found[0].type.name if found else None
