@@ -147,7 +147,7 @@ def test_one_encoder_writes_what_video_writer_writes(tmp_path):
     assert not encoder_threads()
 
 
-def test_a_failing_worker_raises_in_the_caller_and_leaves_no_file(tmp_path):
+def test_a_wrong_plane_raises_and_leaves_no_file(tmp_path):
     info = source_info(tmp_path / "in.mp4", audio=False)
     out = tmp_path / "out.mp4"
     target = ParallelVideoWriter(out, info, W, H, EncodeSettings(), chunk_frames=4)
@@ -156,6 +156,30 @@ def test_a_failing_worker_raises_in_the_caller_and_leaves_no_file(tmp_path):
         for index in range(40):
             y, u, v = picture_planes(W, H, index)
             w.write((wrong if index == 9 else y, u, v), index)
+    assert not encoder_threads()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.mp4"]
+
+
+def test_a_failing_worker_raises_in_the_caller_and_leaves_no_file(tmp_path, monkeypatch):
+    opened = []
+
+    class ThirdEncoderFails:  # the first one opened only checks the stream headers
+        def __init__(self, encoder) -> None:
+            self.encoder, self.number = encoder, len(opened)
+            opened.append(self)
+
+        def encode(self, frame):
+            if self.number == 2:
+                raise RuntimeError("encoder crashed")
+            return self.encoder.encode(frame)
+
+    fresh = VideoWriter.fresh_encoder
+    monkeypatch.setattr(VideoWriter, "fresh_encoder", lambda w: ThirdEncoderFails(fresh(w)))
+    info = source_info(tmp_path / "in.mp4", audio=False)
+    target = ParallelVideoWriter(tmp_path / "out.mp4", info, W, H, EncodeSettings(), chunk_frames=4)
+    with pytest.raises(RuntimeError, match="encoder crashed"), target as w:
+        for index in range(40):
+            w.write(picture_planes(W, H, index), index)
     assert not encoder_threads()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.mp4"]
 

@@ -24,8 +24,10 @@ Why this shape:
   only ever touched by one thread, and while write() waits for room in a full inbox it
   keeps muxing finished packets.
 - PyAV's encode releases the GIL around avcodec_send_frame/avcodec_receive_packet, and
-  x264/x265 run their own native threads besides, so the workers really run concurrently;
-  building the frame (a copy of the planes) also happens on the workers.
+  x264/x265 run their own native threads besides, so the workers really run concurrently.
+- Frames are built (the planes copied into libav's buffers) in write(), on the caller's
+  thread, so the caller's planes are free again at once: the engine's come from pinned
+  host buffers, and holding chunks of those in the queues would pin gigabytes at 4K.
 - Timestamps: with B-frames each chunk's first dts is its first pts minus the encoder's
   reorder delay; with a constant frame rate and the same settings in every chunk that is
   later than the previous chunk's last dts. With a variable frame rate it may not be, so
@@ -39,9 +41,6 @@ Why this shape:
   seconds of frames (at least 24), or a multiple of the user's `g` option near that.
 
 `encoders=1` and the ffmpeg CLI fallback hand every call straight to the VideoWriter.
-
-Planes given to write() are read by a worker after write() returns: the caller must not
-modify them afterwards (the engine hands over a fresh batch each time).
 """
 
 from __future__ import annotations
@@ -209,15 +208,15 @@ class ParallelVideoWriter:
                 item = self._take(inbox)
                 if item is _END:
                     return
-                chunk, planes, pts = item
-                if planes is None:  # the chunk is complete
+                chunk, frame = item
+                if frame is None:  # the chunk is complete
                     chunk.packets.put(encoder.encode(None))
                     chunk.packets.put(_DONE)
                     encoder = None
                     continue
                 if encoder is None:
                     encoder = self._writer.fresh_encoder()
-                packets = encoder.encode(self._writer.video_frame(planes, pts))
+                packets = encoder.encode(frame)
                 if packets:
                     chunk.packets.put(packets)
         except _Stopped:
@@ -293,19 +292,20 @@ class ParallelVideoWriter:
     def write(self, planes: tuple[np.ndarray, np.ndarray, np.ndarray], pts: int | None) -> None:
         """Queue one frame (planes in self.pix_fmt, pts in the source's time base).
 
-        The planes are read later, on an encoder thread: do not modify them afterwards."""
+        The planes are copied before this returns."""
         if self.encoders == 1:
             self._writer.write(planes, pts)
             self.frames_written += 1
             return
         pts = self._writer.next_pts(pts)
+        frame = self._writer.video_frame(planes, pts)
         if self._chunk is None:
             self._chunk = _Chunk(self._chunks_started)
             self._chunks_started += 1
             self._chunks.append(self._chunk)
             self._chunk_filled = 0
         chunk = self._chunk
-        self._send(chunk.index % self.encoders, (chunk, planes, pts))
+        self._send(chunk.index % self.encoders, (chunk, frame))
         self._chunk_filled += 1
         if self._chunk_filled == self.chunk_frames:
             self._end_chunk()
@@ -314,7 +314,7 @@ class ParallelVideoWriter:
 
     def _end_chunk(self) -> None:
         chunk, self._chunk = self._chunk, None
-        self._send(chunk.index % self.encoders, (chunk, None, None))
+        self._send(chunk.index % self.encoders, (chunk, None))
 
     def close(self) -> None:
         """Finish every chunk, mux the rest, and let the VideoWriter finish the file."""
