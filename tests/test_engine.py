@@ -179,6 +179,31 @@ def test_non_finite_output_is_refused():
     assert writer.frames == []
 
 
+@pytest.mark.parametrize("value", [float("inf"), float("-inf"), float("nan")])
+def test_an_upscaler_output_that_is_not_finite_is_refused(value):
+    """Through the Upscaler as the runner builds it: the refusal must see the network's
+    own output, before any clamp turns an infinity into a plausible 1.0."""
+    from vsr.upscale import Upscaler
+
+    class Overflowing(torch.nn.Module):
+        scale = 2
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.conv = torch.nn.Conv2d(3, 3, 1)
+
+        def forward(self, x):
+            out = nearest_x2(self.conv(x))
+            out[:, :, 0, 0] = value
+            return out
+
+    upscaler = Upscaler(Overflowing(), device="cpu", checked=False)
+    writer = FakeWriter()
+    with pytest.raises(VsrError, match="NaN or Inf"):
+        pipeline(upscaler).run(make_frames(4), writer)
+    assert writer.frames == []
+
+
 def test_memory_stays_bounded_on_a_long_clip():
     """Frames decoded but not yet written never exceed what the bounded queues hold."""
     produced = [0]

@@ -236,7 +236,9 @@ class Pipeline:
                 rgb = resize_exact(rgb, *self.network_input_size)
         with self.clock.working("model"):
             out = self.upscale(rgb)
+            # Before the clamp: clamped, an infinity would pass for 1.0.
             finite = torch.isfinite(out).all()
+            out = out.clamp_(0.0, 1.0)
         with self.clock.working("download"):
             if tuple(out.shape[-2:]) != self.output_size:
                 out = resize_exact(out, *self.output_size)

@@ -154,7 +154,7 @@ def start_upscale(
                 f"these weights upscale x{model.scale}, which cannot reach "
                 f"{wanted.width}x{wanted.height}; use x{wanted.network_scale} weights"
             ) from None
-        # The engine checks finiteness itself, on the device, without stalling it.
+        # The engine checks finiteness (and clamps) itself, on the device, without stalling.
         options = dict(
             device=device,
             precision=precision,
@@ -162,7 +162,7 @@ def start_upscale(
             channels_last=channels_last,
             compile=compile,
             cuda_graphs=cuda_graphs,
-            check_finite=False,
+            checked=False,
         )
         if isinstance(weights, NetworkCache):
             upscaler = weights.upscaler(model, **options)

@@ -73,8 +73,9 @@ class Upscaler:
     The model is copied, so the caller's module keeps its device and dtype. `compile` runs
     it through torch.compile (a string names the inductor mode, e.g. "max-autotune") and
     `cuda_graphs` replays it as a CUDA graph per input shape (CUDA only; ignored on the
-    CPU). `check_finite=False` leaves the NaN/Inf refusal to the caller (the video engine
-    checks on the device without stalling it). `warmup_seconds` adds up the first call of
+    CPU). `checked=False` returns the network's output unclamped and leaves both the
+    NaN/Inf refusal and the clamp to the caller (the video engine checks on the device
+    without stalling it, and must see an infinity before a clamp turns it into 1.0). `warmup_seconds` adds up the first call of
     every new input shape when compiling or capturing: what the speed-ups cost up front.
     """
 
@@ -87,7 +88,7 @@ class Upscaler:
         channels_last: bool = False,
         compile: bool | str = False,
         cuda_graphs: bool = False,
-        check_finite: bool = True,
+        checked: bool = True,
     ) -> None:
         self.device = resolve_device(device)
         if precision is None:
@@ -102,7 +103,7 @@ class Upscaler:
             self.model = self.model.to(memory_format=torch.channels_last)
         self.compiled = bool(compile)
         self.cuda_graphs = cuda_graphs and self.device.type == "cuda"
-        self.check_finite = check_finite
+        self.checked = checked
         mode = compile if isinstance(compile, str) else None
         self._run = compile_network(self.model, mode) if compile else self.model
         if self.cuda_graphs:
@@ -151,7 +152,9 @@ class Upscaler:
                     f"out of GPU memory; retrying with windows of at most {self.max_pixels} pixels",
                     stacklevel=2,
                 )
-        if self.check_finite and not torch.isfinite(y).all():
+        if not self.checked:
+            return y.float()
+        if not torch.isfinite(y).all():
             raise VsrError(
                 f"the network produced NaN or Inf values in {self.precision}; "
                 "use --precision fp32 (or bf16)"
