@@ -48,6 +48,7 @@ def video_encoder(name: str) -> av.codec.Codec:
     return av.codec.Codec(name, "w")
 
 
+@cache
 def encoder_option_type(name: str, option: str) -> str | None:
     """The type of an encoder's private option ("STRING", "INT", "FLOAT", ...), or None when
     the encoder (or the option) does not exist: x264 names its presets, SVT-AV1 numbers

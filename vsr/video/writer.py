@@ -19,7 +19,7 @@ import numpy as np
 
 from vsr.errors import VsrError
 from vsr.video import colors, ffmpeg_pipe
-from vsr.video.codecs import video_encoder
+from vsr.video.codecs import encoder_option_type, video_encoder
 from vsr.video.pixfmt import nearest_supported, parse_planar, planar_name
 from vsr.video.reader import VideoInfo
 from vsr.video.remux import StreamCopier, fresh_tags
@@ -190,17 +190,11 @@ class VideoWriter:
         self.pix_fmt = self._encoder_fmt = full
 
     def _encoder_options(self) -> dict[str, str]:
-        names = {
-            option.name
-            for option in av.codec.CodecContext.create(
-                self.codec.name, "w"
-            ).supported_options.private
-        }
         options: dict[str, str] = {}
         for key, value in (("crf", self.settings.crf), ("preset", self.settings.preset)):
             if value is None:
                 continue
-            if key in names:
+            if encoder_option_type(self.codec.name, key):
                 options[key] = str(value)
             else:
                 self.notes.append(f"{self.codec.name} has no {key} option; --{key} ignored")
