@@ -165,17 +165,17 @@ def _target(args) -> dict:
 def run(args) -> int:
     from vsr.runner import upscale_video
 
-    settings, model = _settings_and_model_options(args)
     target = _target(args)
     say = (lambda line: None) if args.quiet else (lambda line: print(line, file=sys.stderr))
     if args.ray is not None or args.segments is not None or args.segment_seconds is not None:
         from vsr.commands.run_ray import run_on_ray
 
         # The workers, not this machine, decide whether the GPU settings apply.
-        _, cpu_model = _settings_and_model_options(args, on_gpu=False)
+        settings, cpu_model = _settings_and_model_options(args, on_gpu=False)
         _, gpu_model = _settings_and_model_options(args, on_gpu=True)
         options = {"settings": settings, **cpu_model, **target, "gpu_options": gpu_model}
         return run_on_ray(args, options, say)
+    settings, model = _settings_and_model_options(args)
     if args.input.is_dir():
         return _run_folder(args, settings, model, target, say)
     if args.watch:
