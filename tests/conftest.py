@@ -36,3 +36,13 @@ def weights(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("weights") / "rtc_x2.safetensors"
     save_weights(create_model("imdn_rtc", 2), path)
     return path
+
+
+@pytest.fixture
+def one_torch_thread():
+    """For tests that run whole clips: two cores shared with other jobs make OpenMP spinning
+    on two threads ~50x slower here. Files opt in with usefixtures."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)

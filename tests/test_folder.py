@@ -8,20 +8,13 @@ import time
 from pathlib import Path
 
 import pytest
-import torch
 from media import make_clip
 
 from vsr.cli import main
 from vsr.folder import STATE_FILE, process_folder, watch_folder
 from vsr.report import RunReport
 
-
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def test_folder_keeps_going_past_a_bad_clip_then_skips_finished_ones(tmp_path, weights, capsys):

@@ -27,13 +27,7 @@ from vsr.video.reader import VideoReader
 REPO = Path(__file__).resolve().parent.parent
 
 
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    """Two cores shared with other jobs: OpenMP spinning on two threads is ~50x slower here."""
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def vsr(*args: object) -> int:

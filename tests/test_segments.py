@@ -10,20 +10,13 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
-import torch
 from media import picture_planes
 
 from vsr.cli import main
 from vsr.segments import Segment, extract_segment, plan_segments
 from vsr.video.reader import VideoReader
 
-
-@pytest.fixture(autouse=True)
-def one_torch_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def make_gop_clip(path: Path, frames: int = 14, gop: int = 4, width: int = 32, height: int = 24):
