@@ -111,9 +111,11 @@ def test_variants_are_parsed_and_each_gets_its_own_row(tmp_path):
     for row in result.rows[1:]:
         assert row.frames == 3 and row.psnr_vs_naive_db > 45
         assert row.warmup_seconds == 0.0  # nothing compiled or captured
-        # The steady rate leaves out start-up and the final flush, which a short clip pays.
+        # The steady rate leaves out the start-up, which a short clip pays in full.
         assert row.startup_seconds > 0 and row.drain_seconds >= 0
         assert row.steady_fps > row.fps
+        since_start = row.wall_seconds - row.startup_seconds  # the flush counts
+        assert row.steady_fps == pytest.approx(row.frames / since_start, rel=0.01)
 
 
 def test_bench_command_prints_the_table_and_writes_json(tmp_path, capsys):
