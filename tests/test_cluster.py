@@ -155,6 +155,7 @@ def test_gpu_settings_from_the_command_line_apply_where_the_workers_have_gpus():
     from vsr.cli import build_parser
     from vsr.cluster import options_for_workers
     from vsr.commands.run import _settings_and_model_options
+    from vsr.pipelines import load_preset
 
     args = build_parser().parse_args(["run", "in/", "out/", "--ray", "--pipeline", "fast"])
     _, cpu = _settings_and_model_options(args, on_gpu=False)
@@ -167,7 +168,9 @@ def test_gpu_settings_from_the_command_line_apply_where_the_workers_have_gpus():
     on_cpus = options_for_workers(options, on_gpu=False)
     assert on_cpus["device"] == "cpu" and "gpu_options" not in on_cpus
     assert (on_cpus["precision"], on_cpus["batch"], on_cpus["cuda_graphs"]) == (None, None, False)
-    assert on_cpus["encoders"] == on_gpus["encoders"] == 2  # an encoder setting, not a GPU one
+    assert (on_gpus["compile"], on_cpus["compile"]) == ("max-autotune-no-cudagraphs", False)
+    # An encoder setting, not a GPU one: both kinds of worker keep the preset's.
+    assert on_cpus["encoders"] == on_gpus["encoders"] == load_preset("fast").encoders > 1
 
 
 def test_workers_report_frames_so_far_per_clip_and_a_retry_starts_from_zero():

@@ -346,3 +346,51 @@ def test_a_pipelines_crf_and_speed_preset_go_only_to_codecs_they_mean_something_
     assert settings("--codec", "libsvtav1", "--preset", "8").preset == "8"  # a flag always wins
     lossless = settings("--codec", "ffv1")
     assert (lossless.crf, lossless.preset) == (None, None)  # FFV1 has neither
+
+
+def test_a_preset_may_name_the_compile_mode_and_the_flags_keep_or_drop_it(tmp_path):
+    from vsr.cli import build_parser
+    from vsr.commands.run import _settings_and_model_options
+
+    preset = tmp_path / "tuned.toml"
+    preset.write_text('compile = "max-autotune-no-cudagraphs"\n')
+
+    def compile_setting(*flags: str):
+        command = ["run", "in.mp4", "out.mp4", "--pipeline", str(preset), *flags]
+        return _settings_and_model_options(build_parser().parse_args(command))[1]["compile"]
+
+    assert compile_setting("--device", "cuda") == "max-autotune-no-cudagraphs"
+    assert compile_setting("--device", "cuda", "--compile") == "max-autotune-no-cudagraphs"
+    assert compile_setting("--device", "cuda", "--no-compile") is False
+    assert compile_setting("--device", "cpu") is False
+    # The preset's mode is a GPU setting: on the CPU --compile means the default mode.
+    assert compile_setting("--device", "cpu", "--compile") is True
+
+    preset.write_text('compile = "fastest"\n')
+    with pytest.raises(VsrError, match="compile must be true, false or a mode"):
+        compile_setting("--device", "cuda")
+
+
+def test_an_unknown_compile_mode_is_a_user_error():
+    from vsr.ops.compiled import compile_network
+
+    with pytest.raises(VsrError, match="unknown compile mode 'fastest'"):
+        compile_network(torch.nn.Conv2d(3, 3, 1), "fastest")
+
+
+def test_the_progress_bar_says_when_the_network_is_compiling():
+    import io
+
+    from tqdm import tqdm
+
+    from vsr.runner import _bar_after_compiling
+
+    model = create_model("imdn", 2, features=16, blocks=1)
+    shown = io.StringIO()
+    bar = tqdm(total=10, file=shown, mininterval=0)
+    advance = _bar_after_compiling(bar, Upscaler(model, device="cpu", compile=True))
+    assert "compiling the network" in bar.postfix
+    advance(4)
+    assert not bar.postfix and bar.n == 4
+    plain = tqdm(total=10, file=io.StringIO())
+    assert _bar_after_compiling(plain, Upscaler(model, device="cpu")) == plain.update

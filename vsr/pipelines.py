@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from vsr.errors import VsrError
+from vsr.ops.compiled import MODES
 
 PIPELINES_DIR = Path(__file__).resolve().parent.parent / "pipelines"
 
@@ -30,7 +31,7 @@ class Preset:
     batch: int | None = None
     max_memory: int | None = None
     channels_last: bool = False
-    compile: bool = False
+    compile: bool | str = False  # a string names torch.compile's mode
     cuda_graphs: bool = False
     encoders: int = 1
     options: dict[str, str] = field(default_factory=dict)
@@ -73,8 +74,13 @@ def load_preset(name_or_path: str) -> Preset:
     if "max_memory" in data:
         data["max_memory"] = parse_memory(data["max_memory"])
     typed = [("crf", int), ("batch", int), ("encoders", int), ("codec", str), ("preset", str)]
-    typed += [(name, bool) for name in ("channels_last", "compile", "cuda_graphs")]
+    typed += [(name, bool) for name in ("channels_last", "cuda_graphs")]
     for key, kind in typed:
         if key in data and not isinstance(data[key], kind):
             raise VsrError(f"pipeline {path}: {key} must be a {kind.__name__}")
+    compile_mode = data.get("compile", False)
+    if not isinstance(compile_mode, bool) and compile_mode not in MODES:
+        raise VsrError(
+            f"pipeline {path}: compile must be true, false or a mode ({', '.join(MODES)})"
+        )
     return Preset(name=path.stem, options={k: str(v) for k, v in options.items()}, **data)

@@ -70,6 +70,22 @@ def _load_network(weights, network_scale: int) -> torch.nn.Module:
     return load_network(weights, network_scale)
 
 
+def _bar_after_compiling(bar, upscaler: Upscaler) -> Callable[[int], None]:
+    """`bar.update`, but while a compiled network builds its kernels for a new frame size
+    (tens of seconds on a GPU the first time, seconds from the cache) the bar says so,
+    instead of looking stuck at zero."""
+    if not (upscaler.compiled and upscaler.warmup_seconds == 0):
+        return bar.update
+    bar.set_postfix_str("compiling the network for this frame size (cached for next time)")
+
+    def update(frames: int) -> None:
+        if bar.postfix:
+            bar.set_postfix_str("", refresh=False)
+        bar.update(frames)
+
+    return update
+
+
 def _check_paths(source: Path, target: Path, overwrite: bool) -> None:
     if not source.exists():
         raise VsrError(f"{source}: no such file")
@@ -207,7 +223,8 @@ def start_upscale(
                 torch.cuda.reset_peak_memory_stats(dev)
             try:
                 with GpuSampler(device_index) as sampler:
-                    frames = pipeline.run(reader.frames(), writer, _both(bar.update, on_frames))
+                    advance = _bar_after_compiling(bar, upscaler)
+                    frames = pipeline.run(reader.frames(), writer, _both(advance, on_frames))
             finally:
                 bar.close()
         except BaseException:

@@ -136,7 +136,11 @@ def _settings_and_model_options(args, on_gpu: bool | None = None) -> tuple[objec
     # The network's speed switches are GPU settings too: on the CPU only a flag turns one on.
     for name in ("channels_last", "compile", "cuda_graphs"):
         flag = getattr(args, name)
-        model[name] = flag if flag is not None else (getattr(preset, name) and on_gpu)
+        from_preset = getattr(preset, name) if on_gpu else False
+        if flag is None:
+            model[name] = from_preset
+        else:  # --compile keeps a mode the preset names; --no-compile turns it off
+            model[name] = (from_preset or True) if flag else False
     if model["batch"] is not None and model["batch"] < 1:
         raise VsrError(f"--batch must be at least 1, not {model['batch']}")
     if model["encoders"] < 1:
@@ -197,9 +201,20 @@ def run(args) -> int:
     say(
         f"vsr: {report.frames} frames {report.input_size[0]}x{report.input_size[1]} -> "
         f"{report.output_size[0]}x{report.output_size[1]} in {report.wall_seconds:.1f} s "
-        f"({report.fps:.2f} fps, {report.device}, {report.precision}) -> {report.output}"
+        f"({report.fps:.2f} fps, {_where(report)}) -> {report.output}"
     )
     return 0
+
+
+def _where(report) -> str:
+    """ "cuda:0, fp16, GPU 92% busy, 31.2 s warming up": what the run's speed depended on."""
+    parts = [report.device, report.precision]
+    busy = (report.gpu_summary or {}).get("gpu_util_mean_percent")
+    if busy is not None:
+        parts.append(f"GPU {busy:.0f}% busy")
+    if report.warmup_s >= 0.5:  # compilation, graph capture: a first-run cost worth naming
+        parts.append(f"{report.warmup_s:.1f} s warming up")
+    return ", ".join(parts)
 
 
 def _run_folder(args, settings, model, target, say) -> int:
