@@ -394,3 +394,39 @@ def test_the_progress_bar_says_when_the_network_is_compiling():
     assert not bar.postfix and bar.n == 4
     plain = tqdm(total=10, file=io.StringIO())
     assert _bar_after_compiling(plain, Upscaler(model, device="cpu")) == plain.update
+
+
+def test_a_failing_compile_is_one_warning_line_and_a_note_and_the_run_completes(
+    tmp_path, weights, monkeypatch, capsys
+):
+    from vsr import upscale as upscale_module
+
+    def broken_compiler(network, mode=None):
+        def call(x):
+            raise RuntimeError("no working C compiler")
+
+        return call
+
+    monkeypatch.setattr(upscale_module, "compile_network", broken_compiler)
+    source, out, report = tmp_path / "in.mp4", tmp_path / "out.mp4", tmp_path / "run.json"
+    make_clip(source, 48, 32, frames=5)
+    flags = ["--weights", weights, "--device", "cpu", "--compile", "--report", report]
+    assert vsr(source, out, *flags) == 0
+    assert len(decoded(out)[0]) == 5
+    said = "torch.compile failed (no working C compiler); the network ran uncompiled"
+    assert f"vsr: warning: {said}\n" in capsys.readouterr().err  # even with --quiet
+    assert said in json.loads(report.read_text())["notes"]
+
+
+def test_vsr_warnings_print_as_one_line_and_other_warnings_as_python_does():
+    import io
+
+    from vsr import upscale as upscale_module
+    from vsr.cli import _show_warning
+
+    shown = io.StringIO()
+    _show_warning(UserWarning("out of GPU memory"), UserWarning, upscale_module.__file__, 9, shown)
+    assert shown.getvalue() == "vsr: warning: out of GPU memory\n"
+    shown = io.StringIO()
+    _show_warning(UserWarning("deprecated"), UserWarning, json.__file__, 9, shown)
+    assert "json" in shown.getvalue() and "UserWarning: deprecated" in shown.getvalue()

@@ -107,3 +107,49 @@ def test_compiled_network_gives_the_eager_result_and_times_its_warmup():
     warmup = compiled.warmup_seconds
     compiled(x)
     assert compiled.warmup_seconds == warmup
+
+
+def test_a_failing_compile_costs_speed_not_the_run(monkeypatch):
+    import vsr.upscale
+
+    def broken_compiler(network, mode=None):
+        def call(x):
+            raise RuntimeError("backend compiler failed: no C compiler found\nmore detail")
+
+        return call
+
+    monkeypatch.setattr(vsr.upscale, "compile_network", broken_compiler)
+    model = create_model("imdn", 2, features=16, blocks=1)
+    x = smooth_batch(1, 16, 24)
+    upscaler = Upscaler(model, device="cpu", compile=True)
+    with pytest.warns(UserWarning, match="torch.compile failed"):
+        out = upscaler(x)
+    torch.testing.assert_close(out, Upscaler(model, device="cpu")(x))
+    assert upscaler.notes == [
+        "torch.compile failed (backend compiler failed: no C compiler found); "
+        "the network ran uncompiled"
+    ]
+    assert not upscaler.compiled
+    upscaler(x)  # later calls run the uncompiled network without warning again
+    assert len(upscaler.notes) == 1
+
+
+def test_an_error_of_the_network_itself_still_reaches_the_caller(monkeypatch):
+    import vsr.upscale
+
+    class Broken(torch.nn.Module):
+        scale = 2
+
+        def __init__(self):
+            super().__init__()
+            self.conv = torch.nn.Conv2d(3, 3, 3)
+
+        def forward(self, x):
+            raise RuntimeError("a bug in the network")
+
+    monkeypatch.setattr(vsr.upscale, "compile_network", lambda network, mode=None: network)
+    upscaler = Upscaler(Broken(), device="cpu", compile=True)
+    # The uncompiled retry fails the same way, and that error is what the caller sees.
+    failed = pytest.warns(UserWarning, match="torch.compile failed")
+    with failed, pytest.raises(RuntimeError, match="a bug in the network"):
+        upscaler(smooth_batch(1, 8, 8))

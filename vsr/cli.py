@@ -12,6 +12,8 @@ import importlib
 import signal
 import sys
 import threading
+import warnings
+from pathlib import Path
 
 from vsr import __version__
 from vsr.errors import VsrError
@@ -37,6 +39,19 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+_PACKAGE = Path(__file__).resolve().parent
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
+    """vsr's own warnings (a failed compile, an out-of-memory retry) as one plain line;
+    other libraries' keep Python's form, which says where they came from."""
+    if Path(filename).resolve().is_relative_to(_PACKAGE):
+        text = f"vsr: warning: {message}\n"
+    else:
+        text = warnings.formatwarning(message, category, filename, lineno, line)
+    (file or sys.stderr).write(text)
+
+
 def _terminate(signum: int, frame: object) -> None:
     # Unwind like Ctrl-C so that writers remove their temporary files on the way out.
     raise KeyboardInterrupt
@@ -50,6 +65,7 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
+    shown_before, warnings.showwarning = warnings.showwarning, _show_warning
     try:
         return int(args.func(args) or 0)
     except VsrError as error:
@@ -58,6 +74,8 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("vsr: interrupted", file=sys.stderr)
         return 130
+    finally:
+        warnings.showwarning = shown_before  # main() may be called from Python, e.g. tests
 
 
 if __name__ == "__main__":

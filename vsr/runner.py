@@ -239,7 +239,7 @@ def start_upscale(
         end = time.perf_counter()
         wall = end - start
         # The reader's warnings name lost, damaged and truncated frames; never shorten silently.
-        notes = list(writer.notes) + list(reader_warnings)
+        notes = list(writer.notes) + list(reader_warnings) + list(upscaler.notes)
         if dev.type == "cpu" and device is None:
             notes.append("no CUDA device: ran on the CPU")
         if cuda_graphs and not upscaler.cuda_graphs:

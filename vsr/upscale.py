@@ -71,7 +71,8 @@ class Upscaler:
     """``upscaler(x)``: float N x 3 x H x W in [0, 1] -> N x 3 x sH x sW float32 in [0, 1].
 
     The model is copied, so the caller's module keeps its device and dtype. `compile` runs
-    it through torch.compile (a string names the inductor mode, e.g. "max-autotune") and
+    it through torch.compile (a string names the inductor mode, e.g. "max-autotune"; if
+    compiling fails, the network runs uncompiled with a warning and an entry in `notes`) and
     `cuda_graphs` replays it as a CUDA graph per input shape (CUDA only; ignored on the
     CPU). `checked=False` returns the network's output unclamped and leaves both the
     NaN/Inf refusal and the clamp to the caller (the video engine checks on the device
@@ -110,6 +111,7 @@ class Upscaler:
             self._run = GraphedNetwork(self._run)
         self._shapes_seen: set[tuple[int, ...]] = set()
         self.warmup_seconds = 0.0
+        self.notes: list[str] = []  # what the caller should pass on (a failed compile)
         self.scale: int = model.scale
         self.input_multiple: int = getattr(model, "input_multiple", 1)
         self.arch: str = getattr(model, "arch", type(model).__name__)
@@ -126,12 +128,33 @@ class Upscaler:
             return self._run(x)
         # First call of this shape: compilation and graph capture happen now; time them.
         start = time.perf_counter()
-        y = self._run(x)
+        try:
+            y = self._run(x)
+        except torch.cuda.OutOfMemoryError:
+            raise  # the caller retries with smaller windows
+        except Exception as error:
+            if not self.compiled:
+                raise
+            self._stop_compiling(error)
+            y = self._run(x)
         if x.device.type == "cuda":
             torch.cuda.synchronize(x.device)
         self.warmup_seconds += time.perf_counter() - start
         self._shapes_seen.add(tuple(x.shape))
         return y
+
+    def _stop_compiling(self, error: Exception) -> None:
+        """Run the network uncompiled from now on, and say why.
+
+        torch.compile needs what a machine may lack (Triton and a GPU it supports, a C
+        compiler, Python's headers) and can fail on a new torch; a speed switch failing
+        should cost speed, not the run."""
+        reason = (str(error).strip().splitlines() or [type(error).__name__])[0][:200]
+        note = f"torch.compile failed ({reason}); the network ran uncompiled"
+        warnings.warn(note, stacklevel=3)
+        self.notes.append(note)
+        self.compiled = False
+        self._run = GraphedNetwork(self.model) if self.cuda_graphs else self.model
 
     @torch.no_grad()  # not inference_mode: callers may modify the result in place
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
