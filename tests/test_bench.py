@@ -13,7 +13,7 @@ import pytest
 import torch
 from torch import nn
 
-from vsr.bench import decoded_psnr, parse_variant, run_bench, write_bench_json
+from vsr.bench import decoded_psnr, format_bench, parse_variant, run_bench, write_bench_json
 from vsr.bench_clip import make_bench_clip
 from vsr.bench_model import parse_frame_size, parse_frame_sizes, time_model
 from vsr.bench_pressure import cpu_forward_growth, run_pressure, write_pressure_csv
@@ -116,6 +116,8 @@ def test_variants_are_parsed_and_each_gets_its_own_row(tmp_path):
         assert row.steady_fps > row.fps
         since_start = row.wall_seconds - row.startup_seconds  # the flush counts
         assert row.steady_fps == pytest.approx(row.frames / since_start, rel=0.01)
+    assert all(0 < row.encoder_busy_share <= 1 for row in result.rows)
+    assert "enc busy" in format_bench(result)
 
 
 def test_bench_command_prints_the_table_and_writes_json(tmp_path, capsys):

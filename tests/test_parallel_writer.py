@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import threading
+import time
 from fractions import Fraction
 from pathlib import Path
 
@@ -72,7 +73,9 @@ def test_lossless_h264_in_uneven_chunks_keeps_frames_pts_keyframes_and_audio(tmp
     out = tmp_path / "parallel.mp4"
     target = ParallelVideoWriter(out, info, W, H, lossless, encoders=encoders, chunk_frames=7)
     assert target.encoders == encoders and not target.notes
+    started = time.perf_counter()
     write_frames(target, pts)
+    elapsed = time.perf_counter() - started
     write_frames(VideoWriter(tmp_path / "single.mp4", info, W, H, lossless), pts)
 
     assert_frames_are(decoded(out), pts)
@@ -83,6 +86,9 @@ def test_lossless_h264_in_uneven_chunks_keeps_frames_pts_keyframes_and_audio(tmp
     assert copied and copied == audio_packets(tmp_path / "single.mp4")
     assert target.frames_written == 30 and not encoder_threads()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.mp4", "parallel.mp4", "single.mp4"]
+    # Every worker had chunks, so every one spent time in its encoder.
+    assert len(target.encoder_busy_seconds) == encoders
+    assert all(0 < seconds < elapsed for seconds in target.encoder_busy_seconds)
 
 
 def test_h264_with_b_frames_keeps_dts_increasing_across_chunk_joins(tmp_path):

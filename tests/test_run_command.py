@@ -322,15 +322,19 @@ def test_speed_flags_on_the_cpu_run_and_say_what_they_could_not_do(tmp_path, wei
         "encoders": 2,
     }
     assert "CUDA graphs need a GPU: ignored on the CPU" in data["notes"]
+    assert 0 < data["encoder_busy_share"] <= 1  # the two workers' mean
 
 
-def test_a_run_held_back_by_its_one_encoder_says_how_to_go_faster():
+def test_a_run_held_back_by_its_encoders_says_how_to_go_faster():
     from vsr.runner import encoder_advice
 
     advice = encoder_advice(0.93, encoders=1)
     assert advice is not None and "93%" in advice and "--encoders 2" in advice
-    assert encoder_advice(0.93, encoders=2) is None  # already several
+    several = encoder_advice(0.91, encoders=3)
+    assert several is not None and "3 encoders were busy 91%" in several
+    assert "--encoders 4" in several and "idle cores" in several
     assert encoder_advice(0.4, encoders=1) is None  # the network was the bottleneck
+    assert encoder_advice(None, encoders=2) is None  # a run too short to tell
 
 
 def test_a_pipelines_crf_and_speed_preset_go_only_to_codecs_they_mean_something_to():

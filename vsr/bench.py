@@ -119,6 +119,8 @@ class BenchRow:
     startup_seconds: float | None = None  # start of the run to the first network call
     drain_seconds: float | None = None  # last network call to the finished file
     gpu_util_mean_percent: float | None = None
+    # The encoders' busy share (see RunReport): near 100% they set the pace, not the GPU.
+    encoder_busy_share: float | None = None
     gpu_memory_used_max_bytes: float | None = None
     gpu_peak_allocated_bytes: int | None = None
     psnr_vs_naive_db: float | None = None
@@ -376,6 +378,7 @@ def run_bench(
                 ratio_to_naive=1.0,
                 stage_busy_seconds={s: round(naive.clock.busy[s], 4) for s in STAGES},
                 gpu_util_mean_percent=_get(naive.gpu_summary, "gpu_util_mean_percent"),
+                encoder_busy_share=round(naive.clock.busy["encode"] / naive.wall_seconds, 4),
                 gpu_memory_used_max_bytes=_get(naive.gpu_summary, "memory_used_max_bytes"),
                 gpu_peak_allocated_bytes=naive.gpu_peak_allocated_bytes,
                 round_walls=[round(run.wall_seconds, 3) for run in naive_runs],
@@ -409,6 +412,7 @@ def run_bench(
                     drain_seconds=report.drain_s,
                     steady_fps=round(report.frames / steady, 3) if steady > 0 else None,
                     gpu_util_mean_percent=_get(report.gpu_summary, "gpu_util_mean_percent"),
+                    encoder_busy_share=report.encoder_busy_share,
                     gpu_memory_used_max_bytes=_get(report.gpu_summary, "memory_used_max_bytes"),
                     gpu_peak_allocated_bytes=report.gpu_peak_allocated_bytes,
                     psnr_vs_naive_db=round(total, 3),
@@ -452,10 +456,11 @@ def format_bench(result: BenchResult) -> str:
     if result.rounds > 1:
         header.append(f"best of {result.rounds} alternating rounds per row")
     columns = ["", "fps", "ratio", "steady fps", "wall s", "start s", "warm-up s", *STAGES]
-    columns += ["GPU util", "GPU mem", "PSNR vs naive"]
+    columns += ["GPU util", "enc busy", "GPU mem", "PSNR vs naive"]
     body = []
     for row in result.rows:
         memory = row.gpu_memory_used_max_bytes
+        encoders = None if row.encoder_busy_share is None else 100 * row.encoder_busy_share
         body.append(
             [
                 row.name,
@@ -467,6 +472,7 @@ def format_bench(result: BenchResult) -> str:
                 f"{row.warmup_seconds:.2f}" if row.warmup_seconds else "-",
                 *[f"{row.stage_busy_seconds[s]:.2f}" for s in STAGES],
                 _cell(row.gpu_util_mean_percent, ".0f", "%"),
+                _cell(encoders, ".0f", "%"),
                 _cell(None if memory is None else memory / 2**30, ".2f", " GiB"),
                 "-" if row.name == "naive loop" else _cell(row.psnr_vs_naive_db, ".2f", " dB"),
             ]
@@ -484,7 +490,8 @@ def format_bench(result: BenchResult) -> str:
         "stage columns: busy seconds (the engine's stages overlap; the naive loop's add up); "
         "start: opening, loading and setting up until the first network call; warm-up: "
         "compilation and graph capture; steady fps: frames over the wall time less start and "
-        "warm-up (what a long clip approaches)"
+        "warm-up (what a long clip approaches); enc busy: the encoders' busy share of that "
+        "time (near 100%: they set the pace)"
     )
     lines += [f"note: {note}" for note in result.notes]
     return "\n".join(lines)

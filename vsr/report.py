@@ -44,6 +44,9 @@ class RunReport:
     # channels_last, compile, cuda_graphs, encoders
     fast_path: dict[str, Any] = field(default_factory=dict)
     warmup_s: float = 0.0  # compilation and graph capture, counted inside wall_seconds
+    # The share of the run after start-up and warm-up that the encoders were busy (the mean
+    # over several): near 1, they set the pace; null for a run too short to tell.
+    encoder_busy_share: float | None = None
     notes: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:

@@ -245,7 +245,10 @@ def start_upscale(
         if cuda_graphs and not upscaler.cuda_graphs:
             notes.append("CUDA graphs need a GPU: ignored on the CPU")
         stages = clock.to_dict(wall)
-        advice = encoder_advice(stages["encode"]["busy_share_of_wall"], encoders)
+        startup = clock.first_start.get("model", end) - start
+        warmup = upscaler.warmup_seconds - warmup_before
+        encoder_share = encoders_busy_share(writer, clock, wall - startup - warmup)
+        advice = encoder_advice(encoder_share, writer_encoders(writer))
         if advice:
             notes.append(advice)
         result = RunReport(
@@ -257,7 +260,7 @@ def start_upscale(
             fps=round(frames / wall, 3) if wall > 0 else 0.0,
             stages=stages,
             model_share_of_wall=round(clock.busy["model"] / wall, 4) if wall > 0 else 0.0,
-            startup_s=round(clock.first_start.get("model", end) - start, 4),
+            startup_s=round(startup, 4),
             drain_s=round(end - clock.last_end.get("model", end), 4),
             device=str(dev),
             device_name=torch.cuda.get_device_name(dev) if dev.type == "cuda" else None,
@@ -269,7 +272,8 @@ def start_upscale(
                 "cuda_graphs": upscaler.cuda_graphs,
                 "encoders": encoders,
             },
-            warmup_s=round(upscaler.warmup_seconds - warmup_before, 3),
+            warmup_s=round(warmup, 3),
+            encoder_busy_share=None if encoder_share is None else round(encoder_share, 4),
             scale=geometry.scale,
             network=upscaler.arch,
             network_scale=upscaler.scale,
@@ -299,17 +303,42 @@ def _both(first: Callable[[int], None], second: Callable[[int], None] | None):
     return lambda count: (first(count), second(count))
 
 
-# Above this share of the wall time one encoder was the bottleneck, not the network.
+# Busy more than this share of the time after start-up and warm-up, the encoders were the
+# bottleneck, not the network.
 ENCODER_BOUND_SHARE = 0.8
 
 
-def encoder_advice(encode_share: float, encoders: int) -> str | None:
-    """A note for runs that one encoder held back (the network waited for it)."""
-    if encoders > 1 or encode_share < ENCODER_BOUND_SHARE:
+def writer_encoders(writer) -> int:
+    """How many encoder instances the writer really ran (a parallel writer may fall back)."""
+    from vsr.video.parallel_writer import ParallelVideoWriter
+
+    return writer.encoders if isinstance(writer, ParallelVideoWriter) else 1
+
+
+def encoders_busy_share(writer, clock: StageClock, active_seconds: float) -> float | None:
+    """The share of `active_seconds` (the run after start-up and warm-up) the encoders were
+    busy: one encoder's on the engine's encode thread, or the mean of several workers'."""
+    if active_seconds <= 0:
         return None
+    encoders = writer_encoders(writer)
+    if encoders == 1:
+        return min(1.0, clock.busy["encode"] / active_seconds)
+    return min(1.0, sum(writer.encoder_busy_seconds) / encoders / active_seconds)
+
+
+def encoder_advice(encoder_share: float | None, encoders: int) -> str | None:
+    """A note for runs that the encoders held back (the network waited for them)."""
+    if encoder_share is None or encoder_share < ENCODER_BOUND_SHARE:
+        return None
+    if encoders == 1:
+        return (
+            f"the encoder was busy {encoder_share:.0%} of the run and held it back: "
+            "--encoders 2 (or a faster --preset) would finish sooner"
+        )
     return (
-        f"the encoder was busy {encode_share:.0%} of the run and held it back: "
-        "--encoders 2 (or a faster --preset) would finish sooner"
+        f"the {encoders} encoders were busy {encoder_share:.0%} of the run and held it back: "
+        f"--encoders {encoders + 1} may finish sooner where the machine has idle cores, a "
+        "faster --preset will"
     )
 
 

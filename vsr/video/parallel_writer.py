@@ -48,6 +48,7 @@ from __future__ import annotations
 import logging
 import queue
 import threading
+import time
 from collections import deque
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -96,7 +97,7 @@ class ParallelVideoWriter:
 
     Same surface as VideoWriter: pix_fmt, bit_depth, chroma_shift, color_matrix,
     color_range, notes, frames_written, path, temp_path; write(), close(), abort(), and
-    use as a context manager. A worker's failure is raised by the next write() or close().
+    use as a context manager. `encoder_busy_seconds` has each worker's time in its encoder. A worker's failure is raised by the next write() or close().
     """
 
     def __init__(
@@ -130,12 +131,15 @@ class ParallelVideoWriter:
         self._finished = False
         self._inboxes: list[queue.Queue] = []
         self._workers: list[threading.Thread] = []
+        # Seconds each worker spent inside its encoder. An encoder that cannot keep up makes
+        # its worker wait in there; one with room to spare leaves it waiting for frames.
+        self.encoder_busy_seconds = [0.0] * self.encoders
         if self.encoders > 1:
             room = self.chunk_frames * max(2, self.encoders - 1)
             for n in range(self.encoders):
                 inbox = queue.Queue(maxsize=room)
                 worker = threading.Thread(
-                    target=self._encode_chunks, args=(inbox,), name=f"vsr-encode-{n}", daemon=True
+                    target=self._encode_chunks, args=(inbox, n), name=f"vsr-encode-{n}", daemon=True
                 )
                 worker.start()
                 self._inboxes.append(inbox)
@@ -200,7 +204,7 @@ class ParallelVideoWriter:
 
     # -- the workers --------------------------------------------------------------------
 
-    def _encode_chunks(self, inbox: queue.Queue) -> None:
+    def _encode_chunks(self, inbox: queue.Queue, worker: int) -> None:
         """Worker: encode each chunk that arrives with a fresh encoder, flush it at its end."""
         encoder = None
         try:
@@ -209,16 +213,18 @@ class ParallelVideoWriter:
                 if item is _END:
                     return
                 chunk, frame = item
+                start = time.perf_counter()
                 if frame is None:  # the chunk is complete
                     chunk.packets.put(encoder.encode(None))
                     chunk.packets.put(_DONE)
                     encoder = None
-                    continue
-                if encoder is None:
-                    encoder = self._writer.fresh_encoder()
-                packets = encoder.encode(frame)
-                if packets:
-                    chunk.packets.put(packets)
+                else:
+                    if encoder is None:
+                        encoder = self._writer.fresh_encoder()
+                    packets = encoder.encode(frame)
+                    if packets:
+                        chunk.packets.put(packets)
+                self.encoder_busy_seconds[worker] += time.perf_counter() - start
         except _Stopped:
             return
         except BaseException as error:
