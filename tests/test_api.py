@@ -26,6 +26,8 @@ def test_load_model_from_file(weights_file):
     upscaler = vsr.load_model(weights_file, device="cpu")
     assert isinstance(upscaler, vsr.Upscaler)
     assert upscaler.scale == 2 and upscaler.arch == "imdn_rtc" and upscaler.precision == "fp32"
+    assert upscaler.channels_last  # the CPU's faster layout, unless asked otherwise
+    assert not vsr.load_model(weights_file, device="cpu", channels_last=False).channels_last
 
 
 def test_upscale_frames_is_the_network_rounded_to_uint8(weights_file):

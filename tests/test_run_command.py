@@ -245,10 +245,13 @@ def test_preset_fields_are_overridden_by_flags():
         "batch": 3,
         "max_memory": 2 << 30,
         "encoders": 1,
-        "channels_last": False,
+        "channels_last": True,  # the preset's: it applies on the CPU too
         "compile": False,
         "cuda_graphs": False,
     }
+    _, on_cpu = merged("--device", "cpu")
+    assert on_cpu["channels_last"] and not (on_cpu["compile"] or on_cpu["cuda_graphs"])
+    assert not merged("--device", "cpu", "--no-channels-last")[1]["channels_last"]
 
 
 def test_speed_switches_come_from_the_preset_on_a_gpu_only_and_flags_win(tmp_path):
