@@ -59,12 +59,18 @@ stage 180 "end to end 540p -> 1080p, libx264 veryfast crf 18, 600 frames: eager 
 stage 200 "end to end 1080p -> 2160p, libx264 veryfast, 120 frames: eager vs max-autotune, 4 encoders" \
   $V bench --width 1920 --height 1080 --frames 120 --preset veryfast --crf 18 \
   --variant fp16,batch=2,cl,graphs,enc=4 --variant fp16,batch=1,cl,$AT,graphs,enc=4 --json $R/e2e_1080p.json
-stage 300 "vsr run --pipeline fast --crf 18 on long clips, kernel cache cold then warm" bash -c "
+stage 360 "vsr run --pipeline fast --crf 18 on long clips, kernel cache cold then warm; x264 threads" bash -c "
   python3 -c 'from vsr.bench_clip import make_bench_clip as m; m(\"$R/c540.mkv\", 960, 540, 3000); m(\"$R/c1080.mkv\", 1920, 1080, 600)';
   for clip in c540 c1080; do for cache in cold warm; do
     $V run $R/\$clip.mkv $R/\$clip-\$cache.mp4 --pipeline fast --crf 18 --report $R/run_\${clip}_\$cache.json;
     rm -f $R/\$clip-\$cache.mp4;
-  done; done; rm -f $R/c540.mkv $R/c1080.mkv"
+  done; done; rm -f $R/c1080.mkv
+  # Encoder-bound now: does giving each x264 fewer threads than its default (1.5 per core,
+  # so 3 instances oversubscribe 16 cores 4.5 times) help them share the host?
+  for threads in 4 6; do
+    $V run $R/c540.mkv $R/c540-t\$threads.mp4 --pipeline fast --crf 18 -e threads=\$threads --report $R/run_c540_threads\$threads.json;
+    rm -f $R/c540-t\$threads.mp4;
+  done; rm -f $R/c540.mkv"
 stage 60 "CUDA tests (compile excluded: the bench's compile rows check it)" \
   python3 -m pytest -q -x -p no:cacheprovider tests/test_cuda.py -k "not compile"
 stage 40 "model-only 540p/1080p fp32/fp16/bf16, batch 1" \

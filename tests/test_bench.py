@@ -127,12 +127,14 @@ def test_bench_command_prints_the_table_and_writes_json(tmp_path, capsys):
     status = main(
         ["bench", "--width", "48", "--height", "32", "--frames", "3", "--device", "cpu",
          "--weights", str(weights), "--preset", "ultrafast", "--rounds", "2",
-         "--json", str(report)]
+         "-e", "threads=1", "--json", str(report)]
     )  # fmt: skip
     assert status == 0
     table = capsys.readouterr().out
     assert "naive loop" in table and "engine fp32 batch 1" in table and "n/a" in table
+    assert "libx264 preset ultrafast crf 18 threads=1" in table
     data = json.loads(report.read_text())
+    assert data["encoder_options"] == {"threads": "1"}
     assert data["input_size"] == [48, 32] and data["output_size"] == [96, 64]
     assert data["codec"] == "libx264" and data["preset"] == "ultrafast" and data["crf"] == 18
     assert [row["frames"] for row in data["rows"]] == [3, 3]
@@ -151,6 +153,10 @@ def test_bench_rejects_a_wrong_scale_and_bad_encoder_settings_up_front():
         run_bench(32, 32, frames=1, model=tiny_imdn(), device="cpu", codec="nonesuch")
     with pytest.raises(VsrError, match="cannot open libx264"):
         run_bench(32, 32, frames=1, model=tiny_imdn(), device="cpu", preset="warp-speed")
+    with pytest.raises(VsrError, match="threads=abc"):  # -e options reach the encoder
+        run_bench(
+            32, 32, frames=1, model=tiny_imdn(), device="cpu", encoder_options={"threads": "abc"}
+        )
 
 
 class NanNetwork(nn.Module):

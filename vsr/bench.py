@@ -147,6 +147,7 @@ class BenchResult:
     preset: str | None
     crf: int | None
     pix_fmt: str
+    encoder_options: dict[str, str] = field(default_factory=dict)  # beyond preset and crf
     rows: list[BenchRow] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
 
@@ -276,6 +277,7 @@ def run_bench(
     lossless: bool = False,
     workdir: str | Path | None = None,
     rounds: int = 1,
+    encoder_options: dict[str, str] | None = None,
 ) -> BenchResult:
     """Generate a width x height clip, run the naive loop and the engine on it, compare.
 
@@ -284,6 +286,7 @@ def run_bench(
     there; by default they go to a temporary folder that is removed. `rounds` > 1 runs
     both again, alternating, and keeps each row's fastest round. `variants` lists the
     engine configurations to time (default: one per precision, at `batch`).
+    `encoder_options` (e.g. {"threads": "6"}) go to every encoder, the naive loop's too.
     """
     from vsr.engine import upscale_video
     from vsr.video.writer import EncodeSettings
@@ -306,6 +309,8 @@ def run_bench(
     else:
         pix_fmt = "yuv420p"
         options = {k: str(v) for k, v in (("preset", preset), ("crf", crf)) if v is not None}
+    extra = dict(encoder_options or {})
+    options.update(extra)
     if variants is None:
         variants = [EngineVariant(precision=p, batch=batch) for p in precisions or [None]]
     if rounds < 1:
@@ -318,7 +323,9 @@ def run_bench(
         clip = make_bench_clip(folder / "source.mkv", width, height, frames, lossless=lossless)
         _start_device(dev)
         naive_path = folder / "naive.mkv"
-        settings = EncodeSettings(codec=codec, crf=crf, preset=preset, pix_fmt=pix_fmt)
+        settings = EncodeSettings(
+            codec=codec, crf=crf, preset=preset, pix_fmt=pix_fmt, options=extra
+        )
         naive_runs, engine_runs = [], {v: [] for v in variants}
         # Rounds alternate naive and engine, so a neighbour's load that comes and goes on a
         # shared machine hits both; each row keeps its fastest round (the least disturbed).
@@ -365,6 +372,7 @@ def run_bench(
             preset=preset,
             crf=crf,
             pix_fmt=pix_fmt,
+            encoder_options=extra,
         )
         naive_fps = naive.frames / naive.wall_seconds
         result.rows.append(
@@ -447,6 +455,7 @@ def format_bench(result: BenchResult) -> str:
     encoder = result.codec + "".join(
         f" {k} {v}" for k, v in (("preset", result.preset), ("crf", result.crf)) if v is not None
     )
+    encoder += "".join(f" {k}={v}" for k, v in result.encoder_options.items())
     where = result.device_name or f"{result.device}, {result.torch_threads} threads"
     header = [
         result.title,

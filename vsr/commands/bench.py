@@ -6,6 +6,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from vsr.commands.encoder_options import add_encoder_option
+
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
@@ -28,6 +30,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--codec", default="libx264", help="encoder (default libx264)")
     parser.add_argument("--preset", default="veryfast", help="encoder preset (default veryfast)")
     parser.add_argument("--crf", type=int, default=18, help="encoder quality (default 18)")
+    add_encoder_option(parser, "threads=6 (for the naive loop and every engine row)")
     parser.add_argument(
         "--lossless",
         action="store_true",
@@ -128,6 +131,7 @@ def _end_to_end(args: argparse.Namespace) -> int:
         device=args.device,
         lossless=args.lossless,
         rounds=args.rounds,
+        encoder_options=dict(args.encoder_options),
     )
     print(format_bench(result))
     if args.json:

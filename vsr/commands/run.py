@@ -6,14 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
+from vsr.commands.encoder_options import add_encoder_option
 from vsr.errors import VsrError
-
-
-def _encoder_option(text: str) -> tuple[str, str]:
-    key, sep, value = text.partition("=")
-    if not sep or not key:
-        raise argparse.ArgumentTypeError(f"expected key=value, not {text!r}")
-    return key, value
 
 
 def add_parser(subparsers) -> None:
@@ -38,15 +32,7 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--crf", type=int, help="encoder quality (lower is better)")
     parser.add_argument("--preset", help="encoder speed preset, e.g. veryfast, medium")
     parser.add_argument("--pix-fmt", help="output pixel format (default: follows the input)")
-    parser.add_argument(
-        "-e",
-        dest="encoder_options",
-        action="append",
-        type=_encoder_option,
-        default=[],
-        metavar="KEY=VALUE",
-        help="encoder option, repeatable (e.g. -e tune=film)",
-    )
+    add_encoder_option(parser, "tune=film")
     parser.add_argument("--batch", type=int, help="frames per network call")
     parser.add_argument("--precision", choices=["fp32", "fp16", "bf16"])
     parser.add_argument("--device", help="cpu, cuda or cuda:N (default: CUDA when present)")
