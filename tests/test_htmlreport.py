@@ -51,6 +51,7 @@ def run_report(name: str, gpu: bool) -> dict:
             for i, s in enumerate(STAGES)
         },
         "model_share_of_wall": 0.25,
+        "encoder_busy_share": 0.9375 if gpu else None,
         "startup_s": 0.4,
         "device": "cuda:0" if gpu else "cpu",
         "device_name": "NVIDIA H100" if gpu else None,
@@ -179,6 +180,8 @@ def test_page_has_plots_and_a_row_per_clip_and_result(reports):
     header = clips[0]
     util = header.index("GPU util mean %")
     assert [row[util] for row in clips[1:]] == ["57.5", NO_GPU, NO_GPU]
+    busy = header.index("encoders busy %")
+    assert [row[busy] for row in clips[1:]] == ["93.8", "n/a", "n/a"]
     assert "cannot decode: <nonsense>" in clips[3][-1]
     evaluation = page.tables["eval"]
     assert evaluation[1][:2] == ["Set5", "x4"]

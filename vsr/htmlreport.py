@@ -101,6 +101,11 @@ def _number(value: Any, digits: int = 2) -> str:
     return f"{value:,.{digits}f}" if isinstance(value, float) else f"{value:,}"
 
 
+def _percent(share: Any) -> str:
+    """A share (0..1) as a percentage; n/a where the report has none (older reports)."""
+    return _number(100 * share, 1) if isinstance(share, int | float) else "n/a"
+
+
 def _bytes(value: Any, missing: str = "n/a") -> str:
     if not isinstance(value, int | float):
         return missing
@@ -159,6 +164,7 @@ def clips_table(inputs: ReportInputs) -> str:
                 f"{_size(report.get('input_size'))} &rarr; {_size(report.get('output_size'))}",
                 _text(report.get("codec")),
                 _number(gpu.get("gpu_util_mean_percent"), 1) if gpu else NO_GPU,
+                _percent(report.get("encoder_busy_share")),
                 _bytes(report.get("gpu_peak_allocated_bytes"), NO_GPU if not on_gpu else "n/a"),
                 _bytes(report.get("peak_host_memory_bytes")),
                 _text("; ".join(map(str, report.get("notes") or [])) or clip.get("error") or ""),
@@ -166,7 +172,8 @@ def clips_table(inputs: ReportInputs) -> str:
         )
     headers = [
         "clip", "status", "frames", "fps", "wall s", "device", "precision", "batch", "network",
-        "size", "codec", "GPU util mean %", "GPU peak alloc", "host peak RSS", "notes",
+        "size", "codec", "GPU util mean %", "encoders busy %", "GPU peak alloc", "host peak RSS",
+        "notes",
     ]  # fmt: skip
     return _table(headers, rows, "clips")
 
