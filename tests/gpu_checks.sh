@@ -4,7 +4,7 @@
 # `vsr run --pipeline fast` on long clips, the CUDA tests, the precision of vsr eval on Set5
 # and the pressure test. Each stage is time-boxed and a failing stage does not stop the
 # next; the whole run ends within $BUDGET seconds (default 600; every stage needs about
-# 650). Output: $OUT/bench.log and $OUT/bench.tgz (every JSON, the plot).
+# 800). Output: $OUT/bench.log and $OUT/bench.tgz (every JSON, the plot).
 #
 #   OUT=/tmp/gpu VSR_SHARED=../shared BUDGET=600 bash tests/gpu_checks.sh
 #
@@ -52,6 +52,9 @@ stage 40 "model-only 540p fp16 batch 4 CUDA graphs: NCHW / channels_last" bash -
   $V bench --model-only --sizes 540p --precision fp16 --batch 4 --cuda-graphs --repeats 30 --json $R/model_b4_nchw_graphs.json"
 stage 120 "max-autotune model-only 540p batch 4 (fills the kernel cache the engine rows reuse)" \
   $V bench --model-only --sizes 540p --precision fp16 --batch 4 --channels-last --compile max-autotune-no-cudagraphs --cuda-graphs --repeats 30 --json $R/model_autotune.json
+stage 60 "kernels of the compiled and the eager network, 540p fp16 batch 4 (where fusing could pay)" bash -c "
+  $V bench --model-only --sizes 540p --precision fp16 --batch 4 --channels-last --compile max-autotune-no-cudagraphs --cuda-graphs --repeats 10 --kernels 25 --json $R/kernels_compiled.json;
+  $V bench --model-only --sizes 540p --precision fp16 --batch 4 --channels-last --cuda-graphs --repeats 10 --kernels 25 --json $R/kernels_eager.json"
 stage 180 "end to end 540p -> 1080p, libx264 veryfast crf 18, 600 frames: eager vs max-autotune, 3-4 encoders" \
   $V bench --width 960 --height 540 --frames 600 --preset veryfast --crf 18 \
   --variant fp16,batch=4,cl,graphs,enc=3 --variant fp16,batch=4,cl,$AT,graphs,enc=3 \

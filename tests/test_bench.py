@@ -297,3 +297,44 @@ def _check_precisions_on_butterfly(precisions: list[str], crop: int | None) -> N
     assert 30 < full < 40  # the network works (butterfly x2 is about 35.4 dB whole)
     for precision in precisions:
         assert abs(y_psnr(precision) - full) <= 0.01, precision
+
+
+def test_kernel_profile_adds_up_and_sorts_kernels_by_kind():
+    from vsr.bench_kernels import KINDS, kind_of, profile_kernels, shares_by_kind
+
+    torch.manual_seed(0)
+    model = create_model("imdn", 2, features=16, blocks=2).eval()
+    kernels = profile_kernels(model, torch.rand(1, 3, 24, 32), calls=2)
+    assert kernels == sorted(kernels, key=lambda k: k.ms, reverse=True)
+    assert sum(k.share for k in kernels) == pytest.approx(1.0)
+    # Every convolution once per call: the head, seven per block (five, and the attention's
+    # two), the fusion, the one before the upsampler and the upsampler's.
+    run = [
+        k for k in kernels if k.name in ("aten::mkldnn_convolution", "aten::_slow_conv2d_forward")
+    ]
+    assert sum(k.calls for k in run) == 1 + 2 * 7 + 3
+    assert all(k.kind == "convolutions" for k in run)
+    split = shares_by_kind(kernels)
+    assert set(split) == set(KINDS) and sum(split.values()) == pytest.approx(1.0)
+    names = {
+        "triton_poi_fused_convolution_leaky_relu_0": "element-wise and reductions",
+        "triton_tem_fused_convolution_1": "convolutions",
+        "sm90_xmma_fprop_implicit_gemm_f16f16": "convolutions",
+        "void cudnn::engines_precompiled::nchwToNhwcKernel<__half>": "copies",
+        "CatArrayBatchedCopy_contig": "copies",
+        "void at::native::vectorized_elementwise_kernel<4, convert>": "element-wise and reductions",
+    }
+    assert {name: kind_of(name) for name in names} == names
+
+
+def test_model_only_kernels_flag_prints_the_longest_and_the_split(capsys):
+    status = main(
+        ["bench", "--model-only", "--sizes", "32", "--device", "cpu", "--repeats", "1",
+         "--precision", "fp32", "--kernels", "3"]
+    )  # fmt: skip
+    assert status == 0
+    out = capsys.readouterr().out
+    table = out[out.index("kernels of one call") :].splitlines()
+    assert table[2].split()[:3] == ["share", "ms/call", "calls"]
+    assert len([line for line in table if line.endswith(")")]) == 3  # the 3 longest, named
+    assert "others" in table[-2] and table[-1].startswith("by kind: convolutions")

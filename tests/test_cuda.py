@@ -166,3 +166,15 @@ def _ffv1():
 def _decode(path: Path) -> list[tuple[int, tuple[np.ndarray, ...]]]:
     with VideoReader(path) as reader:
         return [(frame.pts, tuple(p.copy() for p in frame.planes)) for frame in reader.frames()]
+
+
+def test_the_kernel_profile_times_device_kernels():
+    from vsr.bench_kernels import profile_kernels, shares_by_kind
+
+    model = create_model("imdn", 2).to(CUDA, torch.float16).eval()
+    x = torch.rand(1, 3, 128, 128, device=CUDA, dtype=torch.float16)
+    kernels = profile_kernels(model, x, calls=3)
+    assert kernels and not any(k.name.startswith("aten::") for k in kernels)  # kernels only
+    assert sum(k.share for k in kernels) == pytest.approx(1.0)
+    split = shares_by_kind(kernels)
+    assert split["convolutions"] == max(split.values())

@@ -18,6 +18,7 @@ from typing import Any
 import torch
 from torch import nn
 
+from vsr.bench_kernels import KernelTime, profile_kernels
 from vsr.errors import VsrError
 from vsr.ops.compiled import compile_network
 from vsr.ops.cuda_graph import GraphedNetwork
@@ -78,9 +79,10 @@ class ModelTiming:
     compile_seconds: float | None
     timing: str
     error: str | None = None
+    kernels: list[KernelTime] | None = None  # with `kernels`: the profile, longest first
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return asdict(self)  # kernels become dicts too
 
 
 def prepare_network(
@@ -125,8 +127,10 @@ def time_model(
     warmup: int | None = None,
     repeats: int | None = None,
     name: str | None = None,
+    kernels: bool = False,
 ) -> list[ModelTiming]:
-    """Time `model` on random batch x 3 x H x W inputs, every size in every precision."""
+    """Time `model` on random batch x 3 x H x W inputs, every size in every precision;
+    `kernels` also profiles each one kernel by kernel (vsr.bench_kernels)."""
     if batch < 1:
         raise VsrError(f"--batch must be at least 1, not {batch}")
     on_gpu = device.type == "cuda"
@@ -185,9 +189,15 @@ def time_model(
                     )  # fmt: skip
                 )
                 continue
+            profiled = None
+            if kernels:
+                # Outside a CUDA graph, so that each kernel shows by name.
+                inner = net.network if isinstance(net, GraphedNetwork) else net
+                profiled = profile_kernels(inner, x)
             results.append(
                 ModelTiming(
                     **entry,
+                    kernels=profiled,
                     ms_per_call=round(ms, 3),
                     ms_per_frame=round(ms / batch, 3),
                     fps=round(1000.0 * batch / ms, 2) if ms > 0 else None,

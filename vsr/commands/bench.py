@@ -85,6 +85,16 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "--repeats", type=int, help="--model-only/--pressure: timed calls (default 50 GPU, 3 CPU)"
     )
     parser.add_argument(
+        "--kernels",
+        type=int,
+        nargs="?",
+        const=15,
+        default=0,
+        metavar="N",
+        help="--model-only: also profile kernel by kernel and list the N longest (default 15), "
+        "with the split between convolutions, element-wise work and copies",
+    )
+    parser.add_argument(
         "--max-size",
         type=int,
         metavar="PIXELS",
@@ -105,6 +115,8 @@ def run(args: argparse.Namespace) -> int:
 
     if args.repeats is not None and args.repeats < 1:
         raise VsrError("--repeats must be at least 1")
+    if args.kernels < 0:
+        raise VsrError("--kernels must be at least 1")
     if args.pressure:
         return _pressure(args)
     if args.model_only:
@@ -141,6 +153,7 @@ def _end_to_end(args: argparse.Namespace) -> int:
 
 def _model_only(args: argparse.Namespace) -> int:
     from vsr.bench import bench_model, model_name
+    from vsr.bench_kernels import format_kernels
     from vsr.bench_model import format_model_timings, parse_frame_sizes, time_model
     from vsr.report import write_json
     from vsr.upscale import resolve_device
@@ -159,6 +172,7 @@ def _model_only(args: argparse.Namespace) -> int:
         compile=args.compile,
         cuda_graphs=args.cuda_graphs,
         repeats=args.repeats,
+        kernels=args.kernels > 0,
     )
     where = torch_device_label(device)
     print(
@@ -166,6 +180,10 @@ def _model_only(args: argparse.Namespace) -> int:
             timings, f"vsr bench --model-only: {model_name(model)} ({origin}), {where}"
         )
     )
+    for t in timings:
+        if t.kernels:
+            title = f"\nkernels of one call, {t.size} {t.precision} batch {t.batch}"
+            print(format_kernels(t.kernels, args.kernels, title))
     if args.json:
         write_json(
             {"model": model_name(model), "weights": origin, "device": where,
