@@ -44,12 +44,15 @@ _PACKAGE = Path(__file__).resolve().parent
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
     """vsr's own warnings (a failed compile, an out-of-memory retry) as one plain line;
-    other libraries' keep Python's form, which says where they came from."""
+    other libraries' keep Python's form, which says where they came from. Written through
+    tqdm, so that a progress bar on the screen is redrawn below the line, not broken."""
+    from tqdm import tqdm
+
     if Path(filename).resolve().is_relative_to(_PACKAGE):
-        text = f"vsr: warning: {message}\n"
+        text = f"vsr: warning: {message}"
     else:
-        text = warnings.formatwarning(message, category, filename, lineno, line)
-    (file or sys.stderr).write(text)
+        text = warnings.formatwarning(message, category, filename, lineno, line).rstrip("\n")
+    tqdm.write(text, file=file or sys.stderr)
 
 
 def _terminate(signum: int, frame: object) -> None:
