@@ -338,3 +338,16 @@ def test_model_only_kernels_flag_prints_the_longest_and_the_split(capsys):
     assert table[2].split()[:3] == ["share", "ms/call", "calls"]
     assert len([line for line in table if line.endswith(")")]) == 3  # the 3 longest, named
     assert "others" in table[-2] and table[-1].startswith("by kind: convolutions")
+
+
+@pytest.mark.parametrize(
+    "flags, message",
+    [
+        (["--compile", "--kernels"], "--compile, --kernels: for --model-only"),
+        (["--pressure", "--channels-last"], "--channels-last: for --model-only"),
+        (["--model-only", "--variant", "fp16"], "--variant is for the end-to-end bench"),
+    ],
+)
+def test_bench_flags_of_the_other_mode_are_one_clear_error(flags, message, capsys):
+    assert main(["bench", "--device", "cpu", *flags]) == 2
+    assert f"vsr: error: {message}" in capsys.readouterr().err

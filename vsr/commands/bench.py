@@ -117,6 +117,20 @@ def run(args: argparse.Namespace) -> int:
         raise VsrError("--repeats must be at least 1")
     if args.kernels < 0:
         raise VsrError("--kernels must be at least 1")
+    switches = (
+        ("--channels-last", args.channels_last),
+        ("--compile", args.compile),
+        ("--cuda-graphs", args.cuda_graphs),
+        ("--kernels", args.kernels),
+    )
+    network_only = [name for name, given in switches if given]
+    if network_only and not args.model_only:
+        raise VsrError(
+            f"{', '.join(network_only)}: for --model-only; end to end, name the switches in a "
+            "variant, e.g. --variant fp16,cl,compile,graphs"
+        )
+    if args.variant and args.model_only:
+        raise VsrError("--variant is for the end-to-end bench, not --model-only")
     if args.pressure:
         return _pressure(args)
     if args.model_only:
