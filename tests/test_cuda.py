@@ -178,3 +178,10 @@ def test_the_kernel_profile_times_device_kernels():
     assert sum(k.share for k in kernels) == pytest.approx(1.0)
     split = shares_by_kind(kernels)
     assert split["convolutions"] == max(split.values())
+
+
+def test_a_compile_mode_with_its_own_graphs_is_refused_beside_ours():
+    model = create_model("imdn", 2, features=16, blocks=1)
+    with pytest.raises(VsrError, match="clashes with --cuda-graphs"):
+        Upscaler(model, device=CUDA, compile="max-autotune", cuda_graphs=True)
+    Upscaler(model, device=CUDA, compile="max-autotune-no-cudagraphs", cuda_graphs=True)

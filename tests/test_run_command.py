@@ -379,10 +379,16 @@ def test_a_preset_may_name_the_compile_mode_and_the_flags_keep_or_drop_it(tmp_pa
 
 
 def test_an_unknown_compile_mode_is_a_user_error():
-    from vsr.ops.compiled import compile_network
+    from vsr.ops.compiled import check_with_cuda_graphs, compile_network
 
     with pytest.raises(VsrError, match="unknown compile mode 'fastest'"):
         compile_network(torch.nn.Conv2d(3, 3, 1), "fastest")
+    # Modes that capture their own CUDA graphs cannot run inside ours.
+    for mode in ("max-autotune", "reduce-overhead"):
+        with pytest.raises(VsrError, match="max-autotune-no-cudagraphs, or --no-cuda-graphs"):
+            check_with_cuda_graphs(mode)
+    for mode in (None, "default", "max-autotune-no-cudagraphs"):
+        check_with_cuda_graphs(mode)
 
 
 def test_the_progress_bar_says_when_the_network_is_compiling():

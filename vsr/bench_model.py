@@ -20,7 +20,7 @@ from torch import nn
 
 from vsr.bench_kernels import KernelTime, profile_kernels
 from vsr.errors import VsrError
-from vsr.ops.compiled import compile_network
+from vsr.ops.compiled import check_with_cuda_graphs, compile_network
 from vsr.ops.cuda_graph import GraphedNetwork
 from vsr.profiling import peak_memory, time_forward
 from vsr.upscale import PRECISIONS
@@ -98,8 +98,11 @@ def prepare_network(
     net = copy.deepcopy(model).to(device, PRECISIONS[precision]).eval()
     if channels_last:
         net = net.to(memory_format=torch.channels_last)
+    mode = compile if isinstance(compile, str) else None
+    if compile and cuda_graphs and device.type == "cuda":
+        check_with_cuda_graphs(mode)
     if compile:
-        net = compile_network(net, compile if isinstance(compile, str) else None)
+        net = compile_network(net, mode)
     if cuda_graphs and device.type == "cuda":
         net = GraphedNetwork(net)
     return net

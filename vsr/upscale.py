@@ -20,7 +20,7 @@ import torch
 from torch import nn
 
 from vsr.errors import VsrError
-from vsr.ops.compiled import compile_network
+from vsr.ops.compiled import check_with_cuda_graphs, compile_network
 from vsr.ops.cuda_graph import GraphedNetwork
 from vsr.ops.tiling import TilePlan, plan_tiles, run_plan
 
@@ -106,6 +106,8 @@ class Upscaler:
         self.cuda_graphs = cuda_graphs and self.device.type == "cuda"
         self.checked = checked
         mode = compile if isinstance(compile, str) else None
+        if compile and self.cuda_graphs:
+            check_with_cuda_graphs(mode)
         self._run = compile_network(self.model, mode) if compile else self.model
         if self.cuda_graphs:
             self._run = GraphedNetwork(self._run)

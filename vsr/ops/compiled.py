@@ -25,6 +25,16 @@ from vsr.errors import VsrError
 # "max-autotune") clash with the engine's own graphs (vsr/ops/cuda_graph.py): with those,
 # "max-autotune-no-cudagraphs" is the one to use.
 MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
+_OWN_GRAPHS = ("reduce-overhead", "max-autotune")
+
+
+def check_with_cuda_graphs(mode: str | None) -> None:
+    """Refuse a mode that captures CUDA graphs itself, for a network we replay as a graph."""
+    if mode in _OWN_GRAPHS:
+        raise VsrError(
+            f"compile mode {mode!r} captures CUDA graphs itself, which clashes with "
+            "--cuda-graphs: use max-autotune-no-cudagraphs, or --no-cuda-graphs"
+        )
 
 
 def compile_network(network: nn.Module, mode: str | None = None) -> nn.Module:
