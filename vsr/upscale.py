@@ -71,13 +71,14 @@ class Upscaler:
     """``upscaler(x)``: float N x 3 x H x W in [0, 1] -> N x 3 x sH x sW float32 in [0, 1].
 
     The model is copied, so the caller's module keeps its device and dtype. `compile` runs
-    it through torch.compile (a string names the inductor mode, e.g. "max-autotune"; if
-    compiling fails, the network runs uncompiled with a warning and an entry in `notes`) and
-    `cuda_graphs` replays it as a CUDA graph per input shape (CUDA only; ignored on the
-    CPU). `checked=False` returns the network's output unclamped and leaves both the
-    NaN/Inf refusal and the clamp to the caller (the video engine checks on the device
-    without stalling it, and must see an infinity before a clamp turns it into 1.0). `warmup_seconds` adds up the first call of
-    every new input shape when compiling or capturing: what the speed-ups cost up front.
+    it through torch.compile (a string names the inductor mode, e.g.
+    "max-autotune-no-cudagraphs"; if compiling fails, the network runs uncompiled with a
+    warning and an entry in `notes`) and `cuda_graphs` replays it as a CUDA graph per input
+    shape (CUDA only; ignored on the CPU). `checked=False` returns the network's output
+    unclamped and leaves both the NaN/Inf refusal and the clamp to the caller (the video
+    engine checks on the device without stalling it, and must see an infinity before a
+    clamp turns it into 1.0). `warmup_seconds` adds up the first call of every new input
+    shape when compiling or capturing: what the speed-ups cost up front.
     """
 
     def __init__(

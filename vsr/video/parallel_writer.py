@@ -97,7 +97,8 @@ class ParallelVideoWriter:
 
     Same surface as VideoWriter: pix_fmt, bit_depth, chroma_shift, color_matrix,
     color_range, notes, frames_written, path, temp_path; write(), close(), abort(), and
-    use as a context manager. `encoder_busy_seconds` has each worker's time in its encoder. A worker's failure is raised by the next write() or close().
+    use as a context manager. A worker's failure is raised by the next write() or close().
+    `encoder_busy_seconds` holds each worker's time inside its encoder.
     """
 
     def __init__(
