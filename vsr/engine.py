@@ -29,10 +29,10 @@ import torch
 
 from vsr.errors import VsrError
 from vsr.ops.yuv import rgb_to_yuv, yuv_to_rgb
+from vsr.stoppable_queue import Stopped, get_unless_stopped, put_unless_stopped
 from vsr.telemetry import StageClock
 
 _END = object()  # end of stream marker on the queues
-_POLL_S = 0.05  # how often a blocked thread looks at the stop flag
 
 
 @dataclass(frozen=True)
@@ -53,10 +53,6 @@ class _Batch:
     pts: list[int | None]
     done: torch.cuda.Event | None
     finite: torch.Tensor  # 0-d bool: the network's output had no NaN or Inf
-
-
-class _Stopped(Exception):
-    """Raised inside a worker when another stage has failed or the user interrupted."""
 
 
 def resize_exact(rgb: torch.Tensor, height: int, width: int) -> torch.Tensor:
@@ -108,29 +104,16 @@ class Pipeline:
             self.copy_stream = torch.cuda.Stream(device)
             self.download_stream = torch.cuda.Stream(device)
 
-    # --- queue helpers that never block past a stop -------------------------------------
+    # --- queue calls that never block past a stop ----------------------------------------
 
     def _put(self, q: queue.Queue, item: object) -> None:
-        while True:
-            if self.stop.is_set():
-                raise _Stopped
-            try:
-                q.put(item, timeout=_POLL_S)
-                return
-            except queue.Full:
-                continue
+        put_unless_stopped(q, item, self.stop)
 
     def _get(self, q: queue.Queue) -> object:
-        while True:
-            if self.stop.is_set():
-                raise _Stopped
-            try:
-                return q.get(timeout=_POLL_S)
-            except queue.Empty:
-                continue
+        return get_unless_stopped(q, self.stop)
 
     def _fail(self, error: BaseException) -> None:
-        if not isinstance(error, _Stopped):
+        if not isinstance(error, Stopped):
             self.errors.append(error)
         self.stop.set()
 

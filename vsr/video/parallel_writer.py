@@ -57,6 +57,7 @@ import av
 import numpy as np
 
 from vsr.errors import VsrError
+from vsr.stoppable_queue import POLL_S, Stopped, get_unless_stopped
 from vsr.video.reader import VideoInfo
 from vsr.video.writer import EncodeSettings, VideoWriter
 
@@ -64,13 +65,8 @@ log = logging.getLogger(__name__)
 
 CHUNK_SECONDS = 2
 MIN_CHUNK_FRAMES = 24
-_POLL_S = 0.05  # how often a waiting thread looks for a failure or a stop
 _END = object()  # no more chunks for this worker
 _DONE = object()  # the last packets of a chunk have been handed over
-
-
-class _Stopped(Exception):
-    """Raised inside a worker when the writer is aborted or another worker failed."""
 
 
 @dataclass
@@ -206,11 +202,12 @@ class ParallelVideoWriter:
     # -- the workers --------------------------------------------------------------------
 
     def _encode_chunks(self, inbox: queue.Queue, worker: int) -> None:
-        """Worker: encode each chunk that arrives with a fresh encoder, flush it at its end."""
+        """Worker: encode each chunk that arrives with a fresh encoder, flush it at its end.
+        It stops when the writer is aborted or another worker failed (`self._stop`)."""
         encoder = None
         try:
             while True:
-                item = self._take(inbox)
+                item = get_unless_stopped(inbox, self._stop)
                 if item is _END:
                     return
                 chunk, frame = item
@@ -226,20 +223,11 @@ class ParallelVideoWriter:
                     if packets:
                         chunk.packets.put(packets)
                 self.encoder_busy_seconds[worker] += time.perf_counter() - start
-        except _Stopped:
+        except Stopped:
             return
         except BaseException as error:
             self._errors.append(error)
             self._stop.set()
-
-    def _take(self, inbox: queue.Queue) -> object:
-        while True:
-            if self._stop.is_set():
-                raise _Stopped
-            try:
-                return inbox.get(timeout=_POLL_S)
-            except queue.Empty:
-                continue
 
     # -- the caller's side ----------------------------------------------------------------
 
@@ -255,7 +243,7 @@ class ParallelVideoWriter:
         while True:
             self._raise_failure()
             try:
-                inbox.put(item, timeout=_POLL_S)
+                inbox.put(item, timeout=POLL_S)
                 return
             except queue.Full:
                 self._mux_ready(wait=False)
@@ -265,7 +253,7 @@ class ParallelVideoWriter:
         while self._chunks:
             head = self._chunks[0]
             try:
-                packets = head.packets.get(timeout=_POLL_S) if wait else head.packets.get_nowait()
+                packets = head.packets.get(timeout=POLL_S) if wait else head.packets.get_nowait()
             except queue.Empty:
                 if not wait:
                     return
