@@ -72,3 +72,23 @@ def test_load_model_refuses_weights_of_another_scale(tmp_path):
         vsr.load_model(path, scale=2, device="cpu")
     same_size = vsr.load_model(create_model("imdn_as"), scale=3, device="cpu")
     assert same_size.scale == 1  # IMDN_AS serves any scale from an enlarged input
+
+
+def test_import_and_the_cli_parser_leave_torch_unloaded_until_an_api_name_is_used():
+    # `vsr --help` and argument errors answer at once only if torch stays out until needed.
+    import subprocess
+    import sys
+
+    probe = (
+        "import sys, vsr, vsr.cli; vsr.cli.build_parser()\n"
+        "print('torch' in sys.modules)\n"
+        "from vsr import Upscaler, upscale_video\n"
+        "from vsr.engine import upscale_video as direct\n"
+        "print('torch' in sys.modules, upscale_video is direct, Upscaler.__module__)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout.split("\n")[:2] == ["False", "True True vsr.upscale"]
+    assert sorted(vsr.__all__) == sorted(vsr._PUBLIC)
+    with pytest.raises(AttributeError, match="no attribute 'nope'"):
+        vsr.nope  # noqa: B018

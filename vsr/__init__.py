@@ -4,12 +4,29 @@ The API in one screen: ``load_model`` gives an ``Upscaler``; ``upscale_frames``,
 ``upscale_image`` and ``upscale_video`` use it. See vsr/api.py for examples.
 """
 
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING
+
 __version__ = "0.1.0"
 
-from vsr.api import load_model, upscale_frames, upscale_image  # noqa: E402
-from vsr.engine import upscale_video  # noqa: E402
-from vsr.errors import VsrError  # noqa: E402
-from vsr.upscale import Upscaler  # noqa: E402
+# Where each public name lives. They are imported on first use (PEP 562), because the API
+# pulls in torch (about 2.5 s), and `vsr --help` or a mistyped flag should answer at once.
+_PUBLIC = {
+    "Upscaler": "vsr.upscale",
+    "VsrError": "vsr.errors",
+    "load_model": "vsr.api",
+    "upscale_frames": "vsr.api",
+    "upscale_image": "vsr.api",
+    "upscale_video": "vsr.engine",
+}
+
+if TYPE_CHECKING:
+    from vsr.api import load_model, upscale_frames, upscale_image
+    from vsr.engine import upscale_video
+    from vsr.errors import VsrError
+    from vsr.upscale import Upscaler
 
 __all__ = [
     "Upscaler",
@@ -19,3 +36,15 @@ __all__ = [
     "upscale_image",
     "upscale_video",
 ]
+
+
+def __getattr__(name: str) -> object:
+    if name not in _PUBLIC:
+        raise AttributeError(f"module 'vsr' has no attribute {name!r}")
+    value = getattr(importlib.import_module(_PUBLIC[name]), name)
+    globals()[name] = value  # later lookups skip this function
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted([*globals(), *_PUBLIC])
