@@ -22,6 +22,7 @@ from vsr.bench_kernels import KernelTime, profile_kernels
 from vsr.errors import VsrError
 from vsr.ops.compiled import check_with_cuda_graphs, compile_network
 from vsr.ops.cuda_graph import GraphedNetwork
+from vsr.ops.mixed_precision import cast_network, input_dtype
 from vsr.profiling import peak_memory, time_forward
 from vsr.upscale import PRECISIONS
 
@@ -95,7 +96,8 @@ def prepare_network(
 ) -> nn.Module:
     """A copy of `model` on `device` in `precision`, optionally channels_last, compiled and
     replayed as CUDA graphs, the way the engine's Upscaler runs it."""
-    net = copy.deepcopy(model).to(device, PRECISIONS[precision]).eval()
+    net = copy.deepcopy(model).to(device).eval()
+    cast_network(net, PRECISIONS[precision])
     if channels_last:
         net = net.to(memory_format=torch.channels_last)
     mode = compile if isinstance(compile, str) else None
@@ -151,7 +153,7 @@ def time_model(
                 raise VsrError(f"{label} needs sides that are multiples of {multiple}: {size_name}")
             generator = torch.Generator().manual_seed(0)
             x = torch.rand(batch, 3, height, width, generator=generator)
-            x = x.to(device, PRECISIONS[precision])
+            x = x.to(device, input_dtype(PRECISIONS[precision]))
             if channels_last:
                 x = x.contiguous(memory_format=torch.channels_last)
             entry = dict(

@@ -28,6 +28,7 @@ from torch import nn
 
 from vsr.errors import VsrError
 from vsr.models import create_model
+from vsr.ops.mixed_precision import cast_network
 from vsr.profiling import peak_memory, time_forward
 from vsr.upscale import PRECISIONS
 
@@ -130,7 +131,8 @@ def run_pressure(
     measure = "cuda max_memory_allocated" if on_gpu else "peak RSS growth"
     points = []
     for label, model in models or pressure_models(scale):
-        net = model.to(device, PRECISIONS[precision]).eval()
+        net = model.to(device).eval()
+        net_input = cast_network(net, PRECISIONS[precision])
         for size_name, (width, height) in sizes:
             point = dict(
                 model=label,
@@ -152,7 +154,7 @@ def run_pressure(
                 )
                 continue
             generator = torch.Generator().manual_seed(0)
-            x = torch.rand(1, 3, height, width, generator=generator).to(device, net_dtype(net))
+            x = torch.rand(1, 3, height, width, generator=generator).to(device, net_input)
             try:
                 memory = peak_memory(net, x) if on_gpu else cpu_forward_growth(net, x)
                 ms, _how = time_forward(net, x, warmup=warmup, repeats=repeats)
@@ -170,10 +172,6 @@ def run_pressure(
                 PressurePoint(**point, time_ms=round(ms, 3), memory_bytes=memory, status="ok")
             )
     return points
-
-
-def net_dtype(net: nn.Module) -> torch.dtype:
-    return next(net.parameters()).dtype
 
 
 def write_pressure_csv(points: list[PressurePoint], path: str | Path) -> None:

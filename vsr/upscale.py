@@ -22,6 +22,7 @@ from torch import nn
 from vsr.errors import VsrError
 from vsr.ops.compiled import check_with_cuda_graphs, compile_network
 from vsr.ops.cuda_graph import GraphedNetwork
+from vsr.ops.mixed_precision import cast_network
 from vsr.ops.tiling import TilePlan, plan_tiles, run_plan
 
 PRECISIONS = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
@@ -70,7 +71,8 @@ def default_memory_budget(device: torch.device) -> int:
 class Upscaler:
     """``upscaler(x)``: float N x 3 x H x W in [0, 1] -> N x 3 x sH x sW float32 in [0, 1].
 
-    The model is copied, so the caller's module keeps its device and dtype. `compile` runs
+    The model is copied, so the caller's module keeps its device and dtype. In bf16 the
+    network's stem and upsampler stay float32 (vsr.ops.mixed_precision). `compile` runs
     it through torch.compile (a string names the inductor mode, e.g.
     "max-autotune-no-cudagraphs"; if compiling fails, the network runs uncompiled with a
     warning and an entry in `notes`) and `cuda_graphs` replays it as a CUDA graph per input
@@ -99,7 +101,8 @@ class Upscaler:
             raise VsrError(f"unknown precision {precision!r}; use one of {', '.join(PRECISIONS)}")
         self.precision = precision
         self.dtype = PRECISIONS[precision]
-        self.model = copy.deepcopy(model).to(self.device, self.dtype).eval()
+        self.model = copy.deepcopy(model).to(self.device).eval()
+        self.input_dtype = cast_network(self.model, self.dtype)  # bf16: float32 ends
         self.channels_last = channels_last
         if channels_last:
             self.model = self.model.to(memory_format=torch.channels_last)
@@ -163,7 +166,7 @@ class Upscaler:
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         if x.ndim != 4 or x.shape[1] != 3:
             raise ValueError(f"expected N x 3 x H x W, got {tuple(x.shape)}")
-        x = x.to(self.device, self.dtype, non_blocking=True)
+        x = x.to(self.device, self.input_dtype, non_blocking=True)
         while True:
             plan = self.plan_for(x.shape[2], x.shape[3])
             try:

@@ -17,6 +17,8 @@ class IMDN(nn.Module):
 
     arch = "imdn"
     input_multiple = 1
+    # Kept in float32 when the rest runs in bf16 (vsr.ops.mixed_precision).
+    precise_parts = ("fea_conv", "upsampler")
 
     def __init__(self, scale: int = 2, features: int = 64, blocks: int = 6) -> None:
         super().__init__()

@@ -33,6 +33,8 @@ class IMDN_RTC(nn.Module):
 
     arch = "imdn_rtc"
     input_multiple = 1
+    # The stem and the upsampler's convolution, kept in float32 under bf16.
+    precise_parts = ("model.0", "model.2")
 
     def __init__(self, scale: int = 2, features: int = 12, blocks: int = 5) -> None:
         super().__init__()
@@ -57,6 +59,7 @@ class IMDN_RTE(nn.Module):
 
     arch = "imdn_rte"
     input_multiple = 2
+    precise_parts = ("fea_conv", "upsampler")  # kept in float32 under bf16
     # The official IMDN_RTE weights were trained on pixel values in 0..255 (measured: 37.25 dB
     # on Set5 baby x2 that way, 19.6 dB on 0..1), so the [0, 1] interface is scaled inside.
     pixel_range = 255.0
