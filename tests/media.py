@@ -17,7 +17,7 @@ import numpy as np
 
 # Audio codec per container: what the container holds without trouble.
 _AUDIO_CODEC = {".mp4": "aac", ".mov": "aac", ".mkv": "aac", ".webm": "libopus"}
-_FORMAT = {".mp4": "mp4", ".mov": "mov", ".mkv": "matroska", ".webm": "webm"}
+_FORMAT = {".mp4": "mp4", ".mov": "mov", ".mkv": "matroska", ".webm": "webm", ".ts": "mpegts"}
 _VFR_STEPS_MS = (40, 40, 60, 20, 100, 33, 47)
 
 

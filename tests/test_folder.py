@@ -28,6 +28,7 @@ def test_folder_keeps_going_past_a_bad_clip_then_skips_finished_ones(tmp_path, w
 
     args = ["run", str(clips), str(out), "--weights", str(weights), "--quiet"]
     assert main([*args, "--report", str(report)]) == 1  # one failed: non-zero
+    assert "failed: b.mp4" in capsys.readouterr().err  # even with --quiet
     assert sorted(p.name for p in out.iterdir()) == ["a.mp4", "c.mkv"]
     data = json.loads(report.read_text())
     assert data["summary"]["done"] == 2 and data["summary"]["failed"] == 1
@@ -179,3 +180,20 @@ def test_the_clips_of_a_folder_share_one_network_and_one_upscaler(tmp_path, weig
         )
         assert report.frames == 2 and report.warmup_s == 0.0
     assert len(cache.models) == 1 and len(cache.upscalers) == 1
+
+
+def test_folder_mode_writes_clips_in_containers_vsr_cannot_write(tmp_path, weights):
+    clips = tmp_path / "in"
+    clips.mkdir()
+    make_clip(clips / "a.ts", 32, 24, frames=4, audio=False)  # found, but vsr cannot write TS
+    assert (
+        main(["run", str(clips), str(tmp_path / "out"), "--weights", str(weights), "--quiet"]) == 0
+    )
+    assert (tmp_path / "out" / "a.mkv").exists()
+
+
+def test_folder_input_with_a_file_like_output_is_refused(tmp_path, weights):
+    (tmp_path / "in").mkdir()
+    args = [str(tmp_path / "in"), str(tmp_path / "out.mp4"), "--weights", str(weights)]
+    assert main(["run", *args]) == 2
+    assert not (tmp_path / "out.mp4").exists()

@@ -443,3 +443,21 @@ def test_vsr_warnings_print_as_one_line_and_other_warnings_as_python_does():
     shown = io.StringIO()
     _show_warning(UserWarning("deprecated"), UserWarning, json.__file__, 9, shown)
     assert "json" in shown.getvalue() and "UserWarning: deprecated" in shown.getvalue()
+
+
+def test_height_names_the_displayed_height_of_a_rotated_clip(tmp_path, weights):
+    source = tmp_path / "in.mp4"
+    make_clip(source, 64, 48, frames=3, rotation=90, audio=False)  # displayed 48x64
+    out = tmp_path / "out.mp4"
+    assert vsr(source, out, "--weights", weights, "--height", "128") == 0
+    with av.open(str(out)) as container:
+        frame = next(container.decode(video=0))
+        assert (frame.width, frame.height, round(frame.rotation) % 180) == (128, 96, 90)
+
+
+def test_unknown_encoder_option_is_an_error(tmp_path, weights, capsys):
+    source = tmp_path / "in.mp4"
+    make_clip(source, 32, 24, frames=2, audio=False)
+    assert vsr(source, tmp_path / "out.mp4", "--weights", weights, "-e", "nonsense=1") == 2
+    assert "nonsense" in capsys.readouterr().err
+    assert not (tmp_path / "out.mp4").exists()

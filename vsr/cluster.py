@@ -261,7 +261,7 @@ def run_folder(
     """Every clip of `in_dir` into `out_dir` on a Ray cluster (`address`, or a local
     instance with `num_cpus`). Finished outputs are skipped unless `overwrite`; the
     caller decides the exit status from the report's failures."""
-    from vsr.folder import check_folders, find_clips
+    from vsr.folder import check_folders, find_clips, output_for
 
     check_folders(in_dir, out_dir)
     clips = find_clips(in_dir)
@@ -269,7 +269,7 @@ def run_folder(
         log(f"vsr: no video clips in {in_dir}")
     jobs, skipped = [], []
     for clip in clips:
-        target = out_dir / clip.name
+        target = output_for(clip, out_dir)
         if target.exists() and not overwrite:
             skipped.append(clip)
         else:
@@ -291,7 +291,7 @@ def run_folder(
         summary.add(
             {
                 "input": str(clip),
-                "output": str(out_dir / clip.name),
+                "output": str(output_for(clip, out_dir)),
                 "status": "skipped",
                 "error": "output exists (use --overwrite to redo)",
             }

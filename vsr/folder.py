@@ -45,11 +45,23 @@ def find_clips(folder: Path) -> list[Path]:
     )
 
 
+def output_for(clip: Path, out_dir: Path) -> Path:
+    """OUT_DIR/<same name>, in Matroska when vsr cannot write the clip's own container
+    (.avi, .ts, .flv...): every clip that is found can then be written."""
+    from vsr.video.writer import CONTAINERS
+
+    name = clip.name if clip.suffix.lower() in CONTAINERS else clip.stem + ".mkv"
+    return out_dir / name
+
+
 def check_folders(in_dir: Path, out_dir: Path) -> None:
     if not in_dir.is_dir():
         raise VsrError(f"{in_dir}: no such folder")
     if out_dir.exists() and not out_dir.is_dir():
         raise VsrError(f"{out_dir} is a file; a folder INPUT needs a folder OUTPUT")
+    if not out_dir.exists() and out_dir.suffix.lower() in VIDEO_EXTENSIONS:
+        # `vsr run clips/ out.mp4` would otherwise make a folder called out.mp4.
+        raise VsrError(f"{out_dir} looks like a file name; a folder INPUT needs a folder OUTPUT")
     if out_dir.resolve() == in_dir.resolve():
         raise VsrError("OUTPUT folder is the INPUT folder; outputs would overwrite the clips")
     try:
@@ -139,7 +151,7 @@ def process_folder(
     overall = tqdm(total=len(clips), unit="clip", desc="folder", disable=not progress)
     try:
         for clip in clips:
-            target = out_dir / clip.name
+            target = output_for(clip, out_dir)
             if target.exists() and not overwrite:
                 finisher.wait()  # keep the report in clip order
                 summary.add(clip, "skipped", error="output exists (use --overwrite to redo)")
@@ -225,7 +237,7 @@ def watch_folder(
                 last_activity = time.monotonic()
                 continue
             seen.pop(clip, None)
-            target = out_dir / clip.name
+            target = output_for(clip, out_dir)
             if target.exists() and not overwrite and clip.name not in state.clips:
                 # Finished before a restart lost the state write: it is done.
                 state.record(clip, "done")

@@ -14,7 +14,7 @@ import torch
 from vsr.engine import ColourSpec, Pipeline
 from vsr.errors import VsrError
 from vsr.report import RunReport, write_json
-from vsr.scaling import NETWORK_SCALES, plan_geometry
+from vsr.scaling import NETWORK_SCALES, plan_geometry, round_half_up
 from vsr.telemetry import GpuSampler, StageClock, peak_host_memory_bytes
 from vsr.upscale import Upscaler
 
@@ -156,6 +156,12 @@ def start_upscale(
         info = reader.info
         if size is not None and info.rotation % 180 == 90:
             size = (size[1], size[0])  # the user names the displayed size; frames are coded
+        if height is not None and info.rotation % 180 == 90:
+            # The displayed height of a quarter-turned clip is its coded width.
+            if height <= 0:
+                raise VsrError(f"--height must be positive, not {height}")
+            size = (height, round_half_up(info.height * height / info.width))
+            height = None
         model = _load_network(weights, network_scale_for_request(info, scale, size, height))
         # A network of a given factor serves any request up to it (larger: a downscale
         # follows); IMDN_AS (scale 1) serves any request from an enlarged frame.

@@ -272,6 +272,6 @@ def _run_folder(args, settings, model, target, say) -> int:
         f"({totals['frames']} frames)"
     )
     for clip in summary.clips:
-        if clip["status"] == "failed":
-            say(f"vsr:   failed: {Path(clip['input']).name}: {clip['error']}")
+        if clip["status"] == "failed":  # errors, not chatter: printed even with --quiet
+            print(f"vsr:   failed: {Path(clip['input']).name}: {clip['error']}", file=sys.stderr)
     return 1 if totals["failed"] else 0

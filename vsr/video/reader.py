@@ -18,6 +18,7 @@ import numpy as np
 
 from vsr.errors import VsrError
 from vsr.video import colors
+from vsr.video.hdr import x265_hdr10_params
 from vsr.video.pixfmt import parse_planar, planar_equivalent
 
 log = logging.getLogger(__name__)
@@ -46,6 +47,8 @@ class VideoInfo:
     source_pix_fmt: str = ""  # as decoded, before any re-packing (e.g. "nv12", "rgb24")
     color_matrix_tag: str | None = None  # the matrix tag as stored in the file, if any
     color_matrix_guessed: bool = False  # True when the file had no matrix tag
+    sample_aspect_ratio: Fraction | None = None  # pixel shape; None: square (unset)
+    x265_hdr10: str | None = None  # HDR10 static metadata as x265 parameters, if any
 
     def describe(self) -> str:
         rate = f"{float(self.average_rate):.3f} fps" if self.average_rate else "unknown rate"
@@ -107,6 +110,11 @@ class VideoReader:
                 raise VsrError(f"{self.path}: no decodable video frame (empty or damaged)")
             self._first: av.VideoFrame | None = first
             self.info = self._describe(first)
+            if first.interlaced_frame:
+                self.warnings.append(
+                    "the video is interlaced: both fields of each frame are upscaled together "
+                    "and written as progressive frames (deinterlace it first for a clean result)"
+                )
             self._conversion = self._conversion_for(first)
         except BaseException:
             self.close()
@@ -296,6 +304,11 @@ class VideoReader:
             source_pix_fmt=frame.format.name,
             color_matrix_tag=tag,
             color_matrix_guessed=tag is None,
+            # Anamorphic sources (DV, DVD, HDV) display wider than their pixel grid.
+            sample_aspect_ratio=stream.sample_aspect_ratio
+            or stream.codec_context.sample_aspect_ratio
+            or None,
+            x265_hdr10=x265_hdr10_params(frame),
         )
 
     # -- lifetime --------------------------------------------------------------------

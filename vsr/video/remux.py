@@ -10,6 +10,7 @@ the muxer interleaves properly and memory stays bounded however long the clip is
 
 from __future__ import annotations
 
+import io
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -22,6 +23,8 @@ STALE_TAGS = frozenset(
 )
 # How far ahead of the video (seconds) other streams are fed to the muxer.
 LEAD_SECONDS = 1.0
+# FFmpeg's default layout for a channel count, for sources that name no channel order.
+_DEFAULT_LAYOUTS = {1: "mono", 2: "stereo", 3: "2.1", 4: "4.0", 5: "5.0", 6: "5.1", 8: "7.1"}
 TEXT_SUBTITLES = frozenset({"subrip", "srt", "ass", "ssa", "webvtt", "mov_text", "text"})
 
 
@@ -38,6 +41,29 @@ class _Route:
     convert_text: bool = False  # subtitles decoded to text and encoded in another format
 
 
+def _muxer_takes(source: Path, stream, container_format: str) -> bool:
+    """Whether the muxer really accepts a copy of `stream`: its codec list is not the whole
+    story (MOV refuses Opus at the header, MP4 refuses PCM without a channel order at the
+    trailer), so a header and, for audio, one packet go into a throw-away file in memory.
+    Subtitles get the header only: their first packet may lie anywhere in a long file."""
+    with av.open(str(source)) as reader:
+        original = reader.streams[stream.index]
+        probe = av.open(io.BytesIO(), "w", format=container_format)
+        try:
+            copy = probe.add_stream_from_template(original)
+            probe.start_encoding()
+            packets = reader.demux(original) if stream.type == "audio" else ()
+            for packet in packets:
+                if packet.size:
+                    packet.stream = copy
+                    probe.mux(packet)
+                    break
+            probe.close()
+        except (av.error.FFmpegError, ValueError):
+            return False
+    return True
+
+
 class StreamCopier:
     """Copies the non-video streams of `source` into `output` (an open output container)."""
 
@@ -51,16 +77,25 @@ class StreamCopier:
         for stream in self._input.streams:
             codec = stream.codec_context.name if stream.codec_context else "?"
             label = f"{stream.type} stream #{stream.index} ({codec})"
-            if stream.type not in ("audio", "subtitle"):
-                if stream.index != upscaled:
-                    notes.append(f"{label}: not copied (only the first video stream is kept)")
+            if stream.type == "attachment":
+                self._copy_attachment(stream, label, extension, notes)
                 continue
-            if codec in supported:
+            if stream.type not in ("audio", "subtitle"):
+                if stream.index == upscaled:
+                    continue
+                why = (
+                    "only the first video stream is kept"
+                    if stream.type == "video"
+                    else (f"vsr does not copy {stream.type} streams")
+                )
+                notes.append(f"{label}: not copied ({why})")
+                continue
+            if codec in supported and _muxer_takes(source, stream, output.format.name):
                 route = _Route(output.add_stream_from_template(stream))
             elif stream.type == "audio":
                 route = _Route(self._audio_encoder(stream), reencode=True)
                 notes.append(
-                    f"{label}: {extension} cannot hold {codec}; "
+                    f"{label}: {extension} cannot hold this {codec} stream; "
                     f"re-encoded to {route.output.codec_context.name}"
                 )
             elif codec in TEXT_SUBTITLES and self._text_format(supported):
@@ -78,6 +113,16 @@ class StreamCopier:
         self._packets = self._demux()
         self._pending: av.Packet | None = None
         self.copied_packets = 0
+
+    def _copy_attachment(self, stream, label: str, extension: str, notes: list[str]) -> None:
+        """Fonts and cover pictures: Matroska keeps them in its header; others cannot."""
+        if self._output.format.name not in ("matroska", "webm"):
+            notes.append(f"{label} {stream.name}: dropped, {extension} cannot hold attachments")
+            return
+        try:
+            self._output.add_attachment(stream.name, stream.mimetype or "", bytes(stream.data))
+        except (av.error.FFmpegError, ValueError) as error:
+            notes.append(f"{label} {stream.name}: dropped ({error})")
 
     @property
     def streams(self) -> int:
@@ -97,7 +142,12 @@ class StreamCopier:
         rates = codec.audio_rates or [stream.sample_rate]
         rate = stream.sample_rate if stream.sample_rate in rates else max(rates)
         encoder = self._output.add_stream(codec.name, rate=rate)
-        encoder.layout = stream.layout.name
+        # A layout without a channel order ("2 channels", common in Matroska PCM) is what
+        # some muxers refuse; the default layout for the channel count is what it means.
+        layout = stream.layout.name
+        if layout.endswith(" channels"):
+            layout = _DEFAULT_LAYOUTS.get(stream.codec_context.channels, layout)
+        encoder.layout = layout
         return encoder
 
     @staticmethod

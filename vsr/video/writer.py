@@ -204,7 +204,21 @@ class VideoWriter:
             # several encoders, once per chunk): errors only, unless the user says otherwise.
             params = options.get("x265-params", "")
             if "log-level" not in params:
-                options["x265-params"] = ":".join(p for p in (params, "log-level=error") if p)
+                params = ":".join(p for p in (params, "log-level=error") if p)
+            # HDR10 static metadata travels as x265 parameters (a user's own ones win).
+            hdr = self.source.x265_hdr10
+            if hdr and "master-display" not in params and "max-cll" not in params:
+                params = f"{params}:{hdr}"
+            options["x265-params"] = params
+        if self.codec.name == "libsvtav1":
+            # SVT-AV1 prints a 20-line banner per encoder opened (vsr opens two) unless its
+            # own log level, read from the environment, says errors only.
+            os.environ.setdefault("SVT_LOG", "1")
+        if self.codec.name != "libx265" and self.source.x265_hdr10:
+            self.notes.append(
+                f"the source's HDR10 mastering/light-level metadata is not written by "
+                f"{self.codec.name}; use --codec libx265 to keep it"
+            )
         return options
 
     def _step_in_time_base(self) -> int:
@@ -237,7 +251,16 @@ class VideoWriter:
         context.width, context.height = self.width, self.height
         context.pix_fmt = self._encoder_fmt
         context.time_base = self.time_base
+        context.sample_aspect_ratio = self._sample_aspect_ratio()
         self._tag_colours(context)
+
+    def _sample_aspect_ratio(self) -> Fraction:
+        """The pixel shape that shows the output with the source's display aspect ratio:
+        the source's own for a uniform scale, square again when --size undoes the squeeze."""
+        source_sar = self.source.sample_aspect_ratio or Fraction(1)
+        ratio = source_sar * Fraction(self.source.width * self.height)
+        ratio /= self.source.height * self.width
+        return ratio.limit_denominator(65535)
 
     def _tag_colours(self, context: av.codec.CodecContext) -> None:
         tag = self.source.color_matrix_tag or self.color_matrix
@@ -445,6 +468,10 @@ def _open_error(
         context.open()
     except (av.error.FFmpegError, ValueError) as error:
         return getattr(error, "strerror", None) or str(error)
-    finally:
-        del context
+    # libav hands back the options no part of the encoder took: a typo in -e would
+    # otherwise be ignored without a word.
+    unused = sorted(context.options or {})
+    del context
+    if unused:
+        raise VsrError(f"{codec} has no option {', '.join(unused)} (check -e KEY=VALUE)")
     return None

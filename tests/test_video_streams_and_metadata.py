@@ -1,0 +1,140 @@
+"""Streams and metadata beyond the pictures: audio a muxer refuses, pixel aspect ratio,
+HDR10 static metadata, Matroska attachments, interlaced sources."""
+
+from __future__ import annotations
+
+import ctypes
+import json
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+
+from vsr.cli import main
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+
+def vsr(*args: object) -> int:
+    return main(["run", *map(str, args), "--quiet"])
+
+
+def _video(path: Path, *, sar=None, x265_params=None, attachment=None, audio=None) -> Path:
+    """64x48, 4 frames; optional SAR, x265 HDR params, an mkv attachment, one audio track
+    given as (codec, layout)."""
+    codec = "libx265" if x265_params else "libx264"
+    options = {"x265-params": x265_params} if x265_params else {"bf": "0"}
+    out = av.open(str(path), "w")
+    video = out.add_stream(codec, rate=25, options=options)
+    video.width, video.height = 64, 48
+    video.pix_fmt = "yuv420p10le" if x265_params else "yuv420p"
+    if sar:
+        video.codec_context.sample_aspect_ratio = sar
+    if x265_params:
+        cc = video.codec_context
+        cc.colorspace, cc.color_primaries, cc.color_trc, cc.color_range = 9, 9, 16, 1
+    if attachment:
+        out.add_attachment("font.ttf", "application/x-truetype-font", attachment)
+    sound = None
+    if audio:
+        sound = out.add_stream(audio[0], rate=48000)
+        sound.layout = audio[1]
+    for i in range(4):
+        rgb = np.full((48, 64, 3), 40 * i, np.uint8)
+        frame = av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(format=video.pix_fmt)
+        frame.pts = i
+        out.mux(video.encode(frame))
+    out.mux(video.encode(None))
+    if sound is not None:
+        fmt = sound.codec_context.format.name
+        channels = len(sound.layout.channels)
+        for k in range(8):
+            shape = (channels, 960) if fmt.endswith("p") else (1, 960 * channels)
+            dtype = np.int16 if fmt.startswith("s16") else np.float32
+            chunk = av.AudioFrame.from_ndarray(
+                np.zeros(shape, dtype), format=fmt, layout=sound.layout
+            )
+            chunk.sample_rate, chunk.pts = 48000, k * 960
+            out.mux(sound.encode(chunk))
+        out.mux(sound.encode(None))
+    out.close()
+    return path
+
+
+@pytest.mark.parametrize(
+    ("name", "audio", "target"),
+    [
+        ("opus.mkv", ("libopus", "stereo"), "out.mov"),
+        ("pcm.mkv", ("pcm_s16le", "2 channels"), "out.mp4"),
+    ],
+)
+def test_audio_the_muxer_refuses_is_reencoded_not_a_traceback(
+    tmp_path, weights, name, audio, target
+):
+    # MOV lists Opus and MP4 lists PCM among their codecs, yet refuse these streams.
+    source = _video(tmp_path / name, audio=audio)
+    assert vsr(source, tmp_path / target, "--weights", weights) == 0
+    with av.open(str(tmp_path / target)) as container:
+        assert len(container.streams.audio) == 1
+        assert sum(1 for p in container.demux(audio=0) if p.size) > 0
+
+
+def test_sample_aspect_ratio_is_kept(tmp_path, weights):
+    source = _video(tmp_path / "in.mp4", sar=Fraction(16, 11))
+    out = tmp_path / "out.mp4"
+    assert vsr(source, out, "--weights", weights) == 0
+    with av.open(str(out)) as container:
+        assert container.streams.video[0].sample_aspect_ratio == Fraction(16, 11)
+
+
+def test_attachments_are_kept_in_matroska(tmp_path, weights):
+    source = _video(tmp_path / "in.mkv", attachment=b"fontdata")
+    out = tmp_path / "out.mkv"
+    assert vsr(source, out, "--weights", weights) == 0
+    with av.open(str(out)) as container:
+        assert [bytes(a.data) for a in container.streams.attachments] == [b"fontdata"]
+
+
+HDR = (
+    "log-level=error:hdr10=1:master-display=G(13250,34500)B(7500,3000)R(34000,16000)"
+    "WP(15635,16450)L(10000000,1):max-cll=1000,400"
+)
+
+
+def _hdr_side_data(path: Path) -> dict[str, bytes]:
+    with av.open(str(path)) as container:
+        frame = next(container.decode(video=0))
+        return {
+            s.type.name: ctypes.string_at(s.buffer_ptr, s.buffer_size)
+            for s in frame.side_data
+            if s.type.name in ("MASTERING_DISPLAY_METADATA", "CONTENT_LIGHT_LEVEL")
+        }
+
+
+def test_hdr10_static_metadata_is_kept_with_libx265(tmp_path, weights):
+    source = _video(tmp_path / "in.mkv", x265_params=HDR)
+    out = tmp_path / "out.mkv"
+    assert vsr(source, out, "--weights", weights, "--codec", "libx265") == 0
+    expected = _hdr_side_data(source)
+    assert len(expected) == 2
+    assert _hdr_side_data(out) == expected
+
+
+def test_interlaced_source_is_named_in_the_notes(tmp_path, weights):
+    source = tmp_path / "in.mkv"
+    out = av.open(str(source), "w")
+    video = out.add_stream("libx264", rate=25, options={"x264-params": "tff=1"})
+    video.width, video.height, video.pix_fmt = 32, 24, "yuv420p"
+    for i in range(2):
+        frame = av.VideoFrame.from_ndarray(np.full((24, 32, 3), 9 * i, np.uint8), format="rgb24")
+        frame = frame.reformat(format="yuv420p")
+        frame.pts = i
+        out.mux(video.encode(frame))
+    out.mux(video.encode(None))
+    out.close()
+    report = tmp_path / "r.json"
+    assert vsr(source, tmp_path / "out.mkv", "--weights", weights, "--report", report) == 0
+    notes = json.loads(report.read_text())["notes"]
+    assert any("interlaced" in note for note in notes)
