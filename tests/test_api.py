@@ -39,12 +39,19 @@ def test_upscale_frames_is_the_network_rounded_to_uint8(weights_file):
         x = torch.from_numpy(batch).permute(0, 3, 1, 2).float() / 255
         expected = upscaler.model(x).clamp(0, 1).mul(255).round().byte().permute(0, 2, 3, 1)
     assert np.array_equal(out, expected.numpy())
+    assert np.array_equal(vsr.upscale_frames(upscaler, torch.from_numpy(batch)), out)
 
 
 def test_upscale_frames_rejects_wrong_layout(weights_file):
     upscaler = vsr.load_model(weights_file, device="cpu")
     with pytest.raises(vsr.VsrError, match="N x H x W x 3 uint8"):
         vsr.upscale_frames(upscaler, frames().astype(np.float32))
+    from vsr.image import upscale_image
+
+    with pytest.raises(vsr.VsrError, match="whole number"):
+        upscale_image(upscaler, frames(1)[0], scale=2.5)  # was silently x2
+    with pytest.raises(vsr.VsrError, match="H x W or H x W x C"):
+        upscale_image(upscaler, np.zeros((0, 4, 3), np.uint8))
 
 
 def test_upscale_image_file_round_trip(weights_file, tmp_path):

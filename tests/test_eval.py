@@ -85,6 +85,14 @@ def test_shipped_lr_bicubic_inputs_are_used(tmp_path):
     assert shipped.psnr < generated.psnr - 1
 
 
+def test_an_lr_image_of_the_wrong_size_is_refused_not_scored(tmp_path):
+    dataset = _make_dataset(tmp_path / "Tiny", sizes=((26, 34),))
+    (dataset / "LR_bicubic" / "X2").mkdir(parents=True)
+    write_image(dataset / "LR_bicubic" / "X2" / "im0x2.png", np.zeros((12, 17, 3), np.uint8))
+    with pytest.raises(VsrError, match="im0x2.png is 17x12, but im0.png at x2 needs 17x13"):
+        evaluate_dataset(BicubicUpscaler(2), dataset, progress=False)
+
+
 def test_paired_same_size_data_reports_rgb_psnr_without_shave(tmp_path):
     dataset = _make_dataset(tmp_path / "Pairs", sizes=((24, 28),))
     (dataset / "LR").mkdir()
@@ -129,6 +137,8 @@ def test_cli_errors_name_the_problem(tmp_path, capsys):
     assert "not by 3" in capsys.readouterr().err
     with pytest.raises(VsrError, match="LR/ folder"):
         evaluate_dataset(BicubicUpscaler(1), _make_dataset(tmp_path / "NoPairs"), progress=False)
+    assert main(["eval", str(dataset), "--weights", str(weights), "--json", "no/such/r.json"]) == 2
+    assert "folder for --json does not exist" in capsys.readouterr().err
 
 
 def _reference():

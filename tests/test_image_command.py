@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 import torch
@@ -119,3 +121,21 @@ def test_user_mistakes_are_one_line_errors(tmp_path, weights, capsys):
     assert "--overwrite" in capsys.readouterr().err
     assert _run(tmp_path / "in.png", tmp_path / "x3.png", weights, "--scale", "3") == 2
     assert "not by 3" in capsys.readouterr().err
+
+
+def test_an_output_that_is_the_input_is_refused_even_with_overwrite(tmp_path, weights, capsys):
+    write_image(tmp_path / "in.png", _random((4, 4, 3)))
+    before = (tmp_path / "in.png").read_bytes()
+    assert _run(tmp_path / "in.png", tmp_path / "in.png", weights, "--overwrite") == 2
+    assert "same as IN" in capsys.readouterr().err
+    assert _run(tmp_path / "in.png", tmp_path, weights, "--overwrite") == 2  # OUT: IN's folder
+    assert "replace the input" in capsys.readouterr().err
+    assert (tmp_path / "in.png").read_bytes() == before
+
+
+def test_outputs_are_readable_by_others_as_the_umask_allows(tmp_path, weights):
+    write_image(tmp_path / "in.png", _random((4, 4, 3)))
+    assert _run(tmp_path / "in.png", tmp_path / "out.png", weights) == 0
+    umask = os.umask(0o022)
+    os.umask(umask)
+    assert (tmp_path / "out.png").stat().st_mode & 0o777 == 0o666 & ~umask

@@ -92,6 +92,9 @@ def test_read_errors(tmp_path):
     (tmp_path / "junk.png").write_bytes(b"this is not an image")
     with pytest.raises(VsrError, match="cannot read"):
         read_image(tmp_path / "junk.png")
+    Image.fromarray(np.full((4, 4), 0.5, np.float32), mode="F").save(tmp_path / "float.tif")
+    with pytest.raises(VsrError, match="32-bit float images are not supported"):
+        read_image(tmp_path / "float.tif")  # converted to RGB it would have come out black
 
 
 def test_write_errors_leave_nothing(tmp_path):

@@ -197,3 +197,27 @@ def test_an_error_of_the_network_itself_still_reaches_the_caller(monkeypatch):
     failed = pytest.warns(UserWarning, match="torch.compile failed")
     with failed, pytest.raises(RuntimeError, match="a bug in the network"):
         upscaler(smooth_batch(1, 8, 8))
+
+
+def test_wrong_inputs_are_user_errors_and_an_empty_batch_is_empty():
+    up = Upscaler(create_model("imdn_rtc"), device="cpu")
+    with pytest.raises(VsrError, match="N x 3 x H x W"):
+        up(torch.zeros(3, 8, 8))
+    with pytest.raises(VsrError, match=r"float input in \[0, 1\]"):
+        up(torch.full((1, 3, 8, 8), 200, dtype=torch.uint8))  # would have come out white
+    with pytest.raises(VsrError, match="empty frame"):
+        up(torch.zeros(1, 3, 0, 8))
+    assert up(torch.zeros(0, 3, 8, 10)).shape == (0, 3, 16, 20)
+
+
+def test_a_budget_too_small_for_any_tiling_is_a_user_error():
+    up = Upscaler(create_model("imdn_rtc"), device="cpu", max_memory=1)
+    with pytest.raises(VsrError, match="too small to tile 200x100.*--max-memory"):
+        up(smooth_batch(1, 100, 200))
+
+
+def test_non_finite_output_in_fp32_blames_the_weights_not_the_precision(monkeypatch):
+    up = Upscaler(create_model("imdn_rtc"), device="cpu")
+    monkeypatch.setattr(up, "_network", lambda x: torch.full_like(x, float("inf")))
+    with pytest.raises(VsrError, match="in fp32: the weights may be damaged"):
+        up(smooth_batch(1, 8, 8))

@@ -61,6 +61,7 @@ def test_download_verifies_and_caches(local_manifest, tmp_path) -> None:
     local_manifest.write_bytes(b"changed upstream")  # the cached, verified copy is reused
     assert weights.download("good").read_bytes() == b"pretend checkpoint bytes"
     assert weights.resolve_weights("good", 2) == path
+    assert weights.resolve_weights("good") == path  # no scale asked: the name decides
     with pytest.raises(VsrError, match="x2 model, not x4"):
         weights.resolve_weights("good", 4)
 
@@ -91,3 +92,13 @@ def test_cli_lists_and_downloads(local_manifest, tmp_path, capsys) -> None:
     assert "good" in listing and "(downloaded)" in listing
     assert main(["weights", "download", "bad"]) == 2
     assert "does not match" in capsys.readouterr().err
+
+
+def test_a_cache_folder_that_cannot_exist_is_a_clear_error(
+    local_manifest, tmp_path, monkeypatch
+) -> None:
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    monkeypatch.setenv("VSR_CACHE", str(blocker / "cache"))
+    with pytest.raises(VsrError, match="cannot use the weights cache.*VSR_CACHE"):
+        weights.download("good")

@@ -39,7 +39,7 @@ def load_model(
     """
     from vsr.weights import load_network
 
-    model = load_network(weights, 2 if scale is None else scale)
+    model = load_network(weights, scale)
     if scale is not None and model.scale not in (scale, 1):
         name = weights if isinstance(weights, str | Path) else type(model).__name__
         raise VsrError(f"{Path(str(name)).name} upscales by {model.scale}, not by {scale}")
@@ -57,6 +57,9 @@ def load_model(
 
 def upscale_frames(upscaler: Upscaler, frames: np.ndarray) -> np.ndarray:
     """Upscale a batch of RGB frames: N x H x W x 3 uint8 -> N x sH x sW x 3 uint8."""
+    if isinstance(frames, torch.Tensor):
+        frames = frames.detach().cpu().numpy()
+    frames = np.asarray(frames)
     if frames.ndim != 4 or frames.shape[3] != 3 or frames.dtype != np.uint8:
         raise VsrError(f"frames must be N x H x W x 3 uint8, got {frames.shape} {frames.dtype}")
     x = torch.from_numpy(np.ascontiguousarray(frames)).to(upscaler.device)

@@ -31,6 +31,7 @@ from vsr.errors import VsrError
 from vsr.ops.yuv import rgb_to_yuv, yuv_to_rgb
 from vsr.stoppable_queue import Stopped, get_unless_stopped, put_unless_stopped
 from vsr.telemetry import StageClock
+from vsr.upscale import nonfinite_message
 
 _END = object()  # end of stream marker on the queues
 
@@ -141,7 +142,7 @@ class Pipeline:
                     if item.done is not None:
                         item.done.synchronize()  # the D2H copy has landed
                 if not bool(item.finite):
-                    raise VsrError("the network produced NaN or Inf values; try --precision fp32")
+                    raise VsrError(nonfinite_message(getattr(self.upscale, "precision", None)))
                 with self.clock.working("encode"):
                     for index, pts in enumerate(item.pts):
                         writer.write(tuple(self._host_plane(p[index]) for p in item.planes), pts)

@@ -119,6 +119,17 @@ def dataset_pairs(dataset: Path, scale: int) -> list[tuple[str, Path, Path | Non
     return pairs
 
 
+def _check_pair(lr: np.ndarray, hr: np.ndarray, scale: int, lr_path: Path, hr_path: Path) -> None:
+    """A given LR must be its HR shrunk by ``scale`` (rounded down, as the published inputs
+    are): a mismatched pair would be cropped to a common size and give a meaningless score."""
+    expected = (hr.shape[0] // scale, hr.shape[1] // scale)
+    if lr.shape[:2] != expected:
+        raise VsrError(
+            f"{lr_path} is {lr.shape[1]}x{lr.shape[0]}, but {hr_path.name} at x{scale} "
+            f"needs {expected[1]}x{expected[0]}"
+        )
+
+
 def evaluate_dataset(
     upscaler: Upscaler,
     dataset: Path,
@@ -142,6 +153,7 @@ def evaluate_dataset(
             lr = imresize(hr, scale=1 / scale)
         else:
             lr = _as_rgb(read_image(lr_path), lr_path)
+            _check_pair(lr, hr, scale, lr_path, hr_path)
         sr, hr = crop_to_common(upscale_image(upscaler, lr, scale), hr)
         sr_y, hr_y = rgb_to_y(sr), rgb_to_y(hr)
         scores.append(

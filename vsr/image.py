@@ -35,9 +35,14 @@ def network_input(upscaler: Upscaler, x: torch.Tensor, scale: int) -> torch.Tens
 
 def upscale_image(upscaler: Upscaler, pixels: np.ndarray, scale: int | None = None) -> np.ndarray:
     """Upscale H x W x C (C = 1, 3, 4) uint8/uint16 pixels; same channels and dtype out."""
+    if scale is not None and (not float(scale).is_integer() or float(scale) < 1):
+        raise VsrError(f"scale must be a whole number >= 1, not {scale}")
     scale = upscaler.scale if scale is None else int(scale)
+    pixels = np.asarray(pixels)
     if pixels.ndim == 2:
         pixels = pixels[:, :, None]
+    if pixels.ndim != 3 or 0 in pixels.shape:
+        raise VsrError(f"an image must be H x W or H x W x C, not an array of shape {pixels.shape}")
     if pixels.dtype not in _PEAKS:
         raise VsrError(f"images must be 8 or 16 bits per sample, not {pixels.dtype}")
     channels = pixels.shape[2]

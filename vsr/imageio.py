@@ -53,6 +53,8 @@ def _decode_png16(path: Path, colour_type: int) -> np.ndarray:
 def _from_pillow(image: Image.Image) -> np.ndarray:
     """Pixels of a Pillow image as H x W x C, C in (1, 3, 4), uint8 or uint16."""
     mode = image.mode
+    if mode == "F":  # 32-bit float TIFF: convert("RGB") would clip it to black
+        raise ValueError("32-bit float images are not supported; save it as 8 or 16 bits")
     if mode in ("I;16", "I;16B", "I;16L"):
         return np.asarray(image, dtype=np.uint16)[:, :, None]
     if mode == "I":  # 16-bit greyscale PNGs open as 32-bit integers in some Pillow versions
@@ -174,6 +176,9 @@ def write_image(path: str | Path, pixels: np.ndarray) -> None:
                     ".tiff": {"format": "TIFF"},
                 }[extension]
                 image.save(file, **options)
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(temp_name, 0o666 & ~umask)  # mkstemp makes 0600; an output is for others too
         os.replace(temp_name, path)
     except BaseException:
         Path(temp_name).unlink(missing_ok=True)

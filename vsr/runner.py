@@ -67,7 +67,9 @@ def _load_network(weights, network_scale: int) -> torch.nn.Module:
 
     if isinstance(weights, NetworkCache):
         return weights.get(network_scale)
-    return load_network(weights, network_scale)
+    # Given weights are what they are (the geometry check below says if they cannot serve
+    # the request); the scale only picks the default weights.
+    return load_network(weights, network_scale if weights is None else None)
 
 
 def _bar_after_compiling(bar, upscaler: Upscaler) -> Callable[[int], None]:

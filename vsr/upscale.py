@@ -48,6 +48,14 @@ def resolve_device(device: str | torch.device | None) -> torch.device:
     return device
 
 
+def nonfinite_message(precision: str | None) -> str:
+    """What to say when the network's output holds NaN or Inf: fp16 can overflow; in fp32
+    the weights themselves are the suspect."""
+    if precision in (None, "fp32"):
+        return "the network produced NaN or Inf values in fp32: the weights may be damaged"
+    return f"the network produced NaN or Inf values in {precision}; run it in fp32"
+
+
 def bytes_per_pixel(model: nn.Module, dtype: torch.dtype) -> int:
     """Rough activation memory of one input pixel (for the memory budget)."""
     conv = next(m for m in model.modules() if isinstance(m, nn.Conv2d))
@@ -125,7 +133,14 @@ class Upscaler:
         self.max_pixels = max(MIN_WINDOW_PIXELS, budget // bytes_per_pixel(self.model, self.dtype))
 
     def plan_for(self, height: int, width: int) -> TilePlan:
-        return plan_tiles(height, width, self.max_pixels, self.input_multiple)
+        try:
+            return plan_tiles(height, width, self.max_pixels, self.input_multiple)
+        except ValueError:
+            # A user's budget (--max-memory, max_memory=) too small for any tiling.
+            raise VsrError(
+                f"the memory budget ({self.max_pixels} pixels per window) is too small to tile "
+                f"{width}x{height} frames; raise --max-memory"
+            ) from None
 
     def _network(self, x: torch.Tensor) -> torch.Tensor:
         if self.channels_last:
@@ -165,7 +180,18 @@ class Upscaler:
     @torch.no_grad()  # not inference_mode: callers may modify the result in place
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         if x.ndim != 4 or x.shape[1] != 3:
-            raise ValueError(f"expected N x 3 x H x W, got {tuple(x.shape)}")
+            raise VsrError(f"the upscaler takes N x 3 x H x W, got {tuple(x.shape)}")
+        if not x.is_floating_point():
+            # uint8 0..255 would saturate to white without a word.
+            raise VsrError(
+                f"the upscaler takes float input in [0, 1], not {x.dtype}; divide by 255 "
+                "(or use vsr.upscale_frames for uint8 frames)"
+            )
+        if x.shape[2] == 0 or x.shape[3] == 0:
+            raise VsrError(f"cannot upscale an empty frame ({x.shape[3]}x{x.shape[2]})")
+        if x.shape[0] == 0:
+            s = self.scale
+            return torch.empty(0, 3, x.shape[2] * s, x.shape[3] * s, device=self.device)
         x = x.to(self.device, self.input_dtype, non_blocking=True)
         while True:
             plan = self.plan_for(x.shape[2], x.shape[3])
@@ -173,7 +199,8 @@ class Upscaler:
                 y = run_plan(self._network, x, plan, self.scale, self.max_pixels)
                 break
             except torch.cuda.OutOfMemoryError:
-                if self.max_pixels <= MIN_WINDOW_PIXELS:
+                # Halving below the floor (or to a budget no tiling fits) cannot help.
+                if self.max_pixels // 2 < MIN_WINDOW_PIXELS:
                     raise
                 self.max_pixels //= 2
                 torch.cuda.empty_cache()
@@ -184,8 +211,5 @@ class Upscaler:
         if not self.checked:
             return y.float()
         if not torch.isfinite(y).all():
-            raise VsrError(
-                f"the network produced NaN or Inf values in {self.precision}; "
-                "use --precision fp32 (or bf16)"
-            )
+            raise VsrError(nonfinite_message(self.precision))
         return y.clamp_(0, 1).float()

@@ -50,13 +50,16 @@ def local_path(name: str, entry: dict[str, Any]) -> Path:
     return (cache_dir() if entry.get("url") else WEIGHTS_DIR) / entry["file"]
 
 
-def resolve_weights(weights: str | None, scale: int) -> Path:
+def resolve_weights(weights: str | None, scale: int | None = None) -> Path:
     """A weights file from a path, a manifest name, or None (our default for the scale).
 
+    ``scale`` picks the default weights (None: 2) and, when given, must be a named entry's
+    own; None lets a name stand for whatever scale it is (the file decides, as for a path).
     Manifest names of downloadable checkpoints are fetched into the cache when missing.
     """
     manifest = load_manifest()
     if weights is None:
+        scale = 2 if scale is None else scale
         path = default_weights_path(scale)
         if path.is_file():
             return path
@@ -78,7 +81,7 @@ def resolve_weights(weights: str | None, scale: int) -> Path:
         return path
     if weights in manifest:
         entry = manifest[weights]
-        if entry.get("scale") not in (None, scale):
+        if scale is not None and entry.get("scale") not in (None, scale):
             raise VsrError(f"{weights} is a x{entry['scale']} model, not x{scale}")
         if entry.get("url"):
             return download(weights)
@@ -123,7 +126,12 @@ def download(name: str) -> Path:
 
 def fetch(url: str, sha256: str, target: Path) -> Path:
     """Download url to target atomically, refusing content whose sha256 differs."""
-    target.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        target.parent.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise VsrError(
+            f"cannot use the weights cache {target.parent} ({error.strerror}); set VSR_CACHE"
+        ) from None
     temp = target.with_name(f".{target.name}.tmp.{os.getpid()}")
     digest = hashlib.sha256()
     try:
@@ -144,7 +152,9 @@ def fetch(url: str, sha256: str, target: Path) -> Path:
     return target
 
 
-def load_network(weights: str | Path | torch.nn.Module | None, scale: int) -> torch.nn.Module:
+def load_network(
+    weights: str | Path | torch.nn.Module | None, scale: int | None = None
+) -> torch.nn.Module:
     """The network for ``weights`` (a built module, a file, a manifest name, or None for our
     default weights for ``scale``): the one way every command and the API load weights."""
     from vsr.models import load_weights

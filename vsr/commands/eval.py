@@ -59,13 +59,15 @@ def run(args: argparse.Namespace) -> int:
     from vsr.evaluate import dataset_pairs, evaluate_dataset
 
     datasets = [Path(d) for d in args.datasets]
+    if args.json and not Path(args.json).parent.is_dir():
+        raise VsrError(f"folder for --json does not exist: {Path(args.json).parent}")
     for dataset in datasets:
         if not (dataset / "HR").is_dir():
             raise VsrError(f"dataset {dataset} has no HR/ folder")
     from vsr.api import load_model
     from vsr.weights import resolve_weights
 
-    weights_path = resolve_weights(args.weights, 2 if args.scale is None else args.scale)
+    weights_path = resolve_weights(args.weights, args.scale)
     # The reference layout, in which the manifest's figures were measured: channels_last
     # moves Set5 x2 by about 1e-5 dB, enough to flip a fourth decimal at a rounding edge.
     upscaler = load_model(

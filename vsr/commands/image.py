@@ -31,6 +31,8 @@ def _jobs(source: Path, target: Path, overwrite: bool) -> list[tuple[Path, Path]
     """(input, output) pairs still to do."""
     from vsr.imageio import IMAGE_EXTENSIONS
 
+    if target.exists() and target.resolve() == source.resolve():
+        raise VsrError("OUT is the same as IN; choose another output path")
     if source.is_dir():
         if target.exists() and not target.is_dir():
             raise VsrError(f"{target} is a file; with a folder IN, OUT must be a folder")
@@ -43,6 +45,8 @@ def _jobs(source: Path, target: Path, overwrite: bool) -> list[tuple[Path, Path]
         raise VsrError(f"input not found: {source}")
     if target.is_dir():
         target = target / source.name
+        if target.resolve() == source.resolve():
+            raise VsrError("OUT is the folder of IN, so the output would replace the input")
     if target.exists() and not overwrite:
         raise VsrError(f"{target} exists; use --overwrite to replace it")
     return [(source, target)]

@@ -18,9 +18,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     which.add_argument("--weights", help="a weights file or manifest name to profile")
     which.add_argument("--model", help="imdn, imdn_as, imdn_rtc or imdn_rte (random weights)")
     which.add_argument("--all", action="store_true", help="IMDN x2/x3/x4, AS, RTC, RTE")
-    parser.add_argument(
-        "--scale", type=int, default=2, help="scale for --model or a manifest name (default 2)"
-    )
+    parser.add_argument("--scale", type=int, help="scale for --model (default 2)")
     parser.add_argument(
         "--size",
         default="256x256",
@@ -51,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
         models = [(model_label(model), model)]
         weights = str(path)
     elif args.model:
-        model = create_model(args.model, args.scale)
+        model = create_model(args.model, args.scale or 2)
         models = [(model_label(model), model)]
     else:
         models = known_models()

@@ -9,7 +9,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "report",
         help="an HTML page with plots and tables from vsr's JSON reports",
-        description="Turn throughput reports (vsr run/bench --report), quality results "
+        description="Turn throughput reports (vsr run --report, vsr bench --json), quality results "
         "(vsr eval --json) and profiles (vsr profile --json) into one HTML file with the "
         "plots embedded: fps, GPU utilisation and memory, stage times, a table per clip, "
         "PSNR/SSIM beside the paper, and the PSNR trade-off when eval and profile are both "

@@ -18,7 +18,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     maps.add_argument("image", metavar="IMAGE", help="an image (PNG, BMP, JPEG, WebP)")
     maps.add_argument("--block", type=int, required=True, help="which IMDB, from 1")
     maps.add_argument("--weights", help="weights file or manifest name (default: ours)")
-    maps.add_argument("--scale", type=int, default=2, help="scale of the default weights")
+    maps.add_argument("--scale", type=int, help="scale of the default weights (default 2)")
     maps.add_argument("--cca", action="store_true", help="show the channel attention gates")
     maps.add_argument("--tile", type=int, default=128, help="largest tile side in pixels")
     maps.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default cpu)")
