@@ -102,3 +102,17 @@ def test_a_cache_folder_that_cannot_exist_is_a_clear_error(
     monkeypatch.setenv("VSR_CACHE", str(blocker / "cache"))
     with pytest.raises(VsrError, match="cannot use the weights cache.*VSR_CACHE"):
         weights.download("good")
+
+
+def test_an_install_without_the_checkout_folders_says_so(tmp_path, monkeypatch) -> None:
+    from vsr import pipelines
+
+    monkeypatch.setattr(weights, "MANIFEST_PATH", tmp_path / "weights" / "manifest.json")
+    monkeypatch.setattr(pipelines, "PIPELINES_DIR", tmp_path / "pipelines")
+    with pytest.raises(VsrError, match="source checkout.*pip install -e"):
+        weights.resolve_weights(None, 2)
+    with pytest.raises(VsrError, match="source checkout.*pip install -e"):
+        pipelines.load_preset("fast")
+    mine = tmp_path / "mine.safetensors"
+    mine.write_bytes(b"x")
+    assert weights.resolve_weights(str(mine)) == mine  # a file needs no manifest

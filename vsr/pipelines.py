@@ -58,6 +58,11 @@ def load_preset(name_or_path: str) -> Preset:
     if not path.is_file():
         if looks_like_path:
             raise VsrError(f"pipeline file {path} not found")
+        if not PIPELINES_DIR.is_dir():  # a wheel holds the package only
+            raise VsrError(
+                f"no presets folder at {PIPELINES_DIR}: vsr runs from its source checkout "
+                "(install it there with `pip install -e .`)"
+            )
         names = ", ".join(available_presets()) or "none installed"
         raise VsrError(f"unknown pipeline {name_or_path!r}; available: {names}")
     try:

@@ -26,9 +26,13 @@ _CHUNK = 1 << 20
 
 
 def load_manifest() -> dict[str, dict[str, Any]]:
-    """The manifest's entries by name ({} when the manifest is not there)."""
+    """The manifest's entries by name."""
     if not MANIFEST_PATH.is_file():
-        return {}
+        # A wheel holds the package only; weights/ and pipelines/ live beside it in a checkout.
+        raise VsrError(
+            f"no weights manifest at {MANIFEST_PATH}: vsr runs from its source checkout "
+            "(install it there with `pip install -e .`); --weights FILE still works"
+        )
     try:
         return json.loads(MANIFEST_PATH.read_text())["weights"]
     except (ValueError, KeyError) as error:
@@ -57,6 +61,9 @@ def resolve_weights(weights: str | None, scale: int | None = None) -> Path:
     own; None lets a name stand for whatever scale it is (the file decides, as for a path).
     Manifest names of downloadable checkpoints are fetched into the cache when missing.
     """
+    path = Path(weights).expanduser() if weights is not None else None
+    if path is not None and path.is_file():
+        return path
     manifest = load_manifest()
     if weights is None:
         scale = 2 if scale is None else scale
@@ -76,9 +83,6 @@ def resolve_weights(weights: str | None, scale: int | None = None) -> Path:
             f"{', '.join(ours) or 'none'}); pass --weights FILE or a name from "
             f"`vsr weights list`{hint}"
         )
-    path = Path(weights).expanduser()
-    if path.is_file():
-        return path
     if weights in manifest:
         entry = manifest[weights]
         if scale is not None and entry.get("scale") not in (None, scale):
