@@ -4,7 +4,7 @@
 # `vsr run --pipeline fast` on long clips, the CUDA tests, the precision of vsr eval on Set5
 # and the pressure test. Each stage is time-boxed and a failing stage does not stop the
 # next; the whole run ends within $BUDGET seconds (default 600; every stage needs about
-# 800). Output: $OUT/bench.log and $OUT/bench.tgz (every JSON, the plot).
+# 1300). Output: $OUT/bench.log and $OUT/bench.tgz (every JSON, the plot).
 #
 #   OUT=/tmp/gpu VSR_SHARED=../shared BUDGET=600 bash tests/gpu_checks.sh
 #
@@ -47,11 +47,18 @@ nproc | tee -a $LOG
 
 # Stages in order of what matters most: a short BUDGET skips the last ones.
 AT="compile=max-autotune-no-cudagraphs"  # inductor's own graphs off: ours replay it
-stage 40 "model-only 540p fp16 batch 4 CUDA graphs: NCHW / channels_last" bash -c "
+stage 50 "model-only 540p fp16 batch 4 CUDA graphs: channels_last folded / unfolded attention, NCHW" bash -c "
   $V bench --model-only --sizes 540p --precision fp16 --batch 4 --channels-last --cuda-graphs --repeats 30 --json $R/model_b4_cl_graphs.json;
+  $V bench --model-only --sizes 540p --precision fp16 --batch 4 --channels-last --cuda-graphs --unfolded --repeats 30 --json $R/model_b4_cl_graphs_unfolded.json;
   $V bench --model-only --sizes 540p --precision fp16 --batch 4 --cuda-graphs --repeats 30 --json $R/model_b4_nchw_graphs.json"
-stage 120 "max-autotune model-only 540p batch 4 (fills the kernel cache the engine rows reuse)" \
+stage 120 "max-autotune model-only 540p batch 4, folded attention (fills the kernel cache the engine rows reuse)" \
   $V bench --model-only --sizes 540p --precision fp16 --batch 4 --channels-last --compile max-autotune-no-cudagraphs --cuda-graphs --repeats 30 --json $R/model_autotune.json
+stage 120 "max-autotune model-only 540p batch 4, unfolded attention (does the fold pay compiled?)" \
+  $V bench --model-only --sizes 540p --precision fp16 --batch 4 --channels-last --compile max-autotune-no-cudagraphs --cuda-graphs --unfolded --repeats 30 --json $R/model_autotune_unfolded.json
+stage 30 "precision on Set5 x2, official weights (paper 38.00; bf16 keeps fp32 ends)" bash -c "
+  for p in fp32 fp16 bf16; do $V eval $SH/datasets/benchmark/Set5 --weights $SH/imdn-official/checkpoints/IMDN_x2.pth --device cuda --precision \$p --json $R/set5_\$p.json; done"
+stage 60 "CUDA tests (compile excluded: the bench's compile rows check it)" \
+  python3 -m pytest -q -x -p no:cacheprovider tests/test_cuda.py -k "not compile"
 stage 60 "kernels of the compiled and the eager network, 540p fp16 batch 4 (where fusing could pay)" bash -c "
   $V bench --model-only --sizes 540p --precision fp16 --batch 4 --channels-last --compile max-autotune-no-cudagraphs --cuda-graphs --repeats 10 --kernels 25 --json $R/kernels_compiled.json;
   $V bench --model-only --sizes 540p --precision fp16 --batch 4 --channels-last --cuda-graphs --repeats 10 --kernels 25 --json $R/kernels_eager.json"
@@ -74,12 +81,8 @@ stage 360 "vsr run --pipeline fast --crf 18 on long clips, kernel cache cold the
     $V run $R/c540.mkv $R/c540-t\$threads.mp4 --pipeline fast --crf 18 -e threads=\$threads --report $R/run_c540_threads\$threads.json;
     rm -f $R/c540-t\$threads.mp4;
   done; rm -f $R/c540.mkv"
-stage 60 "CUDA tests (compile excluded: the bench's compile rows check it)" \
-  python3 -m pytest -q -x -p no:cacheprovider tests/test_cuda.py -k "not compile"
 stage 40 "model-only 540p/1080p fp32/fp16/bf16, batch 1" \
   $V bench --model-only --sizes 540p,1080p --precision fp32,fp16,bf16 --repeats 30 --json $R/model_b1.json
-stage 30 "precision on Set5 x2, official weights (paper 38.00)" bash -c "
-  for p in fp32 fp16 bf16; do $V eval $SH/datasets/benchmark/Set5 --weights $SH/imdn-official/checkpoints/IMDN_x2.pth --device cuda --precision \$p --json $R/set5_\$p.json; done"
 stage 60 "pressure: IMDN and IMDN_RTC, fp32, 128 ... 4K" \
   $V bench --pressure --repeats 5 --out $R/pressure --json $R/pressure.json
 nvidia-smi --query-gpu=name,clocks.sm,temperature.gpu,power.draw --format=csv | tee -a $LOG

@@ -212,6 +212,19 @@ def test_model_only_times_every_size_and_precision():
     assert (timings[1].width, timings[1].height) == (24, 16)
 
 
+def test_model_only_times_the_folded_network_unless_told(capsys):
+    args = ["bench", "--model-only", "--sizes", "16", "--device", "cpu", "--repeats", "1"]
+
+    def row() -> list[str]:
+        lines = capsys.readouterr().out.splitlines()
+        return next(line.split() for line in lines if line.split()[:1] == ["16"])
+
+    assert main(args) == 0
+    assert row()[2:4] == ["fp32", "1"]  # network column: the precision alone
+    assert main([*args, "--unfolded"]) == 0
+    assert row()[2:5] == ["fp32", "unfolded", "1"]
+
+
 def test_pressure_csv_lists_every_requested_size(tmp_path):
     torch.manual_seed(0)
     models = [("tiny", tiny_imdn()), ("tiny RTC", create_model("imdn_rtc", 2))]
@@ -322,6 +335,8 @@ def test_kernel_profile_adds_up_and_sorts_kernels_by_kind():
         "sm90_xmma_fprop_implicit_gemm_f16f16": "convolutions",
         "void cudnn::engines_precompiled::nchwToNhwcKernel<__half>": "copies",
         "CatArrayBatchedCopy_contig": "copies",
+        "aten::baddbmm": "convolutions",  # the folded attention's 1x1 fusion
+        "triton_tem_fused_baddbmm_2": "convolutions",
         "void at::native::vectorized_elementwise_kernel<4, convert>": "element-wise and reductions",
     }
     assert {name: kind_of(name) for name in names} == names
@@ -345,6 +360,7 @@ def test_model_only_kernels_flag_prints_the_longest_and_the_split(capsys):
     [
         (["--compile", "--kernels"], "--compile, --kernels: for --model-only"),
         (["--pressure", "--channels-last"], "--channels-last: for --model-only"),
+        (["--unfolded"], "--unfolded: for --model-only"),
         (["--model-only", "--variant", "fp16"], "--variant is for the end-to-end bench"),
     ],
 )

@@ -4,7 +4,11 @@ import pytest
 import torch
 
 from vsr.models import create_model
-from vsr.models.blocks import ContrastChannelAttention
+from vsr.models.blocks import (
+    ContrastChannelAttention,
+    fold_channel_attention,
+    gated_pointwise_conv,
+)
 
 OFFICIAL_PARAMETERS = [
     ("imdn", 2, 694_404),
@@ -61,3 +65,29 @@ def test_unknown_architecture_is_a_user_error():
 
     with pytest.raises(VsrError, match="unknown model"):
         create_model("edsr")
+
+
+@pytest.mark.parametrize("channels_last", [False, True])
+def test_gated_pointwise_conv_is_the_conv_of_the_gated_maps(channels_last):
+    torch.manual_seed(0)
+    conv = torch.nn.Conv2d(16, 12, 1)
+    x = torch.randn(3, 16, 5, 7)
+    gate = torch.rand(3, 16, 1, 1)
+    if channels_last:
+        x = x.contiguous(memory_format=torch.channels_last)
+    expected = conv(x * gate)
+    folded = gated_pointwise_conv(x, gate, conv)
+    assert folded.shape == expected.shape
+    assert folded.is_contiguous(memory_format=torch.channels_last) == channels_last
+    torch.testing.assert_close(folded, expected, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize(("arch", "blocks"), [("imdn", 6), ("imdn_as", 6), ("imdn_rtc", 0)])
+def test_folding_the_attention_keeps_the_network_output(arch, blocks):
+    torch.manual_seed(0)
+    model = create_model(arch).eval()
+    x = torch.rand(2, 3, 16, 20)
+    with torch.no_grad():
+        reference = model(x)
+        assert fold_channel_attention(model) == blocks  # RTC's blocks have no attention
+        torch.testing.assert_close(model(x), reference, rtol=1e-5, atol=1e-5)

@@ -29,9 +29,13 @@ KINDS = ("convolutions", "element-wise and reductions", "copies")
 _FUSED = ("triton_poi", "triton_per", "triton_red")
 _LAYOUT = ("nchwtonhwc", "nhwctonchw", "memcpy", "memset", "transpose")
 # cuDNN and CUTLASS implicit GEMMs, inductor's Triton convolution templates and matmuls,
-# aten's CPU convolutions.
+# aten's CPU convolutions, and the batched matrix products of the folded attention (which
+# are the blocks' 1x1 fusion convolutions; see vsr.models.blocks.gated_pointwise_conv).
 # ("conv" alone would also match "convert".)
-_CONVOLUTION = ("convolution", "conv2d", "convolve", "xmma", "gemm", "cutlass", "fprop", "_conv_")
+_CONVOLUTION = (
+    *("convolution", "conv2d", "convolve", "xmma", "gemm", "cutlass", "fprop", "_conv_"),
+    *("bmm", "addmm", "aten::mm"),
+)
 _COPY = ("copy", "cat", "clone", "contiguous")
 
 

@@ -20,6 +20,7 @@ from torch import nn
 
 from vsr.bench_kernels import KernelTime, profile_kernels
 from vsr.errors import VsrError
+from vsr.models.blocks import fold_channel_attention
 from vsr.ops.compiled import check_with_cuda_graphs, compile_network
 from vsr.ops.cuda_graph import GraphedNetwork
 from vsr.ops.mixed_precision import cast_network, input_dtype
@@ -81,6 +82,7 @@ class ModelTiming:
     timing: str
     error: str | None = None
     kernels: list[KernelTime] | None = None  # with `kernels`: the profile, longest first
+    folded: bool = True  # channel attention folded into the fusion conv, as the engine runs
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)  # kernels become dicts too
@@ -93,10 +95,14 @@ def prepare_network(
     channels_last: bool = False,
     compile: bool | str = False,
     cuda_graphs: bool = False,
+    fold: bool = True,
 ) -> nn.Module:
     """A copy of `model` on `device` in `precision`, optionally channels_last, compiled and
-    replayed as CUDA graphs, the way the engine's Upscaler runs it."""
+    replayed as CUDA graphs, the way the engine's Upscaler runs it (`fold=False` keeps the
+    channel attention unfolded, the reference form)."""
     net = copy.deepcopy(model).to(device).eval()
+    if fold:
+        fold_channel_attention(net)
     cast_network(net, PRECISIONS[precision])
     if channels_last:
         net = net.to(memory_format=torch.channels_last)
@@ -133,6 +139,7 @@ def time_model(
     repeats: int | None = None,
     name: str | None = None,
     kernels: bool = False,
+    fold: bool = True,
 ) -> list[ModelTiming]:
     """Time `model` on random batch x 3 x H x W inputs, every size in every precision;
     `kernels` also profiles each one kernel by kernel (vsr.bench_kernels)."""
@@ -147,7 +154,7 @@ def time_model(
     for precision in precisions:
         if precision not in PRECISIONS:
             raise VsrError(f"unknown precision {precision!r}; use one of {', '.join(PRECISIONS)}")
-        net = prepare_network(model, device, precision, channels_last, compile, cuda_graphs)
+        net = prepare_network(model, device, precision, channels_last, compile, cuda_graphs, fold)
         for size_name, (width, height) in sizes:
             if width % multiple or height % multiple:
                 raise VsrError(f"{label} needs sides that are multiples of {multiple}: {size_name}")
@@ -166,6 +173,7 @@ def time_model(
                 channels_last=channels_last,
                 compiled=bool(compile),
                 cuda_graphs=cuda_graphs and on_gpu,
+                folded=fold,
             )
             try:
                 compile_s, memory = None, None
@@ -228,7 +236,8 @@ def format_model_timings(timings: list[ModelTiming], title: str) -> str:
                 t.precision
                 + (" CL" if t.channels_last else "")
                 + (" compiled" if t.compiled else "")
-                + (" graphs" if t.cuda_graphs else ""),
+                + (" graphs" if t.cuda_graphs else "")
+                + ("" if t.folded else " unfolded"),
                 str(t.batch),
                 t.error or f"{t.ms_per_frame:.2f}",
                 "" if t.fps is None else f"{t.fps:.2f}",

@@ -20,6 +20,7 @@ import torch
 from torch import nn
 
 from vsr.errors import VsrError
+from vsr.models.blocks import fold_channel_attention
 from vsr.ops.compiled import check_with_cuda_graphs, compile_network
 from vsr.ops.cuda_graph import GraphedNetwork
 from vsr.ops.mixed_precision import cast_network
@@ -79,7 +80,8 @@ def default_memory_budget(device: torch.device) -> int:
 class Upscaler:
     """``upscaler(x)``: float N x 3 x H x W in [0, 1] -> N x 3 x sH x sW float32 in [0, 1].
 
-    The model is copied, so the caller's module keeps its device and dtype. In bf16 the
+    The model is copied, so the caller's module keeps its device and dtype. The copy's
+    channel attention is folded into the fusion convolution (vsr.models.blocks). In bf16 the
     network's stem and upsampler stay float32 (vsr.ops.mixed_precision). `compile` runs
     it through torch.compile (a string names the inductor mode, e.g.
     "max-autotune-no-cudagraphs"; if compiling fails, the network runs uncompiled with a
@@ -110,6 +112,7 @@ class Upscaler:
         self.precision = precision
         self.dtype = PRECISIONS[precision]
         self.model = copy.deepcopy(model).to(self.device).eval()
+        fold_channel_attention(self.model)  # same arithmetic, one pass over the maps fewer
         self.input_dtype = cast_network(self.model, self.dtype)  # bf16: float32 ends
         self.channels_last = channels_last
         if channels_last:

@@ -82,6 +82,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "--cuda-graphs", action="store_true", help="--model-only: replay as a CUDA graph"
     )
     parser.add_argument(
+        "--unfolded",
+        action="store_true",
+        help="--model-only: the channel attention multiplies the feature maps (the reference "
+        "form) instead of being folded into the fusion convolution, as the engine runs it",
+    )
+    parser.add_argument(
         "--repeats", type=int, help="--model-only/--pressure: timed calls (default 50 GPU, 3 CPU)"
     )
     parser.add_argument(
@@ -121,6 +127,7 @@ def run(args: argparse.Namespace) -> int:
         ("--channels-last", args.channels_last),
         ("--compile", args.compile),
         ("--cuda-graphs", args.cuda_graphs),
+        ("--unfolded", args.unfolded),
         ("--kernels", args.kernels),
     )
     network_only = [name for name, given in switches if given]
@@ -187,6 +194,7 @@ def _model_only(args: argparse.Namespace) -> int:
         cuda_graphs=args.cuda_graphs,
         repeats=args.repeats,
         kernels=args.kernels > 0,
+        fold=not args.unfolded,
     )
     where = torch_device_label(device)
     print(

@@ -35,10 +35,14 @@ class ContrastChannelAttention(nn.Module):
             nn.Sigmoid(),
         )
 
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
+    def gate(self, x: torch.Tensor) -> torch.Tensor:
+        """The per-channel weights, N x C x 1 x 1 in (0, 1)."""
         variance, mean = torch.var_mean(x, dim=(2, 3), keepdim=True, correction=0)
         contrast = variance.float().sqrt() + mean.float()
-        return x * self.conv_du(contrast.to(x.dtype))
+        return self.conv_du(contrast.to(x.dtype))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * self.gate(x)
 
 
 class DistillationBlock(nn.Module):
@@ -48,7 +52,12 @@ class DistillationBlock(nn.Module):
     rest on; a fourth produces the last quarter. The four parts are concatenated, weighted by
     CCA (omitted in the speed variant of IMDN_RTC), fused by a 1x1 convolution and added to
     the block input.
+
+    With ``fold_attention`` set (see fold_channel_attention), the attention's gate is folded
+    into the fusion convolution's weights instead of multiplying the feature maps.
     """
+
+    fold_attention = False
 
     def __init__(self, channels: int, distillation_rate: float = 0.25, attention: bool = True):
         super().__init__()
@@ -69,6 +78,8 @@ class DistillationBlock(nn.Module):
         kept3, rest = self.act(self.c3(rest)).split(split, dim=1)
         kept4 = self.c4(rest)
         fused = torch.cat([kept1, kept2, kept3, kept4], dim=1)
+        if self.fold_attention and isinstance(self.cca, ContrastChannelAttention):
+            return gated_pointwise_conv(fused, self.cca.gate(fused), self.c5) + x
         return self.c5(self.cca(fused)) + x
 
 
@@ -103,6 +114,36 @@ class LargeDistillationBlock(nn.Module):
         kept6 = self.act(self.c6(rest))
         fused = torch.cat([kept1, kept2, kept3, kept4, kept5, kept6], dim=1)
         return self.c7(fused) + x
+
+
+def gated_pointwise_conv(x: torch.Tensor, gate: torch.Tensor, conv: nn.Conv2d) -> torch.Tensor:
+    """``conv(x * gate)`` for a 1x1 ``conv`` and a per-sample, per-channel ``gate``
+    (N x C x 1 x 1), computed as ``(W diag(gate_n)) x_n``: scaling the 64 x 64 weights of
+    each sample instead of its C x H x W feature maps saves a read and a write of the maps.
+    One batched matrix product in the maps' own layout, so neither is copied."""
+    n, c, h, w = x.shape
+    weights = conv.weight.view(conv.out_channels, c)[None] * gate.view(n, 1, c)  # N x D x C
+    bias = conv.bias if conv.bias is not None else x.new_zeros(conv.out_channels)
+    if x.is_contiguous(memory_format=torch.channels_last) and not x.is_contiguous():
+        pixels = x.permute(0, 2, 3, 1).reshape(n, h * w, c)  # a view: N x HW x C
+        out = torch.baddbmm(bias.view(1, 1, -1), pixels, weights.transpose(1, 2))
+        return out.view(n, h, w, -1).permute(0, 3, 1, 2)  # channels_last, like a conv's
+    out = torch.baddbmm(bias.view(1, -1, 1), weights, x.reshape(n, c, h * w))
+    return out.view(n, -1, h, w)
+
+
+def fold_channel_attention(model: nn.Module) -> int:
+    """Switch every IMDB of ``model`` with attention to the folded fusion (same arithmetic,
+    one pass over the feature maps fewer); returns how many. For inference copies: hooks on
+    ``cca`` or ``c5`` (feature-map views, convolution counting) no longer fire."""
+    blocks = [
+        m
+        for m in model.modules()
+        if isinstance(m, DistillationBlock) and isinstance(m.cca, ContrastChannelAttention)
+    ]
+    for block in blocks:
+        block.fold_attention = True
+    return len(blocks)
 
 
 def pixel_shuffle_upsampler(channels: int, out_channels: int, factor: int) -> nn.Sequential:
