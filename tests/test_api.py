@@ -99,3 +99,76 @@ def test_import_and_the_cli_parser_leave_torch_unloaded_until_an_api_name_is_use
     assert sorted(vsr.__all__) == sorted(vsr._PUBLIC)
     with pytest.raises(AttributeError, match="no attribute 'nope'"):
         vsr.nope  # noqa: B018
+
+
+def test_a_same_size_network_keeps_the_scale_it_was_loaded_for():
+    torch.manual_seed(0)
+    upscaler = vsr.load_model(create_model("imdn_as"), scale=3, device="cpu")
+    assert upscaler.scale == 1  # the network's own factor: what the engine and tiling use
+    image = frames(1, 8, 12)[0]
+    out = vsr.upscale_image(upscaler, image)
+    assert out.shape == (24, 36, 3)  # was (8, 12, 3): the requested x3 was forgotten
+    batch = vsr.upscale_frames(upscaler, image[None])
+    assert np.array_equal(batch[0], out)  # both enlarge by bicubic first, then the network
+    assert vsr.upscale_frames(upscaler, image[None], scale=2).shape == (1, 16, 24, 3)
+    assert vsr.upscale_frames(upscaler, frames(0, 8, 12)).shape == (0, 24, 36, 3)
+
+
+@pytest.mark.parametrize(
+    ("scale", "shown"), [("2", "'2'"), (0, "0"), (-2, "-2"), (2.5, "2.5"), (True, "True")]
+)
+def test_a_scale_that_is_not_a_whole_number_is_named_as_such(scale, shown):
+    # Was "IMDN upscales by 2, not by 2" for "2" and "no default weights for x0" for 0.
+    with pytest.raises(vsr.VsrError, match=f"^scale must be a whole number >= 1, not {shown}$"):
+        vsr.load_model(create_model("imdn", 2), scale=scale, device="cpu")
+    with pytest.raises(vsr.VsrError, match="whole number"):
+        vsr.load_model(None, scale=scale, device="cpu")
+
+
+def test_a_module_that_is_not_an_upscaling_network_is_a_clear_error():
+    with pytest.raises(vsr.VsrError, match="Conv2d is not an upscaling network"):
+        vsr.load_model(torch.nn.Conv2d(3, 3, 1), device="cpu")  # was AttributeError
+
+
+def test_grey_alpha_files_come_back_grey_alpha(weights_file, tmp_path):
+    from PIL import Image
+
+    rng = np.random.default_rng(3)
+    grey_alpha = rng.integers(0, 256, size=(6, 9, 2), dtype=np.uint8)
+    Image.fromarray(grey_alpha, mode="LA").save(tmp_path / "la.png")
+    upscaler = vsr.load_model(weights_file, device="cpu")
+    out = vsr.upscale_image(upscaler, tmp_path / "la.png", tmp_path / "out.png")
+    assert out.shape == (12, 18, 2)  # was RGBA
+    with Image.open(tmp_path / "out.png") as written:
+        assert written.mode == "LA"
+        assert np.array_equal(np.asarray(written), out)
+    rgba = vsr.upscale_image(upscaler, grey_alpha[:, :, [0, 0, 0, 1]])
+    assert np.array_equal(out[:, :, 1], rgba[:, :, 3])  # alpha: bicubic either way
+    luma = rgba[:, :, :3].astype(np.float64) @ np.array([0.299, 0.587, 0.114])
+    assert np.abs(out[:, :, 0] - luma).max() <= 1.0
+
+
+def test_an_output_path_that_is_a_folder_is_a_clear_error(weights_file, tmp_path):
+    (tmp_path / "x.png").mkdir()
+    upscaler = vsr.load_model(weights_file, device="cpu")
+    with pytest.raises(vsr.VsrError, match="x.png is a folder"):
+        vsr.upscale_image(upscaler, frames(1, 4, 4)[0], tmp_path / "x.png")  # IsADirectoryError
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["tiny_x2.safetensors", "x.png"]
+    assert list((tmp_path / "x.png").iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"batch": 0}, "batch must be a whole number >= 1, not 0"),  # was: the default
+        ({"height": 100.5}, "height must be a whole number of pixels >= 1, not 100.5"),
+        ({"size": "128x96"}, r"size must be \(width, height\)"),  # was ValueError
+        ({"settings": {"codec": "libx265"}}, "settings must be a vsr.video.writer.Encode"),
+        ({"scale": "2"}, "scale must be a positive number, not '2'"),
+    ],
+)
+def test_upscale_video_refuses_mistaken_arguments_on_one_line(tmp_path, options, message):
+    target = tmp_path / "out.mp4"
+    with pytest.raises(vsr.VsrError, match=message):
+        vsr.upscale_video(tmp_path / "in.mp4", target, progress=False, **options)
+    assert list(tmp_path.iterdir()) == []

@@ -129,3 +129,23 @@ def test_rte_takes_pixel_values_in_0_255():
         out = model(torch.from_numpy(lr).permute(2, 0, 1)[None].float() / 255)[0]
     sr = (out.clamp(0, 1) * 255).round().byte().permute(1, 2, 0).numpy()
     assert psnr(rgb_to_y(sr), rgb_to_y(hr[: sr.shape[0], : sr.shape[1]]), shave=2) > 37.0
+
+
+def test_a_text_file_is_named_as_not_a_checkpoint(tmp_path):
+    path = tmp_path / "notes.pth"
+    path.write_text("hello world\nsecond line\n")
+    with pytest.raises(VsrError) as caught:
+        load_weights(path)
+    # Was "not a readable checkpoint (101)": torch's KeyError carried only a byte value.
+    assert str(caught.value) == (
+        f"{path}: not a readable checkpoint (neither a PyTorch nor a safetensors file)"
+    )
+
+
+def test_a_pickled_module_is_refused_in_one_plain_line(tmp_path):
+    path = tmp_path / "module.pth"
+    torch.save(torch.nn.Conv2d(3, 3, 1), path)
+    with pytest.raises(VsrError, match="holds pickled Python objects, not only tensors") as caught:
+        load_weights(path)
+    message = str(caught.value)
+    assert "\x1b" not in message and "\n" not in message  # torch's has ANSI bold and paragraphs

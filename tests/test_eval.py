@@ -24,7 +24,7 @@ class BicubicUpscaler:
     arch = "bicubic"
 
     def __init__(self, scale: int) -> None:
-        self.scale = scale
+        self.scale = self.output_scale = scale
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         return imresize(x.double(), scale=self.scale).clamp(0, 1).float()

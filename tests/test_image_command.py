@@ -139,3 +139,32 @@ def test_outputs_are_readable_by_others_as_the_umask_allows(tmp_path, weights):
     umask = os.umask(0o022)
     os.umask(umask)
     assert (tmp_path / "out.png").stat().st_mode & 0o777 == 0o666 & ~umask
+
+
+def test_folder_mode_goes_on_past_an_unreadable_image_and_lists_it(tmp_path, weights, capsys):
+    source, target = tmp_path / "in", tmp_path / "out"
+    source.mkdir()
+    write_image(source / "a.png", _random((5, 6, 3), seed=1))
+    (source / "b.png").write_text("not a picture")  # sorted between the two good ones
+    write_image(source / "c.png", _random((4, 7, 3), seed=2))
+    assert _run(source, target, weights) == 1  # was 2, at b.png, with c.png never done
+    assert sorted(p.name for p in target.iterdir()) == ["a.png", "c.png"]
+    assert read_image(target / "c.png").shape == (8, 14, 3)
+    captured = capsys.readouterr()
+    assert "2 done, 1 failed" in captured.out
+    (failure,) = [line for line in captured.err.splitlines() if line.startswith("vsr:")]
+    assert failure.startswith(f"vsr:   failed: b.png: cannot read image {source / 'b.png'}")
+    assert _run(source, target, weights) == 1  # a rerun retries only the failed one
+    assert "0 done, 1 failed" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("scale", ["0", "-2"])
+def test_a_scale_below_one_is_named_as_such(tmp_path, scale, capsys):
+    write_image(tmp_path / "in.png", _random((4, 4, 3)))
+    assert (
+        main(["image", str(tmp_path / "in.png"), str(tmp_path / "out.png"), "--scale", scale]) == 2
+    )
+    # Was "no default weights for x0 (this project ships: ...)".
+    assert (
+        capsys.readouterr().err == f"vsr: error: scale must be a whole number >= 1, not {scale}\n"
+    )

@@ -106,3 +106,37 @@ def test_write_errors_leave_nothing(tmp_path):
     with pytest.raises(VsrError, match="uint8 or uint16"):
         write_image(tmp_path / "image.png", pixels.astype(np.float32))
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("extension", "dtype"), [(".png", np.uint8), (".tif", np.uint8), (".png", np.uint16)]
+)
+def test_grey_alpha_round_trips_as_grey_alpha(tmp_path, extension, dtype):
+    pixels = _pixels(2, dtype, seed=11)
+    path = tmp_path / f"la{extension}"
+    write_image(path, pixels)  # was refused: 2 channels
+    result = read_image(path, keep_grey_alpha=True)
+    assert result.dtype == dtype
+    np.testing.assert_array_equal(result, pixels)
+    # Readers that want colour (training, evaluation) still get RGBA by default.
+    np.testing.assert_array_equal(read_image(path), pixels[:, :, [0, 0, 0, 1]])
+    if dtype == np.uint8:
+        with Image.open(path) as stored:
+            assert stored.mode == "LA"
+
+
+def test_grey_alpha_in_formats_without_it(tmp_path):
+    pixels = _pixels(2, seed=12)
+    write_image(tmp_path / "la.webp", pixels)  # WebP has no grey: RGBA, losslessly
+    np.testing.assert_array_equal(read_image(tmp_path / "la.webp"), pixels[:, :, [0, 0, 0, 1]])
+    write_image(tmp_path / "la.bmp", pixels)  # no alpha either: grey
+    np.testing.assert_array_equal(read_image(tmp_path / "la.bmp"), pixels[:, :, :1])
+
+
+def test_write_errors_name_every_type_and_refuse_a_folder(tmp_path):
+    with pytest.raises(VsrError, match=r"\(use png, bmp, jpg, jpeg, webp, tif, tiff\)$"):
+        write_image(tmp_path / "image.xyz", _pixels(3))
+    (tmp_path / "taken.png").mkdir()
+    with pytest.raises(VsrError, match="taken.png is a folder"):  # was IsADirectoryError
+        write_image(tmp_path / "taken.png", _pixels(3))
+    assert [p.name for p in tmp_path.iterdir()] == ["taken.png"]

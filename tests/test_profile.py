@@ -155,3 +155,11 @@ def test_command_reports_a_bad_size_on_one_line(capsys):
     assert capsys.readouterr().err.strip() == (
         "vsr: error: IMDN_RTE needs input sides that are multiples of 2; got 15x16"
     )
+
+
+def test_command_refuses_a_size_beyond_the_memory_before_allocating(capsys):
+    status = main(["profile", "--model", "imdn", "--size", "100000x100000", "--device", "cpu"])
+    assert status == 2  # was a RuntimeError traceback from the allocator
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.startswith("vsr: error: IMDN x2 on a 100000x100000 input needs about ")
+    assert line.endswith("; use a smaller --size")

@@ -37,8 +37,9 @@ def load_model(
     for the CPU, where it measured 1.3-1.45x faster, and off on a GPU, where it paid with
     batches and CUDA graphs (the video presets) but is unmeasured for single images.
     """
-    from vsr.weights import load_network
+    from vsr.weights import check_scale, load_network
 
+    scale = check_scale(scale)
     model = load_network(weights, scale)
     if scale is not None and model.scale not in (scale, 1):
         name = weights if isinstance(weights, str | Path) else type(model).__name__
@@ -46,24 +47,39 @@ def load_model(
     device = resolve_device(device)
     if channels_last is None:
         channels_last = device.type == "cpu"
-    return Upscaler(
+    upscaler = Upscaler(
         model,
         device=device,
         precision=precision,
         max_memory=max_memory,
         channels_last=channels_last,
     )
+    if scale is not None:
+        upscaler.output_scale = scale  # IMDN_AS: the helpers enlarge by it
+    return upscaler
 
 
-def upscale_frames(upscaler: Upscaler, frames: np.ndarray) -> np.ndarray:
-    """Upscale a batch of RGB frames: N x H x W x 3 uint8 -> N x sH x sW x 3 uint8."""
+def upscale_frames(upscaler: Upscaler, frames: np.ndarray, scale: int | None = None) -> np.ndarray:
+    """Upscale a batch of RGB frames: N x H x W x 3 uint8 -> N x sH x sW x 3 uint8.
+
+    ``scale`` defaults to the one the upscaler was loaded for; IMDN_AS (same-size) gets a
+    bicubic enlargement by it first, as `upscale_image` does.
+    """
+    from vsr.image import network_input, output_scale
+
     if isinstance(frames, torch.Tensor):
         frames = frames.detach().cpu().numpy()
     frames = np.asarray(frames)
     if frames.ndim != 4 or frames.shape[3] != 3 or frames.dtype != np.uint8:
         raise VsrError(f"frames must be N x H x W x 3 uint8, got {frames.shape} {frames.dtype}")
+    scale = output_scale(upscaler, scale)
+    count, height, width = frames.shape[:3]
+    if height == 0 or width == 0:
+        raise VsrError(f"cannot upscale an empty frame ({width}x{height})")
+    if count == 0:
+        return np.zeros((0, height * scale, width * scale, 3), np.uint8)
     x = torch.from_numpy(np.ascontiguousarray(frames)).to(upscaler.device)
-    y = upscaler(x.permute(0, 3, 1, 2).float().div_(255))
+    y = upscaler(network_input(upscaler, x.permute(0, 3, 1, 2).float().div_(255), scale))
     return y.mul_(255).round_().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
 
 
@@ -73,14 +89,15 @@ def upscale_image(
     output: str | Path | None = None,
     scale: int | None = None,
 ) -> np.ndarray:
-    """Upscale an image (an H x W x C array or a file); grey, RGBA and 16-bit are kept.
+    """Upscale an image (an H x W x C array or a file); grey, grey + alpha, RGBA and 16-bit
+    are kept. ``scale`` defaults to the one the upscaler was loaded for.
 
     With ``output`` the result is also written there (format from the extension).
     """
     from vsr.image import upscale_image as upscale_pixels
     from vsr.imageio import read_image, write_image
 
-    pixels = read_image(image) if isinstance(image, str | Path) else image
+    pixels = read_image(image, keep_grey_alpha=True) if isinstance(image, str | Path) else image
     result = upscale_pixels(upscaler, pixels, scale)
     if output is not None:
         write_image(output, result)

@@ -18,14 +18,13 @@ import contextlib
 import csv
 import ctypes
 import gc
-import os
-import tempfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import torch
 from torch import nn
 
+from vsr.atomic_file import atomic_output
 from vsr.errors import VsrError
 from vsr.models import create_model
 from vsr.ops.mixed_precision import cast_network
@@ -178,17 +177,11 @@ def write_pressure_csv(points: list[PressurePoint], path: str | Path) -> None:
     """The points as CSV, written atomically."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(handle, "w", newline="") as stream:
-            writer = csv.DictWriter(stream, fieldnames=CSV_FIELDS)
-            writer.writeheader()
-            for point in points:
-                writer.writerow({k: "" if v is None else v for k, v in asdict(point).items()})
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
+    with atomic_output(path, "w", newline="") as stream:
+        writer = csv.DictWriter(stream, fieldnames=CSV_FIELDS)
+        writer.writeheader()
+        for point in points:
+            writer.writerow({k: "" if v is None else v for k, v in asdict(point).items()})
 
 
 def plot_pressure(points: list[PressurePoint], path: str | Path, device_label: str) -> None:
@@ -224,12 +217,8 @@ def plot_pressure(points: list[PressurePoint], path: str | Path, device_label: s
     png = figure_png(figure)
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    temp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        temp.write_bytes(png)
-        os.replace(temp, path)
-    finally:
-        temp.unlink(missing_ok=True)
+    with atomic_output(path) as stream:
+        stream.write(png)
 
 
 def format_pressure(points: list[PressurePoint]) -> str:

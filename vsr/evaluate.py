@@ -139,7 +139,7 @@ def evaluate_dataset(
 ) -> EvalResult:
     """PSNR/SSIM of ``upscaler`` on one dataset folder at ``scale`` (default: the model's)."""
     dataset = Path(dataset)
-    scale = upscaler.scale if scale is None else int(scale)
+    scale = upscaler.output_scale if scale is None else int(scale)
     pairs = dataset_pairs(dataset, scale)
     same_size = scale == 1
     shave = 0 if same_size else scale

@@ -12,12 +12,11 @@ from __future__ import annotations
 
 import html
 import json
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from vsr.atomic_file import atomic_output
 from vsr.errors import VsrError
 from vsr.plots import figure_png, new_figure, png_data_uri
 
@@ -377,24 +376,11 @@ def render(inputs: ReportInputs, title: str = "vsr report") -> str:
     )
 
 
-def _umask() -> int:
-    mask = os.umask(0)
-    os.umask(mask)
-    return mask
-
-
 def write_report(paths: list[str | Path], output: str | Path, title: str = "vsr report") -> None:
     """Read the reports at ``paths`` and write the page to ``output`` atomically."""
     output = Path(output)
     if not output.parent.is_dir():
         raise VsrError(f"output folder does not exist: {output.parent}")
     page = render(read_inputs(paths), title)
-    handle, temp = tempfile.mkstemp(prefix=f".{output.name}.", suffix=".tmp", dir=output.parent)
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            stream.write(page)
-        os.chmod(temp, 0o666 & ~_umask())  # mkstemp makes 0600; a page is for sharing
-        os.replace(temp, output)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
+    with atomic_output(output, "w", encoding="utf-8") as stream:
+        stream.write(page)

@@ -1,4 +1,4 @@
-"""Upscaling one still image of any layout: grey, RGB or RGBA, 8 or 16 bits per sample.
+"""Upscaling one still image of any layout: grey, grey + alpha, RGB or RGBA, 8 or 16 bits.
 
 The networks see RGB in [0, 1]: grey is replicated to three channels and reduced back to
 one (BT.601 luma) afterwards; alpha bypasses the network and is enlarged with MATLAB
@@ -33,11 +33,19 @@ def network_input(upscaler: Upscaler, x: torch.Tensor, scale: int) -> torch.Tens
     raise VsrError(f"the model upscales by {upscaler.scale}, not by {scale}")
 
 
+def output_scale(upscaler: Upscaler, scale: int | None) -> int:
+    """The factor to upscale by: ``scale`` if given, else the one the upscaler was loaded
+    for (IMDN_AS loaded for x3 enlarges by 3, though the network itself is same-size)."""
+    from vsr.weights import check_scale
+
+    scale = check_scale(scale)
+    return upscaler.output_scale if scale is None else scale
+
+
 def upscale_image(upscaler: Upscaler, pixels: np.ndarray, scale: int | None = None) -> np.ndarray:
-    """Upscale H x W x C (C = 1, 3, 4) uint8/uint16 pixels; same channels and dtype out."""
-    if scale is not None and (not float(scale).is_integer() or float(scale) < 1):
-        raise VsrError(f"scale must be a whole number >= 1, not {scale}")
-    scale = upscaler.scale if scale is None else int(scale)
+    """Upscale H x W x C uint8/uint16 pixels, C = 1 (grey), 2 (grey + alpha), 3 (RGB) or 4
+    (RGBA); the same channels and dtype come out."""
+    scale = output_scale(upscaler, scale)
     pixels = np.asarray(pixels)
     if pixels.ndim == 2:
         pixels = pixels[:, :, None]
@@ -46,17 +54,18 @@ def upscale_image(upscaler: Upscaler, pixels: np.ndarray, scale: int | None = No
     if pixels.dtype not in _PEAKS:
         raise VsrError(f"images must be 8 or 16 bits per sample, not {pixels.dtype}")
     channels = pixels.shape[2]
-    if channels not in (1, 3, 4):
-        raise VsrError(f"images must have 1, 3 or 4 channels, not {channels}")
+    if channels not in (1, 2, 3, 4):
+        raise VsrError(f"images must have 1, 2, 3 or 4 channels, not {channels}")
     peak = _PEAKS[pixels.dtype]
+    grey = channels <= 2
 
-    colour = np.repeat(pixels, 3, axis=2) if channels == 1 else pixels[:, :, :3]
+    colour = np.repeat(pixels[:, :, :1], 3, axis=2) if grey else pixels[:, :, :3]
     x = torch.from_numpy(np.ascontiguousarray(colour)).permute(2, 0, 1)[None].float() / peak
     y = upscaler(network_input(upscaler, x, scale))[0]
-    if channels == 1:
+    if grey:
         y = sum(weight * y[i] for i, weight in enumerate(_LUMA))[None]
     out = (y * peak).round().clamp(0, peak).permute(1, 2, 0).cpu().numpy().astype(pixels.dtype)
-    if channels == 4:
-        alpha = imresize(pixels[:, :, 3], scale=scale)
+    if channels in (2, 4):
+        alpha = imresize(pixels[:, :, -1], scale=scale)
         out = np.concatenate([out, alpha[:, :, None]], axis=2)
     return out

@@ -9,14 +9,13 @@ PNGs, so reading ordinary images (training, evaluation) works where PyAV is not 
 
 from __future__ import annotations
 
-import os
 import struct
-import tempfile
 from pathlib import Path
 
 import numpy as np
 from PIL import Image, UnidentifiedImageError
 
+from vsr.atomic_file import atomic_output
 from vsr.errors import VsrError
 
 IMAGE_EXTENSIONS = (".png", ".bmp", ".jpg", ".jpeg", ".webp", ".tif", ".tiff")
@@ -50,8 +49,9 @@ def _decode_png16(path: Path, colour_type: int) -> np.ndarray:
     return pixels[:, :, None] if pixels.ndim == 2 else pixels
 
 
-def _from_pillow(image: Image.Image) -> np.ndarray:
-    """Pixels of a Pillow image as H x W x C, C in (1, 3, 4), uint8 or uint16."""
+def _from_pillow(image: Image.Image, keep_grey_alpha: bool) -> np.ndarray:
+    """Pixels of a Pillow image as H x W x C, C in (1, 3, 4) (2 for grey + alpha when
+    ``keep_grey_alpha``), uint8 or uint16."""
     mode = image.mode
     if mode == "F":  # 32-bit float TIFF: convert("RGB") would clip it to black
         raise ValueError("32-bit float images are not supported; save it as 8 or 16 bits")
@@ -61,6 +61,8 @@ def _from_pillow(image: Image.Image) -> np.ndarray:
         return np.clip(np.asarray(image), 0, 65535).astype(np.uint16)[:, :, None]
     if mode in ("1", "L"):
         return np.asarray(image.convert("L"))[:, :, None]
+    if mode == "LA" and keep_grey_alpha:
+        return np.asarray(image)
     if mode in ("LA", "PA", "RGBA") or (mode == "P" and "transparency" in image.info):
         return np.asarray(image.convert("RGBA"))
     return np.asarray(image.convert("RGB"))
@@ -90,8 +92,12 @@ def apply_orientation(pixels: np.ndarray, orientation: int) -> np.ndarray:
     return upright_pixels if upright_pixels.flags.writeable else upright_pixels.copy()
 
 
-def read_image(path: str | Path) -> np.ndarray:
-    """Read an image as H x W x C (C = 1, 3 or 4), uint8 or uint16, EXIF orientation applied."""
+def read_image(path: str | Path, keep_grey_alpha: bool = False) -> np.ndarray:
+    """Read an image as H x W x C (C = 1, 3 or 4), uint8 or uint16, EXIF orientation applied.
+
+    Grey + alpha comes as RGBA, what the readers of RGB expect, or with ``keep_grey_alpha``
+    as C = 2 (grey, alpha), which `write_image` writes back as grey + alpha.
+    """
     path = Path(path)
     if not path.is_file():
         raise VsrError(f"image not found: {path}")
@@ -101,11 +107,25 @@ def read_image(path: str | Path) -> np.ndarray:
             png = _png_bit_depth(path)
             if png is not None and png[0] == 16:
                 pixels = _decode_png16(path, png[1])
+                if png[1] == 4 and keep_grey_alpha:
+                    pixels = pixels[:, :, [0, 3]]  # decoded as RGBA with R = G = B
             else:
-                pixels = _from_pillow(image)
+                pixels = _from_pillow(image, keep_grey_alpha)
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
         raise VsrError(f"cannot read image {path}: {error}") from error
     return apply_orientation(pixels, orientation)
+
+
+def _grey_alpha_frame16(pixels: np.ndarray):
+    """An FFmpeg ya16be frame of H x W x 2 uint16 (PyAV cannot build one from an array)."""
+    from av.video.frame import VideoFrame
+
+    height, width = pixels.shape[:2]
+    frame = VideoFrame(width, height, "ya16be")
+    plane = frame.planes[0]
+    rows = np.frombuffer(memoryview(plane), np.uint8).reshape(height, plane.line_size)
+    rows[:, : width * 4] = pixels.astype(">u2").view(np.uint8).reshape(height, width * 4)
+    return frame
 
 
 def _encode_png16(pixels: np.ndarray) -> bytes:
@@ -113,14 +133,18 @@ def _encode_png16(pixels: np.ndarray) -> bytes:
     from av.video.frame import VideoFrame
 
     channels = pixels.shape[2]
-    source = {1: "gray16le", 3: "rgb48le", 4: "rgba64le"}[channels]
-    frame = VideoFrame.from_ndarray(
-        pixels[:, :, 0] if channels == 1 else np.ascontiguousarray(pixels), format=source
-    )
     codec = av.CodecContext.create("png", "w")
     codec.width, codec.height = pixels.shape[1], pixels.shape[0]
-    codec.pix_fmt = source.replace("le", "be")  # PNG stores big-endian samples
-    packets = list(codec.encode(frame.reformat(format=codec.pix_fmt))) + list(codec.encode(None))
+    if channels == 2:
+        codec.pix_fmt = "ya16be"
+        frame = _grey_alpha_frame16(pixels)
+    else:
+        source = {1: "gray16le", 3: "rgb48le", 4: "rgba64le"}[channels]
+        codec.pix_fmt = source.replace("le", "be")  # PNG stores big-endian samples
+        frame = VideoFrame.from_ndarray(
+            pixels[:, :, 0] if channels == 1 else np.ascontiguousarray(pixels), format=source
+        ).reformat(format=codec.pix_fmt)
+    packets = list(codec.encode(frame)) + list(codec.encode(None))
     return b"".join(bytes(packet) for packet in packets)
 
 
@@ -133,53 +157,48 @@ def _to_uint8(pixels: np.ndarray) -> np.ndarray:
 def write_image(path: str | Path, pixels: np.ndarray) -> None:
     """Write H x W x C (or H x W) uint8/uint16 pixels; the format follows the extension.
 
-    PNG keeps 16 bits; BMP, lossless WebP, JPEG (quality 95) and TIFF store 8 bits, so
-    16-bit pixels are rounded to 8 bits for them. BMP and JPEG drop an alpha channel. The file appears complete or not at all.
+    C is 1 (grey), 2 (grey + alpha), 3 (RGB) or 4 (RGBA). PNG keeps 16 bits; BMP, lossless
+    WebP, JPEG (quality 95) and TIFF store 8 bits, so 16-bit pixels are rounded to 8 bits for
+    them. BMP and JPEG drop an alpha channel; WebP stores grey + alpha as RGBA (it has no
+    grey). The file appears complete or not at all.
     """
     path = Path(path)
     pixels = np.asarray(pixels)
     if pixels.ndim == 2:
         pixels = pixels[:, :, None]
-    if pixels.ndim != 3 or pixels.shape[2] not in (1, 3, 4):
+    if pixels.ndim != 3 or pixels.shape[2] not in (1, 2, 3, 4):
         raise VsrError(f"cannot write an image of shape {pixels.shape} to {path}")
     if pixels.dtype not in (np.uint8, np.uint16):
         raise VsrError(f"cannot write {pixels.dtype} pixels to {path} (need uint8 or uint16)")
     extension = path.suffix.lower()
     if extension not in IMAGE_EXTENSIONS:
-        raise VsrError(f"unknown image type {path.suffix!r} for {path} (use png, bmp, jpg, webp)")
+        known = ", ".join(e.lstrip(".") for e in IMAGE_EXTENSIONS)
+        raise VsrError(f"unknown image type {path.suffix!r} for {path} (use {known})")
     if not path.parent.is_dir():
         raise VsrError(f"output folder does not exist: {path.parent}")
+    if path.is_dir():
+        raise VsrError(f"{path} is a folder; give an image file name")
 
-    descriptor, temp_name = tempfile.mkstemp(
-        prefix=f".{path.name}.", suffix=".tmp", dir=path.parent
-    )
-    try:
-        with os.fdopen(descriptor, "wb") as file:
-            if extension == ".png" and pixels.dtype == np.uint16:
-                file.write(_encode_png16(pixels))
-            else:
-                eight_bit = _to_uint8(pixels)
-                if extension in (".jpg", ".jpeg", ".bmp") and eight_bit.shape[2] == 4:
-                    # JPEG has no alpha; Pillow writes BMP alpha but reads it back as RGB.
-                    eight_bit = eight_bit[:, :, :3]
-                image = Image.fromarray(
-                    eight_bit[:, :, 0] if eight_bit.shape[2] == 1 else eight_bit
-                )
-                options = {
-                    ".png": {"format": "PNG"},
-                    ".bmp": {"format": "BMP"},
-                    # exact: keep the colour under fully transparent pixels (WebP drops it).
-                    ".webp": {"format": "WEBP", "lossless": True, "quality": 100, "exact": True},
-                    ".jpg": {"format": "JPEG", "quality": 95},
-                    ".jpeg": {"format": "JPEG", "quality": 95},
-                    ".tif": {"format": "TIFF"},
-                    ".tiff": {"format": "TIFF"},
-                }[extension]
-                image.save(file, **options)
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(temp_name, 0o666 & ~umask)  # mkstemp makes 0600; an output is for others too
-        os.replace(temp_name, path)
-    except BaseException:
-        Path(temp_name).unlink(missing_ok=True)
-        raise
+    with atomic_output(path) as file:
+        if extension == ".png" and pixels.dtype == np.uint16:
+            file.write(_encode_png16(pixels))
+        else:
+            eight_bit = _to_uint8(pixels)
+            alpha = eight_bit.shape[2] in (2, 4)
+            if extension in (".jpg", ".jpeg", ".bmp") and alpha:
+                # JPEG has no alpha; Pillow writes BMP alpha but reads it back as RGB.
+                eight_bit = eight_bit[:, :, :-1]
+            elif extension == ".webp" and eight_bit.shape[2] == 2:
+                eight_bit = eight_bit[:, :, [0, 0, 0, 1]]  # WebP has no grey + alpha
+            image = Image.fromarray(eight_bit[:, :, 0] if eight_bit.shape[2] == 1 else eight_bit)
+            options = {
+                ".png": {"format": "PNG"},
+                ".bmp": {"format": "BMP"},
+                # exact: keep the colour under fully transparent pixels (WebP drops it).
+                ".webp": {"format": "WEBP", "lossless": True, "quality": 100, "exact": True},
+                ".jpg": {"format": "JPEG", "quality": 95},
+                ".jpeg": {"format": "JPEG", "quality": 95},
+                ".tif": {"format": "TIFF"},
+                ".tiff": {"format": "TIFF"},
+            }[extension]
+            image.save(file, **options)

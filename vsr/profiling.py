@@ -23,6 +23,7 @@ any network of the family:
 from __future__ import annotations
 
 import copy
+import os
 import statistics
 import time
 from dataclasses import asdict, dataclass, field
@@ -214,6 +215,7 @@ def profile_model(
         raise VsrError(
             f"{label} needs input sides that are multiples of {multiple}; got {height}x{width}"
         )
+    check_memory(model, size, device, label)
     if warmup is None:
         warmup = 5 if device.type == "cuda" else 1
     if repeats is None:
@@ -229,9 +231,17 @@ def profile_model(
 
     model = model.to(device).eval()
     generator = torch.Generator().manual_seed(0)
-    x = torch.rand(1, 3, height, width, generator=generator).to(device)
-    memory = peak_memory(model, x)
-    milliseconds, timing = time_forward(model, x, warmup=warmup, repeats=repeats)
+    try:
+        x = torch.rand(1, 3, height, width, generator=generator).to(device)
+        memory = peak_memory(model, x)
+        milliseconds, timing = time_forward(model, x, warmup=warmup, repeats=repeats)
+    except RuntimeError as error:  # torch.OutOfMemoryError is one too
+        if not _is_allocation_failure(error):
+            raise
+        raise VsrError(
+            f"{label} on a {height}x{width} input ran out of memory on {device}; "
+            "use a smaller --size"
+        ) from None
     notes = [] if memory is not None else ["peak memory not measured on the CPU"]
     return ModelProfile(
         name=label,
@@ -251,6 +261,35 @@ def profile_model(
         timing=timing,
         notes=notes,
         weights=weights,
+    )
+
+
+def device_memory(device: torch.device) -> int:
+    """Bytes of memory the device has in all (the host's RAM for the CPU)."""
+    if device.type == "cuda":
+        return torch.cuda.mem_get_info(device)[1]
+    return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+
+
+def check_memory(model: nn.Module, size: tuple[int, int], device: torch.device, label: str) -> None:
+    """Refuse an input that cannot fit before allocating it: a huge --size would otherwise
+    end in an allocator traceback, or worse, in the kernel killing the process."""
+    from vsr.upscale import bytes_per_pixel
+
+    height, width = size
+    needed = height * width * bytes_per_pixel(model, torch.float32)
+    available = device_memory(device)
+    if needed > available:
+        raise VsrError(
+            f"{label} on a {height}x{width} input needs about {_human(needed, 'B')} of "
+            f"memory and {device} has {_human(available, 'B')}; use a smaller --size"
+        )
+
+
+def _is_allocation_failure(error: RuntimeError) -> bool:
+    message = str(error).lower()
+    return isinstance(error, torch.OutOfMemoryError) or any(
+        phrase in message for phrase in ("out of memory", "can't allocate", "cannot allocate")
     )
 
 

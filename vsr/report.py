@@ -4,11 +4,11 @@ summary. Fields that cannot be measured on this machine are null, never guessed.
 from __future__ import annotations
 
 import json
-import os
-import tempfile
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
+
+from vsr.atomic_file import atomic_output
 
 
 @dataclass
@@ -92,15 +92,6 @@ def write_json(data: dict[str, Any], path: str | Path) -> None:
     """Write `data` as JSON to `path` atomically (a temp file beside it, then a rename)."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(handle, "w") as stream:
-            json.dump(data, stream, indent=2)
-            stream.write("\n")
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(temp, 0o666 & ~umask)  # mkstemp makes 0600; a report is for others too
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
+    with atomic_output(path, "w") as stream:
+        json.dump(data, stream, indent=2)
+        stream.write("\n")

@@ -3,6 +3,7 @@ engine, finish the file, write the report. `upscale_video` is the public entry p
 
 from __future__ import annotations
 
+import numbers
 import os
 import time
 from collections.abc import Callable
@@ -106,6 +107,38 @@ def _check_paths(source: Path, target: Path, overwrite: bool) -> None:
         raise VsrError(f"output folder {folder} is not writable")
 
 
+def _whole_positive(value: object) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool) and value >= 1
+
+
+def check_clip_arguments(
+    scale: object, size: object, height: object, batch: object, settings: object
+) -> None:
+    """The arguments code passes unparsed (the CLI parses its own): each mistake is one
+    VsrError line instead of a raw exception, a silent default (batch=0) or a fractional
+    size in the report (height=100.5)."""
+    from vsr.video.writer import EncodeSettings
+
+    if scale is not None and not (
+        isinstance(scale, numbers.Real) and not isinstance(scale, bool) and scale > 0
+    ):
+        raise VsrError(f"scale must be a positive number, not {scale!r}")
+    if size is not None and not (
+        isinstance(size, tuple | list) and len(size) == 2 and all(map(_whole_positive, size))
+    ):
+        raise VsrError(
+            f"size must be (width, height) in whole pixels, e.g. (1280, 720), not {size!r}"
+        )
+    if height is not None and not _whole_positive(height):
+        raise VsrError(f"height must be a whole number of pixels >= 1, not {height!r}")
+    if batch is not None and not _whole_positive(batch):
+        raise VsrError(f"batch must be a whole number >= 1, not {batch!r}")
+    if settings is not None and not isinstance(settings, EncodeSettings):
+        raise VsrError(
+            f"settings must be a vsr.video.writer.EncodeSettings, not {type(settings).__name__}"
+        )
+
+
 def start_upscale(
     input: str | Path,
     output: str | Path,
@@ -145,6 +178,7 @@ def start_upscale(
     from vsr.video.reader import VideoReader
     from vsr.video.writer import EncodeSettings
 
+    check_clip_arguments(scale, size, height, batch, settings)
     source_path, target_path = Path(input), Path(output)
     _check_paths(source_path, target_path, overwrite)
     if encoders < 1:
@@ -194,7 +228,7 @@ def start_upscale(
             upscaler = Upscaler(model, **options)
         warmup_before = upscaler.warmup_seconds
         dev = upscaler.device
-        batch = batch or (4 if dev.type == "cuda" else 1)
+        batch = batch if batch is not None else (4 if dev.type == "cuda" else 1)
         # IMDN_AS (scale 1) works on a frame enlarged to the target size (the paper's
         # any-scale path); the others get the frame as it is.
         net_in = (geometry.height, geometry.width) if upscaler.scale == 1 else None

@@ -130,6 +130,10 @@ class Upscaler:
         self.warmup_seconds = 0.0
         self.notes: list[str] = []  # what the caller should pass on (a failed compile)
         self.scale: int = model.scale
+        # The factor the image and frame helpers upscale by when given none: the network's
+        # own, unless load_model asked IMDN_AS (scale 1, any factor from an enlarged input)
+        # for another. The engine and tiling use `scale`, the network's own factor.
+        self.output_scale: int = model.scale
         self.input_multiple: int = getattr(model, "input_multiple", 1)
         self.arch: str = getattr(model, "arch", type(model).__name__)
         budget = max_memory if max_memory is not None else default_memory_budget(self.device)

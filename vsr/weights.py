@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import numbers
 import os
 import urllib.request
 from pathlib import Path
@@ -54,6 +55,22 @@ def local_path(name: str, entry: dict[str, Any]) -> Path:
     return (cache_dir() if entry.get("url") else WEIGHTS_DIR) / entry["file"]
 
 
+def check_scale(scale: object) -> int | None:
+    """A requested scale as an int (None stays None). 0, -2, 2.5 or "2" are one clear error
+    here, before they turn into "no default weights for x0" or "upscales by 2, not by 2"."""
+    if scale is None:
+        return None
+    whole = (
+        isinstance(scale, numbers.Real)
+        and not isinstance(scale, bool)
+        and float(scale).is_integer()
+        and scale >= 1
+    )
+    if not whole:
+        raise VsrError(f"scale must be a whole number >= 1, not {scale!r}")
+    return int(scale)
+
+
 def resolve_weights(weights: str | None, scale: int | None = None) -> Path:
     """A weights file from a path, a manifest name, or None (our default for the scale).
 
@@ -61,6 +78,7 @@ def resolve_weights(weights: str | None, scale: int | None = None) -> Path:
     own; None lets a name stand for whatever scale it is (the file decides, as for a path).
     Manifest names of downloadable checkpoints are fetched into the cache when missing.
     """
+    scale = check_scale(scale)
     path = Path(weights).expanduser() if weights is not None else None
     if path is not None and path.is_file():
         return path
@@ -164,5 +182,10 @@ def load_network(
     from vsr.models import load_weights
 
     if isinstance(weights, torch.nn.Module):
+        if not isinstance(getattr(weights, "scale", None), int):
+            raise VsrError(
+                f"a {type(weights).__name__} is not an upscaling network: a module given as "
+                "weights needs an int .scale (use vsr.models.create_model or load_weights)"
+            )
         return weights
     return load_weights(resolve_weights(None if weights is None else str(weights), scale))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from vsr.errors import VsrError
@@ -12,9 +13,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "image",
         help="upscale an image or a folder of images",
-        description="Upscale still images (PNG, BMP, JPEG, WebP, TIFF). Grey, RGBA (alpha "
-        "enlarged with bicubic) and 16-bit PNG (kept 16-bit) are handled; EXIF orientation "
-        "is applied. With a folder IN, OUT is a folder and existing outputs are skipped.",
+        description="Upscale still images (PNG, BMP, JPEG, WebP, TIFF). Grey, grey + alpha, RGBA "
+        "(alpha enlarged with bicubic) and 16-bit PNG (kept 16-bit) are handled; EXIF orientation "
+        "is applied. With a folder IN, OUT is a folder and existing outputs are skipped; an "
+        "image that fails is listed at the end (exit 1) and the others are still done.",
     )
     parser.add_argument("input", metavar="IN", help="image file or folder of images")
     parser.add_argument("output", metavar="OUT", help="output image file, or folder")
@@ -67,10 +69,25 @@ def run(args: argparse.Namespace) -> int:
         print(f"nothing to do: every output already exists in {target}")
         return 0
     upscaler = load_model(args.weights, scale=args.scale, device=args.device)
-    show_progress = source.is_dir()
-    for image_in, image_out in tqdm(jobs, unit="img", disable=not show_progress):
-        pixels = read_image(image_in)
+    if not source.is_dir():
+        image_in, image_out = jobs[0]
+        pixels = read_image(image_in, keep_grey_alpha=True)
         write_image(image_out, upscale_image(upscaler, pixels, args.scale))
-    if not show_progress:
-        print(f"wrote {jobs[0][1]}")
-    return 0
+        print(f"wrote {image_out}")
+        return 0
+    failures: list[tuple[Path, str]] = []
+    for image_in, image_out in tqdm(jobs, unit="img"):
+        try:
+            pixels = read_image(image_in, keep_grey_alpha=True)
+            write_image(image_out, upscale_image(upscaler, pixels, args.scale))
+        except Exception as error:  # one bad image must not stop the folder (as vsr run)
+            failures.append((image_in, _describe(error)))
+    print(f"vsr: {len(jobs) - len(failures)} done, {len(failures)} failed")
+    # Errors, not chatter: on stderr. A rerun retries only these (the others exist).
+    for image_in, reason in failures:
+        print(f"vsr:   failed: {image_in.name}: {reason}", file=sys.stderr)
+    return 1 if failures else 0
+
+
+def _describe(error: Exception) -> str:
+    return str(error) if isinstance(error, VsrError) else f"{type(error).__name__}: {error}"

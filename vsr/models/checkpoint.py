@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import os
+import pickle
 import re
 from pathlib import Path
 
@@ -20,6 +21,7 @@ from vsr.errors import VsrError
 from vsr.models.factory import create_model
 
 _SAFETENSORS_MAX_HEADER = 100_000_000
+_ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
 
 def read_state_dict(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
@@ -35,6 +37,10 @@ def read_state_dict(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str
                 metadata = dict(handle.metadata() or {})
                 tensors = {key: handle.get_tensor(key) for key in handle.keys()}  # noqa: SIM118
         else:
+            if not _looks_like_torch(path):
+                raise VsrError(
+                    f"{path}: not a readable checkpoint (neither a PyTorch nor a safetensors file)"
+                )
             loaded = torch.load(path, map_location="cpu", weights_only=True)
             metadata = {}
             tensors = loaded.get("state_dict", loaded) if isinstance(loaded, dict) else None
@@ -44,10 +50,33 @@ def read_state_dict(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str
                 raise VsrError(f"{path}: not a state dict of tensors")
     except VsrError:
         raise
+    except pickle.UnpicklingError as error:
+        if "weights only" not in str(error).lower():
+            raise VsrError(f"{path}: not a readable checkpoint ({_first_line(error)})") from None
+        raise VsrError(
+            f"{path}: holds pickled Python objects, not only tensors; they are not loaded, "
+            "as running them could run any code (save the model's state_dict() instead)"
+        ) from None
     except Exception as error:  # torch and safetensors raise many types for damaged files
-        reason = str(error).strip().splitlines()[0] if str(error).strip() else type(error).__name__
-        raise VsrError(f"{path}: not a readable checkpoint ({reason})") from None
+        raise VsrError(f"{path}: not a readable checkpoint ({_first_line(error)})") from None
     return {_strip_prefix(k): v for k, v in tensors.items()}, metadata
+
+
+def _first_line(error: Exception) -> str:
+    """A library's message as one short plain line (torch's carry ANSI bold and paragraphs;
+    a KeyError's is just the key, so its type says more)."""
+    text = _ANSI_ESCAPE.sub("", str(error)).strip()
+    if not text or isinstance(error, KeyError):
+        return type(error).__name__
+    line = text.splitlines()[0]
+    return line if len(line) <= 160 else line[:157] + "..."
+
+
+def _looks_like_torch(path: Path) -> bool:
+    # torch.save writes a zip archive; before torch 1.6, a bare pickle (protocol 2+: 0x80).
+    with path.open("rb") as handle:
+        head = handle.read(4)
+    return head.startswith(b"PK\x03\x04") or head[:1] == b"\x80"
 
 
 def _looks_like_safetensors(path: Path) -> bool:

@@ -1,0 +1,38 @@
+"""Output files that appear whole or not at all.
+
+Each is written to a temporary file beside its target and renamed over it once complete, so
+an interrupted or failed write leaves nothing half-written. mkstemp makes its files 0600
+and a rename keeps the mode, so the finished file is given what an ordinary open() would
+have given it: 0666 less the umask.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import IO, Any
+
+
+@contextmanager
+def atomic_output(path: str | Path, mode: str = "wb", **open_args: Any) -> Iterator[IO]:
+    """``with atomic_output(path, "w") as stream:`` writes ``path`` only if the block ends
+    without an exception; the target's folder must exist."""
+    path = Path(path)
+    handle, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(handle, mode, **open_args) as stream:
+            yield stream
+        os.chmod(temp, 0o666 & ~_umask())
+        os.replace(temp, path)
+    except BaseException:
+        Path(temp).unlink(missing_ok=True)
+        raise
+
+
+def _umask() -> int:
+    mask = os.umask(0)  # the only way to read it is to set it
+    os.umask(mask)
+    return mask
