@@ -199,3 +199,78 @@ def corrupt_middle_packets(path: str | Path, count: int = 2) -> list[int]:
         data[start : pos + size] = noise.integers(0, 256, pos + size - start, np.uint8).tobytes()
     path.write_bytes(bytes(data))
     return damaged
+
+
+@dataclass
+class Mp4VideoTiming:
+    """What an MP4/MOV file declares about its video track's length.
+
+    edit_seconds: the edit list's presentation time (what the file says plays);
+    sample_seconds: the sum of the decode-time steps (stts), which FFmpeg's demuxer reports
+    as the stream's duration.
+    """
+
+    edit_seconds: Fraction
+    sample_seconds: Fraction
+
+
+_MP4_PARENTS = {b"moov", b"trak", b"mdia", b"minf", b"stbl", b"edts"}
+
+
+def _mp4_boxes(data: bytes, start: int, end: int):
+    """(type, payload) of the boxes in data[start:end], descending into the ones that nest."""
+    while start + 8 <= end:
+        size, kind = int.from_bytes(data[start : start + 4], "big"), data[start + 4 : start + 8]
+        header = 8
+        if size == 1:
+            size, header = int.from_bytes(data[start + 8 : start + 16], "big"), 16
+        elif size == 0:
+            size = end - start
+        yield kind, data[start + header : start + size]
+        if kind in _MP4_PARENTS:
+            yield from _mp4_boxes(data, start + header, start + size)
+        start += size
+
+
+def _mp4_header_fields(payload: bytes) -> tuple[int, int]:
+    """(timescale, duration) of an mvhd or mdhd payload, version 0 or 1."""
+    if payload[0] == 1:
+        return int.from_bytes(payload[20:24], "big"), int.from_bytes(payload[24:32], "big")
+    return int.from_bytes(payload[12:16], "big"), int.from_bytes(payload[16:20], "big")
+
+
+def mp4_video_timing(path: str | Path) -> Mp4VideoTiming:
+    """Read the video track's edit list and sample table of an MP4/MOV file."""
+    data = Path(path).read_bytes()
+    movie_scale = None
+    tracks: list[dict] = []
+    for kind, payload in _mp4_boxes(data, 0, len(data)):
+        if kind == b"mvhd":
+            movie_scale = _mp4_header_fields(payload)[0]
+        elif kind == b"trak":
+            tracks.append({})
+        elif kind == b"hdlr":  # MOV's second hdlr (data handler) is not the media's
+            tracks[-1].setdefault("handler", payload[8:12])
+        elif kind == b"mdhd":
+            tracks[-1]["scale"] = _mp4_header_fields(payload)[0]
+        elif kind == b"elst":
+            wide = payload[0] == 1
+            entry = 20 if wide else 12
+            count = int.from_bytes(payload[4:8], "big")
+            spans = [
+                int.from_bytes(payload[8 + i * entry : 8 + i * entry + (8 if wide else 4)], "big")
+                for i in range(count)
+            ]
+            tracks[-1]["edit"] = sum(spans)
+        elif kind == b"stts":
+            count = int.from_bytes(payload[4:8], "big")
+            tracks[-1]["samples"] = sum(
+                int.from_bytes(payload[8 + i * 8 : 12 + i * 8], "big")
+                * int.from_bytes(payload[12 + i * 8 : 16 + i * 8], "big")
+                for i in range(count)
+            )
+    video = next(t for t in tracks if t.get("handler") == b"vide")
+    return Mp4VideoTiming(
+        edit_seconds=Fraction(video["edit"], movie_scale),
+        sample_seconds=Fraction(video["samples"], video["scale"]),
+    )

@@ -7,7 +7,9 @@ import os
 import pytest
 from media import corrupt_middle_packets, make_audio_only, make_clip, truncate
 
+from vsr.cli import main
 from vsr.errors import VsrError
+from vsr.video import ffmpeg_pipe
 from vsr.video.reader import VideoReader
 from vsr.video.writer import EncodeSettings, VideoWriter, temp_path_for
 
@@ -245,3 +247,34 @@ def test_damage_the_decoder_conceals_is_reported_too(tmp_path):
     assert len(frames) + reader.lost_frames == 12
     assert reader.damaged_frames + reader.lost_frames >= 3
     assert reader.warnings
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        (EncodeSettings(preset="ultrafastest"), r"preset=ultrafastest \(Invalid argument\)"),
+        (EncodeSettings(crf=-5), r"crf=-5 \(Numerical result out of range\)"),
+        (EncodeSettings(crf=20, preset="fast", options={"bf": "-7"}), r"bf=-7 \(Numerical"),
+        (EncodeSettings(codec="libx265", preset="x"), r"preset=x \("),
+        # Two bad values: no single removal helps, so each is tried alone.
+        (EncodeSettings(crf=-5, preset="ultrafastest"), r"crf=-5 \(Numerical"),
+    ],
+    ids=["preset", "crf", "-e", "x265", "two"],
+)
+def test_a_value_the_encoder_refuses_is_named(clip, tmp_path, monkeypatch, settings, message):
+    # An ffmpeg binary would not help (it refuses the same value): no fallback to it.
+    monkeypatch.setattr(ffmpeg_pipe, "ffmpeg_available", lambda: True)
+    with pytest.raises(VsrError, match=rf"^{settings.codec} rejected {message}"):
+        writer_for(clip, tmp_path / "out.mp4", settings=settings)
+    assert list(tmp_path.iterdir()) == [clip]
+
+
+def test_a_refused_preset_is_one_error_line_from_vsr_run(clip, tmp_path, weights, capsys):
+    out = tmp_path / "out.mp4"
+    status = main(
+        ["run", str(clip), str(out), "--preset", "ultrafastest", "--weights", str(weights)]
+    )
+    assert status == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert lines == ["vsr: error: libx264 rejected preset=ultrafastest (Invalid argument)"]
+    assert list(tmp_path.iterdir()) == [clip]

@@ -209,3 +209,29 @@ def test_pipe_failure_is_reported_with_ffmpeg_s_last_line(tmp_path):
     pipe = ffmpeg_pipe.FfmpegPipe(plan(tmp_path), binary=str(fake))
     with pytest.raises(VsrError, match="ffmpeg encoder failed: Unknown encoder hevc_nvenc"):
         pipe.close()
+
+
+@pytest.mark.parametrize(
+    ("name", "tag"), [("out.mp4", "hvc1"), ("out.mov", "hvc1"), ("out.mkv", None)]
+)
+def test_hevc_through_ffmpeg_asks_for_the_hvc1_tag_in_mp4_and_mov(
+    clip, tmp_path, monkeypatch, name, tag
+):
+    started: list[PipePlan] = []
+
+    class FakePipe:
+        def __init__(self, p):
+            started.append(p)
+
+        def abort(self):
+            pass
+
+    monkeypatch.setattr(writer, "_open_error", lambda *a: "Function not implemented")
+    monkeypatch.setattr(ffmpeg_pipe, "ffmpeg_available", lambda: True)
+    monkeypatch.setattr(ffmpeg_pipe, "FfmpegPipe", FakePipe)
+    VideoWriter(tmp_path / name, clip, 64, 48, EncodeSettings(codec="libx265")).abort()
+    arguments = build_arguments(started[0])
+    if tag:
+        assert option(arguments, "-tag:v") == tag
+    else:
+        assert "-tag:v" not in arguments

@@ -20,6 +20,7 @@ import numpy as np
 from vsr.errors import VsrError
 from vsr.video import colors, ffmpeg_pipe
 from vsr.video.codecs import encoder_option_type, video_encoder
+from vsr.video.mov_timing import LastPacketHold
 from vsr.video.pixfmt import nearest_supported, parse_planar, planar_name
 from vsr.video.reader import VideoInfo
 from vsr.video.remux import StreamCopier, fresh_tags
@@ -103,14 +104,20 @@ class VideoWriter:
         self._copier: StreamCopier | None = None
         self._pipe: ffmpeg_pipe.FfmpegPipe | None = None
         self._finished = False
+        # MP4/MOV sum the dts steps into the stream's length; see vsr.video.mov_timing.
+        self._hold = LastPacketHold() if self._container_format in ("mp4", "mov") else None
 
         _check_container_holds(self._container_format, self.codec.name, self.path.suffix)
         self.pix_fmt, self._encoder_fmt = self._choose_format()
         self._options = self._encoder_options()
         error = self._try_encoder()
+        if error:
+            self._blame_a_given_option(error)
         if error and self._odd_size_problem():
             self._switch_to_444_for_odd_size()
             error = self._try_encoder()
+            if error:
+                self._blame_a_given_option(error)
         self.bit_depth, self.chroma_shift = parse_planar(self.pix_fmt)  # type: ignore[misc]
         try:
             if error is None:
@@ -156,7 +163,7 @@ class VideoWriter:
             )
         return planes_format, encoder_format
 
-    def _try_encoder(self) -> str | None:
+    def _try_encoder(self, options: dict[str, str] | None = None) -> str | None:
         return _open_error(
             self.codec.name,
             self.width,
@@ -164,8 +171,45 @@ class VideoWriter:
             self._encoder_fmt,
             self.time_base,
             self._rate,
-            self._options,
+            self._options if options is None else options,
         )
+
+    def _given_options(self) -> dict[str, str]:
+        """The encoder options the user (or a pipeline preset) chose, as they gave them."""
+        flags = {"crf": self.settings.crf, "preset": self.settings.preset}
+        given = {key: str(value) for key, value in flags.items() if value is not None}
+        given.update(self.settings.options)  # -e wins, as in _encoder_options
+        return {key: value for key, value in given.items() if key in self._options}
+
+    def _blame_a_given_option(self, error: str) -> None:
+        """The encoder refused to open: when it opens without the user's options, raise an
+        error that names the one it refuses (libav's own text, e.g. "Invalid argument", says
+        neither which option nor which value).
+
+        The blame is measured, not guessed: the option whose removal lets the encoder open
+        is the one at fault. Removals go from the last option given (an -e option, then
+        --preset, then --crf: where typos live) so that the culprit is usually found by
+        the first try, which, lacking it, makes x264 print its own complaint no second
+        time. Failing that (two bad values), each option is tried alone. When the encoder
+        does not open even without them (missing hardware, an encoder PyAV cannot drive),
+        this returns and the caller decides.
+        """
+        given = self._given_options()
+        if not given:
+            return
+        own = {k: v for k, v in self._options.items() if k not in given}
+        if self._try_encoder(own) is not None:
+            return
+        for key in reversed(given):
+            others = {k: self._options[k] for k in given if k != key}
+            if self._try_encoder({**own, **others}) is None:
+                raise VsrError(f"{self.codec.name} rejected {key}={given[key]} ({error})")
+        for key, value in given.items():
+            alone = self._try_encoder({**own, key: self._options[key]})
+            if alone is not None:
+                raise VsrError(f"{self.codec.name} rejected {key}={value} ({alone})")
+        listed = " ".join(f"{k}={v}" for k, v in given.items())
+        raise VsrError(f"{self.codec.name} rejected these options together: {listed}")
 
     def _odd_size_problem(self) -> bool:
         depth, (sx, sy) = parse_planar(self.pix_fmt)  # type: ignore[misc]
@@ -221,6 +265,18 @@ class VideoWriter:
             )
         return options
 
+    @property
+    def _apple_tag(self) -> str | None:
+        """The sample-entry tag Apple players need, where libav's default differs.
+
+        libav tags HEVC in MP4/MOV as `hev1` (parameter sets may also travel in the
+        stream); QuickTime, iOS and Safari play only `hvc1` (parameter sets in the header
+        alone, which is what every encoder vsr opens with a global header writes).
+        """
+        if self.codec.canonical_name == "hevc" and self._container_format in ("mp4", "mov"):
+            return "hvc1"
+        return None
+
     def _step_in_time_base(self) -> int:
         """One frame's duration in the time base (for frames that arrive without pts)."""
         rate = self.source.average_rate or Fraction(25)
@@ -236,6 +292,8 @@ class VideoWriter:
         output = self._output
         stream = output.add_stream(self.codec.name, rate=self._rate, options=self._options)
         self._configure_encoder(stream.codec_context)
+        if self._apple_tag:
+            stream.codec_context.codec_tag = self._apple_tag
         stream.time_base = self.time_base
         if self.source.rotation:
             stream.set_display_rotation(self.source.rotation)
@@ -330,6 +388,8 @@ class VideoWriter:
         """Mux encoded video packets, then the other streams' packets due by then."""
         for packet in packets:
             packet.stream = self._video
+        if self._hold is not None:
+            packets = self._hold.pass_on(packets)
         self._output.mux(packets)
         self._copier.advance(video_seconds)
 
@@ -369,7 +429,7 @@ class VideoWriter:
             if self._pipe is not None:
                 self._pipe.close()
             else:
-                self._output.mux(self._video.encode(None))
+                self._mux_flushed(self._video.encode(None))
                 self._copier.finish()
                 self._output.close()
             os.replace(self.temp_path, self.path)
@@ -377,6 +437,19 @@ class VideoWriter:
             self.abort()
             raise
         self._finished = True
+
+    def _mux_flushed(self, packets: list[av.Packet]) -> None:
+        """Mux the encoder's last packets, and the one held back to end the stream right."""
+        if self._hold is None:
+            self._output.mux(packets)
+            return
+        self._output.mux(self._hold.pass_on(packets))
+        # The muxer picks its time base when it writes the header; the held packet is
+        # fixed in that time base, so the header must be out first.
+        self._output.start_encoding()
+        last = self._hold.last(self._video)
+        if last is not None:
+            self._output.mux(last)
 
     def abort(self) -> None:
         """Stop and delete the temporary file; the target path is left untouched."""
@@ -419,7 +492,8 @@ class VideoWriter:
             rate=self.source.average_rate,
             codec=self.codec.name,
             encoder_pix_fmt=self._encoder_fmt,
-            options=self._options,
+            # ffmpeg's own spelling of the same tag choice as _open_container's.
+            options={**self._options, **({"tag:v": self._apple_tag} if self._apple_tag else {})},
             color_matrix=self.source.color_matrix_tag or self.color_matrix,
             color_range=self.color_range,
             color_primaries=self.source.color_primaries,

@@ -1,0 +1,146 @@
+"""MP4/MOV as players read them: HEVC's sample-entry tag, and the video track's length
+when a variable frame rate meets B-frames."""
+
+from __future__ import annotations
+
+import hashlib
+from fractions import Fraction
+from itertools import pairwise
+from pathlib import Path
+
+import av
+import pytest
+from media import make_clip, mp4_video_timing, picture_planes
+
+from vsr.video import writer as writer_module
+from vsr.video.parallel_writer import ParallelVideoWriter
+from vsr.video.reader import VideoInfo, VideoReader
+from vsr.video.writer import EncodeSettings, VideoWriter
+
+W, H = 64, 48
+# Milliseconds: slow and fast stretches, so x264's dts (the display-order pts shifted by
+# its reorder delay) span less than the pts do. The audit's clip.
+VFR_MS = [0, 33, 50, 120, 130, 300, 310, 500]
+VFR_STEPS = [b - a for a, b in pairwise(VFR_MS)]
+B_FRAMES = EncodeSettings(options={"bf": "3"})
+
+
+def info_of(path: Path, **clip) -> VideoInfo:
+    make_clip(path, W, H, 4, audio=False, **clip)
+    with VideoReader(path) as reader:
+        return reader.info
+
+
+def write(target, pts: list[int]) -> None:
+    with target as w:
+        for index, stamp in enumerate(pts):
+            w.write(picture_planes(W, H, index), stamp)
+
+
+def decoded_seconds(path: Path) -> list[Fraction]:
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        return [frame.pts * stream.time_base for frame in container.decode(stream)]
+
+
+# -- HEVC: hvc1, not hev1 ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("name", "encoders"), [("out.mp4", 1), ("out.mov", 1), ("out.mp4", 2)], ids=str
+)
+def test_hevc_in_mp4_and_mov_is_tagged_hvc1_and_decodes(tmp_path, name, encoders):
+    info = info_of(tmp_path / "in.mkv", codec="ffv1")
+    settings = EncodeSettings(codec="libx265", preset="ultrafast")
+    out = tmp_path / name
+    target = ParallelVideoWriter(out, info, W, H, settings, encoders=encoders, chunk_frames=5)
+    write(target, list(range(12)))
+    assert target.encoders == encoders
+    with av.open(str(out)) as container:
+        stream = container.streams.video[0]
+        assert stream.codec_context.name == "hevc"
+        assert stream.codec_context.codec_tag == "hvc1"  # libav's default is hev1
+    assert decoded_seconds(out) == [n * info.time_base for n in range(12)]
+
+
+def test_h264_and_matroska_keep_their_usual_tags(tmp_path):
+    info = info_of(tmp_path / "in.mkv", codec="ffv1")
+    write(VideoWriter(tmp_path / "h264.mp4", info, W, H, EncodeSettings()), [0, 1, 2])
+    hevc = EncodeSettings(codec="libx265", preset="ultrafast")
+    write(VideoWriter(tmp_path / "hevc.mkv", info, W, H, hevc), [0, 1, 2])
+    with av.open(str(tmp_path / "h264.mp4")) as container:
+        assert container.streams.video[0].codec_context.codec_tag == "avc1"
+    with av.open(str(tmp_path / "hevc.mkv")) as container:
+        assert container.streams.video[0].codec_context.codec_tag != "hvc1"
+
+
+# -- variable frame rate + B-frames: the declared length covers the last frame --------------
+
+
+@pytest.mark.parametrize(
+    ("name", "encoders", "pts"),
+    [
+        ("out.mp4", 1, VFR_MS),
+        ("out.mov", 1, VFR_MS),
+        # Two encoders, three chunks of 6 frames: each chunk starts its own dts run. The
+        # clip ends on slower steps than it starts with, as the short example does.
+        ("out.mp4", 2, [sum(VFR_STEPS[k % 7] for k in range(n)) for n in range(18)]),
+    ],
+    ids=["mp4", "mov", "mp4-2-encoders"],
+)
+def test_vfr_with_b_frames_declares_a_length_that_reaches_the_last_frame(
+    tmp_path, name, encoders, pts
+):
+    info = info_of(tmp_path / "in.mkv", vfr=True)  # time base 1/1000
+    assert info.time_base == Fraction(1, 1000)
+    out = tmp_path / name
+    target = ParallelVideoWriter(out, info, W, H, B_FRAMES, encoders=encoders, chunk_frames=6)
+    write(target, pts)
+
+    seconds = [Fraction(p, 1000) for p in pts]
+    assert decoded_seconds(out) == seconds  # every frame's display time as given
+    timing = mp4_video_timing(out)
+    one_frame = 1 / info.average_rate  # what the muxer gives the last frame
+    # The edit list (from the pts) was right before; the decode steps now add up to it.
+    assert abs(timing.edit_seconds - (seconds[-1] + one_frame)) <= Fraction(1, 1000)
+    assert abs(timing.sample_seconds - timing.edit_seconds) <= Fraction(1, 1000)
+    with av.open(str(out)) as container:
+        stream = container.streams.video[0]
+        assert stream.duration * stream.time_base == timing.sample_seconds  # as ffprobe says
+        assert container.duration / 1e6 > seconds[-1]
+
+
+def test_constant_frame_rate_mp4_is_byte_for_byte_what_the_muxer_wrote_before(
+    tmp_path, monkeypatch
+):
+    source = tmp_path / "in.mp4"
+    make_clip(source, W, H, 24, audio=True)
+    with VideoReader(source) as reader:
+        info = reader.info
+    step = round(1 / (info.average_rate * info.time_base))
+
+    def encode(name: str) -> str:
+        target = ParallelVideoWriter(tmp_path / name, info, W, H, B_FRAMES, encoders=2)
+        write(target, [n * step for n in range(24)])
+        return hashlib.sha256((tmp_path / name).read_bytes()).hexdigest()
+
+    fixed = encode("fixed.mp4")
+    monkeypatch.setattr(writer_module, "LastPacketHold", lambda: None)  # the muxer alone
+    assert encode("plain.mp4") == fixed
+    timing = mp4_video_timing(tmp_path / "fixed.mp4")
+    assert timing.sample_seconds == timing.edit_seconds == Fraction(24, 25)
+
+
+def test_a_clip_that_ends_faster_than_it_starts_still_reads_its_true_length(tmp_path):
+    # The decode steps then add up to more than the presentation (see vsr.video.mov_timing);
+    # the edit list ends it on time, and libav reads the shorter of the two.
+    info = info_of(tmp_path / "in.mkv", vfr=True)
+    pts = [0, 500, 1000, 1010, 1020, 1030, 1040, 1050]
+    out = tmp_path / "out.mp4"
+    write(VideoWriter(out, info, W, H, B_FRAMES), pts)
+    seconds = [Fraction(p, 1000) for p in pts]
+    assert decoded_seconds(out) == seconds
+    true_length = seconds[-1] + 1 / info.average_rate
+    assert abs(mp4_video_timing(out).edit_seconds - true_length) <= Fraction(1, 1000)
+    with av.open(str(out)) as container:
+        assert abs(Fraction(container.duration, 10**6) - true_length) <= Fraction(1, 1000)

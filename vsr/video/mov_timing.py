@@ -1,0 +1,104 @@
+"""MP4/MOV: decode-time steps that add up to the presentation, for variable frame rates.
+
+The mov muxer stores each video sample's duration as the step to the next decode time
+(the stts table), so the media's length is the sum of the dts steps plus the last packet's
+duration; FFmpeg's demuxer (ffprobe, mpv, players built on libav) reports that sum as the
+stream's and the file's duration. The muxer's edit list and movie header come from the pts
+instead, and are right.
+
+Encoders with B-frames derive dts from the display-order pts: libx264 gives packet i
+the (i - d)-th smallest pts, d being its reorder delay, and the first d packets that pts
+shifted back by the first d frame steps. With a constant frame rate the dts then span
+exactly what the pts span. With a variable one they fall short by (the last d steps − the
+first d steps): frames at 0…500 ms read back as 0.383 s long. The pts, and so every
+frame's display time, are right all along.
+
+Rewriting every dts to span the pts would need the end of the stream before its first
+packet is muxed, and dropping B-frames costs bytes (about 30 % at the same crf on a
+panning test clip). But only the last packet's dts and duration decide the sum:
+`LastPacketHold` keeps the newest video packet back and, when the stream ends, gives it
+the decode time and duration that make the steps reach the last frame's end. A packet it
+does not need to change goes out as the encoder made it, so constant-frame-rate files
+come out byte for byte as before. The same holds for several encoders writing one file
+(vsr.video.parallel_writer): only the first and the last packet of the whole stream count.
+
+It cannot shorten the sum: when the last d steps are shorter than the first d (a clip
+that ends at a faster rate than it starts, or a last chunk of a parallel encode too short
+for B-frames) the sum stays longer than the presentation. The edit list still ends the
+presentation on time, and FFmpeg's demuxer reports the shorter of the two, so that case
+reads right. Files the ffmpeg CLI writes (vsr.video.ffmpeg_pipe) are muxed by ffmpeg
+and keep its behaviour.
+"""
+
+from __future__ import annotations
+
+from fractions import Fraction
+
+import av
+
+
+class LastPacketHold:
+    """Pass video packets on to the muxer one behind; fix the last one at the end.
+
+    `pass_on(packets)` returns the packets to mux now; `last(stream)` returns the held one
+    (if any), adjusted for `stream`, the muxer's video stream (whose time base is the
+    muxer's once the header is written). Packets come in decode order, all in one time
+    base (the encoder's).
+    """
+
+    def __init__(self) -> None:
+        self._held: av.Packet | None = None
+        self._first_offset: int | None = None  # pts - dts of the first packet
+        self._latest_pts: int | None = None
+        self._latest_end: int | None = None  # pts + duration, of packets that have one
+
+    def pass_on(self, packets: list[av.Packet]) -> list[av.Packet]:
+        """The packets to mux now: the one held so far and all the new ones but the last."""
+        ready = []
+        for packet in packets:
+            if packet.pts is None or packet.dts is None:
+                ready.append(packet)  # nothing to reason about: the muxer decides
+                continue
+            if self._first_offset is None:
+                self._first_offset = packet.pts - packet.dts
+            if self._latest_pts is None or packet.pts > self._latest_pts:
+                self._latest_pts = packet.pts
+            end = packet.pts + packet.duration if packet.duration else None
+            if end is not None and (self._latest_end is None or end > self._latest_end):
+                self._latest_end = end
+            if self._held is not None:
+                ready.append(self._held)
+            self._held = packet
+        return ready
+
+    def last(self, stream: av.video.stream.VideoStream) -> av.Packet | None:
+        """The held packet, with the dts and duration that make the decode steps reach the
+        last frame's end (unchanged where they already do, or where they cannot)."""
+        held, self._held = self._held, None
+        if held is None or held.time_base is None or stream.time_base is None:
+            return held
+        rate = stream.codec_context.framerate or stream.average_rate
+        scale = Fraction(held.time_base) / Fraction(stream.time_base)
+        if not rate or scale.denominator != 1:
+            return held  # the muxer would round these timestamps: leave them to it
+        # Work in the muxer's ticks, as it will. A packet without a duration gets one frame
+        # at the stream's rate, rounded to the nearest tick (libavformat's default).
+        k = scale.numerator
+        default = int(1 / (rate * stream.time_base) + Fraction(1, 2))
+        end = self._latest_pts * k + default
+        if self._latest_end is not None:
+            end = max(end, self._latest_end * k)
+        offset = self._first_offset * k
+        pts, dts = held.pts * k, held.dts * k
+        duration = held.duration * k if held.duration else default
+        # The presentation runs from the first packet's pts to `end`, and the decode
+        # timeline starts `offset` before that pts: so the last decode step must end at
+        # end - offset. A dts no earlier than pts - offset keeps this packet's own end
+        # (pts + duration) within `end`, so the edit list stays as it was.
+        new_dts = max(dts, pts - offset)
+        new_duration = end - offset - new_dts
+        if new_duration < 1 or (new_dts, new_duration) == (dts, duration):
+            return held
+        held.time_base = stream.time_base
+        held.pts, held.dts, held.duration = pts, new_dts, new_duration
+        return held
