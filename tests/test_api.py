@@ -172,3 +172,15 @@ def test_upscale_video_refuses_mistaken_arguments_on_one_line(tmp_path, options,
     with pytest.raises(vsr.VsrError, match=message):
         vsr.upscale_video(tmp_path / "in.mp4", target, progress=False, **options)
     assert list(tmp_path.iterdir()) == []
+
+
+def test_the_cli_puts_back_the_sigterm_handler_it_installs(capsys):
+    # main() may run inside another program (or a test session): it must not leave vsr's
+    # handler, which turns SIGTERM into KeyboardInterrupt, behind.
+    import signal
+
+    from vsr.cli import main
+
+    before = signal.getsignal(signal.SIGTERM)
+    assert main(["weights", "list"]) == 0
+    assert signal.getsignal(signal.SIGTERM) is before

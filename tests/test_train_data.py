@@ -108,7 +108,7 @@ def test_sampled_patches_are_aligned() -> None:
 def test_images_too_small_are_skipped_and_none_is_an_error() -> None:
     small = np.zeros((10, 10, 3), np.uint8)
     store = PatchStore([small, _images()[0]], scale=2, lr_patch=8)
-    assert store.count == 1
+    assert store.count == 1 and store.skipped == 1
     with pytest.raises(VsrError):
         PatchStore([small], scale=2, lr_patch=8)
 

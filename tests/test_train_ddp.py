@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import socket
 
+import pytest
 import torch
 import torch.multiprocessing as mp
 from test_train_loop import tiny_config
@@ -48,3 +49,42 @@ def test_two_gloo_ranks_hold_identical_weights(tmp_path) -> None:
         a = store.sample(config.batch, batch_generator(config.seed, 0, step))
         b = store.sample(config.batch, batch_generator(config.seed, 1, step))
         assert not torch.equal(a.hr, b.hr)
+
+
+def _rank_stopped_by_a_signal(rank: int, world: int, port: int, tmp_path) -> None:
+    import signal
+
+    os.environ.update(
+        MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank),
+        WORLD_SIZE=str(world), LOCAL_RANK=str(rank),
+    )  # fmt: skip
+    real_sample = PatchStore.sample
+    calls = []
+
+    def sample(self, size, generator):  # Ctrl-C reaches rank 1 alone, during step 1
+        calls.append(None)
+        if rank == 1 and len(calls) == 1:
+            signal.raise_signal(signal.SIGINT)
+        return real_sample(self, size, generator)
+
+    PatchStore.sample = sample
+    try:
+        train(tiny_config(tmp_path, steps=6, log_every=2, out=str(tmp_path / "run")))
+    except KeyboardInterrupt:
+        (tmp_path / f"stopped{rank}").write_text(str(len(calls)))
+
+
+@pytest.mark.slow  # two processes, 9 s
+def test_ranks_agree_to_stop_at_the_same_step(tmp_path) -> None:
+    tiny_config(tmp_path)
+    mp.start_processes(
+        _rank_stopped_by_a_signal,
+        args=(2, _free_port(), tmp_path),
+        nprocs=2,
+        join=True,
+        start_method="spawn",
+    )
+    # Both stopped after step 2, where they next met, and rank 0 saved that step.
+    assert (tmp_path / "stopped0").read_text() == (tmp_path / "stopped1").read_text() == "2"
+    assert torch.load(tmp_path / "run" / "last.pt", weights_only=True)["step"] == 2
+    assert not (tmp_path / "run" / "last.safetensors").exists()

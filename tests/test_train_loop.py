@@ -225,11 +225,18 @@ def test_a_time_budget_fixes_the_steps_and_resume_keeps_them(tmp_path, monkeypat
     assert float(rows[-1]["lr"]) == pytest.approx(1e-7, rel=1e-3)
     assert float(rows[-1]["steps_per_s"]) > 0 and float(rows[-1]["compute_ms"]) > 0
 
-    # Resumed with the same budget, the run keeps its count instead of measuring again.
+    # Resumed with the same budget, the run keeps its count instead of measuring again: it
+    # is finished, says so, and leaves its weights (and their validation figures) alone.
     config = tiny_config(tmp_path, out=str(out), steps=1_000_000, minutes=0.005)
+    with pytest.raises(VsrError, match=f"already at step {total} .*0.005 fixed {total} steps"):
+        loop.train(config, resume=True)
+    _, after = read_state_dict(out / "last.safetensors")
+    assert after == metadata and "val_psnr" in after
+    # A new budget measures again and fits the rest of the run into it.
+    config = tiny_config(tmp_path, out=str(out), steps=1_000_000, minutes=0.006)
     loop.train(config, resume=True)
-    _, metadata = read_state_dict(out / "last.safetensors")
-    assert metadata["steps"] == str(total)
+    state = torch.load(out / "last.pt", weights_only=True)
+    assert total < state["step"] == state["steps_total"] < 1_000_000
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")

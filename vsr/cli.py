@@ -61,14 +61,15 @@ def _terminate(signum: int, frame: object) -> None:
 
 
 def main(argv: list[str] | None = None) -> int:
-    if threading.current_thread() is threading.main_thread():
-        signal.signal(signal.SIGTERM, _terminate)
     parser = build_parser()
     args = parser.parse_args(argv)
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
     shown_before, warnings.showwarning = warnings.showwarning, _show_warning
+    on_main_thread = threading.current_thread() is threading.main_thread()
+    if on_main_thread:
+        term_before = signal.signal(signal.SIGTERM, _terminate)
     try:
         return int(args.func(args) or 0)
     except VsrError as error:
@@ -78,7 +79,11 @@ def main(argv: list[str] | None = None) -> int:
         print("vsr: interrupted", file=sys.stderr)
         return 130
     finally:
-        warnings.showwarning = shown_before  # main() may be called from Python, e.g. tests
+        # main() may be called from Python (tests, scripts), and a SIGTERM that arrives
+        # while the interpreter shuts down must not meet _terminate: put both back.
+        warnings.showwarning = shown_before
+        if on_main_thread:
+            signal.signal(signal.SIGTERM, term_before)
 
 
 if __name__ == "__main__":

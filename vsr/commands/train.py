@@ -14,7 +14,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "train",
         help="train IMDN on a folder of HR images",
         description="Train a network on random patches of HR images (L1, Adam). Settings "
-        "come from a TOML recipe; the flags below override it.",
+        "come from a TOML recipe; the flags below override it. Ctrl-C (or SIGTERM) stops "
+        "after the current step and saves it in last.pt for --resume; a second one stops "
+        "at once.",
     )
     parser.add_argument("--config", help="TOML recipe (see weights/recipes/)")
     parser.add_argument("--train-dir", help="folder of HR images (PNG, BMP, WebP, JPEG)")
@@ -26,7 +28,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--minutes",
         type=float,
-        help="time budget: measure the speed over the first steps, then choose --steps to fit",
+        help="time budget: measure the speed over the first steps, then choose --steps to fit "
+        "(a resume keeps that count unless --minutes changes)",
     )
     parser.add_argument("--batch", type=int, help="patches per step (per process)")
     parser.add_argument("--patch", type=int, help="HR patch side in pixels (default 192)")

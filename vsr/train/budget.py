@@ -5,7 +5,8 @@ the first kernels make them slow), times the next MEASURE_STEPS, and then fixes 
 number of steps so that training ends when the budget does. The learning-rate schedule is
 a closed form of (step, total), so the cosine is laid over the final count; until it is
 known the schedule holds its starting rate (what a cosine of thousands of steps gives
-there anyway). The count is stored in the checkpoint, so a resumed run keeps it.
+there anyway). The count is stored in the checkpoint, so a resumed run keeps it
+(a resume with another budget measures again and fits the rest of the run into that).
 
 The budget covers the training loop, from its first step: start-up (imports, reading and
 downscaling the images, CUDA initialisation) comes before it, and the final validation and

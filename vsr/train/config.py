@@ -7,12 +7,18 @@ list of choices that made a set of weights.
 from __future__ import annotations
 
 import dataclasses
+import math
 import tomllib
 from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
 from vsr.errors import VsrError
+
+# IMDN_AS takes a bicubic-enlarged input, which this loop does not make.
+TRAINABLE_ARCHS = ("imdn", "imdn_rtc", "imdn_rte")
+# The LR patch side must be a multiple of the network's input_multiple.
+LR_PATCH_MULTIPLE = {"imdn_rte": 2}
 
 # Paper: LR patches of 96/64/48 for x2/x3/x4, i.e. 192-pixel HR patches at every scale.
 DEFAULT_HR_PATCH = 192
@@ -50,12 +56,32 @@ class TrainConfig:
     def validate(self) -> None:
         if not self.train_dir:
             raise VsrError("training needs train_dir: a folder of HR images")
-        if self.scale not in (2, 3, 4) and self.arch == "imdn":
-            raise VsrError(f"imdn trains at scale 2, 3 or 4, not {self.scale}")
+        if self.arch not in TRAINABLE_ARCHS:
+            raise VsrError(
+                f"arch must be {', '.join(TRAINABLE_ARCHS[:-1])} or {TRAINABLE_ARCHS[-1]}, "
+                f"not {self.arch!r}"
+            )
+        if self.scale not in (2, 3, 4):
+            raise VsrError(f"{self.arch} trains at scale 2, 3 or 4, not {self.scale}")
         if self.patch % self.scale:
             raise VsrError(f"patch {self.patch} is not a multiple of scale {self.scale}")
         if self.patch < self.scale * 4:
             raise VsrError(f"patch {self.patch} is too small for scale {self.scale}")
+        # imdn_rte halves its input and doubles it back: an odd LR side would come out larger.
+        multiple = self.scale * LR_PATCH_MULTIPLE.get(self.arch, 1)
+        if self.patch % multiple:
+            raise VsrError(
+                f"{self.arch} x{self.scale} needs a patch that is a multiple of {multiple}"
+            )
+        for name in ("lr", "minutes", "lr_min", "lr_gamma"):
+            if not math.isfinite(getattr(self, name)):
+                raise VsrError(f"{name} must be a finite number, not {getattr(self, name)}")
+        if self.lr <= 0:
+            raise VsrError(f"lr must be positive, not {self.lr}")
+        if self.lr_min < 0:
+            raise VsrError(f"lr_min must be 0 or more, not {self.lr_min}")
+        if self.lr_gamma <= 0:
+            raise VsrError(f"lr_gamma must be positive, not {self.lr_gamma}")
         if self.schedule not in ("step", "cosine"):
             raise VsrError(f"schedule must be 'step' or 'cosine', not {self.schedule!r}")
         if self.precision not in ("auto", "bf16", "fp32"):
@@ -66,9 +92,12 @@ class TrainConfig:
             raise VsrError(
                 f"minutes must be positive (or 0 for no time budget), not {self.minutes}"
             )
-        for name in ("batch", "steps", "log_every", "save_every"):
+        for name in ("batch", "steps", "log_every", "save_every", "lr_step"):
             if getattr(self, name) <= 0:
                 raise VsrError(f"{name} must be positive, not {getattr(self, name)}")
+        for name in ("val_every", "threads"):
+            if getattr(self, name) < 0:
+                raise VsrError(f"{name} must be 0 or more, not {getattr(self, name)}")
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
@@ -93,8 +122,9 @@ def load_config(path: str | Path | None, overrides: dict[str, Any] | None = None
         except tomllib.TOMLDecodeError as error:
             raise VsrError(f"{path} is not valid TOML: {error}") from None
         for key in PATH_FIELDS:
-            if values.get(key) and not Path(values[key]).expanduser().is_absolute():
-                values[key] = str((path.parent / values[key]).resolve())
+            if values.get(key) and isinstance(values[key], str):
+                named = Path(values[key]).expanduser()  # "~/data" is the user's, not relative
+                values[key] = str(named if named.is_absolute() else (path.parent / named).resolve())
     known = {field.name: field for field in fields(TrainConfig)}
     unknown = sorted(set(values) - set(known))
     if unknown:

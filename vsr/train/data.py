@@ -69,6 +69,7 @@ class PatchStore:
         if not kept_hr:
             raise VsrError(f"no training image is at least {lr_patch * scale} pixels on a side")
         self.count = len(kept_hr)
+        self.skipped = len(hr_images) - self.count  # named in the run's first line
         self.hr_buffer, self.hr_offset, self.hr_height, self.hr_width = _flatten(kept_hr)
         self.lr_buffer, self.lr_offset, self.lr_height, self.lr_width = _flatten(kept_lr)
         # Positions are drawn on the CPU (one generator everywhere): keep the sizes there too.

@@ -1,7 +1,8 @@
 """The training loop: L1 on random patches, Adam, a step or cosine schedule, resumable.
 
 Files written to ``config.out``:
-  last.pt            full training state for --resume (every save_every steps and at the end)
+  last.pt            full training state for --resume (every save_every steps, at the end,
+                     and at the step where Ctrl-C or SIGTERM stopped the run)
   best.safetensors   the weights with the best validation PSNR so far (when val_dir is set)
   last.safetensors   the final weights (vsr.models.save_weights: loadable by every command)
   log.csv            per logging window: loss, lr, steps/s, data/compute ms per step, GPU
@@ -26,6 +27,7 @@ from tqdm import tqdm
 
 from vsr.errors import VsrError
 from vsr.models import create_model, save_weights
+from vsr.models.checkpoint import read_state_dict
 from vsr.train.budget import StepBudget
 from vsr.train.checkpoint import (
     load_checkpoint,
@@ -33,13 +35,17 @@ from vsr.train.checkpoint import (
     save_checkpoint,
     training_state,
 )
-from vsr.train.config import TrainConfig
+from vsr.train.config import PATH_FIELDS, TrainConfig
 from vsr.train.data import PatchStore, batch_generator
 from vsr.train.distributed import Distributed, init_distributed
+from vsr.train.interrupt import StopRequest
 from vsr.train.meter import WindowMeter
 from vsr.train.trainlog import TrainLog, note
 from vsr.train.transfer import init_from_weights
 from vsr.train.validate import Validator
+
+# What a run writes that a new run must not overwrite (log.csv and config.json are remade).
+RUN_FILES = ("last.pt", "last.safetensors", "best.safetensors")
 
 
 def pick_device(config: TrainConfig, local_rank: int) -> torch.device:
@@ -104,8 +110,15 @@ def _train(config: TrainConfig, resume: bool, ddp: Distributed) -> nn.Module:
     device = pick_device(config, ddp.local_rank)
     out = Path(config.out)
     checkpoint_path = out / "last.pt"
-    if not resume and checkpoint_path.exists():
-        raise VsrError(f"{out} already holds a run: pass --resume, or choose another --out")
+    if out.exists() and not out.is_dir():
+        raise VsrError(f"output folder {out} is a file")
+    # Weights without a checkpoint are a run too (stopped by SIGKILL before its first save).
+    written = [name for name in RUN_FILES if (out / name).exists()]
+    if not resume and written:
+        raise VsrError(
+            f"{out} already holds a run ({', '.join(written)}): pass --resume, "
+            "or choose another --out"
+        )
 
     torch.manual_seed(config.seed)  # the same initial weights on every rank
     model = create_model(config.arch, config.scale)
@@ -134,8 +147,26 @@ def _train(config: TrainConfig, resume: bool, ddp: Distributed) -> nn.Module:
                     f"the config {key}={getattr(config, key)}"
                 )
         start, best_psnr, seconds_before = state["step"], state["best_psnr"], state["seconds"]
-        stored_total = state.get("steps_total")
+        # best.safetensors may have been written after the checkpoint: never replace it with
+        # worse weights.
+        best_psnr = max(best_psnr, _saved_psnr(out / "best.safetensors"))
+        # The step count a time budget chose holds for that budget only: a new --minutes
+        # measures again and fits the rest of the run into it.
+        if state["config"].get("minutes") == config.minutes:
+            stored_total = state.get("steps_total")
+        if ddp.is_main:
+            _note_changed_settings(state["config"], config)
     budget = StepBudget(config.steps, config.minutes, start, stored_total)
+    # A finished run stopped between its last checkpoint and its weights goes on to write them.
+    finished = resume and budget.total is not None and start >= budget.total
+    if finished and (out / "last.safetensors").exists():
+        if config.minutes > 0:
+            why = (
+                f"--minutes {config.minutes:g} fixed {budget.total} steps: pass a larger --minutes"
+            )
+        else:
+            why = f"--steps is {budget.total}: pass a larger --steps"
+        raise VsrError(f"the run in {out} is already at step {start} ({why} to go on)")
     scheduler = make_scheduler(optimizer, config, lambda: budget.total)
     if state is not None:
         model.load_state_dict(state["model"])
@@ -158,14 +189,18 @@ def _train(config: TrainConfig, resume: bool, ddp: Distributed) -> nn.Module:
     validator = Validator(config.val_dir, config.scale) if config.val_dir and ddp.is_main else None
     log = None
     if ddp.is_main:  # only once the inputs are known to be good
-        out.mkdir(parents=True, exist_ok=True)
-        log = TrainLog(out, resume)
+        try:
+            out.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise VsrError(f"cannot create output folder {out}: {error.strerror}") from None
+        log = TrainLog(out, resume, start)
         log.write_config({**config.to_dict(), "steps": budget.total})
         name = torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU"
         note(
             f"training {config.arch} x{config.scale} on {name} ({'bf16' if use_bf16 else 'fp32'}"
-            f"{', channels_last' if config.channels_last else ''}): {store.count} images, "
-            f"batch {config.batch} of {config.patch}-pixel HR patches"
+            f"{', channels_last' if config.channels_last else ''}): {store.count} images"
+            + (f" ({store.skipped} smaller than the patch left out)" if store.skipped else "")
+            + f", batch {config.batch} of {config.patch}-pixel HR patches"
             + (f", time budget {config.minutes:g} min" if config.minutes > 0 else "")
         )
 
@@ -200,6 +235,8 @@ def _train(config: TrainConfig, resume: bool, ddp: Distributed) -> nn.Module:
     done = start
     final_psnr = None  # the validation of the last step, for last.safetensors
     with contextlib.ExitStack() as cleanup:
+        stop = cleanup.enter_context(StopRequest())
+        cleanup.callback(bar.close)  # a stopped run's bar ends before the message below it
         if meter is not None:
             cleanup.enter_context(meter)
         if log is not None:
@@ -242,8 +279,14 @@ def _train(config: TrainConfig, resume: bool, ddp: Distributed) -> nn.Module:
                     log.write_config({**config.to_dict(), "steps": budget.total})
             last = done == budget.total
 
+            # Under DDP the ranks agree on stopping when they meet to average the loss anyway,
+            # so that all of them stop at the same step (and alone, no step waits for it).
+            stopping = stop.requested and not ddp.enabled
             if done % config.log_every == 0 or last:
-                mean_loss = ddp.mean(window_loss / window_steps).item()  # every rank takes part
+                # Every rank takes part.
+                shared = ddp.mean(torch.stack([window_loss / window_steps, _flag(stop, device)]))
+                mean_loss = shared[0].item()
+                stopping = shared[1].item() > 0
                 window_loss.zero_()
                 window_steps = 0
                 if log is not None and meter is not None:
@@ -281,6 +324,11 @@ def _train(config: TrainConfig, resume: bool, ddp: Distributed) -> nn.Module:
                     save_weights(model, out / "best.safetensors", info)
                     if save_now:
                         save_state(done)  # with the new best, for --resume
+            if stopping and not last:  # the last step goes on to write its weights
+                if ddp.is_main:
+                    save_state(done)
+                    note(f"stopped at step {done}: {checkpoint_path} saved, --resume continues")
+                raise KeyboardInterrupt
     bar.close()
 
     if ddp.is_main:
@@ -291,6 +339,40 @@ def _train(config: TrainConfig, resume: bool, ddp: Distributed) -> nn.Module:
             note(meter.summary())
     ddp.barrier()  # no rank leaves before the files exist
     return model
+
+
+def _note_changed_settings(stored: dict, config: TrainConfig) -> None:
+    """Name the settings a resumed run changes: a resume goes on with the settings it is
+    given (a longer --steps is the usual reason), which may not be the run's own."""
+
+    def same(key: str, before: object, now: object) -> bool:
+        if key in PATH_FIELDS and before and now:
+            return Path(str(before)).resolve() == Path(str(now)).resolve()
+        return before == now
+
+    ignored = ("out", "threads", "init_from")  # init_from applies only to a new run
+    changed = [
+        f"{key} {stored[key]} -> {value}"
+        for key, value in config.to_dict().items()
+        if key in stored and key not in ignored and not same(key, stored[key], value)
+    ]
+    if changed:
+        note(f"resuming with changed settings: {', '.join(changed)}")
+
+
+def _flag(stop: StopRequest, device: torch.device) -> torch.Tensor:
+    return torch.tensor(float(stop.requested), device=device)
+
+
+def _saved_psnr(path: Path) -> float:
+    """The validation PSNR in the metadata of weights this loop wrote (-inf without one)."""
+    if not path.is_file():
+        return -math.inf
+    try:
+        _, metadata = read_state_dict(path)
+        return float(metadata.get("val_psnr", "-inf"))
+    except (VsrError, ValueError):
+        return -math.inf
 
 
 def _progress_line(

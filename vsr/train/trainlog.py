@@ -2,7 +2,8 @@
 progress lines on stderr.
 
 TensorBoard is optional: when its package is missing the run says so once and writes the
-CSV alone. A resumed run appends to its CSV under the header the file already has.
+CSV alone. A resumed run appends to its CSV under the header the file already has, after
+dropping the rows of steps past its checkpoint (logged before a hard kill, trained again now).
 """
 
 from __future__ import annotations
@@ -15,6 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from tqdm import tqdm
+
+from vsr.atomic_file import atomic_output
 
 CSV_FIELDS = [
     "step", "steps_total", "loss", "lr", "steps_per_s", "data_ms", "compute_ms", "gpu_util",
@@ -30,13 +33,12 @@ def note(message: str) -> None:
 class TrainLog:
     """log.csv (always), TensorBoard event files (when installed), config.json."""
 
-    def __init__(self, out: Path, resume: bool) -> None:
+    def __init__(self, out: Path, resume: bool, start_step: int = 0) -> None:
         self.out = out
         path = out / "log.csv"
         fields = CSV_FIELDS
         if resume and path.is_file():
-            with path.open(newline="") as file:
-                fields = next(csv.reader(file), None) or CSV_FIELDS
+            fields = _keep_rows_up_to(path, start_step) or CSV_FIELDS
             self.file = path.open("a", newline="")
         else:
             self.file = path.open("w", newline="")
@@ -54,7 +56,8 @@ class TrainLog:
             self.board = SummaryWriter(str(out / "tensorboard"))
 
     def write_config(self, settings: dict[str, Any]) -> None:
-        (self.out / "config.json").write_text(json.dumps(settings, indent=2) + "\n")
+        with atomic_output(self.out / "config.json", "w") as file:
+            file.write(json.dumps(settings, indent=2) + "\n")
 
     def row(self, step: int, **values: float | int | None) -> None:
         """One CSV row (missing values left blank) and a TensorBoard scalar per value."""
@@ -69,6 +72,31 @@ class TrainLog:
         self.file.close()
         if self.board is not None:
             self.board.close()
+
+
+def _keep_rows_up_to(path: Path, step: int) -> list[str] | None:
+    """Drop the rows of log.csv after `step` (atomically); return its header."""
+    with path.open(newline="") as file:
+        reader = csv.reader(file)
+        header = next(reader, None)
+        rows = list(reader)
+    if not header or "step" not in header:
+        return header
+    column = header.index("step")
+    kept = [row for row in rows if len(row) > column and _step_of(row[column]) <= step]
+    if len(kept) < len(rows):
+        with atomic_output(path, "w", newline="") as file:
+            writer = csv.writer(file)
+            writer.writerow(header)
+            writer.writerows(kept)
+    return header
+
+
+def _step_of(cell: str) -> float:
+    try:
+        return int(cell)
+    except ValueError:
+        return math.inf  # a torn last line of a killed run
 
 
 def _cell(value: float | int | None) -> str | float | int:

@@ -1,0 +1,91 @@
+"""Mistakes in a training run's settings and inputs: each wrong setting ends as one
+`vsr: error:` line and exit status 2 before anything is written; images too small for the
+patch are named as left out."""
+
+from __future__ import annotations
+
+import pytest
+from test_train_loop import make_dataset
+
+from vsr.cli import main
+from vsr.train.config import load_config
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--arch", "imdn_as"], "arch must be imdn, imdn_rtc or imdn_rte, not 'imdn_as'"),
+        (["--arch", "imdn_rtc", "--scale", "5"], "imdn_rtc trains at scale 2, 3 or 4, not 5"),
+        (["--arch", "imdn_rte", "--patch", "18"], "imdn_rte x2 needs a patch that is a multiple"),
+        (["--lr", "0"], "lr must be positive, not 0.0"),
+        (["--lr", "-1"], "lr must be positive"),
+        (["--lr", "nan"], "lr must be a finite number, not nan"),
+        (["--minutes", "nan"], "minutes must be a finite number"),
+        (["--threads", "-1"], "threads must be 0 or more, not -1"),
+        (["--val-every", "-5"], "val_every must be 0 or more, not -5"),
+    ],
+)
+def test_wrong_settings_are_one_line_errors(tmp_path, capsys, flags, message) -> None:
+    make_dataset(tmp_path / "data", count=1)
+    out = tmp_path / "run"
+    args = ["train", "--train-dir", str(tmp_path / "data"), "--out", str(out), "--patch", "16"]
+    assert main([*args, "--steps", "1", "--device", "cpu", *flags]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("vsr: error: ") and message in err and err.count("\n") == 1
+    assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    ("setting", "message"),
+    [
+        ("lr_step = 0", "lr_step must be positive, not 0"),
+        ("lr_min = -1e-6", "lr_min must be"),
+        ("out = 5", "setting out must be str, not 5"),
+    ],
+)
+def test_wrong_recipe_values_are_one_line_errors(tmp_path, capsys, setting, message) -> None:
+    recipe = tmp_path / "recipe.toml"
+    recipe.write_text(f'train_dir = "data"\nsteps = 1\npatch = 16\n{setting}\n')
+    assert main(["train", "--config", str(recipe)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("vsr: error: ") and message in err and err.count("\n") == 1
+
+
+def test_an_output_folder_that_is_a_file_is_an_error(tmp_path, capsys) -> None:
+    make_dataset(tmp_path / "data", count=1)
+    out = tmp_path / "run"
+    out.write_text("not a folder")
+    args = ["--train-dir", str(tmp_path / "data"), "--out", str(out), "--patch", "16"]
+    assert main(["train", *args, "--steps", "1", "--device", "cpu"]) == 2
+    assert capsys.readouterr().err == f"vsr: error: output folder {out} is a file\n"
+    assert out.read_text() == "not a folder"
+
+
+def test_recipe_paths_may_start_at_the_home_folder(tmp_path, monkeypatch) -> None:
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))
+    recipe = tmp_path / "recipes" / "recipe.toml"
+    recipe.parent.mkdir()
+    recipe.write_text('train_dir = "~/data"\nval_dir = "sets/Set5"\n')
+    config = load_config(recipe)
+    assert config.train_dir == str(tmp_path / "home" / "data")
+    assert config.val_dir == str(tmp_path / "recipes" / "sets" / "Set5")
+
+
+def test_an_output_folder_that_cannot_be_made_is_an_error(tmp_path, capsys) -> None:
+    make_dataset(tmp_path / "data", count=1)
+    (tmp_path / "file").write_text("not a folder")
+    out = tmp_path / "file" / "run"
+    args = ["--train-dir", str(tmp_path / "data"), "--out", str(out), "--patch", "16"]
+    assert main(["train", *args, "--steps", "1", "--device", "cpu"]) == 2
+    err = capsys.readouterr().err
+    assert err == f"vsr: error: cannot create output folder {out}: Not a directory\n"
+
+
+def test_images_smaller_than_the_patch_are_named_as_left_out(tmp_path, capsys) -> None:
+    make_dataset(tmp_path / "data", count=2, size=40)
+    make_dataset(tmp_path / "small", count=1, size=8)
+    (tmp_path / "small" / "img0.png").rename(tmp_path / "data" / "small.png")
+    args = ["--train-dir", str(tmp_path / "data"), "--out", str(tmp_path / "run")]
+    flags = ["--patch", "16", "--arch", "imdn_rtc", "--batch", "1", "--threads", "1"]
+    assert main(["train", *args, *flags, "--steps", "1", "--device", "cpu"]) == 0
+    assert "2 images (1 smaller than the patch left out), batch 1" in capsys.readouterr().err

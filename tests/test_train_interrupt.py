@@ -1,0 +1,73 @@
+"""Ctrl-C or SIGTERM during training: the run finishes its step, saves it, and resumes
+exactly; a second signal stops at once."""
+
+from __future__ import annotations
+
+import signal
+
+import pytest
+import torch
+from test_train_loop import tiny_config
+
+import vsr.train.loop as loop
+from vsr.cli import _terminate
+from vsr.train.data import PatchStore
+
+
+@pytest.fixture
+def vsr_signal_handlers():
+    """SIGTERM handled as the `vsr` command handles it (otherwise it would end pytest)."""
+    before = signal.signal(signal.SIGTERM, _terminate)
+    yield
+    signal.signal(signal.SIGTERM, before)
+
+
+def _signal_while_sampling(monkeypatch, number: int, batch: int, times: int = 1) -> None:
+    """Send ourselves signal `number` `times` times while batch number `batch` is drawn."""
+    real_sample = PatchStore.sample
+    calls = []
+
+    def sample(self, size, generator):
+        calls.append(None)
+        if len(calls) == batch:
+            for _ in range(times):
+                signal.raise_signal(number)
+        return real_sample(self, size, generator)
+
+    monkeypatch.setattr(PatchStore, "sample", sample)
+
+
+@pytest.mark.parametrize("number", [signal.SIGINT, signal.SIGTERM])
+def test_a_signal_saves_the_step_it_stopped_at_and_resume_continues_exactly(
+    tmp_path, monkeypatch, vsr_signal_handlers, number
+) -> None:
+    whole = loop.train(tiny_config(tmp_path, out=str(tmp_path / "whole"), steps=6))
+    # save_every is 100: before stopping cleanly, the signal lost all four steps.
+    split = tiny_config(tmp_path, out=str(tmp_path / "split"), steps=6)
+    handlers = signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)
+    _signal_while_sampling(monkeypatch, number, batch=4)
+    with pytest.raises(KeyboardInterrupt):
+        loop.train(split)
+    monkeypatch.undo()
+    assert (signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)) == handlers
+    assert torch.load(tmp_path / "split" / "last.pt", weights_only=True)["step"] == 4
+    # Nothing half-written: no temporary file, no weights of an unfinished run.
+    assert sorted(p.name for p in (tmp_path / "split").iterdir() if p.name != "tensorboard") == [
+        "config.json",
+        "last.pt",
+        "log.csv",
+    ]
+    resumed = loop.train(split, resume=True)
+    for key, value in whole.state_dict().items():
+        assert torch.equal(resumed.state_dict()[key], value), key
+
+
+def test_a_second_signal_stops_at_once(tmp_path, monkeypatch) -> None:
+    config = tiny_config(tmp_path, steps=6)
+    _signal_while_sampling(monkeypatch, signal.SIGINT, batch=4, times=2)
+    with pytest.raises(KeyboardInterrupt):
+        loop.train(config)
+    monkeypatch.undo()
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    assert not (tmp_path / "run" / "last.pt").exists()  # mid-step: nothing consistent to save
+    assert not [p for p in (tmp_path / "run").iterdir() if p.name.startswith(".")]

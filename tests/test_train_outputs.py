@@ -1,0 +1,86 @@
+"""A training run's outputs are never overwritten silently: not by a new run, not by resuming
+a finished one, and best.safetensors never by worse weights."""
+
+from __future__ import annotations
+
+import csv
+import math
+
+import pytest
+import torch
+from test_train_loop import make_dataset, tiny_config
+
+import vsr.train.loop as loop
+from vsr.errors import VsrError
+from vsr.models import create_model, save_weights
+from vsr.models.checkpoint import read_state_dict
+
+
+def test_weights_without_a_checkpoint_are_not_overwritten(tmp_path) -> None:
+    config = tiny_config(tmp_path, steps=1)
+    (tmp_path / "run").mkdir()
+    best = tmp_path / "run" / "best.safetensors"
+    save_weights(create_model("imdn_rtc"), best, {"val_psnr": "30.0"})
+    before = best.read_bytes()
+    with pytest.raises(VsrError, match=r"already holds a run \(best.safetensors\)"):
+        loop.train(config)
+    assert best.read_bytes() == before
+
+
+def test_resuming_a_finished_run_is_an_error_and_keeps_its_weights(tmp_path) -> None:
+    loop.train(tiny_config(tmp_path, steps=2))
+    weights = tmp_path / "run" / "last.safetensors"
+    before = weights.read_bytes()
+    for steps in (2, 1):
+        with pytest.raises(VsrError, match=f"already at step 2 \\(--steps is {steps}: pass a"):
+            loop.train(tiny_config(tmp_path, steps=steps), resume=True)
+    assert weights.read_bytes() == before
+    # A finished checkpoint whose weights were never written (stopped between the two)
+    # writes them on --resume.
+    weights.unlink()
+    loop.train(tiny_config(tmp_path, steps=2), resume=True)
+    _, metadata = read_state_dict(weights)
+    assert metadata["steps"] == "2"
+    # And a larger --steps goes on.
+    loop.train(tiny_config(tmp_path, steps=3), resume=True)
+    assert torch.load(tmp_path / "run" / "last.pt", weights_only=True)["step"] == 3
+
+
+def test_resume_never_replaces_best_weights_with_worse(tmp_path) -> None:
+    make_dataset(tmp_path / "val" / "HR", count=1)
+    validated = dict(val_dir=str(tmp_path / "val"), val_every=1, save_every=1)
+    loop.train(tiny_config(tmp_path, steps=1, **validated))
+    # As if best.safetensors had been written after the checkpoint (validation between two
+    # saves, then a hard kill): the checkpoint does not know its PSNR.
+    run = tmp_path / "run"
+    state = torch.load(run / "last.pt", weights_only=True)
+    state["best_psnr"] = -math.inf
+    torch.save(state, run / "last.pt")
+    save_weights(create_model("imdn_rtc"), run / "best.safetensors", {"val_psnr": "99.0"})
+    before = (run / "best.safetensors").read_bytes()
+    loop.train(tiny_config(tmp_path, steps=2, **validated), resume=True)
+    assert (run / "best.safetensors").read_bytes() == before
+
+
+def test_resume_drops_log_rows_past_its_checkpoint(tmp_path, monkeypatch) -> None:
+    real_save = loop.save_checkpoint
+
+    def save_step_2_only(path, state):  # as if killed hard after step 4, saved at step 2
+        if state["step"] == 2:
+            real_save(path, state)
+
+    monkeypatch.setattr(loop, "save_checkpoint", save_step_2_only)
+    loop.train(tiny_config(tmp_path, steps=4, log_every=1, save_every=2))
+    monkeypatch.undo()
+    (tmp_path / "run" / "last.safetensors").unlink()
+    loop.train(tiny_config(tmp_path, steps=4, log_every=1, save_every=2), resume=True)
+    rows = list(csv.DictReader((tmp_path / "run" / "log.csv").open()))
+    assert [int(row["step"]) for row in rows] == [1, 2, 3, 4]
+
+
+def test_resume_names_the_settings_it_changes(tmp_path, capsys) -> None:
+    loop.train(tiny_config(tmp_path, steps=1))
+    capsys.readouterr()
+    loop.train(tiny_config(tmp_path, steps=2, batch=2), resume=True)
+    err = capsys.readouterr().err
+    assert "resuming with changed settings: batch 4 -> 2, steps 1 -> 2\n" in err
