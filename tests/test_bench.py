@@ -367,3 +367,64 @@ def test_model_only_kernels_flag_prints_the_longest_and_the_split(capsys):
 def test_bench_flags_of_the_other_mode_are_one_clear_error(flags, message, capsys):
     assert main(["bench", "--device", "cpu", *flags]) == 2
     assert f"vsr: error: {message}" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "flags, message",
+    [
+        (["--width", "-64", "--height", "48"], "bench clip size must be even and at least 2x2"),
+        (["--width", "0", "--height", "48"], "bench clip size must be even and at least 2x2"),
+        (["--model-only", "--batch", "0"], "--batch must be at least 1, not 0"),
+        (["--model-only", "--kernels", "0"], "--kernels must be at least 1, not 0"),
+        (["--model-only", "--scale", "7"], "--scale must be 2, 3 or 4"),
+        (["--pressure", "--scale", "5"], "--scale must be 2, 3 or 4"),
+        (["--variant", ""], "--variant needs a configuration"),
+        (["--variant", "fp16", "--variant", " , "], "--variant needs a configuration"),
+    ],
+)
+def test_bench_mistakes_are_one_line_before_anything_is_measured(flags, message, capsys):
+    assert main(["bench", "--device", "cpu", "--frames", "2", *flags]) == 2
+    errors = capsys.readouterr().err.strip().splitlines()
+    assert len(errors) == 1 and errors[0].startswith(f"vsr: error: {message}")
+
+
+@pytest.mark.parametrize("mode", [[], ["--model-only"], ["--pressure"]])
+def test_bench_output_paths_are_checked_before_measuring(mode, tmp_path, capsys):
+    small = ["--device", "cpu", "--width", "64", "--height", "48", "--frames", "2",
+             "--sizes", "16", "--repeats", "1"]  # fmt: skip
+    (tmp_path / "file").write_text("not a folder")
+    under_a_file = tmp_path / "file" / "sub" / "bench.json"
+    assert main(["bench", *mode, *small, "--json", str(under_a_file)]) == 2
+    assert main(["bench", *mode, *small, "--json", str(tmp_path)]) == 2
+    errors = capsys.readouterr().err.strip().splitlines()
+    assert errors == [
+        f"vsr: error: cannot write {under_a_file}: {tmp_path / 'file'} is a file, not a folder",
+        f"vsr: error: {tmp_path} is a folder; give a file name",
+    ]
+    assert [p.name for p in tmp_path.iterdir()] == ["file"]  # nothing written or measured
+
+
+def test_a_row_does_not_claim_cuda_graphs_the_cpu_could_not_use(tmp_path):
+    result = run_bench(
+        48, 32, scale=2, frames=2, model=tiny_imdn(), device="cpu", lossless=True,
+        variants=[parse_variant("fp32,graphs,enc=2")], workdir=tmp_path,
+    )  # fmt: skip
+    assert [row.name for row in result.rows] == [
+        "naive loop",
+        "engine fp32 batch 1 graphs(ignored) enc=2",
+    ]
+    assert any("CUDA graphs need a GPU" in note for note in result.notes)
+
+
+def test_pressure_memory_of_the_first_size_leaves_out_one_off_costs():
+    # The same size twice on a fresh network: the first figure used to carry the network's
+    # one-off costs (16 MiB against 2-3 MiB on this machine).
+    torch.manual_seed(0)
+    points = run_pressure(
+        [("first", (16, 16)), ("again", (16, 16))], torch.device("cpu"),
+        models=[("IMDN x2", create_model("imdn", 2))], repeats=1,
+    )  # fmt: skip
+    first, again = (p.memory_bytes for p in points)
+    if first is None:
+        pytest.skip("peak RSS cannot be measured here (not Linux)")
+    assert first < again + 4 * 2**20

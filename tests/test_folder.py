@@ -197,3 +197,114 @@ def test_folder_input_with_a_file_like_output_is_refused(tmp_path, weights):
     args = [str(tmp_path / "in"), str(tmp_path / "out.mp4"), "--weights", str(weights)]
     assert main(["run", *args]) == 2
     assert not (tmp_path / "out.mp4").exists()
+
+
+def test_watch_survives_a_clip_removed_while_it_runs_and_records_it(tmp_path):
+    clips, out = tmp_path / "in", tmp_path / "out"
+    clips.mkdir()
+    (clips / "gone.mp4").write_bytes(b"1234")
+    (clips / "kept.mp4").write_bytes(b"5678")
+
+    class RemovesItsClip(Recorder):
+        def __call__(self, clip: Path, output: Path) -> RunReport:
+            report = super().__call__(clip, output)
+            if clip.name == "gone.mp4":
+                clip.unlink()  # moved away by the user while (or right after) it ran
+            return report
+
+    runner = RemovesItsClip()
+    summary = watch_folder(clips, out, runner, interval_s=0.05, idle_exit_s=0.2, log=lambda _: None)
+    assert sorted(runner.calls) == [("gone.mp4", 4), ("kept.mp4", 4)]
+    assert summary.count("done") == 2
+    state = json.loads((out / STATE_FILE).read_text())["clips"]
+    assert state["gone.mp4"]["status"] == "done" and state["gone.mp4"]["signature"][0] == 4
+
+
+def test_an_empty_file_does_not_hold_off_idle_exit(tmp_path):
+    clips, out = tmp_path / "in", tmp_path / "out"
+    clips.mkdir()
+    (clips / "placeholder.mp4").write_bytes(b"")  # a copy that never started
+    runner = Recorder()
+    finished: list[bool] = []
+    watcher = threading.Thread(
+        target=lambda: finished.append(
+            watch_folder(clips, out, runner, interval_s=0.05, idle_exit_s=0.3, log=lambda _: None)
+            is not None
+        ),
+        daemon=True,
+    )
+    watcher.start()
+    watcher.join(timeout=5)
+    assert finished == [True] and runner.calls == []
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--watch-interval", "0"], "--watch-interval must be more than 0"),
+        (["--watch-interval", "-1"], "--watch-interval must be more than 0"),
+        (["--idle-exit", "-5"], "--idle-exit must be 0 seconds or more"),
+    ],
+)
+def test_watch_timings_out_of_range_are_one_clear_error(tmp_path, flags, message, capsys):
+    clips = tmp_path / "in"
+    clips.mkdir()
+    status = main(["run", str(clips), str(tmp_path / "out"), "--watch", "--device", "cpu", *flags])
+    assert status == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"vsr: error: {message}")
+
+
+def test_a_report_path_that_is_a_folder_is_one_clear_error(tmp_path):
+    from vsr.errors import VsrError
+    from vsr.folder import write_folder_report
+    from vsr.report import FolderReport
+
+    with pytest.raises(VsrError, match="cannot write the report"):
+        write_folder_report(FolderReport(), tmp_path)
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(VsrError, match="cannot write the report"):
+        write_folder_report(FolderReport(), tmp_path / "file" / "run.json")
+
+
+def test_two_clips_with_one_output_name_never_share_it(tmp_path):
+    clips, out = tmp_path / "in", tmp_path / "out"
+    clips.mkdir()
+    (clips / "a.avi").write_bytes(b"avi!")  # written as a.mkv, the name a.mkv has too
+    (clips / "a.mkv").write_bytes(b"matroska")
+    for overwrite in (False, True):
+        runner = Recorder()
+        summary = process_folder(clips, out, runner, overwrite=overwrite, progress=False, log=lambda _: None)  # fmt: skip
+        assert runner.calls == [("a.mkv", 8)]  # a.mkv owns its name; a.avi is refused
+        failed = [c for c in summary.clips if c["status"] == "failed"]
+        assert len(failed) == 1 and "a.avi" in failed[0]["input"]
+        assert "would be written as a.mkv" in failed[0]["error"]
+        (out / "a.mkv").unlink()
+
+
+def test_watch_does_not_take_an_earlier_clips_output_for_a_new_clips(tmp_path):
+    clips, out = tmp_path / "in", tmp_path / "out"
+    clips.mkdir()
+    quick = {"interval_s": 0.05, "idle_exit_s": 0.2, "log": lambda _: None}
+    (clips / "a.avi").write_bytes(b"avi!")
+    first = Recorder()
+    watch_folder(clips, out, first, **quick)
+    assert first.calls == [("a.avi", 4)] and (out / "a.mkv").read_bytes() == b"done"
+
+    (clips / "a.mkv").write_bytes(b"matroska")  # arrives later, same output name
+    second = Recorder()
+    summary = watch_folder(clips, out, second, **quick)
+    assert second.calls == []
+    assert [c["status"] for c in summary.clips] == ["failed"]
+    assert "which a.avi already was" in summary.clips[0]["error"]
+    state = json.loads((out / STATE_FILE).read_text())["clips"]
+    assert state["a.mkv"]["status"] == "failed" and state["a.avi"]["status"] == "done"
+
+
+def test_idle_exit_zero_still_takes_the_clips_already_there(tmp_path):
+    clips, out = tmp_path / "in", tmp_path / "out"
+    clips.mkdir()
+    (clips / "a.mp4").write_bytes(b"1234")
+    runner = Recorder()
+    summary = watch_folder(clips, out, runner, interval_s=0.05, idle_exit_s=0, log=lambda _: None)
+    assert runner.calls == [("a.mp4", 4)] and summary.count("done") == 1

@@ -310,3 +310,95 @@ def test_chromium_takes_a_screenshot_of_the_page(reports, tmp_path):
     image = Image.open(shot).convert("L")
     assert image.size == (1280, 2400)
     assert image.getextrema()[0] < 64  # something dark (text, plots) was drawn
+
+
+def _bench_json(tmp_path: Path) -> Path:
+    """What `vsr bench --json` writes, built with the bench's own classes."""
+    from vsr.bench import BenchResult, BenchRow, write_bench_json
+
+    busy = dict.fromkeys(STAGES, 0.5)
+    result = BenchResult(
+        "vsr bench: naive loop vs engine, IMDN x2 (<test>)", "IMDN x2", "test", "cpu", None, 2,
+        (64, 48), (128, 96), 4, 1, "H.264 yuv420p", "libx264", "veryfast", 18, "yuv420p",
+        {"threads": "3"},
+    )  # fmt: skip
+    result.rows.append(BenchRow("naive loop", "fp32", 1, 4, 5.0, 0.8, 1.0, busy))
+    result.rows.append(
+        BenchRow("engine fp32 batch 2 cl", "fp32", 2, 4, 2.0, 2.0, 2.5, busy,
+                 steady_fps=2.125, encoder_busy_share=0.031, psnr_vs_naive_db=41.375)
+    )  # fmt: skip
+    result.notes.append("CPU run (2 torch threads): GPU figures are n/a")
+    path = tmp_path / "bench.json"
+    write_bench_json(result, path)
+    return path
+
+
+def _cells(page: str, css_class: str) -> list[list[str]]:
+    """The body cells of the first table with this class, row by row."""
+
+    class Cells(HTMLParser):
+        def __init__(self) -> None:
+            super().__init__()
+            self.inside, self.body, self.rows = False, False, []
+
+        def handle_starttag(self, tag, attrs):
+            if tag == "table" and ("class", css_class) in attrs and not self.rows:
+                self.inside = True
+            elif self.inside and tag == "tbody":
+                self.body = True
+            elif self.inside and self.body and tag == "tr":
+                self.rows.append([])
+            elif self.inside and self.body and tag == "td":
+                self.rows[-1].append("")
+
+        def handle_endtag(self, tag):
+            if tag == "table":
+                self.inside = self.body = False
+
+        def handle_data(self, data):
+            if self.inside and self.body and self.rows and self.rows[-1]:
+                self.rows[-1][-1] += data
+
+    parser = Cells()
+    parser.feed(page)
+    return parser.rows
+
+
+def test_bench_json_of_every_mode_becomes_a_table(tmp_path, capsys):
+    from vsr.bench_model import ModelTiming
+    from vsr.bench_pressure import PressurePoint
+
+    model = tmp_path / "model.json"
+    timing = ModelTiming("IMDN x2", "64x48", 64, 48, "fp32", 1, True, False, False, 12.5, 12.5,
+                         80.0, None, None, "wall clock, median of 3")  # fmt: skip
+    model.write_text(json.dumps({"model": "IMDN x2", "weights": "w", "device": "cpu, 2 threads",
+                                 "timings": [timing.to_dict()]}))  # fmt: skip
+    pressure = tmp_path / "pressure.json"
+    point = PressurePoint("IMDN_RTC", "128", 128, 128, 16384, "fp32", 7.25, 2**21, "RSS", "ok")
+    pressure.write_text(json.dumps({"device": "cpu, 2 threads", "points": [vars(point)]}))
+    out = tmp_path / "page.html"
+    assert (
+        main(["report", str(_bench_json(tmp_path)), str(model), str(pressure), "-o", str(out)]) == 0
+    )
+    page = out.read_text()
+    assert "&lt;test&gt;" in page and "libx264 preset veryfast crf 18 yuv420p threads=3" in page
+    naive, engine = _cells(page, "bench")
+    assert naive[:3] == ["naive loop", "0.80", "1.00x"] and naive[-1] == "-"
+    assert engine[:4] == ["engine fp32 batch 2 cl", "2.00", "2.50x", "2.12"]
+    assert engine[-1] == "41.38" and engine[-2] == NO_GPU and engine[-3] == "3.1"
+    assert _cells(page, "model") == [
+        ["64x48", "64x48", "fp32 channels_last", "1", "12.50", "80.00", "n/a", "n/a",
+         "wall clock, median of 3"]
+    ]  # fmt: skip
+    assert _cells(page, "pressure") == [
+        ["IMDN_RTC", "128", "128x128", "fp32", "7.25", "2.0 MiB", "RSS", "ok"]
+    ]
+
+
+def test_report_refuses_to_write_over_an_input_or_into_a_folder(reports, tmp_path, capsys):
+    before = reports[2].read_bytes()
+    assert main(["report", str(reports[2]), "-o", str(reports[2])]) == 2
+    assert reports[2].read_bytes() == before
+    assert main(["report", str(reports[2]), "-o", str(tmp_path)]) == 2
+    errors = capsys.readouterr().err.strip().splitlines()
+    assert len(errors) == 2 and all(line.startswith("vsr: error: ") for line in errors)

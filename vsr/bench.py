@@ -27,7 +27,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from vsr.bench_clip import make_bench_clip
+from vsr.bench_clip import check_clip_shape, make_bench_clip
 from vsr.bench_naive import naive_upscale
 from vsr.errors import VsrError
 from vsr.report import write_json
@@ -72,6 +72,8 @@ _SWITCHES = {
 
 def parse_variant(text: str) -> EngineVariant:
     """ "fp16,cl,graphs,enc=2,batch=8" -> EngineVariant (see `vsr bench --help`)."""
+    if not text.strip(" ,"):
+        raise VsrError("--variant needs a configuration, e.g. fp16,cl,graphs,enc=2")
     values: dict[str, Any] = {}
     for token in (t.strip() for t in text.split(",")):
         if token in PRECISIONS:
@@ -293,6 +295,7 @@ def run_bench(
 
     dev = resolve_device(device)
     frames = frames if frames is not None else DEFAULT_FRAMES.get(dev.type, 12)
+    check_clip_shape(width, height, frames)  # before the encoder sees a size it cannot take
     if model is None:
         model, origin = bench_model(weights, scale)
     else:
@@ -400,8 +403,11 @@ def run_bench(
                     f"frame counts differ: naive {count_naive}, engine {count_engine}"
                 )
             name = f"engine {report.precision} batch {report.batch}"
-            extras = variant.label.split(",")[1:]
-            name += "".join(f" {e}" for e in extras if not e.startswith("batch="))
+            extras = [e for e in variant.label.split(",")[1:] if not e.startswith("batch=")]
+            if not report.fast_path.get("cuda_graphs", True):
+                # Asked for, not run (CUDA graphs need a GPU): the row must not claim them.
+                extras = ["graphs(ignored)" if e == "graphs" else e for e in extras]
+            name += "".join(f" {e}" for e in extras)
             if math.isinf(total):
                 result.notes.append(f"{name}: output identical to the naive")
             steady = wall - report.startup_s - report.warmup_s

@@ -54,6 +54,14 @@ def _video_frame(planes: list[np.ndarray], width: int, height: int, pix_fmt: str
     return frame
 
 
+def check_clip_shape(width: int, height: int, frames: int) -> None:
+    """The bench clip can be made: even sides of at least 2 (4:2:0), one frame or more."""
+    if width < 2 or height < 2 or width % 2 or height % 2:
+        raise VsrError(f"bench clip size must be even and at least 2x2, not {width}x{height}")
+    if frames < 1:
+        raise VsrError(f"--frames must be at least 1, not {frames}")
+
+
 def make_bench_clip(
     path: str | Path,
     width: int,
@@ -68,10 +76,7 @@ def make_bench_clip(
     Default: H.264 4:2:0 in MP4, the kind of file users bring. `lossless`: FFV1 4:4:4 in
     Matroska, so that no chroma resampling or coding loss stands between the two outputs.
     """
-    if width < 2 or height < 2 or width % 2 or height % 2:
-        raise VsrError(f"bench clip size must be even and at least 2x2, not {width}x{height}")
-    if frames < 1:
-        raise VsrError(f"--frames must be at least 1, not {frames}")
+    check_clip_shape(width, height, frames)
     path = Path(path)
     if lossless:
         codec, pix_fmt, options, shift = "ffv1", "yuv444p", {}, 0

@@ -54,6 +54,27 @@ def output_for(clip: Path, out_dir: Path) -> Path:
     return out_dir / name
 
 
+def clashing_outputs(clips: list[Path], out_dir: Path) -> dict[Path, str]:
+    """Clips that must not run because another clip of the folder has their output name
+    (`a.avi` is written as a.mkv, which `a.mkv` is written as too), each with the reason.
+    The clip that keeps its own name owns the output; the renamed ones are refused, so no
+    output is overwritten or taken for another clip's, whatever order they come in."""
+    owners: dict[Path, list[Path]] = {}
+    for clip in clips:
+        owners.setdefault(output_for(clip, out_dir), []).append(clip)
+    refused = {}
+    for target, sharing in owners.items():
+        if len(sharing) < 2:
+            continue
+        for clip in sharing:
+            if clip.name != target.name:
+                others = ", ".join(c.name for c in sharing if c != clip)
+                refused[clip] = (
+                    f"would be written as {target.name}, as {others} would; rename one of them"
+                )
+    return refused
+
+
 def check_folders(in_dir: Path, out_dir: Path) -> None:
     if not in_dir.is_dir():
         raise VsrError(f"{in_dir}: no such folder")
@@ -147,12 +168,17 @@ def process_folder(
     if not clips:
         log(f"vsr: no video clips in {in_dir} (looked for {', '.join(sorted(VIDEO_EXTENSIONS))})")
     summary = FolderReport()
+    clashes = clashing_outputs(clips, out_dir)
     finisher = _Finisher(summary, log)
     overall = tqdm(total=len(clips), unit="clip", desc="folder", disable=not progress)
     try:
         for clip in clips:
             target = output_for(clip, out_dir)
-            if target.exists() and not overwrite:
+            if clip in clashes:
+                finisher.wait()
+                summary.add(clip, "failed", error=clashes[clip])
+                log(f"vsr: {clip.name}: failed: {clashes[clip]}")
+            elif target.exists() and not overwrite:
                 finisher.wait()  # keep the report in clip order
                 summary.add(clip, "skipped", error="output exists (use --overwrite to redo)")
             else:
@@ -195,8 +221,14 @@ class WatchState:
             return False
         return entry["status"] == "done" or entry["signature"] == self.signature(clip)
 
-    def record(self, clip: Path, status: str, error: str = "") -> None:
-        self.clips[clip.name] = {"status": status, "signature": self.signature(clip)}
+    def record(
+        self, clip: Path, status: str, error: str = "", signature: list[int] | None = None
+    ) -> None:
+        """Note `clip` as done or failed. `signature` is the version that was processed
+        (taken before the run, so a clip removed or replaced meanwhile is still recorded)."""
+        if signature is None:
+            signature = self.signature(clip)
+        self.clips[clip.name] = {"status": status, "signature": signature}
         if error:
             self.clips[clip.name]["error"] = error
         write_json({"clips": self.clips}, self.path)
@@ -219,39 +251,76 @@ def watch_folder(
     `interval_s` apart, so a file still being copied in is left alone. Outcomes go into
     `summary` as they happen, so a caller still has them after Ctrl-C.
     """
+    if not interval_s > 0:
+        raise VsrError(f"--watch-interval must be more than 0 seconds, not {interval_s:g}")
+    if idle_exit_s is not None and not idle_exit_s >= 0:
+        raise VsrError(f"--idle-exit must be 0 seconds or more, not {idle_exit_s:g}")
     check_folders(in_dir, out_dir)
     state = WatchState(out_dir)
     summary = summary if summary is not None else FolderReport()
     seen: dict[Path, list[int]] = {}  # last signature of clips not yet stable
     last_activity = time.monotonic()
     while True:
-        for clip in find_clips(in_dir):
+        clips = find_clips(in_dir)
+        clashes = clashing_outputs(clips, out_dir)
+        # Outputs earlier clips were written to, even clips since removed from the folder.
+        done_as = {
+            output_for(in_dir / name, out_dir): name
+            for name, entry in state.clips.items()
+            if entry["status"] == "done"
+        }
+        arriving = False  # a clip with content seen new or changed: not idle, whatever S
+        for clip in clips:
             try:
                 if state.settled(clip):
                     continue
                 signature = WatchState.signature(clip)
             except FileNotFoundError:
                 continue  # removed between the listing and the look
-            if seen.get(clip) != signature or signature[0] == 0:
+            if seen.get(clip) != signature:
                 seen[clip] = signature  # new or still growing: look again next round
                 last_activity = time.monotonic()
+                arriving = arriving or signature[0] > 0
+                continue
+            if signature[0] == 0:
+                # An empty file may be a copy not yet begun: wait for content, but it is no
+                # new work, so it must not hold off --idle-exit forever.
                 continue
             seen.pop(clip, None)
             target = output_for(clip, out_dir)
+            earlier = done_as.get(target)
+            if earlier is not None and earlier != clip.name:
+                clashes[clip] = f"would be written as {target.name}, which {earlier} already was"
+            if clip in clashes:
+                # Recorded as failed on this version: retried once the file changes, the
+                # clash being gone by then or reported again.
+                summary.add(clip, "failed", error=clashes[clip])
+                log(f"vsr: {clip.name}: failed: {clashes[clip]}")
+                state.record(clip, "failed", clashes[clip], signature=signature)
+                continue
             if target.exists() and not overwrite and clip.name not in state.clips:
                 # Finished before a restart lost the state write: it is done.
-                state.record(clip, "done")
+                state.record(clip, "done", signature=signature)
                 summary.add(clip, "skipped", error="output exists")
                 continue
             ok = _run_one(clip, target, run_clip, summary, log)
             failure = summary.clips[-1].get("error", "")
-            state.record(clip, "done" if ok else "failed", failure)
+            # The signature from before the run: the clip may be gone by now (moved away
+            # once done, or removed mid-run), which must not stop the watch.
+            state.record(clip, "done" if ok else "failed", failure, signature=signature)
             last_activity = time.monotonic()
-        if idle_exit_s is not None and time.monotonic() - last_activity >= idle_exit_s:
+        idle = time.monotonic() - last_activity
+        if idle_exit_s is not None and not arriving and idle >= idle_exit_s:
             return summary
         time.sleep(interval_s)
 
 
 def write_folder_report(summary: FolderReport, path: Path | None) -> None:
-    if path is not None:
+    """Write the folder's report to `path` (nothing when None); a path that cannot be
+    written (a folder, a file where a folder should be) is one clear error."""
+    if path is None:
+        return
+    try:
         write_json(summary.to_dict(), path)
+    except (IsADirectoryError, NotADirectoryError, FileExistsError, PermissionError) as error:
+        raise VsrError(f"cannot write the report {path}: {error.strerror}") from None

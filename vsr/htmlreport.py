@@ -2,8 +2,10 @@
 `vsr profile` write: plots as embedded PNG, tables, nothing fetched from elsewhere.
 
 Inputs are recognised by their shape: ``{"results": [...]}`` from eval, ``{"profiles":
-[...]}`` from profile, ``{"clips": [...]}`` from a folder run and a bare run report (it has
-``fps`` and ``frames``) from a single clip or a bench. Fields may be missing or null (every
+[...]}`` from profile, ``{"clips": [...]}`` from a folder run, a bare run report (it has
+``fps`` and ``frames``) from a single clip, and from `vsr bench --json` ``{"rows": [...]}``
+(naive loop against the engine), ``{"timings": [...]}`` (--model-only) or ``{"points":
+[...]}`` (--pressure). Fields may be missing or null (every
 GPU field is null on the CPU); the page then says "n/a" and draws no plot for them rather
 than showing an empty or made-up one. Every string from the files is HTML-escaped.
 """
@@ -57,6 +59,9 @@ class ReportInputs:
     clips: list[dict[str, Any]] = field(default_factory=list)  # {"input", "status", "report"}
     evals: list[dict[str, Any]] = field(default_factory=list)
     profiles: list[dict[str, Any]] = field(default_factory=list)
+    benches: list[dict[str, Any]] = field(default_factory=list)  # vsr bench: whole files
+    model_benches: list[dict[str, Any]] = field(default_factory=list)  # --model-only
+    pressures: list[dict[str, Any]] = field(default_factory=list)  # --pressure
     sources: list[str] = field(default_factory=list)
 
 
@@ -81,6 +86,12 @@ def read_inputs(paths: list[str | Path]) -> ReportInputs:
             inputs.clips.extend(c for c in data["clips"] if isinstance(c, dict))
         elif "fps" in data and "frames" in data:
             inputs.clips.append({"input": data.get("input"), "status": "done", "report": data})
+        elif isinstance(data.get("rows"), list):
+            inputs.benches.append(data)
+        elif isinstance(data.get("timings"), list):
+            inputs.model_benches.append(data)
+        elif isinstance(data.get("points"), list):
+            inputs.pressures.append(data)
         else:
             raise VsrError(f"{path}: not a vsr run, bench, eval or profile report")
     return inputs
@@ -326,6 +337,121 @@ def profile_table(inputs: ReportInputs) -> str:
     return _table(headers, rows, "profile")
 
 
+def _rows(data: dict[str, Any], key: str) -> list[dict[str, Any]]:
+    return [row for row in data.get(key) or [] if isinstance(row, dict)]
+
+
+def bench_section(bench: dict[str, Any]) -> str:
+    """One `vsr bench` table: what was measured, then a row per way of upscaling."""
+    width_height = f"{_size(bench.get('input_size'))} &rarr; {_size(bench.get('output_size'))}"
+    encoder = _text(bench.get("codec")) + "".join(
+        f" {key} {_text(bench.get(key))}" for key in ("preset", "crf") if bench.get(key) is not None
+    )
+    encoder += f" {_text(bench.get('pix_fmt'))}" if bench.get("pix_fmt") else ""
+    options = bench.get("encoder_options") if isinstance(bench.get("encoder_options"), dict) else {}
+    encoder += "".join(f" {_text(k)}={_text(v)}" for k, v in options.items())
+    where = bench.get("device_name") or (
+        f"{_text(bench.get('device'))}, {_text(bench.get('torch_threads'))} threads"
+    )
+    rounds = bench.get("rounds")
+    described = (
+        f"{_text(bench.get('frames'))} frames {width_height}, source "
+        f"{_text(bench.get('source'))}, encoder {encoder}, on {_text(where)}"
+        + (
+            f", best of {_text(rounds)} rounds per row"
+            if isinstance(rounds, int) and rounds > 1
+            else ""
+        )
+    )
+    rows = []
+    for row in _rows(bench, "rows"):
+        memory = row.get("gpu_memory_used_max_bytes")
+        rows.append(
+            [
+                _text(row.get("name")),
+                _number(row.get("fps")),
+                f"{_number(row.get('ratio_to_naive'))}x",
+                _number(row.get("steady_fps")),
+                _number(row.get("wall_seconds")),
+                _text(row.get("precision")),
+                _text(row.get("batch")),
+                _number(row.get("gpu_util_mean_percent"), 0),
+                _percent(row.get("encoder_busy_share")),
+                _bytes(memory, NO_GPU if not bench.get("device_name") else "n/a"),
+                "-" if row.get("name") == "naive loop" else _number(row.get("psnr_vs_naive_db")),
+            ]
+        )
+    headers = [
+        "", "fps", "ratio to naive", "steady fps", "wall s", "precision", "batch",
+        "GPU util mean %", "encoders busy %", "GPU memory used", "PSNR vs naive (dB)",
+    ]  # fmt: skip
+    notes = "".join(f"<li>{_text(note)}</li>" for note in bench.get("notes") or [])
+    return (
+        f"<h3>{_text(bench.get('title') or 'vsr bench')}</h3><p>{described}</p>"
+        + _table(headers, rows, "bench")
+        + (f"<ul>{notes}</ul>" if notes else "")
+    )
+
+
+def model_bench_section(bench: dict[str, Any]) -> str:
+    """One `vsr bench --model-only` table: the network alone, per size and precision."""
+    rows = []
+    for t in _rows(bench, "timings"):
+        switches = [
+            name
+            for name, key in (("channels_last", "channels_last"), ("compiled", "compiled"),
+                              ("CUDA graphs", "cuda_graphs"))
+            if t.get(key)
+        ]  # fmt: skip
+        if t.get("folded") is False:
+            switches.append("unfolded")
+        rows.append(
+            [
+                _text(t.get("size")),
+                f"{_text(t.get('width'))}x{_text(t.get('height'))}",
+                _text(" ".join([str(t.get("precision")), *switches])),
+                _text(t.get("batch")),
+                _text(t.get("error")) if t.get("error") else _number(t.get("ms_per_frame")),
+                _number(t.get("fps")),
+                _bytes(t.get("peak_memory_bytes")),
+                _number(t.get("compile_seconds"), 1),
+                _text(t.get("timing")),
+            ]
+        )
+    headers = [
+        "size", "input", "network", "batch", "ms per frame", "fps", "peak memory",
+        "warm-up s", "timing",
+    ]  # fmt: skip
+    title = f"The network alone: {_text(bench.get('model'))} ({_text(bench.get('weights'))})"
+    return f"<h3>{title}</h3><p>on {_text(bench.get('device'))}</p>" + _table(
+        headers, rows, "model"
+    )
+
+
+def pressure_section(pressure: dict[str, Any]) -> str:
+    """One `vsr bench --pressure` table: time and memory against input size."""
+    rows = [
+        [
+            _text(p.get("model")),
+            _text(p.get("size")),
+            f"{_text(p.get('width'))}x{_text(p.get('height'))}",
+            _text(p.get("precision")),
+            _number(p.get("time_ms")),
+            _bytes(p.get("memory_bytes")),
+            _text(p.get("memory_measure")),
+            _text(p.get("status")),
+        ]
+        for p in _rows(pressure, "points")
+    ]
+    headers = [
+        "network", "size", "input", "precision", "time (ms)", "memory", "memory measured as",
+        "status",
+    ]  # fmt: skip
+    return f"<h3>Pressure test</h3><p>on {_text(pressure.get('device'))}</p>" + _table(
+        headers, rows, "pressure"
+    )
+
+
 STYLE = """
 body { font-family: system-ui, sans-serif; margin: 2em; color: #222; max-width: 80em; }
 table { border-collapse: collapse; margin: 1em 0; font-size: 0.9em; }
@@ -355,6 +481,11 @@ def render(inputs: ReportInputs, title: str = "vsr report") -> str:
             png = plot(inputs)
             parts.append(f"<h3>{html.escape(heading)}</h3>")
             parts.append(_image(png, heading) if png else f'<p class="na">{missing}</p>')
+    if inputs.benches or inputs.model_benches or inputs.pressures:
+        parts.append("<h2>vsr bench</h2>")
+        parts += [bench_section(b) for b in inputs.benches]
+        parts += [model_bench_section(b) for b in inputs.model_benches]
+        parts += [pressure_section(p) for p in inputs.pressures]
     if inputs.evals:
         parts.append("<h2>Quality (Y-channel PSNR/SSIM) beside the paper</h2>")
         parts.append(eval_table(inputs))
@@ -381,6 +512,10 @@ def write_report(paths: list[str | Path], output: str | Path, title: str = "vsr 
     output = Path(output)
     if not output.parent.is_dir():
         raise VsrError(f"output folder does not exist: {output.parent}")
+    if output.is_dir():
+        raise VsrError(f"{output} is a folder; give -o an HTML file name")
+    if any(output.resolve() == Path(path).resolve() for path in paths):
+        raise VsrError(f"{output} is one of the reports read; it would be replaced by the page")
     page = render(read_inputs(paths), title)
     with atomic_output(output, "w", encoding="utf-8") as stream:
         stream.write(page)

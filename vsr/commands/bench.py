@@ -7,6 +7,7 @@ import argparse
 from pathlib import Path
 
 from vsr.commands.encoder_options import add_encoder_option
+from vsr.errors import VsrError
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -88,14 +89,17 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "form) instead of being folded into the fusion convolution, as the engine runs it",
     )
     parser.add_argument(
-        "--repeats", type=int, help="--model-only/--pressure: timed calls (default 50 GPU, 3 CPU)"
+        "--repeats",
+        type=int,
+        help="--model-only/--pressure: timed calls (default 3 on the CPU; on a GPU 50, "
+        "--pressure 20)",
     )
     parser.add_argument(
         "--kernels",
         type=int,
         nargs="?",
         const=15,
-        default=0,
+        default=None,
         metavar="N",
         help="--model-only: also profile kernel by kernel and list the N longest (default 15), "
         "with the split between convolutions, element-wise work and copies",
@@ -117,18 +121,20 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from vsr.errors import VsrError
-
     if args.repeats is not None and args.repeats < 1:
         raise VsrError("--repeats must be at least 1")
-    if args.kernels < 0:
-        raise VsrError("--kernels must be at least 1")
+    if args.kernels is not None and args.kernels < 1:
+        raise VsrError(f"--kernels must be at least 1, not {args.kernels}")
+    if args.batch is not None and args.batch < 1:
+        raise VsrError(f"--batch must be at least 1, not {args.batch}")
+    if args.scale not in (2, 3, 4):
+        raise VsrError(f"--scale must be 2, 3 or 4 (IMDN's factors), not {args.scale}")
     switches = (
         ("--channels-last", args.channels_last),
         ("--compile", args.compile),
         ("--cuda-graphs", args.cuda_graphs),
         ("--unfolded", args.unfolded),
-        ("--kernels", args.kernels),
+        ("--kernels", args.kernels is not None),
     )
     network_only = [name for name, given in switches if given]
     if network_only and not args.model_only:
@@ -138,6 +144,11 @@ def run(args: argparse.Namespace) -> int:
         )
     if args.variant and args.model_only:
         raise VsrError("--variant is for the end-to-end bench, not --model-only")
+    # Checked now, not after minutes of measuring.
+    for path in [args.json] + (
+        [args.out.with_name(args.out.name + ".csv")] if args.pressure else []
+    ):
+        check_output_path(path)
     if args.pressure:
         return _pressure(args)
     if args.model_only:
@@ -188,12 +199,12 @@ def _model_only(args: argparse.Namespace) -> int:
         parse_frame_sizes(args.sizes or "540p,1080p"),
         precisions,
         device,
-        batch=args.batch or 1,
+        batch=args.batch if args.batch is not None else 1,
         channels_last=args.channels_last,
         compile=args.compile,
         cuda_graphs=args.cuda_graphs,
         repeats=args.repeats,
-        kernels=args.kernels > 0,
+        kernels=args.kernels is not None,
         fold=not args.unfolded,
     )
     where = torch_device_label(device)
@@ -224,7 +235,6 @@ def _pressure(args: argparse.Namespace) -> int:
         run_pressure,
         write_pressure_csv,
     )
-    from vsr.errors import VsrError
     from vsr.plots import new_figure
     from vsr.report import write_json
     from vsr.upscale import resolve_device
@@ -251,6 +261,20 @@ def _pressure(args: argparse.Namespace) -> int:
         write_json({"device": torch_device_label(device), "points": [vars(p) for p in points]},
                    args.json)  # fmt: skip
     return 0
+
+
+def check_output_path(path: Path | None) -> None:
+    """A file can be written at `path`: it is not a folder, and its folder exists or can be
+    made (missing folders are created when the file is written, as for `vsr run --report`)."""
+    if path is None:
+        return
+    if path.is_dir():
+        raise VsrError(f"{path} is a folder; give a file name")
+    folder = path.parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    if not folder.is_dir():
+        raise VsrError(f"cannot write {path}: {folder} is a file, not a folder")
 
 
 def torch_device_label(device) -> str:
