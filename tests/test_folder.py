@@ -308,3 +308,22 @@ def test_idle_exit_zero_still_takes_the_clips_already_there(tmp_path):
     runner = Recorder()
     summary = watch_folder(clips, out, runner, interval_s=0.05, idle_exit_s=0, log=lambda _: None)
     assert runner.calls == [("a.mp4", 4)] and summary.count("done") == 1
+
+
+def test_the_folder_summary_times_the_run_not_the_sum_of_overlapping_clips(tmp_path):
+    clips, out = tmp_path / "in", tmp_path / "out"
+    clips.mkdir()
+    for name in ("a.mp4", "b.mp4"):
+        (clips / name).write_bytes(b"1234")
+    recorder = Recorder()
+
+    def slow_report(clip: Path, output: Path) -> RunReport:
+        report = recorder(clip, output)
+        report.wall_seconds = 100.0  # as if each clip had taken 100 s, overlapping
+        return report
+
+    summary = process_folder(clips, out, slow_report, progress=False, log=lambda line: None)
+    totals = summary.to_dict()["summary"]
+    assert totals["clip_seconds"] == 200.0  # the clips' own times
+    assert totals["wall_seconds"] < 60  # the run itself: well under a second here
+    assert totals["fps"] == pytest.approx(2 / totals["wall_seconds"], rel=0.05)  # rounding

@@ -168,6 +168,7 @@ def process_folder(
     if not clips:
         log(f"vsr: no video clips in {in_dir} (looked for {', '.join(sorted(VIDEO_EXTENSIONS))})")
     summary = FolderReport()
+    started = time.monotonic()
     clashes = clashing_outputs(clips, out_dir)
     finisher = _Finisher(summary, log)
     overall = tqdm(total=len(clips), unit="clip", desc="folder", disable=not progress)
@@ -194,6 +195,7 @@ def process_folder(
     finally:
         finisher.wait()  # also on Ctrl-C: a clip already encoded is completed, not lost
         overall.close()
+        summary.elapsed_seconds = time.monotonic() - started
     return summary
 
 
