@@ -168,3 +168,15 @@ def test_a_scale_below_one_is_named_as_such(tmp_path, scale, capsys):
     assert (
         capsys.readouterr().err == f"vsr: error: scale must be a whole number >= 1, not {scale}\n"
     )
+
+
+def test_precision_reaches_the_network(tmp_path, weights, monkeypatch):
+    import vsr.api
+
+    chosen = []
+    real = vsr.api.load_model
+    monkeypatch.setattr(vsr.api, "load_model", lambda *a, **k: chosen.append(k) or real(*a, **k))
+    write_image(tmp_path / "in.png", _random((4, 4, 3)))
+    assert _run(tmp_path / "in.png", tmp_path / "out.png", weights, "--precision", "bf16") == 0
+    assert chosen[0]["precision"] == "bf16"
+    assert read_image(tmp_path / "out.png").shape == (8, 8, 3)

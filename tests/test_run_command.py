@@ -461,3 +461,11 @@ def test_unknown_encoder_option_is_an_error(tmp_path, weights, capsys):
     assert vsr(source, tmp_path / "out.mp4", "--weights", weights, "-e", "nonsense=1") == 2
     assert "nonsense" in capsys.readouterr().err
     assert not (tmp_path / "out.mp4").exists()
+
+
+def test_watch_settings_without_watch_are_refused(tmp_path, weights, capsys):
+    source = tmp_path / "in.mp4"
+    make_clip(source, 32, 24, frames=2, audio=False)
+    assert vsr(source, tmp_path / "out.mp4", "--weights", weights, "--idle-exit", "5") == 2
+    assert "--idle-exit: only with --watch" in capsys.readouterr().err
+    assert not (tmp_path / "out.mp4").exists()

@@ -25,6 +25,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "--weights", help="weights file or manifest name (default: the project's weights)"
     )
     parser.add_argument("--device", default=None, help="cpu, cuda or cuda:N (default: auto)")
+    parser.add_argument(
+        "--precision",
+        choices=["fp32", "fp16", "bf16"],
+        help="network precision (default: fp16 on a GPU, fp32 on the CPU)",
+    )
     parser.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     parser.set_defaults(func=run)
 
@@ -68,7 +73,9 @@ def run(args: argparse.Namespace) -> int:
     if not jobs:
         print(f"nothing to do: every output already exists in {target}")
         return 0
-    upscaler = load_model(args.weights, scale=args.scale, device=args.device)
+    upscaler = load_model(
+        args.weights, scale=args.scale, device=args.device, precision=args.precision
+    )
     if not source.is_dir():
         image_in, image_out = jobs[0]
         pixels = read_image(image_in, keep_grey_alpha=True)

@@ -63,8 +63,9 @@ def add_parser(subparsers) -> None:
         "--watch", action="store_true", help="folder input: keep processing new clips"
     )
     parser.add_argument(
-        "--watch-interval", type=float, default=2.0, metavar="S",
-        help="seconds between looks at the folder; a clip must keep its size this long",
+        "--watch-interval", type=float, metavar="S",
+        help="with --watch: seconds between looks at the folder; a clip must keep its size "
+        "this long (default 2)",
     )  # fmt: skip
     parser.add_argument(
         "--idle-exit", type=float, metavar="S",
@@ -162,6 +163,16 @@ def _target(args) -> dict:
 def run(args) -> int:
     from vsr.runner import upscale_video
 
+    watch_only = [
+        flag
+        for flag, value in (
+            ("--watch-interval", args.watch_interval),
+            ("--idle-exit", args.idle_exit),
+        )
+        if value is not None
+    ]
+    if watch_only and not args.watch:
+        raise VsrError(f"{', '.join(watch_only)}: only with --watch")
     target = _target(args)
     say = (lambda line: None) if args.quiet else (lambda line: print(line, file=sys.stderr))
     if args.ray is not None or args.segments is not None or args.segment_seconds is not None:
@@ -248,7 +259,7 @@ def _run_folder(args, settings, model, target, say) -> int:
                 args.input,
                 args.output,
                 run_clip,
-                interval_s=args.watch_interval,
+                interval_s=2.0 if args.watch_interval is None else args.watch_interval,
                 idle_exit_s=args.idle_exit,
                 overwrite=args.overwrite,
                 log=say,
