@@ -134,6 +134,7 @@ def test_bench_command_prints_the_table_and_writes_json(tmp_path, capsys):
     assert "naive loop" in table and "engine fp32 batch 1" in table and "n/a" in table
     assert "libx264 preset ultrafast crf 18 threads=1" in table
     data = json.loads(report.read_text())
+    assert data["command"].startswith("vsr bench --width 48 --height 32 --frames 3")
     assert data["encoder_options"] == {"threads": "1"}
     assert data["input_size"] == [48, 32] and data["output_size"] == [96, 64]
     assert data["codec"] == "libx264" and data["preset"] == "ultrafast" and data["crf"] == 18

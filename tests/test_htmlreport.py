@@ -372,6 +372,7 @@ def test_bench_json_of_every_mode_becomes_a_table(tmp_path, capsys):
     timing = ModelTiming("IMDN x2", "64x48", 64, 48, "fp32", 1, True, False, False, 12.5, 12.5,
                          80.0, None, None, "wall clock, median of 3")  # fmt: skip
     model.write_text(json.dumps({"model": "IMDN x2", "weights": "w", "device": "cpu, 2 threads",
+                                 "command": "vsr bench --model-only --sizes 64x48",
                                  "timings": [timing.to_dict()]}))  # fmt: skip
     pressure = tmp_path / "pressure.json"
     point = PressurePoint("IMDN_RTC", "128", 128, 128, 16384, "fp32", 7.25, 2**21, "RSS", "ok")
@@ -382,6 +383,7 @@ def test_bench_json_of_every_mode_becomes_a_table(tmp_path, capsys):
     )
     page = out.read_text()
     assert "&lt;test&gt;" in page and "libx264 preset veryfast crf 18 yuv420p threads=3" in page
+    assert "measured by <code>vsr bench --model-only --sizes 64x48</code>" in page
     naive, engine = _cells(page, "bench")
     assert naive[:3] == ["naive loop", "0.80", "1.00x"] and naive[-1] == "-"
     assert engine[:4] == ["engine fp32 batch 2 cl", "2.00", "2.50x", "2.12"]

@@ -512,5 +512,6 @@ def format_bench(result: BenchResult) -> str:
     return "\n".join(lines)
 
 
-def write_bench_json(result: BenchResult, path: str | Path) -> None:
-    write_json(result.to_dict(), path)
+def write_bench_json(result: BenchResult, path: str | Path, command: str | None = None) -> None:
+    """The table as JSON, with the command that measured it when given."""
+    write_json({"command": command, **result.to_dict()}, path)

@@ -337,6 +337,12 @@ def profile_table(inputs: ReportInputs) -> str:
     return _table(headers, rows, "profile")
 
 
+def _command(data: dict[str, Any]) -> str:
+    """The command that measured a bench file, when the file records it."""
+    command = data.get("command")
+    return f"<p>measured by <code>{_text(command)}</code></p>" if command else ""
+
+
 def _rows(data: dict[str, Any], key: str) -> list[dict[str, Any]]:
     return [row for row in data.get(key) or [] if isinstance(row, dict)]
 
@@ -388,6 +394,7 @@ def bench_section(bench: dict[str, Any]) -> str:
     notes = "".join(f"<li>{_text(note)}</li>" for note in bench.get("notes") or [])
     return (
         f"<h3>{_text(bench.get('title') or 'vsr bench')}</h3><p>{described}</p>"
+        + _command(bench)
         + _table(headers, rows, "bench")
         + (f"<ul>{notes}</ul>" if notes else "")
     )
@@ -423,8 +430,10 @@ def model_bench_section(bench: dict[str, Any]) -> str:
         "warm-up s", "timing",
     ]  # fmt: skip
     title = f"The network alone: {_text(bench.get('model'))} ({_text(bench.get('weights'))})"
-    return f"<h3>{title}</h3><p>on {_text(bench.get('device'))}</p>" + _table(
-        headers, rows, "model"
+    return (
+        f"<h3>{title}</h3><p>on {_text(bench.get('device'))}</p>"
+        + _command(bench)
+        + _table(headers, rows, "model")
     )
 
 
@@ -447,8 +456,10 @@ def pressure_section(pressure: dict[str, Any]) -> str:
         "network", "size", "input", "precision", "time (ms)", "memory", "memory measured as",
         "status",
     ]  # fmt: skip
-    return f"<h3>Pressure test</h3><p>on {_text(pressure.get('device'))}</p>" + _table(
-        headers, rows, "pressure"
+    return (
+        f"<h3>Pressure test</h3><p>on {_text(pressure.get('device'))}</p>"
+        + _command(pressure)
+        + _table(headers, rows, "pressure")
     )
 
 

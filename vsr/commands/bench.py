@@ -179,7 +179,7 @@ def _end_to_end(args: argparse.Namespace) -> int:
     )
     print(format_bench(result))
     if args.json:
-        write_bench_json(result, args.json)
+        write_bench_json(result, args.json, command=getattr(args, "command_line", None))
     return 0
 
 
@@ -219,8 +219,8 @@ def _model_only(args: argparse.Namespace) -> int:
             print(format_kernels(t.kernels, args.kernels, title))
     if args.json:
         write_json(
-            {"model": model_name(model), "weights": origin, "device": where,
-             "timings": [t.to_dict() for t in timings]},
+            {"command": getattr(args, "command_line", None), "model": model_name(model),
+             "weights": origin, "device": where, "timings": [t.to_dict() for t in timings]},
             args.json,
         )  # fmt: skip
     return 0
@@ -258,7 +258,8 @@ def _pressure(args: argparse.Namespace) -> int:
     plot_pressure(points, stem.with_name(stem.name + ".png"), torch_device_label(device))
     print(f"wrote {stem}.png and {stem}.csv")
     if args.json:
-        write_json({"device": torch_device_label(device), "points": [vars(p) for p in points]},
+        write_json({"command": getattr(args, "command_line", None),
+                    "device": torch_device_label(device), "points": [vars(p) for p in points]},
                    args.json)  # fmt: skip
     return 0
 
