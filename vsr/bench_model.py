@@ -9,7 +9,6 @@ the median of the repeats is reported.
 
 from __future__ import annotations
 
-import copy
 import re
 import time
 from dataclasses import asdict, dataclass
@@ -20,12 +19,10 @@ from torch import nn
 
 from vsr.bench_kernels import KernelTime, profile_kernels
 from vsr.errors import VsrError
-from vsr.models.blocks import fold_channel_attention
-from vsr.ops.compiled import check_with_cuda_graphs, compile_network
 from vsr.ops.cuda_graph import GraphedNetwork
-from vsr.ops.mixed_precision import cast_network, input_dtype
+from vsr.ops.mixed_precision import input_dtype
 from vsr.profiling import peak_memory, time_forward
-from vsr.upscale import PRECISIONS
+from vsr.upscale import PRECISIONS, inference_copy, with_speed_switches
 
 # Common names for frame sizes: (width, height).
 NAMED_SIZES = {
@@ -100,20 +97,9 @@ def prepare_network(
     """A copy of `model` on `device` in `precision`, optionally channels_last, compiled and
     replayed as CUDA graphs, the way the engine's Upscaler runs it (`fold=False` keeps the
     channel attention unfolded, the reference form)."""
-    net = copy.deepcopy(model).to(device).eval()
-    if fold:
-        fold_channel_attention(net)
-    cast_network(net, PRECISIONS[precision])
-    if channels_last:
-        net = net.to(memory_format=torch.channels_last)
-    mode = compile if isinstance(compile, str) else None
-    if compile and cuda_graphs and device.type == "cuda":
-        check_with_cuda_graphs(mode)
-    if compile:
-        net = compile_network(net, mode)
-    if cuda_graphs and device.type == "cuda":
-        net = GraphedNetwork(net)
-    return net
+    on_gpu = device.type == "cuda"
+    net, _ = inference_copy(model, device, PRECISIONS[precision], channels_last, fold)
+    return with_speed_switches(net, compile, cuda_graphs and on_gpu)
 
 
 def _first_call_seconds(net: nn.Module, x: torch.Tensor) -> float:

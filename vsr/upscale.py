@@ -77,6 +77,36 @@ def default_memory_budget(device: torch.device) -> int:
     return int(pages * os.sysconf("SC_PAGE_SIZE") * 0.5) if pages else 8 << 30
 
 
+def inference_copy(
+    model: nn.Module,
+    device: torch.device,
+    dtype: torch.dtype,
+    channels_last: bool = False,
+    fold: bool = True,
+) -> tuple[nn.Module, torch.dtype]:
+    """A copy of ``model`` the way the engine runs it: on ``device``, its channel attention
+    folded into the fusion convolution (``fold``; vsr.models.blocks), cast to ``dtype``
+    (bf16 keeps float32 ends; vsr.ops.mixed_precision), optionally channels_last. Returns
+    the copy and the dtype its input must have."""
+    net = copy.deepcopy(model).to(device).eval()
+    if fold:
+        fold_channel_attention(net)  # same arithmetic, one pass over the maps fewer
+    net_input = cast_network(net, dtype)
+    if channels_last:
+        net = net.to(memory_format=torch.channels_last)
+    return net, net_input
+
+
+def with_speed_switches(net: nn.Module, compile: bool | str, cuda_graphs: bool) -> nn.Module:
+    """``net`` compiled (a string names the inductor mode) and/or replayed as CUDA graphs;
+    a compile mode that captures its own graphs is refused beside ours."""
+    mode = compile if isinstance(compile, str) else None
+    if compile and cuda_graphs:
+        check_with_cuda_graphs(mode)
+    run = compile_network(net, mode) if compile else net
+    return GraphedNetwork(run) if cuda_graphs else run
+
+
 class Upscaler:
     """``upscaler(x)``: float N x 3 x H x W in [0, 1] -> N x 3 x sH x sW float32 in [0, 1].
 
@@ -111,21 +141,12 @@ class Upscaler:
             raise VsrError(f"unknown precision {precision!r}; use one of {', '.join(PRECISIONS)}")
         self.precision = precision
         self.dtype = PRECISIONS[precision]
-        self.model = copy.deepcopy(model).to(self.device).eval()
-        fold_channel_attention(self.model)  # same arithmetic, one pass over the maps fewer
-        self.input_dtype = cast_network(self.model, self.dtype)  # bf16: float32 ends
+        self.model, self.input_dtype = inference_copy(model, self.device, self.dtype, channels_last)
         self.channels_last = channels_last
-        if channels_last:
-            self.model = self.model.to(memory_format=torch.channels_last)
         self.compiled = bool(compile)
         self.cuda_graphs = cuda_graphs and self.device.type == "cuda"
         self.checked = checked
-        mode = compile if isinstance(compile, str) else None
-        if compile and self.cuda_graphs:
-            check_with_cuda_graphs(mode)
-        self._run = compile_network(self.model, mode) if compile else self.model
-        if self.cuda_graphs:
-            self._run = GraphedNetwork(self._run)
+        self._run = with_speed_switches(self.model, compile, self.cuda_graphs)
         self._shapes_seen: set[tuple[int, ...]] = set()
         self.warmup_seconds = 0.0
         self.notes: list[str] = []  # what the caller should pass on (a failed compile)
@@ -182,7 +203,7 @@ class Upscaler:
         warnings.warn(note, stacklevel=3)
         self.notes.append(note)
         self.compiled = False
-        self._run = GraphedNetwork(self.model) if self.cuda_graphs else self.model
+        self._run = with_speed_switches(self.model, False, self.cuda_graphs)
 
     @torch.no_grad()  # not inference_mode: callers may modify the result in place
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
