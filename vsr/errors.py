@@ -8,3 +8,9 @@ class VsrError(Exception):
     The command line prints it as ``vsr: error: <message>`` and exits with status 2;
     library callers catch it like any exception.
     """
+
+
+def describe_error(error: BaseException) -> str:
+    """One line for a failure among many (a clip or an image of a folder): a VsrError's own
+    message, anything else's type too, since its message alone may be a bare key or path."""
+    return str(error) if isinstance(error, VsrError) else f"{type(error).__name__}: {error}"

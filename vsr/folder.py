@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from vsr.errors import VsrError
+from vsr.errors import VsrError, describe_error
 from vsr.report import FolderReport, RunReport, write_json
 
 VIDEO_EXTENSIONS = {
@@ -91,10 +91,6 @@ def check_folders(in_dir: Path, out_dir: Path) -> None:
         raise VsrError(f"cannot create output folder {out_dir}: {error.strerror}") from None
 
 
-def _describe(error: BaseException) -> str:
-    return str(error) if isinstance(error, VsrError) else f"{type(error).__name__}: {error}"
-
-
 def _log_done(clip: Path, report: RunReport, log) -> None:
     log(
         f"vsr: {clip.name}: {report.frames} frames in {report.wall_seconds:.1f} s ({report.fps:.2f} fps)"
@@ -107,8 +103,8 @@ def _run_one(clip: Path, target: Path, run_clip: ClipRunner, summary: FolderRepo
         result = run_clip(clip, target)
         report = result() if callable(result) else result
     except Exception as error:  # one bad clip must not stop the folder
-        summary.add(clip, "failed", error=_describe(error))
-        log(f"vsr: {clip.name}: failed: {_describe(error)}")
+        summary.add(clip, "failed", error=describe_error(error))
+        log(f"vsr: {clip.name}: failed: {describe_error(error)}")
         return False
     summary.add(clip, "done", report)
     _log_done(clip, report, log)
@@ -143,8 +139,8 @@ class _Finisher:
         self.thread = None
         clip, report, error = self.outcome
         if error is not None:
-            self.summary.add(clip, "failed", error=_describe(error))
-            self.log(f"vsr: {clip.name}: failed: {_describe(error)}")
+            self.summary.add(clip, "failed", error=describe_error(error))
+            self.log(f"vsr: {clip.name}: failed: {describe_error(error)}")
         else:
             self.summary.add(clip, "done", report)
             _log_done(clip, report, self.log)
@@ -187,8 +183,8 @@ def process_folder(
                     result = run_clip(clip, target)
                 except Exception as error:  # one bad clip must not stop the folder
                     finisher.wait()
-                    summary.add(clip, "failed", error=_describe(error))
-                    log(f"vsr: {clip.name}: failed: {_describe(error)}")
+                    summary.add(clip, "failed", error=describe_error(error))
+                    log(f"vsr: {clip.name}: failed: {describe_error(error)}")
                 else:
                     finisher.start(clip, result if callable(result) else lambda r=result: r)
             overall.update(1)

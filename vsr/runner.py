@@ -193,9 +193,8 @@ def start_upscale(
         if size is not None and info.rotation % 180 == 90:
             size = (size[1], size[0])  # the user names the displayed size; frames are coded
         if height is not None and info.rotation % 180 == 90:
-            # The displayed height of a quarter-turned clip is its coded width.
-            if height <= 0:
-                raise VsrError(f"--height must be positive, not {height}")
+            # The displayed height of a quarter-turned clip is its coded width (height is
+            # whole and positive: check_clip_arguments).
             size = (height, round_half_up(info.height * height / info.width))
             height = None
         model = _load_network(weights, network_scale_for_request(info, scale, size, height))

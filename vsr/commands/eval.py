@@ -49,12 +49,6 @@ def format_table(results: list) -> str:
     return "\n".join(line.rstrip() for line in lines)
 
 
-def _write_json(path: Path, payload: dict) -> None:
-    if not path.parent.is_dir():
-        raise VsrError(f"folder for --json does not exist: {path.parent}")
-    write_json(payload, path)
-
-
 def run(args: argparse.Namespace) -> int:
     from vsr.evaluate import dataset_pairs, evaluate_dataset
 
@@ -96,5 +90,5 @@ def run(args: argparse.Namespace) -> int:
     print(f"network in {upscaler.precision} on {upscaler.device}")
     if args.json:
         payload = {"precision": upscaler.precision, "device": str(upscaler.device)}
-        _write_json(Path(args.json), {**payload, "results": [r.to_dict() for r in results]})
+        write_json({**payload, "results": [r.to_dict() for r in results]}, Path(args.json))
     return 0

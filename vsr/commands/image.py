@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from vsr.errors import VsrError
+from vsr.errors import VsrError, describe_error
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -88,13 +88,9 @@ def run(args: argparse.Namespace) -> int:
             pixels = read_image(image_in, keep_grey_alpha=True)
             write_image(image_out, upscale_image(upscaler, pixels, args.scale))
         except Exception as error:  # one bad image must not stop the folder (as vsr run)
-            failures.append((image_in, _describe(error)))
+            failures.append((image_in, describe_error(error)))
     print(f"vsr: {len(jobs) - len(failures)} done, {len(failures)} failed")
     # Errors, not chatter: on stderr. A rerun retries only these (the others exist).
     for image_in, reason in failures:
         print(f"vsr:   failed: {image_in.name}: {reason}", file=sys.stderr)
     return 1 if failures else 0
-
-
-def _describe(error: Exception) -> str:
-    return str(error) if isinstance(error, VsrError) else f"{type(error).__name__}: {error}"
