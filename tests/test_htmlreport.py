@@ -404,3 +404,12 @@ def test_report_refuses_to_write_over_an_input_or_into_a_folder(reports, tmp_pat
     assert main(["report", str(reports[2]), "-o", str(tmp_path)]) == 2
     errors = capsys.readouterr().err.strip().splitlines()
     assert len(errors) == 2 and all(line.startswith("vsr: error: ") for line in errors)
+
+
+def test_the_bench_device_is_escaped_once(tmp_path):
+    from vsr.htmlreport import bench_section
+
+    data = json.loads(_bench_json(tmp_path).read_text())
+    data["device"] = "cpu & co"
+    section = bench_section(data)
+    assert "on cpu &amp; co, 2 threads" in section and "&amp;amp;" not in section

@@ -357,8 +357,8 @@ def bench_section(bench: dict[str, Any]) -> str:
     options = bench.get("encoder_options") if isinstance(bench.get("encoder_options"), dict) else {}
     encoder += "".join(f" {_text(k)}={_text(v)}" for k, v in options.items())
     where = bench.get("device_name") or (
-        f"{_text(bench.get('device'))}, {_text(bench.get('torch_threads'))} threads"
-    )
+        f"{bench.get('device')}, {bench.get('torch_threads')} threads"
+    )  # escaped once, below
     rounds = bench.get("rounds")
     described = (
         f"{_text(bench.get('frames'))} frames {width_height}, source "
