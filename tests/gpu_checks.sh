@@ -51,8 +51,10 @@ stage 50 "model-only 540p fp16 batch 4 CUDA graphs: channels_last folded / unfol
   $V bench --model-only --sizes 540p --precision fp16 --batch 4 --channels-last --cuda-graphs --repeats 30 --json $R/model_b4_cl_graphs.json;
   $V bench --model-only --sizes 540p --precision fp16 --batch 4 --channels-last --cuda-graphs --unfolded --repeats 30 --json $R/model_b4_cl_graphs_unfolded.json;
   $V bench --model-only --sizes 540p --precision fp16 --batch 4 --cuda-graphs --repeats 30 --json $R/model_b4_nchw_graphs.json"
-stage 120 "max-autotune model-only 540p batch 4, folded attention (fills the kernel cache the engine rows reuse)" \
-  $V bench --model-only --sizes 540p --precision fp16 --batch 4 --channels-last --compile max-autotune-no-cudagraphs --cuda-graphs --repeats 30 --json $R/model_autotune.json
+stage 150 "max-autotune model-only 540p batch 4, folded: package built (cold), loaded (warm), then torch.compile (--jit)" bash -c "
+  $V bench --model-only --sizes 540p --precision fp16 --batch 4 --channels-last --compile max-autotune-no-cudagraphs --cuda-graphs --repeats 30 --json $R/model_autotune.json;
+  $V bench --model-only --sizes 540p --precision fp16 --batch 4 --channels-last --compile max-autotune-no-cudagraphs --cuda-graphs --repeats 30 --json $R/model_autotune_warm.json;
+  $V bench --model-only --sizes 540p --precision fp16 --batch 4 --channels-last --compile max-autotune-no-cudagraphs --cuda-graphs --jit --repeats 30 --json $R/model_autotune_jit.json"
 stage 120 "max-autotune model-only 540p batch 4, unfolded attention (does the fold pay compiled?)" \
   $V bench --model-only --sizes 540p --precision fp16 --batch 4 --channels-last --compile max-autotune-no-cudagraphs --cuda-graphs --unfolded --repeats 30 --json $R/model_autotune_unfolded.json
 stage 30 "precision on Set5 x2, official weights (paper 38.00; bf16 keeps fp32 ends)" bash -c "
@@ -69,7 +71,7 @@ stage 180 "end to end 540p -> 1080p, libx264 veryfast crf 18, 600 frames: eager 
 stage 200 "end to end 1080p -> 2160p, libx264 veryfast, 120 frames: eager vs max-autotune, 4 encoders" \
   $V bench --width 1920 --height 1080 --frames 120 --preset veryfast --crf 18 \
   --variant fp16,batch=2,cl,graphs,enc=4 --variant fp16,batch=1,cl,$AT,graphs,enc=4 --json $R/e2e_1080p.json
-stage 360 "vsr run --pipeline fast --crf 18 on long clips, kernel cache cold then warm; x264 threads" bash -c "
+stage 360 "vsr run --pipeline fast --crf 18 on long clips, package cold (1080p) then warm; x264 threads" bash -c "
   python3 -c 'from vsr.bench_clip import make_bench_clip as m; m(\"$R/c540.mkv\", 960, 540, 3000); m(\"$R/c1080.mkv\", 1920, 1080, 600)';
   for clip in c540 c1080; do for cache in cold warm; do
     $V run $R/\$clip.mkv $R/\$clip-\$cache.mp4 --pipeline fast --crf 18 --report $R/run_\${clip}_\$cache.json;

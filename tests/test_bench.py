@@ -362,6 +362,8 @@ def test_model_only_kernels_flag_prints_the_longest_and_the_split(capsys):
         (["--compile", "--kernels"], "--compile, --kernels: for --model-only"),
         (["--pressure", "--channels-last"], "--channels-last: for --model-only"),
         (["--unfolded"], "--unfolded: for --model-only"),
+        (["--compile", "--jit"], "--compile, --jit: for --model-only"),
+        (["--model-only", "--jit"], "--jit says how --compile compiles: give --compile too"),
         (["--model-only", "--variant", "fp16"], "--variant is for the end-to-end bench"),
     ],
 )

@@ -181,8 +181,21 @@ def test_the_kernel_profile_times_device_kernels():
     assert split["convolutions"] == max(split.values())
 
 
-def test_a_compile_mode_with_its_own_graphs_is_refused_beside_ours():
+def test_a_kept_package_replays_as_our_graph_and_equals_eager(tmp_path, monkeypatch):
+    from vsr.ops.aot_package import PackagedNetwork
+    from vsr.ops.cuda_graph import GraphedNetwork
+
+    monkeypatch.setenv("VSR_CACHE", str(tmp_path))
+    torch.manual_seed(0)
     model = create_model("imdn", 2, features=16, blocks=1)
-    with pytest.raises(VsrError, match="clashes with --cuda-graphs"):
-        Upscaler(model, device=CUDA, compile="max-autotune", cuda_graphs=True)
-    Upscaler(model, device=CUDA, compile="max-autotune-no-cudagraphs", cuda_graphs=True)
+    frames = real_picture(96, 64).repeat(2, 1, 1, 1)
+    eager = Upscaler(model, device=CUDA, precision="fp16", channels_last=True)(frames)
+    # A mode that captures CUDA graphs gets ours around the package (vsr.upscale).
+    fast = Upscaler(model, device=CUDA, precision="fp16", channels_last=True,
+                    compile="reduce-overhead")  # fmt: skip
+    assert isinstance(fast._run, GraphedNetwork)
+    assert isinstance(fast._run.network, PackagedNetwork)
+    for _ in range(5):  # builds, warms up, captures, then replays
+        torch.testing.assert_close(fast(frames), eager, rtol=2e-3, atol=2e-3)
+    assert len(fast._run.graphs) == 1 and fast._run.network.built == 1
+    assert fast.notes == []

@@ -383,12 +383,26 @@ def test_an_unknown_compile_mode_is_a_user_error():
 
     with pytest.raises(VsrError, match="unknown compile mode 'fastest'"):
         compile_network(torch.nn.Conv2d(3, 3, 1), "fastest")
-    # Modes that capture their own CUDA graphs cannot run inside ours.
+    # Under torch.compile, modes that capture their own CUDA graphs cannot run inside ours.
     for mode in ("max-autotune", "reduce-overhead"):
         with pytest.raises(VsrError, match="max-autotune-no-cudagraphs, or --no-cuda-graphs"):
             check_with_cuda_graphs(mode)
     for mode in (None, "default", "max-autotune-no-cudagraphs"):
         check_with_cuda_graphs(mode)
+
+
+def test_compiled_ahead_of_time_a_mode_that_captures_graphs_gets_ours():
+    from vsr.ops.aot_package import PackagedNetwork
+    from vsr.ops.cuda_graph import GraphedNetwork
+    from vsr.upscale import with_speed_switches
+
+    net = torch.nn.Conv2d(3, 3, 1)
+    for mode, graphs in (("max-autotune", False), ("max-autotune", True), ("default", True)):
+        run = with_speed_switches(net, mode, cuda_graphs=graphs)
+        assert isinstance(run, GraphedNetwork) and isinstance(run.network, PackagedNetwork)
+    assert isinstance(with_speed_switches(net, "default", cuda_graphs=False), PackagedNetwork)
+    with pytest.raises(VsrError, match="clashes with --cuda-graphs"):
+        with_speed_switches(net, "max-autotune", cuda_graphs=True, ahead_of_time=False)
 
 
 def test_the_progress_bar_says_when_the_network_is_compiling():
@@ -414,7 +428,7 @@ def test_a_failing_compile_is_one_warning_line_and_a_note_and_the_run_completes(
 ):
     from vsr import upscale as upscale_module
 
-    def broken_compiler(network, mode=None):
+    def broken_compiler(network, mode=None, ahead_of_time=True):
         def call(x):
             raise RuntimeError("no working C compiler")
 
@@ -426,7 +440,7 @@ def test_a_failing_compile_is_one_warning_line_and_a_note_and_the_run_completes(
     flags = ["--weights", weights, "--device", "cpu", "--compile", "--report", report]
     assert vsr(source, out, *flags) == 0
     assert len(decoded(out)[0]) == 5
-    said = "torch.compile failed (no working C compiler); the network ran uncompiled"
+    said = "compiling the network failed (no working C compiler); it ran uncompiled"
     assert f"vsr: warning: {said}\n" in capsys.readouterr().err  # even with --quiet
     assert said in json.loads(report.read_text())["notes"]
 

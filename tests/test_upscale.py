@@ -156,7 +156,7 @@ def test_compiled_network_gives_the_eager_result_and_times_its_warmup():
 def test_a_failing_compile_costs_speed_not_the_run(monkeypatch):
     import vsr.upscale
 
-    def broken_compiler(network, mode=None):
+    def broken_compiler(network, mode=None, ahead_of_time=True):
         def call(x):
             raise RuntimeError("backend compiler failed: no C compiler found\nmore detail")
 
@@ -166,12 +166,12 @@ def test_a_failing_compile_costs_speed_not_the_run(monkeypatch):
     model = create_model("imdn", 2, features=16, blocks=1)
     x = smooth_batch(1, 16, 24)
     upscaler = Upscaler(model, device="cpu", compile=True)
-    with pytest.warns(UserWarning, match="torch.compile failed"):
+    with pytest.warns(UserWarning, match="compiling the network failed"):
         out = upscaler(x)
     torch.testing.assert_close(out, Upscaler(model, device="cpu")(x))
     assert upscaler.notes == [
-        "torch.compile failed (backend compiler failed: no C compiler found); "
-        "the network ran uncompiled"
+        "compiling the network failed (backend compiler failed: no C compiler found); "
+        "it ran uncompiled"
     ]
     assert not upscaler.compiled
     upscaler(x)  # later calls run the uncompiled network without warning again
@@ -191,10 +191,12 @@ def test_an_error_of_the_network_itself_still_reaches_the_caller(monkeypatch):
         def forward(self, x):
             raise RuntimeError("a bug in the network")
 
-    monkeypatch.setattr(vsr.upscale, "compile_network", lambda network, mode=None: network)
+    monkeypatch.setattr(
+        vsr.upscale, "compile_network", lambda network, mode=None, ahead_of_time=True: network
+    )
     upscaler = Upscaler(Broken(), device="cpu", compile=True)
     # The uncompiled retry fails the same way, and that error is what the caller sees.
-    failed = pytest.warns(UserWarning, match="torch.compile failed")
+    failed = pytest.warns(UserWarning, match="compiling the network failed")
     with failed, pytest.raises(RuntimeError, match="a bug in the network"):
         upscaler(smooth_batch(1, 8, 8))
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -80,6 +81,7 @@ class ModelTiming:
     error: str | None = None
     kernels: list[KernelTime] | None = None  # with `kernels`: the profile, longest first
     folded: bool = True  # channel attention folded into the fusion conv, as the engine runs
+    jit: bool = False  # compiled by torch.compile in the process, not a kept package
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)  # kernels become dicts too
@@ -93,13 +95,15 @@ def prepare_network(
     compile: bool | str = False,
     cuda_graphs: bool = False,
     fold: bool = True,
-) -> nn.Module:
+    jit: bool = False,
+) -> Callable[[torch.Tensor], torch.Tensor]:
     """A copy of `model` on `device` in `precision`, optionally channels_last, compiled and
     replayed as CUDA graphs, the way the engine's Upscaler runs it (`fold=False` keeps the
-    channel attention unfolded, the reference form)."""
+    channel attention unfolded, the reference form; `jit` compiles with torch.compile
+    instead of a package built ahead of time)."""
     on_gpu = device.type == "cuda"
     net, _ = inference_copy(model, device, PRECISIONS[precision], channels_last, fold)
-    return with_speed_switches(net, compile, cuda_graphs and on_gpu)
+    return with_speed_switches(net, compile, cuda_graphs and on_gpu, ahead_of_time=not jit)
 
 
 def _first_call_seconds(net: nn.Module, x: torch.Tensor) -> float:
@@ -126,6 +130,7 @@ def time_model(
     name: str | None = None,
     kernels: bool = False,
     fold: bool = True,
+    jit: bool = False,
 ) -> list[ModelTiming]:
     """Time `model` on random batch x 3 x H x W inputs, every size in every precision;
     `kernels` also profiles each one kernel by kernel (vsr.bench_kernels)."""
@@ -140,7 +145,9 @@ def time_model(
     for precision in precisions:
         if precision not in PRECISIONS:
             raise VsrError(f"unknown precision {precision!r}; use one of {', '.join(PRECISIONS)}")
-        net = prepare_network(model, device, precision, channels_last, compile, cuda_graphs, fold)
+        net = prepare_network(
+            model, device, precision, channels_last, compile, cuda_graphs, fold, jit
+        )
         for size_name, (width, height) in sizes:
             if width % multiple or height % multiple:
                 raise VsrError(f"{label} needs sides that are multiples of {multiple}: {size_name}")
@@ -160,6 +167,7 @@ def time_model(
                 compiled=bool(compile),
                 cuda_graphs=cuda_graphs and on_gpu,
                 folded=fold,
+                jit=bool(compile) and jit,
             )
             try:
                 compile_s, memory = None, None
@@ -222,6 +230,7 @@ def format_model_timings(timings: list[ModelTiming], title: str) -> str:
                 t.precision
                 + (" CL" if t.channels_last else "")
                 + (" compiled" if t.compiled else "")
+                + (" (jit)" if t.jit else "")
                 + (" graphs" if t.cuda_graphs else "")
                 + ("" if t.folded else " unfolded"),
                 str(t.batch),

@@ -15,13 +15,14 @@ import copy
 import os
 import time
 import warnings
+from collections.abc import Callable
 
 import torch
 from torch import nn
 
 from vsr.errors import VsrError
 from vsr.models.blocks import fold_channel_attention
-from vsr.ops.compiled import check_with_cuda_graphs, compile_network
+from vsr.ops.compiled import captures_graphs, check_with_cuda_graphs, compile_network
 from vsr.ops.cuda_graph import GraphedNetwork
 from vsr.ops.mixed_precision import cast_network
 from vsr.ops.tiling import TilePlan, plan_tiles, run_plan
@@ -97,13 +98,19 @@ def inference_copy(
     return net, net_input
 
 
-def with_speed_switches(net: nn.Module, compile: bool | str, cuda_graphs: bool) -> nn.Module:
-    """``net`` compiled (a string names the inductor mode) and/or replayed as CUDA graphs;
-    a compile mode that captures its own graphs is refused beside ours."""
+def with_speed_switches(
+    net: nn.Module, compile: bool | str, cuda_graphs: bool, ahead_of_time: bool = True
+) -> Callable[[torch.Tensor], torch.Tensor]:
+    """``net`` compiled (a string names the inductor mode; `ahead_of_time=False` is
+    torch.compile rather than a kept package) and/or replayed as CUDA graphs. Ahead of time,
+    a mode that captures graphs gets ours; under torch.compile such a mode is refused beside
+    ours."""
     mode = compile if isinstance(compile, str) else None
-    if compile and cuda_graphs:
+    if compile and cuda_graphs and not ahead_of_time:
         check_with_cuda_graphs(mode)
-    run = compile_network(net, mode) if compile else net
+    run = compile_network(net, mode, ahead_of_time=ahead_of_time) if compile else net
+    if compile and ahead_of_time and captures_graphs(mode):
+        cuda_graphs = True  # a no-op for CPU inputs
     return GraphedNetwork(run) if cuda_graphs else run
 
 
@@ -112,8 +119,9 @@ class Upscaler:
 
     The model is copied, so the caller's module keeps its device and dtype. The copy's
     channel attention is folded into the fusion convolution (vsr.models.blocks). In bf16 the
-    network's stem and upsampler stay float32 (vsr.ops.mixed_precision). `compile` runs
-    it through torch.compile (a string names the inductor mode, e.g.
+    network's stem and upsampler stay float32 (vsr.ops.mixed_precision). `compile` compiles
+    it with inductor ahead of time, one package per input shape kept in the vsr cache
+    (vsr.ops.aot_package; a string names torch.compile's mode, e.g.
     "max-autotune-no-cudagraphs"; if compiling fails, the network runs uncompiled with a
     warning and an entry in `notes`) and `cuda_graphs` replays it as a CUDA graph per input
     shape (CUDA only; ignored on the CPU). `checked=False` returns the network's output
@@ -195,11 +203,11 @@ class Upscaler:
     def _stop_compiling(self, error: Exception) -> None:
         """Run the network uncompiled from now on, and say why.
 
-        torch.compile needs what a machine may lack (Triton and a GPU it supports, a C
+        Compiling needs what a machine may lack (Triton and a GPU it supports, a C++
         compiler, Python's headers) and can fail on a new torch; a speed switch failing
         should cost speed, not the run."""
         reason = (str(error).strip().splitlines() or [type(error).__name__])[0][:200]
-        note = f"torch.compile failed ({reason}); the network ran uncompiled"
+        note = f"compiling the network failed ({reason}); it ran uncompiled"
         warnings.warn(note, stacklevel=3)
         self.notes.append(note)
         self.compiled = False

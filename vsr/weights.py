@@ -41,7 +41,7 @@ def load_manifest() -> dict[str, dict[str, Any]]:
 
 
 def cache_dir() -> Path:
-    """Where downloaded weights go: $VSR_CACHE, else ~/.cache/vsr."""
+    """vsr's cache (downloaded weights, compiled networks): $VSR_CACHE, else ~/.cache/vsr."""
     return Path(os.environ.get("VSR_CACHE") or Path.home() / ".cache" / "vsr").expanduser()
 
 

@@ -47,7 +47,10 @@ def add_parser(subparsers) -> None:
         "--channels-last", action=speed, help="channels_last memory format for the network"
     )
     parser.add_argument(
-        "--compile", action=speed, help="GPU: torch.compile the network (cached between runs)"
+        "--compile",
+        action=speed,
+        help="GPU: compile the network; each frame size's compiled package is kept in the vsr "
+        "cache, so only the first run of a size waits for it",
     )
     parser.add_argument(
         "--cuda-graphs", action=speed, help="GPU: replay the network as a CUDA graph per shape"

@@ -1,0 +1,135 @@
+"""Networks compiled ahead of time and kept as packages (vsr.ops.aot_package).
+
+One package is built here (about 15 s on a 2-core CPU, most of it compiling the C++
+wrapper): a 1-block IMDN, as the engine prepares it (folded, channels_last)."""
+
+from __future__ import annotations
+
+import copy
+import shutil
+
+import pytest
+import torch
+
+from vsr.models import create_model
+from vsr.ops.aot_package import PackagedNetwork, packages_dir
+from vsr.upscale import Upscaler, inference_copy
+
+
+def _engine_copy(model: torch.nn.Module) -> torch.nn.Module:
+    net, _ = inference_copy(model, torch.device("cpu"), torch.float32, channels_last=True)
+    return net
+
+
+def _frames(batch: int, height: int, width: int) -> torch.Tensor:
+    generator = torch.Generator().manual_seed(1)
+    x = torch.rand(batch, 3, height, width, generator=generator)
+    return x.contiguous(memory_format=torch.channels_last)
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    """A tiny IMDN compiled once into a fresh cache: (model, input, eager output, packaged)."""
+    cache = tmp_path_factory.mktemp("vsr-cache")
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("VSR_CACHE", str(cache))
+        torch.manual_seed(0)
+        model = create_model("imdn", 2, features=16, blocks=1)
+        x = _frames(2, 12, 20)
+        with torch.no_grad():
+            expected = _engine_copy(model)(x)
+        packaged = PackagedNetwork(_engine_copy(model))
+        first = packaged(x)
+        yield model, x, expected, packaged, first, cache
+
+
+@pytest.fixture
+def same_cache(built, monkeypatch):
+    monkeypatch.setenv("VSR_CACHE", str(built[5]))
+
+
+def test_a_package_is_built_once_and_gives_the_eager_result(built, same_cache):
+    _, x, expected, packaged, first, _ = built
+    assert (packaged.built, packaged.loaded) == (1, 0)
+    torch.testing.assert_close(first, expected, rtol=1e-4, atol=1e-5)
+    assert [p.name for p in packages_dir().iterdir()] == [packaged.package_path(x).name]
+    again = packaged(x)  # the same shape: the loaded runner, nothing built
+    torch.testing.assert_close(again, expected, rtol=1e-4, atol=1e-5)
+    assert (packaged.built, packaged.loaded) == (1, 0)
+
+
+def test_a_later_process_loads_the_kept_package_instead_of_compiling(built, same_cache):
+    model, x, expected, _, _, _ = built
+    fresh = PackagedNetwork(_engine_copy(model))  # what the next `vsr run` builds
+    torch.testing.assert_close(fresh(x), expected, rtol=1e-4, atol=1e-5)
+    assert (fresh.built, fresh.loaded) == (0, 1)
+
+
+def test_the_upscaler_compiles_through_the_kept_package(built, same_cache):
+    model, _, _, _, _, _ = built
+    frames = _frames(2, 12, 20)
+    eager = Upscaler(model, device="cpu", channels_last=True)(frames)
+    compiled = Upscaler(model, device="cpu", channels_last=True, compile=True)
+    torch.testing.assert_close(compiled(frames), eager, rtol=1e-4, atol=1e-5)
+    assert (compiled._run.built, compiled._run.loaded) == (0, 1)
+    assert compiled.notes == []
+
+
+def test_a_damaged_package_is_built_again(built, same_cache, monkeypatch, tmp_path):
+    import vsr.ops.aot_package as aot
+
+    model, x, expected, packaged, _, _ = built
+    good = tmp_path / "good.pt2"
+    shutil.copyfile(packaged.package_path(x), good)
+    fresh = PackagedNetwork(_engine_copy(model))
+    path = fresh.package_path(x)
+    path.write_bytes(b"not a zip archive")
+    builds = []
+
+    def rebuild(network, example, mode, target):
+        builds.append(target)
+        shutil.copyfile(good, target)  # what a real build writes, without the 15 s
+
+    monkeypatch.setattr(aot, "build_package", rebuild)
+    torch.testing.assert_close(fresh(x), expected, rtol=1e-4, atol=1e-5)
+    assert builds == [path] and (fresh.built, fresh.loaded) == (1, 0)
+
+
+def test_a_package_is_named_by_everything_that_decides_its_code(built):
+    model, x, _, _, _, _ = built
+    name = PackagedNetwork(_engine_copy(model)).package_path(x)
+    assert PackagedNetwork(_engine_copy(model)).package_path(x) == name
+
+    other_weights = copy.deepcopy(model)
+    with torch.no_grad():
+        next(other_weights.parameters())[0, 0, 0, 0] += 1e-3
+    unfolded, _ = inference_copy(model, torch.device("cpu"), torch.float32, True, fold=False)
+    hooked = _engine_copy(model)
+    hooked.register_forward_pre_hook(lambda module, args: None)
+    variants = {
+        "weights": PackagedNetwork(_engine_copy(other_weights)).package_path(x),
+        "settings (the attention unfolded)": PackagedNetwork(unfolded).package_path(x),
+        "a hook": PackagedNetwork(hooked).package_path(x),
+        "the mode": PackagedNetwork(_engine_copy(model), "max-autotune").package_path(x),
+        "the shape": PackagedNetwork(_engine_copy(model)).package_path(x[:1]),
+        "the layout": PackagedNetwork(_engine_copy(model)).package_path(x.contiguous()),
+        "the dtype": PackagedNetwork(_engine_copy(model)).package_path(x.double()),
+    }
+    assert len(set(variants.values()) | {name}) == len(variants) + 1, variants
+
+
+def test_vsr_bench_times_the_kept_package_and_its_load(built, same_cache, tmp_path, capsys):
+    from vsr.cli import main
+    from vsr.models import save_weights
+
+    model = built[0]
+    weights = tmp_path / "tiny.safetensors"
+    save_weights(model, weights)
+    flags = ["--sizes", "20x12", "--batch", "2", "--channels-last", "--device", "cpu"]
+    status = main(["bench", "--model-only", "--weights", str(weights), *flags, "--compile",
+                   "--repeats", "1"])  # fmt: skip
+    assert status == 0
+    row = next(line.split() for line in capsys.readouterr().out.splitlines() if "20x12" in line)
+    assert row[2:5] == ["fp32", "CL", "compiled"] and float(row[-1]) >= 0  # warm-up seconds
+    # The bench ran the engine's own package: loaded, not built again.
+    assert len(list(packages_dir().iterdir())) == 1

@@ -1,0 +1,169 @@
+"""The compiled network built ahead of time and kept on disk, one package per input shape.
+
+torch.compile compiles inside the process that runs the network, so every run pays for
+dynamo's import and its trace of the network before the first frame, even when inductor's
+kernel cache is warm. On this project's 2-core CPU that is 6.5 s a run at any frame size.
+On an H100 the warm-up of a warm-cache `vsr run` was 4.6-6.5 s.
+
+Here the network is exported (torch.export) and AOTInductor compiles it, with the same
+inductor kernels and the same autotuning, into a package: a shared library holding the
+kernels, a C++ wrapper that launches them and the weights. The package is kept in the vsr
+cache, named by a digest of everything that decides its code. A later run of the same
+network and shape loads it with a dlopen in milliseconds, and nothing is traced.
+
+Loading goes through torch's own binding (torch._C._aoti) rather than
+torch._inductor.aoti_load_package, because importing torch._inductor imports dynamo: that
+is 1.6 s of the cost this module removes. A torch whose binding differs falls back to the
+Python loader.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+import platform
+import warnings
+from collections.abc import Callable
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from vsr.atomic_file import atomic_output
+
+# Part of every package's name: raise it when the way packages are built changes.
+PACKAGE_FORMAT = "vsr-aot-1"
+
+# The inductor settings of torch.compile's modes, less the CUDA graphs that two of them ask
+# for: a package has none of its own, and vsr.ops.cuda_graph captures around it instead.
+_GRAPHS_OPTION = "triton.cudagraphs"
+
+
+def packages_dir() -> Path:
+    """Where compiled packages are kept: ``compiled/`` in the vsr cache."""
+    from vsr.weights import cache_dir
+
+    return cache_dir() / "compiled"
+
+
+class PackagedNetwork:
+    """``packaged(x)`` equals ``network(x)``, run by a package compiled ahead of time for x's
+    shape, dtype, layout and device. The first call of a signature loads its package from
+    the cache, or exports and compiles it and keeps it there (tens of seconds).
+    `built` and `loaded` count both, for reports and tests."""
+
+    def __init__(self, network: nn.Module, mode: str | None = None) -> None:
+        self.network = network
+        self.mode = mode
+        self.built = 0
+        self.loaded = 0
+        self._identity: str | None = None
+        self._runners: dict[tuple, Callable[[torch.Tensor], torch.Tensor]] = {}
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        signature = (tuple(x.shape), x.stride(), x.dtype, x.device)
+        run = self._runners.get(signature)
+        if run is None:
+            run = self._runners[signature] = self._load_or_build(x)
+        return run(x)
+
+    def package_path(self, x: torch.Tensor) -> Path:
+        """The cache file of the package for inputs like ``x``."""
+        if self._identity is None:
+            self._identity = network_identity(self.network)
+        parts = [
+            PACKAGE_FORMAT,
+            torch.__version__,
+            _device_description(x.device),
+            str(self.mode),
+            str(tuple(x.shape)),
+            str(x.stride()),
+            str(x.dtype),
+            self._identity,
+        ]
+        digest = hashlib.sha256("\n".join(parts).encode()).hexdigest()[:32]
+        return packages_dir() / f"{type(self.network).__name__.lower()}-{digest}.pt2"
+
+    def _load_or_build(self, x: torch.Tensor) -> Callable[[torch.Tensor], torch.Tensor]:
+        path = self.package_path(x)
+        if path.is_file():
+            try:
+                run = load_package(path, x.device)
+                self.loaded += 1
+                return run
+            except RuntimeError:
+                pass  # damaged, or written by another build of torch: build it again
+        build_package(self.network, x, self.mode, path)
+        self.built += 1
+        return load_package(path, x.device)
+
+
+def build_package(network: nn.Module, x: torch.Tensor, mode: str | None, path: Path) -> None:
+    """Export ``network`` for inputs like ``x``, compile it with AOTInductor in torch.compile's
+    ``mode`` and write the package to ``path`` (whole or not at all)."""
+    from torch._inductor import aoti_compile_and_package, list_mode_options
+
+    options = {k: v for k, v in list_mode_options(mode or "default").items() if k != _GRAPHS_OPTION}
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with warnings.catch_warnings():
+        # torch's own deprecation notes from inside export are not the user's business.
+        warnings.simplefilter("ignore", FutureWarning)
+        warnings.simplefilter("ignore", DeprecationWarning)
+        with torch.no_grad():
+            exported = torch.export.export(network, (x,))
+        with atomic_output(path, "w+b") as stream:
+            aoti_compile_and_package(exported, package_path=stream, inductor_configs=options)
+
+
+def load_package(path: Path, device: torch.device) -> Callable[[torch.Tensor], torch.Tensor]:
+    """The network in the package at ``path``, as a function of one tensor."""
+    index = device.index if device.type == "cuda" and device.index is not None else -1
+    # Single-threaded: the engine calls from one thread, and the multi-threaded runner waits
+    # on CUDA events between calls, which a CUDA graph capture does not allow.
+    try:
+        loader = torch._C._aoti.AOTIModelPackageLoader(str(path), "model", True, 1, index)
+    except (AttributeError, TypeError):
+        from torch._inductor import aoti_load_package
+
+        compiled = aoti_load_package(str(path), run_single_threaded=True, device_index=index)
+        return compiled
+    return lambda x: loader.run([x])[0]
+
+
+def network_identity(network: nn.Module) -> str:
+    """A digest of what decides the network's compiled code: each module's type, settings
+    and hooks, the source files that define them, and every weight's values."""
+    digest = hashlib.sha256()
+    sources: set[str] = set()
+    for name, module in network.named_modules():
+        settings = {
+            key: value
+            for key, value in vars(module).items()
+            if not key.startswith("_") and isinstance(value, (bool, int, float, str, tuple))
+        }
+        hooks = [*module._forward_pre_hooks.values(), *module._forward_hooks.values()]
+        hook_names = [f"{h.__module__}.{h.__qualname__}" for h in hooks]
+        digest.update(f"{name}:{type(module).__qualname__}:{settings}:{hook_names}\n".encode())
+        sources.update(_source_file(obj) for obj in (type(module), *hooks))
+    for source in sorted(s for s in sources if s):
+        digest.update(Path(source).read_bytes())
+    for name, tensor in network.state_dict().items():
+        digest.update(f"{name}:{tensor.dtype}:{tuple(tensor.shape)}\n".encode())
+        digest.update(tensor.detach().cpu().reshape(-1).view(torch.uint8).numpy().tobytes())
+    return digest.hexdigest()
+
+
+def _source_file(obj: object) -> str:
+    try:
+        return inspect.getsourcefile(obj) or ""  # type: ignore[arg-type]
+    except TypeError:
+        return ""  # built in: torch's version names it
+
+
+def _device_description(device: torch.device) -> str:
+    """The device a package's kernels were built for: the GPU's model and architecture, or
+    the CPU's instruction set (a package vectorised for AVX-512 would crash on AVX2)."""
+    if device.type == "cuda":
+        major, minor = torch.cuda.get_device_capability(device)
+        return f"cuda {torch.cuda.get_device_name(device)} sm{major}{minor} {torch.version.cuda}"
+    return f"cpu {platform.machine()} {torch.backends.cpu.get_cpu_capability()}"
