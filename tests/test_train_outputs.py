@@ -84,3 +84,35 @@ def test_resume_names_the_settings_it_changes(tmp_path, capsys) -> None:
     loop.train(tiny_config(tmp_path, steps=2, batch=2), resume=True)
     err = capsys.readouterr().err
     assert "resuming with changed settings: batch 4 -> 2, steps 1 -> 2\n" in err
+
+
+def test_resume_with_only_the_run_folder_goes_on_with_the_runs_own_settings(
+    tmp_path, capsys
+) -> None:
+    from vsr.cli import main
+
+    config = tiny_config(tmp_path, steps=2)
+    loop.train(config)
+    capsys.readouterr()
+    # No recipe and no flags but --steps: data, architecture, patch, batch and schedule
+    # come from the checkpoint, not from the defaults.
+    assert main(["train", "--out", config.out, "--resume", "--steps", "3"]) == 0
+    assert "resuming with changed settings: steps 2 -> 3\n" in capsys.readouterr().err
+    state = torch.load(tmp_path / "run" / "last.pt", weights_only=True)
+    assert state["step"] == 3
+    assert state["config"] == {**config.to_dict(), "steps": 3}
+
+
+@pytest.mark.parametrize(
+    "flags, message",
+    [
+        (["--resume"], "--resume needs the run's folder: --out DIR"),
+        (["--resume", "--out", "{tmp}/none"], "nothing to resume: {tmp}/none/last.pt not found"),
+    ],
+)
+def test_resume_without_a_run_is_one_clear_error(tmp_path, capsys, flags, message) -> None:
+    from vsr.cli import main
+
+    flags = [flag.format(tmp=tmp_path) for flag in flags]
+    assert main(["train", *flags]) == 2
+    assert f"vsr: error: {message.format(tmp=tmp_path)}" in capsys.readouterr().err

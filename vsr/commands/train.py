@@ -60,7 +60,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         help="torch.compile the model",
     )
     parser.add_argument(
-        "--resume", action="store_true", help="continue the run in --out from its last.pt"
+        "--resume",
+        action="store_true",
+        help="continue the run in --out from its last.pt, with its own settings unless a "
+        "recipe or flags are given again",
     )
     parser.set_defaults(func=run)
 
@@ -73,9 +76,13 @@ OVERRIDES = (
 
 
 def run(args: argparse.Namespace) -> int:
+    from vsr.train.checkpoint import stored_settings
     from vsr.train.config import load_config
     from vsr.train.loop import train
 
-    config = load_config(args.config, {name: getattr(args, name) for name in OVERRIDES})
+    # `--resume --out DIR` alone goes on with the run's own settings; a recipe or flags
+    # given again override them (the run names what they change).
+    base = stored_settings(args.out) if args.resume and not args.config else None
+    config = load_config(args.config, {name: getattr(args, name) for name in OVERRIDES}, base)
     train(config, resume=args.resume)
     return 0

@@ -50,6 +50,16 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
         raise VsrError(f"{path}: not a readable training checkpoint ({error})") from None
 
 
+def stored_settings(out: str | None) -> dict[str, Any]:
+    """The settings the run in folder ``out`` was started with, from its last.pt."""
+    if not out:
+        raise VsrError("--resume needs the run's folder: --out DIR, or the --config that names it")
+    settings = load_checkpoint(Path(out) / "last.pt").get("config")
+    if not isinstance(settings, dict):
+        raise VsrError(f"{Path(out) / 'last.pt'}: the checkpoint holds no settings")
+    return settings
+
+
 def training_state(
     model: nn.Module,
     optimizer: torch.optim.Optimizer,

@@ -106,13 +106,20 @@ class TrainConfig:
 PATH_FIELDS = ("train_dir", "out", "val_dir", "init_from")
 
 
-def load_config(path: str | Path | None, overrides: dict[str, Any] | None = None) -> TrainConfig:
-    """Read a TOML recipe (or start from defaults when path is None) and apply overrides.
+def load_config(
+    path: str | Path | None,
+    overrides: dict[str, Any] | None = None,
+    base: dict[str, Any] | None = None,
+) -> TrainConfig:
+    """Read a TOML recipe (or start from ``base``, a run's stored settings, or from the
+    defaults when path is None) and apply overrides.
 
     Relative paths inside the file are taken relative to the file, so a recipe works from
     any working directory; override values (from the command line) are used as given.
     """
-    values: dict[str, Any] = {}
+    known = {field.name: field for field in fields(TrainConfig)}
+    # Settings a later version dropped are left out rather than refused.
+    values: dict[str, Any] = {k: v for k, v in (base or {}).items() if k in known}
     if path is not None:
         path = Path(path)
         try:
@@ -125,7 +132,6 @@ def load_config(path: str | Path | None, overrides: dict[str, Any] | None = None
             if values.get(key) and isinstance(values[key], str):
                 named = Path(values[key]).expanduser()  # "~/data" is the user's, not relative
                 values[key] = str(named if named.is_absolute() else (path.parent / named).resolve())
-    known = {field.name: field for field in fields(TrainConfig)}
     unknown = sorted(set(values) - set(known))
     if unknown:
         raise VsrError(f"unknown setting(s) in {path}: {', '.join(unknown)}")
