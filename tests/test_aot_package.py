@@ -110,7 +110,9 @@ def test_a_package_is_named_by_everything_that_decides_its_code(built):
         "weights": PackagedNetwork(_engine_copy(other_weights)).package_path(x),
         "settings (the attention unfolded)": PackagedNetwork(unfolded).package_path(x),
         "a hook": PackagedNetwork(hooked).package_path(x),
-        "the mode": PackagedNetwork(_engine_copy(model), "max-autotune").package_path(x),
+        "the mode": PackagedNetwork(_engine_copy(model), "max-autotune-no-cudagraphs").package_path(
+            x
+        ),
         "the shape": PackagedNetwork(_engine_copy(model)).package_path(x[:1]),
         "the layout": PackagedNetwork(_engine_copy(model)).package_path(x.contiguous()),
         "the dtype": PackagedNetwork(_engine_copy(model)).package_path(x.double()),

@@ -166,16 +166,54 @@ def test_a_failing_compile_costs_speed_not_the_run(monkeypatch):
     model = create_model("imdn", 2, features=16, blocks=1)
     x = smooth_batch(1, 16, 24)
     upscaler = Upscaler(model, device="cpu", compile=True)
-    with pytest.warns(UserWarning, match="compiling the network failed"):
+    with pytest.warns(UserWarning, match="compiling the network"):
         out = upscaler(x)
     torch.testing.assert_close(out, Upscaler(model, device="cpu")(x))
+    # The package, then torch.compile in the process, then no compilation.
     assert upscaler.notes == [
+        "compiling the network ahead of time failed (backend compiler failed: no C compiler "
+        "found); torch.compile compiles it in this process instead",
         "compiling the network failed (backend compiler failed: no C compiler found); "
-        "it ran uncompiled"
+        "it ran uncompiled",
     ]
     assert not upscaler.compiled
     upscaler(x)  # later calls run the uncompiled network without warning again
-    assert len(upscaler.notes) == 1
+    assert len(upscaler.notes) == 2
+
+
+def test_a_package_that_cannot_be_built_falls_back_to_torch_compile(monkeypatch):
+    import vsr.upscale
+
+    compiled_in_process = []
+
+    def no_packages(network, mode=None, ahead_of_time=True):
+        if ahead_of_time:
+
+            def call(x):
+                raise RuntimeError("fatal error: cuda.h: No such file or directory")
+
+            return call
+
+        def jit(x):  # stands in for torch.compile's result
+            compiled_in_process.append(mode)
+            return network(x)
+
+        return jit
+
+    monkeypatch.setattr(vsr.upscale, "compile_network", no_packages)
+    model = create_model("imdn", 2, features=16, blocks=1)
+    x = smooth_batch(1, 16, 24)
+    upscaler = Upscaler(model, device="cpu", compile="max-autotune-no-cudagraphs")
+    with pytest.warns(UserWarning, match="ahead of time failed"):
+        out = upscaler(x)
+    torch.testing.assert_close(out, Upscaler(model, device="cpu")(x))
+    assert upscaler.notes == [
+        "compiling the network ahead of time failed (fatal error: cuda.h: No such file or "
+        "directory); torch.compile compiles it in this process instead"
+    ]
+    assert upscaler.compiled and compiled_in_process == ["max-autotune-no-cudagraphs"]
+    upscaler(x)
+    assert len(upscaler.notes) == 1 and len(compiled_in_process) == 2
 
 
 def test_an_error_of_the_network_itself_still_reaches_the_caller(monkeypatch):
@@ -195,8 +233,9 @@ def test_an_error_of_the_network_itself_still_reaches_the_caller(monkeypatch):
         vsr.upscale, "compile_network", lambda network, mode=None, ahead_of_time=True: network
     )
     upscaler = Upscaler(Broken(), device="cpu", compile=True)
-    # The uncompiled retry fails the same way, and that error is what the caller sees.
-    failed = pytest.warns(UserWarning, match="compiling the network failed")
+    # torch.compile's retry, then the uncompiled one, fail the same way, and that error is
+    # what the caller sees.
+    failed = pytest.warns(UserWarning, match="compiling the network")
     with failed, pytest.raises(RuntimeError, match="a bug in the network"):
         upscaler(smooth_batch(1, 8, 8))
 

@@ -22,7 +22,7 @@ from torch import nn
 
 from vsr.errors import VsrError
 from vsr.models.blocks import fold_channel_attention
-from vsr.ops.compiled import captures_graphs, check_with_cuda_graphs, compile_network
+from vsr.ops.compiled import captures_graphs, compile_network
 from vsr.ops.cuda_graph import GraphedNetwork
 from vsr.ops.mixed_precision import cast_network
 from vsr.ops.tiling import TilePlan, plan_tiles, run_plan
@@ -101,17 +101,13 @@ def inference_copy(
 def with_speed_switches(
     net: nn.Module, compile: bool | str, cuda_graphs: bool, ahead_of_time: bool = True
 ) -> Callable[[torch.Tensor], torch.Tensor]:
-    """``net`` compiled (a string names the inductor mode; `ahead_of_time=False` is
-    torch.compile rather than a kept package) and/or replayed as CUDA graphs. Ahead of time,
-    a mode that captures graphs gets ours; under torch.compile such a mode is refused beside
-    ours."""
+    """``net`` compiled (a string names torch.compile's mode; `ahead_of_time=False` is
+    torch.compile itself rather than a kept package) and/or replayed as CUDA graphs, ours
+    also for a mode that asks for graphs (vsr.ops.compiled)."""
     mode = compile if isinstance(compile, str) else None
-    if compile and cuda_graphs and not ahead_of_time:
-        check_with_cuda_graphs(mode)
     run = compile_network(net, mode, ahead_of_time=ahead_of_time) if compile else net
-    if compile and ahead_of_time and captures_graphs(mode):
-        cuda_graphs = True  # a no-op for CPU inputs
-    return GraphedNetwork(run) if cuda_graphs else run
+    graphs = cuda_graphs or (bool(compile) and captures_graphs(mode))  # a no-op on the CPU
+    return GraphedNetwork(run) if graphs else run
 
 
 class Upscaler:
@@ -122,8 +118,9 @@ class Upscaler:
     network's stem and upsampler stay float32 (vsr.ops.mixed_precision). `compile` compiles
     it with inductor ahead of time, one package per input shape kept in the vsr cache
     (vsr.ops.aot_package; a string names torch.compile's mode, e.g.
-    "max-autotune-no-cudagraphs"; if compiling fails, the network runs uncompiled with a
-    warning and an entry in `notes`) and `cuda_graphs` replays it as a CUDA graph per input
+    "max-autotune-no-cudagraphs"; if no package can be built, torch.compile compiles it in
+    the process, and if that fails too it runs uncompiled, each step with a warning and an
+    entry in `notes`) and `cuda_graphs` replays it as a CUDA graph per input
     shape (CUDA only; ignored on the CPU). `checked=False` returns the network's output
     unclamped and leaves both the NaN/Inf refusal and the clamp to the caller (the video
     engine checks on the device without stalling it, and must see an infinity before a
@@ -152,6 +149,8 @@ class Upscaler:
         self.model, self.input_dtype = inference_copy(model, self.device, self.dtype, channels_last)
         self.channels_last = channels_last
         self.compiled = bool(compile)
+        self._compile = compile
+        self._ahead_of_time = True  # until a package fails to build (_compile_less)
         self.cuda_graphs = cuda_graphs and self.device.type == "cuda"
         self.checked = checked
         self._run = with_speed_switches(self.model, compile, self.cuda_graphs)
@@ -185,33 +184,46 @@ class Upscaler:
             return self._run(x)
         # First call of this shape: compilation and graph capture happen now; time them.
         start = time.perf_counter()
-        try:
-            y = self._run(x)
-        except torch.cuda.OutOfMemoryError:
-            raise  # the caller retries with smaller windows
-        except Exception as error:
-            if not self.compiled:
-                raise
-            self._stop_compiling(error)
-            y = self._run(x)
+        while True:
+            try:
+                y = self._run(x)
+                break
+            except torch.cuda.OutOfMemoryError:
+                raise  # the caller retries with smaller windows
+            except Exception as error:
+                if not self.compiled:
+                    raise
+                self._compile_less(error)
         if x.device.type == "cuda":
             torch.cuda.synchronize(x.device)
         self.warmup_seconds += time.perf_counter() - start
         self._shapes_seen.add(tuple(x.shape))
         return y
 
-    def _stop_compiling(self, error: Exception) -> None:
-        """Run the network uncompiled from now on, and say why.
+    def _compile_less(self, error: Exception) -> None:
+        """After a failed ahead-of-time build, compile with torch.compile in this process;
+        after a failed torch.compile, run uncompiled. Say which, and why.
 
         Compiling needs what a machine may lack (Triton and a GPU it supports, a C++
-        compiler, Python's headers) and can fail on a new torch; a speed switch failing
-        should cost speed, not the run."""
+        compiler and headers, which the ahead-of-time wrapper needs and torch.compile on a
+        GPU does not) and can fail on a new torch; a speed switch failing should cost speed,
+        not the run."""
         reason = (str(error).strip().splitlines() or [type(error).__name__])[0][:200]
-        note = f"compiling the network failed ({reason}); it ran uncompiled"
+        if self._ahead_of_time:
+            note = (
+                f"compiling the network ahead of time failed ({reason}); torch.compile "
+                "compiles it in this process instead"
+            )
+            self._ahead_of_time = False
+            self._run = with_speed_switches(
+                self.model, self._compile, self.cuda_graphs, ahead_of_time=False
+            )
+        else:
+            note = f"compiling the network failed ({reason}); it ran uncompiled"
+            self.compiled = False
+            self._run = with_speed_switches(self.model, False, self.cuda_graphs)
         warnings.warn(note, stacklevel=3)
         self.notes.append(note)
-        self.compiled = False
-        self._run = with_speed_switches(self.model, False, self.cuda_graphs)
 
     @torch.no_grad()  # not inference_mode: callers may modify the result in place
     def __call__(self, x: torch.Tensor) -> torch.Tensor:

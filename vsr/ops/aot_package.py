@@ -34,10 +34,6 @@ from vsr.atomic_file import atomic_output
 # Part of every package's name: raise it when the way packages are built changes.
 PACKAGE_FORMAT = "vsr-aot-1"
 
-# The inductor settings of torch.compile's modes, less the CUDA graphs that two of them ask
-# for: a package has none of its own, and vsr.ops.cuda_graph captures around it instead.
-_GRAPHS_OPTION = "triton.cudagraphs"
-
 
 def packages_dir() -> Path:
     """Where compiled packages are kept: ``compiled/`` in the vsr cache."""
@@ -52,7 +48,7 @@ class PackagedNetwork:
     the cache, or exports and compiles it and keeps it there (tens of seconds).
     `built` and `loaded` count both, for reports and tests."""
 
-    def __init__(self, network: nn.Module, mode: str | None = None) -> None:
+    def __init__(self, network: nn.Module, mode: str = "default") -> None:
         self.network = network
         self.mode = mode
         self.built = 0
@@ -75,7 +71,7 @@ class PackagedNetwork:
             PACKAGE_FORMAT,
             torch.__version__,
             _device_description(x.device),
-            str(self.mode),
+            self.mode,
             str(tuple(x.shape)),
             str(x.stride()),
             str(x.dtype),
@@ -98,12 +94,12 @@ class PackagedNetwork:
         return load_package(path, x.device)
 
 
-def build_package(network: nn.Module, x: torch.Tensor, mode: str | None, path: Path) -> None:
+def build_package(network: nn.Module, x: torch.Tensor, mode: str, path: Path) -> None:
     """Export ``network`` for inputs like ``x``, compile it with AOTInductor in torch.compile's
     ``mode`` and write the package to ``path`` (whole or not at all)."""
     from torch._inductor import aoti_compile_and_package, list_mode_options
 
-    options = {k: v for k, v in list_mode_options(mode or "default").items() if k != _GRAPHS_OPTION}
+    options = dict(list_mode_options(mode))
     path.parent.mkdir(parents=True, exist_ok=True)
     with warnings.catch_warnings():
         # torch's own deprecation notes from inside export are not the user's business.

@@ -25,40 +25,31 @@ from torch import nn
 from vsr.errors import VsrError
 from vsr.ops.aot_package import PackagedNetwork
 
-# torch.compile's modes. Two of them ("reduce-overhead", "max-autotune") capture CUDA graphs.
-# Compiled ahead of time, the engine's own graphs (vsr/ops/cuda_graph.py) do that part; under
-# torch.compile they would clash with ours, and "max-autotune-no-cudagraphs" is the one to
-# use beside them.
 MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
-_OWN_GRAPHS = ("reduce-overhead", "max-autotune")
+# Two modes also replay the network as CUDA graphs of inductor's own, which would clash
+# with the engine's (vsr/ops/cuda_graph.py). They compile as their graph-free twins, and
+# the engine's graphs replay the result (vsr.upscale.with_speed_switches).
+_GRAPH_FREE = {"max-autotune": "max-autotune-no-cudagraphs", "reduce-overhead": "default"}
 
 
 def captures_graphs(mode: str | None) -> bool:
-    """Whether torch.compile's ``mode`` replays the network as CUDA graphs."""
-    return mode in _OWN_GRAPHS
-
-
-def check_with_cuda_graphs(mode: str | None) -> None:
-    """Refuse a torch.compile mode that captures CUDA graphs itself, for a network we replay
-    as a graph."""
-    if captures_graphs(mode):
-        raise VsrError(
-            f"compile mode {mode!r} captures CUDA graphs itself, which clashes with "
-            "--cuda-graphs: use max-autotune-no-cudagraphs, or --no-cuda-graphs"
-        )
+    """Whether torch.compile's ``mode`` asks for the network to be replayed as CUDA graphs."""
+    return mode in _GRAPH_FREE
 
 
 def compile_network(
     network: nn.Module, mode: str | None = None, ahead_of_time: bool = True
 ) -> Callable[[torch.Tensor], torch.Tensor]:
     """The compiled network; compilation (or loading a kept package) happens on the first
-    call of each input shape."""
+    call of each input shape. A mode that captures CUDA graphs compiles without them: the
+    caller replays the engine's own."""
     from vsr.weights import cache_dir
 
     if mode is not None and mode not in MODES:
         raise VsrError(f"unknown compile mode {mode!r}; use one of {', '.join(MODES)}")
     # Only a default: a user's own TORCHINDUCTOR_CACHE_DIR wins.
     os.environ.setdefault("TORCHINDUCTOR_CACHE_DIR", str(cache_dir() / "inductor"))
+    mode = _GRAPH_FREE.get(mode, mode) or "default"
     if ahead_of_time:
         return PackagedNetwork(network, mode)
     return torch.compile(network, mode=mode, dynamic=False)
