@@ -213,6 +213,22 @@ def test_model_only_times_every_size_and_precision():
     assert (timings[1].width, timings[1].height) == (24, 16)
 
 
+def test_a_network_that_fails_to_compile_is_a_row_that_says_so(monkeypatch):
+    import vsr.upscale
+
+    def no_compiler(network, mode=None, ahead_of_time=True):
+        def call(x):
+            raise RuntimeError("C++ compile error\nthe compiler's output")
+
+        return call
+
+    monkeypatch.setattr(vsr.upscale, "compile_network", no_compiler)
+    sizes = parse_frame_sizes("16,24x16")
+    timings = time_model(tiny_imdn(), sizes, ["fp32"], torch.device("cpu"), compile=True)
+    assert [t.error for t in timings] == ["compiling failed: C++ compile error"] * 2
+    assert all(t.ms_per_frame is None for t in timings)
+
+
 def test_model_only_times_the_folded_network_unless_told(capsys):
     args = ["bench", "--model-only", "--sizes", "16", "--device", "cpu", "--repeats", "1"]
 

@@ -181,8 +181,17 @@ def time_model(
                 replay = peak_memory(net, x)
                 memory = replay if memory is None or replay is None else max(memory, replay)
                 ms, how = time_forward(net, x, warmup=warmup, repeats=repeats)
-            except torch.cuda.OutOfMemoryError:
-                torch.cuda.empty_cache()
+            except Exception as error:
+                # Out of memory, or a compiler the machine lacks: a row that says so, and the
+                # other sizes and precisions are still measured.
+                if isinstance(error, torch.cuda.OutOfMemoryError):
+                    torch.cuda.empty_cache()
+                    failure = "out of GPU memory"
+                elif compile:
+                    reason = (str(error).strip().splitlines() or [type(error).__name__])[0]
+                    failure = f"compiling failed: {reason[:120]}"
+                else:
+                    raise
                 results.append(
                     ModelTiming(
                         **entry,
@@ -192,7 +201,7 @@ def time_model(
                         peak_memory_bytes=None,
                         compile_seconds=None,
                         timing="",
-                        error="out of GPU memory",
+                        error=failure,
                     )  # fmt: skip
                 )
                 continue
