@@ -135,3 +135,23 @@ def test_vsr_bench_times_the_kept_package_and_its_load(built, same_cache, tmp_pa
     assert row[2:5] == ["fp32", "CL", "compiled"] and float(row[-1]) >= 0  # warm-up seconds
     # The bench ran the engine's own package: loaded, not built again.
     assert len(list(packages_dir().iterdir())) == 1
+
+
+def test_a_change_to_a_helper_beside_the_networks_code_names_a_new_package(tmp_path, monkeypatch):
+    import importlib
+
+    from vsr.ops.aot_package import network_identity
+
+    folder = tmp_path / "mynets"
+    folder.mkdir()
+    (folder / "aot_identity_helpers.py").write_text("def twice(x):\n    return 2 * x\n")
+    (folder / "aot_identity_net.py").write_text(
+        "import torch\nfrom aot_identity_helpers import twice\n\n\n"
+        "class Net(torch.nn.Module):\n    def forward(self, x):\n        return twice(x)\n"
+    )
+    monkeypatch.syspath_prepend(str(folder))
+    net = importlib.import_module("aot_identity_net").Net()
+    before = network_identity(net)
+    assert network_identity(net) == before
+    (folder / "aot_identity_helpers.py").write_text("def twice(x):\n    return x + x\n")
+    assert network_identity(net) != before

@@ -128,7 +128,11 @@ def load_package(path: Path, device: torch.device) -> Callable[[torch.Tensor], t
 
 def network_identity(network: nn.Module) -> str:
     """A digest of what decides the network's compiled code: each module's type, settings
-    and hooks, the source files that define them, and every weight's values."""
+    and hooks, the code that defines them, and every weight's values.
+
+    The code is every Python file in the folders of the modules' and hooks' source files
+    (vsr/models/, vsr/ops/), because a forward pass also calls helpers beside its class;
+    torch's own files are named by torch's version instead."""
     digest = hashlib.sha256()
     sources: set[str] = set()
     for name, module in network.named_modules():
@@ -141,12 +145,18 @@ def network_identity(network: nn.Module) -> str:
         hook_names = [f"{h.__module__}.{h.__qualname__}" for h in hooks]
         digest.update(f"{name}:{type(module).__qualname__}:{settings}:{hook_names}\n".encode())
         sources.update(_source_file(obj) for obj in (type(module), *hooks))
-    for source in sorted(s for s in sources if s):
-        digest.update(Path(source).read_bytes())
+    for source in _code_files(sources):
+        digest.update(source.read_bytes())
     for name, tensor in network.state_dict().items():
         digest.update(f"{name}:{tensor.dtype}:{tuple(tensor.shape)}\n".encode())
         digest.update(tensor.detach().cpu().reshape(-1).view(torch.uint8).numpy().tobytes())
     return digest.hexdigest()
+
+
+def _code_files(sources: set[str]) -> list[Path]:
+    torch_root = Path(torch.__file__).parent
+    folders = {Path(s).parent for s in sources if s and not Path(s).is_relative_to(torch_root)}
+    return sorted(file for folder in folders for file in folder.glob("*.py"))
 
 
 def _source_file(obj: object) -> str:
