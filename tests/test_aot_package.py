@@ -155,3 +155,23 @@ def test_a_change_to_a_helper_beside_the_networks_code_names_a_new_package(tmp_p
     assert network_identity(net) == before
     (folder / "aot_identity_helpers.py").write_text("def twice(x):\n    return x + x\n")
     assert network_identity(net) != before
+
+
+def test_the_least_recently_used_packages_go_beyond_the_cache_limit(tmp_path):
+    import os
+
+    from vsr.ops.aot_package import prune_packages
+
+    ages = {"old.pt2": 300, "older.pt2": 400, "recent.pt2": 100, "new.pt2": 0}
+    for name, age in ages.items():
+        (tmp_path / name).write_bytes(b"x" * 1000)
+        os.utime(tmp_path / name, (0, 1_000_000 - age))
+    (tmp_path / "notes.txt").write_bytes(b"x" * 5000)  # not a package: never touched
+    deleted = prune_packages(tmp_path, limit=2500, keep=tmp_path / "new.pt2")
+    assert sorted(p.name for p in deleted) == ["old.pt2", "older.pt2"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["new.pt2", "notes.txt", "recent.pt2"]
+    # The package just built stays even when it alone is over the limit.
+    assert prune_packages(tmp_path, limit=10, keep=tmp_path / "new.pt2") == [
+        tmp_path / "recent.pt2"
+    ]
+    assert (tmp_path / "new.pt2").is_file()

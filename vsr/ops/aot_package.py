@@ -19,6 +19,7 @@ Python loader.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import inspect
 import platform
@@ -33,6 +34,9 @@ from vsr.atomic_file import atomic_output
 
 # Part of every package's name: raise it when the way packages are built changes.
 PACKAGE_FORMAT = "vsr-aot-1"
+# The packages kept: after a build, the least recently used go beyond this many bytes
+# (a few MB each on the CPU; a user of many frame sizes should not fill the disk).
+CACHE_BYTES = 2 << 30
 
 
 def packages_dir() -> Path:
@@ -86,11 +90,14 @@ class PackagedNetwork:
             try:
                 run = load_package(path, x.device)
                 self.loaded += 1
+                with contextlib.suppress(OSError):  # a read-only cache still serves
+                    path.touch()  # recently used: kept when the cache is pruned
                 return run
             except RuntimeError:
                 pass  # damaged, or written by another build of torch: build it again
         build_package(self.network, x, self.mode, path)
         self.built += 1
+        prune_packages(path.parent, CACHE_BYTES, keep=path)
         return load_package(path, x.device)
 
 
@@ -109,6 +116,19 @@ def build_package(network: nn.Module, x: torch.Tensor, mode: str, path: Path) ->
             exported = torch.export.export(network, (x,))
         with atomic_output(path, "w+b") as stream:
             aoti_compile_and_package(exported, package_path=stream, inductor_configs=options)
+
+
+def prune_packages(folder: Path, limit: int, keep: Path) -> list[Path]:
+    """Delete the least recently used packages in ``folder`` beyond ``limit`` bytes in all,
+    never ``keep``; return what was deleted."""
+    packages = sorted(folder.glob("*.pt2"), key=lambda p: p.stat().st_mtime, reverse=True)
+    deleted, total = [], 0
+    for package in packages:
+        total += package.stat().st_size
+        if total > limit and package != keep:
+            package.unlink(missing_ok=True)
+            deleted.append(package)
+    return deleted
 
 
 def load_package(path: Path, device: torch.device) -> Callable[[torch.Tensor], torch.Tensor]:
