@@ -97,7 +97,8 @@ class PackagedNetwork:
                 pass  # damaged, or written by another build of torch: build it again
         build_package(self.network, x, self.mode, path)
         self.built += 1
-        prune_packages(path.parent, CACHE_BYTES, keep=path)
+        with contextlib.suppress(OSError):  # tidying up must not cost the run
+            prune_packages(path.parent, CACHE_BYTES, keep=path)
         return load_package(path, x.device)
 
 
@@ -121,10 +122,14 @@ def build_package(network: nn.Module, x: torch.Tensor, mode: str, path: Path) ->
 def prune_packages(folder: Path, limit: int, keep: Path) -> list[Path]:
     """Delete the least recently used packages in ``folder`` beyond ``limit`` bytes in all,
     never ``keep``; return what was deleted."""
-    packages = sorted(folder.glob("*.pt2"), key=lambda p: p.stat().st_mtime, reverse=True)
+    found = []
+    for package in folder.glob("*.pt2"):
+        with contextlib.suppress(FileNotFoundError):  # another process pruned it first
+            status = package.stat()
+            found.append((status.st_mtime, status.st_size, package))
     deleted, total = [], 0
-    for package in packages:
-        total += package.stat().st_size
+    for _, size, package in sorted(found, reverse=True):
+        total += size
         if total > limit and package != keep:
             package.unlink(missing_ok=True)
             deleted.append(package)
