@@ -4,6 +4,7 @@ small real weights for tests that run whole clips."""
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -21,6 +22,19 @@ def shared_path(*parts: str) -> Path:
     if not path.exists():
         pytest.skip(f"needs ../shared ({path} not found)")
     return path
+
+
+def failing_compiler(message: str) -> Callable[..., Callable[[torch.Tensor], torch.Tensor]]:
+    """A stand-in for vsr.ops.compiled.compile_network whose networks raise ``message`` when
+    called, as on a machine without a working compiler (patch it into vsr.upscale)."""
+
+    def compile_network(network, mode=None, ahead_of_time=True):
+        def call(x):
+            raise RuntimeError(message)
+
+        return call
+
+    return compile_network
 
 
 @pytest.fixture

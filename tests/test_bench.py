@@ -11,6 +11,7 @@ import av
 import numpy as np
 import pytest
 import torch
+from conftest import failing_compiler
 from torch import nn
 
 from vsr.bench import decoded_psnr, format_bench, parse_variant, run_bench, write_bench_json
@@ -216,13 +217,9 @@ def test_model_only_times_every_size_and_precision():
 def test_a_network_that_fails_to_compile_is_a_row_that_says_so(monkeypatch):
     import vsr.upscale
 
-    def no_compiler(network, mode=None, ahead_of_time=True):
-        def call(x):
-            raise RuntimeError("C++ compile error\nthe compiler's output")
-
-        return call
-
-    monkeypatch.setattr(vsr.upscale, "compile_network", no_compiler)
+    monkeypatch.setattr(
+        vsr.upscale, "compile_network", failing_compiler("C++ compile error\nthe compiler's output")
+    )
     sizes = parse_frame_sizes("16,24x16")
     timings = time_model(tiny_imdn(), sizes, ["fp32"], torch.device("cpu"), compile=True)
     assert [t.error for t in timings] == ["compiling failed: C++ compile error"] * 2

@@ -15,6 +15,7 @@ import av
 import numpy as np
 import pytest
 import torch
+from conftest import failing_compiler
 from media import corrupt_middle_packets, make_audio_only, make_clip
 
 from vsr.cli import main
@@ -426,13 +427,9 @@ def test_a_failing_compile_is_one_warning_line_and_a_note_and_the_run_completes(
 ):
     from vsr import upscale as upscale_module
 
-    def broken_compiler(network, mode=None, ahead_of_time=True):
-        def call(x):
-            raise RuntimeError("no working C compiler")
-
-        return call
-
-    monkeypatch.setattr(upscale_module, "compile_network", broken_compiler)
+    monkeypatch.setattr(
+        upscale_module, "compile_network", failing_compiler("no working C compiler")
+    )
     source, out, report = tmp_path / "in.mp4", tmp_path / "out.mp4", tmp_path / "run.json"
     make_clip(source, 48, 32, frames=5)
     flags = ["--weights", weights, "--device", "cpu", "--compile", "--report", report]

@@ -2,6 +2,7 @@
 
 import pytest
 import torch
+from conftest import failing_compiler
 
 from vsr.errors import VsrError
 from vsr.models import create_model
@@ -156,13 +157,11 @@ def test_compiled_network_gives_the_eager_result_and_times_its_warmup():
 def test_a_failing_compile_costs_speed_not_the_run(monkeypatch):
     import vsr.upscale
 
-    def broken_compiler(network, mode=None, ahead_of_time=True):
-        def call(x):
-            raise RuntimeError("backend compiler failed: no C compiler found\nmore detail")
-
-        return call
-
-    monkeypatch.setattr(vsr.upscale, "compile_network", broken_compiler)
+    monkeypatch.setattr(
+        vsr.upscale,
+        "compile_network",
+        failing_compiler("backend compiler failed: no C compiler found\nmore detail"),
+    )
     model = create_model("imdn", 2, features=16, blocks=1)
     x = smooth_batch(1, 16, 24)
     upscaler = Upscaler(model, device="cpu", compile=True)
