@@ -371,9 +371,11 @@ def test_bench_json_of_every_mode_becomes_a_table(tmp_path, capsys):
     model = tmp_path / "model.json"
     timing = ModelTiming("IMDN x2", "64x48", 64, 48, "fp32", 1, True, False, False, 12.5, 12.5,
                          80.0, None, None, "wall clock, median of 3")  # fmt: skip
+    jit = ModelTiming("IMDN x2", "64x48", 64, 48, "fp32", 1, False, True, False, 10.0, 10.0,
+                      100.0, None, 4.5, "wall clock, median of 3", jit=True)  # fmt: skip
     model.write_text(json.dumps({"model": "IMDN x2", "weights": "w", "device": "cpu, 2 threads",
                                  "command": "vsr bench --model-only --sizes 64x48",
-                                 "timings": [timing.to_dict()]}))  # fmt: skip
+                                 "timings": [timing.to_dict(), jit.to_dict()]}))  # fmt: skip
     pressure = tmp_path / "pressure.json"
     point = PressurePoint("IMDN_RTC", "128", 128, 128, 16384, "fp32", 7.25, 2**21, "RSS", "ok")
     pressure.write_text(json.dumps({"device": "cpu, 2 threads", "points": [vars(point)]}))
@@ -390,7 +392,9 @@ def test_bench_json_of_every_mode_becomes_a_table(tmp_path, capsys):
     assert engine[-1] == "41.38" and engine[-2] == NO_GPU and engine[-3] == "3.1"
     assert _cells(page, "model") == [
         ["64x48", "64x48", "fp32 channels_last", "1", "12.50", "80.00", "n/a", "n/a",
-         "wall clock, median of 3"]
+         "wall clock, median of 3"],
+        ["64x48", "64x48", "fp32 compiled (jit)", "1", "10.00", "100.00", "n/a", "4.5",
+         "wall clock, median of 3"],
     ]  # fmt: skip
     assert _cells(page, "pressure") == [
         ["IMDN_RTC", "128", "128x128", "fp32", "7.25", "2.0 MiB", "RSS", "ok"]

@@ -410,6 +410,8 @@ def model_bench_section(bench: dict[str, Any]) -> str:
                               ("CUDA graphs", "cuda_graphs"))
             if t.get(key)
         ]  # fmt: skip
+        if t.get("jit"):  # torch.compile in the process, not a kept package
+            switches = [s + " (jit)" if s == "compiled" else s for s in switches]
         if t.get("folded") is False:
             switches.append("unfolded")
         rows.append(
