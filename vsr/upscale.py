@@ -215,14 +215,22 @@ class Upscaler:
                 "compiles it in this process instead"
             )
             self._ahead_of_time = False
-            self._run = with_speed_switches(
-                self.model, self._compile, self.cuda_graphs, ahead_of_time=False
-            )
+            try:
+                self._run = with_speed_switches(
+                    self.model, self._compile, self.cuda_graphs, ahead_of_time=False
+                )
+            except Exception as setup_error:  # torch.compile could not even be set up
+                self._note(note)
+                self._compile_less(setup_error)
+                return
         else:
             note = f"compiling the network failed ({reason}); it ran uncompiled"
             self.compiled = False
             self._run = with_speed_switches(self.model, False, self.cuda_graphs)
-        warnings.warn(note, stacklevel=3)
+        self._note(note)
+
+    def _note(self, note: str) -> None:
+        warnings.warn(note, stacklevel=4)
         self.notes.append(note)
 
     @torch.no_grad()  # not inference_mode: callers may modify the result in place

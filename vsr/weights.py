@@ -45,6 +45,20 @@ def cache_dir() -> Path:
     return Path(os.environ.get("VSR_CACHE") or Path.home() / ".cache" / "vsr").expanduser()
 
 
+def made_cache_folder(name: str, use: str) -> Path:
+    """``name`` inside the vsr cache, made if need be; a clear error naming ``use`` (what
+    needed it) when the cache cannot hold it."""
+    folder = cache_dir() / name
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise VsrError(
+            f"cannot use the vsr cache {cache_dir()} for {use} ({error.strerror}); "
+            "set VSR_CACHE to a writable folder"
+        ) from None
+    return folder
+
+
 def default_weights_path(scale: int) -> Path:
     """Where the project's own weights for a scale live (they may not exist)."""
     return WEIGHTS_DIR / f"imdn_x{scale}.safetensors"

@@ -106,10 +106,13 @@ def build_package(network: nn.Module, x: torch.Tensor, mode: str, path: Path) ->
     """Export ``network`` for inputs like ``x``, compile it with AOTInductor in torch.compile's
     ``mode`` and write the package to ``path`` (whole or not at all)."""
     from torch._inductor import aoti_compile_and_package, list_mode_options
+    from torch._inductor.utils import fresh_cache
 
     options = dict(list_mode_options(mode))
     path.parent.mkdir(parents=True, exist_ok=True)
-    with warnings.catch_warnings():
+    # Built in a scratch inductor cache that is deleted afterwards: the package holds all
+    # that the build makes, and keeping the build's files as well would double its disk.
+    with warnings.catch_warnings(), fresh_cache():
         # torch's own deprecation notes from inside export are not the user's business.
         warnings.simplefilter("ignore", FutureWarning)
         warnings.simplefilter("ignore", DeprecationWarning)

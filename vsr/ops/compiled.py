@@ -43,12 +43,15 @@ def compile_network(
     """The compiled network; compilation (or loading a kept package) happens on the first
     call of each input shape. A mode that captures CUDA graphs compiles without them: the
     caller replays the engine's own."""
-    from vsr.weights import cache_dir
+    from vsr.weights import made_cache_folder
 
     if mode is not None and mode not in MODES:
         raise VsrError(f"unknown compile mode {mode!r}; use one of {', '.join(MODES)}")
+    # Checked before torch imports inductor, whose import fails half-way (and cannot be
+    # retried in the process) when the cache cannot be made.
+    kernels = made_cache_folder("inductor", "compiled networks (--compile)")
     # Only a default: a user's own TORCHINDUCTOR_CACHE_DIR wins.
-    os.environ.setdefault("TORCHINDUCTOR_CACHE_DIR", str(cache_dir() / "inductor"))
+    os.environ.setdefault("TORCHINDUCTOR_CACHE_DIR", str(kernels))
     mode = _GRAPH_FREE.get(mode, mode) or "default"
     if ahead_of_time:
         return PackagedNetwork(network, mode)
