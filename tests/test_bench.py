@@ -16,7 +16,7 @@ from torch import nn
 
 from vsr.bench import decoded_psnr, format_bench, parse_variant, run_bench, write_bench_json
 from vsr.bench_clip import make_bench_clip
-from vsr.bench_model import parse_frame_size, parse_frame_sizes, time_model
+from vsr.bench_model import format_model_timings, parse_frame_size, parse_frame_sizes, time_model
 from vsr.bench_pressure import cpu_forward_growth, run_pressure, write_pressure_csv
 from vsr.cli import main
 from vsr.errors import VsrError
@@ -224,6 +224,20 @@ def test_a_network_that_fails_to_compile_is_a_row_that_says_so(monkeypatch):
     timings = time_model(tiny_imdn(), sizes, ["fp32"], torch.device("cpu"), compile=True)
     assert [t.error for t in timings] == ["compiling failed: C++ compile error"] * 2
     assert all(t.ms_per_frame is None for t in timings)
+    # The table keeps its columns and names the failure under them.
+    table = format_model_timings(timings, "title").splitlines()
+    assert table[4].split()[:5] == ["16", "16x16", "fp32", "compiled", "1"]
+    assert table[4].split()[5] == "failed"
+    assert table[-2:] == [
+        "failed: 16 fp32: compiling failed: C++ compile error",
+        "failed: 24x16 fp32: compiling failed: C++ compile error",
+    ]
+
+
+def test_cuda_graphs_asked_of_the_cpu_are_named_as_ignored(capsys):
+    flags = ["--model-only", "--sizes", "16", "--device", "cpu", "--repeats", "1"]
+    assert main(["bench", *flags, "--cuda-graphs"]) == 0
+    assert "note: CUDA graphs need a GPU: ignored on the CPU" in capsys.readouterr().out
 
 
 def test_model_only_times_the_folded_network_unless_told(capsys):
@@ -373,7 +387,8 @@ def test_model_only_kernels_flag_prints_the_longest_and_the_split(capsys):
     "flags, message",
     [
         (["--compile", "--kernels"], "--compile, --kernels: for --model-only"),
-        (["--pressure", "--channels-last"], "--channels-last: for --model-only"),
+        (["--pressure", "--channels-last"], "--channels-last: for --model-only, not --pressure"),
+        (["--pressure", "--jit"], "--jit: for --model-only, not --pressure"),
         (["--unfolded"], "--unfolded: for --model-only"),
         (["--compile", "--jit"], "--compile, --jit: for --model-only"),
         (["--model-only", "--jit"], "--jit says how --compile compiles: give --compile too"),

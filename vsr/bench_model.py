@@ -82,6 +82,7 @@ class ModelTiming:
     kernels: list[KernelTime] | None = None  # with `kernels`: the profile, longest first
     folded: bool = True  # channel attention folded into the fusion conv, as the engine runs
     jit: bool = False  # compiled by torch.compile in the process, not a kept package
+    graphs_ignored: bool = False  # CUDA graphs asked for on the CPU
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)  # kernels become dicts too
@@ -168,10 +169,11 @@ def time_model(
                 cuda_graphs=cuda_graphs and on_gpu,
                 folded=fold,
                 jit=bool(compile) and jit,
+                graphs_ignored=cuda_graphs and not on_gpu,
             )
             try:
                 compile_s, memory = None, None
-                if compile or cuda_graphs:
+                if compile or (cuda_graphs and on_gpu):
                     # A CUDA graph allocates its pool while it is captured, not on replay:
                     # the first call's peak counts too.
                     if on_gpu:
@@ -243,7 +245,7 @@ def format_model_timings(timings: list[ModelTiming], title: str) -> str:
                 + (" graphs" if t.cuda_graphs else "")
                 + ("" if t.folded else " unfolded"),
                 str(t.batch),
-                t.error or f"{t.ms_per_frame:.2f}",
+                "failed" if t.error else f"{t.ms_per_frame:.2f}",
                 "" if t.fps is None else f"{t.fps:.2f}",
                 memory,
                 "-" if t.compile_seconds is None else f"{t.compile_seconds:.1f}",
@@ -258,4 +260,7 @@ def format_model_timings(timings: list[ModelTiming], title: str) -> str:
     timed = next((t.timing for t in timings if t.timing), "")
     if timed:
         lines.append(f"time: {timed}; CL = channels_last; peak mem n/a on the CPU")
+    lines += [f"failed: {t.size} {t.precision}: {t.error}" for t in timings if t.error]
+    if any(t.graphs_ignored for t in timings):
+        lines.append("note: CUDA graphs need a GPU: ignored on the CPU")
     return "\n".join(lines)

@@ -145,6 +145,8 @@ def run(args: argparse.Namespace) -> int:
         ("--kernels", args.kernels is not None),
     )
     network_only = [name for name, given in switches if given]
+    if network_only and args.pressure:
+        raise VsrError(f"{', '.join(network_only)}: for --model-only, not --pressure")
     if network_only and not args.model_only:
         raise VsrError(
             f"{', '.join(network_only)}: for --model-only; end to end, name the switches in a "
