@@ -46,6 +46,35 @@ def test_resuming_a_finished_run_is_an_error_and_keeps_its_weights(tmp_path) -> 
     assert torch.load(tmp_path / "run" / "last.pt", weights_only=True)["step"] == 3
 
 
+def test_an_interrupted_run_is_not_finished_by_a_smaller_steps(tmp_path, monkeypatch) -> None:
+    class Killed(Exception):
+        pass
+
+    real_save = loop.save_checkpoint
+
+    def save_then_die(path, state):  # as if stopped right after its checkpoint at step 3
+        real_save(path, state)
+        raise Killed
+
+    monkeypatch.setattr(loop, "save_checkpoint", save_then_die)
+    with pytest.raises(Killed):
+        loop.train(tiny_config(tmp_path, steps=6, save_every=3))
+    monkeypatch.undo()
+    run = tmp_path / "run"
+    checkpoint = (run / "last.pt").read_bytes()
+    settings = (run / "config.json").read_text()
+    for steps in (3, 1):
+        with pytest.raises(VsrError, match=f"already at step 3 \\(--steps is {steps}: pass a"):
+            loop.train(tiny_config(tmp_path, steps=steps, save_every=3), resume=True)
+    # Nothing written: no weights passed off as final, the run's settings and state kept.
+    assert not (run / "last.safetensors").exists()
+    assert (run / "config.json").read_text() == settings
+    assert (run / "last.pt").read_bytes() == checkpoint
+    loop.train(tiny_config(tmp_path, steps=6, save_every=3), resume=True)
+    assert torch.load(run / "last.pt", weights_only=True)["step"] == 6
+    assert read_state_dict(run / "last.safetensors")[1]["steps"] == "6"
+
+
 def test_resume_never_replaces_best_weights_with_worse(tmp_path) -> None:
     make_dataset(tmp_path / "val" / "HR", count=1)
     validated = dict(val_dir=str(tmp_path / "val"), val_every=1, save_every=1)

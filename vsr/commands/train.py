@@ -44,8 +44,17 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         help="weights to start from: all of them from the same scale, all but the upsampler "
         "from another scale",
     )
-    parser.add_argument("--device", choices=["auto", "cpu", "cuda"])
-    parser.add_argument("--precision", choices=["auto", "bf16", "fp32"])
+    parser.add_argument(
+        "--device",
+        choices=["auto", "cpu", "cuda"],
+        help="where to train (default auto: the CUDA GPU when there is one, else the CPU)",
+    )
+    parser.add_argument(
+        "--precision",
+        choices=["auto", "bf16", "fp32"],
+        help="arithmetic of the forward pass (default auto: bf16 on a GPU, fp32 on the CPU, "
+        "where bf16 is far slower without native support)",
+    )
     parser.add_argument("--threads", type=int, help="torch CPU threads")
     parser.add_argument(
         "--channels-last",

@@ -41,13 +41,42 @@ def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
         temp.unlink(missing_ok=True)
 
 
+# What every checkpoint this module writes holds (see training_state).
+CHECKPOINT_KEYS = ("model", "optimizer", "scheduler", "step", "config")
+
+
 def load_checkpoint(path: Path) -> dict[str, Any]:
     if not path.is_file():
         raise VsrError(f"nothing to resume: {path} not found")
     try:
-        return torch.load(path, map_location="cpu", weights_only=True)
+        state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:  # damaged or foreign files raise many types
-        raise VsrError(f"{path}: not a readable training checkpoint ({error})") from None
+        raise VsrError(
+            f"{path}: not a readable training checkpoint: {_why_unreadable(path, error)}"
+        ) from None
+    if not isinstance(state, dict) or not all(key in state for key in CHECKPOINT_KEYS):
+        raise VsrError(f"{path}: not a training checkpoint (no training state in it)")
+    return state
+
+
+def _why_unreadable(path: Path, error: Exception) -> str:
+    """What kind of problem a failed torch.load means. Its own text is often no help: a bare
+    number (a KeyError from a damaged pickle) or a page of advice about weights_only."""
+    with path.open("rb") as handle:
+        head = handle.read(4)
+    # torch.save writes a zip archive; before torch 1.6, a bare pickle (protocol 2+: 0x80).
+    if not (head.startswith(b"PK\x03\x04") or head[:1] == b"\x80"):
+        return "not a file torch.save writes (damaged, or another kind of file)"
+    text = str(error).strip()
+    if "unsupported global" in text.lower():
+        return "it holds Python objects beyond tensors, which are not loaded (they could run code)"
+    line = text.splitlines()[0] if text else ""
+    # A KeyError's text is only the key; a line without words says nothing either.
+    helpful = not isinstance(error, KeyError) and any(c.isalpha() for c in line)
+    if len(line) > 100:
+        line = line[:97] + "..."
+    detail = f"{type(error).__name__}: {line}" if helpful else type(error).__name__
+    return f"damaged or truncated ({detail})"
 
 
 def stored_settings(out: str | None) -> dict[str, Any]:

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 import tomllib
 from dataclasses import dataclass, fields
 from pathlib import Path
@@ -115,7 +116,9 @@ def load_config(
     defaults when path is None) and apply overrides.
 
     Relative paths inside the file are taken relative to the file, so a recipe works from
-    any working directory; override values (from the command line) are used as given.
+    any working directory; relative paths among the overrides (from the command line) are
+    taken relative to the current directory. Either way the run stores absolute paths, so
+    that `--resume` works from anywhere.
     """
     known = {field.name: field for field in fields(TrainConfig)}
     # Settings a later version dropped are left out rather than refused.
@@ -129,20 +132,44 @@ def load_config(
         except tomllib.TOMLDecodeError as error:
             raise VsrError(f"{path} is not valid TOML: {error}") from None
         for key in PATH_FIELDS:
-            if values.get(key) and isinstance(values[key], str):
-                named = Path(values[key]).expanduser()  # "~/data" is the user's, not relative
-                values[key] = str(named if named.is_absolute() else (path.parent / named).resolve())
+            if key in values:
+                values[key] = _absolute(key, values[key], path.parent)
     unknown = sorted(set(values) - set(known))
     if unknown:
         raise VsrError(f"unknown setting(s) in {path}: {', '.join(unknown)}")
     for key, value in (overrides or {}).items():
         if value is not None:
-            values[key] = value
+            values[key] = _absolute(key, value, Path.cwd())
     for key, value in values.items():
         values[key] = _coerce(key, value, known[key].type)
     config = TrainConfig(**values)
     config.validate()
     return config
+
+
+def _absolute(key: str, value: Any, folder: Path) -> Any:
+    """A path setting made absolute against folder (other settings returned as given).
+
+    ``init_from`` may also name weights rather than a file: it is made absolute only when it
+    looks like a path (a folder in it, a weights file extension, or an existing file).
+    """
+    if key not in PATH_FIELDS or not value or not isinstance(value, str):
+        return value
+    named = Path(value).expanduser()  # "~/data" is the user's, not relative
+    if not named.is_absolute():
+        named = (folder / named).resolve()
+    if key == "init_from" and not _looks_like_a_path(value, named):
+        return value
+    return str(named)
+
+
+def _looks_like_a_path(value: str, named: Path) -> bool:
+    separators = {"/", os.sep} | ({os.altsep} if os.altsep else set())
+    return (
+        any(separator in value for separator in separators)
+        or named.suffix.lower() in (".pth", ".pt", ".safetensors")
+        or named.is_file()
+    )
 
 
 def _coerce(key: str, value: Any, type_name: Any) -> Any:

@@ -138,6 +138,7 @@ def _train(config: TrainConfig, resume: bool, ddp: Distributed) -> nn.Module:
 
     start, best_psnr, seconds_before, stored_total = 0, -math.inf, 0.0, None
     state = None
+    ended_at_its_total = False  # the checkpoint is the last step of its own run
     if resume:
         state = load_checkpoint(checkpoint_path)
         for key in ("arch", "scale"):
@@ -147,6 +148,7 @@ def _train(config: TrainConfig, resume: bool, ddp: Distributed) -> nn.Module:
                     f"the config {key}={getattr(config, key)}"
                 )
         start, best_psnr, seconds_before = state["step"], state["best_psnr"], state["seconds"]
+        ended_at_its_total = start == (state.get("steps_total") or state["config"]["steps"])
         # best.safetensors may have been written after the checkpoint: never replace it with
         # worse weights.
         best_psnr = max(best_psnr, _saved_psnr(out / "best.safetensors"))
@@ -157,9 +159,12 @@ def _train(config: TrainConfig, resume: bool, ddp: Distributed) -> nn.Module:
         if ddp.is_main:
             _note_changed_settings(state["config"], config)
     budget = StepBudget(config.steps, config.minutes, start, stored_total)
-    # A finished run stopped between its last checkpoint and its weights goes on to write them.
+    # A finished run stopped between its last checkpoint and its weights goes on to write them;
+    # an interrupted one (its checkpoint short of its own total) is not finished by a smaller
+    # total, which would write its weights as final ones.
     finished = resume and budget.total is not None and start >= budget.total
-    if finished and (out / "last.safetensors").exists():
+    weights_pending = ended_at_its_total and start == budget.total
+    if finished and ((out / "last.safetensors").exists() or not weights_pending):
         if config.minutes > 0:
             why = (
                 f"--minutes {config.minutes:g} fixed {budget.total} steps: pass a larger --minutes"
@@ -195,6 +200,12 @@ def _train(config: TrainConfig, resume: bool, ddp: Distributed) -> nn.Module:
             raise VsrError(f"cannot create output folder {out}: {error.strerror}") from None
         log = TrainLog(out, resume, start)
         log.write_config({**config.to_dict(), "steps": budget.total})
+        if use_bf16 and device.type == "cpu":
+            # A recipe written for a GPU, run here: worth one line, not an error.
+            note(
+                "bf16 on the CPU is far slower than fp32 unless the CPU has native bf16 "
+                "(about 50x on an AVX2 CPU): --precision fp32 is usually the better choice"
+            )
         name = torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU"
         note(
             f"training {config.arch} x{config.scale} on {name} ({'bf16' if use_bf16 else 'fp32'}"
@@ -337,6 +348,7 @@ def _train(config: TrainConfig, resume: bool, ddp: Distributed) -> nn.Module:
         save_weights(model, out / "last.safetensors", info)
         if meter is not None and meter.total_steps:
             note(meter.summary())
+        note(_where_the_weights_are(out, best_psnr))
     ddp.barrier()  # no rank leaves before the files exist
     return model
 
@@ -358,6 +370,15 @@ def _note_changed_settings(stored: dict, config: TrainConfig) -> None:
     ]
     if changed:
         note(f"resuming with changed settings: {', '.join(changed)}")
+
+
+def _where_the_weights_are(out: Path, best_psnr: float) -> str:
+    line = f"weights: {out / 'last.safetensors'}"
+    best = out / "best.safetensors"
+    if best.is_file():
+        psnr = f", {best_psnr:.3f} dB" if math.isfinite(best_psnr) else ""
+        line += f" (best validation{psnr}: {best})"
+    return line
 
 
 def _flag(stop: StopRequest, device: torch.device) -> torch.Tensor:

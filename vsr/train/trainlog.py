@@ -26,8 +26,9 @@ CSV_FIELDS = [
 
 
 def note(message: str) -> None:
-    """A line on stderr that does not break the progress bar."""
-    tqdm.write(message, file=sys.stderr)
+    """A line on stderr, marked as vsr's like every other message, that does not break the
+    progress bar."""
+    tqdm.write(f"vsr: {message}", file=sys.stderr)
 
 
 class TrainLog:

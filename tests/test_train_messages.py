@@ -1,0 +1,111 @@
+"""What `vsr train` says: every line marked `vsr:`, where the weights went, a note on bf16
+on the CPU, help for every flag, and a damaged checkpoint named as such."""
+
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+import pytest
+import torch
+from test_train_loop import make_dataset, tiny_config
+
+import vsr.train.loop as loop
+from vsr.cli import main
+from vsr.errors import VsrError
+
+
+def test_every_line_is_marked_and_the_last_says_where_the_weights_are(
+    tmp_path, monkeypatch, capsys
+) -> None:
+    monkeypatch.setitem(sys.modules, "torch.utils.tensorboard", None)  # as if not installed
+    config = tiny_config(tmp_path, steps=2)
+    loop.train(config)
+    lines = capsys.readouterr().err.splitlines()
+    assert lines and all(line.startswith("vsr: ") for line in lines), lines
+    assert lines.count("vsr: tensorboard is not installed: logging to log.csv only") == 1
+    assert lines[-1] == f"vsr: weights: {config.out}/last.safetensors"
+
+    # With validation, the best weights too.
+    make_dataset(tmp_path / "val" / "HR", count=1)
+    out = tmp_path / "validated"
+    loop.train(tiny_config(tmp_path, steps=2, out=str(out), val_dir=str(tmp_path / "val")))
+    last = capsys.readouterr().err.splitlines()[-1]
+    assert last.startswith(f"vsr: weights: {out}/last.safetensors (best validation, ")
+    assert last.endswith(f" dB: {out}/best.safetensors)")
+
+
+def test_bf16_on_the_cpu_is_a_note_not_an_error(tmp_path, capsys) -> None:
+    loop.train(tiny_config(tmp_path, steps=1, out=str(tmp_path / "bf16"), precision="bf16"))
+    err = capsys.readouterr().err
+    assert err.count("vsr: bf16 on the CPU is far slower than fp32") == 1
+    assert (tmp_path / "bf16" / "last.safetensors").is_file()
+    loop.train(tiny_config(tmp_path, steps=1, out=str(tmp_path / "auto"), precision="auto"))
+    assert "far slower" not in capsys.readouterr().err
+
+
+def test_every_flag_has_help(capsys) -> None:
+    with pytest.raises(SystemExit) as exit_status:
+        main(["train", "--help"])
+    assert exit_status.value.code == 0
+    text = " ".join(capsys.readouterr().out.split())
+    assert "default auto: the CUDA GPU when there is one, else the CPU" in text
+    assert "default auto: bf16 on a GPU, fp32 on the CPU" in text
+
+
+@pytest.fixture
+def finished_run(tmp_path):
+    config = tiny_config(tmp_path, steps=1)
+    loop.train(config)
+    return config, tmp_path / "run" / "last.pt"
+
+
+def _resume_error(config, capsys) -> str:
+    assert main(["train", "--out", config.out, "--resume", "--steps", "2"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("vsr: error: ") and err.count("\n") == 1
+    return err
+
+
+def test_a_checkpoint_of_random_bytes_is_named_as_no_checkpoint(finished_run, capsys) -> None:
+    config, checkpoint = finished_run
+    checkpoint.write_bytes(np.random.default_rng(1).bytes(5000))  # starts with neither magic
+    capsys.readouterr()
+    assert (
+        f"{checkpoint}: not a readable training checkpoint: not a file torch.save writes"
+        in _resume_error(config, capsys)
+    )
+
+
+def test_a_truncated_checkpoint_is_named_as_damaged(finished_run, capsys) -> None:
+    config, checkpoint = finished_run
+    whole = checkpoint.read_bytes()
+    checkpoint.write_bytes(whole[: len(whole) // 2])
+    capsys.readouterr()
+    err = _resume_error(config, capsys)
+    assert f"{checkpoint}: not a readable training checkpoint: damaged or truncated (" in err
+
+
+def test_a_bare_number_from_torch_is_replaced_by_the_kind_of_problem(
+    finished_run, monkeypatch
+) -> None:
+    config, checkpoint = finished_run
+
+    def fail(*args, **kwargs):
+        raise KeyError(174812789)  # what torch said of one damaged checkpoint
+
+    monkeypatch.setattr(torch, "load", fail)
+    with pytest.raises(VsrError) as error:
+        loop.train(config, resume=True)
+    assert str(error.value) == (
+        f"{checkpoint}: not a readable training checkpoint: damaged or truncated (KeyError)"
+    )
+
+
+def test_weights_in_place_of_a_checkpoint_are_no_training_state(finished_run, capsys) -> None:
+    config, checkpoint = finished_run
+    torch.save(torch.load(checkpoint, weights_only=True)["model"], checkpoint)
+    capsys.readouterr()
+    assert f"{checkpoint}: not a training checkpoint (no training state in it)" in (
+        _resume_error(config, capsys)
+    )
