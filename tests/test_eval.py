@@ -129,6 +129,8 @@ def test_cli_errors_name_the_problem(tmp_path, capsys):
     (tmp_path / "Empty").mkdir()
     assert main(["eval", str(tmp_path / "Empty"), "--weights", str(weights)]) == 2
     assert "has no HR/ folder" in capsys.readouterr().err
+    assert main(["eval", str(tmp_path / "Nowhere"), "--weights", str(weights)]) == 2
+    assert f"vsr: error: dataset {tmp_path / 'Nowhere'} not found\n" in capsys.readouterr().err
     dataset = _make_dataset(tmp_path / "Tiny")
     (dataset / "LR_bicubic" / "X2").mkdir(parents=True)
     assert main(["eval", str(dataset), "--weights", str(weights)]) == 2

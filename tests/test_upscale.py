@@ -251,8 +251,10 @@ def test_wrong_inputs_are_user_errors_and_an_empty_batch_is_empty():
 
 
 def test_a_budget_too_small_for_any_tiling_is_a_user_error():
-    up = Upscaler(create_model("imdn_rtc"), device="cpu", max_memory=1)
-    with pytest.raises(VsrError, match="too small to tile 200x100.*--max-memory"):
+    up = Upscaler(create_model("imdn_rtc"), device="cpu", max_memory=64 << 10)
+    # The budget the user gave is named, not the window floor it was raised to.
+    message = r"budget \(64\.0 KiB: windows of at most 1024 pixels\) is too small to tile 200x100"
+    with pytest.raises(VsrError, match=message + ".*--max-memory"):
         up(smooth_batch(1, 100, 200))
 
 

@@ -91,11 +91,18 @@ def modcrop(image: np.ndarray, scale: int) -> np.ndarray:
     return image[:h, :w]
 
 
+def check_dataset(dataset: Path) -> None:
+    """Refuse a benchmark folder that is missing or has no HR/ inside."""
+    if not dataset.exists():
+        raise VsrError(f"dataset {dataset} not found")
+    if not (dataset / "HR").is_dir():
+        raise VsrError(f"dataset {dataset} has no HR/ folder")
+
+
 def dataset_pairs(dataset: Path, scale: int) -> list[tuple[str, Path, Path | None]]:
     """(name, HR path, LR path or None when the input must be generated), sorted by name."""
+    check_dataset(dataset)
     hr_folder = dataset / "HR"
-    if not hr_folder.is_dir():
-        raise VsrError(f"dataset {dataset} has no HR/ folder")
     hr_files = _image_files(hr_folder)
     if not hr_files:
         raise VsrError(f"dataset {dataset}: no images in {hr_folder}")

@@ -79,7 +79,7 @@ def _bar_after_compiling(bar, upscaler: Upscaler) -> Callable[[int], None]:
     instead of looking stuck at zero."""
     if not (upscaler.compiled and upscaler.warmup_seconds == 0):
         return bar.update
-    bar.set_postfix_str("compiling the network for this frame size (cached for next time)")
+    bar.set_postfix_str("compiling the network for this frame size, or loading it from the cache")
 
     def update(frames: int) -> None:
         if bar.postfix:
@@ -99,7 +99,7 @@ def _check_paths(source: Path, target: Path, overwrite: bool) -> None:
     if target.is_dir():
         raise VsrError(f"{target} is a folder; give an output file name")
     if target.exists() and not overwrite:
-        raise VsrError(f"{target} already exists; use --overwrite to replace it")
+        raise VsrError(f"{target} already exists; use --overwrite (overwrite=True) to replace it")
     folder = target.parent if str(target.parent) else Path(".")
     if not folder.is_dir():
         raise VsrError(f"output folder {folder} does not exist")

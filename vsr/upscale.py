@@ -165,6 +165,7 @@ class Upscaler:
         self.input_multiple: int = getattr(model, "input_multiple", 1)
         self.arch: str = getattr(model, "arch", type(model).__name__)
         budget = max_memory if max_memory is not None else default_memory_budget(self.device)
+        self.memory_budget = budget
         self.max_pixels = max(MIN_WINDOW_PIXELS, budget // bytes_per_pixel(self.model, self.dtype))
 
     def plan_for(self, height: int, width: int) -> TilePlan:
@@ -172,9 +173,12 @@ class Upscaler:
             return plan_tiles(height, width, self.max_pixels, self.input_multiple)
         except ValueError:
             # A user's budget (--max-memory, max_memory=) too small for any tiling.
+            budget = self.memory_budget
+            amount = f"{budget / 2**20:.1f} MiB" if budget >= 2**20 else f"{budget / 1024:.1f} KiB"
             raise VsrError(
-                f"the memory budget ({self.max_pixels} pixels per window) is too small to tile "
-                f"{width}x{height} frames; raise --max-memory"
+                f"the memory budget ({amount}: windows of at most "
+                f"{self.max_pixels} pixels) is too small to tile {width}x{height} frames; "
+                "raise --max-memory"
             ) from None
 
     def _network(self, x: torch.Tensor) -> torch.Tensor:

@@ -50,14 +50,13 @@ def format_table(results: list) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from vsr.evaluate import dataset_pairs, evaluate_dataset
+    from vsr.evaluate import check_dataset, dataset_pairs, evaluate_dataset
 
     datasets = [Path(d) for d in args.datasets]
     if args.json and not Path(args.json).parent.is_dir():
         raise VsrError(f"folder for --json does not exist: {Path(args.json).parent}")
     for dataset in datasets:
-        if not (dataset / "HR").is_dir():
-            raise VsrError(f"dataset {dataset} has no HR/ folder")
+        check_dataset(dataset)
     from vsr.api import load_model
     from vsr.weights import resolve_weights
 

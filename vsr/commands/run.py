@@ -49,8 +49,8 @@ def add_parser(subparsers) -> None:
     parser.add_argument(
         "--compile",
         action=speed,
-        help="GPU: compile the network; each frame size's compiled package is kept in the vsr "
-        "cache, so only the first run of a size waits for it",
+        help="compile the network (pays on a GPU); each frame size's compiled package is kept "
+        "in the vsr cache, so only the first run of a size waits for it",
     )
     parser.add_argument(
         "--cuda-graphs", action=speed, help="GPU: replay the network as a CUDA graph per shape"

@@ -57,7 +57,9 @@ def check_output_path(path: Path, source: Path, overwrite: bool) -> str:
     if path.resolve() == source.resolve() or (path.exists() and path.samefile(source)):
         raise VsrError(f"{path}: output is the input file; choose another output path")
     if path.exists() and not overwrite:
-        raise VsrError(f"{path}: already exists (use --overwrite to replace it)")
+        raise VsrError(
+            f"{path}: already exists (use --overwrite, or overwrite=True, to replace it)"
+        )
     folder = path.parent
     if folder.exists() and not folder.is_dir():
         raise VsrError(f"{folder}: not a folder, cannot hold the output")
