@@ -159,7 +159,7 @@ def run_split(
             join_segments(writer, parts)
             writer.close()
             summary.wall_seconds += time.perf_counter() - start
-            log(f"vsr: joined {len(parts)} segments into {target}")
+            log(f"vsr: joined {len(parts)} segment{'s' * (len(parts) != 1)} into {target}")
     except BaseException:
         writer.abort()
         raise
