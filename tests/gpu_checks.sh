@@ -4,7 +4,7 @@
 # `vsr run --pipeline fast` on long clips, the CUDA tests, the precision of vsr eval on Set5
 # and the pressure test. Each stage is time-boxed and a failing stage does not stop the
 # next; the whole run ends within $BUDGET seconds (default 600; every stage needs about
-# 1300). Output: $OUT/bench.log and $OUT/bench.tgz (every JSON, the plot).
+# 1450). Output: $OUT/bench.log and $OUT/bench.tgz (every JSON, the plot).
 #
 #   OUT=/tmp/gpu VSR_SHARED=../shared BUDGET=600 bash tests/gpu_checks.sh
 #
@@ -59,7 +59,7 @@ stage 120 "max-autotune model-only 540p batch 4, unfolded attention (does the fo
   $V bench --model-only --sizes 540p --precision fp16 --batch 4 --channels-last --compile max-autotune-no-cudagraphs --cuda-graphs --unfolded --repeats 30 --json $R/model_autotune_unfolded.json
 stage 30 "precision on Set5 x2, official weights (paper 38.00; bf16 keeps fp32 ends)" bash -c "
   for p in fp32 fp16 bf16; do $V eval $SH/datasets/benchmark/Set5 --weights $SH/imdn-official/checkpoints/IMDN_x2.pth --device cuda --precision \$p --json $R/set5_\$p.json; done"
-stage 60 "CUDA tests (compile excluded: the bench's compile rows check it)" \
+stage 120 "CUDA tests (torch.compile rows excluded: the bench checks them; one builds a package)" \
   python3 -m pytest -q -x -p no:cacheprovider tests/test_cuda.py -k "not compile"
 stage 60 "kernels of the compiled and the eager network, 540p fp16 batch 4 (where fusing could pay)" bash -c "
   $V bench --model-only --sizes 540p --precision fp16 --batch 4 --channels-last --compile max-autotune-no-cudagraphs --cuda-graphs --repeats 10 --kernels 25 --json $R/kernels_compiled.json;
