@@ -106,7 +106,12 @@ def build_package(network: nn.Module, x: torch.Tensor, mode: str, path: Path) ->
     """Export ``network`` for inputs like ``x``, compile it with AOTInductor in torch.compile's
     ``mode`` and write the package to ``path`` (whole or not at all)."""
     from torch._inductor import aoti_compile_and_package, list_mode_options
-    from torch._inductor.utils import fresh_cache
+    from torch._inductor import utils as inductor_utils
+
+    # Older torch names it fresh_inductor_cache only; torch 2.13 has both names.
+    fresh_cache = (
+        getattr(inductor_utils, "fresh_cache", None) or inductor_utils.fresh_inductor_cache
+    )
 
     options = dict(list_mode_options(mode))
     path.parent.mkdir(parents=True, exist_ok=True)
