@@ -137,6 +137,18 @@ def test_init_from_another_scale_copies_all_but_the_upsampler(tmp_path) -> None:
         init_from_weights(create_model("imdn", 4), tmp_path / "rtc.safetensors")
 
 
+def test_init_from_takes_a_name_from_the_weights_list() -> None:
+    from vsr.weights import resolve_weights
+
+    x3 = create_model("imdn", 3)
+    copied = init_from_weights(x3, "vsr_imdn_x2")  # the bundled x2, all but its upsampler
+    source, _ = read_state_dict(resolve_weights("vsr_imdn_x2"))
+    assert copied and not any(k.startswith("upsampler.") for k in copied)
+    assert all(torch.equal(x3.state_dict()[k], source[k]) for k in copied)
+    with pytest.raises(VsrError, match="no_such_weights"):
+        init_from_weights(x3, "no_such_weights")
+
+
 def test_config_file_and_overrides(tmp_path) -> None:
     recipe = tmp_path / "recipe.toml"
     recipe.write_text('train_dir = "data"\nsteps = 10\nlr = 1\nschedule = "cosine"\n')

@@ -41,8 +41,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--log-every", type=int, help="log every N steps")
     parser.add_argument(
         "--init-from",
-        help="weights to start from: all of them from the same scale, all but the upsampler "
-        "from another scale",
+        help="weights to start from (a file or a name from `vsr weights list`): all of them "
+        "from the same scale, all but the upsampler from another scale",
     )
     parser.add_argument(
         "--device",

@@ -21,8 +21,11 @@ UPSAMPLER_PREFIX = {"imdn": "upsampler.", "imdn_rte": "upsampler.", "imdn_rtc": 
 
 
 def init_from_weights(model: nn.Module, path: str | Path) -> list[str]:
-    """Copy the weights at path into model (the upsampler only if it fits); return the names
-    of the tensors copied."""
+    """Copy the weights at path (a file, or a name from `vsr weights list`) into model (the
+    upsampler only if it fits); return the names of the tensors copied."""
+    from vsr.weights import resolve_weights
+
+    path = resolve_weights(str(path))
     prefix = UPSAMPLER_PREFIX.get(model.arch)
     if prefix is None:
         raise VsrError(f"--init-from does not apply to {model.arch}")
