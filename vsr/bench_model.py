@@ -19,7 +19,7 @@ import torch
 from torch import nn
 
 from vsr.bench_kernels import KernelTime, profile_kernels
-from vsr.errors import VsrError
+from vsr.errors import VsrError, first_line
 from vsr.ops.cuda_graph import GraphedNetwork
 from vsr.ops.mixed_precision import input_dtype
 from vsr.profiling import peak_memory, time_forward
@@ -190,8 +190,7 @@ def time_model(
                     torch.cuda.empty_cache()
                     failure = "out of GPU memory"
                 elif compile:
-                    reason = (str(error).strip().splitlines() or [type(error).__name__])[0]
-                    failure = f"compiling failed: {reason[:120]}"
+                    failure = f"compiling failed: {first_line(error, limit=120)}"
                 else:
                     raise
                 results.append(

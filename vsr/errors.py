@@ -1,5 +1,9 @@
 """The one exception type a user sees: the command line prints its message on one line."""
 
+from __future__ import annotations
+
+import re
+
 
 class VsrError(Exception):
     """A problem with the user's input or environment (bad file, bad flag, missing weights).
@@ -8,6 +12,19 @@ class VsrError(Exception):
     The command line prints it as ``vsr: error: <message>`` and exits with status 2;
     library callers catch it like any exception.
     """
+
+
+_ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
+
+
+def first_line(error: BaseException, limit: int = 160) -> str:
+    """A library's message as one short plain line (torch's carry ANSI bold and paragraphs;
+    a KeyError's is just the key, so its type says more), cut to ``limit`` characters."""
+    text = _ANSI_ESCAPE.sub("", str(error)).strip()
+    if not text or isinstance(error, KeyError):
+        return type(error).__name__
+    line = text.splitlines()[0]
+    return line if len(line) <= limit else line[: limit - 3] + "..."
 
 
 def describe_error(error: BaseException) -> str:

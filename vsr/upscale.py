@@ -20,7 +20,7 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from vsr.errors import VsrError
+from vsr.errors import VsrError, first_line
 from vsr.models.blocks import fold_channel_attention
 from vsr.ops.compiled import captures_graphs, compile_network
 from vsr.ops.cuda_graph import GraphedNetwork
@@ -212,7 +212,7 @@ class Upscaler:
         compiler and headers, which the ahead-of-time wrapper needs and torch.compile on a
         GPU does not) and can fail on a new torch; a speed switch failing should cost speed,
         not the run."""
-        reason = (str(error).strip().splitlines() or [type(error).__name__])[0][:200]
+        reason = first_line(error, limit=200)
         if self._ahead_of_time:
             note = (
                 f"compiling the network ahead of time failed ({reason}); torch.compile "

@@ -17,11 +17,10 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from vsr.errors import VsrError
+from vsr.errors import VsrError, first_line
 from vsr.models.factory import create_model
 
 _SAFETENSORS_MAX_HEADER = 100_000_000
-_ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
 
 def read_state_dict(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
@@ -37,7 +36,7 @@ def read_state_dict(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str
                 metadata = dict(handle.metadata() or {})
                 tensors = {key: handle.get_tensor(key) for key in handle.keys()}  # noqa: SIM118
         else:
-            if not _looks_like_torch(path):
+            if not looks_like_torch_save(path):
                 raise VsrError(
                     f"{path}: not a readable checkpoint (neither a PyTorch nor a safetensors file)"
                 )
@@ -52,28 +51,19 @@ def read_state_dict(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str
         raise
     except pickle.UnpicklingError as error:
         if "weights only" not in str(error).lower():
-            raise VsrError(f"{path}: not a readable checkpoint ({_first_line(error)})") from None
+            raise VsrError(f"{path}: not a readable checkpoint ({first_line(error)})") from None
         raise VsrError(
             f"{path}: holds pickled Python objects, not only tensors; they are not loaded, "
             "as running them could run any code (save the model's state_dict() instead)"
         ) from None
     except Exception as error:  # torch and safetensors raise many types for damaged files
-        raise VsrError(f"{path}: not a readable checkpoint ({_first_line(error)})") from None
+        raise VsrError(f"{path}: not a readable checkpoint ({first_line(error)})") from None
     return {_strip_prefix(k): v for k, v in tensors.items()}, metadata
 
 
-def _first_line(error: Exception) -> str:
-    """A library's message as one short plain line (torch's carry ANSI bold and paragraphs;
-    a KeyError's is just the key, so its type says more)."""
-    text = _ANSI_ESCAPE.sub("", str(error)).strip()
-    if not text or isinstance(error, KeyError):
-        return type(error).__name__
-    line = text.splitlines()[0]
-    return line if len(line) <= 160 else line[:157] + "..."
-
-
-def _looks_like_torch(path: Path) -> bool:
-    # torch.save writes a zip archive; before torch 1.6, a bare pickle (protocol 2+: 0x80).
+def looks_like_torch_save(path: Path) -> bool:
+    """Whether ``path`` starts the way a torch.save file does: a zip archive, or before
+    torch 1.6 a bare pickle (protocol 2 and up begin with 0x80)."""
     with path.open("rb") as handle:
         head = handle.read(4)
     return head.startswith(b"PK\x03\x04") or head[:1] == b"\x80"

@@ -15,7 +15,8 @@ from typing import Any
 import torch
 from torch import nn
 
-from vsr.errors import VsrError
+from vsr.errors import VsrError, first_line
+from vsr.models.checkpoint import looks_like_torch_save
 
 
 def rng_state() -> dict[str, Any]:
@@ -62,19 +63,13 @@ def load_checkpoint(path: Path) -> dict[str, Any]:
 def _why_unreadable(path: Path, error: Exception) -> str:
     """What kind of problem a failed torch.load means. Its own text is often no help: a bare
     number (a KeyError from a damaged pickle) or a page of advice about weights_only."""
-    with path.open("rb") as handle:
-        head = handle.read(4)
-    # torch.save writes a zip archive; before torch 1.6, a bare pickle (protocol 2+: 0x80).
-    if not (head.startswith(b"PK\x03\x04") or head[:1] == b"\x80"):
+    if not looks_like_torch_save(path):
         return "not a file torch.save writes (damaged, or another kind of file)"
-    text = str(error).strip()
-    if "unsupported global" in text.lower():
+    if "unsupported global" in str(error).lower():
         return "it holds Python objects beyond tensors, which are not loaded (they could run code)"
-    line = text.splitlines()[0] if text else ""
-    # A KeyError's text is only the key; a line without words says nothing either.
-    helpful = not isinstance(error, KeyError) and any(c.isalpha() for c in line)
-    if len(line) > 100:
-        line = line[:97] + "..."
+    line = first_line(error, limit=100)  # a KeyError's is its type name alone
+    # A line without words (a bare number) says nothing either.
+    helpful = line != type(error).__name__ and any(c.isalpha() for c in line)
     detail = f"{type(error).__name__}: {line}" if helpful else type(error).__name__
     return f"damaged or truncated ({detail})"
 
