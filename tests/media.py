@@ -81,6 +81,7 @@ def make_clip(
     colors: tuple[int, int, int, int] | None = None,
     source_format: str | None = None,
     faststart: bool = False,
+    keyframe_every: int | None = None,
 ) -> list[ClipFrame]:
     """Write a clip and return the frames that went into the encoder.
 
@@ -89,6 +90,7 @@ def make_clip(
     converted from the planar content by swscale (the returned planes are then the
     planar content before conversion).
     faststart: put the MP4 index before the data (so a truncated copy still opens).
+    keyframe_every: the GOP length (for seeking); default: the encoder's own.
     """
     path = Path(path)
     options = {"movflags": "faststart"} if faststart else {}
@@ -100,6 +102,8 @@ def make_clip(
     video.pix_fmt = source_format or pix_fmt
     video.codec_context.time_base = time_base
     video.time_base = time_base
+    if keyframe_every is not None:
+        video.codec_context.gop_size = keyframe_every
     if colors is not None:
         cc = video.codec_context
         cc.colorspace, cc.color_range, cc.color_primaries, cc.color_trc = colors

@@ -47,6 +47,9 @@ class RunReport:
     # The share of the run after start-up and warm-up that the encoders were busy (the mean
     # over several): near 1, they set the pace; null for a run too short to tell.
     encoder_busy_share: float | None = None
+    # A part of the clip (--start/--end): the range asked for, and where its first frame
+    # was in the source (the output's zero); null for the whole clip.
+    cut: dict[str, Any] | None = None
     notes: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:

@@ -18,6 +18,7 @@ from vsr.report import RunReport, write_json
 from vsr.scaling import NETWORK_SCALES, plan_geometry, round_half_up
 from vsr.telemetry import GpuSampler, StageClock, peak_host_memory_bytes
 from vsr.upscale import Upscaler
+from vsr.video.trim import time_range
 
 
 @dataclass
@@ -160,6 +161,9 @@ def start_upscale(
     progress: bool = True,
     on_frames: Callable[[int], None] | None = None,
     overwrite: bool = False,
+    start: float | str | None = None,
+    end: float | str | None = None,
+    duration: float | str | None = None,
 ) -> ClipRun:
     """Upscale one clip up to its last encoded frame; `finish()` on the result flushes
     the encoder, completes the file and returns the report. Folder mode finishes one clip
@@ -171,7 +175,8 @@ def start_upscale(
     Audio, subtitles, timestamps and colour metadata are kept by the writer. Raises
     VsrError for a user mistake; on any failure the output file is not left behind.
     `on_frames(n)` is called as each batch of n frames is encoded (live progress elsewhere,
-    e.g. a Ray driver).
+    e.g. a Ray driver). `start` with `end` or `duration` (seconds, or "[HH:]MM:SS") upscale
+    only that part of the clip; see vsr.video.trim.
     """
     from tqdm import tqdm
 
@@ -179,6 +184,7 @@ def start_upscale(
     from vsr.video.writer import EncodeSettings
 
     check_clip_arguments(scale, size, height, batch, settings)
+    part = time_range(start, end, duration)
     source_path, target_path = Path(input), Path(output)
     _check_paths(source_path, target_path, overwrite)
     if encoders < 1:
@@ -187,8 +193,8 @@ def start_upscale(
     if size is not None or height is not None:
         scale = None
     clock = StageClock()
-    start = time.perf_counter()
-    with VideoReader(source_path) as reader:
+    started = time.perf_counter()
+    with VideoReader(source_path, part) as reader:
         info = reader.info
         if size is not None and info.rotation % 180 == 90:
             size = (size[1], size[0])  # the user names the displayed size; frames are coded
@@ -277,8 +283,8 @@ def start_upscale(
     def finish() -> RunReport:
         with clock.working("encode"):
             writer.close()  # flush the encoder, copy audio/subtitles, rename into place
-        end = time.perf_counter()
-        wall = end - start
+        finished = time.perf_counter()
+        wall = finished - started
         # The reader's warnings name lost, damaged and truncated frames; never shorten silently.
         notes = list(writer.notes) + list(reader_warnings) + list(upscaler.notes)
         if dev.type == "cpu" and device is None:
@@ -286,7 +292,7 @@ def start_upscale(
         if cuda_graphs and not upscaler.cuda_graphs:
             notes.append("CUDA graphs need a GPU: ignored on the CPU")
         stages = clock.to_dict(wall)
-        startup = clock.first_start.get("model", end) - start
+        startup = clock.first_start.get("model", finished) - started
         warmup = upscaler.warmup_seconds - warmup_before
         encoder_share = encoders_busy_share(writer, clock, wall - startup - warmup)
         advice = encoder_advice(encoder_share, writer_encoders(writer))
@@ -302,7 +308,7 @@ def start_upscale(
             stages=stages,
             model_share_of_wall=round(clock.busy["model"] / wall, 4) if wall > 0 else 0.0,
             startup_s=round(startup, 4),
-            drain_s=round(end - clock.last_end.get("model", end), 4),
+            drain_s=round(finished - clock.last_end.get("model", finished), 4),
             device=str(dev),
             device_name=torch.cuda.get_device_name(dev) if dev.type == "cuda" else None,
             precision=upscaler.precision,
@@ -315,6 +321,7 @@ def start_upscale(
             },
             warmup_s=round(warmup, 3),
             encoder_busy_share=None if encoder_share is None else round(encoder_share, 4),
+            cut=None if info.cut is None else info.cut.to_dict(),
             scale=geometry.scale,
             network=upscaler.arch,
             network_scale=upscaler.scale,
@@ -426,6 +433,9 @@ def upscale_video(
     progress: bool = True,
     on_frames: Callable[[int], None] | None = None,
     overwrite: bool = False,
+    start: float | str | None = None,
+    end: float | str | None = None,
+    duration: float | str | None = None,
 ) -> RunReport:
     """Upscale one clip: decode once, run the network in batches, encode once.
 
@@ -437,9 +447,11 @@ def upscale_video(
     (bytes) decides the tile plan. `channels_last`, `compile` and `cuda_graphs` are the
     network's speed switches (see vsr.upscale.Upscaler); `encoders` > 1 runs that many
     encoder instances over GOP-aligned chunks of the output. Audio, subtitles, timestamps
-    and colour metadata are kept by the writer. Raises VsrError for a user mistake; on any
-    failure, Ctrl-C included, no output file is left behind. Returns the run report (also
-    written to `report` as JSON).
+    and colour metadata are kept by the writer. `start` with `end` or `duration` (seconds,
+    or "[HH:]MM:SS" text) upscale only that part of the clip, which then starts at zero,
+    audio and subtitles cut alike. Raises VsrError for a user mistake; on any failure,
+    Ctrl-C included, no output file is left behind. Returns the run report (also written
+    to `report` as JSON).
     """
     return start_upscale(
         input,
@@ -461,4 +473,7 @@ def upscale_video(
         progress=progress,
         on_frames=on_frames,
         overwrite=overwrite,
+        start=start,
+        end=end,
+        duration=duration,
     ).finish()

@@ -59,6 +59,15 @@ def add_parser(subparsers) -> None:
         "--encoders", type=int, metavar="N",
         help="encoder instances over GOP-aligned chunks, for when one encoder is the bottleneck",
     )  # fmt: skip
+    part = parser.add_argument_group(
+        "a part of the clip",
+        "upscale only this part (every clip's, for a folder); the output starts at zero, with "
+        "its audio and subtitles cut alike. TIME: seconds (90, 90.5) or [HH:]MM:SS (1:30)",
+    )
+    part.add_argument("--start", metavar="TIME", help="from this time (default: the start)")
+    ends = part.add_mutually_exclusive_group()
+    ends.add_argument("--end", metavar="TIME", help="up to this time (default: the end)")
+    ends.add_argument("--duration", metavar="TIME", help="for this long")
     parser.add_argument("--report", type=Path, help="write the throughput report (JSON) here")
     parser.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     parser.add_argument("--quiet", action="store_true", help="no progress bars or messages")
@@ -163,6 +172,17 @@ def _target(args) -> dict:
     return {"scale": args.scale if args.scale is not None else 2.0, "size": None, "height": None}
 
 
+def _part(args) -> dict:
+    """--start/--end/--duration as upscale_video's arguments (checked now, before any clip
+    is opened); empty for the whole clip."""
+    from vsr.video.trim import time_range
+
+    given = {"start": args.start, "end": args.end, "duration": args.duration}
+    if time_range(**given) is None:
+        return {}
+    return {key: value for key, value in given.items() if value is not None}
+
+
 def run(args) -> int:
     from vsr.runner import upscale_video
 
@@ -177,6 +197,7 @@ def run(args) -> int:
     if watch_only and not args.watch:
         raise VsrError(f"{', '.join(watch_only)}: only with --watch")
     target = _target(args)
+    part = _part(args)
     say = (lambda line: None) if args.quiet else (lambda line: print(line, file=sys.stderr))
     if args.ray is not None or args.segments is not None or args.segment_seconds is not None:
         from vsr.commands.run_ray import run_on_ray
@@ -184,11 +205,19 @@ def run(args) -> int:
         # The workers, not this machine, decide whether the GPU settings apply.
         settings, cpu_model = _settings_and_model_options(args, on_gpu=False)
         _, gpu_model = _settings_and_model_options(args, on_gpu=True)
-        options = {"settings": settings, **cpu_model, **target, "gpu_options": gpu_model}
+        if part and (args.segments is not None or args.segment_seconds is not None):
+            raise VsrError("--start/--end/--duration cannot be combined with segment mode yet")
+        options = {
+            "settings": settings,
+            **cpu_model,
+            **target,
+            **part,
+            "gpu_options": gpu_model,
+        }
         return run_on_ray(args, options, say)
     settings, model = _settings_and_model_options(args)
     if args.input.is_dir():
-        return _run_folder(args, settings, model, target, say)
+        return _run_folder(args, settings, model, {**target, **part}, say)
     if args.watch:
         raise VsrError("--watch needs a folder INPUT")
     report = upscale_video(
@@ -202,15 +231,28 @@ def run(args) -> int:
         overwrite=args.overwrite,
         **model,
         **target,
+        **part,
     )
     for note in report.notes:
         say(f"vsr: note: {note}")
     say(
         f"vsr: {report.frames} frames {report.input_size[0]}x{report.input_size[1]} -> "
-        f"{report.output_size[0]}x{report.output_size[1]} in {report.wall_seconds:.1f} s "
+        f"{report.output_size[0]}x{report.output_size[1]}{_which_part(report)} in "
+        f"{report.wall_seconds:.1f} s "
         f"({report.fps:.2f} fps, {_where(report)}) -> {report.output}"
     )
     return 0
+
+
+def _which_part(report) -> str:
+    """ " (from 1:30.040 to 1:40.000)" for a cut: the first kept frame's time, as a check."""
+    if report.cut is None:
+        return ""
+    from vsr.video.trim import format_time
+
+    end = report.cut["end_s"]
+    until = "the end" if end is None else format_time(end)
+    return f" (from {format_time(report.cut['first_frame_s'])} to {until})"
 
 
 def _where(report) -> str:

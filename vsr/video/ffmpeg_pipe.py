@@ -22,6 +22,7 @@ import ffmpeg
 import numpy as np
 
 from vsr.errors import VsrError
+from vsr.video.trim import Cut
 
 
 def find_ffmpeg() -> str | None:
@@ -53,6 +54,7 @@ class PipePlan:
     color_primaries: str | None = None
     color_trc: str | None = None
     rotation: int = 0
+    cut: Cut | None = None  # a part of the source: its audio and subtitles are cut alike
 
 
 def build_arguments(plan: PipePlan, binary: str = "ffmpeg") -> list[str]:
@@ -61,7 +63,7 @@ def build_arguments(plan: PipePlan, binary: str = "ffmpeg") -> list[str]:
     if plan.rotation:
         pipe_options["display_rotation"] = plan.rotation
     frames = ffmpeg.input("pipe:0", **pipe_options)
-    source = ffmpeg.input(str(plan.source))
+    source = ffmpeg.input(str(plan.source), **_cut_options(plan.cut))
     output_options: dict[str, object] = {
         "format": plan.container,
         "vcodec": plan.codec,
@@ -87,6 +89,17 @@ def build_arguments(plan: PipePlan, binary: str = "ffmpeg") -> list[str]:
     compiled = ffmpeg.compile(graph, cmd=binary)
     # Global options go first: ffmpeg may ignore options that trail the output name.
     return [compiled[0], "-hide_banner", "-nostats", "-loglevel", "error", "-y", *compiled[1:]]
+
+
+def _cut_options(cut: Cut | None) -> dict[str, str]:
+    """ffmpeg's input -ss/-t for the source's other streams: -ss counts from the file's
+    start and moves the seek point to zero, as the piped frames' timestamps were moved."""
+    if cut is None:
+        return {}
+    options = {"ss": f"{float(cut.offset) - cut.file_start:.6f}"}
+    if cut.end is not None:
+        options["t"] = f"{float(cut.end - cut.offset):.6f}"
+    return options
 
 
 class FfmpegPipe:

@@ -7,8 +7,10 @@ the device. Damaged data is skipped and counted, never silently dropped.
 
 from __future__ import annotations
 
+import itertools
 import logging
-from collections.abc import Iterator
+import math
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -20,6 +22,7 @@ from vsr.errors import VsrError
 from vsr.video import colors
 from vsr.video.hdr import x265_hdr10_params
 from vsr.video.pixfmt import parse_planar, planar_equivalent
+from vsr.video.trim import Cut, TimeRange, exact_seconds, format_time
 
 log = logging.getLogger(__name__)
 
@@ -49,6 +52,7 @@ class VideoInfo:
     color_matrix_guessed: bool = False  # True when the file had no matrix tag
     sample_aspect_ratio: Fraction | None = None  # pixel shape; None: square (unset)
     x265_hdr10: str | None = None  # HDR10 static metadata as x265 parameters, if any
+    cut: Cut | None = None  # the part of the clip delivered (None: all of it)
 
     def describe(self) -> str:
         rate = f"{float(self.average_rate):.3f} fps" if self.average_rate else "unknown rate"
@@ -87,10 +91,15 @@ class VideoReader:
     Use as a context manager. `info` is known after construction (the first frame is
     decoded up front, which also proves the file holds at least one decodable frame).
     `lost_frames` and `decoded_frames` are final once `frames()` is exhausted.
+
+    With a `time_range`, only the frames shown in it are delivered, their timestamps moved
+    back so that the first is zero (`info.cut` says by how much, for the other streams).
+    The reader seeks to the keyframe before the start instead of decoding from the top.
     """
 
-    def __init__(self, path: str | Path):
+    def __init__(self, path: str | Path, time_range: TimeRange | None = None):
         self.path = Path(path)
+        self.time_range = time_range
         self.lost_frames = 0
         self.decoded_frames = 0
         self.damaged_frames = 0  # delivered, but the decoder flagged concealed errors
@@ -104,8 +113,15 @@ class VideoReader:
                 raise VsrError(f"{self.path}: no video stream")
             self._stream = self._container.streams.video[0]
             self._stream.thread_type = "AUTO"
-            self._decoded = self._decode()
+            self._range_pts = self._range_in_time_base()
+            self._decoded = self._decode() if time_range is None else self._decode_range()
             first = next(self._decoded, None)
+            if first is None and time_range is not None:
+                length = self._clip_seconds()
+                known = f"is {format_time(length)} long" if length else "has no known length"
+                raise VsrError(
+                    f"{self.path}: no frame from {time_range.describe()} (the clip {known})"
+                )
             if first is None:
                 raise VsrError(f"{self.path}: no decodable video frame (empty or damaged)")
             self._first: av.VideoFrame | None = first
@@ -126,6 +142,29 @@ class VideoReader:
         """Decode every packet; count what the decoder rejected instead of raising."""
         packets = 0
         discarded = 0
+
+        def tally(packet: av.Packet) -> None:
+            nonlocal packets, discarded
+            if packet.is_discard:
+                discarded += 1  # decoded only as a reference, never shown (edit lists)
+            else:
+                packets += 1
+
+        for frame in self._decode_packets(tally):
+            self._count(frame)
+            yield frame
+        if not hasattr(self, "info"):
+            return  # nothing decoded at all: the constructor reports it
+        # A frame is lost when its packet did not decode, or when the container promised
+        # more frames than the demuxer could read (a truncated file with its index first).
+        promised = (self.info.frame_count or 0) - discarded
+        lost = max(0, packets - self.decoded_frames, promised - self.decoded_frames)
+        self.lost_frames = max(lost, self._missing_tail_frames())
+
+    def _decode_packets(self, tally: Callable[[av.Packet], None]) -> Iterator[av.VideoFrame]:
+        """Every frame the decoder gives from where the container stands, then its flush;
+        `tally` sees each packet with data. Undecodable packets are skipped (the callers
+        count them from the tally); a demuxing error ends the stream as a truncation."""
         stream = self._stream
         demuxer = self._container.demux(stream)
         while True:
@@ -138,39 +177,106 @@ class VideoReader:
                 self.demux_error = error.strerror or str(error)
                 packet = None
             if packet is not None and packet.size:
-                if packet.is_discard:
-                    discarded += 1  # decoded only as a reference, never shown (edit lists)
-                else:
-                    packets += 1
+                tally(packet)
             try:
                 decoded = stream.decode(packet)
             except av.error.FFmpegError as error:
                 log.debug("%s: undecodable packet: %s", self.path, error)
                 decoded = []
-            for frame in decoded:
-                self._count(frame)
-                yield frame
+            yield from decoded
             if packet is None:
-                break
-        if self.demux_error is None:
-            for frame in self._flush():
-                yield frame
-        if not hasattr(self, "info"):
-            return  # nothing decoded at all: the constructor reports it
-        # A frame is lost when its packet did not decode, or when the container promised
-        # more frames than the demuxer could read (a truncated file with its index first).
-        promised = (self.info.frame_count or 0) - discarded
-        lost = max(0, packets - self.decoded_frames, promised - self.decoded_frames)
-        self.lost_frames = max(lost, self._missing_tail_frames())
-
-    def _flush(self) -> Iterator[av.VideoFrame]:
+                return  # the decoder was flushed by the None packet
         try:
-            decoded = self._stream.decode(None)
+            yield from stream.decode(None)
         except av.error.FFmpegError:
-            decoded = []
-        for frame in decoded:
+            return
+
+    # -- a part of the clip -------------------------------------------------------------
+
+    def _range_in_time_base(self) -> tuple[int, int | None] | None:
+        """The range as [start, end) pts of the video stream, counted from its first."""
+        self._in_range_packets = 0  # packets whose frames the range shows
+        self._last_seen_pts: int | None = None  # the latest frame decoded, kept or not
+        if self.time_range is None:
+            return None
+        time_base = self._stream.time_base or Fraction(1, 90000)
+        origin = self._stream.start_time or 0
+        start = origin + math.ceil(exact_seconds(self.time_range.start) / time_base)
+        end = self.time_range.end
+        return start, None if end is None else origin + math.ceil(exact_seconds(end) / time_base)
+
+    def _decode_range(self) -> Iterator[av.VideoFrame]:
+        """The frames shown in the time range: seek to the keyframe before its start,
+        decode, drop what comes earlier, stop at its end. Counts as `_decode` does, but
+        only what lies in the range."""
+        start, end = self._range_pts
+        raw = self._decode_from(start)
+        first = next(raw, None)
+        if first is not None and first.pts is not None and first.pts > start > self._origin():
+            # The seek landed past the start (formats that seek by byte position, or
+            # without an index): decode from the top instead, dropping what comes before.
+            self._reopen()
+            raw = self._decode_from(None)
+            first = next(raw, None)
+        reached_end = False
+        frames = raw if first is None else itertools.chain([first], raw)
+        for frame in frames:
+            if frame.pts is None:
+                raise VsrError(f"{self.path}: frames without timestamps; --start/--end need them")
+            self._last_seen_pts = max(self._last_seen_pts or frame.pts, frame.pts)
+            if frame.pts < start:
+                continue
+            if end is not None and frame.pts >= end:
+                reached_end = True
+                break
             self._count(frame)
             yield frame
+        if not hasattr(self, "info"):
+            return  # nothing in the range: the constructor reports it
+        self.lost_frames = max(0, self._in_range_packets - self.decoded_frames)
+        if not reached_end and self.demux_error is None:
+            self.lost_frames = max(self.lost_frames, self._missing_tail_frames())
+            if end is not None and not self.missing_seconds:
+                self.warnings.append(
+                    f"the clip ends at {format_time(self._clip_seconds() or 0)}, before the "
+                    f"requested end ({format_time(self.time_range.end)})"
+                )
+
+    def _decode_from(self, start: int | None) -> Iterator[av.VideoFrame]:
+        """Every decodable frame from the keyframe at or before `start` (None: the top),
+        counting the packets whose frames the range shows."""
+        if start is not None and start > self._origin():
+            try:
+                self._container.seek(start, stream=self._stream, backward=True)
+            except av.error.FFmpegError:
+                self._reopen()  # cannot seek: decode from the top
+        low, high = self._range_pts
+
+        def tally(packet: av.Packet) -> None:
+            shown = packet.pts is not None and not packet.is_discard
+            if shown and low <= packet.pts and (high is None or packet.pts < high):
+                self._in_range_packets += 1
+
+        return self._decode_packets(tally)
+
+    def _origin(self) -> int:
+        return self._stream.start_time or 0
+
+    def _reopen(self) -> None:
+        self._container.close()
+        self._container = _open_input(self.path)
+        self._stream = self._container.streams.video[0]
+        self._stream.thread_type = "AUTO"
+        self._in_range_packets = 0
+        self._last_seen_pts = None
+
+    def _clip_seconds(self) -> float | None:
+        """How long the clip is, from its last decoded frame (or what the file declares)."""
+        if self._last_seen_pts is None or not self._stream.time_base:
+            return _declared_video_seconds(self._stream, self._container)[0]
+        rate = self._stream.average_rate or self._stream.guessed_rate
+        last = float((self._last_seen_pts - self._origin()) * self._stream.time_base)
+        return last + (1 / float(rate) if rate else 0.0)
 
     def _count(self, frame: av.VideoFrame) -> None:
         self.decoded_frames += 1
@@ -213,7 +319,10 @@ class VideoReader:
                 frame = next(self._decoded, None)
                 if frame is None:
                     break
-            yield Frame(self._planes(frame), frame.pts, index)
+            pts = frame.pts
+            if self.info.cut is not None:
+                pts = self.info.cut.shift(pts, self.info.time_base)
+            yield Frame(self._planes(frame), pts, index)
             index += 1
         if self.damaged_frames:
             self.warnings.insert(
@@ -284,6 +393,11 @@ class VideoReader:
             duration = float(stream.duration * time_base)
         elif self._container.duration:
             duration = self._container.duration / av.time_base
+        cut = self._cut_at(frame, time_base)
+        frame_count = stream.frames or None
+        rate = stream.average_rate or stream.guessed_rate
+        if cut is not None:
+            frame_count, duration = _frames_in_cut(cut, frame_count, rate, duration)
         return VideoInfo(
             path=self.path,
             width=frame.width,
@@ -292,8 +406,8 @@ class VideoReader:
             bit_depth=bit_depth,
             chroma_shift=chroma_shift,
             time_base=time_base,
-            average_rate=stream.average_rate or stream.guessed_rate,
-            frame_count=stream.frames or None,
+            average_rate=rate,
+            frame_count=frame_count,
             duration=duration,
             color_matrix=matrix,
             color_range=color_range,
@@ -309,6 +423,20 @@ class VideoReader:
             or stream.codec_context.sample_aspect_ratio
             or None,
             x265_hdr10=x265_hdr10_params(frame),
+            cut=cut,
+        )
+
+    def _cut_at(self, first: av.VideoFrame, time_base: Fraction) -> Cut | None:
+        """The time range on the file's clock, now that its first frame is known."""
+        if self.time_range is None:
+            return None
+        _, end = self._range_pts
+        container_start = self._container.start_time
+        return Cut(
+            requested=self.time_range,
+            offset=first.pts * time_base,
+            end=None if end is None else end * time_base,
+            file_start=container_start / av.time_base if container_start else 0.0,
         )
 
     # -- lifetime --------------------------------------------------------------------
@@ -324,6 +452,29 @@ class VideoReader:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def _frames_in_cut(
+    cut: Cut, frames: int | None, rate: Fraction | None, seconds: float | None
+) -> tuple[int | None, float | None]:
+    """About how many frames, and how many seconds, the cut keeps (for the progress bar):
+    the whole clip's figures less what lies before the cut and after its end."""
+    requested = cut.requested
+    if seconds is not None:
+        seconds = max(0.0, min(seconds, requested.end or seconds) - requested.start)
+    elif requested.end is not None:
+        seconds = requested.end - requested.start
+    if not rate:
+        return None, seconds
+    # A constant rate shows frame k at k / rate: the range holds those with k / rate in it.
+    skipped = math.ceil(exact_seconds(requested.start) * rate)
+    left = None if frames is None else max(0, frames - skipped)
+    if left is None and seconds is not None:
+        left = math.ceil(seconds * rate)
+    if requested.end is None:
+        return left, seconds
+    estimate = math.ceil(exact_seconds(requested.end) * rate) - skipped
+    return (estimate if left is None else min(estimate, left)), seconds
 
 
 def _declared_video_seconds(

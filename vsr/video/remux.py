@@ -6,16 +6,23 @@ format in that case (SubRip -> mov_text for MP4), and bitmap subtitles it cannot
 dropped with a note. The source is demuxed a second time alongside the video encoder and packets are
 handed to the muxer only up to the time the video has reached (plus a short lead), so
 the muxer interleaves properly and memory stays bounded however long the clip is.
+
+For a part of the clip (`vsr.video.trim.Cut`) the copy starts a little before the cut,
+keeps what is heard or shown inside it, and moves every timestamp back as the video's.
 """
 
 from __future__ import annotations
 
+import contextlib
 import io
 from collections.abc import Iterator
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 
 import av
+
+from vsr.video.trim import Cut
 
 # Tags the muxer writes itself, or that describe the old file rather than the new one.
 STALE_TAGS = frozenset(
@@ -26,6 +33,11 @@ LEAD_SECONDS = 1.0
 # FFmpeg's default layout for a channel count, for sources that name no channel order.
 _DEFAULT_LAYOUTS = {1: "mono", 2: "stereo", 3: "2.1", 4: "4.0", 5: "5.0", 6: "5.1", 8: "7.1"}
 TEXT_SUBTITLES = frozenset({"subrip", "srt", "ass", "ssa", "webvtt", "mov_text", "text"})
+# For a cut: how far before it the copy starts reading (a subtitle shown at the cut may
+# have started this long before), and how far past its end it reads before stopping (the
+# streams of a file are interleaved only roughly).
+CUT_PREROLL_SECONDS = 10.0
+CUT_SLACK_SECONDS = 5.0
 
 
 def fresh_tags(tags: dict[str, str]) -> dict[str, str]:
@@ -67,7 +79,14 @@ def _muxer_takes(source: Path, stream, container_format: str) -> bool:
 class StreamCopier:
     """Copies the non-video streams of `source` into `output` (an open output container)."""
 
-    def __init__(self, source: Path, output: av.container.OutputContainer, notes: list[str]):
+    def __init__(
+        self,
+        source: Path,
+        output: av.container.OutputContainer,
+        notes: list[str],
+        cut: Cut | None = None,
+    ):
+        self._cut = cut
         self._input = av.open(str(source))
         self._output = output
         self._routes: dict[int, _Route] = {}
@@ -166,10 +185,41 @@ class StreamCopier:
         if not self._routes:
             return
         wanted = [s for s in self._input.streams if s.index in self._routes]
+        packets = self._input.demux(wanted)
+        if self._cut is not None:
+            packets = self._within_cut(packets)
         try:
-            yield from self._input.demux(wanted)
+            yield from packets
         except av.error.FFmpegError:
             return  # a truncated source: copy what could be read
+
+    def _within_cut(self, packets: Iterator[av.Packet]) -> Iterator[av.Packet]:
+        """The packets heard or shown inside the cut, their timestamps moved back with the
+        video's. A subtitle already showing at the cut starts at zero, for what is left."""
+        cut = self._cut
+        early = max(cut.file_start, float(cut.offset) - CUT_PREROLL_SECONDS)
+        with contextlib.suppress(av.error.FFmpegError):  # unseekable: read from the top
+            self._input.seek(int(early * av.time_base), backward=True)
+        stop = None if cut.end is None else cut.end + Fraction(CUT_SLACK_SECONDS)
+        for packet in packets:
+            stamp, time_base = packet.pts, packet.time_base
+            if stamp is None or time_base is None or not packet.size:
+                continue  # a cut needs times; the end-of-stream marker is not needed
+            if stop is not None and stamp * time_base > stop:
+                return
+            if cut.past(stamp, time_base):
+                continue
+            zero = cut.offset_in(time_base)
+            if stamp < zero:
+                end = stamp + (packet.duration or 0)
+                if packet.stream.type != "subtitle" or end <= zero:
+                    continue
+                packet.duration = end - zero
+                packet.pts = packet.dts = stamp = zero
+            dts = packet.dts
+            packet.pts = stamp - zero
+            packet.dts = None if dts is None else min(dts - zero, packet.pts)
+            yield packet
 
     @staticmethod
     def _seconds(packet: av.Packet) -> float:

@@ -301,7 +301,7 @@ class VideoWriter:
             stream.set_display_rotation(self.source.rotation)
         self._video = stream
 
-        self._copier = StreamCopier(self.source.path, output, self.notes)
+        self._copier = StreamCopier(self.source.path, output, self.notes, self.source.cut)
         output.metadata.update(fresh_tags(self._copier.container_tags))
         stream.metadata.update(fresh_tags(self._copier.video_tags))
 
@@ -501,6 +501,7 @@ class VideoWriter:
             color_primaries=self.source.color_primaries,
             color_trc=self.source.color_trc,
             rotation=self.source.rotation,
+            cut=self.source.cut,
         )
 
 

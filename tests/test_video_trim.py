@@ -1,0 +1,262 @@
+"""A part of a clip (`vsr run --start/--end/--duration`): which frames, their timestamps,
+the audio and subtitles cut alike, and the mistakes a user can make."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+from media import corrupt_middle_packets, make_clip
+
+from vsr.cli import main
+from vsr.errors import VsrError
+from vsr.runner import upscale_video
+from vsr.video.ffmpeg_pipe import PipePlan, build_arguments
+from vsr.video.reader import VideoReader
+from vsr.video.trim import Cut, TimeRange, format_time, parse_time, time_range
+from vsr.video.writer import EncodeSettings
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+RATE = 25  # make_clip's frame k is shown at k / 25 s
+
+
+@pytest.fixture(scope="module")
+def clips(tmp_path_factory) -> dict[str, Path]:
+    """60 frames (2.4 s) with a keyframe every 10, so a cut seeks; audio and subtitles."""
+    folder = tmp_path_factory.mktemp("trim")
+    made = {}
+    for suffix in (".mp4", ".mkv"):
+        made[suffix] = folder / f"clip{suffix}"
+        make_clip(made[suffix], frames=60, keyframe_every=10, subtitles=suffix == ".mkv")
+    made["vfr"] = folder / "vfr.mkv"
+    make_clip(made["vfr"], frames=30, vfr=True, keyframe_every=5)
+    return made
+
+
+def whole(path: Path) -> tuple[list, list[int], Fraction]:
+    """Every frame's planes and pts, decoded from the top without a cut."""
+    with VideoReader(path) as reader:
+        frames = list(reader.frames())
+        return [f.planes for f in frames], [f.pts for f in frames], reader.info.time_base
+
+
+def packets(path: Path, kind: str) -> list[tuple[Fraction, Fraction]]:
+    """(start, duration) in seconds of every packet of the first `kind` stream."""
+    with av.open(str(path)) as container:
+        stream = getattr(container.streams, kind)[0]
+        tb = stream.time_base
+        return [
+            (p.pts * tb, (p.duration or 0) * tb)
+            for p in container.demux(stream)
+            if p.size and p.pts is not None
+        ]
+
+
+@pytest.mark.parametrize(
+    ("text", "seconds"),
+    [("90", 90.0), ("90.5", 90.5), (".5", 0.5), ("1:30", 90.0), ("1:02:03.5", 3723.5), (7, 7.0)],
+)
+def test_times_read_as_seconds_or_a_clock(text, seconds):
+    assert parse_time(text) == seconds
+
+
+@pytest.mark.parametrize(
+    ("text", "complaint"),
+    [
+        ("1:75", "below 60"),
+        ("1:60:00", "minutes after a colon"),
+        ("-3", "give seconds"),
+        ("ten", "give seconds"),
+        (float("nan"), "at least 0 s"),
+        (-1.0, "at least 0 s"),
+        (True, "time in seconds"),
+    ],
+)
+def test_a_bad_time_is_one_clear_error(text, complaint):
+    with pytest.raises(VsrError, match=complaint):
+        parse_time(text, "--start")
+
+
+def test_a_range_must_run_forwards_and_name_one_end():
+    assert time_range() is None
+    assert time_range("1:00", duration="30") == TimeRange(60.0, 90.0)
+    assert time_range(end="2") == TimeRange(0.0, 2.0)
+    with pytest.raises(VsrError, match="must come after the start"):
+        time_range("10", end="5")
+    with pytest.raises(VsrError, match="not both"):
+        time_range(end="5", duration="1")
+    with pytest.raises(VsrError, match="longer than 0 s"):
+        time_range(duration="0")
+    assert format_time(95) == "1:35.000" and format_time(3723.5) == "1:02:03.500"
+
+
+@pytest.mark.parametrize("suffix", [".mp4", ".mkv"])
+@pytest.mark.parametrize(
+    ("start", "end", "first", "count"),
+    [
+        (0.5, 1.0, 13, 12),  # 0.52 .. 0.96 s: 0.5 falls between frames 12 and 13
+        (0.0, 0.2, 0, 5),  # a frame shown exactly at the end is not in the range
+        (1.2, None, 30, 30),  # on a frame, to the end
+        (2.3, 9.0, 58, 2),  # the clip ends before the range does
+    ],
+)
+def test_a_cut_delivers_exactly_the_frames_shown_in_it(clips, suffix, start, end, first, count):
+    planes, stamps, time_base = whole(clips[suffix])
+    with VideoReader(clips[suffix], TimeRange(start, end)) as reader:
+        kept = list(reader.frames())
+        info = reader.info
+    assert len(kept) == count
+    # The progress bar's estimate: exact where the file counts its frames (MP4); Matroska
+    # gives only a duration, rounded and covering the audio too.
+    assert abs(info.frame_count - count) <= (0 if suffix == ".mp4" else 2)
+    for frame, index in zip(kept, range(first, first + count), strict=True):
+        for got, want in zip(frame.planes, planes[index], strict=True):
+            np.testing.assert_array_equal(got, want)
+        # Moved back so the first kept frame is at zero, the spacing untouched.
+        assert frame.pts == stamps[index] - stamps[first]
+    assert [f.index for f in kept] == list(range(count))
+    assert info.cut.offset == stamps[first] * time_base == Fraction(first, RATE)
+    assert reader.lost_frames == 0
+    past_the_end = [w for w in reader.warnings if "before the requested end" in w]
+    assert bool(past_the_end) == (end == 9.0)
+
+
+def test_a_cut_of_a_variable_rate_clip_keeps_its_own_steps(clips):
+    planes, stamps, time_base = whole(clips["vfr"])
+    seconds = [s * time_base for s in stamps]
+    start, end = Fraction(1, 2), Fraction(6, 5)
+    wanted = [i for i, t in enumerate(seconds) if start <= t < end]
+    with VideoReader(clips["vfr"], TimeRange(0.5, 1.2)) as reader:
+        kept = list(reader.frames())
+    assert len(kept) == len(wanted) > 5
+    assert [f.pts for f in kept] == [stamps[i] - stamps[wanted[0]] for i in wanted]
+    np.testing.assert_array_equal(kept[-1].planes[0], planes[wanted[-1]][0])
+
+
+def test_damage_is_reported_where_the_range_holds_it_only(tmp_path):
+    clip = tmp_path / "damaged.mp4"
+    make_clip(clip, frames=60, keyframe_every=10, audio=False)
+    assert corrupt_middle_packets(clip, 2) == [29, 30]  # frames 29 and 30: 1.16 s, 1.2 s
+    reports = {}
+    for start, end in ((0.8, 1.6), (0.0, 0.8), (1.6, None)):
+        with VideoReader(clip, TimeRange(start, end)) as reader:
+            assert len(list(reader.frames())) == 20
+            reports[start] = (reader.lost_frames + reader.damaged_frames, reader.warnings)
+    count, warnings = reports[0.8]
+    assert count >= 1 and any("damaged" in w or "could not be decoded" in w for w in warnings)
+    assert reports[0.0] == (0, []) and reports[1.6] == (0, [])
+
+
+def test_a_start_past_the_end_names_the_clips_length(clips):
+    with pytest.raises(VsrError, match=r"no frame from 5\.000 s to the end \(the clip is 2\.400 s"):
+        VideoReader(clips[".mp4"], TimeRange(5.0))
+
+
+def test_the_upscaled_part_matches_the_same_frames_of_a_whole_run(clips, weights, tmp_path):
+    lossless = EncodeSettings(codec="ffv1")
+    full, part = tmp_path / "full.mkv", tmp_path / "part.mkv"
+    upscale_video(clips[".mkv"], full, weights=weights, settings=lossless, progress=False)
+    report = upscale_video(
+        clips[".mkv"],
+        part,
+        weights=weights,
+        settings=lossless,
+        progress=False,
+        start="0:00.5",
+        duration=0.8,
+    )
+    assert report.frames == 20
+    assert report.cut == {"start_s": 0.5, "end_s": 1.3, "first_frame_s": 0.52}
+    full_planes, full_stamps, _ = whole(full)
+    part_planes, part_stamps, time_base = whole(part)
+    assert len(part_planes) == 20
+    for got, want in zip(part_planes, full_planes[13:33], strict=True):
+        np.testing.assert_array_equal(got[0], want[0])
+    assert part_stamps[0] == 0
+    assert part_stamps == [s - full_stamps[13] for s in full_stamps[13:33]]
+
+    # The audio heard from 0.52 s to 1.3 s, moved back by 0.52 s: every packet that starts
+    # in the range, no other (at most one packet's length is lost at the cut).
+    source_audio = [t for t, _ in packets(clips[".mkv"], "audio")]
+    offset = Fraction(13, RATE)
+    wanted = [t - offset for t in source_audio if offset <= t < Fraction(13, 10)]
+    got = [t for t, _ in packets(part, "audio")]
+    assert got == wanted
+    assert 0 <= got[0] < Fraction(1, 40) and got[-1] < Fraction(4, 5)
+    # The subtitle shown at 1.2 s now shows at 0.68 s; the one at 0 s is gone.
+    assert packets(part, "subtitles") == [(Fraction(17, 25), Fraction(1, 10))]
+
+
+def test_a_subtitle_showing_at_the_cut_starts_at_zero_for_what_is_left(clips, weights, tmp_path):
+    out = tmp_path / "late.mkv"
+    # The subtitle from 1.2 s to 1.3 s; the first frame at or after 1.25 s is at 1.28 s.
+    upscale_video(clips[".mkv"], out, weights=weights, progress=False, start=1.25, end=1.5)
+    assert packets(out, "subtitles") == [(0, Fraction(1, 50))]
+
+
+def test_mp4_audio_is_cut_on_its_own_time_base(clips, weights, tmp_path):
+    out = tmp_path / "tail.mp4"
+    report = upscale_video(clips[".mp4"], out, weights=weights, progress=False, start=2)
+    assert report.frames == 10
+    got = packets(out, "audio")
+    wanted = [(t - 2, d) for t, d in packets(clips[".mp4"], "audio") if t >= 2]
+    assert [d for _, d in got] == [d for _, d in wanted]
+    # MP4 states where the audio starts in its movie time scale, milliseconds here.
+    assert all(abs(g - w) <= Fraction(1, 1000) for (g, _), (w, _) in zip(got, wanted, strict=True))
+
+
+def run(*args: object) -> int:
+    return main(["run", *map(str, args), "--quiet"])
+
+
+def test_the_command_line_cuts_and_refuses_mistakes(clips, weights, tmp_path, capsys):
+    out = tmp_path / "cut.mp4"
+    assert run(clips[".mp4"], out, "--weights", weights, "--start", "1:01", "--end", "1") == 2
+    assert "must come after the start" in capsys.readouterr().err
+    assert run(clips[".mp4"], out, "--weights", weights, "--start", "1:75") == 2
+    assert "seconds after a colon must be below 60" in capsys.readouterr().err
+    assert run(clips[".mp4"], out, "--weights", weights, "--start", "30") == 2
+    assert "the clip is 2.400 s long" in capsys.readouterr().err
+    assert not out.exists() and [p.name for p in tmp_path.iterdir()] == []
+    with pytest.raises(SystemExit):  # argparse: --end and --duration exclude each other
+        run(clips[".mp4"], out, "--end", "2", "--duration", "1")
+    assert "not allowed with argument" in capsys.readouterr().err
+    assert run(clips[".mp4"], out, "--segments", "2", "--ray", "--duration", "1") == 2
+    assert "cannot be combined with segment mode" in capsys.readouterr().err
+
+    assert run(clips[".mp4"], out, "--weights", weights, "--duration", "0.4") == 0
+    _, stamps, time_base = whole(out)
+    assert len(stamps) == 10 and stamps[0] == 0
+
+
+def test_a_folder_run_cuts_every_clip(clips, weights, tmp_path):
+    folder, done = tmp_path / "in", tmp_path / "out"
+    folder.mkdir()
+    for name in ("a.mp4", "b.mp4"):
+        (folder / name).write_bytes(clips[".mp4"].read_bytes())
+    assert run(folder, done, "--weights", weights, "--start", "2") == 0
+    assert [len(whole(done / name)[1]) for name in ("a.mp4", "b.mp4")] == [10, 10]
+
+
+def test_the_ffmpeg_fallback_cuts_the_source_alike():
+    plan = PipePlan(
+        output=Path("out.mp4"),
+        container="mp4",
+        source=Path("in.mkv"),
+        width=128,
+        height=96,
+        pix_fmt="yuv420p",
+        time_base=Fraction(1, 1000),
+        rate=Fraction(25),
+        codec="libx264",
+        encoder_pix_fmt="yuv420p",
+        cut=Cut(TimeRange(0.5, 1.3), Fraction(13, 25), Fraction(13, 10), file_start=0.1),
+    )
+    arguments = build_arguments(plan)
+    source = arguments.index("in.mkv")
+    # -ss counts from the file's start (0.1 s); -t is the length from the first frame.
+    assert arguments[source - 5 : source] == ["-ss", "0.420000", "-t", "0.780000", "-i"]
