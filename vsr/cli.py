@@ -61,6 +61,12 @@ def _terminate(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
+def _print_notes(error: BaseException) -> None:
+    """What the code that failed added for the user (e.g. where finished work is kept)."""
+    for note in getattr(error, "__notes__", ()):
+        print(f"vsr: {note}", file=sys.stderr)
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
@@ -77,9 +83,11 @@ def main(argv: list[str] | None = None) -> int:
         return int(args.func(args) or 0)
     except VsrError as error:
         print(f"vsr: error: {error}", file=sys.stderr)
+        _print_notes(error)
         return 2
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as error:
         print("vsr: interrupted", file=sys.stderr)
+        _print_notes(error)
         return 130
     finally:
         # main() may be called from Python (tests, scripts), and a SIGTERM that arrives

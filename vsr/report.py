@@ -50,6 +50,9 @@ class RunReport:
     # A part of the clip (--start/--end): the range asked for, and where its first frame
     # was in the source (the output's zero); null for the whole clip.
     cut: dict[str, Any] | None = None
+    # --resume: frames of `frames` an interrupted earlier run had finished (taken from its
+    # journal, not upscaled again).
+    resumed_frames: int = 0
     notes: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:

@@ -18,6 +18,7 @@ from vsr.report import RunReport, write_json
 from vsr.scaling import NETWORK_SCALES, plan_geometry, round_half_up
 from vsr.telemetry import GpuSampler, StageClock, peak_host_memory_bytes
 from vsr.upscale import Upscaler
+from vsr.video.chunk_journal import ChunkJournal
 from vsr.video.trim import time_range
 
 
@@ -164,6 +165,7 @@ def start_upscale(
     start: float | str | None = None,
     end: float | str | None = None,
     duration: float | str | None = None,
+    resume: bool = False,
 ) -> ClipRun:
     """Upscale one clip up to its last encoded frame; `finish()` on the result flushes
     the encoder, completes the file and returns the report. Folder mode finishes one clip
@@ -176,7 +178,9 @@ def start_upscale(
     VsrError for a user mistake; on any failure the output file is not left behind.
     `on_frames(n)` is called as each batch of n frames is encoded (live progress elsewhere,
     e.g. a Ray driver). `start` with `end` or `duration` (seconds, or "[HH:]MM:SS") upscale
-    only that part of the clip; see vsr.video.trim.
+    only that part of the clip; see vsr.video.trim. `resume` keeps finished chunks beside
+    the output while it is made, and continues an interrupted run of the same settings;
+    see vsr.video.chunk_journal.
     """
     from tqdm import tqdm
 
@@ -238,10 +242,32 @@ def start_upscale(
         # any-scale path); the others get the frame as it is.
         net_in = (geometry.height, geometry.width) if upscaler.scale == 1 else None
         net_in_hw = net_in or (info.height, info.width)
-        writer = open_writer(
-            target_path, info, geometry.width, geometry.height, settings, overwrite, encoders
-        )
+        journal, done = None, []
+        if resume:
+            journal = ChunkJournal(target_path)
+            fingerprint = run_fingerprint(
+                source_path, upscaler, geometry, settings, part, net_in_hw
+            )
+            done = journal.start(fingerprint, overwrite)
         try:
+            writer = open_writer(
+                target_path,
+                info,
+                geometry.width,
+                geometry.height,
+                settings,
+                overwrite,
+                encoders,
+                journal,
+            )
+        except BaseException:
+            if journal is not None and not journal.kept_frames():
+                journal.discard()  # it holds nothing worth keeping
+            raise
+        try:
+            if done:
+                writer.replay(done)
+                reader.resume_after(done[-1].last_pts)
             pipeline = Pipeline(
                 upscaler,
                 device=dev,
@@ -258,6 +284,7 @@ def start_upscale(
             )
             bar = tqdm(
                 total=info.frame_count,
+                initial=resumed_frames(writer),
                 desc=source_path.name,
                 unit="frame",
                 disable=not progress,
@@ -274,8 +301,16 @@ def start_upscale(
                     frames = pipeline.run(reader.frames(), writer, _both(advance, on_frames))
             finally:
                 bar.close()
-        except BaseException:
+        except BaseException as error:
             writer.abort()  # nothing half-written stays behind
+            kept = journal.kept_frames() if journal is not None else 0
+            if kept:
+                error.add_note(
+                    f"{kept} upscaled frames are kept in {journal.folder}: the same command "
+                    "with --resume continues from there"
+                )
+            elif journal is not None:
+                journal.discard()  # it holds nothing worth keeping
             raise
         lost = reader.lost_frames
         reader_warnings = list(reader.warnings)
@@ -283,6 +318,8 @@ def start_upscale(
     def finish() -> RunReport:
         with clock.working("encode"):
             writer.close()  # flush the encoder, copy audio/subtitles, rename into place
+        if journal is not None:
+            journal.discard()  # the output is complete
         finished = time.perf_counter()
         wall = finished - started
         # The reader's warnings name lost, damaged and truncated frames; never shorten silently.
@@ -322,6 +359,7 @@ def start_upscale(
             warmup_s=round(warmup, 3),
             encoder_busy_share=None if encoder_share is None else round(encoder_share, 4),
             cut=None if info.cut is None else info.cut.to_dict(),
+            resumed_frames=resumed_frames(writer),
             scale=geometry.scale,
             network=upscaler.arch,
             network_scale=upscaler.scale,
@@ -391,18 +429,49 @@ def encoder_advice(encoder_share: float | None, encoders: int) -> str | None:
 
 
 def open_writer(
-    path: Path, info, width: int, height: int, settings, overwrite: bool, encoders: int
+    path: Path,
+    info,
+    width: int,
+    height: int,
+    settings,
+    overwrite: bool,
+    encoders: int,
+    journal: ChunkJournal | None = None,
 ):
-    """One encoder, or several over GOP-aligned chunks when one cannot keep up."""
-    if encoders == 1:
+    """One encoder, or several over GOP-aligned chunks when one cannot keep up (or when a
+    journal keeps the chunks for --resume)."""
+    if encoders == 1 and journal is None:
         from vsr.video.writer import VideoWriter
 
         return VideoWriter(path, info, width, height, settings, overwrite=overwrite)
     from vsr.video.parallel_writer import ParallelVideoWriter
 
     return ParallelVideoWriter(
-        path, info, width, height, settings, overwrite=overwrite, encoders=encoders
+        path, info, width, height, settings, overwrite=overwrite, encoders=encoders, journal=journal
     )
+
+
+def resumed_frames(writer) -> int:
+    """Frames an earlier run made that this one took from its journal."""
+    return getattr(writer, "resumed_frames", 0)
+
+
+def run_fingerprint(source: Path, upscaler: Upscaler, geometry, settings, part, net_in_hw):
+    """What decides the output's frames and packets: a journal of chunks made under other
+    values cannot continue this run. Keys are named for the refusal message."""
+    from dataclasses import asdict
+
+    from vsr.ops.aot_package import network_identity
+
+    stat = source.stat()
+    return {
+        "source file": [str(source.resolve()), stat.st_size, stat.st_mtime_ns],
+        "network": [upscaler.arch, upscaler.precision, network_identity(upscaler.model)],
+        "output size": [geometry.width, geometry.height],
+        "encoder settings": asdict(settings),
+        "time range": None if part is None else part.to_dict(),
+        "tile plan": upscaler.plan_for(*net_in_hw).to_dict(),
+    }
 
 
 def network_scale_for_request(info, scale, size, height) -> int:
@@ -436,6 +505,7 @@ def upscale_video(
     start: float | str | None = None,
     end: float | str | None = None,
     duration: float | str | None = None,
+    resume: bool = False,
 ) -> RunReport:
     """Upscale one clip: decode once, run the network in batches, encode once.
 
@@ -476,4 +546,5 @@ def upscale_video(
         start=start,
         end=end,
         duration=duration,
+        resume=resume,
     ).finish()

@@ -70,6 +70,11 @@ def add_parser(subparsers) -> None:
     ends.add_argument("--duration", metavar="TIME", help="for this long")
     parser.add_argument("--report", type=Path, help="write the throughput report (JSON) here")
     parser.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+    parser.add_argument(
+        "--resume", action="store_true",
+        help="keep finished chunks beside the output while it is made, so that an "
+        "interrupted run given again with --resume continues where it stopped",
+    )  # fmt: skip
     parser.add_argument("--quiet", action="store_true", help="no progress bars or messages")
     parser.add_argument(
         "--watch", action="store_true", help="folder input: keep processing new clips"
@@ -172,15 +177,18 @@ def _target(args) -> dict:
     return {"scale": args.scale if args.scale is not None else 2.0, "size": None, "height": None}
 
 
-def _part(args) -> dict:
-    """--start/--end/--duration as upscale_video's arguments (checked now, before any clip
-    is opened); empty for the whole clip."""
+def _clip_options(args) -> dict:
+    """--start/--end/--duration (checked now, before any clip is opened) and --resume as
+    upscale_video's arguments; empty when none is given."""
     from vsr.video.trim import time_range
 
     given = {"start": args.start, "end": args.end, "duration": args.duration}
+    options = {key: value for key, value in given.items() if value is not None}
     if time_range(**given) is None:
-        return {}
-    return {key: value for key, value in given.items() if value is not None}
+        options = {}
+    if args.resume:
+        options["resume"] = True
+    return options
 
 
 def run(args) -> int:
@@ -197,7 +205,7 @@ def run(args) -> int:
     if watch_only and not args.watch:
         raise VsrError(f"{', '.join(watch_only)}: only with --watch")
     target = _target(args)
-    part = _part(args)
+    clip = _clip_options(args)
     say = (lambda line: None) if args.quiet else (lambda line: print(line, file=sys.stderr))
     if args.ray is not None or args.segments is not None or args.segment_seconds is not None:
         from vsr.commands.run_ray import run_on_ray
@@ -205,19 +213,21 @@ def run(args) -> int:
         # The workers, not this machine, decide whether the GPU settings apply.
         settings, cpu_model = _settings_and_model_options(args, on_gpu=False)
         _, gpu_model = _settings_and_model_options(args, on_gpu=True)
-        if part and (args.segments is not None or args.segment_seconds is not None):
-            raise VsrError("--start/--end/--duration cannot be combined with segment mode yet")
+        if clip and (args.segments is not None or args.segment_seconds is not None):
+            raise VsrError(
+                "--start/--end/--duration and --resume cannot be combined with segment mode yet"
+            )
         options = {
             "settings": settings,
             **cpu_model,
             **target,
-            **part,
+            **clip,
             "gpu_options": gpu_model,
         }
         return run_on_ray(args, options, say)
     settings, model = _settings_and_model_options(args)
     if args.input.is_dir():
-        return _run_folder(args, settings, model, {**target, **part}, say)
+        return _run_folder(args, settings, model, {**target, **clip}, say)
     if args.watch:
         raise VsrError("--watch needs a folder INPUT")
     report = upscale_video(
@@ -231,13 +241,14 @@ def run(args) -> int:
         overwrite=args.overwrite,
         **model,
         **target,
-        **part,
+        **clip,
     )
     for note in report.notes:
         say(f"vsr: note: {note}")
     say(
         f"vsr: {report.frames} frames {report.input_size[0]}x{report.input_size[1]} -> "
-        f"{report.output_size[0]}x{report.output_size[1]}{_which_part(report)} in "
+        f"{report.output_size[0]}x{report.output_size[1]}{_which_part(report)}"
+        f"{_resumed(report)} in "
         f"{report.wall_seconds:.1f} s "
         f"({report.fps:.2f} fps, {_where(report)}) -> {report.output}"
     )
@@ -253,6 +264,12 @@ def _which_part(report) -> str:
     end = report.cut["end_s"]
     until = "the end" if end is None else format_time(end)
     return f" (from {format_time(report.cut['first_frame_s'])} to {until})"
+
+
+def _resumed(report) -> str:
+    if not report.resumed_frames:
+        return ""
+    return f" (after {report.resumed_frames} frames kept from an interrupted run)"
 
 
 def _where(report) -> str:

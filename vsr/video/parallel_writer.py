@@ -40,7 +40,13 @@ Why this shape:
 - Each chunk starts with a keyframe, so the GOP is at most a chunk long: by default two
   seconds of frames (at least 24), or a multiple of the user's `g` option near that.
 
-`encoders=1` and the ffmpeg CLI fallback hand every call straight to the VideoWriter.
+With a journal (vsr.video.chunk_journal, `vsr run --resume`) the worker also stores each
+chunk it finishes, as the encoder made it (a dts moved at a join is moved again when the
+chunk is muxed), and `replay()` muxes an earlier run's chunks before the first write; one encoder then works in chunks too, of about JOURNAL_CHUNK_SECONDS (x264's
+default GOP is about as long, so the forced keyframes cost next to nothing).
+
+`encoders=1` without a journal, and the ffmpeg CLI fallback, hand every call straight to
+the VideoWriter.
 """
 
 from __future__ import annotations
@@ -58,12 +64,14 @@ import numpy as np
 
 from vsr.errors import VsrError
 from vsr.stoppable_queue import POLL_S, Stopped, get_unless_stopped
+from vsr.video.chunk_journal import ChunkJournal, ChunkRecorder, StoredChunk
 from vsr.video.reader import VideoInfo
 from vsr.video.writer import EncodeSettings, VideoWriter
 
 log = logging.getLogger(__name__)
 
 CHUNK_SECONDS = 2
+JOURNAL_CHUNK_SECONDS = 10
 MIN_CHUNK_FRAMES = 24
 _END = object()  # no more chunks for this worker
 _DONE = object()  # the last packets of a chunk have been handed over
@@ -75,13 +83,18 @@ class _Chunk:
 
     index: int
     packets: queue.SimpleQueue = field(default_factory=queue.SimpleQueue)
+    frames: int = 0
+    last_pts: int | None = None  # as write() received it, for a journal
+    recorder: ChunkRecorder | None = None
 
 
-def default_chunk_frames(settings: EncodeSettings, source: VideoInfo) -> int:
-    """Frames per chunk: about CHUNK_SECONDS of the source, at least MIN_CHUNK_FRAMES, and
+def default_chunk_frames(
+    settings: EncodeSettings, source: VideoInfo, seconds: float = CHUNK_SECONDS
+) -> int:
+    """Frames per chunk: about `seconds` of the source, at least MIN_CHUNK_FRAMES, and
     a whole number of GOPs when the user set the GOP length (`-e g=N`)."""
     rate = float(source.average_rate) if source.average_rate else 25.0
-    target = max(MIN_CHUNK_FRAMES, round(CHUNK_SECONDS * rate))
+    target = max(MIN_CHUNK_FRAMES, round(seconds * rate))
     gop = settings.options.get("g", "")
     if gop.isdigit() and int(gop) > 0:
         return int(gop) * max(1, round(target / int(gop)))
@@ -107,6 +120,7 @@ class ParallelVideoWriter:
         overwrite: bool = False,
         encoders: int = 2,
         chunk_frames: int | None = None,
+        journal: ChunkJournal | None = None,
     ):
         if encoders < 1:
             raise VsrError(f"--encoders must be at least 1, not {encoders}")
@@ -114,8 +128,13 @@ class ParallelVideoWriter:
             raise VsrError(f"chunk_frames must be at least 1, not {chunk_frames}")
         self._writer = VideoWriter(path, source, width, height, settings, overwrite)
         self.frames_written = 0
-        self.chunk_frames = chunk_frames or default_chunk_frames(settings, source)
+        self.resumed_frames = 0  # of frames_written, those replayed from the journal
+        self._journal = journal
+        seconds = CHUNK_SECONDS if encoders > 1 or journal is None else JOURNAL_CHUNK_SECONDS
+        self.chunk_frames = chunk_frames or default_chunk_frames(settings, source, seconds)
         self.encoders = self._usable_encoders(encoders)
+        # Chunks need workers: several encoders, or one whose chunks a journal keeps.
+        self._chunked = self.encoders > 1 or journal is not None
         self._time_base = self._writer.time_base
         self._stop = threading.Event()
         self._errors: list[BaseException] = []
@@ -131,7 +150,7 @@ class ParallelVideoWriter:
         # Seconds each worker spent inside its encoder. An encoder that cannot keep up makes
         # its worker wait in there; one with room to spare leaves it waiting for frames.
         self.encoder_busy_seconds = [0.0] * self.encoders
-        if self.encoders > 1:
+        if self._chunked:
             room = self.chunk_frames * max(2, self.encoders - 1)
             for n in range(self.encoders):
                 inbox = queue.Queue(maxsize=room)
@@ -149,15 +168,22 @@ class ParallelVideoWriter:
             )
 
     def _usable_encoders(self, wanted: int) -> int:
-        """`wanted`, or 1 (with a note) when this output cannot take several encoders."""
-        if wanted == 1:
+        """`wanted`, or 1 (with a note) when this output cannot take several encoders. A
+        journal needs chunks, which need fresh encoders: without them it is an error."""
+        if wanted == 1 and self._journal is None:
             return 1
         if self._writer.through_ffmpeg:
+            if self._journal is not None:
+                self._writer.abort()
+                raise VsrError("--resume: the ffmpeg CLI encoder cannot restart mid-stream")
             self.notes.append(f"the ffmpeg CLI encodes with one encoder (not {wanted})")
             return 1
         try:
             self._writer.fresh_encoder()  # a trial: same stream headers as the file's?
         except RuntimeError as error:
+            if self._journal is not None:
+                self._writer.abort()
+                raise VsrError(f"--resume: {error}") from None
             self.notes.append(f"{error}; encoding with one encoder (not {wanted})")
             return 1
         except BaseException:
@@ -213,7 +239,9 @@ class ParallelVideoWriter:
                 chunk, frame = item
                 start = time.perf_counter()
                 if frame is None:  # the chunk is complete
-                    chunk.packets.put(encoder.encode(None))
+                    packets = encoder.encode(None)
+                    self._keep(chunk, packets, last=True)
+                    chunk.packets.put(packets)
                     chunk.packets.put(_DONE)
                     encoder = None
                 else:
@@ -221,6 +249,7 @@ class ParallelVideoWriter:
                         encoder = self._writer.fresh_encoder()
                     packets = encoder.encode(frame)
                     if packets:
+                        self._keep(chunk, packets)
                         chunk.packets.put(packets)
                 self.encoder_busy_seconds[worker] += time.perf_counter() - start
         except Stopped:
@@ -228,6 +257,17 @@ class ParallelVideoWriter:
         except BaseException as error:
             self._errors.append(error)
             self._stop.set()
+
+    def _keep(self, chunk: _Chunk, packets: list[av.Packet], last: bool = False) -> None:
+        """With a journal: copy the chunk's packets as they come (the muxer will empty them)
+        and store the chunk once it is complete. Here, on the worker, a finished chunk is
+        on disk whatever the muxing thread is doing when the run is interrupted."""
+        if chunk.recorder is None:
+            return
+        for packet in packets:
+            chunk.recorder.add(packet)
+        if last:
+            chunk.recorder.finish(chunk.index, chunk.frames, chunk.last_pts)
 
     # -- the caller's side ----------------------------------------------------------------
 
@@ -288,18 +328,25 @@ class ParallelVideoWriter:
         """Queue one frame (planes in self.pix_fmt, pts in the source's time base).
 
         The planes are copied before this returns."""
-        if self.encoders == 1:
+        if not self._chunked:
             self._writer.write(planes, pts)
             self.frames_written += 1
             return
+        if pts is None and self._journal is not None:
+            raise VsrError("--resume needs frames with timestamps; this clip has none")
+        given = pts
         pts = self._writer.next_pts(pts)
         frame = self._writer.video_frame(planes, pts)
         if self._chunk is None:
-            self._chunk = _Chunk(self._chunks_started)
+            index = self._chunks_started
+            recorder = self._journal.recorder(index) if self._journal is not None else None
+            self._chunk = _Chunk(index, recorder=recorder)
             self._chunks_started += 1
             self._chunks.append(self._chunk)
             self._chunk_filled = 0
         chunk = self._chunk
+        chunk.frames += 1
+        chunk.last_pts = given
         self._send(chunk.index % self.encoders, (chunk, frame))
         self._chunk_filled += 1
         if self._chunk_filled == self.chunk_frames:
@@ -307,13 +354,22 @@ class ParallelVideoWriter:
         self._mux_ready(wait=False)
         self.frames_written += 1
 
+    def replay(self, chunks: list[StoredChunk]) -> None:
+        """Mux the chunks an earlier run finished (from the journal), before any write()."""
+        for chunk in chunks:
+            self._mux(chunk.av_packets(self._time_base))
+            self._writer.next_pts(chunk.last_pts)  # later frames must come after these
+            self.frames_written += chunk.frames
+            self.resumed_frames += chunk.frames
+        self._chunks_started += len(chunks)
+
     def _end_chunk(self) -> None:
         chunk, self._chunk = self._chunk, None
         self._send(chunk.index % self.encoders, (chunk, None))
 
     def close(self) -> None:
         """Finish every chunk, mux the rest, and let the VideoWriter finish the file."""
-        if self.encoders == 1:
+        if not self._chunked:
             self._writer.close()
             return
         if self._finished:

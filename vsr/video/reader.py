@@ -193,6 +193,19 @@ class VideoReader:
 
     # -- a part of the clip -------------------------------------------------------------
 
+    def resume_after(self, pts: int) -> None:
+        """From now on deliver only the frames after the one delivered with `pts` (where an
+        earlier run stopped): seek to the keyframe before the next one and decode from there.
+        Call before `frames()`; the counts then cover the frames still to come."""
+        shift = 0 if self.info.cut is None else self.info.cut.offset_in(self.info.time_base)
+        start, end = self._range_pts or (self._origin(), None)
+        self._range_pts = (max(start, pts + shift + 1), end)
+        self._first = None
+        self.decoded_frames = self.damaged_frames = 0
+        self._in_range_packets = 0
+        self._end_pts = pts + shift  # decoded by the earlier run: the truncation check needs it
+        self._decoded = self._decode_range()
+
     def _range_in_time_base(self) -> tuple[int, int | None] | None:
         """The range as [start, end) pts of the video stream, counted from its first."""
         self._in_range_packets = 0  # packets whose frames the range shows
@@ -248,6 +261,7 @@ class VideoReader:
         if start is not None and start > self._origin():
             try:
                 self._container.seek(start, stream=self._stream, backward=True)
+                self._stream.codec_context.flush_buffers()  # nothing from before the seek
             except av.error.FFmpegError:
                 self._reopen()  # cannot seek: decode from the top
         low, high = self._range_pts

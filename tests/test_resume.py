@@ -1,0 +1,180 @@
+"""`vsr run --resume`: an interrupted run keeps its finished chunks and the next run
+continues from them, giving the very file an uninterrupted run gives."""
+
+from __future__ import annotations
+
+import os
+import time
+from pathlib import Path
+
+import av
+import pytest
+from media import make_clip
+
+import vsr.video.parallel_writer as parallel_writer
+from vsr.cli import main
+from vsr.engine import Pipeline
+from vsr.errors import VsrError
+from vsr.runner import upscale_video
+from vsr.video.chunk_journal import journal_folder
+from vsr.video.writer import EncodeSettings, VideoWriter
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+
+@pytest.fixture(autouse=True)
+def one_second_chunks(monkeypatch):
+    """Chunks of 25 frames (one second of make_clip's 25 fps) instead of ten seconds."""
+    monkeypatch.setattr(parallel_writer, "JOURNAL_CHUNK_SECONDS", 1)
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("resume") / "in.mkv"
+    make_clip(path, frames=60, keyframe_every=10, subtitles=True)  # chunks: 25, 25, 10
+    return path
+
+
+def stream_packets(path: Path) -> dict[str, list[tuple]]:
+    """Every packet of every stream: timestamps and bytes."""
+    with av.open(str(path)) as container:
+        out: dict[str, list[tuple]] = {}
+        for packet in container.demux():
+            if packet.size:
+                out.setdefault(packet.stream.type, []).append(
+                    (packet.pts, packet.dts, bytes(packet))
+                )
+        return out
+
+
+def interrupt_after(frames: int, target: Path, chunks: int):
+    """An on_frames callback that, once `frames` are encoded, waits for `chunks` chunks to be
+    stored (the encoder thread writes them) and then stops the run like Ctrl-C."""
+    seen = 0
+
+    def on_frames(count: int) -> None:
+        nonlocal seen
+        seen += count
+        if seen < frames:
+            return
+        last = journal_folder(target) / f"chunk-{chunks - 1:06d}.bin"
+        deadline = time.monotonic() + 30
+        while not last.exists() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        raise KeyboardInterrupt
+
+    return on_frames
+
+
+def test_an_interrupted_run_continues_to_the_file_an_uninterrupted_one_makes(
+    clip, weights, tmp_path
+):
+    whole, resumed = tmp_path / "whole.mkv", tmp_path / "resumed.mkv"
+    options = dict(weights=weights, progress=False, resume=True)
+    upscale_video(clip, whole, **options)
+    assert not journal_folder(whole).exists()  # gone once the output is complete
+
+    with pytest.raises(KeyboardInterrupt) as stopped:
+        upscale_video(clip, resumed, on_frames=interrupt_after(52, resumed, 2), **options)
+    assert not resumed.exists()
+    assert stopped.value.__notes__ == [
+        f"50 upscaled frames are kept in {journal_folder(resumed)}: the same command with "
+        "--resume continues from there"
+    ]
+    report = upscale_video(clip, resumed, **options)
+    assert (report.resumed_frames, report.frames) == (50, 10)
+    assert not journal_folder(resumed).exists()
+    got, want = stream_packets(resumed), stream_packets(whole)
+    assert sorted(got) == ["audio", "subtitle", "video"]
+    assert got == want  # every stream, byte for byte
+
+
+def test_a_damaged_chunk_and_those_after_it_are_made_again(clip, weights, tmp_path):
+    out = tmp_path / "out.mkv"
+    lossless = dict(weights=weights, progress=False, resume=True, settings=EncodeSettings("ffv1"))
+    with pytest.raises(KeyboardInterrupt):
+        upscale_video(clip, out, on_frames=interrupt_after(52, out, 2), **lossless)
+    second = journal_folder(out) / "chunk-000001.bin"
+    second.write_bytes(second.read_bytes()[:-10])  # cut short, as by a full disk
+    report = upscale_video(clip, out, **lossless)
+    assert (report.resumed_frames, report.frames) == (25, 35)
+    whole = tmp_path / "whole.mkv"
+    upscale_video(clip, whole, **lossless)
+    assert stream_packets(out)["video"] == stream_packets(whole)["video"]
+
+
+def test_a_journal_of_other_settings_is_refused_or_with_overwrite_replaced(clip, weights, tmp_path):
+    source, out = tmp_path / "in.mkv", tmp_path / "out.mkv"
+    source.write_bytes(clip.read_bytes())
+    options = dict(weights=weights, progress=False, resume=True)
+    with pytest.raises(KeyboardInterrupt):
+        upscale_video(source, out, on_frames=interrupt_after(30, out, 1), **options)
+    faster = EncodeSettings(preset="ultrafast")
+    with pytest.raises(VsrError, match=r"had other encoder settings; run the same command"):
+        upscale_video(source, out, settings=faster, **options)
+    with pytest.raises(VsrError, match=r"had other output size;"):
+        upscale_video(source, out, scale=1.5, **options)
+    os.utime(source, ns=(1, 1))  # the source was replaced since
+    with pytest.raises(VsrError, match=r"had other source file;"):
+        upscale_video(source, out, **options)
+    assert (journal_folder(out) / "chunk-000000.bin").exists()  # refused: nothing lost
+    report = upscale_video(source, out, settings=faster, overwrite=True, **options)
+    assert (report.resumed_frames, report.frames) == (0, 60)
+
+
+def test_the_command_line_says_where_the_work_is_kept_and_goes_on(
+    clip, weights, tmp_path, monkeypatch, capsys
+):
+    out = tmp_path / "out.mp4"
+    run = Pipeline.run
+
+    def interrupted(self, frames, writer, progress):
+        stop = interrupt_after(52, out, 2)
+        return run(self, frames, writer, lambda n: (progress(n), stop(n)))
+
+    monkeypatch.setattr(Pipeline, "run", interrupted)
+    command = ["run", str(clip), str(out), "--weights", str(weights), "--resume", "--quiet"]
+    assert main(command) == 130
+    assert capsys.readouterr().err.splitlines() == [
+        "vsr: interrupted",
+        f"vsr: 50 upscaled frames are kept in {journal_folder(out)}: the same command with "
+        "--resume continues from there",
+    ]
+    monkeypatch.setattr(Pipeline, "run", run)
+    assert main([*command[:-1]]) == 0
+    assert "after 50 frames kept from an interrupted run" in capsys.readouterr().err
+    with av.open(str(out)) as container:
+        assert sum(1 for p in container.demux(video=0) if p.size) == 60
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.mp4"]
+
+
+def test_a_run_stopped_before_its_first_chunk_leaves_nothing(clip, weights, tmp_path):
+    out = tmp_path / "out.mkv"
+
+    def stop(count: int) -> None:
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt) as stopped:
+        upscale_video(clip, out, weights=weights, progress=False, resume=True, on_frames=stop)
+    assert not getattr(stopped.value, "__notes__", None)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_run_stopped_while_finishing_the_file_makes_no_frame_again(
+    clip, weights, tmp_path, monkeypatch
+):
+    out = tmp_path / "out.mkv"
+    options = dict(weights=weights, progress=False, resume=True)
+
+    def stopped(self) -> None:
+        raise KeyboardInterrupt
+
+    with monkeypatch.context() as patch:
+        patch.setattr(VideoWriter, "close", stopped)
+        with pytest.raises(KeyboardInterrupt):
+            upscale_video(clip, out, **options)
+    report = upscale_video(clip, out, **options)
+    assert (report.resumed_frames, report.frames, report.lost_frames) == (60, 0, 0)
+    assert not [n for n in report.notes if "truncated" in n or "could not be decoded" in n]
+    with av.open(str(out)) as container:
+        assert sum(1 for p in container.demux(video=0) if p.size) == 60
