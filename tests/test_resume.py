@@ -4,6 +4,8 @@ continues from them, giving the very file an uninterrupted run gives."""
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -17,7 +19,7 @@ from vsr.engine import Pipeline
 from vsr.errors import VsrError
 from vsr.runner import upscale_video
 from vsr.video.chunk_journal import journal_folder
-from vsr.video.writer import EncodeSettings, VideoWriter
+from vsr.video.writer import EncodeSettings, VideoWriter, temp_path_for
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -178,3 +180,25 @@ def test_a_run_stopped_while_finishing_the_file_makes_no_frame_again(
     assert not [n for n in report.notes if "truncated" in n or "could not be decoded" in n]
     with av.open(str(out)) as container:
         assert sum(1 for p in container.demux(video=0) if p.size) == 60
+
+
+def test_a_journal_another_live_run_owns_is_refused_and_a_dead_ones_taken_over(
+    clip, weights, tmp_path
+):
+    out = tmp_path / "out.mkv"
+    options = dict(weights=weights, progress=False, resume=True)
+    with pytest.raises(KeyboardInterrupt):
+        upscale_video(clip, out, on_frames=interrupt_after(30, out, 1), **options)
+    owner = journal_folder(out) / "owner"
+    owner.write_text(str(os.getppid()))  # a process that is alive: the one running pytest
+    with pytest.raises(VsrError, match=rf"being made by another vsr run \(process {os.getppid()}"):
+        upscale_video(clip, out, **options)
+
+    finished = [sys.executable, "-c", "import os; print(os.getpid())"]
+    dead = int(subprocess.run(finished, capture_output=True, text=True, check=True).stdout)
+    owner.write_text(str(dead))
+    left_behind = temp_path_for(out, dead)  # what a killed run leaves
+    left_behind.write_bytes(b"half a file")
+    report = upscale_video(clip, out, **options)
+    assert report.resumed_frames == 25
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.mkv"]

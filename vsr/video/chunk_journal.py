@@ -29,6 +29,7 @@ import av
 
 from vsr.atomic_file import atomic_output
 from vsr.errors import VsrError
+from vsr.video.writer import temp_path_for
 
 _FORMAT = "vsr-chunk-journal-1"
 # A chunk file: this magic, the packets' bytes one after another, then a JSON header
@@ -113,10 +114,14 @@ class ChunkJournal:
         self.folder = journal_folder(self.output)
 
     def start(self, fingerprint: dict[str, Any], overwrite: bool = False) -> list[StoredChunk]:
+        """Open the journal for a run with `fingerprint`: the chunks to replay (none for a
+        new journal). Refuses a journal another live vsr process is writing, and removes
+        what a process that died left beside the output (its temporary file)."""
         manifest = self.folder / "run.json"
         fingerprint = json.loads(json.dumps(fingerprint))  # as it will read back (no tuples)
         if self.folder.exists() and not manifest.is_file():
             raise VsrError(f"{self.folder} is in the way and is not a vsr journal; remove it")
+        self._claim()
         if manifest.is_file():
             stored = _read_manifest(manifest)
             differs = sorted(
@@ -134,6 +139,7 @@ class ChunkJournal:
                 )
             self.discard()
         self.folder.mkdir(parents=True, exist_ok=True)
+        (self.folder / "owner").write_text(str(os.getpid()))
         with atomic_output(manifest, "w") as stream:
             stream.write(json.dumps({"format": _FORMAT, **fingerprint}, indent=1))
         return []
@@ -156,8 +162,35 @@ class ChunkJournal:
                 return chunks
             chunks.append(chunk)
 
+    def _claim(self) -> None:
+        owner_file = self.folder / "owner"
+        try:
+            owner = int(owner_file.read_text())
+        except (OSError, ValueError):
+            owner = None
+        if owner is not None and owner != os.getpid() and _alive(owner):
+            raise VsrError(
+                f"{self.output} is being made by another vsr run (process {owner}); "
+                "wait for it, or stop it first"
+            )
+        if owner is not None and owner != os.getpid():
+            temp_path_for(self.output, owner).unlink(missing_ok=True)  # its half-written output
+        if self.folder.is_dir():
+            owner_file.write_text(str(os.getpid()))
+
     def discard(self) -> None:
         shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def _alive(pid: int) -> bool:
+    """Whether process `pid` exists (on this machine)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # someone else's process
+    return True
 
 
 def _read_manifest(path: Path) -> dict[str, Any]:

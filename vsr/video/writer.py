@@ -43,9 +43,10 @@ class EncodeSettings:
     options: dict[str, str] = field(default_factory=dict)  # -e key=value
 
 
-def temp_path_for(path: Path) -> Path:
-    """Hidden name in the same folder (same file system, so the final rename is atomic)."""
-    return path.with_name(f".{path.stem}.{os.getpid()}.tmp{path.suffix}")
+def temp_path_for(path: Path, pid: int | None = None) -> Path:
+    """Hidden name in the same folder (same file system, so the final rename is atomic),
+    with the writing process's id (this one's unless `pid` is given)."""
+    return path.with_name(f".{path.stem}.{os.getpid() if pid is None else pid}.tmp{path.suffix}")
 
 
 def check_output_path(path: Path, source: Path, overwrite: bool) -> str:
