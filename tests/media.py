@@ -82,6 +82,8 @@ def make_clip(
     source_format: str | None = None,
     faststart: bool = False,
     keyframe_every: int | None = None,
+    audio_codec: str | None = None,
+    chirp: bool = False,
 ) -> list[ClipFrame]:
     """Write a clip and return the frames that went into the encoder.
 
@@ -91,6 +93,8 @@ def make_clip(
     planar content before conversion).
     faststart: put the MP4 index before the data (so a truncated copy still opens).
     keyframe_every: the GOP length (for seeking); default: the encoder's own.
+    audio_codec: instead of the container's usual one (e.g. "libopus" in .mkv).
+    chirp: a rising tone (`tone_at`) instead of a steady one, so a shift in time shows.
     """
     path = Path(path)
     options = {"movflags": "faststart"} if faststart else {}
@@ -112,7 +116,7 @@ def make_clip(
 
     sound = None
     if audio:
-        sound = out.add_stream(_AUDIO_CODEC[path.suffix], rate=48000)
+        sound = out.add_stream(audio_codec or _AUDIO_CODEC[path.suffix], rate=48000)
         sound.layout = "mono"
     subs = out.add_mux_stream("subrip") if subtitles else None
 
@@ -134,7 +138,7 @@ def make_clip(
     duration = float(pts * time_base)
 
     if sound is not None:
-        _write_sine(out, sound, duration)
+        _write_sine(out, sound, duration, chirp)
     if subs is not None:
         for start, text in ((0, "first line"), (int(duration * 500), "second line")):
             packet = av.Packet(text.encode())
@@ -147,12 +151,19 @@ def make_clip(
     return written
 
 
-def _write_sine(out, sound, duration: float) -> None:
+def tone_at(t: np.ndarray, chirp: bool = False) -> np.ndarray:
+    """The clips' sound at times `t` (s): 440 Hz, or a tone rising from 200 Hz by 200 Hz a
+    second, which matches itself at no other shift."""
+    phase = 200.0 * t + 100.0 * t * t if chirp else 440.0 * t
+    return 0.3 * np.sin(2 * math.pi * phase)
+
+
+def _write_sine(out, sound, duration: float, chirp: bool = False) -> None:
     samples_per_frame = 960
     total = max(samples_per_frame, int(duration * 48000))
     for start in range(0, total, samples_per_frame):
-        t = (np.arange(start, start + samples_per_frame) / 48000.0).astype(np.float32)
-        tone = (0.3 * np.sin(2 * math.pi * 440.0 * t)).astype(np.float32)[None, :]
+        t = np.arange(start, start + samples_per_frame) / 48000.0
+        tone = tone_at(t, chirp).astype(np.float32)[None, :]
         frame = av.AudioFrame.from_ndarray(tone, format="flt", layout="mono")
         frame.sample_rate = 48000
         frame.pts = start

@@ -519,9 +519,11 @@ def upscale_video(
     encoder instances over GOP-aligned chunks of the output. Audio, subtitles, timestamps
     and colour metadata are kept by the writer. `start` with `end` or `duration` (seconds,
     or "[HH:]MM:SS" text) upscale only that part of the clip, which then starts at zero,
-    audio and subtitles cut alike. Raises VsrError for a user mistake; on any failure,
-    Ctrl-C included, no output file is left behind. Returns the run report (also written
-    to `report` as JSON).
+    audio and subtitles cut alike. `resume` stores each finished chunk of the output beside
+    it, so that after an interruption the same call goes on from there. Raises VsrError for
+    a user mistake; on any failure, Ctrl-C included, no output file is left behind (with
+    `resume`, the finished chunks stay). Returns the run report (also written to `report`
+    as JSON).
     """
     return start_upscale(
         input,

@@ -65,9 +65,8 @@ def add_parser(subparsers) -> None:
         "its audio and subtitles cut alike. TIME: seconds (90, 90.5) or [HH:]MM:SS (1:30)",
     )
     part.add_argument("--start", metavar="TIME", help="from this time (default: the start)")
-    ends = part.add_mutually_exclusive_group()
-    ends.add_argument("--end", metavar="TIME", help="up to this time (default: the end)")
-    ends.add_argument("--duration", metavar="TIME", help="for this long")
+    part.add_argument("--end", metavar="TIME", help="up to this time (default: the end)")
+    part.add_argument("--duration", metavar="TIME", help="for this long (instead of --end)")
     parser.add_argument("--report", type=Path, help="write the throughput report (JSON) here")
     parser.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     parser.add_argument(

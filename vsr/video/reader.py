@@ -22,7 +22,7 @@ from vsr.errors import VsrError
 from vsr.video import colors
 from vsr.video.hdr import x265_hdr10_params
 from vsr.video.pixfmt import parse_planar, planar_equivalent
-from vsr.video.trim import Cut, TimeRange, exact_seconds, format_time
+from vsr.video.trim import Cut, TimeRange, format_time
 
 log = logging.getLogger(__name__)
 
@@ -117,11 +117,7 @@ class VideoReader:
             self._decoded = self._decode() if time_range is None else self._decode_range()
             first = next(self._decoded, None)
             if first is None and time_range is not None:
-                length = self._clip_seconds()
-                known = f"is {format_time(length)} long" if length else "has no known length"
-                raise VsrError(
-                    f"{self.path}: no frame from {time_range.describe()} (the clip {known})"
-                )
+                raise VsrError(f"{self.path}: no frame from {time_range.describe()} {self._why()}")
             if first is None:
                 raise VsrError(f"{self.path}: no decodable video frame (empty or damaged)")
             self._first: av.VideoFrame | None = first
@@ -210,13 +206,15 @@ class VideoReader:
         """The range as [start, end) pts of the video stream, counted from its first."""
         self._in_range_packets = 0  # packets whose frames the range shows
         self._last_seen_pts: int | None = None  # the latest frame decoded, kept or not
+        self._before_start: int | None = None  # the last frame before the range
+        self._stopped_at: int | None = None  # the frame at the range's end, if one came
         if self.time_range is None:
             return None
         time_base = self._stream.time_base or Fraction(1, 90000)
         origin = self._stream.start_time or 0
-        start = origin + math.ceil(exact_seconds(self.time_range.start) / time_base)
+        start = origin + math.ceil(self.time_range.start / time_base)
         end = self.time_range.end
-        return start, None if end is None else origin + math.ceil(exact_seconds(end) / time_base)
+        return start, None if end is None else origin + math.ceil(end / time_base)
 
     def _decode_range(self) -> Iterator[av.VideoFrame]:
         """The frames shown in the time range: seek to the keyframe before its start,
@@ -225,9 +223,11 @@ class VideoReader:
         start, end = self._range_pts
         raw = self._decode_from(start)
         first = next(raw, None)
-        if first is not None and first.pts is not None and first.pts > start > self._origin():
-            # The seek landed past the start (formats that seek by byte position, or
-            # without an index): decode from the top instead, dropping what comes before.
+        sought = start > self._origin() and not self._starts_past_the_end(start)
+        if sought and (first is None or (first.pts is not None and first.pts > start)):
+            # The seek landed past the start, or off a keyframe so that nothing decodes
+            # (formats that seek by byte position, or without an index, such as MPEG-TS):
+            # decode from the top instead, dropping what comes before.
             self._reopen()
             raw = self._decode_from(None)
             first = next(raw, None)
@@ -238,9 +238,11 @@ class VideoReader:
                 raise VsrError(f"{self.path}: frames without timestamps; --start/--end need them")
             self._last_seen_pts = max(self._last_seen_pts or frame.pts, frame.pts)
             if frame.pts < start:
+                self._before_start = frame.pts
                 continue
             if end is not None and frame.pts >= end:
                 reached_end = True
+                self._stopped_at = frame.pts
                 break
             self._count(frame)
             yield frame
@@ -273,6 +275,13 @@ class VideoReader:
 
         return self._decode_packets(tally)
 
+    def _starts_past_the_end(self, start: int) -> bool:
+        """Whether the video's own declared length ends before `start`: then finding no
+        frame after the seek is the answer, not a reason to decode the clip from the top."""
+        declared, own = _declared_video_seconds(self._stream, self._container)
+        time_base = self._stream.time_base or Fraction(1, 90000)
+        return own and declared is not None and (start - self._origin()) * time_base >= declared
+
     def _origin(self) -> int:
         return self._stream.start_time or 0
 
@@ -282,7 +291,20 @@ class VideoReader:
         self._stream = self._container.streams.video[0]
         self._stream.thread_type = "AUTO"
         self._in_range_packets = 0
-        self._last_seen_pts = None
+        self._last_seen_pts = self._before_start = self._stopped_at = None
+
+    def _why(self) -> str:
+        """Why a range holds no frame, for the error: it lies between two frames, or past
+        the clip's end."""
+        if self._stopped_at is not None:
+            seconds = [
+                format_time((pts - self._origin()) * self._stream.time_base)
+                for pts in (self._before_start, self._stopped_at)
+                if pts is not None
+            ]
+            return f"(it lies between frames; the nearest are at {' and '.join(seconds)})"
+        length = self._clip_seconds()
+        return f"(the clip is {format_time(length)} long)" if length else "(past the clip's end)"
 
     def _clip_seconds(self) -> float | None:
         """How long the clip is, from its last decoded frame (or what the file declares)."""
@@ -411,7 +433,11 @@ class VideoReader:
         frame_count = stream.frames or None
         rate = stream.average_rate or stream.guessed_rate
         if cut is not None:
-            frame_count, duration = _frames_in_cut(cut, frame_count, rate, duration)
+            # The video's own length only: a container's covers subtitles and audio too.
+            declared, own = _declared_video_seconds(stream, self._container)
+            frame_count, duration = _frames_in_cut(
+                cut, frame_count, rate, declared if own else None
+            )
         return VideoInfo(
             path=self.path,
             width=frame.width,
@@ -451,6 +477,7 @@ class VideoReader:
             offset=first.pts * time_base,
             end=None if end is None else end * time_base,
             file_start=container_start / av.time_base if container_start else 0.0,
+            origin=self._origin() * time_base,
         )
 
     # -- lifetime --------------------------------------------------------------------
@@ -471,23 +498,26 @@ class VideoReader:
 def _frames_in_cut(
     cut: Cut, frames: int | None, rate: Fraction | None, seconds: float | None
 ) -> tuple[int | None, float | None]:
-    """About how many frames, and how many seconds, the cut keeps (for the progress bar):
-    the whole clip's figures less what lies before the cut and after its end."""
+    """About how many frames, and how many seconds, the cut keeps (for the progress bar).
+    `frames` and `seconds`: the whole video's, where the file states them."""
     requested = cut.requested
+    start = float(requested.start)
+    end = None if requested.end is None else float(requested.end)
     if seconds is not None:
-        seconds = max(0.0, min(seconds, requested.end or seconds) - requested.start)
-    elif requested.end is not None:
-        seconds = requested.end - requested.start
+        seconds = max(0.0, min(seconds, seconds if end is None else end) - start)
+    elif end is not None:
+        seconds = end - start
     if not rate:
         return None, seconds
     # A constant rate shows frame k at k / rate: the range holds those with k / rate in it.
-    skipped = math.ceil(exact_seconds(requested.start) * rate)
-    left = None if frames is None else max(0, frames - skipped)
-    if left is None and seconds is not None:
-        left = math.ceil(seconds * rate)
+    skipped = math.ceil(requested.start * rate)
+    if frames is not None:
+        left = max(0, frames - skipped)
+    else:
+        left = None if seconds is None else math.ceil(seconds * rate)
     if requested.end is None:
         return left, seconds
-    estimate = math.ceil(exact_seconds(requested.end) * rate) - skipped
+    estimate = math.ceil(requested.end * rate) - skipped
     return (estimate if left is None else min(estimate, left)), seconds
 
 

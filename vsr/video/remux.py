@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import contextlib
 import io
+import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
@@ -36,8 +37,9 @@ TEXT_SUBTITLES = frozenset({"subrip", "srt", "ass", "ssa", "webvtt", "mov_text",
 # For a cut: how far before it the copy starts reading (a subtitle shown at the cut may
 # have started this long before), and how far past its end it reads before stopping (the
 # streams of a file are interleaved only roughly).
-CUT_PREROLL_SECONDS = 10.0
+CUT_PREROLL_SECONDS = 30.0
 CUT_SLACK_SECONDS = 5.0
+AUDIO_PREROLL_SECONDS = 0.2  # AAC's priming is 21 ms; Opus asks for 80 ms
 
 
 def fresh_tags(tags: dict[str, str]) -> dict[str, str]:
@@ -197,9 +199,11 @@ class StreamCopier:
         """The packets heard or shown inside the cut, their timestamps moved back with the
         video's. A subtitle already showing at the cut starts at zero, for what is left."""
         cut = self._cut
-        early = max(cut.file_start, float(cut.offset) - CUT_PREROLL_SECONDS)
-        with contextlib.suppress(av.error.FFmpegError):  # unseekable: read from the top
-            self._input.seek(int(early * av.time_base), backward=True)
+        early = float(cut.offset) - CUT_PREROLL_SECONDS
+        if early > cut.file_start:  # near the top, read from it: a seek skips what has
+            # negative times (AAC's priming packet)
+            with contextlib.suppress(av.error.FFmpegError):  # unseekable: from the top
+                self._input.seek(int(early * av.time_base), backward=True)
         stop = None if cut.end is None else cut.end + Fraction(CUT_SLACK_SECONDS)
         for packet in packets:
             stamp, time_base = packet.pts, packet.time_base
@@ -210,12 +214,29 @@ class StreamCopier:
             if cut.past(stamp, time_base):
                 continue
             zero = cut.offset_in(time_base)
-            if stamp < zero:
-                end = stamp + (packet.duration or 0)
-                if packet.stream.type != "subtitle" or end <= zero:
+            length = packet.duration or 0
+            # Audio that is re-encoded is decoded from a little earlier: a decoder's first
+            # frames after a jump are its pre-roll (AAC drops one as if it were priming).
+            early = 0
+            if self._routes[packet.stream.index].reencode:
+                early = math.ceil(Fraction(AUDIO_PREROLL_SECONDS) / time_base)
+            if packet.stream.type == "audio":
+                # A packet that ends right at the cut stays as well: the decoder's pre-roll
+                # (with --start 0, AAC's priming packet: the audio is then the source's).
+                if stamp + length < zero - early:
                     continue
-                packet.duration = end - zero
-                packet.pts = packet.dts = stamp = zero
+            elif stamp + length <= zero and not (stamp == zero and not length):
+                continue  # a subtitle over before the cut
+            if packet.stream.type == "subtitle":
+                # Shown for the part of its time inside the cut only.
+                last = None if cut.end is None else math.ceil(cut.end / time_base)
+                shown_until = stamp + length if last is None else min(stamp + length, last)
+                stamp = max(stamp, zero)
+                packet.duration = shown_until - stamp if length else 0
+                packet.pts = packet.dts = stamp
+            # Audio heard across the cut keeps its packet, which starts before zero: the
+            # muxer keeps it with an edit list (MP4) or by starting every stream that much
+            # later (Matroska), either way in sync, and the decoder gets its pre-roll.
             dts = packet.dts
             packet.pts = stamp - zero
             packet.dts = None if dts is None else min(dts - zero, packet.pts)
@@ -260,7 +281,12 @@ class StreamCopier:
         except av.error.FFmpegError:
             return  # damaged audio: skip the packet, keep the rest
         for frame in frames:
-            frame.pts = None  # the encoder counts samples itself
+            if frame.pts is not None and frame.time_base is not None:
+                start = frame.pts * frame.time_base
+                if start + Fraction(frame.samples, frame.sample_rate) <= 0:
+                    continue  # decoder pre-roll before a cut
+            # The frame keeps its time (moved back by a cut), so the encoder places the
+            # sound where the source had it; without one the encoder counts samples.
             self._output.mux(route.output.encode(frame))
 
     def _convert_text(self, packet: av.Packet, output: av.stream.Stream) -> None:

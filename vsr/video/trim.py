@@ -18,39 +18,43 @@ from fractions import Fraction
 
 from vsr.errors import VsrError
 
-# [[HH:]MM:]SS[.fraction], ffmpeg's duration syntax without its unit suffixes.
-_CLOCK = re.compile(r"^(?:(?:(\d+):)?(\d+):)?(\d+(?:\.\d*)?|\.\d+)$")
+# [[HH:]MM:]SS[.fraction], ffmpeg's duration syntax without its unit suffixes; ASCII digits
+# only (re's \d takes any script's, which int() reads too).
+_CLOCK = re.compile(r"^(?:(?:([0-9]+):)?([0-9]+):)?([0-9]+(?:\.[0-9]*)?|\.[0-9]+)$")
+# Past any clip (31 years), and far below where a timestamp overflows libav's 64 bits.
+_LONGEST = 10**9
 
 
-def parse_time(text: str | float | int, name: str = "time") -> float:
-    """Seconds from "90", "90.5", "1:30" or "1:02:03.5" (or a number), >= 0."""
+def parse_time(text: str | float | int, name: str = "time") -> Fraction:
+    """Seconds from "90", "90.5", "1:30" or "1:02:03.5" (or a number), >= 0, exactly as
+    written: "0.2" is 1/5, not the binary float just above it, which would let a frame
+    shown at exactly 0.2 s into a range that ends there, and sums stay exact."""
     if isinstance(text, bool):
         raise VsrError(f"{name} must be a time in seconds or [HH:]MM:SS, not {text!r}")
     if isinstance(text, int | float):
-        seconds = float(text)
+        if not math.isfinite(text):
+            raise VsrError(f"{name} must be a time of at least 0 s, not {text!r}")
+        seconds = Fraction(repr(text))  # the decimal the float was written as
     else:
         match = _CLOCK.match(str(text).strip())
         if match is None:
             raise VsrError(f"{name} {text!r}: give seconds (90, 90.5) or [HH:]MM:SS (1:30)")
         hours, minutes, rest = match.groups()
-        if (hours or minutes) and float(rest) >= 60:
+        if (hours or minutes) and Fraction(rest) >= 60:
             raise VsrError(f"{name} {text!r}: seconds after a colon must be below 60")
         if hours and int(minutes) >= 60:
             raise VsrError(f"{name} {text!r}: minutes after a colon must be below 60")
-        seconds = int(hours or 0) * 3600 + int(minutes or 0) * 60 + float(rest)
-    if not math.isfinite(seconds) or seconds < 0:
+        seconds = int(hours or 0) * 3600 + int(minutes or 0) * 60 + Fraction(rest)
+    if seconds < 0:
         raise VsrError(f"{name} must be a time of at least 0 s, not {text!r}")
+    if seconds > _LONGEST:
+        raise VsrError(f"{name} {text!r} is longer than any clip")
     return seconds
-
-
-def exact_seconds(seconds: float) -> Fraction:
-    """The decimal the user typed, exactly: 0.2 is 1/5, not the binary float just above
-    it, which would let a frame shown at exactly 0.2 s into a range ending there."""
-    return Fraction(repr(float(seconds)))
 
 
 def format_time(seconds: float) -> str:
     """12.5 -> "12.500 s", 95 -> "1:35.000": how messages name a time in the clip."""
+    seconds = float(seconds)
     if seconds < 60:
         return f"{seconds:.3f} s"
     minutes, rest = divmod(seconds, 60)
@@ -61,11 +65,11 @@ def format_time(seconds: float) -> str:
 
 @dataclass(frozen=True)
 class TimeRange:
-    """Frames shown from `start` up to, not including, `end` (None: to the clip's end),
-    in seconds from the clip's first frame."""
+    """Frames whose timestamps lie from `start` up to, not including, `end` (None: to the
+    clip's end), in seconds from the clip's first frame (as ffmpeg's -ss/-to count)."""
 
-    start: float = 0.0
-    end: float | None = None
+    start: Fraction = Fraction(0)
+    end: Fraction | None = None
 
     def __post_init__(self) -> None:
         if self.end is not None and self.end <= self.start:
@@ -79,7 +83,10 @@ class TimeRange:
         return f"{format_time(self.start)} to {end}"
 
     def to_dict(self) -> dict[str, float | None]:
-        return {"start_s": self.start, "end_s": self.end}
+        return {
+            "start_s": float(self.start),
+            "end_s": None if self.end is None else float(self.end),
+        }
 
 
 def time_range(
@@ -87,19 +94,19 @@ def time_range(
     end: str | float | None = None,
     duration: str | float | None = None,
 ) -> TimeRange | None:
-    """The range for --start/--end/--duration (times as `parse_time` reads them), or None
-    when none is given: the whole clip."""
+    """The range for start/end/duration (times as `parse_time` reads them), or None when
+    none is given: the whole clip."""
     if end is not None and duration is not None:
-        raise VsrError("give --end or --duration, not both")
+        raise VsrError("give an end or a duration, not both")
     if start is None and end is None and duration is None:
         return None
-    first = parse_time(start, "--start") if start is not None else 0.0
+    first = parse_time(start, "start") if start is not None else Fraction(0)
     if duration is not None:
-        length = parse_time(duration, "--duration")
+        length = parse_time(duration, "duration")
         if length == 0:
-            raise VsrError("--duration must be longer than 0 s")
+            raise VsrError("the duration must be longer than 0 s")
         return TimeRange(first, first + length)
-    return TimeRange(first, parse_time(end, "--end") if end is not None else None)
+    return TimeRange(first, parse_time(end, "end") if end is not None else None)
 
 
 @dataclass(frozen=True)
@@ -111,6 +118,7 @@ class Cut:
     offset: Fraction  # the first kept video frame's time: it becomes zero
     end: Fraction | None  # nothing that starts at or after it is kept
     file_start: float  # the container's start time, from which ffmpeg counts -ss
+    origin: Fraction = Fraction(0)  # the video's start, from which the range counts
 
     def offset_in(self, time_base: Fraction) -> int:
         """The offset as a timestamp in `time_base` (a stream's)."""
@@ -125,4 +133,5 @@ class Cut:
 
     def to_dict(self) -> dict[str, float | None]:
         """For the report: the range asked for, and where the output's zero was."""
-        return {**self.requested.to_dict(), "first_frame_s": round(float(self.offset), 6)}
+        first = round(float(self.offset - self.origin), 6)  # on the range's clock
+        return {**self.requested.to_dict(), "first_frame_s": first}
