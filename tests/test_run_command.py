@@ -482,3 +482,15 @@ def test_flags_that_would_do_nothing_are_refused(tmp_path, weights, capsys, flag
     assert vsr(source, tmp_path / "out.mp4", "--weights", weights, *flags) == 2
     assert message in capsys.readouterr().err
     assert not (tmp_path / "out.mp4").exists()
+
+
+def test_without_codec_a_webm_output_is_written_in_webms_own(tmp_path, weights):
+    source, out, report = tmp_path / "in.mkv", tmp_path / "out.webm", tmp_path / "r.json"
+    make_clip(source, frames=3, audio=False)
+    assert vsr(source, out, "--weights", weights, "--report", report) == 0
+    written = json.loads(report.read_text())
+    assert written["codec"] == "libvpx-vp9"
+    assert any("encoding with libvpx-vp9" in note for note in written["notes"])
+    with av.open(str(out)) as container:
+        assert container.streams.video[0].codec_context.name == "vp9"
+    assert vsr(source, tmp_path / "x.webm", "--weights", weights, "--codec", "libx264") == 2

@@ -178,6 +178,18 @@ def test_codec_the_container_cannot_hold(clip, tmp_path):
     assert list(tmp_path.iterdir()) == [clip]  # no temporary file left behind
 
 
+def test_a_default_codec_the_container_cannot_hold_gives_way_to_its_own(clip, tmp_path):
+    """No --codec, a folder of .webm clips: each is written as WebM can hold it."""
+    default = EncodeSettings(codec="libx264", crf=30, preset="medium", codec_is_default=True)
+    writer = writer_for(clip, tmp_path / "out.webm", settings=default)
+    writer.abort()
+    assert writer.codec.name == "libvpx-vp9"
+    assert writer.notes[0] == (
+        "libx264 cannot go into .webm files: encoding with libvpx-vp9 (choose another with --codec)"
+    )
+    assert writer.settings.crf == 30 and writer.settings.preset is None  # x264's preset names
+
+
 def test_unknown_container(clip, tmp_path):
     with pytest.raises(VsrError, match="unknown output container"):
         writer_for(clip, tmp_path / "out.avi")

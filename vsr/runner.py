@@ -193,7 +193,7 @@ def start_upscale(
     _check_paths(source_path, target_path, overwrite)
     if encoders < 1:
         raise VsrError(f"--encoders must be at least 1, not {encoders}")
-    settings = settings or EncodeSettings()
+    settings = settings or EncodeSettings(codec_is_default=True)
     if size is not None or height is not None:
         scale = None
     clock = StageClock()
@@ -366,7 +366,7 @@ def start_upscale(
             input_size=(info.width, info.height),
             output_size=(geometry.width, geometry.height),
             tile_plan=upscaler.plan_for(*net_in_hw).to_dict(),
-            codec=settings.codec,
+            codec=writer.codec.name,
             pix_fmt=writer.pix_fmt,
             peak_host_memory_bytes=peak_host_memory_bytes(),
             gpu_peak_allocated_bytes=(

@@ -132,6 +132,7 @@ def _settings_and_model_options(args, on_gpu: bool | None = None) -> tuple[objec
         preset=args.preset or speed,
         pix_fmt=args.pix_fmt or preset.pix_fmt,
         options=options,
+        codec_is_default=args.codec is None,
     )
     on_gpu = _wants_gpu(args.device) if on_gpu is None else on_gpu
     model = {

@@ -202,6 +202,10 @@ class ParallelVideoWriter:
         return self._writer.temp_path
 
     @property
+    def codec(self) -> av.codec.Codec:
+        return self._writer.codec
+
+    @property
     def pix_fmt(self) -> str:
         return self._writer.pix_fmt
 

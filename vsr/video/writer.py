@@ -9,7 +9,7 @@ from __future__ import annotations
 import io
 import logging
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from functools import cache
 from pathlib import Path
@@ -41,6 +41,14 @@ class EncodeSettings:
     preset: str | None = None
     pix_fmt: str | None = None  # None: keep the source's format when the codec allows
     options: dict[str, str] = field(default_factory=dict)  # -e key=value
+    # True when nobody chose the codec (no --codec, a preset's or the API's default): an
+    # output container that cannot hold it gets its own instead (WebM: VP9), with a note.
+    codec_is_default: bool = False
+
+
+# The encoder settings a container's own codec gets when the default cannot go into it:
+# libvpx-vp9's own defaults are its slowest (cpu-used 0, one thread per row off).
+_CONTAINER_CODECS = {"webm": ("libvpx-vp9", {"cpu-used": "4", "row-mt": "1"})}
 
 
 def temp_path_for(path: Path, pid: int | None = None) -> Path:
@@ -96,6 +104,8 @@ class VideoWriter:
         self.frames_written = 0
         self._container_format = check_output_path(self.path, source.path, overwrite)
         self.codec = video_encoder(settings.codec)
+        if settings.codec_is_default and self.codec.name not in _held(self._container_format):
+            self._use_the_containers_codec()
         self.color_matrix = source.color_matrix
         self.color_range = source.color_range
         self.time_base = source.time_base
@@ -137,6 +147,21 @@ class VideoWriter:
             log.info("%s: %s", self.path.name, note)
 
     # -- decisions -------------------------------------------------------------------
+
+    def _use_the_containers_codec(self) -> None:
+        """The default codec cannot go into this container: take the container's own, with
+        the quality asked for (crf) but not the default's speed preset, which names x264's
+        presets."""
+        name, options = _CONTAINER_CODECS.get(self._container_format, (None, {}))
+        name = name or _codecs_held_by(self._container_format)[1]
+        self.notes.append(
+            f"{self.settings.codec} cannot go into {self.path.suffix} files: encoding with "
+            f"{name} (choose another with --codec)"
+        )
+        self.settings = replace(
+            self.settings, codec=name, preset=None, options={**options, **self.settings.options}
+        )
+        self.codec = video_encoder(name)
 
     def _choose_format(self) -> tuple[str, str]:
         """(planes format write() takes, format the encoder gets)."""
@@ -511,6 +536,10 @@ def _codecs_held_by(container_format: str) -> tuple[frozenset[str], str]:
     """Codec and encoder names a muxer can store, and its default video codec."""
     with av.open(io.BytesIO(), "w", format=container_format) as probe:
         return frozenset(probe.supported_codecs), probe.default_video_codec
+
+
+def _held(container_format: str) -> frozenset[str]:
+    return _codecs_held_by(container_format)[0]
 
 
 def _check_container_holds(container_format: str, codec: str, suffix: str) -> None:
