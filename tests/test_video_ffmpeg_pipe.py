@@ -12,6 +12,7 @@ from vsr.errors import VsrError
 from vsr.video import ffmpeg_pipe, writer
 from vsr.video.ffmpeg_pipe import PipePlan, build_arguments
 from vsr.video.reader import VideoReader
+from vsr.video.trim import Cut, TimeRange
 from vsr.video.writer import EncodeSettings, VideoWriter
 
 
@@ -235,3 +236,11 @@ def test_hevc_through_ffmpeg_asks_for_the_hvc1_tag_in_mp4_and_mov(
         assert option(arguments, "-tag:v") == tag
     else:
         assert "-tag:v" not in arguments
+
+
+def test_a_cut_cuts_the_sources_other_streams_alike(tmp_path):
+    cut = Cut(TimeRange(0.5, 1.3), Fraction(13, 25), Fraction(13, 10), file_start=0.1)
+    arguments = build_arguments(plan(tmp_path, cut=cut))
+    source = arguments.index(str(tmp_path / "in file; rm -rf x.mp4"))
+    # -ss counts from the file's start (0.1 s); -t is the length from the first frame.
+    assert arguments[source - 5 : source] == ["-ss", "0.420000", "-t", "0.780000", "-i"]

@@ -14,9 +14,8 @@ from media import corrupt_middle_packets, make_clip
 from vsr.cli import main
 from vsr.errors import VsrError
 from vsr.runner import upscale_video
-from vsr.video.ffmpeg_pipe import PipePlan, build_arguments
 from vsr.video.reader import VideoReader
-from vsr.video.trim import Cut, TimeRange, format_time, parse_time, time_range
+from vsr.video.trim import TimeRange, format_time, parse_time, time_range
 from vsr.video.writer import EncodeSettings
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -247,26 +246,6 @@ def test_a_folder_run_cuts_every_clip(clips, weights, tmp_path):
         (folder / name).write_bytes(clips[".mp4"].read_bytes())
     assert run(folder, done, "--weights", weights, "--start", "2") == 0
     assert [len(whole(done / name)[1]) for name in ("a.mp4", "b.mp4")] == [10, 10]
-
-
-def test_the_ffmpeg_fallback_cuts_the_source_alike():
-    plan = PipePlan(
-        output=Path("out.mp4"),
-        container="mp4",
-        source=Path("in.mkv"),
-        width=128,
-        height=96,
-        pix_fmt="yuv420p",
-        time_base=Fraction(1, 1000),
-        rate=Fraction(25),
-        codec="libx264",
-        encoder_pix_fmt="yuv420p",
-        cut=Cut(TimeRange(0.5, 1.3), Fraction(13, 25), Fraction(13, 10), file_start=0.1),
-    )
-    arguments = build_arguments(plan)
-    source = arguments.index("in.mkv")
-    # -ss counts from the file's start (0.1 s); -t is the length from the first frame.
-    assert arguments[source - 5 : source] == ["-ss", "0.420000", "-t", "0.780000", "-i"]
 
 
 def decoded_audio(path: Path) -> tuple[np.ndarray, np.ndarray]:

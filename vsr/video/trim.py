@@ -25,13 +25,15 @@ _CLOCK = re.compile(r"^(?:(?:([0-9]+):)?([0-9]+):)?([0-9]+(?:\.[0-9]*)?|\.[0-9]+
 _LONGEST = 10**9
 
 
-def parse_time(text: str | float | int, name: str = "time") -> Fraction:
+def parse_time(text: str | float | Fraction, name: str = "time") -> Fraction:
     """Seconds from "90", "90.5", "1:30" or "1:02:03.5" (or a number), >= 0, exactly as
     written: "0.2" is 1/5, not the binary float just above it, which would let a frame
     shown at exactly 0.2 s into a range that ends there, and sums stay exact."""
     if isinstance(text, bool):
         raise VsrError(f"{name} must be a time in seconds or [HH:]MM:SS, not {text!r}")
-    if isinstance(text, int | float):
+    if isinstance(text, Fraction):
+        seconds = text
+    elif isinstance(text, int | float):
         if not math.isfinite(text):
             raise VsrError(f"{name} must be a time of at least 0 s, not {text!r}")
         seconds = Fraction(repr(text))  # the decimal the float was written as
@@ -72,6 +74,10 @@ class TimeRange:
     end: Fraction | None = None
 
     def __post_init__(self) -> None:
+        # Numbers given directly (TimeRange(0.5, 1.3)) are read as the decimals they show.
+        object.__setattr__(self, "start", parse_time(self.start, "start"))
+        if self.end is not None:
+            object.__setattr__(self, "end", parse_time(self.end, "end"))
         if self.end is not None and self.end <= self.start:
             raise VsrError(
                 f"the end ({format_time(self.end)}) must come after the start "
