@@ -13,6 +13,7 @@ import av
 import pytest
 from media import make_clip
 
+import vsr.runner as runner
 import vsr.video.parallel_writer as parallel_writer
 from vsr.cli import main
 from vsr.engine import Pipeline
@@ -202,3 +203,20 @@ def test_a_journal_another_live_run_owns_is_refused_and_a_dead_ones_taken_over(
     report = upscale_video(clip, out, **options)
     assert report.resumed_frames == 25
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.mkv"]
+
+
+def test_a_long_run_stopped_without_resume_says_how_to_keep_work(
+    clip, weights, tmp_path, monkeypatch
+):
+    monkeypatch.setattr(runner, "RESUME_HINT_SECONDS", 0.0)  # any run counts as long here
+
+    def stop(count: int) -> None:
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt) as stopped:
+        upscale_video(clip, tmp_path / "out.mkv", weights=weights, progress=False, on_frames=stop)
+    assert stopped.value.__notes__ == [
+        "the upscaled frames are lost: with --resume (resume=True) a run keeps its finished "
+        "part, and the same command continues from there"
+    ]
+    assert list(tmp_path.iterdir()) == []

@@ -311,6 +311,13 @@ def start_upscale(
                 )
             elif journal is not None:
                 journal.discard()  # it holds nothing worth keeping
+            elif isinstance(error, KeyboardInterrupt) and (
+                time.perf_counter() - started > RESUME_HINT_SECONDS
+            ):
+                error.add_note(
+                    "the upscaled frames are lost: with --resume (resume=True) a run keeps "
+                    "its finished part, and the same command continues from there"
+                )
             raise
         lost = reader.lost_frames
         reader_warnings = list(reader.warnings)
@@ -388,6 +395,9 @@ def _both(first: Callable[[int], None], second: Callable[[int], None] | None):
         return first
     return lambda count: (first(count), second(count))
 
+
+# An interrupted run without --resume that had worked this long is told about it.
+RESUME_HINT_SECONDS = 60.0
 
 # Busy more than this share of the time after start-up and warm-up, the encoders were the
 # bottleneck, not the network.
