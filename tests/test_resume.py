@@ -3,13 +3,17 @@ continues from them, giving the very file an uninterrupted run gives."""
 
 from __future__ import annotations
 
+import errno
+import fcntl
 import os
 import subprocess
 import sys
 import time
+from fractions import Fraction
 from pathlib import Path
 
 import av
+import numpy as np
 import pytest
 from media import make_clip
 
@@ -19,7 +23,7 @@ from vsr.cli import main
 from vsr.engine import Pipeline
 from vsr.errors import VsrError
 from vsr.runner import upscale_video
-from vsr.video.chunk_journal import journal_folder
+from vsr.video.chunk_journal import ChunkRecorder, journal_folder
 from vsr.video.writer import EncodeSettings, VideoWriter, temp_path_for
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -85,7 +89,7 @@ def test_an_interrupted_run_continues_to_the_file_an_uninterrupted_one_makes(
         "--resume continues from there"
     ]
     report = upscale_video(clip, resumed, **options)
-    assert (report.resumed_frames, report.frames) == (50, 10)
+    assert (report.resumed_frames, report.frames) == (50, 60)  # frames: all of the output
     assert not journal_folder(resumed).exists()
     got, want = stream_packets(resumed), stream_packets(whole)
     assert sorted(got) == ["audio", "subtitle", "video"]
@@ -100,7 +104,7 @@ def test_a_damaged_chunk_and_those_after_it_are_made_again(clip, weights, tmp_pa
     second = journal_folder(out) / "chunk-000001.bin"
     second.write_bytes(second.read_bytes()[:-10])  # cut short, as by a full disk
     report = upscale_video(clip, out, **lossless)
-    assert (report.resumed_frames, report.frames) == (25, 35)
+    assert (report.resumed_frames, report.frames) == (25, 60)
     whole = tmp_path / "whole.mkv"
     upscale_video(clip, whole, **lossless)
     assert stream_packets(out)["video"] == stream_packets(whole)["video"]
@@ -145,7 +149,9 @@ def test_the_command_line_says_where_the_work_is_kept_and_goes_on(
     ]
     monkeypatch.setattr(Pipeline, "run", run)
     assert main([*command[:-1]]) == 0
-    assert "after 50 frames kept from an interrupted run" in capsys.readouterr().err
+    assert "vsr: 60 frames 64x48 -> 128x96 (50 of them kept from an interrupted run)" in (
+        capsys.readouterr().err
+    )
     with av.open(str(out)) as container:
         assert sum(1 for p in container.demux(video=0) if p.size) == 60
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.mp4"]
@@ -177,31 +183,73 @@ def test_a_run_stopped_while_finishing_the_file_makes_no_frame_again(
         with pytest.raises(KeyboardInterrupt):
             upscale_video(clip, out, **options)
     report = upscale_video(clip, out, **options)
-    assert (report.resumed_frames, report.frames, report.lost_frames) == (60, 0, 0)
+    assert (report.resumed_frames, report.frames, report.lost_frames) == (60, 60, 0)
     assert not [n for n in report.notes if "truncated" in n or "could not be decoded" in n]
     with av.open(str(out)) as container:
         assert sum(1 for p in container.demux(video=0) if p.size) == 60
 
 
-def test_a_journal_another_live_run_owns_is_refused_and_a_dead_ones_taken_over(
+def test_a_journal_another_live_run_holds_is_refused_and_a_dead_ones_taken_over(
     clip, weights, tmp_path
 ):
     out = tmp_path / "out.mkv"
     options = dict(weights=weights, progress=False, resume=True)
     with pytest.raises(KeyboardInterrupt):
         upscale_video(clip, out, on_frames=interrupt_after(30, out, 1), **options)
-    owner = journal_folder(out) / "owner"
-    owner.write_text(str(os.getppid()))  # a process that is alive: the one running pytest
-    with pytest.raises(VsrError, match=rf"being made by another vsr run \(process {os.getppid()}"):
-        upscale_video(clip, out, **options)
+    lock = journal_folder(out) / "lock"
+    with open(lock, "a+") as held:  # another run holds the journal: it is refused
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        with pytest.raises(VsrError, match=r"being made by another vsr run \(process \d+\)"):
+            upscale_video(clip, out, **options)
+        with pytest.raises(VsrError, match=r"being made by another vsr run"):
+            upscale_video(clip, out, overwrite=True, **options)
 
+    # A run killed outright holds no lock (the OS dropped it with the process, whatever pid
+    # now has its number); its half-written output goes.
     finished = [sys.executable, "-c", "import os; print(os.getpid())"]
     dead = int(subprocess.run(finished, capture_output=True, text=True, check=True).stdout)
-    owner.write_text(str(dead))
-    left_behind = temp_path_for(out, dead)  # what a killed run leaves
+    lock.write_text(str(dead))
+    left_behind = temp_path_for(out, dead)
     left_behind.write_bytes(b"half a file")
     report = upscale_video(clip, out, **options)
     assert report.resumed_frames == 25
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.mkv"]
+
+
+def test_a_chunk_with_a_flipped_bit_is_made_again(clip, weights, tmp_path):
+    out, whole = tmp_path / "out.mkv", tmp_path / "whole.mkv"
+    options = dict(weights=weights, progress=False, resume=True)
+    with pytest.raises(KeyboardInterrupt):
+        upscale_video(clip, out, on_frames=interrupt_after(52, out, 2), **options)
+    second = journal_folder(out) / "chunk-000001.bin"
+    data = bytearray(second.read_bytes())
+    data[100] ^= 1  # inside the first packet's bytes; sizes and header still agree
+    second.write_bytes(bytes(data))
+    report = upscale_video(clip, out, **options)
+    assert report.resumed_frames == 25
+    upscale_video(clip, whole, **options)
+    assert stream_packets(out) == stream_packets(whole)
+
+
+def test_an_unreadable_record_is_refused_and_with_overwrite_replaced(clip, weights, tmp_path):
+    out = tmp_path / "out.mkv"
+    options = dict(weights=weights, progress=False, resume=True)
+    with pytest.raises(KeyboardInterrupt):
+        upscale_video(clip, out, on_frames=interrupt_after(30, out, 1), **options)
+    (journal_folder(out) / "run.json").write_text("{")
+    with pytest.raises(VsrError, match="had an unreadable record of its settings"):
+        upscale_video(clip, out, **options)
+    report = upscale_video(clip, out, overwrite=True, **options)
+    assert report.resumed_frames == 0
+
+
+def test_a_journal_left_beside_a_finished_output_goes_with_the_next_run(clip, weights, tmp_path):
+    out = tmp_path / "out.mkv"
+    options = dict(weights=weights, progress=False, resume=True)
+    with pytest.raises(KeyboardInterrupt):
+        upscale_video(clip, out, on_frames=interrupt_after(30, out, 1), **options)
+    # The output is made without --resume after all: the journal has no use left.
+    upscale_video(clip, out, weights=weights, progress=False)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.mkv"]
 
 
@@ -220,3 +268,54 @@ def test_a_long_run_stopped_without_resume_says_how_to_keep_work(
         "part, and the same command continues from there"
     ]
     assert list(tmp_path.iterdir()) == []
+
+
+def test_a_full_disk_is_one_line_and_the_finished_chunks_stay(
+    clip, weights, tmp_path, monkeypatch, capsys
+):
+    out = tmp_path / "out.mkv"
+    add = ChunkRecorder.add
+    written = 0
+
+    def filling(self, packet) -> None:
+        nonlocal written
+        written += 1
+        if written > 40:  # into the second chunk
+            raise OSError(errno.ENOSPC, "No space left on device", str(self.path) + ".partial")
+        add(self, packet)
+
+    monkeypatch.setattr(ChunkRecorder, "add", filling)
+    command = ["run", str(clip), str(out), "--weights", str(weights), "--resume", "--quiet"]
+    assert main(command) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert err[0].startswith("vsr: error: ") and err[0].endswith(": No space left on device")
+    assert err[1].startswith("vsr: 25 upscaled frames are kept in ")
+    monkeypatch.setattr(ChunkRecorder, "add", add)
+    assert main(command) == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.mkv"]
+
+
+def test_frames_that_share_a_timestamp_across_a_chunk_join_are_all_kept(weights, tmp_path):
+    """A damaged source gives frames 24, 25 and 26 one pts; chunk 0 ends after frame 24.
+    The resumed run must skip that one frame with the pts, not all three."""
+    source = tmp_path / "repeats.mkv"
+    stamps = [*range(25), 24, 24, *range(25, 45)]
+    with av.open(str(source), "w") as container:
+        stream = container.add_stream("ffv1", rate=25)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        stream.codec_context.time_base = stream.time_base = Fraction(1, 25)
+        for index, pts in enumerate(stamps):
+            frame = av.VideoFrame.from_ndarray(
+                np.full((48, 64, 3), index * 5, np.uint8), format="rgb24"
+            ).reformat(format="yuv420p")
+            frame.pts, frame.time_base = pts, Fraction(1, 25)
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode(None))
+    options = dict(weights=weights, progress=False, resume=True, settings=EncodeSettings("ffv1"))
+    whole, out = tmp_path / "whole.mkv", tmp_path / "out.mkv"
+    upscale_video(source, whole, **options)
+    with pytest.raises(KeyboardInterrupt):
+        upscale_video(source, out, on_frames=interrupt_after(30, out, 1), **options)
+    report = upscale_video(source, out, **options)
+    assert (report.resumed_frames, report.frames) == (25, len(stamps))
+    assert stream_packets(out)["video"] == stream_packets(whole)["video"]

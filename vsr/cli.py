@@ -8,6 +8,7 @@ returning an exit status). Nothing in the package imports this module.
 from __future__ import annotations
 
 import argparse
+import errno
 import importlib
 import shlex
 import signal
@@ -61,6 +62,10 @@ def _terminate(signum: int, frame: object) -> None:
     raise KeyboardInterrupt
 
 
+# Errors of the machine rather than of vsr, told in one line like a user's mistake.
+_MACHINE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EACCES, errno.EPERM, errno.EROFS})
+
+
 def _print_notes(error: BaseException) -> None:
     """What the code that failed added for the user (e.g. where finished work is kept)."""
     for note in getattr(error, "__notes__", ()):
@@ -89,6 +94,14 @@ def main(argv: list[str] | None = None) -> int:
         print("vsr: interrupted", file=sys.stderr)
         _print_notes(error)
         return 130
+    except OSError as error:
+        if error.errno not in _MACHINE_ERRNOS:
+            raise
+        # A full disk or a folder vsr may not write to: the machine's state, not a bug.
+        where = f"{error.filename}: " if error.filename else ""
+        print(f"vsr: error: {where}{error.strerror or error}", file=sys.stderr)
+        _print_notes(error)
+        return 2
     finally:
         # main() may be called from Python (tests, scripts), and a SIGTERM that arrives
         # while the interpreter shuts down must not meet _terminate: put both back.

@@ -51,7 +51,7 @@ class RunReport:
     # was in the source (the output's zero); null for the whole clip.
     cut: dict[str, Any] | None = None
     # --resume: frames of `frames` an interrupted earlier run had finished (taken from its
-    # journal, not upscaled again).
+    # journal, not upscaled again; `fps` counts the others only).
     resumed_frames: int = 0
     notes: list[str] = field(default_factory=list)
 

@@ -267,7 +267,7 @@ def start_upscale(
         try:
             if done:
                 writer.replay(done)
-                reader.resume_after(done[-1].last_pts)
+                reader.resume_after(done[-1].end["pts"], done[-1].end["repeats"])
             pipeline = Pipeline(
                 upscaler,
                 device=dev,
@@ -303,30 +303,21 @@ def start_upscale(
                 bar.close()
         except BaseException as error:
             writer.abort()  # nothing half-written stays behind
-            kept = journal.kept_frames() if journal is not None else 0
-            if kept:
-                error.add_note(
-                    f"{kept} upscaled frames are kept in {journal.folder}: the same command "
-                    "with --resume continues from there"
-                )
-            elif journal is not None:
-                journal.discard()  # it holds nothing worth keeping
-            elif isinstance(error, KeyboardInterrupt) and (
-                time.perf_counter() - started > RESUME_HINT_SECONDS
-            ):
-                error.add_note(
-                    "the upscaled frames are lost: with --resume (resume=True) a run keeps "
-                    "its finished part, and the same command continues from there"
-                )
+            _say_what_is_kept(error, journal, time.perf_counter() - started)
             raise
         lost = reader.lost_frames
         reader_warnings = list(reader.warnings)
 
     def finish() -> RunReport:
-        with clock.working("encode"):
-            writer.close()  # flush the encoder, copy audio/subtitles, rename into place
-        if journal is not None:
-            journal.discard()  # the output is complete
+        try:
+            with clock.working("encode"):
+                writer.close()  # flush the encoder, copy audio/subtitles, rename into place
+        except BaseException as error:  # Ctrl-C while a long flush runs, a full disk...
+            _say_what_is_kept(error, journal, time.perf_counter() - started)
+            raise
+        # The output is complete: its journal (this run's, or one a run killed after its
+        # rename left) has served.
+        (journal or ChunkJournal(target_path)).discard_if_ours()
         finished = time.perf_counter()
         wall = finished - started
         # The reader's warnings name lost, damaged and truncated frames; never shorten silently.
@@ -345,7 +336,7 @@ def start_upscale(
         result = RunReport(
             input=str(source_path),
             output=str(target_path),
-            frames=frames,
+            frames=frames + resumed_frames(writer),
             lost_frames=lost,
             wall_seconds=round(wall, 4),
             fps=round(frames / wall, 3) if wall > 0 else 0.0,
@@ -394,6 +385,26 @@ def _both(first: Callable[[int], None], second: Callable[[int], None] | None):
     if second is None:
         return first
     return lambda count: (first(count), second(count))
+
+
+def _say_what_is_kept(error: BaseException, journal: ChunkJournal | None, worked: float):
+    """A note on a failed or interrupted run: where its finished chunks are kept (and
+    remove a journal that holds none), or, for a long run without --resume, that it would
+    have kept them."""
+    kept = journal.kept_frames() if journal is not None else 0
+    if kept:
+        journal.release()
+        error.add_note(
+            f"{kept} upscaled frames are kept in {journal.folder}: the same command with "
+            "--resume continues from there"
+        )
+    elif journal is not None:
+        journal.discard()  # it holds nothing worth keeping
+    elif isinstance(error, KeyboardInterrupt) and worked > RESUME_HINT_SECONDS:
+        error.add_note(
+            "the upscaled frames are lost: with --resume (resume=True) a run keeps its "
+            "finished part, and the same command continues from there"
+        )
 
 
 # An interrupted run without --resume that had worked this long is told about it.

@@ -269,7 +269,7 @@ def _which_part(report) -> str:
 def _resumed(report) -> str:
     if not report.resumed_frames:
         return ""
-    return f" (after {report.resumed_frames} frames kept from an interrupted run)"
+    return f" ({report.resumed_frames} of them kept from an interrupted run)"
 
 
 def _where(report) -> str:

@@ -10,16 +10,23 @@ the next run with the same settings muxes them again, in milliseconds, and the r
 seeks past the frames they hold. The folder goes when the output is complete.
 
 A journal only serves the run that made it: the source file (path, size, modification
-time), the network, the output's size and encoder settings and the time range are written
-into it as a fingerprint, and a run that differs in any of them is refused (or, with
---overwrite, starts over) rather than joining two different encodes.
+time), the network, the output's size and encoder settings, the time range and the tile
+plan are written into it as a fingerprint, and a run that differs in any of them is refused
+(or, with --overwrite, starts over) rather than joining two different encodes. Each chunk
+carries a checksum of its packets: a damaged one is made again, with every later one. A
+run holds the folder with an OS lock (flock), which the system drops with the process
+however it ends, so a second run on the same output is refused and a killed one's journal
+is taken over.
 """
 
 from __future__ import annotations
 
+import fcntl
 import json
 import os
+import re
 import shutil
+import zlib
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -31,7 +38,7 @@ from vsr.atomic_file import atomic_output
 from vsr.errors import VsrError
 from vsr.video.writer import temp_path_for
 
-_FORMAT = "vsr-chunk-journal-1"
+_FORMAT = "vsr-chunk-journal-2"
 # A chunk file: this magic, the packets' bytes one after another, then a JSON header
 # (frames, last pts, each packet's timestamps and size) and its length as 8 bytes. The
 # header goes last so that packets stream to disk as they are encoded: a chunk of a
@@ -39,18 +46,34 @@ _FORMAT = "vsr-chunk-journal-1"
 _MAGIC = b"VSRCHNK1"
 _LENGTH = 8
 PARTIAL = ".partial"  # a chunk file still being written
+# Every name a journal folder may hold: anything else means it is not ours to delete.
+_OURS = re.compile(r"run\.json|lock|chunk-[0-9]{6}\.bin(\.partial)?|\.run\.json\..*\.tmp")
 
 
 @dataclass
 class StoredChunk:
-    """One finished chunk on disk: how many frames, the pts the last one was written with
-    (as the writer received it), and where its packets are."""
+    """One finished chunk on disk: how many frames, where they ended, and where its
+    packets are."""
 
     index: int
     frames: int
-    last_pts: int
+    end: dict[str, int]  # the last frame's pts as given, how many frames in a row had that
+    # pts (a source that repeats one), and the pts it was written with
     packets: list[dict[str, Any]]  # pts, dts, duration, keyframe, size
     path: Path
+    crc32: int
+
+    def intact(self) -> bool:
+        """Whether the packets' bytes are those stored (a flipped bit would be muxed)."""
+        crc, left = 0, sum(p["size"] for p in self.packets)
+        with open(self.path, "rb") as file:
+            file.seek(len(_MAGIC))
+            while left:
+                block = file.read(min(left, 1 << 24))
+                if not block:
+                    return False
+                crc, left = zlib.crc32(block, crc), left - len(block)
+        return crc == self.crc32
 
     def av_packets(self, time_base: Fraction) -> list[av.Packet]:
         """The chunk's packets, read from disk, ready to mux again."""
@@ -76,11 +99,13 @@ class ChunkRecorder:
         self._partial = path.with_name(path.name + PARTIAL)
         self._file = open(self._partial, "wb")  # noqa: SIM115 - open until finish()
         self._file.write(_MAGIC)
+        self._crc = 0  # of the packets' bytes: a damaged chunk must not be muxed
         self.packets: list[dict[str, Any]] = []
 
     def add(self, packet: av.Packet) -> None:
         data = bytes(packet)
         self._file.write(data)
+        self._crc = zlib.crc32(data, self._crc)
         self.packets.append(
             {
                 "pts": packet.pts,
@@ -91,8 +116,8 @@ class ChunkRecorder:
             }
         )
 
-    def finish(self, index: int, frames: int, last_pts: int) -> None:
-        header = {"index": index, "frames": frames, "last_pts": last_pts}
+    def finish(self, index: int, frames: int, end: dict[str, int]) -> None:
+        header = {"index": index, "frames": frames, "end": end, "crc32": self._crc}
         encoded = json.dumps({**header, "packets": self.packets}).encode()
         self._file.write(encoded + len(encoded).to_bytes(_LENGTH, "little"))
         self._file.close()
@@ -114,35 +139,71 @@ class ChunkJournal:
         self.folder = journal_folder(self.output)
 
     def start(self, fingerprint: dict[str, Any], overwrite: bool = False) -> list[StoredChunk]:
-        """Open the journal for a run with `fingerprint`: the chunks to replay (none for a
-        new journal). Refuses a journal another live vsr process is writing, and removes
-        what a process that died left beside the output (its temporary file)."""
-        manifest = self.folder / "run.json"
-        fingerprint = json.loads(json.dumps(fingerprint))  # as it will read back (no tuples)
-        if self.folder.exists() and not manifest.is_file():
-            raise VsrError(f"{self.folder} is in the way and is not a vsr journal; remove it")
-        self._claim()
-        if manifest.is_file():
-            stored = _read_manifest(manifest)
-            differs = sorted(
-                k for k in {*stored, *fingerprint} if stored.get(k) != fingerprint.get(k)
-            )
-            if not differs:
+        """Open the journal for a run with `fingerprint`: the intact chunks to replay (none
+        for a new journal). A journal of other settings is refused, or with `overwrite`
+        replaced; one another vsr process holds is refused."""
+        try:
+            return self._start(json.loads(json.dumps(fingerprint)), overwrite)  # no tuples
+        except OSError as error:
+            raise VsrError(f"{self.folder}: cannot keep chunks there ({error.strerror})") from None
+
+    def _start(self, fingerprint: dict[str, Any], overwrite: bool) -> list[StoredChunk]:
+        if self.folder.exists():
+            foreign = [p.name for p in self.folder.iterdir() if not _OURS.fullmatch(p.name)]
+            if foreign or not self.folder.is_dir():
+                raise VsrError(f"{self.folder} is in the way and is not a vsr journal; remove it")
+            self._claim()
+            stored = _read_manifest(self.folder / "run.json")
+            if stored == fingerprint:
                 for partial in self.folder.glob(f"*{PARTIAL}"):
                     partial.unlink()  # a chunk the interrupted run was writing
-                return self._stored_chunks()
-            if not overwrite:
-                raise VsrError(
-                    f"{self.output}: the run kept in {self.folder} had other "
-                    f"{', '.join(differs)}; run the same command to continue it, or add "
-                    "--overwrite to start over"
+                return self._stored_chunks(verify=True)
+            if not overwrite and self._stored_chunks():
+                what = (
+                    "other " + ", ".join(_differences(stored, fingerprint))
+                    if stored is not None
+                    else "an unreadable record of its settings"
                 )
-            self.discard()
-        self.folder.mkdir(parents=True, exist_ok=True)
-        (self.folder / "owner").write_text(str(os.getpid()))
-        with atomic_output(manifest, "w") as stream:
+                raise VsrError(
+                    f"{self.output}: the run kept in {self.folder} had {what}; run the same "
+                    "command to continue it, or add --overwrite to start over"
+                )
+            self.discard()  # replaced, or it held no chunk worth keeping
+        self.folder.mkdir(parents=True)
+        self._claim()
+        with atomic_output(self.folder / "run.json", "w") as stream:
             stream.write(json.dumps({"format": _FORMAT, **fingerprint}, indent=1))
         return []
+
+    def _claim(self) -> None:
+        """Hold the journal's lock for this process (the OS drops it when the process
+        ends, however it ends), and clear what the last holder left beside the output."""
+        handle = open(self.folder / "lock", "a+")  # noqa: SIM115 - held while the run lasts
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "?"
+            handle.close()
+            raise VsrError(
+                f"{self.output} is being made by another vsr run (process {holder}); wait "
+                "for it, or stop it first"
+            ) from None
+        handle.seek(0)
+        last = handle.read().strip()
+        if last.isdigit() and int(last) != os.getpid():
+            temp_path_for(self.output, int(last)).unlink(missing_ok=True)  # its half file
+        handle.seek(0)
+        handle.truncate()
+        handle.write(str(os.getpid()))
+        handle.flush()
+        self._lock = handle
+
+    def release(self) -> None:
+        """Let go of the lock (the chunks stay for a later run)."""
+        lock, self._lock = getattr(self, "_lock", None), None
+        if lock is not None:
+            lock.close()
 
     def recorder(self, index: int) -> ChunkRecorder:
         """Where chunk `index` goes. Encoder threads fill one each, in any order: a later
@@ -153,54 +214,48 @@ class ChunkJournal:
         """The frames a run continuing from this journal would not upscale again."""
         return sum(chunk.frames for chunk in self._stored_chunks())
 
-    def _stored_chunks(self) -> list[StoredChunk]:
-        """Chunks 0, 1, 2... as long as each is whole (a later one is of no use alone)."""
+    def _stored_chunks(self, verify: bool = False) -> list[StoredChunk]:
+        """Chunks 0, 1, 2... as long as each is whole (a later one is of no use alone),
+        and with `verify` intact to the last byte."""
         chunks = []
         while True:
             chunk = _read_chunk(self.folder / f"chunk-{len(chunks):06d}.bin")
-            if chunk is None or chunk.index != len(chunks):
+            if chunk is None or chunk.index != len(chunks) or (verify and not chunk.intact()):
                 return chunks
             chunks.append(chunk)
 
-    def _claim(self) -> None:
-        owner_file = self.folder / "owner"
-        try:
-            owner = int(owner_file.read_text())
-        except (OSError, ValueError):
-            owner = None
-        if owner is not None and owner != os.getpid() and _alive(owner):
-            raise VsrError(
-                f"{self.output} is being made by another vsr run (process {owner}); "
-                "wait for it, or stop it first"
-            )
-        if owner is not None and owner != os.getpid():
-            temp_path_for(self.output, owner).unlink(missing_ok=True)  # its half-written output
-        if self.folder.is_dir():
-            owner_file.write_text(str(os.getpid()))
-
     def discard(self) -> None:
+        self.release()
         shutil.rmtree(self.folder, ignore_errors=True)
 
+    def discard_if_ours(self) -> None:
+        """Remove the folder if it is a journal no live run holds (never a folder of
+        someone else's)."""
+        if not self.folder.is_dir():
+            return
+        if not all(_OURS.fullmatch(p.name) for p in self.folder.iterdir()):
+            return
+        if getattr(self, "_lock", None) is None:
+            try:
+                self._claim()
+            except (VsrError, OSError):
+                return  # another run is making it
+        self.discard()
 
-def _alive(pid: int) -> bool:
-    """Whether process `pid` exists (on this machine)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True  # someone else's process
-    return True
 
-
-def _read_manifest(path: Path) -> dict[str, Any]:
+def _read_manifest(path: Path) -> dict[str, Any] | None:
+    """The settings a journal was made with, or None when they cannot be read."""
     try:
         stored = json.loads(path.read_text())
     except (OSError, ValueError):
-        stored = {}
-    if stored.pop("format", None) != _FORMAT:
-        raise VsrError(f"{path.parent} holds no journal this vsr can read; remove it")
+        return None
+    if not isinstance(stored, dict) or stored.pop("format", None) != _FORMAT:
+        return None
     return stored
+
+
+def _differences(stored: dict[str, Any], fingerprint: dict[str, Any]) -> list[str]:
+    return sorted(k for k in {*stored, *fingerprint} if stored.get(k) != fingerprint.get(k))
 
 
 def _read_chunk(path: Path) -> StoredChunk | None:
@@ -221,7 +276,12 @@ def _read_chunk(path: Path) -> StoredChunk | None:
         if sum(p["size"] for p in header["packets"]) != payload:
             return None
         return StoredChunk(
-            header["index"], header["frames"], header["last_pts"], header["packets"], path
+            header["index"],
+            header["frames"],
+            header["end"],
+            header["packets"],
+            path,
+            header["crc32"],
         )
     except (OSError, ValueError, KeyError, TypeError):
         return None

@@ -84,7 +84,7 @@ class _Chunk:
     index: int
     packets: queue.SimpleQueue = field(default_factory=queue.SimpleQueue)
     frames: int = 0
-    last_pts: int | None = None  # as write() received it, for a journal
+    end: dict[str, int] | None = None  # where its last frame was, for a journal
     recorder: ChunkRecorder | None = None
 
 
@@ -142,6 +142,8 @@ class ParallelVideoWriter:
         self._chunk: _Chunk | None = None  # the chunk write() is filling
         self._chunk_filled = 0
         self._chunks_started = 0
+        self._last_given: int | None = None  # the pts the latest write() was given
+        self._repeats = 0  # how many frames in a row were given it
         self._last_dts: int | None = None
         self._moved_dts = 0
         self._finished = False
@@ -271,7 +273,7 @@ class ParallelVideoWriter:
         for packet in packets:
             chunk.recorder.add(packet)
         if last:
-            chunk.recorder.finish(chunk.index, chunk.frames, chunk.last_pts)
+            chunk.recorder.finish(chunk.index, chunk.frames, chunk.end)
 
     # -- the caller's side ----------------------------------------------------------------
 
@@ -338,7 +340,10 @@ class ParallelVideoWriter:
             return
         if pts is None and self._journal is not None:
             raise VsrError("--resume needs frames with timestamps; this clip has none")
-        given = pts
+        # A source may give several frames one pts (the writer renumbers them): a journal
+        # says how many in a row, so that a resumed run skips exactly those.
+        self._repeats = self._repeats + 1 if pts == self._last_given else 1
+        self._last_given = given = pts
         pts = self._writer.next_pts(pts)
         frame = self._writer.video_frame(planes, pts)
         if self._chunk is None:
@@ -350,7 +355,7 @@ class ParallelVideoWriter:
             self._chunk_filled = 0
         chunk = self._chunk
         chunk.frames += 1
-        chunk.last_pts = given
+        chunk.end = {"pts": given, "repeats": self._repeats, "written_pts": pts}
         self._send(chunk.index % self.encoders, (chunk, frame))
         self._chunk_filled += 1
         if self._chunk_filled == self.chunk_frames:
@@ -362,7 +367,8 @@ class ParallelVideoWriter:
         """Mux the chunks an earlier run finished (from the journal), before any write()."""
         for chunk in chunks:
             self._mux(chunk.av_packets(self._time_base))
-            self._writer.next_pts(chunk.last_pts)  # later frames must come after these
+            self._writer.next_pts(chunk.end["written_pts"])  # later frames come after these
+            self._last_given, self._repeats = chunk.end["pts"], chunk.end["repeats"]
             self.frames_written += chunk.frames
             self.resumed_frames += chunk.frames
         self._chunks_started += len(chunks)

@@ -189,13 +189,15 @@ class VideoReader:
 
     # -- a part of the clip -------------------------------------------------------------
 
-    def resume_after(self, pts: int) -> None:
+    def resume_after(self, pts: int, repeats: int = 1) -> None:
         """From now on deliver only the frames after the one delivered with `pts` (where an
-        earlier run stopped): seek to the keyframe before the next one and decode from there.
-        Call before `frames()`; the counts then cover the frames still to come."""
+        earlier run stopped), the `repeats`-th in a row with that pts: seek to the keyframe
+        before it and decode from there. Call before `frames()`; the counts then cover the
+        frames still to come."""
         shift = 0 if self.info.cut is None else self.info.cut.offset_in(self.info.time_base)
         start, end = self._range_pts or (self._origin(), None)
-        self._range_pts = (max(start, pts + shift + 1), end)
+        self._range_pts = (max(start, pts + shift), end)
+        self._skip_first = (pts + shift, repeats)
         self._first = None
         self.decoded_frames = self.damaged_frames = 0
         self._in_range_packets = 0
@@ -208,6 +210,7 @@ class VideoReader:
         self._last_seen_pts: int | None = None  # the latest frame decoded, kept or not
         self._before_start: int | None = None  # the last frame before the range
         self._stopped_at: int | None = None  # the frame at the range's end, if one came
+        self._skip_first: tuple[int | None, int] = (None, 0)  # see resume_after
         if self.time_range is None:
             return None
         time_base = self._stream.time_base or Fraction(1, 90000)
@@ -232,6 +235,7 @@ class VideoReader:
             raw = self._decode_from(None)
             first = next(raw, None)
         reached_end = False
+        skipped = 0
         frames = raw if first is None else itertools.chain([first], raw)
         for frame in frames:
             if frame.pts is None:
@@ -239,6 +243,9 @@ class VideoReader:
             self._last_seen_pts = max(self._last_seen_pts or frame.pts, frame.pts)
             if frame.pts < start:
                 self._before_start = frame.pts
+                continue
+            if frame.pts == self._skip_first[0] and skipped < self._skip_first[1]:
+                skipped += 1  # delivered before a resume
                 continue
             if end is not None and frame.pts >= end:
                 reached_end = True
@@ -248,7 +255,7 @@ class VideoReader:
             yield frame
         if not hasattr(self, "info"):
             return  # nothing in the range: the constructor reports it
-        self.lost_frames = max(0, self._in_range_packets - self.decoded_frames)
+        self.lost_frames = max(0, self._in_range_packets - skipped - self.decoded_frames)
         if not reached_end and self.demux_error is None:
             self.lost_frames = max(self.lost_frames, self._missing_tail_frames())
             if end is not None and not self.missing_seconds:
