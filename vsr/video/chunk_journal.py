@@ -57,8 +57,9 @@ class StoredChunk:
 
     index: int
     frames: int
-    end: dict[str, int]  # the last frame's pts as given, how many frames in a row had that
-    # pts (a source that repeats one), and the pts it was written with
+    # Its last frame: "pts" as the writer was given it, "repeats": how many frames in a row
+    # were given that pts (a damaged source may repeat one), "written_pts": as written.
+    end: dict[str, int]
     packets: list[dict[str, Any]]  # pts, dts, duration, keyframe, size
     path: Path
     crc32: int
@@ -145,7 +146,11 @@ class ChunkJournal:
         try:
             return self._start(json.loads(json.dumps(fingerprint)), overwrite)  # no tuples
         except OSError as error:
+            self.release()
             raise VsrError(f"{self.folder}: cannot keep chunks there ({error.strerror})") from None
+        except BaseException:
+            self.release()
+            raise
 
     def _start(self, fingerprint: dict[str, Any], overwrite: bool) -> list[StoredChunk]:
         if self.folder.exists():

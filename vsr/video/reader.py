@@ -92,8 +92,8 @@ class VideoReader:
     decoded up front, which also proves the file holds at least one decodable frame).
     `lost_frames` and `decoded_frames` are final once `frames()` is exhausted.
 
-    With a `time_range`, only the frames shown in it are delivered, their timestamps moved
-    back so that the first is zero (`info.cut` says by how much, for the other streams).
+    With a `time_range`, only the frames whose timestamps lie in it are delivered, moved
+    back so that the first is at zero (`info.cut` says by how much, for the other streams).
     The reader seeks to the keyframe before the start instead of decoding from the top.
     """
 
@@ -220,7 +220,7 @@ class VideoReader:
         return start, None if end is None else origin + math.ceil(end / time_base)
 
     def _decode_range(self) -> Iterator[av.VideoFrame]:
-        """The frames shown in the time range: seek to the keyframe before its start,
+        """The frames whose timestamps lie in the range: seek to the keyframe before its start,
         decode, drop what comes earlier, stop at its end. Counts as `_decode` does, but
         only what lies in the range."""
         start, end = self._range_pts
@@ -239,7 +239,9 @@ class VideoReader:
         frames = raw if first is None else itertools.chain([first], raw)
         for frame in frames:
             if frame.pts is None:
-                raise VsrError(f"{self.path}: frames without timestamps; --start/--end need them")
+                raise VsrError(
+                    f"{self.path}: frames without timestamps; --start, --end and --resume need them"
+                )
             self._last_seen_pts = max(self._last_seen_pts or frame.pts, frame.pts)
             if frame.pts < start:
                 self._before_start = frame.pts
