@@ -112,3 +112,39 @@ def test_split_run_on_ray_equals_the_unsplit_run(tmp_path, weights):
     assert [c["segment"] for c in data["clips"]] == [0, 1, 2]
     assert all(not c["report"]["lost_frames"] and not c["report"]["notes"] for c in data["clips"])
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # work files gone
+
+
+def test_segments_plan_only_the_range_asked_for(tmp_path):
+    clip = tmp_path / "gop.mp4"
+    make_gop_clip(clip, frames=14, gop=4)
+    whole = [p for p, _ in decoded(clip)]
+    low, high = whole[2], whole[11]  # mid-GOP at both ends
+    segments = plan_segments(clip, count=3, within=(low, high))
+    assert segments[0].start == low and segments[-1].end == high
+    cuts = [s.start for s in segments[1:]]
+    assert cuts == sorted(cuts) and all(low < cut < high for cut in cuts)
+    kept = []
+    for segment in segments:
+        kept += extract_segment(clip, segment, tmp_path / f"{segment.index}.mkv")
+    assert kept == whole[2:11]  # every frame of the range once
+
+
+def test_a_split_run_of_a_range_equals_the_local_run_of_it(tmp_path, weights):
+    ray = pytest.importorskip("ray")
+    clip = tmp_path / "long.mp4"
+    make_gop_clip(clip, frames=14, gop=4)
+    local, split = tmp_path / "local.mkv", tmp_path / "split.mkv"
+    common = ["--weights", str(weights), "--codec", "ffv1", "--quiet", "--start", "0.1"]
+    common += ["--end", "0.45"]  # frames 3 to 11 of 14, at 25 fps
+    assert main(["run", str(clip), str(local), *common]) == 0
+    ray.init(num_cpus=2, include_dashboard=False, logging_level="ERROR", log_to_driver=False)
+    try:
+        assert main(["run", str(clip), str(split), *common, "--segments", "2", "--ray"]) == 0
+    finally:
+        ray.shutdown()
+    got, want = decoded(split), decoded(local)
+    # Moved to zero (Matroska may start every stream a few ms later to hold the audio
+    # packet that spans the start), the same frames and times as the local run.
+    assert len(got) == 9 and got[0][0] < 40
+    assert got == want
+    assert audio_packets(split) == audio_packets(local)

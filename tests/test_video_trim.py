@@ -231,8 +231,6 @@ def test_the_command_line_cuts_and_refuses_mistakes(clips, weights, tmp_path, ca
     assert not out.exists() and [p.name for p in tmp_path.iterdir()] == []
     assert run(clips[".mp4"], out, "--end", "2", "--duration", "1") == 2
     assert capsys.readouterr().err == "vsr: error: give an end or a duration, not both\n"
-    assert run(clips[".mp4"], out, "--segments", "2", "--ray", "--duration", "1") == 2
-    assert "cannot be combined with segment mode" in capsys.readouterr().err
 
     assert run(clips[".mp4"], out, "--weights", weights, "--duration", "0.4") == 0
     _, stamps, time_base = whole(out)

@@ -16,6 +16,7 @@ renamed into place unless every segment succeeded.
 
 from __future__ import annotations
 
+import math
 import os
 import shutil
 import sys
@@ -45,6 +46,7 @@ from vsr.segments import (
     plan_segments,
     same_colour_and_layout,
 )
+from vsr.video.trim import time_range
 
 
 def upscale_segment(
@@ -126,9 +128,17 @@ def run_split(
     options = dict(engine_options or {})
     if not source.is_file():
         raise VsrError(f"{source}: no such file")
-    segments = plan_segments(source, count, seconds)
-    with VideoReader(source) as reader:
+    # A part of the clip: split that part only, and join it moved to zero, its audio and
+    # subtitles cut alike (the writer over a reader's cut does that, as in a local run).
+    part = time_range(*(options.pop(key, None) for key in ("start", "end", "duration")))
+    with VideoReader(source, part) as reader:
         info = reader.info
+    within, shift = None, 0
+    if info.cut is not None:
+        shift = info.cut.offset_in(info.time_base)
+        end = info.cut.end
+        within = (shift, None if end is None else math.ceil(end / info.time_base))
+    segments = plan_segments(source, count, seconds, within)
     size = options.get("size")
     if size is not None and info.rotation % 180 == 90:
         # A local run swaps the displayed size for the coded one; the segments carry no
@@ -156,7 +166,7 @@ def run_split(
         else:
             parts = [(Path(c["output"]), c.pop("pts")) for c in summary.clips]
             start = time.perf_counter()
-            join_segments(writer, parts)
+            join_segments(writer, parts, shift)
             writer.close()
             summary.wall_seconds += time.perf_counter() - start
             log(f"vsr: joined {len(parts)} segment{'s' * (len(parts) != 1)} into {target}")

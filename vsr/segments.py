@@ -59,10 +59,14 @@ def _keyframe_times(path: Path) -> tuple[list[int], int, int, float]:
 
 
 def plan_segments(
-    path: Path, count: int | None = None, seconds: float | None = None
+    path: Path,
+    count: int | None = None,
+    seconds: float | None = None,
+    within: tuple[int, int | None] | None = None,
 ) -> list[Segment]:
     """Cut points at keyframes: `count` segments of about equal length, or segments of
-    about `seconds` each. Fewer segments come back when the clip has too few keyframes."""
+    about `seconds` each. Fewer segments come back when the clip has too few keyframes.
+    `within` ([start, end) pts, from --start/--end) splits only that part of the clip."""
     if (count is None) == (seconds is None):
         raise VsrError("give either --segments or --segment-seconds")
     if count is not None and count < 1:
@@ -70,7 +74,12 @@ def plan_segments(
     if seconds is not None and not seconds > 0:
         raise VsrError(f"--segment-seconds must be positive, not {seconds}")
     keys, first, last, time_base = _keyframe_times(Path(path))
-    candidates = [key for key in keys if key > first]
+    low, high = within if within is not None else (None, None)
+    if low is not None:
+        first = max(first, low)
+    if high is not None:
+        last = min(last, high - 1)
+    candidates = [key for key in keys if first < key <= last]
     cuts: list[int] = []
     if count is not None:
         for k in range(1, count):
@@ -86,8 +95,8 @@ def plan_segments(
             if key - previous >= step:
                 cuts.append(key)
                 previous = key
-    starts = [None, *cuts]
-    ends = [*cuts, None]
+    starts = [low, *cuts]
+    ends = [*cuts, high]
     return [Segment(i, s, e) for i, (s, e) in enumerate(zip(starts, ends, strict=True))]
 
 
@@ -168,16 +177,17 @@ def same_colour_and_layout(a: VideoInfo, b: VideoInfo) -> bool:
     return all(getattr(a, name) == getattr(b, name) for name in fields)
 
 
-def join_segments(writer, parts: list[tuple[Path, list[int]]]) -> int:
-    """Feed each upscaled segment file, in order, with its source pts into `writer` (an
-    open VideoWriter over the source; the caller closes or aborts it). Returns frames."""
+def join_segments(writer, parts: list[tuple[Path, list[int]]], shift: int = 0) -> int:
+    """Feed each upscaled segment file, in order, with its source pts less `shift` (a cut's,
+    which moves the output to zero) into `writer` (an open VideoWriter over the source; the
+    caller closes or aborts it). Returns frames."""
     total = 0
     for path, pts_list in parts:
         written = 0
         with VideoReader(path) as reader:
             for frame in reader.frames():
                 if written < len(pts_list):
-                    writer.write(frame.planes, pts_list[written])
+                    writer.write(frame.planes, pts_list[written] - shift)
                 written += 1
         if written != len(pts_list):
             raise VsrError(f"{path}: segment has {written} frames, expected {len(pts_list)}")

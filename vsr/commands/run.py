@@ -213,10 +213,8 @@ def run(args) -> int:
         # The workers, not this machine, decide whether the GPU settings apply.
         settings, cpu_model = _settings_and_model_options(args, on_gpu=False)
         _, gpu_model = _settings_and_model_options(args, on_gpu=True)
-        if clip and (args.segments is not None or args.segment_seconds is not None):
-            raise VsrError(
-                "--start/--end/--duration and --resume cannot be combined with segment mode yet"
-            )
+        if args.resume and (args.segments is not None or args.segment_seconds is not None):
+            raise VsrError("--resume cannot be combined with segment mode yet")
         options = {
             "settings": settings,
             **cpu_model,

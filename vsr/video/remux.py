@@ -235,8 +235,8 @@ class StreamCopier:
                 packet.duration = shown_until - stamp if length else 0
                 packet.pts = packet.dts = stamp
             # Audio heard across the cut keeps its packet, which starts before zero: the
-            # muxer keeps it with an edit list (MP4), as a negative time (Matroska) or by
-            # starting every stream that much later (WebM), in sync each way, and the
+            # muxer keeps it with an edit list (MP4), as a negative time, or by starting
+            # every stream that much later (Matroska, WebM), in sync each way, and the
             # decoder gets its pre-roll.
             dts = packet.dts
             packet.pts = stamp - zero
