@@ -84,6 +84,7 @@ def make_clip(
     keyframe_every: int | None = None,
     audio_codec: str | None = None,
     chirp: bool = False,
+    chapters: list[tuple[float, float, str]] | None = None,
 ) -> list[ClipFrame]:
     """Write a clip and return the frames that went into the encoder.
 
@@ -95,6 +96,7 @@ def make_clip(
     keyframe_every: the GOP length (for seeking); default: the encoder's own.
     audio_codec: instead of the container's usual one (e.g. "libopus" in .mkv).
     chirp: a rising tone (`tone_at`) instead of a steady one, so a shift in time shows.
+    chapters: (start s, end s, title) marks.
     """
     path = Path(path)
     options = {"movflags": "faststart"} if faststart else {}
@@ -119,6 +121,14 @@ def make_clip(
         sound = out.add_stream(audio_codec or _AUDIO_CODEC[path.suffix], rate=48000)
         sound.layout = "mono"
     subs = out.add_mux_stream("subrip") if subtitles else None
+    if chapters:
+        out.set_chapters(
+            [
+                {"id": n + 1, "start": round(a * 1000), "end": round(b * 1000),
+                 "time_base": Fraction(1, 1000), "metadata": {"title": title}}
+                for n, (a, b, title) in enumerate(chapters)
+            ]
+        )  # fmt: skip
 
     written: list[ClipFrame] = []
     pts = 0

@@ -321,3 +321,27 @@ def test_times_count_from_the_videos_first_frame_in_a_late_starting_stream(tmp_p
     report = upscale_video(source, out, weights=weights, progress=False, start=0.5, end=1.3)
     assert report.frames == 20
     assert report.cut == {"start_s": 0.5, "end_s": 1.3, "first_frame_s": 0.52}
+
+
+def chapter_marks(path: Path) -> list[tuple[Fraction, Fraction, str]]:
+    with av.open(str(path)) as container:
+        return [
+            (c["start"] * c["time_base"], c["end"] * c["time_base"], c["metadata"]["title"])
+            for c in container.chapters()
+        ]
+
+
+@pytest.mark.parametrize("suffix", [".mkv", ".mp4"])
+def test_chapters_are_kept_and_cut_with_the_clip(tmp_path, weights, suffix):
+    source = tmp_path / "chapters.mkv"
+    marks = [(0.0, 1.0, "One"), (1.0, 2.0, "Two"), (2.0, 2.4, "Three")]
+    make_clip(source, frames=60, keyframe_every=10, audio=False, chapters=marks)
+    whole, part = tmp_path / f"whole{suffix}", tmp_path / f"part{suffix}"
+    upscale_video(source, whole, weights=weights, progress=False)
+    assert chapter_marks(whole) == chapter_marks(source)
+    upscale_video(source, part, weights=weights, progress=False, start=0.5, end=1.5)
+    # From the first kept frame (0.52 s) to the end of the range, "Three" outside it.
+    assert chapter_marks(part) == [
+        (0, Fraction(12, 25), "One"),
+        (Fraction(12, 25), Fraction(49, 50), "Two"),
+    ]

@@ -7,8 +7,9 @@ dropped with a note. The source is demuxed a second time alongside the video enc
 handed to the muxer only up to the time the video has reached (plus a short lead), so
 the muxer interleaves properly and memory stays bounded however long the clip is.
 
-For a part of the clip (`vsr.video.trim.Cut`) the copy starts a little before the cut,
-keeps what is heard or shown inside it, and moves every timestamp back as the video's.
+Chapter marks are copied too. For a part of the clip (`vsr.video.trim.Cut`) the copy
+starts a little before the cut, keeps what is heard or shown inside it (chapters
+included), and moves every timestamp back as the video's.
 """
 
 from __future__ import annotations
@@ -131,9 +132,32 @@ class StreamCopier:
             route.output.metadata.update(fresh_tags(stream.metadata))
             route.output.disposition = stream.disposition
             self._routes[stream.index] = route
+        self._copy_chapters(notes)
         self._packets = self._demux()
         self._pending: av.Packet | None = None
         self.copied_packets = 0
+
+    def _copy_chapters(self, notes: list[str]) -> None:
+        """The chapter marks, moved and trimmed with a cut (those outside it go)."""
+        chapters = self._input.chapters()
+        if self._cut is not None:
+            chapters = [c for c in map(self._chapter_within_cut, chapters) if c is not None]
+        if not chapters:
+            return
+        try:
+            self._output.set_chapters(chapters)
+        except (av.error.FFmpegError, ValueError) as error:
+            notes.append(f"chapters: dropped ({error})")
+
+    def _chapter_within_cut(self, chapter: dict) -> dict | None:
+        cut, time_base = self._cut, chapter["time_base"]
+        zero = cut.offset_in(time_base)
+        last = None if cut.end is None else math.ceil(cut.end / time_base)
+        start, end = chapter["start"], chapter["end"]
+        if end <= zero or (last is not None and start >= last):
+            return None
+        end = end if last is None else min(end, last)
+        return {**chapter, "start": max(start, zero) - zero, "end": end - zero}
 
     def _copy_attachment(self, stream, label: str, extension: str, notes: list[str]) -> None:
         """Fonts and cover pictures: Matroska keeps them in its header; others cannot."""
