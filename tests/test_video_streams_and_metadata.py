@@ -138,3 +138,40 @@ def test_interlaced_source_is_named_in_the_notes(tmp_path, weights):
     assert vsr(source, tmp_path / "out.mkv", "--weights", weights, "--report", report) == 0
     notes = json.loads(report.read_text())["notes"]
     assert any("interlaced" in note for note in notes)
+
+
+def _with_cover(path: Path) -> bytes:
+    """An MP4 with a cover picture (a one-packet MJPEG stream marked attached_pic) after
+    4 frames of video; returns the picture's bytes."""
+    out = av.open(str(path), "w")
+    video = out.add_stream("libx264", rate=25)
+    video.width, video.height, video.pix_fmt = 64, 48, "yuv420p"
+    cover = out.add_stream("mjpeg", rate=1)
+    cover.width, cover.height, cover.pix_fmt = 32, 32, "yuvj420p"
+    cover.disposition = av.stream.Disposition.attached_pic
+    picture = av.VideoFrame.from_ndarray(np.full((32, 32, 3), 200, np.uint8), format="rgb24")
+    packets = cover.encode(picture.reformat(format="yuvj420p")) + cover.encode(None)
+    for index in range(4):
+        frame = av.VideoFrame.from_ndarray(np.full((48, 64, 3), index * 40, np.uint8), "rgb24")
+        frame = frame.reformat(format="yuv420p")
+        frame.pts, frame.time_base = index, Fraction(1, 25)
+        out.mux(video.encode(frame))
+    out.mux(video.encode(None))
+    data = bytes(packets[0])
+    out.mux(packets)
+    out.close()
+    return data
+
+
+@pytest.mark.parametrize("suffix", [".mp4", ".mkv"])
+def test_a_cover_picture_is_kept_and_not_upscaled(tmp_path, weights, suffix):
+    source, out = tmp_path / "cover.mp4", tmp_path / f"out{suffix}"
+    picture = _with_cover(source)
+    assert vsr(source, out, "--weights", weights, "--start", "0.04") == 0  # with a cut, too
+    with av.open(str(out)) as container:
+        streams = container.streams.video
+        covers = [s for s in streams if s.disposition & av.stream.Disposition.attached_pic]
+        assert len(streams) == 2 and len(covers) == 1
+        assert (streams[0].width, streams[0].height) == (128, 96)  # the video upscaled
+        stored = [bytes(p) for p in container.demux(covers[0]) if p.size]
+    assert stored == [picture]  # the cover as it was (MP4: its stream; Matroska: attached)

@@ -72,6 +72,18 @@ class Frame:
     index: int  # 0, 1, 2, ... in output order
 
 
+def is_cover(stream: av.stream.Stream) -> bool:
+    """Whether a video stream is a cover picture (one still image, MP4's attached_pic)."""
+    return bool(stream.disposition & av.stream.Disposition.attached_pic)
+
+
+def main_video_stream(container: av.container.InputContainer) -> av.video.stream.VideoStream:
+    """The video to upscale: the first video stream that is not a cover picture (some
+    files put the cover first), or the first video stream when all are."""
+    videos = container.streams.video
+    return next((s for s in videos if not is_cover(s)), videos[0] if videos else None)
+
+
 def _open_input(path: Path) -> av.container.InputContainer:
     if not path.exists():
         raise VsrError(f"{path}: no such file")
@@ -111,7 +123,7 @@ class VideoReader:
         try:
             if not self._container.streams.video:
                 raise VsrError(f"{self.path}: no video stream")
-            self._stream = self._container.streams.video[0]
+            self._stream = main_video_stream(self._container)
             self._stream.thread_type = "AUTO"
             self._range_pts = self._range_in_time_base()
             self._decoded = self._decode() if time_range is None else self._decode_range()
@@ -297,7 +309,7 @@ class VideoReader:
     def _reopen(self) -> None:
         self._container.close()
         self._container = _open_input(self.path)
-        self._stream = self._container.streams.video[0]
+        self._stream = main_video_stream(self._container)
         self._stream.thread_type = "AUTO"
         self._in_range_packets = 0
         self._last_seen_pts = self._before_start = self._stopped_at = None

@@ -24,6 +24,7 @@ from pathlib import Path
 
 import av
 
+from vsr.video.reader import is_cover, main_video_stream
 from vsr.video.trim import Cut
 
 # Tags the muxer writes itself, or that describe the old file rather than the new one.
@@ -60,14 +61,15 @@ def _muxer_takes(source: Path, stream, container_format: str) -> bool:
     """Whether the muxer really accepts a copy of `stream`: its codec list is not the whole
     story (MOV refuses Opus at the header, MP4 refuses PCM without a channel order at the
     trailer), so a header and, for audio, one packet go into a throw-away file in memory.
-    Subtitles get the header only: their first packet may lie anywhere in a long file."""
+    Subtitles get the header only: their first packet may lie anywhere in a long file; a
+    cover picture gets its one packet."""
     with av.open(str(source)) as reader:
         original = reader.streams[stream.index]
         probe = av.open(io.BytesIO(), "w", format=container_format)
         try:
             copy = probe.add_stream_from_template(original)
             probe.start_encoding()
-            packets = reader.demux(original) if stream.type == "audio" else ()
+            packets = reader.demux(original) if stream.type in ("audio", "video") else ()
             for packet in packets:
                 if packet.size:
                     packet.stream = copy
@@ -95,14 +97,18 @@ class StreamCopier:
         self._routes: dict[int, _Route] = {}
         supported = output.supported_codecs
         extension = Path(output.name).suffix
-        upscaled = self._input.streams.video[0].index if self._input.streams.video else -1
+        upscaled = main_video_stream(self._input).index if self._input.streams.video else -1
         for stream in self._input.streams:
             codec = stream.codec_context.name if stream.codec_context else "?"
             label = f"{stream.type} stream #{stream.index} ({codec})"
             if stream.type == "attachment":
                 self._copy_attachment(stream, label, extension, notes)
                 continue
-            if stream.type not in ("audio", "subtitle"):
+            cover = stream.type == "video" and stream.index != upscaled and is_cover(stream)
+            if cover and output.format.name in ("matroska", "webm"):
+                self._cover_as_attachment(source, stream, label, notes)
+                continue
+            if stream.type not in ("audio", "subtitle") and not cover:
                 if stream.index == upscaled:
                     continue
                 why = (
@@ -114,6 +120,9 @@ class StreamCopier:
                 continue
             if codec in supported and _muxer_takes(source, stream, output.format.name):
                 route = _Route(output.add_stream_from_template(stream))
+            elif cover:
+                notes.append(f"{label}: the cover picture dropped, {extension} cannot hold it")
+                continue
             elif stream.type == "audio":
                 route = _Route(self._audio_encoder(stream), reencode=True)
                 notes.append(
@@ -168,6 +177,18 @@ class StreamCopier:
             self._output.add_attachment(stream.name, stream.mimetype or "", bytes(stream.data))
         except (av.error.FFmpegError, ValueError) as error:
             notes.append(f"{label} {stream.name}: dropped ({error})")
+
+    def _cover_as_attachment(self, source: Path, stream, label: str, notes: list[str]) -> None:
+        """MP4 keeps a cover picture as a stream of one packet; Matroska as an attachment
+        in its header, so the packet is read now."""
+        kind = {"mjpeg": ("cover.jpg", "image/jpeg"), "png": ("cover.png", "image/png")}
+        name, mimetype = kind.get(stream.codec_context.name, (None, None))
+        with av.open(str(source)) as reader:
+            packet = next((p for p in reader.demux(reader.streams[stream.index]) if p.size), None)
+        if name is None or packet is None:
+            notes.append(f"{label}: the cover picture dropped (no picture vsr can attach)")
+            return
+        self._output.add_attachment(name, mimetype, bytes(packet))
 
     @property
     def streams(self) -> int:
@@ -231,6 +252,9 @@ class StreamCopier:
         stop = None if cut.end is None else cut.end + Fraction(CUT_SLACK_SECONDS)
         for packet in packets:
             stamp, time_base = packet.pts, packet.time_base
+            if packet.stream.type == "video" and packet.size:  # a cover: the whole file's
+                yield packet
+                continue
             if stamp is None or time_base is None or not packet.size:
                 continue  # a cut needs times; the end-of-stream marker is not needed
             if stop is not None and stamp * time_base > stop:
