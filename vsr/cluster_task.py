@@ -122,8 +122,11 @@ def count_frames(path: Path) -> int:
     """Video packets in a finished output (one per frame for the encoders vsr writes)."""
     import av
 
+    from vsr.video.reader import main_video_stream
+
     with av.open(str(path)) as container:
-        return sum(1 for packet in container.demux(video=0) if packet.size)
+        video = main_video_stream(container)  # not the cover picture
+        return sum(1 for packet in container.demux(video) if packet.size)
 
 
 def _crash_when_writing_starts(target: Path) -> None:

@@ -21,7 +21,7 @@ from pathlib import Path
 import av
 
 from vsr.errors import VsrError
-from vsr.video.reader import VideoInfo, VideoReader
+from vsr.video.reader import VideoInfo, VideoReader, main_video_stream
 
 
 @dataclass(frozen=True)
@@ -42,7 +42,7 @@ def _keyframe_times(path: Path) -> tuple[list[int], int, int, float]:
     with container:
         if not container.streams.video:
             raise VsrError(f"{path}: no video stream")
-        stream = container.streams.video[0]
+        stream = main_video_stream(container)
         keys, first, last = [], None, None
         for packet in container.demux(stream):
             if not packet.size:
@@ -104,7 +104,7 @@ def _decode_range(path: Path, segment: Segment, seek: bool):
     """Frames of the segment's range, decoded from the keyframe at its start."""
     container = av.open(str(path))
     try:
-        stream = container.streams.video[0]
+        stream = main_video_stream(container)
         stream.thread_type = "AUTO"
         if seek and segment.start is not None:
             container.seek(segment.start, stream=stream, backward=True, any_frame=False)
@@ -162,7 +162,7 @@ def extract_segment(source: Path, segment: Segment, dest: Path) -> list[int]:
 
 def _frame_rate(path: Path):
     with av.open(str(path)) as container:
-        stream = container.streams.video[0]
+        stream = main_video_stream(container)
         return stream.average_rate or stream.guessed_rate or 25
 
 
