@@ -25,6 +25,7 @@ from pathlib import Path
 import av
 
 from vsr.video.reader import is_cover, main_video_stream
+from vsr.video.timecode import moved_timecode
 from vsr.video.trim import Cut
 
 # Tags the muxer writes itself, or that describe the old file rather than the new one.
@@ -42,6 +43,11 @@ TEXT_SUBTITLES = frozenset({"subrip", "srt", "ass", "ssa", "webvtt", "mov_text",
 CUT_PREROLL_SECONDS = 30.0
 CUT_SLACK_SECONDS = 5.0
 AUDIO_PREROLL_SECONDS = 0.2  # AAC's priming is 21 ms; Opus asks for 80 ms
+
+
+def is_timecode(stream: av.stream.Stream) -> bool:
+    """A QuickTime timecode track: its one value is also the video stream's tag."""
+    return "timecode" in stream.metadata
 
 
 def fresh_tags(tags: dict[str, str]) -> dict[str, str]:
@@ -92,6 +98,7 @@ class StreamCopier:
         cut: Cut | None = None,
     ):
         self._cut = cut
+        self._notes = notes
         self._input = av.open(str(source))
         self._output = output
         self._routes: dict[int, _Route] = {}
@@ -109,8 +116,8 @@ class StreamCopier:
                 self._cover_as_attachment(source, stream, label, notes)
                 continue
             if stream.type not in ("audio", "subtitle") and not cover:
-                if stream.index == upscaled:
-                    continue
+                if stream.index == upscaled or (stream.type == "data" and is_timecode(stream)):
+                    continue  # a timecode track goes with the video's "timecode" tag
                 why = (
                     "only the first video stream is kept"
                     if stream.type == "video"
@@ -200,8 +207,24 @@ class StreamCopier:
 
     @property
     def video_tags(self) -> dict[str, str]:
-        video = self._input.streams.video
-        return dict(video[0].metadata) if video else {}
+        """The upscaled stream's tags. Its timecode (which MP4/MOV muxers turn back into a
+        timecode track) moves with a cut to the first kept frame's."""
+        if not self._input.streams.video:
+            return {}
+        video = main_video_stream(self._input)
+        tags = dict(video.metadata)
+        if self._cut is not None and "timecode" in tags:
+            rate = video.average_rate or video.guessed_rate
+            frames = round((self._cut.offset - self._cut.origin) * rate) if rate else 0
+            moved = moved_timecode(tags["timecode"], frames, rate)
+            if moved is None:
+                self._notes.append(
+                    f"the timecode {tags.pop('timecode')} could not be moved with the cut "
+                    "(an unusual rate or form): dropped"
+                )
+            else:
+                tags["timecode"] = moved
+        return tags
 
     def _audio_encoder(self, stream: av.audio.AudioStream) -> av.audio.AudioStream:
         codec = av.codec.Codec(self._output.default_audio_codec, "w")

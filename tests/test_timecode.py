@@ -1,0 +1,69 @@
+"""SMPTE timecodes moved by whole frames, drop-frame included, and carried through a cut."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+
+from vsr.runner import upscale_video
+from vsr.video.timecode import moved_timecode
+
+NTSC = Fraction(30000, 1001)
+
+
+@pytest.mark.parametrize(
+    ("timecode", "frames", "rate", "moved"),
+    [
+        ("01:00:00:00", 250, Fraction(25), "01:00:10:00"),
+        ("00:00:59:29", 1, Fraction(30), "00:01:00:00"),
+        ("00:00:00:00", 1, Fraction(24000, 1001), "00:00:00:01"),  # 23.976: 24 a second
+        ("23:59:59:24", 1, Fraction(25), "00:00:00:00"),  # past midnight, as clocks do
+        # Drop-frame: labels ;00 and ;01 are skipped each minute but every tenth.
+        ("00:00:59;29", 1, NTSC, "00:01:00;02"),
+        ("00:09:59;29", 1, NTSC, "00:10:00;00"),
+        ("00:00:00;00", 17982, NTSC, "00:10:00;00"),  # ten minutes of 29.97
+        ("00:01:00;02", -1, NTSC, "00:00:59;29"),
+        ("00:00:59;59", 1, Fraction(60000, 1001), "00:01:00;04"),  # 59.94 drops four
+    ],
+)
+def test_timecodes_count_whole_frames(timecode, frames, rate, moved):
+    assert moved_timecode(timecode, frames, rate) == moved
+
+
+@pytest.mark.parametrize(
+    ("timecode", "rate"),
+    [("1:00:00:00", Fraction(25)), ("00:00:00;00", Fraction(25)), ("00:00:00:00", None)],
+)
+def test_a_timecode_it_cannot_move_is_none_not_a_guess(timecode, rate):
+    assert moved_timecode(timecode, 10, rate) is None
+
+
+def _clip_with_timecode(path: Path, timecode: str) -> None:
+    with av.open(str(path), "w") as out:
+        video = out.add_stream("libx264", rate=25, options={"g": "5"})
+        video.width, video.height, video.pix_fmt = 64, 48, "yuv420p"
+        video.metadata["timecode"] = timecode  # MOV writes it as a timecode track too
+        for index in range(20):
+            rgb = np.full((48, 64, 3), index * 10, np.uint8)
+            frame = av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(format="yuv420p")
+            frame.pts, frame.time_base = index, Fraction(1, 25)
+            out.mux(video.encode(frame))
+        out.mux(video.encode(None))
+
+
+def test_a_cut_starts_at_its_first_frames_timecode(tmp_path, weights):
+    source, whole, part = tmp_path / "tc.mov", tmp_path / "whole.mov", tmp_path / "part.mov"
+    _clip_with_timecode(source, "10:00:00:00")
+    report = upscale_video(source, whole, weights=weights, progress=False)
+    assert not [n for n in report.notes if "data stream" in n]  # the timecode track is kept
+    report = upscale_video(source, part, weights=weights, progress=False, start=0.3)
+    assert report.cut["first_frame_s"] == 0.32
+    for path, timecode in ((whole, "10:00:00:00"), (part, "10:00:00:08")):  # frame 8
+        with av.open(str(path)) as container:
+            data = [s for s in container.streams if s.type == "data"]
+            assert container.streams.video[0].metadata["timecode"] == timecode
+            assert [s.metadata["timecode"] for s in data] == [timecode]
