@@ -494,3 +494,14 @@ def test_without_codec_a_webm_output_is_written_in_webms_own(tmp_path, weights):
     with av.open(str(out)) as container:
         assert container.streams.video[0].codec_context.name == "vp9"
     assert vsr(source, tmp_path / "x.webm", "--weights", weights, "--codec", "libx264") == 2
+
+
+def test_a_presets_codec_settings_do_not_follow_it_into_webm(tmp_path, weights):
+    """The archive preset's x265 options and 10-bit format belong to x265, not to VP9."""
+    source, out, report = tmp_path / "in.mkv", tmp_path / "out.webm", tmp_path / "r.json"
+    make_clip(source, frames=3, audio=False)
+    assert vsr(source, out, "--weights", weights, "--pipeline", "archive", "--report", report) == 0
+    notes = json.loads(report.read_text())["notes"]
+    assert any("encoding with libvpx-vp9" in n and "do not apply" in n for n in notes)
+    with av.open(str(out)) as container:
+        assert sum(1 for p in container.demux(video=0) if p.size) == 3

@@ -42,11 +42,11 @@ def test_a_timecode_it_cannot_move_is_none_not_a_guess(timecode, rate):
     assert moved_timecode(timecode, 10, rate) is None
 
 
-def _clip_with_timecode(path: Path, timecode: str) -> None:
+def _clip_with_timecode(path: Path, timecode: str, key: str = "timecode") -> None:
     with av.open(str(path), "w") as out:
         video = out.add_stream("libx264", rate=25, options={"g": "5"})
         video.width, video.height, video.pix_fmt = 64, 48, "yuv420p"
-        video.metadata["timecode"] = timecode  # MOV writes it as a timecode track too
+        video.metadata[key] = timecode  # MOV writes it as a timecode track too
         for index in range(20):
             rgb = np.full((48, 64, 3), index * 10, np.uint8)
             frame = av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(format="yuv420p")
@@ -67,3 +67,34 @@ def test_a_cut_starts_at_its_first_frames_timecode(tmp_path, weights):
             data = [s for s in container.streams if s.type == "data"]
             assert container.streams.video[0].metadata["timecode"] == timecode
             assert [s.metadata["timecode"] for s in data] == [timecode]
+
+
+def _timecodes(path: Path) -> list[str]:
+    """Every timecode in the file: the container's, each stream's, any case."""
+    with av.open(str(path)) as container:
+        tags = [container.metadata, *(s.metadata for s in container.streams)]
+        return [v for t in tags for k, v in t.items() if k.lower() == "timecode"]
+
+
+def test_every_timecode_moves_the_containers_and_matroskas_too(tmp_path, weights):
+    """MP4/MOV muxers prefer a container-level timecode to the video's; Matroska spells
+    the tag TIMECODE."""
+    mkv, cut_mkv, cut_mov = tmp_path / "tc.mkv", tmp_path / "cut.mkv", tmp_path / "cut.mov"
+    _clip_with_timecode(mkv, "01:00:00:00", key="TIMECODE")
+    upscale_video(mkv, cut_mkv, weights=weights, progress=False, start=0.4)
+    upscale_video(mkv, cut_mov, weights=weights, progress=False, start=0.4)
+    assert _timecodes(cut_mkv) == ["01:00:00:10"]
+    assert set(_timecodes(cut_mov)) == {"01:00:00:10"}
+
+    mov, cut = tmp_path / "both.mov", tmp_path / "both_cut.mp4"
+    _clip_with_timecode(mov, "01:00:00:00")
+    with av.open(str(mov)) as source, av.open(str(tmp_path / "tagged.mov"), "w") as tagged:
+        tagged.metadata["timecode"] = "01:00:00:00"  # on the container as well
+        stream = tagged.add_stream_from_template(source.streams.video[0])
+        stream.metadata["timecode"] = "01:00:00:00"
+        for packet in source.demux(source.streams.video[0]):
+            if packet.size:
+                packet.stream = stream
+                tagged.mux(packet)
+    upscale_video(tmp_path / "tagged.mov", cut, weights=weights, progress=False, start=0.4)
+    assert set(_timecodes(cut)) == {"01:00:00:10"}

@@ -175,3 +175,49 @@ def test_a_cover_picture_is_kept_and_not_upscaled(tmp_path, weights, suffix):
         assert (streams[0].width, streams[0].height) == (128, 96)  # the video upscaled
         stored = [bytes(p) for p in container.demux(covers[0]) if p.size]
     assert stored == [picture]  # the cover as it was (MP4: its stream; Matroska: attached)
+
+
+@pytest.mark.parametrize("suffix", [".mov", ".webm"])
+def test_a_cover_the_output_cannot_hold_is_named_in_the_notes(tmp_path, weights, suffix):
+    source, out, report = tmp_path / "cover.mp4", tmp_path / f"out{suffix}", tmp_path / "r.json"
+    _with_cover(source)
+    assert vsr(source, out, "--weights", weights, "--report", report) == 0
+    notes = json.loads(report.read_text())["notes"]
+    assert any(f"the cover picture dropped, {suffix} cannot hold it" in n for n in notes)
+
+
+def test_a_song_with_its_artwork_is_no_video(tmp_path, weights, capsys):
+    song = tmp_path / "song.mp4"
+    with av.open(str(song), "w") as out:
+        sound = out.add_stream("aac", rate=48000)
+        sound.layout = "mono"
+        cover = out.add_stream("mjpeg", rate=1)
+        cover.width, cover.height, cover.pix_fmt = 32, 32, "yuvj420p"
+        cover.disposition = av.stream.Disposition.attached_pic
+        picture = av.VideoFrame.from_ndarray(np.full((32, 32, 3), 9, np.uint8), format="rgb24")
+        out.mux(cover.encode(picture.reformat(format="yuvj420p")) + cover.encode(None))
+        tone = av.AudioFrame.from_ndarray(np.zeros((1, 1024), np.float32), "flt", "mono")
+        tone.sample_rate, tone.pts = 48000, 0
+        out.mux(sound.encode(tone) + sound.encode(None))
+    assert vsr(song, tmp_path / "out.mp4", "--weights", weights) == 2
+    assert "no video stream (only a cover picture)" in capsys.readouterr().err
+
+
+def test_matroska_image_attachments_keep_their_names(tmp_path, weights):
+    """libav reads an image attachment back as a cover stream; it goes out again as the
+    attachment it was, not renamed to a thumbnail's cover.jpg."""
+    source, out = tmp_path / "in.mkv", tmp_path / "out.mkv"
+    jpeg = _with_cover(tmp_path / "cover.mp4")
+    _video(source)
+    with av.open(str(tmp_path / "plain.mkv"), "w") as target, av.open(str(source)) as plain:
+        target.add_attachment("small_cover.jpg", "image/jpeg", jpeg)
+        stream = target.add_stream_from_template(plain.streams.video[0])
+        for packet in plain.demux(plain.streams.video[0]):
+            if packet.size:
+                packet.stream = stream
+                target.mux(packet)
+    assert vsr(tmp_path / "plain.mkv", out, "--weights", weights) == 0
+    with av.open(str(out)) as container:
+        covers = [s for s in container.streams.video if s.disposition & 1024]
+        assert [s.metadata.get("filename") for s in covers] == ["small_cover.jpg"]
+        assert [bytes(p) for p in container.demux(covers[0]) if p.size] == [jpeg]

@@ -168,6 +168,8 @@ def run_split(
             start = time.perf_counter()
             join_segments(writer, parts, shift)
             writer.close()
+            for note in writer.notes:  # what the writer decided, as a local run says it
+                log(f"vsr: note: {note}")
             summary.wall_seconds += time.perf_counter() - start
             log(f"vsr: joined {len(parts)} segment{'s' * (len(parts) != 1)} into {target}")
     except BaseException:

@@ -40,9 +40,9 @@ def _keyframe_times(path: Path) -> tuple[list[int], int, int, float]:
     except av.error.FFmpegError as error:
         raise VsrError(f"{path}: not a readable media file: {error.strerror}") from None
     with container:
-        if not container.streams.video:
-            raise VsrError(f"{path}: no video stream")
         stream = main_video_stream(container)
+        if stream is None:
+            raise VsrError(f"{path}: no video stream")
         keys, first, last = [], None, None
         for packet in container.demux(stream):
             if not packet.size:

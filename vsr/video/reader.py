@@ -77,11 +77,12 @@ def is_cover(stream: av.stream.Stream) -> bool:
     return bool(stream.disposition & av.stream.Disposition.attached_pic)
 
 
-def main_video_stream(container: av.container.InputContainer) -> av.video.stream.VideoStream:
+def main_video_stream(
+    container: av.container.InputContainer,
+) -> av.video.stream.VideoStream | None:
     """The video to upscale: the first video stream that is not a cover picture (some
-    files put the cover first), or the first video stream when all are."""
-    videos = container.streams.video
-    return next((s for s in videos if not is_cover(s)), videos[0] if videos else None)
+    files put the cover first); None when there is none (a song with its artwork)."""
+    return next((s for s in container.streams.video if not is_cover(s)), None)
 
 
 def _open_input(path: Path) -> av.container.InputContainer:
@@ -121,9 +122,10 @@ class VideoReader:
         self._end_pts: int | None = None
         self._container = _open_input(self.path)
         try:
-            if not self._container.streams.video:
-                raise VsrError(f"{self.path}: no video stream")
             self._stream = main_video_stream(self._container)
+            if self._stream is None:
+                only = " (only a cover picture)" if self._container.streams.video else ""
+                raise VsrError(f"{self.path}: no video stream{only}")
             self._stream.thread_type = "AUTO"
             self._range_pts = self._range_in_time_base()
             self._decoded = self._decode() if time_range is None else self._decode_range()

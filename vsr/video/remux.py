@@ -47,7 +47,7 @@ AUDIO_PREROLL_SECONDS = 0.2  # AAC's priming is 21 ms; Opus asks for 80 ms
 
 def is_timecode(stream: av.stream.Stream) -> bool:
     """A QuickTime timecode track: its one value is also the video stream's tag."""
-    return "timecode" in stream.metadata
+    return any(key.lower() == "timecode" for key in stream.metadata)
 
 
 def fresh_tags(tags: dict[str, str]) -> dict[str, str]:
@@ -104,7 +104,8 @@ class StreamCopier:
         self._routes: dict[int, _Route] = {}
         supported = output.supported_codecs
         extension = Path(output.name).suffix
-        upscaled = main_video_stream(self._input).index if self._input.streams.video else -1
+        video = main_video_stream(self._input)
+        upscaled = video.index if video is not None else -1
         for stream in self._input.streams:
             codec = stream.codec_context.name if stream.codec_context else "?"
             label = f"{stream.type} stream #{stream.index} ({codec})"
@@ -112,12 +113,14 @@ class StreamCopier:
                 self._copy_attachment(stream, label, extension, notes)
                 continue
             cover = stream.type == "video" and stream.index != upscaled and is_cover(stream)
-            if cover and output.format.name in ("matroska", "webm"):
-                self._cover_as_attachment(source, stream, label, notes)
+            if cover and output.format.name != "mp4":
+                self._cover_as_attachment(source, stream, label, extension, notes)
                 continue
             if stream.type not in ("audio", "subtitle") and not cover:
-                if stream.index == upscaled or (stream.type == "data" and is_timecode(stream)):
-                    continue  # a timecode track goes with the video's "timecode" tag
+                if stream.index == upscaled or (
+                    stream.type == "data" and (is_timecode(stream) or self._is_chapters(stream))
+                ):
+                    continue  # kept otherwise: as the video's timecode tag, as chapters
                 why = (
                     "only the first video stream is kept"
                     if stream.type == "video"
@@ -153,6 +156,12 @@ class StreamCopier:
         self._pending: av.Packet | None = None
         self.copied_packets = 0
 
+    def _is_chapters(self, stream) -> bool:
+        """MP4/MOV keep chapters also as a text track, one sample a chapter: a data stream
+        to libav, carried here as the container's chapters instead."""
+        chapters = self._input.chapters()
+        return bool(chapters) and stream.codec_context is None and stream.frames == len(chapters)
+
     def _copy_chapters(self, notes: list[str]) -> None:
         """The chapter marks, moved and trimmed with a cut (those outside it go)."""
         chapters = self._input.chapters()
@@ -176,8 +185,9 @@ class StreamCopier:
         return {**chapter, "start": max(start, zero) - zero, "end": end - zero}
 
     def _copy_attachment(self, stream, label: str, extension: str, notes: list[str]) -> None:
-        """Fonts and cover pictures: Matroska keeps them in its header; others cannot."""
-        if self._output.format.name not in ("matroska", "webm"):
+        """Fonts and cover pictures: Matroska keeps them in its header; others (WebM too)
+        cannot."""
+        if self._output.format.name != "matroska":
             notes.append(f"{label} {stream.name}: dropped, {extension} cannot hold attachments")
             return
         try:
@@ -185,14 +195,22 @@ class StreamCopier:
         except (av.error.FFmpegError, ValueError) as error:
             notes.append(f"{label} {stream.name}: dropped ({error})")
 
-    def _cover_as_attachment(self, source: Path, stream, label: str, notes: list[str]) -> None:
-        """MP4 keeps a cover picture as a stream of one packet; Matroska as an attachment
-        in its header, so the packet is read now."""
-        kind = {"mjpeg": ("cover.jpg", "image/jpeg"), "png": ("cover.png", "image/png")}
-        name, mimetype = kind.get(stream.codec_context.name, (None, None))
+    def _cover_as_attachment(
+        self, source: Path, stream, label: str, extension: str, notes: list[str]
+    ) -> None:
+        """MP4 keeps a cover picture as a stream of one packet (MOV and WebM cannot hold
+        it); Matroska as an attachment in its header, so the packet is read now, under the
+        name and type it had (a Matroska source's attachment reads back as such a stream)."""
+        if self._output.format.name != "matroska":
+            notes.append(f"{label}: the cover picture dropped, {extension} cannot hold it")
+            return
+        kind = {"mjpeg": ("jpg", "image/jpeg"), "png": ("png", "image/png")}
+        suffix, mimetype = kind.get(stream.codec_context.name, ("bin", ""))
+        name = stream.metadata.get("filename") or f"cover{stream.index}.{suffix}"
+        mimetype = stream.metadata.get("mimetype") or mimetype
         with av.open(str(source)) as reader:
             packet = next((p for p in reader.demux(reader.streams[stream.index]) if p.size), None)
-        if name is None or packet is None:
+        if packet is None or not mimetype:
             notes.append(f"{label}: the cover picture dropped (no picture vsr can attach)")
             return
         self._output.add_attachment(name, mimetype, bytes(packet))
@@ -203,27 +221,33 @@ class StreamCopier:
 
     @property
     def container_tags(self) -> dict[str, str]:
-        return dict(self._input.metadata)
+        """The file's tags; a timecode among them (MP4/MOV muxers prefer it to the
+        video's) moves with a cut as the video's does."""
+        return self._with_moved_timecode(dict(self._input.metadata))
 
     @property
     def video_tags(self) -> dict[str, str]:
         """The upscaled stream's tags. Its timecode (which MP4/MOV muxers turn back into a
         timecode track) moves with a cut to the first kept frame's."""
-        if not self._input.streams.video:
-            return {}
         video = main_video_stream(self._input)
-        tags = dict(video.metadata)
-        if self._cut is not None and "timecode" in tags:
-            rate = video.average_rate or video.guessed_rate
-            frames = round((self._cut.offset - self._cut.origin) * rate) if rate else 0
-            moved = moved_timecode(tags["timecode"], frames, rate)
-            if moved is None:
-                self._notes.append(
-                    f"the timecode {tags.pop('timecode')} could not be moved with the cut "
-                    "(an unusual rate or form): dropped"
-                )
-            else:
-                tags["timecode"] = moved
+        return {} if video is None else self._with_moved_timecode(dict(video.metadata))
+
+    def _with_moved_timecode(self, tags: dict[str, str]) -> dict[str, str]:
+        """`tags` with a timecode (any case: Matroska writes TIMECODE) moved to the first
+        kept frame's, or dropped with a note when it cannot be moved."""
+        key = next((k for k in tags if k.lower() == "timecode"), None)
+        if self._cut is None or key is None:
+            return tags
+        video = main_video_stream(self._input)
+        rate = None if video is None else video.average_rate or video.guessed_rate
+        frames = round((self._cut.offset - self._cut.origin) * rate) if rate else 0
+        moved = moved_timecode(tags[key], frames, rate)
+        if moved is not None:
+            tags[key] = moved
+            return tags
+        note = f"the timecode {tags.pop(key)} could not be moved with the cut: dropped"
+        if note not in self._notes:
+            self._notes.append(note)
         return tags
 
     def _audio_encoder(self, stream: av.audio.AudioStream) -> av.audio.AudioStream:

@@ -10,7 +10,8 @@ from __future__ import annotations
 import re
 from fractions import Fraction
 
-_TIMECODE = re.compile(r"^(\d{2}):(\d{2}):(\d{2})([:;.,])(\d{2,3})$")
+# FFmpeg writes as many frame digits as the rate needs: one below 10 fps.
+_TIMECODE = re.compile(r"^(\d{2}):(\d{2}):(\d{2})([:;.,])(\d{1,3})$")
 
 
 def moved_timecode(timecode: str, frames: int, rate: Fraction | None) -> str | None:

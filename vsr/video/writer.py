@@ -154,14 +154,23 @@ class VideoWriter:
         presets."""
         name, options = _CONTAINER_CODECS.get(self._container_format, (None, {}))
         name = name or _codecs_held_by(self._container_format)[1]
+        codec = video_encoder(name)
+        # What was set for the default codec (a preset's speed, x265-params, a pixel format
+        # the new one lacks) does not carry over; the quality (crf) does.
+        formats = [f.name for f in codec.video_formats or ()]
+        pix_fmt = self.settings.pix_fmt if self.settings.pix_fmt in formats else None
+        left = [f"{k}={v}" for k, v in self.settings.options.items()]
+        left += [f"preset={self.settings.preset}"] if self.settings.preset else []
+        left += [f"pix_fmt={self.settings.pix_fmt}"] if self.settings.pix_fmt != pix_fmt else []
+        dropped = f"; its settings {', '.join(left)} do not apply" if left else ""
         self.notes.append(
             f"{self.settings.codec} cannot go into {self.path.suffix} files: encoding with "
-            f"{name} (choose another with --codec)"
+            f"{name} (choose another with --codec){dropped}"
         )
         self.settings = replace(
-            self.settings, codec=name, preset=None, options={**options, **self.settings.options}
+            self.settings, codec=name, preset=None, pix_fmt=pix_fmt, options=dict(options)
         )
-        self.codec = video_encoder(name)
+        self.codec = codec
 
     def _choose_format(self) -> tuple[str, str]:
         """(planes format write() takes, format the encoder gets)."""
