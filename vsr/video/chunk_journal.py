@@ -21,7 +21,6 @@ is taken over.
 
 from __future__ import annotations
 
-import fcntl
 import json
 import os
 import re
@@ -183,6 +182,8 @@ class ChunkJournal:
     def _claim(self) -> None:
         """Hold the journal's lock for this process (the OS drops it when the process
         ends, however it ends), and clear what the last holder left beside the output."""
+        import fcntl  # POSIX: imported here so that vsr still imports where it is missing
+
         handle = open(self.folder / "lock", "a+")  # noqa: SIM115 - held while the run lasts
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
