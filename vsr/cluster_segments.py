@@ -16,7 +16,6 @@ renamed into place unless every segment succeeded.
 
 from __future__ import annotations
 
-import math
 import os
 import shutil
 import sys
@@ -136,8 +135,7 @@ def run_split(
     within, shift = None, 0
     if info.cut is not None:
         shift = info.cut.offset_in(info.time_base)
-        end = info.cut.end
-        within = (shift, None if end is None else math.ceil(end / info.time_base))
+        within = (shift, info.cut.end_in(info.time_base))
     segments = plan_segments(source, count, seconds, within)
     size = options.get("size")
     if size is not None and info.rotation % 180 == 90:

@@ -127,6 +127,8 @@ class VideoReader:
                 only = " (only a cover picture)" if self._container.streams.video else ""
                 raise VsrError(f"{self.path}: no video stream{only}")
             self._stream.thread_type = "AUTO"
+            self._forget_what_was_decoded()
+            self._skip_first: tuple[int | None, int] = (None, 0)  # see resume_after
             self._range_pts = self._range_in_time_base()
             self._decoded = self._decode() if time_range is None else self._decode_range()
             first = next(self._decoded, None)
@@ -214,17 +216,12 @@ class VideoReader:
         self._skip_first = (pts + shift, repeats)
         self._first = None
         self.decoded_frames = self.damaged_frames = 0
-        self._in_range_packets = 0
+        self._forget_what_was_decoded()
         self._end_pts = pts + shift  # decoded by the earlier run: the truncation check needs it
         self._decoded = self._decode_range()
 
     def _range_in_time_base(self) -> tuple[int, int | None] | None:
         """The range as [start, end) pts of the video stream, counted from its first."""
-        self._in_range_packets = 0  # packets whose frames the range shows
-        self._last_seen_pts: int | None = None  # the latest frame decoded, kept or not
-        self._before_start: int | None = None  # the last frame before the range
-        self._stopped_at: int | None = None  # the frame at the range's end, if one came
-        self._skip_first: tuple[int | None, int] = (None, 0)  # see resume_after
         if self.time_range is None:
             return None
         time_base = self._stream.time_base or Fraction(1, 90000)
@@ -313,8 +310,14 @@ class VideoReader:
         self._container = _open_input(self.path)
         self._stream = main_video_stream(self._container)
         self._stream.thread_type = "AUTO"
-        self._in_range_packets = 0
-        self._last_seen_pts = self._before_start = self._stopped_at = None
+        self._forget_what_was_decoded()
+
+    def _forget_what_was_decoded(self) -> None:
+        """Start the range's observations afresh (a new decode from the top, a resume)."""
+        self._in_range_packets = 0  # packets whose frames the range shows
+        self._last_seen_pts: int | None = None  # the latest frame decoded, kept or not
+        self._before_start: int | None = None  # the last frame before the range
+        self._stopped_at: int | None = None  # the frame at the range's end, if one came
 
     def _why(self) -> str:
         """Why a range holds no frame, for the error: it lies between two frames, or past

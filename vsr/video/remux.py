@@ -100,6 +100,7 @@ class StreamCopier:
         self._cut = cut
         self._notes = notes
         self._input = av.open(str(source))
+        self._chapters = self._input.chapters()
         self._output = output
         self._routes: dict[int, _Route] = {}
         supported = output.supported_codecs
@@ -159,12 +160,12 @@ class StreamCopier:
     def _is_chapters(self, stream) -> bool:
         """MP4/MOV keep chapters also as a text track, one sample a chapter: a data stream
         to libav, carried here as the container's chapters instead."""
-        chapters = self._input.chapters()
+        chapters = self._chapters
         return bool(chapters) and stream.codec_context is None and stream.frames == len(chapters)
 
     def _copy_chapters(self, notes: list[str]) -> None:
         """The chapter marks, moved and trimmed with a cut (those outside it go)."""
-        chapters = self._input.chapters()
+        chapters = self._chapters
         if self._cut is not None:
             chapters = [c for c in map(self._chapter_within_cut, chapters) if c is not None]
         if not chapters:
@@ -177,7 +178,7 @@ class StreamCopier:
     def _chapter_within_cut(self, chapter: dict) -> dict | None:
         cut, time_base = self._cut, chapter["time_base"]
         zero = cut.offset_in(time_base)
-        last = None if cut.end is None else math.ceil(cut.end / time_base)
+        last = cut.end_in(time_base)
         start, end = chapter["start"], chapter["end"]
         if end <= zero or (last is not None and start >= last):
             return None
@@ -324,7 +325,7 @@ class StreamCopier:
                 continue  # a subtitle over before the cut
             if packet.stream.type == "subtitle":
                 # Shown for the part of its time inside the cut only.
-                last = None if cut.end is None else math.ceil(cut.end / time_base)
+                last = cut.end_in(time_base)
                 shown_until = stamp + length if last is None else min(stamp + length, last)
                 stamp = max(stamp, zero)
                 packet.duration = shown_until - stamp if length else 0

@@ -130,6 +130,10 @@ class Cut:
         """The offset as a timestamp in `time_base` (a stream's)."""
         return round(self.offset / time_base)
 
+    def end_in(self, time_base: Fraction) -> int | None:
+        """The end as a timestamp in `time_base`: the first that is not kept (None: none)."""
+        return None if self.end is None else math.ceil(self.end / time_base)
+
     def shift(self, stamp: int, time_base: Fraction) -> int:
         """`stamp` (in `time_base`) moved back so that `offset` becomes zero."""
         return stamp - self.offset_in(time_base)
