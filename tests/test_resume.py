@@ -319,11 +319,3 @@ def test_frames_that_share_a_timestamp_across_a_chunk_join_are_all_kept(weights,
     report = upscale_video(source, out, **options)
     assert (report.resumed_frames, report.frames) == (25, len(stamps))
     assert stream_packets(out)["video"] == stream_packets(whole)["video"]
-
-
-def test_segment_mode_refuses_resume(clip, tmp_path, capsys):
-    command = ["run", str(clip), str(tmp_path / "o.mkv"), "--segments", "2", "--ray", "--resume"]
-    assert main(command) == 2
-    assert capsys.readouterr().err == (
-        "vsr: error: --resume cannot be combined with segment mode yet\n"
-    )

@@ -148,3 +148,61 @@ def test_a_split_run_of_a_range_equals_the_local_run_of_it(tmp_path, weights):
     assert len(got) == 9 and got[0][0] < 40
     assert got == want
     assert audio_packets(split) == audio_packets(local)
+
+
+def test_an_interrupted_split_run_resumes_with_only_the_segments_it_lacks(
+    tmp_path, weights, monkeypatch, capsys
+):
+    ray = pytest.importorskip("ray")
+    from vsr import cluster_segments
+    from vsr.segment_store import store_folder
+
+    clip = tmp_path / "long.mp4"
+    make_gop_clip(clip, frames=14, gop=4)
+    whole, split, report = tmp_path / "whole.mkv", tmp_path / "split.mkv", tmp_path / "r.json"
+    common = ["--weights", str(weights), "--codec", "ffv1", "--quiet"]
+    assert main(["run", str(clip), str(whole), *common]) == 0
+    command = ["run", str(clip), str(split), *common, "--segments", "3", "--resume"]
+    store = store_folder(split)
+
+    def interrupted_join(*args, **kwargs):
+        raise KeyboardInterrupt  # Ctrl-C once every segment is made, before the join
+
+    ray.init(num_cpus=2, include_dashboard=False, logging_level="ERROR", log_to_driver=False)
+    try:
+        with monkeypatch.context() as patch:
+            patch.setattr(cluster_segments, "join_segments", interrupted_join)
+            assert main([*command, "--ray"]) == 130
+        assert (
+            f"vsr: 3 of 3 upscaled segments are kept in {store}: the same command with "
+            "--resume makes only the other 0"
+        ) in capsys.readouterr().err
+        assert not split.exists()
+        assert sorted(p.name for p in store.glob("segment-*")) == [
+            f"segment-0000{i}.{ext}" for i in range(3) for ext in ("json", "mkv")
+        ]
+
+        # Another plan cannot be joined to these segments: refused, and nothing lost.
+        assert main([*command[:-3], "--segments", "2", "--resume", "--ray"]) == 2
+        assert "had other segments; run the same command" in capsys.readouterr().err
+        assert len(list(store.glob("segment-*.mkv"))) == 3
+
+        # Segment 1 was never recorded (the driver died first) and segment 2 is damaged:
+        # both are made again, segment 0 is joined as it is.
+        (store / "segment-00001.json").unlink()
+        damaged = bytearray((store / "segment-00002.mkv").read_bytes())
+        damaged[len(damaged) // 2] ^= 0xFF
+        (store / "segment-00002.mkv").write_bytes(bytes(damaged))
+        loud = [word for word in command if word != "--quiet"]
+        assert main([*loud, "--report", str(report), "--ray"]) == 0
+    finally:
+        ray.shutdown()
+    said = capsys.readouterr().err
+    assert "vsr: 1 of 3 segments kept from an interrupted run; upscaling the other 2" in said
+    assert "vsr: 2 done, 1 skipped, 0 failed" in said
+    data = json.loads(report.read_text())
+    assert [c["status"] for c in data["clips"]] == ["skipped", "done", "done"]
+    assert data["clips"][0]["reason"] == "kept from an interrupted run"
+    assert decoded(split) == decoded(whole)  # every frame, every timestamp
+    assert audio_packets(split) == audio_packets(whole)
+    assert not store.exists()  # it has served

@@ -38,6 +38,7 @@ from vsr.cluster import (
 from vsr.cluster_task import ShippedWeights, engine_weights, where_am_i
 from vsr.errors import VsrError
 from vsr.report import write_json
+from vsr.segment_store import KeptSegment, SegmentStore, file_crc32, segment_file
 from vsr.segments import (
     Segment,
     extract_segment,
@@ -87,12 +88,15 @@ def upscale_segment(
     else:
         report = report.to_dict()
         report["input"] = outcome["input"]
-        outcome.update(status="done", frames=report["frames"], pts=pts, report=report)
+        crc32 = file_crc32(Path(output))  # here, where the file was written: for --resume
+        outcome.update(status="done", frames=report["frames"], pts=pts, crc32=crc32)
+        outcome.update(report=report)
     return outcome
 
 
-def _output_geometry(info, weights, scale, size, height) -> tuple[int, int]:
-    """The output size, decided as a local run decides it (the network's factor counts)."""
+def _network_and_geometry(info, weights, scale, size, height):
+    """The network a local run would pick, and the output size it decides (the network's
+    factor counts)."""
     from vsr.runner import load_network_cache, network_scale_for_request
     from vsr.scaling import NETWORK_SCALES, plan_geometry
 
@@ -101,7 +105,27 @@ def _output_geometry(info, weights, scale, size, height) -> tuple[int, int]:
     geometry = plan_geometry(
         info.width, info.height, scale=scale, size=size, height=height, available=available
     )
-    return geometry.width, geometry.height
+    return model, (geometry.width, geometry.height)
+
+
+def _segments_fingerprint(source: Path, model, options, output_size, pix_fmt, part, segments):
+    """What decides the upscaled segments' frames: segments kept under other values cannot
+    be joined into this run. Keys are named for the refusal message. The final encoder's
+    settings are not here: the segments are lossless, whatever the output's codec."""
+    from vsr.ops.aot_package import network_identity
+
+    gpu = options.get("gpu_options") or {}
+    stat = source.stat()
+    return {
+        "source file": [str(source.resolve()), stat.st_size, stat.st_mtime_ns],
+        "network": [model.arch, network_identity(model)],
+        "precision": [options.get("precision"), gpu.get("precision")],
+        "memory budget": [options.get("max_memory"), gpu.get("max_memory")],
+        "output size": list(output_size),
+        "pixel format": pix_fmt,
+        "time range": None if part is None else part.to_dict(),
+        "segments": [[s.index, s.start, s.end] for s in segments],
+    }
 
 
 def run_split(
@@ -119,12 +143,15 @@ def run_split(
     report: Path | None = None,
     log: Callable[[str], None] = lambda line: print(line, file=sys.stderr),
 ) -> ClusterReport:
-    """Upscale one clip as keyframe-aligned segments on Ray, joined into `target`."""
+    """Upscale one clip as keyframe-aligned segments on Ray, joined into `target`. With
+    `resume` among the engine options, finished segments are kept beside the output until
+    it is complete, and a rerun joins them instead of making them again."""
     from vsr.video.reader import VideoReader
     from vsr.video.writer import EncodeSettings, VideoWriter
 
     source, target = Path(source), Path(target)
     options = dict(engine_options or {})
+    resume = bool(options.pop("resume", False))
     if not source.is_file():
         raise VsrError(f"{source}: no such file")
     # A part of the clip: split that part only, and join it moved to zero, its audio and
@@ -142,27 +169,62 @@ def run_split(
         # A local run swaps the displayed size for the coded one; the segments carry no
         # rotation, so swap here once.
         options["size"] = (size[1], size[0])
-    width, height = _output_geometry(
+    model, (width, height) = _network_and_geometry(
         info, weights, options.get("scale"), options.get("size"), options.get("height")
     )
     settings = options.pop("settings", None) or EncodeSettings()
     writer = VideoWriter(target, info, width, height, settings, overwrite=overwrite)
-    work = target.parent / f".{target.name}.segments.{os.getpid()}"
+    store, kept = None, []
     try:
-        work.mkdir()
+        if resume:
+            store = SegmentStore(target)
+            fingerprint = _segments_fingerprint(
+                source, model, options, (width, height), writer.pix_fmt, info.cut, segments
+            )
+            kept = store.start(fingerprint, overwrite)
+            work = store.folder
+        else:
+            work = target.parent / f".{target.name}.segments.{os.getpid()}"
+            work.mkdir()
+    except BaseException:
+        writer.abort()
+        raise
+    done = {segment.index: segment for segment in kept}
+    if done:
+        log(
+            f"vsr: {len(done)} of {len(segments)} segments kept from an interrupted run; "
+            f"upscaling the other {len(segments) - len(done)}"
+        )
+    try:
         # Segments in exactly the planes the final encoder takes: the join only re-encodes.
         options["settings"] = replace(EncodeSettings(codec="ffv1"), pix_fmt=writer.pix_fmt)
         options["encoders"] = 1  # FFV1 segments never wait on their encoder
-        started = connect(address, num_cpus)
-        try:
-            summary = _run_segments(source, segments, work, weights, options, progress, log)
-        finally:
-            if started:
-                import_ray().shutdown()
+        todo = [segment for segment in segments if segment.index not in done]
+        summary = ClusterReport()
+        if todo:  # with every segment kept, the join needs no cluster
+            started = connect(address, num_cpus)
+            try:
+                keep = None if store is None else store.keep
+                summary = _run_segments(source, todo, work, weights, options, progress, log, keep)
+            finally:
+                if started:
+                    import_ray().shutdown()
+        for segment in kept:
+            summary.add(_kept_outcome(source, segment))
+        summary.clips.sort(key=lambda clip: clip["segment"])
+        pts = {clip["segment"]: clip.pop("pts", None) for clip in summary.clips}
         if summary.count("failed"):
             writer.abort()
+            if store is not None:
+                store.release()
+                log(f"vsr: {_what_is_kept(store, len(segments))}")
+            elif summary.count("done"):
+                log(
+                    f"vsr: the {summary.count('done')} finished segments are not kept: with "
+                    "--resume, a rerun makes only the failed ones"
+                )
         else:
-            parts = [(Path(c["output"]), c.pop("pts")) for c in summary.clips]
+            parts = [(Path(clip["output"]), pts[clip["segment"]]) for clip in summary.clips]
             start = time.perf_counter()
             join_segments(writer, parts, shift)
             writer.close()
@@ -170,17 +232,45 @@ def run_split(
                 log(f"vsr: note: {note}")
             summary.wall_seconds += time.perf_counter() - start
             log(f"vsr: joined {len(parts)} segment{'s' * (len(parts) != 1)} into {target}")
-    except BaseException:
+            (store or SegmentStore(target)).discard_if_ours()  # it has served
+    except BaseException as error:
         writer.abort()
+        if store is not None:
+            store.release()
+            if store.kept_count():
+                error.add_note(_what_is_kept(store, len(segments)))
         raise
     finally:
-        shutil.rmtree(work, ignore_errors=True)
+        if store is None:
+            shutil.rmtree(work, ignore_errors=True)
     if report is not None:
         write_json(summary.to_dict(), report)
     return summary
 
 
-def _run_segments(source, segments, work, weights, options, progress, log) -> ClusterReport:
+def _kept_outcome(source: Path, segment: KeptSegment) -> dict[str, Any]:
+    """A kept segment's line in the report: not made again, so "skipped"."""
+    return {
+        "input": f"{source}#{segment.index}",
+        "output": str(segment.path),
+        "segment": segment.index,
+        "status": "skipped",
+        "reason": "kept from an interrupted run",
+        "frames": len(segment.pts),
+        "pts": segment.pts,
+    }
+
+
+def _what_is_kept(store: SegmentStore, total: int) -> str:
+    kept = store.kept_count()
+    return (
+        f"{kept} of {total} upscaled segments are kept in {store.folder}: the same command "
+        f"with --resume makes only the other {total - kept}"
+    )
+
+
+def _run_segments(source, segments, work, weights, options, progress, log, keep):
+    """Run the segments as Ray tasks; `keep` (with --resume) records each finished one."""
     from tqdm import tqdm
 
     ray = import_ray()
@@ -193,7 +283,7 @@ def _run_segments(source, segments, work, weights, options, progress, log) -> Cl
     threads = int(resources["num_cpus"])
     pending = {
         task.remote(
-            str(source), segment, str(work / f"{segment.index:05d}.mkv"), shipped, options, threads
+            str(source), segment, str(segment_file(work, segment.index)), shipped, options, threads
         ): segment
         for segment in segments
     }
@@ -213,6 +303,7 @@ def _run_segments(source, segments, work, weights, options, progress, log) -> Cl
                 except ray.exceptions.RayError as error:
                     outcome = {
                         "input": f"{source}#{segment.index}",
+                        "segment": segment.index,
                         "status": "failed",
                         "node": None,
                         "gpu": None,
@@ -221,6 +312,10 @@ def _run_segments(source, segments, work, weights, options, progress, log) -> Cl
                 if outcome["status"] == "failed":
                     with tqdm.external_write_mode():
                         log(f"vsr: segment {segment.index}: failed: {outcome['error']}")
+                else:
+                    crc32 = outcome.pop("crc32")
+                    if keep is not None:
+                        keep(segment.index, outcome["pts"], crc32)
                 outcomes[segment.index] = outcome
                 bar.update(1)
     except BaseException:

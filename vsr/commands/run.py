@@ -71,8 +71,9 @@ def add_parser(subparsers) -> None:
     parser.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     parser.add_argument(
         "--resume", action="store_true",
-        help="keep finished chunks beside the output while it is made, so that an "
-        "interrupted run given again with --resume continues where it stopped",
+        help="keep finished chunks (in segment mode, segments) beside the output while it "
+        "is made, so that an interrupted run given again with --resume continues where it "
+        "stopped",
     )  # fmt: skip
     parser.add_argument("--quiet", action="store_true", help="no progress bars or messages")
     parser.add_argument(
@@ -213,8 +214,6 @@ def run(args) -> int:
         # The workers, not this machine, decide whether the GPU settings apply.
         settings, cpu_model = _settings_and_model_options(args, on_gpu=False)
         _, gpu_model = _settings_and_model_options(args, on_gpu=True)
-        if args.resume and (args.segments is not None or args.segment_seconds is not None):
-            raise VsrError("--resume cannot be combined with segment mode yet")
         options = {
             "settings": settings,
             **cpu_model,

@@ -12,19 +12,15 @@ seeks past the frames they hold. The folder goes when the output is complete.
 A journal only serves the run that made it: the source file (path, size, modification
 time), the network, the output's size and encoder settings, the time range and the tile
 plan are written into it as a fingerprint, and a run that differs in any of them is refused
-(or, with --overwrite, starts over) rather than joining two different encodes. Each chunk
-carries a checksum of its packets: a damaged one is made again, with every later one. A
-run holds the folder with an OS lock (flock), which the system drops with the process
-however it ends, so a second run on the same output is refused and a killed one's journal
-is taken over.
+(or, with --overwrite, starts over); the folder's record and lock are vsr.resume_folder's.
+Each chunk carries a checksum of its packets: a damaged one is made again, with every later
+one.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import re
-import shutil
 import zlib
 from dataclasses import dataclass
 from fractions import Fraction
@@ -33,11 +29,8 @@ from typing import Any
 
 import av
 
-from vsr.atomic_file import atomic_output
-from vsr.errors import VsrError
-from vsr.video.writer import temp_path_for
+from vsr.resume_folder import ResumeFolder
 
-_FORMAT = "vsr-chunk-journal-2"
 # A chunk file: this magic, the packets' bytes one after another, then a JSON header
 # (frames, last pts, each packet's timestamps and size) and its length as 8 bytes. The
 # header goes last so that packets stream to disk as they are encoded: a chunk of a
@@ -45,8 +38,6 @@ _FORMAT = "vsr-chunk-journal-2"
 _MAGIC = b"VSRCHNK1"
 _LENGTH = 8
 PARTIAL = ".partial"  # a chunk file still being written
-# Every name a journal folder may hold: anything else means it is not ours to delete.
-_OURS = re.compile(r"run\.json|lock|chunk-[0-9]{6}\.bin(\.partial)?|\.run\.json\..*\.tmp")
 
 
 @dataclass
@@ -129,87 +120,27 @@ def journal_folder(output: Path) -> Path:
     return output.with_name(f".{output.name}.vsr-resume")
 
 
-class ChunkJournal:
+class ChunkJournal(ResumeFolder):
     """The finished chunks of one output. `start(fingerprint, overwrite)` opens it and
     returns the chunks an earlier run left (contiguous from the first); `recorder(index)`
     stores one; `discard` removes the folder once the output is complete."""
 
+    FORMAT = "vsr-chunk-journal-2"
+    WORK_FILES = r"chunk-[0-9]{6}\.bin(\.partial)?"
+    WHAT = "chunks"
+
     def __init__(self, output: str | Path) -> None:
-        self.output = Path(output)
-        self.folder = journal_folder(self.output)
+        super().__init__(output, journal_folder(Path(output)))
 
     def start(self, fingerprint: dict[str, Any], overwrite: bool = False) -> list[StoredChunk]:
         """Open the journal for a run with `fingerprint`: the intact chunks to replay (none
         for a new journal). A journal of other settings is refused, or with `overwrite`
         replaced; one another vsr process holds is refused."""
-        try:
-            return self._start(json.loads(json.dumps(fingerprint)), overwrite)  # no tuples
-        except OSError as error:
-            self.release()
-            raise VsrError(f"{self.folder}: cannot keep chunks there ({error.strerror})") from None
-        except BaseException:
-            self.release()
-            raise
-
-    def _start(self, fingerprint: dict[str, Any], overwrite: bool) -> list[StoredChunk]:
-        if self.folder.exists():
-            foreign = [p.name for p in self.folder.iterdir() if not _OURS.fullmatch(p.name)]
-            if foreign or not self.folder.is_dir():
-                raise VsrError(f"{self.folder} is in the way and is not a vsr journal; remove it")
-            self._claim()
-            stored = _read_manifest(self.folder / "run.json")
-            if stored == fingerprint:
-                for partial in self.folder.glob(f"*{PARTIAL}"):
-                    partial.unlink()  # a chunk the interrupted run was writing
-                return self._stored_chunks(verify=True)
-            if not overwrite and self._stored_chunks():
-                what = (
-                    "other " + ", ".join(_differences(stored, fingerprint))
-                    if stored is not None
-                    else "an unreadable record of its settings"
-                )
-                raise VsrError(
-                    f"{self.output}: the run kept in {self.folder} had {what}; run the same "
-                    "command to continue it, or add --overwrite to start over"
-                )
-            self.discard()  # replaced, or it held no chunk worth keeping
-        self.folder.mkdir(parents=True)
-        self._claim()
-        with atomic_output(self.folder / "run.json", "w") as stream:
-            stream.write(json.dumps({"format": _FORMAT, **fingerprint}, indent=1))
-        return []
-
-    def _claim(self) -> None:
-        """Hold the journal's lock for this process (the OS drops it when the process
-        ends, however it ends), and clear what the last holder left beside the output."""
-        import fcntl  # POSIX: imported here so that vsr still imports where it is missing
-
-        handle = open(self.folder / "lock", "a+")  # noqa: SIM115 - held while the run lasts
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            handle.seek(0)
-            holder = handle.read().strip() or "?"
-            handle.close()
-            raise VsrError(
-                f"{self.output} is being made by another vsr run (process {holder}); wait "
-                "for it, or stop it first"
-            ) from None
-        handle.seek(0)
-        last = handle.read().strip()
-        if last.isdigit() and int(last) != os.getpid():
-            temp_path_for(self.output, int(last)).unlink(missing_ok=True)  # its half file
-        handle.seek(0)
-        handle.truncate()
-        handle.write(str(os.getpid()))
-        handle.flush()
-        self._lock = handle
-
-    def release(self) -> None:
-        """Let go of the lock (the chunks stay for a later run)."""
-        lock, self._lock = getattr(self, "_lock", None), None
-        if lock is not None:
-            lock.close()
+        if not self.open(fingerprint, overwrite, lambda: bool(self._stored_chunks())):
+            return []
+        for partial in self.folder.glob(f"*{PARTIAL}"):
+            partial.unlink()  # a chunk the interrupted run was writing
+        return self._stored_chunks(verify=True)
 
     def recorder(self, index: int) -> ChunkRecorder:
         """Where chunk `index` goes. Encoder threads fill one each, in any order: a later
@@ -229,39 +160,6 @@ class ChunkJournal:
             if chunk is None or chunk.index != len(chunks) or (verify and not chunk.intact()):
                 return chunks
             chunks.append(chunk)
-
-    def discard(self) -> None:
-        self.release()
-        shutil.rmtree(self.folder, ignore_errors=True)
-
-    def discard_if_ours(self) -> None:
-        """Remove the folder if it is a journal no live run holds (never a folder of
-        someone else's)."""
-        if not self.folder.is_dir():
-            return
-        if not all(_OURS.fullmatch(p.name) for p in self.folder.iterdir()):
-            return
-        if getattr(self, "_lock", None) is None:
-            try:
-                self._claim()
-            except (VsrError, OSError):
-                return  # another run is making it
-        self.discard()
-
-
-def _read_manifest(path: Path) -> dict[str, Any] | None:
-    """The settings a journal was made with, or None when they cannot be read."""
-    try:
-        stored = json.loads(path.read_text())
-    except (OSError, ValueError):
-        return None
-    if not isinstance(stored, dict) or stored.pop("format", None) != _FORMAT:
-        return None
-    return stored
-
-
-def _differences(stored: dict[str, Any], fingerprint: dict[str, Any]) -> list[str]:
-    return sorted(k for k in {*stored, *fingerprint} if stored.get(k) != fingerprint.get(k))
 
 
 def _read_chunk(path: Path) -> StoredChunk | None:

@@ -1,0 +1,162 @@
+"""A hidden folder beside an output that keeps a run's finished work for `--resume`.
+
+Both ways of keeping work use one: the chunk journal of a local run
+(vsr.video.chunk_journal) and the segment store of segment mode (vsr.segment_store). What
+they share is kept here: the folder holds a record of the settings the work was made with
+(`run.json`), and a run that differs in any of them is refused (or, with --overwrite, starts
+over) rather than joining two different encodes; a run holds the folder with an OS lock
+(flock), which the system drops with the process however it ends, so a second run on the
+same output is refused and a killed one's folder is taken over; and a folder that holds a
+file of someone else's is never deleted.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from vsr.atomic_file import atomic_output
+from vsr.errors import VsrError
+from vsr.video.writer import temp_path_for
+
+# What every such folder holds besides its work: the record, the lock, and the record's
+# temporary file while it is written.
+_BOOKKEEPING = r"run\.json|lock|\.run\.json\..*\.tmp"
+
+
+class ResumeFolder:
+    """The kept work of one output. Subclasses name the folder, the record's format, the
+    names their work files may have, and what they are called in messages."""
+
+    FORMAT = ""  # stored in the record: work kept by an older layout is not continued
+    WORK_FILES = ""  # a regular expression for the work files' names
+    WHAT = "work"  # "chunks", "segments": for messages
+
+    def __init__(self, output: str | Path, folder: Path) -> None:
+        self.output = Path(output)
+        self.folder = folder
+        self._ours = re.compile(f"{_BOOKKEEPING}|{self.WORK_FILES}")
+        self._lock = None
+
+    def open(
+        self,
+        fingerprint: dict[str, Any],
+        overwrite: bool,
+        holds_work: Callable[[], bool],
+    ) -> bool:
+        """Open the folder for a run with `fingerprint`. True: it holds an earlier run
+        with the same settings, to continue; False: it is new (made now). One of other
+        settings that `holds_work` is refused, or with `overwrite` replaced; one another
+        vsr process holds is refused."""
+        fingerprint = json.loads(json.dumps(fingerprint))  # as it reads back: no tuples
+        try:
+            return self._open(fingerprint, overwrite, holds_work)
+        except OSError as error:
+            self.release()
+            raise VsrError(
+                f"{self.folder}: cannot keep {self.WHAT} there ({error.strerror})"
+            ) from None
+        except BaseException:
+            self.release()
+            raise
+
+    def _open(self, fingerprint: dict[str, Any], overwrite: bool, holds_work) -> bool:
+        if self.folder.exists():
+            if not self.is_ours():
+                raise VsrError(
+                    f"{self.folder} is in the way and is not a vsr resume folder; remove it"
+                )
+            self._claim()
+            stored = _read_record(self.folder / "run.json", self.FORMAT)
+            if stored == fingerprint:
+                return True
+            if not overwrite and holds_work():
+                what = (
+                    "other " + ", ".join(_differences(stored, fingerprint))
+                    if stored is not None
+                    else "an unreadable record of its settings"
+                )
+                raise VsrError(
+                    f"{self.output}: the run kept in {self.folder} had {what}; run the same "
+                    "command to continue it, or add --overwrite to start over"
+                )
+            self.discard()  # replaced, or it held nothing worth keeping
+        self.folder.mkdir(parents=True)
+        self._claim()
+        with atomic_output(self.folder / "run.json", "w") as stream:
+            stream.write(json.dumps({"format": self.FORMAT, **fingerprint}, indent=1))
+        return False
+
+    def is_ours(self) -> bool:
+        """Whether the folder holds nothing but what a run of this kind writes."""
+        if not self.folder.is_dir():
+            return False
+        return all(self._ours.fullmatch(p.name) for p in self.folder.iterdir())
+
+    def _claim(self) -> None:
+        """Hold the folder's lock for this process (the OS drops it when the process ends,
+        however it ends), and clear what the last holder left beside the output."""
+        import fcntl  # POSIX: imported here so that vsr still imports where it is missing
+
+        handle = open(self.folder / "lock", "a+")  # noqa: SIM115 - held while the run lasts
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "?"
+            handle.close()
+            raise VsrError(
+                f"{self.output} is being made by another vsr run (process {holder}); wait "
+                "for it, or stop it first"
+            ) from None
+        handle.seek(0)
+        last = handle.read().strip()
+        if last.isdigit() and int(last) != os.getpid():
+            temp_path_for(self.output, int(last)).unlink(missing_ok=True)  # its half file
+        handle.seek(0)
+        handle.truncate()
+        handle.write(str(os.getpid()))
+        handle.flush()
+        self._lock = handle
+
+    def release(self) -> None:
+        """Let go of the lock (the work stays for a later run)."""
+        lock, self._lock = self._lock, None
+        if lock is not None:
+            lock.close()
+
+    def discard(self) -> None:
+        self.release()
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+    def discard_if_ours(self) -> None:
+        """Remove the folder if it is one of ours that no live run holds (never a folder of
+        someone else's)."""
+        if not self.is_ours():
+            return
+        if self._lock is None:
+            try:
+                self._claim()
+            except (VsrError, OSError):
+                return  # another run is making it
+        self.discard()
+
+
+def _read_record(path: Path, format: str) -> dict[str, Any] | None:
+    """The settings the kept work was made with, or None when they cannot be read."""
+    try:
+        stored = json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+    if not isinstance(stored, dict) or stored.pop("format", None) != format:
+        return None
+    return stored
+
+
+def _differences(stored: dict[str, Any], fingerprint: dict[str, Any]) -> list[str]:
+    return sorted(k for k in {*stored, *fingerprint} if stored.get(k) != fingerprint.get(k))
