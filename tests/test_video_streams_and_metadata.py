@@ -89,6 +89,18 @@ def test_sample_aspect_ratio_is_kept(tmp_path, weights):
         assert container.streams.video[0].sample_aspect_ratio == Fraction(16, 11)
 
 
+def test_the_matroska_video_track_is_flagged_default(tmp_path, weights):
+    # Players pick the tracks flagged default. The source flags none (PyAV's Matroska
+    # writes FlagDefault 0): the new video and the copied audio both get it.
+    source = _video(tmp_path / "in.mkv", audio=("aac", "stereo"))
+    out = tmp_path / "out.mkv"
+    assert vsr(source, out, "--weights", weights) == 0
+    with av.open(str(out)) as container:
+        flags = [s.disposition & av.stream.Disposition.default for s in container.streams]
+        assert [s.type for s in container.streams] == ["video", "audio"]
+        assert all(flags)
+
+
 def test_attachments_are_kept_in_matroska(tmp_path, weights):
     source = _video(tmp_path / "in.mkv", attachment=b"fontdata")
     out = tmp_path / "out.mkv"

@@ -152,10 +152,20 @@ class StreamCopier:
             route.output.metadata.update(fresh_tags(stream.metadata))
             route.output.disposition = stream.disposition
             self._routes[stream.index] = route
+        self._flag_default_audio()
         self._copy_chapters(notes)
         self._packets = self._demux()
         self._pending: av.Packet | None = None
         self.copied_packets = 0
+
+    def _flag_default_audio(self) -> None:
+        """Flag the first audio track default when none is (Matroska sources may have
+        cleared every flag): players play the default tracks. Subtitles keep theirs, or
+        they would be shown unasked."""
+        default = av.stream.Disposition.default
+        audio = [r.output for r in self._routes.values() if r.output.type == "audio"]
+        if audio and not any(stream.disposition & default for stream in audio):
+            audio[0].disposition = audio[0].disposition | default
 
     def _is_chapters(self, stream) -> bool:
         """MP4/MOV keep chapters also as a text track, one sample a chapter: a data stream

@@ -334,6 +334,9 @@ class VideoWriter:
         stream.time_base = self.time_base
         if self.source.rotation:
             stream.set_display_rotation(self.source.rotation)
+        # The picture is the track to play: Matroska writes FlagDefault only from this
+        # (the copied streams keep their own flags).
+        stream.disposition = av.stream.Disposition.default
         self._video = stream
 
         self._copier = StreamCopier(self.source.path, output, self.notes, self.source.cut)
