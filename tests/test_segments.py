@@ -175,7 +175,7 @@ def test_an_interrupted_split_run_resumes_with_only_the_segments_it_lacks(
             assert main([*command, "--ray"]) == 130
         assert (
             f"vsr: 3 of 3 upscaled segments are kept in {store}: the same command with "
-            "--resume makes only the other 0"
+            "--resume joins them"
         ) in capsys.readouterr().err
         assert not split.exists()
         assert sorted(p.name for p in store.glob("segment-*")) == [

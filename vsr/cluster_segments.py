@@ -263,9 +263,10 @@ def _kept_outcome(source: Path, segment: KeptSegment) -> dict[str, Any]:
 
 def _what_is_kept(store: SegmentStore, total: int) -> str:
     kept = store.kept_count()
+    then = "joins them" if kept == total else f"makes only the other {total - kept}"
     return (
         f"{kept} of {total} upscaled segments are kept in {store.folder}: the same command "
-        f"with --resume makes only the other {total - kept}"
+        f"with --resume {then}"
     )
 
 
