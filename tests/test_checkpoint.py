@@ -6,7 +6,7 @@ from conftest import shared_path
 
 from vsr.errors import VsrError
 from vsr.models import create_model, load_weights, save_weights
-from vsr.models.checkpoint import detect_architecture
+from vsr.models.checkpoint import detect_architecture, read_state_dict
 
 OFFICIAL = {
     "IMDN_x2.pth": ("imdn", 2),
@@ -46,6 +46,34 @@ def test_module_prefix_is_stripped(tmp_path):
     path = tmp_path / "dp.pth"
     torch.save({f"module.{k}": v for k, v in model.state_dict().items()}, path)
     assert load_weights(path).scale == 3
+
+
+def test_weights_saved_from_a_compiled_network_load_back(tmp_path):
+    # torch.compile's wrapper prefixes every key with "_orig_mod." (nothing is compiled
+    # without a call, so this is quick).
+    model = create_model("imdn_rtc", 3).eval()
+    save_weights(torch.compile(model), tmp_path / "w.safetensors")
+    loaded = load_weights(tmp_path / "w.safetensors")
+    x = torch.rand(1, 3, 8, 8)
+    with torch.no_grad():
+        assert loaded.scale == 3 and torch.equal(loaded(x), model(x))
+
+
+@pytest.mark.parametrize("key", ["params_ema", "params", "state_dict"])
+def test_weights_inside_a_training_dict_load(tmp_path, key):
+    # BasicSR keeps them under params_ema/params, Lightning and others under state_dict.
+    model = create_model("imdn_rtc", 2)
+    torch.save({key: model.state_dict(), "iter": 5}, tmp_path / "w.pth")
+    loaded = load_weights(tmp_path / "w.pth")
+    for name, tensor in model.state_dict().items():
+        assert torch.equal(loaded.state_dict()[name], tensor)
+
+
+def test_metadata_is_stored_as_text_and_a_missing_folder_is_one_error(tmp_path):
+    save_weights(create_model("imdn_rtc", 2), tmp_path / "w.safetensors", {"steps": 100})
+    assert read_state_dict(tmp_path / "w.safetensors")[1]["steps"] == "100"
+    with pytest.raises(VsrError, match="no folder"):
+        save_weights(create_model("imdn_rtc", 2), tmp_path / "nodir" / "w.safetensors")
 
 
 def test_missing_file(tmp_path):

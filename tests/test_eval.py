@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 
 import numpy as np
@@ -16,6 +17,8 @@ from vsr.imageio import read_image, write_image
 from vsr.metrics import psnr, rgb_to_y, ssim
 from vsr.models import create_model, save_weights
 from vsr.ops.imresize import imresize
+from vsr.train.validate import Validator
+from vsr.upscale import Upscaler
 
 
 class BicubicUpscaler:
@@ -93,6 +96,17 @@ def test_an_lr_image_of_the_wrong_size_is_refused_not_scored(tmp_path):
         evaluate_dataset(BicubicUpscaler(2), dataset, progress=False)
 
 
+def test_an_hr_image_too_small_to_score_is_one_clear_error(tmp_path):
+    # 16 - 2 * 4 shaved leaves 8 pixels, less than SSIM's 11-pixel window.
+    _make_dataset(tmp_path / "set", sizes=((16, 16),))
+    upscaler = Upscaler(create_model("imdn_rtc", 4).eval())
+    with pytest.raises(VsrError, match=r"im0\.png is 16x16: too small to score at x4"):
+        evaluate_dataset(upscaler, tmp_path / "set", progress=False)
+    # Training finds out before its first step, not in its final validation.
+    with pytest.raises(VsrError, match="im0.png"):
+        Validator(tmp_path / "set", 4)
+
+
 def test_paired_same_size_data_reports_rgb_psnr_without_shave(tmp_path):
     dataset = _make_dataset(tmp_path / "Pairs", sizes=((24, 28),))
     (dataset / "LR").mkdir()
@@ -117,10 +131,16 @@ def test_cli_table_and_json_with_random_weights(tmp_path, capsys):
     assert main(["eval", *args]) == 0
     printed = capsys.readouterr().out
     assert "Tiny" in printed and "random" in printed
-    (record,) = json.loads(report.read_text())["results"]
-    assert set(record) == {"dataset", "scale", "model", "images", "psnr", "ssim"}
+    written = json.loads(report.read_text())
+    (record,) = written["results"]
+    assert set(record) == {"dataset", "scale", "model", "images", "psnr", "ssim", "per_image"}
     assert (record["dataset"], record["scale"], record["images"]) == ("Tiny", 2, 1)
     assert f"{record['psnr']:.4f}" in printed
+    # Which weights exactly (a run's best/last files share their names), and every image.
+    assert written["weights"] == str(weights.resolve())
+    assert written["weights_sha256"] == hashlib.sha256(weights.read_bytes()).hexdigest()
+    (image,) = record["per_image"]
+    assert image["name"] == "im0" and image["psnr"] == pytest.approx(record["psnr"])
 
 
 def test_cli_errors_name_the_problem(tmp_path, capsys):

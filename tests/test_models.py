@@ -3,6 +3,7 @@
 import pytest
 import torch
 
+from vsr.errors import VsrError
 from vsr.models import create_model
 from vsr.models.blocks import (
     ContrastChannelAttention,
@@ -61,10 +62,22 @@ def test_cca_does_not_overflow_in_half_precision():
 
 
 def test_unknown_architecture_is_a_user_error():
-    from vsr.errors import VsrError
-
     with pytest.raises(VsrError, match="unknown model"):
         create_model("edsr")
+
+
+@pytest.mark.parametrize("scale", [2.0, "2", True, 0])
+def test_a_scale_that_is_not_a_whole_number_is_a_user_error(scale):
+    with pytest.raises(VsrError, match="scale must be a positive integer"):
+        create_model("imdn", scale)
+
+
+def test_imdn_rte_refuses_odd_sides_instead_of_a_wrong_output_size():
+    model = create_model("imdn_rte", 2).eval()
+    with torch.no_grad():
+        assert model(torch.rand(1, 3, 22, 24)).shape[-2:] == (44, 48)
+        with pytest.raises(ValueError, match=r"even input sides, got \(21, 23\)"):
+            model(torch.rand(1, 3, 21, 23))
 
 
 @pytest.mark.parametrize("channels_last", [False, True])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 
@@ -10,6 +11,7 @@ import torch
 import torch.multiprocessing as mp
 from test_train_loop import tiny_config
 
+from vsr.models.checkpoint import read_state_dict
 from vsr.train.data import PatchStore, batch_generator
 from vsr.train.loop import train
 
@@ -42,6 +44,11 @@ def test_two_gloo_ranks_hold_identical_weights(tmp_path) -> None:
     for key, value in rank0.items():
         assert torch.equal(rank1[key], value), key
     assert (tmp_path / "run" / "last.safetensors").is_file()  # written by rank 0 only
+    # The batch is per process: the record says how many there were.
+    _, metadata = read_state_dict(tmp_path / "run" / "last.safetensors")
+    assert metadata["processes"] == "2" and metadata["batch"] == "4"
+    assert json.loads((tmp_path / "run" / "config.json").read_text())["processes"] == 2
+    assert torch.load(tmp_path / "run" / "last.pt", weights_only=True)["processes"] == 2
     # The two ranks trained on different patches (their shards differ at every step).
     config = tiny_config(tmp_path)
     store = PatchStore.from_folder(config.train_dir, 2, config.patch // 2)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import importlib
 import json
+import math
 import sys
 from types import ModuleType
 
@@ -133,7 +134,7 @@ def test_init_from_another_scale_copies_all_but_the_upsampler(tmp_path) -> None:
     for key, value in other_x2.state_dict().items():
         assert torch.equal(value, source[key]), key
     save_weights(create_model("imdn_rtc", 2), tmp_path / "rtc.safetensors")
-    with pytest.raises(VsrError):
+    with pytest.raises(VsrError, match="cannot initialise imdn from it .they are imdn_rtc x2"):
         init_from_weights(create_model("imdn", 4), tmp_path / "rtc.safetensors")
 
 
@@ -180,6 +181,47 @@ def test_step_schedule_halves_and_cosine_ends_at_the_floor(tmp_path) -> None:
         else:
             assert rates[0] == 1.0 and rates[9] == pytest.approx(0.01)
             assert all(a > b for a, b in zip(rates[:-1], rates[1:], strict=True))
+
+
+def _logged_rates(run) -> dict[int, float]:
+    with open(run / "log.csv", newline="") as file:
+        return {int(r["step"]): float(r["lr"]) for r in csv.DictReader(file) if r["lr"]}
+
+
+def test_a_resume_with_another_lr_trains_with_it(tmp_path) -> None:
+    loop.train(tiny_config(tmp_path, schedule="step", lr=1e-3, steps=4, log_every=1))
+    assert _logged_rates(tmp_path / "run")[4] == pytest.approx(1e-3)
+    # It says "lr 0.001 -> 1e-05" and writes 1e-05 into config.json: the optimiser's and the
+    # scheduler's saved states must not put the old rate back.
+    changed = tiny_config(tmp_path, schedule="step", lr=1e-5, steps=6, log_every=1)
+    loop.train(changed, resume=True)
+    assert _logged_rates(tmp_path / "run")[6] == pytest.approx(1e-5)
+
+
+def test_while_a_new_time_budget_measures_the_rate_stays_on_the_old_curve(tmp_path) -> None:
+    # A cosine run of 6 steps ended at its floor; resumed with a time budget, the steps
+    # measuring its speed must not train at the peak rate again.
+    loop.train(tiny_config(tmp_path, lr=1e-3, lr_min=1e-6, steps=6, log_every=1))
+    loop.train(tiny_config(tmp_path, lr=1e-3, lr_min=1e-6, minutes=0.02, log_every=1), resume=True)
+    rates = _logged_rates(tmp_path / "run")
+    assert rates[1] == pytest.approx(1e-3)  # each row: the rate its step trained with
+    assert all(rate == pytest.approx(1e-6) for step, rate in rates.items() if step > 6)
+
+
+def test_a_resume_on_another_validation_set_keeps_the_old_best_apart(tmp_path) -> None:
+    make_dataset(tmp_path / "valA" / "HR", count=1, size=32)
+    make_dataset(tmp_path / "valB" / "HR", count=2, size=48)
+    loop.train(tiny_config(tmp_path, steps=2, val_dir=str(tmp_path / "valA")))
+    run = tmp_path / "run"
+    before = (run / "best.safetensors").read_bytes()
+    loop.train(tiny_config(tmp_path, steps=4, val_dir=str(tmp_path / "valB")), resume=True)
+    # Set A's PSNR says nothing about set B: the old best stays, under another name, and
+    # best.safetensors is the best on set B.
+    assert (run / "best_previous_val.safetensors").read_bytes() == before
+    rows = [r for r in csv.DictReader((run / "log.csv").open()) if r["val_psnr"]]
+    best_on_b = max(float(r["val_psnr"]) for r in rows if int(r["step"]) > 2)
+    _, metadata = read_state_dict(run / "best.safetensors")
+    assert float(metadata["val_psnr"]) == pytest.approx(best_on_b, abs=1e-4)
 
 
 def test_train_command_reports_user_mistakes(tmp_path, capsys) -> None:
@@ -233,8 +275,11 @@ def test_a_time_budget_fixes_the_steps_and_resume_keeps_them(tmp_path, monkeypat
     assert json.loads((out / "config.json").read_text())["steps"] == total
     rows = [row for row in csv.DictReader((out / "log.csv").open()) if row["loss"]]
     assert int(rows[-1]["step"]) == total and int(rows[-1]["steps_total"]) == total
-    # The cosine was laid over the chosen count: the last step reached the floor.
-    assert float(rows[-1]["lr"]) == pytest.approx(1e-7, rel=1e-3)
+    # The cosine was laid over the chosen count: the last step trained one step short of the
+    # floor (each row holds the rate its step used).
+    floor = 1e-7 / 1e-3
+    last = floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * (total - 1) / total))
+    assert float(rows[-1]["lr"]) == pytest.approx(1e-3 * last, rel=1e-3)
     assert float(rows[-1]["steps_per_s"]) > 0 and float(rows[-1]["compute_ms"]) > 0
 
     # Resumed with the same budget, the run keeps its count instead of measuring again: it

@@ -137,6 +137,22 @@ def _check_pair(lr: np.ndarray, hr: np.ndarray, scale: int, lr_path: Path, hr_pa
         )
 
 
+# SSIM's Gaussian window must fit in what is left after the shave.
+_SSIM_WINDOW = 11
+
+
+def check_scorable(height: int, width: int, scale: int, path: Path) -> None:
+    """Refuse an HR image too small to be scored at ``scale`` (its shaved Y must hold one
+    SSIM window), naming it, rather than failing inside the metrics."""
+    shave = 0 if scale == 1 else scale
+    smallest = max(2 * shave + _SSIM_WINDOW, scale)
+    if min(height - height % scale, width - width % scale) < smallest:
+        raise VsrError(
+            f"{path} is {width}x{height}: too small to score at x{scale} "
+            f"(at least {smallest}x{smallest} pixels)"
+        )
+
+
 def evaluate_dataset(
     upscaler: Upscaler,
     dataset: Path,
@@ -155,6 +171,7 @@ def evaluate_dataset(
         pairs, desc=f"{dataset.name} x{scale}", unit="img", disable=not progress, leave=False
     ):
         hr = _as_rgb(read_image(hr_path), hr_path)
+        check_scorable(hr.shape[0], hr.shape[1], scale, hr_path)
         if lr_path is None:
             hr = modcrop(hr, scale)
             lr = imresize(hr, scale=1 / scale)

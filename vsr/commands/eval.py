@@ -58,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
     for dataset in datasets:
         check_dataset(dataset)
     from vsr.api import load_model
-    from vsr.weights import resolve_weights
+    from vsr.weights import resolve_weights, sha256_of
 
     weights_path = resolve_weights(args.weights, args.scale)
     # The reference layout, in which the manifest's figures were measured: channels_last
@@ -88,6 +88,12 @@ def run(args: argparse.Namespace) -> int:
     print(format_table(results))
     print(f"network in {upscaler.precision} on {upscaler.device}")
     if args.json:
-        payload = {"precision": upscaler.precision, "device": str(upscaler.device)}
-        write_json({**payload, "results": [r.to_dict() for r in results]}, Path(args.json))
+        payload = {
+            "weights": str(weights_path.resolve()),  # "model" is only its name
+            "weights_sha256": sha256_of(weights_path),
+            "precision": upscaler.precision,
+            "device": str(upscaler.device),
+        }
+        records = [r.to_dict(per_image=True) for r in results]
+        write_json({**payload, "results": records}, Path(args.json))
     return 0

@@ -42,7 +42,7 @@ def read_state_dict(path: str | Path) -> tuple[dict[str, torch.Tensor], dict[str
                 )
             loaded = torch.load(path, map_location="cpu", weights_only=True)
             metadata = {}
-            tensors = loaded.get("state_dict", loaded) if isinstance(loaded, dict) else None
+            tensors = _tensors_of(loaded)
             if not isinstance(tensors, dict) or not all(
                 isinstance(v, torch.Tensor) for v in tensors.values()
             ):
@@ -79,8 +79,30 @@ def _looks_like_safetensors(path: Path) -> bool:
     return 0 < size < _SAFETENSORS_MAX_HEADER and head[8:9] == b"{"
 
 
+# Where training code keeps the weights inside a saved dict: PyTorch Lightning and many
+# others under "state_dict", BasicSR under "params_ema" (the averaged weights, which it
+# evaluates) and "params".
+_WEIGHTS_KEYS = ("state_dict", "params_ema", "params")
+
+
+def _tensors_of(loaded: object) -> object:
+    """The state dict inside what torch.load returned (the object itself when it is one)."""
+    if not isinstance(loaded, dict):
+        return None
+    for key in _WEIGHTS_KEYS:
+        if isinstance(loaded.get(key), dict):
+            return loaded[key]
+    return loaded
+
+
+# Wrappers that prefix every key: DataParallel/DDP ("module.") and torch.compile ("_orig_mod.").
+_WRAPPER_PREFIXES = ("module.", "_orig_mod.")
+
+
 def _strip_prefix(key: str) -> str:
-    return key[len("module.") :] if key.startswith("module.") else key
+    while key.startswith(_WRAPPER_PREFIXES):
+        key = key.split(".", 1)[1]
+    return key
 
 
 def detect_architecture(state: dict[str, torch.Tensor]) -> tuple[str, int, dict[str, int]]:
@@ -154,14 +176,28 @@ def load_weights(path: str | Path, device: str | torch.device = "cpu") -> nn.Mod
     return model.to(device).eval()
 
 
+def _unwrapped(model: nn.Module) -> nn.Module:
+    """The network inside torch.compile and DDP wrappers, whose keys carry a prefix."""
+    while True:
+        inner = getattr(model, "_orig_mod", None) or getattr(model, "module", None)
+        if not isinstance(inner, nn.Module):
+            return model
+        model = inner
+
+
 def save_weights(
-    model: nn.Module, path: str | Path, metadata: dict[str, str] | None = None
+    model: nn.Module, path: str | Path, metadata: dict[str, object] | None = None
 ) -> None:
-    """Write the model's tensors as safetensors, atomically, with arch and scale recorded."""
+    """Write the model's tensors as safetensors, atomically, with arch and scale recorded
+    (and `metadata`, whose values are stored as text, as safetensors holds them)."""
     from safetensors.torch import save_file
 
     path = Path(path)
-    info = {"arch": model.arch, "scale": str(model.scale), **(metadata or {})}
+    if not path.parent.is_dir():
+        raise VsrError(f"cannot write {path}: no folder {path.parent}")
+    model = _unwrapped(model)
+    extra = {str(key): str(value) for key, value in (metadata or {}).items()}
+    info = {"arch": model.arch, "scale": str(model.scale), **extra}
     tensors = {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
     temp = path.with_name(f".{path.name}.tmp.{os.getpid()}")
     try:

@@ -27,6 +27,6 @@ def create_model(arch: str, scale: int = 2, **size: int) -> nn.Module:
         raise VsrError(f"unknown model {arch!r}; known: {', '.join(ARCHITECTURES)}")
     if arch == "imdn_as":
         return IMDN_AS(**size)
-    if scale < 1:
-        raise VsrError(f"scale must be a positive integer, got {scale}")
+    if isinstance(scale, bool) or not isinstance(scale, int) or scale < 1:
+        raise VsrError(f"scale must be a positive integer, got {scale!r}")
     return ARCHITECTURES[arch](scale=scale, **size)

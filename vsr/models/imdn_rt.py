@@ -79,6 +79,9 @@ class IMDN_RTE(nn.Module):
         self.upsampler = pixel_shuffle_upsampler(features, 3, 2 * scale)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if x.shape[-2] % 2 or x.shape[-1] % 2:
+            # The stride-2 stem would drop a row or column, and the output be the wrong size.
+            raise ValueError(f"IMDN_RTE needs even input sides, got {tuple(x.shape[-2:])}")
         shallow = self.fea_conv(x * self.pixel_range)
         y = shallow
         for i in range(1, self.blocks + 1):

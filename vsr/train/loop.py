@@ -5,7 +5,8 @@ Files written to ``config.out``:
                      and at the step where Ctrl-C or SIGTERM stopped the run)
   best.safetensors   the weights with the best validation PSNR so far (when val_dir is set)
   last.safetensors   the final weights (vsr.models.save_weights: loadable by every command)
-  log.csv            per logging window: loss, lr, steps/s, data/compute ms per step, GPU
+  log.csv            per logging window: loss, lr (the rate its last step trained with),
+                     steps/s, data/compute ms per step, GPU
                      utilisation and memory (NVML), validation PSNR/SSIM (see trainlog.py)
   config.json        the settings of the run (with the step count a time budget chose)
   tensorboard/       the same scalars, when the tensorboard package is installed
@@ -15,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import math
+import os
 import sys
 import time
 from collections.abc import Callable
@@ -152,12 +154,21 @@ def _train(config: TrainConfig, resume: bool, ddp: Distributed) -> nn.Module:
         # best.safetensors may have been written after the checkpoint: never replace it with
         # worse weights.
         best_psnr = max(best_psnr, _saved_psnr(out / "best.safetensors"))
+        if ddp.is_main and _other_validation_set(state["config"], config):
+            best_psnr = _start_best_afresh(out)
         # The step count a time budget chose holds for that budget only: a new --minutes
         # measures again and fits the rest of the run into it.
         if state["config"].get("minutes") == config.minutes:
             stored_total = state.get("steps_total")
         if ddp.is_main:
             _note_changed_settings(state["config"], config)
+            before = state.get("processes", 1)
+            if before != ddp.world:
+                note(
+                    f"resuming on {ddp.world} process(es) instead of {before}: the batch of "
+                    f"all of them together goes from {before * config.batch} to "
+                    f"{ddp.world * config.batch}"
+                )
     budget = StepBudget(config.steps, config.minutes, start, stored_total)
     # A finished run stopped between its last checkpoint and its weights goes on to write them;
     # an interrupted one (its checkpoint short of its own total) is not finished by a smaller
@@ -172,13 +183,27 @@ def _train(config: TrainConfig, resume: bool, ddp: Distributed) -> nn.Module:
         else:
             why = f"--steps is {budget.total}: pass a larger --steps"
         raise VsrError(f"the run in {out} is already at step {start} ({why} to go on)")
-    scheduler = make_scheduler(optimizer, config, lambda: budget.total)
+    # While a new time budget measures, the cosine holds the rate of the run's previous
+    # length rather than jumping back to its peak (a fresh run holds its starting rate).
+    previous_total = None
+    if state is not None:
+        previous_total = state.get("steps_total") or state["config"]["steps"]
+    scheduler = make_scheduler(
+        optimizer, config, lambda: previous_total if budget.total is None else budget.total
+    )
     if state is not None:
         model.load_state_dict(state["model"])
         optimizer.load_state_dict(state["optimizer"])  # moves the moments to the device
         scheduler.load_state_dict(state["scheduler"])
         restore_rng_state(state["rng"])
         del state
+        # Both states carry the rate the run started with: a resume with another --lr must
+        # train with it, as it says it does (the schedule is a closed form of the step).
+        factor = scheduler.lr_lambdas[0](scheduler.last_epoch)
+        scheduler.base_lrs = [config.lr for _ in optimizer.param_groups]
+        for group in optimizer.param_groups:
+            group["initial_lr"] = config.lr
+            group["lr"] = config.lr * factor
 
     step_model: nn.Module = model
     if ddp.enabled:
@@ -199,7 +224,7 @@ def _train(config: TrainConfig, resume: bool, ddp: Distributed) -> nn.Module:
         except OSError as error:
             raise VsrError(f"cannot create output folder {out}: {error.strerror}") from None
         log = TrainLog(out, resume, start)
-        log.write_config({**config.to_dict(), "steps": budget.total})
+        log.write_config({**config.to_dict(), "steps": budget.total, "processes": ddp.world})
         if use_bf16 and device.type == "cpu":
             # A recipe written for a GPU, run here: worth one line, not an error.
             note(
@@ -212,6 +237,7 @@ def _train(config: TrainConfig, resume: bool, ddp: Distributed) -> nn.Module:
             f"{', channels_last' if config.channels_last else ''}): {store.count} images"
             + (f" ({store.skipped} smaller than the patch left out)" if store.skipped else "")
             + f", batch {config.batch} of {config.patch}-pixel HR patches"
+            + (f" per process, {ddp.world} processes" if ddp.enabled else "")
             + (f", time budget {config.minutes:g} min" if config.minutes > 0 else "")
         )
 
@@ -228,6 +254,7 @@ def _train(config: TrainConfig, resume: bool, ddp: Distributed) -> nn.Module:
             model, optimizer, scheduler, done, best_psnr, elapsed(), config.to_dict()
         )
         state["steps_total"] = budget.total  # None while a time budget is measuring
+        state["processes"] = ddp.world  # the batch is per process: this makes it whole
         save_checkpoint(checkpoint_path, state)
 
     model.train()
@@ -270,6 +297,7 @@ def _train(config: TrainConfig, resume: bool, ddp: Distributed) -> nn.Module:
             loss = F.l1_loss(sr.float(), hr_images)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
+            step_lr = optimizer.param_groups[0]["lr"]  # the rate this step trains with
             optimizer.step()
             scheduler.step()
             if meter:
@@ -287,7 +315,9 @@ def _train(config: TrainConfig, resume: bool, ddp: Distributed) -> nn.Module:
                         f"time budget: {budget.measured_rate:.2f} steps/s measured, so "
                         f"{budget.total} steps in all ({config.minutes:g} min)"
                     )
-                    log.write_config({**config.to_dict(), "steps": budget.total})
+                    log.write_config(
+                        {**config.to_dict(), "steps": budget.total, "processes": ddp.world}
+                    )
             last = done == budget.total
 
             # Under DDP the ranks agree on stopping when they meet to average the loss anyway,
@@ -301,7 +331,7 @@ def _train(config: TrainConfig, resume: bool, ddp: Distributed) -> nn.Module:
                 window_loss.zero_()
                 window_steps = 0
                 if log is not None and meter is not None:
-                    lr_now = optimizer.param_groups[0]["lr"]
+                    lr_now = step_lr
                     figures = meter.take()
                     log.row(
                         step=done,
@@ -331,7 +361,7 @@ def _train(config: TrainConfig, resume: bool, ddp: Distributed) -> nn.Module:
                 note(f"step {done}: validation PSNR {psnr:.3f} dB SSIM {ssim:.4f}")
                 if psnr > best_psnr:
                     best_psnr = psnr
-                    info = _metadata(config, done, psnr, budget, device)
+                    info = _metadata(config, done, psnr, budget, device, ddp.world)
                     save_weights(model, out / "best.safetensors", info)
                     if save_now:
                         save_state(done)  # with the new best, for --resume
@@ -343,7 +373,7 @@ def _train(config: TrainConfig, resume: bool, ddp: Distributed) -> nn.Module:
     bar.close()
 
     if ddp.is_main:
-        info = _metadata(config, done, final_psnr, budget, device)
+        info = _metadata(config, done, final_psnr, budget, device, ddp.world)
         info["train_seconds"] = f"{elapsed():.1f}"
         save_weights(model, out / "last.safetensors", info)
         if meter is not None and meter.total_steps:
@@ -385,6 +415,24 @@ def _flag(stop: StopRequest, device: torch.device) -> torch.Tensor:
     return torch.tensor(float(stop.requested), device=device)
 
 
+def _other_validation_set(stored: dict, config: TrainConfig) -> bool:
+    before, now = stored.get("val_dir"), config.val_dir
+    if not before or not now:
+        return False
+    return Path(str(before)).resolve() != Path(str(now)).resolve()
+
+
+def _start_best_afresh(out: Path) -> float:
+    """PSNRs of two validation sets cannot be compared: the best weights so far are kept
+    under another name, and the best on the new set starts from nothing."""
+    best = out / "best.safetensors"
+    if best.is_file():
+        kept = best.with_name("best_previous_val.safetensors")
+        os.replace(best, kept)
+        note(f"the validation set changed: the best weights so far are kept as {kept}")
+    return -math.inf
+
+
 def _saved_psnr(path: Path) -> float:
     """The validation PSNR in the metadata of weights this loop wrote (-inf without one)."""
     if not path.is_file():
@@ -417,8 +465,10 @@ def _metadata(
     psnr: float | None,
     budget: StepBudget,
     device: torch.device,
+    processes: int,
 ) -> dict[str, str]:
     info = {"steps": str(step), "patch": str(config.patch), "batch": str(config.batch)}
+    info["processes"] = str(processes)  # the batch is per process
     if budget.total is not None:
         info["steps_total"] = str(budget.total)
     if config.minutes > 0:

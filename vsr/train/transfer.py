@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from vsr.errors import VsrError
-from vsr.models.checkpoint import read_state_dict
+from vsr.models.checkpoint import detect_architecture, read_state_dict
 
 # The scale-dependent tail of each network.
 UPSAMPLER_PREFIX = {"imdn": "upsampler.", "imdn_rte": "upsampler.", "imdn_rtc": "model.2."}
@@ -38,10 +38,23 @@ def init_from_weights(model: nn.Module, path: str | Path) -> list[str]:
         if key in tail and not same_scale:
             continue
         if key not in source or source[key].shape != value.shape:
-            found = tuple(source[key].shape) if key in source else "missing"
-            raise VsrError(f"{path}: cannot initialise {model.arch} from it ({key}: {found})")
+            raise VsrError(
+                f"{path}: cannot initialise {model.arch} from it ({_why(source, key, model.arch)})"
+            )
         copied[key] = source[key].to(value.dtype)
     with torch.no_grad():
         for key, value in copied.items():
             target[key].copy_(value)
     return sorted(copied)
+
+
+def _why(source: dict[str, torch.Tensor], key: str, wanted: str) -> str:
+    """What the weights are, when they are another network; else the tensor that differs."""
+    try:
+        arch, scale, _ = detect_architecture(source)
+    except VsrError:
+        arch = None
+    if arch is not None and arch != wanted:
+        return f"they are {arch} x{scale} weights"
+    found = tuple(source[key].shape) if key in source else "missing"
+    return f"{key}: {found}"
