@@ -419,10 +419,16 @@ def test_bench_mistakes_are_one_line_before_anything_is_measured(flags, message,
     assert len(errors) == 1 and errors[0].startswith(f"vsr: error: {message}")
 
 
-@pytest.mark.parametrize("mode", [[], ["--model-only"], ["--pressure"]])
+@pytest.mark.parametrize(
+    "mode",
+    [
+        ["--width", "64", "--height", "48", "--frames", "2"],
+        ["--model-only", "--sizes", "16", "--repeats", "1"],
+        ["--pressure", "--sizes", "16", "--repeats", "1"],
+    ],
+)
 def test_bench_output_paths_are_checked_before_measuring(mode, tmp_path, capsys):
-    small = ["--device", "cpu", "--width", "64", "--height", "48", "--frames", "2",
-             "--sizes", "16", "--repeats", "1"]  # fmt: skip
+    small = ["--device", "cpu"]
     (tmp_path / "file").write_text("not a folder")
     under_a_file = tmp_path / "file" / "sub" / "bench.json"
     assert main(["bench", *mode, *small, "--json", str(under_a_file)]) == 2
@@ -459,3 +465,35 @@ def test_pressure_memory_of_the_first_size_leaves_out_one_off_costs():
     if first is None:
         pytest.skip("peak RSS cannot be measured here (not Linux)")
     assert first < again + 4 * 2**20
+
+
+def test_pressure_with_every_size_skipped_is_one_clear_error(tmp_path, capsys):
+    stem = tmp_path / "p"
+    flags = ["--pressure", "--device", "cpu", "--sizes", "32,64", "--max-size", "16"]
+    assert main(["bench", *flags, "--out", str(stem)]) == 2
+    errors = capsys.readouterr().err.strip().splitlines()
+    assert len(errors) == 1 and errors[0].startswith("vsr: error: ")
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_pressure_png_path_is_checked_before_measuring(tmp_path, capsys):
+    (tmp_path / "p.png").mkdir()
+    flags = ["--pressure", "--device", "cpu", "--sizes", "16", "--repeats", "1"]
+    assert main(["bench", *flags, "--out", str(tmp_path / "p")]) == 2
+    assert capsys.readouterr().err.startswith("vsr: error: ")
+    assert not (tmp_path / "p.csv").exists()
+
+
+@pytest.mark.parametrize(
+    "flags",
+    [
+        ["--width", "64", "--height", "48", "--frames", "1", "--sizes", "64x48"],
+        ["--width", "64", "--height", "48", "--frames", "1", "--repeats", "2"],
+        ["--pressure", "--sizes", "16", "--weights", "nothing.safetensors"],
+        ["--model-only", "--sizes", "16", "--max-size", "8"],
+    ],
+)
+def test_bench_options_of_another_mode_are_not_silently_ignored(flags, capsys):
+    assert main(["bench", "--device", "cpu", *flags]) == 2
+    errors = capsys.readouterr().err.strip().splitlines()
+    assert len(errors) == 1 and errors[0].startswith("vsr: error: ")

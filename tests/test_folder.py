@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from media import make_clip
 
+from vsr.bench_clip import make_bench_clip
 from vsr.cli import main
 from vsr.folder import STATE_FILE, process_folder, watch_folder
 from vsr.report import RunReport
@@ -327,3 +328,52 @@ def test_the_folder_summary_times_the_run_not_the_sum_of_overlapping_clips(tmp_p
     assert totals["clip_seconds"] == 200.0  # the clips' own times
     assert totals["wall_seconds"] < 60  # the run itself: well under a second here
     assert totals["fps"] == pytest.approx(2 / summary.elapsed_seconds, rel=1e-3)
+
+
+def _truncated_mkv(path: Path) -> Path:
+    """A Matroska clip cut at 60% of its bytes: it decodes, but loses its last frames."""
+    whole = make_bench_clip(path.with_name("whole-" + path.name), 64, 48, 4)
+    data = whole.read_bytes()
+    path.write_bytes(data[: int(len(data) * 0.6)])
+    whole.unlink()
+    return path
+
+
+def test_folder_mode_names_every_damaged_clip_even_with_quiet(tmp_path, weights, capsys):
+    clips, out, report = tmp_path / "in", tmp_path / "out", tmp_path / "run.json"
+    clips.mkdir()
+    _truncated_mkv(clips / "h1.mkv")
+    _truncated_mkv(clips / "h2.mkv")  # the same damage: the same note text as h1's
+    args = ["run", str(clips), str(out), "--weights", str(weights), "--device", "cpu"]
+    assert main([*args, "--quiet", "--report", str(report)]) == 0
+    err = capsys.readouterr().err
+    assert "damaged: h1.mkv" in err and "damaged: h2.mkv" in err
+    summary = json.loads(report.read_text())["summary"]
+    assert summary["damaged"] == 2 and summary["lost_frames"] > 0
+
+    # Without --quiet, the second clip's own notes are shown too, not swallowed as repeats.
+    assert main([*args, "--overwrite"]) == 0
+    err = capsys.readouterr().err
+    assert "h2.mkv: note:" in err
+
+
+def test_an_interrupted_folder_run_still_writes_its_report(tmp_path, weights, monkeypatch):
+    import vsr.runner
+
+    clips, out, report = tmp_path / "in", tmp_path / "out", tmp_path / "run.json"
+    clips.mkdir()
+    make_bench_clip(clips / "a.mkv", 64, 48, 2)
+    make_bench_clip(clips / "b.mkv", 64, 48, 2)
+    real = vsr.runner.start_upscale
+
+    def interrupted_on_b(clip, output, **options):
+        if Path(clip).name == "b.mkv":
+            raise KeyboardInterrupt
+        return real(clip, output, **options)
+
+    monkeypatch.setattr(vsr.runner, "start_upscale", interrupted_on_b)
+    args = ["run", str(clips), str(out), "--weights", str(weights), "--device", "cpu"]
+    assert main([*args, "--quiet", "--report", str(report)]) == 130
+    data = json.loads(report.read_text())
+    assert [Path(c["input"]).name for c in data["clips"]] == ["a.mkv"]
+    assert data["summary"]["done"] == 1 and (out / "a.mkv").exists()

@@ -18,6 +18,7 @@ import torch
 from conftest import failing_compiler
 from media import corrupt_middle_packets, make_audio_only, make_clip
 
+from vsr.bench_clip import make_bench_clip
 from vsr.cli import main
 from vsr.errors import VsrError
 from vsr.models import create_model, load_weights, save_weights
@@ -505,3 +506,20 @@ def test_a_presets_codec_settings_do_not_follow_it_into_webm(tmp_path, weights):
     assert any("encoding with libvpx-vp9" in n and "do not apply" in n for n in notes)
     with av.open(str(out)) as container:
         assert sum(1 for p in container.demux(video=0) if p.size) == 3
+
+
+@pytest.mark.parametrize("folder_input", [False, True])
+def test_a_report_path_that_cannot_be_written_is_refused_before_upscaling(
+    tmp_path, weights, folder_input, capsys
+):
+    clips = tmp_path / "in"
+    clips.mkdir()
+    clip = make_bench_clip(clips / "a.mkv", 64, 48, 2)
+    source, out = (clips, tmp_path / "out") if folder_input else (clip, tmp_path / "a_x2.mkv")
+    (tmp_path / "file").write_text("x")
+    for report in (tmp_path, tmp_path / "file" / "run.json"):
+        args = ["run", str(source), str(out), "--weights", str(weights), "--device", "cpu"]
+        assert main([*args, "--quiet", "--report", str(report)]) == 2
+        errors = capsys.readouterr().err.strip().splitlines()
+        assert len(errors) == 1 and errors[0].startswith("vsr: error: ")
+    assert not out.exists()  # refused before any work

@@ -15,6 +15,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
+from vsr.errors import VsrError
+
 
 @contextmanager
 def atomic_output(path: str | Path, mode: str = "wb", **open_args: Any) -> Iterator[IO]:
@@ -36,3 +38,17 @@ def _umask() -> int:
     mask = os.umask(0)  # the only way to read it is to set it
     os.umask(mask)
     return mask
+
+
+def check_can_write(path: Path | None) -> None:
+    """A file can be written at `path`: it is not a folder, and its folder exists or can be
+    made (missing folders are created when the file is written, as for `vsr run --report`)."""
+    if path is None:
+        return
+    if path.is_dir():
+        raise VsrError(f"{path} is a folder; give a file name")
+    folder = path.parent
+    while not folder.exists() and folder != folder.parent:
+        folder = folder.parent
+    if not folder.is_dir():
+        raise VsrError(f"cannot write {path}: {folder} is a file, not a folder")

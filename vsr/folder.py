@@ -92,8 +92,12 @@ def check_folders(in_dir: Path, out_dir: Path) -> None:
 
 
 def _log_done(clip: Path, report: RunReport, log) -> None:
+    # Frames the reader could not decode make the output shorter than the clip: say so on
+    # the clip's own line, whatever notes earlier clips already printed.
+    lost = f", {report.lost_frames} lost (damaged source)" if report.lost_frames else ""
     log(
-        f"vsr: {clip.name}: {report.frames} frames in {report.wall_seconds:.1f} s ({report.fps:.2f} fps)"
+        f"vsr: {clip.name}: {report.frames} frames{lost} in {report.wall_seconds:.1f} s "
+        f"({report.fps:.2f} fps)"
     )
 
 
@@ -154,16 +158,18 @@ def process_folder(
     overwrite: bool = False,
     progress: bool = True,
     log: Callable[[str], None] = lambda line: print(line, file=sys.stderr),
+    summary: FolderReport | None = None,
 ) -> FolderReport:
     """Run every clip of `in_dir` into `out_dir`; finished outputs are skipped unless
-    `overwrite`. Returns the folder report (the caller decides the exit status)."""
+    `overwrite`. Returns the folder report (the caller decides the exit status). Outcomes
+    go into `summary` as they happen, so a caller still has them after Ctrl-C."""
     from tqdm import tqdm
 
     check_folders(in_dir, out_dir)
     clips = find_clips(in_dir)
     if not clips:
         log(f"vsr: no video clips in {in_dir} (looked for {', '.join(sorted(VIDEO_EXTENSIONS))})")
-    summary = FolderReport()
+    summary = summary if summary is not None else FolderReport()
     started = time.monotonic()
     clashes = clashing_outputs(clips, out_dir)
     finisher = _Finisher(summary, log)

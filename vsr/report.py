@@ -83,6 +83,8 @@ class FolderReport:
     def to_dict(self) -> dict[str, Any]:
         done = [c["report"] for c in self.clips if c["status"] == "done"]
         frames = sum(r["frames"] for r in done)
+        # Done, but shorter than the source: frames the reader could not decode.
+        damaged = [r for r in done if r.get("lost_frames")]
         clip_seconds = sum(r["wall_seconds"] for r in done)
         seconds = clip_seconds if self.elapsed_seconds is None else self.elapsed_seconds
         return {
@@ -91,7 +93,9 @@ class FolderReport:
                 "done": self.count("done"),
                 "skipped": self.count("skipped"),
                 "failed": self.count("failed"),
+                "damaged": len(damaged),
                 "frames": frames,
+                "lost_frames": sum(r["lost_frames"] for r in damaged),
                 "wall_seconds": round(seconds, 3),
                 "clip_seconds": round(clip_seconds, 3),  # the clips' own times, summed
                 "fps": round(frames / seconds, 3) if seconds > 0 else None,

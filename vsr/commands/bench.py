@@ -6,6 +6,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from vsr.atomic_file import check_can_write
 from vsr.commands.encoder_options import add_encoder_option
 from vsr.errors import VsrError
 
@@ -120,7 +121,6 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--out",
         type=Path,
-        default=Path("pressure"),
         metavar="STEM",
         help="--pressure: writes STEM.png and STEM.csv (default: pressure)",
     )
@@ -156,11 +156,34 @@ def run(args: argparse.Namespace) -> int:
         raise VsrError("--jit says how --compile compiles: give --compile too")
     if args.variant and args.model_only:
         raise VsrError("--variant is for the end-to-end bench, not --model-only")
+    # Options of another mode would otherwise be ignored without a word.
+    given = {
+        "--sizes": args.sizes is not None,
+        "--repeats": args.repeats is not None,
+        "--max-size": args.max_size is not None,
+        "--out": args.out is not None,
+        "--weights": args.weights is not None,
+        "--batch": args.batch is not None,
+    }
+    allowed = {
+        "end-to-end": {"--weights", "--batch"},
+        "--model-only": {"--sizes", "--repeats", "--weights", "--batch"},
+        "--pressure": {"--sizes", "--repeats", "--max-size", "--out"},
+    }
+    mode = "--pressure" if args.pressure else "--model-only" if args.model_only else "end-to-end"
+    misplaced = [flag for flag, on in given.items() if on and flag not in allowed[mode]]
+    if misplaced:
+        raise VsrError(f"{', '.join(misplaced)}: not used by the {mode} bench")
+    if args.max_size is not None and args.max_size < 1:
+        raise VsrError(f"--max-size must be at least 1, not {args.max_size}")
+    stem = args.out if args.out is not None else Path("pressure")
     # Checked now, not after minutes of measuring.
     for path in [args.json] + (
-        [args.out.with_name(args.out.name + ".csv")] if args.pressure else []
+        [stem.with_name(stem.name + ".csv"), stem.with_name(stem.name + ".png")]
+        if args.pressure
+        else []
     ):
-        check_output_path(path)
+        check_can_write(path)
     if args.pressure:
         return _pressure(args)
     if args.model_only:
@@ -257,8 +280,11 @@ def _pressure(args: argparse.Namespace) -> int:
     precision = args.precision or "fp32"
     if "," in precision:
         raise VsrError("--pressure takes one --precision")
+    sizes = parse_frame_sizes(args.sizes or PRESSURE_SIZES)
+    if args.max_size is not None and all(max(wh) > args.max_size for _, wh in sizes):
+        raise VsrError(f"every size is larger than --max-size {args.max_size}: nothing to time")
     points = run_pressure(
-        parse_frame_sizes(args.sizes or PRESSURE_SIZES),
+        sizes,
         device,
         scale=args.scale,
         precision=precision,
@@ -266,7 +292,7 @@ def _pressure(args: argparse.Namespace) -> int:
         repeats=args.repeats,
     )
     print(format_pressure(points))
-    stem = args.out
+    stem = args.out if args.out is not None else Path("pressure")
     write_pressure_csv(points, stem.with_name(stem.name + ".csv"))
     plot_pressure(points, stem.with_name(stem.name + ".png"), torch_device_label(device))
     print(f"wrote {stem}.png and {stem}.csv")
@@ -275,20 +301,6 @@ def _pressure(args: argparse.Namespace) -> int:
                     "device": torch_device_label(device), "points": [vars(p) for p in points]},
                    args.json)  # fmt: skip
     return 0
-
-
-def check_output_path(path: Path | None) -> None:
-    """A file can be written at `path`: it is not a folder, and its folder exists or can be
-    made (missing folders are created when the file is written, as for `vsr run --report`)."""
-    if path is None:
-        return
-    if path.is_dir():
-        raise VsrError(f"{path} is a folder; give a file name")
-    folder = path.parent
-    while not folder.exists() and folder != folder.parent:
-        folder = folder.parent
-    if not folder.is_dir():
-        raise VsrError(f"cannot write {path}: {folder} is a file, not a folder")
 
 
 def torch_device_label(device) -> str:

@@ -205,6 +205,9 @@ def run(args) -> int:
     ]
     if watch_only and not args.watch:
         raise VsrError(f"{', '.join(watch_only)}: only with --watch")
+    from vsr.atomic_file import check_can_write
+
+    check_can_write(args.report)  # now, not after hours of upscaling
     target = _target(args)
     clip = _clip_options(args)
     say = (lambda line: None) if args.quiet else (lambda line: print(line, file=sys.stderr))
@@ -304,7 +307,8 @@ def _run_folder(args, settings, model, target, say) -> int:
         def finish():
             report = run.finish()
             for note in report.notes:
-                if note not in shown:
+                # A damaged clip's notes are its own, even when an earlier clip had the same.
+                if note not in shown or report.lost_frames:
                     shown.add(note)
                     say(f"vsr: {clip.name}: note: {note}")
             return report
@@ -327,15 +331,19 @@ def _run_folder(args, settings, model, target, say) -> int:
         finally:  # Ctrl-C ends a watch: still write what was done
             write_folder_report(summary, args.report)
     else:
-        summary = process_folder(
-            args.input,
-            args.output,
-            run_clip,
-            overwrite=args.overwrite,
-            progress=not args.quiet,
-            log=say,
-        )
-        write_folder_report(summary, args.report)
+        summary = FolderReport()
+        try:
+            process_folder(
+                args.input,
+                args.output,
+                run_clip,
+                overwrite=args.overwrite,
+                progress=not args.quiet,
+                log=say,
+                summary=summary,
+            )
+        finally:  # Ctrl-C: the clips finished so far are still reported
+            write_folder_report(summary, args.report)
     totals = summary.to_dict()["summary"]
     say(
         f"vsr: {totals['done']} done, {totals['skipped']} skipped, {totals['failed']} failed "
@@ -344,4 +352,11 @@ def _run_folder(args, settings, model, target, say) -> int:
     for clip in summary.clips:
         if clip["status"] == "failed":  # errors, not chatter: printed even with --quiet
             print(f"vsr:   failed: {Path(clip['input']).name}: {clip['error']}", file=sys.stderr)
+        lost = (clip.get("report") or {}).get("lost_frames")
+        if lost:  # a shorter output than the clip is no chatter either
+            print(
+                f"vsr:   damaged: {Path(clip['input']).name}: {lost} frame(s) could not be "
+                "decoded; the output is shorter than the clip",
+                file=sys.stderr,
+            )
     return 1 if totals["failed"] else 0

@@ -6,6 +6,7 @@ given, with the engine options it has already built from the flags and the prese
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -63,8 +64,8 @@ def run_on_ray(args, engine_options: dict[str, Any], say: Callable[[str], None])
         f"({totals['frames']} frames in {totals['wall_seconds']:.1f} s{fps})"
     )
     for clip in summary.clips:
-        if clip["status"] == "failed":
-            say(f"vsr:   failed: {Path(clip['input']).name}: {clip['error']}")
+        if clip["status"] == "failed":  # errors, not chatter: printed even with --quiet
+            print(f"vsr:   failed: {Path(clip['input']).name}: {clip['error']}", file=sys.stderr)
     return 1 if totals["failed"] else 0
 
 
