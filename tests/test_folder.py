@@ -377,3 +377,57 @@ def test_an_interrupted_folder_run_still_writes_its_report(tmp_path, weights, mo
     data = json.loads(report.read_text())
     assert [Path(c["input"]).name for c in data["clips"]] == ["a.mkv"]
     assert data["summary"]["done"] == 1 and (out / "a.mkv").exists()
+
+
+class Replacer(Recorder):
+    """A runner that also takes the watch's `replace`, as the command line's does."""
+
+    def __call__(self, clip: Path, output: Path, replace: bool = False) -> RunReport:
+        if output.exists() and not replace:
+            raise FileExistsError(output)
+        return super().__call__(clip, output)
+
+
+def test_watch_upscales_again_a_clip_that_changed_after_it_was_done(tmp_path):
+    clips, out = tmp_path / "in", tmp_path / "out"
+    clips.mkdir()
+    quick = {"interval_s": 0.05, "idle_exit_s": 0.2}
+    (clips / "stalled.mp4").write_bytes(b"half")  # a copy that paused past the interval
+    first = Replacer()
+    watch_folder(clips, out, first, log=lambda _: None, **quick)
+    assert first.calls == [("stalled.mp4", 4)]
+
+    with open(clips / "stalled.mp4", "ab") as stream:
+        stream.write(b" and the rest")  # the copy goes on
+    lines: list[str] = []
+    second = Replacer()
+    summary = watch_folder(clips, out, second, log=lines.append, **quick)
+    assert second.calls == [("stalled.mp4", 17)]  # the whole file, over the half's output
+    assert [c["status"] for c in summary.clips] == ["done"]
+    assert "vsr: stalled.mp4 changed after it was upscaled: upscaling it again" in lines
+
+    third = Replacer()
+    watch_folder(clips, out, third, log=lambda _: None, **quick)
+    assert third.calls == []  # this version is done
+
+
+def test_watch_waits_for_a_folder_that_went_away(tmp_path):
+    clips, out = tmp_path / "in", tmp_path / "out"
+    clips.mkdir()
+    lines: list[str] = []
+
+    def unmount_then_mount():
+        time.sleep(0.15)
+        clips.rename(tmp_path / "away")
+        time.sleep(0.3)
+        (tmp_path / "away").rename(clips)
+        (clips / "a.mp4").write_bytes(b"1234")
+
+    mover = threading.Thread(target=unmount_then_mount)
+    mover.start()
+    runner = Recorder()
+    watch_folder(clips, out, runner, interval_s=0.05, idle_exit_s=0.8, log=lines.append)
+    mover.join()
+    assert runner.calls == [("a.mp4", 4)]
+    assert any("cannot be read" in line and "waiting for it" in line for line in lines)
+    assert f"vsr: {clips}: readable again" in lines

@@ -31,7 +31,9 @@ VIDEO_EXTENSIONS = {
 STATE_FILE = ".vsr-watch.json"
 
 # Runs one clip: returns its report, or a callable that finishes the file and returns it.
-ClipRunner = Callable[[Path, Path], "RunReport | Callable[[], RunReport]"]
+# run_clip(clip, output) upscales one clip; a watch calls run_clip(clip, output,
+# replace=True) for a clip that changed after it was done, whose output is then replaced.
+ClipRunner = Callable[..., "RunReport | Callable[[], RunReport]"]
 
 
 def find_clips(folder: Path) -> list[Path]:
@@ -101,10 +103,12 @@ def _log_done(clip: Path, report: RunReport, log) -> None:
     )
 
 
-def _run_one(clip: Path, target: Path, run_clip: ClipRunner, summary: FolderReport, log) -> bool:
+def _run_one(
+    clip: Path, target: Path, run_clip: ClipRunner, summary: FolderReport, log, replace=False
+) -> bool:
     """Run and finish one clip, recording the outcome; False if it failed."""
     try:
-        result = run_clip(clip, target)
+        result = run_clip(clip, target, replace=True) if replace else run_clip(clip, target)
         report = result() if callable(result) else result
     except Exception as error:  # one bad clip must not stop the folder
         summary.add(clip, "failed", error=describe_error(error))
@@ -219,11 +223,15 @@ class WatchState:
         return [stat.st_size, stat.st_mtime_ns]
 
     def settled(self, clip: Path) -> bool:
-        """Done, or failed on exactly this version of the file (so: not retried)."""
+        """Done or failed on exactly this version of the file (so: not run again). A clip
+        that changed since is another version: a copy that stalled longer than the watch
+        interval and then went on, or a clip dropped in again."""
         entry = self.clips.get(clip.name)
-        if entry is None:
-            return False
-        return entry["status"] == "done" or entry["signature"] == self.signature(clip)
+        return entry is not None and entry["signature"] == self.signature(clip)
+
+    def done_before(self, clip: Path) -> bool:
+        entry = self.clips.get(clip.name)
+        return entry is not None and entry["status"] == "done"
 
     def record(
         self, clip: Path, status: str, error: str = "", signature: list[int] | None = None
@@ -264,8 +272,19 @@ def watch_folder(
     summary = summary if summary is not None else FolderReport()
     seen: dict[Path, list[int]] = {}  # last signature of clips not yet stable
     last_activity = time.monotonic()
+    missing = False  # the folder could not be listed at the last look (an unmounted share)
     while True:
-        clips = find_clips(in_dir)
+        try:
+            clips = find_clips(in_dir)
+        except OSError as error:
+            if not missing:
+                log(f"vsr: {in_dir}: cannot be read ({error.strerror}); waiting for it")
+            missing = True
+            clips = []
+        else:
+            if missing:
+                log(f"vsr: {in_dir}: readable again")
+            missing = False
         clashes = clashing_outputs(clips, out_dir)
         # Outputs earlier clips were written to, even clips since removed from the folder.
         done_as = {
@@ -307,7 +326,10 @@ def watch_folder(
                 state.record(clip, "done", signature=signature)
                 summary.add(clip, "skipped", error="output exists")
                 continue
-            ok = _run_one(clip, target, run_clip, summary, log)
+            again = state.done_before(clip)
+            if again:
+                log(f"vsr: {clip.name} changed after it was upscaled: upscaling it again")
+            ok = _run_one(clip, target, run_clip, summary, log, replace=again)
             failure = summary.clips[-1].get("error", "")
             # The signature from before the run: the clip may be gone by now (moved away
             # once done, or removed mid-run), which must not stop the watch.

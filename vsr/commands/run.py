@@ -291,7 +291,7 @@ def _run_folder(args, settings, model, target, say) -> int:
     networks = load_network_cache(args.weights)  # each network is loaded once per run
     shown: set[str] = set()  # a note shared by every clip (e.g. "ran on the CPU") once
 
-    def run_clip(clip: Path, output: Path):
+    def run_clip(clip: Path, output: Path, replace: bool = False):
         run = start_upscale(
             clip,
             output,
@@ -299,7 +299,7 @@ def _run_folder(args, settings, model, target, say) -> int:
             device=args.device,
             settings=settings,
             progress=not args.quiet,
-            overwrite=args.overwrite,
+            overwrite=args.overwrite or replace,  # replace: a new version of a done clip
             **model,
             **target,
         )
