@@ -523,3 +523,29 @@ def test_a_report_path_that_cannot_be_written_is_refused_before_upscaling(
         errors = capsys.readouterr().err.strip().splitlines()
         assert len(errors) == 1 and errors[0].startswith("vsr: error: ")
     assert not out.exists()  # refused before any work
+
+
+def test_progress_in_a_log_is_plain_lines_not_a_bar(tmp_path, weights, capsys, monkeypatch):
+    from vsr import progress
+
+    # stderr is a file here (pytest captures it): no bar, and a line at every "interval".
+    assert not progress.on_a_terminal()
+    monkeypatch.setattr(progress, "LOG_INTERVAL_S", 0.0)
+    clip = make_bench_clip(tmp_path / "a.mp4", 64, 48, 3)  # MP4 states its frame count
+    args = ["run", str(clip), str(tmp_path / "out.mkv"), "--weights", str(weights)]
+    assert main([*args, "--device", "cpu"]) == 0
+    err = capsys.readouterr().err
+    assert "\r" not in err and "\x1b[" not in err  # no carriage returns, no cursor moves
+    assert "vsr: a.mp4: frame 3 of 3 (100%)" in err
+
+
+def test_progress_lines_count_frames_and_wait_their_interval():
+    from vsr.progress import ProgressLines
+
+    now, lines = [0.0], []
+    counter = ProgressLines("film.mkv", 300, 100, 30.0, lines.append, lambda: now[0])
+    for _ in range(5):
+        now[0] += 10.0
+        counter(20)
+    # 20 frames every 10 s: a line at 30 s; 60 s, the next, is not reached (50 s).
+    assert lines == ["vsr: film.mkv: frame 160 of 300 (53%), 2.0 fps"]

@@ -37,6 +37,7 @@ from vsr.cluster import (
 )
 from vsr.cluster_task import ShippedWeights, engine_weights, where_am_i
 from vsr.errors import VsrError
+from vsr.progress import on_a_terminal
 from vsr.report import write_json
 from vsr.segment_store import KeptSegment, SegmentStore, file_crc32, segment_file
 from vsr.segments import (
@@ -292,7 +293,12 @@ def _run_segments(source, segments, work, weights, options, progress, log, keep)
         workers=int(ray.cluster_resources().get("GPU" if "num_gpus" in resources else "CPU", 0))
     )
     outcomes: dict[int, dict[str, Any]] = {}
-    bar = tqdm(total=len(segments), unit="segment", desc=source.name, disable=not progress)
+    bar = tqdm(
+        total=len(segments),
+        unit="segment",
+        desc=source.name,
+        disable=not progress or not on_a_terminal(),
+    )
     start = time.perf_counter()
     try:
         while pending:

@@ -22,6 +22,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from vsr.errors import VsrError, describe_error
+from vsr.progress import on_a_terminal
 from vsr.report import FolderReport, RunReport, write_json
 
 VIDEO_EXTENSIONS = {
@@ -177,7 +178,9 @@ def process_folder(
     started = time.monotonic()
     clashes = clashing_outputs(clips, out_dir)
     finisher = _Finisher(summary, log)
-    overall = tqdm(total=len(clips), unit="clip", desc="folder", disable=not progress)
+    overall = tqdm(
+        total=len(clips), unit="clip", desc="folder", disable=not progress or not on_a_terminal()
+    )
     try:
         for clip in clips:
             target = output_for(clip, out_dir)

@@ -14,6 +14,7 @@ import torch
 
 from vsr.engine import ColourSpec, Pipeline
 from vsr.errors import VsrError
+from vsr.progress import ProgressLines, on_a_terminal
 from vsr.report import RunReport, write_json
 from vsr.scaling import NETWORK_SCALES, plan_geometry, round_half_up
 from vsr.telemetry import GpuSampler, StageClock, peak_host_memory_bytes
@@ -287,7 +288,7 @@ def start_upscale(
                 initial=resumed_frames(writer),
                 desc=source_path.name,
                 unit="frame",
-                disable=not progress,
+                disable=not progress or not on_a_terminal(),
                 leave=False,
                 dynamic_ncols=True,
             )
@@ -297,8 +298,11 @@ def start_upscale(
                 torch.cuda.reset_peak_memory_stats(dev)
             try:
                 with GpuSampler(device_index) as sampler:
-                    advance = _bar_after_compiling(bar, upscaler)
-                    frames = pipeline.run(reader.frames(), writer, _both(advance, on_frames))
+                    advance = _both(_bar_after_compiling(bar, upscaler), on_frames)
+                    if progress and not on_a_terminal():  # a log: a line now and then
+                        lines = ProgressLines(source_path.name, info.frame_count, bar.n)
+                        advance = _both(advance, lines)
+                    frames = pipeline.run(reader.frames(), writer, advance)
             finally:
                 bar.close()
         except BaseException as error:

@@ -210,7 +210,10 @@ def run(args) -> int:
     check_can_write(args.report)  # now, not after hours of upscaling
     target = _target(args)
     clip = _clip_options(args)
-    say = (lambda line: None) if args.quiet else (lambda line: print(line, file=sys.stderr))
+    from tqdm import tqdm
+
+    # tqdm.write: a line printed while a bar is drawn goes above it, not glued onto it.
+    say = (lambda line: None) if args.quiet else (lambda line: tqdm.write(line, file=sys.stderr))
     if args.ray is not None or args.segments is not None or args.segment_seconds is not None:
         from vsr.commands.run_ray import run_on_ray
 

@@ -1,0 +1,51 @@
+"""Progress for a terminal and for a log file.
+
+On a terminal, tqdm draws bars. When stderr is a file or a pipe (a job's log), the bars'
+carriage returns and cursor moves would fill it with thousands of overwritten lines, so
+the bars are off there and a long clip says how far it is in a plain line now and then.
+"""
+
+from __future__ import annotations
+
+import sys
+import time
+from collections.abc import Callable
+
+# Seconds between two progress lines in a log.
+LOG_INTERVAL_S = 30.0
+
+
+def on_a_terminal() -> bool:
+    """Whether progress bars can be drawn (stderr is a terminal)."""
+    return sys.stderr.isatty()
+
+
+class ProgressLines:
+    """Counts frames and writes "vsr: NAME: frame 1200 of 3000 (40%), 12.3 fps" at most
+    every `interval` seconds (default LOG_INTERVAL_S). Call it with the frames finished
+    since the last call."""
+
+    def __init__(
+        self,
+        name: str,
+        total: int | None,
+        initial: int = 0,
+        interval: float | None = None,
+        write: Callable[[str], None] = lambda line: print(line, file=sys.stderr, flush=True),
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.name, self.total, self.done = name, total, initial
+        self.interval = LOG_INTERVAL_S if interval is None else interval
+        self._write, self._clock = write, clock
+        self._started = self._last = clock()
+        self._initial = initial
+
+    def __call__(self, frames: int) -> None:
+        self.done += frames
+        now = self._clock()
+        if now - self._last < self.interval:
+            return
+        self._last = now
+        of = f" of {self.total} ({self.done / self.total:.0%})" if self.total else ""
+        rate = (self.done - self._initial) / (now - self._started)
+        self._write(f"vsr: {self.name}: frame {self.done}{of}, {rate:.1f} fps")
