@@ -497,3 +497,12 @@ def test_bench_options_of_another_mode_are_not_silently_ignored(flags, capsys):
     assert main(["bench", "--device", "cpu", *flags]) == 2
     errors = capsys.readouterr().err.strip().splitlines()
     assert len(errors) == 1 and errors[0].startswith("vsr: error: ")
+
+
+def test_a_variant_given_twice_is_refused(capsys):
+    flags = ["--device", "cpu", "--width", "64", "--height", "48", "--frames", "1"]
+    flags += ["--variant", "fp32", "--variant", " fp32"]
+    assert main(["bench", *flags]) == 2
+    assert capsys.readouterr().err == (
+        "vsr: error: --variant fp32 is given twice (or in two spellings)\n"
+    )

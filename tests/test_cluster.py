@@ -199,3 +199,16 @@ def test_workers_report_frames_so_far_per_clip_and_a_retry_starts_from_zero():
     other = frame_reporter(report, "b.mp4", interval=0)
     other(3)
     assert tally.total() == 8 + 3
+
+
+def test_a_clip_done_on_a_worker_says_what_it_lost_and_its_notes():
+    from vsr.cluster import _log_outcome
+
+    lines: list[str] = []
+    report = {"fps": 12.0, "lost_frames": 3, "notes": ["the file looks truncated"]}
+    outcome = {"input": "/c/h.mkv", "status": "done", "frames": 9, "node": "n1", "report": report}
+    _log_outcome(outcome, lines.append)
+    assert lines == [
+        "vsr: h.mkv: 9 frames, 3 lost (damaged source) on n1 (12.00 fps)",
+        "vsr: h.mkv: note: the file looks truncated",
+    ]

@@ -7,6 +7,7 @@ from __future__ import annotations
 import base64
 import io
 import json
+import math
 import os
 import shutil
 import subprocess
@@ -175,8 +176,11 @@ def test_page_has_plots_and_a_row_per_clip_and_result(reports):
     for image in page.images:
         assert decoded_png(image["src"]).size[0] > 300
     clips = page.tables["clips"]
-    assert [row[0] for row in clips[1:]] == ["gpu.mp4", "cpu<b>&.mp4", "broken.mp4"]
-    assert [row[1] for row in clips[1:]] == ["done", "done", "failed"]
+    # Two reports on one page: each row names the one it came from.
+    assert [row[:2] for row in clips[1:]] == [
+        ["gpu_run.json", "gpu.mp4"], ["folder.json", "cpu<b>&.mp4"], ["folder.json", "broken.mp4"]
+    ]  # fmt: skip
+    assert [row[2] for row in clips[1:]] == ["done", "done", "failed"]
     header = clips[0]
     util = header.index("GPU util mean %")
     assert [row[util] for row in clips[1:]] == ["57.5", NO_GPU, NO_GPU]
@@ -327,6 +331,10 @@ def _bench_json(tmp_path: Path) -> Path:
         BenchRow("engine fp32 batch 2 cl", "fp32", 2, 4, 2.0, 2.0, 2.5, busy,
                  steady_fps=2.125, encoder_busy_share=0.031, psnr_vs_naive_db=41.375)
     )  # fmt: skip
+    result.rows.append(
+        BenchRow("engine fp32 lossless", "fp32", 1, 4, 2.0, 2.0, 2.5, busy,
+                 psnr_vs_naive_db=math.inf, min_frame_psnr_vs_naive_db=math.inf)
+    )  # fmt: skip
     result.notes.append("CPU run (2 torch threads): GPU figures are n/a")
     path = tmp_path / "bench.json"
     write_bench_json(result, path)
@@ -386,7 +394,8 @@ def test_bench_json_of_every_mode_becomes_a_table(tmp_path, capsys):
     page = out.read_text()
     assert "&lt;test&gt;" in page and "libx264 preset veryfast crf 18 yuv420p threads=3" in page
     assert "measured by <code>vsr bench --model-only --sizes 64x48</code>" in page
-    naive, engine = _cells(page, "bench")
+    naive, engine, identical = _cells(page, "bench")
+    assert identical[-1] == "identical"  # JSON holds null there: no infinity in JSON
     assert naive[:3] == ["naive loop", "0.80", "1.00x"] and naive[-1] == "-"
     assert engine[:4] == ["engine fp32 batch 2 cl", "2.00", "2.50x", "2.12"]
     assert engine[-1] == "41.38" and engine[-2] == NO_GPU and engine[-3] == "3.1"
@@ -417,3 +426,69 @@ def test_the_bench_device_is_escaped_once(tmp_path):
     data["device"] = "cpu & co"
     section = bench_section(data)
     assert "on cpu &amp; co, 2 threads" in section and "&amp;amp;" not in section
+
+
+def _folder_report(path: Path, clips: int, node: str | None = None) -> Path:
+    """A folder run's JSON (summary and clips) as vsr run writes it; `node`: as --ray does."""
+    done = [
+        {"input": f"/clips/c{i}.mp4", "status": "done", "report": run_report(f"c{i}.mp4", False)}
+        for i in range(clips)
+    ]
+    summary = {"clips": clips, "done": clips, "skipped": 0, "failed": 0, "frames": 48 * clips}
+    summary.update(wall_seconds=2.0 * clips, fps=24.0)
+    if node is not None:
+        for clip in done:
+            clip.update(node=node, gpu="NVIDIA H100")
+        summary["workers"] = 8
+    path.write_text(json.dumps({"summary": summary, "clips": done}))
+    return path
+
+
+def test_folder_and_cluster_totals_head_the_page_and_rows_name_their_run(tmp_path):
+    local = _folder_report(tmp_path / "local.json", 2)
+    ray = _folder_report(tmp_path / "ray.json", 3, node="gpu-node-7")
+    page = parse(render(read_inputs([local, ray])))
+    runs = page.tables["runs"]
+    header = runs[0]
+    assert [row[0] for row in runs[1:]] == ["local.json", "ray.json"]
+    assert [row[header.index("done")] for row in runs[1:]] == ["2", "3"]
+    assert [row[header.index("workers")] for row in runs[1:]] == ["n/a", "8"]
+    clips = page.tables["clips"]
+    assert clips[0][:4] == ["run", "node", "GPU", "clip"]
+    assert clips[1][:3] == ["local.json", "n/a", "n/a"]
+    assert clips[3][:4] == ["ray.json", "gpu-node-7", "NVIDIA H100", "c0.mp4"]
+
+
+def test_a_folder_of_many_clips_gets_plots_of_a_readable_size(tmp_path):
+    page = parse(render(read_inputs([_folder_report(tmp_path / "big.json", 120)])))
+    assert len(page.tables["clips"]) == 121  # every clip keeps its row
+    for image in page.images:  # the stage plot grew 0.5 inch per stage per clip
+        assert decoded_png(image["src"]).size[1] < 1000
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"fps": "fast"},
+        {"stages": {"decode": 1.5}},
+        {"stages": {"decode": {"busy_s": "x"}}},
+        {"gpu_samples": [1, 2]},
+        {"progress_samples": [{"t_s": "a", "frames": 1}, 5]},
+    ],
+)
+def test_a_field_of_another_type_gives_a_page_not_a_traceback(tmp_path, changes, capsys):
+    source = tmp_path / "odd.json"
+    source.write_text(json.dumps({**run_report("odd.mp4", gpu=False), **changes}))
+    assert main(["report", str(source), "-o", str(tmp_path / "page.html")]) == 0
+    page = parse((tmp_path / "page.html").read_text())
+    assert page.tables["clips"][1][0] == "odd.mp4"
+
+
+def test_eval_results_with_a_missing_scale_still_render(tmp_path):
+    source = tmp_path / "eval.json"
+    results = [{**EVAL["results"][0]}, {**EVAL["results"][0], "scale": None}]
+    source.write_text(json.dumps({"results": results}))
+    profile = tmp_path / "profile.json"
+    profile.write_text(json.dumps(PROFILE))
+    page = parse(render(read_inputs([source, profile])))
+    assert [row[1] for row in page.tables["eval"][1:]] == ["x4", "n/a"]

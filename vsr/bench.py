@@ -155,8 +155,11 @@ class BenchResult:
 
     def to_dict(self) -> dict[str, Any]:
         data = asdict(self)
-        # JSON has no infinity; identical outputs are reported as null with a note.
+        # JSON has no infinity: identical outputs are reported as null, and said so.
         for row in data["rows"]:
+            psnr = row["psnr_vs_naive_db"]
+            if psnr is not None and math.isinf(psnr):
+                row["identical_to_naive"] = True
             for key in ("psnr_vs_naive_db", "min_frame_psnr_vs_naive_db"):
                 if row[key] is not None and math.isinf(row[key]):
                     row[key] = None

@@ -245,7 +245,11 @@ def _log_outcome(outcome: dict[str, Any], log: Callable[[str], None]) -> None:
         return
     report = outcome.get("report") or {}
     speed = f" ({report['fps']:.2f} fps)" if "fps" in report else ""
-    log(f"vsr: {name}: {outcome.get('frames')} frames on {outcome['node']}{speed}")
+    lost = report.get("lost_frames")
+    lost = f", {lost} lost (damaged source)" if lost else ""
+    log(f"vsr: {name}: {outcome.get('frames')} frames{lost} on {outcome['node']}{speed}")
+    for note in report.get("notes") or []:  # what the worker's engine decided or found
+        log(f"vsr: {name}: note: {note}")
 
 
 def run_folder(

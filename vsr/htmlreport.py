@@ -63,6 +63,8 @@ class ReportInputs:
     model_benches: list[dict[str, Any]] = field(default_factory=list)  # --model-only
     pressures: list[dict[str, Any]] = field(default_factory=list)  # --pressure
     sources: list[str] = field(default_factory=list)
+    # The totals of folder and Ray runs ({"summary"}), with the file each came from.
+    runs: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
 
 
 def read_inputs(paths: list[str | Path]) -> ReportInputs:
@@ -83,9 +85,14 @@ def read_inputs(paths: list[str | Path]) -> ReportInputs:
         elif isinstance(data.get("profiles"), list):
             inputs.profiles.extend(p for p in data["profiles"] if isinstance(p, dict))
         elif isinstance(data.get("clips"), list):
-            inputs.clips.extend(c for c in data["clips"] if isinstance(c, dict))
+            # Each clip remembers its run, for pages that hold several.
+            clips = [{**c, "source": path.name} for c in data["clips"] if isinstance(c, dict)]
+            inputs.clips.extend(clips)
+            if isinstance(data.get("summary"), dict):
+                inputs.runs.append((path.name, data["summary"]))
         elif "fps" in data and "frames" in data:
-            inputs.clips.append({"input": data.get("input"), "status": "done", "report": data})
+            clip = {"input": data.get("input"), "status": "done", "report": data}
+            inputs.clips.append({**clip, "source": path.name})
         elif isinstance(data.get("rows"), list):
             inputs.benches.append(data)
         elif isinstance(data.get("timings"), list):
@@ -103,6 +110,23 @@ def read_inputs(paths: list[str | Path]) -> ReportInputs:
 def _text(value: Any) -> str:
     """A cell's text, escaped; None becomes "n/a"."""
     return "n/a" if value is None else html.escape(str(value))
+
+
+def _float(value: Any) -> float | None:
+    """A number from a report field, None for anything else (a field of another type in a
+    hand-edited or foreign file must not end the page in a traceback)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return float(value)
+
+
+def _scaled(value: Any, unit: float) -> str:
+    number = _float(value)
+    return "n/a" if number is None else _number(number / unit, 2)
+
+
+def _dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
 
 
 def _number(value: Any, digits: int = 2) -> str:
@@ -151,17 +175,52 @@ def _done(inputs: ReportInputs) -> list[tuple[str, dict[str, Any]]]:
     ]
 
 
+# Beyond this many finished clips, the per-clip plots give way to summaries that stay
+# readable (a folder of a thousand clips made a 250,000-pixel-tall stage plot).
+PER_CLIP_PLOTS = 20
+
+
+def runs_table(inputs: ReportInputs) -> str:
+    """The totals of each folder or Ray run: its wall time and aggregate throughput, which
+    no single clip's row shows."""
+    rows = [
+        [
+            html.escape(source),
+            _number(summary.get("clips")),
+            _number(summary.get("done")),
+            _number(summary.get("skipped")),
+            _number(summary.get("failed")),
+            _number(summary.get("damaged")),
+            _number(summary.get("frames")),
+            _number(summary.get("wall_seconds")),
+            _number(summary.get("fps")),
+            _number(summary.get("workers")),
+        ]
+        for source, summary in inputs.runs
+    ]
+    headers = [
+        "run", "clips", "done", "skipped", "failed", "damaged", "frames", "wall s", "fps",
+        "workers",
+    ]  # fmt: skip
+    return _table(headers, rows, "runs")
+
+
 # ---- sections -----------------------------------------------------------------------------
 
 
 def clips_table(inputs: ReportInputs) -> str:
+    several_runs = len({clip.get("source") for clip in inputs.clips}) > 1
+    on_cluster = any(clip.get("node") is not None for clip in inputs.clips)
     rows = []
     for index, clip in enumerate(inputs.clips):
-        report = clip.get("report") if isinstance(clip.get("report"), dict) else {}
-        gpu = report.get("gpu_summary") if isinstance(report.get("gpu_summary"), dict) else {}
+        report = _dict(clip.get("report"))
+        gpu = _dict(report.get("gpu_summary"))
         on_gpu = report.get("device_name") is not None or bool(gpu)
+        row = [_text(clip.get("source"))] if several_runs else []
+        row += [_text(clip.get("node")), _text(clip.get("gpu"))] if on_cluster else []
         rows.append(
-            [
+            row
+            + [
                 html.escape(_clip_name(clip, index)),
                 _text(clip.get("status")),
                 _number(report.get("frames")),
@@ -180,7 +239,9 @@ def clips_table(inputs: ReportInputs) -> str:
                 _text("; ".join(map(str, report.get("notes") or [])) or clip.get("error") or ""),
             ]
         )
-    headers = [
+    headers = ["run"] if several_runs else []
+    headers += ["node", "GPU"] if on_cluster else []
+    headers += [
         "clip", "status", "frames", "fps", "wall s", "device", "precision", "batch", "network",
         "size", "codec", "GPU util mean %", "encoders busy %", "GPU peak alloc", "host peak RSS",
         "notes",
@@ -194,8 +255,9 @@ def fps_series(samples: list[dict[str, Any]]) -> tuple[list[float], list[float]]
     points = [
         (float(s["t_s"]), float(s["frames"]))
         for s in samples
-        if isinstance(s.get("t_s"), int | float) and isinstance(s.get("frames"), int | float)
-    ]
+        if isinstance(s, dict) and _float(s.get("t_s")) is not None
+        and _float(s.get("frames")) is not None
+    ]  # fmt: skip
     pairs = [(a, b) for a, b in zip(points, points[1:], strict=False) if b[0] > a[0]]
     times = [(a[0] + b[0]) / 2 for a, b in pairs]
     return times, [(b[1] - a[1]) / (b[0] - a[0]) for a, b in pairs]
@@ -209,7 +271,17 @@ def fps_plot(inputs: ReportInputs) -> bytes | None:
         return None
     figure = new_figure()
     axes = figure.subplots()
-    series = [(n, r["progress_samples"]) for n, r in done if r.get("progress_samples")]
+    series = [
+        (n, r["progress_samples"]) for n, r in done if isinstance(r.get("progress_samples"), list)
+    ]
+    if len(done) > PER_CLIP_PLOTS:  # too many bars or lines to read: how fps spread
+        rates = [rate for _, r in done if (rate := _float(r.get("fps"))) is not None]
+        axes.hist(rates, bins=min(30, max(5, len(rates) // 10)))
+        axes.set_xlabel("frames per second")
+        axes.set_ylabel("clips")
+        axes.set_title(f"Throughput of {len(done)} clips")
+        axes.grid(alpha=0.3)
+        return figure_png(figure)
     if series:
         for name, samples in series:
             axes.plot(*fps_series(samples), marker=".", label=name)
@@ -217,7 +289,7 @@ def fps_plot(inputs: ReportInputs) -> bytes | None:
         axes.legend(fontsize="small")
     else:
         names = [name for name, _ in done]
-        axes.bar(range(len(done)), [float(r.get("fps") or 0.0) for _, r in done], width=0.5)
+        axes.bar(range(len(done)), [_float(r.get("fps")) or 0.0 for _, r in done], width=0.5)
         axes.set_xlim(-0.75, max(len(done), 3) - 0.25)  # a lone clip gets a narrow bar
         axes.set_xticks(range(len(done)), names, rotation=30, ha="right", fontsize="small")
         axes.set_xlabel("clip (in run order)")
@@ -229,15 +301,20 @@ def fps_plot(inputs: ReportInputs) -> bytes | None:
 
 def gpu_plot(inputs: ReportInputs) -> bytes | None:
     """GPU utilisation and memory over time from the NVML samples; None without samples."""
-    sampled = [(n, r["gpu_samples"]) for n, r in _done(inputs) if r.get("gpu_samples")]
+    sampled = [
+        (n, [s for s in r["gpu_samples"] if isinstance(s, dict)])
+        for n, r in _done(inputs)[:PER_CLIP_PLOTS]  # a legend beyond that is unreadable
+        if isinstance(r.get("gpu_samples"), list)
+    ]
+    sampled = [(n, samples) for n, samples in sampled if samples]
     if not sampled:
         return None
     figure = new_figure(7.0, 5.0)
     util_axes, memory_axes = figure.subplots(2, 1, sharex=True)
     for name, samples in sampled:
-        times = [s.get("t_s") for s in samples]
-        util_axes.plot(times, [s.get("gpu_util_percent") for s in samples], label=name)
-        used = [(s.get("memory_used_bytes") or 0) / 2**30 for s in samples]
+        times = [_float(s.get("t_s")) for s in samples]
+        util_axes.plot(times, [_float(s.get("gpu_util_percent")) for s in samples], label=name)
+        used = [(_float(s.get("memory_used_bytes")) or 0) / 2**30 for s in samples]
         memory_axes.plot(times, used, label=name)
     util_axes.set_ylabel("GPU utilisation (%)")
     util_axes.set_ylim(0, 105)
@@ -251,18 +328,28 @@ def gpu_plot(inputs: ReportInputs) -> bytes | None:
 
 
 def stage_plot(inputs: ReportInputs) -> bytes | None:
-    """Busy and waiting seconds of each pipeline stage, one group of bars per clip."""
+    """Busy and waiting seconds of each pipeline stage, one group of bars per clip (beyond
+    PER_CLIP_PLOTS clips, one group: their sums)."""
     done = [(n, r["stages"]) for n, r in _done(inputs) if isinstance(r.get("stages"), dict)]
     if not done:
         return None
     stages = list(dict.fromkeys(stage for _, s in done for stage in s))
+    if len(done) > PER_CLIP_PLOTS:
+        summed = {
+            stage: {
+                key: sum(_float(_dict(s.get(stage)).get(key)) or 0.0 for _, s in done)
+                for key in ("busy_s", "wait_s")
+            }
+            for stage in stages
+        }
+        done = [(f"all {len(done)} clips", summed)]
     figure = new_figure(7.0, 1.2 + 0.5 * len(stages) * len(done))
     axes = figure.subplots()
     height = 0.8 / len(done)
     for index, (name, by_stage) in enumerate(done):
         rows = [i + index * height for i in range(len(stages))]
-        busy = [float((by_stage.get(s) or {}).get("busy_s") or 0.0) for s in stages]
-        wait = [float((by_stage.get(s) or {}).get("wait_s") or 0.0) for s in stages]
+        busy = [_float(_dict(by_stage.get(s)).get("busy_s")) or 0.0 for s in stages]
+        wait = [_float(_dict(by_stage.get(s)).get("wait_s")) or 0.0 for s in stages]
         bars = axes.barh(rows, busy, height=height, label=f"{name}: busy")
         axes.barh(rows, wait, height=height, left=busy, alpha=0.35, color=bars.patches[0].get_facecolor(), label=f"{name}: waiting")  # fmt: skip
     axes.set_yticks([i + 0.4 - height / 2 for i in range(len(stages))], stages)
@@ -294,7 +381,7 @@ def eval_table(inputs: ReportInputs) -> str:
         rows.append(
             [
                 _text(dataset),
-                f"x{_text(scale)}",
+                f"x{scale}" if isinstance(scale, int) else _text(scale),
                 _text(result.get("model")),
                 _text(result.get("images")),
                 _number(psnr, 4),
@@ -319,10 +406,8 @@ def profile_table(inputs: ReportInputs) -> str:
                 _text(p.get("name")),
                 _size(p.get("input_size")),
                 _number(p.get("parameters")),
-                _number((p.get("macs") or 0) / 1e9, 2) if p.get("macs") is not None else "n/a",
-                _number((p.get("activations") or 0) / 1e6, 2)
-                if p.get("activations") is not None
-                else "n/a",
+                _scaled(p.get("macs"), 1e9),
+                _scaled(p.get("activations"), 1e6),
                 _text(p.get("convolutions")),
                 _text(p.get("depth")),
                 _bytes(p.get("peak_memory_bytes"), "n/a (CPU)"),
@@ -384,7 +469,7 @@ def bench_section(bench: dict[str, Any]) -> str:
                 _number(row.get("gpu_util_mean_percent"), 0),
                 _percent(row.get("encoder_busy_share")),
                 _bytes(memory, NO_GPU if not bench.get("device_name") else "n/a"),
-                "-" if row.get("name") == "naive loop" else _number(row.get("psnr_vs_naive_db")),
+                _psnr_vs_naive(row),
             ]
         )
     headers = [
@@ -398,6 +483,14 @@ def bench_section(bench: dict[str, Any]) -> str:
         + _table(headers, rows, "bench")
         + (f"<ul>{notes}</ul>" if notes else "")
     )
+
+
+def _psnr_vs_naive(row: dict[str, Any]) -> str:
+    if row.get("name") == "naive loop":
+        return "-"
+    if row.get("identical_to_naive"):
+        return "identical"
+    return _number(row.get("psnr_vs_naive_db"))
 
 
 def model_bench_section(bench: dict[str, Any]) -> str:
@@ -485,6 +578,8 @@ def render(inputs: ReportInputs, title: str = "vsr report") -> str:
     )
     if inputs.clips:
         parts.append("<h2>Throughput</h2>")
+        if inputs.runs:
+            parts.append(runs_table(inputs))
         parts.append(clips_table(inputs))
         for heading, plot, missing in (
             ("Frames per second", fps_plot, "no finished clips"),
@@ -506,7 +601,9 @@ def render(inputs: ReportInputs, title: str = "vsr report") -> str:
         parts.append("<h2>Cost of the networks</h2>")
         parts.append(profile_table(inputs))
     # The paper's trade-off figure is Set5 x4; the x2-only networks (RTC, RTE) get their own.
-    set5_scales = sorted({r.get("scale") for r in inputs.evals if r.get("dataset") == "Set5"})
+    set5_scales = sorted(
+        {r.get("scale") for r in inputs.evals if r.get("dataset") == "Set5"} & {2, 3, 4}
+    )
     for scale in set5_scales if inputs.profiles else []:
         png = tradeoff_plot(inputs.evals, inputs.profiles, "Set5", scale)
         if png:
@@ -529,6 +626,12 @@ def write_report(paths: list[str | Path], output: str | Path, title: str = "vsr 
         raise VsrError(f"{output} is a folder; give -o an HTML file name")
     if any(output.resolve() == Path(path).resolve() for path in paths):
         raise VsrError(f"{output} is one of the reports read; it would be replaced by the page")
-    page = render(read_inputs(paths), title)
+    inputs = read_inputs(paths)
+    try:
+        page = render(inputs, title)
+    except (TypeError, ValueError, AttributeError, KeyError) as error:
+        # The sections read fields defensively; this is the net for a shape they missed.
+        files = ", ".join(inputs.sources)
+        raise VsrError(f"{files}: a field has a type vsr does not write ({error})") from None
     with atomic_output(output, "w", encoding="utf-8") as stream:
         stream.write(page)

@@ -195,6 +195,11 @@ def _end_to_end(args: argparse.Namespace) -> int:
     from vsr.bench import format_bench, parse_precisions, parse_variant, run_bench, write_bench_json
 
     variants = [parse_variant(spec) for spec in args.variant] if args.variant else None
+    if variants and len(set(variants)) < len(variants):
+        # Two equal rows would share one set of runs, each claiming to be its best round.
+        pairs = zip(args.variant, variants, strict=True)
+        twice = next(spec for spec, variant in pairs if variants.count(variant) > 1)
+        raise VsrError(f"--variant {twice} is given twice (or in two spellings)")
     result = run_bench(
         width=args.width,
         height=args.height,

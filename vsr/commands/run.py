@@ -350,7 +350,8 @@ def _run_folder(args, settings, model, target, say) -> int:
     totals = summary.to_dict()["summary"]
     say(
         f"vsr: {totals['done']} done, {totals['skipped']} skipped, {totals['failed']} failed "
-        f"({totals['frames']} frames)"
+        f"({totals['frames']} frames in {totals['wall_seconds']:.1f} s"
+        + (f", {totals['fps']:.2f} fps)" if totals["fps"] else ")")
     )
     for clip in summary.clips:
         if clip["status"] == "failed":  # errors, not chatter: printed even with --quiet
