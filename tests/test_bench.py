@@ -506,3 +506,20 @@ def test_a_variant_given_twice_is_refused(capsys):
     assert capsys.readouterr().err == (
         "vsr: error: --variant fp32 is given twice (or in two spellings)\n"
     )
+
+
+def test_pressure_sizes_of_one_pixel_count_share_a_tick_that_names_both(tmp_path, monkeypatch):
+    pytest.importorskip("matplotlib")
+    from vsr import plots
+    from vsr.bench_pressure import plot_pressure
+
+    points = run_pressure(
+        parse_frame_sizes("16x8,8x16"), torch.device("cpu"), models=[("tiny", tiny_imdn())],
+        repeats=1,
+    )  # fmt: skip
+    drawn = []
+    monkeypatch.setattr(plots, "figure_png", lambda figure: drawn.append(figure) or b"png")
+    plot_pressure(points, tmp_path / "p.png", "cpu")
+    (figure,) = drawn
+    for axes in figure.axes:
+        assert [t.get_text() for t in axes.get_xticklabels()] == ["16x8\n8x16"]

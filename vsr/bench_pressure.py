@@ -65,7 +65,7 @@ def pressure_models(scale: int) -> list[tuple[str, nn.Module]]:
     torch.manual_seed(0)
     return [
         (f"IMDN x{scale}", create_model("imdn", scale)),
-        ("IMDN_RTC", create_model("imdn_rtc", 2)),
+        ("IMDN_RTC x2", create_model("imdn_rtc", 2)),
     ]
 
 
@@ -204,11 +204,15 @@ def plot_pressure(points: list[PressurePoint], path: str | Path, device_label: s
             marker="o",
             label=label,
         )
-    sizes = {p.pixels: p.size for p in points if p.status == "ok"}
+    # Sizes of one pixel count share a tick (the axis is pixels): it names them all.
+    sizes: dict[int, list[str]] = {}
+    for point in points:
+        if point.status == "ok" and point.size not in sizes.setdefault(point.pixels, []):
+            sizes[point.pixels].append(point.size)
     for axes, unit in ((time_axes, "time per frame (ms)"), (memory_axes, "memory (MiB)")):
         axes.set_xscale("log")
         axes.set_yscale("log")
-        axes.set_xticks(list(sizes), list(sizes.values()))
+        axes.set_xticks(list(sizes), ["\n".join(names) for names in sizes.values()])
         axes.minorticks_off()
         axes.set_xlabel("input size")
         axes.set_ylabel(unit)
