@@ -431,3 +431,19 @@ def test_watch_waits_for_a_folder_that_went_away(tmp_path):
     assert runner.calls == [("a.mp4", 4)]
     assert any("cannot be read" in line and "waiting for it" in line for line in lines)
     assert f"vsr: {clips}: readable again" in lines
+
+
+def test_subfolders_are_named_as_left_alone(tmp_path):
+    clips = tmp_path / "in"
+    (clips / "more clips").mkdir(parents=True)
+    (clips / "more clips" / "b.mp4").write_bytes(b"1234")
+    (clips / "a.mp4").write_bytes(b"1234")
+    (clips / "upscaled").mkdir()  # the output folder inside the input one is no news
+    lines: list[str] = []
+    runner = Recorder()
+    process_folder(clips, clips / "upscaled", runner, progress=False, log=lines.append)
+    assert runner.calls == [("a.mp4", 4)]
+    assert (
+        f"vsr: note: 1 subfolder(s) of {clips} left alone (more clips): only the clips "
+        "directly inside are upscaled"
+    ) in lines

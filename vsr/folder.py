@@ -78,6 +78,26 @@ def clashing_outputs(clips: list[Path], out_dir: Path) -> dict[Path, str]:
     return refused
 
 
+def say_what_is_left_alone(in_dir: Path, out_dir: Path, log: Callable[[str], None]) -> None:
+    """Name the subfolders of `in_dir` (the output folder aside): only the clips directly
+    inside are upscaled, and a user who dropped a folder of clips in should hear why
+    nothing happened to them."""
+    try:
+        folders = sorted(
+            p.name
+            for p in in_dir.iterdir()
+            if p.is_dir() and p.name[0] != "." and p.resolve() != out_dir.resolve()
+        )
+    except OSError:
+        return
+    if folders:
+        shown = ", ".join(folders[:3]) + (", ..." if len(folders) > 3 else "")
+        log(
+            f"vsr: note: {len(folders)} subfolder(s) of {in_dir} left alone ({shown}): only "
+            "the clips directly inside are upscaled"
+        )
+
+
 def check_folders(in_dir: Path, out_dir: Path) -> None:
     if not in_dir.is_dir():
         raise VsrError(f"{in_dir}: no such folder")
@@ -172,6 +192,7 @@ def process_folder(
 
     check_folders(in_dir, out_dir)
     clips = find_clips(in_dir)
+    say_what_is_left_alone(in_dir, out_dir, log)
     if not clips:
         log(f"vsr: no video clips in {in_dir} (looked for {', '.join(sorted(VIDEO_EXTENSIONS))})")
     summary = summary if summary is not None else FolderReport()
@@ -271,6 +292,7 @@ def watch_folder(
     if idle_exit_s is not None and not idle_exit_s >= 0:
         raise VsrError(f"--idle-exit must be 0 seconds or more, not {idle_exit_s:g}")
     check_folders(in_dir, out_dir)
+    say_what_is_left_alone(in_dir, out_dir, log)
     state = WatchState(out_dir)
     summary = summary if summary is not None else FolderReport()
     seen: dict[Path, list[int]] = {}  # last signature of clips not yet stable
