@@ -10,9 +10,10 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
-from media import picture_planes
+from media import corrupt_middle_packets, picture_planes
 
 from vsr.cli import main
+from vsr.errors import VsrError
 from vsr.segments import Segment, extract_segment, plan_segments
 from vsr.video.reader import VideoReader
 
@@ -73,7 +74,7 @@ def test_segments_start_at_keyframes_and_cover_every_frame_once(tmp_path):
     whole = decoded(clip)
     pieces = []
     for segment in segments:
-        pts = extract_segment(clip, segment, tmp_path / f"{segment.index}.mkv")
+        pts = extract_segment(clip, segment, tmp_path / f"{segment.index}.mkv").pts
         frames = decoded(tmp_path / f"{segment.index}.mkv")
         assert len(frames) == len(pts)
         pieces += [(p, pixels) for p, (_, pixels) in zip(pts, frames, strict=True)]
@@ -85,9 +86,24 @@ def test_a_range_starting_mid_gop_still_decodes_exactly(tmp_path):
     make_gop_clip(clip, frames=10, gop=5)
     whole = decoded(clip)
     start, end = whole[3][0], whole[8][0]  # not keyframes: seek back, skip ahead
-    pts = extract_segment(clip, Segment(0, start, end), tmp_path / "mid.mkv")
+    pts = extract_segment(clip, Segment(0, start, end), tmp_path / "mid.mkv").pts
     assert pts == [p for p, _ in whole[3:8]]
     assert [px for _, px in decoded(tmp_path / "mid.mkv")] == [px for _, px in whole[3:8]]
+
+
+def test_a_damaged_segment_loses_the_frames_a_local_run_loses_and_says_so(tmp_path):
+    clip = tmp_path / "gop.mkv"
+    make_gop_clip(clip, frames=14, gop=4)
+    corrupt_middle_packets(clip, count=2)
+    whole = decoded(clip)  # what a local run's reader delivers
+    assert len(whole) < 14
+    kept, lost = [], 0
+    for segment in plan_segments(clip, count=3):
+        extracted = extract_segment(clip, segment, tmp_path / f"{segment.index}.mkv")
+        frames = decoded(tmp_path / f"{segment.index}.mkv")
+        kept += [(p, pixels) for p, (_, pixels) in zip(extracted.pts, frames, strict=True)]
+        lost += extracted.undecodable
+    assert kept == whole and lost > 0
 
 
 def test_split_run_on_ray_equals_the_unsplit_run(tmp_path, weights):
@@ -125,7 +141,7 @@ def test_segments_plan_only_the_range_asked_for(tmp_path):
     assert cuts == sorted(cuts) and all(low < cut < high for cut in cuts)
     kept = []
     for segment in segments:
-        kept += extract_segment(clip, segment, tmp_path / f"{segment.index}.mkv")
+        kept += extract_segment(clip, segment, tmp_path / f"{segment.index}.mkv").pts
     assert kept == whole[2:11]  # every frame of the range once
 
 
@@ -198,11 +214,78 @@ def test_an_interrupted_split_run_resumes_with_only_the_segments_it_lacks(
     finally:
         ray.shutdown()
     said = capsys.readouterr().err
-    assert "vsr: 1 of 3 segments kept from an interrupted run; upscaling the other 2" in said
-    assert "vsr: 2 done, 1 skipped, 0 failed" in said
+    assert "vsr: 1 of 3 segments kept from an earlier run; upscaling the other 2" in said
     data = json.loads(report.read_text())
+    kept = data["clips"][0]["frames"]  # segment 0's, joined as it was
+    assert data["summary"]["kept_frames"] == kept > 0
+    assert (data["summary"]["output"], data["summary"]["output_frames"]) == (str(split), 14)
+    assert f"vsr: 14 frames ({kept} of them kept from an earlier run) in" in said
     assert [c["status"] for c in data["clips"]] == ["skipped", "done", "done"]
-    assert data["clips"][0]["reason"] == "kept from an interrupted run"
+    assert data["clips"][0]["reason"] == "kept from an earlier run"
     assert decoded(split) == decoded(whole)  # every frame, every timestamp
     assert audio_packets(split) == audio_packets(whole)
     assert not store.exists()  # it has served
+
+
+def _store_with_one_segment(output: Path):
+    from vsr.segment_store import SegmentStore, file_crc32
+
+    store = SegmentStore(output)
+    assert store.start({"plan": 1}) == []
+    store.segment_path(0).write_bytes(b"an upscaled segment")
+    store.keep(0, [0, 1, 2], file_crc32(store.segment_path(0)), lost_frames=1)
+    store.release()
+    return store
+
+
+def test_a_store_beside_an_existing_output_is_named_not_removed(tmp_path):
+    from vsr.cluster_segments import _check_no_finished_output
+
+    output = tmp_path / "film.mkv"
+    store = _store_with_one_segment(output)
+    output.write_bytes(b"finished, or someone else's")
+    with pytest.raises(VsrError, match="holds 1 upscaled segments: if film.mkv is their"):
+        _check_no_finished_output(output, overwrite=False)
+    _check_no_finished_output(output, overwrite=True)  # --overwrite --resume joins them
+    assert store.segment_path(0).exists()
+
+
+def test_a_store_names_a_foreign_file_and_a_file_it_cannot_clear(tmp_path):
+    from vsr.segment_store import SegmentStore
+
+    output = tmp_path / "film.mkv"
+    store = _store_with_one_segment(output)
+    (store.folder / "notes.txt").write_text("mine")
+    with pytest.raises(VsrError, match=r"holds notes.txt, which vsr did not write; move it out"):
+        SegmentStore(output).start({"plan": 1})
+    (store.folder / "notes.txt").unlink()
+    reopened = SegmentStore(output)
+    kept = reopened.start({"plan": 1})
+    assert [(k.index, k.pts, k.lost_frames) for k in kept] == [(0, [0, 1, 2], 1)]
+    reopened.release()
+
+    (store.folder / ".segment-00001.77.cut.mkv").mkdir()  # cannot be unlinked
+    with pytest.raises(VsrError, match="cannot keep segments there"):
+        SegmentStore(output).start({"plan": 1})
+
+
+def test_ray_leaves_the_sigterm_handler_of_vsr_in_place():
+    # ray.init puts its own (sys.exit) in place of vsr's, which turns a SIGTERM (a job
+    # scheduler's pre-emption) into "vsr: interrupted" with the note on what is kept.
+    ray = pytest.importorskip("ray")
+    import signal
+
+    from vsr import cluster
+
+    def vsr_handler(signum, frame):
+        raise KeyboardInterrupt
+
+    assert not ray.is_initialized()  # this file's tests start and stop their own
+    before = signal.signal(signal.SIGTERM, vsr_handler)
+    try:
+        assert cluster.connect(None, 1)  # a private local instance
+        assert signal.getsignal(signal.SIGTERM) is vsr_handler
+        cluster.disconnect()
+        assert signal.getsignal(signal.SIGTERM) is vsr_handler
+    finally:
+        signal.signal(signal.SIGTERM, before)

@@ -23,7 +23,9 @@ file system or bucket mount).
 from __future__ import annotations
 
 import os
+import signal
 import sys
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -68,6 +70,9 @@ def connect(address: str | None, num_cpus: int | None = None) -> bool:
         "logging_level": "ERROR",
         "log_to_driver": False,
     }
+    # ray.init puts its own SIGTERM handler (sys.exit) in place of vsr's, which turns a
+    # SIGTERM into "vsr: interrupted" and keeps the note on what --resume kept.
+    term_handler = signal.getsignal(signal.SIGTERM)
     try:
         if address:
             ray.init(address=address, **options)
@@ -76,7 +81,24 @@ def connect(address: str | None, num_cpus: int | None = None) -> bool:
     except (ConnectionError, RuntimeError, ValueError) as error:
         where = address or "a local instance"
         raise VsrError(f"cannot start Ray on {where}: {error}".splitlines()[0]) from None
+    finally:
+        _rearm_sigterm(term_handler)
     return True
+
+
+def disconnect() -> None:
+    """Shut down the Ray instance connect() started. Ray's core worker leaves SIGTERM at
+    the system's default when it stops, so the handler is installed again."""
+    term_handler = signal.getsignal(signal.SIGTERM)
+    try:
+        import_ray().shutdown()
+    finally:
+        _rearm_sigterm(term_handler)
+
+
+def _rearm_sigterm(handler) -> None:
+    if handler is not None and threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGTERM, handler)
 
 
 def ship_weights(weights: str | Path | None) -> ShippedWeights | str | None:
@@ -115,6 +137,7 @@ class ClusterReport:
     clips: list[dict[str, Any]] = field(default_factory=list)
     wall_seconds: float = 0.0
     workers: int = 0  # tasks that could run at once (GPUs, or CPUs)
+    output: str | None = None  # segment mode: the one output the segments were joined into
 
     def add(self, entry: dict[str, Any]) -> None:
         report = entry.get("report") or {}
@@ -138,8 +161,28 @@ class ClusterReport:
                 # The cluster's throughput: all frames over the driver's wall time.
                 "fps": round(frames / self.wall_seconds, 3) if self.wall_seconds > 0 else None,
                 "workers": self.workers,
+                # Frames the decoder could not give (a damaged source): outputs are shorter.
+                "lost_frames": sum(
+                    (clip.get("report") or {}).get("lost_frames") or clip.get("lost_frames") or 0
+                    for clip in self.clips
+                    if clip["status"] != "failed"
+                ),
+                **self._joined(),
             },
             "clips": self.clips,
+        }
+
+    def _joined(self) -> dict[str, Any]:
+        """Segment mode: the output, and its frames with those kept from an earlier run
+        (`frames` counts this run's work, as a local --resume run's fps does)."""
+        if self.output is None:
+            return {}
+        kept = [clip for clip in self.clips if clip["status"] == "skipped"]
+        done = [clip for clip in self.clips if clip["status"] == "done"]
+        return {
+            "output": self.output,
+            "output_frames": sum(clip.get("frames") or 0 for clip in kept + done),
+            "kept_frames": sum(clip.get("frames") or 0 for clip in kept),
         }
 
 
@@ -293,7 +336,7 @@ def run_folder(
         )
     finally:
         if started:
-            import_ray().shutdown()
+            disconnect()
     for clip in skipped:
         summary.add(
             {

@@ -19,7 +19,6 @@ from __future__ import annotations
 import os
 import shutil
 import sys
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import replace
@@ -30,6 +29,7 @@ from vsr.cluster import (
     MAX_RETRIES,
     ClusterReport,
     connect,
+    disconnect,
     import_ray,
     options_for_workers,
     ship_weights,
@@ -67,21 +67,22 @@ def upscale_segment(
     torch.set_num_threads(threads)
     outcome: dict[str, Any] = {"input": f"{source}#{segment.index}", "output": output}
     outcome.update(where_am_i(), segment=segment.index, start_pts=segment.start)
+    # The source's part, lossless, beside the output rather than in the node's /tmp: a task
+    # killed mid-run (Ctrl-C, a dead driver) leaves it where the next run sweeps it away.
+    cut = Path(output).with_name(f".{Path(output).stem}.{os.getpid()}.cut.mkv")
     try:
-        with tempfile.TemporaryDirectory(prefix="vsr-segment-") as folder:
-            cut = Path(folder) / "segment.mkv"
-            pts = extract_segment(Path(source), segment, cut)
-            with VideoReader(source) as whole, VideoReader(cut) as part:
-                if not same_colour_and_layout(whole.info, part.info):
-                    raise VsrError(f"{source}: a lossless segment would not match the source")
-            report = upscale_video(
-                cut,
-                output,
-                weights=engine_weights(weights),
-                progress=False,
-                overwrite=True,  # a re-run after a crash redoes the whole segment
-                **engine_options,
-            )
+        extracted = extract_segment(Path(source), segment, cut)
+        with VideoReader(source) as whole, VideoReader(cut) as part:
+            if not same_colour_and_layout(whole.info, part.info):
+                raise VsrError(f"{source}: a lossless segment would not match the source")
+        report = upscale_video(
+            cut,
+            output,
+            weights=engine_weights(weights),
+            progress=False,
+            overwrite=True,  # a re-run after a crash redoes the whole segment
+            **engine_options,
+        )
     except VsrError as error:
         outcome.update(status="failed", error=str(error))
     except Exception as error:
@@ -89,9 +90,12 @@ def upscale_segment(
     else:
         report = report.to_dict()
         report["input"] = outcome["input"]
+        report["lost_frames"] += extracted.undecodable  # the source's, as a local run counts
         crc32 = file_crc32(Path(output))  # here, where the file was written: for --resume
-        outcome.update(status="done", frames=report["frames"], pts=pts, crc32=crc32)
+        outcome.update(status="done", frames=report["frames"], pts=extracted.pts, crc32=crc32)
         outcome.update(report=report)
+    finally:
+        cut.unlink(missing_ok=True)
     return outcome
 
 
@@ -174,6 +178,7 @@ def run_split(
         info, weights, options.get("scale"), options.get("size"), options.get("height")
     )
     settings = options.pop("settings", None) or EncodeSettings()
+    _check_no_finished_output(target, overwrite)
     writer = VideoWriter(target, info, width, height, settings, overwrite=overwrite)
     store, kept = None, []
     try:
@@ -193,7 +198,7 @@ def run_split(
     done = {segment.index: segment for segment in kept}
     if done:
         log(
-            f"vsr: {len(done)} of {len(segments)} segments kept from an interrupted run; "
+            f"vsr: {len(done)} of {len(segments)} segments kept from an earlier run; "
             f"upscaling the other {len(segments) - len(done)}"
         )
     try:
@@ -209,7 +214,7 @@ def run_split(
                 summary = _run_segments(source, todo, work, weights, options, progress, log, keep)
             finally:
                 if started:
-                    import_ray().shutdown()
+                    disconnect()
         for segment in kept:
             summary.add(_kept_outcome(source, segment))
         summary.clips.sort(key=lambda clip: clip["segment"])
@@ -234,12 +239,15 @@ def run_split(
             summary.wall_seconds += time.perf_counter() - start
             log(f"vsr: joined {len(parts)} segment{'s' * (len(parts) != 1)} into {target}")
             (store or SegmentStore(target)).discard_if_ours()  # it has served
+            summary.output = str(target)
     except BaseException as error:
         writer.abort()
         if store is not None:
-            store.release()
             if store.kept_count():
+                store.release()
                 error.add_note(_what_is_kept(store, len(segments)))
+            else:
+                store.discard()  # it holds nothing worth keeping
         raise
     finally:
         if store is None:
@@ -249,6 +257,20 @@ def run_split(
     return summary
 
 
+def _check_no_finished_output(target: Path, overwrite: bool) -> None:
+    """An output that exists beside kept segments: a run killed between its rename and the
+    store's removal, or another file. Say which choices there are rather than only that
+    the output exists (nothing is removed: which of the two it is cannot be known)."""
+    store = SegmentStore(target)
+    if overwrite or not target.exists() or not store.is_ours() or not store.kept_count():
+        return
+    raise VsrError(
+        f"{target} already exists, and {store.folder} holds {store.kept_count()} upscaled "
+        f"segments: if {target.name} is their finished output, remove that folder; "
+        "--overwrite --resume joins them into a new one"
+    )
+
+
 def _kept_outcome(source: Path, segment: KeptSegment) -> dict[str, Any]:
     """A kept segment's line in the report: not made again, so "skipped"."""
     return {
@@ -256,8 +278,9 @@ def _kept_outcome(source: Path, segment: KeptSegment) -> dict[str, Any]:
         "output": str(segment.path),
         "segment": segment.index,
         "status": "skipped",
-        "reason": "kept from an interrupted run",
+        "reason": "kept from an earlier run",
         "frames": len(segment.pts),
+        "lost_frames": segment.lost_frames,
         "pts": segment.pts,
     }
 
@@ -269,6 +292,20 @@ def _what_is_kept(store: SegmentStore, total: int) -> str:
         f"{kept} of {total} upscaled segments are kept in {store.folder}: the same command "
         f"with --resume {then}"
     )
+
+
+def _outcome_of(ray, ref, source: Path, segment: Segment) -> dict[str, Any]:
+    try:
+        return ray.get(ref)
+    except ray.exceptions.RayError as error:
+        return {
+            "input": f"{source}#{segment.index}",
+            "segment": segment.index,
+            "status": "failed",
+            "node": None,
+            "gpu": None,
+            "error": f"{type(error).__name__} after {MAX_RETRIES} retries",
+        }
 
 
 def _run_segments(source, segments, work, weights, options, progress, log, keep):
@@ -300,32 +337,35 @@ def _run_segments(source, segments, work, weights, options, progress, log, keep)
         disable=not progress or not on_a_terminal(),
     )
     start = time.perf_counter()
+
+    def take(ref) -> None:
+        """Collect one finished task: log it, and with --resume record its segment."""
+        segment = pending.pop(ref)
+        outcome = _outcome_of(ray, ref, source, segment)
+        if outcome["status"] == "failed":
+            with tqdm.external_write_mode():
+                log(f"vsr: segment {segment.index}: failed: {outcome['error']}")
+        else:
+            crc32 = outcome.pop("crc32")
+            if keep is not None:
+                keep(segment.index, outcome["pts"], crc32, outcome["report"]["lost_frames"])
+            lost = outcome["report"]["lost_frames"]
+            if lost:
+                with tqdm.external_write_mode():
+                    log(f"vsr: segment {segment.index}: {lost} frame(s) could not be decoded")
+        outcomes[segment.index] = outcome
+        bar.update(1)
+
     try:
         while pending:
             ready, _ = ray.wait(list(pending), num_returns=1)
             for ref in ready:
-                segment = pending.pop(ref)
-                try:
-                    outcome = ray.get(ref)
-                except ray.exceptions.RayError as error:
-                    outcome = {
-                        "input": f"{source}#{segment.index}",
-                        "segment": segment.index,
-                        "status": "failed",
-                        "node": None,
-                        "gpu": None,
-                        "error": f"{type(error).__name__} after {MAX_RETRIES} retries",
-                    }
-                if outcome["status"] == "failed":
-                    with tqdm.external_write_mode():
-                        log(f"vsr: segment {segment.index}: failed: {outcome['error']}")
-                else:
-                    crc32 = outcome.pop("crc32")
-                    if keep is not None:
-                        keep(segment.index, outcome["pts"], crc32)
-                outcomes[segment.index] = outcome
-                bar.update(1)
+                take(ref)
     except BaseException:
+        if keep is not None:  # segments finished meanwhile are kept, not made again
+            ready, _ = ray.wait(list(pending), num_returns=len(pending), timeout=0)
+            for ref in ready:
+                take(ref)
         for ref in pending:
             ray.cancel(ref, force=True)
         raise

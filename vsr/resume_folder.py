@@ -67,9 +67,14 @@ class ResumeFolder:
 
     def _open(self, fingerprint: dict[str, Any], overwrite: bool, holds_work) -> bool:
         if self.folder.exists():
-            if not self.is_ours():
+            if not self.folder.is_dir():
+                raise VsrError(f"{self.folder} is in the way (a file, not vsr's); move it away")
+            foreign = self.foreign_files()
+            if foreign:
+                shown = ", ".join(foreign[:3]) + (", ..." if len(foreign) > 3 else "")
                 raise VsrError(
-                    f"{self.folder} is in the way and is not a vsr resume folder; remove it"
+                    f"{self.folder} holds {shown}, which vsr did not write; move it out (the "
+                    f"kept {self.WHAT} stay)"
                 )
             self._claim()
             stored = _read_record(self.folder / "run.json", self.FORMAT)
@@ -94,9 +99,11 @@ class ResumeFolder:
 
     def is_ours(self) -> bool:
         """Whether the folder holds nothing but what a run of this kind writes."""
-        if not self.folder.is_dir():
-            return False
-        return all(self._ours.fullmatch(p.name) for p in self.folder.iterdir())
+        return self.folder.is_dir() and not self.foreign_files()
+
+    def foreign_files(self) -> list[str]:
+        """Names in the folder that a run of this kind does not write."""
+        return sorted(p.name for p in self.folder.iterdir() if not self._ours.fullmatch(p.name))
 
     def _claim(self) -> None:
         """Hold the folder's lock for this process (the OS drops it when the process ends,

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from vsr.atomic_file import atomic_output
+from vsr.errors import VsrError
 from vsr.resume_folder import ResumeFolder
 
 
@@ -53,6 +54,7 @@ class KeptSegment:
     index: int
     path: Path
     pts: list[int]
+    lost_frames: int = 0  # frames of its range the source's decoder could not give
 
 
 class SegmentStore(ResumeFolder):
@@ -62,10 +64,11 @@ class SegmentStore(ResumeFolder):
 
     FORMAT = "vsr-segment-store-1"
     # The segments and their records, and the temporary files of both (a worker's
-    # upscale_video writes `.segment-00003.<pid>.tmp.mkv`, a record `.segment-00003.json.*`).
+    # upscale_video writes `.segment-00003.<pid>.tmp.mkv`, a record `.segment-00003.json.*`)
+    # and the source's part a worker cuts (`.segment-00003.<pid>.cut.mkv`).
     WORK_FILES = (
         r"segment-[0-9]{5}\.(mkv|json)"
-        r"|\.segment-[0-9]{5}\.[0-9]+\.tmp\.mkv"
+        r"|\.segment-[0-9]{5}\.[0-9]+\.(tmp|cut)\.mkv"
         r"|\.segment-[0-9]{5}\.json\..*\.tmp"
     )
     WHAT = "segments"
@@ -79,23 +82,31 @@ class SegmentStore(ResumeFolder):
         replaced; one another vsr process holds is refused."""
         if not self.open(fingerprint, overwrite, lambda: bool(self._kept())):
             return []
-        for temp in self.folder.glob(".segment-*"):
-            temp.unlink()  # what a killed worker or driver was writing
-        kept = self._kept(verify=True)
-        for stale in {*self.folder.glob("segment-*")} - {
-            path for segment in kept for path in (segment.path, _record_path(segment.path))
-        }:
-            stale.unlink()  # damaged, or a segment whose record never came: made again
+        try:
+            for temp in self.folder.glob(".segment-*"):
+                temp.unlink()  # what a killed worker or driver was writing
+            kept = self._kept(verify=True)
+            for stale in {*self.folder.glob("segment-*")} - {
+                path for segment in kept for path in (segment.path, _record_path(segment.path))
+            }:
+                stale.unlink()  # damaged, or a segment whose record never came: made again
+        except OSError as error:
+            self.release()
+            raise VsrError(
+                f"{self.folder}: cannot keep segments there ({error.strerror}: "
+                f"{Path(error.filename or '?').name})"
+            ) from None
         return kept
 
     def segment_path(self, index: int) -> Path:
         return segment_file(self.folder, index)
 
-    def keep(self, index: int, pts: list[int], crc32: int) -> None:
+    def keep(self, index: int, pts: list[int], crc32: int, lost_frames: int = 0) -> None:
         """Record segment `index`, which its worker has written whole, with its frames'
-        source timestamps and the CRC-32 it computed of the file."""
+        source timestamps, the CRC-32 it computed of the file and the frames it lost."""
         path = self.segment_path(index)
         record = {"index": index, "pts": pts, "size": path.stat().st_size, "crc32": crc32}
+        record["lost_frames"] = lost_frames
         with atomic_output(_record_path(path), "w") as stream:
             json.dump(record, stream)
 
@@ -113,7 +124,8 @@ class SegmentStore(ResumeFolder):
                 whole = path.stat().st_size == record["size"]
                 whole = whole and path == self.segment_path(int(record["index"]))
                 if whole and (not verify or file_crc32(path) == record["crc32"]):
-                    kept.append(KeptSegment(int(record["index"]), path, list(record["pts"])))
+                    lost = int(record.get("lost_frames", 0))
+                    kept.append(KeptSegment(int(record["index"]), path, list(record["pts"]), lost))
             except (OSError, ValueError, KeyError, TypeError):
                 continue  # unreadable: the segment is made again
         return kept

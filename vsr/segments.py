@@ -100,16 +100,32 @@ def plan_segments(
     return [Segment(i, s, e) for i, (s, e) in enumerate(zip(starts, ends, strict=True))]
 
 
-def _decode_range(path: Path, segment: Segment, seek: bool):
-    """Frames of the segment's range, decoded from the keyframe at its start."""
+def _decode_range(path: Path, segment: Segment, seek: bool, in_range: list[int]):
+    """Frames of the segment's range, decoded from the keyframe at its start; `in_range`
+    counts the packets whose frames the range shows. A packet the decoder rejects is
+    skipped, as the reader of a local run skips it: a damaged source loses those frames
+    (packets less frames tells how many), it does not fail the segment."""
     container = av.open(str(path))
     try:
         stream = main_video_stream(container)
         stream.thread_type = "AUTO"
         if seek and segment.start is not None:
             container.seek(segment.start, stream=stream, backward=True, any_frame=False)
-        for packet in container.demux(stream):
-            for frame in stream.decode(packet):
+        packets = container.demux(stream)
+        while True:
+            try:
+                packet = next(packets)
+            except StopIteration:
+                return
+            except av.error.FFmpegError:
+                packet = None  # a truncated file: flush the decoder, keep what was read
+            if packet is not None and packet.size and _inside(packet.pts, segment):
+                in_range[0] += 1
+            try:
+                frames = stream.decode(packet)
+            except av.error.FFmpegError:
+                continue
+            for frame in frames:
                 if frame.pts is None:
                     raise VsrError(f"{path}: frames without timestamps; segment mode needs them")
                 if segment.start is not None and frame.pts < segment.start:
@@ -117,18 +133,36 @@ def _decode_range(path: Path, segment: Segment, seek: bool):
                 if segment.end is not None and frame.pts >= segment.end:
                     return
                 yield frame
+            if packet is None:
+                return
     finally:
         container.close()
 
 
-def extract_segment(source: Path, segment: Segment, dest: Path) -> list[int]:
-    """Write the segment's frames losslessly to `dest` (.mkv); returns their source pts."""
-    frames = _decode_range(source, segment, seek=True)
+def _inside(pts: int | None, segment: Segment) -> bool:
+    if pts is None:
+        return False
+    return (segment.start is None or pts >= segment.start) and (
+        segment.end is None or pts < segment.end
+    )
+
+
+@dataclass(frozen=True)
+class ExtractedSegment:
+    pts: list[int]  # the source timestamps of the frames stored
+    undecodable: int  # frames of the range the decoder could not give (a damaged source)
+
+
+def extract_segment(source: Path, segment: Segment, dest: Path) -> ExtractedSegment:
+    """Write the segment's frames losslessly to `dest` (.mkv)."""
+    in_range = [0]
+    frames = _decode_range(source, segment, True, in_range)
     first = next(frames, None)
     if first is not None and segment.start is not None and first.pts != segment.start:
         # The seek landed past the keyframe (a poor index): decode from the beginning.
         frames.close()
-        frames = _decode_range(source, segment, seek=False)
+        in_range = [0]
+        frames = _decode_range(source, segment, False, in_range)
         first = next(frames, None)
     if first is None:
         raise VsrError(f"{source}: segment {segment.index} holds no decodable frame")
@@ -157,7 +191,7 @@ def extract_segment(source: Path, segment: Segment, dest: Path) -> list[int]:
             frame.pts -= first_pts
             out.mux(stream.encode(frame))
         out.mux(stream.encode(None))
-    return pts_list
+    return ExtractedSegment(pts_list, max(0, in_range[0] - len(pts_list)))
 
 
 def _frame_rate(path: Path):

@@ -59,6 +59,17 @@ def run_on_ray(args, engine_options: dict[str, Any], say: Callable[[str], None])
         summary = _run_one_clip(args, address, engine_options, say)
     totals = summary.to_dict()["summary"]
     fps = f", {totals['fps']:.2f} fps" if totals["fps"] else ""
+    if splitting and not totals["failed"]:
+        # One output, told as a local run tells it.
+        kept = totals["kept_frames"]
+        kept = f" ({kept} of them kept from an earlier run)" if kept else ""
+        lost = totals["lost_frames"]
+        lost = f", {lost} lost (damaged source)" if lost else ""
+        say(
+            f"vsr: {totals['output_frames']} frames{lost}{kept} in "
+            f"{totals['wall_seconds']:.1f} s{fps} -> {totals['output']}"
+        )
+        return 0
     say(
         f"vsr: {totals['done']} done, {totals['skipped']} skipped, {totals['failed']} failed "
         f"({totals['frames']} frames in {totals['wall_seconds']:.1f} s{fps})"
@@ -90,7 +101,7 @@ def _run_one_clip(args, address, engine_options, say):
         )
     finally:
         if started:
-            cluster.import_ray().shutdown()
+            cluster.disconnect()
     if args.report is not None:
         write_json(summary.to_dict(), args.report)
     return summary
