@@ -72,6 +72,8 @@ def test_a_graph_replay_equals_the_network_and_its_results_are_not_overwritten()
         ("fp16", {"channels_last": True, "cuda_graphs": True}),
         ("fp16", {"channels_last": True, "compile": True}),
     ],
+    # Named, so that `-k "not compile"` (tests/gpu_checks.sh) can leave the compile row out.
+    ids=["fp16", "bf16", "fp16-cl", "fp16-cl-graphs", "fp16-cl-compile"],
 )
 def test_fast_paths_stay_within_50_db_of_fp32_on_a_1080p_frame(precision, switches):
     model = load_weights(WEIGHTS)

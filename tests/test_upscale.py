@@ -278,3 +278,25 @@ def test_compiling_with_a_cache_that_cannot_be_made_is_one_clear_error(tmp_path,
     with pytest.raises(VsrError, match=r"cannot use the vsr cache .* \(Not a directory\)"):
         Upscaler(model, device="cpu", compile=True)
     Upscaler(model, device="cpu")  # nothing else needs the cache
+
+
+def test_folder_mode_lets_go_of_the_graphs_of_another_frame_size(monkeypatch):
+    # Each CUDA graph keeps its memory pool; a clip of another size must not inherit them.
+    from vsr.runner import NetworkCache
+
+    released = []
+    monkeypatch.setattr(Upscaler, "release_graphs", lambda self: released.append(self))
+    cache = NetworkCache(None)
+    model = create_model("imdn_rtc", 2)
+    first = cache.upscaler(model, (48, 64), device="cpu")
+    assert cache.upscaler(model, (48, 64), device="cpu") is first and released == []
+    assert cache.upscaler(model, (96, 128), device="cpu") is first and released == [first]
+
+
+def test_a_cuda_device_that_does_not_exist_is_one_clear_error(monkeypatch):
+    from vsr.upscale import resolve_device
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
+    with pytest.raises(VsrError, match=r"there is no cuda:5: this machine has 1 CUDA device"):
+        resolve_device("cuda:5")

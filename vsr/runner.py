@@ -44,6 +44,7 @@ class NetworkCache:
         self.weights = weights
         self.models: dict[int | None, torch.nn.Module] = {}
         self.upscalers: dict[tuple, Upscaler] = {}
+        self.frame_sizes: dict[tuple, object] = {}  # each Upscaler's last clip's
 
     def get(self, network_scale: int) -> torch.nn.Module:
         # Given weights serve every clip; the defaults depend on the scale a clip needs.
@@ -52,11 +53,17 @@ class NetworkCache:
             self.models[key] = _load_network(self.weights, network_scale)
         return self.models[key]
 
-    def upscaler(self, model: torch.nn.Module, **options) -> Upscaler:
-        """The Upscaler for `model` (one of this cache's) with these options."""
+    def upscaler(self, model: torch.nn.Module, frame_size=None, **options) -> Upscaler:
+        """The Upscaler for `model` (one of this cache's) with these options, for clips of
+        `frame_size` (the network's input, H x W)."""
         key = (id(model), *sorted(options.items()))
         if key not in self.upscalers:
             self.upscalers[key] = Upscaler(model, **options)
+        elif self.frame_sizes.get(key) != frame_size:
+            # Each CUDA graph keeps its memory pool: the last clip's, of another size, would
+            # narrow what this clip's frames may use (and make them tile).
+            self.upscalers[key].release_graphs()
+        self.frame_sizes[key] = frame_size
         return self.upscalers[key]
 
 
@@ -233,7 +240,7 @@ def start_upscale(
             checked=False,
         )
         if isinstance(weights, NetworkCache):
-            upscaler = weights.upscaler(model, **options)
+            upscaler = weights.upscaler(model, (info.height, info.width), **options)
         else:
             upscaler = Upscaler(model, **options)
         warmup_before = upscaler.warmup_seconds

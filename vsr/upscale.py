@@ -47,6 +47,13 @@ def resolve_device(device: str | torch.device | None) -> torch.device:
         raise VsrError(f"unknown device {device!r}; use cpu, cuda or cuda:N") from None
     if device.type == "cuda" and not torch.cuda.is_available():
         raise VsrError("CUDA was requested but no CUDA device is available; use --device cpu")
+    if device.type == "cuda" and device.index is not None:
+        count = torch.cuda.device_count()
+        if device.index >= count:
+            raise VsrError(f"there is no {device}: this machine has {count} CUDA device(s)")
+        # Code that takes "the current device" (CUDA events, AOTInductor's stream, graph
+        # capture streams) must mean this one.
+        torch.cuda.set_device(device)
     return device
 
 
@@ -167,6 +174,14 @@ class Upscaler:
         budget = max_memory if max_memory is not None else default_memory_budget(self.device)
         self.memory_budget = budget
         self.max_pixels = max(MIN_WINDOW_PIXELS, budget // bytes_per_pixel(self.model, self.dtype))
+
+    def release_graphs(self) -> None:
+        """Drop the captured CUDA graphs and their memory (they are captured again on the
+        next call of their shape)."""
+        if isinstance(self._run, GraphedNetwork) and self._run.graphs:
+            self._run.graphs.clear()
+            self._shapes_seen.clear()  # the next capture is timed as warm-up again
+            torch.cuda.empty_cache()
 
     def plan_for(self, height: int, width: int) -> TilePlan:
         try:

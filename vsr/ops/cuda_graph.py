@@ -48,15 +48,16 @@ class GraphedNetwork:
                 return self.network(x)
             captured = self.graphs[key] = self._capture(x)
         # inference_mode throughout: the captured buffers are inference tensors, which may
-        # only be written inside it, whatever grad mode the caller is in.
-        with torch.inference_mode():
+        # only be written inside it, whatever grad mode the caller is in. The device guard:
+        # replay() launches on the current device's stream, which must be x's.
+        with torch.inference_mode(), torch.cuda.device(x.device):
             captured.source.copy_(x)
             captured.graph.replay()
         # Cloned outside inference_mode: a caller in no_grad mode may modify the copy.
         return captured.result.clone()
 
     def _capture(self, x: torch.Tensor) -> _Captured:
-        with torch.inference_mode():
+        with torch.inference_mode(), torch.cuda.device(x.device):
             source = x.clone()
             # Warm-up and capture run on a side stream, as CUDA requires for capture; the
             # caller's stream waits for them so ordering is kept.
@@ -71,6 +72,8 @@ class GraphedNetwork:
             # thread_local: the engine's decoder and encoder threads may touch CUDA (event
             # waits, pinned buffers) while this thread captures; only this thread's calls
             # are checked.
-            with torch.cuda.graph(graph, capture_error_mode="thread_local"):
+            # Captured on `side`, which is on x's device: torch.cuda.graph's own default stream
+            # is made once, on whichever device was current then (cuda:0 for --device cuda:1).
+            with torch.cuda.graph(graph, stream=side, capture_error_mode="thread_local"):
                 result = self.network(source)
         return _Captured(graph, source, result)

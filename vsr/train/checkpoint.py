@@ -29,7 +29,10 @@ def rng_state() -> dict[str, Any]:
 def restore_rng_state(state: dict[str, Any]) -> None:
     torch.set_rng_state(state["torch"])
     if "cuda" in state and torch.cuda.is_available():
-        torch.cuda.set_rng_state_all(list(state["cuda"]))
+        # One state per GPU of the machine that saved: a machine with fewer GPUs takes
+        # those it has (training draws nothing random on the GPU; this is for exactness).
+        for index, cuda_state in enumerate(list(state["cuda"])[: torch.cuda.device_count()]):
+            torch.cuda.set_rng_state(cuda_state, index)
 
 
 def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
