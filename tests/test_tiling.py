@@ -94,3 +94,28 @@ def test_tiled_imdn_stays_close_to_whole_frame():
         tiled = run_plan(model, image, grid_plan(96, 128, 2, 2, overlap=32), 2)
     psnr = 10 * torch.log10(1 / ((tiled - whole) ** 2).mean())
     assert psnr > 40
+
+
+@pytest.mark.parametrize("one_shape", [False, True])
+@pytest.mark.parametrize(("frames", "tiled"), [(5, False), (2, True)])
+def test_calls_are_spread_evenly_and_one_shape_when_asked(frames, tiled, one_shape):
+    # A compiled network or a CUDA graph is made per input shape: 4 windows in calls of at
+    # most 3 go as 2 + 2; 5 frames as 3 + 3 (the last padded) when one shape is asked for.
+    net = LocalUpscaler(2).eval()
+    shapes = []
+
+    def recording(batch):
+        shapes.append(batch.shape[0])
+        return net(batch)
+
+    h, w = 30, 44
+    x = torch.rand(frames, 3, h, w)
+    plan = grid_plan(h, w, 1, 2, overlap=4) if tiled else whole_plan(h, w)
+    per_window = plan.tile_height * plan.tile_width
+    with torch.no_grad():
+        out = run_plan(recording, x, plan, 2, max_pixels=3 * per_window, one_shape=one_shape)
+        torch.testing.assert_close(out, net(x))
+    if tiled:
+        assert shapes == [2, 2]
+    else:
+        assert shapes == ([3, 3] if one_shape else [3, 2])

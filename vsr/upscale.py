@@ -271,7 +271,9 @@ class Upscaler:
         while True:
             plan = self.plan_for(x.shape[2], x.shape[3])
             try:
-                y = run_plan(self._network, x, plan, self.scale, self.max_pixels)
+                # Compiled code and CUDA graphs are made per input shape: keep to one.
+                one_shape = self.compiled or self.cuda_graphs
+                y = run_plan(self._network, x, plan, self.scale, self.max_pixels, one_shape)
                 break
             except torch.cuda.OutOfMemoryError:
                 # Halving below the floor (or to a budget no tiling fits) cannot help.

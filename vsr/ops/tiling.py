@@ -169,16 +169,36 @@ def plan_tiles(
     return min((c for c in candidates if c[0] == count), key=lambda c: c[1])[2]
 
 
+def _in_calls(network, batch: torch.Tensor, per_call: int, one_shape: bool) -> torch.Tensor:
+    """`network` over `batch` in calls of at most `per_call`, spread evenly (4 as 2 + 2, not
+    3 + 1). With `one_shape`, a short last call is padded with copies of its last item,
+    whose results are dropped: a compiled network or a CUDA graph is made once per input
+    shape, and a second shape would cost a second compilation or capture."""
+    total = batch.shape[0]
+    calls = -(-total // per_call)
+    size = -(-total // calls)
+    results = []
+    for start in range(0, total, size):
+        part = batch[start : start + size]
+        short = size - part.shape[0]
+        if one_shape and short:
+            part = torch.cat([part, part[-1:].expand(short, *part.shape[1:])])
+        results.append(network(part)[: size - short] if short and one_shape else network(part))
+    return torch.cat(results)
+
+
 def run_plan(
     network: Callable[[torch.Tensor], torch.Tensor],
     x: torch.Tensor,
     plan: TilePlan,
     scale: int,
     max_pixels: int | None = None,
+    one_shape: bool = False,
 ) -> torch.Tensor:
     """Apply ``network`` to every window of every frame of ``x`` (N x C x H x W) and stitch.
 
-    Windows of all frames are batched together, as many per call as ``max_pixels`` allows.
+    Windows of all frames are batched together, as many per call as ``max_pixels`` allows,
+    spread evenly over the calls (and with `one_shape` all of one shape; see _in_calls).
     """
     n = x.shape[0]
     if plan.mode == "whole" and (plan.padded_height, plan.padded_width) == (
@@ -186,19 +206,21 @@ def run_plan(
         plan.width,
     ):
         per_call = n if max_pixels is None else max(1, max_pixels // plan.tile_pixels)
-        return torch.cat([network(x[i : i + per_call]) for i in range(0, n, per_call)])
+        return _in_calls(network, x, per_call, one_shape)
     if (plan.padded_height, plan.padded_width) != (plan.height, plan.width):
         x = F.pad(
             x, (0, plan.padded_width - plan.width, 0, plan.padded_height - plan.height), "replicate"
         )
     jobs = [(i, window) for i in range(n) for window in plan.windows]
     per_call = len(jobs) if max_pixels is None else max(1, max_pixels // plan.tile_pixels)
+    calls = -(-len(jobs) // per_call)
+    per_call = -(-len(jobs) // calls)  # spread evenly: 4 as 2 + 2, not 3 + 1
     out = None
     th, tw, s = plan.tile_height, plan.tile_width, scale
     for start in range(0, len(jobs), per_call):
         chunk = jobs[start : start + per_call]
         patches = torch.stack([x[i, :, w.top : w.top + th, w.left : w.left + tw] for i, w in chunk])
-        results = network(patches)
+        results = _in_calls(network, patches, per_call, one_shape)
         if out is None:
             out = results.new_empty(n, results.shape[1], plan.height * s, plan.width * s)
         for (i, w), result in zip(chunk, results, strict=True):
