@@ -319,3 +319,22 @@ def test_frames_that_share_a_timestamp_across_a_chunk_join_are_all_kept(weights,
     report = upscale_video(source, out, **options)
     assert (report.resumed_frames, report.frames) == (25, len(stamps))
     assert stream_packets(out)["video"] == stream_packets(whole)["video"]
+
+
+def test_an_output_beside_kept_chunks_names_them_and_removes_nothing(clip, weights, tmp_path):
+    # Killed between the output's rename and the journal's removal, or a file of someone
+    # else's: vsr cannot tell, so it says which choices there are.
+    out = tmp_path / "out.mkv"
+    options = dict(weights=weights, progress=False, resume=True)
+    with pytest.raises(KeyboardInterrupt):
+        upscale_video(clip, out, on_frames=interrupt_after(27, out, 1), **options)
+    out.write_bytes(b"an output")
+    with pytest.raises(VsrError, match="already exists") as refused:
+        upscale_video(clip, out, **options)
+    assert refused.value.__notes__ == [
+        f"{journal_folder(out)} holds 25 upscaled frames: if out.mkv is their finished "
+        "output, remove that folder; --overwrite --resume continues them into a new one"
+    ]
+    assert (journal_folder(out) / "chunk-000000.bin").exists()
+    report = upscale_video(clip, out, overwrite=True, **options)  # what the note offers
+    assert (report.resumed_frames, report.frames) == (25, 60)

@@ -109,7 +109,18 @@ def _check_paths(source: Path, target: Path, overwrite: bool) -> None:
     if target.is_dir():
         raise VsrError(f"{target} is a folder; give an output file name")
     if target.exists() and not overwrite:
-        raise VsrError(f"{target} already exists; use --overwrite (overwrite=True) to replace it")
+        error = VsrError(f"{target} already exists; use --overwrite (overwrite=True) to replace it")
+        journal = ChunkJournal(target)
+        kept = journal.kept_frames() if journal.is_ours() else 0
+        if kept:
+            # Killed between the output's rename and the journal's removal, or a file of
+            # someone else's: which one cannot be known, so nothing is removed.
+            error.add_note(
+                f"{journal.folder} holds {kept} upscaled frames: if {target.name} is their "
+                "finished output, remove that folder; --overwrite --resume continues them "
+                "into a new one"
+            )
+        raise error
     folder = target.parent if str(target.parent) else Path(".")
     if not folder.is_dir():
         raise VsrError(f"output folder {folder} does not exist")
