@@ -106,13 +106,20 @@ def test_a_damaged_segment_loses_the_frames_a_local_run_loses_and_says_so(tmp_pa
     assert kept == whole and lost > 0
 
 
-def test_split_run_on_ray_equals_the_unsplit_run(tmp_path, weights):
-    ray = pytest.importorskip("ray")
-    clip = tmp_path / "long.mp4"
+def _clip_and_its_unsplit_run(tmp_path: Path, weights: Path) -> tuple[Path, Path, list[str]]:
+    """A 14-frame clip with a keyframe every 4, its local (unsplit) lossless run, and the
+    options both runs share."""
+    clip, whole = tmp_path / "long.mp4", tmp_path / "whole.mkv"
     make_gop_clip(clip, frames=14, gop=4)
-    whole, split, report = tmp_path / "whole.mkv", tmp_path / "split.mkv", tmp_path / "r.json"
     common = ["--weights", str(weights), "--codec", "ffv1", "--quiet"]
     assert main(["run", str(clip), str(whole), *common]) == 0
+    return clip, whole, common
+
+
+def test_split_run_on_ray_equals_the_unsplit_run(tmp_path, weights):
+    ray = pytest.importorskip("ray")
+    clip, whole, common = _clip_and_its_unsplit_run(tmp_path, weights)
+    split, report = tmp_path / "split.mkv", tmp_path / "r.json"
     ray.init(num_cpus=2, include_dashboard=False, logging_level="ERROR", log_to_driver=False)
     try:
         args = ["run", str(clip), str(split), *common, "--report", str(report)]
@@ -173,11 +180,8 @@ def test_an_interrupted_split_run_resumes_with_only_the_segments_it_lacks(
     from vsr import cluster_segments
     from vsr.segment_store import store_folder
 
-    clip = tmp_path / "long.mp4"
-    make_gop_clip(clip, frames=14, gop=4)
-    whole, split, report = tmp_path / "whole.mkv", tmp_path / "split.mkv", tmp_path / "r.json"
-    common = ["--weights", str(weights), "--codec", "ffv1", "--quiet"]
-    assert main(["run", str(clip), str(whole), *common]) == 0
+    clip, whole, common = _clip_and_its_unsplit_run(tmp_path, weights)
+    split, report = tmp_path / "split.mkv", tmp_path / "r.json"
     command = ["run", str(clip), str(split), *common, "--segments", "3", "--resume"]
     store = store_folder(split)
 
