@@ -362,7 +362,7 @@ def _run_segments(source, segments, work, weights, options, progress, log, keep)
             for ref in ready:
                 take(ref)
     except BaseException:
-        if keep is not None:  # segments finished meanwhile are kept, not made again
+        if keep is not None and pending:  # segments finished meanwhile are kept, not redone
             ready, _ = ray.wait(list(pending), num_returns=len(pending), timeout=0)
             for ref in ready:
                 take(ref)
