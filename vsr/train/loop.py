@@ -427,7 +427,10 @@ def _start_best_afresh(out: Path) -> float:
     under another name, and the best on the new set starts from nothing."""
     best = out / "best.safetensors"
     if best.is_file():
-        kept = best.with_name("best_previous_val.safetensors")
+        kept, number = best.with_name("best_previous_val.safetensors"), 1
+        while kept.exists():  # a set changed twice: no earlier best is replaced
+            number += 1
+            kept = best.with_name(f"best_previous_val_{number}.safetensors")
         os.replace(best, kept)
         note(f"the validation set changed: the best weights so far are kept as {kept}")
     return -math.inf
