@@ -15,6 +15,7 @@ from media import make_clip, truncate
 
 from vsr.cli import main
 from vsr.cluster_task import CRASH_ONCE_ENV, remove_stale_temps
+from vsr.errors import VsrError
 from vsr.video.reader import VideoReader
 
 
@@ -212,3 +213,34 @@ def test_a_clip_done_on_a_worker_says_what_it_lost_and_its_notes():
         "vsr: h.mkv: 9 frames, 3 lost (damaged source) on n1 (12.00 fps)",
         "vsr: h.mkv: note: the file looks truncated",
     ]
+
+
+def test_a_rerun_with_every_output_there_starts_no_cluster(tmp_path, monkeypatch):
+    from vsr import cluster
+
+    clips, out = tmp_path / "in", tmp_path / "out"
+    clips.mkdir()
+    out.mkdir()
+    (clips / "a.mp4").write_bytes(b"1234")
+    (out / "a.mp4").write_bytes(b"done before")
+
+    def no_cluster(*args, **kwargs):
+        raise AssertionError("Ray was started for nothing")
+
+    monkeypatch.setattr(cluster, "connect", no_cluster)
+    summary = cluster.run_folder(clips, out, progress=False, log=lambda _: None)
+    assert [c["status"] for c in summary.clips] == ["skipped"]
+
+
+def test_ray_auto_without_a_cluster_says_what_to_do(monkeypatch):
+    ray = pytest.importorskip("ray")
+    from vsr import cluster
+
+    monkeypatch.setattr(ray, "is_initialized", lambda: False)
+
+    def no_cluster_found(**options):
+        raise ConnectionError("Could not find any running Ray instance. Please specify ...")
+
+    monkeypatch.setattr(ray, "init", no_cluster_found)
+    with pytest.raises(VsrError, match="--ray auto found no Ray cluster started on this"):
+        cluster.connect("auto")

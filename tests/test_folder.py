@@ -447,3 +447,34 @@ def test_subfolders_are_named_as_left_alone(tmp_path):
         f"vsr: note: 1 subfolder(s) of {clips} left alone (more clips): only the clips "
         "directly inside are upscaled"
     ) in lines
+
+
+def test_a_clip_that_failed_then_changed_and_succeeded_counts_once_as_done(tmp_path):
+    clips, out = tmp_path / "in", tmp_path / "out"
+    clips.mkdir()
+    (clips / "a.mp4").write_bytes(b"half")
+
+    class FailsFirst(Recorder):
+        def __call__(self, clip, output, replace=False):
+            if not self.calls:
+                self.calls.append((clip.name, clip.stat().st_size))
+                clip.write_bytes(b"the whole clip")  # the rest arrives after the failure
+                raise ValueError("truncated")
+            return super().__call__(clip, output)
+
+    runner = FailsFirst()
+    summary = watch_folder(clips, out, runner, interval_s=0.05, idle_exit_s=0.3, log=lambda _: None)
+    assert runner.calls == [("a.mp4", 4), ("a.mp4", 14)]
+    assert [c["status"] for c in summary.clips] == ["done"]  # its last attempt is its outcome
+    assert summary.to_dict()["summary"]["failed"] == 0
+
+
+def test_frames_kept_from_an_interrupted_run_are_not_counted_as_this_runs_work():
+    from vsr.report import FolderReport
+
+    report = Recorder()(Path(__file__), Path("/dev/null"))
+    report.frames, report.resumed_frames, report.wall_seconds = 300, 250, 1.0
+    folder = FolderReport(elapsed_seconds=2.0)
+    folder.add(Path("a.mkv"), "done", report)
+    totals = folder.to_dict()["summary"]
+    assert (totals["frames"], totals["resumed_frames"], totals["fps"]) == (300, 250, 25.0)

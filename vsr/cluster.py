@@ -79,6 +79,12 @@ def connect(address: str | None, num_cpus: int | None = None) -> bool:
         else:
             ray.init(num_cpus=num_cpus, **options)
     except (ConnectionError, RuntimeError, ValueError) as error:
+        if address == "auto" and isinstance(error, ConnectionError):
+            # Ray's own text names its --address flag, which vsr does not have.
+            raise VsrError(
+                "--ray auto found no Ray cluster started on this machine (`ray start "
+                "--head`); give its address, or --ray alone for a private instance"
+            ) from None
         where = address or "a local instance"
         raise VsrError(f"cannot start Ray on {where}: {error}".splitlines()[0]) from None
     finally:
@@ -313,6 +319,7 @@ def run_folder(
     caller decides the exit status from the report's failures."""
     from vsr.folder import check_folders, find_clips, output_for
 
+    import_ray()  # --ray without Ray installed is said at once, whatever the folder holds
     check_folders(in_dir, out_dir)
     clips = find_clips(in_dir)
     if not clips:
@@ -324,19 +331,21 @@ def run_folder(
             skipped.append(clip)
         else:
             jobs.append(ClipJob(clip, target))
-    started = connect(address, num_cpus)
-    try:
-        summary = run_clips(
-            jobs,
-            weights=weights,
-            engine_options=engine_options or {},
-            overwrite=overwrite,
-            progress=progress,
-            log=log,
-        )
-    finally:
-        if started:
-            disconnect()
+    summary = ClusterReport()
+    if jobs:  # with every output there already, no cluster is needed
+        started = connect(address, num_cpus)
+        try:
+            summary = run_clips(
+                jobs,
+                weights=weights,
+                engine_options=engine_options or {},
+                overwrite=overwrite,
+                progress=progress,
+                log=log,
+            )
+        finally:
+            if started:
+                disconnect()
     for clip in skipped:
         summary.add(
             {

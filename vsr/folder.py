@@ -335,6 +335,7 @@ def watch_folder(
                 # new work, so it must not hold off --idle-exit forever.
                 continue
             seen.pop(clip, None)
+            summary.forget(clip)  # a retry or a redo: this attempt is the clip's outcome
             target = output_for(clip, out_dir)
             earlier = done_as.get(target)
             if earlier is not None and earlier != clip.name:

@@ -77,12 +77,19 @@ class FolderReport:
             entry["report"] = report.to_dict()
         self.clips.append(entry)
 
+    def forget(self, path: Path) -> None:
+        """Drop what an earlier attempt at `path` recorded (a watch retries a failed clip
+        once it changes: its last attempt is its outcome)."""
+        self.clips = [clip for clip in self.clips if clip["input"] != str(path)]
+
     def count(self, status: str) -> int:
         return sum(1 for clip in self.clips if clip["status"] == status)
 
     def to_dict(self) -> dict[str, Any]:
         done = [c["report"] for c in self.clips if c["status"] == "done"]
         frames = sum(r["frames"] for r in done)
+        # Frames kept from interrupted runs (--resume) are in the outputs, not this run's work.
+        resumed = sum(r.get("resumed_frames") or 0 for r in done)
         # Done, but shorter than the source: frames the reader could not decode.
         damaged = [r for r in done if r.get("lost_frames")]
         clip_seconds = sum(r["wall_seconds"] for r in done)
@@ -95,10 +102,11 @@ class FolderReport:
                 "failed": self.count("failed"),
                 "damaged": len(damaged),
                 "frames": frames,
+                "resumed_frames": resumed,
                 "lost_frames": sum(r["lost_frames"] for r in damaged),
                 "wall_seconds": round(seconds, 3),
                 "clip_seconds": round(clip_seconds, 3),  # the clips' own times, summed
-                "fps": round(frames / seconds, 3) if seconds > 0 else None,
+                "fps": round((frames - resumed) / seconds, 3) if seconds > 0 else None,
             },
             "clips": self.clips,
         }

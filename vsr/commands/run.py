@@ -28,12 +28,24 @@ def add_parser(subparsers) -> None:
     parser.add_argument(
         "--pipeline", help="preset name (default, fast, archive) or a TOML path (default: default)"
     )
-    parser.add_argument("--codec", help="video encoder (default libx264)")
-    parser.add_argument("--crf", type=int, help="encoder quality (lower is better)")
-    parser.add_argument("--preset", help="encoder speed preset, e.g. veryfast, medium")
+    parser.add_argument(
+        "--codec",
+        help="video encoder (default: the preset's, libx264 in `default`; a container that "
+        "cannot hold it gets its own, e.g. VP9 for .webm)",
+    )
+    parser.add_argument(
+        "--crf", type=int, help="encoder quality, lower is better (default: the preset's, 18)"
+    )
+    parser.add_argument(
+        "--preset", help="encoder speed preset, e.g. veryfast (default: the preset's, medium)"
+    )
     parser.add_argument("--pix-fmt", help="output pixel format (default: follows the input)")
     add_encoder_option(parser, "tune=film")
-    parser.add_argument("--batch", type=int, help="frames per network call")
+    parser.add_argument(
+        "--batch",
+        type=int,
+        help="frames per network call (default: the preset's on a GPU, 1 on the CPU)",
+    )
     parser.add_argument(
         "--precision",
         choices=["fp32", "fp16", "bf16"],
@@ -75,14 +87,18 @@ def add_parser(subparsers) -> None:
         "is made, so that an interrupted run given again with --resume continues where it "
         "stopped",
     )  # fmt: skip
-    parser.add_argument("--quiet", action="store_true", help="no progress bars or messages")
+    parser.add_argument(
+        "--quiet",
+        action="store_true",
+        help="no progress bars or notes (errors, failed and damaged clips are still named)",
+    )
     parser.add_argument(
         "--watch", action="store_true", help="folder input: keep processing new clips"
     )
     parser.add_argument(
         "--watch-interval", type=float, metavar="S",
         help="with --watch: seconds between looks at the folder; a clip must keep its size "
-        "this long (default 2)",
+        "and modification time this long (default 2)",
     )  # fmt: skip
     parser.add_argument(
         "--idle-exit", type=float, metavar="S",
@@ -90,8 +106,9 @@ def add_parser(subparsers) -> None:
     )  # fmt: skip
     parser.add_argument(
         "--ray", nargs="?", const="", metavar="ADDRESS",
-        help="run on a Ray cluster (vsr[ray]): one task per clip; without ADDRESS a local "
-        "Ray instance is started",
+        help="run on a Ray cluster (vsr[ray]): one task per clip, or per part with "
+        "--segments; without ADDRESS a local Ray instance is started, `auto` finds one "
+        "started on this machine (put --ray last, or write --ray=ADDRESS)",
     )  # fmt: skip
     parser.add_argument(
         "--segments", type=int, metavar="N",
@@ -350,7 +367,9 @@ def _run_folder(args, settings, model, target, say) -> int:
     totals = summary.to_dict()["summary"]
     say(
         f"vsr: {totals['done']} done, {totals['skipped']} skipped, {totals['failed']} failed "
-        f"({totals['frames']} frames in {totals['wall_seconds']:.1f} s"
+        f"({totals['frames']} frames"
+        + (f", {totals['resumed_frames']} of them kept" if totals["resumed_frames"] else "")
+        + f" in {totals['wall_seconds']:.1f} s"
         + (f", {totals['fps']:.2f} fps)" if totals["fps"] else ")")
     )
     for clip in summary.clips:
