@@ -478,3 +478,26 @@ def test_frames_kept_from_an_interrupted_run_are_not_counted_as_this_runs_work()
     folder.add(Path("a.mkv"), "done", report)
     totals = folder.to_dict()["summary"]
     assert (totals["frames"], totals["resumed_frames"], totals["fps"]) == (300, 250, 25.0)
+
+
+def test_a_clips_line_is_told_when_it_is_finished_not_after_the_next_clip(tmp_path):
+    clips, out = tmp_path / "in", tmp_path / "out"
+    clips.mkdir()
+    for name in ("a.mp4", "b.mp4"):
+        (clips / name).write_bytes(b"1234")
+    lines: list[str] = []
+    told_in_time = []
+
+    def run_clip(clip: Path, output: Path):
+        if clip.name == "b.mp4":  # b's upscaling: a's flush is done by now, and told
+            deadline = time.monotonic() + 5
+            while not any("a.mp4: 1 frames" in line for line in lines):
+                if time.monotonic() > deadline:
+                    break
+                time.sleep(0.01)
+            told_in_time.append(any("a.mp4: 1 frames" in line for line in lines))
+        return lambda: Recorder()(clip, output)
+
+    summary = process_folder(clips, out, run_clip, progress=False, log=lines.append)
+    assert told_in_time == [True]
+    assert [Path(c["input"]).name for c in summary.clips] == ["a.mp4", "b.mp4"]  # in order

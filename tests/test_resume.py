@@ -117,12 +117,16 @@ def test_a_journal_of_other_settings_is_refused_or_with_overwrite_replaced(clip,
     with pytest.raises(KeyboardInterrupt):
         upscale_video(source, out, on_frames=interrupt_after(30, out, 1), **options)
     faster = EncodeSettings(preset="ultrafast")
-    with pytest.raises(VsrError, match=r"had other encoder settings; run the same command"):
+    with pytest.raises(
+        VsrError, match=r"made with other settings \(encoder settings\); run that command"
+    ):
         upscale_video(source, out, settings=faster, **options)
-    with pytest.raises(VsrError, match=r"had other output size;"):
+    with pytest.raises(VsrError, match=r"other settings \(output size\)"):
         upscale_video(source, out, scale=1.5, **options)
     os.utime(source, ns=(1, 1))  # the source was replaced since
-    with pytest.raises(VsrError, match=r"had other source file;"):
+    with pytest.raises(
+        VsrError, match=r"another version of the source file .* cannot serve; add --overwrite"
+    ):
         upscale_video(source, out, **options)
     assert (journal_folder(out) / "chunk-000000.bin").exists()  # refused: nothing lost
     report = upscale_video(source, out, settings=faster, overwrite=True, **options)
@@ -237,7 +241,7 @@ def test_an_unreadable_record_is_refused_and_with_overwrite_replaced(clip, weigh
     with pytest.raises(KeyboardInterrupt):
         upscale_video(clip, out, on_frames=interrupt_after(30, out, 1), **options)
     (journal_folder(out) / "run.json").write_text("{")
-    with pytest.raises(VsrError, match="had an unreadable record of its settings"):
+    with pytest.raises(VsrError, match="has an unreadable record of its settings"):
         upscale_video(clip, out, **options)
     report = upscale_video(clip, out, overwrite=True, **options)
     assert report.resumed_frames == 0
@@ -248,8 +252,11 @@ def test_a_journal_left_beside_a_finished_output_goes_with_the_next_run(clip, we
     options = dict(weights=weights, progress=False, resume=True)
     with pytest.raises(KeyboardInterrupt):
         upscale_video(clip, out, on_frames=interrupt_after(30, out, 1), **options)
-    # The output is made without --resume after all: the journal has no use left.
-    upscale_video(clip, out, weights=weights, progress=False)
+    # Without --resume the kept frames would be upscaled again and then deleted: refused.
+    with pytest.raises(VsrError, match="upscaled frames of an interrupted run: add --resume"):
+        upscale_video(clip, out, weights=weights, progress=False)
+    # Made with --overwrite (start over) instead: the journal has no use left.
+    upscale_video(clip, out, weights=weights, progress=False, overwrite=True)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.mkv"]
 
 
@@ -338,3 +345,26 @@ def test_an_output_beside_kept_chunks_names_them_and_removes_nothing(clip, weigh
     assert (journal_folder(out) / "chunk-000000.bin").exists()
     report = upscale_video(clip, out, overwrite=True, **options)  # what the note offers
     assert (report.resumed_frames, report.frames) == (25, 60)
+
+
+def test_in_folder_mode_a_clip_changed_since_its_chunks_were_kept_starts_over(
+    clip, weights, tmp_path, capsys, monkeypatch
+):
+    # --overwrite would redo every clip of the folder, and the kept frames can never serve
+    # the new version: that clip starts over on its own, and says so.
+    clips, out = tmp_path / "in", tmp_path / "out"
+    clips.mkdir()
+    out.mkdir()
+    source = clips / "a.mkv"
+    source.write_bytes(clip.read_bytes())
+    command = ["run", str(clips), str(out), "--weights", str(weights), "--resume", "--quiet"]
+    with monkeypatch.context() as patch:
+        real = runner.start_upscale
+        stop = interrupt_after(27, out / "a.mkv", 1)
+        patch.setattr(runner, "start_upscale", lambda *a, **k: real(*a, on_frames=stop, **k))
+        assert main(command) == 130
+    os.utime(source, ns=(1, 1))  # a new version of the clip arrived
+    assert main(command[:-1]) == 0
+    said = capsys.readouterr().err
+    assert "vsr: a.mkv: note: its kept frames were of an earlier version; starting over" in said
+    assert stream_packets(out / "a.mkv")["video"] and not journal_folder(out / "a.mkv").exists()

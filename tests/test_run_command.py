@@ -285,6 +285,8 @@ def test_output_geometry_rounds_and_picks_the_next_larger_network():
     assert g.needs_resize(1280, 720)
     g = plan_geometry(101, 57, scale=1.5)  # 151.5 -> 152, 85.5 -> 86: half rounds up
     assert (g.width, g.height, g.network_scale) == (152, 86, 2)
+    g = plan_geometry(64, 48, height=70)  # 93.3 wide: the derived side is made even
+    assert (g.width, g.height) == (94, 70)
     g = plan_geometry(100, 50, scale=2.5)
     assert (g.width, g.height, g.network_scale) == (250, 125, 3)
     assert not plan_geometry(64, 48, scale=4).needs_resize(64, 48)
@@ -468,6 +470,11 @@ def test_height_names_the_displayed_height_of_a_rotated_clip(tmp_path, weights):
     with av.open(str(out)) as container:
         frame = next(container.decode(video=0))
         assert (frame.width, frame.height, round(frame.rotation) % 180) == (128, 96, 90)
+    # 52.5 wide as displayed: made even, so H.264 stays 4:2:0 (52 coded rows here).
+    assert vsr(source, out, "--weights", weights, "--height", "70", "--overwrite") == 0
+    with av.open(str(out)) as container:
+        stream = container.streams.video[0]
+        assert (stream.width, stream.height, stream.format.name) == (70, 52, "yuv420p")
 
 
 @pytest.mark.parametrize(

@@ -204,7 +204,7 @@ def test_an_interrupted_split_run_resumes_with_only_the_segments_it_lacks(
 
         # Another plan cannot be joined to these segments: refused, and nothing lost.
         assert main([*command[:-3], "--segments", "2", "--resume", "--ray"]) == 2
-        assert "had other segments; run the same command" in capsys.readouterr().err
+        assert "made with other settings (segments); run that command" in capsys.readouterr().err
         assert len(list(store.glob("segment-*.mkv"))) == 3
 
         # Segment 1 was never recorded (the driver died first) and segment 2 is damaged:
@@ -243,13 +243,16 @@ def _store_with_one_segment(output: Path):
 
 
 def test_a_store_beside_an_existing_output_is_named_not_removed(tmp_path):
-    from vsr.cluster_segments import _check_no_finished_output
+    from vsr.cluster_segments import _check_no_finished_output, _refuse_a_forgotten_store
 
     output = tmp_path / "film.mkv"
     store = _store_with_one_segment(output)
     output.write_bytes(b"finished, or someone else's")
     with pytest.raises(VsrError, match="holds 1 upscaled segments: if film.mkv is their"):
         _check_no_finished_output(output, overwrite=False)
+    output.unlink()
+    with pytest.raises(VsrError, match="segments of an interrupted run: add --resume"):
+        _refuse_a_forgotten_store(output)  # a run without --resume would remake them
     _check_no_finished_output(output, overwrite=True)  # --overwrite --resume joins them
     assert store.segment_path(0).exists()
 

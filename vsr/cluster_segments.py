@@ -179,6 +179,8 @@ def run_split(
     )
     settings = options.pop("settings", None) or EncodeSettings()
     _check_no_finished_output(target, overwrite)
+    if not resume and not overwrite:
+        _refuse_a_forgotten_store(target)
     writer = VideoWriter(target, info, width, height, settings, overwrite=overwrite)
     store, kept = None, []
     try:
@@ -269,6 +271,17 @@ def _check_no_finished_output(target: Path, overwrite: bool) -> None:
         f"segments: if {target.name} is their finished output, remove that folder; "
         "--overwrite --resume joins them into a new one"
     )
+
+
+def _refuse_a_forgotten_store(target: Path) -> None:
+    """Kept segments of an interrupted --resume run: a run without --resume would make
+    them again and then delete them. Ask first."""
+    store = SegmentStore(target)
+    if store.is_ours() and store.kept_count():
+        raise VsrError(
+            f"{store.folder} holds {store.kept_count()} upscaled segments of an interrupted "
+            "run: add --resume to continue it, or --overwrite to start over"
+        )
 
 
 def _kept_outcome(source: Path, segment: KeptSegment) -> dict[str, Any]:

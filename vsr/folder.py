@@ -156,10 +156,16 @@ class _Finisher:
         self.thread.start()
 
     def _run(self, clip: Path, finish: Callable[[], RunReport]) -> None:
+        # Told as soon as it is known (a log would otherwise hear of a clip only once the
+        # next one is upscaled); recorded in wait(), in clip order.
         try:
-            self.outcome = (clip, finish(), None)
+            report = finish()
         except Exception as error:
             self.outcome = (clip, None, error)
+            self.log(f"vsr: {clip.name}: failed: {describe_error(error)}")
+        else:
+            self.outcome = (clip, report, None)
+            _log_done(clip, report, self.log)
 
     def wait(self) -> None:
         if self.thread is None:
@@ -169,10 +175,8 @@ class _Finisher:
         clip, report, error = self.outcome
         if error is not None:
             self.summary.add(clip, "failed", error=describe_error(error))
-            self.log(f"vsr: {clip.name}: failed: {describe_error(error)}")
         else:
             self.summary.add(clip, "done", report)
-            _log_done(clip, report, self.log)
 
 
 def process_folder(

@@ -29,6 +29,31 @@ from vsr.video.writer import temp_path_for
 _BOOKKEEPING = r"run\.json|lock|\.run\.json\..*\.tmp"
 
 
+class KeptWorkMismatch(VsrError):
+    """Kept work of other settings (`differences` names them; None: an unreadable record).
+    Only "source file": another version of the source, whose work can never serve."""
+
+    def __init__(self, output: Path, folder: Path, stored, fingerprint) -> None:
+        self.differences = None if stored is None else _differences(stored, fingerprint)
+        if self.differences is None:
+            why = "has an unreadable record of its settings; add --overwrite to start over"
+        elif self.differences == ["source file"]:
+            why = (
+                "was made from another version of the source file (its size or modification "
+                "time differ), so it cannot serve; add --overwrite to start over"
+            )
+        else:
+            why = (
+                f"was made with other settings ({', '.join(self.differences)}); run that "
+                "command again to continue it, or add --overwrite to start over"
+            )
+        super().__init__(f"{output}: the run kept in {folder} {why}")
+
+    @property
+    def source_changed(self) -> bool:
+        return self.differences == ["source file"]
+
+
 class ResumeFolder:
     """The kept work of one output. Subclasses name the folder, the record's format, the
     names their work files may have, and what they are called in messages."""
@@ -81,15 +106,7 @@ class ResumeFolder:
             if stored == fingerprint:
                 return True
             if not overwrite and holds_work():
-                what = (
-                    "other " + ", ".join(_differences(stored, fingerprint))
-                    if stored is not None
-                    else "an unreadable record of its settings"
-                )
-                raise VsrError(
-                    f"{self.output}: the run kept in {self.folder} had {what}; run the same "
-                    "command to continue it, or add --overwrite to start over"
-                )
+                raise KeptWorkMismatch(self.output, self.folder, stored, fingerprint)
             self.discard()  # replaced, or it held nothing worth keeping
         self.folder.mkdir(parents=True)
         self._claim()

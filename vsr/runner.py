@@ -16,7 +16,7 @@ from vsr.engine import ColourSpec, Pipeline
 from vsr.errors import VsrError
 from vsr.progress import ProgressLines, on_a_terminal
 from vsr.report import RunReport, write_json
-from vsr.scaling import NETWORK_SCALES, plan_geometry, round_half_up
+from vsr.scaling import NETWORK_SCALES, plan_geometry, round_to_even
 from vsr.telemetry import GpuSampler, StageClock, peak_host_memory_bytes
 from vsr.upscale import Upscaler
 from vsr.video.chunk_journal import ChunkJournal
@@ -97,6 +97,18 @@ def _bar_after_compiling(bar, upscaler: Upscaler) -> Callable[[int], None]:
         bar.update(frames)
 
     return update
+
+
+def _refuse_a_forgotten_journal(target: Path) -> None:
+    """An interrupted --resume run kept chunks for this output. A run without --resume
+    would upscale them again and then delete them (the output is complete): ask first."""
+    journal = ChunkJournal(target)
+    kept = journal.kept_frames() if journal.is_ours() else 0
+    if kept:
+        raise VsrError(
+            f"{journal.folder} holds {kept} upscaled frames of an interrupted run: add "
+            "--resume to continue it, or --overwrite to start over"
+        )
 
 
 def _check_paths(source: Path, target: Path, overwrite: bool) -> None:
@@ -210,6 +222,8 @@ def start_upscale(
     part = time_range(start, end, duration)
     source_path, target_path = Path(input), Path(output)
     _check_paths(source_path, target_path, overwrite)
+    if not resume and not overwrite:
+        _refuse_a_forgotten_journal(target_path)
     if encoders < 1:
         raise VsrError(f"--encoders must be at least 1, not {encoders}")
     settings = settings or EncodeSettings(codec_is_default=True)
@@ -224,7 +238,7 @@ def start_upscale(
         if height is not None and info.rotation % 180 == 90:
             # The displayed height of a quarter-turned clip is its coded width (height is
             # whole and positive: check_clip_arguments).
-            size = (height, round_half_up(info.height * height / info.width))
+            size = (height, round_to_even(info.height * height / info.width))
             height = None
         model = _load_network(weights, network_scale_for_request(info, scale, size, height))
         # A network of a given factor serves any request up to it (larger: a downscale

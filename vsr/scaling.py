@@ -20,6 +20,13 @@ def round_half_up(value: float) -> int:
     return int(math.floor(value + 0.5))
 
 
+def round_to_even(value: float) -> int:
+    """The nearest even whole number (at least 2), for a side vsr derives rather than one
+    the user named: an odd side forces 4:4:4 H.264, which most players cannot play (ffmpeg's
+    scale=-2 does the same)."""
+    return max(2, 2 * round_half_up(value / 2))
+
+
 @dataclass(frozen=True)
 class OutputGeometry:
     """Where a run goes: the exact output size and the integer network factor to get there."""
@@ -74,7 +81,7 @@ def plan_geometry(
         if height <= 0:
             raise VsrError(f"--height must be positive, not {height}")
         out_height = height
-        width = round_half_up(in_width * height / in_height)
+        width = round_to_even(in_width * height / in_height)
     else:
         factor = 2.0 if scale is None else float(scale)
         if not factor > 0 or math.isinf(factor):

@@ -306,23 +306,37 @@ def _where(report) -> str:
 def _run_folder(args, settings, model, target, say) -> int:
     from vsr.folder import process_folder, watch_folder, write_folder_report
     from vsr.report import FolderReport
+    from vsr.resume_folder import KeptWorkMismatch
     from vsr.runner import load_network_cache, start_upscale
 
     networks = load_network_cache(args.weights)  # each network is loaded once per run
     shown: set[str] = set()  # a note shared by every clip (e.g. "ran on the CPU") once
 
-    def run_clip(clip: Path, output: Path, replace: bool = False):
-        run = start_upscale(
+    def start(clip: Path, output: Path, overwrite: bool):
+        return start_upscale(
             clip,
             output,
             weights=networks,
             device=args.device,
             settings=settings,
             progress=not args.quiet,
-            overwrite=args.overwrite or replace,  # replace: a new version of a done clip
+            overwrite=overwrite,
             **model,
             **target,
         )
+
+    def run_clip(clip: Path, output: Path, replace: bool = False):
+        try:  # replace: a new version of a done clip (--watch)
+            run = start(clip, output, args.overwrite or replace)
+        except KeptWorkMismatch as mismatch:
+            if not mismatch.source_changed:
+                raise
+            # Frames kept (--resume) from an earlier version of this clip can never serve,
+            # and --overwrite would redo every clip of the folder: this one starts over.
+            say(
+                f"vsr: {clip.name}: note: its kept frames were of an earlier version; starting over"
+            )
+            run = start(clip, output, True)
 
         def finish():
             report = run.finish()
