@@ -368,3 +368,17 @@ def test_in_folder_mode_a_clip_changed_since_its_chunks_were_kept_starts_over(
     said = capsys.readouterr().err
     assert "vsr: a.mkv: note: its kept frames were of an earlier version; starting over" in said
     assert stream_packets(out / "a.mkv")["video"] and not journal_folder(out / "a.mkv").exists()
+
+
+def test_chunks_kept_for_the_same_name_in_another_container_are_named(clip, weights, tmp_path):
+    mkv, mp4 = tmp_path / "film.mkv", tmp_path / "film.mp4"
+    options = dict(weights=weights, progress=False, resume=True)
+    with pytest.raises(KeyboardInterrupt):
+        upscale_video(clip, mkv, on_frames=interrupt_after(27, mkv, 1), **options)
+    report = upscale_video(clip, mp4, **options)  # another container: those chunks can't serve
+    assert (report.resumed_frames, report.frames) == (0, 60)
+    assert (
+        f"{journal_folder(mkv)} holds 25 upscaled frames kept for film.mkv, which only that "
+        "output name continues (remove it if unwanted)"
+    ) in report.notes
+    assert journal_folder(mkv).exists()  # nothing removed

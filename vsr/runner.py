@@ -19,7 +19,7 @@ from vsr.report import RunReport, write_json
 from vsr.scaling import NETWORK_SCALES, plan_geometry, round_to_even
 from vsr.telemetry import GpuSampler, StageClock, peak_host_memory_bytes
 from vsr.upscale import Upscaler
-from vsr.video.chunk_journal import ChunkJournal
+from vsr.video.chunk_journal import ChunkJournal, notes_on_journals_of_other_names
 from vsr.video.trim import time_range
 
 
@@ -275,13 +275,15 @@ def start_upscale(
         # any-scale path); the others get the frame as it is.
         net_in = (geometry.height, geometry.width) if upscaler.scale == 1 else None
         net_in_hw = net_in or (info.height, info.width)
-        journal, done = None, []
+        journal, done, journal_notes = None, [], []
         if resume:
             journal = ChunkJournal(target_path)
             fingerprint = run_fingerprint(
                 source_path, upscaler, geometry, settings, part, net_in_hw
             )
             done = journal.start(fingerprint, overwrite)
+            if not done:
+                journal_notes = notes_on_journals_of_other_names(target_path)
         try:
             writer = open_writer(
                 target_path,
@@ -357,7 +359,7 @@ def start_upscale(
         finished = time.perf_counter()
         wall = finished - started
         # The reader's warnings name lost, damaged and truncated frames; never shorten silently.
-        notes = list(writer.notes) + list(reader_warnings) + list(upscaler.notes)
+        notes = list(writer.notes) + list(reader_warnings) + list(upscaler.notes) + journal_notes
         if dev.type == "cpu" and device is None:
             notes.append("no CUDA device: ran on the CPU")
         if cuda_graphs and not upscaler.cuda_graphs:

@@ -24,6 +24,7 @@ import os
 import zlib
 from dataclasses import dataclass
 from fractions import Fraction
+from glob import escape as glob_escape
 from pathlib import Path
 from typing import Any
 
@@ -118,6 +119,22 @@ class ChunkRecorder:
 def journal_folder(output: Path) -> Path:
     """Where the finished chunks of `output` are kept while it is being made."""
     return output.with_name(f".{output.name}.vsr-resume")
+
+
+def notes_on_journals_of_other_names(output: Path) -> list[str]:
+    """Chunks kept for the same name in another container (`film.mkv` when `film.mp4` is
+    made): they serve only their own output, and no run would look for them again."""
+    notes = []
+    for folder in sorted(output.parent.glob(f".{glob_escape(output.stem)}.*.vsr-resume")):
+        other = output.with_name(folder.name[1 : -len(".vsr-resume")])
+        journal = ChunkJournal(other)
+        same_name = other.stem == output.stem and other != output  # only the container
+        if same_name and journal.is_ours() and journal.kept_frames():
+            notes.append(
+                f"{folder} holds {journal.kept_frames()} upscaled frames kept for "
+                f"{other.name}, which only that output name continues (remove it if unwanted)"
+            )
+    return notes
 
 
 class ChunkJournal(ResumeFolder):
