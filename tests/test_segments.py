@@ -243,17 +243,17 @@ def _store_with_one_segment(output: Path):
 
 
 def test_a_store_beside_an_existing_output_is_named_not_removed(tmp_path):
-    from vsr.cluster_segments import _check_no_finished_output, _refuse_a_forgotten_store
+    from vsr.cluster_segments import _check_kept_segments
 
     output = tmp_path / "film.mkv"
     store = _store_with_one_segment(output)
     output.write_bytes(b"finished, or someone else's")
     with pytest.raises(VsrError, match="holds 1 upscaled segments: if film.mkv is their"):
-        _check_no_finished_output(output, overwrite=False)
+        _check_kept_segments(output, resume=True, overwrite=False)
+    _check_kept_segments(output, resume=True, overwrite=True)  # --overwrite --resume joins them
     output.unlink()
     with pytest.raises(VsrError, match="segments of an interrupted run: add --resume"):
-        _refuse_a_forgotten_store(output)  # a run without --resume would remake them
-    _check_no_finished_output(output, overwrite=True)  # --overwrite --resume joins them
+        _check_kept_segments(output, resume=False, overwrite=False)  # it would remake them
     assert store.segment_path(0).exists()
 
 

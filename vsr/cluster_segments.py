@@ -178,9 +178,7 @@ def run_split(
         info, weights, options.get("scale"), options.get("size"), options.get("height")
     )
     settings = options.pop("settings", None) or EncodeSettings()
-    _check_no_finished_output(target, overwrite)
-    if not resume and not overwrite:
-        _refuse_a_forgotten_store(target)
+    _check_kept_segments(target, resume, overwrite)
     writer = VideoWriter(target, info, width, height, settings, overwrite=overwrite)
     store, kept = None, []
     try:
@@ -259,28 +257,25 @@ def run_split(
     return summary
 
 
-def _check_no_finished_output(target: Path, overwrite: bool) -> None:
-    """An output that exists beside kept segments: a run killed between its rename and the
-    store's removal, or another file. Say which choices there are rather than only that
-    the output exists (nothing is removed: which of the two it is cannot be known)."""
+def _check_kept_segments(target: Path, resume: bool, overwrite: bool) -> None:
+    """Segments an earlier run kept for `target`, met by a run that would not use them.
+    Beside an existing output (a run killed between its rename and the store's removal,
+    or another file: which one cannot be known, so nothing is removed), say which choices
+    there are; without --resume, ask rather than make them again and then delete them."""
     store = SegmentStore(target)
-    if overwrite or not target.exists() or not store.is_ours() or not store.kept_count():
+    kept = store.kept_count() if not overwrite and store.is_ours() else 0
+    if not kept:
         return
-    raise VsrError(
-        f"{target} already exists, and {store.folder} holds {store.kept_count()} upscaled "
-        f"segments: if {target.name} is their finished output, remove that folder; "
-        "--overwrite --resume joins them into a new one"
-    )
-
-
-def _refuse_a_forgotten_store(target: Path) -> None:
-    """Kept segments of an interrupted --resume run: a run without --resume would make
-    them again and then delete them. Ask first."""
-    store = SegmentStore(target)
-    if store.is_ours() and store.kept_count():
+    if target.exists():
         raise VsrError(
-            f"{store.folder} holds {store.kept_count()} upscaled segments of an interrupted "
-            "run: add --resume to continue it, or --overwrite to start over"
+            f"{target} already exists, and {store.folder} holds {kept} upscaled segments: "
+            f"if {target.name} is their finished output, remove that folder; --overwrite "
+            "--resume joins them into a new one"
+        )
+    if not resume:
+        raise VsrError(
+            f"{store.folder} holds {kept} upscaled segments of an interrupted run: add "
+            "--resume to continue it, or --overwrite to start over"
         )
 
 

@@ -99,14 +99,19 @@ def _bar_after_compiling(bar, upscaler: Upscaler) -> Callable[[int], None]:
     return update
 
 
+def _frames_kept_for(target: Path) -> tuple[Path, int]:
+    """The journal folder of `target` and the frames an earlier run kept in it (0: none)."""
+    journal = ChunkJournal(target)
+    return journal.folder, journal.kept_frames() if journal.is_ours() else 0
+
+
 def _refuse_a_forgotten_journal(target: Path) -> None:
     """An interrupted --resume run kept chunks for this output. A run without --resume
     would upscale them again and then delete them (the output is complete): ask first."""
-    journal = ChunkJournal(target)
-    kept = journal.kept_frames() if journal.is_ours() else 0
+    folder, kept = _frames_kept_for(target)
     if kept:
         raise VsrError(
-            f"{journal.folder} holds {kept} upscaled frames of an interrupted run: add "
+            f"{folder} holds {kept} upscaled frames of an interrupted run: add "
             "--resume to continue it, or --overwrite to start over"
         )
 
@@ -122,13 +127,12 @@ def _check_paths(source: Path, target: Path, overwrite: bool) -> None:
         raise VsrError(f"{target} is a folder; give an output file name")
     if target.exists() and not overwrite:
         error = VsrError(f"{target} already exists; use --overwrite (overwrite=True) to replace it")
-        journal = ChunkJournal(target)
-        kept = journal.kept_frames() if journal.is_ours() else 0
+        folder, kept = _frames_kept_for(target)
         if kept:
             # Killed between the output's rename and the journal's removal, or a file of
             # someone else's: which one cannot be known, so nothing is removed.
             error.add_note(
-                f"{journal.folder} holds {kept} upscaled frames: if {target.name} is their "
+                f"{folder} holds {kept} upscaled frames: if {target.name} is their "
                 "finished output, remove that folder; --overwrite --resume continues them "
                 "into a new one"
             )
@@ -317,12 +321,13 @@ def start_upscale(
                 network_input_size=net_in,
                 clock=clock,
             )
+            terminal = on_a_terminal()  # else stderr is a log: plain lines, no bar
             bar = tqdm(
                 total=info.frame_count,
                 initial=resumed_frames(writer),
                 desc=source_path.name,
                 unit="frame",
-                disable=not progress or not on_a_terminal(),
+                disable=not progress or not terminal,
                 leave=False,
                 dynamic_ncols=True,
             )
@@ -333,7 +338,7 @@ def start_upscale(
             try:
                 with GpuSampler(device_index) as sampler:
                     advance = _both(_bar_after_compiling(bar, upscaler), on_frames)
-                    if progress and not on_a_terminal():  # a log: a line now and then
+                    if progress and not terminal:  # a log: a line now and then
                         lines = ProgressLines(source_path.name, info.frame_count, bar.n)
                         advance = _both(advance, lines)
                     frames = pipeline.run(reader.frames(), writer, advance)

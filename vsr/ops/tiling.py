@@ -169,14 +169,20 @@ def plan_tiles(
     return min((c for c in candidates if c[0] == count), key=lambda c: c[1])[2]
 
 
+def _even_calls(total: int, per_call: int) -> int:
+    """Items per call when `total` go in calls of at most `per_call`, spread evenly: as few
+    calls as before, as alike as they can be (4 in calls of at most 3: 2 + 2, not 3 + 1)."""
+    calls = -(-total // per_call)
+    return -(-total // calls)
+
+
 def _in_calls(network, batch: torch.Tensor, per_call: int, one_shape: bool) -> torch.Tensor:
     """`network` over `batch` in calls of at most `per_call`, spread evenly (4 as 2 + 2, not
     3 + 1). With `one_shape`, a short last call is padded with copies of its last item,
     whose results are dropped: a compiled network or a CUDA graph is made once per input
     shape, and a second shape would cost a second compilation or capture."""
     total = batch.shape[0]
-    calls = -(-total // per_call)
-    size = -(-total // calls)
+    size = _even_calls(total, per_call)
     results = []
     for start in range(0, total, size):
         part = batch[start : start + size]
@@ -213,8 +219,7 @@ def run_plan(
         )
     jobs = [(i, window) for i in range(n) for window in plan.windows]
     per_call = len(jobs) if max_pixels is None else max(1, max_pixels // plan.tile_pixels)
-    calls = -(-len(jobs) // per_call)
-    per_call = -(-len(jobs) // calls)  # spread evenly: 4 as 2 + 2, not 3 + 1
+    per_call = _even_calls(len(jobs), per_call)
     out = None
     th, tw, s = plan.tile_height, plan.tile_width, scale
     for start in range(0, len(jobs), per_call):

@@ -105,7 +105,7 @@ class StreamCopier:
         self._routes: dict[int, _Route] = {}
         supported = output.supported_codecs
         extension = Path(output.name).suffix
-        video = main_video_stream(self._input)
+        self._video = video = main_video_stream(self._input)
         upscaled = video.index if video is not None else -1
         for stream in self._input.streams:
             codec = stream.codec_context.name if stream.codec_context else "?"
@@ -240,7 +240,7 @@ class StreamCopier:
     def video_tags(self) -> dict[str, str]:
         """The upscaled stream's tags. Its timecode (which MP4/MOV muxers turn back into a
         timecode track) moves with a cut to the first kept frame's."""
-        video = main_video_stream(self._input)
+        video = self._video
         return {} if video is None else self._with_moved_timecode(dict(video.metadata))
 
     def _with_moved_timecode(self, tags: dict[str, str]) -> dict[str, str]:
@@ -249,7 +249,7 @@ class StreamCopier:
         key = next((k for k in tags if k.lower() == "timecode"), None)
         if self._cut is None or key is None:
             return tags
-        video = main_video_stream(self._input)
+        video = self._video
         rate = None if video is None else video.average_rate or video.guessed_rate
         frames = round((self._cut.offset - self._cut.origin) * rate) if rate else 0
         moved = moved_timecode(tags[key], frames, rate)
