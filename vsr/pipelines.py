@@ -12,10 +12,11 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from vsr.bundled import bundled_folder
 from vsr.errors import VsrError
 from vsr.ops.compiled import MODES
 
-PIPELINES_DIR = Path(__file__).resolve().parent.parent / "pipelines"
+PIPELINES_DIR = bundled_folder("pipelines")
 
 _UNITS = {"": 1, "b": 1, "k": 1 << 10, "m": 1 << 20, "g": 1 << 30, "t": 1 << 40}
 
@@ -58,10 +59,10 @@ def load_preset(name_or_path: str) -> Preset:
     if not path.is_file():
         if looks_like_path:
             raise VsrError(f"pipeline file {path} not found")
-        if not PIPELINES_DIR.is_dir():  # a wheel holds the package only
+        if not PIPELINES_DIR.is_dir():  # a bare copy of vsr/, built without pyproject.toml
             raise VsrError(
-                f"no presets folder at {PIPELINES_DIR}: vsr runs from its source checkout "
-                "(install it there with `pip install -e .`)"
+                f"no presets folder at {PIPELINES_DIR}: this install of vsr holds no bundled "
+                "presets (install it from the source tree with pip); --pipeline FILE.toml works"
             )
         names = ", ".join(available_presets()) or "none installed"
         raise VsrError(f"unknown pipeline {name_or_path!r}; available: {names}")

@@ -1,6 +1,7 @@
 """Which weights to load: our own defaults, the manifest's names, or a file the user gives.
 
-``weights/manifest.json`` (beside the package in the source tree) lists two kinds of entry:
+``weights/manifest.json`` (see vsr.bundled for where an install keeps it) lists two kinds of
+entry:
   - weights this project trained, shipped in ``weights/`` (``"file"`` with no ``"url"``);
   - the official IMDN checkpoints, which are downloaded on request into a user cache
     (``$VSR_CACHE`` or ``~/.cache/vsr``) and checked against their sha256 before use.
@@ -18,10 +19,10 @@ from typing import Any
 
 import torch
 
-import vsr
+from vsr.bundled import bundled_folder
 from vsr.errors import VsrError
 
-WEIGHTS_DIR = Path(vsr.__file__).resolve().parent.parent / "weights"
+WEIGHTS_DIR = bundled_folder("weights")
 MANIFEST_PATH = WEIGHTS_DIR / "manifest.json"
 _CHUNK = 1 << 20
 
@@ -29,10 +30,10 @@ _CHUNK = 1 << 20
 def load_manifest() -> dict[str, dict[str, Any]]:
     """The manifest's entries by name."""
     if not MANIFEST_PATH.is_file():
-        # A wheel holds the package only; weights/ and pipelines/ live beside it in a checkout.
+        # Only a package built without pyproject.toml's mapping (a bare copy of vsr/) lacks it.
         raise VsrError(
-            f"no weights manifest at {MANIFEST_PATH}: vsr runs from its source checkout "
-            "(install it there with `pip install -e .`); --weights FILE still works"
+            f"no weights manifest at {MANIFEST_PATH}: this install of vsr holds no bundled "
+            "weights (install it from the source tree with pip); --weights FILE still works"
         )
     try:
         return json.loads(MANIFEST_PATH.read_text())["weights"]
