@@ -21,6 +21,7 @@ from pathlib import Path
 import av
 
 from vsr.errors import VsrError
+from vsr.video.decoding import decode_packets
 from vsr.video.reader import VideoInfo, VideoReader, main_video_stream
 
 
@@ -102,39 +103,28 @@ def plan_segments(
 
 def _decode_range(path: Path, segment: Segment, seek: bool, in_range: list[int]):
     """Frames of the segment's range, decoded from the keyframe at its start; `in_range`
-    counts the packets whose frames the range shows. A packet the decoder rejects is
-    skipped, as the reader of a local run skips it: a damaged source loses those frames
-    (packets less frames tells how many), it does not fail the segment."""
+    counts the packets whose frames the range shows. Undecodable packets are skipped, as a
+    local run's reader skips them: a damaged source loses those frames (packets less
+    frames tells how many), it does not fail the segment."""
     container = av.open(str(path))
     try:
         stream = main_video_stream(container)
         stream.thread_type = "AUTO"
         if seek and segment.start is not None:
             container.seek(segment.start, stream=stream, backward=True, any_frame=False)
-        packets = container.demux(stream)
-        while True:
-            try:
-                packet = next(packets)
-            except StopIteration:
-                return
-            except av.error.FFmpegError:
-                packet = None  # a truncated file: flush the decoder, keep what was read
-            if packet is not None and packet.size and _inside(packet.pts, segment):
+
+        def tally(packet: av.Packet) -> None:
+            if _inside(packet.pts, segment):
                 in_range[0] += 1
-            try:
-                frames = stream.decode(packet)
-            except av.error.FFmpegError:
+
+        for frame in decode_packets(container, stream, tally):
+            if frame.pts is None:
+                raise VsrError(f"{path}: frames without timestamps; segment mode needs them")
+            if segment.start is not None and frame.pts < segment.start:
                 continue
-            for frame in frames:
-                if frame.pts is None:
-                    raise VsrError(f"{path}: frames without timestamps; segment mode needs them")
-                if segment.start is not None and frame.pts < segment.start:
-                    continue
-                if segment.end is not None and frame.pts >= segment.end:
-                    return
-                yield frame
-            if packet is None:
+            if segment.end is not None and frame.pts >= segment.end:
                 return
+            yield frame
     finally:
         container.close()
 

@@ -20,6 +20,7 @@ import numpy as np
 
 from vsr.errors import VsrError
 from vsr.video import colors
+from vsr.video.decoding import decode_packets
 from vsr.video.hdr import x265_hdr10_params
 from vsr.video.pixfmt import parse_planar, planar_equivalent
 from vsr.video.trim import Cut, TimeRange, format_time
@@ -174,34 +175,13 @@ class VideoReader:
         self.lost_frames = max(lost, self._missing_tail_frames())
 
     def _decode_packets(self, tally: Callable[[av.Packet], None]) -> Iterator[av.VideoFrame]:
-        """Every frame the decoder gives from where the container stands, then its flush;
-        `tally` sees each packet with data. Undecodable packets are skipped (the callers
-        count them from the tally); a demuxing error ends the stream as a truncation."""
-        stream = self._stream
-        demuxer = self._container.demux(stream)
-        while True:
-            try:
-                packet = next(demuxer)
-            except StopIteration:
-                break
-            except av.error.FFmpegError as error:
-                # Truncated or damaged container: keep what was read, flush, report.
-                self.demux_error = error.strerror or str(error)
-                packet = None
-            if packet is not None and packet.size:
-                tally(packet)
-            try:
-                decoded = stream.decode(packet)
-            except av.error.FFmpegError as error:
-                log.debug("%s: undecodable packet: %s", self.path, error)
-                decoded = []
-            yield from decoded
-            if packet is None:
-                return  # the decoder was flushed by the None packet
-        try:
-            yield from stream.decode(None)
-        except av.error.FFmpegError:
-            return
+        """Every frame from where the container stands, skipping undecodable packets (the
+        callers count them from `tally`); a demuxing error is kept as a truncation."""
+
+        def demux_failed(why: str) -> None:
+            self.demux_error = why
+
+        return decode_packets(self._container, self._stream, tally, demux_failed)
 
     # -- a part of the clip -------------------------------------------------------------
 
