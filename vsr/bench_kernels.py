@@ -15,7 +15,10 @@ inductor's Triton kernels and aten's CPU operators.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import contextlib
+import os
+import sys
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
 
 import torch
@@ -77,11 +80,17 @@ def profile_kernels(
         network(x)
         if on_gpu:
             torch.cuda.synchronize(x.device)
-        with profile(activities=activities) as trace:
+        trace = profile(activities=activities)
+        with _native_stderr_silenced():
+            trace.start()
+        try:
             for _ in range(calls):
                 network(x)
             if on_gpu:
                 torch.cuda.synchronize(x.device)
+        finally:
+            with _native_stderr_silenced():
+                trace.stop()
     if on_gpu:
         # Kernels and device copies only: an operator's device time repeats its kernels'.
         events = [e for e in trace.key_averages() if e.device_type == DeviceType.CUDA]
@@ -103,6 +112,22 @@ def profile_kernels(
         if micros > 0
     ]
     return sorted(kernels, key=lambda k: k.ms, reverse=True)
+
+
+@contextlib.contextmanager
+def _native_stderr_silenced() -> Iterator[None]:
+    """Kineto writes a "USDT: ... profiler_start/stop" line to the process's stderr from C++
+    on every start and stop (torch 2.13, CPU build too), in the middle of vsr's table; no
+    setting turns it off, so file descriptor 2 points at /dev/null for those two calls."""
+    sys.stderr.flush()
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 2)
+        yield
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
 
 
 def shares_by_kind(kernels: list[KernelTime]) -> dict[str, float]:
