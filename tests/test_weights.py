@@ -4,6 +4,11 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
+import signal
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 
@@ -126,3 +131,20 @@ def test_a_scale_that_is_not_a_whole_number_is_refused_as_such(scale) -> None:
     with pytest.raises(VsrError, match="whole number"):
         weights.resolve_weights("vsr_imdn_x2", scale)
     assert weights.check_scale(3.0) == 3 and weights.check_scale(None) is None
+
+
+def test_a_listing_piped_into_a_reader_that_stops_early_ends_quietly() -> None:
+    # `vsr weights list | head -1`: the reader is gone before vsr writes (it is closed here
+    # while vsr still imports torch). Python's traceback was the whole output.
+    repo = Path(__file__).resolve().parent.parent
+    env = {**os.environ, "PYTHONPATH": str(repo)}
+    process = subprocess.Popen(
+        [sys.executable, "-m", "vsr", "weights", "list"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        env=env,
+    )
+    process.stdout.close()
+    stderr = process.stderr.read().decode()
+    assert process.wait() == 128 + signal.SIGPIPE
+    assert stderr == ""

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import errno
 import importlib
+import os
 import shlex
 import signal
 import sys
@@ -94,6 +95,11 @@ def main(argv: list[str] | None = None) -> int:
         print("vsr: interrupted", file=sys.stderr)
         _print_notes(error)
         return 130
+    except BrokenPipeError:
+        # `vsr weights list | head -1`: the reader has all it wanted. Python would print a
+        # traceback, and another at exit when it flushes stdout: point stdout at /dev/null.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 128 + signal.SIGPIPE
     except OSError as error:
         if error.errno not in _MACHINE_ERRNOS:
             raise
