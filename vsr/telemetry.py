@@ -85,14 +85,21 @@ def _nvml_handle(device_index: int):
         import torch
 
         uuid = str(torch.cuda.get_device_properties(device_index).uuid)
-        if not uuid.startswith("GPU-"):
-            uuid = "GPU-" + uuid
-        return pynvml.nvmlDeviceGetHandleByUUID(uuid)
     except Exception:
-        try:
-            return pynvml.nvmlDeviceGetHandleByIndex(device_index)
-        except Exception:
-            return None
+        uuid = None
+    if uuid is not None:
+        # CUDA gives the bare UUID; NVML names a whole GPU "GPU-..." and a MIG instance
+        # (whose UUID is what CUDA sees inside it) "MIG-...".
+        bare = uuid.removeprefix("GPU-").removeprefix("MIG-")
+        for name in (f"GPU-{bare}", f"MIG-{bare}"):
+            try:
+                return pynvml.nvmlDeviceGetHandleByUUID(name)
+            except Exception:
+                continue
+    try:
+        return pynvml.nvmlDeviceGetHandleByIndex(device_index)
+    except Exception:
+        return None
 
 
 class GpuSampler:
@@ -126,17 +133,25 @@ class GpuSampler:
     def _run(self) -> None:
         import pynvml
 
+        utilisation_known = True
         while not self._stop.is_set():
+            busy = None
             try:
-                util = pynvml.nvmlDeviceGetUtilizationRates(self._handle)
                 memory = pynvml.nvmlDeviceGetMemoryInfo(self._handle)
+                if utilisation_known:
+                    busy = pynvml.nvmlDeviceGetUtilizationRates(self._handle)
+            except pynvml.NVMLError_NotSupported:
+                # A MIG instance: NVML tells its memory but not its utilisation, which is
+                # then left out (None) rather than guessed.
+                utilisation_known = False
+                continue
             except Exception:
                 return  # the driver went away: keep what was measured, invent nothing
             self.samples.append(
                 {
                     "t_s": round(time.perf_counter() - self._start, 3),
-                    "gpu_util_percent": float(util.gpu),
-                    "memory_util_percent": float(util.memory),
+                    "gpu_util_percent": None if busy is None else float(busy.gpu),
+                    "memory_util_percent": None if busy is None else float(busy.memory),
                     "memory_used_bytes": float(memory.used),
                 }
             )
@@ -145,11 +160,11 @@ class GpuSampler:
     def summary(self) -> dict[str, float] | None:
         if not self.samples:
             return None
-        utils = [s["gpu_util_percent"] for s in self.samples]
+        utils = [s["gpu_util_percent"] for s in self.samples if s["gpu_util_percent"] is not None]
         used = [s["memory_used_bytes"] for s in self.samples]
         return {
             "samples": len(self.samples),
-            "gpu_util_mean_percent": round(sum(utils) / len(utils), 1),
-            "gpu_util_max_percent": max(utils),
+            "gpu_util_mean_percent": round(sum(utils) / len(utils), 1) if utils else None,
+            "gpu_util_max_percent": max(utils) if utils else None,
             "memory_used_max_bytes": max(used),
         }

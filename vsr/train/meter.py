@@ -90,9 +90,9 @@ class WindowMeter:
         samples = (self.sampler.samples or [])[self._first_sample :]
         self._first_sample += len(samples)
         if samples:
-            utils = [s["gpu_util_percent"] for s in samples]
+            utils = [s["gpu_util_percent"] for s in samples if s["gpu_util_percent"] is not None]
             self.util_samples += utils
-            figures["gpu_util"] = sum(utils) / len(utils)
+            figures["gpu_util"] = sum(utils) / len(utils) if utils else None  # None on MIG
             figures["gpu_mem_gib"] = max(s["memory_used_bytes"] for s in samples) / GIB
         if self.cuda:
             figures["torch_mem_gib"] = torch.cuda.max_memory_allocated(self.device) / GIB

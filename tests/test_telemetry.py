@@ -1,0 +1,84 @@
+"""NVML sampling, against a stand-in NVML (this machine has no NVIDIA GPU): the device is
+found by its UUID, and a MIG instance, whose utilisation NVML does not report, gives its
+memory and no invented utilisation."""
+
+from __future__ import annotations
+
+import sys
+import time
+import types
+from types import SimpleNamespace
+
+import pytest
+import torch
+
+from vsr import telemetry
+
+UUID = "1f2e3d4c-0000-1111-2222-333344445555"
+
+
+def fake_nvml(handles: dict[str, str], utilisation: bool) -> types.ModuleType:
+    """An NVML whose devices are `handles` (UUID -> handle) and that reports utilisation
+    or, as for a MIG instance, refuses it."""
+    nvml = types.ModuleType("pynvml")
+
+    class NVMLError(Exception):
+        pass
+
+    class NVMLError_NotSupported(NVMLError):  # noqa: N801 (pynvml's own name)
+        pass
+
+    def by_uuid(name: str) -> str:
+        if name not in handles:
+            raise NVMLError("not found")
+        return handles[name]
+
+    def rates(handle: str) -> SimpleNamespace:
+        if not utilisation:
+            raise NVMLError_NotSupported("not supported")
+        return SimpleNamespace(gpu=87, memory=40)
+
+    nvml.NVMLError, nvml.NVMLError_NotSupported = NVMLError, NVMLError_NotSupported
+    nvml.nvmlInit = lambda: None
+    nvml.nvmlDeviceGetHandleByUUID = by_uuid
+    nvml.nvmlDeviceGetHandleByIndex = lambda index: "by-index"
+    nvml.nvmlDeviceGetUtilizationRates = rates
+    nvml.nvmlDeviceGetMemoryInfo = lambda handle: SimpleNamespace(used=3 * 2**30)
+    return nvml
+
+
+@pytest.fixture
+def cuda_uuid(monkeypatch) -> None:
+    properties = SimpleNamespace(uuid=UUID)
+    monkeypatch.setattr(torch.cuda, "get_device_properties", lambda index: properties)
+
+
+def sample(monkeypatch, nvml: types.ModuleType) -> telemetry.GpuSampler:
+    monkeypatch.setitem(sys.modules, "pynvml", nvml)
+    with telemetry.GpuSampler(0, interval_s=0.01) as sampler:
+        while len(sampler.samples) < 3:
+            time.sleep(0.01)
+    return sampler
+
+
+def test_a_whole_gpu_is_found_by_its_uuid_and_sampled(monkeypatch, cuda_uuid) -> None:
+    nvml = fake_nvml({f"GPU-{UUID}": "gpu"}, utilisation=True)
+    monkeypatch.setitem(sys.modules, "pynvml", nvml)
+    assert telemetry._nvml_handle(0) == "gpu"
+    summary = sample(monkeypatch, nvml).summary()
+    assert summary["gpu_util_mean_percent"] == 87.0
+    assert summary["memory_used_max_bytes"] == 3 * 2**30
+
+
+def test_a_mig_instance_gives_its_memory_and_no_utilisation(monkeypatch, cuda_uuid) -> None:
+    # The "GPU-" handle of the same UUID does not exist: only the MIG instance's does. It
+    # was looked up as "GPU-<uuid>", then by index (the whole GPU, another device).
+    nvml = fake_nvml({f"MIG-{UUID}": "mig"}, utilisation=False)
+    monkeypatch.setitem(sys.modules, "pynvml", nvml)
+    assert telemetry._nvml_handle(0) == "mig"
+    sampler = sample(monkeypatch, nvml)
+    assert all(s["gpu_util_percent"] is None for s in sampler.samples)
+    summary = sampler.summary()
+    # Without the fallback the sampler stopped at its first sample and the run had none.
+    assert summary["samples"] >= 3 and summary["memory_used_max_bytes"] == 3 * 2**30
+    assert summary["gpu_util_mean_percent"] is None and summary["gpu_util_max_percent"] is None
