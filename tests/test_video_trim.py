@@ -205,6 +205,49 @@ def test_a_subtitle_showing_at_the_cut_starts_at_zero_for_what_is_left(clips, we
     assert packets(out, "subtitles") == [(0, Fraction(1, 50))]
 
 
+def clip_with_open_ended_subtitles(path: Path, shown: dict[int, bytes]) -> None:
+    """50 frames with bitmap (VobSub) subtitle packets of no duration at the frames named:
+    each shows until the next, as PGS's do. The payloads are markers, not real pictures
+    (the muxer and vsr copy them as they are)."""
+    with av.open(str(path), "w") as out:
+        video = out.add_stream("libx264", rate=RATE)
+        video.width, video.height, video.pix_fmt = 64, 48, "yuv420p"
+        subtitles = out.add_stream("dvdsub")
+        for index in range(50):
+            picture = np.full((48, 64, 3), index * 4, np.uint8)
+            frame = av.VideoFrame.from_ndarray(picture, format="rgb24")
+            frame.pts = index
+            out.mux(video.encode(frame))
+            if index in shown:
+                packet = av.Packet(shown[index])
+                packet.stream, packet.time_base = subtitles, Fraction(1, 1000)
+                packet.pts = packet.dts = index * 1000 // RATE
+                packet.duration = 0
+                out.mux(packet)
+        out.mux(video.encode(None))
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "wanted"),
+    [
+        (0.6, None, [(0, b"first"), (Fraction(6, 10), b"clear")]),  # "first" still showing
+        (1.4, None, [(0, b"clear")]),  # the clear is the one showing: harmless at zero
+        (0.1, 0.3, []),  # nothing shown yet
+        (0.4, 0.5, [(0, b"first")]),  # shown at the cut's first frame exactly
+    ],
+)
+def test_a_bitmap_subtitle_showing_at_the_cut_is_kept_from_zero(
+    weights, tmp_path, start, end, wanted
+):
+    source, out = tmp_path / "pgs.mkv", tmp_path / "cut.mkv"
+    clip_with_open_ended_subtitles(source, {10: b"first", 30: b"clear"})
+    upscale_video(source, out, weights=weights, progress=False, start=start, end=end)
+    with av.open(str(out)) as container:
+        stream = container.streams.subtitles[0]
+        got = [(p.pts * p.time_base, bytes(p)) for p in container.demux(stream) if p.size]
+    assert got == wanted
+
+
 def test_mp4_audio_is_cut_on_its_own_time_base(clips, weights, tmp_path):
     out = tmp_path / "tail.mp4"
     report = upscale_video(clips[".mp4"], out, weights=weights, progress=False, start=2)

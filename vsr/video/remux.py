@@ -45,6 +45,14 @@ CUT_SLACK_SECONDS = 5.0
 AUDIO_PREROLL_SECONDS = 0.2  # AAC's priming is 21 ms; Opus asks for 80 ms
 
 
+def _at_zero(open_ended: dict[int, av.Packet]) -> Iterator[av.Packet]:
+    """The subtitles still showing when a cut starts, moved to its start (and forgotten)."""
+    for packet in open_ended.values():
+        packet.pts = packet.dts = 0
+        yield packet
+    open_ended.clear()
+
+
 def is_timecode(stream: av.stream.Stream) -> bool:
     """A QuickTime timecode track: its one value is also the video stream's tag."""
     return any(key.lower() == "timecode" for key in stream.metadata)
@@ -308,6 +316,9 @@ class StreamCopier:
             with contextlib.suppress(av.error.FFmpegError):  # unseekable: from the top
                 self._input.seek(int(early * av.time_base), backward=True)
         stop = None if cut.end is None else cut.end + Fraction(CUT_SLACK_SECONDS)
+        # Per stream, the last subtitle before the cut that has no duration (bitmap formats
+        # such as PGS: each one shows until the next), which may still be showing at it.
+        open_ended: dict[int, av.Packet] = {}
         for packet in packets:
             stamp, time_base = packet.pts, packet.time_base
             if packet.stream.type == "video" and packet.size:  # a cover: the whole file's
@@ -316,11 +327,16 @@ class StreamCopier:
             if stamp is None or time_base is None or not packet.size:
                 continue  # a cut needs times; the end-of-stream marker is not needed
             if stop is not None and stamp * time_base > stop:
-                return
+                break
             if cut.past(stamp, time_base):
                 continue
             zero = cut.offset_in(time_base)
             length = packet.duration or 0
+            if packet.stream.type == "subtitle" and not length and stamp < zero:
+                open_ended[packet.stream.index] = packet
+                continue
+            if open_ended and stamp >= zero:
+                yield from _at_zero(open_ended)
             # Audio that is re-encoded is decoded from a little earlier: a decoder's first
             # frames after a jump are its pre-roll (AAC drops one as if it were priming).
             early = 0
@@ -348,6 +364,7 @@ class StreamCopier:
             packet.pts = stamp - zero
             packet.dts = None if dts is None else min(dts - zero, packet.pts)
             yield packet
+        yield from _at_zero(open_ended)  # nothing came after the cut's start
 
     @staticmethod
     def _seconds(packet: av.Packet) -> float:
