@@ -492,6 +492,18 @@ def test_flags_that_would_do_nothing_are_refused(tmp_path, weights, capsys, flag
     assert not (tmp_path / "out.mp4").exists()
 
 
+@pytest.mark.parametrize("pipe_end", ["input", "output"])
+def test_a_pipe_is_refused_for_what_it_is(tmp_path, weights, capsys, monkeypatch, pipe_end):
+    # Was "-: no such file", or "unknown output container ''".
+    source = tmp_path / "in.mp4"
+    make_clip(source, 32, 24, frames=2, audio=False)
+    monkeypatch.chdir(tmp_path)
+    ends = ["-", "out.mp4"] if pipe_end == "input" else [source, "-"]
+    assert vsr(*ends, "--weights", weights) == 2
+    assert "vsr run takes files, not pipes (-)" in capsys.readouterr().err
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.mp4"]
+
+
 def test_without_codec_a_webm_output_is_written_in_webms_own(tmp_path, weights):
     source, out, report = tmp_path / "in.mkv", tmp_path / "out.webm", tmp_path / "r.json"
     make_clip(source, frames=3, audio=False)

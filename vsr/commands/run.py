@@ -222,6 +222,12 @@ def run(args) -> int:
     ]
     if watch_only and not args.watch:
         raise VsrError(f"{', '.join(watch_only)}: only with --watch")
+    if "-" in (str(args.input), str(args.output)):
+        # "-" would otherwise be looked up as a file of that name.
+        raise VsrError(
+            "vsr run takes files, not pipes (-): it seeks in the input, and writes the output "
+            "beside its final name to rename it into place when complete"
+        )
     from vsr.atomic_file import check_can_write
 
     check_can_write(args.report)  # now, not after hours of upscaling
