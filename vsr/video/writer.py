@@ -9,6 +9,9 @@ from __future__ import annotations
 import io
 import logging
 import os
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from functools import cache
@@ -108,6 +111,13 @@ class VideoWriter:
             self._use_the_containers_codec()
         self.color_matrix = source.color_matrix
         self.color_range = source.color_range
+        self._matrix_tag = source.color_matrix_tag or self.color_matrix
+        if self.codec.name == "libvpx" and self.color_matrix != "bt601":
+            # VP8 pictures are BT.601 by definition: decoders ignore any other matrix tag.
+            self.notes.append(
+                f"VP8 is BT.601 only: the picture is converted from {self.color_matrix}"
+            )
+            self.color_matrix, self._matrix_tag = "bt601", "bt470bg"
         self.time_base = source.time_base
         self._rate = source.average_rate
         self._last_pts: int | None = None
@@ -123,6 +133,7 @@ class VideoWriter:
         _check_container_holds(self._container_format, self.codec.name, self.path.suffix)
         self.pix_fmt, self._encoder_fmt = self._choose_format()
         self._options = self._encoder_options()
+        self._libav_said: list[str] = []
         error = self._try_encoder()
         if error:
             self._blame_a_given_option(error)
@@ -139,12 +150,24 @@ class VideoWriter:
                 self.notes.append(f"PyAV cannot open {self.codec.name} ({error}); using ffmpeg")
                 self._pipe = ffmpeg_pipe.FfmpegPipe(self._pipe_plan())
             else:
-                raise VsrError(f"cannot open encoder {self.codec.name}: {error}")
+                # libav's errno text rarely says why ("Invalid argument"); its log line does.
+                said = f": {self._libav_said[-1]}" if self._libav_said else ""
+                raise VsrError(
+                    f"cannot open encoder {self.codec.name}: {error}{said}{self._why_hint()}"
+                )
         except BaseException:
             self.abort()
             raise
         for note in self.notes:
             log.info("%s: %s", self.path.name, note)
+
+    def _why_hint(self) -> str:
+        """What libav's bare errno text ("Operation not permitted", "Unknown error") means
+        for a hardware encoder: the device or its driver is missing on this machine."""
+        hardware = av.codec.codec.Capabilities.hardware | av.codec.codec.Capabilities.hybrid
+        if self.codec.capabilities & hardware:
+            return " (a hardware encoder: it needs its device and driver; else try --codec libx264)"
+        return ""
 
     # -- decisions -------------------------------------------------------------------
 
@@ -209,6 +232,7 @@ class VideoWriter:
             self.time_base,
             self._rate,
             self._options if options is None else options,
+            self._libav_said,
         )
 
     def _given_options(self) -> dict[str, str]:
@@ -271,6 +295,7 @@ class VideoWriter:
         self.pix_fmt = self._encoder_fmt = full
 
     def _encoder_options(self) -> dict[str, str]:
+        self._check_crf()
         options: dict[str, str] = {}
         for key, value in (("crf", self.settings.crf), ("preset", self.settings.preset)):
             if value is None:
@@ -301,6 +326,22 @@ class VideoWriter:
                 f"{self.codec.name}; use --codec libx265 to keep it"
             )
         return options
+
+    def _check_crf(self) -> None:
+        """The crf values an encoder takes but reads as "not set", so that it falls back to
+        its own default quality without a word: -1 for x264 and x265 (crf 23 and 28), and 0
+        for SVT-AV1 (crf 35), which a user means as the best quality."""
+        crf = self.settings.crf
+        if crf is None:
+            return
+        if crf == -1:  # lower values the encoders refuse themselves, with a message
+            raise VsrError(
+                f"--crf -1: {self.codec.name} reads it as unset (its default); use 0 or more"
+            )
+        if crf == 0 and self.codec.name == "libsvtav1":
+            raise VsrError("--crf 0: libsvtav1 reads it as unset (its default, 35); use 1 to 63")
+        if crf > 51 and self.codec.name == "libx264":
+            raise VsrError(f"--crf {crf}: libx264 takes 0 to 51")
 
     @property
     def _apple_tag(self) -> str | None:
@@ -342,6 +383,16 @@ class VideoWriter:
         self._copier = StreamCopier(self.source.path, output, self.notes, self.source.cut)
         output.metadata.update(fresh_tags(self._copier.container_tags))
         stream.metadata.update(fresh_tags(self._copier.video_tags))
+        try:
+            # The header now, not with the first packet: a muxer's codec list is not the
+            # whole story (MOV refuses VP9, AV1 and VP8 here), and a refusal must come
+            # before any frame is upscaled, not at the end of the work.
+            output.start_encoding()
+        except (av.error.FFmpegError, ValueError) as error:
+            why = getattr(error, "strerror", None) or error
+            raise VsrError(
+                f"{self.codec.name} cannot be stored in {self.path.suffix} files ({why}; use .mkv)"
+            ) from None
 
     def _configure_encoder(self, context: av.codec.CodecContext) -> None:
         """Size, format, time base and colour tags: the output stream's encoder and every
@@ -361,8 +412,7 @@ class VideoWriter:
         return ratio.limit_denominator(65535)
 
     def _tag_colours(self, context: av.codec.CodecContext) -> None:
-        tag = self.source.color_matrix_tag or self.color_matrix
-        context.colorspace = colors.code_of(colors.MATRIX_TAGS, tag)
+        context.colorspace = colors.code_of(colors.MATRIX_TAGS, self._matrix_tag)
         context.color_range = colors.RANGE_CODES[self.color_range]
         context.color_primaries = colors.code_of(colors.PRIMARIES, self.source.color_primaries)
         context.color_trc = colors.code_of(colors.TRANSFERS, self.source.color_trc)
@@ -388,8 +438,11 @@ class VideoWriter:
             view[:, : plane.width] = data
         if self._encoder_fmt != self.pix_fmt:
             frame = frame.reformat(format=self._encoder_fmt)
-        frame.colorspace = self._video.codec_context.colorspace
-        frame.color_range = self._video.codec_context.color_range
+        # All four tags on the frame too: some encoders (ProRes) write the frame's, not the
+        # stream's, into every picture header.
+        tags = self._video.codec_context
+        frame.colorspace, frame.color_range = tags.colorspace, tags.color_range
+        frame.color_primaries, frame.color_trc = tags.color_primaries, tags.color_trc
         frame.pts = pts
         frame.time_base = self.time_base
         return frame
@@ -534,7 +587,7 @@ class VideoWriter:
             encoder_pix_fmt=self._encoder_fmt,
             # ffmpeg's own spelling of the same tag choice as _open_container's.
             options={**self._options, **({"tag:v": self._apple_tag} if self._apple_tag else {})},
-            color_matrix=self.source.color_matrix_tag or self.color_matrix,
+            color_matrix=self._matrix_tag,
             color_range=self.color_range,
             color_primaries=self.source.color_primaries,
             color_trc=self.source.color_trc,
@@ -557,8 +610,10 @@ def _held(container_format: str) -> frozenset[str]:
 def _check_container_holds(container_format: str, codec: str, suffix: str) -> None:
     held, default = _codecs_held_by(container_format)
     if codec not in held:
+        # Advising .mkv to someone writing .mkv helps nobody.
+        other = "use " if container_format == "matroska" else "use .mkv, or "
         raise VsrError(
-            f"{codec} cannot be stored in {suffix} files (use .mkv, or a codec such as {default})"
+            f"{codec} cannot be stored in {suffix} files ({other}a codec such as {default})"
         )
 
 
@@ -570,8 +625,10 @@ def _open_error(
     time_base: Fraction,
     rate: Fraction | None,
     options: dict,
+    messages: list[str] | None = None,
 ) -> str | None:
     """Try to open the encoder with these settings; the error text, or None when it opens.
+    When it fails, `messages` receives what libav logged, which says why.
 
     Opening up front turns odd-size, bad-option and missing-hardware failures into a
     decision (or one clear error) before anything is written.
@@ -583,9 +640,13 @@ def _open_error(
     if rate:
         context.framerate = rate  # some encoders (SVT-AV1) derive the frame rate from it
     context.options = dict(options)
+    said: list[str] = []
     try:
-        context.open()
+        with _libav_messages(said):
+            context.open()
     except (av.error.FFmpegError, ValueError) as error:
+        if messages is not None:
+            messages[:] = said
         return getattr(error, "strerror", None) or str(error)
     # libav hands back the options no part of the encoder took: a typo in -e would
     # otherwise be ignored without a word.
@@ -593,4 +654,25 @@ def _open_error(
     del context
     if unused:
         raise VsrError(f"{codec} has no option {', '.join(unused)} (check -e KEY=VALUE)")
+    # x264-params, x265-params and svtav1-params are parsed by the encoder wrappers, which
+    # only warn about a key or value they do not know, then encode without it.
+    refused = [line for line in said if _REFUSED_PARAMETER.match(line)]
+    if refused:
+        raise VsrError(f"{codec}: {refused[0].rstrip('.')} (check -e KEY=VALUE)")
     return None
+
+
+_REFUSED_PARAMETER = re.compile(r"(Error parsing option|Unknown option|Invalid value for) ")
+
+
+@contextmanager
+def _libav_messages(said: list[str]) -> Iterator[None]:
+    """Collect libav's warnings and errors of this thread while the block runs."""
+    before = av.logging.get_level()
+    av.logging.set_level(av.logging.WARNING)
+    try:
+        with av.logging.Capture() as logs:
+            yield
+    finally:
+        av.logging.set_level(before)
+        said.extend(text.strip() for level, _, text in logs if level <= av.logging.WARNING)

@@ -1,0 +1,99 @@
+"""Encoder mistakes that are one clear error before any frame is upscaled, and the colour
+tags every encoder receives."""
+
+from __future__ import annotations
+
+import av
+import numpy as np
+import pytest
+from media import make_clip
+
+from vsr.errors import VsrError
+from vsr.video.reader import VideoReader
+from vsr.video.writer import EncodeSettings, VideoWriter, temp_path_for
+
+BT709 = (1, 1, 1, 1)  # colorspace, color_range, color_primaries, color_trc
+
+
+@pytest.fixture(scope="module")
+def clip(tmp_path_factory):
+    path = tmp_path_factory.mktemp("codecs") / "src.mkv"
+    make_clip(path, 32, 24, frames=3, audio=False, codec="ffv1", colors=BT709)
+    return path
+
+
+def writer_for(clip, output, settings):
+    with VideoReader(clip) as reader:
+        info = reader.info
+    return VideoWriter(output, info, info.width, info.height, settings)
+
+
+@pytest.mark.parametrize("codec", ["libvpx-vp9", "libsvtav1"])
+def test_a_codec_mov_refuses_at_its_header_is_refused_up_front(clip, tmp_path, codec):
+    # MOV lists VP9 and AV1 among its codecs but refuses them when it writes the header,
+    # which PyAV does with the first packet: after all the upscaling.
+    output = tmp_path / "out.mov"
+    with pytest.raises(VsrError, match=rf"{codec} cannot be stored in \.mov"):
+        writer_for(clip, output, EncodeSettings(codec=codec))
+    assert not output.exists() and not temp_path_for(output).exists()
+
+
+@pytest.mark.parametrize(
+    ("codec", "params", "named"),
+    [
+        ("libx264", "x264-params=nonsense=1", "nonsense"),
+        ("libx265", "x265-params=bframes=abc", "bframes"),
+        ("libsvtav1", "svtav1-params=tune=abc", "tune"),
+    ],
+)
+def test_a_parameter_the_wrapper_only_warns_about_is_an_error(clip, tmp_path, codec, params, named):
+    key, value = params.split("=", 1)
+    settings = EncodeSettings(codec=codec, options={key: value})
+    with pytest.raises(VsrError, match=named):
+        writer_for(clip, tmp_path / "out.mkv", settings)
+
+
+def test_svtav1_crf_zero_is_not_silently_its_default(clip, tmp_path):
+    # SVT-AV1 reads crf 0 as "unset": the output gets crf 35, worse than crf 18.
+    with pytest.raises(VsrError, match="--crf 0"):
+        writer_for(clip, tmp_path / "out.mkv", EncodeSettings(codec="libsvtav1", crf=0))
+
+
+def test_crf_minus_one_is_refused(clip, tmp_path):
+    # x265 reads crf -1 as "unset" (its default, 28); lower values libav refuses itself.
+    with pytest.raises(VsrError, match="--crf -1"):
+        writer_for(clip, tmp_path / "out.mkv", EncodeSettings(codec="libx265", crf=-1))
+
+
+def test_the_open_error_says_why(clip, tmp_path):
+    # libav's errno text alone is "Invalid argument"; its log line names the frame rate.
+    with pytest.raises(VsrError, match="fps"):
+        writer_for(clip, tmp_path / "out.mkv", EncodeSettings(codec="mpeg2video"))
+
+
+def test_refusing_a_codec_for_mkv_does_not_advise_mkv(clip, tmp_path):
+    with pytest.raises(VsrError) as refused:
+        writer_for(clip, tmp_path / "out.mkv", EncodeSettings(codec="huffyuv"))
+    assert "use .mkv" not in str(refused.value)
+
+
+def test_prores_pictures_carry_the_primaries_and_transfer(clip, tmp_path):
+    # ProRes writes the frame's tags into every picture header, not the stream's.
+    output = tmp_path / "out.mov"
+    prores = EncodeSettings(codec="prores_ks")
+    with VideoReader(clip) as reader, writer_for(clip, output, prores) as writer:
+        for frame in reader.frames():
+            # 4:2:0 8-bit -> the 4:2:2 10-bit ProRes takes
+            y, u, v = (p.astype(np.uint16) << 2 for p in frame.planes)
+            writer.write((y, u.repeat(2, axis=0), v.repeat(2, axis=0)), frame.pts)
+    with av.open(str(output)) as container:
+        decoded = next(container.decode(video=0))
+    assert (decoded.color_primaries, decoded.color_trc) == (1, 1)
+
+
+def test_vp8_pictures_are_made_in_bt601(clip, tmp_path):
+    # VP8 is BT.601 by definition: planes converted with the source's BT.709 decode wrong.
+    writer = writer_for(clip, tmp_path / "out.webm", EncodeSettings(codec="libvpx"))
+    writer.abort()
+    assert writer.color_matrix == "bt601"
+    assert any("BT.601" in note for note in writer.notes)
