@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 
 from vsr.cli import main
+from vsr.video.hdr import Hdr10, hdr10_of
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -132,6 +133,43 @@ def test_hdr10_static_metadata_is_kept_with_libx265(tmp_path, weights):
     expected = _hdr_side_data(source)
     assert len(expected) == 2
     assert _hdr_side_data(out) == expected
+
+
+def test_hdr10_static_metadata_is_kept_with_libsvtav1(tmp_path, weights):
+    # AV1 stores the chromaticities in 1/65536 steps and the luminance in its own fixed
+    # point, so the values come back as the nearest AV1 can say, not bit for bit.
+    source = _video(tmp_path / "in.mkv", x265_params=HDR)
+    out = tmp_path / "out.mkv"
+    assert vsr(source, out, "--weights", weights, "--codec", "libsvtav1") == 0
+    with av.open(str(source)) as container:
+        wanted = hdr10_of(next(container.decode(video=0)))
+    with av.open(str(out)) as container:
+        frame = next(container.decode(video=0))
+        assert container.streams.video[0].codec_context.name in ("av1", "libdav1d", "libaom-av1")
+        got = hdr10_of(frame)
+    assert wanted.light == got.light == (1000, 400)
+    assert wanted.display[0] == (0.265, 0.69)  # G(13250,34500) in 1/50000
+    for (wx, wy), (gx, gy) in zip(wanted.display, got.display, strict=True):
+        assert abs(wx - gx) < 2e-5 and abs(wy - gy) < 2e-5
+    # Peak in 1/256 cd/m² steps, minimum in 1/16384.
+    assert got.luminance[1] == wanted.luminance[1] == 1000
+    assert abs(got.luminance[0] - wanted.luminance[0]) <= 1 / 16384
+    assert (frame.color_primaries, frame.color_trc) == (9, 16)  # BT.2020, PQ
+
+
+def test_hdr10_is_spelled_as_each_encoder_reads_it():
+    hdr = Hdr10(
+        ((0.265, 0.69), (0.15, 0.06), (0.68, 0.32), (0.3127, 0.329)), (0.0001, 1000), (1000, 400)
+    )
+    assert hdr.params_for("libx265") == (
+        "master-display=G(13250,34500)B(7500,3000)R(34000,16000)WP(15635,16450)L(10000000,1)"
+        ":max-cll=1000,400"
+    )
+    assert hdr.params_for("libsvtav1") == (
+        "mastering-display=G(0.265,0.69)B(0.15,0.06)R(0.68,0.32)WP(0.3127,0.329)L(1000,0.0001)"
+        ":content-light=1000,400"
+    )
+    assert Hdr10(light=(500, 100)).params_for("libsvtav1") == "content-light=500,100"
 
 
 def test_interlaced_source_is_named_in_the_notes(tmp_path, weights):

@@ -21,7 +21,7 @@ import numpy as np
 from vsr.errors import VsrError
 from vsr.video import colors
 from vsr.video.decoding import decode_packets
-from vsr.video.hdr import x265_hdr10_params
+from vsr.video.hdr import Hdr10, hdr10_of
 from vsr.video.pixfmt import parse_planar, planar_equivalent
 from vsr.video.trim import Cut, TimeRange, format_time
 
@@ -52,7 +52,7 @@ class VideoInfo:
     color_matrix_tag: str | None = None  # the matrix tag as stored in the file, if any
     color_matrix_guessed: bool = False  # True when the file had no matrix tag
     sample_aspect_ratio: Fraction | None = None  # pixel shape; None: square (unset)
-    x265_hdr10: str | None = None  # HDR10 static metadata as x265 parameters, if any
+    hdr10: Hdr10 | None = None  # HDR10 static metadata (mastering display, light levels)
     cut: Cut | None = None  # the part of the clip delivered (None: all of it)
 
     def describe(self) -> str:
@@ -468,7 +468,7 @@ class VideoReader:
             sample_aspect_ratio=stream.sample_aspect_ratio
             or stream.codec_context.sample_aspect_ratio
             or None,
-            x265_hdr10=x265_hdr10_params(frame),
+            hdr10=hdr10_of(frame),
             cut=cut,
         )
 

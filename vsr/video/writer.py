@@ -23,6 +23,7 @@ import numpy as np
 from vsr.errors import VsrError
 from vsr.video import colors, ffmpeg_pipe
 from vsr.video.codecs import encoder_option_type, video_encoder
+from vsr.video.hdr import HDR10_ENCODERS
 from vsr.video.mov_timing import LastPacketHold
 from vsr.video.pixfmt import nearest_supported, parse_planar, planar_name
 from vsr.video.reader import VideoInfo
@@ -310,20 +311,22 @@ class VideoWriter:
             # several encoders, once per chunk): errors only, unless the user says otherwise.
             params = options.get("x265-params", "")
             if "log-level" not in params:
-                params = ":".join(p for p in (params, "log-level=error") if p)
-            # HDR10 static metadata travels as x265 parameters (a user's own ones win).
-            hdr = self.source.x265_hdr10
-            if hdr and "master-display" not in params and "max-cll" not in params:
-                params = f"{params}:{hdr}"
-            options["x265-params"] = params
+                options["x265-params"] = ":".join(p for p in (params, "log-level=error") if p)
         if self.codec.name == "libsvtav1":
             # SVT-AV1 prints a 20-line banner per encoder opened (vsr opens two) unless its
             # own log level, read from the environment, says errors only.
             os.environ.setdefault("SVT_LOG", "1")
-        if self.codec.name != "libx265" and self.source.x265_hdr10:
+        hdr = self.source.hdr10
+        if hdr is not None and self.codec.name in HDR10_ENCODERS:
+            # HDR10 static metadata travels as encoder parameters (a user's own ones win).
+            key = HDR10_ENCODERS[self.codec.name]
+            given = options.get(key, "")
+            if not any(name in given for name in _HDR10_PARAMETER_NAMES):
+                options[key] = ":".join(p for p in (given, hdr.params_for(self.codec.name)) if p)
+        elif hdr is not None:
             self.notes.append(
                 f"the source's HDR10 mastering/light-level metadata is not written by "
-                f"{self.codec.name}; use --codec libx265 to keep it"
+                f"{self.codec.name}; use --codec libx265 or libsvtav1 to keep it"
             )
         return options
 
@@ -662,6 +665,8 @@ def _open_error(
     return None
 
 
+# x265's and SVT-AV1's names for the HDR10 parameters.
+_HDR10_PARAMETER_NAMES = ("master-display", "max-cll", "mastering-display", "content-light")
 _REFUSED_PARAMETER = re.compile(r"(Error parsing option|Unknown option|Invalid value for) ")
 
 
