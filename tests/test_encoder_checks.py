@@ -97,3 +97,19 @@ def test_vp8_pictures_are_made_in_bt601(clip, tmp_path):
     writer.abort()
     assert writer.color_matrix == "bt601"
     assert any("BT.601" in note for note in writer.notes)
+
+
+@pytest.mark.parametrize(
+    ("pix_fmt", "codec", "message"),
+    [
+        # Was "vsr encodes planar YUV", which yuvj420p is.
+        ("yuvj420p", "libx264", "yuvj420p: that is yuv420p in full range"),
+        # Was a list with nv12, gray and others vsr refuses itself.
+        ("yuv420p12le", "libx264", r"libx264 takes yuv420p, yuv422p, yuv444p, yuv420p10le, "),
+    ],
+)
+def test_a_pixel_format_refusal_names_what_would_work(clip, tmp_path, pix_fmt, codec, message):
+    settings = EncodeSettings(codec=codec, pix_fmt=pix_fmt)
+    with pytest.raises(VsrError, match=message) as refused:
+        writer_for(clip, tmp_path / "out.mkv", settings)
+    assert "nv12" not in str(refused.value) and "gray" not in str(refused.value)

@@ -201,14 +201,23 @@ class VideoWriter:
         supported = [f.name for f in self.codec.video_formats or ()]
         if self.settings.pix_fmt:
             wanted = self.settings.pix_fmt
+            if wanted.startswith("yuvj"):
+                # FFmpeg's old spelling of full range, which vsr takes from the source.
+                raise VsrError(
+                    f"--pix-fmt {wanted}: that is {wanted.replace('yuvj', 'yuv', 1)} in full "
+                    "range; vsr keeps the source's range, so name the format without the j"
+                )
             if parse_planar(wanted) is None:
                 raise VsrError(
                     f"--pix-fmt {wanted}: vsr encodes planar YUV (e.g. yuv420p, yuv420p10le, "
                     "yuv444p)"
                 )
             if supported and wanted not in supported:
+                # Only what vsr could feed it: the encoder's packed and RGB formats are not.
+                usable = [f for f in supported if parse_planar(f) is not None]
                 raise VsrError(
-                    f"--pix-fmt {wanted}: {self.codec.name} takes {', '.join(supported)}"
+                    f"--pix-fmt {wanted}: {self.codec.name} takes "
+                    f"{', '.join(usable) or 'no planar YUV format'}"
                 )
             return wanted, wanted
         wanted = self.source.pix_fmt
