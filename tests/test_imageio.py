@@ -44,6 +44,22 @@ def test_16_bit_png_keeps_all_bits(tmp_path, channels):
     np.testing.assert_array_equal(result, pixels)
 
 
+@pytest.mark.parametrize(("channels", "pix_fmt"), [(3, "rgb48le"), (4, "rgba64le")])
+def test_16_bit_colour_tiff_keeps_all_bits(tmp_path, channels, pix_fmt):
+    # Pillow reads 16-bit RGB TIFF as 8-bit RGB without a word; it was read so.
+    import av
+
+    pixels = _pixels(channels, np.uint16, seed=channels)
+    codec = av.CodecContext.create("tiff", "w")
+    codec.width, codec.height, codec.pix_fmt = pixels.shape[1], pixels.shape[0], pix_fmt
+    frame = av.VideoFrame.from_ndarray(pixels, format=pix_fmt)
+    path = tmp_path / "deep.tif"
+    path.write_bytes(b"".join(bytes(p) for p in [*codec.encode(frame), *codec.encode(None)]))
+    result = read_image(path)
+    assert result.dtype == np.uint16
+    np.testing.assert_array_equal(result, pixels)
+
+
 def test_16_bit_to_8_bit_format_rounds(tmp_path):
     pixels = np.array([[[0, 257, 65535]]], dtype=np.uint16)
     write_image(tmp_path / "shallow.bmp", pixels)

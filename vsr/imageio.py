@@ -1,10 +1,11 @@
 """Still-image reading and writing: H x W x C numpy arrays, 8 or 16 bits, EXIF upright.
 
 Pillow reads the EXIF orientation and decodes 8-bit images. It cannot hold 16-bit RGB
-(it silently drops to 8 bits), so 16-bit PNGs are decoded and encoded with FFmpeg's PNG
-codec through PyAV instead. Writes go to a temp file beside the target and are renamed
-when complete, so a crash never leaves half an image. PyAV is imported only for 16-bit
-PNGs, so reading ordinary images (training, evaluation) works where PyAV is not installed.
+(it silently drops to 8 bits), so 16-bit colour PNGs and TIFFs are decoded with FFmpeg's
+codecs through PyAV instead, and 16-bit PNGs encoded so. Writes go to a temp file beside the
+target and are renamed when complete, so a crash never leaves half an image. PyAV is
+imported only for 16-bit images, so reading ordinary images (training, evaluation) works
+where PyAV is not installed.
 """
 
 from __future__ import annotations
@@ -38,6 +39,22 @@ def _decode_png16(path: Path, colour_type: int) -> np.ndarray:
     target = {0: "gray16le", 2: "rgb48le", 4: "rgba64le", 6: "rgba64le"}.get(colour_type)
     if target is None:
         raise VsrError(f"{path}: unsupported 16-bit PNG colour type {colour_type}")
+    return _decode16(path, target)
+
+
+def _tiff_colour16(image: Image.Image) -> str | None:
+    """The 16-bit format to decode a TIFF of 16-bit colour samples in, else None (Pillow
+    reads 16-bit grey itself, as I;16)."""
+    if image.format != "TIFF":
+        return None
+    bits = image.tag_v2.get(258)  # BitsPerSample, one per sample
+    bits = bits if isinstance(bits, tuple) else (bits,)
+    if len(bits) not in (3, 4) or any(b != 16 for b in bits):
+        return None
+    return "rgb48le" if len(bits) == 3 else "rgba64le"
+
+
+def _decode16(path: Path, target: str) -> np.ndarray:
     import av
 
     try:
@@ -45,7 +62,7 @@ def _decode_png16(path: Path, colour_type: int) -> np.ndarray:
             frame = next(container.decode(video=0))
             pixels = frame.to_ndarray(format=target)
     except (av.FFmpegError, StopIteration) as error:
-        raise VsrError(f"{path}: cannot decode 16-bit PNG ({error})") from error
+        raise VsrError(f"{path}: cannot decode its 16-bit samples ({error})") from error
     return pixels[:, :, None] if pixels.ndim == 2 else pixels
 
 
@@ -105,10 +122,13 @@ def read_image(path: str | Path, keep_grey_alpha: bool = False) -> np.ndarray:
         with Image.open(path) as image:
             orientation = _orientation(image)
             png = _png_bit_depth(path)
+            tiff = _tiff_colour16(image)
             if png is not None and png[0] == 16:
                 pixels = _decode_png16(path, png[1])
                 if png[1] == 4 and keep_grey_alpha:
                     pixels = pixels[:, :, [0, 3]]  # decoded as RGBA with R = G = B
+            elif tiff is not None:
+                pixels = _decode16(path, tiff)
             else:
                 pixels = _from_pillow(image, keep_grey_alpha)
     except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
