@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import av
+import numpy as np
 import pytest
+import torch
 
 from vsr.errors import VsrError
+from vsr.ops.yuv import yuv_to_rgb
 from vsr.video import colors
 from vsr.video.codecs import video_encoder, video_encoders
 from vsr.video.pixfmt import nearest_supported, parse_planar, planar_equivalent
+from vsr.video.reader import VideoReader
 
 
 @pytest.mark.parametrize(
@@ -65,3 +69,39 @@ def test_encoder_list():
     assert video_encoder("h264").name == "libx264"  # codec names resolve to an encoder
     with pytest.raises(VsrError, match="available encoders: .*ffv1"):
         video_encoder("h.264")
+
+
+@pytest.mark.parametrize(("stored", "depth"), [("bgr0", 8), ("gbrp10le", 10)])
+def test_an_rgb_source_comes_back_as_its_own_rgb(tmp_path, stored, depth):
+    # The reader hands the engine YUV planes, which it turns back into RGB. swscale's
+    # RGB -> YUV was biased (8-bit: -0.7, +0.5, -0.9 codes in R, G, B); vsr's own maths,
+    # which the engine's inverse matches, leaves only the rounding of the YUV codes.
+    peak = (1 << depth) - 1
+    rng = np.random.default_rng(depth)
+    pictures = [rng.integers(0, 65536, (24, 32, 3), dtype=np.uint16) for _ in range(2)]
+    path = tmp_path / "rgb.mkv"
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("ffv1", rate=25)
+        stream.width, stream.height, stream.pix_fmt = 32, 24, stored
+        for index, picture in enumerate(pictures):
+            frame = av.VideoFrame.from_ndarray(picture, format="rgb48le").reformat(format=stored)
+            frame.pts = index
+            out.mux(stream.encode(frame))
+        out.mux(stream.encode(None))
+    # PyAV gives R, G, B (H x W x 3) in the stored depth: rgb24 is a repack of bgr0.
+    as_array = {"bgr0": "rgb24", "gbrp10le": "gbrp10le"}[stored]
+    with av.open(str(path)) as container:
+        wanted = [f.to_ndarray(format=as_array) for f in container.decode(video=0)]
+    with VideoReader(path) as reader:
+        info = reader.info
+        got = []
+        for frame in reader.frames():
+            y, u, v = (torch.from_numpy(p.astype(np.int32))[None] for p in frame.planes)
+            rgb = yuv_to_rgb(y, u, v, info.color_matrix, info.color_range, info.bit_depth)
+            got.append(rgb[0].numpy() * peak)
+    assert (info.bit_depth, info.color_range) == (depth, "pc")
+    for picture, stored_rgb in zip(got, wanted, strict=True):
+        reference = stored_rgb.transpose(2, 0, 1).astype(np.float64)
+        error = picture - reference
+        assert np.abs(error.mean(axis=(1, 2))).max() < 0.05
+        assert np.abs(error).max() < 1.6

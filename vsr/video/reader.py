@@ -379,9 +379,15 @@ class VideoReader:
     # -- frame -> planes -------------------------------------------------------------
 
     def _conversion_for(self, frame: av.VideoFrame) -> dict | None:
-        """swscale arguments that bring a source frame to info.pix_fmt, or None."""
+        """swscale arguments that bring a source frame to info.pix_fmt, or None. An RGB-like
+        source is only repacked to planar RGB here (no matrix): `_yuv_from_rgb` then applies
+        the matrix with the same maths the engine inverts, where swscale's conversion is
+        biased (about +1 code of green at 8 bits, +1.4 of luma at 10)."""
         if frame.format.name == self.info.pix_fmt:
             return None
+        if self._rgb_like:
+            bits = self.info.bit_depth
+            return {"format": "gbrp" if bits == 8 else f"gbrp{bits}le"}
         matrix_code = colors.code_of(colors.MATRIX_TAGS, self.info.color_matrix)
         source_range = colors.RANGE_CODES["pc"] if frame.format.name.startswith("yuvj") else None
         return {
@@ -409,7 +415,25 @@ class VideoReader:
             row = plane.line_size // dtype.itemsize
             view = np.frombuffer(plane, dtype=dtype).reshape(plane.height, row)
             planes.append(np.ascontiguousarray(view[:, : plane.width]))
+        if self._rgb_like:
+            green, blue, red = planes
+            return self._yuv_from_rgb(red, green, blue)
         return planes[0], planes[1], planes[2]
+
+    def _yuv_from_rgb(
+        self, red: np.ndarray, green: np.ndarray, blue: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Full-range 4:4:4 planes of an RGB picture, in the matrix info names."""
+        import torch
+
+        from vsr.ops.yuv import rgb_to_yuv
+
+        bits = self.info.bit_depth
+        rgb = torch.from_numpy(np.stack([red, green, blue]).astype(np.float32))
+        rgb = rgb.unsqueeze(0) / float((1 << bits) - 1)
+        planes = rgb_to_yuv(rgb, self.info.color_matrix, "pc", bits, (0, 0))
+        # int16 above 8 bits is a bit-for-bit view of the uint16 codes.
+        return tuple(p[0].numpy().view(np.uint8 if bits == 8 else np.uint16) for p in planes)
 
     # -- metadata --------------------------------------------------------------------
 
