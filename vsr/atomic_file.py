@@ -29,8 +29,12 @@ def atomic_output(path: str | Path, mode: str = "wb", **open_args: Any) -> Itera
             yield stream
         os.chmod(temp, 0o666 & ~_umask())
         os.replace(temp, path)
-    except BaseException:
+    except BaseException as error:
         Path(temp).unlink(missing_ok=True)
+        if isinstance(error, OSError) and error.filename is None:
+            # A full disk hit inside a writer's own buffer (PIL, json) names no file; the
+            # user must hear which one, so which disk, was full.
+            error.filename = str(path)
         raise
 
 

@@ -73,7 +73,21 @@ def _print_notes(error: BaseException) -> None:
         print(f"vsr: {note}", file=sys.stderr)
 
 
+def _give_closed_streams_a_sink() -> None:
+    """Started with stderr (or stdout) closed (`2>&-`, some daemons): Python sets the stream
+    to None, and the descriptor is free, so the next file opened (an output!) would get it
+    and receive whatever ffmpeg or x264 write to fd 2. Point both at /dev/null instead."""
+    for name, fd in (("stdout", 1), ("stderr", 2)):
+        if getattr(sys, name) is None:
+            sink = os.open(os.devnull, os.O_WRONLY)
+            if sink != fd:
+                os.dup2(sink, fd)
+                os.close(sink)
+            setattr(sys, name, open(fd, "w", closefd=False))  # noqa: SIM115 - for the process
+
+
 def main(argv: list[str] | None = None) -> int:
+    _give_closed_streams_a_sink()
     parser = build_parser()
     args = parser.parse_args(argv)
     # The command as typed, for the reports that should say how they were made.

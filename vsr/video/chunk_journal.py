@@ -19,6 +19,7 @@ one.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import zlib
@@ -96,7 +97,7 @@ class ChunkRecorder:
 
     def add(self, packet: av.Packet) -> None:
         data = bytes(packet)
-        self._file.write(data)
+        self._write(data)
         self._crc = zlib.crc32(data, self._crc)
         self.packets.append(
             {
@@ -111,9 +112,25 @@ class ChunkRecorder:
     def finish(self, index: int, frames: int, end: dict[str, int]) -> None:
         header = {"index": index, "frames": frames, "end": end, "crc32": self._crc}
         encoded = json.dumps({**header, "packets": self.packets}).encode()
-        self._file.write(encoded + len(encoded).to_bytes(_LENGTH, "little"))
+        self._write(encoded + len(encoded).to_bytes(_LENGTH, "little"))
         self._file.close()
         os.replace(self._partial, self.path)
+
+    def discard(self) -> None:
+        """Close and delete an unfinished chunk (a failed or interrupted run): its open
+        handle would otherwise hold the disk space until garbage collection."""
+        if self._file.closed:
+            return
+        with contextlib.suppress(OSError):
+            self._file.close()  # may flush into the full disk that stopped the run
+        self._partial.unlink(missing_ok=True)
+
+    def _write(self, data: bytes) -> None:
+        try:
+            self._file.write(data)
+        except OSError as error:
+            error.filename = error.filename or str(self._partial)  # which disk is full
+            raise
 
 
 def journal_folder(output: Path) -> Path:

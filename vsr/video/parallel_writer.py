@@ -412,6 +412,9 @@ class ParallelVideoWriter:
         for worker in self._workers:
             if worker.is_alive() and worker is not threading.current_thread():
                 worker.join()
+        for chunk in [*self._chunks, self._chunk]:
+            if chunk is not None and chunk.recorder is not None:
+                chunk.recorder.discard()
         self._writer.abort()
 
     def __enter__(self) -> ParallelVideoWriter:

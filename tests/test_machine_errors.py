@@ -1,0 +1,112 @@
+"""When the machine, not the user, goes wrong: a full disk names its file, a closed stderr
+does not stop a run, repeated weight loads keep no memory, an aborted chunk is dropped."""
+
+from __future__ import annotations
+
+import errno
+import os
+import resource
+import signal
+import subprocess
+import sys
+import tracemalloc
+from pathlib import Path
+
+import av
+import pytest
+import torch
+from media import make_clip
+
+import vsr
+from vsr.atomic_file import atomic_output
+from vsr.models import create_model, save_weights
+from vsr.models.checkpoint import read_state_dict
+from vsr.train.checkpoint import save_checkpoint
+from vsr.video.chunk_journal import PARTIAL, ChunkRecorder
+
+ROOT = Path(vsr.__file__).resolve().parents[1]  # the checkout under test
+
+
+def test_a_write_error_without_a_file_name_is_given_the_target(tmp_path):
+    # PIL and json writers raise ENOSPC without a filename: the user must hear which file.
+    target = tmp_path / "out.png"
+    with pytest.raises(OSError) as caught, atomic_output(target):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+    assert caught.value.filename == str(target)
+    assert list(tmp_path.iterdir()) == []
+
+
+def _save_with_a_small_file_limit(path: Path) -> None:
+    # A file-size limit fails writes as a full disk does, without root or a small mount.
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+    resource.setrlimit(resource.RLIMIT_FSIZE, (4096, resource.getrlimit(resource.RLIMIT_FSIZE)[1]))
+    save_checkpoint(path, {"model": torch.zeros(100_000)})
+
+
+def test_a_checkpoint_that_does_not_fit_raises_an_os_error_naming_it(tmp_path):
+    script = (
+        "import sys; sys.path[:0] = [sys.argv[1], sys.argv[2]]\n"
+        "from pathlib import Path\n"
+        "from test_machine_errors import _save_with_a_small_file_limit\n"
+        "try:\n"
+        "    _save_with_a_small_file_limit(Path(sys.argv[3]))\n"
+        "except OSError as e:\n"
+        "    print('OSError', e.errno, e.filename)\n"
+        "except Exception as e:\n"
+        "    print('other', type(e).__name__)\n"
+    )
+    target = tmp_path / "last.pt"
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(ROOT), str(Path(__file__).parent), str(target)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    assert done.stdout.split() == ["OSError", str(errno.EFBIG), str(target)]
+    assert list(tmp_path.iterdir()) == []  # no temporary left
+
+
+def test_a_run_with_stderr_closed_still_writes_its_output(tmp_path):
+    clip = tmp_path / "in.mp4"
+    make_clip(clip, 32, 24, 3, audio=False)
+    weights = tmp_path / "rtc.safetensors"
+    save_weights(create_model("imdn_rtc"), weights)
+    out = tmp_path / "out.mkv"
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "VSR_CACHE": str(tmp_path / "cache")}
+    done = subprocess.run(
+        [sys.executable, "-m", "vsr", "run", str(clip), str(out), "--weights", str(weights)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        preexec_fn=lambda: os.close(2),  # as `vsr run ... 2>&-` or a daemon starts it
+    )
+    assert done.returncode == 0
+    with av.open(str(out)) as container:
+        assert sum(1 for _ in container.decode(video=0)) == 3
+
+
+def test_loading_weights_again_and_again_keeps_no_memory(tmp_path):
+    weights = tmp_path / "rtc.safetensors"
+    save_weights(create_model("imdn_rtc"), weights, {"note": "kept"})
+    tensors, metadata = read_state_dict(weights)
+    assert metadata["note"] == "kept"
+    assert set(tensors) == set(create_model("imdn_rtc").state_dict())
+    for _ in range(3):
+        read_state_dict(weights)
+    tracemalloc.start()
+    before = tracemalloc.get_traced_memory()[0]
+    for _ in range(50):
+        read_state_dict(weights)
+    grown = tracemalloc.get_traced_memory()[0] - before
+    tracemalloc.stop()
+    assert grown < 20_000  # safe_open kept about 3 KB a load: 150 KB here
+
+
+def test_a_discarded_chunk_leaves_no_partial_file_open_or_on_disk(tmp_path):
+    recorder = ChunkRecorder(tmp_path / "chunk-000000.bin")
+    packet = av.Packet(b"\0" * 100)
+    packet.pts = packet.dts = 0
+    recorder.add(packet)
+    recorder.discard()
+    recorder.discard()  # a chunk may be named twice by an aborting writer
+    assert not (tmp_path / f"chunk-000000.bin{PARTIAL}").exists()
+    assert list(tmp_path.iterdir()) == []
