@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import threading
 import time
@@ -13,7 +14,7 @@ from media import make_clip
 from vsr.bench_clip import make_bench_clip
 from vsr.cli import main
 from vsr.folder import STATE_FILE, process_folder, watch_folder
-from vsr.report import RunReport
+from vsr.report import FolderReport, RunReport
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -501,3 +502,81 @@ def test_a_clips_line_is_told_when_it_is_finished_not_after_the_next_clip(tmp_pa
     summary = process_folder(clips, out, run_clip, progress=False, log=lines.append)
     assert told_in_time == [True]
     assert [Path(c["input"]).name for c in summary.clips] == ["a.mp4", "b.mp4"]  # in order
+
+
+def _disk_full(clip: Path) -> OSError:
+    return OSError(errno.ENOSPC, "No space left on device", str(clip.with_suffix(".tmp.mp4")))
+
+
+@pytest.mark.parametrize("when", ["upscaling", "finishing"])
+def test_a_full_disk_stops_the_folder_run_instead_of_failing_every_clip_after(tmp_path, when):
+    # Each later clip was upscaled and then failed the same way: hours of work, one line
+    # per clip. The run now stops with the disk's error, and the finished clips are kept.
+    clips, out = tmp_path / "in", tmp_path / "out"
+    clips.mkdir()
+    for name in ("a.mp4", "b.mp4", "c.mp4", "d.mp4"):
+        (clips / name).write_bytes(b"1234")
+    started: list[str] = []
+
+    def run_clip(clip: Path, output: Path):
+        started.append(clip.name)
+        if clip.name == "b.mp4" and when == "upscaling":
+            raise _disk_full(clip)
+
+        def finish():
+            if clip.name == "b.mp4":
+                raise _disk_full(clip)
+            return Recorder()(clip, output)
+
+        return finish
+
+    summary = FolderReport()
+    with pytest.raises(OSError) as stopped:
+        process_folder(clips, out, run_clip, progress=False, log=lambda _: None, summary=summary)
+    assert stopped.value.errno == errno.ENOSPC
+    assert "stopped at b.mp4" in " ".join(stopped.value.__notes__)
+    # A finish runs while the next clip is upscaled: that one (c) is still completed.
+    wanted = ["a.mp4", "b.mp4"] if when == "upscaling" else ["a.mp4", "b.mp4", "c.mp4"]
+    assert started == wanted
+    outcome = {Path(c["input"]).name: c["status"] for c in summary.clips}
+    assert outcome == {"a.mp4": "done", "b.mp4": "failed", **{n: "done" for n in wanted[2:]}}
+
+
+def test_a_watch_stopped_by_a_full_disk_takes_the_clip_again_on_its_next_start(tmp_path):
+    clips, out = tmp_path / "in", tmp_path / "out"
+    clips.mkdir()
+    (clips / "a.mp4").write_bytes(b"1234")
+    quick = {"interval_s": 0.05, "idle_exit_s": 0.2, "log": lambda _: None}
+
+    def full(clip: Path, output: Path):
+        raise _disk_full(clip)
+
+    with pytest.raises(OSError, match="No space left"):
+        watch_folder(clips, out, full, **quick)
+    # Not recorded as failed (it would have been skipped for good); space is freed.
+    assert not (out / STATE_FILE).exists() or "a.mp4" not in (out / STATE_FILE).read_text()
+    again = Recorder()
+    watch_folder(clips, out, again, **quick)
+    assert again.calls == [("a.mp4", 4)]
+
+
+def test_a_full_disk_in_folder_mode_is_one_error_line_with_the_summary_kept(
+    tmp_path, monkeypatch, capsys
+):
+    import vsr.runner
+
+    clips, out, report = tmp_path / "in", tmp_path / "out", tmp_path / "run.json"
+    clips.mkdir()
+    for name in ("a.mp4", "b.mp4"):
+        (clips / name).write_bytes(b"1234")
+
+    def start_upscale(clip: Path, *args, **options):
+        raise _disk_full(clip)
+
+    monkeypatch.setattr(vsr.runner, "start_upscale", start_upscale)
+    assert main(["run", str(clips), str(out), "--report", str(report), "--quiet"]) == 2
+    err = capsys.readouterr().err
+    assert "vsr: error:" in err and "No space left on device" in err
+    assert "stopped at a.mp4" in err and "Traceback" not in err
+    written = json.loads(report.read_text())
+    assert [Path(c["input"]).name for c in written["clips"]] == ["a.mp4"]

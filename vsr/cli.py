@@ -19,7 +19,7 @@ import warnings
 from pathlib import Path
 
 from vsr import __version__
-from vsr.errors import VsrError
+from vsr.errors import OUT_OF_SPACE_ERRNOS, VsrError
 
 # The order here is the order in `vsr --help`.
 COMMANDS = ["run", "image", "eval", "train", "weights", "bench", "profile", "viz", "report"]
@@ -64,7 +64,7 @@ def _terminate(signum: int, frame: object) -> None:
 
 
 # Errors of the machine rather than of vsr, told in one line like a user's mistake.
-_MACHINE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EACCES, errno.EPERM, errno.EROFS})
+_MACHINE_ERRNOS = OUT_OF_SPACE_ERRNOS | {errno.EACCES, errno.EPERM}
 
 
 def _print_notes(error: BaseException) -> None:

@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
+import errno
 import re
+
+# A disk that takes nothing more: full, over quota or read-only. The machine's state, not
+# one input's fault: work over many inputs stops at it instead of failing every one after.
+OUT_OF_SPACE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS})
+
+
+def is_out_of_space(error: BaseException) -> bool:
+    """Whether `error` is a write refused because the disk takes nothing more."""
+    return isinstance(error, OSError) and error.errno in OUT_OF_SPACE_ERRNOS
 
 
 class VsrError(Exception):

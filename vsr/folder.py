@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from vsr.errors import VsrError, describe_error
+from vsr.errors import VsrError, describe_error, is_out_of_space
 from vsr.progress import on_a_terminal
 from vsr.report import FolderReport, RunReport, write_json
 
@@ -124,6 +124,16 @@ def _log_done(clip: Path, report: RunReport, log) -> None:
     )
 
 
+def _stopped_at(clip: Path, error: OSError) -> OSError:
+    """A full (or read-only) output disk ends a folder run: every later clip would be
+    upscaled and then fail the same way. What is finished is kept."""
+    error.add_note(
+        f"stopped at {clip.name}: the clips finished before it are kept, and the same command "
+        "again, once there is space, skips them"
+    )
+    return error
+
+
 def _run_one(
     clip: Path, target: Path, run_clip: ClipRunner, summary: FolderReport, log, replace=False
 ) -> bool:
@@ -133,6 +143,8 @@ def _run_one(
         report = result() if callable(result) else result
     except Exception as error:  # one bad clip must not stop the folder
         summary.add(clip, "failed", error=describe_error(error))
+        if is_out_of_space(error):
+            raise _stopped_at(clip, error) from None
         log(f"vsr: {clip.name}: failed: {describe_error(error)}")
         return False
     summary.add(clip, "done", report)
@@ -149,6 +161,9 @@ class _Finisher:
         self.summary, self.log = summary, log
         self.thread: threading.Thread | None = None
         self.outcome: tuple = ()
+        # A finished clip that met a full disk: the folder run stops before the next clip
+        # (the one already started is still finished, or fails and cleans up after itself).
+        self.out_of_space: OSError | None = None
 
     def start(self, clip: Path, finish: Callable[[], RunReport]) -> None:
         self.wait()
@@ -175,6 +190,8 @@ class _Finisher:
         clip, report, error = self.outcome
         if error is not None:
             self.summary.add(clip, "failed", error=describe_error(error))
+            if is_out_of_space(error):
+                self.out_of_space = _stopped_at(clip, error)
         else:
             self.summary.add(clip, "done", report)
 
@@ -208,6 +225,8 @@ def process_folder(
     )
     try:
         for clip in clips:
+            if finisher.out_of_space is not None:
+                raise finisher.out_of_space
             target = output_for(clip, out_dir)
             if clip in clashes:
                 finisher.wait()
@@ -222,6 +241,8 @@ def process_folder(
                 except Exception as error:  # one bad clip must not stop the folder
                     finisher.wait()
                     summary.add(clip, "failed", error=describe_error(error))
+                    if is_out_of_space(error):
+                        raise _stopped_at(clip, error) from None
                     log(f"vsr: {clip.name}: failed: {describe_error(error)}")
                 else:
                     finisher.start(clip, result if callable(result) else lambda r=result: r)
@@ -230,6 +251,8 @@ def process_folder(
         finisher.wait()  # also on Ctrl-C: a clip already encoded is completed, not lost
         overall.close()
         summary.elapsed_seconds = time.monotonic() - started
+    if finisher.out_of_space is not None:  # the last clip met the full disk
+        raise finisher.out_of_space
     return summary
 
 
