@@ -152,6 +152,7 @@ def test_folder_mode_goes_on_past_an_unreadable_image_and_lists_it(tmp_path, wei
     assert read_image(target / "c.png").shape == (8, 14, 3)
     captured = capsys.readouterr()
     assert "2 done, 1 failed" in captured.out
+    assert "\r" not in captured.err  # stderr is no terminal here: no bar redrawn into it
     (failure,) = [line for line in captured.err.splitlines() if line.startswith("vsr:")]
     assert failure.startswith(f"vsr:   failed: b.png: cannot read image {source / 'b.png'}")
     assert _run(source, target, weights) == 1  # a rerun retries only the failed one

@@ -19,6 +19,7 @@ from media import make_clip
 
 import vsr
 from vsr.atomic_file import atomic_output
+from vsr.errors import VsrError
 from vsr.models import create_model, save_weights
 from vsr.models.checkpoint import read_state_dict
 from vsr.train.checkpoint import save_checkpoint
@@ -110,3 +111,44 @@ def test_a_discarded_chunk_leaves_no_partial_file_open_or_on_disk(tmp_path):
     recorder.discard()  # a chunk may be named twice by an aborting writer
     assert not (tmp_path / f"chunk-000000.bin{PARTIAL}").exists()
     assert list(tmp_path.iterdir()) == []
+
+
+def test_an_output_folder_removed_mid_run_is_said_as_such(tmp_path):
+    # An unmounted disk, or a cleanup script: PyAV's ENOENT named no path (a traceback).
+    import shutil
+
+    from vsr.runner import upscale_video
+
+    clip, folder = tmp_path / "in.mp4", tmp_path / "out"
+    make_clip(clip, 32, 24, 40, audio=False)
+    folder.mkdir()
+    weights = tmp_path / "rtc.safetensors"
+    save_weights(create_model("imdn_rtc"), weights)
+
+    def remove_the_folder(frames: int) -> None:
+        shutil.rmtree(folder, ignore_errors=True)
+
+    with pytest.raises(VsrError, match=f"the output folder {folder} is gone"):
+        upscale_video(
+            clip, folder / "x.mkv", weights=weights, progress=False, on_frames=remove_the_folder
+        )
+
+
+def test_a_report_that_cannot_be_written_says_the_output_is_complete(tmp_path, monkeypatch):
+    import vsr.runner
+    from vsr.runner import upscale_video
+
+    clip, out = tmp_path / "in.mp4", tmp_path / "out.mkv"
+    make_clip(clip, 32, 24, 3, audio=False)
+    weights = tmp_path / "rtc.safetensors"
+    save_weights(create_model("imdn_rtc"), weights)
+
+    def disk_full(data, path):
+        raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), str(path))
+
+    monkeypatch.setattr(vsr.runner, "write_json", disk_full)
+    report = tmp_path / "run.json"
+    with pytest.raises(VsrError, match=f"{out} is complete, but its report {report} could not"):
+        upscale_video(clip, out, weights=weights, progress=False, report=report)
+    with av.open(str(out)) as container:
+        assert sum(1 for _ in container.decode(video=0)) == 3

@@ -25,6 +25,7 @@ from vsr.image import upscale_image
 from vsr.imageio import IMAGE_EXTENSIONS, read_image
 from vsr.metrics import crop_to_common, psnr, rgb_to_y, ssim
 from vsr.ops.imresize import imresize
+from vsr.progress import on_a_terminal
 from vsr.upscale import Upscaler
 
 
@@ -168,7 +169,11 @@ def evaluate_dataset(
     shave = 0 if same_size else scale
     scores = []
     for name, hr_path, lr_path in tqdm(
-        pairs, desc=f"{dataset.name} x{scale}", unit="img", disable=not progress, leave=False
+        pairs,
+        desc=f"{dataset.name} x{scale}",
+        unit="img",
+        disable=not progress or not on_a_terminal(),  # a log gets no carriage returns
+        leave=False,
     ):
         hr = _as_rgb(read_image(hr_path), hr_path)
         check_scorable(hr.shape[0], hr.shape[1], scale, hr_path)

@@ -347,6 +347,7 @@ def start_upscale(
         except BaseException as error:
             writer.abort()  # nothing half-written stays behind
             _say_what_is_kept(error, journal, time.perf_counter() - started)
+            _refuse_if_the_folder_is_gone(error, target_path)
             raise
         lost = reader.lost_frames
         reader_warnings = list(reader.warnings)
@@ -357,6 +358,7 @@ def start_upscale(
                 writer.close()  # flush the encoder, copy audio/subtitles, rename into place
         except BaseException as error:  # Ctrl-C while a long flush runs, a full disk...
             _say_what_is_kept(error, journal, time.perf_counter() - started)
+            _refuse_if_the_folder_is_gone(error, target_path)
             raise
         # The output is complete: its journal (this run's, or one a run killed after its
         # rename left) has served.
@@ -418,7 +420,15 @@ def start_upscale(
             notes=notes,
         )
         if report is not None:
-            write_json(result.to_dict(), report)
+            try:
+                write_json(result.to_dict(), report)
+            except OSError as error:
+                # Exit status 2 all the same (the report was asked for), but a script must
+                # not take the finished output for a failed one and throw it away.
+                raise VsrError(
+                    f"{target_path} is complete, but its report {report} could not be "
+                    f"written: {error.strerror or error}"
+                ) from None
         return result
 
     return ClipRun(finish, writer)
@@ -428,6 +438,15 @@ def _both(first: Callable[[int], None], second: Callable[[int], None] | None):
     if second is None:
         return first
     return lambda count: (first(count), second(count))
+
+
+def _refuse_if_the_folder_is_gone(error: BaseException, target: Path) -> None:
+    """An output folder removed or unmounted mid-run fails the next write with ENOENT,
+    which PyAV reports without a path: said as what it is, not as a traceback."""
+    if isinstance(error, OSError) and not target.parent.is_dir():
+        raise VsrError(
+            f"the output folder {target.parent} is gone (removed or unmounted during the run)"
+        ) from None
 
 
 def _say_what_is_kept(error: BaseException, journal: ChunkJournal | None, worked: float):

@@ -65,6 +65,7 @@ def run(args: argparse.Namespace) -> int:
     from vsr.api import load_model
     from vsr.image import upscale_image
     from vsr.imageio import read_image, write_image
+    from vsr.progress import on_a_terminal
 
     source, target = Path(args.input), Path(args.output)
     jobs = _jobs(source, target, args.overwrite)
@@ -83,7 +84,8 @@ def run(args: argparse.Namespace) -> int:
         print(f"wrote {image_out}")
         return 0
     failures: list[tuple[Path, str]] = []
-    for image_in, image_out in tqdm(jobs, unit="img"):
+    # A bar only where it can be drawn: in a log its carriage returns pile up.
+    for image_in, image_out in tqdm(jobs, unit="img", disable=not on_a_terminal()):
         try:
             pixels = read_image(image_in, keep_grey_alpha=True)
             write_image(image_out, upscale_image(upscaler, pixels, args.scale))
