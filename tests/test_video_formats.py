@@ -67,8 +67,10 @@ def test_encoder_list():
     assert {"libx264", "libx265", "ffv1", "libsvtav1"} <= set(names)
     assert "png" not in names and "libx264rgb" not in names  # no YUV input
     assert video_encoder("h264").name == "libx264"  # codec names resolve to an encoder
-    with pytest.raises(VsrError, match="available encoders: .*ffv1"):
+    with pytest.raises(VsrError, match="the usual ones: libx264, libx265, .*ffv1.*; the others: "):
         video_encoder("h.264")
+    with pytest.raises(VsrError, match="did you mean libx265 or libx264"):  # a typo
+        video_encoder("libx246")
 
 
 @pytest.mark.parametrize(("stored", "depth"), [("bgr0", 8), ("gbrp10le", 10)])

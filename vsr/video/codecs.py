@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 from functools import cache
 
 import av
@@ -42,10 +43,23 @@ def video_encoder(name: str) -> av.codec.Codec:
         except (av.error.FFmpegError, ValueError):
             codec = None
         if codec is None or codec.type != "video":
-            available = ", ".join(video_encoders())
-            raise VsrError(f"unknown video codec {name!r}; available encoders: {available}")
+            raise VsrError(f"unknown video codec {name!r}; {_what_there_is(name)}")
         return codec
     return av.codec.Codec(name, "w")
+
+
+# What most outputs are made with, named first in an error: the whole list runs to dozens of
+# encoders (mpeg1video, msmpeg4v2, ...) that few would choose.
+USUAL_ENCODERS = ("libx264", "libx265", "libsvtav1", "libvpx-vp9", "ffv1", "prores_ks")
+
+
+def _what_there_is(name: str) -> str:
+    encoders = video_encoders()
+    near = difflib.get_close_matches(name, encoders, n=2, cutoff=0.75)
+    usual = [e for e in USUAL_ENCODERS if e in encoders]
+    others = [e for e in encoders if e not in usual]
+    hint = f"did you mean {' or '.join(near)}? " if near else ""
+    return f"{hint}the usual ones: {', '.join(usual)}; the others: {', '.join(others)}"
 
 
 @cache
