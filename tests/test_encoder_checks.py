@@ -113,3 +113,14 @@ def test_a_pixel_format_refusal_names_what_would_work(clip, tmp_path, pix_fmt, c
     with pytest.raises(VsrError, match=message) as refused:
         writer_for(clip, tmp_path / "out.mkv", settings)
     assert "nv12" not in str(refused.value) and "gray" not in str(refused.value)
+
+
+def test_an_encoder_without_crf_says_what_rate_it_will_use(clip, tmp_path):
+    # mpeg4 at libavcodec's default 200 kb/s lost 6 dB against x264, without a word.
+    writer = writer_for(clip, tmp_path / "out.mkv", EncodeSettings(codec="mpeg4", crf=18))
+    writer.abort()
+    assert any("has no crf" in n and "-e b=8M" in n for n in writer.notes)
+    given = EncodeSettings(codec="mpeg4", options={"b": "8M"})
+    writer = writer_for(clip, tmp_path / "out.mkv", given)
+    writer.abort()
+    assert not any("200 kb/s" in n for n in writer.notes)

@@ -325,6 +325,11 @@ class VideoWriter:
             # SVT-AV1 prints a 20-line banner per encoder opened (vsr opens two) unless its
             # own log level, read from the environment, says errors only.
             os.environ.setdefault("SVT_LOG", "1")
+        if self.codec.name in _RATE_ONLY_ENCODERS and "b" not in options:
+            self.notes.append(
+                f"{self.codec.name} has no crf: it encodes at libavcodec's default 200 kb/s "
+                "unless a rate is given, e.g. -e b=8M"
+            )
         hdr = self.source.hdr10
         if hdr is not None and self.codec.name in HDR10_ENCODERS:
             # HDR10 static metadata travels as encoder parameters (a user's own ones win).
@@ -674,6 +679,11 @@ def _open_error(
     return None
 
 
+# libavcodec's own older encoders: no crf, and a bit rate of 200 kb/s unless told ("b"),
+# which upscaled output does not survive.
+_RATE_ONLY_ENCODERS = frozenset(
+    {"mpeg1video", "mpeg2video", "mpeg4", "msmpeg4", "msmpeg4v2", "mjpeg", "h263", "flv"}
+)
 # x265's and SVT-AV1's names for the HDR10 parameters.
 _HDR10_PARAMETER_NAMES = ("master-display", "max-cll", "mastering-display", "content-light")
 _REFUSED_PARAMETER = re.compile(r"(Error parsing option|Unknown option|Invalid value for) ")
