@@ -124,3 +124,11 @@ def test_an_encoder_without_crf_says_what_rate_it_will_use(clip, tmp_path):
     writer = writer_for(clip, tmp_path / "out.mkv", given)
     writer.abort()
     assert not any("200 kb/s" in n for n in writer.notes)
+
+
+def test_a_refused_x265_parameter_brings_no_x265_chatter(clip, tmp_path, capfd):
+    settings = EncodeSettings(codec="libx265", options={"x265-params": "aq-mode=9"})
+    with pytest.raises(VsrError, match="libx265 rejected x265-params=aq-mode=9"):
+        writer_for(clip, tmp_path / "out.mkv", settings)
+    # x265's own error line may stay; its banner and warnings of the trial opens may not.
+    assert "[warning]" not in capfd.readouterr().err

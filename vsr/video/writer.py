@@ -269,6 +269,9 @@ class VideoWriter:
         if not given:
             return
         own = {k: v for k, v in self._options.items() if k not in given}
+        if self.codec.name == "libx265":
+            # Without the user's x265-params, still without x265's banner and warnings.
+            own["x265-params"] = "log-level=error"
         if self._try_encoder(own) is not None:
             return
         for key in reversed(given):
