@@ -229,7 +229,7 @@ def test_the_ffmpeg_cli_path_uses_one_encoder(tmp_path, monkeypatch):
         def abort(self):
             pass
 
-    monkeypatch.setattr(writer, "_open_error", lambda *a: "Function not implemented")
+    monkeypatch.setattr(writer, "trial_open", lambda *a: "Function not implemented")
     monkeypatch.setattr(ffmpeg_pipe, "ffmpeg_available", lambda: True)
     monkeypatch.setattr(ffmpeg_pipe, "FfmpegPipe", FakePipe)
     info = source_info(tmp_path / "in.mp4", frames=3, audio=False)

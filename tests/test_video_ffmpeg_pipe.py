@@ -91,7 +91,7 @@ def clip(tmp_path):
 
 
 def test_encoder_pyav_cannot_open_without_ffmpeg_is_a_clear_error(clip, tmp_path, monkeypatch):
-    monkeypatch.setattr(writer, "_open_error", lambda *a: "Function not implemented")
+    monkeypatch.setattr(writer, "trial_open", lambda *a: "Function not implemented")
     monkeypatch.setattr(ffmpeg_pipe, "ffmpeg_available", lambda: False)
     with pytest.raises(VsrError, match="cannot open encoder libx264: Function not implemented"):
         VideoWriter(tmp_path / "out.mp4", clip, 64, 48, EncodeSettings())
@@ -116,7 +116,7 @@ def test_encoder_pyav_cannot_open_goes_to_ffmpeg_when_present(clip, tmp_path, mo
         def abort(self):
             pass
 
-    monkeypatch.setattr(writer, "_open_error", lambda *a: "Function not implemented")
+    monkeypatch.setattr(writer, "trial_open", lambda *a: "Function not implemented")
     monkeypatch.setattr(ffmpeg_pipe, "ffmpeg_available", lambda: True)
     monkeypatch.setattr(ffmpeg_pipe, "FfmpegPipe", FakePipe)
     output = tmp_path / "out.mp4"
@@ -227,7 +227,7 @@ def test_hevc_through_ffmpeg_asks_for_the_hvc1_tag_in_mp4_and_mov(
         def abort(self):
             pass
 
-    monkeypatch.setattr(writer, "_open_error", lambda *a: "Function not implemented")
+    monkeypatch.setattr(writer, "trial_open", lambda *a: "Function not implemented")
     monkeypatch.setattr(ffmpeg_pipe, "ffmpeg_available", lambda: True)
     monkeypatch.setattr(ffmpeg_pipe, "FfmpegPipe", FakePipe)
     VideoWriter(tmp_path / name, clip, 64, 48, EncodeSettings(codec="libx265")).abort()

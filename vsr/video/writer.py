@@ -9,9 +9,6 @@ from __future__ import annotations
 import io
 import logging
 import os
-import re
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from functools import cache
@@ -23,6 +20,7 @@ import numpy as np
 from vsr.errors import VsrError
 from vsr.video import colors, ffmpeg_pipe
 from vsr.video.codecs import encoder_option_type, video_encoder
+from vsr.video.encoder_trial import trial_open
 from vsr.video.hdr import HDR10_ENCODERS
 from vsr.video.mov_timing import LastPacketHold
 from vsr.video.pixfmt import nearest_supported, parse_planar, planar_name
@@ -234,7 +232,7 @@ class VideoWriter:
         return planes_format, encoder_format
 
     def _try_encoder(self, options: dict[str, str] | None = None) -> str | None:
-        return _open_error(
+        return trial_open(
             self.codec.name,
             self.width,
             self.height,
@@ -637,51 +635,6 @@ def _check_container_holds(container_format: str, codec: str, suffix: str) -> No
         )
 
 
-def _open_error(
-    codec: str,
-    width: int,
-    height: int,
-    pix_fmt: str,
-    time_base: Fraction,
-    rate: Fraction | None,
-    options: dict,
-    messages: list[str] | None = None,
-) -> str | None:
-    """Try to open the encoder with these settings; the error text, or None when it opens.
-    When it fails, `messages` receives what libav logged, which says why.
-
-    Opening up front turns odd-size, bad-option and missing-hardware failures into a
-    decision (or one clear error) before anything is written.
-    """
-    context = av.codec.CodecContext.create(codec, "w")
-    context.width, context.height = width, height
-    context.pix_fmt = pix_fmt
-    context.time_base = time_base
-    if rate:
-        context.framerate = rate  # some encoders (SVT-AV1) derive the frame rate from it
-    context.options = dict(options)
-    said: list[str] = []
-    try:
-        with _libav_messages(said):
-            context.open()
-    except (av.error.FFmpegError, ValueError) as error:
-        if messages is not None:
-            messages[:] = said
-        return getattr(error, "strerror", None) or str(error)
-    # libav hands back the options no part of the encoder took: a typo in -e would
-    # otherwise be ignored without a word.
-    unused = sorted(context.options or {})
-    del context
-    if unused:
-        raise VsrError(f"{codec} has no option {', '.join(unused)} (check -e KEY=VALUE)")
-    # x264-params, x265-params and svtav1-params are parsed by the encoder wrappers, which
-    # only warn about a key or value they do not know, then encode without it.
-    refused = [line for line in said if _REFUSED_PARAMETER.match(line)]
-    if refused:
-        raise VsrError(f"{codec}: {refused[0].rstrip('.')} (check -e KEY=VALUE)")
-    return None
-
-
 # libavcodec's own older encoders: no crf, and a bit rate of 200 kb/s unless told ("b"),
 # which upscaled output does not survive.
 _RATE_ONLY_ENCODERS = frozenset(
@@ -689,17 +642,3 @@ _RATE_ONLY_ENCODERS = frozenset(
 )
 # x265's and SVT-AV1's names for the HDR10 parameters.
 _HDR10_PARAMETER_NAMES = ("master-display", "max-cll", "mastering-display", "content-light")
-_REFUSED_PARAMETER = re.compile(r"(Error parsing option|Unknown option|Invalid value for) ")
-
-
-@contextmanager
-def _libav_messages(said: list[str]) -> Iterator[None]:
-    """Collect libav's warnings and errors of this thread while the block runs."""
-    before = av.logging.get_level()
-    av.logging.set_level(av.logging.WARNING)
-    try:
-        with av.logging.Capture() as logs:
-            yield
-    finally:
-        av.logging.set_level(before)
-        said.extend(text.strip() for level, _, text in logs if level <= av.logging.WARNING)

@@ -1,0 +1,75 @@
+"""A trial open of an encoder with the run's settings, before any frame is upscaled.
+
+Opening up front turns odd-size, bad-option and missing-hardware failures into a decision
+(or one clear error) before anything is written, and catches what libav only logs: the
+options no part of the encoder took, and keys or values inside x264-params, x265-params or
+svtav1-params that the wrappers merely warn about before encoding without them.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from fractions import Fraction
+
+import av
+
+from vsr.errors import VsrError
+
+_REFUSED_PARAMETER = re.compile(r"(Error parsing option|Unknown option|Invalid value for) ")
+
+
+def trial_open(
+    codec: str,
+    width: int,
+    height: int,
+    pix_fmt: str,
+    time_base: Fraction,
+    rate: Fraction | None,
+    options: dict,
+    messages: list[str] | None = None,
+) -> str | None:
+    """Try to open the encoder with these settings; the error text, or None when it opens.
+    When it fails, `messages` receives what libav logged, which says why. Options it took
+    without using, or parameters its wrapper refused, are a VsrError."""
+    context = av.codec.CodecContext.create(codec, "w")
+    context.width, context.height = width, height
+    context.pix_fmt = pix_fmt
+    context.time_base = time_base
+    if rate:
+        context.framerate = rate  # some encoders (SVT-AV1) derive the frame rate from it
+    context.options = dict(options)
+    said: list[str] = []
+    try:
+        with libav_messages(said):
+            context.open()
+    except (av.error.FFmpegError, ValueError) as error:
+        if messages is not None:
+            messages[:] = said
+        return getattr(error, "strerror", None) or str(error)
+    # libav hands back the options no part of the encoder took: a typo in -e would
+    # otherwise be ignored without a word.
+    unused = sorted(context.options or {})
+    del context
+    if unused:
+        raise VsrError(f"{codec} has no option {', '.join(unused)} (check -e KEY=VALUE)")
+    # x264-params, x265-params and svtav1-params are parsed by the encoder wrappers, which
+    # only warn about a key or value they do not know, then encode without it.
+    refused = [line for line in said if _REFUSED_PARAMETER.match(line)]
+    if refused:
+        raise VsrError(f"{codec}: {refused[0].rstrip('.')} (check -e KEY=VALUE)")
+    return None
+
+
+@contextmanager
+def libav_messages(said: list[str]) -> Iterator[None]:
+    """Collect libav's warnings and errors of this thread while the block runs."""
+    before = av.logging.get_level()
+    av.logging.set_level(av.logging.WARNING)
+    try:
+        with av.logging.Capture() as logs:
+            yield
+    finally:
+        av.logging.set_level(before)
+        said.extend(text.strip() for level, _, text in logs if level <= av.logging.WARNING)
