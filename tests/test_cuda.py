@@ -108,6 +108,11 @@ def test_the_engine_on_cuda_writes_what_the_cpu_engine_writes(tmp_path):
             **extra,
         )
         assert report.frames == 11
+        # The network's device time (CUDA events) beside the host's time to queue it.
+        model = report.stages["model"]
+        assert ("device_busy_s" in model) == (device == "cuda")
+        if device == "cuda":
+            assert 0 < model["device_busy_s"] < report.wall_seconds
     reference = _decode(outputs["cpu"])
     for name in ("cuda", "graphs"):
         frames = _decode(outputs[name])

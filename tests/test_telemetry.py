@@ -82,3 +82,15 @@ def test_a_mig_instance_gives_its_memory_and_no_utilisation(monkeypatch, cuda_uu
     # Without the fallback the sampler stopped at its first sample and the run had none.
     assert summary["samples"] >= 3 and summary["memory_used_max_bytes"] == 3 * 2**30
     assert summary["gpu_util_mean_percent"] is None and summary["gpu_util_max_percent"] is None
+
+
+def test_device_time_is_reported_beside_the_hosts_for_the_stages_that_have_it() -> None:
+    clock = telemetry.StageClock()
+    with clock.working("model"):
+        pass
+    clock.add_device_time("model", 0.25)
+    clock.add_device_time("model", 0.5)
+    stages = clock.to_dict(wall_seconds=2.0)
+    assert stages["model"]["device_busy_s"] == 0.75
+    assert stages["model"]["busy_s"] < 0.75  # the host only queued the work
+    assert all("device_busy_s" not in stages[s] for s in telemetry.STAGES if s != "model")

@@ -127,6 +127,9 @@ class BenchRow:
     gpu_peak_allocated_bytes: int | None = None
     psnr_vs_naive_db: float | None = None
     min_frame_psnr_vs_naive_db: float | None = None
+    # Frames whose presentation time differs from the naive loop's frame at the same place
+    # (the PSNR pairs frames by order, so a shifted or stretched timeline would pass it).
+    mistimed_frames: int | None = None
     round_walls: list[float] = field(default_factory=list)  # every round's wall seconds
 
 
@@ -237,6 +240,37 @@ def _psnr(mse: float) -> float:
     return math.inf if mse == 0 else 10.0 * math.log10(255.0**2 / mse)
 
 
+def presentation_times(path: Path) -> list[float]:
+    """Seconds at which each video frame of `path` is shown, in order (from the packets:
+    nothing is decoded)."""
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        return sorted(
+            float(packet.pts * stream.time_base)
+            for packet in container.demux(stream)
+            if packet.pts is not None
+        )
+
+
+def compare_timelines(
+    first: list[float], second: list[float], tolerance: float = 1e-3
+) -> tuple[int, str]:
+    """(frames shown at different times, paired in order, plus the frames one clip has
+    beyond the other; where they first part, in words). The tolerance covers Matroska's
+    millisecond rounding."""
+    pairs = zip(first, second, strict=False)  # the lengths may differ: counted below
+    differ = [i for i, (a, b) in enumerate(pairs) if abs(a - b) > tolerance]
+    count = len(differ) + abs(len(first) - len(second))
+    if not count:
+        return 0, ""
+    index = differ[0] if differ else min(len(first), len(second))
+
+    def at(times: list[float]) -> str:
+        return f"{times[index]:.3f} s" if index < len(times) else "no frame"
+
+    return count, f"frame {index}: {at(first)} and {at(second)}"
+
+
 def check_encoder(codec: str, width: int, height: int, pix_fmt: str, options: dict) -> None:
     """Open the encoder once with these settings, so a bad codec or option is one clear
     error before anything is measured."""
@@ -263,6 +297,15 @@ def _start_device(device: torch.device) -> None:
     if device.type == "cuda":
         torch.zeros(1, device=device)
         torch.cuda.synchronize(device)
+
+
+def _release_cached_memory(device: torch.device) -> None:
+    """Hand the blocks an earlier row left in torch's cache back to the driver: NVML's
+    memory figure is the whole device's, so a row would otherwise read the previous row's
+    cache as its own."""
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+        torch.cuda.empty_cache()
 
 
 def run_bench(
@@ -337,11 +380,13 @@ def run_bench(
         # shared machine hits both; each row keeps its fastest round (the least disturbed).
         for _ in range(rounds):
             naive_path.unlink(missing_ok=True)
+            _release_cached_memory(dev)
             naive_runs.append(
                 naive_upscale(clip, naive_path, copy.deepcopy(model), dev, codec, pix_fmt, options)
             )
             for variant in variants:
                 engine_path = folder / f"engine-{variant.label.replace(',', '-')}.mkv"
+                _release_cached_memory(dev)
                 start = time.perf_counter()
                 report = upscale_video(
                     clip,
@@ -381,6 +426,7 @@ def run_bench(
             encoder_options=extra,
         )
         naive_fps = naive.frames / naive.wall_seconds
+        naive_times = presentation_times(naive_path)
         result.rows.append(
             BenchRow(
                 name="naive loop",
@@ -411,6 +457,12 @@ def run_bench(
                 # Asked for, not run (CUDA graphs need a GPU): the row must not claim them.
                 extras = ["graphs(ignored)" if e == "graphs" else e for e in extras]
             name += "".join(f" {e}" for e in extras)
+            mistimed, where = compare_timelines(naive_times, presentation_times(engine_path))
+            if mistimed:
+                result.notes.append(
+                    f"{name}: {mistimed} frame(s) missing or shown at other times than the "
+                    f"naive loop's ({where}, naive first); the PSNR pairs frames in order"
+                )
             if math.isinf(total):
                 result.notes.append(f"{name}: output identical to the naive")
             steady = wall - report.startup_s - report.warmup_s
@@ -423,7 +475,12 @@ def run_bench(
                     wall_seconds=round(wall, 4),
                     fps=round(report.frames / wall, 3),
                     ratio_to_naive=round(report.frames / wall / naive_fps, 3),
-                    stage_busy_seconds={s: report.stages[s]["busy_s"] for s in STAGES},
+                    # On a GPU the network's own device time (CUDA events), not the
+                    # host's time to queue it.
+                    stage_busy_seconds={
+                        s: report.stages[s].get("device_busy_s", report.stages[s]["busy_s"])
+                        for s in STAGES
+                    },
                     warmup_seconds=report.warmup_s,
                     startup_seconds=report.startup_s,
                     drain_seconds=report.drain_s,
@@ -434,6 +491,7 @@ def run_bench(
                     gpu_peak_allocated_bytes=report.gpu_peak_allocated_bytes,
                     psnr_vs_naive_db=round(total, 3),
                     min_frame_psnr_vs_naive_db=round(lowest, 3),
+                    mistimed_frames=mistimed,
                     round_walls=[round(run[0], 3) for run in engine_runs[variant]],
                 )
             )
@@ -457,6 +515,13 @@ def _cell(value: float | None, form: str, unit: str = "") -> str:
     return f"{value:{form}}{unit}"
 
 
+def _psnr_cell(row: BenchRow, value: float | None) -> str:
+    """A PSNR, marked when the frames it compares are not the naive loop's frames at the
+    same times (a count or timestamp mismatch, told in the notes)."""
+    cell = _cell(value, ".2f", " dB")
+    return f"{cell} (!)" if row.mistimed_frames else cell
+
+
 def format_bench(result: BenchResult) -> str:
     """The table `vsr bench` prints."""
     width, height = result.input_size
@@ -474,7 +539,7 @@ def format_bench(result: BenchResult) -> str:
     if result.rounds > 1:
         header.append(f"best of {result.rounds} alternating rounds per row")
     columns = ["", "fps", "ratio", "steady fps", "wall s", "start s", "warm-up s", *STAGES]
-    columns += ["GPU util", "enc busy", "GPU mem", "PSNR vs naive"]
+    columns += ["GPU util", "enc busy", "GPU mem", "PSNR vs naive", "lowest frame"]
     body = []
     for row in result.rows:
         memory = row.gpu_memory_used_max_bytes
@@ -492,7 +557,10 @@ def format_bench(result: BenchResult) -> str:
                 _cell(row.gpu_util_mean_percent, ".0f", "%"),
                 _cell(encoders, ".0f", "%"),
                 _cell(None if memory is None else memory / 2**30, ".2f", " GiB"),
-                "-" if row.name == "naive loop" else _cell(row.psnr_vs_naive_db, ".2f", " dB"),
+                "-" if row.name == "naive loop" else _psnr_cell(row, row.psnr_vs_naive_db),
+                "-"
+                if row.name == "naive loop"
+                else _psnr_cell(row, row.min_frame_psnr_vs_naive_db),
             ]
         )
     widths = [max(len(r[i]) for r in [columns, *body]) for i in range(len(columns))]
@@ -505,11 +573,17 @@ def format_bench(result: BenchResult) -> str:
     lines = [*header, "", line(columns), "  ".join("-" * w for w in widths)]
     lines += [line(cells) for cells in body]
     lines.append(
-        "stage columns: busy seconds (the engine's stages overlap; the naive loop's add up); "
+        "stage columns: busy seconds (the engine's stages overlap; the naive loop's add up). "
+        "They hold different work in the two kinds of row: the naive loop converts colours in "
+        "decode and encode (swscale), the engine in upload and download (in torch); on the CPU "
+        "nothing is uploaded or downloaded. On a GPU the engine's model column is the "
+        "network's time on the device (CUDA events), its upload and download the host's time "
+        "to queue that work, not the GPU's time to do it; "
         "start: opening, loading and setting up until the first network call; warm-up: "
         "compilation and graph capture; steady fps: frames over the wall time less start and "
         "warm-up (what a long clip approaches); enc busy: the encoders' busy share of that "
-        "time (near 100%: they set the pace)"
+        "time (near 100%: they set the pace); lowest frame: the PSNR of the worst frame; "
+        "(!): frames missing or shown at other times than the naive loop's (see the notes)"
     )
     lines += [f"note: {note}" for note in result.notes]
     return "\n".join(lines)

@@ -54,6 +54,9 @@ class _Batch:
     pts: list[int | None]
     done: torch.cuda.Event | None
     finite: torch.Tensor  # 0-d bool: the network's output had no NaN or Inf
+    # CUDA events around the network's work on the device (None on the CPU): read once
+    # `done` has fired, when both have completed.
+    model_events: tuple[torch.cuda.Event, torch.cuda.Event] | None = None
 
 
 def resize_exact(rgb: torch.Tensor, height: int, width: int) -> torch.Tensor:
@@ -141,6 +144,9 @@ class Pipeline:
                         return
                     if item.done is not None:
                         item.done.synchronize()  # the D2H copy has landed
+                if item.model_events is not None:
+                    start, end = item.model_events
+                    self.clock.add_device_time("model", start.elapsed_time(end) / 1000.0)
                 if not bool(item.finite):
                     raise VsrError(nonfinite_message(getattr(self.upscale, "precision", None)))
                 with self.clock.working("encode"):
@@ -212,14 +218,24 @@ class Pipeline:
         # upload: planes -> network input; model: the network alone; download: network
         # output -> encoder planes on the host. On a GPU these are host-side times (kernel
         # launches): nothing here waits for the device, so the host queues the next batch
-        # while this one computes. The NaN/Inf check is a flag on the device, read by the
+        # while this one computes. The network's own device time is taken by CUDA events. The NaN/Inf check is a flag on the device, read by the
         # encoder thread once the batch has landed and before any of its frames is written.
         with self.clock.working("upload"):
             rgb = yuv_to_rgb(*planes, src.matrix, src.color_range, src.bit_depth)
             if self.network_input_size is not None:
                 rgb = resize_exact(rgb, *self.network_input_size)
         with self.clock.working("model"):
+            events = None
+            if self.cuda:
+                stream = torch.cuda.current_stream(self.device)
+                events = (
+                    torch.cuda.Event(enable_timing=True),
+                    torch.cuda.Event(enable_timing=True),
+                )
+                events[0].record(stream)
             out = self.upscale(rgb)
+            if events is not None:
+                events[1].record(stream)
             # Before the clamp: clamped, an infinity would pass for 1.0.
             finite = torch.isfinite(out).all()
             out = out.clamp_(0.0, 1.0)
@@ -241,7 +257,7 @@ class Pipeline:
                 flag.copy_(finite, non_blocking=True)
                 done = torch.cuda.Event()
                 done.record(self.download_stream)
-            return _Batch(tuple(host), pts, done, flag)
+            return _Batch(tuple(host), pts, done, flag, events)
 
     def run(self, frames: Iterator, writer, progress: Callable[[int], None] | None = None) -> int:
         """Push every frame through; returns the number of frames written.

@@ -229,12 +229,14 @@ def profile_model(
     with torch.no_grad():
         out_height, out_width = shadow(probe).shape[-2:]
 
-    model = model.to(device).eval()
+    # A copy on the device, dropped afterwards: `--all` profiles six networks in turn, and
+    # one left on the GPU would count in the next one's max_memory_allocated.
+    network = copy.deepcopy(model).to(device).eval()
     generator = torch.Generator().manual_seed(0)
     try:
         x = torch.rand(1, 3, height, width, generator=generator).to(device)
-        memory = peak_memory(model, x)
-        milliseconds, timing = time_forward(model, x, warmup=warmup, repeats=repeats)
+        memory = peak_memory(network, x)
+        milliseconds, timing = time_forward(network, x, warmup=warmup, repeats=repeats)
     except RuntimeError as error:  # torch.OutOfMemoryError is one too
         if not _is_allocation_failure(error):
             raise
@@ -242,6 +244,10 @@ def profile_model(
             f"{label} on a {height}x{width} input ran out of memory on {device}; "
             "use a smaller --size"
         ) from None
+    finally:
+        del network
+        if device.type == "cuda":
+            torch.cuda.empty_cache()
     notes = [] if memory is not None else ["peak memory not measured on the CPU"]
     return ModelProfile(
         name=label,

@@ -31,6 +31,10 @@ class StageClock:
         # give the idle time before the first batch and after the last one.
         self.first_start: dict[str, float] = {}
         self.last_end: dict[str, float] = {}
+        # Seconds a stage kept the GPU busy, from CUDA events. On a GPU, "busy" is the host's
+        # time to queue the work (it does not wait for the device), so only this says how
+        # long the work itself took. Empty on the CPU.
+        self.device_busy: dict[str, float] = {}
 
     @contextmanager
     def working(self, stage: str) -> Iterator[None]:
@@ -42,6 +46,9 @@ class StageClock:
             self.last_end[stage] = time.perf_counter()
             self.busy[stage] += self.last_end[stage] - start
 
+    def add_device_time(self, stage: str, seconds: float) -> None:
+        self.device_busy[stage] = self.device_busy.get(stage, 0.0) + seconds
+
     @contextmanager
     def waiting(self, stage: str) -> Iterator[None]:
         start = time.perf_counter()
@@ -52,7 +59,7 @@ class StageClock:
 
     def to_dict(self, wall_seconds: float) -> dict[str, dict[str, float]]:
         share = (lambda s: s / wall_seconds) if wall_seconds > 0 else (lambda s: 0.0)
-        return {
+        stages = {
             stage: {
                 "busy_s": round(self.busy[stage], 4),
                 "wait_s": round(self.wait[stage], 4),
@@ -60,6 +67,9 @@ class StageClock:
             }
             for stage in STAGES
         }
+        for stage, seconds in self.device_busy.items():
+            stages[stage]["device_busy_s"] = round(seconds, 4)
+        return stages
 
 
 def peak_host_memory_bytes() -> int:

@@ -1,0 +1,77 @@
+"""The bench's figures mean what they say: it notices an engine whose frames are shown at
+other times than the naive loop's, shows the worst frame's PSNR, and the pressure test and
+the profile measure each network without the previous one left on the device."""
+
+from __future__ import annotations
+
+import torch
+from torch import nn
+
+from vsr.bench import format_bench, run_bench
+from vsr.bench_pressure import run_pressure
+from vsr.models import create_model
+from vsr.profiling import profile_model
+from vsr.video import writer as writer_module
+
+
+def tiny_imdn() -> nn.Module:
+    torch.manual_seed(3)
+    return create_model("imdn", 2, features=16, blocks=1)
+
+
+def test_compare_timelines_counts_shifted_stretched_and_missing_frames():
+    from vsr.bench import compare_timelines
+
+    naive = [0.0, 0.04, 0.08, 0.12]
+    assert compare_timelines(naive, [0.0, 0.04, 0.08, 0.12]) == (0, "")
+    assert compare_timelines(naive, [0.0, 0.0405, 0.08, 0.12])[0] == 0  # ms rounding
+    stretched, where = compare_timelines(naive, [0.0, 0.08, 0.16, 0.24])
+    assert stretched == 3 and where == "frame 1: 0.040 s and 0.080 s"
+    missing, where = compare_timelines(naive, naive[:3])
+    assert missing == 1 and where == "frame 3: 0.120 s and no frame"
+
+
+def test_bench_notes_an_engine_output_with_other_timestamps(tmp_path, monkeypatch):
+    # Same pictures, timeline stretched twofold: the PSNR alone sees nothing wrong.
+    original = writer_module.VideoWriter.write
+
+    def write_at_double_time(self, planes, pts):
+        return original(self, planes, None if pts is None else 2 * pts)
+
+    monkeypatch.setattr(writer_module.VideoWriter, "write", write_at_double_time)
+    result = run_bench(
+        48, 32, scale=2, frames=3, model=tiny_imdn(), device="cpu", lossless=True,
+        workdir=tmp_path,
+    )  # fmt: skip
+    engine = result.rows[1]
+    assert engine.psnr_vs_naive_db > 45  # the pictures do agree
+    assert engine.mistimed_frames == 2  # frames 1 and 2 are shown late
+    assert any("other times than the naive" in note for note in result.notes)
+    table = format_bench(result)
+    assert "(!)" in table and "lowest frame" in table
+
+
+def test_bench_table_shows_the_worst_frame(tmp_path):
+    result = run_bench(
+        48, 32, scale=2, frames=3, model=tiny_imdn(), device="cpu", lossless=True,
+        workdir=tmp_path,
+    )  # fmt: skip
+    engine = result.rows[1]
+    assert engine.mistimed_frames == 0
+    assert f"{engine.min_frame_psnr_vs_naive_db:.2f} dB" in format_bench(result)
+    assert not any("other times" in note for note in result.notes)
+
+
+def test_profile_and_pressure_leave_the_callers_networks_where_they_were():
+    # The meta device stands in for a GPU: a network moved there and left there would count
+    # in the next network's max_memory_allocated.
+    model = create_model("imdn_rtc", 2)
+    profile_model(model, (8, 8), device="meta", warmup=0, repeats=1)
+    assert {p.device.type for p in model.parameters()} == {"cpu"}
+    first, second = tiny_imdn(), create_model("imdn_rtc", 2)
+    points = run_pressure(
+        [("8", (8, 8))], torch.device("meta"), models=[("a", first), ("b", second)],
+        warmup=0, repeats=1,
+    )  # fmt: skip
+    assert [p.status for p in points] == ["ok", "ok"]
+    assert {p.device.type for p in first.parameters()} == {"cpu"}
