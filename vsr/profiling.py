@@ -23,6 +23,7 @@ any network of the family:
 from __future__ import annotations
 
 import copy
+import math
 import os
 import statistics
 import time
@@ -183,18 +184,17 @@ def peak_memory(model: nn.Module, x: torch.Tensor) -> int | None:
     return int(torch.cuda.max_memory_allocated(x.device))
 
 
-def parse_size(text: str) -> tuple[int, int]:
-    """ "HxW" (or a single number for a square) -> (height, width)."""
-    parts = text.lower().replace("*", "x").split("x")
-    try:
-        sides = [int(p) for p in parts]
-    except ValueError:
-        raise VsrError(f"size must look like 256x256 (height x width), got {text!r}") from None
-    if len(sides) == 1:
-        sides *= 2
-    if len(sides) != 2 or min(sides) < 1:
-        raise VsrError(f"size must look like 256x256 (height x width), got {text!r}")
-    return sides[0], sides[1]
+def input_for_output(model: nn.Module, width: int, height: int) -> tuple[int, int]:
+    """The (height, width) input that makes `model` give at least a width x height output,
+    the smallest its input multiple allows: the paper counts Multi-Adds at a 1280x720
+    output, which IMDN x3 reaches from 427x240 (1281x720)."""
+    scale = getattr(model, "scale", 1)
+    multiple = getattr(model, "input_multiple", 1)
+
+    def side(output: int) -> int:
+        return math.ceil(math.ceil(output / scale) / multiple) * multiple
+
+    return side(height), side(width)
 
 
 def profile_model(
@@ -213,7 +213,7 @@ def profile_model(
     label = name or model_label(model)
     if height % multiple or width % multiple:
         raise VsrError(
-            f"{label} needs input sides that are multiples of {multiple}; got {height}x{width}"
+            f"{label} needs input sides that are multiples of {multiple}; got {width}x{height}"
         )
     check_memory(model, size, device, label)
     if warmup is None:
@@ -241,7 +241,7 @@ def profile_model(
         if not _is_allocation_failure(error):
             raise
         raise VsrError(
-            f"{label} on a {height}x{width} input ran out of memory on {device}; "
+            f"{label} on a {width}x{height} input ran out of memory on {device}; "
             "use a smaller --size"
         ) from None
     finally:
@@ -287,7 +287,7 @@ def check_memory(model: nn.Module, size: tuple[int, int], device: torch.device, 
     available = device_memory(device)
     if needed > available:
         raise VsrError(
-            f"{label} on a {height}x{width} input needs about {_human(needed, 'B')} of "
+            f"{label} on a {width}x{height} input needs about {_human(needed, 'B')} of "
             f"memory and {device} has {_human(available, 'B')}; use a smaller --size"
         )
 
@@ -315,8 +315,9 @@ def _human(value: float, unit: str = "") -> str:
 def format_table(profiles: list[ModelProfile]) -> str:
     """The profiles side by side: one column per network, one row per measurement."""
     rows: list[tuple[str, list[str]]] = [
-        ("input (HxW)", [f"{p.input_size[0]}x{p.input_size[1]}" for p in profiles]),
-        ("output (HxW)", [f"{p.output_size[0]}x{p.output_size[1]}" for p in profiles]),
+        # Width x height, as frame sizes are written everywhere else in vsr.
+        ("input", [f"{p.input_size[1]}x{p.input_size[0]}" for p in profiles]),
+        ("output", [f"{p.output_size[1]}x{p.output_size[0]}" for p in profiles]),
         ("parameters", [f"{p.parameters:,}" for p in profiles]),
         ("FLOPs", [_human(p.flops) for p in profiles]),
         ("multiply-adds", [_human(p.macs) for p in profiles]),

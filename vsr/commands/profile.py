@@ -10,19 +10,26 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "profile",
         help="parameters, FLOPs, activations, depth, memory and time of a network",
         description="Measure one network (--weights or --model) or the six networks of the "
-        "paper side by side (--all, the default) on a random input of --size. FLOPs come "
-        "from torch's FlopCounterMode (multiply-adds = FLOPs / 2); activations are the "
-        "elements of every convolution output; depth is the convolutions on the longest path.",
+        "paper side by side (--all, the default) on a random input of --size, or on the input "
+        "that gives each network an --output of one size (the paper's table: --output 720p). "
+        "FLOPs come from torch's FlopCounterMode (multiply-adds = FLOPs / 2); activations are "
+        "the elements of every convolution output; depth is the convolutions on the longest "
+        "path.",
     )
     which = parser.add_mutually_exclusive_group()
     which.add_argument("--weights", help="a weights file or manifest name to profile")
     which.add_argument("--model", help="imdn, imdn_as, imdn_rtc or imdn_rte (random weights)")
     which.add_argument("--all", action="store_true", help="IMDN x2/x3/x4, AS, RTC, RTE")
     parser.add_argument("--scale", type=int, help="scale for --model (default 2)")
-    parser.add_argument(
+    size = parser.add_mutually_exclusive_group()
+    size.add_argument(
         "--size",
-        default="256x256",
-        help="network input HxW (default 256x256; IMDN_AS needs multiples of 4, RTE even)",
+        help="network input WIDTHxHEIGHT, or 540p, 1080p, 4k (default 256x256; IMDN_AS "
+        "needs multiples of 4, RTE even)",
+    )
+    size.add_argument(
+        "--output",
+        help="the output size WIDTHxHEIGHT (or 720p...) every network is given the input for",
     )
     parser.add_argument("--device", default="auto", help="auto, cpu, cuda or cuda:N")
     parser.add_argument("--repeats", type=int, help="timed runs (default 3 on CPU, 20 on GPU)")
@@ -31,14 +38,22 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from vsr.bench_model import parse_frame_size
     from vsr.errors import VsrError
     from vsr.models import create_model, load_weights
-    from vsr.profiling import format_table, known_models, model_label, parse_size, profile_model
+    from vsr.profiling import (
+        format_table,
+        input_for_output,
+        known_models,
+        model_label,
+        profile_model,
+    )
     from vsr.report import write_json
     from vsr.upscale import resolve_device
     from vsr.weights import resolve_weights
 
-    size = parse_size(args.size)
+    output = parse_frame_size(args.output) if args.output else None
+    width, height = parse_frame_size(args.size or "256x256")
     device = resolve_device(args.device)
     if args.repeats is not None and args.repeats < 1:
         raise VsrError("--repeats must be at least 1")
@@ -54,7 +69,14 @@ def run(args: argparse.Namespace) -> int:
     else:
         models = known_models()
     profiles = [
-        profile_model(model, size, device, name=name, repeats=args.repeats, weights=weights)
+        profile_model(
+            model,
+            (height, width) if output is None else input_for_output(model, *output),
+            device,
+            name=name,
+            repeats=args.repeats,
+            weights=weights,
+        )
         for name, model in models
     ]
     print(format_table(profiles))
