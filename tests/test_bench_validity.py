@@ -4,6 +4,7 @@ the profile measure each network without the previous one left on the device."""
 
 from __future__ import annotations
 
+import pytest
 import torch
 from torch import nn
 
@@ -56,7 +57,12 @@ def test_bench_table_shows_the_worst_frame(tmp_path):
         48, 32, scale=2, frames=3, model=tiny_imdn(), device="cpu", lossless=True,
         workdir=tmp_path,
     )  # fmt: skip
-    engine = result.rows[1]
+    naive, engine = result.rows
+    # The naive loop's own steady rate, beside the engine's (the README compared the
+    # engine's steady fps with the naive loop's wall-clock fps).
+    assert 0 < naive.startup_seconds < naive.wall_seconds
+    steady = 3 / (naive.wall_seconds - naive.startup_seconds)  # from rounded fields
+    assert naive.steady_fps == pytest.approx(steady, rel=0.01)
     assert engine.mistimed_frames == 0
     assert f"{engine.min_frame_psnr_vs_naive_db:.2f} dB" in format_bench(result)
     assert not any("other times" in note for note in result.notes)

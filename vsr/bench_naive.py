@@ -28,6 +28,7 @@ class NaiveResult:
     clock: StageClock
     gpu_summary: dict[str, float] | None
     gpu_peak_allocated_bytes: int | None
+    startup_seconds: float  # from the start to the first network call (opening, loading)
 
 
 def _sync(device: torch.device) -> None:
@@ -90,4 +91,5 @@ def naive_upscale(
                     writer.mux(video_out.encode(None))
     wall = time.perf_counter() - start
     peak = torch.cuda.max_memory_allocated(device) if device.type == "cuda" else None
-    return NaiveResult(frames, wall, clock, sampler.summary(), peak)
+    startup = clock.first_start.get("model", start + wall) - start
+    return NaiveResult(frames, wall, clock, sampler.summary(), peak, startup)
