@@ -67,9 +67,13 @@ def upscale_frames(upscaler: Upscaler, frames: np.ndarray, scale: int | None = N
     """
     from vsr.image import network_input, output_scale
 
+    check_upscaler(upscaler)
     if isinstance(frames, torch.Tensor):
         frames = frames.detach().cpu().numpy()
-    frames = np.asarray(frames)
+    try:
+        frames = np.asarray(frames)
+    except ValueError:  # a list of frames of different sizes
+        raise VsrError("frames must be N x H x W x 3 uint8 of one size") from None
     if frames.ndim != 4 or frames.shape[3] != 3 or frames.dtype != np.uint8:
         raise VsrError(f"frames must be N x H x W x 3 uint8, got {frames.shape} {frames.dtype}")
     scale = output_scale(upscaler, scale)
@@ -88,17 +92,35 @@ def upscale_image(
     image: np.ndarray | str | Path,
     output: str | Path | None = None,
     scale: int | None = None,
+    overwrite: bool = False,
 ) -> np.ndarray:
     """Upscale an image (an H x W x C array or a file); grey, grey + alpha, RGBA and 16-bit
     are kept. ``scale`` defaults to the one the upscaler was loaded for.
 
-    With ``output`` the result is also written there (format from the extension).
+    With ``output`` the result is also written there (format from the extension); an
+    existing ``output`` is refused unless ``overwrite``, and never the input file itself.
+    Raises VsrError for a user mistake.
     """
     from vsr.image import upscale_image as upscale_pixels
     from vsr.imageio import read_image, write_image
 
+    check_upscaler(upscaler)
+    if output is not None and Path(output).exists():
+        if isinstance(image, str | Path) and Path(output).resolve() == Path(image).resolve():
+            raise VsrError(f"{output} is the input image; choose another output path")
+        if not overwrite and not Path(output).is_dir():
+            raise VsrError(f"{output} already exists; use overwrite=True to replace it")
     pixels = read_image(image, keep_grey_alpha=True) if isinstance(image, str | Path) else image
     result = upscale_pixels(upscaler, pixels, scale)
     if output is not None:
         write_image(output, result)
     return result
+
+
+def check_upscaler(upscaler: object) -> None:
+    """The helpers' first argument is what load_model returns, not weights."""
+    if not isinstance(upscaler, Upscaler):
+        raise VsrError(
+            f"the first argument must be a vsr.Upscaler (from vsr.load_model), not a "
+            f"{type(upscaler).__name__}"
+        )

@@ -39,7 +39,16 @@ def atomic_output(path: str | Path, mode: str = "wb", **open_args: Any) -> Itera
 
 
 def _umask() -> int:
-    mask = os.umask(0)  # the only way to read it is to set it
+    # Linux says it in /proc: setting the umask to read it would, for that moment, give the
+    # files another thread of the process creates (an embedding service's) mode 0666.
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except OSError:
+        pass
+    mask = os.umask(0)  # elsewhere the only way to read it is to set it
     os.umask(mask)
     return mask
 

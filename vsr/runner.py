@@ -9,6 +9,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import torch
 
@@ -21,6 +22,9 @@ from vsr.telemetry import GpuSampler, StageClock, peak_host_memory_bytes
 from vsr.upscale import Upscaler
 from vsr.video.chunk_journal import ChunkJournal, notes_on_journals_of_other_names
 from vsr.video.trim import time_range
+
+if TYPE_CHECKING:
+    from vsr.video.writer import EncodeSettings
 
 
 @dataclass
@@ -144,6 +148,16 @@ def _check_paths(source: Path, target: Path, overwrite: bool) -> None:
         raise VsrError(f"output folder {folder} is not writable")
 
 
+def _check_report_path(report: str | Path | None, source: Path, target: Path) -> None:
+    """The JSON report is written over whatever `report` names: never the clip itself."""
+    if report is None:
+        return
+    where = Path(report).resolve()
+    for role, path in (("INPUT", source), ("OUTPUT", target)):
+        if where == path.resolve():
+            raise VsrError(f"the report {report} would replace the {role} video; name another file")
+
+
 def _whole_positive(value: object) -> bool:
     return isinstance(value, numbers.Integral) and not isinstance(value, bool) and value >= 1
 
@@ -226,10 +240,13 @@ def start_upscale(
     part = time_range(start, end, duration)
     source_path, target_path = Path(input), Path(output)
     _check_paths(source_path, target_path, overwrite)
+    _check_report_path(report, source_path, target_path)
     if not resume and not overwrite:
         _refuse_a_forgotten_journal(target_path)
-    if encoders < 1:
-        raise VsrError(f"--encoders must be at least 1, not {encoders}")
+    if not _whole_positive(encoders):
+        raise VsrError(f"--encoders must be a whole number >= 1, not {encoders!r}")
+    if on_frames is not None and not callable(on_frames):
+        raise VsrError(f"on_frames must be a function of the frame count, not {on_frames!r}")
     settings = settings or EncodeSettings(codec_is_default=True)
     if size is not None or height is not None:
         scale = None
@@ -571,11 +588,11 @@ def upscale_video(
     scale: float | None = 2,
     size: tuple[int, int] | None = None,
     height: int | None = None,
-    weights=None,
+    weights: str | Path | torch.nn.Module | None = None,
     device: str | torch.device | None = None,
     precision: str | None = None,
     batch: int | None = None,
-    settings=None,
+    settings: EncodeSettings | None = None,
     max_memory: int | None = None,
     channels_last: bool = False,
     compile: bool | str = False,
@@ -605,8 +622,10 @@ def upscale_video(
     audio and subtitles cut alike. `resume` stores each finished chunk of the output beside
     it, so that after an interruption the same call goes on from there. Raises VsrError for
     a user mistake; on any failure, Ctrl-C included, no output file is left behind (with
-    `resume`, the finished chunks stay). Returns the run report (also written to `report`
-    as JSON).
+    `resume`, the finished chunks stay). An existing output is refused unless `overwrite`.
+    `progress` draws a bar when stderr is a terminal, else prints a line to stderr every
+    30 s (False: neither); `on_frames(n)` is called as each batch of n frames is encoded.
+    Returns the run report (also written to `report` as JSON; its folders are made).
     """
     return start_upscale(
         input,

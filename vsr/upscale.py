@@ -12,6 +12,7 @@ each is kept in a preset only where `vsr bench` shows that it pays on the machin
 from __future__ import annotations
 
 import copy
+import numbers
 import os
 import time
 import warnings
@@ -146,6 +147,17 @@ class Upscaler:
         cuda_graphs: bool = False,
         checked: bool = True,
     ) -> None:
+        if not isinstance(model, nn.Module) or not isinstance(getattr(model, "scale", None), int):
+            raise VsrError(
+                f"the Upscaler takes a network (vsr.models.create_model or load_weights), not "
+                f"a {type(model).__name__}; vsr.load_model takes a weights file or name"
+            )
+        if max_memory is not None and not (
+            isinstance(max_memory, numbers.Real)
+            and not isinstance(max_memory, bool)
+            and max_memory > 0
+        ):
+            raise VsrError(f"max_memory must be a number of bytes > 0, not {max_memory!r}")
         self.device = resolve_device(device)
         if precision is None:
             precision = "fp16" if self.device.type == "cuda" else "fp32"
@@ -171,7 +183,7 @@ class Upscaler:
         self.output_scale: int = model.scale
         self.input_multiple: int = getattr(model, "input_multiple", 1)
         self.arch: str = getattr(model, "arch", type(model).__name__)
-        budget = max_memory if max_memory is not None else default_memory_budget(self.device)
+        budget = int(max_memory) if max_memory is not None else default_memory_budget(self.device)
         self.memory_budget = budget
         self.max_pixels = max(MIN_WINDOW_PIXELS, budget // bytes_per_pixel(self.model, self.dtype))
 
@@ -184,6 +196,8 @@ class Upscaler:
             torch.cuda.empty_cache()
 
     def plan_for(self, height: int, width: int) -> TilePlan:
+        """How a network input of height x width is run within the memory budget (whole, or
+        in overlapping tiles); VsrError when the budget is too small for any tiling."""
         try:
             return plan_tiles(height, width, self.max_pixels, self.input_multiple)
         except ValueError:
@@ -193,7 +207,7 @@ class Upscaler:
             raise VsrError(
                 f"the memory budget ({amount}: windows of at most "
                 f"{self.max_pixels} pixels) is too small to tile {width}x{height} frames; "
-                "raise --max-memory"
+                "raise --max-memory (max_memory=)"
             ) from None
 
     def _network(self, x: torch.Tensor) -> torch.Tensor:
@@ -254,6 +268,14 @@ class Upscaler:
 
     @torch.no_grad()  # not inference_mode: callers may modify the result in place
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        """Float N x 3 x H x W in [0, 1], on any device -> N x 3 x sH x sW float32 on this
+        upscaler's device (s = ``self.scale``), clamped to [0, 1] unless ``checked=False``.
+        Raises VsrError for a wrong shape, dtype or type, and for NaN/Inf output."""
+        if not isinstance(x, torch.Tensor):
+            raise VsrError(
+                f"the upscaler takes a torch tensor, not a {type(x).__name__} "
+                "(use vsr.upscale_frames for N x H x W x 3 uint8 arrays)"
+            )
         if x.ndim != 4 or x.shape[1] != 3:
             raise VsrError(f"the upscaler takes N x 3 x H x W, got {tuple(x.shape)}")
         if not x.is_floating_point():
@@ -266,7 +288,7 @@ class Upscaler:
             raise VsrError(f"cannot upscale an empty frame ({x.shape[3]}x{x.shape[2]})")
         if x.shape[0] == 0:
             s = self.scale
-            return torch.empty(0, 3, x.shape[2] * s, x.shape[3] * s, device=self.device)
+            return torch.empty(0, 3, x.shape[2] * s, x.shape[3] * s, device=self.device).float()
         x = x.to(self.device, self.input_dtype, non_blocking=True)
         while True:
             plan = self.plan_for(x.shape[2], x.shape[3])

@@ -13,6 +13,7 @@ import hashlib
 import json
 import numbers
 import os
+import threading
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -169,7 +170,9 @@ def fetch(url: str, sha256: str, target: Path) -> Path:
         raise VsrError(
             f"cannot use the weights cache {target.parent} ({error.strerror}); set VSR_CACHE"
         ) from None
-    temp = target.with_name(f".{target.name}.tmp.{os.getpid()}")
+    # Per thread too: two threads of a service fetching the same weights on first use
+    # would otherwise write, then rename away, each other's file.
+    temp = target.with_name(f".{target.name}.tmp.{os.getpid()}.{threading.get_ident()}")
     digest = hashlib.sha256()
     try:
         with urllib.request.urlopen(url, timeout=60) as response, temp.open("wb") as out:
@@ -203,4 +206,12 @@ def load_network(
                 "weights needs an int .scale (use vsr.models.create_model or load_weights)"
             )
         return weights
+    if weights is not None and not isinstance(weights, str | os.PathLike):
+        hint = ""
+        if hasattr(weights, "model") and hasattr(weights, "plan_for"):  # a vsr.Upscaler
+            hint = " (an Upscaler is made from weights; pass its weights, or upscaler.model)"
+        raise VsrError(
+            "weights must be a file path, a name from `vsr weights list` or a network, not a "
+            f"{type(weights).__name__}{hint}"
+        )
     return load_weights(resolve_weights(None if weights is None else str(weights), scale))

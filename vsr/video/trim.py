@@ -36,7 +36,8 @@ def parse_time(text: str | float | Fraction, name: str = "time") -> Fraction:
     elif isinstance(text, int | float):
         if not math.isfinite(text):
             raise VsrError(f"{name} must be a time of at least 0 s, not {text!r}")
-        seconds = Fraction(repr(text))  # the decimal the float was written as
+        # The decimal the float was written as (float(): numpy's repr is "np.float64(0.1)").
+        seconds = Fraction(text) if isinstance(text, int) else Fraction(repr(float(text)))
     else:
         match = _CLOCK.match(str(text).strip())
         if match is None:

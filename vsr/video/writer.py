@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import logging
 import os
+import threading
 from dataclasses import dataclass, field, replace
 from fractions import Fraction
 from functools import cache
@@ -51,6 +52,25 @@ class EncodeSettings:
 # The encoder settings a container's own codec gets when the default cannot go into it:
 # libvpx-vp9's own defaults are its slowest (cpu-used 0, one thread per row off).
 _CONTAINER_CODECS = {"webm": ("libvpx-vp9", {"cpu-used": "4", "row-mt": "1"})}
+
+
+# The temporary files this process is writing. Their names carry the process id only, so
+# two threads of one process (two requests of a service) writing one output would share a
+# temporary file: the second is refused instead.
+_TEMPS_IN_USE: set[Path] = set()
+_TEMPS_LOCK = threading.Lock()
+
+
+def _claim_temp(temp: Path, target: Path) -> None:
+    with _TEMPS_LOCK:
+        if temp.resolve() in _TEMPS_IN_USE:
+            raise VsrError(f"{target} is being written by another call in this process")
+        _TEMPS_IN_USE.add(temp.resolve())
+
+
+def _release_temp(temp: Path) -> None:
+    with _TEMPS_LOCK:
+        _TEMPS_IN_USE.discard(temp.resolve())
 
 
 def temp_path_for(path: Path, pid: int | None = None) -> Path:
@@ -122,6 +142,7 @@ class VideoWriter:
         self._last_pts: int | None = None
         self._frame_step = self._step_in_time_base()
         self.temp_path = temp_path_for(self.path)
+        self._claimed = False  # of _TEMPS_IN_USE: released by close() and abort()
         self._output: av.container.OutputContainer | None = None
         self._copier: StreamCopier | None = None
         self._pipe: ffmpeg_pipe.FfmpegPipe | None = None
@@ -143,6 +164,8 @@ class VideoWriter:
                 self._blame_a_given_option(error)
         self.bit_depth, self.chroma_shift = parse_planar(self.pix_fmt)  # type: ignore[misc]
         try:
+            _claim_temp(self.temp_path, self.path)
+            self._claimed = True
             if error is None:
                 self._open_container()
             elif ffmpeg_pipe.ffmpeg_available():
@@ -548,6 +571,12 @@ class VideoWriter:
             self.abort()
             raise
         self._finished = True
+        self._release()
+
+    def _release(self) -> None:
+        if self._claimed:
+            self._claimed = False
+            _release_temp(self.temp_path)
 
     def _mux_flushed(self, packets: list[av.Packet]) -> None:
         """Mux the encoder's last packets, and the one held back to end the stream right."""
@@ -578,7 +607,9 @@ class VideoWriter:
             except Exception as error:  # already failing: cleaning up must not mask it
                 log.debug("while aborting %s: %s", self.path, error)
         self._pipe = self._copier = self._output = None
-        self.temp_path.unlink(missing_ok=True)
+        if self._claimed:  # another call's temporary file is not ours to remove
+            self.temp_path.unlink(missing_ok=True)
+        self._release()
 
     def __enter__(self) -> VideoWriter:
         return self

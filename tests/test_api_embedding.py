@@ -1,0 +1,193 @@
+"""The API inside a host's process: outputs it refuses to clobber, arguments of the wrong
+type, and global state (libav's log level, the umask) that other threads must not see
+change."""
+
+import os
+import threading
+from unittest import mock
+
+import av
+import numpy as np
+import pytest
+from media import make_clip
+from PIL import Image
+
+import vsr
+from vsr.atomic_file import atomic_output
+from vsr.video.encoder_trial import libav_messages
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+
+@pytest.fixture
+def upscaler(weights):
+    return vsr.load_model(weights, device="cpu")
+
+
+def test_upscale_image_refuses_an_existing_output(upscaler, tmp_path):
+    picture = np.zeros((6, 8, 3), np.uint8)
+    Image.new("RGB", (3, 3)).save(tmp_path / "out.png")
+    with pytest.raises(vsr.VsrError, match="already exists"):
+        vsr.upscale_image(upscaler, picture, tmp_path / "out.png")
+    assert Image.open(tmp_path / "out.png").size == (3, 3)
+    vsr.upscale_image(upscaler, picture, tmp_path / "out.png", overwrite=True)
+    assert Image.open(tmp_path / "out.png").size == (16, 12)
+
+
+def test_upscale_image_never_replaces_its_input(upscaler, tmp_path):
+    Image.new("RGB", (8, 6)).save(tmp_path / "in.png")
+    with pytest.raises(vsr.VsrError, match="is the input"):
+        vsr.upscale_image(upscaler, tmp_path / "in.png", tmp_path / "in.png", overwrite=True)
+    assert Image.open(tmp_path / "in.png").size == (8, 6)
+
+
+def test_a_second_call_for_an_output_being_written_is_refused(weights, tmp_path):
+    make_clip(tmp_path / "in.mp4", frames=4, audio=False)
+    target = tmp_path / "out.mkv"
+    second: list[BaseException] = []
+
+    def on_frames(count: int) -> None:
+        if not second:  # another request of the host, while this one writes `target`
+            try:
+                vsr.upscale_video(tmp_path / "in.mp4", target, weights=weights, progress=False)
+            except BaseException as error:
+                second.append(error)
+
+    report = vsr.upscale_video(
+        tmp_path / "in.mp4", target, weights=weights, progress=False, on_frames=on_frames
+    )
+    assert isinstance(second[0], vsr.VsrError) and "being written" in str(second[0])
+    with av.open(str(target)) as container:
+        assert sum(1 for _ in container.decode(video=0)) == report.frames == 4
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+
+
+@pytest.mark.parametrize("encoders", ["2", 1.5, 0])
+def test_encoders_must_be_a_whole_number(weights, tmp_path, encoders):
+    make_clip(tmp_path / "in.mp4", frames=2, audio=False)
+    with pytest.raises(vsr.VsrError, match="encoders"):
+        vsr.upscale_video(
+            tmp_path / "in.mp4", tmp_path / "o.mp4", weights=weights, encoders=encoders
+        )
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.mp4"]
+
+
+def test_video_arguments_of_the_wrong_type(weights, upscaler, tmp_path):
+    make_clip(tmp_path / "in.mp4", frames=2, audio=False)
+    with pytest.raises(vsr.VsrError, match="on_frames"):
+        vsr.upscale_video(tmp_path / "in.mp4", tmp_path / "o.mp4", weights=weights, on_frames=5)
+    with pytest.raises(vsr.VsrError, match="Upscaler"):
+        vsr.upscale_video(tmp_path / "in.mp4", tmp_path / "o.mp4", weights=upscaler)
+    with pytest.raises(vsr.VsrError, match="max_memory"):
+        vsr.upscale_video(tmp_path / "in.mp4", tmp_path / "o.mp4", weights=weights, max_memory="2G")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.mp4"]
+
+
+def test_api_arguments_of_the_wrong_type(weights, upscaler):
+    batch = np.zeros((1, 4, 4, 3), np.uint8)
+    with pytest.raises(vsr.VsrError, match="Upscaler"):
+        vsr.upscale_frames(str(weights), batch)  # weights where the upscaler goes
+    with pytest.raises(vsr.VsrError, match="Upscaler"):
+        vsr.upscale_image(str(weights), batch[0])
+    with pytest.raises(vsr.VsrError, match="tensor"):
+        upscaler(np.zeros((1, 3, 4, 4), np.float32))
+    with pytest.raises(vsr.VsrError, match="network"):
+        vsr.Upscaler(str(weights))
+    with pytest.raises(vsr.VsrError, match="ndarray"):
+        vsr.load_model(np.zeros(3))
+    with pytest.raises(vsr.VsrError, match="one size"):
+        vsr.upscale_frames(upscaler, [batch[0], batch[0, :2]])
+
+
+def test_overlapping_libav_captures_restore_the_hosts_log_level():
+    before = av.logging.get_level()
+    first_in, second_in, first_out = threading.Event(), threading.Event(), threading.Event()
+
+    def first() -> None:
+        with libav_messages([]):
+            first_in.set()
+            second_in.wait(5)
+        first_out.set()
+
+    def second() -> None:
+        first_in.wait(5)
+        with libav_messages([]):
+            second_in.set()
+            first_out.wait(5)
+
+    threads = [threading.Thread(target=first), threading.Thread(target=second)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert av.logging.get_level() == before
+
+
+@pytest.mark.skipif(not os.path.exists("/proc/self/status"), reason="reads the umask from /proc")
+def test_finished_files_get_the_umask_without_setting_it(tmp_path):
+    # Setting the umask to read it gives another thread's new files mode 0666 for a moment.
+    old = os.umask(0o022)
+    try:
+        refuse = mock.patch("os.umask", side_effect=AssertionError("umask changed"))
+        with refuse, atomic_output(tmp_path / "f.txt", "w") as stream:
+            stream.write("x")
+    finally:
+        os.umask(old)
+    assert (tmp_path / "f.txt").stat().st_mode & 0o777 == 0o644
+
+
+@pytest.mark.parametrize("role", ["in.mp4", "out.mp4"])
+def test_the_report_never_replaces_the_video(weights, tmp_path, role):
+    make_clip(tmp_path / "in.mp4", frames=2, audio=False)
+    source = (tmp_path / "in.mp4").read_bytes()
+    with pytest.raises(vsr.VsrError, match="would replace"):
+        vsr.upscale_video(
+            tmp_path / "in.mp4", tmp_path / "out.mp4", weights=weights, report=tmp_path / role
+        )
+    assert (tmp_path / "in.mp4").read_bytes() == source
+    assert not (tmp_path / "out.mp4").exists()
+
+
+def test_two_threads_fetch_the_same_weights_at_once(weights, tmp_path, monkeypatch):
+    import io
+
+    import vsr.weights
+
+    monkeypatch.setenv("VSR_CACHE", str(tmp_path))
+    data = weights.read_bytes()
+    both_reading = threading.Barrier(2)
+
+    class Response(io.BytesIO):
+        def read(self, size=-1):
+            if self.tell() == 0:
+                both_reading.wait(5)  # both downloads are under way
+            return super().read(size)
+
+    monkeypatch.setattr(vsr.weights.urllib.request, "urlopen", lambda *a, **k: Response(data))
+    sha = vsr.weights.hashlib.sha256(data).hexdigest()
+    target = tmp_path / "w.safetensors"
+    errors: list[BaseException] = []
+
+    def fetch() -> None:
+        try:
+            vsr.weights.fetch("https://example.invalid/w", sha, target)
+        except BaseException as error:
+            errors.append(error)
+
+    threads = [threading.Thread(target=fetch) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert target.read_bytes() == data
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["w.safetensors"]
+
+
+def test_numpy_numbers_are_numbers(weights, tmp_path):
+    # A host computes times and budgets with numpy; numpy 2 reprs floats as np.float64(0.1).
+    from vsr.video.trim import parse_time
+
+    assert parse_time(np.float64(0.1)) == parse_time(0.1) == parse_time("0.1")
+    upscaler = vsr.load_model(weights, device="cpu", max_memory=np.int64(1 << 30))
+    assert upscaler.memory_budget == 1 << 30
