@@ -206,3 +206,20 @@ def test_a_kept_package_replays_as_our_graph_and_equals_eager(tmp_path, monkeypa
         torch.testing.assert_close(fast(frames), eager, rtol=2e-3, atol=2e-3)
     assert len(fast._run.graphs) == 1 and fast._run.network.built == 1
     assert fast.notes == []
+
+
+def test_an_upscaler_called_from_another_thread_runs_on_its_own_device():
+    # The current device is per thread: a service's worker thread has device 0 current,
+    # and the upscaler must still run (graphs, events) on the device it was made for.
+    import threading
+
+    last = torch.device(f"cuda:{torch.cuda.device_count() - 1}")
+    upscaler = Upscaler(load_weights(WEIGHTS), device=last, precision="fp32", cuda_graphs=True)
+    x = torch.rand(2, 3, 24, 32)
+    expected = upscaler(x).cpu()
+    results: list[torch.Tensor] = []
+    worker = threading.Thread(target=lambda: results.append(upscaler(x).cpu()))
+    worker.start()
+    worker.join()
+    assert torch.equal(results[0], expected)
+    assert torch.cuda.current_device() == 0  # the host's choice, untouched

@@ -300,3 +300,18 @@ def test_a_cuda_device_that_does_not_exist_is_one_clear_error(monkeypatch):
     monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
     with pytest.raises(VsrError, match=r"there is no cuda:5: this machine has 1 CUDA device"):
         resolve_device("cuda:5")
+
+
+def test_choosing_a_gpu_leaves_the_hosts_current_device_alone(monkeypatch):
+    # A host that loads a model on cuda:1 still means its own GPU by "cuda"; vsr enters
+    # the upscaler's device around its own work instead (vsr.upscale.device_guard).
+    from vsr.upscale import device_guard, resolve_device
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    monkeypatch.setattr(torch.cuda, "device_count", lambda: 2)
+    moved: list[object] = []
+    monkeypatch.setattr(torch.cuda, "set_device", moved.append)
+    assert resolve_device("cuda:1") == torch.device("cuda:1")
+    assert moved == []
+    with device_guard(torch.device("cpu")):  # nothing to enter on the CPU
+        pass

@@ -23,7 +23,7 @@ from vsr.errors import VsrError, first_line
 from vsr.ops.cuda_graph import GraphedNetwork
 from vsr.ops.mixed_precision import input_dtype
 from vsr.profiling import peak_memory, time_forward
-from vsr.upscale import PRECISIONS, inference_copy, with_speed_switches
+from vsr.upscale import PRECISIONS, device_guard, inference_copy, with_speed_switches
 
 # Common names for frame sizes: (width, height).
 NAMED_SIZES = {
@@ -110,7 +110,7 @@ def prepare_network(
 def _first_call_seconds(net: nn.Module, x: torch.Tensor) -> float:
     """Seconds of one call including any compilation for this shape."""
     start = time.perf_counter()
-    with torch.inference_mode():
+    with torch.inference_mode(), device_guard(x.device):  # a package loads on the current one
         net(x)
     if x.device.type == "cuda":
         torch.cuda.synchronize(x.device)

@@ -31,7 +31,7 @@ from vsr.errors import VsrError
 from vsr.ops.yuv import rgb_to_yuv, yuv_to_rgb
 from vsr.stoppable_queue import Stopped, get_unless_stopped, put_unless_stopped
 from vsr.telemetry import StageClock
-from vsr.upscale import nonfinite_message
+from vsr.upscale import device_guard, nonfinite_message
 
 _END = object()  # end of stream marker on the queues
 
@@ -270,25 +270,9 @@ class Pipeline:
         decoder.start()
         encoder.start()
         try:
-            pending = self._next_batch()
-            staged = self._upload(pending) if pending else None
-            while staged is not None:
-                following = None
-                if self.cuda:
-                    # Start the next upload before computing this batch: the copy engine
-                    # works while the SMs do.
-                    nxt = self._next_batch()
-                    following = self._upload(nxt) if nxt else None
-                result = self._process(*staged)
-                with self.clock.waiting("download"):
-                    self._put(self.batches_out, result)
-                if not self.cuda:
-                    nxt = self._next_batch()
-                    following = self._upload(nxt) if nxt else None
-                staged = following
-            with self.clock.waiting("download"):
-                self._put(self.batches_out, _END)
-            encoder.join()
+            with device_guard(self.device):  # this thread's current device, while it runs
+                self._feed_the_device()
+            encoder.join()  # the last batches are written before `stop` is set
         except BaseException as error:
             self._fail(error)
         finally:
@@ -299,6 +283,27 @@ class Pipeline:
         if self.errors:
             raise self.errors[0]
         return self.frames_written
+
+    def _feed_the_device(self) -> None:
+        """Upload, upscale and download every batch, then tell the encoder the end."""
+        pending = self._next_batch()
+        staged = self._upload(pending) if pending else None
+        while staged is not None:
+            following = None
+            if self.cuda:
+                # Start the next upload before computing this batch: the copy engine
+                # works while the SMs do.
+                nxt = self._next_batch()
+                following = self._upload(nxt) if nxt else None
+            result = self._process(*staged)
+            with self.clock.waiting("download"):
+                self._put(self.batches_out, result)
+            if not self.cuda:
+                nxt = self._next_batch()
+                following = self._upload(nxt) if nxt else None
+            staged = following
+        with self.clock.waiting("download"):
+            self._put(self.batches_out, _END)
 
 
 def __getattr__(name: str):

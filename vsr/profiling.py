@@ -38,6 +38,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from vsr.errors import VsrError
 from vsr.models import create_model
+from vsr.upscale import device_guard
 
 # The six networks of the paper and its repository, in the order of the side-by-side table.
 KNOWN_MODELS: tuple[tuple[str, str, int], ...] = (
@@ -146,7 +147,8 @@ def _synchronize(device: torch.device) -> None:
 def time_forward(model: nn.Module, x: torch.Tensor, warmup: int, repeats: int) -> tuple[float, str]:
     """Median milliseconds of one forward pass, and how it was timed."""
     device = x.device
-    with torch.inference_mode():
+    # The events record on the current device's stream: it must be x's, not device 0's.
+    with torch.inference_mode(), device_guard(device):
         for _ in range(warmup):
             model(x)
         _synchronize(device)

@@ -11,6 +11,7 @@ each is kept in a preset only where `vsr bench` shows that it pays on the machin
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import numbers
 import os
@@ -52,10 +53,15 @@ def resolve_device(device: str | torch.device | None) -> torch.device:
         count = torch.cuda.device_count()
         if device.index >= count:
             raise VsrError(f"there is no {device}: this machine has {count} CUDA device(s)")
-        # Code that takes "the current device" (CUDA events, AOTInductor's stream, graph
-        # capture streams) must mean this one.
-        torch.cuda.set_device(device)
     return device
+
+
+def device_guard(device: torch.device) -> contextlib.AbstractContextManager:
+    """Make `device` the current CUDA device of this thread for a block, and put the
+    caller's back after it. Code that takes "the current device" (AOTInductor's stream,
+    CUDA events, graph capture) must mean the upscaler's, in whatever thread calls it; a
+    global torch.cuda.set_device would instead move the host's own work to that GPU."""
+    return torch.cuda.device(device) if device.type == "cuda" else contextlib.nullcontext()
 
 
 def nonfinite_message(precision: str | None) -> str:
@@ -289,6 +295,10 @@ class Upscaler:
         if x.shape[0] == 0:
             s = self.scale
             return torch.empty(0, 3, x.shape[2] * s, x.shape[3] * s, device=self.device).float()
+        with device_guard(self.device):
+            return self._upscale_on_device(x)
+
+    def _upscale_on_device(self, x: torch.Tensor) -> torch.Tensor:
         x = x.to(self.device, self.input_dtype, non_blocking=True)
         while True:
             plan = self.plan_for(x.shape[2], x.shape[3])
@@ -305,7 +315,7 @@ class Upscaler:
                 torch.cuda.empty_cache()
                 warnings.warn(
                     f"out of GPU memory; retrying with windows of at most {self.max_pixels} pixels",
-                    stacklevel=2,
+                    stacklevel=3,  # the caller of __call__
                 )
         if not self.checked:
             return y.float()
