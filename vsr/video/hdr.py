@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import ctypes
 import struct
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import av
@@ -30,31 +31,32 @@ class Hdr10:
     luminance: tuple[float, float] | None = None
     light: tuple[int, int] | None = None
 
-    def x265_params(self) -> str:
+    def _spelled(
+        self,
+        display_key: str,
+        light_key: str,
+        chromaticity: Callable[[float], object],
+        luminance: Callable[[float], object],
+    ) -> str:
         params = []
         if self.display is not None and self.luminance is not None:
             points = "".join(
-                f"{name}({round(x * 50000)},{round(y * 50000)})"
+                f"{name}({chromaticity(x)},{chromaticity(y)})"
                 for name, (x, y) in zip(("G", "B", "R", "WP"), self.display, strict=True)
             )
             low, high = self.luminance
-            params.append(f"master-display={points}L({round(high * 10000)},{round(low * 10000)})")
+            params.append(f"{display_key}={points}L({luminance(high)},{luminance(low)})")
         if self.light is not None:
-            params.append(f"max-cll={self.light[0]},{self.light[1]}")
+            params.append(f"{light_key}={self.light[0]},{self.light[1]}")
         return ":".join(params)
 
+    def x265_params(self) -> str:
+        return self._spelled(
+            "master-display", "max-cll", lambda v: round(v * 50000), lambda v: round(v * 10000)
+        )
+
     def svtav1_params(self) -> str:
-        params = []
-        if self.display is not None and self.luminance is not None:
-            points = "".join(
-                f"{name}({_decimal(x)},{_decimal(y)})"
-                for name, (x, y) in zip(("G", "B", "R", "WP"), self.display, strict=True)
-            )
-            low, high = self.luminance
-            params.append(f"mastering-display={points}L({_decimal(high)},{_decimal(low)})")
-        if self.light is not None:
-            params.append(f"content-light={self.light[0]},{self.light[1]}")
-        return ":".join(params)
+        return self._spelled("mastering-display", "content-light", _decimal, _decimal)
 
     def params_for(self, codec: str) -> str:
         """The parameters `codec` (one of HDR10_ENCODERS) takes it in."""
