@@ -113,8 +113,16 @@ def test_out_of_memory_retries_with_smaller_windows(monkeypatch):
 def test_non_finite_output_is_refused(monkeypatch):
     up = Upscaler(create_model("imdn_rtc"), device="cpu")
     monkeypatch.setattr(up, "_network", lambda x: torch.full_like(x, float("nan")))
-    with pytest.raises(VsrError, match="NaN"):
+    with pytest.raises(VsrError, match="NaN or Inf values in fp32: the weights may be damaged"):
         up(smooth_batch(1, 8, 8))
+
+
+def test_a_nan_in_the_input_is_blamed_on_the_input_not_the_weights():
+    up = Upscaler(create_model("imdn_rtc"), device="cpu")
+    x = smooth_batch(1, 8, 8)
+    x[0, 1, 3, 4] = float("nan")
+    with pytest.raises(VsrError, match="the input holds NaN or Inf"):
+        up(x)
 
 
 def test_cuda_request_without_cuda_is_a_user_error():

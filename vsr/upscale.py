@@ -320,5 +320,7 @@ class Upscaler:
         if not self.checked:
             return y.float()
         if not torch.isfinite(y).all():
+            if not torch.isfinite(x).all():  # looked at only now: the input is to blame
+                raise VsrError("the input holds NaN or Inf values; the upscaler takes [0, 1]")
             raise VsrError(nonfinite_message(self.precision))
         return y.clamp_(0, 1).float()
