@@ -97,10 +97,11 @@ def test_tiled_imdn_stays_close_to_whole_frame():
 
 
 @pytest.mark.parametrize("one_shape", [False, True])
-@pytest.mark.parametrize(("frames", "tiled"), [(5, False), (2, True)])
+@pytest.mark.parametrize(("frames", "tiled"), [(5, False), (2, True), (5, True)])
 def test_calls_are_spread_evenly_and_one_shape_when_asked(frames, tiled, one_shape):
     # A compiled network or a CUDA graph is made per input shape: 4 windows in calls of at
-    # most 3 go as 2 + 2; 5 frames as 3 + 3 (the last padded) when one shape is asked for.
+    # most 3 go as 2 + 2; 5 frames as 3 + 3 (the last padded) when one shape is asked for,
+    # and 10 windows as 3 + 3 + 3 + 3 (the last call, of one window, padded).
     net = LocalUpscaler(2).eval()
     shapes = []
 
@@ -115,7 +116,9 @@ def test_calls_are_spread_evenly_and_one_shape_when_asked(frames, tiled, one_sha
     with torch.no_grad():
         out = run_plan(recording, x, plan, 2, max_pixels=3 * per_window, one_shape=one_shape)
         torch.testing.assert_close(out, net(x))
-    if tiled:
+    if tiled and frames == 5:
+        assert shapes == ([3, 3, 3, 3] if one_shape else [3, 3, 3, 1])
+    elif tiled:
         assert shapes == [2, 2]
     else:
         assert shapes == ([3, 3] if one_shape else [3, 2])

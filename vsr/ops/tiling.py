@@ -176,13 +176,12 @@ def _even_calls(total: int, per_call: int) -> int:
     return -(-total // calls)
 
 
-def _in_calls(network, batch: torch.Tensor, per_call: int, one_shape: bool) -> torch.Tensor:
-    """`network` over `batch` in calls of at most `per_call`, spread evenly (4 as 2 + 2, not
-    3 + 1). With `one_shape`, a short last call is padded with copies of its last item,
-    whose results are dropped: a compiled network or a CUDA graph is made once per input
-    shape, and a second shape would cost a second compilation or capture."""
+def _in_calls(network, batch: torch.Tensor, size: int, one_shape: bool) -> torch.Tensor:
+    """`network` over `batch` in calls of `size` items (from _even_calls). With `one_shape`,
+    a short call is padded with copies of its last item, whose results are dropped: a
+    compiled network or a CUDA graph is made once per input shape, and a second shape
+    would cost a second compilation or capture."""
     total = batch.shape[0]
-    size = _even_calls(total, per_call)
     results = []
     for start in range(0, total, size):
         part = batch[start : start + size]
@@ -212,13 +211,15 @@ def run_plan(
         plan.width,
     ):
         per_call = n if max_pixels is None else max(1, max_pixels // plan.tile_pixels)
-        return _in_calls(network, x, per_call, one_shape)
+        return _in_calls(network, x, _even_calls(n, per_call), one_shape)
     if (plan.padded_height, plan.padded_width) != (plan.height, plan.width):
         x = F.pad(
             x, (0, plan.padded_width - plan.width, 0, plan.padded_height - plan.height), "replicate"
         )
     jobs = [(i, window) for i in range(n) for window in plan.windows]
     per_call = len(jobs) if max_pixels is None else max(1, max_pixels // plan.tile_pixels)
+    # The split is made once for all the windows: each chunk below is one call of this size
+    # (the last one padded to it with `one_shape`).
     per_call = _even_calls(len(jobs), per_call)
     out = None
     th, tw, s = plan.tile_height, plan.tile_width, scale
