@@ -9,13 +9,13 @@ step), so restoring the step restores the data.
 from __future__ import annotations
 
 import io
-import os
 from pathlib import Path
 from typing import Any
 
 import torch
 from torch import nn
 
+from vsr.atomic_file import atomic_output
 from vsr.errors import VsrError, first_line
 from vsr.models.checkpoint import looks_like_torch_save
 
@@ -37,23 +37,14 @@ def restore_rng_state(state: dict[str, Any]) -> None:
 
 
 def save_checkpoint(path: Path, state: dict[str, Any]) -> None:
-    """torch.save to a temporary file beside path, then rename: never a half-written file."""
-    temp = path.with_name(f".{path.name}.tmp.{os.getpid()}")
+    """torch.save, written through atomic_output: never a half-written file."""
     # Serialised in memory first: torch.save's own file writer turns a full disk into a
     # RuntimeError without errno ("unexpected pos"), which the CLI cannot tell from a bug.
     # Python's write raises OSError(ENOSPC), shown as one line. A checkpoint is megabytes.
     buffer = io.BytesIO()
     torch.save(state, buffer)
-    try:
-        try:
-            with open(temp, "wb") as file:
-                file.write(buffer.getbuffer())
-        except OSError as error:
-            error.filename = error.filename or str(path)
-            raise
-        os.replace(temp, path)
-    finally:
-        temp.unlink(missing_ok=True)
+    with atomic_output(path) as file:
+        file.write(buffer.getbuffer())
 
 
 # What every checkpoint this module writes holds (see training_state).
