@@ -8,7 +8,7 @@ import pytest
 import torch
 
 from vsr.errors import VsrError
-from vsr.ops.yuv import yuv_to_rgb
+from vsr.ops.yuv import GBR, yuv_to_rgb
 from vsr.video import colors
 from vsr.video.codecs import video_encoder, video_encoders
 from vsr.video.pixfmt import nearest_supported, parse_planar, planar_equivalent
@@ -75,9 +75,9 @@ def test_encoder_list():
 
 @pytest.mark.parametrize(("stored", "depth"), [("bgr0", 8), ("gbrp10le", 10)])
 def test_an_rgb_source_comes_back_as_its_own_rgb(tmp_path, stored, depth):
-    # The reader hands the engine YUV planes, which it turns back into RGB. swscale's
-    # RGB -> YUV was biased (8-bit: -0.7, +0.5, -0.9 codes in R, G, B); vsr's own maths,
-    # which the engine's inverse matches, leaves only the rounding of the YUV codes.
+    # The engine turns the reader's planes into RGB. swscale's RGB -> YUV was biased
+    # against the engine's inverse (8-bit: -0.7, +0.5, -0.9 codes in R, G, B); an RGB
+    # source's planes are now its own G, B, R, read as they are.
     peak = (1 << depth) - 1
     rng = np.random.default_rng(depth)
     pictures = [rng.integers(0, 65536, (24, 32, 3), dtype=np.uint16) for _ in range(2)]
@@ -99,9 +99,10 @@ def test_an_rgb_source_comes_back_as_its_own_rgb(tmp_path, stored, depth):
         got = []
         for frame in reader.frames():
             y, u, v = (torch.from_numpy(p.astype(np.int32))[None] for p in frame.planes)
-            rgb = yuv_to_rgb(y, u, v, info.color_matrix, info.color_range, info.bit_depth)
+            matrix = GBR if info.rgb_planes else info.color_matrix
+            rgb = yuv_to_rgb(y, u, v, matrix, info.color_range, info.bit_depth)
             got.append(rgb[0].numpy() * peak)
-    assert (info.bit_depth, info.color_range) == (depth, "pc")
+    assert (info.bit_depth, info.color_range, info.rgb_planes) == (depth, "pc", True)
     for picture, stored_rgb in zip(got, wanted, strict=True):
         reference = stored_rgb.transpose(2, 0, 1).astype(np.float64)
         error = picture - reference

@@ -15,6 +15,7 @@ import torch
 
 from vsr.engine import ColourSpec, Pipeline
 from vsr.errors import VsrError
+from vsr.ops.yuv import GBR
 from vsr.progress import ProgressLines, on_a_terminal
 from vsr.report import RunReport, write_json
 from vsr.scaling import NETWORK_SCALES, plan_geometry, round_to_even
@@ -329,7 +330,10 @@ def start_upscale(
                 device=dev,
                 batch=batch,
                 source=ColourSpec(
-                    info.color_matrix, info.color_range, info.bit_depth, info.chroma_shift
+                    GBR if info.rgb_planes else info.color_matrix,
+                    info.color_range,
+                    info.bit_depth,
+                    info.chroma_shift,
                 ),
                 target=ColourSpec(
                     writer.color_matrix, writer.color_range, writer.bit_depth, writer.chroma_shift

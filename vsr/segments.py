@@ -197,7 +197,8 @@ def _chain(first, rest):
 
 def same_colour_and_layout(a: VideoInfo, b: VideoInfo) -> bool:
     """Whether the engine treats frames of the two clips alike (so outputs can be equal)."""
-    fields = ("width", "height", "pix_fmt", "color_matrix", "color_range", "bit_depth")
+    fields = ("width", "height", "pix_fmt", "rgb_planes", "color_matrix", "color_range")
+    fields += ("bit_depth",)
     return all(getattr(a, name) == getattr(b, name) for name in fields)
 
 

@@ -48,6 +48,10 @@ _ALIASES = {
 }
 
 
+# The "matrix" of planes that hold an RGB picture as G, B, R (an RGB source, repacked).
+GBR = "gbr"
+
+
 def matrix_coefficients(matrix: str) -> tuple[float, float]:
     """(Kr, Kb) for a matrix name such as "bt709", "bt470bg" or "bt2020nc"."""
     key = _ALIASES.get(matrix.lower())
@@ -116,8 +120,13 @@ def yuv_to_rgb(
     """Integer planes (N x H x W, chroma possibly subsampled) -> float N x 3 x H x W in [0, 1].
 
     The chroma subsampling is read from the plane shapes. 10- and 12-bit planes may come as
-    int16 (a bit-for-bit view of uint16: the values fit) or any wider integer type.
+    int16 (a bit-for-bit view of uint16: the values fit) or any wider integer type. With
+    `matrix` GBR the planes are an RGB picture's G, B and R (FFmpeg's planar RGB order), at
+    full range: no matrix applies.
     """
+    if matrix == GBR:
+        peak = float((1 << bit_depth) - 1)
+        return torch.stack([_as_float(v), _as_float(y), _as_float(u)], dim=1) / peak
     kr, kb = matrix_coefficients(matrix)
     kg = 1.0 - kr - kb
     y_off, y_span, c_mid, c_span = _levels(color_range, bit_depth)

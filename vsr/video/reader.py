@@ -35,7 +35,7 @@ class VideoInfo:
     path: Path
     width: int
     height: int
-    pix_fmt: str  # planar YUV format the frames are delivered in
+    pix_fmt: str  # planar YUV format the frames are delivered in (or its size, with rgb_planes)
     bit_depth: int
     chroma_shift: tuple[int, int]  # (log2 horizontal, log2 vertical) subsampling
     time_base: Fraction
@@ -53,6 +53,9 @@ class VideoInfo:
     color_matrix_guessed: bool = False  # True when the file had no matrix tag
     sample_aspect_ratio: Fraction | None = None  # pixel shape; None: square (unset)
     hdr10: Hdr10 | None = None  # HDR10 static metadata (mastering display, light levels)
+    # An RGB source: the planes are its G, B and R, repacked losslessly (the engine's upload
+    # reads them with vsr.ops.yuv.GBR). color_matrix is then the output's, not the planes'.
+    rgb_planes: bool = False
     cut: Cut | None = None  # the part of the clip delivered (None: all of it)
 
     def describe(self) -> str:
@@ -380,19 +383,20 @@ class VideoReader:
 
     def _conversion_for(self, frame: av.VideoFrame) -> dict | None:
         """swscale arguments that bring a source frame to info.pix_fmt, or None. An RGB-like
-        source is only repacked to planar RGB here (no matrix): `_yuv_from_rgb` then applies
-        the matrix with the same maths the engine inverts, where swscale's conversion is
-        biased (about +1 code of green at 8 bits, +1.4 of luma at 10)."""
+        source is only repacked to planar RGB (info.rgb_planes): the engine reads RGB from it
+        as it is, where swscale's RGB -> YUV would be biased against the engine's inverse
+        (about +1 code of green at 8 bits, +1.4 of luma at 10) and cost a conversion."""
+        if self.info.rgb_planes:
+            bits = self.info.bit_depth
+            planar_rgb = "gbrp" if bits == 8 else f"gbrp{bits}le"
+            return None if frame.format.name == planar_rgb else {"format": planar_rgb}
         if frame.format.name == self.info.pix_fmt:
             return None
-        if self._rgb_like:
-            bits = self.info.bit_depth
-            return {"format": "gbrp" if bits == 8 else f"gbrp{bits}le"}
         matrix_code = colors.code_of(colors.MATRIX_TAGS, self.info.color_matrix)
         source_range = colors.RANGE_CODES["pc"] if frame.format.name.startswith("yuvj") else None
         return {
             "format": self.info.pix_fmt,
-            "src_colorspace": None if self._rgb_like else matrix_code,
+            "src_colorspace": matrix_code,
             "dst_colorspace": matrix_code,
             "src_color_range": source_range,
             "dst_color_range": colors.RANGE_CODES[self.info.color_range],
@@ -415,25 +419,7 @@ class VideoReader:
             row = plane.line_size // dtype.itemsize
             view = np.frombuffer(plane, dtype=dtype).reshape(plane.height, row)
             planes.append(np.ascontiguousarray(view[:, : plane.width]))
-        if self._rgb_like:
-            green, blue, red = planes
-            return self._yuv_from_rgb(red, green, blue)
         return planes[0], planes[1], planes[2]
-
-    def _yuv_from_rgb(
-        self, red: np.ndarray, green: np.ndarray, blue: np.ndarray
-    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Full-range 4:4:4 planes of an RGB picture, in the matrix info names."""
-        import torch
-
-        from vsr.ops.yuv import rgb_to_yuv
-
-        bits = self.info.bit_depth
-        rgb = torch.from_numpy(np.stack([red, green, blue]).astype(np.float32))
-        rgb = rgb.unsqueeze(0) / float((1 << bits) - 1)
-        planes = rgb_to_yuv(rgb, self.info.color_matrix, "pc", bits, (0, 0))
-        # int16 above 8 bits is a bit-for-bit view of the uint16 codes.
-        return tuple(p[0].numpy().view(np.uint8 if bits == 8 else np.uint16) for p in planes)
 
     # -- metadata --------------------------------------------------------------------
 
@@ -493,6 +479,7 @@ class VideoReader:
             or stream.codec_context.sample_aspect_ratio
             or None,
             hdr10=hdr10_of(frame),
+            rgb_planes=self._rgb_like,
             cut=cut,
         )
 
