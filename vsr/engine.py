@@ -218,8 +218,9 @@ class Pipeline:
         # upload: planes -> network input; model: the network alone; download: network
         # output -> encoder planes on the host. On a GPU these are host-side times (kernel
         # launches): nothing here waits for the device, so the host queues the next batch
-        # while this one computes. The network's own device time is taken by CUDA events. The NaN/Inf check is a flag on the device, read by the
-        # encoder thread once the batch has landed and before any of its frames is written.
+        # while this one computes. The network's own device time is taken by CUDA events.
+        # The NaN/Inf check is a flag on the device, read by the encoder thread once the
+        # batch has landed and before any of its frames is written.
         with self.clock.working("upload"):
             rgb = yuv_to_rgb(*planes, src.matrix, src.color_range, src.bit_depth)
             if self.network_input_size is not None:

@@ -15,8 +15,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         help="upscale an image or a folder of images",
         description="Upscale still images (PNG, BMP, JPEG, WebP, TIFF). Grey, grey + alpha, RGBA "
         "(alpha enlarged with bicubic) and 16-bit PNG and TIFF (16 bits kept in a PNG output) "
-        "are handled; EXIF orientation is applied. With a folder IN, OUT is a folder and existing outputs are skipped; an "
-        "image that fails is listed at the end (exit 1) and the others are still done.",
+        "are handled; EXIF orientation is applied. With a folder IN, OUT is a folder and "
+        "existing outputs are skipped; an image that fails is listed at the end (exit 1) and "
+        "the others are still done.",
     )
     parser.add_argument("input", metavar="IN", help="image file or folder of images")
     parser.add_argument("output", metavar="OUT", help="output image file, or folder")
