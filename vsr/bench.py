@@ -275,21 +275,14 @@ def check_encoder(codec: str, width: int, height: int, pix_fmt: str, options: di
     """Open the encoder once with these settings, so a bad codec or option is one clear
     error before anything is measured."""
     from vsr.video.codecs import video_encoder
+    from vsr.video.encoder_trial import trial_open
 
     video_encoder(codec)  # an unknown name: VsrError listing the available ones
-    context = av.codec.CodecContext.create(codec, "w")
-    context.width, context.height, context.pix_fmt = width, height, pix_fmt
-    context.time_base = Fraction(1, 25)
-    context.options = dict(options)
-    try:
-        context.open()
-    except (av.error.FFmpegError, ValueError) as error:
+    # The writer's own trial open: it also refuses options the encoder does not use.
+    error = trial_open(codec, width, height, pix_fmt, Fraction(1, 25), None, options)
+    if error is not None:
         shown = " ".join(f"{k}={v}" for k, v in options.items())
-        raise VsrError(
-            f"cannot open {codec} {pix_fmt} with {shown or 'no options'}: {error}"
-        ) from None
-    finally:
-        del context
+        raise VsrError(f"cannot open {codec} {pix_fmt} with {shown or 'no options'}: {error}")
 
 
 @torch.inference_mode()
