@@ -5,6 +5,7 @@ from __future__ import annotations
 import fnmatch
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tomllib
@@ -17,6 +18,8 @@ from media import make_clip
 from vsr import bundled
 
 REPO = Path(__file__).resolve().parent.parent
+# What a copy of the checkout for building a wheel leaves out: history, environments, caches.
+UNPACKAGED = (".git", ".venv", ".device-carry", "build", "dist", "*.egg-info", "__pycache__")
 SETUPTOOLS = tomllib.loads((REPO / "pyproject.toml").read_text())["tool"]["setuptools"]
 
 
@@ -70,8 +73,12 @@ def test_a_built_wheel_upscales_with_its_bundled_weights_outside_the_source_tree
     # folder and runs vsr from elsewhere, so nothing can come from the source tree.
     wheels, target, work = tmp_path / "wheels", tmp_path / "target", tmp_path / "work"
     work.mkdir()
+    # setuptools builds inside the tree it is given (build/, vsr.egg-info/): give it a copy,
+    # so that the test leaves nothing in the checkout.
+    source = tmp_path / "source"
+    shutil.copytree(REPO, source, ignore=shutil.ignore_patterns(*UNPACKAGED))
     pip = [sys.executable, "-m", "pip", "--disable-pip-version-check", "-q"]
-    subprocess.run([*pip, "wheel", "--no-deps", "-w", wheels, REPO], check=True)
+    subprocess.run([*pip, "wheel", "--no-deps", "-w", wheels, source], check=True)
     (wheel,) = wheels.glob("vsr-*.whl")
     subprocess.run([*pip, "install", "--no-deps", "--target", target, wheel], check=True)
     env = {**os.environ, "PYTHONPATH": str(target), "VSR_CACHE": str(tmp_path / "cache")}
