@@ -40,7 +40,7 @@ from vsr.cluster_task import (
     run_clip,
 )
 from vsr.errors import VsrError
-from vsr.progress import on_a_terminal
+from vsr.progress import bars_shown
 from vsr.report import write_json
 
 # Re-runs of a task whose worker or node died (Ray system failures), per task.
@@ -238,9 +238,7 @@ def run_clips(
         for job in jobs
     }
     outcomes: dict[ClipJob, dict[str, Any]] = {}
-    bar = tqdm(
-        total=len(jobs), unit="clip", desc="cluster", disable=not progress or not on_a_terminal()
-    )
+    bar = tqdm(total=len(jobs), unit="clip", desc="cluster", disable=not bars_shown(progress))
     try:
         while pending:
             # Wake up now and then even when no clip ends, to show the frames so far.

@@ -37,7 +37,7 @@ from vsr.cluster import (
 )
 from vsr.cluster_task import ShippedWeights, engine_weights, where_am_i
 from vsr.errors import VsrError
-from vsr.progress import on_a_terminal
+from vsr.progress import bars_shown
 from vsr.report import write_json
 from vsr.segment_store import KeptSegment, SegmentStore, file_crc32, segment_file
 from vsr.segments import (
@@ -342,7 +342,7 @@ def _run_segments(source, segments, work, weights, options, progress, log, keep)
         total=len(segments),
         unit="segment",
         desc=source.name,
-        disable=not progress or not on_a_terminal(),
+        disable=not bars_shown(progress),
     )
     start = time.perf_counter()
 

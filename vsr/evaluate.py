@@ -25,7 +25,7 @@ from vsr.image import upscale_image
 from vsr.imageio import IMAGE_EXTENSIONS, read_image
 from vsr.metrics import crop_to_common, psnr, rgb_to_y, ssim
 from vsr.ops.imresize import imresize
-from vsr.progress import on_a_terminal
+from vsr.progress import bars_shown
 from vsr.upscale import Upscaler
 
 
@@ -172,7 +172,7 @@ def evaluate_dataset(
         pairs,
         desc=f"{dataset.name} x{scale}",
         unit="img",
-        disable=not progress or not on_a_terminal(),  # a log gets no carriage returns
+        disable=not bars_shown(progress),  # a log gets no carriage returns
         leave=False,
     ):
         hr = _as_rgb(read_image(hr_path), hr_path)

@@ -22,7 +22,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from vsr.errors import VsrError, describe_error, is_out_of_space
-from vsr.progress import on_a_terminal
+from vsr.progress import bars_shown
 from vsr.report import FolderReport, RunReport, write_json
 
 VIDEO_EXTENSIONS = {
@@ -220,9 +220,7 @@ def process_folder(
     started = time.monotonic()
     clashes = clashing_outputs(clips, out_dir)
     finisher = _Finisher(summary, log)
-    overall = tqdm(
-        total=len(clips), unit="clip", desc="folder", disable=not progress or not on_a_terminal()
-    )
+    overall = tqdm(total=len(clips), unit="clip", desc="folder", disable=not bars_shown(progress))
     try:
         for clip in clips:
             if finisher.out_of_space is not None:

@@ -20,6 +20,11 @@ def on_a_terminal() -> bool:
     return sys.stderr.isatty()
 
 
+def bars_shown(progress: bool = True) -> bool:
+    """Whether to draw tqdm bars: progress was asked for and stderr is a terminal."""
+    return progress and on_a_terminal()
+
+
 class ProgressLines:
     """Counts frames and writes "vsr: NAME: frame 1200 of 3000 (40%), 12.3 fps" at most
     every `interval` seconds (default LOG_INTERVAL_S). Call it with the frames finished

@@ -66,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
     from vsr.api import load_model
     from vsr.image import upscale_image
     from vsr.imageio import read_image, write_image
-    from vsr.progress import on_a_terminal
+    from vsr.progress import bars_shown
 
     source, target = Path(args.input), Path(args.output)
     jobs = _jobs(source, target, args.overwrite)
@@ -86,7 +86,7 @@ def run(args: argparse.Namespace) -> int:
         return 0
     failures: list[tuple[Path, str]] = []
     # A bar only where it can be drawn: in a log its carriage returns pile up.
-    for image_in, image_out in tqdm(jobs, unit="img", disable=not on_a_terminal()):
+    for image_in, image_out in tqdm(jobs, unit="img", disable=not bars_shown()):
         try:
             pixels = read_image(image_in, keep_grey_alpha=True)
             write_image(image_out, upscale_image(upscaler, pixels, args.scale))
