@@ -125,6 +125,29 @@ def test_a_nan_in_the_input_is_blamed_on_the_input_not_the_weights():
         up(x)
 
 
+def test_input_plainly_outside_0_1_is_refused_before_the_network_runs(monkeypatch):
+    up = Upscaler(create_model("imdn_rtc"), device="cpu")
+    ran = []
+    monkeypatch.setattr(up, "_network", lambda x: ran.append(x) or x.repeat(1, 1, 2, 2))
+    with pytest.raises(VsrError, match=r"spans \[0, 127\.5\]; divide 0..255 values by 255"):
+        up(smooth_batch(1, 8, 8) * 255)
+    with pytest.raises(VsrError, match=r"spans \[-1, 0\]$"):
+        up(smooth_batch(1, 8, 8) * 2 - 1)
+    assert ran == []
+
+
+def test_a_bicubic_overshoot_is_input_in_range_and_unchecked_calls_take_anything():
+    torch.manual_seed(0)
+    model = create_model("imdn_rtc")
+    x = smooth_batch(1, 8, 8)
+    x[0, 0, 0, 0], x[0, 1, 0, 1] = 1.08, -0.05  # what a bicubic enlargement gives at edges
+    y = Upscaler(model, device="cpu")(x)
+    assert y.shape == (1, 3, 16, 16) and y.min() >= 0 and y.max() <= 1
+    # The engine checks its own frames; it gets the raw network output for any input.
+    raw = Upscaler(model, device="cpu", checked=False)(x * 255)
+    assert raw.shape == (1, 3, 16, 16) and torch.isfinite(raw).all()
+
+
 def test_cuda_request_without_cuda_is_a_user_error():
     if torch.cuda.is_available():
         pytest.skip("CUDA present")

@@ -72,6 +72,23 @@ def nonfinite_message(precision: str | None) -> str:
     return f"the network produced NaN or Inf values in {precision}; run it in fp32"
 
 
+# How far outside [0, 1] an input may reach before it is refused: a bicubic enlargement (the
+# input of IMDN_AS) overshoots by a few percent at edges; 0..255 or -1..1 input is far out.
+INPUT_RANGE_SLACK = 0.5
+
+
+def check_input_range(x: torch.Tensor) -> None:
+    """Refuse float input that is plainly not in [0, 1] (0..255 values, or -1..1): the
+    network would turn it into a white or black picture without a word."""
+    low, high = (float(v) for v in torch.aminmax(x))  # NaN compares false: blamed later
+    if low < -INPUT_RANGE_SLACK or high > 1 + INPUT_RANGE_SLACK:
+        hint = "; divide 0..255 values by 255" if high > 1 + INPUT_RANGE_SLACK else ""
+        raise VsrError(
+            f"the upscaler takes float input in [0, 1], and this one spans "
+            f"[{low:.4g}, {high:.4g}]{hint}"
+        )
+
+
 def bytes_per_pixel(model: nn.Module, dtype: torch.dtype) -> int:
     """Rough activation memory of one input pixel (for the memory budget)."""
     conv = next(m for m in model.modules() if isinstance(m, nn.Conv2d))
@@ -295,6 +312,8 @@ class Upscaler:
         if x.shape[0] == 0:
             s = self.scale
             return torch.empty(0, 3, x.shape[2] * s, x.shape[3] * s, device=self.device).float()
+        if self.checked:
+            check_input_range(x)
         with device_guard(self.device):
             return self._upscale_on_device(x)
 
