@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import copy
 import shutil
+import threading
+import time
 
 import pytest
 import torch
@@ -93,6 +95,43 @@ def test_a_damaged_package_is_built_again(built, same_cache, monkeypatch, tmp_pa
     monkeypatch.setattr(aot, "build_package", rebuild)
     torch.testing.assert_close(fresh(x), expected, rtol=1e-4, atol=1e-5)
     assert builds == [path] and (fresh.built, fresh.loaded) == (1, 0)
+
+
+def test_two_threads_asking_for_one_shape_build_it_once(built, tmp_path, monkeypatch):
+    import vsr.ops.aot_package as aot
+
+    model, x, expected, packaged, _, _ = built
+    good = tmp_path / "good.pt2"
+    shutil.copyfile(packaged.package_path(x), good)
+    monkeypatch.setenv("VSR_CACHE", str(tmp_path / "empty-cache"))
+    building = threading.Event()
+    builds = []
+
+    def slow_build(network, example, mode, target):
+        builds.append(target)
+        building.set()
+        time.sleep(0.3)  # long enough for the other thread to look for the package
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(good, target)
+
+    monkeypatch.setattr(aot, "build_package", slow_build)
+    networks = [PackagedNetwork(_engine_copy(model)) for _ in range(2)]
+    results: list[torch.Tensor] = [torch.empty(0)] * 2
+
+    def call(i: int) -> None:
+        results[i] = networks[i](x)
+
+    first = threading.Thread(target=call, args=(0,))
+    first.start()
+    building.wait(timeout=30)
+    second = threading.Thread(target=call, args=(1,))
+    second.start()
+    first.join()
+    second.join()
+    assert len(builds) == 1
+    assert [(n.built, n.loaded) for n in networks] == [(1, 0), (0, 1)]
+    for result in results:
+        torch.testing.assert_close(result, expected, rtol=1e-4, atol=1e-5)
 
 
 def test_a_package_is_named_by_everything_that_decides_its_code(built):

@@ -23,6 +23,7 @@ import contextlib
 import hashlib
 import inspect
 import platform
+import threading
 import warnings
 from collections.abc import Callable
 from pathlib import Path
@@ -37,6 +38,10 @@ PACKAGE_FORMAT = "vsr-aot-1"
 # The packages kept: after a build, the least recently used go beyond this many bytes
 # (a few MB each on the CPU; a user of many frame sizes should not fill the disk).
 CACHE_BYTES = 2 << 30
+# One build at a time in a process: two threads asking for the same shape then build it
+# once (the second loads what the first built), and the warning filters a build changes
+# for its duration are not restored out of order by another build (they are global).
+_BUILDING = threading.Lock()
 
 
 def packages_dir() -> Path:
@@ -85,6 +90,10 @@ class PackagedNetwork:
         return packages_dir() / f"{type(self.network).__name__.lower()}-{digest}.pt2"
 
     def _load_or_build(self, x: torch.Tensor) -> Callable[[torch.Tensor], torch.Tensor]:
+        with _BUILDING:
+            return self._load_or_build_alone(x)
+
+    def _load_or_build_alone(self, x: torch.Tensor) -> Callable[[torch.Tensor], torch.Tensor]:
         path = self.package_path(x)
         if path.is_file():
             try:
