@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import errno
 import importlib
+import logging
 import os
 import shlex
 import signal
@@ -86,6 +87,25 @@ def _give_closed_streams_a_sink() -> None:
             setattr(sys, name, open(fd, "w", closefd=False))  # noqa: SIM115 - for the process
 
 
+class _ProgressToStderr:
+    """For one command: vsr's log lines (progress in a log file) printed to stderr as they
+    are; a program that calls the API configures logging itself instead."""
+
+    def __enter__(self) -> None:
+        self.logger = logging.getLogger("vsr")
+        self.handler = logging.StreamHandler(sys.stderr)
+        self.handler.setFormatter(logging.Formatter("%(message)s"))
+        self.before = self.logger.level, self.logger.propagate
+        self.logger.addHandler(self.handler)
+        self.logger.setLevel(logging.INFO)
+        self.logger.propagate = False  # not twice, should the caller log to stderr too
+
+    def __exit__(self, *exc: object) -> None:
+        self.logger.removeHandler(self.handler)
+        level, self.logger.propagate = self.before
+        self.logger.setLevel(level)  # not by assignment: the logger caches its level checks
+
+
 def main(argv: list[str] | None = None) -> int:
     _give_closed_streams_a_sink()
     parser = build_parser()
@@ -100,7 +120,8 @@ def main(argv: list[str] | None = None) -> int:
     if on_main_thread:
         term_before = signal.signal(signal.SIGTERM, _terminate)
     try:
-        return int(args.func(args) or 0)
+        with _ProgressToStderr():
+            return int(args.func(args) or 0)
     except VsrError as error:
         print(f"vsr: error: {error}", file=sys.stderr)
         _print_notes(error)

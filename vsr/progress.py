@@ -3,16 +3,24 @@
 On a terminal, tqdm draws bars. When stderr is a file or a pipe (a job's log), the bars'
 carriage returns and cursor moves would fill it with thousands of overwritten lines, so
 the bars are off there and a long clip says how far it is in a plain line now and then.
+Those lines go through Python's logging (logger "vsr", level INFO), so that a program
+embedding vsr decides where they go; the command line prints them to stderr.
 """
 
 from __future__ import annotations
 
+import logging
 import sys
 import time
 from collections.abc import Callable
 
 # Seconds between two progress lines in a log.
 LOG_INTERVAL_S = 30.0
+LOGGER = logging.getLogger("vsr")
+
+
+def _log(line: str) -> None:
+    LOGGER.info(line)
 
 
 def on_a_terminal() -> bool:
@@ -36,7 +44,7 @@ class ProgressLines:
         total: int | None,
         initial: int = 0,
         interval: float | None = None,
-        write: Callable[[str], None] = lambda line: print(line, file=sys.stderr, flush=True),
+        write: Callable[[str], None] = _log,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
         self.name, self.total, self.done = name, total, initial

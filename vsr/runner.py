@@ -627,8 +627,8 @@ def upscale_video(
     it, so that after an interruption the same call goes on from there. Raises VsrError for
     a user mistake; on any failure, Ctrl-C included, no output file is left behind (with
     `resume`, the finished chunks stay). An existing output is refused unless `overwrite`.
-    `progress` draws a bar when stderr is a terminal, else prints a line to stderr every
-    30 s (False: neither); `on_frames(n)` is called as each batch of n frames is encoded.
+    `progress` draws a bar when stderr is a terminal, else logs a line every 30 s (logger
+    "vsr", level INFO; the command line prints them to stderr) (False: neither); `on_frames(n)` is called as each batch of n frames is encoded.
     Returns the run report (also written to `report` as JSON; its folders are made).
     """
     return start_upscale(
