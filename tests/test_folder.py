@@ -13,8 +13,9 @@ from media import make_clip
 
 from vsr.bench_clip import make_bench_clip
 from vsr.cli import main
-from vsr.folder import STATE_FILE, process_folder, watch_folder
+from vsr.folder import process_folder, watch_folder
 from vsr.report import FolderReport, RunReport
+from vsr.watch_state import STATE_FILE, WatchState
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
@@ -130,7 +131,7 @@ def test_watch_does_each_clip_once_across_restarts_and_does_not_retry_failures(t
     summary = watch_folder(clips, out, first, **quick)
     assert sorted(first.calls) == [("a.mp4", 4), ("bad.mp4", 4)]
     assert summary.count("failed") == 1
-    state = json.loads((out / STATE_FILE).read_text())["clips"]
+    state = WatchState(out).clips
     assert state["a.mp4"]["status"] == "done" and state["bad.mp4"]["status"] == "failed"
     assert "broken clip" in state["bad.mp4"]["error"]
 
@@ -154,7 +155,7 @@ def test_watch_treats_an_output_finished_before_a_crash_as_done(tmp_path):
     runner = Recorder()
     watch_folder(clips, out, runner, interval_s=0.05, idle_exit_s=0.2, log=lambda _: None)
     assert runner.calls == []
-    assert json.loads((out / STATE_FILE).read_text())["clips"]["a.mp4"]["status"] == "done"
+    assert WatchState(out).clips["a.mp4"]["status"] == "done"
 
 
 def test_watch_from_the_command_line(tmp_path, weights):
@@ -164,7 +165,7 @@ def test_watch_from_the_command_line(tmp_path, weights):
     args = ["run", str(clips), str(out), "--weights", str(weights), "--quiet", "--watch"]
     assert main([*args, "--watch-interval", "0.1", "--idle-exit", "0.5"]) == 0
     assert (out / "a.mp4").exists()
-    assert json.loads((out / STATE_FILE).read_text())["clips"]["a.mp4"]["status"] == "done"
+    assert WatchState(out).clips["a.mp4"]["status"] == "done"
 
 
 def test_the_clips_of_a_folder_share_one_network_and_one_upscaler(tmp_path, weights):
@@ -218,7 +219,7 @@ def test_watch_survives_a_clip_removed_while_it_runs_and_records_it(tmp_path):
     summary = watch_folder(clips, out, runner, interval_s=0.05, idle_exit_s=0.2, log=lambda _: None)
     assert sorted(runner.calls) == [("gone.mp4", 4), ("kept.mp4", 4)]
     assert summary.count("done") == 2
-    state = json.loads((out / STATE_FILE).read_text())["clips"]
+    state = WatchState(out).clips
     assert state["gone.mp4"]["status"] == "done" and state["gone.mp4"]["signature"][0] == 4
 
 
@@ -299,7 +300,7 @@ def test_watch_does_not_take_an_earlier_clips_output_for_a_new_clips(tmp_path):
     assert second.calls == []
     assert [c["status"] for c in summary.clips] == ["failed"]
     assert "which a.avi already was" in summary.clips[0]["error"]
-    state = json.loads((out / STATE_FILE).read_text())["clips"]
+    state = WatchState(out).clips
     assert state["a.mkv"]["status"] == "failed" and state["a.avi"]["status"] == "done"
 
 

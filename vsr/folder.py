@@ -7,14 +7,13 @@ clip's start-up (probe, encoder set-up, first frames decoded) plus the encoding 
 last batch or two; each clip's report shows them as `startup_s` and `drain_s`. A failing
 clip is recorded and the others go on.
 
-Watching keeps a small state file in OUT_DIR (`.vsr-watch.json`, rewritten atomically) that
-names every clip done or failed with the size and modification time it had, so a restart
-does each clip exactly once, and a failed clip is retried only if the file changes.
+Watching keeps a state file in OUT_DIR (vsr.watch_state) that names every clip done or
+failed with the size and modification time it had, so a restart does each clip exactly
+once, and a failed clip is retried only if the file changes.
 """
 
 from __future__ import annotations
 
-import json
 import sys
 import threading
 import time
@@ -24,12 +23,12 @@ from pathlib import Path
 from vsr.errors import VsrError, describe_error, is_out_of_space
 from vsr.progress import bars_shown
 from vsr.report import FolderReport, RunReport, write_json
+from vsr.watch_state import WatchState
 
 VIDEO_EXTENSIONS = {
     ".mp4", ".m4v", ".mkv", ".mov", ".webm", ".avi", ".ts", ".mts", ".m2ts",
     ".mpg", ".mpeg", ".flv", ".wmv", ".y4m", ".3gp", ".ogv",
 }  # fmt: skip
-STATE_FILE = ".vsr-watch.json"
 
 # Runs one clip: returns its report, or a callable that finishes the file and returns it.
 # run_clip(clip, output) upscales one clip; a watch calls run_clip(clip, output,
@@ -252,47 +251,6 @@ def process_folder(
     if finisher.out_of_space is not None:  # the last clip met the full disk
         raise finisher.out_of_space
     return summary
-
-
-class WatchState:
-    """Which clips are done or failed, kept in OUT_DIR so restarts do not repeat work."""
-
-    def __init__(self, out_dir: Path) -> None:
-        self.path = out_dir / STATE_FILE
-        self.clips: dict[str, dict] = {}
-        if self.path.exists():
-            try:
-                self.clips = json.loads(self.path.read_text()).get("clips", {})
-            except (json.JSONDecodeError, AttributeError):
-                raise VsrError(f"{self.path} is damaged; move it away to start over") from None
-
-    @staticmethod
-    def signature(clip: Path) -> list[int]:
-        stat = clip.stat()
-        return [stat.st_size, stat.st_mtime_ns]
-
-    def settled(self, clip: Path) -> bool:
-        """Done or failed on exactly this version of the file (so: not run again). A clip
-        that changed since is another version: a copy that stalled longer than the watch
-        interval and then went on, or a clip dropped in again."""
-        entry = self.clips.get(clip.name)
-        return entry is not None and entry["signature"] == self.signature(clip)
-
-    def done_before(self, clip: Path) -> bool:
-        entry = self.clips.get(clip.name)
-        return entry is not None and entry["status"] == "done"
-
-    def record(
-        self, clip: Path, status: str, error: str = "", signature: list[int] | None = None
-    ) -> None:
-        """Note `clip` as done or failed. `signature` is the version that was processed
-        (taken before the run, so a clip removed or replaced meanwhile is still recorded)."""
-        if signature is None:
-            signature = self.signature(clip)
-        self.clips[clip.name] = {"status": status, "signature": signature}
-        if error:
-            self.clips[clip.name]["error"] = error
-        write_json({"clips": self.clips}, self.path)
 
 
 def watch_folder(

@@ -1,0 +1,114 @@
+"""What a folder watch has done, kept in its output folder so that restarts repeat nothing.
+
+The state is a JSON-lines file (`.vsr-watch.jsonl`): one line per clip done or failed, with
+the size and modification time the clip had. A watch appends a line per clip, so the cost
+of a record does not grow with the clips behind it (rewriting a whole JSON file took 0.2 s
+a clip at 10,000 clips and 2 s at 100,000). The first record of a watch rewrites the file
+with one line per clip, the latest, so it holds no more lines than clips. A line cut short
+by a crash is the one record that crash lost; any other unreadable line means the file is
+not vsr's state, and the watch stops rather than redo or skip clips on a guess.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from vsr.atomic_file import atomic_output
+from vsr.errors import VsrError
+
+STATE_FILE = ".vsr-watch.jsonl"
+# The whole-file JSON state of vsr before the journal: read once, then replaced.
+OLD_STATE_FILE = ".vsr-watch.json"
+
+
+class WatchState:
+    """Which clips are done or failed (`clips`: name -> {"status", "signature"[, "error"]})."""
+
+    def __init__(self, out_dir: Path) -> None:
+        self.path = out_dir / STATE_FILE
+        self._old_path = out_dir / OLD_STATE_FILE
+        self.clips: dict[str, dict[str, Any]] = {}
+        self._compacted = False
+        if self.path.exists():
+            self.clips = _read_lines(self.path)
+        elif self._old_path.exists():
+            self.clips = _read_old(self._old_path)
+
+    @staticmethod
+    def signature(clip: Path) -> list[int]:
+        stat = clip.stat()
+        return [stat.st_size, stat.st_mtime_ns]
+
+    def settled(self, clip: Path) -> bool:
+        """Done or failed on exactly this version of the file (so: not run again). A clip
+        that changed since is another version: a copy that stalled longer than the watch
+        interval and then went on, or a clip dropped in again."""
+        entry = self.clips.get(clip.name)
+        return entry is not None and entry["signature"] == self.signature(clip)
+
+    def done_before(self, clip: Path) -> bool:
+        entry = self.clips.get(clip.name)
+        return entry is not None and entry["status"] == "done"
+
+    def record(
+        self, clip: Path, status: str, error: str = "", signature: list[int] | None = None
+    ) -> None:
+        """Note `clip` as done or failed. `signature` is the version that was processed
+        (taken before the run, so a clip removed or replaced meanwhile is still recorded)."""
+        if signature is None:
+            signature = self.signature(clip)
+        entry: dict[str, Any] = {"status": status, "signature": signature}
+        if error:
+            entry["error"] = error
+        self.clips[clip.name] = entry
+        if not self._compacted:
+            self._rewrite()
+            return
+        with open(self.path, "a") as stream:
+            stream.write(_line(clip.name, entry))
+
+    def _rewrite(self) -> None:
+        """The file with one line per clip, written whole or not at all."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with atomic_output(self.path, "w") as stream:
+            stream.writelines(_line(name, entry) for name, entry in self.clips.items())
+        self._old_path.unlink(missing_ok=True)
+        self._compacted = True
+
+
+def _line(name: str, entry: dict[str, Any]) -> str:
+    return json.dumps({"clip": name, **entry}) + "\n"
+
+
+def _read_lines(path: Path) -> dict[str, dict[str, Any]]:
+    clips: dict[str, dict[str, Any]] = {}
+    text = path.read_text()
+    lines = text.split("\n")
+    for number, line in enumerate(lines, start=1):
+        if not line:
+            continue
+        try:
+            entry = json.loads(line)
+            name = entry.pop("clip")
+            if not {"status", "signature"} <= entry.keys():
+                raise KeyError("status")
+        except (ValueError, TypeError, KeyError, AttributeError):
+            if number == len(lines):  # no newline after it: a write a crash cut short
+                continue
+            raise VsrError(
+                f"{path} line {number} is not a watch record; move the file away to start over"
+            ) from None
+        clips[name] = entry
+    return clips
+
+
+def _read_old(path: Path) -> dict[str, dict[str, Any]]:
+    try:
+        clips = json.loads(path.read_text())["clips"]
+        if not isinstance(clips, dict):
+            raise TypeError
+    except (ValueError, TypeError, KeyError):
+        raise VsrError(f"{path} is damaged; move it away to start over") from None
+    return clips
