@@ -52,6 +52,28 @@ def test_bench_notes_an_engine_output_with_other_timestamps(tmp_path, monkeypatc
     assert "(!)" in table and "lowest frame" in table
 
 
+def test_a_frame_the_engine_lost_is_one_note_with_where_it_went_missing(tmp_path, monkeypatch):
+    original = writer_module.VideoWriter.write
+    calls = []
+
+    def lose_the_second_frame(self, planes, pts):
+        calls.append(pts)
+        return None if len(calls) == 2 else original(self, planes, pts)
+
+    monkeypatch.setattr(writer_module.VideoWriter, "write", lose_the_second_frame)
+    result = run_bench(
+        48, 32, scale=2, frames=3, model=tiny_imdn(), device="cpu", lossless=True,
+        workdir=tmp_path,
+    )  # fmt: skip
+    # Frame 1 now holds the third picture at its own time: 0.08 s against the naive 0.04 s.
+    assert result.rows[1].mistimed_frames == 2
+    about_frames = [note for note in result.notes if "frame" in note]
+    assert about_frames == [
+        "engine fp32 batch 1: 2 frame(s) missing or shown at other times than the naive "
+        "loop's (frame 1: 0.040 s and 0.080 s, naive first); the PSNR pairs frames in order"
+    ]
+
+
 def test_bench_table_shows_the_worst_frame(tmp_path):
     result = run_bench(
         48, 32, scale=2, frames=3, model=tiny_imdn(), device="cpu", lossless=True,

@@ -207,18 +207,32 @@ def parse_precisions(text: str | None) -> list[str | None]:
     return names
 
 
-def decoded_psnr(first: Path, second: Path) -> tuple[float, float, int, int]:
-    """(PSNR over all frames, lowest frame PSNR, frames in first, frames in second) of two
-    clips decoded to rgb24 the same way. Frames are compared in order over the common
-    length; inf where identical."""
+@dataclass
+class DecodedComparison:
+    """Two clips decoded to rgb24 the same way and compared frame by frame, in order."""
+
+    psnr_db: float  # over all frames of the common length; inf where identical
+    lowest_frame_psnr_db: float
+    times_first: list[float]  # when each decoded frame is shown, seconds
+    times_second: list[float]
+
+
+def decoded_psnr(first: Path, second: Path) -> DecodedComparison:
+    """The PSNR of `second` against `first` over their common length, and every frame's
+    presentation time in both (taken in the same decode, for compare_timelines)."""
     squared, samples, lowest = 0.0, 0, math.inf
-    counts = [0, 0]
+    times: tuple[list[float], list[float]] = ([], [])
+
+    def shown_at(frame: av.VideoFrame | None, into: list[float]) -> None:
+        if frame is not None:
+            into.append(math.nan if frame.time is None else float(frame.time))
+
     with av.open(str(first)) as a, av.open(str(second)) as b:
         frames_a, frames_b = a.decode(video=0), b.decode(video=0)
         while True:
             fa, fb = next(frames_a, None), next(frames_b, None)
-            counts[0] += fa is not None
-            counts[1] += fb is not None
+            shown_at(fa, times[0])
+            shown_at(fb, times[1])
             if fa is None or fb is None:
                 break
             pa = fa.to_ndarray(format="rgb24").astype(np.float64)
@@ -229,27 +243,17 @@ def decoded_psnr(first: Path, second: Path) -> tuple[float, float, int, int]:
             squared += error
             samples += pa.size
             lowest = min(lowest, _psnr(error / pa.size))
-        # Count what is left of the longer one.
-        counts[0] += sum(1 for _ in frames_a)
-        counts[1] += sum(1 for _ in frames_b)
+        # The times of what is left of the longer one.
+        for frame in frames_a:
+            shown_at(frame, times[0])
+        for frame in frames_b:
+            shown_at(frame, times[1])
     total = _psnr(squared / samples) if samples else math.nan
-    return total, lowest, counts[0], counts[1]
+    return DecodedComparison(total, lowest, *times)
 
 
 def _psnr(mse: float) -> float:
     return math.inf if mse == 0 else 10.0 * math.log10(255.0**2 / mse)
-
-
-def presentation_times(path: Path) -> list[float]:
-    """Seconds at which each video frame of `path` is shown, in order (from the packets:
-    nothing is decoded)."""
-    with av.open(str(path)) as container:
-        stream = container.streams.video[0]
-        return sorted(
-            float(packet.pts * stream.time_base)
-            for packet in container.demux(stream)
-            if packet.pts is not None
-        )
 
 
 def compare_timelines(
@@ -425,7 +429,6 @@ def run_bench(
         )
         naive_fps = naive.frames / naive.wall_seconds
         naive_steady = naive.wall_seconds - naive.startup_seconds
-        naive_times = presentation_times(naive_path)
         result.rows.append(
             BenchRow(
                 name="naive loop",
@@ -448,18 +451,16 @@ def run_bench(
         )
         for variant in variants:
             wall, report, engine_path = min(engine_runs[variant], key=lambda run: run[0])
-            total, lowest, count_naive, count_engine = decoded_psnr(naive_path, engine_path)
-            if count_naive != count_engine:
-                result.notes.append(
-                    f"frame counts differ: naive {count_naive}, engine {count_engine}"
-                )
+            compared = decoded_psnr(naive_path, engine_path)
+            total, lowest = compared.psnr_db, compared.lowest_frame_psnr_db
             name = f"engine {report.precision} batch {report.batch}"
             extras = [e for e in variant.label.split(",")[1:] if not e.startswith("batch=")]
             if not report.fast_path.get("cuda_graphs", True):
                 # Asked for, not run (CUDA graphs need a GPU): the row must not claim them.
                 extras = ["graphs(ignored)" if e == "graphs" else e for e in extras]
             name += "".join(f" {e}" for e in extras)
-            mistimed, where = compare_timelines(naive_times, presentation_times(engine_path))
+            # A missing or extra frame counts here too.
+            mistimed, where = compare_timelines(compared.times_first, compared.times_second)
             if mistimed:
                 result.notes.append(
                     f"{name}: {mistimed} frame(s) missing or shown at other times than the "
