@@ -186,7 +186,7 @@ def test_the_cli_puts_back_the_sigterm_handler_it_installs(capsys):
     assert signal.getsignal(signal.SIGTERM) is before
 
 
-def test_an_embedded_runs_progress_goes_to_the_vsr_logger_not_stderr(
+def test_an_embedded_runs_progress_goes_to_its_logger_not_stderr(
     tmp_path, weights_file, caplog, capsys, monkeypatch
 ):
     import logging
@@ -197,9 +197,9 @@ def test_an_embedded_runs_progress_goes_to_the_vsr_logger_not_stderr(
 
     monkeypatch.setattr(progress, "LOG_INTERVAL_S", 0.0)  # a line after every batch
     make_clip(tmp_path / "in.mp4", 32, 24, frames=3)
-    with caplog.at_level(logging.INFO, logger="vsr"):
+    with caplog.at_level(logging.INFO, logger="vsr.progress"):
         vsr.upscale_video(tmp_path / "in.mp4", tmp_path / "out.mkv", weights=weights_file)
-    lines = [r.getMessage() for r in caplog.records if r.name == "vsr"]
+    lines = [r.getMessage() for r in caplog.records if r.name == "vsr.progress"]
     assert lines[-1].startswith("vsr: in.mp4: frame 3 of 3 (100%), ")
-    assert all(r.levelno == logging.INFO for r in caplog.records if r.name == "vsr")
+    assert all(r.levelno == logging.INFO for r in caplog.records if r.name == "vsr.progress")
     assert "frame 3 of 3" not in capsys.readouterr().err

@@ -568,3 +568,16 @@ def test_progress_lines_count_frames_and_wait_their_interval():
         counter(20)
     # 20 frames every 10 s: a line at 30 s; 60 s, the next, is not reached (50 s).
     assert lines == ["vsr: film.mkv: frame 160 of 300 (53%), 2.0 fps"]
+
+
+def test_quiet_is_quiet_and_notes_are_said_once(tmp_path, weights, capsys):
+    source = tmp_path / "in.mp4"
+    make_clip(source, 32, 24, frames=3, audio=False)
+    args = ["run", str(source), str(tmp_path / "a.mkv"), "--weights", str(weights)]
+    assert main([*args, "--encoders", "2", "--quiet"]) == 0
+    assert capsys.readouterr().err == ""  # not even the writer's debugging log
+    args = ["run", str(source), str(tmp_path / "b.mkv"), "--weights", str(weights)]
+    assert main([*args, "--codec", "mpeg4", "--encoders", "2"]) == 0
+    err = capsys.readouterr().err.splitlines()
+    notes = [line for line in err if "mpeg4 has no crf" in line]
+    assert len(notes) == 1 and notes[0].startswith("vsr: note: ")

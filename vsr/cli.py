@@ -88,11 +88,12 @@ def _give_closed_streams_a_sink() -> None:
 
 
 class _ProgressToStderr:
-    """For one command: vsr's log lines (progress in a log file) printed to stderr as they
-    are; a program that calls the API configures logging itself instead."""
+    """For one command: the progress lines of a run whose stderr is a log file (logger
+    "vsr.progress") printed to stderr as they are; a program that calls the API configures
+    logging itself instead. vsr's other loggers (debugging) stay off."""
 
     def __enter__(self) -> None:
-        self.logger = logging.getLogger("vsr")
+        self.logger = logging.getLogger("vsr.progress")
         self.handler = logging.StreamHandler(sys.stderr)
         self.handler.setFormatter(logging.Formatter("%(message)s"))
         self.before = self.logger.level, self.logger.propagate

@@ -3,8 +3,8 @@
 On a terminal, tqdm draws bars. When stderr is a file or a pipe (a job's log), the bars'
 carriage returns and cursor moves would fill it with thousands of overwritten lines, so
 the bars are off there and a long clip says how far it is in a plain line now and then.
-Those lines go through Python's logging (logger "vsr", level INFO), so that a program
-embedding vsr decides where they go; the command line prints them to stderr.
+Those lines go through Python's logging (logger "vsr.progress", level INFO), so that a
+program embedding vsr decides where they go; the command line prints them to stderr.
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ from collections.abc import Callable
 
 # Seconds between two progress lines in a log.
 LOG_INTERVAL_S = 30.0
-LOGGER = logging.getLogger("vsr")
+LOGGER = logging.getLogger("vsr.progress")
 
 
 def _log(line: str) -> None:

@@ -628,7 +628,8 @@ def upscale_video(
     a user mistake; on any failure, Ctrl-C included, no output file is left behind (with
     `resume`, the finished chunks stay). An existing output is refused unless `overwrite`.
     `progress` draws a bar when stderr is a terminal, else logs a line every 30 s (logger
-    "vsr", level INFO; the command line prints them to stderr) (False: neither); `on_frames(n)` is called as each batch of n frames is encoded.
+    "vsr.progress", level INFO; the command line prints them to stderr); False: neither.
+    `on_frames(n)` is called as each batch of n frames is encoded.
     Returns the run report (also written to `report` as JSON; its folders are made).
     """
     return start_upscale(
