@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import dataclasses
+import os
+import subprocess
+import sys
 import threading
 import time
 from fractions import Fraction
@@ -269,3 +272,35 @@ def test_x265_encoders_stay_quiet_on_stderr_unless_asked(tmp_path, capfd):
     )
     write_frames(VideoWriter(tmp_path / "chatty.mkv", info, W, H, chatty), pts)
     assert "x265 [info]" in capfd.readouterr().err
+
+
+def test_mpeg4_in_chunks_encodes_at_libavs_default_rate(tmp_path):
+    # The chunk encoders once got an explicit bit rate of 0, on which libavcodec's rate
+    # control aborts the process: run in a child, so that a regression fails this test alone.
+    script = f"""
+from fractions import Fraction
+from pathlib import Path
+import sys
+sys.path.insert(0, {str(Path(__file__).parent)!r})
+from media import make_clip, picture_planes
+from vsr.video.parallel_writer import ParallelVideoWriter
+from vsr.video.reader import VideoReader
+from vsr.video.writer import EncodeSettings
+folder = Path({str(tmp_path)!r})
+make_clip(folder / "in.mkv", {W}, {H}, 12)
+with VideoReader(folder / "in.mkv") as reader:
+    info = reader.info
+step = round(1 / (info.average_rate * info.time_base))
+settings = EncodeSettings(codec="mpeg4")
+with ParallelVideoWriter(folder / "out.mkv", info, {W}, {H}, settings, encoders=2, chunk_frames=4) as out:
+    for index in range(12):
+        out.write(picture_planes({W}, {H}, index, "yuv420p"), index * step)
+"""
+    repo = str(Path(__file__).resolve().parent.parent)
+    done = subprocess.run(
+        [sys.executable, "-c", script], env={**os.environ, "PYTHONPATH": repo},
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    frames = decoded(tmp_path / "out.mkv")
+    assert [f.pts for f in frames] == [i * frames[1].pts for i in range(12)]

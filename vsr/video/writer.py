@@ -505,8 +505,12 @@ class VideoWriter:
         context = av.codec.CodecContext.create(self.codec.name, "w")
         # What PyAV's add_stream set on the stream's encoder beyond _configure_encoder.
         context.framerate = template.framerate
-        context.bit_rate = template.bit_rate or 0
-        context.bit_rate_tolerance = template.bit_rate_tolerance or 0
+        # Only where the stream's encoder has them: an explicit 0 is not libav's default,
+        # and libavcodec's own rate control (mpeg4) aborts the whole process on it.
+        if template.bit_rate:
+            context.bit_rate = template.bit_rate
+        if template.bit_rate_tolerance:
+            context.bit_rate_tolerance = template.bit_rate_tolerance
         context.flags = template.flags
         self._configure_encoder(context)
         context.options = dict(self._options)
