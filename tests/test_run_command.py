@@ -482,6 +482,7 @@ def test_height_names_the_displayed_height_of_a_rotated_clip(tmp_path, weights):
     [
         (["-e", "nonsense=1"], "no option nonsense"),  # was silently ignored
         (["--idle-exit", "5"], "--idle-exit: only with --watch"),  # was silently ignored
+        (["--batch", "0"], "--batch must be at least 1, not 0"),  # was the preset's batch
     ],
 )
 def test_flags_that_would_do_nothing_are_refused(tmp_path, weights, capsys, flags, message):

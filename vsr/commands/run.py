@@ -156,7 +156,7 @@ def _settings_and_model_options(args, on_gpu: bool | None = None) -> tuple[objec
     model = {
         # A preset's precision and batch are GPU settings; the CPU keeps fp32, batch 1.
         "precision": args.precision or (preset.precision if on_gpu else None),
-        "batch": args.batch or (preset.batch if on_gpu else None),
+        "batch": args.batch if args.batch is not None else (preset.batch if on_gpu else None),
         "max_memory": parse_memory(args.max_memory) if args.max_memory else preset.max_memory,
         "encoders": args.encoders if args.encoders is not None else preset.encoders,
     }
