@@ -296,3 +296,27 @@ def test_ray_leaves_the_sigterm_handler_of_vsr_in_place():
         assert signal.getsignal(signal.SIGTERM) is vsr_handler
     finally:
         signal.signal(signal.SIGTERM, before)
+
+
+@pytest.mark.slow  # a Ray instance: about 15 s on two shared cores
+def test_split_run_of_a_rotated_clip_takes_height_as_displayed(tmp_path, weights):
+    from media import make_clip
+
+    ray = pytest.importorskip("ray")
+    clip = tmp_path / "phone.mp4"
+    make_clip(clip, 64, 48, frames=3, rotation=90, audio=False)  # displayed 48x64
+    common = ["--weights", str(weights), "--quiet", "--height", "96"]
+    ray.init(num_cpus=2, include_dashboard=False, logging_level="ERROR", log_to_driver=False)
+    try:
+        assert (
+            main(
+                ["run", str(clip), str(tmp_path / "split.mp4"), *common, "--segments", "1", "--ray"]
+            )
+            == 0
+        )
+    finally:
+        ray.shutdown()
+    with av.open(str(tmp_path / "split.mp4")) as container:
+        frame = next(container.decode(video=0))
+        # Coded 96x72, shown quarter-turned: 72 wide and the 96 asked for high.
+        assert (frame.width, frame.height, round(frame.rotation) % 180) == (96, 72, 90)

@@ -39,6 +39,7 @@ from vsr.cluster_task import ShippedWeights, engine_weights, where_am_i
 from vsr.errors import VsrError
 from vsr.progress import bars_shown
 from vsr.report import write_json
+from vsr.scaling import coded_request
 from vsr.segment_store import KeptSegment, SegmentStore, file_crc32, segment_file
 from vsr.segments import (
     Segment,
@@ -169,11 +170,11 @@ def run_split(
         shift = info.cut.offset_in(info.time_base)
         within = (shift, info.cut.end_in(info.time_base))
     segments = plan_segments(source, count, seconds, within)
-    size = options.get("size")
-    if size is not None and info.rotation % 180 == 90:
-        # A local run swaps the displayed size for the coded one; the segments carry no
-        # rotation, so swap here once.
-        options["size"] = (size[1], size[0])
+    # The segments carry no rotation: the displayed size or height the user named becomes
+    # the coded frames' here, once, as a local run does.
+    options["size"], options["height"] = coded_request(
+        info, options.get("size"), options.get("height")
+    )
     model, (width, height) = _network_and_geometry(
         info, weights, options.get("scale"), options.get("size"), options.get("height")
     )

@@ -18,7 +18,7 @@ from vsr.errors import VsrError
 from vsr.ops.yuv import GBR
 from vsr.progress import ProgressLines, on_a_terminal
 from vsr.report import RunReport, write_json
-from vsr.scaling import NETWORK_SCALES, plan_geometry, round_to_even
+from vsr.scaling import NETWORK_SCALES, coded_request, plan_geometry
 from vsr.telemetry import GpuSampler, StageClock, peak_host_memory_bytes
 from vsr.upscale import Upscaler
 from vsr.video.chunk_journal import ChunkJournal, notes_on_journals_of_other_names
@@ -255,13 +255,7 @@ def start_upscale(
     started = time.perf_counter()
     with VideoReader(source_path, part) as reader:
         info = reader.info
-        if size is not None and info.rotation % 180 == 90:
-            size = (size[1], size[0])  # the user names the displayed size; frames are coded
-        if height is not None and info.rotation % 180 == 90:
-            # The displayed height of a quarter-turned clip is its coded width (height is
-            # whole and positive: check_clip_arguments).
-            size = (height, round_to_even(info.height * height / info.width))
-            height = None
+        size, height = coded_request(info, size, height)
         model = _load_network(weights, network_scale_for_request(info, scale, size, height))
         # A network of a given factor serves any request up to it (larger: a downscale
         # follows); IMDN_AS (scale 1) serves any request from an enlarged frame.

@@ -10,8 +10,12 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 from vsr.errors import VsrError
+
+if TYPE_CHECKING:
+    from vsr.video.reader import VideoInfo
 
 NETWORK_SCALES = (2, 3, 4)
 
@@ -41,6 +45,21 @@ class OutputGeometry:
             in_width * self.network_scale,
             in_height * self.network_scale,
         )
+
+
+def coded_request(
+    info: VideoInfo, size: tuple[int, int] | None, height: int | None
+) -> tuple[tuple[int, int] | None, int | None]:
+    """The user's --size or --height names the displayed picture; the frames of a
+    quarter-turned clip (a phone's) are coded the other way round. Returns (size, height)
+    for the coded frames: a swapped size, or for a height the size it gives."""
+    if info.rotation % 180 != 90:
+        return size, height
+    if size is not None:
+        return (size[1], size[0]), None
+    if height is not None:  # the displayed height is the coded width
+        return (height, round_to_even(info.height * height / info.width)), None
+    return None, None
 
 
 def parse_size(text: str) -> tuple[int, int]:
