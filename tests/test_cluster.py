@@ -244,3 +244,29 @@ def test_ray_auto_without_a_cluster_says_what_to_do(monkeypatch):
     monkeypatch.setattr(ray, "init", no_cluster_found)
     with pytest.raises(VsrError, match="--ray auto found no Ray cluster started on this"):
         cluster.connect("auto")
+
+
+def test_two_clips_of_one_output_name_are_refused_as_in_a_local_run(tmp_path, monkeypatch):
+    from vsr import cluster
+
+    clips, out = tmp_path / "in", tmp_path / "out"
+    clips.mkdir()
+    out.mkdir()
+    (clips / "a.mkv").write_bytes(b"1234")
+    (clips / "a.ts").write_bytes(b"5678")  # a .ts is written as .mkv: the same output
+    (out / "a.mkv").write_bytes(b"a.mkv, done before")
+
+    def no_cluster(*args, **kwargs):
+        raise AssertionError("Ray was started though nothing could run")
+
+    monkeypatch.setattr(cluster, "connect", no_cluster)
+    lines = []
+    summary = cluster.run_folder(clips, out, progress=False, log=lines.append)
+    by_name = {Path(c["input"]).name: c for c in summary.clips}
+    assert by_name["a.mkv"]["status"] == "skipped"
+    assert by_name["a.ts"]["status"] == "failed"
+    assert (
+        by_name["a.ts"]["error"] == "would be written as a.mkv, as a.mkv would; rename one of them"
+    )
+    assert lines == [f"vsr: a.ts: failed: {by_name['a.ts']['error']}"]
+    assert (out / "a.mkv").read_bytes() == b"a.mkv, done before"

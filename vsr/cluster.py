@@ -315,7 +315,7 @@ def run_folder(
     """Every clip of `in_dir` into `out_dir` on a Ray cluster (`address`, or a local
     instance with `num_cpus`). Finished outputs are skipped unless `overwrite`; the
     caller decides the exit status from the report's failures."""
-    from vsr.folder import check_folders, find_clips, output_for
+    from vsr.folder import check_folders, clashing_outputs, find_clips, output_for
 
     import_ray()  # --ray without Ray installed is said at once, whatever the folder holds
     check_folders(in_dir, out_dir)
@@ -323,9 +323,14 @@ def run_folder(
     if not clips:
         log(f"vsr: no video clips in {in_dir}")
     jobs, skipped = [], []
+    # Two clips written as one output name (a.ts and a.mkv): the renamed one is refused, as
+    # in a local folder run, before two tasks write one file.
+    clashes = clashing_outputs(clips, out_dir)
     for clip in clips:
         target = output_for(clip, out_dir)
-        if target.exists() and not overwrite:
+        if clip in clashes:
+            log(f"vsr: {clip.name}: failed: {clashes[clip]}")
+        elif target.exists() and not overwrite:
             skipped.append(clip)
         else:
             jobs.append(ClipJob(clip, target))
@@ -351,6 +356,17 @@ def run_folder(
                 "output": str(output_for(clip, out_dir)),
                 "status": "skipped",
                 "error": "output exists (use --overwrite to redo)",
+            }
+        )
+    for clip, why in clashes.items():
+        summary.add(
+            {
+                "input": str(clip),
+                "output": str(output_for(clip, out_dir)),
+                "status": "failed",
+                "node": None,
+                "gpu": None,
+                "error": why,
             }
         )
     summary.clips.sort(key=lambda clip: Path(clip["input"]).name)
