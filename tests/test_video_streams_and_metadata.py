@@ -271,3 +271,29 @@ def test_matroska_image_attachments_keep_their_names(tmp_path, weights):
         covers = [s for s in container.streams.video if s.disposition & 1024]
         assert [s.metadata.get("filename") for s in covers] == ["small_cover.jpg"]
         assert [bytes(p) for p in container.demux(covers[0]) if p.size] == [jpeg]
+
+
+def test_a_stream_copier_that_fails_to_start_closes_its_source(tmp_path, monkeypatch):
+    import io
+
+    from vsr.video import remux
+
+    source = _video(tmp_path / "in.mkv", audio=("aac", "mono"))
+    opened, original_open = [], av.open
+
+    def recording_open(*args, **kwargs):
+        container = original_open(*args, **kwargs)
+        opened.append(container)
+        return container
+
+    def broken(container):
+        raise RuntimeError("a stream vsr cannot look at")
+
+    output = av.open(io.BytesIO(), "w", format="matroska")
+    monkeypatch.setattr(av, "open", recording_open)
+    monkeypatch.setattr(remux, "main_video_stream", broken)
+    with pytest.raises(RuntimeError, match="cannot look at"):
+        remux.StreamCopier(source, output, notes=[])
+    (container,) = opened
+    with pytest.raises(AssertionError, match="not open"):
+        list(container.demux())  # closed: the writer never held it to close

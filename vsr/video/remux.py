@@ -91,6 +91,8 @@ def _muxer_takes(source: Path, stream, container_format: str) -> bool:
                     break
             probe.close()
         except (av.error.FFmpegError, ValueError):
+            with contextlib.suppress(av.error.FFmpegError, ValueError):
+                probe.close()  # a refused header or trailer: the probe is done with anyway
             return False
     return True
 
@@ -108,6 +110,17 @@ class StreamCopier:
         self._cut = cut
         self._notes = notes
         self._input = av.open(str(source))
+        try:
+            self._route_streams(source, output, notes)
+        except BaseException:
+            self._input.close()  # the writer gets no copier that it could close
+            raise
+
+    def _route_streams(
+        self, source: Path, output: av.container.OutputContainer, notes: list[str]
+    ) -> None:
+        """Decide each stream's way into `output`: copied, re-encoded, converted, or
+        dropped with a note."""
         self._chapters = self._input.chapters()
         self._output = output
         self._routes: dict[int, _Route] = {}
@@ -232,11 +245,10 @@ class StreamCopier:
         if packet is None or not mimetype:
             notes.append(f"{label}: the cover picture dropped (no picture vsr can attach)")
             return
-        self._output.add_attachment(name, mimetype, bytes(packet))
-
-    @property
-    def streams(self) -> int:
-        return len(self._routes)
+        try:
+            self._output.add_attachment(name, mimetype, bytes(packet))
+        except (av.error.FFmpegError, ValueError) as error:
+            notes.append(f"{label}: the cover picture dropped ({error})")
 
     @property
     def container_tags(self) -> dict[str, str]:
