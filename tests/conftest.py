@@ -37,6 +37,19 @@ def failing_compiler(message: str) -> Callable[..., Callable[[torch.Tensor], tor
     return compile_network
 
 
+@pytest.fixture(autouse=True, scope="session")
+def private_vsr_cache(tmp_path_factory):
+    """The suite's own VSR_CACHE: compiled networks and downloads never land in the
+    user's ~/.cache/vsr (tests that need another one still set it themselves)."""
+    before = os.environ.get("VSR_CACHE")
+    os.environ["VSR_CACHE"] = str(tmp_path_factory.mktemp("vsr-cache"))
+    yield
+    if before is None:
+        os.environ.pop("VSR_CACHE", None)
+    else:
+        os.environ["VSR_CACHE"] = before
+
+
 @pytest.fixture
 def shared() -> Path:
     return shared_path()

@@ -66,6 +66,7 @@ def assert_same_as_local(out: Path, local: Path) -> None:
     assert not list(out.glob(".*.tmp*")), "a temp file was left behind"
 
 
+@pytest.mark.slow  # the Ray instance and local run: 6-12 s
 def test_folder_on_ray_equals_local_run_and_reports_the_corrupt_clip(tmp_path, folder, weights):
     clips, local = folder
     out, report = tmp_path / "out", tmp_path / "cluster.json"
@@ -94,6 +95,7 @@ def test_folder_on_ray_equals_local_run_and_reports_the_corrupt_clip(tmp_path, f
     assert (summary["skipped"], summary["failed"], summary["done"]) == (3, 1, 0)
 
 
+@pytest.mark.slow  # the Ray instance and local run: 6-12 s
 def test_a_worker_killed_mid_clip_is_rerun_and_every_output_is_written_once(
     tmp_path, folder, weights, monkeypatch
 ):
@@ -126,6 +128,7 @@ def test_a_retry_removes_only_temps_of_its_own_output(tmp_path):
     )
 
 
+@pytest.mark.slow  # the Ray instance and local run: 6-12 s
 def test_one_clip_on_ray_equals_the_local_run(tmp_path, folder, weights):
     clips, local = folder
     out = tmp_path / "a.mp4"

@@ -13,6 +13,7 @@ import torch.nn.functional as F
 
 from vsr.engine import ColourSpec, Pipeline
 from vsr.errors import VsrError
+from vsr.ops.imresize import imresize
 from vsr.ops.yuv import rgb_to_yuv, yuv_to_rgb
 
 SPEC_8 = ColourSpec("bt709", "tv", 8, (1, 1))
@@ -126,6 +127,14 @@ def test_exact_output_size_after_the_network():
     pipeline(size=(11, 17)).run(iter(frames), writer)
     planes = writer.frames[0][0]
     assert planes[0].shape == (11, 17) and planes[1].shape == (6, 9)
+
+    def x2_then_exact(x: torch.Tensor) -> torch.Tensor:  # MATLAB bicubic, as the engine
+        return imresize(nearest_x2(x).clamp(0, 1), output_size=(11, 17))
+
+    for frame, (got, _) in zip(frames, writer.frames, strict=True):
+        want = expected_planes(frame, upscale=x2_then_exact)
+        for plane, expected in zip(got, want, strict=True):
+            assert np.abs(plane.astype(np.int64) - expected).max() <= 1
 
 
 def test_a_decoder_failure_stops_everything_and_is_raised():

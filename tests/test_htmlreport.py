@@ -288,8 +288,13 @@ def test_page_renders_in_headless_chromium(reports, tmp_path):
     probed = tmp_path / "probed.html"
     probed.write_text(page.read_text().replace("</body>", DECODE_PROBE + "</body>"))
     command = [_chromium(), *BROWSER_FLAGS, f"--user-data-dir={tmp_path / 'profile'}"]
+    home = {**os.environ, "HOME": str(tmp_path / "home")}  # not the user's ~/.config
     dom = subprocess.run(
-        [*command, "--dump-dom", probed.as_uri()], capture_output=True, text=True, timeout=60
+        [*command, "--dump-dom", probed.as_uri()],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env=home,
     ).stdout
     rendered = parse(dom)
     assert len(rendered.images) == 4

@@ -2,6 +2,7 @@
 
 import pytest
 import torch
+from conftest import shared_path
 
 from vsr.errors import VsrError
 from vsr.models import create_model
@@ -56,7 +57,7 @@ def test_cca_does_not_overflow_in_half_precision():
     x[..., ::2, :] = -40.0  # std 40: the sum of squares is 1600 * 65536, far beyond 65504
     with torch.no_grad():
         reference = cca(x)
-        half = cca.to(torch.bfloat16)(x.to(torch.bfloat16))
+        half = cca.to(torch.float16)(x.to(torch.float16))  # bf16 cannot overflow here
     assert torch.isfinite(half).all()
     torch.testing.assert_close(half.float(), reference, rtol=0.02, atol=0.5)
 
@@ -104,3 +105,19 @@ def test_folding_the_attention_keeps_the_network_output(arch, blocks):
         reference = model(x)
         assert fold_channel_attention(model) == blocks  # RTC's blocks have no attention
         torch.testing.assert_close(model(x), reference, rtol=1e-5, atol=1e-5)
+
+
+@pytest.mark.parametrize(
+    ("file", "arch", "scale"),
+    [("IMDN_x2.pth", "imdn", 2), ("IMDN_x3.pth", "imdn", 3), ("IMDN_x4.pth", "imdn", 4),
+     ("IMDN_AS.pth", "imdn_as", 1), ("model_RTC.pth", "imdn_rtc", 2),
+     ("model_RTE.pth", "imdn_rte", 2)],
+)  # fmt: skip
+def test_parameter_counts_equal_those_of_the_official_files(file, arch, scale):
+    from vsr.models import create_model
+
+    state = torch.load(
+        shared_path("imdn-official", "checkpoints", file), map_location="cpu", weights_only=True
+    )
+    official = sum(t.numel() for k, t in state.items() if "running_" not in k)
+    assert sum(p.numel() for p in create_model(arch, scale).parameters()) == official

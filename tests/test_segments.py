@@ -116,6 +116,7 @@ def _clip_and_its_unsplit_run(tmp_path: Path, weights: Path) -> tuple[Path, Path
     return clip, whole, common
 
 
+# Not marked slow (7-9 s): the one Ray run of the default suite.
 def test_split_run_on_ray_equals_the_unsplit_run(tmp_path, weights):
     ray = pytest.importorskip("ray")
     clip, whole, common = _clip_and_its_unsplit_run(tmp_path, weights)
@@ -152,6 +153,7 @@ def test_segments_plan_only_the_range_asked_for(tmp_path):
     assert kept == whole[2:11]  # every frame of the range once
 
 
+@pytest.mark.slow  # a Ray instance and two runs: 7-9 s
 def test_a_split_run_of_a_range_equals_the_local_run_of_it(tmp_path, weights):
     ray = pytest.importorskip("ray")
     clip = tmp_path / "long.mp4"
@@ -173,6 +175,7 @@ def test_a_split_run_of_a_range_equals_the_local_run_of_it(tmp_path, weights):
     assert audio_packets(split) == audio_packets(local)
 
 
+@pytest.mark.slow  # a Ray instance and two runs: 7-9 s
 def test_an_interrupted_split_run_resumes_with_only_the_segments_it_lacks(
     tmp_path, weights, monkeypatch, capsys
 ):
@@ -320,3 +323,25 @@ def test_split_run_of_a_rotated_clip_takes_height_as_displayed(tmp_path, weights
         frame = next(container.decode(video=0))
         # Coded 96x72, shown quarter-turned: 72 wide and the 96 asked for high.
         assert (frame.width, frame.height, round(frame.rotation) % 180) == (96, 72, 90)
+
+
+def test_segments_of_about_n_seconds_start_at_keyframes_and_cover_every_frame(tmp_path):
+    import av
+
+    from vsr.errors import VsrError
+    from vsr.segments import extract_segment, plan_segments
+
+    clip = tmp_path / "gop.mp4"
+    make_gop_clip(clip, frames=16, gop=4)  # keyframes every 0.16 s, 0.64 s in all
+    with av.open(str(clip)) as container:
+        keys = sorted(p.pts for p in container.demux(video=0) if p.is_keyframe and p.size)
+    segments = plan_segments(clip, seconds=0.32)
+    assert len(segments) == 2 and segments[1].start == keys[2]  # cut at 0.32 s
+    kept = []
+    for segment in segments:
+        kept += extract_segment(clip, segment, tmp_path / f"{segment.index}.mkv").pts
+    assert kept == [p for p, _ in decoded(clip)]
+    with pytest.raises(VsrError, match="either --segments or --segment-seconds"):
+        plan_segments(clip, count=2, seconds=1.0)
+    with pytest.raises(VsrError, match="--segment-seconds must be positive"):
+        plan_segments(clip, seconds=0)

@@ -56,7 +56,11 @@ def cuda_uuid(monkeypatch) -> None:
 def sample(monkeypatch, nvml: types.ModuleType) -> telemetry.GpuSampler:
     monkeypatch.setitem(sys.modules, "pynvml", nvml)
     with telemetry.GpuSampler(0, interval_s=0.01) as sampler:
+        deadline = time.monotonic() + 5
         while len(sampler.samples) < 3:
+            # A sampler that stopped early used to hang the suite here.
+            assert sampler._thread.is_alive(), f"stopped after {len(sampler.samples)} samples"
+            assert time.monotonic() < deadline, "fewer than 3 samples in 5 s"
             time.sleep(0.01)
     return sampler
 

@@ -32,6 +32,7 @@ def _rank_main(rank: int, world: int, port: int, tmp_path) -> None:
     torch.save(model.state_dict(), tmp_path / f"rank{rank}.pt")
 
 
+@pytest.mark.slow  # two spawned processes: 6 s
 def test_two_gloo_ranks_hold_identical_weights(tmp_path) -> None:
     tiny_config(tmp_path)  # writes the dataset once, before the processes start
     # spawn, not fork: after other tests the parent holds threads (OpenMP, Ray, engine
