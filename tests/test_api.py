@@ -1,5 +1,7 @@
 """The Python API used by code that embeds vsr (the CLI is built on the same calls)."""
 
+import threading
+
 import numpy as np
 import pytest
 import torch
@@ -203,3 +205,48 @@ def test_an_embedded_runs_progress_goes_to_its_logger_not_stderr(
     assert lines[-1].startswith("vsr: in.mp4: frame 3 of 3 (100%), ")
     assert all(r.levelno == logging.INFO for r in caplog.records if r.name == "vsr.progress")
     assert "frame 3 of 3" not in capsys.readouterr().err
+
+
+@pytest.mark.usefixtures("one_torch_thread")
+def test_the_api_encodes_at_x264s_own_crf_and_the_cli_at_the_presets(tmp_path, weights):
+    import av
+    from media import make_clip
+
+    import vsr
+    from vsr.cli import main
+
+    source = tmp_path / "in.mkv"
+    make_clip(source, 32, 24, frames=2, audio=False)
+
+    def x264_settings(path) -> bytes:  # x264 writes its options into the first packet
+        with av.open(str(path)) as container:
+            return bytes(next(p for p in container.demux(video=0) if p.size))
+
+    vsr.upscale_video(source, tmp_path / "api.mkv", weights=weights, progress=False)
+    assert main(["run", str(source), str(tmp_path / "cli.mkv"), "--weights", str(weights),
+                 "--quiet"]) == 0  # fmt: skip
+    assert b"crf=23.0" in x264_settings(tmp_path / "api.mkv")
+    assert b"crf=18.0" in x264_settings(tmp_path / "cli.mkv")
+
+
+def test_one_upscaler_serves_several_threads_at_once(weights):
+    import vsr
+
+    upscaler = vsr.load_model(weights, device="cpu")
+    rng = np.random.default_rng(0)
+    batches = [rng.integers(0, 256, (2, 12 + 4 * i, 16, 3), dtype=np.uint8) for i in range(4)]
+    expected = [vsr.upscale_frames(upscaler, b) for b in batches]
+    results: list = [None] * 4
+    start = threading.Barrier(4)
+
+    def work(i: int) -> None:
+        start.wait(10)
+        for _ in range(3):
+            results[i] = vsr.upscale_frames(upscaler, batches[i])
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(60)
+    assert all(np.array_equal(r, e) for r, e in zip(results, expected, strict=True))

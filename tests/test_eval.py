@@ -207,3 +207,19 @@ def test_official_imdn_as_reproduces_realsr_subset():
         assert score.psnr_rgb == pytest.approx(want["rgb_psnr"], abs=0.01)
         assert score.psnr == pytest.approx(want["y_psnr"], abs=0.01)
         assert score.ssim == pytest.approx(want["y_ssim"], abs=0.0005)
+
+
+def test_a_grey_image_scores_as_its_rgb_replica(tmp_path):
+    from PIL import Image
+
+    from vsr.evaluate import evaluate_dataset
+
+    rng = np.random.default_rng(5)
+    small = rng.integers(0, 256, (7, 9), dtype=np.uint8)
+    grey = np.asarray(Image.fromarray(small).resize((36, 28), Image.BILINEAR))
+    for name, pixels in (("grey", grey), ("rgb", np.repeat(grey[:, :, None], 3, axis=2))):
+        (tmp_path / name / "HR").mkdir(parents=True)
+        Image.fromarray(pixels).save(tmp_path / name / "HR" / "im.png")
+    a = evaluate_dataset(BicubicUpscaler(2), tmp_path / "grey", progress=False)
+    b = evaluate_dataset(BicubicUpscaler(2), tmp_path / "rgb", progress=False)
+    assert (a.psnr, a.ssim) == pytest.approx((b.psnr, b.ssim), abs=1e-9)

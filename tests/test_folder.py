@@ -581,3 +581,29 @@ def test_a_full_disk_in_folder_mode_is_one_error_line_with_the_summary_kept(
     assert "stopped at a.mp4" in err and "Traceback" not in err
     written = json.loads(report.read_text())
     assert [Path(c["input"]).name for c in written["clips"]] == ["a.mp4"]
+
+
+@pytest.mark.parametrize("number", ["EDQUOT", "EROFS"])
+def test_over_quota_and_read_only_disks_stop_the_folder_run(tmp_path, number):
+    import errno
+
+    from vsr.folder import process_folder
+    from vsr.report import FolderReport
+
+    clips, out = tmp_path / "in", tmp_path / "out"
+    clips.mkdir()
+    for name in ("a.mp4", "b.mp4", "c.mp4"):
+        (clips / name).write_bytes(b"1234")
+    started: list[str] = []
+
+    def run_clip(clip, output):
+        started.append(clip.name)
+        if clip.name == "b.mp4":
+            code = getattr(errno, number)
+            raise OSError(code, "disk trouble", str(clip))
+        return lambda: Recorder()(clip, output)
+
+    summary = FolderReport()
+    with pytest.raises(OSError):
+        process_folder(clips, out, run_clip, progress=False, log=lambda _: None, summary=summary)
+    assert started == ["a.mp4", "b.mp4"]

@@ -382,3 +382,22 @@ def test_chunks_kept_for_the_same_name_in_another_container_are_named(clip, weig
         "output name continues (remove it if unwanted)"
     ) in report.notes
     assert journal_folder(mkv).exists()  # nothing removed
+
+
+@pytest.mark.usefixtures("one_torch_thread")
+def test_a_resumed_mp4_is_byte_for_byte_the_uninterrupted_one(tmp_path, weights, monkeypatch):
+    from media import make_clip
+
+    import vsr.video.parallel_writer as parallel_writer
+    from vsr.runner import upscale_video
+
+    monkeypatch.setattr(parallel_writer, "JOURNAL_CHUNK_SECONDS", 1)
+    clip = tmp_path / "in.mp4"
+    make_clip(clip, frames=60, keyframe_every=10)
+    whole, resumed = tmp_path / "whole.mp4", tmp_path / "resumed.mp4"
+    options = dict(weights=weights, progress=False, resume=True)
+    upscale_video(clip, whole, **options)
+    with pytest.raises(KeyboardInterrupt):
+        upscale_video(clip, resumed, on_frames=interrupt_after(52, resumed, 2), **options)
+    assert upscale_video(clip, resumed, **options).resumed_frames == 50
+    assert resumed.read_bytes() == whole.read_bytes()  # README: byte for byte in MP4 and MOV

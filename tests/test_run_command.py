@@ -582,3 +582,27 @@ def test_quiet_is_quiet_and_notes_are_said_once(tmp_path, weights, capsys):
     err = capsys.readouterr().err.splitlines()
     notes = [line for line in err if "mpeg4 has no crf" in line]
     assert len(notes) == 1 and notes[0].startswith("vsr: note: ")
+
+
+@pytest.mark.usefixtures("one_torch_thread")
+def test_a_memory_budget_tiles_the_run_and_says_so_in_the_report(tmp_path, weights):
+    import json
+
+    from media import make_clip
+
+    from vsr.cli import main
+
+    source = tmp_path / "in.mkv"
+    make_clip(source, 96, 64, frames=2, codec="ffv1", audio=False)
+    common = [str(source), "--weights", str(weights), "--codec", "ffv1", "--quiet"]
+    whole, tiled, report = tmp_path / "whole.mkv", tmp_path / "tiled.mkv", tmp_path / "r.json"
+    assert main(["run", common[0], str(whole), *common[1:]]) == 0
+    assert main(["run", common[0], str(tiled), *common[1:], "--max-memory", "2MiB",
+                 "--report", str(report)]) == 0  # fmt: skip
+    plan = json.loads(report.read_text())["tile_plan"]
+    assert plan["mode"] == "tiles"
+    a, b = decoded(whole)[0], decoded(tiled)[0]
+    assert len(a) == len(b) == 2
+    for x, y in zip(a, b, strict=True):
+        diff = x.planes[0].astype(float) - y.planes[0].astype(float)
+        assert 10 * np.log10(255**2 / max(np.mean(diff**2), 1e-9)) > 35

@@ -11,6 +11,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import shared_path
 
 import vsr.weights as weights
 from vsr.cli import main
@@ -148,3 +149,16 @@ def test_a_listing_piped_into_a_reader_that_stops_early_ends_quietly() -> None:
     stderr = process.stderr.read().decode()
     assert process.wait() == 128 + signal.SIGPIPE
     assert stderr == ""
+
+
+@pytest.mark.parametrize(
+    "name", ["IMDN_x2", "IMDN_x3", "IMDN_x4", "IMDN_AS", "model_RTC", "model_RTE"]
+)
+def test_manifest_sums_are_those_of_the_official_checkpoints(name):
+    import hashlib
+
+    import vsr.weights as weights
+
+    entry = weights.load_manifest()[name]
+    official = shared_path("imdn-official", "checkpoints", entry["file"])
+    assert hashlib.sha256(official.read_bytes()).hexdigest() == entry["sha256"]
