@@ -114,12 +114,18 @@ def _axis_windows(size: int, count: int, tile: int) -> list[tuple[int, int, int]
     return [(starts[i], cuts[i], cuts[i + 1]) for i in range(count)]
 
 
+def _tile_side(size: int, count: int, multiple: int, overlap: int) -> int:
+    """The side of each of ``count`` tiles over ``size`` pixels that overlap by at least
+    ``overlap`` (at most the whole side)."""
+    return min(_round_up(math.ceil((size + (count - 1) * overlap) / count), multiple), size)
+
+
 def grid_plan(
     height: int, width: int, rows: int, cols: int, multiple: int = 1, overlap: int = TILE_OVERLAP
 ) -> TilePlan:
     """``rows`` x ``cols`` equal tiles overlapping by at least ``overlap`` pixels."""
-    th = min(_round_up(math.ceil((height + (rows - 1) * overlap) / rows), multiple), height)
-    tw = min(_round_up(math.ceil((width + (cols - 1) * overlap) / cols), multiple), width)
+    th = _tile_side(height, rows, multiple, overlap)
+    tw = _tile_side(width, cols, multiple, overlap)
     if th % multiple or tw % multiple:  # a frame side smaller than one multiple-aligned tile
         return whole_plan(height, width, multiple)
     windows = tuple(
@@ -155,7 +161,12 @@ def plan_tiles(
     # Fewest windows first; among equals, the squarest (least overlap recomputed).
     candidates = []
     for rows in range(1, 65):
+        tile_height = _tile_side(height, rows, multiple, overlap)
         for cols in range(1, 65):
+            # The tile's size first: building every window of 64 x 64 grids that do not fit
+            # took 12 s before a too-small budget was refused.
+            if tile_height * _tile_side(width, cols, multiple, overlap) > max_pixels:
+                continue
             plan = grid_plan(height, width, rows, cols, multiple, overlap)
             if plan.tile_pixels <= max_pixels:
                 aspect = max(plan.tile_height, plan.tile_width) / min(
