@@ -1,14 +1,14 @@
 """Networks compiled ahead of time and kept as packages (vsr.ops.aot_package).
 
-One package is built here (about 15 s on a 2-core CPU, most of it compiling the C++
-wrapper): a 1-block IMDN, as the engine prepares it (folded, channels_last)."""
+One package is built here (15-25 s on a 2-core CPU, most of it compiling the C++
+wrapper): a 1-block IMDN, as the engine prepares it (folded, channels_last). Not marked
+slow: it is the default suite's one real build of the path `--compile` takes."""
 
 from __future__ import annotations
 
 import copy
 import shutil
 import threading
-import time
 
 import pytest
 import torch
@@ -97,6 +97,22 @@ def test_a_damaged_package_is_built_again(built, same_cache, monkeypatch, tmp_pa
     assert builds == [path] and (fresh.built, fresh.loaded) == (1, 0)
 
 
+class _LockThatSaysWhoWaits:
+    """A lock that sets `waiting` when a thread finds it held and waits for it."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.waiting = threading.Event()
+
+    def __enter__(self) -> None:
+        if not self._lock.acquire(blocking=False):
+            self.waiting.set()
+            self._lock.acquire()
+
+    def __exit__(self, *exc: object) -> None:
+        self._lock.release()
+
+
 def test_two_threads_asking_for_one_shape_build_it_once(built, tmp_path, monkeypatch):
     import vsr.ops.aot_package as aot
 
@@ -104,17 +120,21 @@ def test_two_threads_asking_for_one_shape_build_it_once(built, tmp_path, monkeyp
     good = tmp_path / "good.pt2"
     shutil.copyfile(packaged.package_path(x), good)
     monkeypatch.setenv("VSR_CACHE", str(tmp_path / "empty-cache"))
+    lock = _LockThatSaysWhoWaits()
+    monkeypatch.setattr(aot, "_BUILDING", lock)
     building = threading.Event()
     builds = []
 
-    def slow_build(network, example, mode, target):
+    def build_while_the_other_asks(network, example, mode, target):
         builds.append(target)
         building.set()
-        time.sleep(0.3)  # long enough for the other thread to look for the package
+        # The build ends once the second thread waits for it; were builds not one at a
+        # time, that thread would find no package and build it too (and nothing waits).
+        lock.waiting.wait(timeout=10)
         target.parent.mkdir(parents=True, exist_ok=True)
         shutil.copyfile(good, target)
 
-    monkeypatch.setattr(aot, "build_package", slow_build)
+    monkeypatch.setattr(aot, "build_package", build_while_the_other_asks)
     networks = [PackagedNetwork(_engine_copy(model)) for _ in range(2)]
     results: list[torch.Tensor] = [torch.empty(0)] * 2
 
@@ -123,12 +143,12 @@ def test_two_threads_asking_for_one_shape_build_it_once(built, tmp_path, monkeyp
 
     first = threading.Thread(target=call, args=(0,))
     first.start()
-    building.wait(timeout=30)
+    assert building.wait(timeout=30)
     second = threading.Thread(target=call, args=(1,))
     second.start()
     first.join()
     second.join()
-    assert len(builds) == 1
+    assert lock.waiting.is_set() and len(builds) == 1
     assert [(n.built, n.loaded) for n in networks] == [(1, 0), (0, 1)]
     for result in results:
         torch.testing.assert_close(result, expected, rtol=1e-4, atol=1e-5)

@@ -207,7 +207,6 @@ def test_an_embedded_runs_progress_goes_to_its_logger_not_stderr(
     assert "frame 3 of 3" not in capsys.readouterr().err
 
 
-@pytest.mark.usefixtures("one_torch_thread")
 def test_the_api_encodes_at_x264s_own_crf_and_the_cli_at_the_presets(tmp_path, weights):
     import av
     from media import make_clip

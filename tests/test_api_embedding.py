@@ -16,8 +16,6 @@ import vsr
 from vsr.atomic_file import atomic_output
 from vsr.video.encoder_trial import libav_messages
 
-pytestmark = pytest.mark.usefixtures("one_torch_thread")
-
 
 @pytest.fixture
 def upscaler(weights):

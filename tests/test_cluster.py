@@ -28,9 +28,6 @@ def local_ray():
     ray.shutdown()
 
 
-pytestmark = pytest.mark.usefixtures("one_torch_thread")
-
-
 @pytest.fixture(scope="module")
 def folder(tmp_path_factory, weights, local_ray) -> tuple[Path, Path]:
     """Four clips (one truncated, so unreadable) and their outputs from a local run."""

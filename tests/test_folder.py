@@ -17,8 +17,6 @@ from vsr.folder import process_folder, watch_folder
 from vsr.report import FolderReport, RunReport
 from vsr.watch_state import STATE_FILE, WatchState
 
-pytestmark = pytest.mark.usefixtures("one_torch_thread")
-
 
 def test_folder_keeps_going_past_a_bad_clip_then_skips_finished_ones(tmp_path, weights, capsys):
     clips, out = tmp_path / "in", tmp_path / "out"

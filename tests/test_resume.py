@@ -26,8 +26,6 @@ from vsr.runner import upscale_video
 from vsr.video.chunk_journal import ChunkRecorder, journal_folder
 from vsr.video.writer import EncodeSettings, VideoWriter, temp_path_for
 
-pytestmark = pytest.mark.usefixtures("one_torch_thread")
-
 
 @pytest.fixture(autouse=True)
 def one_second_chunks(monkeypatch):
@@ -384,7 +382,6 @@ def test_chunks_kept_for_the_same_name_in_another_container_are_named(clip, weig
     assert journal_folder(mkv).exists()  # nothing removed
 
 
-@pytest.mark.usefixtures("one_torch_thread")
 def test_a_resumed_mp4_is_byte_for_byte_the_uninterrupted_one(tmp_path, weights, monkeypatch):
     from media import make_clip
 

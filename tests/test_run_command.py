@@ -29,9 +29,6 @@ from vsr.video.reader import VideoReader
 REPO = Path(__file__).resolve().parent.parent
 
 
-pytestmark = pytest.mark.usefixtures("one_torch_thread")
-
-
 def vsr(*args: object) -> int:
     return main(["run", *map(str, args), "--quiet"])
 
@@ -584,7 +581,6 @@ def test_quiet_is_quiet_and_notes_are_said_once(tmp_path, weights, capsys):
     assert len(notes) == 1 and notes[0].startswith("vsr: note: ")
 
 
-@pytest.mark.usefixtures("one_torch_thread")
 def test_a_memory_budget_tiles_the_run_and_says_so_in_the_report(tmp_path, weights):
     import json
 

@@ -17,8 +17,6 @@ from vsr.errors import VsrError
 from vsr.segments import Segment, extract_segment, plan_segments
 from vsr.video.reader import VideoReader
 
-pytestmark = pytest.mark.usefixtures("one_torch_thread")
-
 
 def make_gop_clip(path: Path, frames: int = 14, gop: int = 4, width: int = 32, height: int = 24):
     """H.264 with a keyframe every `gop` frames, B-frames (so decode order != display

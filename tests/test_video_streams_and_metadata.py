@@ -15,8 +15,6 @@ import pytest
 from vsr.cli import main
 from vsr.video.hdr import Hdr10, hdr10_of
 
-pytestmark = pytest.mark.usefixtures("one_torch_thread")
-
 
 def vsr(*args: object) -> int:
     return main(["run", *map(str, args), "--quiet"])

@@ -18,8 +18,6 @@ from vsr.video.reader import VideoReader
 from vsr.video.trim import TimeRange, format_time, parse_time, time_range
 from vsr.video.writer import EncodeSettings
 
-pytestmark = pytest.mark.usefixtures("one_torch_thread")
-
 RATE = 25  # make_clip's frame k is shown at k / 25 s
 
 
