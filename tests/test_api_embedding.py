@@ -100,24 +100,26 @@ def test_api_arguments_of_the_wrong_type(weights, upscaler):
 def test_overlapping_libav_captures_restore_the_hosts_log_level():
     before = av.logging.get_level()
     first_in, second_in, first_out = threading.Event(), threading.Event(), threading.Event()
+    overlapped = []  # each wait that saw the other thread in time: the captures overlapped
 
     def first() -> None:
         with libav_messages([]):
             first_in.set()
-            second_in.wait(5)
+            overlapped.append(second_in.wait(5))
         first_out.set()
 
     def second() -> None:
-        first_in.wait(5)
+        overlapped.append(first_in.wait(5))
         with libav_messages([]):
             second_in.set()
-            first_out.wait(5)
+            overlapped.append(first_out.wait(5))
 
     threads = [threading.Thread(target=first), threading.Thread(target=second)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join()
+    assert overlapped == [True, True, True]
     assert av.logging.get_level() == before
 
 
