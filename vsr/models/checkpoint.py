@@ -23,6 +23,13 @@ from vsr.models.factory import create_model
 
 _SAFETENSORS_MAX_HEADER = 100_000_000
 
+# A checkpoint's shapes decide the size of the network built for it, before its tensors are
+# compared. A file of a few KB (zero-size tensors, or stride-0 views in a .pth) can declare
+# 20000 features or a x10000 upsampler, i.e. tens to hundreds of GB of parameters. The family's
+# largest (IMDN_AS) has 0.75M parameters and IMDN 6 blocks; these bounds leave ample room.
+MAX_BLOCKS = 64
+MAX_PARAMETERS = 20_000_000
+
 
 def _read_safetensors(path: Path) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
     """From the file's bytes, not safe_open/load_file: those keep about 3-5 KB of Python
@@ -153,8 +160,17 @@ def detect_architecture(state: dict[str, torch.Tensor]) -> tuple[str, int, dict[
 def build_from_state(state: dict[str, torch.Tensor]) -> nn.Module:
     """A model of the detected architecture with ``state`` loaded under strict checks."""
     arch, scale, size = detect_architecture(state)
-    model = create_model(arch, scale, **size)
-    expected = model.state_dict()
+    if size["blocks"] > MAX_BLOCKS:
+        raise VsrError(f"declares {size['blocks']} blocks; IMDN-family networks have a few")
+    with torch.device("meta"):  # shapes only: nothing is allocated until they are checked
+        shell = create_model(arch, scale, **size)
+    expected = shell.state_dict()
+    parameters = sum(v.numel() for v in expected.values())
+    if parameters > MAX_PARAMETERS:
+        raise VsrError(
+            f"declares an {arch} x{scale} with {size['features']} features, "
+            f"{parameters:,} parameters; IMDN-family networks have under a million"
+        )
     missing = sorted(set(expected) - set(state))
     unexpected = sorted(set(state) - set(expected))
     wrong = [
@@ -171,6 +187,7 @@ def build_from_state(state: dict[str, torch.Tensor]) -> nn.Module:
         problems.append(f"{len(wrong)} shape mismatches (first: {wrong[0]})")
     if problems:
         raise VsrError(f"checkpoint does not match {arch} x{scale}: " + "; ".join(problems))
+    model = create_model(arch, scale, **size)
     model.load_state_dict(state, strict=True)
     return model
 
