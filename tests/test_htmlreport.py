@@ -497,3 +497,26 @@ def test_eval_results_with_a_missing_scale_still_render(tmp_path):
     profile.write_text(json.dumps(PROFILE))
     page = parse(render(read_inputs([source, profile])))
     assert [row[1] for row in page.tables["eval"][1:]] == ["x4", "n/a"]
+
+
+def test_names_and_sizes_from_a_report_cannot_inject_html_or_break_the_plots(tmp_path):
+    evil = "<img src=x onerror=alert(1)>"
+    clip = {
+        "input": "clips/costs_$5_vs_\\x_$6.mp4",
+        "status": "done",
+        "report": {
+            "frames": 3,
+            "fps": 2.5,
+            "input_size": [evil, 48],
+            "output_size": [128, 96],
+            "stages": {"decode $\\y$": {"busy_s": 0.1, "wait_s": 0.2}},
+        },
+    }
+    run = tmp_path / "run.json"
+    run.write_text(json.dumps({"clips": [clip]}))
+    page_path = tmp_path / "r.html"
+    write_report([run], page_path)
+    page = page_path.read_text()
+    assert evil not in page
+    assert "&lt;img src=x onerror=alert(1)&gt;x48" in page
+    assert "costs_$5_vs_\\x_$6.mp4" in page  # the table shows the name as it is

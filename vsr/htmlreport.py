@@ -148,7 +148,7 @@ def _bytes(value: Any, missing: str = "n/a") -> str:
 
 def _size(value: Any) -> str:
     if isinstance(value, list | tuple) and len(value) == 2:
-        return f"{value[0]}x{value[1]}"
+        return f"{_text(value[0])}x{_text(value[1])}"
     return _text(value)
 
 
@@ -167,9 +167,16 @@ def _clip_name(clip: dict[str, Any], index: int) -> str:
     return Path(str(clip.get("input") or f"clip {index + 1}")).name
 
 
+def _plot_label(text: str) -> str:
+    """Text as matplotlib shows it literally: a `$` starts its math mode, in which a file
+    name such as `costs_$5_vs_\\x_$6.mp4` is a syntax error that would end the page."""
+    return text.replace("$", r"\$")
+
+
 def _done(inputs: ReportInputs) -> list[tuple[str, dict[str, Any]]]:
+    """The finished clips: (name as a plot label, report)."""
     return [
-        (_clip_name(c, i), c["report"])
+        (_plot_label(_clip_name(c, i)), c["report"])
         for i, c in enumerate(inputs.clips)
         if c.get("status") == "done" and isinstance(c.get("report"), dict)
     ]
@@ -352,7 +359,9 @@ def stage_plot(inputs: ReportInputs) -> bytes | None:
         wait = [_float(_dict(by_stage.get(s)).get("wait_s")) or 0.0 for s in stages]
         bars = axes.barh(rows, busy, height=height, label=f"{name}: busy")
         axes.barh(rows, wait, height=height, left=busy, alpha=0.35, color=bars.patches[0].get_facecolor(), label=f"{name}: waiting")  # fmt: skip
-    axes.set_yticks([i + 0.4 - height / 2 for i in range(len(stages))], stages)
+    axes.set_yticks(
+        [i + 0.4 - height / 2 for i in range(len(stages))], [_plot_label(s) for s in stages]
+    )
     axes.invert_yaxis()
     axes.set_xlabel("seconds")
     axes.set_title("Pipeline stages: busy (solid) and waiting on a queue (light)")
