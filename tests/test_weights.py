@@ -14,6 +14,7 @@ import pytest
 from conftest import shared_path
 
 import vsr.weights as weights
+from vsr import weights as weights_module
 from vsr.cli import main
 from vsr.errors import VsrError
 from vsr.models import load_weights
@@ -162,3 +163,13 @@ def test_manifest_sums_are_those_of_the_official_checkpoints(name):
     entry = weights.load_manifest()[name]
     official = shared_path("imdn-official", "checkpoints", entry["file"])
     assert hashlib.sha256(official.read_bytes()).hexdigest() == entry["sha256"]
+
+
+def test_a_download_larger_than_the_cap_is_refused_and_leaves_nothing(tmp_path, monkeypatch):
+    source = tmp_path / "served.bin"
+    source.write_bytes(b"\0" * (3 << 20))
+    monkeypatch.setattr(weights_module, "MAX_DOWNLOAD_BYTES", 2 << 20)
+    cache = tmp_path / "cache"
+    with pytest.raises(VsrError, match="more than 2 MiB"):
+        weights_module.fetch(source.as_uri(), "0" * 64, cache / "IMDN_x2.pth")
+    assert list(cache.iterdir()) == []

@@ -26,6 +26,9 @@ from vsr.errors import VsrError
 WEIGHTS_DIR = bundled_folder("weights")
 MANIFEST_PATH = WEIGHTS_DIR / "manifest.json"
 _CHUNK = 1 << 20
+# The official checkpoints are 0.1-3 MB. A server that sends more (a wrong or hostile URL,
+# a body without end) is cut off here instead of filling the disk before the sha256 check.
+MAX_DOWNLOAD_BYTES = 64 << 20
 
 
 def load_manifest() -> dict[str, dict[str, Any]]:
@@ -176,7 +179,14 @@ def fetch(url: str, sha256: str, target: Path) -> Path:
     digest = hashlib.sha256()
     try:
         with urllib.request.urlopen(url, timeout=60) as response, temp.open("wb") as out:
+            received = 0
             while chunk := response.read(_CHUNK):
+                received += len(chunk)
+                if received > MAX_DOWNLOAD_BYTES:
+                    raise VsrError(
+                        f"{url}: more than {MAX_DOWNLOAD_BYTES >> 20} MiB, far larger than any "
+                        "IMDN checkpoint; refusing it"
+                    )
                 digest.update(chunk)
                 out.write(chunk)
         if digest.hexdigest() != sha256:
