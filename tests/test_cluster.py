@@ -3,6 +3,7 @@ same outputs as a local run, the corrupt clip reported, a killed worker's clip r
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import sys
@@ -14,7 +15,7 @@ import torch
 from media import make_clip, truncate
 
 from vsr.cli import main
-from vsr.cluster_task import CRASH_ONCE_ENV, remove_stale_temps
+from vsr.cluster_task import CRASH_ONCE_ENV, ShippedWeights, remove_stale_temps
 from vsr.errors import VsrError
 from vsr.video.reader import VideoReader
 
@@ -270,3 +271,16 @@ def test_two_clips_of_one_output_name_are_refused_as_in_a_local_run(tmp_path, mo
     )
     assert lines == [f"vsr: a.ts: failed: {by_name['a.ts']['error']}"]
     assert (out / "a.mkv").read_bytes() == b"a.mkv, done before"
+
+
+def test_shipped_weights_replace_a_planted_file_and_stay_in_the_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("VSR_CACHE", str(tmp_path / "cache"))
+    data = b"the driver's weights"
+    shipped = ShippedWeights("w.safetensors", data)
+    first = shipped.local_path()
+    assert first.parent == tmp_path / "cache" / "shipped-weights"
+    assert first.read_bytes() == data
+    first.write_bytes(b"someone else's weights")  # planted under the same name
+    assert shipped.local_path().read_bytes() == data
+    digest = hashlib.sha256(data).hexdigest()
+    assert first.name == f"{digest[:16]}.safetensors"

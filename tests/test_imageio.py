@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import struct
+import zlib
+
 import numpy as np
 import pytest
 from PIL import Image, ImageOps
@@ -156,3 +159,27 @@ def test_write_errors_name_every_type_and_refuse_a_folder(tmp_path):
     with pytest.raises(VsrError, match="taken.png is a folder"):  # was IsADirectoryError
         write_image(tmp_path / "taken.png", _pixels(3))
     assert [p.name for p in tmp_path.iterdir()] == ["taken.png"]
+
+
+def _huge_png(path, width, height, bit_depth=8):
+    """A PNG whose header declares width x height (Pillow checks the size on opening, before
+    any pixel is decoded, so one row of data is enough to stand for the rest)."""
+
+    def chunk(kind, data):
+        return (
+            struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+        )
+
+    header = struct.pack(">IIBBBBB", width, height, bit_depth, 0, 0, 0, 0)
+    row = zlib.compress(b"\0" * (1 + width * bit_depth // 8))
+    path.write_bytes(
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", row) + chunk(b"IEND", b"")
+    )
+
+
+@pytest.mark.parametrize("bit_depth", [8, 16])
+def test_a_decompression_bomb_is_one_clear_error(tmp_path, bit_depth):
+    path = tmp_path / "bomb.png"
+    _huge_png(path, 20000, 20000, bit_depth)
+    with pytest.raises(VsrError, match="bomb.png.*pixels"):
+        read_image(path)

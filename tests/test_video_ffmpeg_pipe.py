@@ -47,9 +47,12 @@ def test_arguments_are_a_list_with_the_pipe_first_and_the_output_last(tmp_path):
     p = plan(tmp_path)
     arguments = build_arguments(p, binary="/opt/ffmpeg")
     assert all(isinstance(a, str) for a in arguments)
-    assert arguments[0] == "/opt/ffmpeg" and arguments[-1] == str(p.output)
+    assert arguments[0] == "/opt/ffmpeg" and arguments[-1] == f"file:{p.output}"
     inputs = [i for i, a in enumerate(arguments) if a == "-i"]
-    assert [arguments[i + 1] for i in inputs] == ["pipe:0", str(p.source)]
+    # Files as file: URLs, so that no name is read as a protocol (a name with a colon).
+    assert [arguments[i + 1] for i in inputs] == ["pipe:0", f"file:{p.source}"]
+    # The source read by demuxers that open nothing else (no playlists, no concat lists).
+    assert "hls" not in option(arguments, "-format_whitelist").split(",")
     # Options of the NUT pipe come before its -i (they are input options).
     pipe_at = inputs[0]
     assert option(arguments[:pipe_at], "-f") == "nut"
@@ -165,7 +168,7 @@ import av
 with av.open(sys.stdin.buffer, format="nut") as pipe:
     stream = pipe.streams.video[0]
     seen = [[f.pts, f.width, f.height, f.format.name] for f in pipe.decode(stream)]
-with open(sys.argv[-1], "w") as out:
+with open(sys.argv[-1].removeprefix("file:"), "w") as out:
     json.dump(dict(frames=seen, time_base=str(stream.time_base), args=sys.argv[1:]), out)
 """
 
@@ -241,6 +244,6 @@ def test_hevc_through_ffmpeg_asks_for_the_hvc1_tag_in_mp4_and_mov(
 def test_a_cut_cuts_the_sources_other_streams_alike(tmp_path):
     cut = Cut(TimeRange(0.5, 1.3), Fraction(13, 25), Fraction(13, 10), file_start=0.1)
     arguments = build_arguments(plan(tmp_path, cut=cut))
-    source = arguments.index(str(tmp_path / "in file; rm -rf x.mp4"))
+    source = arguments.index(f"file:{tmp_path / 'in file; rm -rf x.mp4'}")
     # -ss counts from the file's start (0.1 s); -t is the length from the first frame.
     assert arguments[source - 5 : source] == ["-ss", "0.420000", "-t", "0.780000", "-i"]

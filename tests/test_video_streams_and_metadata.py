@@ -295,3 +295,36 @@ def test_a_stream_copier_that_fails_to_start_closes_its_source(tmp_path, monkeyp
     (container,) = opened
     with pytest.raises(AssertionError, match="not open"):
         list(container.demux())  # closed: the writer never held it to close
+
+
+def test_many_subtitle_streams_are_copied_without_reopening_the_source_for_each(
+    tmp_path, weights, monkeypatch
+):
+    from vsr.video import remux
+
+    source = tmp_path / "many.mkv"
+    with av.open(str(source), "w") as out:
+        video = out.add_stream("libx264", rate=25)
+        video.width, video.height, video.pix_fmt = 64, 48, "yuv420p"
+        subtitles = [out.add_mux_stream("subrip") for _ in range(40)]
+        for index in range(3):
+            picture = np.full((48, 64, 3), 60 * index, np.uint8)
+            out.mux(video.encode(av.VideoFrame.from_ndarray(picture, "rgb24")))
+        out.mux(video.encode(None))
+        for number, stream in enumerate(subtitles):
+            packet = av.Packet(f"track {number}".encode())
+            packet.stream, packet.time_base = stream, Fraction(1, 1000)
+            packet.pts = packet.dts = 0
+            packet.duration = 100
+            out.mux(packet)
+    opened, original_open = [], remux.open_source
+    monkeypatch.setattr(
+        remux, "open_source", lambda path: opened.append(path) or original_open(path)
+    )
+    assert vsr(source, tmp_path / "out.mkv", "--weights", weights) == 0
+    # Each opening parsed all 41 streams again: 40 of them made the run quadratic.
+    assert len(opened) <= 2
+    with av.open(str(tmp_path / "out.mkv")) as result:
+        assert len(result.streams.subtitles) == 40
+        texts = [bytes(p) for p in result.demux(*result.streams.subtitles) if p.size]
+    assert sorted(texts) == sorted(f"track {n}".encode() for n in range(40))

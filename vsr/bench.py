@@ -33,6 +33,7 @@ from vsr.errors import VsrError
 from vsr.report import write_json
 from vsr.telemetry import STAGES
 from vsr.upscale import PRECISIONS, resolve_device
+from vsr.video.media_url import open_source
 
 # Frames when the user does not say: enough for a steady GPU figure, few enough that a CPU
 # run (tens of seconds per 540p frame on a small CPU) ends in minutes.
@@ -227,7 +228,7 @@ def decoded_psnr(first: Path, second: Path) -> DecodedComparison:
         if frame is not None:
             into.append(math.nan if frame.time is None else float(frame.time))
 
-    with av.open(str(first)) as a, av.open(str(second)) as b:
+    with open_source(first) as a, open_source(second) as b:
         frames_a, frames_b = a.decode(video=0), b.decode(video=0)
         while True:
             fa, fb = next(frames_a, None), next(frames_b, None)

@@ -20,6 +20,7 @@ import av
 import numpy as np
 
 from vsr.errors import VsrError
+from vsr.video.media_url import file_url
 
 BT601 = 6  # AVColorSpace smpte170m
 TV_RANGE = 1  # AVColorRange mpeg
@@ -83,7 +84,7 @@ def make_bench_clip(
     else:
         codec, pix_fmt, options, shift = "libx264", "yuv420p", {"preset": "ultrafast"}, 1
         options["crf"] = "16"
-    with av.open(str(path), "w") as container:
+    with av.open(file_url(path), "w") as container:
         stream = container.add_stream(codec, rate=rate, options=options)
         stream.width, stream.height, stream.pix_fmt = width, height, pix_fmt
         time_base = Fraction(1, rate)

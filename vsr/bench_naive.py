@@ -19,6 +19,7 @@ import torch
 from torch import nn
 
 from vsr.telemetry import GpuSampler, StageClock
+from vsr.video.media_url import file_url, open_source
 
 
 @dataclass
@@ -56,7 +57,7 @@ def naive_upscale(
     start = time.perf_counter()
     with GpuSampler(device_index) as sampler:
         model = model.to(device, torch.float32).eval()
-        with av.open(str(source)) as reader, av.open(str(target), "w") as writer:
+        with open_source(source) as reader, av.open(file_url(target), "w") as writer:
             video_in = reader.streams.video[0]
             video_out = None
             decoded = reader.decode(video_in)

@@ -13,7 +13,6 @@ import hashlib
 import os
 import re
 import socket
-import tempfile
 import threading
 import time
 from dataclasses import dataclass
@@ -34,13 +33,20 @@ class ShippedWeights:
     data: bytes
 
     def local_path(self) -> Path:
-        """The bytes as a file on this node (written once per node, atomically)."""
-        digest = hashlib.sha256(self.data).hexdigest()[:16]
-        path = Path(tempfile.gettempdir()) / f"vsr-weights-{digest}{Path(self.name).suffix}"
-        if not path.exists():
-            temp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-            temp.write_bytes(self.data)
-            os.replace(temp, path)
+        """The bytes as a file on this node, written once per node and user, atomically.
+
+        In the user's vsr cache, not the shared /tmp, where another user could plant a file
+        under the predictable name first; and a file already there is used only if its
+        sha256 is the driver's."""
+        from vsr.atomic_file import atomic_output
+        from vsr.weights import made_cache_folder, sha256_of
+
+        digest = hashlib.sha256(self.data).hexdigest()
+        folder = made_cache_folder("shipped-weights", "weights sent by the Ray driver")
+        path = folder / f"{digest[:16]}{Path(self.name).suffix}"
+        if not (path.is_file() and sha256_of(path) == digest):
+            with atomic_output(path) as stream:
+                stream.write(self.data)
         return path
 
 
@@ -120,11 +126,11 @@ def remove_stale_temps(target: Path) -> list[Path]:
 
 def count_frames(path: Path) -> int:
     """Video packets in a finished output (one per frame for the encoders vsr writes)."""
-    import av
 
+    from vsr.video.media_url import open_source
     from vsr.video.reader import main_video_stream
 
-    with av.open(str(path)) as container:
+    with open_source(path) as container:
         video = main_video_stream(container)  # not the cover picture
         return sum(1 for packet in container.demux(video) if packet.size)
 

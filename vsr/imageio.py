@@ -57,8 +57,10 @@ def _tiff_colour16(image: Image.Image) -> str | None:
 def _decode16(path: Path, target: str) -> np.ndarray:
     import av
 
+    from vsr.video.media_url import open_source
+
     try:
-        with av.open(str(path)) as container:
+        with open_source(path) as container:
             frame = next(container.decode(video=0))
             pixels = frame.to_ndarray(format=target)
     except (av.FFmpegError, StopIteration) as error:
@@ -131,7 +133,13 @@ def read_image(path: str | Path, keep_grey_alpha: bool = False) -> np.ndarray:
                 pixels = _decode16(path, tiff)
             else:
                 pixels = _from_pillow(image, keep_grey_alpha)
-    except (UnidentifiedImageError, OSError, SyntaxError, ValueError) as error:
+    except (
+        UnidentifiedImageError,
+        OSError,
+        SyntaxError,
+        ValueError,
+        Image.DecompressionBombError,  # a few KB that would decode to gigabytes
+    ) as error:
         raise VsrError(f"cannot read image {path}: {error}") from error
     return apply_orientation(pixels, orientation)
 

@@ -127,7 +127,15 @@ class ResumeFolder:
         however it ends), and clear what the last holder left beside the output."""
         import fcntl  # POSIX: imported here so that vsr still imports where it is missing
 
-        handle = open(self.folder / "lock", "a+")  # noqa: SIM115 - held while the run lasts
+        # Not through a link: a lock planted as a link would have its target truncated.
+        flags = os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0)
+        try:
+            descriptor = os.open(self.folder / "lock", flags, 0o644)
+        except OSError as error:  # ELOOP: a link
+            raise VsrError(
+                f"{self.folder / 'lock'}: not a lock file of vsr's ({error.strerror})"
+            ) from None
+        handle = os.fdopen(descriptor, "a+")  # noqa: SIM115 - held while the run lasts
         try:
             fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

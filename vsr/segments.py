@@ -22,6 +22,7 @@ import av
 
 from vsr.errors import VsrError
 from vsr.video.decoding import decode_packets
+from vsr.video.media_url import file_url, open_source
 from vsr.video.reader import VideoInfo, VideoReader, main_video_stream
 
 
@@ -37,7 +38,7 @@ class Segment:
 def _keyframe_times(path: Path) -> tuple[list[int], int, int, float]:
     """Keyframe pts, first and last pts, and the time base (as a float) of the video."""
     try:
-        container = av.open(str(path))
+        container = open_source(path)
     except av.error.FFmpegError as error:
         raise VsrError(f"{path}: not a readable media file: {error.strerror}") from None
     with container:
@@ -106,7 +107,7 @@ def _decode_range(path: Path, segment: Segment, seek: bool, in_range: list[int])
     counts the packets whose frames the range shows. Undecodable packets are skipped, as a
     local run's reader skips them: a damaged source loses those frames (packets less
     frames tells how many), it does not fail the segment."""
-    container = av.open(str(path))
+    container = open_source(path)
     try:
         stream = main_video_stream(container)
         stream.thread_type = "AUTO"
@@ -160,7 +161,7 @@ def extract_segment(source: Path, segment: Segment, dest: Path) -> ExtractedSegm
     if first.format.name not in supported:
         raise VsrError(f"{source}: segment mode cannot store {first.format.name} frames losslessly")
     pts_list: list[int] = []
-    with av.open(str(dest), "w", format="matroska") as out:
+    with av.open(file_url(dest), "w", format="matroska") as out:
         # The source's rate: the reader of this file judges missing frames by it.
         stream = out.add_stream("ffv1", rate=_frame_rate(source))
         stream.width, stream.height, stream.pix_fmt = first.width, first.height, first.format.name
@@ -185,7 +186,7 @@ def extract_segment(source: Path, segment: Segment, dest: Path) -> ExtractedSegm
 
 
 def _frame_rate(path: Path):
-    with av.open(str(path)) as container:
+    with open_source(path) as container:
         stream = main_video_stream(container)
         return stream.average_rate or stream.guessed_rate or 25
 

@@ -22,6 +22,7 @@ import ffmpeg
 import numpy as np
 
 from vsr.errors import VsrError
+from vsr.video.media_url import DIRECT_DEMUXERS, file_url
 from vsr.video.trim import Cut
 
 
@@ -63,7 +64,9 @@ def build_arguments(plan: PipePlan, binary: str = "ffmpeg") -> list[str]:
     if plan.rotation:
         pipe_options["display_rotation"] = plan.rotation
     frames = ffmpeg.input("pipe:0", **pipe_options)
-    source = ffmpeg.input(str(plan.source), **_cut_options(plan.cut))
+    source = ffmpeg.input(
+        file_url(plan.source), format_whitelist=DIRECT_DEMUXERS, **_cut_options(plan.cut)
+    )
     output_options: dict[str, object] = {
         "format": plan.container,
         "vcodec": plan.codec,
@@ -84,7 +87,7 @@ def build_arguments(plan: PipePlan, binary: str = "ffmpeg") -> list[str]:
     output_options.update({key: value for key, value in tags.items() if value})
     output_options.update(plan.options)
     graph = ffmpeg.output(
-        frames["v"], source["a?"], source["s?"], str(plan.output), **output_options
+        frames["v"], source["a?"], source["s?"], file_url(plan.output), **output_options
     )
     compiled = ffmpeg.compile(graph, cmd=binary)
     # Global options go first: ffmpeg may ignore options that trail the output name.

@@ -22,6 +22,7 @@ from vsr.errors import VsrError
 from vsr.video import colors
 from vsr.video.decoding import decode_packets
 from vsr.video.hdr import Hdr10, hdr10_of
+from vsr.video.media_url import open_source
 from vsr.video.pixfmt import parse_planar, planar_equivalent
 from vsr.video.trim import Cut, TimeRange, format_time
 
@@ -95,7 +96,7 @@ def _open_input(path: Path) -> av.container.InputContainer:
     if not path.is_file():
         raise VsrError(f"{path}: not a file")
     try:
-        return av.open(str(path))
+        return open_source(path)
     except av.error.FFmpegError as error:
         raise VsrError(
             f"{path}: not a readable media file (truncated or damaged?): {error.strerror}"

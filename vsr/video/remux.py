@@ -24,6 +24,7 @@ from pathlib import Path
 
 import av
 
+from vsr.video.media_url import open_source
 from vsr.video.reader import is_cover, main_video_stream
 from vsr.video.timecode import moved_timecode
 from vsr.video.trim import Cut
@@ -72,28 +73,35 @@ class _Route:
 
 
 def _muxer_takes(source: Path, stream, container_format: str) -> bool:
-    """Whether the muxer really accepts a copy of `stream`: its codec list is not the whole
-    story (MOV refuses Opus at the header, MP4 refuses PCM without a channel order at the
-    trailer), so a header and, for audio, one packet go into a throw-away file in memory.
-    Subtitles get the header only: their first packet may lie anywhere in a long file; a
-    cover picture gets its one packet."""
-    with av.open(str(source)) as reader:
-        original = reader.streams[stream.index]
-        probe = av.open(io.BytesIO(), "w", format=container_format)
-        try:
-            copy = probe.add_stream_from_template(original)
-            probe.start_encoding()
-            packets = reader.demux(original) if stream.type in ("audio", "video") else ()
-            for packet in packets:
-                if packet.size:
-                    packet.stream = copy
-                    probe.mux(packet)
-                    break
-            probe.close()
-        except (av.error.FFmpegError, ValueError):
-            with contextlib.suppress(av.error.FFmpegError, ValueError):
-                probe.close()  # a refused header or trailer: the probe is done with anyway
-            return False
+    """Whether the muxer really accepts a copy of `stream` (one of the open source's): its
+    codec list is not the whole story (MOV refuses Opus at the header, MP4 refuses PCM
+    without a channel order at the trailer), so a header and, for audio, one packet go into
+    a throw-away file in memory. Subtitles get the header only: their first packet may lie
+    anywhere in a long file; a cover picture gets its one packet."""
+    if stream.type not in ("audio", "video"):
+        # The header needs only the stream itself: no second opening of the source, which
+        # parses every stream again (998 subtitle streams took 110 s that way).
+        return _muxes(stream, container_format, reader=None)
+    # A packet is read from a reader of its own: the copier's must start at the beginning.
+    with open_source(source) as reader:
+        return _muxes(reader.streams[stream.index], container_format, reader)
+
+
+def _muxes(original, container_format: str, reader: av.container.InputContainer | None) -> bool:
+    probe = av.open(io.BytesIO(), "w", format=container_format)
+    try:
+        copy = probe.add_stream_from_template(original)
+        probe.start_encoding()
+        for packet in reader.demux(original) if reader is not None else ():
+            if packet.size:
+                packet.stream = copy
+                probe.mux(packet)
+                break
+        probe.close()
+    except (av.error.FFmpegError, ValueError):
+        with contextlib.suppress(av.error.FFmpegError, ValueError):
+            probe.close()  # a refused header or trailer: the probe is done with anyway
+        return False
     return True
 
 
@@ -109,7 +117,7 @@ class StreamCopier:
     ):
         self._cut = cut
         self._notes = notes
-        self._input = av.open(str(source))
+        self._input = open_source(source)
         try:
             self._route_streams(source, output, notes)
         except BaseException:
@@ -240,7 +248,7 @@ class StreamCopier:
         suffix, mimetype = kind.get(stream.codec_context.name, ("bin", ""))
         name = stream.metadata.get("filename") or f"cover{stream.index}.{suffix}"
         mimetype = stream.metadata.get("mimetype") or mimetype
-        with av.open(str(source)) as reader:
+        with open_source(source) as reader:
             packet = next((p for p in reader.demux(reader.streams[stream.index]) if p.size), None)
         if packet is None or not mimetype:
             notes.append(f"{label}: the cover picture dropped (no picture vsr can attach)")

@@ -23,6 +23,7 @@ from vsr.video import colors, ffmpeg_pipe
 from vsr.video.codecs import encoder_option_type, video_encoder
 from vsr.video.encoder_trial import trial_open
 from vsr.video.hdr import HDR10_ENCODERS
+from vsr.video.media_url import file_url
 from vsr.video.mov_timing import LastPacketHold
 from vsr.video.pixfmt import nearest_supported, parse_planar, planar_name
 from vsr.video.reader import VideoInfo
@@ -77,6 +78,24 @@ def temp_path_for(path: Path, pid: int | None = None) -> Path:
     """Hidden name in the same folder (same file system, so the final rename is atomic),
     with the writing process's id (this one's unless `pid` is given)."""
     return path.with_name(f".{path.stem}.{os.getpid() if pid is None else pid}.tmp{path.suffix}")
+
+
+def create_exclusively(path: Path) -> None:
+    """Make ``path`` a new, empty file of this process before FFmpeg opens it by name.
+
+    Its name is predictable (the pid), and FFmpeg follows links: a link planted under it in
+    a shared output folder would have the video written into the file it points to, and the
+    link renamed into place as the output. Whatever holds the name is removed first (a temp
+    of an earlier process with this pid, or such a link: unlink takes the link, never its
+    target); O_EXCL with O_NOFOLLOW then refuses anything put back in between."""
+    path.unlink(missing_ok=True)
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+    try:
+        os.close(os.open(path, flags, 0o666))
+    except FileExistsError:
+        raise VsrError(
+            f"{path}: appeared while vsr was creating it; is another run here?"
+        ) from None
 
 
 def check_output_path(path: Path, source: Path, overwrite: bool) -> str:
@@ -166,6 +185,7 @@ class VideoWriter:
         try:
             _claim_temp(self.temp_path, self.path)
             self._claimed = True
+            create_exclusively(self.temp_path)
             if error is None:
                 self._open_container()
             elif ffmpeg_pipe.ffmpeg_available():
@@ -405,7 +425,7 @@ class VideoWriter:
 
     def _open_container(self) -> None:
         try:
-            self._output = av.open(str(self.temp_path), "w", format=self._container_format)
+            self._output = av.open(file_url(self.temp_path), "w", format=self._container_format)
         except (OSError, av.error.FFmpegError) as error:
             raise VsrError(f"{self.path.parent}: cannot write there ({error})") from None
         output = self._output
