@@ -21,6 +21,7 @@ from pathlib import Path
 
 from vsr import __version__
 from vsr.errors import OUT_OF_SPACE_ERRNOS, VsrError
+from vsr.printable import printable
 
 # The order here is the order in `vsr --help`.
 COMMANDS = ["run", "image", "eval", "train", "weights", "bench", "profile", "viz", "report"]
@@ -71,7 +72,7 @@ _MACHINE_ERRNOS = OUT_OF_SPACE_ERRNOS | {errno.EACCES, errno.EPERM}
 def _print_notes(error: BaseException) -> None:
     """What the code that failed added for the user (e.g. where finished work is kept)."""
     for note in getattr(error, "__notes__", ()):
-        print(f"vsr: {note}", file=sys.stderr)
+        print(printable(f"vsr: {note}"), file=sys.stderr)
 
 
 def _give_closed_streams_a_sink() -> None:
@@ -124,7 +125,7 @@ def main(argv: list[str] | None = None) -> int:
         with _ProgressToStderr():
             return int(args.func(args) or 0)
     except VsrError as error:
-        print(f"vsr: error: {error}", file=sys.stderr)
+        print(printable(f"vsr: error: {error}"), file=sys.stderr)
         _print_notes(error)
         return 2
     except KeyboardInterrupt as error:
@@ -141,7 +142,7 @@ def main(argv: list[str] | None = None) -> int:
             raise
         # A full disk or a folder vsr may not write to: the machine's state, not a bug.
         where = f"{error.filename}: " if error.filename else ""
-        print(f"vsr: error: {where}{error.strerror or error}", file=sys.stderr)
+        print(printable(f"vsr: error: {where}{error.strerror or error}"), file=sys.stderr)
         _print_notes(error)
         return 2
     finally:

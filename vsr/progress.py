@@ -14,6 +14,8 @@ import sys
 import time
 from collections.abc import Callable
 
+from vsr.printable import printable
+
 # Seconds between two progress lines in a log.
 LOG_INTERVAL_S = 30.0
 LOGGER = logging.getLogger("vsr.progress")
@@ -47,7 +49,7 @@ class ProgressLines:
         write: Callable[[str], None] = _log,
         clock: Callable[[], float] = time.monotonic,
     ) -> None:
-        self.name, self.total, self.done = name, total, initial
+        self.name, self.total, self.done = printable(name), total, initial
         self.interval = LOG_INTERVAL_S if interval is None else interval
         self._write, self._clock = write, clock
         self._started = self._last = clock()

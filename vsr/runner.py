@@ -16,6 +16,7 @@ import torch
 from vsr.engine import ColourSpec, Pipeline
 from vsr.errors import VsrError
 from vsr.ops.yuv import GBR
+from vsr.printable import printable
 from vsr.progress import ProgressLines, on_a_terminal
 from vsr.report import RunReport, write_json
 from vsr.scaling import NETWORK_SCALES, coded_request, plan_geometry
@@ -340,7 +341,7 @@ def start_upscale(
             bar = tqdm(
                 total=info.frame_count,
                 initial=resumed_frames(writer),
-                desc=source_path.name,
+                desc=printable(source_path.name),
                 unit="frame",
                 disable=not progress or not terminal,
                 leave=False,

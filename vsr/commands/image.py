@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from vsr.errors import VsrError, describe_error
+from vsr.printable import printable
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -95,5 +96,5 @@ def run(args: argparse.Namespace) -> int:
     print(f"vsr: {len(jobs) - len(failures)} done, {len(failures)} failed")
     # Errors, not chatter: on stderr. A rerun retries only these (the others exist).
     for image_in, reason in failures:
-        print(f"vsr:   failed: {image_in.name}: {reason}", file=sys.stderr)
+        print(printable(f"vsr:   failed: {image_in.name}: {reason}"), file=sys.stderr)
     return 1 if failures else 0

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from vsr.commands.encoder_options import add_encoder_option
 from vsr.errors import VsrError
+from vsr.printable import printable
 
 
 def add_parser(subparsers) -> None:
@@ -236,7 +237,11 @@ def run(args) -> int:
     from tqdm import tqdm
 
     # tqdm.write: a line printed while a bar is drawn goes above it, not glued onto it.
-    say = (lambda line: None) if args.quiet else (lambda line: tqdm.write(line, file=sys.stderr))
+    say = (
+        (lambda line: None)
+        if args.quiet
+        else (lambda line: tqdm.write(printable(line), file=sys.stderr))
+    )
     if args.ray is not None or args.segments is not None or args.segment_seconds is not None:
         from vsr.commands.run_ray import run_on_ray
 
@@ -394,12 +399,13 @@ def _run_folder(args, settings, model, target, say) -> int:
     )
     for clip in summary.clips:
         if clip["status"] == "failed":  # errors, not chatter: printed even with --quiet
-            print(f"vsr:   failed: {Path(clip['input']).name}: {clip['error']}", file=sys.stderr)
+            failed = f"vsr:   failed: {Path(clip['input']).name}: {clip['error']}"
+            print(printable(failed), file=sys.stderr)
         lost = (clip.get("report") or {}).get("lost_frames")
         if lost:  # a shorter output than the clip is no chatter either
-            print(
+            damaged = (
                 f"vsr:   damaged: {Path(clip['input']).name}: {lost} frame(s) could not be "
-                "decoded; the output is shorter than the clip",
-                file=sys.stderr,
+                "decoded; the output is shorter than the clip"
             )
+            print(printable(damaged), file=sys.stderr)
     return 1 if totals["failed"] else 0

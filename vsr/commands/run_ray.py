@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from vsr.errors import VsrError
+from vsr.printable import printable
 
 
 def run_on_ray(args, engine_options: dict[str, Any], say: Callable[[str], None]) -> int:
@@ -76,7 +77,8 @@ def run_on_ray(args, engine_options: dict[str, Any], say: Callable[[str], None])
     )
     for clip in summary.clips:
         if clip["status"] == "failed":  # errors, not chatter: printed even with --quiet
-            print(f"vsr:   failed: {Path(clip['input']).name}: {clip['error']}", file=sys.stderr)
+            failed = f"vsr:   failed: {Path(clip['input']).name}: {clip['error']}"
+            print(printable(failed), file=sys.stderr)
     return 1 if totals["failed"] else 0
 
 

@@ -1,0 +1,28 @@
+"""Names from anywhere are printed with their control characters escaped (vsr.printable)."""
+
+from __future__ import annotations
+
+from media import make_clip
+
+from vsr.cli import main
+from vsr.printable import printable
+
+
+def test_control_characters_are_escaped_and_other_text_kept():
+    assert printable("clip été 日本.mp4") == "clip été 日本.mp4"
+    assert printable("c\x1b]0;PWNED\x07\x1b[2J.mp4") == "c\\x1b]0;PWNED\\x07\\x1b[2J.mp4"
+    assert printable("a\nvsr: 99 done, 0 failed.mp4") == "a\\nvsr: 99 done, 0 failed.mp4"
+
+
+def test_a_folder_runs_lines_name_clips_without_their_control_characters(tmp_path, weights, capsys):
+    clips = tmp_path / "in"
+    clips.mkdir()
+    make_clip(clips / "a\nvsr: 99 done, 0 failed (forged).mp4", 32, 24, frames=2, audio=False)
+    (clips / "c\x1b[2J.mp4").write_bytes(b"not a video")
+    args = ["run", str(clips), str(tmp_path / "out"), "--weights", str(weights)]
+    assert main(args) == 1
+    err = capsys.readouterr().err
+    assert "\x1b" not in err
+    assert not any(line.startswith("vsr: 99 done") for line in err.splitlines())
+    assert "vsr: a\\nvsr: 99 done, 0 failed (forged).mp4: 2 frames" in err
+    assert "c\\x1b[2J.mp4" in err
