@@ -326,3 +326,37 @@ def test_cuda_bf16_channels_last_with_a_budget_and_a_resume(tmp_path, monkeypatc
     assert metadata["steps"] == str(total + 4) and metadata["device"] != "cpu"
     rows = [row for row in csv.DictReader((tmp_path / "run" / "log.csv").open()) if row["loss"]]
     assert float(rows[-1]["torch_mem_gib"]) > 0
+
+
+def test_vsr_weights_export_writes_the_network_of_a_stopped_run(tmp_path, monkeypatch, capsys):
+    from vsr.cli import main
+
+    class Killed(Exception):
+        pass
+
+    real_save = loop.save_checkpoint
+
+    def save_then_die(path, state):
+        real_save(path, state)
+        raise Killed
+
+    monkeypatch.setattr(loop, "save_checkpoint", save_then_die)
+    with pytest.raises(Killed):  # stopped after step 2, before any weights were written
+        loop.train(tiny_config(tmp_path, out=str(tmp_path / "run"), steps=6, save_every=2))
+    assert not (tmp_path / "run" / "last.safetensors").exists()
+    checkpoint, out = tmp_path / "run" / "last.pt", tmp_path / "stopped.safetensors"
+    assert main(["weights", "export", str(checkpoint), str(out)]) == 0
+    assert capsys.readouterr().out.strip().endswith("(the network after 2 training steps)")
+    exported, metadata = read_state_dict(out)
+    state = torch.load(checkpoint, weights_only=True)["model"]
+    assert metadata["steps"] == "2" and set(exported) == set(state)
+    assert all(torch.equal(exported[key], value) for key, value in state.items())
+    assert load_weights(out).arch == "imdn_rtc"
+    for args, message in [
+        ([str(checkpoint), str(out)], "already exists; add --overwrite"),
+        ([str(checkpoint), str(tmp_path / "w.pth")], "written as .safetensors"),
+        ([str(tmp_path / "none.pt"), str(tmp_path / "x.safetensors")], "no such file"),
+        ([str(out), str(tmp_path / "x.safetensors")], "not a training checkpoint"),
+    ]:
+        assert main(["weights", "export", *args]) == 2
+        assert message in capsys.readouterr().err

@@ -1,4 +1,5 @@
-"""`vsr weights`: list the known weights, download an official checkpoint into the cache."""
+"""`vsr weights`: list the known weights, download an official checkpoint into the cache,
+export the network of a training checkpoint."""
 
 from __future__ import annotations
 
@@ -18,6 +19,16 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     fetch = actions.add_parser("download", help="download official weights, checking sha256")
     fetch.add_argument("name", help="a name from `vsr weights list`, e.g. IMDN_x3")
     fetch.set_defaults(func=download_weights)
+    export = actions.add_parser(
+        "export",
+        help="write the network of a training checkpoint (a run's last.pt) as weights",
+        description="A run stopped before its end has last.pt but no last.safetensors; this "
+        "writes the network it holds as safetensors weights, which --weights takes.",
+    )
+    export.add_argument("checkpoint", help="a training checkpoint, e.g. runs/x2/last.pt")
+    export.add_argument("output", help="the weights file to write (.safetensors)")
+    export.add_argument("--overwrite", action="store_true", help="replace an existing output")
+    export.set_defaults(func=export_checkpoint)
 
 
 def list_weights(args: argparse.Namespace) -> int:
@@ -50,4 +61,22 @@ def download_weights(args: argparse.Namespace) -> int:
     from vsr.weights import download
 
     print(download(args.name))
+    return 0
+
+
+def export_checkpoint(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from vsr.errors import VsrError
+    from vsr.train.checkpoint import export_weights
+
+    checkpoint, output = Path(args.checkpoint), Path(args.output)
+    if not checkpoint.is_file():
+        raise VsrError(f"{checkpoint}: no such file")
+    if output.suffix != ".safetensors":
+        raise VsrError(f"{output}: weights are written as .safetensors")
+    if output.exists() and not args.overwrite:
+        raise VsrError(f"{output} already exists; add --overwrite to replace it")
+    steps = export_weights(checkpoint, output)
+    print(f"wrote {output} (the network after {steps} training steps)")
     return 0

@@ -110,12 +110,20 @@ def training_state(
     }
 
 
-def export_weights(checkpoint: Path, target: Path, metadata: dict[str, str] | None = None) -> None:
-    """Write the model of a training checkpoint as safetensors (what every command loads)."""
+def export_weights(checkpoint: Path, target: Path, metadata: dict[str, str] | None = None) -> int:
+    """Write the model of a training checkpoint as safetensors (what every command loads);
+    returns the training steps it had."""
     from vsr.models import create_model, save_weights
 
     state = load_checkpoint(Path(checkpoint))
-    model = create_model(state["config"]["arch"], state["config"]["scale"])
-    model.load_state_dict(state["model"])
+    config = state["config"]
+    try:
+        model = create_model(config["arch"], config["scale"])
+        model.load_state_dict(state["model"])
+    except (KeyError, TypeError, RuntimeError) as error:  # a config or state of another net
+        raise VsrError(
+            f"{checkpoint}: its network does not match its recorded settings ({first_line(error)})"
+        ) from None
     info = {"steps": str(state["step"]), **(metadata or {})}
     save_weights(model, target, info)
+    return int(state["step"])
