@@ -23,7 +23,7 @@ from tqdm import tqdm
 from vsr.errors import VsrError
 from vsr.image import upscale_image
 from vsr.imageio import IMAGE_EXTENSIONS, read_image
-from vsr.metrics import crop_to_common, psnr, rgb_to_y, ssim
+from vsr.metrics import crop_to_common, psnr, shave_for, sr_metrics
 from vsr.ops.imresize import imresize
 from vsr.progress import bars_shown
 from vsr.upscale import Upscaler
@@ -145,8 +145,7 @@ _SSIM_WINDOW = 11
 def check_scorable(height: int, width: int, scale: int, path: Path) -> None:
     """Refuse an HR image too small to be scored at ``scale`` (its shaved Y must hold one
     SSIM window), naming it, rather than failing inside the metrics."""
-    shave = 0 if scale == 1 else scale
-    smallest = max(2 * shave + _SSIM_WINDOW, scale)
+    smallest = max(2 * shave_for(scale) + _SSIM_WINDOW, scale)
     if min(height - height % scale, width - width % scale) < smallest:
         raise VsrError(
             f"{path} is {width}x{height}: too small to score at x{scale} "
@@ -166,7 +165,6 @@ def evaluate_dataset(
     scale = upscaler.output_scale if scale is None else int(scale)
     pairs = dataset_pairs(dataset, scale)
     same_size = scale == 1
-    shave = 0 if same_size else scale
     scores = []
     for name, hr_path, lr_path in tqdm(
         pairs,
@@ -184,12 +182,12 @@ def evaluate_dataset(
             lr = _as_rgb(read_image(lr_path), lr_path)
             _check_pair(lr, hr, scale, lr_path, hr_path)
         sr, hr = crop_to_common(upscale_image(upscaler, lr, scale), hr)
-        sr_y, hr_y = rgb_to_y(sr), rgb_to_y(hr)
+        y_psnr, y_ssim = sr_metrics(sr, hr, scale)
         scores.append(
             ImageScore(
                 name=name,
-                psnr=psnr(sr_y, hr_y, shave=shave),
-                ssim=ssim(sr_y, hr_y, shave=shave),
+                psnr=y_psnr,
+                ssim=y_ssim,
                 psnr_rgb=psnr(sr, hr) if same_size else None,
             )
         )

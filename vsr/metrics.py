@@ -107,11 +107,18 @@ def crop_to_common(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray
     return a[:h, :w], b[:h, :w]
 
 
+def shave_for(scale: int) -> int:
+    """The border the paper's evaluation leaves out: ``scale`` pixels on each side; none for
+    a same-size comparison (x1, IMDN_AS's enlarged input)."""
+    return 0 if scale == 1 else scale
+
+
 def sr_metrics(sr: np.ndarray, hr: np.ndarray, scale: int) -> tuple[float, float]:
     """(PSNR, SSIM) of a super-resolved uint8 image against its ground truth, paper style.
 
-    Both are cropped to their common size, converted to unrounded Y and shaved by ``scale``.
-    """
+    Both are cropped to their common size, converted to unrounded Y and shaved
+    (``shave_for``)."""
     sr, hr = crop_to_common(sr, hr)
     sr_y, hr_y = rgb_to_y(sr), rgb_to_y(hr)
-    return psnr(sr_y, hr_y, shave=scale), ssim(sr_y, hr_y, shave=scale)
+    shave = shave_for(scale)
+    return psnr(sr_y, hr_y, shave=shave), ssim(sr_y, hr_y, shave=shave)
