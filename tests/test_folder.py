@@ -167,7 +167,8 @@ def test_watch_from_the_command_line(tmp_path, weights):
 
 
 def test_the_clips_of_a_folder_share_one_network_and_one_upscaler(tmp_path, weights):
-    from vsr.runner import NetworkCache, upscale_video
+    from vsr.network_cache import NetworkCache
+    from vsr.runner import upscale_video
 
     cache = NetworkCache(str(weights))
     for name in ("a", "b"):

@@ -279,14 +279,14 @@ def test_output_geometry_rounds_and_picks_the_next_larger_network():
 
     g = plan_geometry(1280, 720, height=1080)
     assert (g.width, g.height, g.network_scale) == (1920, 1080, 2)
-    assert g.needs_resize(1280, 720)
     g = plan_geometry(101, 57, scale=1.5)  # 151.5 -> 152, 85.5 -> 86: half rounds up
     assert (g.width, g.height, g.network_scale) == (152, 86, 2)
     g = plan_geometry(64, 48, height=70)  # 93.3 wide: the derived side is made even
     assert (g.width, g.height) == (94, 70)
     g = plan_geometry(100, 50, scale=2.5)
     assert (g.width, g.height, g.network_scale) == (250, 125, 3)
-    assert not plan_geometry(64, 48, scale=4).needs_resize(64, 48)
+    g = plan_geometry(64, 48, scale=4)
+    assert (g.width, g.height, g.network_scale) == (256, 192, 4)  # the network's own size
     assert parse_size("1920x1080") == (1920, 1080)
     for bad in ("1920", "0x10", "axb"):
         with pytest.raises(VsrError):

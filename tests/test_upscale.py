@@ -313,7 +313,7 @@ def test_compiling_with_a_cache_that_cannot_be_made_is_one_clear_error(tmp_path,
 
 def test_folder_mode_lets_go_of_the_graphs_of_another_frame_size(monkeypatch):
     # Each CUDA graph keeps its memory pool; a clip of another size must not inherit them.
-    from vsr.runner import NetworkCache
+    from vsr.network_cache import NetworkCache
 
     released = []
     monkeypatch.setattr(Upscaler, "release_graphs", lambda self: released.append(self))

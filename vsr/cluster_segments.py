@@ -103,10 +103,11 @@ def upscale_segment(
 def _network_and_geometry(info, weights, scale, size, height):
     """The network a local run would pick, and the output size it decides (the network's
     factor counts)."""
-    from vsr.runner import load_network_cache, network_scale_for_request
+    from vsr.network_cache import NetworkCache
+    from vsr.runner import network_scale_for_request
     from vsr.scaling import NETWORK_SCALES, plan_geometry
 
-    model = load_network_cache(weights).get(network_scale_for_request(info, scale, size, height))
+    model = NetworkCache(weights).get(network_scale_for_request(info, scale, size, height))
     available = NETWORK_SCALES if model.scale == 1 else (model.scale,)
     geometry = plan_geometry(
         info.width, info.height, scale=scale, size=size, height=height, available=available

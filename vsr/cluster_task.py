@@ -98,13 +98,13 @@ _networks: dict[str, Any] = {}
 
 def engine_weights(weights: ShippedWeights | str | None):
     """What `upscale_video(weights=...)` takes: a cached network, or a name to resolve."""
-    from vsr.runner import load_network_cache
+    from vsr.network_cache import NetworkCache
 
     if isinstance(weights, ShippedWeights):
         weights = str(weights.local_path())
     key = str(weights)
     if key not in _networks:
-        _networks[key] = load_network_cache(weights)
+        _networks[key] = NetworkCache(weights)
     return _networks[key]
 
 

@@ -80,7 +80,6 @@ class Pipeline:
         output_size: tuple[int, int],
         network_input_size: tuple[int, int] | None = None,
         clock: StageClock | None = None,
-        queue_frames: int | None = None,
         static_batch: bool | None = None,
     ) -> None:
         """`output_size` (height, width) is what the writer gets. `network_input_size`
@@ -99,7 +98,7 @@ class Pipeline:
         self.clock = clock or StageClock()
         self.cuda = device.type == "cuda"
         self.static_batch = self.cuda if static_batch is None else static_batch
-        self.frames_in = queue.Queue(maxsize=queue_frames or 2 * batch)
+        self.frames_in = queue.Queue(maxsize=2 * batch)  # the next batch decoded meanwhile
         self.batches_out = queue.Queue(maxsize=2)
         self.stop = threading.Event()
         self.errors: list[BaseException] = []

@@ -15,6 +15,7 @@ import torch
 
 from vsr.engine import ColourSpec, Pipeline
 from vsr.errors import VsrError
+from vsr.network_cache import NetworkCache, load_network_for
 from vsr.ops.yuv import GBR
 from vsr.printable import printable
 from vsr.progress import ProgressLines, on_a_terminal
@@ -39,54 +40,6 @@ class ClipRun:
 
     def abort(self) -> None:
         self.writer.abort()
-
-
-class NetworkCache:
-    """Loads each network once and keeps it, and keeps each Upscaler built on it (folder
-    mode runs many clips on one model: a compiled network and its CUDA graphs are made
-    once, not once per clip)."""
-
-    def __init__(self, weights: str | Path | None) -> None:
-        self.weights = weights
-        self.models: dict[int | None, torch.nn.Module] = {}
-        self.upscalers: dict[tuple, Upscaler] = {}
-        self.frame_sizes: dict[tuple, object] = {}  # each Upscaler's last clip's
-
-    def get(self, network_scale: int) -> torch.nn.Module:
-        # Given weights serve every clip; the defaults depend on the scale a clip needs.
-        key = None if self.weights is not None else network_scale
-        if key not in self.models:
-            self.models[key] = _load_network(self.weights, network_scale)
-        return self.models[key]
-
-    def upscaler(self, model: torch.nn.Module, frame_size=None, **options) -> Upscaler:
-        """The Upscaler for `model` (one of this cache's) with these options, for clips of
-        `frame_size` (the network's input, H x W)."""
-        key = (id(model), *sorted(options.items()))
-        if key not in self.upscalers:
-            self.upscalers[key] = Upscaler(model, **options)
-        elif self.frame_sizes.get(key) != frame_size:
-            # Each CUDA graph keeps its memory pool: the last clip's, of another size, would
-            # narrow what this clip's frames may use (and make them tile).
-            self.upscalers[key].release_graphs()
-        self.frame_sizes[key] = frame_size
-        return self.upscalers[key]
-
-
-def load_network_cache(weights: str | Path | None) -> NetworkCache:
-    return NetworkCache(weights)
-
-
-def _load_network(weights, network_scale: int) -> torch.nn.Module:
-    """A model from an nn.Module, a cache, a weights path or manifest name, or the default
-    weights for the scale."""
-    from vsr.weights import load_network
-
-    if isinstance(weights, NetworkCache):
-        return weights.get(network_scale)
-    # Given weights are what they are (the geometry check below says if they cannot serve
-    # the request); the scale only picks the default weights.
-    return load_network(weights, network_scale if weights is None else None)
 
 
 def _bar_after_compiling(bar, upscaler: Upscaler) -> Callable[[int], None]:
@@ -257,7 +210,7 @@ def start_upscale(
     with VideoReader(source_path, part) as reader:
         info = reader.info
         size, height = coded_request(info, size, height)
-        model = _load_network(weights, network_scale_for_request(info, scale, size, height))
+        model = load_network_for(weights, network_scale_for_request(info, scale, size, height))
         # A network of a given factor serves any request up to it (larger: a downscale
         # follows); IMDN_AS (scale 1) serves any request from an enlarged frame.
         available = NETWORK_SCALES if model.scale == 1 else (model.scale,)

@@ -40,12 +40,6 @@ class OutputGeometry:
     scale: float  # the factor the user asked for (width-wise when derived from a size)
     network_scale: int
 
-    def needs_resize(self, in_width: int, in_height: int) -> bool:
-        return (self.width, self.height) != (
-            in_width * self.network_scale,
-            in_height * self.network_scale,
-        )
-
 
 def coded_request(
     info: VideoInfo, size: tuple[int, int] | None, height: int | None

@@ -69,7 +69,7 @@ def default_weights_path(scale: int) -> Path:
     return WEIGHTS_DIR / f"imdn_x{scale}.safetensors"
 
 
-def local_path(name: str, entry: dict[str, Any]) -> Path:
+def local_path(entry: dict[str, Any]) -> Path:
     """Where an entry's file is (or will be): weights/ for ours, the cache for downloads."""
     return (cache_dir() if entry.get("url") else WEIGHTS_DIR) / entry["file"]
 
@@ -133,7 +133,7 @@ def resolve_weights(weights: str | None, scale: int | None = None) -> Path:
 
 
 def _shipped(name: str, entry: dict[str, Any]) -> Path:
-    path = local_path(name, entry)
+    path = local_path(entry)
     if not path.is_file():
         raise VsrError(f"{name} should ship with vsr at {path}, but the file is missing")
     return path
@@ -159,7 +159,7 @@ def download(name: str) -> Path:
         raise VsrError(f"unknown weights {name!r}; known names: {', '.join(manifest)}")
     if not entry.get("url"):
         return _shipped(name, entry)  # nothing to fetch
-    target = local_path(name, entry)
+    target = local_path(entry)
     if target.is_file() and sha256_of(target) == entry["sha256"]:
         return target
     return fetch(entry["url"], entry["sha256"], target)

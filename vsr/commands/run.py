@@ -316,11 +316,12 @@ def _where(report) -> str:
 
 def _run_folder(args, settings, model, target, say) -> int:
     from vsr.folder import process_folder, watch_folder, write_folder_report
+    from vsr.network_cache import NetworkCache
     from vsr.report import FolderReport
     from vsr.resume_folder import KeptWorkMismatch
-    from vsr.runner import load_network_cache, start_upscale
+    from vsr.runner import start_upscale
 
-    networks = load_network_cache(args.weights)  # each network is loaded once per run
+    networks = NetworkCache(args.weights)  # each network is loaded once per run
     shown: set[str] = set()  # a note shared by every clip (e.g. "ran on the CPU") once
 
     def start(clip: Path, output: Path, overwrite: bool):

@@ -36,7 +36,7 @@ def list_weights(args: argparse.Namespace) -> int:
 
     rows = [("NAME", "ARCH", "SCALE", "SET5 PSNR", "WHERE")]
     for name, entry in load_manifest().items():
-        path = local_path(name, entry)
+        path = local_path(entry)
         if not entry.get("url"):
             where = str(path) if path.is_file() else f"{path} (missing)"
         elif path.is_file():

@@ -145,7 +145,10 @@ class VideoWriter:
         self.frames_written = 0
         self._container_format = check_output_path(self.path, source.path, overwrite)
         self.codec = video_encoder(settings.codec)
-        if settings.codec_is_default and self.codec.name not in _held(self._container_format):
+        if (
+            settings.codec_is_default
+            and self.codec.name not in _codecs_held_by(self._container_format)[0]
+        ):
             self._use_the_containers_codec()
         self.color_matrix = source.color_matrix
         self.color_range = source.color_range
@@ -674,10 +677,6 @@ def _codecs_held_by(container_format: str) -> tuple[frozenset[str], str]:
     """Codec and encoder names a muxer can store, and its default video codec."""
     with av.open(io.BytesIO(), "w", format=container_format) as probe:
         return frozenset(probe.supported_codecs), probe.default_video_codec
-
-
-def _held(container_format: str) -> frozenset[str]:
-    return _codecs_held_by(container_format)[0]
 
 
 def _check_container_holds(container_format: str, codec: str, suffix: str) -> None:
