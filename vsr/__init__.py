@@ -19,13 +19,13 @@ _PUBLIC = {
     "load_model": "vsr.api",
     "upscale_frames": "vsr.api",
     "upscale_image": "vsr.api",
-    "upscale_video": "vsr.engine",
+    "upscale_video": "vsr.runner",
 }
 
 if TYPE_CHECKING:
     from vsr.api import load_model, upscale_frames, upscale_image
-    from vsr.engine import upscale_video
     from vsr.errors import VsrError
+    from vsr.runner import upscale_video
     from vsr.upscale import Upscaler
 
 __all__ = [

@@ -339,7 +339,7 @@ def run_bench(
     engine configurations to time (default: one per precision, at `batch`).
     `encoder_options` (e.g. {"threads": "6"}) go to every encoder, the naive loop's too.
     """
-    from vsr.engine import upscale_video
+    from vsr.runner import upscale_video
     from vsr.video.writer import EncodeSettings
 
     dev = resolve_device(device)

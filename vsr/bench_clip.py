@@ -74,9 +74,9 @@ def make_bench_clip(
 ) -> Path:
     """Write the bench's source clip and return its path.
 
-    Default: H.264 4:2:0 in MP4, the kind of file users bring. `lossless`: FFV1 4:4:4 in
-    Matroska, so that no chroma resampling or coding loss stands between the two outputs.
-    """
+    Default: H.264 4:2:0, the kind of file users bring, in the container `path` names.
+    `lossless`: FFV1 4:4:4, so that no chroma resampling or coding loss stands between the
+    two outputs (Matroska holds it)."""
     check_clip_shape(width, height, frames)
     path = Path(path)
     if lossless:

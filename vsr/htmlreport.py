@@ -20,34 +20,8 @@ from typing import Any
 
 from vsr.atomic_file import atomic_output
 from vsr.errors import VsrError
+from vsr.paper import paper_scores
 from vsr.plots import figure_png, new_figure, png_data_uri
-
-# The IMDN paper's Table (PSNR/SSIM, Y channel, MATLAB convention), by scale and dataset.
-PAPER_IMDN: dict[int, dict[str, tuple[float, float]]] = {
-    2: {
-        "Set5": (38.00, 0.9605),
-        "Set14": (33.63, 0.9177),
-        "B100": (32.19, 0.8996),
-        "Urban100": (32.17, 0.9283),
-        "Manga109": (38.88, 0.9774),
-    },
-    3: {
-        "Set5": (34.36, 0.9270),
-        "Set14": (30.32, 0.8417),
-        "B100": (29.09, 0.8046),
-        "Urban100": (28.17, 0.8519),
-        "Manga109": (33.61, 0.9445),
-    },
-    4: {
-        "Set5": (32.21, 0.8948),
-        "Set14": (28.58, 0.7811),
-        "B100": (27.56, 0.7353),
-        "Urban100": (26.04, 0.7838),
-        "Manga109": (30.45, 0.9075),
-    },
-}
-# Other names the same benchmark sets go by.
-DATASET_ALIASES = {"bsd100": "B100", "bsds100": "B100", "urban": "Urban100"}
 
 NO_GPU = "n/a (no GPU)"
 
@@ -368,13 +342,6 @@ def stage_plot(inputs: ReportInputs) -> bytes | None:
     axes.legend(fontsize="small")
     axes.grid(alpha=0.3, axis="x")
     return figure_png(figure)
-
-
-def paper_scores(dataset: str, scale: int) -> tuple[float, float] | None:
-    """The paper's IMDN (PSNR, SSIM) for a dataset name and scale, or None."""
-    name = DATASET_ALIASES.get(dataset.lower(), dataset)
-    by_name = {key.lower(): value for key, value in PAPER_IMDN.get(scale, {}).items()}
-    return by_name.get(name.lower())
 
 
 def eval_table(inputs: ReportInputs) -> str:

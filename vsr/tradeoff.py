@@ -1,5 +1,6 @@
-"""The paper's trade-off figure for the networks at hand: PSNR on Set5 x4 against the number
-of parameters and against running time, from `vsr eval` and `vsr profile` JSON.
+"""The paper's trade-off figure for the networks at hand: PSNR on one dataset and scale (the
+report draws Set5 at x2, x3 and x4) against the number of parameters and against running
+time, from `vsr eval` and `vsr profile` JSON, with the paper's IMDN where its table has it.
 
 An eval result names its network by the weights file (``IMDN_x4``); a profile by its label
 (``IMDN x4``) and, when profiled from a file, by that file. Names are compared ignoring case,
@@ -13,10 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from vsr.paper import PAPER_PARAMETERS, paper_scores
 from vsr.plots import figure_png, new_figure
-
-# The paper's own IMDN x4 point: its Set5 PSNR, at the official checkpoint's parameter count.
-PAPER_IMDN_X4 = ("IMDN (paper)", 715_176, 32.21)
 
 
 @dataclass
@@ -93,15 +92,17 @@ def tradeoff_plot(
             by_time.annotate(point.name, (point.time_ms, point.psnr), **label)
     psnrs = [p.psnr for p in points]
     parameter_counts = [p.parameters for p in points]
-    if scale == 4 and dataset.lower() == "set5":
-        name, parameters, psnr = PAPER_IMDN_X4
+    paper = paper_scores(dataset, scale)
+    if paper is not None and scale in PAPER_PARAMETERS:
+        name, parameters, psnr = "IMDN (paper)", PAPER_PARAMETERS[scale], paper[0]
         by_size.scatter(parameters / 1e3, psnr, marker="*", s=120, color="black")
         by_size.annotate(name, (parameters / 1e3, psnr), **{**label, "xytext": (5, -12)})
         psnrs.append(psnr)
         parameter_counts.append(parameters)
     timed = [p for p in points if p.time_ms is not None]
     conditions = sorted({f"{p.device}, {p.input_size} input" for p in timed})
-    # Axes from zero, and at least 1 dB tall, so that a single point does not fill the plot.
+    # Parameters and times from zero; PSNR centred on the points and at least 1 dB tall, so
+    # that a single point does not fill the plot.
     middle = (max(psnrs) + min(psnrs)) / 2
     half = max(0.5, (max(psnrs) - min(psnrs)) * 0.6)
     by_size.set_ylim(middle - half, middle + half)

@@ -1,0 +1,26 @@
+"""The paper's figures vsr carries (vsr.paper) are the published ones."""
+
+from __future__ import annotations
+
+import json
+
+from conftest import shared_path
+
+from vsr.models import create_model
+from vsr.paper import PAPER_IMDN, PAPER_PARAMETERS, paper_scores
+
+
+def test_the_table_is_the_published_one():
+    published = json.loads(shared_path("reference", "paper_table.json").read_text())["paper"]
+    assert {f"x{scale}": table for scale, table in PAPER_IMDN.items()} == {
+        scale: {dataset: tuple(scores) for dataset, scores in table.items()}
+        for scale, table in published.items()
+    }
+
+
+def test_parameter_counts_are_the_networks_and_names_meet_their_aliases():
+    for scale, count in PAPER_PARAMETERS.items():
+        assert sum(p.numel() for p in create_model("imdn", scale).parameters()) == count
+    assert paper_scores("bsd100", 3) == paper_scores("B100", 3) == (29.09, 0.8046)
+    assert paper_scores("set5", 4) == (32.21, 0.8948)
+    assert paper_scores("DIV2K", 2) is None and paper_scores("Set5", 8) is None
