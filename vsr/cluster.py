@@ -220,7 +220,7 @@ def run_clips(
     )
     shipped = ray.put(ship_weights(weights))  # one copy in the object store for all tasks
     tally = ray.remote(FrameTally).options(num_cpus=0).remote()  # frames so far, all workers
-    summary = ClusterReport(workers=_slots(ray, on_gpu))
+    summary = ClusterReport(workers=cluster_slots(ray, on_gpu))
     submitted_at, start = time.time(), time.perf_counter()
     crash_once = os.environ.get(CRASH_ONCE_ENV) or None
     pending = {
@@ -265,24 +265,29 @@ def run_clips(
     return summary
 
 
-def _slots(ray, on_gpu: bool) -> int:
+def cluster_slots(ray, on_gpu: bool) -> int:
+    """How many tasks the cluster runs at once: its GPUs, or its CPUs."""
     return int(ray.cluster_resources().get("GPU" if on_gpu else "CPU", 0))
 
 
-def _collect(ray, ref, job: ClipJob) -> dict[str, Any]:
-    """The task's own outcome, or a failure when Ray gave up on it (retries spent)."""
+def outcome_or_failure(ray, ref, **failed: Any) -> dict[str, Any]:
+    """The task's own outcome, or a failed one (with the fields `failed` names) when Ray
+    gave up on the task, its retries spent, with Ray's reason."""
     try:
         return ray.get(ref)
     except ray.exceptions.RayError as error:
         reason = str(error).strip().splitlines()[0] if str(error).strip() else ""
         return {
-            "input": str(job.source),
-            "output": str(job.target),
+            **failed,
             "status": "failed",
             "node": None,
             "gpu": None,
             "error": f"{type(error).__name__} after {MAX_RETRIES} retries: {reason}",
         }
+
+
+def _collect(ray, ref, job: ClipJob) -> dict[str, Any]:
+    return outcome_or_failure(ray, ref, input=str(job.source), output=str(job.target))
 
 
 def _log_outcome(outcome: dict[str, Any], log: Callable[[str], None]) -> None:

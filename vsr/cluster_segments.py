@@ -28,15 +28,17 @@ from typing import Any
 from vsr.cluster import (
     MAX_RETRIES,
     ClusterReport,
+    cluster_slots,
     connect,
     disconnect,
     import_ray,
     options_for_workers,
+    outcome_or_failure,
     ship_weights,
     task_resources,
 )
 from vsr.cluster_task import ShippedWeights, engine_weights, where_am_i
-from vsr.errors import VsrError
+from vsr.errors import VsrError, describe_error
 from vsr.progress import bars_shown
 from vsr.report import write_json
 from vsr.scaling import coded_request
@@ -84,10 +86,8 @@ def upscale_segment(
             overwrite=True,  # a re-run after a crash redoes the whole segment
             **engine_options,
         )
-    except VsrError as error:
-        outcome.update(status="failed", error=str(error))
     except Exception as error:
-        outcome.update(status="failed", error=f"{type(error).__name__}: {error}")
+        outcome.update(status="failed", error=describe_error(error))
     else:
         report = report.to_dict()
         report["input"] = outcome["input"]
@@ -120,11 +120,11 @@ def _segments_fingerprint(source: Path, model, options, output_size, pix_fmt, pa
     be joined into this run. Keys are named for the refusal message. The final encoder's
     settings are not here: the segments are lossless, whatever the output's codec."""
     from vsr.ops.aot_package import network_identity
+    from vsr.resume_folder import source_identity
 
     gpu = options.get("gpu_options") or {}
-    stat = source.stat()
     return {
-        "source file": [str(source.resolve()), stat.st_size, stat.st_mtime_ns],
+        "source file": source_identity(source),
         "network": [model.arch, network_identity(model)],
         "precision": [options.get("precision"), gpu.get("precision")],
         "memory budget": [options.get("max_memory"), gpu.get("max_memory")],
@@ -305,17 +305,8 @@ def _what_is_kept(store: SegmentStore, total: int) -> str:
 
 
 def _outcome_of(ray, ref, source: Path, segment: Segment) -> dict[str, Any]:
-    try:
-        return ray.get(ref)
-    except ray.exceptions.RayError as error:
-        return {
-            "input": f"{source}#{segment.index}",
-            "segment": segment.index,
-            "status": "failed",
-            "node": None,
-            "gpu": None,
-            "error": f"{type(error).__name__} after {MAX_RETRIES} retries",
-        }
+    failed = {"input": f"{source}#{segment.index}", "segment": segment.index}
+    return outcome_or_failure(ray, ref, **failed)
 
 
 def _run_segments(source, segments, work, weights, options, progress, log, keep):
@@ -336,9 +327,7 @@ def _run_segments(source, segments, work, weights, options, progress, log, keep)
         ): segment
         for segment in segments
     }
-    summary = ClusterReport(
-        workers=int(ray.cluster_resources().get("GPU" if "num_gpus" in resources else "CPU", 0))
-    )
+    summary = ClusterReport(workers=cluster_slots(ray, "num_gpus" in resources))
     outcomes: dict[int, dict[str, Any]] = {}
     bar = tqdm(
         total=len(segments),

@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from vsr.errors import VsrError
+from vsr.errors import describe_error
 
 # Test hook: the worker processing a clip of this name exits abruptly once, mid-clip.
 CRASH_ONCE_ENV = "VSR_TEST_CRASH_ONCE"
@@ -217,10 +217,8 @@ def run_clip(
             overwrite=overwrite,
             **engine_options,
         )
-    except VsrError as error:
-        outcome.update(status="failed", error=str(error))
     except Exception as error:  # the clip's own failure: report it, do not retry
-        outcome.update(status="failed", error=f"{type(error).__name__}: {error}")
+        outcome.update(status="failed", error=describe_error(error))
     else:
         outcome.update(status="done", frames=report.frames, report=report.to_dict())
     if on_frames is not None:

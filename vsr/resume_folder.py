@@ -29,6 +29,13 @@ from vsr.video.writer import temp_path_for
 _BOOKKEEPING = r"run\.json|lock|\.run\.json\..*\.tmp"
 
 
+def source_identity(source: Path) -> list:
+    """What names one version of a source file in a record: kept work made from another
+    version (replaced, edited, touched) must not be joined to this one's."""
+    stat = source.stat()
+    return [str(source.resolve()), stat.st_size, stat.st_mtime_ns]
+
+
 class KeptWorkMismatch(VsrError):
     """Kept work of other settings (`differences` names them; None: an unreadable record).
     Only "source file": another version of the source, whose work can never serve."""

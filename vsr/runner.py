@@ -514,10 +514,10 @@ def run_fingerprint(source: Path, upscaler: Upscaler, geometry, settings, part, 
     from dataclasses import asdict
 
     from vsr.ops.aot_package import network_identity
+    from vsr.resume_folder import source_identity
 
-    stat = source.stat()
     return {
-        "source file": [str(source.resolve()), stat.st_size, stat.st_mtime_ns],
+        "source file": source_identity(source),
         "network": [upscaler.arch, upscaler.precision, network_identity(upscaler.model)],
         "output size": [geometry.width, geometry.height],
         "encoder settings": asdict(settings),
