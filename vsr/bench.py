@@ -32,6 +32,7 @@ from vsr.bench_naive import naive_upscale
 from vsr.errors import VsrError
 from vsr.report import write_json
 from vsr.telemetry import STAGES
+from vsr.text_table import text_table
 from vsr.upscale import PRECISIONS, resolve_device
 from vsr.video.media_url import open_source
 
@@ -572,15 +573,7 @@ def format_bench(result: BenchResult) -> str:
                 else _psnr_cell(row, row.min_frame_psnr_vs_naive_db),
             ]
         )
-    widths = [max(len(r[i]) for r in [columns, *body]) for i in range(len(columns))]
-
-    def line(cells: list[str]) -> str:
-        first = cells[0].ljust(widths[0])
-        rest = [c.rjust(w) for c, w in zip(cells[1:], widths[1:], strict=True)]
-        return "  ".join([first, *rest]).rstrip()
-
-    lines = [*header, "", line(columns), "  ".join("-" * w for w in widths)]
-    lines += [line(cells) for cells in body]
+    lines = [*header, "", *text_table(columns, body)]
     lines.append(
         "stage columns: busy seconds (the engine's stages overlap; the naive loop's add up). "
         "They hold different work in the two kinds of row: the naive loop converts colours in "

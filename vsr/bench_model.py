@@ -23,6 +23,7 @@ from vsr.errors import VsrError, first_line
 from vsr.ops.cuda_graph import GraphedNetwork
 from vsr.ops.mixed_precision import input_dtype
 from vsr.profiling import peak_memory, time_forward
+from vsr.text_table import text_table
 from vsr.upscale import PRECISIONS, device_guard, inference_copy, with_speed_switches
 
 # Common names for frame sizes: (width, height).
@@ -250,12 +251,7 @@ def format_model_timings(timings: list[ModelTiming], title: str) -> str:
                 "-" if t.compile_seconds is None else f"{t.compile_seconds:.1f}",
             ]
         )
-    widths = [max(len(r[i]) for r in [columns, *body]) for i in range(len(columns))]
-    lines = [title, ""]
-    for index, row in enumerate([columns, *body]):
-        lines.append("  ".join(c.rjust(w) for c, w in zip(row, widths, strict=True)))
-        if index == 0:
-            lines.append("  ".join("-" * w for w in widths))
+    lines = [title, "", *text_table(columns, body, right_aligned_from=0)]
     timed = next((t.timing for t in timings if t.timing), "")
     if timed:
         lines.append(f"time: {timed}; CL = channels_last; peak mem n/a on the CPU")

@@ -30,6 +30,7 @@ from vsr.errors import VsrError
 from vsr.models import create_model
 from vsr.ops.mixed_precision import cast_network
 from vsr.profiling import peak_memory, time_forward
+from vsr.text_table import text_table
 from vsr.upscale import PRECISIONS
 
 PRESSURE_SIZES = "128,256,512,800,1080p,4k"
@@ -247,12 +248,7 @@ def format_pressure(points: list[PressurePoint]) -> str:
         ]
         for p in points
     ]
-    widths = [max(len(r[i]) for r in [columns, *body]) for i in range(len(columns))]
-    lines = []
-    for index, row in enumerate([columns, *body]):
-        lines.append("  ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)).rstrip())
-        if index == 0:
-            lines.append("  ".join("-" * w for w in widths))
+    lines = text_table(columns, body, right_aligned_from=None)
     if points:
         lines.append(f"memory: {points[0].memory_measure}")
     return "\n".join(lines)

@@ -38,6 +38,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from vsr.errors import VsrError
 from vsr.models import create_model
+from vsr.text_table import text_table
 from vsr.upscale import device_guard
 
 # The six networks of the paper and its repository, in the order of the side-by-side table.
@@ -337,14 +338,6 @@ def format_table(profiles: list[ModelProfile]) -> str:
     ]
     header = ["", *[p.name for p in profiles]]
     body = [[label, *cells] for label, cells in rows]
-    widths = [max(len(row[i]) for row in [header, *body]) for i in range(len(header))]
-    lines = []
-    for index, row in enumerate([header, *body]):
-        cells = [row[0].ljust(widths[0])] + [
-            c.rjust(w) for c, w in zip(row[1:], widths[1:], strict=True)
-        ]
-        lines.append("  ".join(cells).rstrip())
-        if index == 0:
-            lines.append("  ".join("-" * w for w in widths))
+    lines = text_table(header, body)
     lines.append(f"time: {profiles[0].timing}")
     return "\n".join(lines)

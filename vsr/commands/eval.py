@@ -39,14 +39,14 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def format_table(results: list) -> str:
-    rows = [("dataset", "scale", "model", "images", "PSNR", "SSIM")]
-    for r in results:
-        rows.append(
-            (r.dataset, f"x{r.scale}", r.model, str(r.images), f"{r.psnr:.4f}", f"{r.ssim:.4f}")
-        )
-    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
-    lines = ["  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)) for row in rows]
-    return "\n".join(line.rstrip() for line in lines)
+    from vsr.text_table import text_table
+
+    header = ("dataset", "scale", "model", "images", "PSNR", "SSIM")
+    rows = [
+        (r.dataset, f"x{r.scale}", r.model, str(r.images), f"{r.psnr:.4f}", f"{r.ssim:.4f}")
+        for r in results
+    ]
+    return "\n".join(text_table(header, rows, right_aligned_from=None, rule=False))
 
 
 def run(args: argparse.Namespace) -> int:

@@ -32,9 +32,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def list_weights(args: argparse.Namespace) -> int:
+    from vsr.text_table import text_table
     from vsr.weights import load_manifest, local_path
 
-    rows = [("NAME", "ARCH", "SCALE", "SET5 PSNR", "WHERE")]
+    header, rows = ("NAME", "ARCH", "SCALE", "SET5 PSNR", "WHERE"), []
     for name, entry in load_manifest().items():
         path = local_path(entry)
         if not entry.get("url"):
@@ -47,13 +48,8 @@ def list_weights(args: argparse.Namespace) -> int:
         psnr = f"{set5['psnr']:.2f}" if set5.get("psnr") is not None else "-"
         scale = f"x{entry['scale']}" if entry.get("scale") else "any"
         rows.append((name, entry.get("arch", "?"), scale, psnr, where))
-    widths = [max(len(row[i]) for row in rows) for i in range(4)]
-    for row in rows:
-        print(
-            "  ".join(cell.ljust(width) for cell, width in zip(row[:4], widths, strict=True))
-            + "  "
-            + row[4]
-        )
+    for line in text_table(header, rows, right_aligned_from=None, rule=False):
+        print(line)
     return 0
 
 
