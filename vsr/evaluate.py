@@ -22,7 +22,7 @@ from tqdm import tqdm
 
 from vsr.errors import VsrError
 from vsr.image import upscale_image
-from vsr.imageio import IMAGE_EXTENSIONS, read_image
+from vsr.imageio import IMAGE_EXTENSIONS, as_rgb, read_image
 from vsr.metrics import crop_to_common, psnr, shave_for, sr_metrics
 from vsr.ops.imresize import imresize
 from vsr.progress import bars_shown
@@ -81,9 +81,7 @@ def _as_rgb(image: np.ndarray, path: Path) -> np.ndarray:
     """H x W x 3 uint8: grey replicated to three channels (as the official script does)."""
     if image.dtype != np.uint8:
         raise VsrError(f"{path}: evaluation needs 8-bit images, got {image.dtype}")
-    if image.shape[2] == 1:
-        return np.repeat(image, 3, axis=2)
-    return image[:, :, :3]
+    return as_rgb(image)
 
 
 def modcrop(image: np.ndarray, scale: int) -> np.ndarray:

@@ -17,6 +17,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from vsr.errors import VsrError
+from vsr.imageio import as_rgb
 from vsr.models.blocks import DistillationBlock, LargeDistillationBlock
 
 GAP = 2  # pixels between tiles
@@ -103,9 +104,7 @@ def tile_grid(features: FeatureMaps, max_tile: int = 128, columns: int | None = 
 def image_to_tensor(pixels: np.ndarray, multiple: int = 1) -> torch.Tensor:
     """H x W x C uint8/uint16 pixels -> 1 x 3 x H' x W' float in [0, 1], cropped to a
     multiple of ``multiple`` (the network's input constraint)."""
-    if pixels.shape[2] == 1:
-        pixels = np.repeat(pixels, 3, axis=2)
-    pixels = pixels[:, :, :3]
+    pixels = as_rgb(pixels)
     height = pixels.shape[0] - pixels.shape[0] % multiple
     width = pixels.shape[1] - pixels.shape[1] % multiple
     if height == 0 or width == 0:

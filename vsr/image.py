@@ -12,6 +12,7 @@ import numpy as np
 import torch
 
 from vsr.errors import VsrError
+from vsr.imageio import as_rgb
 from vsr.ops.imresize import imresize
 from vsr.upscale import Upscaler
 
@@ -59,7 +60,7 @@ def upscale_image(upscaler: Upscaler, pixels: np.ndarray, scale: int | None = No
     peak = _PEAKS[pixels.dtype]
     grey = channels <= 2
 
-    colour = np.repeat(pixels[:, :, :1], 3, axis=2) if grey else pixels[:, :, :3]
+    colour = as_rgb(pixels)
     x = torch.from_numpy(np.ascontiguousarray(colour)).permute(2, 0, 1)[None].float() / peak
     y = upscaler(network_input(upscaler, x, scale))[0]
     if grey:

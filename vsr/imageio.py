@@ -111,6 +111,14 @@ def apply_orientation(pixels: np.ndarray, orientation: int) -> np.ndarray:
     return upright_pixels if upright_pixels.flags.writeable else upright_pixels.copy()
 
 
+def as_rgb(pixels: np.ndarray) -> np.ndarray:
+    """H x W x 3: a grey image's channel replicated to three (as IMDN's own scripts do, and
+    as its paper's Set14 figures were scored), an alpha channel dropped."""
+    if pixels.shape[2] <= 2:  # grey, or grey and alpha
+        return np.repeat(pixels[:, :, :1], 3, axis=2)
+    return pixels[:, :, :3]
+
+
 def read_image(path: str | Path, keep_grey_alpha: bool = False) -> np.ndarray:
     """Read an image as H x W x C (C = 1, 3 or 4), uint8 or uint16, EXIF orientation applied.
 

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from vsr.errors import VsrError
-from vsr.imageio import read_image
+from vsr.imageio import as_rgb, read_image
 from vsr.ops.imresize import imresize
 
 IMAGE_SUFFIXES = (".png", ".bmp", ".webp", ".jpg", ".jpeg")
@@ -41,9 +41,7 @@ def read_rgb(path: Path) -> np.ndarray:
     pixels = read_image(path)
     if pixels.dtype == np.uint16:
         pixels = ((pixels.astype(np.uint32) * 255 + 32767) // 65535).astype(np.uint8)
-    if pixels.shape[2] == 1:
-        pixels = np.repeat(pixels, 3, axis=2)
-    return np.ascontiguousarray(pixels[:, :, :3])
+    return np.ascontiguousarray(as_rgb(pixels))
 
 
 @dataclass
