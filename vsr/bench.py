@@ -33,7 +33,7 @@ from vsr.errors import VsrError
 from vsr.report import write_json
 from vsr.telemetry import STAGES
 from vsr.text_table import text_table
-from vsr.upscale import PRECISIONS, resolve_device
+from vsr.upscale import PRECISIONS, check_precision, resolve_device
 from vsr.video.media_url import open_source
 
 # Frames when the user does not say: enough for a steady GPU figure, few enough that a CPU
@@ -203,10 +203,7 @@ def parse_precisions(text: str | None) -> list[str | None]:
     if not text:
         return [None]
     names = [p.strip() for p in text.split(",") if p.strip()]
-    for name in names:
-        if name not in PRECISIONS:
-            raise VsrError(f"unknown precision {name!r}; use one of {', '.join(PRECISIONS)}")
-    return names
+    return [check_precision(name) for name in names]
 
 
 @dataclass

@@ -24,7 +24,13 @@ from vsr.ops.cuda_graph import GraphedNetwork
 from vsr.ops.mixed_precision import input_dtype
 from vsr.profiling import peak_memory, time_forward
 from vsr.text_table import text_table
-from vsr.upscale import PRECISIONS, device_guard, inference_copy, with_speed_switches
+from vsr.upscale import (
+    PRECISIONS,
+    check_precision,
+    device_guard,
+    inference_copy,
+    with_speed_switches,
+)
 
 # Common names for frame sizes: (width, height).
 NAMED_SIZES = {
@@ -145,8 +151,7 @@ def time_model(
     label = name or f"{getattr(model, 'arch', type(model).__name__).upper()} x{model.scale}"
     results = []
     for precision in precisions:
-        if precision not in PRECISIONS:
-            raise VsrError(f"unknown precision {precision!r}; use one of {', '.join(PRECISIONS)}")
+        check_precision(precision)
         net = prepare_network(
             model, device, precision, channels_last, compile, cuda_graphs, fold, jit
         )

@@ -26,12 +26,11 @@ import torch
 from torch import nn
 
 from vsr.atomic_file import atomic_output
-from vsr.errors import VsrError
 from vsr.models import create_model
 from vsr.ops.mixed_precision import cast_network
 from vsr.profiling import peak_memory, time_forward
 from vsr.text_table import text_table
-from vsr.upscale import PRECISIONS
+from vsr.upscale import PRECISIONS, check_precision
 
 PRESSURE_SIZES = "128,256,512,800,1080p,4k"
 CSV_FIELDS = (
@@ -124,8 +123,7 @@ def run_pressure(
 ) -> list[PressurePoint]:
     """Time and memory of each model at each size (sizes with a side above `max_size` are
     listed as skipped)."""
-    if precision not in PRECISIONS:
-        raise VsrError(f"unknown precision {precision!r}; use one of {', '.join(PRECISIONS)}")
+    check_precision(precision)
     on_gpu = device.type == "cuda"
     warmup = warmup if warmup is not None else (5 if on_gpu else 1)
     repeats = repeats if repeats is not None else (20 if on_gpu else 3)

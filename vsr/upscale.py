@@ -31,6 +31,14 @@ from vsr.ops.tiling import TilePlan, plan_tiles, run_plan
 
 PRECISIONS = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
 
+
+def check_precision(name: object) -> str:
+    """`name` if it is one of PRECISIONS, else one clear error."""
+    if name not in PRECISIONS:
+        raise VsrError(f"unknown precision {name!r}; use one of {', '.join(PRECISIONS)}")
+    return name
+
+
 # Bytes of activations per input pixel, per unit of network width, measured roughly as the
 # peak of live feature maps in one forward pass (IMDN keeps all six block outputs for the
 # final fusion). Used only to turn a memory budget into a pixel budget; OOM is handled anyway.
@@ -184,9 +192,7 @@ class Upscaler:
         self.device = resolve_device(device)
         if precision is None:
             precision = "fp16" if self.device.type == "cuda" else "fp32"
-        if precision not in PRECISIONS:
-            raise VsrError(f"unknown precision {precision!r}; use one of {', '.join(PRECISIONS)}")
-        self.precision = precision
+        self.precision = check_precision(precision)
         self.dtype = PRECISIONS[precision]
         self.model, self.input_dtype = inference_copy(model, self.device, self.dtype, channels_last)
         self.channels_last = channels_last

@@ -224,7 +224,7 @@ def _end_to_end(args: argparse.Namespace) -> int:
 
 
 def _model_only(args: argparse.Namespace) -> int:
-    from vsr.bench import bench_model, model_name
+    from vsr.bench import bench_model, model_name, parse_precisions
     from vsr.bench_kernels import format_kernels
     from vsr.bench_model import format_model_timings, parse_frame_sizes, time_model
     from vsr.report import write_json
@@ -233,7 +233,7 @@ def _model_only(args: argparse.Namespace) -> int:
     device = resolve_device(args.device)
     model, origin = bench_model(args.weights, args.scale)
     default = "fp16" if device.type == "cuda" else "fp32"
-    precisions = [p.strip() for p in (args.precision or default).split(",") if p.strip()]
+    precisions = parse_precisions(args.precision or default)
     timings = time_model(
         model,
         parse_frame_sizes(args.sizes or "540p,1080p"),
