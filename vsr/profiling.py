@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import copy
 import math
-import os
 import statistics
 import time
 from dataclasses import asdict, dataclass, field
@@ -38,6 +37,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from vsr.errors import VsrError
 from vsr.models import create_model
+from vsr.telemetry import host_memory_bytes
 from vsr.text_table import text_table
 from vsr.upscale import device_guard
 
@@ -277,7 +277,7 @@ def device_memory(device: torch.device) -> int:
     """Bytes of memory the device has in all (the host's RAM for the CPU)."""
     if device.type == "cuda":
         return torch.cuda.mem_get_info(device)[1]
-    return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    return host_memory_bytes() or 0
 
 
 def check_memory(model: nn.Module, size: tuple[int, int], device: torch.device, label: str) -> None:

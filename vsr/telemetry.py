@@ -6,6 +6,7 @@ the value is None and the report shows null. Nothing is estimated or filled in.
 
 from __future__ import annotations
 
+import os
 import resource
 import sys
 import threading
@@ -70,6 +71,14 @@ class StageClock:
         for stage, seconds in self.device_busy.items():
             stages[stage]["device_busy_s"] = round(seconds, 4)
         return stages
+
+
+def host_memory_bytes() -> int | None:
+    """The host's RAM in bytes, or None where the system does not say (no sysconf)."""
+    try:
+        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (AttributeError, ValueError, OSError):
+        return None
 
 
 def peak_host_memory_bytes() -> int:

@@ -14,7 +14,6 @@ from __future__ import annotations
 import contextlib
 import copy
 import numbers
-import os
 import time
 import warnings
 from collections.abc import Callable
@@ -28,6 +27,7 @@ from vsr.ops.compiled import captures_graphs, compile_network
 from vsr.ops.cuda_graph import GraphedNetwork
 from vsr.ops.mixed_precision import cast_network
 from vsr.ops.tiling import TilePlan, plan_tiles, run_plan
+from vsr.telemetry import host_memory_bytes
 
 PRECISIONS = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
 
@@ -113,8 +113,8 @@ def default_memory_budget(device: torch.device) -> int:
     if device.type == "cuda":
         free, _total = torch.cuda.mem_get_info(device)
         return int(free * 0.8)
-    pages = os.sysconf("SC_PHYS_PAGES") if hasattr(os, "sysconf") else 0
-    return int(pages * os.sysconf("SC_PAGE_SIZE") * 0.5) if pages else 8 << 30
+    host = host_memory_bytes()
+    return int(host * 0.5) if host else 8 << 30
 
 
 def inference_copy(
