@@ -133,6 +133,13 @@ def _stopped_at(clip: Path, error: OSError) -> OSError:
     return error
 
 
+def _record_failure(summary: FolderReport, clip: Path, error: Exception) -> OSError | None:
+    """Record `clip` as failed. Returns the error that must stop the folder run (a full or
+    read-only output disk), else None."""
+    summary.add(clip, "failed", error=describe_error(error))
+    return _stopped_at(clip, error) if is_out_of_space(error) else None
+
+
 def _run_one(
     clip: Path, target: Path, run_clip: ClipRunner, summary: FolderReport, log, replace=False
 ) -> bool:
@@ -141,9 +148,9 @@ def _run_one(
         result = run_clip(clip, target, replace=True) if replace else run_clip(clip, target)
         report = result() if callable(result) else result
     except Exception as error:  # one bad clip must not stop the folder
-        summary.add(clip, "failed", error=describe_error(error))
-        if is_out_of_space(error):
-            raise _stopped_at(clip, error) from None
+        stop = _record_failure(summary, clip, error)
+        if stop is not None:
+            raise stop from None
         log(f"vsr: {clip.name}: failed: {describe_error(error)}")
         return False
     summary.add(clip, "done", report)
@@ -188,9 +195,8 @@ class _Finisher:
         self.thread = None
         clip, report, error = self.outcome
         if error is not None:
-            self.summary.add(clip, "failed", error=describe_error(error))
-            if is_out_of_space(error):
-                self.out_of_space = _stopped_at(clip, error)
+            stop = _record_failure(self.summary, clip, error)
+            self.out_of_space = self.out_of_space or stop  # the first one is what stopped it
         else:
             self.summary.add(clip, "done", report)
 
@@ -237,9 +243,9 @@ def process_folder(
                     result = run_clip(clip, target)
                 except Exception as error:  # one bad clip must not stop the folder
                     finisher.wait()
-                    summary.add(clip, "failed", error=describe_error(error))
-                    if is_out_of_space(error):
-                        raise _stopped_at(clip, error) from None
+                    stop = _record_failure(summary, clip, error)
+                    if stop is not None:
+                        raise stop from None
                     log(f"vsr: {clip.name}: failed: {describe_error(error)}")
                 else:
                     finisher.start(clip, result if callable(result) else lambda r=result: r)
