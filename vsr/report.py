@@ -41,6 +41,9 @@ class RunReport:
     gpu_peak_allocated_bytes: int | None = None
     gpu_summary: dict[str, float] | None = None
     gpu_samples: list[dict[str, float]] | None = None
+    # Frames finished over the run: {"t_s", "frames"} cumulative, from its start (the
+    # report's frames-per-second-over-time plot).
+    progress_samples: list[dict[str, float]] | None = None
     # channels_last, compile, cuda_graphs, encoders
     fast_path: dict[str, Any] = field(default_factory=dict)
     warmup_s: float = 0.0  # compilation and graph capture, counted inside wall_seconds

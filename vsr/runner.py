@@ -21,7 +21,7 @@ from vsr.printable import printable
 from vsr.progress import ProgressLines, on_a_terminal
 from vsr.report import RunReport, write_json
 from vsr.scaling import NETWORK_SCALES, coded_request, plan_geometry
-from vsr.telemetry import GpuSampler, StageClock, peak_host_memory_bytes
+from vsr.telemetry import FrameTimeline, GpuSampler, StageClock, peak_host_memory_bytes
 from vsr.upscale import Upscaler
 from vsr.video.chunk_journal import ChunkJournal, notes_on_journals_of_other_names
 from vsr.video.trim import time_range
@@ -207,6 +207,7 @@ def start_upscale(
         scale = None
     clock = StageClock()
     started = time.perf_counter()
+    timeline = FrameTimeline(started)
     with VideoReader(source_path, part) as reader:
         info = reader.info
         size, height = coded_request(info, size, height)
@@ -307,6 +308,7 @@ def start_upscale(
             try:
                 with GpuSampler(device_index) as sampler:
                     advance = _both(_bar_after_compiling(bar, upscaler), on_frames)
+                    advance = _both(advance, timeline)
                     if progress and not terminal:  # a log: a line now and then
                         lines = ProgressLines(source_path.name, info.frame_count, bar.n)
                         advance = _both(advance, lines)
@@ -386,6 +388,7 @@ def start_upscale(
             ),
             gpu_summary=sampler.summary(),
             gpu_samples=sampler.samples,
+            progress_samples=timeline.finished(),
             notes=notes,
         )
         if report is not None:

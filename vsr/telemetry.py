@@ -11,7 +11,7 @@ import resource
 import sys
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 STAGES = ("decode", "upload", "model", "download", "encode")
@@ -71,6 +71,44 @@ class StageClock:
         for stage, seconds in self.device_busy.items():
             stages[stage]["device_busy_s"] = round(seconds, 4)
         return stages
+
+
+class FrameTimeline:
+    """Frames finished over a run, for the report's frames-per-second-over-time plot: the
+    cumulative count at most every `interval_s` seconds from `start` (a perf_counter time).
+    A long run stays within MAX_SAMPLES evenly spaced samples: past it, every other sample
+    goes and the interval doubles."""
+
+    MAX_SAMPLES = 512
+
+    def __init__(
+        self, start: float, interval_s: float = 0.5, clock: Callable[[], float] = time.perf_counter
+    ) -> None:
+        self.start, self.interval_s, self._clock = start, interval_s, clock
+        self.frames = 0
+        self.samples: list[dict[str, float]] = [{"t_s": 0.0, "frames": 0}]
+        self._latest = (start, 0)
+
+    def __call__(self, frames: int) -> None:
+        """Count `frames` more, finished now."""
+        self.frames += frames
+        now = self._clock()
+        self._latest = (now, self.frames)
+        if now - self.start - self.samples[-1]["t_s"] >= self.interval_s:
+            self._sample(now, self.frames)
+
+    def _sample(self, now: float, frames: int) -> None:
+        self.samples.append({"t_s": round(now - self.start, 3), "frames": frames})
+        if len(self.samples) > self.MAX_SAMPLES:
+            self.samples = self.samples[::2]
+            self.interval_s *= 2
+
+    def finished(self) -> list[dict[str, float]]:
+        """The samples, the last frame's included (not the flush after it)."""
+        now, frames = self._latest
+        if frames > self.samples[-1]["frames"]:
+            self._sample(now, frames)
+        return self.samples
 
 
 def host_memory_bytes() -> int | None:
