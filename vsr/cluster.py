@@ -30,6 +30,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from types import ModuleType
 from typing import Any
 
 from vsr.cluster_task import (
@@ -47,7 +48,7 @@ from vsr.report import write_json
 MAX_RETRIES = 3
 
 
-def import_ray():
+def import_ray() -> ModuleType:
     try:
         import ray
     except ImportError:
@@ -265,12 +266,12 @@ def run_clips(
     return summary
 
 
-def cluster_slots(ray, on_gpu: bool) -> int:
+def cluster_slots(ray: ModuleType, on_gpu: bool) -> int:
     """How many tasks the cluster runs at once: its GPUs, or its CPUs."""
     return int(ray.cluster_resources().get("GPU" if on_gpu else "CPU", 0))
 
 
-def outcome_or_failure(ray, ref, **failed: Any) -> dict[str, Any]:
+def outcome_or_failure(ray: ModuleType, ref: Any, **failed: Any) -> dict[str, Any]:
     """The task's own outcome, or a failed one (with the fields `failed` names) when Ray
     gave up on the task, its retries spent, with Ray's reason."""
     try:

@@ -15,11 +15,15 @@ import re
 import socket
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from vsr.errors import describe_error
+
+if TYPE_CHECKING:
+    from vsr.network_cache import NetworkCache
 
 # Test hook: the worker processing a clip of this name exits abruptly once, mid-clip.
 CRASH_ONCE_ENV = "VSR_TEST_CRASH_ONCE"
@@ -70,25 +74,30 @@ class FrameTally:
 TALLY_INTERVAL_S = 0.5
 
 
-def frame_reporter(report, clip: str, interval: float = TALLY_INTERVAL_S):
+class FrameReporter:
     """An `on_frames` callback that sends `report(clip, frames so far)` at most every
-    `interval` seconds (and at once for the first batch); `.flush()` sends the last count."""
-    state = {"frames": 0, "sent": 0, "at": -interval}
+    `interval` seconds (and at once for the first batch); `flush()` sends the last count."""
 
-    def on_frames(count: int) -> None:
-        state["frames"] += count
+    def __init__(
+        self,
+        report: Callable[[str, int], object],
+        clip: str,
+        interval: float = TALLY_INTERVAL_S,
+    ) -> None:
+        self.report, self.clip, self.interval = report, clip, interval
+        self.frames, self.sent, self.at = 0, 0, -interval
+
+    def __call__(self, count: int) -> None:
+        self.frames += count
         now = time.monotonic()
-        if now - state["at"] >= interval:
-            report(clip, state["frames"])
-            state["sent"], state["at"] = state["frames"], now
+        if now - self.at >= self.interval:
+            self.report(self.clip, self.frames)
+            self.sent, self.at = self.frames, now
 
-    def flush() -> None:
-        if state["frames"] != state["sent"]:
-            report(clip, state["frames"])
-            state["sent"] = state["frames"]
-
-    on_frames.flush = flush
-    return on_frames
+    def flush(self) -> None:
+        if self.frames != self.sent:
+            self.report(self.clip, self.frames)
+            self.sent = self.frames
 
 
 # One network cache per worker process: Ray reuses workers, so a model loads once per
@@ -96,7 +105,7 @@ def frame_reporter(report, clip: str, interval: float = TALLY_INTERVAL_S):
 _networks: dict[str, Any] = {}
 
 
-def engine_weights(weights: ShippedWeights | str | None):
+def engine_weights(weights: ShippedWeights | str | None) -> NetworkCache | str | None:
     """What `upscale_video(weights=...)` takes: a cached network, or a name to resolve."""
     from vsr.network_cache import NetworkCache
 
@@ -179,7 +188,7 @@ def run_clip(
     submitted_at: float,
     threads: int,
     crash_once: str | None = None,
-    tally=None,
+    tally: Any = None,  # a Ray actor handle (FrameTally)
 ) -> dict[str, Any]:
     """Upscale one clip on this worker. Returns a plain dict (status, report, where).
 
@@ -205,7 +214,7 @@ def run_clip(
         _crash_when_writing_starts(target_path)
     on_frames = None
     if tally is not None:
-        on_frames = frame_reporter(lambda clip, n: tally.report.remote(clip, n), source)
+        on_frames = FrameReporter(lambda clip, n: tally.report.remote(clip, n), source)
         on_frames(0)  # a retried clip starts again from zero
     try:
         report = upscale_video(

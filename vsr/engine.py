@@ -23,6 +23,7 @@ import queue
 import threading
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import Protocol
 
 import numpy as np
 import torch
@@ -34,6 +35,12 @@ from vsr.telemetry import StageClock
 from vsr.upscale import device_guard, nonfinite_message
 
 _END = object()  # end of stream marker on the queues
+
+
+class FrameSink(Protocol):
+    """Where the engine's frames go (a VideoWriter, a parallel one, a test's stand-in)."""
+
+    def write(self, planes: tuple[np.ndarray, ...], pts: int | None) -> None: ...
 
 
 @dataclass(frozen=True)
@@ -134,7 +141,7 @@ class Pipeline:
         except BaseException as error:
             self._fail(error)
 
-    def _encode(self, writer, progress: Callable[[int], None] | None) -> None:
+    def _encode(self, writer: FrameSink, progress: Callable[[int], None] | None) -> None:
         try:
             while True:
                 with self.clock.waiting("encode"):
@@ -259,7 +266,12 @@ class Pipeline:
                 done.record(self.download_stream)
             return _Batch(tuple(host), pts, done, flag, events)
 
-    def run(self, frames: Iterator, writer, progress: Callable[[int], None] | None = None) -> int:
+    def run(
+        self,
+        frames: Iterator,
+        writer: FrameSink,
+        progress: Callable[[int], None] | None = None,
+    ) -> int:
         """Push every frame through; returns the number of frames written.
 
         Any failure (a worker's exception, Ctrl-C) stops all three threads, which are joined

@@ -72,7 +72,9 @@ class FolderReport:
     # their sum overstates the run.
     elapsed_seconds: float | None = None
 
-    def add(self, path: Path, status: str, report: RunReport | None = None, error: str = ""):
+    def add(
+        self, path: Path, status: str, report: RunReport | None = None, error: str = ""
+    ) -> None:
         entry: dict[str, Any] = {"input": str(path), "status": status}
         if error:
             entry["error"] = error

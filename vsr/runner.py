@@ -9,7 +9,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import torch
 
@@ -27,7 +27,14 @@ from vsr.video.chunk_journal import ChunkJournal, notes_on_journals_of_other_nam
 from vsr.video.trim import time_range
 
 if TYPE_CHECKING:
-    from vsr.video.writer import EncodeSettings
+    from vsr.scaling import OutputGeometry
+    from vsr.video.parallel_writer import ParallelVideoWriter
+    from vsr.video.reader import VideoInfo
+    from vsr.video.trim import TimeRange
+    from vsr.video.writer import EncodeSettings, VideoWriter
+
+    # One encoder, or several over chunks: the engine writes to either alike.
+    AnyWriter = VideoWriter | ParallelVideoWriter
 
 
 @dataclass
@@ -36,7 +43,7 @@ class ClipRun:
     `abort()` discards the temporary file instead."""
 
     finish: Callable[[], RunReport]
-    writer: object
+    writer: AnyWriter
 
     def abort(self) -> None:
         self.writer.abort()
@@ -152,11 +159,11 @@ def start_upscale(
     scale: float | None = 2,
     size: tuple[int, int] | None = None,
     height: int | None = None,
-    weights=None,
+    weights: str | Path | torch.nn.Module | NetworkCache | None = None,
     device: str | torch.device | None = None,
     precision: str | None = None,
     batch: int | None = None,
-    settings=None,
+    settings: EncodeSettings | None = None,
     max_memory: int | None = None,
     channels_last: bool = False,
     compile: bool | str = False,
@@ -449,14 +456,16 @@ RESUME_HINT_SECONDS = 60.0
 ENCODER_BOUND_SHARE = 0.8
 
 
-def writer_encoders(writer) -> int:
+def writer_encoders(writer: AnyWriter) -> int:
     """How many encoder instances the writer really ran (a parallel writer may fall back)."""
     from vsr.video.parallel_writer import ParallelVideoWriter
 
     return writer.encoders if isinstance(writer, ParallelVideoWriter) else 1
 
 
-def encoders_busy_share(writer, clock: StageClock, active_seconds: float) -> float | None:
+def encoders_busy_share(
+    writer: AnyWriter, clock: StageClock, active_seconds: float
+) -> float | None:
     """The share of `active_seconds` (the run after start-up and warm-up) the encoders were
     busy: one encoder's on the engine's encode thread, or the mean of several workers'."""
     if active_seconds <= 0:
@@ -485,14 +494,14 @@ def encoder_advice(encoder_share: float | None, encoders: int) -> str | None:
 
 def open_writer(
     path: Path,
-    info,
+    info: VideoInfo,
     width: int,
     height: int,
-    settings,
+    settings: EncodeSettings,
     overwrite: bool,
     encoders: int,
     journal: ChunkJournal | None = None,
-):
+) -> AnyWriter:
     """One encoder, or several over GOP-aligned chunks when one cannot keep up (or when a
     journal keeps the chunks for --resume)."""
     if encoders == 1 and journal is None:
@@ -506,12 +515,19 @@ def open_writer(
     )
 
 
-def resumed_frames(writer) -> int:
+def resumed_frames(writer: AnyWriter) -> int:
     """Frames an earlier run made that this one took from its journal."""
     return getattr(writer, "resumed_frames", 0)
 
 
-def run_fingerprint(source: Path, upscaler: Upscaler, geometry, settings, part, net_in_hw):
+def run_fingerprint(
+    source: Path,
+    upscaler: Upscaler,
+    geometry: OutputGeometry,
+    settings: EncodeSettings,
+    part: TimeRange | None,
+    net_in_hw: tuple[int, int],
+) -> dict[str, Any]:
     """What decides the output's frames and packets: a journal of chunks made under other
     values cannot continue this run. Keys are named for the refusal message."""
     from dataclasses import asdict
@@ -529,7 +545,12 @@ def run_fingerprint(source: Path, upscaler: Upscaler, geometry, settings, part, 
     }
 
 
-def network_scale_for_request(info, scale, size, height) -> int:
+def network_scale_for_request(
+    info: VideoInfo,
+    scale: float | None,
+    size: tuple[int, int] | None,
+    height: int | None,
+) -> int:
     """The whole network factor a request needs (to pick default weights)."""
     return plan_geometry(
         info.width, info.height, scale=scale, size=size, height=height

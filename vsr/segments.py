@@ -17,6 +17,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import av
 
@@ -24,6 +25,9 @@ from vsr.errors import VsrError
 from vsr.video.decoding import decode_packets
 from vsr.video.media_url import file_url, open_source
 from vsr.video.reader import VideoInfo, VideoReader, main_video_stream
+
+if TYPE_CHECKING:
+    from vsr.video.writer import VideoWriter
 
 
 @dataclass(frozen=True)
@@ -203,7 +207,7 @@ def same_colour_and_layout(a: VideoInfo, b: VideoInfo) -> bool:
     return all(getattr(a, name) == getattr(b, name) for name in fields)
 
 
-def join_segments(writer, parts: list[tuple[Path, list[int]]], shift: int = 0) -> int:
+def join_segments(writer: VideoWriter, parts: list[tuple[Path, list[int]]], shift: int = 0) -> int:
     """Feed each upscaled segment file, in order, with its source pts less `shift` (a cut's,
     which moves the output to zero) into `writer` (an open VideoWriter over the source; the
     caller closes or aborts it). Returns frames."""

@@ -5,10 +5,14 @@ from __future__ import annotations
 
 import argparse
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from vsr.atomic_file import check_can_write
 from vsr.commands.encoder_options import add_encoder_option
 from vsr.errors import VsrError
+
+if TYPE_CHECKING:
+    import torch  # imported by the command when it runs: `vsr --help` stays fast
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -308,7 +312,7 @@ def _pressure(args: argparse.Namespace) -> int:
     return 0
 
 
-def torch_device_label(device) -> str:
+def torch_device_label(device: torch.device) -> str:
     import torch
 
     if device.type == "cuda":

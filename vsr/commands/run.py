@@ -11,7 +11,7 @@ from vsr.errors import VsrError
 from vsr.printable import printable
 
 
-def add_parser(subparsers) -> None:
+def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "run",
         help="upscale a video file or a folder of clips",
@@ -210,7 +210,7 @@ def _clip_options(args) -> dict:
     return options
 
 
-def run(args) -> int:
+def run(args: argparse.Namespace) -> int:
     from vsr.runner import upscale_video
 
     watch_only = [

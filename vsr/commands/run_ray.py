@@ -6,6 +6,7 @@ given, with the engine options it has already built from the flags and the prese
 
 from __future__ import annotations
 
+import argparse
 import sys
 from collections.abc import Callable
 from pathlib import Path
@@ -15,7 +16,9 @@ from vsr.errors import VsrError
 from vsr.printable import printable
 
 
-def run_on_ray(args, engine_options: dict[str, Any], say: Callable[[str], None]) -> int:
+def run_on_ray(
+    args: argparse.Namespace, engine_options: dict[str, Any], say: Callable[[str], None]
+) -> int:
     from vsr import cluster
 
     address = args.ray or None

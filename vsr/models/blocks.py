@@ -13,7 +13,9 @@ from torch import nn
 LEAKY_SLOPE = 0.05
 
 
-def conv(in_channels: int, out_channels: int, kernel: int, stride: int = 1, bias: bool = True):
+def conv(
+    in_channels: int, out_channels: int, kernel: int, stride: int = 1, bias: bool = True
+) -> nn.Conv2d:
     """A 'same'-padded convolution (odd kernels), as every convolution in IMDN is."""
     return nn.Conv2d(in_channels, out_channels, kernel, stride, padding=kernel // 2, bias=bias)
 
