@@ -176,7 +176,7 @@ def test_gpu_settings_from_the_command_line_apply_where_the_workers_have_gpus():
 
 
 def test_workers_report_frames_so_far_per_clip_and_a_retry_starts_from_zero():
-    from vsr.cluster_task import FrameTally, frame_reporter
+    from vsr.cluster_task import FrameTally, FrameReporter
 
     tally = FrameTally()
     sent: list[tuple[str, int]] = []
@@ -185,7 +185,7 @@ def test_workers_report_frames_so_far_per_clip_and_a_retry_starts_from_zero():
         sent.append((clip, frames))
         tally.report(clip, frames)
 
-    on_frames = frame_reporter(report, "a.mp4", interval=3600)  # only the first call sends
+    on_frames = FrameReporter(report, "a.mp4", interval=3600)  # only the first call sends
     on_frames(0)
     for _ in range(5):
         on_frames(4)
@@ -195,10 +195,10 @@ def test_workers_report_frames_so_far_per_clip_and_a_retry_starts_from_zero():
     on_frames.flush()
     assert len(sent) == 2  # nothing new, nothing sent
 
-    retry = frame_reporter(report, "a.mp4", interval=0)  # the clip again, after a dead worker
+    retry = FrameReporter(report, "a.mp4", interval=0)  # the clip again, after a dead worker
     retry(0)
     retry(8)
-    other = frame_reporter(report, "b.mp4", interval=0)
+    other = FrameReporter(report, "b.mp4", interval=0)
     other(3)
     assert tally.total() == 8 + 3
 
