@@ -68,8 +68,13 @@ def test_upscale_image_file_round_trip(weights_file, tmp_path):
 
 
 def test_load_model_accepts_a_network():
-    upscaler = vsr.load_model(create_model("imdn", 3), device="cpu")
-    assert upscaler.scale == 3
+    torch.manual_seed(0)
+    network = create_model("imdn_rtc", 2)
+    upscaler = vsr.load_model(network, device="cpu")
+    assert upscaler.scale == 2
+    x = torch.rand(1, 3, 8, 10)
+    with torch.no_grad():
+        torch.testing.assert_close(upscaler(x), network(x).clamp(0, 1), rtol=1e-4, atol=1e-5)
 
 
 def test_load_model_refuses_weights_of_another_scale(tmp_path):

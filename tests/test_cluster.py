@@ -176,7 +176,7 @@ def test_gpu_settings_from_the_command_line_apply_where_the_workers_have_gpus():
 
 
 def test_workers_report_frames_so_far_per_clip_and_a_retry_starts_from_zero():
-    from vsr.cluster_task import FrameTally, FrameReporter
+    from vsr.cluster_task import FrameReporter, FrameTally
 
     tally = FrameTally()
     sent: list[tuple[str, int]] = []
