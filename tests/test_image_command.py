@@ -186,3 +186,20 @@ def test_precision_reaches_the_network(tmp_path, weights, monkeypatch):
     assert _run(tmp_path / "in.png", tmp_path / "out.png", weights, "--precision", "bf16") == 0
     assert chosen[0]["precision"] == "bf16"
     assert read_image(tmp_path / "out.png").shape == (8, 8, 3)
+
+
+def test_an_image_too_large_for_the_free_memory_is_refused_before_upscaling(
+    tmp_path, weights, capsys, monkeypatch
+):
+    from vsr import image
+
+    pixels = _random((60, 80, 3), seed=9)
+    write_image(tmp_path / "in.png", pixels)
+    # 160 x 120 output pixels need 768,000 bytes by the rule; say that 0.25 MiB is free.
+    monkeypatch.setattr(image, "available_host_memory_bytes", lambda: 1 << 18)
+    assert _run(tmp_path / "in.png", tmp_path / "out.png", weights) == 2
+    err = capsys.readouterr().err
+    assert "this 80x60 image upscaled x2 needs about 1 MiB of memory; 0 MiB is free" in err
+    assert not (tmp_path / "out.png").exists()
+    monkeypatch.setattr(image, "available_host_memory_bytes", lambda: 1 << 20)
+    assert _run(tmp_path / "in.png", tmp_path / "out.png", weights) == 0

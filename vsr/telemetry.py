@@ -119,6 +119,19 @@ def host_memory_bytes() -> int | None:
         return None
 
 
+def available_host_memory_bytes() -> int | None:
+    """Memory the host can give without swapping (Linux's MemAvailable), or None where the
+    system does not say."""
+    try:
+        with open("/proc/meminfo") as meminfo:
+            for line in meminfo:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    return None
+
+
 def peak_host_memory_bytes() -> int:
     """Peak resident set size of this process so far (getrusage; psutil is not needed)."""
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
