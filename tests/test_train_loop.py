@@ -71,13 +71,13 @@ def test_a_few_steps_reduce_the_loss(tmp_path) -> None:
     assert (tmp_path / "run" / "best.safetensors").is_file()
 
 
-def test_resume_matches_an_uninterrupted_run(tmp_path, monkeypatch) -> None:
-    whole = loop.train(tiny_config(tmp_path, out=str(tmp_path / "whole"), steps=6))
+class Killed(Exception):
+    """Stands in for the process being killed."""
 
-    # The same run, killed right after its checkpoint at step 3, then resumed to step 6.
-    class Killed(Exception):
-        pass
 
+def train_until_the_first_checkpoint(config: TrainConfig, monkeypatch) -> None:
+    """Run `config` until it has saved its first checkpoint, then kill it (as a crash
+    would, with nothing else written)."""
     real_save = loop.save_checkpoint
 
     def save_then_die(path, state):
@@ -85,10 +85,17 @@ def test_resume_matches_an_uninterrupted_run(tmp_path, monkeypatch) -> None:
         raise Killed
 
     monkeypatch.setattr(loop, "save_checkpoint", save_then_die)
-    split = tiny_config(tmp_path, out=str(tmp_path / "split"), steps=6, save_every=3)
     with pytest.raises(Killed):
-        loop.train(split)
+        loop.train(config)
     monkeypatch.setattr(loop, "save_checkpoint", real_save)
+
+
+def test_resume_matches_an_uninterrupted_run(tmp_path, monkeypatch) -> None:
+    whole = loop.train(tiny_config(tmp_path, out=str(tmp_path / "whole"), steps=6))
+
+    # The same run, killed right after its checkpoint at step 3, then resumed to step 6.
+    split = tiny_config(tmp_path, out=str(tmp_path / "split"), steps=6, save_every=3)
+    train_until_the_first_checkpoint(split, monkeypatch)
     assert torch.load(tmp_path / "split" / "last.pt", weights_only=True)["step"] == 3
     with pytest.raises(VsrError, match="resume"):
         loop.train(split)  # an existing run is never overwritten silently
@@ -331,18 +338,9 @@ def test_cuda_bf16_channels_last_with_a_budget_and_a_resume(tmp_path, monkeypatc
 def test_vsr_weights_export_writes_the_network_of_a_stopped_run(tmp_path, monkeypatch, capsys):
     from vsr.cli import main
 
-    class Killed(Exception):
-        pass
-
-    real_save = loop.save_checkpoint
-
-    def save_then_die(path, state):
-        real_save(path, state)
-        raise Killed
-
-    monkeypatch.setattr(loop, "save_checkpoint", save_then_die)
-    with pytest.raises(Killed):  # stopped after step 2, before any weights were written
-        loop.train(tiny_config(tmp_path, out=str(tmp_path / "run"), steps=6, save_every=2))
+    # Stopped after step 2, before any weights were written.
+    config = tiny_config(tmp_path, out=str(tmp_path / "run"), steps=6, save_every=2)
+    train_until_the_first_checkpoint(config, monkeypatch)
     assert not (tmp_path / "run" / "last.safetensors").exists()
     checkpoint, out = tmp_path / "run" / "last.pt", tmp_path / "stopped.safetensors"
     assert main(["weights", "export", str(checkpoint), str(out)]) == 0
