@@ -135,7 +135,6 @@ def remove_stale_temps(target: Path) -> list[Path]:
 
 def count_frames(path: Path) -> int:
     """Video packets in a finished output (one per frame for the encoders vsr writes)."""
-
     from vsr.video.media_url import open_source
     from vsr.video.reader import main_video_stream
 
