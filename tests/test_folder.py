@@ -6,6 +6,7 @@ import errno
 import json
 import threading
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import av
@@ -105,23 +106,39 @@ def test_a_clip_finishes_in_the_background_while_the_next_one_runs(tmp_path):
     assert "rename failed" in summary.clips[2]["error"]
 
 
+class ScriptedTime:
+    """A clock and a sleep for watch_folder: each sleep moves the clock on and then does
+    what the script holds for that look (the world changing between two looks), so a test
+    does not depend on how fast threads run on a loaded machine."""
+
+    def __init__(self, script: dict[int, Callable[[], None]]) -> None:
+        self.now, self.looks, self.script = 0.0, 0, script
+
+    def clock(self) -> float:
+        return self.now
+
+    def sleep(self, seconds: float) -> None:
+        self.now += seconds
+        self.looks += 1
+        self.script.get(self.looks, lambda: None)()
+        assert self.looks < 1000, "the watch never ended"
+
+
 def test_watch_waits_until_a_growing_clip_stops_changing(tmp_path):
     clips, out = tmp_path / "in", tmp_path / "out"
     clips.mkdir()
-    chunks = [b"x" * 1000] * 10
 
-    def copy_in_slowly():
-        with open(clips / "slow.mp4", "wb") as stream:
-            for chunk in chunks:
-                stream.write(chunk)
-                stream.flush()
-                time.sleep(0.05)  # well inside the watch interval: every look sees growth
+    def grow() -> None:
+        with open(clips / "slow.mp4", "ab") as stream:
+            stream.write(b"x" * 1000)
 
-    writer = threading.Thread(target=copy_in_slowly)
-    writer.start()
+    # The copy grows between every two looks for ten looks, then stops.
+    time_ = ScriptedTime(dict.fromkeys(range(1, 11), grow))
     runner = Recorder()
-    watch_folder(clips, out, runner, interval_s=0.3, idle_exit_s=0.7, log=lambda _: None)
-    writer.join()
+    watch_folder(
+        clips, out, runner, interval_s=0.3, idle_exit_s=0.7, log=lambda _: None,
+        clock=time_.clock, sleep=time_.sleep,
+    )  # fmt: skip
     assert runner.calls == [("slow.mp4", 10000)]  # once, and only when complete
 
 
@@ -424,18 +441,17 @@ def test_watch_waits_for_a_folder_that_went_away(tmp_path):
     clips.mkdir()
     lines: list[str] = []
 
-    def unmount_then_mount():
-        time.sleep(0.15)
-        clips.rename(tmp_path / "away")
-        time.sleep(0.3)
+    def come_back() -> None:
         (tmp_path / "away").rename(clips)
         (clips / "a.mp4").write_bytes(b"1234")
 
-    mover = threading.Thread(target=unmount_then_mount)
-    mover.start()
+    # Unmounted after the third look, back after the ninth with a clip in it.
+    time_ = ScriptedTime({3: lambda: clips.rename(tmp_path / "away"), 9: come_back})
     runner = Recorder()
-    watch_folder(clips, out, runner, interval_s=0.05, idle_exit_s=0.8, log=lines.append)
-    mover.join()
+    watch_folder(
+        clips, out, runner, interval_s=0.05, idle_exit_s=0.8, log=lines.append,
+        clock=time_.clock, sleep=time_.sleep,
+    )  # fmt: skip
     assert runner.calls == [("a.mp4", 4)]
     assert any("cannot be read" in line and "waiting for it" in line for line in lines)
     assert f"vsr: {clips}: readable again" in lines

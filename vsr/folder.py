@@ -269,12 +269,15 @@ def watch_folder(
     overwrite: bool = False,
     log: Callable[[str], None] = lambda line: print(line, file=sys.stderr),
     summary: FolderReport | None = None,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
 ) -> FolderReport:
     """Process clips as they appear until Ctrl-C (or `idle_exit_s` without new work).
 
     A clip is taken only once its size and modification time are the same at two looks
     `interval_s` apart, so a file still being copied in is left alone. Outcomes go into
-    `summary` as they happen, so a caller still has them after Ctrl-C.
+    `summary` as they happen, so a caller still has them after Ctrl-C. `clock` and `sleep`
+    stand in for time in tests.
     """
     if not interval_s > 0:
         raise VsrError(f"--watch-interval must be more than 0 seconds, not {interval_s:g}")
@@ -285,7 +288,7 @@ def watch_folder(
     state = WatchState(out_dir)
     summary = summary if summary is not None else FolderReport()
     seen: dict[Path, list[int]] = {}  # last signature of clips not yet stable
-    last_activity = time.monotonic()
+    last_activity = clock()
     missing = False  # the folder could not be listed at the last look (an unmounted share)
     while True:
         try:
@@ -316,7 +319,7 @@ def watch_folder(
                 continue  # removed between the listing and the look
             if seen.get(clip) != signature:
                 seen[clip] = signature  # new or still growing: look again next round
-                last_activity = time.monotonic()
+                last_activity = clock()
                 arriving = arriving or signature[0] > 0
                 continue
             if signature[0] == 0:
@@ -349,11 +352,11 @@ def watch_folder(
             # The signature from before the run: the clip may be gone by now (moved away
             # once done, or removed mid-run), which must not stop the watch.
             state.record(clip, "done" if ok else "failed", failure, signature=signature)
-            last_activity = time.monotonic()
-        idle = time.monotonic() - last_activity
+            last_activity = clock()
+        idle = clock() - last_activity
         if idle_exit_s is not None and not arriving and idle >= idle_exit_s:
             return summary
-        time.sleep(interval_s)
+        sleep(interval_s)
 
 
 def write_folder_report(summary: FolderReport, path: Path | None) -> None:
