@@ -520,3 +520,12 @@ def test_names_and_sizes_from_a_report_cannot_inject_html_or_break_the_plots(tmp
     assert evil not in page
     assert "&lt;img src=x onerror=alert(1)&gt;x48" in page
     assert "costs_$5_vs_\\x_$6.mp4" in page  # the table shows the name as it is
+
+
+def test_a_dollar_in_a_network_name_does_not_break_the_tradeoff_plot():
+    from vsr.tradeoff import tradeoff_plot
+
+    name = "net_$5_vs_$6"
+    evals = [{"dataset": "Set5", "scale": 4, "psnr": 30.0, "model": name}]
+    profiles = [{"name": name, "parameters": 700_000, "time_ms": 3.0}]
+    assert tradeoff_plot(evals, profiles, "Set5", 4).startswith(b"\x89PNG")

@@ -21,7 +21,7 @@ from typing import Any
 from vsr.atomic_file import atomic_output
 from vsr.errors import VsrError
 from vsr.paper import paper_scores
-from vsr.plots import figure_png, new_figure, png_data_uri
+from vsr.plots import figure_png, new_figure, plot_label, png_data_uri
 
 NO_GPU = "n/a (no GPU)"
 
@@ -141,16 +141,10 @@ def _clip_name(clip: dict[str, Any], index: int) -> str:
     return Path(str(clip.get("input") or f"clip {index + 1}")).name
 
 
-def _plot_label(text: str) -> str:
-    """Text as matplotlib shows it literally: a `$` starts its math mode, in which a file
-    name such as `costs_$5_vs_\\x_$6.mp4` is a syntax error that would end the page."""
-    return text.replace("$", r"\$")
-
-
 def _done(inputs: ReportInputs) -> list[tuple[str, dict[str, Any]]]:
     """The finished clips: (name as a plot label, report)."""
     return [
-        (_plot_label(_clip_name(c, i)), c["report"])
+        (plot_label(_clip_name(c, i)), c["report"])
         for i, c in enumerate(inputs.clips)
         if c.get("status") == "done" and isinstance(c.get("report"), dict)
     ]
@@ -334,7 +328,7 @@ def stage_plot(inputs: ReportInputs) -> bytes | None:
         bars = axes.barh(rows, busy, height=height, label=f"{name}: busy")
         axes.barh(rows, wait, height=height, left=busy, alpha=0.35, color=bars.patches[0].get_facecolor(), label=f"{name}: waiting")  # fmt: skip
     axes.set_yticks(
-        [i + 0.4 - height / 2 for i in range(len(stages))], [_plot_label(s) for s in stages]
+        [i + 0.4 - height / 2 for i in range(len(stages))], [plot_label(s) for s in stages]
     )
     axes.invert_yaxis()
     axes.set_xlabel("seconds")

@@ -33,3 +33,9 @@ def figure_png(figure: Any) -> bytes:
 def png_data_uri(png: bytes) -> str:
     """PNG bytes as a ``data:`` URI that an <img> can show without any other file."""
     return "data:image/png;base64," + base64.b64encode(png).decode("ascii")
+
+
+def plot_label(text: str) -> str:
+    """Text as matplotlib shows it literally: a `$` starts its math mode, in which a name
+    such as `costs_$5_vs_\\x_$6.mp4` is a syntax error that would end the page."""
+    return text.replace("$", r"\$")

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from vsr.paper import PAPER_PARAMETERS, paper_scores
-from vsr.plots import figure_png, new_figure
+from vsr.plots import figure_png, new_figure, plot_label
 
 
 @dataclass
@@ -85,11 +85,12 @@ def tradeoff_plot(
     by_size, by_time = figure.subplots(1, 2, sharey=True)
     label = {"fontsize": "small", "textcoords": "offset points", "xytext": (5, 4)}
     for point in points:
+        shown = plot_label(point.name)  # a weights file may be named `x_$5_vs_$6`
         by_size.scatter(point.parameters / 1e3, point.psnr)
-        by_size.annotate(point.name, (point.parameters / 1e3, point.psnr), **label)
+        by_size.annotate(shown, (point.parameters / 1e3, point.psnr), **label)
         if point.time_ms is not None:
             by_time.scatter(point.time_ms, point.psnr)
-            by_time.annotate(point.name, (point.time_ms, point.psnr), **label)
+            by_time.annotate(shown, (point.time_ms, point.psnr), **label)
     psnrs = [p.psnr for p in points]
     parameter_counts = [p.parameters for p in points]
     paper = paper_scores(dataset, scale)
