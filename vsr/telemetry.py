@@ -176,12 +176,21 @@ class GpuSampler:
     """Samples GPU utilisation and memory through NVML on a background thread.
 
     A no-op on the CPU or without NVML: `samples` stays None and `summary()` returns None.
-    Use as a context manager around the run.
+    Use as a context manager around the run. `summary()` counts every sample; `samples`,
+    the series the report keeps, holds at most MAX_SAMPLES evenly spaced ones (a long clip
+    is sampled four times a second for hours).
     """
+
+    MAX_SAMPLES = 512
 
     def __init__(self, device_index: int | None, interval_s: float = 0.25) -> None:
         self.interval_s = interval_s
         self.samples: list[dict[str, float]] | None = None
+        self._taken = 0  # samples taken; every `_stride`-th is kept in `samples`
+        self._stride = 1
+        # Running figures of every sample taken, for summary().
+        self._util_sum, self._util_count, self._util_max = 0.0, 0, 0.0
+        self._used_max = 0.0
         self._handle = _nvml_handle(device_index) if device_index is not None else None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -217,7 +226,7 @@ class GpuSampler:
                 continue
             except Exception:
                 return  # the driver went away: keep what was measured, invent nothing
-            self.samples.append(
+            self._keep(
                 {
                     "t_s": round(time.perf_counter() - self._start, 3),
                     "gpu_util_percent": None if busy is None else float(busy.gpu),
@@ -227,14 +236,29 @@ class GpuSampler:
             )
             self._stop.wait(self.interval_s)
 
+    def _keep(self, sample: dict[str, float]) -> None:
+        """Count `sample` in the summary, and keep it in the series if it falls on the
+        series' stride (which doubles, every other sample going, when the series is full)."""
+        util = sample["gpu_util_percent"]
+        if util is not None:
+            self._util_sum += util
+            self._util_count += 1
+            self._util_max = max(self._util_max, util)
+        self._used_max = max(self._used_max, sample["memory_used_bytes"])
+        if self._taken % self._stride == 0:
+            self.samples.append(sample)
+            if len(self.samples) > self.MAX_SAMPLES:
+                self.samples = self.samples[::2]
+                self._stride *= 2
+        self._taken += 1
+
     def summary(self) -> dict[str, float] | None:
-        if not self.samples:
+        if not self._taken:
             return None
-        utils = [s["gpu_util_percent"] for s in self.samples if s["gpu_util_percent"] is not None]
-        used = [s["memory_used_bytes"] for s in self.samples]
+        known = self._util_count > 0  # a MIG instance reports no utilisation
         return {
-            "samples": len(self.samples),
-            "gpu_util_mean_percent": round(sum(utils) / len(utils), 1) if utils else None,
-            "gpu_util_max_percent": max(utils) if utils else None,
-            "memory_used_max_bytes": max(used),
+            "samples": self._taken,
+            "gpu_util_mean_percent": round(self._util_sum / self._util_count, 1) if known else None,
+            "gpu_util_max_percent": self._util_max if known else None,
+            "memory_used_max_bytes": self._used_max,
         }
