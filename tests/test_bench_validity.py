@@ -4,6 +4,8 @@ the profile measure each network without the previous one left on the device."""
 
 from __future__ import annotations
 
+import math
+
 import pytest
 import torch
 from torch import nn
@@ -30,6 +32,8 @@ def test_compare_timelines_counts_shifted_stretched_and_missing_frames():
     assert stretched == 3 and where == "frame 1: 0.040 s and 0.080 s"
     missing, where = compare_timelines(naive, naive[:3])
     assert missing == 1 and where == "frame 3: 0.120 s and no frame"
+    untimed = [0.0, math.nan, 0.08, 0.12]  # a frame without a timestamp is not on time
+    assert compare_timelines(naive, untimed) == (1, "frame 1: 0.040 s and nan s")
 
 
 def test_bench_notes_an_engine_output_with_other_timestamps(tmp_path, monkeypatch):

@@ -38,3 +38,26 @@ def test_a_lock_planted_as_a_link_is_refused_and_its_target_kept(tmp_path, weigh
             tmp_path / "in.mp4", tmp_path / "out" / "out.mkv", weights=weights, resume=True
         )
     assert victim.read_text() == "important=1\n"
+
+
+def test_a_lock_that_cannot_be_made_is_said_as_such_not_as_a_planted_link(
+    tmp_path, weights, monkeypatch
+):
+    import errno
+
+    import vsr.resume_folder as resume_folder
+
+    make_clip(tmp_path / "in.mp4", frames=2, audio=False)
+    real_open = os.open
+
+    def read_only_disk(path, flags, mode=0o777):
+        if os.fspath(path).endswith("lock"):
+            raise OSError(errno.EROFS, os.strerror(errno.EROFS), os.fspath(path))
+        return real_open(path, flags, mode)
+
+    (tmp_path / "out").mkdir()
+    monkeypatch.setattr(resume_folder.os, "open", read_only_disk)
+    with pytest.raises(VsrError, match=r"cannot keep chunks there \(Read-only file system\)"):
+        vsr.upscale_video(
+            tmp_path / "in.mp4", tmp_path / "out" / "out.mkv", weights=weights, resume=True
+        )

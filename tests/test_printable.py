@@ -12,6 +12,9 @@ def test_control_characters_are_escaped_and_other_text_kept():
     assert printable("clip été 日本.mp4") == "clip été 日本.mp4"
     assert printable("c\x1b]0;PWNED\x07\x1b[2J.mp4") == "c\\x1b]0;PWNED\\x07\\x1b[2J.mp4"
     assert printable("a\nvsr: 99 done, 0 failed.mp4") == "a\\nvsr: 99 done, 0 failed.mp4"
+    # A right-to-left override shows "clip\u202ekm.mp4" as "clip4pm.mk"; U+2028 breaks lines.
+    assert printable("clip\u202ekm.mp4") == "clip\\u202ekm.mp4"
+    assert printable("a\u2028b") == "a\\u2028b"
 
 
 def test_a_folder_runs_lines_name_clips_without_their_control_characters(tmp_path, weights, capsys):

@@ -604,3 +604,42 @@ def test_a_memory_budget_tiles_the_run_and_says_so_in_the_report(tmp_path, weigh
     for x, y in zip(a, b, strict=True):
         diff = x.planes[0].astype(float) - y.planes[0].astype(float)
         assert 10 * np.log10(255**2 / max(np.mean(diff**2), 1e-9)) > 35
+
+
+def test_overlapping_cli_calls_print_each_progress_line_once_and_restore_the_logger(
+    monkeypatch, capsys
+):
+    import logging
+    import threading
+
+    import vsr.commands.weights as weights_command
+
+    both_inside = threading.Barrier(2)
+
+    def command(args):
+        both_inside.wait(10)
+        logging.getLogger("vsr.progress").info("vsr: a progress line")
+        both_inside.wait(10)
+        return 0
+
+    monkeypatch.setattr(weights_command, "list_weights", command)
+    threads = [threading.Thread(target=main, args=(["weights", "list"],)) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(30)
+    assert capsys.readouterr().err.count("vsr: a progress line") == 2  # one per call
+    logger = logging.getLogger("vsr.progress")
+    assert (logger.level, logger.propagate, logger.handlers) == (logging.NOTSET, True, [])
+
+
+def test_an_output_name_too_long_for_its_temporary_file_is_one_clear_error(
+    tmp_path, weights, capsys
+):
+    source = tmp_path / "in.mp4"
+    make_clip(source, 32, 24, frames=2, audio=False)
+    out = tmp_path / ("o" * 246 + ".mkv")  # 250 bytes: the temporary name adds the pid
+    assert vsr(source, out, "--weights", weights) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "the name is too long by " in err[0]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.mp4"]

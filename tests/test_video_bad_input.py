@@ -297,3 +297,10 @@ def test_a_refused_preset_is_one_error_line_from_vsr_run(clip, tmp_path, weights
     lines = capsys.readouterr().err.strip().splitlines()
     assert lines == ["vsr: error: libx264 rejected preset=ultrafastest (Invalid argument)"]
     assert list(tmp_path.iterdir()) == [clip]
+
+
+def test_a_temporary_file_the_folder_cannot_hold_is_one_clear_error(clip, tmp_path):
+    # The output's name fits; its temporary name (the pid added) does not.
+    with pytest.raises(VsrError, match=r"cannot write there \(File name too long\)"):
+        writer_for(clip, tmp_path / ("o" * 246 + ".mkv"))
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".o")]  # nothing half-made

@@ -262,7 +262,8 @@ def compare_timelines(
     beyond the other; where they first part, in words). The tolerance covers Matroska's
     millisecond rounding."""
     pairs = zip(first, second, strict=False)  # the lengths may differ: counted below
-    differ = [i for i, (a, b) in enumerate(pairs) if abs(a - b) > tolerance]
+    # `not <=`: a frame without a time (NaN) differs; `>` took it for a match.
+    differ = [i for i, (a, b) in enumerate(pairs) if not abs(a - b) <= tolerance]
     count = len(differ) + abs(len(first) - len(second))
     if not count:
         return 0, ""

@@ -91,21 +91,39 @@ def _give_closed_streams_a_sink() -> None:
 class _ProgressToStderr:
     """For one command: the progress lines of a run whose stderr is a log file (logger
     "vsr.progress") printed to stderr as they are; a program that calls the API configures
-    logging itself instead. vsr's other loggers (debugging) stay off."""
+    logging itself instead. vsr's other loggers (debugging) stay off.
+
+    The logger is the process's: commands run at once on several threads share one handler,
+    set up by the first and undone by the last (a handler each printed every line once per
+    command, and the one that ended last restored the state the other had changed)."""
+
+    _lock = threading.Lock()
+    _users = 0
+    _handler: logging.Handler | None = None
+    _before: tuple[int, bool] = (logging.NOTSET, True)
 
     def __enter__(self) -> None:
-        self.logger = logging.getLogger("vsr.progress")
-        self.handler = logging.StreamHandler(sys.stderr)
-        self.handler.setFormatter(logging.Formatter("%(message)s"))
-        self.before = self.logger.level, self.logger.propagate
-        self.logger.addHandler(self.handler)
-        self.logger.setLevel(logging.INFO)
-        self.logger.propagate = False  # not twice, should the caller log to stderr too
+        cls = type(self)
+        with cls._lock:
+            if cls._users == 0:
+                logger = logging.getLogger("vsr.progress")
+                cls._handler = logging.StreamHandler(sys.stderr)
+                cls._handler.setFormatter(logging.Formatter("%(message)s"))
+                cls._before = logger.level, logger.propagate
+                logger.addHandler(cls._handler)
+                logger.setLevel(logging.INFO)
+                logger.propagate = False  # not twice, should the caller log to stderr too
+            cls._users += 1
 
     def __exit__(self, *exc: object) -> None:
-        self.logger.removeHandler(self.handler)
-        level, self.logger.propagate = self.before
-        self.logger.setLevel(level)  # not by assignment: the logger caches its level checks
+        cls = type(self)
+        with cls._lock:
+            cls._users -= 1
+            if cls._users == 0:
+                logger = logging.getLogger("vsr.progress")
+                logger.removeHandler(cls._handler)
+                level, logger.propagate = cls._before
+                logger.setLevel(level)  # not by assignment: the logger caches level checks
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -10,6 +10,12 @@ from __future__ import annotations
 
 import unicodedata
 
+# Control characters, and the line and paragraph separators that some log viewers break at.
+_ESCAPED_CATEGORIES = {"Cc", "Zl", "Zp"}
+# Bidirectional overrides and isolates: they reorder the rest of a line as it is shown, so
+# that a name can display as another ("clip\u202ekm.mp4" shows as "clip4pm.mk").
+_BIDI_CONTROLS = set("\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
+
 
 def printable(text: str) -> str:
     """`text` with every control character written as its escape."""
@@ -17,7 +23,7 @@ def printable(text: str) -> str:
         return text  # the usual case, and it costs nothing
     return "".join(
         char.encode("unicode_escape").decode("ascii")
-        if unicodedata.category(char) == "Cc"
+        if unicodedata.category(char) in _ESCAPED_CATEGORIES or char in _BIDI_CONTROLS
         else char
         for char in text
     )

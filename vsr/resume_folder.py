@@ -12,6 +12,7 @@ file of someone else's is never deleted.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import re
@@ -138,7 +139,9 @@ class ResumeFolder:
         flags = os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0)
         try:
             descriptor = os.open(self.folder / "lock", flags, 0o644)
-        except OSError as error:  # ELOOP: a link
+        except OSError as error:
+            if error.errno != errno.ELOOP:  # a read-only or full disk: the caller says so
+                raise
             raise VsrError(
                 f"{self.folder / 'lock'}: not a lock file of vsr's ({error.strerror})"
             ) from None

@@ -108,6 +108,26 @@ def _check_paths(source: Path, target: Path, overwrite: bool) -> None:
         raise VsrError(f"output folder {folder} does not exist")
     if not os.access(folder, os.W_OK):
         raise VsrError(f"output folder {folder} is not writable")
+    _check_name_length(target, folder)
+
+
+def _check_name_length(target: Path, folder: Path) -> None:
+    """vsr keeps files beside the output under longer names while it works (its temporary
+    file, and with --resume its chunk folder): refuse a name that leaves them no room,
+    rather than fail with a traceback once the work has begun."""
+    from vsr.video.chunk_journal import journal_folder
+    from vsr.video.writer import temp_path_for
+
+    longest = max(len(os.fsencode(p.name)) for p in (temp_path_for(target), journal_folder(target)))
+    try:
+        limit = os.pathconf(folder, "PC_NAME_MAX")
+    except (OSError, ValueError):
+        limit = 255  # what nearly every file system allows
+    if longest > limit:
+        raise VsrError(
+            f"{target.name}: the name is too long by {longest - limit} bytes for the files "
+            f"vsr keeps beside it while it works (up to {limit} bytes a name); shorten it"
+        )
 
 
 def _check_report_path(report: str | Path | None, source: Path, target: Path) -> None:

@@ -18,7 +18,7 @@ from pathlib import Path
 import av
 import numpy as np
 
-from vsr.errors import VsrError
+from vsr.errors import VsrError, is_out_of_space
 from vsr.video import colors, ffmpeg_pipe
 from vsr.video.codecs import encoder_option_type, video_encoder
 from vsr.video.encoder_trial import trial_open
@@ -88,14 +88,20 @@ def create_exclusively(path: Path) -> None:
     link renamed into place as the output. Whatever holds the name is removed first (a temp
     of an earlier process with this pid, or such a link: unlink takes the link, never its
     target); O_EXCL with O_NOFOLLOW then refuses anything put back in between."""
-    path.unlink(missing_ok=True)
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
     try:
+        path.unlink(missing_ok=True)
         os.close(os.open(path, flags, 0o666))
     except FileExistsError:
         raise VsrError(
             f"{path}: appeared while vsr was creating it; is another run here?"
         ) from None
+    except OSError as error:
+        if is_out_of_space(error):
+            raise  # a full or read-only disk stops a folder run (vsr.folder)
+        # As _open_container says it: one line, not a traceback (a name too long once the
+        # temp name's pid is added, a folder that cannot hold files).
+        raise VsrError(f"{path.parent}: cannot write there ({error.strerror})") from None
 
 
 def check_output_path(path: Path, source: Path, overwrite: bool) -> str:
@@ -635,7 +641,10 @@ class VideoWriter:
                 log.debug("while aborting %s: %s", self.path, error)
         self._pipe = self._copier = self._output = None
         if self._claimed:  # another call's temporary file is not ours to remove
-            self.temp_path.unlink(missing_ok=True)
+            try:
+                self.temp_path.unlink(missing_ok=True)
+            except OSError as error:  # never made (a name too long): the first error stands
+                log.debug("while aborting %s: %s", self.path, error)
         self._release()
 
     def __enter__(self) -> VideoWriter:
@@ -663,7 +672,9 @@ class VideoWriter:
             encoder_pix_fmt=self._encoder_fmt,
             # ffmpeg's own spelling of the same tag choice as _open_container's.
             options={**self._options, **({"tag:v": self._apple_tag} if self._apple_tag else {})},
-            color_matrix=self._matrix_tag,
+            # "bt601" is vsr's name for the matrix, not a tag ffmpeg takes (an untagged SD
+            # source made ffmpeg refuse to start); the PyAV path tags it smpte170m.
+            color_matrix="smpte170m" if self._matrix_tag == "bt601" else self._matrix_tag,
             color_range=self.color_range,
             color_primaries=self.source.color_primaries,
             color_trc=self.source.color_trc,
