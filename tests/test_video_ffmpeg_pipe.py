@@ -247,3 +247,22 @@ def test_a_cut_cuts_the_sources_other_streams_alike(tmp_path):
     source = arguments.index(f"file:{tmp_path / 'in file; rm -rf x.mp4'}")
     # -ss counts from the file's start (0.1 s); -t is the length from the first frame.
     assert arguments[source - 5 : source] == ["-ss", "0.420000", "-t", "0.780000", "-i"]
+
+
+def test_an_untagged_sd_source_gets_a_colour_matrix_ffmpeg_takes(clip, tmp_path, monkeypatch):
+    started: list[PipePlan] = []
+
+    class FakePipe:
+        def __init__(self, p):
+            started.append(p)
+
+        def abort(self):
+            pass
+
+    monkeypatch.setattr(writer, "trial_open", lambda *a: "Function not implemented")
+    monkeypatch.setattr(ffmpeg_pipe, "ffmpeg_available", lambda: True)
+    monkeypatch.setattr(ffmpeg_pipe, "FfmpegPipe", FakePipe)
+    assert clip.color_matrix_tag is None and clip.color_matrix == "bt601"  # untagged SD
+    VideoWriter(tmp_path / "out.mkv", clip, 64, 48, EncodeSettings()).abort()
+    # "bt601" is vsr's own name for it; ffmpeg refused to start on it.
+    assert option(build_arguments(started[0]), "-colorspace") == "smpte170m"
