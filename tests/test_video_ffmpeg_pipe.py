@@ -93,6 +93,25 @@ def clip(tmp_path):
         return reader.info
 
 
+@pytest.fixture
+def pipe_plans(monkeypatch) -> list[PipePlan]:
+    """The plans of the ffmpeg pipes writers start, once PyAV cannot open their encoder and
+    an ffmpeg binary is there (no process is started)."""
+    started: list[PipePlan] = []
+
+    class FakePipe:
+        def __init__(self, plan: PipePlan) -> None:
+            started.append(plan)
+
+        def abort(self) -> None:
+            pass
+
+    monkeypatch.setattr(writer, "trial_open", lambda *a: "Function not implemented")
+    monkeypatch.setattr(ffmpeg_pipe, "ffmpeg_available", lambda: True)
+    monkeypatch.setattr(ffmpeg_pipe, "FfmpegPipe", FakePipe)
+    return started
+
+
 def test_encoder_pyav_cannot_open_without_ffmpeg_is_a_clear_error(clip, tmp_path, monkeypatch):
     monkeypatch.setattr(writer, "trial_open", lambda *a: "Function not implemented")
     monkeypatch.setattr(ffmpeg_pipe, "ffmpeg_available", lambda: False)
@@ -219,22 +238,10 @@ def test_pipe_failure_is_reported_with_ffmpeg_s_last_line(tmp_path):
     ("name", "tag"), [("out.mp4", "hvc1"), ("out.mov", "hvc1"), ("out.mkv", None)]
 )
 def test_hevc_through_ffmpeg_asks_for_the_hvc1_tag_in_mp4_and_mov(
-    clip, tmp_path, monkeypatch, name, tag
+    clip, tmp_path, pipe_plans, name, tag
 ):
-    started: list[PipePlan] = []
-
-    class FakePipe:
-        def __init__(self, p):
-            started.append(p)
-
-        def abort(self):
-            pass
-
-    monkeypatch.setattr(writer, "trial_open", lambda *a: "Function not implemented")
-    monkeypatch.setattr(ffmpeg_pipe, "ffmpeg_available", lambda: True)
-    monkeypatch.setattr(ffmpeg_pipe, "FfmpegPipe", FakePipe)
     VideoWriter(tmp_path / name, clip, 64, 48, EncodeSettings(codec="libx265")).abort()
-    arguments = build_arguments(started[0])
+    arguments = build_arguments(pipe_plans[0])
     if tag:
         assert option(arguments, "-tag:v") == tag
     else:
@@ -249,20 +256,8 @@ def test_a_cut_cuts_the_sources_other_streams_alike(tmp_path):
     assert arguments[source - 5 : source] == ["-ss", "0.420000", "-t", "0.780000", "-i"]
 
 
-def test_an_untagged_sd_source_gets_a_colour_matrix_ffmpeg_takes(clip, tmp_path, monkeypatch):
-    started: list[PipePlan] = []
-
-    class FakePipe:
-        def __init__(self, p):
-            started.append(p)
-
-        def abort(self):
-            pass
-
-    monkeypatch.setattr(writer, "trial_open", lambda *a: "Function not implemented")
-    monkeypatch.setattr(ffmpeg_pipe, "ffmpeg_available", lambda: True)
-    monkeypatch.setattr(ffmpeg_pipe, "FfmpegPipe", FakePipe)
+def test_an_untagged_sd_source_gets_a_colour_matrix_ffmpeg_takes(clip, tmp_path, pipe_plans):
     assert clip.color_matrix_tag is None and clip.color_matrix == "bt601"  # untagged SD
     VideoWriter(tmp_path / "out.mkv", clip, 64, 48, EncodeSettings()).abort()
     # "bt601" is vsr's own name for it; ffmpeg refused to start on it.
-    assert option(build_arguments(started[0]), "-colorspace") == "smpte170m"
+    assert option(build_arguments(pipe_plans[0]), "-colorspace") == "smpte170m"
