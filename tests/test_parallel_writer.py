@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from media import make_clip, picture_planes
 
-from vsr.video import ffmpeg_pipe, writer
+from vsr.video import encoder_choice, ffmpeg_pipe
 from vsr.video.parallel_writer import ParallelVideoWriter, default_chunk_frames
 from vsr.video.reader import VideoInfo, VideoReader
 from vsr.video.writer import EncodeSettings, VideoWriter
@@ -232,7 +232,7 @@ def test_the_ffmpeg_cli_path_uses_one_encoder(tmp_path, monkeypatch):
         def abort(self):
             pass
 
-    monkeypatch.setattr(writer, "trial_open", lambda *a: "Function not implemented")
+    monkeypatch.setattr(encoder_choice, "trial_open", lambda *a: "Function not implemented")
     monkeypatch.setattr(ffmpeg_pipe, "ffmpeg_available", lambda: True)
     monkeypatch.setattr(ffmpeg_pipe, "FfmpegPipe", FakePipe)
     info = source_info(tmp_path / "in.mp4", frames=3, audio=False)

@@ -9,7 +9,7 @@ import pytest
 from media import make_clip
 
 from vsr.errors import VsrError
-from vsr.video import ffmpeg_pipe, writer
+from vsr.video import encoder_choice, ffmpeg_pipe
 from vsr.video.ffmpeg_pipe import PipePlan, build_arguments
 from vsr.video.reader import VideoReader
 from vsr.video.trim import Cut, TimeRange
@@ -106,14 +106,14 @@ def pipe_plans(monkeypatch) -> list[PipePlan]:
         def abort(self) -> None:
             pass
 
-    monkeypatch.setattr(writer, "trial_open", lambda *a: "Function not implemented")
+    monkeypatch.setattr(encoder_choice, "trial_open", lambda *a: "Function not implemented")
     monkeypatch.setattr(ffmpeg_pipe, "ffmpeg_available", lambda: True)
     monkeypatch.setattr(ffmpeg_pipe, "FfmpegPipe", FakePipe)
     return started
 
 
 def test_encoder_pyav_cannot_open_without_ffmpeg_is_a_clear_error(clip, tmp_path, monkeypatch):
-    monkeypatch.setattr(writer, "trial_open", lambda *a: "Function not implemented")
+    monkeypatch.setattr(encoder_choice, "trial_open", lambda *a: "Function not implemented")
     monkeypatch.setattr(ffmpeg_pipe, "ffmpeg_available", lambda: False)
     with pytest.raises(VsrError, match="cannot open encoder libx264: Function not implemented"):
         VideoWriter(tmp_path / "out.mp4", clip, 64, 48, EncodeSettings())
@@ -138,7 +138,7 @@ def test_encoder_pyav_cannot_open_goes_to_ffmpeg_when_present(clip, tmp_path, mo
         def abort(self):
             pass
 
-    monkeypatch.setattr(writer, "trial_open", lambda *a: "Function not implemented")
+    monkeypatch.setattr(encoder_choice, "trial_open", lambda *a: "Function not implemented")
     monkeypatch.setattr(ffmpeg_pipe, "ffmpeg_available", lambda: True)
     monkeypatch.setattr(ffmpeg_pipe, "FfmpegPipe", FakePipe)
     output = tmp_path / "out.mp4"

@@ -1,0 +1,307 @@
+"""Which encoder a writer opens, and how.
+
+The codec (the container's own when the default cannot go in), the colour matrix (VP8 is
+BT.601 only), the pixel formats (the source's, else the nearest the encoder takes; 4:4:4
+when an odd size rules out subsampled chroma), the options (crf, preset, -e, quiet x265
+and SVT-AV1 logs, HDR10 metadata), every decision made on the user's behalf as a note, and
+a trial open of the encoder that names the option it refuses.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+from dataclasses import replace
+from functools import cache
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import av
+
+from vsr.errors import VsrError
+from vsr.video.codecs import encoder_option_type, video_encoder
+from vsr.video.encoder_trial import trial_open
+from vsr.video.hdr import HDR10_ENCODERS
+from vsr.video.pixfmt import nearest_supported, parse_planar, planar_name
+from vsr.video.reader import VideoInfo
+
+if TYPE_CHECKING:
+    from vsr.video.writer import EncodeSettings
+
+# Encoders known to accept any frame size in every format (no even-size rule).
+_ANY_SIZE = frozenset({"ffv1", "ffvhuff", "huffyuv", "utvideo", "rawvideo", "magicyuv"})
+# The encoder settings a container's own codec gets when the default cannot go into it:
+# libvpx-vp9's own defaults are its slowest (cpu-used 0, one thread per row off).
+_CONTAINER_CODECS = {"webm": ("libvpx-vp9", {"cpu-used": "4", "row-mt": "1"})}
+# libavcodec's own older encoders: no crf, and a bit rate of 200 kb/s unless told ("b"),
+# which upscaled output does not survive.
+_RATE_ONLY_ENCODERS = frozenset(
+    {"mpeg1video", "mpeg2video", "mpeg4", "msmpeg4", "msmpeg4v2", "mjpeg", "h263", "flv"}
+)
+# x265's and SVT-AV1's names for the HDR10 parameters.
+_HDR10_PARAMETER_NAMES = ("master-display", "max-cll", "mastering-display", "content-light")
+
+
+class EncoderChoice:
+    """The encoder for an output of `width` x `height` in `container_format`, decided once.
+
+    `codec`, `settings` (the container's own codec may replace the default), `pix_fmt`
+    (what the writer takes), `encoder_fmt` (what the encoder gets), `options`,
+    `color_matrix`, `color_range` and `matrix_tag` are what to open it with; `notes` says
+    what was decided for the user. `error` is the trial open's refusal (None: it opened),
+    after a refused option of the user's was named (VsrError) and odd sizes were moved to
+    4:4:4; `libav_said` holds libav's own lines about it.
+    """
+
+    def __init__(
+        self,
+        path: Path,
+        container_format: str,
+        source: VideoInfo,
+        width: int,
+        height: int,
+        settings: EncodeSettings,
+    ) -> None:
+        self.path, self.container_format, self.source = path, container_format, source
+        self.width, self.height, self.settings = width, height, settings
+        self.notes: list[str] = []
+        self.codec = video_encoder(settings.codec)
+        if settings.codec_is_default and self.codec.name not in codecs_held_by(container_format)[0]:
+            self._use_the_containers_codec()
+        self.color_matrix = source.color_matrix
+        self.color_range = source.color_range
+        self.matrix_tag = source.color_matrix_tag or self.color_matrix
+        if self.codec.name == "libvpx" and self.color_matrix != "bt601":
+            # VP8 pictures are BT.601 by definition: decoders ignore any other matrix tag.
+            self.notes.append(
+                f"VP8 is BT.601 only: the picture is converted from {self.color_matrix}"
+            )
+            self.color_matrix, self.matrix_tag = "bt601", "bt470bg"
+        check_container_holds(container_format, self.codec.name, path.suffix)
+        self.pix_fmt, self.encoder_fmt = self._choose_format()
+        self.options = self._options_for_encoder()
+        self.libav_said: list[str] = []
+        self.error = self._try_encoder()
+        if self.error:
+            self._blame_a_given_option(self.error)
+        if self.error and self._odd_size_problem():
+            self._switch_to_444_for_odd_size()
+            self.error = self._try_encoder()
+            if self.error:
+                self._blame_a_given_option(self.error)
+
+    def why_hint(self) -> str:
+        """What libav's bare errno text ("Operation not permitted", "Unknown error") means
+        for a hardware encoder: the device or its driver is missing on this machine."""
+        hardware = av.codec.codec.Capabilities.hardware | av.codec.codec.Capabilities.hybrid
+        if self.codec.capabilities & hardware:
+            return " (a hardware encoder: it needs its device and driver; else try --codec libx264)"
+        return ""
+
+    def _use_the_containers_codec(self) -> None:
+        """The default codec cannot go into this container: take the container's own, with
+        the quality asked for (crf) but not the default's speed preset, which names x264's
+        presets."""
+        name, options = _CONTAINER_CODECS.get(self.container_format, (None, {}))
+        name = name or codecs_held_by(self.container_format)[1]
+        codec = video_encoder(name)
+        # What was set for the default codec (a preset's speed, x265-params, a pixel format
+        # the new one lacks) does not carry over; the quality (crf) does.
+        formats = [f.name for f in codec.video_formats or ()]
+        pix_fmt = self.settings.pix_fmt if self.settings.pix_fmt in formats else None
+        left = [f"{k}={v}" for k, v in self.settings.options.items()]
+        left += [f"preset={self.settings.preset}"] if self.settings.preset else []
+        left += [f"pix_fmt={self.settings.pix_fmt}"] if self.settings.pix_fmt != pix_fmt else []
+        dropped = f"; its settings {', '.join(left)} do not apply" if left else ""
+        self.notes.append(
+            f"{self.settings.codec} cannot go into {self.path.suffix} files: encoding with "
+            f"{name} (choose another with --codec){dropped}"
+        )
+        self.settings = replace(
+            self.settings, codec=name, preset=None, pix_fmt=pix_fmt, options=dict(options)
+        )
+        self.codec = codec
+
+    def _choose_format(self) -> tuple[str, str]:
+        """(planes format write() takes, format the encoder gets)."""
+        supported = [f.name for f in self.codec.video_formats or ()]
+        if self.settings.pix_fmt:
+            wanted = self.settings.pix_fmt
+            if wanted.startswith("yuvj"):
+                # FFmpeg's old spelling of full range, which vsr takes from the source.
+                raise VsrError(
+                    f"--pix-fmt {wanted}: that is {wanted.replace('yuvj', 'yuv', 1)} in full "
+                    "range; vsr keeps the source's range, so name the format without the j"
+                )
+            if parse_planar(wanted) is None:
+                raise VsrError(
+                    f"--pix-fmt {wanted}: vsr encodes planar YUV (e.g. yuv420p, yuv420p10le, "
+                    "yuv444p)"
+                )
+            if supported and wanted not in supported:
+                # Only what vsr could feed it: the encoder's packed and RGB formats are not.
+                usable = [f for f in supported if parse_planar(f) is not None]
+                raise VsrError(
+                    f"--pix-fmt {wanted}: {self.codec.name} takes "
+                    f"{', '.join(usable) or 'no planar YUV format'}"
+                )
+            return wanted, wanted
+        wanted = self.source.pix_fmt
+        if not supported or wanted in supported:
+            return wanted, wanted
+        choice = nearest_supported(wanted, supported)
+        if choice is None:
+            raise VsrError(f"{self.codec.name} takes no planar YUV format vsr can feed it")
+        planes_format, encoder_format = choice
+        if planes_format != wanted:
+            self.notes.append(
+                f"{self.codec.name} cannot encode {wanted}; using {planes_format} instead"
+            )
+        return planes_format, encoder_format
+
+    def _try_encoder(self, options: dict[str, str] | None = None) -> str | None:
+        return trial_open(
+            self.codec.name,
+            self.width,
+            self.height,
+            self.encoder_fmt,
+            self.source.time_base,
+            self.source.average_rate,
+            self.options if options is None else options,
+            self.libav_said,
+        )
+
+    def _given_options(self) -> dict[str, str]:
+        """The encoder options the user (or a pipeline preset) chose, as they gave them."""
+        flags = {"crf": self.settings.crf, "preset": self.settings.preset}
+        given = {key: str(value) for key, value in flags.items() if value is not None}
+        given.update(self.settings.options)  # -e wins, as in _encoder_options
+        return {key: value for key, value in given.items() if key in self.options}
+
+    def _blame_a_given_option(self, error: str) -> None:
+        """The encoder refused to open: when it opens without the user's options, raise an
+        error that names the one it refuses (libav's own text, e.g. "Invalid argument", says
+        neither which option nor which value).
+
+        The blame is measured, not guessed: the option whose removal lets the encoder open
+        is the one at fault. Removals go from the last option given (an -e option, then
+        --preset, then --crf: where typos live) so that the culprit is usually found by
+        the first try, which, lacking it, makes x264 print its own complaint no second
+        time. Failing that (two bad values), each option is tried alone. When the encoder
+        does not open even without them (missing hardware, an encoder PyAV cannot drive),
+        this returns and the caller decides.
+        """
+        given = self._given_options()
+        if not given:
+            return
+        own = {k: v for k, v in self.options.items() if k not in given}
+        if self.codec.name == "libx265":
+            # Without the user's x265-params, still without x265's banner and warnings.
+            own["x265-params"] = "log-level=error"
+        if self._try_encoder(own) is not None:
+            return
+        for key in reversed(given):
+            others = {k: self.options[k] for k in given if k != key}
+            if self._try_encoder({**own, **others}) is None:
+                raise VsrError(f"{self.codec.name} rejected {key}={given[key]} ({error})")
+        for key, value in given.items():
+            alone = self._try_encoder({**own, key: self.options[key]})
+            if alone is not None:
+                raise VsrError(f"{self.codec.name} rejected {key}={value} ({alone})")
+        listed = " ".join(f"{k}={v}" for k, v in given.items())
+        raise VsrError(f"{self.codec.name} rejected these options together: {listed}")
+
+    def _odd_size_problem(self) -> bool:
+        depth, (sx, sy) = parse_planar(self.pix_fmt)  # type: ignore[misc]
+        odd = (sx and self.width % 2) or (sy and self.height % 2)
+        return bool(odd) and self.codec.name not in _ANY_SIZE
+
+    def _switch_to_444_for_odd_size(self) -> None:
+        """Keep the exact output size: 4:4:4 has no even-size rule, padding would change it."""
+        depth, shift = parse_planar(self.pix_fmt)  # type: ignore[misc]
+        full = planar_name(depth, (0, 0))
+        supported = [f.name for f in self.codec.video_formats or ()]
+        if full not in supported:
+            raise VsrError(
+                f"{self.codec.name} cannot encode the odd size {self.width}x{self.height} in "
+                f"{self.pix_fmt} and has no 4:4:4 format; use --codec libx264 or ffv1"
+            )
+        self.notes.append(
+            f"odd size {self.width}x{self.height}: {self.pix_fmt} needs even sizes in "
+            f"{self.codec.name}, so the output is {full} (full-resolution chroma) to keep "
+            "the exact size"
+        )
+        self.pix_fmt = self.encoder_fmt = full
+
+    def _options_for_encoder(self) -> dict[str, str]:
+        self._check_crf()
+        options: dict[str, str] = {}
+        for key, value in (("crf", self.settings.crf), ("preset", self.settings.preset)):
+            if value is None:
+                continue
+            if encoder_option_type(self.codec.name, key):
+                options[key] = str(value)
+            else:
+                self.notes.append(f"{self.codec.name} has no {key} option; --{key} ignored")
+        options.update(self.settings.options)
+        if self.codec.name == "libx265":
+            # x265 writes its banner and statistics to stderr itself, once per encoder (with
+            # several encoders, once per chunk): errors only, unless the user says otherwise.
+            params = options.get("x265-params", "")
+            if "log-level" not in params:
+                options["x265-params"] = ":".join(p for p in (params, "log-level=error") if p)
+        if self.codec.name == "libsvtav1":
+            # SVT-AV1 prints a 20-line banner per encoder opened (vsr opens two) unless its
+            # own log level, read from the environment, says errors only.
+            os.environ.setdefault("SVT_LOG", "1")
+        if self.codec.name in _RATE_ONLY_ENCODERS and "b" not in options:
+            self.notes.append(
+                f"{self.codec.name} has no crf: it encodes at libavcodec's default 200 kb/s "
+                "unless a rate is given, e.g. -e b=8M"
+            )
+        hdr = self.source.hdr10
+        if hdr is not None and self.codec.name in HDR10_ENCODERS:
+            # HDR10 static metadata travels as encoder parameters (a user's own ones win).
+            key = HDR10_ENCODERS[self.codec.name]
+            given = options.get(key, "")
+            if not any(name in given for name in _HDR10_PARAMETER_NAMES):
+                options[key] = ":".join(p for p in (given, hdr.params_for(self.codec.name)) if p)
+        elif hdr is not None:
+            self.notes.append(
+                f"the source's HDR10 mastering/light-level metadata is not written by "
+                f"{self.codec.name}; use --codec libx265 or libsvtav1 to keep it"
+            )
+        return options
+
+    def _check_crf(self) -> None:
+        """The crf values an encoder takes but reads as "not set", so that it falls back to
+        its own default quality without a word: -1 for x264 and x265 (crf 23 and 28), and 0
+        for SVT-AV1 (crf 35), which a user means as the best quality."""
+        crf = self.settings.crf
+        if crf is None:
+            return
+        if crf == -1:  # lower values the encoders refuse themselves, with a message
+            raise VsrError(
+                f"--crf -1: {self.codec.name} reads it as unset (its default); use 0 or more"
+            )
+        if crf == 0 and self.codec.name == "libsvtav1":
+            raise VsrError("--crf 0: libsvtav1 reads it as unset (its default, 35); use 1 to 63")
+        if crf > 51 and self.codec.name == "libx264":
+            raise VsrError(f"--crf {crf}: libx264 takes 0 to 51")
+
+
+@cache
+def codecs_held_by(container_format: str) -> tuple[frozenset[str], str]:
+    """Codec and encoder names a muxer can store, and its default video codec."""
+    with av.open(io.BytesIO(), "w", format=container_format) as probe:
+        return frozenset(probe.supported_codecs), probe.default_video_codec
+
+
+def check_container_holds(container_format: str, codec: str, suffix: str) -> None:
+    held, default = codecs_held_by(container_format)
+    if codec not in held:
+        # Advising .mkv to someone writing .mkv helps nobody.
+        other = "use " if container_format == "matroska" else "use .mkv, or "
+        raise VsrError(
+            f"{codec} cannot be stored in {suffix} files ({other}a codec such as {default})"
+        )
