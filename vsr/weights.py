@@ -13,13 +13,13 @@ import hashlib
 import json
 import numbers
 import os
-import threading
 import urllib.request
 from pathlib import Path
 from typing import Any
 
 import torch
 
+from vsr.atomic_file import atomic_output
 from vsr.bundled import bundled_folder
 from vsr.errors import VsrError
 
@@ -173,12 +173,11 @@ def fetch(url: str, sha256: str, target: Path) -> Path:
         raise VsrError(
             f"cannot use the weights cache {target.parent} ({error.strerror}); set VSR_CACHE"
         ) from None
-    # Per thread too: two threads of a service fetching the same weights on first use
-    # would otherwise write, then rename away, each other's file.
-    temp = target.with_name(f".{target.name}.tmp.{os.getpid()}.{threading.get_ident()}")
+    # atomic_output's temporary file is unique to the call: two threads of a service fetching
+    # the same weights on first use do not write or rename away each other's file.
     digest = hashlib.sha256()
     try:
-        with urllib.request.urlopen(url, timeout=60) as response, temp.open("wb") as out:
+        with urllib.request.urlopen(url, timeout=60) as response, atomic_output(target) as out:
             received = 0
             while chunk := response.read(_CHUNK):
                 received += len(chunk)
@@ -189,16 +188,13 @@ def fetch(url: str, sha256: str, target: Path) -> Path:
                     )
                 digest.update(chunk)
                 out.write(chunk)
-        if digest.hexdigest() != sha256:
-            raise VsrError(
-                f"{url}: sha256 {digest.hexdigest()} does not match the expected {sha256}; "
-                "refusing it"
-            )
-        os.replace(temp, target)
+            if digest.hexdigest() != sha256:  # inside: the temporary file is dropped
+                raise VsrError(
+                    f"{url}: sha256 {digest.hexdigest()} does not match the expected {sha256}; "
+                    "refusing it"
+                )
     except OSError as error:  # URLError is an OSError
         raise VsrError(f"cannot download {url}: {error}") from None
-    finally:
-        temp.unlink(missing_ok=True)
     return target
 
 
