@@ -22,6 +22,7 @@ from pathlib import Path
 from vsr import __version__
 from vsr.errors import OUT_OF_SPACE_ERRNOS, VsrError
 from vsr.printable import printable
+from vsr.shared_change import SharedChange
 
 # The order here is the order in `vsr --help`.
 COMMANDS = ["run", "image", "eval", "train", "weights", "bench", "profile", "viz", "report"]
@@ -88,42 +89,30 @@ def _give_closed_streams_a_sink() -> None:
             setattr(sys, name, open(fd, "w", closefd=False))  # noqa: SIM115 - for the process
 
 
-class _ProgressToStderr:
-    """For one command: the progress lines of a run whose stderr is a log file (logger
-    "vsr.progress") printed to stderr as they are; a program that calls the API configures
-    logging itself instead. vsr's other loggers (debugging) stay off.
+def _print_progress_lines() -> tuple[logging.Handler, int, bool]:
+    """The progress lines of a run whose stderr is a log file (logger "vsr.progress")
+    printed to stderr as they are; a program that calls the API configures logging itself
+    instead. vsr's other loggers (debugging) stay off. Returns what undoes it."""
+    logger = logging.getLogger("vsr.progress")
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    saved = handler, logger.level, logger.propagate
+    logger.addHandler(handler)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False  # not twice, should the caller log to stderr too
+    return saved
 
-    The logger is the process's: commands run at once on several threads share one handler,
-    set up by the first and undone by the last (a handler each printed every line once per
-    command, and the one that ended last restored the state the other had changed)."""
 
-    _lock = threading.Lock()
-    _users = 0
-    _handler: logging.Handler | None = None
-    _before: tuple[int, bool] = (logging.NOTSET, True)
+def _stop_printing_progress_lines(saved: tuple[logging.Handler, int, bool]) -> None:
+    logger = logging.getLogger("vsr.progress")
+    handler, level, logger.propagate = saved
+    logger.removeHandler(handler)
+    logger.setLevel(level)  # not by assignment: the logger caches its level checks
 
-    def __enter__(self) -> None:
-        cls = type(self)
-        with cls._lock:
-            if cls._users == 0:
-                logger = logging.getLogger("vsr.progress")
-                cls._handler = logging.StreamHandler(sys.stderr)
-                cls._handler.setFormatter(logging.Formatter("%(message)s"))
-                cls._before = logger.level, logger.propagate
-                logger.addHandler(cls._handler)
-                logger.setLevel(logging.INFO)
-                logger.propagate = False  # not twice, should the caller log to stderr too
-            cls._users += 1
 
-    def __exit__(self, *exc: object) -> None:
-        cls = type(self)
-        with cls._lock:
-            cls._users -= 1
-            if cls._users == 0:
-                logger = logging.getLogger("vsr.progress")
-                logger.removeHandler(cls._handler)
-                level, logger.propagate = cls._before
-                logger.setLevel(level)  # not by assignment: the logger caches level checks
+# For each command; commands run at once on threads of one process share one handler (a
+# handler each printed every line once per command).
+_PROGRESS_TO_STDERR = SharedChange(_print_progress_lines, _stop_printing_progress_lines)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -140,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
     if on_main_thread:
         term_before = signal.signal(signal.SIGTERM, _terminate)
     try:
-        with _ProgressToStderr():
+        with _PROGRESS_TO_STDERR:
             return int(args.func(args) or 0)
     except VsrError as error:
         print(printable(f"vsr: error: {error}"), file=sys.stderr)

@@ -9,7 +9,6 @@ svtav1-params that the wrappers merely warn about before encoding without them.
 from __future__ import annotations
 
 import re
-import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from fractions import Fraction
@@ -17,6 +16,7 @@ from fractions import Fraction
 import av
 
 from vsr.errors import VsrError
+from vsr.shared_change import SharedChange
 
 _REFUSED_PARAMETER = re.compile(r"(Error parsing option|Unknown option|Invalid value for) ")
 
@@ -63,29 +63,23 @@ def trial_open(
     return None
 
 
-# libav's log level is one for the process: threads inside libav_messages at once share
-# one change of it, and the last to leave restores the host's level (each restoring its own
-# "before" would leave WARNING set when two overlap).
-_LEVEL_LOCK = threading.Lock()
-_level_users = 0
-_level_before: int | None = None
+def _warnings_on() -> int:
+    before = av.logging.get_level()
+    av.logging.set_level(av.logging.WARNING)
+    return before
+
+
+# libav's log level is one for the process: threads inside libav_messages at once share one
+# change of it, and the last to leave restores the host's level.
+_LIBAV_WARNINGS = SharedChange(_warnings_on, av.logging.set_level)
 
 
 @contextmanager
 def libav_messages(said: list[str]) -> Iterator[None]:
     """Collect libav's warnings and errors of this thread while the block runs."""
-    global _level_users, _level_before
-    with _LEVEL_LOCK:
-        if _level_users == 0:
-            _level_before = av.logging.get_level()
-            av.logging.set_level(av.logging.WARNING)
-        _level_users += 1
-    try:
-        with av.logging.Capture() as logs:
-            yield
-    finally:
-        with _LEVEL_LOCK:
-            _level_users -= 1
-            if _level_users == 0:
-                av.logging.set_level(_level_before)
-        said.extend(text.strip() for level, _, text in logs if level <= av.logging.WARNING)
+    with _LIBAV_WARNINGS:
+        try:
+            with av.logging.Capture() as logs:
+                yield
+        finally:
+            said.extend(text.strip() for level, _, text in logs if level <= av.logging.WARNING)
