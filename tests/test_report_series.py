@@ -74,17 +74,25 @@ def test_a_folder_keeps_a_coarser_series_per_clip_with_its_ends(tmp_path):
     assert summary.clips[0]["report"]["gpu_samples"] is None
 
 
-def test_gpu_samples_stay_bounded_and_the_summary_counts_every_one(monkeypatch):
-    from vsr.telemetry import GpuSampler
+def _sampled(count: int):
+    """A GpuSampler that has taken `count` samples, as its thread on a GPU would."""
+    from vsr.telemetry import EvenSeries, GpuSampler
 
     sampler = GpuSampler(None)
-    sampler.samples = []  # as on a GPU: the series exists
-    for i in range(3000):
+    sampler._series = EvenSeries(GpuSampler.MAX_SAMPLES)  # as on a GPU: the series exists
+    for i in range(count):
         util = None if i % 10 == 9 else float(i % 100)
         sampler._keep(
             {"t_s": i * 0.25, "gpu_util_percent": util, "memory_util_percent": None,
              "memory_used_bytes": float(i)}
         )  # fmt: skip
+    return sampler
+
+
+def test_gpu_samples_stay_bounded_and_the_summary_counts_every_one():
+    from vsr.telemetry import GpuSampler
+
+    sampler = _sampled(3000)
     assert len(sampler.samples) <= GpuSampler.MAX_SAMPLES
     kept = sampler.samples
     steps = {b["t_s"] - a["t_s"] for a, b in zip(kept, kept[1:], strict=False)}
@@ -96,3 +104,18 @@ def test_gpu_samples_stay_bounded_and_the_summary_counts_every_one(monkeypatch):
         "gpu_util_max_percent": 98.0,  # 99 falls on the unknown ones (i ending in 9)
         "memory_used_max_bytes": 2999.0,
     }
+
+
+def test_a_training_window_gets_its_own_samples_however_long_the_run():
+    # The training meter read its window by position in the series, which a long run thins:
+    # past 512 samples (two minutes) every window came out empty.
+    sampler = _sampled(2000)
+    sampler.take_window()  # the windows before
+    for i in range(2000, 2008):
+        sampler._keep(
+            {"t_s": i * 0.25, "gpu_util_percent": 50.0, "memory_util_percent": None,
+             "memory_used_bytes": 4e9}
+        )  # fmt: skip
+    window = sampler.take_window()
+    assert (window.count, window.util_mean, window.used_max) == (8, 50.0, 4e9)
+    assert sampler.take_window().count == 0  # taken: the next window starts empty

@@ -13,6 +13,7 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 
 STAGES = ("decode", "upload", "model", "download", "encode")
 
@@ -73,42 +74,102 @@ class StageClock:
         return stages
 
 
+class EvenSeries:
+    """At most `limit` evenly spaced samples of a series offered at a steady pace, for as
+    long as a run lasts: when full, every other sample goes, and from then on only every
+    second (fourth, ...) one offered is kept."""
+
+    def __init__(self, limit: int = 512) -> None:
+        assert limit % 2 == 0, "an even limit keeps the last sample when the series thins"
+        self.limit = limit
+        self.samples: list[dict[str, float]] = []
+        self.stride = 1  # every stride-th sample offered is kept
+        self._offered = 0
+
+    def offer(self, sample: dict[str, float]) -> None:
+        if self._offered % self.stride == 0:
+            self._append(sample)
+        self._offered += 1
+
+    def end(self, sample: dict[str, float]) -> None:
+        """Keep `sample`, off the stride, as the series' last (the run's final figure)."""
+        self._append(sample)
+
+    def _append(self, sample: dict[str, float]) -> None:
+        self.samples.append(sample)
+        if len(self.samples) > self.limit:
+            # Even indices: the first stays, and so does the last (limit is even).
+            self.samples = self.samples[::2]
+            self.stride *= 2
+
+
 class FrameTimeline:
     """Frames finished over a run, for the report's frames-per-second-over-time plot: the
-    cumulative count at most every `interval_s` seconds from `start` (a perf_counter time).
-    A long run stays within MAX_SAMPLES evenly spaced samples: past it, every other sample
-    goes and the interval doubles."""
+    cumulative count about every `interval_s` seconds from `start` (a perf_counter time),
+    at most MAX_SAMPLES of them, evenly spaced (EvenSeries: the spacing doubles as a long
+    run fills it)."""
 
     MAX_SAMPLES = 512
 
     def __init__(
         self, start: float, interval_s: float = 0.5, clock: Callable[[], float] = time.perf_counter
     ) -> None:
-        self.start, self.interval_s, self._clock = start, interval_s, clock
+        self.start, self._clock = start, clock
+        self._every = interval_s
         self.frames = 0
-        self.samples: list[dict[str, float]] = [{"t_s": 0.0, "frames": 0}]
+        self._series = EvenSeries(self.MAX_SAMPLES)
+        self._series.offer({"t_s": 0.0, "frames": 0})
+        self._offered_at = start
         self._latest = (start, 0)
+
+    @property
+    def interval_s(self) -> float:
+        """The spacing of the samples kept."""
+        return self._every * self._series.stride
+
+    @property
+    def samples(self) -> list[dict[str, float]]:
+        return self._series.samples
 
     def __call__(self, frames: int) -> None:
         """Count `frames` more, finished now."""
         self.frames += frames
         now = self._clock()
         self._latest = (now, self.frames)
-        if now - self.start - self.samples[-1]["t_s"] >= self.interval_s:
-            self._sample(now, self.frames)
-
-    def _sample(self, now: float, frames: int) -> None:
-        self.samples.append({"t_s": round(now - self.start, 3), "frames": frames})
-        if len(self.samples) > self.MAX_SAMPLES:
-            self.samples = self.samples[::2]
-            self.interval_s *= 2
+        if now - self._offered_at >= self._every:
+            self._offered_at = now
+            self._series.offer({"t_s": round(now - self.start, 3), "frames": self.frames})
 
     def finished(self) -> list[dict[str, float]]:
         """The samples, the last frame's included (not the flush after it)."""
         now, frames = self._latest
         if frames > self.samples[-1]["frames"]:
-            self._sample(now, frames)
+            self._series.end({"t_s": round(now - self.start, 3), "frames": frames})
         return self.samples
+
+
+@dataclass
+class SampleTally:
+    """Running figures of NVML samples: every one counted, none kept."""
+
+    count: int = 0
+    util_sum: float = 0.0
+    util_count: int = 0  # a MIG instance reports no utilisation
+    util_max: float = 0.0
+    used_max: float = 0.0
+
+    def add(self, sample: dict[str, float]) -> None:
+        self.count += 1
+        util = sample["gpu_util_percent"]
+        if util is not None:
+            self.util_sum += util
+            self.util_count += 1
+            self.util_max = max(self.util_max, util)
+        self.used_max = max(self.used_max, sample["memory_used_bytes"])
+
+    @property
+    def util_mean(self) -> float | None:
+        return self.util_sum / self.util_count if self.util_count else None
 
 
 def host_memory_bytes() -> int | None:
@@ -185,12 +246,10 @@ class GpuSampler:
 
     def __init__(self, device_index: int | None, interval_s: float = 0.25) -> None:
         self.interval_s = interval_s
-        self.samples: list[dict[str, float]] | None = None
-        self._taken = 0  # samples taken; every `_stride`-th is kept in `samples`
-        self._stride = 1
-        # Running figures of every sample taken, for summary().
-        self._util_sum, self._util_count, self._util_max = 0.0, 0, 0.0
-        self._used_max = 0.0
+        self._series: EvenSeries | None = None
+        # Every sample taken, for summary(); and those since the last take_window().
+        self._whole, self._window = SampleTally(), SampleTally()
+        self._tally_lock = threading.Lock()  # the sampler thread adds, a caller takes
         self._handle = _nvml_handle(device_index) if device_index is not None else None
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -198,7 +257,7 @@ class GpuSampler:
 
     def __enter__(self) -> GpuSampler:
         if self._handle is not None:
-            self.samples = []
+            self._series = EvenSeries(self.MAX_SAMPLES)
             self._start = time.perf_counter()
             self._thread = threading.Thread(target=self._run, name="vsr-nvml", daemon=True)
             self._thread.start()
@@ -236,29 +295,32 @@ class GpuSampler:
             )
             self._stop.wait(self.interval_s)
 
+    @property
+    def samples(self) -> list[dict[str, float]] | None:
+        """The series the report keeps (None where nothing is sampled)."""
+        return None if self._series is None else self._series.samples
+
     def _keep(self, sample: dict[str, float]) -> None:
-        """Count `sample` in the summary, and keep it in the series if it falls on the
-        series' stride (which doubles, every other sample going, when the series is full)."""
-        util = sample["gpu_util_percent"]
-        if util is not None:
-            self._util_sum += util
-            self._util_count += 1
-            self._util_max = max(self._util_max, util)
-        self._used_max = max(self._used_max, sample["memory_used_bytes"])
-        if self._taken % self._stride == 0:
-            self.samples.append(sample)
-            if len(self.samples) > self.MAX_SAMPLES:
-                self.samples = self.samples[::2]
-                self._stride *= 2
-        self._taken += 1
+        """Count `sample` in the figures, and offer it to the series."""
+        with self._tally_lock:
+            self._whole.add(sample)
+            self._window.add(sample)
+        self._series.offer(sample)
+
+    def take_window(self) -> SampleTally:
+        """The figures of the samples taken since the last call (a training log's window)."""
+        with self._tally_lock:
+            window, self._window = self._window, SampleTally()
+        return window
 
     def summary(self) -> dict[str, float] | None:
-        if not self._taken:
+        whole = self._whole
+        if not whole.count:
             return None
-        known = self._util_count > 0  # a MIG instance reports no utilisation
+        known = whole.util_mean is not None
         return {
-            "samples": self._taken,
-            "gpu_util_mean_percent": round(self._util_sum / self._util_count, 1) if known else None,
-            "gpu_util_max_percent": self._util_max if known else None,
-            "memory_used_max_bytes": self._used_max,
+            "samples": whole.count,
+            "gpu_util_mean_percent": round(whole.util_mean, 1) if known else None,
+            "gpu_util_max_percent": whole.util_max if known else None,
+            "memory_used_max_bytes": whole.used_max,
         }

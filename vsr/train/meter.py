@@ -31,11 +31,10 @@ class WindowMeter:
         self._data_s = self._compute_s = 0.0
         self._steps = 0
         self._window_start = time.perf_counter()
-        self._first_sample = 0
         self.total_steps = 0  # over the whole run: for the closing summary
         self.total_seconds = 0.0
         self.total_data_s = self.total_compute_s = 0.0
-        self.util_samples: list[float] = []
+        self.util_sum, self.util_count = 0.0, 0  # NVML's utilisation over the windows
 
     def __enter__(self) -> WindowMeter:
         self.sampler.__enter__()
@@ -87,13 +86,14 @@ class WindowMeter:
             "gpu_mem_gib": None,
             "torch_mem_gib": None,
         }
-        samples = (self.sampler.samples or [])[self._first_sample :]
-        self._first_sample += len(samples)
-        if samples:
-            utils = [s["gpu_util_percent"] for s in samples if s["gpu_util_percent"] is not None]
-            self.util_samples += utils
-            figures["gpu_util"] = sum(utils) / len(utils) if utils else None  # None on MIG
-            figures["gpu_mem_gib"] = max(s["memory_used_bytes"] for s in samples) / GIB
+        # The samples since the last window: the sampler's own series is thinned as a long
+        # run goes on, so the window cannot be read from it by position.
+        window = self.sampler.take_window()
+        if window.count:
+            self.util_sum += window.util_sum
+            self.util_count += window.util_count
+            figures["gpu_util"] = window.util_mean  # None on MIG
+            figures["gpu_mem_gib"] = window.used_max / GIB
         if self.cuda:
             figures["torch_mem_gib"] = torch.cuda.max_memory_allocated(self.device) / GIB
             torch.cuda.reset_peak_memory_stats(self.device)
@@ -118,7 +118,7 @@ class WindowMeter:
                 f"({'GPU timeline' if self.cuda else 'wall clock'}), "
                 f"{1000 * self.total_seconds / max(self.total_steps, 1):.2f} ms wall"
             )
-        if self.util_samples:
-            mean = sum(self.util_samples) / len(self.util_samples)
+        if self.util_count:
+            mean = self.util_sum / self.util_count
             text += f", GPU utilisation {mean:.0f}% mean (NVML)"
         return text
