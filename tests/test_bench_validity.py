@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import math
 
-import pytest
 import torch
 from torch import nn
 
@@ -87,8 +86,11 @@ def test_bench_table_shows_the_worst_frame(tmp_path):
     # The naive loop's own steady rate, beside the engine's (the README compared the
     # engine's steady fps with the naive loop's wall-clock fps).
     assert 0 < naive.startup_seconds < naive.wall_seconds
-    steady = 3 / (naive.wall_seconds - naive.startup_seconds)  # from rounded fields
-    assert naive.steady_fps == pytest.approx(steady, rel=0.01)
+    # From fields rounded to 0.1 ms: the three frames take a few ms here, so the rounding
+    # alone can move the rate by a few percent.
+    steady = naive.wall_seconds - naive.startup_seconds
+    slowest, fastest = 3 / (steady + 1e-4), 3 / max(steady - 1e-4, 1e-9)
+    assert slowest - 1e-3 <= naive.steady_fps <= fastest + 1e-3
     assert engine.mistimed_frames == 0
     assert f"{engine.min_frame_psnr_vs_naive_db:.2f} dB" in format_bench(result)
     assert not any("other times" in note for note in result.notes)

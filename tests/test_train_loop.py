@@ -19,6 +19,7 @@ import vsr.train.loop as loop
 from vsr.errors import VsrError
 from vsr.models import create_model, load_weights, save_weights
 from vsr.models.checkpoint import read_state_dict
+from vsr.train.budget import MEASURE_STEPS, WARMUP_STEPS
 from vsr.train.checkpoint import export_weights
 from vsr.train.config import TrainConfig, load_config
 from vsr.train.data import PatchStore, batch_generator
@@ -207,11 +208,15 @@ def test_a_resume_with_another_lr_trains_with_it(tmp_path) -> None:
 
 def test_while_a_new_time_budget_measures_the_rate_stays_on_the_old_curve(tmp_path) -> None:
     # A cosine run of 6 steps ended at its floor; resumed with a time budget, the steps
-    # measuring its speed must not train at the peak rate again.
+    # measuring its speed must not train at the peak rate again. The budget (6 ms) is spent
+    # before the measurement ends, so the run stops there whatever this machine's speed: a
+    # budget the measurement does not use up lays a new cosine over the steps after it.
     loop.train(tiny_config(tmp_path, lr=1e-3, lr_min=1e-6, steps=6, log_every=1))
-    loop.train(tiny_config(tmp_path, lr=1e-3, lr_min=1e-6, minutes=0.02, log_every=1), resume=True)
+    budget = tiny_config(tmp_path, lr=1e-3, lr_min=1e-6, minutes=1e-4, log_every=1)
+    loop.train(budget, resume=True)
     rates = _logged_rates(tmp_path / "run")
     assert rates[1] == pytest.approx(1e-3)  # each row: the rate its step trained with
+    assert max(rates) == 6 + WARMUP_STEPS + MEASURE_STEPS
     assert all(rate == pytest.approx(1e-6) for step, rate in rates.items() if step > 6)
 
 
