@@ -91,6 +91,15 @@ def test_missing_defaults_and_unknown_names_are_clear_errors(local_manifest, tmp
     assert weights.resolve_weights(str(existing), 2) == existing
 
 
+def test_a_file_named_like_a_known_name_does_not_stand_in_for_it(
+    local_manifest, tmp_path, monkeypatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "good").write_bytes(b"planted by anyone who can write here")
+    assert weights.resolve_weights("good", 2) == tmp_path / "cache" / "tiny.pth"
+    assert weights.resolve_weights("./good", 2) == Path("good")  # a path: the file itself
+
+
 def test_cli_lists_and_downloads(local_manifest, tmp_path, capsys) -> None:
     assert main(["weights", "download", "good"]) == 0
     assert capsys.readouterr().out.strip() == str(tmp_path / "cache" / "tiny.pth")

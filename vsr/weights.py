@@ -22,6 +22,7 @@ import torch
 from vsr.atomic_file import atomic_output
 from vsr.bundled import bundled_folder
 from vsr.errors import VsrError
+from vsr.private_folder import make_private_folder, writable_by_others
 
 WEIGHTS_DIR = bundled_folder("weights")
 MANIFEST_PATH = WEIGHTS_DIR / "manifest.json"
@@ -50,17 +51,26 @@ def cache_dir() -> Path:
     return Path(os.environ.get("VSR_CACHE") or Path.home() / ".cache" / "vsr").expanduser()
 
 
-def made_cache_folder(name: str, use: str) -> Path:
-    """``name`` inside the vsr cache, made if need be; a clear error naming ``use`` (what
-    needed it) when the cache cannot hold it."""
+def made_cache_folder(name: str, use: str, holds_code: bool = False) -> Path:
+    """``name`` inside the vsr cache, made if need be (private to this user); a clear error
+    naming ``use`` (what needed it) when the cache cannot hold it. A folder that
+    ``holds_code`` (compiled networks, loaded and run) is refused when others can change it.
+    """
     folder = cache_dir() / name
     try:
-        folder.mkdir(parents=True, exist_ok=True)
+        make_private_folder(folder)
+        problem = writable_by_others(folder, cache_dir()) if holds_code else None
     except OSError as error:
         raise VsrError(
             f"cannot use the vsr cache {cache_dir()} for {use} ({error.strerror}); "
             "set VSR_CACHE to a writable folder"
         ) from None
+    if problem is not None:
+        raise VsrError(
+            f"will not keep {use} in {folder}: {problem}, so the code loaded from there could "
+            "be anyone's; remove their write access (chmod go-w) or set VSR_CACHE to a "
+            "folder of your own"
+        )
     return folder
 
 
@@ -99,7 +109,9 @@ def resolve_weights(weights: str | None, scale: int | None = None) -> Path:
     """
     scale = check_scale(scale)
     path = Path(weights).expanduser() if weights is not None else None
-    if path is not None and path.is_file():
+    # A known name means its entry: a file of that name in the working folder, put there by
+    # anyone, does not stand in for it (./NAME loads the file).
+    if path is not None and path.is_file() and not _known_name(weights):
         return path
     manifest = load_manifest()
     if weights is None:
@@ -130,6 +142,14 @@ def resolve_weights(weights: str | None, scale: int | None = None) -> Path:
     if path.suffix or os.sep in weights:
         raise VsrError(f"weights file not found: {weights}")
     raise VsrError(f"unknown weights {weights!r}: not a file; known names: {', '.join(manifest)}")
+
+
+def _known_name(weights: str) -> bool:
+    """Whether ``weights`` is a name in the manifest (False where there is no manifest)."""
+    try:
+        return weights in load_manifest()
+    except VsrError:
+        return False
 
 
 def _shipped(name: str, entry: dict[str, Any]) -> Path:
@@ -168,7 +188,7 @@ def download(name: str) -> Path:
 def fetch(url: str, sha256: str, target: Path) -> Path:
     """Download url to target atomically, refusing content whose sha256 differs."""
     try:
-        target.parent.mkdir(parents=True, exist_ok=True)
+        make_private_folder(target.parent)
     except OSError as error:
         raise VsrError(
             f"cannot use the weights cache {target.parent} ({error.strerror}); set VSR_CACHE"

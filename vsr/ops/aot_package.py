@@ -32,7 +32,9 @@ import torch
 from torch import nn
 
 from vsr.atomic_file import atomic_output
+from vsr.private_folder import make_private_folder
 
+PACKAGES_FOLDER = "compiled"  # in the vsr cache
 # Part of every package's name: raise it when the way packages are built changes.
 PACKAGE_FORMAT = "vsr-aot-1"
 # The packages kept: after a build, the least recently used go beyond this many bytes
@@ -48,7 +50,7 @@ def packages_dir() -> Path:
     """Where compiled packages are kept: ``compiled/`` in the vsr cache."""
     from vsr.weights import cache_dir
 
-    return cache_dir() / "compiled"
+    return cache_dir() / PACKAGES_FOLDER
 
 
 class PackagedNetwork:
@@ -123,7 +125,7 @@ def build_package(network: nn.Module, x: torch.Tensor, mode: str, path: Path) ->
     )
 
     options = dict(list_mode_options(mode))
-    path.parent.mkdir(parents=True, exist_ok=True)
+    make_private_folder(path.parent)  # packages are code: see vsr.private_folder
     # Built in a scratch inductor cache that is deleted afterwards: the package holds all
     # that the build makes, and keeping the build's files as well would double its disk.
     with warnings.catch_warnings(), fresh_cache():

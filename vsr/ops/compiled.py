@@ -23,7 +23,7 @@ import torch
 from torch import nn
 
 from vsr.errors import VsrError
-from vsr.ops.aot_package import PackagedNetwork
+from vsr.ops.aot_package import PACKAGES_FOLDER, PackagedNetwork
 
 MODES = ("default", "reduce-overhead", "max-autotune", "max-autotune-no-cudagraphs")
 # Two modes also replay the network as CUDA graphs of inductor's own, which would clash
@@ -49,7 +49,9 @@ def compile_network(
         raise VsrError(f"unknown compile mode {mode!r}; use one of {', '.join(MODES)}")
     # Checked before torch imports inductor, whose import fails half-way (and cannot be
     # retried in the process) when the cache cannot be made.
-    kernels = made_cache_folder("inductor", "compiled networks (--compile)")
+    kernels = made_cache_folder("inductor", "compiled networks (--compile)", holds_code=True)
+    if ahead_of_time:
+        made_cache_folder(PACKAGES_FOLDER, "compiled networks (--compile)", holds_code=True)
     # Only a default: a user's own TORCHINDUCTOR_CACHE_DIR wins.
     os.environ.setdefault("TORCHINDUCTOR_CACHE_DIR", str(kernels))
     mode = _GRAPH_FREE.get(mode, mode) or "default"
