@@ -24,6 +24,9 @@ WIDTH, HEIGHT, FPS, SECONDS = 320, 180, 24, 3
 SAMPLE_RATE = 48000
 # BT.601 tags for SD material (colorspace, primaries, transfer: smpte170m; limited range).
 SMPTE170M, TV_RANGE = 6, 1
+# One thread, and no macroblock-tree rate control: on a CPU with AVX-512, libx264's mbtree
+# reads memory it has not written, so the same frames would not give the same bytes twice.
+X264_OPTIONS = {"crf": "18", "preset": "slow", "threads": "1", "x264-params": "mbtree=0"}
 
 
 def _background() -> Image.Image:
@@ -107,9 +110,7 @@ def _chord(start: int, count: int) -> np.ndarray:
 def make_sample(output: Path, seconds: float = SECONDS) -> None:
     container = av.open(str(output), "w", format="mp4")
     container.metadata["title"] = "vsr sample clip (procedurally drawn)"
-    video = container.add_stream(
-        "libx264", rate=FPS, options={"crf": "18", "preset": "slow", "threads": "1"}
-    )
+    video = container.add_stream("libx264", rate=FPS, options=X264_OPTIONS)
     video.width, video.height, video.pix_fmt = WIDTH, HEIGHT, "yuv420p"
     video.codec_context.colorspace = SMPTE170M
     video.codec_context.color_primaries = SMPTE170M
