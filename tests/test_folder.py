@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import json
+import os
 import threading
 import time
 from collections.abc import Callable
@@ -471,6 +472,53 @@ def test_subfolders_are_named_as_left_alone(tmp_path):
         f"vsr: note: 1 subfolder(s) of {clips} left alone (more clips): only the clips "
         "directly inside are upscaled"
     ) in lines
+
+
+needs_root = pytest.mark.skipif(
+    os.geteuid() != 0, reason="making a link another user owns takes root (lchown)"
+)
+
+
+def _link_by(owner: int, link: Path, target: Path) -> None:
+    link.symlink_to(target)
+    os.lchown(link, owner, -1)
+
+
+@needs_root
+def test_links_another_user_made_are_left_alone_and_named(tmp_path):
+    clips, private = tmp_path / "drop", tmp_path / "private"
+    clips.mkdir()
+    private.mkdir()
+    (private / "secret.mp4").write_bytes(b"not theirs to read" * 10)
+    _link_by(4242, clips / "grab.mp4", private / "secret.mp4")
+    (private / "mine.mp4").write_bytes(b"1234")
+    (clips / "mine.mp4").symlink_to(private / "mine.mp4")  # the user's own: taken
+    (clips / "own.mp4").write_bytes(b"12345")
+    lines: list[str] = []
+    runner = Recorder()
+    summary = process_folder(clips, tmp_path / "out", runner, progress=False, log=lines.append)
+    assert runner.calls == [("mine.mp4", 4), ("own.mp4", 5)]
+    assert [Path(c["input"]).name for c in summary.clips] == ["mine.mp4", "own.mp4"]
+    assert (
+        "vsr: note: 1 link(s) made by another user left alone (grab.mp4): a link can point at "
+        "any file you can read; copy the clip in, or link it yourself"
+    ) in lines
+
+
+@needs_root
+def test_a_watch_names_a_link_another_user_plants_later_once(tmp_path):
+    clips, out = tmp_path / "drop", tmp_path / "out"
+    clips.mkdir()
+    (tmp_path / "secret.mp4").write_bytes(b"x" * 100)
+    time_ = ScriptedTime({2: lambda: _link_by(4242, clips / "grab.mp4", tmp_path / "secret.mp4")})
+    lines: list[str] = []
+    runner = Recorder()
+    watch_folder(
+        clips, out, runner, interval_s=1, idle_exit_s=5, log=lines.append,
+        clock=time_.clock, sleep=time_.sleep,
+    )  # fmt: skip
+    assert runner.calls == []
+    assert sum("link(s) made by another user left alone (grab.mp4)" in line for line in lines) == 1
 
 
 def test_a_clip_that_failed_then_changed_and_succeeded_counts_once_as_done(tmp_path):

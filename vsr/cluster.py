@@ -321,11 +321,19 @@ def run_folder(
     """Every clip of `in_dir` into `out_dir` on a Ray cluster (`address`, or a local
     instance with `num_cpus`). Finished outputs are skipped unless `overwrite`; the
     caller decides the exit status from the report's failures."""
-    from vsr.folder import check_folders, clashing_outputs, find_clips, output_for
+    from vsr.folder import (
+        check_folders,
+        clashing_outputs,
+        find_clips,
+        links_by_other_users,
+        output_for,
+        say_links_left_alone,
+    )
 
     import_ray()  # --ray without Ray installed is said at once, whatever the folder holds
     check_folders(in_dir, out_dir)
     clips = find_clips(in_dir)
+    say_links_left_alone(links_by_other_users(in_dir), log)
     if not clips:
         log(f"vsr: no video clips in {in_dir}")
     jobs, skipped = [], []

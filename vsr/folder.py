@@ -14,6 +14,7 @@ once, and a failed clip is retried only if the file changes.
 
 from __future__ import annotations
 
+import os
 import sys
 import threading
 import time
@@ -21,6 +22,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from vsr.errors import VsrError, describe_error, is_out_of_space
+from vsr.printable import printable
 from vsr.progress import bars_shown
 from vsr.report import FolderReport, RunReport, write_json
 from vsr.watch_state import WatchState
@@ -37,14 +39,48 @@ ClipRunner = Callable[..., "RunReport | Callable[[], RunReport]"]
 
 
 def find_clips(folder: Path) -> list[Path]:
-    """Video files directly inside `folder`, by extension, in name order (hidden ones skipped)."""
+    """Video files directly inside `folder`, by extension, in name order (hidden ones and
+    links that another user made skipped)."""
     return sorted(
         path
-        for path in folder.iterdir()
-        if path.is_file()
-        and path.suffix.lower() in VIDEO_EXTENSIONS
-        and not path.name.startswith(".")
+        for path in _named_like_clips(folder)
+        if path.is_file() and not linked_by_another_user(path)
     )
+
+
+def _named_like_clips(folder: Path) -> list[Path]:
+    return [
+        path
+        for path in folder.iterdir()
+        if path.suffix.lower() in VIDEO_EXTENSIONS and not path.name.startswith(".")
+    ]
+
+
+def linked_by_another_user(path: Path) -> bool:
+    """A symbolic link made by someone other than the user running vsr. In a folder others
+    can write (an upload or drop folder), such a link could point at any file this user may
+    read and have it upscaled into the output folder, so it is not taken. The user's own
+    links are: linking clips in from elsewhere is a common way to fill a folder."""
+    try:
+        return path.is_symlink() and path.lstat().st_uid != os.geteuid()
+    except OSError:
+        return False  # gone since the listing: the caller's next look finds it gone
+
+
+def links_by_other_users(folder: Path) -> list[Path]:
+    """The clips of `folder` that find_clips leaves alone as links another user made."""
+    return sorted(p for p in _named_like_clips(folder) if linked_by_another_user(p))
+
+
+def say_links_left_alone(links: list[Path], log: Callable[[str], None]) -> None:
+    if links:
+        shown = ", ".join(printable(p.name) for p in links[:3]) + (
+            ", ..." if len(links) > 3 else ""
+        )
+        log(
+            f"vsr: note: {len(links)} link(s) made by another user left alone ({shown}): a "
+            "link can point at any file you can read; copy the clip in, or link it yourself"
+        )
 
 
 def output_for(clip: Path, out_dir: Path) -> Path:
@@ -90,7 +126,9 @@ def say_what_is_left_alone(in_dir: Path, out_dir: Path, log: Callable[[str], Non
     except OSError:
         return
     if folders:
-        shown = ", ".join(folders[:3]) + (", ..." if len(folders) > 3 else "")
+        shown = ", ".join(printable(name) for name in folders[:3]) + (
+            ", ..." if len(folders) > 3 else ""
+        )
         log(
             f"vsr: note: {len(folders)} subfolder(s) of {in_dir} left alone ({shown}): only "
             "the clips directly inside are upscaled"
@@ -219,6 +257,7 @@ def process_folder(
     check_folders(in_dir, out_dir)
     clips = find_clips(in_dir)
     say_what_is_left_alone(in_dir, out_dir, log)
+    say_links_left_alone(links_by_other_users(in_dir), log)
     if not clips:
         log(f"vsr: no video clips in {in_dir} (looked for {', '.join(sorted(VIDEO_EXTENSIONS))})")
     summary = summary if summary is not None else FolderReport()
@@ -290,9 +329,13 @@ def watch_folder(
     seen: dict[Path, list[int]] = {}  # last signature of clips not yet stable
     last_activity = clock()
     missing = False  # the folder could not be listed at the last look (an unmounted share)
+    links_noted: set[Path] = set()
     while True:
         try:
             clips = find_clips(in_dir)
+            links = [p for p in links_by_other_users(in_dir) if p not in links_noted]
+            say_links_left_alone(links, log)
+            links_noted.update(links)
         except OSError as error:
             if not missing:
                 log(f"vsr: {in_dir}: cannot be read ({error.strerror}); waiting for it")
