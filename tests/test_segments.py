@@ -104,6 +104,37 @@ def test_a_damaged_segment_loses_the_frames_a_local_run_loses_and_says_so(tmp_pa
     assert kept == whole and lost > 0
 
 
+def _with_hidden_start(clip: Path, out: Path, hidden: int) -> None:
+    """`clip` remuxed into MOV with its first `hidden` frames before zero: the edit list
+    then starts the presentation after them (as a stream-copied cut does)."""
+    with av.open(str(clip)) as source, av.open(str(out), "w") as target:
+        stream = source.streams.video[0]
+        copy = target.add_stream_from_template(stream)
+        step = round(1 / (stream.average_rate * stream.time_base))
+        for packet in source.demux(stream):
+            if packet.size:
+                packet.pts -= hidden * step
+                packet.dts -= hidden * step
+                packet.stream = copy
+                target.mux(packet)
+
+
+def test_frames_an_edit_list_hides_are_not_counted_as_lost(tmp_path):
+    clip, trimmed = tmp_path / "gop.mp4", tmp_path / "trimmed.mov"
+    make_gop_clip(clip, frames=14, gop=4)
+    _with_hidden_start(clip, trimmed, hidden=3)
+    with av.open(str(trimmed)) as container:
+        assert sum(p.is_discard for p in container.demux(video=0)) == 3
+    whole = decoded(trimmed)
+    assert len(whole) == 11  # what a local run's reader delivers
+    kept, lost = [], 0
+    for segment in plan_segments(trimmed, count=2):
+        extracted = extract_segment(trimmed, segment, tmp_path / f"{segment.index}.mkv")
+        kept += extracted.pts
+        lost += extracted.undecodable
+    assert kept == [p for p, _ in whole] and lost == 0
+
+
 def _clip_and_its_unsplit_run(tmp_path: Path, weights: Path) -> tuple[Path, Path, list[str]]:
     """A 14-frame clip with a keyframe every 4, its local (unsplit) lossless run, and the
     options both runs share."""

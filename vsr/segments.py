@@ -119,7 +119,8 @@ def _decode_range(path: Path, segment: Segment, seek: bool, in_range: list[int])
             container.seek(segment.start, stream=stream, backward=True, any_frame=False)
 
         def tally(packet: av.Packet) -> None:
-            if _inside(packet.pts, segment):
+            # A packet the edit list hides is decoded only as a reference, never shown.
+            if _inside(packet.pts, segment) and not packet.is_discard:
                 in_range[0] += 1
 
         for frame in decode_packets(container, stream, tally):
