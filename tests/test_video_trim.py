@@ -386,3 +386,32 @@ def test_chapters_are_kept_and_cut_with_the_clip(tmp_path, weights, suffix):
         (0, Fraction(12, 25), "One"),
         (Fraction(12, 25), Fraction(49, 50), "Two"),
     ]
+
+
+def test_an_mp4_without_audio_keeps_its_chapters_as_chapters_not_as_subtitles(tmp_path, weights):
+    # With a timecode and no audio, libav shows an MP4's chapter text track as a mov_text
+    # subtitle stream; copied as one, players showed the chapter titles as subtitles.
+    plain, source, out = tmp_path / "plain.mp4", tmp_path / "talk.mp4", tmp_path / "big.mp4"
+    make_clip(plain, frames=25, audio=False, chapters=[(0.0, 0.5, "Intro"), (0.5, 1.0, "End")])
+    with av.open(str(plain)) as clip, av.open(str(source), "w") as tagged:
+        video = tagged.add_stream_from_template(clip.streams.video[0])
+        video.metadata["timecode"] = "01:00:00:00"  # MP4 writes it as a timecode track too
+        tagged.set_chapters(clip.chapters())
+        for packet in clip.demux(clip.streams.video[0]):
+            if packet.size:
+                packet.stream = video
+                tagged.mux(packet)
+
+    def tracks(path: Path) -> list[tuple[str, str]]:
+        with av.open(str(path)) as container:
+            return [(s.type, s.metadata.get("handler_name", "")) for s in container.streams]
+
+    # The chapters' text track, as libav shows it here, and the timecode track.
+    assert tracks(source)[1:] == [("subtitle", "SubtitleHandler"), ("data", "TimeCodeHandler")]
+    report = upscale_video(source, out, weights=weights, progress=False)
+    # The muxer writes one chapter track for the chapters; no copy of the old one beside it.
+    assert [kind for kind, _ in tracks(out)] == ["video", "subtitle", "data"]
+    with av.open(str(out)) as container:
+        assert container.streams.video[0].metadata["timecode"] == "01:00:00:00"
+    assert chapter_marks(out) == chapter_marks(source)
+    assert not any("subtitle" in note for note in report.notes)

@@ -146,6 +146,8 @@ class StreamCopier:
             if cover and output.format.name != "mp4":
                 self._cover_as_attachment(source, stream, label, extension, notes)
                 continue
+            if stream.type == "subtitle" and self._is_chapter_text(stream, codec):
+                continue  # kept as the container's chapters
             if stream.type not in ("audio", "subtitle") and not cover:
                 if stream.index == upscaled or (
                     stream.type == "data" and (is_timecode(stream) or self._is_chapters(stream))
@@ -201,6 +203,19 @@ class StreamCopier:
         to libav, carried here as the container's chapters instead."""
         chapters = self._chapters
         return bool(chapters) and stream.codec_context is None and stream.frames == len(chapters)
+
+    def _is_chapter_text(self, stream, codec: str) -> bool:
+        """The chapters' text track that libav shows as a subtitle stream (an MP4 without
+        audio, whose chapter reference it does not follow): copied, players would show the
+        chapter titles as subtitles. Known by a cue per chapter, ending with the last."""
+        chapters = self._chapters
+        if codec != "mov_text" or not chapters or stream.frames != len(chapters):
+            return False
+        if stream.duration is None or stream.time_base is None:
+            return False
+        last = chapters[-1]
+        ends = last["end"] * last["time_base"]
+        return abs(stream.duration * stream.time_base - ends) <= stream.time_base
 
     def _copy_chapters(self, notes: list[str]) -> None:
         """The chapter marks, moved and trimmed with a cut (those outside it go)."""
