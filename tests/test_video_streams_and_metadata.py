@@ -328,3 +328,43 @@ def test_many_subtitle_streams_are_copied_without_reopening_the_source_for_each(
         assert len(result.streams.subtitles) == 40
         texts = [bytes(p) for p in result.demux(*result.streams.subtitles) if p.size]
     assert sorted(texts) == sorted(f"track {n}".encode() for n in range(40))
+
+
+def test_many_audio_streams_are_probed_from_one_more_opening_of_the_source(
+    tmp_path, weights, monkeypatch
+):
+    from vsr.video import remux
+
+    source = tmp_path / "many.mkv"
+    with av.open(str(source), "w") as out:
+        video = out.add_stream("libx264", rate=25)
+        video.width, video.height, video.pix_fmt = 64, 48, "yuv420p"
+        tracks = [out.add_stream("pcm_s16le", rate=8000) for _ in range(30)]
+        for index in range(3):
+            picture = np.full((48, 64, 3), 60 * index, np.uint8)
+            out.mux(video.encode(av.VideoFrame.from_ndarray(picture, "rgb24")))
+            for number, track in enumerate(tracks):
+                samples = np.full((1, 320), 100 * number + index, np.int16)
+                sound = av.AudioFrame.from_ndarray(samples, format="s16", layout="mono")
+                sound.sample_rate, sound.pts = 8000, 320 * index
+                out.mux(track.encode(sound))
+        out.mux(video.encode(None))
+    opened, original_open = [], remux.open_source
+    monkeypatch.setattr(
+        remux, "open_source", lambda path: opened.append(path) or original_open(path)
+    )
+    assert vsr(source, tmp_path / "out.mkv", "--weights", weights) == 0
+    # The copier's reader and one for the muxer probes' packets (one per stream before).
+    assert len(opened) == 2
+
+    def first_packets(path: Path) -> list[bytes]:
+        with av.open(str(path)) as container:
+            first: dict[int, bytes] = {}
+            for packet in container.demux(*container.streams.audio):
+                if packet.size:
+                    first.setdefault(packet.stream.index, bytes(packet))
+        return [first[index] for index in sorted(first)]
+
+    copied = first_packets(tmp_path / "out.mkv")
+    assert len(copied) == 30 and len(set(copied)) == 30  # every track, each its own
+    assert copied == first_packets(source)

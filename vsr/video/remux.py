@@ -72,37 +72,41 @@ class _Route:
     convert_text: bool = False  # subtitles decoded to text and encoded in another format
 
 
-def _muxer_takes(source: Path, stream, container_format: str) -> bool:
+def _muxer_takes(stream, container_format: str, first: av.Packet | None) -> bool:
     """Whether the muxer really accepts a copy of `stream` (one of the open source's): its
     codec list is not the whole story (MOV refuses Opus at the header, MP4 refuses PCM
-    without a channel order at the trailer), so a header and, for audio, one packet go into
-    a throw-away file in memory. Subtitles get the header only: their first packet may lie
-    anywhere in a long file; a cover picture gets its one packet."""
-    if stream.type not in ("audio", "video"):
-        # The header needs only the stream itself: no second opening of the source, which
-        # parses every stream again (998 subtitle streams took 110 s that way).
-        return _muxes(stream, container_format, reader=None)
-    # A packet is read from a reader of its own: the copier's must start at the beginning.
-    with open_source(source) as reader:
-        return _muxes(reader.streams[stream.index], container_format, reader)
-
-
-def _muxes(original, container_format: str, reader: av.container.InputContainer | None) -> bool:
+    without a channel order at the trailer), so a header and, for audio and cover pictures,
+    the stream's `first` packet go into a throw-away file in memory. Subtitles get the
+    header only: their first packet may lie anywhere in a long file."""
     probe = av.open(io.BytesIO(), "w", format=container_format)
     try:
-        copy = probe.add_stream_from_template(original)
+        copy = probe.add_stream_from_template(stream)
         probe.start_encoding()
-        for packet in reader.demux(original) if reader is not None else ():
-            if packet.size:
-                packet.stream = copy
-                probe.mux(packet)
-                break
+        if first is not None:
+            first.stream = copy
+            probe.mux(first)
         probe.close()
     except (av.error.FFmpegError, ValueError):
         with contextlib.suppress(av.error.FFmpegError, ValueError):
             probe.close()  # a refused header or trailer: the probe is done with anyway
         return False
     return True
+
+
+def _first_packets(source: Path, indexes: set[int]) -> dict[int, av.Packet]:
+    """The first packet of each stream in `indexes`, from one more opening of the source
+    (the copier's own reader must start at the beginning). One opening for them all: each
+    opening parses every stream again (1000 audio streams took minutes one by one)."""
+    found: dict[int, av.Packet] = {}
+    if not indexes:
+        return found
+    with open_source(source) as reader:
+        for packet in reader.demux(*(reader.streams[i] for i in sorted(indexes))):
+            if packet.size and packet.stream.index not in found:
+                found[packet.stream.index] = packet
+                if len(found) == len(indexes):
+                    break
+    return found
 
 
 class StreamCopier:
@@ -136,13 +140,16 @@ class StreamCopier:
         extension = Path(output.name).suffix
         self._video = video = main_video_stream(self._input)
         upscaled = video.index if video is not None else -1
+        covers = {s.index for s in self._input.streams.video if s.index != upscaled and is_cover(s)}
+        # What the muxer probes are fed: a packet of each audio stream and cover picture.
+        first = _first_packets(source, {s.index for s in self._input.streams.audio} | covers)
         for stream in self._input.streams:
             codec = stream.codec_context.name if stream.codec_context else "?"
             label = f"{stream.type} stream #{stream.index} ({codec})"
             if stream.type == "attachment":
                 self._copy_attachment(stream, label, extension, notes)
                 continue
-            cover = stream.type == "video" and stream.index != upscaled and is_cover(stream)
+            cover = stream.index in covers
             if cover and output.format.name != "mp4":
                 self._cover_as_attachment(source, stream, label, extension, notes)
                 continue
@@ -160,7 +167,9 @@ class StreamCopier:
                 )
                 notes.append(f"{label}: not copied ({why})")
                 continue
-            if codec in supported and _muxer_takes(source, stream, output.format.name):
+            if codec in supported and _muxer_takes(
+                stream, output.format.name, first.get(stream.index)
+            ):
                 route = _Route(output.add_stream_from_template(stream))
             elif cover:
                 notes.append(f"{label}: the cover picture dropped, {extension} cannot hold it")
