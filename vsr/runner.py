@@ -239,19 +239,7 @@ def start_upscale(
         info = reader.info
         size, height = coded_request(info, size, height)
         model = load_network_for(weights, network_scale_for_request(info, scale, size, height))
-        # A network of a given factor serves any request up to it (larger: a downscale
-        # follows); IMDN_AS (scale 1) serves any request from an enlarged frame.
-        available = NETWORK_SCALES if model.scale == 1 else (model.scale,)
-        try:
-            geometry = plan_geometry(
-                info.width, info.height, scale=scale, size=size, height=height, available=available
-            )
-        except VsrError:
-            wanted = plan_geometry(info.width, info.height, scale=scale, size=size, height=height)
-            raise VsrError(
-                f"these weights upscale x{model.scale}, which cannot reach "
-                f"{wanted.width}x{wanted.height}; use x{wanted.network_scale} weights"
-            ) from None
+        geometry = _geometry_for(info, model.scale, scale, size, height)
         # The engine checks finiteness (and clamps) itself, on the device, without stalling.
         options = dict(
             device=device,
@@ -305,15 +293,8 @@ def start_upscale(
                 upscaler,
                 device=dev,
                 batch=batch,
-                source=ColourSpec(
-                    GBR if info.rgb_planes else info.color_matrix,
-                    info.color_range,
-                    info.bit_depth,
-                    info.chroma_shift,
-                ),
-                target=ColourSpec(
-                    writer.color_matrix, writer.color_range, writer.bit_depth, writer.chroma_shift
-                ),
+                source=_colours_of_source(info),
+                target=_colours_of_writer(writer),
                 output_size=(geometry.height, geometry.width),
                 network_input_size=net_in,
                 clock=clock,
@@ -431,6 +412,42 @@ def start_upscale(
         return result
 
     return ClipRun(finish, writer)
+
+
+def _geometry_for(
+    info: VideoInfo,
+    network_scale: int,
+    scale: float | None,
+    size: tuple[int, int] | None,
+    height: int | None,
+) -> OutputGeometry:
+    """The output geometry of a request that a network of ``network_scale`` can make: it
+    serves any request up to its factor (larger: a downscale follows), and IMDN_AS (scale
+    1) any request, from an enlarged frame."""
+    available = NETWORK_SCALES if network_scale == 1 else (network_scale,)
+    try:
+        return plan_geometry(
+            info.width, info.height, scale=scale, size=size, height=height, available=available
+        )
+    except VsrError:
+        wanted = plan_geometry(info.width, info.height, scale=scale, size=size, height=height)
+        raise VsrError(
+            f"these weights upscale x{network_scale}, which cannot reach "
+            f"{wanted.width}x{wanted.height}; use x{wanted.network_scale} weights"
+        ) from None
+
+
+def _colours_of_source(info: VideoInfo) -> ColourSpec:
+    """How the decoded planes encode colour (GBR planes for RGB sources)."""
+    matrix = GBR if info.rgb_planes else info.color_matrix
+    return ColourSpec(matrix, info.color_range, info.bit_depth, info.chroma_shift)
+
+
+def _colours_of_writer(writer: AnyWriter) -> ColourSpec:
+    """How the encoder's planes must encode colour."""
+    return ColourSpec(
+        writer.color_matrix, writer.color_range, writer.bit_depth, writer.chroma_shift
+    )
 
 
 def _both(first: Callable[[int], None], second: Callable[[int], None] | None):
