@@ -415,3 +415,32 @@ def test_an_mp4_without_audio_keeps_its_chapters_as_chapters_not_as_subtitles(tm
         assert container.streams.video[0].metadata["timecode"] == "01:00:00:00"
     assert chapter_marks(out) == chapter_marks(source)
     assert not any("subtitle" in note for note in report.notes)
+
+
+def test_a_real_subtitle_track_beside_chapters_is_kept(tmp_path, weights):
+    # One cue, and the empty sample that ends an MP4 text track: as many samples as the two
+    # chapters, ending with them. Only the cues' texts and times tell it from the chapters.
+    plain, source, out = tmp_path / "plain.mp4", tmp_path / "talk.mp4", tmp_path / "big.mp4"
+    make_clip(plain, frames=25, audio=False, chapters=[(0.0, 0.5, "Intro"), (0.5, 1.0, "End")])
+    with av.open(str(plain)) as clip, av.open(str(source), "w") as tagged:
+        video = tagged.add_stream_from_template(clip.streams.video[0])
+        text = tagged.add_mux_stream("mov_text")
+        tagged.set_chapters(clip.chapters())
+        for packet in clip.demux(clip.streams.video[0]):
+            if packet.size:
+                packet.stream = video
+                tagged.mux(packet)
+        cue = av.Packet(len(b"Hello there").to_bytes(2, "big") + b"Hello there")
+        cue.stream, cue.time_base = text, Fraction(1, 1000)
+        cue.pts = cue.dts = 0
+        cue.duration = 1000
+        tagged.mux(cue)
+    with av.open(str(source)) as container:
+        assert container.streams.subtitles[0].frames == 2  # the cue and the end sample
+    report = upscale_video(source, out, weights=weights, progress=False)
+    with av.open(str(out)) as container:
+        (subtitles,) = container.streams.subtitles
+        cues = [bytes(p)[2:] for p in container.demux(subtitles) if p.size > 2]
+    assert cues == [b"Hello there"]
+    assert chapter_marks(out) == chapter_marks(source)
+    assert not any("subtitle" in note for note in report.notes)

@@ -93,6 +93,27 @@ def _muxer_takes(stream, container_format: str, first: av.Packet | None) -> bool
     return True
 
 
+def _mov_text_cues(source: Path, index: int) -> list[tuple[Fraction, str]] | None:
+    """The (start in seconds, text) of each non-empty cue of a mov_text stream, read from
+    one more opening of the source; None when it cannot be read. A chapter track has a
+    cue per chapter, so this reads little (other streams' samples are skipped, not read)."""
+    cues = []
+    try:
+        with open_source(source) as reader:
+            stream = reader.streams[index]
+            for packet in reader.demux(stream):
+                data = bytes(packet)
+                if len(data) < 2 or packet.pts is None:
+                    continue  # the empty sample that ends the last cue, or the flush
+                length = int.from_bytes(data[:2], "big")
+                text = data[2 : 2 + length].decode("utf-8", errors="replace")
+                if text:
+                    cues.append((packet.pts * stream.time_base, text))
+    except (av.error.FFmpegError, ValueError):
+        return None
+    return cues
+
+
 def _first_packets(source: Path, indexes: set[int]) -> dict[int, av.Packet]:
     """The first packet of each stream in `indexes`, from one more opening of the source
     (the copier's own reader must start at the beginning). One opening for them all: each
@@ -100,12 +121,15 @@ def _first_packets(source: Path, indexes: set[int]) -> dict[int, av.Packet]:
     found: dict[int, av.Packet] = {}
     if not indexes:
         return found
-    with open_source(source) as reader:
-        for packet in reader.demux(*(reader.streams[i] for i in sorted(indexes))):
-            if packet.size and packet.stream.index not in found:
-                found[packet.stream.index] = packet
-                if len(found) == len(indexes):
-                    break
+    try:
+        with open_source(source) as reader:
+            for packet in reader.demux(*(reader.streams[i] for i in sorted(indexes))):
+                if packet.size and packet.stream.index not in found:
+                    found[packet.stream.index] = packet
+                    if len(found) == len(indexes):
+                        break
+    except (av.error.FFmpegError, ValueError):
+        pass  # a damaged file: the streams without a packet get a header-only probe
     return found
 
 
@@ -153,7 +177,7 @@ class StreamCopier:
             if cover and output.format.name != "mp4":
                 self._cover_as_attachment(source, stream, label, extension, notes)
                 continue
-            if stream.type == "subtitle" and self._is_chapter_text(stream, codec):
+            if stream.type == "subtitle" and self._is_chapter_text(source, stream, codec):
                 continue  # kept as the container's chapters
             if stream.type not in ("audio", "subtitle") and not cover:
                 if stream.index == upscaled or (
@@ -213,18 +237,23 @@ class StreamCopier:
         chapters = self._chapters
         return bool(chapters) and stream.codec_context is None and stream.frames == len(chapters)
 
-    def _is_chapter_text(self, stream, codec: str) -> bool:
-        """The chapters' text track that libav shows as a subtitle stream (an MP4 without
-        audio, whose chapter reference it does not follow): copied, players would show the
-        chapter titles as subtitles. Known by a cue per chapter, ending with the last."""
+    def _is_chapter_text(self, source: Path, stream, codec: str) -> bool:
+        """The chapters' text track that libav shows as a subtitle stream (an MP4 with a
+        timecode and no audio, whose chapter reference it does not follow): copied, players
+        would show the chapter titles as subtitles. Known by its cues: each chapter's title
+        at the chapter's start, and nothing else (a real subtitle track is copied)."""
         chapters = self._chapters
-        if codec != "mov_text" or not chapters or stream.frames != len(chapters):
+        if codec != "mov_text" or not chapters or stream.frames > len(chapters) + 1:
             return False
-        if stream.duration is None or stream.time_base is None:
+        marks = [(c["start"] * c["time_base"], c["metadata"].get("title", "")) for c in chapters]
+        cues = _mov_text_cues(source, stream.index)
+        if cues is None or len(cues) != len(marks):
             return False
-        last = chapters[-1]
-        ends = last["end"] * last["time_base"]
-        return abs(stream.duration * stream.time_base - ends) <= stream.time_base
+        tick = max(stream.time_base or 0, *(c["time_base"] for c in chapters))
+        return all(
+            text == title and abs(at - start) <= tick
+            for (at, text), (start, title) in zip(cues, marks, strict=True)
+        )
 
     def _copy_chapters(self, notes: list[str]) -> None:
         """The chapter marks, moved and trimmed with a cut (those outside it go)."""
