@@ -98,6 +98,10 @@ def test_a_file_named_like_a_known_name_does_not_stand_in_for_it(
     (tmp_path / "good").write_bytes(b"planted by anyone who can write here")
     assert weights.resolve_weights("good", 2) == tmp_path / "cache" / "tiny.pth"
     assert weights.resolve_weights("./good", 2) == Path("good")  # a path: the file itself
+    # A Path is a file whatever it prints as (str(Path("./good")) is "good").
+    assert weights.resolve_weights(Path("./good"), 2) == Path("good")
+    with pytest.raises(VsrError, match="weights file not found: IMDN_x2"):
+        weights.resolve_weights(Path("IMDN_x2"), 2)
 
 
 def test_cli_lists_and_downloads(local_manifest, tmp_path, capsys) -> None:

@@ -100,14 +100,21 @@ def check_scale(scale: object) -> int | None:
     return int(scale)
 
 
-def resolve_weights(weights: str | None, scale: int | None = None) -> Path:
+def resolve_weights(weights: str | os.PathLike | None, scale: int | None = None) -> Path:
     """A weights file from a path, a manifest name, or None (our default for the scale).
 
     ``scale`` picks the default weights (None: 2) and, when given, must be a named entry's
     own; None lets a name stand for whatever scale it is (the file decides, as for a path).
     Manifest names of downloadable checkpoints are fetched into the cache when missing.
+    A string may be either; a Path is always a file (``Path("./IMDN_x2")`` prints as
+    ``IMDN_x2``, so only its type says which was meant).
     """
     scale = check_scale(scale)
+    if isinstance(weights, os.PathLike):
+        path = Path(weights).expanduser()
+        if not path.is_file():
+            raise VsrError(f"weights file not found: {weights}")
+        return path
     path = Path(weights).expanduser() if weights is not None else None
     # A known name means its entry: a file of that name in the working folder, put there by
     # anyone, does not stand in for it (./NAME loads the file).
@@ -240,4 +247,4 @@ def load_network(
             "weights must be a file path, a name from `vsr weights list` or a network, not a "
             f"{type(weights).__name__}{hint}"
         )
-    return load_weights(resolve_weights(None if weights is None else str(weights), scale))
+    return load_weights(resolve_weights(weights, scale))

@@ -25,7 +25,7 @@ def init_from_weights(model: nn.Module, path: str | Path) -> list[str]:
     upsampler only if it fits); return the names of the tensors copied."""
     from vsr.weights import resolve_weights
 
-    path = resolve_weights(str(path))
+    path = resolve_weights(path)
     prefix = UPSAMPLER_PREFIX.get(model.arch)
     if prefix is None:
         raise VsrError(f"--init-from does not apply to {model.arch}")
