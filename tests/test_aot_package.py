@@ -97,6 +97,31 @@ def test_a_damaged_package_is_built_again(built, same_cache, monkeypatch, tmp_pa
     assert builds == [path] and (fresh.built, fresh.loaded) == (1, 0)
 
 
+def test_a_package_others_could_have_written_is_built_again(
+    built, same_cache, monkeypatch, tmp_path
+):
+    import vsr.ops.aot_package as aot
+
+    model, x, expected, packaged, _, _ = built
+    good = tmp_path / "good.pt2"
+    shutil.copyfile(packaged.package_path(x), good)
+    fresh = PackagedNetwork(_engine_copy(model))
+    path = fresh.package_path(x)
+    path.chmod(0o664)  # a working package, but the group could have put it there
+    builds = []
+
+    def rebuild(network, example, mode, target):
+        builds.append(target)
+        fresh_file = target.with_suffix(".new")
+        shutil.copyfile(good, fresh_file)  # what a real build writes, without the 15 s
+        fresh_file.replace(target)
+
+    monkeypatch.setattr(aot, "build_package", rebuild)
+    torch.testing.assert_close(fresh(x), expected, rtol=1e-4, atol=1e-5)
+    assert builds == [path] and (fresh.built, fresh.loaded) == (1, 0)
+    assert path.stat().st_mode & 0o022 == 0
+
+
 class _LockThatSaysWhoWaits:
     """A lock that sets `waiting` when a thread finds it held and waits for it."""
 

@@ -1,5 +1,5 @@
 """The cache folders that hold compiled code are private, and refused when others can
-write them (vsr.private_folder)."""
+change them (vsr.private_folder)."""
 
 from __future__ import annotations
 
@@ -10,10 +10,12 @@ import stat
 import pytest
 import torch
 
-from vsr import weights
+from vsr import private_folder, weights
 from vsr.errors import VsrError
 from vsr.ops.compiled import compile_network
-from vsr.private_folder import make_private_folder, writable_by_others
+from vsr.private_folder import make_private_folder, why_code_folder_is_unsafe
+
+needs_root = pytest.mark.skipif(os.geteuid() != 0, reason="giving a folder away takes root")
 
 
 @pytest.fixture
@@ -22,6 +24,16 @@ def loose_umask():
     before = os.umask(0o002)
     yield
     os.umask(before)
+
+
+@pytest.fixture
+def cache(tmp_path, monkeypatch):
+    folder = tmp_path / "cache"
+    monkeypatch.setenv("VSR_CACHE", str(folder))
+    # Set, then removed: what compile_network sets is undone after the test.
+    monkeypatch.setenv("TORCHINDUCTOR_CACHE_DIR", "")
+    monkeypatch.delenv("TORCHINDUCTOR_CACHE_DIR")
+    return folder
 
 
 def mode_of(path) -> int:
@@ -35,7 +47,7 @@ def test_every_folder_made_is_private_whatever_the_umask(tmp_path, loose_umask) 
     assert [mode_of(p) for p in (target, target.parent, target.parent.parent)] == [0o700] * 3
     assert mode_of(tmp_path / "kept") == 0o755  # an existing folder keeps its mode
     make_private_folder(target)  # already there: nothing to do
-    assert writable_by_others(target, tmp_path / "kept" / "cache") is None
+    assert why_code_folder_is_unsafe(target, tmp_path / "kept" / "cache", []) is None
 
 
 def test_a_folder_others_can_write_is_named_up_to_the_top_only(tmp_path) -> None:
@@ -43,32 +55,72 @@ def test_a_folder_others_can_write_is_named_up_to_the_top_only(tmp_path) -> None
     inner = top / "compiled"
     make_private_folder(inner)
     top.chmod(0o770)
-    assert writable_by_others(inner, top) == f"{top} can be written by its group or by everyone"
+    expected = f"{top} can be written by its group or by everyone"
+    assert why_code_folder_is_unsafe(inner, top, []) == expected
+    top.chmod(0o1777)  # sticky, as /tmp: nobody replaces another's entries
+    assert why_code_folder_is_unsafe(inner, top, []) is None
     top.chmod(0o700)
-    tmp_path.chmod(0o777)  # above the top: not vsr's to judge
+    tmp_path.chmod(0o777)  # above the top: the user's choice, not vsr's to judge
     try:
-        assert writable_by_others(inner, top) is None
+        assert why_code_folder_is_unsafe(inner, top, []) is None
     finally:
         tmp_path.chmod(0o700)
     inner.chmod(0o702)
-    assert "by its group or by everyone" in writable_by_others(inner, top)
+    assert "by its group or by everyone" in why_code_folder_is_unsafe(inner, top, [])
 
 
-def test_compiled_code_is_not_kept_where_others_can_write(tmp_path, monkeypatch) -> None:
-    cache = tmp_path / "cache"
-    monkeypatch.setenv("VSR_CACHE", str(cache))
-    monkeypatch.delenv("TORCHINDUCTOR_CACHE_DIR", raising=False)
-    make_private_folder(cache / "compiled")
-    (cache / "compiled").chmod(0o777)
-    with pytest.raises(VsrError, match=r"compiled.*everyone.*chmod go-w.*VSR_CACHE"):
+def test_compiled_code_is_not_kept_where_others_can_write(cache) -> None:
+    make_private_folder(cache)
+    cache.chmod(0o777)  # a VSR_CACHE the user chose: theirs to fix, not vsr's
+    with pytest.raises(VsrError, match=r"everyone.*chmod go-w.*VSR_CACHE"):
         compile_network(torch.nn.Conv2d(3, 3, 1))
+    assert mode_of(cache) == 0o777
     # Weights are checked by their sha256 on every use: their folder may be shared.
-    (cache / "shared").mkdir(mode=0o777)
-    (cache / "shared").chmod(0o777)
     assert weights.made_cache_folder("shared", "a test") == cache / "shared"
 
 
-def test_downloads_go_into_a_private_folder(tmp_path, monkeypatch, loose_umask) -> None:
+def test_code_folders_an_older_vsr_left_group_writable_are_tightened(cache) -> None:
+    for name in ("compiled", "inductor"):
+        (cache / name).mkdir(parents=True)
+        (cache / name).chmod(0o775)  # made under a umask of 002
+    compile_network(torch.nn.Conv2d(3, 3, 1))
+    assert [mode_of(cache / name) for name in ("compiled", "inductor")] == [0o755, 0o755]
+    assert os.environ["TORCHINDUCTOR_CACHE_DIR"] == str(cache / "inductor")
+
+
+def test_an_inductor_cache_the_user_set_is_theirs_to_judge(cache, tmp_path, monkeypatch):
+    own = tmp_path / "kernels"
+    own.mkdir(mode=0o777)
+    own.chmod(0o777)
+    monkeypatch.setenv("TORCHINDUCTOR_CACHE_DIR", str(own))
+    compile_network(torch.nn.Conv2d(3, 3, 1))
+    assert not (cache / "inductor").exists() and os.environ["TORCHINDUCTOR_CACHE_DIR"] == str(own)
+
+
+@needs_root
+def test_a_cache_of_roots_serves_others(tmp_path, monkeypatch) -> None:
+    # A read-only cache baked into an image is root's; a user running vsr trusts it, and
+    # no other user.
+    folder = tmp_path / "image-cache" / "compiled"
+    make_private_folder(folder)
+    monkeypatch.setattr(private_folder.os, "geteuid", lambda: 4242)
+    assert why_code_folder_is_unsafe(folder, folder.parent, []) is None
+    os.chown(folder, 4343, -1)
+    assert why_code_folder_is_unsafe(folder, folder.parent, []) == (
+        f"{folder} belongs to another user"
+    )
+
+
+@needs_root
+def test_a_folder_of_another_user_is_refused_with_the_right_advice(cache) -> None:
+    make_private_folder(cache / "compiled")
+    os.chown(cache / "compiled", 4242, -1)
+    with pytest.raises(VsrError, match=r"belongs to another user.*set VSR_CACHE") as caught:
+        compile_network(torch.nn.Conv2d(3, 3, 1))
+    assert "chmod" not in str(caught.value)  # not theirs to chmod
+
+
+def test_downloads_go_into_a_private_folder(tmp_path, loose_umask) -> None:
     source = tmp_path / "upstream.pth"
     source.write_bytes(b"weights")
     target = tmp_path / "cache" / "weights.pth"

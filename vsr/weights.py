@@ -22,7 +22,7 @@ import torch
 from vsr.atomic_file import atomic_output
 from vsr.bundled import bundled_folder
 from vsr.errors import VsrError
-from vsr.private_folder import make_private_folder, writable_by_others
+from vsr.private_folder import make_private_folder, why_code_folder_is_unsafe
 
 WEIGHTS_DIR = bundled_folder("weights")
 MANIFEST_PATH = WEIGHTS_DIR / "manifest.json"
@@ -54,22 +54,30 @@ def cache_dir() -> Path:
 def made_cache_folder(name: str, use: str, holds_code: bool = False) -> Path:
     """``name`` inside the vsr cache, made if need be (private to this user); a clear error
     naming ``use`` (what needed it) when the cache cannot hold it. A folder that
-    ``holds_code`` (compiled networks, loaded and run) is refused when others can change it.
+    ``holds_code`` (compiled networks, loaded and run) is refused when others can change it
+    (see vsr.private_folder).
     """
     folder = cache_dir() / name
+    # vsr's own folders: the code folder, and the cache itself unless the user chose it.
+    own = [folder] if os.environ.get("VSR_CACHE") else [folder, cache_dir()]
     try:
         make_private_folder(folder)
-        problem = writable_by_others(folder, cache_dir()) if holds_code else None
+        problem = why_code_folder_is_unsafe(folder, cache_dir(), own) if holds_code else None
     except OSError as error:
         raise VsrError(
             f"cannot use the vsr cache {cache_dir()} for {use} ({error.strerror}); "
             "set VSR_CACHE to a writable folder"
         ) from None
     if problem is not None:
+        remedy = (
+            "set VSR_CACHE to a folder of your own"
+            if "another user" in problem
+            else "take their write access away (chmod go-w) or set VSR_CACHE to a folder of "
+            "your own"
+        )
         raise VsrError(
             f"will not keep {use} in {folder}: {problem}, so the code loaded from there could "
-            "be anyone's; remove their write access (chmod go-w) or set VSR_CACHE to a "
-            "folder of your own"
+            f"be anyone's; {remedy}"
         )
     return folder
 

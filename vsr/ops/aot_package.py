@@ -32,7 +32,7 @@ import torch
 from torch import nn
 
 from vsr.atomic_file import atomic_output
-from vsr.private_folder import make_private_folder
+from vsr.private_folder import make_private_folder, why_others_can_change
 
 PACKAGES_FOLDER = "compiled"  # in the vsr cache
 # Part of every package's name: raise it when the way packages are built changes.
@@ -97,7 +97,8 @@ class PackagedNetwork:
 
     def _load_or_build_alone(self, x: torch.Tensor) -> Callable[[torch.Tensor], torch.Tensor]:
         path = self.package_path(x)
-        if path.is_file():
+        # A package another user could have written is code of theirs: built anew instead.
+        if path.is_file() and why_others_can_change(path) is None:
             try:
                 run = load_package(path, x.device)
                 self.loaded += 1

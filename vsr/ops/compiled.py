@@ -49,11 +49,12 @@ def compile_network(
         raise VsrError(f"unknown compile mode {mode!r}; use one of {', '.join(MODES)}")
     # Checked before torch imports inductor, whose import fails half-way (and cannot be
     # retried in the process) when the cache cannot be made.
-    kernels = made_cache_folder("inductor", "compiled networks (--compile)", holds_code=True)
     if ahead_of_time:
         made_cache_folder(PACKAGES_FOLDER, "compiled networks (--compile)", holds_code=True)
-    # Only a default: a user's own TORCHINDUCTOR_CACHE_DIR wins.
-    os.environ.setdefault("TORCHINDUCTOR_CACHE_DIR", str(kernels))
+    # Only a default: a user's own TORCHINDUCTOR_CACHE_DIR wins (and is theirs to judge).
+    if not os.environ.get("TORCHINDUCTOR_CACHE_DIR"):
+        kernels = made_cache_folder("inductor", "compiled networks (--compile)", holds_code=True)
+        os.environ["TORCHINDUCTOR_CACHE_DIR"] = str(kernels)
     mode = _GRAPH_FREE.get(mode, mode) or "default"
     if ahead_of_time:
         return PackagedNetwork(network, mode)
