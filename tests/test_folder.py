@@ -521,6 +521,48 @@ def test_a_watch_names_a_link_another_user_plants_later_once(tmp_path):
     assert sum("link(s) made by another user left alone (grab.mp4)" in line for line in lines) == 1
 
 
+@needs_root
+def test_a_file_swapped_for_a_link_while_it_waits_its_turn_is_refused(tmp_path):
+    clips, private = tmp_path / "drop", tmp_path / "private"
+    clips.mkdir()
+    private.mkdir()
+    (private / "secret.mp4").write_bytes(b"s" * 999)
+    (clips / "a.mp4").write_bytes(b"1234")
+    (clips / "b.mp4").write_bytes(b"12345")  # listed as a plain file
+
+    class Swapper(Recorder):
+        def __call__(self, clip: Path, output: Path) -> RunReport:
+            if clip.name == "a.mp4":  # while a runs, b becomes a link to the secret
+                swap = clips / "swap.tmp"
+                _link_by(4242, swap, private / "secret.mp4")
+                swap.replace(clips / "b.mp4")
+            return super().__call__(clip, output)
+
+    runner = Swapper()
+    summary = process_folder(clips, tmp_path / "out", runner, progress=False, log=lambda _: None)
+    assert runner.calls == [("a.mp4", 4)]
+    assert [(Path(c["input"]).name, c["status"]) for c in summary.clips] == [
+        ("a.mp4", "done"), ("b.mp4", "failed")
+    ]  # fmt: skip
+    assert "link made by another user" in summary.clips[1]["error"]
+
+
+def test_a_link_to_its_makers_own_file_is_taken(tmp_path, monkeypatch):
+    # What the link shows, its maker could read anyway. (Run as anyone: the clips here are
+    # the test's own, so vsr is told it runs as someone else.)
+    import vsr.foreign_links
+
+    clips = tmp_path / "drop"
+    clips.mkdir()
+    (tmp_path / "theirs.mp4").write_bytes(b"1234")
+    (clips / "shared.mp4").symlink_to(tmp_path / "theirs.mp4")
+    monkeypatch.setattr(vsr.foreign_links.os, "geteuid", lambda: os.getuid() + 1)
+    lines: list[str] = []
+    runner = Recorder()
+    process_folder(clips, tmp_path / "out", runner, progress=False, log=lines.append)
+    assert runner.calls == [("shared.mp4", 4)] and not any("link" in line for line in lines)
+
+
 def test_a_clip_that_failed_then_changed_and_succeeded_counts_once_as_done(tmp_path):
     clips, out = tmp_path / "in", tmp_path / "out"
     clips.mkdir()

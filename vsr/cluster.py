@@ -321,19 +321,13 @@ def run_folder(
     """Every clip of `in_dir` into `out_dir` on a Ray cluster (`address`, or a local
     instance with `num_cpus`). Finished outputs are skipped unless `overwrite`; the
     caller decides the exit status from the report's failures."""
-    from vsr.folder import (
-        check_folders,
-        clashing_outputs,
-        find_clips,
-        links_by_other_users,
-        output_for,
-        say_links_left_alone,
-    )
+    from vsr.folder import check_folders, clashing_outputs, list_folder, output_for
+    from vsr.foreign_links import say_links_left_alone
 
     import_ray()  # --ray without Ray installed is said at once, whatever the folder holds
     check_folders(in_dir, out_dir)
-    clips = find_clips(in_dir)
-    say_links_left_alone(links_by_other_users(in_dir), log)
+    clips, foreign = list_folder(in_dir)
+    say_links_left_alone(foreign, log)
     if not clips:
         log(f"vsr: no video clips in {in_dir}")
     jobs, skipped = [], []

@@ -20,7 +20,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from vsr.errors import describe_error
+from vsr.errors import VsrError, describe_error
+from vsr.foreign_links import REFUSAL, linked_by_another_user
 
 if TYPE_CHECKING:
     from vsr.network_cache import NetworkCache
@@ -216,6 +217,8 @@ def run_clip(
         on_frames = FrameReporter(lambda clip, n: tally.report.remote(clip, n), source)
         on_frames(0)  # a retried clip starts again from zero
     try:
+        if linked_by_another_user(source_path):  # swapped in since the driver's listing
+            raise VsrError(REFUSAL)
         report = upscale_video(
             source_path,
             target_path,

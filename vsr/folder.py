@@ -14,7 +14,6 @@ once, and a failed clip is retried only if the file changes.
 
 from __future__ import annotations
 
-import os
 import sys
 import threading
 import time
@@ -22,6 +21,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from vsr.errors import VsrError, describe_error, is_out_of_space
+from vsr.foreign_links import REFUSAL, linked_by_another_user, say_links_left_alone
 from vsr.printable import printable
 from vsr.progress import bars_shown
 from vsr.report import FolderReport, RunReport, write_json
@@ -41,46 +41,34 @@ ClipRunner = Callable[..., "RunReport | Callable[[], RunReport]"]
 def find_clips(folder: Path) -> list[Path]:
     """Video files directly inside `folder`, by extension, in name order (hidden ones and
     links that another user made skipped)."""
-    return sorted(
-        path
-        for path in _named_like_clips(folder)
-        if path.is_file() and not linked_by_another_user(path)
-    )
+    return list_folder(folder)[0]
 
 
-def _named_like_clips(folder: Path) -> list[Path]:
-    return [
-        path
-        for path in folder.iterdir()
-        if path.suffix.lower() in VIDEO_EXTENSIONS and not path.name.startswith(".")
-    ]
+def list_folder(folder: Path) -> tuple[list[Path], list[Path]]:
+    """From one listing of `folder`: its clips (as find_clips), and the links that another
+    user made, which are left alone (vsr.foreign_links)."""
+    clips, foreign = [], []
+    for path in sorted(folder.iterdir()):
+        if path.suffix.lower() not in VIDEO_EXTENSIONS or path.name.startswith("."):
+            continue
+        if linked_by_another_user(path):
+            foreign.append(path)
+        elif path.is_file():
+            clips.append(path)
+    return clips, foreign
 
 
-def linked_by_another_user(path: Path) -> bool:
-    """A symbolic link made by someone other than the user running vsr. In a folder others
-    can write (an upload or drop folder), such a link could point at any file this user may
-    read and have it upscaled into the output folder, so it is not taken. The user's own
-    links are: linking clips in from elsewhere is a common way to fill a folder."""
-    try:
-        return path.is_symlink() and path.lstat().st_uid != os.geteuid()
-    except OSError:
-        return False  # gone since the listing: the caller's next look finds it gone
+def _looking_again_for_foreign_links(run_clip: ClipRunner) -> ClipRunner:
+    """`run_clip` that first looks again whether the clip is a link another user made: a
+    clip may wait minutes between the listing and its turn, time enough to swap a file for
+    a link."""
 
+    def checked(clip: Path, *args: object, **kwargs: object):
+        if linked_by_another_user(clip):
+            raise VsrError(REFUSAL)
+        return run_clip(clip, *args, **kwargs)
 
-def links_by_other_users(folder: Path) -> list[Path]:
-    """The clips of `folder` that find_clips leaves alone as links another user made."""
-    return sorted(p for p in _named_like_clips(folder) if linked_by_another_user(p))
-
-
-def say_links_left_alone(links: list[Path], log: Callable[[str], None]) -> None:
-    if links:
-        shown = ", ".join(printable(p.name) for p in links[:3]) + (
-            ", ..." if len(links) > 3 else ""
-        )
-        log(
-            f"vsr: note: {len(links)} link(s) made by another user left alone ({shown}): a "
-            "link can point at any file you can read; copy the clip in, or link it yourself"
-        )
+    return checked
 
 
 def output_for(clip: Path, out_dir: Path) -> Path:
@@ -255,9 +243,10 @@ def process_folder(
     from tqdm import tqdm
 
     check_folders(in_dir, out_dir)
-    clips = find_clips(in_dir)
+    run_clip = _looking_again_for_foreign_links(run_clip)
+    clips, foreign = list_folder(in_dir)
     say_what_is_left_alone(in_dir, out_dir, log)
-    say_links_left_alone(links_by_other_users(in_dir), log)
+    say_links_left_alone(foreign, log)
     if not clips:
         log(f"vsr: no video clips in {in_dir} (looked for {', '.join(sorted(VIDEO_EXTENSIONS))})")
     summary = summary if summary is not None else FolderReport()
@@ -323,6 +312,7 @@ def watch_folder(
     if idle_exit_s is not None and not idle_exit_s >= 0:
         raise VsrError(f"--idle-exit must be 0 seconds or more, not {idle_exit_s:g}")
     check_folders(in_dir, out_dir)
+    run_clip = _looking_again_for_foreign_links(run_clip)
     say_what_is_left_alone(in_dir, out_dir, log)
     state = WatchState(out_dir)
     summary = summary if summary is not None else FolderReport()
@@ -332,10 +322,9 @@ def watch_folder(
     links_noted: set[Path] = set()
     while True:
         try:
-            clips = find_clips(in_dir)
-            links = [p for p in links_by_other_users(in_dir) if p not in links_noted]
-            say_links_left_alone(links, log)
-            links_noted.update(links)
+            clips, foreign = list_folder(in_dir)
+            say_links_left_alone([p for p in foreign if p not in links_noted], log)
+            links_noted.update(foreign)
         except OSError as error:
             if not missing:
                 log(f"vsr: {in_dir}: cannot be read ({error.strerror}); waiting for it")
