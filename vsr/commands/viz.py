@@ -42,7 +42,7 @@ def run_feature_maps(args: argparse.Namespace) -> int:
     features = capture(model, image, args.block, cca=args.cca)
     write_image(args.output, tile_grid(features, max_tile=args.tile))
     channels, height, width = features.maps.shape
-    print(f"block {args.block}: {channels} channels of {height}x{width} -> {args.output}")
+    print(f"block {args.block}: {channels} channels of {width}x{height} -> {args.output}")
     if features.gates is not None:
         gates = features.gates
         print(f"CCA gates: min {gates.min():.3f}, mean {gates.mean():.3f}, max {gates.max():.3f}")
