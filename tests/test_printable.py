@@ -5,7 +5,7 @@ from __future__ import annotations
 from media import make_clip
 
 from vsr.cli import main
-from vsr.printable import printable
+from vsr.printable import name_list, printable
 
 
 def test_control_characters_are_escaped_and_other_text_kept():
@@ -29,3 +29,9 @@ def test_a_folder_runs_lines_name_clips_without_their_control_characters(tmp_pat
     assert not any(line.startswith("vsr: 99 done") for line in err.splitlines())
     assert "vsr: a\\nvsr: 99 done, 0 failed (forged).mp4: 2 frames" in err
     assert "c\\x1b[2J.mp4" in err
+
+
+def test_a_name_list_shows_three_escaped_names_and_says_there_are_more() -> None:
+    assert name_list(["a.mp4"]) == "a.mp4"
+    assert name_list(["a", "b\nvsr: done", "c"]) == "a, b\\nvsr: done, c"
+    assert name_list(["a", "b", "c", "d"]) == "a, b, c, ..."

@@ -22,7 +22,7 @@ from pathlib import Path
 
 from vsr.errors import VsrError, describe_error, is_out_of_space
 from vsr.foreign_links import REFUSAL, linked_by_another_user, say_links_left_alone
-from vsr.printable import printable
+from vsr.printable import name_list
 from vsr.progress import bars_shown
 from vsr.report import FolderReport, RunReport, write_json
 from vsr.watch_state import WatchState
@@ -114,11 +114,9 @@ def say_what_is_left_alone(in_dir: Path, out_dir: Path, log: Callable[[str], Non
     except OSError:
         return
     if folders:
-        shown = ", ".join(printable(name) for name in folders[:3]) + (
-            ", ..." if len(folders) > 3 else ""
-        )
         log(
-            f"vsr: note: {len(folders)} subfolder(s) of {in_dir} left alone ({shown}): only "
+            f"vsr: note: {len(folders)} subfolder(s) of {in_dir} left alone "
+            f"({name_list(folders)}): only "
             "the clips directly inside are upscaled"
         )
 

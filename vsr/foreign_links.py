@@ -18,7 +18,7 @@ import os
 from collections.abc import Callable
 from pathlib import Path
 
-from vsr.printable import printable
+from vsr.printable import name_list
 
 REFUSAL = "a link made by another user, to a file not theirs: left alone"
 
@@ -40,8 +40,8 @@ def say_links_left_alone(links: list[Path], log: Callable[[str], None]) -> None:
     """One note naming the links left alone (none: nothing said)."""
     if not links:
         return
-    shown = ", ".join(printable(p.name) for p in links[:3]) + (", ..." if len(links) > 3 else "")
     log(
-        f"vsr: note: {len(links)} link(s) made by another user left alone ({shown}): a link "
+        f"vsr: note: {len(links)} link(s) made by another user left alone "
+        f"({name_list([p.name for p in links])}): a link "
         "can point at any file you can read; copy the clip in, or link it yourself"
     )

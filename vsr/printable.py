@@ -9,6 +9,7 @@ Python escapes instead (\\n, \\x1b); the JSON reports keep names exactly.
 from __future__ import annotations
 
 import unicodedata
+from collections.abc import Sequence
 
 # Control characters, and the line and paragraph separators that some log viewers break at.
 _ESCAPED_CATEGORIES = {"Cc", "Zl", "Zp"}
@@ -27,3 +28,9 @@ def printable(text: str) -> str:
         else char
         for char in text
     )
+
+
+def name_list(names: Sequence[str], shown: int = 3) -> str:
+    """The first `shown` names, printable and comma-separated, with ", ..." for the rest."""
+    listed = ", ".join(printable(name) for name in names[:shown])
+    return listed + (", ..." if len(names) > shown else "")

@@ -23,6 +23,7 @@ from typing import Any
 
 from vsr.atomic_file import atomic_output
 from vsr.errors import VsrError
+from vsr.printable import name_list
 from vsr.video.writer import temp_path_for
 
 # What every such folder holds besides its work: the record, the lock, and the record's
@@ -104,10 +105,9 @@ class ResumeFolder:
                 raise VsrError(f"{self.folder} is in the way (a file, not vsr's); move it away")
             foreign = self.foreign_files()
             if foreign:
-                shown = ", ".join(foreign[:3]) + (", ..." if len(foreign) > 3 else "")
                 raise VsrError(
-                    f"{self.folder} holds {shown}, which vsr did not write; move it out (the "
-                    f"kept {self.WHAT} stay)"
+                    f"{self.folder} holds {name_list(foreign)}, which vsr did not write; move "
+                    f"it out (the kept {self.WHAT} stay)"
                 )
             self._claim()
             stored = _read_record(self.folder / "run.json", self.FORMAT)
