@@ -479,6 +479,14 @@ needs_root = pytest.mark.skipif(
 )
 
 
+def _drop_folder_and_private_one(tmp_path: Path) -> tuple[Path, Path]:
+    """A drop folder others write into, and a folder of the user's own beside it."""
+    clips, private = tmp_path / "drop", tmp_path / "private"
+    clips.mkdir()
+    private.mkdir()
+    return clips, private
+
+
 def _link_by(owner: int, link: Path, target: Path) -> None:
     link.symlink_to(target)
     os.lchown(link, owner, -1)
@@ -486,9 +494,7 @@ def _link_by(owner: int, link: Path, target: Path) -> None:
 
 @needs_root
 def test_links_another_user_made_are_left_alone_and_named(tmp_path):
-    clips, private = tmp_path / "drop", tmp_path / "private"
-    clips.mkdir()
-    private.mkdir()
+    clips, private = _drop_folder_and_private_one(tmp_path)
     (private / "secret.mp4").write_bytes(b"not theirs to read" * 10)
     _link_by(4242, clips / "grab.mp4", private / "secret.mp4")
     (private / "mine.mp4").write_bytes(b"1234")
@@ -523,9 +529,7 @@ def test_a_watch_names_a_link_another_user_plants_later_once(tmp_path):
 
 @needs_root
 def test_a_file_swapped_for_a_link_while_it_waits_its_turn_is_refused(tmp_path):
-    clips, private = tmp_path / "drop", tmp_path / "private"
-    clips.mkdir()
-    private.mkdir()
+    clips, private = _drop_folder_and_private_one(tmp_path)
     (private / "secret.mp4").write_bytes(b"s" * 999)
     (clips / "a.mp4").write_bytes(b"1234")
     (clips / "b.mp4").write_bytes(b"12345")  # listed as a plain file

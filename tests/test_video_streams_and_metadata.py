@@ -297,30 +297,48 @@ def test_a_stream_copier_that_fails_to_start_closes_its_source(tmp_path, monkeyp
         list(container.demux())  # closed: the writer never held it to close
 
 
-def test_many_subtitle_streams_are_copied_without_reopening_the_source_for_each(
-    tmp_path, weights, monkeypatch
-):
+def _openings_of_the_source(monkeypatch) -> list[Path]:
+    """The paths the stream copier opens from now on, one entry per opening."""
     from vsr.video import remux
 
-    source = tmp_path / "many.mkv"
-    with av.open(str(source), "w") as out:
+    opened, original_open = [], remux.open_source
+    monkeypatch.setattr(
+        remux, "open_source", lambda path: opened.append(path) or original_open(path)
+    )
+    return opened
+
+
+def _many_streams(path: Path, add_streams, at_frame) -> None:
+    """A 3-frame 64x48 H.264 clip with the streams `add_streams(container)` returns;
+    `at_frame(container, those streams, index)` runs after each frame is muxed."""
+    with av.open(str(path), "w") as out:
         video = out.add_stream("libx264", rate=25)
         video.width, video.height, video.pix_fmt = 64, 48, "yuv420p"
-        subtitles = [out.add_mux_stream("subrip") for _ in range(40)]
+        streams = add_streams(out)
         for index in range(3):
             picture = np.full((48, 64, 3), 60 * index, np.uint8)
             out.mux(video.encode(av.VideoFrame.from_ndarray(picture, "rgb24")))
+            at_frame(out, streams, index)
         out.mux(video.encode(None))
+
+
+def test_many_subtitle_streams_are_copied_without_reopening_the_source_for_each(
+    tmp_path, weights, monkeypatch
+):
+    source = tmp_path / "many.mkv"
+
+    def cues(out, subtitles, index) -> None:
+        if index < 2:
+            return  # one cue per track, with the last frame
         for number, stream in enumerate(subtitles):
             packet = av.Packet(f"track {number}".encode())
             packet.stream, packet.time_base = stream, Fraction(1, 1000)
             packet.pts = packet.dts = 0
             packet.duration = 100
             out.mux(packet)
-    opened, original_open = [], remux.open_source
-    monkeypatch.setattr(
-        remux, "open_source", lambda path: opened.append(path) or original_open(path)
-    )
+
+    _many_streams(source, lambda out: [out.add_mux_stream("subrip") for _ in range(40)], cues)
+    opened = _openings_of_the_source(monkeypatch)
     assert vsr(source, tmp_path / "out.mkv", "--weights", weights) == 0
     # Each opening parsed all 41 streams again: 40 of them made the run quadratic.
     assert len(opened) <= 2
@@ -333,26 +351,19 @@ def test_many_subtitle_streams_are_copied_without_reopening_the_source_for_each(
 def test_many_audio_streams_are_probed_from_one_more_opening_of_the_source(
     tmp_path, weights, monkeypatch
 ):
-    from vsr.video import remux
-
     source = tmp_path / "many.mkv"
-    with av.open(str(source), "w") as out:
-        video = out.add_stream("libx264", rate=25)
-        video.width, video.height, video.pix_fmt = 64, 48, "yuv420p"
-        tracks = [out.add_stream("pcm_s16le", rate=8000) for _ in range(30)]
-        for index in range(3):
-            picture = np.full((48, 64, 3), 60 * index, np.uint8)
-            out.mux(video.encode(av.VideoFrame.from_ndarray(picture, "rgb24")))
-            for number, track in enumerate(tracks):
-                samples = np.full((1, 320), 100 * number + index, np.int16)
-                sound = av.AudioFrame.from_ndarray(samples, format="s16", layout="mono")
-                sound.sample_rate, sound.pts = 8000, 320 * index
-                out.mux(track.encode(sound))
-        out.mux(video.encode(None))
-    opened, original_open = [], remux.open_source
-    monkeypatch.setattr(
-        remux, "open_source", lambda path: opened.append(path) or original_open(path)
+
+    def sound(out, tracks, index) -> None:
+        for number, track in enumerate(tracks):
+            samples = np.full((1, 320), 100 * number + index, np.int16)
+            frame = av.AudioFrame.from_ndarray(samples, format="s16", layout="mono")
+            frame.sample_rate, frame.pts = 8000, 320 * index
+            out.mux(track.encode(frame))
+
+    _many_streams(
+        source, lambda out: [out.add_stream("pcm_s16le", rate=8000) for _ in range(30)], sound
     )
+    opened = _openings_of_the_source(monkeypatch)
     assert vsr(source, tmp_path / "out.mkv", "--weights", weights) == 0
     # The copier's reader and one for the muxer probes' packets (one per stream before).
     assert len(opened) == 2
