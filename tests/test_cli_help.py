@@ -1,4 +1,4 @@
-"""Every command answers --help with its own usage."""
+"""Every command answers --help with its own usage, and a mistyped command line with one line."""
 
 from __future__ import annotations
 
@@ -15,3 +15,32 @@ def test_every_command_has_help(command, capsys):
         main([command, "--help"])
     assert stopped.value.code == 0
     assert f"usage: vsr {command}" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    "argv, line",
+    [
+        (
+            ["run", "in.mp4", "out.mp4", "--scale", "x"],
+            "vsr: error: argument --scale: invalid float value: 'x' (see: vsr run --help)",
+        ),
+        (
+            ["image", "a.png", "b.png", "--sclae", "3"],
+            "vsr: error: unrecognized arguments: --sclae 3 (see: vsr image --help)",
+        ),
+        (
+            ["weights"],
+            "vsr: error: the following arguments are required: ACTION (see: vsr weights --help)",
+        ),
+        (["--bogus"], "vsr: error: unrecognized arguments: --bogus (see: vsr --help)"),
+    ],
+)
+def test_a_mistyped_command_line_is_one_line_that_names_the_help(argv, line, capsys):
+    """Like every other user mistake: one line and exit status 2, not the usage block with
+    the error below it."""
+    from vsr.cli import main
+
+    assert main(argv) == 2
+    captured = capsys.readouterr()
+    assert captured.err == line + "\n"
+    assert captured.out == ""

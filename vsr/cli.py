@@ -18,6 +18,7 @@ import sys
 import threading
 import warnings
 from pathlib import Path
+from typing import NoReturn
 
 from vsr import __version__
 from vsr.errors import OUT_OF_SPACE_ERRNOS, VsrError
@@ -28,10 +29,21 @@ from vsr.shared_change import SharedChange
 COMMANDS = ["run", "image", "eval", "train", "weights", "bench", "profile", "viz", "report"]
 
 
+class _UsageError(Exception):
+    """A mistake on the command line, found by argparse."""
+
+
+class _OneLineParser(argparse.ArgumentParser):
+    """argparse, but a mistake on the command line ends like every other user mistake: one
+    line, `vsr: error: ...` and where to look (argparse prints the whole usage first, and
+    the error is lost below it). The subcommands' parsers are of this class too."""
+
+    def error(self, message: str) -> NoReturn:
+        raise _UsageError(f"{message} (see: {self.prog} --help)")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog="vsr", description="Video and image super-resolution with IMDN."
-    )
+    parser = _OneLineParser(prog="vsr", description="Video and image super-resolution with IMDN.")
     parser.add_argument("--version", action="version", version=f"vsr {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMANDS:
@@ -118,7 +130,16 @@ _PROGRESS_TO_STDERR = SharedChange(_print_progress_lines, _stop_printing_progres
 def main(argv: list[str] | None = None) -> int:
     _give_closed_streams_a_sink()
     parser = build_parser()
-    args = parser.parse_args(argv)
+    try:
+        args, unknown = parser.parse_known_args(argv)
+        if unknown:  # told here, where the command is known, so that the hint names it
+            command = f"vsr {args.command}" if args.command else "vsr"
+            raise _UsageError(
+                f"unrecognized arguments: {' '.join(unknown)} (see: {command} --help)"
+            )
+    except _UsageError as error:
+        print(printable(f"vsr: error: {error}"), file=sys.stderr)
+        return 2
     # The command as typed, for the reports that should say how they were made.
     args.command_line = shlex.join(["vsr", *(sys.argv[1:] if argv is None else argv)])
     if not getattr(args, "func", None):
