@@ -64,11 +64,12 @@ def test_grey_output_is_luma_of_the_colour_result(tmp_path, weights):
     assert np.abs(out - luma).max() <= 1.0  # rounding of the two paths only
 
 
-def test_16_bit_png_stays_16_bit(tmp_path, weights):
+@pytest.mark.parametrize("extension", [".png", ".tif"])
+def test_16_bit_png_and_tiff_stay_16_bit(tmp_path, weights, extension):
     pixels = _random((8, 10, 3), np.uint16, seed=7)
-    write_image(tmp_path / "deep.png", pixels)
-    assert _run(tmp_path / "deep.png", tmp_path / "deep_out.png", weights) == 0
-    out = read_image(tmp_path / "deep_out.png")
+    write_image(tmp_path / f"deep{extension}", pixels)
+    assert _run(tmp_path / f"deep{extension}", tmp_path / f"deep_out{extension}", weights) == 0
+    out = read_image(tmp_path / f"deep_out{extension}")
     assert out.dtype == np.uint16
     assert out.shape == (16, 20, 3)
     assert (out % 257 != 0).any()  # more than 8 bits of precision survived

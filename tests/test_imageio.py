@@ -36,15 +36,20 @@ def test_lossless_round_trip_8_bit(tmp_path, extension, channels):
     assert [p.name for p in tmp_path.iterdir()] == [path.name]  # no temp file left behind
 
 
+@pytest.mark.parametrize("extension", [".png", ".tif", ".tiff"])
 @pytest.mark.parametrize("channels", [1, 3, 4])
-def test_16_bit_png_keeps_all_bits(tmp_path, channels):
+def test_16_bit_png_and_tiff_keep_all_bits(tmp_path, channels, extension):
+    # TIFF was written with 8 bits.
     pixels = _pixels(channels, np.uint16, seed=channels)
     assert (pixels % 257 != 0).any()  # values an 8-bit round trip could not keep
-    path = tmp_path / "deep.png"
+    path = tmp_path / f"deep{extension}"
     write_image(path, pixels)
     result = read_image(path)
     assert result.dtype == np.uint16
     np.testing.assert_array_equal(result, pixels)
+    if extension != ".png":
+        with Image.open(path) as stored:  # a TIFF other programs read: 16 bits a sample
+            assert stored.tag_v2[258] == (16,) * channels
 
 
 @pytest.mark.parametrize(("channels", "pix_fmt"), [(3, "rgb48le"), (4, "rgba64le")])
@@ -128,12 +133,14 @@ def test_write_errors_leave_nothing(tmp_path):
 
 
 @pytest.mark.parametrize(
-    ("extension", "dtype"), [(".png", np.uint8), (".tif", np.uint8), (".png", np.uint16)]
+    ("extension", "dtype"),
+    [(".png", np.uint8), (".tif", np.uint8), (".png", np.uint16), (".tif", np.uint16)],
 )
 def test_grey_alpha_round_trips_as_grey_alpha(tmp_path, extension, dtype):
     pixels = _pixels(2, dtype, seed=11)
     path = tmp_path / f"la{extension}"
     write_image(path, pixels)  # was refused: 2 channels
+    # A 16-bit one in TIFF is a file Pillow cannot open: FFmpeg decodes it.
     result = read_image(path, keep_grey_alpha=True)
     assert result.dtype == dtype
     np.testing.assert_array_equal(result, pixels)

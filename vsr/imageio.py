@@ -2,7 +2,7 @@
 
 Pillow reads the EXIF orientation and decodes 8-bit images. It cannot hold 16-bit RGB
 (it silently drops to 8 bits), so 16-bit colour PNGs and TIFFs are decoded with FFmpeg's
-codecs through PyAV instead, and 16-bit PNGs encoded so. Writes go to a temp file beside the
+codecs through PyAV instead, and 16-bit PNGs and TIFFs encoded so. Writes go to a temp file beside the
 target and are renamed when complete, so a crash never leaves half an image. PyAV is
 imported only for 16-bit images, so reading ordinary images (training, evaluation) works
 where PyAV is not installed.
@@ -119,6 +119,27 @@ def as_rgb(pixels: np.ndarray) -> np.ndarray:
     return pixels[:, :, :3]
 
 
+def _grey_alpha16_tiff(path: Path, keep_grey_alpha: bool) -> np.ndarray | None:
+    """A TIFF of 16-bit grey and alpha samples, which Pillow cannot open, decoded by FFmpeg
+    (as `read_image` returns it); None for any other file."""
+    with open(path, "rb") as file:
+        if file.read(4) not in (b"II*\0", b"MM\0*"):
+            return None
+    import av
+
+    from vsr.video.media_url import open_source
+
+    try:
+        with open_source(path) as container:
+            frame = next(container.decode(video=0))
+    except (av.FFmpegError, StopIteration):
+        return None
+    if frame.format.name not in ("ya16le", "ya16be"):
+        return None
+    pixels = frame.to_ndarray(format="rgba64le")  # R = G = B = the grey
+    return pixels[:, :, [0, 3]] if keep_grey_alpha else pixels
+
+
 def read_image(path: str | Path, keep_grey_alpha: bool = False) -> np.ndarray:
     """Read an image as H x W x C (C = 1, 3 or 4), uint8 or uint16, EXIF orientation applied.
 
@@ -141,8 +162,11 @@ def read_image(path: str | Path, keep_grey_alpha: bool = False) -> np.ndarray:
                 pixels = _decode16(path, tiff)
             else:
                 pixels = _from_pillow(image, keep_grey_alpha)
+    except UnidentifiedImageError as error:
+        pixels, orientation = _grey_alpha16_tiff(path, keep_grey_alpha), 1
+        if pixels is None:
+            raise VsrError(f"cannot read image {path}: {error}") from error
     except (
-        UnidentifiedImageError,
         OSError,
         SyntaxError,
         ValueError,
@@ -152,31 +176,40 @@ def read_image(path: str | Path, keep_grey_alpha: bool = False) -> np.ndarray:
     return apply_orientation(pixels, orientation)
 
 
-def _grey_alpha_frame16(pixels: np.ndarray):
-    """An FFmpeg ya16be frame of H x W x 2 uint16 (PyAV cannot build one from an array)."""
+def _grey_alpha_frame16(pixels: np.ndarray, pix_fmt: str):
+    """An FFmpeg ya16be or ya16le frame of H x W x 2 uint16 (PyAV cannot build one from an
+    array)."""
     from av.video.frame import VideoFrame
 
     height, width = pixels.shape[:2]
-    frame = VideoFrame(width, height, "ya16be")
+    frame = VideoFrame(width, height, pix_fmt)
     plane = frame.planes[0]
     rows = np.frombuffer(memoryview(plane), np.uint8).reshape(height, plane.line_size)
-    rows[:, : width * 4] = pixels.astype(">u2").view(np.uint8).reshape(height, width * 4)
+    samples = pixels.astype(">u2" if pix_fmt.endswith("be") else "<u2")
+    rows[:, : width * 4] = samples.view(np.uint8).reshape(height, width * 4)
     return frame
 
 
-def _encode_png16(pixels: np.ndarray) -> bytes:
+# FFmpeg's encoders that keep 16 bits, and the byte order each stores its samples in.
+_SIXTEEN_BIT_ENCODERS = {".png": ("png", "be"), ".tif": ("tiff", "le"), ".tiff": ("tiff", "le")}
+
+
+def _encode16(pixels: np.ndarray, extension: str) -> bytes:
     import av
     from av.video.frame import VideoFrame
 
+    name, byte_order = _SIXTEEN_BIT_ENCODERS[extension]
     channels = pixels.shape[2]
-    codec = av.CodecContext.create("png", "w")
+    codec = av.CodecContext.create(name, "w")
     codec.width, codec.height = pixels.shape[1], pixels.shape[0]
+    if name == "tiff":
+        codec.options = {"compression_algo": "deflate"}  # lossless, as PNG's own
     if channels == 2:
-        codec.pix_fmt = "ya16be"
-        frame = _grey_alpha_frame16(pixels)
+        codec.pix_fmt = f"ya16{byte_order}"
+        frame = _grey_alpha_frame16(pixels, codec.pix_fmt)
     else:
         source = {1: "gray16le", 3: "rgb48le", 4: "rgba64le"}[channels]
-        codec.pix_fmt = source.replace("le", "be")  # PNG stores big-endian samples
+        codec.pix_fmt = source[:-2] + byte_order
         frame = VideoFrame.from_ndarray(
             pixels[:, :, 0] if channels == 1 else np.ascontiguousarray(pixels), format=source
         ).reformat(format=codec.pix_fmt)
@@ -193,9 +226,9 @@ def _to_uint8(pixels: np.ndarray) -> np.ndarray:
 def write_image(path: str | Path, pixels: np.ndarray) -> None:
     """Write H x W x C (or H x W) uint8/uint16 pixels; the format follows the extension.
 
-    C is 1 (grey), 2 (grey + alpha), 3 (RGB) or 4 (RGBA). PNG keeps 16 bits; BMP, lossless
-    WebP, JPEG (quality 95) and TIFF store 8 bits, so 16-bit pixels are rounded to 8 bits for
-    them. BMP and JPEG drop an alpha channel; WebP stores grey + alpha as RGBA (it has no
+    C is 1 (grey), 2 (grey + alpha), 3 (RGB) or 4 (RGBA). PNG and TIFF keep 16 bits; BMP,
+    lossless WebP and JPEG (quality 95) store 8 bits, so 16-bit pixels are rounded to 8 bits
+    for them. BMP and JPEG drop an alpha channel; WebP stores grey + alpha as RGBA (it has no
     grey). The file appears complete or not at all.
     """
     path = Path(path)
@@ -216,8 +249,8 @@ def write_image(path: str | Path, pixels: np.ndarray) -> None:
         raise VsrError(f"{path} is a folder; give an image file name")
 
     with atomic_output(path) as file:
-        if extension == ".png" and pixels.dtype == np.uint16:
-            file.write(_encode_png16(pixels))
+        if extension in _SIXTEEN_BIT_ENCODERS and pixels.dtype == np.uint16:
+            file.write(_encode16(pixels, extension))
         else:
             eight_bit = _to_uint8(pixels)
             alpha = eight_bit.shape[2] in (2, 4)
