@@ -30,6 +30,7 @@ def loose_umask():
 def cache(tmp_path, monkeypatch):
     folder = tmp_path / "cache"
     monkeypatch.setenv("VSR_CACHE", str(folder))
+    monkeypatch.setenv("HOME", str(tmp_path / "home"))  # the user's own cache: home/.cache/vsr
     # Set, then removed: what compile_network sets is undone after the test.
     monkeypatch.setenv("TORCHINDUCTOR_CACHE_DIR", "")
     monkeypatch.delenv("TORCHINDUCTOR_CACHE_DIR")
@@ -55,7 +56,7 @@ def test_a_folder_others_can_write_is_named_up_to_the_top_only(tmp_path) -> None
     inner = top / "compiled"
     make_private_folder(inner)
     top.chmod(0o770)
-    expected = f"{top} can be written by its group or by everyone"
+    expected = (top, f"{top} can be written by its group or by everyone")
     assert why_code_folder_is_unsafe(inner, top, []) == expected
     top.chmod(0o1777)  # sticky, as /tmp: nobody replaces another's entries
     assert why_code_folder_is_unsafe(inner, top, []) is None
@@ -66,16 +67,35 @@ def test_a_folder_others_can_write_is_named_up_to_the_top_only(tmp_path) -> None
     finally:
         tmp_path.chmod(0o700)
     inner.chmod(0o702)
-    assert "by its group or by everyone" in why_code_folder_is_unsafe(inner, top, [])
+    assert why_code_folder_is_unsafe(inner, top, [])[0] == inner
 
 
-def test_compiled_code_is_not_kept_where_others_can_write(cache) -> None:
+def test_compiled_code_is_not_kept_where_others_can_write(cache, tmp_path) -> None:
     make_private_folder(cache)
     cache.chmod(0o777)  # a VSR_CACHE the user chose: theirs to fix, not vsr's
+    (tmp_path / "home").write_text("")  # nor can the user's own cache be made
     with pytest.raises(VsrError, match=r"everyone.*chmod go-w.*VSR_CACHE"):
         compile_network(torch.nn.Conv2d(3, 3, 1))
     assert mode_of(cache) == 0o777
     # Weights are checked by their sha256 on every use: their folder may be shared.
+    assert weights.made_cache_folder("shared", "a test") == cache / "shared"
+
+
+def test_a_team_cache_keeps_weights_and_sends_code_to_the_users_own(cache, tmp_path) -> None:
+    # A VSR_CACHE a team shares for downloads refused --compile (and the fast preset).
+    make_private_folder(cache)
+    cache.chmod(0o770)
+    own = tmp_path / "home" / ".cache" / "vsr"
+    with pytest.warns(UserWarning) as told:
+        packaged = compile_network(torch.nn.Conv2d(3, 3, 1))
+    assert [str(w.message) for w in told] == [
+        f"compiled networks (--compile) are kept in {own}, not in the vsr cache {cache}: "
+        f"{cache} can be written by its group or by everyone"
+    ]  # once, for both code folders
+    assert packaged.package_path(torch.zeros(1, 3, 4, 4)).parent == own / "compiled"
+    assert os.environ["TORCHINDUCTOR_CACHE_DIR"] == str(own / "inductor")
+    assert [mode_of(p) for p in (own, own / "compiled", own / "inductor")] == [0o700] * 3
+    assert not (cache / "compiled").exists() and not (cache / "inductor").exists()
     assert weights.made_cache_folder("shared", "a test") == cache / "shared"
 
 
@@ -107,14 +127,17 @@ def test_a_cache_of_roots_serves_others(tmp_path, monkeypatch) -> None:
     assert why_code_folder_is_unsafe(folder, folder.parent, []) is None
     os.chown(folder, 4343, -1)
     assert why_code_folder_is_unsafe(folder, folder.parent, []) == (
-        f"{folder} belongs to another user"
+        folder,
+        f"{folder} belongs to another user",
     )
 
 
 @needs_root
-def test_a_folder_of_another_user_is_refused_with_the_right_advice(cache) -> None:
+def test_a_folder_of_another_user_is_refused_with_the_right_advice(cache, monkeypatch) -> None:
     make_private_folder(cache / "compiled")
     os.chown(cache / "compiled", 4242, -1)
+    (cache / "home").write_text("")  # nor can the user's own cache be made
+    monkeypatch.setenv("HOME", str(cache / "home"))
     with pytest.raises(VsrError, match=r"belongs to another user.*set VSR_CACHE") as caught:
         compile_network(torch.nn.Conv2d(3, 3, 1))
     assert "chmod" not in str(caught.value)  # not theirs to chmod

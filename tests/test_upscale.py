@@ -305,6 +305,7 @@ def test_compiling_with_a_cache_that_cannot_be_made_is_one_clear_error(tmp_path,
     not_a_folder = tmp_path / "cache"
     not_a_folder.write_text("a file")
     monkeypatch.setenv("VSR_CACHE", str(not_a_folder))
+    monkeypatch.setenv("HOME", str(not_a_folder))  # nor the user's own cache, the way out
     model = create_model("imdn", 2, features=16, blocks=1)
     with pytest.raises(VsrError, match=r"cannot use the vsr cache .* \(Not a directory\)"):
         Upscaler(model, device="cpu", compile=True)

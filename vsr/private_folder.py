@@ -61,10 +61,11 @@ def tighten(folder: Path) -> None:
         folder.chmod(stat.S_IMODE(status.st_mode) & ~OTHERS_WRITE)
 
 
-def why_code_folder_is_unsafe(folder: Path, top: Path, own: list[Path]) -> str | None:
+def why_code_folder_is_unsafe(folder: Path, top: Path, own: list[Path]) -> tuple[Path, str] | None:
     """Why code kept in ``folder`` could be someone else's: it, or a folder above it up to
-    ``top``, may be changed by others. The folders in ``own`` are vsr's, whose group and
-    world write access is taken away first (the user's own choice of ``top`` is not)."""
+    ``top``, may be changed by others; the folder to blame and the reason. The folders in
+    ``own`` are vsr's, whose group and world write access is taken away first (the user's
+    own choice of ``top`` is not)."""
     folder, top = folder.absolute(), top.absolute()
     chain = [folder, *(p for p in folder.parents if p.is_relative_to(top))]
     for step in chain:
@@ -72,5 +73,5 @@ def why_code_folder_is_unsafe(folder: Path, top: Path, own: list[Path]) -> str |
             tighten(step)
         problem = why_others_can_change(step)
         if problem is not None:
-            return problem
+            return step, problem
     return None

@@ -14,6 +14,7 @@ import json
 import numbers
 import os
 import urllib.request
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -48,38 +49,96 @@ def load_manifest() -> dict[str, dict[str, Any]]:
 
 def cache_dir() -> Path:
     """vsr's cache (downloaded weights, compiled networks): $VSR_CACHE, else ~/.cache/vsr."""
-    return Path(os.environ.get("VSR_CACHE") or Path.home() / ".cache" / "vsr").expanduser()
+    chosen = os.environ.get("VSR_CACHE")
+    return Path(chosen).expanduser() if chosen else _own_cache()
+
+
+# The warnings made_cache_folder gave in this process.
+_TOLD: set[str] = set()
+
+
+def _own_cache() -> Path:
+    """The cache of the user running vsr when VSR_CACHE is not set."""
+    return Path.home() / ".cache" / "vsr"
+
+
+def _code_folder(top: Path, name: str) -> tuple[Path, tuple[Path, str] | None]:
+    """``name`` made inside the cache ``top`` to hold code, and why others could change it:
+    the folder to blame and the reason (None when nobody can). OSError when it cannot be
+    made."""
+    folder = top / name
+    # vsr's own folders: the code folder, and the cache itself unless the user chose it.
+    own = [folder, top] if top == _own_cache() else [folder]
+    if top.is_dir():  # a cache others can write gets no folder of this user's
+        blamed = why_code_folder_is_unsafe(top, top, own)
+        if blamed is not None:
+            return folder, blamed
+    make_private_folder(folder)
+    return folder, why_code_folder_is_unsafe(folder, top, own)
+
+
+def _code_folder_of_own_cache(name: str) -> Path | None:
+    """``name`` in the user's own cache, when VSR_CACHE names another and that one is fit to
+    hold code; else None."""
+    if cache_dir() == _own_cache():
+        return None
+    try:
+        folder, blamed = _code_folder(_own_cache(), name)
+    except OSError:
+        return None
+    return folder if blamed is None else None
+
+
+def _unusable_cache(use: str, reason: str) -> VsrError:
+    return VsrError(
+        f"cannot use the vsr cache {cache_dir()} for {use} ({reason}); "
+        "set VSR_CACHE to a writable folder"
+    )
 
 
 def made_cache_folder(name: str, use: str, holds_code: bool = False) -> Path:
     """``name`` inside the vsr cache, made if need be (private to this user); a clear error
-    naming ``use`` (what needed it) when the cache cannot hold it. A folder that
-    ``holds_code`` (compiled networks, loaded and run) is refused when others can change it
-    (see vsr.private_folder).
+    naming ``use`` (what needed it) when the cache cannot hold it.
+
+    A folder that ``holds_code`` (compiled networks, loaded and run) must be one that only
+    this user can change (see vsr.private_folder). A VSR_CACHE that a team shares (its
+    group may write it), or that this user may only read, still serves downloaded weights,
+    whose sha256 is checked on every use; the code goes to the user's own cache
+    (~/.cache/vsr) instead, with a warning.
     """
-    folder = cache_dir() / name
-    # vsr's own folders: the code folder, and the cache itself unless the user chose it.
-    own = [folder] if os.environ.get("VSR_CACHE") else [folder, cache_dir()]
+    if not holds_code:
+        try:
+            make_private_folder(cache_dir() / name)
+        except OSError as error:
+            raise _unusable_cache(use, error.strerror) from None
+        return cache_dir() / name
     try:
-        make_private_folder(folder)
-        problem = why_code_folder_is_unsafe(folder, cache_dir(), own) if holds_code else None
+        folder, blamed = _code_folder(cache_dir(), name)
     except OSError as error:
-        raise VsrError(
-            f"cannot use the vsr cache {cache_dir()} for {use} ({error.strerror}); "
-            "set VSR_CACHE to a writable folder"
-        ) from None
-    if problem is not None:
-        remedy = (
-            "set VSR_CACHE to a folder of your own"
-            if "another user" in problem
-            else "take their write access away (chmod go-w) or set VSR_CACHE to a folder of "
-            "your own"
-        )
-        raise VsrError(
-            f"will not keep {use} in {folder}: {problem}, so the code loaded from there could "
-            f"be anyone's; {remedy}"
-        )
-    return folder
+        blamed, why = None, error.strerror
+    else:
+        if blamed is None:
+            return folder
+        why = blamed[1]
+    fallback = _code_folder_of_own_cache(name)
+    if fallback is not None:
+        note = f"{use} are kept in {_own_cache()}, not in the vsr cache {cache_dir()}: {why}"
+        if note not in _TOLD:  # once, though each code folder finds it
+            _TOLD.add(note)
+            warnings.warn(note, stacklevel=2)
+        return fallback
+    if blamed is None:
+        raise _unusable_cache(use, why)
+    # Only the owner of a folder can take its group's write access away.
+    remedy = (
+        "take their write access away (chmod go-w) or set VSR_CACHE to a folder of your own"
+        if blamed[0].stat().st_uid == os.geteuid()
+        else "set VSR_CACHE to a folder of your own"
+    )
+    raise VsrError(
+        f"will not keep {use} in {folder}: {why}, so the code loaded from there could be "
+        f"anyone's; {remedy}"
+    )
 
 
 def default_weights_path(scale: int) -> Path:

@@ -59,9 +59,12 @@ class PackagedNetwork:
     the cache, or exports and compiles it and keeps it there (tens of seconds).
     `built` and `loaded` count both, for reports and tests."""
 
-    def __init__(self, network: nn.Module, mode: str = "default") -> None:
+    def __init__(
+        self, network: nn.Module, mode: str = "default", folder: Path | None = None
+    ) -> None:
         self.network = network
         self.mode = mode
+        self.folder = folder  # where the packages are kept; None: packages_dir()
         self.built = 0
         self.loaded = 0
         self._identity: str | None = None
@@ -89,7 +92,9 @@ class PackagedNetwork:
             self._identity,
         ]
         digest = hashlib.sha256("\n".join(parts).encode()).hexdigest()[:32]
-        return packages_dir() / f"{type(self.network).__name__.lower()}-{digest}.pt2"
+        return (
+            self.folder or packages_dir()
+        ) / f"{type(self.network).__name__.lower()}-{digest}.pt2"
 
     def _load_or_build(self, x: torch.Tensor) -> Callable[[torch.Tensor], torch.Tensor]:
         with _BUILDING:
