@@ -129,6 +129,18 @@ def test_user_mistakes_are_one_line_errors(tmp_path, weights, capsys):
     assert "not by 3" in capsys.readouterr().err
 
 
+def test_an_output_of_an_unknown_type_is_told_before_the_model_loads(
+    tmp_path, weights, capsys, monkeypatch
+):
+    def loading(*args, **kwargs):
+        raise AssertionError("the model was loaded (and the image upscaled) first")
+
+    monkeypatch.setattr("vsr.api.load_model", loading)
+    write_image(tmp_path / "in.png", _random((4, 4, 3)))
+    assert _run(tmp_path / "in.png", tmp_path / "out.xyz", weights) == 2
+    assert "unknown image type '.xyz'" in capsys.readouterr().err
+
+
 def test_an_output_that_is_the_input_is_refused_even_with_overwrite(tmp_path, weights, capsys):
     write_image(tmp_path / "in.png", _random((4, 4, 3)))
     before = (tmp_path / "in.png").read_bytes()

@@ -20,15 +20,26 @@ _PUBLIC = {
     "upscale_frames": "vsr.api",
     "upscale_image": "vsr.api",
     "upscale_video": "vsr.runner",
+    # Named in the signatures above: what upscale_video takes and gives, and the tile plan
+    # an Upscaler makes.
+    "EncodeSettings": "vsr.video.writer",
+    "RunReport": "vsr.report",
+    "TilePlan": "vsr.ops.tiling",
 }
 
 if TYPE_CHECKING:
     from vsr.api import load_model, upscale_frames, upscale_image
     from vsr.errors import VsrError
+    from vsr.ops.tiling import TilePlan
+    from vsr.report import RunReport
     from vsr.runner import upscale_video
     from vsr.upscale import Upscaler
+    from vsr.video.writer import EncodeSettings
 
 __all__ = [
+    "EncodeSettings",
+    "RunReport",
+    "TilePlan",
     "Upscaler",
     "VsrError",
     "load_model",
@@ -47,4 +58,4 @@ def __getattr__(name: str) -> object:
 
 
 def __dir__() -> list[str]:
-    return sorted([*globals(), *_PUBLIC])
+    return sorted({*__all__, "__version__"})

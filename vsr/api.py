@@ -9,6 +9,7 @@ vsr.upscale_video("in.mp4", "out.mp4", scale=2)    # decode once, encode once
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -31,7 +32,8 @@ def load_model(
     """An Upscaler for ``weights``: a file, a manifest name (e.g. "IMDN_x2", downloaded and
     verified on first use), a built network, or None for the project's own weights for
     ``scale`` (default 2). A given ``scale`` must be the network's own (IMDN_AS, which
-    works at any scale on enlarged input, is accepted for every one). ``device`` defaults to
+    works at any scale on enlarged input, is accepted for every one; loaded without a
+    ``scale``, it restores at the input's size). ``device`` defaults to
     CUDA when present; ``precision`` to fp16 on CUDA and fp32 on the CPU; ``max_memory``
     (bytes) bounds the network's memory through tiling. ``channels_last`` defaults to on
     for the CPU, where it measured 1.3-1.45x faster, and off on a GPU, where it paid with
@@ -65,7 +67,7 @@ def upscale_frames(upscaler: Upscaler, frames: np.ndarray, scale: int | None = N
     ``scale`` defaults to the one the upscaler was loaded for; IMDN_AS (same-size) gets a
     bicubic enlargement by it first, as `upscale_image` does.
     """
-    from vsr.image import network_input, output_scale
+    from vsr.image import network_input, output_scale, writable
 
     check_upscaler(upscaler)
     if isinstance(frames, torch.Tensor):
@@ -82,15 +84,15 @@ def upscale_frames(upscaler: Upscaler, frames: np.ndarray, scale: int | None = N
         raise VsrError(f"cannot upscale an empty frame ({width}x{height})")
     if count == 0:
         return np.zeros((0, height * scale, width * scale, 3), np.uint8)
-    x = torch.from_numpy(np.ascontiguousarray(frames)).to(upscaler.device)
+    x = torch.from_numpy(writable(frames)).to(upscaler.device)
     y = upscaler(network_input(upscaler, x.permute(0, 3, 1, 2).float().div_(255), scale))
     return y.mul_(255).round_().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
 
 
 def upscale_image(
     upscaler: Upscaler,
-    image: np.ndarray | str | Path,
-    output: str | Path | None = None,
+    image: np.ndarray | str | os.PathLike,
+    output: str | os.PathLike | None = None,
     scale: int | None = None,
     overwrite: bool = False,
 ) -> np.ndarray:
@@ -102,18 +104,22 @@ def upscale_image(
     Raises VsrError for a user mistake.
     """
     from vsr.image import upscale_image as upscale_pixels
-    from vsr.imageio import read_image, write_image
+    from vsr.imageio import check_image_output, read_image, write_image
 
     check_upscaler(upscaler)
-    if output is not None and Path(output).exists():
-        if isinstance(image, str | Path) and Path(output).resolve() == Path(image).resolve():
+    is_file = isinstance(image, str | os.PathLike)
+    if output is not None:
+        output = Path(output)
+        if output.exists() and is_file and output.resolve() == Path(image).resolve():
             raise VsrError(f"{output} is the input image; choose another output path")
-        if not overwrite and not Path(output).is_dir():
+        if output.exists() and not overwrite and not output.is_dir():
             raise VsrError(f"{output} already exists; use overwrite=True to replace it")
-    pixels = read_image(image, keep_grey_alpha=True) if isinstance(image, str | Path) else image
+        check_image_output(output)  # before the upscaling, which may take long
+    pixels = read_image(image, keep_grey_alpha=True) if is_file else image
     result = upscale_pixels(upscaler, pixels, scale)
     if output is not None:
-        write_image(output, result)
+        # Without overwrite, an output another call wrote meanwhile is kept, not replaced.
+        write_image(output, result, overwrite)
     return result
 
 

@@ -19,16 +19,22 @@ from vsr.errors import VsrError
 
 
 @contextmanager
-def atomic_output(path: str | Path, mode: str = "wb", **open_args: Any) -> Iterator[IO]:
+def atomic_output(
+    path: str | Path, mode: str = "wb", replace: bool = True, **open_args: Any
+) -> Iterator[IO]:
     """``with atomic_output(path, "w") as stream:`` writes ``path`` only if the block ends
-    without an exception; the target's folder must exist."""
+    without an exception; the target's folder must exist. With ``replace=False`` a file
+    that appeared at ``path`` meanwhile (another writer's) is kept, and VsrError raised."""
     path = Path(path)
     handle, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(handle, mode, **open_args) as stream:
             yield stream
         os.chmod(temp, 0o666 & ~_umask())
-        os.replace(temp, path)
+        if replace:
+            os.replace(temp, path)
+        else:
+            _put_in_place_unless_taken(Path(temp), path)
     except BaseException as error:
         Path(temp).unlink(missing_ok=True)
         if isinstance(error, OSError) and error.filename is None:
@@ -36,6 +42,22 @@ def atomic_output(path: str | Path, mode: str = "wb", **open_args: Any) -> Itera
             # user must hear which one, so which disk, was full.
             error.filename = str(path)
         raise
+
+
+def _put_in_place_unless_taken(temp: Path, path: Path) -> None:
+    """Rename ``temp`` to ``path`` unless ``path`` exists, in one step: a hard link fails on
+    an existing name, where a check before a rename would leave a moment for another
+    writer. File systems without hard links (FAT, some network shares) get the check."""
+    try:
+        os.link(temp, path)
+    except FileExistsError:
+        raise VsrError(f"{path} was written by someone else meanwhile; it is kept") from None
+    except OSError:
+        if path.exists():
+            raise VsrError(f"{path} was written by someone else meanwhile; it is kept") from None
+        os.replace(temp, path)
+        return
+    temp.unlink()
 
 
 def _umask() -> int:

@@ -40,8 +40,18 @@ def output_scale(upscaler: Upscaler, scale: int | None) -> int:
     for (IMDN_AS loaded for x3 enlarges by 3, though the network itself is same-size)."""
     from vsr.weights import check_scale
 
-    scale = check_scale(scale)
-    return upscaler.output_scale if scale is None else scale
+    scale = upscaler.output_scale if (scale := check_scale(scale)) is None else scale
+    if upscaler.scale not in (scale, 1):  # here, so that an empty batch is told too
+        raise VsrError(f"the model upscales by {upscaler.scale}, not by {scale}")
+    return scale
+
+
+def writable(array: np.ndarray) -> np.ndarray:
+    """``array`` contiguous and writable, for torch.from_numpy: a read-only array (Pillow's,
+    np.asarray(Image.open(...))) is copied rather than shared, as torch warns about sharing
+    it (an error under -W error)."""
+    array = np.ascontiguousarray(array)
+    return array if array.flags.writeable else array.copy()
 
 
 # Host memory per output pixel beyond the network's own (which the Upscaler's memory budget
@@ -66,24 +76,25 @@ def _check_memory(height: int, width: int, scale: int) -> None:
 
 def upscale_image(upscaler: Upscaler, pixels: np.ndarray, scale: int | None = None) -> np.ndarray:
     """Upscale H x W x C uint8/uint16 pixels, C = 1 (grey), 2 (grey + alpha), 3 (RGB) or 4
-    (RGBA); the same channels and dtype come out."""
+    (RGBA), or H x W grey; the same layout and dtype come out."""
     scale = output_scale(upscaler, scale)
     pixels = np.asarray(pixels)
     if pixels.ndim == 2:
-        pixels = pixels[:, :, None]
+        return upscale_image(upscaler, pixels[:, :, None], scale)[:, :, 0]
     if pixels.ndim != 3 or 0 in pixels.shape:
         raise VsrError(f"an image must be H x W or H x W x C, not an array of shape {pixels.shape}")
     if pixels.dtype not in _PEAKS:
         raise VsrError(f"images must be 8 or 16 bits per sample, not {pixels.dtype}")
     channels = pixels.shape[2]
     if channels not in (1, 2, 3, 4):
-        raise VsrError(f"images must have 1, 2, 3 or 4 channels, not {channels}")
+        hint = " (channels first? give H x W x C)" if pixels.shape[0] in (1, 2, 3, 4) else ""
+        raise VsrError(f"images must have 1, 2, 3 or 4 channels, not {channels}{hint}")
     _check_memory(pixels.shape[0], pixels.shape[1], scale)
     peak = _PEAKS[pixels.dtype]
     grey = channels <= 2
 
     colour = as_rgb(pixels)
-    x = torch.from_numpy(np.ascontiguousarray(colour)).permute(2, 0, 1)[None].float() / peak
+    x = torch.from_numpy(writable(colour)).permute(2, 0, 1)[None].float() / peak
     y = upscaler(network_input(upscaler, x, scale))[0]
     if grey:
         y = sum(weight * y[i] for i, weight in enumerate(_LUMA))[None]

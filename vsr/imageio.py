@@ -223,13 +223,26 @@ def _to_uint8(pixels: np.ndarray) -> np.ndarray:
     return np.floor(pixels.astype(np.float64) / 257.0 + 0.5).astype(np.uint8)
 
 
-def write_image(path: str | Path, pixels: np.ndarray) -> None:
+def check_image_output(path: Path) -> None:
+    """An image can be written at ``path``: a known type, in a folder that exists (told
+    before the upscaling, not after it)."""
+    if path.is_dir():
+        raise VsrError(f"{path} is a folder; give an image file name")
+    if path.suffix.lower() not in IMAGE_EXTENSIONS:
+        known = ", ".join(e.lstrip(".") for e in IMAGE_EXTENSIONS)
+        raise VsrError(f"unknown image type {path.suffix!r} for {path} (use {known})")
+    if not path.parent.is_dir():
+        raise VsrError(f"output folder does not exist: {path.parent}")
+
+
+def write_image(path: str | Path, pixels: np.ndarray, overwrite: bool = True) -> None:
     """Write H x W x C (or H x W) uint8/uint16 pixels; the format follows the extension.
 
     C is 1 (grey), 2 (grey + alpha), 3 (RGB) or 4 (RGBA). PNG and TIFF keep 16 bits; BMP,
     lossless WebP and JPEG (quality 95) store 8 bits, so 16-bit pixels are rounded to 8 bits
     for them. BMP and JPEG drop an alpha channel; WebP stores grey + alpha as RGBA (it has no
-    grey). The file appears complete or not at all.
+    grey). The file appears complete or not at all; without ``overwrite``, an image that
+    another writer put there meanwhile is kept and VsrError raised.
     """
     path = Path(path)
     pixels = np.asarray(pixels)
@@ -239,16 +252,9 @@ def write_image(path: str | Path, pixels: np.ndarray) -> None:
         raise VsrError(f"cannot write an image of shape {pixels.shape} to {path}")
     if pixels.dtype not in (np.uint8, np.uint16):
         raise VsrError(f"cannot write {pixels.dtype} pixels to {path} (need uint8 or uint16)")
+    check_image_output(path)
     extension = path.suffix.lower()
-    if extension not in IMAGE_EXTENSIONS:
-        known = ", ".join(e.lstrip(".") for e in IMAGE_EXTENSIONS)
-        raise VsrError(f"unknown image type {path.suffix!r} for {path} (use {known})")
-    if not path.parent.is_dir():
-        raise VsrError(f"output folder does not exist: {path.parent}")
-    if path.is_dir():
-        raise VsrError(f"{path} is a folder; give an image file name")
-
-    with atomic_output(path) as file:
+    with atomic_output(path, replace=overwrite) as file:
         if extension in _SIXTEEN_BIT_ENCODERS and pixels.dtype == np.uint16:
             file.write(_encode16(pixels, extension))
         else:

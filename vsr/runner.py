@@ -25,13 +25,14 @@ from vsr.telemetry import FrameTimeline, GpuSampler, StageClock, peak_host_memor
 from vsr.upscale import Upscaler
 from vsr.video.chunk_journal import ChunkJournal, notes_on_journals_of_other_names
 from vsr.video.trim import time_range
+from vsr.video.writer import EncodeSettings  # at run time: upscale_video's signature names it
 
 if TYPE_CHECKING:
     from vsr.scaling import OutputGeometry
     from vsr.video.parallel_writer import ParallelVideoWriter
     from vsr.video.reader import VideoInfo
     from vsr.video.trim import TimeRange
-    from vsr.video.writer import EncodeSettings, VideoWriter
+    from vsr.video.writer import VideoWriter
 
     # One encoder, or several over chunks: the engine writes to either alike.
     AnyWriter = VideoWriter | ParallelVideoWriter

@@ -55,8 +55,12 @@ def resolve_device(device: str | torch.device | None) -> torch.device:
         device = torch.device(device)
     except (RuntimeError, TypeError):
         raise VsrError(f"unknown device {device!r}; use cpu, cuda or cuda:N") from None
+    if device.type not in ("cpu", "cuda"):  # mps, xpu, meta...: torch knows them, vsr not
+        raise VsrError(f"vsr runs on cpu or cuda, not on {device.type}")
     if device.type == "cuda" and not torch.cuda.is_available():
-        raise VsrError("CUDA was requested but no CUDA device is available; use --device cpu")
+        raise VsrError(
+            "CUDA was requested but no CUDA device is available; use the CPU (--device cpu)"
+        )
     if device.type == "cuda" and device.index is not None:
         count = torch.cuda.device_count()
         if device.index >= count:

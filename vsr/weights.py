@@ -310,6 +310,8 @@ def load_network(
         hint = ""
         if hasattr(weights, "model") and hasattr(weights, "plan_for"):  # a vsr.Upscaler
             hint = " (an Upscaler is made from weights; pass its weights, or upscaler.model)"
+        elif isinstance(weights, int):
+            hint = f" (for our own weights of a scale, write scale={weights})"
         raise VsrError(
             "weights must be a file path, a name from `vsr weights list` or a network, not a "
             f"{type(weights).__name__}{hint}"

@@ -38,7 +38,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def _jobs(source: Path, target: Path, overwrite: bool) -> list[tuple[Path, Path]]:
     """(input, output) pairs still to do."""
-    from vsr.imageio import IMAGE_EXTENSIONS
+    from vsr.imageio import IMAGE_EXTENSIONS, check_image_output
 
     if target.exists() and target.resolve() == source.resolve():
         raise VsrError("OUT is the same as IN; choose another output path")
@@ -58,6 +58,7 @@ def _jobs(source: Path, target: Path, overwrite: bool) -> list[tuple[Path, Path]
             raise VsrError("OUT is the folder of IN, so the output would replace the input")
     if target.exists() and not overwrite:
         raise VsrError(f"{target} exists; use --overwrite to replace it")
+    check_image_output(target)  # before the model is loaded and the image upscaled
     return [(source, target)]
 
 
@@ -82,7 +83,7 @@ def run(args: argparse.Namespace) -> int:
     if not source.is_dir():
         image_in, image_out = jobs[0]
         pixels = read_image(image_in, keep_grey_alpha=True)
-        write_image(image_out, upscale_image(upscaler, pixels, args.scale))
+        write_image(image_out, upscale_image(upscaler, pixels, args.scale), args.overwrite)
         print(f"wrote {image_out}")
         return 0
     failures: list[tuple[Path, str]] = []
@@ -90,7 +91,7 @@ def run(args: argparse.Namespace) -> int:
     for image_in, image_out in tqdm(jobs, unit="img", disable=not bars_shown()):
         try:
             pixels = read_image(image_in, keep_grey_alpha=True)
-            write_image(image_out, upscale_image(upscaler, pixels, args.scale))
+            write_image(image_out, upscale_image(upscaler, pixels, args.scale), args.overwrite)
         except Exception as error:  # one bad image must not stop the folder (as vsr run)
             failures.append((image_in, describe_error(error)))
     print(f"vsr: {len(jobs) - len(failures)} done, {len(failures)} failed")

@@ -1,0 +1,155 @@
+"""What a host's code naturally hands the API (read-only arrays, H x W grey, path-like
+objects, devices torch knows), what it checks before the work rather than after, and the
+types it names in its signatures."""
+
+import importlib.resources
+import inspect
+import os
+import typing
+import warnings
+
+import numpy as np
+import pytest
+from PIL import Image
+
+import vsr
+from vsr.atomic_file import atomic_output
+from vsr.imageio import read_image, write_image
+
+
+@pytest.fixture
+def upscaler(weights):
+    return vsr.load_model(weights, device="cpu")
+
+
+def _picture(height: int = 6, width: int = 8, channels: int = 3) -> np.ndarray:
+    rng = np.random.default_rng(5)
+    return rng.integers(0, 256, (height, width, channels), dtype=np.uint8)
+
+
+class _PathLike:
+    """os.PathLike that is not a pathlib.Path, as some hosts' own path types are."""
+
+    def __init__(self, path) -> None:
+        self.path = str(path)
+
+    def __fspath__(self) -> str:
+        return self.path
+
+
+def test_read_only_arrays_are_taken_without_torchs_warning(upscaler, tmp_path):
+    # np.asarray(Image.open(...)) is read-only; torch warned about sharing it, an error
+    # under -W error.
+    Image.fromarray(_picture()).save(tmp_path / "in.png")
+    frozen = np.asarray(Image.open(tmp_path / "in.png"))
+    assert not frozen.flags.writeable
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        image = vsr.upscale_image(upscaler, frozen)
+        frames = vsr.upscale_frames(upscaler, frozen[None])
+    np.testing.assert_array_equal(image, frames[0])
+    np.testing.assert_array_equal(image, vsr.upscale_image(upscaler, frozen.copy()))
+
+
+def test_a_grey_h_by_w_array_comes_back_h_by_w(upscaler):
+    grey = _picture(channels=1)
+    flat = vsr.upscale_image(upscaler, grey[:, :, 0])
+    assert flat.shape == (12, 16)  # was (12, 16, 1), which Image.fromarray cannot take
+    np.testing.assert_array_equal(flat, vsr.upscale_image(upscaler, grey)[:, :, 0])
+
+
+def test_images_by_any_path_like(upscaler, tmp_path):
+    Image.fromarray(_picture()).save(tmp_path / "in.png")
+    out = vsr.upscale_image(upscaler, _PathLike(tmp_path / "in.png"), _PathLike(tmp_path / "o.png"))
+    assert out.shape == (12, 16, 3)  # the path was taken as an array of shape ()
+    np.testing.assert_array_equal(read_image(tmp_path / "o.png"), out)
+
+
+@pytest.mark.parametrize(
+    ("output", "message"),
+    [
+        ("o.xyz", "unknown image type '.xyz'"),
+        ("missing/o.png", "output folder does not exist"),
+        (".", "is a folder"),
+    ],
+)
+def test_an_image_output_is_checked_before_the_upscaling(
+    upscaler, tmp_path, monkeypatch, output, message
+):
+    def upscaling(*args, **kwargs):
+        raise AssertionError("upscaled before the output was checked")
+
+    monkeypatch.setattr("vsr.image.upscale_image", upscaling)
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(vsr.VsrError, match=message):
+        vsr.upscale_image(upscaler, _picture(), output)
+
+
+def test_an_image_another_call_wrote_meanwhile_is_kept(upscaler, tmp_path, monkeypatch):
+    # Two calls for one output both passed the existence check; the later one replaced
+    # the earlier's image and both reported success.
+    import vsr.image
+
+    target = tmp_path / "race.png"
+    upscale = vsr.image.upscale_image
+
+    def the_other_call_finishes_first(*args, **kwargs):
+        Image.new("RGB", (3, 3), "white").save(target)
+        return upscale(*args, **kwargs)
+
+    monkeypatch.setattr("vsr.image.upscale_image", the_other_call_finishes_first)
+    with pytest.raises(vsr.VsrError, match="race.png was written by someone else meanwhile"):
+        vsr.upscale_image(upscaler, _picture(), target)
+    assert Image.open(target).size == (3, 3)
+    assert [p.name for p in tmp_path.iterdir()] == ["race.png"]  # no temporary file left
+
+
+def test_a_no_replace_write_on_a_file_system_without_hard_links(tmp_path, monkeypatch):
+    def no_links(*args):
+        raise PermissionError("hard links not supported")
+
+    monkeypatch.setattr(os, "link", no_links)
+    write_image(tmp_path / "a.png", _picture(), overwrite=False)
+    assert read_image(tmp_path / "a.png").shape == (6, 8, 3)
+    refused = pytest.raises(vsr.VsrError, match="written by someone else")
+    with refused, atomic_output(tmp_path / "a.png", replace=False) as stream:
+        stream.write(b"mine")
+    assert read_image(tmp_path / "a.png").shape == (6, 8, 3)
+    assert [p.name for p in tmp_path.iterdir()] == ["a.png"]
+
+
+@pytest.mark.parametrize("device", ["meta", "mps", "xpu"])
+def test_devices_vsr_does_not_run_on_are_named(weights, device):
+    # meta loaded and failed at the first call; mps, xpu and hpu raised torch's own errors.
+    with pytest.raises(vsr.VsrError, match=f"vsr runs on cpu or cuda, not on {device}"):
+        vsr.load_model(weights, device=device)
+
+
+def test_an_empty_batch_is_told_a_scale_the_model_cannot_do(upscaler):
+    with pytest.raises(vsr.VsrError, match="upscales by 2, not by 3"):
+        vsr.upscale_frames(upscaler, np.zeros((0, 6, 8, 3), np.uint8), scale=3)
+
+
+def test_channels_first_images_get_a_hint(upscaler):
+    with pytest.raises(vsr.VsrError, match=r"not 8 \(channels first\? give H x W x C\)"):
+        vsr.upscale_image(upscaler, _picture().transpose(2, 0, 1))
+
+
+def test_a_scale_given_as_weights_gets_a_hint():
+    with pytest.raises(vsr.VsrError, match=r"not a int \(.*write scale=2\)"):
+        vsr.load_model(2)
+
+
+def test_the_types_the_signatures_name_are_exported_and_resolvable():
+    # get_type_hints raised NameError on upscale_video (EncodeSettings was imported for
+    # type checkers only), which documentation and validation tools call.
+    for name in vsr.__all__:
+        value = getattr(vsr, name)
+        if inspect.isfunction(value):
+            hints = typing.get_type_hints(value)
+            assert "return" in hints, name
+    assert typing.get_type_hints(vsr.upscale_video)["return"] is vsr.RunReport
+    assert typing.get_type_hints(vsr.upscale_video)["settings"] == vsr.EncodeSettings | None
+    assert typing.get_type_hints(vsr.Upscaler.plan_for)["return"] is vsr.TilePlan
+    assert importlib.resources.files("vsr").joinpath("py.typed").is_file()  # PEP 561
+    assert dir(vsr) == sorted({*vsr.__all__, "__version__"})  # once each, no imports
