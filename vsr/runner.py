@@ -227,7 +227,7 @@ def start_upscale(
     if not resume and not overwrite:
         _refuse_a_forgotten_journal(target_path)
     if not _whole_positive(encoders):
-        raise VsrError(f"--encoders must be a whole number >= 1, not {encoders!r}")
+        raise VsrError(f"encoders must be a whole number >= 1, not {encoders!r}")
     if on_frames is not None and not callable(on_frames):
         raise VsrError(f"on_frames must be a function of the frame count, not {on_frames!r}")
     settings = settings or EncodeSettings(codec_is_default=True)

@@ -87,18 +87,18 @@ def plan_geometry(
     """Exact output size and network factor for one clip. Give at most one of the targets;
     with none, the scale defaults to 2. Output size = round(scale x input)."""
     if sum(x is not None for x in (scale, size, height)) > 1:
-        raise VsrError("give only one of --scale, --size and --height")
+        raise VsrError("give only one of scale, size and height (--scale, --size, --height)")
     if size is not None:
         width, out_height = size
     elif height is not None:
         if height <= 0:
-            raise VsrError(f"--height must be positive, not {height}")
+            raise VsrError(f"height must be positive, not {height}")
         out_height = height
         width = round_to_even(in_width * height / in_height)
     else:
         factor = 2.0 if scale is None else float(scale)
         if not factor > 0 or math.isinf(factor):
-            raise VsrError(f"--scale must be a positive number, not {scale}")
+            raise VsrError(f"scale must be a positive number, not {scale}")
         width, out_height = round_half_up(in_width * factor), round_half_up(in_height * factor)
     factor = max(width / in_width, out_height / in_height)
     if factor < 1:

@@ -282,12 +282,12 @@ class EncoderChoice:
             return
         if crf == -1:  # lower values the encoders refuse themselves, with a message
             raise VsrError(
-                f"--crf -1: {self.codec.name} reads it as unset (its default); use 0 or more"
+                f"crf -1: {self.codec.name} reads it as unset (its default); use 0 or more"
             )
         if crf == 0 and self.codec.name == "libsvtav1":
-            raise VsrError("--crf 0: libsvtav1 reads it as unset (its default, 35); use 1 to 63")
+            raise VsrError("crf 0: libsvtav1 reads it as unset (its default, 35); use 1 to 63")
         if crf > 51 and self.codec.name == "libx264":
-            raise VsrError(f"--crf {crf}: libx264 takes 0 to 51")
+            raise VsrError(f"crf {crf}: libx264 takes 0 to 51")
 
 
 @cache

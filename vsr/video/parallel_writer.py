@@ -124,7 +124,7 @@ class ParallelVideoWriter:
         journal: ChunkJournal | None = None,
     ):
         if encoders < 1:
-            raise VsrError(f"--encoders must be at least 1, not {encoders}")
+            raise VsrError(f"encoders must be at least 1, not {encoders}")
         if chunk_frames is not None and chunk_frames < 1:
             raise VsrError(f"chunk_frames must be at least 1, not {chunk_frames}")
         self._writer = VideoWriter(path, source, width, height, settings, overwrite)
