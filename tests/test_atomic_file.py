@@ -4,7 +4,8 @@ import os
 
 import pytest
 
-from vsr.atomic_file import atomic_output
+from vsr.atomic_file import atomic_output, check_can_write
+from vsr.errors import VsrError
 
 
 def test_the_file_appears_complete_with_the_umask_mode(tmp_path):
@@ -26,3 +27,35 @@ def test_a_failed_write_leaves_the_old_file_and_no_temporary(tmp_path):
         raise RuntimeError("interrupted")
     assert (tmp_path / "out.bin").read_bytes() == b"old"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.bin"]
+
+
+@pytest.mark.parametrize(
+    ("kind", "own", "other"),
+    [
+        ("JSON", b'  {"clips": []}', b"\x00\x00\x00\x18ftypisom"),
+        ("HTML", b"<!DOCTYPE html><html>", b'{"a": 1}'),
+        ("CSV", b"size,ms\n128,3.5\n", b"\x89PNG\r\n\x1a\n\x00\x00"),
+        ("PNG", b"\x89PNG\r\n\x1a\n\x00\x00", b"size,ms\n"),
+    ],
+)
+def test_a_report_replaces_its_own_kind_only(tmp_path, kind, own, other):
+    # `--json clip.mp4` or `--report IN/a.mp4` replaced the video with a JSON report.
+    (tmp_path / "own").write_bytes(own)
+    (tmp_path / "other").write_bytes(other)
+    (tmp_path / "empty").write_bytes(b"")
+    check_can_write(tmp_path / "own", kind)
+    check_can_write(tmp_path / "empty", kind)
+    check_can_write(tmp_path / "new", kind)
+    with pytest.raises(VsrError, match=f"other exists and is not an? {kind}.*; vsr will not"):
+        check_can_write(tmp_path / "other", kind)
+    assert (tmp_path / "other").read_bytes() == other
+
+
+def test_a_folder_that_cannot_be_written_is_named_not_the_temporary(tmp_path, monkeypatch):
+    def denied(*args, **kwargs):
+        raise PermissionError(13, "Permission denied", str(tmp_path / ".x.png.abc.tmp"))
+
+    monkeypatch.setattr("tempfile.mkstemp", denied)
+    with pytest.raises(PermissionError) as caught, atomic_output(tmp_path / "x.png"):
+        pass
+    assert caught.value.filename == str(tmp_path / "x.png")

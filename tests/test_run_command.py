@@ -536,11 +536,15 @@ def test_a_report_path_that_cannot_be_written_is_refused_before_upscaling(
     clip = make_bench_clip(clips / "a.mkv", 64, 48, 2)
     source, out = (clips, tmp_path / "out") if folder_input else (clip, tmp_path / "a_x2.mkv")
     (tmp_path / "file").write_text("x")
-    for report in (tmp_path, tmp_path / "file" / "run.json"):
+    kept = clip.read_bytes()
+    # The last: one of the input clips, which a report was written over.
+    for report in (tmp_path, tmp_path / "file" / "run.json", clip):
         args = ["run", str(source), str(out), "--weights", str(weights), "--device", "cpu"]
         assert main([*args, "--quiet", "--report", str(report)]) == 2
         errors = capsys.readouterr().err.strip().splitlines()
         assert len(errors) == 1 and errors[0].startswith("vsr: error: ")
+    assert "a.mkv exists and is not a JSON file" in errors[0]
+    assert clip.read_bytes() == kept
     assert not out.exists()  # refused before any work
 
 

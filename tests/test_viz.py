@@ -90,3 +90,19 @@ def test_command_writes_the_grid_png(tmp_path, small_imdn, capsys):
     assert "CCA gates" in capsys.readouterr().out
     assert main([*argv[:3], "--block", "9", "--weights", str(weights), "-o", str(out)]) == 2
     assert "between 1 and 3" in capsys.readouterr().err
+
+
+def test_the_grid_never_replaces_the_input_or_a_file_that_is_no_image(tmp_path, small_imdn, capsys):
+    weights = tmp_path / "small.safetensors"
+    save_weights(small_imdn, weights)
+    image = tmp_path / "in.png"
+    write_image(image, np.random.default_rng(0).integers(0, 256, (9, 11, 3), dtype=np.uint8))
+    before = image.read_bytes()
+    argv = ["viz", "feature-maps", str(image), "--block", "1", "--weights", str(weights), "-o"]
+    assert main([*argv, str(image)]) == 2  # was written over
+    assert "is the input image" in capsys.readouterr().err
+    assert image.read_bytes() == before
+    (tmp_path / "notes.png").write_text("my notes, misnamed")
+    assert main([*argv, str(tmp_path / "notes.png")]) == 2
+    assert "is not an image" in capsys.readouterr().err
+    assert (tmp_path / "notes.png").read_text() == "my notes, misnamed"

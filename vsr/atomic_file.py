@@ -26,7 +26,12 @@ def atomic_output(
     without an exception; the target's folder must exist. With ``replace=False`` a file
     that appeared at ``path`` meanwhile (another writer's) is kept, and VsrError raised."""
     path = Path(path)
-    handle, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        handle, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    except OSError as error:
+        # Said of the file the user asked for, not of the hidden temporary name.
+        error.filename = str(path)
+        raise
     try:
         with os.fdopen(handle, mode, **open_args) as stream:
             yield stream
@@ -75,11 +80,15 @@ def _umask() -> int:
     return mask
 
 
-def check_can_write(path: Path | None) -> None:
-    """A file can be written at `path`: it is not a folder, and its folder exists or can be
-    made (missing folders are created when the file is written, as for `vsr run --report`)."""
+def check_can_write(path: str | os.PathLike | None, kind: str | None = None) -> None:
+    """A file can be written at `path`: it is not a folder, its folder exists or can be made
+    (missing folders are created when the file is written, as for `vsr run --report`) and
+    may be written. A report or picture vsr writes (``kind``: "JSON", "CSV", "HTML", "PNG"
+    or "image") replaces an earlier one of its kind, never another file: `--json clip.mp4`
+    or `--report IN/a.mp4` was a slip that cost the video."""
     if path is None:
         return
+    path = Path(path)
     if path.is_dir():
         raise VsrError(f"{path} is a folder; give a file name")
     folder = path.parent
@@ -87,3 +96,59 @@ def check_can_write(path: Path | None) -> None:
         folder = folder.parent
     if not folder.is_dir():
         raise VsrError(f"cannot write {path}: {folder} is a file, not a folder")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise VsrError(f"cannot write {path}: {folder} is not writable")
+    if kind is not None and path.exists() and not is_of_kind(path, kind):
+        raise VsrError(
+            f"{path} exists and is not {_KIND_NAMES[kind]}; vsr will not write over it "
+            "(remove it, or choose another name)"
+        )
+
+
+_KIND_NAMES = {
+    "JSON": "a JSON file",
+    "HTML": "an HTML file",
+    "CSV": "a CSV file",
+    "PNG": "a PNG image",
+    "image": "an image",
+}
+
+
+_PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+
+
+def is_of_kind(path: Path, kind: str) -> bool:
+    """Whether the file at ``path`` is a ``kind`` file (or empty), judged by its first bytes."""
+    try:
+        with open(path, "rb") as stream:
+            head = stream.read(4096)
+    except OSError:
+        return False  # unreadable: not something to replace unseen
+    if not head:
+        return True
+    if kind == "JSON":
+        return head.lstrip()[:1] in (b"{", b"[")
+    if kind == "HTML":
+        start = head.lstrip().lower()
+        return start.startswith((b"<!doctype html", b"<html"))
+    if kind == "CSV":
+        return b"\0" not in head and _is_text(head)
+    if kind == "PNG":
+        return head.startswith(_PNG_SIGNATURE)
+    if kind == "image":
+        from PIL import Image, UnidentifiedImageError
+
+        try:
+            with Image.open(path):
+                return True
+        except (UnidentifiedImageError, OSError):
+            return False
+    raise ValueError(f"unknown kind of file {kind!r}")
+
+
+def _is_text(head: bytes) -> bool:
+    try:
+        head.decode("utf-8")
+    except UnicodeDecodeError as error:
+        return error.start >= len(head) - 3  # a character cut at the end of the read
+    return True

@@ -182,12 +182,10 @@ def run(args: argparse.Namespace) -> int:
         raise VsrError(f"--max-size must be at least 1, not {args.max_size}")
     stem = args.out if args.out is not None else Path("pressure")
     # Checked now, not after minutes of measuring.
-    for path in [args.json] + (
-        [stem.with_name(stem.name + ".csv"), stem.with_name(stem.name + ".png")]
-        if args.pressure
-        else []
-    ):
-        check_can_write(path)
+    check_can_write(args.json, "JSON")
+    if args.pressure:
+        check_can_write(stem.with_name(stem.name + ".csv"), "CSV")
+        check_can_write(stem.with_name(stem.name + ".png"), "PNG")
     if args.pressure:
         return _pressure(args)
     if args.model_only:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from vsr.atomic_file import check_can_write
 from vsr.errors import VsrError
 from vsr.report import write_json
 
@@ -55,6 +56,7 @@ def run(args: argparse.Namespace) -> int:
     datasets = [Path(d) for d in args.datasets]
     if args.json and not Path(args.json).parent.is_dir():
         raise VsrError(f"folder for --json does not exist: {Path(args.json).parent}")
+    check_can_write(args.json, "JSON")  # now, not after the scoring
     for dataset in datasets:
         check_dataset(dataset)
     from vsr.api import load_model

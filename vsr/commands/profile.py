@@ -38,6 +38,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from vsr.atomic_file import check_can_write
     from vsr.bench_model import parse_frame_size
     from vsr.errors import VsrError
     from vsr.models import create_model, load_weights
@@ -52,6 +53,7 @@ def run(args: argparse.Namespace) -> int:
     from vsr.upscale import resolve_device
     from vsr.weights import resolve_weights
 
+    check_can_write(args.json, "JSON")  # now, not after the timing
     output = parse_frame_size(args.output) if args.output else None
     width, height = parse_frame_size(args.size or "256x256")
     device = resolve_device(args.device)

@@ -22,8 +22,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from vsr.atomic_file import check_can_write
     from vsr.htmlreport import write_report
 
+    check_can_write(args.output, "HTML")  # not a report given as input, nor a video
     write_report(args.reports, args.output, title=args.title)
     print(f"wrote {args.output}")
     return 0

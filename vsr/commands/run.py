@@ -231,7 +231,7 @@ def run(args: argparse.Namespace) -> int:
         )
     from vsr.atomic_file import check_can_write
 
-    check_can_write(args.report)  # now, not after hours of upscaling
+    check_can_write(args.report, "JSON")  # now, not after hours of upscaling
     target = _target(args)
     clip = _clip_options(args)
     from tqdm import tqdm

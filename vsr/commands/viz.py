@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+from pathlib import Path
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -27,15 +28,21 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run_feature_maps(args: argparse.Namespace) -> int:
+    from vsr.atomic_file import check_can_write
     from vsr.errors import VsrError
     from vsr.featuremaps import capture, image_to_tensor, tile_grid
-    from vsr.imageio import read_image, write_image
+    from vsr.imageio import check_image_output, read_image, write_image
     from vsr.models import load_weights
     from vsr.upscale import resolve_device
     from vsr.weights import resolve_weights
 
     if args.tile < 8:
         raise VsrError("--tile must be at least 8 pixels")
+    output = Path(args.output)
+    if output.exists() and output.resolve() == Path(args.image).resolve():
+        raise VsrError(f"{output} is the input image; choose another output name")
+    check_can_write(output, "image")
+    check_image_output(output)
     device = resolve_device(args.device)
     model = load_weights(resolve_weights(args.weights, args.scale), device)
     image = image_to_tensor(read_image(args.image), model.input_multiple).to(device)
