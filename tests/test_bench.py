@@ -411,6 +411,8 @@ def test_bench_flags_of_the_other_mode_are_one_clear_error(flags, message, capsy
         (["--pressure", "--scale", "5"], "--scale must be 2, 3 or 4"),
         (["--variant", ""], "--variant needs a configuration"),
         (["--variant", "fp16", "--variant", " , "], "--variant needs a configuration"),
+        # An allocator traceback before:
+        (["--model-only", "--sizes", "99999x99999"], "IMDN x2 on a 99999x99999 input needs"),
     ],
 )
 def test_bench_mistakes_are_one_line_before_anything_is_measured(flags, message, capsys):

@@ -99,3 +99,31 @@ def test_a_normal_checkpoint_still_loads(tmp_path):
     assert (loaded.arch, loaded.scale) == ("imdn", 3)
     for key, value in model.state_dict().items():
         assert torch.equal(loaded.state_dict()[key], value)
+
+
+@pytest.mark.parametrize(
+    ("arch", "change", "message"),
+    [
+        ("imdn", {"upsampler.0.weight": None}, "has no upsampler.0.weight"),
+        ("imdn_rtc", {"model.2.weight": None}, "has no model.2.weight"),
+        ("imdn", {"upsampler.0.weight": torch.tensor(1.0)}, r"shape \(\), not that of a conv"),
+        ("imdn", {"IMDB1.c1.weight": torch.zeros(3)}, r"shape \(3,\), not that of a conv"),
+        ("imdn_rte", {"block1.c1.weight": torch.tensor(2.0)}, "not that of a convolution"),
+    ],
+)
+def test_a_recognised_checkpoint_missing_a_key_tensor_is_one_clear_error(
+    tmp_path, arch, change, message
+):
+    # Was a KeyError or IndexError traceback from the architecture's detection.
+    from vsr.errors import VsrError
+    from vsr.models import load_weights
+
+    state = create_model(arch, 2).state_dict()
+    for key, value in change.items():
+        if value is None:
+            del state[key]
+        else:
+            state[key] = value
+    save_file({k: v.contiguous() for k, v in state.items()}, str(tmp_path / "odd.safetensors"))
+    with pytest.raises(VsrError, match=message):
+        load_weights(tmp_path / "odd.safetensors")

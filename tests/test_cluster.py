@@ -248,6 +248,18 @@ def test_ray_auto_without_a_cluster_says_what_to_do(monkeypatch):
         cluster.connect("auto")
 
 
+@pytest.mark.parametrize("address", ["127.0.0.1:1", "ray://127.0.0.1:1"])
+def test_an_address_nobody_answers_on_is_told_at_once(monkeypatch, address):
+    # ray.init waited for minutes, printing its own warnings.
+    ray = pytest.importorskip("ray")
+    from vsr import cluster
+
+    monkeypatch.setattr(ray, "is_initialized", lambda: False)
+    monkeypatch.setattr(ray, "init", lambda **options: pytest.fail("ray.init was called"))
+    with pytest.raises(VsrError, match=rf"cannot reach the Ray cluster at {address} \(Conn"):
+        cluster.connect(address)
+
+
 def test_two_clips_of_one_output_name_are_refused_as_in_a_local_run(tmp_path, monkeypatch):
     pytest.importorskip("ray")  # the README's test set-up installs no Ray
     from vsr import cluster

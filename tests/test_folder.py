@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import json
 import os
+import re
 import threading
 import time
 from collections.abc import Callable
@@ -270,6 +271,7 @@ def test_an_empty_file_does_not_hold_off_idle_exit(tmp_path):
     [
         (["--watch-interval", "0"], "--watch-interval must be more than 0"),
         (["--watch-interval", "-1"], "--watch-interval must be more than 0"),
+        (["--watch-interval", "inf"], "--watch-interval must be .* at most a day"),  # overflowed
         (["--idle-exit", "-5"], "--idle-exit must be 0 seconds or more"),
     ],
 )
@@ -279,7 +281,27 @@ def test_watch_timings_out_of_range_are_one_clear_error(tmp_path, flags, message
     status = main(["run", str(clips), str(tmp_path / "out"), "--watch", "--device", "cpu", *flags])
     assert status == 2
     lines = capsys.readouterr().err.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith(f"vsr: error: {message}")
+    assert len(lines) == 1 and re.match(f"vsr: error: {message}", lines[0])
+
+
+@pytest.mark.parametrize("watch", [False, True])
+def test_an_output_folder_that_cannot_be_written_stops_the_run_at_once(
+    tmp_path, monkeypatch, capsys, watch
+):
+    # Every clip was upscaled and then failed to be written (exit 1). Tests run as root,
+    # who may write anywhere: the folder's permission is what os.access says.
+    clips, out = tmp_path / "in", tmp_path / "out"
+    clips.mkdir()
+    out.mkdir()
+    (clips / "a.mp4").write_bytes(b"")
+    real_access = os.access
+    monkeypatch.setattr(
+        os, "access", lambda path, mode: Path(path) != out and real_access(path, mode)
+    )
+    watching = ["--watch", "--idle-exit", "0"] if watch else []
+    assert main(["run", str(clips), str(out), "--device", "cpu", *watching]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert lines == [f"vsr: error: {out}: output folder is not writable"]
 
 
 def test_a_report_path_that_is_a_folder_is_one_clear_error(tmp_path):

@@ -295,6 +295,8 @@ def test_output_geometry_rounds_and_picks_the_next_larger_network():
             parse_size(bad)
     with pytest.raises(VsrError, match="largest"):
         plan_geometry(64, 48, scale=5)
+    with pytest.raises(VsrError, match="largest"):
+        plan_geometry(64, 48, scale=1e308)  # was an OverflowError traceback
     with pytest.raises(VsrError, match="only upscales"):
         plan_geometry(64, 48, size=(32, 24))
 

@@ -6,7 +6,9 @@ import csv
 import importlib
 import json
 import math
+import os
 import sys
+from pathlib import Path
 from types import ModuleType
 
 import numpy as np
@@ -363,3 +365,16 @@ def test_vsr_weights_export_writes_the_network_of_a_stopped_run(tmp_path, monkey
     ]:
         assert main(["weights", "export", *args]) == 2
         assert message in capsys.readouterr().err
+    # A folder, and a folder that cannot be written: were tracebacks. As root the permission
+    # bits stop nothing: os.access is what vsr asks.
+    taken = tmp_path / "taken.safetensors"
+    taken.mkdir()
+    assert main(["weights", "export", str(checkpoint), str(taken), "--overwrite"]) == 2
+    assert f"{taken} is a folder; give a .safetensors file name" in capsys.readouterr().err
+    shut = tmp_path / "shut"
+    shut.mkdir()
+    real_access = os.access
+    monkeypatch.setattr(os, "access", lambda p, mode: Path(p) != shut and real_access(p, mode))
+    assert main(["weights", "export", str(checkpoint), str(shut / "w.safetensors")]) == 2
+    assert f"{shut} is not writable" in capsys.readouterr().err
+    assert list(shut.iterdir()) == []

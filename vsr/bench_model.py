@@ -22,7 +22,7 @@ from vsr.bench_kernels import KernelTime, profile_kernels
 from vsr.errors import VsrError, first_line
 from vsr.ops.cuda_graph import GraphedNetwork
 from vsr.ops.mixed_precision import input_dtype
-from vsr.profiling import peak_memory, time_forward
+from vsr.profiling import check_memory, peak_memory, time_forward
 from vsr.text_table import text_table
 from vsr.upscale import (
     PRECISIONS,
@@ -158,6 +158,9 @@ def time_model(
         for size_name, (width, height) in sizes:
             if width % multiple or height % multiple:
                 raise VsrError(f"{label} needs sides that are multiples of {multiple}: {size_name}")
+            # Before the input is made: 99999x99999 was an allocator traceback.
+            dtype = PRECISIONS[precision]
+            check_memory(model, (height, width), device, label, dtype, batch, "--sizes")
             generator = torch.Generator().manual_seed(0)
             x = torch.rand(batch, 3, height, width, generator=generator)
             x = x.to(device, input_dtype(PRECISIONS[precision]))

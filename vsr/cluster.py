@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import sys
 import threading
 import time
@@ -65,6 +66,8 @@ def connect(address: str | None, num_cpus: int | None = None) -> bool:
     ray = import_ray()
     if ray.is_initialized():
         return False
+    if address:
+        check_reachable(address)
     # Workers report through their results; their own log lines would only clutter.
     options: dict[str, Any] = {
         "include_dashboard": False,
@@ -91,6 +94,23 @@ def connect(address: str | None, num_cpus: int | None = None) -> bool:
     finally:
         _rearm_sigterm(term_handler)
     return True
+
+
+def check_reachable(address: str, timeout_s: float = 10.0) -> None:
+    """A cluster's HOST:PORT (or ray://HOST:PORT) answers on its port: ray.init waits for a
+    host that does not exist or a port nobody listens on for minutes, printing its own
+    warnings, rather than failing. Anything else ("auto") is left to Ray."""
+    host, _, port = address.removeprefix("ray://").rpartition(":")
+    if not host or not port.isdigit():
+        return
+    try:
+        socket.create_connection((host.strip("[]"), int(port)), timeout=timeout_s).close()
+    except OSError as error:
+        reason = "no answer" if isinstance(error, TimeoutError) else error.strerror or error
+        raise VsrError(
+            f"cannot reach the Ray cluster at {address} ({reason}); is `ray start --head` "
+            "running there, and is the port open?"
+        ) from None
 
 
 def disconnect() -> None:

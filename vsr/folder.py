@@ -14,6 +14,7 @@ once, and a failed clip is retried only if the file changes.
 
 from __future__ import annotations
 
+import os
 import sys
 import threading
 import time
@@ -135,6 +136,9 @@ def check_folders(in_dir: Path, out_dir: Path) -> None:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as error:
         raise VsrError(f"cannot create output folder {out_dir}: {error.strerror}") from None
+    # Told once now, rather than as every clip's failure after its upscaling.
+    if not os.access(out_dir, os.W_OK | os.X_OK):
+        raise VsrError(f"{out_dir}: output folder is not writable")
 
 
 def _log_done(clip: Path, report: RunReport, log) -> None:
@@ -305,8 +309,11 @@ def watch_folder(
     `summary` as they happen, so a caller still has them after Ctrl-C. `clock` and `sleep`
     stand in for time in tests.
     """
-    if not interval_s > 0:
-        raise VsrError(f"--watch-interval must be more than 0 seconds, not {interval_s:g}")
+    # A day at most: time.sleep refuses more than a C long of seconds (inf overflowed).
+    if not 0 < interval_s <= 86400:
+        raise VsrError(
+            f"--watch-interval must be more than 0 seconds and at most a day, not {interval_s:g}"
+        )
     if idle_exit_s is not None and not idle_exit_s >= 0:
         raise VsrError(f"--idle-exit must be 0 seconds or more, not {idle_exit_s:g}")
     check_folders(in_dir, out_dir)

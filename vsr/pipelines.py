@@ -15,6 +15,7 @@ from pathlib import Path
 from vsr.bundled import bundled_folder
 from vsr.errors import VsrError
 from vsr.ops.compiled import MODES
+from vsr.upscale import PRECISIONS
 
 PIPELINES_DIR = bundled_folder("pipelines")
 
@@ -57,6 +58,8 @@ def load_preset(name_or_path: str) -> Preset:
     looks_like_path = "/" in name_or_path or name_or_path.endswith(".toml")
     path = Path(name_or_path) if looks_like_path else PIPELINES_DIR / f"{name_or_path}.toml"
     if not path.is_file():
+        if path.is_dir():
+            raise VsrError(f"{path} is a folder; give a pipeline's .toml file")
         if looks_like_path:
             raise VsrError(f"pipeline file {path} not found")
         if not PIPELINES_DIR.is_dir():  # a bare copy of vsr/, built without pyproject.toml
@@ -78,12 +81,25 @@ def load_preset(name_or_path: str) -> Preset:
     if not isinstance(options, dict):
         raise VsrError(f"pipeline {path}: [options] must be a table of key = value")
     if "max_memory" in data:
+        if not isinstance(data["max_memory"], str | int) or isinstance(data["max_memory"], bool):
+            raise VsrError(f'pipeline {path}: max_memory must be a size such as "8GiB"')
         data["max_memory"] = parse_memory(data["max_memory"])
     typed = [("crf", int), ("batch", int), ("encoders", int), ("codec", str), ("preset", str)]
+    typed += [("pix_fmt", str), ("precision", str)]
     typed += [(name, bool) for name in ("channels_last", "cuda_graphs")]
     for key, kind in typed:
-        if key in data and not isinstance(data[key], kind):
+        # TOML's true is a Python bool, which is an int too: not a batch size.
+        wrong_bool = kind is int and isinstance(data.get(key), bool)
+        if key in data and (not isinstance(data[key], kind) or wrong_bool):
             raise VsrError(f"pipeline {path}: {key} must be a {kind.__name__}")
+    for key in ("batch", "encoders"):
+        if key in data and data[key] < 1:
+            raise VsrError(f"pipeline {path}: {key} must be at least 1, not {data[key]}")
+    if data.get("precision", "fp32") not in PRECISIONS:
+        raise VsrError(
+            f"pipeline {path}: precision must be one of {', '.join(PRECISIONS)}, "
+            f"not {data['precision']!r}"
+        )
     compile_mode = data.get("compile", False)
     if not isinstance(compile_mode, bool) and compile_mode not in MODES:
         raise VsrError(

@@ -280,18 +280,26 @@ def device_memory(device: torch.device) -> int:
     return host_memory_bytes() or 0
 
 
-def check_memory(model: nn.Module, size: tuple[int, int], device: torch.device, label: str) -> None:
+def check_memory(
+    model: nn.Module,
+    size: tuple[int, int],
+    device: torch.device,
+    label: str,
+    dtype: torch.dtype = torch.float32,
+    frames: int = 1,
+    flag: str = "--size",
+) -> None:
     """Refuse an input that cannot fit before allocating it: a huge --size would otherwise
     end in an allocator traceback, or worse, in the kernel killing the process."""
     from vsr.upscale import bytes_per_pixel
 
     height, width = size
-    needed = height * width * bytes_per_pixel(model, torch.float32)
+    needed = frames * height * width * bytes_per_pixel(model, dtype)
     available = device_memory(device)
     if needed > available:
         raise VsrError(
             f"{label} on a {width}x{height} input needs about {_human(needed, 'B')} of "
-            f"memory and {device} has {_human(available, 'B')}; use a smaller --size"
+            f"memory and {device} has {_human(available, 'B')}; use a smaller {flag}"
         )
 
 

@@ -167,6 +167,12 @@ def check_scale(scale: object) -> int | None:
     return int(scale)
 
 
+def _not_a_weights_file(path: Path) -> str:
+    if path.is_dir():
+        return f"{path} is a folder; give a weights file in it"
+    return f"weights file not found: {path}"
+
+
 def resolve_weights(weights: str | os.PathLike | None, scale: int | None = None) -> Path:
     """A weights file from a path, a manifest name, or None (our default for the scale).
 
@@ -180,7 +186,7 @@ def resolve_weights(weights: str | os.PathLike | None, scale: int | None = None)
     if isinstance(weights, os.PathLike):
         path = Path(weights).expanduser()
         if not path.is_file():
-            raise VsrError(f"weights file not found: {weights}")
+            raise VsrError(_not_a_weights_file(path))
         return path
     path = Path(weights).expanduser() if weights is not None else None
     # A known name means its entry: a file of that name in the working folder, put there by
@@ -213,8 +219,8 @@ def resolve_weights(weights: str | os.PathLike | None, scale: int | None = None)
         if entry.get("url"):
             return download(weights)
         return _shipped(weights, entry)
-    if path.suffix or os.sep in weights:
-        raise VsrError(f"weights file not found: {weights}")
+    if path.suffix or os.sep in weights or path.is_dir():
+        raise VsrError(_not_a_weights_file(path))
     raise VsrError(f"unknown weights {weights!r}: not a file; known names: {', '.join(manifest)}")
 
 

@@ -51,7 +51,7 @@ def run(args: argparse.Namespace) -> int:
     )
     from vsr.report import write_json
     from vsr.upscale import resolve_device
-    from vsr.weights import resolve_weights
+    from vsr.weights import check_scale, resolve_weights
 
     check_can_write(args.json, "JSON")  # now, not after the timing
     output = parse_frame_size(args.output) if args.output else None
@@ -66,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
         models = [(model_label(model), model)]
         weights = str(path)
     elif args.model:
-        model = create_model(args.model, args.scale or 2)
+        model = create_model(args.model, 2 if args.scale is None else check_scale(args.scale))
         models = [(model_label(model), model)]
     else:
         models = known_models()

@@ -127,9 +127,18 @@ def detect_architecture(state: dict[str, torch.Tensor]) -> tuple[str, int, dict[
     def count(pattern: str) -> int:
         return sum(1 for key in state if re.fullmatch(pattern, key))
 
+    def out_channels(weight_key: str) -> int:
+        # A damaged or hand-made file may lack the tensor or hold a scalar there.
+        if weight_key not in state:
+            raise VsrError(f"looks like an IMDN-family checkpoint but has no {weight_key}")
+        if state[weight_key].dim() != 4:
+            shape = tuple(state[weight_key].shape)
+            raise VsrError(f"{weight_key} has shape {shape}, not that of a convolution")
+        return state[weight_key].shape[0]
+
     def factor(weight_key: str) -> int:
         # The upsampler conv has 3 * factor**2 output channels.
-        channels = state[weight_key].shape[0]
+        channels = out_channels(weight_key)
         root = math.isqrt(channels // 3)
         if channels % 3 or root * root * 3 != channels:
             raise VsrError(f"upsampler has {channels} channels, not 3 x a square")
@@ -137,10 +146,10 @@ def detect_architecture(state: dict[str, torch.Tensor]) -> tuple[str, int, dict[
 
     if "model.0.weight" in state and "model.1.sub.0.c1.weight" in state:
         blocks = count(r"model\.1\.sub\.\d+\.c1\.weight")
-        features = state["model.0.weight"].shape[0]
+        features = out_channels("model.0.weight")
         return "imdn_rtc", factor("model.2.weight"), {"features": features, "blocks": blocks}
     if "block1.c1.weight" in state:
-        features = state["block1.c1.weight"].shape[0]
+        features = out_channels("block1.c1.weight")
         blocks = count(r"block\d+\.c1\.weight")
         return (
             "imdn_rte",
@@ -149,7 +158,7 @@ def detect_architecture(state: dict[str, torch.Tensor]) -> tuple[str, int, dict[
         )
     if "IMDB1.c1.weight" in state:
         blocks = count(r"IMDB\d+\.c1\.weight")
-        features = state["IMDB1.c1.weight"].shape[0]
+        features = out_channels("IMDB1.c1.weight")
         if "fea_conv.0.weight" in state:
             return "imdn_as", 1, {"features": features, "blocks": blocks}
         return "imdn", factor("upsampler.0.weight"), {"features": features, "blocks": blocks}
@@ -221,6 +230,10 @@ def save_weights(
     path = Path(path)
     if not path.parent.is_dir():
         raise VsrError(f"cannot write {path}: no folder {path.parent}")
+    if path.is_dir():
+        raise VsrError(f"{path} is a folder; give a .safetensors file name")
+    if not os.access(path.parent, os.W_OK | os.X_OK):  # safetensors would say it in its own type
+        raise VsrError(f"cannot write {path}: {path.parent} is not writable")
     model = _unwrapped(model)
     extra = {str(key): str(value) for key, value in (metadata or {}).items()}
     info = {"arch": model.arch, "scale": str(model.scale), **extra}

@@ -129,7 +129,9 @@ def load_config(
             values = tomllib.loads(path.read_text())
         except FileNotFoundError:
             raise VsrError(f"config file not found: {path}") from None
-        except tomllib.TOMLDecodeError as error:
+        except IsADirectoryError:
+            raise VsrError(f"{path} is a folder; give the config's .toml file") from None
+        except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
             raise VsrError(f"{path} is not valid TOML: {error}") from None
         for key in PATH_FIELDS:
             if key in values:

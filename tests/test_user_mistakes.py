@@ -1,0 +1,43 @@
+"""Mistakes an audit of the command line found ending in a traceback or a misleading line;
+each is now one `vsr: error: ...` line, exit 2, with nothing written."""
+
+import pytest
+from media import make_clip
+
+from vsr.cli import main
+
+
+def _one_error_line(capsys) -> str:
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert line.startswith("vsr: error: ")
+    return line.removeprefix("vsr: error: ")
+
+
+@pytest.mark.parametrize("flag", ["--weights", "--pipeline"])
+def test_a_folder_given_for_a_file_is_called_a_folder(tmp_path, flag, capsys):
+    # Was "weights file not found" or "pipeline file ... not found".
+    make_clip(tmp_path / "in.mp4", 16, 16, frames=2, audio=False)
+    argv = ["run", str(tmp_path / "in.mp4"), str(tmp_path / "out.mp4"), flag, str(tmp_path)]
+    assert main(argv) == 2
+    assert _one_error_line(capsys).startswith(f"{tmp_path} is a folder; give a")
+
+
+@pytest.mark.parametrize(
+    ("content", "message"),
+    [(b"steps = \xff\xfe\n", "is not valid TOML"), (None, "is a folder; give the config's")],
+)
+def test_a_training_config_that_is_no_text_or_a_folder(tmp_path, content, message, capsys):
+    # Were a UnicodeDecodeError and an IsADirectoryError traceback.
+    config = tmp_path / "config.toml"
+    if content is None:
+        config.mkdir()
+    else:
+        config.write_bytes(content)
+    assert main(["train", "--config", str(config)]) == 2
+    assert message in _one_error_line(capsys)
+
+
+def test_a_scale_below_one_for_a_profiled_model_is_refused(capsys):
+    # --scale 0 profiled x2 without a word.
+    assert main(["profile", "--model", "imdn", "--scale", "0", "--size", "32x32"]) == 2
+    assert _one_error_line(capsys) == "scale must be a whole number >= 1, not 0"
