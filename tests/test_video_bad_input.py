@@ -304,3 +304,17 @@ def test_a_temporary_file_the_folder_cannot_hold_is_one_clear_error(clip, tmp_pa
     with pytest.raises(VsrError, match=r"cannot write there \(File name too long\)"):
         writer_for(clip, tmp_path / ("o" * 246 + ".mkv"))
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".o")]  # nothing half-made
+
+
+def test_a_clip_that_cannot_be_read_is_not_called_damaged(clip, monkeypatch):
+    # Tests run as root, who reads every file: the refusal is FFmpeg's, stood in for.
+    import errno
+
+    import av
+
+    def refused(path, *args, **kwargs):
+        raise av.error.PermissionError(errno.EACCES, "Permission denied", str(path))
+
+    monkeypatch.setattr("vsr.video.reader.open_source", refused)
+    with pytest.raises(VsrError, match=r"clip.mkv: cannot be read \(Permission denied\)$"):
+        VideoReader(clip)

@@ -98,6 +98,8 @@ def _open_input(path: Path) -> av.container.InputContainer:
     try:
         return open_source(path)
     except av.error.FFmpegError as error:
+        if isinstance(error, av.error.PermissionError):  # the file may be fine
+            raise VsrError(f"{path}: cannot be read ({error.strerror})") from None
         raise VsrError(
             f"{path}: not a readable media file (truncated or damaged?): {error.strerror}"
         ) from None
