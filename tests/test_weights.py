@@ -122,6 +122,10 @@ def test_a_cache_folder_that_cannot_exist_is_a_clear_error(
     monkeypatch.setenv("VSR_CACHE", str(blocker / "cache"))
     with pytest.raises(VsrError, match="cannot use the weights cache.*VSR_CACHE"):
         weights.download("good")
+    # VSR_CACHE naming a file: was "cannot download URL: Not a directory", blaming the URL.
+    monkeypatch.setenv("VSR_CACHE", str(blocker))
+    with pytest.raises(VsrError, match=r"weights cache .*a-file \(Not a directory\); set VSR"):
+        weights.download("good")
 
 
 def test_an_install_without_the_checkout_folders_says_so(tmp_path, monkeypatch) -> None:

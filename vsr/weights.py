@@ -9,6 +9,7 @@ entry:
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import numbers
@@ -269,6 +270,8 @@ def fetch(url: str, sha256: str, target: Path) -> Path:
     """Download url to target atomically, refusing content whose sha256 differs."""
     try:
         make_private_folder(target.parent)
+        if not target.parent.is_dir():  # a file by that name, which is not made again
+            raise NotADirectoryError(errno.ENOTDIR, os.strerror(errno.ENOTDIR))
     except OSError as error:
         raise VsrError(
             f"cannot use the weights cache {target.parent} ({error.strerror}); set VSR_CACHE"
