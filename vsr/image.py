@@ -40,7 +40,9 @@ def output_scale(upscaler: Upscaler, scale: int | None) -> int:
     for (IMDN_AS loaded for x3 enlarges by 3, though the network itself is same-size)."""
     from vsr.weights import check_scale
 
-    scale = upscaler.output_scale if (scale := check_scale(scale)) is None else scale
+    scale = check_scale(scale)
+    if scale is None:
+        scale = upscaler.output_scale
     if upscaler.scale not in (scale, 1):  # here, so that an empty batch is told too
         raise VsrError(f"the model upscales by {upscaler.scale}, not by {scale}")
     return scale

@@ -186,7 +186,6 @@ def run(args: argparse.Namespace) -> int:
     if args.pressure:
         check_can_write(stem.with_name(stem.name + ".csv"), "CSV")
         check_can_write(stem.with_name(stem.name + ".png"), "PNG")
-    if args.pressure:
         return _pressure(args)
     if args.model_only:
         return _model_only(args)
