@@ -33,6 +33,7 @@ def test_a_failed_write_leaves_the_old_file_and_no_temporary(tmp_path):
     ("kind", "own", "other"),
     [
         ("JSON", b'  {"clips": []}', b"\x00\x00\x00\x18ftypisom"),
+        ("JSON", b'\xef\xbb\xbf{"clips": []}', b'[data]\ntrain = "x"\n'),  # BOM; TOML's [
         ("HTML", b"<!DOCTYPE html><html>", b'{"a": 1}'),
         ("CSV", b"size,ms\n128,3.5\n", b"\x89PNG\r\n\x1a\n\x00\x00"),
         ("PNG", b"\x89PNG\r\n\x1a\n\x00\x00", b"size,ms\n"),
@@ -59,3 +60,13 @@ def test_a_folder_that_cannot_be_written_is_named_not_the_temporary(tmp_path, mo
     with pytest.raises(PermissionError) as caught, atomic_output(tmp_path / "x.png"):
         pass
     assert caught.value.filename == str(tmp_path / "x.png")
+
+
+def test_a_fifo_or_a_link_to_nothing_is_refused_without_being_opened(tmp_path):
+    # Reading a FIFO to judge its kind waited for ever.
+    os.mkfifo(tmp_path / "rep.json")
+    with pytest.raises(VsrError, match="rep.json exists and is not a regular file"):
+        check_can_write(tmp_path / "rep.json", "JSON")
+    (tmp_path / "gone.json").symlink_to(tmp_path / "nothing")
+    with pytest.raises(VsrError, match="gone.json exists and is not a regular file"):
+        check_can_write(tmp_path / "gone.json", "JSON")

@@ -412,7 +412,8 @@ def test_bench_flags_of_the_other_mode_are_one_clear_error(flags, message, capsy
         (["--variant", ""], "--variant needs a configuration"),
         (["--variant", "fp16", "--variant", " , "], "--variant needs a configuration"),
         # An allocator traceback before:
-        (["--model-only", "--sizes", "99999x99999"], "IMDN x2 on a 99999x99999 input needs"),
+        (["--model-only", "--sizes", "64x48,99999x99999"], "IMDN x2 on a 99999x99999 input"),
+        (["--model-only", "--batch", "99999999", "--sizes", "64x48"], "IMDN x2 on a 64x48 input"),
     ],
 )
 def test_bench_mistakes_are_one_line_before_anything_is_measured(flags, message, capsys):

@@ -33,6 +33,10 @@ def test_every_command_has_help(command, capsys):
             "vsr: error: the following arguments are required: ACTION (see: vsr weights --help)",
         ),
         (["--bogus"], "vsr: error: unrecognized arguments: --bogus (see: vsr --help)"),
+        (
+            ["weights", "export", "a.pt", "b.safetensors", "--bogus"],
+            "vsr: error: unrecognized arguments: --bogus (see: vsr weights export --help)",
+        ),
     ],
 )
 def test_a_mistyped_command_line_is_one_line_that_names_the_help(argv, line, capsys):

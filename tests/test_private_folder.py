@@ -150,3 +150,17 @@ def test_downloads_go_into_a_private_folder(tmp_path, loose_umask) -> None:
     weights.fetch(source.as_uri(), hashlib.sha256(b"weights").hexdigest(), target)
     assert target.read_bytes() == b"weights"
     assert mode_of(target.parent) == 0o700
+
+
+def test_a_user_without_a_home_folder_still_compiles_in_their_vsr_cache(cache, monkeypatch):
+    # A container's uid with no passwd entry and HOME unset: Path.home() raises, which
+    # the check for a fallback let out as a traceback though VSR_CACHE was fine.
+    def no_home() -> None:
+        raise RuntimeError("Could not determine home directory.")
+
+    monkeypatch.setattr(weights.Path, "home", staticmethod(no_home))
+    packaged = compile_network(torch.nn.Conv2d(3, 3, 1))
+    assert packaged.package_path(torch.zeros(1, 3, 4, 4)).parent == cache / "compiled"
+    monkeypatch.delenv("VSR_CACHE")
+    with pytest.raises(VsrError, match="no home folder is known; set VSR_CACHE"):
+        weights.cache_dir()

@@ -58,4 +58,4 @@ def __getattr__(name: str) -> object:
 
 
 def __dir__() -> list[str]:
-    return sorted({*__all__, "__version__"})
+    return sorted({*globals(), *_PUBLIC})  # a set: a name used once is in both

@@ -67,7 +67,8 @@ def upscale_frames(upscaler: Upscaler, frames: np.ndarray, scale: int | None = N
     ``scale`` defaults to the one the upscaler was loaded for; IMDN_AS (same-size) gets a
     bicubic enlargement by it first, as `upscale_image` does.
     """
-    from vsr.image import network_input, output_scale, writable
+    from vsr.image import network_input, output_scale
+    from vsr.imageio import writable
 
     check_upscaler(upscaler)
     if isinstance(frames, torch.Tensor):
@@ -112,7 +113,8 @@ def upscale_image(
         output = Path(output)
         if output.exists() and is_file and output.resolve() == Path(image).resolve():
             raise VsrError(f"{output} is the input image; choose another output path")
-        if output.exists() and not overwrite and not output.is_dir():
+        # lexists: a link to nothing is a name taken too (no-clobber would refuse it late).
+        if os.path.lexists(output) and not overwrite and not output.is_dir():
             raise VsrError(f"{output} already exists; use overwrite=True to replace it")
         check_image_output(output)  # before the upscaling, which may take long
     pixels = read_image(image, keep_grey_alpha=True) if is_file else image

@@ -8,6 +8,7 @@ have given it: 0666 less the umask.
 
 from __future__ import annotations
 
+import json
 import os
 import tempfile
 from collections.abc import Iterator
@@ -53,13 +54,14 @@ def _put_in_place_unless_taken(temp: Path, path: Path) -> None:
     """Rename ``temp`` to ``path`` unless ``path`` exists, in one step: a hard link fails on
     an existing name, where a check before a rename would leave a moment for another
     writer. File systems without hard links (FAT, some network shares) get the check."""
+    taken = VsrError(f"{path} was written by someone else meanwhile; it is kept")
     try:
         os.link(temp, path)
     except FileExistsError:
-        raise VsrError(f"{path} was written by someone else meanwhile; it is kept") from None
+        raise taken from None
     except OSError:
-        if path.exists():
-            raise VsrError(f"{path} was written by someone else meanwhile; it is kept") from None
+        if os.path.lexists(path):
+            raise taken from None
         os.replace(temp, path)
         return
     temp.unlink()
@@ -98,11 +100,10 @@ def check_can_write(path: str | os.PathLike | None, kind: str | None = None) -> 
         raise VsrError(f"cannot write {path}: {folder} is a file, not a folder")
     if not os.access(folder, os.W_OK | os.X_OK):
         raise VsrError(f"cannot write {path}: {folder} is not writable")
-    if kind is not None and path.exists() and not is_of_kind(path, kind):
-        raise VsrError(
-            f"{path} exists and is not {_KIND_NAMES[kind]}; vsr will not write over it "
-            "(remove it, or choose another name)"
-        )
+    if kind is not None and os.path.lexists(path):
+        problem = _why_not_replaceable(path, kind)
+        if problem:
+            raise VsrError(f"{path} {problem}; vsr will not write over it (remove it first)")
 
 
 _KIND_NAMES = {
@@ -112,22 +113,41 @@ _KIND_NAMES = {
     "PNG": "a PNG image",
     "image": "an image",
 }
+# Reports are kilobytes to a few megabytes; a larger file is not one of them.
+_LARGEST_REPORT = 64 << 20
+
+
+def _why_not_replaceable(path: Path, kind: str) -> str | None:
+    """Why the existing ``path`` is not an earlier ``kind`` file of vsr's; None if it is."""
+    # Not opened: reading a FIFO or a terminal would wait for ever.
+    if not path.is_file():
+        return "exists and is not a regular file"
+    if not os.access(path, os.R_OK):
+        return "exists and cannot be read"
+    if not is_of_kind(path, kind):
+        return f"exists and is not {_KIND_NAMES[kind]}"
+    return None
 
 
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 
 def is_of_kind(path: Path, kind: str) -> bool:
-    """Whether the file at ``path`` is a ``kind`` file (or empty), judged by its first bytes."""
+    """Whether the regular file at ``path`` is a ``kind`` file (or empty), judged by its
+    content: JSON parsed whole (a TOML or INI file starts with "[" too), the others by their
+    first bytes."""
     try:
         with open(path, "rb") as stream:
             head = stream.read(4096)
-    except OSError:
-        return False  # unreadable: not something to replace unseen
-    if not head:
-        return True
-    if kind == "JSON":
-        return head.lstrip()[:1] in (b"{", b"[")
+            if not head:
+                return True
+            if kind == "JSON":
+                if os.fstat(stream.fileno()).st_size > _LARGEST_REPORT:
+                    return False
+                json.loads((head + stream.read()).decode("utf-8-sig"))
+                return True
+    except (OSError, ValueError):  # unreadable, not UTF-8, not JSON
+        return False
     if kind == "HTML":
         start = head.lstrip().lower()
         return start.startswith((b"<!doctype html", b"<html"))

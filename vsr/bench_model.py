@@ -149,18 +149,21 @@ def time_model(
     repeats = repeats if repeats is not None else (50 if on_gpu else 3)
     multiple = getattr(model, "input_multiple", 1)
     label = name or f"{getattr(model, 'arch', type(model).__name__).upper()} x{model.scale}"
-    results = []
+    # Every size checked before anything is timed: 99999x99999 was an allocator traceback,
+    # and a later size too large threw the earlier sizes' timings away.
     for precision in precisions:
         check_precision(precision)
+        for size_name, (width, height) in sizes:
+            if width % multiple or height % multiple:
+                raise VsrError(f"{label} needs sides that are multiples of {multiple}: {size_name}")
+            flag = "--sizes or --batch" if batch > 1 else "--sizes"
+            check_memory(model, (height, width), device, label, PRECISIONS[precision], batch, flag)
+    results = []
+    for precision in precisions:
         net = prepare_network(
             model, device, precision, channels_last, compile, cuda_graphs, fold, jit
         )
         for size_name, (width, height) in sizes:
-            if width % multiple or height % multiple:
-                raise VsrError(f"{label} needs sides that are multiples of {multiple}: {size_name}")
-            # Before the input is made: 99999x99999 was an allocator traceback.
-            dtype = PRECISIONS[precision]
-            check_memory(model, (height, width), device, label, dtype, batch, "--sizes")
             generator = torch.Generator().manual_seed(0)
             x = torch.rand(batch, 3, height, width, generator=generator)
             x = x.to(device, input_dtype(PRECISIONS[precision]))

@@ -41,6 +41,14 @@ class _OneLineParser(argparse.ArgumentParser):
     def error(self, message: str) -> NoReturn:
         raise _UsageError(f"{message} (see: {self.prog} --help)")
 
+    def parse_known_args(self, args=None, namespace=None):  # noqa: ANN001, ANN201 - argparse's
+        # The innermost (sub)command parsed names itself first: the help to point at for
+        # arguments nobody took ("vsr weights export", not "vsr").
+        parsed, unknown = super().parse_known_args(args, namespace)
+        if not hasattr(parsed, "help_of"):
+            parsed.help_of = self.prog
+        return parsed, unknown
+
 
 def build_parser() -> argparse.ArgumentParser:
     parser = _OneLineParser(prog="vsr", description="Video and image super-resolution with IMDN.")
@@ -132,10 +140,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = build_parser()
     try:
         args, unknown = parser.parse_known_args(argv)
-        if unknown:  # told here, where the command is known, so that the hint names it
-            command = f"vsr {args.command}" if args.command else "vsr"
+        if unknown:
             raise _UsageError(
-                f"unrecognized arguments: {' '.join(unknown)} (see: {command} --help)"
+                f"unrecognized arguments: {' '.join(unknown)} (see: {args.help_of} --help)"
             )
     except _UsageError as error:
         print(printable(f"vsr: error: {error}"), file=sys.stderr)

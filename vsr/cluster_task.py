@@ -47,7 +47,10 @@ class ShippedWeights:
         from vsr.weights import made_cache_folder, sha256_of
 
         digest = hashlib.sha256(self.data).hexdigest()
-        folder = made_cache_folder("shipped-weights", "weights sent by the Ray driver")
+        # Private: the sum is checked here, the file loaded later by name.
+        folder = made_cache_folder(
+            "shipped-weights", "weights sent by the Ray driver", private_only=True
+        )
         path = folder / f"{digest[:16]}{Path(self.name).suffix}"
         if not (path.is_file() and sha256_of(path) == digest):
             with atomic_output(path) as stream:

@@ -12,7 +12,7 @@ import numpy as np
 import torch
 
 from vsr.errors import VsrError
-from vsr.imageio import as_rgb
+from vsr.imageio import as_rgb, writable
 from vsr.ops.imresize import imresize
 from vsr.telemetry import available_host_memory_bytes
 from vsr.upscale import Upscaler
@@ -46,14 +46,6 @@ def output_scale(upscaler: Upscaler, scale: int | None) -> int:
     if upscaler.scale not in (scale, 1):  # here, so that an empty batch is told too
         raise VsrError(f"the model upscales by {upscaler.scale}, not by {scale}")
     return scale
-
-
-def writable(array: np.ndarray) -> np.ndarray:
-    """``array`` contiguous and writable, for torch.from_numpy: a read-only array (Pillow's,
-    np.asarray(Image.open(...))) is copied rather than shared, as torch warns about sharing
-    it (an error under -W error)."""
-    array = np.ascontiguousarray(array)
-    return array if array.flags.writeable else array.copy()
 
 
 # Host memory per output pixel beyond the network's own (which the Upscaler's memory budget

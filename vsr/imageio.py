@@ -106,9 +106,16 @@ def apply_orientation(pixels: np.ndarray, orientation: int) -> np.ndarray:
         7: lambda: transposed[::-1, ::-1],  # mirrored along the anti-diagonal
         8: lambda: np.rot90(pixels, 1),  # needs 90 degrees counter-clockwise
     }.get(orientation)
-    upright_pixels = np.ascontiguousarray(upright() if upright else pixels)
     # Pillow hands out read-only buffers; callers (and torch.from_numpy) expect to own them.
-    return upright_pixels if upright_pixels.flags.writeable else upright_pixels.copy()
+    return writable(upright() if upright else pixels)
+
+
+def writable(array: np.ndarray) -> np.ndarray:
+    """``array`` contiguous and writable, for torch.from_numpy: a read-only array (Pillow's,
+    np.asarray(Image.open(...))) is copied rather than shared, as torch warns about sharing
+    it (an error under -W error)."""
+    array = np.ascontiguousarray(array)
+    return array if array.flags.writeable else array.copy()
 
 
 def as_rgb(pixels: np.ndarray) -> np.ndarray:
@@ -163,7 +170,10 @@ def read_image(path: str | Path, keep_grey_alpha: bool = False) -> np.ndarray:
             else:
                 pixels = _from_pillow(image, keep_grey_alpha)
     except UnidentifiedImageError as error:
-        pixels, orientation = _grey_alpha16_tiff(path, keep_grey_alpha), 1
+        try:
+            pixels, orientation = _grey_alpha16_tiff(path, keep_grey_alpha), 1
+        except (OSError, ValueError):  # as Pillow's errors below: one clear line
+            pixels = None
         if pixels is None:
             raise VsrError(f"cannot read image {path}: {error}") from error
     except (

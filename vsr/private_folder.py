@@ -10,7 +10,8 @@ folder that someone else owns or may change. The owners trusted are the user and
 read-only cache baked into an image is root's). The check covers the cache folder
 (``$VSR_CACHE``, default ``~/.cache/vsr``) and the code folders inside it; the folders
 above it are the user's choice. Downloaded weights need no such care: their sha256 is
-checked on every use.
+checked on every use. Weights a Ray driver ships are checked once, when written, so their
+folder is kept private as well.
 """
 
 from __future__ import annotations

@@ -99,7 +99,8 @@ def plan_geometry(
         factor = 2.0 if scale is None else float(scale)
         if not factor > 0 or math.isinf(factor):
             raise VsrError(f"scale must be a positive number, not {scale}")
-        network_scale_for(factor, available)  # refused before 1e308 x a side overflows
+        if factor >= max(available) + 1:  # beyond any rounding: refused before 1e308 overflows
+            network_scale_for(factor, available)
         width, out_height = round_half_up(in_width * factor), round_half_up(in_height * factor)
     factor = max(width / in_width, out_height / in_height)
     if factor < 1:

@@ -51,25 +51,36 @@ def load_manifest() -> dict[str, dict[str, Any]]:
 def cache_dir() -> Path:
     """vsr's cache (downloaded weights, compiled networks): $VSR_CACHE, else ~/.cache/vsr."""
     chosen = os.environ.get("VSR_CACHE")
-    return Path(chosen).expanduser() if chosen else _own_cache()
+    if chosen:
+        return Path(chosen).expanduser()
+    own = _own_cache()
+    if own is None:
+        raise VsrError("vsr has no cache folder: no home folder is known; set VSR_CACHE")
+    return own
 
 
 # The warnings made_cache_folder gave in this process.
 _TOLD: set[str] = set()
 
 
-def _own_cache() -> Path:
-    """The cache of the user running vsr when VSR_CACHE is not set."""
-    return Path.home() / ".cache" / "vsr"
+def _own_cache() -> Path | None:
+    """The cache of the user running vsr when VSR_CACHE is not set; None when the user has
+    no home folder (a container's uid without a passwd entry, HOME unset)."""
+    try:
+        return Path.home() / ".cache" / "vsr"
+    except RuntimeError:
+        return None
 
 
-def _code_folder(top: Path, name: str) -> tuple[Path, tuple[Path, str] | None]:
-    """``name`` made inside the cache ``top`` to hold code, and why others could change it:
-    the folder to blame and the reason (None when nobody can). OSError when it cannot be
-    made."""
+def _private_folder_in(
+    top: Path, name: str, top_is_vsrs: bool
+) -> tuple[Path, tuple[Path, str] | None]:
+    """``name`` made inside the cache ``top``, and why others could change it:
+    the folder to blame and the reason (None when nobody can). ``top_is_vsrs``: the cache
+    is vsr's own choice (not $VSR_CACHE), so its group and world write access may be taken
+    away. OSError when the folder cannot be made."""
     folder = top / name
-    # vsr's own folders: the code folder, and the cache itself unless the user chose it.
-    own = [folder, top] if top == _own_cache() else [folder]
+    own = [folder, top] if top_is_vsrs else [folder]
     if top.is_dir():  # a cache others can write gets no folder of this user's
         blamed = why_code_folder_is_unsafe(top, top, own)
         if blamed is not None:
@@ -78,13 +89,14 @@ def _code_folder(top: Path, name: str) -> tuple[Path, tuple[Path, str] | None]:
     return folder, why_code_folder_is_unsafe(folder, top, own)
 
 
-def _code_folder_of_own_cache(name: str) -> Path | None:
-    """``name`` in the user's own cache, when VSR_CACHE names another and that one is fit to
-    hold code; else None."""
-    if cache_dir() == _own_cache():
+def _private_folder_in_own_cache(name: str) -> Path | None:
+    """``name`` in the user's own cache, when VSR_CACHE names another and that one is only
+    the user's to change; else None."""
+    own = _own_cache()
+    if own is None or not os.environ.get("VSR_CACHE") or own == cache_dir():
         return None
     try:
-        folder, blamed = _code_folder(_own_cache(), name)
+        folder, blamed = _private_folder_in(own, name, top_is_vsrs=True)
     except OSError:
         return None
     return folder if blamed is None else None
@@ -97,36 +109,44 @@ def _unusable_cache(use: str, reason: str) -> VsrError:
     )
 
 
-def made_cache_folder(name: str, use: str, holds_code: bool = False) -> Path:
+def _warn_once(note: str) -> None:
+    if note not in _TOLD:  # once a process, though each private folder may find it
+        _TOLD.add(note)
+        warnings.warn(note, stacklevel=3)
+
+
+def made_cache_folder(name: str, use: str, private_only: bool = False) -> Path:
     """``name`` inside the vsr cache, made if need be (private to this user); a clear error
     naming ``use`` (what needed it) when the cache cannot hold it.
 
-    A folder that ``holds_code`` (compiled networks, loaded and run) must be one that only
-    this user can change (see vsr.private_folder). A VSR_CACHE that a team shares (its
+    A ``private_only`` folder must be one that only this user can change (see
+    vsr.private_folder): compiled networks, which are loaded and run, and weights whose
+    sha256 is checked once when they are written rather than at each load. A VSR_CACHE that a team shares (its
     group may write it), or that this user may only read, still serves downloaded weights,
-    whose sha256 is checked on every use; the code goes to the user's own cache
+    whose sha256 is checked on every use; the private folders go to the user's own cache
     (~/.cache/vsr) instead, with a warning.
     """
-    if not holds_code:
+    top = cache_dir()
+    if not private_only:
         try:
-            make_private_folder(cache_dir() / name)
+            make_private_folder(top / name)
         except OSError as error:
             raise _unusable_cache(use, error.strerror) from None
-        return cache_dir() / name
+        return top / name
     try:
-        folder, blamed = _code_folder(cache_dir(), name)
+        folder, blamed = _private_folder_in(top, name, top_is_vsrs=not os.environ.get("VSR_CACHE"))
     except OSError as error:
         blamed, why = None, error.strerror
     else:
         if blamed is None:
             return folder
         why = blamed[1]
-    fallback = _code_folder_of_own_cache(name)
+    fallback = _private_folder_in_own_cache(name)
     if fallback is not None:
-        note = f"{use} are kept in {_own_cache()}, not in the vsr cache {cache_dir()}: {why}"
-        if note not in _TOLD:  # once, though each code folder finds it
-            _TOLD.add(note)
-            warnings.warn(note, stacklevel=2)
+        if blamed is not None and blamed[0] == top:  # the whole cache: every private folder
+            _warn_once(f"{use} are kept in {fallback.parent}, not in the vsr cache {top}: {why}")
+        else:
+            _warn_once(f"{use}: {fallback} is used, not {top / name}: {why}")
         return fallback
     if blamed is None:
         raise _unusable_cache(use, why)
@@ -137,7 +157,7 @@ def made_cache_folder(name: str, use: str, holds_code: bool = False) -> Path:
         else "set VSR_CACHE to a folder of your own"
     )
     raise VsrError(
-        f"will not keep {use} in {folder}: {why}, so the code loaded from there could be "
+        f"will not keep {use} in {folder}: {why}, so what is loaded from there could be "
         f"anyone's; {remedy}"
     )
 

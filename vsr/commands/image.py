@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 
@@ -56,7 +57,7 @@ def _jobs(source: Path, target: Path, overwrite: bool) -> list[tuple[Path, Path]
         target = target / source.name
         if target.resolve() == source.resolve():
             raise VsrError("OUT is the folder of IN, so the output would replace the input")
-    if target.exists() and not overwrite:
+    if os.path.lexists(target) and not overwrite:  # a link to nothing is a name taken too
         raise VsrError(f"{target} exists; use --overwrite to replace it")
     check_image_output(target)  # before the model is loaded and the image upscaled
     return [(source, target)]

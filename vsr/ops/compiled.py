@@ -51,11 +51,11 @@ def compile_network(
     # retried in the process) when the cache cannot be made.
     if ahead_of_time:
         packages = made_cache_folder(
-            PACKAGES_FOLDER, "compiled networks (--compile)", holds_code=True
+            PACKAGES_FOLDER, "compiled networks (--compile)", private_only=True
         )
     # Only a default: a user's own TORCHINDUCTOR_CACHE_DIR wins (and is theirs to judge).
     if not os.environ.get("TORCHINDUCTOR_CACHE_DIR"):
-        kernels = made_cache_folder("inductor", "compiled networks (--compile)", holds_code=True)
+        kernels = made_cache_folder("inductor", "compiled networks (--compile)", private_only=True)
         os.environ["TORCHINDUCTOR_CACHE_DIR"] = str(kernels)
     mode = _GRAPH_FREE.get(mode, mode) or "default"
     if ahead_of_time:
