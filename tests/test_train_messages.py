@@ -109,3 +109,14 @@ def test_weights_in_place_of_a_checkpoint_are_no_training_state(finished_run, ca
     assert f"{checkpoint}: not a training checkpoint (no training state in it)" in (
         _resume_error(config, capsys)
     )
+
+
+def test_resuming_at_another_scale_names_the_scale(finished_run, capsys) -> None:
+    # Patch 16 is no multiple of 3: the patch size was blamed, not the scale.
+    config, _ = finished_run
+    assert main(["train", "--out", config.out, "--resume", "--scale", "3"]) == 2
+    err = capsys.readouterr().err
+    assert err == (
+        f"vsr: error: cannot resume: the run in {config.out} has scale=2, not 3 (a new run "
+        "can start from its weights: --init-from)\n"
+    )

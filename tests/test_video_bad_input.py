@@ -318,3 +318,14 @@ def test_a_clip_that_cannot_be_read_is_not_called_damaged(clip, monkeypatch):
     monkeypatch.setattr("vsr.video.reader.open_source", refused)
     with pytest.raises(VsrError, match=r"clip.mkv: cannot be read \(Permission denied\)$"):
         VideoReader(clip)
+
+
+def test_an_mp4_cut_before_its_index_is_called_truncated(tmp_path):
+    # Its index (moov) comes last, so FFmpeg opens the cut file with no streams at all; it
+    # was told "no video stream", as an audio file is.
+    make_clip(tmp_path / "whole.mp4", 64, 48, 12, audio=False)
+    whole = (tmp_path / "whole.mp4").read_bytes()
+    cut = tmp_path / "cut.mp4"
+    cut.write_bytes(whole[: whole.index(b"moov") + 24])  # the index's first few bytes
+    with pytest.raises(VsrError, match=r"cut.mp4: no streams at all \(truncated or damaged\?\)"):
+        VideoReader(cut)

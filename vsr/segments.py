@@ -24,7 +24,7 @@ import av
 from vsr.errors import VsrError
 from vsr.video.decoding import decode_packets
 from vsr.video.media_url import file_url, open_source
-from vsr.video.reader import VideoInfo, VideoReader, main_video_stream
+from vsr.video.reader import VideoInfo, VideoReader, main_video_stream, no_video_stream
 
 if TYPE_CHECKING:
     from vsr.video.writer import VideoWriter
@@ -48,7 +48,7 @@ def _keyframe_times(path: Path) -> tuple[list[int], int, int, float]:
     with container:
         stream = main_video_stream(container)
         if stream is None:
-            raise VsrError(f"{path}: no video stream")
+            raise VsrError(f"{path}: {no_video_stream(container)}")
         keys, first, last = [], None, None
         for packet in container.demux(stream):
             if not packet.size:

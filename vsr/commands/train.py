@@ -85,6 +85,7 @@ OVERRIDES = (
 
 
 def run(args: argparse.Namespace) -> int:
+    from vsr.errors import VsrError
     from vsr.train.checkpoint import stored_settings
     from vsr.train.config import load_config
     from vsr.train.loop import train
@@ -92,6 +93,13 @@ def run(args: argparse.Namespace) -> int:
     # `--resume --out DIR` alone goes on with the run's own settings; a recipe or flags
     # given again override them (the run names what they change).
     base = stored_settings(args.out) if args.resume and not args.config else None
+    for key in ("arch", "scale"):  # told before the settings they would make invalid
+        given = getattr(args, key)
+        if base is not None and given is not None and base.get(key) != given:
+            raise VsrError(
+                f"cannot resume: the run in {args.out} has {key}={base.get(key)}, not {given} "
+                "(a new run can start from its weights: --init-from)"
+            )
     config = load_config(args.config, {name: getattr(args, name) for name in OVERRIDES}, base)
     train(config, resume=args.resume)
     return 0

@@ -90,6 +90,15 @@ def main_video_stream(
     return next((s for s in container.streams.video if not is_cover(s)), None)
 
 
+def no_video_stream(container: av.container.InputContainer) -> str:
+    """Why a file without a video stream has none, as the error says it."""
+    if container.streams.video:
+        return "no video stream (only a cover picture)"
+    if not container.streams:  # an MP4 cut before its index, for one
+        return "no streams at all (truncated or damaged?)"
+    return "no video stream"
+
+
 def _open_input(path: Path) -> av.container.InputContainer:
     if not path.exists():
         raise VsrError(f"{path}: no such file")
@@ -131,8 +140,7 @@ class VideoReader:
         try:
             self._stream = main_video_stream(self._container)
             if self._stream is None:
-                only = " (only a cover picture)" if self._container.streams.video else ""
-                raise VsrError(f"{self.path}: no video stream{only}")
+                raise VsrError(f"{self.path}: {no_video_stream(self._container)}")
             self._stream.thread_type = "AUTO"
             self._forget_what_was_decoded()
             self._skip_first: tuple[int | None, int] = (None, 0)  # see resume_after
