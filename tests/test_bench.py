@@ -151,8 +151,13 @@ def test_bench_rejects_a_wrong_scale_and_bad_encoder_settings_up_front():
         run_bench(32, 32, scale=3, frames=1, model=tiny_imdn(), device="cpu")
     with pytest.raises(VsrError, match="unknown video codec"):
         run_bench(32, 32, frames=1, model=tiny_imdn(), device="cpu", codec="nonesuch")
-    with pytest.raises(VsrError, match="cannot open libx264"):
+    with pytest.raises(VsrError, match="libx264 has no preset 'warp-speed'; its presets"):
         run_bench(32, 32, frames=1, model=tiny_imdn(), device="cpu", preset="warp-speed")
+    with pytest.raises(VsrError, match="cannot open libx264 .* profile=bogus"):
+        encoder_options = {"profile": "bogus"}
+        run_bench(
+            32, 32, frames=1, model=tiny_imdn(), device="cpu", encoder_options=encoder_options
+        )
     with pytest.raises(VsrError, match="threads=abc"):  # -e options reach the encoder
         run_bench(
             32, 32, frames=1, model=tiny_imdn(), device="cpu", encoder_options={"threads": "abc"}

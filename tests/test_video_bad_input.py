@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -271,14 +272,14 @@ def test_damage_the_decoder_conceals_is_reported_too(tmp_path):
 @pytest.mark.parametrize(
     ("settings", "message"),
     [
-        (EncodeSettings(preset="ultrafastest"), r"preset=ultrafastest \(Invalid argument\)"),
+        (EncodeSettings(options={"profile": "bogus"}), r"profile=bogus \(Invalid argument\)"),
         (EncodeSettings(crf=-5), r"crf=-5 \(Numerical result out of range\)"),
         (EncodeSettings(crf=20, preset="fast", options={"bf": "-7"}), r"bf=-7 \(Numerical"),
-        (EncodeSettings(codec="libx265", preset="x"), r"preset=x \("),
+        (EncodeSettings(codec="libx265", options={"profile": "x"}), r"profile=x \("),
         # Two bad values: no single removal helps, so each is tried alone.
-        (EncodeSettings(crf=-5, preset="ultrafastest"), r"crf=-5 \(Numerical"),
+        (EncodeSettings(crf=-5, options={"profile": "bogus"}), r"crf=-5 \(Numerical"),
     ],
-    ids=["preset", "crf", "-e", "x265", "two"],
+    ids=["profile", "crf", "-e", "x265", "two"],
 )
 def test_a_value_the_encoder_refuses_is_named(clip, tmp_path, monkeypatch, settings, message):
     # An ffmpeg binary would not help (it refuses the same value): no fallback to it.
@@ -295,8 +296,36 @@ def test_a_refused_preset_is_one_error_line_from_vsr_run(clip, tmp_path, weights
     )
     assert status == 2
     lines = capsys.readouterr().err.strip().splitlines()
-    assert lines == ["vsr: error: libx264 rejected preset=ultrafastest (Invalid argument)"]
+    assert lines == [
+        "vsr: error: libx264 has no preset 'ultrafastest'; its presets: ultrafast, superfast, "
+        "veryfast, faster, fast, medium, slow, slower, veryslow, placebo"
+    ]
     assert list(tmp_path.iterdir()) == [clip]
+
+
+@pytest.mark.parametrize(
+    ("settings", "message"),
+    [
+        (EncodeSettings(codec="libx265", preset="x"), "libx265 has no preset 'x'; its presets: "),
+        (EncodeSettings(options={"preset": "nope"}), "libx264 has no preset 'nope'"),
+        (EncodeSettings(options={"tune": "film,nope"}), "libx264 has no tune 'nope'; its tunes:"),
+        (EncodeSettings(codec="libx265", options={"tune": "film"}), "libx265 has no tune 'film'"),
+        (EncodeSettings(codec="libx265", crf=52), "crf 52: libx265 takes 0 to 51"),
+    ],
+)
+def test_names_x264_and_x265_do_not_know_are_told_before_they_print_their_own(
+    clip, tmp_path, settings, message
+):
+    # x264 and x265 print "x264 [error]: invalid preset" to the terminal themselves, above
+    # vsr's line, which could only say "rejected (Invalid argument)".
+    with pytest.raises(VsrError, match=f"^{re.escape(message)}"):
+        writer_for(clip, tmp_path / "out.mp4", settings=settings)
+    assert list(tmp_path.iterdir()) == [clip]
+
+
+def test_names_in_any_case_and_several_tunes_are_taken(clip, tmp_path):
+    settings = EncodeSettings(preset="VeryFast", options={"tune": "film,fastdecode"})
+    writer_for(clip, tmp_path / "out.mp4", settings=settings).abort()
 
 
 def test_a_temporary_file_the_folder_cannot_hold_is_one_clear_error(clip, tmp_path):

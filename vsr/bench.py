@@ -279,9 +279,11 @@ def check_encoder(codec: str, width: int, height: int, pix_fmt: str, options: di
     """Open the encoder once with these settings, so a bad codec or option is one clear
     error before anything is measured."""
     from vsr.video.codecs import video_encoder
+    from vsr.video.encoder_choice import check_x26x_names
     from vsr.video.encoder_trial import trial_open
 
     video_encoder(codec)  # an unknown name: VsrError listing the available ones
+    check_x26x_names(codec, None, options)  # before x264 prints its own line about it
     # The writer's own trial open: it also refuses options the encoder does not use.
     error = trial_open(codec, width, height, pix_fmt, Fraction(1, 25), None, options)
     if error is not None:

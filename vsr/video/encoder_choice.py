@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import io
 import os
+import re
 from dataclasses import replace
 from functools import cache
 from pathlib import Path
@@ -39,6 +40,19 @@ _RATE_ONLY_ENCODERS = frozenset(
     {"mpeg1video", "mpeg2video", "mpeg4", "msmpeg4", "msmpeg4v2", "mjpeg", "h263", "flv"}
 )
 # x265's and SVT-AV1's names for the HDR10 parameters.
+# The names x264 and x265 take for their speed presets and tunes. They print their own line
+# for a name they do not know, straight to the terminal, before vsr can say which value was
+# wrong: names are checked here first, and the error lists the right ones.
+_X26X_PRESETS = (
+    "ultrafast", "superfast", "veryfast", "faster", "fast", "medium", "slow", "slower",
+    "veryslow", "placebo",
+)  # fmt: skip
+_TUNES = {
+    "libx264": (
+        "film", "animation", "grain", "stillimage", "psnr", "ssim", "fastdecode", "zerolatency",
+    ),
+    "libx265": ("psnr", "ssim", "grain", "zerolatency", "fastdecode", "animation"),
+}  # fmt: skip
 _HDR10_PARAMETER_NAMES = ("master-display", "max-cll", "mastering-display", "content-light")
 
 
@@ -235,6 +249,7 @@ class EncoderChoice:
 
     def _options_for_encoder(self) -> dict[str, str]:
         self._check_crf()
+        check_x26x_names(self.codec.name, self.settings.preset, self.settings.options)
         options: dict[str, str] = {}
         for key, value in (("crf", self.settings.crf), ("preset", self.settings.preset)):
             if value is None:
@@ -286,8 +301,24 @@ class EncoderChoice:
             )
         if crf == 0 and self.codec.name == "libsvtav1":
             raise VsrError("crf 0: libsvtav1 reads it as unset (its default, 35); use 1 to 63")
-        if crf > 51 and self.codec.name == "libx264":
-            raise VsrError(f"crf {crf}: libx264 takes 0 to 51")
+        if crf > 51 and self.codec.name in ("libx264", "libx265"):
+            raise VsrError(f"crf {crf}: {self.codec.name} takes 0 to 51")
+
+
+def check_x26x_names(codec: str, preset: str | None, options: dict[str, str]) -> None:
+    """A preset or tune x264 or x265 does not know, named with the ones it does (``options``
+    are the -e options, which may set either too)."""
+    tunes = _TUNES.get(codec)
+    if tunes is None:
+        return
+    preset = options.get("preset", preset)
+    if preset is not None and preset.lower() not in _X26X_PRESETS:  # as x26x: any case
+        raise VsrError(f"{codec} has no preset {preset!r}; its presets: {', '.join(_X26X_PRESETS)}")
+    # x264 takes a few tunes at once ("film,fastdecode"); x265 one.
+    names = re.split(r"[,./+-]", options.get("tune") or "")
+    unknown = [name for name in names if name and name.lower() not in tunes]
+    if unknown:
+        raise VsrError(f"{codec} has no tune {unknown[0]!r}; its tunes: {', '.join(tunes)}")
 
 
 @cache
