@@ -70,3 +70,14 @@ def test_a_fifo_or_a_link_to_nothing_is_refused_without_being_opened(tmp_path):
     (tmp_path / "gone.json").symlink_to(tmp_path / "nothing")
     with pytest.raises(VsrError, match="gone.json exists and is not a regular file"):
         check_can_write(tmp_path / "gone.json", "JSON")
+
+
+def test_a_report_too_large_to_parse_is_judged_by_its_start(tmp_path, monkeypatch):
+    from vsr import atomic_file
+
+    monkeypatch.setattr(atomic_file, "_LARGEST_PARSED", 8)  # a folder run of very many clips
+    (tmp_path / "run.json").write_text('{\n  "clips": [' + "{}, " * 100 + "{}]}\n")
+    check_can_write(tmp_path / "run.json", "JSON")
+    (tmp_path / "train.toml").write_text('[data]\ntrain = "x"\n' * 20)
+    with pytest.raises(VsrError, match="train.toml exists and is not a JSON file"):
+        check_can_write(tmp_path / "train.toml", "JSON")

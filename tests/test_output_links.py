@@ -61,3 +61,12 @@ def test_a_lock_that_cannot_be_made_is_said_as_such_not_as_a_planted_link(
         vsr.upscale_video(
             tmp_path / "in.mp4", tmp_path / "out" / "out.mkv", weights=weights, resume=True
         )
+
+
+def test_a_link_to_nothing_at_the_output_is_a_name_taken(tmp_path, weights):
+    # It was replaced by the video without --overwrite, as if the name were free.
+    make_clip(tmp_path / "in.mp4", frames=2, audio=False)
+    (tmp_path / "out.mp4").symlink_to(tmp_path / "elsewhere" / "x.mp4")
+    with pytest.raises(VsrError, match="out.mp4 already exists"):
+        vsr.upscale_video(tmp_path / "in.mp4", tmp_path / "out.mp4", weights=weights)
+    assert (tmp_path / "out.mp4").is_symlink()

@@ -164,3 +164,16 @@ def test_a_user_without_a_home_folder_still_compiles_in_their_vsr_cache(cache, m
     monkeypatch.delenv("VSR_CACHE")
     with pytest.raises(VsrError, match="no home folder is known; set VSR_CACHE"):
         weights.cache_dir()
+
+
+def test_the_default_cache_named_in_vsr_cache_is_still_vsrs_to_tighten(
+    cache, tmp_path, monkeypatch
+):
+    # VSR_CACHE=~/.cache/vsr, made under a umask of 002: tightened, as without VSR_CACHE,
+    # rather than refused.
+    own = tmp_path / "home" / ".cache" / "vsr"
+    own.mkdir(parents=True)
+    own.chmod(0o775)
+    monkeypatch.setenv("VSR_CACHE", str(own))
+    assert weights.made_cache_folder("inductor", "a test", private_only=True) == own / "inductor"
+    assert mode_of(own) == 0o755

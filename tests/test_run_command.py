@@ -299,6 +299,8 @@ def test_output_geometry_rounds_and_picks_the_next_larger_network():
         plan_geometry(64, 48, scale=1e308)  # was an OverflowError traceback
     g = plan_geometry(64, 48, scale=4.001)  # 256.06 x 192.05: rounds to the x4 network's size
     assert (g.width, g.height, g.network_scale) == (256, 192, 4)
+    with pytest.raises(VsrError, match=r"^scale 4\.3 is larger"):  # the number given
+        plan_geometry(64, 48, scale=4.3)
     with pytest.raises(VsrError, match="only upscales"):
         plan_geometry(64, 48, size=(32, 24))
 

@@ -358,3 +358,38 @@ def test_an_mp4_cut_before_its_index_is_called_truncated(tmp_path):
     cut.write_bytes(whole[: whole.index(b"moov") + 24])  # the index's first few bytes
     with pytest.raises(VsrError, match=r"cut.mp4: no streams at all \(truncated or damaged\?\)"):
         VideoReader(cut)
+
+
+@pytest.mark.parametrize("codec", ["libx264", "libx265"])
+def test_the_name_check_agrees_with_the_encoders_themselves(codec):
+    # The check refused names the encoders take (presets by number, x265's "zero-latency").
+    from fractions import Fraction
+
+    import av
+
+    from vsr.video.encoder_choice import check_x26x_names
+
+    def opens(options: dict[str, str]) -> bool:
+        context = av.CodecContext.create(codec, "w")
+        context.width, context.height, context.pix_fmt = 64, 48, "yuv420p"
+        context.time_base = Fraction(1, 25)
+        quiet = {"x265-params": "log-level=none"} if codec == "libx265" else {}
+        context.options = {**options, **quiet}
+        try:
+            context.open()
+        except av.FFmpegError:
+            return False
+        return True
+
+    def passes(options: dict[str, str]) -> bool:
+        try:
+            check_x26x_names(codec, None, options)
+        except VsrError:
+            return False
+        return True
+
+    cases = [{"preset": p} for p in ("5", "0", "Medium", "medium", "veryslow", "turbo")]
+    tunes = ["zero-latency", "fast-decode", "vmaf", "touhou", "film,fastdecode", "Psnr"]
+    cases += [{"tune": t} for t in [*tunes, "zerolatency+fastdecode", "psnr,ssim", "FILM"]]
+    for options in cases:
+        assert passes(options) == opens(options), options

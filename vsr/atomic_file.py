@@ -113,8 +113,9 @@ _KIND_NAMES = {
     "PNG": "a PNG image",
     "image": "an image",
 }
-# Reports are kilobytes to a few megabytes; a larger file is not one of them.
-_LARGEST_REPORT = 64 << 20
+# Reports are kilobytes to a few megabytes, parsed whole to judge them; a larger one (a
+# folder run of tens of thousands of clips) is judged by its start.
+_LARGEST_PARSED = 64 << 20
 
 
 def _why_not_replaceable(path: Path, kind: str) -> str | None:
@@ -142,8 +143,8 @@ def is_of_kind(path: Path, kind: str) -> bool:
             if not head:
                 return True
             if kind == "JSON":
-                if os.fstat(stream.fileno()).st_size > _LARGEST_REPORT:
-                    return False
+                if os.fstat(stream.fileno()).st_size > _LARGEST_PARSED:
+                    return _starts_like_json(head)
                 json.loads((head + stream.read()).decode("utf-8-sig"))
                 return True
     except (OSError, ValueError):  # unreadable, not UTF-8, not JSON
@@ -164,6 +165,16 @@ def is_of_kind(path: Path, kind: str) -> bool:
         except (UnidentifiedImageError, OSError):
             return False
     raise ValueError(f"unknown kind of file {kind!r}")
+
+
+def _starts_like_json(head: bytes) -> bool:
+    """An object or array opening as JSON's do: '{' then a key or '}', '[' then a value or
+    ']' (a TOML table starts "[name]")."""
+    text = head.decode("utf-8-sig", errors="replace").lstrip()
+    rest = text[1:].lstrip()[:1]
+    if text.startswith("{"):
+        return rest in ('"', "}")
+    return text.startswith("[") and rest in tuple('{["]-0123456789tfn')
 
 
 def _is_text(head: bytes) -> bool:

@@ -265,7 +265,7 @@ def process_folder(
                 finisher.wait()
                 summary.add(clip, "failed", error=clashes[clip])
                 log(f"vsr: {clip.name}: failed: {clashes[clip]}")
-            elif target.exists() and not overwrite:
+            elif os.path.lexists(target) and not overwrite:
                 finisher.wait()  # keep the report in clip order
                 summary.add(clip, "skipped", error="output exists (use --overwrite to redo)")
             else:
@@ -376,7 +376,7 @@ def watch_folder(
                 log(f"vsr: {clip.name}: failed: {clashes[clip]}")
                 state.record(clip, "failed", clashes[clip], signature=signature)
                 continue
-            if target.exists() and not overwrite and clip.name not in state.clips:
+            if os.path.lexists(target) and not overwrite and clip.name not in state.clips:
                 # Finished before a restart lost the state write: it is done.
                 state.record(clip, "done", signature=signature)
                 summary.add(clip, "skipped", error="output exists")

@@ -92,7 +92,7 @@ def _check_paths(source: Path, target: Path, overwrite: bool) -> None:
         raise VsrError("OUTPUT is the same file as INPUT; choose another output path")
     if target.is_dir():
         raise VsrError(f"{target} is a folder; give an output file name")
-    if target.exists() and not overwrite:
+    if os.path.lexists(target) and not overwrite:  # a link to nothing is a name taken too
         error = VsrError(f"{target} already exists; use --overwrite (overwrite=True) to replace it")
         folder, kept = _frames_kept_for(target)
         if kept:

@@ -102,6 +102,8 @@ def plan_geometry(
         if factor >= max(available) + 1:  # beyond any rounding: refused before 1e308 overflows
             network_scale_for(factor, available)
         width, out_height = round_half_up(in_width * factor), round_half_up(in_height * factor)
+        if max(width / in_width, out_height / in_height) > max(available) + 1e-9:
+            network_scale_for(factor, available)  # refused with the number the user gave
     factor = max(width / in_width, out_height / in_height)
     if factor < 1:
         raise VsrError(

@@ -134,7 +134,8 @@ def made_cache_folder(name: str, use: str, private_only: bool = False) -> Path:
             raise _unusable_cache(use, error.strerror) from None
         return top / name
     try:
-        folder, blamed = _private_folder_in(top, name, top_is_vsrs=not os.environ.get("VSR_CACHE"))
+        # The default cache is vsr's to tighten, whether or not VSR_CACHE names it.
+        folder, blamed = _private_folder_in(top, name, top_is_vsrs=top == _own_cache())
     except OSError as error:
         blamed, why = None, error.strerror
     else:

@@ -50,7 +50,7 @@ def _jobs(source: Path, target: Path, overwrite: bool) -> list[tuple[Path, Path]
         if not inputs:
             raise VsrError(f"no images in {source}")
         pairs = [(p, target / p.name) for p in inputs]
-        return [(i, o) for i, o in pairs if overwrite or not o.exists()]
+        return [(i, o) for i, o in pairs if overwrite or not os.path.lexists(o)]
     if not source.is_file():
         raise VsrError(f"input not found: {source}")
     if target.is_dir():

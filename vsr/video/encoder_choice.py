@@ -50,8 +50,12 @@ _X26X_PRESETS = (
 _TUNES = {
     "libx264": (
         "film", "animation", "grain", "stillimage", "psnr", "ssim", "fastdecode", "zerolatency",
+        "touhou",
     ),
-    "libx265": ("psnr", "ssim", "grain", "zerolatency", "fastdecode", "animation"),
+    "libx265": (
+        "psnr", "ssim", "grain", "zerolatency", "zero-latency", "fastdecode", "fast-decode",
+        "animation", "vmaf",
+    ),
 }  # fmt: skip
 _HDR10_PARAMETER_NAMES = ("master-display", "max-cll", "mastering-display", "content-light")
 
@@ -307,16 +311,22 @@ class EncoderChoice:
 
 def check_x26x_names(codec: str, preset: str | None, options: dict[str, str]) -> None:
     """A preset or tune x264 or x265 does not know, named with the ones it does (``options``
-    are the -e options, which may set either too)."""
+    are the -e options, which may set either too). Both take a preset by its number, 0 to 9
+    too; x264 takes names in any case and several tunes at once ("film,fastdecode"), x265
+    one tune, spelt exactly."""
     tunes = _TUNES.get(codec)
     if tunes is None:
         return
+    x264 = codec == "libx264"
     preset = options.get("preset", preset)
-    if preset is not None and preset.lower() not in _X26X_PRESETS:  # as x26x: any case
+    known = (*_X26X_PRESETS, *map(str, range(10)))
+    if preset is not None and (preset.lower() if x264 else preset) not in known:
         raise VsrError(f"{codec} has no preset {preset!r}; its presets: {', '.join(_X26X_PRESETS)}")
-    # x264 takes a few tunes at once ("film,fastdecode"); x265 one.
-    names = re.split(r"[,./+-]", options.get("tune") or "")
-    unknown = [name for name in names if name and name.lower() not in tunes]
+    tune = options.get("tune")
+    if tune is None:
+        return
+    names = [name.lower() for name in re.split(r"[,./+-]", tune) if name] if x264 else [tune]
+    unknown = [name for name in names if name not in tunes]
     if unknown:
         raise VsrError(f"{codec} has no tune {unknown[0]!r}; its tunes: {', '.join(tunes)}")
 

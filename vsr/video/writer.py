@@ -101,7 +101,7 @@ def check_output_path(path: Path, source: Path, overwrite: bool) -> str:
         raise VsrError(f"{path}: unknown output container {path.suffix!r} (use one of {known})")
     if path.resolve() == source.resolve() or (path.exists() and path.samefile(source)):
         raise VsrError(f"{path}: output is the input file; choose another output path")
-    if path.exists() and not overwrite:
+    if os.path.lexists(path) and not overwrite:  # a link to nothing is a name taken too
         raise VsrError(
             f"{path}: already exists (use --overwrite, or overwrite=True, to replace it)"
         )
