@@ -4,6 +4,7 @@ on the CPU, help for every flag, and a damaged checkpoint named as such."""
 from __future__ import annotations
 
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -120,3 +121,11 @@ def test_resuming_at_another_scale_names_the_scale(finished_run, capsys) -> None
         f"vsr: error: cannot resume: the run in {config.out} has scale=2, not 3 (a new run "
         "can start from its weights: --init-from)\n"
     )
+    # The same from a recipe that names the run's folder.
+    recipe = Path(config.out).parent / "x3.toml"
+    recipe.write_text(
+        f'train_dir = "{config.train_dir}"\nout = "{config.out}"\narch = "imdn_rtc"\n'
+        "scale = 3\npatch = 16\n"
+    )
+    assert main(["train", "--config", str(recipe), "--resume"]) == 2
+    assert "cannot resume: the run in" in capsys.readouterr().err

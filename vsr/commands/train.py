@@ -93,13 +93,18 @@ def run(args: argparse.Namespace) -> int:
     # `--resume --out DIR` alone goes on with the run's own settings; a recipe or flags
     # given again override them (the run names what they change).
     base = stored_settings(args.out) if args.resume and not args.config else None
-    for key in ("arch", "scale"):  # told before the settings they would make invalid
-        given = getattr(args, key)
-        if base is not None and given is not None and base.get(key) != given:
-            raise VsrError(
-                f"cannot resume: the run in {args.out} has {key}={base.get(key)}, not {given} "
-                "(a new run can start from its weights: --init-from)"
-            )
-    config = load_config(args.config, {name: getattr(args, name) for name in OVERRIDES}, base)
+    overrides = {name: getattr(args, name) for name in OVERRIDES}
+    config = load_config(args.config, overrides, base, validate=False)
+    if args.resume:
+        # Told before the checks of the settings together, which another scale fails on
+        # its own terms ("patch 16 is not a multiple of scale 3").
+        stored = base if base is not None else stored_settings(config.out)
+        for key in ("arch", "scale"):
+            if stored.get(key) != getattr(config, key):
+                raise VsrError(
+                    f"cannot resume: the run in {config.out} has {key}={stored.get(key)}, not "
+                    f"{getattr(config, key)} (a new run can start from its weights: --init-from)"
+                )
+    config.validate()
     train(config, resume=args.resume)
     return 0

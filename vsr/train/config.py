@@ -111,9 +111,11 @@ def load_config(
     path: str | Path | None,
     overrides: dict[str, Any] | None = None,
     base: dict[str, Any] | None = None,
+    validate: bool = True,
 ) -> TrainConfig:
     """Read a TOML recipe (or start from ``base``, a run's stored settings, or from the
-    defaults when path is None) and apply overrides.
+    defaults when path is None) and apply overrides; ``validate=False`` leaves the checks of
+    the settings together to the caller.
 
     Relative paths inside the file are taken relative to the file, so a recipe works from
     any working directory; relative paths among the overrides (from the command line) are
@@ -145,7 +147,8 @@ def load_config(
     for key, value in values.items():
         values[key] = _coerce(key, value, known[key].type)
     config = TrainConfig(**values)
-    config.validate()
+    if validate:
+        config.validate()
     return config
 
 
