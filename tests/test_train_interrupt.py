@@ -39,15 +39,20 @@ def _signal_while_sampling(monkeypatch, number: int, batch: int, times: int = 1)
 
 @pytest.mark.parametrize("number", [signal.SIGINT, signal.SIGTERM])
 def test_a_signal_saves_the_step_it_stopped_at_and_resume_continues_exactly(
-    tmp_path, monkeypatch, vsr_signal_handlers, number
+    tmp_path, monkeypatch, vsr_signal_handlers, number, capsys
 ) -> None:
     whole = loop.train(tiny_config(tmp_path, out=str(tmp_path / "whole"), steps=6))
     # save_every is 100: before stopping cleanly, the signal lost all four steps.
     split = tiny_config(tmp_path, out=str(tmp_path / "split"), steps=6)
     handlers = signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)
     _signal_while_sampling(monkeypatch, number, batch=4)
+    capsys.readouterr()
     with pytest.raises(KeyboardInterrupt):
         loop.train(split)
+    # Said when the signal came, not only once the step (or a long validation) was done:
+    # silence read as a hang, and a second Ctrl-C lost the checkpoint.
+    err = capsys.readouterr().err
+    assert err.index("vsr: stopping once the current step") < err.index("stopped at step 4")
     monkeypatch.undo()
     assert (signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)) == handlers
     assert torch.load(tmp_path / "split" / "last.pt", weights_only=True)["step"] == 4

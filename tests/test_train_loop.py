@@ -228,6 +228,13 @@ def test_a_resume_on_another_validation_set_keeps_the_old_best_apart(tmp_path) -
     loop.train(tiny_config(tmp_path, steps=2, val_dir=str(tmp_path / "valA")))
     run = tmp_path / "run"
     before = (run / "best.safetensors").read_bytes()
+    # A resume that fails on its new set (no HR/ in it) leaves the best weights where they
+    # were: they had been renamed before the set was looked at.
+    (tmp_path / "valC").mkdir()
+    with pytest.raises(VsrError, match="no HR/ folder"):
+        loop.train(tiny_config(tmp_path, steps=4, val_dir=str(tmp_path / "valC")), resume=True)
+    assert (run / "best.safetensors").read_bytes() == before
+    assert not (run / "best_previous_val.safetensors").exists()
     loop.train(tiny_config(tmp_path, steps=4, val_dir=str(tmp_path / "valB")), resume=True)
     # Set A's PSNR says nothing about set B: the old best stays, under another name, and
     # best.safetensors is the best on set B.

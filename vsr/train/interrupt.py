@@ -9,12 +9,18 @@ signal stops at once, as before.
 
 from __future__ import annotations
 
+import contextlib
 import signal
+import sys
 import threading
 from types import FrameType
 from typing import Any
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+_STOPPING = (
+    "vsr: stopping once the current step (or validation) is done, to save last.pt; "
+    "Ctrl-C again stops at once, without it"
+)
 
 
 class StopRequest:
@@ -45,3 +51,7 @@ class StopRequest:
         if self.requested:
             raise KeyboardInterrupt  # asked twice: stop now, without the checkpoint
         self.requested = True
+        # Said at once: a step, or a validation on a CPU, may take a while, and silence
+        # reads as a hang that a second Ctrl-C then "fixes" by losing the checkpoint.
+        with contextlib.suppress(OSError, RuntimeError):  # RuntimeError: inside a print
+            print(_STOPPING, file=sys.stderr, flush=True)

@@ -141,6 +141,7 @@ def _train(config: TrainConfig, resume: bool, ddp: Distributed) -> nn.Module:
     start, best_psnr, seconds_before, stored_total = 0, -math.inf, 0.0, None
     state = None
     ended_at_its_total = False  # the checkpoint is the last step of its own run
+    other_validation_set = False
     if resume:
         state = load_checkpoint(checkpoint_path)
         for key in ("arch", "scale"):
@@ -154,8 +155,9 @@ def _train(config: TrainConfig, resume: bool, ddp: Distributed) -> nn.Module:
         # best.safetensors may have been written after the checkpoint: never replace it with
         # worse weights.
         best_psnr = max(best_psnr, _saved_psnr(out / "best.safetensors"))
-        if ddp.is_main and _other_validation_set(state["config"], config):
-            best_psnr = _start_best_afresh(out)
+        # Its best weights are set aside only once everything else has been checked: a
+        # resume that fails (a new --val-dir without HR/) must leave best.safetensors be.
+        other_validation_set = ddp.is_main and _other_validation_set(state["config"], config)
         # The step count a time budget chose holds for that budget only: a new --minutes
         # measures again and fits the rest of the run into it.
         if state["config"].get("minutes") == config.minutes:
@@ -178,7 +180,8 @@ def _train(config: TrainConfig, resume: bool, ddp: Distributed) -> nn.Module:
     if finished and ((out / "last.safetensors").exists() or not weights_pending):
         if config.minutes > 0:
             why = (
-                f"--minutes {config.minutes:g} fixed {budget.total} steps: pass a larger --minutes"
+                f"--minutes {config.minutes:g} fixed {budget.total} steps: pass a larger "
+                "--minutes, or --minutes 0 and a larger --steps,"
             )
         else:
             why = f"--steps is {budget.total}: pass a larger --steps"
@@ -217,6 +220,8 @@ def _train(config: TrainConfig, resume: bool, ddp: Distributed) -> nn.Module:
     store = PatchStore.from_folder(config.train_dir, config.scale, config.patch // config.scale)
     store.to(device)
     validator = Validator(config.val_dir, config.scale) if config.val_dir and ddp.is_main else None
+    if other_validation_set:
+        best_psnr = _start_best_afresh(out)
     log = None
     if ddp.is_main:  # only once the inputs are known to be good
         try:
