@@ -2,10 +2,11 @@
 
 Pillow reads the EXIF orientation and decodes 8-bit images. It cannot hold 16-bit RGB
 (it silently drops to 8 bits), so 16-bit colour PNGs and TIFFs are decoded with FFmpeg's
-codecs through PyAV instead, and 16-bit PNGs and TIFFs encoded so. Writes go to a temp file beside the
-target and are renamed when complete, so a crash never leaves half an image. PyAV is
-imported only for 16-bit images, so reading ordinary images (training, evaluation) works
-where PyAV is not installed.
+codecs through PyAV instead, and 16-bit PNGs and TIFFs encoded so (as is a 16-bit grey +
+alpha TIFF, which Pillow cannot open at all). Writes go to a temp file beside the target
+and are renamed when complete, so a crash never leaves half an image. PyAV is imported
+only for 16-bit images, so reading ordinary images (training, evaluation) works where
+PyAV is not installed.
 """
 
 from __future__ import annotations

@@ -75,10 +75,10 @@ def _own_cache() -> Path | None:
 def _private_folder_in(
     top: Path, name: str, top_is_vsrs: bool
 ) -> tuple[Path, tuple[Path, str] | None]:
-    """``name`` made inside the cache ``top``, and why others could change it:
-    the folder to blame and the reason (None when nobody can). ``top_is_vsrs``: the cache
-    is vsr's own choice (not $VSR_CACHE), so its group and world write access may be taken
-    away. OSError when the folder cannot be made."""
+    """``name`` made inside the cache ``top``, and why others could change it: the folder
+    to blame and the reason (None when nobody can). ``top_is_vsrs``: the cache is vsr's
+    default (~/.cache/vsr), whose group and world write access vsr may take away, not a
+    folder the user chose. OSError when the folder cannot be made."""
     folder = top / name
     own = [folder, top] if top_is_vsrs else [folder]
     if top.is_dir():  # a cache others can write gets no folder of this user's
@@ -121,10 +121,10 @@ def made_cache_folder(name: str, use: str, private_only: bool = False) -> Path:
 
     A ``private_only`` folder must be one that only this user can change (see
     vsr.private_folder): compiled networks, which are loaded and run, and weights whose
-    sha256 is checked once when they are written rather than at each load. A VSR_CACHE that a team shares (its
-    group may write it), or that this user may only read, still serves downloaded weights,
-    whose sha256 is checked on every use; the private folders go to the user's own cache
-    (~/.cache/vsr) instead, with a warning.
+    sha256 is checked once when they are written rather than at each load. A VSR_CACHE
+    that a team shares (its group may write it), or that this user may only read, still
+    serves downloaded weights, whose sha256 is checked on every use; the private folders go
+    to the user's own cache (~/.cache/vsr) instead, with a warning.
     """
     top = cache_dir()
     if not private_only:

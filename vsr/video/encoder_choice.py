@@ -39,7 +39,6 @@ _CONTAINER_CODECS = {"webm": ("libvpx-vp9", {"cpu-used": "4", "row-mt": "1"})}
 _RATE_ONLY_ENCODERS = frozenset(
     {"mpeg1video", "mpeg2video", "mpeg4", "msmpeg4", "msmpeg4v2", "mjpeg", "h263", "flv"}
 )
-# x265's and SVT-AV1's names for the HDR10 parameters.
 # The names x264 and x265 take for their speed presets and tunes. They print their own line
 # for a name they do not know, straight to the terminal, before vsr can say which value was
 # wrong: names are checked here first, and the error lists the right ones.
@@ -57,6 +56,7 @@ _TUNES = {
         "animation", "vmaf",
     ),
 }  # fmt: skip
+# x265's and SVT-AV1's names for the HDR10 parameters.
 _HDR10_PARAMETER_NAMES = ("master-display", "max-cll", "mastering-display", "content-light")
 
 
