@@ -309,10 +309,9 @@ def test_a_time_budget_fixes_the_steps_and_resume_keeps_them(tmp_path, monkeypat
     # Resumed with the same budget, the run keeps its count instead of measuring again: it
     # is finished, says so, and leaves its weights (and their validation figures) alone.
     config = tiny_config(tmp_path, out=str(out), steps=1_000_000, minutes=0.005)
-    with pytest.raises(
-        VsrError,
-        match=f"already at step {total} .*0.005 fixed {total} steps: .*--minutes 0 and a larger --steps",
-    ):
+    # ... and names the ways on: a larger budget, or none and a step count.
+    told = f"already at step {total} .*0.005 fixed {total} steps: .*--minutes 0 and a larger"
+    with pytest.raises(VsrError, match=told):
         loop.train(config, resume=True)
     _, after = read_state_dict(out / "last.safetensors")
     assert after == metadata and "val_psnr" in after
