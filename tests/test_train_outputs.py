@@ -145,3 +145,31 @@ def test_resume_without_a_run_is_one_clear_error(tmp_path, capsys, flags, messag
     flags = [flag.format(tmp=tmp_path) for flag in flags]
     assert main(["train", *flags]) == 2
     assert f"vsr: error: {message.format(tmp=tmp_path)}" in capsys.readouterr().err
+
+
+def test_a_run_stopped_during_its_final_validation_validates_on_resume(
+    tmp_path, monkeypatch
+) -> None:
+    # A second Ctrl-C during the last validation: last.pt holds the final step, and the
+    # resume wrote last.safetensors without any validation and no best.safetensors.
+    make_dataset(tmp_path / "val" / "HR", count=1)
+    config = tiny_config(tmp_path, steps=2, val_dir=str(tmp_path / "val"))
+    real_call = loop.Validator.__call__
+
+    def stopped(self, model, device):
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(loop.Validator, "__call__", stopped)
+    with pytest.raises(KeyboardInterrupt):
+        loop.train(config)
+    monkeypatch.setattr(loop.Validator, "__call__", real_call)
+    run = tmp_path / "run"
+    assert torch.load(run / "last.pt", weights_only=True)["step"] == 2
+    assert not (run / "last.safetensors").exists() and not (run / "best.safetensors").exists()
+    loop.train(config, resume=True)
+    _, last = read_state_dict(run / "last.safetensors")
+    _, best = read_state_dict(run / "best.safetensors")
+    assert last["val_psnr"] == best["val_psnr"]
+    rows = [r for r in csv.DictReader((run / "log.csv").open()) if r["val_psnr"]]
+    assert [int(r["step"]) for r in rows] == [2]
+    assert float(rows[0]["val_psnr"]) == pytest.approx(float(last["val_psnr"]), abs=1e-3)

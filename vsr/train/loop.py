@@ -262,6 +262,20 @@ def _train(config: TrainConfig, resume: bool, ddp: Distributed) -> nn.Module:
         state["processes"] = ddp.world  # the batch is per process: this makes it whole
         save_checkpoint(checkpoint_path, state)
 
+    def validate(done: int, save_now: bool) -> float:
+        """Score the model on the validation set, log it, and keep it if it is the best."""
+        nonlocal best_psnr
+        psnr, ssim = validator(model, device)
+        log.row(step=done, elapsed_s=elapsed(), val_psnr=psnr, val_ssim=ssim)
+        note(f"step {done}: validation PSNR {psnr:.3f} dB SSIM {ssim:.4f}")
+        if psnr > best_psnr:
+            best_psnr = psnr
+            info = _metadata(config, done, psnr, budget, device, ddp.world)
+            save_weights(model, out / "best.safetensors", info)
+            if save_now:
+                save_state(done)  # with the new best, for --resume
+        return psnr
+
     model.train()
     started = time.perf_counter()
     window_loss = torch.zeros((), device=device)
@@ -360,21 +374,17 @@ def _train(config: TrainConfig, resume: bool, ddp: Distributed) -> nn.Module:
                 (config.val_every and done % config.val_every == 0) or last
             )
             if validate_now:
-                psnr, ssim = validator(model, device)
+                psnr = validate(done, save_now)
                 final_psnr = psnr if last else None
-                log.row(step=done, elapsed_s=elapsed(), val_psnr=psnr, val_ssim=ssim)
-                note(f"step {done}: validation PSNR {psnr:.3f} dB SSIM {ssim:.4f}")
-                if psnr > best_psnr:
-                    best_psnr = psnr
-                    info = _metadata(config, done, psnr, budget, device, ddp.world)
-                    save_weights(model, out / "best.safetensors", info)
-                    if save_now:
-                        save_state(done)  # with the new best, for --resume
             if stopping and not last:  # the last step goes on to write its weights
                 if ddp.is_main:
                     save_state(done)
                     note(f"stopped at step {done}: {checkpoint_path} saved, --resume continues")
                 raise KeyboardInterrupt
+        if weights_pending and validator is not None and final_psnr is None:
+            # Stopped during its final validation (a second Ctrl-C, after last.pt was
+            # saved): the resume, with no step left to train, does that validation now.
+            final_psnr = validate(done, save_now=True)
     bar.close()
 
     if ddp.is_main:
