@@ -129,3 +129,13 @@ def test_resuming_at_another_scale_names_the_scale(finished_run, capsys) -> None
     )
     assert main(["train", "--config", str(recipe), "--resume"]) == 2
     assert "cannot resume: the run in" in capsys.readouterr().err
+
+
+def test_steps_given_beside_a_time_budget_is_said_to_be_unused(tmp_path, capsys) -> None:
+    # --steps 5 --minutes 0.02 trained 162 steps without a word about the 5.
+    config = tiny_config(tmp_path, steps=1)
+    flags = ["--train-dir", config.train_dir, "--out", str(tmp_path / "timed"), "--arch"]
+    flags += ["imdn_rtc", "--patch", "16", "--batch", "4", "--device", "cpu", "--threads", "1"]
+    assert main(["train", *flags, "--steps", "5", "--minutes", "0.002"]) == 0
+    err = capsys.readouterr().err
+    assert "vsr: --steps 5 is not used: --minutes 0.002 chooses the step count" in err

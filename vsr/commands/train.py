@@ -89,6 +89,7 @@ def run(args: argparse.Namespace) -> int:
     from vsr.train.checkpoint import stored_settings
     from vsr.train.config import load_config
     from vsr.train.loop import train
+    from vsr.train.trainlog import note
 
     # `--resume --out DIR` alone goes on with the run's own settings; a recipe or flags
     # given again override them (the run names what they change).
@@ -106,5 +107,11 @@ def run(args: argparse.Namespace) -> int:
                     f"{getattr(config, key)} (a new run can start from its weights: --init-from)"
                 )
     config.validate()
+    if args.steps is not None and config.minutes > 0:
+        # Not an error: a recipe's --minutes with a --steps typed by habit still trains.
+        note(
+            f"--steps {args.steps} is not used: --minutes {config.minutes:g} chooses the step "
+            "count (--minutes 0 trains a fixed number of steps)"
+        )
     train(config, resume=args.resume)
     return 0
