@@ -64,13 +64,16 @@ def parse_size(text: str) -> tuple[int, int]:
     return int(match[1]), int(match[2])
 
 
-def network_scale_for(factor: float, available: tuple[int, ...] = NETWORK_SCALES) -> int:
-    """The smallest available whole factor that reaches `factor` (never upscale twice)."""
+def network_scale_for(
+    factor: float, available: tuple[int, ...] = NETWORK_SCALES, asked: float | None = None
+) -> int:
+    """The smallest available whole factor that reaches `factor` (never upscale twice); the
+    error names `asked`, the scale the user gave, when `factor` was derived from it."""
     for scale in sorted(available):
         if scale >= factor - 1e-9:
             return scale
     raise VsrError(
-        f"scale {factor:g} is larger than the largest network factor "
+        f"scale {factor if asked is None else asked:g} is larger than the largest network factor "
         f"({max(available)}); available: {', '.join(map(str, sorted(available)))}"
     )
 
@@ -102,13 +105,11 @@ def plan_geometry(
         if factor >= max(available) + 1:  # beyond any rounding: refused before 1e308 overflows
             network_scale_for(factor, available)
         width, out_height = round_half_up(in_width * factor), round_half_up(in_height * factor)
-        if max(width / in_width, out_height / in_height) > max(available) + 1e-9:
-            network_scale_for(factor, available)  # refused with the number the user gave
     factor = max(width / in_width, out_height / in_height)
     if factor < 1:
         raise VsrError(
             f"the target {width}x{out_height} is smaller than the input "
             f"{in_width}x{in_height}; vsr only upscales"
         )
-    chosen = network_scale_for(factor, available)
+    chosen = network_scale_for(factor, available, None if scale is None else float(scale))
     return OutputGeometry(width, out_height, float(scale) if scale else factor, chosen)
