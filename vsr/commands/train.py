@@ -85,8 +85,7 @@ OVERRIDES = (
 
 
 def run(args: argparse.Namespace) -> int:
-    from vsr.errors import VsrError
-    from vsr.train.checkpoint import stored_settings
+    from vsr.train.checkpoint import check_same_network, stored_settings
     from vsr.train.config import load_config
     from vsr.train.loop import train
     from vsr.train.trainlog import note
@@ -99,13 +98,7 @@ def run(args: argparse.Namespace) -> int:
     if args.resume:
         # Told before the checks of the settings together, which another scale fails on
         # its own terms ("patch 16 is not a multiple of scale 3").
-        stored = base if base is not None else stored_settings(config.out)
-        for key in ("arch", "scale"):
-            if stored.get(key) != getattr(config, key):
-                raise VsrError(
-                    f"cannot resume: the run in {config.out} has {key}={stored.get(key)}, not "
-                    f"{getattr(config, key)} (a new run can start from its weights: --init-from)"
-                )
+        check_same_network(base if base is not None else stored_settings(config.out), config)
     config.validate()
     if args.steps is not None and config.minutes > 0:
         # Not an error: a recipe's --minutes with a --steps typed by habit still trains.

@@ -79,6 +79,17 @@ def _why_unreadable(path: Path, error: Exception) -> str:
     return f"damaged or truncated ({detail})"
 
 
+def check_same_network(stored: dict[str, Any], config: Any) -> None:
+    """A run resumes only with the network it trains: its architecture and scale (another
+    scale can start a new run from its weights)."""
+    for key in ("arch", "scale"):
+        if stored.get(key) != getattr(config, key):
+            raise VsrError(
+                f"cannot resume: the run in {config.out} has {key}={stored.get(key)}, not "
+                f"{getattr(config, key)} (a new run can start from its weights: --init-from)"
+            )
+
+
 def stored_settings(out: str | None) -> dict[str, Any]:
     """The settings the run in folder ``out`` was started with, from its last.pt."""
     if not out:

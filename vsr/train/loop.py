@@ -32,6 +32,7 @@ from vsr.models import create_model, save_weights
 from vsr.models.checkpoint import read_state_dict
 from vsr.train.budget import StepBudget
 from vsr.train.checkpoint import (
+    check_same_network,
     load_checkpoint,
     restore_rng_state,
     save_checkpoint,
@@ -144,12 +145,7 @@ def _train(config: TrainConfig, resume: bool, ddp: Distributed) -> nn.Module:
     other_validation_set = False
     if resume:
         state = load_checkpoint(checkpoint_path)
-        for key in ("arch", "scale"):
-            if state["config"][key] != getattr(config, key):
-                raise VsrError(
-                    f"cannot resume: the checkpoint has {key}={state['config'][key]}, "
-                    f"the config {key}={getattr(config, key)}"
-                )
+        check_same_network(state["config"], config)
         start, best_psnr, seconds_before = state["step"], state["best_psnr"], state["seconds"]
         ended_at_its_total = start == (state.get("steps_total") or state["config"]["steps"])
         # best.safetensors may have been written after the checkpoint: never replace it with
