@@ -13,7 +13,8 @@
 # .device-carry/shared (git-ignored, about 40 MB with the PyAV wheel) and carry both folders.
 # Keep BUDGET below the command's time limit: the machine's start and the copy back count.
 #
-# ONLY=TEXT runs just the stages whose name contains TEXT.
+# ONLY=REGEX runs just the stages whose name matches that extended regular expression
+# (ONLY='model-only|CUDA tests').
 #
 # Needs a CUDA machine with vsr's dependencies importable from the repository root.
 # $WHEELS, if set, is a folder of wheels (PyAV, ffmpeg-python) installed first into a
@@ -42,7 +43,7 @@ for need in "$SH/datasets/benchmark/Set5/HR" "$SH/imdn-official/checkpoints/IMDN
 done
 stage() {  # stage SECONDS NAME command...
   local limit=$1 name=$2; shift 2
-  if [ -n "${ONLY:-}" ] && [[ "$name" != *"$ONLY"* ]]; then return; fi
+  if [ -n "${ONLY:-}" ] && ! [[ "$name" =~ $ONLY ]]; then return; fi
   local left=$((DEADLINE - SECONDS - 8))
   # A stage cut to much less than its time writes no result: skip it rather than waste it.
   local need=$((limit / 2 > 15 ? limit / 2 : 15))
@@ -64,27 +65,25 @@ stage 50 "model-only 540p fp16 batch 4 CUDA graphs: channels_last folded / unfol
   $V bench --model-only --sizes 540p --precision fp16 --batch 4 --channels-last --cuda-graphs --repeats 30 --json $R/model_b4_cl_graphs.json;
   $V bench --model-only --sizes 540p --precision fp16 --batch 4 --channels-last --cuda-graphs --unfolded --repeats 30 --json $R/model_b4_cl_graphs_unfolded.json;
   $V bench --model-only --sizes 540p --precision fp16 --batch 4 --cuda-graphs --repeats 30 --json $R/model_b4_nchw_graphs.json"
-stage 150 "max-autotune model-only 540p batch 4, folded: package built (cold), loaded (warm), then torch.compile (--jit)" bash -c "
+stage 120 "max-autotune model-only 540p batch 4, folded: torch.compile, kernel cache cold then warm" bash -c "
   $V bench --model-only --sizes 540p --precision fp16 --batch 4 --channels-last --compile max-autotune-no-cudagraphs --cuda-graphs --repeats 30 --json $R/model_autotune.json;
-  $V bench --model-only --sizes 540p --precision fp16 --batch 4 --channels-last --compile max-autotune-no-cudagraphs --cuda-graphs --repeats 30 --json $R/model_autotune_warm.json;
-  $V bench --model-only --sizes 540p --precision fp16 --batch 4 --channels-last --compile max-autotune-no-cudagraphs --cuda-graphs --jit --repeats 30 --json $R/model_autotune_jit.json"
-stage 120 "max-autotune model-only 540p batch 4, unfolded attention (does the fold pay compiled?)" \
-  $V bench --model-only --sizes 540p --precision fp16 --batch 4 --channels-last --compile max-autotune-no-cudagraphs --cuda-graphs --unfolded --repeats 30 --json $R/model_autotune_unfolded.json
+  $V bench --model-only --sizes 540p --precision fp16 --batch 4 --channels-last --compile max-autotune-no-cudagraphs --cuda-graphs --repeats 30 --json $R/model_autotune_warm.json"
+stage 150 "end to end 540p -> 1080p, libx264 veryfast crf 18, 600 frames: eager 3 encoders, max-autotune 4" \
+  $V bench --width 960 --height 540 --frames 600 --preset veryfast --crf 18 \
+  --variant fp16,batch=4,cl,graphs,enc=3 --variant fp16,batch=4,cl,$AT,graphs,enc=4 --json $R/e2e_540p.json
 stage 30 "precision on Set5 x2, official weights (paper 38.00; bf16 keeps fp32 ends)" bash -c "
   for p in fp32 fp16 bf16; do $V eval $SH/datasets/benchmark/Set5 --weights $SH/imdn-official/checkpoints/IMDN_x2.pth --device cuda --precision \$p --json $R/set5_\$p.json; done"
-stage 120 "CUDA tests (torch.compile rows excluded: the bench checks them; one builds a package)" \
-  python3 -m pytest -q -rs -x -p no:cacheprovider tests/test_cuda.py -k "not compile"
+stage 120 "CUDA tests (the 1080p torch.compile row excluded: the bench times that)" \
+  python3 -m pytest -q -rs -p no:cacheprovider tests/test_cuda.py -k "not fp16-cl-compile"
 stage 60 "kernels of the compiled and the eager network, 540p fp16 batch 4 (where fusing could pay)" bash -c "
   $V bench --model-only --sizes 540p --precision fp16 --batch 4 --channels-last --compile max-autotune-no-cudagraphs --cuda-graphs --repeats 10 --kernels 25 --json $R/kernels_compiled.json;
   $V bench --model-only --sizes 540p --precision fp16 --batch 4 --channels-last --cuda-graphs --repeats 10 --kernels 25 --json $R/kernels_eager.json"
-stage 180 "end to end 540p -> 1080p, libx264 veryfast crf 18, 600 frames: eager vs max-autotune, 3-4 encoders" \
-  $V bench --width 960 --height 540 --frames 600 --preset veryfast --crf 18 \
-  --variant fp16,batch=4,cl,graphs,enc=3 --variant fp16,batch=4,cl,$AT,graphs,enc=3 \
-  --variant fp16,batch=4,cl,$AT,graphs,enc=4 --json $R/e2e_540p.json
+stage 120 "max-autotune model-only 540p batch 4, unfolded attention (does the fold pay compiled?)" \
+  $V bench --model-only --sizes 540p --precision fp16 --batch 4 --channels-last --compile max-autotune-no-cudagraphs --cuda-graphs --unfolded --repeats 30 --json $R/model_autotune_unfolded.json
 stage 200 "end to end 1080p -> 2160p, libx264 veryfast, 120 frames: eager vs max-autotune, 4 encoders" \
   $V bench --width 1920 --height 1080 --frames 120 --preset veryfast --crf 18 \
   --variant fp16,batch=2,cl,graphs,enc=4 --variant fp16,batch=1,cl,$AT,graphs,enc=4 --json $R/e2e_1080p.json
-stage 360 "vsr run --pipeline fast --crf 18 on long clips, package cold (1080p) then warm; x264 threads" bash -c "
+stage 360 "vsr run --pipeline fast --crf 18 on long clips, kernel cache cold (1080p) then warm; x264 threads" bash -c "
   python3 -c 'from vsr.bench_clip import make_bench_clip as m; m(\"$R/c540.mkv\", 960, 540, 3000); m(\"$R/c1080.mkv\", 1920, 1080, 600)';
   for clip in c540 c1080; do for cache in cold warm; do
     $V run $R/\$clip.mkv $R/\$clip-\$cache.mp4 --pipeline fast --crf 18 --report $R/run_\${clip}_\$cache.json;

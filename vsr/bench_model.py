@@ -20,6 +20,7 @@ from torch import nn
 
 from vsr.bench_kernels import KernelTime, profile_kernels
 from vsr.errors import VsrError, first_line
+from vsr.ops.compiled import packages_on
 from vsr.ops.cuda_graph import GraphedNetwork
 from vsr.ops.mixed_precision import input_dtype
 from vsr.profiling import check_memory, peak_memory, time_forward
@@ -108,10 +109,11 @@ def prepare_network(
     """A copy of `model` on `device` in `precision`, optionally channels_last, compiled and
     replayed as CUDA graphs, the way the engine's Upscaler runs it (`fold=False` keeps the
     channel attention unfolded, the reference form; `jit` compiles with torch.compile
-    instead of a package built ahead of time)."""
+    instead of a package built ahead of time, as the engine always does on CUDA)."""
     on_gpu = device.type == "cuda"
     net, _ = inference_copy(model, device, PRECISIONS[precision], channels_last, fold)
-    return with_speed_switches(net, compile, cuda_graphs and on_gpu, ahead_of_time=not jit)
+    ahead_of_time = packages_on(device) and not jit
+    return with_speed_switches(net, compile, cuda_graphs and on_gpu, ahead_of_time=ahead_of_time)
 
 
 def _first_call_seconds(net: nn.Module, x: torch.Tensor) -> float:
@@ -180,7 +182,7 @@ def time_model(
                 compiled=bool(compile),
                 cuda_graphs=cuda_graphs and on_gpu,
                 folded=fold,
-                jit=bool(compile) and jit,
+                jit=bool(compile) and (jit or not packages_on(device)),
                 graphs_ignored=cuda_graphs and not on_gpu,
             )
             try:

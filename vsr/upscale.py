@@ -23,7 +23,7 @@ from torch import nn
 
 from vsr.errors import VsrError, first_line
 from vsr.models.blocks import fold_channel_attention
-from vsr.ops.compiled import captures_graphs, compile_network
+from vsr.ops.compiled import captures_graphs, compile_network, packages_on
 from vsr.ops.cuda_graph import GraphedNetwork
 from vsr.ops.mixed_precision import cast_network
 from vsr.ops.tiling import TilePlan, plan_tiles, run_plan
@@ -159,11 +159,12 @@ class Upscaler:
     The model is copied, so the caller's module keeps its device and dtype. The copy's
     channel attention is folded into the fusion convolution (vsr.models.blocks). In bf16 the
     network's stem and upsampler stay float32 (vsr.ops.mixed_precision). `compile` compiles
-    it with inductor ahead of time, one package per input shape kept in the vsr cache
-    (vsr.ops.aot_package; a string names torch.compile's mode, e.g.
-    "max-autotune-no-cudagraphs"; if no package can be built, torch.compile compiles it in
-    the process, and if that fails too it runs uncompiled, each step with a warning and an
-    entry in `notes`) and `cuda_graphs` replays it as a CUDA graph per input
+    it with inductor: on the CPU ahead of time, one package per input shape kept in the vsr
+    cache (vsr.ops.aot_package), on CUDA with torch.compile (vsr.ops.compiled.packages_on).
+    A string names torch.compile's mode, e.g. "max-autotune-no-cudagraphs". If no package
+    can be built, torch.compile compiles it in the process, and if that fails too it runs
+    uncompiled, each step with a warning and an entry in `notes`. `cuda_graphs` replays it
+    as a CUDA graph per input
     shape (CUDA only; ignored on the CPU). `checked=False` returns the network's output
     unclamped and leaves both the NaN/Inf refusal and the clamp to the caller (the video
     engine checks on the device without stalling it, and must see an infinity before a
@@ -202,10 +203,13 @@ class Upscaler:
         self.channels_last = channels_last
         self.compiled = bool(compile)
         self._compile = compile
-        self._ahead_of_time = True  # until a package fails to build (_compile_less)
+        # Until a package fails to build (_compile_less); never on CUDA (packages_on).
+        self._ahead_of_time = packages_on(self.device)
         self.cuda_graphs = cuda_graphs and self.device.type == "cuda"
         self.checked = checked
-        self._run = with_speed_switches(self.model, compile, self.cuda_graphs)
+        self._run = with_speed_switches(
+            self.model, compile, self.cuda_graphs, ahead_of_time=self._ahead_of_time
+        )
         self._shapes_seen: set[tuple[int, ...]] = set()
         self.warmup_seconds = 0.0
         self.notes: list[str] = []  # what the caller should pass on (a failed compile)

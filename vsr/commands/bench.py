@@ -81,15 +81,16 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         const=True,
         default=False,
         metavar="MODE",
-        help="--model-only: compile, as the engine does (ahead of time, one package per "
-        "shape kept in the vsr cache), optionally in a torch.compile MODE such as "
+        help="--model-only: compile, as the engine does (on the CPU ahead of time, one "
+        "package per shape kept in the vsr cache; on CUDA with torch.compile), optionally "
+        "in a torch.compile MODE such as "
         "max-autotune-no-cudagraphs; the first call's time (compiling or loading) is reported",
     )
     parser.add_argument(
         "--jit",
         action="store_true",
         help="--model-only, with --compile: torch.compile in this process instead of a package "
-        "compiled ahead of time",
+        "compiled ahead of time (what CUDA always gets)",
     )
     parser.add_argument(
         "--cuda-graphs", action="store_true", help="--model-only: replay as a CUDA graph"

@@ -62,8 +62,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--compile",
         action=speed,
-        help="compile the network (pays on a GPU); each frame size's compiled package is kept "
-        "in the vsr cache, so only the first run of a size waits for it",
+        help="compile the network (pays on a GPU, where the first run of a frame size "
+        "waits 30-45 s and later runs a few seconds; on the CPU each size's package is kept "
+        "in the vsr cache and loads in a moment)",
     )
     parser.add_argument(
         "--cuda-graphs", action=speed, help="GPU: replay the network as a CUDA graph per shape"

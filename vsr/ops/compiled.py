@@ -7,12 +7,13 @@ against cuDNN and keeps the faster per convolution; on an H100 most of IMDN's co
 go to Triton, and the network runs 2x faster than eager in fp16 (5.15 against 10.2 ms per
 960x540 frame, torch.compile), after 25-40 s of compilation per frame shape.
 
-By default the network is compiled ahead of time (vsr.ops.aot_package): one package per
+On the CPU the network is compiled ahead of time (vsr.ops.aot_package): one package per
 frame shape, kept in the vsr cache, so a later run loads it in milliseconds instead of
-tracing the network again. `ahead_of_time=False` is torch.compile itself (dynamic=False: a
-video has one frame shape), for `vsr bench` to set the two side by side. Its kernels and
-autotuning results are cached on disk too (``$VSR_CACHE/inductor``), but every process
-still imports dynamo and traces the network before its first frame."""
+tracing the network again. On CUDA it is compiled with torch.compile (see
+`packages_on`). `ahead_of_time=False` is torch.compile itself (dynamic=False: a video has
+one frame shape), for `vsr bench` to set the two side by side. Its kernels and autotuning
+results are cached on disk too (``$VSR_CACHE/inductor``), but every process still imports
+dynamo and traces the network before its first frame."""
 
 from __future__ import annotations
 
@@ -35,6 +36,17 @@ _GRAPH_FREE = {"max-autotune": "max-autotune-no-cudagraphs", "reduce-overhead": 
 def captures_graphs(mode: str | None) -> bool:
     """Whether torch.compile's ``mode`` asks for the network to be replayed as CUDA graphs."""
     return mode in _GRAPH_FREE
+
+
+def packages_on(device: torch.device) -> bool:
+    """Whether networks on ``device`` are compiled ahead of time into kept packages.
+
+    Not on CUDA. On an H100 (torch 2.11, CUDA 13) a package of the 540p network built
+    there in 128 s, and loading it crashed the process with a segmentation fault, through
+    torch's own loader (torch._inductor.aoti_load_package) as well as ours. A crash is no
+    exception that the fallback to torch.compile could catch, so CUDA compiles with
+    torch.compile: 45 s the first time, and as fast (4.93 ms per 540p frame)."""
+    return device.type != "cuda"
 
 
 def compile_network(
