@@ -87,6 +87,26 @@ def test_naive_and_engine_rows_agree_on_a_lossless_clip(tmp_path):
     assert data["rows"][0]["gpu_util_mean_percent"] is None
 
 
+def test_a_bench_stopped_by_ctrl_c_does_not_advise_resume(tmp_path, monkeypatch):
+    # The engine tells a long run stopped without --resume how to keep its work; vsr bench
+    # has no --resume and its clips are scratch.
+    from vsr import runner
+
+    monkeypatch.setattr(runner, "RESUME_HINT_SECONDS", 0.0)  # any run counts as long here
+
+    def stopped_engine(*args, **kwargs):
+        def stop(count: int) -> None:
+            raise KeyboardInterrupt
+
+        return upscale_video(*args, on_frames=stop, **kwargs)
+
+    upscale_video = runner.upscale_video
+    monkeypatch.setattr(runner, "upscale_video", stopped_engine)
+    with pytest.raises(KeyboardInterrupt) as stopped:
+        run_bench(32, 24, scale=2, frames=2, model=tiny_imdn(), device="cpu", workdir=tmp_path)
+    assert getattr(stopped.value, "__notes__", []) == []
+
+
 def test_variants_are_parsed_and_each_gets_its_own_row(tmp_path):
     fast = parse_variant("fp16,cl,graphs,enc=2,batch=8")
     assert (fast.precision, fast.channels_last, fast.cuda_graphs, fast.compile) == (

@@ -13,6 +13,7 @@ rounding step here and there.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import math
 import tempfile
@@ -392,22 +393,29 @@ def run_bench(
                 engine_path = folder / f"engine-{variant.label.replace(',', '-')}.mkv"
                 _release_cached_memory(dev)
                 start = time.perf_counter()
-                report = upscale_video(
-                    clip,
-                    engine_path,
-                    scale=scale,
-                    weights=model,
-                    device=dev,
-                    precision=variant.precision,
-                    batch=variant.batch,
-                    channels_last=variant.channels_last,
-                    compile=variant.compile,
-                    cuda_graphs=variant.cuda_graphs,
-                    encoders=variant.encoders,
-                    settings=settings,
-                    progress=False,
-                    overwrite=True,
-                )
+                try:
+                    report = upscale_video(
+                        clip,
+                        engine_path,
+                        scale=scale,
+                        weights=model,
+                        device=dev,
+                        precision=variant.precision,
+                        batch=variant.batch,
+                        channels_last=variant.channels_last,
+                        compile=variant.compile,
+                        cuda_graphs=variant.cuda_graphs,
+                        encoders=variant.encoders,
+                        settings=settings,
+                        progress=False,
+                        overwrite=True,
+                    )
+                except KeyboardInterrupt as stop:
+                    # The engine's advice to run again with --resume is for `vsr run`: a
+                    # bench's clips are scratch, and `vsr bench` has no --resume.
+                    with contextlib.suppress(AttributeError):
+                        del stop.__notes__
+                    raise
                 engine_runs[variant].append((time.perf_counter() - start, report, engine_path))
 
         naive = min(naive_runs, key=lambda run: run.wall_seconds)
