@@ -77,6 +77,7 @@ def make_clip(
     audio: bool = True,
     vfr: bool = False,
     rotation: int = 0,
+    display_matrix: list[int] | None = None,
     subtitles: bool = False,
     colors: tuple[int, int, int, int] | None = None,
     source_format: str | None = None,
@@ -97,6 +98,7 @@ def make_clip(
     audio_codec: instead of the container's usual one (e.g. "libopus" in .mkv).
     chirp: a rising tone (`tone_at`) instead of a steady one, so a shift in time shows.
     chapters: (start s, end s, title) marks.
+    display_matrix: FFmpeg's nine integers (a mirror, say), instead of `rotation`.
     """
     path = Path(path)
     options = {"movflags": "faststart"} if faststart else {}
@@ -115,6 +117,8 @@ def make_clip(
         cc.colorspace, cc.color_range, cc.color_primaries, cc.color_trc = colors
     if rotation:
         video.set_display_rotation(rotation)
+    if display_matrix is not None:
+        video.set_display_matrix(display_matrix)
 
     sound = None
     if audio:

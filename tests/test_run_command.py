@@ -467,6 +467,22 @@ def test_vsr_warnings_print_as_one_line_and_other_warnings_as_python_does():
     assert "json" in shown.getvalue() and "UserWarning: deprecated" in shown.getvalue()
 
 
+@pytest.mark.parametrize("suffix", [".mp4", ".mkv"])
+def test_a_mirrored_clip_stays_mirrored(tmp_path, weights, suffix):
+    # A front camera's mirror, and a mirror across the diagonal (a transpose): written back
+    # as a rotation angle, the first played upside down and the second turned.
+    from vsr.video.display_matrix import display_matrix_of
+
+    one, w = 1 << 16, 1 << 30  # 1.0 in 16.16 and in 2.30 fixed point
+    for matrix in ([-one, 0, 0, 0, one, 0, 0, 0, w], [0, one, 0, one, 0, 0, 0, 0, w]):
+        source, out = tmp_path / f"in{suffix}", tmp_path / f"out{suffix}"
+        make_clip(source, 64, 48, frames=2, display_matrix=matrix, audio=False)
+        assert vsr(source, out, "--weights", weights, "--overwrite") == 0
+        with av.open(str(out)) as container:
+            frame = next(container.decode(video=0))
+            assert display_matrix_of(frame) == tuple(matrix)
+
+
 def test_height_names_the_displayed_height_of_a_rotated_clip(tmp_path, weights):
     source = tmp_path / "in.mp4"
     make_clip(source, 64, 48, frames=3, rotation=90, audio=False)  # displayed 48x64

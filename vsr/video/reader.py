@@ -21,6 +21,7 @@ import numpy as np
 from vsr.errors import VsrError
 from vsr.video import colors
 from vsr.video.decoding import decode_packets
+from vsr.video.display_matrix import display_matrix_of
 from vsr.video.hdr import Hdr10, hdr10_of
 from vsr.video.media_url import open_source
 from vsr.video.pixfmt import parse_planar, planar_equivalent
@@ -58,6 +59,9 @@ class VideoInfo:
     # reads them with vsr.ops.yuv.GBR). color_matrix is then the output's, not the planes'.
     rgb_planes: bool = False
     cut: Cut | None = None  # the part of the clip delivered (None: all of it)
+    # How a player turns and mirrors the picture (vsr.video.display_matrix); `rotation` is
+    # its angle alone, for the display geometry.
+    display_matrix: tuple[int, ...] | None = None
 
     def describe(self) -> str:
         rate = f"{float(self.average_rate):.3f} fps" if self.average_rate else "unknown rate"
@@ -481,6 +485,7 @@ class VideoReader:
             color_primaries=colors.PRIMARIES.get(frame.color_primaries),
             color_trc=colors.TRANSFERS.get(frame.color_trc),
             rotation=round(frame.rotation) % 360,
+            display_matrix=display_matrix_of(frame),
             codec=stream.codec_context.name,
             source_pix_fmt=frame.format.name,
             color_matrix_tag=tag,

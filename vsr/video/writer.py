@@ -208,7 +208,9 @@ class VideoWriter:
         if self._apple_tag:
             stream.codec_context.codec_tag = self._apple_tag
         stream.time_base = self.time_base
-        if self.source.rotation:
+        if self.source.display_matrix is not None:
+            stream.set_display_matrix(list(self.source.display_matrix))  # mirrors too
+        elif self.source.rotation:
             stream.set_display_rotation(self.source.rotation)
         # The picture is the track to play: Matroska writes FlagDefault only from this
         # (the copied streams keep their own flags).
