@@ -12,6 +12,7 @@ import av
 import numpy as np
 import pytest
 
+from vsr import EncodeSettings, upscale_video
 from vsr.cli import main
 from vsr.video.hdr import Hdr10, hdr10_of
 
@@ -86,6 +87,20 @@ def test_sample_aspect_ratio_is_kept(tmp_path, weights):
     assert vsr(source, out, "--weights", weights) == 0
     with av.open(str(out)) as container:
         assert container.streams.video[0].sample_aspect_ratio == Fraction(16, 11)
+
+
+def test_an_output_that_cannot_keep_the_pixel_shape_says_so(tmp_path, weights):
+    # WebM and Matroska keep non-square pixels only in codecs that store them in their own
+    # stream (vsr.video.writer.PIXEL_SHAPE_IN_STREAM); VP9 does not.
+    source = _video(tmp_path / "in.mp4", sar=Fraction(16, 11))
+    for name, codec, shape in (("out.webm", None, 1), ("out.mkv", "libx264", Fraction(16, 11))):
+        settings = EncodeSettings(codec=codec) if codec else None
+        report = upscale_video(source, tmp_path / name, weights=weights, progress=False,
+                               settings=settings)  # fmt: skip
+        told = [n for n in report.notes if "pixels are 16:11" in n]
+        with av.open(str(tmp_path / name)) as container:
+            assert (container.streams.video[0].sample_aspect_ratio or 1) == shape
+        assert len(told) == (shape == 1), report.notes
 
 
 def test_the_matroska_video_track_is_flagged_default(tmp_path, weights):

@@ -27,6 +27,9 @@ from vsr.video.remux import StreamCopier, fresh_tags
 
 log = logging.getLogger(__name__)
 
+# Codecs whose own stream stores the pixel shape (H.264 and HEVC in the VUI, MPEG-2 and
+# MPEG-4 Part 2 in their headers): the only ones that keep it in Matroska or WebM here.
+PIXEL_SHAPE_IN_STREAM = {"h264", "hevc", "mpeg4", "mpeg2video"}
 CONTAINERS = {".mp4": "mp4", ".m4v": "mp4", ".mkv": "matroska", ".mov": "mov", ".webm": "webm"}
 
 
@@ -144,6 +147,8 @@ class VideoWriter:
         self.pix_fmt, self._encoder_fmt = choice.pix_fmt, choice.encoder_fmt
         self._options = choice.options
         error = choice.error
+        if error is None:  # ffmpeg's own muxing (the pipe) stores it
+            self._say_if_pixel_shape_is_lost()
         self.time_base = source.time_base
         self._rate = source.average_rate
         self._last_pts: int | None = None
@@ -247,6 +252,22 @@ class VideoWriter:
         ratio = source_sar * Fraction(self.source.width * self.height)
         ratio /= self.source.height * self.width
         return ratio.limit_denominator(65535)
+
+    def _say_if_pixel_shape_is_lost(self) -> None:
+        """A note when the output cannot keep non-square pixels. Matroska and WebM hold the
+        pixel shape in the track's header, which PyAV cannot set (it sets the encoder's),
+        so only codecs that carry it in their own stream keep it there; MP4 and MOV keep it
+        for any codec."""
+        shape = self._sample_aspect_ratio()
+        if shape == 1 or self._container_format not in ("matroska", "webm"):
+            return
+        if self.codec.canonical_name in PIXEL_SHAPE_IN_STREAM:
+            return
+        self.notes.append(
+            f"the pixels are {shape.numerator}:{shape.denominator}, which {self.codec.name} "
+            f"in {self.path.suffix} cannot hold here: the output shows them square, "
+            "squeezed; .mp4 or .mov keep the shape, and so do libx264 and libx265"
+        )
 
     def _tag_colours(self, context: av.codec.CodecContext) -> None:
         context.colorspace = colors.code_of(colors.MATRIX_TAGS, self._matrix_tag)
