@@ -140,6 +140,7 @@ class VideoReader:
         self.missing_seconds = 0.0  # declared video length not found in the file
         self.warnings: list[str] = []  # what the engine should tell the user
         self._end_pts: int | None = None
+        self._end_duration: int | None = None  # the last frame's own length, if the file says
         self._container = _open_input(self.path)
         try:
             self._stream = main_video_stream(self._container)
@@ -216,6 +217,7 @@ class VideoReader:
         self.decoded_frames = self.damaged_frames = 0
         self._forget_what_was_decoded()
         self._end_pts = pts + shift  # decoded by the earlier run: the truncation check needs it
+        self._end_duration = None
         self._decoded = self._decode_range()
 
     def _range_in_time_base(self) -> tuple[int, int | None] | None:
@@ -341,8 +343,8 @@ class VideoReader:
     def _count(self, frame: av.VideoFrame) -> None:
         self.decoded_frames += 1
         self.damaged_frames += bool(frame.is_corrupt)
-        if frame.pts is not None:
-            self._end_pts = max(self._end_pts or frame.pts, frame.pts)
+        if frame.pts is not None and (self._end_pts is None or frame.pts >= self._end_pts):
+            self._end_pts, self._end_duration = frame.pts, frame.duration or None
 
     def _missing_tail_frames(self) -> int:
         """Frames missing at the end: the video stream's declared length minus what decoded.
@@ -355,7 +357,13 @@ class VideoReader:
         if self._end_pts is None or not rate:
             return 0
         start = self._stream.start_time or 0
-        decoded_end = float((self._end_pts - start) * self.info.time_base) + 1 / float(rate)
+        # A slide show's or a GIF's last frame can stay up far longer than the average
+        # frame: its own length, where the file gives one, is not missing.
+        if self._end_duration:
+            last_frame = float(self._end_duration * self.info.time_base)
+        else:
+            last_frame = 1 / float(rate)
+        decoded_end = float((self._end_pts - start) * self.info.time_base) + last_frame
         declared, trusted = _declared_video_seconds(self._stream, self._container)
         if declared is None:
             return 0
