@@ -21,9 +21,11 @@ def vsr(*args: object) -> int:
     return main(["run", *map(str, args), "--quiet"])
 
 
-def _video(path: Path, *, sar=None, x265_params=None, attachment=None, audio=None) -> Path:
+def _video(
+    path: Path, *, sar=None, x265_params=None, attachment=None, audio=None, title=""
+) -> Path:
     """64x48, 4 frames; optional SAR, x265 HDR params, an mkv attachment, one audio track
-    given as (codec, layout)."""
+    given as (codec, layout), and a title for each track ("TITLE video", "TITLE audio")."""
     codec = "libx265" if x265_params else "libx264"
     options = {"x265-params": x265_params} if x265_params else {"bf": "0"}
     out = av.open(str(path), "w")
@@ -41,6 +43,10 @@ def _video(path: Path, *, sar=None, x265_params=None, attachment=None, audio=Non
     if audio:
         sound = out.add_stream(audio[0], rate=48000)
         sound.layout = audio[1]
+    if title:
+        video.metadata["title"] = f"{title} video"
+        if sound is not None:
+            sound.metadata["title"] = f"{title} audio"
     for i in range(4):
         rgb = np.full((48, 64, 3), 40 * i, np.uint8)
         frame = av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(format=video.pix_fmt)
@@ -101,6 +107,22 @@ def test_an_output_that_cannot_keep_the_pixel_shape_says_so(tmp_path, weights):
         with av.open(str(tmp_path / name)) as container:
             assert (container.streams.video[0].sample_aspect_ratio or 1) == shape
         assert len(told) == (shape == 1), report.notes
+
+
+def test_track_titles_of_an_mp4_are_kept(tmp_path, weights):
+    # libav reads an MP4 track's title back as "name" but writes it from "title": copied
+    # under "name" it was lost in MP4 and MOV, and was no track title in Matroska.
+    source = _video(tmp_path / "in.mp4", audio=("aac", "stereo"), title="Español")
+    with av.open(str(source)) as container:
+        assert [s.metadata.get("name") for s in container.streams] == [
+            "Español video",
+            "Español audio",
+        ]
+    for name, key in (("out.mp4", "name"), ("out.mov", "name"), ("out.mkv", "title")):
+        assert vsr(source, tmp_path / name, "--weights", weights) == 0
+        with av.open(str(tmp_path / name)) as container:
+            titles = [s.metadata.get(key) for s in container.streams]
+            assert titles == ["Español video", "Español audio"], name
 
 
 def test_the_matroska_video_track_is_flagged_default(tmp_path, weights):

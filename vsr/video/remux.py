@@ -63,6 +63,19 @@ def fresh_tags(tags: dict[str, str]) -> dict[str, str]:
     return {k: v for k, v in tags.items() if k.lower() not in STALE_TAGS}
 
 
+def track_tags(tags: dict[str, str]) -> dict[str, str]:
+    """A stream's tags for the output: fresh, and its title under the name muxers write.
+
+    MP4 and MOV keep a track's title in a "name" atom, which libav reads back as "name"
+    but writes from "title": copied as "name", titles were lost in MP4 and MOV and became
+    a NAME tag in Matroska, which players do not show."""
+    kept = fresh_tags(tags)
+    name = next((key for key in kept if key.lower() == "name"), None)
+    if name is not None and not any(key.lower() == "title" for key in kept):
+        kept["title"] = kept.pop(name)
+    return kept
+
+
 @dataclass
 class _Route:
     """Where one input stream's packets go: copied, or decoded and re-encoded."""
@@ -213,7 +226,7 @@ class StreamCopier:
             else:
                 notes.append(f"{label}: dropped, {extension} cannot hold {codec} subtitles")
                 continue
-            route.output.metadata.update(fresh_tags(stream.metadata))
+            route.output.metadata.update(track_tags(stream.metadata))
             route.output.disposition = stream.disposition
             self._routes[stream.index] = route
         self._flag_default_audio()

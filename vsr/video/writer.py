@@ -23,7 +23,7 @@ from vsr.video.media_url import file_url
 from vsr.video.mov_timing import LastPacketHold
 from vsr.video.pixfmt import parse_planar
 from vsr.video.reader import VideoInfo
-from vsr.video.remux import StreamCopier, fresh_tags
+from vsr.video.remux import StreamCopier, fresh_tags, track_tags
 
 log = logging.getLogger(__name__)
 
@@ -224,7 +224,7 @@ class VideoWriter:
 
         self._copier = StreamCopier(self.source.path, output, self.notes, self.source.cut)
         output.metadata.update(fresh_tags(self._copier.container_tags))
-        stream.metadata.update(fresh_tags(self._copier.video_tags))
+        stream.metadata.update(track_tags(self._copier.video_tags))
         try:
             # The header now, not with the first packet: a muxer's codec list is not the
             # whole story (MOV refuses VP9, AV1 and VP8 here), and a refusal must come
