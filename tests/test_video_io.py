@@ -274,3 +274,24 @@ def test_a_long_last_frame_is_not_a_truncation(tmp_path, suffix):
     with VideoReader(path) as reader:
         assert len(list(reader.frames())) == 3
         assert (reader.lost_frames, reader.warnings) == (0, [])
+
+
+def test_transparency_that_the_output_cannot_keep_is_named(tmp_path):
+    # An alpha channel alone is no reason for a note (GIFs decode with one); transparent
+    # pixels are.
+    for name, alpha in (("see-through.mkv", 0), ("opaque.mkv", 255)):
+        path = tmp_path / name
+        out = av.open(str(path), "w")
+        video = out.add_stream("ffv1", rate=25)
+        video.width, video.height, video.pix_fmt = 64, 48, "yuva420p"
+        rgba = np.full((48, 64, 4), 200, np.uint8)
+        rgba[..., 3] = 255
+        rgba[:, :32, 3] = alpha
+        frame = av.VideoFrame.from_ndarray(rgba, format="rgba").reformat(format="yuva420p")
+        frame.pts = 0
+        out.mux(video.encode(frame))
+        out.mux(video.encode(None))
+        out.close()
+        with VideoReader(path) as reader:
+            told = [w for w in reader.warnings if "transparent parts" in w]
+            assert len(told) == (alpha < 255), name

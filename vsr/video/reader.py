@@ -118,6 +118,16 @@ def _open_input(path: Path) -> av.container.InputContainer:
         ) from None
 
 
+def _see_through(frame: av.VideoFrame) -> bool:
+    """Whether a frame has pixels that are not fully opaque. An alpha channel alone says
+    nothing: GIFs decode with one, and many opaque clips are stored with one."""
+    has_alpha = any(component.is_alpha for component in frame.format.components)
+    if not has_alpha and frame.format.name != "pal8":  # a palette may hold alpha too
+        return False
+    alpha = frame.reformat(format="rgba").to_ndarray()[..., 3]
+    return bool((alpha < 255).any())
+
+
 class VideoReader:
     """Decode the first video stream of a file, in presentation order.
 
@@ -158,6 +168,11 @@ class VideoReader:
                 raise VsrError(f"{self.path}: no decodable video frame (empty or damaged)")
             self._first: av.VideoFrame | None = first
             self.info = self._describe(first)
+            if _see_through(first):
+                self.warnings.append(
+                    "the video has transparent parts (an alpha channel), which the output "
+                    "cannot keep: it is opaque, showing the colours stored under them"
+                )
             if first.interlaced_frame:
                 self.warnings.append(
                     "the video is interlaced: both fields of each frame are upscaled together "
