@@ -201,6 +201,9 @@ def test_a_default_codec_the_container_cannot_hold_gives_way_to_its_own(clip, tm
 def test_unknown_container(clip, tmp_path):
     with pytest.raises(VsrError, match="unknown output container"):
         writer_for(clip, tmp_path / "out.avi")
+    # Was "unknown output container ''".
+    with pytest.raises(VsrError, match=r"out: the output needs a file type \(.m4v, .mkv"):
+        writer_for(clip, tmp_path / "out")
 
 
 def test_pix_fmt_the_codec_cannot_take(clip, tmp_path):

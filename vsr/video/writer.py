@@ -101,6 +101,8 @@ def check_output_path(path: Path, source: Path, overwrite: bool) -> str:
     fmt = CONTAINERS.get(path.suffix.lower())
     if fmt is None:
         known = ", ".join(sorted(CONTAINERS))
+        if not path.suffix:  # "out/" or "out": a name without a type, or meant as a folder
+            raise VsrError(f"{path}: the output needs a file type ({known}), as in {path}.mp4")
         raise VsrError(f"{path}: unknown output container {path.suffix!r} (use one of {known})")
     if path.resolve() == source.resolve() or (path.exists() and path.samefile(source)):
         raise VsrError(f"{path}: output is the input file; choose another output path")
