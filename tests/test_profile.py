@@ -145,6 +145,18 @@ def test_command_prints_a_table_and_writes_json(tmp_path, capsys):
     assert record["peak_memory_bytes"] is None
 
 
+def test_a_scale_the_weights_do_not_have_is_refused(tmp_path, capsys):
+    # It was ignored: the x3 weights were profiled as asked for x2, without a word.
+    weights = tmp_path / "x3.safetensors"
+    save_weights(create_model("imdn", 3), weights)
+    assert main(["profile", "--weights", str(weights), "--scale", "2"]) == 2
+    assert capsys.readouterr().err.strip() == (
+        "vsr: error: x3.safetensors upscales by 3, not by 2 (--scale)"
+    )
+    assert main(["profile", "--scale", "3"]) == 2  # --all profiles every scale
+    assert "--scale goes with --model or --weights" in capsys.readouterr().err
+
+
 def test_command_reports_a_bad_size_on_one_line(capsys):
     status = main(["profile", "--model", "imdn_rte", "--size", "15x16", "--device", "cpu"])
     assert status == 2

@@ -20,7 +20,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     which.add_argument("--weights", help="a weights file or manifest name to profile")
     which.add_argument("--model", help="imdn, imdn_as, imdn_rtc or imdn_rte (random weights)")
     which.add_argument("--all", action="store_true", help="IMDN x2/x3/x4, AS, RTC, RTE")
-    parser.add_argument("--scale", type=int, help="scale for --model (default 2)")
+    parser.add_argument(
+        "--scale", type=int, help="scale for --model (default 2), or the one --weights must have"
+    )
     size = parser.add_mutually_exclusive_group()
     size.add_argument(
         "--size",
@@ -60,14 +62,20 @@ def run(args: argparse.Namespace) -> int:
     if args.repeats is not None and args.repeats < 1:
         raise VsrError("--repeats must be at least 1")
     weights = None
+    scale = check_scale(args.scale)
     if args.weights:
-        path = resolve_weights(args.weights, args.scale)
+        path = resolve_weights(args.weights, scale)
         model = load_weights(path)
+        # IMDN_AS (scale 1) takes any: its input is enlarged first.
+        if scale is not None and model.scale not in (scale, 1):
+            raise VsrError(f"{path.name} upscales by {model.scale}, not by {scale} (--scale)")
         models = [(model_label(model), model)]
         weights = str(path)
     elif args.model:
-        model = create_model(args.model, 2 if args.scale is None else check_scale(args.scale))
+        model = create_model(args.model, 2 if scale is None else scale)
         models = [(model_label(model), model)]
+    elif scale is not None:
+        raise VsrError("--scale goes with --model or --weights: --all profiles x2, x3 and x4")
     else:
         models = known_models()
     profiles = [
