@@ -69,6 +69,21 @@ def test_weights_inside_a_training_dict_load(tmp_path, key):
         assert torch.equal(loaded.state_dict()[name], tensor)
 
 
+def test_a_vsr_training_checkpoint_loads_its_network(tmp_path):
+    # last.pt of `vsr train`: the network beside the optimizer, the scheduler and the RNG.
+    # It was "not a state dict of tensors".
+    from vsr.train.checkpoint import save_checkpoint, training_state
+
+    model = create_model("imdn", 2, features=16, blocks=2)
+    optimizer = torch.optim.Adam(model.parameters())
+    scheduler = torch.optim.lr_scheduler.StepLR(optimizer, 10)
+    state = training_state(model, optimizer, scheduler, 7, 30.0, 1.0, {"scale": 2})
+    save_checkpoint(tmp_path / "last.pt", state)
+    loaded = load_weights(tmp_path / "last.pt")
+    for name, tensor in model.state_dict().items():
+        assert torch.equal(loaded.state_dict()[name], tensor)
+
+
 def test_metadata_is_stored_as_text_and_a_missing_folder_is_one_error(tmp_path):
     save_weights(create_model("imdn_rtc", 2), tmp_path / "w.safetensors", {"steps": 100})
     assert read_state_dict(tmp_path / "w.safetensors")[1]["steps"] == "100"

@@ -98,7 +98,9 @@ def _looks_like_safetensors(path: Path) -> bool:
 # Where training code keeps the weights inside a saved dict: PyTorch Lightning and many
 # others under "state_dict", BasicSR under "params_ema" (the averaged weights, which it
 # evaluates) and "params".
-_WEIGHTS_KEYS = ("state_dict", "params_ema", "params")
+# Where checkpoints keep the network: BasicSR's ("params_ema", "params"), Lightning's and
+# many others' ("state_dict"), and vsr train's last.pt ("model", beside its optimizer).
+_WEIGHTS_KEYS = ("state_dict", "params_ema", "params", "model")
 
 
 def _tensors_of(loaded: object) -> object:
