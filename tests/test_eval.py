@@ -86,6 +86,16 @@ def test_shipped_lr_bicubic_inputs_are_used(tmp_path):
         write_image(dataset / "LR_bicubic" / "X2" / f"{path.stem}x2.bmp", flat)
     shipped = evaluate_dataset(BicubicUpscaler(2), dataset, progress=False)
     assert shipped.psnr < generated.psnr - 1
+    assert (generated.inputs, shipped.inputs) == ("made from HR (MATLAB bicubic)", "LR_bicubic/X2")
+
+
+def test_published_inputs_are_found_in_any_case(tmp_path):
+    # lr_bicubic/x2 was not LR_bicubic/X2: inputs were made from HR instead, without a word.
+    dataset = _make_dataset(tmp_path / "Tiny", sizes=((26, 34),))
+    (dataset / "lr_bicubic" / "x2").mkdir(parents=True)
+    write_image(dataset / "lr_bicubic" / "x2" / "im0x2.png", np.zeros((12, 17, 3), np.uint8))
+    with pytest.raises(VsrError, match="im0x2.png is 17x12, but im0.png at x2 needs 17x13"):
+        evaluate_dataset(BicubicUpscaler(2), dataset, progress=False)
 
 
 def test_an_lr_image_of_the_wrong_size_is_refused_not_scored(tmp_path):
@@ -133,7 +143,10 @@ def test_cli_table_and_json_with_random_weights(tmp_path, capsys):
     assert "Tiny" in printed and "random" in printed
     written = json.loads(report.read_text())
     (record,) = written["results"]
-    assert set(record) == {"dataset", "scale", "model", "images", "psnr", "ssim", "per_image"}
+    assert set(record) == {
+        *("dataset", "scale", "model", "images", "inputs", "psnr", "ssim", "per_image")
+    }
+    assert "inputs: Tiny made from HR (MATLAB bicubic)" in printed
     assert (record["dataset"], record["scale"], record["images"]) == ("Tiny", 2, 1)
     assert f"{record['psnr']:.4f}" in printed
     # Which weights exactly (a run's best/last files share their names), and every image.
@@ -141,6 +154,7 @@ def test_cli_table_and_json_with_random_weights(tmp_path, capsys):
     assert written["weights_sha256"] == hashlib.sha256(weights.read_bytes()).hexdigest()
     (image,) = record["per_image"]
     assert image["name"] == "im0" and image["psnr"] == pytest.approx(record["psnr"])
+    assert "psnr_rgb" not in image  # same-size pairs only, as in the dataset's record
 
 
 def test_cli_errors_name_the_problem(tmp_path, capsys):

@@ -47,6 +47,9 @@ class EvalResult:
     ssim: float
     psnr_rgb: float | None = None
     per_image: list[ImageScore] = field(default_factory=list)
+    # Where the network's inputs came from: a folder of the dataset (LR_bicubic/X2, LR), or
+    # MADE_FROM_HR. A score means little without it.
+    inputs: str = ""
 
     def to_dict(self, per_image: bool = False) -> dict:
         """The JSON record of ``vsr eval``; ``psnr_rgb`` only for same-size pairs."""
@@ -55,14 +58,26 @@ class EvalResult:
             "scale": self.scale,
             "model": self.model,
             "images": self.images,
+            "inputs": self.inputs,
             "psnr": self.psnr,
             "ssim": self.ssim,
         }
         if self.psnr_rgb is not None:
             record["psnr_rgb"] = self.psnr_rgb
         if per_image:
-            record["per_image"] = [asdict(score) for score in self.per_image]
+            record["per_image"] = [
+                {key: value for key, value in asdict(score).items() if value is not None}
+                for score in self.per_image
+            ]
         return record
+
+
+MADE_FROM_HR = "made from HR (MATLAB bicubic)"
+
+
+def _inputs_of(pairs: list[tuple[str, Path, Path | None]], dataset: Path) -> str:
+    lr_path = pairs[0][2]
+    return MADE_FROM_HR if lr_path is None else lr_path.parent.relative_to(dataset).as_posix()
 
 
 def _image_files(folder: Path) -> list[Path]:
@@ -98,6 +113,20 @@ def check_dataset(dataset: Path) -> None:
         raise VsrError(f"dataset {dataset} has no HR/ folder")
 
 
+def _subfolder(parent: Path, name: str) -> Path | None:
+    """``parent / name``, its name in any case (lr_bicubic/x2 is LR_bicubic/X2), or None."""
+    if (parent / name).is_dir():
+        return parent / name
+    found = [p for p in parent.iterdir() if p.name.lower() == name.lower() and p.is_dir()]
+    return found[0] if len(found) == 1 else None
+
+
+def bicubic_folder(dataset: Path, scale: int) -> Path | None:
+    """The dataset's published inputs for ``scale`` (LR_bicubic/X{scale}), if it has them."""
+    top = _subfolder(dataset, "LR_bicubic")
+    return None if top is None else _subfolder(top, f"X{scale}")
+
+
 def dataset_pairs(dataset: Path, scale: int) -> list[tuple[str, Path, Path | None]]:
     """(name, HR path, LR path or None when the input must be generated), sorted by name."""
     check_dataset(dataset)
@@ -105,11 +134,11 @@ def dataset_pairs(dataset: Path, scale: int) -> list[tuple[str, Path, Path | Non
     hr_files = _image_files(hr_folder)
     if not hr_files:
         raise VsrError(f"dataset {dataset}: no images in {hr_folder}")
-    bicubic = dataset / "LR_bicubic" / f"X{scale}"
+    bicubic = bicubic_folder(dataset, scale)
     paired = dataset / "LR"
     pairs = []
     for hr in hr_files:
-        if bicubic.is_dir():
+        if bicubic is not None:
             lr = _find_by_stem(bicubic, f"{hr.stem}x{scale}")
             if lr is None:
                 raise VsrError(f"dataset {dataset}: no LR image {hr.stem}x{scale}.* in {bicubic}")
@@ -198,4 +227,5 @@ def evaluate_dataset(
         ssim=float(np.mean([s.ssim for s in scores])),
         psnr_rgb=float(np.mean([s.psnr_rgb for s in scores])) if same_size else None,
         per_image=scores,
+        inputs=_inputs_of(pairs, dataset),
     )

@@ -88,6 +88,7 @@ def run(args: argparse.Namespace) -> int:
         result = evaluate_dataset(upscaler, dataset, args.scale, model_name=model_name)
         results.append(result)
     print(format_table(results))
+    print("inputs: " + ", ".join(f"{r.dataset} {r.inputs}" for r in results))
     print(f"network in {upscaler.precision} on {upscaler.device}")
     if args.json:
         payload = {

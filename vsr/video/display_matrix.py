@@ -35,4 +35,3 @@ def display_matrix_of(frame: av.VideoFrame) -> tuple[int, ...] | None:
                 matrix[index] = 0
             return None if tuple(matrix) == IDENTITY else tuple(matrix)
     return None
-
