@@ -237,7 +237,7 @@ def resolve_weights(weights: str | os.PathLike | None, scale: int | None = None)
     if weights in manifest:
         entry = manifest[weights]
         if scale is not None and entry.get("scale") not in (None, scale):
-            raise VsrError(f"{weights} is a x{entry['scale']} model, not x{scale}")
+            raise VsrError(f"{weights} is an x{entry['scale']} model, not x{scale}")
         if entry.get("url"):
             return download(weights)
         return _shipped(weights, entry)
