@@ -538,6 +538,20 @@ def test_without_codec_a_webm_output_is_written_in_webms_own(tmp_path, weights):
     assert vsr(source, tmp_path / "x.webm", "--weights", weights, "--codec", "libx264") == 2
 
 
+def test_a_10_bit_source_into_webm_keeps_its_bits_with_av1(tmp_path, weights):
+    # PyAV's libvpx has 8 bits only: VP9 turned 10-bit (and HDR) sources into 8 bits.
+    source = tmp_path / "in.mkv"
+    make_clip(source, frames=3, pix_fmt="yuv420p10le", codec="ffv1", audio=False)
+    for name, flags, codec, pix_fmt in (
+        ("deep.webm", (), "av1", "yuv420p10le"),
+        ("asked-8.webm", ("--pix-fmt", "yuv420p"), "vp9", "yuv420p"),
+    ):
+        assert vsr(source, tmp_path / name, "--weights", weights, *flags) == 0
+        with av.open(str(tmp_path / name)) as container:
+            context = container.streams.video[0].codec_context
+            assert (context.codec.id, context.pix_fmt) == (av.Codec(codec, "r").id, pix_fmt)
+
+
 def test_a_presets_codec_settings_do_not_follow_it_into_webm(tmp_path, weights):
     """The archive preset's x265 options and 10-bit format belong to x265, not to VP9."""
     source, out, report = tmp_path / "in.mkv", tmp_path / "out.webm", tmp_path / "r.json"

@@ -34,6 +34,9 @@ _ANY_SIZE = frozenset({"ffv1", "ffvhuff", "huffyuv", "utvideo", "rawvideo", "mag
 # The encoder settings a container's own codec gets when the default cannot go into it:
 # libvpx-vp9's own defaults are its slowest (cpu-used 0, one thread per row off).
 _CONTAINER_CODECS = {"webm": ("libvpx-vp9", {"cpu-used": "4", "row-mt": "1"})}
+# WebM's other codec, for sources of more than 8 bits where libvpx was built with 8 only
+# (PyAV's is): 10-bit or HDR at 8 bits bands.
+_WEBM_HIGH_DEPTH = ("libsvtav1", {})
 # libavcodec's own older encoders: no crf, and a bit rate of 200 kb/s unless told ("b"),
 # which upscaled output does not survive.
 _RATE_ONLY_ENCODERS = frozenset(
@@ -122,6 +125,9 @@ class EncoderChoice:
         presets."""
         name, options = _CONTAINER_CODECS.get(self.container_format, (None, {}))
         name = name or codecs_held_by(self.container_format)[1]
+        why = ""
+        if self.container_format == "webm" and self._wants_more_than_8_bits(name):
+            (name, options), why = _WEBM_HIGH_DEPTH, f" for its {self.source.bit_depth} bits"
         codec = video_encoder(name)
         # What was set for the default codec (a preset's speed, x265-params, a pixel format
         # the new one lacks) does not carry over; the quality (crf) does.
@@ -133,12 +139,29 @@ class EncoderChoice:
         dropped = f"; its settings {', '.join(left)} do not apply" if left else ""
         self.notes.append(
             f"{self.settings.codec} cannot go into {self.path.suffix} files: encoding with "
-            f"{name} (choose another with --codec){dropped}"
+            f"{name}{why} (choose another with --codec){dropped}"
         )
         self.settings = replace(
             self.settings, codec=name, preset=None, pix_fmt=pix_fmt, options=dict(options)
         )
         self.codec = codec
+
+    def _wants_more_than_8_bits(self, name: str) -> bool:
+        """Whether the source has more than 8 bits, no 8-bit pix_fmt was asked for, and
+        encoder `name` has only 8 (while WebM's other one, libsvtav1, has more)."""
+        asked = parse_planar(self.settings.pix_fmt) if self.settings.pix_fmt else None
+        if self.source.bit_depth <= 8 or (asked is not None and asked[0] <= 8):
+            return False
+
+        def deepest(encoder: str) -> int:
+            try:
+                formats = video_encoder(encoder).video_formats or ()
+            except VsrError:
+                return 0  # not in this build
+            parsed = [parse_planar(f.name) for f in formats]
+            return max((p[0] for p in parsed if p is not None), default=0)
+
+        return deepest(name) <= 8 < deepest(_WEBM_HIGH_DEPTH[0])
 
     def _choose_format(self) -> tuple[str, str]:
         """(planes format write() takes, format the encoder gets)."""
