@@ -43,6 +43,7 @@ def test_a_codec_mov_refuses_at_its_header_is_refused_up_front(clip, tmp_path, c
     [
         ("libx264", "x264-params=nonsense=1", "nonsense"),
         ("libx265", "x265-params=bframes=abc", "bframes"),
+        ("libx265", "x265-params=bogus=1", "Unknown option: bogus"),  # was taken silently
         ("libsvtav1", "svtav1-params=tune=abc", "tune"),
     ],
 )

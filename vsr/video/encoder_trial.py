@@ -18,7 +18,7 @@ import av
 from vsr.errors import VsrError
 from vsr.shared_change import SharedChange
 
-_REFUSED_PARAMETER = re.compile(r"(Error parsing option|Unknown option|Invalid value for) ")
+_REFUSED_PARAMETER = re.compile(r"(Error parsing option|Unknown option|Invalid value for)[ :]")
 
 
 def trial_open(
