@@ -303,3 +303,24 @@ def mp4_video_timing(path: str | Path) -> Mp4VideoTiming:
         edit_seconds=Fraction(video["edit"], movie_scale),
         sample_seconds=Fraction(video["samples"], video["scale"]),
     )
+
+
+def make_slide_show(path: Path) -> Path:
+    """Three H.264 frames at 0, 1 and 2 s, the last shown for 5 s (7 s in all), each
+    packet with its duration: a slide show, or a GIF's long last frame."""
+    out = av.open(str(path), "w")
+    video = out.add_stream("libx264", rate=1, options={"preset": "ultrafast"})
+    video.width, video.height, video.pix_fmt = 64, 48, "yuv420p"
+    video.codec_context.time_base = video.time_base = Fraction(1, 1000)
+    packets = []
+    for second in range(3):
+        rgb = np.full((48, 64, 3), 60 * second, np.uint8)
+        frame = av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(format="yuv420p")
+        frame.pts, frame.time_base = 1000 * second, Fraction(1, 1000)
+        packets += video.encode(frame)
+    packets += video.encode(None)
+    for packet in packets:
+        packet.duration = 5000 if packet.pts == 2000 else 1000
+        out.mux(packet)
+    out.close()
+    return path

@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 import torch
 from conftest import failing_compiler
-from media import corrupt_middle_packets, make_audio_only, make_clip
+from media import corrupt_middle_packets, make_audio_only, make_clip, make_slide_show
 
 from vsr.bench_clip import make_bench_clip
 from vsr.cli import main
@@ -481,6 +481,17 @@ def test_a_mirrored_clip_stays_mirrored(tmp_path, weights, suffix):
         with av.open(str(out)) as container:
             frame = next(container.decode(video=0))
             assert display_matrix_of(frame) == tuple(matrix)
+
+
+@pytest.mark.parametrize("suffix", [".mp4", ".mkv", ".webm"])
+def test_a_long_last_frame_keeps_its_length(tmp_path, weights, suffix):
+    # The last slide's 5 s came out as one average frame (2.33 s in MP4, 1 s in Matroska).
+    source = make_slide_show(tmp_path / "slides.mkv")
+    out = tmp_path / f"out{suffix}"
+    assert vsr(source, out, "--weights", weights) == 0
+    with av.open(str(out)) as container:
+        assert container.duration / av.time_base == pytest.approx(7.0, abs=0.002)
+        assert [float(f.time) for f in container.decode(video=0)] == [0.0, 1.0, 2.0]
 
 
 def test_height_names_the_displayed_height_of_a_rotated_clip(tmp_path, weights):

@@ -8,7 +8,7 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
-from media import make_clip
+from media import make_clip, make_slide_show
 
 from vsr.video.reader import Frame, VideoReader
 from vsr.video.writer import EncodeSettings, VideoWriter
@@ -255,22 +255,7 @@ def test_text_subtitles_are_converted_where_the_container_needs_it(tmp_path):
 def test_a_long_last_frame_is_not_a_truncation(tmp_path, suffix):
     # A slide show: frames at 0, 1 and 2 s, the last one shown for 5 s (7 s in all). Taken
     # as lasting one average frame, its length read as missing frames of a cut file.
-    path = tmp_path / f"slides{suffix}"
-    out = av.open(str(path), "w")
-    video = out.add_stream("libx264", rate=1, options={"preset": "ultrafast"})
-    video.width, video.height, video.pix_fmt = 64, 48, "yuv420p"
-    video.codec_context.time_base = video.time_base = Fraction(1, 1000)
-    packets = []
-    for second in range(3):
-        rgb = np.full((48, 64, 3), 60 * second, np.uint8)
-        frame = av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(format="yuv420p")
-        frame.pts, frame.time_base = 1000 * second, Fraction(1, 1000)
-        packets += video.encode(frame)
-    packets += video.encode(None)
-    for packet in packets:
-        packet.duration = 5000 if packet.pts == 2000 else 1000
-        out.mux(packet)
-    out.close()
+    path = make_slide_show(tmp_path / f"slides{suffix}")
     with VideoReader(path) as reader:
         assert len(list(reader.frames())) == 3
         assert (reader.lost_frames, reader.warnings) == (0, [])

@@ -331,6 +331,9 @@ def start_upscale(
             raise
         lost = reader.lost_frames
         reader_warnings = list(reader.warnings)
+        end = reader.own_end_of_last_frame()
+        if end is not None:
+            writer.end_at(end)
 
     def finish() -> RunReport:
         try:

@@ -71,9 +71,11 @@ class LastPacketHold:
             self._held = packet
         return ready
 
-    def last(self, stream: av.video.stream.VideoStream) -> av.Packet | None:
+    def last(self, stream: av.video.stream.VideoStream, end: int | None = None) -> av.Packet | None:
         """The held packet, with the dts and duration that make the decode steps reach the
-        last frame's end (unchanged where they already do, or where they cannot)."""
+        last frame's end (unchanged where they already do, or where they cannot). `end`,
+        a pts in the packets' time base, is that end where the source gives its last frame
+        a length of its own (vsr.video.final_packet)."""
         held, self._held = self._held, None
         if held is None or held.time_base is None or stream.time_base is None:
             return held
@@ -85,9 +87,9 @@ class LastPacketHold:
         # at the stream's rate, rounded to the nearest tick (libavformat's default).
         k = scale.numerator
         default = int(1 / (rate * stream.time_base) + Fraction(1, 2))
-        end = self._latest_pts * k + default
+        usual_end = self._latest_pts * k + default
         if self._latest_end is not None:
-            end = max(end, self._latest_end * k)
+            usual_end = max(usual_end, self._latest_end * k)
         offset = self._first_offset * k
         pts, dts = held.pts * k, held.dts * k
         duration = held.duration * k if held.duration else default
@@ -96,7 +98,11 @@ class LastPacketHold:
         # end - offset. A dts no earlier than pts - offset keeps this packet's own end
         # (pts + duration) within `end`, so the edit list stays as it was.
         new_dts = max(dts, pts - offset)
-        new_duration = end - offset - new_dts
+        new_duration = (usual_end if end is None else end * k) - offset - new_dts
+        if new_duration < 1 and end is not None:
+            # A source's own end too early for these decode steps (B-frames at a variable
+            # rate, as a GIF's): the usual end, as without one.
+            new_duration = usual_end - offset - new_dts
         if new_duration < 1 or (new_dts, new_duration) == (dts, duration):
             return held
         held.time_base = stream.time_base

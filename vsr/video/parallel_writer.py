@@ -378,6 +378,10 @@ class ParallelVideoWriter:
         chunk, self._chunk = self._chunk, None
         self._send(chunk.index % self.encoders, (chunk, None))
 
+    def end_at(self, pts: int) -> None:
+        """Where the video ends (see VideoWriter.end_at)."""
+        self._writer.end_at(pts)
+
     def close(self) -> None:
         """Finish every chunk, mux the rest, and let the VideoWriter finish the file."""
         if not self._chunked:

@@ -392,6 +392,17 @@ class VideoReader:
         )
         return round(self.missing_seconds * float(rate)) if trusted else 0
 
+    def own_end_of_last_frame(self) -> int | None:
+        """Where the last delivered frame ends (its pts plus its own length, in the video's
+        time base) when the file gives it a length other than one average frame, as a slide
+        show's or a GIF's last frame; else None, as for a cut or a run resumed at the end."""
+        if self.info.cut is not None or self._end_pts is None or not self._end_duration:
+            return None
+        rate = self.info.average_rate
+        if rate and abs(self._end_duration - 1 / (rate * self.info.time_base)) <= 1:
+            return None  # what a muxer gives the last frame anyway
+        return self._end_pts + self._end_duration
+
     def frames(self) -> Iterator[Frame]:
         """Every decodable frame as planar YUV, in presentation order, with its pts."""
         index = 0

@@ -19,6 +19,7 @@ import numpy as np
 from vsr.errors import VsrError, is_out_of_space
 from vsr.video import colors, ffmpeg_pipe
 from vsr.video.encoder_choice import EncoderChoice
+from vsr.video.final_packet import FinalPacketHold
 from vsr.video.media_url import file_url
 from vsr.video.mov_timing import LastPacketHold
 from vsr.video.pixfmt import parse_planar
@@ -161,8 +162,11 @@ class VideoWriter:
         self._copier: StreamCopier | None = None
         self._pipe: ffmpeg_pipe.FfmpegPipe | None = None
         self._finished = False
-        # MP4/MOV sum the dts steps into the stream's length; see vsr.video.mov_timing.
-        self._hold = LastPacketHold() if self._container_format in ("mp4", "mov") else None
+        # Where the stream ends: MP4/MOV sum the dts steps into its length (see
+        # vsr.video.mov_timing), Matroska takes the latest pts + duration (final_packet).
+        mov_like = self._container_format in ("mp4", "mov")
+        self._hold = LastPacketHold() if mov_like else FinalPacketHold()
+        self._stream_end: int | None = None  # where the source's last frame ends, if known
         self.bit_depth, self.chroma_shift = parse_planar(self.pix_fmt)  # type: ignore[misc]
         try:
             _claim_temp(self.temp_path, self.path)
@@ -378,6 +382,11 @@ class VideoWriter:
             self.mux_video(packets, float(pts * self.time_base))
         self.frames_written += 1
 
+    def end_at(self, pts: int) -> None:
+        """End the video at `pts` (the source's time base), where the source's last frame
+        ends, rather than one average frame after it starts; before close()."""
+        self._stream_end = pts
+
     def close(self) -> None:
         """Flush, copy the remaining audio/subtitles, finish the file, rename it into place."""
         if self._finished:
@@ -410,7 +419,7 @@ class VideoWriter:
         # The muxer picks its time base when it writes the header; the held packet is
         # fixed in that time base, so the header must be out first.
         self._output.start_encoding()
-        last = self._hold.last(self._video)
+        last = self._hold.last(self._video, self._stream_end)
         if last is not None:
             self._output.mux(last)
 
