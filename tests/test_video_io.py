@@ -11,6 +11,7 @@ import pytest
 from media import make_clip, make_slide_show
 
 from vsr.video.reader import Frame, VideoReader
+from vsr.video.trim import TimeRange
 from vsr.video.writer import EncodeSettings, VideoWriter
 
 
@@ -257,8 +258,18 @@ def test_a_long_last_frame_is_not_a_truncation(tmp_path, suffix):
     # as lasting one average frame, its length read as missing frames of a cut file.
     path = make_slide_show(tmp_path / f"slides{suffix}")
     with VideoReader(path) as reader:
-        assert len(list(reader.frames())) == 3
+        frames = list(reader.frames())
+        assert len(frames) == 3
         assert (reader.lost_frames, reader.warnings) == (0, [])
+    with VideoReader(path) as reader:  # resumed after the last frame: nothing missing
+        reader.resume_after(frames[-1].pts, 1)
+        assert list(reader.frames()) == []
+        assert (reader.lost_frames, reader.warnings) == (0, [])
+    # --end 6 lies within the last slide; --end 8 past the clip's end.
+    for end, warnings in ((6, []), (8, ["the clip ends at 7.000 s, before the requested end"])):
+        with VideoReader(path, time_range=TimeRange(Fraction(0), Fraction(end))) as reader:
+            assert len(list(reader.frames())) == 3
+            assert [w[: len(w) - len(" (8.000 s)")] for w in reader.warnings] == warnings
 
 
 def test_transparency_that_the_output_cannot_keep_is_named(tmp_path):

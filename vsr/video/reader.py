@@ -268,12 +268,15 @@ class VideoReader:
                 raise VsrError(
                     f"{self.path}: frames without timestamps; --start, --end and --resume need them"
                 )
-            self._last_seen_pts = max(self._last_seen_pts or frame.pts, frame.pts)
+            if self._last_seen_pts is None or frame.pts >= self._last_seen_pts:
+                self._last_seen_pts, self._last_seen_duration = frame.pts, frame.duration
             if frame.pts < start:
                 self._before_start = frame.pts
                 continue
             if frame.pts == self._skip_first[0] and skipped < self._skip_first[1]:
                 skipped += 1  # delivered before a resume
+                if frame.pts == self._end_pts:  # its own length, for the truncation check
+                    self._end_duration = frame.duration or None
                 continue
             if end is not None and frame.pts >= end:
                 reached_end = True
@@ -286,9 +289,11 @@ class VideoReader:
         self.lost_frames = max(0, self._in_range_packets - skipped - self.decoded_frames)
         if not reached_end and self.demux_error is None:
             self.lost_frames = max(self.lost_frames, self._missing_tail_frames())
-            if end is not None and not self.missing_seconds:
+            length = self._clip_seconds() or 0
+            # A last frame can reach past the end asked for (a slide show's last slide).
+            if end is not None and not self.missing_seconds and length < self.time_range.end:
                 self.warnings.append(
-                    f"the clip ends at {format_time(self._clip_seconds() or 0)}, before the "
+                    f"the clip ends at {format_time(length)}, before the "
                     f"requested end ({format_time(self.time_range.end)})"
                 )
 
@@ -331,6 +336,7 @@ class VideoReader:
         """Start the range's observations afresh (a new decode from the top, a resume)."""
         self._in_range_packets = 0  # packets whose frames the range shows
         self._last_seen_pts: int | None = None  # the latest frame decoded, kept or not
+        self._last_seen_duration = 0  # its own length (0: the file gives none)
         self._before_start: int | None = None  # the last frame before the range
         self._stopped_at: int | None = None  # the frame at the range's end, if one came
 
@@ -353,6 +359,8 @@ class VideoReader:
             return _declared_video_seconds(self._stream, self._container)[0]
         rate = self._stream.average_rate or self._stream.guessed_rate
         last = float((self._last_seen_pts - self._origin()) * self._stream.time_base)
+        if self._last_seen_duration:  # a slide show's last slide, say: its own length
+            return last + float(self._last_seen_duration * self._stream.time_base)
         return last + (1 / float(rate) if rate else 0.0)
 
     def _count(self, frame: av.VideoFrame) -> None:
