@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from fractions import Fraction
 from pathlib import Path
 
@@ -110,6 +111,21 @@ def pipe_plans(monkeypatch) -> list[PipePlan]:
     monkeypatch.setattr(ffmpeg_pipe, "ffmpeg_available", lambda: True)
     monkeypatch.setattr(ffmpeg_pipe, "FfmpegPipe", FakePipe)
     return started
+
+
+def test_what_the_ffmpeg_pipe_is_not_told_is_named(clip, tmp_path, pipe_plans):
+    # A mirror written as its rotation angle turned the picture upside down, and the pipe
+    # carries no pixel shape: both are said, and the mirror is left out rather than turned.
+    one, w = 1 << 16, 1 << 30
+    mirrored = replace(clip, display_matrix=(-one, 0, 0, 0, one, 0, 0, 0, w), rotation=180)
+    squeezed = replace(clip, sample_aspect_ratio=Fraction(4, 3))
+    with VideoWriter(tmp_path / "m.mp4", mirrored, 64, 48, EncodeSettings()) as writer:
+        assert any("the source is mirrored" in note for note in writer.notes)
+        writer.abort()
+    with VideoWriter(tmp_path / "s.mp4", squeezed, 64, 48, EncodeSettings()) as writer:
+        assert any("the pixels are 4:3" in note for note in writer.notes)
+        writer.abort()
+    assert [plan.rotation for plan in pipe_plans] == [0, 0]
 
 
 def test_encoder_pyav_cannot_open_without_ffmpeg_is_a_clear_error(clip, tmp_path, monkeypatch):

@@ -35,3 +35,9 @@ def display_matrix_of(frame: av.VideoFrame) -> tuple[int, ...] | None:
                 matrix[index] = 0
             return None if tuple(matrix) == IDENTITY else tuple(matrix)
     return None
+
+
+def is_mirrored(matrix: tuple[int, ...]) -> bool:
+    """Whether the matrix flips the picture (its 2x2 part has a negative determinant)."""
+    a, b, _, c, d = matrix[:5]
+    return a * d - b * c < 0

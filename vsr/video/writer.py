@@ -18,6 +18,7 @@ import numpy as np
 
 from vsr.errors import VsrError, is_out_of_space
 from vsr.video import colors, ffmpeg_pipe
+from vsr.video.display_matrix import is_mirrored
 from vsr.video.encoder_choice import EncoderChoice
 from vsr.video.final_packet import FinalPacketHold
 from vsr.video.media_url import file_url
@@ -30,7 +31,7 @@ log = logging.getLogger(__name__)
 
 # Codecs whose own stream stores the pixel shape (H.264 and HEVC in the VUI, MPEG-2 and
 # MPEG-4 Part 2 in their headers): the only ones that keep it in Matroska or WebM here.
-PIXEL_SHAPE_IN_STREAM = {"h264", "hevc", "mpeg4", "mpeg2video"}
+PIXEL_SHAPE_IN_STREAM = frozenset({"h264", "hevc", "mpeg4", "mpeg2video"})
 CONTAINERS = {".mp4": "mp4", ".m4v": "mp4", ".mkv": "matroska", ".mov": "mov", ".webm": "webm"}
 
 
@@ -150,8 +151,7 @@ class VideoWriter:
         self.pix_fmt, self._encoder_fmt = choice.pix_fmt, choice.encoder_fmt
         self._options = choice.options
         error = choice.error
-        if error is None:  # ffmpeg's own muxing (the pipe) stores it
-            self._say_if_pixel_shape_is_lost()
+        self._say_if_pixel_shape_is_lost(through_ffmpeg=error is not None)
         self.time_base = source.time_base
         self._rate = source.average_rate
         self._last_pts: int | None = None
@@ -176,6 +176,11 @@ class VideoWriter:
                 self._open_container()
             elif ffmpeg_pipe.ffmpeg_available():
                 self.notes.append(f"PyAV cannot open {self.codec.name} ({error}); using ffmpeg")
+                if self._mirrored:  # a rotation alone would turn it upside down
+                    self.notes.append(
+                        "the source is mirrored, which the ffmpeg encoder process is not "
+                        "told: the output shows the picture as stored, unturned and unmirrored"
+                    )
                 self._pipe = ffmpeg_pipe.FfmpegPipe(self._pipe_plan())
             else:
                 # libav's errno text rarely says why ("Invalid argument"); its log line does.
@@ -259,20 +264,30 @@ class VideoWriter:
         ratio /= self.source.height * self.width
         return ratio.limit_denominator(65535)
 
-    def _say_if_pixel_shape_is_lost(self) -> None:
+    def _say_if_pixel_shape_is_lost(self, through_ffmpeg: bool) -> None:
         """A note when the output cannot keep non-square pixels. Matroska and WebM hold the
         pixel shape in the track's header, which PyAV cannot set (it sets the encoder's),
         so only codecs that carry it in their own stream keep it there; MP4 and MOV keep it
-        for any codec."""
+        for any codec. The ffmpeg pipe (vsr.video.ffmpeg_pipe) is given no pixel shape."""
         shape = self._sample_aspect_ratio()
-        if shape == 1 or self._container_format not in ("matroska", "webm"):
+        if shape == 1:
+            return
+        if through_ffmpeg:
+            self.notes.append(
+                f"the pixels are {shape.numerator}:{shape.denominator}, which the ffmpeg "
+                "encoder process is not told: the output shows them square, squeezed"
+            )
+            return
+        if self._container_format not in ("matroska", "webm"):
             return
         if self.codec.canonical_name in PIXEL_SHAPE_IN_STREAM:
             return
+        # WebM takes neither libx264 nor libx265: only another container helps there.
+        other_codec = ", and so do libx264 and libx265" if self._container_format != "webm" else ""
         self.notes.append(
             f"the pixels are {shape.numerator}:{shape.denominator}, which {self.codec.name} "
             f"in {self.path.suffix} cannot hold here: the output shows them square, "
-            "squeezed; .mp4 or .mov keep the shape, and so do libx264 and libx265"
+            f"squeezed; .mp4 or .mov keep the shape{other_codec}"
         )
 
     def _tag_colours(self, context: av.codec.CodecContext) -> None:
@@ -477,6 +492,10 @@ class VideoWriter:
             color_range=self.color_range,
             color_primaries=self.source.color_primaries,
             color_trc=self.source.color_trc,
-            rotation=self.source.rotation,
+            rotation=0 if self._mirrored else self.source.rotation,
             cut=self.source.cut,
         )
+
+    @property
+    def _mirrored(self) -> bool:
+        return self.source.display_matrix is not None and is_mirrored(self.source.display_matrix)
