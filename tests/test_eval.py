@@ -96,6 +96,10 @@ def test_published_inputs_are_found_in_any_case(tmp_path):
     write_image(dataset / "lr_bicubic" / "x2" / "im0x2.png", np.zeros((12, 17, 3), np.uint8))
     with pytest.raises(VsrError, match="im0x2.png is 17x12, but im0.png at x2 needs 17x13"):
         evaluate_dataset(BicubicUpscaler(2), dataset, progress=False)
+    # Two spellings, neither exact: which holds the inputs is not guessed.
+    (dataset / "Lr_Bicubic" / "X2").mkdir(parents=True)
+    with pytest.raises(VsrError, match="both Lr_Bicubic and lr_bicubic; name the inputs'"):
+        evaluate_dataset(BicubicUpscaler(2), dataset, progress=False)
 
 
 def test_an_lr_image_of_the_wrong_size_is_refused_not_scored(tmp_path):
@@ -129,6 +133,9 @@ def test_paired_same_size_data_reports_rgb_psnr_without_shave(tmp_path):
     assert result.psnr == pytest.approx(psnr(rgb_to_y(lr), rgb_to_y(hr)), abs=1e-9)
     assert result.psnr_rgb == pytest.approx(psnr(lr, hr), abs=1e-9)
     assert "psnr_rgb" in result.to_dict()
+    (dataset / "LR").rename(dataset / "lr")  # in any case, as LR_bicubic
+    again = evaluate_dataset(BicubicUpscaler(1), dataset, progress=False)
+    assert (again.psnr, again.inputs) == (result.psnr, "lr")
 
 
 def test_cli_table_and_json_with_random_weights(tmp_path, capsys):

@@ -117,8 +117,11 @@ def _subfolder(parent: Path, name: str) -> Path | None:
     """``parent / name``, its name in any case (lr_bicubic/x2 is LR_bicubic/X2), or None."""
     if (parent / name).is_dir():
         return parent / name
-    found = [p for p in parent.iterdir() if p.name.lower() == name.lower() and p.is_dir()]
-    return found[0] if len(found) == 1 else None
+    found = sorted(p for p in parent.iterdir() if p.name.lower() == name.lower() and p.is_dir())
+    if len(found) > 1:  # which one holds the inputs? not for vsr to guess
+        names = " and ".join(p.name for p in found)
+        raise VsrError(f"{parent}: both {names}; name the inputs' folder {name}")
+    return found[0] if found else None
 
 
 def bicubic_folder(dataset: Path, scale: int) -> Path | None:
@@ -135,14 +138,14 @@ def dataset_pairs(dataset: Path, scale: int) -> list[tuple[str, Path, Path | Non
     if not hr_files:
         raise VsrError(f"dataset {dataset}: no images in {hr_folder}")
     bicubic = bicubic_folder(dataset, scale)
-    paired = dataset / "LR"
+    paired = _subfolder(dataset, "LR")
     pairs = []
     for hr in hr_files:
         if bicubic is not None:
             lr = _find_by_stem(bicubic, f"{hr.stem}x{scale}")
             if lr is None:
                 raise VsrError(f"dataset {dataset}: no LR image {hr.stem}x{scale}.* in {bicubic}")
-        elif paired.is_dir():
+        elif paired is not None:
             lr = _find_by_stem(paired, hr.stem)
             if lr is None:
                 raise VsrError(f"dataset {dataset}: no LR image {hr.stem}.* in {paired}")
