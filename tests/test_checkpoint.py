@@ -69,6 +69,14 @@ def test_weights_inside_a_training_dict_load(tmp_path, key):
         assert torch.equal(loaded.state_dict()[name], tensor)
 
 
+def test_an_entry_of_a_weights_name_that_holds_no_tensors_is_passed_over(tmp_path):
+    model = create_model("imdn_rtc", 2)
+    torch.save({"state_dict": {"note": "settings"}, "model": model.state_dict()}, tmp_path / "w.pt")
+    loaded = load_weights(tmp_path / "w.pt")
+    for name, tensor in model.state_dict().items():
+        assert torch.equal(loaded.state_dict()[name], tensor)
+
+
 def test_a_vsr_training_checkpoint_loads_its_network(tmp_path):
     # last.pt of `vsr train`: the network beside the optimizer, the scheduler and the RNG.
     # It was "not a state dict of tensors".

@@ -97,19 +97,20 @@ def _looks_like_safetensors(path: Path) -> bool:
 
 # Where training code keeps the weights inside a saved dict: PyTorch Lightning and many
 # others under "state_dict", BasicSR under "params_ema" (the averaged weights, which it
-# evaluates) and "params".
-# Where checkpoints keep the network: BasicSR's ("params_ema", "params"), Lightning's and
-# many others' ("state_dict"), and vsr train's last.pt ("model", beside its optimizer).
+# evaluates) and "params", vsr train's last.pt under "model" (beside its optimizer).
 _WEIGHTS_KEYS = ("state_dict", "params_ema", "params", "model")
 
 
 def _tensors_of(loaded: object) -> object:
-    """The state dict inside what torch.load returned (the object itself when it is one)."""
+    """The state dict inside what torch.load returned (the object itself when it is one).
+    An entry of one of those names that is not all tensors (a "model" of settings, say) is
+    passed over."""
     if not isinstance(loaded, dict):
         return None
     for key in _WEIGHTS_KEYS:
-        if isinstance(loaded.get(key), dict):
-            return loaded[key]
+        entry = loaded.get(key)
+        if isinstance(entry, dict) and all(isinstance(v, torch.Tensor) for v in entry.values()):
+            return entry
     return loaded
 
 
