@@ -153,6 +153,10 @@ def test_a_scale_the_weights_do_not_have_is_refused(tmp_path, capsys):
     assert capsys.readouterr().err.strip() == (
         "vsr: error: x3.safetensors upscales by 3, not by 2 (--scale)"
     )
+    as_weights = tmp_path / "as.safetensors"
+    save_weights(create_model("imdn_as", 1), as_weights)
+    assert main(["profile", "--weights", str(as_weights), "--scale", "2"]) == 2
+    assert "as.safetensors keeps its input's size" in capsys.readouterr().err
     assert main(["profile", "--scale", "3"]) == 2  # --all profiles every scale
     assert "--scale goes with --model or --weights" in capsys.readouterr().err
 

@@ -66,8 +66,9 @@ def run(args: argparse.Namespace) -> int:
     if args.weights:
         path = resolve_weights(args.weights, scale)
         model = load_weights(path)
-        # IMDN_AS (scale 1) takes any: its input is enlarged first.
-        if scale is not None and model.scale not in (scale, 1):
+        if scale is not None and model.scale == 1:  # IMDN_AS: profiled at its input's size
+            raise VsrError(f"{path.name} keeps its input's size: --scale does not apply to it")
+        if scale is not None and model.scale != scale:
             raise VsrError(f"{path.name} upscales by {model.scale}, not by {scale} (--scale)")
         models = [(model_label(model), model)]
         weights = str(path)
