@@ -10,6 +10,7 @@ import sys
 import time
 from fractions import Fraction
 from pathlib import Path
+from types import SimpleNamespace
 
 import av
 import numpy as np
@@ -410,6 +411,23 @@ def test_a_mode_that_captures_graphs_compiles_without_them_and_gets_ours():
     assert autotuned.mode == "max-autotune-no-cudagraphs"
     assert with_speed_switches(net, "reduce-overhead", cuda_graphs=True).network.mode == "default"
     assert with_speed_switches(net, True, cuda_graphs=False).mode == "default"
+
+
+def test_a_network_on_cuda_is_never_packaged():
+    # Loading a package crashed the process on an H100 (vsr.ops.compiled.packages_on): a
+    # network on CUDA gets torch.compile even where the caller does not say which.
+    from torch._dynamo.eval_frame import OptimizedModule
+
+    from vsr.ops.aot_package import PackagedNetwork
+    from vsr.upscale import with_speed_switches
+
+    class OnCuda(torch.nn.Conv2d):
+        def parameters(self, recurse: bool = True):  # as if moved there; CI has no GPU
+            return iter([SimpleNamespace(device=torch.device("cuda", 0))])
+
+    assert isinstance(with_speed_switches(OnCuda(3, 3, 1), True, False), OptimizedModule)
+    on_cpu = torch.nn.Conv2d(3, 3, 1)
+    assert isinstance(with_speed_switches(on_cpu, True, False), PackagedNetwork)
 
 
 def test_the_progress_bar_says_when_the_network_is_compiling():

@@ -142,11 +142,12 @@ def inference_copy(
 
 
 def with_speed_switches(
-    net: nn.Module, compile: bool | str, cuda_graphs: bool, ahead_of_time: bool = True
+    net: nn.Module, compile: bool | str, cuda_graphs: bool, ahead_of_time: bool | None = None
 ) -> Callable[[torch.Tensor], torch.Tensor]:
     """``net`` compiled (a string names torch.compile's mode; `ahead_of_time=False` is
-    torch.compile itself rather than a kept package) and/or replayed as CUDA graphs, ours
-    also for a mode that asks for graphs (vsr.ops.compiled)."""
+    torch.compile itself rather than a kept package, None what the net's device takes)
+    and/or replayed as CUDA graphs, ours also for a mode that asks for graphs
+    (vsr.ops.compiled)."""
     mode = compile if isinstance(compile, str) else None
     run = compile_network(net, mode, ahead_of_time=ahead_of_time) if compile else net
     graphs = cuda_graphs or (bool(compile) and captures_graphs(mode))  # a no-op on the CPU

@@ -50,15 +50,18 @@ def packages_on(device: torch.device) -> bool:
 
 
 def compile_network(
-    network: nn.Module, mode: str | None = None, ahead_of_time: bool = True
+    network: nn.Module, mode: str | None = None, ahead_of_time: bool | None = None
 ) -> Callable[[torch.Tensor], torch.Tensor]:
     """The compiled network; compilation (or loading a kept package) happens on the first
     call of each input shape. A mode that captures CUDA graphs compiles without them: the
-    caller replays the engine's own."""
+    caller replays the engine's own. `ahead_of_time` defaults to what the network's device
+    takes (packages_on)."""
     from vsr.weights import made_cache_folder
 
     if mode is not None and mode not in MODES:
         raise VsrError(f"unknown compile mode {mode!r}; use one of {', '.join(MODES)}")
+    if ahead_of_time is None:
+        ahead_of_time = packages_on(_device_of(network))
     # Checked before torch imports inductor, whose import fails half-way (and cannot be
     # retried in the process) when the cache cannot be made.
     if ahead_of_time:
@@ -73,3 +76,9 @@ def compile_network(
     if ahead_of_time:
         return PackagedNetwork(network, mode, packages)
     return torch.compile(network, mode=mode, dynamic=False)
+
+
+def _device_of(network: nn.Module) -> torch.device:
+    """Where the network's weights are (the CPU for one without any)."""
+    weight = next(network.parameters(), None)
+    return weight.device if weight is not None else torch.device("cpu")

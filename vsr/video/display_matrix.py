@@ -30,7 +30,7 @@ def display_matrix_of(frame: av.VideoFrame) -> tuple[int, ...] | None:
             raw = bytes(side)
             if len(raw) < 4 * ENTRIES:
                 return None
-            matrix = list(struct.unpack(f"<{ENTRIES}i", raw[: 4 * ENTRIES]))
+            matrix = list(struct.unpack(f"={ENTRIES}i", raw[: 4 * ENTRIES]))  # native, as FFmpeg
             for index in _TRANSLATION:
                 matrix[index] = 0
             return None if tuple(matrix) == IDENTITY else tuple(matrix)

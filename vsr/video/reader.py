@@ -170,7 +170,7 @@ class VideoReader:
             self.info = self._describe(first)
             if _see_through(first):
                 self.warnings.append(
-                    "the video has transparent parts (an alpha channel), which the output "
+                    "the video has transparent parts (in its first frame), which the output "
                     "cannot keep: it is opaque, showing the colours stored under them"
                 )
             if first.interlaced_frame:
