@@ -87,6 +87,38 @@ def test_audio_the_muxer_refuses_is_reencoded_not_a_traceback(
         assert sum(1 for p in container.demux(audio=0) if p.size) > 0
 
 
+@pytest.mark.parametrize(
+    ("audio", "target", "layout"),
+    [
+        (("ac3", "5.1(side)"), "out.webm", "5.1"),  # what AC-3 and DTS decoders give
+        (("pcm_s16le", "3 channels"), "out.webm", "3.0"),
+        (("pcm_s16le", "22.2"), "out.mp4", "7.1"),
+    ],
+)
+def test_a_layout_the_audio_encoder_refuses_is_mapped_to_one_it_takes(
+    tmp_path, weights, audio, target, layout
+):
+    # It failed the run, blaming the video codec: "libvpx-vp9 cannot be stored in .webm".
+    source = _video(tmp_path / "in.mkv", audio=audio)
+    report = upscale_video(source, tmp_path / target, weights=weights, progress=False)
+    with av.open(str(tmp_path / target)) as container:
+        (stream,) = container.streams.audio
+        assert stream.layout.name == layout
+        assert sum(1 for p in container.demux(audio=0) if p.size) > 0
+    assert any(f"to {layout}, which" in note for note in report.notes), report.notes
+
+
+def test_a_refused_audio_encoder_is_not_blamed_on_the_video_codec(tmp_path, weights, monkeypatch):
+    from vsr.errors import VsrError
+    from vsr.video import remux
+
+    monkeypatch.setattr(remux, "encoder_layout", lambda codec, rate, layout: layout)
+    source = _video(tmp_path / "in.mkv", audio=("ac3", "5.1(side)"))
+    with pytest.raises(VsrError, match="libvpx-vp9 or the audio re-encoded with libopus was"):
+        upscale_video(source, tmp_path / "out.webm", weights=weights, progress=False)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.mkv"]
+
+
 def test_sample_aspect_ratio_is_kept(tmp_path, weights):
     source = _video(tmp_path / "in.mp4", sar=Fraction(16, 11))
     out = tmp_path / "out.mp4"

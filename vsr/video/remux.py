@@ -24,6 +24,7 @@ from pathlib import Path
 
 import av
 
+from vsr.video.encoder_trial import libav_messages
 from vsr.video.media_url import open_source
 from vsr.video.reader import is_cover, main_video_stream
 from vsr.video.timecode import moved_timecode
@@ -37,6 +38,41 @@ STALE_TAGS = frozenset(
 LEAD_SECONDS = 1.0
 # FFmpeg's default layout for a channel count, for sources that name no channel order.
 _DEFAULT_LAYOUTS = {1: "mono", 2: "stereo", 3: "2.1", 4: "4.0", 5: "5.0", 6: "5.1", 8: "7.1"}
+# Layouts nearly every audio encoder takes, for one that refuses the source's (libopus
+# refuses 5.1(side), which AC-3 and DTS decoders give; AAC refuses 22.2).
+_COMMON_LAYOUTS = ("mono", "stereo", "3.0", "quad", "5.0", "5.1", "6.1", "7.1")
+
+
+def encoder_layout(codec: str, rate: int, layout: str) -> str:
+    """`layout` if audio encoder `codec` takes it, else the nearest one it takes: one of
+    as many channels, else the closest with fewer (a downmix), as ffmpeg's CLI does."""
+    channels = av.AudioLayout(layout).nb_channels
+
+    def nearness(name: str) -> tuple[bool, int]:
+        count = av.AudioLayout(name).nb_channels
+        return count > channels, abs(count - channels)
+
+    fallbacks = sorted(_COMMON_LAYOUTS, key=nearness)
+    for candidate in dict.fromkeys([layout, _DEFAULT_LAYOUTS.get(channels, layout), *fallbacks]):
+        if _encoder_takes(codec, rate, candidate):
+            return candidate
+    return layout  # none: the encoder's own error says why
+
+
+def _encoder_takes(codec: str, rate: int, layout: str) -> bool:
+    context = av.codec.CodecContext.create(codec, "w")
+    context.sample_rate, context.layout = rate, layout
+    context.format = context.codec.audio_formats[0]
+    context.time_base = Fraction(1, rate)
+    said: list[str] = []  # the refusal's log line is no news to the user
+    try:
+        with libav_messages(said):
+            context.open()
+    except (av.error.FFmpegError, ValueError):
+        return False
+    return True
+
+
 TEXT_SUBTITLES = frozenset({"subrip", "srt", "ass", "ssa", "webvtt", "mov_text", "text"})
 # For a cut: how far before it the copy starts reading (a subtitle shown at the cut may
 # have started this long before), and how far past its end it reads before stopping (the
@@ -212,10 +248,11 @@ class StreamCopier:
                 notes.append(f"{label}: the cover picture dropped, {extension} cannot hold it")
                 continue
             elif stream.type == "audio":
-                route = _Route(self._audio_encoder(stream), reencode=True)
+                encoder, layout_note = self._audio_encoder(stream)
+                route = _Route(encoder, reencode=True)
                 notes.append(
                     f"{label}: {extension} cannot hold this {codec} stream; "
-                    f"re-encoded to {route.output.codec_context.name}"
+                    f"re-encoded to {route.output.codec_context.name}{layout_note}"
                 )
             elif codec in TEXT_SUBTITLES and self._text_format(supported):
                 route = _Route(self._text_encoder(stream, supported), convert_text=True)
@@ -325,6 +362,11 @@ class StreamCopier:
             notes.append(f"{label}: the cover picture dropped ({error})")
 
     @property
+    def audio_encoders(self) -> list[str]:
+        """The encoders of the audio streams re-encoded for the output (none: all copied)."""
+        return [r.output.codec_context.name for r in self._routes.values() if r.reencode]
+
+    @property
     def container_tags(self) -> dict[str, str]:
         """The file's tags; a timecode among them (MP4/MOV muxers prefer it to the
         video's) moves with a cut as the video's does."""
@@ -355,7 +397,9 @@ class StreamCopier:
             self._notes.append(note)
         return tags
 
-    def _audio_encoder(self, stream: av.audio.AudioStream) -> av.audio.AudioStream:
+    def _audio_encoder(self, stream: av.audio.AudioStream) -> tuple[av.audio.AudioStream, str]:
+        """The encoder for a stream the container cannot hold, and a note on its layout
+        when the encoder cannot take the source's."""
         codec = av.codec.Codec(self._output.default_audio_codec, "w")
         rates = codec.audio_rates or [stream.sample_rate]
         rate = stream.sample_rate if stream.sample_rate in rates else max(rates)
@@ -365,8 +409,13 @@ class StreamCopier:
         layout = stream.layout.name
         if layout.endswith(" channels"):
             layout = _DEFAULT_LAYOUTS.get(stream.codec_context.channels, layout)
-        encoder.layout = layout
-        return encoder
+        taken = encoder_layout(codec.name, rate, layout)
+        encoder.layout = taken  # PyAV's encoder resamples the frames to it
+        if taken == layout:
+            return encoder, ""
+        fewer = av.AudioLayout(taken).nb_channels < stream.codec_context.channels
+        how = "downmixed" if fewer else "mapped"
+        return encoder, f" ({stream.layout.name} {how} to {taken}, which {codec.name} takes)"
 
     @staticmethod
     def _text_format(supported: set[str]) -> str | None:

@@ -243,6 +243,13 @@ class VideoWriter:
             output.start_encoding()
         except (av.error.FFmpegError, ValueError) as error:
             why = getattr(error, "strerror", None) or error
+            audio = self._copier.audio_encoders
+            if audio:  # the header opens those encoders too: the refusal may be theirs
+                raise VsrError(
+                    f"cannot start the {self.path.suffix} file ({why}): {self.codec.name} "
+                    f"or the audio re-encoded with {', '.join(sorted(set(audio)))} was "
+                    "refused; .mkv takes most streams as they are"
+                ) from None
             raise VsrError(
                 f"{self.codec.name} cannot be stored in {self.path.suffix} files ({why}; use .mkv)"
             ) from None
