@@ -176,6 +176,9 @@ def test_attachments_are_kept_in_matroska(tmp_path, weights):
     assert vsr(source, out, "--weights", weights) == 0
     with av.open(str(out)) as container:
         assert [bytes(a.data) for a in container.streams.attachments] == [b"fontdata"]
+    # MP4 cannot hold one: the note names the file, without a "(?)" codec.
+    report = upscale_video(source, tmp_path / "out.mp4", weights=weights, progress=False)
+    assert "attachment stream #1 font.ttf: dropped, .mp4 cannot hold attachments" in report.notes
 
 
 HDR = (

@@ -217,8 +217,12 @@ class StreamCopier:
         # What the muxer probes are fed: a packet of each audio stream and cover picture.
         first = _first_packets(source, {s.index for s in self._input.streams.audio} | covers)
         for stream in self._input.streams:
-            codec = stream.codec_context.name if stream.codec_context else "?"
-            label = f"{stream.type} stream #{stream.index} ({codec})"
+            # Data streams have no codec context, but PyAV names their codec (klv, ...);
+            # an attachment's name is its file's, which its own note gives.
+            codec = stream.codec_context.name if stream.codec_context else None
+            if codec is None and stream.type == "data":
+                codec = stream.name
+            label = f"{stream.type} stream #{stream.index}" + (f" ({codec})" if codec else "")
             if stream.type == "attachment":
                 self._copy_attachment(stream, label, extension, notes)
                 continue
