@@ -107,6 +107,13 @@ def test_missing_file(tmp_path):
         VideoReader(tmp_path / "nothing.mp4")
 
 
+def test_empty_file(tmp_path):
+    # Was "not a readable media file (truncated or damaged?)".
+    (tmp_path / "empty.mp4").touch()
+    with pytest.raises(VsrError, match=r"empty.mp4: an empty file$"):
+        VideoReader(tmp_path / "empty.mp4")
+
+
 def test_text_file_named_mp4(tmp_path):
     fake = tmp_path / "notes.mp4"
     fake.write_text("this is not a video\n" * 50)

@@ -113,6 +113,8 @@ def _open_input(path: Path) -> av.container.InputContainer:
     except av.error.FFmpegError as error:
         if isinstance(error, av.error.PermissionError):  # the file may be fine
             raise VsrError(f"{path}: cannot be read ({error.strerror})") from None
+        if path.stat().st_size == 0:  # a copy that never started, say
+            raise VsrError(f"{path}: an empty file") from None
         raise VsrError(
             f"{path}: not a readable media file (truncated or damaged?): {error.strerror}"
         ) from None
