@@ -165,11 +165,10 @@ class Upscaler:
     A string names torch.compile's mode, e.g. "max-autotune-no-cudagraphs". If no package
     can be built, torch.compile compiles it in the process, and if that fails too it runs
     uncompiled, each step with a warning and an entry in `notes`. `cuda_graphs` replays it
-    as a CUDA graph per input
-    shape (CUDA only; ignored on the CPU). `checked=False` returns the network's output
-    unclamped and leaves both the NaN/Inf refusal and the clamp to the caller (the video
-    engine checks on the device without stalling it, and must see an infinity before a
-    clamp turns it into 1.0). `warmup_seconds` adds up the first call of every new input
+    as a CUDA graph per input shape (CUDA only; ignored on the CPU). `checked=False` returns
+    the network's output unclamped and leaves both the NaN/Inf refusal and the clamp to the
+    caller (the video engine checks on the device without stalling it, and must see an
+    infinity before a clamp turns it into 1.0). `warmup_seconds` adds up the first call of every new input
     shape when compiling or capturing: what the speed-ups cost up front.
     """
 

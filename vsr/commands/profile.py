@@ -10,8 +10,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "profile",
         help="parameters, FLOPs, activations, depth, memory and time of a network",
         description="Measure one network (--weights or --model) or the six of the paper and "
-        "its repository side by side (--all, the default) on a random input of --size, or on the input "
-        "that gives each network an --output of one size (the paper's table: --output 720p). "
+        "its repository side by side (--all, the default) on a random input of --size, or on "
+        "the input that gives each network an --output of one size (the paper's table: "
+        "--output 720p). "
         "FLOPs come from torch's FlopCounterMode (multiply-adds = FLOPs / 2); activations are "
         "the elements of every convolution output; depth is the convolutions on the longest "
         "path.",
