@@ -89,24 +89,21 @@ def test_shipped_lr_bicubic_inputs_are_used(tmp_path):
     assert (generated.inputs, shipped.inputs) == ("made from HR (MATLAB bicubic)", "LR_bicubic/X2")
 
 
-def test_published_inputs_are_found_in_any_case(tmp_path):
-    # lr_bicubic/x2 was not LR_bicubic/X2: inputs were made from HR instead, without a word.
+# lr_bicubic/x2 was not LR_bicubic/X2: inputs were made from HR instead, without a word.
+@pytest.mark.parametrize("folder", ["LR_bicubic/X2", "lr_bicubic/x2"])
+def test_an_lr_image_of_the_wrong_size_is_refused_not_scored(tmp_path, folder):
+    dataset = _make_dataset(tmp_path / "Tiny", sizes=((26, 34),))
+    (dataset / folder).mkdir(parents=True)
+    write_image(dataset / folder / "im0x2.png", np.zeros((12, 17, 3), np.uint8))
+    with pytest.raises(VsrError, match="im0x2.png is 17x12, but im0.png at x2 needs 17x13"):
+        evaluate_dataset(BicubicUpscaler(2), dataset, progress=False)
+
+
+def test_two_spellings_of_the_inputs_folder_are_not_guessed_between(tmp_path):
     dataset = _make_dataset(tmp_path / "Tiny", sizes=((26, 34),))
     (dataset / "lr_bicubic" / "x2").mkdir(parents=True)
-    write_image(dataset / "lr_bicubic" / "x2" / "im0x2.png", np.zeros((12, 17, 3), np.uint8))
-    with pytest.raises(VsrError, match="im0x2.png is 17x12, but im0.png at x2 needs 17x13"):
-        evaluate_dataset(BicubicUpscaler(2), dataset, progress=False)
-    # Two spellings, neither exact: which holds the inputs is not guessed.
     (dataset / "Lr_Bicubic" / "X2").mkdir(parents=True)
     with pytest.raises(VsrError, match="both Lr_Bicubic and lr_bicubic; name the inputs'"):
-        evaluate_dataset(BicubicUpscaler(2), dataset, progress=False)
-
-
-def test_an_lr_image_of_the_wrong_size_is_refused_not_scored(tmp_path):
-    dataset = _make_dataset(tmp_path / "Tiny", sizes=((26, 34),))
-    (dataset / "LR_bicubic" / "X2").mkdir(parents=True)
-    write_image(dataset / "LR_bicubic" / "X2" / "im0x2.png", np.zeros((12, 17, 3), np.uint8))
-    with pytest.raises(VsrError, match="im0x2.png is 17x12, but im0.png at x2 needs 17x13"):
         evaluate_dataset(BicubicUpscaler(2), dataset, progress=False)
 
 

@@ -3,7 +3,8 @@
 Opening up front turns odd-size, bad-option and missing-hardware failures into a decision
 (or one clear error) before anything is written, and catches what libav only logs: the
 options no part of the encoder took, and keys or values inside x264-params, x265-params or
-svtav1-params that the wrappers merely warn about before encoding without them.
+svtav1-params that the wrappers merely warn about before encoding without them. Audio
+re-encoded for a container is tried the same way, for the channel layout it gets.
 """
 
 from __future__ import annotations
@@ -61,6 +62,22 @@ def trial_open(
     if refused:
         raise VsrError(f"{codec}: {refused[0].rstrip('.')} (check -e KEY=VALUE)")
     return None
+
+
+def audio_encoder_takes(codec: str, rate: int, layout: str) -> bool:
+    """Whether audio encoder `codec` opens at this sample rate and channel layout (libopus
+    refuses 5.1(side), AAC 22.2). The refusal's log line is no news to the user: kept out
+    of the terminal."""
+    context = av.codec.CodecContext.create(codec, "w")
+    context.sample_rate, context.layout = rate, layout
+    context.format = context.codec.audio_formats[0]
+    context.time_base = Fraction(1, rate)
+    try:
+        with libav_messages([]):
+            context.open()
+    except (av.error.FFmpegError, ValueError):
+        return False
+    return True
 
 
 def _warnings_on() -> int:

@@ -130,6 +130,15 @@ def _see_through(frame: av.VideoFrame) -> bool:
     return bool((alpha < 255).any())
 
 
+def _frame_seconds(duration: int | None, time_base: Fraction, rate: Fraction | None) -> float:
+    """How long a frame is shown: its own length where the file gives one (a slide show's
+    or a GIF's last frame can stay up far longer than the average), else one frame at the
+    average rate (0 without one)."""
+    if duration:
+        return float(duration * time_base)
+    return 1 / float(rate) if rate else 0.0
+
+
 class VideoReader:
     """Decode the first video stream of a file, in presentation order.
 
@@ -360,10 +369,9 @@ class VideoReader:
         if self._last_seen_pts is None or not self._stream.time_base:
             return _declared_video_seconds(self._stream, self._container)[0]
         rate = self._stream.average_rate or self._stream.guessed_rate
-        last = float((self._last_seen_pts - self._origin()) * self._stream.time_base)
-        if self._last_seen_duration:  # a slide show's last slide, say: its own length
-            return last + float(self._last_seen_duration * self._stream.time_base)
-        return last + (1 / float(rate) if rate else 0.0)
+        time_base = self._stream.time_base
+        last = float((self._last_seen_pts - self._origin()) * time_base)
+        return last + _frame_seconds(self._last_seen_duration, time_base, rate)
 
     def _count(self, frame: av.VideoFrame) -> None:
         self.decoded_frames += 1
@@ -382,12 +390,7 @@ class VideoReader:
         if self._end_pts is None or not rate:
             return 0
         start = self._stream.start_time or 0
-        # A slide show's or a GIF's last frame can stay up far longer than the average
-        # frame: its own length, where the file gives one, is not missing.
-        if self._end_duration:
-            last_frame = float(self._end_duration * self.info.time_base)
-        else:
-            last_frame = 1 / float(rate)
+        last_frame = _frame_seconds(self._end_duration, self.info.time_base, rate)
         decoded_end = float((self._end_pts - start) * self.info.time_base) + last_frame
         declared, trusted = _declared_video_seconds(self._stream, self._container)
         if declared is None:

@@ -24,7 +24,7 @@ from pathlib import Path
 
 import av
 
-from vsr.video.encoder_trial import libav_messages
+from vsr.video.encoder_trial import audio_encoder_takes
 from vsr.video.media_url import open_source
 from vsr.video.reader import is_cover, main_video_stream
 from vsr.video.timecode import moved_timecode
@@ -54,23 +54,9 @@ def encoder_layout(codec: str, rate: int, layout: str) -> str:
 
     fallbacks = sorted(_COMMON_LAYOUTS, key=nearness)
     for candidate in dict.fromkeys([layout, _DEFAULT_LAYOUTS.get(channels, layout), *fallbacks]):
-        if _encoder_takes(codec, rate, candidate):
+        if audio_encoder_takes(codec, rate, candidate):
             return candidate
     return layout  # none: the encoder's own error says why
-
-
-def _encoder_takes(codec: str, rate: int, layout: str) -> bool:
-    context = av.codec.CodecContext.create(codec, "w")
-    context.sample_rate, context.layout = rate, layout
-    context.format = context.codec.audio_formats[0]
-    context.time_base = Fraction(1, rate)
-    said: list[str] = []  # the refusal's log line is no news to the user
-    try:
-        with libav_messages(said):
-            context.open()
-    except (av.error.FFmpegError, ValueError):
-        return False
-    return True
 
 
 TEXT_SUBTITLES = frozenset({"subrip", "srt", "ass", "ssa", "webvtt", "mov_text", "text"})
