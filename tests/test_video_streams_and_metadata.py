@@ -307,6 +307,34 @@ def test_a_cover_the_output_cannot_hold_is_named_in_the_notes(tmp_path, weights,
     assert any(f"the cover picture dropped, {suffix} cannot hold it" in n for n in notes)
 
 
+def test_of_two_videos_the_one_flagged_default_is_upscaled(tmp_path, weights):
+    """A player shows the default video; the first is only the fallback when none is."""
+    source, out, report = tmp_path / "two.mkv", tmp_path / "out.mkv", tmp_path / "r.json"
+    with av.open(str(source), "w") as container:
+        sizes = ((32, 24), (64, 48))
+        streams = []
+        for width, height in sizes:
+            stream = container.add_stream("ffv1", rate=25)
+            stream.width, stream.height, stream.pix_fmt = width, height, "yuv420p"
+            streams.append(stream)
+        streams[0].disposition = 0
+        streams[1].disposition = av.stream.Disposition.default
+        for index in range(3):
+            for stream, (width, height) in zip(streams, sizes, strict=True):
+                rgb = np.full((height, width, 3), 40 * index, np.uint8)
+                frame = av.VideoFrame.from_ndarray(rgb, "rgb24").reformat(format="yuv420p")
+                frame.pts = index
+                container.mux(stream.encode(frame))
+        for stream in streams:
+            container.mux(stream.encode(None))
+    assert vsr(source, out, "--weights", weights, "--report", report) == 0
+    with av.open(str(out)) as container:
+        (video,) = container.streams.video
+        assert (video.width, video.height) == (128, 96)  # the second's 64x48, upscaled
+    notes = json.loads(report.read_text())["notes"]
+    assert "video stream #0 (ffv1): not copied (only the upscaled video stream #1 is kept)" in notes
+
+
 def test_a_song_with_its_artwork_is_no_video(tmp_path, weights, capsys):
     song = tmp_path / "song.mp4"
     with av.open(str(song), "w") as out:

@@ -89,9 +89,12 @@ def is_cover(stream: av.stream.Stream) -> bool:
 def main_video_stream(
     container: av.container.InputContainer,
 ) -> av.video.stream.VideoStream | None:
-    """The video to upscale: the first video stream that is not a cover picture (some
-    files put the cover first); None when there is none (a song with its artwork)."""
-    return next((s for s in container.streams.video if not is_cover(s)), None)
+    """The video to upscale: of the video streams that are not a cover picture (some
+    files put the cover first), the one flagged default, which a player shows, else the
+    first; None when there is none (a song with its artwork)."""
+    videos = [s for s in container.streams.video if not is_cover(s)]
+    default = av.stream.Disposition.default
+    return next((s for s in videos if s.disposition & default), videos[0] if videos else None)
 
 
 def no_video_stream(container: av.container.InputContainer) -> str:

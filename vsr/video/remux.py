@@ -224,7 +224,7 @@ class StreamCopier:
                 ):
                     continue  # kept otherwise: as the video's timecode tag, as chapters
                 why = (
-                    "only the first video stream is kept"
+                    f"only the upscaled video stream #{upscaled} is kept"
                     if stream.type == "video"
                     else (f"vsr does not copy {stream.type} streams")
                 )
