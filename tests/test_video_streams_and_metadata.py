@@ -22,10 +22,11 @@ def vsr(*args: object) -> int:
 
 
 def _video(
-    path: Path, *, sar=None, x265_params=None, attachment=None, audio=None, title=""
+    path: Path, *, sar=None, x265_params=None, attachment=None, audio=None, title="", hz=48000
 ) -> Path:
     """64x48, 4 frames; optional SAR, x265 HDR params, an mkv attachment, one audio track
-    given as (codec, layout), and a title for each track ("TITLE video", "TITLE audio")."""
+    given as (codec, layout) with 0.16 s of silence at `hz`, and a title for each track
+    ("TITLE video", "TITLE audio")."""
     codec = "libx265" if x265_params else "libx264"
     options = {"x265-params": x265_params} if x265_params else {"bf": "0"}
     out = av.open(str(path), "w")
@@ -41,7 +42,7 @@ def _video(
         out.add_attachment("font.ttf", "application/x-truetype-font", attachment)
     sound = None
     if audio:
-        sound = out.add_stream(audio[0], rate=48000)
+        sound = out.add_stream(audio[0], rate=hz)
         sound.layout = audio[1]
     if title:
         video.metadata["title"] = f"{title} video"
@@ -56,13 +57,16 @@ def _video(
     if sound is not None:
         fmt = sound.codec_context.format.name
         channels = len(sound.layout.channels)
+        chunk_samples = hz // 50
         for k in range(8):
-            shape = (channels, 960) if fmt.endswith("p") else (1, 960 * channels)
+            shape = (
+                (channels, chunk_samples) if fmt.endswith("p") else (1, chunk_samples * channels)
+            )
             dtype = np.int16 if fmt.startswith("s16") else np.float32
             chunk = av.AudioFrame.from_ndarray(
                 np.zeros(shape, dtype), format=fmt, layout=sound.layout
             )
-            chunk.sample_rate, chunk.pts = 48000, k * 960
+            chunk.sample_rate, chunk.pts = hz, k * chunk_samples
             out.mux(sound.encode(chunk))
         out.mux(sound.encode(None))
     out.close()
@@ -106,6 +110,23 @@ def test_a_layout_the_audio_encoder_refuses_is_mapped_to_one_it_takes(
         assert stream.layout.name == layout
         assert sum(1 for p in container.demux(audio=0) if p.size) > 0
     assert any(f"to {layout}, which" in note for note in report.notes), report.notes
+
+
+@pytest.mark.parametrize(
+    ("hz", "target", "taken"),
+    [(192000, "out.mp4", 96000), (22050, "out.webm", 48000)],  # the highest each takes
+)
+def test_a_sample_rate_the_audio_encoder_refuses_is_resampled_with_a_note(
+    tmp_path, weights, hz, target, taken
+):
+    source = _video(tmp_path / "in.mkv", audio=("pcm_s16le", "stereo"), hz=hz)
+    report = upscale_video(source, tmp_path / target, weights=weights, progress=False)
+    with av.open(str(tmp_path / target)) as container:
+        (stream,) = container.streams.audio
+        assert stream.sample_rate == taken
+        samples = sum(frame.samples for frame in container.decode(audio=0))
+    assert abs(samples / taken - 0.16) < 0.03  # the same length (encoder padding aside)
+    assert any(f"(resampled from {hz} to {taken} Hz, which" in n for n in report.notes)
 
 
 def test_a_refused_audio_encoder_is_not_blamed_on_the_video_codec(tmp_path, weights, monkeypatch):

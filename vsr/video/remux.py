@@ -388,11 +388,14 @@ class StreamCopier:
         return tags
 
     def _audio_encoder(self, stream: av.audio.AudioStream) -> tuple[av.audio.AudioStream, str]:
-        """The encoder for a stream the container cannot hold, and a note on its layout
-        when the encoder cannot take the source's."""
+        """The encoder for a stream the container cannot hold, and a note on its sample
+        rate and layout where the encoder cannot take the source's."""
         codec = av.codec.Codec(self._output.default_audio_codec, "w")
+        changes = []
         rates = codec.audio_rates or [stream.sample_rate]
         rate = stream.sample_rate if stream.sample_rate in rates else max(rates)
+        if rate != stream.sample_rate:
+            changes.append(f"resampled from {stream.sample_rate} to {rate} Hz")
         encoder = self._output.add_stream(codec.name, rate=rate)
         # A layout without a channel order ("2 channels", common in Matroska PCM) is what
         # some muxers refuse; the default layout for the channel count is what it means.
@@ -401,11 +404,11 @@ class StreamCopier:
             layout = _DEFAULT_LAYOUTS.get(stream.codec_context.channels, layout)
         taken = encoder_layout(codec.name, rate, layout)
         encoder.layout = taken  # PyAV's encoder resamples the frames to it
-        if taken == layout:
-            return encoder, ""
-        fewer = av.AudioLayout(taken).nb_channels < stream.codec_context.channels
-        how = "downmixed" if fewer else "mapped"
-        return encoder, f" ({stream.layout.name} {how} to {taken}, which {codec.name} takes)"
+        if taken != layout:
+            fewer = av.AudioLayout(taken).nb_channels < stream.codec_context.channels
+            how = "downmixed" if fewer else "mapped"
+            changes.append(f"{stream.layout.name} {how} to {taken}")
+        return encoder, f" ({', '.join(changes)}, which {codec.name} takes)" if changes else ""
 
     @staticmethod
     def _text_format(supported: set[str]) -> str | None:
