@@ -105,6 +105,7 @@ class _Route:
     output: av.stream.Stream
     reencode: bool = False  # audio through a decoder and an encoder
     convert_text: bool = False  # subtitles decoded to text and encoded in another format
+    sent: int = 0  # packets copied, or frames given to the encoder
 
 
 def _muxer_takes(stream, container_format: str, first: av.Packet | None) -> bool:
@@ -527,6 +528,7 @@ class StreamCopier:
             packet.stream = route.output
             self._output.mux(packet)
             self.copied_packets += 1
+            route.sent += 1
             return
         try:
             frames = packet.decode()
@@ -540,6 +542,7 @@ class StreamCopier:
             # The frame keeps its time (moved back by a cut), so the encoder places the
             # sound where the source had it; without one the encoder counts samples.
             self._output.mux(route.output.encode(frame))
+            route.sent += 1
 
     def _convert_text(self, packet: av.Packet, output: av.stream.Stream) -> None:
         if packet.size == 0:
@@ -565,7 +568,22 @@ class StreamCopier:
     def finish(self) -> None:
         """Mux everything left, flush re-encoders, close the source."""
         self.advance(None)
+        self._note_silent_tracks()
         self.close()
+
+    def _note_silent_tracks(self) -> None:
+        """Say which audio tracks a cut left without a sound: Matroska and WebM keep such a
+        track empty, MP4 and MOV leave it out."""
+        if self._cut is None:
+            return
+        track = "no track" if self._output.format.name in ("mp4", "mov") else "an empty track"
+        for index, route in self._routes.items():
+            if route.output.type == "audio" and not route.sent:
+                codec = self._input.streams[index].codec_context.name
+                self._notes.append(
+                    f"audio stream #{index} ({codec}): no sound of it lies in the cut, "
+                    f"so the output has {track} for it"
+                )
 
     def close(self) -> None:
         if self._input is not None:
