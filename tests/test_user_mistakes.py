@@ -41,3 +41,13 @@ def test_a_scale_below_one_for_a_profiled_model_is_refused(capsys):
     # --scale 0 profiled x2 without a word.
     assert main(["profile", "--model", "imdn", "--scale", "0", "--size", "32x32"]) == 2
     assert _one_error_line(capsys) == "scale must be a whole number >= 1, not 0"
+
+
+def test_a_value_that_starts_with_a_dash_is_explained(capsys):
+    # argparse reads -5x10 as an option and says only "expected one argument".
+    assert main(["profile", "--size", "-5x10"]) == 2
+    assert "('-5x10' looks like an option; write --size=-5x10)" in _one_error_line(capsys)
+    assert main(["profile", "--size=-5x10"]) == 2  # then the value itself is judged
+    assert _one_error_line(capsys).startswith("size '-5x10' not understood")
+    assert main(["run", "in.mp4", "out.mp4", "--start"]) == 2  # really missing: no hint
+    assert _one_error_line(capsys).startswith("argument --start: expected one argument (see:")

@@ -12,6 +12,7 @@ import errno
 import importlib
 import logging
 import os
+import re
 import shlex
 import signal
 import sys
@@ -39,11 +40,24 @@ class _OneLineParser(argparse.ArgumentParser):
     the error is lost below it). The subcommands' parsers are of this class too."""
 
     def error(self, message: str) -> NoReturn:
+        wanted = re.fullmatch(r"argument (\S+): expected one argument", message)
+        if wanted:
+            message += self._dash_value_hint(wanted.group(1).split("/"))
         raise _UsageError(f"{message} (see: {self.prog} --help)")
+
+    def _dash_value_hint(self, names: list[str]) -> str:
+        """argparse takes a value that starts with '-' (`--size -5x10`) for an option and
+        says the value is missing; say how to give it."""
+        words = getattr(self, "_words", [])
+        for word, after in zip(words, words[1:], strict=False):
+            if word in names and after.startswith("-"):
+                return f" ('{after}' looks like an option; write {word}={after})"
+        return ""
 
     def parse_known_args(self, args=None, namespace=None):  # noqa: ANN001, ANN201 - argparse's
         # The innermost (sub)command parsed names itself first: the help to point at for
         # arguments nobody took ("vsr weights export", not "vsr").
+        self._words = list(sys.argv[1:] if args is None else args)  # for error()
         parsed, unknown = super().parse_known_args(args, namespace)
         if not hasattr(parsed, "help_of"):
             parsed.help_of = self.prog
