@@ -252,6 +252,30 @@ def test_text_subtitles_are_converted_where_the_container_needs_it(tmp_path):
     ]
 
 
+def _cues(path: Path) -> list[tuple[bytes, int, int]]:
+    with av.open(str(path)) as container:
+        stream = container.streams.subtitles[0]
+        return [(bytes(p), p.pts, p.duration) for p in container.demux(stream) if p.size]
+
+
+@pytest.mark.parametrize("to", [".mp4", ".mkv"])
+def test_mp4_text_cues_are_copied_once_and_their_gaps_not_converted(tmp_path, to):
+    # The muxer's empty gap cues were copied as cues, and the muxer added its own: each
+    # gap came twice. Converted for Matroska, a gap must not become a subtitle either.
+    source = tmp_path / "subs.mkv"
+    make_clip(source, 32, 32, 5, codec="ffv1", audio=False, subtitles=True)
+    settings = EncodeSettings(preset="ultrafast")
+    transcode(source, tmp_path / "once.mp4", settings)
+    transcode(tmp_path / "once.mp4", tmp_path / f"twice{to}", settings)
+    if to == ".mp4":
+        assert _cues(tmp_path / "twice.mp4") == _cues(tmp_path / "once.mp4")
+    else:
+        assert [text for text, _, _ in _cues(tmp_path / "twice.mkv")] == [
+            b"first line",
+            b"second line",
+        ]
+
+
 @pytest.mark.parametrize("suffix", [".mp4", ".mkv"])
 def test_a_long_last_frame_is_not_a_truncation(tmp_path, suffix):
     # A slide show: frames at 0, 1 and 2 s, the last one shown for 5 s (7 s in all). Taken

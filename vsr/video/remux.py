@@ -108,6 +108,16 @@ class _Route:
     sent: int = 0  # packets copied, or frames given to the encoder
 
 
+def _is_gap_cue(packet: av.Packet) -> bool:
+    """Whether a packet is an MP4 text track's empty cue (a text of length 0), which the
+    MP4 muxer puts between cues to clear the screen: nothing to show or to convert."""
+    return (
+        packet.stream.type == "subtitle"
+        and packet.stream.codec_context.name == "mov_text"
+        and bytes(packet)[:2] == b"\x00\x00"
+    )
+
+
 def _muxer_takes(stream, container_format: str, first: av.Packet | None) -> bool:
     """Whether the muxer really accepts a copy of `stream` (one of the open source's): its
     codec list is not the whole story (MOV refuses Opus at the header, MP4 refuses PCM
@@ -519,6 +529,8 @@ class StreamCopier:
 
     def _mux(self, packet: av.Packet) -> None:
         route = self._routes[packet.stream.index]
+        if _is_gap_cue(packet):
+            return  # the MP4 muxer writes its own between cues; copied, they came twice
         if route.convert_text:
             self._convert_text(packet, route.output)
             return
