@@ -23,6 +23,7 @@ from fractions import Fraction
 from pathlib import Path
 
 import av
+import numpy as np
 
 from vsr.video.encoder_trial import audio_encoder_takes
 from vsr.video.media_url import open_source
@@ -551,10 +552,33 @@ class StreamCopier:
                 start = frame.pts * frame.time_base
                 if start + Fraction(frame.samples, frame.sample_rate) <= 0:
                     continue  # decoder pre-roll before a cut
+                frame = self._within_cut_end(frame, start)
+                if frame is None:
+                    continue
             # The frame keeps its time (moved back by a cut), so the encoder places the
             # sound where the source had it; without one the encoder counts samples.
             self._output.mux(route.output.encode(frame))
             route.sent += 1
+
+    def _within_cut_end(self, frame: av.AudioFrame, start: Fraction) -> av.AudioFrame | None:
+        """A decoded frame that starts at `start` (on the output's clock) cut to the cut's
+        end, to the sample; None when it starts at or after it. A copied packet can only
+        be kept or not, but sound that is re-encoded can end where the cut does."""
+        if self._cut is None or self._cut.end is None:
+            return frame
+        kept = math.floor((self._cut.end - self._cut.offset - start) * frame.sample_rate)
+        if kept <= 0:
+            return None
+        if kept >= frame.samples:
+            return frame
+        samples = frame.to_ndarray()
+        if not frame.format.is_planar:  # one row of interleaved channels
+            kept *= frame.layout.nb_channels
+        cut = av.AudioFrame.from_ndarray(
+            np.ascontiguousarray(samples[:, :kept]), format=frame.format.name, layout=frame.layout
+        )
+        cut.sample_rate, cut.pts, cut.time_base = frame.sample_rate, frame.pts, frame.time_base
+        return cut
 
     def _convert_text(self, packet: av.Packet, output: av.stream.Stream) -> None:
         if packet.size == 0:
