@@ -72,7 +72,7 @@ def expected_planes(frame: FakeFrame, source=SPEC_8, target=SPEC_8, upscale=near
     rgb = yuv_to_rgb(*planes, source.matrix, source.color_range, source.bit_depth)
     out = upscale(rgb).clamp(0, 1)
     yuv = rgb_to_yuv(out, target.matrix, target.color_range, target.bit_depth, target.chroma_shift)
-    return [p[0].numpy().astype(np.int64) for p in yuv]
+    return [(p[0].to(torch.int32) & 0xFFFF).numpy().astype(np.int64) for p in yuv]  # unsigned
 
 
 def no_worker_threads_left() -> bool:
@@ -108,9 +108,10 @@ def test_static_batch_pads_the_last_batch_but_writes_only_real_frames():
     assert all(np.array_equal(g, w) for g, w in zip(writer.frames[-1][0], want, strict=True))
 
 
-def test_ten_bit_in_ten_bit_out():
-    spec = ColourSpec("bt2020nc", "tv", 10, (1, 1))
-    frames = list(make_frames(4, bits=10))
+@pytest.mark.parametrize("bits", [10, 16])  # 16-bit codes above 32767 came back as 0
+def test_deep_colour_in_deep_colour_out(bits):
+    spec = ColourSpec("bt2020nc", "tv", bits, (1, 1))
+    frames = list(make_frames(4, bits=bits))
     writer = FakeWriter()
     pipeline(batch=2, source=spec, target=spec).run(iter(frames), writer)
     for frame, (planes, _) in zip(frames, writer.frames, strict=True):

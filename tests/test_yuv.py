@@ -66,13 +66,20 @@ def test_colour_bars_have_the_published_code_values(matrix, table):
         ("pc", 8, 255, 0, 128),
         ("tv", 10, 940, 64, 512),
         ("pc", 10, 1023, 0, 512),
+        # 16-bit codes from 32768 up are negative as int16: white came back black (audit).
+        ("tv", 16, 60160, 4096, 32768),
+        ("pc", 16, 65535, 0, 32768),
     ],
 )
 def test_white_and_black_in_each_range_and_depth(color_range, bits, white, black, mid):
+    def unsigned(plane: torch.Tensor) -> torch.Tensor:  # int16 planes hold uint16 codes
+        return plane.to(torch.int32) & 0xFFFF if plane.dtype == torch.int16 else plane
+
     for matrix in ("bt601", "bt709", "bt2020nc"):
         for value, code in ((1.0, white), (0.0, black)):
             y, u, v = rgb_to_yuv(flat((value,) * 3), matrix, color_range, bits, (1, 1))
-            assert (y == code).all() and (u == mid).all() and (v == mid).all()
+            assert (unsigned(y) == code).all()
+            assert (unsigned(u) == mid).all() and (unsigned(v) == mid).all()
             back = yuv_to_rgb(y, u, v, matrix, color_range, bits)
             assert torch.allclose(back, flat((value,) * 3), atol=1e-6)
 

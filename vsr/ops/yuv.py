@@ -105,6 +105,8 @@ def _downsample_axis(c: torch.Tensor, dim: int, cosited: bool) -> torch.Tensor:
 
 
 def _as_float(plane: torch.Tensor) -> torch.Tensor:
+    if plane.dtype == torch.int16:  # uint16 codes seen as int16: 16-bit ones read negative
+        plane = plane.to(torch.int32) & 0xFFFF
     plane = plane.float()
     return plane if plane.dim() == 3 else plane.unsqueeze(0)
 
@@ -119,8 +121,8 @@ def yuv_to_rgb(
 ) -> torch.Tensor:
     """Integer planes (N x H x W, chroma possibly subsampled) -> float N x 3 x H x W in [0, 1].
 
-    The chroma subsampling is read from the plane shapes. 10- and 12-bit planes may come as
-    int16 (a bit-for-bit view of uint16: the values fit) or any wider integer type. With
+    The chroma subsampling is read from the plane shapes. Planes above 8 bits may come as
+    int16 (a bit-for-bit view of uint16, read back as unsigned) or any wider integer type. With
     `matrix` GBR the planes are an RGB picture's G, B and R (FFmpeg's planar RGB order), at
     full range: no matrix applies.
     """
@@ -179,6 +181,9 @@ def rgb_to_yuv(
 
     def code(values: torch.Tensor, offset: float, span: float) -> torch.Tensor:
         # floor(x + 0.5): round half up, the way reference encoders and tables round.
-        return torch.floor(values * span + offset + 0.5).clamp_(0.0, peak).to(dtype)
+        codes = torch.floor(values * span + offset + 0.5).clamp_(0.0, peak)
+        # Through int32: 16-bit codes above 32767 then wrap to int16 the same way on every
+        # device (a float beyond int16's range converts to whatever the hardware gives).
+        return codes.to(torch.int32).to(dtype) if dtype == torch.int16 else codes.to(dtype)
 
     return code(luma, y_off, y_span), code(cb, c_mid, c_span), code(cr, c_mid, c_span)
