@@ -108,3 +108,25 @@ def test_an_rgb_source_comes_back_as_its_own_rgb(tmp_path, stored, depth):
         error = picture - reference
         assert np.abs(error.mean(axis=(1, 2))).max() < 0.05
         assert np.abs(error).max() < 1.6
+
+
+@pytest.mark.parametrize(
+    ("name", "codec", "stored"), [("a.mov", "qtrle", "rgb555be"), ("b.nut", "rawvideo", "rgb565le")]
+)
+def test_fifteen_and_sixteen_bit_rgb_keep_their_white(tmp_path, name, codec, stored):
+    # swscale pads rgb555/rgb565 to planar RGB with zero bits: white came in as 248.
+    path = tmp_path / name
+    picture = np.full((8, 16, 3), 255, np.uint8)
+    picture[:, :8] = (0, 128, 64)
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream(codec, rate=25)
+        stream.width, stream.height, stream.pix_fmt = 16, 8, stored
+        frame = av.VideoFrame.from_ndarray(picture, "rgb24").reformat(format=stored)
+        out.mux(stream.encode(frame) + stream.encode(None))
+    with av.open(str(path)) as container:  # PyAV's own widening to 8 bits
+        wanted = next(container.decode(video=0)).to_ndarray(format="rgb24")
+    with VideoReader(path) as reader:
+        green, blue, red = next(reader.frames()).planes
+    assert reader.info.rgb_planes
+    assert np.array_equal(np.stack([red, green, blue], axis=-1), wanted)
+    assert (wanted[:, 8:] == 255).all()

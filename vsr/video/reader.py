@@ -446,26 +446,36 @@ class VideoReader:
 
     # -- frame -> planes -------------------------------------------------------------
 
-    def _conversion_for(self, frame: av.VideoFrame) -> dict | None:
-        """swscale arguments that bring a source frame to info.pix_fmt, or None. An RGB-like
-        source is only repacked to planar RGB (info.rgb_planes): the engine reads RGB from it
-        as it is, where swscale's RGB -> YUV would be biased against the engine's inverse
-        (about +1 code of green at 8 bits, +1.4 of luma at 10) and cost a conversion."""
+    def _conversion_for(self, frame: av.VideoFrame) -> list[dict]:
+        """The swscale calls (their arguments) that bring a source frame to info.pix_fmt:
+        none, one or two. An RGB-like source is only repacked to planar RGB
+        (info.rgb_planes): the engine reads RGB from it as it is, where swscale's RGB -> YUV
+        would be biased against the engine's inverse (about +1 code of green at 8 bits,
+        +1.4 of luma at 10) and cost a conversion."""
         if self.info.rgb_planes:
             bits = self.info.bit_depth
             planar_rgb = "gbrp" if bits == 8 else f"gbrp{bits}le"
-            return None if frame.format.name == planar_rgb else {"format": planar_rgb}
+            if frame.format.name == planar_rgb:
+                return []
+            colour = [c.bits for c in frame.format.components if not c.is_alpha]
+            if not frame.format.has_palette and min(colour) == 5:
+                # rgb555/rgb565 (QuickTime Animation, screen captures): swscale pads them to
+                # planar RGB with zero bits (white became 248) but widens them right to rgb24.
+                return [{"format": "rgb24"}, {"format": planar_rgb}]
+            return [{"format": planar_rgb}]
         if frame.format.name == self.info.pix_fmt:
-            return None
+            return []
         matrix_code = colors.code_of(colors.MATRIX_TAGS, self.info.color_matrix)
         source_range = colors.RANGE_CODES["pc"] if frame.format.name.startswith("yuvj") else None
-        return {
-            "format": self.info.pix_fmt,
-            "src_colorspace": matrix_code,
-            "dst_colorspace": matrix_code,
-            "src_color_range": source_range,
-            "dst_color_range": colors.RANGE_CODES[self.info.color_range],
-        }
+        return [
+            {
+                "format": self.info.pix_fmt,
+                "src_colorspace": matrix_code,
+                "dst_colorspace": matrix_code,
+                "src_color_range": source_range,
+                "dst_color_range": colors.RANGE_CODES[self.info.color_range],
+            }
+        ]
 
     def _planes(self, frame: av.VideoFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         if frame.format.name != self.info.source_pix_fmt or (
@@ -476,8 +486,8 @@ class VideoReader:
                 f"{self.path}: the video changes size or format mid-stream "
                 f"({frame.width}x{frame.height} {frame.format.name}); not supported"
             )
-        if self._conversion is not None:
-            frame = frame.reformat(**self._conversion)
+        for step in self._conversion:
+            frame = frame.reformat(**step)
         dtype = np.dtype(np.uint8 if self.info.bit_depth == 8 else "<u2")
         planes = []
         for plane in frame.planes[:3]:
