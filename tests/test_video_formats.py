@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from fractions import Fraction
+from pathlib import Path
+
 import av
 import numpy as np
 import pytest
@@ -130,3 +133,46 @@ def test_fifteen_and_sixteen_bit_rgb_keep_their_white(tmp_path, name, codec, sto
     assert reader.info.rgb_planes
     assert np.array_equal(np.stack([red, green, blue], axis=-1), wanted)
     assert (wanted[:, 8:] == 255).all()
+
+
+def _two_range_recording(path: Path) -> None:
+    """16 frames of H.264 in MPEG-TS: 8 limited-range ones of Y 16 and 235, then (a new
+    stream from the encoder, as when recordings are joined) 8 full-range ones of Y 0 and
+    255, the same black and white. Lossless (qp 0), no B-frames."""
+    out = av.open(str(path), "w", format="mpegts")
+    stream = out.add_stream("h264", rate=25)
+    stream.width, stream.height, stream.pix_fmt = 32, 16, "yuv420p"
+    stream.time_base = Fraction(1, 90000)
+    out.start_encoding()
+    for part, (black, white, color_range) in enumerate(((16, 235, 1), (0, 255, 2))):
+        encoder = av.CodecContext.create("libx264", "w")
+        encoder.width, encoder.height, encoder.pix_fmt = 32, 16, "yuv420p"
+        encoder.time_base, encoder.framerate = Fraction(1, 25), 25
+        encoder.color_range, encoder.options = color_range, {"qp": "0", "bf": "0"}
+        encoder.open()
+        packets = []
+        for index in range(8):
+            frame = av.VideoFrame(32, 16, "yuv420p")
+            levels = ((black, white)[index % 2], 128, 128)
+            for plane, level in zip(frame.planes, levels, strict=True):
+                plane.update(np.full((plane.height, plane.line_size), level, np.uint8))
+            frame.pts, frame.color_range = index, color_range
+            packets += encoder.encode(frame)
+        for packet in packets + encoder.encode(None):
+            packet.stream, packet.time_base = stream, stream.time_base
+            packet.pts, packet.dts = (packet.pts + 8 * part) * 3600, (packet.dts + 8 * part) * 3600
+            out.mux(packet)
+    out.close()
+
+
+def test_a_range_change_mid_stream_is_converted_to_the_first_range(tmp_path):
+    # The full-range part was read as limited: its black and white stretched past them.
+    path = tmp_path / "joined.ts"
+    _two_range_recording(path)
+    with VideoReader(path) as reader:
+        luma = [int(frame.planes[0][0, 0]) for frame in reader.frames()]
+    assert reader.info.color_range == "tv"
+    assert luma == [16, 235] * 8
+    assert any(
+        w.startswith("the colour range changes mid-stream (pc from") for w in reader.warnings
+    )

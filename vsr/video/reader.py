@@ -193,6 +193,8 @@ class VideoReader:
                     "and written as progressive frames (deinterlace it first for a clean result)"
                 )
             self._conversion = self._conversion_for(first)
+            self._stated_range = colors.range_name(first.color_range)  # see _range_changed
+            self._range_noted = False
         except BaseException:
             self.close()
             raise
@@ -465,17 +467,35 @@ class VideoReader:
             return [{"format": planar_rgb}]
         if frame.format.name == self.info.pix_fmt:
             return []
-        matrix_code = colors.code_of(colors.MATRIX_TAGS, self.info.color_matrix)
         source_range = colors.RANGE_CODES["pc"] if frame.format.name.startswith("yuvj") else None
-        return [
-            {
-                "format": self.info.pix_fmt,
-                "src_colorspace": matrix_code,
-                "dst_colorspace": matrix_code,
-                "src_color_range": source_range,
-                "dst_color_range": colors.RANGE_CODES[self.info.color_range],
-            }
-        ]
+        return [{**self._to_planar_yuv(), "src_color_range": source_range}]
+
+    def _to_planar_yuv(self) -> dict:
+        """swscale arguments to info's planar YUV, matrix and range."""
+        matrix_code = colors.code_of(colors.MATRIX_TAGS, self.info.color_matrix)
+        return {
+            "format": self.info.pix_fmt,
+            "src_colorspace": matrix_code,
+            "dst_colorspace": matrix_code,
+            "dst_color_range": colors.RANGE_CODES[self.info.color_range],
+        }
+
+    def _range_changed(self, frame: av.VideoFrame) -> bool:
+        """Whether a YUV frame is tagged with another range than the clip's (a recording
+        joined from a limited- and a full-range part): it is then converted to the clip's
+        range, which the engine works in, and a note says so once."""
+        if self.info.rgb_planes or self.info.color_range != self._stated_range:
+            return False  # RGB, grey, yuvj: always full range, whatever the tag
+        if colors.range_name(frame.color_range) == self.info.color_range:
+            return False
+        if not self._range_noted:
+            self._range_noted = True
+            self.warnings.append(
+                f"the colour range changes mid-stream ({colors.range_name(frame.color_range)}"
+                f" from frame {self.decoded_frames}): those frames are converted to the "
+                f"first frame's {self.info.color_range} range"
+            )
+        return True
 
     def _planes(self, frame: av.VideoFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         if frame.format.name != self.info.source_pix_fmt or (
@@ -486,7 +506,10 @@ class VideoReader:
                 f"{self.path}: the video changes size or format mid-stream "
                 f"({frame.width}x{frame.height} {frame.format.name}); not supported"
             )
-        for step in self._conversion:
+        conversion = self._conversion
+        if self._range_changed(frame):
+            conversion = [{**self._to_planar_yuv(), "src_color_range": frame.color_range}]
+        for step in conversion:
             frame = frame.reformat(**step)
         dtype = np.dtype(np.uint8 if self.info.bit_depth == 8 else "<u2")
         planes = []
