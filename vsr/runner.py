@@ -384,7 +384,7 @@ def start_upscale(
             },
             warmup_s=round(warmup, 3),
             encoder_busy_share=None if encoder_share is None else round(encoder_share, 4),
-            cut=None if info.cut is None else info.cut.to_dict(),
+            cut=info.cut.to_dict() if info.cut is not None and info.cut.asked else None,
             resumed_frames=resumed_frames(writer),
             scale=geometry.scale,
             network=upscaler.arch,

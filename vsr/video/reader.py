@@ -583,16 +583,27 @@ class VideoReader:
         )
 
     def _cut_at(self, first: av.VideoFrame, time_base: Fraction) -> Cut | None:
-        """The time range on the file's clock, now that its first frame is known."""
-        if self.time_range is None:
-            return None
-        _, end = self._range_pts
+        """The time range on the file's clock, now that its first frame is known. A whole
+        video that starts before zero is moved to start at it, every stream alike, as a
+        cut from its first frame: MP4 and MOV players skip what lies before zero, and such
+        a start is no intent but an accident (an MPEG-TS clock that wrapped)."""
         container_start = self._container.start_time
+        file_start = container_start / av.time_base if container_start else 0.0
+        if self.time_range is None:
+            if first.pts is None or first.pts >= 0:
+                return None
+            self.warnings.append(
+                f"the video starts at {float(first.pts * time_base):.3f} s, before zero: "
+                "every stream is moved to start at zero with it"
+            )
+            start = first.pts * time_base
+            return Cut(TimeRange(), start, None, file_start, origin=start, asked=False)
+        _, end = self._range_pts
         return Cut(
             requested=self.time_range,
             offset=first.pts * time_base,
             end=None if end is None else end * time_base,
-            file_start=container_start / av.time_base if container_start else 0.0,
+            file_start=file_start,
             origin=self._origin() * time_base,
         )
 
