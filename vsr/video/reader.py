@@ -25,6 +25,7 @@ from vsr.video.display_matrix import display_matrix_of
 from vsr.video.hdr import Hdr10, hdr10_of
 from vsr.video.media_url import open_source
 from vsr.video.pixfmt import parse_planar, planar_equivalent
+from vsr.video.pts_order import PresentationOrder
 from vsr.video.trim import Cut, TimeRange, format_time
 
 log = logging.getLogger(__name__)
@@ -423,6 +424,18 @@ class VideoReader:
 
     def frames(self) -> Iterator[Frame]:
         """Every decodable frame as planar YUV, in presentation order, with its pts."""
+        if not self._stream.codec_context.has_b_frames:
+            yield from self._frames_as_decoded()
+            return
+        order = PresentationOrder()
+        yield from order(self._frames_as_decoded())
+        if order.restamped:
+            self.warnings.append(
+                f"{order.restamped} frames had the times of the packets they were stored in "
+                "(decode order, as in AVI): they are given their times in presentation order"
+            )
+
+    def _frames_as_decoded(self) -> Iterator[Frame]:
         index = 0
         while True:
             if self._first is not None:

@@ -1,0 +1,56 @@
+"""Timestamps put back in presentation order, for files that store them in decode order.
+
+AVI has no presentation times: libav gives each packet its decode time, and the decoder
+hands the frames over in presentation order, each with the time of the packet it was in
+(1, 4, 3, 5, 2, 8, ... for H.264 with B-frames). The times are right, their order is not:
+the frame shown k-th is given the k-th smallest time. A frame's time arrives at most as
+many frames late as the decoder reorders, so a window that deep finds it. In a file whose
+times are in order already, the window changes nothing.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import heapq
+from collections import deque
+from collections.abc import Iterator
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from vsr.video.reader import Frame
+
+# Frames a time may arrive late: B-frame pyramids of x264 and x265 reorder up to 4 or 5.
+REORDER_DEPTH = 8
+
+
+class PresentationOrder:
+    """Restamps a stream of frames in presentation order; `restamped` counts the frames
+    whose time changed."""
+
+    def __init__(self, depth: int = REORDER_DEPTH) -> None:
+        self.depth = depth
+        self.restamped = 0
+
+    def __call__(self, frames: Iterator[Frame]) -> Iterator[Frame]:
+        waiting: deque[Frame] = deque()
+        times: list[int] = []  # a heap of the waiting frames' times
+        for frame in frames:
+            if frame.pts is None:  # no time to sort: what came before goes first
+                yield from self._drain(waiting, times)
+                yield frame
+                continue
+            waiting.append(frame)
+            heapq.heappush(times, frame.pts)
+            if len(waiting) > self.depth:
+                yield self._stamp(waiting.popleft(), heapq.heappop(times))
+        yield from self._drain(waiting, times)
+
+    def _drain(self, waiting: deque[Frame], times: list[int]) -> Iterator[Frame]:
+        while waiting:
+            yield self._stamp(waiting.popleft(), heapq.heappop(times))
+
+    def _stamp(self, frame: Frame, pts: int) -> Frame:
+        if frame.pts == pts:
+            return frame
+        self.restamped += 1
+        return dataclasses.replace(frame, pts=pts)
