@@ -20,12 +20,18 @@ import numpy as np
 
 from vsr.errors import VsrError
 from vsr.video import colors
+from vsr.video.clock_restarts import (
+    RunningClock,
+    clock_may_restart,
+    frames_on_a_running_clock,
+    restart_note,
+)
 from vsr.video.decoding import decode_packets
 from vsr.video.display_matrix import display_matrix_of
 from vsr.video.hdr import Hdr10, hdr10_of
 from vsr.video.media_url import open_source
 from vsr.video.pixfmt import parse_planar, planar_equivalent
-from vsr.video.pts_order import PresentationOrder
+from vsr.video.pts_order import REORDER_DEPTH, PresentationOrder
 from vsr.video.trim import Cut, TimeRange, format_time
 
 log = logging.getLogger(__name__)
@@ -232,7 +238,10 @@ class VideoReader:
         def demux_failed(why: str) -> None:
             self.demux_error = why
 
-        return decode_packets(self._container, self._stream, tally, demux_failed)
+        frames = decode_packets(self._container, self._stream, tally, demux_failed)
+        if clock_may_restart(self._container):
+            frames = frames_on_a_running_clock(frames, self._clock)
+        return frames
 
     # -- a part of the clip -------------------------------------------------------------
 
@@ -356,6 +365,7 @@ class VideoReader:
         self._last_seen_duration = 0  # its own length (0: the file gives none)
         self._before_start: int | None = None  # the last frame before the range
         self._stopped_at: int | None = None  # the frame at the range's end, if one came
+        self._clock = RunningClock()  # see vsr.video.clock_restarts
 
     def _why(self) -> str:
         """Why a range holds no frame, for the error: it lies between two frames, or past
@@ -424,16 +434,26 @@ class VideoReader:
 
     def frames(self) -> Iterator[Frame]:
         """Every decodable frame as planar YUV, in presentation order, with its pts."""
-        if not self._stream.codec_context.has_b_frames:
-            yield from self._frames_as_decoded()
-            return
-        order = PresentationOrder()
+        # Only decoders that reorder can hand over decode-order times (vsr.video.pts_order).
+        reorders = self._stream.codec_context.has_b_frames
+        order = PresentationOrder(REORDER_DEPTH if reorders else 0)
         yield from order(self._frames_as_decoded())
         if order.restamped:
             self.warnings.append(
                 f"{order.restamped} frames had the times of the packets they were stored in "
                 "(decode order, as in AVI): they are given their times in presentation order"
             )
+        if self._clock.restarts:
+            self.warnings.append(restart_note("the video", self._clock.restarts))
+        if self.damaged_frames:
+            self.warnings.insert(
+                0, f"{self.damaged_frames} frame(s) had damaged data (the decoder concealed it)"
+            )
+        if self.lost_frames:
+            self.warnings.insert(0, f"{self.lost_frames} frame(s) could not be decoded")
+        # The engine puts lost_frames and warnings in its report; the log is for debugging.
+        for warning in self.warnings:
+            log.info("%s: %s", self.path, warning)
 
     def _frames_as_decoded(self) -> Iterator[Frame]:
         index = 0
@@ -449,15 +469,6 @@ class VideoReader:
                 pts = self.info.cut.shift(pts, self.info.time_base)
             yield Frame(self._planes(frame), pts, index)
             index += 1
-        if self.damaged_frames:
-            self.warnings.insert(
-                0, f"{self.damaged_frames} frame(s) had damaged data (the decoder concealed it)"
-            )
-        if self.lost_frames:
-            self.warnings.insert(0, f"{self.lost_frames} frame(s) could not be decoded")
-        # The engine puts lost_frames and warnings in its report; the log is for debugging.
-        for warning in self.warnings:
-            log.info("%s: %s", self.path, warning)
 
     # -- frame -> planes -------------------------------------------------------------
 

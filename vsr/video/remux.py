@@ -25,6 +25,12 @@ from pathlib import Path
 import av
 import numpy as np
 
+from vsr.video.clock_restarts import (
+    RunningClock,
+    clock_may_restart,
+    packets_on_running_clocks,
+    restart_note,
+)
 from vsr.video.encoder_trial import audio_encoder_takes
 from vsr.video.media_url import open_source
 from vsr.video.reader import is_cover, main_video_stream
@@ -270,6 +276,7 @@ class StreamCopier:
             self._routes[stream.index] = route
         self._flag_default_audio()
         self._copy_chapters(notes)
+        self._clocks: dict[int, RunningClock] = {}
         self._packets = self._demux()
         self._pending: av.Packet | None = None
         self.copied_packets = 0
@@ -439,6 +446,8 @@ class StreamCopier:
             return
         wanted = [s for s in self._input.streams if s.index in self._routes]
         packets = self._input.demux(wanted)
+        if clock_may_restart(self._input):  # joined recordings: see vsr.video.clock_restarts
+            packets = packets_on_running_clocks(packets, self._clocks)
         if self._cut is not None:
             packets = self._within_cut(packets)
         try:
@@ -605,7 +614,14 @@ class StreamCopier:
         """Mux everything left, flush re-encoders, close the source."""
         self.advance(None)
         self._note_silent_tracks()
+        for index, clock in self._clocks.items():
+            if clock.restarts:
+                self._notes.append(restart_note(self._label(index), clock.restarts))
         self.close()
+
+    def _label(self, index: int) -> str:
+        stream = self._input.streams[index]
+        return f"{stream.type} stream #{index} ({stream.codec_context.name})"
 
     def _note_silent_tracks(self) -> None:
         """Say which audio tracks a cut left without a sound: Matroska and WebM keep such a
@@ -615,9 +631,8 @@ class StreamCopier:
         track = "no track" if self._output.format.name in ("mp4", "mov") else "an empty track"
         for index, route in self._routes.items():
             if route.output.type == "audio" and not route.sent:
-                codec = self._input.streams[index].codec_context.name
                 self._notes.append(
-                    f"audio stream #{index} ({codec}): no sound of it lies in the cut, "
+                    f"{self._label(index)}: no sound of it lies in the cut, "
                     f"so the output has {track} for it"
                 )
 
