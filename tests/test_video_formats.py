@@ -135,24 +135,24 @@ def test_fifteen_and_sixteen_bit_rgb_keep_their_white(tmp_path, name, codec, sto
     assert (wanted[:, 8:] == 255).all()
 
 
-def _two_range_recording(path: Path) -> None:
-    """16 frames of H.264 in MPEG-TS: 8 limited-range ones of Y 16 and 235, then (a new
-    stream from the encoder, as when recordings are joined) 8 full-range ones of Y 0 and
-    255, the same black and white. Lossless (qp 0), no B-frames."""
+def _joined_recording(path: Path, parts: list[tuple[int, int, int, int, int]]) -> None:
+    """H.264 in MPEG-TS, one part after the other as when recordings are joined (a new
+    stream from the encoder each): per part (width, height, black, white, colour range),
+    8 frames that alternate between the two levels of Y. Lossless (qp 0), no B-frames."""
     out = av.open(str(path), "w", format="mpegts")
     stream = out.add_stream("h264", rate=25)
-    stream.width, stream.height, stream.pix_fmt = 32, 16, "yuv420p"
+    stream.width, stream.height, stream.pix_fmt = parts[0][0], parts[0][1], "yuv420p"
     stream.time_base = Fraction(1, 90000)
     out.start_encoding()
-    for part, (black, white, color_range) in enumerate(((16, 235, 1), (0, 255, 2))):
+    for part, (width, height, black, white, color_range) in enumerate(parts):
         encoder = av.CodecContext.create("libx264", "w")
-        encoder.width, encoder.height, encoder.pix_fmt = 32, 16, "yuv420p"
+        encoder.width, encoder.height, encoder.pix_fmt = width, height, "yuv420p"
         encoder.time_base, encoder.framerate = Fraction(1, 25), 25
         encoder.color_range, encoder.options = color_range, {"qp": "0", "bf": "0"}
         encoder.open()
         packets = []
         for index in range(8):
-            frame = av.VideoFrame(32, 16, "yuv420p")
+            frame = av.VideoFrame(width, height, "yuv420p")
             levels = ((black, white)[index % 2], 128, 128)
             for plane, level in zip(frame.planes, levels, strict=True):
                 plane.update(np.full((plane.height, plane.line_size), level, np.uint8))
@@ -168,11 +168,25 @@ def _two_range_recording(path: Path) -> None:
 def test_a_range_change_mid_stream_is_converted_to_the_first_range(tmp_path):
     # The full-range part was read as limited: its black and white stretched past them.
     path = tmp_path / "joined.ts"
-    _two_range_recording(path)
+    _joined_recording(path, [(32, 16, 16, 235, 1), (32, 16, 0, 255, 2)])  # the same levels
     with VideoReader(path) as reader:
         luma = [int(frame.planes[0][0, 0]) for frame in reader.frames()]
     assert reader.info.color_range == "tv"
     assert luma == [16, 235] * 8
     assert any(
         w.startswith("the colour range changes mid-stream (pc from") for w in reader.warnings
+    )
+
+
+def test_a_size_change_mid_stream_is_scaled_to_the_first_size(tmp_path):
+    # It stopped the run when it came, all the frames before it upscaled for nothing.
+    path = tmp_path / "joined.ts"
+    _joined_recording(path, [(32, 16, 16, 235, 1), (48, 24, 16, 235, 1)])
+    with VideoReader(path) as reader:
+        frames = list(reader.frames())
+    assert [f.planes[0].shape for f in frames] == [(16, 32)] * 16
+    assert [int(f.planes[0].mean()) for f in frames] == [16, 235] * 8
+    assert (
+        "the video changes to 48x24 yuv420p mid-stream (from frame 9): those frames are "
+        "scaled to the first frame's 32x16 yuv420p" in reader.warnings
     )

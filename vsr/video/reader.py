@@ -201,7 +201,7 @@ class VideoReader:
                 )
             self._conversion = self._conversion_for(first)
             self._stated_range = colors.range_name(first.color_range)  # see _range_changed
-            self._range_noted = False
+            self._range_noted = self._reshape_noted = False
         except BaseException:
             self.close()
             raise
@@ -504,6 +504,25 @@ class VideoReader:
             "dst_color_range": colors.RANGE_CODES[self.info.color_range],
         }
 
+    def _like_the_first(self, frame: av.VideoFrame) -> av.VideoFrame:
+        """A frame of another size or pixel format than the first (a stream joined from
+        different recordings, a broadcast's change of programme) scaled and converted to
+        the first's, as ffmpeg does: an output has one size. A note says so once."""
+        info = self.info
+        if not self._reshape_noted:
+            self._reshape_noted = True
+            self.warnings.append(
+                f"the video changes to {frame.width}x{frame.height} {frame.format.name} "
+                f"mid-stream (from frame {self.decoded_frames}): those frames are scaled to "
+                f"the first frame's {info.width}x{info.height} {info.source_pix_fmt}"
+            )
+        return frame.reformat(
+            width=info.width,
+            height=info.height,
+            format=info.source_pix_fmt,
+            interpolation="BICUBIC",
+        )
+
     def _range_changed(self, frame: av.VideoFrame) -> bool:
         """Whether a YUV frame is tagged with another range than the clip's (a recording
         joined from a limited- and a full-range part): it is then converted to the clip's
@@ -522,14 +541,13 @@ class VideoReader:
         return True
 
     def _planes(self, frame: av.VideoFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        if frame.format.name != self.info.source_pix_fmt or (
-            frame.width,
-            frame.height,
-        ) != (self.info.width, self.info.height):
-            raise VsrError(
-                f"{self.path}: the video changes size or format mid-stream "
-                f"({frame.width}x{frame.height} {frame.format.name}); not supported"
-            )
+        info = self.info
+        if (frame.width, frame.height, frame.format.name) != (
+            info.width,
+            info.height,
+            info.source_pix_fmt,
+        ):
+            frame = self._like_the_first(frame)
         conversion = self._conversion
         if self._range_changed(frame):
             conversion = [{**self._to_planar_yuv(), "src_color_range": frame.color_range}]
