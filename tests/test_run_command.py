@@ -224,6 +224,25 @@ def test_any_scale_network_runs_on_the_enlarged_frame(tmp_path):
     assert (info.width, info.height) == (48, 36) and len(frames) == 2
 
 
+def test_given_weights_upscale_by_their_own_factor_unless_asked_otherwise(tmp_path):
+    # x4 weights made x2 without a word (the default scale), at x4's cost.
+    torch.manual_seed(1)
+    x4 = tmp_path / "rtc_x4.safetensors"
+    save_weights(create_model("imdn_rtc", 4), x4)
+    source, report = tmp_path / "s.mkv", tmp_path / "r.json"
+    make_clip(source, 16, 12, frames=2, codec="ffv1", audio=False)
+    assert vsr(source, tmp_path / "own.mkv", "--weights", x4, "--report", report) == 0
+    assert decoded(tmp_path / "own.mkv")[2].width == 64
+    assert not any("more than" in note for note in json.loads(report.read_text())["notes"])
+    assert vsr(source, tmp_path / "x2.mkv", "--weights", x4, "--scale", 2, "--report", report) == 0
+    assert decoded(tmp_path / "x2.mkv")[2].width == 32
+    notes = json.loads(report.read_text())["notes"]
+    assert (
+        "the weights upscale x4, more than the x2 this size needs: their output is "
+        "shrunk to it (x2 weights would be faster)" in notes
+    )
+
+
 def test_preset_fields_are_overridden_by_flags():
     from vsr.cli import build_parser
     from vsr.commands.run import _settings_and_model_options

@@ -104,14 +104,9 @@ def _network_and_geometry(info, weights, scale, size, height):
     """The network a local run would pick, and the output size it decides (the network's
     factor counts)."""
     from vsr.network_cache import NetworkCache
-    from vsr.runner import network_scale_for_request
-    from vsr.scaling import NETWORK_SCALES, plan_geometry
+    from vsr.runner import network_and_geometry
 
-    model = NetworkCache(weights).get(network_scale_for_request(info, scale, size, height))
-    available = NETWORK_SCALES if model.scale == 1 else (model.scale,)
-    geometry = plan_geometry(
-        info.width, info.height, scale=scale, size=size, height=height, available=available
-    )
+    model, geometry, _ = network_and_geometry(info, NetworkCache(weights), scale, size, height)
     return model, (geometry.width, geometry.height)
 
 

@@ -177,7 +177,7 @@ def start_upscale(
     input: str | Path,
     output: str | Path,
     *,
-    scale: float | None = 2,
+    scale: float | None = None,
     size: tuple[int, int] | None = None,
     height: int | None = None,
     weights: str | Path | torch.nn.Module | NetworkCache | None = None,
@@ -204,8 +204,9 @@ def start_upscale(
     in the background while the next one starts. See `upscale_video` for the arguments.
 
     `weights`: a path or manifest name (None: the project's default for the scale), or an
-    already built nn.Module. `scale` may be fractional; `size` (width, height) or `height`
-    ask for an exact size instead. `settings` is a vsr.video.writer.EncodeSettings.
+    already built nn.Module. `scale` may be fractional (None: the weights' own factor, 2
+    for the default weights and IMDN_AS); `size` (width, height) or `height` ask for an
+    exact size instead. `settings` is a vsr.video.writer.EncodeSettings.
     Audio, subtitles, timestamps and colour metadata are kept by the writer. Raises
     VsrError for a user mistake; on any failure the output file is not left behind.
     `on_frames(n)` is called as each batch of n frames is encoded (live progress elsewhere,
@@ -239,8 +240,7 @@ def start_upscale(
     with VideoReader(source_path, part) as reader:
         info = reader.info
         size, height = coded_request(info, size, height)
-        model = load_network_for(weights, network_scale_for_request(info, scale, size, height))
-        geometry = _geometry_for(info, model.scale, scale, size, height)
+        model, geometry, request_notes = network_and_geometry(info, weights, scale, size, height)
         # The engine checks finiteness (and clamps) itself, on the device, without stalling.
         options = dict(
             device=device,
@@ -350,6 +350,7 @@ def start_upscale(
         wall = finished - started
         # The reader's warnings name lost, damaged and truncated frames; never shorten silently.
         notes = list(writer.notes) + list(reader_warnings) + list(upscaler.notes) + journal_notes
+        notes += request_notes
         if dev.type == "cpu" and device is None:
             notes.append("no CUDA device: ran on the CPU")
         if cuda_graphs and not upscaler.cuda_graphs:
@@ -416,6 +417,30 @@ def start_upscale(
         return result
 
     return ClipRun(finish, writer)
+
+
+def network_and_geometry(
+    info: VideoInfo,
+    weights: str | Path | torch.nn.Module | NetworkCache | None,
+    scale: float | None,
+    size: tuple[int, int] | None,
+    height: int | None,
+) -> tuple[torch.nn.Module, OutputGeometry, list[str]]:
+    """The network a request runs, the output geometry it decides, and a note where given
+    weights do more than the request needs. With no target at all, given weights upscale
+    by their own factor (x4 weights make x4, not the default x2)."""
+    needed = network_scale_for_request(info, scale, size, height)
+    model = load_network_for(weights, needed)
+    if scale is None and size is None and height is None and model.scale > 1:
+        scale = needed = model.scale
+    geometry = _geometry_for(info, model.scale, scale, size, height)
+    notes = []
+    if model.scale > needed > 1:
+        notes.append(
+            f"the weights upscale x{model.scale}, more than the x{needed} this size needs: "
+            f"their output is shrunk to it (x{needed} weights would be faster)"
+        )
+    return model, geometry, notes
 
 
 def _geometry_for(
@@ -602,7 +627,7 @@ def upscale_video(
     input: str | Path,
     output: str | Path,
     *,
-    scale: float | None = 2,
+    scale: float | None = None,
     size: tuple[int, int] | None = None,
     height: int | None = None,
     weights: str | Path | torch.nn.Module | None = None,
@@ -627,9 +652,10 @@ def upscale_video(
     """Upscale one clip: decode once, run the network in batches, encode once.
 
     `weights`: a path or manifest name (None: the project's default for the scale), or an
-    already built nn.Module. `scale` may be fractional; `size` (width, height) or `height`
-    ask for an exact size instead (the next larger whole-factor network runs, then an
-    antialiased resize on the device). `settings` is a vsr.video.writer.EncodeSettings.
+    already built nn.Module. `scale` may be fractional (None: the weights' own factor, 2
+    for the default weights and IMDN_AS); `size` (width, height) or `height` ask for an
+    exact size instead (the next larger whole-factor network runs, then an antialiased
+    resize on the device). `settings` is a vsr.video.writer.EncodeSettings.
     `precision` and `batch` default to fp16 x4 on CUDA, fp32 x1 on the CPU; `max_memory`
     (bytes) decides the tile plan. `channels_last`, `compile` and `cuda_graphs` are the
     network's speed switches (see vsr.upscale.Upscaler); `encoders` > 1 runs that many

@@ -22,7 +22,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("input", type=Path, help="video file, or a folder of clips")
     parser.add_argument("output", type=Path, help="output file, or a folder for folder input")
     target = parser.add_mutually_exclusive_group()
-    target.add_argument("--scale", type=float, help="factor: 2, 3, 4 or fractional (default 2)")
+    target.add_argument(
+        "--scale",
+        type=float,
+        help="factor: 2, 3, 4 or fractional (default: the weights' own, 2 for the default ones)",
+    )
     target.add_argument("--size", help="exact output size WIDTHxHEIGHT, e.g. 1920x1080")
     target.add_argument("--height", type=int, help="output height; width keeps the aspect")
     parser.add_argument("--weights", help="weights file or manifest name (default: by scale)")
@@ -194,7 +198,7 @@ def _target(args) -> dict:
         return {"scale": None, "size": parse_size(args.size), "height": None}
     if args.height is not None:
         return {"scale": None, "size": None, "height": args.height}
-    return {"scale": args.scale if args.scale is not None else 2.0, "size": None, "height": None}
+    return {"scale": args.scale, "size": None, "height": None}  # None: the weights' own
 
 
 def _clip_options(args) -> dict:
