@@ -184,6 +184,18 @@ def test_bench_rejects_a_wrong_scale_and_bad_encoder_settings_up_front():
         )
 
 
+def test_bench_takes_the_scale_of_given_weights(tmp_path):
+    # x3 weights said "pass --scale 3", and IMDN_AS "pass --scale 1", which --scale refuses.
+    torch.manual_seed(3)
+    x3, as_weights = tmp_path / "x3.safetensors", tmp_path / "as.safetensors"
+    save_weights(create_model("imdn", 3, features=16, blocks=1), x3)
+    save_weights(create_model("imdn_as", features=16, blocks=1), as_weights)
+    result = run_bench(32, 24, frames=1, weights=str(x3), device="cpu", lossless=True)
+    assert result.output_size == (96, 72)
+    with pytest.raises(VsrError, match="needs a network that enlarges"):
+        run_bench(32, 24, frames=1, weights=str(as_weights), device="cpu")
+
+
 class NanNetwork(nn.Module):
     """An x2 network whose output is all NaN (as fp16 overflow would make it)."""
 

@@ -172,12 +172,13 @@ class BenchResult:
         return data
 
 
-def bench_model(weights: str | None, scale: int) -> tuple[nn.Module, str]:
+def bench_model(weights: str | None, scale: int | None) -> tuple[nn.Module, str]:
     """The network to bench and where it came from.
 
-    Given weights load as `vsr run` loads them. Without, the project's default weights for
-    the scale; when there are none, a randomly initialised IMDN (seeded), so the bench runs
-    on any install; its speed is the same, its pictures are noise.
+    Given weights load as `vsr run` loads them (a `scale` must be theirs). Without, the
+    project's default weights for the scale (None: 2); when there are none, a randomly
+    initialised IMDN (seeded), so the bench runs on any install; its speed is the same,
+    its pictures are noise.
     """
     from vsr.models import create_model, load_weights
     from vsr.weights import resolve_weights
@@ -185,6 +186,7 @@ def bench_model(weights: str | None, scale: int) -> tuple[nn.Module, str]:
     if weights is not None:
         path = resolve_weights(weights, scale)
         return load_weights(path), f"weights {path}"
+    scale = scale or 2
     try:
         path = resolve_weights(None, scale)
         return load_weights(path), f"default weights {path.name}"
@@ -316,7 +318,7 @@ def _release_cached_memory(device: torch.device) -> None:
 def run_bench(
     width: int = 960,
     height: int = 540,
-    scale: int = 2,
+    scale: int | None = None,
     frames: int | None = None,
     codec: str = "libx264",
     preset: str | None = "veryfast",
@@ -351,10 +353,12 @@ def run_bench(
         model, origin = bench_model(weights, scale)
     else:
         origin = "network passed in"
-    if model.scale != scale:
-        raise VsrError(f"these weights upscale x{model.scale}; pass --scale {model.scale}")
     if model.scale == 1:
         raise VsrError("vsr bench needs a network that enlarges (IMDN_AS is same-size)")
+    if scale is None:
+        scale = model.scale  # the weights' own
+    if model.scale != scale:
+        raise VsrError(f"these weights upscale x{model.scale}; pass --scale {model.scale}")
     multiple = getattr(model, "input_multiple", 1)
     if width % multiple or height % multiple:
         raise VsrError(f"{model_name(model)} needs sides that are multiples of {multiple}")

@@ -31,7 +31,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     mode.add_argument("--pressure", action="store_true", help="the seed paper's pressure test")
     parser.add_argument("--width", type=int, default=960, help="clip width (default 960)")
     parser.add_argument("--height", type=int, default=540, help="clip height (default 540)")
-    parser.add_argument("--scale", type=int, default=2, help="network scale (default 2)")
+    parser.add_argument(
+        "--scale", type=int, help="network scale (default: the weights' own, else 2)"
+    )
     parser.add_argument("--frames", type=int, help="clip length (default 200 on GPU, 4 on CPU)")
     parser.add_argument("--codec", default="libx264", help="encoder (default libx264)")
     parser.add_argument("--preset", default="veryfast", help="encoder preset (default veryfast)")
@@ -139,7 +141,7 @@ def run(args: argparse.Namespace) -> int:
         raise VsrError(f"--kernels must be at least 1, not {args.kernels}")
     if args.batch is not None and args.batch < 1:
         raise VsrError(f"--batch must be at least 1, not {args.batch}")
-    if args.scale not in (2, 3, 4):
+    if args.scale not in (None, 2, 3, 4):
         raise VsrError(f"--scale must be 2, 3 or 4 (IMDN's factors), not {args.scale}")
     switches = (
         ("--channels-last", args.channels_last),
@@ -293,7 +295,7 @@ def _pressure(args: argparse.Namespace) -> int:
     points = run_pressure(
         sizes,
         device,
-        scale=args.scale,
+        scale=args.scale or 2,
         precision=precision,
         max_size=args.max_size,
         repeats=args.repeats,
