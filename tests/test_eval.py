@@ -135,6 +135,21 @@ def test_paired_same_size_data_reports_rgb_psnr_without_shave(tmp_path):
     assert (again.psnr, again.inputs) == (result.psnr, "lr")
 
 
+def test_same_size_pairs_are_passed_over_by_a_network_that_enlarges(tmp_path):
+    # A RealSR-style LR/ (HR's size) was taken as x2 inputs: "LR/im0.png is 28x24, but
+    # im0.png at x2 needs 14x12". The inputs are made from HR, as without LR/.
+    dataset = _make_dataset(tmp_path / "Pairs", sizes=((24, 28),))
+    (dataset / "LR").mkdir()
+    write_image(dataset / "LR" / "im0.png", read_image(dataset / "HR" / "im0.png"))
+    result = evaluate_dataset(BicubicUpscaler(2), dataset, progress=False)
+    assert result.inputs == "made from HR (MATLAB bicubic)"
+    assert result.psnr == pytest.approx(_expected_scores(dataset / "HR", 2)[0], abs=1e-9)
+    # LR/ of HR shrunk by the scale is used, as before.
+    hr = read_image(dataset / "HR" / "im0.png")
+    write_image(dataset / "LR" / "im0.png", imresize(hr, scale=0.5))
+    assert evaluate_dataset(BicubicUpscaler(2), dataset, progress=False).inputs == "LR"
+
+
 def test_cli_table_and_json_with_random_weights(tmp_path, capsys):
     dataset = _make_dataset(tmp_path / "Tiny", sizes=((16, 20),))
     weights = tmp_path / "random.safetensors"

@@ -2,7 +2,8 @@
 
 A dataset folder holds ``HR/`` and one of:
 - ``LR_bicubic/X{s}/<stem>x{s}.<ext>``: the published low-resolution inputs;
-- ``LR/<stem>.<ext>``: paired inputs, as for IMDN_AS on RealSR (same size as HR);
+- ``LR/<stem>.<ext>``: paired inputs, HR shrunk by s, or of HR's size as for IMDN_AS on
+  RealSR (a network that enlarges then gets inputs made from HR, as below);
 - nothing else: inputs are made with MATLAB-exact bicubic from the HR cropped to a
   multiple of s, which is how the published inputs were made.
 
@@ -139,6 +140,8 @@ def dataset_pairs(dataset: Path, scale: int) -> list[tuple[str, Path, Path | Non
         raise VsrError(f"dataset {dataset}: no images in {hr_folder}")
     bicubic = bicubic_folder(dataset, scale)
     paired = _subfolder(dataset, "LR")
+    if paired is not None and scale > 1 and _same_size_pair(paired, hr_files[0]):
+        paired = None  # IMDN_AS's pairs (RealSR): no inputs for a network that enlarges
     pairs = []
     for hr in hr_files:
         if bicubic is not None:
@@ -155,6 +158,12 @@ def dataset_pairs(dataset: Path, scale: int) -> list[tuple[str, Path, Path | Non
             lr = None
         pairs.append((hr.stem, hr, lr))
     return pairs
+
+
+def _same_size_pair(lr_folder: Path, hr: Path) -> bool:
+    """Whether the LR image paired with `hr` is of its size (judged by the first pair)."""
+    lr = _find_by_stem(lr_folder, hr.stem)
+    return lr is not None and read_image(lr).shape[:2] == read_image(hr).shape[:2]
 
 
 def _check_pair(lr: np.ndarray, hr: np.ndarray, scale: int, lr_path: Path, hr_path: Path) -> None:

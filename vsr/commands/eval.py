@@ -15,8 +15,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "eval",
         help="PSNR/SSIM on benchmark datasets (MATLAB convention)",
         description="Evaluate a network on dataset folders holding HR/ and either "
-        "LR_bicubic/X{s}/, LR/ (paired same-size inputs) or nothing (inputs made with "
-        "MATLAB-exact bicubic). Y-channel PSNR/SSIM with the scale shaved from the borders.",
+        "LR_bicubic/X{s}/, LR/ (paired inputs: HR shrunk by s, or same-size ones for "
+        "IMDN_AS) or nothing (inputs made with MATLAB-exact bicubic, as for a network that "
+        "enlarges when LR/ is same-size). Y-channel PSNR/SSIM with the scale shaved from the "
+        "borders.",
     )
     parser.add_argument("datasets", nargs="+", metavar="DATASET", help="dataset folder(s)")
     parser.add_argument(
