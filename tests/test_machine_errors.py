@@ -85,6 +85,38 @@ def test_a_run_with_stderr_closed_still_writes_its_output(tmp_path):
         assert sum(1 for _ in container.decode(video=0)) == 3
 
 
+def _with_a_small_file_limit() -> None:
+    signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past it fails with EFBIG
+    resource.setrlimit(
+        resource.RLIMIT_FSIZE, (20_000, resource.getrlimit(resource.RLIMIT_FSIZE)[1])
+    )
+
+
+def test_an_output_too_large_for_the_file_system_is_one_line_naming_it(tmp_path):
+    # A traceback ending in "File too large: 'file:.../.out.123.tmp.mkv'" (FAT32's 4 GiB).
+    clip = tmp_path / "in.mkv"
+    make_clip(clip, 96, 64, 8, codec="ffv1", audio=False)
+    weights = tmp_path / "rtc.safetensors"
+    save_weights(create_model("imdn_rtc"), weights)
+    out = tmp_path / "out" / "big.mkv"
+    out.parent.mkdir()
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "VSR_CACHE": str(tmp_path / "cache")}
+    command = ["run", str(clip), str(out), "--weights", str(weights), "--codec", "ffv1"]
+    done = subprocess.run(
+        [sys.executable, "-m", "vsr", *command, "--quiet"],
+        env=env,
+        capture_output=True,
+        text=True,
+        preexec_fn=_with_a_small_file_limit,
+    )
+    assert done.returncode == 2
+    assert done.stderr.splitlines() == [
+        f"vsr: error: {out}: File too large (more than the file system or a size limit "
+        "allows: FAT32 holds 4 GiB)"
+    ]
+    assert list(out.parent.iterdir()) == []
+
+
 def test_loading_weights_again_and_again_keeps_no_memory(tmp_path):
     weights = tmp_path / "rtc.safetensors"
     save_weights(create_model("imdn_rtc"), weights, {"note": "kept"})

@@ -101,7 +101,15 @@ def _terminate(signum: int, frame: object) -> None:
 
 
 # Errors of the machine rather than of vsr, told in one line like a user's mistake.
-_MACHINE_ERRNOS = OUT_OF_SPACE_ERRNOS | {errno.EACCES, errno.EPERM}
+_MACHINE_ERRNOS = OUT_OF_SPACE_ERRNOS | {errno.EACCES, errno.EPERM, errno.EFBIG}
+
+
+def _as_the_user_names_it(filename: str) -> str:
+    """A file as the user knows it: libav names files by URL (file:out/x.mp4), and an
+    output by its temporary file (out/.x.123.tmp.mp4, see temp_path_for)."""
+    path = Path(filename.removeprefix("file:"))
+    temporary = re.fullmatch(r"\.(.+)\.\d+\.tmp(\.[^.]*)?", path.name)
+    return str(path.with_name(temporary[1] + (temporary[2] or ""))) if temporary else str(path)
 
 
 def _print_notes(error: BaseException) -> None:
@@ -190,8 +198,11 @@ def main(argv: list[str] | None = None) -> int:
         if error.errno not in _MACHINE_ERRNOS:
             raise
         # A full disk or a folder vsr may not write to: the machine's state, not a bug.
-        where = f"{error.filename}: " if error.filename else ""
-        print(printable(f"vsr: error: {where}{error.strerror or error}"), file=sys.stderr)
+        where = f"{_as_the_user_names_it(str(error.filename))}: " if error.filename else ""
+        why = error.strerror or str(error)
+        if error.errno == errno.EFBIG:
+            why += " (more than the file system or a size limit allows: FAT32 holds 4 GiB)"
+        print(printable(f"vsr: error: {where}{why}"), file=sys.stderr)
         _print_notes(error)
         return 2
     finally:
