@@ -174,7 +174,7 @@ def test_folder_mode_goes_on_past_an_unreadable_image_and_lists_it(tmp_path, wei
     (failure,) = [line for line in captured.err.splitlines() if line.startswith("vsr:")]
     assert failure.startswith(f"vsr:   failed: b.png: cannot read image {source / 'b.png'}")
     assert _run(source, target, weights) == 1  # a rerun retries only the failed one
-    assert "0 done, 1 failed" in capsys.readouterr().out
+    assert "vsr: 0 done, 2 skipped (their outputs exist), 1 failed" in capsys.readouterr().out
 
 
 @pytest.mark.parametrize("scale", ["0", "-2"])

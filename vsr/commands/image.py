@@ -37,8 +37,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=run)
 
 
-def _jobs(source: Path, target: Path, overwrite: bool) -> list[tuple[Path, Path]]:
-    """(input, output) pairs still to do."""
+def _jobs(source: Path, target: Path, overwrite: bool) -> tuple[list[tuple[Path, Path]], int]:
+    """(input, output) pairs still to do, and how many are skipped (their outputs exist)."""
     from vsr.imageio import IMAGE_EXTENSIONS, check_image_output
 
     if target.exists() and target.resolve() == source.resolve():
@@ -50,7 +50,8 @@ def _jobs(source: Path, target: Path, overwrite: bool) -> list[tuple[Path, Path]
         if not inputs:
             raise VsrError(f"no images in {source}")
         pairs = [(p, target / p.name) for p in inputs]
-        return [(i, o) for i, o in pairs if overwrite or not os.path.lexists(o)]
+        to_do = [(i, o) for i, o in pairs if overwrite or not os.path.lexists(o)]
+        return to_do, len(pairs) - len(to_do)
     if not source.is_file():
         raise VsrError(f"input not found: {source}")
     if target.is_dir():
@@ -60,7 +61,7 @@ def _jobs(source: Path, target: Path, overwrite: bool) -> list[tuple[Path, Path]
     if os.path.lexists(target) and not overwrite:  # a link to nothing is a name taken too
         raise VsrError(f"{target} exists; use --overwrite to replace it")
     check_image_output(target)  # before the model is loaded and the image upscaled
-    return [(source, target)]
+    return [(source, target)], 0
 
 
 def run(args: argparse.Namespace) -> int:
@@ -72,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
     from vsr.progress import bars_shown
 
     source, target = Path(args.input), Path(args.output)
-    jobs = _jobs(source, target, args.overwrite)
+    jobs, skipped = _jobs(source, target, args.overwrite)
     if source.is_dir():
         target.mkdir(parents=True, exist_ok=True)
     if not jobs:
@@ -95,7 +96,8 @@ def run(args: argparse.Namespace) -> int:
             write_image(image_out, upscale_image(upscaler, pixels, args.scale), args.overwrite)
         except Exception as error:  # one bad image must not stop the folder (as vsr run)
             failures.append((image_in, describe_error(error)))
-    print(f"vsr: {len(jobs) - len(failures)} done, {len(failures)} failed")
+    skipped_text = f", {skipped} skipped (their outputs exist)" if skipped else ""
+    print(f"vsr: {len(jobs) - len(failures)} done{skipped_text}, {len(failures)} failed")
     # Errors, not chatter: on stderr. A rerun retries only these (the others exist).
     for image_in, reason in failures:
         print(printable(f"vsr:   failed: {image_in.name}: {reason}"), file=sys.stderr)
