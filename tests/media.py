@@ -324,3 +324,29 @@ def make_slide_show(path: Path) -> Path:
         out.mux(packet)
     out.close()
     return path
+
+
+def make_ts_recording(path: Path, frames: int, start: int = 0, gop: int | None = None) -> None:
+    """An MPEG-TS of `frames` 64x48 frames at 25 fps (frame k at `start` + 3600 k in
+    1/90000 s, without B-frames; a keyframe every `gop` frames) and AAC sound from `start`
+    for as long. A `start` near 2**33 is a clock that wraps: libav reads it as negative."""
+    tick = Fraction(1, 90000)
+    options = {"bf": "0", **({"g": str(gop), "keyint_min": str(gop)} if gop else {})}
+    with av.open(str(path), "w", format="mpegts") as container:
+        video = container.add_stream("libx264", rate=25, options=options)
+        video.width, video.height, video.pix_fmt = 64, 48, "yuv420p"
+        video.codec_context.time_base = video.time_base = tick
+        sound = container.add_stream("aac", rate=48000)
+        sound.layout = "mono"
+        for index in range(frames):
+            picture = np.full((48, 64, 3), 20 * index % 256, np.uint8)
+            frame = av.VideoFrame.from_ndarray(picture, "rgb24").reformat(format="yuv420p")
+            frame.pts, frame.time_base = start + 3600 * index, tick
+            container.mux(video.encode(frame))
+        container.mux(video.encode(None))
+        for k in range(frames * 48000 // 25 // 1024):
+            chunk = av.AudioFrame.from_ndarray(np.zeros((1, 1024), np.float32), "fltp", "mono")
+            chunk.sample_rate, chunk.time_base = 48000, Fraction(1, 48000)
+            chunk.pts = start * 48000 // 90000 + k * 1024
+            container.mux(sound.encode(chunk))
+        container.mux(sound.encode(None))

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 from fractions import Fraction
-from pathlib import Path
 
 import av
-import numpy as np
+from media import make_ts_recording
 
 from vsr.runner import upscale_video
 from vsr.video.clock_restarts import RunningClock
@@ -23,32 +22,11 @@ def test_a_clock_that_starts_over_runs_on_from_the_last_end():
     assert clock(18000 - 10800, None) == 18000  # a rise is kept as it is
 
 
-def _recording(path: Path, frames: int) -> None:
-    """A TS of `frames` frames at 25 fps and AAC sound, both from time 0."""
-    with av.open(str(path), "w", format="mpegts") as container:
-        video = container.add_stream("libx264", rate=25, options={"bf": "0"})
-        video.width, video.height, video.pix_fmt = 64, 48, "yuv420p"
-        video.codec_context.time_base = video.time_base = TICK
-        sound = container.add_stream("aac", rate=48000)
-        sound.layout = "mono"
-        for index in range(frames):
-            picture = np.full((48, 64, 3), 20 * index, np.uint8)
-            frame = av.VideoFrame.from_ndarray(picture, "rgb24").reformat(format="yuv420p")
-            frame.pts, frame.time_base = 3600 * index, TICK
-            container.mux(video.encode(frame))
-        container.mux(video.encode(None))
-        for k in range(frames * 48000 // 25 // 1024):
-            chunk = av.AudioFrame.from_ndarray(np.zeros((1, 1024), np.float32), "fltp", "mono")
-            chunk.sample_rate, chunk.time_base, chunk.pts = 48000, Fraction(1, 48000), k * 1024
-            container.mux(sound.encode(chunk))
-        container.mux(sound.encode(None))
-
-
 def test_joined_recordings_come_out_one_after_the_other(tmp_path, weights):
     # The audio's times went back and the muxer refused them: a traceback after all the
     # upscaling. Without sound, the second part was squashed into 1-tick steps.
     part, joined, out = tmp_path / "part.ts", tmp_path / "joined.ts", tmp_path / "out.mp4"
-    _recording(part, 10)
+    make_ts_recording(part, 10)
     joined.write_bytes(part.read_bytes() * 2)  # cat part.ts part.ts
     report = upscale_video(joined, out, weights=weights, progress=False)
     with av.open(str(out)) as container:

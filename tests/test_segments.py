@@ -10,7 +10,7 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
-from media import corrupt_middle_packets, picture_planes
+from media import corrupt_middle_packets, make_ts_recording, picture_planes
 
 from vsr.cli import main
 from vsr.errors import VsrError
@@ -150,12 +150,24 @@ def test_split_run_on_ray_equals_the_unsplit_run(tmp_path, weights):
     ray = pytest.importorskip("ray")
     clip, whole, common = _clip_and_its_unsplit_run(tmp_path, weights)
     split, report = tmp_path / "split.mkv", tmp_path / "r.json"
+    # A video that starts before zero (a wrapped MPEG-TS clock) is moved to zero as a whole:
+    # its first segment sought that negative time and found no frame.
+    wrapped, wrapped_whole = tmp_path / "wrapped.ts", tmp_path / "wrapped_whole.mkv"
+    make_ts_recording(wrapped, 12, start=2**33 - 18000, gop=4)
+    assert main(["run", str(wrapped), str(wrapped_whole), *common]) == 0
     ray.init(num_cpus=2, include_dashboard=False, logging_level="ERROR", log_to_driver=False)
     try:
         args = ["run", str(clip), str(split), *common, "--report", str(report)]
         assert main([*args, "--segments", "3", "--ray"]) == 0
+        wrapped_split = tmp_path / "wrapped_split.mkv"
+        assert (
+            main(["run", str(wrapped), str(wrapped_split), *common, "--segments", "2", "--ray"])
+            == 0
+        )
     finally:
         ray.shutdown()
+    assert decoded(wrapped_split) == decoded(wrapped_whole)
+    assert audio_packets(wrapped_split) == audio_packets(wrapped_whole)
     got, want = decoded(split), decoded(whole)
     assert [p for p, _ in got] == [p for p, _ in want] and len(got) == 14
     assert got == want

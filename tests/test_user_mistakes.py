@@ -49,5 +49,6 @@ def test_a_value_that_starts_with_a_dash_is_explained(capsys):
     assert "('-5x10' looks like an option; write --size=-5x10)" in _one_error_line(capsys)
     assert main(["profile", "--size=-5x10"]) == 2  # then the value itself is judged
     assert _one_error_line(capsys).startswith("size '-5x10' not understood")
-    assert main(["run", "in.mp4", "out.mp4", "--start"]) == 2  # really missing: no hint
-    assert _one_error_line(capsys).startswith("argument --start: expected one argument (see:")
+    for missing in (["--start"], ["--start", "--overwrite"]):  # really missing: no hint
+        assert main(["run", "in.mp4", "out.mp4", *missing]) == 2
+        assert _one_error_line(capsys).startswith("argument --start: expected one argument (see:")

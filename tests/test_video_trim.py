@@ -9,7 +9,7 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
-from media import corrupt_middle_packets, make_clip
+from media import corrupt_middle_packets, make_clip, make_ts_recording
 
 from vsr.cli import main
 from vsr.errors import VsrError
@@ -387,25 +387,7 @@ def test_a_video_that_starts_before_zero_is_moved_to_zero_whole(tmp_path, weight
     """An MPEG-TS recording across its 33-bit clock's wrap: libav gives the frames before
     the wrap negative times. MP4 hid them (5 of 10 frames showed), without a word."""
     source, out = tmp_path / "wrapped.ts", tmp_path / "out.mp4"
-    tick = Fraction(1, 90000)
-    with av.open(str(source), "w", format="mpegts") as container:
-        video = container.add_stream("libx264", rate=RATE, options={"bf": "0"})
-        video.width, video.height, video.pix_fmt = 64, 48, "yuv420p"
-        video.codec_context.time_base = video.time_base = tick
-        sound = container.add_stream("aac", rate=48000)
-        sound.layout = "mono"
-        for index in range(10):
-            picture = np.full((48, 64, 3), 20 * index, np.uint8)
-            frame = av.VideoFrame.from_ndarray(picture, "rgb24").reformat(format="yuv420p")
-            frame.pts, frame.time_base = 2**33 - 18000 + 3600 * index, tick
-            container.mux(video.encode(frame))
-        container.mux(video.encode(None))
-        for k in range(20):
-            chunk = av.AudioFrame.from_ndarray(np.zeros((1, 1024), np.float32), "fltp", "mono")
-            chunk.sample_rate, chunk.time_base = 48000, Fraction(1, 48000)
-            chunk.pts = (2**33 - 18000) * 48000 // 90000 + k * 1024
-            container.mux(sound.encode(chunk))
-        container.mux(sound.encode(None))
+    make_ts_recording(source, 10, start=2**33 - 18000)
     with av.open(str(source)) as container:
         assert container.streams.video[0].start_time == -18000  # the wrap, as libav reads it
     report = upscale_video(source, out, weights=weights, progress=False)

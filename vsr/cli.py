@@ -50,7 +50,8 @@ class _OneLineParser(argparse.ArgumentParser):
         says the value is missing; say how to give it."""
         words = getattr(self, "_words", [])
         for word, after in zip(words, words[1:], strict=False):
-            if word in names and after.startswith("-"):
+            option = after.split("=")[0] in self._option_string_actions  # really missing
+            if word in names and after.startswith("-") and not option:
                 return f" ('{after}' looks like an option; write {word}={after})"
         return ""
 

@@ -164,7 +164,8 @@ def run_split(
     within, shift = None, 0
     if info.cut is not None:
         shift = info.cut.offset_in(info.time_base)
-        within = (shift, info.cut.end_in(info.time_base))
+        if info.cut.asked:  # else the whole clip, moved to start at zero: no seek before it
+            within = (shift, info.cut.end_in(info.time_base))
     segments = plan_segments(source, count, seconds, within)
     # The segments carry no rotation: the displayed size or height the user named becomes
     # the coded frames' here, once, as a local run does.
