@@ -326,12 +326,15 @@ def make_slide_show(path: Path) -> Path:
     return path
 
 
-def make_ts_recording(path: Path, frames: int, start: int = 0, gop: int | None = None) -> None:
+def make_ts_recording(
+    path: Path, frames: int, start: int = 0, gop: int | None = None, b_frames: int = 0
+) -> None:
     """An MPEG-TS of `frames` 64x48 frames at 25 fps (frame k at `start` + 3600 k in
-    1/90000 s, without B-frames; a keyframe every `gop` frames) and AAC sound from `start`
-    for as long. A `start` near 2**33 is a clock that wraps: libav reads it as negative."""
+    1/90000 s; a keyframe every `gop` frames) and AAC sound from `start` for as long. A
+    `start` near 2**33 is a clock that wraps: libav reads it as negative."""
     tick = Fraction(1, 90000)
-    options = {"bf": "0", **({"g": str(gop), "keyint_min": str(gop)} if gop else {})}
+    options = {"bf": str(b_frames), **({"g": str(gop), "keyint_min": str(gop)} if gop else {})}
+    rng = np.random.default_rng(1)
     with av.open(str(path), "w", format="mpegts") as container:
         video = container.add_stream("libx264", rate=25, options=options)
         video.width, video.height, video.pix_fmt = 64, 48, "yuv420p"
@@ -340,6 +343,8 @@ def make_ts_recording(path: Path, frames: int, start: int = 0, gop: int | None =
         sound.layout = "mono"
         for index in range(frames):
             picture = np.full((48, 64, 3), 20 * index % 256, np.uint8)
+            if b_frames:  # x264 uses them for pictures that change all over
+                picture = rng.integers(0, 256, (48, 64, 3), dtype=np.uint8)
             frame = av.VideoFrame.from_ndarray(picture, "rgb24").reformat(format="yuv420p")
             frame.pts, frame.time_base = start + 3600 * index, tick
             container.mux(video.encode(frame))

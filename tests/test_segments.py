@@ -153,7 +153,7 @@ def test_split_run_on_ray_equals_the_unsplit_run(tmp_path, weights):
     # A video that starts before zero (a wrapped MPEG-TS clock) is moved to zero as a whole:
     # its first segment sought that negative time and found no frame.
     wrapped, wrapped_whole = tmp_path / "wrapped.ts", tmp_path / "wrapped_whole.mkv"
-    make_ts_recording(wrapped, 12, start=2**33 - 18000, gop=4)
+    make_ts_recording(wrapped, 12, start=2**33 - 18000, b_frames=3)
     assert main(["run", str(wrapped), str(wrapped_whole), *common]) == 0
     ray.init(num_cpus=2, include_dashboard=False, logging_level="ERROR", log_to_driver=False)
     try:
