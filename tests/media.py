@@ -327,11 +327,17 @@ def make_slide_show(path: Path) -> Path:
 
 
 def make_ts_recording(
-    path: Path, frames: int, start: int = 0, gop: int | None = None, b_frames: int = 0
+    path: Path,
+    frames: int,
+    start: int = 0,
+    gop: int | None = None,
+    b_frames: int = 0,
+    sound_seconds: float | None = None,
 ) -> None:
     """An MPEG-TS of `frames` 64x48 frames at 25 fps (frame k at `start` + 3600 k in
-    1/90000 s; a keyframe every `gop` frames) and AAC sound from `start` for as long. A
-    `start` near 2**33 is a clock that wraps: libav reads it as negative."""
+    1/90000 s; a keyframe every `gop` frames) and AAC sound from `start`, as long as the
+    video or `sound_seconds`. A `start` near 2**33 is a clock that wraps: libav reads it as
+    negative."""
     tick = Fraction(1, 90000)
     options = {"bf": str(b_frames), **({"g": str(gop), "keyint_min": str(gop)} if gop else {})}
     rng = np.random.default_rng(1)
@@ -349,7 +355,8 @@ def make_ts_recording(
             frame.pts, frame.time_base = start + 3600 * index, tick
             container.mux(video.encode(frame))
         container.mux(video.encode(None))
-        for k in range(frames * 48000 // 25 // 1024):
+        seconds = frames / 25 if sound_seconds is None else sound_seconds
+        for k in range(int(seconds * 48000) // 1024):
             chunk = av.AudioFrame.from_ndarray(np.zeros((1, 1024), np.float32), "fltp", "mono")
             chunk.sample_rate, chunk.time_base = 48000, Fraction(1, 48000)
             chunk.pts = start * 48000 // 90000 + k * 1024

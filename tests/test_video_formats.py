@@ -178,15 +178,19 @@ def test_a_range_change_mid_stream_is_converted_to_the_first_range(tmp_path):
     )
 
 
-def test_a_size_change_mid_stream_is_scaled_to_the_first_size(tmp_path):
+# The second part limited-range like the first, or full-range: its range converted too,
+# with one note (a second one said the range changed as well).
+@pytest.mark.parametrize("second", [(48, 24, 16, 235, 1), (48, 24, 0, 255, 2)])
+def test_a_size_change_mid_stream_is_scaled_to_the_first_size(tmp_path, second):
     # It stopped the run when it came, all the frames before it upscaled for nothing.
     path = tmp_path / "joined.ts"
-    _joined_recording(path, [(32, 16, 16, 235, 1), (48, 24, 16, 235, 1)])
+    _joined_recording(path, [(32, 16, 16, 235, 1), second])
     with VideoReader(path) as reader:
         frames = list(reader.frames())
     assert [f.planes[0].shape for f in frames] == [(16, 32)] * 16
     assert [int(f.planes[0].mean()) for f in frames] == [16, 235] * 8
-    assert (
-        "the video changes to 48x24 yuv420p mid-stream (from frame 9): those frames are "
-        "scaled to the first frame's 32x16 yuv420p" in reader.warnings
-    )
+    decoded_as = "yuvj420p" if second[4] == 2 else "yuv420p"  # H.264's full range
+    assert reader.warnings == [
+        f"the video changes to 48x24 {decoded_as} mid-stream (from frame 9): those frames "
+        "are scaled and converted to the first frame's 32x16 yuv420p"
+    ]

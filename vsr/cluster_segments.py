@@ -161,6 +161,8 @@ def run_split(
     part = time_range(*(options.pop(key, None) for key in ("start", "end", "duration")))
     with VideoReader(source, part) as reader:
         info = reader.info
+    if info.clock_restarts is not None:
+        raise VsrError(f"{source}: {info.clock_restarts.refuse('--segments')}")
     within, shift = None, 0
     if info.cut is not None:
         shift = info.cut.offset_in(info.time_base)

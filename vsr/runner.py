@@ -239,6 +239,8 @@ def start_upscale(
     timeline = FrameTimeline(started)
     with VideoReader(source_path, part) as reader:
         info = reader.info
+        if resume and info.clock_restarts is not None:  # it would seek on one clock
+            raise VsrError(f"{source_path}: {info.clock_restarts.refuse('--resume')}")
         size, height = coded_request(info, size, height)
         model, geometry, request_notes = network_and_geometry(info, weights, scale, size, height)
         # The engine checks finiteness (and clamps) itself, on the device, without stalling.

@@ -1,85 +1,148 @@
-"""Streams whose clock starts over mid-file, made to run on.
+"""Files whose clock starts over mid-way, made to run on.
 
 MPEG-TS recordings joined end to end (`cat a.ts b.ts`, DVR and HLS dumps) carry each
-part's own times: where the parts meet, every stream's clock jumps back. libav hands the
-times over as they are; the encoder would squash the second part into nothing and the
-muxer refuse the audio. Each stream is made to run on by itself: a time earlier than the
-one before it starts a new part, which is moved to follow where the last part ended.
-(ffmpeg moves every stream by the first one's jump; following each stream's own end keeps
-them within a packet of each other as well, and needs no shared state between the video
-reader and the copier of the other streams.)
+part's own times: where the parts meet, the clock jumps back. libav hands the times over
+as they are; the encoder would squash the second part into nothing and the muxer refuse
+the audio. So, before anything is decoded, the file's packets are read once (no decoding)
+to find where each part begins in the file, and how far its times must move to follow the
+part before it. The video reader and the copier of the other streams then move every
+packet by the offset of the part it lies in, found by its byte position: all streams move
+alike and stay in sync, as ffmpeg keeps them. A time of any stream that goes back by more
+than a tenth of a second (ffmpeg's threshold too) starts a new part; smaller steps back are
+a muxer's jitter and left alone.
 
-Only formats whose clock may restart (libav's ts_discont: MPEG-TS, MPEG-PS) get this: in
-others a time going back is the file's own business.
+Only formats whose clock may restart (libav's ts_discont: MPEG-TS, MPEG-PS) are read for
+this; in the others a time going back is the file's own business.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import bisect
+from collections.abc import Callable
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
 
 import av
+
+from vsr.video.media_url import open_source
+
+RESTART_SECONDS = Fraction(1, 10)
 
 
 def clock_may_restart(container: av.container.InputContainer) -> bool:
     return bool(container.format.flags & av.format.Flags.ts_discont.value)
 
 
-def restart_note(label: str, restarts: int) -> str:
-    """What the notes say of a stream (`label`) whose clock started over."""
-    times = "once" if restarts == 1 else f"{restarts} times"
-    return (
-        f"{label}: its clock starts over {times}, as where recordings were joined: each "
-        "part is placed after the one before"
-    )
+@dataclass(frozen=True)
+class ClockRestarts:
+    """Where a file's clock starts over: from each byte position on, its times move on by
+    so many seconds (rising positions; the first part, before them, stays)."""
 
+    positions: tuple[int, ...]
+    offsets: tuple[Fraction, ...]
 
-class RunningClock:
-    """One stream's times, moved on past each restart. Feed them in the order in which
-    they must rise (frames: presentation order; packets: decode order)."""
+    def describe(self) -> str:
+        count = len(self.positions)
+        times = "once" if count == 1 else f"{count} times"
+        return (
+            f"the clock starts over {times}, as where recordings were joined: each part is "
+            "placed after the one before"
+        )
 
-    def __init__(self) -> None:
-        self.offset = 0  # added to the file's times since the last restart
-        self.restarts = 0
-        self._previous: int | None = None
-        self._end: int | None = None  # where the latest time's frame or packet ends
-        self._step = 0  # the last rise, for a length the file does not give
+    def refuse(self, what: str) -> str:
+        """The error for work that seeks on the file's clock (ranges, resumes, segments)."""
+        return (
+            f"its clock starts over (recordings joined?), so {what} cannot be used: join "
+            "them into one first, e.g. ffmpeg -i in.ts -c copy out.mkv"
+        )
 
-    def __call__(self, stamp: int, duration: int | None) -> int:
-        """`stamp` on the running clock."""
-        moved = stamp + self.offset
-        if self._previous is not None and self._end is not None and moved < self._previous:
-            self.offset += self._end - moved
-            moved = self._end
-            self.restarts += 1
-        if self._previous is not None and moved > self._previous:
-            self._step = moved - self._previous
-        self._previous = moved
-        ends = moved + (duration or self._step)
-        self._end = ends if self._end is None else max(self._end, ends)
-        return moved
+    def offset_at(self, position: int) -> Fraction:
+        """How far the times of the packet at this byte position move."""
+        part = bisect.bisect_right(self.positions, position)
+        return self.offsets[part - 1] if part else Fraction(0)
 
+    def mover(self) -> Callable[[av.Packet], None]:
+        """A function that moves each packet (in file order) by its part's offset; a packet
+        without a position keeps its stream's last offset."""
+        last: dict[int, Fraction] = {}
 
-def frames_on_a_running_clock(
-    frames: Iterator[av.VideoFrame], clock: RunningClock
-) -> Iterator[av.VideoFrame]:
-    """Decoded frames (presentation order) with their pts on `clock`."""
-    for frame in frames:
-        if frame.pts is not None:
-            frame.pts = clock(frame.pts, frame.duration)
-        yield frame
-
-
-def packets_on_running_clocks(
-    packets: Iterator[av.Packet], clocks: dict[int, RunningClock]
-) -> Iterator[av.Packet]:
-    """Demuxed packets with their times on their stream's clock (made on first sight)."""
-    for packet in packets:
-        stamp = packet.dts if packet.dts is not None else packet.pts
-        if stamp is not None and packet.size:
-            clock = clocks.setdefault(packet.stream.index, RunningClock())
-            offset = clock(stamp, packet.duration) - stamp
+        def move(packet: av.Packet) -> None:
+            index = packet.stream.index
+            if packet.pos is not None and packet.pos >= 0:
+                last[index] = self.offset_at(packet.pos)
+            offset = last.get(index, Fraction(0))
+            if not offset or packet.time_base is None:
+                return
+            ticks = round(offset / packet.time_base)
             if packet.pts is not None:
-                packet.pts += offset
+                packet.pts += ticks
             if packet.dts is not None:
-                packet.dts += offset
-        yield packet
+                packet.dts += ticks
+
+        return move
+
+
+def find_clock_restarts(path: Path) -> ClockRestarts | None:
+    """Where the clock of the file at `path` starts over; None where it runs on throughout
+    (or the format's cannot restart). Each part then follows where the one before ends."""
+    with open_source(path) as container:
+        if not clock_may_restart(container):
+            return None
+        positions: list[int] = []
+        packets: list[tuple[int, Fraction, Fraction]] = []  # position, start, end (raw)
+        latest: dict[int, Fraction] = {}  # each stream's last decode time
+        step: dict[int, Fraction] = {}  # and its last rise: the length of a packet without
+        try:
+            for packet in container.demux():
+                stamp = packet.dts if packet.dts is not None else packet.pts
+                if stamp is None or packet.time_base is None or not packet.size:
+                    continue
+                if packet.pos is None or packet.pos < 0:
+                    continue  # not to be placed in a part
+                index, raw = packet.stream.index, stamp * packet.time_base
+                previous = latest.get(index)
+                if previous is not None and raw < previous - RESTART_SECONDS:
+                    _add_restart(positions, packet.pos)
+                elif previous is not None and raw > previous:
+                    step[index] = raw - previous
+                latest[index] = raw
+                shown = (packet.pts if packet.pts is not None else stamp) * packet.time_base
+                length = (packet.duration or 0) * packet.time_base or step.get(index, 0)
+                packets.append((packet.pos, raw, shown + length))
+        except av.error.FFmpegError:
+            pass  # a truncated file: what could be read
+    if not positions:
+        return None
+    return ClockRestarts(tuple(positions), _offsets(positions, packets))
+
+
+def _add_restart(positions: list[int], position: int) -> None:
+    """Note a restart found at a packet. One found before the last restart is where that
+    one's part really begins: the demuxer hands over a packet that began earlier in the
+    file (a long video frame) after the first one of another stream, which told of the
+    restart first. Parts do not overlap in the file, so no earlier part can be meant."""
+    if positions and position < positions[-1]:
+        positions[-1] = position
+    else:
+        positions.append(position)
+
+
+def _offsets(
+    positions: list[int], packets: list[tuple[int, Fraction, Fraction]]
+) -> tuple[Fraction, ...]:
+    """How far each part after the first moves: its earliest time comes where the part
+    before it ends (all of its streams, moved)."""
+    parts = len(positions) + 1
+    starts: list[Fraction | None] = [None] * parts
+    ends: list[Fraction | None] = [None] * parts
+    for position, start, end in packets:
+        part = bisect.bisect_right(positions, position)
+        starts[part] = start if starts[part] is None else min(starts[part], start)
+        ends[part] = end if ends[part] is None else max(ends[part], end)
+    offsets, offset = [], Fraction(0)
+    for part in range(1, parts):
+        if ends[part - 1] is not None and starts[part] is not None:
+            offset += ends[part - 1] - starts[part]
+        offsets.append(offset)
+    return tuple(offsets)

@@ -21,10 +21,12 @@ def decode_packets(
     stream: av.video.stream.VideoStream,
     tally: Callable[[av.Packet], None],
     demux_failed: Callable[[str], None] = lambda why: None,
+    move: Callable[[av.Packet], None] | None = None,
 ) -> Iterator[av.VideoFrame]:
     """Every frame the decoder gives from where `container` stands, then its flush.
     `tally` sees each packet that holds data; `demux_failed` hears why demuxing stopped
-    early, if it did."""
+    early, if it did; `move`, if given, changes each packet's times before it is decoded
+    (vsr.video.clock_restarts)."""
     demuxer = container.demux(stream)
     while True:
         try:
@@ -35,6 +37,8 @@ def decode_packets(
             demux_failed(error.strerror or str(error))
             packet = None
         if packet is not None and packet.size:
+            if move is not None:
+                move(packet)
             tally(packet)
         try:
             decoded = stream.decode(packet)

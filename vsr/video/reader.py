@@ -20,12 +20,7 @@ import numpy as np
 
 from vsr.errors import VsrError
 from vsr.video import colors
-from vsr.video.clock_restarts import (
-    RunningClock,
-    clock_may_restart,
-    frames_on_a_running_clock,
-    restart_note,
-)
+from vsr.video.clock_restarts import ClockRestarts, find_clock_restarts
 from vsr.video.decoding import decode_packets
 from vsr.video.display_matrix import display_matrix_of
 from vsr.video.hdr import Hdr10, hdr10_of
@@ -69,6 +64,8 @@ class VideoInfo:
     # How a player turns and mirrors the picture (vsr.video.display_matrix); `rotation` is
     # its angle alone, for the display geometry.
     display_matrix: tuple[int, ...] | None = None
+    # Where the file's clock starts over (joined recordings), for every stream's times.
+    clock_restarts: ClockRestarts | None = None
 
     def describe(self) -> str:
         rate = f"{float(self.average_rate):.3f} fps" if self.average_rate else "unknown rate"
@@ -140,6 +137,12 @@ def _see_through(frame: av.VideoFrame) -> bool:
     return bool((alpha < 255).any())
 
 
+def _stated_range(frame: av.VideoFrame) -> int:
+    """The range code a frame's values are in: full for yuvj formats, whatever the tag."""
+    full = frame.format.name.startswith("yuvj") or frame.color_range == colors.RANGE_CODES["pc"]
+    return colors.RANGE_CODES["pc" if full else "tv"]
+
+
 def _frame_seconds(duration: int | None, time_base: Fraction, rate: Fraction | None) -> float:
     """How long a frame is shown: its own length where the file gives one (a slide show's
     or a GIF's last frame can stay up far longer than the average), else one frame at the
@@ -178,6 +181,9 @@ class VideoReader:
             if self._stream is None:
                 raise VsrError(f"{self.path}: {no_video_stream(self._container)}")
             self._stream.thread_type = "AUTO"
+            self._restarts = find_clock_restarts(self.path)  # see vsr.video.clock_restarts
+            if self._restarts is not None and time_range is not None:
+                raise VsrError(f"{self.path}: {self._restarts.refuse('--start and --end')}")
             self._forget_what_was_decoded()
             self._skip_first: tuple[int | None, int] = (None, 0)  # see resume_after
             self._range_pts = self._range_in_time_base()
@@ -194,6 +200,8 @@ class VideoReader:
                     "the video has transparent parts (in its first frame), which the output "
                     "cannot keep: it is opaque, showing the colours stored under them"
                 )
+            if self._restarts is not None:
+                self.warnings.append(self._restarts.describe())
             if first.interlaced_frame:
                 self.warnings.append(
                     "the video is interlaced: both fields of each frame are upscaled together "
@@ -201,6 +209,7 @@ class VideoReader:
                 )
             self._conversion = self._conversion_for(first)
             self._stated_range = colors.range_name(first.color_range)  # see _range_changed
+            self._first_range = _stated_range(first)  # see _like_the_first
             self._range_noted = self._reshape_noted = False
         except BaseException:
             self.close()
@@ -238,10 +247,8 @@ class VideoReader:
         def demux_failed(why: str) -> None:
             self.demux_error = why
 
-        frames = decode_packets(self._container, self._stream, tally, demux_failed)
-        if clock_may_restart(self._container):
-            frames = frames_on_a_running_clock(frames, self._clock)
-        return frames
+        move = None if self._restarts is None else self._restarts.mover()
+        return decode_packets(self._container, self._stream, tally, demux_failed, move)
 
     # -- a part of the clip -------------------------------------------------------------
 
@@ -365,7 +372,6 @@ class VideoReader:
         self._last_seen_duration = 0  # its own length (0: the file gives none)
         self._before_start: int | None = None  # the last frame before the range
         self._stopped_at: int | None = None  # the frame at the range's end, if one came
-        self._clock = RunningClock()  # see vsr.video.clock_restarts
 
     def _why(self) -> str:
         """Why a range holds no frame, for the error: it lies between two frames, or past
@@ -443,8 +449,6 @@ class VideoReader:
                 f"{order.restamped} frames had the times of the packets they were stored in "
                 "(decode order, as in AVI): they are given their times in presentation order"
             )
-        if self._clock.restarts:
-            self.warnings.append(restart_note("the video", self._clock.restarts))
         if self.damaged_frames:
             self.warnings.insert(
                 0, f"{self.damaged_frames} frame(s) had damaged data (the decoder concealed it)"
@@ -511,16 +515,20 @@ class VideoReader:
         info = self.info
         if not self._reshape_noted:
             self._reshape_noted = True
+            resized = (frame.width, frame.height) != (info.width, info.height)
             self.warnings.append(
                 f"the video changes to {frame.width}x{frame.height} {frame.format.name} "
-                f"mid-stream (from frame {self.decoded_frames}): those frames are scaled to "
-                f"the first frame's {info.width}x{info.height} {info.source_pix_fmt}"
+                f"mid-stream (from frame {self.decoded_frames}): those frames are "
+                f"{'scaled and ' if resized else ''}converted to the first frame's "
+                f"{info.width}x{info.height} {info.source_pix_fmt}"
             )
         return frame.reformat(
             width=info.width,
             height=info.height,
             format=info.source_pix_fmt,
             interpolation="BICUBIC",
+            src_color_range=_stated_range(frame),
+            dst_color_range=self._first_range,
         )
 
     def _range_changed(self, frame: av.VideoFrame) -> bool:
@@ -542,14 +550,14 @@ class VideoReader:
 
     def _planes(self, frame: av.VideoFrame) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         info = self.info
+        conversion = self._conversion
         if (frame.width, frame.height, frame.format.name) != (
             info.width,
             info.height,
             info.source_pix_fmt,
         ):
-            frame = self._like_the_first(frame)
-        conversion = self._conversion
-        if self._range_changed(frame):
+            frame = self._like_the_first(frame)  # its range too
+        elif self._range_changed(frame):
             conversion = [{**self._to_planar_yuv(), "src_color_range": frame.color_range}]
         for step in conversion:
             frame = frame.reformat(**step)
@@ -622,6 +630,7 @@ class VideoReader:
             hdr10=hdr10_of(frame),
             rgb_planes=self._rgb_like,
             cut=cut,
+            clock_restarts=self._restarts,
         )
 
     def _cut_at(self, first: av.VideoFrame, time_base: Fraction) -> Cut | None:

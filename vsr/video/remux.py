@@ -25,12 +25,7 @@ from pathlib import Path
 import av
 import numpy as np
 
-from vsr.video.clock_restarts import (
-    RunningClock,
-    clock_may_restart,
-    packets_on_running_clocks,
-    restart_note,
-)
+from vsr.video.clock_restarts import ClockRestarts
 from vsr.video.encoder_trial import audio_encoder_takes
 from vsr.video.media_url import open_source
 from vsr.video.reader import is_cover, main_video_stream
@@ -115,6 +110,26 @@ class _Route:
     sent: int = 0  # packets copied, or frames given to the encoder
 
 
+def _codec_name(stream: av.stream.Stream) -> str | None:
+    """Data streams have no codec context, but PyAV names their codec (klv, ...); an
+    attachment's name is its file's, which its own note gives."""
+    codec = stream.codec_context.name if stream.codec_context else None
+    return stream.name if codec is None and stream.type == "data" else codec
+
+
+def _label(stream: av.stream.Stream) -> str:
+    """A stream as the notes name it: "audio stream #1 (aac)"."""
+    codec = _codec_name(stream)
+    return f"{stream.type} stream #{stream.index}" + (f" ({codec})" if codec else "")
+
+
+def _moved(packets: Iterator[av.Packet], move) -> Iterator[av.Packet]:
+    for packet in packets:
+        if packet.size:
+            move(packet)
+        yield packet
+
+
 def _is_gap_cue(packet: av.Packet) -> bool:
     """Whether a packet is an MP4 text track's empty cue (a text of length 0), which the
     MP4 muxer puts between cues to clear the screen: nothing to show or to convert."""
@@ -195,8 +210,10 @@ class StreamCopier:
         output: av.container.OutputContainer,
         notes: list[str],
         cut: Cut | None = None,
+        clock_restarts: ClockRestarts | None = None,
     ):
         self._cut = cut
+        self._clock_restarts = clock_restarts
         self._notes = notes
         self._input = open_source(source)
         try:
@@ -221,12 +238,7 @@ class StreamCopier:
         # What the muxer probes are fed: a packet of each audio stream and cover picture.
         first = _first_packets(source, {s.index for s in self._input.streams.audio} | covers)
         for stream in self._input.streams:
-            # Data streams have no codec context, but PyAV names their codec (klv, ...);
-            # an attachment's name is its file's, which its own note gives.
-            codec = stream.codec_context.name if stream.codec_context else None
-            if codec is None and stream.type == "data":
-                codec = stream.name
-            label = f"{stream.type} stream #{stream.index}" + (f" ({codec})" if codec else "")
+            codec, label = _codec_name(stream), _label(stream)
             if stream.type == "attachment":
                 self._copy_attachment(stream, label, extension, notes)
                 continue
@@ -276,7 +288,6 @@ class StreamCopier:
             self._routes[stream.index] = route
         self._flag_default_audio()
         self._copy_chapters(notes)
-        self._clocks: dict[int, RunningClock] = {}
         self._packets = self._demux()
         self._pending: av.Packet | None = None
         self.copied_packets = 0
@@ -446,8 +457,8 @@ class StreamCopier:
             return
         wanted = [s for s in self._input.streams if s.index in self._routes]
         packets = self._input.demux(wanted)
-        if clock_may_restart(self._input):  # joined recordings: see vsr.video.clock_restarts
-            packets = packets_on_running_clocks(packets, self._clocks)
+        if self._clock_restarts is not None:  # joined recordings, moved as the video is
+            packets = _moved(packets, self._clock_restarts.mover())
         if self._cut is not None:
             packets = self._within_cut(packets)
         try:
@@ -614,14 +625,7 @@ class StreamCopier:
         """Mux everything left, flush re-encoders, close the source."""
         self.advance(None)
         self._note_silent_tracks()
-        for index, clock in self._clocks.items():
-            if clock.restarts:
-                self._notes.append(restart_note(self._label(index), clock.restarts))
         self.close()
-
-    def _label(self, index: int) -> str:
-        stream = self._input.streams[index]
-        return f"{stream.type} stream #{index} ({stream.codec_context.name})"
 
     def _note_silent_tracks(self) -> None:
         """Say which audio tracks a cut left without a sound: Matroska and WebM keep such a
@@ -632,7 +636,7 @@ class StreamCopier:
         for index, route in self._routes.items():
             if route.output.type == "audio" and not route.sent:
                 self._notes.append(
-                    f"{self._label(index)}: no sound of it lies in the cut, "
+                    f"{_label(self._input.streams[index])}: no sound of it lies in the cut, "
                     f"so the output has {track} for it"
                 )
 

@@ -233,7 +233,9 @@ class VideoWriter:
         stream.disposition = av.stream.Disposition.default
         self._video = stream
 
-        self._copier = StreamCopier(self.source.path, output, self.notes, self.source.cut)
+        self._copier = StreamCopier(
+            self.source.path, output, self.notes, self.source.cut, self.source.clock_restarts
+        )
         output.metadata.update(fresh_tags(self._copier.container_tags))
         stream.metadata.update(track_tags(self._copier.video_tags))
         try:
