@@ -184,3 +184,11 @@ def test_a_report_that_cannot_be_written_says_the_output_is_complete(tmp_path, m
         upscale_video(clip, out, weights=weights, progress=False, report=report)
     with av.open(str(out)) as container:
         assert sum(1 for _ in container.decode(video=0)) == 3
+
+
+@pytest.mark.parametrize("name", ["x.mp4", "x.y.mkv", "x", ".hidden.mov"])
+def test_an_outputs_temporary_file_leads_back_to_it(tmp_path, name):
+    from vsr.video.writer import output_of_temp, temp_path_for
+
+    assert output_of_temp(temp_path_for(tmp_path / name)) == tmp_path / name
+    assert output_of_temp(tmp_path / name) is None

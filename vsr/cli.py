@@ -107,10 +107,11 @@ _MACHINE_ERRNOS = OUT_OF_SPACE_ERRNOS | {errno.EACCES, errno.EPERM, errno.EFBIG}
 
 def _as_the_user_names_it(filename: str) -> str:
     """A file as the user knows it: libav names files by URL (file:out/x.mp4), and an
-    output by its temporary file (out/.x.123.tmp.mp4, see temp_path_for)."""
+    output by its temporary file (out/.x.123.tmp.mp4)."""
+    from vsr.video.writer import output_of_temp
+
     path = Path(filename.removeprefix("file:"))
-    temporary = re.fullmatch(r"\.(.+)\.\d+\.tmp(\.[^.]*)?", path.name)
-    return str(path.with_name(temporary[1] + (temporary[2] or ""))) if temporary else str(path)
+    return str(output_of_temp(path) or path)
 
 
 def _print_notes(error: BaseException) -> None:

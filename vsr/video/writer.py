@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 import threading
 from dataclasses import dataclass, field
 from fractions import Fraction
@@ -72,6 +73,12 @@ def temp_path_for(path: Path, pid: int | None = None) -> Path:
     """Hidden name in the same folder (same file system, so the final rename is atomic),
     with the writing process's id (this one's unless `pid` is given)."""
     return path.with_name(f".{path.stem}.{os.getpid() if pid is None else pid}.tmp{path.suffix}")
+
+
+def output_of_temp(path: Path) -> Path | None:
+    """The output a temporary file of temp_path_for is made for; None for another name."""
+    made = re.fullmatch(r"\.(.+)\.\d+\.tmp(\.[^.]*)?", path.name)
+    return path.with_name(made[1] + (made[2] or "")) if made else None
 
 
 def create_exclusively(path: Path) -> None:
