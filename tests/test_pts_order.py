@@ -31,6 +31,14 @@ def test_times_in_order_and_missing_times_are_left_as_they_are():
     assert order.restamped == 0
 
 
+def test_a_clock_that_jumps_back_is_not_mixed_into_the_times_before_it():
+    # 100..111 then 0..11 came out 100..103, 0..11, 104..111.
+    order = PresentationOrder(depth=4)
+    times = [*range(100, 112), *range(12)]
+    assert [f.pts for f in order(iter(_frames(times)))] == times
+    assert order.restamped == 0
+
+
 def _avi_with_b_frames(path: Path, count: int) -> None:
     with av.open(str(path), "w") as out:
         stream = out.add_stream("libx264", rate=25)  # x264's default: B-frames, pyramid

@@ -30,6 +30,7 @@ class PresentationOrder:
     def __init__(self, depth: int = REORDER_DEPTH) -> None:
         self.depth = depth
         self.restamped = 0
+        self._given: int | None = None  # the latest time handed out
 
     def __call__(self, frames: Iterator[Frame]) -> Iterator[Frame]:
         waiting: deque[Frame] = deque()
@@ -39,6 +40,12 @@ class PresentationOrder:
                 yield from self._drain(waiting, times)
                 yield frame
                 continue
+            if self._given is not None and frame.pts < self._given:
+                # Earlier than a time already handed out: no reordering the window can mend
+                # (a clock that jumps back). What waits goes first, in order, and the window
+                # starts afresh; the writer deals with the jump as with any other.
+                yield from self._drain(waiting, times)
+                self._given = None
             waiting.append(frame)
             heapq.heappush(times, frame.pts)
             if len(waiting) > self.depth:
@@ -50,6 +57,7 @@ class PresentationOrder:
             yield self._stamp(waiting.popleft(), heapq.heappop(times))
 
     def _stamp(self, frame: Frame, pts: int) -> Frame:
+        self._given = pts
         if frame.pts == pts:
             return frame
         self.restamped += 1
