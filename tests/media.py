@@ -362,3 +362,43 @@ def make_ts_recording(
             chunk.pts = start * 48000 // 90000 + k * 1024
             container.mux(sound.encode(chunk))
         container.mux(sound.encode(None))
+
+
+def make_captioned_clip(path: Path, frames: int = 4) -> None:
+    """H.264 in MPEG-TS whose every frame carries CEA-608 closed captions (an A53 SEI before
+    its slice, as broadcast encoders write them)."""
+    encoder = av.CodecContext.create("libx264", "w")
+    encoder.width, encoder.height, encoder.pix_fmt = 64, 48, "yuv420p"
+    encoder.time_base, encoder.framerate = Fraction(1, 25), 25
+    encoder.options = {"bf": "0"}
+    encoder.open()
+    # user_data_registered_itu_t_t35: USA, ATSC, "GA94", cc_data with two 608 byte pairs.
+    payload = bytes([0xB5, 0x00, 0x31]) + b"GA94" + bytes([0x03, 0x42, 0xFF])
+    payload += bytes([0xFC, 0x94, 0x20, 0xFC, 0xC1, 0xC2, 0xFF])
+    sei = b"\x00\x00\x00\x01\x06" + bytes([4, len(payload)]) + payload + b"\x80"
+    packets = []
+    for index in range(frames):
+        frame = av.VideoFrame.from_ndarray(np.full((48, 64, 3), 40 * index, np.uint8), "rgb24")
+        frame = frame.reformat(format="yuv420p")
+        frame.pts = index
+        packets += encoder.encode(frame)
+    packets += encoder.encode(None)
+    with av.open(str(path), "w", format="mpegts") as out:
+        stream = out.add_stream("h264", rate=25)
+        stream.width, stream.height, stream.time_base = 64, 48, Fraction(1, 90000)
+        for index, packet in enumerate(packets):
+            captioned = av.Packet(_before_first_slice(bytes(packet), sei))
+            captioned.stream, captioned.time_base = stream, stream.time_base
+            captioned.pts = captioned.dts = 3600 * (index + 1)
+            out.mux(captioned)
+
+
+def _before_first_slice(data: bytes, nal: bytes) -> bytes:
+    """Annex B `data` with `nal` put before its first picture slice (NAL type 1 or 5)."""
+    at = data.find(b"\x00\x00\x01")
+    while at >= 0:
+        if data[at + 3] & 0x1F in (1, 5):
+            start = at - 1 if at and data[at - 1] == 0 else at
+            return data[:start] + nal + data[start:]
+        at = data.find(b"\x00\x00\x01", at + 3)
+    return data

@@ -11,6 +11,7 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
+from media import make_captioned_clip, make_clip
 
 from vsr import EncodeSettings, upscale_video
 from vsr.cli import main
@@ -501,3 +502,65 @@ def test_many_audio_streams_are_probed_from_one_more_opening_of_the_source(
     copied = first_packets(tmp_path / "out.mkv")
     assert len(copied) == 30 and len(set(copied)) == 30  # every track, each its own
     assert copied == first_packets(source)
+
+
+@pytest.mark.parametrize(("suffix", "lost"), [(".mp4", True), (".mkv", False)])
+def test_tags_the_muxer_does_not_store_are_named(tmp_path, weights, suffix, lost):
+    # A phone's camera model and location keys vanished from MP4 and MOV without a word.
+    source, report = tmp_path / "tagged.mkv", tmp_path / "r.json"
+    make_clip(source, 32, 24, frames=2, codec="ffv1", audio=False)
+    with av.open(str(source)) as original, av.open(str(tmp_path / "t.mkv"), "w") as tagged:
+        tagged.metadata.update({"title": "T", "com.apple.quicktime.model": "iPhone 12"})
+        stream = tagged.add_stream_from_template(original.streams.video[0])
+        for packet in original.demux(video=0):
+            if packet.size:
+                packet.stream = stream
+                tagged.mux(packet)
+    (tmp_path / "t.mkv").replace(source)
+    out = tmp_path / f"out{suffix}"
+    assert vsr(source, out, "--weights", weights, "--report", report) == 0
+    notes = json.loads(report.read_text())["notes"]
+    named = [n for n in notes if n.startswith("the tags ")]
+    with av.open(str(out)) as container:
+        assert container.metadata.get("title", container.metadata.get("TITLE")) == "T"
+    if lost:
+        assert named == [
+            "the tags COM.APPLE.QUICKTIME.MODEL are not kept: the .mp4 muxer does not store "
+            "them (.mkv keeps every tag)"
+        ]
+    else:
+        assert named == []
+
+
+def test_a_timecode_the_frames_carry_becomes_the_outputs(tmp_path, weights):
+    # MPEG-2 keeps a timecode in its GOP headers (broadcast TS carry it so, with none in
+    # the container); the output had none.
+    source, out = tmp_path / "gop.mkv", tmp_path / "out.mov"
+    with av.open(str(source), "w") as container:
+        stream = container.add_stream("mpeg2video", rate=25)
+        stream.width, stream.height, stream.pix_fmt = 32, 24, "yuv420p"
+        for index in range(3):
+            rgb = np.full((24, 32, 3), 50 * index, np.uint8)
+            frame = av.VideoFrame.from_ndarray(rgb, "rgb24").reformat(format="yuv420p")
+            frame.pts = index
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode(None))
+    with av.open(str(source)) as container:
+        first = next(container.decode(video=0)).metadata["timecode"]
+        assert "timecode" not in {k.lower() for k in container.streams.video[0].metadata}
+    assert vsr(source, out, "--weights", weights) == 0
+    with av.open(str(out)) as container:
+        assert container.streams.video[0].metadata["timecode"] == first
+
+
+def test_closed_captions_in_the_frames_are_named_as_lost(tmp_path, weights):
+    # US broadcast captions ride in the H.264 frames; made anew, the output has none, and
+    # nothing said so.
+    source, report = tmp_path / "captioned.ts", tmp_path / "r.json"
+    make_captioned_clip(source)
+    assert vsr(source, tmp_path / "out.mp4", "--weights", weights, "--report", report) == 0
+    notes = json.loads(report.read_text())["notes"]
+    assert (
+        "the video carries closed captions (CEA-608/708) in its frames, which the output does "
+        "not keep (its frames are made anew from the upscaled pictures)" in notes
+    )

@@ -66,6 +66,9 @@ class VideoInfo:
     display_matrix: tuple[int, ...] | None = None
     # Where the file's clock starts over (joined recordings), for every stream's times.
     clock_restarts: ClockRestarts | None = None
+    # The first frame's own timecode (an MPEG-2 GOP header's, an H.264 SEI's), for a file
+    # whose container has none.
+    frame_timecode: str | None = None
 
     def describe(self) -> str:
         rate = f"{float(self.average_rate):.3f} fps" if self.average_rate else "unknown rate"
@@ -137,6 +140,22 @@ def _see_through(frame: av.VideoFrame) -> bool:
     return bool((alpha < 255).any())
 
 
+# What frames carry beside the picture and the output loses: the encoder gets new frames,
+# to which PyAV cannot attach side data (HDR10's static metadata and the display matrix
+# go as encoder options and stream data instead).
+_SIDE_DATA_NOT_KEPT = {
+    "A53_CC": "closed captions (CEA-608/708)",
+    "DYNAMIC_HDR_PLUS": "HDR10+ dynamic metadata",
+    "SPHERICAL": "360-degree projection metadata",
+    "STEREO3D": "a stereo 3D layout",
+}
+
+
+def _side_data_not_kept(frame: av.VideoFrame) -> list[str]:
+    kinds = {side_data.type.name for side_data in frame.side_data}
+    return [what for kind, what in _SIDE_DATA_NOT_KEPT.items() if kind in kinds]
+
+
 def _stated_range(frame: av.VideoFrame) -> int:
     """The range code a frame's values are in: full for yuvj formats, whatever the tag."""
     full = frame.format.name.startswith("yuvj") or frame.color_range == colors.RANGE_CODES["pc"]
@@ -202,6 +221,12 @@ class VideoReader:
                 )
             if self._restarts is not None:
                 self.warnings.append(self._restarts.describe())
+            lost = _side_data_not_kept(first)
+            if lost:
+                self.warnings.append(
+                    f"the video carries {' and '.join(lost)} in its frames, which the output "
+                    "does not keep (its frames are made anew from the upscaled pictures)"
+                )
             if first.interlaced_frame:
                 self.warnings.append(
                     "the video is interlaced: both fields of each frame are upscaled together "
@@ -631,6 +656,7 @@ class VideoReader:
             rgb_planes=self._rgb_like,
             cut=cut,
             clock_restarts=self._restarts,
+            frame_timecode=frame.metadata.get("timecode"),
         )
 
     def _cut_at(self, first: av.VideoFrame, time_base: Fraction) -> Cut | None:

@@ -211,9 +211,11 @@ class StreamCopier:
         notes: list[str],
         cut: Cut | None = None,
         clock_restarts: ClockRestarts | None = None,
+        frame_timecode: str | None = None,
     ):
         self._cut = cut
         self._clock_restarts = clock_restarts
+        self._frame_timecode = frame_timecode
         self._notes = notes
         self._input = open_source(source)
         try:
@@ -397,7 +399,13 @@ class StreamCopier:
         """The upscaled stream's tags. Its timecode (which MP4/MOV muxers turn back into a
         timecode track) moves with a cut to the first kept frame's."""
         video = self._video
-        return {} if video is None else self._with_moved_timecode(dict(video.metadata))
+        if video is None:
+            return {}
+        tags = dict(video.metadata)
+        stated = [*tags, *self._input.metadata]
+        if self._frame_timecode and not any(k.lower() == "timecode" for k in stated):
+            tags["timecode"] = self._frame_timecode  # the frames' own: broadcast TS carry it so
+        return self._with_moved_timecode(tags)
 
     def _with_moved_timecode(self, tags: dict[str, str]) -> dict[str, str]:
         """`tags` with a timecode (any case: Matroska writes TIMECODE) moved to the first

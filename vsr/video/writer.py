@@ -240,10 +240,17 @@ class VideoWriter:
         stream.disposition = av.stream.Disposition.default
         self._video = stream
 
+        source = self.source
         self._copier = StreamCopier(
-            self.source.path, output, self.notes, self.source.cut, self.source.clock_restarts
+            source.path,
+            output,
+            self.notes,
+            source.cut,
+            source.clock_restarts,
+            source.frame_timecode,
         )
-        output.metadata.update(fresh_tags(self._copier.container_tags))
+        self._tags = fresh_tags(self._copier.container_tags)
+        output.metadata.update(self._tags)
         stream.metadata.update(track_tags(self._copier.video_tags))
         try:
             # The header now, not with the first packet: a muxer's codec list is not the
@@ -429,12 +436,25 @@ class VideoWriter:
                 self._mux_flushed(self._video.encode(None))
                 self._copier.finish()
                 self._output.close()
+                self._note_tags_not_kept()
             os.replace(self.temp_path, self.path)
         except BaseException:
             self.abort()
             raise
         self._finished = True
         self._release()
+
+    def _note_tags_not_kept(self) -> None:
+        """Name the source's tags the muxer did not store: MP4 and MOV keep only those they
+        have a box for, and drop a phone's camera model and location keys without a word."""
+        with av.open(file_url(self.temp_path)) as written:
+            kept = {key.lower() for key in written.metadata}
+        lost = sorted(key for key in self._tags if key.lower() not in kept)
+        if lost:
+            self.notes.append(
+                f"the tags {', '.join(lost)} are not kept: the {self.path.suffix} muxer "
+                "does not store them (.mkv keeps every tag)"
+            )
 
     def _release(self) -> None:
         if self._claimed:
