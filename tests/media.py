@@ -55,7 +55,7 @@ def picture_planes(
     return scale(luma), scale(u), scale(v)
 
 
-def _frame_from_planes(planes, pix_fmt: str) -> av.VideoFrame:
+def frame_from_planes(planes, pix_fmt: str) -> av.VideoFrame:
     height, width = planes[0].shape
     frame = av.VideoFrame(width, height, pix_fmt)
     for plane, data in zip(frame.planes, planes, strict=True):
@@ -138,7 +138,7 @@ def make_clip(
     pts = 0
     for index in range(frames):
         planes = picture_planes(width, height, index, pix_fmt)
-        frame = _frame_from_planes(planes, pix_fmt)
+        frame = frame_from_planes(planes, pix_fmt)
         if source_format:
             frame = frame.reformat(format=source_format)
         frame.pts = pts

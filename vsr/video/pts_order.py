@@ -10,30 +10,34 @@ times are in order already, the window changes nothing.
 
 from __future__ import annotations
 
-import dataclasses
 import heapq
 from collections import deque
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
+from typing import Protocol, TypeVar
 
-if TYPE_CHECKING:
-    from vsr.video.reader import Frame
+
+class _Timed(Protocol):
+    pts: int | None
+
+
+Stamped = TypeVar("Stamped", bound=_Timed)  # a decoded av.VideoFrame, or the reader's Frame
 
 # Frames a time may arrive late: B-frame pyramids of x264 and x265 reorder up to 4 or 5.
 REORDER_DEPTH = 8
 
 
 class PresentationOrder:
-    """Restamps a stream of frames in presentation order; `restamped` counts the frames
-    whose time changed."""
+    """Restamps a stream of frames in presentation order, in place; `restamped` counts the
+    frames whose time changed. One instance serves every pass over a file (a seek starts
+    afresh, as any jump back does)."""
 
     def __init__(self, depth: int = REORDER_DEPTH) -> None:
         self.depth = depth
         self.restamped = 0
         self._given: int | None = None  # the latest time handed out
 
-    def __call__(self, frames: Iterator[Frame]) -> Iterator[Frame]:
-        waiting: deque[Frame] = deque()
+    def __call__(self, frames: Iterator[Stamped]) -> Iterator[Stamped]:
+        waiting: deque[Stamped] = deque()
         times: list[int] = []  # a heap of the waiting frames' times
         for frame in frames:
             if frame.pts is None:  # no time to sort: what came before goes first
@@ -52,13 +56,13 @@ class PresentationOrder:
                 yield self._stamp(waiting.popleft(), heapq.heappop(times))
         yield from self._drain(waiting, times)
 
-    def _drain(self, waiting: deque[Frame], times: list[int]) -> Iterator[Frame]:
+    def _drain(self, waiting: deque[Stamped], times: list[int]) -> Iterator[Stamped]:
         while waiting:
             yield self._stamp(waiting.popleft(), heapq.heappop(times))
 
-    def _stamp(self, frame: Frame, pts: int) -> Frame:
+    def _stamp(self, frame: Stamped, pts: int) -> Stamped:
         self._given = pts
-        if frame.pts == pts:
-            return frame
-        self.restamped += 1
-        return dataclasses.replace(frame, pts=pts)
+        if frame.pts != pts:
+            self.restamped += 1
+            frame.pts = pts
+        return frame

@@ -26,7 +26,7 @@ from vsr.video.display_matrix import display_matrix_of
 from vsr.video.hdr import Hdr10, hdr10_of
 from vsr.video.media_url import open_source
 from vsr.video.pixfmt import parse_planar, planar_equivalent
-from vsr.video.pts_order import REORDER_DEPTH, PresentationOrder
+from vsr.video.pts_order import PresentationOrder
 from vsr.video.trim import Cut, TimeRange, format_time
 
 log = logging.getLogger(__name__)
@@ -201,6 +201,7 @@ class VideoReader:
                 raise VsrError(f"{self.path}: {no_video_stream(self._container)}")
             self._stream.thread_type = "AUTO"
             self._restarts = find_clock_restarts(self.path)  # see vsr.video.clock_restarts
+            self._order = PresentationOrder()
             if self._restarts is not None and time_range is not None:
                 raise VsrError(f"{self.path}: {self._restarts.refuse('--start and --end')}")
             self._forget_what_was_decoded()
@@ -273,7 +274,21 @@ class VideoReader:
             self.demux_error = why
 
         move = None if self._restarts is None else self._restarts.mover()
-        return decode_packets(self._container, self._stream, tally, demux_failed, move)
+        frames = decode_packets(self._container, self._stream, tally, demux_failed, move)
+        return self._in_presentation_order(frames)
+
+    def _in_presentation_order(self, frames: Iterator[av.VideoFrame]) -> Iterator[av.VideoFrame]:
+        """Decoded frames with times in presentation order (vsr.video.pts_order), before
+        anything reads them: a range, a resume and the truncation check then agree with what
+        is delivered. Only decoders that reorder can hand over decode-order times, and
+        whether one does is known once it has decoded a frame."""
+        first = next(frames, None)
+        if first is None:
+            return
+        frames = itertools.chain([first], frames)
+        if self._stream.codec_context.has_b_frames:
+            frames = self._order(frames)
+        yield from frames
 
     # -- a part of the clip -------------------------------------------------------------
 
@@ -465,14 +480,11 @@ class VideoReader:
 
     def frames(self) -> Iterator[Frame]:
         """Every decodable frame as planar YUV, in presentation order, with its pts."""
-        # Only decoders that reorder can hand over decode-order times (vsr.video.pts_order).
-        reorders = self._stream.codec_context.has_b_frames
-        order = PresentationOrder(REORDER_DEPTH if reorders else 0)
-        yield from order(self._frames_as_decoded())
-        if order.restamped:
+        yield from self._frames_as_decoded()
+        if self._order.restamped:
             self.warnings.append(
-                f"{order.restamped} frames had the times of the packets they were stored in "
-                "(decode order, as in AVI): they are given their times in presentation order"
+                f"{self._order.restamped} frames had the times of the packets they were stored "
+                "in (decode order, as in AVI): they are given their times in presentation order"
             )
         if self.damaged_frames:
             self.warnings.insert(
