@@ -156,7 +156,7 @@ def _side_data_not_kept(frame: av.VideoFrame) -> list[str]:
     return [what for kind, what in _SIDE_DATA_NOT_KEPT.items() if kind in kinds]
 
 
-def _stated_range(frame: av.VideoFrame) -> int:
+def _range_code_of(frame: av.VideoFrame) -> int:
     """The range code a frame's values are in: full for yuvj formats, whatever the tag."""
     full = frame.format.name.startswith("yuvj") or frame.color_range == colors.RANGE_CODES["pc"]
     return colors.RANGE_CODES["pc" if full else "tv"]
@@ -234,8 +234,8 @@ class VideoReader:
                     "and written as progressive frames (deinterlace it first for a clean result)"
                 )
             self._conversion = self._conversion_for(first)
-            self._stated_range = colors.range_name(first.color_range)  # see _range_changed
-            self._first_range = _stated_range(first)  # see _like_the_first
+            self._first_tag_range = colors.range_name(first.color_range)  # see _range_changed
+            self._first_range = _range_code_of(first)  # see _like_the_first
             self._range_noted = self._reshape_noted = False
         except BaseException:
             self.close()
@@ -564,7 +564,7 @@ class VideoReader:
             height=info.height,
             format=info.source_pix_fmt,
             interpolation="BICUBIC",
-            src_color_range=_stated_range(frame),
+            src_color_range=_range_code_of(frame),
             dst_color_range=self._first_range,
         )
 
@@ -572,7 +572,7 @@ class VideoReader:
         """Whether a YUV frame is tagged with another range than the clip's (a recording
         joined from a limited- and a full-range part): it is then converted to the clip's
         range, which the engine works in, and a note says so once."""
-        if self.info.rgb_planes or self.info.color_range != self._stated_range:
+        if self.info.rgb_planes or self.info.color_range != self._first_tag_range:
             return False  # RGB, grey, yuvj: always full range, whatever the tag
         if colors.range_name(frame.color_range) == self.info.color_range:
             return False

@@ -17,7 +17,7 @@ from __future__ import annotations
 import contextlib
 import io
 import math
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -123,7 +123,8 @@ def _label(stream: av.stream.Stream) -> str:
     return f"{stream.type} stream #{stream.index}" + (f" ({codec})" if codec else "")
 
 
-def _moved(packets: Iterator[av.Packet], move) -> Iterator[av.Packet]:
+def _moved(packets: Iterator[av.Packet], move: Callable[[av.Packet], None]) -> Iterator[av.Packet]:
+    """`packets` with their times moved by `move` (vsr.video.clock_restarts)."""
     for packet in packets:
         if packet.size:
             move(packet)
