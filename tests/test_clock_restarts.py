@@ -14,12 +14,14 @@ from vsr.runner import upscale_video
 from vsr.video.clock_restarts import find_clock_restarts
 
 
-def _joined(folder: Path, first_sound_seconds: float | None = None) -> tuple[Path, int]:
+def _joined(
+    folder: Path, first_sound_seconds: float | None = None, b_frames: int = 0
+) -> tuple[Path, int]:
     """Two 10-frame recordings joined with cat; returns the file and the byte where the
     second begins."""
     first, second, joined = folder / "a.ts", folder / "b.ts", folder / "joined.ts"
-    make_ts_recording(first, 10, sound_seconds=first_sound_seconds)
-    make_ts_recording(second, 10)
+    make_ts_recording(first, 10, sound_seconds=first_sound_seconds, b_frames=b_frames)
+    make_ts_recording(second, 10, b_frames=b_frames)
     joined.write_bytes(first.read_bytes() + second.read_bytes())  # cat a.ts b.ts
     return joined, first.stat().st_size
 
@@ -31,8 +33,11 @@ def _times(path: Path, kind: str) -> list[Fraction]:
         return [p.pts * p.time_base for p in container.demux(audio=0) if p.size]
 
 
-def test_the_restart_is_found_where_the_second_recording_begins(tmp_path):
-    joined, second_begins = _joined(tmp_path)
+# With B-frames, the sound told of the join at one place and the pictures at a later one:
+# two restarts, and a sliver of the second recording moved by its own offset.
+@pytest.mark.parametrize("b_frames", [0, 3])
+def test_the_restart_is_found_where_the_second_recording_begins(tmp_path, b_frames):
+    joined, second_begins = _joined(tmp_path, b_frames=b_frames)
     restarts = find_clock_restarts(joined)
     assert restarts is not None and len(restarts.positions) == 1
     assert second_begins <= restarts.positions[0] < second_begins + 4 * 188  # TS packets

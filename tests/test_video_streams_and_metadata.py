@@ -11,7 +11,7 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
-from media import make_captioned_clip, make_clip
+from media import make_captioned_clip
 
 from vsr import EncodeSettings, upscale_video
 from vsr.cli import main
@@ -508,15 +508,19 @@ def test_many_audio_streams_are_probed_from_one_more_opening_of_the_source(
 def test_tags_the_muxer_does_not_store_are_named(tmp_path, weights, suffix, lost):
     # A phone's camera model and location keys vanished from MP4 and MOV without a word.
     source, report = tmp_path / "tagged.mkv", tmp_path / "r.json"
-    make_clip(source, 32, 24, frames=2, codec="ffv1", audio=False)
-    with av.open(str(source)) as original, av.open(str(tmp_path / "t.mkv"), "w") as tagged:
-        tagged.metadata.update({"title": "T", "com.apple.quicktime.model": "iPhone 12"})
-        stream = tagged.add_stream_from_template(original.streams.video[0])
-        for packet in original.demux(video=0):
-            if packet.size:
-                packet.stream = stream
-                tagged.mux(packet)
-    (tmp_path / "t.mkv").replace(source)
+    with av.open(str(source), "w") as container:
+        # A timecode goes into a timecode track's tags: no tag lost.
+        container.metadata.update(
+            {"title": "T", "com.apple.quicktime.model": "iPhone 12", "TIMECODE": "01:00:00:00"}
+        )
+        stream = container.add_stream("ffv1", rate=25)
+        stream.width, stream.height, stream.pix_fmt = 32, 24, "yuv420p"
+        for index in range(2):
+            rgb = np.full((24, 32, 3), 90 * index, np.uint8)
+            frame = av.VideoFrame.from_ndarray(rgb, "rgb24").reformat(format="yuv420p")
+            frame.pts = index
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode(None))
     out = tmp_path / f"out{suffix}"
     assert vsr(source, out, "--weights", weights, "--report", report) == 0
     notes = json.loads(report.read_text())["notes"]
@@ -532,9 +536,11 @@ def test_tags_the_muxer_does_not_store_are_named(tmp_path, weights, suffix, lost
         assert named == []
 
 
-def test_a_timecode_the_frames_carry_becomes_the_outputs(tmp_path, weights):
+@pytest.mark.parametrize("first_kept", [0, 1])
+def test_a_timecode_the_frames_carry_becomes_the_outputs(tmp_path, weights, first_kept):
     # MPEG-2 keeps a timecode in its GOP headers (broadcast TS carry it so, with none in
-    # the container); the output had none.
+    # the container); the output had none. With a cut, it is the first kept frame's own
+    # (it was moved on once more by the cut's length).
     source, out = tmp_path / "gop.mkv", tmp_path / "out.mov"
     with av.open(str(source), "w") as container:
         stream = container.add_stream("mpeg2video", rate=25)
@@ -546,11 +552,11 @@ def test_a_timecode_the_frames_carry_becomes_the_outputs(tmp_path, weights):
             container.mux(stream.encode(frame))
         container.mux(stream.encode(None))
     with av.open(str(source)) as container:
-        first = next(container.decode(video=0)).metadata["timecode"]
+        timecodes = [frame.metadata.get("timecode") for frame in container.decode(video=0)]
         assert "timecode" not in {k.lower() for k in container.streams.video[0].metadata}
-    assert vsr(source, out, "--weights", weights) == 0
+    assert vsr(source, out, "--weights", weights, "--start", first_kept / 25) == 0
     with av.open(str(out)) as container:
-        assert container.streams.video[0].metadata["timecode"] == first
+        assert container.streams.video[0].metadata["timecode"] == timecodes[first_kept]
 
 
 def test_closed_captions_in_the_frames_are_named_as_lost(tmp_path, weights):

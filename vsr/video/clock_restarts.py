@@ -90,9 +90,10 @@ def find_clock_restarts(path: Path) -> ClockRestarts | None:
         if not clock_may_restart(container):
             return None
         positions: list[int] = []
-        packets: list[tuple[int, Fraction, Fraction]] = []  # position, start, end (raw)
-        latest: dict[int, Fraction] = {}  # each stream's last decode time
-        step: dict[int, Fraction] = {}  # and its last rise: the length of a packet without
+        packets: list[tuple[int, Fraction, Fraction]] = []  # position, shown, ends (raw)
+        latest: dict[int, tuple[Fraction, int]] = {}  # each stream's last decode time, and
+        # where in the file that packet lay
+        step: dict[int, Fraction] = {}  # each stream's last rise: a length for a packet without
         try:
             for packet in container.demux():
                 stamp = packet.dts if packet.dts is not None else packet.pts
@@ -101,15 +102,15 @@ def find_clock_restarts(path: Path) -> ClockRestarts | None:
                 if packet.pos is None or packet.pos < 0:
                     continue  # not to be placed in a part
                 index, raw = packet.stream.index, stamp * packet.time_base
-                previous = latest.get(index)
+                previous, previous_at = latest.get(index, (None, -1))
                 if previous is not None and raw < previous - RESTART_SECONDS:
-                    _add_restart(positions, packet.pos)
+                    _add_restart(positions, packet.pos, previous_at)
                 elif previous is not None and raw > previous:
                     step[index] = raw - previous
-                latest[index] = raw
+                latest[index] = (raw, packet.pos)
                 shown = (packet.pts if packet.pts is not None else stamp) * packet.time_base
                 length = (packet.duration or 0) * packet.time_base or step.get(index, 0)
-                packets.append((packet.pos, raw, shown + length))
+                packets.append((packet.pos, shown, shown + length))
         except av.error.FFmpegError:
             pass  # a truncated file: what could be read
     if not positions:
@@ -117,13 +118,15 @@ def find_clock_restarts(path: Path) -> ClockRestarts | None:
     return ClockRestarts(tuple(positions), _offsets(positions, packets))
 
 
-def _add_restart(positions: list[int], position: int) -> None:
-    """Note a restart found at a packet. One found before the last restart is where that
-    one's part really begins: the demuxer hands over a packet that began earlier in the
-    file (a long video frame) after the first one of another stream, which told of the
-    restart first. Parts do not overlap in the file, so no earlier part can be meant."""
-    if positions and position < positions[-1]:
-        positions[-1] = position
+def _add_restart(positions: list[int], position: int, stream_was_at: int) -> None:
+    """Note a restart that a stream's packet at `position` shows, whose last packet before
+    it lay at `stream_was_at`. Every stream tells of the same join at its own first packet
+    after it: a stream that had no packet of the last restart's part yet tells of that one,
+    and the part begins at the earlier of the two places (the demuxer may hand over a
+    packet that began earlier in the file, a long video frame, after the first one of
+    another stream)."""
+    if positions and stream_was_at < positions[-1]:
+        positions[-1] = min(positions[-1], position)
     else:
         positions.append(position)
 
@@ -131,8 +134,8 @@ def _add_restart(positions: list[int], position: int) -> None:
 def _offsets(
     positions: list[int], packets: list[tuple[int, Fraction, Fraction]]
 ) -> tuple[Fraction, ...]:
-    """How far each part after the first moves: its earliest time comes where the part
-    before it ends (all of its streams, moved)."""
+    """How far each part after the first moves: its first picture or sound comes where the
+    part before it ends (all of its streams, moved)."""
     parts = len(positions) + 1
     starts: list[Fraction | None] = [None] * parts
     ends: list[Fraction | None] = [None] * parts

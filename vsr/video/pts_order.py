@@ -28,8 +28,7 @@ REORDER_DEPTH = 8
 
 class PresentationOrder:
     """Restamps a stream of frames in presentation order, in place; `restamped` counts the
-    frames whose time changed. One instance serves every pass over a file (a seek starts
-    afresh, as any jump back does)."""
+    frames whose time changed. A time earlier than one handed out starts it afresh."""
 
     def __init__(self, depth: int = REORDER_DEPTH) -> None:
         self.depth = depth

@@ -201,7 +201,6 @@ class VideoReader:
                 raise VsrError(f"{self.path}: {no_video_stream(self._container)}")
             self._stream.thread_type = "AUTO"
             self._restarts = find_clock_restarts(self.path)  # see vsr.video.clock_restarts
-            self._order = PresentationOrder()
             if self._restarts is not None and time_range is not None:
                 raise VsrError(f"{self.path}: {self._restarts.refuse('--start and --end')}")
             self._forget_what_was_decoded()
@@ -280,13 +279,15 @@ class VideoReader:
     def _in_presentation_order(self, frames: Iterator[av.VideoFrame]) -> Iterator[av.VideoFrame]:
         """Decoded frames with times in presentation order (vsr.video.pts_order), before
         anything reads them: a range, a resume and the truncation check then agree with what
-        is delivered. Only decoders that reorder can hand over decode-order times, and
-        whether one does is known once it has decoded a frame."""
+        is delivered. Only AVI stores decode times for presentation times (elsewhere a seek
+        may hand over a stale picture first, which is no reordering to mend), and only
+        decoders that reorder hand them over out of order, which is known once one frame is
+        decoded."""
         first = next(frames, None)
         if first is None:
             return
         frames = itertools.chain([first], frames)
-        if self._stream.codec_context.has_b_frames:
+        if self._container.format.name == "avi" and self._stream.codec_context.has_b_frames:
             frames = self._order(frames)
         yield from frames
 
@@ -412,6 +413,7 @@ class VideoReader:
         self._last_seen_duration = 0  # its own length (0: the file gives none)
         self._before_start: int | None = None  # the last frame before the range
         self._stopped_at: int | None = None  # the frame at the range's end, if one came
+        self._order = PresentationOrder()  # see _in_presentation_order
 
     def _why(self) -> str:
         """Why a range holds no frame, for the error: it lies between two frames, or past

@@ -402,11 +402,12 @@ class StreamCopier:
         video = self._video
         if video is None:
             return {}
-        tags = dict(video.metadata)
+        tags = self._with_moved_timecode(dict(video.metadata))
         stated = [*tags, *self._input.metadata]
         if self._frame_timecode and not any(k.lower() == "timecode" for k in stated):
-            tags["timecode"] = self._frame_timecode  # the frames' own: broadcast TS carry it so
-        return self._with_moved_timecode(tags)
+            # The frames' own (broadcast TS carry it so), the first kept frame's already.
+            tags["timecode"] = self._frame_timecode
+        return tags
 
     def _with_moved_timecode(self, tags: dict[str, str]) -> dict[str, str]:
         """`tags` with a timecode (any case: Matroska writes TIMECODE) moved to the first

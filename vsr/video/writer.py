@@ -448,7 +448,9 @@ class VideoWriter:
         """Name the source's tags the muxer did not store: MP4 and MOV keep only those they
         have a box for, and drop a phone's camera model and location keys without a word."""
         with av.open(file_url(self.temp_path)) as written:
-            kept = {key.lower() for key in written.metadata}
+            # A timecode tag becomes a timecode track, whose tags hold it.
+            tags = [written.metadata, *(stream.metadata for stream in written.streams)]
+            kept = {key.lower() for keys in tags for key in keys}
         lost = sorted(key for key in self._tags if key.lower() not in kept)
         if lost:
             self.notes.append(
