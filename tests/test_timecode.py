@@ -42,15 +42,15 @@ def test_a_timecode_it_cannot_move_is_none_not_a_guess(timecode, rate):
     assert moved_timecode(timecode, 10, rate) is None
 
 
-def _clip_with_timecode(path: Path, timecode: str, key: str = "timecode") -> None:
+def _clip_with_timecode(path: Path, timecode: str, key: str = "timecode", rate: int = 25) -> None:
     with av.open(str(path), "w") as out:
-        video = out.add_stream("libx264", rate=25, options={"g": "5"})
+        video = out.add_stream("libx264", rate=rate, options={"g": "5"})
         video.width, video.height, video.pix_fmt = 64, 48, "yuv420p"
         video.metadata[key] = timecode  # MOV writes it as a timecode track too
         for index in range(20):
             rgb = np.full((48, 64, 3), index * 10, np.uint8)
             frame = av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(format="yuv420p")
-            frame.pts, frame.time_base = index, Fraction(1, 25)
+            frame.pts, frame.time_base = index, Fraction(1, rate)
             out.mux(video.encode(frame))
         out.mux(video.encode(None))
 
@@ -98,3 +98,18 @@ def test_every_timecode_moves_the_containers_and_matroskas_too(tmp_path, weights
                 tagged.mux(packet)
     upscale_video(tmp_path / "tagged.mov", cut, weights=weights, progress=False, start=0.4)
     assert set(_timecodes(cut)) == {"01:00:00:10"}
+
+
+def test_a_timecode_mp4_cannot_count_is_dropped_with_a_note(tmp_path, weights):
+    # A timecode track counts at most 255 frames a second: for a 300 fps slow-motion clip
+    # the muxer refused the file as it was finished, after all the upscaling (a traceback).
+    source, out = tmp_path / "fast.mkv", tmp_path / "fast.mp4"
+    _clip_with_timecode(source, "01:00:00:00", key="TIMECODE", rate=300)
+    report = upscale_video(source, out, weights=weights, progress=False)
+    assert (
+        "the timecode 01:00:00:00 is dropped: .mp4 timecode tracks count at most 255 frames "
+        "a second, and the video has 300" in report.notes
+    )
+    assert _timecodes(out) == []
+    with av.open(str(out)) as container:
+        assert sum(1 for _ in container.decode(video=0)) == 20

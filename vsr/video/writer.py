@@ -250,8 +250,10 @@ class VideoWriter:
             source.frame_timecode,
         )
         self._tags = fresh_tags(self._copier.container_tags)
+        video_tags = track_tags(self._copier.video_tags)
+        self._drop_a_timecode_that_cannot_run(self._tags, video_tags)
         output.metadata.update(self._tags)
-        stream.metadata.update(track_tags(self._copier.video_tags))
+        stream.metadata.update(video_tags)
         try:
             # The header now, not with the first packet: a muxer's codec list is not the
             # whole story (MOV refuses VP9, AV1 and VP8 here), and a refusal must come
@@ -443,6 +445,22 @@ class VideoWriter:
             raise
         self._finished = True
         self._release()
+
+    def _drop_a_timecode_that_cannot_run(self, *tag_sets: dict[str, str]) -> None:
+        """MP4 and MOV keep a timecode as a track that counts at most 255 frames a second:
+        at a higher or an unknown rate the muxer refuses it when the file is finished, after
+        all the work. Such a timecode is dropped with a note instead."""
+        rate = self._rate
+        if self._container_format not in ("mp4", "mov") or (rate and round(rate) <= 255):
+            return
+        for tags in tag_sets:
+            for key in [k for k in tags if k.lower() == "timecode"]:
+                timecode = tags.pop(key)
+                self.notes.append(
+                    f"the timecode {timecode} is dropped: {self.path.suffix} timecode tracks "
+                    f"count at most 255 frames a second, and the video has "
+                    f"{f'{float(rate):g}' if rate else 'no steady rate'}"
+                )
 
     def _note_tags_not_kept(self) -> None:
         """Name the source's tags the muxer did not store: MP4 and MOV keep only those they
