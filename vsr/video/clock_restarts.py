@@ -7,9 +7,10 @@ the audio. So, before anything is decoded, the file's packets are read once (no 
 to find where each part begins in the file, and how far its times must move to follow the
 part before it. The video reader and the copier of the other streams then move every
 packet by the offset of the part it lies in, found by its byte position: all streams move
-alike and stay in sync, as ffmpeg keeps them. A time of any stream that goes back by more
-than a tenth of a second (ffmpeg's threshold too) starts a new part; smaller steps back are
-a muxer's jitter and left alone.
+alike and stay in sync, as ffmpeg keeps them. A time of the video or a sound that goes back
+by more than a tenth of a second (ffmpeg's threshold too) starts a new part; smaller steps
+back are a muxer's jitter and left alone. Subtitles and data (SCTE-35 cues stamp ahead)
+only move with the part they lie in.
 
 Only formats whose clock may restart (libav's ts_discont: MPEG-TS, MPEG-PS) are read for
 this; in the others a time going back is the file's own business.
@@ -96,6 +97,8 @@ def find_clock_restarts(path: Path) -> ClockRestarts | None:
         step: dict[int, Fraction] = {}  # each stream's last rise: a length for a packet without
         try:
             for packet in container.demux():
+                if packet.stream.type not in ("video", "audio"):
+                    continue  # sparse streams (subtitles, SCTE-35 cues) may stamp ahead
                 stamp = packet.dts if packet.dts is not None else packet.pts
                 if stamp is None or packet.time_base is None or not packet.size:
                     continue
