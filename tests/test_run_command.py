@@ -600,6 +600,19 @@ def test_a_10_bit_source_into_webm_keeps_its_bits_with_av1(tmp_path, weights):
             assert (context.codec.id, context.pix_fmt) == (av.Codec(codec, "r").id, pix_fmt)
 
 
+def test_an_asked_10_bit_format_into_webm_is_kept_with_av1(tmp_path, weights):
+    # An 8-bit source with --pix-fmt yuv420p10le got VP9 at 8 bits, the format dropped.
+    source, out, report = tmp_path / "in.mkv", tmp_path / "out.webm", tmp_path / "r.json"
+    make_clip(source, frames=3, audio=False)
+    flags = ("--pix-fmt", "yuv420p10le", "--report", report)
+    assert vsr(source, out, "--weights", weights, *flags) == 0
+    with av.open(str(out)) as container:
+        context = container.streams.video[0].codec_context
+        assert (context.codec.id, context.pix_fmt) == (av.Codec("av1", "r").id, "yuv420p10le")
+    notes = json.loads(report.read_text())["notes"]
+    assert any("encoding with libsvtav1 for yuv420p10le" in n for n in notes)
+
+
 def test_a_presets_codec_settings_do_not_follow_it_into_webm(tmp_path, weights):
     """The archive preset's x265 options and 10-bit format belong to x265, not to VP9."""
     source, out, report = tmp_path / "in.mkv", tmp_path / "out.webm", tmp_path / "r.json"
@@ -609,6 +622,7 @@ def test_a_presets_codec_settings_do_not_follow_it_into_webm(tmp_path, weights):
     assert any("encoding with libvpx-vp9" in n and "do not apply" in n for n in notes)
     with av.open(str(out)) as container:
         assert sum(1 for p in container.demux(video=0) if p.size) == 3
+        assert container.streams.video[0].codec_context.name == "vp9"  # its 10 bits: no AV1
 
 
 @pytest.mark.parametrize("folder_input", [False, True])

@@ -157,6 +157,7 @@ def _settings_and_model_options(args, on_gpu: bool | None = None) -> tuple[objec
         pix_fmt=args.pix_fmt or preset.pix_fmt,
         options=options,
         codec_is_default=args.codec is None,
+        pix_fmt_is_default=args.pix_fmt is None,
     )
     on_gpu = _wants_gpu(args.device) if on_gpu is None else on_gpu
     model = {

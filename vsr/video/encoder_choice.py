@@ -127,7 +127,9 @@ class EncoderChoice:
         name = name or codecs_held_by(self.container_format)[1]
         why = ""
         if self.container_format == "webm" and self._wants_more_than_8_bits(name):
-            (name, options), why = _WEBM_HIGH_DEPTH, f" for its {self.source.bit_depth} bits"
+            (name, options) = _WEBM_HIGH_DEPTH
+            depth = self.source.bit_depth
+            why = f" for its {depth} bits" if depth > 8 else f" for {self.settings.pix_fmt}"
         codec = video_encoder(name)
         # What was set for the default codec (a preset's speed, x265-params, a pixel format
         # the new one lacks) does not carry over; the quality (crf) does.
@@ -147,10 +149,12 @@ class EncoderChoice:
         self.codec = codec
 
     def _wants_more_than_8_bits(self, name: str) -> bool:
-        """Whether the source has more than 8 bits, no 8-bit pix_fmt was asked for, and
-        encoder `name` has only 8 (while WebM's other one, libsvtav1, has more)."""
+        """Whether more than 8 bits are wanted (asked for with a pix_fmt, or the source's
+        when no 8-bit pix_fmt is set) and encoder `name` has only 8 (while WebM's other
+        one, libsvtav1, has more)."""
         asked = parse_planar(self.settings.pix_fmt) if self.settings.pix_fmt else None
-        if self.source.bit_depth <= 8 or (asked is not None and asked[0] <= 8):
+        deep_asked = asked is not None and asked[0] > 8 and not self.settings.pix_fmt_is_default
+        if not deep_asked and (self.source.bit_depth <= 8 or (asked and asked[0] <= 8)):
             return False
 
         def deepest(encoder: str) -> int:

@@ -48,6 +48,10 @@ class EncodeSettings:
     # True when nobody chose the codec (no --codec, a preset's or the API's default): an
     # output container that cannot hold it gets its own instead (WebM: VP9), with a note.
     codec_is_default: bool = False
+    # True when the pixel format is a preset's, not one asked for (--pix-fmt): only an
+    # asked one chooses WebM's encoder for its depth (a preset's 10 bits must not turn an
+    # 8-bit clip's VP9 into AV1).
+    pix_fmt_is_default: bool = False
 
 
 # The temporary files this process is writing. Their names carry the process id only, so
