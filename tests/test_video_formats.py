@@ -114,10 +114,17 @@ def test_an_rgb_source_comes_back_as_its_own_rgb(tmp_path, stored, depth):
 
 
 @pytest.mark.parametrize(
-    ("name", "codec", "stored"), [("a.mov", "qtrle", "rgb555be"), ("b.nut", "rawvideo", "rgb565le")]
+    ("name", "codec", "stored"),
+    [
+        ("a.mov", "qtrle", "rgb555be"),  # QuickTime Animation, "thousands of colours"
+        ("b.nut", "rawvideo", "rgb565le"),
+        ("c.nut", "rawvideo", "rgb444le"),
+        ("d.nut", "rawvideo", "bgr8"),
+    ],
 )
-def test_fifteen_and_sixteen_bit_rgb_keep_their_white(tmp_path, name, codec, stored):
-    # swscale pads rgb555/rgb565 to planar RGB with zero bits: white came in as 248.
+def test_rgb_of_fewer_than_8_bits_keeps_its_white(tmp_path, name, codec, stored):
+    # swscale pads such components with zero bits: white came in as 248, 240 or 252, the
+    # whole picture that much darker.
     path = tmp_path / name
     picture = np.full((8, 16, 3), 255, np.uint8)
     picture[:, :8] = (0, 128, 64)
@@ -126,13 +133,15 @@ def test_fifteen_and_sixteen_bit_rgb_keep_their_white(tmp_path, name, codec, sto
         stream.width, stream.height, stream.pix_fmt = 16, 8, stored
         frame = av.VideoFrame.from_ndarray(picture, "rgb24").reformat(format=stored)
         out.mux(stream.encode(frame) + stream.encode(None))
-    with av.open(str(path)) as container:  # PyAV's own widening to 8 bits
-        wanted = next(container.decode(video=0)).to_ndarray(format="rgb24")
+    with av.open(str(path)) as container:  # libav's own widening, white short or not
+        decoded = next(container.decode(video=0)).to_ndarray(format="rgb24").astype(float)
+    wanted = np.rint(decoded * 255 / decoded[:, 8:].max(axis=(0, 1)))  # stretched to white
     with VideoReader(path) as reader:
         green, blue, red = next(reader.frames()).planes
+    got = np.stack([red, green, blue], axis=-1).astype(float)
     assert reader.info.rgb_planes
-    assert np.array_equal(np.stack([red, green, blue], axis=-1), wanted)
-    assert (wanted[:, 8:] == 255).all()
+    assert (got[:, 8:] == 255).all()
+    assert np.abs(got - wanted).max() <= 1  # bit replication, or the exact stretch
 
 
 def _joined_recording(path: Path, parts: list[tuple[int, int, int, int, int]]) -> None:

@@ -156,6 +156,17 @@ def _side_data_not_kept(frame: av.VideoFrame) -> list[str]:
     return [what for kind, what in _SIDE_DATA_NOT_KEPT.items() if kind in kinds]
 
 
+def _plane_arrays(frame: av.VideoFrame, bit_depth: int) -> list[np.ndarray]:
+    """A planar frame's first three planes as C-contiguous arrays without line padding."""
+    dtype = np.dtype(np.uint8 if bit_depth == 8 else "<u2")
+    planes = []
+    for plane in frame.planes[:3]:
+        row = plane.line_size // dtype.itemsize
+        view = np.frombuffer(plane, dtype=dtype).reshape(plane.height, row)
+        planes.append(np.ascontiguousarray(view[:, : plane.width]))
+    return planes
+
+
 def _range_code_of(frame: av.VideoFrame) -> int:
     """The range code a frame's values are in: full for yuvj formats, whatever the tag."""
     full = frame.format.name.startswith("yuvj") or frame.color_range == colors.RANGE_CODES["pc"]
@@ -233,6 +244,7 @@ class VideoReader:
                     "and written as progressive frames (deinterlace it first for a clean result)"
                 )
             self._conversion = self._conversion_for(first)
+            self._widen = self._widening_tables(first)
             self._first_tag_range = colors.range_name(first.color_range)  # see _range_changed
             self._first_range = _range_code_of(first)  # see _like_the_first
             self._range_noted = self._reshape_noted = False
@@ -524,14 +536,7 @@ class VideoReader:
         if self.info.rgb_planes:
             bits = self.info.bit_depth
             planar_rgb = "gbrp" if bits == 8 else f"gbrp{bits}le"
-            if frame.format.name == planar_rgb:
-                return []
-            colour = [c.bits for c in frame.format.components if not c.is_alpha]
-            if not frame.format.has_palette and min(colour) == 5:
-                # rgb555/rgb565 (QuickTime Animation, screen captures): swscale pads them to
-                # planar RGB with zero bits (white became 248) but widens them right to rgb24.
-                return [{"format": "rgb24"}, {"format": planar_rgb}]
-            return [{"format": planar_rgb}]
+            return [] if frame.format.name == planar_rgb else [{"format": planar_rgb}]
         if frame.format.name == self.info.pix_fmt:
             return []
         source_range = colors.RANGE_CODES["pc"] if frame.format.name.startswith("yuvj") else None
@@ -600,13 +605,31 @@ class VideoReader:
             conversion = [{**self._to_planar_yuv(), "src_color_range": frame.color_range}]
         for step in conversion:
             frame = frame.reformat(**step)
-        dtype = np.dtype(np.uint8 if self.info.bit_depth == 8 else "<u2")
-        planes = []
-        for plane in frame.planes[:3]:
-            row = plane.line_size // dtype.itemsize
-            view = np.frombuffer(plane, dtype=dtype).reshape(plane.height, row)
-            planes.append(np.ascontiguousarray(view[:, : plane.width]))
+        planes = _plane_arrays(frame, self.info.bit_depth)
+        for index, table in enumerate(self._widen):
+            if table is not None:
+                planes[index] = table[planes[index]]
         return planes[0], planes[1], planes[2]
+
+    def _widening_tables(self, frame: av.VideoFrame) -> list[np.ndarray | None]:
+        """Per plane, a table that stretches codes swscale leaves short of white to the
+        full range, where it widens RGB of fewer than 8 bits a component by padding with
+        zero bits (rgb444: white comes in as 240, bgr8: 252, rgb555: 248); the stretch is
+        the bit replication a player does. None where white comes through."""
+        if not self.info.rgb_planes or self.info.bit_depth != 8:
+            return [None] * 3
+        white = av.VideoFrame.from_ndarray(np.full((2, 2, 3), 255, np.uint8), "rgb24")
+        white = white.reformat(format=frame.format.name)
+        for step in self._conversion:
+            white = white.reformat(**step)
+        tops = [int(plane.max()) for plane in _plane_arrays(white, 8)]
+        codes = np.arange(256)
+        return [
+            None
+            if top in (0, 255)
+            else np.minimum(np.rint(codes * 255 / top), 255).astype(np.uint8)
+            for top in tops
+        ]
 
     # -- metadata --------------------------------------------------------------------
 
