@@ -459,12 +459,13 @@ class VideoWriter:
             return
         for tags in tag_sets:
             for key in [k for k in tags if k.lower() == "timecode"]:
-                timecode = tags.pop(key)
-                self.notes.append(
-                    f"the timecode {timecode} is dropped: {self.path.suffix} timecode tracks "
-                    f"count at most 255 frames a second, and the video has "
+                note = (
+                    f"the timecode {tags.pop(key)} is dropped: {self.path.suffix} timecode "
+                    "tracks count at most 255 frames a second, and the video has "
                     f"{f'{float(rate):g}' if rate else 'no steady rate'}"
                 )
+                if note not in self.notes:  # the container's and the video's alike
+                    self.notes.append(note)
 
     def _note_tags_not_kept(self) -> None:
         """Name the source's tags the muxer did not store: MP4 and MOV keep only those they
