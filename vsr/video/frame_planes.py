@@ -1,0 +1,158 @@
+"""Decoded frames as the engine's planes.
+
+A clip's frames become planar YUV of its first frame's format (info.pix_fmt), or planar RGB
+for an RGB-like source, which the engine reads as it is. swscale does the conversions; what
+it gets wrong or cannot know is mended here: RGB of fewer than 8 bits a component is
+stretched to white, and a frame whose size, pixel format or colour range differs from the
+first's (joined recordings, a broadcast's change of programme) is converted to the first's,
+with a note, as ffmpeg does.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import av
+import numpy as np
+
+from vsr.video import colors
+
+if TYPE_CHECKING:
+    from vsr.video.reader import VideoInfo
+
+
+def _plane_arrays(frame: av.VideoFrame, bit_depth: int) -> list[np.ndarray]:
+    """A planar frame's first three planes as C-contiguous arrays without line padding."""
+    dtype = np.dtype(np.uint8 if bit_depth == 8 else "<u2")
+    planes = []
+    for plane in frame.planes[:3]:
+        row = plane.line_size // dtype.itemsize
+        view = np.frombuffer(plane, dtype=dtype).reshape(plane.height, row)
+        planes.append(np.ascontiguousarray(view[:, : plane.width]))
+    return planes
+
+
+def _range_code_of(frame: av.VideoFrame) -> int:
+    """The range code a frame's values are in: full for yuvj formats, whatever the tag."""
+    full = frame.format.name.startswith("yuvj") or frame.color_range == colors.RANGE_CODES["pc"]
+    return colors.RANGE_CODES["pc" if full else "tv"]
+
+
+class FramePlanes:
+    """Turns a clip's decoded frames into planes; its notes go to `warnings`."""
+
+    def __init__(self, info: VideoInfo, first: av.VideoFrame, warnings: list[str]) -> None:
+        self.info = info
+        self._warnings = warnings
+        self._conversion = self._conversion_for(first)
+        self._widen = self._widening_tables(first)
+        self._first_tag_range = colors.range_name(first.color_range)  # see _range_changed
+        self._first_range = _range_code_of(first)  # see _like_the_first
+        self._range_noted = self._reshape_noted = False
+
+    def _conversion_for(self, frame: av.VideoFrame) -> list[dict]:
+        """The swscale calls (their arguments) that bring a source frame to info.pix_fmt:
+        none or one. An RGB-like source is only repacked to planar RGB
+        (info.rgb_planes): the engine reads RGB from it as it is, where swscale's RGB -> YUV
+        would be biased against the engine's inverse (about +1 code of green at 8 bits,
+        +1.4 of luma at 10) and cost a conversion."""
+        if self.info.rgb_planes:
+            bits = self.info.bit_depth
+            planar_rgb = "gbrp" if bits == 8 else f"gbrp{bits}le"
+            return [] if frame.format.name == planar_rgb else [{"format": planar_rgb}]
+        if frame.format.name == self.info.pix_fmt:
+            return []
+        source_range = colors.RANGE_CODES["pc"] if frame.format.name.startswith("yuvj") else None
+        return [{**self._to_planar_yuv(), "src_color_range": source_range}]
+
+    def _to_planar_yuv(self) -> dict:
+        """swscale arguments to info's planar YUV, matrix and range."""
+        matrix_code = colors.code_of(colors.MATRIX_TAGS, self.info.color_matrix)
+        return {
+            "format": self.info.pix_fmt,
+            "src_colorspace": matrix_code,
+            "dst_colorspace": matrix_code,
+            "dst_color_range": colors.RANGE_CODES[self.info.color_range],
+        }
+
+    def _like_the_first(self, frame: av.VideoFrame, number: int) -> av.VideoFrame:
+        """A frame of another size or pixel format than the first (a stream joined from
+        different recordings, a broadcast's change of programme) scaled and converted to
+        the first's, as ffmpeg does: an output has one size. A note says so once."""
+        info = self.info
+        if not self._reshape_noted:
+            self._reshape_noted = True
+            resized = (frame.width, frame.height) != (info.width, info.height)
+            self._warnings.append(
+                f"the video changes to {frame.width}x{frame.height} {frame.format.name} "
+                f"mid-stream (from frame {number}): those frames are "
+                f"{'scaled and ' if resized else ''}converted to the first frame's "
+                f"{info.width}x{info.height} {info.source_pix_fmt}"
+            )
+        return frame.reformat(
+            width=info.width,
+            height=info.height,
+            format=info.source_pix_fmt,
+            interpolation="BICUBIC",
+            src_color_range=_range_code_of(frame),
+            dst_color_range=self._first_range,
+        )
+
+    def _range_changed(self, frame: av.VideoFrame, number: int) -> bool:
+        """Whether a YUV frame is tagged with another range than the clip's (a recording
+        joined from a limited- and a full-range part): it is then converted to the clip's
+        range, which the engine works in, and a note says so once."""
+        if self.info.rgb_planes or self.info.color_range != self._first_tag_range:
+            return False  # RGB, grey, yuvj: always full range, whatever the tag
+        if colors.range_name(frame.color_range) == self.info.color_range:
+            return False
+        if not self._range_noted:
+            self._range_noted = True
+            self._warnings.append(
+                f"the colour range changes mid-stream ({colors.range_name(frame.color_range)}"
+                f" from frame {number}): those frames are converted to the "
+                f"first frame's {self.info.color_range} range"
+            )
+        return True
+
+    def __call__(
+        self, frame: av.VideoFrame, number: int
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The planes of a decoded frame, the `number`-th of the clip (for the notes)."""
+        info = self.info
+        conversion = self._conversion
+        if (frame.width, frame.height, frame.format.name) != (
+            info.width,
+            info.height,
+            info.source_pix_fmt,
+        ):
+            frame = self._like_the_first(frame, number)  # its range too
+        elif self._range_changed(frame, number):
+            conversion = [{**self._to_planar_yuv(), "src_color_range": frame.color_range}]
+        for step in conversion:
+            frame = frame.reformat(**step)
+        planes = _plane_arrays(frame, self.info.bit_depth)
+        for index, table in enumerate(self._widen):
+            if table is not None:
+                planes[index] = table[planes[index]]
+        return planes[0], planes[1], planes[2]
+
+    def _widening_tables(self, frame: av.VideoFrame) -> list[np.ndarray | None]:
+        """Per plane, a table that stretches codes swscale leaves short of white to the
+        full range, where it widens RGB of fewer than 8 bits a component by padding with
+        zero bits (rgb444: white comes in as 240, bgr8: 252, rgb555: 248); the stretch is
+        the bit replication a player does. None where white comes through."""
+        if not self.info.rgb_planes or self.info.bit_depth != 8:
+            return [None] * 3
+        white = av.VideoFrame.from_ndarray(np.full((2, 2, 3), 255, np.uint8), "rgb24")
+        white = white.reformat(format=frame.format.name)
+        for step in self._conversion:
+            white = white.reformat(**step)
+        tops = [int(plane.max()) for plane in _plane_arrays(white, 8)]
+        codes = np.arange(256)
+        return [
+            None
+            if top in (0, 255)
+            else np.minimum(np.rint(codes * 255 / top), 255).astype(np.uint8)
+            for top in tops
+        ]
