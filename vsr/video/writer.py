@@ -22,7 +22,7 @@ from vsr.video import colors, ffmpeg_pipe
 from vsr.video.display_matrix import is_mirrored
 from vsr.video.encoder_choice import EncoderChoice
 from vsr.video.final_packet import FinalPacketHold
-from vsr.video.media_url import file_url
+from vsr.video.media_url import file_url, open_source
 from vsr.video.mov_timing import LastPacketHold
 from vsr.video.pixfmt import parse_planar
 from vsr.video.reader import VideoInfo
@@ -83,6 +83,11 @@ def output_of_temp(path: Path) -> Path | None:
     """The output a temporary file of temp_path_for is made for; None for another name."""
     made = re.fullmatch(r"\.(.+)\.\d+\.tmp(\.[^.]*)?", path.name)
     return path.with_name(made[1] + (made[2] or "")) if made else None
+
+
+def _quicktime_key(key: str) -> str:
+    lower = key.lower()
+    return lower if lower.startswith("com.apple.quicktime.") else key
 
 
 def create_exclusively(path: Path) -> None:
@@ -226,7 +231,12 @@ class VideoWriter:
 
     def _open_container(self) -> None:
         try:
-            self._output = av.open(file_url(self.temp_path), "w", format=self._container_format)
+            self._output = av.open(
+                file_url(self.temp_path),
+                "w",
+                format=self._container_format,
+                options=self._muxer_options(),
+            )
         except (OSError, av.error.FFmpegError) as error:
             raise VsrError(f"{self.path.parent}: cannot write there ({error})") from None
         output = self._output
@@ -254,6 +264,8 @@ class VideoWriter:
             source.frame_timecode,
         )
         self._tags = fresh_tags(self._copier.container_tags)
+        if "movflags" in self._muxer_options():  # Matroska's COM.APPLE... as phones spell it
+            self._tags = {_quicktime_key(key): value for key, value in self._tags.items()}
         video_tags = track_tags(self._copier.video_tags)
         self._drop_a_timecode_that_cannot_run(self._tags, video_tags)
         output.metadata.update(self._tags)
@@ -449,6 +461,18 @@ class VideoWriter:
             raise
         self._finished = True
         self._release()
+
+    def _muxer_options(self) -> dict[str, str]:
+        """MP4 and MOV store only the tags they have a box for, unless told to write every
+        tag as a QuickTime metadata key, as phones write a camera's model and location: a
+        source that holds such keys keeps them, and all its other tags, that way."""
+        if self._container_format not in ("mp4", "mov"):
+            return {}
+        with open_source(self.source.path) as source:
+            keys = list(source.metadata)
+        if any(key.lower().startswith("com.apple.quicktime.") for key in keys):
+            return {"movflags": "use_metadata_tags"}
+        return {}
 
     def _drop_a_timecode_that_cannot_run(self, *tag_sets: dict[str, str]) -> None:
         """MP4 and MOV keep a timecode as a track that counts at most 255 frames a second:
