@@ -85,11 +85,10 @@ class ClockRestarts:
 
 
 def find_clock_restarts(path: Path) -> ClockRestarts | None:
-    """Where the clock of the file at `path` starts over; None where it runs on throughout
-    (or the format's cannot restart). Each part then follows where the one before ends."""
+    """Where the clock of the file at `path`, of a format whose clock may restart
+    (clock_may_restart), starts over; None where it runs on throughout. Each part then
+    follows where the one before ends."""
     with open_source(path) as container:
-        if not clock_may_restart(container):
-            return None
         positions: list[int] = []
         packets: list[tuple[int, Fraction, Fraction]] = []  # position, shown, ends (raw)
         latest: dict[int, tuple[Fraction, int]] = {}  # each stream's last decode time, and

@@ -20,7 +20,7 @@ import numpy as np
 
 from vsr.errors import VsrError
 from vsr.video import colors
-from vsr.video.clock_restarts import ClockRestarts, find_clock_restarts
+from vsr.video.clock_restarts import ClockRestarts, clock_may_restart, find_clock_restarts
 from vsr.video.decoding import decode_packets
 from vsr.video.display_matrix import display_matrix_of
 from vsr.video.frame_planes import FramePlanes
@@ -70,6 +70,9 @@ class VideoInfo:
     # The first frame's own timecode (an MPEG-2 GOP header's, an H.264 SEI's), for a file
     # whose container has none.
     frame_timecode: str | None = None
+    # Whether the container has a phone's QuickTime metadata keys (com.apple.quicktime.*),
+    # which MP4 and MOV outputs keep only when told to (vsr.video.writer).
+    quicktime_keys: bool = False
 
     def describe(self) -> str:
         rate = f"{float(self.average_rate):.3f} fps" if self.average_rate else "unknown rate"
@@ -195,7 +198,9 @@ class VideoReader:
             if self._stream is None:
                 raise VsrError(f"{self.path}: {no_video_stream(self._container)}")
             self._stream.thread_type = "AUTO"
-            self._restarts = find_clock_restarts(self.path)  # see vsr.video.clock_restarts
+            self._restarts = None  # where the clock starts over: see vsr.video.clock_restarts
+            if clock_may_restart(self._container):
+                self._restarts = find_clock_restarts(self.path)
             if self._restarts is not None and time_range is not None:
                 raise VsrError(f"{self.path}: {self._restarts.refuse('--start and --end')}")
             self._forget_what_was_decoded()
@@ -568,6 +573,9 @@ class VideoReader:
             cut=cut,
             clock_restarts=self._restarts,
             frame_timecode=frame.metadata.get("timecode"),
+            quicktime_keys=any(
+                key.lower().startswith("com.apple.quicktime.") for key in self._container.metadata
+            ),
         )
 
     def _cut_at(self, first: av.VideoFrame, time_base: Fraction) -> Cut | None:

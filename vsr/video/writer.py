@@ -22,7 +22,7 @@ from vsr.video import colors, ffmpeg_pipe
 from vsr.video.display_matrix import is_mirrored
 from vsr.video.encoder_choice import EncoderChoice
 from vsr.video.final_packet import FinalPacketHold
-from vsr.video.media_url import file_url, open_source
+from vsr.video.media_url import file_url
 from vsr.video.mov_timing import LastPacketHold
 from vsr.video.pixfmt import parse_planar
 from vsr.video.reader import VideoInfo
@@ -180,8 +180,8 @@ class VideoWriter:
         self._finished = False
         # Where the stream ends: MP4/MOV sum the dts steps into its length (see
         # vsr.video.mov_timing), Matroska takes the latest pts + duration (final_packet).
-        mov_like = self._container_format in ("mp4", "mov")
-        self._hold = LastPacketHold() if mov_like else FinalPacketHold()
+        self._mov_like = self._container_format in ("mp4", "mov")
+        self._hold = LastPacketHold() if self._mov_like else FinalPacketHold()
         self._stream_end: int | None = None  # where the source's last frame ends, if known
         self.bit_depth, self.chroma_shift = parse_planar(self.pix_fmt)  # type: ignore[misc]
         try:
@@ -218,7 +218,7 @@ class VideoWriter:
         stream); QuickTime, iOS and Safari play only `hvc1` (parameter sets in the header
         alone, which is what every encoder vsr opens with a global header writes).
         """
-        if self.codec.canonical_name == "hevc" and self._container_format in ("mp4", "mov"):
+        if self.codec.canonical_name == "hevc" and self._mov_like:
             return "hvc1"
         return None
 
@@ -230,12 +230,13 @@ class VideoWriter:
     # -- PyAV path ------------------------------------------------------------------
 
     def _open_container(self) -> None:
+        muxer_options = self._muxer_options()
         try:
             self._output = av.open(
                 file_url(self.temp_path),
                 "w",
                 format=self._container_format,
-                options=self._muxer_options(),
+                options=muxer_options,
             )
         except (OSError, av.error.FFmpegError) as error:
             raise VsrError(f"{self.path.parent}: cannot write there ({error})") from None
@@ -264,7 +265,7 @@ class VideoWriter:
             source.frame_timecode,
         )
         self._tags = fresh_tags(self._copier.container_tags)
-        if "movflags" in self._muxer_options():  # Matroska's COM.APPLE... as phones spell it
+        if "movflags" in muxer_options:  # Matroska's COM.APPLE... as phones spell it
             self._tags = {_quicktime_key(key): value for key, value in self._tags.items()}
         video_tags = track_tags(self._copier.video_tags)
         self._drop_a_timecode_that_cannot_run(self._tags, video_tags)
@@ -466,11 +467,7 @@ class VideoWriter:
         """MP4 and MOV store only the tags they have a box for, unless told to write every
         tag as a QuickTime metadata key, as phones write a camera's model and location: a
         source that holds such keys keeps them, and all its other tags, that way."""
-        if self._container_format not in ("mp4", "mov"):
-            return {}
-        with open_source(self.source.path) as source:
-            keys = list(source.metadata)
-        if any(key.lower().startswith("com.apple.quicktime.") for key in keys):
+        if self._mov_like and self.source.quicktime_keys:
             return {"movflags": "use_metadata_tags"}
         return {}
 
@@ -479,7 +476,7 @@ class VideoWriter:
         at a higher or an unknown rate the muxer refuses it when the file is finished, after
         all the work. Such a timecode is dropped with a note instead."""
         rate = self._rate
-        if self._container_format not in ("mp4", "mov") or (rate and round(rate) <= 255):
+        if not self._mov_like or (rate and round(rate) <= 255):
             return
         for tags in tag_sets:
             for key in [k for k in tags if k.lower() == "timecode"]:
