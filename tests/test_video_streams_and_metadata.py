@@ -504,13 +504,16 @@ def test_many_audio_streams_are_probed_from_one_more_opening_of_the_source(
     assert copied == first_packets(source)
 
 
-def _tagged_clip(path: Path, tags: dict[str, str]) -> None:
+def _small_clip(
+    path: Path, tags: dict[str, str] | None = None, codec: str = "ffv1", frames: int = 2
+) -> None:
+    """32x24 frames at 25 fps growing brighter, with the container tags given."""
     with av.open(str(path), "w") as container:
-        container.metadata.update(tags)
-        stream = container.add_stream("ffv1", rate=25)
+        container.metadata.update(tags or {})
+        stream = container.add_stream(codec, rate=25)
         stream.width, stream.height, stream.pix_fmt = 32, 24, "yuv420p"
-        for index in range(2):
-            rgb = np.full((24, 32, 3), 90 * index, np.uint8)
+        for index in range(frames):
+            rgb = np.full((24, 32, 3), 50 * index, np.uint8)
             frame = av.VideoFrame.from_ndarray(rgb, "rgb24").reformat(format="yuv420p")
             frame.pts = index
             container.mux(stream.encode(frame))
@@ -522,7 +525,7 @@ def test_a_phones_quicktime_keys_are_kept_in_mp4_and_mov(tmp_path, weights, suff
     # A phone's camera model and location keys vanished from MP4 and MOV without a word.
     source, out, report = tmp_path / "phone.mkv", tmp_path / f"out{suffix}", tmp_path / "r.json"
     tags = {"title": "T", "com.apple.quicktime.model": "iPhone 12", "custom": "c"}
-    _tagged_clip(source, {**tags, "TIMECODE": "01:00:00:00"})  # Matroska's capitals, too
+    _small_clip(source, {**tags, "TIMECODE": "01:00:00:00"})  # Matroska's capitals, too
     assert vsr(source, out, "--weights", weights, "--report", report) == 0
     with av.open(str(out)) as container:
         kept = {key.lower(): value for key, value in container.metadata.items()}
@@ -538,7 +541,7 @@ def test_tags_the_muxer_does_not_store_are_named(tmp_path, weights, suffix, lost
     # without a word.
     source, out, report = tmp_path / "tagged.mkv", tmp_path / f"out{suffix}", tmp_path / "r.json"
     # A timecode goes into a timecode track's tags: no tag lost.
-    _tagged_clip(source, {"title": "T", "custom": "c", "TIMECODE": "01:00:00:00"})
+    _small_clip(source, {"title": "T", "custom": "c", "TIMECODE": "01:00:00:00"})
     assert vsr(source, out, "--weights", weights, "--report", report) == 0
     notes = json.loads(report.read_text())["notes"]
     named = [n for n in notes if n.startswith("the tags ")]
@@ -559,15 +562,7 @@ def test_a_timecode_the_frames_carry_becomes_the_outputs(tmp_path, weights, firs
     # the container); the output had none. With a cut, it is the first kept frame's own
     # (it was moved on once more by the cut's length).
     source, out = tmp_path / "gop.mkv", tmp_path / "out.mov"
-    with av.open(str(source), "w") as container:
-        stream = container.add_stream("mpeg2video", rate=25)
-        stream.width, stream.height, stream.pix_fmt = 32, 24, "yuv420p"
-        for index in range(3):
-            rgb = np.full((24, 32, 3), 50 * index, np.uint8)
-            frame = av.VideoFrame.from_ndarray(rgb, "rgb24").reformat(format="yuv420p")
-            frame.pts = index
-            container.mux(stream.encode(frame))
-        container.mux(stream.encode(None))
+    _small_clip(source, codec="mpeg2video", frames=3)
     with av.open(str(source)) as container:
         timecodes = [frame.metadata.get("timecode") for frame in container.decode(video=0)]
         assert "timecode" not in {k.lower() for k in container.streams.video[0].metadata}

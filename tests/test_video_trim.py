@@ -355,23 +355,8 @@ def test_start_zero_keeps_every_audio_packet(clips, weights, tmp_path):
 def test_a_cut_without_sound_says_what_became_of_the_audio_track(tmp_path, weights, suffix, tracks):
     """The audio ends at 0.06 s, the cut starts at 0.5 s: Matroska keeps an empty track,
     MP4 none; either way the notes say so rather than leave a user to find out."""
-    source, out = tmp_path / "early_sound.mkv", tmp_path / f"out{suffix}"
-    with av.open(str(source), "w") as container:
-        video = container.add_stream("libx264", rate=RATE, options={"bf": "0"})
-        video.width, video.height, video.pix_fmt = 64, 48, "yuv420p"
-        sound = container.add_stream("aac", rate=48000)
-        sound.layout = "mono"
-        for k in range(3):
-            chunk = av.AudioFrame.from_ndarray(np.zeros((1, 1024), np.float32), "fltp", "mono")
-            chunk.sample_rate, chunk.pts = 48000, k * 1024
-            container.mux(sound.encode(chunk))
-        container.mux(sound.encode(None))
-        for index in range(20):
-            picture = np.full((48, 64, 3), 10 * index, np.uint8)
-            frame = av.VideoFrame.from_ndarray(picture, "rgb24").reformat(format="yuv420p")
-            frame.pts = index
-            container.mux(video.encode(frame))
-        container.mux(video.encode(None))
+    source, out = tmp_path / "early_sound.ts", tmp_path / f"out{suffix}"
+    make_ts_recording(source, 20, sound_seconds=0.064)  # three AAC frames
     report = upscale_video(source, out, weights=weights, progress=False, start=0.5)
     with av.open(str(out)) as container:
         assert len(container.streams.audio) == tracks
