@@ -17,7 +17,13 @@ import numpy as np
 import pytest
 import torch
 from conftest import failing_compiler
-from media import corrupt_middle_packets, make_audio_only, make_clip, make_slide_show
+from media import (
+    corrupt_middle_packets,
+    make_audio_only,
+    make_clip,
+    make_slide_show,
+    mp4_video_timing,
+)
 
 from vsr.bench_clip import make_bench_clip
 from vsr.cli import main
@@ -520,15 +526,27 @@ def test_a_mirrored_clip_stays_mirrored(tmp_path, weights, suffix):
             assert display_matrix_of(frame) == tuple(matrix)
 
 
-@pytest.mark.parametrize("suffix", [".mp4", ".mkv", ".webm"])
-def test_a_long_last_frame_keeps_its_length(tmp_path, weights, suffix):
+@pytest.mark.parametrize(
+    ("suffix", "b_frames"),
+    [(".mp4", False), (".mp4", True), (".mov", True), (".mkv", True), (".webm", False)],
+)
+def test_a_long_last_frame_keeps_its_length(tmp_path, weights, suffix, b_frames):
     # The last slide's 5 s came out as one average frame (2.33 s in MP4, 1 s in Matroska).
+    # With B-frames (x264 places them on real slides) MP4 still ended at 6 s: the last
+    # packet in decode order is a B-frame shown at 1 s, not the last slide.
     source = make_slide_show(tmp_path / "slides.mkv")
     out = tmp_path / f"out{suffix}"
-    assert vsr(source, out, "--weights", weights) == 0
+    force = ["-e", "x264-params=b-adapt=0:scenecut=0"] if b_frames else []
+    assert vsr(source, out, "--weights", weights, *force) == 0
     with av.open(str(out)) as container:
         assert container.duration / av.time_base == pytest.approx(7.0, abs=0.002)
+        shown = [p.pts for p in container.demux(video=0) if p.size]  # in decode order
+        assert (shown != sorted(shown)) == b_frames
+    with av.open(str(out)) as container:
         assert [float(f.time) for f in container.decode(video=0)] == [0.0, 1.0, 2.0]
+    if suffix in (".mp4", ".mov"):  # the decode steps and the edit list, as players read them
+        timing = mp4_video_timing(out)
+        assert timing.edit_seconds == timing.sample_seconds == 7
 
 
 def test_height_names_the_displayed_height_of_a_rotated_clip(tmp_path, weights):

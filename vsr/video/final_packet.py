@@ -17,8 +17,8 @@ class FinalPacketHold:
     """Pass video packets on to the muxer one behind; lengthen the last one at the end.
 
     `pass_on(packets)` returns the packets to mux now; `last(stream, end)` returns the held
-    one, with a duration that reaches `end` (a pts in the packets' time base) if it fell
-    short. Packets come in decode order."""
+    one (a list, as LastPacketHold's), with a duration that reaches `end` (a pts in the
+    packets' time base) if it fell short. Packets come in decode order."""
 
     def __init__(self) -> None:
         self._held: av.Packet | None = None
@@ -31,10 +31,12 @@ class FinalPacketHold:
             self._held = packet
         return ready
 
-    def last(self, stream: av.video.stream.VideoStream, end: int | None = None) -> av.Packet | None:
+    def last(self, stream: av.video.stream.VideoStream, end: int | None = None) -> list[av.Packet]:
         held, self._held = self._held, None
-        if held is not None and end is not None and held.pts is not None:
+        if held is None:
+            return []
+        if end is not None and held.pts is not None:
             # In decode order the last packet may be a B-frame shown before the final
             # picture; its duration still decides where the stream ends.
             held.duration = max(held.duration or 0, end - held.pts)
-        return held
+        return [held]

@@ -22,6 +22,14 @@ does not need to change goes out as the encoder made it, so constant-frame-rate 
 come out byte for byte as before. The same holds for several encoders writing one file
 (vsr.video.parallel_writer): only the first and the last packet of the whole stream count.
 
+The edit list ends at the latest pts + duration of any packet. Where the source gives its
+last frame a length of its own (a slide show's last slide), the packet shown last must
+carry that length, and with B-frames that is not the last in decode order: in I0 P2 B1 the
+B-frame's duration ended a 7 s slide show at 6 s. So the hold keeps back the packet shown
+last and the few that follow it in decode order, and gives the first of them that length.
+A packet's duration moves only the edit list, except the last one's: the decode steps come
+from the dts.
+
 It cannot shorten the sum: when the last d steps are shorter than the first d (a clip
 that ends at a faster rate than it starts, or a last chunk of a parallel encode too short
 for B-frames) the sum stays longer than the presentation. The edit list still ends the
@@ -38,22 +46,24 @@ import av
 
 
 class LastPacketHold:
-    """Pass video packets on to the muxer one behind; fix the last one at the end.
+    """Pass video packets on to the muxer a few behind; fix the last ones at the end.
 
-    `pass_on(packets)` returns the packets to mux now; `last(stream)` returns the held one
-    (if any), adjusted for `stream`, the muxer's video stream (whose time base is the
-    muxer's once the header is written). Packets come in decode order, all in one time
-    base (the encoder's).
+    `pass_on(packets)` returns the packets to mux now; `last(stream, end)` returns those
+    held back, in decode order, adjusted for `stream`, the muxer's video stream (whose time
+    base is the muxer's once the header is written). Packets come in decode order, all in
+    one time base (the encoder's).
     """
 
     def __init__(self) -> None:
-        self._held: av.Packet | None = None
+        # The packet shown last so far and those after it in decode order (B-frames shown
+        # before it): no more than the encoder's reorder delay + 1.
+        self._held: list[av.Packet] = []
         self._first_offset: int | None = None  # pts - dts of the first packet
         self._latest_pts: int | None = None
         self._latest_end: int | None = None  # pts + duration, of packets that have one
 
     def pass_on(self, packets: list[av.Packet]) -> list[av.Packet]:
-        """The packets to mux now: the one held so far and all the new ones but the last."""
+        """The packets to mux now: all but the packet shown last and those after it."""
         ready = []
         for packet in packets:
             if packet.pts is None or packet.dts is None:
@@ -61,23 +71,35 @@ class LastPacketHold:
                 continue
             if self._first_offset is None:
                 self._first_offset = packet.pts - packet.dts
-            if self._latest_pts is None or packet.pts > self._latest_pts:
-                self._latest_pts = packet.pts
             end = packet.pts + packet.duration if packet.duration else None
             if end is not None and (self._latest_end is None or end > self._latest_end):
                 self._latest_end = end
-            if self._held is not None:
-                ready.append(self._held)
-            self._held = packet
+            if self._latest_pts is None or packet.pts > self._latest_pts:
+                self._latest_pts = packet.pts
+                ready += self._held
+                self._held = []
+            self._held.append(packet)
         return ready
 
-    def last(self, stream: av.video.stream.VideoStream, end: int | None = None) -> av.Packet | None:
-        """The held packet, with the dts and duration that make the decode steps reach the
-        last frame's end (unchanged where they already do, or where they cannot). `end`,
-        a pts in the packets' time base, is that end where the source gives its last frame
-        a length of its own (vsr.video.final_packet)."""
-        held, self._held = self._held, None
-        if held is None or held.time_base is None or stream.time_base is None:
+    def last(self, stream: av.video.stream.VideoStream, end: int | None = None) -> list[av.Packet]:
+        """The held packets. `end`, a pts in the packets' time base, is where the last frame
+        ends when the source gives it a length of its own (vsr.video.final_packet): the
+        packet shown last then gets the duration that ends the edit list there. The last
+        packet gets the dts and duration that make the decode steps reach the last frame's
+        end (unchanged where they already do, or where they cannot)."""
+        held, self._held = self._held, []
+        if not held:
+            return held
+        if end is not None and end > held[0].pts:
+            held[0].duration = end - held[0].pts
+        held[-1] = self._steps_ended(held[-1], stream, end)
+        return held
+
+    def _steps_ended(
+        self, held: av.Packet, stream: av.video.stream.VideoStream, end: int | None
+    ) -> av.Packet:
+        """The last packet in decode order, with the dts and duration that end the steps."""
+        if held.time_base is None or stream.time_base is None:
             return held
         rate = stream.codec_context.framerate or stream.average_rate
         scale = Fraction(held.time_base) / Fraction(stream.time_base)

@@ -516,9 +516,7 @@ class VideoWriter:
         # The muxer picks its time base when it writes the header; the held packet is
         # fixed in that time base, so the header must be out first.
         self._output.start_encoding()
-        last = self._hold.last(self._video, self._stream_end)
-        if last is not None:
-            self._output.mux(last)
+        self._output.mux(self._hold.last(self._video, self._stream_end))
 
     def abort(self) -> None:
         """Stop and delete the temporary file; the target path is left untouched."""
