@@ -9,7 +9,7 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
-from media import corrupt_middle_packets, make_clip, make_ts_recording
+from media import corrupt_middle_packets, make_clip, make_ts_recording, mp4_video_timing
 
 from vsr.cli import main
 from vsr.errors import VsrError
@@ -384,6 +384,30 @@ def test_a_video_that_starts_before_zero_is_moved_to_zero_whole(tmp_path, weight
     assert -0.03 < sound[0] <= 0 and sound[-1] > Fraction(7, 20)  # with the video, whole
     assert report.cut is None  # no range was asked for
     assert "the video starts at -0.200 s, before zero: every stream is moved" in report.notes[0]
+
+
+@pytest.mark.parametrize("suffix", [".mp4", ".mkv"])
+def test_a_file_whose_clock_starts_late_starts_at_zero(tmp_path, weights, suffix):
+    """A TS recording's clock starts anywhere (here at 600 s): the output kept it, with ten
+    minutes of nothing before the picture (an empty edit in MP4). Every stream moves back
+    by the file's start, as ffmpeg does; the gap between sound and picture stays."""
+    source, out = tmp_path / "late.ts", tmp_path / f"out{suffix}"
+    make_ts_recording(source, 10, start=90000 * 600, b_frames=2)
+    with av.open(str(source)) as container:
+        file_start = Fraction(container.start_time, av.time_base)
+        video_start = container.streams.video[0].start_time
+        lead = video_start * container.streams.video[0].time_base - file_start
+    assert file_start > 599
+    report = upscale_video(source, out, weights=weights, progress=False)
+    with av.open(str(out)) as container:
+        assert container.duration / av.time_base < 1
+        shown = [frame.pts * frame.time_base for frame in container.decode(video=0)]
+    sound = [start for start, _ in packets(out, "audio")]
+    assert [t - shown[0] for t in shown] == [Fraction(index, RATE) for index in range(10)]
+    assert abs(shown[0] - lead) < 0.001 and abs(sound[0]) < 0.001  # as in the source
+    assert report.cut is None  # no range was asked for
+    if suffix == ".mp4":
+        assert mp4_video_timing(out).edit_seconds < 1  # no empty edit before the picture
 
 
 def test_times_count_from_the_videos_first_frame_in_a_late_starting_stream(tmp_path, weights):

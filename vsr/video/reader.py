@@ -579,20 +579,27 @@ class VideoReader:
         )
 
     def _cut_at(self, first: av.VideoFrame, time_base: Fraction) -> Cut | None:
-        """The time range on the file's clock, now that its first frame is known. A whole
-        video that starts before zero is moved to start at it, every stream alike, as a
-        cut from its first frame: MP4 and MOV players skip what lies before zero, and such
-        a start is no intent but an accident (an MPEG-TS clock that wrapped)."""
+        """The time range on the file's clock, now that its first frame is known.
+
+        With no range asked for, a clock that does not start at zero is moved there, every
+        stream alike, as a cut that keeps the whole file. A video that starts before zero
+        (an MPEG-TS clock that wrapped) moves to zero itself: MP4 and MOV players skip what
+        lies before it. A file whose streams all start late (a broadcast recording's clock
+        at 600 s) moves back by its start, as ffmpeg does: MP4 outputs had an empty edit of
+        that length before the picture. Neither start is an intent."""
         container_start = self._container.start_time
         file_start = container_start / av.time_base if container_start else 0.0
         if self.time_range is None:
-            if first.pts is None or first.pts >= 0:
+            if first.pts is not None and first.pts < 0:
+                self.warnings.append(
+                    f"the video starts at {float(first.pts * time_base):.3f} s, before zero: "
+                    "every stream is moved to start at zero with it"
+                )
+                start = first.pts * time_base
+            elif container_start and container_start > 0:
+                start = Fraction(container_start, av.time_base)
+            else:
                 return None
-            self.warnings.append(
-                f"the video starts at {float(first.pts * time_base):.3f} s, before zero: "
-                "every stream is moved to start at zero with it"
-            )
-            start = first.pts * time_base
             return Cut(TimeRange(), start, None, file_start, origin=start, asked=False)
         _, end = self._range_pts
         return Cut(
@@ -637,7 +644,8 @@ def _frames_in_cut(
     if frames is not None:
         left = max(0, frames - skipped)
     else:
-        left = None if seconds is None else math.ceil(seconds * rate)
+        # Rounded first: 1.2 s at 25 fps is 30.000000000000004 frames in floats.
+        left = None if seconds is None else math.ceil(round(seconds * rate, 6))
     if requested.end is None:
         return left, seconds
     estimate = math.ceil(requested.end * rate) - skipped
