@@ -144,7 +144,7 @@ def test_watch_waits_until_a_growing_clip_stops_changing(tmp_path):
     assert runner.calls == [("slow.mp4", 10000)]  # once, and only when complete
 
 
-def test_watch_does_each_clip_once_across_restarts_and_does_not_retry_failures(tmp_path):
+def test_watch_does_each_clip_once_and_a_restart_retries_only_failures(tmp_path):
     clips, out = tmp_path / "in", tmp_path / "out"
     clips.mkdir()
     for name in ("a.mp4", "bad.mp4"):
@@ -159,15 +159,58 @@ def test_watch_does_each_clip_once_across_restarts_and_does_not_retry_failures(t
     assert state["a.mp4"]["status"] == "done" and state["bad.mp4"]["status"] == "failed"
     assert "broken clip" in state["bad.mp4"]["error"]
 
+    # A restart: the new clip, and the failed one once more (what failed it may have been
+    # the run's, and mended since: a corrected command found every clip marked failed).
     (clips / "new.mp4").write_bytes(b"5678")
-    second = Recorder()
-    watch_folder(clips, out, second, **quick)  # a restart: only the new clip runs
-    assert second.calls == [("new.mp4", 4)]
+    second = Recorder(fail={"bad.mp4"})
+    watch_folder(clips, out, second, **quick)
+    assert sorted(second.calls) == [("bad.mp4", 4), ("new.mp4", 4)]
+    assert WatchState(out).clips["bad.mp4"]["status"] == "failed"
 
     (clips / "bad.mp4").write_bytes(b"fixed clip")  # a changed file gets another chance
-    third = Recorder()
+    third = Recorder(fail={"bad.mp4"})
     watch_folder(clips, out, third, **quick)
-    assert third.calls == [("bad.mp4", 10)]
+    assert third.calls == [("bad.mp4", 10)]  # once within a watch, however long it runs
+
+
+@pytest.mark.parametrize(
+    ("flags", "message"),
+    [
+        (["--weights", "missing.safetensors"], "weights file not found: missing.safetensors"),
+        (["--codec", "bogus"], "unknown video codec 'bogus'"),
+        (["--pix-fmt", "bogus"], "--pix-fmt bogus: vsr encodes planar YUV"),
+        (["--pix-fmt", "yuvj420p"], "--pix-fmt yuvj420p: that is yuv420p in full range"),
+        (["--scale", "0"], "scale must be a positive number, not 0.0"),
+        (["--device", "mps"], "vsr runs on cpu or cuda, not on mps"),
+    ],
+)
+@pytest.mark.parametrize("watch", [False, True])
+def test_a_mistake_every_clip_would_meet_stops_a_folder_run_once(
+    tmp_path, weights, capsys, flags, message, watch
+):
+    # Each clip failed in turn (exit 1, the error twice a clip), and a watch recorded them
+    # all as failed, so the corrected command then did nothing.
+    clips, out = tmp_path / "in", tmp_path / "out"
+    clips.mkdir()
+    for name in ("a.mp4", "b.mp4"):
+        make_clip(clips / name, 32, 24, frames=2, audio=False)
+    args = ["run", str(clips), str(out), "--quiet"]
+    if "--weights" not in flags:
+        args += ["--weights", str(weights)]
+    if watch:
+        args += ["--watch", "--watch-interval", "0.05", "--idle-exit", "0.3"]
+    assert main([*args, *flags]) == 2
+    err = capsys.readouterr().err
+    assert err.count(message) == 1 and "failed" not in err
+    assert not out.exists() or not any(out.iterdir())  # no outputs, no watch records
+    if "--weights" in flags:
+        flags = ["--weights", str(weights)]
+    elif "--device" in flags:
+        flags = ["--device", "cpu"]
+    else:
+        flags = []
+    assert main([*args, *flags]) == 0  # corrected: every clip is done
+    assert sorted(p.name for p in out.glob("*.mp4")) == ["a.mp4", "b.mp4"]
 
 
 def test_watch_treats_an_output_finished_before_a_crash_as_done(tmp_path):

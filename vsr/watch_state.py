@@ -30,6 +30,7 @@ class WatchState:
         self.path = out_dir / STATE_FILE
         self._old_path = out_dir / OLD_STATE_FILE
         self.clips: dict[str, dict[str, Any]] = {}
+        self._failed_here: set[str] = set()  # the clips this watch has failed
         self._compacted = False
         if self.path.exists():
             self.clips = _read_lines(self.path)
@@ -42,11 +43,15 @@ class WatchState:
         return [stat.st_size, stat.st_mtime_ns]
 
     def settled(self, clip: Path) -> bool:
-        """Done or failed on exactly this version of the file (so: not run again). A clip
-        that changed since is another version: a copy that stalled longer than the watch
-        interval and then went on, or a clip dropped in again."""
+        """Done on exactly this version of the file, or failed on it in this watch (so: not
+        run again). A clip that changed since is another version: a copy that stalled
+        longer than the watch interval and then went on, or a clip dropped in again. A
+        failure an earlier watch recorded is tried once more: its cause may have been the
+        run's (a device, a disk) and mended since."""
         entry = self.clips.get(clip.name)
-        return entry is not None and entry["signature"] == self.signature(clip)
+        if entry is None or entry["signature"] != self.signature(clip):
+            return False
+        return entry["status"] == "done" or clip.name in self._failed_here
 
     def done_before(self, clip: Path) -> bool:
         entry = self.clips.get(clip.name)
@@ -63,6 +68,10 @@ class WatchState:
         if error:
             entry["error"] = error
         self.clips[clip.name] = entry
+        if status == "failed":
+            self._failed_here.add(clip.name)
+        else:
+            self._failed_here.discard(clip.name)
         if not self._compacted:
             self._rewrite()
             return

@@ -320,6 +320,27 @@ def _where(report) -> str:
     return ", ".join(parts)
 
 
+def _check_what_every_clip_shares(args, settings, model, target, networks) -> None:
+    """A mistake every clip would meet ends a folder run before the first clip, as one
+    error (exit 2): each clip failed with it in turn, and a watch recorded them all as
+    failed, so the corrected command found nothing to do. What depends on the clip (an
+    encoder option its container's codec lacks) still fails that clip alone."""
+    from vsr.runner import check_clip_arguments
+    from vsr.upscale import resolve_device
+    from vsr.video.codecs import video_encoder
+    from vsr.video.encoder_choice import check_pix_fmt_name
+
+    check_clip_arguments(
+        target["scale"], target["size"], target["height"], model["batch"], settings
+    )
+    resolve_device(args.device)
+    video_encoder(settings.codec)
+    if args.pix_fmt:
+        check_pix_fmt_name(args.pix_fmt)
+    if args.weights is not None:
+        networks.get(network_scale=2)  # given weights serve every clip, whatever its scale
+
+
 def _run_folder(args, settings, model, target, say) -> int:
     from vsr.folder import process_folder, watch_folder, write_folder_report
     from vsr.network_cache import NetworkCache
@@ -328,6 +349,7 @@ def _run_folder(args, settings, model, target, say) -> int:
     from vsr.runner import start_upscale
 
     networks = NetworkCache(args.weights)  # each network is loaded once per run
+    _check_what_every_clip_shares(args, settings, model, target, networks)
     shown: set[str] = set()  # a note shared by every clip (e.g. "ran on the CPU") once
 
     def start(clip: Path, output: Path, overwrite: bool):

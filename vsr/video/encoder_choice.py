@@ -63,6 +63,21 @@ _TUNES = {
 _HDR10_PARAMETER_NAMES = ("master-display", "max-cll", "mastering-display", "content-light")
 
 
+def check_pix_fmt_name(wanted: str) -> str:
+    """`wanted` if vsr can write planes in that format for some encoder, else a VsrError."""
+    if wanted.startswith("yuvj"):
+        # FFmpeg's old spelling of full range, which vsr takes from the source.
+        raise VsrError(
+            f"--pix-fmt {wanted}: that is {wanted.replace('yuvj', 'yuv', 1)} in full "
+            "range; vsr keeps the source's range, so name the format without the j"
+        )
+    if parse_planar(wanted) is None:
+        raise VsrError(
+            f"--pix-fmt {wanted}: vsr encodes planar YUV (e.g. yuv420p, yuv420p10le, yuv444p)"
+        )
+    return wanted
+
+
 class EncoderChoice:
     """The encoder for an output of `width` x `height` in `container_format`, decided once.
 
@@ -171,18 +186,7 @@ class EncoderChoice:
         """(planes format write() takes, format the encoder gets)."""
         supported = [f.name for f in self.codec.video_formats or ()]
         if self.settings.pix_fmt:
-            wanted = self.settings.pix_fmt
-            if wanted.startswith("yuvj"):
-                # FFmpeg's old spelling of full range, which vsr takes from the source.
-                raise VsrError(
-                    f"--pix-fmt {wanted}: that is {wanted.replace('yuvj', 'yuv', 1)} in full "
-                    "range; vsr keeps the source's range, so name the format without the j"
-                )
-            if parse_planar(wanted) is None:
-                raise VsrError(
-                    f"--pix-fmt {wanted}: vsr encodes planar YUV (e.g. yuv420p, yuv420p10le, "
-                    "yuv444p)"
-                )
+            wanted = check_pix_fmt_name(self.settings.pix_fmt)
             if supported and wanted not in supported:
                 # Only what vsr could feed it: the encoder's packed and RGB formats are not.
                 usable = [f for f in supported if parse_planar(f) is not None]
