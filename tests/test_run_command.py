@@ -30,6 +30,7 @@ from vsr.cli import main
 from vsr.errors import VsrError
 from vsr.models import create_model, load_weights, save_weights
 from vsr.ops.yuv import rgb_to_yuv, yuv_to_rgb
+from vsr.runner import upscale_video
 from vsr.upscale import Upscaler
 from vsr.video.reader import VideoReader
 
@@ -547,6 +548,40 @@ def test_a_long_last_frame_keeps_its_length(tmp_path, weights, suffix, b_frames)
     if suffix in (".mp4", ".mov"):  # the decode steps and the edit list, as players read them
         timing = mp4_video_timing(out)
         assert timing.edit_seconds == timing.sample_seconds == 7
+
+
+@pytest.mark.parametrize("suffix", [".mp4", ".mkv"])
+def test_a_long_last_frame_survives_a_second_pass_through_b_frames(tmp_path, weights, suffix):
+    # vsr's own output with B-frames as the source came out 3 s long, not 7: the last
+    # slide's 5 s sat on the B-frame packet shown before it (Matroska), and an MP4 frame's
+    # duration is its sample's decode step, another frame's. A "truncated" note came too.
+    force = ["-e", "x264-params=b-adapt=0:scenecut=0"]
+    first, second = tmp_path / f"first{suffix}", tmp_path / f"second{suffix}"
+    assert vsr(make_slide_show(tmp_path / "slides.mkv"), first, "--weights", weights, *force) == 0
+    with av.open(str(first)) as container:
+        shown = [
+            (float(f.time), float(f.duration * f.time_base)) for f in container.decode(video=0)
+        ]
+    if suffix == ".mkv":  # in MP4 a frame's duration is its decode step, whatever it shows
+        assert shown[-1] == (2.0, 5.0)  # the last slide carries its own length
+    report = upscale_video(first, second, weights=weights, progress=False)
+    assert report.lost_frames == 0 and not any("truncated" in n for n in report.notes)
+    with av.open(str(second)) as container:
+        assert container.duration / av.time_base == pytest.approx(7.0, abs=0.002)
+
+
+@pytest.mark.parametrize("suffix", [".mp4", ".mkv"])
+@pytest.mark.parametrize(
+    ("flags", "length"), [(["--start", "0.5"], 6.0), (["--start", "0.5", "--end", "4"], 3.0)]
+)
+def test_a_cut_keeps_what_it_holds_of_a_long_last_frame(tmp_path, weights, suffix, flags, length):
+    # The slides at 1 and 2 s move to 0 and 1 s; the last one stays up to the clip's end
+    # (7 s), or to the cut's (4 s). It lasted one average frame: 3.33 s in all.
+    out = tmp_path / f"out{suffix}"
+    assert vsr(make_slide_show(tmp_path / "slides.mkv"), out, "--weights", weights, *flags) == 0
+    with av.open(str(out)) as container:
+        assert container.duration / av.time_base == pytest.approx(length, abs=0.002)
+        assert [float(f.time) for f in container.decode(video=0)] == [0.0, 1.0]
 
 
 def test_height_names_the_displayed_height_of_a_rotated_clip(tmp_path, weights):

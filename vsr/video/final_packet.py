@@ -3,9 +3,12 @@
 Encoders give their packets no duration, so a muxer ends the video one average frame after
 the last frame starts. A slide show's last slide, or a GIF's last frame, often stays up far
 longer (or shorter) than the average: its 5 s came out as 1 s. A Matroska stream ends at the
-latest pts + duration of its packets, so `FinalPacketHold` keeps the newest packet back and,
-when the stream ends, gives it the duration that ends the stream where the source's last
-frame ends. MP4 and MOV sum decode steps instead (vsr.video.mov_timing.LastPacketHold).
+latest pts + duration of its packets, so `FinalPacketHold` keeps back the packet shown last
+and, when the stream ends, gives it the duration that ends the stream where the source's
+last frame ends. With B-frames that packet is not the last in decode order (I0 P2 B1), so
+the few packets after it are held back too: lengthening the B-frame instead ended the
+stream on time but told a reader that the last slide lasted one frame. MP4 and MOV sum
+decode steps as well (vsr.video.mov_timing.LastPacketHold builds on this class).
 """
 
 from __future__ import annotations
@@ -14,29 +17,44 @@ import av
 
 
 class FinalPacketHold:
-    """Pass video packets on to the muxer one behind; lengthen the last one at the end.
+    """Pass video packets on to the muxer a few behind; give the last shown its length.
 
-    `pass_on(packets)` returns the packets to mux now; `last(stream, end)` returns the held
-    one (a list, as LastPacketHold's), with a duration that reaches `end` (a pts in the
-    packets' time base) if it fell short. Packets come in decode order."""
+    `pass_on(packets)` returns the packets to mux now; `last(stream, end)` returns those
+    held back, in decode order, the one shown last with a duration that reaches `end` (a
+    pts in the packets' time base). Packets come in decode order.
+    """
 
     def __init__(self) -> None:
-        self._held: av.Packet | None = None
+        # The packet shown last so far and those after it in decode order (B-frames shown
+        # before it): no more than the encoder's reorder delay + 1.
+        self._held: list[av.Packet] = []
+        self._latest_pts: int | None = None
 
     def pass_on(self, packets: list[av.Packet]) -> list[av.Packet]:
+        """The packets to mux now: all but the packet shown last and those after it."""
         ready = []
         for packet in packets:
-            if self._held is not None:
-                ready.append(self._held)
-            self._held = packet
+            if not self._timed(packet):
+                ready.append(packet)  # nothing to reason about: the muxer decides
+                continue
+            self._saw(packet)
+            if self._latest_pts is None or packet.pts > self._latest_pts:
+                self._latest_pts = packet.pts
+                ready += self._held
+                self._held = []
+            self._held.append(packet)
         return ready
 
+    def _timed(self, packet: av.Packet) -> bool:
+        return packet.pts is not None
+
+    def _saw(self, packet: av.Packet) -> None:
+        """What a subclass notes of each timed packet, in decode order."""
+
     def last(self, stream: av.video.stream.VideoStream, end: int | None = None) -> list[av.Packet]:
-        held, self._held = self._held, None
-        if held is None:
-            return []
-        if end is not None and held.pts is not None:
-            # In decode order the last packet may be a B-frame shown before the final
-            # picture; its duration still decides where the stream ends.
-            held.duration = max(held.duration or 0, end - held.pts)
-        return [held]
+        """The held packets; the one shown last ends at `end`, where the source gives its
+        last frame a length of its own (else as the encoder made it)."""
+        held, self._held = self._held, []
+        if held and end is not None and end > held[0].pts:
+            held[0].duration = end - held[0].pts
+        return held

@@ -44,8 +44,10 @@ from fractions import Fraction
 
 import av
 
+from vsr.video.final_packet import FinalPacketHold
 
-class LastPacketHold:
+
+class LastPacketHold(FinalPacketHold):
     """Pass video packets on to the muxer a few behind; fix the last ones at the end.
 
     `pass_on(packets)` returns the packets to mux now; `last(stream, end)` returns those
@@ -55,31 +57,19 @@ class LastPacketHold:
     """
 
     def __init__(self) -> None:
-        # The packet shown last so far and those after it in decode order (B-frames shown
-        # before it): no more than the encoder's reorder delay + 1.
-        self._held: list[av.Packet] = []
+        super().__init__()
         self._first_offset: int | None = None  # pts - dts of the first packet
-        self._latest_pts: int | None = None
         self._latest_end: int | None = None  # pts + duration, of packets that have one
 
-    def pass_on(self, packets: list[av.Packet]) -> list[av.Packet]:
-        """The packets to mux now: all but the packet shown last and those after it."""
-        ready = []
-        for packet in packets:
-            if packet.pts is None or packet.dts is None:
-                ready.append(packet)  # nothing to reason about: the muxer decides
-                continue
-            if self._first_offset is None:
-                self._first_offset = packet.pts - packet.dts
-            end = packet.pts + packet.duration if packet.duration else None
-            if end is not None and (self._latest_end is None or end > self._latest_end):
-                self._latest_end = end
-            if self._latest_pts is None or packet.pts > self._latest_pts:
-                self._latest_pts = packet.pts
-                ready += self._held
-                self._held = []
-            self._held.append(packet)
-        return ready
+    def _timed(self, packet: av.Packet) -> bool:
+        return packet.pts is not None and packet.dts is not None
+
+    def _saw(self, packet: av.Packet) -> None:
+        if self._first_offset is None:
+            self._first_offset = packet.pts - packet.dts
+        end = packet.pts + packet.duration if packet.duration else None
+        if end is not None and (self._latest_end is None or end > self._latest_end):
+            self._latest_end = end
 
     def last(self, stream: av.video.stream.VideoStream, end: int | None = None) -> list[av.Packet]:
         """The held packets. `end`, a pts in the packets' time base, is where the last frame
@@ -87,12 +77,9 @@ class LastPacketHold:
         packet shown last then gets the duration that ends the edit list there. The last
         packet gets the dts and duration that make the decode steps reach the last frame's
         end (unchanged where they already do, or where they cannot)."""
-        held, self._held = self._held, []
-        if not held:
-            return held
-        if end is not None and end > held[0].pts:
-            held[0].duration = end - held[0].pts
-        held[-1] = self._steps_ended(held[-1], stream, end)
+        held = super().last(stream, end)
+        if held:
+            held[-1] = self._steps_ended(held[-1], stream, end)
         return held
 
     def _steps_ended(

@@ -448,7 +448,7 @@ class VideoReader:
         the container's (which covers audio too) only earns a warning.
         """
         rate = self.info.average_rate
-        if self._end_pts is None or not rate:
+        if self._end_pts is None or not rate or self._mov_samples_counted():
             return 0
         start = self._stream.start_time or 0
         last_frame = _frame_seconds(self._end_duration, self.info.time_base, rate)
@@ -466,16 +466,36 @@ class VideoReader:
         )
         return round(self.missing_seconds * float(rate)) if trusted else 0
 
+    def _mov_samples_counted(self) -> bool:
+        """An MP4 or MOV whose sample table counts the video's frames: a file cut short is
+        then told by the count (lost_frames), not by its declared length, which a long
+        last frame reaches too (that frame's packet duration is another frame's step)."""
+        return self._container.format.name.startswith("mov,") and bool(self._stream.frames)
+
     def own_end_of_last_frame(self) -> int | None:
         """Where the last delivered frame ends (its pts plus its own length, in the video's
-        time base) when the file gives it a length other than one average frame, as a slide
-        show's or a GIF's last frame; else None, as for a cut or a run resumed at the end."""
-        if self.info.cut is not None or self._end_pts is None or not self._end_duration:
+        time base as delivered: after a cut's shift, and no later than the cut's end) when
+        the file gives it a length other than one average frame, as a slide show's or a
+        GIF's last frame; else None, as for a run resumed at the end."""
+        if self._end_pts is None or not self._end_duration:
             return None
+        time_base = self.info.time_base
+        length = self._end_duration
+        if self._mov_samples_counted() and self._stopped_at is None and not self.lost_frames:
+            # A frame's duration in MP4 and MOV is its sample's step to the next decode
+            # time, which with B-frames is another frame's (a 5 s last slide read as 1 s):
+            # the track's end, its edit list's, is where the last frame ends.
+            track_end = (self._stream.start_time or 0) + (self._stream.duration or 0)
+            length = track_end - self._end_pts if track_end > self._end_pts else length
         rate = self.info.average_rate
-        if rate and abs(self._end_duration - 1 / (rate * self.info.time_base)) <= 1:
+        if rate and abs(length - 1 / (rate * time_base)) <= 1:
             return None  # what a muxer gives the last frame anyway
-        return self._end_pts + self._end_duration
+        end = self._end_pts + length
+        cut = self.info.cut
+        if cut is not None:
+            last = cut.end_in(time_base)
+            end = cut.shift(end if last is None else min(end, last), time_base)
+        return end
 
     def frames(self) -> Iterator[Frame]:
         """Every decodable frame as planar YUV, in presentation order, with its pts."""
