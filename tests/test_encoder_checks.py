@@ -100,6 +100,69 @@ def test_vp8_pictures_are_made_in_bt601(clip, tmp_path):
     assert any("BT.601" in note for note in writer.notes)
 
 
+FULL_RANGE = (1, 2, 1, 1)  # BT.709 in full range (a phone's, a screen capture's)
+
+
+@pytest.mark.parametrize(
+    ("codec", "suffix", "converted"),
+    [
+        ("prores_ks", ".mov", True),  # ProRes, MPEG-1/2 and VP8 have no full-range flag
+        ("prores_ks", ".mkv", True),
+        ("libvpx", ".webm", True),
+        ("mpeg4", ".mp4", True),  # MPEG-4 Part 2 says it in Matroska only
+        ("mpeg4", ".mkv", False),
+        ("libx264", ".mov", False),
+        ("ffv1", ".mkv", False),
+    ],
+)
+def test_full_range_goes_to_limited_where_the_output_cannot_mark_it(
+    tmp_path, codec, suffix, converted
+):
+    # Full-range codes were written and read back as limited: a 5 % grey patch came out
+    # 19 codes off, blacks crushed and whites clipped, without a word.
+    source = tmp_path / "full.mkv"
+    make_clip(source, 32, 24, frames=2, audio=False, codec="ffv1", colors=FULL_RANGE)
+    settings = EncodeSettings(codec=codec, codec_is_default=False)
+    writer = writer_for(source, tmp_path / f"out{suffix}", settings)
+    writer.abort()
+    assert writer.color_range == ("tv" if converted else "pc")
+    said = [note for note in writer.notes if "cannot mark full range" in note]
+    assert len(said) == converted
+
+
+def test_a_full_range_source_looks_the_same_in_prores(tmp_path):
+    import torch
+    import torch.nn.functional as F
+
+    from vsr.ops.yuv import yuv_to_rgb
+    from vsr.runner import upscale_video
+
+    class NearestX2(torch.nn.Module):
+        scale = 2
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.same = torch.nn.Conv2d(3, 3, 1, bias=False)  # what vsr's budget counts on
+            torch.nn.init.eye_(self.same.weight[:, :, 0, 0])
+
+        def forward(self, x: torch.Tensor) -> torch.Tensor:
+            return F.interpolate(self.same(x), scale_factor=2, mode="nearest")
+
+    def rgb(path):
+        with VideoReader(path) as reader:
+            info = reader.info
+            frame = next(reader.frames())
+        planes = [torch.from_numpy(p.astype(np.int32))[None] for p in frame.planes]
+        return yuv_to_rgb(*planes, info.color_matrix, info.color_range, info.bit_depth)[0]
+
+    source, out = tmp_path / "full.mkv", tmp_path / "out.mov"
+    make_clip(source, 32, 24, frames=2, audio=False, codec="ffv1", colors=FULL_RANGE)
+    settings = EncodeSettings(codec="prores_ks", codec_is_default=False)
+    upscale_video(source, out, weights=NearestX2(), settings=settings, progress=False)
+    shift = (rgb(out)[:, ::2, ::2] - rgb(source)).abs().mean() * 255
+    assert shift < 2  # was 10.7 codes
+
+
 @pytest.mark.parametrize(
     ("pix_fmt", "codec", "message"),
     [

@@ -37,6 +37,13 @@ _CONTAINER_CODECS = {"webm": ("libvpx-vp9", {"cpu-used": "4", "row-mt": "1"})}
 # WebM's other codec, for sources of more than 8 bits where libvpx was built with 8 only
 # (PyAV's is): 10-bit or HDR at 8 bits bands.
 _WEBM_HIGH_DEPTH = ("libsvtav1", {})
+# Encoders whose pictures cannot say "full range" (decoders read them as limited whatever
+# the tag), and those that can only in some containers (by the container's own colour
+# fields): found by writing a full-range frame and reading it back with this libav.
+_NO_FULL_RANGE = frozenset(
+    {"prores", "prores_ks", "prores_aw", "mpeg1video", "mpeg2video", "libvpx"}
+)
+_NO_FULL_RANGE_IN = {"mp4": {"mpeg4"}, "mov": {"mpeg4", "magicyuv"}}
 # libavcodec's own older encoders: no crf, and a bit rate of 200 kb/s unless told ("b"),
 # which upscaled output does not survive.
 _RATE_ONLY_ENCODERS = frozenset(
@@ -106,6 +113,16 @@ class EncoderChoice:
             self._use_the_containers_codec()
         self.color_matrix = source.color_matrix
         self.color_range = source.color_range
+        if self.color_range == "pc" and (
+            self.codec.name in _NO_FULL_RANGE
+            or self.codec.name in _NO_FULL_RANGE_IN.get(container_format, ())
+        ):
+            # Full-range codes read back as limited: blacks crushed, whites clipped.
+            self.notes.append(
+                f"{self.codec.name} in {path.suffix} cannot mark full range: the picture is "
+                "converted to limited range (16-235), as players will read it"
+            )
+            self.color_range = "tv"
         self.matrix_tag = source.color_matrix_tag or self.color_matrix
         if self.codec.name == "libvpx" and self.color_matrix != "bt601":
             # VP8 pictures are BT.601 by definition: decoders ignore any other matrix tag.
