@@ -130,6 +130,29 @@ def test_full_range_goes_to_limited_where_the_output_cannot_mark_it(
     assert len(said) == converted
 
 
+@pytest.mark.parametrize(
+    ("pix_fmt", "codec", "asked", "noted"),
+    [
+        ("yuv444p", "libx264", None, "libx264 at the source's 4:4:4 8-bit (yuv444p)"),
+        ("yuv422p", "libx265", None, "libx265 at the source's 4:2:2 8-bit (yuv422p)"),
+        ("yuv420p10le", "libx264", None, "or --codec libx265 to keep the bits"),
+        ("yuv420p10le", "libx265", None, None),  # HEVC Main 10 plays widely
+        ("yuv420p", "libx264", None, None),
+        ("yuv444p", "libx264", "yuv444p", None),  # asked for: the user's choice
+    ],
+)
+def test_a_format_few_players_play_is_named(tmp_path, pix_fmt, codec, asked, noted):
+    # A 4:4:4 source became High 4:4:4 H.264 in MP4 without a word: no browser plays it.
+    source = tmp_path / "src.mkv"
+    make_clip(source, 32, 24, frames=1, audio=False, codec="ffv1", pix_fmt=pix_fmt)
+    settings = EncodeSettings(codec=codec, pix_fmt=asked, pix_fmt_is_default=asked is None)
+    writer = writer_for(source, tmp_path / "out.mp4", settings)
+    writer.abort()
+    said = [note for note in writer.notes if "plays in few players" in note]
+    assert len(said) == (noted is not None)
+    assert noted is None or noted in said[0]
+
+
 def test_a_full_range_source_looks_the_same_in_prores(tmp_path):
     import torch
     import torch.nn.functional as F

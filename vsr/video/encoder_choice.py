@@ -113,16 +113,7 @@ class EncoderChoice:
             self._use_the_containers_codec()
         self.color_matrix = source.color_matrix
         self.color_range = source.color_range
-        if self.color_range == "pc" and (
-            self.codec.name in _NO_FULL_RANGE
-            or self.codec.name in _NO_FULL_RANGE_IN.get(container_format, ())
-        ):
-            # Full-range codes read back as limited: blacks crushed, whites clipped.
-            self.notes.append(
-                f"{self.codec.name} in {path.suffix} cannot mark full range: the picture is "
-                "converted to limited range (16-235), as players will read it"
-            )
-            self.color_range = "tv"
+        self._limit_range_if_unmarkable()
         self.matrix_tag = source.color_matrix_tag or self.color_matrix
         if self.codec.name == "libvpx" and self.color_matrix != "bt601":
             # VP8 pictures are BT.601 by definition: decoders ignore any other matrix tag.
@@ -142,6 +133,42 @@ class EncoderChoice:
             self.error = self._try_encoder()
             if self.error:
                 self._blame_a_given_option(self.error)
+        elif not self.error:
+            self._say_if_few_players_play_it()
+
+    def _limit_range_if_unmarkable(self) -> None:
+        """Full range goes to limited where the output cannot mark it: such codes are read
+        back as limited, blacks crushed and whites clipped."""
+        unmarkable = _NO_FULL_RANGE | _NO_FULL_RANGE_IN.get(self.container_format, set())
+        if self.color_range == "pc" and self.codec.name in unmarkable:
+            self.notes.append(
+                f"{self.codec.name} in {self.path.suffix} cannot mark full range: the picture "
+                "is converted to limited range (16-235), as players will read it"
+            )
+            self.color_range = "tv"
+
+    def _say_if_few_players_play_it(self) -> None:
+        """A note when the source's chroma or depth, kept as it is, makes an H.264 or HEVC
+        stream that browsers, phones and TVs do not play (High 4:4:4, High 10, HEVC RExt).
+        A format asked for with --pix-fmt is the user's choice, and is not questioned."""
+        if self.settings.pix_fmt and not self.settings.pix_fmt_is_default:
+            return
+        parsed = parse_planar(self.pix_fmt)
+        if parsed is None or self.codec.name not in ("libx264", "libx265"):
+            return
+        depth, shift = parsed
+        widely_played = 8 if self.codec.name == "libx264" else 10
+        if shift == (1, 1) and depth <= widely_played:
+            return
+        kind = {(0, 0): "4:4:4", (1, 0): "4:2:2"}.get(shift, "")
+        what = f"{kind} {depth}-bit".strip() if shift != (1, 1) else f"{depth}-bit"
+        advice = "--pix-fmt yuv420p"
+        if self.codec.name == "libx264" and shift == (1, 1):
+            advice += ", or --codec libx265 to keep the bits"
+        self.notes.append(
+            f"{self.codec.name} at the source's {what} ({self.pix_fmt}) plays in few players "
+            f"(no web browser, few phones and TVs); for wide playback use {advice}"
+        )
 
     def why_hint(self) -> str:
         """What libav's bare errno text ("Operation not permitted", "Unknown error") means
