@@ -359,6 +359,38 @@ def test_a_report_path_that_is_a_folder_is_one_clear_error(tmp_path):
         write_folder_report(FolderReport(), tmp_path / "file" / "run.json")
 
 
+@pytest.mark.parametrize(
+    ("mode", "name", "refusal"),
+    [
+        ([], "b.mkv", "would replace the OUTPUT video of b.mkv"),
+        ([], "c.mkv", "would replace the OUTPUT video of c.avi"),  # c.avi is written as c.mkv
+        (["--ray"], "b.mkv", "would replace the OUTPUT video of b.mkv"),  # before Ray starts
+        (["--watch", "--idle-exit", "0"], "b.mkv", "would replace the OUTPUT video of b.mkv"),
+        (["--watch", "--idle-exit", "0"], "later.MP4", "under a video's name, which a clip"),
+    ],
+)
+def test_a_report_is_never_written_over_a_clips_output(tmp_path, weights, capsys, mode, name, refusal):  # fmt: skip
+    clips, out = tmp_path / "in", tmp_path / "out"
+    clips.mkdir()
+    make_clip(clips / "b.mkv", 32, 24, frames=2, audio=False)
+    (clips / "c.avi").write_bytes(b"never read: the run is refused first")
+    args = ["run", str(clips), str(out), "--weights", str(weights), "--quiet", *mode]
+    assert main([*args, "--report", str(out / name)]) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("vsr: error: the report") and refusal in lines[0]
+    assert not (out / name).exists() and not (out / "b.mkv").exists()
+
+
+def test_a_json_report_in_the_output_folder_of_a_watch_is_written(tmp_path, weights):
+    clips, out = tmp_path / "in", tmp_path / "out"
+    clips.mkdir()
+    make_clip(clips / "b.mkv", 32, 24, frames=2, audio=False)
+    args = ["run", str(clips), str(out), "--weights", str(weights), "--quiet", "--watch"]
+    assert main([*args, "--idle-exit", "0", "--report", str(out / "run.json")]) == 0
+    assert json.loads((out / "run.json").read_text())["summary"]["done"] == 1
+    assert _frames(out / "b.mkv") == 2
+
+
 def test_two_clips_with_one_output_name_never_share_it(tmp_path):
     clips, out = tmp_path / "in", tmp_path / "out"
     clips.mkdir()

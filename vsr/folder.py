@@ -102,6 +102,34 @@ def clashing_outputs(clips: list[Path], out_dir: Path) -> dict[Path, str]:
     return refused
 
 
+def check_report_path(report: Path | None, in_dir: Path, out_dir: Path, watching: bool) -> None:
+    """The folder's JSON report is written when the run ends, over whatever it names: never
+    a clip's output, which the run has just written (and which the next run would take the
+    JSON for, and skip the clip). A watch's clips arrive later, so there any name in OUTPUT
+    with a suffix folder mode writes videos with is refused too; a .json there is fine."""
+    if report is None:
+        return
+    from vsr.video.writer import CONTAINERS
+
+    where = report.resolve()
+    try:
+        clips = find_clips(in_dir)
+    except OSError:
+        clips = []  # the run itself says why the folder cannot be listed
+    for clip in clips:
+        if where == output_for(clip, out_dir).resolve():
+            raise VsrError(
+                f"the report {report} would replace the OUTPUT video of {clip.name}; "
+                "name another file"
+            )
+    # output_for writes a clip under its own suffix when it is one of CONTAINERS, else .mkv.
+    if watching and where.parent == out_dir.resolve() and where.suffix.lower() in CONTAINERS:
+        raise VsrError(
+            f"the report {report} is in the OUTPUT folder under a video's name, which a clip "
+            "arriving later would be written as; name another file (e.g. a .json)"
+        )
+
+
 def say_what_is_left_alone(in_dir: Path, out_dir: Path, log: Callable[[str], None]) -> None:
     """Name the subfolders of `in_dir` (the output folder aside): only the clips directly
     inside are upscaled, and a user who dropped a folder of clips in should hear why

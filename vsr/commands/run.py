@@ -342,12 +342,13 @@ def _check_what_every_clip_shares(args, settings, model, target, networks) -> No
 
 
 def _run_folder(args, settings, model, target, say) -> int:
-    from vsr.folder import process_folder, watch_folder, write_folder_report
+    from vsr.folder import check_report_path, process_folder, watch_folder, write_folder_report
     from vsr.network_cache import NetworkCache
     from vsr.report import FolderReport
     from vsr.resume_folder import KeptWorkMismatch
     from vsr.runner import start_upscale
 
+    check_report_path(args.report, args.input, args.output, args.watch)
     networks = NetworkCache(args.weights)  # each network is loaded once per run
     _check_what_every_clip_shares(args, settings, model, target, networks)
     shown: set[str] = set()  # a note shared by every clip (e.g. "ran on the CPU") once

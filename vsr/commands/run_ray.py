@@ -32,6 +32,9 @@ def run_on_ray(
     if args.input.is_dir():
         if splitting:
             raise VsrError("segment mode takes one clip; give a video file as INPUT")
+        from vsr.folder import check_report_path
+
+        check_report_path(args.report, args.input, args.output, watching=False)
         summary = cluster.run_folder(
             args.input,
             args.output,
