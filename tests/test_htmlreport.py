@@ -522,6 +522,30 @@ def test_names_and_sizes_from_a_report_cannot_inject_html_or_break_the_plots(tmp
     assert "costs_$5_vs_\\x_$6.mp4" in page  # the table shows the name as it is
 
 
+def test_a_clip_name_that_is_not_utf8_is_shown_replaced_and_kept_exactly_in_the_json(
+    tmp_path, weights
+):
+    from media import make_clip
+
+    clips, out = tmp_path / "in", tmp_path / "out"
+    clips.mkdir()
+    make_clip(clips / "a.mkv", 32, 24, frames=2, audio=False)
+    raw = os.fsencode(clips) + b"/bad\xff name.mkv"
+    os.rename(clips / "a.mkv", raw)
+    report = Path(os.fsdecode(os.fsencode(tmp_path) + b"/run\xfe.json"))
+    args = ["run", str(clips), str(out), "--weights", str(weights), "--quiet"]
+    assert main([*args, "--report", str(report)]) == 0
+    clip = json.loads(report.read_text())["clips"][0]
+    assert clip["status"] == "done" and os.fsencode(clip["input"]) == raw  # round-trips
+
+    page_path = tmp_path / "page.html"
+    assert main(["report", str(report), "-o", str(page_path)]) == 0
+    page = parse(page_path.read_text(encoding="utf-8"))
+    assert page.tables["clips"][1][0] == "bad\ufffd name.mkv"
+    assert "run\ufffd.json" in page_path.read_text(encoding="utf-8")  # the report's own name
+    assert len(page.images) >= 2  # fps and stage plots, the name in their legends
+
+
 def test_a_dollar_in_a_network_name_does_not_break_the_tradeoff_plot():
     from vsr.tradeoff import tradeoff_plot
 

@@ -22,6 +22,7 @@ from vsr.atomic_file import atomic_output
 from vsr.errors import VsrError
 from vsr.paper import paper_scores
 from vsr.plots import figure_png, new_figure, plot_label, png_data_uri
+from vsr.printable import undecodable_replaced
 
 NO_GPU = "n/a (no GPU)"
 
@@ -580,11 +581,14 @@ def render(inputs: ReportInputs, title: str = "vsr report") -> str:
             parts.append(f"<h2>Trade-off: PSNR on Set5 x{scale} against size and time</h2>")
             parts.append(_image(png, f"trade-off x{scale}"))
     body = "\n".join(parts)
-    return (
+    page = (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         f"<title>{html.escape(title)}</title><style>{STYLE}</style></head>\n"
         f"<body>\n{body}\n</body></html>\n"
     )
+    # Once for the whole page: a name that is not UTF-8 may come from any field, the
+    # report's own file name or the title, and the page is written as UTF-8.
+    return undecodable_replaced(page)
 
 
 def write_report(paths: list[str | Path], output: str | Path, title: str = "vsr report") -> None:

@@ -3,11 +3,13 @@
 A file name may hold any character but "/" and NUL: an escape sequence that retitles the
 terminal or clears it, or a newline followed by a forged "vsr: ..." line. Printed as they
 are, such names act on the terminal or lie in the log. Control characters are shown as
-Python escapes instead (\\n, \\x1b); the JSON reports keep names exactly.
+Python escapes instead (\\n, \\x1b); the JSON reports keep names exactly. On the HTML
+report and its plots, a name's bytes that are not UTF-8 are shown as U+FFFD.
 """
 
 from __future__ import annotations
 
+import re
 import unicodedata
 from collections.abc import Sequence
 
@@ -34,3 +36,15 @@ def name_list(names: Sequence[str], shown: int = 3) -> str:
     """The first `shown` names, printable and comma-separated, with ", ..." for the rest."""
     listed = ", ".join(printable(name) for name in names[:shown])
     return listed + (", ..." if len(names) > shown else "")
+
+
+# A file name that is not valid UTF-8 reaches Python with each undecodable byte as a lone
+# surrogate (U+DC80-U+DCFF, PEP 383), and a JSON report may hold any lone surrogate.
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def undecodable_replaced(text: str) -> str:
+    """`text` with each lone surrogate shown as U+FFFD, as a browser shows a byte that is
+    not UTF-8: a UTF-8 page and matplotlib's text refuse surrogates, so a name such as
+    b"bad\\xff.mkv" ended the HTML report. The JSON reports keep such names exactly."""
+    return _SURROGATE.sub("\ufffd", text)
