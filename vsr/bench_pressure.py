@@ -14,10 +14,8 @@ fitting. Memory is what can be measured honestly on the device:
 
 from __future__ import annotations
 
-import contextlib
 import copy
 import csv
-import ctypes
 import gc
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -29,6 +27,7 @@ from vsr.atomic_file import atomic_output
 from vsr.models import create_model
 from vsr.ops.mixed_precision import cast_network
 from vsr.profiling import peak_memory, time_forward
+from vsr.telemetry import hand_back_free_heap, proc_status_kib, reset_peak_rss
 from vsr.text_table import text_table
 from vsr.upscale import PRECISIONS, check_precision
 
@@ -70,44 +69,22 @@ def pressure_models(scale: int) -> list[tuple[str, nn.Module]]:
     ]
 
 
-def _status_kib(field: str) -> int | None:
-    try:
-        with open("/proc/self/status") as status:
-            for line in status:
-                if line.startswith(field + ":"):
-                    return int(line.split()[1])
-    except OSError:
-        return None
-    return None
-
-
-def _reset_peak_rss() -> bool:
-    """Make the kernel's peak RSS start again from the current RSS (Linux 4.0+)."""
-    try:
-        with open("/proc/self/clear_refs", "w") as clear:
-            clear.write("5")
-        return True
-    except OSError:
-        return False
-
-
 def _return_free_heap() -> None:
     gc.collect()
     # Not glibc: nothing is handed back, and an earlier size's free heap may hide part of
     # this one's growth (the figure can read low, never high).
-    with contextlib.suppress(OSError, AttributeError):
-        ctypes.CDLL("libc.so.6").malloc_trim(0)
+    hand_back_free_heap()
 
 
 def cpu_forward_growth(net: nn.Module, x: torch.Tensor) -> int | None:
     """Bytes the resident set grew by during one forward pass; None where unmeasurable."""
     _return_free_heap()
-    before = _status_kib("VmRSS")
-    if before is None or not _reset_peak_rss():
+    before = proc_status_kib("VmRSS")
+    if before is None or not reset_peak_rss():
         return None
     with torch.inference_mode():
         net(x)
-    peak = _status_kib("VmHWM")
+    peak = proc_status_kib("VmHWM")
     return None if peak is None else max(0, peak - before) * 1024
 
 

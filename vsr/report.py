@@ -37,6 +37,8 @@ class RunReport:
     tile_plan: dict[str, Any] | None
     codec: str
     pix_fmt: str
+    # The process's peak resident set while this clip ran (all of the process: the network,
+    # and a clip finished meanwhile); where Linux's peak cannot be reset, its peak so far.
     peak_host_memory_bytes: int
     gpu_peak_allocated_bytes: int | None = None
     gpu_summary: dict[str, float] | None = None

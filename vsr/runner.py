@@ -21,7 +21,7 @@ from vsr.printable import printable
 from vsr.progress import ProgressLines, on_a_terminal
 from vsr.report import RunReport, write_json
 from vsr.scaling import NETWORK_SCALES, coded_request, plan_geometry
-from vsr.telemetry import FrameTimeline, GpuSampler, StageClock, peak_host_memory_bytes
+from vsr.telemetry import FrameTimeline, GpuSampler, HostMemoryPeak, StageClock
 from vsr.upscale import Upscaler
 from vsr.video.chunk_journal import ChunkJournal, notes_on_journals_of_other_names
 from vsr.video.trim import time_range
@@ -235,6 +235,7 @@ def start_upscale(
     if size is not None or height is not None:
         scale = None
     clock = StageClock()
+    host_memory = HostMemoryPeak()
     started = time.perf_counter()
     timeline = FrameTimeline(started)
     with VideoReader(source_path, part) as reader:
@@ -397,7 +398,7 @@ def start_upscale(
             tile_plan=upscaler.plan_for(*net_in_hw).to_dict(),
             codec=writer.codec.name,
             pix_fmt=writer.pix_fmt,
-            peak_host_memory_bytes=peak_host_memory_bytes(),
+            peak_host_memory_bytes=host_memory.close(),
             gpu_peak_allocated_bytes=(
                 torch.cuda.max_memory_allocated(dev) if dev.type == "cuda" else None
             ),
