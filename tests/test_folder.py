@@ -695,6 +695,24 @@ def test_frames_kept_from_an_interrupted_run_are_not_counted_as_this_runs_work()
     assert (totals["frames"], totals["resumed_frames"], totals["fps"]) == (300, 250, 25.0)
 
 
+def test_a_resumed_clips_line_says_how_many_frames_were_kept(tmp_path):
+    clips, out = tmp_path / "in", tmp_path / "out"
+    clips.mkdir()
+    (clips / "long.mp4").write_bytes(b"1234")
+
+    def resumed(clip: Path, output: Path) -> RunReport:
+        report = Recorder()(clip, output)
+        # 96 frames made now in 157.2 s: the fps of those, not 120 / 157.2.
+        report.frames, report.resumed_frames, report.wall_seconds, report.fps = 120, 24, 157.2, 0.61
+        return report
+
+    lines: list[str] = []
+    process_folder(clips, out, resumed, progress=False, log=lines.append)
+    assert lines == [
+        "vsr: long.mp4: 120 frames (24 of them kept from an interrupted run) in 157.2 s (0.61 fps)"
+    ]
+
+
 def test_a_clips_line_is_told_when_it_is_finished_not_after_the_next_clip(tmp_path):
     clips, out = tmp_path / "in", tmp_path / "out"
     clips.mkdir()

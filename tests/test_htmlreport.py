@@ -464,6 +464,19 @@ def test_folder_and_cluster_totals_head_the_page_and_rows_name_their_run(tmp_pat
     assert clips[3][:4] == ["ray.json", "gpu-node-7", "NVIDIA H100", "c0.mp4"]
 
 
+def test_a_resumed_clips_row_says_how_many_frames_were_kept(tmp_path):
+    resumed = {**run_report("long.mp4", gpu=False), "frames": 120, "resumed_frames": 24}
+    fresh = run_report("short.mp4", gpu=False)  # resumed_frames 0, or absent in older reports
+    clips = [{"input": r["input"], "status": "done", "report": r} for r in (resumed, fresh)]
+    (tmp_path / "run.json").write_text(json.dumps({"clips": clips}))
+    table = parse(render(read_inputs([tmp_path / "run.json"]))).tables["clips"]
+    frames = table[0].index("frames")
+    assert [row[frames] for row in table[1:]] == [
+        "120 (24 of them kept from an interrupted run)",
+        "48",
+    ]
+
+
 def test_a_folder_of_many_clips_gets_plots_of_a_readable_size(tmp_path):
     page = parse(render(read_inputs([_folder_report(tmp_path / "big.json", 120)])))
     assert len(page.tables["clips"]) == 121  # every clip keeps its row

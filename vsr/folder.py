@@ -25,7 +25,7 @@ from vsr.errors import VsrError, describe_error, is_out_of_space
 from vsr.foreign_links import REFUSAL, linked_by_another_user, say_links_left_alone
 from vsr.printable import name_list
 from vsr.progress import bars_shown
-from vsr.report import FolderReport, RunReport, write_json
+from vsr.report import FolderReport, RunReport, kept_from_an_interrupted_run, write_json
 from vsr.watch_state import WatchState
 
 VIDEO_EXTENSIONS = {
@@ -173,8 +173,9 @@ def _log_done(clip: Path, report: RunReport, log) -> None:
     # Frames the reader could not decode make the output shorter than the clip: say so on
     # the clip's own line, whatever notes earlier clips already printed.
     lost = f", {report.lost_frames} lost (damaged source)" if report.lost_frames else ""
+    kept = kept_from_an_interrupted_run(report.resumed_frames)  # fps counts the others only
     log(
-        f"vsr: {clip.name}: {report.frames} frames{lost} in {report.wall_seconds:.1f} s "
+        f"vsr: {clip.name}: {report.frames} frames{lost}{kept} in {report.wall_seconds:.1f} s "
         f"({report.fps:.2f} fps)"
     )
 

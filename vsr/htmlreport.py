@@ -23,6 +23,7 @@ from vsr.errors import VsrError
 from vsr.paper import paper_scores
 from vsr.plots import figure_png, new_figure, plot_label, png_data_uri
 from vsr.printable import undecodable_replaced
+from vsr.report import kept_from_an_interrupted_run
 
 NO_GPU = "n/a (no GPU)"
 
@@ -199,7 +200,9 @@ def clips_table(inputs: ReportInputs) -> str:
             + [
                 html.escape(_clip_name(clip, index)),
                 _text(clip.get("status")),
-                _number(report.get("frames")),
+                # fps counts only the frames made in this run: say why it seems low.
+                _number(report.get("frames"))
+                + kept_from_an_interrupted_run(report.get("resumed_frames")),
                 _number(report.get("fps")),
                 _number(report.get("wall_seconds")),
                 _text(report.get("device_name") or report.get("device")),

@@ -64,6 +64,15 @@ class RunReport:
         return asdict(self)
 
 
+def kept_from_an_interrupted_run(resumed_frames: object) -> str:
+    """ " (24 of them kept from an interrupted run)" after a clip's frame count, in its line
+    and its row alike: its fps counts only the frames made now, which the count alone
+    does not explain. Empty for none (or a field of another type in a hand-edited report)."""
+    if not isinstance(resumed_frames, int) or isinstance(resumed_frames, bool):
+        return ""
+    return f" ({resumed_frames} of them kept from an interrupted run)" if resumed_frames else ""
+
+
 # Samples of each time series a folder's report keeps per clip. A watch runs for months and
 # keeps every clip's report for its summary: at a clip's own 512 samples, that was 121 KiB
 # a clip (1.2 GB over 10,000 clips); the folder's plots draw a line per clip only for a few.

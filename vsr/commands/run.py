@@ -304,9 +304,9 @@ def _which_part(report) -> str:
 
 
 def _resumed(report) -> str:
-    if not report.resumed_frames:
-        return ""
-    return f" ({report.resumed_frames} of them kept from an interrupted run)"
+    from vsr.report import kept_from_an_interrupted_run
+
+    return kept_from_an_interrupted_run(report.resumed_frames)
 
 
 def _where(report) -> str:
