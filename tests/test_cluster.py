@@ -216,6 +216,16 @@ def test_a_clip_done_on_a_worker_says_what_it_lost_and_its_notes():
     ]
 
 
+def test_a_cluster_run_that_made_no_frame_gives_no_fps_as_a_local_one():
+    from vsr.cluster import ClusterReport
+
+    summary = ClusterReport(wall_seconds=2.0)  # the driver's time, spent on nothing
+    summary.add({"input": "/c/a.mp4", "status": "skipped"})
+    assert summary.to_dict()["summary"]["fps"] is None
+    summary.add({"input": "/c/b.mp4", "status": "done", "frames": 9})
+    assert summary.to_dict()["summary"]["fps"] == 4.5
+
+
 def test_a_rerun_with_every_output_there_starts_no_cluster(tmp_path, monkeypatch):
     pytest.importorskip("ray")  # the README's test set-up installs no Ray
     from vsr import cluster

@@ -453,6 +453,40 @@ def test_the_folder_summary_times_the_run_not_the_sum_of_overlapping_clips(tmp_p
     assert totals["fps"] == pytest.approx(2 / summary.elapsed_seconds, rel=1e-3)
 
 
+@pytest.mark.parametrize(
+    ("clips_there", "totals"),
+    [
+        # Seen at 0 s, taken at 2 s, then 6 s idle: the watch's 8 s, not the clip's 0.1 s.
+        (["a.mp4"], {"wall_seconds": 8.0, "clip_seconds": 0.1, "fps": 0.125}),
+        ([], {"wall_seconds": 6.0, "clip_seconds": 0, "fps": None}),  # nothing made: no fps
+    ],
+)
+def test_a_watchs_summary_times_the_watch_not_its_clips(tmp_path, clips_there, totals):
+    clips, out = tmp_path / "in", tmp_path / "out"
+    clips.mkdir()
+    for name in clips_there:
+        (clips / name).write_bytes(b"1234")
+    time = ScriptedTime({})
+    summary = watch_folder(
+        clips, out, Recorder(), interval_s=2.0, idle_exit_s=6.0, log=lambda _: None,
+        clock=time.clock, sleep=time.sleep,
+    )  # fmt: skip
+    got = summary.to_dict()["summary"]
+    assert {key: got[key] for key in totals} == totals
+
+
+def test_a_folder_run_with_every_clip_skipped_gives_no_fps(tmp_path):
+    clips, out = tmp_path / "in", tmp_path / "out"
+    clips.mkdir()
+    out.mkdir()
+    (clips / "a.mp4").write_bytes(b"1234")
+    (out / "a.mp4").write_bytes(b"done before")
+    summary = process_folder(clips, out, Recorder(), progress=False, log=lambda _: None)
+    got = summary.to_dict()["summary"]
+    assert (got["skipped"], got["frames"], got["fps"]) == (1, 0, None)  # as a watch says
+    assert summary.elapsed_seconds is not None and summary.elapsed_seconds > 0
+
+
 def _truncated_mkv(path: Path) -> Path:
     """A Matroska clip cut at 60% of its bytes: it decodes, but loses its last frames."""
     whole = make_bench_clip(path.with_name("whole-" + path.name), 64, 48, 4)

@@ -186,7 +186,10 @@ class ClusterReport:
                 "frames": frames,
                 "wall_seconds": round(self.wall_seconds, 3),
                 # The cluster's throughput: all frames over the driver's wall time.
-                "fps": round(frames / self.wall_seconds, 3) if self.wall_seconds > 0 else None,
+                # None when no frame was made, as for a local folder run.
+                "fps": round(frames / self.wall_seconds, 3)
+                if frames and self.wall_seconds > 0
+                else None,
                 "workers": self.workers,
                 # Frames the decoder could not give (a damaged source): outputs are shorter.
                 "lost_frames": sum(

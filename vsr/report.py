@@ -122,6 +122,7 @@ class FolderReport:
         frames = sum(r["frames"] for r in done)
         # Frames kept from interrupted runs (--resume) are in the outputs, not this run's work.
         resumed = sum(r.get("resumed_frames") or 0 for r in done)
+        made = frames - resumed
         # Done, but shorter than the source: frames the reader could not decode.
         damaged = [r for r in done if r.get("lost_frames")]
         clip_seconds = sum(r["wall_seconds"] for r in done)
@@ -138,7 +139,9 @@ class FolderReport:
                 "lost_frames": sum(r["lost_frames"] for r in damaged),
                 "wall_seconds": round(seconds, 3),
                 "clip_seconds": round(clip_seconds, 3),  # the clips' own times, summed
-                "fps": round((frames - resumed) / seconds, 3) if seconds > 0 else None,
+                # None when no frame was made (all skipped, or nothing to do): "0 fps" would
+                # read as a run that made no progress.
+                "fps": round(made / seconds, 3) if made and seconds > 0 else None,
             },
             "clips": self.clips,
         }
