@@ -367,6 +367,8 @@ def test_a_report_path_that_is_a_folder_is_one_clear_error(tmp_path):
         (["--ray"], "b.mkv", "would replace the OUTPUT video of b.mkv"),  # before Ray starts
         (["--watch", "--idle-exit", "0"], "b.mkv", "would replace the OUTPUT video of b.mkv"),
         (["--watch", "--idle-exit", "0"], "later.MP4", "under a video's name, which a clip"),
+        # The next watch stopped: "line 1 is not a watch record".
+        (["--watch", "--idle-exit", "0"], STATE_FILE, "would replace the watch's record"),
     ],
 )
 def test_a_report_is_never_written_over_a_clips_output(tmp_path, weights, capsys, mode, name, refusal):  # fmt: skip
@@ -379,6 +381,18 @@ def test_a_report_is_never_written_over_a_clips_output(tmp_path, weights, capsys
     lines = capsys.readouterr().err.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("vsr: error: the report") and refusal in lines[0]
     assert not (out / name).exists() and not (out / "b.mkv").exists()
+
+
+@pytest.mark.parametrize("mode", [["--ray"], ["--ray", "--segments", "2"]])
+def test_a_ray_run_of_one_clip_refuses_a_report_over_its_output_before_it_starts(
+    tmp_path, weights, capsys, mode
+):
+    # It wrote the JSON over the finished video.
+    source, out = tmp_path / "b.mkv", tmp_path / "out.mkv"
+    make_clip(source, 32, 24, frames=2, audio=False)
+    args = ["run", str(source), str(out), "--weights", str(weights), "--quiet", *mode]
+    assert main([*args, "--report", str(out)]) == 2
+    assert "the report" in capsys.readouterr().err and not out.exists()
 
 
 def test_a_json_report_in_the_output_folder_of_a_watch_is_written(tmp_path, weights):
@@ -745,6 +759,20 @@ def test_a_resumed_clips_line_says_how_many_frames_were_kept(tmp_path):
     assert lines == [
         "vsr: long.mp4: 120 frames (24 of them kept from an interrupted run) in 157.2 s (0.61 fps)"
     ]
+
+
+def test_the_folder_summary_line_times_the_frames_made_now():
+    from vsr.commands.run import folder_summary_line
+
+    totals = {"done": 2, "skipped": 0, "failed": 0, "frames": 60, "resumed_frames": 25}
+    totals |= {"wall_seconds": 5.2, "fps": 6.73}
+    # Was "(60 frames, 25 of them kept in 5.2 s, 6.73 fps)": as if 25 frames took 5.2 s.
+    assert folder_summary_line(totals) == (
+        "vsr: 2 done, 0 skipped, 0 failed "
+        "(60 frames, 25 of them kept from interrupted runs; 35 made in 5.2 s, 6.73 fps)"
+    )
+    totals |= {"resumed_frames": 0, "frames": 0, "fps": None}
+    assert folder_summary_line(totals) == "vsr: 2 done, 0 skipped, 0 failed (0 frames in 5.2 s)"
 
 
 def test_a_clips_line_is_told_when_it_is_finished_not_after_the_next_clip(tmp_path):

@@ -26,7 +26,7 @@ from vsr.foreign_links import REFUSAL, linked_by_another_user, say_links_left_al
 from vsr.printable import name_list
 from vsr.progress import bars_shown
 from vsr.report import FolderReport, RunReport, kept_from_an_interrupted_run, write_json
-from vsr.watch_state import WatchState
+from vsr.watch_state import OLD_STATE_FILE, STATE_FILE, WatchState
 
 VIDEO_EXTENSIONS = {
     ".mp4", ".m4v", ".mkv", ".mov", ".webm", ".avi", ".ts", ".mts", ".m2ts",
@@ -122,6 +122,8 @@ def check_report_path(report: Path | None, in_dir: Path, out_dir: Path, watching
                 f"the report {report} would replace the OUTPUT video of {clip.name}; "
                 "name another file"
             )
+    if where.parent == out_dir.resolve() and where.name in (STATE_FILE, OLD_STATE_FILE):
+        raise VsrError(f"the report {report} would replace the watch's record; name another file")
     # output_for writes a clip under its own suffix when it is one of CONTAINERS, else .mkv.
     if watching and where.parent == out_dir.resolve() and where.suffix.lower() in CONTAINERS:
         raise VsrError(

@@ -131,7 +131,7 @@ def _check_name_length(target: Path, folder: Path) -> None:
         )
 
 
-def _check_report_path(report: str | Path | None, source: Path, target: Path) -> None:
+def check_clip_report_path(report: str | Path | None, source: Path, target: Path) -> None:
     """The JSON report is written over whatever `report` names: never the clip itself."""
     if report is None:
         return
@@ -224,7 +224,7 @@ def start_upscale(
     part = time_range(start, end, duration)
     source_path, target_path = Path(input), Path(output)
     _check_paths(source_path, target_path, overwrite)
-    _check_report_path(report, source_path, target_path)
+    check_clip_report_path(report, source_path, target_path)
     if not resume and not overwrite:
         _refuse_a_forgotten_journal(target_path)
     if not _whole_positive(encoders):

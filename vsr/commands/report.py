@@ -27,5 +27,7 @@ def run(args: argparse.Namespace) -> int:
 
     check_can_write(args.output, "HTML")  # not a report given as input, nor a video
     write_report(args.reports, args.output, title=args.title)
-    print(f"wrote {args.output}")
+    from vsr.printable import printable, undecodable_replaced
+
+    print(printable(undecodable_replaced(f"wrote {args.output}")))
     return 0

@@ -29,6 +29,10 @@ def run_on_ray(
         raise VsrError("--watch is not available with --ray")
     if args.device is not None:
         engine_options = {**engine_options, "device": args.device}
+    if not args.input.is_dir():
+        from vsr.runner import check_clip_report_path
+
+        check_clip_report_path(args.report, args.input, args.output)  # now, not after the run
     if args.input.is_dir():
         if splitting:
             raise VsrError("segment mode takes one clip; give a video file as INPUT")
