@@ -127,7 +127,9 @@ def remove_stale_temps(target: Path) -> list[Path]:
     The writer names its temp `.<stem>.<pid>.tmp<suffix>` beside the target. Ray runs one
     attempt of a task at a time, so any such file from another pid is dead weight.
     """
-    pattern = re.compile(rf"\.{re.escape(target.stem)}\.(\d+)\.tmp{re.escape(target.suffix)}")
+    from vsr.video.writer import temp_pattern_for
+
+    pattern = re.compile(temp_pattern_for(target))
     removed = []
     for path in target.parent.glob(f".{target.stem}.*.tmp{target.suffix}"):
         match = pattern.fullmatch(path.name)

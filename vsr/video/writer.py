@@ -13,12 +13,13 @@ import threading
 from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
+from typing import IO
 
 import av
 import numpy as np
 
 from vsr.errors import VsrError, is_out_of_space
-from vsr.video import colors, ffmpeg_pipe
+from vsr.video import colors, ffmpeg_pipe, temp_lock
 from vsr.video.display_matrix import is_mirrored
 from vsr.video.encoder_choice import EncoderChoice
 from vsr.video.final_packet import FinalPacketHold
@@ -77,6 +78,12 @@ def temp_path_for(path: Path, pid: int | None = None) -> Path:
     """Hidden name in the same folder (same file system, so the final rename is atomic),
     with the writing process's id (this one's unless `pid` is given)."""
     return path.with_name(f".{path.stem}.{os.getpid() if pid is None else pid}.tmp{path.suffix}")
+
+
+def temp_pattern_for(path: Path) -> str:
+    """A regular expression for the names temp_path_for gives `path`, any process's id its
+    one group."""
+    return rf"\.{re.escape(path.stem)}\.(\d+)\.tmp{re.escape(path.suffix)}"
 
 
 def output_of_temp(path: Path) -> Path | None:
@@ -174,6 +181,7 @@ class VideoWriter:
         self._frame_step = self._step_in_time_base()
         self.temp_path = temp_path_for(self.path)
         self._claimed = False  # of _TEMPS_IN_USE: released by close() and abort()
+        self._held: IO[bytes] | None = None  # the temporary file's lock (vsr.video.temp_lock)
         self._output: av.container.OutputContainer | None = None
         self._copier: StreamCopier | None = None
         self._pipe: ffmpeg_pipe.FfmpegPipe | None = None
@@ -187,7 +195,10 @@ class VideoWriter:
         try:
             _claim_temp(self.temp_path, self.path)
             self._claimed = True
+            # What runs killed outright left under this output's temporary names.
+            temp_lock.remove_dead_temps(self.path, temp_pattern_for(self.path))
             create_exclusively(self.temp_path)
+            self._held = temp_lock.hold(self.temp_path)  # until it is renamed or removed
             if error is None:
                 self._open_container()
             elif ffmpeg_pipe.ffmpeg_available():
@@ -503,6 +514,9 @@ class VideoWriter:
             )
 
     def _release(self) -> None:
+        held, self._held = self._held, None
+        if held is not None:
+            held.close()
         if self._claimed:
             self._claimed = False
             _release_temp(self.temp_path)

@@ -1,0 +1,52 @@
+"""A run killed outright leaves its temporary output; the next run for that output removes
+it, and never one that a live run holds or may be about to hold."""
+
+from __future__ import annotations
+
+import os
+import time
+
+from media import make_clip
+
+from vsr.cli import main
+from vsr.video import temp_lock
+from vsr.video.writer import temp_path_for
+
+
+def test_the_next_run_removes_what_a_killed_run_left_and_only_that(tmp_path, weights):
+    source, out = tmp_path / "in.mkv", tmp_path / "out.mkv"
+    make_clip(source, 32, 24, frames=2, audio=False)
+    dead, live, fresh = (temp_path_for(out, pid) for pid in (4000001, 4000002, 4000003))
+    for path in (dead, live, fresh):
+        path.write_bytes(b"half an encode")
+    an_hour_ago = time.time() - 3600
+    for path in (dead, live):
+        os.utime(path, (an_hour_ago, an_hour_ago))
+    other = tmp_path / ".out.4000004.tmp.mp4"  # another output's name: not this run's
+    other.write_bytes(b"x")
+    os.utime(other, (an_hour_ago, an_hour_ago))
+    held = temp_lock.hold(live)  # a run still writing it, as another process would
+    assert held is not None
+    try:
+        args = ["run", str(source), str(out), "--weights", str(weights), "--quiet"]
+        assert main(args) == 0
+    finally:
+        held.close()
+    # The killed run's file stayed for good, a new one with each kill.
+    assert not dead.exists()
+    assert live.exists() and fresh.exists() and other.exists()
+    assert sorted(p.name for p in tmp_path.glob(".out.*")) == sorted(
+        p.name for p in (live, fresh, other)
+    )
+
+
+def test_a_temporary_file_is_held_while_it_is_written(tmp_path):
+    path = tmp_path / ".out.1.tmp.mkv"
+    path.write_bytes(b"")
+    first = temp_lock.hold(path)
+    assert first is not None
+    assert temp_lock.hold(path) is None  # a second holder, as a sweeping run, is refused
+    first.close()
+    second = temp_lock.hold(path)
+    assert second is not None
+    second.close()

@@ -1,0 +1,75 @@
+"""Temporary outputs held with an OS lock, so that a later run can tell a dead one.
+
+The writer makes its output under a hidden name with its process id beside the final one,
+and renames it into place when complete. A run killed outright (SIGKILL, the OOM killer, a
+power loss) leaves that file behind, and each kill adds another under a new id: up to the
+size of the output, hidden, for good. So the writer holds a lock (flock) on its temporary
+file while it writes, which the system drops with the process however it ends, and a run
+for the same output removes the files of its name that nobody holds. A file just made,
+whose maker may not hold its lock yet, is left alone for a while; so is any file on a file
+system without locks.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import time
+from pathlib import Path
+from typing import IO
+
+# A file younger than this may be one whose maker has created it but not yet locked it.
+FRESH_SECONDS = 60.0
+
+
+def hold(path: Path) -> IO[bytes] | None:
+    """An open handle that holds `path` locked while it stays open; None where the file
+    system has no locks (nothing is then removed as dead either)."""
+    import fcntl  # POSIX: imported here so that vsr still imports where it is missing
+
+    try:
+        # Writable: over NFS an exclusive lock needs a descriptor open for writing.
+        handle = open(path, "r+b")  # noqa: SIM115 - held while the output is written
+    except OSError:
+        return None
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        handle.close()
+        return None
+    return handle
+
+
+def remove_dead_temps(target: Path, pattern: str) -> list[Path]:
+    """Remove the temporary files of `target` (names that fully match `pattern`, a regular
+    expression with the process id as its one group) that no live run holds; the names
+    removed."""
+    import fcntl
+
+    name = re.compile(pattern)
+    removed = []
+    try:
+        candidates = list(target.parent.iterdir())
+    except OSError:
+        return removed  # the writer says why the folder cannot be used
+    for path in candidates:
+        made = name.fullmatch(path.name)
+        if not made or int(made[1]) == os.getpid():
+            continue  # this process's own file is guarded in memory (writer._TEMPS_IN_USE)
+        try:
+            flags = os.O_RDWR | getattr(os, "O_NOFOLLOW", 0)
+            descriptor = os.open(path, flags)
+        except OSError:
+            continue  # a link, or gone meanwhile: not ours to judge
+        with open(descriptor, "r+b") as handle:
+            try:
+                if time.time() - os.fstat(descriptor).st_mtime < FRESH_SECONDS:
+                    continue
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except OSError:
+                continue  # held by a live run, or a file system without locks
+            with contextlib.suppress(OSError):
+                path.unlink()
+                removed.append(path)
+    return removed
