@@ -26,8 +26,10 @@ FRESH_SECONDS = 60.0
 def hold(path: Path) -> IO[bytes] | None:
     """An open handle that holds `path` locked while it stays open; None where the file
     system has no locks (nothing is then removed as dead either)."""
-    import fcntl  # POSIX: imported here so that vsr still imports where it is missing
-
+    try:
+        import fcntl  # POSIX: where it is missing, nothing is held or removed
+    except ImportError:
+        return None
     try:
         # Writable: over NFS an exclusive lock needs a descriptor open for writing.
         handle = open(path, "r+b")  # noqa: SIM115 - held while the output is written
@@ -45,10 +47,12 @@ def remove_dead_temps(target: Path, pattern: str) -> list[Path]:
     """Remove the temporary files of `target` (names that fully match `pattern`, a regular
     expression with the process id as its one group) that no live run holds; the names
     removed."""
-    import fcntl
-
+    removed: list[Path] = []
+    try:
+        import fcntl
+    except ImportError:
+        return removed
     name = re.compile(pattern)
-    removed = []
     try:
         candidates = list(target.parent.iterdir())
     except OSError:
