@@ -722,7 +722,26 @@ def test_progress_lines_count_frames_and_wait_their_interval():
         now[0] += 10.0
         counter(20)
     # 20 frames every 10 s: a line at 30 s; 60 s, the next, is not reached (50 s).
-    assert lines == ["vsr: film.mkv: frame 160 of 300 (53%), 2.0 fps"]
+    assert lines == ["vsr: film.mkv: frame 160 of 300 (53%), 2.0 fps, 1 min 10 s left"]
+
+
+def test_progress_lines_estimate_a_total_the_file_does_not_state(tmp_path, weights, capsys, monkeypatch):  # fmt: skip
+    from vsr import progress
+
+    # Matroska states no frame count: the lines had no total, share or time left.
+    monkeypatch.setattr(progress, "LOG_INTERVAL_S", 0.0)
+    source = tmp_path / "a.mkv"
+    make_clip(source, 32, 24, frames=8, audio=False)
+    assert main(["run", str(source), str(tmp_path / "out.mkv"), "--weights", str(weights)]) == 0
+    lines = [line for line in capsys.readouterr().err.splitlines() if ": frame " in line]
+    assert lines[0].startswith("vsr: a.mkv: frame 1 of ~8 (12%), ")
+    assert lines[0].endswith(" s left") and not lines[-1].endswith(" left")
+
+
+def test_a_remaining_time_is_as_precise_as_it_is_worth():
+    from vsr.progress import time_left
+
+    assert [time_left(s) for s in (34.6, 146, 3720)] == ["35 s", "2 min 26 s", "1 h 02 min"]
 
 
 def test_quiet_is_quiet_and_notes_are_said_once(tmp_path, weights, capsys):

@@ -36,9 +36,10 @@ def bars_shown(progress: bool = True) -> bool:
 
 
 class ProgressLines:
-    """Counts frames and writes "vsr: NAME: frame 1200 of 3000 (40%), 12.3 fps" at most
-    every `interval` seconds (default LOG_INTERVAL_S). Call it with the frames finished
-    since the last call."""
+    """Counts frames and writes "vsr: NAME: frame 1200 of 3000 (40%), 12.3 fps, 2 min 26 s
+    left" at most every `interval` seconds (default LOG_INTERVAL_S). A total that is an
+    estimate (`about`) is written "of ~3000"; past it, the line says only the frame. Call
+    it with the frames finished since the last call."""
 
     def __init__(
         self,
@@ -48,12 +49,14 @@ class ProgressLines:
         interval: float | None = None,
         write: Callable[[str], None] = _log,
         clock: Callable[[], float] = time.monotonic,
+        about: bool = False,
     ) -> None:
         self.name, self.total, self.done = printable(name), total, initial
         self.interval = LOG_INTERVAL_S if interval is None else interval
         self._write, self._clock = write, clock
         self._started = self._last = clock()
         self._initial = initial
+        self._about = "~" if about else ""
 
     def __call__(self, frames: int) -> None:
         self.done += frames
@@ -61,6 +64,23 @@ class ProgressLines:
         if now - self._last < self.interval:
             return
         self._last = now
-        of = f" of {self.total} ({self.done / self.total:.0%})" if self.total else ""
         rate = (self.done - self._initial) / (now - self._started)
-        self._write(f"vsr: {self.name}: frame {self.done}{of}, {rate:.1f} fps")
+        line = f"vsr: {self.name}: frame {self.done}"
+        if self.total and self.done <= self.total:
+            line += f" of {self._about}{self.total} ({self.done / self.total:.0%})"
+        line += f", {rate:.1f} fps"
+        if self.total and self.done < self.total and rate > 0:
+            line += f", {time_left((self.total - self.done) / rate)} left"
+        self._write(line)
+
+
+def time_left(seconds: float) -> str:
+    """ "35 s", "2 min 26 s", "1 h 02 min": as precise as a remaining time is worth."""
+    seconds = round(seconds)
+    if seconds < 60:
+        return f"{seconds} s"
+    minutes, seconds = divmod(seconds, 60)
+    if minutes < 60:
+        return f"{minutes} min {seconds:02d} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min"

@@ -304,8 +304,9 @@ def start_upscale(
                 clock=clock,
             )
             terminal = on_a_terminal()  # else stderr is a log: plain lines, no bar
+            expected, estimated = info.frames_to_expect()
             bar = tqdm(
-                total=info.frame_count,
+                total=expected,
                 initial=resumed_frames(writer),
                 desc=printable(source_path.name),
                 unit="frame",
@@ -322,7 +323,7 @@ def start_upscale(
                     advance = _both(_bar_after_compiling(bar, upscaler), on_frames)
                     advance = _both(advance, timeline)
                     if progress and not terminal:  # a log: a line now and then
-                        lines = ProgressLines(source_path.name, info.frame_count, bar.n)
+                        lines = ProgressLines(source_path.name, expected, bar.n, about=estimated)
                         advance = _both(advance, lines)
                     frames = pipeline.run(reader.frames(), writer, advance)
             finally:

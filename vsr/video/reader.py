@@ -74,6 +74,17 @@ class VideoInfo:
     # which MP4 and MOV outputs keep only when told to (vsr.video.writer).
     quicktime_keys: bool = False
 
+    def frames_to_expect(self) -> tuple[int | None, bool]:
+        """(frames, whether that is an estimate) for progress: the count the file states,
+        else its length at its average rate. Matroska and WebM state no count, and a long
+        clip showed no total, share or remaining time. Only a stated count is a promise
+        (a file with fewer frames is truncated); the estimate is for people."""
+        if self.frame_count:
+            return self.frame_count, False
+        if self.duration and self.average_rate:
+            return max(1, round(self.duration * float(self.average_rate))), True
+        return None, False
+
     def describe(self) -> str:
         rate = f"{float(self.average_rate):.3f} fps" if self.average_rate else "unknown rate"
         guessed = " (guessed)" if self.color_matrix_guessed else ""
