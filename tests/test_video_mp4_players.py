@@ -129,7 +129,7 @@ def test_constant_frame_rate_mp4_is_byte_for_byte_what_the_muxer_wrote_before(
         return hashlib.sha256((tmp_path / name).read_bytes()).hexdigest()
 
     fixed = encode("fixed.mp4")
-    monkeypatch.setattr(writer_module, "LastPacketHold", lambda: None)  # the muxer alone
+    monkeypatch.setattr(writer_module, "LastPacketHold", lambda step: None)  # the muxer alone
     assert encode("plain.mp4") == fixed
     with av.open(str(tmp_path / "fixed.mp4")) as container:
         packets = [p for p in container.demux(video=0) if p.size]
@@ -151,3 +151,24 @@ def test_a_clip_that_ends_faster_than_it_starts_still_reads_its_true_length(tmp_
     assert abs(mp4_video_timing(out).edit_seconds - true_length) <= Fraction(1, 1000)
     with av.open(str(out)) as container:
         assert abs(Fraction(container.duration, 10**6) - true_length) <= Fraction(1, 1000)
+
+
+@pytest.mark.parametrize("name", ["out.mp4", "out.mkv"])
+def test_fast_frames_at_the_end_end_where_the_source_does(tmp_path, name):
+    # Each packet left without a duration got one average frame from the muxer, and the
+    # stream ended at the latest pts + duration: 36 ms past the source's end in the audit.
+    info = info_of(tmp_path / "in.mkv", vfr=True)  # time base 1/1000
+    step = round(1 / (info.average_rate * info.time_base))
+    pts = [0, 200, 400, 600, 800, 1000, 1010, 1020]
+    assert step > 10  # the last frames come faster than the average
+    out = tmp_path / name
+    writer = VideoWriter(out, info, W, H, B_FRAMES)
+    for index, stamp in enumerate(pts):
+        writer.write(picture_planes(W, H, index), stamp)
+    writer.end_at(1030)  # the source's last frame is as short as those before it
+    writer.close()
+    assert decoded_seconds(out) == [Fraction(p, 1000) for p in pts]
+    if name == "out.mp4":
+        assert mp4_video_timing(out).edit_seconds == Fraction(1030, 1000)
+    with av.open(str(out)) as container:
+        assert container.duration == 1_030_000

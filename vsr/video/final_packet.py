@@ -24,11 +24,14 @@ class FinalPacketHold:
     pts in the packets' time base). Packets come in decode order.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, frame_step: int) -> None:
         # The packet shown last so far and those after it in decode order (B-frames shown
         # before it): no more than the encoder's reorder delay + 1.
         self._held: list[av.Packet] = []
         self._latest_pts: int | None = None
+        # One average frame in the packets' time base: what a muxer gives a packet the
+        # encoder left without a duration.
+        self._frame_step = frame_step
 
     def pass_on(self, packets: list[av.Packet]) -> list[av.Packet]:
         """The packets to mux now: all but the packet shown last and those after it."""
@@ -40,7 +43,7 @@ class FinalPacketHold:
             self._saw(packet)
             if self._latest_pts is None or packet.pts > self._latest_pts:
                 self._latest_pts = packet.pts
-                ready += self._held
+                ready += self._shown_until(self._held, packet.pts)
                 self._held = []
             self._held.append(packet)
         return ready
@@ -57,4 +60,15 @@ class FinalPacketHold:
         held, self._held = self._held, []
         if held and end is not None and end > held[0].pts:
             held[0].duration = end - held[0].pts
-        return held
+        return held[:1] + self._shown_until(held[1:], held[0].pts) if held else held
+
+    def _shown_until(self, packets: list[av.Packet], later: int) -> list[av.Packet]:
+        """`packets`, each lasting no longer than until `later`, the pts of a picture shown
+        after all of them. A packet without a duration gets one average frame from the
+        muxer, and the stream ends at the latest pts + duration: where frames come faster
+        than that at the end, a variable-rate clip came out 36 ms longer than its source.
+        A packet that ends in time keeps what it has, so steady frames are as before."""
+        for packet in packets:
+            if packet.pts + (packet.duration or self._frame_step) > later:
+                packet.duration = later - packet.pts
+        return packets

@@ -56,8 +56,8 @@ class LastPacketHold(FinalPacketHold):
     one time base (the encoder's).
     """
 
-    def __init__(self) -> None:
-        super().__init__()
+    def __init__(self, frame_step: int) -> None:
+        super().__init__(frame_step)
         self._first_offset: int | None = None  # pts - dts of the first packet
         self._latest_end: int | None = None  # pts + duration, of packets that have one
 

@@ -189,7 +189,8 @@ class VideoWriter:
         # Where the stream ends: MP4/MOV sum the dts steps into its length (see
         # vsr.video.mov_timing), Matroska takes the latest pts + duration (final_packet).
         self._mov_like = self._container_format in ("mp4", "mov")
-        self._hold = LastPacketHold() if self._mov_like else FinalPacketHold()
+        hold = LastPacketHold if self._mov_like else FinalPacketHold
+        self._hold = hold(self._frame_step)
         self._stream_end: int | None = None  # where the source's last frame ends, if known
         self.bit_depth, self.chroma_shift = parse_planar(self.pix_fmt)  # type: ignore[misc]
         try:
