@@ -139,18 +139,25 @@ def test_full_range_goes_to_limited_where_the_output_cannot_mark_it(
         ("yuv420p10le", "libx265", None, None),  # HEVC Main 10 plays widely
         ("yuv420p", "libx264", None, None),
         ("yuv444p", "libx264", "yuv444p", None),  # asked for: the user's choice
+        # A preset's 10 bits (--pipeline archive --codec libx264) are no source's to keep.
+        ("yuv420p", "libx264", "preset:yuv420p10le", "libx264 at the preset's 10-bit"),
     ],
 )
 def test_a_format_few_players_play_is_named(tmp_path, pix_fmt, codec, asked, noted):
     # A 4:4:4 source became High 4:4:4 H.264 in MP4 without a word: no browser plays it.
     source = tmp_path / "src.mkv"
     make_clip(source, 32, 24, frames=1, audio=False, codec="ffv1", pix_fmt=pix_fmt)
-    settings = EncodeSettings(codec=codec, pix_fmt=asked, pix_fmt_is_default=asked is None)
+    preset = asked is not None and asked.startswith("preset:")
+    asked = asked.removeprefix("preset:") if asked else None
+    settings = EncodeSettings(
+        codec=codec, pix_fmt=asked, pix_fmt_is_default=asked is None or preset
+    )
     writer = writer_for(source, tmp_path / "out.mp4", settings)
     writer.abort()
     said = [note for note in writer.notes if "plays in few players" in note]
     assert len(said) == (noted is not None)
     assert noted is None or noted in said[0]
+    assert not preset or "keep the bits" not in said[0]
 
 
 def test_a_full_range_source_looks_the_same_in_prores(tmp_path):

@@ -584,6 +584,37 @@ def test_a_cut_keeps_what_it_holds_of_a_long_last_frame(tmp_path, weights, suffi
         assert [float(f.time) for f in container.decode(video=0)] == [0.0, 1.0]
 
 
+def test_an_end_within_a_long_frame_of_an_mp4_with_b_frames_is_kept(tmp_path, weights):
+    # Slides each second, the one at 4 s shown for 3 s, through vsr's own MP4 with
+    # B-frames: --end 6 ended the output at 5 s, the 4 s slide taken as lasting its
+    # sample's decode step (1 s), another frame's.
+    times = [0, 1, 2, 3, 4, *range(7, 14)]
+    slides = tmp_path / "slides.mkv"
+    out = av.open(str(slides), "w")
+    video = out.add_stream("libx264", rate=1, options={"preset": "ultrafast"})
+    video.width, video.height, video.pix_fmt = 64, 48, "yuv420p"
+    video.codec_context.time_base = video.time_base = Fraction(1, 1000)
+    packets = []
+    for index, second in enumerate(times):
+        rgb = np.full((48, 64, 3), 20 * index, np.uint8)
+        rgb[:, : 4 * index] = 255
+        frame = av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(format="yuv420p")
+        frame.pts, frame.time_base = 1000 * second, Fraction(1, 1000)
+        packets += video.encode(frame)
+    ends = dict(zip(times, [*times[1:], times[-1] + 1], strict=True))
+    for packet in packets + video.encode(None):
+        packet.duration = 1000 * ends[packet.pts // 1000] - packet.pts
+        out.mux(packet)
+    out.close()
+    force = ["-e", "x264-params=b-adapt=0:scenecut=0"]
+    b_frames, cut = tmp_path / "b.mp4", tmp_path / "cut.mkv"
+    assert vsr(slides, b_frames, "--weights", weights, *force) == 0
+    assert vsr(b_frames, cut, "--weights", weights, "--end", "6") == 0
+    with av.open(str(cut)) as container:
+        assert container.duration / av.time_base == pytest.approx(6.0, abs=0.002)
+        assert [float(f.time) for f in container.decode(video=0)] == [0.0, 1.0, 2.0, 3.0, 4.0]
+
+
 def test_height_names_the_displayed_height_of_a_rotated_clip(tmp_path, weights):
     source = tmp_path / "in.mp4"
     make_clip(source, 64, 48, frames=3, rotation=90, audio=False)  # displayed 48x64

@@ -73,6 +73,53 @@ def late_start_matroska(path, frames: int = 30, first_pts: int = 50):
     return path
 
 
+def gapped_ts_recording(path: Path, start: int) -> Path:
+    """An MPEG-TS at 25 fps whose clock starts at `start` (1/90000 s) and whose picture
+    drops out for a second: frames 0-24 and 50-74."""
+    from fractions import Fraction
+
+    import av
+    import numpy as np
+
+    tick = Fraction(1, 90000)
+    with av.open(str(path), "w", format="mpegts") as container:
+        video = container.add_stream("libx264", rate=25, options={"preset": "ultrafast"})
+        video.width, video.height, video.pix_fmt = 64, 48, "yuv420p"
+        video.codec_context.time_base = video.time_base = tick
+        for index in [*range(25), *range(50, 75)]:
+            picture = np.full((48, 64, 3), 5 * index % 256, np.uint8)
+            frame = av.VideoFrame.from_ndarray(picture, "rgb24").reformat(format="yuv420p")
+            frame.pts, frame.time_base = start + 3600 * index, tick
+            container.mux(video.encode(frame))
+        container.mux(video.encode(None))
+    return path
+
+
+@pytest.mark.parametrize("start", [0, 126000])
+def test_a_dropout_in_a_late_starting_recording_is_no_loss(tmp_path, start):
+    # Moved to zero as a whole (a clock at 1.4 s, as ffmpeg writes TS), it was read as a
+    # cut, whose frame estimate (length x rate) was then taken as a promised count:
+    # "25 frame(s) could not be decoded".
+    reader, frames = read(gapped_ts_recording(tmp_path / "gap.ts", start))
+    assert len(frames) == 50 and reader.lost_frames == 0 and reader.warnings == []
+    assert reader.info.frame_count is None  # the file states none
+
+
+def test_a_truncated_mp4_is_told_with_a_range_too(tmp_path):
+    # With an MP4's sample count taking over from its declared length, a cut or a resume,
+    # which do not count every sample, lost sight of a truncation (1 frame lost, not 44).
+    from fractions import Fraction
+
+    from vsr.video.trim import TimeRange
+
+    make_clip(tmp_path / "whole.mp4", frames=100, faststart=True, audio=False)
+    cut_short = truncate(tmp_path / "whole.mp4", 0.6, tmp_path / "short.mp4")
+    with VideoReader(cut_short, TimeRange(Fraction(1, 5), None)) as reader:
+        frames = list(reader.frames())
+    assert len(frames) + reader.lost_frames == 95  # the range holds frames 5-99
+    assert reader.lost_frames > 30 and any("truncated" in w for w in reader.warnings)
+
+
 def test_a_matroska_stream_that_starts_late_is_not_called_truncated(tmp_path):
     reader, frames = read(late_start_matroska(tmp_path / "late.mkv"))
     # Moved back by the file's start (2 s), as every stream of it is.

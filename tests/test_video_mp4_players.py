@@ -172,3 +172,18 @@ def test_fast_frames_at_the_end_end_where_the_source_does(tmp_path, name):
         assert mp4_video_timing(out).edit_seconds == Fraction(1030, 1000)
     with av.open(str(out)) as container:
         assert container.duration == 1_030_000
+
+
+def test_a_packet_without_times_keeps_its_place_in_decode_order():
+    # It overtook the packets held back: the muxer got X1 before I0.
+    from vsr.video.final_packet import FinalPacketHold
+
+    def packet(pts: int | None, dts: int) -> av.Packet:
+        made = av.Packet(b"x")
+        made.pts, made.dts, made.time_base = pts, dts, Fraction(1, 25)
+        return made
+
+    hold = FinalPacketHold(frame_step=1)
+    order = [packet(0, 0), packet(None, 1), packet(2, 2)]
+    muxed = hold.pass_on(order) + hold.last(None)
+    assert [p.dts for p in muxed] == [0, 1, 2]

@@ -410,6 +410,28 @@ def test_a_file_whose_clock_starts_late_starts_at_zero(tmp_path, weights, suffix
         assert mp4_video_timing(out).edit_seconds < 1  # no empty edit before the picture
 
 
+def test_a_late_clock_moved_to_zero_is_no_cut_to_speak_of(tmp_path, weights):
+    # An empty sound track of a file starting at 10 s got "no sound of it lies in the cut",
+    # though no cut was asked for (the same file starting at zero got no note).
+    source, out = tmp_path / "late.mkv", tmp_path / "out.mp4"
+    container = av.open(str(source), "w")
+    video = container.add_stream("libx264", rate=25, options={"preset": "ultrafast"})
+    video.width, video.height, video.pix_fmt = 64, 48, "yuv420p"
+    video.codec_context.time_base = video.time_base = Fraction(1, 25)
+    sound = container.add_stream("aac", rate=48000)
+    sound.layout = "mono"
+    for index in range(10):
+        picture = np.full((48, 64, 3), index, np.uint8)
+        frame = av.VideoFrame.from_ndarray(picture, "rgb24").reformat(format="yuv420p")
+        frame.pts, frame.time_base = 250 + index, Fraction(1, 25)
+        container.mux(video.encode(frame))
+    container.mux(video.encode(None))
+    container.close()
+    report = upscale_video(source, out, weights=weights, progress=False)
+    assert not any("lies in the cut" in note for note in report.notes)
+    assert report.frames == 10
+
+
 def test_times_count_from_the_videos_first_frame_in_a_late_starting_stream(tmp_path, weights):
     clip, source, out = tmp_path / "clip.ts", tmp_path / "late.ts", tmp_path / "cut.mkv"
     make_clip(clip, frames=60, audio=False)

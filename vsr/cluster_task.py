@@ -125,7 +125,9 @@ def remove_stale_temps(target: Path) -> list[Path]:
     """Delete temp files of `target` left by other processes (a worker that died).
 
     The writer names its temp `.<stem>.<pid>.tmp<suffix>` beside the target. Ray runs one
-    attempt of a task at a time, so any such file from another pid is dead weight.
+    attempt of a task at a time, so any such file from another pid is dead weight, even
+    one just touched or one whose lock another node's file system does not show, which
+    the writer's own sweep (vsr.video.temp_lock) must leave.
     """
     from vsr.video.writer import temp_pattern_for
 

@@ -5,10 +5,16 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from vsr.commands.encoder_options import add_encoder_option
 from vsr.errors import VsrError
 from vsr.printable import printable
+from vsr.report import kept_from_an_interrupted_run
+
+if TYPE_CHECKING:
+    from vsr.network_cache import NetworkCache
+    from vsr.video.writer import EncodeSettings
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -285,7 +291,7 @@ def run(args: argparse.Namespace) -> int:
     say(
         f"vsr: {report.frames} frames {report.input_size[0]}x{report.input_size[1]} -> "
         f"{report.output_size[0]}x{report.output_size[1]}{_which_part(report)}"
-        f"{_resumed(report)} in "
+        f"{kept_from_an_interrupted_run(report.resumed_frames)} in "
         f"{report.wall_seconds:.1f} s "
         f"({report.fps:.2f} fps, {_where(report)}) -> {report.output}"
     )
@@ -303,12 +309,6 @@ def _which_part(report) -> str:
     return f" (from {format_time(report.cut['first_frame_s'])} to {until})"
 
 
-def _resumed(report) -> str:
-    from vsr.report import kept_from_an_interrupted_run
-
-    return kept_from_an_interrupted_run(report.resumed_frames)
-
-
 def _where(report) -> str:
     """ "cuda:0, fp16, GPU 92% busy, 31.2 s warming up": what the run's speed depended on."""
     parts = [report.device, report.precision]
@@ -320,7 +320,13 @@ def _where(report) -> str:
     return ", ".join(parts)
 
 
-def _check_what_every_clip_shares(args, settings, model, target, networks) -> None:
+def _check_what_every_clip_shares(
+    args: argparse.Namespace,
+    settings: EncodeSettings,
+    model: dict,
+    target: dict,
+    networks: NetworkCache,
+) -> None:
     """A mistake every clip would meet ends a folder run before the first clip, as one
     error (exit 2): each clip failed with it in turn, and a watch recorded them all as
     failed, so the corrected command found nothing to do. What depends on the clip (an
@@ -344,10 +350,10 @@ def _check_what_every_clip_shares(args, settings, model, target, networks) -> No
 def folder_summary_line(totals: dict) -> str:
     """The last line of a folder run, from its report's summary. The time and fps are of
     the frames made now: "60 frames, 25 of them kept in 5.2 s" read as 25 in 5.2 s."""
-    made = totals["frames"] - totals["resumed_frames"]
+    resumed = totals.get("resumed_frames") or 0  # a Ray run's summary has none
     kept = (
-        f", {totals['resumed_frames']} of them kept from interrupted runs; {made} made"
-        if totals["resumed_frames"]
+        f", {resumed} of them kept from interrupted runs; {totals['frames'] - resumed} made"
+        if resumed
         else ""
     )
     fps = f", {totals['fps']:.2f} fps" if totals["fps"] else ""

@@ -20,6 +20,7 @@ def run_on_ray(
     args: argparse.Namespace, engine_options: dict[str, Any], say: Callable[[str], None]
 ) -> int:
     from vsr import cluster
+    from vsr.commands.run import folder_summary_line
 
     address = args.ray or None
     splitting = args.segments is not None or args.segment_seconds is not None
@@ -29,10 +30,6 @@ def run_on_ray(
         raise VsrError("--watch is not available with --ray")
     if args.device is not None:
         engine_options = {**engine_options, "device": args.device}
-    if not args.input.is_dir():
-        from vsr.runner import check_clip_report_path
-
-        check_clip_report_path(args.report, args.input, args.output)  # now, not after the run
     if args.input.is_dir():
         if splitting:
             raise VsrError("segment mode takes one clip; give a video file as INPUT")
@@ -50,24 +47,28 @@ def run_on_ray(
             report=args.report,
             log=say,
         )
-    elif splitting:
-        from vsr.cluster_segments import run_split
-
-        summary = run_split(
-            args.input,
-            args.output,
-            count=args.segments,
-            seconds=args.segment_seconds,
-            address=address,
-            weights=args.weights,
-            engine_options=engine_options,
-            overwrite=args.overwrite,
-            progress=not args.quiet,
-            report=args.report,
-            log=say,
-        )
     else:
-        summary = _run_one_clip(args, address, engine_options, say)
+        from vsr.runner import check_clip_report_path
+
+        check_clip_report_path(args.report, args.input, args.output)  # now, not after the run
+        if splitting:
+            from vsr.cluster_segments import run_split
+
+            summary = run_split(
+                args.input,
+                args.output,
+                count=args.segments,
+                seconds=args.segment_seconds,
+                address=address,
+                weights=args.weights,
+                engine_options=engine_options,
+                overwrite=args.overwrite,
+                progress=not args.quiet,
+                report=args.report,
+                log=say,
+            )
+        else:
+            summary = _run_one_clip(args, address, engine_options, say)
     totals = summary.to_dict()["summary"]
     fps = f", {totals['fps']:.2f} fps" if totals["fps"] else ""
     if splitting and not totals["failed"]:
@@ -81,10 +82,7 @@ def run_on_ray(
             f"{totals['wall_seconds']:.1f} s{fps} -> {totals['output']}"
         )
         return 0
-    say(
-        f"vsr: {totals['done']} done, {totals['skipped']} skipped, {totals['failed']} failed "
-        f"({totals['frames']} frames in {totals['wall_seconds']:.1f} s{fps})"
-    )
+    say(folder_summary_line(totals))
     for clip in summary.clips:
         if clip["status"] == "failed":  # errors, not chatter: printed even with --quiet
             failed = f"vsr:   failed: {Path(clip['input']).name}: {clip['error']}"

@@ -162,11 +162,12 @@ class EncoderChoice:
             return
         kind = {(0, 0): "4:4:4", (1, 0): "4:2:2"}.get(shift, "")
         what = f"{kind} {depth}-bit".strip() if shift != (1, 1) else f"{depth}-bit"
+        whose = "the preset's" if self.settings.pix_fmt else "the source's"
         advice = "--pix-fmt yuv420p"
-        if self.codec.name == "libx264" and shift == (1, 1):
+        if self.codec.name == "libx264" and shift == (1, 1) and self.source.bit_depth > 8:
             advice += ", or --codec libx265 to keep the bits"
         self.notes.append(
-            f"{self.codec.name} at the source's {what} ({self.pix_fmt}) plays in few players "
+            f"{self.codec.name} at {whose} {what} ({self.pix_fmt}) plays in few players "
             f"(no web browser, few phones and TVs); for wide playback use {advice}"
         )
 

@@ -38,7 +38,8 @@ class FinalPacketHold:
         ready = []
         for packet in packets:
             if not self._timed(packet):
-                ready.append(packet)  # nothing to reason about: the muxer decides
+                # Nothing to reason about (the muxer stamps it), but in its decode order.
+                (self._held if self._held else ready).append(packet)
                 continue
             self._saw(packet)
             if self._latest_pts is None or packet.pts > self._latest_pts:
@@ -69,6 +70,6 @@ class FinalPacketHold:
         than that at the end, a variable-rate clip came out 36 ms longer than its source.
         A packet that ends in time keeps what it has, so steady frames are as before."""
         for packet in packets:
-            if packet.pts + (packet.duration or self._frame_step) > later:
+            if self._timed(packet) and packet.pts + (packet.duration or self._frame_step) > later:
                 packet.duration = later - packet.pts
         return packets

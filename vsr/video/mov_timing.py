@@ -78,7 +78,7 @@ class LastPacketHold(FinalPacketHold):
         packet gets the dts and duration that make the decode steps reach the last frame's
         end (unchanged where they already do, or where they cannot)."""
         held = super().last(stream, end)
-        if held:
+        if held and self._timed(held[-1]):
             held[-1] = self._steps_ended(held[-1], stream, end)
         return held
 

@@ -271,7 +271,7 @@ class VideoReader:
         # more frames than the demuxer could read (a truncated file with its index first).
         promised = (self.info.frame_count or 0) - discarded
         lost = max(0, packets - self.decoded_frames, promised - self.decoded_frames)
-        self.lost_frames = max(lost, self._missing_tail_frames())
+        self.lost_frames = max(lost, self._missing_tail_frames(counted=True))
 
     def _decode_packets(self, tally: Callable[[av.Packet], None]) -> Iterator[av.VideoFrame]:
         """Every frame from where the container stands, skipping undecodable packets (the
@@ -370,7 +370,7 @@ class VideoReader:
             return  # nothing in the range: the constructor reports it
         self.lost_frames = max(0, self._in_range_packets - skipped - self.decoded_frames)
         if not reached_end and self.demux_error is None:
-            self.lost_frames = max(self.lost_frames, self._missing_tail_frames())
+            self.lost_frames = max(self.lost_frames, self._missing_tail_frames(counted=False))
             length = self._clip_seconds() or 0
             # A last frame can reach past the end asked for (a slide show's last slide).
             if end is not None and not self.missing_seconds and length < self.time_range.end:
@@ -451,15 +451,16 @@ class VideoReader:
         if frame.pts is not None and (self._end_pts is None or frame.pts >= self._end_pts):
             self._end_pts, self._end_duration = frame.pts, frame.duration or None
 
-    def _missing_tail_frames(self) -> int:
+    def _missing_tail_frames(self, counted: bool) -> int:
         """Frames missing at the end: the video stream's declared length minus what decoded.
 
         Catches truncated files whose demuxer drops the cut packet without complaint
         (Matroska). Only the video stream's own duration is trusted for a frame count;
-        the container's (which covers audio too) only earns a warning.
+        the container's (which covers audio too) only earns a warning. Where the whole
+        file was read (`counted`) an MP4's sample count has told a truncation already.
         """
         rate = self.info.average_rate
-        if self._end_pts is None or not rate or self._mov_samples_counted():
+        if self._end_pts is None or not rate or (counted and self._mov_samples_counted()):
             return 0
         start = self._stream.start_time or 0
         last_frame = _frame_seconds(self._end_duration, self.info.time_base, rate)
@@ -487,15 +488,20 @@ class VideoReader:
         """Where the last delivered frame ends (its pts plus its own length, in the video's
         time base as delivered: after a cut's shift, and no later than the cut's end) when
         the file gives it a length other than one average frame, as a slide show's or a
-        GIF's last frame; else None, as for a run resumed at the end."""
+        GIF's last frame; else None. A run resumed past every frame knows the last one's
+        length from the frame it skipped."""
         if self._end_pts is None or not self._end_duration:
             return None
         time_base = self.info.time_base
         length = self._end_duration
-        if self._mov_samples_counted() and self._stopped_at is None and not self.lost_frames:
+        if self._stopped_at is not None:
+            # The range ended at a later frame: the last kept one shows until it.
+            length = self._stopped_at - self._end_pts
+        elif self._mov_samples_counted() and not self.lost_frames:
             # A frame's duration in MP4 and MOV is its sample's step to the next decode
             # time, which with B-frames is another frame's (a 5 s last slide read as 1 s):
-            # the track's end, its edit list's, is where the last frame ends.
+            # the track's end is where the last frame ends (as libav reads it: vsr's own
+            # files end their samples there; another muxer's may not, as ffmpeg reads).
             track_end = (self._stream.start_time or 0) + (self._stream.duration or 0)
             length = track_end - self._end_pts if track_end > self._end_pts else length
         rate = self.info.average_rate
@@ -568,7 +574,7 @@ class VideoReader:
         cut = self._cut_at(frame, time_base)
         frame_count = stream.frames or None
         rate = stream.average_rate or stream.guessed_rate
-        if cut is not None:
+        if cut is not None and cut.asked:
             # The video's own length only: a container's covers subtitles and audio too.
             declared, own = _declared_video_seconds(stream, self._container)
             frame_count, duration = _frames_in_cut(

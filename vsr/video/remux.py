@@ -639,8 +639,9 @@ class StreamCopier:
 
     def _note_silent_tracks(self) -> None:
         """Say which audio tracks a cut left without a sound: Matroska and WebM keep such a
-        track empty, MP4 and MOV leave it out."""
-        if self._cut is None:
+        track empty, MP4 and MOV leave it out. A whole file moved to zero is no cut: an
+        empty track there was empty in the source too."""
+        if self._cut is None or not self._cut.asked:
             return
         track = "no track" if self._output.format.name in ("mp4", "mov") else "an empty track"
         for index, route in self._routes.items():

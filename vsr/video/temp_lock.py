@@ -19,6 +19,11 @@ import time
 from pathlib import Path
 from typing import IO
 
+try:
+    import fcntl  # POSIX; where it is missing, nothing is held or removed
+except ImportError:
+    fcntl = None
+
 # A file younger than this may be one whose maker has created it but not yet locked it.
 FRESH_SECONDS = 60.0
 
@@ -26,9 +31,7 @@ FRESH_SECONDS = 60.0
 def hold(path: Path) -> IO[bytes] | None:
     """An open handle that holds `path` locked while it stays open; None where the file
     system has no locks (nothing is then removed as dead either)."""
-    try:
-        import fcntl  # POSIX: where it is missing, nothing is held or removed
-    except ImportError:
+    if fcntl is None:
         return None
     try:
         # Writable: over NFS an exclusive lock needs a descriptor open for writing.
@@ -48,9 +51,7 @@ def remove_dead_temps(target: Path, pattern: str) -> list[Path]:
     expression with the process id as its one group) that no live run holds; the names
     removed."""
     removed: list[Path] = []
-    try:
-        import fcntl
-    except ImportError:
+    if fcntl is None:
         return removed
     name = re.compile(pattern)
     try:

@@ -126,8 +126,8 @@ class Cut:
     end: Fraction | None  # nothing that starts at or after it is kept
     file_start: float  # the container's start time, from which ffmpeg counts -ss
     origin: Fraction = Fraction(0)  # the video's start, from which the range counts
-    # False for the whole of a video that starts before zero, moved to start at it: no
-    # range was asked for (see VideoReader._cut_at).
+    # False for a whole file moved to start at zero (a video that starts before zero, or
+    # a clock that starts late): no range was asked for (see VideoReader._cut_at).
     asked: bool = True
 
     def offset_in(self, time_base: Fraction) -> int:
