@@ -13,7 +13,7 @@ from vsr.video import temp_lock
 from vsr.video.writer import temp_path_for
 
 
-def test_the_next_run_removes_what_a_killed_run_left_and_only_that(tmp_path, weights):
+def test_the_next_run_removes_what_a_killed_run_left_and_only_that(tmp_path, weights, capsys):
     source, out = tmp_path / "in.mkv", tmp_path / "out.mkv"
     make_clip(source, 32, 24, frames=2, audio=False)
     dead, live, fresh = (temp_path_for(out, pid) for pid in (4000001, 4000002, 4000003))
@@ -28,10 +28,12 @@ def test_the_next_run_removes_what_a_killed_run_left_and_only_that(tmp_path, wei
     held = temp_lock.hold(live)  # a run still writing it, as another process would
     assert held is not None
     try:
-        args = ["run", str(source), str(out), "--weights", str(weights), "--quiet"]
+        args = ["run", str(source), str(out), "--weights", str(weights)]
         assert main(args) == 0
     finally:
         held.close()
+    said = "removed 1 temporary file(s) that a killed run left beside the output"
+    assert f"{said} (.out.4000001.tmp.mkv)" in capsys.readouterr().err
     # The killed run's file stayed for good, a new one with each kill.
     assert not dead.exists()
     assert live.exists() and fresh.exists() and other.exists()

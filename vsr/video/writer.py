@@ -197,7 +197,12 @@ class VideoWriter:
             _claim_temp(self.temp_path, self.path)
             self._claimed = True
             # What runs killed outright left under this output's temporary names.
-            temp_lock.remove_dead_temps(self.path, temp_pattern_for(self.path))
+            removed = temp_lock.remove_dead_temps(self.path, temp_pattern_for(self.path))
+            if removed:
+                self.notes.append(
+                    f"removed {len(removed)} temporary file(s) that a killed run left beside "
+                    f"the output ({removed[0].name}{', ...' if len(removed) > 1 else ''})"
+                )
             create_exclusively(self.temp_path)
             self._held = temp_lock.hold(self.temp_path)  # until it is renamed or removed
             if error is None:
