@@ -79,6 +79,22 @@ def test_segments_start_at_keyframes_and_cover_every_frame_once(tmp_path):
     assert pieces == whole  # same pixels, same pts, nothing dropped or doubled
 
 
+def test_segments_of_a_ts_with_b_frames_one_gop_long_are_all_found(tmp_path):
+    # Seeking an MPEG-TS with B-frames lands on the keyframe after the one asked for: past
+    # a segment one GOP long, which then held "no decodable frame" (3 of 5 failed).
+    clip = tmp_path / "rec.ts"
+    make_ts_recording(clip, 50, gop=10, b_frames=2)
+    whole = decoded(clip)
+    pieces = []
+    for segment in plan_segments(clip, count=5):
+        pts = extract_segment(clip, segment, tmp_path / f"{segment.index}.mkv").pts
+        pieces += [(p, px) for p, (_, px) in zip(pts, decoded(tmp_path / f"{segment.index}.mkv"), strict=True)]  # fmt: skip
+    # The reader moves the recording's clock (1.4 s, the TS muxer's) to zero; the pieces
+    # keep the file's, which the join moves alike.
+    shift = pieces[0][0] - whole[0][0]
+    assert len(whole) == 50 and [(p - shift, px) for p, px in pieces] == whole
+
+
 def test_a_range_starting_mid_gop_still_decodes_exactly(tmp_path):
     clip = tmp_path / "gop.mp4"
     make_gop_clip(clip, frames=10, gop=5)

@@ -16,6 +16,7 @@ to one writer over the source, which encodes once and copies audio and subtitles
 from __future__ import annotations
 
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -106,17 +107,25 @@ def plan_segments(
     return [Segment(i, s, e) for i, (s, e) in enumerate(zip(starts, ends, strict=True))]
 
 
-def _decode_range(path: Path, segment: Segment, seek: bool, in_range: list[int]):
-    """Frames of the segment's range, decoded from the keyframe at its start; `in_range`
-    counts the packets whose frames the range shows. Undecodable packets are skipped, as a
-    local run's reader skips them: a damaged source loses those frames (packets less
-    frames tells how many), it does not fail the segment."""
+# How far before a segment's start to seek, in seconds, until the seek lands at or before
+# it; then (None) from the top. MPEG-TS with B-frames lands on the keyframe after the one
+# asked for, past a segment one GOP long: it held "no decodable frame".
+SEEK_BACK_SECONDS = (0.0, 1.0, 4.0, 16.0, None)
+
+
+def _decode_range(path: Path, segment: Segment, back: float | None, in_range: list[int]):
+    """Frames of the segment's range, decoded from the keyframe at or before `back`
+    seconds before its start (None: from the top); `in_range` counts the packets whose
+    frames the range shows. Undecodable packets are skipped, as a local run's reader skips
+    them: a damaged source loses those frames (packets less frames tells how many), it
+    does not fail the segment."""
     container = open_source(path)
     try:
         stream = main_video_stream(container)
         stream.thread_type = "AUTO"
-        if seek and segment.start is not None:
-            container.seek(segment.start, stream=stream, backward=True, any_frame=False)
+        if back is not None and segment.start is not None:
+            target = segment.start - round(Fraction(back) / stream.time_base)
+            container.seek(target, stream=stream, backward=True, any_frame=False)
 
         def tally(packet: av.Packet) -> None:
             # A packet the edit list hides is decoded only as a reference, never shown.
@@ -151,15 +160,14 @@ class ExtractedSegment:
 
 def extract_segment(source: Path, segment: Segment, dest: Path) -> ExtractedSegment:
     """Write the segment's frames losslessly to `dest` (.mkv)."""
-    in_range = [0]
-    frames = _decode_range(source, segment, True, in_range)
-    first = next(frames, None)
-    if first is not None and segment.start is not None and first.pts != segment.start:
-        # The seek landed past the keyframe (a poor index): decode from the beginning.
-        frames.close()
+    for back in SEEK_BACK_SECONDS:
         in_range = [0]
-        frames = _decode_range(source, segment, False, in_range)
+        frames = _decode_range(source, segment, back, in_range)
         first = next(frames, None)
+        landed = segment.start is None or (first is not None and first.pts == segment.start)
+        if landed or back is None:
+            break
+        frames.close()  # the seek landed past the segment's keyframe: seek further back
     if first is None:
         raise VsrError(f"{source}: segment {segment.index} holds no decodable frame")
     supported = {f.name for f in av.codec.Codec("ffv1", "w").video_formats}
