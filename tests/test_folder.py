@@ -184,9 +184,9 @@ def test_watch_does_each_clip_once_and_a_restart_retries_only_failures(tmp_path)
         (["--device", "mps"], "vsr runs on cpu or cuda, not on mps"),
     ],
 )
-@pytest.mark.parametrize("watch", [False, True])
+@pytest.mark.parametrize("mode", ["folder", "watch", "ray"])
 def test_a_mistake_every_clip_would_meet_stops_a_folder_run_once(
-    tmp_path, weights, capsys, flags, message, watch
+    tmp_path, weights, capsys, flags, message, mode
 ):
     # Each clip failed in turn (exit 1, the error twice a clip), and a watch recorded them
     # all as failed, so the corrected command then did nothing.
@@ -197,12 +197,16 @@ def test_a_mistake_every_clip_would_meet_stops_a_folder_run_once(
     args = ["run", str(clips), str(out), "--quiet"]
     if "--weights" not in flags:
         args += ["--weights", str(weights)]
-    if watch:
+    if mode == "watch":
         args += ["--watch", "--watch-interval", "0.05", "--idle-exit", "0.3"]
+    if mode == "ray":  # refused before Ray starts (it started, and every clip failed)
+        args += ["--ray"]
     assert main([*args, *flags]) == 2
     err = capsys.readouterr().err
     assert err.count(message) == 1 and "failed" not in err
     assert not out.exists() or not any(out.iterdir())  # no outputs, no watch records
+    if mode == "ray":
+        return
     if "--weights" in flags:
         flags = ["--weights", str(weights)]
     elif "--device" in flags:
@@ -393,6 +397,25 @@ def test_a_ray_run_of_one_clip_refuses_a_report_over_its_output_before_it_starts
     args = ["run", str(source), str(out), "--weights", str(weights), "--quiet", *mode]
     assert main([*args, "--report", str(out)]) == 2
     assert "the report" in capsys.readouterr().err and not out.exists()
+
+
+def test_a_ray_run_sends_its_workers_absolute_paths(tmp_path, weights, monkeypatch):
+    # Workers of a cluster started elsewhere run in the folder `ray start` ran in: a
+    # relative path failed every clip there ("fin3/a.mkv: no such file").
+    from vsr import cluster
+
+    clips = tmp_path / "in"
+    clips.mkdir()
+    sent = []
+
+    def run_folder(in_dir, out_dir, **_):
+        sent.append((in_dir, out_dir))
+        return cluster.ClusterReport()
+
+    monkeypatch.setattr(cluster, "run_folder", run_folder)
+    monkeypatch.chdir(tmp_path)
+    assert main(["run", "in", "out", "--weights", str(weights), "--quiet", "--ray"]) == 0
+    assert sent == [(tmp_path / "in", tmp_path / "out")]
 
 
 def test_a_json_report_in_the_output_folder_of_a_watch_is_written(tmp_path, weights):

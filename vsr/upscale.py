@@ -47,16 +47,25 @@ _LIVE_MAPS_PER_FEATURE = 16
 MIN_WINDOW_PIXELS = 32 * 32
 
 
-def resolve_device(device: str | torch.device | None) -> torch.device:
-    """``None`` or "auto" picks CUDA when it is present; an unavailable CUDA is an error."""
+def check_device_name(device: str | torch.device | None) -> torch.device | None:
+    """The device a name means (None for None or "auto"), whether or not this machine has
+    it: a Ray cluster's workers may have the GPU its driver lacks."""
     if device is None or device == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        return None
     try:
         device = torch.device(device)
     except (RuntimeError, TypeError):
         raise VsrError(f"unknown device {device!r}; use cpu, cuda or cuda:N") from None
     if device.type not in ("cpu", "cuda"):  # mps, xpu, meta...: torch knows them, vsr not
         raise VsrError(f"vsr runs on cpu or cuda, not on {device.type}")
+    return device
+
+
+def resolve_device(device: str | torch.device | None) -> torch.device:
+    """``None`` or "auto" picks CUDA when it is present; an unavailable CUDA is an error."""
+    device = check_device_name(device)
+    if device is None:
+        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if device.type == "cuda" and not torch.cuda.is_available():
         raise VsrError(
             "CUDA was requested but no CUDA device is available; use the CPU (--device cpu)"

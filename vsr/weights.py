@@ -246,6 +246,14 @@ def resolve_weights(weights: str | os.PathLike | None, scale: int | None = None)
     raise VsrError(f"unknown weights {weights!r}: not a file; known names: {', '.join(manifest)}")
 
 
+def is_weights_name(weights: str | os.PathLike) -> bool:
+    """Whether `weights` names weights: a file, or a name in the manifest (which a Ray
+    worker resolves, fetching it where it must)."""
+    return Path(weights).expanduser().is_file() or (
+        isinstance(weights, str) and _known_name(weights)
+    )
+
+
 def _known_name(weights: str) -> bool:
     """Whether ``weights`` is a name in the manifest (False where there is no manifest)."""
     try:

@@ -260,6 +260,7 @@ def run(args: argparse.Namespace) -> int:
         # The workers, not this machine, decide whether the GPU settings apply.
         settings, cpu_model = _settings_and_model_options(args, on_gpu=False)
         _, gpu_model = _settings_and_model_options(args, on_gpu=True)
+        check_what_every_clip_shares(args, settings, cpu_model, target)  # before Ray starts
         options = {
             "settings": settings,
             **cpu_model,
@@ -320,31 +321,39 @@ def _where(report) -> str:
     return ", ".join(parts)
 
 
-def _check_what_every_clip_shares(
+def check_what_every_clip_shares(
     args: argparse.Namespace,
     settings: EncodeSettings,
     model: dict,
     target: dict,
-    networks: NetworkCache,
+    networks: NetworkCache | None = None,
 ) -> None:
-    """A mistake every clip would meet ends a folder run before the first clip, as one
-    error (exit 2): each clip failed with it in turn, and a watch recorded them all as
-    failed, so the corrected command found nothing to do. What depends on the clip (an
-    encoder option its container's codec lacks) still fails that clip alone."""
+    """A mistake every clip would meet ends a folder run (or a Ray run) before the first
+    clip, as one error (exit 2): each clip failed with it in turn, and a watch recorded
+    them all as failed, so the corrected command found nothing to do. What depends on the
+    clip (an encoder option its container's codec lacks) still fails that clip alone.
+    Without `networks` (Ray: the workers load the network, on devices of their own) the
+    weights are only looked up and the device only named."""
     from vsr.runner import check_clip_arguments
-    from vsr.upscale import resolve_device
+    from vsr.upscale import check_device_name, resolve_device
     from vsr.video.codecs import video_encoder
     from vsr.video.encoder_choice import check_pix_fmt_name
+    from vsr.weights import is_weights_name
 
     check_clip_arguments(
         target["scale"], target["size"], target["height"], model["batch"], settings
     )
-    resolve_device(args.device)
     video_encoder(settings.codec)
     if args.pix_fmt:
         check_pix_fmt_name(args.pix_fmt)
-    if args.weights is not None:
-        networks.get(network_scale=2)  # given weights serve every clip, whatever its scale
+    if networks is not None:
+        resolve_device(args.device)
+        if args.weights is not None:
+            networks.get(network_scale=2)  # given weights serve every clip, whatever its scale
+        return
+    check_device_name(args.device)
+    if args.weights is not None and not is_weights_name(args.weights):
+        raise VsrError(f"weights file not found: {args.weights}")
 
 
 def folder_summary_line(totals: dict) -> str:
@@ -372,7 +381,7 @@ def _run_folder(args, settings, model, target, say) -> int:
 
     check_report_path(args.report, args.input, args.output, args.watch)
     networks = NetworkCache(args.weights)  # each network is loaded once per run
-    _check_what_every_clip_shares(args, settings, model, target, networks)
+    check_what_every_clip_shares(args, settings, model, target, networks)
     shown: set[str] = set()  # a note shared by every clip (e.g. "ran on the CPU") once
 
     def start(clip: Path, output: Path, overwrite: bool):

@@ -23,6 +23,9 @@ def run_on_ray(
     from vsr.commands.run import folder_summary_line
 
     address = args.ray or None
+    # Workers of a cluster started elsewhere run in the folder `ray start` ran in: a
+    # relative path failed every clip there (or named another file of that name).
+    args.input, args.output = args.input.absolute(), args.output.absolute()
     splitting = args.segments is not None or args.segment_seconds is not None
     if args.ray is None:
         raise VsrError("--segments and --segment-seconds run on Ray; add --ray")
