@@ -10,7 +10,7 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
-from media import corrupt_middle_packets, make_ts_recording, picture_planes
+from media import corrupt_middle_packets, make_slide_show, make_ts_recording, picture_planes
 
 from vsr.cli import main
 from vsr.errors import VsrError
@@ -170,6 +170,7 @@ def test_split_run_on_ray_equals_the_unsplit_run(tmp_path, weights):
     # its first segment sought that negative time and found no frame.
     wrapped, wrapped_whole = tmp_path / "wrapped.ts", tmp_path / "wrapped_whole.mkv"
     make_ts_recording(wrapped, 12, start=2**33 - 18000, b_frames=3)
+    slides = make_slide_show(tmp_path / "slides.mkv")
     assert main(["run", str(wrapped), str(wrapped_whole), *common]) == 0
     ray.init(num_cpus=2, include_dashboard=False, logging_level="ERROR", log_to_driver=False)
     try:
@@ -180,6 +181,14 @@ def test_split_run_on_ray_equals_the_unsplit_run(tmp_path, weights):
             main(["run", str(wrapped), str(wrapped_split), *common, "--segments", "2", "--ray"])
             == 0
         )
+        # A slide show's last slide (5 s) ended one average frame after it began: 4.33 s
+        # of 7, and 3.33 of 6 with --start 0.5.
+        for cut, length in (([], 7.0), (["--start", "0.5"], 6.0)):
+            slides_split = tmp_path / "slides_split.mkv"
+            run = ["run", str(slides), str(slides_split), *common, *cut, "--overwrite"]
+            assert main([*run, "--segments", "2", "--ray"]) == 0
+            with av.open(str(slides_split)) as container:
+                assert container.duration / av.time_base == pytest.approx(length, abs=0.002)
     finally:
         ray.shutdown()
     assert decoded(wrapped_split) == decoded(wrapped_whole)

@@ -232,7 +232,7 @@ def run_split(
         else:
             parts = [(Path(clip["output"]), pts[clip["segment"]]) for clip in summary.clips]
             start = time.perf_counter()
-            join_segments(writer, parts, shift)
+            join_segments(writer, parts, shift, None if within is None else within[1])
             writer.close()
             for note in writer.notes:  # what the writer decided, as a local run says it
                 log(f"vsr: note: {note}")

@@ -193,7 +193,12 @@ def extract_segment(source: Path, segment: Segment, dest: Path) -> ExtractedSegm
             pts_list.append(frame.pts)
             # Stored from 0, like any clip (the source's pts travel in the list).
             frame.pts -= first_pts
-            out.mux(stream.encode(frame))
+            packets = stream.encode(frame)  # FFV1: the packet of this frame, at once
+            for packet in packets:
+                # The frame's own length, which the last one of the clip may need (a slide
+                # show's last slide): the encoder gives one average frame.
+                packet.duration = frame.duration or packet.duration
+            out.mux(packets)
         out.mux(stream.encode(None))
     return ExtractedSegment(pts_list, max(0, in_range[0] - len(pts_list)))
 
@@ -216,10 +221,17 @@ def same_colour_and_layout(a: VideoInfo, b: VideoInfo) -> bool:
     return all(getattr(a, name) == getattr(b, name) for name in fields)
 
 
-def join_segments(writer: VideoWriter, parts: list[tuple[Path, list[int]]], shift: int = 0) -> int:
+def join_segments(
+    writer: VideoWriter,
+    parts: list[tuple[Path, list[int]]],
+    shift: int = 0,
+    end: int | None = None,
+) -> int:
     """Feed each upscaled segment file, in order, with its source pts less `shift` (a cut's,
     which moves the output to zero) into `writer` (an open VideoWriter over the source; the
-    caller closes or aborts it). Returns frames."""
+    caller closes or aborts it), and end the video where the last frame's own length ends
+    it, no later than `end` (a cut's, on the source's clock), as a local run does. Returns
+    frames."""
     total = 0
     for path, pts_list in parts:
         written = 0
@@ -227,8 +239,15 @@ def join_segments(writer: VideoWriter, parts: list[tuple[Path, list[int]]], shif
             for frame in reader.frames():
                 if written < len(pts_list):
                     writer.write(frame.planes, pts_list[written] - shift)
+                    last_pts = frame.pts
                 written += 1
+            own_end = reader.own_end_of_last_frame()
+            part_time_base = reader.info.time_base
         if written != len(pts_list):
             raise VsrError(f"{path}: segment has {written} frames, expected {len(pts_list)}")
         total += written
+    if parts and total and own_end is not None:
+        length = round((own_end - last_pts) * part_time_base / writer.time_base)
+        stop = pts_list[-1] + length if end is None else min(pts_list[-1] + length, end)
+        writer.end_at(stop - shift)
     return total
