@@ -308,3 +308,51 @@ def test_shipped_weights_replace_a_planted_file_and_stay_in_the_cache(tmp_path, 
     assert shipped.local_path().read_bytes() == data
     digest = hashlib.sha256(data).hexdigest()
     assert first.name == f"{digest[:16]}.safetensors"
+
+
+def _folder_of_two(tmp_path: Path) -> tuple[Path, Path]:
+    clips, out = tmp_path / "in", tmp_path / "out"
+    clips.mkdir()
+    for name in ("a.mkv", "b.mkv"):
+        make_clip(clips / name, 32, 24, frames=2, audio=False)
+    return clips, out
+
+
+def test_ctrl_c_in_a_ray_folder_run_still_writes_its_report(tmp_path, weights, monkeypatch):
+    # The report was written only after every clip: Ctrl-C left none, where a local
+    # folder run reports the clips finished so far.
+    from vsr import cluster
+
+    clips, out = _folder_of_two(tmp_path)
+    monkeypatch.setattr(cluster, "connect", lambda *args: False)
+
+    def interrupted(jobs, *, summary, **_):
+        summary.add({"input": str(jobs[0].source), "status": "done", "frames": 2})
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(cluster, "run_clips", interrupted)
+    report = tmp_path / "r.json"
+    args = ["run", str(clips), str(out), "--weights", str(weights), "--quiet", "--ray"]
+    assert main([*args, "--report", str(report)]) == 130
+    done = json.loads(report.read_text())["clips"]
+    assert [(Path(c["input"]).name, c["status"]) for c in done] == [("a.mkv", "done")]
+
+
+def test_a_ray_folder_run_names_damaged_clips_even_with_quiet(tmp_path, weights, monkeypatch, capsys):  # fmt: skip
+    # A local folder run names them at its end; a Ray one said nothing, --quiet or not.
+    from vsr import cluster
+
+    clips, out = _folder_of_two(tmp_path)
+    monkeypatch.setattr(cluster, "connect", lambda *args: False)
+
+    def one_damaged(jobs, *, summary, **_):
+        for job, lost in zip(jobs, (0, 17), strict=True):
+            report = {"frames": 2, "lost_frames": lost, "wall_seconds": 1.0}
+            summary.add({"input": str(job.source), "status": "done", "report": report})
+        return summary
+
+    monkeypatch.setattr(cluster, "run_clips", one_damaged)
+    args = ["run", str(clips), str(out), "--weights", str(weights), "--quiet", "--ray"]
+    assert main(args) == 0
+    err = capsys.readouterr().err
+    assert "vsr:   damaged: b.mkv: 17 frame(s) could not be decoded" in err and "a.mkv" not in err

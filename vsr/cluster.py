@@ -230,9 +230,11 @@ def run_clips(
     overwrite: bool = False,
     progress: bool = True,
     log: Callable[[str], None] = lambda line: print(line, file=sys.stderr),
+    summary: ClusterReport | None = None,
 ) -> ClusterReport:
     """Run each job as a Ray task on the connected cluster; clips keep their order in the
-    report. Needs `connect()` first."""
+    report. Needs `connect()` first. Outcomes go into `summary` (a new one if None), also
+    those finished before a Ctrl-C, so that a caller can still report them."""
     from tqdm import tqdm
 
     ray = import_ray()
@@ -244,7 +246,8 @@ def run_clips(
     )
     shipped = ray.put(ship_weights(weights))  # one copy in the object store for all tasks
     tally = ray.remote(FrameTally).options(num_cpus=0).remote()  # frames so far, all workers
-    summary = ClusterReport(workers=cluster_slots(ray, on_gpu))
+    summary = summary if summary is not None else ClusterReport()
+    summary.workers = cluster_slots(ray, on_gpu)
     submitted_at, start = time.time(), time.perf_counter()
     crash_once = os.environ.get(CRASH_ONCE_ENV) or None
     pending = {
@@ -284,8 +287,9 @@ def run_clips(
     finally:
         bar.close()
         summary.wall_seconds = time.perf_counter() - start
-    for job in jobs:
-        summary.add(outcomes[job])
+        for job in jobs:
+            if job in outcomes:  # all of them, unless interrupted
+                summary.add(outcomes[job])
     return summary
 
 
@@ -366,20 +370,6 @@ def run_folder(
         else:
             jobs.append(ClipJob(clip, target))
     summary = ClusterReport()
-    if jobs:  # with every output there already, no cluster is needed
-        started = connect(address, num_cpus)
-        try:
-            summary = run_clips(
-                jobs,
-                weights=weights,
-                engine_options=engine_options or {},
-                overwrite=overwrite,
-                progress=progress,
-                log=log,
-            )
-        finally:
-            if started:
-                disconnect()
     for clip in skipped:
         summary.add(
             {
@@ -400,7 +390,24 @@ def run_folder(
                 "error": why,
             }
         )
-    summary.clips.sort(key=lambda clip: Path(clip["input"]).name)
-    if report is not None:
-        write_json(summary.to_dict(), report)
+    try:
+        if jobs:  # with every output there already, no cluster is needed
+            started = connect(address, num_cpus)
+            try:
+                run_clips(
+                    jobs,
+                    weights=weights,
+                    engine_options=engine_options or {},
+                    overwrite=overwrite,
+                    progress=progress,
+                    log=log,
+                    summary=summary,
+                )
+            finally:
+                if started:
+                    disconnect()
+    finally:  # Ctrl-C too: the clips finished so far are reported, as a local run does
+        summary.clips.sort(key=lambda clip: Path(clip["input"]).name)
+        if report is not None:
+            write_json(summary.to_dict(), report)
     return summary

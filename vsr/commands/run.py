@@ -452,15 +452,22 @@ def _run_folder(args, settings, model, target, say) -> int:
             write_folder_report(summary, args.report)
     totals = summary.to_dict()["summary"]
     say(folder_summary_line(totals))
-    for clip in summary.clips:
-        if clip["status"] == "failed":  # errors, not chatter: printed even with --quiet
+    say_failed_and_damaged(summary.clips)
+    return 1 if totals["failed"] else 0
+
+
+def say_failed_and_damaged(clips: list[dict]) -> None:
+    """The clips that failed, and those whose outputs are shorter than they are (frames
+    that could not be decoded), after a folder run's summary: errors, not chatter, so
+    printed even with --quiet."""
+    for clip in clips:
+        if clip["status"] == "failed":
             failed = f"vsr:   failed: {Path(clip['input']).name}: {clip['error']}"
             print(printable(failed), file=sys.stderr)
         lost = (clip.get("report") or {}).get("lost_frames")
-        if lost:  # a shorter output than the clip is no chatter either
+        if lost:
             damaged = (
                 f"vsr:   damaged: {Path(clip['input']).name}: {lost} frame(s) could not be "
                 "decoded; the output is shorter than the clip"
             )
             print(printable(damaged), file=sys.stderr)
-    return 1 if totals["failed"] else 0

@@ -7,20 +7,17 @@ given, with the engine options it has already built from the flags and the prese
 from __future__ import annotations
 
 import argparse
-import sys
 from collections.abc import Callable
-from pathlib import Path
 from typing import Any
 
 from vsr.errors import VsrError
-from vsr.printable import printable
 
 
 def run_on_ray(
     args: argparse.Namespace, engine_options: dict[str, Any], say: Callable[[str], None]
 ) -> int:
     from vsr import cluster
-    from vsr.commands.run import folder_summary_line
+    from vsr.commands.run import folder_summary_line, say_failed_and_damaged
 
     address = args.ray or None
     # Workers of a cluster started elsewhere run in the folder `ray start` ran in: a
@@ -86,10 +83,7 @@ def run_on_ray(
         )
         return 0
     say(folder_summary_line(totals))
-    for clip in summary.clips:
-        if clip["status"] == "failed":  # errors, not chatter: printed even with --quiet
-            failed = f"vsr:   failed: {Path(clip['input']).name}: {clip['error']}"
-            print(printable(failed), file=sys.stderr)
+    say_failed_and_damaged(summary.clips)  # a damaged clip went unsaid, --quiet or not
     return 1 if totals["failed"] else 0
 
 
