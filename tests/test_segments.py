@@ -4,6 +4,8 @@ unsplit run frame for frame (FFV1), with the same timestamps and the audio copie
 from __future__ import annotations
 
 import json
+import os
+import time
 from fractions import Fraction
 from pathlib import Path
 
@@ -15,6 +17,7 @@ from media import corrupt_middle_packets, make_slide_show, make_ts_recording, pi
 from vsr.cli import main
 from vsr.errors import VsrError
 from vsr.segments import Segment, extract_segment, plan_segments
+from vsr.video import temp_lock
 from vsr.video.reader import VideoReader
 
 
@@ -183,12 +186,20 @@ def test_split_run_on_ray_equals_the_unsplit_run(tmp_path, weights):
         )
         # A slide show's last slide (5 s) ended one average frame after it began: 4.33 s
         # of 7, and 3.33 of 6 with --start 0.5.
+        # The lossless parts of a run killed outright stayed for good (GBs at real sizes).
+        dead = tmp_path / ".slides_split.mkv.segments.4000001"
+        dead.mkdir()
+        (dead / "segment-00000.mkv").write_bytes(b"lossless part")
+        (dead / temp_lock.FOLDER_LOCK).write_bytes(b"")
+        an_hour_ago = time.time() - 3600
+        os.utime(dead / temp_lock.FOLDER_LOCK, (an_hour_ago, an_hour_ago))
         for cut, length in (([], 7.0), (["--start", "0.5"], 6.0)):
             slides_split = tmp_path / "slides_split.mkv"
             run = ["run", str(slides), str(slides_split), *common, *cut, "--overwrite"]
             assert main([*run, "--segments", "2", "--ray"]) == 0
             with av.open(str(slides_split)) as container:
                 assert container.duration / av.time_base == pytest.approx(length, abs=0.002)
+        assert not dead.exists()
     finally:
         ray.shutdown()
     assert decoded(wrapped_split) == decoded(wrapped_whole)

@@ -52,3 +52,22 @@ def test_a_temporary_file_is_held_while_it_is_written(tmp_path):
     second = temp_lock.hold(path)
     assert second is not None
     second.close()
+
+
+def test_a_held_work_folder_is_left_and_a_dead_one_removed(tmp_path):
+    target = tmp_path / "out.mkv"
+    pattern = r"\.out\.mkv\.segments\.(\d+)"
+    live, dead, unlocked = (tmp_path / f".out.mkv.segments.{pid}" for pid in (1, 2, 3))
+    for folder in (live, dead, unlocked):
+        folder.mkdir()
+        (folder / "segment-00000.mkv").write_bytes(b"part")
+    held = temp_lock.hold_folder(live)
+    temp_lock.hold_folder(dead).close()  # its run was killed: the lock went with it
+    an_hour_ago = time.time() - 3600
+    for folder in (live, dead):
+        os.utime(folder / temp_lock.FOLDER_LOCK, (an_hour_ago, an_hour_ago))
+    try:
+        assert temp_lock.remove_dead_temps(target, pattern) == [dead]
+    finally:
+        held.close()
+    assert live.exists() and unlocked.exists() and not dead.exists()  # no lock file: left

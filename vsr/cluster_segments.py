@@ -17,6 +17,7 @@ renamed into place unless every segment succeeded.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import sys
 import time
@@ -50,6 +51,7 @@ from vsr.segments import (
     plan_segments,
     same_colour_and_layout,
 )
+from vsr.video import temp_lock
 from vsr.video.trim import time_range
 
 
@@ -180,7 +182,7 @@ def run_split(
     settings = options.pop("settings", None) or EncodeSettings()
     _check_kept_segments(target, resume, overwrite)
     writer = VideoWriter(target, info, width, height, settings, overwrite=overwrite)
-    store, kept = None, []
+    store, kept, held = None, [], None
     try:
         if resume:
             store = SegmentStore(target)
@@ -190,8 +192,13 @@ def run_split(
             kept = store.start(fingerprint, overwrite)
             work = store.folder
         else:
+            # What runs killed outright left (Ctrl-C removes its own): lossless parts, GBs.
+            dead = rf"\.{re.escape(target.name)}\.segments\.(\d+)"
+            for folder in temp_lock.remove_dead_temps(target, dead):
+                log(f"vsr: removed {folder.name}, the segments of a run that was killed")
             work = target.parent / f".{target.name}.segments.{os.getpid()}"
             work.mkdir()
+            held = temp_lock.hold_folder(work)
     except BaseException:
         writer.abort()
         raise
@@ -252,6 +259,8 @@ def run_split(
     finally:
         if store is None:
             shutil.rmtree(work, ignore_errors=True)
+            if held is not None:
+                held.close()
     if report is not None:
         write_json(summary.to_dict(), report)
     return summary

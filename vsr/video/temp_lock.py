@@ -15,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import shutil
 import time
 from pathlib import Path
 from typing import IO
@@ -26,6 +27,8 @@ except ImportError:
 
 # A file younger than this may be one whose maker has created it but not yet locked it.
 FRESH_SECONDS = 60.0
+# The file a work folder is held through.
+FOLDER_LOCK = ".held"
 
 
 def hold(path: Path) -> IO[bytes] | None:
@@ -46,10 +49,19 @@ def hold(path: Path) -> IO[bytes] | None:
     return handle
 
 
+def hold_folder(folder: Path) -> IO[bytes] | None:
+    """Hold a work folder (segment mode's lossless parts) as `hold` holds a file, through
+    a lock file inside it, which its sweep then looks at."""
+    lock = folder / FOLDER_LOCK
+    with contextlib.suppress(OSError):
+        lock.touch()
+    return hold(lock)
+
+
 def remove_dead_temps(target: Path, pattern: str) -> list[Path]:
-    """Remove the temporary files of `target` (names that fully match `pattern`, a regular
-    expression with the process id as its one group) that no live run holds; the names
-    removed."""
+    """Remove the temporary files and work folders of `target` (names that fully match
+    `pattern`, a regular expression with the process id as its one group) that no live
+    run holds; the names removed. A folder without its lock file is left alone."""
     removed: list[Path] = []
     if fcntl is None:
         return removed
@@ -62,11 +74,12 @@ def remove_dead_temps(target: Path, pattern: str) -> list[Path]:
         made = name.fullmatch(path.name)
         if not made or int(made[1]) == os.getpid():
             continue  # this process's own file is guarded in memory (writer._TEMPS_IN_USE)
+        folder = path.is_dir() and not path.is_symlink()
         try:
             flags = os.O_RDWR | getattr(os, "O_NOFOLLOW", 0)
-            descriptor = os.open(path, flags)
+            descriptor = os.open(path / FOLDER_LOCK if folder else path, flags)
         except OSError:
-            continue  # a link, or gone meanwhile: not ours to judge
+            continue  # a link, no lock file, or gone meanwhile: not ours to judge
         with open(descriptor, "r+b") as handle:
             try:
                 if time.time() - os.fstat(descriptor).st_mtime < FRESH_SECONDS:
@@ -75,6 +88,9 @@ def remove_dead_temps(target: Path, pattern: str) -> list[Path]:
             except OSError:
                 continue  # held by a live run, or a file system without locks
             with contextlib.suppress(OSError):
-                path.unlink()
+                if folder:
+                    shutil.rmtree(path)
+                else:
+                    path.unlink()
                 removed.append(path)
     return removed
