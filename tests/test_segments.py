@@ -165,7 +165,7 @@ def _clip_and_its_unsplit_run(tmp_path: Path, weights: Path) -> tuple[Path, Path
 
 
 # Not marked slow (7-9 s): the one Ray run of the default suite.
-def test_split_run_on_ray_equals_the_unsplit_run(tmp_path, weights):
+def test_split_run_on_ray_equals_the_unsplit_run(tmp_path, weights, capsys):
     ray = pytest.importorskip("ray")
     clip, whole, common = _clip_and_its_unsplit_run(tmp_path, weights)
     split, report = tmp_path / "split.mkv", tmp_path / "r.json"
@@ -193,10 +193,15 @@ def test_split_run_on_ray_equals_the_unsplit_run(tmp_path, weights):
         (dead / temp_lock.FOLDER_LOCK).write_bytes(b"")
         an_hour_ago = time.time() - 3600
         os.utime(dead / temp_lock.FOLDER_LOCK, (an_hour_ago, an_hour_ago))
+        capsys.readouterr()
         for cut, length in (([], 7.0), (["--start", "0.5"], 6.0)):
             slides_split = tmp_path / "slides_split.mkv"
             run = ["run", str(slides), str(slides_split), *common, *cut, "--overwrite"]
-            assert main([*run, "--segments", "2", "--ray"]) == 0
+            loud = [arg for arg in run if arg != "--quiet"]
+            assert main([*loud, "--segments", "2", "--ray"]) == 0
+            # One keyframe: one segment, which was said nowhere.
+            said = "vsr: note: 1 segment, not 2: the clip has no more keyframes to split at"
+            assert said in capsys.readouterr().err
             with av.open(str(slides_split)) as container:
                 assert container.duration / av.time_base == pytest.approx(length, abs=0.002)
         assert not dead.exists()

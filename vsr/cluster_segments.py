@@ -171,6 +171,12 @@ def run_split(
         if info.cut.asked:  # else the whole clip, moved to start at zero: no seek before it
             within = (shift, info.cut.end_in(info.time_base))
     segments = plan_segments(source, count, seconds, within)
+    if count is not None and len(segments) < count:
+        # Segments start at keyframes; a clip with fewer of them cannot be cut finer.
+        log(
+            f"vsr: note: {len(segments)} segment{'s' * (len(segments) != 1)}, not {count}: "
+            "the clip has no more keyframes to split at"
+        )
     # The segments carry no rotation: the displayed size or height the user named becomes
     # the coded frames' here, once, as a local run does.
     options["size"], options["height"] = coded_request(
@@ -204,10 +210,9 @@ def run_split(
         raise
     done = {segment.index: segment for segment in kept}
     if done:
-        log(
-            f"vsr: {len(done)} of {len(segments)} segments kept from an earlier run; "
-            f"upscaling the other {len(segments) - len(done)}"
-        )
+        left = len(segments) - len(done)
+        then = f"upscaling the other {left}" if left else "joining them"
+        log(f"vsr: {len(done)} of {len(segments)} segments kept from an earlier run; {then}")
     try:
         # Segments in exactly the planes the final encoder takes: the join only re-encodes.
         options["settings"] = replace(EncodeSettings(codec="ffv1"), pix_fmt=writer.pix_fmt)
@@ -232,9 +237,11 @@ def run_split(
                 store.release()
                 log(f"vsr: {_what_is_kept(store, len(segments))}")
             elif summary.count("done"):
+                finished = summary.count("done")
                 log(
-                    f"vsr: the {summary.count('done')} finished segments are not kept: with "
-                    "--resume, a rerun makes only the failed ones"
+                    f"vsr: the {finished} finished segment{'s' * (finished != 1)} "
+                    f"{'are' if finished != 1 else 'is'} not kept: with --resume, a rerun "
+                    "makes only the failed ones"
                 )
         else:
             parts = [(Path(clip["output"]), pts[clip["segment"]]) for clip in summary.clips]
