@@ -418,6 +418,25 @@ def test_a_ray_run_sends_its_workers_absolute_paths(tmp_path, weights, monkeypat
     assert sent == [(tmp_path / "in", tmp_path / "out")]
 
 
+def test_a_ray_run_leaves_weights_in_a_folder_only_workers_have_to_them(tmp_path, monkeypatch):
+    # The up-front check refused them ("weights file not found"), though each worker
+    # could open the path on the cluster's own disk.
+    from vsr import cluster
+
+    clips = tmp_path / "in"
+    clips.mkdir()
+    sent = []
+    monkeypatch.setattr(
+        cluster,
+        "run_folder",
+        lambda *_, weights, **__: sent.append(weights) or cluster.ClusterReport(),
+    )
+    only_there = "/cluster-disk-of-the-workers/imdn_x2.safetensors"
+    args = ["run", str(clips), str(tmp_path / "out"), "--quiet", "--ray"]
+    assert main([*args, "--weights", only_there]) == 0
+    assert sent == [only_there]
+
+
 def test_a_json_report_in_the_output_folder_of_a_watch_is_written(tmp_path, weights):
     clips, out = tmp_path / "in", tmp_path / "out"
     clips.mkdir()

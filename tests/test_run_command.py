@@ -568,6 +568,13 @@ def test_a_long_last_frame_survives_a_second_pass_through_b_frames(tmp_path, wei
     assert report.lost_frames == 0 and not any("truncated" in n for n in report.notes)
     with av.open(str(second)) as container:
         assert container.duration / av.time_base == pytest.approx(7.0, abs=0.002)
+    # With a range, which reads from a keyframe on, the MP4 was called truncated (3 frames
+    # "lost") and its last slide cut short: 6 s here.
+    third = tmp_path / f"third{suffix}"
+    report = upscale_video(first, third, weights=weights, progress=False, start=0.5)
+    assert report.lost_frames == 0 and not any("truncated" in n for n in report.notes)
+    with av.open(str(third)) as container:
+        assert container.duration / av.time_base == pytest.approx(6.0, abs=0.002)
 
 
 @pytest.mark.parametrize("suffix", [".mp4", ".mkv"])

@@ -193,10 +193,15 @@ def test_split_run_on_ray_equals_the_unsplit_run(tmp_path, weights, capsys):
         (dead / temp_lock.FOLDER_LOCK).write_bytes(b"")
         an_hour_ago = time.time() - 3600
         os.utime(dead / temp_lock.FOLDER_LOCK, (an_hour_ago, an_hour_ago))
+        # The same slides in vsr's own MP4 with B-frames, whose last frame's packet says
+        # 1 s (another frame's decode step): 8 s of 12 in the review's clip.
+        b_frames = tmp_path / "slides.mp4"
+        force = ["-e", "x264-params=b-adapt=0:scenecut=0"]
+        assert main(["run", str(slides), str(b_frames), *common[:2], "--quiet", *force]) == 0
         capsys.readouterr()
-        for cut, length in (([], 7.0), (["--start", "0.5"], 6.0)):
+        for cut, length, source in (([], 7.0, slides), (["--start", "0.5"], 6.0, slides), ([], 7.0, b_frames)):  # fmt: skip
             slides_split = tmp_path / "slides_split.mkv"
-            run = ["run", str(slides), str(slides_split), *common, *cut, "--overwrite"]
+            run = ["run", str(source), str(slides_split), *common, *cut, "--overwrite"]
             loud = [arg for arg in run if arg != "--quiet"]
             assert main([*loud, "--segments", "2", "--ray"]) == 0
             # One keyframe: one segment, which was said nowhere.

@@ -57,17 +57,22 @@ def test_a_temporary_file_is_held_while_it_is_written(tmp_path):
 def test_a_held_work_folder_is_left_and_a_dead_one_removed(tmp_path):
     target = tmp_path / "out.mkv"
     pattern = r"\.out\.mkv\.segments\.(\d+)"
+    # A killed run with this process's id: a container's driver has the same one each
+    # run, and the next run crashed on its folder (FileExistsError) instead of removing it.
+    ours = tmp_path / f".out.mkv.segments.{os.getpid()}"
     live, dead, unlocked = (tmp_path / f".out.mkv.segments.{pid}" for pid in (1, 2, 3))
-    for folder in (live, dead, unlocked):
+    for folder in (live, dead, unlocked, ours):
         folder.mkdir()
         (folder / "segment-00000.mkv").write_bytes(b"part")
     held = temp_lock.hold_folder(live)
-    temp_lock.hold_folder(dead).close()  # its run was killed: the lock went with it
+    for killed in (dead, ours):
+        temp_lock.hold_folder(killed).close()  # its run was killed: the lock went with it
     an_hour_ago = time.time() - 3600
-    for folder in (live, dead):
+    for folder in (live, dead, ours):
         os.utime(folder / temp_lock.FOLDER_LOCK, (an_hour_ago, an_hour_ago))
     try:
-        assert temp_lock.remove_dead_temps(target, pattern) == [dead]
+        removed = temp_lock.remove_dead_temps(target, pattern)
     finally:
         held.close()
-    assert live.exists() and unlocked.exists() and not dead.exists()  # no lock file: left
+    assert sorted(removed) == sorted([dead, ours])
+    assert live.exists() and unlocked.exists()  # held; no lock file (an older vsr's): left

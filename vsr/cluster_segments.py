@@ -198,12 +198,15 @@ def run_split(
             kept = store.start(fingerprint, overwrite)
             work = store.folder
         else:
-            # What runs killed outright left (Ctrl-C removes its own): lossless parts, GBs.
-            dead = rf"\.{re.escape(target.name)}\.segments\.(\d+)"
-            for folder in temp_lock.remove_dead_temps(target, dead):
+            # What runs killed outright left (Ctrl-C removes its own): lossless parts, GBs;
+            # under this process's id too (a container's driver has the same one each run).
+            for folder in temp_lock.remove_dead_temps(target, _work_folder_pattern(target)):
                 log(f"vsr: removed {folder.name}, the segments of a run that was killed")
-            work = target.parent / f".{target.name}.segments.{os.getpid()}"
-            work.mkdir()
+            work = _work_folder(target)
+            try:
+                work.mkdir()
+            except FileExistsError:
+                raise VsrError(f"{work}: another segment run of {target.name} uses it") from None
             held = temp_lock.hold_folder(work)
     except BaseException:
         writer.abort()
@@ -271,6 +274,18 @@ def run_split(
     if report is not None:
         write_json(summary.to_dict(), report)
     return summary
+
+
+def _work_folder(target: Path) -> Path:
+    """Where a run without --resume keeps its lossless parts: beside the output, hidden,
+    with this process's id."""
+    return target.parent / f".{target.name}.segments.{os.getpid()}"
+
+
+def _work_folder_pattern(target: Path) -> str:
+    """A regular expression for the names _work_folder gives `target`, any process's id
+    its one group."""
+    return rf"\.{re.escape(target.name)}\.segments\.(\d+)"
 
 
 def _check_kept_segments(target: Path, resume: bool, overwrite: bool) -> None:

@@ -25,7 +25,13 @@ import av
 from vsr.errors import VsrError
 from vsr.video.decoding import decode_packets
 from vsr.video.media_url import file_url, open_source
-from vsr.video.reader import VideoInfo, VideoReader, main_video_stream, no_video_stream
+from vsr.video.reader import (
+    VideoInfo,
+    VideoReader,
+    every_sample_there,
+    main_video_stream,
+    no_video_stream,
+)
 
 if TYPE_CHECKING:
     from vsr.video.writer import VideoWriter
@@ -184,6 +190,7 @@ def extract_segment(source: Path, segment: Segment, dest: Path) -> ExtractedSegm
         context.colorspace, context.color_range = first.colorspace, first.color_range
         context.color_primaries, context.color_trc = first.color_primaries, first.color_trc
         previous, first_pts = None, first.pts
+        packets: list[av.Packet] = []
         for frame in _chain(first, frames):
             if previous is not None and frame.pts <= previous:
                 raise VsrError(
@@ -193,14 +200,35 @@ def extract_segment(source: Path, segment: Segment, dest: Path) -> ExtractedSegm
             pts_list.append(frame.pts)
             # Stored from 0, like any clip (the source's pts travel in the list).
             frame.pts -= first_pts
+            out.mux(packets)  # the frame before's: this one's may yet change
             packets = stream.encode(frame)  # FFV1: the packet of this frame, at once
             for packet in packets:
                 # The frame's own length, which the last one of the clip may need (a slide
                 # show's last slide): the encoder gives one average frame.
                 packet.duration = frame.duration or packet.duration
-            out.mux(packets)
+        end = _mov_track_end(source, pts_list[-1], packets) if segment.end is None else None
+        if end is not None:  # the clip's last frame, longer than its packet says
+            for packet in packets:
+                packet.duration = end - pts_list[-1]
+        out.mux(packets)
         out.mux(stream.encode(None))
     return ExtractedSegment(pts_list, max(0, in_range[0] - len(pts_list)))
+
+
+def _mov_track_end(source: Path, last_pts: int, packets: list[av.Packet]) -> int | None:
+    """Where an MP4 or MOV's video track ends, when its last frame (at `last_pts`, stored
+    as `packets`) lasts longer than they say: in MP4 a frame's duration is its sample's
+    step to the next decode time, with B-frames another frame's, so the track's end tells
+    (as the local reader has it); None elsewhere, or for a file cut short."""
+    with open_source(source) as container:
+        stream = main_video_stream(container)
+        if not container.format.name.startswith("mov,") or not stream.duration:
+            return None
+        end = (stream.start_time or 0) + stream.duration
+    said = max((packet.duration or 0 for packet in packets), default=0)
+    if end <= last_pts + said or not every_sample_there(source):
+        return None
+    return end
 
 
 def _frame_rate(path: Path):

@@ -352,8 +352,11 @@ def check_what_every_clip_shares(
             networks.get(network_scale=2)  # given weights serve every clip, whatever its scale
         return
     check_device_name(args.device)
-    if args.weights is not None and not is_weights_name(args.weights):
-        raise VsrError(f"weights file not found: {args.weights}")
+    # A path in a folder this machine has is a typo when the file is missing there; one in
+    # a folder only the workers have (a cluster's own disk) is theirs to open.
+    weights = args.weights
+    if weights is not None and not is_weights_name(weights) and Path(weights).parent.is_dir():
+        raise VsrError(f"weights file not found: {weights}")
 
 
 def folder_summary_line(totals: dict) -> str:

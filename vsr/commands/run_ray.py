@@ -97,18 +97,20 @@ def _run_one_clip(args, address, engine_options, say):
     if args.output.exists() and not args.overwrite:
         raise VsrError(f"{args.output} already exists; use --overwrite to replace it")
     started = cluster.connect(address)
+    summary = cluster.ClusterReport()
     try:
-        summary = cluster.run_clips(
+        cluster.run_clips(
             [cluster.ClipJob(args.input, args.output)],
             weights=args.weights,
             engine_options=engine_options,
             overwrite=args.overwrite,
             progress=not args.quiet,
             log=say,
+            summary=summary,
         )
-    finally:
+    finally:  # Ctrl-C too, as a folder run reports
         if started:
             cluster.disconnect()
-    if args.report is not None:
-        write_json(summary.to_dict(), args.report)
+        if args.report is not None:
+            write_json(summary.to_dict(), args.report)
     return summary

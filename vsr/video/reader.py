@@ -460,7 +460,10 @@ class VideoReader:
         file was read (`counted`) an MP4's sample count has told a truncation already.
         """
         rate = self.info.average_rate
-        if self._end_pts is None or not rate or (counted and self._mov_samples_counted()):
+        if self._end_pts is None or not rate:
+            return 0
+        mov_counted = self._mov_samples_counted()
+        if counted and mov_counted:
             return 0
         start = self._stream.start_time or 0
         last_frame = _frame_seconds(self._end_duration, self.info.time_base, rate)
@@ -471,12 +474,21 @@ class VideoReader:
         self.missing_seconds = max(0.0, declared - decoded_end)
         if self.missing_seconds < 0.9 / float(rate):  # under a frame: the last frame's own length
             return 0
+        if mov_counted and self._every_sample_there():
+            self.missing_seconds = 0.0  # a long last frame, which its packet did not tell
+            return 0
         what = "video stream" if trusted else "container (all streams)"
         self.warnings.append(
             f"decoding ended at {decoded_end:.2f} s but the {what} declares {declared:.2f} s: "
             "the file looks truncated"
         )
         return round(self.missing_seconds * float(rate)) if trusted else 0
+
+    def _every_sample_there(self) -> bool:
+        """For a range, which reads from a keyframe on: an MP4's declared length says
+        "truncated" of a healthy file whose last frame is long, since that frame's packet
+        duration is another frame's step; the sample count tells."""
+        return every_sample_there(self.path)
 
     def _mov_samples_counted(self) -> bool:
         """An MP4 or MOV whose sample table counts the video's frames: a file cut short is
@@ -660,6 +672,19 @@ class VideoReader:
 
     def __exit__(self, *exc: object) -> None:
         self.close()
+
+
+def every_sample_there(path: Path) -> bool:
+    """Whether an MP4 or MOV holds every video sample its table counts, told by demuxing
+    it once more (no decoding): a file cut short holds fewer."""
+    with _open_input(path) as container:
+        stream = main_video_stream(container)
+        counted = stream.frames
+        try:
+            held = sum(1 for packet in container.demux(stream) if packet.size)
+        except av.error.FFmpegError:
+            return False
+    return bool(counted) and held >= counted
 
 
 def _frames_in_cut(

@@ -72,9 +72,11 @@ def remove_dead_temps(target: Path, pattern: str) -> list[Path]:
         return removed  # the writer says why the folder cannot be used
     for path in candidates:
         made = name.fullmatch(path.name)
-        if not made or int(made[1]) == os.getpid():
-            continue  # this process's own file is guarded in memory (writer._TEMPS_IN_USE)
+        if not made:
+            continue
         folder = path.is_dir() and not path.is_symlink()
+        if not folder and int(made[1]) == os.getpid():
+            continue  # this process's own file is guarded in memory (writer._TEMPS_IN_USE)
         try:
             flags = os.O_RDWR | getattr(os, "O_NOFOLLOW", 0)
             descriptor = os.open(path / FOLDER_LOCK if folder else path, flags)
