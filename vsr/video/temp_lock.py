@@ -7,7 +7,8 @@ size of the output, hidden, for good. So the writer holds a lock (flock) on its 
 file while it writes, which the system drops with the process however it ends, and a run
 for the same output removes the files of its name that nobody holds. A file just made,
 whose maker may not hold its lock yet, is left alone for a while; so is any file on a file
-system without locks.
+system without locks. Segment mode's work folder of lossless parts is held and swept the
+same way, through a lock file inside it.
 """
 
 from __future__ import annotations
