@@ -474,8 +474,11 @@ class VideoReader:
         self.missing_seconds = max(0.0, declared - decoded_end)
         if self.missing_seconds < 0.9 / float(rate):  # under a frame: the last frame's own length
             return 0
-        if mov_counted and self._every_sample_there():
-            self.missing_seconds = 0.0  # a long last frame, which its packet did not tell
+        # A range reads from a keyframe on, and an MP4's declared length also says this
+        # of a healthy file whose last frame is long (that frame's packet duration is
+        # another frame's step): the sample count tells which.
+        if mov_counted and every_sample_there(self.path):
+            self.missing_seconds = 0.0
             return 0
         what = "video stream" if trusted else "container (all streams)"
         self.warnings.append(
@@ -483,12 +486,6 @@ class VideoReader:
             "the file looks truncated"
         )
         return round(self.missing_seconds * float(rate)) if trusted else 0
-
-    def _every_sample_there(self) -> bool:
-        """For a range, which reads from a keyframe on: an MP4's declared length says
-        "truncated" of a healthy file whose last frame is long, since that frame's packet
-        duration is another frame's step; the sample count tells."""
-        return every_sample_there(self.path)
 
     def _mov_samples_counted(self) -> bool:
         """An MP4 or MOV whose sample table counts the video's frames: a file cut short is
