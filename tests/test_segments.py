@@ -432,3 +432,26 @@ def test_segments_of_about_n_seconds_start_at_keyframes_and_cover_every_frame(tm
         plan_segments(clip, count=2, seconds=1.0)
     with pytest.raises(VsrError, match="--segment-seconds must be positive"):
         plan_segments(clip, seconds=0)
+
+
+def test_a_segment_task_does_not_read_the_whole_source_again(tmp_path, weights, monkeypatch):
+    # Each task opened the whole source to compare its layout with its part's: for an
+    # MPEG-TS that is a scan of the whole file for clock restarts, once per segment.
+    from vsr import cluster_segments
+    from vsr.segments import colour_and_layout
+    from vsr.video import reader as reader_module
+    from vsr.video.reader import VideoReader
+
+    clip = tmp_path / "rec.ts"
+    make_ts_recording(clip, 20, gop=10)
+    with VideoReader(clip) as whole:
+        layout = colour_and_layout(whole.info)
+    scanned = []
+    real_scan = reader_module.find_clock_restarts
+    monkeypatch.setattr(reader_module, "find_clock_restarts", lambda p: scanned.append(p) or real_scan(p))  # fmt: skip
+    segment = plan_segments(clip, count=2)[-1]
+    outcome = cluster_segments.upscale_segment(
+        str(clip), segment, str(tmp_path / "part.mkv"), str(weights), {}, 1, layout
+    )
+    assert outcome["status"] == "done", outcome.get("error")
+    assert scanned == []

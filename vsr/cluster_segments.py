@@ -46,10 +46,10 @@ from vsr.scaling import coded_request
 from vsr.segment_store import KeptSegment, SegmentStore, file_crc32, segment_file
 from vsr.segments import (
     Segment,
+    colour_and_layout,
     extract_segment,
     join_segments,
     plan_segments,
-    same_colour_and_layout,
 )
 from vsr.video import temp_lock
 from vsr.video.trim import time_range
@@ -62,8 +62,12 @@ def upscale_segment(
     weights: ShippedWeights | str | None,
     engine_options: dict[str, Any],
     threads: int,
+    layout: tuple,
 ) -> dict[str, Any]:
-    """Worker side: cut, upscale and store one segment; failures come back as a status."""
+    """Worker side: cut, upscale and store one segment; failures come back as a status.
+    `layout` is the whole source's colour_and_layout, which the driver read once: opening
+    the source here again read a whole MPEG-TS once more per segment (its clock-restart
+    scan)."""
     import torch
 
     from vsr.runner import upscale_video
@@ -77,8 +81,8 @@ def upscale_segment(
     cut = Path(output).with_name(f".{Path(output).stem}.{os.getpid()}.cut.mkv")
     try:
         extracted = extract_segment(Path(source), segment, cut)
-        with VideoReader(source) as whole, VideoReader(cut) as part:
-            if not same_colour_and_layout(whole.info, part.info):
+        with VideoReader(cut) as part:
+            if colour_and_layout(part.info) != layout:
                 raise VsrError(f"{source}: a lossless segment would not match the source")
         report = upscale_video(
             cut,
@@ -226,7 +230,10 @@ def run_split(
             started = connect(address, num_cpus)
             try:
                 keep = None if store is None else store.keep
-                summary = _run_segments(source, todo, work, weights, options, progress, log, keep)
+                layout = colour_and_layout(info)
+                summary = _run_segments(
+                    source, todo, work, weights, options, layout, progress, log, keep
+                )
             finally:
                 if started:
                     disconnect()
@@ -338,7 +345,7 @@ def _outcome_of(ray, ref, source: Path, segment: Segment) -> dict[str, Any]:
     return outcome_or_failure(ray, ref, **failed)
 
 
-def _run_segments(source, segments, work, weights, options, progress, log, keep):
+def _run_segments(source, segments, work, weights, options, layout, progress, log, keep):
     """Run the segments as Ray tasks; `keep` (with --resume) records each finished one."""
     from tqdm import tqdm
 
@@ -352,7 +359,13 @@ def _run_segments(source, segments, work, weights, options, progress, log, keep)
     threads = int(resources["num_cpus"])
     pending = {
         task.remote(
-            str(source), segment, str(segment_file(work, segment.index)), shipped, options, threads
+            str(source),
+            segment,
+            str(segment_file(work, segment.index)),
+            shipped,
+            options,
+            threads,
+            layout,
         ): segment
         for segment in segments
     }

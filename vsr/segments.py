@@ -242,11 +242,11 @@ def _chain(first, rest):
     yield from rest
 
 
-def same_colour_and_layout(a: VideoInfo, b: VideoInfo) -> bool:
-    """Whether the engine treats frames of the two clips alike (so outputs can be equal)."""
+def colour_and_layout(info: VideoInfo) -> tuple:
+    """What decides how the engine treats a clip's frames: two clips with the same are
+    treated alike (so their outputs can be equal)."""
     fields = ("width", "height", "pix_fmt", "rgb_planes", "color_matrix", "color_range")
-    fields += ("bit_depth",)
-    return all(getattr(a, name) == getattr(b, name) for name in fields)
+    return tuple(getattr(info, name) for name in (*fields, "bit_depth"))
 
 
 def join_segments(
