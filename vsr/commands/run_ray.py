@@ -30,23 +30,23 @@ def run_on_ray(
         raise VsrError("--watch is not available with --ray")
     if args.device is not None:
         engine_options = {**engine_options, "device": args.device}
+    # What a folder run and a segment run take alike.
+    shared = {
+        "address": address,
+        "weights": args.weights,
+        "engine_options": engine_options,
+        "overwrite": args.overwrite,
+        "progress": not args.quiet,
+        "report": args.report,
+        "log": say,
+    }
     if args.input.is_dir():
         if splitting:
             raise VsrError("segment mode takes one clip; give a video file as INPUT")
         from vsr.folder import check_report_path
 
         check_report_path(args.report, args.input, args.output, watching=False)
-        summary = cluster.run_folder(
-            args.input,
-            args.output,
-            address=address,
-            weights=args.weights,
-            engine_options=engine_options,
-            overwrite=args.overwrite,
-            progress=not args.quiet,
-            report=args.report,
-            log=say,
-        )
+        summary = cluster.run_folder(args.input, args.output, **shared)
     else:
         from vsr.runner import check_clip_report_path
 
@@ -59,13 +59,7 @@ def run_on_ray(
                 args.output,
                 count=args.segments,
                 seconds=args.segment_seconds,
-                address=address,
-                weights=args.weights,
-                engine_options=engine_options,
-                overwrite=args.overwrite,
-                progress=not args.quiet,
-                report=args.report,
-                log=say,
+                **shared,
             )
         else:
             summary = _run_one_clip(args, address, engine_options, say)
