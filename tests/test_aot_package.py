@@ -70,8 +70,9 @@ def test_a_later_process_loads_the_kept_package_instead_of_compiling(built, same
 def test_the_upscaler_compiles_through_the_kept_package(built, same_cache):
     model, _, _, _, _, _ = built
     frames = _frames(2, 12, 20)
-    eager = Upscaler(model, device="cpu", channels_last=True)(frames)
-    compiled = Upscaler(model, device="cpu", channels_last=True, compile=True)
+    # fp32, the package the fixture built (the CPU's default may be bf16).
+    eager = Upscaler(model, device="cpu", precision="fp32", channels_last=True)(frames)
+    compiled = Upscaler(model, "cpu", "fp32", channels_last=True, compile=True)
     torch.testing.assert_close(compiled(frames), eager, rtol=1e-4, atol=1e-5)
     assert (compiled._run.built, compiled._run.loaded) == (0, 1)
     assert compiled.notes == []
@@ -211,7 +212,8 @@ def test_vsr_bench_times_the_kept_package_and_its_load(built, same_cache, tmp_pa
     model = built[0]
     weights = tmp_path / "tiny.safetensors"
     save_weights(model, weights)
-    flags = ["--sizes", "20x12", "--batch", "2", "--channels-last", "--device", "cpu"]
+    flags = ["--sizes", "20x12", "--batch", "2", "--channels-last", "--device", "cpu",
+             "--precision", "fp32"]  # fmt: skip
     (package,) = packages_dir().iterdir()
     written = package.stat().st_ino  # a load touches the file; a build replaces it
     status = main(["bench", "--model-only", "--weights", str(weights), *flags, "--compile",

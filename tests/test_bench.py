@@ -19,6 +19,7 @@ from vsr.bench_clip import make_bench_clip
 from vsr.bench_model import format_model_timings, parse_frame_size, parse_frame_sizes, time_model
 from vsr.bench_pressure import cpu_forward_growth, run_pressure, write_pressure_csv
 from vsr.cli import main
+from vsr.default_precision import default_precision
 from vsr.errors import VsrError
 from vsr.models import create_model, save_weights
 
@@ -50,7 +51,8 @@ def test_naive_and_engine_rows_agree_on_a_lossless_clip(tmp_path):
         64, 48, scale=2, frames=4, model=model, device="cpu", lossless=True, workdir=tmp_path
     )
     naive, engine = result.rows
-    assert naive.name == "naive loop" and engine.name.startswith("engine fp32")
+    cpu_default = default_precision(torch.device("cpu"))
+    assert naive.name == "naive loop" and engine.name.startswith(f"engine {cpu_default}")
     assert naive.frames == engine.frames == 4
     assert naive.ratio_to_naive == 1.0
     assert engine.ratio_to_naive == pytest.approx(engine.fps / naive.fps, rel=0.01)
@@ -150,7 +152,8 @@ def test_bench_command_prints_the_table_and_writes_json(tmp_path, capsys):
     )  # fmt: skip
     assert status == 0
     table = capsys.readouterr().out
-    assert "naive loop" in table and "engine fp32 batch 1" in table and "n/a" in table
+    cpu_default = default_precision(torch.device("cpu"))
+    assert "naive loop" in table and f"engine {cpu_default} batch 1" in table and "n/a" in table
     assert "libx264 preset ultrafast crf 18 threads=1" in table
     data = json.loads(report.read_text())
     assert data["command"].startswith("vsr bench --width 48 --height 32 --frames 3")
@@ -283,9 +286,10 @@ def test_model_only_times_the_folded_network_unless_told(capsys):
         return next(line.split() for line in lines if line.split()[:1] == ["16"])
 
     assert main(args) == 0
-    assert row()[2:4] == ["fp32", "1"]  # network column: the precision alone
+    cpu_default = default_precision(torch.device("cpu"))
+    assert row()[2:4] == [cpu_default, "1"]  # network column: the precision alone
     assert main([*args, "--unfolded"]) == 0
-    assert row()[2:5] == ["fp32", "unfolded", "1"]
+    assert row()[2:5] == [cpu_default, "unfolded", "1"]
 
 
 def test_pressure_csv_lists_every_requested_size(tmp_path):

@@ -15,11 +15,13 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
+import torch
 from media import make_clip
 
 import vsr.runner as runner
 import vsr.video.parallel_writer as parallel_writer
 from vsr.cli import main
+from vsr.default_precision import default_precision
 from vsr.engine import Pipeline
 from vsr.errors import VsrError
 from vsr.runner import upscale_video
@@ -121,6 +123,15 @@ def test_a_journal_of_other_settings_is_refused_or_with_overwrite_replaced(clip,
         upscale_video(source, out, settings=faster, **options)
     with pytest.raises(VsrError, match=r"other settings \(output size\)"):
         upscale_video(source, out, scale=1.5, **options)
+    # The CPU's default precision depends on the CPU: the message says which one to ask for.
+    kept = default_precision(torch.device("cpu"))
+    other = "bf16" if kept == "fp32" else "fp32"
+    with pytest.raises(
+        VsrError,
+        match=rf"\(network\); .* \(it ran in {kept}, this run in {other}: --precision {kept} "
+        r"continues it\)",
+    ):
+        upscale_video(source, out, precision=other, **options)
     os.utime(source, ns=(1, 1))  # the source was replaced since
     with pytest.raises(
         VsrError, match=r"another version of the source file .* cannot serve; add --overwrite"

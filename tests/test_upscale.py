@@ -27,9 +27,9 @@ def test_small_budget_tiles_and_matches_whole_closely():
     torch.manual_seed(0)
     model = create_model("imdn", 2)
     x = smooth_batch(1, 80, 120)
-    whole = Upscaler(model, device="cpu")(x)
+    whole = Upscaler(model, device="cpu", precision="fp32")(x)
     budget = 3000 * bytes_per_pixel(model, torch.float32)  # windows of at most 3000 pixels
-    tiled_up = Upscaler(model, device="cpu", max_memory=budget)
+    tiled_up = Upscaler(model, device="cpu", precision="fp32", max_memory=budget)
     plan = tiled_up.plan_for(80, 120)
     assert plan.mode == "tiles" and plan.tile_pixels <= 4096
     tiled = tiled_up(x)
@@ -111,7 +111,7 @@ def test_out_of_memory_retries_with_smaller_windows(monkeypatch):
 
 
 def test_non_finite_output_is_refused(monkeypatch):
-    up = Upscaler(create_model("imdn_rtc"), device="cpu")
+    up = Upscaler(create_model("imdn_rtc"), device="cpu", precision="fp32")
     monkeypatch.setattr(up, "_network", lambda x: torch.full_like(x, float("nan")))
     with pytest.raises(VsrError, match="NaN or Inf values in fp32: the weights may be damaged"):
         up(smooth_batch(1, 8, 8))
@@ -295,7 +295,7 @@ def test_a_budget_too_small_for_any_tiling_is_a_user_error():
 
 
 def test_non_finite_output_in_fp32_blames_the_weights_not_the_precision(monkeypatch):
-    up = Upscaler(create_model("imdn_rtc"), device="cpu")
+    up = Upscaler(create_model("imdn_rtc"), device="cpu", precision="fp32")
     monkeypatch.setattr(up, "_network", lambda x: torch.full_like(x, float("inf")))
     with pytest.raises(VsrError, match="in fp32: the weights may be damaged"):
         up(smooth_batch(1, 8, 8))

@@ -34,7 +34,8 @@ def load_model(
     ``scale`` (default 2). A given ``scale`` must be the network's own (IMDN_AS, which
     works at any scale on enlarged input, is accepted for every one; loaded without a
     ``scale``, it restores at the input's size). ``device`` defaults to
-    CUDA when present; ``precision`` to fp16 on CUDA and fp32 on the CPU; ``max_memory``
+    CUDA when present; ``precision`` to fp16 on CUDA, and on the CPU to bf16 where it has
+    bf16 instructions, else fp32 (vsr.default_precision); ``max_memory``
     (bytes) bounds the network's memory through tiling. ``channels_last`` defaults to on
     for the CPU, where it measured 1.3-1.45x faster, and off on a GPU, where it paid with
     batches and CUDA graphs (the video presets) but is unmeasured for single images.

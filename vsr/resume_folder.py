@@ -56,6 +56,7 @@ class KeptWorkMismatch(VsrError):
                 f"was made with other settings ({', '.join(self.differences)}); run that "
                 "command again to continue it, or add --overwrite to start over"
             )
+            why += _precision_hint(stored, fingerprint)
         super().__init__(f"{output}: the run kept in {folder} {why}")
 
     @property
@@ -198,6 +199,18 @@ def _read_record(path: Path, format: str) -> dict[str, Any] | None:
     if not isinstance(stored, dict) or stored.pop("format", None) != format:
         return None
     return stored
+
+
+def _precision_hint(stored: dict[str, Any], fingerprint: dict[str, Any]) -> str:
+    """Where the network's precision differs, which one the kept work used. The CPU's
+    default depends on the CPU (vsr.default_precision), so the same command on another
+    machine, or after an upgrade that changed the default, asks for this."""
+    then, now = stored.get("network"), fingerprint.get("network")
+    if not (isinstance(then, list) and isinstance(now, list) and len(then) == len(now) == 3):
+        return ""
+    if then[1] == now[1]:  # [arch, precision, identity]; the identity follows the precision
+        return ""
+    return f" (it ran in {then[1]}, this run in {now[1]}: --precision {then[1]} continues it)"
 
 
 def _differences(stored: dict[str, Any], fingerprint: dict[str, Any]) -> list[str]:

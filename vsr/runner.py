@@ -660,7 +660,8 @@ def upscale_video(
     for the default weights and IMDN_AS); `size` (width, height) or `height` ask for an
     exact size instead (the next larger whole-factor network runs, then an antialiased
     resize on the device). `settings` is a vsr.video.writer.EncodeSettings.
-    `precision` and `batch` default to fp16 x4 on CUDA, fp32 x1 on the CPU; `max_memory`
+    `precision` and `batch` default to fp16 x4 on CUDA; on the CPU to one frame, in bf16
+    where the CPU has bf16 instructions and fp32 elsewhere (vsr.default_precision); `max_memory`
     (bytes) decides the tile plan. `channels_last`, `compile` and `cuda_graphs` are the
     network's speed switches (see vsr.upscale.Upscaler); `encoders` > 1 runs that many
     encoder instances over GOP-aligned chunks of the output. Audio, subtitles, timestamps

@@ -21,6 +21,7 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
+from vsr.default_precision import default_precision
 from vsr.errors import VsrError, first_line
 from vsr.models.blocks import fold_channel_attention
 from vsr.ops.compiled import captures_graphs, compile_network, packages_on
@@ -205,7 +206,7 @@ class Upscaler:
             raise VsrError(f"max_memory must be a number of bytes > 0, not {max_memory!r}")
         self.device = resolve_device(device)
         if precision is None:
-            precision = "fp16" if self.device.type == "cuda" else "fp32"
+            precision = default_precision(self.device)
         self.precision = check_precision(precision)
         self.dtype = PRECISIONS[precision]
         self.model, self.input_dtype = inference_copy(model, self.device, self.dtype, channels_last)

@@ -47,7 +47,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--precision",
         help="fp32, fp16 or bf16, or a comma list (one engine row or timing each); "
-        "default: fp16 on CUDA, fp32 on the CPU (--pressure: fp32)",
+        "default: fp16 on CUDA; on the CPU bf16 where it has bf16 instructions, else fp32 "
+        "(--pressure: fp32)",
     )
     parser.add_argument("--batch", type=int, help="frames per network call")
     parser.add_argument(
@@ -231,13 +232,13 @@ def _model_only(args: argparse.Namespace) -> int:
     from vsr.bench import bench_model, model_name, parse_precisions
     from vsr.bench_kernels import format_kernels
     from vsr.bench_model import format_model_timings, parse_frame_sizes, time_model
+    from vsr.default_precision import default_precision
     from vsr.report import write_json
     from vsr.upscale import resolve_device
 
     device = resolve_device(args.device)
     model, origin = bench_model(args.weights, args.scale)
-    default = "fp16" if device.type == "cuda" else "fp32"
-    precisions = parse_precisions(args.precision or default)
+    precisions = parse_precisions(args.precision or default_precision(device))
     timings = time_model(
         model,
         parse_frame_sizes(args.sizes or "540p,1080p"),

@@ -31,7 +31,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--precision",
         choices=["fp32", "fp16", "bf16"],
-        help="network precision (default: fp16 on a GPU, fp32 on the CPU)",
+        help="network precision (default: fp16 on a GPU; on the CPU bf16 where it has bf16 "
+        "instructions, else fp32)",
     )
     parser.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     parser.set_defaults(func=run)

@@ -1,0 +1,86 @@
+"""The precision a device gets when none is asked for: fp16 on CUDA; on the CPU bf16 where
+it has bf16 instructions, fp32 elsewhere, and fp32 whenever a preset asks for it."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+
+from vsr import default_precision as chooser
+from vsr.default_precision import cpu_computes_bf16, default_precision
+from vsr.models import create_model
+from vsr.upscale import Upscaler
+
+CPU = torch.device("cpu")
+
+
+@pytest.mark.parametrize(
+    ("avx512_bf16", "amx", "expected"),
+    [(True, False, "bf16"), (False, True, "bf16"), (False, False, "fp32")],
+)
+def test_the_cpu_gets_bf16_only_with_bf16_instructions(monkeypatch, avx512_bf16, amx, expected):
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: avx512_bf16)
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: amx)
+    assert cpu_computes_bf16.__wrapped__() == (expected == "bf16")
+    monkeypatch.setattr(chooser, "cpu_computes_bf16", cpu_computes_bf16.__wrapped__)
+    assert default_precision(CPU) == expected
+    assert Upscaler(create_model("imdn_rtc"), device="cpu").precision == expected
+    assert default_precision(torch.device("cuda")) == "fp16"  # whatever the host's CPU
+
+
+def test_a_torch_without_the_probes_or_onednn_means_fp32(monkeypatch):
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: True)
+    monkeypatch.setattr(torch.backends.mkldnn, "is_available", lambda: False)
+    assert not cpu_computes_bf16.__wrapped__()  # bf16 without oneDNN is emulated
+    monkeypatch.setattr(torch.backends.mkldnn, "is_available", lambda: True)
+    monkeypatch.delattr(torch.cpu, "_is_avx512_bf16_supported")
+    assert not cpu_computes_bf16.__wrapped__()
+
+
+@pytest.mark.parametrize("has_bf16", [True, False])
+def test_on_the_cpu_a_preset_decides_the_precision_only_when_it_asks_for_fp32(
+    monkeypatch, has_bf16
+):
+    from vsr.cli import build_parser
+    from vsr.commands.run import _settings_and_model_options
+
+    monkeypatch.setattr(chooser, "cpu_computes_bf16", lambda: has_bf16)
+
+    def precision(*flags: str) -> str:
+        args = build_parser().parse_args(["run", "in.mp4", "out.mp4", "--device", "cpu", *flags])
+        _, model = _settings_and_model_options(args)
+        return Upscaler(create_model("imdn_rtc"), "cpu", model["precision"]).precision
+
+    cpu_default = "bf16" if has_bf16 else "fp32"
+    assert precision() == cpu_default  # the default preset's fp16 is a GPU setting
+    assert precision("--pipeline", "fast") == cpu_default
+    assert precision("--pipeline", "archive") == "fp32"  # "full-precision network"
+    assert precision("--pipeline", "archive", "--precision", "bf16") == "bf16"
+
+
+@pytest.mark.skipif(not cpu_computes_bf16(), reason="this CPU runs fp32 by default")
+def test_the_cpus_bf16_default_stays_within_a_hundredth_of_a_db_on_a_whole_set5_image():
+    """Issue 4 item 3 for the CPU's default: official x2 weights, MATLAB convention (Y,
+    shave 2), the whole of butterfly, and at least 50 dB against the fp32 output."""
+    from conftest import shared_path
+
+    from vsr.image import upscale_image
+    from vsr.imageio import read_image
+    from vsr.metrics import crop_to_common, psnr, rgb_to_y
+    from vsr.models import load_weights
+
+    checkpoint = shared_path("imdn-official", "checkpoints", "IMDN_x2.pth")
+    set5 = shared_path("datasets", "benchmark", "Set5")
+    hr = read_image(set5 / "HR" / "butterfly.bmp")[:, :, :3]
+    lr = read_image(set5 / "LR_bicubic" / "X2" / "butterflyx2.bmp")[:, :, :3]
+    # A fresh network each time: the Upscaler casts the module it is given in place.
+    outputs = {
+        name: upscale_image(Upscaler(load_weights(checkpoint), "cpu", precision), lr)
+        for name, precision in (("fp32", "fp32"), ("default", None))
+    }
+    y = {name: rgb_to_y(crop_to_common(sr, hr)[0]) for name, sr in outputs.items()}
+    reference = rgb_to_y(crop_to_common(outputs["fp32"], hr)[1])
+    full = psnr(y["fp32"], reference, shave=2)
+    assert 30 < full < 40  # the network works (butterfly x2 is about 35.4 dB whole)
+    assert abs(psnr(y["default"], reference, shave=2) - full) <= 0.01
+    assert psnr(outputs["default"], outputs["fp32"]) >= 50
