@@ -104,6 +104,20 @@ def test_folder_skips_existing_outputs_unless_overwrite(tmp_path, weights, capsy
     assert read_image(target / "b.bmp").shape == (10, 12, 3)
     assert _run(source, target, weights, "--overwrite") == 0
     assert read_image(target / "a.png").shape == (14, 16, 3)
+    assert "note" not in capsys.readouterr().err  # notes.txt is no image
+
+
+def test_folder_mode_names_the_images_it_cannot_write_back(tmp_path, weights, capsys):
+    source, target = tmp_path / "in", tmp_path / "out"
+    source.mkdir()
+    write_image(source / "a.png", _random((7, 8, 3), seed=1))
+    Image.fromarray(_random((7, 8, 3))).save(source / "b.gif")
+    assert _run(source, target, weights) == 0
+    assert sorted(p.name for p in target.iterdir()) == ["a.png"]
+    assert (
+        "vsr: note: left out 1 image(s) of types vsr does not write: b.gif; upscale each to "
+        "a .png (vsr image IN OUT.png)"
+    ) in capsys.readouterr().err
 
 
 def test_same_size_model_enlarges_with_bicubic_first(tmp_path):

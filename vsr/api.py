@@ -10,6 +10,7 @@ vsr.upscale_video("in.mp4", "out.mp4", scale=2)    # decode once, encode once
 from __future__ import annotations
 
 import os
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -103,9 +104,13 @@ def upscale_image(
 
     With ``output`` the result is also written there (format from the extension); an
     existing ``output`` is refused unless ``overwrite``, and never the input file itself.
+    From a file to a file, the colour profile, the resolution (times the scale) and the
+    EXIF go along where the output's type holds them; a warning names what does not (a
+    BMP's colour profile, a JPEG's transparency, an animation's other frames).
     Raises VsrError for a user mistake.
     """
     from vsr.image import upscale_image as upscale_pixels
+    from vsr.image_file import upscale_file
     from vsr.imageio import check_image_output, read_image, write_image
 
     check_upscaler(upscaler)
@@ -118,10 +123,15 @@ def upscale_image(
         if os.path.lexists(output) and not overwrite and not output.is_dir():
             raise VsrError(f"{output} already exists; use overwrite=True to replace it")
         check_image_output(output)  # before the upscaling, which may take long
+    if is_file and output is not None:
+        # Without overwrite, an output another call wrote meanwhile is kept, not replaced.
+        result, notes = upscale_file(upscaler, Path(image), output, scale, overwrite)
+        for note in notes:
+            warnings.warn(note, stacklevel=2)
+        return result
     pixels = read_image(image, keep_grey_alpha=True) if is_file else image
     result = upscale_pixels(upscaler, pixels, scale)
     if output is not None:
-        # Without overwrite, an output another call wrote meanwhile is kept, not replaced.
         write_image(output, result, overwrite)
     return result
 

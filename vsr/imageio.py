@@ -19,6 +19,7 @@ from PIL import Image, UnidentifiedImageError
 
 from vsr.atomic_file import atomic_output
 from vsr.errors import VsrError
+from vsr.image_metadata import ImageMetadata, pillow_options, png_with_metadata, tiff_with_metadata
 
 IMAGE_EXTENSIONS = (".png", ".bmp", ".jpg", ".jpeg", ".webp", ".tif", ".tiff")
 
@@ -52,6 +53,8 @@ def _tiff_colour16(image: Image.Image) -> str | None:
     bits = bits if isinstance(bits, tuple) else (bits,)
     if len(bits) not in (3, 4) or any(b != 16 for b in bits):
         return None
+    if image.tag_v2.get(262) != 2:  # Photometric: RGB; CMYK (5) is Pillow's to convert
+        return None
     return "rgb48le" if len(bits) == 3 else "rgba64le"
 
 
@@ -79,6 +82,10 @@ def _from_pillow(image: Image.Image, keep_grey_alpha: bool) -> np.ndarray:
         return np.asarray(image, dtype=np.uint16)[:, :, None]
     if mode == "I":  # 16-bit greyscale PNGs open as 32-bit integers in some Pillow versions
         return np.clip(np.asarray(image), 0, 65535).astype(np.uint16)[:, :, None]
+    # A transparent colour (PNG's tRNS) is an alpha channel too, in any mode.
+    if mode in ("L", "RGB") and "transparency" in image.info:
+        grey_alpha = mode == "L" and keep_grey_alpha
+        return np.asarray(image.convert("LA" if grey_alpha else "RGBA"))
     if mode in ("1", "L"):
         return np.asarray(image.convert("L"))[:, :, None]
     if mode == "LA" and keep_grey_alpha:
@@ -246,15 +253,23 @@ def check_image_output(path: Path) -> None:
         raise VsrError(f"output folder does not exist: {path.parent}")
 
 
-def write_image(path: str | Path, pixels: np.ndarray, overwrite: bool = True) -> None:
+def write_image(
+    path: str | Path,
+    pixels: np.ndarray,
+    overwrite: bool = True,
+    metadata: ImageMetadata | None = None,
+) -> None:
     """Write H x W x C (or H x W) uint8/uint16 pixels; the format follows the extension.
 
     C is 1 (grey), 2 (grey + alpha), 3 (RGB) or 4 (RGBA). PNG and TIFF keep 16 bits; BMP,
-    lossless WebP and JPEG (quality 95) store 8 bits, so 16-bit pixels are rounded to 8 bits
-    for them. BMP and JPEG drop an alpha channel; WebP stores grey + alpha as RGBA (it has no
-    grey). The file appears complete or not at all; without ``overwrite``, an image that
-    another writer put there meanwhile is kept and VsrError raised.
+    lossless WebP and JPEG (quality 95, chroma not subsampled) store 8 bits, so 16-bit
+    pixels are rounded to 8 bits for them. BMP and JPEG drop an alpha channel; WebP stores
+    grey + alpha as RGBA (it has no grey). `metadata` (colour profile, resolution, EXIF) is
+    written where the type holds it (vsr.image_metadata). The file appears complete or not
+    at all; without ``overwrite``, an image that another writer put there meanwhile is kept
+    and VsrError raised.
     """
+    metadata = metadata or ImageMetadata()
     path = Path(path)
     pixels = np.asarray(pixels)
     if pixels.ndim == 2:
@@ -267,7 +282,9 @@ def write_image(path: str | Path, pixels: np.ndarray, overwrite: bool = True) ->
     extension = path.suffix.lower()
     with atomic_output(path, replace=overwrite) as file:
         if extension in _SIXTEEN_BIT_ENCODERS and pixels.dtype == np.uint16:
-            file.write(_encode16(pixels, extension))
+            encoded = _encode16(pixels, extension)
+            add_metadata = png_with_metadata if extension == ".png" else tiff_with_metadata
+            file.write(add_metadata(encoded, metadata))
         else:
             eight_bit = _to_uint8(pixels)
             alpha = eight_bit.shape[2] in (2, 4)
@@ -282,9 +299,11 @@ def write_image(path: str | Path, pixels: np.ndarray, overwrite: bool = True) ->
                 ".bmp": {"format": "BMP"},
                 # exact: keep the colour under fully transparent pixels (WebP drops it).
                 ".webp": {"format": "WEBP", "lossless": True, "quality": 100, "exact": True},
-                ".jpg": {"format": "JPEG", "quality": 95},
-                ".jpeg": {"format": "JPEG", "quality": 95},
+                # 4:4:4: halving the chroma would throw away much of what the network drew
+                # in fine colour detail (19.5 against 39.0 dB on a test of it).
+                ".jpg": {"format": "JPEG", "quality": 95, "subsampling": 0},
+                ".jpeg": {"format": "JPEG", "quality": 95, "subsampling": 0},
                 ".tif": {"format": "TIFF"},
                 ".tiff": {"format": "TIFF"},
             }[extension]
-            image.save(file, **options)
+            image.save(file, **options, **pillow_options(metadata, extension))

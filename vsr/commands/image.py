@@ -17,7 +17,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         help="upscale an image or a folder of images",
         description="Upscale still images (PNG, BMP, JPEG, WebP, TIFF). Grey, grey + alpha, RGBA "
         "(alpha enlarged with bicubic) and 16-bit PNG and TIFF (16 bits kept in a PNG output) "
-        "are handled; EXIF orientation is applied. With a folder IN, OUT is a folder and "
+        "are handled; EXIF orientation is applied; the colour profile, the resolution (times "
+        "the scale) and the EXIF are kept where the output type holds them, and a note names "
+        "what it does not. With a folder IN, OUT is a folder and "
         "existing outputs are skipped; an image that fails is listed at the end (exit 1) and "
         "the others are still done.",
     )
@@ -69,14 +71,14 @@ def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from vsr.api import load_model
-    from vsr.image import upscale_image
-    from vsr.imageio import read_image, write_image
+    from vsr.image_file import upscale_file
     from vsr.progress import bars_shown
 
     source, target = Path(args.input), Path(args.output)
     jobs, skipped = _jobs(source, target, args.overwrite)
     if source.is_dir():
         target.mkdir(parents=True, exist_ok=True)
+        _say_notes(_left_out_of_folder(source))
     if not jobs:
         print(f"nothing to do: every output already exists in {target}")
         return 0
@@ -85,16 +87,16 @@ def run(args: argparse.Namespace) -> int:
     )
     if not source.is_dir():
         image_in, image_out = jobs[0]
-        pixels = read_image(image_in, keep_grey_alpha=True)
-        write_image(image_out, upscale_image(upscaler, pixels, args.scale), args.overwrite)
+        _, notes = upscale_file(upscaler, image_in, image_out, args.scale, args.overwrite)
+        _say_notes(notes)
         print(f"wrote {image_out}")
         return 0
     failures: list[tuple[Path, str]] = []
     # A bar only where it can be drawn: in a log its carriage returns pile up.
     for image_in, image_out in tqdm(jobs, unit="img", disable=not bars_shown()):
         try:
-            pixels = read_image(image_in, keep_grey_alpha=True)
-            write_image(image_out, upscale_image(upscaler, pixels, args.scale), args.overwrite)
+            _, notes = upscale_file(upscaler, image_in, image_out, args.scale, args.overwrite)
+            _say_notes(notes)
         except Exception as error:  # one bad image must not stop the folder (as vsr run)
             failures.append((image_in, describe_error(error)))
     skipped_text = f", {skipped} skipped (their outputs exist)" if skipped else ""
@@ -103,3 +105,26 @@ def run(args: argparse.Namespace) -> int:
     for image_in, reason in failures:
         print(printable(f"vsr:   failed: {image_in.name}: {reason}"), file=sys.stderr)
     return 1 if failures else 0
+
+
+def _say_notes(notes: list[str]) -> None:
+    for note in notes:
+        print(printable(f"vsr: note: {note}"), file=sys.stderr)
+
+
+def _left_out_of_folder(folder: Path) -> list[str]:
+    """A note on the folder's images of types vsr reads but does not write (GIF, AVIF, ...),
+    which a folder run leaves out: each output keeps its input's name."""
+    from PIL import Image
+
+    from vsr.imageio import IMAGE_EXTENSIONS
+    from vsr.printable import name_list
+
+    readable = set(Image.registered_extensions()) - set(IMAGE_EXTENSIONS)
+    left = sorted(p.name for p in folder.iterdir() if p.suffix.lower() in readable)
+    if not left:
+        return []
+    return [
+        f"left out {len(left)} image(s) of types vsr does not write: {name_list(left)}; "
+        "upscale each to a .png (vsr image IN OUT.png)"
+    ]

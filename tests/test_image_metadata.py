@@ -1,0 +1,202 @@
+"""What `vsr image` and vsr.upscale_image keep of an image file besides its pixels: the
+colour profile, the resolution (times the scale) and the EXIF, in every output type that
+holds them, 16-bit PNG and TIFF (written by FFmpeg) included; notes for what is not kept."""
+
+from __future__ import annotations
+
+import io
+import struct
+import warnings
+
+import numpy as np
+import pytest
+from PIL import Image, ImageCms, JpegImagePlugin
+
+import vsr
+from vsr.cli import main
+from vsr.imageio import read_image, write_image
+from vsr.models import create_model, save_weights
+
+PROFILE = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+CAMERA, SHOT_AT, LATITUDE_REF = 0x010F, 0x9003, 0x0001
+
+
+@pytest.fixture(scope="module")
+def upscaler():
+    return vsr.load_model(create_model("imdn_rtc", 2), device="cpu", precision="fp32")
+
+
+def _exif(width: int, height: int, orientation: int = 1) -> Image.Exif:
+    exif = Image.Exif()
+    exif[CAMERA] = "Camera Maker"
+    exif[0x0112] = orientation
+    details = exif.get_ifd(0x8769)
+    details[SHOT_AT] = "2026:11:27 10:00:00"
+    details[0xA002], details[0xA003] = width, height
+    exif.get_ifd(0x8825)[LATITUDE_REF] = "N"
+    return exif
+
+
+def _source(tmp_path, name: str, sixteen_bit: bool = False):
+    """A 20x12 picture with a colour profile, 300 dpi and EXIF."""
+    rng = np.random.default_rng(0)
+    if sixteen_bit:
+        pixels = rng.integers(0, 65536, (12, 20, 3), dtype=np.uint16)
+        path = tmp_path / name
+        write_image(path, pixels)  # FFmpeg's 16-bit file; then the metadata, as an output
+        from vsr.image_metadata import ImageMetadata, png_with_metadata, tiff_with_metadata
+
+        metadata = ImageMetadata(PROFILE, (300.0, 300.0), _exif(20, 12).tobytes())
+        add = png_with_metadata if path.suffix == ".png" else tiff_with_metadata
+        path.write_bytes(add(path.read_bytes(), metadata))
+        return path
+    image = Image.fromarray(rng.integers(0, 256, (12, 20, 3), dtype=np.uint8))
+    path = tmp_path / name
+    image.save(path, icc_profile=PROFILE, dpi=(300, 300), exif=_exif(20, 12))
+    return path
+
+
+@pytest.mark.parametrize(
+    ("source", "output"),
+    [
+        ("in.jpg", "out.png"),
+        ("in.png", "out.jpg"),
+        ("in.png", "out.webp"),
+        ("in.webp", "out.png"),
+        ("in16.png", "out16.png"),
+        ("in16.tif", "out16.png"),
+    ],
+)
+def test_the_profile_the_resolution_and_the_exif_go_along(tmp_path, upscaler, source, output):
+    path = _source(tmp_path, source, sixteen_bit="16" in source)
+    result = vsr.upscale_image(upscaler, path, tmp_path / output)
+    assert result.dtype == (np.uint16 if "16" in output else np.uint8)
+    with Image.open(tmp_path / output) as written:
+        assert written.info.get("icc_profile") == PROFILE
+        ImageCms.ImageCmsProfile(io.BytesIO(written.info["icc_profile"]))  # a valid one
+        if ".webp" not in (path.suffix, output[-5:]):  # WebP has no resolution field
+            assert written.info["dpi"] == pytest.approx((600, 600), abs=0.05)  # 300 x 2
+        if path.suffix == ".tif":
+            return  # a 16-bit TIFF holds no EXIF (a note says so when one is written)
+        exif = written.getexif()
+        assert exif[CAMERA] == "Camera Maker" and 0x0112 not in exif  # already upright
+        details = exif.get_ifd(0x8769)
+        assert details[SHOT_AT] == "2026:11:27 10:00:00"
+        assert (details[0xA002], details[0xA003]) == (40, 24)  # the new size
+        assert exif.get_ifd(0x8825)[LATITUDE_REF] == "N"
+
+
+def test_a_16_bit_tiff_gets_the_profile_and_the_true_resolution(tmp_path, upscaler):
+    with pytest.warns(UserWarning, match="scan.tif cannot keep the EXIF's exposure and GPS"):
+        vsr.upscale_image(upscaler, _source(tmp_path, "in.png"), tmp_path / "scan.tif")
+    pixels = read_image(tmp_path / "scan.tif")
+    with Image.open(tmp_path / "scan.tif") as written:
+        assert written.info.get("icc_profile") == PROFILE
+        assert written.info["dpi"] == pytest.approx((600, 600))
+    sixteen = _source(tmp_path, "in16.png", sixteen_bit=True)
+    with pytest.warns(UserWarning, match=r"out16.tif cannot keep the EXIF \(.png"):
+        vsr.upscale_image(upscaler, sixteen, tmp_path / "out16.tif")
+    with Image.open(tmp_path / "out16.tif") as written:
+        assert written.tag_v2[258] == (16, 16, 16)  # still 16 bits, from FFmpeg
+        assert written.info.get("icc_profile") == PROFILE
+        assert written.info["dpi"] == pytest.approx((600, 600))
+        assert 305 not in written.tag_v2  # FFmpeg's software tag
+    assert read_image(tmp_path / "out16.tif").shape == (24, 40, 3) and pixels.shape[2] == 3
+    # Without a resolution in the source, none is claimed (FFmpeg says 72 dpi).
+    plain = tmp_path / "plain16.png"
+    write_image(plain, np.full((6, 8, 3), 30000, np.uint16))
+    vsr.upscale_image(upscaler, plain, tmp_path / "plain16.tif")
+    with Image.open(tmp_path / "plain16.tif") as written:
+        assert not {282, 283, 296} & set(written.tag_v2)  # no resolution at all
+        assert "icc_profile" not in written.info
+    with Image.open(tmp_path / "plain16.png") as png:
+        assert "dpi" not in png.info and "aspect" not in png.info  # FFmpeg's 0:1 pHYs gone
+
+
+def test_the_16_bit_files_stay_exact(tmp_path):
+    pixels = np.random.default_rng(1).integers(0, 65536, (7, 9, 3), dtype=np.uint16)
+    for name in ("a.png", "a.tif"):
+        from vsr.image_metadata import ImageMetadata
+
+        metadata = ImageMetadata(PROFILE, (72.5, 96.0), _exif(9, 7).tobytes())
+        write_image(tmp_path / name, pixels, metadata=metadata)
+        assert np.array_equal(read_image(tmp_path / name), pixels)
+        with Image.open(tmp_path / name) as written:
+            # A PNG holds dots per metre: 3780 of them are 96.012 dpi.
+            assert written.info["dpi"] == pytest.approx((72.5, 96.0), abs=0.05)
+
+
+def test_jpeg_output_keeps_the_chroma_at_full_resolution(tmp_path):
+    write_image(tmp_path / "a.jpg", np.zeros((16, 16, 3), np.uint8))
+    with Image.open(tmp_path / "a.jpg") as written:
+        assert JpegImagePlugin.get_sampling(written) == 0  # 4:4:4
+
+
+def test_a_transparent_colour_becomes_an_alpha_channel(tmp_path):
+    rgb = np.zeros((4, 6, 3), np.uint8)
+    rgb[:2] = 200
+    Image.fromarray(rgb).save(tmp_path / "key.png", transparency=(0, 0, 0))
+    pixels = read_image(tmp_path / "key.png")
+    assert pixels.shape == (4, 6, 4)
+    assert (pixels[:2, :, 3] == 255).all() and (pixels[2:, :, 3] == 0).all()
+    Image.fromarray(rgb[:, :, 0]).save(tmp_path / "grey_key.png", transparency=0)
+    assert read_image(tmp_path / "grey_key.png", keep_grey_alpha=True).shape == (4, 6, 2)
+
+
+def test_what_an_output_cannot_keep_is_a_note(tmp_path, capsys):
+    weights = tmp_path / "tiny.safetensors"
+    save_weights(create_model("imdn_rtc", 2), weights)
+    source = _source(tmp_path, "in.jpg")
+    assert main(["image", str(source), str(tmp_path / "out.bmp"), "--weights", str(weights)]) == 0
+    err = capsys.readouterr().err
+    assert "vsr: note: out.bmp cannot keep the colour profile: viewers will take" in err
+    assert "vsr: note: out.bmp cannot keep the EXIF (.png, .jpg and .webp keep it)" in err
+    assert main(["image", str(source), str(tmp_path / "out.png"), "--weights", str(weights)]) == 0
+    assert "note" not in capsys.readouterr().err
+
+    logo = tmp_path / "logo.png"
+    Image.fromarray(np.zeros((6, 8, 4), np.uint8)).save(logo)
+    frames = [Image.new("RGB", (8, 6), colour) for colour in ("red", "blue", "green")]
+    frames[0].save(tmp_path / "anim.gif", save_all=True, append_images=frames[1:])
+    upscaler = vsr.load_model(weights, device="cpu")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        vsr.upscale_image(upscaler, logo, tmp_path / "logo.jpg")
+        vsr.upscale_image(upscaler, tmp_path / "anim.gif", tmp_path / "anim.png")
+    assert [str(w.message) for w in caught] == [
+        "logo.jpg cannot keep the transparency (.png, .webp and .tif keep it)",
+        "anim.gif holds 3 pictures (an animation or pages); only the first was upscaled "
+        "(vsr run takes an animation as a video)",
+    ]
+
+
+def _tiff16(path, samples: np.ndarray, photometric: int) -> None:
+    """An uncompressed little-endian TIFF of 16-bit samples, one strip."""
+    height, width, channels = samples.shape
+    data = samples.astype("<u2").tobytes()
+    tags = [
+        (256, 4, width), (257, 4, height), (259, 3, 1), (262, 3, photometric), (273, 4, 8),
+        (277, 3, channels), (278, 4, height), (279, 4, len(data)),
+    ]  # fmt: skip
+    bits_at = 8 + len(data)
+    directory_at = bits_at + 2 * channels
+    entries = [struct.pack("<HHII", 258, 3, channels, bits_at)]
+    entries += [struct.pack("<HHI", t, k, 1) + struct.pack("<I" if k == 4 else "<Hxx", v)
+                for t, k, v in tags]  # fmt: skip
+    entries.sort(key=lambda e: struct.unpack("<H", e[:2]))
+    path.write_bytes(
+        b"II*\0" + struct.pack("<I", directory_at) + data + struct.pack("<H", 16) * channels
+        + struct.pack("<H", len(entries)) + b"".join(entries) + b"\0\0\0\0"
+    )  # fmt: skip
+
+
+def test_a_16_bit_cmyk_tiff_is_converted_as_cmyk_not_taken_as_rgba(tmp_path):
+    cmyk = np.zeros((4, 6, 4), np.uint16)
+    cmyk[..., 1] = 65535  # full magenta: red and blue remain
+    _tiff16(tmp_path / "cmyk.tif", cmyk, photometric=5)
+    pixels = read_image(tmp_path / "cmyk.tif")
+    assert pixels.shape == (4, 6, 3)  # not RGBA with K as alpha
+    assert tuple(pixels[0, 0]) == (255, 0, 255)
+    rgb = np.full((4, 6, 3), 65535, np.uint16)
+    _tiff16(tmp_path / "rgb.tif", rgb, photometric=2)
+    assert np.array_equal(read_image(tmp_path / "rgb.tif"), rgb)

@@ -1,0 +1,212 @@
+"""What an image file says about its pixels besides their values, carried to the upscaled
+file: the colour profile (ICC), the print resolution, and the camera's EXIF.
+
+Without the profile, a viewer takes the pixels as sRGB: a Display P3 photograph (what
+phones export) came out visibly duller, ΔE76 7 on average and 17 at most. The resolution is
+multiplied by the scale, so the picture keeps its printed size (a 300 dpi scan upscaled x2
+is 600 dpi). EXIF keeps its descriptive tags (camera, dates, exposure, GPS) with the new
+pixel size, and leaves out the orientation, which the pixels already have, and the
+thumbnail, which shows the old picture.
+
+Pillow writes these for its own formats. FFmpeg, which writes the 16-bit PNGs and TIFFs,
+takes none of them, so its files get them afterwards: chunks for a PNG, tags for a TIFF.
+"""
+
+from __future__ import annotations
+
+import struct
+import zlib
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+from PIL import Image
+
+# IFD0 tags that describe the picture or its maker, not its layout (strips, sizes, samples).
+_DESCRIPTIVE_TAGS = (0x010E, 0x010F, 0x0110, 0x0131, 0x0132, 0x013B, 0x8298)
+_EXIF_IFD, _GPS_IFD = 0x8769, 0x8825
+_PIXEL_X, _PIXEL_Y = 0xA002, 0xA003
+_METRES_PER_INCH = 0.0254
+
+
+@dataclass(frozen=True)
+class ImageMetadata:
+    """The colour profile (ICC bytes), the resolution in dots per inch (x, y), the EXIF
+    block (Pillow's bytes, "Exif\\0\\0" first) and the number of frames in the file."""
+
+    icc_profile: bytes | None = None
+    dpi: tuple[float, float] | None = None
+    exif: bytes | None = None
+    frames: int = 1
+
+    def upscaled(self, scale: int, width: int, height: int) -> ImageMetadata:
+        """The metadata of the picture upscaled by `scale` to width x height."""
+        dpi = (self.dpi[0] * scale, self.dpi[1] * scale) if self.dpi else None
+        return replace(self, dpi=dpi, exif=_exif_of_size(self.exif, width, height))
+
+
+def read_metadata(path: str | Path) -> ImageMetadata:
+    """An image file's metadata, or none for a file Pillow cannot open (a 16-bit grey +
+    alpha TIFF); the pixels are not decoded."""
+    try:
+        with Image.open(path) as image:
+            return ImageMetadata(
+                icc_profile=image.info.get("icc_profile") or None,
+                dpi=_dpi(image),
+                exif=_descriptive_exif(image),
+                frames=getattr(image, "n_frames", 1),
+            )
+    except (OSError, SyntaxError, ValueError):
+        return ImageMetadata()
+
+
+def _dpi(image: Image.Image) -> tuple[float, float] | None:
+    dpi = image.info.get("dpi")
+    if not dpi or len(dpi) != 2 or min(float(d) for d in dpi) <= 1:
+        return None  # none, or a placeholder: 1 dpi (a PNG's aspect ratio alone) or 0
+    return (round(float(dpi[0]), 2), round(float(dpi[1]), 2))
+
+
+def _descriptive_exif(image: Image.Image) -> bytes | None:
+    """The source's EXIF, its layout tags and orientation left out (a TIFF's own tags are
+    its layout: strips, sample formats)."""
+    try:
+        source = image.getexif()
+        kept = Image.Exif()
+        for tag in _DESCRIPTIVE_TAGS:
+            if tag in source:
+                kept[tag] = source[tag]
+        for ifd in (_EXIF_IFD, _GPS_IFD):
+            entries = source.get_ifd(ifd)
+            if entries:
+                kept.get_ifd(ifd).update(entries)
+        return kept.tobytes() if len(kept) or kept.get_ifd(_EXIF_IFD) else None
+    except Exception:  # a broken EXIF block must not make the image unreadable
+        return None
+
+
+def _exif_of_size(exif: bytes | None, width: int, height: int) -> bytes | None:
+    if exif is None:
+        return None
+    block = Image.Exif()
+    block.load(exif)
+    details = block.get_ifd(_EXIF_IFD)
+    if _PIXEL_X in details or _PIXEL_Y in details:
+        details[_PIXEL_X], details[_PIXEL_Y] = width, height
+    return block.tobytes()
+
+
+def pillow_options(metadata: ImageMetadata, extension: str) -> dict:
+    """Pillow's save options that keep `metadata` in a file of this type. BMP holds the
+    resolution only; WebP has no resolution field; a TIFF keeps EXIF's descriptive tags in
+    its own directory but not the EXIF or GPS sub-directories."""
+    options: dict = {}
+    if metadata.icc_profile and extension != ".bmp":
+        options["icc_profile"] = metadata.icc_profile
+    if metadata.dpi and extension != ".webp":
+        options["dpi"] = metadata.dpi
+    if metadata.exif and extension != ".bmp":
+        options["exif"] = metadata.exif
+    return options
+
+
+def not_kept(metadata: ImageMetadata, extension: str, sixteen_bit: bool) -> list[str]:
+    """What a file of this type cannot keep of `metadata`, in words."""
+    lost = []
+    if metadata.icc_profile and extension == ".bmp":
+        lost.append(
+            "the colour profile: viewers will take its colours as sRGB (.png, .jpg, .tif and "
+            ".webp keep it)"
+        )
+    tiff = extension in (".tif", ".tiff")
+    if metadata.exif and (extension == ".bmp" or (tiff and sixteen_bit)):
+        lost.append("the EXIF (.png, .jpg and .webp keep it)")
+    elif metadata.exif and tiff:
+        lost.append(
+            "the EXIF's exposure and GPS details; the camera and dates are kept (.png, .jpg "
+            "and .webp keep them all)"
+        )
+    return lost
+
+
+def _png_chunk(kind: bytes, data: bytes) -> bytes:
+    body = kind + data
+    return struct.pack(">I", len(data)) + body + struct.pack(">I", zlib.crc32(body))
+
+
+def png_with_metadata(png: bytes, metadata: ImageMetadata) -> bytes:
+    """FFmpeg's PNG with `metadata` added after its header, and without the resolution
+    chunk FFmpeg writes from the (unknown) pixel aspect: 0 by 1, no unit."""
+    added = b""
+    if metadata.icc_profile:
+        added += _png_chunk(b"iCCP", b"ICC profile\0\0" + zlib.compress(metadata.icc_profile))
+    if metadata.dpi:
+        per_metre = [round(d / _METRES_PER_INCH) for d in metadata.dpi]
+        added += _png_chunk(b"pHYs", struct.pack(">IIB", *per_metre, 1))
+    if metadata.exif:
+        added += _png_chunk(b"eXIf", metadata.exif.removeprefix(b"Exif\0\0"))
+    chunks, position = [png[:8]], 8
+    while position < len(png):
+        (length,) = struct.unpack(">I", png[position : position + 4])
+        end = position + 12 + length
+        kind = png[position + 4 : position + 8]
+        if kind != b"pHYs":
+            chunks.append(png[position:end])
+        if kind == b"IHDR":
+            chunks.append(added)
+        position = end
+    return b"".join(chunks)
+
+
+# TIFF field types: SHORT, LONG, RATIONAL, UNDEFINED (bytes); and their sizes.
+_SHORT, _LONG, _RATIONAL, _UNDEFINED = 3, 4, 5, 7
+_TYPE_SIZES = {1: 1, 2: 1, _SHORT: 2, _LONG: 4, _RATIONAL: 8, 6: 1, _UNDEFINED: 1, 8: 2, 9: 4}
+_X_RESOLUTION, _Y_RESOLUTION, _RESOLUTION_UNIT, _SOFTWARE, _ICC = 282, 283, 296, 305, 34675
+
+
+def tiff_with_metadata(tiff: bytes, metadata: ImageMetadata) -> bytes:
+    """FFmpeg's little-endian, one-picture TIFF with the colour profile and the resolution
+    given, or the resolution left out where none is known: FFmpeg states 72 dpi, which
+    would print a 600 dpi scan eight times too large. FFmpeg's own software tag goes too.
+    A new directory is written at the end of the file and the header pointed at it; the
+    old one stays unreferenced, as TIFF editors leave it."""
+    if not tiff.startswith(b"II*\0"):
+        return tiff  # FFmpeg writes little-endian; anything else is left as it is
+    (first,) = struct.unpack("<I", tiff[4:8])
+    (count,) = struct.unpack("<H", tiff[first : first + 2])
+    entries: dict[int, tuple[int, int, bytes]] = {}  # tag -> (type, count, value bytes)
+    for index in range(count):
+        at = first + 2 + 12 * index
+        tag, kind, number = struct.unpack("<HHI", tiff[at : at + 8])
+        size = _TYPE_SIZES.get(kind, 1) * number
+        if size <= 4:
+            value = tiff[at + 8 : at + 8 + size]
+        else:
+            (offset,) = struct.unpack("<I", tiff[at + 8 : at + 12])
+            value = tiff[offset : offset + size]
+        entries[tag] = (kind, number, value)
+    for tag in (_X_RESOLUTION, _Y_RESOLUTION, _RESOLUTION_UNIT, _SOFTWARE):
+        entries.pop(tag, None)
+    if metadata.dpi:
+        for tag, dpi in zip((_X_RESOLUTION, _Y_RESOLUTION), metadata.dpi, strict=True):
+            entries[tag] = (_RATIONAL, 1, struct.pack("<II", round(dpi * 100), 100))
+        entries[_RESOLUTION_UNIT] = (_SHORT, 1, struct.pack("<H", 2))  # inches
+    if metadata.icc_profile:
+        entries[_ICC] = (_UNDEFINED, len(metadata.icc_profile), metadata.icc_profile)
+    out = bytearray(tiff)
+    if len(out) % 2:
+        out += b"\0"  # TIFF offsets are even
+    directory_at = len(out)
+    values_at = directory_at + 2 + 12 * len(entries) + 4
+    directory, values = bytearray(struct.pack("<H", len(entries))), bytearray()
+    for tag in sorted(entries):
+        kind, number, value = entries[tag]
+        if len(value) <= 4:
+            field = value.ljust(4, b"\0")
+        else:
+            field = struct.pack("<I", values_at + len(values))
+            values += value + b"\0" * (len(value) % 2)
+        directory += struct.pack("<HHI", tag, kind, number) + field
+    directory += struct.pack("<I", 0)  # no next picture
+    out += directory + values
+    out[4:8] = struct.pack("<I", directory_at)
+    return bytes(out)
