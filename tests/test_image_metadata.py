@@ -10,7 +10,7 @@ import warnings
 
 import numpy as np
 import pytest
-from PIL import Image, ImageCms, JpegImagePlugin
+from PIL import Image, ImageCms, JpegImagePlugin, UnidentifiedImageError
 
 import vsr
 from vsr.cli import main
@@ -170,17 +170,20 @@ def test_what_an_output_cannot_keep_is_a_note(tmp_path, capsys):
     ]
 
 
-def _tiff16(path, samples: np.ndarray, photometric: int) -> None:
-    """An uncompressed little-endian TIFF of 16-bit samples, one strip."""
+def _tiff16(path, samples: np.ndarray, photometric: int, extra: list | None = None) -> None:
+    """An uncompressed little-endian TIFF of 16-bit samples, one strip; `extra` more
+    (tag, type, value) entries of one SHORT or LONG."""
     height, width, channels = samples.shape
     data = samples.astype("<u2").tobytes()
     tags = [
         (256, 4, width), (257, 4, height), (259, 3, 1), (262, 3, photometric), (273, 4, 8),
-        (277, 3, channels), (278, 4, height), (279, 4, len(data)),
+        (277, 3, channels), (278, 4, height), (279, 4, len(data)), *(extra or []),
     ]  # fmt: skip
     bits_at = 8 + len(data)
     directory_at = bits_at + 2 * channels
-    entries = [struct.pack("<HHII", 258, 3, channels, bits_at)]
+    bits = struct.pack("<H", 16) * channels
+    where = bits if channels <= 2 else struct.pack("<I", bits_at)  # 4 bytes fit inline
+    entries = [struct.pack("<HHI", 258, 3, channels) + where]
     entries += [struct.pack("<HHI", t, k, 1) + struct.pack("<I" if k == 4 else "<Hxx", v)
                 for t, k, v in tags]  # fmt: skip
     entries.sort(key=lambda e: struct.unpack("<H", e[:2]))
@@ -200,3 +203,17 @@ def test_a_16_bit_cmyk_tiff_is_converted_as_cmyk_not_taken_as_rgba(tmp_path):
     rgb = np.full((4, 6, 3), 65535, np.uint16)
     _tiff16(tmp_path / "rgb.tif", rgb, photometric=2)
     assert np.array_equal(read_image(tmp_path / "rgb.tif"), rgb)
+
+
+def test_a_16_bit_grey_and_alpha_tiff_is_turned_upright(tmp_path):
+    """Pillow cannot open such a TIFF; FFmpeg decodes it, and its orientation tag is read
+    from the file itself."""
+    grey_alpha = np.zeros((4, 6, 2), np.uint16)
+    grey_alpha[0, 0] = (65535, 65535)  # a white mark at the stored top left
+    path = tmp_path / "scan.tif"
+    _tiff16(path, grey_alpha, photometric=1, extra=[(274, 3, 6), (338, 3, 2)])
+    with pytest.raises(UnidentifiedImageError):
+        Image.open(path)  # the premise: Pillow cannot
+    upright = read_image(path, keep_grey_alpha=True)
+    assert upright.shape == (6, 4, 2)  # orientation 6: turned a quarter clockwise
+    assert tuple(upright[0, -1]) == (65535, 65535)

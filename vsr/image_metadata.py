@@ -160,7 +160,39 @@ def png_with_metadata(png: bytes, metadata: ImageMetadata) -> bytes:
 # TIFF field types: SHORT, LONG, RATIONAL, UNDEFINED (bytes); and their sizes.
 _SHORT, _LONG, _RATIONAL, _UNDEFINED = 3, 4, 5, 7
 _TYPE_SIZES = {1: 1, 2: 1, _SHORT: 2, _LONG: 4, _RATIONAL: 8, 6: 1, _UNDEFINED: 1, 8: 2, 9: 4}
-_X_RESOLUTION, _Y_RESOLUTION, _RESOLUTION_UNIT, _SOFTWARE, _ICC = 282, 283, 296, 305, 34675
+_ORIENTATION, _X_RESOLUTION, _Y_RESOLUTION, _RESOLUTION_UNIT = 274, 282, 283, 296
+_SOFTWARE, _ICC = 305, 34675
+
+
+def tiff_directory(tiff: bytes) -> dict[int, tuple[int, int, bytes]]:
+    """A TIFF's first directory: tag -> (type, count, value bytes in the file's order)."""
+    order = "<" if tiff.startswith(b"II") else ">"
+    (first,) = struct.unpack(order + "I", tiff[4:8])
+    (count,) = struct.unpack(order + "H", tiff[first : first + 2])
+    entries = {}
+    for index in range(count):
+        at = first + 2 + 12 * index
+        tag, kind, number = struct.unpack(order + "HHI", tiff[at : at + 8])
+        size = _TYPE_SIZES.get(kind, 1) * number
+        if size <= 4:
+            value = tiff[at + 8 : at + 8 + size]
+        else:
+            (offset,) = struct.unpack(order + "I", tiff[at + 8 : at + 12])
+            value = tiff[offset : offset + size]
+        entries[tag] = (kind, number, value)
+    return entries
+
+
+def tiff_orientation(tiff: bytes) -> int:
+    """The orientation tag (EXIF's meaning, 1 to 8) of a TIFF Pillow cannot open; 1 if
+    none or unreadable."""
+    try:
+        kind, _, value = tiff_directory(tiff)[_ORIENTATION]
+        order = "<" if tiff.startswith(b"II") else ">"
+        (orientation,) = struct.unpack(order + "H", value[:2]) if kind == _SHORT else (1,)
+    except (KeyError, struct.error):
+        return 1
+    return orientation if 1 <= orientation <= 8 else 1
 
 
 def tiff_with_metadata(tiff: bytes, metadata: ImageMetadata) -> bytes:
@@ -171,19 +203,7 @@ def tiff_with_metadata(tiff: bytes, metadata: ImageMetadata) -> bytes:
     old one stays unreferenced, as TIFF editors leave it."""
     if not tiff.startswith(b"II*\0"):
         return tiff  # FFmpeg writes little-endian; anything else is left as it is
-    (first,) = struct.unpack("<I", tiff[4:8])
-    (count,) = struct.unpack("<H", tiff[first : first + 2])
-    entries: dict[int, tuple[int, int, bytes]] = {}  # tag -> (type, count, value bytes)
-    for index in range(count):
-        at = first + 2 + 12 * index
-        tag, kind, number = struct.unpack("<HHI", tiff[at : at + 8])
-        size = _TYPE_SIZES.get(kind, 1) * number
-        if size <= 4:
-            value = tiff[at + 8 : at + 8 + size]
-        else:
-            (offset,) = struct.unpack("<I", tiff[at + 8 : at + 12])
-            value = tiff[offset : offset + size]
-        entries[tag] = (kind, number, value)
+    entries = tiff_directory(tiff)
     for tag in (_X_RESOLUTION, _Y_RESOLUTION, _RESOLUTION_UNIT, _SOFTWARE):
         entries.pop(tag, None)
     if metadata.dpi:

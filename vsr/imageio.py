@@ -19,7 +19,13 @@ from PIL import Image, UnidentifiedImageError
 
 from vsr.atomic_file import atomic_output
 from vsr.errors import VsrError
-from vsr.image_metadata import ImageMetadata, pillow_options, png_with_metadata, tiff_with_metadata
+from vsr.image_metadata import (
+    ImageMetadata,
+    pillow_options,
+    png_with_metadata,
+    tiff_orientation,
+    tiff_with_metadata,
+)
 
 IMAGE_EXTENSIONS = (".png", ".bmp", ".jpg", ".jpeg", ".webp", ".tif", ".tiff")
 
@@ -179,7 +185,8 @@ def read_image(path: str | Path, keep_grey_alpha: bool = False) -> np.ndarray:
                 pixels = _from_pillow(image, keep_grey_alpha)
     except UnidentifiedImageError as error:
         try:
-            pixels, orientation = _grey_alpha16_tiff(path, keep_grey_alpha), 1
+            pixels = _grey_alpha16_tiff(path, keep_grey_alpha)
+            orientation = tiff_orientation(path.read_bytes())
         except (OSError, ValueError):  # as Pillow's errors below: one clear line
             pixels = None
         if pixels is None:
