@@ -7,7 +7,7 @@ import pytest
 import torch
 
 from vsr.errors import VsrError
-from vsr.ops.yuv import rgb_to_yuv, yuv_to_rgb
+from vsr.ops.yuv import GBR, rgb_to_yuv, yuv_to_rgb
 
 BARS = {  # 75% colour bars, R'G'B' in [0, 1]
     "white": (0.75, 0.75, 0.75),
@@ -187,6 +187,22 @@ def test_round_trip_of_smooth_picture_is_within_a_level(shift):
     inner = (slice(None), slice(1, -1), slice(1, -1))
     assert (u2.int() - u.int())[inner].abs().max() <= 1
     assert (v2.int() - v.int())[inner].abs().max() <= 1
+
+
+@pytest.mark.parametrize("bits", [8, 10, 16])
+def test_gbr_planes_come_back_as_the_same_codes(bits):
+    # An RGB output's planes are its G, B and R codes: writing what yuv_to_rgb read from an
+    # RGB source's planes gives every code back (through YCbCr 4:4:4, up to 2 moved).
+    peak = (1 << bits) - 1
+    codes = torch.randint(0, peak + 1, (3, 2, 9, 11), generator=torch.Generator().manual_seed(bits))
+    codes[:, 0, 0, :2] = torch.tensor([0, peak])[None]  # both ends of the range
+    g, b, r = (c.to(torch.int32) for c in codes)
+    rgb = yuv_to_rgb(g, b, r, GBR, "pc", bits)
+    assert torch.allclose(rgb * peak, torch.stack([r, g, b], dim=1).float())
+    planes = rgb_to_yuv(rgb, GBR, "pc", bits, (0, 0))
+    assert [p.dtype for p in planes] == [torch.uint8 if bits == 8 else torch.int16] * 3
+    for plane, want in zip(planes, (g, b, r), strict=True):
+        assert torch.equal(plane.to(torch.int32) & 0xFFFF, want)
 
 
 def test_unknown_matrix_and_range_are_user_errors():

@@ -20,6 +20,7 @@ from __future__ import annotations
 import torch
 
 from vsr.errors import VsrError
+from vsr.video.colors import GBR
 
 # Luma coefficients (Kr, Kb) of each matrix; Kg = 1 - Kr - Kb.
 _KR_KB = {
@@ -46,10 +47,6 @@ _ALIASES = {
     "fcc": "fcc",
     "smpte240m": "smpte240m",
 }
-
-
-# The "matrix" of planes that hold an RGB picture as G, B, R (an RGB source, repacked).
-GBR = "gbr"
 
 
 def matrix_coefficients(matrix: str) -> tuple[float, float]:
@@ -149,6 +146,18 @@ def yuv_to_rgb(
     return torch.stack([r, g, b], dim=1).clamp_(0.0, 1.0)
 
 
+def _gbr_codes(
+    rgb: torch.Tensor, bit_depth: int
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """Float N x 3 x H x W RGB in [0, 1] -> G, B and R planes of full-range codes, rounded
+    and stored as rgb_to_yuv stores its planes: the inverse of yuv_to_rgb's GBR reading."""
+    peak = float((1 << bit_depth) - 1)
+    codes = torch.floor(rgb.float() * peak + 0.5).clamp_(0.0, peak)
+    # Through int32 for 16 bits, for the reason rgb_to_yuv gives.
+    codes = codes.to(torch.int32).to(torch.int16) if bit_depth > 8 else codes.to(torch.uint8)
+    return codes[:, 1], codes[:, 2], codes[:, 0]
+
+
 def rgb_to_yuv(
     rgb: torch.Tensor,
     matrix: str,
@@ -161,6 +170,8 @@ def rgb_to_yuv(
     `chroma_shift` is (log2 horizontal, log2 vertical) subsampling, (1, 1) for 4:2:0.
     Returns uint8 planes at 8 bits and int16 planes above (reinterpret as uint16 on the host).
     """
+    if matrix == GBR:  # an RGB output: its G, B and R codes, full range, never subsampled
+        return _gbr_codes(rgb, bit_depth)
     kr, kb = matrix_coefficients(matrix)
     kg = 1.0 - kr - kb
     y_off, y_span, c_mid, c_span = _levels(color_range, bit_depth)

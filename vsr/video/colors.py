@@ -7,6 +7,11 @@ conversion maths; the exact tag is kept separately so it can be written back unc
 
 from __future__ import annotations
 
+# The "matrix" of planes that hold an RGB picture as G, B, R (FFmpeg's planar RGB order):
+# an RGB source's planes, repacked, and an RGB output's. vsr.ops.yuv reads and writes them
+# without a matrix; its tag is "rgb".
+GBR = "gbr"
+
 # AVColorSpace (the YUV<->RGB matrix).
 MATRIX_TAGS = {
     0: "rgb",
