@@ -65,6 +65,23 @@ def frame_from_planes(planes, pix_fmt: str) -> av.VideoFrame:
     return frame
 
 
+def make_rgb_clip(
+    path: str | Path, stored: str, width: int = 64, height: int = 48, frames: int = 2
+) -> None:
+    """An FFV1 clip of RGB noise stored as `stored` (bgr0, gbrp10le, gbrp16le...): every
+    code of every component is as likely, so any rounding on the way shows."""
+    rng = np.random.default_rng(frames)
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("ffv1", rate=25)
+        stream.width, stream.height, stream.pix_fmt = width, height, stored
+        for index in range(frames):
+            noise = rng.integers(0, 65536, (height, width, 3), dtype=np.uint16)
+            frame = av.VideoFrame.from_ndarray(noise, format="rgb48le").reformat(format=stored)
+            frame.pts = index
+            out.mux(stream.encode(frame))
+        out.mux(stream.encode(None))
+
+
 def make_clip(
     path: str | Path,
     width: int = 64,

@@ -6,9 +6,10 @@ from __future__ import annotations
 import av
 import numpy as np
 import pytest
-from media import make_clip
+from media import make_clip, make_rgb_clip
 
 from vsr.errors import VsrError
+from vsr.ops.yuv import GBR
 from vsr.video.reader import VideoReader
 from vsr.video.writer import EncodeSettings, VideoWriter, temp_path_for
 
@@ -141,6 +142,8 @@ def test_full_range_goes_to_limited_where_the_output_cannot_mark_it(
         ("yuv444p", "libx264", "yuv444p", None),  # asked for: the user's choice
         # A preset's 10 bits (--pipeline archive --codec libx264) are no source's to keep.
         ("yuv420p", "libx264", "preset:yuv420p10le", "libx264 at the preset's 10-bit"),
+        ("yuv420p", "libx265", "preset:gbrp", "libx265 in RGB (gbrp) plays in few players"),
+        ("yuv420p", "libx265", "gbrp", None),
     ],
 )
 def test_a_format_few_players_play_is_named(tmp_path, pix_fmt, codec, asked, noted):
@@ -158,6 +161,50 @@ def test_a_format_few_players_play_is_named(tmp_path, pix_fmt, codec, asked, not
     assert len(said) == (noted is not None)
     assert noted is None or noted in said[0]
     assert not preset or "keep the bits" not in said[0]
+
+
+@pytest.fixture(scope="module")
+def rgb_clip(tmp_path_factory):
+    path = tmp_path_factory.mktemp("rgb") / "rgb.mkv"
+    make_rgb_clip(path, "bgr0", 32, 24, frames=1)
+    return path
+
+
+@pytest.mark.parametrize(
+    ("source", "codec", "asked", "planes", "encoded"),
+    [
+        # Lossless RGB encoders keep an RGB source RGB (it was YCbCr 4:4:4, guessed BT.601).
+        ("rgb", "ffv1", None, "gbrp", "bgr0"),
+        ("rgb", "ffv1", "yuv444p", "yuv444p", "yuv444p"),  # YCbCr when asked for
+        ("yuv", "ffv1", None, "yuv420p", "yuv420p"),  # a YUV source keeps its format
+        ("yuv", "ffv1", "gbrp", "gbrp", "bgr0"),  # RGB when asked for, repacked for FFV1
+        ("yuv", "ffv1", "gbrp10le", "gbrp10le", "gbrp10le"),
+        # Few players decode RGB HEVC: only when asked for.
+        ("rgb", "libx265", None, "yuv444p", "yuv444p"),
+        ("rgb", "libx265", "gbrp", "gbrp", "gbrp"),
+        # Encoders that take RGB only get RGB from any source (they were refused).
+        ("yuv", "libx264rgb", None, "gbrp", "bgr0"),
+    ],
+)
+def test_rgb_output_where_it_keeps_the_codes_or_is_asked_for(
+    clip, rgb_clip, tmp_path, source, codec, asked, planes, encoded
+):
+    settings = EncodeSettings(codec=codec, pix_fmt=asked)
+    writer = writer_for(rgb_clip if source == "rgb" else clip, tmp_path / "out.mkv", settings)
+    writer.abort()
+    assert (writer.pix_fmt, writer._encoder_fmt) == (planes, encoded)
+    rgb = planes.startswith("gbrp")
+    assert (writer.color_matrix == GBR, writer._matrix_tag == "rgb") == (rgb, rgb)
+    assert writer.color_range == "pc" or not rgb
+    assert writer.chroma_shift == (0, 0) or not rgb
+
+
+def test_rgb_output_is_full_range_where_the_container_cannot_mark_it(rgb_clip, tmp_path):
+    # MagicYUV in MOV cannot say full range, which decoders assume for RGB anyway.
+    writer = writer_for(rgb_clip, tmp_path / "out.mov", EncodeSettings(codec="magicyuv"))
+    writer.abort()
+    assert (writer.pix_fmt, writer.color_range) == ("gbrp", "pc")
+    assert not any("cannot mark full range" in note for note in writer.notes)
 
 
 def test_a_full_range_source_looks_the_same_in_prores(tmp_path):
@@ -200,6 +247,11 @@ def test_a_full_range_source_looks_the_same_in_prores(tmp_path):
         ("yuvj420p", "libx264", "yuvj420p: that is yuv420p in full range"),
         # Was a list with nv12, gray and others vsr refuses itself.
         ("yuv420p12le", "libx264", r"libx264 takes yuv420p, yuv422p, yuv444p, yuv420p10le, "),
+        # Was "vsr encodes planar YUV" for any RGB, which FFV1 stores; packed RGB is not
+        # vsr's to take, but its planar twin is.
+        ("rgb24", "ffv1", "or planar RGB \\(gbrp, gbrp10le, gbrp12le, gbrp16le\\)"),
+        ("gbrp10le", "libx264", "libx264 takes yuv420p, .*yuv444p10le$"),
+        ("gbrp16le", "libx265", "libx265 takes yuv420p, .*gbrp12le$"),
     ],
 )
 def test_a_pixel_format_refusal_names_what_would_work(clip, tmp_path, pix_fmt, codec, message):

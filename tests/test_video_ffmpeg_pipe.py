@@ -7,11 +7,11 @@ from fractions import Fraction
 from pathlib import Path
 
 import pytest
-from media import make_clip
+from media import make_clip, make_rgb_clip
 
 from vsr.errors import VsrError
 from vsr.video import encoder_choice, ffmpeg_pipe
-from vsr.video.ffmpeg_pipe import PipePlan, build_arguments
+from vsr.video.ffmpeg_pipe import FfmpegPipe, PipePlan, build_arguments
 from vsr.video.reader import VideoReader
 from vsr.video.trim import Cut, TimeRange
 from vsr.video.writer import EncodeSettings, VideoWriter
@@ -277,3 +277,32 @@ def test_an_untagged_sd_source_gets_a_colour_matrix_ffmpeg_takes(clip, tmp_path,
     VideoWriter(tmp_path / "out.mkv", clip, 64, 48, EncodeSettings()).abort()
     # "bt601" is vsr's own name for it; ffmpeg refused to start on it.
     assert option(build_arguments(pipe_plans[0]), "-colorspace") == "smpte170m"
+
+
+def test_an_rgb_output_goes_down_the_pipe_as_planar_rgb_tagged_rgb(tmp_path, pipe_plans):
+    import json
+    import sys
+
+    source = tmp_path / "rgb.mkv"
+    make_rgb_clip(source, "gbrp10le", 50, 30, frames=2)
+    with VideoReader(source) as reader:
+        info = reader.info
+        VideoWriter(tmp_path / "out.mkv", info, 50, 30, EncodeSettings(codec="ffv1")).abort()
+        planned = replace(pipe_plans[0], output=tmp_path / "report.json")
+        arguments = build_arguments(planned)
+        assert (planned.pix_fmt, option(arguments, "-pix_fmt")) == ("gbrp10le", "gbrp10le")
+        assert (option(arguments, "-colorspace"), option(arguments, "-color_range")) == (
+            "rgb",
+            "pc",
+        )
+        # NUT carries the planes as they are: the real pipe (FfmpegPipe as imported, which
+        # pipe_plans does not replace), against a stand-in binary.
+        fake = tmp_path / "ffmpeg"
+        fake.write_text(FAKE_FFMPEG.format(python=sys.executable))
+        fake.chmod(0o755)
+        pipe = FfmpegPipe(planned, binary=str(fake))
+        for frame in reader.frames():
+            pipe.write(frame.planes, frame.pts)
+        pipe.close()
+    seen = json.loads((tmp_path / "report.json").read_text())
+    assert [f[1:] for f in seen["frames"]] == [[50, 30, "gbrp10le"]] * 2

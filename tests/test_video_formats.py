@@ -9,12 +9,23 @@ import av
 import numpy as np
 import pytest
 import torch
+from media import make_rgb_clip
 
+from vsr.cli import main
 from vsr.errors import VsrError
+from vsr.models import load_weights
 from vsr.ops.yuv import GBR, yuv_to_rgb
+from vsr.upscale import Upscaler
 from vsr.video import colors
 from vsr.video.codecs import video_encoder, video_encoders
-from vsr.video.pixfmt import nearest_supported, parse_planar, planar_equivalent
+from vsr.video.pixfmt import (
+    is_planar_rgb,
+    nearest_supported,
+    parse_planar,
+    parse_planes,
+    planar_equivalent,
+    planar_rgb_name,
+)
 from vsr.video.reader import VideoReader
 
 
@@ -57,6 +68,33 @@ def test_nearest_supported_prefers_same_depth_then_same_chroma():
     assert nearest_supported("yuv420p", ["rgb24"]) is None
 
 
+def test_planar_rgb_formats():
+    assert parse_planes("gbrp") == (8, (0, 0), True)
+    assert parse_planes("gbrp12le") == (12, (0, 0), True)
+    assert parse_planes("yuv420p10le") == (10, (1, 1), False)
+    assert parse_planes("bgr0") is None and parse_planes("gbrap") is None
+    assert [planar_rgb_name(bits) for bits in (8, 10, 16)] == ["gbrp", "gbrp10le", "gbrp16le"]
+    assert is_planar_rgb("gbrp16le") and not is_planar_rgb("yuv444p16le")
+
+
+def formats_of(codec: str) -> list[str]:
+    return [f.name for f in av.codec.Codec(codec, "w").video_formats]
+
+
+def test_nearest_rgb_format_is_rgb_repacked_where_the_encoder_wants_it_packed():
+    ffv1 = formats_of("ffv1")  # no 8-bit planar RGB: bgr0 is its 8-bit RGB
+    assert nearest_supported("gbrp", ffv1) == ("gbrp", "bgr0")
+    assert nearest_supported("gbrp10le", ffv1) == ("gbrp10le", "gbrp10le")
+    assert nearest_supported("gbrp16le", ffv1) == ("gbrp16le", "gbrp16le")
+    png = formats_of("png")
+    assert nearest_supported("gbrp", png) == ("gbrp", "rgb24")
+    assert nearest_supported("gbrp10le", png) == ("gbrp16le", "rgb48be")  # more bits, not less
+    assert nearest_supported("gbrp", formats_of("libx264rgb")) == ("gbrp", "bgr0")
+    # RGB and YUV are never each other's nearest: either would need a matrix.
+    assert nearest_supported("yuv444p", formats_of("libx264rgb")) is None
+    assert nearest_supported("gbrp", formats_of("libx264")) is None
+
+
 def test_colour_names_and_codes():
     assert colors.MATRIX_TAGS[1] == "bt709" and colors.matrix_for_maths("bt470bg") == "bt601"
     assert colors.code_of(colors.MATRIX_TAGS, "bt601") == 6
@@ -68,7 +106,8 @@ def test_colour_names_and_codes():
 def test_encoder_list():
     names = video_encoders()
     assert {"libx264", "libx265", "ffv1", "libsvtav1"} <= set(names)
-    assert "png" not in names and "libx264rgb" not in names  # no YUV input
+    # RGB video encoders take vsr's RGB planes; image formats are no output codecs.
+    assert {"png", "libx264rgb", "qtrle"} <= set(names) and "bmp" not in names
     assert video_encoder("h264").name == "libx264"  # codec names resolve to an encoder
     with pytest.raises(VsrError, match="the usual ones: libx264, libx265, .*ffv1.*; the others: "):
         video_encoder("h.264")
@@ -142,6 +181,37 @@ def test_rgb_of_fewer_than_8_bits_keeps_its_white(tmp_path, name, codec, stored)
     assert reader.info.rgb_planes
     assert (got[:, 8:] == 255).all()
     assert np.abs(got - wanted).max() <= 1  # bit replication, or the exact stretch
+
+
+@pytest.mark.parametrize(
+    ("stored", "bits", "written"),
+    [("bgr0", 8, "bgr0"), ("gbrp10le", 10, "gbrp10le"), ("gbrp16le", 16, "gbrp16le")],
+)
+def test_an_rgb_source_is_written_as_rgb_to_ffv1(tmp_path, weights, stored, bits, written):
+    # The output was YCbCr 4:4:4 whatever the source: RGB -> YCbCr -> RGB moved a fifth of
+    # the codes of a lossless FFV1 output by up to 2, at every depth. FFV1 stores RGB (its
+    # 8-bit RGB is bgr0), and the network's output now arrives as its own rounded codes.
+    source, out = tmp_path / "rgb.mkv", tmp_path / "out.mkv"
+    make_rgb_clip(source, stored, 32, 24, frames=2)
+    flags = ["--codec", "ffv1", "--precision", "fp32", "--batch", "2", "--quiet"]
+    assert main(["run", str(source), str(out), "--weights", str(weights), *flags]) == 0
+    with av.open(str(out)) as container:
+        assert container.streams.video[0].codec_context.pix_fmt == written
+        tags = next(container.decode(video=0))
+        assert (tags.colorspace, tags.color_range) == (0, 2)  # rgb, full range
+
+    def planes_of(path: Path) -> list[torch.Tensor]:
+        with VideoReader(path) as reader:
+            assert reader.info.rgb_planes and reader.info.bit_depth == bits
+            frames = [frame.planes for frame in reader.frames()]
+        return [torch.from_numpy(np.stack(p).astype(np.int32)) for p in zip(*frames, strict=True)]
+
+    upscaler = Upscaler(load_weights(weights), device="cpu", precision="fp32")
+    peak = (1 << bits) - 1
+    network = upscaler(yuv_to_rgb(*planes_of(source), GBR, "pc", bits)).clamp(0, 1)
+    wanted = torch.floor(network * peak + 0.5)  # R, G, B codes, as the engine rounds
+    green, blue, red = planes_of(out)
+    assert torch.equal(torch.stack([red, green, blue], dim=1).float(), wanted)
 
 
 def _joined_recording(path: Path, parts: list[tuple[int, int, int, int, int]]) -> None:

@@ -10,13 +10,19 @@ import av
 from vsr.errors import VsrError
 from vsr.video.pixfmt import SEMI_PLANAR, parse_planar
 
+# Encoders that take RGB only, which vsr feeds RGB planes: lossless or near-lossless
+# RGB video. Other RGB-only encoders are image formats (bmp, tiff, ppm...), left out of
+# the list (video_encoder still opens them by name).
+RGB_ONLY_ENCODERS = ("libx264rgb", "png", "qtrle")
+
 
 @cache
 def video_encoders() -> tuple[str, ...]:
-    """Video encoders PyAV was built with that take YUV frames vsr can feed.
+    """Video encoders PyAV was built with that take YUV frames vsr can feed, and the RGB
+    video encoders of RGB_ONLY_ENCODERS.
 
-    Image-only and RGB-only encoders (png, bmp, libx264rgb...) are left out; hardware
-    encoders are listed even though they may fail to open without their device.
+    Image-only encoders (bmp, tiff...) are left out; hardware encoders are listed even
+    though they may fail to open without their device.
     """
     names = set()
     for name in av.codecs_available:
@@ -24,7 +30,8 @@ def video_encoders() -> tuple[str, ...]:
             codec = av.codec.Codec(name, "w")
         except (av.error.FFmpegError, ValueError):
             continue  # a decoder only
-        if codec.type == "video" and codec.name == name and _takes_yuv(codec):
+        wanted = _takes_yuv(codec) or name in RGB_ONLY_ENCODERS
+        if codec.type == "video" and codec.name == name and wanted:
             names.add(name)
     return tuple(sorted(names))
 

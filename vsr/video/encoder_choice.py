@@ -1,10 +1,11 @@
 """Which encoder a writer opens, and how.
 
 The codec (the container's own when the default cannot go in), the colour matrix (VP8 is
-BT.601 only), the pixel formats (the source's, else the nearest the encoder takes; 4:4:4
-when an odd size rules out subsampled chroma), the options (crf, preset, -e, quiet x265
-and SVT-AV1 logs, HDR10 metadata), every decision made on the user's behalf as a note, and
-a trial open of the encoder that names the option it refuses.
+BT.601 only; none for RGB output), the pixel formats (the source's, else the nearest the
+encoder takes; RGB for an RGB source to a lossless RGB encoder; 4:4:4 when an odd size
+rules out subsampled chroma), the options (crf, preset, -e, quiet x265 and SVT-AV1 logs,
+HDR10 metadata), every decision made on the user's behalf as a note, and a trial open of
+the encoder that names the option it refuses.
 """
 
 from __future__ import annotations
@@ -21,14 +22,28 @@ import av
 
 from vsr.errors import VsrError
 from vsr.video.codecs import encoder_option_type, video_encoder
+from vsr.video.colors import GBR
 from vsr.video.encoder_trial import trial_open
 from vsr.video.hdr import HDR10_ENCODERS
-from vsr.video.pixfmt import nearest_supported, parse_planar, planar_name
+from vsr.video.pixfmt import (
+    is_planar_rgb,
+    nearest_supported,
+    parse_planar,
+    parse_planes,
+    planar_name,
+    planar_rgb_name,
+    planes_format_for,
+)
 from vsr.video.reader import VideoInfo
 
 if TYPE_CHECKING:
     from vsr.video.writer import EncodeSettings
 
+# Lossless encoders that store RGB as it is: an RGB source (PNG frames, FFV1 bgr0 or
+# gbrp10le, utvideo RGB...) keeps its codes exactly there, where RGB -> YCbCr -> RGB moved
+# a fifth to a third of them by up to 2. Lossy ones that take RGB too (libx265,
+# libvpx-vp9) get it only when asked (--pix-fmt gbrp): few players decode RGB HEVC or VP9.
+_LOSSLESS_RGB_ENCODERS = frozenset({"ffv1", "ffvhuff", "huffyuv", "utvideo", "magicyuv"})
 # Encoders known to accept any frame size in every format (no even-size rule).
 _ANY_SIZE = frozenset({"ffv1", "ffvhuff", "huffyuv", "utvideo", "rawvideo", "magicyuv"})
 # The encoder settings a container's own codec gets when the default cannot go into it:
@@ -71,16 +86,19 @@ _HDR10_PARAMETER_NAMES = ("master-display", "max-cll", "mastering-display", "con
 
 
 def check_pix_fmt_name(wanted: str) -> str:
-    """`wanted` if vsr can write planes in that format for some encoder, else a VsrError."""
+    """`wanted` if vsr can write planes in that format for some encoder, else a VsrError:
+    planar YUV, or planar RGB (gbrp, gbrp10le...), which vsr repacks for an encoder that
+    takes packed RGB only (FFV1's 8-bit bgr0)."""
     if wanted.startswith("yuvj"):
         # FFmpeg's old spelling of full range, which vsr takes from the source.
         raise VsrError(
             f"--pix-fmt {wanted}: that is {wanted.replace('yuvj', 'yuv', 1)} in full "
             "range; vsr keeps the source's range, so name the format without the j"
         )
-    if parse_planar(wanted) is None:
+    if parse_planes(wanted) is None:
         raise VsrError(
-            f"--pix-fmt {wanted}: vsr encodes planar YUV (e.g. yuv420p, yuv420p10le, yuv444p)"
+            f"--pix-fmt {wanted}: vsr encodes planar YUV (e.g. yuv420p, yuv420p10le, yuv444p) "
+            "or planar RGB (gbrp, gbrp10le, gbrp12le, gbrp16le)"
         )
     return wanted
 
@@ -90,10 +108,10 @@ class EncoderChoice:
 
     `codec`, `settings` (the container's own codec may replace the default), `pix_fmt`
     (what the writer takes), `encoder_fmt` (what the encoder gets), `options`,
-    `color_matrix`, `color_range` and `matrix_tag` are what to open it with; `notes` says
-    what was decided for the user. `error` is the trial open's refusal (None: it opened),
-    after a refused option of the user's was named (VsrError) and odd sizes were moved to
-    4:4:4; `libav_said` holds libav's own lines about it.
+    `color_matrix` (GBR for RGB planes), `color_range` and `matrix_tag` are what to open it
+    with; `notes` says what was decided for the user. `error` is the trial open's refusal
+    (None: it opened), after a refused option of the user's was named (VsrError) and odd
+    sizes were moved to 4:4:4; `libav_said` holds libav's own lines about it.
     """
 
     def __init__(
@@ -113,7 +131,6 @@ class EncoderChoice:
             self._use_the_containers_codec()
         self.color_matrix = source.color_matrix
         self.color_range = source.color_range
-        self._limit_range_if_unmarkable()
         self.matrix_tag = source.color_matrix_tag or self.color_matrix
         if self.codec.name == "libvpx" and self.color_matrix != "bt601":
             # VP8 pictures are BT.601 by definition: decoders ignore any other matrix tag.
@@ -123,6 +140,12 @@ class EncoderChoice:
             self.color_matrix, self.matrix_tag = "bt601", "bt470bg"
         check_container_holds(container_format, self.codec.name, path.suffix)
         self.pix_fmt, self.encoder_fmt = self._choose_format()
+        if is_planar_rgb(self.pix_fmt):
+            # RGB planes need no matrix, and hold every code (tag "rgb", AVCOL_SPC_RGB):
+            # decoders read RGB as full range whatever the container can mark.
+            self.color_matrix, self.matrix_tag, self.color_range = GBR, "rgb", "pc"
+        else:
+            self._limit_range_if_unmarkable()
         self.options = self._options_for_encoder()
         self.libav_said: list[str] = []
         self.error = self._try_encoder()
@@ -153,6 +176,13 @@ class EncoderChoice:
         A format asked for with --pix-fmt is the user's choice, and is not questioned."""
         if self.settings.pix_fmt and not self.settings.pix_fmt_is_default:
             return
+        whose = "the preset's" if self.settings.pix_fmt else "the source's"
+        if is_planar_rgb(self.pix_fmt) and self.codec.name in ("libx265", "libvpx-vp9"):
+            self.notes.append(
+                f"{self.codec.name} in RGB ({self.pix_fmt}) plays in few players (no web "
+                "browser, few phones and TVs); for wide playback use --pix-fmt yuv420p"
+            )
+            return
         parsed = parse_planar(self.pix_fmt)
         if parsed is None or self.codec.name not in ("libx264", "libx265"):
             return
@@ -162,7 +192,6 @@ class EncoderChoice:
             return
         kind = {(0, 0): "4:4:4", (1, 0): "4:2:2"}.get(shift, "")
         what = f"{kind} {depth}-bit".strip() if shift != (1, 1) else f"{depth}-bit"
-        whose = "the preset's" if self.settings.pix_fmt else "the source's"
         advice = "--pix-fmt yuv420p"
         if self.codec.name == "libx264" and shift == (1, 1) and self.source.bit_depth > 8:
             advice += ", or --codec libx265 to keep the bits"
@@ -212,7 +241,7 @@ class EncoderChoice:
         """Whether more than 8 bits are wanted (asked for with a pix_fmt, or the source's
         when no 8-bit pix_fmt is set) and encoder `name` has only 8 (while WebM's other
         one, libsvtav1, has more)."""
-        asked = parse_planar(self.settings.pix_fmt) if self.settings.pix_fmt else None
+        asked = parse_planes(self.settings.pix_fmt) if self.settings.pix_fmt else None
         deep_asked = asked is not None and asked[0] > 8 and not self.settings.pix_fmt_is_default
         if not deep_asked and (self.source.bit_depth <= 8 or (asked and asked[0] <= 8)):
             return False
@@ -232,26 +261,47 @@ class EncoderChoice:
         supported = [f.name for f in self.codec.video_formats or ()]
         if self.settings.pix_fmt:
             wanted = check_pix_fmt_name(self.settings.pix_fmt)
-            if supported and wanted not in supported:
-                # Only what vsr could feed it: the encoder's packed and RGB formats are not.
-                usable = [f for f in supported if parse_planar(f) is not None]
-                raise VsrError(
-                    f"--pix-fmt {wanted}: {self.codec.name} takes "
-                    f"{', '.join(usable) or 'no planar YUV format'}"
-                )
-            return wanted, wanted
-        wanted = self.source.pix_fmt
+            if not supported or wanted in supported:
+                return wanted, wanted
+            choice = nearest_supported(wanted, supported)
+            if choice is not None and choice[0] == wanted:
+                return choice  # a twin of it, repacked without loss (gbrp as FFV1's bgr0)
+            # Only what vsr could feed it: the encoder's other packed formats are not.
+            usable = dict.fromkeys(filter(None, map(planes_format_for, supported)))
+            raise VsrError(
+                f"--pix-fmt {wanted}: {self.codec.name} takes "
+                f"{', '.join(usable) or 'no planar YUV or RGB format'}"
+            )
+        wanted = self._default_format(supported)
         if not supported or wanted in supported:
             return wanted, wanted
         choice = nearest_supported(wanted, supported)
         if choice is None:
-            raise VsrError(f"{self.codec.name} takes no planar YUV format vsr can feed it")
+            raise VsrError(f"{self.codec.name} takes no planar YUV or RGB format vsr can feed it")
         planes_format, encoder_format = choice
         if planes_format != wanted:
             self.notes.append(
                 f"{self.codec.name} cannot encode {wanted}; using {planes_format} instead"
             )
         return planes_format, encoder_format
+
+    def _default_format(self, supported: list[str]) -> str:
+        """The planes to write when no format is asked for: the source's, except RGB for an
+        RGB source to a lossless RGB encoder (_LOSSLESS_RGB_ENCODERS), and for any source to an
+        encoder that takes RGB only (libx264rgb, png, qtrle)."""
+        depth = self.source.bit_depth
+        rgb = planar_rgb_name(depth)
+        if self.source.rgb_planes and self.codec.name in _LOSSLESS_RGB_ENCODERS:
+            # Only where no bit is lost: huffyuv has 8-bit RGB alone.
+            nearest = nearest_supported(rgb, supported)
+            kept_depth = parse_planes(nearest[0])[0] if nearest else 0  # type: ignore[index]
+            return rgb if kept_depth >= depth else self.source.pix_fmt
+        takes_rgb_only = (
+            bool(supported)
+            and nearest_supported(self.source.pix_fmt, supported) is None
+            and nearest_supported(rgb, supported) is not None
+        )
+        return rgb if takes_rgb_only else self.source.pix_fmt
 
     def _try_encoder(self, options: dict[str, str] | None = None) -> str | None:
         return trial_open(
@@ -306,7 +356,7 @@ class EncoderChoice:
         raise VsrError(f"{self.codec.name} rejected these options together: {listed}")
 
     def _odd_size_problem(self) -> bool:
-        depth, (sx, sy) = parse_planar(self.pix_fmt)  # type: ignore[misc]
+        _, (sx, sy), _ = parse_planes(self.pix_fmt)  # type: ignore[misc]
         odd = (sx and self.width % 2) or (sy and self.height % 2)
         return bool(odd) and self.codec.name not in _ANY_SIZE
 

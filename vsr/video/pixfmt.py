@@ -1,8 +1,10 @@
-"""Planar YUV pixel formats: what frames are delivered in and what encoders are fed.
+"""Planar pixel formats: what frames are delivered in and what encoders are fed.
 
 vsr moves frames as three planes (Y, U, V). Any source format (semi-planar nv12, packed
 rgb24, gray, paletted...) is mapped to the planar YUV format that loses nothing: same bit
-depth, same chroma resolution (RGB and palettes become 4:4:4).
+depth, same chroma resolution (RGB and palettes become 4:4:4). An encoder can also be fed
+planar RGB (gbrp: G, B, R planes), which keeps an RGB source's codes exactly where a trip
+through YCbCr would move them.
 """
 
 from __future__ import annotations
@@ -27,6 +29,27 @@ def parse_planar(name: str) -> tuple[int, tuple[int, int]] | None:
             if planar_name(depth, shift) == name:
                 return depth, shift
     return None
+
+
+def planar_rgb_name(bit_depth: int) -> str:
+    """e.g. 10 -> "gbrp10le": the planes are G, B and R, FFmpeg's planar RGB order."""
+    return "gbrp" if bit_depth == 8 else f"gbrp{bit_depth}le"
+
+
+def parse_planes(name: str) -> tuple[int, tuple[int, int], bool] | None:
+    """(bit_depth, chroma_shift, is_rgb) of a three-plane YUV or RGB format vsr handles,
+    else None. RGB planes are never subsampled."""
+    parsed = parse_planar(name)
+    if parsed is not None:
+        return *parsed, False
+    rgb_depth = next((d for d in _DEPTHS if planar_rgb_name(d) == name), None)
+    return None if rgb_depth is None else (rgb_depth, (0, 0), True)
+
+
+def is_planar_rgb(name: str) -> bool:
+    """Whether `name` is one of the planar RGB formats vsr writes (gbrp, gbrp10le...)."""
+    parsed = parse_planes(name)
+    return parsed is not None and parsed[2]
 
 
 def _depth_class(bits: int) -> int:
@@ -56,26 +79,33 @@ def planar_equivalent(fmt: av.VideoFormat) -> tuple[str, bool]:
     return planar_name(bits, shift if shift in _CHROMA_NAMES else (0, 0)), False
 
 
+def planes_format_for(encoder_format: str) -> str | None:
+    """The planar format vsr writes for an encoder's format: the format itself, or its
+    planar twin (yuv420p for nv12, gbrp for bgr0); None when vsr cannot feed it."""
+    twin = SEMI_PLANAR.get(encoder_format) or PACKED_RGB.get(encoder_format)
+    planes_format = twin or encoder_format
+    return planes_format if parse_planes(planes_format) is not None else None
+
+
 def nearest_supported(wanted: str, supported: list[str]) -> tuple[str, str] | None:
-    """The planar format an encoder accepts that is closest to `wanted`.
+    """The planar format an encoder accepts that is closest to `wanted`, YUV for a YUV
+    `wanted` and RGB for an RGB one.
 
     Returns (planes_format, encoder_format): the encoder may only take a semi-planar
-    twin (nv12 for yuv420p, p010le for 10-bit 4:2:0), in which case frames are re-packed
-    without loss on the way in. Prefers the same depth, then the same chroma, then more
-    depth and finer chroma over less.
+    twin (nv12 for yuv420p, p010le for 10-bit 4:2:0) or a packed RGB one (bgr0 for gbrp:
+    FFV1 has no 8-bit planar RGB), in which case frames are re-packed without loss on the
+    way in. Prefers the same depth, then the same chroma, then more depth and finer chroma
+    over less.
     """
-    depth, shift = parse_planar(wanted)  # type: ignore[misc]
+    depth, shift, rgb = parse_planes(wanted)  # type: ignore[misc]
     candidates: list[tuple[tuple, str, str]] = []
     for name in supported:
-        parsed = parse_planar(name)
-        if parsed is not None:
-            planes_format = name
-        elif name in SEMI_PLANAR:
-            planes_format = SEMI_PLANAR[name]
-            parsed = parse_planar(planes_format)
-        else:
+        planes_format = planes_format_for(name)
+        if planes_format is None:
             continue
-        d, s = parsed  # type: ignore[misc]
+        d, s, is_rgb = parse_planes(planes_format)  # type: ignore[misc]
+        if is_rgb != rgb:
+            continue
         key = (
             d != depth,
             d < depth,
@@ -83,7 +113,7 @@ def nearest_supported(wanted: str, supported: list[str]) -> tuple[str, str] | No
             s != shift,
             sum(s) > sum(shift),
             sum(abs(a - b) for a, b in zip(s, shift, strict=True)),
-            name != planes_format,  # planar beats its semi-planar twin
+            name != planes_format,  # planar beats its semi-planar or packed twin
         )
         candidates.append((key, planes_format, name))
     if not candidates:
@@ -101,4 +131,15 @@ SEMI_PLANAR = {
     "p016le": "yuv420p16le",
     "p210le": "yuv422p10le",
     "p410le": "yuv444p10le",
+}
+
+# Packed RGB formats some encoders want (FFV1's only 8-bit RGB is bgr0; libx264rgb, PNG and
+# QuickTime Animation take no planar RGB), with their planar twins: swscale repacks RGB to
+# RGB without loss.
+PACKED_RGB = {
+    "bgr0": "gbrp",
+    "rgb24": "gbrp",
+    "bgr24": "gbrp",
+    "rgb48le": "gbrp16le",
+    "rgb48be": "gbrp16le",
 }

@@ -1,4 +1,5 @@
-"""Encode planar YUV frames into a container, carrying over everything else the source had.
+"""Encode planar YUV (or RGB) frames into a container, carrying over everything else the
+source had.
 
 Output goes to a hidden temporary file beside the target and is renamed only when
 complete, so an interrupted run never leaves a half-written file under the real name.
@@ -25,7 +26,7 @@ from vsr.video.encoder_choice import EncoderChoice
 from vsr.video.final_packet import FinalPacketHold
 from vsr.video.media_url import file_url
 from vsr.video.mov_timing import LastPacketHold
-from vsr.video.pixfmt import parse_planar
+from vsr.video.pixfmt import parse_planes
 from vsr.video.reader import VideoInfo
 from vsr.video.remux import StreamCopier, fresh_tags, track_tags
 
@@ -149,7 +150,8 @@ class VideoWriter:
     """Encode frames handed over as planes; `close()` finishes, `abort()` discards.
 
     After construction, `pix_fmt`, `bit_depth` and `chroma_shift` say what layout `write()`
-    expects, `color_matrix`/`color_range` what the planes must be converted to, and
+    expects (RGB formats: G, B and R planes), `color_matrix`/`color_range` what the planes
+    must be converted to (vsr.video.colors.GBR for RGB: no matrix, full range), and
     `notes` every decision made on the user's behalf.
     """
 
@@ -192,7 +194,7 @@ class VideoWriter:
         hold = LastPacketHold if self._mov_like else FinalPacketHold
         self._hold = hold(self._frame_step)
         self._stream_end: int | None = None  # where the source's last frame ends, if known
-        self.bit_depth, self.chroma_shift = parse_planar(self.pix_fmt)  # type: ignore[misc]
+        self.bit_depth, self.chroma_shift, _ = parse_planes(self.pix_fmt)  # type: ignore[misc]
         try:
             _claim_temp(self.temp_path, self.path)
             self._claimed = True
