@@ -14,7 +14,7 @@ from PIL import Image
 
 import vsr
 from vsr.atomic_file import atomic_output
-from vsr.video.encoder_trial import libav_messages
+from vsr.video.libav_log import libav_messages
 
 
 @pytest.fixture
@@ -120,6 +120,36 @@ def test_overlapping_libav_captures_restore_the_hosts_log_level():
     for thread in threads:
         thread.join()
     assert overlapped == [True, True, True]
+    assert av.logging.get_level() == before
+
+
+def test_a_capture_of_more_messages_keeps_its_level_when_another_leaves_first():
+    # A chroma siting is read from libav's INFO line while an encoder's trial open, in
+    # another thread, catches warnings: the trial open leaving must not end the INFO level,
+    # and the last to leave puts the host's level back.
+    before = av.logging.get_level()
+    warnings_in, info_in, warnings_out = threading.Event(), threading.Event(), threading.Event()
+    level_left_to_info = []
+
+    def warnings_only() -> None:
+        with libav_messages([]):
+            warnings_in.set()
+            info_in.wait(5)
+        warnings_out.set()
+
+    def info_too() -> None:
+        warnings_in.wait(5)
+        with libav_messages([], up_to=av.logging.INFO):
+            info_in.set()
+            warnings_out.wait(5)
+            level_left_to_info.append(av.logging.get_level())
+
+    threads = [threading.Thread(target=warnings_only), threading.Thread(target=info_too)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert level_left_to_info == [av.logging.INFO]
     assert av.logging.get_level() == before
 
 

@@ -10,14 +10,12 @@ re-encoded for a container is tried the same way, for the channel layout it gets
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
-from contextlib import contextmanager
 from fractions import Fraction
 
 import av
 
 from vsr.errors import VsrError
-from vsr.shared_change import SharedChange
+from vsr.video.libav_log import libav_messages
 
 _REFUSED_PARAMETER = re.compile(r"(Error parsing option|Unknown option|Invalid value for)[ :]")
 
@@ -78,25 +76,3 @@ def audio_encoder_takes(codec: str, rate: int, layout: str) -> bool:
     except (av.error.FFmpegError, ValueError):
         return False
     return True
-
-
-def _warnings_on() -> int:
-    before = av.logging.get_level()
-    av.logging.set_level(av.logging.WARNING)
-    return before
-
-
-# libav's log level is one for the process: threads inside libav_messages at once share one
-# change of it, and the last to leave restores the host's level.
-_LIBAV_WARNINGS = SharedChange(_warnings_on, av.logging.set_level)
-
-
-@contextmanager
-def libav_messages(said: list[str]) -> Iterator[None]:
-    """Collect libav's warnings and errors of this thread while the block runs."""
-    with _LIBAV_WARNINGS:
-        try:
-            with av.logging.Capture() as logs:
-                yield
-        finally:
-            said.extend(text.strip() for level, _, text in logs if level <= av.logging.WARNING)
