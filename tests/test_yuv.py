@@ -211,3 +211,88 @@ def test_unknown_matrix_and_range_are_user_errors():
         rgb_to_yuv(rgb, "bt999", "tv", 8, (1, 1))
     with pytest.raises(VsrError, match="range"):
         rgb_to_yuv(rgb, "bt709", "studio", 8, (1, 1))
+
+
+# Where chroma sample (j, i) sits on the luma grid, per siting: at luma row 2j + dy and
+# column 2i + dx (H.264 and HEVC's chroma_sample_loc_type pictures, FFmpeg's names).
+SITING_OFFSETS = {
+    "left": (0.5, 0.0),
+    "center": (0.5, 0.5),
+    "topleft": (0.0, 0.0),
+    "top": (0.0, 0.5),
+}
+
+
+@pytest.mark.parametrize("shift", [(1, 1), (1, 0)])
+@pytest.mark.parametrize("siting", ["topleft", "center", "top"])
+def test_subsampled_yuv_to_rgb_matches_a_per_pixel_reference_at_each_siting(siting, shift):
+    rng = np.random.default_rng(2)
+    h, w = 7, 9
+    ch, cw = (h + shift[1]) // (1 + shift[1]), (w + shift[0]) // (1 + shift[0])
+    y = rng.integers(16, 236, (h, w)).astype(np.uint8)
+    u, v = (rng.integers(16, 241, (ch, cw)).astype(np.uint8) for _ in range(2))
+    planes = (torch.from_numpy(p)[None] for p in (y, u, v))
+    out = yuv_to_rgb(*planes, "bt709", "tv", 8, siting=siting)[0]
+    inverse = np.linalg.inv(reference_matrix(0.2126, 0.0722))
+    dy, dx = SITING_OFFSETS[siting]
+    for row in range(h):
+        for col in range(w):
+            cy = (row - dy) / 2 if shift[1] else row
+            cx = (col - dx) / 2 if shift[0] else col
+            ypb = np.array(
+                [
+                    (y[row, col] - 16) / 219,
+                    (bilinear(u.astype(float), cy, cx) - 128) / 224,
+                    (bilinear(v.astype(float), cy, cx) - 128) / 224,
+                ]
+            )
+            expected = np.clip(inverse @ ypb, 0, 1)
+            assert np.allclose(out[:, row, col].numpy(), expected, atol=1e-5), (row, col)
+
+
+def downsampling_weights(index: int, cosited: bool) -> list[tuple[int, float]]:
+    """(luma index, weight) of the average that makes chroma sample `index` on one axis."""
+    if cosited:  # [1, 2, 1] / 4 around the luma sample it sits on
+        return [(2 * index - 1, 0.25), (2 * index, 0.5), (2 * index + 1, 0.25)]
+    return [(2 * index, 0.5), (2 * index + 1, 0.5)]  # the two it sits between
+
+
+@pytest.mark.parametrize("shift", [(1, 1), (1, 0)])
+@pytest.mark.parametrize("siting", ["topleft", "center", "top"])
+def test_rgb_to_subsampled_yuv_matches_a_per_pixel_reference_at_each_siting(siting, shift):
+    rng = np.random.default_rng(3)
+    h, w = 5, 7
+    rgb = rng.random((3, h, w))
+    _, u, v = (
+        p[0].numpy()
+        for p in rgb_to_yuv(torch.from_numpy(rgb)[None], "bt601", "pc", 8, shift, siting)
+    )
+    ypbpr = np.einsum("ij,jhw->ihw", reference_matrix(0.299, 0.114), rgb)
+    dy, dx = SITING_OFFSETS[siting]
+    for plane, chroma in ((u, ypbpr[1]), (v, ypbpr[2])):
+        assert plane.shape == ((h + shift[1]) // (1 + shift[1]), 4)
+        for j in range(plane.shape[0]):
+            for i in range(plane.shape[1]):
+                rows = downsampling_weights(j, dy == 0) if shift[1] else [(j, 1.0)]
+                total = sum(
+                    row_weight * col_weight * chroma[min(max(r, 0), h - 1), min(max(c, 0), w - 1)]
+                    for r, row_weight in rows
+                    for c, col_weight in downsampling_weights(i, dx == 0)
+                )
+                assert abs(int(plane[j, i]) - (total * 255 + 128)) <= 0.5 + 1e-6, (j, i)
+
+
+@pytest.mark.parametrize("shift", [(1, 1), (1, 0), (0, 0)])
+@pytest.mark.parametrize("siting", ["left", "center", "topleft", "top"])
+def test_a_flat_colour_round_trips_exactly_at_every_siting(siting, shift):
+    for name, rgb in BARS.items():
+        y, u, v = rgb_to_yuv(flat(rgb, 5, 7), "bt709", "tv", 8, shift, siting)
+        back = yuv_to_rgb(y, u, v, "bt709", "tv", 8, siting)
+        assert torch.allclose(back, flat(rgb, 5, 7), atol=1.5 / 255), name
+        again = rgb_to_yuv(back, "bt709", "tv", 8, shift, siting)
+        assert all(torch.equal(a, b) for a, b in zip(again, (y, u, v), strict=True)), name
+
+
+def test_an_unknown_siting_is_refused():
+    with pytest.raises(VsrError, match="siting"):
+        rgb_to_yuv(flat((0.5, 0.5, 0.5)), "bt709", "tv", 8, (1, 1), "bottomright")

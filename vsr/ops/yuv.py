@@ -4,15 +4,19 @@ Frames leave the decoder as integer Y, U, V planes and go back to the encoder th
 the network wants float RGB in [0, 1]. Both conversions run here, as torch ops on whatever
 device holds the batch, so the CPU never touches float RGB.
 
-Chroma siting follows what MPEG-2, H.264, HEVC and AV1 assume by default for 4:2:0 and
-4:2:2 ("left" siting): a chroma sample sits on the even luma columns horizontally and, for
-4:2:0, half-way between two luma rows vertically. Upsampling is bilinear at those positions
-(a co-sited sample is copied, the column between two is their mean; vertically each luma
-row takes 3/4 of the nearer chroma row and 1/4 of the farther). Downsampling is the matching
-average: [1, 2, 1] / 4 around each even column, the mean of the two rows it sits between.
+Chroma siting is the source's (vsr.video.chroma_location), "left" by default, as MPEG-2,
+H.264, HEVC and AV1 assume for 4:2:0 and 4:2:2: a chroma sample sits on the even luma
+columns horizontally and, for 4:2:0, half-way between two luma rows vertically. "topleft"
+(BT.2020, UHD broadcast) sits on the even rows too, "center" (JPEG, MPEG-1) half-way both
+ways, "top" on the even rows and half-way between columns. Upsampling is bilinear at those
+positions, per axis: a co-sited sample is copied and the one between two is their mean;
+half-way, each luma row or column takes 3/4 of the nearer chroma sample and 1/4 of the
+farther. Downsampling is the matching average: [1, 2, 1] / 4 around each co-sited sample,
+the mean of the two it sits between otherwise.
 Bilinear rather than nearest because nearest shifts colour edges by up to a pixel and
 leaves visible stair-steps on the upscaled picture; bilinear with the right phase gives
-back a flat colour exactly and a smooth one nearly so.
+back a flat colour exactly and a smooth one nearly so. The wrong phase moves colour about
+one output pixel off its edges at x2.
 """
 
 from __future__ import annotations
@@ -49,6 +53,16 @@ _ALIASES = {
 }
 
 
+# Per chroma siting (FFmpeg's names): whether chroma samples sit on the even luma columns
+# (horizontally) and on the even luma rows (vertically), rather than half-way between two.
+_COSITED = {
+    "left": (True, False),
+    "center": (False, False),
+    "topleft": (True, True),
+    "top": (False, True),
+}
+
+
 def matrix_coefficients(matrix: str) -> tuple[float, float]:
     """(Kr, Kb) for a matrix name such as "bt709", "bt470bg" or "bt2020nc"."""
     key = _ALIASES.get(matrix.lower())
@@ -57,6 +71,14 @@ def matrix_coefficients(matrix: str) -> tuple[float, float]:
             f"unsupported colour matrix {matrix!r} (known: {', '.join(sorted(_ALIASES))})"
         )
     return _KR_KB[key]
+
+
+def _cosited(siting: str) -> tuple[bool, bool]:
+    """(horizontally co-sited, vertically co-sited) for a siting name."""
+    cosited = _COSITED.get(siting)
+    if cosited is None:
+        raise VsrError(f"unsupported chroma siting {siting!r} (known: {', '.join(_COSITED)})")
+    return cosited
 
 
 def _levels(color_range: str, bit_depth: int) -> tuple[float, float, float, float]:
@@ -115,13 +137,15 @@ def yuv_to_rgb(
     matrix: str,
     color_range: str,
     bit_depth: int,
+    siting: str = "left",
 ) -> torch.Tensor:
     """Integer planes (N x H x W, chroma possibly subsampled) -> float N x 3 x H x W in [0, 1].
 
     The chroma subsampling is read from the plane shapes. Planes above 8 bits may come as
     int16 (a bit-for-bit view of uint16, read back as unsigned) or any wider integer type. With
     `matrix` GBR the planes are an RGB picture's G, B and R (FFmpeg's planar RGB order), at
-    full range: no matrix applies.
+    full range: no matrix applies. `siting` says where subsampled chroma sits ("left",
+    "center", "topleft" or "top").
     """
     if matrix == GBR:
         peak = float((1 << bit_depth) - 1)
@@ -131,12 +155,13 @@ def yuv_to_rgb(
     y_off, y_span, c_mid, c_span = _levels(color_range, bit_depth)
     yf, uf, vf = _as_float(y), _as_float(u), _as_float(v)
     height, width = yf.shape[-2:]
+    across, down = _cosited(siting)
     if uf.shape[-1] != width:
-        uf = _upsample_axis(uf, 2, width, cosited=True)
-        vf = _upsample_axis(vf, 2, width, cosited=True)
+        uf = _upsample_axis(uf, 2, width, cosited=across)
+        vf = _upsample_axis(vf, 2, width, cosited=across)
     if uf.shape[-2] != height:
-        uf = _upsample_axis(uf, 1, height, cosited=False)
-        vf = _upsample_axis(vf, 1, height, cosited=False)
+        uf = _upsample_axis(uf, 1, height, cosited=down)
+        vf = _upsample_axis(vf, 1, height, cosited=down)
     luma = (yf - y_off) / y_span
     cb = (uf - c_mid) / c_span
     cr = (vf - c_mid) / c_span
@@ -164,10 +189,12 @@ def rgb_to_yuv(
     color_range: str,
     bit_depth: int,
     chroma_shift: tuple[int, int],
+    siting: str = "left",
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
     """Float N x 3 x H x W RGB in [0, 1] -> integer planes, rounded and clipped to legal codes.
 
-    `chroma_shift` is (log2 horizontal, log2 vertical) subsampling, (1, 1) for 4:2:0.
+    `chroma_shift` is (log2 horizontal, log2 vertical) subsampling, (1, 1) for 4:2:0, and
+    `siting` where the subsampled chroma sits, as for yuv_to_rgb.
     Returns uint8 planes at 8 bits and int16 planes above (reinterpret as uint16 on the host).
     """
     if matrix == GBR:  # an RGB output: its G, B and R codes, full range, never subsampled
@@ -183,10 +210,11 @@ def rgb_to_yuv(
     shift_x, shift_y = chroma_shift
     if shift_x not in (0, 1) or shift_y not in (0, 1):
         raise VsrError(f"unsupported chroma subsampling {chroma_shift}")
+    across, down = _cosited(siting)
     if shift_x:
-        cb, cr = _downsample_axis(cb, 2, cosited=True), _downsample_axis(cr, 2, cosited=True)
+        cb, cr = _downsample_axis(cb, 2, cosited=across), _downsample_axis(cr, 2, cosited=across)
     if shift_y:
-        cb, cr = _downsample_axis(cb, 1, cosited=False), _downsample_axis(cr, 1, cosited=False)
+        cb, cr = _downsample_axis(cb, 1, cosited=down), _downsample_axis(cr, 1, cosited=down)
     peak = float((1 << bit_depth) - 1)
     dtype = torch.uint8 if bit_depth <= 8 else torch.int16
 
