@@ -103,6 +103,7 @@ def make_clip(
     audio_codec: str | None = None,
     chirp: bool = False,
     chapters: list[tuple[float, float, str]] | None = None,
+    chroma_location: str | None = None,
 ) -> list[ClipFrame]:
     """Write a clip and return the frames that went into the encoder.
 
@@ -115,6 +116,7 @@ def make_clip(
     audio_codec: instead of the container's usual one (e.g. "libopus" in .mkv).
     chirp: a rising tone (`tone_at`) instead of a steady one, so a shift in time shows.
     chapters: (start s, end s, title) marks.
+    chroma_location: the chroma siting the encoder declares (e.g. "topleft").
     display_matrix: FFmpeg's nine integers (a mirror, say), instead of `rotation`.
     """
     path = Path(path)
@@ -122,6 +124,8 @@ def make_clip(
     out = av.open(str(path), "w", format=_FORMAT[path.suffix], options=options)
     time_base = Fraction(1, 1000) if vfr else Fraction(1, rate)
     encoder_options = {"preset": "ultrafast", "crf": "18"} if codec == "libx264" else {}
+    if chroma_location is not None:
+        encoder_options["chroma_sample_location"] = chroma_location
     video = out.add_stream(codec, rate=rate, options=encoder_options)
     video.width, video.height = width, height
     video.pix_fmt = source_format or pix_fmt

@@ -116,10 +116,13 @@ def _network_and_geometry(info, weights, scale, size, height):
     return model, (geometry.width, geometry.height)
 
 
-def _segments_fingerprint(source: Path, model, options, output_size, pix_fmt, part, segments):
+def _segments_fingerprint(
+    source: Path, model, options, output_size, pix_fmt, siting, part, segments
+):
     """What decides the upscaled segments' frames: segments kept under other values cannot
     be joined into this run. Keys are named for the refusal message. The final encoder's
-    settings are not here: the segments are lossless, whatever the output's codec."""
+    settings are not here, but for the chroma siting it declares (the segments' colour is
+    converted at it): the segments are lossless, whatever the output's codec."""
     from vsr.ops.aot_package import network_identity
     from vsr.resume_folder import source_identity
 
@@ -131,6 +134,7 @@ def _segments_fingerprint(source: Path, model, options, output_size, pix_fmt, pa
         "memory budget": [options.get("max_memory"), gpu.get("max_memory")],
         "output size": list(output_size),
         "pixel format": pix_fmt,
+        "chroma siting": siting,
         "time range": None if part is None else part.to_dict(),
         "segments": [[s.index, s.start, s.end] for s in segments],
     }
@@ -197,7 +201,14 @@ def run_split(
         if resume:
             store = SegmentStore(target)
             fingerprint = _segments_fingerprint(
-                source, model, options, (width, height), writer.pix_fmt, info.cut, segments
+                source,
+                model,
+                options,
+                (width, height),
+                writer.pix_fmt,
+                writer.chroma_siting,
+                info.cut,
+                segments,
             )
             kept = store.start(fingerprint, overwrite)
             work = store.folder
@@ -221,8 +232,13 @@ def run_split(
         then = f"upscaling the other {left}" if left else "joining them"
         log(f"vsr: {len(done)} of {len(segments)} segments kept from an earlier run; {then}")
     try:
-        # Segments in exactly the planes the final encoder takes: the join only re-encodes.
-        options["settings"] = replace(EncodeSettings(codec="ffv1"), pix_fmt=writer.pix_fmt)
+        # Segments in exactly the planes the final encoder takes, its chroma siting too:
+        # the join only re-encodes.
+        options["settings"] = replace(
+            EncodeSettings(codec="ffv1"),
+            pix_fmt=writer.pix_fmt,
+            options={"chroma_sample_location": writer.chroma_siting},
+        )
         options["encoders"] = 1  # FFV1 segments never wait on their encoder
         todo = [segment for segment in segments if segment.index not in done]
         summary = ClusterReport()

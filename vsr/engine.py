@@ -51,6 +51,7 @@ class ColourSpec:
     color_range: str
     bit_depth: int
     chroma_shift: tuple[int, int]
+    siting: str = "left"  # where subsampled chroma sits (vsr.ops.yuv)
 
 
 @dataclass
@@ -228,7 +229,7 @@ class Pipeline:
         # The NaN/Inf check is a flag on the device, read by the encoder thread once the
         # batch has landed and before any of its frames is written.
         with self.clock.working("upload"):
-            rgb = yuv_to_rgb(*planes, src.matrix, src.color_range, src.bit_depth)
+            rgb = yuv_to_rgb(*planes, src.matrix, src.color_range, src.bit_depth, src.siting)
             if self.network_input_size is not None:
                 rgb = resize_exact(rgb, *self.network_input_size)
         with self.clock.working("model"):
@@ -249,7 +250,9 @@ class Pipeline:
         with self.clock.working("download"):
             if tuple(out.shape[-2:]) != self.output_size:
                 out = resize_exact(out, *self.output_size)
-            yuv = rgb_to_yuv(out, dst.matrix, dst.color_range, dst.bit_depth, dst.chroma_shift)
+            yuv = rgb_to_yuv(
+                out, dst.matrix, dst.color_range, dst.bit_depth, dst.chroma_shift, dst.siting
+            )
             if not self.cuda:
                 return _Batch(yuv, pts, None, finite)
             self.download_stream.wait_stream(torch.cuda.current_stream(self.device))

@@ -473,13 +473,19 @@ def _geometry_for(
 def _colours_of_source(info: VideoInfo) -> ColourSpec:
     """How the decoded planes encode colour (GBR planes for RGB sources)."""
     matrix = GBR if info.rgb_planes else info.color_matrix
-    return ColourSpec(matrix, info.color_range, info.bit_depth, info.chroma_shift)
+    return ColourSpec(
+        matrix, info.color_range, info.bit_depth, info.chroma_shift, info.chroma_siting
+    )
 
 
 def _colours_of_writer(writer: AnyWriter) -> ColourSpec:
     """How the encoder's planes must encode colour."""
     return ColourSpec(
-        writer.color_matrix, writer.color_range, writer.bit_depth, writer.chroma_shift
+        writer.color_matrix,
+        writer.color_range,
+        writer.bit_depth,
+        writer.chroma_shift,
+        writer.chroma_siting,
     )
 
 

@@ -9,10 +9,10 @@ checks every recorded segment against its record, submits only the others, and j
 all. The folder goes once the output is complete.
 
 The record of settings (vsr.resume_folder) holds what decides the upscaled frames: the
-source file, the network and its precision, the memory budget (tiling), the output size and
-pixel format, the time range and the segment plan. The final encoder's settings are not in
-it: the segments are lossless, so a rerun may change the codec or the quality and still use
-them.
+source file, the network and its precision, the memory budget (tiling), the output size,
+pixel format and chroma siting, the time range and the segment plan. The final encoder's
+other settings are not in it: the segments are lossless, so a rerun may change the quality,
+or the codec where that keeps the siting, and still use them.
 """
 
 from __future__ import annotations

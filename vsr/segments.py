@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING
 import av
 
 from vsr.errors import VsrError
+from vsr.video.chroma_location import chroma_location_of, conversion_siting
 from vsr.video.decoding import decode_packets
 from vsr.video.media_url import file_url, open_source
 from vsr.video.reader import (
@@ -182,7 +183,7 @@ def extract_segment(source: Path, segment: Segment, dest: Path) -> ExtractedSegm
     pts_list: list[int] = []
     with av.open(file_url(dest), "w", format="matroska") as out:
         # The source's rate: the reader of this file judges missing frames by it.
-        stream = out.add_stream("ffv1", rate=_frame_rate(source))
+        stream = out.add_stream("ffv1", rate=_frame_rate(source), options=_siting_of(first))
         stream.width, stream.height, stream.pix_fmt = first.width, first.height, first.format.name
         context = stream.codec_context
         context.time_base = first.time_base
@@ -213,6 +214,16 @@ def extract_segment(source: Path, segment: Segment, dest: Path) -> ExtractedSegm
         out.mux(packets)
         out.mux(stream.encode(None))
     return ExtractedSegment(pts_list, max(0, in_range[0] - len(pts_list)))
+
+
+def _siting_of(first: av.VideoFrame) -> dict[str, str]:
+    """The encoder option that gives the stored part the source's chroma siting (the nearest
+    vsr converts for a rare one), which only an encoder option declares; none where the
+    source declares none."""
+    location = chroma_location_of(first)
+    if location is None:
+        return {}
+    return {"chroma_sample_location": conversion_siting(location, (1, 1))}
 
 
 def _mov_track_end(source: Path, last_pts: int, packets: list[av.Packet]) -> int | None:
@@ -246,7 +257,7 @@ def colour_and_layout(info: VideoInfo) -> tuple:
     """What decides how the engine treats a clip's frames: two clips with the same are
     treated alike (so their outputs can be equal)."""
     fields = ("width", "height", "pix_fmt", "rgb_planes", "color_matrix", "color_range")
-    return tuple(getattr(info, name) for name in (*fields, "bit_depth"))
+    return tuple(getattr(info, name) for name in (*fields, "bit_depth", "chroma_siting"))
 
 
 def join_segments(

@@ -21,10 +21,12 @@ from typing import TYPE_CHECKING
 import av
 
 from vsr.errors import VsrError
+from vsr.video.chroma_location import conversion_siting
 from vsr.video.codecs import encoder_option_type, video_encoder
 from vsr.video.colors import GBR
 from vsr.video.encoder_trial import trial_open
 from vsr.video.hdr import HDR10_ENCODERS
+from vsr.video.output_siting import output_siting, siting_lost_note
 from vsr.video.pixfmt import (
     is_planar_rgb,
     nearest_supported,
@@ -108,10 +110,11 @@ class EncoderChoice:
 
     `codec`, `settings` (the container's own codec may replace the default), `pix_fmt`
     (what the writer takes), `encoder_fmt` (what the encoder gets), `options`,
-    `color_matrix` (GBR for RGB planes), `color_range` and `matrix_tag` are what to open it
-    with; `notes` says what was decided for the user. `error` is the trial open's refusal
-    (None: it opened), after a refused option of the user's was named (VsrError) and odd
-    sizes were moved to 4:4:4; `libav_said` holds libav's own lines about it.
+    `color_matrix` (GBR for RGB planes), `color_range`, `matrix_tag` and `chroma_siting`
+    are what to open it with; `notes` says what was decided for the user. `error` is the
+    trial open's refusal (None: it opened), after a refused option of the user's was named
+    (VsrError) and odd sizes were moved to 4:4:4; `libav_said` holds libav's own lines
+    about it.
     """
 
     def __init__(
@@ -146,6 +149,7 @@ class EncoderChoice:
             self.color_matrix, self.matrix_tag, self.color_range = GBR, "rgb", "pc"
         else:
             self._limit_range_if_unmarkable()
+        self.chroma_siting = self._choose_siting()
         self.options = self._options_for_encoder()
         self.libav_said: list[str] = []
         self.error = self._try_encoder()
@@ -158,6 +162,23 @@ class EncoderChoice:
                 self._blame_a_given_option(self.error)
         elif not self.error:
             self._say_if_few_players_play_it()
+        if self.chroma_siting != self._wanted_siting and _subsampled(self.pix_fmt):
+            note = siting_lost_note(
+                self.codec.name, self.path.suffix, self._wanted_siting, self.chroma_siting
+            )
+            self.notes.append(note)
+
+    def _choose_siting(self) -> str:
+        """Where the output's chroma sits (vsr.video.output_siting): the source's where the
+        output declares it so that decoders read it back, else where they read it. A siting
+        given with -e chroma_sample_location is the user's choice."""
+        parsed = parse_planar(self.pix_fmt)
+        shift = parsed[1] if parsed else (0, 0)
+        given = self.settings.options.get("chroma_sample_location")
+        self._wanted_siting = conversion_siting(given or self.source.chroma_location, shift)
+        if given is not None:
+            return self._wanted_siting  # declared as given, without a note
+        return output_siting(self.codec.name, self.container_format, shift, self._wanted_siting)
 
     def _limit_range_if_unmarkable(self) -> None:
         """Full range goes to limited where the output cannot mark it: such codes are read
@@ -389,6 +410,9 @@ class EncoderChoice:
             else:
                 self.notes.append(f"{self.codec.name} has no {key} option; --{key} ignored")
         options.update(self.settings.options)
+        if _subsampled(self.pix_fmt):
+            # The encoder option is the one way to declare it (frame tags are not read).
+            options.setdefault("chroma_sample_location", self.chroma_siting)
         if self.codec.name == "libx265":
             # x265 writes its banner and statistics to stderr itself, once per encoder (with
             # several encoders, once per chunk): errors only, unless the user says otherwise.
@@ -433,6 +457,11 @@ class EncoderChoice:
             raise VsrError("crf 0: libsvtav1 reads it as unset (its default, 35); use 1 to 63")
         if crf > 51 and self.codec.name in ("libx264", "libx265"):
             raise VsrError(f"crf {crf}: {self.codec.name} takes 0 to 51")
+
+
+def _subsampled(pix_fmt: str) -> bool:
+    parsed = parse_planar(pix_fmt)
+    return parsed is not None and parsed[1] != (0, 0)
 
 
 def check_x26x_names(codec: str, preset: str | None, options: dict[str, str]) -> None:

@@ -105,10 +105,10 @@ def default_chunk_frames(
 class ParallelVideoWriter:
     """A VideoWriter whose frames are encoded by `encoders` encoder instances at once.
 
-    Same surface as VideoWriter: pix_fmt, bit_depth, chroma_shift, color_matrix,
-    color_range, notes, frames_written, path, temp_path; write(), close(), abort(), and
-    use as a context manager. A worker's failure is raised by the next write() or close().
-    `encoder_busy_seconds` holds each worker's time inside its encoder.
+    Same surface as VideoWriter: pix_fmt, bit_depth, chroma_shift, chroma_siting,
+    color_matrix, color_range, notes, frames_written, path, temp_path; write(), close(),
+    abort(), and use as a context manager. A worker's failure is raised by the next write()
+    or close(). `encoder_busy_seconds` holds each worker's time inside its encoder.
     """
 
     def __init__(
@@ -219,6 +219,10 @@ class ParallelVideoWriter:
     @property
     def chroma_shift(self) -> tuple[int, int]:
         return self._writer.chroma_shift
+
+    @property
+    def chroma_siting(self) -> str:
+        return self._writer.chroma_siting
 
     @property
     def color_matrix(self) -> str:

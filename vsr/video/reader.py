@@ -20,6 +20,7 @@ import numpy as np
 
 from vsr.errors import VsrError
 from vsr.video import colors
+from vsr.video.chroma_location import chroma_location_of, conversion_siting, siting_note
 from vsr.video.clock_restarts import ClockRestarts, clock_may_restart, find_clock_restarts
 from vsr.video.decoding import decode_packets
 from vsr.video.display_matrix import display_matrix_of
@@ -73,6 +74,15 @@ class VideoInfo:
     # Whether the container has a phone's QuickTime metadata keys (com.apple.quicktime.*),
     # which MP4 and MOV outputs keep only when told to (vsr.video.writer).
     quicktime_keys: bool = False
+    # Where the subsampled chroma sits, as the decoder reports it (vsr.video.chroma_location):
+    # "left", "topleft", "center", ...; None where the stream does not say.
+    chroma_location: str | None = None
+
+    @property
+    def chroma_siting(self) -> str:
+        """The siting the planes are converted at (vsr.ops.yuv): the chroma location, "left"
+        where there is none, the nearest vsr converts for a rare one."""
+        return conversion_siting(self.chroma_location, self.chroma_shift)
 
     def frames_to_expect(self) -> tuple[int | None, bool]:
         """(frames, whether that is an estimate) for progress: the count the file states,
@@ -232,6 +242,9 @@ class VideoReader:
                 )
             if self._restarts is not None:
                 self.warnings.append(self._restarts.describe())
+            unusual_siting = siting_note(self.info.chroma_location)
+            if unusual_siting:
+                self.warnings.append(unusual_siting)
             lost = _side_data_not_kept(first)
             if lost:
                 self.warnings.append(
@@ -622,6 +635,7 @@ class VideoReader:
             quicktime_keys=any(
                 key.lower().startswith("com.apple.quicktime.") for key in self._container.metadata
             ),
+            chroma_location=chroma_location_of(frame),
         )
 
     def _cut_at(self, first: av.VideoFrame, time_base: Fraction) -> Cut | None:

@@ -150,9 +150,9 @@ class VideoWriter:
     """Encode frames handed over as planes; `close()` finishes, `abort()` discards.
 
     After construction, `pix_fmt`, `bit_depth` and `chroma_shift` say what layout `write()`
-    expects (RGB formats: G, B and R planes), `color_matrix`/`color_range` what the planes
-    must be converted to (vsr.video.colors.GBR for RGB: no matrix, full range), and
-    `notes` every decision made on the user's behalf.
+    expects (RGB formats: G, B and R planes), `color_matrix`/`color_range`/`chroma_siting`
+    what the planes must be converted to (vsr.video.colors.GBR for RGB: no matrix, full
+    range), and `notes` every decision made on the user's behalf.
     """
 
     def __init__(
@@ -172,6 +172,7 @@ class VideoWriter:
         choice = EncoderChoice(self.path, self._container_format, source, width, height, settings)
         self.settings, self.codec, self.notes = choice.settings, choice.codec, choice.notes
         self.color_matrix, self.color_range = choice.color_matrix, choice.color_range
+        self.chroma_siting = choice.chroma_siting  # declared by an encoder option
         self._matrix_tag = choice.matrix_tag
         self.pix_fmt, self._encoder_fmt = choice.pix_fmt, choice.encoder_fmt
         self._options = choice.options
