@@ -128,8 +128,8 @@ def test_a_journal_of_other_settings_is_refused_or_with_overwrite_replaced(clip,
     other = "bf16" if kept == "fp32" else "fp32"
     with pytest.raises(
         VsrError,
-        match=rf"\(network\); .* \(it ran in {kept}, this run in {other}: --precision {kept} "
-        r"continues it\)",
+        match=rf"\(network\); .* \(it ran in {kept} and this run in {other}: with the same "
+        rf"weights, --precision {kept} continues it\)",
     ):
         upscale_video(source, out, precision=other, **options)
     os.utime(source, ns=(1, 1))  # the source was replaced since

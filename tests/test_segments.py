@@ -455,3 +455,37 @@ def test_a_segment_task_does_not_read_the_whole_source_again(tmp_path, weights, 
     )
     assert outcome["status"] == "done", outcome.get("error")
     assert scanned == []
+
+
+@pytest.mark.parametrize("has_bf16", [True, False])
+def test_cpu_segments_run_in_this_machines_precision_whatever_the_workers(
+    tmp_path, weights, monkeypatch, has_bf16
+):
+    """A CPU worker's own default follows its CPU (bf16 with bf16 instructions): segments
+    of one output, and a resumed run's, must be made alike, and as a local run here."""
+    from vsr import cluster_segments
+    from vsr import default_precision as chooser
+    from vsr.cluster import options_for_workers
+
+    clip = tmp_path / "long.mp4"
+    make_gop_clip(clip, frames=14, gop=4)
+    sent = []
+
+    def no_cluster(source, todo, work, weights, options, *rest):
+        sent.append(options)
+        raise KeyboardInterrupt  # what the tasks would get is all this test needs
+
+    monkeypatch.setattr(cluster_segments, "connect", lambda *args: False)
+    monkeypatch.setattr(cluster_segments, "_run_segments", no_cluster)
+    monkeypatch.setattr(chooser, "cpu_computes_bf16", lambda: has_bf16)
+    gpu = {"precision": "fp16", "batch": 4}
+    for engine_options in ({"resume": True, "gpu_options": gpu}, {}):
+        with pytest.raises(KeyboardInterrupt):
+            cluster_segments.run_split(
+                clip, tmp_path / "out.mkv", count=2, weights=weights,
+                engine_options=engine_options, progress=False,
+            )  # fmt: skip
+    here = "bf16" if has_bf16 else "fp32"
+    assert [options_for_workers(o, on_gpu=False)["precision"] for o in sent] == [here, here]
+    # GPU tasks keep the GPU's: the preset's, or the device's default where none is set.
+    assert [options_for_workers(o, on_gpu=True)["precision"] for o in sent] == ["fp16", None]

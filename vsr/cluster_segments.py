@@ -158,12 +158,23 @@ def run_split(
     """Upscale one clip as keyframe-aligned segments on Ray, joined into `target`. With
     `resume` among the engine options, finished segments are kept beside the output until
     it is complete, and a rerun joins them instead of making them again."""
+    import torch
+
+    from vsr.default_precision import default_precision
     from vsr.video.reader import VideoReader
     from vsr.video.writer import EncodeSettings, VideoWriter
 
     source, target = Path(source), Path(target)
     options = dict(engine_options or {})
     resume = bool(options.pop("resume", False))
+    if options.get("precision") is None:
+        # A CPU's default precision is its own (bf16 where it has bf16 instructions;
+        # vsr.default_precision), but the segments of one output must be made alike on any
+        # mix of workers, and a resumed run must make them as its kept ones were: CPU tasks
+        # run in this machine's default, as a local run here would (the fingerprint holds
+        # it). GPU tasks keep theirs (gpu_options; fp16 where unset).
+        options["precision"] = default_precision(torch.device("cpu"))
+        options["gpu_options"] = {"precision": None, **(options.get("gpu_options") or {})}
     if not source.is_file():
         raise VsrError(f"{source}: no such file")
     # A part of the clip: split that part only, and join it moved to zero, its audio and

@@ -11,6 +11,7 @@ them bf16 is emulated: it was 50x slower than fp32 on an AVX2 CPU.
 from __future__ import annotations
 
 import functools
+import os
 
 import torch
 
@@ -18,18 +19,35 @@ import torch
 @functools.cache
 def cpu_computes_bf16() -> bool:
     """Whether this CPU has bf16 arithmetic in hardware (AVX512_BF16 or AMX) and torch's
-    oneDNN can use it. torch names the two only through private helpers; a torch without
+    oneDNN may use it. torch names the two only through private helpers; a torch without
     them is taken as a CPU without (fp32, the safe side)."""
     checks = ("_is_avx512_bf16_supported", "_is_amx_tile_supported")
     try:
         has = any(getattr(torch.cpu, name)() for name in checks)
     except (AttributeError, RuntimeError):
         return False
-    return has and torch.backends.mkldnn.is_available()
+    return has and torch.backends.mkldnn.is_available() and _onednn_isa_allows_bf16()
+
+
+# oneDNN's instruction sets with bf16 arithmetic, as ONEDNN_MAX_CPU_ISA names them
+# (AVX512_CORE_BF16, AVX512_CORE_AMX, AVX10_1_512 = AVX512_CORE_FP16, ...).
+_BF16_ISA_WORDS = ("BF16", "AMX", "FP16", "AVX10")
+
+
+def _onednn_isa_allows_bf16() -> bool:
+    """False when the environment caps oneDNN below bf16 instructions: with
+    ONEDNN_MAX_CPU_ISA=AVX512_CORE its bf16 convolutions are emulated, 2.2x slower than
+    fp32 (4.8x under AVX2)."""
+    for name in ("ONEDNN_MAX_CPU_ISA", "DNNL_MAX_CPU_ISA"):
+        cap = os.environ.get(name, "").strip().upper()
+        if cap and cap not in ("ALL", "DEFAULT") and not any(w in cap for w in _BF16_ISA_WORDS):
+            return False
+    return True
 
 
 def default_precision(device: torch.device) -> str:
-    """fp16 on CUDA; on the CPU bf16 where it computes bf16 in hardware, else fp32."""
+    """fp16 on CUDA; on the CPU bf16 where it computes bf16 in hardware (and oneDNN is not
+    switched off: torch.backends.mkldnn.enabled), else fp32."""
     if device.type == "cuda":
         return "fp16"
-    return "bf16" if cpu_computes_bf16() else "fp32"
+    return "bf16" if cpu_computes_bf16() and torch.backends.mkldnn.enabled else "fp32"

@@ -210,7 +210,10 @@ def _precision_hint(stored: dict[str, Any], fingerprint: dict[str, Any]) -> str:
         return ""
     if then[1] == now[1]:  # [arch, precision, identity]; the identity follows the precision
         return ""
-    return f" (it ran in {then[1]}, this run in {now[1]}: --precision {then[1]} continues it)"
+    return (
+        f" (it ran in {then[1]} and this run in {now[1]}: with the same weights, --precision "
+        f"{then[1]} continues it)"
+    )
 
 
 def _differences(stored: dict[str, Any], fingerprint: dict[str, Any]) -> list[str]:
