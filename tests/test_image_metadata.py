@@ -217,3 +217,28 @@ def test_a_16_bit_grey_and_alpha_tiff_is_turned_upright(tmp_path):
     upright = read_image(path, keep_grey_alpha=True)
     assert upright.shape == (6, 4, 2)  # orientation 6: turned a quarter clockwise
     assert tuple(upright[0, -1]) == (65535, 65535)
+
+
+def _profile_for(colours: bytes) -> bytes:
+    """A profile whose header says it describes `colours` (Pillow copies it unread)."""
+    return PROFILE[:16] + colours + PROFILE[20:]
+
+
+def test_a_profile_goes_only_where_it_describes_the_outputs_colours(tmp_path, upscaler):
+    grey = Image.fromarray(np.random.default_rng(2).integers(0, 256, (6, 8), dtype=np.uint8))
+    grey.save(tmp_path / "grey.png", icc_profile=_profile_for(b"GRAY"))
+    vsr.upscale_image(upscaler, tmp_path / "grey.png", tmp_path / "grey_x2.png")
+    with Image.open(tmp_path / "grey_x2.png") as written:
+        assert written.mode == "L" and written.info["icc_profile"] == _profile_for(b"GRAY")
+    # WebP has no grey: the picture becomes RGB, which a grey profile does not describe.
+    with pytest.warns(UserWarning, match="it is for GRAY colours and the output's are RGB"):
+        vsr.upscale_image(upscaler, tmp_path / "grey.png", tmp_path / "grey_x2.webp")
+    with Image.open(tmp_path / "grey_x2.webp") as written:
+        assert "icc_profile" not in written.info
+    # A CMYK picture comes out RGB: its CMYK profile must not be copied onto it.
+    cmyk = Image.new("CMYK", (8, 6), (0, 255, 0, 0))
+    cmyk.save(tmp_path / "print.jpg", icc_profile=_profile_for(b"CMYK"))
+    with pytest.warns(UserWarning, match="it is for CMYK colours and the output's are RGB"):
+        vsr.upscale_image(upscaler, tmp_path / "print.jpg", tmp_path / "print.png")
+    with Image.open(tmp_path / "print.png") as written:
+        assert written.mode == "RGB" and "icc_profile" not in written.info

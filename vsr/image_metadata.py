@@ -44,6 +44,11 @@ class ImageMetadata:
         return replace(self, dpi=dpi, exif=_exif_of_size(self.exif, width, height))
 
 
+def profile_colours(icc_profile: bytes) -> str:
+    """The colours an ICC profile describes, from its header: "RGB", "GRAY", "CMYK", ..."""
+    return icc_profile[16:20].decode("latin-1").strip()
+
+
 def read_metadata(path: str | Path) -> ImageMetadata:
     """An image file's metadata, or none for a file Pillow cannot open (a 16-bit grey +
     alpha TIFF); the pixels are not decoded."""
