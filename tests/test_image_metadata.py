@@ -242,3 +242,20 @@ def test_a_profile_goes_only_where_it_describes_the_outputs_colours(tmp_path, up
         vsr.upscale_image(upscaler, tmp_path / "print.jpg", tmp_path / "print.png")
     with Image.open(tmp_path / "print.png") as written:
         assert written.mode == "RGB" and "icc_profile" not in written.info
+
+
+def test_exif_too_long_for_a_jpeg_is_left_out_with_a_note_and_a_makers_note_always(
+    tmp_path, upscaler
+):
+    exif = _exif(20, 12)
+    exif[0x010E] = "x" * 70000  # a description longer than a JPEG's EXIF segment holds
+    exif.get_ifd(0x8769)[0x927C] = b"maker's private bytes"
+    Image.fromarray(np.zeros((12, 20, 3), np.uint8)).save(tmp_path / "long.png", exif=exif)
+    with pytest.warns(UserWarning, match="cannot keep the EXIF: it is longer than a JPEG's"):
+        vsr.upscale_image(upscaler, tmp_path / "long.png", tmp_path / "long.jpg")
+    with Image.open(tmp_path / "long.jpg") as written:
+        assert not written.getexif()
+    vsr.upscale_image(upscaler, tmp_path / "long.png", tmp_path / "long_x2.png")
+    with Image.open(tmp_path / "long_x2.png") as written:
+        kept = written.getexif()
+        assert kept[CAMERA] == "Camera Maker" and 0x927C not in kept.get_ifd(0x8769)

@@ -24,7 +24,9 @@ from PIL import Image
 # IFD0 tags that describe the picture or its maker, not its layout (strips, sizes, samples).
 _DESCRIPTIVE_TAGS = (0x010E, 0x010F, 0x0110, 0x0131, 0x0132, 0x013B, 0x8298)
 _EXIF_IFD, _GPS_IFD = 0x8769, 0x8825
-_PIXEL_X, _PIXEL_Y = 0xA002, 0xA003
+_PIXEL_X, _PIXEL_Y, _MAKER_NOTE = 0xA002, 0xA003, 0x927C
+# A JPEG holds EXIF in one APP1 segment: 64 KB less its length field and "Exif\0\0".
+_JPEG_EXIF_LIMIT = 65527
 _METRES_PER_INCH = 0.0254
 
 
@@ -84,6 +86,9 @@ def _descriptive_exif(image: Image.Image) -> bytes | None:
             entries = source.get_ifd(ifd)
             if entries:
                 kept.get_ifd(ifd).update(entries)
+        # A maker's note is private, its inner offsets count from where it was: moved, it
+        # reads as garbage, and it can be most of the block.
+        kept.get_ifd(_EXIF_IFD).pop(_MAKER_NOTE, None)
         return kept.tobytes() if len(kept) or kept.get_ifd(_EXIF_IFD) else None
     except Exception:  # a broken EXIF block must not make the image unreadable
         return None
@@ -109,9 +114,13 @@ def pillow_options(metadata: ImageMetadata, extension: str) -> dict:
         options["icc_profile"] = metadata.icc_profile
     if metadata.dpi and extension != ".webp":
         options["dpi"] = metadata.dpi
-    if metadata.exif and extension != ".bmp":
+    if metadata.exif and extension != ".bmp" and not _too_long_for_jpeg(metadata, extension):
         options["exif"] = metadata.exif
     return options
+
+
+def _too_long_for_jpeg(metadata: ImageMetadata, extension: str) -> bool:
+    return extension in (".jpg", ".jpeg") and len(metadata.exif or b"") > _JPEG_EXIF_LIMIT
 
 
 def not_kept(metadata: ImageMetadata, extension: str, sixteen_bit: bool) -> list[str]:
@@ -125,6 +134,8 @@ def not_kept(metadata: ImageMetadata, extension: str, sixteen_bit: bool) -> list
     tiff = extension in (".tif", ".tiff")
     if metadata.exif and (extension == ".bmp" or (tiff and sixteen_bit)):
         lost.append("the EXIF (.png, .jpg and .webp keep it)")
+    elif _too_long_for_jpeg(metadata, extension):
+        lost.append("the EXIF: it is longer than a JPEG's 64 KB (.png and .webp keep it)")
     elif metadata.exif and tiff:
         lost.append(
             "the EXIF's exposure and GPS details; the camera and dates are kept (.png, .jpg "
