@@ -126,6 +126,14 @@ def test_the_16_bit_files_stay_exact(tmp_path):
             assert written.info["dpi"] == pytest.approx((72.5, 96.0), abs=0.05)
 
 
+def test_an_8_bit_tiff_is_compressed_without_loss(tmp_path):
+    pixels = np.random.default_rng(3).integers(0, 256, (9, 11, 3), dtype=np.uint8)
+    write_image(tmp_path / "a.tif", pixels)
+    with Image.open(tmp_path / "a.tif") as written:
+        assert written.info["compression"] == "tiff_adobe_deflate"
+    assert np.array_equal(read_image(tmp_path / "a.tif"), pixels)
+
+
 def test_jpeg_output_keeps_the_chroma_at_full_resolution(tmp_path):
     write_image(tmp_path / "a.jpg", np.zeros((16, 16, 3), np.uint8))
     with Image.open(tmp_path / "a.jpg") as written:

@@ -35,8 +35,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "--precision",
         choices=["fp32", "fp16", "bf16"],
         default="fp32",
-        help="network precision (default fp32, as the paper's numbers; fp16/bf16 on a GPU "
-        "show what the faster precisions cost)",
+        help="network precision (default fp32, as the paper's numbers; fp16/bf16 on a GPU, "
+        "and bf16 on a CPU with bf16 instructions, show what the faster precisions cost)",
     )
     parser.set_defaults(func=run)
 
