@@ -93,6 +93,8 @@ def test_a_16_bit_tiff_gets_the_profile_and_the_true_resolution(tmp_path, upscal
     with Image.open(tmp_path / "scan.tif") as written:
         assert written.info.get("icc_profile") == PROFILE
         assert written.info["dpi"] == pytest.approx((600, 600))
+        assert written.info["compression"] == "tiff_adobe_deflate"
+        assert written.getexif()[CAMERA] == "Camera Maker"  # as the note says
     sixteen = _source(tmp_path, "in16.png", sixteen_bit=True)
     with pytest.warns(UserWarning, match=r"out16.tif cannot keep the EXIF \(.png"):
         vsr.upscale_image(upscaler, sixteen, tmp_path / "out16.tif")

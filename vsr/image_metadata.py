@@ -116,7 +116,21 @@ def pillow_options(metadata: ImageMetadata, extension: str) -> dict:
         options["dpi"] = metadata.dpi
     if metadata.exif and extension != ".bmp" and not _too_long_for_jpeg(metadata, extension):
         options["exif"] = metadata.exif
+        if extension in (".tif", ".tiff"):
+            options["exif"] = _top_level_only(metadata.exif)
     return options
+
+
+def _top_level_only(exif: bytes) -> bytes:
+    """EXIF's descriptive tags without its sub-directories, which a TIFF does not keep and
+    libtiff (Pillow's compressed TIFFs) refuses to set ("Error setting from dictionary")."""
+    block = Image.Exif()
+    block.load(exif)
+    top = Image.Exif()
+    for tag in _DESCRIPTIVE_TAGS:
+        if tag in block:
+            top[tag] = block[tag]
+    return top.tobytes()
 
 
 def _too_long_for_jpeg(metadata: ImageMetadata, extension: str) -> bool:
