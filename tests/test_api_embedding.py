@@ -153,6 +153,17 @@ def test_a_capture_of_more_messages_keeps_its_level_when_another_leaves_first():
     assert av.logging.get_level() == before
 
 
+def test_a_capture_never_makes_libav_quieter_than_the_host_asked():
+    before = av.logging.get_level()
+    av.logging.set_level(av.logging.VERBOSE)  # the host wants more than warnings
+    try:
+        with libav_messages([]):
+            assert av.logging.get_level() == av.logging.VERBOSE
+        assert av.logging.get_level() == av.logging.VERBOSE
+    finally:
+        av.logging.set_level(before)
+
+
 @pytest.mark.skipif(not os.path.exists("/proc/self/status"), reason="reads the umask from /proc")
 def test_finished_files_get_the_umask_without_setting_it(tmp_path):
     # Setting the umask to read it gives another thread's new files mode 0666 for a moment.

@@ -31,6 +31,11 @@ class SharedChange(Generic[Saved]):
                 self._saved = self._make()
             self._users += 1
 
+    @property
+    def saved(self) -> Saved | None:
+        """The state before the change, while a block holds it; else None."""
+        return self._saved
+
     def __exit__(self, *exc: object) -> None:
         with self._lock:
             self._users -= 1

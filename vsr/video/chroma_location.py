@@ -14,6 +14,7 @@ ProRes, VP9 and AV1 outside Matroska), which players read as "left", as vsr does
 
 from __future__ import annotations
 
+import itertools
 import re
 from fractions import Fraction
 
@@ -26,6 +27,7 @@ CONVERTED = ("left", "center", "topleft", "top")
 # Chroma on the odd luma rows (below): read as the siting nearest to it, half a chroma row up.
 _NEAREST = {"bottomleft": "left", "bottom": "center"}
 _SHOWINFO_SITING = re.compile(r"\bcl:(\S+)")
+_UNIQUE_TIMES = itertools.count(1 << 40)  # far from any real frame's, and never repeated
 
 
 def chroma_location_of(frame: av.VideoFrame) -> str | None:
@@ -36,6 +38,7 @@ def chroma_location_of(frame: av.VideoFrame) -> str | None:
     if full == (frame.width, frame.height):
         return None  # full-resolution chroma (4:4:4, RGB) or none (grey)
     said: list[str] = []
+    original_pts = frame.pts
     try:
         graph = av.filter.Graph()
         time_base = frame.time_base or Fraction(1, 90000)
@@ -44,12 +47,17 @@ def chroma_location_of(frame: av.VideoFrame) -> str | None:
         sink = graph.add("buffersink")
         source.link_to(shown)
         shown.link_to(sink)
-        graph.configure()
         with libav_messages(said, up_to=av.logging.INFO):
-            graph.push(frame)  # a new reference: the frame itself is left as it was
+            graph.configure()  # inside: its "config in/out" lines are ours, not the host's
+            # PyAV drops a message equal to the one before it, process-wide: two threads
+            # reading like frames would lose one line. A time of its own makes each unique.
+            frame.pts = next(_UNIQUE_TIMES)
+            graph.push(frame)  # a new reference: the pixels are left as they were
             graph.pull()
     except (av.error.FFmpegError, ValueError):
         return None  # a frame the filter cannot take: read as the default, "left"
+    finally:
+        frame.pts = original_pts
     named = next((m[1] for line in said if (m := _SHOWINFO_SITING.search(line))), None)
     return None if named in (None, "unspecified", "unknown") else named
 

@@ -29,7 +29,9 @@ def _ask(level: int, blocks: int) -> None:
     with _asked_lock:
         _asked[level] += blocks
         if +_asked:  # else the host's level comes back as the last block leaves
-            av.logging.set_level(max(+_asked))
+            # Never quieter than the host's own: its other threads keep their messages.
+            hosts = _HOSTS_LEVEL.saved if _HOSTS_LEVEL.saved is not None else 0
+            av.logging.set_level(max(max(+_asked), hosts))
 
 
 @contextmanager
