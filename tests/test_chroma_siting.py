@@ -289,3 +289,14 @@ def test_a_segment_keeps_the_sources_siting(tmp_path):
     with VideoReader(source) as whole, VideoReader(tmp_path / "part.mkv") as part:
         assert part.info.chroma_location == "topleft"
         assert colour_and_layout(part.info) == colour_and_layout(whole.info)
+
+
+def test_a_segment_declares_the_siting_the_whole_source_is_converted_at(tmp_path):
+    """A source whose siting changes mid-stream is converted at its first frame's, as a
+    local run does: a later part whose own frames say another must still match it."""
+    source = tmp_path / "topleft.mkv"
+    make_clip(source, frames=4, codec="ffv1", audio=False, chroma_location="topleft")
+    segment = plan_segments(source, count=2)[-1]
+    extract_segment(source, segment, tmp_path / "part.mkv", siting="center")
+    with VideoReader(tmp_path / "part.mkv") as part:
+        assert part.info.chroma_location == "center"

@@ -116,3 +116,14 @@ def test_bf16_is_given_the_memory_of_fp32():
     fp32 = Upscaler(model, "cpu", "fp32", max_memory=budget).max_pixels
     assert Upscaler(model, "cpu", "bf16", max_memory=budget).max_pixels == fp32
     assert Upscaler(model, "cpu", "fp16", max_memory=budget).max_pixels > fp32  # fp16 alone
+
+
+def test_bf16_asked_of_a_cpu_without_bf16_instructions_is_a_note(monkeypatch):
+    from vsr import upscale
+
+    monkeypatch.setattr(upscale, "cpu_computes_bf16", lambda: False)
+    with pytest.warns(UserWarning, match="bf16 is emulated on this CPU"):
+        up = Upscaler(create_model("imdn_rtc"), "cpu", "bf16")
+    assert up.notes and "50x on an AVX2 CPU" in up.notes[0]
+    monkeypatch.setattr(upscale, "cpu_computes_bf16", lambda: True)
+    assert Upscaler(create_model("imdn_rtc"), "cpu", "bf16").notes == []

@@ -489,3 +489,18 @@ def test_cpu_segments_run_in_this_machines_precision_whatever_the_workers(
     assert [options_for_workers(o, on_gpu=False)["precision"] for o in sent] == [here, here]
     # GPU tasks keep the GPU's: the preset's, or the device's default where none is set.
     assert [options_for_workers(o, on_gpu=True)["precision"] for o in sent] == ["fp16", None]
+
+
+def test_segments_kept_in_another_precision_are_refused_with_the_flag_that_continues_them(
+    tmp_path,
+):
+    from vsr.resume_folder import KeptWorkMismatch
+
+    stored = {"network": ["imdn", "abc"], "precision": ["fp32", "fp16"], "segments": [1]}
+    now = {**stored, "precision": ["bf16", "fp16"]}
+    message = str(KeptWorkMismatch(tmp_path / "out.mkv", tmp_path / ".kept", stored, now))
+    assert message.endswith(
+        "other settings (precision); run that command again to continue it, or add "
+        "--overwrite to start over (it ran in fp32 and this run in bf16: with the same "
+        "weights, --precision fp32 continues it)"
+    )

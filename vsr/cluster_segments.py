@@ -45,6 +45,7 @@ from vsr.report import write_json
 from vsr.scaling import coded_request
 from vsr.segment_store import KeptSegment, SegmentStore, file_crc32, segment_file
 from vsr.segments import (
+    Layout,
     Segment,
     colour_and_layout,
     extract_segment,
@@ -62,7 +63,7 @@ def upscale_segment(
     weights: ShippedWeights | str | None,
     engine_options: dict[str, Any],
     threads: int,
-    layout: tuple,
+    layout: Layout,
 ) -> dict[str, Any]:
     """Worker side: cut, upscale and store one segment; failures come back as a status.
     `layout` is the whole source's colour_and_layout, which the driver read once: opening
@@ -80,7 +81,9 @@ def upscale_segment(
     # killed mid-run (Ctrl-C, a dead driver) leaves it where the next run sweeps it away.
     cut = Path(output).with_name(f".{Path(output).stem}.{os.getpid()}.cut.mkv")
     try:
-        extracted = extract_segment(Path(source), segment, cut)
+        # The whole source's siting, as a local run converts it: a part whose frames say
+        # another (a siting that changes mid-stream) would not match.
+        extracted = extract_segment(Path(source), segment, cut, layout.chroma_siting)
         with VideoReader(cut) as part:
             if colour_and_layout(part.info) != layout:
                 raise VsrError(f"{source}: a lossless segment would not match the source")

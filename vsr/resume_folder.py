@@ -205,15 +205,24 @@ def _precision_hint(stored: dict[str, Any], fingerprint: dict[str, Any]) -> str:
     """Where the network's precision differs, which one the kept work used. The CPU's
     default depends on the CPU (vsr.default_precision), so the same command on another
     machine, or after an upgrade that changed the default, asks for this."""
-    then, now = stored.get("network"), fingerprint.get("network")
-    if not (isinstance(then, list) and isinstance(now, list) and len(then) == len(now) == 3):
-        return ""
-    if then[1] == now[1]:  # [arch, precision, identity]; the identity follows the precision
+    then, now = _cpu_precision(stored), _cpu_precision(fingerprint)
+    if then is None or now is None or then == now:
         return ""
     return (
-        f" (it ran in {then[1]} and this run in {now[1]}: with the same weights, --precision "
-        f"{then[1]} continues it)"
+        f" (it ran in {then} and this run in {now}: with the same weights, --precision "
+        f"{then} continues it)"
     )
+
+
+def _cpu_precision(record: dict[str, Any]) -> str | None:
+    """The precision a record holds: a local run's network is [arch, precision, identity];
+    segment mode's precision is [the CPU tasks', the GPU tasks']."""
+    network, precision = record.get("network"), record.get("precision")
+    if isinstance(network, list) and len(network) == 3:
+        return network[1] if isinstance(network[1], str) else None
+    if isinstance(precision, list) and precision and isinstance(precision[0], str):
+        return precision[0]
+    return None
 
 
 def _differences(stored: dict[str, Any], fingerprint: dict[str, Any]) -> list[str]:

@@ -18,7 +18,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, NamedTuple
 
 import av
 
@@ -165,8 +165,11 @@ class ExtractedSegment:
     undecodable: int  # frames of the range the decoder could not give (a damaged source)
 
 
-def extract_segment(source: Path, segment: Segment, dest: Path) -> ExtractedSegment:
-    """Write the segment's frames losslessly to `dest` (.mkv)."""
+def extract_segment(
+    source: Path, segment: Segment, dest: Path, siting: str | None = None
+) -> ExtractedSegment:
+    """Write the segment's frames losslessly to `dest` (.mkv), declaring `siting` (the
+    whole source's, as a local run converts every frame at it) or else its first frame's."""
     for back in SEEK_BACK_SECONDS:
         in_range = [0]
         frames = _decode_range(source, segment, back, in_range)
@@ -183,7 +186,8 @@ def extract_segment(source: Path, segment: Segment, dest: Path) -> ExtractedSegm
     pts_list: list[int] = []
     with av.open(file_url(dest), "w", format="matroska") as out:
         # The source's rate: the reader of this file judges missing frames by it.
-        stream = out.add_stream("ffv1", rate=_frame_rate(source), options=_siting_of(first))
+        siting_option = {"chroma_sample_location": siting} if siting else _siting_of(first)
+        stream = out.add_stream("ffv1", rate=_frame_rate(source), options=siting_option)
         stream.width, stream.height, stream.pix_fmt = first.width, first.height, first.format.name
         context = stream.codec_context
         context.time_base = first.time_base
@@ -253,11 +257,23 @@ def _chain(first, rest):
     yield from rest
 
 
-def colour_and_layout(info: VideoInfo) -> tuple:
+class Layout(NamedTuple):
     """What decides how the engine treats a clip's frames: two clips with the same are
     treated alike (so their outputs can be equal)."""
-    fields = ("width", "height", "pix_fmt", "rgb_planes", "color_matrix", "color_range")
-    return tuple(getattr(info, name) for name in (*fields, "bit_depth", "chroma_siting"))
+
+    width: int
+    height: int
+    pix_fmt: str
+    rgb_planes: bool
+    color_matrix: str
+    color_range: str
+    bit_depth: int
+    chroma_siting: str
+
+
+def colour_and_layout(info: VideoInfo) -> Layout:
+    """The clip's Layout."""
+    return Layout(*(getattr(info, name) for name in Layout._fields))
 
 
 def join_segments(

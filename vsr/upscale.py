@@ -21,7 +21,7 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from vsr.default_precision import default_precision
+from vsr.default_precision import cpu_computes_bf16, default_precision
 from vsr.errors import VsrError, first_line
 from vsr.models.blocks import fold_channel_attention
 from vsr.ops.compiled import captures_graphs, compile_network, packages_on
@@ -225,6 +225,13 @@ class Upscaler:
         self._shapes_seen: set[tuple[int, ...]] = set()
         self.warmup_seconds = 0.0
         self.notes: list[str] = []  # what the caller should pass on (a failed compile)
+        if self.device.type == "cpu" and precision == "bf16" and not cpu_computes_bf16():
+            # Asked for, or a segment run's driver's default on another kind of CPU.
+            self.notes.append(
+                "bf16 is emulated on this CPU, which has no bf16 instructions (AVX512_BF16 "
+                "or AMX): it runs several times slower than fp32 (50x on an AVX2 CPU)"
+            )
+            warnings.warn(self.notes[-1], stacklevel=2)
         self.scale: int = model.scale
         # The factor the image and frame helpers upscale by when given none: the network's
         # own, unless load_model asked IMDN_AS (scale 1, any factor from an enlarged input)
