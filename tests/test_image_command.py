@@ -112,6 +112,8 @@ def test_folder_mode_names_the_images_it_cannot_write_back(tmp_path, weights, ca
     source.mkdir()
     write_image(source / "a.png", _random((7, 8, 3), seed=1))
     Image.fromarray(_random((7, 8, 3))).save(source / "b.gif")
+    (source / "manual.pdf").write_bytes(b"%PDF-1.4")  # a type Pillow writes, no picture
+    (source / "clip.mpg").write_bytes(b"\0\0\1\xba")
     assert _run(source, target, weights) == 0
     assert sorted(p.name for p in target.iterdir()) == ["a.png"]
     assert (

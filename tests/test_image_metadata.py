@@ -69,7 +69,13 @@ def _source(tmp_path, name: str, sixteen_bit: bool = False):
 )
 def test_the_profile_the_resolution_and_the_exif_go_along(tmp_path, upscaler, source, output):
     path = _source(tmp_path, source, sixteen_bit="16" in source)
-    result = vsr.upscale_image(upscaler, path, tmp_path / output)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = vsr.upscale_image(upscaler, path, tmp_path / output)
+    said = [str(w.message) for w in caught]
+    webp_output = output.endswith(".webp")
+    assert said == (["out.webp cannot keep the resolution (.png, .jpg and .tif keep it)"]
+                    if webp_output else [])  # fmt: skip
     assert result.dtype == (np.uint16 if "16" in output else np.uint8)
     with Image.open(tmp_path / output) as written:
         assert written.info.get("icc_profile") == PROFILE
@@ -222,6 +228,9 @@ def test_a_16_bit_grey_and_alpha_tiff_is_turned_upright(tmp_path):
     grey_alpha[0, 0] = (65535, 65535)  # a white mark at the stored top left
     path = tmp_path / "scan.tif"
     _tiff16(path, grey_alpha, photometric=1, extra=[(274, 3, 6), (338, 3, 2)])
+    long_form = tmp_path / "long.tif"  # some writers store the orientation as a LONG
+    _tiff16(long_form, grey_alpha, photometric=1, extra=[(274, 4, 6), (338, 3, 2)])
+    assert read_image(long_form, keep_grey_alpha=True).shape == (6, 4, 2)
     with pytest.raises(UnidentifiedImageError):
         Image.open(path)  # the premise: Pillow cannot
     upright = read_image(path, keep_grey_alpha=True)
@@ -269,3 +278,35 @@ def test_exif_too_long_for_a_jpeg_is_left_out_with_a_note_and_a_makers_note_alwa
     with Image.open(tmp_path / "long_x2.png") as written:
         kept = written.getexif()
         assert kept[CAMERA] == "Camera Maker" and 0x927C not in kept.get_ifd(0x8769)
+
+
+def test_camera_exif_keeps_its_interop_directory_and_states_no_made_up_resolution(
+    tmp_path, upscaler
+):
+    exif = _exif(20, 12)
+    exif.get_ifd(0x8769)[0xA005] = {1: "R03"}  # Interop: Adobe RGB, for viewers of EXIF
+    picture = Image.fromarray(np.zeros((12, 20, 3), np.uint8))
+    picture.save(tmp_path / "camera.jpg", exif=exif)  # no JFIF density, no resolution tag
+    with Image.open(tmp_path / "camera.jpg") as source:
+        assert source.info["dpi"] == (72, 72)  # Pillow's stand-in, which is not stated
+    vsr.upscale_image(upscaler, tmp_path / "camera.jpg", tmp_path / "camera.png")
+    with Image.open(tmp_path / "camera.png") as written:
+        assert "dpi" not in written.info  # not 144
+        assert written.getexif().get_ifd(0xA005) == {1: "R03"}
+
+
+def test_a_quarter_turn_swaps_the_resolution_with_the_pixels(tmp_path, upscaler):
+    picture = Image.fromarray(np.zeros((12, 20, 3), np.uint8))
+    picture.save(tmp_path / "scan.png", dpi=(300, 150), exif=_exif(20, 12, orientation=6))
+    result = vsr.upscale_image(upscaler, tmp_path / "scan.png", tmp_path / "out.png")
+    assert result.shape[:2] == (40, 24)  # upright: turned a quarter
+    with Image.open(tmp_path / "out.png") as written:
+        assert written.info["dpi"] == pytest.approx((300, 600), abs=0.05)
+
+
+def test_a_transparent_colour_of_a_1_bit_png_becomes_alpha(tmp_path):
+    bits = Image.fromarray(np.array([[0, 255], [255, 0]], np.uint8)).convert("1")
+    bits.save(tmp_path / "mask.png", transparency=0)
+    pixels = read_image(tmp_path / "mask.png", keep_grey_alpha=True)
+    assert pixels.shape == (2, 2, 2)
+    assert pixels[:, :, 1].tolist() == [[0, 255], [255, 0]]

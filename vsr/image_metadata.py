@@ -67,29 +67,30 @@ def read_metadata(path: str | Path) -> ImageMetadata:
 
 
 def _dpi(image: Image.Image) -> tuple[float, float] | None:
+    """The resolution the file states, (x, y) as the picture stands upright."""
     dpi = image.info.get("dpi")
     if not dpi or len(dpi) != 2 or min(float(d) for d in dpi) <= 1:
         return None  # none, or a placeholder: 1 dpi (a PNG's aspect ratio alone) or 0
-    return (round(float(dpi[0]), 2), round(float(dpi[1]), 2))
+    stated = image.info.get("jfif_unit") in (1, 2) or _X_RESOLUTION in image.getexif()
+    if image.format == "JPEG" and not stated:
+        return None  # Pillow's 72 dpi stand-in for a JPEG that states none
+    x, y = (round(float(d), 2) for d in dpi)
+    turned = image.getexif().get(_ORIENTATION, 1) in (5, 6, 7, 8)  # a quarter turn: x is y
+    return (y, x) if turned else (x, y)
 
 
 def _descriptive_exif(image: Image.Image) -> bytes | None:
     """The source's EXIF, its layout tags and orientation left out (a TIFF's own tags are
-    its layout: strips, sample formats)."""
+    its layout: strips, sample formats), its sub-directories (details, GPS, Interop) kept."""
     try:
-        source = image.getexif()
-        kept = Image.Exif()
-        for tag in _DESCRIPTIVE_TAGS:
-            if tag in source:
-                kept[tag] = source[tag]
-        for ifd in (_EXIF_IFD, _GPS_IFD):
-            entries = source.get_ifd(ifd)
-            if entries:
-                kept.get_ifd(ifd).update(entries)
+        exif = image.getexif()
+        for tag in list(exif):
+            if tag not in (*_DESCRIPTIVE_TAGS, _EXIF_IFD, _GPS_IFD):
+                del exif[tag]
         # A maker's note is private, its inner offsets count from where it was: moved, it
         # reads as garbage, and it can be most of the block.
-        kept.get_ifd(_EXIF_IFD).pop(_MAKER_NOTE, None)
-        return kept.tobytes() if len(kept) or kept.get_ifd(_EXIF_IFD) else None
+        exif.get_ifd(_EXIF_IFD).pop(_MAKER_NOTE, None)
+        return exif.tobytes() if len(exif) else None
     except Exception:  # a broken EXIF block must not make the image unreadable
         return None
 
@@ -145,6 +146,8 @@ def not_kept(metadata: ImageMetadata, extension: str, sixteen_bit: bool) -> list
             "the colour profile: viewers will take its colours as sRGB (.png, .jpg, .tif and "
             ".webp keep it)"
         )
+    if metadata.dpi and extension == ".webp":
+        lost.append("the resolution (.png, .jpg and .tif keep it)")
     tiff = extension in (".tif", ".tiff")
     if metadata.exif and (extension == ".bmp" or (tiff and sixteen_bit)):
         lost.append("the EXIF (.png, .jpg and .webp keep it)")
@@ -189,7 +192,10 @@ def png_with_metadata(png: bytes, metadata: ImageMetadata) -> bytes:
 
 # TIFF field types: SHORT, LONG, RATIONAL, UNDEFINED (bytes); and their sizes.
 _SHORT, _LONG, _RATIONAL, _UNDEFINED = 3, 4, 5, 7
-_TYPE_SIZES = {1: 1, 2: 1, _SHORT: 2, _LONG: 4, _RATIONAL: 8, 6: 1, _UNDEFINED: 1, 8: 2, 9: 4}
+_TYPE_SIZES = {
+    1: 1, 2: 1, _SHORT: 2, _LONG: 4, _RATIONAL: 8, 6: 1, _UNDEFINED: 1, 8: 2, 9: 4, 10: 8,
+    11: 4, 12: 8, 13: 4,
+}  # fmt: skip
 _ORIENTATION, _X_RESOLUTION, _Y_RESOLUTION, _RESOLUTION_UNIT = 274, 282, 283, 296
 _SOFTWARE, _ICC = 305, 34675
 
@@ -219,7 +225,10 @@ def tiff_orientation(tiff: bytes) -> int:
     try:
         kind, _, value = tiff_directory(tiff)[_ORIENTATION]
         order = "<" if tiff.startswith(b"II") else ">"
-        (orientation,) = struct.unpack(order + "H", value[:2]) if kind == _SHORT else (1,)
+        form = {_SHORT: "H", _LONG: "I"}.get(kind)  # a SHORT, or a LONG from some writers
+        if form is None:
+            return 1
+        (orientation,) = struct.unpack(order + form, value[: struct.calcsize(form)])
     except (KeyError, struct.error):
         return 1
     return orientation if 1 <= orientation <= 8 else 1

@@ -89,8 +89,8 @@ def _from_pillow(image: Image.Image, keep_grey_alpha: bool) -> np.ndarray:
     if mode == "I":  # 16-bit greyscale PNGs open as 32-bit integers in some Pillow versions
         return np.clip(np.asarray(image), 0, 65535).astype(np.uint16)[:, :, None]
     # A transparent colour (PNG's tRNS) is an alpha channel too, in any mode.
-    if mode in ("L", "RGB") and "transparency" in image.info:
-        grey_alpha = mode == "L" and keep_grey_alpha
+    if mode in ("1", "L", "RGB") and "transparency" in image.info:
+        grey_alpha = mode != "RGB" and keep_grey_alpha
         return np.asarray(image.convert("LA" if grey_alpha else "RGBA"))
     if mode in ("1", "L"):
         return np.asarray(image.convert("L"))[:, :, None]

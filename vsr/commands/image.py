@@ -112,15 +112,22 @@ def _say_notes(notes: list[str]) -> None:
         print(printable(f"vsr: note: {note}"), file=sys.stderr)
 
 
+# Picture types Pillow decodes that vsr reads but does not write (not its stubs and
+# save-only types: MPEG, PDF, HDF5 are no pictures vsr can take).
+_OTHER_PICTURE_TYPES = {
+    ".gif", ".jfif", ".jpe", ".apng", ".avif", ".tga", ".ppm", ".pgm", ".pbm", ".pnm", ".ico",
+    ".qoi", ".jp2", ".j2k", ".jpx", ".psd", ".sgi", ".dds", ".pcx", ".xbm",
+}  # fmt: skip
+
+
 def _left_out_of_folder(folder: Path) -> list[str]:
     """A note on the folder's images of types vsr reads but does not write (GIF, AVIF, ...),
     which a folder run leaves out: each output keeps its input's name."""
     from PIL import Image
 
-    from vsr.imageio import IMAGE_EXTENSIONS
     from vsr.printable import name_list
 
-    readable = set(Image.registered_extensions()) - set(IMAGE_EXTENSIONS)
+    readable = set(Image.registered_extensions()) & _OTHER_PICTURE_TYPES
     left = sorted(p.name for p in folder.iterdir() if p.suffix.lower() in readable)
     if not left:
         return []
