@@ -13,6 +13,7 @@ import torch.nn.functional as F
 from media import frame_from_planes, make_clip
 
 from vsr.cli import main
+from vsr.errors import VsrError
 from vsr.models import load_weights
 from vsr.ops.yuv import rgb_to_yuv, yuv_to_rgb
 from vsr.segments import colour_and_layout, extract_segment, plan_segments
@@ -233,6 +234,12 @@ def test_a_siting_the_output_cannot_declare_is_resampled_with_a_note(tmp_path, l
     )
     assert asked.options["chroma_sample_location"] == "top" and asked.chroma_siting == "center"
     assert not [note for note in asked.notes if "chroma siting" in note]
+    # One vsr does not convert at would be declared but not obeyed: refused.
+    with pytest.raises(VsrError, match="chroma_sample_location=bottomleft: vsr converts at"):
+        choice_for(source, tmp_path / "o.mkv", options={"chroma_sample_location": "bottomleft"})
+    if location == "center":  # at 4:2:2 libx264 declares nothing, whatever the container
+        x264 = choice_for(source, tmp_path / "o.mkv", codec="libx264", pix_fmt="yuv422p")
+        assert [n for n in x264.notes if "cannot be declared by libx264 at 4:2:2:" in n]
 
 
 def test_a_full_chroma_output_declares_no_siting(tmp_path):

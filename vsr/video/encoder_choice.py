@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 import av
 
 from vsr.errors import VsrError
-from vsr.video.chroma_location import conversion_siting
+from vsr.video.chroma_location import CONVERTED, conversion_siting
 from vsr.video.codecs import encoder_option_type, video_encoder
 from vsr.video.colors import GBR
 from vsr.video.encoder_trial import trial_open
@@ -163,8 +163,9 @@ class EncoderChoice:
         elif not self.error:
             self._say_if_few_players_play_it()
         if self.chroma_siting != self._wanted_siting and _subsampled(self.pix_fmt):
+            shift = parse_planar(self.pix_fmt)[1]  # type: ignore[index]
             note = siting_lost_note(
-                self.codec.name, self.path.suffix, self._wanted_siting, self.chroma_siting
+                self.codec.name, self.path.suffix, shift, self._wanted_siting, self.chroma_siting
             )
             self.notes.append(note)
 
@@ -175,6 +176,11 @@ class EncoderChoice:
         parsed = parse_planar(self.pix_fmt)
         shift = parsed[1] if parsed else (0, 0)
         given = self.settings.options.get("chroma_sample_location")
+        if given is not None and given not in CONVERTED:
+            # Declared as given while converted at another, the colour would sit off.
+            raise VsrError(
+                f"-e chroma_sample_location={given}: vsr converts at {', '.join(CONVERTED)}"
+            )
         self._wanted_siting = conversion_siting(given or self.source.chroma_location, shift)
         if given is not None:
             return self._wanted_siting  # declared as given, without a note

@@ -48,11 +48,13 @@ def output_siting(
     return read_anyway
 
 
-def siting_lost_note(encoder: str, suffix: str, source: str, written: str) -> str:
+def siting_lost_note(
+    encoder: str, suffix: str, chroma_shift: tuple[int, int], source: str, written: str
+) -> str:
     """The note for a source siting the output cannot declare."""
+    where = f"{encoder} at 4:2:2" if chroma_shift == (1, 0) else f"{encoder} in {suffix} files"
     return (
-        f"the source's chroma siting ({source}) cannot be declared by {encoder} in {suffix} "
-        f"files: the colour is resampled to {written} siting, which players read there "
-        "(.mkv with ffv1, prores_ks or libvpx-vp9 keeps it, and so do libx264 and libx265 "
-        "at 4:2:0)"
+        f"the source's chroma siting ({source}) cannot be declared by {where}: the colour is "
+        f"resampled to {written} siting, which players read there (.mkv with ffv1, prores_ks "
+        "or libvpx-vp9 keeps it, and so do libx264 and libx265 at 4:2:0)"
     )
