@@ -24,6 +24,8 @@ from PIL import Image
 # IFD0 tags that describe the picture or its maker, not its layout (strips, sizes, samples).
 _DESCRIPTIVE_TAGS = (0x010E, 0x010F, 0x0110, 0x0131, 0x0132, 0x013B, 0x8298)
 _EXIF_IFD, _GPS_IFD = 0x8769, 0x8825
+_ORIENTATION, _X_RESOLUTION, _Y_RESOLUTION, _RESOLUTION_UNIT = 274, 282, 283, 296
+_SOFTWARE, _ICC = 305, 34675
 _PIXEL_X, _PIXEL_Y, _MAKER_NOTE = 0xA002, 0xA003, 0x927C
 # A JPEG holds EXIF in one APP1 segment: 64 KB less its length field and "Exif\0\0".
 _JPEG_EXIF_LIMIT = 65527
@@ -155,8 +157,8 @@ def not_kept(metadata: ImageMetadata, extension: str, sixteen_bit: bool) -> list
         lost.append("the EXIF: it is longer than a JPEG's 64 KB (.png and .webp keep it)")
     elif metadata.exif and tiff:
         lost.append(
-            "the EXIF's exposure and GPS details; the camera and dates are kept (.png, .jpg "
-            "and .webp keep them all)"
+            "the EXIF's exposure and GPS details; the camera and the file's date are kept "
+            "(.png, .jpg and .webp keep them all)"
         )
     return lost
 
@@ -196,8 +198,6 @@ _TYPE_SIZES = {
     1: 1, 2: 1, _SHORT: 2, _LONG: 4, _RATIONAL: 8, 6: 1, _UNDEFINED: 1, 8: 2, 9: 4, 10: 8,
     11: 4, 12: 8, 13: 4,
 }  # fmt: skip
-_ORIENTATION, _X_RESOLUTION, _Y_RESOLUTION, _RESOLUTION_UNIT = 274, 282, 283, 296
-_SOFTWARE, _ICC = 305, 34675
 
 
 def tiff_directory(tiff: bytes) -> dict[int, tuple[int, int, bytes]]:
