@@ -310,3 +310,27 @@ def test_a_transparent_colour_of_a_1_bit_png_becomes_alpha(tmp_path):
     pixels = read_image(tmp_path / "mask.png", keep_grey_alpha=True)
     assert pixels.shape == (2, 2, 2)
     assert pixels[:, :, 1].tolist() == [[0, 255], [255, 0]]
+
+
+def test_a_transparent_colour_of_a_16_bit_png_becomes_alpha(tmp_path):
+    from vsr.image_metadata import _png_chunk
+
+    def with_key(path, key: bytes) -> None:
+        data = path.read_bytes()
+        at = data.index(b"IDAT") - 4  # tRNS goes before the pixels
+        path.write_bytes(data[:at] + _png_chunk(b"tRNS", key) + data[at:])
+
+    rgb = np.full((2, 3, 3), 1000, np.uint16)
+    rgb[0, 0] = (7, 8, 9)  # the transparent colour
+    write_image(tmp_path / "key16.png", rgb)
+    with_key(tmp_path / "key16.png", struct.pack(">3H", 7, 8, 9))
+    pixels = read_image(tmp_path / "key16.png")
+    assert pixels.shape == (2, 3, 4) and pixels.dtype == np.uint16
+    assert pixels[:, :, 3].tolist() == [[0, 65535, 65535], [65535, 65535, 65535]]
+    assert np.array_equal(pixels[:, :, :3], rgb)
+
+    grey = np.array([[5, 6], [6, 5]], np.uint16)[:, :, None]
+    write_image(tmp_path / "grey16.png", grey)
+    with_key(tmp_path / "grey16.png", struct.pack(">H", 5))
+    pixels = read_image(tmp_path / "grey16.png", keep_grey_alpha=True)
+    assert pixels.shape == (2, 2, 2) and pixels[:, :, 1].tolist() == [[0, 65535], [65535, 0]]

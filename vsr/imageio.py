@@ -42,6 +42,33 @@ def _png_bit_depth(path: Path) -> tuple[int, int] | None:
     return struct.unpack(">BB", head[24:26])
 
 
+def _png_colour_key(path: Path) -> tuple[int, ...] | None:
+    """A PNG's transparent colour (its tRNS chunk before the pixels): (grey,) or (r, g, b)
+    in the file's bit depth; None without one."""
+    with open(path, "rb") as file:
+        file.seek(8)
+        while True:
+            head = file.read(8)
+            if len(head) < 8 or head[4:] in (b"IDAT", b"IEND"):
+                return None
+            (length,) = struct.unpack(">I", head[:4])
+            if head[4:] == b"tRNS":
+                data = file.read(length)
+                if length not in (2, 6) or len(data) != length:
+                    return None
+                return struct.unpack(f">{length // 2}H", data)
+            file.seek(length + 4, 1)  # the chunk's data and CRC
+
+
+def _with_key_alpha(pixels: np.ndarray, key: tuple[int, ...], keep_grey_alpha: bool):
+    """16-bit grey or RGB pixels with an alpha channel: clear where they are `key`."""
+    clear = (pixels == np.array(key, dtype=pixels.dtype)).all(axis=2)
+    alpha = np.where(clear, 0, 65535).astype(np.uint16)[:, :, None]
+    if pixels.shape[2] == 1 and not keep_grey_alpha:
+        pixels = np.repeat(pixels, 3, axis=2)  # grey + alpha comes as RGBA (read_image)
+    return np.concatenate([pixels, alpha], axis=2)
+
+
 def _decode_png16(path: Path, colour_type: int) -> np.ndarray:
     # PNG colour types: 0 grey, 2 RGB, 4 grey + alpha, 6 RGBA.
     target = {0: "gray16le", 2: "rgb48le", 4: "rgba64le", 6: "rgba64le"}.get(colour_type)
@@ -179,6 +206,10 @@ def read_image(path: str | Path, keep_grey_alpha: bool = False) -> np.ndarray:
                 pixels = _decode_png16(path, png[1])
                 if png[1] == 4 and keep_grey_alpha:
                     pixels = pixels[:, :, [0, 3]]  # decoded as RGBA with R = G = B
+                key = _png_colour_key(path) if png[1] in (0, 2) else None
+                if key is not None and len(key) == pixels.shape[2]:
+                    # FFmpeg's decoder leaves a transparent colour out; Pillow's gives alpha.
+                    pixels = _with_key_alpha(pixels, key, keep_grey_alpha)
             elif tiff is not None:
                 pixels = _decode16(path, tiff)
             else:
