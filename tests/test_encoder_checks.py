@@ -199,6 +199,17 @@ def test_rgb_output_where_it_keeps_the_codes_or_is_asked_for(
     assert writer.chroma_shift == (0, 0) or not rgb
 
 
+def test_a_deep_rgb_source_stays_rgb_where_ycbcr_would_keep_no_more_bits(tmp_path):
+    # MagicYUV here has 8 bits of RGB and 8 of YCbCr: 16-bit RGB through YCbCr loses the
+    # same bits and is moved by the matrix on top. FFVHuff keeps 16-bit RGB.
+    deep = tmp_path / "rgb16.mkv"
+    make_rgb_clip(deep, "gbrp16le", 32, 24, frames=1)
+    for codec, suffix, planes in (("magicyuv", ".mov", "gbrp"), ("ffv1", ".mkv", "gbrp16le")):
+        writer = writer_for(deep, tmp_path / f"out{suffix}", EncodeSettings(codec=codec))
+        writer.abort()
+        assert writer.pix_fmt == planes and writer.color_matrix == GBR
+
+
 def test_rgb_output_is_full_range_where_the_container_cannot_mark_it(rgb_clip, tmp_path):
     # MagicYUV in MOV cannot say full range, which decoders assume for RGB anyway.
     writer = writer_for(rgb_clip, tmp_path / "out.mov", EncodeSettings(codec="magicyuv"))

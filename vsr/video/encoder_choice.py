@@ -319,10 +319,16 @@ class EncoderChoice:
         depth = self.source.bit_depth
         rgb = planar_rgb_name(depth)
         if self.source.rgb_planes and self.codec.name in _LOSSLESS_RGB_ENCODERS:
-            # Only where no bit is lost: huffyuv has 8-bit RGB alone.
-            nearest = nearest_supported(rgb, supported)
-            kept_depth = parse_planes(nearest[0])[0] if nearest else 0  # type: ignore[index]
-            return rgb if kept_depth >= depth else self.source.pix_fmt
+            # RGB where it keeps every bit, or at least as many as YCbCr would there (MagicYUV
+            # has 8 bits of each here): YCbCr would move codes by its matrix on top.
+            rgb_depth, yuv_depth = (
+                parse_planes(nearest[0])[0] if nearest else 0  # type: ignore[index]
+                for nearest in (
+                    nearest_supported(rgb, supported),
+                    nearest_supported(self.source.pix_fmt, supported),
+                )
+            )
+            return rgb if rgb_depth >= min(depth, max(yuv_depth, 1)) else self.source.pix_fmt
         takes_rgb_only = (
             bool(supported)
             and nearest_supported(self.source.pix_fmt, supported) is None
