@@ -307,3 +307,14 @@ def test_a_segment_declares_the_siting_the_whole_source_is_converted_at(tmp_path
     extract_segment(source, segment, tmp_path / "part.mkv", siting="center")
     with VideoReader(tmp_path / "part.mkv") as part:
         assert part.info.chroma_location == "center"
+
+
+def test_ffmpegs_numbers_for_a_siting_are_taken_and_only_the_x26x_blame_422(tmp_path):
+    source = tmp_path / "center.mkv"
+    make_clip(source, frames=1, codec="ffv1", pix_fmt="yuv422p", audio=False,
+              chroma_location="center")  # fmt: skip
+    numbered = choice_for(source, tmp_path / "o.mkv", options={"chroma_sample_location": "3"})
+    assert numbered.chroma_siting == "left"  # 3 is topleft: at 4:2:2, the left phase
+    prores = choice_for(source, tmp_path / "o.mov", codec="prores_ks", pix_fmt="yuv422p10le")
+    said = [n for n in prores.notes if "chroma siting" in n]
+    assert said and "cannot be declared by prores_ks in .mov files" in said[0]

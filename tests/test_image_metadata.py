@@ -334,3 +334,45 @@ def test_a_transparent_colour_of_a_16_bit_png_becomes_alpha(tmp_path):
     with_key(tmp_path / "grey16.png", struct.pack(">H", 5))
     pixels = read_image(tmp_path / "grey16.png", keep_grey_alpha=True)
     assert pixels.shape == (2, 2, 2) and pixels[:, :, 1].tolist() == [[0, 65535], [65535, 0]]
+
+
+def test_metadata_of_unusual_but_valid_or_damaged_files(tmp_path, upscaler):
+    picture = Image.fromarray(np.zeros((12, 20, 3), np.uint8))
+    # A BigTIFF's EXIF is its own block, in BigTIFF form: written as classic EXIF.
+    picture.save(tmp_path / "big.tif", big_tiff=True, exif=_exif(20, 12))
+    vsr.upscale_image(upscaler, tmp_path / "big.tif", tmp_path / "from_big.png")
+    with Image.open(tmp_path / "from_big.png") as written:
+        assert written.getexif()[CAMERA] == "Camera Maker"
+    # A broken EXIF block costs the EXIF only: not the profile, the resolution, the image.
+    picture.save(tmp_path / "broken.jpg", dpi=(300, 300), icc_profile=PROFILE,
+                 exif=b"Exif\0\0II*\0")  # fmt: skip
+    vsr.upscale_image(upscaler, tmp_path / "broken.jpg", tmp_path / "from_broken.png")
+    with Image.open(tmp_path / "from_broken.png") as written:
+        assert written.info["icc_profile"] == PROFILE
+        assert written.info["dpi"] == pytest.approx((600, 600), abs=0.05)
+    # EXIF's resolution without its unit is in inches (Pillow gave its 72 dpi stand-in).
+    stated = Image.Exif()
+    stated[0x011A], stated[0x011B] = 300, 300
+    picture.save(tmp_path / "unitless.jpg", exif=stated)
+    vsr.upscale_image(upscaler, tmp_path / "unitless.jpg", tmp_path / "from_unitless.png")
+    with Image.open(tmp_path / "from_unitless.png") as written:
+        assert written.info["dpi"] == pytest.approx((600, 600), abs=0.05)
+    # A camera JPEG with a preview (MPO) is one picture, with no resolution stated.
+    preview = Image.fromarray(np.ones((6, 10, 3), np.uint8))
+    picture.save(tmp_path / "camera.jpg", format="MPO", save_all=True,
+                 append_images=[preview], exif=_exif(20, 12))  # fmt: skip
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        vsr.upscale_image(upscaler, tmp_path / "camera.jpg", tmp_path / "from_camera.png")
+    assert [str(w.message) for w in caught] == []
+    with Image.open(tmp_path / "from_camera.png") as written:
+        assert "dpi" not in written.info
+
+
+def test_no_empty_exif_directory_is_written(tmp_path, upscaler):
+    exif = Image.Exif()
+    exif[0x010E] = "a description, no camera details"
+    Image.fromarray(np.zeros((6, 8, 3), np.uint8)).save(tmp_path / "plain.png", exif=exif)
+    vsr.upscale_image(upscaler, tmp_path / "plain.png", tmp_path / "out.png")
+    with Image.open(tmp_path / "out.png") as written:
+        assert dict(written.getexif()) == {0x010E: "a description, no camera details"}

@@ -27,8 +27,8 @@ _EXIF_IFD, _GPS_IFD = 0x8769, 0x8825
 _ORIENTATION, _X_RESOLUTION, _Y_RESOLUTION, _RESOLUTION_UNIT = 274, 282, 283, 296
 _SOFTWARE, _ICC = 305, 34675
 _PIXEL_X, _PIXEL_Y, _MAKER_NOTE = 0xA002, 0xA003, 0x927C
-# A JPEG holds EXIF in one APP1 segment: 64 KB less its length field and "Exif\0\0".
-_JPEG_EXIF_LIMIT = 65527
+# A JPEG holds EXIF ("Exif\0\0" and the block) in one APP1 segment: 64 KB less its length.
+_JPEG_EXIF_LIMIT = 65533
 _METRES_PER_INCH = 0.0254
 
 
@@ -58,40 +58,72 @@ def read_metadata(path: str | Path) -> ImageMetadata:
     alpha TIFF); the pixels are not decoded."""
     try:
         with Image.open(path) as image:
+            exif = _exif_of(image)
             return ImageMetadata(
                 icc_profile=image.info.get("icc_profile") or None,
-                dpi=_dpi(image),
-                exif=_descriptive_exif(image),
-                frames=getattr(image, "n_frames", 1),
+                dpi=_dpi(image, exif),
+                exif=_descriptive_exif(exif),
+                # An MPO (a camera JPEG with a preview or a second eye) is one picture.
+                frames=1 if image.format == "MPO" else getattr(image, "n_frames", 1),
             )
     except (OSError, SyntaxError, ValueError):
         return ImageMetadata()
 
 
-def _dpi(image: Image.Image) -> tuple[float, float] | None:
+def _exif_of(image: Image.Image) -> Image.Exif:
+    """The image's EXIF; empty for a broken block, which must not cost the profile and the
+    resolution, nor the pixels. A PNG whose EXIF follows its pixels is left without: Pillow
+    would decode the whole picture to find it."""
+    if image.format == "PNG" and "exif" not in image.info:
+        return Image.Exif()
+    try:
+        exif = image.getexif()
+        for ifd in (_EXIF_IFD, _GPS_IFD):
+            if ifd in exif:  # asked for when absent, an empty one would be written
+                exif.get_ifd(ifd)  # read now, where a fault is caught
+        return exif
+    except Exception:
+        return Image.Exif()
+
+
+def _dpi(image: Image.Image, exif: Image.Exif) -> tuple[float, float] | None:
     """The resolution the file states, (x, y) as the picture stands upright."""
-    dpi = image.info.get("dpi")
-    if not dpi or len(dpi) != 2 or min(float(d) for d in dpi) <= 1:
-        return None  # none, or a placeholder: 1 dpi (a PNG's aspect ratio alone) or 0
-    stated = image.info.get("jfif_unit") in (1, 2) or _X_RESOLUTION in image.getexif()
-    if image.format == "JPEG" and not stated:
-        return None  # Pillow's 72 dpi stand-in for a JPEG that states none
+    if image.format in ("JPEG", "MPO") and image.info.get("jfif_unit") not in (1, 2):
+        dpi = _exif_dpi(exif)  # Pillow's own falls back to 72 where the file states none
+    else:
+        dpi = image.info.get("dpi")
+    if not dpi or len(dpi) != 2 or not all(1 < float(d) < 1e6 for d in dpi):
+        return None  # none, or a placeholder: 1 dpi (a PNG's aspect ratio alone), 0, NaN
     x, y = (round(float(d), 2) for d in dpi)
-    turned = image.getexif().get(_ORIENTATION, 1) in (5, 6, 7, 8)  # a quarter turn: x is y
+    turned = exif.get(_ORIENTATION, 1) in (5, 6, 7, 8)  # a quarter turn: x is y
     return (y, x) if turned else (x, y)
 
 
-def _descriptive_exif(image: Image.Image) -> bytes | None:
+def _exif_dpi(exif: Image.Exif) -> tuple[float, float] | None:
+    """EXIF's resolution in dots per inch (its unit: 2, inches, the default; 3, cm)."""
+    try:
+        x, y = float(exif[_X_RESOLUTION]), float(exif[_Y_RESOLUTION])
+    except (KeyError, TypeError, ValueError, ZeroDivisionError):
+        return None
+    per_inch = {2: 1.0, 3: 2.54}.get(exif.get(_RESOLUTION_UNIT, 2))
+    return None if per_inch is None else (x * per_inch, y * per_inch)
+
+
+def _descriptive_exif(exif: Image.Exif) -> bytes | None:
     """The source's EXIF, its layout tags and orientation left out (a TIFF's own tags are
     its layout: strips, sample formats), its sub-directories (details, GPS, Interop) kept."""
     try:
-        exif = image.getexif()
         for tag in list(exif):
             if tag not in (*_DESCRIPTIVE_TAGS, _EXIF_IFD, _GPS_IFD):
                 del exif[tag]
-        # A maker's note is private, its inner offsets count from where it was: moved, it
-        # reads as garbage, and it can be most of the block.
-        exif.get_ifd(_EXIF_IFD).pop(_MAKER_NOTE, None)
+        if _EXIF_IFD in exif:
+            details = exif.get_ifd(_EXIF_IFD)
+            # A maker's note is private, its inner offsets count from where it was: moved,
+            # it reads as garbage, and it can be most of the block.
+            details.pop(_MAKER_NOTE, None)
+            if not details:
+                del exif[_EXIF_IFD]  # an empty directory is not a valid one
+        exif.bigtiff = False  # a BigTIFF's own block, written as EXIF is: classic TIFF
         return exif.tobytes() if len(exif) else None
     except Exception:  # a broken EXIF block must not make the image unreadable
         return None
@@ -102,7 +134,7 @@ def _exif_of_size(exif: bytes | None, width: int, height: int) -> bytes | None:
         return None
     block = Image.Exif()
     block.load(exif)
-    details = block.get_ifd(_EXIF_IFD)
+    details = block.get_ifd(_EXIF_IFD) if _EXIF_IFD in block else {}
     if _PIXEL_X in details or _PIXEL_Y in details:
         details[_PIXEL_X], details[_PIXEL_Y] = width, height
     return block.tobytes()

@@ -115,8 +115,10 @@ def _say_notes(notes: list[str]) -> None:
 # Picture types Pillow decodes that vsr reads but does not write (not its stubs and
 # save-only types: MPEG, PDF, HDF5 are no pictures vsr can take).
 _OTHER_PICTURE_TYPES = {
-    ".gif", ".jfif", ".jpe", ".apng", ".avif", ".tga", ".ppm", ".pgm", ".pbm", ".pnm", ".ico",
-    ".qoi", ".jp2", ".j2k", ".jpx", ".psd", ".sgi", ".dds", ".pcx", ".xbm",
+    ".gif", ".jfif", ".jpe", ".apng", ".avif", ".avifs", ".tga", ".ppm", ".pgm", ".pbm", ".pnm",
+    ".pfm", ".ico", ".cur", ".icns", ".dib", ".qoi", ".jp2", ".j2k", ".j2c", ".jpc", ".jpf",
+    ".jpx", ".psd", ".sgi", ".bw", ".rgb", ".rgba", ".dds", ".pcx", ".xbm", ".xpm", ".icb",
+    ".vda", ".vst",
 }  # fmt: skip
 
 

@@ -176,10 +176,13 @@ class EncoderChoice:
         parsed = parse_planar(self.pix_fmt)
         shift = parsed[1] if parsed else (0, 0)
         given = self.settings.options.get("chroma_sample_location")
+        # FFmpeg takes the names or their numbers (AVChromaLocation: 1 left ... 4 top).
+        given = {"1": "left", "2": "center", "3": "topleft", "4": "top"}.get(given, given)
         if given is not None and given not in CONVERTED:
             # Declared as given while converted at another, the colour would sit off.
             raise VsrError(
-                f"-e chroma_sample_location={given}: vsr converts at {', '.join(CONVERTED)}"
+                f"-e chroma_sample_location={given}: vsr converts at {', '.join(CONVERTED)} "
+                "(FFmpeg's 1 to 4)"
             )
         self._wanted_siting = conversion_siting(given or self.source.chroma_location, shift)
         if given is not None:

@@ -52,7 +52,9 @@ def siting_lost_note(
     encoder: str, suffix: str, chroma_shift: tuple[int, int], source: str, written: str
 ) -> str:
     """The note for a source siting the output cannot declare."""
-    where = f"{encoder} at 4:2:2" if chroma_shift == (1, 0) else f"{encoder} in {suffix} files"
+    # libx264 and libx265 declare a siting at 4:2:0 only, in any container.
+    at_422 = chroma_shift == (1, 0) and encoder in _IN_THE_STREAM_AT_420
+    where = f"{encoder} at 4:2:2" if at_422 else f"{encoder} in {suffix} files"
     return (
         f"the source's chroma siting ({source}) cannot be declared by {where}: the colour is "
         f"resampled to {written} siting, which players read there (.mkv with ffv1, prores_ks "
