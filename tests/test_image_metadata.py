@@ -376,3 +376,23 @@ def test_no_empty_exif_directory_is_written(tmp_path, upscaler):
     vsr.upscale_image(upscaler, tmp_path / "plain.png", tmp_path / "out.png")
     with Image.open(tmp_path / "out.png") as written:
         assert dict(written.getexif()) == {0x010E: "a description, no camera details"}
+
+
+@pytest.mark.parametrize("bits", [2, 4])
+def test_a_transparent_grey_of_a_2_or_4_bit_png_becomes_alpha(tmp_path, bits):
+    import zlib
+
+    from vsr.image_metadata import _png_chunk
+
+    top = (1 << bits) - 1
+    row = bytes([0, (top << (8 - bits)) & 0xFF])  # filter 0; pixels: top, then 0s
+    png = (
+        b"\x89PNG\r\n\x1a\n"
+        + _png_chunk(b"IHDR", struct.pack(">IIBBBBB", 2, 1, bits, 0, 0, 0, 0))
+        + _png_chunk(b"tRNS", struct.pack(">H", top))  # the white is transparent
+        + _png_chunk(b"IDAT", zlib.compress(row))
+        + _png_chunk(b"IEND", b"")
+    )
+    (tmp_path / "grey.png").write_bytes(png)
+    pixels = read_image(tmp_path / "grey.png", keep_grey_alpha=True)
+    assert pixels[0].tolist() == [[255, 0], [0, 255]]  # white clear, black opaque

@@ -42,6 +42,14 @@ def _png_bit_depth(path: Path) -> tuple[int, int] | None:
     return struct.unpack(">BB", head[24:26])
 
 
+def _stretch_grey_key(image: Image.Image, bits: int) -> None:
+    """A 2- or 4-bit grey PNG's transparent grey, stretched as Pillow stretches its pixels
+    to 8 bits (it leaves the key as stored, so no pixel matched it)."""
+    key = image.info.get("transparency")
+    if isinstance(key, int):
+        image.info["transparency"] = key * (255 // ((1 << bits) - 1))
+
+
 def _png_colour_key(path: Path) -> tuple[int, ...] | None:
     """A PNG's transparent colour (its tRNS chunk before the pixels): (grey,) or (r, g, b)
     in the file's bit depth; None without one."""
@@ -213,6 +221,8 @@ def read_image(path: str | Path, keep_grey_alpha: bool = False) -> np.ndarray:
             elif tiff is not None:
                 pixels = _decode16(path, tiff)
             else:
+                if png is not None and png[:2] in ((2, 0), (4, 0)) and image.mode == "L":
+                    _stretch_grey_key(image, png[0])
                 pixels = _from_pillow(image, keep_grey_alpha)
     except UnidentifiedImageError as error:
         try:
