@@ -16,6 +16,7 @@ import av
 import numpy as np
 
 from vsr.video import colors
+from vsr.video.pixfmt import planar_rgb_name
 
 if TYPE_CHECKING:
     from vsr.video.reader import VideoInfo
@@ -57,8 +58,7 @@ class FramePlanes:
         would be biased against the engine's inverse (about +1 code of green at 8 bits,
         +1.4 of luma at 10) and cost a conversion."""
         if self.info.rgb_planes:
-            bits = self.info.bit_depth
-            planar_rgb = "gbrp" if bits == 8 else f"gbrp{bits}le"
+            planar_rgb = planar_rgb_name(self.info.bit_depth)
             return [] if frame.format.name == planar_rgb else [{"format": planar_rgb}]
         if frame.format.name == self.info.pix_fmt:
             return []
