@@ -75,7 +75,7 @@ def test_segments_start_at_keyframes_and_cover_every_frame_once(tmp_path):
     whole = decoded(clip)
     pieces = []
     for segment in segments:
-        pts = extract_segment(clip, segment, tmp_path / f"{segment.index}.mkv").pts
+        pts = extract_segment(clip, segment, tmp_path / f"{segment.index}.mkv", "left").pts
         frames = decoded(tmp_path / f"{segment.index}.mkv")
         assert len(frames) == len(pts)
         pieces += [(p, pixels) for p, (_, pixels) in zip(pts, frames, strict=True)]
@@ -90,7 +90,7 @@ def test_segments_of_a_ts_with_b_frames_one_gop_long_are_all_found(tmp_path):
     whole = decoded(clip)
     pieces = []
     for segment in plan_segments(clip, count=5):
-        pts = extract_segment(clip, segment, tmp_path / f"{segment.index}.mkv").pts
+        pts = extract_segment(clip, segment, tmp_path / f"{segment.index}.mkv", "left").pts
         pieces += [(p, px) for p, (_, px) in zip(pts, decoded(tmp_path / f"{segment.index}.mkv"), strict=True)]  # fmt: skip
     # The reader moves the recording's clock (1.4 s, the TS muxer's) to zero; the pieces
     # keep the file's, which the join moves alike.
@@ -103,7 +103,7 @@ def test_a_range_starting_mid_gop_still_decodes_exactly(tmp_path):
     make_gop_clip(clip, frames=10, gop=5)
     whole = decoded(clip)
     start, end = whole[3][0], whole[8][0]  # not keyframes: seek back, skip ahead
-    pts = extract_segment(clip, Segment(0, start, end), tmp_path / "mid.mkv").pts
+    pts = extract_segment(clip, Segment(0, start, end), tmp_path / "mid.mkv", "left").pts
     assert pts == [p for p, _ in whole[3:8]]
     assert [px for _, px in decoded(tmp_path / "mid.mkv")] == [px for _, px in whole[3:8]]
 
@@ -116,7 +116,7 @@ def test_a_damaged_segment_loses_the_frames_a_local_run_loses_and_says_so(tmp_pa
     assert len(whole) < 14
     kept, lost = [], 0
     for segment in plan_segments(clip, count=3):
-        extracted = extract_segment(clip, segment, tmp_path / f"{segment.index}.mkv")
+        extracted = extract_segment(clip, segment, tmp_path / f"{segment.index}.mkv", "left")
         frames = decoded(tmp_path / f"{segment.index}.mkv")
         kept += [(p, pixels) for p, (_, pixels) in zip(extracted.pts, frames, strict=True)]
         lost += extracted.undecodable
@@ -148,7 +148,7 @@ def test_frames_an_edit_list_hides_are_not_counted_as_lost(tmp_path):
     assert len(whole) == 11  # what a local run's reader delivers
     kept, lost = [], 0
     for segment in plan_segments(trimmed, count=2):
-        extracted = extract_segment(trimmed, segment, tmp_path / f"{segment.index}.mkv")
+        extracted = extract_segment(trimmed, segment, tmp_path / f"{segment.index}.mkv", "left")
         kept += extracted.pts
         lost += extracted.undecodable
     assert kept == [p for p, _ in whole] and lost == 0
@@ -236,7 +236,7 @@ def test_segments_plan_only_the_range_asked_for(tmp_path):
     assert cuts == sorted(cuts) and all(low < cut < high for cut in cuts)
     kept = []
     for segment in segments:
-        kept += extract_segment(clip, segment, tmp_path / f"{segment.index}.mkv").pts
+        kept += extract_segment(clip, segment, tmp_path / f"{segment.index}.mkv", "left").pts
     assert kept == whole[2:11]  # every frame of the range once
 
 
@@ -426,7 +426,7 @@ def test_segments_of_about_n_seconds_start_at_keyframes_and_cover_every_frame(tm
     assert len(segments) == 2 and segments[1].start == keys[2]  # cut at 0.32 s
     kept = []
     for segment in segments:
-        kept += extract_segment(clip, segment, tmp_path / f"{segment.index}.mkv").pts
+        kept += extract_segment(clip, segment, tmp_path / f"{segment.index}.mkv", "left").pts
     assert kept == [p for p, _ in decoded(clip)]
     with pytest.raises(VsrError, match="either --segments or --segment-seconds"):
         plan_segments(clip, count=2, seconds=1.0)

@@ -23,7 +23,6 @@ from typing import TYPE_CHECKING, NamedTuple
 import av
 
 from vsr.errors import VsrError
-from vsr.video.chroma_location import chroma_location_of, conversion_siting
 from vsr.video.decoding import decode_packets
 from vsr.video.media_url import file_url, open_source
 from vsr.video.reader import (
@@ -165,11 +164,9 @@ class ExtractedSegment:
     undecodable: int  # frames of the range the decoder could not give (a damaged source)
 
 
-def extract_segment(
-    source: Path, segment: Segment, dest: Path, siting: str | None = None
-) -> ExtractedSegment:
+def extract_segment(source: Path, segment: Segment, dest: Path, siting: str) -> ExtractedSegment:
     """Write the segment's frames losslessly to `dest` (.mkv), declaring `siting` (the
-    whole source's, as a local run converts every frame at it) or else its first frame's."""
+    whole source's, colour_and_layout's, as a local run converts every frame at it)."""
     for back in SEEK_BACK_SECONDS:
         in_range = [0]
         frames = _decode_range(source, segment, back, in_range)
@@ -186,7 +183,7 @@ def extract_segment(
     pts_list: list[int] = []
     with av.open(file_url(dest), "w", format="matroska") as out:
         # The source's rate: the reader of this file judges missing frames by it.
-        siting_option = {"chroma_sample_location": siting} if siting else _siting_of(first)
+        siting_option = {"chroma_sample_location": siting}  # only an encoder option declares it
         stream = out.add_stream("ffv1", rate=_frame_rate(source), options=siting_option)
         stream.width, stream.height, stream.pix_fmt = first.width, first.height, first.format.name
         context = stream.codec_context
@@ -218,16 +215,6 @@ def extract_segment(
         out.mux(packets)
         out.mux(stream.encode(None))
     return ExtractedSegment(pts_list, max(0, in_range[0] - len(pts_list)))
-
-
-def _siting_of(first: av.VideoFrame) -> dict[str, str]:
-    """The encoder option that gives the stored part the source's chroma siting (the nearest
-    vsr converts for a rare one), which only an encoder option declares; none where the
-    source declares none."""
-    location = chroma_location_of(first)
-    if location is None:
-        return {}
-    return {"chroma_sample_location": conversion_siting(location, (1, 1))}
 
 
 def _mov_track_end(source: Path, last_pts: int, packets: list[av.Packet]) -> int | None:
