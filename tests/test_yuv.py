@@ -133,11 +133,18 @@ def test_yuv420_to_rgb_matches_a_per_pixel_reference():
     u = rng.integers(16, 241, ((h + 1) // 2, (w + 1) // 2)).astype(np.uint8)
     v = rng.integers(16, 241, ((h + 1) // 2, (w + 1) // 2)).astype(np.uint8)
     out = yuv_to_rgb(*(torch.from_numpy(p)[None] for p in (y, u, v)), "bt709", "tv", 8)[0]
+    # Left siting: chroma column i sits on luma column 2i, chroma row j at luma 2j + 0.5.
+    _assert_bt709_reading(out, y, u, v, lambda row, col: ((row - 0.5) / 2, col / 2))
+
+
+def _assert_bt709_reading(out, y, u, v, chroma_at) -> None:
+    """`out` (3 x H x W) is BT.709 limited range read from y, u and v, each pixel's chroma
+    sampled bilinearly at chroma_at(row, col) (chroma plane coordinates)."""
     inverse = np.linalg.inv(reference_matrix(0.2126, 0.0722))
+    h, w = y.shape
     for row in range(h):
         for col in range(w):
-            # Left siting: chroma column i sits on luma column 2i, chroma row j at luma 2j + 0.5.
-            cy, cx = (row - 0.5) / 2, col / 2
+            cy, cx = chroma_at(row, col)
             ypb = np.array(
                 [
                     (y[row, col] - 16) / 219,
@@ -233,21 +240,12 @@ def test_subsampled_yuv_to_rgb_matches_a_per_pixel_reference_at_each_siting(siti
     u, v = (rng.integers(16, 241, (ch, cw)).astype(np.uint8) for _ in range(2))
     planes = (torch.from_numpy(p)[None] for p in (y, u, v))
     out = yuv_to_rgb(*planes, "bt709", "tv", 8, siting=siting)[0]
-    inverse = np.linalg.inv(reference_matrix(0.2126, 0.0722))
     dy, dx = SITING_OFFSETS[siting]
-    for row in range(h):
-        for col in range(w):
-            cy = (row - dy) / 2 if shift[1] else row
-            cx = (col - dx) / 2 if shift[0] else col
-            ypb = np.array(
-                [
-                    (y[row, col] - 16) / 219,
-                    (bilinear(u.astype(float), cy, cx) - 128) / 224,
-                    (bilinear(v.astype(float), cy, cx) - 128) / 224,
-                ]
-            )
-            expected = np.clip(inverse @ ypb, 0, 1)
-            assert np.allclose(out[:, row, col].numpy(), expected, atol=1e-5), (row, col)
+
+    def chroma_at(row: int, col: int) -> tuple[float, float]:
+        return (row - dy) / 2 if shift[1] else row, (col - dx) / 2 if shift[0] else col
+
+    _assert_bt709_reading(out, y, u, v, chroma_at)
 
 
 def downsampling_weights(index: int, cosited: bool) -> list[tuple[int, float]]:
