@@ -67,12 +67,13 @@ def test_a_later_process_loads_the_kept_package_instead_of_compiling(built, same
     assert (fresh.built, fresh.loaded) == (0, 1)
 
 
-def test_the_upscaler_compiles_through_the_kept_package(built, same_cache):
+@pytest.mark.parametrize("compile", [True, "auto"])
+def test_the_upscaler_compiles_through_the_kept_package(built, same_cache, compile):
     model, _, _, _, _, _ = built
     frames = _frames(2, 12, 20)
     # fp32, the package the fixture built (the CPU's default may be bf16).
     eager = Upscaler(model, device="cpu", precision="fp32", channels_last=True)(frames)
-    compiled = Upscaler(model, "cpu", "fp32", channels_last=True, compile=True)
+    compiled = Upscaler(model, "cpu", "fp32", channels_last=True, compile=compile)
     torch.testing.assert_close(compiled(frames), eager, rtol=1e-4, atol=1e-5)
     assert (compiled._run.built, compiled._run.loaded) == (0, 1)
     assert compiled.notes == []

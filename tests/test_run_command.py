@@ -406,7 +406,9 @@ def test_a_preset_may_name_the_compile_mode_and_the_flags_keep_or_drop_it(tmp_pa
     assert compile_setting("--device", "cuda") == "max-autotune-no-cudagraphs"
     assert compile_setting("--device", "cuda", "--compile") == "max-autotune-no-cudagraphs"
     assert compile_setting("--device", "cuda", "--no-compile") is False
-    assert compile_setting("--device", "cpu") is False
+    # On the CPU the clip's length decides (vsr.ops.compile_policy), unless a flag does.
+    assert compile_setting("--device", "cpu") == "auto"
+    assert compile_setting("--device", "cpu", "--no-compile") is False
     # The preset's mode is a GPU setting: on the CPU --compile means the default mode.
     assert compile_setting("--device", "cpu", "--compile") is True
 
@@ -496,6 +498,44 @@ def test_a_failing_compile_is_one_warning_line_and_a_note_and_the_run_completes(
     err = capsys.readouterr().err
     assert all(f"vsr: warning: {line}\n" in err for line in said)  # even with --quiet
     assert set(said) <= set(json.loads(report.read_text())["notes"])
+
+
+def test_on_the_cpu_a_clip_long_enough_to_repay_the_build_is_compiled_and_says_so(
+    tmp_path, weights, monkeypatch
+):
+    from vsr import upscale as upscale_module
+    from vsr.ops import compile_policy
+
+    compiled = []
+
+    def compile_network(network, mode=None, ahead_of_time=True):
+        def call(x):  # stands in for the package: the network's own result
+            compiled.append(tuple(x.shape))
+            return network(x)
+
+        return call
+
+    monkeypatch.setattr(upscale_module, "compile_network", compile_network)
+    monkeypatch.setattr(upscale_module, "cpp_compiler_found", lambda: True)
+    # 48 x 32 input pixels a frame: 6 frames repay the build, 5 do not.
+    monkeypatch.setattr(compile_policy, "PIXELS_THAT_REPAY_A_BUILD", 6 * 48 * 32)
+    flags = ["--weights", weights, "--device", "cpu"]
+    for frames, pays in ((5, False), (6, True)):
+        source, out = tmp_path / f"in{frames}.mp4", tmp_path / f"out{frames}.mp4"
+        report = tmp_path / f"run{frames}.json"
+        make_clip(source, 48, 32, frames=frames)
+        compiled.clear()
+        assert vsr(source, out, *flags, "--report", report) == 0
+        assert len(decoded(out)[0]) == frames
+        assert compiled == ([(1, 3, 32, 48)] * frames if pays else [])
+        said = json.loads(report.read_text())
+        assert said["fast_path"]["compile"] is pays
+        told = [n for n in said["notes"] if n.startswith("the network was compiled")]
+        assert len(told) == pays
+    # A flag wins over the clip's length.
+    compiled.clear()
+    assert vsr(source, tmp_path / "flag.mp4", *flags, "--no-compile") == 0
+    assert compiled == []
 
 
 def test_vsr_warnings_print_as_one_line_and_other_warnings_as_python_does():

@@ -251,6 +251,46 @@ def test_a_package_that_cannot_be_built_falls_back_to_torch_compile(monkeypatch)
     assert len(upscaler.notes) == 1 and len(compiled_in_process) == 2
 
 
+def test_auto_compile_runs_uncompiled_where_it_cannot_build_and_tries_nothing_else(
+    monkeypatch,
+):
+    import vsr.upscale
+
+    calls = []
+
+    def compile_network(network, mode=None, ahead_of_time=True):
+        calls.append(ahead_of_time)
+
+        def call(x):
+            raise RuntimeError("fatal error: Python.h: No such file or directory")
+
+        return call
+
+    monkeypatch.setattr(vsr.upscale, "compile_network", compile_network)
+    model = create_model("imdn", 2, features=16, blocks=1)
+    x = smooth_batch(1, 16, 24)
+    eager = Upscaler(model, device="cpu")(x)
+
+    # No C++ compiler: nothing is tried, nothing is said.
+    monkeypatch.setattr(vsr.upscale, "cpp_compiler_found", lambda: False)
+    upscaler = Upscaler(model, device="cpu", compile="auto")
+    torch.testing.assert_close(upscaler(x), eager)
+    assert calls == [] and not upscaler.compiled and upscaler.notes == []
+
+    # A build that fails: uncompiled at once, not torch.compile in the process (which
+    # needs the same compiler, and costs seconds of tracing a user did not ask for).
+    monkeypatch.setattr(vsr.upscale, "cpp_compiler_found", lambda: True)
+    upscaler = Upscaler(model, device="cpu", compile="auto")
+    assert upscaler.compiled
+    with pytest.warns(UserWarning, match="compiling the network failed"):
+        torch.testing.assert_close(upscaler(x), eager)
+    assert calls == [True] and not upscaler.compiled
+    assert upscaler.notes == [
+        "compiling the network failed (fatal error: Python.h: No such file or directory); "
+        "it ran uncompiled"
+    ]
+
+
 def test_an_error_of_the_network_itself_still_reaches_the_caller(monkeypatch):
     import vsr.upscale
 

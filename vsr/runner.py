@@ -16,6 +16,7 @@ import torch
 from vsr.engine import ColourSpec, Pipeline
 from vsr.errors import VsrError
 from vsr.network_cache import NetworkCache, load_network_for
+from vsr.ops.compile_policy import compiling_pays
 from vsr.ops.yuv import GBR
 from vsr.printable import printable
 from vsr.progress import ProgressLines, on_a_terminal
@@ -244,6 +245,13 @@ def start_upscale(
             raise VsrError(f"{source_path}: {info.clock_restarts.refuse('--resume')}")
         size, height = coded_request(info, size, height)
         model, geometry, request_notes = network_and_geometry(info, weights, scale, size, height)
+        # IMDN_AS (scale 1) works on a frame enlarged to the target size (the paper's
+        # any-scale path); the others get the frame as it is.
+        net_in = (geometry.height, geometry.width) if model.scale == 1 else None
+        net_in_hw = net_in or (info.height, info.width)
+        auto_compile = compile == "auto"
+        if auto_compile and not compiling_pays(info.frames_to_expect()[0], *net_in_hw):
+            compile = False
         # The engine checks finiteness (and clamps) itself, on the device, without stalling.
         options = dict(
             device=device,
@@ -261,10 +269,6 @@ def start_upscale(
         warmup_before = upscaler.warmup_seconds
         dev = upscaler.device
         batch = batch if batch is not None else (4 if dev.type == "cuda" else 1)
-        # IMDN_AS (scale 1) works on a frame enlarged to the target size (the paper's
-        # any-scale path); the others get the frame as it is.
-        net_in = (geometry.height, geometry.width) if upscaler.scale == 1 else None
-        net_in_hw = net_in or (info.height, info.width)
         journal, done, journal_notes = None, [], []
         if resume:
             journal = ChunkJournal(target_path)
@@ -362,6 +366,12 @@ def start_upscale(
         stages = clock.to_dict(wall)
         startup = clock.first_start.get("model", finished) - started
         warmup = upscaler.warmup_seconds - warmup_before
+        if auto_compile and upscaler.compiled:  # the user did not ask: say why it paused
+            notes.append(
+                f"the network was compiled for this frame size, as the clip is long enough "
+                f"to repay it (warm-up {warmup:.1f} s; the package is kept, so later runs "
+                "load it; --no-compile runs it uncompiled)"
+            )
         encoder_share = encoders_busy_share(writer, clock, wall - startup - warmup)
         advice = encoder_advice(encoder_share, writer_encoders(writer))
         if advice:
@@ -383,7 +393,7 @@ def start_upscale(
             batch=batch,
             fast_path={
                 "channels_last": channels_last,
-                "compile": compile,
+                "compile": upscaler.compiled if auto_compile else compile,
                 "cuda_graphs": upscaler.cuda_graphs,
                 "encoders": encoders,
             },
@@ -669,7 +679,9 @@ def upscale_video(
     `precision` and `batch` default to fp16 x4 on CUDA; on the CPU to one frame, in bf16
     where the CPU has bf16 instructions and fp32 elsewhere (vsr.default_precision); `max_memory`
     (bytes) decides the tile plan. `channels_last`, `compile` and `cuda_graphs` are the
-    network's speed switches (see vsr.upscale.Upscaler); `encoders` > 1 runs that many
+    network's speed switches (see vsr.upscale.Upscaler); `compile="auto"`, `vsr run`'s
+    default on the CPU, compiles there when the clip is long enough to repay the build
+    (vsr.ops.compile_policy) and runs uncompiled otherwise; `encoders` > 1 runs that many
     encoder instances over GOP-aligned chunks of the output. Audio, subtitles, timestamps
     and colour metadata are kept by the writer. `start` with `end` or `duration` (seconds,
     or "[HH:]MM:SS" text) upscale only that part of the clip, which then starts at zero,

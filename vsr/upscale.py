@@ -24,6 +24,7 @@ from torch import nn
 from vsr.default_precision import cpu_computes_bf16, default_precision
 from vsr.errors import VsrError, first_line
 from vsr.models.blocks import fold_channel_attention
+from vsr.ops.compile_policy import cpp_compiler_found
 from vsr.ops.compiled import captures_graphs, compile_network, packages_on
 from vsr.ops.cuda_graph import GraphedNetwork
 from vsr.ops.mixed_precision import cast_network
@@ -176,7 +177,10 @@ class Upscaler:
     cache (vsr.ops.aot_package), on CUDA with torch.compile (vsr.ops.compiled.packages_on).
     A string names torch.compile's mode, e.g. "max-autotune-no-cudagraphs". If no package
     can be built, torch.compile compiles it in the process, and if that fails too it runs
-    uncompiled, each step with a warning and an entry in `notes`. `cuda_graphs` replays it
+    uncompiled, each step with a warning and an entry in `notes`. "auto" compiles ahead of
+    time where the device keeps packages and a C++ compiler is installed, and runs
+    uncompiled elsewhere or after a failed build (vsr.ops.compile_policy; `vsr run` passes
+    it on the CPU for a clip long enough to repay the build). `cuda_graphs` replays it
     as a CUDA graph per input shape (CUDA only; ignored on the CPU). `checked=False` returns
     the network's output unclamped and leaves both the NaN/Inf refusal and the clamp to the
     caller (the video engine checks on the device without stalling it, and must see an
@@ -213,10 +217,14 @@ class Upscaler:
         self.dtype = PRECISIONS[precision]
         self.model, self.input_dtype = inference_copy(model, self.device, self.dtype, channels_last)
         self.channels_last = channels_last
-        self.compiled = bool(compile)
-        self._compile = compile
         # Until a package fails to build (_compile_less); never on CUDA (packages_on).
         self._ahead_of_time = packages_on(self.device)
+        # "auto" tries only the kept package, and gives up quietly where it cannot build it.
+        self._auto = compile == "auto"
+        if self._auto:
+            compile = self._ahead_of_time and cpp_compiler_found()
+        self.compiled = bool(compile)
+        self._compile = compile
         self.cuda_graphs = cuda_graphs and self.device.type == "cuda"
         self.checked = checked
         self._run = with_speed_switches(
@@ -290,15 +298,16 @@ class Upscaler:
         return y
 
     def _compile_less(self, error: Exception) -> None:
-        """After a failed ahead-of-time build, compile with torch.compile in this process;
-        after a failed torch.compile, run uncompiled. Say which, and why.
+        """After a failed ahead-of-time build, compile with torch.compile in this process
+        ("auto": run uncompiled); after a failed torch.compile, run uncompiled. Say which,
+        and why.
 
         Compiling needs what a machine may lack (Triton and a GPU it supports, a C++
         compiler and headers, which the ahead-of-time wrapper needs and torch.compile on a
         GPU does not) and can fail on a new torch; a speed switch failing should cost speed,
         not the run."""
         reason = first_line(error, limit=200)
-        if self._ahead_of_time:
+        if self._ahead_of_time and not self._auto:
             note = (
                 f"compiling the network ahead of time failed ({reason}); torch.compile "
                 "compiles it in this process instead"

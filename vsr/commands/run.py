@@ -75,7 +75,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         action=speed,
         help="compile the network (pays on a GPU, where the first run of a frame size "
         "waits 30-45 s and later runs a few seconds; on the CPU each size's package is kept "
-        "in the vsr cache and loads in a moment)",
+        "in the vsr cache and loads in a moment; default there: compiled when the clip is "
+        "long enough to repay the build, about 60 frames at 960x540)",
     )
     parser.add_argument(
         "--cuda-graphs", action=speed, help="GPU: replay the network as a CUDA graph per shape"
@@ -186,6 +187,9 @@ def _settings_and_model_options(args, on_gpu: bool | None = None) -> tuple[objec
             model[name] = from_preset
         else:  # --compile keeps a mode the preset names; --no-compile turns it off
             model[name] = (from_preset or True) if flag else False
+    if not on_gpu and args.compile is None:
+        # Compiled where the clip is long enough to repay the build (vsr.ops.compile_policy).
+        model["compile"] = "auto"
     if model["batch"] is not None and model["batch"] < 1:
         raise VsrError(f"--batch must be at least 1, not {model['batch']}")
     if model["encoders"] < 1:

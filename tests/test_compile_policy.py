@@ -1,0 +1,22 @@
+"""When `vsr run` compiles the network on the CPU without being asked (vsr.ops.compile_policy)."""
+
+from __future__ import annotations
+
+import sys
+
+from vsr.ops.compile_policy import compiling_pays, cpp_compiler_found
+
+
+def test_a_clip_is_compiled_when_its_pixels_repay_the_build():
+    assert not compiling_pays(72, 180, 320)  # the README's sample: runs as before
+    assert compiling_pays(600, 180, 320)
+    assert not compiling_pays(50, 540, 960) and compiling_pays(60, 540, 960)
+    assert compiling_pays(15, 1080, 1920)
+    assert not compiling_pays(None, 2160, 3840)  # a length nobody can tell: not a bet
+
+
+def test_the_compiler_looked_for_is_the_one_inductor_calls(monkeypatch):
+    monkeypatch.setenv("CXX", "/nonexistent/c++")
+    assert not cpp_compiler_found()
+    monkeypatch.setenv("CXX", sys.executable)  # any program there will do
+    assert cpp_compiler_found()
