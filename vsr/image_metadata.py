@@ -21,6 +21,8 @@ from pathlib import Path
 
 from PIL import Image
 
+from vsr.cmyk import SRGB_PROFILE, converts_with_profile
+
 # IFD0 tags that describe the picture or its maker, not its layout (strips, sizes, samples).
 _DESCRIPTIVE_TAGS = (0x010E, 0x010F, 0x0110, 0x0131, 0x0132, 0x013B, 0x8298)
 _EXIF_IFD, _GPS_IFD = 0x8769, 0x8825
@@ -60,7 +62,10 @@ def read_metadata(path: str | Path) -> ImageMetadata:
         with Image.open(path) as image:
             exif = _exif_of(image)
             return ImageMetadata(
-                icc_profile=image.info.get("icc_profile") or None,
+                # A CMYK picture read through its profile comes out sRGB (vsr.cmyk).
+                icc_profile=SRGB_PROFILE
+                if converts_with_profile(image)
+                else image.info.get("icc_profile") or None,
                 dpi=_dpi(image, exif),
                 exif=_descriptive_exif(exif),
                 # An MPO (a camera JPEG with a preview or a second eye) is one picture.

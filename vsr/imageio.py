@@ -18,6 +18,7 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from vsr.atomic_file import atomic_output
+from vsr.cmyk import to_srgb
 from vsr.errors import VsrError
 from vsr.image_metadata import (
     ImageMetadata,
@@ -133,7 +134,8 @@ def _from_pillow(image: Image.Image, keep_grey_alpha: bool) -> np.ndarray:
         return np.asarray(image)
     if mode in ("LA", "PA", "RGBA") or (mode == "P" and "transparency" in image.info):
         return np.asarray(image.convert("RGBA"))
-    return np.asarray(image.convert("RGB"))
+    managed = to_srgb(image) if mode == "CMYK" else None
+    return np.asarray(managed if managed is not None else image.convert("RGB"))
 
 
 def _orientation(image: Image.Image) -> int:
