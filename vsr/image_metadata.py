@@ -6,7 +6,8 @@ phones export) came out visibly duller, ΔE76 7 on average and 17 at most. The r
 multiplied by the scale, so the picture keeps its printed size (a 300 dpi scan upscaled x2
 is 600 dpi). EXIF keeps its descriptive tags (camera, dates, exposure, GPS) with the new
 pixel size, and leaves out the orientation, which the pixels already have, and the
-thumbnail, which shows the old picture.
+thumbnail, which shows the old picture. A PNG's gamma and primaries (gAMA, cHRM, sRGB;
+vsr.png_colour) go to a PNG.
 
 Pillow writes these for its own formats. FFmpeg, which writes the 16-bit PNGs and TIFFs,
 takes none of them, so its files get them afterwards: chunks for a PNG, tags for a TIFF.
@@ -19,9 +20,10 @@ import zlib
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-from PIL import Image
+from PIL import Image, PngImagePlugin
 
 from vsr.cmyk import SRGB_PROFILE, converts_with_profile
+from vsr.png_colour import Chunks, chunks_to_write, colour_chunks, not_kept_meaning
 
 # IFD0 tags that describe the picture or its maker, not its layout (strips, sizes, samples).
 _DESCRIPTIVE_TAGS = (0x010E, 0x010F, 0x0110, 0x0131, 0x0132, 0x013B, 0x8298)
@@ -37,12 +39,14 @@ _METRES_PER_INCH = 0.0254
 @dataclass(frozen=True)
 class ImageMetadata:
     """The colour profile (ICC bytes), the resolution in dots per inch (x, y), the EXIF
-    block (Pillow's bytes, "Exif\\0\\0" first) and the number of frames in the file."""
+    block (Pillow's bytes, "Exif\\0\\0" first), the number of frames in the file, and a
+    PNG's gAMA, cHRM and sRGB chunks."""
 
     icc_profile: bytes | None = None
     dpi: tuple[float, float] | None = None
     exif: bytes | None = None
     frames: int = 1
+    png_colour: Chunks = ()
 
     def upscaled(self, scale: int, width: int, height: int) -> ImageMetadata:
         """The metadata of the picture upscaled by `scale` to width x height."""
@@ -70,6 +74,7 @@ def read_metadata(path: str | Path) -> ImageMetadata:
                 exif=_descriptive_exif(exif),
                 # An MPO (a camera JPEG with a preview or a second eye) is one picture.
                 frames=1 if image.format == "MPO" else getattr(image, "n_frames", 1),
+                png_colour=colour_chunks(image.info) if image.format == "PNG" else (),
             )
     except (OSError, SyntaxError, ValueError):
         return ImageMetadata()
@@ -152,6 +157,10 @@ def pillow_options(metadata: ImageMetadata, extension: str) -> dict:
     options: dict = {}
     if metadata.icc_profile and extension != ".bmp":
         options["icc_profile"] = metadata.icc_profile
+    if extension == ".png" and metadata.png_colour:
+        options["pnginfo"] = PngImagePlugin.PngInfo()
+        for kind, data in chunks_to_write(metadata.png_colour, bool(metadata.icc_profile)):
+            options["pnginfo"].add(kind, data)
     if metadata.dpi and extension != ".webp":
         options["dpi"] = metadata.dpi
     if metadata.exif and extension != ".bmp" and not _too_long_for_jpeg(metadata, extension):
@@ -187,6 +196,11 @@ def not_kept(metadata: ImageMetadata, extension: str, sixteen_bit: bool) -> list
         )
     if metadata.dpi and extension == ".webp":
         lost.append("the resolution (.png, .jpg and .tif keep it)")
+    # With a profile, viewers go by it and not by gAMA or cHRM (and where the profile
+    # cannot go, its note says how the colours will be taken).
+    colour_meaning = not_kept_meaning(metadata.png_colour)
+    if colour_meaning and extension != ".png" and not metadata.icc_profile:
+        lost.append(colour_meaning)
     tiff = extension in (".tif", ".tiff")
     if metadata.exif and (extension == ".bmp" or (tiff and sixteen_bit)):
         lost.append("the EXIF (.png, .jpg and .webp keep it)")
@@ -209,6 +223,8 @@ def png_with_metadata(png: bytes, metadata: ImageMetadata) -> bytes:
     """FFmpeg's PNG with `metadata` added after its header, and without the resolution
     chunk FFmpeg writes from the (unknown) pixel aspect: 0 by 1, no unit."""
     added = b""
+    for kind, data in chunks_to_write(metadata.png_colour, bool(metadata.icc_profile)):
+        added += _png_chunk(kind, data)
     if metadata.icc_profile:
         added += _png_chunk(b"iCCP", b"ICC profile\0\0" + zlib.compress(metadata.icc_profile))
     if metadata.dpi:
