@@ -83,7 +83,7 @@ def test_the_profile_the_resolution_and_the_exif_go_along(tmp_path, upscaler, so
         if ".webp" not in (path.suffix, output[-5:]):  # WebP has no resolution field
             assert written.info["dpi"] == pytest.approx((600, 600), abs=0.05)  # 300 x 2
         if path.suffix == ".tif":
-            return  # a 16-bit TIFF holds no EXIF (a note says so when one is written)
+            return  # a TIFF holds EXIF's descriptive tags only (a note says so)
         exif = written.getexif()
         assert exif[CAMERA] == "Camera Maker" and 0x0112 not in exif  # already upright
         details = exif.get_ifd(0x8769)
@@ -102,13 +102,14 @@ def test_a_16_bit_tiff_gets_the_profile_and_the_true_resolution(tmp_path, upscal
         assert written.info["compression"] == "tiff_adobe_deflate"
         assert written.getexif()[CAMERA] == "Camera Maker"  # as the note says
     sixteen = _source(tmp_path, "in16.png", sixteen_bit=True)
-    with pytest.warns(UserWarning, match=r"out16.tif cannot keep the EXIF \(.png"):
+    with pytest.warns(UserWarning, match="out16.tif cannot keep the EXIF's exposure and GPS"):
         vsr.upscale_image(upscaler, sixteen, tmp_path / "out16.tif")
     with Image.open(tmp_path / "out16.tif") as written:
         assert written.tag_v2[258] == (16, 16, 16)  # still 16 bits, from FFmpeg
         assert written.info.get("icc_profile") == PROFILE
         assert written.info["dpi"] == pytest.approx((600, 600))
         assert 305 not in written.tag_v2  # FFmpeg's software tag
+        assert written.getexif()[CAMERA] == "Camera Maker"  # as an 8-bit TIFF keeps it
     assert read_image(tmp_path / "out16.tif").shape == (24, 40, 3) and pixels.shape[2] == 3
     # Without a resolution in the source, none is claimed (FFmpeg says 72 dpi).
     plain = tmp_path / "plain16.png"
@@ -119,6 +120,27 @@ def test_a_16_bit_tiff_gets_the_profile_and_the_true_resolution(tmp_path, upscal
         assert "icc_profile" not in written.info
     with Image.open(tmp_path / "plain16.png") as png:
         assert "dpi" not in png.info and "aspect" not in png.info  # FFmpeg's 0:1 pHYs gone
+
+
+def test_a_16_bit_tiff_keeps_the_descriptive_tags_an_8_bit_one_keeps(tmp_path, upscaler):
+    exif = _exif(20, 12)
+    exif[0x010E], exif[0x0131], exif[0x8298] = "a harbour at dawn", "a raw developer", "(c) me"
+    Image.fromarray(np.zeros((12, 20, 3), np.uint8)).save(tmp_path / "in.png", exif=exif)
+    from vsr.image_metadata import ImageMetadata
+
+    write_image(tmp_path / "in16.png", np.full((12, 20, 3), 30000, np.uint16),
+                metadata=ImageMetadata(exif=exif.tobytes()))  # fmt: skip
+    kept = []
+    for source, target in (("in.png", "out8.tif"), ("in16.png", "out16.tif")):
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # the note on the EXIF's details, as above
+            vsr.upscale_image(upscaler, tmp_path / source, tmp_path / target)
+        with Image.open(tmp_path / target) as written:
+            kept.append({tag: written.tag_v2.get(tag) for tag in (0x010E, 0x010F, 0x0131, 0x8298)})
+    assert kept[1] == kept[0] == {
+        0x010E: "a harbour at dawn", 0x010F: "Camera Maker", 0x0131: "a raw developer",
+        0x8298: "(c) me",
+    }  # fmt: skip
 
 
 def test_the_16_bit_files_stay_exact(tmp_path):

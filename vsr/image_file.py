@@ -44,7 +44,7 @@ def upscale_file(
 
 def _notes(source: Path, target: Path, result: np.ndarray, metadata: ImageMetadata) -> list[str]:
     extension = target.suffix.lower()
-    lost = not_kept(metadata, extension, result.dtype == np.uint16)
+    lost = not_kept(metadata, extension)
     if result.shape[2] in (2, 4) and extension in (".jpg", ".jpeg", ".bmp"):
         lost.insert(0, "the transparency (.png, .webp and .tif keep it)")
     notes = [f"{target.name} cannot keep {what}" for what in lost]

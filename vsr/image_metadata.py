@@ -186,7 +186,7 @@ def _too_long_for_jpeg(metadata: ImageMetadata, extension: str) -> bool:
     return extension in (".jpg", ".jpeg") and len(metadata.exif or b"") > _JPEG_EXIF_LIMIT
 
 
-def not_kept(metadata: ImageMetadata, extension: str, sixteen_bit: bool) -> list[str]:
+def not_kept(metadata: ImageMetadata, extension: str) -> list[str]:
     """What a file of this type cannot keep of `metadata`, in words."""
     lost = []
     if metadata.icc_profile and extension == ".bmp":
@@ -202,7 +202,7 @@ def not_kept(metadata: ImageMetadata, extension: str, sixteen_bit: bool) -> list
     if colour_meaning and extension != ".png" and not metadata.icc_profile:
         lost.append(colour_meaning)
     tiff = extension in (".tif", ".tiff")
-    if metadata.exif and (extension == ".bmp" or (tiff and sixteen_bit)):
+    if metadata.exif and extension == ".bmp":
         lost.append("the EXIF (.png, .jpg and .webp keep it)")
     elif _too_long_for_jpeg(metadata, extension):
         lost.append("the EXIF: it is longer than a JPEG's 64 KB (.png and .webp keep it)")
@@ -245,10 +245,10 @@ def png_with_metadata(png: bytes, metadata: ImageMetadata) -> bytes:
     return b"".join(chunks)
 
 
-# TIFF field types: SHORT, LONG, RATIONAL, UNDEFINED (bytes); and their sizes.
-_SHORT, _LONG, _RATIONAL, _UNDEFINED = 3, 4, 5, 7
+# TIFF field types: ASCII, SHORT, LONG, RATIONAL, UNDEFINED (bytes); and their sizes.
+_ASCII, _SHORT, _LONG, _RATIONAL, _UNDEFINED = 2, 3, 4, 5, 7
 _TYPE_SIZES = {
-    1: 1, 2: 1, _SHORT: 2, _LONG: 4, _RATIONAL: 8, 6: 1, _UNDEFINED: 1, 8: 2, 9: 4, 10: 8,
+    1: 1, _ASCII: 1, _SHORT: 2, _LONG: 4, _RATIONAL: 8, 6: 1, _UNDEFINED: 1, 8: 2, 9: 4, 10: 8,
     11: 4, 12: 8, 13: 4,
 }  # fmt: skip
 
@@ -272,6 +272,23 @@ def tiff_directory(tiff: bytes) -> dict[int, tuple[int, int, bytes]]:
     return entries
 
 
+def _descriptive_entries(exif: bytes | None) -> dict[int, tuple[int, int, bytes]]:
+    """EXIF's descriptive tags as TIFF entries, their bytes as the block has them. Each is
+    text (ASCII) in TIFF and EXIF alike, so the block's byte order does not matter; one
+    stored otherwise, by a broken writer, is left out."""
+    if not exif:
+        return {}
+    try:
+        directory = tiff_directory(exif.removeprefix(b"Exif\0\0"))
+    except struct.error:
+        return {}
+    return {
+        tag: entry
+        for tag, entry in directory.items()
+        if tag in _DESCRIPTIVE_TAGS and entry[0] == _ASCII and len(entry[2]) == entry[1]
+    }
+
+
 def tiff_orientation(tiff: bytes) -> int:
     """The orientation tag (EXIF's meaning, 1 to 8) of a TIFF Pillow cannot open; 1 if
     none or unreadable."""
@@ -288,9 +305,10 @@ def tiff_orientation(tiff: bytes) -> int:
 
 
 def tiff_with_metadata(tiff: bytes, metadata: ImageMetadata) -> bytes:
-    """FFmpeg's little-endian, one-picture TIFF with the colour profile and the resolution
-    given, or the resolution left out where none is known: FFmpeg states 72 dpi, which
-    would print a 600 dpi scan eight times too large. FFmpeg's own software tag goes too.
+    """FFmpeg's little-endian, one-picture TIFF with the colour profile, the resolution
+    and EXIF's descriptive tags given (as an 8-bit TIFF from Pillow keeps them), or the
+    resolution left out where none is known: FFmpeg states 72 dpi, which would print a
+    600 dpi scan eight times too large. FFmpeg's own software tag goes too.
     A new directory is written at the end of the file and the header pointed at it; the
     old one stays unreferenced, as TIFF editors leave it."""
     if not tiff.startswith(b"II*\0"):
@@ -304,6 +322,7 @@ def tiff_with_metadata(tiff: bytes, metadata: ImageMetadata) -> bytes:
         entries[_RESOLUTION_UNIT] = (_SHORT, 1, struct.pack("<H", 2))  # inches
     if metadata.icc_profile:
         entries[_ICC] = (_UNDEFINED, len(metadata.icc_profile), metadata.icc_profile)
+    entries.update(_descriptive_entries(metadata.exif))
     out = bytearray(tiff)
     if len(out) % 2:
         out += b"\0"  # TIFF offsets are even
