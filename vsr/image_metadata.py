@@ -23,6 +23,7 @@ from pathlib import Path
 from PIL import Image, PngImagePlugin
 
 from vsr.cmyk import SRGB_PROFILE, converts_with_profile
+from vsr.exif_text import exif_bytes
 from vsr.png_colour import Chunks, chunks_to_write, colour_chunks, not_kept_meaning
 
 # IFD0 tags that describe the picture or its maker, not its layout (strips, sizes, samples).
@@ -134,7 +135,7 @@ def _descriptive_exif(exif: Image.Exif) -> bytes | None:
             if not details:
                 del exif[_EXIF_IFD]  # an empty directory is not a valid one
         exif.bigtiff = False  # a BigTIFF's own block, written as EXIF is: classic TIFF
-        return exif.tobytes() if len(exif) else None
+        return exif_bytes(exif) if len(exif) else None
     except Exception:  # a broken EXIF block must not make the image unreadable
         return None
 
@@ -147,7 +148,7 @@ def _exif_of_size(exif: bytes | None, width: int, height: int) -> bytes | None:
     details = block.get_ifd(_EXIF_IFD) if _EXIF_IFD in block else {}
     if _PIXEL_X in details or _PIXEL_Y in details:
         details[_PIXEL_X], details[_PIXEL_Y] = width, height
-    return block.tobytes()
+    return exif_bytes(block)
 
 
 def pillow_options(metadata: ImageMetadata, extension: str) -> dict:
@@ -164,22 +165,22 @@ def pillow_options(metadata: ImageMetadata, extension: str) -> dict:
     if metadata.dpi and extension != ".webp":
         options["dpi"] = metadata.dpi
     if metadata.exif and extension != ".bmp" and not _too_long_for_jpeg(metadata, extension):
-        options["exif"] = metadata.exif
         if extension in (".tif", ".tiff"):
-            options["exif"] = _top_level_only(metadata.exif)
+            options["tiffinfo"] = _tiff_text(metadata.exif)
+        else:
+            options["exif"] = metadata.exif
     return options
 
 
-def _top_level_only(exif: bytes) -> bytes:
-    """EXIF's descriptive tags without its sub-directories, which a TIFF does not keep and
-    libtiff (Pillow's compressed TIFFs) refuses to set ("Error setting from dictionary")."""
-    block = Image.Exif()
-    block.load(exif)
-    top = Image.Exif()
-    for tag in _DESCRIPTIVE_TAGS:
-        if tag in block:
-            top[tag] = block[tag]
-    return top.tobytes()
+def _tiff_text(exif: bytes | None) -> dict[int, bytes]:
+    """EXIF's descriptive tags for Pillow's TIFF writer, without its sub-directories,
+    which a TIFF does not keep and libtiff (Pillow's compressed TIFFs) refuses to set
+    ("Error setting from dictionary"). Given as bytes, not text, which Pillow would write
+    as ASCII, "?" for each byte of UTF-8 beyond it."""
+    return {
+        tag: value.removesuffix(b"\0")  # Pillow ends the text itself
+        for tag, (_, _, value) in _descriptive_entries(exif).items()
+    }
 
 
 def _too_long_for_jpeg(metadata: ImageMetadata, extension: str) -> bool:
