@@ -538,6 +538,28 @@ def test_on_the_cpu_a_clip_long_enough_to_repay_the_build_is_compiled_and_says_s
     assert compiled == []
 
 
+def test_a_warning_that_is_also_a_note_is_printed_once_and_kept_in_the_report(
+    tmp_path, weights, monkeypatch, capsys
+):
+    # bf16 emulated and a failed compile are warnings (for the API) and notes (for the
+    # report): the command printed each twice, as a warning and again as a note.
+    from vsr import upscale as upscale_module
+
+    monkeypatch.setattr(upscale_module, "cpu_computes_bf16", lambda: False)
+    monkeypatch.setattr(upscale_module, "compile_network", failing_compiler("no C compiler"))
+    source, out, report = tmp_path / "in.mp4", tmp_path / "out.mp4", tmp_path / "run.json"
+    make_clip(source, 48, 32, frames=2, audio=False)
+    flags = ["--weights", weights, "--device", "cpu", "--precision", "bf16", "--compile"]
+    assert main(["run", str(source), str(out), *map(str, flags), "--report", str(report)]) == 0
+    err = capsys.readouterr().err
+    notes = json.loads(report.read_text())["notes"]
+    said = [note for note in notes if "bf16 is emulated" in note or "compiling" in note]
+    assert len(said) == 3  # bf16, then the two steps of the failed compile
+    for note in said:
+        assert err.count(note) == 1, err
+        assert f"vsr: warning: {note}\n" in err
+
+
 def test_vsr_warnings_print_as_one_line_and_other_warnings_as_python_does():
     import io
 

@@ -25,6 +25,7 @@ from vsr import __version__
 from vsr.errors import OUT_OF_SPACE_ERRNOS, VsrError
 from vsr.printable import printable
 from vsr.shared_change import SharedChange
+from vsr.shown_warnings import remember
 
 # The order here is the order in `vsr --help`.
 COMMANDS = ["run", "image", "eval", "train", "weights", "bench", "profile", "viz", "report"]
@@ -91,6 +92,7 @@ def _show_warning(message, category, filename, lineno, file=None, line=None) -> 
 
     if Path(filename).resolve().is_relative_to(_PACKAGE):
         text = f"vsr: warning: {message}"
+        remember(str(message))  # its note of the same text is then not printed again
     else:
         text = warnings.formatwarning(message, category, filename, lineno, line).rstrip("\n")
     tqdm.write(text, file=file or sys.stderr)

@@ -11,6 +11,7 @@ from vsr.commands.encoder_options import add_encoder_option
 from vsr.errors import VsrError
 from vsr.printable import printable
 from vsr.report import kept_from_an_interrupted_run
+from vsr.shown_warnings import shown_as_warning
 
 if TYPE_CHECKING:
     from vsr.network_cache import NetworkCache
@@ -295,7 +296,8 @@ def run(args: argparse.Namespace) -> int:
         **clip,
     )
     for note in report.notes:
-        say(f"vsr: note: {note}")
+        if not shown_as_warning(note):  # printed when it happened, as a warning
+            say(f"vsr: note: {note}")
     say(
         f"vsr: {report.frames} frames {report.input_size[0]}x{report.input_size[1]} -> "
         f"{report.output_size[0]}x{report.output_size[1]}{_which_part(report)}"
@@ -423,6 +425,8 @@ def _run_folder(args, settings, model, target, say) -> int:
         def finish():
             report = run.finish()
             for note in report.notes:
+                if shown_as_warning(note):  # printed when it happened, as a warning
+                    continue
                 # A damaged clip's notes are its own, even when an earlier clip had the same.
                 if note not in shown or report.lost_frames:
                     shown.add(note)
