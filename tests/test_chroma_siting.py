@@ -188,6 +188,42 @@ def test_an_h264_source_at_topleft_gives_an_h264_output_at_topleft(
     assert abs(across) <= 0.25 and abs(down) <= 0.25, (across, down)
 
 
+@pytest.mark.parametrize(("codec", "written"), [("libx264", "topleft"), ("mpeg4", "left")])
+def test_the_report_holds_the_colour_and_siting_of_the_source_and_the_output(
+    tmp_path, weights, bilinear_network, codec, written
+):
+    import json
+
+    source, out, report = tmp_path / "topleft.mkv", tmp_path / "up.mp4", tmp_path / "run.json"
+    bt709_tv = (1, 1, 1, 1)  # FFmpeg's codes: matrix, range, primaries, transfer
+    make_clip(
+        source, frames=1, codec="ffv1", audio=False, chroma_location="topleft", colors=bt709_tv
+    )
+    flags = ["--weights", str(weights), "--codec", codec, "--report", str(report), "--quiet"]
+    assert main(["run", str(source), str(out), *flags]) == 0
+    colour = json.loads(report.read_text())["colour"]
+    assert colour["source"] == {
+        "matrix": "bt709",
+        "matrix_guessed": False,
+        "range": "tv",
+        "primaries": "bt709",
+        "transfer": "bt709",
+        "chroma_location": "topleft",
+        "chroma_siting": "topleft",
+    }
+    # libx264 declares topleft; mpeg4's decoder reads "left" whatever is declared, so the
+    # colour was resampled there.
+    assert colour["output"] == {
+        "matrix": "bt709",
+        "range": "tv",
+        "primaries": "bt709",
+        "transfer": "bt709",
+        "chroma_siting": written,
+    }
+    with VideoReader(out) as reader:
+        assert reader.info.chroma_siting == written  # what a decoder reads back
+
+
 def choice_for(source: Path, output: Path, **settings) -> EncoderChoice:
     with VideoReader(source) as reader:
         info = reader.info

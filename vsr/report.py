@@ -58,6 +58,9 @@ class RunReport:
     # --resume: frames of `frames` an interrupted earlier run had finished (taken from its
     # journal, not upscaled again; `fps` counts the others only).
     resumed_frames: int = 0
+    # How colour was read from the source and written to the output (vsr.runner's
+    # colour_of_run): matrix, range, primaries, transfer and chroma siting of each.
+    colour: dict[str, dict[str, Any]] | None = None
     notes: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:

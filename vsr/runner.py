@@ -401,6 +401,7 @@ def start_upscale(
             encoder_busy_share=None if encoder_share is None else round(encoder_share, 4),
             cut=info.cut.to_dict() if info.cut is not None and info.cut.asked else None,
             resumed_frames=resumed_frames(writer),
+            colour=colour_of_run(info, writer),
             scale=geometry.scale,
             network=upscaler.arch,
             network_scale=upscaler.scale,
@@ -497,6 +498,35 @@ def _colours_of_writer(writer: AnyWriter) -> ColourSpec:
         writer.chroma_shift,
         writer.chroma_siting,
     )
+
+
+def colour_of_run(info: VideoInfo, writer: AnyWriter) -> dict[str, dict[str, Any]]:
+    """The report's colour: how the source's planes were read and the output's written.
+    `matrix` is the one the conversion used ("gbr" for RGB planes, which need none);
+    `chroma_location` the source's as its stream says it (null: unspecified), and
+    `chroma_siting` where subsampled chroma was taken to sit, in the source and in the
+    output (declared, or converted to where players read it; see vsr.video.output_siting),
+    null for full-resolution chroma. The output is tagged with the source's primaries and
+    transfer."""
+    subsampled_source = info.chroma_shift != (0, 0)
+    return {
+        "source": {
+            "matrix": GBR if info.rgb_planes else info.color_matrix,
+            "matrix_guessed": info.color_matrix_guessed,  # untagged: guessed from the size
+            "range": info.color_range,
+            "primaries": info.color_primaries,
+            "transfer": info.color_trc,
+            "chroma_location": info.chroma_location,
+            "chroma_siting": info.chroma_siting if subsampled_source else None,
+        },
+        "output": {
+            "matrix": writer.color_matrix,
+            "range": writer.color_range,
+            "primaries": info.color_primaries,
+            "transfer": info.color_trc,
+            "chroma_siting": writer.chroma_siting if writer.chroma_shift != (0, 0) else None,
+        },
+    }
 
 
 def _both(first: Callable[[int], None], second: Callable[[int], None] | None):
