@@ -414,6 +414,34 @@ def make_captioned_clip(path: Path, frames: int = 4) -> None:
             out.mux(captioned)
 
 
+def make_siting_change_clip(path: Path, parts: list[tuple[str, int]], gop: int = 0) -> None:
+    """H.264 in MPEG-TS, 64x48 at 25 fps, joined from parts of (chroma siting, frames),
+    each encoded on its own (its own SPS, so the decoder's siting changes at its first
+    frame), times running on; `gop`: a keyframe every so many frames (0: x264's own)."""
+    packets = []
+    for siting, frames in parts:
+        encoder = av.CodecContext.create("libx264", "w")
+        encoder.width, encoder.height, encoder.pix_fmt = 64, 48, "yuv420p"
+        encoder.time_base, encoder.framerate = Fraction(1, 25), 25
+        options = {"bf": "0", "preset": "ultrafast", "chroma_sample_location": siting}
+        encoder.options = {**options, **({"g": str(gop)} if gop else {})}
+        encoder.open()
+        for index in range(frames):
+            picture = np.full((48, 64, 3), 40 * index % 256, np.uint8)
+            frame = av.VideoFrame.from_ndarray(picture, "rgb24").reformat(format="yuv420p")
+            frame.pts = index
+            packets += encoder.encode(frame)
+        packets += encoder.encode(None)
+    with av.open(str(path), "w", format="mpegts") as out:
+        stream = out.add_stream("h264", rate=25)
+        stream.width, stream.height, stream.time_base = 64, 48, Fraction(1, 90000)
+        for index, packet in enumerate(packets):
+            joined = av.Packet(bytes(packet))
+            joined.stream, joined.time_base = stream, stream.time_base
+            joined.pts = joined.dts = 3600 * (index + 1)
+            out.mux(joined)
+
+
 def _before_first_slice(data: bytes, nal: bytes) -> bytes:
     """Annex B `data` with `nal` put before its first picture slice (NAL type 1 or 5)."""
     at = data.find(b"\x00\x00\x01")

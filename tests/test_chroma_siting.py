@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 import torch
 import torch.nn.functional as F
-from media import frame_from_planes, make_clip
+from media import frame_from_planes, make_clip, make_siting_change_clip
 
 from vsr.cli import main
 from vsr.errors import VsrError
@@ -86,6 +86,36 @@ def test_chroma_below_the_luma_rows_is_read_as_the_nearest_siting_with_a_note(tm
         assert reader.info.chroma_location == "bottomleft"
         assert reader.info.chroma_siting == "left"
         assert [note for note in reader.warnings if "bottomleft" in note]
+
+
+def test_a_siting_that_changes_mid_stream_is_told_from_a_few_keyframes(tmp_path, monkeypatch):
+    # Converted at the first frame's siting without a word; reading every frame's costs
+    # 0.1 to 0.5 ms (showinfo), so only keyframes LOOK_EVERY frames apart are read.
+    from vsr.video import siting_watch
+
+    read = []
+
+    def counted(frame):
+        read.append(frame.pts)
+        return chroma_location_of(frame)
+
+    chroma_location_of = siting_watch.chroma_location_of
+    monkeypatch.setattr(siting_watch, "chroma_location_of", counted)
+    monkeypatch.setattr(siting_watch, "LOOK_EVERY", 3)
+    clip = tmp_path / "joined.ts"
+    make_siting_change_clip(clip, [("left", 4), ("topleft", 8)], gop=1)  # all keyframes
+    with VideoReader(clip) as reader:
+        assert reader.info.chroma_siting == "left"
+        assert len(list(reader.frames())) == 12
+    changes = [note for note in reader.warnings if "siting changes mid-stream" in note]
+    assert len(changes) == 1 and "(to topleft, seen at frame 6)" in changes[0], changes
+    assert len(read) == 2  # frames 3 and 6; none once told
+    # One siting throughout: no note.
+    same = tmp_path / "same.ts"
+    make_siting_change_clip(same, [("topleft", 4), ("topleft", 4)], gop=1)
+    with VideoReader(same) as reader:
+        list(reader.frames())
+    assert not [note for note in reader.warnings if "mid-stream" in note]
 
 
 def test_a_full_chroma_source_has_no_siting(tmp_path):

@@ -29,6 +29,7 @@ from vsr.video.hdr import Hdr10, hdr10_of
 from vsr.video.media_url import open_source
 from vsr.video.pixfmt import parse_planar, planar_equivalent
 from vsr.video.pts_order import PresentationOrder
+from vsr.video.siting_watch import SitingWatch
 from vsr.video.trim import Cut, TimeRange, format_time
 
 log = logging.getLogger(__name__)
@@ -257,6 +258,7 @@ class VideoReader:
                     "and written as progressive frames (deinterlace it first for a clean result)"
                 )
             self._planes = FramePlanes(self.info, first, self.warnings)
+            self._siting_watch = SitingWatch(self.info, self.warnings)
         except BaseException:
             self.close()
             raise
@@ -566,6 +568,7 @@ class VideoReader:
             pts = frame.pts
             if self.info.cut is not None:
                 pts = self.info.cut.shift(pts, self.info.time_base)
+            self._siting_watch(frame, self.decoded_frames)
             yield Frame(self._planes(frame, self.decoded_frames), pts, index)
             index += 1
 
