@@ -414,6 +414,25 @@ def make_captioned_clip(path: Path, frames: int = 4) -> None:
             out.mux(captioned)
 
 
+def make_dolby_vision_tagged_clip(path: Path, frames: int = 2) -> None:
+    """HEVC in MP4 under the sample entry of a Dolby Vision track (dvh1), 64x48: what the
+    container says of Dolby Vision, without its configuration record or RPUs (PyAV can
+    write neither)."""
+    with av.open(str(path), "w", format="mp4") as out:
+        # Without B-frames: x265's second encoder in a process gave a packet whose dts
+        # passed its pts, which MP4 refuses ("pts/dts pair unsupported").
+        quiet = {"x265-params": "log-level=none:bframes=0"}
+        stream = out.add_stream("libx265", rate=25, options=quiet)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        stream.codec_context.codec_tag = "dvh1"
+        for index in range(frames):
+            picture = np.full((48, 64, 3), 60 * index % 256, np.uint8)
+            frame = av.VideoFrame.from_ndarray(picture, "rgb24").reformat(format="yuv420p")
+            frame.pts = index
+            out.mux(stream.encode(frame))
+        out.mux(stream.encode(None))
+
+
 def make_siting_change_clip(path: Path, parts: list[tuple[str, int]], gop: int = 0) -> None:
     """H.264 in MPEG-TS, 64x48 at 25 fps, joined from parts of (chroma siting, frames),
     each encoded on its own (its own SPS, so the decoder's siting changes at its first

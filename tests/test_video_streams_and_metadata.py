@@ -11,7 +11,7 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
-from media import make_captioned_clip
+from media import make_captioned_clip, make_dolby_vision_tagged_clip
 
 from vsr import EncodeSettings, upscale_video
 from vsr.cli import main
@@ -569,6 +569,41 @@ def test_a_timecode_the_frames_carry_becomes_the_outputs(tmp_path, weights, firs
     assert vsr(source, out, "--weights", weights, "--start", first_kept / 25) == 0
     with av.open(str(out)) as container:
         assert container.streams.video[0].metadata["timecode"] == timecodes[first_kept]
+
+
+def test_a_dolby_vision_track_is_named_as_lost(tmp_path, weights):
+    # vsr encodes new frames, which PyAV cannot give Dolby Vision's RPUs: the output is the
+    # base layer alone, and nothing said so.
+    from vsr.video.dolby_vision import DOLBY_VISION_NOTE
+
+    source, report = tmp_path / "dolby.mp4", tmp_path / "r.json"
+    make_dolby_vision_tagged_clip(source)
+    with av.open(str(source)) as container:
+        assert container.streams.video[0].codec_context.codec_tag == "dvh1"
+    assert vsr(source, tmp_path / "out.mp4", "--weights", weights, "--report", report) == 0
+    assert DOLBY_VISION_NOTE in json.loads(report.read_text())["notes"]
+
+
+@pytest.mark.parametrize(
+    ("tag", "side_data", "dolby"),
+    [
+        ("hvc1", ["DOVI_RPU_BUFFER"], True),  # FFmpeg's decoders attach each frame's RPU
+        ("hvc1", ["DOVI_METADATA", "MASTERING_DISPLAY_METADATA"], True),  # and its parsed form
+        ("dav1", [], True),  # AV1 under a Dolby Vision sample entry
+        ("hvc1", ["MASTERING_DISPLAY_METADATA"], False),  # HDR10 alone
+        ("", [], False),  # Matroska: no sample entry
+    ],
+)
+def test_dolby_vision_is_told_by_its_sample_entry_or_its_frames_rpu(tag, side_data, dolby):
+    # No file with an RPU can be written here (PyAV attaches no side data to a frame it
+    # encodes): stand-ins with what PyAV shows of a decoded frame and its stream.
+    from types import SimpleNamespace
+
+    from vsr.video.dolby_vision import is_dolby_vision
+
+    stream = SimpleNamespace(codec_context=SimpleNamespace(codec_tag=tag))
+    kinds = [SimpleNamespace(type=SimpleNamespace(name=name)) for name in side_data]
+    assert is_dolby_vision(stream, SimpleNamespace(side_data=kinds)) == dolby
 
 
 def test_closed_captions_in_the_frames_are_named_as_lost(tmp_path, weights):

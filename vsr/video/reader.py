@@ -24,6 +24,7 @@ from vsr.video.chroma_location import chroma_location_of, conversion_siting, sit
 from vsr.video.clock_restarts import ClockRestarts, clock_may_restart, find_clock_restarts
 from vsr.video.decoding import decode_packets
 from vsr.video.display_matrix import display_matrix_of
+from vsr.video.dolby_vision import DOLBY_VISION_NOTE, is_dolby_vision
 from vsr.video.frame_planes import FramePlanes
 from vsr.video.hdr import Hdr10, hdr10_of
 from vsr.video.media_url import open_source
@@ -252,6 +253,8 @@ class VideoReader:
                     f"the video carries {' and '.join(lost)} in its frames, which the output "
                     "does not keep (its frames are made anew from the upscaled pictures)"
                 )
+            if is_dolby_vision(self._stream, first):  # its RPUs are frame side data too
+                self.warnings.append(DOLBY_VISION_NOTE)
             if first.interlaced_frame:
                 self.warnings.append(
                     "the video is interlaced: both fields of each frame are upscaled together "
