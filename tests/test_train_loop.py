@@ -208,6 +208,25 @@ def test_a_resume_with_another_lr_trains_with_it(tmp_path) -> None:
     assert _logged_rates(tmp_path / "run")[6] == pytest.approx(1e-5)
 
 
+def test_a_resume_after_a_row_cut_short_starts_its_rows_on_a_line_of_their_own(tmp_path) -> None:
+    # A power loss or a full disk cut log.csv mid-row; the resumed run's first row was
+    # appended to that stump, one line of 25 cells ("...,0.6,6,8,0.331267,...").
+    loop.train(tiny_config(tmp_path, steps=4, log_every=2))
+    log = tmp_path / "run" / "log.csv"
+    text = log.read_text()
+    log.write_text(text[: text.rindex(",0.", 0, -20)])  # row 4 ends within its rate
+    loop.train(tiny_config(tmp_path, steps=8, log_every=2), resume=True)
+    with open(log, newline="") as file:
+        header, *rows = list(csv.reader(file))
+    assert all(len(row) == len(header) for row in rows), rows
+    assert [int(row[0]) for row in rows] == [2, 6, 8]  # the stump of row 4 dropped
+    # A stump of the header alone: the file starts again with a whole one.
+    log.write_text(text[:20])
+    loop.train(tiny_config(tmp_path, steps=10, log_every=2), resume=True)
+    with open(log, newline="") as file:
+        assert [row["step"] for row in csv.DictReader(file)] == ["10"]
+
+
 def test_while_a_new_time_budget_measures_the_rate_stays_on_the_old_curve(tmp_path) -> None:
     # A cosine run of 6 steps ended at its floor; resumed with a time budget, the steps
     # measuring its speed must not train at the peak rate again. The budget (6 ms) is spent

@@ -3,12 +3,14 @@ progress lines on stderr.
 
 TensorBoard is optional: when its package is missing the run says so once and writes the
 CSV alone. A resumed run appends to its CSV under the header the file already has, after
-dropping the rows of steps past its checkpoint (logged before a hard kill, trained again now).
+dropping the rows of steps past its checkpoint (logged before a hard kill, trained again now)
+and a last row cut short (a power loss, a full disk).
 """
 
 from __future__ import annotations
 
 import csv
+import io
 import json
 import math
 import sys
@@ -76,16 +78,30 @@ class TrainLog:
 
 
 def _keep_rows_up_to(path: Path, step: int) -> list[str] | None:
-    """Drop the rows of log.csv after `step` (atomically); return its header."""
+    """Drop the rows of log.csv after `step`, and a last row cut short, atomically; return
+    its header (None: not even that is whole, and the file is emptied for a new one).
+
+    Every row ends its line, so a file that does not was cut mid-row (a power loss, a
+    full disk): the resumed run's first row, appended to it, was glued onto that stump
+    (`4,4,0.378918,...,0.6,6,8,0.331267,...`), and its step cell may hold a prefix of the
+    true step, which the step test alone would keep."""
     with path.open(newline="") as file:
-        reader = csv.reader(file)
-        header = next(reader, None)
-        rows = list(reader)
-    if not header or "step" not in header:
-        return header
-    column = header.index("step")
-    kept = [row for row in rows if len(row) > column and _step_of(row[column]) <= step]
-    if len(kept) < len(rows):
+        text = file.read()
+    rows = list(csv.reader(io.StringIO(text)))
+    whole = text.endswith("\n")
+    if rows and not whole:
+        rows.pop()
+    if not rows:
+        if text:
+            path.write_text("")  # a header cut short: the run writes a new one
+        return None
+    header, rows = rows[0], rows[1:]
+    kept = rows  # a header without a step column (not vsr's): only a stump goes
+    if "step" in header:
+        column = header.index("step")
+        whole_rows = (row for row in rows if len(row) == len(header))
+        kept = [row for row in whole_rows if _step_of(row[column]) <= step]
+    if len(kept) < len(rows) or not whole:
         with atomic_output(path, "w", newline="") as file:
             writer = csv.writer(file)
             writer.writerow(header)
