@@ -352,6 +352,25 @@ def test_compiling_with_a_cache_that_cannot_be_made_is_one_clear_error(tmp_path,
     Upscaler(model, device="cpu")  # nothing else needs the cache
 
 
+def test_auto_compile_with_a_cache_that_cannot_be_made_runs_uncompiled(tmp_path, monkeypatch):
+    import vsr.upscale
+
+    # vsr run's default on the CPU: the user asked for nothing, so an unusable cache (here
+    # a file; read-only or another user's alike) costs the speed-up and a note, not the run.
+    not_a_folder = tmp_path / "cache"
+    not_a_folder.write_text("a file")
+    monkeypatch.setenv("VSR_CACHE", str(not_a_folder))
+    monkeypatch.setenv("HOME", str(not_a_folder))
+    monkeypatch.setattr(vsr.upscale, "cpp_compiler_found", lambda: True)
+    model = create_model("imdn", 2, features=16, blocks=1)
+    x = smooth_batch(1, 16, 24)
+    with pytest.warns(UserWarning, match="cannot use the vsr cache"):
+        upscaler = Upscaler(model, device="cpu", compile="auto")
+    assert not upscaler.compiled
+    assert len(upscaler.notes) == 1 and upscaler.notes[0].endswith("it ran uncompiled")
+    torch.testing.assert_close(upscaler(x), Upscaler(model, device="cpu")(x))
+
+
 def test_folder_mode_lets_go_of_the_graphs_of_another_frame_size(monkeypatch):
     # Each CUDA graph keeps its memory pool; a clip of another size must not inherit them.
     from vsr.network_cache import NetworkCache

@@ -179,7 +179,8 @@ class Upscaler:
     can be built, torch.compile compiles it in the process, and if that fails too it runs
     uncompiled, each step with a warning and an entry in `notes`. "auto" compiles ahead of
     time where the device keeps packages and a C++ compiler is installed, and runs
-    uncompiled elsewhere or after a failed build (vsr.ops.compile_policy; `vsr run` passes
+    uncompiled elsewhere, after a failed build or where the vsr cache cannot keep packages
+    (with a note for those two; vsr.ops.compile_policy; `vsr run` passes
     it on the CPU for a clip long enough to repay the build). `cuda_graphs` replays it
     as a CUDA graph per input shape (CUDA only; ignored on the CPU). `checked=False` returns
     the network's output unclamped and leaves both the NaN/Inf refusal and the clamp to the
@@ -227,12 +228,19 @@ class Upscaler:
         self._compile = compile
         self.cuda_graphs = cuda_graphs and self.device.type == "cuda"
         self.checked = checked
-        self._run = with_speed_switches(
-            self.model, compile, self.cuda_graphs, ahead_of_time=self._ahead_of_time
-        )
         self._shapes_seen: set[tuple[int, ...]] = set()
         self.warmup_seconds = 0.0
         self.notes: list[str] = []  # what the caller should pass on (a failed compile)
+        try:
+            self._run = with_speed_switches(
+                self.model, compile, self.cuda_graphs, ahead_of_time=self._ahead_of_time
+            )
+        except VsrError as error:
+            if not self._auto:
+                raise  # asked for: a cache that cannot hold the packages is the user's to fix
+            # Not asked for: a vsr cache that cannot hold packages (unwritable, another
+            # user's, HOME unset) costs the speed-up and a note, never the run.
+            self._compile_less(error)
         if self.device.type == "cpu" and precision == "bf16" and not cpu_computes_bf16():
             # Asked for, or a segment run's driver's default on another kind of CPU.
             self.notes.append(
