@@ -510,9 +510,11 @@ def test_on_the_cpu_a_clip_long_enough_to_repay_the_build_is_compiled_and_says_s
 
     def compile_network(network, mode=None, ahead_of_time=True):
         def call(x):  # stands in for the package: the network's own result
+            call.built = 1  # built on its first call, as PackagedNetwork counts it
             compiled.append(tuple(x.shape))
             return network(x)
 
+        call.built = 0
         return call
 
     monkeypatch.setattr(upscale_module, "compile_network", compile_network)
@@ -558,6 +560,30 @@ def test_a_warning_that_is_also_a_note_is_printed_once_and_kept_in_the_report(
     for note in said:
         assert err.count(note) == 1, err
         assert f"vsr: warning: {note}\n" in err
+
+
+def test_a_package_loaded_from_the_cache_is_not_told_as_compiled(tmp_path, weights, monkeypatch):
+    from vsr import upscale as upscale_module
+    from vsr.ops import compile_policy
+
+    def compile_network(network, mode=None, ahead_of_time=True):
+        def call(x):  # a kept package: loaded, nothing built (PackagedNetwork.built == 0)
+            return network(x)
+
+        call.built = 0
+        return call
+
+    monkeypatch.setattr(upscale_module, "compile_network", compile_network)
+    monkeypatch.setattr(upscale_module, "cpp_compiler_found", lambda: True)
+    monkeypatch.setattr(compile_policy, "PIXELS_THAT_REPAY_A_BUILD", 1)
+    source, out, report = tmp_path / "in.mp4", tmp_path / "out.mp4", tmp_path / "run.json"
+    make_clip(source, 48, 32, frames=3)
+    assert vsr(source, out, "--weights", weights, "--device", "cpu", "--report", report) == 0
+    said = json.loads(report.read_text())
+    assert said["fast_path"]["compile"] is True
+    # The run did not pause to compile: "the network was compiled ... warm-up 0.0 s" on
+    # every later run would be news of nothing.
+    assert not [n for n in said["notes"] if n.startswith("the network was compiled")]
 
 
 def test_vsr_warnings_print_as_one_line_and_other_warnings_as_python_does():

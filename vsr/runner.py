@@ -267,6 +267,7 @@ def start_upscale(
         else:
             upscaler = Upscaler(model, **options)
         warmup_before = upscaler.warmup_seconds
+        built_before = upscaler.packages_built
         dev = upscaler.device
         batch = batch if batch is not None else (4 if dev.type == "cuda" else 1)
         journal, done, journal_notes = None, [], []
@@ -366,7 +367,12 @@ def start_upscale(
         stages = clock.to_dict(wall)
         startup = clock.first_start.get("model", finished) - started
         warmup = upscaler.warmup_seconds - warmup_before
-        if auto_compile and upscaler.compiled:  # the user did not ask: say why it paused
+        built = upscaler.packages_built - built_before
+        compiled = upscaler.compiled if auto_compile else compile
+        # The user did not ask: say why it paused, where it did. A package loaded from the
+        # cache (or built for an earlier clip of a folder) cost a moment, and a note on
+        # every later run that "the network was compiled" would be news of nothing.
+        if auto_compile and compiled and built:
             notes.append(
                 f"the network was compiled for this frame size, as the clip is long enough "
                 f"to repay it (warm-up {warmup:.1f} s; the package is kept, so later runs "
@@ -393,7 +399,7 @@ def start_upscale(
             batch=batch,
             fast_path={
                 "channels_last": channels_last,
-                "compile": upscaler.compiled if auto_compile else compile,
+                "compile": compiled,
                 "cuda_graphs": upscaler.cuda_graphs,
                 "encoders": encoders,
             },

@@ -259,6 +259,13 @@ class Upscaler:
         self.memory_budget = budget
         self.max_pixels = max(MIN_WINDOW_PIXELS, budget // bytes_per_pixel(self.model, self.dtype))
 
+    @property
+    def packages_built(self) -> int:
+        """How many packages this upscaler compiled ahead of time, as opposed to loading
+        them from the vsr cache (vsr.ops.aot_package)."""
+        run = self._run.network if isinstance(self._run, GraphedNetwork) else self._run
+        return getattr(run, "built", 0)
+
     def release_graphs(self) -> None:
         """Drop the captured CUDA graphs and their memory (they are captured again on the
         next call of their shape)."""
