@@ -586,6 +586,43 @@ def test_a_package_loaded_from_the_cache_is_not_told_as_compiled(tmp_path, weigh
     assert not [n for n in said["notes"] if n.startswith("the network was compiled")]
 
 
+def test_a_folder_clip_finished_while_the_next_builds_keeps_its_own_warm_up(
+    tmp_path, weights, monkeypatch
+):
+    from vsr import upscale as upscale_module
+    from vsr.network_cache import NetworkCache
+    from vsr.ops import compile_policy
+    from vsr.runner import start_upscale
+
+    def compile_network(network, mode=None, ahead_of_time=True):
+        def call(x):  # 48x32 frames: a kept package; 96x64: built now, which takes a while
+            if x.shape[-1] == 96 and not call.built:
+                call.built = 1
+                time.sleep(0.5)
+            return network(x)
+
+        call.built = 0
+        return call
+
+    monkeypatch.setattr(upscale_module, "compile_network", compile_network)
+    monkeypatch.setattr(upscale_module, "cpp_compiler_found", lambda: True)
+    monkeypatch.setattr(compile_policy, "PIXELS_THAT_REPAY_A_BUILD", 1)
+    networks = NetworkCache(weights)
+    options = dict(weights=networks, device="cpu", compile="auto", progress=False)
+    for name, (width, height) in (("a", (48, 32)), ("b", (96, 64))):
+        make_clip(tmp_path / f"{name}.mp4", width, height, frames=2)
+    # Folder mode finishes a clip (its encoder's flush) while the next one runs.
+    first = start_upscale(tmp_path / "a.mp4", tmp_path / "a_out.mp4", **options)
+    second = start_upscale(tmp_path / "b.mp4", tmp_path / "b_out.mp4", **options)
+    first_report, second_report = first.finish(), second.finish()
+    assert first_report.warmup_s < 0.25 <= second_report.warmup_s
+    told = [
+        [n for n in r.notes if n.startswith("the network was compiled")]
+        for r in (first_report, second_report)
+    ]
+    assert [len(t) for t in told] == [0, 1]
+
+
 def test_vsr_warnings_print_as_one_line_and_other_warnings_as_python_does():
     import io
 

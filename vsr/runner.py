@@ -338,6 +338,11 @@ def start_upscale(
             _say_what_is_kept(error, journal, time.perf_counter() - started)
             _refuse_if_the_folder_is_gone(error, target_path)
             raise
+        # Counted now: in folder mode the next clip may already be building while this one's
+        # encoder is flushed (finish), and its warm-up is not this clip's.
+        warmup = upscaler.warmup_seconds - warmup_before
+        built = upscaler.packages_built - built_before
+        compiled = upscaler.compiled if auto_compile else compile
         lost = reader.lost_frames
         reader_warnings = list(reader.warnings)
         end = reader.own_end_of_last_frame()
@@ -366,9 +371,6 @@ def start_upscale(
             notes.append("CUDA graphs need a GPU: ignored on the CPU")
         stages = clock.to_dict(wall)
         startup = clock.first_start.get("model", finished) - started
-        warmup = upscaler.warmup_seconds - warmup_before
-        built = upscaler.packages_built - built_before
-        compiled = upscaler.compiled if auto_compile else compile
         # The user did not ask: say why it paused, where it did. A package loaded from the
         # cache (or built for an earlier clip of a folder) cost a moment, and a note on
         # every later run that "the network was compiled" would be news of nothing.
