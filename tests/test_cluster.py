@@ -170,7 +170,8 @@ def test_gpu_settings_from_the_command_line_apply_where_the_workers_have_gpus():
     on_cpus = options_for_workers(options, on_gpu=False)
     assert on_cpus["device"] == "cpu" and "gpu_options" not in on_cpus
     assert (on_cpus["precision"], on_cpus["batch"], on_cpus["cuda_graphs"]) == (None, None, False)
-    assert (on_gpus["compile"], on_cpus["compile"]) == ("max-autotune-no-cudagraphs", False)
+    # CPU workers decide per clip (vsr.ops.compile_policy); a GPU worker never gets "auto".
+    assert (on_gpus["compile"], on_cpus["compile"]) == ("max-autotune-no-cudagraphs", "auto")
     # An encoder setting, not a GPU one: both kinds of worker keep the preset's.
     assert on_cpus["encoders"] == on_gpus["encoders"] == load_preset("fast").encoders > 1
 

@@ -265,7 +265,7 @@ def test_preset_fields_are_overridden_by_flags():
     assert (settings.codec, settings.crf, settings.pix_fmt) == ("libx265", 16, "yuv420p10le")
     settings, model = merged(
         "--pipeline", "archive", "--crf", "22", "--codec", "libx264", "-e", "tune=film",
-        "--max-memory", "2GiB", "--batch", "3", "--precision", "bf16",
+        "--max-memory", "2GiB", "--batch", "3", "--precision", "bf16", "--device", "cpu",
     )  # fmt: skip
     assert (settings.codec, settings.crf, settings.preset) == ("libx264", 22, "slow")
     assert settings.options == {"tune": "film"}  # the x265 options left with x265
@@ -275,11 +275,12 @@ def test_preset_fields_are_overridden_by_flags():
         "max_memory": 2 << 30,
         "encoders": 1,
         "channels_last": True,  # the preset's: it applies on the CPU too
-        "compile": False,
+        "compile": "auto",  # the preset's is a GPU setting; on the CPU the clip decides
         "cuda_graphs": False,
     }
     _, on_cpu = merged("--device", "cpu")
-    assert on_cpu["channels_last"] and not (on_cpu["compile"] or on_cpu["cuda_graphs"])
+    assert on_cpu["channels_last"] and not on_cpu["cuda_graphs"]
+    assert on_cpu["compile"] == "auto"
     assert not merged("--device", "cpu", "--no-channels-last")[1]["channels_last"]
 
 
@@ -296,7 +297,8 @@ def test_speed_switches_come_from_the_preset_on_a_gpu_only_and_flags_win(tmp_pat
         return _settings_and_model_options(args)[1]
 
     on_cpu = merged("--device", "cpu")
-    assert (on_cpu["compile"], on_cpu["cuda_graphs"], on_cpu["encoders"]) == (False, False, 3)
+    # The preset's compile is a GPU setting: on the CPU the clip's length decides.
+    assert (on_cpu["compile"], on_cpu["cuda_graphs"], on_cpu["encoders"]) == ("auto", False, 3)
     flagged = merged("--device", "cpu", "--compile", "--channels-last", "--encoders", "2")
     assert (flagged["compile"], flagged["channels_last"], flagged["encoders"]) == (True, True, 2)
     with pytest.raises(VsrError, match="encoders"):
