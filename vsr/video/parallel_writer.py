@@ -65,6 +65,7 @@ import numpy as np
 
 from vsr.errors import VsrError
 from vsr.stoppable_queue import POLL_S, Stopped, get_unless_stopped
+from vsr.video import x265_dts
 from vsr.video.chunk_journal import ChunkJournal, ChunkRecorder, StoredChunk
 from vsr.video.reader import VideoInfo
 from vsr.video.writer import EncodeSettings, VideoWriter
@@ -250,7 +251,7 @@ class ParallelVideoWriter:
                 chunk, frame = item
                 start = time.perf_counter()
                 if frame is None:  # the chunk is complete
-                    packets = encoder.encode(None)
+                    packets = x265_dts.flushed(self.codec.name, encoder.encode(None), chunk.frames)
                     self._keep(chunk, packets, last=True)
                     chunk.packets.put(packets)
                     chunk.packets.put(_DONE)

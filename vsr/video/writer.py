@@ -20,7 +20,7 @@ import av
 import numpy as np
 
 from vsr.errors import VsrError, is_out_of_space
-from vsr.video import colors, ffmpeg_pipe, temp_lock
+from vsr.video import colors, ffmpeg_pipe, temp_lock, x265_dts
 from vsr.video.display_matrix import is_mirrored
 from vsr.video.encoder_choice import EncoderChoice
 from vsr.video.final_packet import FinalPacketHold
@@ -472,7 +472,8 @@ class VideoWriter:
             if self._pipe is not None:
                 self._pipe.close()
             else:
-                self._mux_flushed(self._video.encode(None))
+                flush = self._video.encode(None)
+                self._mux_flushed(x265_dts.flushed(self.codec.name, flush, self.frames_written))
                 self._copier.finish()
                 self._output.close()
                 self._note_tags_not_kept()
