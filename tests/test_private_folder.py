@@ -89,7 +89,7 @@ def test_a_team_cache_keeps_weights_and_sends_code_to_the_users_own(cache, tmp_p
     with pytest.warns(UserWarning) as told:
         packaged = compile_network(torch.nn.Conv2d(3, 3, 1))
     assert [str(w.message) for w in told] == [
-        f"compiled networks (--compile) are kept in {own}, not in the vsr cache {cache}: "
+        f"compiled networks are kept in {own}, not in the vsr cache {cache}: "
         f"{cache} can be written by its group or by everyone"
     ]  # once, for both code folders
     assert packaged.package_path(torch.zeros(1, 3, 4, 4)).parent == own / "compiled"

@@ -252,10 +252,11 @@ def test_a_package_that_cannot_be_built_falls_back_to_torch_compile(monkeypatch)
 
 
 def test_auto_compile_runs_uncompiled_where_it_cannot_build_and_tries_nothing_else(
-    monkeypatch,
+    monkeypatch, tmp_path
 ):
     import vsr.upscale
 
+    monkeypatch.setenv("VSR_CACHE", str(tmp_path / "cache"))  # where the failure is kept
     calls = []
 
     def compile_network(network, mode=None, ahead_of_time=True):
@@ -289,6 +290,19 @@ def test_auto_compile_runs_uncompiled_where_it_cannot_build_and_tries_nothing_el
         "compiling the network failed (fatal error: Python.h: No such file or directory); "
         "it ran uncompiled"
     ]
+
+    # The next long clip does not try again (seconds of export, and a warning each time)...
+    later = Upscaler(model, device="cpu", compile="auto")
+    torch.testing.assert_close(later(x), eager)
+    assert calls == [True] and not later.compiled
+    assert later.notes == [
+        "the network ran uncompiled: compiling it failed on an earlier run (fatal error: "
+        "Python.h: No such file or directory); --compile tries again"
+    ]
+    # ... until --compile works.
+    monkeypatch.setattr(vsr.upscale, "compile_network", lambda network, *a, **k: network)
+    Upscaler(model, device="cpu", compile=True)(x)
+    assert Upscaler(model, device="cpu", compile="auto").notes == []
 
 
 def test_an_error_of_the_network_itself_still_reaches_the_caller(monkeypatch):

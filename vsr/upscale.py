@@ -24,7 +24,12 @@ from torch import nn
 from vsr.default_precision import cpu_computes_bf16, default_precision
 from vsr.errors import VsrError, first_line
 from vsr.models.blocks import fold_channel_attention
-from vsr.ops.compile_policy import cpp_compiler_found
+from vsr.ops.compile_policy import (
+    cpp_compiler_found,
+    earlier_failure,
+    forget_failure,
+    remember_failure,
+)
 from vsr.ops.compiled import captures_graphs, compile_network, packages_on
 from vsr.ops.cuda_graph import GraphedNetwork
 from vsr.ops.mixed_precision import cast_network
@@ -220,17 +225,24 @@ class Upscaler:
         self.channels_last = channels_last
         # Until a package fails to build (_compile_less); never on CUDA (packages_on).
         self._ahead_of_time = packages_on(self.device)
+        self.notes: list[str] = []  # what the caller should pass on (a failed compile)
         # "auto" tries only the kept package, and gives up quietly where it cannot build it.
         self._auto = compile == "auto"
         if self._auto:
             compile = self._ahead_of_time and cpp_compiler_found()
+            failed = earlier_failure() if compile else None
+            if failed:
+                compile = False
+                self.notes.append(
+                    f"the network ran uncompiled: compiling it failed on an earlier run "
+                    f"({failed}); --compile tries again"
+                )
         self.compiled = bool(compile)
         self._compile = compile
         self.cuda_graphs = cuda_graphs and self.device.type == "cuda"
         self.checked = checked
         self._shapes_seen: set[tuple[int, ...]] = set()
         self.warmup_seconds = 0.0
-        self.notes: list[str] = []  # what the caller should pass on (a failed compile)
         try:
             self._run = with_speed_switches(
                 self.model, compile, self.cuda_graphs, ahead_of_time=self._ahead_of_time
@@ -305,7 +317,11 @@ class Upscaler:
             except Exception as error:
                 if not self.compiled:
                     raise
+                if self._auto:  # the build failed: the next long clip need not try again
+                    remember_failure(first_line(error, limit=200))
                 self._compile_less(error)
+        if self.compiled and self._ahead_of_time and not self._auto:
+            forget_failure()  # --compile works here (again): "auto" may compile too
         if x.device.type == "cuda":
             torch.cuda.synchronize(x.device)
         self.warmup_seconds += time.perf_counter() - start

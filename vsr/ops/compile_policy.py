@@ -16,13 +16,25 @@ README's sample included, runs uncompiled, as before.
 
 On CUDA "auto" does not compile: there torch.compile traces the network in every process
 and its first build takes 30-45 s (vsr.ops.compiled); the presets decide.
+
+A build that failed under "auto" (a compiler without the headers or libraries it needs, a
+torch whose inductor breaks on this network) would fail again on every long clip, each
+time after seconds of export and a warning. The failure is remembered in the packages
+folder, for this torch, compiler and CPU, and "auto" runs uncompiled with a note until a
+`--compile` run builds or loads a package.
 """
 
 from __future__ import annotations
 
+import contextlib
+import hashlib
 import os
+import platform
 import shutil
 import sys
+from pathlib import Path
+
+import torch
 
 # Network input pixels (frames x height x width) from which building a package pays.
 PIXELS_THAT_REPAY_A_BUILD = 30_000_000
@@ -37,5 +49,45 @@ def compiling_pays(frames: int | None, height: int, width: int) -> bool:
 def cpp_compiler_found() -> bool:
     """Whether the C++ compiler that inductor would call is installed. Without one a build
     fails only after exporting the network (seconds); "auto" then does not try."""
+    return _cpp_compiler() is not None
+
+
+def earlier_failure() -> str | None:
+    """Why an "auto" build failed before with this torch, compiler and CPU; None if none did."""
+    with contextlib.suppress(OSError, UnicodeDecodeError):
+        return _failure_record().read_text().strip() or "no reason given"
+    return None
+
+
+def remember_failure(reason: str) -> None:
+    """Keep why an "auto" build failed, so that later long clips do not try it again."""
+    from vsr.private_folder import make_private_folder
+
+    record = _failure_record()
+    with contextlib.suppress(OSError):  # a cache that cannot keep it: tried again next time
+        make_private_folder(record.parent)
+        record.write_text(reason)
+
+
+def forget_failure() -> None:
+    """A build (or a kept package) worked: "auto" may compile again."""
+    with contextlib.suppress(OSError):
+        _failure_record().unlink(missing_ok=True)
+
+
+def _cpp_compiler() -> str | None:
     default = "clang++" if sys.platform == "darwin" else "g++"
-    return shutil.which(os.environ.get("CXX") or default) is not None
+    return shutil.which(os.environ.get("CXX") or default)
+
+
+def _failure_record() -> Path:
+    from vsr.ops.aot_package import packages_dir
+
+    machine = [
+        torch.__version__,
+        str(_cpp_compiler()),
+        platform.machine(),
+        torch.backends.cpu.get_cpu_capability(),
+    ]
+    digest = hashlib.sha256("\n".join(machine).encode()).hexdigest()[:16]
+    return packages_dir() / f"auto-build-failed-{digest}.txt"

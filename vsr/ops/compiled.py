@@ -65,12 +65,10 @@ def compile_network(
     # Checked before torch imports inductor, whose import fails half-way (and cannot be
     # retried in the process) when the cache cannot be made.
     if ahead_of_time:
-        packages = made_cache_folder(
-            PACKAGES_FOLDER, "compiled networks (--compile)", private_only=True
-        )
+        packages = made_cache_folder(PACKAGES_FOLDER, "compiled networks", private_only=True)
     # Only a default: a user's own TORCHINDUCTOR_CACHE_DIR wins (and is theirs to judge).
     if not os.environ.get("TORCHINDUCTOR_CACHE_DIR"):
-        kernels = made_cache_folder("inductor", "compiled networks (--compile)", private_only=True)
+        kernels = made_cache_folder("inductor", "compiled networks", private_only=True)
         os.environ["TORCHINDUCTOR_CACHE_DIR"] = str(kernels)
     mode = _GRAPH_FREE.get(mode, mode) or "default"
     if ahead_of_time:
