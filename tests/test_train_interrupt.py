@@ -67,6 +67,24 @@ def test_a_signal_saves_the_step_it_stopped_at_and_resume_continues_exactly(
         assert torch.equal(resumed.state_dict()[key], value), key
 
 
+def test_the_steps_since_the_last_row_are_logged_when_a_run_stops_between_rows(
+    tmp_path, monkeypatch
+) -> None:
+    import csv
+
+    config = tiny_config(tmp_path, steps=8, log_every=4)
+    _signal_while_sampling(monkeypatch, signal.SIGINT, batch=7)  # stops after step 7
+    with pytest.raises(KeyboardInterrupt):
+        loop.train(config)
+    monkeypatch.undo()
+    loop.train(config, resume=True)
+    with open(tmp_path / "run" / "log.csv", newline="") as file:
+        rows = list(csv.DictReader(file))
+    # Steps 5 to 7 were in no row: the resumed run's window starts at step 8.
+    assert [row["step"] for row in rows] == ["4", "7", "8"]
+    assert all(float(row["loss"]) > 0 for row in rows)
+
+
 def test_a_second_signal_stops_at_once(tmp_path, monkeypatch) -> None:
     config = tiny_config(tmp_path, steps=6)
     _signal_while_sampling(monkeypatch, signal.SIGINT, batch=4, times=2)

@@ -338,7 +338,9 @@ def _train(config: TrainConfig, resume: bool, ddp: Distributed) -> nn.Module:
             # Under DDP the ranks agree on stopping when they meet to average the loss anyway,
             # so that all of them stop at the same step (and alone, no step waits for it).
             stopping = stop.requested and not ddp.enabled
-            if done % config.log_every == 0 or last:
+            # A run stopped between two rows logs the steps since the last one: its resume
+            # starts a new window, and those steps' loss would be in no row.
+            if done % config.log_every == 0 or last or stopping:
                 # Every rank takes part.
                 shared = ddp.mean(torch.stack([window_loss / window_steps, _flag(stop, device)]))
                 mean_loss = shared[0].item()
