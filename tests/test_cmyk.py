@@ -6,12 +6,16 @@ compensation makes it black)."""
 
 from __future__ import annotations
 
+import io
 import struct
+import subprocess
+import sys
+import time
 import warnings
 
 import numpy as np
 import pytest
-from PIL import Image
+from PIL import Image, ImageCms
 
 import vsr
 from vsr.cmyk import SRGB_PROFILE
@@ -123,3 +127,14 @@ def test_the_output_is_tagged_srgb_without_a_note(tmp_path):
     assert [str(w.message) for w in caught] == []
     with Image.open(tmp_path / "print.png") as written:
         assert written.mode == "RGB" and written.info["icc_profile"] == SRGB_PROFILE
+
+
+def test_the_srgb_profile_is_the_same_in_every_run():
+    """The profile is made when vsr starts; LittleCMS dates it to the second, and two runs
+    on the same picture must write the same file."""
+    code = "import sys; from vsr.cmyk import SRGB_PROFILE; sys.stdout.buffer.write(SRGB_PROFILE)"
+    first = subprocess.run([sys.executable, "-c", code], capture_output=True, check=True)
+    time.sleep(1.1)  # the next run in another second
+    second = subprocess.run([sys.executable, "-c", code], capture_output=True, check=True)
+    assert first.stdout == second.stdout == SRGB_PROFILE
+    ImageCms.ImageCmsProfile(io.BytesIO(SRGB_PROFILE))  # still a profile LittleCMS reads

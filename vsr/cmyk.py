@@ -18,10 +18,22 @@ A picture without a profile, or with one LittleCMS cannot use, keeps Pillow's fo
 from __future__ import annotations
 
 import io
+import struct
 
 from PIL import Image, ImageCms
 
-SRGB_PROFILE = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+
+def _srgb_profile() -> bytes:
+    """LittleCMS's sRGB profile with a fixed date. LittleCMS stamps the time it makes a
+    profile into the header (bytes 24 to 36), so every run wrote other bytes into the same
+    output; the profile ID (bytes 84 to 100, an MD5 that would cover the date) is left
+    zero, "not computed", as LittleCMS leaves it."""
+    profile = ImageCms.ImageCmsProfile(ImageCms.createProfile("sRGB")).tobytes()
+    dated = struct.pack(">6H", 2000, 1, 1, 0, 0, 0)  # any fixed date: 2000-01-01 00:00
+    return profile[:24] + dated + profile[36:84] + bytes(16) + profile[100:]
+
+
+SRGB_PROFILE = _srgb_profile()
 
 
 def _transform(image: Image.Image) -> ImageCms.ImageCmsTransform | None:
