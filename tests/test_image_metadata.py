@@ -143,6 +143,25 @@ def test_a_16_bit_tiff_keeps_the_descriptive_tags_an_8_bit_one_keeps(tmp_path, u
     }  # fmt: skip
 
 
+def test_a_tiff_notes_no_loss_when_the_exif_has_no_details(tmp_path, upscaler):
+    """A scanner's EXIF: the maker and model, no exposure or GPS directory. A TIFF keeps
+    all of it, so there is nothing to note."""
+    exif = Image.Exif()
+    exif[0x010F], exif[0x0110] = "Epson", "Perfection V850"
+    Image.fromarray(np.zeros((6, 8, 3), np.uint8)).save(tmp_path / "scan.jpg", exif=exif)
+    from vsr.image_metadata import ImageMetadata
+
+    write_image(tmp_path / "scan16.png", np.full((6, 8, 3), 30000, np.uint16),
+                metadata=ImageMetadata(exif=exif.tobytes()))  # fmt: skip
+    for source, target in (("scan.jpg", "out8.tif"), ("scan16.png", "out16.tif")):
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            vsr.upscale_image(upscaler, tmp_path / source, tmp_path / target)
+        assert [str(w.message) for w in caught] == []
+        with Image.open(tmp_path / target) as written:
+            assert (written.tag_v2[0x010F], written.tag_v2[0x0110]) == ("Epson", "Perfection V850")
+
+
 def test_the_16_bit_files_stay_exact(tmp_path):
     pixels = np.random.default_rng(1).integers(0, 65536, (7, 9, 3), dtype=np.uint16)
     for name in ("a.png", "a.tif"):

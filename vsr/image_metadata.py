@@ -207,12 +207,22 @@ def not_kept(metadata: ImageMetadata, extension: str) -> list[str]:
         lost.append("the EXIF (.png, .jpg and .webp keep it)")
     elif _too_long_for_jpeg(metadata, extension):
         lost.append("the EXIF: it is longer than a JPEG's 64 KB (.png and .webp keep it)")
-    elif metadata.exif and tiff:
+    elif metadata.exif and tiff and _has_details(metadata.exif):
         lost.append(
             "the EXIF's exposure and GPS details; the camera and the file's date are kept "
             "(.png, .jpg and .webp keep them all)"
         )
     return lost
+
+
+def _has_details(exif: bytes) -> bool:
+    """Whether the EXIF block has the exposure (details) or GPS directory a TIFF cannot
+    keep: a scan's or an edited file's often has neither, and nothing goes."""
+    try:
+        directory = tiff_directory(exif.removeprefix(b"Exif\0\0"))
+    except struct.error:
+        return True  # unreadable here: say what may go, as before
+    return _EXIF_IFD in directory or _GPS_IFD in directory
 
 
 def _png_chunk(kind: bytes, data: bytes) -> bytes:
