@@ -433,6 +433,59 @@ def make_dolby_vision_tagged_clip(path: Path, frames: int = 2) -> None:
         out.mux(stream.encode(None))
 
 
+def make_unregistered_dirac_ts(path: Path, frames: int = 3) -> None:
+    """Dirac (FFmpeg's VC-2 encoder) in MPEG-TS, 64x48, under stream type 0xd1 with no
+    registration descriptor, as broadcast muxers write such streams: libav then gives the
+    stream type as the codec tag (0xd1, not ASCII). FFmpeg's muxer writes a registration
+    ("drac"), which is made an unknown descriptor here, the PMT's CRC written anew."""
+    encoder = av.CodecContext.create("vc2", "w")
+    encoder.width, encoder.height, encoder.pix_fmt = 64, 48, "yuv420p"
+    encoder.time_base, encoder.framerate = Fraction(1, 25), 25
+    encoder.options = {"strict": "-2"}  # 64x48 is no VC-2 preset size
+    packets = []
+    for index in range(frames):
+        picture = np.full((48, 64, 3), 40 * index % 256, np.uint8)
+        frame = av.VideoFrame.from_ndarray(picture, "rgb24").reformat(format="yuv420p")
+        frame.pts = index
+        packets += encoder.encode(frame)
+    packets += encoder.encode(None)
+    with av.open(str(path), "w", format="mpegts") as out:
+        stream = out.add_stream("dirac", rate=25)
+        stream.width, stream.height, stream.time_base = 64, 48, Fraction(1, 90000)
+        for index, packet in enumerate(packets):
+            muxed = av.Packet(bytes(packet))
+            muxed.stream, muxed.time_base = stream, stream.time_base
+            muxed.pts = muxed.dts = 3600 * (index + 1)
+            out.mux(muxed)
+    data = bytearray(Path(path).read_bytes())
+    for packet in range(0, len(data), 188):
+        pid = (data[packet + 1] & 0x1F) << 8 | data[packet + 2]
+        if pid != 0x1000 or not data[packet + 1] & 0x40:  # a PMT section starts here
+            continue
+        table = packet + 5 + data[packet + 4]  # past the pointer field
+        end = table + 3 + ((data[table + 1] & 0x0F) << 8 | data[table + 2])
+        entry = table + 12 + ((data[table + 10] & 0x0F) << 8 | data[table + 11])
+        while entry < end - 4:
+            length = (data[entry + 3] & 0x0F) << 8 | data[entry + 4]
+            descriptor = entry + 5
+            while descriptor < entry + 5 + length:
+                if data[descriptor] == 0x05:  # registration
+                    data[descriptor] = 0xFE
+                descriptor += 2 + data[descriptor + 1]
+            entry += 5 + length
+        data[end - 4 : end] = _mpeg_crc32(bytes(data[table : end - 4])).to_bytes(4, "big")
+    Path(path).write_bytes(data)
+
+
+def _mpeg_crc32(data: bytes) -> int:
+    crc = 0xFFFFFFFF
+    for byte in data:
+        crc ^= byte << 24
+        for _ in range(8):
+            crc = (crc << 1 ^ 0x04C11DB7 if crc & 0x80000000 else crc << 1) & 0xFFFFFFFF
+    return crc
+
+
 def make_siting_change_clip(path: Path, parts: list[tuple[str, int]], gop: int = 0) -> None:
     """H.264 in MPEG-TS, 64x48 at 25 fps, joined from parts of (chroma siting, frames),
     each encoded on its own (its own SPS, so the decoder's siting changes at its first

@@ -11,7 +11,11 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
-from media import make_captioned_clip, make_dolby_vision_tagged_clip
+from media import (
+    make_captioned_clip,
+    make_dolby_vision_tagged_clip,
+    make_unregistered_dirac_ts,
+)
 
 from vsr import EncodeSettings, upscale_video
 from vsr.cli import main
@@ -604,6 +608,21 @@ def test_dolby_vision_is_told_by_its_sample_entry_or_its_frames_rpu(tag, side_da
     stream = SimpleNamespace(codec_context=SimpleNamespace(codec_tag=tag))
     kinds = [SimpleNamespace(type=SimpleNamespace(name=name)) for name in side_data]
     assert is_dolby_vision(stream, SimpleNamespace(side_data=kinds)) == dolby
+
+
+def test_a_codec_tag_that_is_no_text_is_no_dolby_vision(tmp_path):
+    # MPEG-TS gives a stream type as the codec tag, which PyAV reads as ASCII: Dirac's 0xd1
+    # raised UnicodeDecodeError from the Dolby Vision test, and the clip could not be read.
+    from vsr.video.reader import VideoReader
+
+    source = tmp_path / "dirac.ts"
+    make_unregistered_dirac_ts(source)
+    with av.open(str(source)) as container, pytest.raises(UnicodeDecodeError):
+        container.streams.video[0].codec_context.codec_tag  # noqa: B018 (what the reader met)
+    with VideoReader(source) as reader:
+        assert reader.info.codec == "dirac"
+        assert len(list(reader.frames())) == 3
+    assert not [note for note in reader.warnings if "Dolby Vision" in note]
 
 
 def test_closed_captions_in_the_frames_are_named_as_lost(tmp_path, weights):

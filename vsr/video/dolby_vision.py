@@ -34,7 +34,17 @@ DOLBY_VISION_NOTE = (
 def is_dolby_vision(stream: av.video.stream.VideoStream, first: av.VideoFrame) -> bool:
     """Whether `stream`, whose first decoded frame is `first`, is Dolby Vision: by its
     MP4/MOV sample entry, or by the RPU its frame carries."""
-    tag = stream.codec_context.codec_tag or ""
-    if tag.lower() in _DOLBY_VISION_SAMPLE_ENTRIES:
+    if _sample_entry(stream).lower() in _DOLBY_VISION_SAMPLE_ENTRIES:
         return True
     return any(side_data.type.name in _RPU_SIDE_DATA for side_data in first.side_data)
+
+
+def _sample_entry(stream: av.video.stream.VideoStream) -> str:
+    """The stream's codec tag as text ("" where it is none): an MP4/MOV sample entry, an
+    AVI FourCC. MPEG-TS gives its stream type there (0xd1 for Dirac, 0xea for VC-1, where
+    no registration descriptor names the stream), which PyAV fails to read as ASCII: a
+    UnicodeDecodeError that stopped every such source. No Dolby Vision entry is that."""
+    try:
+        return stream.codec_context.codec_tag or ""
+    except UnicodeDecodeError:
+        return ""
