@@ -625,6 +625,25 @@ def test_a_folder_clip_finished_while_the_next_builds_keeps_its_own_warm_up(
     assert [len(t) for t in told] == [0, 1]
 
 
+def test_a_second_command_in_a_process_prints_the_note_its_warning_no_longer_gives(
+    tmp_path, weights, monkeypatch, capsys
+):
+    # Python shows a warning of one place and text once a process: a script calling main()
+    # per clip got the bf16 warning from the first run only, and the later runs left out
+    # its note too, as printed already: they said nothing of a run several times slower.
+    from vsr import upscale as upscale_module
+
+    monkeypatch.setattr(upscale_module, "cpu_computes_bf16", lambda: False)
+    source = tmp_path / "in.mp4"
+    make_clip(source, 48, 32, frames=1, audio=False)
+    flags = ["--weights", weights, "--device", "cpu", "--precision", "bf16"]
+    for run in range(2):
+        out = tmp_path / f"out{run}.mp4"
+        assert main(["run", str(source), str(out), *map(str, flags)]) == 0
+        err = capsys.readouterr().err
+        assert err.count("bf16 is emulated") == 1, (run, err)
+
+
 def test_vsr_warnings_print_as_one_line_and_other_warnings_as_python_does():
     import io
 

@@ -25,7 +25,7 @@ from vsr import __version__
 from vsr.errors import OUT_OF_SPACE_ERRNOS, VsrError
 from vsr.printable import printable
 from vsr.shared_change import SharedChange
-from vsr.shown_warnings import remember
+from vsr.shown_warnings import forget, remember
 
 # The order here is the order in `vsr --help`.
 COMMANDS = ["run", "image", "eval", "train", "weights", "bench", "profile", "viz", "report"]
@@ -178,6 +178,7 @@ def main(argv: list[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
+    forget()  # an earlier main() of this process printed its own warnings
     shown_before, warnings.showwarning = warnings.showwarning, _show_warning
     on_main_thread = threading.current_thread() is threading.main_thread()
     if on_main_thread:

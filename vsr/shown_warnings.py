@@ -6,9 +6,10 @@ note of the run, which its report keeps. The command prints the warning when it 
 (a run 50 times slower than it should be is worth stopping early) and then leaves out
 the note's line of the same text, so that a user reads it once.
 
-Kept for the process: the warnings module itself shows a warning of one place and text
-once a process, and vsr's warnings are few kinds of text (dozens, not a set that grows
-with the clips of a watch).
+Kept for one command (`vsr.cli.main` starts it anew): the warnings module shows a warning
+of one place and text once a process, so a second command in a process (a script calling
+main() per file) is not warned again, and must print the note. vsr's warnings are few
+kinds of text (dozens, not a set that grows with the clips of a watch).
 """
 
 from __future__ import annotations
@@ -25,3 +26,9 @@ def shown_as_warning(text: str) -> bool:
     """Whether the command has printed a warning of this text (a note that repeats it is
     left out)."""
     return text in _SHOWN
+
+
+def forget() -> None:
+    """Start a command's record: the warnings of an earlier command in this process are
+    not printed again by Python, so its notes are this command's only word on them."""
+    _SHOWN.clear()
