@@ -16,7 +16,7 @@ import av
 import numpy as np
 import pytest
 import torch
-from media import make_clip
+from media import make_clip, make_siting_change_clip
 
 import vsr.runner as runner
 import vsr.video.parallel_writer as parallel_writer
@@ -411,3 +411,22 @@ def test_a_resumed_mp4_is_byte_for_byte_the_uninterrupted_one(tmp_path, weights,
         upscale_video(clip, resumed, on_frames=interrupt_after(52, resumed, 2), **options)
     assert upscale_video(clip, resumed, **options).resumed_frames == 50
     assert resumed.read_bytes() == whole.read_bytes()  # README: byte for byte in MP4 and MOV
+
+
+def test_a_resumed_runs_note_names_the_frame_as_the_output_counts_it(
+    weights, tmp_path, monkeypatch
+):
+    # The reader counted the frames of a resumed run from the resume: a siting that changed
+    # at the output's 31st frame was "seen at frame 10" of a run that kept 25, not at 35.
+    from vsr.video import siting_watch
+
+    monkeypatch.setattr(siting_watch, "LOOK_EVERY", 10)
+    source, out = tmp_path / "joined.ts", tmp_path / "out.mkv"
+    make_siting_change_clip(source, [("left", 30), ("topleft", 30)], gop=1)
+    options = dict(weights=weights, progress=False, resume=True)
+    with pytest.raises(KeyboardInterrupt):
+        upscale_video(source, out, on_frames=interrupt_after(27, out, 1), **options)
+    report = upscale_video(source, out, **options)
+    assert (report.resumed_frames, report.frames) == (25, 60)
+    said = [note for note in report.notes if "siting changes mid-stream" in note]
+    assert len(said) == 1 and "(to topleft, seen at frame 35)" in said[0], report.notes

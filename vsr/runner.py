@@ -297,7 +297,8 @@ def start_upscale(
         try:
             if done:
                 writer.replay(done)
-                reader.resume_after(done[-1].end["pts"], done[-1].end["repeats"])
+                last = done[-1].end
+                reader.resume_after(last["pts"], last["repeats"], kept=resumed_frames(writer))
             pipeline = Pipeline(
                 upscaler,
                 device=dev,

@@ -210,6 +210,7 @@ class VideoReader:
         self.lost_frames = 0
         self.decoded_frames = 0
         self.damaged_frames = 0  # delivered, but the decoder flagged concealed errors
+        self._kept_frames = 0  # delivered by an earlier run (resume_after): notes count them
         self.demux_error: str | None = None  # why demuxing stopped early (truncation)
         self.missing_seconds = 0.0  # declared video length not found in the file
         self.warnings: list[str] = []  # what the engine should tell the user
@@ -319,11 +320,13 @@ class VideoReader:
 
     # -- a part of the clip -------------------------------------------------------------
 
-    def resume_after(self, pts: int, repeats: int = 1) -> None:
+    def resume_after(self, pts: int, repeats: int = 1, kept: int = 0) -> None:
         """From now on deliver only the frames after the one delivered with `pts` (where an
         earlier run stopped), the `repeats`-th in a row with that pts: seek to the keyframe
         before it and decode from there. Call before `frames()`; the counts then cover the
-        frames still to come."""
+        frames still to come. `kept`: how many frames the earlier run delivered, so that a
+        note names a frame by its number in the output, as an uninterrupted run does."""
+        self._kept_frames = kept
         shift = 0 if self.info.cut is None else self.info.cut.offset_in(self.info.time_base)
         start, end = self._range_pts or (self._origin(), None)
         self._range_pts = (max(start, pts + shift), end)
@@ -571,8 +574,9 @@ class VideoReader:
             pts = frame.pts
             if self.info.cut is not None:
                 pts = self.info.cut.shift(pts, self.info.time_base)
-            self._siting_watch(frame, self.decoded_frames)
-            yield Frame(self._planes(frame, self.decoded_frames), pts, index)
+            number = self._kept_frames + self.decoded_frames  # of the output, for notes
+            self._siting_watch(frame, number)
+            yield Frame(self._planes(frame, number), pts, index)
             index += 1
 
     # -- metadata --------------------------------------------------------------------
