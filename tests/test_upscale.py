@@ -305,6 +305,23 @@ def test_auto_compile_runs_uncompiled_where_it_cannot_build_and_tries_nothing_el
     assert Upscaler(model, device="cpu", compile="auto").notes == []
 
 
+def test_auto_compile_without_any_vsr_cache_runs_uncompiled(monkeypatch):
+    # No VSR_CACHE and no home folder (a container's user without a passwd entry): the
+    # record of an earlier failure cannot be looked for, and nothing can be kept.
+    import vsr.upscale
+    import vsr.weights
+
+    monkeypatch.delenv("VSR_CACHE", raising=False)
+    monkeypatch.setattr(vsr.weights, "_own_cache", lambda: None)
+    monkeypatch.setattr(vsr.upscale, "cpp_compiler_found", lambda: True)
+    model = create_model("imdn", 2, features=16, blocks=1)
+    x = smooth_batch(1, 16, 24)
+    with pytest.warns(UserWarning, match="no home folder is known"):
+        upscaler = Upscaler(model, device="cpu", compile="auto")
+    assert not upscaler.compiled
+    torch.testing.assert_close(upscaler(x), Upscaler(model, device="cpu")(x))
+
+
 def test_an_error_of_the_network_itself_still_reaches_the_caller(monkeypatch):
     import vsr.upscale
 

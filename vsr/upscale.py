@@ -184,9 +184,9 @@ class Upscaler:
     can be built, torch.compile compiles it in the process, and if that fails too it runs
     uncompiled, each step with a warning and an entry in `notes`. "auto" compiles ahead of
     time where the device keeps packages and a C++ compiler is installed, and runs
-    uncompiled elsewhere, after a failed build or where the vsr cache cannot keep packages
-    (with a note for those two; vsr.ops.compile_policy; `vsr run` passes
-    it on the CPU for a clip long enough to repay the build). `cuda_graphs` replays it
+    uncompiled elsewhere, and with a note after a failed build (then remembered) or where
+    the vsr cache cannot keep packages (vsr.ops.compile_policy; `vsr run` passes it on the
+    CPU for a clip long enough to repay the build). `cuda_graphs` replays it
     as a CUDA graph per input shape (CUDA only; ignored on the CPU). `checked=False` returns
     the network's output unclamped and leaves both the NaN/Inf refusal and the clamp to the
     caller (the video engine checks on the device without stalling it, and must see an

@@ -36,6 +36,8 @@ from pathlib import Path
 
 import torch
 
+from vsr.errors import VsrError
+
 # Network input pixels (frames x height x width) from which building a package pays.
 PIXELS_THAT_REPAY_A_BUILD = 30_000_000
 
@@ -54,8 +56,11 @@ def cpp_compiler_found() -> bool:
 
 def earlier_failure() -> str | None:
     """Why an "auto" build failed before with this torch, compiler and CPU; None if none did."""
+    record = _failure_record()
+    if record is None:
+        return None
     with contextlib.suppress(OSError, UnicodeDecodeError):
-        return _failure_record().read_text().strip() or "no reason given"
+        return record.read_text().strip() or "no reason given"
     return None
 
 
@@ -64,6 +69,8 @@ def remember_failure(reason: str) -> None:
     from vsr.private_folder import make_private_folder
 
     record = _failure_record()
+    if record is None:
+        return
     with contextlib.suppress(OSError):  # a cache that cannot keep it: tried again next time
         make_private_folder(record.parent)
         record.write_text(reason)
@@ -71,8 +78,10 @@ def remember_failure(reason: str) -> None:
 
 def forget_failure() -> None:
     """A build (or a kept package) worked: "auto" may compile again."""
-    with contextlib.suppress(OSError):
-        _failure_record().unlink(missing_ok=True)
+    record = _failure_record()
+    if record is not None:
+        with contextlib.suppress(OSError):
+            record.unlink(missing_ok=True)
 
 
 def _cpp_compiler() -> str | None:
@@ -80,9 +89,15 @@ def _cpp_compiler() -> str | None:
     return shutil.which(os.environ.get("CXX") or default)
 
 
-def _failure_record() -> Path:
+def _failure_record() -> Path | None:
+    """Where the failure is kept; None where no vsr cache is known (no home folder, no
+    VSR_CACHE), which "auto" takes as no failure, as it does an unusable cache."""
     from vsr.ops.aot_package import packages_dir
 
+    try:
+        folder = packages_dir()
+    except VsrError:
+        return None
     machine = [
         torch.__version__,
         str(_cpp_compiler()),
@@ -90,4 +105,4 @@ def _failure_record() -> Path:
         torch.backends.cpu.get_cpu_capability(),
     ]
     digest = hashlib.sha256("\n".join(machine).encode()).hexdigest()[:16]
-    return packages_dir() / f"auto-build-failed-{digest}.txt"
+    return folder / f"auto-build-failed-{digest}.txt"
