@@ -442,21 +442,7 @@ def make_unregistered_dirac_ts(path: Path, frames: int = 3) -> None:
     encoder.width, encoder.height, encoder.pix_fmt = 64, 48, "yuv420p"
     encoder.time_base, encoder.framerate = Fraction(1, 25), 25
     encoder.options = {"strict": "-2"}  # 64x48 is no VC-2 preset size
-    packets = []
-    for index in range(frames):
-        picture = np.full((48, 64, 3), 40 * index % 256, np.uint8)
-        frame = av.VideoFrame.from_ndarray(picture, "rgb24").reformat(format="yuv420p")
-        frame.pts = index
-        packets += encoder.encode(frame)
-    packets += encoder.encode(None)
-    with av.open(str(path), "w", format="mpegts") as out:
-        stream = out.add_stream("dirac", rate=25)
-        stream.width, stream.height, stream.time_base = 64, 48, Fraction(1, 90000)
-        for index, packet in enumerate(packets):
-            muxed = av.Packet(bytes(packet))
-            muxed.stream, muxed.time_base = stream, stream.time_base
-            muxed.pts = muxed.dts = 3600 * (index + 1)
-            out.mux(muxed)
+    _mux_into_ts(path, "dirac", _flat_frames_encoded(encoder, frames))
     data = bytearray(Path(path).read_bytes())
     for packet in range(0, len(data), 188):
         pid = (data[packet + 1] & 0x1F) << 8 | data[packet + 2]
@@ -498,20 +484,32 @@ def make_siting_change_clip(path: Path, parts: list[tuple[str, int]], gop: int =
         options = {"bf": "0", "preset": "ultrafast", "chroma_sample_location": siting}
         encoder.options = {**options, **({"g": str(gop)} if gop else {})}
         encoder.open()
-        for index in range(frames):
-            picture = np.full((48, 64, 3), 40 * index % 256, np.uint8)
-            frame = av.VideoFrame.from_ndarray(picture, "rgb24").reformat(format="yuv420p")
-            frame.pts = index
-            packets += encoder.encode(frame)
-        packets += encoder.encode(None)
+        packets += _flat_frames_encoded(encoder, frames)
+    _mux_into_ts(path, "h264", packets)
+
+
+def _flat_frames_encoded(encoder: av.CodecContext, frames: int) -> list[av.Packet]:
+    """The packets of `frames` flat 64x48 pictures of changing grey, flushed."""
+    packets = []
+    for index in range(frames):
+        picture = np.full((48, 64, 3), 40 * index % 256, np.uint8)
+        frame = av.VideoFrame.from_ndarray(picture, "rgb24").reformat(format="yuv420p")
+        frame.pts = index
+        packets += encoder.encode(frame)
+    return packets + encoder.encode(None)
+
+
+def _mux_into_ts(path: Path, codec: str, packets: list[av.Packet]) -> None:
+    """`packets` of a 64x48 25 fps `codec` stream into MPEG-TS, one frame each, times
+    running on (in decode order: neither helper's encoder reorders)."""
     with av.open(str(path), "w", format="mpegts") as out:
-        stream = out.add_stream("h264", rate=25)
+        stream = out.add_stream(codec, rate=25)
         stream.width, stream.height, stream.time_base = 64, 48, Fraction(1, 90000)
         for index, packet in enumerate(packets):
-            joined = av.Packet(bytes(packet))
-            joined.stream, joined.time_base = stream, stream.time_base
-            joined.pts = joined.dts = 3600 * (index + 1)
-            out.mux(joined)
+            muxed = av.Packet(bytes(packet))
+            muxed.stream, muxed.time_base = stream, stream.time_base
+            muxed.pts = muxed.dts = 3600 * (index + 1)
+            out.mux(muxed)
 
 
 def _before_first_slice(data: bytes, nal: bytes) -> bytes:

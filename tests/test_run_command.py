@@ -502,12 +502,20 @@ def test_a_failing_compile_is_one_warning_line_and_a_note_and_the_run_completes(
     assert set(said) <= set(json.loads(report.read_text())["notes"])
 
 
-def test_on_the_cpu_a_clip_long_enough_to_repay_the_build_is_compiled_and_says_so(
-    tmp_path, weights, monkeypatch
-):
+def _auto_compiling_with(monkeypatch, compile_network, pixels: int) -> None:
+    """compile="auto" on the CPU with `compile_network` in place of the real one (no C++
+    build here), a compiler taken as found, and `pixels` of network input repaying a build."""
     from vsr import upscale as upscale_module
     from vsr.ops import compile_policy
 
+    monkeypatch.setattr(upscale_module, "compile_network", compile_network)
+    monkeypatch.setattr(upscale_module, "cpp_compiler_found", lambda: True)
+    monkeypatch.setattr(compile_policy, "PIXELS_THAT_REPAY_A_BUILD", pixels)
+
+
+def test_on_the_cpu_a_clip_long_enough_to_repay_the_build_is_compiled_and_says_so(
+    tmp_path, weights, monkeypatch
+):
     compiled = []
 
     def compile_network(network, mode=None, ahead_of_time=True):
@@ -519,10 +527,8 @@ def test_on_the_cpu_a_clip_long_enough_to_repay_the_build_is_compiled_and_says_s
         call.built = 0
         return call
 
-    monkeypatch.setattr(upscale_module, "compile_network", compile_network)
-    monkeypatch.setattr(upscale_module, "cpp_compiler_found", lambda: True)
     # 48 x 32 input pixels a frame: 6 frames repay the build, 5 do not.
-    monkeypatch.setattr(compile_policy, "PIXELS_THAT_REPAY_A_BUILD", 6 * 48 * 32)
+    _auto_compiling_with(monkeypatch, compile_network, pixels=6 * 48 * 32)
     flags = ["--weights", weights, "--device", "cpu"]
     for frames, pays in ((5, False), (6, True)):
         source, out = tmp_path / f"in{frames}.mp4", tmp_path / f"out{frames}.mp4"
@@ -565,9 +571,6 @@ def test_a_warning_that_is_also_a_note_is_printed_once_and_kept_in_the_report(
 
 
 def test_a_package_loaded_from_the_cache_is_not_told_as_compiled(tmp_path, weights, monkeypatch):
-    from vsr import upscale as upscale_module
-    from vsr.ops import compile_policy
-
     def compile_network(network, mode=None, ahead_of_time=True):
         def call(x):  # a kept package: loaded, nothing built (PackagedNetwork.built == 0)
             return network(x)
@@ -575,9 +578,7 @@ def test_a_package_loaded_from_the_cache_is_not_told_as_compiled(tmp_path, weigh
         call.built = 0
         return call
 
-    monkeypatch.setattr(upscale_module, "compile_network", compile_network)
-    monkeypatch.setattr(upscale_module, "cpp_compiler_found", lambda: True)
-    monkeypatch.setattr(compile_policy, "PIXELS_THAT_REPAY_A_BUILD", 1)
+    _auto_compiling_with(monkeypatch, compile_network, pixels=1)
     source, out, report = tmp_path / "in.mp4", tmp_path / "out.mp4", tmp_path / "run.json"
     make_clip(source, 48, 32, frames=3)
     assert vsr(source, out, "--weights", weights, "--device", "cpu", "--report", report) == 0
@@ -591,9 +592,7 @@ def test_a_package_loaded_from_the_cache_is_not_told_as_compiled(tmp_path, weigh
 def test_a_folder_clip_finished_while_the_next_builds_keeps_its_own_warm_up(
     tmp_path, weights, monkeypatch
 ):
-    from vsr import upscale as upscale_module
     from vsr.network_cache import NetworkCache
-    from vsr.ops import compile_policy
     from vsr.runner import start_upscale
 
     def compile_network(network, mode=None, ahead_of_time=True):
@@ -606,9 +605,7 @@ def test_a_folder_clip_finished_while_the_next_builds_keeps_its_own_warm_up(
         call.built = 0
         return call
 
-    monkeypatch.setattr(upscale_module, "compile_network", compile_network)
-    monkeypatch.setattr(upscale_module, "cpp_compiler_found", lambda: True)
-    monkeypatch.setattr(compile_policy, "PIXELS_THAT_REPAY_A_BUILD", 1)
+    _auto_compiling_with(monkeypatch, compile_network, pixels=1)
     networks = NetworkCache(weights)
     options = dict(weights=networks, device="cpu", compile="auto", progress=False)
     for name, (width, height) in (("a", (48, 32)), ("b", (96, 64))):

@@ -305,23 +305,6 @@ def test_auto_compile_runs_uncompiled_where_it_cannot_build_and_tries_nothing_el
     assert Upscaler(model, device="cpu", compile="auto").notes == []
 
 
-def test_auto_compile_without_any_vsr_cache_runs_uncompiled(monkeypatch):
-    # No VSR_CACHE and no home folder (a container's user without a passwd entry): the
-    # record of an earlier failure cannot be looked for, and nothing can be kept.
-    import vsr.upscale
-    import vsr.weights
-
-    monkeypatch.delenv("VSR_CACHE", raising=False)
-    monkeypatch.setattr(vsr.weights, "_own_cache", lambda: None)
-    monkeypatch.setattr(vsr.upscale, "cpp_compiler_found", lambda: True)
-    model = create_model("imdn", 2, features=16, blocks=1)
-    x = smooth_batch(1, 16, 24)
-    with pytest.warns(UserWarning, match="no home folder is known"):
-        upscaler = Upscaler(model, device="cpu", compile="auto")
-    assert not upscaler.compiled
-    torch.testing.assert_close(upscaler(x), Upscaler(model, device="cpu")(x))
-
-
 def test_an_error_of_the_network_itself_still_reaches_the_caller(monkeypatch):
     import vsr.upscale
 
@@ -383,19 +366,31 @@ def test_compiling_with_a_cache_that_cannot_be_made_is_one_clear_error(tmp_path,
     Upscaler(model, device="cpu")  # nothing else needs the cache
 
 
-def test_auto_compile_with_a_cache_that_cannot_be_made_runs_uncompiled(tmp_path, monkeypatch):
+@pytest.mark.parametrize(
+    ("cache", "said"),
+    [("a file", "cannot use the vsr cache"), ("none", "no home folder is known")],
+)
+def test_auto_compile_with_a_cache_that_cannot_be_had_runs_uncompiled(
+    tmp_path, monkeypatch, cache, said
+):
     import vsr.upscale
+    import vsr.weights
 
-    # vsr run's default on the CPU: the user asked for nothing, so an unusable cache (here
-    # a file; read-only or another user's alike) costs the speed-up and a note, not the run.
-    not_a_folder = tmp_path / "cache"
-    not_a_folder.write_text("a file")
-    monkeypatch.setenv("VSR_CACHE", str(not_a_folder))
-    monkeypatch.setenv("HOME", str(not_a_folder))
+    # vsr run's default on the CPU: the user asked for nothing, so an unusable cache (a
+    # file; read-only or another user's alike) or none at all (no VSR_CACHE and no home
+    # folder, a container's user without a passwd entry) costs the speed-up and a note.
+    if cache == "a file":
+        not_a_folder = tmp_path / "cache"
+        not_a_folder.write_text("a file")
+        monkeypatch.setenv("VSR_CACHE", str(not_a_folder))
+        monkeypatch.setenv("HOME", str(not_a_folder))
+    else:
+        monkeypatch.delenv("VSR_CACHE", raising=False)
+        monkeypatch.setattr(vsr.weights, "_own_cache", lambda: None)
     monkeypatch.setattr(vsr.upscale, "cpp_compiler_found", lambda: True)
     model = create_model("imdn", 2, features=16, blocks=1)
     x = smooth_batch(1, 16, 24)
-    with pytest.warns(UserWarning, match="cannot use the vsr cache"):
+    with pytest.warns(UserWarning, match=said):
         upscaler = Upscaler(model, device="cpu", compile="auto")
     assert not upscaler.compiled
     assert len(upscaler.notes) == 1 and upscaler.notes[0].endswith("it ran uncompiled")
