@@ -106,3 +106,21 @@ def test_the_grid_never_replaces_the_input_or_a_file_that_is_no_image(tmp_path, 
     assert main([*argv, str(tmp_path / "notes.png")]) == 2
     assert "is not an image" in capsys.readouterr().err
     assert (tmp_path / "notes.png").read_text() == "my notes, misnamed"
+
+
+def test_a_weights_file_of_another_scale_than_asked_is_refused(tmp_path, small_imdn, capsys):
+    weights = tmp_path / "small_x2.safetensors"
+    save_weights(small_imdn, weights)
+    image = tmp_path / "in.png"
+    write_image(image, np.random.default_rng(0).integers(0, 256, (9, 11, 3), dtype=np.uint8))
+    out = tmp_path / "maps.png"
+    argv = ["viz", "feature-maps", str(image), "--block", "1", "--weights", str(weights)]
+    assert main([*argv, "--scale", "3", "-o", str(out)]) == 2
+    assert "upscales by 2, not by 3" in capsys.readouterr().err
+    assert not out.exists()
+    assert main([*argv, "--scale", "2", "-o", str(out)]) == 0
+    same_size = tmp_path / "as.safetensors"
+    save_weights(create_model("imdn_as", features=16, blocks=1), same_size)
+    argv[argv.index(str(weights))] = str(same_size)
+    assert main([*argv, "--scale", "2", "-o", str(out)]) == 2
+    assert "--scale does not apply" in capsys.readouterr().err

@@ -19,7 +19,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     maps.add_argument("image", metavar="IMAGE", help="an image (PNG, BMP, JPEG, WebP)")
     maps.add_argument("--block", type=int, required=True, help="which IMDB, from 1")
     maps.add_argument("--weights", help="weights file or manifest name (default: ours)")
-    maps.add_argument("--scale", type=int, help="scale of the default weights (default 2)")
+    maps.add_argument(
+        "--scale", type=int, help="scale of the default weights (default 2), or that of --weights"
+    )
     maps.add_argument("--cca", action="store_true", help="show the channel attention gates")
     maps.add_argument("--tile", type=int, default=128, help="largest tile side in pixels")
     maps.add_argument("--device", default="cpu", help="cpu, cuda or cuda:N (default cpu)")
@@ -44,7 +46,15 @@ def run_feature_maps(args: argparse.Namespace) -> int:
     check_can_write(output, "image")
     check_image_output(output)
     device = resolve_device(args.device)
-    model = load_weights(resolve_weights(args.weights, args.scale), device)
+    path = resolve_weights(args.weights, args.scale)
+    model = load_weights(path, device)
+    # --scale picks the default weights, and resolve_weights checks it against a manifest
+    # name; a file decides its own scale, so a file of another one is told here, as eval
+    # and profile tell it, not shown as if it were the scale asked for.
+    if args.scale is not None and model.scale == 1:
+        raise VsrError(f"{path.name} keeps its input's size: --scale does not apply to it")
+    if args.scale is not None and model.scale != args.scale:
+        raise VsrError(f"{path.name} upscales by {model.scale}, not by {args.scale} (--scale)")
     image = image_to_tensor(read_image(args.image), model.input_multiple).to(device)
     features = capture(model, image, args.block, cca=args.cca)
     write_image(args.output, tile_grid(features, max_tile=args.tile))
