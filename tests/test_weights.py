@@ -114,6 +114,25 @@ def test_cli_lists_and_downloads(local_manifest, tmp_path, capsys) -> None:
     assert "does not match" in capsys.readouterr().err
 
 
+def test_a_damaged_cached_copy_is_named_when_it_cannot_be_fetched_again(
+    local_manifest, tmp_path, capsys
+) -> None:
+    cached = weights.download("good")
+    cached.chmod(0o644)
+    cached.write_bytes(b"pretend checkpoint bytez")  # one byte changed on disk
+    upstream = local_manifest.read_bytes()
+    local_manifest.unlink()  # offline: the URL cannot be read
+    assert main(["weights", "list"]) == 0
+    listing = capsys.readouterr().out
+    assert "fails its sha256 check" in listing and "(downloaded)" not in listing
+    assert main(["weights", "download", "good"]) == 2
+    error = capsys.readouterr().err
+    assert f"{cached} fails its sha256 check" in error and "cannot download" in error
+    assert len(error.strip().splitlines()) == 1
+    local_manifest.write_bytes(upstream)  # online again: the copy is replaced
+    assert weights.download("good").read_bytes() == upstream
+
+
 def test_a_cache_folder_that_cannot_exist_is_a_clear_error(
     local_manifest, tmp_path, monkeypatch
 ) -> None:

@@ -290,9 +290,20 @@ def download(name: str) -> Path:
     if not entry.get("url"):
         return _shipped(name, entry)  # nothing to fetch
     target = local_path(entry)
-    if target.is_file() and sha256_of(target) == entry["sha256"]:
+    damaged = target.is_file()
+    if damaged and sha256_of(target) == entry["sha256"]:
         return target
-    return fetch(entry["url"], entry["sha256"], target)
+    try:
+        return fetch(entry["url"], entry["sha256"], target)
+    except VsrError as error:
+        if not damaged:
+            raise
+        # Without a word on the cached copy, an offline user reads "cannot download" and
+        # cannot tell why the file listed as downloaded was not used.
+        raise VsrError(
+            f"{target} fails its sha256 check (damaged or replaced), and fetching it again "
+            f"failed: {error}"
+        ) from None
 
 
 def fetch(url: str, sha256: str, target: Path) -> Path:

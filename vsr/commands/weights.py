@@ -33,15 +33,17 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def list_weights(args: argparse.Namespace) -> int:
     from vsr.text_table import text_table
-    from vsr.weights import load_manifest, local_path
+    from vsr.weights import load_manifest, local_path, sha256_of
 
     header, rows = ("NAME", "ARCH", "SCALE", "SET5 PSNR", "WHERE"), []
     for name, entry in load_manifest().items():
         path = local_path(entry)
         if not entry.get("url"):
             where = str(path) if path.is_file() else f"{path} (missing)"
-        elif path.is_file():
+        elif path.is_file() and sha256_of(path) == entry.get("sha256"):
             where = f"{path} (downloaded)"
+        elif path.is_file():  # the checkpoints are a few MB: summing them all is quick
+            where = f"{path} (fails its sha256 check: vsr weights download {name})"
         else:
             where = f"download: vsr weights download {name}"
         set5 = (entry.get("metrics") or {}).get("Set5") or {}
