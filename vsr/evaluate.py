@@ -51,6 +51,13 @@ class EvalResult:
     # Where the network's inputs came from: a folder of the dataset (LR_bicubic/X2, LR), or
     # MADE_FROM_HR. A score means little without it.
     inputs: str = ""
+    # The network's arithmetic: the paper's numbers are fp32, and load_model's default on a
+    # CPU with bf16 instructions is bf16 (Set5 x2: 37.9974 dB against fp32's 37.9960).
+    precision: str = ""
+    # Images whose network input did not run whole (a memory budget, a side that is no
+    # multiple of IMDN_AS's 4): CCA's statistics then cover each patch, not the image, so
+    # their scores are not the whole-image ones (Set5 x2 in 160-pixel patches: 37.9969 dB).
+    in_patches: list[str] = field(default_factory=list)
 
     def to_dict(self, per_image: bool = False) -> dict:
         """The JSON record of ``vsr eval``; ``psnr_rgb`` only for same-size pairs."""
@@ -63,6 +70,9 @@ class EvalResult:
             "psnr": self.psnr,
             "ssim": self.ssim,
         }
+        # precision is not repeated here: vsr eval's JSON gives it once, beside the device.
+        if self.in_patches:
+            record["in_patches"] = list(self.in_patches)
         if self.psnr_rgb is not None:
             record["psnr_rgb"] = self.psnr_rgb
         if per_image:
@@ -205,6 +215,7 @@ def evaluate_dataset(
     pairs = dataset_pairs(dataset, scale)
     same_size = scale == 1
     scores = []
+    in_patches = []
     for name, hr_path, lr_path in tqdm(
         pairs,
         desc=f"{dataset.name} x{scale}",
@@ -220,6 +231,15 @@ def evaluate_dataset(
         else:
             lr = _as_rgb(read_image(lr_path), lr_path)
             _check_pair(lr, hr, scale, lr_path, hr_path)
+        # IMDN_AS enlarges its input first (vsr.image.network_input): that is what it runs on.
+        # A stand-in network without a tile plan (a plain callable) runs whole.
+        grow = scale if upscaler.scale == 1 else 1
+        plan_for = getattr(upscaler, "plan_for", None)
+        if (
+            plan_for is not None
+            and plan_for(lr.shape[0] * grow, lr.shape[1] * grow).mode != "whole"
+        ):
+            in_patches.append(name)
         sr, hr = crop_to_common(upscale_image(upscaler, lr, scale), hr)
         y_psnr, y_ssim = sr_metrics(sr, hr, scale)
         scores.append(
@@ -240,4 +260,6 @@ def evaluate_dataset(
         psnr_rgb=float(np.mean([s.psnr_rgb for s in scores])) if same_size else None,
         per_image=scores,
         inputs=_inputs_of(pairs, dataset),
+        precision=getattr(upscaler, "precision", ""),  # "" for a stand-in: not known
+        in_patches=in_patches,
     )

@@ -92,6 +92,12 @@ def run(args: argparse.Namespace) -> int:
     print(format_table(results))
     print("inputs: " + ", ".join(f"{r.dataset} {r.inputs}" for r in results))
     print(f"network in {upscaler.precision} on {upscaler.device}")
+    for r in results:
+        if r.in_patches:
+            print(
+                f"note: {r.dataset}: {len(r.in_patches)} image(s) ran in patches, so channel "
+                f"attention saw each patch, not the image: {', '.join(r.in_patches)}"
+            )
     if args.json:
         payload = {
             "weights": str(weights_path.resolve()),  # "model" is only its name
