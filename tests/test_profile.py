@@ -157,6 +157,9 @@ def test_a_scale_the_weights_do_not_have_is_refused(tmp_path, capsys):
     save_weights(create_model("imdn_as", 1), as_weights)
     assert main(["profile", "--weights", str(as_weights), "--scale", "2"]) == 2
     assert "as.safetensors keeps its input's size" in capsys.readouterr().err
+    # --model imdn_as --scale 2 profiled the same-size network as if it were the x2 asked.
+    assert main(["profile", "--model", "imdn_as", "--scale", "2", "--size", "8x8"]) == 2
+    assert "imdn_as keeps its input's size" in capsys.readouterr().err
     assert main(["profile", "--scale", "3"]) == 2  # --all profiles every scale
     assert "--scale goes with --model or --weights" in capsys.readouterr().err
 

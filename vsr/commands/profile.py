@@ -75,6 +75,8 @@ def run(args: argparse.Namespace) -> int:
         weights = str(path)
     elif args.model:
         model = create_model(args.model, 2 if scale is None else scale)
+        if scale is not None and model.scale != scale:  # create_model builds IMDN_AS as is
+            raise VsrError(f"{args.model} keeps its input's size: --scale does not apply to it")
         models = [(model_label(model), model)]
     elif scale is not None:
         raise VsrError("--scale goes with --model or --weights: --all profiles x2, x3 and x4")
