@@ -7,8 +7,13 @@ slow: it is the default suite's one real build of the path `--compile` takes."""
 from __future__ import annotations
 
 import copy
+import errno
+import os
 import shutil
+import subprocess
+import sys
 import threading
+from pathlib import Path
 
 import pytest
 import torch
@@ -249,8 +254,6 @@ def test_a_change_to_a_helper_beside_the_networks_code_names_a_new_package(tmp_p
 
 
 def test_the_least_recently_used_packages_go_beyond_the_cache_limit(tmp_path):
-    import os
-
     from vsr.ops.aot_package import prune_packages
 
     ages = {"old.pt2": 300, "older.pt2": 400, "recent.pt2": 100, "new.pt2": 0}
@@ -266,3 +269,37 @@ def test_the_least_recently_used_packages_go_beyond_the_cache_limit(tmp_path):
         tmp_path / "recent.pt2"
     ]
     assert (tmp_path / "new.pt2").is_file()
+
+
+def test_a_package_that_cannot_be_written_raises_and_leaves_nothing(tmp_path):
+    # torch's zip writer aborted the process (SIGABRT, from its destructor) when a write to
+    # its file failed: measured on a full 1 MiB tmpfs as the vsr cache, which cost the run.
+    # Run in a child, with a file size limit for the full disk (EFBIG instead of ENOSPC),
+    # and torch's packaging given a made-up package instead of a real build's.
+    script = f"""
+import resource
+from pathlib import Path
+import torch
+import torch._inductor
+from torch.export.pt2_archive._package import package_pt2
+from vsr.ops.aot_package import build_package
+
+def package(exported, package_path, inductor_configs):
+    package_pt2(package_path, extra_files={{"kernels": "x" * (1 << 20)}})
+
+torch._inductor.aoti_compile_and_package = package
+torch.export.export = lambda network, args: None
+resource.setrlimit(resource.RLIMIT_FSIZE, (1 << 16, 1 << 16))
+try:
+    build_package(torch.nn.Identity(), torch.zeros(1), "default", Path({str(tmp_path)!r}) / "n.pt2")
+except OSError as error:
+    print("OSError", error.errno)
+"""
+    repo = str(Path(__file__).resolve().parent.parent)
+    done = subprocess.run(
+        [sys.executable, "-c", script], env={**os.environ, "PYTHONPATH": repo},
+        capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == ["OSError", str(errno.EFBIG)]
+    assert list(tmp_path.iterdir()) == []

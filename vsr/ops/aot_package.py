@@ -22,6 +22,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import inspect
+import io
 import platform
 import threading
 import warnings
@@ -140,8 +141,13 @@ def build_package(network: nn.Module, x: torch.Tensor, mode: str, path: Path) ->
         warnings.simplefilter("ignore", DeprecationWarning)
         with torch.no_grad():
             exported = torch.export.export(network, (x,))
-        with atomic_output(path, "w+b") as stream:
-            aoti_compile_and_package(exported, package_path=stream, inductor_configs=options)
+        # Packaged in memory (a few MB), then written here: torch's zip writer, when a
+        # write to its file fails (a full disk), aborts the whole process from its
+        # destructor, which would cost the run; a write of ours raises an OSError.
+        package = io.BytesIO()
+        aoti_compile_and_package(exported, package_path=package, inductor_configs=options)
+    with atomic_output(path, "wb") as stream:
+        stream.write(package.getbuffer())
 
 
 def prune_packages(folder: Path, limit: int, keep: Path) -> list[Path]:
