@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import errno
+import os
 import sys
 
-from vsr.ops.compile_policy import compiling_pays, cpp_compiler_found
+from vsr.ops.compile_policy import compiling_pays, cpp_compiler_found, passing_cause
 
 
 def test_a_clip_is_compiled_when_its_pixels_repay_the_build():
@@ -20,3 +22,15 @@ def test_the_compiler_looked_for_is_the_one_inductor_calls(monkeypatch):
     assert not cpp_compiler_found()
     monkeypatch.setenv("CXX", sys.executable)  # any program there will do
     assert cpp_compiler_found()
+
+
+def test_a_full_disk_is_found_inside_the_error_inductor_wraps_it_in():
+    full = OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+    try:
+        try:
+            raise full
+        except OSError as error:
+            raise RuntimeError("InductorError: backend compiler failed") from error
+    except RuntimeError as wrapped:
+        assert passing_cause(wrapped) == os.strerror(errno.ENOSPC)
+    assert passing_cause(RuntimeError("fatal error: Python.h: No such file or directory")) is None

@@ -1,5 +1,7 @@
 """The Upscaler: precision, budget-driven tiling, out-of-memory retry, non-finite refusal."""
 
+import errno
+
 import pytest
 import torch
 from conftest import failing_compiler
@@ -303,6 +305,51 @@ def test_auto_compile_runs_uncompiled_where_it_cannot_build_and_tries_nothing_el
     monkeypatch.setattr(vsr.upscale, "compile_network", lambda network, *a, **k: network)
     Upscaler(model, device="cpu", compile=True)(x)
     assert Upscaler(model, device="cpu", compile="auto").notes == []
+
+
+@pytest.mark.parametrize(
+    "failure",
+    [
+        OSError(errno.ENOSPC, "No space left on device", "/cache/compiled/imdn-1.pt2"),
+        # The compiler's words, inside inductor's error (measured with a full /tmp).
+        RuntimeError(
+            "CppCompileError: C++ compile error\n\nOutput:\nc_shim_cpu.h:189:1: fatal error: "
+            "cannot write PCH file: No space left on device"
+        ),
+        MemoryError(),
+    ],
+)
+def test_a_build_that_failed_for_want_of_disk_or_memory_is_tried_again(
+    monkeypatch, tmp_path, failure
+):
+    import vsr.upscale
+
+    monkeypatch.setenv("VSR_CACHE", str(tmp_path / "cache"))  # where a failure is kept
+    calls = []
+
+    def compile_network(network, mode=None, ahead_of_time=True):
+        calls.append(ahead_of_time)
+
+        def call(x):
+            raise failure
+
+        return call
+
+    monkeypatch.setattr(vsr.upscale, "compile_network", compile_network)
+    monkeypatch.setattr(vsr.upscale, "cpp_compiler_found", lambda: True)
+    model = create_model("imdn", 2, features=16, blocks=1)
+    x = smooth_batch(1, 16, 24)
+    eager = Upscaler(model, device="cpu")(x)
+    upscaler = Upscaler(model, device="cpu", compile="auto")
+    with pytest.warns(UserWarning, match="compiling the network failed"):
+        torch.testing.assert_close(upscaler(x), eager)
+    assert not upscaler.compiled
+    expected = "Cannot allocate memory" if isinstance(failure, MemoryError) else "No space left"
+    assert expected in upscaler.notes[0]
+    # The disk freed (or the memory), the next long clip compiles: nothing was remembered.
+    later = Upscaler(model, device="cpu", compile="auto")
+    assert later.compiled and later.notes == []
+    assert calls == [True, True]
 
 
 def test_an_error_of_the_network_itself_still_reaches_the_caller(monkeypatch):

@@ -28,6 +28,7 @@ from vsr.ops.compile_policy import (
     cpp_compiler_found,
     earlier_failure,
     forget_failure,
+    passing_cause,
     remember_failure,
 )
 from vsr.ops.compiled import captures_graphs, compile_network, packages_on
@@ -317,9 +318,12 @@ class Upscaler:
             except Exception as error:
                 if not self.compiled:
                     raise
-                if self._auto:  # the build failed: the next long clip need not try again
+                passing = passing_cause(error)
+                # The build failed: the next long clip need not try again, unless it was
+                # for want of disk or memory, which the next run may well have.
+                if self._auto and passing is None:
                     remember_failure(first_line(error, limit=200))
-                self._compile_less(error)
+                self._compile_less(error, passing)
         if self.compiled and self._ahead_of_time and not self._auto:
             forget_failure()  # --compile works here (again): "auto" may compile too
         if x.device.type == "cuda":
@@ -328,16 +332,18 @@ class Upscaler:
         self._shapes_seen.add(tuple(x.shape))
         return y
 
-    def _compile_less(self, error: Exception) -> None:
+    def _compile_less(self, error: Exception, passing: str | None = None) -> None:
         """After a failed ahead-of-time build, compile with torch.compile in this process
         ("auto": run uncompiled); after a failed torch.compile, run uncompiled. Say which,
-        and why.
+        and why (`passing`: a full disk or too little memory, vsr.ops.compile_policy).
 
         Compiling needs what a machine may lack (Triton and a GPU it supports, a C++
         compiler and headers, which the ahead-of-time wrapper needs and torch.compile on a
         GPU does not) and can fail on a new torch; a speed switch failing should cost speed,
         not the run."""
         reason = first_line(error, limit=200)
+        if passing and passing not in reason:  # a compiler's "C++ compile error" alone
+            reason = f"{reason}: {passing}"
         if self._ahead_of_time and not self._auto:
             note = (
                 f"compiling the network ahead of time failed ({reason}); torch.compile "

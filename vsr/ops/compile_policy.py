@@ -21,12 +21,14 @@ A build that failed under "auto" (a compiler without the headers or libraries it
 torch whose inductor breaks on this network) would fail again on every long clip, each
 time after seconds of export and a warning. The failure is remembered in the packages
 folder, for this torch, compiler and CPU, and "auto" runs uncompiled with a note until a
-`--compile` run builds or loads a package.
+`--compile` run builds or loads a package. A build that failed for want of disk space or
+memory is not remembered: it may well work next time.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import os
 import platform
@@ -40,6 +42,8 @@ from vsr.errors import VsrError
 
 # Network input pixels (frames x height x width) from which building a package pays.
 PIXELS_THAT_REPAY_A_BUILD = 30_000_000
+# Failures of the moment rather than of the machine: a full disk, too little memory.
+_PASSING_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.ENOMEM)
 
 
 def compiling_pays(frames: int | None, height: int, width: int) -> bool:
@@ -61,6 +65,27 @@ def earlier_failure() -> str | None:
         return None
     with contextlib.suppress(OSError, UnicodeDecodeError):
         return record.read_text().strip() or "no reason given"
+    return None
+
+
+def passing_cause(error: BaseException) -> str | None:
+    """Why a build failed, in words, where the next build may well not fail (a full disk,
+    too little memory); None for a failure of this machine's compiler or torch.
+
+    The compiler's own complaint ("fatal error: cannot write PCH file: No space left on
+    device", measured with a full temporary folder) reaches us only as text, inside
+    inductor's error, so the text of each error in the chain is read as well."""
+    seen: set[int] = set()
+    while error is not None and id(error) not in seen:
+        seen.add(id(error))
+        if isinstance(error, MemoryError):
+            return os.strerror(errno.ENOMEM)
+        if isinstance(error, OSError) and error.errno in _PASSING_ERRNOS:
+            return os.strerror(error.errno)
+        for code in _PASSING_ERRNOS:
+            if os.strerror(code) in str(error):
+                return os.strerror(code)
+        error = error.__cause__ or error.__context__
     return None
 
 
