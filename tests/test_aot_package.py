@@ -303,3 +303,43 @@ except OSError as error:
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.split() == ["OSError", str(errno.EFBIG)]
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("stop", [KeyboardInterrupt(), RuntimeError("C++ compile error")])
+def test_a_build_that_stops_leaves_no_scratch_folder_and_says_nothing_of_one(
+    tmp_path, monkeypatch, stop
+):
+    # torch's fresh_cache kept its folder after an interrupted or failed build (0.3-3.4 MB
+    # in /tmp each, measured with Ctrl-C and SIGTERM) and logged "on error, temporary cache
+    # dir kept at ..." to the user's terminal.
+    import logging
+    import tempfile
+
+    import torch._inductor
+
+    from vsr.ops.aot_package import build_package
+
+    scratch = tmp_path / "tmp"
+    scratch.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+
+    def package(exported, package_path, inductor_configs):
+        kernels = Path(os.environ["TORCHINDUCTOR_CACHE_DIR"]) / "kernels.so"
+        kernels.write_bytes(b"\0" * 4096)  # what the build had made so far
+        raise stop
+
+    monkeypatch.setattr(torch._inductor, "aoti_compile_and_package", package)
+    monkeypatch.setattr(torch.export, "export", lambda network, args: None)
+    logged = []
+    handler = logging.Handler()
+    handler.emit = logged.append
+    logger = logging.getLogger("torch._inductor.utils")
+    logger.addHandler(handler)
+    try:
+        with pytest.raises(type(stop)):
+            build_package(torch.nn.Identity(), torch.zeros(1), "default", tmp_path / "n.pt2")
+    finally:
+        logger.removeHandler(handler)
+    assert list(scratch.iterdir()) == []
+    assert [r.getMessage() for r in logged if "kept" in r.getMessage()] == []
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["tmp"]
