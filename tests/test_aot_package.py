@@ -59,7 +59,7 @@ def test_a_package_is_built_once_and_gives_the_eager_result(built, same_cache):
     _, x, expected, packaged, first, _ = built
     assert (packaged.built, packaged.loaded) == (1, 0)
     torch.testing.assert_close(first, expected, rtol=1e-4, atol=1e-5)
-    assert [p.name for p in packages_dir().iterdir()] == [packaged.package_path(x).name]
+    assert [p.name for p in packages_dir().glob("*.pt2")] == [packaged.package_path(x).name]
     again = packaged(x)  # the same shape: the loaded runner, nothing built
     torch.testing.assert_close(again, expected, rtol=1e-4, atol=1e-5)
     assert (packaged.built, packaged.loaded) == (1, 0)
@@ -220,7 +220,7 @@ def test_vsr_bench_times_the_kept_package_and_its_load(built, same_cache, tmp_pa
     save_weights(model, weights)
     flags = ["--sizes", "20x12", "--batch", "2", "--channels-last", "--device", "cpu",
              "--precision", "fp32"]  # fmt: skip
-    (package,) = packages_dir().iterdir()
+    (package,) = packages_dir().glob("*.pt2")
     written = package.stat().st_ino  # a load touches the file; a build replaces it
     status = main(["bench", "--model-only", "--weights", str(weights), *flags, "--compile",
                    "--repeats", "1"])  # fmt: skip
@@ -229,7 +229,7 @@ def test_vsr_bench_times_the_kept_package_and_its_load(built, same_cache, tmp_pa
     assert row[2:5] == ["fp32", "CL", "compiled"]
     assert row[-1] != "-"  # the time the package took to load, shown as the compile column
     # The bench ran the engine's own package: loaded, not built again.
-    assert list(packages_dir().iterdir()) == [package]
+    assert list(packages_dir().glob("*.pt2")) == [package]
     assert package.stat().st_ino == written
 
 
@@ -261,6 +261,7 @@ def test_the_least_recently_used_packages_go_beyond_the_cache_limit(tmp_path):
         (tmp_path / name).write_bytes(b"x" * 1000)
         os.utime(tmp_path / name, (0, 1_000_000 - age))
     (tmp_path / "notes.txt").write_bytes(b"x" * 5000)  # not a package: never touched
+    (tmp_path / ".old.pt2.lock").touch()  # goes with its package
     deleted = prune_packages(tmp_path, limit=2500, keep=tmp_path / "new.pt2")
     assert sorted(p.name for p in deleted) == ["old.pt2", "older.pt2"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["new.pt2", "notes.txt", "recent.pt2"]
@@ -363,3 +364,49 @@ def test_a_build_precompiles_no_headers(tmp_path, monkeypatch):
     build_package(torch.nn.Identity(), torch.zeros(1), "default", tmp_path / "n.pt2")
     assert asked[0]["aot_inductor.precompile_headers"] is False
     assert (tmp_path / "n.pt2").read_bytes() == b"package"
+
+
+def test_two_processes_asking_for_one_shape_build_it_once(built, tmp_path, monkeypatch):
+    # Two `vsr run` of one frame size built the package together: 31.8 s each on 2 cores,
+    # against 13 s for one. Two threads without the process's own lock stand for them (a
+    # lock file's lock is held by its open file, so they exclude each other as processes do).
+    import contextlib
+
+    import vsr.ops.aot_package as aot
+
+    model, x, expected, packaged, _, _ = built
+    good = tmp_path / "good.pt2"
+    shutil.copyfile(packaged.package_path(x), good)
+    monkeypatch.setenv("VSR_CACHE", str(tmp_path / "empty-cache"))
+    monkeypatch.setattr(aot, "_BUILDING", contextlib.nullcontext())
+    building, second_builds = threading.Event(), threading.Event()
+    builds = []
+
+    def build(network, example, mode, target):
+        builds.append(target)
+        if building.is_set():
+            second_builds.set()
+        building.set()
+        # Unlocked, the second process would build meanwhile; locked, it waits for this.
+        second_builds.wait(timeout=1)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(good, target)
+
+    monkeypatch.setattr(aot, "build_package", build)
+    networks = [PackagedNetwork(_engine_copy(model)) for _ in range(2)]
+    results: list[torch.Tensor] = [torch.empty(0)] * 2
+
+    def call(i: int) -> None:
+        results[i] = networks[i](x)
+
+    first = threading.Thread(target=call, args=(0,))
+    first.start()
+    assert building.wait(timeout=30)
+    second = threading.Thread(target=call, args=(1,))
+    second.start()
+    first.join()
+    second.join()
+    assert len(builds) == 1
+    assert [(n.built, n.loaded) for n in networks] == [(1, 0), (0, 1)]
+    for result in results:
+        torch.testing.assert_close(result, expected, rtol=1e-4, atol=1e-5)

@@ -24,6 +24,7 @@ import hashlib
 import inspect
 import io
 import logging
+import os
 import platform
 import tempfile
 import threading
@@ -100,7 +101,7 @@ class PackagedNetwork:
         ) / f"{type(self.network).__name__.lower()}-{digest}.pt2"
 
     def _load_or_build(self, x: torch.Tensor) -> Callable[[torch.Tensor], torch.Tensor]:
-        with _BUILDING:
+        with _BUILDING, _one_process_builds(self.package_path(x)):
             return self._load_or_build_alone(x)
 
     def _load_or_build_alone(self, x: torch.Tensor) -> Callable[[torch.Tensor], torch.Tensor]:
@@ -120,6 +121,35 @@ class PackagedNetwork:
         with contextlib.suppress(OSError):  # tidying up must not cost the run
             prune_packages(path.parent, CACHE_BYTES, keep=path)
         return load_package(path, x.device)
+
+
+@contextlib.contextmanager
+def _one_process_builds(path: Path) -> Iterator[None]:
+    """Holds the lock of the package at ``path`` across vsr processes: another one building
+    it (a run of a clip of the same frame size, started meanwhile) is waited for, and its
+    package loaded, instead of built a second time at once. Two `vsr run` building one
+    package together took 31.8 s each on 2 cores, against 13 s for one alone. Where no lock
+    can be had (no fcntl, a read-only cache) each process goes on as if it held it."""
+    try:
+        import fcntl
+
+        make_private_folder(path.parent)
+        handle = os.open(_lock_of(path), os.O_RDWR | os.O_CREAT, 0o600)
+    except (ImportError, OSError):
+        yield
+        return
+    try:
+        with contextlib.suppress(OSError):  # a file system without locks: build anyway
+            fcntl.flock(handle, fcntl.LOCK_EX)  # Ctrl-C still interrupts the wait
+        yield
+    finally:
+        os.close(handle)  # and with it the lock
+
+
+def _lock_of(package: Path) -> Path:
+    """The lock file of a package (_one_process_builds), deleted with it when the cache is
+    pruned (a build of it then under way may be made twice, and one replaces the other)."""
+    return package.with_name(f".{package.name}.lock")
 
 
 def build_package(network: nn.Module, x: torch.Tensor, mode: str, path: Path) -> None:
@@ -198,6 +228,7 @@ def prune_packages(folder: Path, limit: int, keep: Path) -> list[Path]:
         total += size
         if total > limit and package != keep:
             package.unlink(missing_ok=True)
+            _lock_of(package).unlink(missing_ok=True)
             deleted.append(package)
     return deleted
 
