@@ -323,10 +323,13 @@ def test_a_build_that_stops_leaves_no_scratch_folder_and_says_nothing_of_one(
     scratch = tmp_path / "tmp"
     scratch.mkdir()
     monkeypatch.setattr(tempfile, "tempdir", str(scratch))
+    monkeypatch.setenv("TMPDIR", str(scratch))
 
     def package(exported, package_path, inductor_configs):
         kernels = Path(os.environ["TORCHINDUCTOR_CACHE_DIR"]) / "kernels.so"
         kernels.write_bytes(b"\0" * 4096)  # what the build had made so far
+        # What g++, killed with SIGKILL, could not delete (1.7 MB measured).
+        (Path(os.environ["TMPDIR"]) / "ccfE1W3D.s").write_bytes(b"\0" * 4096)
         raise stop
 
     monkeypatch.setattr(torch._inductor, "aoti_compile_and_package", package)
@@ -342,6 +345,7 @@ def test_a_build_that_stops_leaves_no_scratch_folder_and_says_nothing_of_one(
     finally:
         logger.removeHandler(handler)
     assert list(scratch.iterdir()) == []
+    assert os.environ["TMPDIR"] == str(scratch)
     assert [r.getMessage() for r in logged if "kept" in r.getMessage()] == []
     assert sorted(p.name for p in tmp_path.iterdir()) == ["tmp"]
 

@@ -179,6 +179,7 @@ def build_package(network: nn.Module, x: torch.Tensor, mode: str, path: Path) ->
     # time. Its folder is made in one of ours, which goes whatever the way out.
     with (
         tempfile.TemporaryDirectory(prefix="vsr-build-", ignore_cleanup_errors=True) as scratch,
+        _compilers_temporary_files_in(scratch),
         _unsaid(_KEPT_SCRATCH, logging.getLogger(inductor_utils.__name__)),
         warnings.catch_warnings(),
         fresh_cache(dir=scratch),
@@ -195,6 +196,24 @@ def build_package(network: nn.Module, x: torch.Tensor, mode: str, path: Path) ->
         aoti_compile_and_package(exported, package_path=package, inductor_configs=options)
     with atomic_output(path, "wb") as stream:
         stream.write(package.getbuffer())
+
+
+@contextlib.contextmanager
+def _compilers_temporary_files_in(folder: str) -> Iterator[None]:
+    """The C++ compiler's own temporary files (TMPDIR) go to ``folder`` for the duration.
+
+    A build stopped by Ctrl-C or SIGTERM kills g++ with SIGKILL (Python's subprocess),
+    and it cannot delete its assembly file (/tmp/ccXXXXXX.s, 1.7 MB measured); a SIGTERM
+    to vsr alone leaves g++'s cc1plus running on for a moment, writing it."""
+    before = os.environ.get("TMPDIR")
+    os.environ["TMPDIR"] = folder
+    try:
+        yield
+    finally:
+        if before is None:
+            del os.environ["TMPDIR"]
+        else:
+            os.environ["TMPDIR"] = before
 
 
 # What torch's fresh_cache logs of a scratch folder it keeps (which ours then deletes).
