@@ -4,6 +4,8 @@ small real weights for tests that run whole clips."""
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -22,6 +24,19 @@ def shared_path(*parts: str) -> Path:
     if not path.exists():
         pytest.skip(f"needs ../shared ({path} not found)")
     return path
+
+
+def python_child(script: str, timeout: float = 120) -> subprocess.CompletedProcess:
+    """`script` run by this Python in a process of its own (a fresh heap, its own limits),
+    with the repository and tests/ ahead of the caller's PYTHONPATH; its text output."""
+    path = [str(REPO), str(REPO / "tests"), *filter(None, [os.environ.get("PYTHONPATH")])]
+    return subprocess.run(
+        [sys.executable, "-c", script],
+        env={**os.environ, "PYTHONPATH": os.pathsep.join(path)},
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
 
 
 def failing_compiler(message: str) -> Callable[..., Callable[[torch.Tensor], torch.Tensor]]:

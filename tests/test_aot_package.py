@@ -10,13 +10,12 @@ import copy
 import errno
 import os
 import shutil
-import subprocess
-import sys
 import threading
 from pathlib import Path
 
 import pytest
 import torch
+from conftest import python_child
 
 from vsr.models import create_model
 from vsr.ops.aot_package import PackagedNetwork, packages_dir
@@ -145,6 +144,27 @@ class _LockThatSaysWhoWaits:
         self._lock.release()
 
 
+def _two_ask_one_after_the_other(
+    model: torch.nn.Module, x: torch.Tensor, building: threading.Event
+) -> tuple[list[PackagedNetwork], list[torch.Tensor]]:
+    """Two PackagedNetworks of `model` called with `x` in two threads, the second once the
+    first is `building`: the networks and their results."""
+    networks = [PackagedNetwork(_engine_copy(model)) for _ in range(2)]
+    results: list[torch.Tensor] = [torch.empty(0)] * 2
+
+    def call(i: int) -> None:
+        results[i] = networks[i](x)
+
+    first = threading.Thread(target=call, args=(0,))
+    first.start()
+    assert building.wait(timeout=30)
+    second = threading.Thread(target=call, args=(1,))
+    second.start()
+    first.join()
+    second.join()
+    return networks, results
+
+
 def test_two_threads_asking_for_one_shape_build_it_once(built, tmp_path, monkeypatch):
     import vsr.ops.aot_package as aot
 
@@ -167,19 +187,7 @@ def test_two_threads_asking_for_one_shape_build_it_once(built, tmp_path, monkeyp
         shutil.copyfile(good, target)
 
     monkeypatch.setattr(aot, "build_package", build_while_the_other_asks)
-    networks = [PackagedNetwork(_engine_copy(model)) for _ in range(2)]
-    results: list[torch.Tensor] = [torch.empty(0)] * 2
-
-    def call(i: int) -> None:
-        results[i] = networks[i](x)
-
-    first = threading.Thread(target=call, args=(0,))
-    first.start()
-    assert building.wait(timeout=30)
-    second = threading.Thread(target=call, args=(1,))
-    second.start()
-    first.join()
-    second.join()
+    networks, results = _two_ask_one_after_the_other(model, x, building)
     assert lock.waiting.is_set() and len(builds) == 1
     assert [(n.built, n.loaded) for n in networks] == [(1, 0), (0, 1)]
     for result in results:
@@ -296,11 +304,7 @@ try:
 except OSError as error:
     print("OSError", error.errno)
 """
-    repo = str(Path(__file__).resolve().parent.parent)
-    done = subprocess.run(
-        [sys.executable, "-c", script], env={**os.environ, "PYTHONPATH": repo},
-        capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
+    done = python_child(script)
     assert done.returncode == 0, done.stderr[-2000:]
     assert done.stdout.split() == ["OSError", str(errno.EFBIG)]
     assert list(tmp_path.iterdir()) == []
@@ -397,19 +401,7 @@ def test_two_processes_asking_for_one_shape_build_it_once(built, tmp_path, monke
         shutil.copyfile(good, target)
 
     monkeypatch.setattr(aot, "build_package", build)
-    networks = [PackagedNetwork(_engine_copy(model)) for _ in range(2)]
-    results: list[torch.Tensor] = [torch.empty(0)] * 2
-
-    def call(i: int) -> None:
-        results[i] = networks[i](x)
-
-    first = threading.Thread(target=call, args=(0,))
-    first.start()
-    assert building.wait(timeout=30)
-    second = threading.Thread(target=call, args=(1,))
-    second.start()
-    first.join()
-    second.join()
+    networks, results = _two_ask_one_after_the_other(model, x, building)
     assert len(builds) == 1
     assert [(n.built, n.loaded) for n in networks] == [(1, 0), (0, 1)]
     for result in results:

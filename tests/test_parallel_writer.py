@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import os
-import subprocess
-import sys
 import threading
 import time
 from fractions import Fraction
@@ -14,6 +11,7 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
+from conftest import python_child
 from media import make_clip, picture_planes
 
 from vsr.video import encoder_choice, ffmpeg_pipe
@@ -297,11 +295,7 @@ with ParallelVideoWriter(folder / "out.mkv", info, {W}, {H}, settings, encoders=
     for index in range(12):
         out.write(picture_planes({W}, {H}, index, "yuv420p"), index * step)
 """
-    repo = str(Path(__file__).resolve().parent.parent)
-    done = subprocess.run(
-        [sys.executable, "-c", script], env={**os.environ, "PYTHONPATH": repo},
-        capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
+    done = python_child(script)
     assert done.returncode == 0, done.stderr[-2000:]
     frames = decoded(tmp_path / "out.mkv")
     assert [f.pts for f in frames] == [i * frames[1].pts for i in range(12)]

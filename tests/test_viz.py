@@ -3,6 +3,8 @@ every channel where the layout says."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -76,19 +78,25 @@ def test_blocks_out_of_range_and_missing_attention_are_user_errors(small_imdn):
         capture(rtc, torch.rand(1, 3, 8, 8), block=1, cca=True)
 
 
-def test_command_writes_the_grid_png(tmp_path, small_imdn, capsys):
-    weights = tmp_path / "small.safetensors"
-    save_weights(small_imdn, weights)
+def _feature_maps_command(tmp_path, network, block: int) -> tuple[list[str], Path]:
+    """`vsr viz feature-maps` of a 9x11 noise picture with `network`'s weights, and the
+    output path the tests name."""
+    weights = tmp_path / "small_x2.safetensors"
+    save_weights(network, weights)
     image = tmp_path / "in.png"
     write_image(image, np.random.default_rng(0).integers(0, 256, (9, 11, 3), dtype=np.uint8))
-    out = tmp_path / "maps.png"
-    argv = ["viz", "feature-maps", str(image), "--block", "3", "--weights", str(weights)]
+    argv = ["viz", "feature-maps", str(image), "--block", str(block), "--weights", str(weights)]
+    return argv, tmp_path / "maps.png"
+
+
+def test_command_writes_the_grid_png(tmp_path, small_imdn, capsys):
+    argv, out = _feature_maps_command(tmp_path, small_imdn, block=3)
     assert main([*argv, "--cca", "-o", str(out)]) == 0
     grid = read_image(out)
     # 16 channels of 9x11 in a 4x4 grid, each tile with its gate bar underneath.
     assert grid.shape == (4 * (9 + BAR + 1 + GAP) + GAP, 4 * (11 + GAP) + GAP, 1)
     assert "CCA gates" in capsys.readouterr().out
-    assert main([*argv[:3], "--block", "9", "--weights", str(weights), "-o", str(out)]) == 2
+    assert main([*argv[:3], "--block", "9", *argv[-2:], "-o", str(out)]) == 2
     assert "between 1 and 3" in capsys.readouterr().err
 
 
@@ -109,18 +117,14 @@ def test_the_grid_never_replaces_the_input_or_a_file_that_is_no_image(tmp_path, 
 
 
 def test_a_weights_file_of_another_scale_than_asked_is_refused(tmp_path, small_imdn, capsys):
-    weights = tmp_path / "small_x2.safetensors"
-    save_weights(small_imdn, weights)
-    image = tmp_path / "in.png"
-    write_image(image, np.random.default_rng(0).integers(0, 256, (9, 11, 3), dtype=np.uint8))
-    out = tmp_path / "maps.png"
-    argv = ["viz", "feature-maps", str(image), "--block", "1", "--weights", str(weights)]
+    argv, out = _feature_maps_command(tmp_path, small_imdn, block=1)
+    weights = argv[-1]
     assert main([*argv, "--scale", "3", "-o", str(out)]) == 2
     assert "upscales by 2, not by 3" in capsys.readouterr().err
     assert not out.exists()
     assert main([*argv, "--scale", "2", "-o", str(out)]) == 0
     same_size = tmp_path / "as.safetensors"
     save_weights(create_model("imdn_as", features=16, blocks=1), same_size)
-    argv[argv.index(str(weights))] = str(same_size)
+    argv[argv.index(weights)] = str(same_size)
     assert main([*argv, "--scale", "2", "-o", str(out)]) == 2
     assert "--scale does not apply" in capsys.readouterr().err

@@ -11,13 +11,11 @@ process, after other tests, a run of two dozen such writes sometimes all read 0.
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
 from fractions import Fraction
 from pathlib import Path
 
 import av
+from conftest import python_child
 from media import make_clip, picture_planes
 
 from vsr.video.reader import VideoReader
@@ -79,12 +77,7 @@ def write_in_a_child(folder: Path, frames: tuple[int, ...], suffixes: tuple[str,
         W=W, H=H, folder=str(folder), rounds=ROUNDS, frames=frames, suffixes=suffixes,
         writer=writer,
     )  # fmt: skip
-    tests = Path(__file__).resolve().parent
-    path = os.pathsep.join([str(tests.parent), str(tests)])
-    done = subprocess.run(
-        [sys.executable, "-c", script], env={**os.environ, "PYTHONPATH": path},
-        capture_output=True, text=True, timeout=60,
-    )  # fmt: skip
+    done = python_child(script, timeout=60)
     assert done.returncode == 0, done.stderr[-1500:]
 
 
