@@ -277,3 +277,28 @@ def test_the_result_says_the_precision_and_which_images_ran_in_patches(tmp_path,
     save_weights(network, weights)
     assert main(["eval", str(dataset), "--weights", str(weights)]) == 0
     assert "ran in patches" not in capsys.readouterr().out
+
+
+def test_an_image_that_ran_in_smaller_windows_after_running_out_of_memory_is_named(
+    tmp_path, monkeypatch
+):
+    # Out of GPU memory, the upscaler halves its windows and retries: the plan asked before
+    # the call was "whole", and the image was listed as whole though it ran in tiles.
+    import vsr.upscale
+
+    dataset = _make_dataset(tmp_path / "Tiny", sizes=((120, 120),))
+    torch.manual_seed(0)
+    upscaler = Upscaler(create_model("imdn_rtc", 2).eval(), precision="fp32")
+    upscaler.max_pixels = 6000  # the 60x60 input runs whole; half of it does not
+    assert upscaler.plan_for(60, 60).mode == "whole"
+    run_plan = vsr.upscale.run_plan
+
+    def out_of_memory_when_whole(network, x, plan, *args, **kwargs):
+        if plan.mode == "whole":
+            raise torch.cuda.OutOfMemoryError("CUDA out of memory")
+        return run_plan(network, x, plan, *args, **kwargs)
+
+    monkeypatch.setattr(vsr.upscale, "run_plan", out_of_memory_when_whole)
+    with pytest.warns(UserWarning, match="out of GPU memory"):
+        result = evaluate_dataset(upscaler, dataset, progress=False)
+    assert result.in_patches == ["im0"]

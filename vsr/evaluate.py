@@ -231,6 +231,9 @@ def evaluate_dataset(
         else:
             lr = _as_rgb(read_image(lr_path), lr_path)
             _check_pair(lr, hr, scale, lr_path, hr_path)
+        sr, hr = crop_to_common(upscale_image(upscaler, lr, scale), hr)
+        # Asked after the call: out of GPU memory, the upscaler retries with smaller windows
+        # and keeps them, so the plan before it may not be the one the image ran in.
         # IMDN_AS enlarges its input first (vsr.image.network_input): that is what it runs on.
         # A stand-in network without a tile plan (a plain callable) runs whole.
         grow = scale if upscaler.scale == 1 else 1
@@ -240,7 +243,6 @@ def evaluate_dataset(
             and plan_for(lr.shape[0] * grow, lr.shape[1] * grow).mode != "whole"
         ):
             in_patches.append(name)
-        sr, hr = crop_to_common(upscale_image(upscaler, lr, scale), hr)
         y_psnr, y_ssim = sr_metrics(sr, hr, scale)
         scores.append(
             ImageScore(
