@@ -406,3 +406,32 @@ def test_two_processes_asking_for_one_shape_build_it_once(built, tmp_path, monke
     assert [(n.built, n.loaded) for n in networks] == [(1, 0), (0, 1)]
     for result in results:
         torch.testing.assert_close(result, expected, rtol=1e-4, atol=1e-5)
+
+
+def test_a_build_lock_held_for_too_long_is_waited_for_no_longer(tmp_path, monkeypatch):
+    # A run stopped mid-build (Ctrl-Z) keeps its lock: every later run of that frame size
+    # waited for it for good, its bar saying it was compiling. A second open of the lock
+    # file stands for that process (a lock file's lock is held by its open file).
+    import fcntl
+    import os
+
+    import vsr.ops.aot_package as aot
+
+    package = tmp_path / "n.pt2"
+    holder = os.open(aot._lock_of(package), os.O_RDWR | os.O_CREAT, 0o600)
+    fcntl.flock(holder, fcntl.LOCK_EX)
+    monkeypatch.setattr(aot, "LOCK_WAIT_SECONDS", 0.3, raising=False)
+    went_on = threading.Event()
+
+    def build():
+        with aot._one_process_builds(package):
+            went_on.set()
+
+    try:
+        with pytest.warns(UserWarning, match="another process has been building n.pt2"):
+            thread = threading.Thread(target=build, daemon=True)
+            thread.start()
+            assert went_on.wait(timeout=5)
+            thread.join(timeout=10)
+    finally:
+        os.close(holder)  # lets a waiter without a limit go
