@@ -34,3 +34,9 @@ def test_a_full_disk_is_found_inside_the_error_inductor_wraps_it_in():
     except RuntimeError as wrapped:
         assert passing_cause(wrapped) == os.strerror(errno.ENOSPC)
     assert passing_cause(RuntimeError("fatal error: Python.h: No such file or directory")) is None
+    # g++ whose compiler proper the out-of-memory killer ended: the next build may not be.
+    killed = "CppCompileError: C++ compile error\ng++: fatal error: Killed signal terminated program cc1plus"
+    assert (
+        passing_cause(RuntimeError(killed))
+        == f"{os.strerror(errno.ENOMEM)} (the compiler was killed)"
+    )

@@ -133,6 +133,20 @@ def test_a_damaged_cached_copy_is_named_when_it_cannot_be_fetched_again(
     assert weights.download("good").read_bytes() == upstream
 
 
+def test_a_cached_copy_that_cannot_be_read_is_listed_as_such(
+    local_manifest, monkeypatch, capsys
+) -> None:
+    # Summing each cached copy (to tell a damaged one) made an unreadable one a traceback.
+    weights.download("good")
+
+    def unreadable(path):
+        raise PermissionError(13, "Permission denied", str(path))
+
+    monkeypatch.setattr(weights, "sha256_of", unreadable)
+    assert main(["weights", "list"]) == 0
+    assert "(cannot be read: Permission denied)" in capsys.readouterr().out
+
+
 def test_a_cache_folder_that_cannot_exist_is_a_clear_error(
     local_manifest, tmp_path, monkeypatch
 ) -> None:

@@ -33,17 +33,15 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def list_weights(args: argparse.Namespace) -> int:
     from vsr.text_table import text_table
-    from vsr.weights import load_manifest, local_path, sha256_of
+    from vsr.weights import load_manifest, local_path
 
     header, rows = ("NAME", "ARCH", "SCALE", "SET5 PSNR", "WHERE"), []
     for name, entry in load_manifest().items():
         path = local_path(entry)
         if not entry.get("url"):
             where = str(path) if path.is_file() else f"{path} (missing)"
-        elif path.is_file() and sha256_of(path) == entry.get("sha256"):
-            where = f"{path} (downloaded)"
         elif path.is_file():  # the checkpoints are a few MB: summing them all is quick
-            where = f"{path} (fails its sha256 check: vsr weights download {name})"
+            where = f"{path} ({_cached_copy_state(path, entry, name)})"
         else:
             where = f"download: vsr weights download {name}"
         set5 = (entry.get("metrics") or {}).get("Set5") or {}
@@ -53,6 +51,18 @@ def list_weights(args: argparse.Namespace) -> int:
     for line in text_table(header, rows, right_aligned_from=None, rule=False):
         print(line)
     return 0
+
+
+def _cached_copy_state(path, entry: dict, name: str) -> str:
+    """What `vsr weights list` says of a downloaded checkpoint: whether it passes its
+    sha256 check, or cannot even be read (the listing goes on either way)."""
+    from vsr.weights import sha256_of
+
+    try:
+        same = sha256_of(path) == entry.get("sha256")
+    except OSError as error:
+        return f"cannot be read: {error.strerror or error}"
+    return "downloaded" if same else f"fails its sha256 check: vsr weights download {name}"
 
 
 def download_weights(args: argparse.Namespace) -> int:

@@ -46,6 +46,9 @@ from vsr.errors import VsrError
 PIXELS_THAT_REPAY_A_BUILD = 30_000_000
 # Failures of the moment rather than of the machine: a full disk, too little memory.
 _PASSING_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.ENOMEM)
+# What g++ prints when a signal ended its compiler proper: the kernel's out-of-memory
+# killer, mostly, whose victim the next build (with more memory free) may not be.
+_KILLED_COMPILER = "Killed signal terminated program"
 
 
 def compiling_pays(frames: int | None, height: int, width: int) -> bool:
@@ -87,6 +90,8 @@ def passing_cause(error: BaseException) -> str | None:
         for code in _PASSING_ERRNOS:
             if os.strerror(code) in str(error):
                 return os.strerror(code)
+        if _KILLED_COMPILER in str(error):  # the out-of-memory killer's doing, mostly
+            return f"{os.strerror(errno.ENOMEM)} (the compiler was killed)"
         error = error.__cause__ or error.__context__
     return None
 
