@@ -328,8 +328,12 @@ def test_a_build_that_stops_leaves_no_scratch_folder_and_says_nothing_of_one(
     scratch.mkdir()
     monkeypatch.setattr(tempfile, "tempdir", str(scratch))
     monkeypatch.setenv("TMPDIR", str(scratch))
+    monkeypatch.setenv("LC_ALL", "fr_FR.UTF-8")
 
     def package(exported, package_path, inductor_configs):
+        # The compiler speaks English, which passing_cause reads (a French g++ says
+        # "Aucun espace disponible sur le périphérique" for a full disk).
+        assert os.environ["LC_ALL"] == "C"
         kernels = Path(os.environ["TORCHINDUCTOR_CACHE_DIR"]) / "kernels.so"
         kernels.write_bytes(b"\0" * 4096)  # what the build had made so far
         # What g++, killed with SIGKILL, could not delete (1.7 MB measured).
@@ -349,7 +353,7 @@ def test_a_build_that_stops_leaves_no_scratch_folder_and_says_nothing_of_one(
     finally:
         logger.removeHandler(handler)
     assert list(scratch.iterdir()) == []
-    assert os.environ["TMPDIR"] == str(scratch)
+    assert (os.environ["TMPDIR"], os.environ["LC_ALL"]) == (str(scratch), "fr_FR.UTF-8")
     assert [r.getMessage() for r in logged if "kept" in r.getMessage()] == []
     assert sorted(p.name for p in tmp_path.iterdir()) == ["tmp"]
 

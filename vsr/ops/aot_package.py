@@ -199,7 +199,7 @@ def build_package(network: nn.Module, x: torch.Tensor, mode: str, path: Path) ->
     # time. Its folder is made in one of ours, which goes whatever the way out.
     with (
         tempfile.TemporaryDirectory(prefix="vsr-build-", ignore_cleanup_errors=True) as scratch,
-        _compilers_temporary_files_in(scratch),
+        _compiler_environment(scratch),
         _unsaid(_KEPT_SCRATCH, logging.getLogger(inductor_utils.__name__)),
         warnings.catch_warnings(),
         fresh_cache(dir=scratch),
@@ -219,21 +219,26 @@ def build_package(network: nn.Module, x: torch.Tensor, mode: str, path: Path) ->
 
 
 @contextlib.contextmanager
-def _compilers_temporary_files_in(folder: str) -> Iterator[None]:
-    """The C++ compiler's own temporary files (TMPDIR) go to ``folder`` for the duration.
+def _compiler_environment(folder: str) -> Iterator[None]:
+    """The C++ compiler's own temporary files (TMPDIR) go to ``folder``, and its messages
+    are in English (LC_ALL=C), for the duration.
 
     A build stopped by Ctrl-C or SIGTERM kills g++ with SIGKILL (Python's subprocess),
     and it cannot delete its assembly file (/tmp/ccXXXXXX.s, 1.7 MB measured); a SIGTERM
-    to vsr alone leaves g++'s cc1plus running on for a moment, writing it."""
-    before = os.environ.get("TMPDIR")
-    os.environ["TMPDIR"] = folder
+    to vsr alone leaves g++'s cc1plus running on for a moment, writing it. A failed build
+    is told from a full disk or a killed compiler by the compiler's words
+    (vsr.ops.compile_policy.passing_cause), which a translated g++ would say otherwise.
+    Only child processes read these: Python's tempfile and locale were settled long before."""
+    before = {name: os.environ.get(name) for name in ("TMPDIR", "LC_ALL")}
+    os.environ.update(TMPDIR=folder, LC_ALL="C")
     try:
         yield
     finally:
-        if before is None:
-            del os.environ["TMPDIR"]
-        else:
-            os.environ["TMPDIR"] = before
+        for name, value in before.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 # What torch's fresh_cache logs of a scratch folder it keeps (which ours then deletes).
