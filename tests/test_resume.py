@@ -430,3 +430,34 @@ def test_a_resumed_runs_note_names_the_frame_as_the_output_counts_it(
     assert (report.resumed_frames, report.frames) == (25, 60)
     said = [note for note in report.notes if "siting changes mid-stream" in note]
     assert len(said) == 1 and "(to topleft, seen at frame 35)" in said[0], report.notes
+
+
+def test_a_resumed_run_compiles_only_where_the_frames_left_repay_the_build(
+    clip, weights, tmp_path, monkeypatch
+):
+    # A 60-frame clip interrupted after 50 frames: "auto" built a package (15 s on 2 cores)
+    # for the 10 frames left, because all 60 repaid it, and said the clip was long enough.
+    from vsr import upscale as upscale_module
+    from vsr.ops import compile_policy
+
+    compiled = []
+
+    def compile_network(network, mode=None, ahead_of_time=True):
+        def call(x):  # stands in for the package
+            compiled.append(tuple(x.shape))
+            return network(x)
+
+        return call
+
+    monkeypatch.setattr(upscale_module, "compile_network", compile_network)
+    monkeypatch.setattr(upscale_module, "cpp_compiler_found", lambda: True)
+    monkeypatch.setattr(compile_policy, "PIXELS_THAT_REPAY_A_BUILD", 30 * 48 * 64)
+    out = tmp_path / "out.mkv"
+    options = dict(weights=weights, progress=False, resume=True, device="cpu")
+    with pytest.raises(KeyboardInterrupt):
+        upscale_video(clip, out, on_frames=interrupt_after(52, out, 2), **options)
+    compiled.clear()
+    report = upscale_video(clip, out, compile="auto", **options)
+    assert (report.resumed_frames, report.frames) == (50, 60)
+    assert compiled == []
+    assert report.fast_path["compile"] is False

@@ -262,14 +262,7 @@ def start_upscale(
             cuda_graphs=cuda_graphs,
             checked=False,
         )
-        if isinstance(weights, NetworkCache):
-            upscaler = weights.upscaler(model, (info.height, info.width), **options)
-        else:
-            upscaler = Upscaler(model, **options)
-        warmup_before = upscaler.warmup_seconds
-        built_before = upscaler.packages_built
-        dev = upscaler.device
-        batch = batch if batch is not None else (4 if dev.type == "cuda" else 1)
+        upscaler = _upscaler_for(weights, model, info, options)
         journal, done, journal_notes = None, [], []
         if resume:
             journal = ChunkJournal(target_path)
@@ -279,6 +272,19 @@ def start_upscale(
             done = journal.start(fingerprint, overwrite)
             if not done:
                 journal_notes = notes_on_journals_of_other_names(target_path)
+        if auto_compile and compile and done:
+            # Only the frames after the kept chunks run the network: a build that repays
+            # the whole clip need not repay what is left of it (the fingerprint does not
+            # depend on compiling, so the journal serves either upscaler).
+            total = info.frames_to_expect()[0]
+            left = None if total is None else total - sum(c.frames for c in done)
+            if not compiling_pays(left, *net_in_hw):
+                compile = options["compile"] = False
+                upscaler = _upscaler_for(weights, model, info, options)
+        warmup_before = upscaler.warmup_seconds
+        built_before = upscaler.packages_built
+        dev = upscaler.device
+        batch = batch if batch is not None else (4 if dev.type == "cuda" else 1)
         try:
             writer = open_writer(
                 target_path,
@@ -441,6 +447,18 @@ def start_upscale(
         return result
 
     return ClipRun(finish, writer)
+
+
+def _upscaler_for(
+    weights: str | Path | torch.nn.Module | NetworkCache | None,
+    model: torch.nn.Module,
+    info: VideoInfo,
+    options: dict[str, Any],
+) -> Upscaler:
+    """The Upscaler of `model` with these options: the cache's, in folder mode."""
+    if isinstance(weights, NetworkCache):
+        return weights.upscaler(model, (info.height, info.width), **options)
+    return Upscaler(model, **options)
 
 
 def network_and_geometry(
