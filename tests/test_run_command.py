@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+import warnings
 from fractions import Fraction
 from pathlib import Path
 from types import SimpleNamespace
@@ -620,6 +621,36 @@ def test_a_folder_clip_finished_while_the_next_builds_keeps_its_own_warm_up(
         for r in (first_report, second_report)
     ]
     assert [len(t) for t in told] == [0, 1]
+
+
+def test_a_folder_clip_does_not_carry_the_failed_build_of_an_earlier_clip(
+    tmp_path, weights, monkeypatch
+):
+    # The upscaler is shared by the folder's clips: a build that failed in the first long
+    # clip was reported again, "compiling the network failed", by every later one.
+    from vsr.network_cache import NetworkCache
+    from vsr.runner import start_upscale
+
+    def compile_network(network, mode=None, ahead_of_time=True):
+        def call(x):
+            raise RuntimeError("C++ compile error")
+
+        return call
+
+    monkeypatch.setenv("VSR_CACHE", str(tmp_path / "cache"))  # the failure is remembered
+    _auto_compiling_with(monkeypatch, compile_network, pixels=1)
+    networks = NetworkCache(weights)
+    options = dict(weights=networks, device="cpu", compile="auto", progress=False)
+    failed = "compiling the network failed (C++ compile error); it ran uncompiled"
+    reports = []
+    for name in "ab":
+        make_clip(tmp_path / f"{name}.mp4", 48, 32, frames=2)
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            run = start_upscale(tmp_path / f"{name}.mp4", tmp_path / f"{name}_out.mp4", **options)
+            reports.append(run.finish())
+    assert [failed in r.notes for r in reports] == [True, False]
+    assert [r.fast_path["compile"] for r in reports] == [False, False]
 
 
 def test_a_second_command_in_a_process_prints_the_note_its_warning_no_longer_gives(

@@ -282,6 +282,7 @@ def start_upscale(
                 compile = options["compile"] = False
                 upscaler = _upscaler_for(weights, model, info, options)
         warmup_before = upscaler.warmup_seconds
+        notes_before = len(upscaler.notes)
         built_before = upscaler.packages_built
         dev = upscaler.device
         batch = batch if batch is not None else (4 if dev.type == "cuda" else 1)
@@ -349,6 +350,8 @@ def start_upscale(
         # encoder is flushed (finish), and its warm-up is not this clip's.
         warmup = upscaler.warmup_seconds - warmup_before
         built = upscaler.packages_built - built_before
+        # A shared upscaler's notes of events (a failed build) belong to the clip they met.
+        upscaler_notes = upscaler.notes[: upscaler.standing_notes] + upscaler.notes[notes_before:]
         compiled = upscaler.compiled if auto_compile else compile
         lost = reader.lost_frames
         reader_warnings = list(reader.warnings)
@@ -370,7 +373,7 @@ def start_upscale(
         finished = time.perf_counter()
         wall = finished - started
         # The reader's warnings name lost, damaged and truncated frames; never shorten silently.
-        notes = list(writer.notes) + list(reader_warnings) + list(upscaler.notes) + journal_notes
+        notes = list(writer.notes) + list(reader_warnings) + upscaler_notes + journal_notes
         notes += request_notes
         if dev.type == "cpu" and device is None:
             notes.append("no CUDA device: ran on the CPU")

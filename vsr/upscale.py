@@ -261,6 +261,9 @@ class Upscaler:
                 "or AMX): it runs several times slower than fp32 (50x on an AVX2 CPU)"
             )
             warnings.warn(self.notes[-1], stacklevel=2)
+        # The notes so far hold for every call; those added later tell of an event (a build
+        # that failed), which a caller running many clips on one upscaler reports once.
+        self.standing_notes = len(self.notes)
         self.scale: int = model.scale
         # The factor the image and frame helpers upscale by when given none: the network's
         # own, unless load_model asked IMDN_AS (scale 1, any factor from an enlarged input)
