@@ -521,3 +521,48 @@ def _before_first_slice(data: bytes, nal: bytes) -> bytes:
             return data[:start] + nal + data[start:]
         at = data.find(b"\x00\x00\x01", at + 3)
     return data
+
+
+def combed_picture(index: int, width: int = 64, height: int = 48) -> np.ndarray:
+    """An RGB picture of a bright bar moving right by 8 pixels a frame, as an interlaced
+    camera takes it: the bottom field (odd rows) 1/50 s after the top one, so the bar is
+    4 pixels further right on odd rows and every vertical edge is combed."""
+    picture = np.full((height, width, 3), 30, np.uint8)
+    for row in range(height):
+        left = 4 + 8 * index + 4 * (row % 2)
+        picture[row, left : left + 12] = 220
+    return picture
+
+
+def comb_strength(luma: np.ndarray) -> float:
+    """How combed a picture is: the mean absolute vertical second difference of its rows
+    (alternate rows that disagree, as woven fields of a moving picture do, make it large)."""
+    rows = luma.astype(np.float64)
+    return float(np.abs(2 * rows[1:-1] - rows[:-2] - rows[2:]).mean())
+
+
+def make_interlaced_clip(
+    path: Path, frames: int = 6, marked: bool = True, progressive_first: int = 0
+) -> None:
+    """H.264, 64x48 at 25 fps, of `combed_picture`s. `marked`: encoded as interlaced (top
+    field first), so the decoder marks its frames interlaced; else as progressive frames,
+    the comb and all. `progressive_first`: that many frames encoded as progressive before
+    the interlaced ones (each part its own stream, joined in MPEG-TS; `path` then is one)."""
+    parts = [(False, progressive_first), (marked, frames - progressive_first)]
+    packets, start = [], 0
+    for interlaced, count in parts:
+        if not count:
+            continue
+        encoder = av.CodecContext.create("libx264", "w")
+        encoder.width, encoder.height, encoder.pix_fmt = 64, 48, "yuv420p"
+        encoder.time_base, encoder.framerate = Fraction(1, 25), 25
+        encoder.options = {"bf": "0", **({"x264-params": "tff=1"} if interlaced else {})}
+        encoder.open()
+        for index in range(start, start + count):
+            picture = av.VideoFrame.from_ndarray(combed_picture(index), "rgb24")
+            frame = picture.reformat(format="yuv420p")
+            frame.pts = index
+            packets += encoder.encode(frame)
+        packets += encoder.encode(None)
+        start += count
+    _mux_into_ts(path, "h264", packets)

@@ -123,6 +123,8 @@ def test_a_journal_of_other_settings_is_refused_or_with_overwrite_replaced(clip,
         upscale_video(source, out, settings=faster, **options)
     with pytest.raises(VsrError, match=r"other settings \(output size\)"):
         upscale_video(source, out, scale=1.5, **options)
+    with pytest.raises(VsrError, match=r"other settings \(deinterlace\)"):
+        upscale_video(source, out, deinterlace="all", **options)
     # The CPU's default precision depends on the CPU: the message says which one to ask for.
     kept = default_precision(torch.device("cpu"))
     other = "bf16" if kept == "fp32" else "fp32"

@@ -1,5 +1,5 @@
 """Streams and metadata beyond the pictures: audio a muxer refuses, pixel aspect ratio,
-HDR10 static metadata, Matroska attachments, interlaced sources."""
+HDR10 static metadata, Matroska attachments, cover pictures."""
 
 from __future__ import annotations
 
@@ -267,24 +267,6 @@ def test_hdr10_is_spelled_as_each_encoder_reads_it():
         ":content-light=1000,400"
     )
     assert Hdr10(light=(500, 100)).params_for("libsvtav1") == "content-light=500,100"
-
-
-def test_interlaced_source_is_named_in_the_notes(tmp_path, weights):
-    source = tmp_path / "in.mkv"
-    out = av.open(str(source), "w")
-    video = out.add_stream("libx264", rate=25, options={"x264-params": "tff=1"})
-    video.width, video.height, video.pix_fmt = 32, 24, "yuv420p"
-    for i in range(2):
-        frame = av.VideoFrame.from_ndarray(np.full((24, 32, 3), 9 * i, np.uint8), format="rgb24")
-        frame = frame.reformat(format="yuv420p")
-        frame.pts = i
-        out.mux(video.encode(frame))
-    out.mux(video.encode(None))
-    out.close()
-    report = tmp_path / "r.json"
-    assert vsr(source, tmp_path / "out.mkv", "--weights", weights, "--report", report) == 0
-    notes = json.loads(report.read_text())["notes"]
-    assert any("interlaced" in note for note in notes)
 
 
 def _with_cover(path: Path) -> bytes:

@@ -140,6 +140,7 @@ def _segments_fingerprint(
         "chroma siting": siting,
         "time range": None if part is None else part.to_dict(),
         "segments": [[s.index, s.start, s.end] for s in segments],
+        "deinterlace": options.get("deinterlace", "auto"),
     }
 
 

@@ -58,6 +58,8 @@ class RunReport:
     # --resume: frames of `frames` an interrupted earlier run had finished (taken from its
     # journal, not upscaled again; `fps` counts the others only).
     resumed_frames: int = 0
+    # Frames deinterlaced before upscaling (bwdif, vsr.video.deinterlace); of this run's own.
+    deinterlaced_frames: int = 0
     # How colour was read from the source and written to the output (vsr.runner's
     # colour_of_run): matrix, range, primaries, transfer and chroma siting of each.
     colour: dict[str, dict[str, Any]] | None = None

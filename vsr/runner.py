@@ -25,6 +25,7 @@ from vsr.scaling import NETWORK_SCALES, coded_request, plan_geometry
 from vsr.telemetry import FrameTimeline, GpuSampler, HostMemoryPeak, StageClock
 from vsr.upscale import Upscaler
 from vsr.video.chunk_journal import ChunkJournal, notes_on_journals_of_other_names
+from vsr.video.deinterlace import check_mode as check_deinterlace_mode
 from vsr.video.trim import time_range
 from vsr.video.writer import EncodeSettings  # at run time: upscale_video's signature names it
 
@@ -199,6 +200,7 @@ def start_upscale(
     end: float | str | None = None,
     duration: float | str | None = None,
     resume: bool = False,
+    deinterlace: str = "auto",
 ) -> ClipRun:
     """Upscale one clip up to its last encoded frame; `finish()` on the result flushes
     the encoder, completes the file and returns the report. Folder mode finishes one clip
@@ -214,7 +216,8 @@ def start_upscale(
     e.g. a Ray driver). `start` with `end` or `duration` (seconds, or "[HH:]MM:SS") upscale
     only that part of the clip; see vsr.video.trim. `resume` keeps finished chunks beside
     the output while it is made, and continues an interrupted run of the same settings;
-    see vsr.video.chunk_journal.
+    see vsr.video.chunk_journal. `deinterlace`: which frames are deinterlaced before they
+    are upscaled, see vsr.video.deinterlace.
     """
     from tqdm import tqdm
 
@@ -222,6 +225,7 @@ def start_upscale(
     from vsr.video.writer import EncodeSettings
 
     check_clip_arguments(scale, size, height, batch, settings)
+    check_deinterlace_mode(deinterlace)
     part = time_range(start, end, duration)
     source_path, target_path = Path(input), Path(output)
     _check_paths(source_path, target_path, overwrite)
@@ -239,7 +243,7 @@ def start_upscale(
     host_memory = HostMemoryPeak()
     started = time.perf_counter()
     timeline = FrameTimeline(started)
-    with VideoReader(source_path, part) as reader:
+    with VideoReader(source_path, part, deinterlace) as reader:
         info = reader.info
         if resume and info.clock_restarts is not None:  # it would seek on one clock
             raise VsrError(f"{source_path}: {info.clock_restarts.refuse('--resume')}")
@@ -267,7 +271,7 @@ def start_upscale(
         if resume:
             journal = ChunkJournal(target_path)
             fingerprint = run_fingerprint(
-                source_path, upscaler, geometry, settings, part, net_in_hw
+                source_path, upscaler, geometry, settings, part, net_in_hw, deinterlace
             )
             done = journal.start(fingerprint, overwrite)
             if not done:
@@ -354,6 +358,7 @@ def start_upscale(
         upscaler_notes = upscaler.notes[: upscaler.standing_notes] + upscaler.notes[notes_before:]
         compiled = upscaler.compiled if auto_compile else compile
         lost = reader.lost_frames
+        deinterlaced = reader.deinterlaced_frames
         reader_warnings = list(reader.warnings)
         end = reader.own_end_of_last_frame()
         if end is not None:
@@ -419,6 +424,7 @@ def start_upscale(
             encoder_busy_share=None if encoder_share is None else round(encoder_share, 4),
             cut=info.cut.to_dict() if info.cut is not None and info.cut.asked else None,
             resumed_frames=resumed_frames(writer),
+            deinterlaced_frames=deinterlaced,
             colour=colour_of_run(info, writer),
             scale=geometry.scale,
             network=upscaler.arch,
@@ -673,6 +679,7 @@ def run_fingerprint(
     settings: EncodeSettings,
     part: TimeRange | None,
     net_in_hw: tuple[int, int],
+    deinterlace: str,
 ) -> dict[str, Any]:
     """What decides the output's frames and packets: a journal of chunks made under other
     values cannot continue this run. Keys are named for the refusal message."""
@@ -688,6 +695,7 @@ def run_fingerprint(
         "encoder settings": asdict(settings),
         "time range": None if part is None else part.to_dict(),
         "tile plan": upscaler.plan_for(*net_in_hw).to_dict(),
+        "deinterlace": deinterlace,
     }
 
 
@@ -728,6 +736,7 @@ def upscale_video(
     end: float | str | None = None,
     duration: float | str | None = None,
     resume: bool = False,
+    deinterlace: str = "auto",
 ) -> RunReport:
     """Upscale one clip: decode once, run the network in batches, encode once.
 
@@ -746,7 +755,9 @@ def upscale_video(
     and colour metadata are kept by the writer. `start` with `end` or `duration` (seconds,
     or "[HH:]MM:SS" text) upscale only that part of the clip, which then starts at zero,
     audio and subtitles cut alike. `resume` stores each finished chunk of the output beside
-    it, so that after an interruption the same call goes on from there. Raises VsrError for
+    it, so that after an interruption the same call goes on from there. `deinterlace`:
+    "auto" (the default) deinterlaces the frames the source marks interlaced (bwdif, one
+    frame per frame, the times kept), "all" every frame, "off" none. Raises VsrError for
     a user mistake; on any failure, Ctrl-C included, no output file is left behind (with
     `resume`, the finished chunks stay). An existing output is refused unless `overwrite`.
     `progress` draws a bar when stderr is a terminal, else logs a line every 30 s (logger
@@ -778,4 +789,5 @@ def upscale_video(
         end=end,
         duration=duration,
         resume=resume,
+        deinterlace=deinterlace,
     ).finish()

@@ -94,6 +94,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     part.add_argument("--start", metavar="TIME", help="from this time (default: the start)")
     part.add_argument("--end", metavar="TIME", help="up to this time (default: the end)")
     part.add_argument("--duration", metavar="TIME", help="for this long (instead of --end)")
+    parser.add_argument(
+        "--deinterlace",
+        choices=["auto", "all", "off"],
+        help="deinterlace frames before upscaling (bwdif; one frame per frame, the frame rate "
+        "and times kept): auto, the frames the source marks interlaced (default); all, every "
+        "frame, for sources that do not mark theirs; off, none",
+    )
     parser.add_argument("--report", type=Path, help="write the throughput report (JSON) here")
     parser.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     parser.add_argument(
@@ -217,8 +224,8 @@ def _target(args) -> dict:
 
 
 def _clip_options(args) -> dict:
-    """--start/--end/--duration (checked now, before any clip is opened) and --resume as
-    upscale_video's arguments; empty when none is given."""
+    """--start/--end/--duration (checked now, before any clip is opened), --resume and
+    --deinterlace as upscale_video's arguments; empty when none is given."""
     from vsr.video.trim import time_range
 
     given = {"start": args.start, "end": args.end, "duration": args.duration}
@@ -227,6 +234,8 @@ def _clip_options(args) -> dict:
         options = {}
     if args.resume:
         options["resume"] = True
+    if args.deinterlace is not None:
+        options["deinterlace"] = args.deinterlace
     return options
 
 

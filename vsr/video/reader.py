@@ -23,6 +23,7 @@ from vsr.video import colors
 from vsr.video.chroma_location import chroma_location_of, conversion_siting, siting_note
 from vsr.video.clock_restarts import ClockRestarts, clock_may_restart, find_clock_restarts
 from vsr.video.decoding import decode_packets
+from vsr.video.deinterlace import Deinterlacer
 from vsr.video.display_matrix import display_matrix_of
 from vsr.video.dolby_vision import DOLBY_VISION_NOTE, is_dolby_vision
 from vsr.video.frame_planes import FramePlanes
@@ -202,11 +203,17 @@ class VideoReader:
     With a `time_range`, only the frames whose timestamps lie in it are delivered, moved
     back so that the first is at zero (`info.cut` says by how much, for the other streams).
     The reader seeks to the keyframe before the start instead of decoding from the top.
+
+    `deinterlace` ("auto", "all" or "off", vsr.video.deinterlace) says which frames are
+    deinterlaced before they become planes; a note says what was done.
     """
 
-    def __init__(self, path: str | Path, time_range: TimeRange | None = None):
+    def __init__(
+        self, path: str | Path, time_range: TimeRange | None = None, deinterlace: str = "off"
+    ):
         self.path = Path(path)
         self.time_range = time_range
+        self._deinterlacer = Deinterlacer(deinterlace)
         self.lost_frames = 0
         self.decoded_frames = 0
         self.damaged_frames = 0  # delivered, but the decoder flagged concealed errors
@@ -256,11 +263,6 @@ class VideoReader:
                 )
             if is_dolby_vision(self._stream, first):  # its RPUs are frame side data too
                 self.warnings.append(DOLBY_VISION_NOTE)
-            if first.interlaced_frame:
-                self.warnings.append(
-                    "the video is interlaced: both fields of each frame are upscaled together "
-                    "and written as progressive frames (deinterlace it first for a clean result)"
-                )
             self._planes = FramePlanes(self.info, first, self.warnings)
             self._siting_watch = SitingWatch(self.info, self.warnings)
         except BaseException:
@@ -544,9 +546,17 @@ class VideoReader:
             end = cut.shift(end if last is None else min(end, last), time_base)
         return end
 
+    @property
+    def deinterlaced_frames(self) -> int:
+        """Frames deinterlaced so far (vsr.video.deinterlace): final once `frames()` ends."""
+        return self._deinterlacer.deinterlaced_frames
+
     def frames(self) -> Iterator[Frame]:
         """Every decodable frame as planar YUV, in presentation order, with its pts."""
         yield from self._frames_as_decoded()
+        interlacing = self._deinterlacer.note(self._kept_frames)
+        if interlacing:
+            self.warnings.append(interlacing)
         if self._order.restamped:
             self.warnings.append(
                 f"{self._order.restamped} frames had the times of the packets they were stored "
@@ -563,7 +573,14 @@ class VideoReader:
             log.info("%s: %s", self.path, warning)
 
     def _frames_as_decoded(self) -> Iterator[Frame]:
-        index = 0
+        # The deinterlacer holds a frame back until the next one is decoded: what belongs
+        # to the frame as decoded (its time, its number) is taken before, and travels with it.
+        timed = self._deinterlacer(self._timed_frames())
+        for index, (frame, (pts, number)) in enumerate(timed):
+            yield Frame(self._planes(frame, number), pts, index)
+
+    def _timed_frames(self) -> Iterator[tuple[av.VideoFrame, tuple[int | None, int]]]:
+        """The decoded frames, each with its pts as delivered and its number in the output."""
         while True:
             if self._first is not None:
                 frame, self._first = self._first, None
@@ -576,8 +593,7 @@ class VideoReader:
                 pts = self.info.cut.shift(pts, self.info.time_base)
             number = self._kept_frames + self.decoded_frames  # of the output, for notes
             self._siting_watch(frame, number)
-            yield Frame(self._planes(frame, number), pts, index)
-            index += 1
+            yield frame, (pts, number)
 
     # -- metadata --------------------------------------------------------------------
 
