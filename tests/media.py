@@ -488,6 +488,81 @@ def make_siting_change_clip(path: Path, parts: list[tuple[str, int]], gop: int =
     _mux_into_ts(path, "h264", packets)
 
 
+def make_vob(
+    path: Path,
+    parts: list[tuple[Fraction, int]],
+    subtitles: list[float] = (),
+    width: int = 72,
+    height: int = 48,
+) -> None:
+    """MPEG-2 at 29.97 fps in a DVD's MPEG-PS (libav's "dvd" muxer, navigation packets
+    included) with AC-3 sound as long as the video, as a VOB holds them; 72x48 is 720x480
+    scaled down. The video is joined from parts of (display aspect ratio, frames), each
+    encoded on its own: its own sequence header, so the decoder's pixel shape changes at its
+    first frame (a 4:3 trailer before a 16:9 film). `subtitles`: the seconds (0.1 or later:
+    earlier ones did not reach the file) at which a DVD bitmap subtitle starts, each a packet
+    of no duration that shows a box for 1137 ms (its own stop command), as a VOB has them."""
+    tick, step = Fraction(1, 90000), 3003
+    packets: list[av.Packet] = []
+    first = 0
+    for aspect, frames in parts:
+        encoder = av.CodecContext.create("mpeg2video", "w")
+        encoder.width, encoder.height, encoder.pix_fmt = width, height, "yuv420p"
+        encoder.time_base, encoder.framerate = Fraction(1001, 30000), Fraction(30000, 1001)
+        # MPEG-2 stores the display aspect ratio; the pixel shape follows from the size.
+        encoder.sample_aspect_ratio = aspect * Fraction(height, width)
+        encoder.gop_size = 12
+        encoder.open()
+        for index in range(first, first + frames):
+            frame = frame_from_planes(picture_planes(width, height, index), "yuv420p")
+            frame.pts = index
+            packets += encoder.encode(frame)
+        packets += encoder.encode(None)
+        first += frames
+    with av.open(str(path), "w", format="dvd") as out:
+        video = out.add_stream("mpeg2video", rate=Fraction(30000, 1001))
+        video.width, video.height, video.time_base = width, height, tick
+        sound = out.add_stream("ac3", rate=48000)
+        sound.layout = "stereo"
+        spu = out.add_mux_stream("dvd_subtitle") if subtitles else None
+        timed = []
+        for packet in packets:  # times of their own: the parts' encoders each start at 0
+            muxed = av.Packet(bytes(packet))
+            muxed.stream, muxed.time_base, muxed.is_keyframe = video, tick, packet.is_keyframe
+            muxed.pts, muxed.dts = (packet.pts + 1) * step, (packet.dts + 1) * step
+            timed.append((muxed.dts, muxed))
+        for start in range(0, first * 48000 * 1001 // 30000 - 1536 + 1, 1536):
+            tone = tone_at(np.arange(start, start + 1536) / 48000).astype(np.float32)
+            chunk = av.AudioFrame.from_ndarray(np.stack([tone, tone]), "fltp", "stereo")
+            chunk.sample_rate, chunk.time_base, chunk.pts = 48000, Fraction(1, 48000), start
+            timed += [(p.dts * 90000 // 48000, p) for p in sound.encode(chunk)]
+        timed += [(p.dts * 90000 // 48000, p) for p in sound.encode(None)]
+        for seconds in subtitles:
+            muxed = av.Packet(_dvd_subtitle_box())
+            muxed.stream, muxed.time_base = spu, tick
+            muxed.pts = muxed.dts = step + round(seconds * 90000)
+            timed.append((muxed.dts, muxed))
+        for _, packet in sorted(timed, key=lambda item: item[0]):
+            out.mux(packet)
+
+
+def _dvd_subtitle_box() -> bytes:
+    """A DVD subtitle (SPU) of a 32x8 box at (10, 10), shown at once and hidden after
+    100 units of 1024/90000 s (1137 ms): a line is one run of colour 1 to its end."""
+    line = bytes([0x00, 0x01])
+    fields = line * 4 + line * 4  # the top field's four lines, then the bottom's
+    x0, x1, y0, y1 = 10, 41, 10, 17
+    place = bytes([x0 >> 4, (x0 & 15) << 4 | x1 >> 8, x1 & 255])
+    place += bytes([y0 >> 4, (y0 & 15) << 4 | y1 >> 8, y1 & 255])
+    control = 4 + len(fields)
+    show = bytes([0x01, 0x03, 0x32, 0x10, 0x04, 0xFF, 0xF0, 0x05]) + place
+    show += bytes([0x06, 0, 4, 0, 4 + len(line) * 4, 0xFF])
+    hide_at = control + 4 + len(show)
+    body = fields + (0).to_bytes(2, "big") + hide_at.to_bytes(2, "big") + show
+    body += (100).to_bytes(2, "big") + hide_at.to_bytes(2, "big") + bytes([0x02, 0xFF])
+    return (4 + len(body)).to_bytes(2, "big") + control.to_bytes(2, "big") + body
+
+
 def _flat_frames_encoded(encoder: av.CodecContext, frames: int) -> list[av.Packet]:
     """The packets of `frames` flat 64x48 pictures of changing grey, flushed."""
     packets = []

@@ -9,11 +9,12 @@ import re
 import threading
 import time
 from collections.abc import Callable
+from fractions import Fraction
 from pathlib import Path
 
 import av
 import pytest
-from media import make_clip
+from media import make_clip, make_vob
 
 from vsr.bench_clip import make_bench_clip
 from vsr.cli import main
@@ -265,6 +266,15 @@ def test_folder_mode_writes_clips_in_containers_vsr_cannot_write(tmp_path, weigh
         main(["run", str(clips), str(tmp_path / "out"), "--weights", str(weights), "--quiet"]) == 0
     )
     assert _frames(tmp_path / "out" / "a.mkv") == 4
+
+
+def test_folder_mode_takes_the_vob_clips_of_a_dvd(tmp_path, weights):
+    clips = tmp_path / "VIDEO_TS"
+    clips.mkdir()
+    make_vob(clips / "VTS_01_1.VOB", [(Fraction(4, 3), 4)])  # a disc's names are upper-case
+    out = tmp_path / "out"
+    assert main(["run", str(clips), str(out), "--weights", str(weights), "--quiet"]) == 0
+    assert _frames(out / "VTS_01_1.mkv") == 4
 
 
 def test_folder_input_with_a_file_like_output_is_refused(tmp_path, weights):

@@ -28,9 +28,11 @@ from vsr.progress import bars_shown
 from vsr.report import FolderReport, RunReport, kept_from_an_interrupted_run, write_json
 from vsr.watch_state import OLD_STATE_FILE, STATE_FILE, WatchState
 
+# DVD video (.vob, and .vro from DVD recorders) and other MPEG-PS/TS names (.m2p, .m2t)
+# are there too: a DVD's VIDEO_TS folder holds only .VOB clips.
 VIDEO_EXTENSIONS = {
-    ".mp4", ".m4v", ".mkv", ".mov", ".webm", ".avi", ".ts", ".mts", ".m2ts",
-    ".mpg", ".mpeg", ".flv", ".wmv", ".y4m", ".3gp", ".ogv",
+    ".mp4", ".m4v", ".mkv", ".mov", ".webm", ".avi", ".ts", ".mts", ".m2ts", ".m2t",
+    ".mpg", ".mpeg", ".m2p", ".vob", ".vro", ".flv", ".wmv", ".y4m", ".3gp", ".ogv",
 }  # fmt: skip
 
 # Runs one clip: returns its report, or a callable that finishes the file and returns it.
