@@ -202,6 +202,26 @@ def _first_packets(source: Path, indexes: set[int]) -> dict[int, av.Packet]:
     return found
 
 
+def _give_its_own_length(packet: av.Packet) -> None:
+    """A subtitle packet of no duration given the time its own picture says it shows: a
+    DVD's (VobSub) stop command. A VOB or a TS stores no duration, and MP4 shows a sample
+    for as long as it lasts, up to the next one's start: the last subtitle, of no length,
+    was lost (libav's demuxer skips it, a player shows it for no time). One without such a
+    time, or that does not decode, is left as it is."""
+    context = packet.stream.codec_context
+    try:
+        if not context.is_open:
+            context.open()
+        shown = context.decode2(packet)
+    except av.error.FFmpegError:
+        return
+    # Milliseconds from the packet's time; a stop command that never comes reads as -1 or
+    # a huge count, which is no length to give.
+    end = shown.end_display_time if shown is not None else 0
+    if 0 < end < 2**31 and packet.time_base:
+        packet.duration = round(Fraction(end, 1000) / packet.time_base)
+
+
 class StreamCopier:
     """Copies the non-video streams of `source` into `output` (an open output container)."""
 
@@ -232,6 +252,7 @@ class StreamCopier:
         dropped with a note."""
         self._chapters = self._input.chapters()
         self._output = output
+        self._mov_like = output.format.name in ("mp4", "mov")
         self._routes: dict[int, _Route] = {}
         supported = output.supported_codecs
         extension = Path(output.name).suffix
@@ -568,6 +589,9 @@ class StreamCopier:
         if not route.reencode:
             if packet.size == 0:
                 return  # the demuxer's end-of-stream marker
+            if packet.stream.type == "subtitle" and not packet.duration and self._mov_like:
+                _give_its_own_length(packet)
+                self._end_by_the_cut(packet)
             packet.stream = route.output
             self._output.mux(packet)
             self.copied_packets += 1
@@ -589,6 +613,15 @@ class StreamCopier:
             # sound where the source had it; without one the encoder counts samples.
             self._output.mux(route.output.encode(frame))
             route.sent += 1
+
+    def _end_by_the_cut(self, packet: av.Packet) -> None:
+        """A subtitle given its own length (moved by the cut already) ends no later than the
+        cut, as _within_cut shortens the subtitles that came with a length."""
+        cut = self._cut
+        last = None if cut is None or packet.pts is None else cut.end_in(packet.time_base)
+        if last is not None:
+            left = cut.shift(last, packet.time_base) - packet.pts
+            packet.duration = max(0, min(packet.duration, left))
 
     def _within_cut_end(self, frame: av.AudioFrame, start: Fraction) -> av.AudioFrame | None:
         """A decoded frame that starts at `start` (on the output's clock) cut to the cut's

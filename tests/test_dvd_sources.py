@@ -1,0 +1,48 @@
+"""DVD and SD broadcast sources: MPEG-2 in MPEG-PS (VOB) with AC-3 sound, bitmap
+subtitles and a pixel shape that changes mid-stream."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from pathlib import Path
+
+import av
+from media import make_vob
+
+from vsr import upscale_video
+
+
+def _subtitles(path: Path) -> list[tuple[Fraction, Fraction, bytes]]:
+    """(start s from the file's start, duration s, bytes) of each subtitle packet."""
+    with av.open(str(path)) as container:
+        start = Fraction(container.start_time or 0, av.time_base)
+        stream = container.streams.subtitles[0]
+        return [
+            (p.pts * p.time_base - start, p.duration * p.time_base, bytes(p))
+            for p in container.demux(stream)
+            if p.size
+        ]
+
+
+def test_the_last_dvd_subtitle_of_a_vob_is_kept_in_mp4(tmp_path, weights):
+    source, out = tmp_path / "film.vob", tmp_path / "film.mp4"
+    make_vob(source, [(Fraction(16, 9), 8)], subtitles=[0.1, 0.2])
+    upscale_video(source, out, weights=weights, progress=False)
+    shown, kept = _subtitles(source), _subtitles(out)
+    assert [data for *_, data in kept] == [data for *_, data in shown]  # both, as they were
+    # At their times (MP4 counts in milliseconds here); the last for its picture's own
+    # 1137 ms (its stop command), the first until the next starts, as MP4 keeps it.
+    for (at, _, _), (was_at, _, _) in zip(kept, shown, strict=True):
+        assert abs(at - was_at) <= Fraction(1, 1000)
+    assert [round(length * 1000) for _, length, _ in kept] == [100, 1137]
+
+
+def test_a_dvd_subtitle_given_its_own_length_ends_with_the_cut(tmp_path, weights):
+    source, out = tmp_path / "film.vob", tmp_path / "part.mp4"
+    make_vob(source, [(Fraction(16, 9), 12)], subtitles=[0.2])
+    upscale_video(source, out, weights=weights, progress=False, start=0.1, end=0.3)
+    # Times from the first frame: the cut's first frame is the one at 0.1001 s (3 frames of
+    # 3003/90000 s), so its end at 0.3 s is at 0.1999 s in the output, and the subtitle's
+    # 1137 ms end there (MP4 counts in milliseconds here).
+    ((at, length, _),) = _subtitles(out)
+    assert abs(at + length - (Fraction(3, 10) - Fraction(3 * 3003, 90000))) <= Fraction(1, 1000)
