@@ -46,3 +46,31 @@ def test_a_dvd_subtitle_given_its_own_length_ends_with_the_cut(tmp_path, weights
     # 1137 ms end there (MP4 counts in milliseconds here).
     ((at, length, _),) = _subtitles(out)
     assert abs(at + length - (Fraction(3, 10) - Fraction(3 * 3003, 90000))) <= Fraction(1, 1000)
+
+
+def _shape(path: Path) -> Fraction | None:
+    with av.open(str(path)) as container:
+        return container.streams.video[0].sample_aspect_ratio
+
+
+def test_a_cut_into_the_16_9_film_after_a_4_3_trailer_is_tagged_16_9(tmp_path, weights):
+    source, out = tmp_path / "disc.vob", tmp_path / "film.mp4"
+    make_vob(source, [(Fraction(4, 3), 6), (Fraction(16, 9), 6)])  # 72x48: 8:9, then 32:27
+    report = upscale_video(source, out, weights=weights, progress=False, start=0.25)
+    assert report.frames == 4
+    assert _shape(out) == Fraction(32, 27)
+
+
+def test_a_pixel_shape_that_changes_mid_stream_is_named_where_it_changes(tmp_path, weights):
+    source = tmp_path / "disc.vob"
+    make_vob(source, [(Fraction(4, 3), 6), (Fraction(16, 9), 6)])
+    report = upscale_video(source, tmp_path / "all.mkv", weights=weights, progress=False)
+    assert _shape(tmp_path / "all.mkv") == Fraction(8, 9)  # one shape: the first frame's
+    (told,) = [note for note in report.notes if "pixel shape changes" in note]
+    # The 16:9 part starts at its keyframe, the 7th frame (6 x 3003/90000 s = 0.2002 s).
+    assert "to 32:27, a 16:9 picture, at 0.200 s" in told and "(4:3)" in told
+    # The part the note points at comes out whole, in its own shape.
+    part = tmp_path / "part.mkv"
+    report = upscale_video(source, part, weights=weights, progress=False, start=0.2)
+    assert report.frames == 6 and _shape(part) == Fraction(32, 27)
+    assert not any("pixel shape changes" in note for note in report.notes)

@@ -29,6 +29,7 @@ from vsr.video.dolby_vision import DOLBY_VISION_NOTE, is_dolby_vision
 from vsr.video.frame_planes import FramePlanes
 from vsr.video.hdr import Hdr10, hdr10_of
 from vsr.video.media_url import open_source
+from vsr.video.pixel_shape_watch import PixelShapeWatch
 from vsr.video.pixfmt import parse_planar, planar_equivalent
 from vsr.video.pts_order import PresentationOrder
 from vsr.video.siting_watch import SitingWatch
@@ -229,6 +230,10 @@ class VideoReader:
             if self._stream is None:
                 raise VsrError(f"{self.path}: {no_video_stream(self._container)}")
             self._stream.thread_type = "AUTO"
+            # The pixel shape of the sequence header the file opens with: the decoder's
+            # differs where the first delivered frame comes after another (see _first_shape).
+            self._opening_shape = self._stream.codec_context.sample_aspect_ratio
+            self._shape_watch: PixelShapeWatch | None = None  # from the first frame on
             self._restarts = None  # where the clock starts over: see vsr.video.clock_restarts
             if clock_may_restart(self._container):
                 self._restarts = find_clock_restarts(self.path)
@@ -265,6 +270,13 @@ class VideoReader:
                 self.warnings.append(DOLBY_VISION_NOTE)
             self._planes = FramePlanes(self.info, first, self.warnings)
             self._siting_watch = SitingWatch(self.info, self.warnings)
+            self._shape_watch = PixelShapeWatch(
+                self.info.sample_aspect_ratio,
+                (self.info.width, self.info.height),
+                lambda: self._stream.codec_context.sample_aspect_ratio,
+                lambda pts: float((pts - self._origin()) * self.info.time_base),
+                self.warnings,
+            )
         except BaseException:
             self.close()
             raise
@@ -470,6 +482,8 @@ class VideoReader:
 
     def _count(self, frame: av.VideoFrame) -> None:
         self.decoded_frames += 1
+        if self._shape_watch is not None:
+            self._shape_watch(frame)
         self.damaged_frames += bool(frame.is_corrupt)
         if frame.pts is not None and (self._end_pts is None or frame.pts >= self._end_pts):
             self._end_pts, self._end_duration = frame.pts, frame.duration or None
@@ -650,9 +664,7 @@ class VideoReader:
             color_matrix_tag=tag,
             color_matrix_guessed=tag is None,
             # Anamorphic sources (DV, DVD, HDV) display wider than their pixel grid.
-            sample_aspect_ratio=stream.sample_aspect_ratio
-            or stream.codec_context.sample_aspect_ratio
-            or None,
+            sample_aspect_ratio=self._first_shape(),
             hdr10=hdr10_of(frame),
             rgb_planes=self._rgb_like,
             cut=cut,
@@ -663,6 +675,17 @@ class VideoReader:
             ),
             chroma_location=chroma_location_of(frame),
         )
+
+    def _first_shape(self) -> Fraction | None:
+        """The first delivered frame's pixel shape: the stream's (a container's own shape,
+        an MP4's pasp, wins, as players read it), unless the decoder took that frame from
+        another sequence header than the one the file opens with: a cut into a DVD's 16:9
+        film after its 4:3 trailer was tagged 4:3 and showed squeezed."""
+        stream = self._stream
+        decoded = stream.codec_context.sample_aspect_ratio
+        if decoded and decoded != self._opening_shape:
+            return decoded
+        return stream.sample_aspect_ratio or decoded or None
 
     def _cut_at(self, first: av.VideoFrame, time_base: Fraction) -> Cut | None:
         """The time range on the file's clock, now that its first frame is known.
