@@ -10,6 +10,7 @@ import av
 from media import make_vob
 
 from vsr import upscale_video
+from vsr.video.pixel_shape_watch import PixelShapeWatch
 
 
 def _subtitles(path: Path) -> list[tuple[Fraction, Fraction, bytes]]:
@@ -74,3 +75,14 @@ def test_a_pixel_shape_that_changes_mid_stream_is_named_where_it_changes(tmp_pat
     report = upscale_video(source, part, weights=weights, progress=False, start=0.2)
     assert report.frames == 6 and _shape(part) == Fraction(32, 27)
     assert not any("pixel shape changes" in note for note in report.notes)
+
+
+def test_a_container_shape_other_than_the_bitstreams_is_no_change_mid_stream():
+    # An MP4's pasp says 8:9 where the H.264 stream says nothing (square): the output takes
+    # the container's, and the decoder's square pixels at the next keyframes are no change.
+    notes: list[str] = []
+    watch = PixelShapeWatch(Fraction(8, 9), (72, 48), lambda: None, float, notes)
+    keyframe = av.VideoFrame(72, 48, "yuv420p")
+    keyframe.pts, keyframe.key_frame = 3003, True
+    watch(keyframe)
+    assert notes == []

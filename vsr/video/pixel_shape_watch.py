@@ -30,7 +30,9 @@ def _ratio(shape: Fraction) -> str:
 
 class PixelShapeWatch:
     """`watch(frame)` for each delivered frame; a note goes to `warnings` where the
-    decoder's pixel shape (`decoder_shape()`) leaves `shape`, the output's."""
+    decoder's pixel shape (`decoder_shape()`) leaves the one it had when the watch began (at
+    the first frame). `shape` is the output's, for the note: a container's own shape (an
+    MP4's pasp) wins over the bitstream's there, and the two may differ from the start."""
 
     def __init__(
         self,
@@ -41,6 +43,7 @@ class PixelShapeWatch:
         warnings: list[str],
     ) -> None:
         self._shape = shape or Fraction(1)
+        self._first = decoder_shape() or Fraction(1)
         self._size = size  # the output's picture, as the source's first frame
         self._decoder_shape = decoder_shape
         self._seconds_of = seconds_of  # a frame's pts as --start counts it
@@ -53,7 +56,7 @@ class PixelShapeWatch:
             return
         if self._changed_to is None:
             now = self._decoder_shape() or Fraction(1)
-            if now == self._shape:
+            if now == self._first:
                 return
             self._changed_to = now
         if frame.key_frame and frame.pts is not None:
