@@ -16,6 +16,7 @@ from vsr.cli import main
 from vsr.errors import VsrError
 from vsr.video.deinterlace import Deinterlacer
 from vsr.video.reader import VideoReader
+from vsr.video.trim import time_range
 
 # comb_strength of the test pictures' luma: about 45 woven; deinterlaced, 0-0.1, and up to
 # 3.5 for the first frame bwdif meets (it has no frame before it to take motion from).
@@ -159,3 +160,22 @@ def test_an_unknown_mode_is_refused_in_words(tmp_path, weights):
     with pytest.raises(VsrError, match="deinterlace must be one of auto, all, off, not 'yes'"):
         upscale_video(clip, tmp_path / "out.mkv", weights=weights, deinterlace="yes")
     assert not (tmp_path / "out.mkv").exists()
+
+
+def test_the_frames_at_the_edges_of_a_resume_or_a_cut_come_out_as_in_the_whole_clip(tmp_path):
+    # bwdif rebuilds a frame from its neighbours: the first frame after a --resume point and
+    # the last before an --end were made without the neighbour the reader had decoded and
+    # dropped, so a resumed file differed from an uninterrupted run's at that frame.
+    clip = tmp_path / "interlaced.ts"
+    make_interlaced_clip(clip, frames=8)
+    with VideoReader(clip, deinterlace="auto") as whole:
+        frames = list(whole.frames())
+    with VideoReader(clip, deinterlace="auto") as resumed:
+        resumed.resume_after(frames[3].pts, kept=4)
+        after_resume = list(resumed.frames())
+    with VideoReader(clip, time_range(0, 0.2, None), deinterlace="auto") as cut:
+        in_cut = list(cut.frames())
+    assert len(after_resume) == 4 and len(in_cut) == 5
+    for made, want in zip(after_resume + in_cut, frames[4:] + frames[:5], strict=True):
+        for plane, wanted_plane in zip(made.planes, want.planes, strict=True):
+            np.testing.assert_array_equal(plane, wanted_plane)

@@ -15,7 +15,7 @@ mark theirs (those are taken as top field first); "off" none.
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from fractions import Fraction
 from typing import TypeVar
 
@@ -86,6 +86,13 @@ class Deinterlacer:
     `__call__` takes (frame, tag) pairs and gives (frame, tag) pairs, one per pair in, in
     the same order: the frame deinterlaced or as it came, the tag (the caller's timestamp
     and frame number) untouched, as bwdif keeps every frame where it was in time.
+
+    bwdif rebuilds a frame from the one before it and the one after it. Where the frames
+    given are part of a clip (a --start/--end cut, the frames after a --resume point), the
+    caller passes the source's frames just outside them, `before` (asked for once the
+    first frame has come) and `after` (asked for at the end): they go through the filter
+    for their neighbours' sake and are not given out, so that the frames at the edges come
+    out as they do in a run of the whole clip.
     """
 
     def __init__(self, mode: str) -> None:
@@ -98,12 +105,17 @@ class Deinterlacer:
         self._in_use = False  # whether bwdif has met a frame of this clip
 
     def __call__(
-        self, frames: Iterable[tuple[av.VideoFrame, Tag]]
+        self,
+        frames: Iterable[tuple[av.VideoFrame, Tag]],
+        before: Callable[[], av.VideoFrame | None] = lambda: None,
+        after: Callable[[], av.VideoFrame | None] = lambda: None,
     ) -> Iterator[tuple[av.VideoFrame, Tag]]:
         graph: _Bwdif | None = None
         # What is inside the graph, in order: the frame as it came (should bwdif fail), its
-        # tag, and whether it is one to deinterlace (the count is of those that came out).
-        waiting: deque[tuple[av.VideoFrame, Tag, bool]] = deque()
+        # tag, whether it is one to deinterlace (the count is of those that came out), and
+        # whether it is given out (not a neighbour from outside the frames).
+        waiting: deque[tuple[av.VideoFrame, Tag | None, bool, bool]] = deque()
+        first = True
         for frame, tag in frames:
             interlaced = self._look_at(frame)
             if graph is not None and graph.kind != _kind_of(frame):
@@ -117,16 +129,36 @@ class Deinterlacer:
             # neighbours.
             if graph is None and self.failure is None and (wanted or self._in_use):
                 graph = self._start(frame)
+                if graph is not None and first:
+                    yield from self._neighbour(graph, before(), waiting)
+                    if self.failure is not None:
+                        graph = None
+            first = False
             if graph is None:
                 yield frame, tag
                 continue
             self._in_use = True
-            waiting.append((frame, tag, wanted))
+            waiting.append((frame, tag, wanted, True))
             yield from self._drain(graph, frame, waiting)
             if self.failure is not None:
                 graph = None
         if graph is not None:
+            yield from self._neighbour(graph, after(), waiting)
+        if graph is not None and self.failure is None:
             yield from self._drain(graph, None, waiting)
+
+    def _neighbour(
+        self,
+        graph: _Bwdif,
+        frame: av.VideoFrame | None,
+        waiting: deque[tuple[av.VideoFrame, Tag | None, bool, bool]],
+    ) -> Iterator[tuple[av.VideoFrame, Tag]]:
+        """Put a frame from outside the clip through the filter, if it is of the graph's
+        kind (another size or format would need a graph of its own, for one frame)."""
+        if frame is None or _kind_of(frame) != graph.kind:
+            return
+        waiting.append((frame, None, False, False))
+        yield from self._drain(graph, frame, waiting)
 
     def _look_at(self, frame: av.VideoFrame) -> bool:
         interlaced = bool(frame.interlaced_frame)
@@ -148,7 +180,7 @@ class Deinterlacer:
         self,
         graph: _Bwdif,
         frame: av.VideoFrame | None,
-        waiting: deque[tuple[av.VideoFrame, Tag, bool]],
+        waiting: deque[tuple[av.VideoFrame, Tag | None, bool, bool]],
     ) -> Iterator[tuple[av.VideoFrame, Tag]]:
         """Push `frame` (None: the end) and hand out what came back, each with the tag of
         the oldest frame waiting. Should bwdif refuse (a frame too small for it), the frames
@@ -159,14 +191,16 @@ class Deinterlacer:
             self._failed(graph.kind, error)
             finished = []
         for picture in finished:
-            _, tag, wanted = waiting.popleft()
-            self.deinterlaced_frames += wanted
-            yield picture, tag
+            _, tag, wanted, shown = waiting.popleft()
+            if shown:
+                self.deinterlaced_frames += wanted
+                yield picture, tag
         if frame is None or self.failure is not None:
             # bwdif gave back fewer frames than it took (only when it failed): none is lost.
             while waiting:
-                original, tag, _ = waiting.popleft()
-                yield original, tag
+                original, tag, _, shown = waiting.popleft()
+                if shown:
+                    yield original, tag
 
     def _failed(self, kind: tuple[int, int, str, int, int], error: Exception) -> None:
         width, height, pix_fmt, _, _ = kind

@@ -388,16 +388,17 @@ class VideoReader:
             if self._last_seen_pts is None or frame.pts >= self._last_seen_pts:
                 self._last_seen_pts, self._last_seen_duration = frame.pts, frame.duration
             if frame.pts < start:
-                self._before_start = frame.pts
+                self._before_start, self._frame_before = frame.pts, frame
                 continue
             if frame.pts == self._skip_first[0] and skipped < self._skip_first[1]:
                 skipped += 1  # delivered before a resume
+                self._frame_before = frame
                 if frame.pts == self._end_pts:  # its own length, for the truncation check
                     self._end_duration = frame.duration or None
                 continue
             if end is not None and frame.pts >= end:
                 reached_end = True
-                self._stopped_at = frame.pts
+                self._stopped_at, self._frame_after = frame.pts, frame
                 break
             self._count(frame)
             yield frame
@@ -455,6 +456,10 @@ class VideoReader:
         self._last_seen_pts: int | None = None  # the latest frame decoded, kept or not
         self._last_seen_duration = 0  # its own length (0: the file gives none)
         self._before_start: int | None = None  # the last frame before the range
+        # The decoded frames just outside what is delivered (before a cut's start or a
+        # resume point, at a cut's end): the deinterlacer's neighbours for the edge frames.
+        self._frame_before: av.VideoFrame | None = None
+        self._frame_after: av.VideoFrame | None = None
         self._stopped_at: int | None = None  # the frame at the range's end, if one came
         self._order = PresentationOrder()  # see _in_presentation_order
 
@@ -589,7 +594,9 @@ class VideoReader:
     def _frames_as_decoded(self) -> Iterator[Frame]:
         # The deinterlacer holds a frame back until the next one is decoded: what belongs
         # to the frame as decoded (its time, its number) is taken before, and travels with it.
-        timed = self._deinterlacer(self._timed_frames())
+        timed = self._deinterlacer(
+            self._timed_frames(), lambda: self._frame_before, lambda: self._frame_after
+        )
         for index, (frame, (pts, number)) in enumerate(timed):
             yield Frame(self._planes(frame, number), pts, index)
 
