@@ -636,8 +636,21 @@ def make_interlaced_clip(
         for index in range(start, start + count):
             picture = av.VideoFrame.from_ndarray(combed_picture(index), "rgb24")
             frame = picture.reformat(format="yuv420p")
-            frame.pts = index
-            packets += encoder.encode(frame)
+            frame.pts, frame.time_base = index, Fraction(1, 25)
+            packets += encoder.encode(_top_field_first(frame) if interlaced else frame)
         packets += encoder.encode(None)
         start += count
     _mux_into_ts(path, "h264", packets)
+
+
+def _top_field_first(frame: av.VideoFrame) -> av.VideoFrame:
+    """`frame` marked interlaced, top field first (libavfilter's setfield): libx264 takes
+    the field order from each frame's mark, and an unmarked frame is coded bottom first."""
+    graph = av.filter.Graph()
+    source = graph.add_buffer(template=frame, time_base=frame.time_base)
+    marked, sink = graph.add("setfield", "tff"), graph.add("buffersink")
+    source.link_to(marked)
+    marked.link_to(sink)
+    graph.configure()
+    graph.push(frame)
+    return graph.pull()

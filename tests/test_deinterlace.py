@@ -31,6 +31,21 @@ def _lumas(path, deinterlace: str) -> tuple[list[float], list[int | None], list[
     return [comb_strength(frame.planes[0]) for frame in frames], [f.pts for f in frames], notes
 
 
+def test_each_frame_keeps_its_first_field_in_time(tmp_path):
+    # The clip is top field first: the bar of frame i lies at columns 4 + 8i to 15 + 8i
+    # on even rows, 4 pixels further on odd ones. A frame rebuilt around the bottom field
+    # (the parity misread) would show it 4 pixels right, half a frame late.
+    clip = tmp_path / "interlaced.ts"
+    make_interlaced_clip(clip, frames=4)
+    with VideoReader(clip, deinterlace="auto") as reader:
+        for frame in reader.frames():
+            bright = frame.planes[0][2:-2] > 125  # the edge rows are rebuilt from one side
+            left = 4 + 8 * frame.index
+            columns = np.flatnonzero(bright.any(axis=0))
+            assert (columns.min(), columns.max()) == (left, left + 11)
+            assert bright[:, left : left + 12].all()
+
+
 def test_frames_marked_interlaced_are_deinterlaced_at_their_own_times(tmp_path):
     clip = tmp_path / "interlaced.ts"
     make_interlaced_clip(clip, frames=6)
