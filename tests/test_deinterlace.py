@@ -46,6 +46,29 @@ def test_each_frame_keeps_its_first_field_in_time(tmp_path):
             assert bright[:, left : left + 12].all()
 
 
+def test_a_field_order_asked_for_wins_over_the_frames_marks(tmp_path):
+    # The clip is marked (and is) top field first: "bff" keeps the bottom field, whose bar
+    # lies 4 pixels further right; "tff" the top one, as "auto" does.
+    clip = tmp_path / "interlaced.ts"
+    make_interlaced_clip(clip, frames=4)
+    for mode, shift in (("tff", 0), ("bff", 4)):
+        with VideoReader(clip, deinterlace=mode) as reader:
+            frames = list(reader.frames())
+            notes = reader.warnings
+        for frame in frames:
+            # Columns bright on every row: the first frame, rebuilt without a frame before
+            # it, is partly bright 4 pixels further on some rows.
+            columns = np.flatnonzero((frame.planes[0][2:-2] > 125).all(axis=0))
+            left = 4 + 8 * frame.index + shift
+            assert (columns.min(), columns.max()) == (left, left + 11)
+        first = "top" if mode == "tff" else "bottom"
+        assert notes == [
+            f"4 frames were deinterlaced (bwdif, --deinterlace {mode}; 4 of them marked "
+            f"interlaced, each taken as {first} field first), one frame per frame at its own "
+            "time, so the frame rate stays"
+        ]
+
+
 def test_frames_marked_interlaced_are_deinterlaced_at_their_own_times(tmp_path):
     clip = tmp_path / "interlaced.ts"
     make_interlaced_clip(clip, frames=6)
@@ -172,7 +195,9 @@ def test_the_run_deinterlaces_by_default_and_reports_it(tmp_path, weights):
 def test_an_unknown_mode_is_refused_in_words(tmp_path, weights):
     clip = tmp_path / "interlaced.ts"
     make_interlaced_clip(clip, frames=2)
-    with pytest.raises(VsrError, match="deinterlace must be one of auto, all, off, not 'yes'"):
+    with pytest.raises(
+        VsrError, match="deinterlace must be one of auto, all, tff, bff, off, not 'yes'"
+    ):
         upscale_video(clip, tmp_path / "out.mkv", weights=weights, deinterlace="yes")
     assert not (tmp_path / "out.mkv").exists()
 

@@ -757,8 +757,8 @@ def upscale_video(
     audio and subtitles cut alike. `resume` stores each finished chunk of the output beside
     it, so that after an interruption the same call goes on from there. `deinterlace`:
     "auto" (the default) deinterlaces the frames the source marks interlaced (bwdif, one
-    frame per frame, the times kept), "all" every frame, "off" none. Raises VsrError for
-    a user mistake; on any failure, Ctrl-C included, no output file is left behind (with
+    frame per frame, the times kept), "all" every frame, "tff" or "bff" every frame with
+    that field first, "off" none. Raises VsrError for a user mistake; on any failure, Ctrl-C included, no output file is left behind (with
     `resume`, the finished chunks stay). An existing output is refused unless `overwrite`.
     `progress` draws a bar when stderr is a terminal, else logs a line every 30 s (logger
     "vsr.progress", level INFO; the command line prints them to stderr); False: neither.

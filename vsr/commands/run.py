@@ -96,10 +96,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     part.add_argument("--duration", metavar="TIME", help="for this long (instead of --end)")
     parser.add_argument(
         "--deinterlace",
-        choices=["auto", "all", "off"],
+        choices=["auto", "all", "tff", "bff", "off"],
         help="deinterlace frames before upscaling (bwdif; one frame per frame, the frame rate "
         "and times kept): auto, the frames the source marks interlaced (default); all, every "
-        "frame, for sources that do not mark theirs; off, none",
+        "frame, for sources that do not mark theirs (top field first where unmarked); tff or "
+        "bff, every frame with that field first, whatever the frames say; off, none",
     )
     parser.add_argument("--report", type=Path, help="write the throughput report (JSON) here")
     parser.add_argument("--overwrite", action="store_true", help="replace existing outputs")

@@ -9,7 +9,9 @@ the frame count and every timestamp stay as they were.
 
 Modes: "auto" deinterlaces the frames the decoder marks interlaced (from the first of them
 on, so a progressive clip never meets the filter); "all" every frame, for files that do not
-mark theirs (those are taken as top field first); "off" none.
+mark theirs (those are taken as top field first); "tff" and "bff" every frame, with that
+field first in time whatever the frames say (a DV capture is bottom field first and often
+unmarked; an HEVC field-coded stream decodes with the order marked alternately); "off" none.
 """
 
 from __future__ import annotations
@@ -23,7 +25,9 @@ import av
 
 from vsr.errors import VsrError
 
-MODES = ("auto", "all", "off")
+MODES = ("auto", "all", "tff", "bff", "off")
+# The modes that deinterlace every frame, and the field order each imposes (None: as marked).
+_EVERY_FRAME = {"all": None, "tff": "tff", "bff": "bff"}
 
 Tag = TypeVar("Tag")
 
@@ -39,7 +43,7 @@ class _Bwdif:
     """One filter graph for frames of one size, pixel format and colour. bwdif needs the
     next frame to finish a frame, so a frame comes out one push late (the last at the end)."""
 
-    def __init__(self, frame: av.VideoFrame, every_frame: bool) -> None:
+    def __init__(self, frame: av.VideoFrame, every_frame: bool, first_field: str | None) -> None:
         self.kind = _kind_of(frame)
         width, height, pix_fmt, matrix, colour_range = self.kind
         time_base = frame.time_base or Fraction(1, 90000)
@@ -56,7 +60,8 @@ class _Bwdif:
         # deint=interlaced leaves a frame the decoder marks progressive as it is (a mixed
         # broadcast, soft-telecined film), but still passes it through in order.
         which = "all" if every_frame else "interlaced"
-        bwdif = self._graph.add("bwdif", f"mode=send_frame:parity=auto:deint={which}")
+        parity = first_field or "auto"  # auto: as each frame is marked, top first unmarked
+        bwdif = self._graph.add("bwdif", f"mode=send_frame:parity={parity}:deint={which}")
         back = self._graph.add("format", pix_fmt)  # the decoder's: the planes are read in it
         sink = self._graph.add("buffersink")
         source.link_to(bwdif)
@@ -123,7 +128,7 @@ class Deinterlacer:
                 # programme): finish the old graph's frames and start one for the new kind.
                 yield from self._drain(graph, None, waiting)
                 graph = None
-            wanted = self.mode == "all" or (self.mode == "auto" and interlaced)
+            wanted = self.mode in _EVERY_FRAME or (self.mode == "auto" and interlaced)
             # In "auto" the frames after the first interlaced one go through bwdif too (it
             # passes progressive ones as they are), so that each interlaced frame has its
             # neighbours.
@@ -171,7 +176,8 @@ class Deinterlacer:
 
     def _start(self, frame: av.VideoFrame) -> _Bwdif | None:
         try:
-            return _Bwdif(frame, self.mode == "all")
+            every_frame = self.mode in _EVERY_FRAME
+            return _Bwdif(frame, every_frame, _EVERY_FRAME.get(self.mode))
         except (av.error.FFmpegError, ValueError) as error:
             self._failed(_kind_of(frame), error)
             return None
@@ -214,11 +220,16 @@ class Deinterlacer:
             return f"the video was not deinterlaced: {self.failure}; its frames went as they are"
         done = self.deinterlaced_frames
         kept_in_time = "one frame per frame at its own time, so the frame rate stays"
-        if done and self.mode == "all":
+        if done and self.mode in _EVERY_FRAME:
             marked = self.interlaced_frames
+            order = {
+                "all": "the others taken as top field first",
+                "tff": "each taken as top field first",
+                "bff": "each taken as bottom field first",
+            }[self.mode]
             return (
-                f"{done} frames were deinterlaced (bwdif, --deinterlace all; {marked} of them "
-                f"marked interlaced, the others taken as top field first), {kept_in_time}"
+                f"{done} frames were deinterlaced (bwdif, --deinterlace {self.mode}; {marked} "
+                f"of them marked interlaced, {order}), {kept_in_time}"
             )
         if done:
             since = (
