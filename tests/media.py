@@ -8,6 +8,7 @@ motion prediction has work to do); the audio is a sine tone.
 from __future__ import annotations
 
 import math
+from collections.abc import Iterable
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -385,22 +386,36 @@ def make_ts_recording(
         container.mux(sound.encode(None))
 
 
-def make_captioned_clip(path: Path, frames: int = 4) -> None:
-    """H.264 in MPEG-TS whose every frame carries CEA-608 closed captions (an A53 SEI before
-    its slice, as broadcast encoders write them)."""
+def caption_triplets(index: int) -> bytes:
+    """Frame `index`'s cc_data: two CEA-608 field-1 byte pairs (odd parity, as 608 wants)
+    that no other frame of a clip under 95 frames has, so a caption moved to another frame
+    shows."""
+
+    def odd(byte: int) -> int:
+        return byte | (0x80 * (bin(byte).count("1") % 2 == 0))
+
+    return bytes([0xFC, odd(0x14), odd(0x20), 0xFC, odd(0x20 + index % 95), odd(0x41)])
+
+
+def make_captioned_clip(
+    path: Path, frames: int = 4, captioned: Iterable[int] | None = None
+) -> None:
+    """H.264 in MPEG-TS whose frames carry CEA-608 closed captions (an A53 SEI before their
+    slice, as broadcast encoders write them): frame i carries caption_triplets(i), for the
+    frames in `captioned` (None: every frame)."""
     encoder = av.CodecContext.create("libx264", "w")
     encoder.width, encoder.height, encoder.pix_fmt = 64, 48, "yuv420p"
     encoder.time_base, encoder.framerate = Fraction(1, 25), 25
     encoder.options = {"bf": "0"}
     encoder.open()
-    # user_data_registered_itu_t_t35: USA, ATSC, "GA94", cc_data with two 608 byte pairs.
-    payload = bytes([0xB5, 0x00, 0x31]) + b"GA94" + bytes([0x03, 0x42, 0xFF])
-    payload += bytes([0xFC, 0x94, 0x20, 0xFC, 0xC1, 0xC2, 0xFF])
-    sei = b"\x00\x00\x00\x01\x06" + bytes([4, len(payload)]) + payload + b"\x80"
+    chosen = set(range(frames) if captioned is None else captioned)
     packets = []
     for index in range(frames):
-        frame = av.VideoFrame.from_ndarray(np.full((48, 64, 3), 40 * index, np.uint8), "rgb24")
-        frame = frame.reformat(format="yuv420p")
+        # A bar moving 4 pixels a frame: an output encoder finds B-frames worth making.
+        picture = np.full((48, 64, 3), 60, np.uint8)
+        left = 4 * index % 56
+        picture[:, left : left + 8] = 220
+        frame = av.VideoFrame.from_ndarray(picture, "rgb24").reformat(format="yuv420p")
         frame.pts = index
         packets += encoder.encode(frame)
     packets += encoder.encode(None)
@@ -408,10 +423,17 @@ def make_captioned_clip(path: Path, frames: int = 4) -> None:
         stream = out.add_stream("h264", rate=25)
         stream.width, stream.height, stream.time_base = 64, 48, Fraction(1, 90000)
         for index, packet in enumerate(packets):
-            captioned = av.Packet(_before_first_slice(bytes(packet), sei))
-            captioned.stream, captioned.time_base = stream, stream.time_base
-            captioned.pts = captioned.dts = 3600 * (index + 1)
-            out.mux(captioned)
+            data = bytes(packet)
+            if index in chosen:
+                # user_data_registered_itu_t_t35: USA, ATSC, "GA94", cc_data of 2 triplets.
+                payload = bytes([0xB5, 0x00, 0x31]) + b"GA94" + bytes([0x03, 0x42, 0xFF])
+                payload += caption_triplets(index) + b"\xff"
+                sei = b"\x00\x00\x00\x01\x06" + bytes([4, len(payload)]) + payload + b"\x80"
+                data = _before_first_slice(data, sei)
+            captioned_packet = av.Packet(data)
+            captioned_packet.stream, captioned_packet.time_base = stream, stream.time_base
+            captioned_packet.pts = captioned_packet.dts = 3600 * (index + 1)
+            out.mux(captioned_packet)
 
 
 def make_dolby_vision_tagged_clip(path: Path, frames: int = 2) -> None:

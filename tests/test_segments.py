@@ -12,7 +12,13 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
-from media import corrupt_middle_packets, make_slide_show, make_ts_recording, picture_planes
+from media import (
+    corrupt_middle_packets,
+    make_captioned_clip,
+    make_slide_show,
+    make_ts_recording,
+    picture_planes,
+)
 
 from vsr.cli import main
 from vsr.errors import VsrError
@@ -210,6 +216,14 @@ def test_split_run_on_ray_equals_the_unsplit_run(tmp_path, weights, capsys):
             with av.open(str(slides_split)) as container:
                 assert container.duration / av.time_base == pytest.approx(length, abs=0.002)
         assert not dead.exists()
+        # Closed captions, which a local run keeps, were lost without a word.
+        captioned, captioned_split = tmp_path / "captioned.ts", tmp_path / "captioned.mp4"
+        make_captioned_clip(captioned)
+        loud = ["run", str(captioned), str(captioned_split), *common[:2], "--segments", "2"]
+        assert main([*loud, "--ray"]) == 0
+        from vsr.cluster_segments import SEGMENTS_LOSE_CAPTIONS
+
+        assert f"vsr: note: {SEGMENTS_LOSE_CAPTIONS}" in capsys.readouterr().err
     finally:
         ray.shutdown()
     assert decoded(wrapped_split) == decoded(wrapped_whole)

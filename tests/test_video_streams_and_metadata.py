@@ -12,7 +12,6 @@ import av
 import numpy as np
 import pytest
 from media import (
-    make_captioned_clip,
     make_dolby_vision_tagged_clip,
     make_unregistered_dirac_ts,
 )
@@ -605,16 +604,3 @@ def test_a_codec_tag_that_is_no_text_is_no_dolby_vision(tmp_path):
         assert reader.info.codec == "dirac"
         assert len(list(reader.frames())) == 3
     assert not [note for note in reader.warnings if "Dolby Vision" in note]
-
-
-def test_closed_captions_in_the_frames_are_named_as_lost(tmp_path, weights):
-    # US broadcast captions ride in the H.264 frames; made anew, the output has none, and
-    # nothing said so.
-    source, report = tmp_path / "captioned.ts", tmp_path / "r.json"
-    make_captioned_clip(source)
-    assert vsr(source, tmp_path / "out.mp4", "--weights", weights, "--report", report) == 0
-    notes = json.loads(report.read_text())["notes"]
-    assert (
-        "the video carries closed captions (CEA-608/708) in its frames, which the output does "
-        "not keep (its frames are made anew from the upscaled pictures)" in notes
-    )

@@ -55,6 +55,14 @@ from vsr.segments import (
 from vsr.video import temp_lock
 from vsr.video.trim import time_range
 
+# Segments are made from lossless copies of the source's pictures, which hold no captions
+# (vsr.video.captions keeps them only where one reader feeds the writer).
+SEGMENTS_LOSE_CAPTIONS = (
+    "the video carries closed captions (CEA-608/708) in its frames, which segment mode "
+    "does not keep (its segments hold the pictures alone); a run without --segments keeps "
+    "them"
+)
+
 
 def upscale_segment(
     source: str,
@@ -211,6 +219,8 @@ def run_split(
     settings = options.pop("settings", None) or EncodeSettings()
     _check_kept_segments(target, resume, overwrite)
     writer = VideoWriter(target, info, width, height, settings, overwrite=overwrite)
+    if info.closed_captions:  # a segment is a lossless copy of the pictures alone
+        writer.notes.append(SEGMENTS_LOSE_CAPTIONS)
     store, kept, held = None, [], None
     try:
         if resume:

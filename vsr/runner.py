@@ -306,6 +306,7 @@ def start_upscale(
                 journal.discard()  # it holds nothing worth keeping
             raise
         try:
+            writer.carry_captions(reader.captions)
             if done:
                 writer.replay(done)
                 last = done[-1].end

@@ -66,6 +66,7 @@ import numpy as np
 from vsr.errors import VsrError
 from vsr.stoppable_queue import POLL_S, Stopped, get_unless_stopped
 from vsr.video import x265_dts
+from vsr.video.captions import CaptionStore
 from vsr.video.chunk_journal import ChunkJournal, ChunkRecorder, StoredChunk
 from vsr.video.reader import VideoInfo
 from vsr.video.writer import EncodeSettings, VideoWriter
@@ -108,7 +109,7 @@ class ParallelVideoWriter:
 
     Same surface as VideoWriter: pix_fmt, bit_depth, chroma_shift, chroma_siting,
     color_matrix, color_range, notes, frames_written, path, temp_path; write(), close(),
-    abort(), and use as a context manager. A worker's failure is raised by the next write()
+    abort(), carry_captions(), and use as a context manager. A worker's failure is raised by the next write()
     or close(). `encoder_busy_seconds` holds each worker's time inside its encoder.
     """
 
@@ -251,7 +252,8 @@ class ParallelVideoWriter:
                 chunk, frame = item
                 start = time.perf_counter()
                 if frame is None:  # the chunk is complete
-                    packets = x265_dts.flushed(self.codec.name, encoder.encode(None), chunk.frames)
+                    flush = self._writer.captioned(encoder.encode(None))
+                    packets = x265_dts.flushed(self.codec.name, flush, chunk.frames)
                     self._keep(chunk, packets, last=True)
                     chunk.packets.put(packets)
                     chunk.packets.put(_DONE)
@@ -259,7 +261,9 @@ class ParallelVideoWriter:
                 else:
                     if encoder is None:
                         encoder = self._writer.fresh_encoder()
-                    packets = encoder.encode(frame)
+                    # Captions before the journal keeps the packets: a resumed run
+                    # replays them as they are.
+                    packets = self._writer.captioned(encoder.encode(frame))
                     if packets:
                         self._keep(chunk, packets)
                         chunk.packets.put(packets)
@@ -351,6 +355,7 @@ class ParallelVideoWriter:
         self._repeats = self._repeats + 1 if pts == self._last_given else 1
         self._last_given = given = pts
         pts = self._writer.next_pts(pts)
+        self._writer.expect_captions(given, pts)
         frame = self._writer.video_frame(planes, pts)
         if self._chunk is None:
             index = self._chunks_started
@@ -382,6 +387,10 @@ class ParallelVideoWriter:
     def _end_chunk(self) -> None:
         chunk, self._chunk = self._chunk, None
         self._send(chunk.index % self.encoders, (chunk, None))
+
+    def carry_captions(self, store: CaptionStore) -> None:
+        """Keep the source's closed captions (see VideoWriter.carry_captions)."""
+        self._writer.carry_captions(store)
 
     def end_at(self, pts: int) -> None:
         """Where the video ends (see VideoWriter.end_at)."""

@@ -20,6 +20,7 @@ import numpy as np
 
 from vsr.errors import VsrError
 from vsr.video import colors
+from vsr.video.captions import CaptionStore, captions_of
 from vsr.video.chroma_location import chroma_location_of, conversion_siting, siting_note
 from vsr.video.clock_restarts import ClockRestarts, clock_may_restart, find_clock_restarts
 from vsr.video.decoding import decode_packets
@@ -81,6 +82,9 @@ class VideoInfo:
     # Where the subsampled chroma sits, as the decoder reports it (vsr.video.chroma_location):
     # "left", "topleft", "center", ...; None where the stream does not say.
     chroma_location: str | None = None
+    # Whether the first frame carries closed captions (A53_CC side data), for the runs that
+    # read the frames elsewhere (segment mode); `VideoReader.captions` has every frame's.
+    closed_captions: bool = False
 
     @property
     def chroma_siting(self) -> str:
@@ -171,9 +175,9 @@ def _see_through(frame: av.VideoFrame) -> bool:
 
 # What frames carry beside the picture and the output loses: the encoder gets new frames,
 # to which PyAV cannot attach side data (HDR10's static metadata and the display matrix
-# go as encoder options and stream data instead).
+# go as encoder options and stream data instead, closed captions into the packets:
+# vsr.video.captions).
 _SIDE_DATA_NOT_KEPT = {
-    "A53_CC": "closed captions (CEA-608/708)",
     "DYNAMIC_HDR_PLUS": "HDR10+ dynamic metadata",
     "SPHERICAL": "360-degree projection metadata",
     "STEREO3D": "a stereo 3D layout",
@@ -207,6 +211,10 @@ class VideoReader:
 
     `deinterlace` ("auto", "all" or "off", vsr.video.deinterlace) says which frames are
     deinterlaced before they become planes; a note says what was done.
+
+    `captions` (vsr.video.captions) counts the delivered frames that carry closed
+    captions, and keeps their captions by the pts delivered once a writer that can carry
+    them sets it collecting.
     """
 
     def __init__(
@@ -222,6 +230,7 @@ class VideoReader:
         self.demux_error: str | None = None  # why demuxing stopped early (truncation)
         self.missing_seconds = 0.0  # declared video length not found in the file
         self.warnings: list[str] = []  # what the engine should tell the user
+        self.captions = CaptionStore()
         self._end_pts: int | None = None
         self._end_duration: int | None = None  # the last frame's own length, if the file says
         self._container = _open_input(self.path)
@@ -614,6 +623,8 @@ class VideoReader:
                 pts = self.info.cut.shift(pts, self.info.time_base)
             number = self._kept_frames + self.decoded_frames  # of the output, for notes
             self._siting_watch(frame, number)
+            # Before the deinterlacer, whose frames need not keep the side data.
+            self.captions.note_frame(frame, pts)
             yield frame, (pts, number)
 
     # -- metadata --------------------------------------------------------------------
@@ -681,6 +692,7 @@ class VideoReader:
                 key.lower().startswith("com.apple.quicktime.") for key in self._container.metadata
             ),
             chroma_location=chroma_location_of(frame),
+            closed_captions=captions_of(frame) is not None,
         )
 
     def _first_shape(self) -> Fraction | None:

@@ -21,6 +21,7 @@ import numpy as np
 
 from vsr.errors import VsrError, is_out_of_space
 from vsr.video import colors, ffmpeg_pipe, temp_lock, x265_dts
+from vsr.video.captions import CODECS_THAT_CARRY_CAPTIONS, CaptionStore, PacketCaptions
 from vsr.video.display_matrix import is_mirrored
 from vsr.video.encoder_choice import EncoderChoice
 from vsr.video.final_packet import FinalPacketHold
@@ -153,6 +154,10 @@ class VideoWriter:
     expects (RGB formats: G, B and R planes), `color_matrix`/`color_range`/`chroma_siting`
     what the planes must be converted to (vsr.video.colors.GBR for RGB: no matrix, full
     range), and `notes` every decision made on the user's behalf.
+
+    `carry_captions(reader.captions)` before the first frame keeps the source's closed
+    captions in the output's packets where its codec can hold them (vsr.video.captions);
+    `close()` notes those it could not keep.
     """
 
     def __init__(
@@ -195,6 +200,8 @@ class VideoWriter:
         hold = LastPacketHold if self._mov_like else FinalPacketHold
         self._hold = hold(self._frame_step)
         self._stream_end: int | None = None  # where the source's last frame ends, if known
+        self._caption_store: CaptionStore | None = None  # the reader's, once given
+        self._captions: PacketCaptions | None = None  # None: this output cannot carry them
         self.bit_depth, self.chroma_shift, _ = parse_planes(self.pix_fmt)  # type: ignore[misc]
         try:
             _claim_temp(self.temp_path, self.path)
@@ -451,13 +458,68 @@ class VideoWriter:
 
     def write(self, planes: tuple[np.ndarray, np.ndarray, np.ndarray], pts: int | None) -> None:
         """Encode one frame (planes in self.pix_fmt, pts in the source's time base)."""
-        pts = self.next_pts(pts)
+        given, pts = pts, self.next_pts(pts)
         if self._pipe is not None:
             self._pipe.write(planes, pts)
         else:
-            packets = self._video.encode(self.video_frame(planes, pts))
+            self.expect_captions(given, pts)
+            packets = self.captioned(self._video.encode(self.video_frame(planes, pts)))
             self.mux_video(packets, float(pts * self.time_base))
         self.frames_written += 1
+
+    # -- closed captions (vsr.video.captions) -----------------------------------------
+
+    def carry_captions(self, store: CaptionStore) -> None:
+        """Put the captions `store` (a reader's) collects into the packets of the frames
+        they belong to, where this output can hold them; before the first write()."""
+        self._caption_store = store
+        if self._why_captions_are_lost() is None:
+            self._captions = PacketCaptions(self.codec.canonical_name, store)
+            store.collecting = True
+
+    def _why_captions_are_lost(self) -> str | None:
+        if self._pipe is not None:
+            return "the ffmpeg encoder process is given the pictures alone"
+        if self.codec.canonical_name not in CODECS_THAT_CARRY_CAPTIONS:
+            # MPEG-2 and AV1 could hold them too (user data, T.35 metadata): not written here.
+            return (
+                f"vsr puts them into H.264 and HEVC streams only, not {self.codec.name}'s "
+                "(libx264 and libx265 in .mp4, .mkv or .mov keep them)"
+            )
+        return None
+
+    def expect_captions(self, given: int | None, written: int) -> None:
+        """A frame given with pts `given` is encoded with pts `written`: its captions, if it
+        has any, go into the packet with that pts. Any thread that feeds an encoder."""
+        if self._captions is not None:
+            self._captions.expect(given, written)
+
+    def captioned(self, packets: list[av.Packet]) -> list[av.Packet]:
+        """Encoded `packets`, those of frames with captions carrying them (as an SEI)."""
+        return packets if self._captions is None else self._captions.insert(packets)
+
+    def _note_captions_not_kept(self) -> None:
+        store = self._caption_store
+        if store is None or not store.captioned_frames:
+            return
+        frames = store.captioned_frames
+        why = self._why_captions_are_lost()
+        if why is not None:
+            self.notes.append(
+                f"the video carries closed captions (CEA-608/708) in {frames} frame(s), "
+                f"which the output does not keep: {why}"
+            )
+            return
+        if store.untimed_frames:
+            self.notes.append(
+                f"the closed captions of {store.untimed_frames} of the {frames} captioned "
+                "frame(s) are not kept: those frames have no timestamp to match them by"
+            )
+        if self._captions.refused_packets:
+            self.notes.append(
+                f"the closed captions of {self._captions.refused_packets} frame(s) are not "
+                "kept: their packets held no picture to put them before"
+            )
 
     def end_at(self, pts: int) -> None:
         """End the video at `pts` (the source's time base), where the source's last frame
@@ -472,11 +534,12 @@ class VideoWriter:
             if self._pipe is not None:
                 self._pipe.close()
             else:
-                flush = self._video.encode(None)
+                flush = self.captioned(self._video.encode(None))
                 self._mux_flushed(x265_dts.flushed(self.codec.name, flush, self.frames_written))
                 self._copier.finish()
                 self._output.close()
                 self._note_tags_not_kept()
+            self._note_captions_not_kept()
             os.replace(self.temp_path, self.path)
         except BaseException:
             self.abort()

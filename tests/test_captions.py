@@ -1,0 +1,193 @@
+"""Closed captions (CEA-608/708 as A53_CC frame side data) kept through `vsr run`: each
+output frame carries the captions of the source frame shown at its time."""
+
+from __future__ import annotations
+
+import json
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+from media import caption_triplets, make_captioned_clip
+from test_resume import interrupt_after
+
+import vsr.video.parallel_writer as parallel_writer
+from vsr.cli import main
+from vsr.runner import upscale_video
+from vsr.video.captions import caption_sei, with_sei
+
+FRAMES = 12
+CAPTIONED = (0, 2, 3, 5, 8, 9, 11)  # the others carry none
+RATE = 25  # make_captioned_clip's frame i is shown at i / 25 s after the first
+
+
+def vsr(*args: object) -> int:
+    return main(["run", *map(str, args), "--quiet"])
+
+
+@pytest.fixture(scope="module")
+def source(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("captions") / "captioned.ts"
+    make_captioned_clip(path, FRAMES, CAPTIONED)
+    return path
+
+
+def captions_by_time(path: Path) -> dict[Fraction, bytes | None]:
+    """Each frame's A53_CC bytes by its time from the first frame; the decoder must meet no
+    damaged frame on the way."""
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        frames = list(container.decode(stream))
+    assert not any(frame.is_corrupt for frame in frames)
+    first = frames[0].pts * frames[0].time_base
+    found = {}
+    for frame in frames:
+        side_data = [bytes(s) for s in frame.side_data if s.type.name == "A53_CC"]
+        found[frame.pts * frame.time_base - first] = side_data[0] if side_data else None
+    assert len(found) == len(frames)  # one time each
+    return found
+
+
+def expected(start_frame: int = 0) -> dict[Fraction, bytes | None]:
+    """What the output's frames carry when its first frame is the source's `start_frame`."""
+    return {
+        Fraction(index - start_frame, RATE): caption_triplets(index) if index in CAPTIONED else None
+        for index in range(start_frame, FRAMES)
+    }
+
+
+def reordered(path: Path) -> bool:
+    """Whether the video's packets are stored out of presentation order (B-frames)."""
+    with av.open(str(path)) as container:
+        pts = [packet.pts for packet in container.demux(video=0) if packet.size]
+    return pts != sorted(pts)
+
+
+def run_notes(*args: object, tmp_path: Path) -> list[str]:
+    report = tmp_path / "report.json"
+    assert vsr(*args, "--report", report) == 0
+    return json.loads(report.read_text())["notes"]
+
+
+@pytest.mark.parametrize(
+    "codec, suffix",
+    [("libx264", ".mp4"), ("libx264", ".mkv"), ("libx264", ".mov"), ("libx265", ".mp4"),
+     ("libx265", ".mkv")],
+)  # fmt: skip
+def test_each_output_frame_carries_the_captions_of_its_source_frame(
+    source, weights, tmp_path, codec, suffix
+):
+    assert captions_by_time(source) == expected()  # what the source's decoder hands over
+    out = tmp_path / f"out{suffix}"
+    notes = run_notes(source, out, "--weights", weights, "--codec", codec, tmp_path=tmp_path)
+    assert reordered(out)  # B-frames: packets go out in another order than frames
+    assert captions_by_time(out) == expected()  # every frame, at its time, with its captions
+    assert not [note for note in notes if "caption" in note]
+
+
+# A cut delivers from its own first frame on, moved to zero; bwdif makes new frames (the
+# captions are taken from the frames as decoded, before it).
+@pytest.mark.parametrize(
+    "option, first_frame", [(["--start", "0.2"], 5), (["--deinterlace", "all"], 0)]
+)
+def test_a_cut_or_deinterlaced_run_keeps_the_captions_of_the_frames_it_keeps(
+    source, weights, tmp_path, option, first_frame
+):
+    out = tmp_path / "out.mkv"
+    notes = run_notes(source, out, "--weights", weights, *option, tmp_path=tmp_path)
+    assert captions_by_time(out) == expected(start_frame=first_frame)
+    if option[0] == "--deinterlace":
+        assert any(note.startswith(f"{FRAMES} frames were deinterlaced") for note in notes)
+
+
+def test_several_encoders_keep_the_captions_in_every_chunk(source, weights, tmp_path, monkeypatch):
+    # Chunks of 5 frames: three encoders' worth of chunks, each flushed at its end.
+    monkeypatch.setattr(parallel_writer, "CHUNK_SECONDS", 0.2)
+    monkeypatch.setattr(parallel_writer, "MIN_CHUNK_FRAMES", 5)
+    out = tmp_path / "out.mp4"
+    report = upscale_video(source, out, weights=weights, progress=False, encoders=2)
+    assert not [note for note in report.notes if "one encoder" in note]  # no fallback
+    assert captions_by_time(out) == expected()
+
+
+def test_a_resumed_run_keeps_the_captions_of_the_chunks_it_replays(
+    source, weights, tmp_path, monkeypatch
+):
+    monkeypatch.setattr(parallel_writer, "JOURNAL_CHUNK_SECONDS", 0.2)
+    monkeypatch.setattr(parallel_writer, "MIN_CHUNK_FRAMES", 5)
+    out = tmp_path / "out.mkv"
+    options = dict(weights=weights, progress=False, resume=True)
+    with pytest.raises(KeyboardInterrupt):
+        upscale_video(source, out, on_frames=interrupt_after(7, out, 1), **options)
+    report = upscale_video(source, out, **options)
+    assert (report.resumed_frames, report.frames) == (5, FRAMES)
+    assert captions_by_time(out) == expected()
+
+
+def test_an_output_that_cannot_hold_captions_says_so(source, weights, tmp_path):
+    out = tmp_path / "out.mkv"
+    notes = run_notes(source, out, "--weights", weights, "--codec", "ffv1", tmp_path=tmp_path)
+    assert (
+        "the video carries closed captions (CEA-608/708) in 7 frame(s), which the output does "
+        "not keep: vsr puts them into H.264 and HEVC streams only, not ffv1's (libx264 and "
+        "libx265 in .mp4, .mkv or .mov keep them)" in notes
+    )
+
+
+def _one_packet(codec: str) -> bytes:
+    """The Annex B access unit of one 64x48 grey keyframe."""
+    encoder = av.CodecContext.create(codec, "w")
+    encoder.width, encoder.height, encoder.pix_fmt = 64, 48, "yuv420p"
+    encoder.time_base = Fraction(1, 25)
+    encoder.options = {"x265-params": "log-level=none"} if codec == "libx265" else {}
+    encoder.open()
+    frame = av.VideoFrame.from_ndarray(np.full((48, 64, 3), 90, np.uint8), "rgb24")
+    frame = frame.reformat(format="yuv420p")
+    frame.pts = 0
+    return b"".join(bytes(p) for p in [*encoder.encode(frame), *encoder.encode(None)])
+
+
+def _decoded_captions(decoder_name: str, data: bytes) -> bytes | None:
+    decoder = av.CodecContext.create(decoder_name, "r")
+    frames = [*decoder.decode(av.Packet(data)), *decoder.decode(None)]
+    assert len(frames) == 1 and not frames[0].is_corrupt
+    side_data = [bytes(s) for s in frames[0].side_data if s.type.name == "A53_CC"]
+    return side_data[0] if side_data else None
+
+
+def _length_prefixed(annex_b: bytes) -> bytes:
+    """The same NAL units, each after its length in 4 bytes instead of a start code."""
+    units = [unit.strip(b"\x00") for unit in annex_b.split(b"\x00\x00\x01")]
+    return b"".join(len(unit).to_bytes(4, "big") + unit for unit in units if unit)
+
+
+def _annex_b(prefixed: bytes) -> bytes:
+    out, at = b"", 0
+    while at < len(prefixed):
+        length = int.from_bytes(prefixed[at : at + 4], "big")
+        out += b"\x00\x00\x00\x01" + prefixed[at + 4 : at + 4 + length]
+        at += 4 + length
+    return out
+
+
+@pytest.mark.parametrize("encoder, decoder", [("libx264", "h264"), ("libx265", "hevc")])
+def test_the_sei_reads_back_as_the_captions_it_was_made_of(encoder, decoder):
+    # 40 triplets (more than one cc_data holds), with 708 padding (FA 00 00) whose zeros
+    # need emulation prevention.
+    cc_data = (caption_triplets(1) + bytes([0xFA, 0, 0]) * 3) * 5
+    cc_data += bytes([0xFA, 0, 0]) * (40 - len(cc_data) // 3)
+    sei = caption_sei(decoder, cc_data)
+    assert b"\x00\x00\x00" not in sei and b"\x00\x00\x01" not in sei
+    packet = _one_packet(encoder)
+    assert _decoded_captions(decoder, packet) is None
+    assert _decoded_captions(decoder, with_sei(decoder, packet, sei)) == cc_data
+    prefixed = with_sei(decoder, _length_prefixed(packet), sei)
+    assert _decoded_captions(decoder, _annex_b(prefixed)) == cc_data
+
+
+def test_a_packet_without_a_picture_is_left_alone():
+    sei = caption_sei("h264", caption_triplets(0))
+    assert with_sei("h264", b"\x00\x00\x00\x01\x09\xf0", sei) is None  # an access unit delimiter
+    assert with_sei("h264", b"\x00\x00\x00\x09\x09\xf0", sei) is None  # lengths that do not tile
