@@ -43,7 +43,7 @@ def failing_compiler(message: str) -> Callable[..., Callable[[torch.Tensor], tor
     """A stand-in for vsr.ops.compiled.compile_network whose networks raise ``message`` when
     called, as on a machine without a working compiler (patch it into vsr.upscale)."""
 
-    def compile_network(network, mode=None, ahead_of_time=True):
+    def compile_network(network, mode=None, ahead_of_time=True, builds=True):
         def call(x):
             raise RuntimeError(message)
 

@@ -83,6 +83,32 @@ def test_the_upscaler_compiles_through_the_kept_package(built, same_cache, compi
     assert compiled.notes == []
 
 
+def test_a_kept_only_upscaler_runs_kept_packages_and_builds_none(
+    built, same_cache, monkeypatch, tmp_path
+):
+    # What `vsr run` gives a clip too short to repay a build: a kept package, else nothing
+    # compiled, whether the package is missing or damaged, and without a C++ compiler.
+    import vsr.ops.aot_package as aot
+
+    model, _, _, _, _, _ = built
+    builds = []
+    monkeypatch.setattr(aot, "build_package", lambda *args: builds.append(args))
+    monkeypatch.setenv("CXX", "/nonexistent/c++")
+    eager = Upscaler(model, device="cpu", precision="fp32", channels_last=True)
+    kept = Upscaler(model, "cpu", "fp32", channels_last=True, compile="kept")
+    for frames, loaded, uncompiled in ((_frames(2, 12, 20), 1, 0), (_frames(1, 12, 20), 1, 1)):
+        torch.testing.assert_close(kept(frames), eager(frames), rtol=1e-4, atol=1e-5)
+        assert (kept._run.built, kept._run.loaded, kept.uncompiled_calls) == (0, loaded, uncompiled)
+    monkeypatch.setenv("VSR_CACHE", str(tmp_path / "damaged"))
+    damaged = Upscaler(model, "cpu", "fp32", channels_last=True, compile="kept")
+    frames = _frames(2, 12, 20)
+    path = damaged._run.package_path(frames.contiguous(memory_format=torch.channels_last))
+    path.write_bytes(b"not a zip archive")
+    torch.testing.assert_close(damaged(frames), eager(frames), rtol=1e-4, atol=1e-5)
+    assert (damaged._run.loaded, damaged.uncompiled_calls) == (0, 1)
+    assert builds == [] and kept.notes == damaged.notes == []
+
+
 def test_a_damaged_package_is_built_again(built, same_cache, monkeypatch, tmp_path):
     import vsr.ops.aot_package as aot
 

@@ -6,7 +6,12 @@ import errno
 import os
 import sys
 
-from vsr.ops.compile_policy import compiling_pays, cpp_compiler_found, passing_cause
+from vsr.ops.compile_policy import (
+    auto_compile_for,
+    compiling_pays,
+    cpp_compiler_found,
+    passing_cause,
+)
 
 
 def test_a_clip_is_compiled_when_its_pixels_repay_the_build():
@@ -15,6 +20,14 @@ def test_a_clip_is_compiled_when_its_pixels_repay_the_build():
     assert not compiling_pays(50, 540, 960) and compiling_pays(60, 540, 960)
     assert compiling_pays(15, 1080, 1920)
     assert not compiling_pays(None, 2160, 3840)  # a length nobody can tell: not a bet
+
+
+def test_a_clip_too_short_for_a_build_loads_a_kept_package_where_the_load_pays():
+    assert auto_compile_for(600, 180, 320) == "auto"
+    assert auto_compile_for(1, 180, 320) == "kept"  # 15-17 ms of load against ~90 saved
+    assert auto_compile_for(1, 64, 96) is False  # a few ms saved: not worth the load
+    assert auto_compile_for(9, 64, 96) == "kept"
+    assert auto_compile_for(None, 2160, 3840) == "kept"  # the bet costs milliseconds
 
 
 def test_the_compiler_looked_for_is_the_one_inductor_calls(monkeypatch):

@@ -519,7 +519,7 @@ def test_on_the_cpu_a_clip_long_enough_to_repay_the_build_is_compiled_and_says_s
 ):
     compiled = []
 
-    def compile_network(network, mode=None, ahead_of_time=True):
+    def compile_network(network, mode=None, ahead_of_time=True, builds=True):
         def call(x):  # stands in for the package: the network's own result
             call.built = 1  # built on its first call, as PackagedNetwork counts it
             compiled.append(tuple(x.shape))
@@ -572,7 +572,7 @@ def test_a_warning_that_is_also_a_note_is_printed_once_and_kept_in_the_report(
 
 
 def test_a_package_loaded_from_the_cache_is_not_told_as_compiled(tmp_path, weights, monkeypatch):
-    def compile_network(network, mode=None, ahead_of_time=True):
+    def compile_network(network, mode=None, ahead_of_time=True, builds=True):
         def call(x):  # a kept package: loaded, nothing built (PackagedNetwork.built == 0)
             return network(x)
 
@@ -596,7 +596,7 @@ def test_a_folder_clip_finished_while_the_next_builds_keeps_its_own_warm_up(
     from vsr.network_cache import NetworkCache
     from vsr.runner import start_upscale
 
-    def compile_network(network, mode=None, ahead_of_time=True):
+    def compile_network(network, mode=None, ahead_of_time=True, builds=True):
         def call(x):  # 48x32 frames: a kept package; 96x64: built now, which takes a while
             if x.shape[-1] == 96 and not call.built:
                 call.built = 1
@@ -631,7 +631,7 @@ def test_a_folder_clip_does_not_carry_the_failed_build_of_an_earlier_clip(
     from vsr.network_cache import NetworkCache
     from vsr.runner import start_upscale
 
-    def compile_network(network, mode=None, ahead_of_time=True):
+    def compile_network(network, mode=None, ahead_of_time=True, builds=True):
         def call(x):
             raise RuntimeError("C++ compile error")
 
@@ -651,6 +651,106 @@ def test_a_folder_clip_does_not_carry_the_failed_build_of_an_earlier_clip(
             reports.append(run.finish())
     assert [failed in r.notes for r in reports] == [True, False]
     assert [r.fast_path["compile"] for r in reports] == [False, False]
+
+
+def _packages_kept_for_widths(monkeypatch, folder: Path, loads: list, builds: list) -> None:
+    """Packages as a file per network input width in `folder`, loaded as a nearest-pixel
+    x2 (no C++ build here), each load's path in `loads`; a build only lands in `builds`."""
+    from vsr.ops import aot_package
+
+    def load_package(path, device):
+        loads.append(path.name)
+        if path.read_bytes() == b"damaged":
+            raise RuntimeError("PytorchStreamReader failed reading zip archive")
+        if path.read_bytes() == b"fails to run":
+
+            def fail(x):
+                raise RuntimeError("run_impl failed")
+
+            return fail
+        return lambda x: torch.nn.functional.interpolate(x, scale_factor=2)
+
+    monkeypatch.setattr(
+        aot_package.PackagedNetwork, "package_path", lambda self, x: folder / f"{x.shape[-1]}.pt2"
+    )
+    monkeypatch.setattr(aot_package, "load_package", load_package)
+    monkeypatch.setattr(aot_package, "build_package", lambda *args: builds.append(args))
+
+
+def test_a_clip_too_short_to_repay_a_build_runs_the_package_an_earlier_run_kept(
+    tmp_path, weights, monkeypatch
+):
+    # A short clip ran uncompiled even where a long one had kept a package for its frame
+    # size, which loads in milliseconds (vsr.ops.compile_policy).
+    from vsr.ops import compile_policy
+    from vsr.ops.compile_policy import earlier_failure
+
+    loads, builds = [], []
+    _packages_kept_for_widths(monkeypatch, tmp_path, loads, builds)
+    monkeypatch.setenv("VSR_CACHE", str(tmp_path / "cache"))  # where a failure is kept
+    monkeypatch.setenv("CXX", "/nonexistent/c++")  # loading needs no compiler
+    # 48 x 32 input pixels a frame: 3 frames repay a load, 2 do not; none repays a build.
+    monkeypatch.setattr(compile_policy, "PIXELS_THAT_REPAY_A_LOAD", 3 * 48 * 32)
+    flags = ["--weights", weights, "--device", "cpu"]
+    kept_note = "the network ran compiled, from the package an earlier run kept"
+    failed_note = (
+        "the compiled network kept in the cache failed (run_impl failed); it ran uncompiled"
+    )
+    for frames, package, ran_compiled, told in (
+        (3, b"package", True, [kept_note]),
+        (3, None, False, []),
+        (3, b"damaged", False, []),  # loaded, and failed to: no build, no failure to tell
+        (3, b"fails to run", False, [failed_note]),  # not a build's failure: not remembered
+        (2, b"package", False, []),
+    ):
+        (tmp_path / "48.pt2").unlink(missing_ok=True)
+        if package is not None:
+            (tmp_path / "48.pt2").write_bytes(package)
+        source, out = tmp_path / f"in{frames}.mp4", tmp_path / "out.mp4"
+        report = tmp_path / "run.json"
+        make_clip(source, 48, 32, frames=frames)
+        loads.clear()
+        assert vsr(source, out, *flags, "--report", report, "--overwrite") == 0
+        assert len(decoded(out)[0]) == frames
+        said = json.loads(report.read_text())
+        assert said["fast_path"]["compile"] is ran_compiled, (frames, package)
+        about_compiling = [n for n in said["notes"] if "compil" in n]
+        assert len(about_compiling) == len(told), about_compiling
+        assert all(n.startswith(t) for n, t in zip(about_compiling, told, strict=True))
+        assert loads == (["48.pt2"] if frames == 3 and package else [])
+        if package in (None, b"damaged"):  # nothing loaded: no warm-up to count
+            assert said["warmup_s"] == 0
+    assert builds == [] and earlier_failure() is None
+    # --no-compile never runs a package.
+    loads.clear()
+    (tmp_path / "48.pt2").write_bytes(b"package")
+    source = tmp_path / "in3.mp4"
+    assert vsr(source, tmp_path / "plain.mp4", *flags, "--no-compile") == 0
+    assert loads == []
+
+
+def test_a_folder_clip_reports_the_kept_package_only_where_its_frame_size_had_one(
+    tmp_path, weights, monkeypatch
+):
+    # Short clips of a folder share one "kept" upscaler: it stays compiled after a clip
+    # whose frame size had a package, though the next clip's size may have none.
+    from vsr.network_cache import NetworkCache
+    from vsr.ops import compile_policy
+    from vsr.runner import start_upscale
+
+    loads, builds = [], []
+    _packages_kept_for_widths(monkeypatch, tmp_path, loads, builds)
+    (tmp_path / "48.pt2").write_bytes(b"package")  # 48x32 has one, 96x64 none
+    monkeypatch.setattr(compile_policy, "PIXELS_THAT_REPAY_A_LOAD", 1)
+    networks = NetworkCache(weights)
+    options = dict(weights=networks, device="cpu", compile="auto", progress=False)
+    reports = []
+    for name, (width, height) in (("a", (48, 32)), ("b", (96, 64)), ("c", (48, 32))):
+        make_clip(tmp_path / f"{name}.mp4", width, height, frames=2)
+        run = start_upscale(tmp_path / f"{name}.mp4", tmp_path / f"{name}_out.mp4", **options)
+        reports.append(run.finish())
+    assert [r.fast_path["compile"] for r in reports] == [True, False, True]
+    assert loads == ["48.pt2"] and builds == []  # once: the upscaler keeps what it loaded
 
 
 def test_a_second_command_in_a_process_prints_the_note_its_warning_no_longer_gives(

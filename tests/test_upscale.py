@@ -193,7 +193,7 @@ def test_a_failing_compile_costs_speed_not_the_run(monkeypatch, jit_fails):
 
     no_compiler = failing_compiler("backend compiler failed: no C compiler found\nmore detail")
 
-    def compile_network(network, mode=None, ahead_of_time=True):
+    def compile_network(network, mode=None, ahead_of_time=True, builds=True):
         if ahead_of_time or jit_fails == "when called":
             return no_compiler(network)
         # As when inductor's import failed half-way and cannot be retried.
@@ -223,7 +223,7 @@ def test_a_package_that_cannot_be_built_falls_back_to_torch_compile(monkeypatch)
 
     compiled_in_process = []
 
-    def no_packages(network, mode=None, ahead_of_time=True):
+    def no_packages(network, mode=None, ahead_of_time=True, builds=True):
         if ahead_of_time:
 
             def call(x):
@@ -261,7 +261,7 @@ def test_auto_compile_runs_uncompiled_where_it_cannot_build_and_tries_nothing_el
     monkeypatch.setenv("VSR_CACHE", str(tmp_path / "cache"))  # where the failure is kept
     calls = []
 
-    def compile_network(network, mode=None, ahead_of_time=True):
+    def compile_network(network, mode=None, ahead_of_time=True, builds=True):
         calls.append(ahead_of_time)
 
         def call(x):
@@ -327,7 +327,7 @@ def test_a_build_that_failed_for_want_of_disk_or_memory_is_tried_again(
     monkeypatch.setenv("VSR_CACHE", str(tmp_path / "cache"))  # where a failure is kept
     calls = []
 
-    def compile_network(network, mode=None, ahead_of_time=True):
+    def compile_network(network, mode=None, ahead_of_time=True, builds=True):
         calls.append(ahead_of_time)
 
         def call(x):
@@ -366,7 +366,9 @@ def test_an_error_of_the_network_itself_still_reaches_the_caller(monkeypatch):
             raise RuntimeError("a bug in the network")
 
     monkeypatch.setattr(
-        vsr.upscale, "compile_network", lambda network, mode=None, ahead_of_time=True: network
+        vsr.upscale,
+        "compile_network",
+        lambda network, mode=None, ahead_of_time=True, builds=True: network,
     )
     upscaler = Upscaler(Broken(), device="cpu", compile=True)
     # torch.compile's retry, then the uncompiled one, fail the same way, and that error is
@@ -442,6 +444,9 @@ def test_auto_compile_with_a_cache_that_cannot_be_had_runs_uncompiled(
     assert not upscaler.compiled
     assert len(upscaler.notes) == 1 and upscaler.notes[0].endswith("it ran uncompiled")
     torch.testing.assert_close(upscaler(x), Upscaler(model, device="cpu")(x))
+    # A clip too short to build only looks for a kept package: none there, nothing to say.
+    kept = Upscaler(model, device="cpu", compile="kept")
+    assert (kept.compiled, kept.notes) == (False, [])
 
 
 def test_folder_mode_lets_go_of_the_graphs_of_another_frame_size(monkeypatch):

@@ -16,7 +16,7 @@ import torch
 from vsr.engine import ColourSpec, Pipeline
 from vsr.errors import VsrError
 from vsr.network_cache import NetworkCache, load_network_for
-from vsr.ops.compile_policy import compiling_pays
+from vsr.ops.compile_policy import auto_compile_for
 from vsr.ops.yuv import GBR
 from vsr.printable import printable
 from vsr.progress import ProgressLines, on_a_terminal
@@ -55,8 +55,9 @@ class ClipRun:
 def _bar_after_compiling(bar, upscaler: Upscaler) -> Callable[[int], None]:
     """`bar.update`, but while a compiled network builds its kernels for a new frame size
     (tens of seconds on a GPU the first time, seconds from the cache) the bar says so,
-    instead of looking stuck at zero."""
-    if not (upscaler.compiled and upscaler.warmup_seconds == 0):
+    instead of looking stuck at zero. Loading a kept package only ("kept") takes a moment:
+    its words would stay up while a frame without one runs uncompiled."""
+    if not (upscaler.compiled and not upscaler.loads_only and upscaler.warmup_seconds == 0):
         return bar.update
     bar.set_postfix_str("compiling the network for this frame size, or loading it from the cache")
 
@@ -254,8 +255,8 @@ def start_upscale(
         net_in = (geometry.height, geometry.width) if model.scale == 1 else None
         net_in_hw = net_in or (info.height, info.width)
         auto_compile = compile == "auto"
-        if auto_compile and not compiling_pays(info.frames_to_expect()[0], *net_in_hw):
-            compile = False
+        if auto_compile:
+            compile = auto_compile_for(info.frames_to_expect()[0], *net_in_hw)
         # The engine checks finiteness (and clamps) itself, on the device, without stalling.
         options = dict(
             device=device,
@@ -277,17 +278,18 @@ def start_upscale(
             if not done:
                 journal_notes = notes_on_journals_of_other_names(target_path)
         if auto_compile and compile and done:
-            # Only the frames after the kept chunks run the network: a build that repays
-            # the whole clip need not repay what is left of it (the fingerprint does not
-            # depend on compiling, so the journal serves either upscaler).
+            # Only the frames after the kept chunks run the network: a build (or a load)
+            # that repays the whole clip need not repay what is left of it (the fingerprint
+            # does not depend on compiling, so the journal serves either upscaler).
             total = info.frames_to_expect()[0]
             left = None if total is None else total - sum(c.frames for c in done)
-            if not compiling_pays(left, *net_in_hw):
-                compile = options["compile"] = False
+            if auto_compile_for(left, *net_in_hw) != compile:
+                compile = options["compile"] = auto_compile_for(left, *net_in_hw)
                 upscaler = _upscaler_for(weights, model, info, options)
         warmup_before = upscaler.warmup_seconds
         notes_before = len(upscaler.notes)
         built_before = upscaler.packages_built
+        uncompiled_before = upscaler.uncompiled_calls
         dev = upscaler.device
         batch = batch if batch is not None else (4 if dev.type == "cuda" else 1)
         try:
@@ -358,6 +360,8 @@ def start_upscale(
         # A shared upscaler's notes of events (a failed build) belong to the clip they met.
         upscaler_notes = upscaler.notes[: upscaler.standing_notes] + upscaler.notes[notes_before:]
         compiled = upscaler.compiled if auto_compile else compile
+        # "kept" ran a package only where one was kept for this clip's shape.
+        compiled = compiled and upscaler.uncompiled_calls == uncompiled_before
         lost = reader.lost_frames
         deinterlaced = reader.deinterlaced_frames
         reader_warnings = list(reader.warnings)
@@ -395,6 +399,14 @@ def start_upscale(
                 f"the network was compiled for this frame size, as the clip is long enough "
                 f"to repay it (warm-up {warmup:.1f} s; the package is kept, so later runs "
                 "load it; --no-compile runs it uncompiled)"
+            )
+        elif auto_compile and compiled and compile == "kept":
+            # Said, unlike a long clip's load: the policy runs a short clip uncompiled, and
+            # in bf16 the compiled network's frames differ from the uncompiled one's a little.
+            notes.append(
+                "the network ran compiled, from the package an earlier run kept for this "
+                "frame size (the clip is too short to repay a build of its own; "
+                "--no-compile runs it uncompiled)"
             )
         encoder_share = encoders_busy_share(writer, clock, wall - startup - warmup)
         advice = encoder_advice(encoder_share, writer_encoders(writer))
@@ -751,8 +763,9 @@ def upscale_video(
     (bytes) decides the tile plan. `channels_last`, `compile` and `cuda_graphs` are the
     network's speed switches (see vsr.upscale.Upscaler); `compile="auto"`, `vsr run`'s
     default on the CPU, compiles there when the clip is long enough to repay the build
-    (vsr.ops.compile_policy) and runs uncompiled otherwise; `encoders` > 1 runs that many
-    encoder instances over GOP-aligned chunks of the output. Audio, subtitles, timestamps
+    (vsr.ops.compile_policy), and otherwise runs the package an earlier run kept for the
+    frame size, if any and if the clip repays its load, else uncompiled; `encoders` > 1
+    runs that many encoder instances over GOP-aligned chunks of the output. Audio, subtitles, timestamps
     and colour metadata are kept by the writer. `start` with `end` or `duration` (seconds,
     or "[HH:]MM:SS" text) upscale only that part of the clip, which then starts at zero,
     audio and subtitles cut alike. `resume` stores each finished chunk of the output beside

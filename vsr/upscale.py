@@ -161,14 +161,18 @@ def inference_copy(
 
 
 def with_speed_switches(
-    net: nn.Module, compile: bool | str, cuda_graphs: bool, ahead_of_time: bool | None = None
+    net: nn.Module,
+    compile: bool | str,
+    cuda_graphs: bool,
+    ahead_of_time: bool | None = None,
+    builds: bool = True,
 ) -> Callable[[torch.Tensor], torch.Tensor]:
     """``net`` compiled (a string names torch.compile's mode; `ahead_of_time=False` is
-    torch.compile itself rather than a kept package, None what the net's device takes)
-    and/or replayed as CUDA graphs, ours also for a mode that asks for graphs
-    (vsr.ops.compiled)."""
+    torch.compile itself rather than a kept package, None what the net's device takes;
+    `builds=False` runs kept packages only, and uncompiled where there is none) and/or
+    replayed as CUDA graphs, ours also for a mode that asks for graphs (vsr.ops.compiled)."""
     mode = compile if isinstance(compile, str) else None
-    run = compile_network(net, mode, ahead_of_time=ahead_of_time) if compile else net
+    run = compile_network(net, mode, ahead_of_time=ahead_of_time, builds=builds) if compile else net
     graphs = cuda_graphs or (bool(compile) and captures_graphs(mode))  # a no-op on the CPU
     return GraphedNetwork(run) if graphs else run
 
@@ -187,7 +191,10 @@ class Upscaler:
     time where the device keeps packages and a C++ compiler is installed, and runs
     uncompiled elsewhere, and with a note after a failed build (then remembered) or where
     the vsr cache cannot keep packages (vsr.ops.compile_policy; `vsr run` passes it on the
-    CPU for a clip long enough to repay the build). `cuda_graphs` replays it
+    CPU for a clip long enough to repay the build). "kept" runs the packages kept in the
+    cache and never builds one: a frame size without one runs uncompiled, quietly, and
+    `uncompiled_calls` counts its calls (`vsr run`'s choice for a shorter clip, where a
+    load still pays, and the C++ compiler is not needed). `cuda_graphs` replays it
     as a CUDA graph per input shape (CUDA only; ignored on the CPU). `checked=False` returns
     the network's output unclamped and leaves both the NaN/Inf refusal and the clamp to the
     caller (the video engine checks on the device without stalling it, and must see an
@@ -228,10 +235,13 @@ class Upscaler:
         self._ahead_of_time = packages_on(self.device)
         self.notes: list[str] = []  # what the caller should pass on (a failed compile)
         # "auto" tries only the kept package, and gives up quietly where it cannot build it.
-        self._auto = compile == "auto"
+        self._auto = compile in ("auto", "kept")
+        # "kept" loads what is there: it needs no compiler, and an earlier failed build
+        # (which left no package) is nothing to tell a clip that would not have built.
+        self._builds = compile != "kept"
         if self._auto:
-            compile = self._ahead_of_time and cpp_compiler_found()
-            failed = earlier_failure() if compile else None
+            compile = self._ahead_of_time and (not self._builds or cpp_compiler_found())
+            failed = earlier_failure() if compile and self._builds else None
             if failed:
                 compile = False
                 self.notes.append(
@@ -246,14 +256,22 @@ class Upscaler:
         self.warmup_seconds = 0.0
         try:
             self._run = with_speed_switches(
-                self.model, compile, self.cuda_graphs, ahead_of_time=self._ahead_of_time
+                self.model,
+                compile,
+                self.cuda_graphs,
+                ahead_of_time=self._ahead_of_time,
+                builds=self._builds,
             )
         except VsrError as error:
             if not self._auto:
                 raise  # asked for: a cache that cannot hold the packages is the user's to fix
             # Not asked for: a vsr cache that cannot hold packages (unwritable, another
-            # user's, HOME unset) costs the speed-up and a note, never the run.
-            self._compile_less(error)
+            # user's, HOME unset) costs the speed-up and a note, never the run; where only
+            # a kept package was looked for, it holds none, and there is nothing to say.
+            if self._builds:
+                self._compile_less(error)
+            else:
+                self._run_uncompiled()
         if self.device.type == "cpu" and precision == "bf16" and not cpu_computes_bf16():
             # Asked for, or a segment run's driver's default on another kind of CPU.
             self.notes.append(
@@ -279,8 +297,22 @@ class Upscaler:
     def packages_built(self) -> int:
         """How many packages this upscaler compiled ahead of time, as opposed to loading
         them from the vsr cache (vsr.ops.aot_package)."""
-        run = self._run.network if isinstance(self._run, GraphedNetwork) else self._run
-        return getattr(run, "built", 0)
+        return getattr(self._compiled_run(), "built", 0)
+
+    @property
+    def loads_only(self) -> bool:
+        """Whether this upscaler only loads packages kept in the cache ("kept"), which takes
+        a moment, and never pauses to build one."""
+        return not self._builds
+
+    @property
+    def uncompiled_calls(self) -> int:
+        """How many network calls of a "kept" upscaler ran uncompiled, for want of a package
+        kept for their shape (vsr.ops.aot_package)."""
+        return getattr(self._compiled_run(), "uncompiled_calls", 0)
+
+    def _compiled_run(self) -> Callable[[torch.Tensor], torch.Tensor]:
+        return self._run.network if isinstance(self._run, GraphedNetwork) else self._run
 
     def release_graphs(self) -> None:
         """Drop the captured CUDA graphs and their memory (they are captured again on the
@@ -312,6 +344,7 @@ class Upscaler:
             return self._run(x)
         # First call of this shape: compilation and graph capture happen now; time them.
         start = time.perf_counter()
+        uncompiled_before = self.uncompiled_calls
         while True:
             try:
                 y = self._run(x)
@@ -323,15 +356,18 @@ class Upscaler:
                     raise
                 passing = passing_cause(error)
                 # The build failed: the next long clip need not try again, unless it was
-                # for want of disk or memory, which the next run may well have.
-                if self._auto and passing is None:
+                # for want of disk or memory, which the next run may well have ("kept"
+                # built nothing: a kept package that fails says nothing of a build).
+                if self._auto and self._builds and passing is None:
                     remember_failure(first_line(error, limit=200))
                 self._compile_less(error, passing)
         if self.compiled and self._ahead_of_time and not self._auto:
             forget_failure()  # --compile works here (again): "auto" may compile too
         if x.device.type == "cuda":
             torch.cuda.synchronize(x.device)
-        self.warmup_seconds += time.perf_counter() - start
+        # A shape without a kept package ("kept") ran uncompiled: nothing to count.
+        if self.uncompiled_calls == uncompiled_before:
+            self.warmup_seconds += time.perf_counter() - start
         self._shapes_seen.add(tuple(x.shape))
         return y
 
@@ -347,7 +383,10 @@ class Upscaler:
         reason = first_line(error, limit=200)
         if passing and passing not in reason:  # a compiler's "C++ compile error" alone
             reason = f"{reason}: {passing}"
-        if self._ahead_of_time and not self._auto:
+        if not self._builds:
+            note = f"the compiled network kept in the cache failed ({reason}); it ran uncompiled"
+            self._run_uncompiled()
+        elif self._ahead_of_time and not self._auto:
             note = (
                 f"compiling the network ahead of time failed ({reason}); torch.compile "
                 "compiles it in this process instead"
@@ -363,9 +402,12 @@ class Upscaler:
                 return
         else:
             note = f"compiling the network failed ({reason}); it ran uncompiled"
-            self.compiled = False
-            self._run = with_speed_switches(self.model, False, self.cuda_graphs)
+            self._run_uncompiled()
         self._note(note)
+
+    def _run_uncompiled(self) -> None:
+        self.compiled = False
+        self._run = with_speed_switches(self.model, False, self.cuda_graphs)
 
     def _note(self, note: str) -> None:
         warnings.warn(note, stacklevel=4)

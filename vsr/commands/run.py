@@ -77,7 +77,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         help="compile the network (pays on a GPU, where the first run of a frame size "
         "waits 30-45 s and later runs a few seconds; on the CPU each size's package is kept "
         "in the vsr cache and loads in a moment; default there: compiled when the clip is "
-        "long enough to repay the build, about 60 frames at 960x540)",
+        "long enough to repay the build, about 60 frames at 960x540, and for a shorter "
+        "clip where a package is kept for its frame size)",
     )
     parser.add_argument(
         "--cuda-graphs", action=speed, help="GPU: replay the network as a CUDA graph per shape"

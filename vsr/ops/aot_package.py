@@ -66,16 +66,27 @@ class PackagedNetwork:
     """``packaged(x)`` equals ``network(x)``, run by a package compiled ahead of time for x's
     shape, dtype, layout and device. The first call of a signature loads its package from
     the cache, or exports and compiles it and keeps it there (tens of seconds).
-    `built` and `loaded` count both, for reports and tests."""
+    `built` and `loaded` count both, for reports and tests.
+
+    With `builds=False` nothing is built: a signature without a usable kept package (none,
+    damaged, or one others could have written) runs the network itself, uncompiled, and
+    `uncompiled_calls` counts those calls (a clip too short to repay a build; see
+    vsr.ops.compile_policy)."""
 
     def __init__(
-        self, network: nn.Module, mode: str = "default", folder: Path | None = None
+        self,
+        network: nn.Module,
+        mode: str = "default",
+        folder: Path | None = None,
+        builds: bool = True,
     ) -> None:
         self.network = network
         self.mode = mode
         self.folder = folder  # where the packages are kept; None: packages_dir()
+        self.builds = builds
         self.built = 0
         self.loaded = 0
+        self.uncompiled_calls = 0
         self._identity: str | None = None
         self._runners: dict[tuple, Callable[[torch.Tensor], torch.Tensor]] = {}
 
@@ -84,6 +95,8 @@ class PackagedNetwork:
         run = self._runners.get(signature)
         if run is None:
             run = self._runners[signature] = self._load_or_build(x)
+        if run is self.network:
+            self.uncompiled_calls += 1
         return run(x)
 
     def package_path(self, x: torch.Tensor) -> Path:
@@ -106,22 +119,35 @@ class PackagedNetwork:
         ) / f"{type(self.network).__name__.lower()}-{digest}.pt2"
 
     def _load_or_build(self, x: torch.Tensor) -> Callable[[torch.Tensor], torch.Tensor]:
+        if not self.builds:
+            # No lock: a build of this package under way elsewhere is not waited for (up to
+            # LOCK_WAIT_SECONDS), and a package is only ever seen whole (atomic_output).
+            return self._load_kept(self.package_path(x), x.device) or self.network
         with _BUILDING, _one_process_builds(self.package_path(x)):
             return self._load_or_build_alone(x)
 
+    def _load_kept(
+        self, path: Path, device: torch.device
+    ) -> Callable[[torch.Tensor], torch.Tensor] | None:
+        """The package kept at `path`, loaded; None where there is none that can be used."""
+        # A package another user could have written is code of theirs: never run.
+        if not path.is_file() or why_others_can_change(path) is not None:
+            return None
+        try:
+            run = load_package(path, device)
+        except RuntimeError:
+            return None  # damaged, or written by another build of torch
+        self.loaded += 1
+        with contextlib.suppress(OSError):  # a read-only cache still serves
+            path.touch()  # recently used: kept when the cache is pruned
+        return run
+
     def _load_or_build_alone(self, x: torch.Tensor) -> Callable[[torch.Tensor], torch.Tensor]:
         path = self.package_path(x)
-        # A package another user could have written is code of theirs: built anew instead.
-        if path.is_file() and why_others_can_change(path) is None:
-            try:
-                run = load_package(path, x.device)
-                self.loaded += 1
-                with contextlib.suppress(OSError):  # a read-only cache still serves
-                    path.touch()  # recently used: kept when the cache is pruned
-                return run
-            except RuntimeError:
-                pass  # damaged, or written by another build of torch: build it again
-        build_package(self.network, x, self.mode, path)
+        kept = self._load_kept(path, x.device)
+        if kept is not None:
+            return kept
+        build_package(self.network, x, self.mode, path)  # none kept, or unusable: built anew
         self.built += 1
         with contextlib.suppress(OSError):  # tidying up must not cost the run
             prune_packages(path.parent, CACHE_BYTES, keep=path)

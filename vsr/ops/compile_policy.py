@@ -16,6 +16,18 @@ frames, 19 million pixels; the threshold asks for half as much again. It is abou
 frames at 320x180, 130 at 640x360, 58 at 960x540 and 15 at 1920x1080. A short clip, the
 README's sample included, runs uncompiled, as before.
 
+A clip too short to repay a build still runs a package kept from an earlier run for its
+frame size, where there is one ("kept": vsr.upscale.Upscaler), as loading it costs
+milliseconds. Measured on 2 cores of an AMD EPYC (a fresh Upscaler's first call against its
+second, medians of 15-21, bundled x2 weights, channels_last): the kept package's first call
+took 15-17 ms more than its later ones (the network's digest that names the package, the
+load, the first run), the uncompiled network's 8-10 ms more than its own; a compiled frame
+saved about 90 ms at 320x180 in bf16 (1.6x), 56 ms in fp32 (1.2x) and 5-8 ms at 96x64 in bf16.
+At fp32's 0.97 us saved a pixel, the 15-17 ms are repaid after about 17,000 pixels; the
+threshold asks for three times that, as the first call took up to 68 ms with the machine
+busy. One 320x180 frame (57,600 pixels) loads; a clip of a few 96x64 frames does not. A
+clip whose length nobody can tell loads too: the bet costs milliseconds, not a build.
+
 On CUDA "auto" does not compile: there torch.compile traces the network in every process
 and its first build takes 30-45 s (vsr.ops.compiled); the presets decide.
 
@@ -44,6 +56,8 @@ from vsr.errors import VsrError
 
 # Network input pixels (frames x height x width) from which building a package pays.
 PIXELS_THAT_REPAY_A_BUILD = 30_000_000
+# Network input pixels from which loading a package kept from an earlier run pays.
+PIXELS_THAT_REPAY_A_LOAD = 50_000
 # Failures of the moment rather than of the machine: a full disk, too little memory.
 _PASSING_ERRNOS = (errno.ENOSPC, errno.EDQUOT, errno.ENOMEM)
 # What g++ prints when a signal ended its compiler proper: the kernel's out-of-memory
@@ -55,6 +69,21 @@ def compiling_pays(frames: int | None, height: int, width: int) -> bool:
     """Whether a clip of `frames` network inputs of height x width (None: a count nobody
     can tell) is long enough to repay building a compiled package on the CPU."""
     return frames is not None and frames * height * width >= PIXELS_THAT_REPAY_A_BUILD
+
+
+def loading_pays(frames: int | None, height: int, width: int) -> bool:
+    """Whether a clip of `frames` network inputs of height x width (None: a count nobody
+    can tell) is long enough to repay loading a package kept in the vsr cache."""
+    return frames is None or frames * height * width >= PIXELS_THAT_REPAY_A_LOAD
+
+
+def auto_compile_for(frames: int | None, height: int, width: int) -> str | bool:
+    """What `compile="auto"` becomes for a clip of `frames` network inputs of height x
+    width on the CPU: "auto" (build the package, or load a kept one) where a build pays,
+    "kept" (a kept package only, never a build) where a load pays, else False."""
+    if compiling_pays(frames, height, width):
+        return "auto"
+    return "kept" if loading_pays(frames, height, width) else False
 
 
 def cpp_compiler_found() -> bool:

@@ -50,27 +50,35 @@ def packages_on(device: torch.device) -> bool:
 
 
 def compile_network(
-    network: nn.Module, mode: str | None = None, ahead_of_time: bool | None = None
+    network: nn.Module,
+    mode: str | None = None,
+    ahead_of_time: bool | None = None,
+    builds: bool = True,
 ) -> Callable[[torch.Tensor], torch.Tensor]:
     """The compiled network; compilation (or loading a kept package) happens on the first
     call of each input shape. A mode that captures CUDA graphs compiles without them: the
     caller replays the engine's own. `ahead_of_time` defaults to what the network's device
-    takes (packages_on)."""
+    takes (packages_on). `builds=False` only loads kept packages, and runs the shapes that
+    have none uncompiled (ahead of time only: torch.compile keeps no package to load)."""
     from vsr.weights import made_cache_folder
 
     if mode is not None and mode not in MODES:
         raise VsrError(f"unknown compile mode {mode!r}; use one of {', '.join(MODES)}")
     if ahead_of_time is None:
         ahead_of_time = packages_on(_device_of(network))
+    if not (builds or ahead_of_time):
+        raise ValueError("only packages compiled ahead of time can be loaded without a build")
     # Checked before torch imports inductor, whose import fails half-way (and cannot be
     # retried in the process) when the cache cannot be made.
     if ahead_of_time:
         packages = made_cache_folder(PACKAGES_FOLDER, "compiled networks", private_only=True)
+    mode = _GRAPH_FREE.get(mode, mode) or "default"
+    if not builds:  # nothing is compiled here: inductor and its kernel cache stay unused
+        return PackagedNetwork(network, mode, packages, builds=False)
     # Only a default: a user's own TORCHINDUCTOR_CACHE_DIR wins (and is theirs to judge).
     if not os.environ.get("TORCHINDUCTOR_CACHE_DIR"):
         kernels = made_cache_folder("inductor", "compiled networks", private_only=True)
         os.environ["TORCHINDUCTOR_CACHE_DIR"] = str(kernels)
-    mode = _GRAPH_FREE.get(mode, mode) or "default"
     if ahead_of_time:
         return PackagedNetwork(network, mode, packages)
     return torch.compile(network, mode=mode, dynamic=False)
