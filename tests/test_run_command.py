@@ -472,12 +472,37 @@ def test_the_progress_bar_says_when_the_network_is_compiling():
     model = create_model("imdn", 2, features=16, blocks=1)
     shown = io.StringIO()
     bar = tqdm(total=10, file=shown, mininterval=0)
-    advance = _bar_after_compiling(bar, Upscaler(model, device="cpu", compile=True))
+    advance = _bar_after_compiling(bar, Upscaler(model, device="cpu", compile=True), (32, 48))
     assert "compiling the network" in bar.postfix
     advance(4)
     assert not bar.postfix and bar.n == 4
     plain = tqdm(total=10, file=io.StringIO())
-    assert _bar_after_compiling(plain, Upscaler(model, device="cpu")) == plain.update
+    assert _bar_after_compiling(plain, Upscaler(model, device="cpu"), (32, 48)) == plain.update
+
+
+def test_the_progress_bar_says_so_for_each_frame_size_a_folder_compiles_for(monkeypatch):
+    # A folder's clips share an upscaler: the build for a second frame size showed a bar at
+    # 0 without a word, as the words came only before the upscaler's first warm-up.
+    import io
+
+    from tqdm import tqdm
+
+    from vsr import upscale as upscale_module
+    from vsr.runner import _bar_after_compiling
+
+    monkeypatch.setattr(upscale_module, "compile_network", lambda network, *a, **k: network)
+    upscaler = Upscaler(create_model("imdn", 2, features=16, blocks=1), "cpu", compile=True)
+    upscaler(torch.rand(1, 3, 32, 48))  # the folder's first clip
+    for size, says in (((64, 96), True), ((32, 48), False)):
+        bar = tqdm(total=10, file=io.StringIO(), mininterval=0)
+        advance = _bar_after_compiling(bar, upscaler, size)
+        assert ("compiling the network" in (bar.postfix or "")) is says, size
+        assert (advance == bar.update) is not says
+    # Only loading what is kept takes a moment: a frame size without a package would run
+    # uncompiled under the words.
+    kept = Upscaler(create_model("imdn", 2, features=16, blocks=1), "cpu", compile="kept")
+    bar = tqdm(total=10, file=io.StringIO(), mininterval=0)
+    assert _bar_after_compiling(bar, kept, (32, 48)) == bar.update
 
 
 def test_a_failing_compile_is_one_warning_line_and_a_note_and_the_run_completes(

@@ -52,12 +52,14 @@ class ClipRun:
         self.writer.abort()
 
 
-def _bar_after_compiling(bar, upscaler: Upscaler) -> Callable[[int], None]:
+def _bar_after_compiling(
+    bar, upscaler: Upscaler, frame_size: tuple[int, int]
+) -> Callable[[int], None]:
     """`bar.update`, but while a compiled network builds its kernels for a new frame size
     (tens of seconds on a GPU the first time, seconds from the cache) the bar says so,
-    instead of looking stuck at zero. Loading a kept package only ("kept") takes a moment:
-    its words would stay up while a frame without one runs uncompiled."""
-    if not (upscaler.compiled and not upscaler.loads_only and upscaler.warmup_seconds == 0):
+    instead of looking stuck at zero. `frame_size`: the network input's H x W. Loading a
+    kept package only ("kept") takes a moment, and is not said (Upscaler.compiles_for)."""
+    if not upscaler.compiles_for(*frame_size):
         return bar.update
     bar.set_postfix_str("compiling the network for this frame size, or loading it from the cache")
 
@@ -340,7 +342,7 @@ def start_upscale(
                 torch.cuda.reset_peak_memory_stats(dev)
             try:
                 with GpuSampler(device_index) as sampler:
-                    advance = _both(_bar_after_compiling(bar, upscaler), on_frames)
+                    advance = _both(_bar_after_compiling(bar, upscaler, net_in_hw), on_frames)
                     advance = _both(advance, timeline)
                     if progress and not terminal:  # a log: a line now and then
                         lines = ProgressLines(source_path.name, expected, bar.n, about=estimated)

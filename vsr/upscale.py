@@ -253,6 +253,7 @@ class Upscaler:
         self.cuda_graphs = cuda_graphs and self.device.type == "cuda"
         self.checked = checked
         self._shapes_seen: set[tuple[int, ...]] = set()
+        self._frame_sizes_run: set[tuple[int, int]] = set()  # H x W of the inputs upscaled
         self.warmup_seconds = 0.0
         try:
             self._run = with_speed_switches(
@@ -299,11 +300,11 @@ class Upscaler:
         them from the vsr cache (vsr.ops.aot_package)."""
         return getattr(self._compiled_run(), "built", 0)
 
-    @property
-    def loads_only(self) -> bool:
-        """Whether this upscaler only loads packages kept in the cache ("kept"), which takes
-        a moment, and never pauses to build one."""
-        return not self._builds
+    def compiles_for(self, height: int, width: int) -> bool:
+        """Whether the first call on inputs of height x width pauses to compile the network
+        for them (or to load its kept package): a compiled upscaler that has not run that
+        size yet. A folder's clips share an upscaler, and each new frame size pauses."""
+        return self.compiled and self._builds and (height, width) not in self._frame_sizes_run
 
     @property
     def uncompiled_calls(self) -> int:
@@ -439,7 +440,9 @@ class Upscaler:
         if self.checked:
             check_input_range(x)
         with device_guard(self.device):
-            return self._upscale_on_device(x)
+            y = self._upscale_on_device(x)
+        self._frame_sizes_run.add((x.shape[2], x.shape[3]))
+        return y
 
     def _upscale_on_device(self, x: torch.Tensor) -> torch.Tensor:
         x = x.to(self.device, self.input_dtype, non_blocking=True)
