@@ -780,6 +780,38 @@ def test_a_folder_clip_reports_the_kept_package_only_where_its_frame_size_had_on
     assert loads == ["48.pt2"] and builds == []  # once: the upscaler keeps what it loaded
 
 
+@pytest.mark.parametrize("compile", ["auto", True])
+def test_a_folder_clip_after_a_failed_build_says_briefly_why_it_ran_uncompiled(
+    tmp_path, weights, monkeypatch, compile
+):
+    # After the first long clip's build failed, the later ones ran uncompiled with only
+    # fast_path.compile false to say so (and --compile's said true, with no note at all).
+    from vsr.network_cache import NetworkCache
+    from vsr.runner import start_upscale
+
+    monkeypatch.setenv("VSR_CACHE", str(tmp_path / "cache"))  # the failure is remembered
+    _auto_compiling_with(monkeypatch, failing_compiler("C++ compile error"), pixels=2 * 48 * 32)
+    networks = NetworkCache(weights)
+    options = dict(weights=networks, device="cpu", compile=compile, progress=False)
+    brief = (
+        "the network ran uncompiled: compiling it failed for an earlier clip of this run "
+        "(its notes say why)"
+    )
+    reports, warned = [], []
+    for name, frames in (("a", 2), ("b", 2), ("c", 1)):  # "auto" compiles 2 frames, not 1
+        make_clip(tmp_path / f"{name}.mp4", 48, 32, frames=frames)
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("always")
+            run = start_upscale(tmp_path / f"{name}.mp4", tmp_path / f"{name}_out.mp4", **options)
+            reports.append(run.finish())
+        warned.append([str(w.message) for w in caught if "compil" in str(w.message)])
+    assert [r.fast_path["compile"] for r in reports] == [False, False, False]
+    # The clip that would not have compiled anyway ("auto", 1 frame) is told nothing.
+    assert [brief in r.notes for r in reports] == [False, True, compile is True]
+    assert [len(w) for w in warned] == [len(warned[0]), 0, 0] and warned[0]
+    assert all("C++ compile error" not in n for r in reports[1:] for n in r.notes)
+
+
 def test_a_second_command_in_a_process_prints_the_note_its_warning_no_longer_gives(
     tmp_path, weights, monkeypatch, capsys
 ):

@@ -443,6 +443,8 @@ def test_auto_compile_with_a_cache_that_cannot_be_had_runs_uncompiled(
         upscaler = Upscaler(model, device="cpu", compile="auto")
     assert not upscaler.compiled
     assert len(upscaler.notes) == 1 and upscaler.notes[0].endswith("it ran uncompiled")
+    assert upscaler.standing_notes == 1  # said for every clip of a folder...
+    assert upscaler.compile_failed is None  # ...so none of them is told of an earlier clip
     torch.testing.assert_close(upscaler(x), Upscaler(model, device="cpu")(x))
     # A clip too short to build only looks for a kept package: none there, nothing to say.
     kept = Upscaler(model, device="cpu", compile="kept")

@@ -292,6 +292,7 @@ def start_upscale(
         notes_before = len(upscaler.notes)
         built_before = upscaler.packages_built
         uncompiled_before = upscaler.uncompiled_calls
+        failed_before = upscaler.compile_failed  # in an earlier clip of a folder's upscaler
         dev = upscaler.device
         batch = batch if batch is not None else (4 if dev.type == "cuda" else 1)
         try:
@@ -411,6 +412,12 @@ def start_upscale(
                 "the network ran compiled, from the package an earlier run kept for this "
                 "frame size (the clip is too short to repay a build of its own; "
                 "--no-compile runs it uncompiled)"
+            )
+        if compile and failed_before:
+            # Its warning and note went with that clip: this one says why it did not compile.
+            notes.append(
+                f"the network ran uncompiled: {failed_before} failed for an earlier clip of "
+                "this run (its notes say why)"
             )
         encoder_share = encoders_busy_share(writer, clock, wall - startup - warmup)
         advice = encoder_advice(encoder_share, writer_encoders(writer))

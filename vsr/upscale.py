@@ -234,6 +234,9 @@ class Upscaler:
         # Until a package fails to build (_compile_less); never on CUDA (packages_on).
         self._ahead_of_time = packages_on(self.device)
         self.notes: list[str] = []  # what the caller should pass on (a failed compile)
+        # What failed, once this upscaler gave up compiling ("compiling it"): a caller
+        # running many clips on it says so briefly for the later ones (vsr.runner).
+        self.compile_failed: str | None = None
         # "auto" tries only the kept package, and gives up quietly where it cannot build it.
         self._auto = compile in ("auto", "kept")
         # "kept" loads what is there: it needs no compiler, and an earlier failed build
@@ -283,6 +286,8 @@ class Upscaler:
         # The notes so far hold for every call; those added later tell of an event (a build
         # that failed), which a caller running many clips on one upscaler reports once.
         self.standing_notes = len(self.notes)
+        # A vsr cache that cannot keep packages failed it here: its note is a standing one.
+        self.compile_failed = None
         self.scale: int = model.scale
         # The factor the image and frame helpers upscale by when given none: the network's
         # own, unless load_model asked IMDN_AS (scale 1, any factor from an enlarged input)
@@ -387,6 +392,7 @@ class Upscaler:
         if not self._builds:
             note = f"the compiled network kept in the cache failed ({reason}); it ran uncompiled"
             self._run_uncompiled()
+            self.compile_failed = "its package kept in the cache"
         elif self._ahead_of_time and not self._auto:
             note = (
                 f"compiling the network ahead of time failed ({reason}); torch.compile "
@@ -404,6 +410,7 @@ class Upscaler:
         else:
             note = f"compiling the network failed ({reason}); it ran uncompiled"
             self._run_uncompiled()
+            self.compile_failed = "compiling it"
         self._note(note)
 
     def _run_uncompiled(self) -> None:
