@@ -262,7 +262,9 @@ def test_auto_compile_runs_uncompiled_where_it_cannot_build_and_tries_nothing_el
     calls = []
 
     def compile_network(network, mode=None, ahead_of_time=True, builds=True):
-        calls.append(ahead_of_time)
+        calls.append((ahead_of_time, builds))
+        if not builds:
+            return network  # stands in for a package an earlier run kept
 
         def call(x):
             raise RuntimeError("fatal error: Python.h: No such file or directory")
@@ -274,11 +276,14 @@ def test_auto_compile_runs_uncompiled_where_it_cannot_build_and_tries_nothing_el
     x = smooth_batch(1, 16, 24)
     eager = Upscaler(model, device="cpu")(x)
 
-    # No C++ compiler: nothing is tried, nothing is said.
+    # No C++ compiler: nothing is built, nothing is said, and a kept package still runs
+    # (a long clip ran uncompiled where a short one, which never builds, loaded it).
     monkeypatch.setattr(vsr.upscale, "cpp_compiler_found", lambda: False)
     upscaler = Upscaler(model, device="cpu", compile="auto")
     torch.testing.assert_close(upscaler(x), eager)
-    assert calls == [] and not upscaler.compiled and upscaler.notes == []
+    assert calls == [(True, False)] and upscaler.compiled and upscaler.notes == []
+    assert not upscaler.compiles_for(16, 24)  # the bar does not say it compiles
+    calls.clear()
 
     # A build that fails: uncompiled at once, not torch.compile in the process (which
     # needs the same compiler, and costs seconds of tracing a user did not ask for).
@@ -287,7 +292,7 @@ def test_auto_compile_runs_uncompiled_where_it_cannot_build_and_tries_nothing_el
     assert upscaler.compiled
     with pytest.warns(UserWarning, match="compiling the network failed"):
         torch.testing.assert_close(upscaler(x), eager)
-    assert calls == [True] and not upscaler.compiled
+    assert calls == [(True, True)] and not upscaler.compiled
     assert upscaler.notes == [
         "compiling the network failed (fatal error: Python.h: No such file or directory); "
         "it ran uncompiled"
@@ -296,7 +301,7 @@ def test_auto_compile_runs_uncompiled_where_it_cannot_build_and_tries_nothing_el
     # The next long clip does not try again (seconds of export, and a warning each time)...
     later = Upscaler(model, device="cpu", compile="auto")
     torch.testing.assert_close(later(x), eager)
-    assert calls == [True] and not later.compiled
+    assert calls == [(True, True)] and not later.compiled
     assert later.notes == [
         "the network ran uncompiled: compiling it failed on an earlier run (fatal error: "
         "Python.h: No such file or directory); --compile tries again"

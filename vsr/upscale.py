@@ -188,10 +188,11 @@ class Upscaler:
     A string names torch.compile's mode, e.g. "max-autotune-no-cudagraphs". If no package
     can be built, torch.compile compiles it in the process, and if that fails too it runs
     uncompiled, each step with a warning and an entry in `notes`. "auto" compiles ahead of
-    time where the device keeps packages and a C++ compiler is installed, and runs
-    uncompiled elsewhere, and with a note after a failed build (then remembered) or where
-    the vsr cache cannot keep packages (vsr.ops.compile_policy; `vsr run` passes it on the
-    CPU for a clip long enough to repay the build). "kept" runs the packages kept in the
+    time where the device keeps packages and a C++ compiler is installed (without one, it
+    runs the packages kept in the cache, as "kept" does), and runs uncompiled elsewhere,
+    and with a note after a failed build (then remembered) or where the vsr cache cannot
+    keep packages (vsr.ops.compile_policy; `vsr run` passes it on the CPU for a clip long
+    enough to repay the build). "kept" runs the packages kept in the
     cache and never builds one: a frame size without one runs uncompiled, quietly, and
     `uncompiled_calls` counts its calls (`vsr run`'s choice for a shorter clip, where a
     load still pays, and the C++ compiler is not needed). `cuda_graphs` replays it
@@ -241,9 +242,10 @@ class Upscaler:
         self._auto = compile in ("auto", "kept")
         # "kept" loads what is there: it needs no compiler, and an earlier failed build
         # (which left no package) is nothing to tell a clip that would not have built.
-        self._builds = compile != "kept"
+        # Without a compiler "auto" builds nothing either, and still loads what is kept.
+        self._builds = compile != "kept" and (not self._auto or cpp_compiler_found())
         if self._auto:
-            compile = self._ahead_of_time and (not self._builds or cpp_compiler_found())
+            compile = self._ahead_of_time
             failed = earlier_failure() if compile and self._builds else None
             if failed:
                 compile = False
