@@ -770,25 +770,26 @@ def upscale_video(
     exact size instead (the next larger whole-factor network runs, then an antialiased
     resize on the device). `settings` is a vsr.video.writer.EncodeSettings.
     `precision` and `batch` default to fp16 x4 on CUDA; on the CPU to one frame, in bf16
-    where the CPU has bf16 instructions and fp32 elsewhere (vsr.default_precision); `max_memory`
-    (bytes) decides the tile plan. `channels_last`, `compile` and `cuda_graphs` are the
-    network's speed switches (see vsr.upscale.Upscaler); `compile="auto"`, `vsr run`'s
-    default on the CPU, compiles there when the clip is long enough to repay the build
-    (vsr.ops.compile_policy), and otherwise runs the package an earlier run kept for the
-    frame size, if any and if the clip repays its load, else uncompiled; `encoders` > 1
-    runs that many encoder instances over GOP-aligned chunks of the output. Audio, subtitles, timestamps
-    and colour metadata are kept by the writer. `start` with `end` or `duration` (seconds,
-    or "[HH:]MM:SS" text) upscale only that part of the clip, which then starts at zero,
-    audio and subtitles cut alike. `resume` stores each finished chunk of the output beside
-    it, so that after an interruption the same call goes on from there. `deinterlace`:
-    "auto" (the default) deinterlaces the frames the source marks interlaced (bwdif, one
-    frame per frame, the times kept), "all" every frame, "tff" or "bff" every frame with
-    that field first, "off" none. Raises VsrError for a user mistake; on any failure, Ctrl-C included, no output file is left behind (with
-    `resume`, the finished chunks stay). An existing output is refused unless `overwrite`.
-    `progress` draws a bar when stderr is a terminal, else logs a line every 30 s (logger
-    "vsr.progress", level INFO; the command line prints them to stderr); False: neither.
-    `on_frames(n)` is called as each batch of n frames is encoded.
-    Returns the run report (also written to `report` as JSON; its folders are made).
+    where the CPU has bf16 instructions and fp32 elsewhere (vsr.default_precision);
+    `max_memory` (bytes) decides the tile plan. `channels_last`, `compile` and `cuda_graphs`
+    are the network's speed switches (see vsr.upscale.Upscaler); `compile="auto"`, the
+    default of `vsr run` on the CPU, compiles there when the clip is long enough to repay the
+    build (vsr.ops.compile_policy), and otherwise runs the package an earlier run kept for
+    the frame size, if any and if the clip repays its load, else uncompiled; `encoders` > 1
+    runs that many encoder instances over GOP-aligned chunks of the output. Audio,
+    subtitles, timestamps and colour metadata are kept by the writer. `start` with `end` or
+    `duration` (seconds, or "[HH:]MM:SS" text) upscale only that part of the clip, which
+    then starts at zero, audio and subtitles cut alike. `resume` stores each finished chunk
+    of the output beside it, so that after an interruption the same call goes on from there.
+    `deinterlace`: "auto" (the default) deinterlaces the frames the source marks interlaced
+    (bwdif, one frame per frame, the times kept), "all" every frame, "tff" or "bff" every
+    frame with that field first, "off" none. Raises VsrError for a user mistake; on any
+    failure, Ctrl-C included, no output file is left behind (with `resume`, the finished
+    chunks stay). An existing output is refused unless `overwrite`. `progress` draws a bar
+    when stderr is a terminal, else logs a line every 30 s (logger "vsr.progress", level
+    INFO; the command line prints them to stderr); False: neither. `on_frames(n)` is called
+    as each batch of n frames is encoded. Returns the run report (also written to `report`
+    as JSON; its folders are made).
     """
     return start_upscale(
         input,

@@ -199,8 +199,8 @@ class Upscaler:
     as a CUDA graph per input shape (CUDA only; ignored on the CPU). `checked=False` returns
     the network's output unclamped and leaves both the NaN/Inf refusal and the clamp to the
     caller (the video engine checks on the device without stalling it, and must see an
-    infinity before a clamp turns it into 1.0). `warmup_seconds` adds up the first call of every new input
-    shape when compiling or capturing: what the speed-ups cost up front.
+    infinity before a clamp turns it into 1.0). `warmup_seconds` adds up the first call of
+    every new input shape when compiling or capturing: what the speed-ups cost up front.
     """
 
     def __init__(

@@ -109,8 +109,9 @@ class ParallelVideoWriter:
 
     Same surface as VideoWriter: pix_fmt, bit_depth, chroma_shift, chroma_siting,
     color_matrix, color_range, notes, frames_written, path, temp_path; write(), close(),
-    abort(), carry_captions(), and use as a context manager. A worker's failure is raised by the next write()
-    or close(). `encoder_busy_seconds` holds each worker's time inside its encoder.
+    abort(), carry_captions(), and use as a context manager. A worker's failure is raised by
+    the next write() or close(). `encoder_busy_seconds` holds each worker's time inside its
+    encoder.
     """
 
     def __init__(
