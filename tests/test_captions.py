@@ -191,3 +191,54 @@ def test_a_packet_without_a_picture_is_left_alone():
     sei = caption_sei("h264", caption_triplets(0))
     assert with_sei("h264", b"\x00\x00\x00\x01\x09\xf0", sei) is None  # an access unit delimiter
     assert with_sei("h264", b"\x00\x00\x00\x09\x09\xf0", sei) is None  # lengths that do not tile
+
+
+def captions_in_order(path: Path) -> list[bytes | None]:
+    """Each frame's A53_CC bytes, in the order the frames are shown."""
+    with av.open(str(path)) as container:
+        return [
+            next((bytes(s) for s in frame.side_data if s.type.name == "A53_CC"), None)
+            for frame in container.decode(video=0)
+        ]
+
+
+def _elementary_stream(source: Path, target: Path) -> None:
+    """The H.264 of `source` as a raw Annex B file: no container, so no timestamps."""
+    with av.open(str(source)) as container, target.open("wb") as out:
+        for packet in container.demux(video=0):
+            out.write(bytes(packet))
+
+
+def _with_a_repeated_pts(source: Path, target: Path, repeated: int) -> None:
+    """`source`'s H.264 in Matroska, frame `repeated` given the pts of the frame before."""
+    with av.open(str(source)) as container, av.open(str(target), "w") as out:
+        stream = out.add_stream("h264", rate=RATE)
+        stream.width, stream.height, stream.time_base = 64, 48, Fraction(1, 1000)
+        packets = [packet for packet in container.demux(video=0) if packet.size]
+        for index, packet in enumerate(packets):
+            remuxed = av.Packet(bytes(packet))
+            remuxed.stream, remuxed.time_base = stream, Fraction(1, RATE)
+            remuxed.pts = remuxed.dts = index - (index == repeated)
+            out.mux(remuxed)
+
+
+# Where the pts cannot tell the frames apart, each keeps its own captions by its place: a
+# raw elementary stream has no timestamps at all (all 7 frames' captions were dropped), and
+# where a damaged file gives frame 2 the pts of frame 1, which has none, frame 1 showed
+# frame 2's captions and frame 2 none.
+@pytest.mark.parametrize("remux", ["elementary stream", "repeated pts"])
+def test_frames_that_their_pts_cannot_tell_apart_keep_their_own_captions(
+    source, weights, tmp_path, remux
+):
+    if remux == "elementary stream":
+        timeless = tmp_path / "captioned.h264"
+        _elementary_stream(source, timeless)
+    else:
+        timeless = tmp_path / "captioned.mkv"
+        _with_a_repeated_pts(source, timeless, repeated=2)
+    in_order = [caption_triplets(i) if i in CAPTIONED else None for i in range(FRAMES)]
+    assert captions_in_order(timeless) == in_order
+    out = tmp_path / "out.mp4"
+    notes = run_notes(timeless, out, "--weights", weights, tmp_path=tmp_path)
+    assert captions_in_order(out) == in_order
+    assert not [note for note in notes if "caption" in note]

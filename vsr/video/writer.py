@@ -510,11 +510,6 @@ class VideoWriter:
                 f"which the output does not keep: {why}"
             )
             return
-        if store.untimed_frames:
-            self.notes.append(
-                f"the closed captions of {store.untimed_frames} of the {frames} captioned "
-                "frame(s) are not kept: those frames have no timestamp to match them by"
-            )
         if self._captions.refused_packets:
             self.notes.append(
                 f"the closed captions of {self._captions.refused_packets} frame(s) are not "
