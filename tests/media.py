@@ -8,7 +8,7 @@ motion prediction has work to do); the audio is a sine tone.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -386,27 +386,65 @@ def make_ts_recording(
         container.mux(sound.encode(None))
 
 
+def _odd_parity(byte: int) -> int:
+    """`byte` (7 bits) with the parity bit that CEA-608 wants (odd)."""
+    return byte | (0x80 * (bin(byte).count("1") % 2 == 0))
+
+
 def caption_triplets(index: int) -> bytes:
     """Frame `index`'s cc_data: two CEA-608 field-1 byte pairs (odd parity, as 608 wants)
     that no other frame of a clip under 95 frames has, so a caption moved to another frame
     shows."""
+    return bytes(
+        [0xFC, _odd_parity(0x14), _odd_parity(0x20)]
+        + [0xFC, _odd_parity(0x20 + index % 95), _odd_parity(0x41)]
+    )
 
-    def odd(byte: int) -> int:
-        return byte | (0x80 * (bin(byte).count("1") % 2 == 0))
 
-    return bytes([0xFC, odd(0x14), odd(0x20), 0xFC, odd(0x20 + index % 95), odd(0x41)])
+def _608_script() -> list[tuple[int, int]]:
+    """Field-1 byte pairs, one a frame, of a pop-on caption then a roll-up one, as a caption
+    encoder sends them (each control code twice: a decoder acts on the first)."""
+
+    def twice(code: int) -> list[tuple[int, int]]:
+        return [(0x14, code), (0x14, code)]  # channel 1's miscellaneous control codes
+
+    def text(chars: str) -> list[tuple[int, int]]:
+        return [(ord(a), ord(b)) for a, b in zip(chars[::2], chars[1::2], strict=True)]
+
+    row_15 = [(0x14, 0x60), (0x14, 0x60)]  # preamble address code: row 15, white
+    pop_on = twice(0x20) + row_15 + text("HELLO WORLD ") + twice(0x2F)  # RCL ... EOC
+    roll_up = twice(0x25) + twice(0x2D) + row_15 + text("ROLL") + twice(0x2D) + text("UP")
+    return pop_on + twice(0x2C) + roll_up  # EDM clears the pop-on caption
+
+
+CEA608_FRAMES = len(_608_script())  # 25
+
+
+def cea608_cc_data(index: int) -> bytes:
+    """Frame `index`'s cc_data as an ATSC encoder sends it: a 608 field-1 pair of
+    `_608_script` (padding 80 80 past its end), field-2 padding, and two 708 padding
+    triplets (FA 00 00, whose zeros need emulation prevention in an SEI)."""
+    script = _608_script()
+    high, low = script[index] if index < len(script) else (0, 0)
+    field_1 = [0xFC, _odd_parity(high), _odd_parity(low)]
+    return bytes(field_1 + [0xFD, 0x80, 0x80] + [0xFA, 0, 0] * 2)
 
 
 def make_captioned_clip(
-    path: Path, frames: int = 4, captioned: Iterable[int] | None = None
+    path: Path,
+    frames: int = 4,
+    captioned: Iterable[int] | None = None,
+    cc_data: Callable[[int], bytes] = caption_triplets,
+    b_frames: int = 0,
 ) -> None:
     """H.264 in MPEG-TS whose frames carry CEA-608 closed captions (an A53 SEI before their
-    slice, as broadcast encoders write them): frame i carries caption_triplets(i), for the
-    frames in `captioned` (None: every frame)."""
+    slice, as broadcast encoders write them): frame i carries cc_data(i), for the frames in
+    `captioned` (None: every frame). With `b_frames` the packets are stored out of display
+    order, and the decoder hands the captions over in display order."""
     encoder = av.CodecContext.create("libx264", "w")
     encoder.width, encoder.height, encoder.pix_fmt = 64, 48, "yuv420p"
     encoder.time_base, encoder.framerate = Fraction(1, 25), 25
-    encoder.options = {"bf": "0"}
+    encoder.options = {"bf": str(b_frames)}
     encoder.open()
     chosen = set(range(frames) if captioned is None else captioned)
     packets = []
@@ -419,21 +457,36 @@ def make_captioned_clip(
         frame.pts = index
         packets += encoder.encode(frame)
     packets += encoder.encode(None)
+    start = 1 + b_frames  # in frames: B-frames start the decode times that much earlier
     with av.open(str(path), "w", format="mpegts") as out:
         stream = out.add_stream("h264", rate=25)
         stream.width, stream.height, stream.time_base = 64, 48, Fraction(1, 90000)
-        for index, packet in enumerate(packets):
+        for packet in packets:
             data = bytes(packet)
-            if index in chosen:
-                # user_data_registered_itu_t_t35: USA, ATSC, "GA94", cc_data of 2 triplets.
-                payload = bytes([0xB5, 0x00, 0x31]) + b"GA94" + bytes([0x03, 0x42, 0xFF])
-                payload += caption_triplets(index) + b"\xff"
-                sei = b"\x00\x00\x00\x01\x06" + bytes([4, len(payload)]) + payload + b"\x80"
-                data = _before_first_slice(data, sei)
+            if packet.pts in chosen:
+                # user_data_registered_itu_t_t35: USA, ATSC, "GA94", cc_data.
+                triplets = cc_data(packet.pts)
+                payload = bytes([0xB5, 0x00, 0x31]) + b"GA94"
+                payload += bytes([0x03, 0x40 | len(triplets) // 3, 0xFF]) + triplets + b"\xff"
+                rbsp = bytes([4, len(payload)]) + payload + b"\x80"
+                data = _before_first_slice(data, b"\x00\x00\x00\x01\x06" + _escaped(rbsp))
             captioned_packet = av.Packet(data)
             captioned_packet.stream, captioned_packet.time_base = stream, stream.time_base
-            captioned_packet.pts = captioned_packet.dts = 3600 * (index + 1)
+            captioned_packet.pts = 3600 * (packet.pts + start)
+            captioned_packet.dts = 3600 * (packet.dts + start)
             out.mux(captioned_packet)
+
+
+def _escaped(rbsp: bytes) -> bytes:
+    """`rbsp` with H.264's emulation prevention: 03 after two zeros that 00-03 follows."""
+    out, zeros = bytearray(), 0
+    for byte in rbsp:
+        if zeros >= 2 and byte <= 3:
+            out.append(3)
+            zeros = 0
+        out.append(byte)
+        zeros = zeros + 1 if byte == 0 else 0
+    return bytes(out)
 
 
 def make_dolby_vision_tagged_clip(path: Path, frames: int = 2) -> None:

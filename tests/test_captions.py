@@ -4,13 +4,14 @@ output frame carries the captions of the source frame shown at its time."""
 from __future__ import annotations
 
 import json
+import re
 from fractions import Fraction
 from pathlib import Path
 
 import av
 import numpy as np
 import pytest
-from media import caption_triplets, make_captioned_clip
+from media import CEA608_FRAMES, caption_triplets, cea608_cc_data, make_captioned_clip
 from test_resume import interrupt_after
 
 import vsr.video.parallel_writer as parallel_writer
@@ -242,3 +243,48 @@ def test_frames_that_their_pts_cannot_tell_apart_keep_their_own_captions(
     notes = run_notes(timeless, out, "--weights", weights, tmp_path=tmp_path)
     assert captions_in_order(out) == in_order
     assert not [note for note in notes if "caption" in note]
+
+
+def caption_text(path: Path) -> list[tuple[int, str]]:
+    """What a caption decoder shows (libavcodec's cc_dec, fed each frame's A53_CC in
+    display order, as players feed it): each change of the text on screen, as (the frame it
+    happens at, the text in ASS)."""
+    with av.open(str(path)) as container:
+        frames = list(container.decode(video=0))
+    decoder = av.CodecContext.create("cc_dec", "r")
+    # Every change as it happens, rather than each caption once it is taken down.
+    decoder.options = {"real_time": "1", "real_time_latency_msec": "0"}
+    first = frames[0].pts * frames[0].time_base
+    changes = []
+    for frame in frames:
+        cc_data = next((bytes(s) for s in frame.side_data if s.type.name == "A53_CC"), None)
+        if cc_data is None:
+            continue
+        number = round((frame.pts * frame.time_base - first) * RATE)
+        packet = av.Packet(cc_data)
+        packet.pts, packet.time_base = number, Fraction(1, RATE)
+        shown = decoder.decode2(packet)
+        if shown is not None:
+            text = "".join(rect.ass.decode() for rect in shown.rects)
+            changes.append((number, text.split(",", 8)[-1]))  # the ASS event's text field
+    return changes
+
+
+@pytest.mark.parametrize("codec, suffix", [("libx264", ".mp4"), ("libx265", ".mkv")])
+def test_a_caption_decoder_shows_the_same_text_at_the_same_frames(weights, tmp_path, codec, suffix):
+    # A pop-on caption, cleared, then a roll-up one, in a source with B-frames of its own.
+    source = tmp_path / "cea608.ts"
+    make_captioned_clip(source, CEA608_FRAMES + 3, cc_data=cea608_cc_data, b_frames=2)
+    shown = caption_text(source)
+    text_alone = [(number, re.sub(r"{[^}]*}", "", text)) for number, text in shown]
+    assert text_alone == [
+        (10, "HELLO WORLD "),  # shown at the end of caption (EOC)
+        (12, ""),  # erased (EDM)
+        (20, "RO"),  # rolling up, as it comes
+        (21, "ROLL"),
+        (24, "ROLL\\NUP"),  # a carriage return rolled it up a row
+    ]
+    out = tmp_path / f"out{suffix}"
+    assert vsr(source, out, "--weights", weights, "--codec", codec) == 0
+    assert reordered(out)
+    assert caption_text(out) == shown
