@@ -216,9 +216,10 @@ def test_split_run_on_ray_equals_the_unsplit_run(tmp_path, weights, capsys):
             with av.open(str(slides_split)) as container:
                 assert container.duration / av.time_base == pytest.approx(length, abs=0.002)
         assert not dead.exists()
-        # Closed captions, which a local run keeps, were lost without a word.
+        # Closed captions, which a local run keeps, were lost without a word; and where
+        # the first frame had none, the note (which looked at it alone) was missing too.
         captioned, captioned_split = tmp_path / "captioned.ts", tmp_path / "captioned.mp4"
-        make_captioned_clip(captioned)
+        make_captioned_clip(captioned, captioned=[2, 3])
         loud = ["run", str(captioned), str(captioned_split), *common[:2], "--segments", "2"]
         assert main([*loud, "--ray"]) == 0
         from vsr.cluster_segments import SEGMENTS_LOSE_CAPTIONS

@@ -111,6 +111,7 @@ def upscale_segment(
         report["lost_frames"] += extracted.undecodable  # the source's, as a local run counts
         crc32 = file_crc32(Path(output))  # here, where the file was written: for --resume
         outcome.update(status="done", frames=report["frames"], pts=extracted.pts, crc32=crc32)
+        outcome.update(captioned_frames=extracted.captioned)
         outcome.update(report=report)
     finally:
         cut.unlink(missing_ok=True)
@@ -219,8 +220,6 @@ def run_split(
     settings = options.pop("settings", None) or EncodeSettings()
     _check_kept_segments(target, resume, overwrite)
     writer = VideoWriter(target, info, width, height, settings, overwrite=overwrite)
-    if info.closed_captions:  # a segment is a lossless copy of the pictures alone
-        writer.notes.append(SEGMENTS_LOSE_CAPTIONS)
     store, kept, held = None, [], None
     try:
         if resume:
@@ -296,6 +295,11 @@ def run_split(
                 )
         else:
             parts = [(Path(clip["output"]), pts[clip["segment"]]) for clip in summary.clips]
+            # A segment is a lossless copy of the pictures alone. Its task counted the
+            # captioned frames it copied; a kept segment's are unknown, the first frame's said.
+            captioned = sum(clip.get("captioned_frames") or 0 for clip in summary.clips)
+            if captioned or info.closed_captions:
+                writer.notes.append(SEGMENTS_LOSE_CAPTIONS)
             start = time.perf_counter()
             join_segments(writer, parts, shift, None if within is None else within[1])
             writer.close()

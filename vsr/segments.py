@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, NamedTuple
 import av
 
 from vsr.errors import VsrError
+from vsr.video.captions import captions_of
 from vsr.video.decoding import decode_packets
 from vsr.video.media_url import file_url, open_source
 from vsr.video.reader import (
@@ -162,6 +163,9 @@ def _inside(pts: int | None, segment: Segment) -> bool:
 class ExtractedSegment:
     pts: list[int]  # the source timestamps of the frames stored
     undecodable: int  # frames of the range the decoder could not give (a damaged source)
+    # Frames that carry closed captions, which the lossless copy does not keep (the
+    # driver's note: vsr.cluster_segments).
+    captioned: int = 0
 
 
 def extract_segment(source: Path, segment: Segment, dest: Path, siting: str) -> ExtractedSegment:
@@ -191,7 +195,7 @@ def extract_segment(source: Path, segment: Segment, dest: Path, siting: str) -> 
         # The engine reads colour from these tags: keep them exactly as the source had them.
         context.colorspace, context.color_range = first.colorspace, first.color_range
         context.color_primaries, context.color_trc = first.color_primaries, first.color_trc
-        previous, first_pts = None, first.pts
+        previous, first_pts, captioned = None, first.pts, 0
         packets: list[av.Packet] = []
         for frame in _chain(first, frames):
             if previous is not None and frame.pts <= previous:
@@ -200,6 +204,7 @@ def extract_segment(source: Path, segment: Segment, dest: Path, siting: str) -> 
                 )
             previous = frame.pts
             pts_list.append(frame.pts)
+            captioned += captions_of(frame) is not None
             # Stored from 0, like any clip (the source's pts travel in the list).
             frame.pts -= first_pts
             out.mux(packets)  # the frame before's: this one's may yet change
@@ -214,7 +219,7 @@ def extract_segment(source: Path, segment: Segment, dest: Path, siting: str) -> 
                 packet.duration = end - pts_list[-1]
         out.mux(packets)
         out.mux(stream.encode(None))
-    return ExtractedSegment(pts_list, max(0, in_range[0] - len(pts_list)))
+    return ExtractedSegment(pts_list, max(0, in_range[0] - len(pts_list)), captioned)
 
 
 def _mov_track_end(source: Path, last_pts: int, packets: list[av.Packet]) -> int | None:
