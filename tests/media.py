@@ -649,17 +649,31 @@ def _flat_frames_encoded(encoder: av.CodecContext, frames: int) -> list[av.Packe
     return packets + encoder.encode(None)
 
 
-def _mux_into_ts(path: Path, codec: str, packets: list[av.Packet]) -> None:
-    """`packets` of a 64x48 25 fps `codec` stream into MPEG-TS, one frame each, times
-    running on (in decode order: neither helper's encoder reorders)."""
+def _mux_into_ts(
+    path: Path,
+    codec: str,
+    packets: list[av.Packet],
+    rate: Fraction = Fraction(25),
+    seconds_of_sound: float = 0.0,
+) -> None:
+    """`packets` of a 64x48 `codec` stream at `rate` into MPEG-TS, one frame each, times
+    running on (in decode order: neither helper's encoder reorders) from one frame on;
+    with `seconds_of_sound`, that much of the rising tone (AAC) from zero."""
     with av.open(str(path), "w", format="mpegts") as out:
-        stream = out.add_stream(codec, rate=25)
+        stream = out.add_stream(codec, rate=rate)
         stream.width, stream.height, stream.time_base = 64, 48, Fraction(1, 90000)
+        sound = None
+        if seconds_of_sound:
+            sound = out.add_stream("aac", rate=48000)
+            sound.layout = "mono"
+        step = Fraction(90000) / rate  # 3600 at 25 fps, 3003 at 29.97
         for index, packet in enumerate(packets):
             muxed = av.Packet(bytes(packet))
             muxed.stream, muxed.time_base = stream, stream.time_base
-            muxed.pts = muxed.dts = 3600 * (index + 1)
+            muxed.pts = muxed.dts = round(step * (index + 1))
             out.mux(muxed)
+        if sound is not None:
+            _write_sine(out, sound, seconds_of_sound, chirp=True)
 
 
 def _before_first_slice(data: bytes, nal: bytes) -> bytes:
@@ -692,12 +706,19 @@ def comb_strength(luma: np.ndarray) -> float:
 
 
 def make_interlaced_clip(
-    path: Path, frames: int = 6, marked: bool = True, progressive_first: int = 0
+    path: Path,
+    frames: int = 6,
+    marked: bool = True,
+    progressive_first: int = 0,
+    rate: Fraction = Fraction(25),
+    sound: bool = False,
 ) -> None:
-    """H.264, 64x48 at 25 fps, of `combed_picture`s. `marked`: encoded as interlaced (top
-    field first), so the decoder marks its frames interlaced; else as progressive frames,
-    the comb and all. `progressive_first`: that many frames encoded as progressive before
-    the interlaced ones (each part its own stream, joined in MPEG-TS; `path` then is one)."""
+    """H.264, 64x48 at 25 fps (or `rate`), of `combed_picture`s. `marked`: encoded as
+    interlaced (top field first), so the decoder marks its frames interlaced; else as
+    progressive frames, the comb and all. `progressive_first`: that many frames encoded as
+    progressive before the interlaced ones (each part its own stream, joined in MPEG-TS;
+    `path` then is one). `sound`: with the rising tone (tone_at) from one frame before the
+    first frame to the last one's end."""
     parts = [(False, progressive_first), (marked, frames - progressive_first)]
     packets, start = [], 0
     for interlaced, count in parts:
@@ -705,17 +726,17 @@ def make_interlaced_clip(
             continue
         encoder = av.CodecContext.create("libx264", "w")
         encoder.width, encoder.height, encoder.pix_fmt = 64, 48, "yuv420p"
-        encoder.time_base, encoder.framerate = Fraction(1, 25), 25
+        encoder.time_base, encoder.framerate = 1 / rate, rate
         encoder.options = {"bf": "0", **({"x264-params": "tff=1"} if interlaced else {})}
         encoder.open()
         for index in range(start, start + count):
             picture = av.VideoFrame.from_ndarray(combed_picture(index), "rgb24")
             frame = picture.reformat(format="yuv420p")
-            frame.pts, frame.time_base = index, Fraction(1, 25)
+            frame.pts, frame.time_base = index, 1 / rate
             packets += encoder.encode(_top_field_first(frame) if interlaced else frame)
         packets += encoder.encode(None)
         start += count
-    _mux_into_ts(path, "h264", packets)
+    _mux_into_ts(path, "h264", packets, rate, float((frames + 1) / rate) if sound else 0.0)
 
 
 def _top_field_first(frame: av.VideoFrame) -> av.VideoFrame:

@@ -179,6 +179,13 @@ def run_split(
 
     source, target = Path(source), Path(target)
     options = dict(engine_options or {})
+    if options.get("field_rate"):
+        # The segments are joined by the source's frame times, one output frame to each.
+        raise VsrError(
+            "--field-rate is not available in segment mode (--segments, --segment-seconds): "
+            "its segments are joined by the source's frame times, one output frame to each; "
+            "run the clip whole (--ray alone runs it on a worker)"
+        )
     resume = bool(options.pop("resume", False))
     if options.get("precision") is None:
         # A CPU's default precision is its own (bf16 where it has bf16 instructions;

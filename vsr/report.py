@@ -60,6 +60,9 @@ class RunReport:
     resumed_frames: int = 0
     # Frames deinterlaced before upscaling (bwdif, vsr.video.deinterlace); of this run's own.
     deinterlaced_frames: int = 0
+    # Whether every source frame gave two output frames, one per field (--field-rate):
+    # `frames` and `fps` count the output's.
+    field_rate: bool = False
     # How colour was read from the source and written to the output (vsr.runner's
     # colour_of_run): matrix, range, primaries, transfer and chroma siting of each.
     colour: dict[str, dict[str, Any]] | None = None

@@ -25,6 +25,7 @@ from vsr.scaling import NETWORK_SCALES, coded_request, plan_geometry
 from vsr.telemetry import FrameTimeline, GpuSampler, HostMemoryPeak, StageClock
 from vsr.upscale import Upscaler
 from vsr.video.chunk_journal import ChunkJournal, notes_on_journals_of_other_names
+from vsr.video.deinterlace import check_field_rate
 from vsr.video.deinterlace import check_mode as check_deinterlace_mode
 from vsr.video.trim import time_range
 from vsr.video.writer import EncodeSettings  # at run time: upscale_video's signature names it
@@ -204,6 +205,7 @@ def start_upscale(
     duration: float | str | None = None,
     resume: bool = False,
     deinterlace: str = "auto",
+    field_rate: bool = False,
 ) -> ClipRun:
     """Upscale one clip up to its last encoded frame; `finish()` on the result flushes
     the encoder, completes the file and returns the report. Folder mode finishes one clip
@@ -220,7 +222,8 @@ def start_upscale(
     only that part of the clip; see vsr.video.trim. `resume` keeps finished chunks beside
     the output while it is made, and continues an interrupted run of the same settings;
     see vsr.video.chunk_journal. `deinterlace`: which frames are deinterlaced before they
-    are upscaled, see vsr.video.deinterlace.
+    are upscaled, see vsr.video.deinterlace; `field_rate`: a frame of each field, see
+    vsr.video.field_rate.
     """
     from tqdm import tqdm
 
@@ -229,6 +232,7 @@ def start_upscale(
 
     check_clip_arguments(scale, size, height, batch, settings)
     check_deinterlace_mode(deinterlace)
+    check_field_rate(field_rate, deinterlace)
     part = time_range(start, end, duration)
     source_path, target_path = Path(input), Path(output)
     _check_paths(source_path, target_path, overwrite)
@@ -246,7 +250,7 @@ def start_upscale(
     host_memory = HostMemoryPeak()
     started = time.perf_counter()
     timeline = FrameTimeline(started)
-    with VideoReader(source_path, part, deinterlace) as reader:
+    with VideoReader(source_path, part, deinterlace, field_rate) as reader:
         info = reader.info
         if resume and info.clock_restarts is not None:  # it would seek on one clock
             raise VsrError(f"{source_path}: {info.clock_restarts.refuse('--resume')}")
@@ -274,7 +278,7 @@ def start_upscale(
         if resume:
             journal = ChunkJournal(target_path)
             fingerprint = run_fingerprint(
-                source_path, upscaler, geometry, settings, part, net_in_hw, deinterlace
+                source_path, upscaler, geometry, settings, part, net_in_hw, deinterlace, field_rate
             )
             done = journal.start(fingerprint, overwrite)
             if not done:
@@ -449,6 +453,7 @@ def start_upscale(
             cut=info.cut.to_dict() if info.cut is not None and info.cut.asked else None,
             resumed_frames=resumed_frames(writer),
             deinterlaced_frames=deinterlaced,
+            field_rate=field_rate,
             colour=colour_of_run(info, writer),
             scale=geometry.scale,
             network=upscaler.arch,
@@ -704,6 +709,7 @@ def run_fingerprint(
     part: TimeRange | None,
     net_in_hw: tuple[int, int],
     deinterlace: str,
+    field_rate: bool = False,
 ) -> dict[str, Any]:
     """What decides the output's frames and packets: a journal of chunks made under other
     values cannot continue this run. Keys are named for the refusal message."""
@@ -720,6 +726,8 @@ def run_fingerprint(
         "time range": None if part is None else part.to_dict(),
         "tile plan": upscaler.plan_for(*net_in_hw).to_dict(),
         "deinterlace": deinterlace,
+        # Only where asked for: the journals of runs one frame per frame keep their prints.
+        **({"field rate": True} if field_rate else {}),
     }
 
 
@@ -761,6 +769,7 @@ def upscale_video(
     duration: float | str | None = None,
     resume: bool = False,
     deinterlace: str = "auto",
+    field_rate: bool = False,
 ) -> RunReport:
     """Upscale one clip: decode once, run the network in batches, encode once.
 
@@ -783,9 +792,11 @@ def upscale_video(
     of the output beside it, so that after an interruption the same call goes on from there.
     `deinterlace`: "auto" (the default) deinterlaces the frames the source marks interlaced
     (bwdif, one frame per frame, the times kept), "all" every frame, "tff" or "bff" every
-    frame with that field first, "off" none. Raises VsrError for a user mistake; on any
-    failure, Ctrl-C included, no output file is left behind (with `resume`, the finished
-    chunks stay). An existing output is refused unless `overwrite`. `progress` draws a bar
+    frame with that field first, "off" none. `field_rate`: a frame of each field of every
+    frame (bwdif's send_field: 50i becomes 50p, the time base halved), a frame not
+    deinterlaced given twice; see vsr.video.field_rate. Raises VsrError for a user mistake;
+    on any failure, Ctrl-C included, no output file is left behind (with `resume`, the
+    finished chunks stay). An existing output is refused unless `overwrite`. `progress` draws a bar
     when stderr is a terminal, else logs a line every 30 s (logger "vsr.progress", level
     INFO; the command line prints them to stderr); False: neither. `on_frames(n)` is called
     as each batch of n frames is encoded. Returns the run report (also written to `report`
@@ -816,4 +827,5 @@ def upscale_video(
         duration=duration,
         resume=resume,
         deinterlace=deinterlace,
+        field_rate=field_rate,
     ).finish()

@@ -103,6 +103,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "frame, for sources that do not mark theirs (top field first where unmarked); tff or "
         "bff, every frame with that field first, whatever the frames say; off, none",
     )
+    parser.add_argument(
+        "--field-rate",
+        action="store_true",
+        help="one output frame per field, at twice the frame rate (50i to 50p, 59.94i to "
+        "59.94p), for video shot interlaced (sports, news); with the --deinterlace modes but "
+        "off. Frames not deinterlaced are given twice, so the rate stays steady",
+    )
     parser.add_argument("--report", type=Path, help="write the throughput report (JSON) here")
     parser.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     parser.add_argument(
@@ -226,8 +233,9 @@ def _target(args) -> dict:
 
 
 def _clip_options(args) -> dict:
-    """--start/--end/--duration (checked now, before any clip is opened), --resume and
-    --deinterlace as upscale_video's arguments; empty when none is given."""
+    """--start/--end/--duration (checked now, before any clip is opened), --resume,
+    --deinterlace and --field-rate as upscale_video's arguments; empty when none is given."""
+    from vsr.video.deinterlace import check_field_rate
     from vsr.video.trim import time_range
 
     given = {"start": args.start, "end": args.end, "duration": args.duration}
@@ -238,6 +246,9 @@ def _clip_options(args) -> dict:
         options["resume"] = True
     if args.deinterlace is not None:
         options["deinterlace"] = args.deinterlace
+    if args.field_rate:
+        check_field_rate(True, args.deinterlace or "auto")  # now, not at the first clip
+        options["field_rate"] = True
     return options
 
 

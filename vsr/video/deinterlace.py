@@ -7,6 +7,10 @@ neighbours' (the same motion-adaptive filter as ffmpeg's), in the decoded format
 the frame becomes planes: one frame out per frame in, at the same time, so the frame rate,
 the frame count and every timestamp stay as they were.
 
+With `fields()` instead (`vsr run --field-rate`), bwdif makes a whole frame of each field
+(send_field): two frames out per frame in, the first field's and the second's, for video
+shot interlaced, whose every field is a moment of its own (vsr.video.field_rate times them).
+
 Modes: "auto" deinterlaces the frames the decoder marks interlaced (from the first of them
 on, so a progressive clip never meets the filter); "all" every frame, for files that do not
 mark theirs (those are taken as top field first); "tff" and "bff" every frame, with that
@@ -18,8 +22,9 @@ from __future__ import annotations
 
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass
 from fractions import Fraction
-from typing import TypeVar
+from typing import Generic, TypeVar
 
 import av
 
@@ -39,11 +44,26 @@ def check_mode(mode: object) -> str:
     return mode  # type: ignore[return-value]
 
 
+def check_field_rate(field_rate: object, mode: str) -> bool:
+    """`field_rate` if it is a bool that `mode` can serve; a VsrError saying why otherwise."""
+    if not isinstance(field_rate, bool):
+        raise VsrError(f"field_rate must be True or False, not {field_rate!r}")
+    if field_rate and mode == "off":
+        raise VsrError(
+            "--field-rate (field_rate=True) makes a frame of each field, which deinterlaces: "
+            "not with --deinterlace off (auto, all, tff or bff)"
+        )
+    return field_rate
+
+
 class _Bwdif:
     """One filter graph for frames of one size, pixel format and colour. bwdif needs the
-    next frame to finish a frame, so a frame comes out one push late (the last at the end)."""
+    next frame to finish a frame, so a frame comes out one push late (the last at the end).
+    `per_field`: a frame of each field (send_field), else one per frame (send_frame)."""
 
-    def __init__(self, frame: av.VideoFrame, every_frame: bool, first_field: str | None) -> None:
+    def __init__(
+        self, frame: av.VideoFrame, every_frame: bool, first_field: str | None, per_field: bool
+    ) -> None:
         self.kind = _kind_of(frame)
         width, height, pix_fmt, matrix, colour_range = self.kind
         time_base = frame.time_base or Fraction(1, 90000)
@@ -61,17 +81,33 @@ class _Bwdif:
         # broadcast, soft-telecined film), but still passes it through in order.
         which = "all" if every_frame else "interlaced"
         parity = first_field or "auto"  # auto: as each frame is marked, top first unmarked
-        bwdif = self._graph.add("bwdif", f"mode=send_frame:parity={parity}:deint={which}")
+        send = "send_field" if per_field else "send_frame"
+        bwdif = self._graph.add("bwdif", f"mode={send}:parity={parity}:deint={which}")
         back = self._graph.add("format", pix_fmt)  # the decoder's: the planes are read in it
         sink = self._graph.add("buffersink")
         source.link_to(bwdif)
         bwdif.link_to(back)
         back.link_to(sink)
         self._graph.configure()
+        self.pushed = 0  # frames given so far
 
     def push(self, frame: av.VideoFrame | None) -> list[av.VideoFrame]:
-        """Give a frame (None: the end) and take what is finished."""
-        self._graph.push(frame)
+        """Give a frame (None: the end) and take what is finished.
+
+        Each frame goes in with its place among those given (0, 1, 2...) for its pts, put
+        back once it is in: bwdif gives a picture twice that (one more for a second field),
+        so each picture names its frame, whatever the frames' own times (missing, repeated)
+        and whether bwdif made one picture of a frame or two (it passes a progressive frame
+        once)."""
+        if frame is None:
+            self._graph.push(None)
+        else:
+            own, frame.pts = frame.pts, self.pushed
+            try:
+                self._graph.push(frame)  # the graph takes a reference of its own
+            finally:
+                frame.pts = own
+            self.pushed += 1
         finished = []
         while True:
             try:
@@ -85,12 +121,32 @@ def _kind_of(frame: av.VideoFrame) -> tuple[int, int, str, int, int]:
     return frame.width, frame.height, frame.format.name, frame.colorspace, frame.color_range
 
 
+@dataclass
+class _Waiting(Generic[Tag]):
+    """A frame inside the graph: `frame` as it came (should bwdif fail), its `tag`,
+    whether it is one to deinterlace (the count is of those that came out), whether it is
+    given out (not a neighbour from outside the frames), its place in the graph's order,
+    and (per field) its first picture, until its second comes."""
+
+    frame: av.VideoFrame
+    tag: Tag | None
+    wanted: bool
+    shown: bool
+    place: int
+    first: av.VideoFrame | None = None
+
+
 class Deinterlacer:
     """Deinterlaces a clip's decoded frames, in order; counts what it did for the notes.
 
     `__call__` takes (frame, tag) pairs and gives (frame, tag) pairs, one per pair in, in
     the same order: the frame deinterlaced or as it came, the tag (the caller's timestamp
     and frame number) untouched, as bwdif keeps every frame where it was in time.
+
+    `fields` gives two (frame, tag, second) triples per pair in instead: the picture of
+    the frame's first field in time (second False), then of its other field (True). A
+    frame that is not deinterlaced ("auto" leaves progressive ones alone) comes twice as
+    it is, so that every frame in gives two out, at a steady rate.
 
     bwdif rebuilds a frame from the one before it and the one after it. Where the frames
     given are part of a clip (a --start/--end cut, the frames after a --resume point), the
@@ -104,8 +160,11 @@ class Deinterlacer:
         self.mode = check_mode(mode)
         self.interlaced_frames = 0  # marked interlaced by the decoder (in any mode)
         self.deinterlaced_frames = 0  # come back from bwdif deinterlaced
+        self.given_frames = 0  # frames given out (per field: each as two)
+        self.repeated_frames = 0  # per field: frames given twice as they are
         self.first_interlaced: int | None = None  # its number among the frames, from 0
         self.failure: str | None = None  # why bwdif could not run (the frames went as they came)
+        self.per_field = False  # whether the frames went out by fields()
         self._seen = 0
         self._in_use = False  # whether bwdif has met a frame of this clip
 
@@ -115,11 +174,27 @@ class Deinterlacer:
         before: Callable[[], av.VideoFrame | None] = lambda: None,
         after: Callable[[], av.VideoFrame | None] = lambda: None,
     ) -> Iterator[tuple[av.VideoFrame, Tag]]:
+        for picture, tag, _ in self._run(frames, before, after):
+            yield picture, tag
+
+    def fields(
+        self,
+        frames: Iterable[tuple[av.VideoFrame, Tag]],
+        before: Callable[[], av.VideoFrame | None] = lambda: None,
+        after: Callable[[], av.VideoFrame | None] = lambda: None,
+    ) -> Iterator[tuple[av.VideoFrame, Tag, bool]]:
+        """A picture of each field of each frame, in time: see the class."""
+        self.per_field = True
+        yield from self._run(frames, before, after)
+
+    def _run(
+        self,
+        frames: Iterable[tuple[av.VideoFrame, Tag]],
+        before: Callable[[], av.VideoFrame | None],
+        after: Callable[[], av.VideoFrame | None],
+    ) -> Iterator[tuple[av.VideoFrame, Tag, bool]]:
         graph: _Bwdif | None = None
-        # What is inside the graph, in order: the frame as it came (should bwdif fail), its
-        # tag, whether it is one to deinterlace (the count is of those that came out), and
-        # whether it is given out (not a neighbour from outside the frames).
-        waiting: deque[tuple[av.VideoFrame, Tag | None, bool, bool]] = deque()
+        waiting: deque[_Waiting] = deque()  # what is inside the graph, in order
         first = True
         for frame, tag in frames:
             interlaced = self._look_at(frame)
@@ -140,10 +215,10 @@ class Deinterlacer:
                         graph = None
             first = False
             if graph is None:
-                yield frame, tag
+                yield from self._as_it_came(frame, tag, None)
                 continue
             self._in_use = True
-            waiting.append((frame, tag, wanted, True))
+            waiting.append(_Waiting(frame, tag, wanted, True, graph.pushed))
             yield from self._drain(graph, frame, waiting)
             if self.failure is not None:
                 graph = None
@@ -156,13 +231,13 @@ class Deinterlacer:
         self,
         graph: _Bwdif,
         frame: av.VideoFrame | None,
-        waiting: deque[tuple[av.VideoFrame, Tag | None, bool, bool]],
-    ) -> Iterator[tuple[av.VideoFrame, Tag]]:
+        waiting: deque[_Waiting],
+    ) -> Iterator[tuple[av.VideoFrame, Tag, bool]]:
         """Put a frame from outside the clip through the filter, if it is of the graph's
         kind (another size or format would need a graph of its own, for one frame)."""
         if frame is None or _kind_of(frame) != graph.kind:
             return
-        waiting.append((frame, None, False, False))
+        waiting.append(_Waiting(frame, None, False, False, graph.pushed))
         yield from self._drain(graph, frame, waiting)
 
     def _look_at(self, frame: av.VideoFrame) -> bool:
@@ -177,7 +252,7 @@ class Deinterlacer:
     def _start(self, frame: av.VideoFrame) -> _Bwdif | None:
         try:
             every_frame = self.mode in _EVERY_FRAME
-            return _Bwdif(frame, every_frame, _EVERY_FRAME.get(self.mode))
+            return _Bwdif(frame, every_frame, _EVERY_FRAME.get(self.mode), self.per_field)
         except (av.error.FFmpegError, ValueError) as error:
             self._failed(_kind_of(frame), error)
             return None
@@ -186,27 +261,54 @@ class Deinterlacer:
         self,
         graph: _Bwdif,
         frame: av.VideoFrame | None,
-        waiting: deque[tuple[av.VideoFrame, Tag | None, bool, bool]],
-    ) -> Iterator[tuple[av.VideoFrame, Tag]]:
-        """Push `frame` (None: the end) and hand out what came back, each with the tag of
-        the oldest frame waiting. Should bwdif refuse (a frame too small for it), the frames
-        waiting go as they came, and the rest of the clip too."""
+        waiting: deque[_Waiting],
+    ) -> Iterator[tuple[av.VideoFrame, Tag, bool]]:
+        """Push `frame` (None: the end) and hand out what came back, each picture with the
+        tag of the frame its time names. Should bwdif refuse (a frame too small for it),
+        the frames waiting go as they came, and the rest of the clip too."""
         try:
             finished = graph.push(frame)
         except (av.error.FFmpegError, ValueError) as error:
             self._failed(graph.kind, error)
             finished = []
         for picture in finished:
-            _, tag, wanted, shown = waiting.popleft()
-            if shown:
-                self.deinterlaced_frames += wanted
-                yield picture, tag
+            place, second = divmod(picture.pts, 2)
+            while waiting[0].place < place:  # bwdif gave all it will of these (passed once)
+                yield from self._finish(waiting.popleft())
+            entry = waiting[0]
+            if entry.shown and not second:
+                self.deinterlaced_frames += entry.wanted
+            if entry.shown:
+                self.given_frames += not second
+                yield picture, entry.tag, bool(second)
+            if second or not self.per_field:
+                waiting.popleft()
+            else:
+                entry.first = picture
         if frame is None or self.failure is not None:
-            # bwdif gave back fewer frames than it took (only when it failed): none is lost.
+            # bwdif gave back fewer frames than it took (only when it failed), or passed
+            # the last ones once: none is lost.
             while waiting:
-                original, tag, _, shown = waiting.popleft()
-                if shown:
-                    yield original, tag
+                yield from self._finish(waiting.popleft())
+
+    def _finish(self, entry: _Waiting) -> Iterator[tuple[av.VideoFrame, Tag, bool]]:
+        """What a frame still owes once bwdif gives no more of it: per field, its picture
+        again for the second (bwdif passed it once), or itself as it came twice (bwdif
+        failed before giving it back)."""
+        if entry.shown:
+            yield from self._as_it_came(entry.frame, entry.tag, entry.first)
+
+    def _as_it_came(
+        self, frame: av.VideoFrame, tag: Tag, first: av.VideoFrame | None
+    ) -> Iterator[tuple[av.VideoFrame, Tag, bool]]:
+        """A frame not deinterlaced: once, or per field twice (from `first` on, where its
+        first picture has gone out already)."""
+        if first is None:
+            self.given_frames += 1
+            yield frame, tag, False
+        if self.per_field:
+            self.repeated_frames += 1
+            yield frame if first is None else first, tag, True
 
     def _failed(self, kind: tuple[int, int, str, int, int], error: Exception) -> None:
         width, height, pix_fmt, _, _ = kind
@@ -219,7 +321,18 @@ class Deinterlacer:
         if self.failure is not None:
             return f"the video was not deinterlaced: {self.failure}; its frames went as they are"
         done = self.deinterlaced_frames
-        kept_in_time = "one frame per frame at its own time, so the frame rate stays"
+        if self.per_field:
+            kept_in_time = (
+                f"one frame per field (--field-rate): {self.given_frames} frames became "
+                f"{2 * self.given_frames}, at twice the frame rate"
+            )
+            if self.repeated_frames and done:
+                kept_in_time += (
+                    f"; the {self.repeated_frames} not deinterlaced were each given twice, "
+                    "so that the rate stays steady"
+                )
+        else:
+            kept_in_time = "one frame per frame at its own time, so the frame rate stays"
         if done and self.mode in _EVERY_FRAME:
             marked = self.interlaced_frames
             order = {
@@ -232,9 +345,9 @@ class Deinterlacer:
                 f"of them marked interlaced, {order}), {kept_in_time}"
             )
         if done:
-            since = (
-                f" from frame {kept + self.first_interlaced} on" if self.first_interlaced else ""
-            )
+            # Numbered as the output counts them: per field, two to a frame.
+            first = kept + self.first_interlaced * (2 if self.per_field else 1)
+            since = f" from frame {first} on" if self.first_interlaced else ""
             return (
                 f"the video is interlaced{since}: {done} frames were deinterlaced (bwdif) "
                 f"before upscaling, {kept_in_time}"
@@ -244,5 +357,11 @@ class Deinterlacer:
                 f"the video is interlaced ({self.interlaced_frames} frames): both fields of "
                 "each frame were upscaled together and written as progressive frames "
                 "(--deinterlace auto deinterlaces them first)"
+            )
+        if self.per_field and self.given_frames:
+            return (
+                "no frame is marked interlaced: --field-rate gave each of the "
+                f"{self.given_frames} frames twice, to keep its doubled rate (--deinterlace "
+                "all takes unmarked frames as interlaced)"
             )
         return None

@@ -27,6 +27,7 @@ from vsr.video.decoding import decode_packets
 from vsr.video.deinterlace import Deinterlacer
 from vsr.video.display_matrix import display_matrix_of
 from vsr.video.dolby_vision import DOLBY_VISION_NOTE, is_dolby_vision
+from vsr.video.field_rate import ResumedFields, field_pts, field_rate_info, step_of, with_lengths
 from vsr.video.frame_planes import FramePlanes
 from vsr.video.hdr import Hdr10, hdr10_of
 from vsr.video.media_url import open_source
@@ -85,6 +86,9 @@ class VideoInfo:
     # Whether the first frame carries closed captions (A53_CC side data), for the runs that
     # read the frames elsewhere (segment mode); `VideoReader.captions` has every frame's.
     closed_captions: bool = False
+    # Whether each frame is delivered as two, one per field (vsr.video.field_rate): then
+    # time_base is the source's halved, average_rate and frame_count the source's doubled.
+    field_rate: bool = False
 
     @property
     def chroma_siting(self) -> str:
@@ -209,8 +213,10 @@ class VideoReader:
     back so that the first is at zero (`info.cut` says by how much, for the other streams).
     The reader seeks to the keyframe before the start instead of decoding from the top.
 
-    `deinterlace` ("auto", "all" or "off", vsr.video.deinterlace) says which frames are
-    deinterlaced before they become planes; a note says what was done.
+    `deinterlace` ("auto", "all", "tff", "bff" or "off", vsr.video.deinterlace) says which
+    frames are deinterlaced before they become planes; a note says what was done. With
+    `field_rate`, every frame is delivered as two, one per field, and `info` describes the
+    frames so (vsr.video.field_rate).
 
     `captions` (vsr.video.captions) counts the delivered frames that carry closed
     captions, and keeps their captions by the pts delivered once a writer that can carry
@@ -218,11 +224,17 @@ class VideoReader:
     """
 
     def __init__(
-        self, path: str | Path, time_range: TimeRange | None = None, deinterlace: str = "off"
+        self,
+        path: str | Path,
+        time_range: TimeRange | None = None,
+        deinterlace: str = "off",
+        field_rate: bool = False,
     ):
         self.path = Path(path)
         self.time_range = time_range
         self._deinterlacer = Deinterlacer(deinterlace)
+        self._field_rate = field_rate
+        self._resumed_fields: ResumedFields | None = None  # see resume_after
         self.lost_frames = 0
         self.decoded_frames = 0
         self.damaged_frames = 0  # delivered, but the decoder flagged concealed errors
@@ -258,7 +270,10 @@ class VideoReader:
             if first is None:
                 raise VsrError(f"{self.path}: no decodable video frame (empty or damaged)")
             self._first: av.VideoFrame | None = first
-            self.info = self._describe(first)
+            # The source's frames as the file has them, for the reader's own reckoning;
+            # `info` as they are delivered (per field: twice as many, twice as fine a time).
+            self._source = self._describe(first)
+            self.info = field_rate_info(self._source) if field_rate else self._source
             if _see_through(first):
                 self.warnings.append(
                     "the video has transparent parts (in its first frame), which the output "
@@ -283,7 +298,7 @@ class VideoReader:
                 self.info.sample_aspect_ratio,
                 (self.info.width, self.info.height),
                 lambda: self._stream.codec_context.sample_aspect_ratio,
-                lambda pts: float((pts - self._origin()) * self.info.time_base),
+                lambda pts: float((pts - self._origin()) * self._source.time_base),
                 self.warnings,
             )
         except BaseException:
@@ -311,7 +326,7 @@ class VideoReader:
             return  # nothing decoded at all: the constructor reports it
         # A frame is lost when its packet did not decode, or when the container promised
         # more frames than the demuxer could read (a truncated file with its index first).
-        promised = (self.info.frame_count or 0) - discarded
+        promised = (self._source.frame_count or 0) - discarded
         lost = max(0, packets - self.decoded_frames, promised - self.decoded_frames)
         self.lost_frames = max(lost, self._missing_tail_frames(counted=True))
 
@@ -348,10 +363,18 @@ class VideoReader:
         earlier run stopped), the `repeats`-th in a row with that pts: seek to the keyframe
         before it and decode from there. Call before `frames()`; the counts then cover the
         frames still to come. `kept`: how many frames the earlier run delivered, so that a
-        note names a frame by its number in the output, as an uninterrupted run does."""
+        note names a frame by its number in the output, as an uninterrupted run does.
+        Per field, `pts` is in the halved time base, and may be a frame's first field: that
+        frame is decoded again, and its first field dropped (vsr.video.field_rate)."""
         self._kept_frames = kept
-        shift = 0 if self.info.cut is None else self.info.cut.offset_in(self.info.time_base)
+        time_base = self._source.time_base
+        shift = 0 if self.info.cut is None else self.info.cut.offset_in(time_base)
         start, end = self._range_pts or (self._origin(), None)
+        if self._field_rate:
+            # From the frame of that field on, none skipped: the fields the earlier run
+            # delivered are dropped once bwdif has made them.
+            self._resumed_fields = ResumedFields(pts, repeats)
+            pts, repeats = self._resumed_fields.source_start, 0
         self._range_pts = (max(start, pts + shift), end)
         self._skip_first = (pts + shift, repeats)
         self._first = None
@@ -510,15 +533,15 @@ class VideoReader:
         the container's (which covers audio too) only earns a warning. Where the whole
         file was read (`counted`) an MP4's sample count has told a truncation already.
         """
-        rate = self.info.average_rate
+        rate = self._source.average_rate
         if self._end_pts is None or not rate:
             return 0
         mov_counted = self._mov_samples_counted()
         if counted and mov_counted:
             return 0
         start = self._stream.start_time or 0
-        last_frame = _frame_seconds(self._end_duration, self.info.time_base, rate)
-        decoded_end = float((self._end_pts - start) * self.info.time_base) + last_frame
+        last_frame = _frame_seconds(self._end_duration, self._source.time_base, rate)
+        decoded_end = float((self._end_pts - start) * self._source.time_base) + last_frame
         declared, trusted = _declared_video_seconds(self._stream, self._container)
         if declared is None:
             return 0
@@ -552,7 +575,7 @@ class VideoReader:
         length from the frame it skipped."""
         if self._end_pts is None or not self._end_duration:
             return None
-        time_base = self.info.time_base
+        time_base = self._source.time_base
         length = self._end_duration
         if self._stopped_at is not None:
             # The range ended at a later frame: the last kept one shows until it.
@@ -564,7 +587,7 @@ class VideoReader:
             # files end their samples there; another muxer's may not, as ffmpeg reads).
             track_end = (self._stream.start_time or 0) + (self._stream.duration or 0)
             length = track_end - self._end_pts if track_end > self._end_pts else length
-        rate = self.info.average_rate
+        rate = self._source.average_rate
         if rate and abs(length - 1 / (rate * time_base)) <= 1:
             return None  # what a muxer gives the last frame anyway
         end = self._end_pts + length
@@ -572,7 +595,7 @@ class VideoReader:
         if cut is not None:
             last = cut.end_in(time_base)
             end = cut.shift(end if last is None else min(end, last), time_base)
-        return end
+        return 2 * end if self._field_rate else end  # per field, in the halved time base
 
     @property
     def deinterlaced_frames(self) -> int:
@@ -603,10 +626,36 @@ class VideoReader:
     def _frames_as_decoded(self) -> Iterator[Frame]:
         # The deinterlacer holds a frame back until the next one is decoded: what belongs
         # to the frame as decoded (its time, its number) is taken before, and travels with it.
-        timed = self._deinterlacer(
-            self._timed_frames(), lambda: self._frame_before, lambda: self._frame_after
-        )
+        before, after = (lambda: self._frame_before), (lambda: self._frame_after)
+        if self._field_rate:
+            yield from self._fields(before, after)
+            return
+        timed = self._deinterlacer(self._timed_frames(), before, after)
         for index, (frame, (pts, number)) in enumerate(timed):
+            yield Frame(self._planes(frame, number), pts, index)
+
+    def _fields(
+        self,
+        before: Callable[[], av.VideoFrame | None],
+        after: Callable[[], av.VideoFrame | None],
+    ) -> Iterator[Frame]:
+        """Two frames of each decoded frame, one per field, timed in the halved time base
+        (vsr.video.field_rate); after a resume, from the first the earlier run did not
+        deliver."""
+        step = step_of(self._source.average_rate, self._source.time_base)
+        lengths = with_lengths(self._timed_frames(), after)
+        fields = self._deinterlacer.fields(
+            ((frame, (pts, number, length)) for frame, (pts, number), length in lengths),
+            before,
+            after,
+        )
+        timed = (
+            (frame, field_pts(pts, second, length, step), number)
+            for frame, (pts, number, length), second in fields
+        )
+        if self._resumed_fields is not None:
+            timed = self._resumed_fields.after(timed, lambda field: field[1])
+        for index, (frame, pts, number) in enumerate(timed):
             yield Frame(self._planes(frame, number), pts, index)
 
     def _timed_frames(self) -> Iterator[tuple[av.VideoFrame, tuple[int | None, int]]]:
@@ -620,11 +669,14 @@ class VideoReader:
                     break
             pts = frame.pts
             if self.info.cut is not None:
-                pts = self.info.cut.shift(pts, self.info.time_base)
-            number = self._kept_frames + self.decoded_frames  # of the output, for notes
+                pts = self.info.cut.shift(pts, self._source.time_base)
+            # Of the output, for notes: per field, the frame's first field's.
+            fields = 2 if self._field_rate else 1
+            number = self._kept_frames + fields * self.decoded_frames - (fields - 1)
             self._siting_watch(frame, number)
-            # Before the deinterlacer, whose frames need not keep the side data.
-            self.captions.note_frame(frame, pts)
+            # Before the deinterlacer, whose frames need not keep the side data. Per field,
+            # under its first field's time: the second carries none (vsr.video.field_rate).
+            self.captions.note_frame(frame, None if pts is None else pts * fields)
             yield frame, (pts, number)
 
     # -- metadata --------------------------------------------------------------------
