@@ -1189,3 +1189,24 @@ def test_an_output_name_too_long_for_its_temporary_file_is_one_clear_error(
     err = capsys.readouterr().err.strip().splitlines()
     assert len(err) == 1 and "the name is too long by " in err[0]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.mp4"]
+
+
+def test_the_report_names_the_compile_mode_that_ran(tmp_path, weights, monkeypatch):
+    # A preset's mode (--compile keeps it) was reported as true once the report also
+    # checked that every call ran compiled.
+    from vsr import upscale as upscale_module
+
+    monkeypatch.setattr(upscale_module, "compile_network", lambda network, *a, **k: network)
+    source = tmp_path / "in.mp4"
+    make_clip(source, 48, 32, frames=2)
+    for compile in ("max-autotune-no-cudagraphs", True, False):
+        report = upscale_video(
+            source,
+            tmp_path / "out.mp4",
+            weights=weights,
+            device="cpu",
+            compile=compile,
+            progress=False,
+            overwrite=True,
+        )
+        assert report.fast_path["compile"] == compile, compile

@@ -366,11 +366,11 @@ def start_upscale(
         built = upscaler.packages_built - built_before
         # A shared upscaler's notes of events (a failed build) belong to the clip they met.
         upscaler_notes = upscaler.notes[: upscaler.standing_notes] + upscaler.notes[notes_before:]
-        # What ran: the mode asked for (--compile), or True ("auto"), where the network ran
-        # compiled; an upscaler that gave up after a failed compile ran it uncompiled, and
-        # "kept" ran a package only where one was kept for this clip's shape.
-        compiled = upscaler.compiled and (True if auto_compile else compile)
-        compiled = compiled and upscaler.uncompiled_calls == uncompiled_before
+        # What ran: the mode asked for (--compile), or True ("auto"), where every network
+        # call ran compiled; an upscaler that gave up after a failed compile ran it
+        # uncompiled, and "kept" ran a package only where one was kept for this clip's shape.
+        ran_compiled = upscaler.compiled and upscaler.uncompiled_calls == uncompiled_before
+        compiled = (True if auto_compile else compile) if ran_compiled else False
         lost = reader.lost_frames
         deinterlaced = reader.deinterlaced_frames
         reader_warnings = list(reader.warnings)
