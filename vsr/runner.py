@@ -289,8 +289,9 @@ def start_upscale(
             # does not depend on compiling, so the journal serves either upscaler).
             total = info.frames_to_expect()[0]
             left = None if total is None else total - sum(c.frames for c in done)
-            if auto_compile_for(left, *net_in_hw) != compile:
-                compile = options["compile"] = auto_compile_for(left, *net_in_hw)
+            compile_left = auto_compile_for(left, *net_in_hw)
+            if compile_left != compile:
+                compile = options["compile"] = compile_left
                 upscaler = _upscaler_for(weights, model, info, options)
         warmup_before = upscaler.warmup_seconds
         notes_before = len(upscaler.notes)
