@@ -109,6 +109,22 @@ def test_a_kept_only_upscaler_runs_kept_packages_and_builds_none(
     assert builds == [] and kept.notes == damaged.notes == []
 
 
+def test_a_package_pruned_while_it_is_looked_at_is_none_to_load(built, same_cache, monkeypatch):
+    # Another vsr process may prune its cache between the look and the load: the file
+    # went between is_file() and the check of who can write it, and the run stopped with
+    # FileNotFoundError where it could run uncompiled (a "kept" run) or build (auto).
+    import vsr.ops.aot_package as aot
+
+    model, x, _, _, _, _ = built
+    fresh = PackagedNetwork(_engine_copy(model), builds=False)
+
+    def pruned(path):
+        raise FileNotFoundError(errno.ENOENT, "No such file or directory", str(path))
+
+    monkeypatch.setattr(aot, "why_others_can_change", pruned)
+    assert fresh._load_kept(fresh.package_path(x), x.device) is None
+
+
 def test_a_damaged_package_is_built_again(built, same_cache, monkeypatch, tmp_path):
     import vsr.ops.aot_package as aot
 

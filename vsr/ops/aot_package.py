@@ -130,13 +130,15 @@ class PackagedNetwork:
         self, path: Path, device: torch.device
     ) -> Callable[[torch.Tensor], torch.Tensor] | None:
         """The package kept at `path`, loaded; None where there is none that can be used."""
-        # A package another user could have written is code of theirs: never run.
-        if not path.is_file() or why_others_can_change(path) is not None:
-            return None
         try:
+            # A package another user could have written is code of theirs: never run.
+            if not path.is_file() or why_others_can_change(path) is not None:
+                return None
             run = load_package(path, device)
         except RuntimeError:
             return None  # damaged, or written by another build of torch
+        except OSError:
+            return None  # gone meanwhile: another vsr process pruned its cache
         self.loaded += 1
         with contextlib.suppress(OSError):  # a read-only cache still serves
             path.touch()  # recently used: kept when the cache is pruned
