@@ -197,6 +197,31 @@ def test_a_cut_and_a_resume_deliver_the_frames_of_the_whole_clip(tmp_path):
         assert difference.max() <= (1 if made.index < 2 else 0)
 
 
+def test_a_cut_ends_at_the_field_its_end_falls_on(tmp_path, weights):
+    # 25i: frame 2 (0.08 s) shows before an end at 0.10 s, its second field (0.10 s) does
+    # not; an end at 0.18 s likewise keeps 0.16 s but not 0.18 s.
+    clip = tmp_path / "interlaced.ts"
+    make_interlaced_clip(clip, frames=8)
+    for start, end, kept in ((0, 0.1, 5), (0.08, 0.18, 5), (0.08, 0.2, 6)):
+        with VideoReader(clip, time_range(start, end, None), "auto", field_rate=True) as cut:
+            made = [frame.pts * cut.info.time_base for frame in cut.frames()]
+            total = cut.info.frames_to_expect()[0]  # the progress bar's
+        assert made == [Fraction(k, 50) for k in range(kept)]
+        assert total == kept
+    out, report = tmp_path / "cut.mp4", tmp_path / "report.json"
+    assert (
+        vsr(clip, out, "--weights", weights, "--field-rate", "--end", "0.1", "--report", report)
+        == 0
+    )
+    assert times(out) == [Fraction(k, 50) for k in range(5)]
+    with av.open(str(out)) as container:
+        video = container.streams.video[0]
+        assert video.duration * video.time_base == Fraction(1, 10)
+    written = json.loads(report.read_text())
+    assert written["frames"] == 5
+    assert "3 frames became 5, at twice the frame rate" in written["notes"][0]
+
+
 def test_a_cut_keeps_the_sound_in_step(tmp_path, weights):
     clip, out = tmp_path / "interlaced.ts", tmp_path / "cut.mkv"
     make_interlaced_clip(clip, frames=10, sound=True)

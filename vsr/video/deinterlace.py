@@ -314,17 +314,19 @@ class Deinterlacer:
         width, height, pix_fmt, _, _ = kind
         self.failure = f"bwdif cannot take {width}x{height} {pix_fmt} frames ({error})"
 
-    def note(self, kept: int = 0) -> str | None:
+    def note(self, kept: int = 0, delivered: int | None = None) -> str | None:
         """What happened to an interlaced clip, for the run's notes (None: nothing to say).
         `kept`: frames an earlier run delivered (--resume), so that a frame is named by its
-        number in the output."""
+        number in the output. `delivered`: per field, the frames the caller gave out, where
+        it dropped some of those made (a second field past a cut's end); else two a frame."""
         if self.failure is not None:
             return f"the video was not deinterlaced: {self.failure}; its frames went as they are"
         done = self.deinterlaced_frames
         if self.per_field:
             kept_in_time = (
                 f"one frame per field (--field-rate): {self.given_frames} frames became "
-                f"{2 * self.given_frames}, at twice the frame rate"
+                f"{2 * self.given_frames if delivered is None else delivered}, at twice the "
+                "frame rate"
             )
             if self.repeated_frames and done:
                 kept_in_time += (

@@ -24,6 +24,7 @@ broadcast chains expect of a 50p or 59.94p file, at the cost of upscaling it twi
 from __future__ import annotations
 
 import dataclasses
+import math
 from collections.abc import Callable, Iterable, Iterator
 from fractions import Fraction
 from typing import TYPE_CHECKING, TypeVar
@@ -32,21 +33,47 @@ import av
 
 if TYPE_CHECKING:
     from vsr.video.reader import VideoInfo
+    from vsr.video.trim import Cut
 
 Tag = TypeVar("Tag")
 
 
 def field_rate_info(source: VideoInfo) -> VideoInfo:
     """`source`'s description as its frames are delivered one per field: the time base
-    halved, the rate and the frame count doubled."""
+    halved, the rate and the frame count doubled (less a last second field past a cut's
+    end)."""
     rate = source.average_rate
     return dataclasses.replace(
         source,
         time_base=source.time_base / 2,
         average_rate=None if rate is None else rate * 2,
-        frame_count=None if source.frame_count is None else source.frame_count * 2,
+        frame_count=_fields_to_expect(source),
         field_rate=True,
     )
+
+
+def _fields_to_expect(source: VideoInfo) -> int | None:
+    """Two a frame; of a cut that ends halfway through its last frame, one fewer: the
+    fields from the first kept frame's (k / rate) up to the end, as the reader delivers."""
+    if source.frame_count is None:
+        return None
+    fields = 2 * source.frame_count
+    cut, rate = source.cut, source.average_rate
+    if cut is None or not cut.asked or cut.requested.end is None or not rate:
+        return fields
+    first = math.ceil(cut.requested.start * rate)  # as vsr.video.reader counts the frames
+    return min(fields, math.ceil(2 * cut.requested.end * rate) - 2 * first)
+
+
+def end_of_cut(cut: Cut | None, time_base: Fraction) -> int | None:
+    """The first delivered time (in the halved time base) past a cut's end, `time_base`
+    being the source's: a frame shown before the end may have its second field at or after
+    it, and a range holds the fields whose times lie in it, as it does frames. None: no end."""
+    if cut is None or not cut.asked or cut.requested.end is None:
+        return None
+    # As asked, not `cut.end`, which is on the source's ticks: whole frames in a 1/25 MP4.
+    end = cut.origin + cut.requested.end
+    return math.ceil(end / (time_base / 2)) - 2 * cut.offset_in(time_base)
 
 
 def with_lengths(

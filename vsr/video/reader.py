@@ -27,7 +27,14 @@ from vsr.video.decoding import decode_packets
 from vsr.video.deinterlace import Deinterlacer
 from vsr.video.display_matrix import display_matrix_of
 from vsr.video.dolby_vision import DOLBY_VISION_NOTE, is_dolby_vision
-from vsr.video.field_rate import ResumedFields, field_pts, field_rate_info, step_of, with_lengths
+from vsr.video.field_rate import (
+    ResumedFields,
+    end_of_cut,
+    field_pts,
+    field_rate_info,
+    step_of,
+    with_lengths,
+)
 from vsr.video.frame_planes import FramePlanes
 from vsr.video.hdr import Hdr10, hdr10_of
 from vsr.video.media_url import open_source
@@ -235,6 +242,7 @@ class VideoReader:
         self._deinterlacer = Deinterlacer(deinterlace)
         self._field_rate = field_rate
         self._resumed_fields: ResumedFields | None = None  # see resume_after
+        self._delivered_fields: int | None = None  # per field: frames given out, for the note
         self.lost_frames = 0
         self.decoded_frames = 0
         self.damaged_frames = 0  # delivered, but the decoder flagged concealed errors
@@ -605,7 +613,7 @@ class VideoReader:
     def frames(self) -> Iterator[Frame]:
         """Every decodable frame as planar YUV, in presentation order, with its pts."""
         yield from self._frames_as_decoded()
-        interlacing = self._deinterlacer.note(self._kept_frames)
+        interlacing = self._deinterlacer.note(self._kept_frames, self._delivered_fields)
         if interlacing:
             self.warnings.append(interlacing)
         if self._order.restamped:
@@ -653,9 +661,13 @@ class VideoReader:
             (frame, field_pts(pts, second, length, step), number)
             for frame, (pts, number, length), second in fields
         )
+        end = end_of_cut(self.info.cut, self._source.time_base)
+        if end is not None:  # the last frame's second field may lie past it
+            timed = (field for field in timed if field[1] is None or field[1] < end)
         if self._resumed_fields is not None:
             timed = self._resumed_fields.after(timed, lambda field: field[1])
         for index, (frame, pts, number) in enumerate(timed):
+            self._delivered_fields = index + 1
             yield Frame(self._planes(frame, number), pts, index)
 
     def _timed_frames(self) -> Iterator[tuple[av.VideoFrame, tuple[int | None, int]]]:
