@@ -169,6 +169,25 @@ def test_frames_not_interlaced_are_given_twice_so_the_rate_stays_steady(tmp_path
     ]
 
 
+def test_a_resume_inside_a_frame_names_the_first_interlaced_frame_as_the_whole_run_does(
+    tmp_path,
+):
+    # Two progressive frames, then interlaced ones: output frame 4 is the first interlaced.
+    # A run stopped after the first field of source frame 1 (output frame 2) goes on from
+    # that frame, whose first field the earlier run delivered.
+    clip = tmp_path / "joined.ts"
+    make_interlaced_clip(clip, frames=6, progressive_first=2)
+    with VideoReader(clip, deinterlace="auto", field_rate=True) as whole:
+        frames = list(whole.frames())
+    with VideoReader(clip, deinterlace="auto", field_rate=True) as resumed:
+        resumed.resume_after(frames[2].pts, kept=3)
+        assert len(list(resumed.frames())) == 9
+    assert resumed.warnings[0].startswith(
+        "the video is interlaced from frame 4 on: 4 frames were deinterlaced"
+    )
+    assert whole.warnings[0].startswith("the video is interlaced from frame 4 on:")
+
+
 def test_a_cut_and_a_resume_deliver_the_frames_of_the_whole_clip(tmp_path):
     clip = tmp_path / "interlaced.ts"
     make_interlaced_clip(clip, frames=8)

@@ -120,6 +120,8 @@ class ResumedFields:
 
     def __init__(self, pts: int, repeats: int) -> None:
         self.pts, self._repeats = pts, repeats
+        # Fields made again and dropped: the earlier run's, of the frames decoded again.
+        self.dropped = 0
         # A frame delivers its first field at twice its time and its second later: the
         # frame from which to decode again is the one at half this time or before it.
         self.source_start = pts // 2
@@ -132,8 +134,10 @@ class ResumedFields:
             pts = pts_of(frame)
             if pts is not None and pts == self.pts and seen_at_pts < self._repeats:
                 seen_at_pts += 1
+                self.dropped += 1
                 continue
             if pts is not None and pts < self.pts:
+                self.dropped += 1
                 continue
             yield frame
             break

@@ -613,7 +613,10 @@ class VideoReader:
     def frames(self) -> Iterator[Frame]:
         """Every decodable frame as planar YUV, in presentation order, with its pts."""
         yield from self._frames_as_decoded()
-        interlacing = self._deinterlacer.note(self._kept_frames, self._delivered_fields)
+        # Per field, the frames decoded again after a resume held fields the earlier run
+        # delivered: the output's numbers count from before those.
+        again = 0 if self._resumed_fields is None else self._resumed_fields.dropped
+        interlacing = self._deinterlacer.note(self._kept_frames - again, self._delivered_fields)
         if interlacing:
             self.warnings.append(interlacing)
         if self._order.restamped:
