@@ -655,13 +655,15 @@ def _mux_into_ts(
     packets: list[av.Packet],
     rate: Fraction = Fraction(25),
     seconds_of_sound: float = 0.0,
+    size: tuple[int, int] = (64, 48),
 ) -> None:
-    """`packets` of a 64x48 `codec` stream at `rate` into MPEG-TS, one frame each, times
-    running on (in decode order: neither helper's encoder reorders) from one frame on;
+    """`packets` of a `size` (64x48) `codec` stream at `rate` into MPEG-TS, one frame each,
+    times running on (in decode order: no helper's encoder reorders) from one frame on;
     with `seconds_of_sound`, that much of the rising tone (AAC) from zero."""
     with av.open(str(path), "w", format="mpegts") as out:
         stream = out.add_stream(codec, rate=rate)
-        stream.width, stream.height, stream.time_base = 64, 48, Fraction(1, 90000)
+        stream.width, stream.height = size
+        stream.time_base = Fraction(1, 90000)
         sound = None
         if seconds_of_sound:
             sound = out.add_stream("aac", rate=48000)
@@ -750,3 +752,79 @@ def _top_field_first(frame: av.VideoFrame) -> av.VideoFrame:
     graph.configure()
     graph.push(frame)
     return graph.pull()
+
+
+FILM_SIZE = (128, 48)
+
+
+def film_picture(index: int, width: int = FILM_SIZE[0], height: int = FILM_SIZE[1]) -> np.ndarray:
+    """An RGB picture of film frame `index`: a bright bar 12 pixels wide at 8 * index."""
+    picture = np.full((height, width, 3), 30, np.uint8)
+    picture[:, 8 * index : 8 * index + 12] = 220
+    return picture
+
+
+def video_picture(index: int, width: int = FILM_SIZE[0], height: int = FILM_SIZE[1]) -> np.ndarray:
+    """An RGB picture of frame `index` shot interlaced: a bar 24 pixels wide moving 16 pixels
+    a frame (from the left again before it leaves the picture), its bottom field (odd rows)
+    8 pixels further on than its top one; enough comb in each 16x16 block for fieldmatch to
+    call it combed (80 pixels, its default combpel)."""
+    picture = np.full((height, width, 3), 30, np.uint8)
+    for row in range(height):
+        left = 16 * index % (width - 32) + 8 * (row % 2)
+        picture[row, left : left + 24] = 220
+    return picture
+
+
+def telecine_fields(film_frames: int) -> list[tuple[int, int]]:
+    """The (top, bottom) film frame of each video frame of 3:2 pulldown, top field first:
+    AA BB BC CD DD for every 4 film frames (fields A A B B B C C D D D)."""
+    fields = [k for k in range(film_frames) for _ in range(2 if k % 2 == 0 else 3)]
+    return [(fields[i], fields[i + 1]) for i in range(0, len(fields) - 1, 2)]
+
+
+def make_telecined_clip(
+    path: Path,
+    film_frames: int = 12,
+    video_frames: int = 0,
+    codec: str = "libx264",
+    sound: bool = False,
+) -> list[tuple[int, int]]:
+    """Film hard-telecined to 29.97i in MPEG-TS, FILM_SIZE, H.264 (or `codec`, such as
+    mpeg2video) coded interlaced, top field first: `film_picture`s woven by
+    `telecine_fields`. `video_frames`: that many frames shot interlaced after the film
+    (`video_picture`s: each field a moment of its own), as a broadcast's credits. `sound`: the rising tone
+    (tone_at) from zero to one frame past the end. Returns each frame's (top, bottom) film
+    frame ((-1, -1) for a video frame)."""
+    rate = Fraction(30000, 1001)
+    width, height = FILM_SIZE
+    woven = telecine_fields(film_frames)
+    encoder = av.CodecContext.create(codec, "w")
+    encoder.width, encoder.height, encoder.pix_fmt = width, height, "yuv420p"
+    encoder.time_base, encoder.framerate = 1 / rate, rate
+    if codec == "libx264":
+        encoder.options = {"bf": "0", "x264-params": "tff=1"}
+    else:
+        encoder.options = {"bf": "0"}
+        encoder.max_b_frames = 0
+        encoder.flags |= av.codec.context.Flags.interlaced_dct
+        encoder.flags |= av.codec.context.Flags.interlaced_me
+        encoder.bit_rate = 4_000_000
+    encoder.open()
+    packets = []
+    for index in range(len(woven) + video_frames):
+        if index < len(woven):
+            top, bottom = woven[index]
+            picture = film_picture(top).copy()
+            picture[1::2] = film_picture(bottom)[1::2]
+        else:
+            picture = video_picture(index - len(woven))
+        frame = av.VideoFrame.from_ndarray(picture, "rgb24").reformat(format="yuv420p")
+        frame.pts, frame.time_base = index, 1 / rate
+        packets += encoder.encode(_top_field_first(frame))
+    packets += encoder.encode(None)
+    frames = len(woven) + video_frames
+    seconds = float((frames + 1) / rate) if sound else 0.0
+    stream_codec = "h264" if codec == "libx264" else "mpeg2video"
+    _mux_into_ts(path, stream_codec, packets, rate, seconds, (width, height))
+    return woven + [(-1, -1)] * video_frames

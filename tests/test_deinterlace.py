@@ -196,7 +196,7 @@ def test_an_unknown_mode_is_refused_in_words(tmp_path, weights):
     clip = tmp_path / "interlaced.ts"
     make_interlaced_clip(clip, frames=2)
     with pytest.raises(
-        VsrError, match="deinterlace must be one of auto, all, tff, bff, off, not 'yes'"
+        VsrError, match="deinterlace must be one of auto, all, tff, bff, film, off, not 'yes'"
     ):
         upscale_video(clip, tmp_path / "out.mkv", weights=weights, deinterlace="yes")
     assert not (tmp_path / "out.mkv").exists()

@@ -186,6 +186,15 @@ def run_split(
             "its segments are joined by the source's frame times, one output frame to each; "
             "run the clip whole (--ray alone runs it on a worker)"
         )
+    if options.get("deinterlace") == "film":
+        # Decimate's cycles of 5 run across the segments' edges, and the joins go by the
+        # source's frame times, one output frame to each.
+        raise VsrError(
+            "--deinterlace film is not available in segment mode (--segments, "
+            "--segment-seconds): it keeps 4 frames of every 5 in cycles that run across the "
+            "segments' edges, and the segments are joined by the source's frame times; run "
+            "the clip whole (--ray alone runs it on a worker)"
+        )
     resume = bool(options.pop("resume", False))
     if options.get("precision") is None:
         # A CPU's default precision is its own (bf16 where it has bf16 instructions;

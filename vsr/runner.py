@@ -793,7 +793,9 @@ def upscale_video(
     of the output beside it, so that after an interruption the same call goes on from there.
     `deinterlace`: "auto" (the default) deinterlaces the frames the source marks interlaced
     (bwdif, one frame per frame, the times kept), "all" every frame, "tff" or "bff" every
-    frame with that field first, "off" none. `field_rate`: a frame of each field of every
+    frame with that field first, "film" inverse telecine (fieldmatch, bwdif, decimate: the
+    frames of film carried with 3:2 pulldown, 4 of every 5, at 4/5 of the rate; see
+    vsr.video.inverse_telecine), "off" none. `field_rate`: a frame of each field of every
     frame (bwdif's send_field: 50i becomes 50p, the time base halved), a frame not
     deinterlaced given twice; see vsr.video.field_rate. Raises VsrError for a user mistake;
     on any failure, Ctrl-C included, no output file is left behind (with `resume`, the

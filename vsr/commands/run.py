@@ -97,11 +97,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     part.add_argument("--duration", metavar="TIME", help="for this long (instead of --end)")
     parser.add_argument(
         "--deinterlace",
-        choices=["auto", "all", "tff", "bff", "off"],
+        choices=["auto", "all", "tff", "bff", "film", "off"],
         help="deinterlace frames before upscaling (bwdif; one frame per frame, the frame rate "
         "and times kept): auto, the frames the source marks interlaced (default); all, every "
         "frame, for sources that do not mark theirs (top field first where unmarked); tff or "
-        "bff, every frame with that field first, whatever the frames say; off, none",
+        "bff, every frame with that field first, whatever the frames say; film, inverse "
+        "telecine of film carried as 29.97i with 3:2 pulldown (fieldmatch, bwdif where fields "
+        "do not match, decimate: 4 frames of every 5, at 23.976 fps); off, none",
     )
     parser.add_argument(
         "--field-rate",

@@ -82,7 +82,12 @@ class CaptionStore:
 
     def note_frame(self, frame: av.VideoFrame, pts: int | None) -> None:
         """Note `frame`, delivered with `pts` (None where it has none)."""
-        captions = captions_of(frame)
+        self.note(captions_of(frame), pts)
+
+    def note(self, captions: bytes | None, pts: int | None) -> None:
+        """Note a frame delivered with `pts` that carries `captions` (cc_data triplets; None:
+        none), where they are not its own frame's alone (inverse telecine gives a kept frame
+        those of the frames dropped before it)."""
         if captions is not None:
             self.captioned_frames += 1
         if self.collecting:

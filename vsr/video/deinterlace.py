@@ -16,6 +16,8 @@ on, so a progressive clip never meets the filter); "all" every frame, for files 
 mark theirs (those are taken as top field first); "tff" and "bff" every frame, with that
 field first in time whatever the frames say (a DV capture is bottom field first and often
 unmarked; an HEVC field-coded stream decodes with the order marked alternately); "off" none.
+"film" is not deinterlacing but inverse telecine, for film carried with 3:2 pulldown: the
+reader takes the frames to vsr.video.inverse_telecine instead.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ import av
 
 from vsr.errors import VsrError
 
-MODES = ("auto", "all", "tff", "bff", "off")
+MODES = ("auto", "all", "tff", "bff", "film", "off")
 # The modes that deinterlace every frame, and the field order each imposes (None: as marked).
 _EVERY_FRAME = {"all": None, "tff": "tff", "bff": "bff"}
 
@@ -52,6 +54,11 @@ def check_field_rate(field_rate: object, mode: str) -> bool:
         raise VsrError(
             "--field-rate (field_rate=True) makes a frame of each field, which deinterlaces: "
             "not with --deinterlace off (auto, all, tff or bff)"
+        )
+    if field_rate and mode == "film":
+        raise VsrError(
+            "--field-rate (field_rate=True) makes a frame of each field, and --deinterlace "
+            "film gives back the film's frames, 4 of every 5: one or the other"
         )
     return field_rate
 

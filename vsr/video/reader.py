@@ -37,6 +37,7 @@ from vsr.video.field_rate import (
 )
 from vsr.video.frame_planes import FramePlanes
 from vsr.video.hdr import Hdr10, hdr10_of
+from vsr.video.inverse_telecine import FINER, InverseTelecine, film_info, frames_after
 from vsr.video.media_url import open_source
 from vsr.video.pixel_shape_watch import PixelShapeWatch
 from vsr.video.pixfmt import parse_planar, planar_equivalent
@@ -223,7 +224,8 @@ class VideoReader:
     `deinterlace` ("auto", "all", "tff", "bff" or "off", vsr.video.deinterlace) says which
     frames are deinterlaced before they become planes; a note says what was done. With
     `field_rate`, every frame is delivered as two, one per field, and `info` describes the
-    frames so (vsr.video.field_rate).
+    frames so (vsr.video.field_rate). "film" gives the film frames of a telecined clip
+    instead, 4 of every 5, in a time base four times as fine (vsr.video.inverse_telecine).
 
     `captions` (vsr.video.captions) counts the delivered frames that carry closed
     captions, and keeps their captions by the pts delivered once a writer that can carry
@@ -241,6 +243,9 @@ class VideoReader:
         self.time_range = time_range
         self._deinterlacer = Deinterlacer(deinterlace)
         self._field_rate = field_rate
+        self._film = deinterlace == "film"
+        self._telecine: InverseTelecine | None = None  # made with the first frame's rate
+        self._resumed_film: tuple[int, int] | None = None  # see resume_after
         self._resumed_fields: ResumedFields | None = None  # see resume_after
         self._delivered_fields: int | None = None  # per field: frames given out, for the note
         self.lost_frames = 0
@@ -282,6 +287,11 @@ class VideoReader:
             # `info` as they are delivered (per field: twice as many, twice as fine a time).
             self._source = self._describe(first)
             self.info = field_rate_info(self._source) if field_rate else self._source
+            if self._film:
+                self.info = film_info(self._source)
+                rate = self._source.average_rate
+                step = step_of(rate, self._source.time_base)
+                self._telecine = InverseTelecine(step, rate)
             if _see_through(first):
                 self.warnings.append(
                     "the video has transparent parts (in its first frame), which the output "
@@ -373,8 +383,18 @@ class VideoReader:
         frames still to come. `kept`: how many frames the earlier run delivered, so that a
         note names a frame by its number in the output, as an uninterrupted run does.
         Per field, `pts` is in the halved time base, and may be a frame's first field: that
-        frame is decoded again, and its first field dropped (vsr.video.field_rate)."""
+        frame is decoded again, and its first field dropped (vsr.video.field_rate).
+        As film, the clip (or its cut) is decoded from its start again, for decimate's cycles
+        to fall where they did, and what the earlier run delivered is dropped."""
         self._kept_frames = kept
+        if self._film:
+            self._resumed_film = (pts, repeats)
+            self._first = None
+            self.decoded_frames = self.damaged_frames = 0
+            self._end_pts = self._end_duration = None
+            self._reopen()
+            self._decoded = self._decode() if self.time_range is None else self._decode_range()
+            return
         time_base = self._source.time_base
         shift = 0 if self.info.cut is None else self.info.cut.offset_in(time_base)
         start, end = self._range_pts or (self._origin(), None)
@@ -603,11 +623,16 @@ class VideoReader:
         if cut is not None:
             last = cut.end_in(time_base)
             end = cut.shift(end if last is None else min(end, last), time_base)
+        if self._film:
+            return FINER * end  # in the time base four times as fine
         return 2 * end if self._field_rate else end  # per field, in the halved time base
 
     @property
     def deinterlaced_frames(self) -> int:
-        """Frames deinterlaced so far (vsr.video.deinterlace): final once `frames()` ends."""
+        """Frames deinterlaced so far (vsr.video.deinterlace; as film, those fieldmatch left
+        combed): final once `frames()` ends."""
+        if self._telecine is not None:
+            return self._telecine.combed_frames
         return self._deinterlacer.deinterlaced_frames
 
     def frames(self) -> Iterator[Frame]:
@@ -617,6 +642,8 @@ class VideoReader:
         # delivered: the output's numbers count from before those.
         again = 0 if self._resumed_fields is None else self._resumed_fields.dropped
         interlacing = self._deinterlacer.note(self._kept_frames - again, self._delivered_fields)
+        if self._telecine is not None:
+            interlacing = self._telecine.note()
         if interlacing:
             self.warnings.append(interlacing)
         if self._order.restamped:
@@ -640,6 +667,9 @@ class VideoReader:
         before, after = (lambda: self._frame_before), (lambda: self._frame_after)
         if self._field_rate:
             yield from self._fields(before, after)
+            return
+        if self._telecine is not None:
+            yield from self._film_frames(before, after)
             return
         timed = self._deinterlacer(self._timed_frames(), before, after)
         for index, (frame, (pts, number)) in enumerate(timed):
@@ -673,6 +703,39 @@ class VideoReader:
             self._delivered_fields = index + 1
             yield Frame(self._planes(frame, number), pts, index)
 
+    def _film_frames(
+        self,
+        before: Callable[[], av.VideoFrame | None],
+        after: Callable[[], av.VideoFrame | None],
+    ) -> Iterator[Frame]:
+        """The film frames of the decoded ones (vsr.video.inverse_telecine), timed in the
+        time base four times as fine; after a resume, from the first the earlier run did not
+        deliver. A kept frame carries the closed captions of the frames dropped before it
+        too, in order, so that none is lost where a frame goes."""
+        telecine = self._telecine
+        lengths = with_lengths(self._timed_frames(), after)
+        films = telecine(
+            (
+                (frame, pts, (number, captions_of(frame)), length)
+                for frame, (pts, number), length in lengths
+            ),
+            before,
+            after,
+        )
+        if self._resumed_film is not None:
+            films = frames_after(films, *self._resumed_film, lambda film: film.pts)
+        for index, film in enumerate(films):
+            number, _ = film.tag
+            carried = [captions for _, captions in (*film.dropped, film.tag) if captions]
+            self.captions.note(b"".join(carried) or None, film.pts)
+            yield Frame(self._planes(film.picture, number), film.pts, index)
+        lost = sum(1 for _, captions in telecine.lost_tags if captions)
+        if lost:
+            self.warnings.append(
+                f"the closed captions of {lost} frames dropped at the end (--deinterlace film) "
+                "were lost: no kept frame follows them"
+            )
+
     def _timed_frames(self) -> Iterator[tuple[av.VideoFrame, tuple[int | None, int]]]:
         """The decoded frames, each with its pts as delivered and its number in the output."""
         while True:
@@ -691,7 +754,9 @@ class VideoReader:
             self._siting_watch(frame, number)
             # Before the deinterlacer, whose frames need not keep the side data. Per field,
             # under its first field's time: the second carries none (vsr.video.field_rate).
-            self.captions.note_frame(frame, None if pts is None else pts * fields)
+            # As film, once it is known which frames are kept (_film_frames).
+            if not self._film:
+                self.captions.note_frame(frame, None if pts is None else pts * fields)
             yield frame, (pts, number)
 
     # -- metadata --------------------------------------------------------------------

@@ -1,0 +1,199 @@
+"""`vsr run --deinterlace film`: film hard-telecined to 29.97i (3:2 pulldown) back to its own
+frames, each once, at its film time (1001/24000 s apart), every stream in step."""
+
+from __future__ import annotations
+
+import json
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+from media import (
+    caption_triplets,
+    comb_strength,
+    make_captioned_clip,
+    make_telecined_clip,
+)
+from test_field_rate import times, tone_at_first_frame
+from test_resume import interrupt_after, stream_packets
+
+import vsr.video.parallel_writer as parallel_writer
+from vsr.cli import main
+from vsr.cluster_segments import run_split
+from vsr.errors import VsrError
+from vsr.runner import upscale_video
+from vsr.video.reader import VideoReader
+from vsr.video.trim import time_range
+
+FILM = Fraction(1001, 24000)  # one film frame, in seconds
+
+
+def vsr(*args: object) -> int:
+    return main(["run", *map(str, args), "--quiet"])
+
+
+def bar_left(luma: np.ndarray) -> int | None:
+    """The first column of the bright bar, where every row but the edge ones shows it."""
+    columns = np.flatnonzero((luma[2:-2] > 125).all(axis=0))
+    return int(columns.min()) if len(columns) else None
+
+
+def film_frames(clip: Path, deinterlace: str = "film", part=None):
+    with VideoReader(clip, part, deinterlace) as reader:
+        frames = list(reader.frames())
+    return reader, frames
+
+
+@pytest.mark.parametrize("codec", ["libx264", "mpeg2video"])
+def test_each_film_picture_comes_out_once_at_its_film_time(tmp_path, codec):
+    clip = tmp_path / "telecined.ts"
+    make_telecined_clip(clip, film_frames=12, codec=codec)
+    reader, frames = film_frames(clip)
+    info = reader.info
+    assert (info.time_base, info.average_rate, info.frames_to_expect()[0]) == (
+        Fraction(1, 360000),
+        Fraction(24000, 1001),
+        12,
+    )
+    assert [bar_left(frame.planes[0]) for frame in frames] == [8 * k for k in range(12)]
+    assert max(comb_strength(frame.planes[0]) for frame in frames) < 1
+    assert [frame.pts * info.time_base for frame in frames] == [k * FILM for k in range(12)]
+    assert reader.deinterlaced_frames == 0
+    assert reader.warnings == [
+        "inverse telecine (--deinterlace film: fieldmatch, decimate): 15 frames became 12 film "
+        "frames at 23.976 fps"
+    ]
+    # What --deinterlace auto makes of it: 15 frames, the 3:2 judder (the repeats) kept.
+    _, deinterlaced = film_frames(clip, "auto")
+    assert len(deinterlaced) == 15
+
+
+def test_the_output_holds_the_film_at_its_rate_with_the_sound_in_step(tmp_path, weights):
+    clip, out, report = tmp_path / "telecined.ts", tmp_path / "out.mp4", tmp_path / "r.json"
+    make_telecined_clip(clip, film_frames=12, sound=True)
+    assert vsr(clip, out, "--weights", weights, "--deinterlace", "film", "--report", report) == 0
+    assert times(out) == [k * FILM for k in range(12)]
+    with av.open(str(out)) as container:
+        video = container.streams.video[0]
+        assert (video.average_rate, video.frames) == (Fraction(24000, 1001), 12)
+        assert video.duration * video.time_base == 12 * FILM  # 15 frames of 29.97
+    written = json.loads(report.read_text())
+    assert written["frames"] == 12
+    assert "15 frames became 12 film frames at 23.976 fps" in " ".join(written["notes"])
+    assert abs(tone_at_first_frame(out) - tone_at_first_frame(clip)) <= 0.001
+
+
+def test_parts_shot_on_video_are_deinterlaced_and_named(tmp_path):
+    # 8 film frames (10 video frames), then 6 frames shot interlaced: fieldmatch finds no
+    # match for those, bwdif deinterlaces them, and decimate drops one of their cycle.
+    clip = tmp_path / "mixed.ts"
+    make_telecined_clip(clip, film_frames=8, video_frames=6)
+    reader, frames = film_frames(clip)
+    assert len(frames) == 13
+    assert [bar_left(frame.planes[0]) for frame in frames[:8]] == [8 * k for k in range(8)]
+    assert max(comb_strength(frame.planes[0]) for frame in frames) < 1
+    assert reader.deinterlaced_frames == 6
+    assert reader.warnings == [
+        "inverse telecine (--deinterlace film: fieldmatch, decimate): 16 frames became 13 film "
+        "frames at 23.976 fps; 6 frames whose fields did not match (shot on video, not film) "
+        "were deinterlaced (bwdif); 1 of 3 cycles of 5 frames with motion repeated no picture "
+        "(not telecined): a frame of motion was dropped from each"
+    ]
+
+
+def test_a_clip_that_is_not_telecined_is_told_so(tmp_path):
+    clip = tmp_path / "video.ts"
+    make_telecined_clip(clip, film_frames=0, video_frames=10)
+    reader, frames = film_frames(clip)
+    assert len(frames) == 8
+    assert reader.warnings == [
+        "the video does not look telecined: in none of its 2 cycles of 5 frames with motion "
+        "was a picture repeated, so --deinterlace film dropped a frame of motion from each "
+        "(judder): 10 frames became 8 film frames at 23.976 fps; --deinterlace auto suits it"
+    ]
+
+
+def test_a_resume_at_any_point_and_a_cut_give_the_frames_of_the_whole_clip(tmp_path):
+    clip = tmp_path / "telecined.ts"
+    make_telecined_clip(clip, film_frames=12)
+    _, whole = film_frames(clip)
+    for last in range(len(whole) - 1):
+        with VideoReader(clip, deinterlace="film") as resumed:
+            resumed.resume_after(whole[last].pts, kept=last + 1)
+            after = list(resumed.frames())
+        assert [frame.pts for frame in after] == [frame.pts for frame in whole[last + 1 :]]
+        for made, wanted in zip(after, whole[last + 1 :], strict=True):
+            np.testing.assert_array_equal(made.planes[0], wanted.planes[0])
+    # From video frame 6 (0.2 s, film frame 5) to before frame 12: cycles from the cut.
+    reader, cut = film_frames(clip, part=time_range(0.2, 0.4, None))
+    assert reader.info.frames_to_expect()[0] == 5
+    assert [bar_left(frame.planes[0]) for frame in cut] == [8 * k for k in range(5, 10)]
+    assert [frame.pts * reader.info.time_base for frame in cut] == [k * FILM for k in range(5)]
+
+
+def test_an_interrupted_run_continues_to_the_file_an_uninterrupted_one_makes(
+    tmp_path, weights, monkeypatch
+):
+    monkeypatch.setattr(parallel_writer, "JOURNAL_CHUNK_SECONDS", 0.1)
+    monkeypatch.setattr(parallel_writer, "MIN_CHUNK_FRAMES", 5)
+    clip = tmp_path / "telecined.ts"
+    make_telecined_clip(clip, film_frames=16, sound=True)
+    whole, resumed = tmp_path / "whole.mkv", tmp_path / "resumed.mkv"
+    options = dict(weights=weights, progress=False, resume=True, deinterlace="film")
+    upscale_video(clip, whole, **options)
+    with pytest.raises(KeyboardInterrupt):
+        upscale_video(clip, resumed, on_frames=interrupt_after(7, resumed, 1), **options)
+    with pytest.raises(VsrError, match=r"other settings \(deinterlace\)"):
+        upscale_video(clip, resumed, weights=weights, progress=False, resume=True)
+    report = upscale_video(clip, resumed, **options)
+    assert (report.resumed_frames, report.frames) == (5, 16)
+    got, want = stream_packets(resumed), stream_packets(whole)
+    assert sorted(got) == ["audio", "video"] and len(got["video"]) == 16
+    assert got == want  # every stream, byte for byte
+
+
+def test_several_encoders_and_a_folder_run_write_every_film_frame(tmp_path, weights, monkeypatch):
+    monkeypatch.setattr(parallel_writer, "CHUNK_SECONDS", 0.1)
+    monkeypatch.setattr(parallel_writer, "MIN_CHUNK_FRAMES", 5)
+    clips = tmp_path / "in"
+    clips.mkdir()
+    make_telecined_clip(clips / "a.ts", film_frames=12)
+    out = tmp_path / "out.mp4"
+    report = upscale_video(
+        clips / "a.ts", out, weights=weights, progress=False, encoders=2, deinterlace="film"
+    )
+    assert not [note for note in report.notes if "one encoder" in note]  # no fallback
+    assert report.frames == 12
+    assert times(out) == [k * FILM for k in range(12)]
+    assert vsr(clips, tmp_path / "folder", "--weights", weights, "--deinterlace", "film") == 0
+    assert times(tmp_path / "folder" / "a.mkv") == [
+        Fraction(round(k * FILM * 1000), 1000)
+        for k in range(12)  # Matroska's milliseconds
+    ]
+
+
+def test_the_captions_of_a_dropped_frame_go_with_the_next_kept_one(tmp_path):
+    # Every frame captioned (not telecined: decimate drops a frame of each cycle all the
+    # same): the output's captions, in order, are every source frame's.
+    clip = tmp_path / "captioned.ts"
+    make_captioned_clip(clip, frames=10)
+    with VideoReader(clip, deinterlace="film") as reader:
+        reader.captions.collecting = True
+        frames = list(reader.frames())
+        carried = [reader.captions.take(frame.pts) for frame in frames]
+    assert len(frames) == 8
+    assert b"".join(carried) == b"".join(caption_triplets(i) for i in range(10))
+    assert all(carried)
+
+
+def test_what_film_cannot_serve_is_refused_in_words(tmp_path, weights, capsys):
+    clip = tmp_path / "telecined.ts"
+    make_telecined_clip(clip, film_frames=4)
+    out = tmp_path / "out.mkv"
+    assert vsr(clip, out, "--weights", weights, "--deinterlace", "film", "--field-rate") == 2
+    assert "and --deinterlace film gives back the film's frames" in capsys.readouterr().err
+    with pytest.raises(VsrError, match="--deinterlace film is not available in segment mode"):
+        run_split(clip, out, count=2, engine_options={"deinterlace": "film"})
+    assert not out.exists()

@@ -1,0 +1,401 @@
+"""Inverse telecine (`vsr run --deinterlace film`): film carried as 29.97i with 3:2 pulldown
+back to its own progressive frames at 24000/1001.
+
+A hard-telecined source (NTSC DVDs and broadcasts of film and of many TV series) spreads
+4 film frames over 5 video frames, AA BB BC CD DD in fields: 2 frames of every 5 are
+combed (their fields come from two film frames), and all are marked interlaced, so
+--deinterlace auto rebuilds each from one field (soft) and keeps the 3:2 judder. Here
+libavfilter's usual chain runs instead: `fieldmatch` weaves each frame from the fields that
+belong together (the film frame, whole), `bwdif=deint=interlaced` deinterlaces only what
+fieldmatch still finds combed (parts shot on video: credits, a mixed broadcast), and
+`decimate` drops the repeated picture of every cycle of 5 frames. The graph is split after
+fieldmatch, so that this module sees what fieldmatch matched and what it left combed.
+
+Times: decimate renumbers what it keeps; each kept frame is tagged (AVFrame.opaque, which
+every filter of the chain copies) with its place among the frames given, so its own frame,
+the ones dropped before it and its cycle are known. The 4 frames a cycle keeps lie evenly
+over the cycle's own span, from its first frame's time to the next cycle's (5/4 of a frame
+apart at a steady rate: the film's moments, 1001/24000 s), so a variable or irregular source
+keeps each cycle where it was. A quarter of a frame is not a tick of the source's time base
+(29.97 fps in 1/90000 is 3003 ticks a frame), so the frames are delivered in a time base
+four times as fine (as --field-rate does with two). A cycle that keeps every frame (the
+last, if cut short: decimate drops nothing of it) keeps their own times.
+
+Cycles count from the first frame given, so a run resumed after a point (vsr.video.reader)
+decodes the clip, or its cut, from its start again and drops what the earlier run
+delivered: the same frames are matched and dropped as in an uninterrupted run.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from fractions import Fraction
+from itertools import pairwise
+from statistics import median
+from typing import TYPE_CHECKING, Generic, TypeVar
+
+import av
+import numpy as np
+
+from vsr.errors import VsrError
+
+if TYPE_CHECKING:
+    from vsr.video.reader import VideoInfo
+
+Tag = TypeVar("Tag")
+Item = TypeVar("Item")
+
+CYCLE = 5  # video frames of 3:2 pulldown that hold 4 film frames
+FINER = 4  # the delivered time base is the source's divided by this
+NTSC = Fraction(30000, 1001)
+# A picture changed from the one before it by no more than this (mean luma codes, of 255)
+# is still: compression noise, no motion.
+STILL = 0.5
+# The dropped picture of a cycle is a repeat where it changed no more than this share of
+# what the kept ones did (a repeated film frame differs only by the noise of its coding).
+REPEAT_SHARE = 0.25
+
+
+def film_info(source: VideoInfo) -> VideoInfo:
+    """`source`'s description as its frames are delivered as film: the time base four times
+    as fine, the rate 4/5 of the source's (24000/1001 of 30000/1001), and the frame count
+    less one frame of every whole cycle of 5."""
+    rate, count = source.average_rate, source.frame_count
+    return dataclasses.replace(
+        source,
+        time_base=source.time_base / FINER,
+        average_rate=None if rate is None else rate * (CYCLE - 1) / CYCLE,
+        frame_count=None if count is None else count - count // CYCLE,
+    )
+
+
+def frames_after(
+    items: Iterable[Item], pts: int, repeats: int, pts_of: Callable[[Item], int | None]
+) -> Iterator[Item]:
+    """`items` (delivered in increasing time) from the first after the `repeats`-th one
+    delivered with `pts`, where an earlier run stopped."""
+    items = iter(items)
+    seen_at_pts = 0
+    for item in items:
+        at = pts_of(item)
+        if at is not None and at == pts and seen_at_pts < repeats:
+            seen_at_pts += 1
+            continue
+        if at is not None and at < pts:
+            continue
+        yield item
+        break
+    yield from items
+
+
+@dataclass
+class FilmFrame(Generic[Tag]):
+    """A frame decimate kept: its `picture`, its time in the finer time base (None where the
+    source has none), its own frame's `tag`, and the tags of the frames dropped since the
+    one kept before it (whose closed captions go with it)."""
+
+    picture: av.VideoFrame
+    pts: int | None
+    tag: Tag
+    dropped: list[Tag] = field(default_factory=list)
+
+
+@dataclass
+class _Given(Generic[Tag]):
+    """A frame given to the chain: its time and length (source ticks), its tag."""
+
+    pts: int | None
+    length: int | None
+    tag: Tag
+
+
+def _kind_of(frame: av.VideoFrame) -> tuple[int, int, str, int, int]:
+    return frame.width, frame.height, frame.format.name, frame.colorspace, frame.color_range
+
+
+def _buffer(graph: av.filter.Graph, frame: av.VideoFrame, rate: Fraction) -> av.filter.Filter:
+    """A source of frames like `frame`. Its matrix and range are declared, as bwdif's are
+    (vsr.video.deinterlace): undeclared, a format conversion libavfilter puts in (NV12 to
+    a planar format) took them for BT.601 limited range and converted the colours."""
+    width, height, pix_fmt, matrix, colour_range = _kind_of(frame)
+    time_base = frame.time_base or Fraction(1, 90000)
+    return graph.add(
+        "buffer",
+        f"video_size={width}x{height}:pix_fmt={pix_fmt}:time_base={time_base}:"
+        f"pixel_aspect=1/1:colorspace={matrix}:range={colour_range}:frame_rate={rate}",
+    )
+
+
+def _refusal(kind: tuple[int, int, str, int, int], error: Exception) -> VsrError:
+    width, height, pix_fmt, _, _ = kind
+    return VsrError(
+        f"--deinterlace film cannot take {width}x{height} {pix_fmt} frames (libavfilter's "
+        f"fieldmatch and decimate: {error}); --deinterlace auto deinterlaces them instead"
+    )
+
+
+def _chain(graph: av.filter.Graph, *filters: av.filter.Filter) -> None:
+    for this, following in pairwise(filters):
+        this.link_to(following)
+    graph.configure()
+
+
+def _pull_all(graph: av.filter.Graph) -> list[av.VideoFrame]:
+    finished = []
+    while True:
+        try:
+            finished.append(graph.pull())
+        except (av.error.BlockingIOError, av.error.EOFError):
+            return finished
+
+
+class _Graphs:
+    """fieldmatch in one graph, bwdif and decimate in another, for frames of one kind."""
+
+    def __init__(self, frame: av.VideoFrame, rate: Fraction) -> None:
+        self.kind = _kind_of(frame)
+        pix_fmt = self.kind[2]
+        # Unmarked frames are taken as top field first, as bwdif takes them; a marked
+        # frame's own order wins ("auto" reads each frame's mark).
+        order = "auto" if frame.interlaced_frame else "tff"
+        self.matching = av.filter.Graph()
+        # combmatch=full: where fields do not match (video-shot parts), fieldmatch picks
+        # the least combed weave and marks what stays combed, for bwdif.
+        _chain(
+            self.matching,
+            _buffer(self.matching, frame, rate),
+            self.matching.add("fieldmatch", f"order={order}:combmatch=full"),
+            self.matching.add("format", pix_fmt),
+            self.matching.add("buffersink"),
+        )
+        self.dropping = av.filter.Graph()
+        _chain(
+            self.dropping,
+            _buffer(self.dropping, frame, rate),
+            self.dropping.add("bwdif", "mode=send_frame:parity=auto:deint=interlaced"),
+            self.dropping.add("decimate", f"cycle={CYCLE}"),
+            self.dropping.add("format", pix_fmt),
+            self.dropping.add("buffersink"),
+        )
+
+    def match(self, frame: av.VideoFrame | None) -> list[av.VideoFrame]:
+        self.matching.push(frame)
+        return _pull_all(self.matching)
+
+    def decimate(self, frame: av.VideoFrame | None) -> list[av.VideoFrame]:
+        self.dropping.push(frame)
+        return _pull_all(self.dropping)
+
+
+class InverseTelecine(Generic[Tag]):
+    """Gives the film frames of a clip's decoded frames, in order; counts for the note.
+
+    `__call__` takes (frame, pts, tag, length) in presentation order (pts and length in
+    the source's time base; length None where not known) and gives FilmFrames. `before`
+    and `after` are the source's frames just outside those given (a cut's edges): fieldmatch
+    matches the edge frames with them as it does in the whole clip; they are not given out
+    and take no place in a cycle. `step`: one frame at the average rate, in source ticks.
+    """
+
+    def __init__(self, step: int, rate: Fraction | None) -> None:
+        self._step = step
+        self._rate = rate or NTSC
+        self.source_frames = 0  # given to the chain
+        self.film_frames = 0  # given out
+        self.combed_frames = 0  # left combed by fieldmatch, deinterlaced by bwdif
+        self.lost_tags: list[Tag] = []  # dropped after the last frame kept: nothing follows
+        self._given: dict[int, _Given[Tag]] = {}
+        self._changes: dict[int, float] = {}  # how far each matched picture is from the last
+        self._kept: set[int] = set()
+        self._cycles: list[tuple[int, int]] = []  # (first frame, frames) of each cycle
+
+    def __call__(
+        self,
+        frames: Iterable[tuple[av.VideoFrame, int | None, Tag, int | None]],
+        before: Callable[[], av.VideoFrame | None] = lambda: None,
+        after: Callable[[], av.VideoFrame | None] = lambda: None,
+    ) -> Iterator[FilmFrame[Tag]]:
+        graphs: _Graphs | None = None
+        self._waiting: deque[av.VideoFrame] = deque()  # kept, until their cycle's span is known
+        self._previous_luma: np.ndarray | None = None
+        self._last_out = -1  # the place of the last frame given out
+        self._last_pts: int | None = None
+        first = True
+        for frame, pts, tag, length in frames:
+            if graphs is not None and graphs.kind != _kind_of(frame):
+                # Another size or format (a change of programme): finish the frames of the
+                # old kind; cycles start again with the new one.
+                yield from self._finish(graphs)
+                graphs = None
+            if graphs is None:
+                graphs = self._start(frame)
+                if first:
+                    yield from self._neighbour(graphs, before())
+            first = False
+            place = self.source_frames
+            self.source_frames += 1
+            self._given[place] = _Given(pts, length, tag)
+            if place - self._graph_start >= CYCLE * len(self._cycles_of_graph):
+                self._cycles.append((place, 0))
+                self._cycles_of_graph.append(place)
+            start, count = self._cycles[-1]
+            self._cycles[-1] = (start, count + 1)
+            # A new object each: PyAV keys opaque values by id(), and one small int shared
+            # by two frames' tags is forgotten for both when either frame is freed.
+            frame.opaque = (place,)
+            yield from self._through(graphs, frame)
+        if graphs is not None:
+            yield from self._neighbour(graphs, after())
+            yield from self._finish(graphs)
+        self.lost_tags = [self._given[p].tag for p in range(self._last_out + 1, self.source_frames)]
+
+    def _start(self, frame: av.VideoFrame) -> _Graphs:
+        try:
+            graphs = _Graphs(frame, self._rate)
+        except (av.error.FFmpegError, ValueError) as error:
+            raise _refusal(_kind_of(frame), error) from None
+        self._graph_start = self.source_frames
+        self._cycles_of_graph: list[int] = []
+        self._previous_luma = None
+        return graphs
+
+    def _neighbour(self, graphs: _Graphs, frame: av.VideoFrame | None) -> Iterator[FilmFrame[Tag]]:
+        """A frame from outside the clip through fieldmatch alone (untagged: what comes of
+        it is not passed on), for its neighbour's match."""
+        if frame is None or _kind_of(frame) != graphs.kind:
+            return
+        frame.opaque = None
+        yield from self._through(graphs, frame)
+
+    def _through(self, graphs: _Graphs, frame: av.VideoFrame | None) -> Iterator[FilmFrame[Tag]]:
+        """Push `frame` (None: the end) through both graphs; give out what is timed."""
+        try:
+            matched = graphs.match(frame)
+            kept = []
+            for picture in matched:
+                if picture.opaque is None:
+                    continue  # a neighbour's
+                self._measure(picture)
+                kept += graphs.decimate(picture)
+            if frame is None:
+                kept += graphs.decimate(None)
+        except (av.error.FFmpegError, ValueError) as error:
+            raise _refusal(graphs.kind, error) from None
+        self._waiting.extend(kept)
+        yield from self._timed(ended=frame is None)
+
+    def _finish(self, graphs: _Graphs) -> Iterator[FilmFrame[Tag]]:
+        yield from self._through(graphs, None)
+
+    def _measure(self, picture: av.VideoFrame) -> None:
+        """Note whether fieldmatch left `picture` combed, and how much it changed from the
+        picture before it (every 4th pixel of luma: enough to tell a repeat from motion)."""
+        self.combed_frames += bool(picture.interlaced_frame)
+        plane = picture.planes[0]
+        bits = picture.format.components[0].bits
+        dtype = np.uint16 if bits > 8 else np.uint8
+        rows = np.frombuffer(plane, dtype).reshape(plane.height, -1)[:, : plane.width]
+        luma = rows[::4, ::4].astype(np.float32) / (1 << max(0, bits - 8))
+        if self._previous_luma is not None:
+            self._changes[picture.opaque[0]] = float(np.abs(luma - self._previous_luma).mean())
+        self._previous_luma = luma
+
+    def _timed(self, ended: bool) -> Iterator[FilmFrame[Tag]]:
+        """The kept frames whose cycle's span is known (the next cycle has begun), or all
+        of them at the end of a graph's frames."""
+        while self._waiting:
+            picture = self._waiting[0]
+            (place,) = picture.opaque
+            cycle = self._cycle_of(place)
+            start, count = self._cycles[cycle]
+            if not ended and start + CYCLE not in self._given:
+                return
+            self._waiting.popleft()
+            self._kept.add(place)
+            yield self._film_frame(picture, place, cycle)
+
+    def _cycle_of(self, place: int) -> int:
+        for index in range(len(self._cycles) - 1, -1, -1):
+            if self._cycles[index][0] <= place:
+                return index
+        return 0
+
+    def _film_frame(self, picture: av.VideoFrame, place: int, cycle: int) -> FilmFrame[Tag]:
+        start, count = self._cycles[cycle]
+        kept_before = sum(1 for p in range(start, place) if p in self._kept)
+        pts = self._film_pts(place, start, count, kept_before)
+        if pts is not None and self._last_pts is not None and pts <= self._last_pts:
+            pts = self._last_pts + 1  # never two frames at one time, whatever the source's
+        if pts is not None:
+            self._last_pts = pts
+        dropped = [self._given[p].tag for p in range(self._last_out + 1, place)]
+        self._last_out = place
+        self.film_frames += 1
+        return FilmFrame(picture, pts, self._given[place].tag, dropped)
+
+    def _film_pts(self, place: int, start: int, count: int, kept_before: int) -> int | None:
+        """In the finer time base: the kept frames of a cycle that dropped one, evenly over
+        its span; those of a cycle that dropped none, at their own times."""
+        own = self._given[place].pts
+        first = self._given[start].pts
+        if count < CYCLE or first is None:
+            return None if own is None else FINER * own
+        following = self._given.get(start + CYCLE)
+        if following is not None and following.pts is not None and following.pts > first:
+            span = following.pts - first
+        else:
+            last = self._given[start + count - 1]
+            length = last.length or self._step
+            span = (last.pts if last.pts is not None else first) + length - first
+        return FINER * first + kept_before * span * FINER // (CYCLE - 1)
+
+    def note(self) -> str:
+        """What was done, for the run's notes."""
+        rate = float(self._rate * (CYCLE - 1) / CYCLE)
+        done = (
+            f"{self.source_frames} frames became {self.film_frames} film frames at {rate:.3f} fps"
+        )
+        telecined, moving = self._telecined_cycles()
+        if moving and not telecined:
+            return (
+                "the video does not look telecined: in none of its "
+                f"{moving} cycles of 5 frames with motion was a picture repeated, so "
+                f"--deinterlace film dropped a frame of motion from each (judder): {done}; "
+                "--deinterlace auto suits it"
+            )
+        note = f"inverse telecine (--deinterlace film: fieldmatch, decimate): {done}"
+        if self.combed_frames:
+            note += (
+                f"; {self.combed_frames} frames whose fields did not match (shot on video, "
+                "not film) were deinterlaced (bwdif)"
+            )
+        if moving > telecined:
+            note += (
+                f"; {moving - telecined} of {moving} cycles of 5 frames with motion repeated "
+                "no picture (not telecined): a frame of motion was dropped from each"
+            )
+        return note
+
+    def _telecined_cycles(self) -> tuple[int, int]:
+        """(cycles that dropped a repeated picture, cycles with motion), of the whole cycles."""
+        telecined = moving = 0
+        for start, count in self._cycles:
+            places = range(start, start + count)
+            dropped = [p for p in places if p not in self._kept]
+            if count < CYCLE or len(dropped) != 1 or dropped[0] not in self._changes:
+                continue
+            # The first picture of the clip (or of a change of size) has nothing to differ
+            # from: the cycle is judged by the others.
+            changes = [self._changes[p] for p in places if p in self._changes]
+            kept_changes = [
+                self._changes[p] for p in places if p in self._kept and p in self._changes
+            ]
+            if max(changes) <= STILL:
+                continue  # a still picture: nothing to judder
+            moving += 1
+            change = self._changes[dropped[0]]
+            telecined += change <= STILL or change <= REPEAT_SHARE * median(kept_changes)
+        return telecined, moving
