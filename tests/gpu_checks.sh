@@ -1,7 +1,7 @@
 #!/bin/bash
 # The GPU checks and speed measurements behind the README's H100 figures, in one timed run:
 # vsr bench (network alone, max-autotune compilation, end to end at 540p and 1080p),
-# `vsr run --pipeline fast` on long clips, the CUDA tests, the precision of vsr eval on Set5
+# `vsr run --pipeline fast` on an interlaced 1080i clip and on long clips, the CUDA tests, the precision of vsr eval on Set5
 # and the pressure test. Each stage is time-boxed and a failing stage does not stop the
 # next; the whole run ends within $BUDGET seconds (default 600; every stage needs about
 # 1450). Output: $OUT/bench.log and $OUT/bench.tgz (every JSON, the plot).
@@ -83,6 +83,13 @@ stage 120 "max-autotune model-only 540p batch 4, unfolded attention (does the fo
 stage 200 "end to end 1080p -> 2160p, libx264 veryfast, 120 frames: eager vs max-autotune, 4 encoders" \
   $V bench --width 1920 --height 1080 --frames 120 --preset veryfast --crf 18 \
   --variant fp16,batch=2,cl,graphs,enc=4 --variant fp16,batch=1,cl,$AT,graphs,enc=4 --json $R/e2e_1080p.json
+stage 150 "interlaced 1080i -> 2160p, vsr run --pipeline fast, 150 frames: --deinterlace off, auto (bwdif on the decode thread), --field-rate (twice the frames)" bash -c "
+  python3 -c 'from vsr.bench_clip import make_bench_clip as m; m(\"$R/i1080.mkv\", 1920, 1080, 150, interlaced=True)';
+  for mode in 'off' 'auto' 'auto --field-rate'; do
+    name=\$(echo \$mode | tr -d ' -');
+    $V run $R/i1080.mkv $R/i1080-\$name.mp4 --pipeline fast --crf 18 --deinterlace \$mode --report $R/run_i1080_\$name.json;
+    rm -f $R/i1080-\$name.mp4;
+  done; rm -f $R/i1080.mkv"
 stage 360 "vsr run --pipeline fast --crf 18 on long clips, kernel cache cold (1080p) then warm; x264 threads" bash -c "
   python3 -c 'from vsr.bench_clip import make_bench_clip as m; m(\"$R/c540.mkv\", 960, 540, 3000); m(\"$R/c1080.mkv\", 1920, 1080, 600)';
   for clip in c540 c1080; do for cache in cold warm; do

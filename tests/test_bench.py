@@ -567,3 +567,20 @@ def test_pressure_sizes_of_one_pixel_count_share_a_tick_that_names_both(tmp_path
     (figure,) = drawn
     for axes in figure.axes:
         assert [t.get_text() for t in axes.get_xticklabels()] == ["16x8\n8x16"]
+
+
+def test_an_interlaced_bench_clip_is_marked_so_and_combed(tmp_path):
+    # The GPU checks time deinterlacing on it: its frames must be marked interlaced (so that
+    # --deinterlace auto takes them) and hold two moments (so that there is a comb to mend).
+    clip = make_bench_clip(tmp_path / "i.mkv", 64, 48, 3, interlaced=True)
+    with av.open(str(clip)) as container:
+        frames = list(container.decode(video=0))
+    assert [frame.interlaced_frame for frame in frames] == [True] * 3
+    luma = frames[1].to_ndarray(format="gray").astype(float)
+    woven = np.abs(luma[1::2] - luma[0::2]).mean()
+    progressive = make_bench_clip(tmp_path / "p.mkv", 64, 48, 3)
+    with av.open(str(progressive)) as container:
+        plain = list(container.decode(video=0))[1].to_ndarray(format="gray").astype(float)
+    assert woven > 1.5 * np.abs(plain[1::2] - plain[0::2]).mean()
+    with pytest.raises(VsrError, match="either lossless or interlaced"):
+        make_bench_clip(tmp_path / "x.mkv", 64, 48, 1, lossless=True, interlaced=True)

@@ -55,6 +55,27 @@ def _video_frame(planes: list[np.ndarray], width: int, height: int, pix_fmt: str
     return frame
 
 
+def _woven(top: list[np.ndarray], bottom: list[np.ndarray]) -> list[np.ndarray]:
+    """The planes of an interlaced frame: even rows from `top`, odd rows from `bottom`."""
+    woven = [plane.copy() for plane in top]
+    for plane, later in zip(woven, bottom, strict=True):
+        plane[1::2] = later[1::2]
+    return woven
+
+
+def _top_field_first(frame: av.VideoFrame) -> av.VideoFrame:
+    """`frame` marked interlaced, top field first (libavfilter's setfield): libx264 codes
+    the field order each frame is marked with."""
+    graph = av.filter.Graph()
+    source = graph.add_buffer(template=frame, time_base=frame.time_base)
+    marked, sink = graph.add("setfield", "tff"), graph.add("buffersink")
+    source.link_to(marked)
+    marked.link_to(sink)
+    graph.configure()
+    graph.push(frame)
+    return graph.pull()
+
+
 def check_clip_shape(width: int, height: int, frames: int) -> None:
     """The bench clip can be made: even sides of at least 2 (4:2:0), one frame or more."""
     if width < 2 or height < 2 or width % 2 or height % 2:
@@ -71,19 +92,26 @@ def make_bench_clip(
     *,
     lossless: bool = False,
     rate: int = 25,
+    interlaced: bool = False,
 ) -> Path:
     """Write the bench's source clip and return its path.
 
     Default: H.264 4:2:0, the kind of file users bring, in the container `path` names.
     `lossless`: FFV1 4:4:4, so that no chroma resampling or coding loss stands between the
-    two outputs (Matroska holds it)."""
+    two outputs (Matroska holds it). `interlaced`: H.264 coded interlaced, top field first,
+    each field a moment of its own (the picture of moment 2i on even rows, 2i + 1 on odd
+    ones), as a 1080i camera takes it: what deinterlacing and --field-rate cost."""
     check_clip_shape(width, height, frames)
+    if interlaced and lossless:
+        raise VsrError("the bench clip is either lossless or interlaced, not both")
     path = Path(path)
     if lossless:
         codec, pix_fmt, options, shift = "ffv1", "yuv444p", {}, 0
     else:
         codec, pix_fmt, options, shift = "libx264", "yuv420p", {"preset": "ultrafast"}, 1
         options["crf"] = "16"
+        if interlaced:
+            options["x264-params"] = "tff=1"
     with av.open(file_url(path), "w") as container:
         stream = container.add_stream(codec, rate=rate, options=options)
         stream.width, stream.height, stream.pix_fmt = width, height, pix_fmt
@@ -95,9 +123,16 @@ def make_bench_clip(
         stream.codec_context.color_primaries = BT601
         stream.codec_context.color_trc = BT601
         for index in range(frames):
-            frame = _video_frame(picture(width, height, index, shift), width, height, pix_fmt)
+            if interlaced:
+                planes = _woven(
+                    picture(width, height, 2 * index, shift),
+                    picture(width, height, 2 * index + 1, shift),
+                )
+            else:
+                planes = picture(width, height, index, shift)
+            frame = _video_frame(planes, width, height, pix_fmt)
             frame.pts = index
             frame.time_base = time_base
-            container.mux(stream.encode(frame))
+            container.mux(stream.encode(_top_field_first(frame) if interlaced else frame))
         container.mux(stream.encode(None))
     return path
