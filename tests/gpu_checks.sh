@@ -4,7 +4,7 @@
 # `vsr run --pipeline fast` on an interlaced 1080i clip and on long clips, the CUDA tests, the precision of vsr eval on Set5
 # and the pressure test. Each stage is time-boxed and a failing stage does not stop the
 # next; the whole run ends within $BUDGET seconds (default 600; every stage needs about
-# 1450). Output: $OUT/bench.log and $OUT/bench.tgz (every JSON, the plot).
+# 1600). Output: $OUT/bench.log and $OUT/bench.tgz (every JSON, the plot).
 #
 #   OUT=$OUT WHEELS=.device-carry/whl VSR_SHARED=$PWD/.device-carry/shared BUDGET=560 \
 #     bash tests/gpu_checks.sh
