@@ -436,14 +436,16 @@ def make_captioned_clip(
     captioned: Iterable[int] | None = None,
     cc_data: Callable[[int], bytes] = caption_triplets,
     b_frames: int = 0,
+    rate: Fraction = Fraction(25),
 ) -> None:
-    """H.264 in MPEG-TS whose frames carry CEA-608 closed captions (an A53 SEI before their
-    slice, as broadcast encoders write them): frame i carries cc_data(i), for the frames in
-    `captioned` (None: every frame). With `b_frames` the packets are stored out of display
-    order, and the decoder hands the captions over in display order."""
+    """H.264 in MPEG-TS at 25 fps (or `rate`) whose frames carry CEA-608 closed captions (an
+    A53 SEI before their slice, as broadcast encoders write them): frame i carries
+    cc_data(i), for the frames in `captioned` (None: every frame). With `b_frames` the
+    packets are stored out of display order, and the decoder hands the captions over in
+    display order."""
     encoder = av.CodecContext.create("libx264", "w")
     encoder.width, encoder.height, encoder.pix_fmt = 64, 48, "yuv420p"
-    encoder.time_base, encoder.framerate = Fraction(1, 25), 25
+    encoder.time_base, encoder.framerate = 1 / rate, rate
     encoder.options = {"bf": str(b_frames)}
     encoder.open()
     chosen = set(range(frames) if captioned is None else captioned)
@@ -459,8 +461,9 @@ def make_captioned_clip(
     packets += encoder.encode(None)
     start = 1 + b_frames  # in frames: B-frames start the decode times that much earlier
     with av.open(str(path), "w", format="mpegts") as out:
-        stream = out.add_stream("h264", rate=25)
+        stream = out.add_stream("h264", rate=rate)
         stream.width, stream.height, stream.time_base = 64, 48, Fraction(1, 90000)
+        ticks = round(90000 / rate)  # a frame, in 1/90000
         for packet in packets:
             data = bytes(packet)
             if packet.pts in chosen:
@@ -472,8 +475,8 @@ def make_captioned_clip(
                 data = _before_first_slice(data, b"\x00\x00\x00\x01\x06" + _escaped(rbsp))
             captioned_packet = av.Packet(data)
             captioned_packet.stream, captioned_packet.time_base = stream, stream.time_base
-            captioned_packet.pts = 3600 * (packet.pts + start)
-            captioned_packet.dts = 3600 * (packet.dts + start)
+            captioned_packet.pts = ticks * (packet.pts + start)
+            captioned_packet.dts = ticks * (packet.dts + start)
             out.mux(captioned_packet)
 
 

@@ -14,6 +14,7 @@ from media import (
     caption_triplets,
     comb_strength,
     make_captioned_clip,
+    make_interlaced_clip,
     make_telecined_clip,
 )
 from test_field_rate import times, tone_at_first_frame
@@ -176,15 +177,16 @@ def test_several_encoders_and_a_folder_run_write_every_film_frame(tmp_path, weig
 
 def test_the_captions_of_a_dropped_frame_go_with_the_next_kept_one(tmp_path):
     # Every frame captioned (not telecined: decimate drops a frame of each cycle all the
-    # same): the output's captions, in order, are every source frame's.
+    # same, at 29.97): the output's captions, in order, are every source frame's. An 11th
+    # frame, kept (a cycle cut short), follows whatever the second cycle drops.
     clip = tmp_path / "captioned.ts"
-    make_captioned_clip(clip, frames=10)
+    make_captioned_clip(clip, frames=11, rate=Fraction(30000, 1001))
     with VideoReader(clip, deinterlace="film") as reader:
         reader.captions.collecting = True
         frames = list(reader.frames())
         carried = [reader.captions.take(frame.pts) for frame in frames]
-    assert len(frames) == 8
-    assert b"".join(carried) == b"".join(caption_triplets(i) for i in range(10))
+    assert len(frames) == 9
+    assert b"".join(carried) == b"".join(caption_triplets(i) for i in range(11))
     assert all(carried)
 
 
@@ -197,3 +199,22 @@ def test_what_film_cannot_serve_is_refused_in_words(tmp_path, weights, capsys):
     with pytest.raises(VsrError, match="--deinterlace film is not available in segment mode"):
         run_split(clip, out, count=2, engine_options={"deinterlace": "film"})
     assert not out.exists()
+
+
+@pytest.mark.parametrize("rate", [Fraction(25), Fraction(24000, 1001)])
+def test_a_source_at_a_rate_without_pulldown_keeps_every_frame(tmp_path, rate):
+    # PAL (25 fps: film sped up, no 3:2 pulldown) and film at its own rate: decimate dropped
+    # a frame of motion of every 5 (8 of 10) and declared 4/5 of the rate (20 fps).
+    clip = tmp_path / "pal.ts"
+    make_interlaced_clip(clip, frames=10, rate=rate)
+    reader, frames = film_frames(clip)
+    _, auto = film_frames(clip, "auto")
+    assert len(frames) == 10
+    assert [frame.pts for frame in frames] == [frame.pts for frame in auto]
+    assert (reader.info.average_rate, reader.info.time_base) == (rate, Fraction(1, 90000))
+    assert reader.deinterlaced_frames == 10
+    assert reader.warnings[0] == (
+        "--deinterlace film undoes 3:2 pulldown, which carries film at 29.97 fps; the video "
+        f"is at {float(rate):.3f} fps, which holds none: no frame was dropped, and the frames "
+        "marked interlaced were deinterlaced as --deinterlace auto does"
+    )

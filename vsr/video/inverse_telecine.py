@@ -51,6 +51,9 @@ Item = TypeVar("Item")
 CYCLE = 5  # video frames of 3:2 pulldown that hold 4 film frames
 FINER = 4  # the delivered time base is the source's divided by this
 NTSC = Fraction(30000, 1001)
+# The rates that carry 3:2 pulldown (4 film frames in 5 video frames); within this share.
+PULLDOWN_RATES = (NTSC, Fraction(30))
+RATE_TOLERANCE = Fraction(1, 100)
 # A picture changed from the one before it by no more than this (mean luma codes, of 255)
 # is still: compression noise, no motion.
 STILL = 0.5
@@ -69,6 +72,22 @@ def film_info(source: VideoInfo) -> VideoInfo:
         time_base=source.time_base / FINER,
         average_rate=None if rate is None else rate * (CYCLE - 1) / CYCLE,
         frame_count=None if count is None else count - count // CYCLE,
+    )
+
+
+def carries_pulldown(rate: Fraction | None) -> bool:
+    """Whether a source at `rate` can hold 3:2 pulldown: 30000/1001 or 30 frames a second
+    (an unknown rate is given the benefit of the doubt). PAL's 25 (film sped up, 2:2) and
+    film's own 24000/1001 hold none: decimate would drop a frame of motion of every 5."""
+    return rate is None or any(abs(rate / video - 1) <= RATE_TOLERANCE for video in PULLDOWN_RATES)
+
+
+def no_pulldown_note(rate: Fraction) -> str:
+    """The note for a source `carries_pulldown` refuses, which is deinterlaced as auto does."""
+    return (
+        f"--deinterlace film undoes 3:2 pulldown, which carries film at 29.97 fps; the video "
+        f"is at {float(rate):.3f} fps, which holds none: no frame was dropped, and the frames "
+        "marked interlaced were deinterlaced as --deinterlace auto does"
     )
 
 

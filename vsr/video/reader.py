@@ -37,7 +37,14 @@ from vsr.video.field_rate import (
 )
 from vsr.video.frame_planes import FramePlanes
 from vsr.video.hdr import Hdr10, hdr10_of
-from vsr.video.inverse_telecine import FINER, InverseTelecine, film_info, frames_after
+from vsr.video.inverse_telecine import (
+    FINER,
+    InverseTelecine,
+    carries_pulldown,
+    film_info,
+    frames_after,
+    no_pulldown_note,
+)
 from vsr.video.media_url import open_source
 from vsr.video.pixel_shape_watch import PixelShapeWatch
 from vsr.video.pixfmt import parse_planar, planar_equivalent
@@ -287,6 +294,12 @@ class VideoReader:
             # `info` as they are delivered (per field: twice as many, twice as fine a time).
             self._source = self._describe(first)
             self.info = field_rate_info(self._source) if field_rate else self._source
+            if self._film and not carries_pulldown(self._source.average_rate):
+                # PAL or film's own rate: no 3:2 pulldown to undo. Deinterlaced as auto does,
+                # rather than a fifth of the frames of motion dropped.
+                self.warnings.append(no_pulldown_note(self._source.average_rate))
+                self._film = False
+                self._deinterlacer = Deinterlacer("auto")
             if self._film:
                 self.info = film_info(self._source)
                 rate = self._source.average_rate
