@@ -831,3 +831,54 @@ def make_telecined_clip(
     stream_codec = "h264" if codec == "libx264" else "mpeg2video"
     _mux_into_ts(path, stream_codec, packets, rate, seconds, (width, height))
     return woven + [(-1, -1)] * video_frames
+
+
+# 3:2 pulldown by flags, per film frame (top_field_first, repeat_first_field): A shows 3
+# fields top first, B 2 bottom first, C 3 bottom first, D 2 top first (AAA BB CCC DD).
+SOFT_PULLDOWN = ((1, 1), (0, 0), (0, 1), (1, 0))
+
+
+def make_soft_telecined_clip(path: Path, film_frames: int = 12) -> None:
+    """Film soft-telecined in MPEG-TS, as on an NTSC DVD: MPEG-2 `film_picture`s coded as
+    progressive frames at 29.97 fps (frame_rate_code 4, progressive_sequence 0) whose
+    repeat_first_field and top_field_first flags make the 3:2 pulldown (SOFT_PULLDOWN). The
+    decoder gives the film frames, 1001/24000 s apart on average (1.5 and 1 frames of 29.97
+    alternately). mpeg2video sets no repeat flag, so the coded headers are changed here."""
+    rate = Fraction(24000, 1001)
+    width, height = FILM_SIZE
+    encoder = av.CodecContext.create("mpeg2video", "w")
+    encoder.width, encoder.height, encoder.pix_fmt = width, height, "yuv420p"
+    encoder.time_base, encoder.framerate = 1 / rate, rate
+    encoder.max_b_frames = 0
+    encoder.flags |= av.codec.context.Flags.interlaced_dct  # progressive_sequence 0
+    encoder.bit_rate = 4_000_000
+    encoder.open()
+    stream = bytearray()
+    for index in range(film_frames):
+        frame = av.VideoFrame.from_ndarray(film_picture(index), "rgb24").reformat(format="yuv420p")
+        frame.pts = index
+        stream += b"".join(bytes(packet) for packet in encoder.encode(frame))
+    stream += b"".join(bytes(packet) for packet in encoder.encode(None))
+    picture, at = -1, stream.find(b"\x00\x00\x01")
+    while at >= 0:
+        code = stream[at + 3]
+        if code == 0xB3:  # sequence header: frame_rate_code (low 4 bits of byte 7) 4, 29.97
+            stream[at + 7] = (stream[at + 7] & 0xF0) | 4
+        elif code == 0xB5 and stream[at + 4] >> 4 == 1:  # sequence extension
+            stream[at + 5] &= ~0x08  # progressive_sequence 0: the field flags count
+        elif code == 0xB5 and stream[at + 4] >> 4 == 8:  # picture coding extension
+            picture += 1
+            top_first, repeat = SOFT_PULLDOWN[picture % 4]
+            stream[at + 7] = (stream[at + 7] & ~0x82) | top_first << 7 | repeat << 1
+            stream[at + 8] |= 0x80  # progressive_frame
+        at = stream.find(b"\x00\x00\x01", at + 4)
+    elementary = path.with_suffix(".m2v")
+    elementary.write_bytes(bytes(stream))
+    # Remuxed, so that the times are the parser's: each frame as long as its fields.
+    with av.open(str(elementary)) as source, av.open(str(path), "w", format="mpegts") as out:
+        video = out.add_stream_from_template(source.streams.video[0])
+        for packet in source.demux(video=0):
+            if packet.dts is not None or packet.pts is not None:
+                packet.stream = video
+                out.mux(packet)
+    elementary.unlink()

@@ -15,6 +15,7 @@ from media import (
     comb_strength,
     make_captioned_clip,
     make_interlaced_clip,
+    make_soft_telecined_clip,
     make_telecined_clip,
 )
 from test_field_rate import times, tone_at_first_frame
@@ -199,6 +200,25 @@ def test_what_film_cannot_serve_is_refused_in_words(tmp_path, weights, capsys):
     with pytest.raises(VsrError, match="--deinterlace film is not available in segment mode"):
         run_split(clip, out, count=2, engine_options={"deinterlace": "film"})
     assert not out.exists()
+
+
+def test_soft_telecine_keeps_every_film_frame(tmp_path):
+    # The decoder gives soft telecine's film frames (12, 1001/24000 s apart on average),
+    # though the stream declares 29.97: decimate dropped 1 of every 5 (10 frames, 19.18 fps).
+    clip = tmp_path / "soft.ts"
+    make_soft_telecined_clip(clip, film_frames=12)
+    reader, frames = film_frames(clip)
+    _, decoded = film_frames(clip, "off")
+    assert [bar_left(frame.planes[0]) for frame in frames] == [8 * k for k in range(12)]
+    assert [4 * frame.pts for frame in decoded] == [frame.pts for frame in frames]
+    # Two cycles of the pulldown (AAA BB CCC DD): 8 film frames, 8 * 1001/24000 s.
+    assert (frames[8].pts - frames[0].pts) * reader.info.time_base == 8 * FILM
+    assert reader.info.average_rate == Fraction(24000, 1001)
+    assert reader.warnings == [
+        "--deinterlace film: the video's frames are film frames already (soft telecine: the "
+        "decoder gives the film's own frames, 1001/24000 s apart on average, and leaves the "
+        "3:2 pulldown to repeat-field flags): all 12 kept at their own times, none dropped"
+    ]
 
 
 @pytest.mark.parametrize("rate", [Fraction(25), Fraction(24000, 1001)])

@@ -24,6 +24,12 @@ last, if cut short: decimate drops nothing of it) keeps their own times.
 Cycles count from the first frame given, so a run resumed after a point (vsr.video.reader)
 decodes the clip, or its cut, from its start again and drops what the earlier run
 delivered: the same frames are matched and dropped as in an uninterrupted run.
+
+Soft telecine (the film's progressive frames, coded at 29.97 with repeat-field flags) decodes
+to the film's own frames already, 1001/24000 s apart on average: decimate would drop one of
+every 5 of those (19.18 fps). The opening frames' spacing tells it from hard telecine, and
+its frames pass through, each at its own time. A stream that mixes the two (some DVDs) is
+judged by its opening.
 """
 
 from __future__ import annotations
@@ -33,7 +39,7 @@ from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from fractions import Fraction
-from itertools import pairwise
+from itertools import chain, islice, pairwise
 from statistics import median
 from typing import TYPE_CHECKING, Generic, TypeVar
 
@@ -54,6 +60,9 @@ NTSC = Fraction(30000, 1001)
 # The rates that carry 3:2 pulldown (4 film frames in 5 video frames); within this share.
 PULLDOWN_RATES = (NTSC, Fraction(30))
 RATE_TOLERANCE = Fraction(1, 100)
+# Soft telecine decodes to the film's own frames, 5/4 of a video frame apart on average; hard
+# telecine's lie a frame apart. Opening frames further apart than this many frames are film.
+FILM_SPACING = Fraction(9, 8)
 # A picture changed from the one before it by no more than this (mean luma codes, of 255)
 # is still: compression noise, no motion.
 STILL = 0.5
@@ -89,6 +98,19 @@ def no_pulldown_note(rate: Fraction) -> str:
         f"is at {float(rate):.3f} fps, which holds none: no frame was dropped, and the frames "
         "marked interlaced were deinterlaced as --deinterlace auto does"
     )
+
+
+def _lie_film_frames_apart(
+    opening: list[tuple[object, int | None, object, object]], step: int
+) -> bool:
+    """Whether the `opening` frames (frame, pts, tag, length) lie film frames apart, 5/4 of
+    a frame (`step` ticks) on average: soft telecine (an NTSC DVD of film, mostly), whose
+    decoder gives the film's own progressive frames and leaves the pulldown to repeat-field
+    flags, though the stream declares 29.97. A cycle is needed to tell."""
+    times = [pts for _, pts, _, _ in opening if pts is not None]
+    if len(times) < CYCLE or times[-1] <= times[0]:
+        return False
+    return times[-1] - times[0] > FILM_SPACING * step * (len(times) - 1)
 
 
 def frames_after(
@@ -226,6 +248,7 @@ class InverseTelecine(Generic[Tag]):
         self.film_frames = 0  # given out
         self.combed_frames = 0  # left combed by fieldmatch, deinterlaced by bwdif
         self.lost_tags: list[Tag] = []  # dropped after the last frame kept: nothing follows
+        self.soft_telecine = False  # the frames were film frames already: none dropped
         self._given: dict[int, _Given[Tag]] = {}
         self._changes: dict[int, float] = {}  # how far each matched picture is from the last
         self._kept: set[int] = set()
@@ -243,7 +266,12 @@ class InverseTelecine(Generic[Tag]):
         self._last_out = -1  # the place of the last frame given out
         self._last_pts: int | None = None
         first = True
-        for frame, pts, tag, length in frames:
+        frames = iter(frames)
+        opening = list(islice(frames, 2 * CYCLE))
+        if _lie_film_frames_apart(opening, self._step):
+            yield from self._as_they_are(chain(opening, frames))
+            return
+        for frame, pts, tag, length in chain(opening, frames):
             if graphs is not None and graphs.kind != _kind_of(frame):
                 # Another size or format (a change of programme): finish the frames of the
                 # old kind; cycles start again with the new one.
@@ -270,6 +298,17 @@ class InverseTelecine(Generic[Tag]):
             yield from self._neighbour(graphs, after())
             yield from self._finish(graphs)
         self.lost_tags = [self._given[p].tag for p in range(self._last_out + 1, self.source_frames)]
+
+    def _as_they_are(
+        self, frames: Iterable[tuple[av.VideoFrame, int | None, Tag, int | None]]
+    ) -> Iterator[FilmFrame[Tag]]:
+        """Soft telecine's frames, the film's own: each kept at its own time, none dropped
+        (decimate would drop a film frame of every 5: 19.18 fps of judder)."""
+        self.soft_telecine = True
+        for frame, pts, tag, _ in frames:
+            self.source_frames += 1
+            self.film_frames += 1
+            yield FilmFrame(frame, None if pts is None else FINER * pts, tag)
 
     def _start(self, frame: av.VideoFrame) -> _Graphs:
         try:
@@ -377,6 +416,13 @@ class InverseTelecine(Generic[Tag]):
         done = (
             f"{self.source_frames} frames became {self.film_frames} film frames at {rate:.3f} fps"
         )
+        if self.soft_telecine:
+            return (
+                "--deinterlace film: the video's frames are film frames already (soft "
+                "telecine: the decoder gives the film's own frames, 1001/24000 s apart on "
+                "average, and leaves the 3:2 pulldown to repeat-field flags): all "
+                f"{self.source_frames} kept at their own times, none dropped"
+            )
         telecined, moving = self._telecined_cycles()
         if moving and not telecined:
             return (
