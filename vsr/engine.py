@@ -29,10 +29,12 @@ import numpy as np
 import torch
 
 from vsr.errors import VsrError
-from vsr.ops.yuv import rgb_to_yuv, yuv_to_rgb
+from vsr.ops.beyond import add_beyond, split_beyond
+from vsr.ops.yuv import is_limited, rgb_to_yuv, yuv_to_rgb
 from vsr.stoppable_queue import Stopped, get_unless_stopped, put_unless_stopped
 from vsr.telemetry import StageClock
 from vsr.upscale import device_guard, nonfinite_message
+from vsr.video.colors import GBR
 
 _END = object()  # end of stream marker on the queues
 
@@ -103,6 +105,11 @@ class Pipeline:
         self.target = target
         self.output_size = output_size
         self.network_input_size = network_input_size
+        # Super-whites and super-blacks exist, and have codes to go to, only from limited
+        # range to limited range; full range and RGB stay clamped to [0, 1] as before.
+        self.keeps_beyond = all(
+            is_limited(c.color_range) and c.matrix != GBR for c in (source, target)
+        )
         self.clock = clock or StageClock()
         self.cuda = device.type == "cuda"
         self.static_batch = self.cuda if static_batch is None else static_batch
@@ -229,7 +236,16 @@ class Pipeline:
         # The NaN/Inf check is a flag on the device, read by the encoder thread once the
         # batch has landed and before any of its frames is written.
         with self.clock.working("upload"):
-            rgb = yuv_to_rgb(*planes, src.matrix, src.color_range, src.bit_depth, src.siting)
+            keep_beyond = self.keeps_beyond
+            rgb = yuv_to_rgb(
+                *planes, src.matrix, src.color_range, src.bit_depth, src.siting,
+                clamp=not keep_beyond,
+            )  # fmt: skip
+            beyond = None
+            if keep_beyond:
+                # The network sees [0, 1], as it always did; the neutral part beyond it
+                # (super-whites and super-blacks) goes around (vsr.ops.beyond).
+                rgb, beyond = split_beyond(rgb)
             if self.network_input_size is not None:
                 rgb = resize_exact(rgb, *self.network_input_size)
         with self.clock.working("model"):
@@ -250,6 +266,8 @@ class Pipeline:
         with self.clock.working("download"):
             if tuple(out.shape[-2:]) != self.output_size:
                 out = resize_exact(out, *self.output_size)
+            if beyond is not None:
+                out = add_beyond(out, beyond)
             yuv = rgb_to_yuv(
                 out, dst.matrix, dst.color_range, dst.bit_depth, dst.chroma_shift, dst.siting
             )

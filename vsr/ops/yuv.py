@@ -81,15 +81,31 @@ def _cosited(siting: str) -> tuple[bool, bool]:
     return cosited
 
 
+def is_limited(color_range: str) -> bool:
+    """Whether `color_range` names limited ("tv") range, whose codes reach past black and
+    white."""
+    return color_range in ("tv", "limited", "mpeg")
+
+
 def _levels(color_range: str, bit_depth: int) -> tuple[float, float, float, float]:
     """(luma offset, luma span, chroma centre, chroma span) in code values."""
-    if color_range in ("tv", "limited", "mpeg"):
+    if is_limited(color_range):
         unit = float(1 << (bit_depth - 8))
         return 16.0 * unit, 219.0 * unit, 128.0 * unit, 224.0 * unit
     if color_range in ("pc", "full", "jpeg"):
         peak = float((1 << bit_depth) - 1)
         return 0.0, peak, float(1 << (bit_depth - 1)), peak
     raise VsrError(f"unsupported colour range {color_range!r} (use 'tv' or 'pc')")
+
+
+def _legal_codes(color_range: str, bit_depth: int) -> tuple[float, float]:
+    """(lowest, highest) code a picture may use. Limited range keeps its end codes for
+    timing references (BT.709, BT.2100: 0 and 255 at 8 bits, 0-3 and 1020-1023 at 10); full
+    range uses every code."""
+    if is_limited(color_range):
+        unit = float(1 << (bit_depth - 8))
+        return unit, 255.0 * unit - 1.0
+    return 0.0, float((1 << bit_depth) - 1)
 
 
 def _upsample_axis(c: torch.Tensor, dim: int, length: int, cosited: bool) -> torch.Tensor:
@@ -138,8 +154,14 @@ def yuv_to_rgb(
     color_range: str,
     bit_depth: int,
     siting: str = "left",
+    *,
+    clamp: bool = True,
 ) -> torch.Tensor:
     """Integer planes (N x H x W, chroma possibly subsampled) -> float N x 3 x H x W in [0, 1].
+
+    `clamp=False` leaves what lies beyond [0, 1]: a limited-range source's super-blacks and
+    super-whites, its colours outside RGB's gamut, and the out-of-gamut RGB that subsampled
+    chroma makes at colour edges.
 
     The chroma subsampling is read from the plane shapes. Planes above 8 bits may come as
     int16 (a bit-for-bit view of uint16, read back as unsigned) or any wider integer type. With
@@ -168,7 +190,8 @@ def yuv_to_rgb(
     r = luma + 2.0 * (1.0 - kr) * cr
     b = luma + 2.0 * (1.0 - kb) * cb
     g = (luma - kr * r - kb * b) / kg
-    return torch.stack([r, g, b], dim=1).clamp_(0.0, 1.0)
+    rgb = torch.stack([r, g, b], dim=1)
+    return rgb.clamp_(0.0, 1.0) if clamp else rgb
 
 
 def _gbr_codes(
@@ -191,7 +214,10 @@ def rgb_to_yuv(
     chroma_shift: tuple[int, int],
     siting: str = "left",
 ) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Float N x 3 x H x W RGB in [0, 1] -> integer planes, rounded and clipped to legal codes.
+    """Float N x 3 x H x W RGB -> integer planes, rounded and clipped to legal codes.
+
+    Limited-range RGB beyond [0, 1] becomes codes past black and white, short of the end
+    codes limited range reserves; RGB within [0, 1] never reaches those.
 
     `chroma_shift` is (log2 horizontal, log2 vertical) subsampling, (1, 1) for 4:2:0, and
     `siting` where the subsampled chroma sits, as for yuv_to_rgb.
@@ -215,12 +241,12 @@ def rgb_to_yuv(
         cb, cr = _downsample_axis(cb, 2, cosited=across), _downsample_axis(cr, 2, cosited=across)
     if shift_y:
         cb, cr = _downsample_axis(cb, 1, cosited=down), _downsample_axis(cr, 1, cosited=down)
-    peak = float((1 << bit_depth) - 1)
+    lowest, highest = _legal_codes(color_range, bit_depth)
     dtype = torch.uint8 if bit_depth <= 8 else torch.int16
 
     def code(values: torch.Tensor, offset: float, span: float) -> torch.Tensor:
         # floor(x + 0.5): round half up, the way reference encoders and tables round.
-        codes = torch.floor(values * span + offset + 0.5).clamp_(0.0, peak)
+        codes = torch.floor(values * span + offset + 0.5).clamp_(lowest, highest)
         # Through int32: 16-bit codes above 32767 then wrap to int16 the same way on every
         # device (a float beyond int16's range converts to whatever the hardware gives).
         return codes.to(torch.int32).to(dtype) if dtype == torch.int16 else codes.to(dtype)
