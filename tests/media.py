@@ -16,6 +16,9 @@ from pathlib import Path
 import av
 import numpy as np
 
+from vsr.bench_clip import top_field_first
+from vsr.video.captions import emulation_prevented
+
 # Audio codec per container: what the container holds without trouble.
 _AUDIO_CODEC = {".mp4": "aac", ".mov": "aac", ".mkv": "aac", ".webm": "libopus"}
 _FORMAT = {".mp4": "mp4", ".mov": "mov", ".mkv": "matroska", ".webm": "webm", ".ts": "mpegts"}
@@ -472,24 +475,14 @@ def make_captioned_clip(
                 payload = bytes([0xB5, 0x00, 0x31]) + b"GA94"
                 payload += bytes([0x03, 0x40 | len(triplets) // 3, 0xFF]) + triplets + b"\xff"
                 rbsp = bytes([4, len(payload)]) + payload + b"\x80"
-                data = _before_first_slice(data, b"\x00\x00\x00\x01\x06" + _escaped(rbsp))
+                data = _before_first_slice(
+                    data, b"\x00\x00\x00\x01\x06" + emulation_prevented(rbsp)
+                )
             captioned_packet = av.Packet(data)
             captioned_packet.stream, captioned_packet.time_base = stream, stream.time_base
             captioned_packet.pts = ticks * (packet.pts + start)
             captioned_packet.dts = ticks * (packet.dts + start)
             out.mux(captioned_packet)
-
-
-def _escaped(rbsp: bytes) -> bytes:
-    """`rbsp` with H.264's emulation prevention: 03 after two zeros that 00-03 follows."""
-    out, zeros = bytearray(), 0
-    for byte in rbsp:
-        if zeros >= 2 and byte <= 3:
-            out.append(3)
-            zeros = 0
-        out.append(byte)
-        zeros = zeros + 1 if byte == 0 else 0
-    return bytes(out)
 
 
 def make_dolby_vision_tagged_clip(path: Path, frames: int = 2) -> None:
@@ -738,23 +731,10 @@ def make_interlaced_clip(
             picture = av.VideoFrame.from_ndarray(combed_picture(index), "rgb24")
             frame = picture.reformat(format="yuv420p")
             frame.pts, frame.time_base = index, 1 / rate
-            packets += encoder.encode(_top_field_first(frame) if interlaced else frame)
+            packets += encoder.encode(top_field_first(frame) if interlaced else frame)
         packets += encoder.encode(None)
         start += count
     _mux_into_ts(path, "h264", packets, rate, float((frames + 1) / rate) if sound else 0.0)
-
-
-def _top_field_first(frame: av.VideoFrame) -> av.VideoFrame:
-    """`frame` marked interlaced, top field first (libavfilter's setfield): libx264 takes
-    the field order from each frame's mark, and an unmarked frame is coded bottom first."""
-    graph = av.filter.Graph()
-    source = graph.add_buffer(template=frame, time_base=frame.time_base)
-    marked, sink = graph.add("setfield", "tff"), graph.add("buffersink")
-    source.link_to(marked)
-    marked.link_to(sink)
-    graph.configure()
-    graph.push(frame)
-    return graph.pull()
 
 
 FILM_SIZE = (128, 48)
@@ -824,7 +804,7 @@ def make_telecined_clip(
             picture = video_picture(index - len(woven))
         frame = av.VideoFrame.from_ndarray(picture, "rgb24").reformat(format="yuv420p")
         frame.pts, frame.time_base = index, 1 / rate
-        packets += encoder.encode(_top_field_first(frame))
+        packets += encoder.encode(top_field_first(frame))
     packets += encoder.encode(None)
     frames = len(woven) + video_frames
     seconds = float((frames + 1) / rate) if sound else 0.0

@@ -18,7 +18,7 @@ from media import (
     make_interlaced_clip,
     tone_at,
 )
-from test_resume import interrupt_after, stream_packets
+from test_resume import assert_resumed_run_equals_whole
 
 import vsr.video.parallel_writer as parallel_writer
 from vsr.cli import main
@@ -257,18 +257,8 @@ def test_an_interrupted_run_continues_to_the_file_an_uninterrupted_one_makes(
     monkeypatch.setattr(parallel_writer, "MIN_CHUNK_FRAMES", 5)
     clip = tmp_path / "interlaced.ts"
     make_interlaced_clip(clip, frames=8, sound=True)
-    whole, resumed = tmp_path / "whole.mkv", tmp_path / "resumed.mkv"
     options = dict(weights=weights, progress=False, resume=True, field_rate=True)
-    upscale_video(clip, whole, **options)
-    with pytest.raises(KeyboardInterrupt):
-        upscale_video(clip, resumed, on_frames=interrupt_after(7, resumed, 1), **options)
-    with pytest.raises(VsrError, match=r"other settings \(field rate\)"):
-        upscale_video(clip, resumed, weights=weights, progress=False, resume=True)
-    report = upscale_video(clip, resumed, **options)
-    assert (report.resumed_frames, report.frames) == (5, 16)
-    got, want = stream_packets(resumed), stream_packets(whole)
-    assert sorted(got) == ["audio", "video"] and len(got["video"]) == 16
-    assert got == want  # every stream, byte for byte
+    assert_resumed_run_equals_whole(clip, tmp_path, "field rate", **options)
 
 
 def test_several_encoders_write_every_field(tmp_path, weights, monkeypatch):

@@ -73,6 +73,25 @@ def interrupt_after(frames: int, target: Path, chunks: int):
     return on_frames
 
 
+def assert_resumed_run_equals_whole(clip: Path, tmp_path: Path, refused: str, **options) -> None:
+    """Run `clip` whole, then interrupted after its first 5-frame chunk (the caller sets the
+    chunk size) and resumed, with `options` (resume=True among them): the resumed file must
+    be the whole one's, byte for byte, and a resume without the option named `refused`
+    refused for its other settings."""
+    whole, resumed = tmp_path / "whole.mkv", tmp_path / "resumed.mkv"
+    upscale_video(clip, whole, **options)
+    with pytest.raises(KeyboardInterrupt):
+        upscale_video(clip, resumed, on_frames=interrupt_after(7, resumed, 1), **options)
+    plain = {key: options[key] for key in ("weights", "progress", "resume")}
+    with pytest.raises(VsrError, match=rf"other settings \({refused}\)"):
+        upscale_video(clip, resumed, **plain)
+    report = upscale_video(clip, resumed, **options)
+    assert (report.resumed_frames, report.frames) == (5, 16)
+    got, want = stream_packets(resumed), stream_packets(whole)
+    assert sorted(got) == ["audio", "video"] and len(got["video"]) == 16
+    assert got == want  # every stream, byte for byte
+
+
 def test_an_interrupted_run_continues_to_the_file_an_uninterrupted_one_makes(
     clip, weights, tmp_path
 ):

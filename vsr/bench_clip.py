@@ -63,9 +63,9 @@ def _woven(top: list[np.ndarray], bottom: list[np.ndarray]) -> list[np.ndarray]:
     return woven
 
 
-def _top_field_first(frame: av.VideoFrame) -> av.VideoFrame:
+def top_field_first(frame: av.VideoFrame) -> av.VideoFrame:
     """`frame` marked interlaced, top field first (libavfilter's setfield): libx264 codes
-    the field order each frame is marked with."""
+    the field order each frame is marked with, and an unmarked frame bottom field first."""
     graph = av.filter.Graph()
     source = graph.add_buffer(template=frame, time_base=frame.time_base)
     marked, sink = graph.add("setfield", "tff"), graph.add("buffersink")
@@ -133,6 +133,6 @@ def make_bench_clip(
             frame = _video_frame(planes, width, height, pix_fmt)
             frame.pts = index
             frame.time_base = time_base
-            container.mux(stream.encode(_top_field_first(frame) if interlaced else frame))
+            container.mux(stream.encode(top_field_first(frame) if interlaced else frame))
         container.mux(stream.encode(None))
     return path

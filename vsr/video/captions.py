@@ -106,7 +106,7 @@ class CaptionStore:
             return None
 
 
-def _emulation_prevented(payload: bytes) -> bytes:
+def emulation_prevented(payload: bytes) -> bytes:
     """`payload` with an emulation prevention byte (0x03) after every two zero bytes that
     a byte up to 0x03 follows: a decoder would read 00 00 01 as a start code."""
     out = bytearray()
@@ -146,7 +146,7 @@ def caption_sei(codec: str, cc_data: bytes) -> bytes:
         _user_data_registered(cc_data[at : at + step]) for at in range(0, len(cc_data), step)
     )
     header = _H264_SEI_HEADER if codec == "h264" else _HEVC_PREFIX_SEI_HEADER
-    return header + _emulation_prevented(messages + b"\x80")  # 0x80: rbsp_trailing_bits
+    return header + emulation_prevented(messages + b"\x80")  # 0x80: rbsp_trailing_bits
 
 
 def _is_picture(codec: str, nal_header: int) -> bool:
