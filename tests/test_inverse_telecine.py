@@ -135,6 +135,29 @@ def test_a_resume_at_any_point_and_a_cut_give_the_frames_of_the_whole_clip(tmp_p
     assert [frame.pts * reader.info.time_base for frame in cut] == [k * FILM for k in range(5)]
 
 
+def test_a_film_frames_notes_name_it_by_its_number_in_the_output_resumed_too(tmp_path):
+    # A mid-stream change of range or format is named "from frame N" by the number the
+    # reader gives each frame's planes: the output's, which decimate's drops set apart from
+    # the decoded frame's, and after a resume the frames kept count once (the clip is
+    # decoded from its start again).
+    clip = tmp_path / "telecined.ts"
+    make_telecined_clip(clip, film_frames=16)
+
+    def numbers(resume=None):
+        with VideoReader(clip, deinterlace="film") as reader:
+            named, planes = [], reader._planes
+            reader._planes = lambda frame, number: (named.append(number), planes(frame, number))[1]
+            if resume is not None:
+                reader.resume_after(*resume)
+            frames = list(reader.frames())
+        return frames, named
+
+    whole, named = numbers()
+    assert named == list(range(1, 17))
+    _, resumed = numbers((whole[7].pts, 1, 8))
+    assert resumed == list(range(9, 17))
+
+
 def test_an_interrupted_run_continues_to_the_file_an_uninterrupted_one_makes(
     tmp_path, weights, monkeypatch
 ):

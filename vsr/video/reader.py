@@ -724,25 +724,23 @@ class VideoReader:
         """The film frames of the decoded ones (vsr.video.inverse_telecine), timed in the
         time base four times as fine; after a resume, from the first the earlier run did not
         deliver. A kept frame carries the closed captions of the frames dropped before it
-        too, in order, so that none is lost where a frame goes."""
+        too, in order, so that none is lost where a frame goes. Its notes name it by its
+        number in the output, which decimate's drops set apart from the decoded frame's."""
         telecine = self._telecine
         lengths = with_lengths(self._timed_frames(), after)
         films = telecine(
-            (
-                (frame, pts, (number, captions_of(frame)), length)
-                for frame, (pts, number), length in lengths
-            ),
+            ((frame, pts, captions_of(frame), length) for frame, (pts, _), length in lengths),
             before,
             after,
         )
         if self._resumed_film is not None:
             films = frames_after(films, *self._resumed_film, lambda film: film.pts)
         for index, film in enumerate(films):
-            number, _ = film.tag
-            carried = [captions for _, captions in (*film.dropped, film.tag) if captions]
+            carried = [captions for captions in (*film.dropped, film.tag) if captions]
             self.captions.note(b"".join(carried) or None, film.pts)
+            number = self._kept_frames + index + 1
             yield Frame(self._planes(film.picture, number), film.pts, index)
-        lost = sum(1 for _, captions in telecine.lost_tags if captions)
+        lost = sum(1 for captions in telecine.lost_tags if captions)
         if lost:
             self.warnings.append(
                 f"the closed captions of {lost} frames dropped at the end (--deinterlace film) "
@@ -750,7 +748,8 @@ class VideoReader:
             )
 
     def _timed_frames(self) -> Iterator[tuple[av.VideoFrame, tuple[int | None, int]]]:
-        """The decoded frames, each with its pts as delivered and its number in the output."""
+        """The decoded frames, each with its pts as delivered and its number for the notes:
+        in the output, as film in the source (see below)."""
         while True:
             if self._first is not None:
                 frame, self._first = self._first, None
@@ -761,9 +760,13 @@ class VideoReader:
             pts = frame.pts
             if self.info.cut is not None:
                 pts = self.info.cut.shift(pts, self._source.time_base)
-            # Of the output, for notes: per field, the frame's first field's.
+            # Of the output, for notes: per field, the frame's first field's. As film, of
+            # the source (decoded from its start again after a resume): which output frame
+            # it becomes is known once decimate has passed it (_film_frames).
             fields = 2 if self._field_rate else 1
             number = self._kept_frames + fields * self.decoded_frames - (fields - 1)
+            if self._film:
+                number = self.decoded_frames
             self._siting_watch(frame, number)
             # Before the deinterlacer, whose frames need not keep the side data. Per field,
             # under its first field's time: the second carries none (vsr.video.field_rate).
