@@ -312,6 +312,14 @@ def test_what_field_rate_cannot_serve_is_refused_in_words(tmp_path, weights, cap
     assert not out.exists()
 
 
+def test_the_help_names_every_mode_field_rate_refuses(capsys):
+    with pytest.raises(SystemExit):
+        main(["run", "--help"])
+    help_text = " ".join(capsys.readouterr().out.split())
+    assert "with the --deinterlace modes but off and film." in help_text
+    assert "at 23.976 fps; a source at another rate as auto); off, none" in help_text
+
+
 def test_a_folder_run_gives_each_clip_a_frame_per_field(tmp_path, weights):
     clips = tmp_path / "in"
     clips.mkdir()

@@ -103,14 +103,15 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "frame, for sources that do not mark theirs (top field first where unmarked); tff or "
         "bff, every frame with that field first, whatever the frames say; film, inverse "
         "telecine of film carried as 29.97i with 3:2 pulldown (fieldmatch, bwdif where fields "
-        "do not match, decimate: 4 frames of every 5, at 23.976 fps); off, none",
+        "do not match, decimate: 4 frames of every 5, at 23.976 fps; a source at another rate "
+        "as auto); off, none",
     )
     parser.add_argument(
         "--field-rate",
         action="store_true",
         help="one output frame per field, at twice the frame rate (50i to 50p, 59.94i to "
         "59.94p), for video shot interlaced (sports, news); with the --deinterlace modes but "
-        "off. Frames not deinterlaced are given twice, so the rate stays steady",
+        "off and film. Frames not deinterlaced are given twice, so the rate stays steady",
     )
     parser.add_argument("--report", type=Path, help="write the throughput report (JSON) here")
     parser.add_argument("--overwrite", action="store_true", help="replace existing outputs")
