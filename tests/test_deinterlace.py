@@ -117,7 +117,7 @@ def test_interlaced_frames_after_progressive_ones_are_named_from_where_they_star
         True
     ] * 4
     assert notes == [
-        "the video is interlaced from frame 2 on: 4 frames were deinterlaced (bwdif) before "
+        "the video is interlaced from frame 3 on: 4 frames were deinterlaced (bwdif) before "
         "upscaling, one frame per frame at its own time, so the frame rate stays"
     ]
 

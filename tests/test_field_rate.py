@@ -163,7 +163,7 @@ def test_frames_not_interlaced_are_given_twice_so_the_rate_stays_steady(tmp_path
         (4 + 4 * k, 15 + 4 * k) for k in range(4, 12)
     ]
     assert notes == [
-        "the video is interlaced from frame 4 on: 4 frames were deinterlaced (bwdif) before "
+        "the video is interlaced from frame 5 on: 4 frames were deinterlaced (bwdif) before "
         "upscaling, one frame per field (--field-rate): 6 frames became 12, at twice the frame "
         "rate; the 2 not deinterlaced were each given twice, so that the rate stays steady"
     ]
@@ -172,7 +172,8 @@ def test_frames_not_interlaced_are_given_twice_so_the_rate_stays_steady(tmp_path
 def test_a_resume_inside_a_frame_names_the_first_interlaced_frame_as_the_whole_run_does(
     tmp_path,
 ):
-    # Two progressive frames, then interlaced ones: output frame 4 is the first interlaced.
+    # Two progressive frames, then interlaced ones: output frame 5 (from 1) is the first
+    # interlaced.
     # A run stopped after the first field of source frame 1 (output frame 2) goes on from
     # that frame, whose first field the earlier run delivered.
     clip = tmp_path / "joined.ts"
@@ -183,9 +184,9 @@ def test_a_resume_inside_a_frame_names_the_first_interlaced_frame_as_the_whole_r
         resumed.resume_after(frames[2].pts, kept=3)
         assert len(list(resumed.frames())) == 9
     assert resumed.warnings[0].startswith(
-        "the video is interlaced from frame 4 on: 4 frames were deinterlaced"
+        "the video is interlaced from frame 5 on: 4 frames were deinterlaced"
     )
-    assert whole.warnings[0].startswith("the video is interlaced from frame 4 on:")
+    assert whole.warnings[0].startswith("the video is interlaced from frame 5 on:")
 
 
 def test_a_cut_and_a_resume_deliver_the_frames_of_the_whole_clip(tmp_path):

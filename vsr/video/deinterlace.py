@@ -354,8 +354,9 @@ class Deinterlacer:
                 f"of them marked interlaced, {order}), {kept_in_time}"
             )
         if done:
-            # Numbered as the output counts them: per field, two to a frame.
-            first = kept + self.first_interlaced * (2 if self.per_field else 1)
+            # Numbered as the output counts them, from 1 as the other notes do (FramePlanes',
+            # the siting watch's): per field, two to a frame.
+            first = kept + self.first_interlaced * (2 if self.per_field else 1) + 1
             since = f" from frame {first} on" if self.first_interlaced else ""
             return (
                 f"the video is interlaced{since}: {done} frames were deinterlaced (bwdif) "
