@@ -27,7 +27,7 @@ def _subtitles(path: Path) -> list[tuple[Fraction, Fraction, bytes]]:
 
 def test_the_last_dvd_subtitle_of_a_vob_is_kept_in_mp4(tmp_path, weights):
     source, out = tmp_path / "film.vob", tmp_path / "film.mp4"
-    make_vob(source, [(Fraction(16, 9), 8)], subtitles=[0.1, 0.2])
+    make_vob(source, [(Fraction(16, 9), 48)], subtitles=[0.1, 0.2])  # 1.6 s
     upscale_video(source, out, weights=weights, progress=False)
     shown, kept = _subtitles(source), _subtitles(out)
     assert [data for *_, data in kept] == [data for *_, data in shown]  # both, as they were
@@ -36,6 +36,20 @@ def test_the_last_dvd_subtitle_of_a_vob_is_kept_in_mp4(tmp_path, weights):
     for (at, _, _), (was_at, _, _) in zip(kept, shown, strict=True):
         assert abs(at - was_at) <= Fraction(1, 1000)
     assert [round(length * 1000) for _, length, _ in kept] == [100, 1137]
+
+
+def test_a_dvd_subtitle_given_its_own_length_ends_with_the_source(tmp_path, weights):
+    # Shown 1137 ms from 0.4 s of 0.8 s of picture: the MP4 lasted 1.58 s, its last 0.8 s
+    # a still frame.
+    source, out = tmp_path / "film.vob", tmp_path / "film.mp4"
+    make_vob(source, [(Fraction(16, 9), 24)], subtitles=[0.4])
+    upscale_video(source, out, weights=weights, progress=False)
+    ((at, length, _),) = _subtitles(out)
+    with av.open(str(source)) as container:
+        source_seconds = Fraction(container.duration, av.time_base)
+    assert abs(at + length - source_seconds) <= Fraction(1, 1000)
+    with av.open(str(out)) as container:
+        assert container.duration / av.time_base <= source_seconds + Fraction(1, 1000)
 
 
 def test_a_dvd_subtitle_given_its_own_length_ends_with_the_cut(tmp_path, weights):

@@ -616,12 +616,19 @@ class StreamCopier:
 
     def _end_by_the_cut(self, packet: av.Packet) -> None:
         """A subtitle given its own length (moved by the cut already) ends no later than the
-        cut, as _within_cut shortens the subtitles that came with a length."""
+        cut, as _within_cut shortens the subtitles that came with a length, nor than the
+        source: a last subtitle shown past the end of the picture made an MP4 longer than
+        its video (a VOB's subtitle at 0.4 s of 0.8 s, shown 1137 ms: a 1.58 s file)."""
+        if packet.pts is None:
+            return
         cut = self._cut
-        last = None if cut is None or packet.pts is None else cut.end_in(packet.time_base)
+        last = None if cut is None else cut.end_in(packet.time_base)
+        if last is None and self._input.duration:
+            start = self._input.start_time or 0
+            last = round(Fraction(start + self._input.duration, av.time_base) / packet.time_base)
         if last is not None:
-            left = cut.shift(last, packet.time_base) - packet.pts
-            packet.duration = max(0, min(packet.duration, left))
+            end = last if cut is None else cut.shift(last, packet.time_base)
+            packet.duration = max(0, min(packet.duration, end - packet.pts))
 
     def _within_cut_end(self, frame: av.AudioFrame, start: Fraction) -> av.AudioFrame | None:
         """A decoded frame that starts at `start` (on the output's clock) cut to the cut's
