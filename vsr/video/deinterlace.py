@@ -25,12 +25,17 @@ from __future__ import annotations
 from collections import deque
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
-from fractions import Fraction
 from typing import Generic, TypeVar
 
 import av
 
 from vsr.errors import VsrError
+from vsr.video.filter_graph import (
+    FrameKind,
+    colour_declaring_source,
+    finished_frames,
+    frame_kind,
+)
 
 MODES = ("auto", "all", "tff", "bff", "film", "off")
 # The modes that deinterlace every frame, and the field order each imposes (None: as marked).
@@ -71,19 +76,10 @@ class _Bwdif:
     def __init__(
         self, frame: av.VideoFrame, every_frame: bool, first_field: str | None, per_field: bool
     ) -> None:
-        self.kind = _kind_of(frame)
-        width, height, pix_fmt, matrix, colour_range = self.kind
-        time_base = frame.time_base or Fraction(1, 90000)
+        self.kind = frame_kind(frame)
+        pix_fmt = self.kind[2]
         self._graph = av.filter.Graph()
-        # The frames' matrix and range are declared: libavfilter converts a packed or
-        # semi-planar frame (NV12, P010, YUYV) to a planar one for bwdif and back, and on
-        # undeclared ones took the frames' for a change from BT.601 limited range and
-        # converted them (up to 22 codes off), dropping their tags.
-        source = self._graph.add(
-            "buffer",
-            f"video_size={width}x{height}:pix_fmt={pix_fmt}:time_base={time_base}:"
-            f"pixel_aspect=1/1:colorspace={matrix}:range={colour_range}",
-        )
+        source = colour_declaring_source(self._graph, frame)
         # deint=interlaced leaves a frame the decoder marks progressive as it is (a mixed
         # broadcast, soft-telecined film), but still passes it through in order.
         which = "all" if every_frame else "interlaced"
@@ -115,17 +111,7 @@ class _Bwdif:
             finally:
                 frame.pts = own
             self.pushed += 1
-        finished = []
-        while True:
-            try:
-                finished.append(self._graph.pull())
-            except (av.error.BlockingIOError, av.error.EOFError):
-                return finished
-
-
-def _kind_of(frame: av.VideoFrame) -> tuple[int, int, str, int, int]:
-    """What a graph is made for: size, pixel format, matrix and range codes."""
-    return frame.width, frame.height, frame.format.name, frame.colorspace, frame.color_range
+        return finished_frames(self._graph)
 
 
 @dataclass
@@ -205,7 +191,7 @@ class Deinterlacer:
         first = True
         for frame, tag in frames:
             interlaced = self._look_at(frame)
-            if graph is not None and graph.kind != _kind_of(frame):
+            if graph is not None and graph.kind != frame_kind(frame):
                 # A frame of another size, format or colour (a broadcast's change of
                 # programme): finish the old graph's frames and start one for the new kind.
                 yield from self._drain(graph, None, waiting)
@@ -242,7 +228,7 @@ class Deinterlacer:
     ) -> Iterator[tuple[av.VideoFrame, Tag, bool]]:
         """Put a frame from outside the clip through the filter, if it is of the graph's
         kind (another size or format would need a graph of its own, for one frame)."""
-        if frame is None or _kind_of(frame) != graph.kind:
+        if frame is None or frame_kind(frame) != graph.kind:
             return
         waiting.append(_Waiting(frame, None, False, False, graph.pushed))
         yield from self._drain(graph, frame, waiting)
@@ -261,7 +247,7 @@ class Deinterlacer:
             every_frame = self.mode in _EVERY_FRAME
             return _Bwdif(frame, every_frame, _EVERY_FRAME.get(self.mode), self.per_field)
         except (av.error.FFmpegError, ValueError) as error:
-            self._failed(_kind_of(frame), error)
+            self._failed(frame_kind(frame), error)
             return None
 
     def _drain(
@@ -317,7 +303,7 @@ class Deinterlacer:
             self.repeated_frames += 1
             yield frame if first is None else first, tag, True
 
-    def _failed(self, kind: tuple[int, int, str, int, int], error: Exception) -> None:
+    def _failed(self, kind: FrameKind, error: Exception) -> None:
         width, height, pix_fmt, _, _ = kind
         self.failure = f"bwdif cannot take {width}x{height} {pix_fmt} frames ({error})"
 

@@ -47,6 +47,7 @@ import av
 import numpy as np
 
 from vsr.errors import VsrError
+from vsr.video.filter_graph import FrameKind, colour_declaring_source, finished_frames, frame_kind
 
 if TYPE_CHECKING:
     from vsr.video.reader import VideoInfo
@@ -153,24 +154,7 @@ class _Given(Generic[Tag]):
     tag: Tag
 
 
-def _kind_of(frame: av.VideoFrame) -> tuple[int, int, str, int, int]:
-    return frame.width, frame.height, frame.format.name, frame.colorspace, frame.color_range
-
-
-def _buffer(graph: av.filter.Graph, frame: av.VideoFrame, rate: Fraction) -> av.filter.Filter:
-    """A source of frames like `frame`. Its matrix and range are declared, as bwdif's are
-    (vsr.video.deinterlace): undeclared, a format conversion libavfilter puts in (NV12 to
-    a planar format) took them for BT.601 limited range and converted the colours."""
-    width, height, pix_fmt, matrix, colour_range = _kind_of(frame)
-    time_base = frame.time_base or Fraction(1, 90000)
-    return graph.add(
-        "buffer",
-        f"video_size={width}x{height}:pix_fmt={pix_fmt}:time_base={time_base}:"
-        f"pixel_aspect=1/1:colorspace={matrix}:range={colour_range}:frame_rate={rate}",
-    )
-
-
-def _refusal(kind: tuple[int, int, str, int, int], error: Exception) -> VsrError:
+def _refusal(kind: FrameKind, error: Exception) -> VsrError:
     width, height, pix_fmt, _, _ = kind
     return VsrError(
         f"--deinterlace film cannot take {width}x{height} {pix_fmt} frames (libavfilter's "
@@ -184,20 +168,11 @@ def _chain(graph: av.filter.Graph, *filters: av.filter.Filter) -> None:
     graph.configure()
 
 
-def _pull_all(graph: av.filter.Graph) -> list[av.VideoFrame]:
-    finished = []
-    while True:
-        try:
-            finished.append(graph.pull())
-        except (av.error.BlockingIOError, av.error.EOFError):
-            return finished
-
-
 class _Graphs:
     """fieldmatch in one graph, bwdif and decimate in another, for frames of one kind."""
 
     def __init__(self, frame: av.VideoFrame, rate: Fraction) -> None:
-        self.kind = _kind_of(frame)
+        self.kind = frame_kind(frame)
         pix_fmt = self.kind[2]
         # Unmarked frames are taken as top field first, as bwdif takes them; a marked
         # frame's own order wins ("auto" reads each frame's mark).
@@ -207,7 +182,7 @@ class _Graphs:
         # the least combed weave and marks what stays combed, for bwdif.
         _chain(
             self.matching,
-            _buffer(self.matching, frame, rate),
+            colour_declaring_source(self.matching, frame, rate),
             self.matching.add("fieldmatch", f"order={order}:combmatch=full"),
             self.matching.add("format", pix_fmt),
             self.matching.add("buffersink"),
@@ -215,7 +190,7 @@ class _Graphs:
         self.dropping = av.filter.Graph()
         _chain(
             self.dropping,
-            _buffer(self.dropping, frame, rate),
+            colour_declaring_source(self.dropping, frame, rate),
             self.dropping.add("bwdif", "mode=send_frame:parity=auto:deint=interlaced"),
             self.dropping.add("decimate", f"cycle={CYCLE}"),
             self.dropping.add("format", pix_fmt),
@@ -224,11 +199,11 @@ class _Graphs:
 
     def match(self, frame: av.VideoFrame | None) -> list[av.VideoFrame]:
         self.matching.push(frame)
-        return _pull_all(self.matching)
+        return finished_frames(self.matching)
 
     def decimate(self, frame: av.VideoFrame | None) -> list[av.VideoFrame]:
         self.dropping.push(frame)
-        return _pull_all(self.dropping)
+        return finished_frames(self.dropping)
 
 
 class InverseTelecine(Generic[Tag]):
@@ -272,7 +247,7 @@ class InverseTelecine(Generic[Tag]):
             yield from self._as_they_are(chain(opening, frames))
             return
         for frame, pts, tag, length in chain(opening, frames):
-            if graphs is not None and graphs.kind != _kind_of(frame):
+            if graphs is not None and graphs.kind != frame_kind(frame):
                 # Another size or format (a change of programme): finish the frames of the
                 # old kind; cycles start again with the new one.
                 yield from self._finish(graphs)
@@ -314,7 +289,7 @@ class InverseTelecine(Generic[Tag]):
         try:
             graphs = _Graphs(frame, self._rate)
         except (av.error.FFmpegError, ValueError) as error:
-            raise _refusal(_kind_of(frame), error) from None
+            raise _refusal(frame_kind(frame), error) from None
         self._graph_start = self.source_frames
         self._cycles_of_graph: list[int] = []
         self._previous_luma = None
@@ -323,7 +298,7 @@ class InverseTelecine(Generic[Tag]):
     def _neighbour(self, graphs: _Graphs, frame: av.VideoFrame | None) -> Iterator[FilmFrame[Tag]]:
         """A frame from outside the clip through fieldmatch alone (untagged: what comes of
         it is not passed on), for its neighbour's match."""
-        if frame is None or _kind_of(frame) != graphs.kind:
+        if frame is None or frame_kind(frame) != graphs.kind:
             return
         frame.opaque = None
         yield from self._through(graphs, frame)
