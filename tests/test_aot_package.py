@@ -11,6 +11,7 @@ import errno
 import os
 import shutil
 import threading
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -143,6 +144,32 @@ def test_a_damaged_package_is_built_again(built, same_cache, monkeypatch, tmp_pa
     monkeypatch.setattr(aot, "build_package", rebuild)
     torch.testing.assert_close(fresh(x), expected, rtol=1e-4, atol=1e-5)
     assert builds == [path] and (fresh.built, fresh.loaded) == (1, 0)
+
+
+def test_a_package_damaged_inside_its_zip_is_never_loaded(built, same_cache, monkeypatch, tmp_path):
+    # A package whose shared library lost bytes on disk still opens as a zip; the loader
+    # would dlopen and run the damaged code, which can end the process with a bus error.
+    # Its stored checksums tell: the kept package is then none, and auto builds it again.
+    import vsr.ops.aot_package as aot
+
+    model, x, _, packaged, _, _ = built
+    good = packaged.package_path(x)
+    monkeypatch.setenv("VSR_CACHE", str(tmp_path))
+    fresh = PackagedNetwork(_engine_copy(model), builds=False)
+    path = fresh.package_path(x)
+    path.parent.mkdir(parents=True)
+    data = bytearray(good.read_bytes())
+    with zipfile.ZipFile(good) as archive:
+        library = next(i for i in archive.infolist() if i.filename.endswith(".so"))
+    middle = library.header_offset + 100 + library.file_size // 2  # inside its data
+    data[middle : middle + 64] = bytes(b ^ 0xFF for b in data[middle : middle + 64])
+    path.write_bytes(bytes(data))
+    with zipfile.ZipFile(path) as archive:  # still a zip, with every entry listed
+        assert len(archive.infolist()) > 1
+    loads = []
+    monkeypatch.setattr(aot, "load_package", lambda *args: loads.append(args))
+    assert fresh._load_kept(path, x.device) is None
+    assert loads == []
 
 
 def test_a_package_others_could_have_written_is_built_again(
