@@ -862,3 +862,36 @@ def make_soft_telecined_clip(path: Path, film_frames: int = 12) -> None:
                 packet.stream = video
                 out.mux(packet)
     elementary.unlink()
+
+
+def raw_stream_level(index: int) -> int:
+    """The grey of frame `index` of make_raw_stream: 20 apart, so that each frame is
+    told apart after upscaling and lossy coding (which move a flat grey by a step or two)."""
+    return 16 + (20 * index) % 220
+
+
+def make_raw_stream(
+    path: str | Path,
+    fmt: str = "h264",
+    codec: str = "libx264",
+    rate: Fraction | int = Fraction(30000, 1001),
+    frames: int = 10,
+    width: int = 64,
+    height: int = 48,
+    pix_fmt: str = "yuv420p",
+) -> None:
+    """A raw elementary video stream (`fmt`: a muxer of one, "h264", "hevc", "mpeg2video",
+    "mjpeg", "obu"...; or a container such as "mxf", "dv", "nut"), its frames flat greys
+    (raw_stream_level), coded at `rate`: what the stream states, where it can state one."""
+    options = {"preset": "ultrafast", "crf": "10"} if codec in ("libx264", "libx265") else {}
+    if codec == "libx265":
+        options["x265-params"] = "log-level=error"
+    with av.open(str(path), "w", format=fmt) as out:
+        stream = out.add_stream(codec, rate=rate, options=options)
+        stream.width, stream.height, stream.pix_fmt = width, height, pix_fmt
+        for index in range(frames):
+            grey = np.full((height, width, 3), raw_stream_level(index), np.uint8)
+            frame = av.VideoFrame.from_ndarray(grey, format="rgb24").reformat(format=pix_fmt)
+            frame.pts = index
+            out.mux(stream.encode(frame))
+        out.mux(stream.encode(None))

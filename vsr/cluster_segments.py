@@ -213,6 +213,11 @@ def run_split(
         info = reader.info
     if info.clock_restarts is not None:
         raise VsrError(f"{source}: {info.clock_restarts.refuse('--segments')}")
+    if info.raw_stream:  # its segments would be found by seeking, and joined by their times
+        raise VsrError(
+            f"{source}: a raw video stream has no index to split it at keyframes by: run it "
+            "whole (--ray alone runs it on a worker)"
+        )
     within, shift = None, 0
     if info.cut is not None:
         shift = info.cut.offset_in(info.time_base)

@@ -8,6 +8,7 @@ import os
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
+from fractions import Fraction
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -27,6 +28,7 @@ from vsr.upscale import Upscaler
 from vsr.video.chunk_journal import ChunkJournal, notes_on_journals_of_other_names
 from vsr.video.deinterlace import check_field_rate
 from vsr.video.deinterlace import check_mode as check_deinterlace_mode
+from vsr.video.raw_stream import parse_rate
 from vsr.video.trim import time_range
 from vsr.video.writer import EncodeSettings  # at run time: upscale_video's signature names it
 
@@ -206,6 +208,7 @@ def start_upscale(
     resume: bool = False,
     deinterlace: str = "auto",
     field_rate: bool = False,
+    input_rate: str | float | Fraction | None = None,
 ) -> ClipRun:
     """Upscale one clip up to its last encoded frame; `finish()` on the result flushes
     the encoder, completes the file and returns the report. Folder mode finishes one clip
@@ -223,7 +226,8 @@ def start_upscale(
     the output while it is made, and continues an interrupted run of the same settings;
     see vsr.video.chunk_journal. `deinterlace`: which frames are deinterlaced before they
     are upscaled, see vsr.video.deinterlace; `field_rate`: a frame of each field, see
-    vsr.video.field_rate.
+    vsr.video.field_rate; `input_rate`: the frame rate of a raw video stream, see
+    vsr.video.raw_stream.
     """
     from tqdm import tqdm
 
@@ -233,6 +237,7 @@ def start_upscale(
     check_clip_arguments(scale, size, height, batch, settings)
     check_deinterlace_mode(deinterlace)
     check_field_rate(field_rate, deinterlace)
+    rate_given = None if input_rate is None else parse_rate(input_rate, "input_rate")
     part = time_range(start, end, duration)
     source_path, target_path = Path(input), Path(output)
     _check_paths(source_path, target_path, overwrite)
@@ -250,7 +255,7 @@ def start_upscale(
     host_memory = HostMemoryPeak()
     started = time.perf_counter()
     timeline = FrameTimeline(started)
-    with VideoReader(source_path, part, deinterlace, field_rate) as reader:
+    with VideoReader(source_path, part, deinterlace, field_rate, rate_given) as reader:
         info = reader.info
         if resume and info.clock_restarts is not None:  # it would seek on one clock
             raise VsrError(f"{source_path}: {info.clock_restarts.refuse('--resume')}")
@@ -280,6 +285,8 @@ def start_upscale(
             fingerprint = run_fingerprint(
                 source_path, upscaler, geometry, settings, part, net_in_hw, deinterlace, field_rate
             )
+            if reader.retimed:  # only then: the journals of other runs keep their prints
+                fingerprint["input rate"] = str(info.average_rate)
             done = journal.start(fingerprint, overwrite)
             if not done:
                 journal_notes = notes_on_journals_of_other_names(target_path)
@@ -771,6 +778,7 @@ def upscale_video(
     resume: bool = False,
     deinterlace: str = "auto",
     field_rate: bool = False,
+    input_rate: str | float | Fraction | None = None,
 ) -> RunReport:
     """Upscale one clip: decode once, run the network in batches, encode once.
 
@@ -797,8 +805,11 @@ def upscale_video(
     frames of film carried with 3:2 pulldown, 4 of every 5, at 4/5 of the rate; see
     vsr.video.inverse_telecine), "off" none. `field_rate`: a frame of each field of every
     frame (bwdif's send_field: 50i becomes 50p, the time base halved), a frame not
-    deinterlaced given twice; see vsr.video.field_rate. Raises VsrError for a user mistake;
-    on any failure, Ctrl-C included, no output file is left behind (with `resume`, the
+    deinterlaced given twice; see vsr.video.field_rate. `input_rate` ("30000/1001", 29.97,
+    25) times a raw video stream (.h264, .hevc, .m2v ...) whose headers give no rate or a
+    wrong one; refused for a file that times its own frames (vsr.video.raw_stream). A raw
+    stream is otherwise timed by the rate it states, as ffmpeg does. Raises VsrError for a
+    user mistake; on any failure, Ctrl-C included, no output file is left behind (with `resume`, the
     finished chunks stay). An existing output is refused unless `overwrite`. `progress` draws a bar
     when stderr is a terminal, else logs a line every 30 s (logger "vsr.progress", level
     INFO; the command line prints them to stderr); False: neither. `on_frames(n)` is called
@@ -831,4 +842,5 @@ def upscale_video(
         resume=resume,
         deinterlace=deinterlace,
         field_rate=field_rate,
+        input_rate=input_rate,
     ).finish()

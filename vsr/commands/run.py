@@ -113,6 +113,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "59.94p), for video shot interlaced (sports, news); with the --deinterlace modes but "
         "off and film. Frames not deinterlaced are given twice, so the rate stays steady",
     )
+    parser.add_argument(
+        "--input-rate", metavar="RATE",
+        help="frame rate of a raw video stream (.h264, .hevc, .m2v ...) whose headers give "
+        "none or a wrong one, e.g. 25, 29.97 or 30000/1001 (default: the rate the stream "
+        "states, else 25, as ffmpeg); refused for files that time their own frames",
+    )  # fmt: skip
     parser.add_argument("--report", type=Path, help="write the throughput report (JSON) here")
     parser.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     parser.add_argument(
@@ -237,8 +243,9 @@ def _target(args) -> dict:
 
 def _clip_options(args) -> dict:
     """--start/--end/--duration (checked now, before any clip is opened), --resume,
-    --deinterlace and --field-rate as upscale_video's arguments; empty when none is given."""
+    --deinterlace, --field-rate and --input-rate as upscale_video's arguments; empty when none is given."""
     from vsr.video.deinterlace import check_field_rate
+    from vsr.video.raw_stream import parse_rate
     from vsr.video.trim import time_range
 
     given = {"start": args.start, "end": args.end, "duration": args.duration}
@@ -252,6 +259,8 @@ def _clip_options(args) -> dict:
     if args.field_rate:
         check_field_rate(True, args.deinterlace or "auto")  # now, not at the first clip
         options["field_rate"] = True
+    if args.input_rate is not None:
+        options["input_rate"] = parse_rate(args.input_rate)  # now, not at the first clip
     return options
 
 

@@ -49,6 +49,7 @@ from vsr.video.media_url import open_source
 from vsr.video.pixel_shape_watch import PixelShapeWatch
 from vsr.video.pixfmt import parse_planar, planar_equivalent
 from vsr.video.pts_order import PresentationOrder
+from vsr.video.raw_stream import RawTiming, check_input_rate_applies, is_raw_stream
 from vsr.video.siting_watch import SitingWatch
 from vsr.video.trim import Cut, TimeRange, format_time
 
@@ -104,6 +105,9 @@ class VideoInfo:
     # Whether each frame is delivered as two, one per field (vsr.video.field_rate): then
     # time_base is the source's halved, average_rate and frame_count the source's doubled.
     field_rate: bool = False
+    # Whether the file is a raw elementary stream (.h264, .m2v ...), its frames timed by the
+    # reader (vsr.video.raw_stream): it has no index to seek by.
+    raw_stream: bool = False
 
     @property
     def chroma_siting(self) -> str:
@@ -237,6 +241,10 @@ class VideoReader:
     `captions` (vsr.video.captions) counts the delivered frames that carry closed
     captions, and keeps their captions by the pts delivered once a writer that can carry
     them sets it collecting.
+
+    A raw elementary stream (.h264, .m2v ...) has its frames timed by the rate it states,
+    or `input_rate` where given (refused for a file that times its own frames): frame n at
+    n frames, from zero (vsr.video.raw_stream). A range or a resume decodes it from the top.
     """
 
     def __init__(
@@ -245,8 +253,10 @@ class VideoReader:
         time_range: TimeRange | None = None,
         deinterlace: str = "off",
         field_rate: bool = False,
+        input_rate: Fraction | None = None,
     ):
         self.path = Path(path)
+        self._input_rate = input_rate
         self.time_range = time_range
         self._deinterlacer = Deinterlacer(deinterlace)
         self._field_rate = field_rate
@@ -271,6 +281,14 @@ class VideoReader:
             if self._stream is None:
                 raise VsrError(f"{self.path}: {no_video_stream(self._container)}")
             self._stream.thread_type = "AUTO"
+            raw = is_raw_stream(self._container)
+            check_input_rate_applies(raw, input_rate, self.path)
+            # A raw stream's frames are timed here, the demuxer's times being none or its own.
+            self._raw = RawTiming.of(self._stream, input_rate) if raw else None
+            if self._raw is not None and self._raw.note:
+                self.warnings.append(self._raw.note)
+            # Whether --input-rate changed the times the frames would have had without it.
+            self.retimed = self._raw is not None and self._raw.retimed
             # The pixel shape of the sequence header the file opens with: the decoder's
             # differs where the first delivered frame comes after another (see _first_shape).
             self._opening_shape = self._stream.codec_context.sample_aspect_ratio
@@ -370,6 +388,8 @@ class VideoReader:
 
         move = None if self._restarts is None else self._restarts.mover()
         frames = decode_packets(self._container, self._stream, tally, demux_failed, move)
+        if self._raw is not None:  # every decode of a raw stream starts at its top
+            frames = self._raw.stamped(frames)
         return self._in_presentation_order(frames)
 
     def _in_presentation_order(self, frames: Iterator[av.VideoFrame]) -> Iterator[av.VideoFrame]:
@@ -430,7 +450,7 @@ class VideoReader:
         if self.time_range is None:
             return None
         time_base = self._stream.time_base or Fraction(1, 90000)
-        origin = self._stream.start_time or 0
+        origin = self._origin()
         start = origin + math.ceil(self.time_range.start / time_base)
         end = self.time_range.end
         return start, None if end is None else origin + math.ceil(end / time_base)
@@ -490,8 +510,11 @@ class VideoReader:
 
     def _decode_from(self, start: int | None) -> Iterator[av.VideoFrame]:
         """Every decodable frame from the keyframe at or before `start` (None: the top),
-        counting the packets whose frames the range shows."""
-        if start is not None and start > self._origin():
+        counting the packets whose frames the range shows. A raw stream has no index to
+        seek by, nor times before its frames are stamped: it is decoded from the top."""
+        if self._raw is not None:
+            self._reopen()  # from its top, whatever an earlier decode read of it
+        elif start is not None and start > self._origin():
             try:
                 self._container.seek(start, stream=self._stream, backward=True)
                 self._stream.codec_context.flush_buffers()  # nothing from before the seek
@@ -500,6 +523,8 @@ class VideoReader:
         low, high = self._range_pts
 
         def tally(packet: av.Packet) -> None:
+            if self._raw is not None:
+                return  # its packets' times, if any, are the demuxer's, not the frames'
             shown = packet.pts is not None and not packet.is_discard
             if shown and low <= packet.pts and (high is None or packet.pts < high):
                 self._in_range_packets += 1
@@ -514,7 +539,16 @@ class VideoReader:
         return own and declared is not None and (start - self._origin()) * time_base >= declared
 
     def _origin(self) -> int:
+        if self._raw is not None:
+            return 0  # its frames are stamped from zero, whatever the demuxer's first time
         return self._stream.start_time or 0
+
+    def _stream_rate(self) -> Fraction | None:
+        """The video's frame rate as the file gives it: a raw stream's own (not the raw
+        demuxer's default, 25 fps), else the container's average, else libav's guess."""
+        if self._raw is not None:
+            return self._raw.rate
+        return self._stream.average_rate or self._stream.guessed_rate
 
     def _reopen(self) -> None:
         self._container.close()
@@ -553,7 +587,7 @@ class VideoReader:
         """How long the clip is, from its last decoded frame (or what the file declares)."""
         if self._last_seen_pts is None or not self._stream.time_base:
             return _declared_video_seconds(self._stream, self._container)[0]
-        rate = self._stream.average_rate or self._stream.guessed_rate
+        rate = self._stream_rate()
         time_base = self._stream.time_base
         last = float((self._last_seen_pts - self._origin()) * time_base)
         return last + _frame_seconds(self._last_seen_duration, time_base, rate)
@@ -580,7 +614,7 @@ class VideoReader:
         mov_counted = self._mov_samples_counted()
         if counted and mov_counted:
             return 0
-        start = self._stream.start_time or 0
+        start = self._origin()
         last_frame = _frame_seconds(self._end_duration, self._source.time_base, rate)
         decoded_end = float((self._end_pts - start) * self._source.time_base) + last_frame
         declared, trusted = _declared_video_seconds(self._stream, self._container)
@@ -801,7 +835,7 @@ class VideoReader:
             duration = self._container.duration / av.time_base
         cut = self._cut_at(frame, time_base)
         frame_count = stream.frames or None
-        rate = stream.average_rate or stream.guessed_rate
+        rate = self._stream_rate()
         if cut is not None and cut.asked:
             # The video's own length only: a container's covers subtitles and audio too.
             declared, own = _declared_video_seconds(stream, self._container)
@@ -841,6 +875,7 @@ class VideoReader:
             ),
             chroma_location=chroma_location_of(frame),
             closed_captions=captions_of(frame) is not None,
+            raw_stream=self._raw is not None,
         )
 
     def _first_shape(self) -> Fraction | None:
@@ -864,6 +899,8 @@ class VideoReader:
         at 600 s) moves back by its start, as ffmpeg does: MP4 outputs had an empty edit of
         that length before the picture. Neither start is an intent."""
         container_start = self._container.start_time
+        if self._raw is not None:
+            container_start = None  # its frames are stamped from zero, the only stream
         file_start = container_start / av.time_base if container_start else 0.0
         if self.time_range is None:
             if first.pts is not None and first.pts < 0:

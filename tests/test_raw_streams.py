@@ -1,0 +1,230 @@
+"""Raw elementary video streams (.h264, .hevc, .m2v ...): timed by the rate they state, as
+ffmpeg times them, from zero; cut and resumed frame-exact; --input-rate for those whose
+headers give none (vsr.video.raw_stream)."""
+
+from __future__ import annotations
+
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import pytest
+from media import make_clip, make_raw_stream
+from test_resume import interrupt_after, stream_packets
+
+import vsr.video.parallel_writer as parallel_writer
+from vsr.cli import main
+from vsr.errors import VsrError
+from vsr.runner import upscale_video
+from vsr.video.raw_stream import parse_rate
+from vsr.video.writer import EncodeSettings
+
+NTSC = Fraction(30000, 1001)
+
+
+LOSSLESS = EncodeSettings("ffv1")  # a frame upscaled alike is stored alike: comparable
+
+
+def output_timing(path: Path) -> tuple[Fraction, list[Fraction], list[bytes]]:
+    """The declared rate, each frame's time in seconds, and each frame's picture."""
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        times, pictures = [], []
+        for frame in container.decode(stream):
+            times.append(frame.pts * stream.time_base)
+            pictures.append(frame.to_ndarray(format="gray").tobytes())
+        return stream.average_rate, times, pictures
+
+
+@pytest.mark.parametrize(
+    ("name", "fmt", "codec", "rate"),
+    [
+        ("a.h264", "h264", "libx264", NTSC),
+        ("b.h264", "h264", "libx264", Fraction(50)),
+        ("c.hevc", "hevc", "libx265", Fraction(24)),
+        ("d.m2v", "mpeg2video", "mpeg2video", NTSC),
+    ],
+)
+def test_a_raw_stream_is_timed_by_the_rate_it_states_from_zero(
+    name, fmt, codec, rate, weights, tmp_path
+):
+    # The raw demuxer's average rate is its -framerate default, 25: H.264 and HEVC came out
+    # at 25 fps, and MPEG-2 (whose parser times it from one frame on) started at 0.033 s,
+    # declared 25 fps in Matroska.
+    source = tmp_path / name
+    make_raw_stream(source, fmt, codec, rate, frames=6)
+    for output in (tmp_path / "out.mp4", tmp_path / "out.mkv"):
+        upscale_video(source, output, weights=weights, progress=False)
+        declared, times, _ = output_timing(output)
+        assert declared == rate
+        if output.suffix == ".mp4":  # the source's own time base: exact
+            assert times == [n / rate for n in range(6)]
+        else:  # Matroska's milliseconds
+            assert times == [Fraction(round(1000 * n / rate), 1000) for n in range(6)]
+
+
+def test_a_cut_of_a_raw_stream_keeps_exactly_the_frames_in_it(weights, tmp_path):
+    # --start and --end failed: "frames without timestamps".
+    source, whole, output = tmp_path / "in.h264", tmp_path / "whole.mkv", tmp_path / "cut.mkv"
+    make_raw_stream(source, frames=10)
+    options = dict(weights=weights, progress=False, settings=LOSSLESS)
+    upscale_video(source, whole, **options)
+    report = upscale_video(source, output, start=0.1, end=0.25, **options)
+    declared, times, pictures = output_timing(output)
+    every = output_timing(whole)[2]
+    assert len(set(every)) == 10  # each frame told apart
+    # Frame k is at k * 1001/30000 s: 3 (0.1001 s) to 7 (0.2336 s) lie in [0.1, 0.25).
+    assert pictures == every[3:8] and report.frames == 5
+    assert times == [Fraction(round(1000 * n / NTSC), 1000) for n in range(5)]
+    assert declared == NTSC
+
+
+def test_a_cut_of_a_raw_mpeg2_stream_starts_at_its_first_kept_frame(weights, tmp_path):
+    source, whole, output = tmp_path / "in.m2v", tmp_path / "whole.mkv", tmp_path / "cut.mkv"
+    make_raw_stream(source, "mpeg2video", "mpeg2video", frames=10)
+    options = dict(weights=weights, progress=False, settings=LOSSLESS)
+    upscale_video(source, whole, **options)
+    upscale_video(source, output, start="0.2", duration="0.1", **options)
+    declared, times, pictures = output_timing(output)
+    assert pictures == output_timing(whole)[2][6:9]  # 0.2002 s to 0.2669 s
+    assert times[0] == 0 and declared == NTSC
+
+
+def test_a_resumed_raw_stream_is_byte_for_byte_the_uninterrupted_one(
+    weights, tmp_path, monkeypatch
+):
+    monkeypatch.setattr(parallel_writer, "JOURNAL_CHUNK_SECONDS", 1)  # 30 frames a chunk
+    source = tmp_path / "in.h264"
+    make_raw_stream(source, frames=45)
+    whole, resumed = tmp_path / "whole.mp4", tmp_path / "resumed.mp4"
+    settings = EncodeSettings(options={"x264-params": "mbtree=0"})  # see test_resume
+    options = dict(weights=weights, progress=False, resume=True, settings=settings)
+    upscale_video(source, whole, **options)
+    with pytest.raises(KeyboardInterrupt):
+        upscale_video(source, resumed, on_frames=interrupt_after(32, resumed, 1), **options)
+    report = upscale_video(source, resumed, **options)
+    assert (report.resumed_frames, report.frames) == (30, 45)
+    assert resumed.read_bytes() == whole.read_bytes()
+    assert output_timing(resumed)[1] == [n / NTSC for n in range(45)]
+
+
+def test_a_resume_at_another_input_rate_is_refused_and_at_the_stated_one_continues(
+    weights, tmp_path, monkeypatch
+):
+    monkeypatch.setattr(parallel_writer, "JOURNAL_CHUNK_SECONDS", 1)
+    source, output = tmp_path / "in.h264", tmp_path / "out.mkv"
+    make_raw_stream(source, frames=45)
+    options = dict(weights=weights, progress=False, resume=True)
+    with pytest.raises(KeyboardInterrupt):
+        upscale_video(source, output, on_frames=interrupt_after(32, output, 1), **options)
+    # The stream's own rate, given: the same output, so the kept chunks serve.
+    with pytest.raises(KeyboardInterrupt):
+        upscale_video(
+            source,
+            output,
+            input_rate="29.97",
+            on_frames=interrupt_after(3, output, 1),
+            **options,
+        )
+    with pytest.raises(VsrError, match=r"other settings \(input rate\)"):
+        upscale_video(source, output, input_rate=25, **options)
+    report = upscale_video(source, output, **options)
+    assert (report.resumed_frames, report.frames) == (30, 45)
+
+
+def test_a_resumed_mkv_of_a_raw_stream_keeps_every_packet(weights, tmp_path, monkeypatch):
+    monkeypatch.setattr(parallel_writer, "JOURNAL_CHUNK_SECONDS", 1)
+    source = tmp_path / "in.m2v"
+    make_raw_stream(source, "mpeg2video", "mpeg2video", frames=40)
+    whole, resumed = tmp_path / "whole.mkv", tmp_path / "resumed.mkv"
+    options = dict(weights=weights, progress=False, settings=LOSSLESS)
+    everything = tmp_path / "everything.mkv"
+    upscale_video(source, everything, **options)
+    options.update(resume=True, start=0.1)
+    upscale_video(source, whole, **options)
+    with pytest.raises(KeyboardInterrupt):
+        upscale_video(source, resumed, on_frames=interrupt_after(32, resumed, 1), **options)
+    report = upscale_video(source, resumed, **options)
+    assert (report.resumed_frames, report.frames) == (30, 37)  # frames 3 ... 39
+    assert stream_packets(resumed) == stream_packets(whole)
+    assert output_timing(resumed)[2] == output_timing(everything)[2][3:]
+
+
+def test_each_field_of_a_raw_stream_is_timed_at_twice_its_rate(weights, tmp_path):
+    source, output = tmp_path / "in.h264", tmp_path / "fields.mp4"
+    make_raw_stream(source, frames=4)
+    upscale_video(source, output, weights=weights, progress=False, field_rate=True)
+    declared, times, _ = output_timing(output)
+    assert declared == 2 * NTSC and times == [n / (2 * NTSC) for n in range(8)]
+
+
+def test_a_stream_stating_no_rate_is_timed_at_25_fps_with_a_note_or_at_the_rate_given(
+    weights, tmp_path
+):
+    source = tmp_path / "in.mjpeg"
+    make_raw_stream(source, "mjpeg", "mjpeg", 30, frames=4, pix_fmt="yuvj420p")
+    report = upscale_video(source, tmp_path / "a.mp4", weights=weights, progress=False)
+    assert output_timing(tmp_path / "a.mp4")[:2] == (25, [n / Fraction(25) for n in range(4)])
+    assert (
+        "the raw stream states no frame rate: timed at 25 fps, as ffmpeg does "
+        "(--input-rate RATE sets its rate)"
+    ) in report.notes
+    report = upscale_video(
+        source, tmp_path / "b.mkv", weights=weights, progress=False, input_rate="29.97"
+    )
+    declared, times, _ = output_timing(tmp_path / "b.mkv")
+    assert declared == NTSC
+    assert times == [Fraction(round(1000 * n / NTSC), 1000) for n in range(4)]
+    assert "the raw stream states no frame rate; timed at 29.97 fps (--input-rate)" in (
+        report.notes
+    )
+
+
+def test_input_rate_retimes_a_raw_stream_whose_rate_is_wrong(weights, tmp_path, capsys):
+    source, output = tmp_path / "in.hevc", tmp_path / "out.mp4"
+    make_raw_stream(source, "hevc", "libx265", 24, frames=3)
+    args = ["run", str(source), str(output), "--weights", str(weights), "--input-rate", "25"]
+    assert main(args) == 0
+    assert output_timing(output)[:2] == (25, [Fraction(0), Fraction(1, 25), Fraction(2, 25)])
+    assert "vsr: note: the raw stream states 24 fps; timed at 25 fps (--input-rate)" in (
+        capsys.readouterr().err
+    )
+
+
+def test_input_rate_is_refused_for_a_file_that_times_its_own_frames(weights, tmp_path, capsys):
+    source = tmp_path / "in.mp4"
+    make_clip(source, frames=2)
+    args = ["run", str(source), str(tmp_path / "out.mp4"), "--weights", str(weights)]
+    assert main([*args, "--input-rate", "30"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("vsr: error: ") and len(err.strip().splitlines()) == 1
+    assert "--input-rate is for raw video streams" in err and "sound" in err
+    assert not (tmp_path / "out.mp4").exists()
+
+
+@pytest.mark.parametrize("text", ["0", "-5", "abc", "1/0", "30/", "2000", "nan", ""])
+def test_a_bad_input_rate_is_one_line_before_anything_is_opened(text, tmp_path, capsys):
+    args = ["run", str(tmp_path / "missing.h264"), str(tmp_path / "out.mp4")]
+    assert main([*args, f"--input-rate={text}"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"vsr: error: --input-rate '{text}': ") and err.count("\n") == 1
+
+
+def test_rates_are_read_exactly_and_rounded_ntsc_rates_are_theirs():
+    assert parse_rate("30000/1001") == parse_rate("29.97") == parse_rate(29.97) == NTSC
+    assert parse_rate("23.976") == Fraction(24000, 1001)
+    assert parse_rate("59.94") == Fraction(60000, 1001)
+    assert parse_rate("25") == 25 and parse_rate("12.5") == Fraction(25, 2)
+    assert parse_rate(Fraction(48)) == 48 and parse_rate("29.9") == Fraction(299, 10)
+    with pytest.raises(VsrError, match="input_rate must be a frame rate"):
+        parse_rate(True, "input_rate")
+
+
+def test_segment_mode_refuses_a_raw_stream_in_words(tmp_path):
+    from vsr.cluster_segments import run_split
+
+    source, output = tmp_path / "in.h264", tmp_path / "out.mkv"
+    make_raw_stream(source, frames=4)
+    with pytest.raises(VsrError, match="a raw video stream has no index to split it at"):
+        run_split(source, output, count=2)
+    assert not output.exists()
