@@ -273,3 +273,22 @@ def test_a_size_change_mid_stream_is_scaled_to_the_first_size(tmp_path, second):
         f"the video changes to 48x24 {decoded_as} mid-stream (from frame 9): those frames "
         "are scaled and converted to the first frame's 32x16 yuv420p"
     ]
+
+
+def test_a_dv_clip_is_described_and_written_at_its_own_rate(tmp_path, weights):
+    # libavformat's DV demuxer states 60000 fps for the average (its time base turned
+    # over): a Matroska output declared it, and progress expected 20020 frames of 10.
+    from media import make_raw_stream
+
+    from vsr.runner import upscale_video
+
+    ntsc = Fraction(30000, 1001)
+    source, output = tmp_path / "in.dv", tmp_path / "out.mkv"
+    make_raw_stream(source, "dv", "dvvideo", ntsc, 3, 720, 480, "yuv411p")
+    with VideoReader(source) as reader:
+        assert reader.info.average_rate == ntsc
+        assert reader.info.frames_to_expect() == (3, True)
+        assert [frame.pts for frame in reader.frames()] == [0, 2002, 4004]  # in 1/60000
+    upscale_video(source, output, weights=weights, progress=False)
+    with av.open(str(output)) as container:
+        assert container.streams.video[0].average_rate == ntsc

@@ -548,6 +548,11 @@ class VideoReader:
         demuxer's default, 25 fps), else the container's average, else libav's guess."""
         if self._raw is not None:
             return self._raw.rate
+        if self._container.format.name == "dv":
+            # libavformat's DV demuxer states its time base turned over, 60000 fps, for the
+            # average: a Matroska output declared that rate, and progress expected 2000
+            # times the frames there are. The codec reads the DIF headers' own (25, 29.97).
+            return self._stream.codec_context.framerate or self._stream.guessed_rate
         return self._stream.average_rate or self._stream.guessed_rate
 
     def _reopen(self) -> None:
