@@ -952,3 +952,37 @@ def test_over_quota_and_read_only_disks_stop_the_folder_run(tmp_path, number):
     with pytest.raises(OSError):
         process_folder(clips, out, run_clip, progress=False, log=lambda _: None, summary=summary)
     assert started == ["a.mp4", "b.mp4"]
+
+
+def test_raw_streams_and_the_rarer_containers_are_found_and_written_as_matroska(tmp_path, weights):
+    # Folder mode skipped them all, though `vsr run` reads each.
+    from media import make_raw_stream
+
+    ntsc = Fraction(30000, 1001)
+    clips, out = tmp_path / "in", tmp_path / "out"
+    clips.mkdir()
+    made = {
+        "a.h264": ("h264", "libx264"), "b.264": ("h264", "libx264"),
+        "c.avc": ("h264", "libx264"), "d.hevc": ("hevc", "libx265"),
+        "e.h265": ("hevc", "libx265"), "f.265": ("hevc", "libx265"),
+        "g.m1v": ("mpeg1video", "mpeg1video"), "h.m2v": ("mpeg2video", "mpeg2video"),
+        "i.mxf": ("mxf", "mpeg2video"), "l.asf": ("asf", "mpeg4"), "m.f4v": ("f4v", "libx264"),
+        "n.3g2": ("3g2", "libx264"), "o.nut": ("nut", "mpeg4"), "p.ivf": ("ivf", "libvpx-vp9"),
+    }  # fmt: skip
+    for name, (fmt, codec) in made.items():
+        rate = 25 if fmt in ("mxf", "asf", "f4v", "3g2", "nut", "ivf") else ntsc
+        make_raw_stream(clips / name, fmt, codec, rate, frames=2, width=32, height=24)
+    make_raw_stream(clips / "j.dv", "dv", "dvvideo", ntsc, 1, 720, 480, "yuv411p")
+    make_raw_stream(clips / "k.dif", "dv", "dvvideo", 25, 1, 720, 576, "yuv420p")
+    make_raw_stream(clips / "q.obu", "obu", "libsvtav1", 25, frames=2, width=64, height=64)
+    assert main(["run", str(clips), str(out), "--weights", str(weights), "--quiet"]) == 0
+    written = sorted(out.iterdir())
+    assert [p.name for p in written] == [f"{p.stem}.mkv" for p in sorted(clips.iterdir())]
+    for path in written:
+        with av.open(str(path)) as container:
+            stream = container.streams.video[0]
+            frames = sum(1 for _ in container.decode(stream))
+        rate = 25 if path.stem in "iklmnopq" else ntsc  # SVT-AV1's q.obu states none: 25
+        assert (path.name, stream.average_rate, frames) == (
+            path.name, rate, 1 if path.stem in "jk" else 2
+        )  # fmt: skip

@@ -29,10 +29,15 @@ from vsr.report import FolderReport, RunReport, kept_from_an_interrupted_run, wr
 from vsr.watch_state import OLD_STATE_FILE, STATE_FILE, WatchState
 
 # DVD video (.vob, and .vro from DVD recorders) and other MPEG-PS/TS names (.m2p, .m2t)
-# are there too: a DVD's VIDEO_TS folder holds only .VOB clips.
+# are there too: a DVD's VIDEO_TS folder holds only .VOB clips. So are raw video streams
+# (.h264, .hevc, .m2v, .obu ...; vsr.video.raw_stream times them), broadcast and camera
+# files (.mxf, DV's .dv and .dif) and the rarer containers libav reads (.asf, .f4v, .3g2,
+# .nut, .ivf): each was made and upscaled through folder mode when it was added.
 VIDEO_EXTENSIONS = {
     ".mp4", ".m4v", ".mkv", ".mov", ".webm", ".avi", ".ts", ".mts", ".m2ts", ".m2t",
     ".mpg", ".mpeg", ".m2p", ".vob", ".vro", ".flv", ".wmv", ".y4m", ".3gp", ".ogv",
+    ".h264", ".264", ".avc", ".h265", ".hevc", ".265", ".m1v", ".m2v", ".obu",
+    ".mxf", ".dv", ".dif", ".asf", ".f4v", ".3g2", ".nut", ".ivf",
 }  # fmt: skip
 
 # Runs one clip: returns its report, or a callable that finishes the file and returns it.
