@@ -823,7 +823,8 @@ def make_soft_telecined_clip(path: Path, film_frames: int = 12) -> None:
     progressive frames at 29.97 fps (frame_rate_code 4, progressive_sequence 0) whose
     repeat_first_field and top_field_first flags make the 3:2 pulldown (SOFT_PULLDOWN). The
     decoder gives the film frames, 1001/24000 s apart on average (1.5 and 1 frames of 29.97
-    alternately). mpeg2video sets no repeat flag, so the coded headers are changed here."""
+    alternately). mpeg2video sets no repeat flag, so the coded headers are changed here.
+    A `path` ending in .m2v gets the elementary stream, untimed."""
     rate = Fraction(24000, 1001)
     width, height = FILM_SIZE
     encoder = av.CodecContext.create("mpeg2video", "w")
@@ -854,6 +855,8 @@ def make_soft_telecined_clip(path: Path, film_frames: int = 12) -> None:
         at = stream.find(b"\x00\x00\x01", at + 4)
     elementary = path.with_suffix(".m2v")
     elementary.write_bytes(bytes(stream))
+    if path == elementary:
+        return  # the raw stream itself, as a DVD's demuxed film
     # Remuxed, so that the times are the parser's: each frame as long as its fields.
     with av.open(str(elementary)) as source, av.open(str(path), "w", format="mpegts") as out:
         video = out.add_stream_from_template(source.streams.video[0])

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import av
 import pytest
-from media import make_clip, make_raw_stream
+from media import make_clip, make_raw_stream, make_soft_telecined_clip
 from test_resume import interrupt_after, stream_packets
 
 import vsr.video.parallel_writer as parallel_writer
@@ -61,6 +61,18 @@ def test_a_raw_stream_is_timed_by_the_rate_it_states_from_zero(
             assert times == [n / rate for n in range(6)]
         else:  # Matroska's milliseconds
             assert times == [Fraction(round(1000 * n / rate), 1000) for n in range(6)]
+
+
+def test_a_soft_telecined_raw_stream_keeps_its_film_frames_lengths(weights, tmp_path):
+    # A DVD's film demuxed to .m2v states 29.97 fps and holds 23.976 frames a second, shown
+    # 3 and 2 fields alternately: stamped a 29.97 frame apart, it played 25% fast.
+    source = tmp_path / "film.m2v"
+    make_soft_telecined_clip(source, film_frames=8)
+    output = tmp_path / "out.mp4"
+    upscale_video(source, output, weights=weights, progress=False)
+    _, times, _ = output_timing(output)
+    lengths = [Fraction(3, 2) / NTSC, 1 / NTSC] * 4  # 3 fields, 2 fields, ...
+    assert times == [sum(lengths[:n], Fraction(0)) for n in range(8)]
 
 
 def test_a_cut_of_a_raw_stream_keeps_exactly_the_frames_in_it(weights, tmp_path):

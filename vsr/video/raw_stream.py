@@ -57,6 +57,9 @@ RAW_VIDEO_DEMUXERS = frozenset(
     }
 )
 
+# Codecs whose parsers lengthen a frame by its repeated fields (soft telecine).
+_FIELD_REPEATS = frozenset({"mpeg1video", "mpeg2video", "h264"})
+
 # What ffmpeg times a raw stream at that states no rate: its raw demuxers' -framerate.
 DEFAULT_RATE = Fraction(25)
 
@@ -117,6 +120,8 @@ class RawTiming:
     note: str | None = None  # why the rate is not the stream's own, for the user
     # Whether --input-rate times it otherwise than it would be without (its output differs).
     retimed: bool = False
+    # The rate the parser lengthens frames by, where its lengths tell repeated fields.
+    parser_rate: Fraction | None = None
 
     @classmethod
     def of(
@@ -128,31 +133,48 @@ class RawTiming:
         else 25 fps, said in a note."""
         time_base = stream.time_base or Fraction(1, 1200000)
         own = stated_rate(stream)
+        fields = (own or DEFAULT_RATE) if stream.codec_context.name in _FIELD_REPEATS else None
         if given is not None and given != (own or DEFAULT_RATE):
             said = "no frame rate" if own is None else f"{_fps(own)} fps"
             note = f"the raw stream states {said}; timed at {_fps(given)} fps (--input-rate)"
-            return cls(given, time_base, note, retimed=True)
+            return cls(given, time_base, note, retimed=True, parser_rate=fields)
         if own is None:
             return cls(
                 DEFAULT_RATE,
                 time_base,
                 "the raw stream states no frame rate: timed at 25 fps, as ffmpeg does "
                 "(--input-rate RATE sets its rate)",
+                parser_rate=fields,
             )
-        return cls(own, time_base)
+        return cls(own, time_base, parser_rate=fields)
 
-    def pts_of(self, index: int) -> int:
-        """The pts of the frame `index` frames from the top: exact, not a sum of rounded
+    def _pts_at(self, frames: Fraction) -> int:
+        """The pts `frames` frames of the rate from the top: exact, not a sum of rounded
         steps, where a frame is not a whole number of ticks."""
-        return round(index / (self.rate * self.time_base))
+        return round(frames / (self.rate * self.time_base))
 
     def stamped(self, frames: Iterator[av.VideoFrame]) -> Iterator[av.VideoFrame]:
-        """`frames`, decoded from the top, each given its time and its length: frame n at
-        n frames. A raw demuxer's own lengths are one frame at its default rate (MJPEG's)."""
-        for index, frame in enumerate(frames):
-            frame.pts = self.pts_of(index)
-            frame.duration = self.pts_of(index + 1) - frame.pts
+        """`frames`, decoded from the top, each given its time and its length: each frame
+        starts where the frames before it end, frame n at n frames where each is one long.
+        A soft-telecined MPEG-2 or H.264 stream (a DVD's film, demuxed) states 29.97 fps
+        but holds 23.976 frames a second, each shown for 3 or 2 fields: its parser's
+        length of each frame says which (1.5 or 1 frames of the stated rate)."""
+        shown = Fraction(0)  # frames of `rate` shown before this one
+        for frame in frames:
+            frame.pts = self._pts_at(shown)
+            shown += self._frames_long(frame)
+            frame.duration = self._pts_at(shown) - frame.pts
             yield frame
+
+    def _frames_long(self, frame: av.VideoFrame) -> Fraction:
+        """How many frames of the stated rate `frame` is shown for, in whole fields.
+        Only MPEG-1/2 and H.264 parsers read a frame's repeated fields; other raw
+        demuxers give lengths at their default rate until the codec is known (H.263's
+        first frames), which say nothing."""
+        if self.parser_rate is None or not frame.duration:
+            return Fraction(1)
+        fields = round(2 * frame.duration * self.time_base * self.parser_rate)
+        return Fraction(min(max(fields, 1), 6), 2)  # a field to three frames (MPEG-2's most)
 
 
 def check_input_rate_applies(raw: bool, given: Fraction | None, path: object) -> None:
