@@ -111,13 +111,13 @@ def test_folder_mode_names_the_images_it_cannot_write_back(tmp_path, weights, ca
     source, target = tmp_path / "in", tmp_path / "out"
     source.mkdir()
     write_image(source / "a.png", _random((7, 8, 3), seed=1))
-    Image.fromarray(_random((7, 8, 3))).save(source / "b.gif")
+    Image.fromarray(_random((7, 8, 3))).save(source / "b.tga")
     (source / "manual.pdf").write_bytes(b"%PDF-1.4")  # a type Pillow writes, no picture
     (source / "clip.mpg").write_bytes(b"\0\0\1\xba")
     assert _run(source, target, weights) == 0
     assert sorted(p.name for p in target.iterdir()) == ["a.png"]
     assert (
-        "vsr: note: left out 1 image(s) of types vsr does not write: b.gif; upscale each to "
+        "vsr: note: left out 1 image(s) of types vsr does not write: b.tga; upscale each to "
         "a .png (vsr image IN OUT.png)"
     ) in capsys.readouterr().err
 

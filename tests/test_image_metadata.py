@@ -219,11 +219,11 @@ def test_what_an_output_cannot_keep_is_a_note(tmp_path, capsys):
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         vsr.upscale_image(upscaler, logo, tmp_path / "logo.jpg")
-        vsr.upscale_image(upscaler, tmp_path / "anim.gif", tmp_path / "anim.png")
+        vsr.upscale_image(upscaler, tmp_path / "anim.gif", tmp_path / "anim.bmp")
     assert [str(w.message) for w in caught] == [
         "logo.jpg cannot keep the transparency (.png, .webp and .tif keep it)",
-        "anim.gif holds 3 pictures (an animation or pages); only the first was upscaled "
-        "(vsr run takes an animation as a video)",
+        "anim.gif is an animation of 3 frames; only the first was upscaled, as .bmp holds "
+        "one picture (.gif, .webp and .png keep the animation; vsr run takes it as a video)",
     ]
 
 

@@ -106,7 +106,9 @@ def upscale_image(
     existing ``output`` is refused unless ``overwrite``, and never the input file itself.
     From a file to a file, the colour profile, the resolution (times the scale) and the
     EXIF go along where the output's type holds them; a warning names what does not (a
-    BMP's colour profile, a JPEG's transparency, an animation's other frames).
+    BMP's colour profile, a JPEG's transparency, an animation's other frames). An animated
+    GIF, WebP or APNG written to a .gif, .webp or .png is upscaled whole, each frame with
+    its duration (vsr.animation), and its first upscaled frame returned.
     Raises VsrError for a user mistake.
     """
     from vsr.image import upscale_image as upscale_pixels

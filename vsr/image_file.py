@@ -4,42 +4,44 @@ profile, resolution, EXIF; vsr.image_metadata), and notes on what the output can
 
 from __future__ import annotations
 
-from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
 
+from vsr.animation import ANIMATION_OUTPUTS, gif_limits, is_animation, upscale_animation
 from vsr.image import upscale_image
-from vsr.image_metadata import ImageMetadata, not_kept, profile_colours, read_metadata
+from vsr.image_metadata import ImageMetadata, not_kept, profile_fitted, read_metadata
 from vsr.imageio import read_image, write_image
 from vsr.upscale import Upscaler
 
 
 def upscale_file(
-    upscaler: Upscaler, source: Path, target: Path, scale: int | None, overwrite: bool
+    upscaler: Upscaler,
+    source: Path,
+    target: Path,
+    scale: int | None,
+    overwrite: bool,
+    progress: bool = False,
 ) -> tuple[np.ndarray, list[str]]:
     """Upscale the image file `source` into `target`; the upscaled pixels, and notes on
-    what `target` does not keep of `source`."""
+    what `target` does not keep of `source`. An animation (GIF, WebP, APNG) written to a
+    type that holds one is upscaled whole (vsr.animation; its first frame is returned, and
+    ``progress`` shows a bar over its frames); elsewhere its first frame is."""
+    if target.suffix.lower() in ANIMATION_OUTPUTS and is_animation(source):
+        return upscale_animation(upscaler, source, target, scale, overwrite, progress)
     pixels = read_image(source, keep_grey_alpha=True)
     result = upscale_image(upscaler, pixels, scale)
     factor = result.shape[1] // pixels.shape[1]
     metadata = read_metadata(source).upscaled(factor, result.shape[1], result.shape[0])
-    # A profile describes colours of one kind: a CMYK one (the pixels came out RGB) or a
-    # grey one on RGB (WebP has no grey) would tell viewers to read the output wrongly.
-    written = "GRAY" if result.shape[2] <= 2 and target.suffix.lower() != ".webp" else "RGB"
-    unfit = metadata.icc_profile and profile_colours(metadata.icc_profile) != written
-    if unfit:
-        source_colours = profile_colours(metadata.icc_profile)
-        metadata = replace(metadata, icc_profile=None)
+    grey = result.shape[2] <= 2 and target.suffix.lower() not in _COLOUR_ONLY
+    written = "GRAY" if grey else "RGB"
+    metadata, unfit = profile_fitted(metadata, written, target.name)
     write_image(target, result, overwrite, metadata)
-    notes = _notes(source, target, result, metadata)
-    if unfit:
-        notes.insert(
-            0,
-            f"{target.name} cannot keep the colour profile: it is for {source_colours} "
-            f"colours and the output's are {written} (viewers will take them as sRGB)",
-        )
-    return result, notes
+    return result, unfit + _notes(source, target, result, metadata)
+
+
+# Types that hold colour only: WebP has no grey, GIF's palette is RGB.
+_COLOUR_ONLY = (".webp", ".gif")
 
 
 def _notes(source: Path, target: Path, result: np.ndarray, metadata: ImageMetadata) -> list[str]:
@@ -48,7 +50,15 @@ def _notes(source: Path, target: Path, result: np.ndarray, metadata: ImageMetada
     if result.shape[2] in (2, 4) and extension in (".jpg", ".jpeg", ".bmp"):
         lost.insert(0, "the transparency (.png, .webp and .tif keep it)")
     notes = [f"{target.name} cannot keep {what}" for what in lost]
-    if metadata.frames > 1:
+    if extension == ".gif":
+        notes.append(gif_limits(target.name, alpha=result.shape[2] in (2, 4)))
+    if metadata.frames > 1 and is_animation(source):
+        notes.append(
+            f"{source.name} is an animation of {metadata.frames} frames; only the first was "
+            f"upscaled, as {extension} holds one picture (.gif, .webp and .png keep the "
+            "animation; vsr run takes it as a video)"
+        )
+    elif metadata.frames > 1:
         notes.append(
             f"{source.name} holds {metadata.frames} pictures (an animation or pages); only "
             "the first was upscaled (vsr run takes an animation as a video)"

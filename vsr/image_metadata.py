@@ -60,6 +60,22 @@ def profile_colours(icc_profile: bytes) -> str:
     return icc_profile[16:20].decode("latin-1").strip()
 
 
+def profile_fitted(
+    metadata: ImageMetadata, written: str, target_name: str
+) -> tuple[ImageMetadata, list[str]]:
+    """`metadata` for an output whose pixels are `written` ("RGB" or "GRAY"), and a note
+    if its profile had to go: one for CMYK colours (the pixels came out RGB), or a grey one
+    on RGB, would tell viewers to read the output wrongly."""
+    if not metadata.icc_profile or profile_colours(metadata.icc_profile) == written:
+        return metadata, []
+    note = (
+        f"{target_name} cannot keep the colour profile: it is for "
+        f"{profile_colours(metadata.icc_profile)} colours and the output's are {written} "
+        "(viewers will take them as sRGB)"
+    )
+    return replace(metadata, icc_profile=None), [note]
+
+
 def read_metadata(path: str | Path) -> ImageMetadata:
     """An image file's metadata, or none for a file Pillow cannot open (a 16-bit grey +
     alpha TIFF); the pixels are not decoded."""
@@ -190,12 +206,13 @@ def _too_long_for_jpeg(metadata: ImageMetadata, extension: str) -> bool:
 def not_kept(metadata: ImageMetadata, extension: str) -> list[str]:
     """What a file of this type cannot keep of `metadata`, in words."""
     lost = []
-    if metadata.icc_profile and extension == ".bmp":
+    # GIF has a place for none of them (its ICC extension is rare, and Pillow writes none).
+    if metadata.icc_profile and extension in (".bmp", ".gif"):
         lost.append(
             "the colour profile: viewers will take its colours as sRGB (.png, .jpg, .tif and "
             ".webp keep it)"
         )
-    if metadata.dpi and extension == ".webp":
+    if metadata.dpi and extension in (".webp", ".gif"):
         lost.append("the resolution (.png, .jpg and .tif keep it)")
     # With a profile, viewers go by it and not by gAMA or cHRM (and where the profile
     # cannot go, its note says how the colours will be taken).
@@ -203,7 +220,7 @@ def not_kept(metadata: ImageMetadata, extension: str) -> list[str]:
     if colour_meaning and extension != ".png" and not metadata.icc_profile:
         lost.append(colour_meaning)
     tiff = extension in (".tif", ".tiff")
-    if metadata.exif and extension == ".bmp":
+    if metadata.exif and extension in (".bmp", ".gif"):
         lost.append("the EXIF (.png, .jpg and .webp keep it)")
     elif _too_long_for_jpeg(metadata, extension):
         lost.append("the EXIF: it is longer than a JPEG's 64 KB (.png and .webp keep it)")

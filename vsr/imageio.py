@@ -20,6 +20,7 @@ from PIL import Image, UnidentifiedImageError
 from vsr.atomic_file import atomic_output
 from vsr.cmyk import to_srgb
 from vsr.errors import VsrError
+from vsr.gif_palette import gif_picture
 from vsr.image_metadata import (
     ImageMetadata,
     pillow_options,
@@ -29,6 +30,9 @@ from vsr.image_metadata import (
 )
 
 IMAGE_EXTENSIONS = (".png", ".bmp", ".jpg", ".jpeg", ".webp", ".tif", ".tiff")
+# What `write_image` writes: the still types, and GIF (256 colours, on/off transparency), kept
+# out of IMAGE_EXTENSIONS, which also names what evaluation and training read as data.
+OUTPUT_EXTENSIONS = (*IMAGE_EXTENSIONS, ".gif")
 
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _EXIF_ORIENTATION = 0x0112
@@ -138,7 +142,8 @@ def _from_pillow(image: Image.Image, keep_grey_alpha: bool) -> np.ndarray:
     return np.asarray(managed if managed is not None else image.convert("RGB"))
 
 
-def _orientation(image: Image.Image) -> int:
+def exif_orientation(image: Image.Image) -> int:
+    """The EXIF orientation (1..8) of an open image; 1 without one or for a broken block."""
     try:
         return int(image.getexif().get(_EXIF_ORIENTATION, 1))
     except Exception:  # a broken EXIF block must not make the pixels unreadable
@@ -167,6 +172,14 @@ def writable(array: np.ndarray) -> np.ndarray:
     it (an error under -W error)."""
     array = np.ascontiguousarray(array)
     return array if array.flags.writeable else array.copy()
+
+
+def as_rgba(pixels: np.ndarray) -> np.ndarray:
+    """H x W x 3 or 4: grey replicated to three channels, its alpha (if any) kept after."""
+    if pixels.shape[2] > 2:
+        return pixels
+    colour = np.repeat(pixels[:, :, :1], 3, axis=2)
+    return np.concatenate([colour, pixels[:, :, 1:]], axis=2)
 
 
 def as_rgb(pixels: np.ndarray) -> np.ndarray:
@@ -209,7 +222,7 @@ def read_image(path: str | Path, keep_grey_alpha: bool = False) -> np.ndarray:
         raise VsrError(f"image not found: {path}")
     try:
         with Image.open(path) as image:
-            orientation = _orientation(image)
+            orientation = exif_orientation(image)
             png = _png_bit_depth(path)
             tiff = _tiff_colour16(image)
             if png is not None and png[0] == 16:
@@ -296,8 +309,8 @@ def check_image_output(path: Path) -> None:
     before the upscaling, not after it)."""
     if path.is_dir():
         raise VsrError(f"{path} is a folder; give an image file name")
-    if path.suffix.lower() not in IMAGE_EXTENSIONS:
-        known = ", ".join(e.lstrip(".") for e in IMAGE_EXTENSIONS)
+    if path.suffix.lower() not in OUTPUT_EXTENSIONS:
+        known = ", ".join(e.lstrip(".") for e in OUTPUT_EXTENSIONS)
         raise VsrError(f"unknown image type {path.suffix!r} for {path} (use {known})")
     if not path.parent.is_dir():
         raise VsrError(f"output folder does not exist: {path.parent}")
@@ -313,7 +326,8 @@ def write_image(
 
     C is 1 (grey), 2 (grey + alpha), 3 (RGB) or 4 (RGBA). PNG and TIFF keep 16 bits; BMP,
     lossless WebP and JPEG (quality 95, chroma not subsampled) store 8 bits, so 16-bit
-    pixels are rounded to 8 bits for them. BMP and JPEG drop an alpha channel; WebP stores
+    pixels are rounded to 8 bits for them; GIF holds 256 colours and on/off transparency
+    (vsr.gif_palette). BMP and JPEG drop an alpha channel; WebP stores
     grey + alpha as RGBA (it has no grey). `metadata` (colour profile, resolution, EXIF) is
     written where the type holds it (vsr.image_metadata). The file appears complete or not
     at all; without ``overwrite``, an image that another writer put there meanwhile is kept
@@ -338,6 +352,11 @@ def write_image(
         else:
             eight_bit = _to_uint8(pixels)
             alpha = eight_bit.shape[2] in (2, 4)
+            if extension == ".gif":
+                # One picture of an animation's kind (vsr.animation writes the others).
+                picture = gif_picture(as_rgba(eight_bit), transparent=alpha)
+                picture.save(file, format="GIF")
+                return
             if extension in (".jpg", ".jpeg", ".bmp") and alpha:
                 # JPEG has no alpha; Pillow writes BMP alpha but reads it back as RGB.
                 eight_bit = eight_bit[:, :, :-1]

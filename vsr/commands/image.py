@@ -15,7 +15,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "image",
         help="upscale an image or a folder of images",
-        description="Upscale still images (PNG, BMP, JPEG, WebP, TIFF). Grey, grey + alpha, RGBA "
+        description="Upscale still images (PNG, BMP, JPEG, WebP, TIFF, GIF) and animations "
+        "(GIF, WebP, APNG: every frame, their durations and loop count kept, when OUT is a "
+        ".gif, .webp or .png; a GIF holds 256 colours a frame and on/off transparency). Grey, grey + alpha, RGBA "
         "(alpha enlarged with bicubic) and 16-bit PNG and TIFF (16 bits kept in a PNG output) "
         "are handled; EXIF orientation is applied; the colour profile, the resolution (times "
         "the scale) and the EXIF are kept where the output type holds them, and a note names "
@@ -42,14 +44,14 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def _jobs(source: Path, target: Path, overwrite: bool) -> tuple[list[tuple[Path, Path]], int]:
     """(input, output) pairs still to do, and how many are skipped (their outputs exist)."""
-    from vsr.imageio import IMAGE_EXTENSIONS, check_image_output
+    from vsr.imageio import OUTPUT_EXTENSIONS, check_image_output
 
     if target.exists() and target.resolve() == source.resolve():
         raise VsrError("OUT is the same as IN; choose another output path")
     if source.is_dir():
         if target.exists() and not target.is_dir():
             raise VsrError(f"{target} is a file; with a folder IN, OUT must be a folder")
-        inputs = sorted(p for p in source.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS)
+        inputs = sorted(p for p in source.iterdir() if p.suffix.lower() in OUTPUT_EXTENSIONS)
         if not inputs:
             raise VsrError(f"no images in {source}")
         pairs = [(p, target / p.name) for p in inputs]
@@ -87,7 +89,9 @@ def run(args: argparse.Namespace) -> int:
     )
     if not source.is_dir():
         image_in, image_out = jobs[0]
-        _, notes = upscale_file(upscaler, image_in, image_out, args.scale, args.overwrite)
+        _, notes = upscale_file(
+            upscaler, image_in, image_out, args.scale, args.overwrite, progress=True
+        )
         _say_notes(notes)
         print(f"wrote {image_out}")
         return 0
@@ -115,7 +119,7 @@ def _say_notes(notes: list[str]) -> None:
 # Picture types Pillow decodes that vsr reads but does not write (not its stubs and
 # save-only types: MPEG, PDF, HDF5 are no pictures vsr can take).
 _OTHER_PICTURE_TYPES = {
-    ".gif", ".jfif", ".jpe", ".apng", ".avif", ".avifs", ".tga", ".ppm", ".pgm", ".pbm", ".pnm",
+    ".jfif", ".jpe", ".apng", ".avif", ".avifs", ".tga", ".ppm", ".pgm", ".pbm", ".pnm",
     ".pfm", ".ico", ".cur", ".icns", ".dib", ".qoi", ".jp2", ".j2k", ".j2c", ".jpc", ".jpf",
     ".jpx", ".psd", ".sgi", ".bw", ".rgb", ".rgba", ".dds", ".pcx", ".xbm", ".xpm", ".icb",
     ".vda", ".vst",

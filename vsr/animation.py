@@ -1,0 +1,229 @@
+"""An animation (animated GIF, animated WebP, APNG) upscaled into another: every frame, each
+with its own duration, and the loop count.
+
+Frames are read as the viewer sees them: GIF and APNG frames may be rectangles drawn over
+what the last left (or cleared, or restored), and Pillow's seek composes them into full
+pictures (libwebp's decoder does so for WebP). Each is upscaled alone, as a still RGB or RGBA
+image is (alpha with bicubic beside the network), and written back as a full frame: simple
+and always right, and the writers still store only the rectangle that changed. Pillow's
+writers hold every frame until the file is complete, so the upscaled frames go to them
+one at a time, as uint8 (a GIF's as palette indices), and no float copy of more than one
+frame exists;
+an animation whose held frames would not fit a sane limit is refused, with `vsr run`
+(which streams to a video) named instead.
+
+The loop count is carried as Pillow reads and writes it (0: forever); a GIF without one
+plays once, so a WebP or APNG made from it is told to play once. A writer merges a frame
+identical to the one before into it (the durations added): what is seen does not change.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+from PIL import Image
+
+from vsr.atomic_file import atomic_output
+from vsr.errors import VsrError
+from vsr.gif_palette import OPAQUE_FROM, gif_picture
+from vsr.image_metadata import (
+    ImageMetadata,
+    not_kept,
+    pillow_options,
+    profile_fitted,
+    read_metadata,
+)
+from vsr.telemetry import available_host_memory_bytes
+from vsr.upscale import Upscaler
+
+# The output types that hold an animation.
+ANIMATION_OUTPUTS = (".gif", ".webp", ".png")
+# Pillow's names of the types whose frames are an animation (a TIFF's pages are not one).
+_ANIMATED_FORMATS = ("GIF", "PNG", "WEBP")
+# The most the upscaled frames held for the writer may take: 2 GiB is 1035 frames of
+# 1920x1080 in a GIF, 129 in an APNG with alpha, 86 in a WebP (held_bytes).
+HELD_LIMIT_BYTES = 2 * 2**30
+_READ_ERRORS = (OSError, EOFError, SyntaxError, ValueError, Image.DecompressionBombError)
+_APNG_OP_NONE, _APNG_OP_SOURCE = 0, 0  # APNG's dispose_op and blend_op for full frames
+
+
+@dataclass(frozen=True)
+class Animation:
+    """What the frames of an animation file are: count, size, each one's duration (ms), the
+    loop count (None: play once), and whether any pixel is transparent."""
+
+    frames: int
+    width: int
+    height: int
+    durations: tuple[float, ...]
+    loop: int | None
+    transparent: bool
+
+
+def is_animation(path: Path) -> bool:
+    """Whether `path` is a GIF, WebP or PNG of more than one frame (a file Pillow cannot
+    open is not: the still reader says what is wrong with it)."""
+    try:
+        with Image.open(path) as image:
+            return image.format in _ANIMATED_FORMATS and getattr(image, "n_frames", 1) > 1
+    except _READ_ERRORS:
+        return False
+
+
+def gif_limits(target_name: str, alpha: bool) -> str:
+    """The note on what a GIF output cannot hold of an upscaled picture."""
+    kept = "256 colours of each picture"
+    if alpha:
+        kept += f" and its transparency as on or off (alpha from {OPAQUE_FROM} of 255 on)"
+    return f"{target_name} keeps {kept}; .png and .webp keep them all"
+
+
+def _composed_frames(image: Image.Image, source: Path, alpha: bool) -> Iterator[np.ndarray]:
+    """Each frame as the viewer sees it, H x W x 4 (or 3 without ``alpha``) uint8."""
+    from vsr.imageio import apply_orientation, exif_orientation
+
+    orientation = exif_orientation(image)
+    for index in range(image.n_frames):
+        try:
+            image.seek(index)
+            frame = np.asarray(image.convert("RGBA" if alpha else "RGB"))
+        except _READ_ERRORS as error:
+            raise VsrError(f"cannot read frame {index + 1} of {source}: {error}") from error
+        yield apply_orientation(frame, orientation)
+
+
+def read_animation(source: Path) -> Animation:
+    """The frames' count, size, durations and transparency, read through once (decoding
+    only, far quicker than the upscaling), so that a damaged file or one too large to hold
+    is told before any frame is upscaled."""
+    durations: list[float] = []
+    transparent = False
+    try:
+        with Image.open(source) as image:
+            loop = image.info.get("loop")
+            for frame in _composed_frames(image, source, alpha=True):
+                durations.append(float(image.info.get("duration") or 0))
+                transparent = transparent or bool((frame[:, :, 3] < 255).any())
+            if not durations:
+                raise VsrError(f"{source} holds no frames")
+            height, width = frame.shape[:2]
+    except _READ_ERRORS as error:
+        raise VsrError(f"cannot read animation {source}: {error}") from error
+    return Animation(len(durations), width, height, tuple(durations), loop, transparent)
+
+
+def held_bytes(animation: Animation, scale: int, extension: str) -> int:
+    """The memory held for the upscaled frames until the file is written: a byte a pixel
+    for a GIF's palette indices; for an APNG the RGB(A) frames twice (listed for Pillow,
+    which copies each); for a WebP three times (Pillow lists them, and libwebp keeps each
+    frame encoded, as large as the pixels for noise). Measured as the peak RSS of 20 and 60
+    frames of 320x240 RGBA noise at x2: 1.0, 8.7 and 11.4 bytes an output pixel."""
+    channels = 4 if animation.transparent else 3
+    per_pixel = {".gif": 1, ".png": 2 * channels}.get(extension, 3 * channels)
+    return animation.frames * animation.width * animation.height * scale**2 * per_pixel
+
+
+def _check_memory(animation: Animation, scale: int, source: Path, target: Path) -> None:
+    held = held_bytes(animation, scale, target.suffix.lower())
+    available = available_host_memory_bytes()
+    limit = HELD_LIMIT_BYTES if available is None else min(HELD_LIMIT_BYTES, available // 2)
+    if held > limit:
+        size = f"{animation.width * scale}x{animation.height * scale}"
+        raise VsrError(
+            f"{source.name}'s {animation.frames} frames upscaled x{scale} to {size} would "
+            f"need about {held / 2**20:,.0f} MiB held for writing {target.name} (the limit is "
+            f"{limit / 2**20:,.0f} MiB); upscale it as a video: vsr run {source.name} "
+            f"{target.stem}.mp4"
+        )
+
+
+def upscale_animation(
+    upscaler: Upscaler,
+    source: Path,
+    target: Path,
+    scale: int | None,
+    overwrite: bool,
+    progress: bool = False,
+) -> tuple[np.ndarray, list[str]]:
+    """Upscale every frame of the animation `source` into the animation `target` (.gif,
+    .webp or .png); the first upscaled frame, and notes on what `target` does not keep."""
+    from tqdm import tqdm
+
+    from vsr.image import output_scale, upscale_image
+    from vsr.progress import bars_shown
+
+    scale = output_scale(upscaler, scale)
+    animation = read_animation(source)
+    _check_memory(animation, scale, source, target)
+    extension = target.suffix.lower()
+    width, height = animation.width * scale, animation.height * scale
+    metadata = read_metadata(source).upscaled(scale, width, height)
+    metadata, notes = profile_fitted(metadata, "RGB", target.name)
+    bar = tqdm(total=animation.frames, unit="frame", disable=not bars_shown(progress))
+
+    def written(frame: np.ndarray) -> Image.Image:
+        if extension == ".gif":
+            return gif_picture(frame, animation.transparent)
+        return Image.fromarray(frame)
+
+    with Image.open(source) as image, bar:
+        upscaled = (
+            upscale_image(upscaler, frame, scale)
+            for frame in _composed_frames(image, source, animation.transparent)
+        )
+        first = next(upscaled)
+        bar.update()
+
+        def the_rest() -> Iterator[Image.Image]:
+            for frame in upscaled:
+                yield written(frame)
+                bar.update()
+
+        rest: Iterator[Image.Image] | list[Image.Image] = the_rest()
+        if extension == ".png":
+            # Pillow's APNG writer goes through the frames twice (their modes and sizes
+            # first): a generator would be spent on the first pass.
+            rest = list(rest)
+        options = _save_options(animation, extension, metadata)
+        with atomic_output(target, replace=overwrite) as file:
+            written(first).save(file, save_all=True, append_images=rest, **options)
+    notes += [f"{target.name} cannot keep {what}" for what in not_kept(metadata, extension)]
+    if extension == ".gif":
+        notes.append(gif_limits(target.name, animation.transparent))
+    return first, notes
+
+
+def _save_options(animation: Animation, extension: str, metadata: ImageMetadata) -> dict:
+    """Pillow's options for writing the frames as an animation of this type."""
+    once = 1  # a play count of 1 in APNG and WebP
+    if extension == ".gif":
+        options: dict = {"format": "GIF", "duration": [round(d) for d in animation.durations]}
+        if animation.loop is not None:
+            options["loop"] = animation.loop  # none written: the GIF plays once, as its source
+        if animation.transparent:
+            # Full frames with clear pixels: each must clear the last (disposal 2, restore
+            # to background), or what was there shows through.
+            options["disposal"] = 2
+        return options
+    loop = once if animation.loop is None else animation.loop
+    if extension == ".webp":
+        return {
+            "format": "WEBP",
+            "duration": [round(d) for d in animation.durations],
+            "loop": loop,
+            "lossless": True,  # as a still WebP is written
+            "quality": 100,
+            **pillow_options(metadata, extension),
+        }
+    return {
+        "format": "PNG",
+        "duration": list(animation.durations),
+        "loop": loop,
+        "default_image": False,
+        "disposal": _APNG_OP_NONE,
+        "blend": _APNG_OP_SOURCE,  # a frame's rectangle replaces what was there, alpha too
+        **pillow_options(metadata, extension),
+    }
