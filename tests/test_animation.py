@@ -252,3 +252,47 @@ def test_the_api_writes_an_animation_with_its_profile_and_returns_the_first_fram
         warnings.simplefilter("always")
         vsr.upscale_image(upscaler, tmp_path / "in.webp", tmp_path / "out.gif")
     assert str(caught[0].message).startswith("out.gif cannot keep the colour profile")
+
+
+@pytest.mark.parametrize(
+    ("source_type", "source_loop", "output_type", "output_loop"),
+    [
+        # A GIF's count is the repeats after the first showing; WebP's and APNG's the showings.
+        (".gif", 2, ".png", 3),
+        (".gif", 2, ".webp", 3),
+        (".gif", 0, ".webp", 0),
+        (".png", 1, ".gif", None),  # shown once: a GIF with no count, not 1 (shown twice)
+        (".webp", 3, ".gif", 2),
+        (".png", 3, ".webp", 3),
+    ],
+)
+def test_an_animation_is_shown_as_many_times_in_every_type(
+    tmp_path, weights, source_type, source_loop, output_type, output_loop
+):
+    _save(tmp_path / f"in{source_type}", _frames(), loop=source_loop)
+    assert _run(tmp_path / f"in{source_type}", tmp_path / f"out{output_type}", weights) == 0
+    assert _read(tmp_path / f"out{output_type}")[2] == output_loop
+
+
+def _save_timed(path, durations: list[float]) -> None:
+    pictures = [Image.fromarray(f) for f in _frames(count=len(durations))]
+    pictures[0].save(path, save_all=True, append_images=pictures[1:], duration=durations)
+
+
+def test_gif_durations_keep_the_animation_s_length_in_10_ms_steps(tmp_path, weights):
+    # A 30 fps APNG: Pillow truncated 33.3 ms to 30 for a GIF, 10% fast (180 ms, not 200).
+    _save_timed(tmp_path / "in.png", [1000 / 30] * 6)
+    assert _run(tmp_path / "in.png", tmp_path / "out.gif", weights) == 0
+    durations = _read(tmp_path / "out.gif")[1]
+    assert len(durations) == 6 and sum(durations) == 200
+    assert set(durations) == {30, 40}
+    assert _run(tmp_path / "in.png", tmp_path / "out.webp", weights) == 0
+    assert sum(_read(tmp_path / "out.webp")[1]) == 200
+
+
+def test_gif_frames_are_not_made_as_short_as_browsers_slow_down(tmp_path, weights):
+    # 60 fps: rounding the end times alone gives frames of 10 ms, which browsers show for
+    # 100 ms; 20 ms is the closest a GIF plays it.
+    _save_timed(tmp_path / "in.png", [1000 / 60] * 4)
+    assert _run(tmp_path / "in.png", tmp_path / "out.gif", weights) == 0
+    assert _read(tmp_path / "out.gif")[1] == [20, 20, 20, 20]

@@ -12,8 +12,9 @@ frame exists;
 an animation whose held frames would not fit a sane limit is refused, with `vsr run`
 (which streams to a video) named instead.
 
-The loop count is carried as Pillow reads and writes it (0: forever); a GIF without one
-plays once, so a WebP or APNG made from it is told to play once. A writer merges a frame
+How many times the animation plays, and each frame's duration, are kept as each type
+stores them (vsr.animation_timing: a GIF's loop count is one less than a WebP's or an
+APNG's, and its durations are in 10 ms steps). A writer merges a frame
 identical to the one before into it (the durations added): what is seen does not change.
 """
 
@@ -26,6 +27,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from vsr.animation_timing import GIF_STEP_MS, loop_option, plays_of, stored_durations
 from vsr.atomic_file import atomic_output
 from vsr.errors import VsrError
 from vsr.gif_palette import OPAQUE_FROM, gif_picture
@@ -52,14 +54,14 @@ _APNG_OP_NONE, _APNG_OP_SOURCE = 0, 0  # APNG's dispose_op and blend_op for full
 
 @dataclass(frozen=True)
 class Animation:
-    """What the frames of an animation file are: count, size, each one's duration (ms), the
-    loop count (None: play once), and whether any pixel is transparent."""
+    """What the frames of an animation file are: count, size, each one's duration (ms), how
+    many times it plays (0: forever), and whether any pixel is transparent."""
 
     frames: int
     width: int
     height: int
     durations: tuple[float, ...]
-    loop: int | None
+    plays: int
     transparent: bool
 
 
@@ -103,7 +105,7 @@ def read_animation(source: Path) -> Animation:
     transparent = False
     try:
         with Image.open(source) as image:
-            loop = image.info.get("loop")
+            plays = plays_of(image.format, image.info.get("loop"))
             for frame in _composed_frames(image, source, alpha=True):
                 durations.append(float(image.info.get("duration") or 0))
                 transparent = transparent or bool((frame[:, :, 3] < 255).any())
@@ -112,7 +114,7 @@ def read_animation(source: Path) -> Animation:
             height, width = frame.shape[:2]
     except _READ_ERRORS as error:
         raise VsrError(f"cannot read animation {source}: {error}") from error
-    return Animation(len(durations), width, height, tuple(durations), loop, transparent)
+    return Animation(len(durations), width, height, tuple(durations), plays, transparent)
 
 
 def held_bytes(animation: Animation, scale: int, extension: str) -> int:
@@ -198,21 +200,23 @@ def upscale_animation(
 
 def _save_options(animation: Animation, extension: str, metadata: ImageMetadata) -> dict:
     """Pillow's options for writing the frames as an animation of this type."""
-    once = 1  # a play count of 1 in APNG and WebP
+    loop = loop_option(animation.plays, extension)
     if extension == ".gif":
-        options: dict = {"format": "GIF", "duration": [round(d) for d in animation.durations]}
-        if animation.loop is not None:
-            options["loop"] = animation.loop  # none written: the GIF plays once, as its source
+        options: dict = {
+            "format": "GIF",
+            "duration": stored_durations(animation.durations, GIF_STEP_MS),
+        }
+        if loop is not None:
+            options["loop"] = loop  # none written: the GIF plays once
         if animation.transparent:
             # Full frames with clear pixels: each must clear the last (disposal 2, restore
             # to background), or what was there shows through.
             options["disposal"] = 2
         return options
-    loop = once if animation.loop is None else animation.loop
     if extension == ".webp":
         return {
             "format": "WEBP",
-            "duration": [round(d) for d in animation.durations],
+            "duration": stored_durations(animation.durations, 1),
             "loop": loop,
             "lossless": True,  # as a still WebP is written
             "quality": 100,
