@@ -296,3 +296,25 @@ def test_gif_frames_are_not_made_as_short_as_browsers_slow_down(tmp_path, weight
     _save_timed(tmp_path / "in.png", [1000 / 60] * 4)
     assert _run(tmp_path / "in.png", tmp_path / "out.gif", weights) == 0
     assert _read(tmp_path / "out.gif")[1] == [20, 20, 20, 20]
+
+
+def test_a_gif_frame_clear_after_an_opaque_one_is_clear_to_pillow_and_ffmpeg(tmp_path, weights):
+    # Frame 0 opaque, frame 1 with a clear corner: frame 0 kept no transparent index, and
+    # Pillow and FFmpeg restore a disposed opaque frame to the background colour, so the
+    # corner came back opaque (0 clear pixels of 64).
+    import av
+
+    frames = _frames(alpha=True)
+    for index, frame in enumerate(frames):
+        frame[:, :, 3] = 255
+        if index == 1:
+            frame[:4, :4, 3] = 0
+    _save(tmp_path / "in.png", frames)
+    assert _run(tmp_path / "in.png", tmp_path / "out.gif", weights) == 0
+    upscaler = vsr.load_model(weights, device="cpu")
+    clear = [(_as_still(upscaler, f)[:, :, 3] < 128).sum() for f in frames]
+    assert clear[0] == 0 and clear[1] > 0
+    assert [(f[:, :, 3] == 0).sum() for f in _read(tmp_path / "out.gif")[0]] == clear
+    with av.open(str(tmp_path / "out.gif")) as container:
+        decoded = [f.to_ndarray(format="rgba") for f in container.decode(video=0)]
+    assert [(f[:, :, 3] == 0).sum() for f in decoded] == clear

@@ -212,6 +212,11 @@ def _save_options(animation: Animation, extension: str, metadata: ImageMetadata)
             # Full frames with clear pixels: each must clear the last (disposal 2, restore
             # to background), or what was there shows through.
             options["disposal"] = 2
+            # Every frame keeps its transparent index, opaque ones too: Pillow's palette
+            # optimising drops an unused one, and a decoder that restores to background
+            # (Pillow, vsr itself, the GIF spec's letter) clears to transparent only after a
+            # frame that had one; else holes after an opaque frame came back opaque.
+            options["optimize"] = False
         return options
     if extension == ".webp":
         return {
