@@ -240,3 +240,25 @@ def test_segment_mode_refuses_a_raw_stream_in_words(tmp_path):
     with pytest.raises(VsrError, match="a raw video stream has no index to split it at"):
         run_split(source, output, count=2)
     assert not output.exists()
+
+
+def test_a_folders_input_rate_times_its_raw_streams_and_leaves_timed_clips_as_they_are(
+    weights, tmp_path, capsys
+):
+    # A folder of camera .mp4 clips and broadcast .h264 streams: --input-rate failed every
+    # clip that times its own frames ("--input-rate is for raw video streams"), exit 1.
+    folder, out = tmp_path / "in", tmp_path / "out"
+    folder.mkdir()
+    make_raw_stream(folder / "raw.h264", frames=3)
+    make_clip(folder / "timed.mp4", frames=3, audio=False)
+    args = ["run", str(folder), str(out), "--weights", str(weights), "--input-rate", "25"]
+    assert main(args) == 0
+    assert output_timing(out / "raw.mkv")[:2] == (25, [Fraction(n, 25) for n in range(3)])
+    assert output_timing(out / "timed.mp4")[:2] == output_timing(folder / "timed.mp4")[:2]
+    err = capsys.readouterr().err
+    assert (
+        "vsr: timed.mp4: note: --input-rate was not applied: this clip times its own frames "
+        "(it is for raw video streams, .h264, .hevc, .m2v ...)"
+    ) in err
+    assert "vsr: raw.h264: note: the raw stream states 29.97 fps; timed at 25 fps" in err
+

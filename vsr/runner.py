@@ -209,6 +209,7 @@ def start_upscale(
     deinterlace: str = "auto",
     field_rate: bool = False,
     input_rate: str | float | Fraction | None = None,
+    input_rate_raw_only: bool = False,
 ) -> ClipRun:
     """Upscale one clip up to its last encoded frame; `finish()` on the result flushes
     the encoder, completes the file and returns the report. Folder mode finishes one clip
@@ -255,7 +256,9 @@ def start_upscale(
     host_memory = HostMemoryPeak()
     started = time.perf_counter()
     timeline = FrameTimeline(started)
-    with VideoReader(source_path, part, deinterlace, field_rate, rate_given) as reader:
+    with VideoReader(
+        source_path, part, deinterlace, field_rate, rate_given, input_rate_raw_only
+    ) as reader:
         info = reader.info
         if resume and info.clock_restarts is not None:  # it would seek on one clock
             raise VsrError(f"{source_path}: {info.clock_restarts.refuse('--resume')}")
@@ -779,6 +782,7 @@ def upscale_video(
     deinterlace: str = "auto",
     field_rate: bool = False,
     input_rate: str | float | Fraction | None = None,
+    input_rate_raw_only: bool = False,
 ) -> RunReport:
     """Upscale one clip: decode once, run the network in batches, encode once.
 
@@ -807,7 +811,8 @@ def upscale_video(
     frame (bwdif's send_field: 50i becomes 50p, the time base halved), a frame not
     deinterlaced given twice; see vsr.video.field_rate. `input_rate` ("30000/1001", 29.97,
     25) times a raw video stream (.h264, .hevc, .m2v ...) whose headers give no rate or a
-    wrong one; refused for a file that times its own frames (vsr.video.raw_stream). A raw
+    wrong one; refused for a file that times its own frames (vsr.video.raw_stream), which
+    with `input_rate_raw_only` (a folder's --input-rate) keeps its times, with a note. A raw
     stream is otherwise timed by the rate it states, as ffmpeg does. Raises VsrError for a
     user mistake; on any failure, Ctrl-C included, no output file is left behind (with `resume`, the
     finished chunks stay). An existing output is refused unless `overwrite`. `progress` draws a bar
@@ -843,4 +848,5 @@ def upscale_video(
         deinterlace=deinterlace,
         field_rate=field_rate,
         input_rate=input_rate,
+        input_rate_raw_only=input_rate_raw_only,
     ).finish()

@@ -117,7 +117,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "--input-rate", metavar="RATE",
         help="frame rate of a raw video stream (.h264, .hevc, .m2v ...) whose headers give "
         "none or a wrong one, e.g. 25, 29.97 or 30000/1001 (default: the rate the stream "
-        "states, else 25, as ffmpeg); refused for files that time their own frames",
+        "states, else 25, as ffmpeg); refused for a file that times its own frames, and in "
+        "a folder such a clip keeps its times, with a note",
     )  # fmt: skip
     parser.add_argument("--report", type=Path, help="write the throughput report (JSON) here")
     parser.add_argument("--overwrite", action="store_true", help="replace existing outputs")
@@ -261,6 +262,10 @@ def _clip_options(args) -> dict:
         options["field_rate"] = True
     if args.input_rate is not None:
         options["input_rate"] = parse_rate(args.input_rate)  # now, not at the first clip
+        if args.input.is_dir():
+            # A folder mixes raw streams with clips that time their own frames: those keep
+            # their times, with a note, rather than each failing (Ray's workers too).
+            options["input_rate_raw_only"] = True
     return options
 
 

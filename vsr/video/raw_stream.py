@@ -177,14 +177,28 @@ class RawTiming:
         return Fraction(min(max(fields, 1), 6), 2)  # a field to three frames (MPEG-2's most)
 
 
-def check_input_rate_applies(raw: bool, given: Fraction | None, path: object) -> None:
-    """--input-rate is for what carries no timing of its own: refused elsewhere."""
-    if given is not None and not raw:
-        raise VsrError(
-            f"{path}: --input-rate is for raw video streams (.h264, .hevc, .m2v ...), whose "
-            "frames carry no times; this file times its own frames, and retiming them would "
-            "move the picture against its sound"
-        )
+# A folder's --input-rate and a clip of it that times its own frames: upscaled as it is.
+INPUT_RATE_NOT_APPLIED = (
+    "--input-rate was not applied: this clip times its own frames (it is for raw video "
+    "streams, .h264, .hevc, .m2v ...)"
+)
+
+
+def check_input_rate_applies(
+    raw: bool, given: Fraction | None, path: object, raw_only: bool = False
+) -> str | None:
+    """--input-rate is for what carries no timing of its own: refused for a file that times
+    its own frames, or, where it was given to every clip of a folder (`raw_only`), left
+    unapplied with the note returned, as a mixed folder of .mp4 and .h264 clips is normal."""
+    if given is None or raw:
+        return None
+    if raw_only:
+        return INPUT_RATE_NOT_APPLIED
+    raise VsrError(
+        f"{path}: --input-rate is for raw video streams (.h264, .hevc, .m2v ...), whose "
+        "frames carry no times; this file times its own frames, and retiming them would "
+        "move the picture against its sound"
+    )
 
 
 def _fps(rate: Fraction) -> str:

@@ -243,7 +243,8 @@ class VideoReader:
     them sets it collecting.
 
     A raw elementary stream (.h264, .m2v ...) has its frames timed by the rate it states,
-    or `input_rate` where given (refused for a file that times its own frames): frame n at
+    or `input_rate` where given (refused for a file that times its own frames; with
+    `input_rate_raw_only`, a folder's, such a file keeps its times, with a note): frame n at
     n frames, from zero (vsr.video.raw_stream). A range or a resume decodes it from the top.
     """
 
@@ -254,9 +255,9 @@ class VideoReader:
         deinterlace: str = "off",
         field_rate: bool = False,
         input_rate: Fraction | None = None,
+        input_rate_raw_only: bool = False,
     ):
         self.path = Path(path)
-        self._input_rate = input_rate
         self.time_range = time_range
         self._deinterlacer = Deinterlacer(deinterlace)
         self._field_rate = field_rate
@@ -282,7 +283,9 @@ class VideoReader:
                 raise VsrError(f"{self.path}: {no_video_stream(self._container)}")
             self._stream.thread_type = "AUTO"
             raw = is_raw_stream(self._container)
-            check_input_rate_applies(raw, input_rate, self.path)
+            not_applied = check_input_rate_applies(raw, input_rate, self.path, input_rate_raw_only)
+            if not_applied:
+                self.warnings.append(not_applied)
             # A raw stream's frames are timed here, the demuxer's times being none or its own.
             self._raw = RawTiming.of(self._stream, input_rate) if raw else None
             if self._raw is not None and self._raw.note:
