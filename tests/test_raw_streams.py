@@ -262,3 +262,17 @@ def test_a_folders_input_rate_times_its_raw_streams_and_leaves_timed_clips_as_th
     ) in err
     assert "vsr: raw.h264: note: the raw stream states 29.97 fps; timed at 25 fps" in err
 
+
+def test_segment_mode_refuses_input_rate_for_a_timed_clip_before_ray_starts(tmp_path, monkeypatch):
+    # Each segment (a lossless Matroska cut) was refused it in turn, on the workers.
+    import vsr.cluster_segments as cluster_segments
+
+    def no_ray(*args, **kwargs):
+        raise AssertionError("Ray was started")
+
+    monkeypatch.setattr(cluster_segments, "connect", no_ray)
+    source, output = tmp_path / "in.mp4", tmp_path / "out.mkv"
+    make_clip(source, frames=4)
+    with pytest.raises(VsrError, match="--input-rate is for raw video streams"):
+        cluster_segments.run_split(source, output, count=2, engine_options={"input_rate": 25})
+    assert not output.exists()

@@ -174,6 +174,7 @@ def run_split(
     import torch
 
     from vsr.default_precision import default_precision
+    from vsr.video.raw_stream import parse_rate
     from vsr.video.reader import VideoReader
     from vsr.video.writer import EncodeSettings, VideoWriter
 
@@ -209,7 +210,11 @@ def run_split(
     # A part of the clip: split that part only, and join it moved to zero, its audio and
     # subtitles cut alike (the writer over a reader's cut does that, as in a local run).
     part = time_range(*(options.pop(key, None) for key in ("start", "end", "duration")))
-    with VideoReader(source, part) as reader:
+    given_rate = options.get("input_rate")
+    # Refused now for a clip that times its own frames, as a local run refuses it: every
+    # segment (a lossless Matroska cut) failed with it in turn, after Ray had started.
+    rate = None if given_rate is None else parse_rate(given_rate, "input_rate")
+    with VideoReader(source, part, input_rate=rate) as reader:
         info = reader.info
     if info.clock_restarts is not None:
         raise VsrError(f"{source}: {info.clock_restarts.refuse('--segments')}")
