@@ -276,3 +276,22 @@ def test_segment_mode_refuses_input_rate_for_a_timed_clip_before_ray_starts(tmp_
     with pytest.raises(VsrError, match="--input-rate is for raw video streams"):
         cluster_segments.run_split(source, output, count=2, engine_options={"input_rate": 25})
     assert not output.exists()
+
+
+def test_a_cut_of_a_damaged_raw_stream_counts_the_frames_it_lost(weights, tmp_path):
+    # Its packets have no times to tell the cut's from: the whole run said "1 frame(s) could
+    # not be decoded", a cut holding the damage said nothing.
+    source = tmp_path / "damaged.h264"
+    make_raw_stream(source, frames=12)
+    with av.open(str(source)) as container:
+        packets = [bytes(packet) for packet in container.demux(video=0) if packet.size]
+    start_code_and_header = 5
+    kept = packets[6][:start_code_and_header]
+    packets[6] = kept + b"\xff" * (len(packets[6]) - len(kept))  # slice data unreadable
+    source.write_bytes(b"".join(packets))
+    options = dict(weights=weights, progress=False)
+    whole = upscale_video(source, tmp_path / "whole.mkv", **options)
+    cut = upscale_video(source, tmp_path / "cut.mkv", start=0.1, **options)
+    assert (whole.frames, whole.lost_frames) == (11, 1)
+    assert (cut.frames, cut.lost_frames) == (8, 1)
+    assert "1 frame(s) could not be decoded" in cut.notes

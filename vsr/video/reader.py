@@ -49,6 +49,7 @@ from vsr.video.media_url import open_source
 from vsr.video.pixel_shape_watch import PixelShapeWatch
 from vsr.video.pixfmt import parse_planar, planar_equivalent
 from vsr.video.pts_order import PresentationOrder
+from vsr.video.raw_losses import RawStreamLosses
 from vsr.video.raw_stream import RawTiming, check_input_rate_applies, is_raw_stream
 from vsr.video.siting_watch import SitingWatch
 from vsr.video.trim import Cut, TimeRange, format_time
@@ -476,11 +477,14 @@ class VideoReader:
         reached_end = False
         skipped = 0
         frames = raw if first is None else itertools.chain([first], raw)
+        losses = self._raw_losses if self._raw is not None else None
         for frame in frames:
             if frame.pts is None:
                 raise VsrError(
                     f"{self.path}: frames without timestamps; --start, --end and --resume need them"
                 )
+            if losses is not None:
+                losses.decoded(frame)
             if self._last_seen_pts is None or frame.pts >= self._last_seen_pts:
                 self._last_seen_pts, self._last_seen_duration = frame.pts, frame.duration
             if frame.pts < start:
@@ -497,10 +501,14 @@ class VideoReader:
                 self._stopped_at, self._frame_after = frame.pts, frame
                 break
             self._count(frame)
+            if losses is not None:
+                losses.kept(frame)
             yield frame
         if not hasattr(self, "info"):
             return  # nothing in the range: the constructor reports it
         self.lost_frames = max(0, self._in_range_packets - skipped - self.decoded_frames)
+        if losses is not None:  # its packets have no times to count the range's by
+            self.lost_frames = losses.lost()
         if not reached_end and self.demux_error is None:
             self.lost_frames = max(self.lost_frames, self._missing_tail_frames(counted=False))
             length = self._clip_seconds() or 0
@@ -517,6 +525,7 @@ class VideoReader:
         seek by, nor times before its frames are stamped: it is decoded from the top."""
         if self._raw is not None:
             self._reopen()  # from its top, whatever an earlier decode read of it
+            self._raw_losses = RawStreamLosses(self._stream)
         elif start is not None and start > self._origin():
             try:
                 self._container.seek(start, stream=self._stream, backward=True)
@@ -527,7 +536,9 @@ class VideoReader:
 
         def tally(packet: av.Packet) -> None:
             if self._raw is not None:
-                return  # its packets' times, if any, are the demuxer's, not the frames'
+                # Its packets' times, if any, are the demuxer's, not the frames': numbered.
+                self._raw_losses.number(packet)
+                return
             shown = packet.pts is not None and not packet.is_discard
             if shown and low <= packet.pts and (high is None or packet.pts < high):
                 self._in_range_packets += 1
