@@ -16,7 +16,7 @@ import vsr.video.parallel_writer as parallel_writer
 from vsr.cli import main
 from vsr.errors import VsrError
 from vsr.runner import upscale_video
-from vsr.video.raw_stream import parse_rate
+from vsr.video.raw_stream import RawTiming, parse_rate
 from vsr.video.writer import EncodeSettings
 
 NTSC = Fraction(30000, 1001)
@@ -73,6 +73,16 @@ def test_a_soft_telecined_raw_stream_keeps_its_film_frames_lengths(weights, tmp_
     _, times, _ = output_timing(output)
     lengths = [Fraction(3, 2) / NTSC, 1 / NTSC] * 4  # 3 fields, 2 fields, ...
     assert times == [sum(lengths[:n], Fraction(0)) for n in range(8)]
+
+
+def test_a_frame_is_never_timed_shorter_than_its_two_fields():
+    # A field-coded picture's packet may be one field long; the decoded frame holds both.
+    timing = RawTiming(NTSC, Fraction(1, 1200000), parser_rate=NTSC)
+    frames = [av.VideoFrame(16, 16, "yuv420p") for _ in range(3)]
+    for frame, ticks in zip(frames, (20020, 60060, 40040), strict=True):
+        frame.duration = ticks  # a field, three fields, a frame
+    stamped = list(timing.stamped(iter(frames)))
+    assert [frame.pts for frame in stamped] == [0, 40040, 100100]
 
 
 def test_a_cut_of_a_raw_stream_keeps_exactly_the_frames_in_it(weights, tmp_path):

@@ -133,20 +133,22 @@ class RawTiming:
         else 25 fps, said in a note."""
         time_base = stream.time_base or Fraction(1, 1200000)
         own = stated_rate(stream)
-        fields = (own or DEFAULT_RATE) if stream.codec_context.name in _FIELD_REPEATS else None
+        parser_rate = own or DEFAULT_RATE
+        if stream.codec_context.name not in _FIELD_REPEATS:
+            parser_rate = None
         if given is not None and given != (own or DEFAULT_RATE):
             said = "no frame rate" if own is None else f"{_fps(own)} fps"
             note = f"the raw stream states {said}; timed at {_fps(given)} fps (--input-rate)"
-            return cls(given, time_base, note, retimed=True, parser_rate=fields)
+            return cls(given, time_base, note, retimed=True, parser_rate=parser_rate)
         if own is None:
             return cls(
                 DEFAULT_RATE,
                 time_base,
                 "the raw stream states no frame rate: timed at 25 fps, as ffmpeg does "
                 "(--input-rate RATE sets its rate)",
-                parser_rate=fields,
+                parser_rate=parser_rate,
             )
-        return cls(own, time_base, parser_rate=fields)
+        return cls(own, time_base, parser_rate=parser_rate)
 
     def _pts_at(self, frames: Fraction) -> int:
         """The pts `frames` frames of the rate from the top: exact, not a sum of rounded
@@ -174,7 +176,10 @@ class RawTiming:
         if self.parser_rate is None or not frame.duration:
             return Fraction(1)
         fields = round(2 * frame.duration * self.time_base * self.parser_rate)
-        return Fraction(min(max(fields, 1), 6), 2)  # a field to three frames (MPEG-2's most)
+        # A decoded frame holds both its fields: never shorter than a frame, though a
+        # field-coded picture's packet may be one field long. Three frames at most (an
+        # MPEG-2 progressive sequence's frame tripling).
+        return Fraction(min(max(fields, 2), 6), 2)
 
 
 # A folder's --input-rate and a clip of it that times its own frames: upscaled as it is.
