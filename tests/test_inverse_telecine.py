@@ -135,6 +135,43 @@ def test_a_resume_at_any_point_and_a_cut_give_the_frames_of_the_whole_clip(tmp_p
     assert [frame.pts * reader.info.time_base for frame in cut] == [k * FILM for k in range(5)]
 
 
+@pytest.mark.parametrize(
+    ("film", "part", "shown"),
+    [
+        (11, None, range(10)),  # 13 frames: a cycle of 3 cut short by the clip's end
+        (15, time_range(0.2, None, None), range(5, 14)),  # 12 frames from 0.2 s: 2 + 2
+        (15, time_range(0.2, 0.5, None), range(5, 12)),  # 9 frames: 5 + 4
+    ],
+)
+def test_a_cycle_cut_short_shows_each_film_frame_once_at_its_film_time(
+    tmp_path, weights, film, part, shown
+):
+    # The last cycle of 5 frames, cut short by the clip's end or a cut's, kept every frame
+    # decimate gave, its repeated picture too, at the source's times: film frame 9 twice
+    # (the 13 frames of 11 film frames gave 11 pictures, the last at 8.8 and 9.6 film
+    # frames); a cut's MP4 read back at 25.2 fps, not 23.976. (Film frame 10, of which the
+    # clip holds one field, is no film frame.)
+    clip = tmp_path / "telecined.ts"
+    make_telecined_clip(clip, film_frames=film)
+    reader, frames = film_frames(clip, part=part)
+    assert [bar_left(frame.planes[0]) for frame in frames] == [8 * k for k in shown]
+    assert [frame.pts * reader.info.time_base for frame in frames] == [
+        k * FILM for k in range(len(shown))
+    ]
+    # A resume after any frame goes on with the same frames at the same times.
+    for last in range(len(frames) - 1):
+        with VideoReader(clip, part, deinterlace="film") as resumed:
+            resumed.resume_after(frames[last].pts, kept=last + 1)
+            after = list(resumed.frames())
+        assert [frame.pts for frame in after] == [frame.pts for frame in frames[last + 1 :]]
+    if part is not None and part.end is None:
+        out = tmp_path / "cut.mp4"
+        assert vsr(clip, out, "--weights", weights, "--deinterlace", "film", "--start", 0.2) == 0
+        assert times(out) == [k * FILM for k in range(len(shown))]
+        with av.open(str(out)) as container:
+            assert container.streams.video[0].average_rate == Fraction(24000, 1001)
+
+
 def test_a_film_frames_notes_name_it_by_its_number_in_the_output_resumed_too(tmp_path):
     # A mid-stream change of range or format is named "from frame N" by the number the
     # reader gives each frame's planes: the output's, which decimate's drops set apart from

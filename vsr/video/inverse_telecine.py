@@ -18,8 +18,10 @@ over the cycle's own span, from its first frame's time to the next cycle's (5/4 
 apart at a steady rate: the film's moments, 1001/24000 s), so a variable or irregular source
 keeps each cycle where it was. A quarter of a frame is not a tick of the source's time base
 (29.97 fps in 1/90000 is 3003 ticks a frame), so the frames are delivered in a time base
-four times as fine (as --field-rate does with two). A cycle that keeps every frame (the
-last, if cut short: decimate drops nothing of it) keeps their own times.
+four times as fine (as --field-rate does with two). The last cycle, cut short by the clip's
+end or a cut's, decimate passes whole, its repeat too: the cycle before it tells the
+pulldown's phase, so its repeat is dropped here and the rest lie at that cycle's film spacing
+(_short_cycle). A short cycle with no whole one before it keeps its frames' own times.
 
 Cycles count from the first frame given, so a run resumed after a point (vsr.video.reader)
 decodes the clip, or its cut, from its start again and drops what the earlier run
@@ -75,13 +77,14 @@ REPEAT_SHARE = 0.25
 def film_info(source: VideoInfo) -> VideoInfo:
     """`source`'s description as its frames are delivered as film: the time base four times
     as fine, the rate 4/5 of the source's (24000/1001 of 30000/1001), and the frame count
-    less one frame of every whole cycle of 5."""
+    4/5 of the source's, to the nearest (a cycle cut short drops its repeat too, where it
+    holds one)."""
     rate, count = source.average_rate, source.frame_count
     return dataclasses.replace(
         source,
         time_base=source.time_base / FINER,
         average_rate=None if rate is None else rate * (CYCLE - 1) / CYCLE,
-        frame_count=None if count is None else count - count // CYCLE,
+        frame_count=None if count is None else round(Fraction(count * (CYCLE - 1), CYCLE)),
     )
 
 
@@ -152,6 +155,16 @@ class _Given(Generic[Tag]):
     pts: int | None
     length: int | None
     tag: Tag
+
+
+@dataclass
+class _ShortCycle:
+    """How a cycle cut short is undone: the place of its repeated picture, dropped (None:
+    none), and the span of the whole cycle before it, over which 4 film frames lie (None:
+    not telecined, or not known; its frames keep their own times)."""
+
+    repeat: int | None = None
+    film_span: int | None = None
 
 
 def _refusal(kind: FrameKind, error: Exception) -> VsrError:
@@ -228,6 +241,7 @@ class InverseTelecine(Generic[Tag]):
         self._changes: dict[int, float] = {}  # how far each matched picture is from the last
         self._kept: set[int] = set()
         self._cycles: list[tuple[int, int]] = []  # (first frame, frames) of each cycle
+        self._short_cycles: dict[int, _ShortCycle] = {}  # see _short_cycle
 
     def __call__(
         self,
@@ -347,8 +361,51 @@ class InverseTelecine(Generic[Tag]):
             if not ended and start + CYCLE not in self._given:
                 return
             self._waiting.popleft()
+            if place == self._short_cycle(cycle).repeat:
+                continue  # its tag goes with the next kept frame's, as decimate's drops do
             self._kept.add(place)
             yield self._film_frame(picture, place, cycle)
+
+    def _short_cycle(self, cycle: int) -> _ShortCycle:
+        """How the last cycle of a run of frames, cut short (the clip's or the cut's end, a
+        change of size), is undone: decimate keeps every frame of it, the repeated picture
+        of its pulldown too, each at its own time (a film frame shown twice, and the last
+        frames 1001/30000 s apart: a cut's average rate read 25.2, not 23.976). The cycle
+        before it tells the pulldown's phase: a picture in the place that cycle dropped is
+        the same repeat where it barely changed, and is dropped; the rest lie film frames
+        apart, at that cycle's spacing. Whole cycles, and a short one with no whole cycle
+        before it (nothing to tell the phase by), are left as decimate leaves them."""
+        if cycle in self._short_cycles:
+            return self._short_cycles[cycle]
+        plan = _ShortCycle()
+        start, count = self._cycles[cycle]
+        previous = start - CYCLE
+        whole_before = cycle > 0 and self._cycles[cycle - 1] == (previous, CYCLE)
+        if count < CYCLE and whole_before and previous in self._cycles_of_graph:
+            dropped = [p for p in range(previous, start) if p not in self._kept]
+            plan = self._phase_of(dropped, previous, start, count)
+        self._short_cycles[cycle] = plan
+        return plan
+
+    def _phase_of(self, dropped: list[int], previous: int, start: int, count: int) -> _ShortCycle:
+        """The short cycle at `start` (`count` frames) after the whole one at `previous`,
+        which dropped the places `dropped`."""
+        first, before = self._given[start].pts, self._given[previous].pts
+        if len(dropped) != 1 or first is None or before is None or first <= before:
+            return _ShortCycle()
+        plan = _ShortCycle(film_span=first - before)
+        place = start + dropped[0] - previous
+        if place >= start + count or place not in self._changes:
+            return plan  # the repeat would have come after the end
+        kept = [
+            self._changes[p]
+            for p in range(previous, start)
+            if p in self._kept and p in self._changes
+        ]
+        change = self._changes[place]
+        if change <= STILL or (kept and change <= REPEAT_SHARE * median(kept)):
+            plan.repeat = place
+        return plan
 
     def _cycle_of(self, place: int) -> int:
         for index in range(len(self._cycles) - 1, -1, -1):
@@ -374,6 +431,10 @@ class InverseTelecine(Generic[Tag]):
         its span; those of a cycle that dropped none, at their own times."""
         own = self._given[place].pts
         first = self._given[start].pts
+        if count < CYCLE and first is not None:
+            film_span = self._short_cycle(self._cycle_of(place)).film_span
+            if film_span is not None:  # a telecined cycle cut short: its film's spacing
+                return FINER * first + kept_before * film_span * FINER // (CYCLE - 1)
         if count < CYCLE or first is None:
             return None if own is None else FINER * own
         following = self._given.get(start + CYCLE)
