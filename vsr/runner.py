@@ -92,7 +92,18 @@ def _refuse_a_forgotten_journal(target: Path) -> None:
 
 
 def _check_paths(source: Path, target: Path, overwrite: bool) -> None:
-    if not source.exists():
+    from vsr.video.image_sequence import (
+        GLOB_REFUSED,
+        ImageSequence,
+        is_image_sequence,
+        looks_like_a_glob,
+    )
+
+    if is_image_sequence(source):
+        ImageSequence.find(source)  # none there, or a gap: said now, not after the network loads
+    elif looks_like_a_glob(source):
+        raise VsrError(f"{source}: {GLOB_REFUSED}")
+    elif not source.exists():
         raise VsrError(f"{source}: no such file")
     if source.is_dir():
         raise VsrError(f"{source} is a folder; give a folder OUTPUT to process every clip")

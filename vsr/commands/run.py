@@ -21,12 +21,18 @@ if TYPE_CHECKING:
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "run",
-        help="upscale a video file or a folder of clips",
+        help="upscale a video file, an image sequence or a folder of clips",
         description="Upscale a video (or every clip of a folder) with IMDN: decode once, "
         "run the network in batches, encode once. Audio, subtitles, timestamps and "
         "colour metadata are kept.",
     )
-    parser.add_argument("input", type=Path, help="video file, or a folder of clips")
+    parser.add_argument(
+        "input",
+        type=Path,
+        # argparse formats help with %: the pattern's own is written %%.
+        help="video file, image sequence named by its frame number (scans/f_%%04d.png), "
+        "or a folder of clips",
+    )
     parser.add_argument("output", type=Path, help="output file, or a folder for folder input")
     target = parser.add_mutually_exclusive_group()
     target.add_argument(
@@ -116,8 +122,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--input-rate", metavar="RATE",
         help="frame rate of a raw video stream (.h264, .hevc, .m2v ...) whose headers give "
-        "none or a wrong one, e.g. 25, 29.97 or 30000/1001 (default: the rate the stream "
-        "states, else 25, as ffmpeg); refused for a file that times its own frames, and in "
+        "none or a wrong one, or of an image sequence, e.g. 25, 29.97 or 30000/1001 "
+        "(default: the rate the stream states, else 25, as ffmpeg); refused for a file that "
+        "times its own frames, and in "
         "a folder such a clip keeps its times, with a note",
     )  # fmt: skip
     parser.add_argument("--report", type=Path, help="write the throughput report (JSON) here")

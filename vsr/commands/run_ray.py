@@ -18,7 +18,14 @@ def run_on_ray(
 ) -> int:
     from vsr import cluster
     from vsr.commands.run import folder_summary_line, say_failed_and_damaged
+    from vsr.video.image_sequence import is_image_sequence
 
+    if is_image_sequence(args.input):
+        # Ray's tasks and segment mode take files: a clip, or the segments cut from one.
+        raise VsrError(
+            f"{args.input}: an image sequence is upscaled on this machine; --ray, --segments "
+            "and --segment-seconds take a video file or a folder of clips"
+        )
     address = args.ray or None
     # Workers of a cluster started elsewhere run in the folder `ray start` ran in: a
     # relative path failed every clip there (or named another file of that name).

@@ -34,6 +34,8 @@ from collections import deque
 
 import av
 
+from vsr.video.frame_side_data import side_data_of
+
 A53_SIDE_DATA = "A53_CC"
 
 # Codecs (libavcodec's canonical names) whose SEI can carry the captions: any encoder of
@@ -55,7 +57,7 @@ _START_CODE = b"\x00\x00\x00\x01"
 
 def captions_of(frame: av.VideoFrame) -> bytes | None:
     """The frame's cc_data triplets (A53_CC side data), or None where it carries none."""
-    for side_data in frame.side_data:
+    for side_data in side_data_of(frame):
         if side_data.type.name == A53_SIDE_DATA:
             data = bytes(side_data)
             return data[: len(data) - len(data) % 3] or None  # whole triplets only

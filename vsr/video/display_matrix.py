@@ -17,6 +17,8 @@ import struct
 
 import av
 
+from vsr.video.frame_side_data import side_data_of
+
 ENTRIES = 9
 IDENTITY = (1 << 16, 0, 0, 0, 1 << 16, 0, 0, 0, 1 << 30)
 _TRANSLATION = (6, 7)  # x and y of the third row
@@ -25,7 +27,7 @@ _TRANSLATION = (6, 7)  # x and y of the third row
 def display_matrix_of(frame: av.VideoFrame) -> tuple[int, ...] | None:
     """The display matrix a decoded frame carries, without its translation; None when it has
     none or it is the identity (nothing to turn)."""
-    for side in frame.side_data:
+    for side in side_data_of(frame):
         if side.type.name == "DISPLAYMATRIX":
             raw = bytes(side)
             if len(raw) < 4 * ENTRIES:

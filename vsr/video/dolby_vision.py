@@ -17,6 +17,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from vsr.video.frame_side_data import side_data_of
+
 if TYPE_CHECKING:
     import av
 
@@ -36,7 +38,7 @@ def is_dolby_vision(stream: av.video.stream.VideoStream, first: av.VideoFrame) -
     MP4/MOV sample entry, or by the RPU its frame carries."""
     if _sample_entry(stream).lower() in _DOLBY_VISION_SAMPLE_ENTRIES:
         return True
-    return any(side_data.type.name in _RPU_SIDE_DATA for side_data in first.side_data)
+    return any(side_data.type.name in _RPU_SIDE_DATA for side_data in side_data_of(first))
 
 
 def _sample_entry(stream: av.video.stream.VideoStream) -> str:

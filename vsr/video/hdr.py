@@ -16,6 +16,8 @@ from dataclasses import dataclass
 
 import av
 
+from vsr.video.frame_side_data import side_data_of
+
 # The encoders that can write it, and the parameter option each takes it in.
 HDR10_ENCODERS = {"libx265": "x265-params", "libsvtav1": "svtav1-params"}
 
@@ -70,7 +72,7 @@ def _decimal(value: float) -> str:
 
 
 def _side_data_bytes(frame: av.VideoFrame, name: str) -> bytes | None:
-    for side in frame.side_data:
+    for side in side_data_of(frame):
         if side.type.name == name:
             return ctypes.string_at(side.buffer_ptr, side.buffer_size)
     return None

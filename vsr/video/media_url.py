@@ -11,6 +11,7 @@ upscales an upload could then hand back another user's video. So names go to FFm
 from __future__ import annotations
 
 import os
+from fractions import Fraction
 
 import av
 
@@ -25,7 +26,16 @@ def file_url(path: str | os.PathLike) -> str:
     return "file:" + os.fspath(path)
 
 
-def open_source(path: str | os.PathLike) -> av.container.InputContainer:
+def open_source(
+    path: str | os.PathLike, rate: Fraction | None = None
+) -> av.container.InputContainer:
     """The media file at ``path``, opened for reading by a demuxer that reads only it.
-    FFmpeg's errors pass through (a playlist or concat list fails as an unreadable file)."""
+    FFmpeg's errors pass through (a playlist or concat list fails as an unreadable file).
+    An image sequence pattern (``scans/f_%04d.png``) opens its frames, at ``rate`` (None:
+    25 fps), as one clip (vsr.video.image_sequence), for the reader and the stream copier
+    alike; VsrError where it names no whole sequence."""
+    from vsr.video.image_sequence import ImageSequence, is_image_sequence
+
+    if is_image_sequence(path):
+        return ImageSequence.find(path).open(rate)
     return av.open(file_url(path), options={"format_whitelist": DIRECT_DEMUXERS})

@@ -36,7 +36,15 @@ from vsr.video.field_rate import (
     with_lengths,
 )
 from vsr.video.frame_planes import FramePlanes
+from vsr.video.frame_side_data import side_data_of
 from vsr.video.hdr import Hdr10, hdr10_of
+from vsr.video.image_sequence import (
+    DEFAULT_RATE_NOTE,
+    DEFAULT_SEQUENCE_RATE,
+    GLOB_REFUSED,
+    is_image_sequence,
+    looks_like_a_glob,
+)
 from vsr.video.inverse_telecine import (
     FINER,
     InverseTelecine,
@@ -170,16 +178,25 @@ def no_video_stream(container: av.container.InputContainer) -> str:
     return "no video stream"
 
 
-def _open_input(path: Path) -> av.container.InputContainer:
-    if not path.exists():
+def _open_input(path: Path, rate: Fraction | None = None) -> av.container.InputContainer:
+    """The clip at `path`, or the image sequence its pattern names, timed at `rate`
+    (vsr.video.image_sequence); VsrError, in one line, where it cannot be read."""
+    sequence = is_image_sequence(path)
+    if not sequence and not path.exists():
+        if looks_like_a_glob(path):
+            raise VsrError(f"{path}: {GLOB_REFUSED}")
         raise VsrError(f"{path}: no such file")
-    if not path.is_file():
+    if not sequence and not path.is_file():
         raise VsrError(f"{path}: not a file")
     try:
-        return open_source(path)
+        return open_source(path, rate)
     except av.error.FFmpegError as error:
         if isinstance(error, av.error.PermissionError):  # the file may be fine
             raise VsrError(f"{path}: cannot be read ({error.strerror})") from None
+        if sequence:
+            raise VsrError(
+                f"{path}: the image sequence cannot be read as video: {error.strerror}"
+            ) from None
         if path.stat().st_size == 0:  # a copy that never started, say
             raise VsrError(f"{path}: an empty file") from None
         raise VsrError(
@@ -209,7 +226,7 @@ _SIDE_DATA_NOT_KEPT = {
 
 
 def _side_data_not_kept(frame: av.VideoFrame) -> list[str]:
-    kinds = {side_data.type.name for side_data in frame.side_data}
+    kinds = {side_data.type.name for side_data in side_data_of(frame)}
     return [what for kind, what in _SIDE_DATA_NOT_KEPT.items() if kind in kinds]
 
 
@@ -277,22 +294,34 @@ class VideoReader:
         self.captions = CaptionStore()
         self._end_pts: int | None = None
         self._end_duration: int | None = None  # the last frame's own length, if the file says
-        self._container = _open_input(self.path)
+        # An image sequence is timed by the demuxer, at the rate it is opened with: every
+        # opening (a cut's, a resume's) must give it the same one.
+        self._sequence = is_image_sequence(self.path)
+        self._sequence_rate = input_rate if self._sequence else None
+        self._container = _open_input(self.path, self._sequence_rate)
         try:
             self._stream = main_video_stream(self._container)
             if self._stream is None:
                 raise VsrError(f"{self.path}: {no_video_stream(self._container)}")
             self._stream.thread_type = "AUTO"
             raw = is_raw_stream(self._container)
-            not_applied = check_input_rate_applies(raw, input_rate, self.path, input_rate_raw_only)
-            if not_applied:
-                self.warnings.append(not_applied)
+            if self._sequence:  # no timing of its own: --input-rate is its rate
+                if input_rate is None:
+                    self.warnings.append(DEFAULT_RATE_NOTE)
+            else:
+                not_applied = check_input_rate_applies(
+                    raw, input_rate, self.path, input_rate_raw_only
+                )
+                if not_applied:
+                    self.warnings.append(not_applied)
             # A raw stream's frames are timed here, the demuxer's times being none or its own.
             self._raw = RawTiming.of(self._stream, input_rate) if raw else None
             if self._raw is not None and self._raw.note:
                 self.warnings.append(self._raw.note)
             # Whether --input-rate changed the times the frames would have had without it.
             self.retimed = self._raw is not None and self._raw.retimed
+            if self._sequence:  # timed at 25 fps without one
+                self.retimed = input_rate is not None and input_rate != DEFAULT_SEQUENCE_RATE
             # The pixel shape of the sequence header the file opens with: the decoder's
             # differs where the first delivered frame comes after another (see _first_shape).
             self._opening_shape = self._stream.codec_context.sample_aspect_ratio
@@ -571,7 +600,7 @@ class VideoReader:
 
     def _reopen(self) -> None:
         self._container.close()
-        self._container = _open_input(self.path)
+        self._container = _open_input(self.path, self._sequence_rate)
         self._stream = main_video_stream(self._container)
         self._stream.thread_type = "AUTO"
         self._forget_what_was_decoded()

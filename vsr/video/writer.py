@@ -131,7 +131,9 @@ def check_output_path(path: Path, source: Path, overwrite: bool) -> str:
         if not path.suffix:  # "out/" or "out": a name without a type, or meant as a folder
             raise VsrError(f"{path}: the output needs a file type ({known}), as in {path}.mp4")
         raise VsrError(f"{path}: unknown output container {path.suffix!r} (use one of {known})")
-    if path.resolve() == source.resolve() or (path.exists() and path.samefile(source)):
+    # A source that is no file (an image sequence's pattern) is no output's file either.
+    same = path.exists() and source.exists() and path.samefile(source)
+    if path.resolve() == source.resolve() or same:
         raise VsrError(f"{path}: output is the input file; choose another output path")
     if os.path.lexists(path) and not overwrite:  # a link to nothing is a name taken too
         raise VsrError(
