@@ -19,7 +19,7 @@ from media import (
     make_telecined_clip,
 )
 from test_field_rate import times, tone_at_first_frame
-from test_resume import assert_resumed_run_equals_whole
+from test_resume import assert_resumed_run_equals_whole, interrupt_after, stream_packets
 
 import vsr.video.parallel_writer as parallel_writer
 from vsr.cli import main
@@ -269,6 +269,61 @@ def test_soft_telecine_keeps_every_film_frame(tmp_path):
         "decoder gives the film's own frames, 1001/24000 s apart on average, and leaves the "
         "3:2 pulldown to repeat-field flags): all 12 kept at their own times, none dropped"
     ]
+
+
+def declared_rate(path: Path) -> Fraction:
+    with av.open(str(path)) as container:
+        return container.streams.video[0].average_rate
+
+
+@pytest.mark.parametrize("name", ["soft.ts", "soft.m2v"])
+def test_a_soft_telecined_source_is_declared_at_its_film_rate(tmp_path, weights, name):
+    # Its stream states 29.97 (the MPEG-2 frame-rate code) and holds 23.976 frames a second:
+    # a Matroska output declared 30000/1001, per field 19001/317 (59.94), not 47.952.
+    clip = tmp_path / name
+    make_soft_telecined_clip(clip, film_frames=10)
+    options = dict(weights=weights, progress=False)
+    upscale_video(clip, tmp_path / "out.mkv", **options)
+    assert declared_rate(tmp_path / "out.mkv") == Fraction(24000, 1001)
+    upscale_video(clip, tmp_path / "fields.mkv", field_rate=True, **options)
+    # Matroska stores a frame's length in whole nanoseconds (20854167), read as 7001/146.
+    assert round(float(declared_rate(tmp_path / "fields.mkv")), 3) == 47.952  # 48000/1001
+    with VideoReader(clip) as reader:
+        assert reader.info.average_rate == Fraction(24000, 1001)
+
+
+def test_progress_expects_a_soft_telecined_clips_film_frames(tmp_path):
+    # Its length at the stated 29.97 fps: 24 frames of 20, a cut's 19 of 15.
+    clip = tmp_path / "soft.ts"
+    make_soft_telecined_clip(clip, film_frames=20)
+    with VideoReader(clip) as reader:
+        assert reader.info.frames_to_expect() == (19, True)  # 0.8 s, the last frame's end
+    with VideoReader(clip, time_range(0.2, None)) as reader:
+        assert reader.info.frames_to_expect() == (15, False)
+        assert len(list(reader.frames())) == 15
+
+
+def test_a_hard_telecined_or_progressive_clip_keeps_its_stated_rate(tmp_path):
+    hard, progressive = tmp_path / "hard.ts", tmp_path / "progressive.ts"
+    make_telecined_clip(hard, film_frames=12)
+    make_interlaced_clip(progressive, frames=10, rate=Fraction(30000, 1001))
+    for clip in (hard, progressive):
+        with VideoReader(clip) as reader:
+            assert reader.info.average_rate == Fraction(30000, 1001)
+
+
+def test_a_resumed_soft_telecined_run_per_field_equals_the_whole(tmp_path, weights, monkeypatch):
+    monkeypatch.setattr(parallel_writer, "JOURNAL_CHUNK_SECONDS", 0.1)
+    monkeypatch.setattr(parallel_writer, "MIN_CHUNK_FRAMES", 5)
+    clip, whole, resumed = tmp_path / "soft.ts", tmp_path / "whole.mkv", tmp_path / "resumed.mkv"
+    make_soft_telecined_clip(clip, film_frames=10)
+    options = dict(weights=weights, progress=False, resume=True, field_rate=True)
+    upscale_video(clip, whole, **options)
+    with pytest.raises(KeyboardInterrupt):
+        upscale_video(clip, resumed, on_frames=interrupt_after(7, resumed, 1), **options)
+    report = upscale_video(clip, resumed, **options)
+    assert (report.resumed_frames, report.frames) == (5, 20)
+    assert stream_packets(resumed) == stream_packets(whole)
 
 
 @pytest.mark.parametrize("rate", [Fraction(25), Fraction(24000, 1001)])

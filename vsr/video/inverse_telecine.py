@@ -74,11 +74,14 @@ STILL = 0.5
 REPEAT_SHARE = 0.25
 
 
-def film_info(source: VideoInfo) -> VideoInfo:
+def film_info(source: VideoInfo, soft_telecine: bool = False) -> VideoInfo:
     """`source`'s description as its frames are delivered as film: the time base four times
     as fine, the rate 4/5 of the source's (24000/1001 of 30000/1001), and the frame count
     4/5 of the source's, to the nearest (a cycle cut short drops its repeat too, where it
-    holds one)."""
+    holds one). A `soft_telecine` source is described at the film's rate already (see
+    soft_telecine_rate), and every one of its frames is kept: only the time base changes."""
+    if soft_telecine:
+        return dataclasses.replace(source, time_base=source.time_base / FINER)
     rate, count = source.average_rate, source.frame_count
     return dataclasses.replace(
         source,
@@ -111,10 +114,22 @@ def _lie_film_frames_apart(
     a frame (`step` ticks) on average: soft telecine (an NTSC DVD of film, mostly), whose
     decoder gives the film's own progressive frames and leaves the pulldown to repeat-field
     flags, though the stream declares 29.97. A cycle is needed to tell."""
-    times = [pts for _, pts, _, _ in opening if pts is not None]
+    return lie_film_frames_apart([pts for _, pts, _, _ in opening], step)
+
+
+def lie_film_frames_apart(times: Iterable[int | None], step: int) -> bool:
+    """Whether frames at `times` (in presentation order) lie film frames apart, 5/4 of a
+    frame of `step` ticks on average: soft telecine's, as the decoder gives them."""
+    times = [pts for pts in times if pts is not None]
     if len(times) < CYCLE or times[-1] <= times[0]:
         return False
     return times[-1] - times[0] > FILM_SPACING * step * (len(times) - 1)
+
+
+def soft_telecine_rate(stated: Fraction) -> Fraction:
+    """The film's own rate in a soft-telecined stream that states `stated` (24000/1001 of
+    30000/1001): 4 film frames are shown over the time of 5 stated ones."""
+    return stated * (CYCLE - 1) / CYCLE
 
 
 def frames_after(

@@ -46,12 +46,15 @@ from vsr.video.image_sequence import (
     looks_like_a_glob,
 )
 from vsr.video.inverse_telecine import (
+    CYCLE,
     FINER,
     InverseTelecine,
     carries_pulldown,
     film_info,
     frames_after,
+    lie_film_frames_apart,
     no_pulldown_note,
+    soft_telecine_rate,
 )
 from vsr.video.media_url import open_source
 from vsr.video.pixel_shape_watch import PixelShapeWatch
@@ -63,6 +66,10 @@ from vsr.video.siting_watch import SitingWatch
 from vsr.video.trim import Cut, TimeRange, format_time
 
 log = logging.getLogger(__name__)
+
+# Codecs whose decoders time a frame by its repeated fields (MPEG-1/2's repeat_first_field,
+# H.264's pic_struct): a soft-telecined stream of them gives its film frames at film times.
+_FIELD_REPEAT_CODECS = frozenset({"mpeg1video", "mpeg2video", "h264"})
 
 
 @dataclass(frozen=True)
@@ -341,21 +348,26 @@ class VideoReader:
             if first is None:
                 raise VsrError(f"{self.path}: no decodable video frame (empty or damaged)")
             self._first: av.VideoFrame | None = first
+            # The rate the stream states, which a soft-telecined one states for its fields'
+            # pace, not its frames' (see _soft_telecined): `_source` has the frames' own.
+            stated = self._stream_rate()
+            self._soft_telecine = self._soft_telecined(stated)
             # The source's frames as the file has them, for the reader's own reckoning;
             # `info` as they are delivered (per field: twice as many, twice as fine a time).
             self._source = self._describe(first)
             self.info = field_rate_info(self._source) if field_rate else self._source
-            if self._film and not carries_pulldown(self._source.average_rate):
+            if self._film and not carries_pulldown(stated):
                 # PAL or film's own rate: no 3:2 pulldown to undo. Deinterlaced as auto does,
                 # rather than a fifth of the frames of motion dropped.
-                self.warnings.append(no_pulldown_note(self._source.average_rate))
+                self.warnings.append(no_pulldown_note(stated))
                 self._film = False
                 self._deinterlacer = Deinterlacer("auto")
             if self._film:
-                self.info = film_info(self._source)
-                rate = self._source.average_rate
-                step = step_of(rate, self._source.time_base)
-                self._telecine = InverseTelecine(step, rate)
+                self.info = film_info(self._source, self._soft_telecine)
+                # Inverse telecine reckons in the stated frames, and tells soft telecine by
+                # its frames lying 5/4 of one apart (of the frames it is given, a cut's).
+                step = step_of(stated, self._source.time_base)
+                self._telecine = InverseTelecine(step, stated)
             if _see_through(first):
                 self.warnings.append(
                     "the video has transparent parts (in its first frame), which the output "
@@ -597,6 +609,37 @@ class VideoReader:
             # times the frames there are. The codec reads the DIF headers' own (25, 29.97).
             return self._stream.codec_context.framerate or self._stream.guessed_rate
         return self._stream.average_rate or self._stream.guessed_rate
+
+    def _soft_telecined(self, stated: Fraction | None) -> bool:
+        """Whether the video is soft-telecined film (an NTSC DVD's, mostly): coded at 29.97
+        (or 30) fps with repeat-field flags, its decoder gives the film's own frames, 1.5
+        and 1 stated frames long alternately, 4/5 as many a second as the stream states.
+
+        Told from the first two cycles of frames from the clip's top, as inverse telecine
+        tells it, decoded from a second opening of the file: the rate must be known before
+        the writer opens (a Matroska header's default duration, the encoder's rate), and
+        the reader's own decode counts and watches each frame as it is delivered (notes,
+        cuts, --resume), so it cannot run ahead. From the top, the rate is the same for
+        the whole clip, a cut of it and a resumed run. An MP4's or MOV's average is its
+        frames' own already (its sample count over its length): not decoded again."""
+        if stated is None or not carries_pulldown(stated) or self._sequence:
+            return False
+        if self._stream.codec_context.name not in _FIELD_REPEAT_CODECS:
+            return False
+        if self._container.format.name.startswith("mov,"):
+            return False
+        step = step_of(stated, self._stream.time_base or Fraction(1, 90000))
+        try:
+            with _open_input(self.path) as container:
+                stream = main_video_stream(container)
+                stream.thread_type = "AUTO"
+                frames = decode_packets(container, stream, lambda packet: None)
+                if self._raw is not None:  # timed as the reader times it
+                    frames = self._raw.stamped(frames)
+                times = [frame.pts for frame in itertools.islice(frames, 2 * CYCLE)]
+        except (VsrError, av.error.FFmpegError):
+            return False  # the reader's own decode says what is wrong with the file
+        return lie_film_frames_apart(sorted(t for t in times if t is not None), step)
 
     def _reopen(self) -> None:
         self._container.close()
@@ -884,6 +927,8 @@ class VideoReader:
         cut = self._cut_at(frame, time_base)
         frame_count = stream.frames or None
         rate = self._stream_rate()
+        if self._soft_telecine and rate is not None:
+            rate = soft_telecine_rate(rate)  # the frames' own average, as they are delivered
         if cut is not None and cut.asked:
             # The video's own length only: a container's covers subtitles and audio too.
             declared, own = _declared_video_seconds(stream, self._container)
