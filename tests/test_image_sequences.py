@@ -4,6 +4,7 @@ each frame's pixels those `vsr image` makes of its file (vsr.video.image_sequenc
 
 from __future__ import annotations
 
+import os
 from fractions import Fraction
 from pathlib import Path
 
@@ -172,6 +173,24 @@ def test_a_resume_of_a_rescanned_sequence_is_refused(weights, tmp_path, monkeypa
         upscale_video(pattern, output, **options)
 
 
+def test_a_resume_after_a_frame_in_the_middle_was_rescanned_is_refused(
+    weights, tmp_path, monkeypatch
+):
+    # The record held the first and last files' size and time only: a frame rescanned in
+    # between was joined to chunks made from its old scan.
+    monkeypatch.setattr(parallel_writer, "JOURNAL_CHUNK_SECONDS", 1)
+    pattern = make_sequence(tmp_path / "scans", range(1, 41), gradient)
+    output = tmp_path / "out.mkv"
+    options = dict(weights=weights, progress=False, resume=True)
+    with pytest.raises(KeyboardInterrupt):
+        upscale_video(pattern, output, on_frames=interrupt_after(30, output, 1), **options)
+    rescanned = tmp_path / "scans/f_0010.png"
+    write_png(rescanned, gradient(99))
+    os.utime(rescanned, ns=(1, 1))
+    with pytest.raises(VsrError, match="made from another version of the source file"):
+        upscale_video(pattern, output, **options)
+
+
 @pytest.mark.parametrize(
     ("input_name", "numbers", "said"),
     [
@@ -183,6 +202,8 @@ def test_a_resume_of_a_rescanned_sequence_is_refused(weights, tmp_path, monkeypa
         ),
         ("g_%04d.png", [1, 2], "no such file (no image of the sequence is there)"),
         ("*.png", [1, 2], "a glob is not read as an image sequence"),
+        # Was "no such file", as if the frames were missing.
+        ("f_%04d_%d.png", [1, 2], "names more than one frame number (%d)"),
     ],
 )
 def test_a_sequence_that_cannot_be_read_whole_is_one_line(
@@ -220,3 +241,97 @@ def test_a_tiff_sequence_is_read_despite_its_exif_side_data(weights, tmp_path):
     _, _, pictures = decoded(output)
     made = still(weights, tmp_path / "t_001.tif", tmp_path / "still.png")
     assert np.abs(pictures[1].astype(int) - made.astype(int)).max() <= 1  # 1 of 9216 measured
+
+
+def test_a_mirrored_jpeg_sequence_keeps_its_mirror(weights, tmp_path):
+    # A phone's selfie JPEG says "mirrored" in its EXIF orientation (2). FFmpeg 8 decodes it
+    # into a display matrix beside the EXIF itself (kind 31, which PyAV cannot name); all of
+    # the frame's side data was dropped for it, and only frame.rotation's 180 degrees was
+    # left: the video played upside down and unmirrored.
+    from PIL import Image
+
+    from vsr.video.display_matrix import display_matrix_of
+
+    folder = tmp_path / "selfies"
+    folder.mkdir()
+    orientation = Image.Exif()
+    orientation[0x0112] = 2  # mirrored left to right
+    for number in range(3):
+        Image.fromarray(gradient(number)).save(folder / f"s_{number}.jpg", exif=orientation)
+    output = tmp_path / "out.mkv"
+    upscale_video(str(folder / "s_%d.jpg"), output, weights=weights, progress=False)
+    one, w = 1 << 16, 1 << 30
+    with av.open(str(output)) as container:
+        assert display_matrix_of(next(container.decode(video=0))) == (
+            -one, 0, 0, 0, one, 0, 0, 0, w
+        )  # fmt: skip
+    with pytest.raises(ValueError):  # PyAV's own enum is left as it was
+        av.sidedata.sidedata.Type(31)
+
+
+def test_a_sequence_in_a_folder_named_with_a_percent_sign_is_read(weights, tmp_path):
+    # image2 reads the whole path as the pattern: "100%" (a lone %) and "%d" in a folder's
+    # name made it look for other files, "No such file or directory".
+    for folder in ("graded 100%", "take %d"):
+        pattern = make_sequence(tmp_path / folder, [1, 2, 3])
+        report = upscale_video(
+            pattern, tmp_path / "out.mkv", weights=weights, progress=False, overwrite=True
+        )
+        assert report.frames == 3
+
+
+def test_the_ffmpeg_encoder_fallback_is_not_handed_the_pattern(weights, tmp_path, monkeypatch):
+    # An encoder PyAV cannot open goes to an ffmpeg process, which opened the source again
+    # for its audio and subtitles: a pattern it reads as image2 from frames 0 to 4 only, so
+    # f_86400.png's folder was "No such file". A sequence has nothing of the sort to copy.
+    from vsr.video import encoder_choice, ffmpeg_pipe
+    from vsr.video.reader import VideoReader
+    from vsr.video.writer import VideoWriter
+
+    started: list[ffmpeg_pipe.PipePlan] = []
+
+    class FakePipe:
+        def __init__(self, plan: ffmpeg_pipe.PipePlan) -> None:
+            started.append(plan)
+
+        def abort(self) -> None:
+            pass
+
+    monkeypatch.setattr(encoder_choice, "trial_open", lambda *a: "Function not implemented")
+    monkeypatch.setattr(ffmpeg_pipe, "ffmpeg_available", lambda: True)
+    monkeypatch.setattr(ffmpeg_pipe, "FfmpegPipe", FakePipe)
+    pattern = make_sequence(tmp_path, range(86400, 86403), name="f_{:d}.png")
+    with VideoReader(pattern, input_rate=Fraction(24)) as reader:
+        VideoWriter(tmp_path / "out.mkv", reader.info, 64, 48, EncodeSettings()).abort()
+    arguments = ffmpeg_pipe.build_arguments(started[0])
+    inputs = [arguments[i + 1] for i, a in enumerate(arguments) if a == "-i"]
+    assert inputs == ["pipe:0"] and "-map_metadata" not in arguments
+
+
+def test_a_sequence_s_progress_shows_its_frame_count_not_an_estimate(tmp_path):
+    # image2 states no count: progress said "of ~5" for the 5 files the listing had found.
+    from vsr.video.reader import VideoReader
+
+    pattern = make_sequence(tmp_path, range(7, 12))
+    with VideoReader(pattern, input_rate=Fraction(24)) as reader:
+        assert reader.info.frames_to_expect() == (5, False)
+
+
+def test_an_exr_sequence_says_that_values_outside_0_to_1_are_clipped(tmp_path):
+    # Scene-linear EXR plates hold highlights above 1.0; the 16-bit integer planes the
+    # network takes clip them (and negatives), which went unsaid.
+    from vsr.video.reader import FLOAT_CLIPPED_NOTE, VideoReader
+
+    with av.open(str(tmp_path / "p_%02d.exr"), "w", format="image2") as out:
+        stream = out.add_stream("exr", rate=1)
+        stream.width, stream.height, stream.pix_fmt = WIDTH, HEIGHT, "gbrpf32le"
+        for _ in range(2):
+            frame = av.VideoFrame(WIDTH, HEIGHT, "gbrpf32le")
+            for plane in frame.planes:
+                values = np.frombuffer(plane, dtype=np.float32)
+                values[:] = np.linspace(-1, 4, values.size, dtype=np.float32)
+            out.mux(stream.encode(frame))
+        out.mux(stream.encode())
+    with VideoReader(str(tmp_path / "p_%02d.exr")) as reader:
+        assert FLOAT_CLIPPED_NOTE in reader.warnings
+        assert max(int(plane.max()) for plane in next(reader.frames()).planes) == 65535

@@ -34,7 +34,7 @@ _BOOKKEEPING = r"run\.json|lock|\.run\.json\..*\.tmp"
 def source_identity(source: Path) -> list:
     """What names one version of a source file in a record: kept work made from another
     version (replaced, edited, touched) must not be joined to this one's. An image
-    sequence's pattern: its frames, and its first and last files' (ImageSequence.identity)."""
+    sequence's pattern: its frames, and each file's (ImageSequence.identity)."""
     from vsr.video.image_sequence import ImageSequence, is_image_sequence
 
     if is_image_sequence(source):

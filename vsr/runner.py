@@ -92,17 +92,12 @@ def _refuse_a_forgotten_journal(target: Path) -> None:
 
 
 def _check_paths(source: Path, target: Path, overwrite: bool) -> None:
-    from vsr.video.image_sequence import (
-        GLOB_REFUSED,
-        ImageSequence,
-        is_image_sequence,
-        looks_like_a_glob,
-    )
+    from vsr.video.image_sequence import ImageSequence, is_image_sequence, why_not_a_sequence
 
     if is_image_sequence(source):
         ImageSequence.find(source)  # none there, or a gap: said now, not after the network loads
-    elif looks_like_a_glob(source):
-        raise VsrError(f"{source}: {GLOB_REFUSED}")
+    elif not_a_sequence := why_not_a_sequence(source):
+        raise VsrError(f"{source}: {not_a_sequence}")
     elif not source.exists():
         raise VsrError(f"{source}: no such file")
     if source.is_dir():

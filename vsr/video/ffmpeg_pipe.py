@@ -41,7 +41,10 @@ class PipePlan:
 
     output: Path
     container: str  # muxer name: mp4, matroska, mov, webm
-    source: Path  # audio, subtitles and metadata come from here
+    # Audio, subtitles and metadata come from here; None for an image sequence, which has
+    # none: ffmpeg would read its frames all over again through image2, which looks for
+    # the first among 0 to 4 only (f_86400.dpx: "No such file"), and a folder's % breaks.
+    source: Path | None
     width: int
     height: int
     pix_fmt: str  # planes on the pipe
@@ -64,20 +67,21 @@ def build_arguments(plan: PipePlan, binary: str = "ffmpeg") -> list[str]:
     if plan.rotation:
         pipe_options["display_rotation"] = plan.rotation
     frames = ffmpeg.input("pipe:0", **pipe_options)
-    source = ffmpeg.input(
-        file_url(plan.source), format_whitelist=DIRECT_DEMUXERS, **_cut_options(plan.cut)
-    )
     output_options: dict[str, object] = {
         "format": plan.container,
         "vcodec": plan.codec,
         "pix_fmt": plan.encoder_pix_fmt,
-        "c:a": "copy",
-        "c:s": "copy",
-        "map_metadata": 1,
         # Keep every input timestamp (variable frame rate) in the source's time base.
         "fps_mode": "passthrough",
         "enc_time_base:v": f"{plan.time_base.numerator}/{plan.time_base.denominator}",
     }
+    streams = [frames["v"]]
+    if plan.source is not None:
+        source = ffmpeg.input(
+            file_url(plan.source), format_whitelist=DIRECT_DEMUXERS, **_cut_options(plan.cut)
+        )
+        streams += [source["a?"], source["s?"]]
+        output_options.update({"c:a": "copy", "c:s": "copy", "map_metadata": 1})
     tags = {
         "colorspace": plan.color_matrix,
         "color_range": plan.color_range,
@@ -86,9 +90,7 @@ def build_arguments(plan: PipePlan, binary: str = "ffmpeg") -> list[str]:
     }
     output_options.update({key: value for key, value in tags.items() if value})
     output_options.update(plan.options)
-    graph = ffmpeg.output(
-        frames["v"], source["a?"], source["s?"], file_url(plan.output), **output_options
-    )
+    graph = ffmpeg.output(*streams, file_url(plan.output), **output_options)
     compiled = ffmpeg.compile(graph, cmd=binary)
     # Global options go first: ffmpeg may ignore options that trail the output name.
     return [compiled[0], "-hide_banner", "-nostats", "-loglevel", "error", "-y", *compiled[1:]]

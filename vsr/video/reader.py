@@ -7,9 +7,11 @@ the device. Damaged data is skipped and counted, never silently dropped.
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import logging
 import math
+import re
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from fractions import Fraction
@@ -41,9 +43,9 @@ from vsr.video.hdr import Hdr10, hdr10_of
 from vsr.video.image_sequence import (
     DEFAULT_RATE_NOTE,
     DEFAULT_SEQUENCE_RATE,
-    GLOB_REFUSED,
+    ImageSequence,
     is_image_sequence,
-    looks_like_a_glob,
+    why_not_a_sequence,
 )
 from vsr.video.inverse_telecine import (
     CYCLE,
@@ -190,8 +192,8 @@ def _open_input(path: Path, rate: Fraction | None = None) -> av.container.InputC
     (vsr.video.image_sequence); VsrError, in one line, where it cannot be read."""
     sequence = is_image_sequence(path)
     if not sequence and not path.exists():
-        if looks_like_a_glob(path):
-            raise VsrError(f"{path}: {GLOB_REFUSED}")
+        if not_a_sequence := why_not_a_sequence(path):
+            raise VsrError(f"{path}: {not_a_sequence}")
         raise VsrError(f"{path}: no such file")
     if not sequence and not path.is_file():
         raise VsrError(f"{path}: not a file")
@@ -209,6 +211,17 @@ def _open_input(path: Path, rate: Fraction | None = None) -> av.container.InputC
         raise VsrError(
             f"{path}: not a readable media file (truncated or damaged?): {error.strerror}"
         ) from None
+
+
+# A floating-point pixel format (EXR's gbrpf32le, grayf32le, gbrapf16le ...).
+_FLOAT_FORMAT = re.compile(r"f(16|32)(le|be)$")
+
+# Said of floating-point frames, which are converted to the integer planes the network and
+# the encoders take: scene-linear highlights above 1.0 are lost without a word otherwise.
+FLOAT_CLIPPED_NOTE = (
+    "the frames are floating point (as EXR's): they are read as 16-bit integers, values "
+    "outside 0 to 1 clipped (highlights above 1.0 among them)"
+)
 
 
 def _see_through(frame: av.VideoFrame) -> bool:
@@ -355,6 +368,11 @@ class VideoReader:
             # The source's frames as the file has them, for the reader's own reckoning;
             # `info` as they are delivered (per field: twice as many, twice as fine a time).
             self._source = self._describe(first)
+            if self._sequence and self._source.frame_count is None:
+                # image2 states no count, but the sequence's listing holds it: progress shows
+                # a total, not an estimate ("of 5", not "of ~5").
+                count = ImageSequence.find(self.path).count
+                self._source = dataclasses.replace(self._source, frame_count=count)
             self.info = field_rate_info(self._source) if field_rate else self._source
             if self._film and not carries_pulldown(stated):
                 # PAL or film's own rate: no 3:2 pulldown to undo. Deinterlaced as auto does,
@@ -373,6 +391,8 @@ class VideoReader:
                     "the video has transparent parts (in its first frame), which the output "
                     "cannot keep: it is opaque, showing the colours stored under them"
                 )
+            if _FLOAT_FORMAT.search(first.format.name):
+                self.warnings.append(FLOAT_CLIPPED_NOTE)
             if self._restarts is not None:
                 self.warnings.append(self._restarts.describe())
             unusual_siting = siting_note(self.info.chroma_location)

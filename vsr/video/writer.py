@@ -25,6 +25,7 @@ from vsr.video.captions import CODECS_THAT_CARRY_CAPTIONS, CaptionStore, PacketC
 from vsr.video.display_matrix import is_mirrored
 from vsr.video.encoder_choice import EncoderChoice
 from vsr.video.final_packet import FinalPacketHold
+from vsr.video.image_sequence import is_image_sequence
 from vsr.video.media_url import file_url
 from vsr.video.mov_timing import LastPacketHold
 from vsr.video.pixfmt import parse_planes
@@ -640,7 +641,9 @@ class VideoWriter:
         return ffmpeg_pipe.PipePlan(
             output=self.temp_path,
             container=self._container_format,
-            source=self.source.path,
+            # An image sequence has nothing to copy beside its frames, and ffmpeg could not
+            # be handed its pattern as vsr opens it (vsr.video.image_sequence).
+            source=None if is_image_sequence(self.source.path) else self.source.path,
             width=self.width,
             height=self.height,
             pix_fmt=self.pix_fmt,
