@@ -815,8 +815,10 @@ def upscale_video(
     frames of film carried with 3:2 pulldown, 4 of every 5, at 4/5 of the rate; see
     vsr.video.inverse_telecine), "off" none. `field_rate`: a frame of each field of every
     frame (bwdif's send_field: 50i becomes 50p, the time base halved), a frame not
-    deinterlaced given twice; see vsr.video.field_rate. `input_rate` ("30000/1001", 29.97,
-    25) times a raw video stream (.h264, .hevc, .m2v ...) whose headers give no rate or a
+    deinterlaced given twice; see vsr.video.field_rate. `input` may name an image sequence
+    by a printf frame number ("scans/f_%04d.png", vsr.video.image_sequence), timed at
+    `input_rate` (25 fps when None). `input_rate` ("30000/1001", 29.97,
+    25) also times a raw video stream (.h264, .hevc, .m2v ...) whose headers give no rate or a
     wrong one; refused for a file that times its own frames (vsr.video.raw_stream), which
     with `input_rate_raw_only` (a folder's --input-rate) keeps its times, with a note. A raw
     stream is otherwise timed by the rate it states, as ffmpeg does. Raises VsrError for a
