@@ -343,3 +343,40 @@ def test_a_source_at_a_rate_without_pulldown_keeps_every_frame(tmp_path, rate):
         f"is at {float(rate):.3f} fps, which holds none: no frame was dropped, and the frames "
         "marked interlaced were deinterlaced as --deinterlace auto does"
     )
+
+
+def test_the_soft_telecine_check_of_a_timed_clip_decodes_nothing_more(tmp_path, monkeypatch):
+    # Every 29.97 fps H.264 or MPEG-2 MKV or TS was decoded again, 10 frames, to tell soft
+    # telecine (0.27 s for a 1080p H.264): its packets' times are its frames' own.
+    import vsr.video.reader as reader_module
+
+    decodes = []
+    decode = reader_module.decode_packets
+    monkeypatch.setattr(
+        reader_module, "decode_packets", lambda *a, **k: decodes.append(1) or decode(*a, **k)
+    )
+    soft, progressive = tmp_path / "soft.ts", tmp_path / "progressive.mkv"
+    make_soft_telecined_clip(soft, film_frames=10)
+    make_interlaced_clip(progressive, frames=10, rate=Fraction(30000, 1001))
+    # B-frames 8 deep: its first 10 packets' times run to frame 16, further apart than film's.
+    reordered = tmp_path / "reordered.mkv"
+    with av.open(str(reordered), "w") as out:
+        options = {"preset": "medium", "bf": "8", "b-pyramid": "normal"}
+        stream = out.add_stream("libx264", rate=Fraction(30000, 1001), options=options)
+        stream.width, stream.height, stream.pix_fmt = 128, 96, "yuv420p"
+        for index in range(20):
+            picture = np.zeros((96, 128, 3), np.uint8)
+            picture[:, 3 * index : 3 * index + 10] = 255
+            frame = av.VideoFrame.from_ndarray(picture, format="rgb24")
+            frame.pts = index
+            out.mux(stream.encode(frame))
+        out.mux(stream.encode(None))
+    for clip, rate in (
+        (soft, Fraction(24000, 1001)),
+        (progressive, Fraction(30000, 1001)),
+        (reordered, Fraction(30000, 1001)),
+    ):
+        decodes.clear()
+        with VideoReader(clip) as reader:
+            assert reader.info.average_rate == rate
+        assert len(decodes) == 1  # the reader's own

@@ -57,8 +57,10 @@ RAW_VIDEO_DEMUXERS = frozenset(
     }
 )
 
-# Codecs whose parsers lengthen a frame by its repeated fields (soft telecine).
-_FIELD_REPEATS = frozenset({"mpeg1video", "mpeg2video", "h264"})
+# Codecs whose parsers lengthen a frame by its repeated fields (MPEG-1/2's
+# repeat_first_field, H.264's pic_struct), and whose decoders give a soft-telecined
+# stream's film frames at film times.
+FIELD_REPEAT_CODECS = frozenset({"mpeg1video", "mpeg2video", "h264"})
 
 # What ffmpeg times a raw stream at that states no rate: its raw demuxers' -framerate.
 DEFAULT_RATE = Fraction(25)
@@ -134,7 +136,7 @@ class RawTiming:
         time_base = stream.time_base or Fraction(1, 1200000)
         own = stated_rate(stream)
         parser_rate = own or DEFAULT_RATE
-        if stream.codec_context.name not in _FIELD_REPEATS:
+        if stream.codec_context.name not in FIELD_REPEAT_CODECS:
             parser_rate = None
         if given is not None and given != (own or DEFAULT_RATE):
             said = "no frame rate" if own is None else f"{_fps(own)} fps"
