@@ -172,6 +172,23 @@ def test_a_package_damaged_inside_its_zip_is_never_loaded(built, same_cache, mon
     assert loads == []
 
 
+@pytest.mark.parametrize("method", [8, 0xFF], ids=["deflate", "unknown"])
+def test_a_package_whose_compression_method_is_damaged_counts_as_none(tmp_path, method):
+    # A flipped compression method made the check itself raise (zlib.error for deflate
+    # over stored bytes, NotImplementedError for a method zipfile lacks) out of the run,
+    # where a damaged package is to count as none kept.
+    import vsr.ops.aot_package as aot
+
+    package = tmp_path / "network.pt2"
+    with zipfile.ZipFile(package, "w", zipfile.ZIP_STORED) as archive:
+        archive.writestr("network/data.so", bytes(range(256)) * 8)
+    data = bytearray(package.read_bytes())
+    central = data.rindex(b"PK\x01\x02")  # the central directory's entry: its method at +10
+    data[central + 10 : central + 12] = method.to_bytes(2, "little")
+    package.write_bytes(bytes(data))
+    assert aot._intact(package) is False
+
+
 def test_a_package_others_could_have_written_is_built_again(
     built, same_cache, monkeypatch, tmp_path
 ):

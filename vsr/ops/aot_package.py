@@ -31,6 +31,7 @@ import threading
 import time
 import warnings
 import zipfile
+import zlib
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -319,7 +320,9 @@ def _intact(package: Path) -> bool:
     try:
         with zipfile.ZipFile(package) as archive:
             return archive.testzip() is None
-    except (zipfile.BadZipFile, EOFError):
+    # A damaged compression method reads as one zipfile lacks (NotImplementedError) or as
+    # deflate over stored bytes (zlib.error): testzip passes only BadZipFile on as a name.
+    except (zipfile.BadZipFile, EOFError, NotImplementedError, zlib.error):
         return False
 
 
