@@ -218,6 +218,16 @@ def test_a_sequence_that_cannot_be_read_whole_is_one_line(
     assert not output.exists()
 
 
+@pytest.mark.parametrize("name", ["holiday [final].mp4", "what?.mp4", "take*.mkv"])
+def test_a_missing_clip_named_with_a_bracket_is_no_such_file(name, tmp_path, capsys):
+    # Was "a glob is not read as an image sequence", for a clip named as downloaders name
+    # them ("Title [id].mp4") that was not there: a glob is told only where it names files.
+    make_sequence(tmp_path, [1, 2])
+    missing = tmp_path / name
+    assert main(["run", str(missing), str(tmp_path / "out.mkv")]) == 2
+    assert capsys.readouterr().err == f"vsr: error: {missing}: no such file\n"
+
+
 @pytest.mark.parametrize("flags", [["--ray"], ["--ray", "--segments", "2"]])
 def test_ray_and_segment_mode_refuse_a_sequence_in_words(flags, tmp_path, capsys):
     pattern = make_sequence(tmp_path, [1, 2])

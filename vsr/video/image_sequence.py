@@ -104,7 +104,8 @@ def why_not_a_sequence(path: str | os.PathLike) -> str | None:
     path = Path(path)
     if os.path.lexists(path):
         return None
-    if _GLOB.search(path.name):
+    # Only a glob that names files: a missing "holiday [final].mp4" is no such file.
+    if _GLOB.search(path.name) and next(path.parent.glob(path.name), None) is not None:
         return (
             "a glob is not read as an image sequence (its files would be ordered by name, "
             "f_9 after f_10); name the frames by their number, as in scans/f_%04d.png"
