@@ -89,3 +89,24 @@ def one_torch_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(before)
+
+
+@pytest.fixture
+def pipe_plans(monkeypatch) -> list:
+    """The plans of the ffmpeg pipes writers start, once PyAV cannot open their encoder and
+    an ffmpeg binary is there (no process is started)."""
+    from vsr.video import encoder_choice, ffmpeg_pipe
+
+    started: list = []
+
+    class FakePipe:
+        def __init__(self, plan) -> None:
+            started.append(plan)
+
+        def abort(self) -> None:
+            pass
+
+    monkeypatch.setattr(encoder_choice, "trial_open", lambda *a: "Function not implemented")
+    monkeypatch.setattr(ffmpeg_pipe, "ffmpeg_available", lambda: True)
+    monkeypatch.setattr(ffmpeg_pipe, "FfmpegPipe", FakePipe)
+    return started

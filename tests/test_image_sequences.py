@@ -161,13 +161,20 @@ def test_a_resumed_sequence_is_byte_for_byte_the_uninterrupted_one(weights, tmp_
     assert resumed.read_bytes() == whole.read_bytes()
 
 
-def test_a_resume_of_a_rescanned_sequence_is_refused(weights, tmp_path, monkeypatch):
+def _interrupted_resume_of_40_frames(weights, tmp_path: Path, monkeypatch):
+    """A --resume run of a 40-frame sequence stopped after 30 frames: its pattern, output
+    and options, for the run that goes on."""
     monkeypatch.setattr(parallel_writer, "JOURNAL_CHUNK_SECONDS", 1)
     pattern = make_sequence(tmp_path / "scans", range(1, 41), gradient)
     output = tmp_path / "out.mkv"
     options = dict(weights=weights, progress=False, resume=True)
     with pytest.raises(KeyboardInterrupt):
         upscale_video(pattern, output, on_frames=interrupt_after(30, output, 1), **options)
+    return pattern, output, options
+
+
+def test_a_resume_of_a_rescanned_sequence_is_refused(weights, tmp_path, monkeypatch):
+    pattern, output, options = _interrupted_resume_of_40_frames(weights, tmp_path, monkeypatch)
     write_png(tmp_path / "scans/f_0041.png", gradient(41))  # one more frame at the end
     with pytest.raises(VsrError, match="made from another version of the source file"):
         upscale_video(pattern, output, **options)
@@ -178,12 +185,7 @@ def test_a_resume_after_a_frame_in_the_middle_was_rescanned_is_refused(
 ):
     # The record held the first and last files' size and time only: a frame rescanned in
     # between was joined to chunks made from its old scan.
-    monkeypatch.setattr(parallel_writer, "JOURNAL_CHUNK_SECONDS", 1)
-    pattern = make_sequence(tmp_path / "scans", range(1, 41), gradient)
-    output = tmp_path / "out.mkv"
-    options = dict(weights=weights, progress=False, resume=True)
-    with pytest.raises(KeyboardInterrupt):
-        upscale_video(pattern, output, on_frames=interrupt_after(30, output, 1), **options)
+    pattern, output, options = _interrupted_resume_of_40_frames(weights, tmp_path, monkeypatch)
     rescanned = tmp_path / "scans/f_0010.png"
     write_png(rescanned, gradient(99))
     os.utime(rescanned, ns=(1, 1))
@@ -290,30 +292,18 @@ def test_a_sequence_in_a_folder_named_with_a_percent_sign_is_read(weights, tmp_p
         assert report.frames == 3
 
 
-def test_the_ffmpeg_encoder_fallback_is_not_handed_the_pattern(weights, tmp_path, monkeypatch):
+def test_the_ffmpeg_encoder_fallback_is_not_handed_the_pattern(weights, tmp_path, pipe_plans):
     # An encoder PyAV cannot open goes to an ffmpeg process, which opened the source again
     # for its audio and subtitles: a pattern it reads as image2 from frames 0 to 4 only, so
     # f_86400.png's folder was "No such file". A sequence has nothing of the sort to copy.
-    from vsr.video import encoder_choice, ffmpeg_pipe
+    from vsr.video import ffmpeg_pipe
     from vsr.video.reader import VideoReader
     from vsr.video.writer import VideoWriter
 
-    started: list[ffmpeg_pipe.PipePlan] = []
-
-    class FakePipe:
-        def __init__(self, plan: ffmpeg_pipe.PipePlan) -> None:
-            started.append(plan)
-
-        def abort(self) -> None:
-            pass
-
-    monkeypatch.setattr(encoder_choice, "trial_open", lambda *a: "Function not implemented")
-    monkeypatch.setattr(ffmpeg_pipe, "ffmpeg_available", lambda: True)
-    monkeypatch.setattr(ffmpeg_pipe, "FfmpegPipe", FakePipe)
     pattern = make_sequence(tmp_path, range(86400, 86403), name="f_{:d}.png")
     with VideoReader(pattern, input_rate=Fraction(24)) as reader:
         VideoWriter(tmp_path / "out.mkv", reader.info, 64, 48, EncodeSettings()).abort()
-    arguments = ffmpeg_pipe.build_arguments(started[0])
+    arguments = ffmpeg_pipe.build_arguments(pipe_plans[0])
     inputs = [arguments[i + 1] for i, a in enumerate(arguments) if a == "-i"]
     assert inputs == ["pipe:0"] and "-map_metadata" not in arguments
 

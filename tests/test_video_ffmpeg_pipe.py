@@ -94,25 +94,6 @@ def clip(tmp_path):
         return reader.info
 
 
-@pytest.fixture
-def pipe_plans(monkeypatch) -> list[PipePlan]:
-    """The plans of the ffmpeg pipes writers start, once PyAV cannot open their encoder and
-    an ffmpeg binary is there (no process is started)."""
-    started: list[PipePlan] = []
-
-    class FakePipe:
-        def __init__(self, plan: PipePlan) -> None:
-            started.append(plan)
-
-        def abort(self) -> None:
-            pass
-
-    monkeypatch.setattr(encoder_choice, "trial_open", lambda *a: "Function not implemented")
-    monkeypatch.setattr(ffmpeg_pipe, "ffmpeg_available", lambda: True)
-    monkeypatch.setattr(ffmpeg_pipe, "FfmpegPipe", FakePipe)
-    return started
-
-
 def test_what_the_ffmpeg_pipe_is_not_told_is_named(clip, tmp_path, pipe_plans):
     # A mirror written as its rotation angle turned the picture upside down, and the pipe
     # carries no pixel shape: both are said, and the mirror is left out rather than turned.
