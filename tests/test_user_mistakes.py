@@ -52,3 +52,30 @@ def test_a_value_that_starts_with_a_dash_is_explained(capsys):
     for missing in (["--start"], ["--start", "--overwrite"]):  # really missing: no hint
         assert main(["run", "in.mp4", "out.mp4", *missing]) == 2
         assert _one_error_line(capsys).startswith("argument --start: expected one argument (see:")
+
+
+def test_a_folder_without_clips_is_a_mistake_that_leaves_nothing(tmp_path, capsys):
+    # Exited 0 ("0 done, 0 skipped, 0 failed") after making the output folder, where
+    # `vsr image` on a folder without images says so and exits 2.
+    (tmp_path / "empty" / "holiday").mkdir(parents=True)
+    make_clip(tmp_path / "empty" / "holiday" / "a.mp4", 16, 16, frames=2, audio=False)
+    report = tmp_path / "run.json"
+    argv = ["run", str(tmp_path / "empty"), str(tmp_path / "out"), "--report", str(report)]
+    assert main(argv) == 2
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert lines[0].startswith("vsr: note: 1 subfolder(s) of ")  # why the clip was not taken
+    assert lines[-1].startswith(f"vsr: error: no video clips in {tmp_path / 'empty'} (looked for")
+    assert not (tmp_path / "out").exists()
+    assert not report.exists()
+
+
+def test_a_refused_folder_run_writes_no_report(tmp_path, capsys):
+    # The report of a run refused before any clip (OUTPUT a file) was written all the same.
+    (tmp_path / "clips").mkdir()
+    make_clip(tmp_path / "clips" / "a.mp4", 16, 16, frames=2, audio=False)
+    (tmp_path / "taken").write_bytes(b"not a folder")
+    report = tmp_path / "run.json"
+    argv = ["run", str(tmp_path / "clips"), str(tmp_path / "taken"), "--report", str(report)]
+    assert main(argv) == 2
+    assert _one_error_line(capsys).endswith("is a file; a folder INPUT needs a folder OUTPUT")
+    assert not report.exists()

@@ -348,15 +348,23 @@ def run_folder(
     """Every clip of `in_dir` into `out_dir` on a Ray cluster (`address`, or a local
     instance with `num_cpus`). Finished outputs are skipped unless `overwrite`; the
     caller decides the exit status from the report's failures."""
-    from vsr.folder import check_folders, clashing_outputs, list_folder, output_for
+    from vsr.folder import (
+        check_input_and_output,
+        clashing_outputs,
+        list_folder,
+        make_output_folder,
+        no_clips_in,
+        output_for,
+    )
     from vsr.foreign_links import say_links_left_alone
 
     import_ray()  # --ray without Ray installed is said at once, whatever the folder holds
-    check_folders(in_dir, out_dir)
+    check_input_and_output(in_dir, out_dir)
     clips, foreign = list_folder(in_dir)
     say_links_left_alone(foreign, log)
     if not clips:
-        log(f"vsr: no video clips in {in_dir}")
+        raise no_clips_in(in_dir)
+    make_output_folder(out_dir)
     jobs, skipped = [], []
     # Two clips written as one output name (a.ts and a.mkv): the renamed one is refused, as
     # in a local folder run, before two tasks write one file.

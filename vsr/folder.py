@@ -159,7 +159,18 @@ def say_what_is_left_alone(in_dir: Path, out_dir: Path, log: Callable[[str], Non
         )
 
 
+def no_clips_in(in_dir: Path) -> VsrError:
+    looked_for = ", ".join(sorted(VIDEO_EXTENSIONS))
+    return VsrError(f"no video clips in {in_dir} (looked for {looked_for})")
+
+
 def check_folders(in_dir: Path, out_dir: Path) -> None:
+    """INPUT and OUTPUT can serve a folder run; OUTPUT is made where missing."""
+    check_input_and_output(in_dir, out_dir)
+    make_output_folder(out_dir)
+
+
+def check_input_and_output(in_dir: Path, out_dir: Path) -> None:
     if not in_dir.is_dir():
         raise VsrError(f"{in_dir}: no such folder")
     if out_dir.exists() and not out_dir.is_dir():
@@ -169,6 +180,9 @@ def check_folders(in_dir: Path, out_dir: Path) -> None:
         raise VsrError(f"{out_dir} looks like a file name; a folder INPUT needs a folder OUTPUT")
     if out_dir.resolve() == in_dir.resolve():
         raise VsrError("OUTPUT folder is the INPUT folder; outputs would overwrite the clips")
+
+
+def make_output_folder(out_dir: Path) -> None:
     try:
         out_dir.mkdir(parents=True, exist_ok=True)
     except OSError as error:
@@ -282,13 +296,14 @@ def process_folder(
     go into `summary` as they happen, so a caller still has them after Ctrl-C."""
     from tqdm import tqdm
 
-    check_folders(in_dir, out_dir)
-    run_clip = _looking_again_for_foreign_links(run_clip)
+    check_input_and_output(in_dir, out_dir)
     clips, foreign = list_folder(in_dir)
     say_what_is_left_alone(in_dir, out_dir, log)
     say_links_left_alone(foreign, log)
-    if not clips:
-        log(f"vsr: no video clips in {in_dir} (looked for {', '.join(sorted(VIDEO_EXTENSIONS))})")
+    if not clips:  # a mistake, as `vsr image` says of a folder without images
+        raise no_clips_in(in_dir)
+    make_output_folder(out_dir)  # only once there is something to put in it
+    run_clip = _looking_again_for_foreign_links(run_clip)
     summary = summary if summary is not None else FolderReport()
     started = time.monotonic()
     clashes = clashing_outputs(clips, out_dir)

@@ -481,9 +481,9 @@ def _run_folder(args, settings, model, target, say) -> int:
 
         return finish
 
-    if args.watch:
-        summary = FolderReport()
-        try:
+    summary = FolderReport()
+    try:
+        if args.watch:
             watch_folder(
                 args.input,
                 args.output,
@@ -494,11 +494,7 @@ def _run_folder(args, settings, model, target, say) -> int:
                 log=say,
                 summary=summary,
             )
-        finally:  # Ctrl-C ends a watch: still write what was done
-            write_folder_report(summary, args.report)
-    else:
-        summary = FolderReport()
-        try:
+        else:
             process_folder(
                 args.input,
                 args.output,
@@ -508,8 +504,16 @@ def _run_folder(args, settings, model, target, say) -> int:
                 log=say,
                 summary=summary,
             )
-        finally:  # Ctrl-C: the clips finished so far are still reported
+    except VsrError:
+        # A mistake found before any clip ran (an OUTPUT that is a file, a folder without
+        # clips) leaves nothing behind, a report neither.
+        if summary.clips:
             write_folder_report(summary, args.report)
+        raise
+    except BaseException:  # Ctrl-C ends a watch or a run: still write what was done
+        write_folder_report(summary, args.report)
+        raise
+    write_folder_report(summary, args.report)
     totals = summary.to_dict()["summary"]
     say(folder_summary_line(totals))
     say_failed_and_damaged(summary.clips)
