@@ -165,3 +165,29 @@ def test_a_link_to_nothing_at_the_output_is_a_name_taken(upscaler, tmp_path):
     vsr.upscale_image(upscaler, _picture(), tmp_path / "out.png", overwrite=True)
     assert not (tmp_path / "out.png").is_symlink()  # the link replaced, not followed
     assert not (tmp_path / "nowhere.png").exists()
+
+
+@pytest.mark.parametrize(
+    ("layout", "name", "note"),
+    [
+        (4, "logo.jpg", "logo.jpg cannot keep the transparency (.png, .webp and .tif keep it)"),
+        (2, "logo.bmp", "logo.bmp cannot keep the transparency (.png, .webp and .tif keep it)"),
+        (3, "logo.gif", "logo.gif keeps 256 colours of each picture; .png and .webp keep them all"),
+    ],
+)
+def test_an_array_written_where_its_pixels_do_not_fit_warns_as_a_file_does(
+    upscaler, tmp_path, layout, name, note
+):
+    # An RGBA array written to a JPEG lost its alpha without a word, where the same pixels
+    # from a PNG file were warned about.
+    Image.fromarray(_picture(channels=layout).squeeze()).save(tmp_path / "logo.png")
+    with warnings.catch_warnings(record=True) as from_file:
+        warnings.simplefilter("always")
+        vsr.upscale_image(upscaler, tmp_path / "logo.png", tmp_path / name)
+    (tmp_path / name).unlink()
+    with warnings.catch_warnings(record=True) as from_array:
+        warnings.simplefilter("always")
+        vsr.upscale_image(upscaler, _picture(channels=layout), tmp_path / name)
+    assert [str(w.message) for w in from_array] == [str(w.message) for w in from_file] == [note]
+    assert from_array[0].filename == __file__  # the caller's line, not vsr's
+    assert Image.open(tmp_path / name).size == (16, 12)

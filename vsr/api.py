@@ -106,13 +106,14 @@ def upscale_image(
     existing ``output`` is refused unless ``overwrite``, and never the input file itself.
     From a file to a file, the colour profile, the resolution (times the scale) and the
     EXIF go along where the output's type holds them; a warning names what does not (a
-    BMP's colour profile, a JPEG's transparency, an animation's other frames). An animated
-    GIF, WebP or APNG written to a .gif, .webp or .png is upscaled whole, each frame with
-    its duration (vsr.animation), and its first upscaled frame returned.
+    BMP's colour profile, an animation's other frames), and, from an array too, what the
+    output cannot hold of the pixels (a JPEG's or BMP's transparency, a GIF's 256 colours).
+    An animated GIF, WebP or APNG written to a .gif, .webp or .png is upscaled whole, each
+    frame with its duration (vsr.animation), and its first upscaled frame returned.
     Raises VsrError for a user mistake.
     """
     from vsr.image import upscale_image as upscale_pixels
-    from vsr.image_file import upscale_file
+    from vsr.image_file import pixels_not_kept, upscale_file
     from vsr.imageio import check_image_output, read_image, write_image
 
     check_upscaler(upscaler)
@@ -135,6 +136,9 @@ def upscale_image(
     result = upscale_pixels(upscaler, pixels, scale)
     if output is not None:
         write_image(output, result, overwrite)
+        # As from a file: an array's alpha dropped by a JPEG is as lost as a file's.
+        for note in pixels_not_kept(output, result):
+            warnings.warn(note, stacklevel=2)
     return result
 
 

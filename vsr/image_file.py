@@ -44,14 +44,33 @@ def upscale_file(
 _COLOUR_ONLY = (".webp", ".gif")
 
 
+def pixels_not_kept(target: Path, result: np.ndarray) -> list[str]:
+    """Notes on what `target`'s type cannot hold of the upscaled pixels themselves, whether
+    they came from a file or from an array: their transparency, or a GIF's limits."""
+    return _transparency_lost(target, result) + _gif_limits(target, result)
+
+
+def _has_alpha(result: np.ndarray) -> bool:
+    return result.ndim == 3 and result.shape[2] in (2, 4)
+
+
+def _transparency_lost(target: Path, result: np.ndarray) -> list[str]:
+    if _has_alpha(result) and target.suffix.lower() in (".jpg", ".jpeg", ".bmp"):
+        return [f"{target.name} cannot keep the transparency (.png, .webp and .tif keep it)"]
+    return []
+
+
+def _gif_limits(target: Path, result: np.ndarray) -> list[str]:
+    if target.suffix.lower() == ".gif":
+        return [gif_limits(target.name, alpha=_has_alpha(result))]
+    return []
+
+
 def _notes(source: Path, target: Path, result: np.ndarray, metadata: ImageMetadata) -> list[str]:
     extension = target.suffix.lower()
-    lost = not_kept(metadata, extension)
-    if result.shape[2] in (2, 4) and extension in (".jpg", ".jpeg", ".bmp"):
-        lost.insert(0, "the transparency (.png, .webp and .tif keep it)")
-    notes = [f"{target.name} cannot keep {what}" for what in lost]
-    if extension == ".gif":
-        notes.append(gif_limits(target.name, alpha=result.shape[2] in (2, 4)))
+    notes = _transparency_lost(target, result)
+    notes += [f"{target.name} cannot keep {what}" for what in not_kept(metadata, extension)]
+    notes += _gif_limits(target, result)
     if metadata.frames > 1 and is_animation(source):
         notes.append(
             f"{source.name} is an animation of {metadata.frames} frames; only the first was "
