@@ -191,3 +191,16 @@ def test_an_array_written_where_its_pixels_do_not_fit_warns_as_a_file_does(
     assert [str(w.message) for w in from_array] == [str(w.message) for w in from_file] == [note]
     assert from_array[0].filename == __file__  # the caller's line, not vsr's
     assert Image.open(tmp_path / name).size == (16, 12)
+
+
+def test_big_endian_16_bit_samples_are_16_bit(upscaler):
+    # PNG, PGM and FITS store 16-bit samples big-endian; np.frombuffer(data, ">u2") was
+    # refused as "images must be 8 or 16 bits per sample, not >u2".
+    native = _picture().astype(np.uint16) * 257 + 3
+    stored = native.astype(">u2")
+    result = vsr.upscale_image(upscaler, stored)
+    assert result.dtype == np.uint16 and result.dtype.isnative
+    np.testing.assert_array_equal(result, vsr.upscale_image(upscaler, native))
+    np.testing.assert_array_equal(stored, native)  # the caller's array as it was
+    grey = vsr.upscale_image(upscaler, stored[:, :, 0])
+    np.testing.assert_array_equal(grey, vsr.upscale_image(upscaler, native[:, :, 0]))

@@ -70,13 +70,18 @@ def _check_memory(height: int, width: int, scale: int) -> None:
 
 def upscale_image(upscaler: Upscaler, pixels: np.ndarray, scale: int | None = None) -> np.ndarray:
     """Upscale H x W x C uint8/uint16 pixels, C = 1 (grey), 2 (grey + alpha), 3 (RGB) or 4
-    (RGBA), or H x W grey; the same layout and dtype come out."""
+    (RGBA), or H x W grey; the same layout and dtype come out (uint16 in this machine's
+    byte order, for big-endian samples too)."""
     scale = output_scale(upscaler, scale)
     pixels = np.asarray(pixels)
     if pixels.ndim == 2:
         return upscale_image(upscaler, pixels[:, :, None], scale)[:, :, 0]
     if pixels.ndim != 3 or 0 in pixels.shape:
         raise VsrError(f"an image must be H x W or H x W x C, not an array of shape {pixels.shape}")
+    if pixels.dtype.kind == "u" and not pixels.dtype.isnative:
+        # 16-bit samples as PNG, PGM and FITS store them (np.frombuffer(data, ">u2")):
+        # uint16 all the same, which the dtype comparison below would refuse as "not 16 bits".
+        pixels = pixels.astype(pixels.dtype.newbyteorder("="))
     if pixels.dtype not in _PEAKS:
         raise VsrError(f"images must be 8 or 16 bits per sample, not {pixels.dtype}")
     channels = pixels.shape[2]
