@@ -204,3 +204,27 @@ def test_big_endian_16_bit_samples_are_16_bit(upscaler):
     np.testing.assert_array_equal(stored, native)  # the caller's array as it was
     grey = vsr.upscale_image(upscaler, stored[:, :, 0])
     np.testing.assert_array_equal(grey, vsr.upscale_image(upscaler, native[:, :, 0]))
+
+
+def test_a_batch_too_large_for_the_free_memory_is_refused_before_upscaling(upscaler, monkeypatch):
+    # An image too large for the free memory was refused; a batch of frames as large ran
+    # the network over every frame first, and then ran out of memory.
+    from vsr import image
+
+    frames = np.stack([_picture(60, 80)] * 6)
+    # Each 160 x 120 output frame needs 460,800 bytes by the rule: 1 MiB holds two, not six.
+    monkeypatch.setattr(image, "available_host_memory_bytes", lambda: 1 << 20)
+
+    def network_ran(self, x):
+        raise AssertionError("the network ran before the batch was refused")
+
+    monkeypatch.setattr(type(upscaler), "__call__", network_ran)
+    with pytest.raises(vsr.VsrError) as refused:
+        vsr.upscale_frames(upscaler, frames)
+    assert str(refused.value) == (
+        "a batch of 6 80x60 frames upscaled x2 needs about 3 MiB of memory; 1 MiB is free; "
+        "upscale fewer frames a call"
+    )
+    monkeypatch.undo()
+    monkeypatch.setattr(image, "available_host_memory_bytes", lambda: 1 << 20)
+    assert vsr.upscale_frames(upscaler, frames[:2]).shape == (2, 120, 160, 3)

@@ -67,9 +67,10 @@ def upscale_frames(upscaler: Upscaler, frames: np.ndarray, scale: int | None = N
     """Upscale a batch of RGB frames: N x H x W x 3 uint8 -> N x sH x sW x 3 uint8.
 
     ``scale`` defaults to the one the upscaler was loaded for; IMDN_AS (same-size) gets a
-    bicubic enlargement by it first, as `upscale_image` does.
+    bicubic enlargement by it first, as `upscale_image` does. On the CPU, a batch whose
+    result would not fit in the free memory is refused (VsrError) before the network runs.
     """
-    from vsr.image import network_input, output_scale
+    from vsr.image import check_batch_memory, network_input, output_scale
     from vsr.imageio import writable
 
     check_upscaler(upscaler)
@@ -87,6 +88,8 @@ def upscale_frames(upscaler: Upscaler, frames: np.ndarray, scale: int | None = N
         raise VsrError(f"cannot upscale an empty frame ({width}x{height})")
     if count == 0:
         return np.zeros((0, height * scale, width * scale, 3), np.uint8)
+    if upscaler.device.type == "cpu":  # on a GPU the results are there, until uint8
+        check_batch_memory(count, height, width, scale)
     x = torch.from_numpy(writable(frames)).to(upscaler.device)
     y = upscaler(network_input(upscaler, x.permute(0, 3, 1, 2).float().div_(255), scale))
     return y.mul_(255).round_().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
