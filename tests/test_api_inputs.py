@@ -228,3 +228,23 @@ def test_a_batch_too_large_for_the_free_memory_is_refused_before_upscaling(upsca
     monkeypatch.undo()
     monkeypatch.setattr(image, "available_host_memory_bytes", lambda: 1 << 20)
     assert vsr.upscale_frames(upscaler, frames[:2]).shape == (2, 120, 160, 3)
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
+def test_a_grey_file_comes_back_h_by_w_as_pillow_reads_it(upscaler, tmp_path, dtype):
+    # A grey file came back 12 x 16 x 1, which Image.fromarray refuses ("Cannot handle
+    # this data type: (1, 1, 1), |u1"), where a grey array comes back H x W.
+    grey = _picture(channels=1)[:, :, 0].astype(dtype) * (257 if dtype == np.uint16 else 1)
+    write_image(tmp_path / "grey.png", grey)
+    expected = vsr.upscale_image(upscaler, grey)
+    assert expected.shape == (12, 16)
+    from_file = vsr.upscale_image(upscaler, tmp_path / "grey.png")
+    into_file = vsr.upscale_image(upscaler, tmp_path / "grey.png", tmp_path / "big.png")
+    for result in (from_file, into_file):
+        assert result.dtype == dtype
+        np.testing.assert_array_equal(result, expected)
+    np.testing.assert_array_equal(read_image(tmp_path / "big.png")[:, :, 0], expected)
+    Image.fromarray(from_file)  # as a host would save or show it
+    # Grey + alpha keeps its two channels, as an array of them does.
+    write_image(tmp_path / "grey_alpha.png", _picture(channels=2))
+    assert vsr.upscale_image(upscaler, tmp_path / "grey_alpha.png").shape == (12, 16, 2)

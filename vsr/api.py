@@ -102,8 +102,9 @@ def upscale_image(
     scale: int | None = None,
     overwrite: bool = False,
 ) -> np.ndarray:
-    """Upscale an image (an H x W x C array or a file); grey, grey + alpha, RGBA and 16-bit
-    are kept. ``scale`` defaults to the one the upscaler was loaded for.
+    """Upscale an image (an H x W x C or H x W array, or a file); grey, grey + alpha, RGBA
+    and 16-bit are kept, an array in its own layout, a grey file as H x W (as Pillow reads
+    it). ``scale`` defaults to the one the upscaler was loaded for.
 
     With ``output`` the result is also written there (format from the extension); an
     existing ``output`` is refused unless ``overwrite``, and never the input file itself.
@@ -134,7 +135,7 @@ def upscale_image(
         result, notes = upscale_file(upscaler, Path(image), output, scale, overwrite)
         for note in notes:
             warnings.warn(note, stacklevel=2)
-        return result
+        return _as_readers_give(result)
     pixels = read_image(image, keep_grey_alpha=True) if is_file else image
     result = upscale_pixels(upscaler, pixels, scale)
     if output is not None:
@@ -142,7 +143,14 @@ def upscale_image(
         # As from a file: an array's alpha dropped by a JPEG is as lost as a file's.
         for note in pixels_not_kept(output, result):
             warnings.warn(note, stacklevel=2)
-    return result
+    return _as_readers_give(result) if is_file else result
+
+
+def _as_readers_give(pixels: np.ndarray) -> np.ndarray:
+    """A grey file's pixels H x W, as Pillow (np.asarray(Image.open(...))) and other
+    readers give a grey image, and as Image.fromarray takes one: H x W x 1 it refuses. An
+    array keeps the layout it came in."""
+    return pixels[:, :, 0] if pixels.ndim == 3 and pixels.shape[2] == 1 else pixels
 
 
 def check_upscaler(upscaler: object) -> None:
