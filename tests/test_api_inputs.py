@@ -10,6 +10,7 @@ import warnings
 
 import numpy as np
 import pytest
+import torch
 from PIL import Image
 
 import vsr
@@ -248,3 +249,22 @@ def test_a_grey_file_comes_back_h_by_w_as_pillow_reads_it(upscaler, tmp_path, dt
     # Grey + alpha keeps its two channels, as an array of them does.
     write_image(tmp_path / "grey_alpha.png", _picture(channels=2))
     assert vsr.upscale_image(upscaler, tmp_path / "grey_alpha.png").shape == (12, 16, 2)
+
+
+def test_an_image_tensor_is_taken_as_a_batch_of_them_is(upscaler):
+    # upscale_frames took tensors on any device and with grad; upscale_image passed them to
+    # numpy, which raised torch's RuntimeError ("Can't call numpy() on Tensor that requires
+    # grad") and, for a GPU tensor, TypeError, instead of upscaling or naming the mistake.
+    picture = _picture()
+    expected = vsr.upscale_image(upscaler, picture)
+    np.testing.assert_array_equal(vsr.upscale_image(upscaler, torch.from_numpy(picture)), expected)
+    floats = torch.from_numpy(picture).float().div(255).requires_grad_()
+    with pytest.raises(vsr.VsrError, match="images must be 8 or 16 bits per sample, not float32"):
+        vsr.upscale_image(upscaler, floats)
+    with pytest.raises(
+        vsr.VsrError, match=r"frames must be N x H x W x 3 uint8, got \(1, 6, 8, 3\)"
+    ):
+        vsr.upscale_frames(upscaler, floats[None])
+    if torch.cuda.is_available():
+        on_gpu = torch.from_numpy(picture).cuda()
+        np.testing.assert_array_equal(vsr.upscale_image(upscaler, on_gpu), expected)

@@ -63,8 +63,11 @@ def load_model(
     return upscaler
 
 
-def upscale_frames(upscaler: Upscaler, frames: np.ndarray, scale: int | None = None) -> np.ndarray:
-    """Upscale a batch of RGB frames: N x H x W x 3 uint8 -> N x sH x sW x 3 uint8.
+def upscale_frames(
+    upscaler: Upscaler, frames: np.ndarray | torch.Tensor, scale: int | None = None
+) -> np.ndarray:
+    """Upscale a batch of RGB frames: N x H x W x 3 uint8 -> N x sH x sW x 3 uint8 (a
+    numpy array; a torch tensor on any device is taken too).
 
     ``scale`` defaults to the one the upscaler was loaded for; IMDN_AS (same-size) gets a
     bicubic enlargement by it first, as `upscale_image` does. On the CPU, a batch whose
@@ -74,8 +77,7 @@ def upscale_frames(upscaler: Upscaler, frames: np.ndarray, scale: int | None = N
     from vsr.imageio import writable
 
     check_upscaler(upscaler)
-    if isinstance(frames, torch.Tensor):
-        frames = frames.detach().cpu().numpy()
+    frames = _on_host(frames)
     try:
         frames = np.asarray(frames)
     except ValueError:  # a list of frames of different sizes
@@ -97,14 +99,15 @@ def upscale_frames(upscaler: Upscaler, frames: np.ndarray, scale: int | None = N
 
 def upscale_image(
     upscaler: Upscaler,
-    image: np.ndarray | str | os.PathLike,
+    image: np.ndarray | torch.Tensor | str | os.PathLike,
     output: str | os.PathLike | None = None,
     scale: int | None = None,
     overwrite: bool = False,
 ) -> np.ndarray:
-    """Upscale an image (an H x W x C or H x W array, or a file); grey, grey + alpha, RGBA
-    and 16-bit are kept, an array in its own layout, a grey file as H x W (as Pillow reads
-    it). ``scale`` defaults to the one the upscaler was loaded for.
+    """Upscale an image (an H x W x C or H x W array, a CPU or GPU tensor of one, or a
+    file); grey, grey + alpha, RGBA and 16-bit are kept, an array in its own layout, a grey
+    file as H x W (as Pillow reads it). ``scale`` defaults to the one the upscaler was
+    loaded for.
 
     With ``output`` the result is also written there (format from the extension); an
     existing ``output`` is refused unless ``overwrite``, and never the input file itself.
@@ -136,7 +139,7 @@ def upscale_image(
         for note in notes:
             warnings.warn(note, stacklevel=2)
         return _as_readers_give(result)
-    pixels = read_image(image, keep_grey_alpha=True) if is_file else image
+    pixels = read_image(image, keep_grey_alpha=True) if is_file else _on_host(image)
     result = upscale_pixels(upscaler, pixels, scale)
     if output is not None:
         write_image(output, result, overwrite)
@@ -144,6 +147,12 @@ def upscale_image(
         for note in pixels_not_kept(output, result):
             warnings.warn(note, stacklevel=2)
     return _as_readers_give(result) if is_file else result
+
+
+def _on_host(pixels: object) -> object:
+    """A tensor's values as a numpy array, from any device and whether or not it requires
+    grad (numpy refuses both, with torch's own error); anything else as it came."""
+    return pixels.detach().cpu().numpy() if isinstance(pixels, torch.Tensor) else pixels
 
 
 def _as_readers_give(pixels: np.ndarray) -> np.ndarray:
