@@ -200,3 +200,27 @@ def test_a_pickled_module_is_refused_in_one_plain_line(tmp_path):
         load_weights(path)
     message = str(caught.value)
     assert "\x1b" not in message and "\n" not in message  # torch's has ANSI bold and paragraphs
+
+
+@pytest.mark.parametrize("bad", [float("nan"), float("inf")])
+def test_weights_holding_nan_or_inf_are_refused_on_loading(tmp_path, bad):
+    # A diverged training run's weights loaded, and every frame came out NaN: in the
+    # default bf16 (fp16 on CUDA) the run then failed after its first batch with "the
+    # network produced NaN or Inf values in bf16; run it in fp32", which cannot help.
+    import vsr
+
+    model = create_model("imdn", 2)
+    with torch.no_grad():
+        model.upsampler[0].weight[0, 0, 0, 0] = bad
+    path = tmp_path / "diverged.safetensors"
+    save_weights(model, path, {})
+    message = (
+        f"{path}: its weights hold NaN or Inf values (1 of {len(model.state_dict())} tensors, "
+        "first: upsampler.0.weight), as a training run that diverged leaves them"
+    )
+    with pytest.raises(VsrError) as refused:
+        vsr.load_model(path, device="cpu")
+    assert str(refused.value) == message
+    torch.save(model.state_dict(), tmp_path / "diverged.pth")
+    with pytest.raises(VsrError, match="hold NaN or Inf values"):
+        load_weights(tmp_path / "diverged.pth")

@@ -199,6 +199,14 @@ def build_from_state(state: dict[str, torch.Tensor]) -> nn.Module:
         problems.append(f"{len(wrong)} shape mismatches (first: {wrong[0]})")
     if problems:
         raise VsrError(f"checkpoint does not match {arch} x{scale}: " + "; ".join(problems))
+    # A training run that diverged saves such weights: every output is then NaN, which a run
+    # in fp16 or bf16 would blame on the precision ("run it in fp32") after its first batch.
+    damaged = [k for k, v in state.items() if v.is_floating_point() and not v.isfinite().all()]
+    if damaged:
+        raise VsrError(
+            f"its weights hold NaN or Inf values ({len(damaged)} of {len(state)} tensors, "
+            f"first: {damaged[0]}), as a training run that diverged leaves them"
+        )
     model = create_model(arch, scale, **size)
     model.load_state_dict(state, strict=True)
     return model
