@@ -30,6 +30,7 @@ from vsr.video.encoder_trial import audio_encoder_takes
 from vsr.video.media_url import open_source
 from vsr.video.reader import is_cover, main_video_stream
 from vsr.video.timecode import moved_timecode
+from vsr.video.track_flags import dropped_flags
 from vsr.video.trim import Cut
 
 # Tags the muxer writes itself, or that describe the old file rather than the new one.
@@ -309,6 +310,10 @@ class StreamCopier:
                 continue
             route.output.metadata.update(track_tags(stream.metadata))
             route.output.disposition = stream.disposition
+            lost = dropped_flags(stream.disposition, output.format.name, stream.type)
+            if lost:
+                flags = "flag" if len(lost) == 1 else "flags"
+                notes.append(f"{label}: {extension} cannot keep its {', '.join(lost)} {flags}")
             self._routes[stream.index] = route
         self._flag_default_audio()
         self._copy_chapters(notes)
