@@ -31,6 +31,7 @@ from vsr.video.media_url import open_source
 from vsr.video.reader import is_cover, main_video_stream
 from vsr.video.timecode import moved_timecode
 from vsr.video.track_flags import dropped_flags
+from vsr.video.track_language import fit_language
 from vsr.video.trim import Cut
 
 # Tags the muxer writes itself, or that describe the old file rather than the new one.
@@ -308,7 +309,8 @@ class StreamCopier:
             else:
                 notes.append(f"{label}: dropped, {extension} cannot hold {codec} subtitles")
                 continue
-            route.output.metadata.update(track_tags(stream.metadata))
+            tags = fit_language(track_tags(stream.metadata), output, label, notes)
+            route.output.metadata.update(tags)
             route.output.disposition = stream.disposition
             lost = dropped_flags(stream.disposition, output.format.name, stream.type)
             if lost:

@@ -31,6 +31,7 @@ from vsr.video.mov_timing import LastPacketHold
 from vsr.video.pixfmt import parse_planes
 from vsr.video.reader import VideoInfo
 from vsr.video.remux import StreamCopier, fresh_tags, track_tags
+from vsr.video.track_language import fit_language
 
 log = logging.getLogger(__name__)
 
@@ -297,7 +298,9 @@ class VideoWriter:
         self._tags = fresh_tags(self._copier.container_tags)
         if "movflags" in muxer_options:  # Matroska's COM.APPLE... as phones spell it
             self._tags = {_quicktime_key(key): value for key, value in self._tags.items()}
-        video_tags = track_tags(self._copier.video_tags)
+        video_tags = fit_language(
+            track_tags(self._copier.video_tags), output, "the video track", self.notes
+        )
         self._drop_a_timecode_that_cannot_run(self._tags, video_tags)
         output.metadata.update(self._tags)
         stream.metadata.update(video_tags)
