@@ -17,6 +17,8 @@ from vsr.cli import main
 from vsr.errors import VsrError
 from vsr.runner import upscale_video
 from vsr.video.raw_stream import RawTiming, parse_rate
+from vsr.video.reader import VideoReader
+from vsr.video.trim import TimeRange
 from vsr.video.writer import EncodeSettings
 
 NTSC = Fraction(30000, 1001)
@@ -305,3 +307,37 @@ def test_a_cut_of_a_damaged_raw_stream_counts_the_frames_it_lost(weights, tmp_pa
     assert (whole.frames, whole.lost_frames) == (11, 1)
     assert (cut.frames, cut.lost_frames) == (8, 1)
     assert "1 frame(s) could not be decoded" in cut.notes
+
+
+def test_a_raw_streams_progress_expects_about_its_counted_frames(weights, tmp_path):
+    # A raw stream states no length nor count: a two-hour .h264 showed no total, share or
+    # time left. Its packets, demuxed, tell it; the soft-telecined .m2v's 8 film frames are
+    # 10 frames of its stated 29.97 long, and a cut keeps its share of them.
+    h264, film = tmp_path / "a.h264", tmp_path / "film.m2v"
+    make_raw_stream(h264, frames=30)
+    make_soft_telecined_clip(film, film_frames=8)
+    with VideoReader(h264) as reader:
+        assert reader.info.frames_to_expect() == (30, True)  # about: never a promise
+        assert reader.info.frame_count is None
+    with VideoReader(h264, time_range=TimeRange(Fraction(1001, 3000))) as reader:
+        assert reader.info.frames_to_expect() == (20, True)  # 1/3 s in: frames 10 to 29
+    with VideoReader(h264, field_rate=True) as reader:
+        assert reader.info.frames_to_expect() == (60, True)
+    with VideoReader(film) as reader:
+        assert reader.info.frames_to_expect() == (8, True)
+
+
+def test_the_progress_of_a_raw_stream_says_about_how_many_frames(tmp_path, weights, capsys, monkeypatch):  # fmt: skip
+    import vsr.progress
+    import vsr.runner
+
+    source = tmp_path / "a.h264"
+    make_raw_stream(source, frames=8)
+    args = ["run", str(source), str(tmp_path / "out.mkv"), "--weights", str(weights)]
+    monkeypatch.setattr(vsr.progress, "LOG_INTERVAL_S", 0.0)
+    assert main(args) == 0  # stderr is a log: plain lines
+    lines = [line for line in capsys.readouterr().err.splitlines() if ": frame " in line]
+    assert lines[0].startswith("vsr: a.h264: frame 1 of ~8 (12%), ")
+    monkeypatch.setattr(vsr.runner, "on_a_terminal", lambda: True)  # a bar, on stderr
+    assert main([*args, "--overwrite"]) == 0
+    assert "| 0/~8 [" in capsys.readouterr().err  # an estimate is not shown as a count

@@ -55,6 +55,12 @@ class ClipRun:
         self.writer.abort()
 
 
+# tqdm's own layout, with the total marked as about so many: a file that states no frame
+# count (Matroska, a raw stream) is expected from its length, which a frame more or less
+# (a lost packet, a last frame's length) makes no promise.
+ESTIMATED_BAR = "{l_bar}{bar}| {n_fmt}/~{total_fmt} [{elapsed}<{remaining}, {rate_fmt}{postfix}]"
+
+
 def _bar_after_compiling(
     bar, upscaler: Upscaler, frame_size: tuple[int, int]
 ) -> Callable[[int], None]:
@@ -357,6 +363,7 @@ def start_upscale(
                 disable=not progress or not terminal,
                 leave=False,
                 dynamic_ncols=True,
+                bar_format=ESTIMATED_BAR if estimated else None,
             )
             device_index = None
             if dev.type == "cuda":

@@ -171,17 +171,30 @@ class RawTiming:
             yield frame
 
     def _frames_long(self, frame: av.VideoFrame) -> Fraction:
-        """How many frames of the stated rate `frame` is shown for, in whole fields.
-        Only MPEG-1/2 and H.264 parsers read a frame's repeated fields; other raw
-        demuxers give lengths at their default rate until the codec is known (H.263's
-        first frames), which say nothing."""
-        if self.parser_rate is None or not frame.duration:
+        """How many frames of the stated rate `frame` is shown for, in whole fields."""
+        fields = self._fields(frame.duration)
+        if fields is None:
             return Fraction(1)
-        fields = round(2 * frame.duration * self.time_base * self.parser_rate)
         # A decoded frame holds both its fields: never shorter than a frame, though a
-        # field-coded picture's packet may be one field long. Three frames at most (an
-        # MPEG-2 progressive sequence's frame tripling).
-        return Fraction(min(max(fields, 2), 6), 2)
+        # field-coded picture's packet may be one field long.
+        return Fraction(max(fields, 2), 2)
+
+    def packet_frames(self, packet: av.Packet) -> Fraction:
+        """How many frames of the stated rate the picture in `packet` (demuxed, not
+        decoded) is shown for: half a frame for a field-coded picture's packet, one field
+        of the two its frame is shown for."""
+        fields = self._fields(packet.duration)
+        return Fraction(1) if fields is None else Fraction(max(fields, 1), 2)
+
+    def _fields(self, duration: int | None) -> int | None:
+        """How many fields a frame or packet the parser made `duration` long is shown
+        for; None where the length says nothing: only MPEG-1/2 and H.264 parsers read a
+        frame's repeated fields, other raw demuxers give lengths at their default rate
+        until the codec is known (H.263's first frames)."""
+        if self.parser_rate is None or not duration:
+            return None
+        fields = round(2 * duration * self.time_base * self.parser_rate)
+        return min(fields, 6)  # three frames at most (MPEG-2's progressive frame tripling)
 
 
 # A folder's --input-rate and a clip of it that times its own frames: upscaled as it is.

@@ -62,6 +62,7 @@ from vsr.video.media_url import open_source
 from vsr.video.pixel_shape_watch import PixelShapeWatch
 from vsr.video.pixfmt import parse_planar, planar_equivalent
 from vsr.video.pts_order import PresentationOrder
+from vsr.video.raw_length import raw_stream_seconds
 from vsr.video.raw_losses import RawStreamLosses
 from vsr.video.raw_stream import (
     FIELD_REPEAT_CODECS,
@@ -387,6 +388,8 @@ class VideoReader:
             # pace, not its frames' (see _soft_telecined): `_source` has the frames' own.
             stated = self._stream_rate()
             self._soft_telecine = self._soft_telecined(stated)
+            # A raw stream states no length: its packets, counted, give progress a total.
+            self._raw_seconds = self._raw_length()
             # The source's frames as the file has them, for the reader's own reckoning;
             # `info` as they are delivered (per field: twice as many, twice as fine a time).
             self._source = self._describe(first)
@@ -686,6 +689,18 @@ class VideoReader:
             return False  # the reader's own decode says what is wrong with the file
         return lie_film_frames_apart(sorted(t for t in times if t is not None), step)
 
+    def _raw_length(self) -> float | None:
+        """A raw stream's length in seconds, from its packets demuxed (vsr.video.raw_length)
+        in a second opening of the file; None for any other file, or where it cannot tell."""
+        if self._raw is None:
+            return None
+        try:
+            with _open_input(self.path) as container:
+                stream = main_video_stream(container)
+                return raw_stream_seconds(container, stream, self._raw)
+        except (VsrError, av.error.FFmpegError):
+            return None  # the reader's own decode says what is wrong with the file
+
     def _reopen(self) -> None:
         self._container.close()
         self._container = _open_input(self.path, self._sequence_rate)
@@ -965,7 +980,9 @@ class VideoReader:
 
         time_base = stream.time_base or Fraction(1, 90000)
         duration = None
-        if stream.duration:
+        if self._raw_seconds is not None:
+            duration = self._raw_seconds  # an estimate: frame_count stays unstated
+        elif stream.duration:
             duration = float(stream.duration * time_base)
         elif self._container.duration:
             duration = self._container.duration / av.time_base
@@ -977,9 +994,13 @@ class VideoReader:
         if cut is not None and cut.asked:
             # The video's own length only: a container's covers subtitles and audio too.
             declared, own = _declared_video_seconds(stream, self._container)
+            if self._raw_seconds is not None:
+                declared, own = self._raw_seconds, True
             frame_count, duration = _frames_in_cut(
                 cut, frame_count, rate, declared if own else None
             )
+            if self._raw is not None:
+                frame_count = None  # reckoned from its counted length: an estimate
         return VideoInfo(
             path=self.path,
             width=frame.width,
