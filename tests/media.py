@@ -898,3 +898,20 @@ def make_raw_stream(
             frame.pts = index
             out.mux(stream.encode(frame))
         out.mux(stream.encode(None))
+
+
+def gop_header_timecodes(path: Path) -> list[str]:
+    """The time code of every GOP header in the video's packets, read from the bits
+    (drop_frame_flag 1, hours 5, minutes 6, marker 1, seconds 6, pictures 6)."""
+    found = []
+    with av.open(str(path)) as container:
+        for packet in container.demux(video=0):
+            data = bytes(packet)
+            at = data.find(b"\x00\x00\x01\xb8")
+            if at >= 0:
+                bits = int.from_bytes(data[at + 4 : at + 8], "big")
+                hours, minutes = (bits >> 26) & 31, (bits >> 20) & 63
+                seconds, pictures = (bits >> 13) & 63, (bits >> 7) & 63
+                mark = ";" if bits >> 31 else ":"
+                found.append(f"{hours:02d}:{minutes:02d}:{seconds:02d}{mark}{pictures:02d}")
+    return found

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import math
 from fractions import Fraction
 from pathlib import Path
 
 import av
 import numpy as np
 import pytest
+from media import gop_header_timecodes
 
 from vsr.runner import upscale_video
 from vsr.video.timecode import moved_timecode
@@ -113,3 +115,39 @@ def test_a_timecode_mp4_cannot_count_is_dropped_with_a_note(tmp_path, weights):
     assert _timecodes(out) == []
     with av.open(str(out)) as container:
         assert sum(1 for _ in container.decode(video=0)) == 20
+
+
+def _mpeg2_with_gop_timecode(path: Path, timecode: str, rate: Fraction, frames: int = 12) -> None:
+    """Intra-only MPEG-2 (every frame its own GOP, as I-frame-only masters are), its GOP
+    headers counting from `timecode`."""
+    with av.open(str(path), "w") as out:
+        video = out.add_stream("mpeg2video", rate=rate, options={"gop_timecode": timecode})
+        video.width, video.height, video.pix_fmt = 64, 48, "yuv420p"
+        video.codec_context.gop_size = 1
+        for index in range(frames):
+            rgb = np.full((48, 64, 3), 16 + 10 * index, np.uint8)
+            frame = av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(format="yuv420p")
+            frame.pts = index
+            out.mux(video.encode(frame))
+        out.mux(video.encode(None))
+
+
+@pytest.mark.parametrize(
+    ("name", "timecode", "rate"),
+    [("a.m2v", "10:00:00:00", Fraction(25)), ("b.ts", "00:00:59;28", NTSC)],
+)
+def test_an_mpeg2_timecode_is_its_first_gop_headers_not_the_next_frames(
+    name, timecode, rate, tmp_path, weights
+):
+    # libavcodec labels a frame with the GOP header read in the packet it is handed out
+    # from, one packet late: the first frame said 10:00:00:01, and so did the output.
+    source = tmp_path / name
+    _mpeg2_with_gop_timecode(source, timecode, rate, frames=16)
+    headers = gop_header_timecodes(source)
+    assert headers[0] == timecode and len(headers) == 16
+    for start in (Fraction(0), Fraction(2, 5)):  # 0.4 s: frame 10 at 25 fps, 12 at 29.97
+        first_kept = math.ceil(start * rate)
+        output = tmp_path / f"out{first_kept}.mkv"
+        cut = {"start": float(start)} if start else {}
+        upscale_video(source, output, weights=weights, progress=False, **cut)
+        assert _timecodes(output) == [headers[first_kept]]

@@ -39,6 +39,7 @@ from vsr.video.field_rate import (
 )
 from vsr.video.frame_planes import FramePlanes
 from vsr.video.frame_side_data import side_data_of
+from vsr.video.gop_timecode import MPEG_VIDEO_CODECS, first_gop_timecode
 from vsr.video.hdr import Hdr10, hdr10_of
 from vsr.video.image_sequence import (
     DEFAULT_RATE_NOTE,
@@ -71,6 +72,7 @@ from vsr.video.raw_stream import (
     is_raw_stream,
 )
 from vsr.video.siting_watch import SitingWatch
+from vsr.video.timecode import moved_timecode
 from vsr.video.trim import Cut, TimeRange, format_time
 
 log = logging.getLogger(__name__)
@@ -390,6 +392,7 @@ class VideoReader:
             self._soft_telecine = self._soft_telecined(stated)
             # A raw stream states no length: its packets, counted, give progress a total.
             self._raw_seconds = self._raw_length()
+            self._gop_timecode = self._opening_gop_timecode()
             # The source's frames as the file has them, for the reader's own reckoning;
             # `info` as they are delivered (per field: twice as many, twice as fine a time).
             self._source = self._describe(first)
@@ -700,6 +703,34 @@ class VideoReader:
                 return raw_stream_seconds(container, stream, self._raw)
         except (VsrError, av.error.FFmpegError):
             return None  # the reader's own decode says what is wrong with the file
+
+    def _opening_gop_timecode(self) -> str | None:
+        """An MPEG-1/2 video's first GOP header's timecode (vsr.video.gop_timecode), from a
+        second opening of the file; None for other codecs, or where it has none."""
+        if self._stream.codec_context.name not in MPEG_VIDEO_CODECS or self._sequence:
+            return None
+        try:
+            with _open_input(self.path) as container:
+                return first_gop_timecode(container, main_video_stream(container))
+        except (VsrError, av.error.FFmpegError):
+            return None
+
+    def _first_timecode(self, frame: av.VideoFrame, time_base: Fraction) -> str | None:
+        """The first delivered frame's own timecode. An MPEG-1/2 frame's is its stream's
+        first GOP header's, counted on to the frame a cut starts at: libavcodec labels a
+        frame with the next one's (vsr.video.gop_timecode). Others carry their own (an
+        H.264 SEI's)."""
+        if self._stream.codec_context.name not in MPEG_VIDEO_CODECS:
+            return frame.metadata.get("timecode")
+        if self._gop_timecode is None or frame.pts is None:
+            return None
+        frames = frame.pts - self._origin()
+        if not frames:
+            return self._gop_timecode
+        rate = self._stream_rate()  # a soft-telecined stream's timecode counts its fields'
+        if not rate:
+            return None
+        return moved_timecode(self._gop_timecode, round(frames * time_base * rate), rate)
 
     def _reopen(self) -> None:
         self._container.close()
@@ -1028,7 +1059,7 @@ class VideoReader:
             rgb_planes=self._rgb_like,
             cut=cut,
             clock_restarts=self._restarts,
-            frame_timecode=frame.metadata.get("timecode"),
+            frame_timecode=self._first_timecode(frame, time_base),
             quicktime_keys=any(
                 key.lower().startswith("com.apple.quicktime.") for key in self._container.metadata
             ),
