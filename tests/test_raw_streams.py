@@ -4,6 +4,7 @@ headers give none (vsr.video.raw_stream)."""
 
 from __future__ import annotations
 
+import gc
 from fractions import Fraction
 from pathlib import Path
 
@@ -16,6 +17,7 @@ import vsr.video.parallel_writer as parallel_writer
 from vsr.cli import main
 from vsr.errors import VsrError
 from vsr.runner import upscale_video
+from vsr.video.raw_losses import RawStreamLosses
 from vsr.video.raw_stream import RawTiming, parse_rate
 from vsr.video.reader import VideoReader
 from vsr.video.trim import TimeRange
@@ -341,3 +343,28 @@ def test_the_progress_of_a_raw_stream_says_about_how_many_frames(tmp_path, weigh
     monkeypatch.setattr(vsr.runner, "on_a_terminal", lambda: True)  # a bar, on stderr
     assert main([*args, "--overwrite"]) == 0
     assert "| 0/~8 [" in capsys.readouterr().err  # an estimate is not shown as a count
+
+
+def test_a_frame_freed_late_from_an_earlier_decode_leaves_the_packet_numbers_alone(tmp_path):
+    # PyAV keeps a packet's opaque number under its id(): an earlier decode's frames,
+    # freed by the garbage collector during the next decode, took that decode's numbers
+    # 0 to 256 (one object each) with them, and frames that decoded read as lost.
+    source = tmp_path / "a.h264"
+    make_raw_stream(source, frames=12)
+
+    def numbered_packets(container: av.container.InputContainer) -> list[av.Packet]:
+        losses = RawStreamLosses(container.streams.video[0])
+        packets = [packet for packet in container.demux(video=0) if packet.size]
+        for packet in packets:
+            losses.number(packet)
+        return packets
+
+    with av.open(str(source)) as earlier, av.open(str(source)) as later:
+        decoder = earlier.streams.video[0]
+        earlier_frames = [f for p in numbered_packets(earlier) for f in decoder.decode(p)]
+        packets = numbered_packets(later)
+        del earlier_frames  # as the garbage collector may, at any moment
+        gc.collect()
+        stream = later.streams.video[0]
+        frames = [frame for packet in [*packets, None] for frame in stream.decode(packet)]
+        assert [frame.opaque for frame in frames] == list(range(12))
