@@ -9,8 +9,9 @@ from fractions import Fraction
 from pathlib import Path
 
 import av
+import numpy as np
 import pytest
-from media import make_clip, make_raw_stream, make_soft_telecined_clip
+from media import make_clip, make_raw_stream, make_soft_telecined_clip, raw_stream_level
 from test_resume import interrupt_after, stream_packets
 
 import vsr.video.parallel_writer as parallel_writer
@@ -368,3 +369,43 @@ def test_a_frame_freed_late_from_an_earlier_decode_leaves_the_packet_numbers_alo
         stream = later.streams.video[0]
         frames = [frame for packet in [*packets, None] for frame in stream.decode(packet)]
         assert [frame.opaque for frame in frames] == list(range(12))
+
+
+def test_the_frames_after_a_lost_one_of_a_raw_stream_keep_their_times(weights, tmp_path):
+    # Frames were stamped as they decoded: the 7th packet unreadable, frames 7 to 11 came
+    # out at 6 to 10, a frame early, and a cut from 0.1 s lost its place with them.
+    source = tmp_path / "damaged.h264"
+    make_raw_stream(source, frames=12)  # I and P frames: decoded in their own order
+    with av.open(str(source)) as container:
+        packets = [bytes(packet) for packet in container.demux(video=0) if packet.size]
+    start_code_and_header = 5
+    kept = packets[6][:start_code_and_header]
+    packets[6] = kept + b"\xff" * (len(packets[6]) - len(kept))  # slice data unreadable
+    source.write_bytes(b"".join(packets))
+    shown = [n for n in range(12) if n != 6]
+    for start, first in ((None, 0), (0.1, 3)):  # 0.1 s: from frame 3 (at 0.1001 s)
+        output = tmp_path / f"from{first}.mp4"
+        report = upscale_video(source, output, weights=weights, progress=False, start=start)
+        assert report.lost_frames == 1
+        _, times, _ = output_timing(output)
+        assert times == [(n - first) / NTSC for n in shown if n >= first]
+
+
+def test_a_raw_stream_with_b_frames_is_timed_in_its_frames_order(tmp_path):
+    # Its decoder delivers pictures out of their packets' order: no number skipped there
+    # is taken for a lost frame (every frame one frame after the one before).
+    source = tmp_path / "b.h264"
+    with av.open(str(source), "w", format="h264") as out:
+        options = {"preset": "medium", "bframes": "3", "b-pyramid": "normal", "keyint": "12"}
+        stream = out.add_stream("libx264", rate=25, options=options)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        for index in range(24):
+            grey = np.full((48, 64, 3), raw_stream_level(index), np.uint8)
+            frame = av.VideoFrame.from_ndarray(grey, format="rgb24").reformat(format="yuv420p")
+            frame.pts = index
+            out.mux(stream.encode(frame))
+        out.mux(stream.encode(None))
+    with VideoReader(source) as reader:
+        step = round(1 / (25 * reader.info.time_base))
+        assert [frame.pts for frame in reader.frames()] == [n * step for n in range(24)]
+        assert reader.lost_frames == 0

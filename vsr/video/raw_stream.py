@@ -22,7 +22,7 @@ would move the picture against its sound.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 
@@ -61,6 +61,11 @@ RAW_VIDEO_DEMUXERS = frozenset(
 # repeat_first_field, H.264's pic_struct), and whose decoders give a soft-telecined
 # stream's film frames at film times.
 FIELD_REPEAT_CODECS = frozenset({"mpeg1video", "mpeg2video", "h264"})
+
+# Codecs whose raw parsers cut one packet a picture (a field's, for a field-coded one), so
+# that a packet no frame came from is a lost frame (vsr.video.raw_losses). Others may hold
+# pictures never shown, or several in one packet (MPEG-4 part 2's packed B-frames).
+ONE_PICTURE_A_PACKET = frozenset({"mpeg1video", "mpeg2video", "h264", "hevc"})
 
 # What ffmpeg times a raw stream at that states no rate: its raw demuxers' -framerate.
 DEFAULT_RATE = Fraction(25)
@@ -157,14 +162,22 @@ class RawTiming:
         steps, where a frame is not a whole number of ticks."""
         return round(frames / (self.rate * self.time_base))
 
-    def stamped(self, frames: Iterator[av.VideoFrame]) -> Iterator[av.VideoFrame]:
+    def stamped(
+        self,
+        frames: Iterator[av.VideoFrame],
+        gap_before: Callable[[av.VideoFrame], Fraction] | None = None,
+    ) -> Iterator[av.VideoFrame]:
         """`frames`, decoded from the top, each given its time and its length: each frame
         starts where the frames before it end, frame n at n frames where each is one long.
         A soft-telecined MPEG-2 or H.264 stream (a DVD's film, demuxed) states 29.97 fps
         but holds 23.976 frames a second, each shown for 3 or 2 fields: its parser's
-        length of each frame says which (1.5 or 1 frames of the stated rate)."""
+        length of each frame says which (1.5 or 1 frames of the stated rate). `gap_before`
+        says how long the frames lost just before one were to be shown
+        (vsr.video.raw_losses): the frames after a loss keep their own times."""
         shown = Fraction(0)  # frames of `rate` shown before this one
         for frame in frames:
+            if gap_before is not None:
+                shown += gap_before(frame)
             frame.pts = self._pts_at(shown)
             shown += self._frames_long(frame)
             frame.duration = self._pts_at(shown) - frame.pts

@@ -67,6 +67,7 @@ from vsr.video.raw_length import raw_stream_seconds
 from vsr.video.raw_losses import RawStreamLosses
 from vsr.video.raw_stream import (
     FIELD_REPEAT_CODECS,
+    ONE_PICTURE_A_PACKET,
     RawTiming,
     check_input_rate_applies,
     is_raw_stream,
@@ -453,9 +454,13 @@ class VideoReader:
         """Decode every packet; count what the decoder rejected instead of raising."""
         packets = 0
         discarded = 0
+        if self._raw is not None:
+            self._number_raw_packets()
 
         def tally(packet: av.Packet) -> None:
             nonlocal packets, discarded
+            if self._raw is not None:
+                self._raw_losses.number(packet)
             if packet.is_discard:
                 discarded += 1  # decoded only as a reference, never shown (edit lists)
             else:
@@ -482,7 +487,7 @@ class VideoReader:
         move = None if self._restarts is None else self._restarts.mover()
         frames = decode_packets(self._container, self._stream, tally, demux_failed, move)
         if self._raw is not None:  # every decode of a raw stream starts at its top
-            frames = self._raw.stamped(frames)
+            frames = self._raw.stamped(frames, self._raw_losses.gap_before)
         return self._in_presentation_order(frames)
 
     def _in_presentation_order(self, frames: Iterator[av.VideoFrame]) -> Iterator[av.VideoFrame]:
@@ -614,7 +619,7 @@ class VideoReader:
         seek by, nor times before its frames are stamped: it is decoded from the top."""
         if self._raw is not None:
             self._reopen()  # from its top, whatever an earlier decode read of it
-            self._raw_losses = RawStreamLosses(self._stream)
+            self._number_raw_packets()
         elif start is not None and start > self._origin():
             try:
                 self._container.seek(start, stream=self._stream, backward=True)
@@ -633,6 +638,14 @@ class VideoReader:
                 self._in_range_packets += 1
 
         return self._decode_packets(tally)
+
+    def _number_raw_packets(self) -> None:
+        """Number a raw stream's packets for this decode from its top (vsr.video.raw_losses):
+        to count the frames a cut loses, and, where each packet holds one picture, to keep
+        the frames after a lost one at their own times."""
+        one_each = self._stream.codec_context.name in ONE_PICTURE_A_PACKET
+        length = self._raw.packet_frames if one_each and self._raw is not None else None
+        self._raw_losses = RawStreamLosses(self._stream, length)
 
     def _starts_past_the_end(self, start: int) -> bool:
         """Whether the video's own declared length ends before `start`: then finding no
