@@ -406,3 +406,20 @@ def test_vsr_weights_export_writes_the_network_of_a_stopped_run(tmp_path, monkey
     assert main(["weights", "export", str(checkpoint), str(shut / "w.safetensors")]) == 2
     assert f"{shut} is not writable" in capsys.readouterr().err
     assert list(shut.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    ("log_every", "save_every", "step"),
+    [(4, 100, 4), (100, 2, 2)],
+    ids=["found-at-a-log-row", "found-before-a-save"],
+)
+def test_a_run_whose_loss_becomes_nan_stops_and_writes_no_nan_weights(
+    tmp_path, log_every, save_every, step
+) -> None:
+    # lr 100 makes the weights NaN by the second step; the run used to go on to its end and
+    # write them as last.pt and last.safetensors, the loss logged as nan all the while.
+    config = tiny_config(tmp_path, lr=100.0, steps=8, log_every=log_every, save_every=save_every)
+    with pytest.raises(VsrError, match=rf"^training diverged by step {step}: .*nothing was saved"):
+        loop.train(config)
+    run = tmp_path / "run"
+    assert not (run / "last.pt").exists() and not (run / "last.safetensors").exists()

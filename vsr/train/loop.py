@@ -250,17 +250,42 @@ def _train(config: TrainConfig, resume: bool, ddp: Distributed) -> nn.Module:
     def agree(value: int) -> int:  # every rank settles on the same total
         return round(ddp.mean(torch.tensor(float(value), device=device)).item())
 
+    saved_step = start if resume else None  # the step last.pt holds
+    step_lr = optimizer.param_groups[0]["lr"]  # the rate the latest step trained with
+
+    def refuse_diverged(done: int, loss: float | None = None) -> None:
+        """Stop a run whose loss or weights are no longer numbers: every later step would be
+        NaN as well, and its last.pt and weights would hold no network (a run without a
+        validation set went on to the end and wrote them). Checked where the loop waits
+        for the device anyway: logging, saving, validating."""
+        if (loss is None or math.isfinite(loss)) and _all_finite(model):
+            return
+        what = f"the loss is {loss}" if loss is not None else "the weights hold NaN or Inf"
+        kept = (
+            f"{checkpoint_path} keeps step {saved_step}"
+            if saved_step is not None
+            else "nothing was saved"
+        )
+        raise VsrError(
+            f"training diverged by step {done}: {what} (lr {step_lr:.3g}); {kept}. "
+            "A lower lr (or fp32 in place of bf16) may train"
+        )
+
     def save_state(done: int) -> None:
+        nonlocal saved_step
+        refuse_diverged(done)
         state = training_state(
             model, optimizer, scheduler, done, best_psnr, elapsed(), config.to_dict()
         )
         state["steps_total"] = budget.total  # None while a time budget is measuring
         state["processes"] = ddp.world  # the batch is per process: this makes it whole
         save_checkpoint(checkpoint_path, state)
+        saved_step = done
 
     def validate(done: int, save_now: bool) -> float:
         """Score the model on the validation set, log it, and keep it if it is the best."""
         nonlocal best_psnr
+        refuse_diverged(done)  # not "the network produced NaN" from the upscaler
         psnr, ssim = validator(model, device)
         log.row(step=done, elapsed_s=elapsed(), val_psnr=psnr, val_ssim=ssim)
         note(f"step {done}: validation PSNR {psnr:.3f} dB SSIM {ssim:.4f}")
@@ -362,6 +387,7 @@ def _train(config: TrainConfig, resume: bool, ddp: Distributed) -> nn.Module:
                     if not sys.stderr.isatty():
                         line = _progress_line(done, budget.total, mean_loss, lr_now, figures)
                         note(f"{line}, elapsed {elapsed() / 60:.2f} min")
+                refuse_diverged(done, mean_loss)  # after its row: log.csv shows the NaN
 
             # The checkpoint comes before validating: a run stopped during a slow validation
             # (the final one, on a CPU) keeps its steps.
@@ -422,6 +448,11 @@ def _where_the_weights_are(out: Path, best_psnr: float) -> str:
         psnr = f", {best_psnr:.3f} dB" if math.isfinite(best_psnr) else ""
         line += f" (best validation{psnr}: {best})"
     return line
+
+
+def _all_finite(model: nn.Module) -> bool:
+    """Whether every parameter is a finite number (one wait for the device, not one each)."""
+    return bool(torch.stack([torch.isfinite(p).all() for p in model.parameters()]).all())
 
 
 def _flag(stop: StopRequest, device: torch.device) -> torch.Tensor:
