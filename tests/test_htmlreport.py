@@ -228,6 +228,23 @@ def test_tradeoff_pairs_eval_names_with_profile_names():
     assert tradeoff_points(EVAL["results"], PROFILE["profiles"], scale=2) == []
 
 
+def test_a_profile_s_input_is_written_width_first_as_vsr_profile_writes_it(tmp_path):
+    # vsr profile's JSON records the input as (height, width): the page wrote a 640x360
+    # input (a 720p output at x2) as 360x640, beside clips and benches written width first.
+    from vsr.models import create_model
+    from vsr.profiling import format_table, profile_model
+
+    measured = profile_model(create_model("imdn_rtc", 2), (16, 24), "cpu", warmup=0, repeats=1)
+    assert "24x16" in format_table([measured])  # the command's own table
+    source = tmp_path / "profile.json"
+    source.write_text(json.dumps({"profiles": [measured.to_dict()]}))
+    page = parse(render(read_inputs([source])))
+    assert page.tables["profile"][1][:2] == ["IMDN_RTC", "24x16"]
+    result = {"dataset": "Set5", "scale": 2, "model": "IMDN_RTC", "psnr": 37.0}
+    (point,) = tradeoff_points([result], [measured.to_dict()], scale=2)
+    assert point.input_size == "24x16"
+
+
 def test_files_vsr_did_not_write_are_refused(tmp_path):
     broken = tmp_path / "broken.json"
     broken.write_text("{not json")

@@ -128,6 +128,14 @@ def _size(value: Any) -> str:
     return _text(value)
 
 
+def _height_width_size(value: Any) -> str:
+    """A profile's size, which `vsr profile --json` records as (height, width), written
+    WIDTHxHEIGHT as every other size on the page (and `vsr profile`'s own table)."""
+    if isinstance(value, list | tuple) and len(value) == 2:
+        return _size([value[1], value[0]])
+    return _size(value)
+
+
 def _table(headers: list[str], rows: list[list[str]], css_class: str) -> str:
     """An HTML table; header names are escaped here, cells must already be escaped."""
     head = "".join(f"<th>{html.escape(h)}</th>" for h in headers)
@@ -378,7 +386,7 @@ def profile_table(inputs: ReportInputs) -> str:
         rows.append(
             [
                 _text(p.get("name")),
-                _size(p.get("input_size")),
+                _height_width_size(p.get("input_size")),
                 _number(p.get("parameters")),
                 _scaled(p.get("macs"), 1e9),
                 _scaled(p.get("activations"), 1e6),

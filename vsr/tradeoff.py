@@ -24,7 +24,7 @@ class TradeoffPoint:
     parameters: int
     time_ms: float | None
     device: str | None
-    input_size: str | None  # "HxW" of the profiled input, which the time depends on
+    input_size: str | None  # "WIDTHxHEIGHT" of the profiled input, which the time depends on
     psnr: float
 
 
@@ -63,7 +63,8 @@ def tradeoff_points(
                 parameters=match["parameters"],
                 time_ms=float(time_ms) if isinstance(time_ms, int | float) else None,
                 device=match.get("device"),
-                input_size="x".join(map(str, match.get("input_size") or [])) or None,
+                # vsr profile records (height, width); sizes are written width first.
+                input_size="x".join(map(str, (match.get("input_size") or [])[::-1])) or None,
                 psnr=float(result["psnr"]),
             )
         )
