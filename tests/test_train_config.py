@@ -41,6 +41,11 @@ def test_wrong_settings_are_one_line_errors(tmp_path, capsys, flags, message) ->
         ("lr_step = 0", "lr_step must be positive, not 0"),
         ("lr_min = -1e-6", "lr_min must be"),
         ("out = 5", "setting out must be str, not 5"),
+        # Raised "RuntimeError: value cannot be converted to type float without overflow"
+        # from inside Adam, a traceback, after the first step.
+        ("lr = 1e39", "lr 1e+39 is beyond float32 (at most 3.403e+38)"),
+        # Accepted: the cosine then climbed from 2e-4 to 0.5 over the run.
+        ('schedule = "cosine"\nlr_min = 0.5', "lr_min 0.5 is above lr 0.0002"),
     ],
 )
 def test_wrong_recipe_values_are_one_line_errors(tmp_path, capsys, setting, message) -> None:

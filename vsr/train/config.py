@@ -21,6 +21,9 @@ TRAINABLE_ARCHS = ("imdn", "imdn_rtc", "imdn_rte")
 # The LR patch side must be a multiple of the network's input_multiple.
 LR_PATCH_MULTIPLE = {"imdn_rte": 2}
 
+# The largest float32: the optimiser's arithmetic takes the learning rate in it.
+FLOAT32_MAX = 3.4028234663852886e38
+
 # Paper: LR patches of 96/64/48 for x2/x3/x4, i.e. 192-pixel HR patches at every scale.
 DEFAULT_HR_PATCH = 192
 
@@ -79,6 +82,15 @@ class TrainConfig:
                 raise VsrError(f"{name} must be a finite number, not {getattr(self, name)}")
         if self.lr <= 0:
             raise VsrError(f"lr must be positive, not {self.lr}")
+        # Adam hands the rate to float32 arithmetic: a larger one raised out of the optimiser.
+        if self.lr > FLOAT32_MAX:
+            raise VsrError(f"lr {self.lr:g} is beyond float32 (at most {FLOAT32_MAX:.4g})")
+        if self.schedule == "cosine" and self.lr_min > self.lr:
+            # The cosine goes from lr to lr_min: it would raise the rate over the run.
+            raise VsrError(
+                f"lr_min {self.lr_min:g} is above lr {self.lr:g}: the cosine schedule "
+                "lowers lr to lr_min"
+            )
         if self.lr_min < 0:
             raise VsrError(f"lr_min must be 0 or more, not {self.lr_min}")
         if self.lr_gamma <= 0:
