@@ -6,6 +6,7 @@ step. On CUDA both come from CUDA events, i.e. the GPU's own timeline, which als
 GPU left waiting by a slow host; they are read once per window, after the loss has been
 fetched (the loop synchronises there anyway). GPU utilisation and memory come from NVML
 through vsr.telemetry.GpuSampler; without NVML (or on the CPU) they are left empty.
+A validation's time is left out of the window it falls in (its own row gives elapsed_s).
 """
 
 from __future__ import annotations
@@ -66,6 +67,11 @@ class WindowMeter:
             self._data_s += ready - start
             self._compute_s += end - ready
         self._steps += 1
+
+    def leave_out(self, seconds: float) -> None:
+        """Take time spent on something other than training steps (a validation) out of the
+        current window, so that its steps/s are those of the training."""
+        self._window_start += seconds
 
     def take(self) -> dict[str, float | None]:
         """The window's figures (per-step means in ms), then start a new window."""
