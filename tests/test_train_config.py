@@ -4,7 +4,10 @@ patch are named as left out."""
 
 from __future__ import annotations
 
+import os
+
 import pytest
+import torch
 from test_train_loop import make_dataset
 
 from vsr.cli import main
@@ -94,3 +97,27 @@ def test_images_smaller_than_the_patch_are_named_as_left_out(tmp_path, capsys) -
     flags = ["--patch", "16", "--arch", "imdn_rtc", "--batch", "1", "--threads", "1"]
     assert main(["train", *args, *flags, "--steps", "1", "--device", "cpu"]) == 0
     assert "2 images (1 smaller than the patch left out), batch 1" in capsys.readouterr().err
+
+
+def test_more_threads_than_cpus_is_a_note_and_the_cpus_are_used(tmp_path, capsys) -> None:
+    # threads = 100000 killed the run with SIGSEGV (OpenMP starting more threads than the
+    # system allows), without a word; a value above the CPUs only made threads queue.
+    make_dataset(tmp_path / "data", count=1)
+    cpus = len(os.sched_getaffinity(0))
+    flags = ["--patch", "16", "--arch", "imdn_rtc", "--batch", "1", "--steps", "1"]
+    flags += ["--device", "cpu", "--threads", str(cpus + 1)]
+    threads_before = torch.get_num_threads()
+    seen = []
+    original = torch.set_num_threads
+
+    def record(count: int) -> None:
+        seen.append(count)
+        original(count)
+
+    args = ["train", "--train-dir", str(tmp_path / "data"), "--out", str(tmp_path / "run")]
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(torch, "set_num_threads", record)
+        assert main([*args, *flags]) == 0
+    assert seen[0] == cpus and torch.get_num_threads() == threads_before
+    err = capsys.readouterr().err
+    assert f"vsr: threads {cpus + 1} is more than the {cpus} CPUs this run may use" in err

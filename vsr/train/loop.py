@@ -96,7 +96,7 @@ def train(config: TrainConfig, resume: bool = False) -> nn.Module:
     threads_before = torch.get_num_threads()
     benchmark_before = torch.backends.cudnn.benchmark
     if config.threads:
-        torch.set_num_threads(config.threads)
+        torch.set_num_threads(_threads_to_use(config.threads))
     device_type = "cuda" if config.device != "cpu" and torch.cuda.is_available() else "cpu"
     # Every step has the same shapes: let cuDNN pick its fastest kernels once.
     torch.backends.cudnn.benchmark = device_type == "cuda" or benchmark_before
@@ -451,6 +451,20 @@ def _where_the_weights_are(out: Path, best_psnr: float) -> str:
         psnr = f", {best_psnr:.3f} dB" if math.isfinite(best_psnr) else ""
         line += f" (best validation{psnr}: {best})"
     return line
+
+
+def _threads_to_use(asked: int) -> int:
+    """At most the CPUs this process may run on: more threads only queue behind each other,
+    and past the system's limit on threads OpenMP's start killed the run with SIGSEGV and
+    not a word (threads = 100000)."""
+    if hasattr(os, "sched_getaffinity"):
+        available = len(os.sched_getaffinity(0))
+    else:
+        available = os.cpu_count() or 1
+    if asked <= available:
+        return asked
+    note(f"threads {asked} is more than the {available} CPUs this run may use: using {available}")
+    return available
 
 
 def _all_finite(model: nn.Module) -> bool:
