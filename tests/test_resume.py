@@ -105,7 +105,7 @@ def test_an_interrupted_run_continues_to_the_file_an_uninterrupted_one_makes(
     assert not resumed.exists()
     assert stopped.value.__notes__ == [
         f"50 upscaled frames are kept in {journal_folder(resumed)}: the same command with "
-        "--resume continues from there"
+        "--resume (resume=True) continues from there"
     ]
     report = upscale_video(clip, resumed, **options)
     assert (report.resumed_frames, report.frames) == (50, 60)  # frames: all of the output
@@ -150,12 +150,13 @@ def test_a_journal_of_other_settings_is_refused_or_with_overwrite_replaced(clip,
     with pytest.raises(
         VsrError,
         match=rf"\(network\); .* \(it ran in {kept} and this run in {other}: with the same "
-        rf"weights, --precision {kept} continues it\)",
+        rf"weights, --precision {kept} \(precision='{kept}'\) continues it\)",
     ):
         upscale_video(source, out, precision=other, **options)
     os.utime(source, ns=(1, 1))  # the source was replaced since
     with pytest.raises(
-        VsrError, match=r"another version of the source file .* cannot serve; add --overwrite"
+        VsrError,
+        match=r"another version of the source file .* cannot serve; add --overwrite \(overwrite=True\)",
     ):
         upscale_video(source, out, **options)
     assert (journal_folder(out) / "chunk-000000.bin").exists()  # refused: nothing lost
@@ -179,7 +180,7 @@ def test_the_command_line_says_where_the_work_is_kept_and_goes_on(
     assert capsys.readouterr().err.splitlines() == [
         "vsr: interrupted",
         f"vsr: 50 upscaled frames are kept in {journal_folder(out)}: the same command with "
-        "--resume continues from there",
+        "--resume (resume=True) continues from there",
     ]
     monkeypatch.setattr(Pipeline, "run", run)
     assert main([*command[:-1]]) == 0
@@ -370,7 +371,8 @@ def test_an_output_beside_kept_chunks_names_them_and_removes_nothing(clip, weigh
         upscale_video(clip, out, **options)
     assert refused.value.__notes__ == [
         f"{journal_folder(out)} holds 25 upscaled frames: if out.mkv is their finished "
-        "output, remove that folder; --overwrite --resume continues them into a new one"
+        "output, remove that folder; --overwrite (overwrite=True) with --resume (resume=True) "
+        "continues them into a new one"
     ]
     assert (journal_folder(out) / "chunk-000000.bin").exists()
     report = upscale_video(clip, out, overwrite=True, **options)  # what the note offers

@@ -150,7 +150,7 @@ def clip(tmp_path) -> Path:
         ("missing", "no such file"),
         ("not media", "not a readable media file"),
         ("no video", "no video stream"),
-        ("same file", "same file as INPUT"),
+        ("same file", "is the input file itself"),
         ("no folder", "does not exist"),
         ("unknown codec", "libnope"),
         ("unsupported scale", "x2"),

@@ -304,7 +304,7 @@ def test_auto_compile_runs_uncompiled_where_it_cannot_build_and_tries_nothing_el
     assert calls == [(True, True)] and not later.compiled
     assert later.notes == [
         "the network ran uncompiled: compiling it failed on an earlier run (fatal error: "
-        "Python.h: No such file or directory); --compile tries again"
+        "Python.h: No such file or directory); --compile (compile=True) tries again"
     ]
     # ... until --compile works.
     monkeypatch.setattr(vsr.upscale, "compile_network", lambda network, *a, **k: network)

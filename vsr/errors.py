@@ -24,6 +24,19 @@ class VsrError(Exception):
     """
 
 
+def option(flag: str, value: object = None) -> str:
+    """An option as a message names it to both its callers, who share the checks below
+    them: the command line's flag and the API's keyword, "--input-rate (input_rate=)",
+    "--resume (resume=True)", "--no-compile (compile=False)", "--device cpu (device='cpu')". An embedding developer passed
+    no flags, and a message naming only the flag leaves them to guess the keyword."""
+    keyword = flag.removeprefix("--").removeprefix("no-").replace("-", "_")
+    if value is None:
+        return f"{flag} ({keyword}=)"
+    if isinstance(value, bool):
+        return f"{flag} ({keyword}={value})"
+    return f"{flag} {value} ({keyword}={value!r})"
+
+
 _ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
 

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from vsr.atomic_file import atomic_output
-from vsr.errors import VsrError
+from vsr.errors import VsrError, option
 from vsr.printable import name_list
 from vsr.video.writer import temp_path_for
 
@@ -43,6 +43,9 @@ def source_identity(source: Path) -> list:
     return [str(source.resolve()), stat.st_size, stat.st_mtime_ns]
 
 
+START_OVER = f"{option('--overwrite', True)} to start over"
+
+
 class KeptWorkMismatch(VsrError):
     """Kept work of other settings (`differences` names them; None: an unreadable record).
     Only "source file": another version of the source, whose work can never serve."""
@@ -50,16 +53,16 @@ class KeptWorkMismatch(VsrError):
     def __init__(self, output: Path, folder: Path, stored, fingerprint) -> None:
         self.differences = None if stored is None else _differences(stored, fingerprint)
         if self.differences is None:
-            why = "has an unreadable record of its settings; add --overwrite to start over"
+            why = f"has an unreadable record of its settings; add {START_OVER}"
         elif self.differences == ["source file"]:
             why = (
                 "was made from another version of the source file (its size or modification "
-                "time differ), so it cannot serve; add --overwrite to start over"
+                f"time differ), so it cannot serve; add {START_OVER}"
             )
         else:
             why = (
                 f"was made with other settings ({', '.join(self.differences)}); run that "
-                "command again to continue it, or add --overwrite to start over"
+                f"command again to continue it, or add {START_OVER}"
             )
             why += _precision_hint(stored, fingerprint)
         super().__init__(f"{output}: the run kept in {folder} {why}")
@@ -214,8 +217,8 @@ def _precision_hint(stored: dict[str, Any], fingerprint: dict[str, Any]) -> str:
     if then is None or now is None or then == now:
         return ""
     return (
-        f" (it ran in {then} and this run in {now}: with the same weights, --precision "
-        f"{then} continues it)"
+        f" (it ran in {then} and this run in {now}: with the same weights, "
+        f"{option('--precision', then)} continues it)"
     )
 
 

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from vsr.engine import ColourSpec, Pipeline
-from vsr.errors import VsrError
+from vsr.errors import VsrError, option
 from vsr.network_cache import NetworkCache, load_network_for
 from vsr.ops.compile_policy import auto_compile_for
 from vsr.ops.yuv import GBR
@@ -93,7 +93,8 @@ def _refuse_a_forgotten_journal(target: Path) -> None:
     if kept:
         raise VsrError(
             f"{folder} holds {kept} upscaled frames of an interrupted run: add "
-            "--resume to continue it, or --overwrite to start over"
+            f"{option('--resume', True)} to continue it, or {option('--overwrite', True)} "
+            "to start over"
         )
 
 
@@ -107,21 +108,27 @@ def _check_paths(source: Path, target: Path, overwrite: bool) -> None:
     elif not source.exists():
         raise VsrError(f"{source}: no such file")
     if source.is_dir():
-        raise VsrError(f"{source} is a folder; give a folder OUTPUT to process every clip")
+        # Only a call gets here: `vsr run FOLDER` takes the folder's way (vsr.folder).
+        raise VsrError(
+            f"{source} is a folder; upscale_video takes one clip (`vsr run {source} "
+            "OUT_FOLDER` upscales every clip of a folder)"
+        )
     if target.exists() and target.resolve() == source.resolve():
-        raise VsrError("OUTPUT is the same file as INPUT; choose another output path")
+        raise VsrError(f"{target} is the input file itself; choose another output path")
     if target.is_dir():
         raise VsrError(f"{target} is a folder; give an output file name")
     if os.path.lexists(target) and not overwrite:  # a link to nothing is a name taken too
-        error = VsrError(f"{target} already exists; use --overwrite (overwrite=True) to replace it")
+        error = VsrError(
+            f"{target} already exists; use {option('--overwrite', True)} to replace it"
+        )
         folder, kept = _frames_kept_for(target)
         if kept:
             # Killed between the output's rename and the journal's removal, or a file of
             # someone else's: which one cannot be known, so nothing is removed.
             error.add_note(
                 f"{folder} holds {kept} upscaled frames: if {target.name} is their "
-                "finished output, remove that folder; --overwrite --resume continues them "
-                "into a new one"
+                f"finished output, remove that folder; {option('--overwrite', True)} with "
+                f"{option('--resume', True)} continues them into a new one"
             )
         raise error
     folder = target.parent if str(target.parent) else Path(".")
@@ -156,7 +163,7 @@ def check_clip_report_path(report: str | Path | None, source: Path, target: Path
     if report is None:
         return
     where = Path(report).resolve()
-    for role, path in (("INPUT", source), ("OUTPUT", target)):
+    for role, path in (("input", source), ("output", target)):
         if where == path.resolve():
             raise VsrError(f"the report {report} would replace the {role} video; name another file")
 
@@ -273,7 +280,7 @@ def start_upscale(
     ) as reader:
         info = reader.info
         if resume and info.clock_restarts is not None:  # it would seek on one clock
-            raise VsrError(f"{source_path}: {info.clock_restarts.refuse('--resume')}")
+            raise VsrError(f"{source_path}: {info.clock_restarts.refuse(option('--resume', True))}")
         size, height = coded_request(info, size, height)
         model, geometry, request_notes = network_and_geometry(info, weights, scale, size, height)
         # IMDN_AS (scale 1) works on a frame enlarged to the target size (the paper's
@@ -431,7 +438,7 @@ def start_upscale(
             notes.append(
                 f"the network was compiled for this frame size, as the clip is long enough "
                 f"to repay it (warm-up {warmup:.1f} s; the package is kept, so later runs "
-                "load it; --no-compile runs it uncompiled)"
+                f"load it; {option('--no-compile', False)} runs it uncompiled)"
             )
         elif auto_compile and compiled and compile == "kept":
             # Said, unlike a long clip's load: the policy runs a short clip uncompiled, and
@@ -439,7 +446,7 @@ def start_upscale(
             notes.append(
                 "the network ran compiled, from the package an earlier run kept for this "
                 "frame size (the clip is too short to repay a build of its own; "
-                "--no-compile runs it uncompiled)"
+                f"{option('--no-compile', False)} runs it uncompiled)"
             )
         if compile and failed_before:
             # Its warning and note went with that clip: this one says why it did not compile.
@@ -642,13 +649,13 @@ def _say_what_is_kept(error: BaseException, journal: ChunkJournal | None, worked
         journal.release()
         error.add_note(
             f"{kept} upscaled frames are kept in {journal.folder}: the same command with "
-            "--resume continues from there"
+            f"{option('--resume', True)} continues from there"
         )
     elif journal is not None:
         journal.discard()  # it holds nothing worth keeping
     elif isinstance(error, KeyboardInterrupt) and worked > RESUME_HINT_SECONDS:
         error.add_note(
-            "the upscaled frames are lost: with --resume (resume=True) a run keeps its "
+            f"the upscaled frames are lost: with {option('--resume', True)} a run keeps its "
             "finished part, and the same command continues from there"
         )
 

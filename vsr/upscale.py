@@ -22,7 +22,7 @@ import torch
 from torch import nn
 
 from vsr.default_precision import cpu_computes_bf16, default_precision
-from vsr.errors import VsrError, first_line
+from vsr.errors import VsrError, first_line, option
 from vsr.models.blocks import fold_channel_attention
 from vsr.ops.compile_policy import (
     cpp_compiler_found,
@@ -76,7 +76,8 @@ def resolve_device(device: str | torch.device | None) -> torch.device:
         return torch.device("cuda" if torch.cuda.is_available() else "cpu")
     if device.type == "cuda" and not torch.cuda.is_available():
         raise VsrError(
-            "CUDA was requested but no CUDA device is available; use the CPU (--device cpu)"
+            "CUDA was requested but no CUDA device is available; use the CPU "
+            f"({option('--device', 'cpu')})"
         )
     if device.type == "cuda" and device.index is not None:
         count = torch.cuda.device_count()
@@ -251,7 +252,7 @@ class Upscaler:
                 compile = False
                 self.notes.append(
                     f"the network ran uncompiled: compiling it failed on an earlier run "
-                    f"({failed}); --compile tries again"
+                    f"({failed}); {option('--compile', True)} tries again"
                 )
         self.compiled = bool(compile)
         self._compile = compile
@@ -342,7 +343,7 @@ class Upscaler:
             raise VsrError(
                 f"the memory budget ({amount}: windows of at most "
                 f"{self.max_pixels} pixels) is too small to tile {width}x{height} frames; "
-                "raise --max-memory (max_memory=)"
+                f"raise {option('--max-memory')}"
             ) from None
 
     def _network(self, x: torch.Tensor) -> torch.Tensor:

@@ -23,7 +23,7 @@ import torch
 
 from vsr.atomic_file import atomic_output
 from vsr.bundled import bundled_folder
-from vsr.errors import VsrError
+from vsr.errors import VsrError, option
 from vsr.private_folder import make_private_folder, why_code_folder_is_unsafe
 
 WEIGHTS_DIR = bundled_folder("weights")
@@ -40,7 +40,8 @@ def load_manifest() -> dict[str, dict[str, Any]]:
         # Only a package built without pyproject.toml's mapping (a bare copy of vsr/) lacks it.
         raise VsrError(
             f"no weights manifest at {MANIFEST_PATH}: this install of vsr holds no bundled "
-            "weights (install it from the source tree with pip); --weights FILE still works"
+            f"weights (install it from the source tree with pip); a file ({option('--weights')}) "
+            "still works"
         )
     try:
         return json.loads(MANIFEST_PATH.read_text())["weights"]
@@ -224,15 +225,15 @@ def resolve_weights(weights: str | os.PathLike | None, scale: int | None = None)
         ours = sorted(p.name for p in WEIGHTS_DIR.glob("imdn_x*.safetensors"))
         official = [n for n, e in manifest.items() if e.get("url") and e.get("scale") == scale]
         hint = (
-            f", e.g. --weights {official[0]} (the authors' checkpoint, fetched on first use "
+            f", e.g. {official[0]} (the authors' checkpoint, fetched on first use "
             f"or with `vsr weights download {official[0]}`)"
             if official
             else ""
         )
         raise VsrError(
             f"no default weights for x{scale} (this project ships: "
-            f"{', '.join(ours) or 'none'}); pass --weights FILE or a name from "
-            f"`vsr weights list`{hint}"
+            f"{', '.join(ours) or 'none'}); give {option('--weights')} a file or a name "
+            f"from `vsr weights list`{hint}"
         )
     if weights in manifest:
         entry = manifest[weights]

@@ -29,7 +29,7 @@ from typing import Generic, TypeVar
 
 import av
 
-from vsr.errors import VsrError
+from vsr.errors import VsrError, option
 from vsr.video.filter_graph import (
     FrameKind,
     colour_declaring_source,
@@ -57,13 +57,14 @@ def check_field_rate(field_rate: object, mode: str) -> bool:
         raise VsrError(f"field_rate must be True or False, not {field_rate!r}")
     if field_rate and mode == "off":
         raise VsrError(
-            "--field-rate (field_rate=True) makes a frame of each field, which deinterlaces: "
-            "not with --deinterlace off (auto, all, tff or bff)"
+            f"{option('--field-rate', True)} makes a frame of each field, which deinterlaces: "
+            f"not with {option('--deinterlace', 'off')} (auto, all, tff or bff)"
         )
     if field_rate and mode == "film":
         raise VsrError(
-            "--field-rate (field_rate=True) makes a frame of each field, and --deinterlace "
-            "film gives back the film's frames, 4 of every 5: one or the other"
+            f"{option('--field-rate', True)} makes a frame of each field, and "
+            f"{option('--deinterlace', 'film')} gives back the film's frames, 4 of every 5: "
+            "one or the other"
         )
     return field_rate
 

@@ -28,7 +28,7 @@ from fractions import Fraction
 
 import av
 
-from vsr.errors import VsrError
+from vsr.errors import VsrError, option
 
 # libavformat's demuxers of video elementary streams, by their names in PyAV (checked
 # against av.ContainerFormat): each has the no-timestamps flag, as image and audio
@@ -228,7 +228,7 @@ def check_input_rate_applies(
     if raw_only:
         return INPUT_RATE_NOT_APPLIED
     raise VsrError(
-        f"{path}: --input-rate is for raw video streams (.h264, .hevc, .m2v ...), whose "
+        f"{path}: {option('--input-rate')} is for raw video streams (.h264, .hevc, .m2v ...), whose "
         "frames carry no times; this file times its own frames, and retiming them would "
         "move the picture against its sound"
     )

@@ -1,0 +1,50 @@
+"""What the API's refusals tell a caller who passed keywords, not flags: the checks are the
+command line's too, so a message names the option both ways (vsr.errors.option)."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from media import make_clip
+
+import vsr
+from vsr.errors import option
+from vsr.upscale import resolve_device
+
+
+def test_option_names_the_flag_and_the_keyword():
+    assert option("--input-rate") == "--input-rate (input_rate=)"
+    assert option("--resume", True) == "--resume (resume=True)"
+    assert option("--no-compile", False) == "--no-compile (compile=False)"
+    assert option("--device", "cpu") == "--device cpu (device='cpu')"
+
+
+def test_api_refusals_name_the_keyword_the_caller_passed(weights, tmp_path):
+    # Was "...; pass --weights FILE or a name from `vsr weights list`".
+    with pytest.raises(vsr.VsrError, match=r"no default weights for x5") as refused:
+        vsr.load_model(scale=5)
+    assert "(weights=)" in str(refused.value)
+
+    source, output = tmp_path / "in.mp4", tmp_path / "out.mkv"
+    make_clip(source, frames=2, audio=False)
+    # Was "in.mp4: --input-rate is for raw video streams ...".
+    with pytest.raises(vsr.VsrError, match=r"--input-rate \(input_rate=\) is for raw video"):
+        vsr.upscale_video(source, output, weights=weights, input_rate=30, progress=False)
+    # Was "OUTPUT is the same file as INPUT": there are no such names in a call.
+    with pytest.raises(vsr.VsrError) as refused:
+        vsr.upscale_video(source, source, weights=weights, progress=False)
+    assert str(refused.value) == f"{source} is the input file itself; choose another output path"
+    # Were "the report ... would replace the INPUT video" and "give a folder OUTPUT".
+    with pytest.raises(vsr.VsrError, match=r"would replace the input video; name another file"):
+        vsr.upscale_video(source, output, weights=weights, report=source, progress=False)
+    with pytest.raises(vsr.VsrError, match=r"is a folder; upscale_video takes one clip \(`vsr"):
+        vsr.upscale_video(tmp_path, output, weights=weights, progress=False)
+    with pytest.raises(vsr.VsrError, match=r"not with --deinterlace off \(deinterlace='off'\)"):
+        vsr.upscale_video(source, output, field_rate=True, deinterlace="off", progress=False)
+    assert not output.exists()
+
+
+@pytest.mark.skipif(torch.cuda.is_available(), reason="asks for CUDA where there is none")
+def test_no_cuda_names_the_device_keyword():
+    with pytest.raises(vsr.VsrError, match=r"use the CPU \(--device cpu \(device='cpu'\)\)"):
+        resolve_device("cuda")
