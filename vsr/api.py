@@ -17,6 +17,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from vsr.argument_types import check_path, check_pixels_type
 from vsr.errors import VsrError
 from vsr.upscale import Upscaler, resolve_device
 
@@ -77,6 +78,7 @@ def upscale_frames(
     from vsr.imageio import writable
 
     check_upscaler(upscaler)
+    check_pixels_type(frames, "frames", "an N x H x W x 3 uint8 array, or a tensor of one")
     frames = _on_host(frames)
     try:
         frames = np.asarray(frames)
@@ -117,7 +119,8 @@ def upscale_image(
     output cannot hold of the pixels (a JPEG's or BMP's transparency, a GIF's 256 colours).
     An animated GIF, WebP or APNG written to a .gif, .webp or .png is upscaled whole, each
     frame with its duration (vsr.animation), and its first upscaled frame returned.
-    Raises VsrError for a user mistake.
+    Raises VsrError for a user mistake; for an argument of the wrong type, one that is a
+    TypeError too (vsr.errors.VsrTypeError).
     """
     from vsr.image import upscale_image as upscale_pixels
     from vsr.image_file import pixels_not_kept, upscale_file
@@ -125,8 +128,12 @@ def upscale_image(
 
     check_upscaler(upscaler)
     is_file = isinstance(image, str | os.PathLike)
+    if is_file:
+        image = check_path(image, "image")
+    else:
+        check_pixels_type(image, "image", IMAGES_TAKEN)
     if output is not None:
-        output = Path(output)
+        output = check_path(output, "output")
         if output.exists() and is_file and output.resolve() == Path(image).resolve():
             raise VsrError(f"{output} is the input image; choose another output path")
         # lexists: a link to nothing is a name taken too (no-clobber would refuse it late).
@@ -147,6 +154,9 @@ def upscale_image(
         for note in pixels_not_kept(output, result):
             warnings.warn(note, stacklevel=2)
     return _as_readers_give(result) if is_file else result
+
+
+IMAGES_TAKEN = "an H x W or H x W x C array, a tensor of one, or a path (str or os.PathLike)"
 
 
 def _on_host(pixels: object) -> object:

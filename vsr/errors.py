@@ -24,6 +24,12 @@ class VsrError(Exception):
     """
 
 
+class VsrTypeError(VsrError, TypeError):
+    """An argument of the wrong type given to the API (bytes for a path, "no" for a bool):
+    a VsrError, as the API's docs promise for a user mistake, and a TypeError, as Python
+    code expects of a wrong type; `except` either catches it."""
+
+
 def option(flag: str, value: object = None) -> str:
     """An option as a message names it to both its callers, who share the checks below
     them: the command line's flag and the API's keyword, "--input-rate (input_rate=)",

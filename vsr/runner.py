@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
+from vsr.argument_types import check_path
 from vsr.engine import ColourSpec, Pipeline
 from vsr.errors import VsrError, option
 from vsr.network_cache import NetworkCache, load_network_for
@@ -259,7 +260,9 @@ def start_upscale(
     check_field_rate(field_rate, deinterlace)
     rate_given = None if input_rate is None else parse_rate(input_rate, "input_rate")
     part = time_range(start, end, duration)
-    source_path, target_path = Path(input), Path(output)
+    source_path, target_path = check_path(input, "input"), check_path(output, "output")
+    if report is not None:
+        check_path(report, "report")
     _check_paths(source_path, target_path, overwrite)
     check_clip_report_path(report, source_path, target_path)
     if not resume and not overwrite:
@@ -840,8 +843,9 @@ def upscale_video(
     finished chunks stay). An existing output is refused unless `overwrite`. `progress` draws a bar
     when stderr is a terminal, else logs a line every 30 s (logger "vsr.progress", level
     INFO; the command line prints them to stderr); False: neither. `on_frames(n)` is called
-    as each batch of n frames is encoded. Returns the run report (also written to `report`
-    as JSON; its folders are made).
+    as each batch of n frames is encoded. An argument of the wrong type (bytes for a path)
+    is a VsrError that is a TypeError too (vsr.errors.VsrTypeError).
+    Returns the run report (also written to `report` as JSON; its folders are made).
     """
     return start_upscale(
         input,

@@ -23,7 +23,7 @@ import torch
 
 from vsr.atomic_file import atomic_output
 from vsr.bundled import bundled_folder
-from vsr.errors import VsrError, option
+from vsr.errors import VsrError, VsrTypeError, option
 from vsr.private_folder import make_private_folder, why_code_folder_is_unsafe
 
 WEIGHTS_DIR = bundled_folder("weights")
@@ -362,7 +362,7 @@ def load_network(
             hint = " (an Upscaler is made from weights; pass its weights, or upscaler.model)"
         elif isinstance(weights, int):
             hint = f" (for our own weights of a scale, write scale={weights})"
-        raise VsrError(
+        raise VsrTypeError(
             "weights must be a file path, a name from `vsr weights list` or a network, not a "
             f"{type(weights).__name__}{hint}"
         )

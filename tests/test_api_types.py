@@ -1,0 +1,39 @@
+"""An argument of the wrong type given to the API is refused at once, naming what was given
+and what is taken: a VsrError (as the docs promise) that is a TypeError too."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from media import make_clip
+
+import vsr
+from vsr.errors import VsrTypeError
+
+
+@pytest.fixture(scope="module")
+def upscaler(weights):
+    return vsr.load_model(weights, device="cpu")
+
+
+def test_a_path_given_as_bytes_is_a_type_error_naming_it(upscaler, weights, tmp_path):
+    # Was "an image must be H x W or H x W x C, not an array of shape ()".
+    with pytest.raises(TypeError, match=r"^image must be .*or a path \(str or os\.PathLike\), "):
+        vsr.upscale_image(upscaler, b"in.png")
+    with pytest.raises(VsrTypeError, match=r"not None$"):
+        vsr.upscale_image(upscaler, None)
+    pixels = np.zeros((4, 6, 3), np.uint8)
+    with pytest.raises(VsrTypeError, match=r"^output must be a path .*, not bytes b'o\.png'$"):
+        vsr.upscale_image(upscaler, pixels, b"o.png")
+    with pytest.raises(VsrTypeError, match=r"^frames must be an N x H x W x 3 uint8 array"):
+        vsr.upscale_frames(upscaler, "clip.mp4")
+    # Was pathlib's "argument should be a str object or an os.PathLike object ...".
+    source = tmp_path / "in.mp4"
+    make_clip(source, frames=2, audio=False)
+    with pytest.raises(VsrTypeError, match=r"^input must be a path .*, not bytes b'in\.mp4'$"):
+        vsr.upscale_video(b"in.mp4", tmp_path / "out.mkv", weights=weights)
+    with pytest.raises(VsrTypeError, match=r"^output must be a path"):
+        vsr.upscale_video(source, bytes(tmp_path / "out.mkv"), weights=weights)
+    with pytest.raises(VsrTypeError, match=r"^report must be a path"):
+        vsr.upscale_video(source, tmp_path / "out.mkv", weights=weights, report=1)
+    assert list(tmp_path.iterdir()) == [source]

@@ -1,0 +1,42 @@
+"""What the API's arguments must be, checked before any work: a wrong type is a
+VsrTypeError that names what was given and what is taken, where it would otherwise surface
+as a confusing error deep inside (pathlib's TypeError for bytes, "an array of shape ()" for
+a file name given as bytes)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from vsr.errors import VsrTypeError
+
+
+def given(value: object) -> str:
+    """A wrong value for a message: its type, and the value where it is short."""
+    if value is None:
+        return "None"
+    shown = repr(value)
+    kind = type(value).__name__
+    return f"{kind} {shown}" if len(shown) <= 60 and shown != kind else kind
+
+
+def check_path(value: object, name: str) -> Path:
+    """`value` as a Path, if it is a str or an os.PathLike of one. A bytes path is refused,
+    not decoded: pathlib takes none, and the command line never gives one."""
+    if isinstance(value, str | os.PathLike) and isinstance(os.fspath(value), str):
+        return Path(value)
+    raise VsrTypeError(f"{name} must be a path (str or os.PathLike), not {given(value)}")
+
+
+def check_pixels_type(value: object, name: str, what: str) -> None:
+    """Pixels must be something numpy reads as an array of them (an ndarray, a tensor
+    brought to the host, a PIL image, nested lists); a scalar, None or bytes would be read
+    as an array of shape (), and refused for its shape instead of its type."""
+    try:
+        scalar = not isinstance(value, np.ndarray) and np.ndim(value) == 0
+    except ValueError:  # lists of frames of different sizes: refused for that by the caller
+        scalar = False
+    if scalar or isinstance(value, bytes | bytearray | memoryview):
+        raise VsrTypeError(f"{name} must be {what}, not {given(value)}")
