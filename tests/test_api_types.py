@@ -37,3 +37,27 @@ def test_a_path_given_as_bytes_is_a_type_error_naming_it(upscaler, weights, tmp_
     with pytest.raises(VsrTypeError, match=r"^report must be a path"):
         vsr.upscale_video(source, tmp_path / "out.mkv", weights=weights, report=1)
     assert list(tmp_path.iterdir()) == [source]
+
+
+def test_a_switch_given_anything_but_a_bool_is_refused(upscaler, weights, tmp_path):
+    # Was taken as True: "no" is a non-empty string.
+    with pytest.raises(VsrTypeError, match=r"^channels_last must be True or False, not str 'no'$"):
+        vsr.load_model(weights, device="cpu", channels_last="no")
+    with pytest.raises(VsrTypeError, match=r"^cuda_graphs must be True or False, not int 1$"):
+        vsr.Upscaler(upscaler.model, device="cpu", cuda_graphs=1)
+    assert (
+        vsr.load_model(weights, device="cpu", channels_last=np.bool_(False)).channels_last is False
+    )
+    pixels = np.zeros((4, 6, 3), np.uint8)
+    with pytest.raises(VsrTypeError, match=r"^overwrite must be True or False, not str 'yes'$"):
+        vsr.upscale_image(upscaler, pixels, tmp_path / "o.png", overwrite="yes")
+    source = tmp_path / "in.mp4"
+    make_clip(source, frames=2, audio=False)
+    for switch in ("channels_last", "cuda_graphs", "progress", "overwrite", "resume"):
+        with pytest.raises(VsrTypeError, match=rf"^{switch} must be True or False, not None$"):
+            vsr.upscale_video(source, tmp_path / "out.mkv", weights=weights, **{switch: None})
+    with pytest.raises(
+        VsrTypeError, match=r"^compile must be True, False or a mode .*, not int 1$"
+    ):
+        vsr.upscale_video(source, tmp_path / "out.mkv", weights=weights, compile=1)
+    assert list(tmp_path.iterdir()) == [source]

@@ -306,7 +306,7 @@ def test_what_field_rate_cannot_serve_is_refused_in_words(tmp_path, weights, cap
     assert "--field-rate (field_rate=True) makes a frame of each field, which deinterlaces: " in (
         capsys.readouterr().err
     )
-    with pytest.raises(VsrError, match="field_rate must be True or False, not 'yes'"):
+    with pytest.raises(VsrError, match="field_rate must be True or False, not str 'yes'"):
         upscale_video(clip, out, weights=weights, field_rate="yes")
     with pytest.raises(VsrError, match="--field-rate is not available in segment mode"):
         run_split(clip, out, count=2, engine_options={"field_rate": True})

@@ -17,7 +17,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from vsr.argument_types import check_path, check_pixels_type
+from vsr.argument_types import check_path, check_pixels_type, check_switch
 from vsr.errors import VsrError
 from vsr.upscale import Upscaler, resolve_device
 
@@ -132,6 +132,7 @@ def upscale_image(
         image = check_path(image, "image")
     else:
         check_pixels_type(image, "image", IMAGES_TAKEN)
+    overwrite = check_switch(overwrite, "overwrite")
     if output is not None:
         output = check_path(output, "output")
         if output.exists() and is_file and output.resolve() == Path(image).resolve():

@@ -1,7 +1,7 @@
 """What the API's arguments must be, checked before any work: a wrong type is a
 VsrTypeError that names what was given and what is taken, where it would otherwise surface
 as a confusing error deep inside (pathlib's TypeError for bytes, "an array of shape ()" for
-a file name given as bytes)."""
+a file name given as bytes) or pass unnoticed (channels_last="no" is truthy)."""
 
 from __future__ import annotations
 
@@ -28,6 +28,24 @@ def check_path(value: object, name: str) -> Path:
     if isinstance(value, str | os.PathLike) and isinstance(os.fspath(value), str):
         return Path(value)
     raise VsrTypeError(f"{name} must be a path (str or os.PathLike), not {given(value)}")
+
+
+def check_switch(value: object, name: str) -> bool:
+    """`value` if it is True or False (numpy's bools too): any other value's truth ("no",
+    0, None) would decide a switch the caller did not mean to set."""
+    if isinstance(value, bool | np.bool_):
+        return bool(value)
+    raise VsrTypeError(f"{name} must be True or False, not {given(value)}")
+
+
+def check_compile(value: object) -> bool | str:
+    """`compile` is a switch, or a mode's name ("auto", "kept", a torch.compile mode)."""
+    if isinstance(value, str | bool | np.bool_):
+        return value if isinstance(value, str) else bool(value)
+    raise VsrTypeError(
+        f'compile must be True, False or a mode ("auto", "kept", a torch.compile mode), '
+        f"not {given(value)}"
+    )
 
 
 def check_pixels_type(value: object, name: str, what: str) -> None:

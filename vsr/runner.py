@@ -14,7 +14,7 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
-from vsr.argument_types import check_path
+from vsr.argument_types import check_compile, check_path, check_switch
 from vsr.engine import ColourSpec, Pipeline
 from vsr.errors import VsrError, option
 from vsr.network_cache import NetworkCache, load_network_for
@@ -256,6 +256,17 @@ def start_upscale(
     from vsr.video.writer import EncodeSettings
 
     check_clip_arguments(scale, size, height, batch, settings)
+    switches = {
+        "channels_last": channels_last,
+        "cuda_graphs": cuda_graphs,
+        "progress": progress,
+        "overwrite": overwrite,
+        "resume": resume,  # field_rate: check_field_rate
+        "input_rate_raw_only": input_rate_raw_only,
+    }
+    for name, value in switches.items():
+        check_switch(value, name)
+    compile = check_compile(compile)
     check_deinterlace_mode(deinterlace)
     check_field_rate(field_rate, deinterlace)
     rate_given = None if input_rate is None else parse_rate(input_rate, "input_rate")
@@ -843,8 +854,8 @@ def upscale_video(
     finished chunks stay). An existing output is refused unless `overwrite`. `progress` draws a bar
     when stderr is a terminal, else logs a line every 30 s (logger "vsr.progress", level
     INFO; the command line prints them to stderr); False: neither. `on_frames(n)` is called
-    as each batch of n frames is encoded. An argument of the wrong type (bytes for a path)
-    is a VsrError that is a TypeError too (vsr.errors.VsrTypeError).
+    as each batch of n frames is encoded. An argument of the wrong type (bytes for a path,
+    "no" for a switch) is a VsrError that is a TypeError too (vsr.errors.VsrTypeError).
     Returns the run report (also written to `report` as JSON; its folders are made).
     """
     return start_upscale(

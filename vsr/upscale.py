@@ -21,6 +21,7 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
+from vsr.argument_types import check_compile, check_switch
 from vsr.default_precision import cpu_computes_bf16, default_precision
 from vsr.errors import VsrError, first_line, option
 from vsr.models.blocks import fold_channel_attention
@@ -226,6 +227,10 @@ class Upscaler:
             and max_memory > 0
         ):
             raise VsrError(f"max_memory must be a number of bytes > 0, not {max_memory!r}")
+        channels_last = check_switch(channels_last, "channels_last")
+        cuda_graphs = check_switch(cuda_graphs, "cuda_graphs")
+        checked = check_switch(checked, "checked")
+        compile = check_compile(compile)
         self.device = resolve_device(device)
         if precision is None:
             precision = default_precision(self.device)

@@ -29,6 +29,7 @@ from typing import Generic, TypeVar
 
 import av
 
+from vsr.argument_types import check_switch
 from vsr.errors import VsrError, option
 from vsr.video.filter_graph import (
     FrameKind,
@@ -53,8 +54,7 @@ def check_mode(mode: object) -> str:
 
 def check_field_rate(field_rate: object, mode: str) -> bool:
     """`field_rate` if it is a bool that `mode` can serve; a VsrError saying why otherwise."""
-    if not isinstance(field_rate, bool):
-        raise VsrError(f"field_rate must be True or False, not {field_rate!r}")
+    field_rate = check_switch(field_rate, "field_rate")
     if field_rate and mode == "off":
         raise VsrError(
             f"{option('--field-rate', True)} makes a frame of each field, which deinterlaces: "
