@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import warnings
 
 import numpy as np
 import pytest
@@ -78,6 +79,31 @@ def test_16_bit_png_and_tiff_stay_16_bit(tmp_path, weights, extension):
     assert _run(tmp_path / "shallow.png", tmp_path / "shallow_out.png", weights) == 0
     shallow = read_image(tmp_path / "shallow_out.png").astype(np.float64)
     assert np.abs(out / 257 - shallow).mean() < 2
+
+
+@pytest.mark.filterwarnings("ignore:array.gif keeps 256 colours")
+@pytest.mark.parametrize("extension", [".jpg", ".webp", ".gif", ".bmp"])
+def test_16_bits_rounded_for_an_8_bit_type_are_a_note(tmp_path, weights, extension, capsys):
+    # Was silent: only the file's depth (read back: 8 bits) told it.
+    pixels = _random((8, 10, 3), np.uint16, seed=7)
+    write_image(tmp_path / "deep.png", pixels)
+    target = tmp_path / f"out{extension}"
+    assert _run(tmp_path / "deep.png", target, weights) == 0
+    assert read_image(target).dtype == np.uint8
+    notes = [line for line in capsys.readouterr().err.splitlines() if "16-bit" in line]
+    assert notes == [
+        f"vsr: note: out{extension} holds 8 bits a sample: the 16-bit pixels were rounded "
+        "to 8 bits (.png and .tif keep 16)"
+    ]
+    # From an array too, as a warning; none for 8-bit pixels or a type that keeps 16.
+    upscaler = vsr.load_model(weights, device="cpu")
+    with pytest.warns(UserWarning, match=rf"^array{extension} holds 8 bits a sample: the 16"):
+        vsr.upscale_image(upscaler, pixels, tmp_path / f"array{extension}")
+    with warnings.catch_warnings(record=True) as told:
+        warnings.simplefilter("always")
+        vsr.upscale_image(upscaler, pixels, tmp_path / "array.png")
+        vsr.upscale_image(upscaler, (pixels // 257).astype(np.uint8), tmp_path / f"8{extension}")
+    assert not [str(w.message) for w in told if "bits" in str(w.message)]
 
 
 def test_exif_orientation_is_applied(tmp_path, weights):

@@ -116,7 +116,8 @@ def upscale_image(
     From a file to a file, the colour profile, the resolution (times the scale) and the
     EXIF go along where the output's type holds them; a warning names what does not (a
     BMP's colour profile, an animation's other frames), and, from an array too, what the
-    output cannot hold of the pixels (a JPEG's or BMP's transparency, a GIF's 256 colours).
+    output cannot hold of the pixels (16 bits in a JPEG, WebP, GIF or BMP, a JPEG's or
+    BMP's transparency, a GIF's 256 colours).
     An animated GIF, WebP or APNG written to a .gif, .webp or .png is upscaled whole, each
     frame with its duration (vsr.animation), and its first upscaled frame returned.
     Raises VsrError for a user mistake; for an argument of the wrong type, one that is a

@@ -11,7 +11,7 @@ import numpy as np
 from vsr.animation import ANIMATION_OUTPUTS, gif_limits, is_animation, upscale_animation
 from vsr.image import upscale_image
 from vsr.image_metadata import ImageMetadata, not_kept, profile_fitted, read_metadata
-from vsr.imageio import read_image, write_image
+from vsr.imageio import keeps_16_bits, read_image, write_image
 from vsr.upscale import Upscaler
 
 
@@ -46,8 +46,24 @@ _COLOUR_ONLY = (".webp", ".gif")
 
 def pixels_not_kept(target: Path, result: np.ndarray) -> list[str]:
     """Notes on what `target`'s type cannot hold of the upscaled pixels themselves, whether
-    they came from a file or from an array: their transparency, or a GIF's limits."""
-    return _transparency_lost(target, result) + _gif_limits(target, result)
+    they came from a file or from an array: their 16 bits, their transparency, or a GIF's
+    limits."""
+    return (
+        _depth_lost(target, result)
+        + _transparency_lost(target, result)
+        + _gif_limits(target, result)
+    )
+
+
+def _depth_lost(target: Path, result: np.ndarray) -> list[str]:
+    # Said as the other losses are: a 16-bit scan or render exported to a JPEG for viewing
+    # is fine, but one meant for further editing would lose its smooth gradients unawares.
+    if result.dtype == np.uint16 and not keeps_16_bits(target):
+        return [
+            f"{target.name} holds 8 bits a sample: the 16-bit pixels were rounded to 8 bits "
+            "(.png and .tif keep 16)"
+        ]
+    return []
 
 
 def _has_alpha(result: np.ndarray) -> bool:
@@ -68,7 +84,7 @@ def _gif_limits(target: Path, result: np.ndarray) -> list[str]:
 
 def _notes(source: Path, target: Path, result: np.ndarray, metadata: ImageMetadata) -> list[str]:
     extension = target.suffix.lower()
-    notes = _transparency_lost(target, result)
+    notes = _depth_lost(target, result) + _transparency_lost(target, result)
     notes += [f"{target.name} cannot keep {what}" for what in not_kept(metadata, extension)]
     notes += _gif_limits(target, result)
     if metadata.frames > 1 and is_animation(source):

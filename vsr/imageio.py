@@ -275,6 +275,12 @@ def _grey_alpha_frame16(pixels: np.ndarray, pix_fmt: str):
 _SIXTEEN_BIT_ENCODERS = {".png": ("png", "be"), ".tif": ("tiff", "le"), ".tiff": ("tiff", "le")}
 
 
+def keeps_16_bits(path: Path) -> bool:
+    """Whether write_image stores 16-bit pixels at ``path`` as they are (PNG, TIFF); the
+    other types hold 8 bits a sample, and get them rounded."""
+    return path.suffix.lower() in _SIXTEEN_BIT_ENCODERS
+
+
 def _encode16(pixels: np.ndarray, extension: str) -> bytes:
     import av
     from av.video.frame import VideoFrame
