@@ -607,3 +607,49 @@ def test_a_codec_tag_that_is_no_text_is_no_dolby_vision(tmp_path):
         assert reader.info.codec == "dirac"
         assert len(list(reader.frames())) == 3
     assert not [note for note in reader.warnings if "Dolby Vision" in note]
+
+
+def _ass_without_header(path: Path) -> Path:
+    """The 4-frame clip with an ASS track stored without its style header (no
+    CodecPrivate): two dialogue lines, at 0 and 80 ms, 40 ms each."""
+    _video(path.with_suffix(".plain.mkv"))
+    with av.open(str(path.with_suffix(".plain.mkv"))) as plain, av.open(str(path), "w") as out:
+        video = out.add_stream_from_template(plain.streams.video[0])
+        subtitles = out.add_mux_stream("ass")
+        for packet in plain.demux(plain.streams.video[0]):
+            if packet.size:
+                packet.stream = video
+                out.mux(packet)
+        for start, text in ((0, "first line"), (80, "second line")):
+            packet = av.Packet(f"{start},0,Default,,0,0,0,,{text}".encode())
+            packet.stream, packet.time_base = subtitles, Fraction(1, 1000)
+            packet.pts = packet.dts = start
+            packet.duration = 40
+            out.mux(packet)
+    return path
+
+
+@pytest.mark.parametrize(("suffix", "text_format"), [(".mp4", "mov_text"), (".webm", "webvtt")])
+def test_an_ass_track_without_a_style_header_is_converted_in_a_plain_style(
+    tmp_path, weights, suffix, text_format
+):
+    # Its conversion refused to open, and the run failed blaming the video codec:
+    # "libx264 cannot be stored in .mp4 files (Invalid data found when processing input)".
+    source = _ass_without_header(tmp_path / "subs.mkv")
+    out, report = tmp_path / f"out{suffix}", tmp_path / "report.json"
+    assert vsr(source, out, "--weights", weights, "--report", report) == 0
+    with av.open(str(out)) as container:
+        stream = container.streams.subtitles[0]
+        assert stream.codec_context.name == text_format
+        cues = [(bytes(p), p.pts * p.time_base) for p in container.demux(stream) if p.size]
+    # mov_text samples begin with their text's length; the MP4 muxer adds an empty gap cue.
+    texts = [(text[2:] if text_format == "mov_text" else text, at) for text, at in cues]
+    assert [(text, at) for text, at in texts if text] == [
+        (b"first line", 0),
+        (b"second line", Fraction(2, 25)),
+    ]
+    notes = json.loads(report.read_text())["notes"]
+    assert (
+        f"subtitle stream #1 (ssa): {suffix} cannot hold ssa; converted to {text_format} "
+        "in a plain style, as it has no style header"
+    ) in notes

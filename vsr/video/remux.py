@@ -27,8 +27,10 @@ import numpy as np
 
 from vsr.video.clock_restarts import ClockRestarts
 from vsr.video.encoder_trial import audio_encoder_takes
+from vsr.video.libav_log import libav_messages
 from vsr.video.media_url import open_source
 from vsr.video.reader import is_cover, main_video_stream
+from vsr.video.subtitle_header import header_for_conversion
 from vsr.video.timecode import moved_timecode
 from vsr.video.track_flags import dropped_flags
 from vsr.video.track_language import fit_language
@@ -301,10 +303,17 @@ class StreamCopier:
                     f"re-encoded to {route.output.codec_context.name}{layout_note}"
                 )
             elif codec in TEXT_SUBTITLES and self._text_format(supported):
-                route = _Route(self._text_encoder(stream, supported), convert_text=True)
+                encoder, why = self._text_encoder(stream, supported)
+                if encoder is None:
+                    notes.append(
+                        f"{label}: dropped, {extension} cannot hold {codec} and the "
+                        f"conversion to {self._text_format(supported)} failed ({why})"
+                    )
+                    continue
+                route = _Route(encoder, convert_text=True)
                 notes.append(
                     f"{label}: {extension} cannot hold {codec}; "
-                    f"converted to {route.output.codec_context.name}"
+                    f"converted to {route.output.codec_context.name}{why}"
                 )
             else:
                 notes.append(f"{label}: dropped, {extension} cannot hold {codec} subtitles")
@@ -482,13 +491,25 @@ class StreamCopier:
     def _text_format(supported: set[str]) -> str | None:
         return next((c for c in ("mov_text", "subrip", "webvtt", "ass") if c in supported), None)
 
-    def _text_encoder(self, stream, supported: set[str]) -> av.stream.Stream:
-        stream.codec_context.open()  # the decoder provides the style header the encoder needs
-        encoder = self._output.add_stream(self._text_format(supported))
-        encoder.codec_context.subtitle_header = stream.codec_context.subtitle_header
+    def _text_encoder(self, stream, supported: set[str]) -> tuple[av.stream.Stream | None, str]:
+        """The encoder that converts a text subtitle stream, and what its note adds; or
+        None and why it cannot. The encoder is tried first: one that refuses to open would
+        otherwise fail the output's header, where the refusal reads as the video codec's."""
+        text_format = self._text_format(supported)
+        try:
+            stream.codec_context.open()  # the decoder provides the style header
+            header, plain = header_for_conversion(stream.codec_context.subtitle_header)
+            trial = av.codec.CodecContext.create(text_format, "w")
+            trial.subtitle_header, trial.time_base = header, stream.time_base
+            with libav_messages([]):
+                trial.open()
+        except (av.error.FFmpegError, ValueError) as error:
+            return None, getattr(error, "strerror", None) or str(error)
+        encoder = self._output.add_stream(text_format)
+        encoder.codec_context.subtitle_header = header
         encoder.codec_context.time_base = stream.time_base
         encoder.time_base = stream.time_base
-        return encoder
+        return encoder, " in a plain style, as it has no style header" if plain else ""
 
     def _demux(self) -> Iterator[av.Packet]:
         if not self._routes:
