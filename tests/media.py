@@ -915,3 +915,26 @@ def gop_header_timecodes(path: Path) -> list[str]:
                 mark = ";" if bits >> 31 else ":"
                 found.append(f"{hours:02d}:{minutes:02d}:{seconds:02d}{mark}{pictures:02d}")
     return found
+
+
+def make_gopro_clip(path: Path, frames: int = 12) -> None:
+    """An MP4 of 25 fps H.264 with a GoPro-style telemetry track (MP4 writes a data track
+    of bin_data as a 'gpmd' track, handler "GoPro MET"): a packet every 4 frames, 160 ms
+    long, reading GPMF0000, GPMF0004, ... after the frame it starts at."""
+    with av.open(str(path), "w", format="mp4") as out:
+        video = out.add_stream("libx264", rate=25, options={"preset": "ultrafast", "bf": "0"})
+        video.width, video.height, video.pix_fmt = 64, 48, "yuv420p"
+        telemetry = out.add_data_stream("bin_data")
+        telemetry.time_base = Fraction(1, 1000)
+        for index in range(frames):
+            planes = picture_planes(64, 48, index, "yuv420p")
+            frame = frame_from_planes(planes, "yuv420p")
+            frame.pts = index
+            out.mux(video.encode(frame))
+            if index % 4 == 0:
+                packet = av.Packet(f"GPMF{index:04d}".encode())
+                packet.stream, packet.time_base = telemetry, Fraction(1, 1000)
+                packet.pts = packet.dts = index * 40
+                packet.duration = 160
+                out.mux(packet)
+        out.mux(video.encode(None))

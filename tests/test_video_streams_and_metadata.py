@@ -14,6 +14,7 @@ import pytest
 from media import (
     gop_header_timecodes,
     make_dolby_vision_tagged_clip,
+    make_gopro_clip,
     make_unregistered_dirac_ts,
 )
 
@@ -653,3 +654,49 @@ def test_an_ass_track_without_a_style_header_is_converted_in_a_plain_style(
         f"subtitle stream #1 (ssa): {suffix} cannot hold ssa; converted to {text_format} "
         "in a plain style, as it has no style header"
     ) in notes
+
+
+def _telemetry(path: Path) -> tuple[dict[str, str], list[tuple[bytes, Fraction]]]:
+    """The data track's tags, and each packet's bytes and start in seconds."""
+    with av.open(str(path)) as container:
+        (track,) = container.streams.data
+        packets = [(bytes(p), p.pts * p.time_base) for p in container.demux(track) if p.size]
+        return dict(track.metadata), packets
+
+
+@pytest.mark.parametrize("suffix", [".mp4", ".mov"])
+def test_a_gopro_telemetry_track_is_copied_in_time_with_the_video(tmp_path, weights, suffix):
+    # It was dropped, even MP4 to MP4: "not copied (vsr does not copy data streams)".
+    source, out, report = tmp_path / "gopro.mp4", tmp_path / f"out{suffix}", tmp_path / "r.json"
+    make_gopro_clip(source)
+    assert vsr(source, out, "--weights", weights, "--report", report) == 0
+    tags, packets = _telemetry(out)
+    assert tags["handler_name"] == "GoPro MET"  # what GoPro's tools look the track up by
+    assert (
+        packets
+        == _telemetry(source)[1]
+        == [
+            (b"GPMF0000", 0),
+            (b"GPMF0004", Fraction(4, 25)),
+            (b"GPMF0008", Fraction(8, 25)),
+        ]
+    )
+    assert not [note for note in json.loads(report.read_text())["notes"] if "data" in note]
+
+
+def test_a_cut_keeps_the_telemetry_that_starts_inside_it_at_its_own_time(tmp_path, weights):
+    source, out = tmp_path / "gopro.mp4", tmp_path / "out.mp4"
+    make_gopro_clip(source)
+    # From the frame at 0.12 s: GPMF0000 (0 to 0.16 s) began before it, and is left out.
+    assert vsr(source, out, "--weights", weights, "--start", "0.1", "--duration", "0.3") == 0
+    assert _telemetry(out)[1] == [(b"GPMF0004", Fraction(1, 25)), (b"GPMF0008", Fraction(1, 5))]
+
+
+def test_a_data_track_the_output_cannot_hold_is_named_in_the_notes(tmp_path, weights):
+    source, out, report = tmp_path / "gopro.mp4", tmp_path / "out.mkv", tmp_path / "r.json"
+    make_gopro_clip(source)
+    assert vsr(source, out, "--weights", weights, "--report", report) == 0
+    with av.open(str(out)) as container:
+        assert not container.streams.data  # Matroska's muxer refuses every data track
+    notes = json.loads(report.read_text())["notes"]
+    assert "data stream #1 (bin_data): not copied (.mkv cannot hold this data stream)" in notes

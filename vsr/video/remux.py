@@ -3,7 +3,8 @@
 Packets are copied unchanged (stream copy). Audio is re-encoded only when the output
 container cannot hold its codec; text subtitles are converted to the container's text
 format in that case (SubRip -> mov_text for MP4), and bitmap subtitles it cannot hold are
-dropped with a note. The source is demuxed a second time alongside the video encoder and packets are
+dropped with a note. Data tracks (a GoPro's telemetry) are copied where a copy reads back
+as it was (vsr.video.data_tracks), else named in a note. The source is demuxed a second time alongside the video encoder and packets are
 handed to the muxer only up to the time the video has reached (plus a short lead), so
 the muxer interleaves properly and memory stays bounded however long the clip is.
 
@@ -26,6 +27,7 @@ import av
 import numpy as np
 
 from vsr.video.clock_restarts import ClockRestarts
+from vsr.video.data_tracks import data_copy_survives
 from vsr.video.encoder_trial import audio_encoder_takes
 from vsr.video.libav_log import libav_messages
 from vsr.video.media_url import open_source
@@ -263,8 +265,14 @@ class StreamCopier:
         self._video = video = main_video_stream(self._input)
         upscaled = video.index if video is not None else -1
         covers = {s.index for s in self._input.streams.video if s.index != upscaled and is_cover(s)}
-        # What the muxer probes are fed: a packet of each audio stream and cover picture.
-        first = _first_packets(source, {s.index for s in self._input.streams.audio} | covers)
+        # What the muxer probes are fed: a packet of each audio and data stream and cover
+        # picture (a timecode's or the chapters' track is kept otherwise).
+        data = {
+            s.index
+            for s in self._input.streams.data
+            if not is_timecode(s) and not self._is_chapters(s)
+        }
+        first = _first_packets(source, {s.index for s in self._input.streams.audio} | covers | data)
         for stream in self._input.streams:
             codec, label = _codec_name(stream), _label(stream)
             if stream.type == "attachment":
@@ -281,14 +289,21 @@ class StreamCopier:
                     stream.type == "data" and (is_timecode(stream) or self._is_chapters(stream))
                 ):
                     continue  # kept otherwise: as the video's timecode tag, as chapters
-                why = (
-                    f"only the upscaled video stream #{upscaled} is kept"
-                    if stream.type == "video"
-                    else (f"vsr does not copy {stream.type} streams")
-                )
-                notes.append(f"{label}: not copied ({why})")
-                continue
-            if codec in supported and _muxer_takes(
+                if stream.type == "video":
+                    why = f"only the upscaled video stream #{upscaled} is kept"
+                elif stream.type != "data":
+                    why = f"vsr does not copy {stream.type} streams"
+                elif stream.index not in first:
+                    why = "it holds no packets"
+                elif data_copy_survives(stream, output.format.name, first[stream.index]):
+                    why = None  # telemetry (a GoPro's GPMF) goes along as audio does
+                else:
+                    why = f"{extension} cannot hold this data stream"
+                if why is not None:
+                    notes.append(f"{label}: not copied ({why})")
+                    continue
+                route = _Route(output.add_stream_from_template(stream))
+            elif codec in supported and _muxer_takes(
                 stream, output.format.name, first.get(stream.index)
             ):
                 route = _Route(output.add_stream_from_template(stream))
@@ -565,6 +580,12 @@ class StreamCopier:
                 # A packet that ends right at the cut stays as well: the decoder's pre-roll
                 # (with --start 0, AAC's priming packet: the audio is then the source's).
                 if stamp + length < zero - early:
+                    continue
+            elif packet.stream.type == "data":
+                # Telemetry started before the cut is left out, not moved: at a time before
+                # zero, as audio is kept, libav reads an MP4 data track back a packet's
+                # remainder early (-120 and 40 ms read as -160 and 0), every sample with it.
+                if stamp < zero:
                     continue
             elif stamp + length <= zero and not (stamp == zero and not length):
                 continue  # a subtitle over before the cut

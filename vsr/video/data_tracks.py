@@ -1,0 +1,51 @@
+"""Whether a source's data track (a GoPro's GPMF telemetry, a drone's KLV) survives a copy
+into the output container.
+
+libav's muxers differ, and their header alone does not tell: Matroska refuses every data
+track, MP4 takes a GoPro 'gpmd' track but no KLV, and MOV takes any at the header yet
+writes KLV as a track of no known codec and an ID3 track as a file that no longer opens.
+So the copy is measured: a throw-away file in memory with the track and its first packet,
+read back, must give a data track of the same codec with that packet's bytes.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import io
+
+import av
+
+from vsr.video.libav_log import libav_messages
+
+
+def data_copy_survives(stream, container_format: str, first: av.Packet | None) -> bool:
+    """Whether a stream copy of data `stream` (one of an open source's) into a
+    `container_format` file reads back as the same codec, with `first` (its first
+    packet, when it has one) unchanged."""
+    memory = io.BytesIO()
+    probe = av.open(memory, "w", format=container_format)
+    payload = None if first is None else bytes(first)
+    try:
+        with libav_messages([]):  # a refusal is the answer, not news for the terminal
+            copy = probe.add_stream_from_template(stream)
+            probe.start_encoding()
+            if first is not None:
+                first.stream = copy
+                probe.mux(first)
+            probe.close()
+    except (av.error.FFmpegError, ValueError):
+        with contextlib.suppress(av.error.FFmpegError, ValueError):
+            probe.close()
+        return False
+    memory.seek(0)
+    try:
+        with libav_messages([]), av.open(memory, "r", format=container_format) as back:
+            tracks = [s for s in back.streams if s.type == "data"]
+            if len(tracks) != 1 or tracks[0].name != stream.name:
+                return False
+            if payload is None:
+                return True
+            read = next((bytes(p) for p in back.demux(tracks[0]) if p.size), None)
+            return read == payload
+    except (av.error.FFmpegError, ValueError):
+        return False
