@@ -1,5 +1,6 @@
 """What the API's refusals tell a caller who passed keywords, not flags: the checks are the
-command line's too, so a message names the option both ways (vsr.errors.option)."""
+command line's too, so a message names an option as its reader gave it (vsr.errors.option):
+the flag on the command line, the keyword to an API caller."""
 
 from __future__ import annotations
 
@@ -8,27 +9,45 @@ import torch
 from media import make_clip
 
 import vsr
-from vsr.errors import option
+from vsr.cli import main
+from vsr.errors import option, speaking_to_the_command_line
 from vsr.upscale import resolve_device
 
 
-def test_option_names_the_flag_and_the_keyword():
-    assert option("--input-rate") == "--input-rate (input_rate=)"
-    assert option("--resume", True) == "--resume (resume=True)"
-    assert option("--no-compile", False) == "--no-compile (compile=False)"
-    assert option("--device", "cpu") == "--device cpu (device='cpu')"
+def test_option_names_the_keyword_to_the_api_and_the_flag_to_the_command_line():
+    assert option("--input-rate") == "input_rate"
+    assert option("--resume", True) == "resume=True"
+    assert option("--no-compile", False) == "compile=False"
+    assert option("--device", "cpu") == "device='cpu'"
+    with speaking_to_the_command_line():
+        assert option("--input-rate") == "--input-rate"
+        assert option("--resume", True) == "--resume"
+        assert option("--no-compile", False) == "--no-compile"
+        assert option("--device", "cpu") == "--device cpu"
+    assert option("--resume", True) == "resume=True"  # as it was after the command
+
+
+def test_one_mistake_is_told_in_the_terms_of_each_caller(weights, tmp_path, capsys):
+    # The command line's refusal had become "--input-rate (input_rate=) is for ...".
+    source = tmp_path / "in.mp4"
+    make_clip(source, frames=2, audio=False)
+    argv = [str(source), str(tmp_path / "out.mkv"), "--weights", str(weights)]
+    assert main(["run", *argv, "--input-rate", "30"]) == 2
+    assert f"vsr: error: {source}: --input-rate is for raw video" in capsys.readouterr().err
+    with pytest.raises(vsr.VsrError, match=r"in.mp4: input_rate is for raw video"):
+        vsr.upscale_video(source, tmp_path / "out.mkv", weights=weights, input_rate=30)
 
 
 def test_api_refusals_name_the_keyword_the_caller_passed(weights, tmp_path):
     # Was "...; pass --weights FILE or a name from `vsr weights list`".
     with pytest.raises(vsr.VsrError, match=r"no default weights for x5") as refused:
         vsr.load_model(scale=5)
-    assert "(weights=)" in str(refused.value)
+    assert "give weights a file or a name" in str(refused.value)
 
     source, output = tmp_path / "in.mp4", tmp_path / "out.mkv"
     make_clip(source, frames=2, audio=False)
     # Was "in.mp4: --input-rate is for raw video streams ...".
-    with pytest.raises(vsr.VsrError, match=r"--input-rate \(input_rate=\) is for raw video"):
+    with pytest.raises(vsr.VsrError, match=r"input_rate is for raw video"):
         vsr.upscale_video(source, output, weights=weights, input_rate=30, progress=False)
     # Was "OUTPUT is the same file as INPUT": there are no such names in a call.
     with pytest.raises(vsr.VsrError) as refused:
@@ -39,12 +58,12 @@ def test_api_refusals_name_the_keyword_the_caller_passed(weights, tmp_path):
         vsr.upscale_video(source, output, weights=weights, report=source, progress=False)
     with pytest.raises(vsr.VsrError, match=r"is a folder; upscale_video takes one clip \(`vsr"):
         vsr.upscale_video(tmp_path, output, weights=weights, progress=False)
-    with pytest.raises(vsr.VsrError, match=r"not with --deinterlace off \(deinterlace='off'\)"):
+    with pytest.raises(vsr.VsrError, match=r"not with deinterlace='off'"):
         vsr.upscale_video(source, output, field_rate=True, deinterlace="off", progress=False)
     assert not output.exists()
 
 
 @pytest.mark.skipif(torch.cuda.is_available(), reason="asks for CUDA where there is none")
 def test_no_cuda_names_the_device_keyword():
-    with pytest.raises(vsr.VsrError, match=r"use the CPU \(--device cpu \(device='cpu'\)\)"):
+    with pytest.raises(vsr.VsrError, match=r"use the CPU \(device='cpu'\)"):
         resolve_device("cuda")

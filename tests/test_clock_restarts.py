@@ -70,7 +70,7 @@ def test_work_that_seeks_on_the_clock_is_refused_before_it_starts(tmp_path, weig
     with pytest.raises(VsrError, match=r"so --start and --end cannot be used: join them"):
         upscale_video(joined, tmp_path / "cut.mp4", weights=weights, start=0.5, progress=False)
     # Refused at the first run: at the second, which seeks, its kept work would be lost.
-    with pytest.raises(VsrError, match=r"so --resume cannot be used"):
+    with pytest.raises(VsrError, match=r"so resume=True cannot be used"):
         upscale_video(joined, tmp_path / "out.mp4", weights=weights, resume=True, progress=False)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a.ts", "b.ts", "joined.ts"]
 

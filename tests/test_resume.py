@@ -105,7 +105,7 @@ def test_an_interrupted_run_continues_to_the_file_an_uninterrupted_one_makes(
     assert not resumed.exists()
     assert stopped.value.__notes__ == [
         f"50 upscaled frames are kept in {journal_folder(resumed)}: the same command with "
-        "--resume (resume=True) continues from there"
+        "resume=True continues from there"
     ]
     report = upscale_video(clip, resumed, **options)
     assert (report.resumed_frames, report.frames) == (50, 60)  # frames: all of the output
@@ -150,13 +150,12 @@ def test_a_journal_of_other_settings_is_refused_or_with_overwrite_replaced(clip,
     with pytest.raises(
         VsrError,
         match=rf"\(network\); .* \(it ran in {kept} and this run in {other}: with the same "
-        rf"weights, --precision {kept} \(precision='{kept}'\) continues it\)",
+        rf"weights, precision='{kept}' continues it\)",
     ):
         upscale_video(source, out, precision=other, **options)
     os.utime(source, ns=(1, 1))  # the source was replaced since
     with pytest.raises(
-        VsrError,
-        match=r"another version of the source file .* cannot serve; add --overwrite \(overwrite=True\)",
+        VsrError, match=r"another version of the source file .* cannot serve; add overwrite=True"
     ):
         upscale_video(source, out, **options)
     assert (journal_folder(out) / "chunk-000000.bin").exists()  # refused: nothing lost
@@ -180,7 +179,7 @@ def test_the_command_line_says_where_the_work_is_kept_and_goes_on(
     assert capsys.readouterr().err.splitlines() == [
         "vsr: interrupted",
         f"vsr: 50 upscaled frames are kept in {journal_folder(out)}: the same command with "
-        "--resume (resume=True) continues from there",
+        "--resume continues from there",
     ]
     monkeypatch.setattr(Pipeline, "run", run)
     assert main([*command[:-1]]) == 0
@@ -284,7 +283,7 @@ def test_a_journal_left_beside_a_finished_output_goes_with_the_next_run(clip, we
     with pytest.raises(KeyboardInterrupt):
         upscale_video(clip, out, on_frames=interrupt_after(30, out, 1), **options)
     # Without --resume the kept frames would be upscaled again and then deleted: refused.
-    with pytest.raises(VsrError, match="upscaled frames of an interrupted run: add --resume"):
+    with pytest.raises(VsrError, match="upscaled frames of an interrupted run: add resume=True"):
         upscale_video(clip, out, weights=weights, progress=False)
     # Made with --overwrite (start over) instead: the journal has no use left.
     upscale_video(clip, out, weights=weights, progress=False, overwrite=True)
@@ -302,7 +301,7 @@ def test_a_long_run_stopped_without_resume_says_how_to_keep_work(
     with pytest.raises(KeyboardInterrupt) as stopped:
         upscale_video(clip, tmp_path / "out.mkv", weights=weights, progress=False, on_frames=stop)
     assert stopped.value.__notes__ == [
-        "the upscaled frames are lost: with --resume (resume=True) a run keeps its finished "
+        "the upscaled frames are lost: with resume=True a run keeps its finished "
         "part, and the same command continues from there"
     ]
     assert list(tmp_path.iterdir()) == []
@@ -371,8 +370,7 @@ def test_an_output_beside_kept_chunks_names_them_and_removes_nothing(clip, weigh
         upscale_video(clip, out, **options)
     assert refused.value.__notes__ == [
         f"{journal_folder(out)} holds 25 upscaled frames: if out.mkv is their finished "
-        "output, remove that folder; --overwrite (overwrite=True) with --resume (resume=True) "
-        "continues them into a new one"
+        "output, remove that folder; overwrite=True with resume=True continues them into a new one"
     ]
     assert (journal_folder(out) / "chunk-000000.bin").exists()
     report = upscale_video(clip, out, overwrite=True, **options)  # what the note offers

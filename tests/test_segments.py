@@ -516,6 +516,6 @@ def test_segments_kept_in_another_precision_are_refused_with_the_flag_that_conti
     message = str(KeptWorkMismatch(tmp_path / "out.mkv", tmp_path / ".kept", stored, now))
     assert message.endswith(
         "other settings (precision); run that command again to continue it, or add "
-        "--overwrite (overwrite=True) to start over (it ran in fp32 and this run in bf16: "
-        "with the same weights, --precision fp32 (precision='fp32') continues it)"
+        "overwrite=True to start over (it ran in fp32 and this run in bf16: with the same "
+        "weights, precision='fp32' continues it)"
     )

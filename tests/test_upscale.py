@@ -304,7 +304,7 @@ def test_auto_compile_runs_uncompiled_where_it_cannot_build_and_tries_nothing_el
     assert calls == [(True, True)] and not later.compiled
     assert later.notes == [
         "the network ran uncompiled: compiling it failed on an earlier run (fatal error: "
-        "Python.h: No such file or directory); --compile (compile=True) tries again"
+        "Python.h: No such file or directory); compile=True tries again"
     ]
     # ... until --compile works.
     monkeypatch.setattr(vsr.upscale, "compile_network", lambda network, *a, **k: network)
@@ -398,7 +398,7 @@ def test_a_budget_too_small_for_any_tiling_is_a_user_error():
     up = Upscaler(create_model("imdn_rtc"), device="cpu", max_memory=64 << 10)
     # The budget the user gave is named, not the window floor it was raised to.
     message = r"budget \(64\.0 KiB: windows of at most 1024 pixels\) is too small to tile 200x100"
-    with pytest.raises(VsrError, match=message + ".*--max-memory"):
+    with pytest.raises(VsrError, match=message + ".*raise max_memory"):
         up(smooth_batch(1, 100, 200))
 
 

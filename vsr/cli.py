@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from vsr import __version__
-from vsr.errors import OUT_OF_SPACE_ERRNOS, VsrError
+from vsr.errors import OUT_OF_SPACE_ERRNOS, VsrError, speaking_to_the_command_line
 from vsr.printable import printable
 from vsr.shared_change import SharedChange
 from vsr.shown_warnings import forget, remember
@@ -184,7 +184,7 @@ def main(argv: list[str] | None = None) -> int:
     if on_main_thread:
         term_before = signal.signal(signal.SIGTERM, _terminate)
     try:
-        with _PROGRESS_TO_STDERR:
+        with _PROGRESS_TO_STDERR, speaking_to_the_command_line():
             return int(args.func(args) or 0)
     except VsrError as error:
         print(printable(f"vsr: error: {error}"), file=sys.stderr)

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import re
+from collections.abc import Iterator
 
 # A disk that takes nothing more: full, over quota or read-only. The machine's state, not
 # one input's fault: work over many inputs stops at it instead of failing every one after.
@@ -30,17 +32,31 @@ class VsrTypeError(VsrError, TypeError):
     code expects of a wrong type; `except` either catches it."""
 
 
+# Whom messages speak to: vsr.cli.main sets this while it runs. The command line and the
+# API share the checks below them; a message names an option as its reader gave it.
+_to_the_command_line = False
+
+
+@contextlib.contextmanager
+def speaking_to_the_command_line() -> Iterator[None]:
+    """Within it, option() names flags ("--resume"); outside, the API's keywords."""
+    global _to_the_command_line
+    before, _to_the_command_line = _to_the_command_line, True
+    try:
+        yield
+    finally:
+        _to_the_command_line = before
+
+
 def option(flag: str, value: object = None) -> str:
-    """An option as a message names it to both its callers, who share the checks below
-    them: the command line's flag and the API's keyword, "--input-rate (input_rate=)",
-    "--resume (resume=True)", "--no-compile (compile=False)", "--device cpu (device='cpu')". An embedding developer passed
-    no flags, and a message naming only the flag leaves them to guess the keyword."""
+    """An option as its reader gave it: on the command line the flag ("--input-rate",
+    "--resume", "--device cpu"), to an API caller the keyword ("input_rate",
+    "resume=True", "device='cpu'", "compile=False" for --no-compile), who passed no flags
+    and would have to guess the keyword from one."""
+    if _to_the_command_line:
+        return flag if value is None or isinstance(value, bool) else f"{flag} {value}"
     keyword = flag.removeprefix("--").removeprefix("no-").replace("-", "_")
-    if value is None:
-        return f"{flag} ({keyword}=)"
-    if isinstance(value, bool):
-        return f"{flag} ({keyword}={value})"
-    return f"{flag} {value} ({keyword}={value!r})"
+    return keyword if value is None else f"{keyword}={value!r}"
 
 
 _ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")

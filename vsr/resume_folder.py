@@ -43,7 +43,8 @@ def source_identity(source: Path) -> list:
     return [str(source.resolve()), stat.st_size, stat.st_mtime_ns]
 
 
-START_OVER = f"{option('--overwrite', True)} to start over"
+def start_over() -> str:
+    return f"{option('--overwrite', True)} to start over"
 
 
 class KeptWorkMismatch(VsrError):
@@ -53,16 +54,16 @@ class KeptWorkMismatch(VsrError):
     def __init__(self, output: Path, folder: Path, stored, fingerprint) -> None:
         self.differences = None if stored is None else _differences(stored, fingerprint)
         if self.differences is None:
-            why = f"has an unreadable record of its settings; add {START_OVER}"
+            why = f"has an unreadable record of its settings; add {start_over()}"
         elif self.differences == ["source file"]:
             why = (
                 "was made from another version of the source file (its size or modification "
-                f"time differ), so it cannot serve; add {START_OVER}"
+                f"time differ), so it cannot serve; add {start_over()}"
             )
         else:
             why = (
                 f"was made with other settings ({', '.join(self.differences)}); run that "
-                f"command again to continue it, or add {START_OVER}"
+                f"command again to continue it, or add {start_over()}"
             )
             why += _precision_hint(stored, fingerprint)
         super().__init__(f"{output}: the run kept in {folder} {why}")
