@@ -151,3 +151,47 @@ def test_an_mpeg2_timecode_is_its_first_gop_headers_not_the_next_frames(
         cut = {"start": float(start)} if start else {}
         upscale_video(source, output, weights=weights, progress=False, **cut)
         assert _timecodes(output) == [headers[first_kept]]
+
+
+def _recording_from_its_second_gop(path: Path, fmt: str, timecode: str) -> None:
+    """MPEG-2 with B-frames in open GOPs (I B B I B B ..., as broadcasts and DVDs code it),
+    at 25 fps, its GOP headers counting from `timecode`, kept from its second GOP on: what a
+    capture that starts mid-stream holds. That GOP's header names its leading B-pictures'
+    time (display frame 1), which refer to a picture left out."""
+    whole = path.with_name(f"whole{path.suffix}")
+    with av.open(str(whole), "w", format=fmt) as out:
+        video = out.add_stream("mpeg2video", rate=25, options={"gop_timecode": timecode})
+        video.width, video.height, video.pix_fmt = 64, 48, "yuv420p"
+        video.codec_context.max_b_frames = 2
+        for index in range(24):
+            rgb = np.full((48, 64, 3), 16 + 8 * index, np.uint8)
+            frame = av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(format="yuv420p")
+            frame.pts = index
+            out.mux(video.encode(frame))
+        out.mux(video.encode(None))
+    with av.open(str(whole)) as source, av.open(str(path), "w", format=fmt) as out:
+        video = out.add_stream_from_template(source.streams.video[0])
+        headers = 0
+        for packet in source.demux(video=0):
+            headers += b"\x00\x00\x01\xb8" in bytes(packet)
+            if packet.size and headers >= 2:
+                packet.stream = video
+                out.mux(packet)
+
+
+@pytest.mark.parametrize(("name", "fmt"), [("capture.ts", "mpegts"), ("cut.vob", "vob")])
+def test_a_recording_that_opens_with_an_open_gop_is_timed_from_its_first_shown_frame(
+    name, fmt, tmp_path, weights
+):
+    # Its first GOP header's time code is its leading B-pictures', which the decoder drops:
+    # the first frame shown, the I-picture two pictures later, was labelled 10:00:00:01.
+    source = tmp_path / name
+    _recording_from_its_second_gop(source, fmt, "10:00:00:00")
+    assert gop_header_timecodes(source)[:2] == ["10:00:00:01", "10:00:00:04"]
+    with av.open(str(source)) as container:
+        assert sum(1 for _ in container.decode(video=0)) == 21  # B-pictures 1 and 2 dropped
+    for start, expected in ((0, "10:00:00:03"), (0.4, "10:00:00:13")):  # 0.4 s: 10 frames on
+        output = tmp_path / f"from{start}.mkv"
+        cut = {"start": start} if start else {}
+        upscale_video(source, output, weights=weights, progress=False, **cut)
+        assert _timecodes(output) == [expected]

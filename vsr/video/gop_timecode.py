@@ -7,13 +7,19 @@ B-picture may still come before it): the frame it labels is the one shown before
 picture the header names. A .m2v (or .ts) made with a GOP timecode of 10:00:00:00 had
 its first frame labelled 10:00:00:01, which vsr wrote as the output's; a cut at frame 10
 said 10:00:00:11. The header itself is exact: its time code is that of the GOP's first
-picture in display order (ISO/IEC 13818-2, 6.3.8), the clip's first frame for the GOP the
-stream opens with.
+picture in display order (ISO/IEC 13818-2, 6.3.8).
+
+That picture is not always the clip's first frame. A recording that starts mid-stream (a
+broadcast capture, a VOB cut at a GOP) opens with an open GOP: its leading B-pictures,
+shown before its I-picture, refer to a picture the file does not hold, and libavcodec
+drops them. The first frame is then the I-picture, whose place in the GOP's display order
+is its temporal_reference: the header's time code counted on by that many pictures.
 """
 
 from __future__ import annotations
 
 import itertools
+from typing import NamedTuple
 
 import av
 
@@ -25,9 +31,17 @@ PICTURE_START = b"\x00\x00\x01\x00"
 _PACKETS_LOOKED_AT = 8
 
 
+class OpeningTimecode(NamedTuple):
+    """The first GOP header's time code, and how many pictures of its GOP shown before the
+    stream's first picture the decoder drops (an open GOP's leading B-pictures)."""
+
+    timecode: str
+    dropped: int
+
+
 def first_gop_timecode(
     container: av.container.InputContainer, stream: av.video.stream.VideoStream
-) -> str | None:
+) -> OpeningTimecode | None:
     """ "HH:MM:SS:FF" (";FF" drop-frame) from the GOP header before the stream's first
     picture; None where none comes before it (GOP headers are optional in MPEG-2) or it
     does not read as a time (a damaged header)."""
@@ -36,10 +50,25 @@ def first_gop_timecode(
         picture = data.find(PICTURE_START)
         gop = data.find(GOP_START, 0, None if picture < 0 else picture)
         if gop >= 0:
-            return _time_code(data[gop + 4 : gop + 8])
+            timecode = _time_code(data[gop + 4 : gop + 8])
+            if timecode is None:
+                return None
+            return OpeningTimecode(timecode, _leading_pictures_dropped(data, gop))
         if picture >= 0:
             return None  # the first picture had no GOP header before it
     return None
+
+
+def _leading_pictures_dropped(data: bytes, gop: int) -> int:
+    """How many pictures of the GOP whose header is at `gop` come before its first coded
+    picture in display order and are dropped: in an open GOP (closed_gop 0) libavcodec
+    shows no B-picture before it has a reference of its own, so the leading ones go. Its
+    temporal_reference (10 bits after the picture start code) counts them."""
+    closed_gop = (data[gop + 7] >> 6) & 1 if len(data) >= gop + 8 else 1
+    picture = data.find(PICTURE_START, gop + 8)
+    if closed_gop or picture < 0 or len(data) < picture + 6:
+        return 0
+    return int.from_bytes(data[picture + 4 : picture + 6], "big") >> 6
 
 
 def _time_code(header: bytes) -> str | None:

@@ -39,7 +39,7 @@ from vsr.video.field_rate import (
 )
 from vsr.video.frame_planes import FramePlanes
 from vsr.video.frame_side_data import side_data_of
-from vsr.video.gop_timecode import MPEG_VIDEO_CODECS, first_gop_timecode
+from vsr.video.gop_timecode import MPEG_VIDEO_CODECS, OpeningTimecode, first_gop_timecode
 from vsr.video.hdr import Hdr10, hdr10_of
 from vsr.video.image_sequence import (
     DEFAULT_RATE_NOTE,
@@ -717,7 +717,7 @@ class VideoReader:
         except (VsrError, av.error.FFmpegError):
             return None  # the reader's own decode says what is wrong with the file
 
-    def _opening_gop_timecode(self) -> str | None:
+    def _opening_gop_timecode(self) -> OpeningTimecode | None:
         """An MPEG-1/2 video's first GOP header's timecode (vsr.video.gop_timecode), from a
         second opening of the file; None for other codecs, or where it has none."""
         if self._stream.codec_context.name not in MPEG_VIDEO_CODECS or self._sequence:
@@ -730,20 +730,22 @@ class VideoReader:
 
     def _first_timecode(self, frame: av.VideoFrame, time_base: Fraction) -> str | None:
         """The first delivered frame's own timecode. An MPEG-1/2 frame's is its stream's
-        first GOP header's, counted on to the frame a cut starts at: libavcodec labels a
-        frame with the next one's (vsr.video.gop_timecode). Others carry their own (an
-        H.264 SEI's)."""
+        first GOP header's, counted on past the pictures the decoder dropped before the
+        first frame (an open GOP's leading B-pictures) and to the frame a cut starts at:
+        libavcodec labels a frame with the next one's (vsr.video.gop_timecode). Others
+        carry their own (an H.264 SEI's)."""
         if self._stream.codec_context.name not in MPEG_VIDEO_CODECS:
             return frame.metadata.get("timecode")
         if self._gop_timecode is None or frame.pts is None:
             return None
-        frames = frame.pts - self._origin()
-        if not frames:
-            return self._gop_timecode
+        timecode, dropped = self._gop_timecode
+        ticks = frame.pts - self._origin()
+        if not ticks and not dropped:
+            return timecode
         rate = self._stream_rate()  # a soft-telecined stream's timecode counts its fields'
         if not rate:
             return None
-        return moved_timecode(self._gop_timecode, round(frames * time_base * rate), rate)
+        return moved_timecode(timecode, dropped + round(ticks * time_base * rate), rate)
 
     def _reopen(self) -> None:
         self._container.close()
