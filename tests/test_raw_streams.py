@@ -257,6 +257,21 @@ def test_segment_mode_refuses_a_raw_stream_in_words(tmp_path):
     assert not output.exists()
 
 
+def test_segment_mode_refuses_a_raw_stream_before_counting_its_frames(tmp_path, monkeypatch):
+    # The refusal came after the reader had read the whole stream to count its frames for
+    # progress (vsr.video.raw_length): a full read of a long capture, then thrown away.
+    import vsr.video.reader
+    from vsr.cluster_segments import run_split
+
+    counted = []
+    monkeypatch.setattr(vsr.video.reader, "raw_stream_seconds", lambda *a: counted.append(a))
+    source = tmp_path / "in.h264"
+    make_raw_stream(source, frames=4)
+    with pytest.raises(VsrError, match="a raw video stream has no index to split it at"):
+        run_split(source, tmp_path / "out.mkv", count=2)
+    assert counted == []
+
+
 def test_a_folders_input_rate_times_its_raw_streams_and_leaves_timed_clips_as_they_are(
     weights, tmp_path, capsys
 ):
