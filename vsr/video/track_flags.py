@@ -7,16 +7,18 @@ MOV writes none of them, WebM only default and forced, MP4 and Matroska most. An
 forced English subtitles came out of `vsr run film.mkv film.mov` as an ordinary track,
 with no note. What a container keeps is measured rather than listed, since it changes
 with the libav version and the kind of track: a throw-away file in memory with one short
-track per flag, read back once per container format and kind of track in a process.
+track per flag, read back once per container format and kind of track in a process
+(vsr.video.muxer_probe).
 """
 
 from __future__ import annotations
 
 import io
-from fractions import Fraction
 from functools import cache
 
 import av
+
+from vsr.video.muxer_probe import TEXT_PACKETS, read_back, text_codec
 
 Disposition = av.stream.Disposition
 
@@ -46,8 +48,6 @@ _SAME_MEANING = {
     "descriptions": "visual_impaired",
     "visual_impaired": "descriptions",
 }
-# A text track each container takes, as a bare packet (no encoder needed).
-_TEXT_CODECS = {"mov_text": b"\x00\x02hi", "subrip": b"hi", "webvtt": b"hi"}
 # An audio codec each container takes, with its encoder. Flags are measured per kind of
 # track: WebM keeps "captions" on a WebVTT track (as its codec ID) but not on audio.
 _AUDIO_ENCODERS = {"aac": "aac", "opus": "libopus", "flac": "flac"}
@@ -56,13 +56,12 @@ _AUDIO_ENCODERS = {"aac": "aac", "opus": "libopus", "flac": "flac"}
 def _probe_tracks(probe: av.container.OutputContainer, track_type: str) -> list:
     """One track per flag of FLAG_WORDS in `probe`, each with the packet it carries; none
     when the container takes none of the probe's codecs."""
-    supported = probe.supported_codecs
     if track_type == "subtitle":
-        codec = next((c for c in _TEXT_CODECS if c in supported), None)
+        codec = text_codec(probe)
         if codec is None:
             return []
-        return [(probe.add_mux_stream(codec), _TEXT_CODECS[codec]) for _ in FLAG_WORDS]
-    codec = next((c for c in _AUDIO_ENCODERS if c in supported), None)
+        return [(probe.add_mux_stream(codec), TEXT_PACKETS[codec]) for _ in FLAG_WORDS]
+    codec = next((c for c in _AUDIO_ENCODERS if c in probe.supported_codecs), None)
     if codec is None:
         return []
     # The tracks copy the parameters of an encoder opened in a file of its own: encoders
@@ -92,34 +91,25 @@ def kept_flags(container_format: str, track_type: str) -> frozenset[str] | None:
     """The flags of FLAG_WORDS that a `container_format` file keeps on an audio or a
     subtitle track; None when it cannot be measured (a container that takes none of the
     probe's codecs)."""
-    try:
-        written = io.BytesIO()
-        with av.open(written, "w", format=container_format) as probe:
-            tracks = _probe_tracks(probe, track_type)
-            if not tracks:
-                return None
-            for (track, _), flag in zip(tracks, FLAG_WORDS, strict=True):
-                track.disposition = Disposition[flag]
-            probe.start_encoding()
-            for track, data in tracks:
-                packet = av.Packet(data)
-                packet.stream = track
-                packet.time_base = Fraction(1, 1000)
-                packet.pts = packet.dts = 0
-                packet.duration = 40
-                probe.mux(packet)
-        written.seek(0)
-        with av.open(written, format=container_format) as reader:
-            read = [s for s in reader.streams if s.type == track_type]
-            if len(read) != len(FLAG_WORDS):
-                return None
-            return frozenset(
-                flag
-                for flag, stream in zip(FLAG_WORDS, read, strict=True)
-                if stream.disposition & (Disposition[flag] | _partner(flag))
-            )
-    except (av.error.FFmpegError, ValueError, KeyError, StopIteration):
-        return None
+
+    def add_tracks(probe: av.container.OutputContainer) -> list:
+        tracks = _probe_tracks(probe, track_type)
+        if not tracks:
+            return []
+        for (track, _), flag in zip(tracks, FLAG_WORDS, strict=True):
+            track.disposition = Disposition[flag]
+        return tracks
+
+    def kept(read: list[av.stream.Stream]) -> frozenset[str] | None:
+        if len(read) != len(FLAG_WORDS):
+            return None
+        return frozenset(
+            flag
+            for flag, stream in zip(FLAG_WORDS, read, strict=True)
+            if stream.disposition & (Disposition[flag] | _partner(flag))
+        )
+
+    return read_back(container_format, add_tracks, track_type, kept)
 
 
 def dropped_flags(disposition: int, container_format: str, track_type: str) -> list[str]:

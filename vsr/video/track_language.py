@@ -8,19 +8,19 @@ other tag as undetermined without a word. `vsr run film.mkv film.mp4` lost "pt-B
 "Unknown". The language now goes in as the first of these forms the container keeps: the
 tag, its language subtag, a two-letter code's three letters, the other spelling of the
 twenty languages ISO 639-2 spells twice (bibliographic "fre", terminology "fra"). What a
-container keeps is measured (a throw-away file in memory, read back), as it changes with
-the libav version. A region or script that does not fit, or a language that does not, is
+container keeps is measured (a throw-away file in memory, read back:
+vsr.video.muxer_probe), as it changes with the libav version. A region or script that does not fit, or a language that does not, is
 named in a note.
 """
 
 from __future__ import annotations
 
-import io
-from fractions import Fraction
 from functools import cache
 from pathlib import Path
 
 import av
+
+from vsr.video.muxer_probe import TEXT_PACKETS, read_back, text_codec
 
 # ISO 639-1 two-letter codes and their ISO 639-2/T three-letter codes.
 _TWO_TO_THREE = """
@@ -56,26 +56,19 @@ _UNDETERMINED = frozenset({"", "und"})
 def container_keeps(container_format: str, language: str) -> bool | None:
     """Whether a `container_format` file reads back `language` as written on a track;
     None when that cannot be measured (a container that takes no plain text track)."""
-    codec_packets = {"mov_text": b"\x00\x02hi", "subrip": b"hi", "webvtt": b"hi"}
-    try:
-        written = io.BytesIO()
-        with av.open(written, "w", format=container_format) as probe:
-            codec = next((c for c in codec_packets if c in probe.supported_codecs), None)
-            if codec is None:
-                return None
-            track = probe.add_mux_stream(codec)
-            track.metadata["language"] = language
-            probe.start_encoding()
-            packet = av.Packet(codec_packets[codec])
-            packet.stream, packet.time_base = track, Fraction(1, 1000)
-            packet.pts = packet.dts = 0
-            packet.duration = 40
-            probe.mux(packet)
-        written.seek(0)
-        with av.open(written, format=container_format) as reader:
-            return reader.streams[0].metadata.get("language") == language
-    except (av.error.FFmpegError, ValueError, IndexError):
-        return None
+
+    def add_track(probe: av.container.OutputContainer) -> list:
+        codec = text_codec(probe)
+        if codec is None:
+            return []
+        track = probe.add_mux_stream(codec)
+        track.metadata["language"] = language
+        return [(track, TEXT_PACKETS[codec])]
+
+    def kept(read: list[av.stream.Stream]) -> bool:
+        return read[0].metadata.get("language") == language
+
+    return read_back(container_format, add_track, "subtitle", kept)
 
 
 def _candidates(language: str) -> list[str]:
