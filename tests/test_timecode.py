@@ -195,3 +195,57 @@ def test_a_recording_that_opens_with_an_open_gop_is_timed_from_its_first_shown_f
         cut = {"start": start} if start else {}
         upscale_video(source, output, weights=weights, progress=False, **cut)
         assert _timecodes(output) == [expected]
+
+
+def _first_shown(source: Path, output: Path) -> int:
+    """Which picture of _capture_from_mid_gop's `source` (by its grey, 16 + 8 a picture)
+    the first frame of `output`, which runs to the source's end, is."""
+    with av.open(str(source)) as container:
+        greys = [f.to_ndarray(format="gray").mean() for f in container.decode(video=0)]
+    with av.open(str(output)) as container:
+        kept = sum(1 for _ in container.decode(video=0))
+    return round((float(greys[len(greys) - kept]) - 16) / 8)
+
+
+def _capture_from_mid_gop(path: Path, fmt: str) -> None:
+    """MPEG-2 with B-frames at 25 fps, its GOP headers counting from 10:00:00:00, without its
+    first two packets: it opens mid-GOP, with B-pictures that have no GOP header before
+    them and no picture to refer to, as a capture that starts anywhere does."""
+    whole = path.with_name(f"whole{path.suffix}")
+    with av.open(str(whole), "w", format=fmt) as out:
+        options = {"gop_timecode": "10:00:00:00", "g": "12", "bf": "2"}
+        video = out.add_stream("mpeg2video", rate=25, options=options)
+        video.width, video.height, video.pix_fmt = 64, 48, "yuv420p"
+        video.bit_rate = 8_000_000  # every picture's grey its own, B-pictures' too
+        for index in range(30):
+            rgb = np.full((48, 64, 3), 16 + 8 * index, np.uint8)
+            frame = av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(format="yuv420p")
+            frame.pts = index
+            out.mux(video.encode(frame))
+        out.mux(video.encode(None))
+    with av.open(str(whole)) as source, av.open(str(path), "w", format=fmt) as out:
+        video = out.add_stream_from_template(source.streams.video[0])
+        packets = [packet for packet in source.demux(video=0) if packet.size]
+        first = bytes(packets[2])
+        assert b"\x00\x00\x01\xb8" not in first  # it opens without a GOP header ...
+        picture = first.find(b"\x00\x00\x01\x00")
+        assert (first[picture + 5] >> 3) & 7 != 1  # ... and with no I-picture
+        for packet in packets[2:]:
+            packet.stream = video
+            out.mux(packet)
+
+
+@pytest.mark.parametrize(("name", "fmt"), [("capture.ts", "mpegts"), ("capture.m2v", "mpeg2video")])
+def test_a_capture_that_starts_mid_gop_is_timed_from_its_first_i_pictures_gop(
+    name, fmt, tmp_path, weights
+):
+    # Its first pictures have no GOP header before them: the output had no timecode, though
+    # the decoder drops those pictures and shows from an I-picture that has one.
+    source = tmp_path / name
+    _capture_from_mid_gop(source, fmt)
+    for start in (0, 0.4):
+        output = tmp_path / f"from{start}.mkv"
+        cut = {"start": start} if start else {}
+        upscale_video(source, output, weights=weights, progress=False, **cut)
+        shown = _first_shown(source, output)
+        assert _timecodes(output) == [moved_timecode("10:00:00:00", shown, Fraction(25))]

@@ -1,5 +1,5 @@
-"""The timecode an MPEG-1/2 video stream opens with: its first GOP header's, read from the
-bitstream.
+"""The timecode an MPEG-1/2 video stream opens with: the GOP header's before its first
+I-picture, read from the bitstream.
 
 libavcodec's decoder hangs the time code of the GOP header it has just read on the frame
 it hands out from the same packet, and it hands out an I or P picture one packet late (a
@@ -13,7 +13,9 @@ That picture is not always the clip's first frame. A recording that starts mid-s
 broadcast capture, a VOB cut at a GOP) opens with an open GOP: its leading B-pictures,
 shown before its I-picture, refer to a picture the file does not hold, and libavcodec
 drops them. The first frame is then the I-picture, whose place in the GOP's display order
-is its temporal_reference: the header's time code counted on by that many pictures.
+is its temporal_reference: the header's time code counted on by that many pictures. One
+that starts mid-GOP opens with P- and B-pictures and no GOP header; libavcodec drops them
+all until an I-picture, whose GOP header is the one to read.
 """
 
 from __future__ import annotations
@@ -27,48 +29,61 @@ import av
 MPEG_VIDEO_CODECS = frozenset({"mpeg1video", "mpeg2video"})
 GOP_START = b"\x00\x00\x01\xb8"
 PICTURE_START = b"\x00\x00\x01\x00"
-# A stream's first picture comes within a few packets (a sequence header, say, alone).
-_PACKETS_LOOKED_AT = 8
+# The packets looked through for the first I-picture: a capture that starts mid-GOP opens
+# with the rest of that GOP (a broadcast's is half a second, 12 to 15 pictures).
+_PACKETS_LOOKED_AT = 64
+_START_CODE = b"\x00\x00\x01"
+_I_PICTURE = 1  # picture_coding_type
 
 
 class OpeningTimecode(NamedTuple):
-    """The first GOP header's time code, and how many pictures of its GOP shown before the
-    stream's first picture the decoder drops (an open GOP's leading B-pictures)."""
+    """The time code of the GOP header before the stream's first I-picture, that picture's
+    place in the GOP's display order (temporal_reference), whether the GOP is closed, and
+    the picture's time in the stream (None where the demuxer gives none)."""
 
     timecode: str
-    dropped: int
+    temporal_reference: int
+    closed: bool
+    pts: int | None
+
+    def dropped(self) -> int:
+        """The pictures of the GOP shown before its I-picture that libavcodec drops at the
+        stream's start: an open GOP's leading B-pictures refer to a picture before it,
+        which it shows none without; a closed GOP's are shown."""
+        return 0 if self.closed else self.temporal_reference
 
 
 def first_gop_timecode(
     container: av.container.InputContainer, stream: av.video.stream.VideoStream
 ) -> OpeningTimecode | None:
     """ "HH:MM:SS:FF" (";FF" drop-frame) from the GOP header before the stream's first
-    picture; None where none comes before it (GOP headers are optional in MPEG-2) or it
+    I-picture, the first one libavcodec shows: it drops the P- and B-pictures a capture
+    that starts mid-GOP opens with, having no picture they refer to. None where no GOP
+    header comes just before that I-picture (GOP headers are optional in MPEG-2) or it
     does not read as a time (a damaged header)."""
+    gop: bytes | None = None  # the GOP header read since the last picture
     for packet in itertools.islice(container.demux(stream), _PACKETS_LOOKED_AT):
         data = bytes(packet)
-        picture = data.find(PICTURE_START)
-        gop = data.find(GOP_START, 0, None if picture < 0 else picture)
-        if gop >= 0:
-            timecode = _time_code(data[gop + 4 : gop + 8])
-            if timecode is None:
-                return None
-            return OpeningTimecode(timecode, _leading_pictures_dropped(data, gop))
-        if picture >= 0:
-            return None  # the first picture had no GOP header before it
+        at = data.find(_START_CODE)
+        while 0 <= at <= len(data) - 8:
+            if data.startswith(GOP_START, at):
+                gop = data[at + 4 : at + 8]
+            elif data.startswith(PICTURE_START, at):
+                if (data[at + 5] >> 3) & 7 == _I_PICTURE:
+                    return _opening(gop, data[at + 4 : at + 6], packet.pts) if gop else None
+                gop = None  # dropped, and its GOP's header with it
+            at = data.find(_START_CODE, at + 3)
     return None
 
 
-def _leading_pictures_dropped(data: bytes, gop: int) -> int:
-    """How many pictures of the GOP whose header is at `gop` come before its first coded
-    picture in display order and are dropped: in an open GOP (closed_gop 0) libavcodec
-    shows no B-picture before it has a reference of its own, so the leading ones go. Its
-    temporal_reference (10 bits after the picture start code) counts them."""
-    closed_gop = (data[gop + 7] >> 6) & 1 if len(data) >= gop + 8 else 1
-    picture = data.find(PICTURE_START, gop + 8)
-    if closed_gop or picture < 0 or len(data) < picture + 6:
-        return 0
-    return int.from_bytes(data[picture + 4 : picture + 6], "big") >> 6
+def _opening(gop: bytes, picture: bytes, pts: int | None) -> OpeningTimecode | None:
+    """The opening of the GOP whose header is `gop`, at the I-picture whose header starts
+    with `picture` (its temporal_reference: the first 10 bits), shown at `pts`."""
+    timecode = _time_code(gop)
+    if timecode is None:
+        return None
+    closed = bool((gop[3] >> 6) & 1)  # closed_gop: the bit after the time code
+    return OpeningTimecode(timecode, int.from_bytes(picture, "big") >> 6, closed, pts)
 
 
 def _time_code(header: bytes) -> str | None:

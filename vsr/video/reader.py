@@ -718,8 +718,9 @@ class VideoReader:
             return None  # the reader's own decode says what is wrong with the file
 
     def _opening_gop_timecode(self) -> OpeningTimecode | None:
-        """An MPEG-1/2 video's first GOP header's timecode (vsr.video.gop_timecode), from a
-        second opening of the file; None for other codecs, or where it has none."""
+        """An MPEG-1/2 video's opening timecode, its first I-picture's GOP header's
+        (vsr.video.gop_timecode), from a second opening of the file; None for other codecs,
+        or where it has none."""
         if self._stream.codec_context.name not in MPEG_VIDEO_CODECS or self._sequence:
             return None
         try:
@@ -729,23 +730,28 @@ class VideoReader:
             return None
 
     def _first_timecode(self, frame: av.VideoFrame, time_base: Fraction) -> str | None:
-        """The first delivered frame's own timecode. An MPEG-1/2 frame's is its stream's
-        first GOP header's, counted on past the pictures the decoder dropped before the
-        first frame (an open GOP's leading B-pictures) and to the frame a cut starts at:
-        libavcodec labels a frame with the next one's (vsr.video.gop_timecode). Others
-        carry their own (an H.264 SEI's)."""
+        """The first delivered frame's own timecode. An MPEG-1/2 frame's is counted from
+        its stream's first I-picture's GOP header (vsr.video.gop_timecode), to the frame a
+        cut starts at: libavcodec labels a frame with the next one's. Others carry their
+        own (an H.264 SEI's)."""
         if self._stream.codec_context.name not in MPEG_VIDEO_CODECS:
             return frame.metadata.get("timecode")
-        if self._gop_timecode is None or frame.pts is None:
+        opening = self._gop_timecode
+        if opening is None or frame.pts is None:
             return None
-        timecode, dropped = self._gop_timecode
-        ticks = frame.pts - self._origin()
-        if not ticks and not dropped:
-            return timecode
+        if self._raw is None and opening.pts is not None:
+            # From the I-picture's own time: the pictures dropped before it (a capture that
+            # starts mid-GOP) may have set the stream's start.
+            frames_in, ticks = opening.temporal_reference, frame.pts - opening.pts
+        else:  # a raw stream's frames are stamped from the first one shown
+            frames_in, ticks = opening.dropped(), frame.pts - self._origin()
+        if not frames_in and not ticks:
+            return opening.timecode
         rate = self._stream_rate()  # a soft-telecined stream's timecode counts its fields'
         if not rate:
             return None
-        return moved_timecode(timecode, dropped + round(ticks * time_base * rate), rate)
+        frames = frames_in + round(ticks * time_base * rate)
+        return moved_timecode(opening.timecode, frames, rate)
 
     def _reopen(self) -> None:
         self._container.close()
