@@ -700,3 +700,27 @@ def test_a_data_track_the_output_cannot_hold_is_named_in_the_notes(tmp_path, wei
         assert not container.streams.data  # Matroska's muxer refuses every data track
     notes = json.loads(report.read_text())["notes"]
     assert "data stream #1 (bin_data): not copied (.mkv cannot hold this data stream)" in notes
+
+
+def test_a_data_track_the_output_refuses_is_not_read_for_a_first_packet(
+    tmp_path, weights, monkeypatch
+):
+    # Its first packet was looked for all the same: where a track has none (a broadcast
+    # TS's SCTE-35 often has none), that read the whole recording before the run began.
+    from vsr.video import remux
+
+    asked: list[set[int]] = []
+    first_packets = remux._first_packets
+
+    def recorded(source, indexes):
+        asked.append(set(indexes))
+        return first_packets(source, indexes)
+
+    monkeypatch.setattr(remux, "_first_packets", recorded)
+    source = tmp_path / "gopro.mp4"
+    make_gopro_clip(source)
+    assert vsr(source, tmp_path / "out.mkv", "--weights", weights) == 0
+    assert asked and all(1 not in indexes for indexes in asked)  # #1: the telemetry
+    asked.clear()
+    assert vsr(source, tmp_path / "out.mp4", "--weights", weights) == 0
+    assert any(1 in indexes for indexes in asked)  # MP4 takes it: its packet is tried

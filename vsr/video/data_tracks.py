@@ -18,6 +18,23 @@ import av
 from vsr.video.libav_log import libav_messages
 
 
+def header_takes(stream, container_format: str) -> bool:
+    """Whether a `container_format` muxer takes a copy of data `stream` at its header, the
+    first of the two tests: one it refuses there (Matroska any, MP4 a KLV) needs no packet
+    looked for to try."""
+    probe = av.open(io.BytesIO(), "w", format=container_format)
+    try:
+        with libav_messages([]):
+            probe.add_stream_from_template(stream)
+            probe.start_encoding()
+    except (av.error.FFmpegError, ValueError):
+        return False
+    finally:
+        with contextlib.suppress(av.error.FFmpegError, ValueError), libav_messages([]):
+            probe.close()
+    return True
+
+
 def data_copy_survives(stream, container_format: str, first: av.Packet | None) -> bool:
     """Whether a stream copy of data `stream` (one of an open source's) into a
     `container_format` file reads back as the same codec, with `first` (its first

@@ -27,7 +27,7 @@ import av
 import numpy as np
 
 from vsr.video.clock_restarts import ClockRestarts
-from vsr.video.data_tracks import data_copy_survives
+from vsr.video.data_tracks import data_copy_survives, header_takes
 from vsr.video.encoder_trial import audio_encoder_takes
 from vsr.video.libav_log import libav_messages
 from vsr.video.media_url import open_source
@@ -265,13 +265,19 @@ class StreamCopier:
         self._video = video = main_video_stream(self._input)
         upscaled = video.index if video is not None else -1
         covers = {s.index for s in self._input.streams.video if s.index != upscaled and is_cover(s)}
-        # What the muxer probes are fed: a packet of each audio and data stream and cover
-        # picture (a timecode's or the chapters' track is kept otherwise).
+        # Data tracks whose copy the output's header takes (a timecode's or the chapters'
+        # track is kept otherwise). Only they need a first packet to try: a broadcast
+        # TS's SCTE-35 track, which no output holds, often has none, and looking for it
+        # read the whole recording before the run began.
         data = {
             s.index
             for s in self._input.streams.data
-            if not is_timecode(s) and not self._is_chapters(s)
+            if not is_timecode(s)
+            and not self._is_chapters(s)
+            and header_takes(s, output.format.name)
         }
+        # What the muxer probes are fed: a packet of each audio stream, cover picture and
+        # data track above.
         first = _first_packets(source, {s.index for s in self._input.streams.audio} | covers | data)
         for stream in self._input.streams:
             codec, label = _codec_name(stream), _label(stream)
@@ -293,6 +299,8 @@ class StreamCopier:
                     why = f"only the upscaled video stream #{upscaled} is kept"
                 elif stream.type != "data":
                     why = f"vsr does not copy {stream.type} streams"
+                elif stream.index not in data:
+                    why = f"{extension} cannot hold this data stream"
                 elif stream.index not in first:
                     why = "it holds no packets"
                 elif data_copy_survives(stream, output.format.name, first[stream.index]):
