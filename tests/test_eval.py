@@ -316,3 +316,31 @@ def test_imdn_as_adaptive_cropping_is_not_named_as_a_split(tmp_path):
     upscaler.max_pixels = 2000  # no quarter of 90x90 fits: tiles
     assert upscaler.plan_for(90, 90).mode == "tiles"
     assert evaluate_dataset(upscaler, dataset, scale=2, progress=False).in_patches == ["im0"]
+
+
+# What macOS writes beside every file copied to a disk not its own: metadata, no picture.
+_APPLEDOUBLE = b"\x00\x05\x16\x07\x00\x02\x00\x00Mac OS X        " + bytes(64)
+
+
+def test_hidden_files_in_a_dataset_are_left_out(tmp_path, capsys):
+    dataset = _make_dataset(tmp_path / "Tiny")
+    (dataset / "HR" / "._im0.png").write_bytes(_APPLEDOUBLE)
+    (dataset / "HR" / ".DS_Store").write_bytes(bytes(16))
+    result = evaluate_dataset(BicubicUpscaler(2), dataset, progress=False)
+    assert [score.name for score in result.per_image] == ["im0", "im1"]
+    assert (result.psnr, result.ssim) == pytest.approx(_expected_scores_of_visible(dataset, 2))
+    weights = tmp_path / "random.safetensors"
+    save_weights(create_model("imdn", scale=2), weights)
+    report = tmp_path / "r.json"
+    args = ["eval", str(dataset), "--weights", str(weights), "--device", "cpu", "--json"]
+    assert main([*args, str(report)]) == 0, capsys.readouterr().err
+    (record,) = json.loads(report.read_text())["results"]
+    assert [image["name"] for image in record["per_image"]] == ["im0", "im1"]
+
+
+def _expected_scores_of_visible(dataset, scale):
+    visible = dataset.parent / f"{dataset.name}-visible"
+    (visible / "HR").mkdir(parents=True)
+    for path in (dataset / "HR").glob("im*.png"):
+        (visible / "HR" / path.name).write_bytes(path.read_bytes())
+    return _expected_scores(visible / "HR", scale)

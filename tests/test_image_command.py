@@ -258,3 +258,17 @@ def test_an_image_too_large_for_the_free_memory_is_refused_before_upscaling(
     assert not (tmp_path / "out.png").exists()
     monkeypatch.setattr(image, "available_host_memory_bytes", lambda: 1 << 20)
     assert _run(tmp_path / "in.png", tmp_path / "out.png", weights) == 0
+
+
+def test_folder_mode_leaves_hidden_files_out(tmp_path, weights, capsys):
+    source, target = tmp_path / "in", tmp_path / "out"
+    source.mkdir()
+    write_image(source / "a.png", _random((7, 8, 3), seed=1))
+    # macOS's AppleDouble file beside a copied a.png: metadata, no picture.
+    (source / "._a.png").write_bytes(b"\x00\x05\x16\x07\x00\x02\x00\x00" + bytes(74))
+    (source / "._b.tga").write_bytes(bytes(82))
+    assert _run(source, target, weights) == 0
+    assert sorted(p.name for p in target.iterdir()) == ["a.png"]
+    captured = capsys.readouterr()
+    assert "vsr: 1 done, 0 failed" in captured.out
+    assert "note" not in captured.err and "failed:" not in captured.err

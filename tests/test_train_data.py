@@ -119,3 +119,15 @@ def test_grey_images_are_read_as_rgb(tmp_path) -> None:
     rgb = read_rgb(tmp_path / "grey.png")
     assert rgb.shape == (6, 8, 3)
     np.testing.assert_array_equal(rgb[:, :, 1], grey)
+
+
+def test_hidden_files_in_a_training_folder_are_left_out(tmp_path) -> None:
+    from vsr.train.data import list_images
+
+    Image.fromarray(_images()[0]).save(tmp_path / "a.png")
+    # macOS's AppleDouble file beside a copied a.png: metadata, no picture.
+    (tmp_path / "._a.png").write_bytes(b"\x00\x05\x16\x07\x00\x02\x00\x00" + bytes(74))
+    (tmp_path / ".partial.jpg").write_bytes(b"")
+    assert list_images(tmp_path) == [tmp_path / "a.png"]
+    store = PatchStore.from_folder(tmp_path, scale=2, lr_patch=6)
+    assert store.count == 1

@@ -22,6 +22,7 @@ import numpy as np
 from tqdm import tqdm
 
 from vsr.errors import VsrError
+from vsr.hidden_files import is_hidden
 from vsr.image import upscale_image
 from vsr.imageio import IMAGE_EXTENSIONS, as_rgb, read_image
 from vsr.metrics import crop_to_common, psnr, shave_for, sr_metrics
@@ -93,7 +94,10 @@ def _inputs_of(pairs: list[tuple[str, Path, Path | None]], dataset: Path) -> str
 
 
 def _image_files(folder: Path) -> list[Path]:
-    return sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS)
+    """The images in ``folder``, hidden files (macOS's "._a.png") left out, by name."""
+    return sorted(
+        p for p in folder.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS and not is_hidden(p)
+    )
 
 
 def _find_by_stem(folder: Path, stem: str) -> Path | None:

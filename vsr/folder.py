@@ -23,6 +23,7 @@ from pathlib import Path
 
 from vsr.errors import VsrError, describe_error, is_out_of_space
 from vsr.foreign_links import REFUSAL, linked_by_another_user, say_links_left_alone
+from vsr.hidden_files import is_hidden
 from vsr.printable import name_list
 from vsr.progress import bars_shown
 from vsr.report import FolderReport, RunReport, kept_from_an_interrupted_run, write_json
@@ -57,7 +58,7 @@ def list_folder(folder: Path) -> tuple[list[Path], list[Path]]:
     user made, which are left alone (vsr.foreign_links)."""
     clips, foreign = [], []
     for path in sorted(folder.iterdir()):
-        if path.suffix.lower() not in VIDEO_EXTENSIONS or path.name.startswith("."):
+        if path.suffix.lower() not in VIDEO_EXTENSIONS or is_hidden(path):
             continue
         if linked_by_another_user(path):
             foreign.append(path)

@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from vsr.errors import VsrError
+from vsr.hidden_files import is_hidden
 from vsr.imageio import as_rgb, read_image
 from vsr.ops.imresize import imresize
 
@@ -26,11 +27,14 @@ IMAGE_SUFFIXES = (".png", ".bmp", ".webp", ".jpg", ".jpeg")
 
 
 def list_images(folder: str | Path) -> list[Path]:
-    """The image files (PNG, BMP, WebP, JPEG) directly in folder, sorted by name."""
+    """The image files (PNG, BMP, WebP, JPEG) directly in folder, sorted by name; hidden
+    ones (macOS's "._a.png" beside each copied file) left out."""
     folder = Path(folder)
     if not folder.is_dir():
         raise VsrError(f"training folder not found: {folder}")
-    paths = sorted(p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES)
+    paths = sorted(
+        p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and not is_hidden(p)
+    )
     if not paths:
         raise VsrError(f"no PNG, BMP, WebP or JPEG images in {folder}")
     return paths
