@@ -192,8 +192,6 @@ def test_cli_errors_name_the_problem(tmp_path, capsys):
     assert "not by 3" in capsys.readouterr().err
     with pytest.raises(VsrError, match="LR/ folder"):
         evaluate_dataset(BicubicUpscaler(1), _make_dataset(tmp_path / "NoPairs"), progress=False)
-    assert main(["eval", str(dataset), "--weights", str(weights), "--json", "no/such/r.json"]) == 2
-    assert "folder for --json does not exist" in capsys.readouterr().err
 
 
 def _reference():
@@ -344,3 +342,28 @@ def _expected_scores_of_visible(dataset, scale):
     for path in (dataset / "HR").glob("im*.png"):
         (visible / "HR" / path.name).write_bytes(path.read_bytes())
     return _expected_scores(visible / "HR", scale)
+
+
+@pytest.mark.parametrize("command", ["eval", "profile"])
+def test_a_json_report_path_is_checked_alike_by_eval_and_profile(tmp_path, capsys, command):
+    """One rule for --json, as for vsr run --report: a missing folder is made, a file where
+    the folder should be is refused before any work."""
+    if command == "eval":
+        weights = tmp_path / "random.safetensors"
+        save_weights(create_model("imdn", scale=2), weights)
+        dataset = _make_dataset(tmp_path / "Tiny")
+        args = ["eval", str(dataset), "--weights", str(weights), "--device", "cpu"]
+    else:
+        args = ["profile", "--model", "imdn", "--size", "16x16", "--device", "cpu"]
+        args += ["--repeats", "1"]
+    report = tmp_path / "no" / "such" / "r.json"
+    assert main([*args, "--json", str(report)]) == 0, capsys.readouterr().err
+    assert json.loads(report.read_text())  # written, its folders made
+    (tmp_path / "file").write_text("")
+    under_a_file = tmp_path / "file" / "r.json"
+    assert main([*args, "--json", str(under_a_file)]) == 2
+    err = capsys.readouterr().err
+    assert (
+        err
+        == f"vsr: error: cannot write {under_a_file}: {tmp_path / 'file'} is a file, not a folder\n"
+    )
