@@ -367,3 +367,30 @@ def test_a_json_report_path_is_checked_alike_by_eval_and_profile(tmp_path, capsy
         err
         == f"vsr: error: cannot write {under_a_file}: {tmp_path / 'file'} is a file, not a folder\n"
     )
+
+
+@pytest.mark.parametrize("inputs", ["LR_bicubic", "made from HR"])
+def test_two_hr_images_of_one_name_are_refused(tmp_path, capsys, inputs):
+    """a.png and a.jpg, of one size: each was scored (against the one LR_bicubic/X2/ax2.png
+    when there is one) and both were listed as 'a'."""
+    dataset = tmp_path / "Twins"
+    (dataset / "HR").mkdir(parents=True)
+    rng = np.random.default_rng(1)
+    first, second = (rng.integers(0, 256, (32, 32, 3), dtype=np.uint8) for _ in range(2))
+    write_image(dataset / "HR" / "a.png", first)
+    write_image(dataset / "HR" / "a.jpg", second)
+    if inputs == "LR_bicubic":
+        (dataset / "LR_bicubic" / "X2").mkdir(parents=True)
+        write_image(dataset / "LR_bicubic" / "X2" / "ax2.png", imresize(first, scale=0.5))
+    with pytest.raises(VsrError, match="a.jpg and a.png in HR/ have one name, a"):
+        evaluate_dataset(BicubicUpscaler(2), dataset, progress=False)
+    weights = tmp_path / "random.safetensors"
+    save_weights(create_model("imdn", scale=2), weights)
+    report = tmp_path / "r.json"
+    args = ["eval", str(dataset), "--weights", str(weights), "--device", "cpu"]
+    assert main([*args, "--json", str(report)]) == 2
+    assert capsys.readouterr().err == (
+        f"vsr: error: dataset {dataset}: a.jpg and a.png in HR/ have one name, a, which an "
+        "image's LR input and scores go by; keep one of them\n"
+    )
+    assert not report.exists()

@@ -153,6 +153,7 @@ def dataset_pairs(dataset: Path, scale: int) -> list[tuple[str, Path, Path | Non
     hr_files = _image_files(hr_folder)
     if not hr_files:
         raise VsrError(f"dataset {dataset}: no images in {hr_folder}")
+    _check_names_differ(hr_files, dataset)
     bicubic = bicubic_folder(dataset, scale)
     paired = _subfolder(dataset, "LR")
     if paired is not None and scale > 1 and _same_size_pair(paired, hr_files[0]):
@@ -173,6 +174,21 @@ def dataset_pairs(dataset: Path, scale: int) -> list[tuple[str, Path, Path | Non
             lr = None
         pairs.append((hr.stem, hr, lr))
     return pairs
+
+
+def _check_names_differ(hr_files: list[Path], dataset: Path) -> None:
+    """Refuse two HR images of one name but for the extension (a.png and a.jpg): an image
+    is known by its name alone, so both would be scored against the one LR input
+    (LR_bicubic/X2/ax2.*), and the per-image scores would name two images alike."""
+    by_stem: dict[str, list[str]] = {}
+    for path in hr_files:
+        by_stem.setdefault(path.stem, []).append(path.name)
+    for stem, names in by_stem.items():
+        if len(names) > 1:
+            raise VsrError(
+                f"dataset {dataset}: {' and '.join(names)} in HR/ have one name, {stem}, "
+                "which an image's LR input and scores go by; keep one of them"
+            )
 
 
 def _same_size_pair(lr_folder: Path, hr: Path) -> bool:
