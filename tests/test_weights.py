@@ -223,3 +223,25 @@ def test_a_download_larger_than_the_cap_is_refused_and_leaves_nothing(tmp_path, 
     with pytest.raises(VsrError, match="more than 2 MiB"):
         weights_module.fetch(source.as_uri(), "0" * 64, cache / "IMDN_x2.pth")
     assert list(cache.iterdir()) == []
+
+
+def test_the_listing_gives_the_official_checkpoints_measured_set5_psnr(capsys) -> None:
+    assert main(["weights", "list"]) == 0
+    rows = {line.split()[0]: line.split() for line in capsys.readouterr().out.splitlines()}
+    # IMDN_x2/x3/x4 measured through vsr eval: 37.9960, 34.3597, 32.2096 dB.
+    assert [rows[f"IMDN_x{scale}"][3] for scale in (2, 3, 4)] == ["38.00", "34.36", "32.21"]
+    # Not measured on Set5 (IMDN_AS keeps its input's size; RTC and RTE were not scored).
+    assert [rows[name][3] for name in ("IMDN_AS", "model_RTC", "model_RTE")] == ["-"] * 3
+    assert rows["vsr_imdn_x2"][3] == "37.39"
+
+
+@pytest.mark.parametrize("scale", [2, 3, 4])
+def test_official_metrics_in_the_manifest_are_the_measured_ones(scale) -> None:
+    """The manifest's figures for the official checkpoints are vsr eval's (test_eval checks
+    that vsr eval still gives the reference's), not the paper's rounded table."""
+    reference = json.loads(shared_path("reference", "paper_table.json").read_text())
+    measured = reference["official_checkpoint_measured"][f"x{scale}"]
+    metrics = weights.load_manifest()[f"IMDN_x{scale}"]["metrics"]
+    assert metrics and set(metrics) <= set(measured)
+    for dataset, figures in metrics.items():
+        assert [figures["psnr"], figures["ssim"]] == pytest.approx(measured[dataset], abs=1e-4)
