@@ -446,3 +446,37 @@ def test_a_validation_s_time_is_not_counted_in_the_steps_per_second(tmp_path, mo
     # Two steps of a tiny network take milliseconds: the window after the validation at
     # step 2 lasts far less than that validation's second.
     assert len(rates) == 2 and 2 / rates[1] < 0.5
+
+
+def test_a_time_budget_holds_the_validations_in_the_middle_of_the_run(
+    tmp_path, monkeypatch, capsys
+) -> None:
+    # The fit counted only the steps: each validation after it (a Set5 pass takes seconds on
+    # a CPU) came on top of the budget, and a run validating often overran it many times.
+    class SlowValidator:
+        def __init__(self, folder, scale) -> None:
+            pass
+
+        def __call__(self, model, device) -> tuple[float, float]:
+            time.sleep(0.5)
+            return 20.0, 0.5
+
+    budget = importlib.import_module("vsr.train.budget")
+    monkeypatch.setattr(budget, "WARMUP_STEPS", 2)
+    monkeypatch.setattr(budget, "MEASURE_STEPS", 4)
+    monkeypatch.setattr(loop, "Validator", SlowValidator)
+    seconds = 1.5
+    config = tiny_config(
+        tmp_path, steps=1_000_000, minutes=seconds / 60, log_every=5, val_every=20,
+        val_dir=str(tmp_path),
+    )  # fmt: skip
+    loop.train(config)
+    rows = list(csv.DictReader((tmp_path / "run" / "log.csv").open()))
+    steps = [row for row in rows if row["loss"]]
+    total = int(steps[-1]["step"])
+    assert int(steps[-1]["steps_total"]) == total
+    # Past the budget by at most the validation that used up its end and one log window,
+    # where the tiny network's hundreds of steps per second had validated for 10 s or more.
+    assert float(steps[-1]["elapsed_s"]) < seconds + 0.5 + 0.5
+    assert "steps in all now, not " in capsys.readouterr().err
+    assert json.loads((tmp_path / "run" / "config.json").read_text())["steps"] == total

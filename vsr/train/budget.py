@@ -10,8 +10,12 @@ there anyway). The count is stored in the checkpoint, so a resumed run keeps it
 
 The budget covers the training loop, from its first step: start-up (imports, reading and
 downscaling the images, CUDA initialisation) comes before it, and the final validation and
-saves after it. A run always takes at least WARMUP_STEPS + MEASURE_STEPS steps. The step
-schedule (halve every lr_step) is in absolute steps and does not depend on the total.
+saves after it. The validations and saves in between are in it: the fit cannot know what
+they will cost (a Set5 pass on a CPU takes seconds), so at every log row after it the total
+is lowered to the steps that the time left holds at the measured speed (never raised), and
+the cosine from then on is laid over the lowered count (its rate steps down a little). A
+run always takes at least WARMUP_STEPS + MEASURE_STEPS steps. The step schedule (halve
+every lr_step) is in absolute steps and does not depend on the total.
 """
 
 from __future__ import annotations
@@ -59,3 +63,14 @@ class StepBudget:
             self.total = max(done, agree(done + math.floor(self.measured_rate * left)))
             return True
         return False
+
+    def refit(self, done: int, elapsed: Callable[[], float], agree: Callable[[int], int]) -> int:
+        """Lower the total to ``done`` plus the steps the time left holds at the measured speed;
+        returns the total before. Call at the same steps on every rank (the log rows), once
+        the total is fitted; a total taken from a checkpoint has no measured speed to go by."""
+        before = self.total
+        if self.measured_rate is None or before is None or done >= before:
+            return before
+        left = max(0.0, self.seconds - elapsed())
+        self.total = min(before, max(done, agree(done + math.floor(self.measured_rate * left))))
+        return before

@@ -361,6 +361,24 @@ def _train(config: TrainConfig, resume: bool, ddp: Distributed) -> nn.Module:
                     log.write_config(
                         {**config.to_dict(), "steps": budget.total, "processes": ddp.world}
                     )
+            elif config.minutes > 0 and done % config.log_every == 0:
+                # Validations and saves since the fit took time it did not count.
+                before = budget.refit(done, lambda: elapsed(sync=True), agree)
+                if budget.total != before:
+                    bar.total = budget.total
+                    bar.refresh()
+                    if log is not None:
+                        # Said when it matters, not for the few steps a speed that drifts
+                        # moves it by at every row (the progress line shows the total).
+                        if budget.total < 0.99 * before:
+                            note(
+                                f"time budget: {budget.total} steps in all now, not {before}: "
+                                f"what the time left holds at {budget.measured_rate:.2f} "
+                                "steps/s (validations and saves take time too)"
+                            )
+                        log.write_config(
+                            {**config.to_dict(), "steps": budget.total, "processes": ddp.world}
+                        )
             last = done == budget.total
 
             # Under DDP the ranks agree on stopping when they meet to average the loss anyway,
