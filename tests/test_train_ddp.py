@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+import time
 
 import pytest
 import torch
@@ -96,3 +97,44 @@ def test_ranks_agree_to_stop_at_the_same_step(tmp_path) -> None:
     assert (tmp_path / "stopped0").read_text() == (tmp_path / "stopped1").read_text() == "2"
     assert torch.load(tmp_path / "run" / "last.pt", weights_only=True)["step"] == 2
     assert not (tmp_path / "run" / "last.safetensors").exists()
+
+
+def _rank_that_diverges(rank: int, world: int, port: int, tmp_path) -> None:
+    os.environ.update(
+        MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank),
+        WORLD_SIZE=str(world), LOCAL_RANK=str(rank),
+    )  # fmt: skip
+    # lr 100 makes the weights NaN by step 2, where rank 0 alone saves (no log row before 100).
+    config = tiny_config(tmp_path, lr=100.0, steps=8, log_every=100, save_every=2)
+    try:
+        train(config)
+        outcome = "finished"
+    except Exception as error:  # noqa: BLE001 - the outcome is what is compared
+        outcome = f"{type(error).__name__}: {error}"
+    (tmp_path / f"outcome{rank}").write_text(outcome)
+
+
+@pytest.mark.slow  # two processes, 8 s
+def test_every_rank_stops_a_diverged_run_where_rank_0_does(tmp_path) -> None:
+    # Rank 0 checked the weights before its save alone and stopped; rank 1 went on into the
+    # next step's gradient exchange, with no one left to answer it (hung, or a gloo error).
+    tiny_config(tmp_path)
+    context = mp.start_processes(
+        _rank_that_diverges,
+        args=(2, _free_port(), tmp_path),
+        nprocs=2,
+        join=False,
+        start_method="spawn",
+    )
+    deadline = time.monotonic() + 60
+    try:
+        while not context.join(timeout=1):
+            assert time.monotonic() < deadline, "a rank hung"
+    finally:
+        for process in context.processes:
+            if process.is_alive():
+                process.kill()
+    for rank in (0, 1):
+        outcome = (tmp_path / f"outcome{rank}").read_text()
+        assert outcome.startswith("VsrError: training diverged by step 2: "), (rank, outcome)
+    assert not (tmp_path / "run" / "last.pt").exists()

@@ -253,14 +253,19 @@ def _train(config: TrainConfig, resume: bool, ddp: Distributed) -> nn.Module:
     saved_step = start if resume else None  # the step last.pt holds
     step_lr = optimizer.param_groups[0]["lr"]  # the rate the latest step trained with
 
+    weights_finite_at = None  # the step whose weights were last found finite
+
     def refuse_diverged(done: int, loss: float | None = None) -> None:
         """Stop a run whose loss or weights are no longer numbers: every later step would be
         NaN as well, and its last.pt and weights would hold no network (a run without a
         validation set went on to the end and wrote them). Checked where the loop waits
-        for the device anyway: logging, saving, validating."""
-        if (loss is None or math.isfinite(loss)) and _all_finite(model):
+        for the device anyway: logging, saving, validating; the weights once a step."""
+        nonlocal weights_finite_at
+        loss_finite = loss is None or math.isfinite(loss)
+        if loss_finite and (weights_finite_at == done or _all_finite(model)):
+            weights_finite_at = done
             return
-        what = f"the loss is {loss}" if loss is not None else "the weights hold NaN or Inf"
+        what = f"the loss is {loss}" if not loss_finite else "the weights hold NaN or Inf"
         kept = (
             f"{checkpoint_path} keeps step {saved_step}"
             if saved_step is not None
@@ -410,14 +415,22 @@ def _train(config: TrainConfig, resume: bool, ddp: Distributed) -> nn.Module:
                         note(f"{line}, elapsed {elapsed() / 60:.2f} min")
                 refuse_diverged(done, mean_loss)  # after its row: log.csv shows the NaN
 
-            # The checkpoint comes before validating: a run stopped during a slow validation
-            # (the final one, on a CPU) keeps its steps.
-            save_now = ddp.is_main and (done % config.save_every == 0 or last)
-            if save_now:
-                save_state(done)
-            validate_now = validator is not None and (
+            # Rank 0 alone saves and validates, and stops there if the weights diverged: every
+            # rank looks at them at those steps too, or the others would go on into the next
+            # step's gradient exchange with no one to answer it (gloo: "Connection closed by
+            # peer"; NCCL waits). DDP keeps the weights equal, so all decide alike.
+            saving = done % config.save_every == 0 or last
+            validating = bool(config.val_dir) and (
                 (config.val_every and done % config.val_every == 0) or last
             )
+            if saving or validating:
+                refuse_diverged(done)
+            # The checkpoint comes before validating: a run stopped during a slow validation
+            # (the final one, on a CPU) keeps its steps.
+            save_now = ddp.is_main and saving
+            if save_now:
+                save_state(done)
+            validate_now = validator is not None and validating
             if validate_now:
                 psnr = validate(done, save_now)
                 final_psnr = psnr if last else None
