@@ -268,3 +268,16 @@ def test_an_image_tensor_is_taken_as_a_batch_of_them_is(upscaler):
     if torch.cuda.is_available():
         on_gpu = torch.from_numpy(picture).cuda()
         np.testing.assert_array_equal(vsr.upscale_image(upscaler, on_gpu), expected)
+
+
+@pytest.mark.parametrize("dtype", [torch.bfloat16, torch.float8_e4m3fn])
+def test_a_tensor_of_a_type_numpy_lacks_is_named_as_a_wrong_type(upscaler, dtype):
+    # A bfloat16 tensor (what a bf16 network hands on) raised torch's "TypeError: Got
+    # unsupported ScalarType BFloat16" from both helpers, where float32 is named by vsr.
+    picture = torch.from_numpy(_picture()).to(dtype)
+    with pytest.raises(
+        vsr.VsrError, match=rf"^images must be 8 or 16 bits per sample, not {dtype}$"
+    ):
+        vsr.upscale_image(upscaler, picture)
+    with pytest.raises(vsr.VsrError, match=rf"^frames must be N x H x W x 3 uint8, not {dtype}$"):
+        vsr.upscale_frames(upscaler, picture[None])

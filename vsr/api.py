@@ -79,7 +79,7 @@ def upscale_frames(
 
     check_upscaler(upscaler)
     check_pixels_type(frames, "frames", "an N x H x W x 3 uint8 array, or a tensor of one")
-    frames = _on_host(frames)
+    frames = _on_host(frames, "frames must be N x H x W x 3 uint8")
     try:
         frames = np.asarray(frames)
     except ValueError:  # a list of frames of different sizes
@@ -148,7 +148,11 @@ def upscale_image(
         for note in notes:
             warnings.warn(note, stacklevel=2)
         return _as_readers_give(result)
-    pixels = read_image(image, keep_grey_alpha=True) if is_file else _on_host(image)
+    pixels = (
+        read_image(image, keep_grey_alpha=True)
+        if is_file
+        else _on_host(image, "images must be 8 or 16 bits per sample")
+    )
     result = upscale_pixels(upscaler, pixels, scale)
     if output is not None:
         write_image(output, result, overwrite)
@@ -161,10 +165,18 @@ def upscale_image(
 IMAGES_TAKEN = "an H x W or H x W x C array, a tensor of one, or a path (str or os.PathLike)"
 
 
-def _on_host(pixels: object) -> object:
+def _on_host(pixels: object, rule: str) -> object:
     """A tensor's values as a numpy array, from any device and whether or not it requires
-    grad (numpy refuses both, with torch's own error); anything else as it came."""
-    return pixels.detach().cpu().numpy() if isinstance(pixels, torch.Tensor) else pixels
+    grad (numpy refuses both, with torch's own error); anything else as it came. A tensor
+    of a type numpy has no counterpart for (bfloat16, float8) is refused by ``rule``, the
+    caller's own message for a wrong type, as numpy's types are: torch's TypeError said
+    only "Got unsupported ScalarType BFloat16"."""
+    if not isinstance(pixels, torch.Tensor):
+        return pixels
+    try:
+        return pixels.detach().cpu().numpy()
+    except TypeError:
+        raise VsrError(f"{rule}, not {pixels.dtype}") from None
 
 
 def _as_readers_give(pixels: np.ndarray) -> np.ndarray:
