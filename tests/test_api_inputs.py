@@ -213,8 +213,8 @@ def test_a_batch_too_large_for_the_free_memory_is_refused_before_upscaling(upsca
     from vsr import image
 
     frames = np.stack([_picture(60, 80)] * 6)
-    # Each 160 x 120 output frame needs 460,800 bytes by the rule: 1 MiB holds two, not six.
-    monkeypatch.setattr(image, "available_host_memory_bytes", lambda: 1 << 20)
+    # Each 160 x 120 output frame needs 1,228,800 bytes by the rule: 4 MiB holds three, not six.
+    monkeypatch.setattr(image, "available_host_memory_bytes", lambda: 4 << 20)
 
     def network_ran(self, x):
         raise AssertionError("the network ran before the batch was refused")
@@ -223,11 +223,11 @@ def test_a_batch_too_large_for_the_free_memory_is_refused_before_upscaling(upsca
     with pytest.raises(vsr.VsrError) as refused:
         vsr.upscale_frames(upscaler, frames)
     assert str(refused.value) == (
-        "a batch of 6 80x60 frames upscaled x2 needs about 3 MiB of memory; 1 MiB is free; "
+        "a batch of 6 80x60 frames upscaled x2 needs about 7 MiB of memory; 4 MiB is free; "
         "upscale fewer frames a call"
     )
     monkeypatch.undo()
-    monkeypatch.setattr(image, "available_host_memory_bytes", lambda: 1 << 20)
+    monkeypatch.setattr(image, "available_host_memory_bytes", lambda: 4 << 20)
     assert vsr.upscale_frames(upscaler, frames[:2]).shape == (2, 120, 160, 3)
 
 
@@ -281,3 +281,55 @@ def test_a_tensor_of_a_type_numpy_lacks_is_named_as_a_wrong_type(upscaler, dtype
         vsr.upscale_image(upscaler, picture)
     with pytest.raises(vsr.VsrError, match=rf"^frames must be N x H x W x 3 uint8, not {dtype}$"):
         vsr.upscale_frames(upscaler, picture[None])
+
+
+# In a process of its own: peak RSS is the process's, and other tests' peaks would hide this.
+_BATCH_PEAK = """
+import re, resource, sys
+import numpy as np
+import vsr
+from vsr import image
+from vsr.models import create_model
+
+arch, scale, small, large = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
+network = create_model(arch, 1 if arch == "imdn_as" else scale)
+upscaler = vsr.load_model(network, scale=scale, device="cpu", precision="fp32", max_memory=8 << 20)
+frames = np.random.default_rng(1).integers(0, 256, (large, 24, 32, 3), dtype=np.uint8)
+vsr.upscale_frames(upscaler, frames[:small])
+before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+vsr.upscale_frames(upscaler, frames)
+grown = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024 - before
+image.available_host_memory_bytes = lambda: 1  # the check's estimate, from its refusal
+estimates = []
+for count in (small, large):
+    try:
+        vsr.upscale_frames(upscaler, frames[:count])
+    except vsr.VsrError as refused:
+        estimates.append(int(re.search(r"needs about ([0-9,]+) MiB", str(refused))[1].replace(",", "")))
+print(grown, (estimates[1] - estimates[0]) << 20)
+"""
+
+
+@pytest.mark.parametrize(
+    "arch",
+    ["imdn_rtc", pytest.param("imdn_as", marks=pytest.mark.slow)],  # imdn_as: 16 s
+)
+def test_the_batch_memory_check_counts_what_a_batch_takes(arch):
+    # The check counted 24 bytes an output pixel, measured where the network's own peak hid
+    # the results' growth: 2000 more 32x24 frames at x2 grew the peak RSS by 48 bytes an
+    # output pixel (63 for IMDN_AS, which holds its bicubic enlargement too), so a batch the
+    # check let through could need twice the free memory it was measured against.
+    import subprocess
+    import sys
+
+    ran = subprocess.run(
+        [sys.executable, "-c", _BATCH_PEAK, arch, "2", "1000", "3000"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "OMP_NUM_THREADS": "1"},
+    )
+    assert ran.returncode == 0, ran.stderr
+    grown, estimate = map(int, ran.stdout.split())
+    assert grown <= estimate, f"the batch took {grown / estimate:.2f} of the estimate"
+    assert grown > estimate / 2  # and not so far above it as to refuse batches that fit

@@ -93,7 +93,7 @@ def upscale_frames(
     if count == 0:
         return np.zeros((0, height * scale, width * scale, 3), np.uint8)
     if upscaler.device.type == "cpu":  # on a GPU the results are there, until uint8
-        check_batch_memory(count, height, width, scale)
+        check_batch_memory(count, height, width, scale, enlarged=upscaler.scale != scale)
     x = torch.from_numpy(writable(frames)).to(upscaler.device)
     y = upscaler(network_input(upscaler, x.permute(0, 3, 1, 2).float().div_(255), scale))
     return y.mul_(255).round_().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()

@@ -55,11 +55,17 @@ def output_scale(upscaler: Upscaler, scale: int | None) -> int:
 _BYTES_PER_OUTPUT_PIXEL = 40
 
 
-# The same for a batch of RGB frames (vsr.upscale_frames): each call's float32 result held
-# in a list and then concatenated, 24 bytes an output pixel at the concatenation. Measured
-# as the growth of peak RSS between batches of 16, 64 and 128 80x60 frames at x2, with the
-# network's own memory held down by a small budget: 23.7 and 19.3 bytes.
-_BYTES_PER_BATCH_OUTPUT_PIXEL = 24
+# The same for a batch of RGB frames (vsr.upscale_frames): the float32 results of the
+# network's calls held in a list and then concatenated (or stitched into one tensor from
+# tiles), the batch as floats, the NaN check's mask, the uint8 copy. Measured as the growth
+# of peak RSS between batches of 1000 and 3000 32x24 frames at x2 in fp32, the network's own
+# memory held down by a small budget: 48-50 bytes (imdn_rtc and imdn; 36 for 640x360 frames
+# in tiles), and 63 for a same-size network (IMDN_AS), which holds its bicubic enlargement
+# too; smaller batches measured up to 54 and 81, the allocator's share varying. (Between
+# batches of 16, 64 and 128 80x60 frames the network's own peak hid the results' growth:
+# 19 and 24 bytes, taken at first, let through batches that needed twice the memory.)
+_BYTES_PER_BATCH_OUTPUT_PIXEL = 64
+_BYTES_PER_ENLARGED_BATCH_OUTPUT_PIXEL = 80
 
 
 def _check_memory(height: int, width: int, scale: int) -> None:
@@ -70,11 +76,15 @@ def _check_memory(height: int, width: int, scale: int) -> None:
     _refuse_beyond_free_memory(needed, f"this {width}x{height} image upscaled x{scale}")
 
 
-def check_batch_memory(count: int, height: int, width: int, scale: int) -> None:
+def check_batch_memory(count: int, height: int, width: int, scale: int, enlarged: bool) -> None:
     """Refuse a batch of frames whose upscaled copies cannot fit in the memory the host has
-    free, before the network runs: 300 1920x1080 frames at x2 need about 56 GiB, and would
-    otherwise go through the network (hours on a CPU) before their results outgrew it."""
-    needed = count * height * scale * width * scale * _BYTES_PER_BATCH_OUTPUT_PIXEL
+    free, before the network runs (``enlarged``: a same-size network, given a bicubic
+    enlargement): 300 1920x1080 frames at x2 need about 148 GiB, and would otherwise go
+    through the network (hours on a CPU) before their results outgrew it."""
+    per_pixel = (
+        _BYTES_PER_ENLARGED_BATCH_OUTPUT_PIXEL if enlarged else _BYTES_PER_BATCH_OUTPUT_PIXEL
+    )
+    needed = count * height * scale * width * scale * per_pixel
     batch = f"a batch of {count} {width}x{height} frames upscaled x{scale}"
     _refuse_beyond_free_memory(needed, batch, "; upscale fewer frames a call")
 
