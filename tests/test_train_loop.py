@@ -480,3 +480,21 @@ def test_a_time_budget_holds_the_validations_in_the_middle_of_the_run(
     assert float(steps[-1]["elapsed_s"]) < seconds + 0.5 + 0.5
     assert "steps in all now, not " in capsys.readouterr().err
     assert json.loads((tmp_path / "run" / "config.json").read_text())["steps"] == total
+
+
+def test_a_run_is_not_started_from_weights_holding_nan(tmp_path) -> None:
+    # Loading weights refused NaN everywhere but --init-from: a run started from a diverged
+    # run's weights went on until its first log row said 'training diverged by step 2: the
+    # loss is nan (lr 0.00187) ... A lower lr (or fp32 in place of bf16) may train'.
+    diverged = create_model("imdn_rtc", 2)
+    with torch.no_grad():
+        diverged.state_dict()["model.0.weight"][0, 0, 0, 0] = float("nan")
+    save_weights(diverged, tmp_path / "nan.safetensors")
+    config = tiny_config(tmp_path, init_from=str(tmp_path / "nan.safetensors"))
+    with pytest.raises(VsrError) as refused:
+        loop.train(config)
+    assert str(refused.value) == (
+        f"{tmp_path / 'nan.safetensors'}: its weights hold NaN or Inf values (1 of 56 tensors, "
+        "first: model.0.weight), as a training run that diverged leaves them"
+    )
+    assert not (tmp_path / "run").exists()

@@ -169,6 +169,18 @@ def detect_architecture(state: dict[str, torch.Tensor]) -> tuple[str, int, dict[
     raise VsrError(f"not an IMDN-family checkpoint (keys start with: {sample})")
 
 
+def check_finite(state: dict[str, torch.Tensor]) -> None:
+    """Refuse weights holding NaN or Inf, as a training run that diverged saves them: every
+    output is then NaN, which a run in fp16 or bf16 would blame on the precision ("run it in
+    fp32") after its first batch, and a training run started from them on its lr."""
+    damaged = [k for k, v in state.items() if v.is_floating_point() and not v.isfinite().all()]
+    if damaged:
+        raise VsrError(
+            f"its weights hold NaN or Inf values ({len(damaged)} of {len(state)} tensors, "
+            f"first: {damaged[0]}), as a training run that diverged leaves them"
+        )
+
+
 def build_from_state(state: dict[str, torch.Tensor]) -> nn.Module:
     """A model of the detected architecture with ``state`` loaded under strict checks."""
     arch, scale, size = detect_architecture(state)
@@ -199,14 +211,7 @@ def build_from_state(state: dict[str, torch.Tensor]) -> nn.Module:
         problems.append(f"{len(wrong)} shape mismatches (first: {wrong[0]})")
     if problems:
         raise VsrError(f"checkpoint does not match {arch} x{scale}: " + "; ".join(problems))
-    # A training run that diverged saves such weights: every output is then NaN, which a run
-    # in fp16 or bf16 would blame on the precision ("run it in fp32") after its first batch.
-    damaged = [k for k, v in state.items() if v.is_floating_point() and not v.isfinite().all()]
-    if damaged:
-        raise VsrError(
-            f"its weights hold NaN or Inf values ({len(damaged)} of {len(state)} tensors, "
-            f"first: {damaged[0]}), as a training run that diverged leaves them"
-        )
+    check_finite(state)
     model = create_model(arch, scale, **size)
     model.load_state_dict(state, strict=True)
     return model

@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from vsr.errors import VsrError
-from vsr.models.checkpoint import detect_architecture, read_state_dict
+from vsr.models.checkpoint import check_finite, detect_architecture, read_state_dict
 
 # The scale-dependent tail of each network.
 UPSAMPLER_PREFIX = {"imdn": "upsampler.", "imdn_rte": "upsampler.", "imdn_rtc": "model.2."}
@@ -42,6 +42,10 @@ def init_from_weights(model: nn.Module, path: str | Path) -> list[str]:
                 f"{path}: cannot initialise {model.arch} from it ({_why(source, key, model.arch)})"
             )
         copied[key] = source[key].to(value.dtype)
+    try:
+        check_finite(copied)  # else the run "diverged by step 2" and blamed its lr
+    except VsrError as error:
+        raise VsrError(f"{path}: {error}") from None
     with torch.no_grad():
         for key, value in copied.items():
             target[key].copy_(value)
