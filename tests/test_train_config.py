@@ -49,6 +49,9 @@ def test_wrong_settings_are_one_line_errors(tmp_path, capsys, flags, message) ->
         ("lr = 1e39", "lr 1e+39 is beyond float32 (at most 3.403e+38)"),
         # Accepted: the cosine then climbed from 2e-4 to 0.5 over the run.
         ('schedule = "cosine"\nlr_min = 0.5', "lr_min 0.5 is above lr 0.0002"),
+        # Accepted: the rate grew tenfold every lr_step steps, and with lr = 1e38 (under
+        # float32's limit) Adam's overflow traceback came at step 2 all the same.
+        ('schedule = "step"\nlr_gamma = 10', "lr_gamma 10 is above 1: the step schedule lowers"),
     ],
 )
 def test_wrong_recipe_values_are_one_line_errors(tmp_path, capsys, setting, message) -> None:

@@ -95,6 +95,12 @@ class TrainConfig:
             raise VsrError(f"lr_min must be 0 or more, not {self.lr_min}")
         if self.lr_gamma <= 0:
             raise VsrError(f"lr_gamma must be positive, not {self.lr_gamma}")
+        if self.schedule == "step" and self.lr_gamma > 1:
+            # It would raise the rate every lr_step steps, until Adam's float32 overflowed.
+            raise VsrError(
+                f"lr_gamma {self.lr_gamma:g} is above 1: the step schedule lowers lr by it "
+                "every lr_step steps"
+            )
         if self.schedule not in ("step", "cosine"):
             raise VsrError(f"schedule must be 'step' or 'cosine', not {self.schedule!r}")
         if self.precision not in ("auto", "bf16", "fp32"):
