@@ -498,3 +498,22 @@ def test_a_run_is_not_started_from_weights_holding_nan(tmp_path) -> None:
         "first: model.0.weight), as a training run that diverged leaves them"
     )
     assert not (tmp_path / "run").exists()
+
+
+def test_a_checkpoint_holding_nan_is_not_resumed(tmp_path) -> None:
+    # A last.pt saved NaN by a vsr before the divergence check was resumed, and the run
+    # stopped at its first row blaming its lr ('training diverged by step 8 ...').
+    from vsr.train.checkpoint import load_checkpoint, save_checkpoint
+
+    config = tiny_config(tmp_path)
+    loop.train(config)
+    checkpoint = tmp_path / "run" / "last.pt"
+    state = load_checkpoint(checkpoint)
+    state["model"]["model.0.weight"][0, 0, 0, 0] = float("nan")
+    save_checkpoint(checkpoint, state)
+    with pytest.raises(VsrError) as refused:
+        loop.train(tiny_config(tmp_path, steps=10), resume=True)
+    assert str(refused.value).startswith(
+        f"{checkpoint}: its weights hold NaN or Inf values (1 of 56 tensors, first: "
+        "model.0.weight), as a training run that diverged leaves them; it cannot be resumed"
+    )

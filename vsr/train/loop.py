@@ -29,7 +29,7 @@ from tqdm import tqdm
 
 from vsr.errors import VsrError
 from vsr.models import create_model, save_weights
-from vsr.models.checkpoint import read_state_dict
+from vsr.models.checkpoint import check_finite, read_state_dict
 from vsr.train.budget import StepBudget
 from vsr.train.checkpoint import (
     check_same_network,
@@ -146,6 +146,13 @@ def _train(config: TrainConfig, resume: bool, ddp: Distributed) -> nn.Module:
     if resume:
         state = load_checkpoint(checkpoint_path)
         check_same_network(state["config"], config)
+        try:  # vsr before cfc1b8f trained on after its loss became NaN, and saved it
+            check_finite(state["model"])
+        except VsrError as damaged:
+            raise VsrError(
+                f"{checkpoint_path}: {damaged}; it cannot be resumed: start the run again "
+                "(a lower lr may train)"
+            ) from None
         start, best_psnr, seconds_before = state["step"], state["best_psnr"], state["seconds"]
         ended_at_its_total = start == (state.get("steps_total") or state["config"]["steps"])
         # best.safetensors may have been written after the checkpoint: never replace it with
