@@ -357,3 +357,20 @@ def test_a_ray_folder_run_names_damaged_clips_even_with_quiet(tmp_path, weights,
     assert main(args) == 0
     err = capsys.readouterr().err
     assert "vsr:   damaged: b.mkv: 17 frame(s) could not be decoded" in err and "a.mkv" not in err
+
+
+@pytest.mark.parametrize("segments", [[], ["--segments", "2"]])
+def test_a_worker_names_the_flags_of_the_command_line_it_runs_for(
+    tmp_path, weights, local_ray, segments, capsys
+):
+    # A Ray worker is a process of its own, which vsr.cli.main's choice of words did not
+    # reach: its messages named the API's keywords ("raise max_memory") to a CLI user.
+    (tmp_path / "in").mkdir()
+    clip = tmp_path / "in" / "a.mp4"
+    make_clip(clip, 64, 48, frames=4)  # more pixels than a window of 1 KiB holds
+    source, target = (clip, tmp_path / "out.mkv") if segments else (clip.parent, tmp_path / "out")
+    args = ["run", str(source), str(target), "--weights", str(weights), "--quiet", "--ray"]
+    assert main([*args, "--max-memory", "1KiB", *segments]) in (1, 2)
+    err = capsys.readouterr().err
+    assert "too small to tile 64x48 frames; raise --max-memory" in err
+    assert "max_memory" not in err

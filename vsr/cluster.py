@@ -41,7 +41,7 @@ from vsr.cluster_task import (
     ShippedWeights,
     run_clip,
 )
-from vsr.errors import VsrError
+from vsr.errors import VsrError, to_the_command_line
 from vsr.progress import bars_shown
 from vsr.report import write_json
 
@@ -261,6 +261,7 @@ def run_clips(
             threads=int(resources["num_cpus"]),
             crash_once=crash_once,
             tally=tally,
+            command_line=to_the_command_line(),
         ): job
         for job in jobs
     }

@@ -39,7 +39,7 @@ from vsr.cluster import (
     task_resources,
 )
 from vsr.cluster_task import ShippedWeights, engine_weights, where_am_i
-from vsr.errors import VsrError, describe_error
+from vsr.errors import VsrError, describe_error, speaking_to_the_command_line, to_the_command_line
 from vsr.progress import bars_shown
 from vsr.report import write_json
 from vsr.scaling import coded_request
@@ -72,11 +72,13 @@ def upscale_segment(
     engine_options: dict[str, Any],
     threads: int,
     layout: Layout,
+    command_line: bool = False,
 ) -> dict[str, Any]:
     """Worker side: cut, upscale and store one segment; failures come back as a status.
     `layout` is the whole source's colour_and_layout, which the driver read once: opening
     the source here again read a whole MPEG-TS once more per segment (its clock-restart
-    scan)."""
+    scan). `command_line`: the driver runs for vsr's command line, whose flags the
+    segment's messages name (vsr.errors.option)."""
     import torch
 
     from vsr.runner import upscale_video
@@ -95,14 +97,15 @@ def upscale_segment(
         with VideoReader(cut) as part:
             if colour_and_layout(part.info) != layout:
                 raise VsrError(f"{source}: a lossless segment would not match the source")
-        report = upscale_video(
-            cut,
-            output,
-            weights=engine_weights(weights),
-            progress=False,
-            overwrite=True,  # a re-run after a crash redoes the whole segment
-            **engine_options,
-        )
+        with speaking_to_the_command_line(command_line):  # as vsr.cluster_task.run_clip
+            report = upscale_video(
+                cut,
+                output,
+                weights=engine_weights(weights),
+                progress=False,
+                overwrite=True,  # a re-run after a crash redoes the whole segment
+                **engine_options,
+            )
     except Exception as error:
         outcome.update(status="failed", error=describe_error(error))
     else:
@@ -455,6 +458,7 @@ def _run_segments(source, segments, work, weights, options, layout, progress, lo
             options,
             threads,
             layout,
+            to_the_command_line(),
         ): segment
         for segment in segments
     }

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from vsr.errors import VsrError, describe_error
+from vsr.errors import VsrError, describe_error, speaking_to_the_command_line
 from vsr.foreign_links import REFUSAL, linked_by_another_user
 
 if TYPE_CHECKING:
@@ -196,12 +196,15 @@ def run_clip(
     threads: int,
     crash_once: str | None = None,
     tally: Any = None,  # a Ray actor handle (FrameTally)
+    command_line: bool = False,
 ) -> dict[str, Any]:
     """Upscale one clip on this worker. Returns a plain dict (status, report, where).
 
     A VsrError or any other exception raised by the clip itself comes back as
     status "failed" (reported once, never retried); only a dying worker makes Ray retry.
     `tally` (a FrameTally actor) hears how many frames are encoded as the clip goes.
+    `command_line`: the driver runs for vsr's command line, so the clip's messages name
+    its flags (vsr.errors.option), not the API's keywords.
     """
     import torch
 
@@ -226,15 +229,16 @@ def run_clip(
     try:
         if linked_by_another_user(source_path):  # swapped in since the driver's listing
             raise VsrError(REFUSAL)
-        report = upscale_video(
-            source_path,
-            target_path,
-            weights=engine_weights(weights),
-            progress=False,
-            on_frames=on_frames,
-            overwrite=overwrite,
-            **engine_options,
-        )
+        with speaking_to_the_command_line(command_line):
+            report = upscale_video(
+                source_path,
+                target_path,
+                weights=engine_weights(weights),
+                progress=False,
+                on_frames=on_frames,
+                overwrite=overwrite,
+                **engine_options,
+            )
     except Exception as error:  # the clip's own failure: report it, do not retry
         outcome.update(status="failed", error=describe_error(error))
     else:

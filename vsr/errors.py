@@ -38,14 +38,21 @@ _to_the_command_line = False
 
 
 @contextlib.contextmanager
-def speaking_to_the_command_line() -> Iterator[None]:
-    """Within it, option() names flags ("--resume"); outside, the API's keywords."""
+def speaking_to_the_command_line(speaking: bool = True) -> Iterator[None]:
+    """Within it, option() names flags ("--resume"); outside, the API's keywords. A Ray
+    worker's process does not share this flag: its task is given `speaking` as the driver
+    had it (to_the_command_line()), since its errors and notes reach the driver's reader."""
     global _to_the_command_line
-    before, _to_the_command_line = _to_the_command_line, True
+    before, _to_the_command_line = _to_the_command_line, speaking
     try:
         yield
     finally:
         _to_the_command_line = before
+
+
+def to_the_command_line() -> bool:
+    """Whether messages now speak to the command line (vsr.cli.main is running)."""
+    return _to_the_command_line
 
 
 def option(flag: str, value: object = None) -> str:
