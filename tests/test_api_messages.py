@@ -67,3 +67,20 @@ def test_api_refusals_name_the_keyword_the_caller_passed(weights, tmp_path):
 def test_no_cuda_names_the_device_keyword():
     with pytest.raises(vsr.VsrError, match=r"use the CPU \(device='cpu'\)"):
         resolve_device("cuda")
+
+
+def test_an_input_rate_left_unapplied_is_named_as_the_caller_gave_it(weights, tmp_path):
+    # The note was a text fixed at import, "--input-rate was not applied", also to a caller
+    # who passed input_rate= with input_rate_raw_only=True.
+    source = tmp_path / "timed.mp4"
+    make_clip(source, frames=2, audio=False)
+    report = vsr.upscale_video(
+        source,
+        tmp_path / "out.mkv",
+        weights=weights,
+        input_rate=30,
+        input_rate_raw_only=True,
+        progress=False,
+    )
+    assert "input_rate was not applied: this clip times its own frames" in report.notes[0]
+    assert not any("--input-rate" in note for note in report.notes)

@@ -210,11 +210,14 @@ class RawTiming:
         return min(fields, 6)  # three frames at most (MPEG-2's progressive frame tripling)
 
 
-# A folder's --input-rate and a clip of it that times its own frames: upscaled as it is.
-INPUT_RATE_NOT_APPLIED = (
-    "--input-rate was not applied: this clip times its own frames (it is for raw video "
-    "streams, .h264, .hevc, .m2v ...)"
-)
+def input_rate_not_applied() -> str:
+    """A folder's --input-rate (an API caller's input_rate with input_rate_raw_only) and a
+    clip of it that times its own frames: upscaled as it is. Built when it is said, as
+    option() names the option to whoever is running (vsr.errors)."""
+    return (
+        f"{option('--input-rate')} was not applied: this clip times its own frames (it is "
+        "for raw video streams, .h264, .hevc, .m2v ...)"
+    )
 
 
 def check_input_rate_applies(
@@ -226,7 +229,7 @@ def check_input_rate_applies(
     if given is None or raw:
         return None
     if raw_only:
-        return INPUT_RATE_NOT_APPLIED
+        return input_rate_not_applied()
     raise VsrError(
         f"{path}: {option('--input-rate')} is for raw video streams (.h264, .hevc, .m2v ...), whose "
         "frames carry no times; this file times its own frames, and retiming them would "
