@@ -84,3 +84,44 @@ def test_an_input_rate_left_unapplied_is_named_as_the_caller_gave_it(weights, tm
     )
     assert "input_rate was not applied: this clip times its own frames" in report.notes[0]
     assert not any("--input-rate" in note for note in report.notes)
+
+
+def test_a_command_that_ends_first_leaves_the_others_speaking_to_the_command_line(
+    weights, tmp_path, capsys, monkeypatch
+):
+    # Each main() put back the state it had found: of two commands on threads of one
+    # process, the one begun first and ended first left the other naming keywords.
+    import threading
+
+    from vsr import runner
+
+    inside = {name: threading.Event() for name in ("a.mp4", "b.mp4")}
+    go_on = {name: threading.Event() for name in ("a.mp4", "b.mp4")}
+    check_paths = runner._check_paths
+
+    def held(source, *args, **kwargs):
+        inside[source.name].set()
+        assert go_on[source.name].wait(30)
+        return check_paths(source, *args, **kwargs)
+
+    monkeypatch.setattr(runner, "_check_paths", held)
+    codes: dict[str, int] = {}
+
+    def run(name: str) -> threading.Thread:
+        make_clip(tmp_path / name, frames=2, audio=False)
+        argv = [str(tmp_path / name), str(tmp_path / f"{name}.mkv"), "--input-rate", "30"]
+        argv += ["--weights", str(weights)]
+        thread = threading.Thread(target=lambda: codes.update({name: main(["run", *argv])}))
+        thread.start()
+        assert inside[name].wait(30)
+        return thread
+
+    first, second = run("a.mp4"), run("b.mp4")
+    go_on["a.mp4"].set()
+    first.join(30)
+    go_on["b.mp4"].set()  # after the first command has ended
+    second.join(30)
+    assert codes == {"a.mp4": 2, "b.mp4": 2}
+    err = capsys.readouterr().err
+    assert f"vsr: error: {tmp_path / 'b.mp4'}: --input-rate is for raw video" in err
+    assert option("--input-rate") == "input_rate"  # and the API's again after both

@@ -7,6 +7,8 @@ import errno
 import re
 from collections.abc import Iterator
 
+from vsr.shared_change import SharedChange
+
 # A disk that takes nothing more: full, over quota or read-only. The machine's state, not
 # one input's fault: work over many inputs stops at it instead of failing every one after.
 OUT_OF_SPACE_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EROFS})
@@ -37,17 +39,34 @@ class VsrTypeError(VsrError, TypeError):
 _to_the_command_line = False
 
 
+def _speak_to_the_command_line() -> bool:
+    global _to_the_command_line
+    before, _to_the_command_line = _to_the_command_line, True
+    return before
+
+
+def _speak_as_before(before: bool) -> None:
+    global _to_the_command_line
+    _to_the_command_line = before
+
+
+# Commands run at once on threads of one process (vsr.cli.main) overlap: the first one in
+# speaks to the command line, the last one out puts back what was before. Each putting
+# back its own saved value let the first to finish turn the others' words into keywords.
+_COMMAND_LINE = SharedChange(_speak_to_the_command_line, _speak_as_before)
+
+
 @contextlib.contextmanager
 def speaking_to_the_command_line(speaking: bool = True) -> Iterator[None]:
     """Within it, option() names flags ("--resume"); outside, the API's keywords. A Ray
     worker's process does not share this flag: its task is given `speaking` as the driver
-    had it (to_the_command_line()), since its errors and notes reach the driver's reader."""
-    global _to_the_command_line
-    before, _to_the_command_line = _to_the_command_line, speaking
-    try:
+    had it (to_the_command_line()), since its errors and notes reach the driver's reader;
+    False leaves the worker as it is."""
+    if not speaking:
         yield
-    finally:
-        _to_the_command_line = before
+        return
+    with _COMMAND_LINE:
+        yield
 
 
 def to_the_command_line() -> bool:
