@@ -137,7 +137,7 @@ def test_channels_first_images_get_a_hint(upscaler):
 
 
 def test_a_scale_given_as_weights_gets_a_hint():
-    with pytest.raises(vsr.VsrError, match=r"not a int \(.*write scale=2\)"):
+    with pytest.raises(vsr.VsrError, match=r"not int 2 \(.*write scale=2\)"):
         vsr.load_model(2)
 
 

@@ -61,3 +61,21 @@ def test_a_switch_given_anything_but_a_bool_is_refused(upscaler, weights, tmp_pa
     ):
         vsr.upscale_video(source, tmp_path / "out.mkv", weights=weights, compile=1)
     assert list(tmp_path.iterdir()) == [source]
+
+
+class _BytesPath:
+    """An os.PathLike that gives bytes, which pathlib refuses."""
+
+    def __fspath__(self) -> bytes:
+        return b"in.png"
+
+
+def test_a_path_like_that_gives_bytes_is_a_type_error_naming_it(upscaler, weights):
+    # load_model(weights=) let it through to pathlib: "TypeError: argument should be a str
+    # object or an os.PathLike object returning str, not <class 'bytes'>".
+    with pytest.raises(VsrTypeError, match=r"^weights must be a file path .*, not _BytesPath "):
+        vsr.load_model(_BytesPath())
+    with pytest.raises(VsrTypeError, match=r"^weights must be a file path .*, not bytes b'w'$"):
+        vsr.load_model(b"w")  # was "not a bytes"
+    with pytest.raises(VsrTypeError, match=r"^image must be .*, not _BytesPath "):
+        vsr.upscale_image(upscaler, _BytesPath())

@@ -22,11 +22,22 @@ def given(value: object) -> str:
     return f"{kind} {shown}" if len(shown) <= 60 and shown != kind else kind
 
 
+def is_str_path(value: object) -> bool:
+    """Whether `value` is a str or an os.PathLike of one (what pathlib takes). A PathLike
+    that gives bytes, or anything else, is not: os.fspath says so with a bare TypeError."""
+    if not isinstance(value, str | os.PathLike):
+        return False
+    try:
+        return isinstance(os.fspath(value), str)
+    except TypeError:  # a __fspath__ that returns neither str nor bytes
+        return False
+
+
 def check_path(value: object, name: str) -> Path:
     """`value` as a Path, if it is a str or an os.PathLike of one. A bytes path is refused,
     not decoded: pathlib takes none, and the command line never gives one."""
-    if isinstance(value, str | os.PathLike) and isinstance(os.fspath(value), str):
-        return Path(value)
+    if is_str_path(value):
+        return Path(value)  # type: ignore[arg-type]
     raise VsrTypeError(f"{name} must be a path (str or os.PathLike), not {given(value)}")
 
 

@@ -21,6 +21,7 @@ from typing import Any
 
 import torch
 
+from vsr.argument_types import given, is_str_path
 from vsr.atomic_file import atomic_output
 from vsr.bundled import bundled_folder
 from vsr.errors import VsrError, VsrTypeError, option
@@ -356,14 +357,14 @@ def load_network(
                 "weights needs an int .scale (use vsr.models.create_model or load_weights)"
             )
         return weights
-    if weights is not None and not isinstance(weights, str | os.PathLike):
+    if weights is not None and not is_str_path(weights):
         hint = ""
         if hasattr(weights, "model") and hasattr(weights, "plan_for"):  # a vsr.Upscaler
             hint = " (an Upscaler is made from weights; pass its weights, or upscaler.model)"
         elif isinstance(weights, int):
             hint = f" (for our own weights of a scale, write scale={weights})"
         raise VsrTypeError(
-            "weights must be a file path, a name from `vsr weights list` or a network, not a "
-            f"{type(weights).__name__}{hint}"
+            "weights must be a file path (str or os.PathLike), a name from `vsr weights list` "
+            f"or a network, not {given(weights)}{hint}"
         )
     return load_weights(resolve_weights(weights, scale))
