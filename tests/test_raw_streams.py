@@ -424,3 +424,34 @@ def test_a_raw_stream_with_b_frames_is_timed_in_its_frames_order(tmp_path):
         step = round(1 / (25 * reader.info.time_base))
         assert [frame.pts for frame in reader.frames()] == [n * step for n in range(24)]
         assert reader.lost_frames == 0
+
+
+def test_a_raw_streams_length_is_counted_only_for_a_run_that_asks_for_it(
+    weights, tmp_path, monkeypatch
+):
+    # The reader read the whole stream at every opening to count its frames for progress:
+    # an API run with progress=False and compile=False read a 9 GB capture whole for
+    # nothing (about a minute from a disk). Now it is counted when asked for, once a reader.
+    import vsr.video.reader
+
+    counted = []
+    count = vsr.video.reader.raw_stream_seconds
+
+    def counting(*args):
+        counted.append(args)
+        return count(*args)
+
+    monkeypatch.setattr(vsr.video.reader, "raw_stream_seconds", counting)
+    source = tmp_path / "a.h264"
+    make_raw_stream(source, frames=6)
+    options = dict(weights=weights, progress=False, compile=False)
+    assert upscale_video(source, tmp_path / "quiet.mkv", **options).frames == 6
+    assert counted == []
+    options.update(progress=True, compile="auto")  # both ask: one count between them
+    assert upscale_video(source, tmp_path / "shown.mkv", **options).frames == 6
+    assert len(counted) == 1
+    with VideoReader(source, field_rate=True) as reader:
+        assert len(counted) == 1  # opened: nothing counted yet
+        assert reader.info.frames_to_expect() == (12, True)
+        assert reader.info.frames_to_expect() == (12, True)
+    assert len(counted) == 2

@@ -375,7 +375,8 @@ def start_upscale(
                 clock=clock,
             )
             terminal = on_a_terminal()  # else stderr is a log: plain lines, no bar
-            expected, estimated = info.frames_to_expect()
+            # Only for progress: a raw stream's is counted from the whole file (raw_length).
+            expected, estimated = info.frames_to_expect() if progress else (None, False)
             bar = tqdm(
                 total=expected,
                 initial=resumed_frames(writer),

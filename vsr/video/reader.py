@@ -8,6 +8,7 @@ the device. Damaged data is skipped and counted, never silently dropped.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import itertools
 import logging
 import math
@@ -63,7 +64,7 @@ from vsr.video.media_url import open_source
 from vsr.video.pixel_shape_watch import PixelShapeWatch
 from vsr.video.pixfmt import parse_planar, planar_equivalent
 from vsr.video.pts_order import PresentationOrder
-from vsr.video.raw_length import raw_stream_seconds
+from vsr.video.raw_length import CountedLength, raw_stream_seconds
 from vsr.video.raw_losses import RawStreamLosses
 from vsr.video.raw_stream import (
     FIELD_REPEAT_CODECS,
@@ -135,6 +136,10 @@ class VideoInfo:
     # Whether the file is a raw elementary stream (.h264, .m2v ...), its frames timed by the
     # reader (vsr.video.raw_stream): it has no index to seek by.
     raw_stream: bool = False
+    # A raw stream's length (or a cut's share of it), for frames_to_expect: counted from its
+    # packets the first time it is asked for (vsr.video.raw_length), `duration` standing for
+    # it where none could be counted. Reading the whole file, it waits for a run that needs it.
+    counted_duration: CountedLength | None = None
 
     @property
     def chroma_siting(self) -> str:
@@ -149,8 +154,12 @@ class VideoInfo:
         (a file with fewer frames is truncated); the estimate is for people."""
         if self.frame_count:
             return self.frame_count, False
-        if self.duration and self.average_rate:
-            return max(1, round(self.duration * float(self.average_rate))), True
+        duration = self.duration
+        counted = None if self.counted_duration is None else self.counted_duration()
+        if counted is not None:
+            duration = counted
+        if duration and self.average_rate:
+            return max(1, round(duration * float(self.average_rate))), True
         return None, False
 
     def describe(self) -> str:
@@ -391,8 +400,6 @@ class VideoReader:
             # pace, not its frames' (see _soft_telecined): `_source` has the frames' own.
             stated = self._stream_rate()
             self._soft_telecine = self._soft_telecined(stated)
-            # A raw stream states no length: its packets, counted, give progress a total.
-            self._raw_seconds = self._raw_length()
             self._gop_timecode = self._opening_gop_timecode()
             # The source's frames as the file has them, for the reader's own reckoning;
             # `info` as they are delivered (per field: twice as many, twice as fine a time).
@@ -704,18 +711,6 @@ class VideoReader:
         except (VsrError, av.error.FFmpegError):
             return False  # the reader's own decode says what is wrong with the file
         return lie_film_frames_apart(sorted(t for t in times if t is not None), step)
-
-    def _raw_length(self) -> float | None:
-        """A raw stream's length in seconds, from its packets demuxed (vsr.video.raw_length)
-        in a second opening of the file; None for any other file, or where it cannot tell."""
-        if self._raw is None:
-            return None
-        try:
-            with _open_input(self.path) as container:
-                stream = main_video_stream(container)
-                return raw_stream_seconds(container, stream, self._raw)
-        except (VsrError, av.error.FFmpegError):
-            return None  # the reader's own decode says what is wrong with the file
 
     def _opening_gop_timecode(self) -> OpeningTimecode | None:
         """An MPEG-1/2 video's opening timecode, its first I-picture's GOP header's
@@ -1032,9 +1027,7 @@ class VideoReader:
 
         time_base = stream.time_base or Fraction(1, 90000)
         duration = None
-        if self._raw_seconds is not None:
-            duration = self._raw_seconds  # an estimate: frame_count stays unstated
-        elif stream.duration:
+        if stream.duration:
             duration = float(stream.duration * time_base)
         elif self._container.duration:
             duration = self._container.duration / av.time_base
@@ -1046,13 +1039,17 @@ class VideoReader:
         if cut is not None and cut.asked:
             # The video's own length only: a container's covers subtitles and audio too.
             declared, own = _declared_video_seconds(stream, self._container)
-            if self._raw_seconds is not None:
-                declared, own = self._raw_seconds, True
             frame_count, duration = _frames_in_cut(
                 cut, frame_count, rate, declared if own else None
             )
             if self._raw is not None:
                 frame_count = None  # reckoned from its counted length: an estimate
+        counted = None
+        if self._raw is not None:  # a raw stream states no length: its packets tell it
+            asked = cut.requested if cut is not None and cut.asked else None
+            counted = CountedLength(
+                functools.partial(_counted_raw_seconds, self.path, self._raw, asked)
+            )
         return VideoInfo(
             path=self.path,
             width=frame.width,
@@ -1087,6 +1084,7 @@ class VideoReader:
             chroma_location=chroma_location_of(frame),
             closed_captions=captions_of(frame) is not None,
             raw_stream=self._raw is not None,
+            counted_duration=counted,
         )
 
     def _first_shape(self) -> Fraction | None:
@@ -1162,18 +1160,29 @@ def every_sample_there(path: Path) -> bool:
     return bool(counted) and held >= counted
 
 
+def _counted_raw_seconds(path: Path, timing: RawTiming, part: TimeRange | None) -> float | None:
+    """A raw stream's length in seconds, from its packets demuxed (vsr.video.raw_length) in
+    an opening of its own, of `part` only where given; None where it cannot tell."""
+    try:
+        with _open_input(path) as container:
+            seconds = raw_stream_seconds(container, main_video_stream(container), timing)
+    except (VsrError, av.error.FFmpegError):
+        return None  # the reader's own decode says what is wrong with the file
+    if seconds is None or part is None:
+        return seconds
+    return _seconds_in_range(part, seconds)
+
+
 def _frames_in_cut(
     cut: Cut, frames: int | None, rate: Fraction | None, seconds: float | None
 ) -> tuple[int | None, float | None]:
     """About how many frames, and how many seconds, the cut keeps (for the progress bar).
     `frames` and `seconds`: the whole video's, where the file states them."""
     requested = cut.requested
-    start = float(requested.start)
-    end = None if requested.end is None else float(requested.end)
     if seconds is not None:
-        seconds = max(0.0, min(seconds, seconds if end is None else end) - start)
-    elif end is not None:
-        seconds = end - start
+        seconds = _seconds_in_range(requested, seconds)
+    elif requested.end is not None:
+        seconds = float(requested.end) - float(requested.start)
     if not rate:
         return None, seconds
     # A constant rate shows frame k at k / rate: the range holds those with k / rate in it.
@@ -1187,6 +1196,12 @@ def _frames_in_cut(
         return left, seconds
     estimate = math.ceil(requested.end * rate) - skipped
     return (estimate if left is None else min(estimate, left)), seconds
+
+
+def _seconds_in_range(requested: TimeRange, seconds: float) -> float:
+    """How much of a video `seconds` long the range keeps."""
+    end = seconds if requested.end is None else min(seconds, float(requested.end))
+    return max(0.0, end - float(requested.start))
 
 
 def _declared_video_seconds(
