@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 import torch
-from media import make_clip
+from media import make_clip, make_interlaced_clip, make_raw_stream
 
 import vsr
 from vsr.cli import main
@@ -24,7 +24,16 @@ def test_option_names_the_keyword_to_the_api_and_the_flag_to_the_command_line():
         assert option("--resume", True) == "--resume"
         assert option("--no-compile", False) == "--no-compile"
         assert option("--device", "cpu") == "--device cpu"
+        assert option("--input-rate", metavar="RATE") == "--input-rate RATE"
+        assert option("--preset", setting=True) == "--preset"
+        assert option("--pix-fmt", "yuv420p", setting=True) == "--pix-fmt yuv420p"
     assert option("--resume", True) == "resume=True"  # as it was after the command
+    assert option("--input-rate", metavar="RATE") == "input_rate"
+    # The API takes the encoder's choices in settings=EncodeSettings(...), not as keywords.
+    assert option("--preset", setting=True) == "settings=EncodeSettings(preset=...)"
+    assert option("--pix-fmt", "yuv420p", setting=True) == (
+        "settings=EncodeSettings(pix_fmt='yuv420p')"
+    )
 
 
 def test_one_mistake_is_told_in_the_terms_of_each_caller(weights, tmp_path, capsys):
@@ -125,3 +134,63 @@ def test_a_command_that_ends_first_leaves_the_others_speaking_to_the_command_lin
     err = capsys.readouterr().err
     assert f"vsr: error: {tmp_path / 'b.mp4'}: --input-rate is for raw video" in err
     assert option("--input-rate") == "input_rate"  # and the API's again after both
+
+
+def _run_both_ways(source, tmp_path, capsys, flags=(), **keywords):
+    """The notes of a command-line run (vsr.cli.main, its stderr) and of an API call
+    (vsr.upscale_video, its report) of one clip, asked alike."""
+    weights = keywords.pop("weights")
+    argv = [
+        str(source),
+        str(tmp_path / f"{source.stem}_cli.mkv"),
+        "--weights",
+        str(weights),
+        *flags,
+    ]
+    capsys.readouterr()
+    assert main(["run", *argv]) == 0
+    said = capsys.readouterr().err
+    report = vsr.upscale_video(
+        source, tmp_path / f"{source.stem}_api.mkv", weights=weights, progress=False, **keywords
+    )
+    return said, report.notes
+
+
+def test_notes_name_the_options_as_each_caller_gave_them(weights, tmp_path, capsys):
+    # Notes named flags to API callers, who passed none: "(--input-rate RATE sets its
+    # rate)", "(--deinterlace auto deinterlaces them first)".
+    raw = tmp_path / "in.mjpeg"  # a raw stream that states no rate
+    make_raw_stream(raw, "mjpeg", "mjpeg", 30, frames=2, pix_fmt="yuvj420p")
+    said, notes = _run_both_ways(raw, tmp_path, capsys, weights=weights)
+    timed = "the raw stream states no frame rate: timed at 25 fps, as ffmpeg does "
+    assert f"vsr: note: {timed}(--input-rate RATE sets its rate)" in said
+    assert f"{timed}(input_rate sets its rate)" in notes
+
+    interlaced = tmp_path / "interlaced.ts"
+    make_interlaced_clip(interlaced, frames=6)
+    off = ["--deinterlace", "off"]
+    said, notes = _run_both_ways(
+        interlaced, tmp_path, capsys, off, weights=weights, deinterlace="off"
+    )
+    woven = (
+        "the video is interlaced (6 frames): both fields of each frame were upscaled together "
+        "and written as progressive frames "
+    )
+    assert f"vsr: note: {woven}(--deinterlace auto deinterlaces them first)" in said
+    assert f"{woven}(deinterlace='auto' deinterlaces them first)" in notes
+
+
+def test_encoder_advice_names_the_settings_field_to_an_api_caller(weights, tmp_path, capsys, monkeypatch):  # fmt: skip
+    # "--encoders 2 (or a faster --preset)": the API has encoders=, and takes the preset in
+    # settings=EncodeSettings(preset=...).
+    import vsr.runner
+
+    monkeypatch.setattr(vsr.runner, "ENCODER_BOUND_SHARE", 0.0)  # every run held back
+    source = tmp_path / "in.mp4"
+    make_clip(source, frames=2, audio=False)
+    said, notes = _run_both_ways(source, tmp_path, capsys, weights=weights)
+    assert "--encoders 2 (or a faster --preset) would finish sooner" in said
+    assert any(
+        "encoders=2 (or a faster settings=EncodeSettings(preset=...)) would finish sooner" in note
+        for note in notes
+    )

@@ -63,7 +63,7 @@ def test_a_field_order_asked_for_wins_over_the_frames_marks(tmp_path):
             assert (columns.min(), columns.max()) == (left, left + 11)
         first = "top" if mode == "tff" else "bottom"
         assert notes == [
-            f"4 frames were deinterlaced (bwdif, --deinterlace {mode}; 4 of them marked "
+            f"4 frames were deinterlaced (bwdif, deinterlace={mode!r}; 4 of them marked "
             f"interlaced, each taken as {first} field first), one frame per frame at its own "
             "time, so the frame rate stays"
         ]
@@ -83,7 +83,7 @@ def test_frames_marked_interlaced_are_deinterlaced_at_their_own_times(tmp_path):
     ]
     assert off_notes == [
         "the video is interlaced (6 frames): both fields of each frame were upscaled together "
-        "and written as progressive frames (--deinterlace auto deinterlaces them first)"
+        "and written as progressive frames (deinterlace='auto' deinterlaces them first)"
     ]
 
 
@@ -99,7 +99,7 @@ def test_auto_leaves_progressive_frames_alone_and_all_takes_every_frame(tmp_path
     combs, _, notes = _lumas(clip, "all")
     assert max(combs) < CLEAN
     assert notes == [
-        "4 frames were deinterlaced (bwdif, --deinterlace all; 0 of them marked interlaced, "
+        "4 frames were deinterlaced (bwdif, deinterlace='all'; 0 of them marked interlaced, "
         "the others taken as top field first), one frame per frame at its own time, so the "
         "frame rate stays"
     ]

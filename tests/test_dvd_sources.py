@@ -84,6 +84,7 @@ def test_a_pixel_shape_that_changes_mid_stream_is_named_where_it_changes(tmp_pat
     (told,) = [note for note in report.notes if "pixel shape changes" in note]
     # The 16:9 part starts at its keyframe, the 7th frame (6 x 3003/90000 s = 0.2002 s).
     assert "to 32:27, a 16:9 picture, at 0.200 s" in told and "(4:3)" in told
+    assert told.endswith("(start='0.200') to keep its shape")  # the keyword, to the API
     # The part the note points at comes out whole, in its own shape.
     part = tmp_path / "part.mkv"
     report = upscale_video(source, part, weights=weights, progress=False, start=0.2)

@@ -136,7 +136,7 @@ def test_full_range_goes_to_limited_where_the_output_cannot_mark_it(
     [
         ("yuv444p", "libx264", None, "libx264 at the source's 4:4:4 8-bit (yuv444p)"),
         ("yuv422p", "libx265", None, "libx265 at the source's 4:2:2 8-bit (yuv422p)"),
-        ("yuv420p10le", "libx264", None, "or --codec libx265 to keep the bits"),
+        ("yuv420p10le", "libx264", None, "or settings=EncodeSettings(codec='libx265') to keep"),
         ("yuv420p10le", "libx265", None, None),  # HEVC Main 10 plays widely
         ("yuv420p", "libx264", None, None),
         ("yuv444p", "libx264", "yuv444p", None),  # asked for: the user's choice

@@ -94,7 +94,7 @@ def test_each_field_becomes_a_frame_half_a_frame_after_the_one_before(tmp_path):
     assert max(comb_strength(frame.planes[0]) for frame in frames) < 6
     assert notes == [
         "the video is interlaced: 6 frames were deinterlaced (bwdif) before upscaling, one "
-        "frame per field (--field-rate): 6 frames became 12, at twice the frame rate"
+        "frame per field (field_rate=True): 6 frames became 12, at twice the frame rate"
     ]
 
 
@@ -164,8 +164,8 @@ def test_frames_not_interlaced_are_given_twice_so_the_rate_stays_steady(tmp_path
     ]
     assert notes == [
         "the video is interlaced from frame 5 on: 4 frames were deinterlaced (bwdif) before "
-        "upscaling, one frame per field (--field-rate): 6 frames became 12, at twice the frame "
-        "rate; the 2 not deinterlaced were each given twice, so that the rate stays steady"
+        "upscaling, one frame per field (field_rate=True): 6 frames became 12, at twice the "
+        "frame rate; the 2 not deinterlaced were each given twice, so that the rate stays steady"
     ]
 
 
@@ -293,8 +293,8 @@ def test_a_clip_without_interlaced_frames_says_each_frame_was_given_twice(tmp_pa
     with VideoReader(clip, deinterlace="auto", field_rate=True) as reader:
         assert len(list(reader.frames())) == 8
         assert reader.warnings == [
-            "no frame is marked interlaced: --field-rate gave each of the 4 frames twice, to "
-            "keep its doubled rate (--deinterlace all takes unmarked frames as interlaced)"
+            "no frame is marked interlaced: field_rate=True gave each of the 4 frames twice, to "
+            "keep its doubled rate (deinterlace='all' takes unmarked frames as interlaced)"
         ]
 
 

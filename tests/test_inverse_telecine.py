@@ -64,7 +64,7 @@ def test_each_film_picture_comes_out_once_at_its_film_time(tmp_path, codec):
     assert [frame.pts * info.time_base for frame in frames] == [k * FILM for k in range(12)]
     assert reader.deinterlaced_frames == 0
     assert reader.warnings == [
-        "inverse telecine (--deinterlace film: fieldmatch, decimate): 15 frames became 12 film "
+        "inverse telecine (deinterlace='film': fieldmatch, decimate): 15 frames became 12 film "
         "frames at 23.976 fps"
     ]
     # What --deinterlace auto makes of it: 15 frames, the 3:2 judder (the repeats) kept.
@@ -98,7 +98,7 @@ def test_parts_shot_on_video_are_deinterlaced_and_named(tmp_path):
     assert max(comb_strength(frame.planes[0]) for frame in frames) < 1
     assert reader.deinterlaced_frames == 6
     assert reader.warnings == [
-        "inverse telecine (--deinterlace film: fieldmatch, decimate): 16 frames became 13 film "
+        "inverse telecine (deinterlace='film': fieldmatch, decimate): 16 frames became 13 film "
         "frames at 23.976 fps; 6 frames whose fields did not match (shot on video, not film) "
         "were deinterlaced (bwdif); 1 of 3 cycles of 5 frames with motion repeated no picture "
         "(not telecined): a frame of motion was dropped from each"
@@ -112,8 +112,8 @@ def test_a_clip_that_is_not_telecined_is_told_so(tmp_path):
     assert len(frames) == 8
     assert reader.warnings == [
         "the video does not look telecined: in none of its 2 cycles of 5 frames with motion "
-        "was a picture repeated, so --deinterlace film dropped a frame of motion from each "
-        "(judder): 10 frames became 8 film frames at 23.976 fps; --deinterlace auto suits it"
+        "was a picture repeated, so deinterlace='film' dropped a frame of motion from each "
+        "(judder): 10 frames became 8 film frames at 23.976 fps; deinterlace='auto' suits it"
     ]
 
 
@@ -265,7 +265,7 @@ def test_soft_telecine_keeps_every_film_frame(tmp_path):
     assert (frames[8].pts - frames[0].pts) * reader.info.time_base == 8 * FILM
     assert reader.info.average_rate == Fraction(24000, 1001)
     assert reader.warnings == [
-        "--deinterlace film: the video's frames are film frames already (soft telecine: the "
+        "deinterlace='film': the video's frames are film frames already (soft telecine: the "
         "decoder gives the film's own frames, 1001/24000 s apart on average, and leaves the "
         "3:2 pulldown to repeat-field flags): all 12 kept at their own times, none dropped"
     ]
@@ -339,9 +339,9 @@ def test_a_source_at_a_rate_without_pulldown_keeps_every_frame(tmp_path, rate):
     assert (reader.info.average_rate, reader.info.time_base) == (rate, Fraction(1, 90000))
     assert reader.deinterlaced_frames == 10
     assert reader.warnings[0] == (
-        "--deinterlace film undoes 3:2 pulldown, which carries film at 29.97 fps; the video "
+        "deinterlace='film' undoes 3:2 pulldown, which carries film at 29.97 fps; the video "
         f"is at {float(rate):.3f} fps, which holds none: no frame was dropped, and the frames "
-        "marked interlaced were deinterlaced as --deinterlace auto does"
+        "marked interlaced were deinterlaced as deinterlace='auto' does"
     )
 
 

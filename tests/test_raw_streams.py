@@ -194,7 +194,7 @@ def test_a_stream_stating_no_rate_is_timed_at_25_fps_with_a_note_or_at_the_rate_
     assert output_timing(tmp_path / "a.mp4")[:2] == (25, [n / Fraction(25) for n in range(4)])
     assert (
         "the raw stream states no frame rate: timed at 25 fps, as ffmpeg does "
-        "(--input-rate RATE sets its rate)"
+        "(input_rate sets its rate)"
     ) in report.notes
     report = upscale_video(
         source, tmp_path / "b.mkv", weights=weights, progress=False, input_rate="29.97"
@@ -202,9 +202,7 @@ def test_a_stream_stating_no_rate_is_timed_at_25_fps_with_a_note_or_at_the_rate_
     declared, times, _ = output_timing(tmp_path / "b.mkv")
     assert declared == NTSC
     assert times == [Fraction(round(1000 * n / NTSC), 1000) for n in range(4)]
-    assert "the raw stream states no frame rate; timed at 29.97 fps (--input-rate)" in (
-        report.notes
-    )
+    assert "the raw stream states no frame rate; timed at 29.97 fps (input_rate)" in report.notes
 
 
 def test_input_rate_retimes_a_raw_stream_whose_rate_is_wrong(weights, tmp_path, capsys):

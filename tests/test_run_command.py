@@ -369,13 +369,16 @@ def test_speed_flags_on_the_cpu_run_and_say_what_they_could_not_do(tmp_path, wei
 
 
 def test_a_run_held_back_by_its_encoders_says_how_to_go_faster():
+    from vsr.errors import speaking_to_the_command_line
     from vsr.runner import encoder_advice
 
-    advice = encoder_advice(0.93, encoders=1)
+    with speaking_to_the_command_line():
+        advice = encoder_advice(0.93, encoders=1)
+        several = encoder_advice(0.91, encoders=3)
     assert advice is not None and "93%" in advice and "--encoders 2" in advice
-    several = encoder_advice(0.91, encoders=3)
     assert several is not None and "3 encoders were busy 91%" in several
     assert "--encoders 4" in several and "idle cores" in several
+    assert "encoders=4 may finish sooner" in encoder_advice(0.91, encoders=3)  # the API's
     assert encoder_advice(0.4, encoders=1) is None  # the network was the bottleneck
     assert encoder_advice(None, encoders=2) is None  # a run too short to tell
 

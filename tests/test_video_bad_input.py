@@ -248,7 +248,7 @@ def test_a_default_codec_the_container_cannot_hold_gives_way_to_its_own(clip, tm
     assert writer.codec.name == "libvpx-vp9"
     assert writer.notes[0] == (
         "libx264 cannot go into .webm files: encoding with libvpx-vp9 (choose another with "
-        "--codec); its settings preset=medium do not apply"
+        "settings=EncodeSettings(codec=...)); its settings preset=medium do not apply"
     )
     assert writer.settings.crf == 30 and writer.settings.preset is None  # x264's preset names
 

@@ -74,14 +74,25 @@ def to_the_command_line() -> bool:
     return _to_the_command_line
 
 
-def option(flag: str, value: object = None) -> str:
+def option(
+    flag: str, value: object = None, *, metavar: str | None = None, setting: bool = False
+) -> str:
     """An option as its reader gave it: on the command line the flag ("--input-rate",
     "--resume", "--device cpu"), to an API caller the keyword ("input_rate",
     "resume=True", "device='cpu'", "compile=False" for --no-compile), who passed no flags
-    and would have to guess the keyword from one."""
+    and would have to guess the keyword from one.
+
+    `metavar` names the value a flag wants where none is given ("--input-rate RATE"); the
+    keyword stands alone. A `setting` is a field of vsr.video.writer.EncodeSettings
+    (--preset, --codec, --pix-fmt), which the API takes inside its `settings` argument, not
+    as a keyword of its own: "settings=EncodeSettings(preset=...)"."""
     if _to_the_command_line:
-        return flag if value is None or isinstance(value, bool) else f"{flag} {value}"
+        if value is None:
+            return flag if metavar is None else f"{flag} {metavar}"
+        return flag if isinstance(value, bool) else f"{flag} {value}"
     keyword = flag.removeprefix("--").removeprefix("no-").replace("-", "_")
+    if setting:
+        return f"settings=EncodeSettings({keyword}={'...' if value is None else repr(value)})"
     return keyword if value is None else f"{keyword}={value!r}"
 
 

@@ -707,15 +707,17 @@ def encoder_advice(encoder_share: float | None, encoders: int) -> str | None:
     """A note for runs that the encoders held back (the network waited for them)."""
     if encoder_share is None or encoder_share < ENCODER_BOUND_SHARE:
         return None
+    # The API's preset is a field of its `settings`, not a keyword: option() names it so.
+    faster_preset = f"a faster {option('--preset', setting=True)}"
     if encoders == 1:
         return (
             f"the encoder was busy {encoder_share:.0%} of the run and held it back: "
-            "--encoders 2 (or a faster --preset) would finish sooner"
+            f"{option('--encoders', 2)} (or {faster_preset}) would finish sooner"
         )
     return (
         f"the {encoders} encoders were busy {encoder_share:.0%} of the run and held it back: "
-        f"--encoders {encoders + 1} may finish sooner where the machine has idle cores, a "
-        "faster --preset will"
+        f"{option('--encoders', encoders + 1)} may finish sooner where the machine has idle "
+        f"cores, {faster_preset} will"
     )
 
 

@@ -318,7 +318,8 @@ class Deinterlacer:
         done = self.deinterlaced_frames
         if self.per_field:
             kept_in_time = (
-                f"one frame per field (--field-rate): {self.given_frames} frames became "
+                f"one frame per field ({option('--field-rate', True)}): {self.given_frames} "
+                "frames became "
                 f"{2 * self.given_frames if delivered is None else delivered}, at twice the "
                 "frame rate"
             )
@@ -337,8 +338,8 @@ class Deinterlacer:
                 "bff": "each taken as bottom field first",
             }[self.mode]
             return (
-                f"{done} frames were deinterlaced (bwdif, --deinterlace {self.mode}; {marked} "
-                f"of them marked interlaced, {order}), {kept_in_time}"
+                f"{done} frames were deinterlaced (bwdif, {option('--deinterlace', self.mode)}; "
+                f"{marked} of them marked interlaced, {order}), {kept_in_time}"
             )
         if done:
             # Numbered as the output counts them, from 1 as the other notes do (FramePlanes',
@@ -353,12 +354,12 @@ class Deinterlacer:
             return (
                 f"the video is interlaced ({self.interlaced_frames} frames): both fields of "
                 "each frame were upscaled together and written as progressive frames "
-                "(--deinterlace auto deinterlaces them first)"
+                f"({option('--deinterlace', 'auto')} deinterlaces them first)"
             )
         if self.per_field and self.given_frames:
             return (
-                "no frame is marked interlaced: --field-rate gave each of the "
-                f"{self.given_frames} frames twice, to keep its doubled rate (--deinterlace "
-                "all takes unmarked frames as interlaced)"
+                f"no frame is marked interlaced: {option('--field-rate', True)} gave each of "
+                f"the {self.given_frames} frames twice, to keep its doubled rate "
+                f"({option('--deinterlace', 'all')} takes unmarked frames as interlaced)"
             )
         return None

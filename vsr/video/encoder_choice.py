@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING
 
 import av
 
-from vsr.errors import VsrError
+from vsr.errors import VsrError, option
 from vsr.video.chroma_location import CONVERTED, conversion_siting
 from vsr.video.codecs import encoder_option_type, video_encoder
 from vsr.video.colors import GBR
@@ -210,7 +210,8 @@ class EncoderChoice:
         if is_planar_rgb(self.pix_fmt) and self.codec.name in ("libx265", "libvpx-vp9"):
             self.notes.append(
                 f"{self.codec.name} in RGB ({self.pix_fmt}) plays in few players (no web "
-                "browser, few phones and TVs); for wide playback use --pix-fmt yuv420p"
+                "browser, few phones and TVs); for wide playback use "
+                f"{option('--pix-fmt', 'yuv420p', setting=True)}"
             )
             return
         parsed = parse_planar(self.pix_fmt)
@@ -222,9 +223,9 @@ class EncoderChoice:
             return
         kind = {(0, 0): "4:4:4", (1, 0): "4:2:2"}.get(shift, "")
         what = f"{kind} {depth}-bit".strip() if shift != (1, 1) else f"{depth}-bit"
-        advice = "--pix-fmt yuv420p"
+        advice = option("--pix-fmt", "yuv420p", setting=True)
         if self.codec.name == "libx264" and shift == (1, 1) and self.source.bit_depth > 8:
-            advice += ", or --codec libx265 to keep the bits"
+            advice += f", or {option('--codec', 'libx265', setting=True)} to keep the bits"
         self.notes.append(
             f"{self.codec.name} at {whose} {what} ({self.pix_fmt}) plays in few players "
             f"(no web browser, few phones and TVs); for wide playback use {advice}"
@@ -260,7 +261,7 @@ class EncoderChoice:
         dropped = f"; its settings {', '.join(left)} do not apply" if left else ""
         self.notes.append(
             f"{self.settings.codec} cannot go into {self.path.suffix} files: encoding with "
-            f"{name}{why} (choose another with --codec){dropped}"
+            f"{name}{why} (choose another with {option('--codec', setting=True)}){dropped}"
         )
         self.settings = replace(
             self.settings, codec=name, preset=None, pix_fmt=pix_fmt, options=dict(options)
@@ -453,7 +454,8 @@ class EncoderChoice:
         elif hdr is not None:
             self.notes.append(
                 f"the source's HDR10 mastering/light-level metadata is not written by "
-                f"{self.codec.name}; use --codec libx265 or libsvtav1 to keep it"
+                f"{self.codec.name}; use {option('--codec', 'libx265', setting=True)} or "
+                "libsvtav1 to keep it"
             )
         return options
 

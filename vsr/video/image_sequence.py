@@ -28,7 +28,7 @@ from pathlib import Path
 
 import av
 
-from vsr.errors import VsrError
+from vsr.errors import VsrError, option
 from vsr.printable import name_list
 
 # image2's frame number: `%d`, or with a width (`%04d`, and `%4d`, which it pads with zeros
@@ -38,10 +38,15 @@ _FIELD = re.compile(r"%(\d*)d|%%|%")
 # ffmpeg's rate for an image sequence given none (image2's `framerate` default).
 DEFAULT_SEQUENCE_RATE = Fraction(25)
 
-DEFAULT_RATE_NOTE = (
-    "an image sequence carries no timing: timed at 25 fps, as ffmpeg does "
-    "(--input-rate RATE sets its rate)"
-)
+
+def default_rate_note() -> str:
+    """The note for a sequence given no rate: a function, as it names the option as its
+    reader gives it (vsr.errors.option), known only when the run is."""
+    return (
+        "an image sequence carries no timing: timed at 25 fps, as ffmpeg does "
+        f"({option('--input-rate', metavar='RATE')} sets its rate)"
+    )
+
 
 # Characters that make a name a glob, for the error that says vsr reads printf patterns.
 _GLOB = re.compile(r"[*?\[]")

@@ -48,7 +48,7 @@ from typing import TYPE_CHECKING, Generic, TypeVar
 import av
 import numpy as np
 
-from vsr.errors import VsrError
+from vsr.errors import VsrError, option
 from vsr.video.filter_graph import FrameKind, colour_declaring_source, finished_frames, frame_kind
 
 if TYPE_CHECKING:
@@ -101,9 +101,10 @@ def carries_pulldown(rate: Fraction | None) -> bool:
 def no_pulldown_note(rate: Fraction) -> str:
     """The note for a source `carries_pulldown` refuses, which is deinterlaced as auto does."""
     return (
-        f"--deinterlace film undoes 3:2 pulldown, which carries film at 29.97 fps; the video "
-        f"is at {float(rate):.3f} fps, which holds none: no frame was dropped, and the frames "
-        "marked interlaced were deinterlaced as --deinterlace auto does"
+        f"{option('--deinterlace', 'film')} undoes 3:2 pulldown, which carries film at 29.97 "
+        f"fps; the video is at {float(rate):.3f} fps, which holds none: no frame was dropped, "
+        f"and the frames marked interlaced were deinterlaced as "
+        f"{option('--deinterlace', 'auto')} does"
     )
 
 
@@ -185,8 +186,9 @@ class _ShortCycle:
 def _refusal(kind: FrameKind, error: Exception) -> VsrError:
     width, height, pix_fmt, _, _ = kind
     return VsrError(
-        f"--deinterlace film cannot take {width}x{height} {pix_fmt} frames (libavfilter's "
-        f"fieldmatch and decimate: {error}); --deinterlace auto deinterlaces them instead"
+        f"{option('--deinterlace', 'film')} cannot take {width}x{height} {pix_fmt} frames "
+        f"(libavfilter's fieldmatch and decimate: {error}); "
+        f"{option('--deinterlace', 'auto')} deinterlaces them instead"
     )
 
 
@@ -469,9 +471,9 @@ class InverseTelecine(Generic[Tag]):
         )
         if self.soft_telecine:
             return (
-                "--deinterlace film: the video's frames are film frames already (soft "
-                "telecine: the decoder gives the film's own frames, 1001/24000 s apart on "
-                "average, and leaves the 3:2 pulldown to repeat-field flags): all "
+                f"{option('--deinterlace', 'film')}: the video's frames are film frames "
+                "already (soft telecine: the decoder gives the film's own frames, 1001/24000 s "
+                "apart on average, and leaves the 3:2 pulldown to repeat-field flags): all "
                 f"{self.source_frames} kept at their own times, none dropped"
             )
         telecined, moving = self._telecined_cycles()
@@ -479,10 +481,11 @@ class InverseTelecine(Generic[Tag]):
             return (
                 "the video does not look telecined: in none of its "
                 f"{moving} cycles of 5 frames with motion was a picture repeated, so "
-                f"--deinterlace film dropped a frame of motion from each (judder): {done}; "
-                "--deinterlace auto suits it"
+                f"{option('--deinterlace', 'film')} dropped a frame of motion from each "
+                f"(judder): {done}; {option('--deinterlace', 'auto')} suits it"
             )
-        note = f"inverse telecine (--deinterlace film: fieldmatch, decimate): {done}"
+        film = option("--deinterlace", "film")
+        note = f"inverse telecine ({film}: fieldmatch, decimate): {done}"
         if self.combed_frames:
             note += (
                 f"; {self.combed_frames} frames whose fields did not match (shot on video, "

@@ -17,6 +17,8 @@ from fractions import Fraction
 
 import av
 
+from vsr.errors import option
+
 
 def display_aspect(width: int, height: int, shape: Fraction) -> str:
     """The picture's display aspect ratio as people say it ("16:9", "4:3")."""
@@ -74,5 +76,5 @@ class PixelShapeWatch:
             f"output has one shape, the first frame's {_ratio(old)} "
             f"({display_aspect(*self._size, old)}), so "
             f"from there the picture shows at the wrong width; upscale that part on its own "
-            f"(--start {at:.3f}) to keep its shape"
+            f"({option('--start', f'{at:.3f}')}) to keep its shape"
         )

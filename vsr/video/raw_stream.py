@@ -145,14 +145,17 @@ class RawTiming:
             parser_rate = None
         if given is not None and given != (own or DEFAULT_RATE):
             said = "no frame rate" if own is None else f"{_fps(own)} fps"
-            note = f"the raw stream states {said}; timed at {_fps(given)} fps (--input-rate)"
+            note = (
+                f"the raw stream states {said}; timed at {_fps(given)} fps "
+                f"({option('--input-rate')})"
+            )
             return cls(given, time_base, note, retimed=True, parser_rate=parser_rate)
         if own is None:
             return cls(
                 DEFAULT_RATE,
                 time_base,
                 "the raw stream states no frame rate: timed at 25 fps, as ffmpeg does "
-                "(--input-rate RATE sets its rate)",
+                f"({option('--input-rate', metavar='RATE')} sets its rate)",
                 parser_rate=parser_rate,
             )
         return cls(own, time_base, parser_rate=parser_rate)

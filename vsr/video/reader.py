@@ -21,7 +21,7 @@ from pathlib import Path
 import av
 import numpy as np
 
-from vsr.errors import VsrError
+from vsr.errors import VsrError, option
 from vsr.video import colors
 from vsr.video.captions import CaptionStore, captions_of
 from vsr.video.chroma_location import chroma_location_of, conversion_siting, siting_note
@@ -43,9 +43,9 @@ from vsr.video.frame_side_data import side_data_of
 from vsr.video.gop_timecode import MPEG_VIDEO_CODECS, OpeningTimecode, first_gop_timecode
 from vsr.video.hdr import Hdr10, hdr10_of
 from vsr.video.image_sequence import (
-    DEFAULT_RATE_NOTE,
     DEFAULT_SEQUENCE_RATE,
     ImageSequence,
+    default_rate_note,
     is_image_sequence,
     why_not_a_sequence,
 )
@@ -362,7 +362,7 @@ class VideoReader:
             raw = is_raw_stream(self._container)
             if self._sequence:  # no timing of its own: --input-rate is its rate
                 if input_rate is None:
-                    self.warnings.append(DEFAULT_RATE_NOTE)
+                    self.warnings.append(default_rate_note())
             else:
                 not_applied = check_input_rate_applies(
                     raw, input_rate, self.path, input_rate_raw_only
@@ -975,7 +975,8 @@ class VideoReader:
         lost = sum(1 for captions in telecine.lost_tags if captions)
         if lost:
             self.warnings.append(
-                f"the closed captions of {lost} frames dropped at the end (--deinterlace film) "
+                f"the closed captions of {lost} frames dropped at the end "
+                f"({option('--deinterlace', 'film')}) "
                 "were lost: no kept frame follows them"
             )
 
