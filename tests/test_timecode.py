@@ -179,7 +179,9 @@ def _recording_from_its_second_gop(path: Path, fmt: str, timecode: str) -> None:
                 out.mux(packet)
 
 
-@pytest.mark.parametrize(("name", "fmt"), [("capture.ts", "mpegts"), ("cut.vob", "vob")])
+@pytest.mark.parametrize(
+    ("name", "fmt"), [("capture.ts", "mpegts"), ("cut.vob", "vob"), ("cut.m2v", "mpeg2video")]
+)
 def test_a_recording_that_opens_with_an_open_gop_is_timed_from_its_first_shown_frame(
     name, fmt, tmp_path, weights
 ):
@@ -249,3 +251,30 @@ def test_a_capture_that_starts_mid_gop_is_timed_from_its_first_i_pictures_gop(
         upscale_video(source, output, weights=weights, progress=False, **cut)
         shown = _first_shown(source, output)
         assert _timecodes(output) == [moved_timecode("10:00:00:00", shown, Fraction(25))]
+
+
+def test_a_raw_m2v_is_opened_once_to_start_its_timecode_read_from_its_own_packets(
+    tmp_path, monkeypatch
+):
+    # A raw .m2v was opened three times as its reader started: for its frames, to count its
+    # length for progress, and again for its first GOP header's timecode. Its decode starts
+    # at its top, cut or not: the timecode is read from the packets it demuxes.
+    import vsr.video.reader
+    from vsr.video.reader import VideoReader
+    from vsr.video.trim import TimeRange
+
+    opened = []
+    open_source = vsr.video.reader.open_source
+
+    def opening(*args):
+        opened.append(args[0])
+        return open_source(*args)
+
+    monkeypatch.setattr(vsr.video.reader, "open_source", opening)
+    source = tmp_path / "a.m2v"
+    _mpeg2_with_gop_timecode(source, "10:00:00:00", Fraction(25), frames=16)
+    for part, first in ((None, "10:00:00:00"), (TimeRange(Fraction(2, 5)), "10:00:00:10")):
+        opened.clear()
+        with VideoReader(source, time_range=part) as reader:
+            assert reader.info.frame_timecode == first
+            assert len(opened) == (1 if part is None else 2)  # a cut decodes from a reopening

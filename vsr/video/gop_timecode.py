@@ -61,19 +61,43 @@ def first_gop_timecode(
     that starts mid-GOP opens with, having no picture they refer to. None where no GOP
     header comes just before that I-picture (GOP headers are optional in MPEG-2) or it
     does not read as a time (a damaged header)."""
-    gop: bytes | None = None  # the GOP header read since the last picture
+    watch = OpeningTimecodeWatch()
     for packet in itertools.islice(container.demux(stream), _PACKETS_LOOKED_AT):
+        watch(packet)
+        if watch.done:
+            break
+    return watch.found
+
+
+class OpeningTimecodeWatch:
+    """first_gop_timecode, told the stream's packets one by one from its top, as a decode
+    demuxes them: a raw .m2v's reader reads it from its own packets, not from another
+    opening of the file. `done` once the first I-picture (or the packets looked through)
+    has passed; `found` is the opening timecode then, if any."""
+
+    def __init__(self) -> None:
+        self.done = False
+        self.found: OpeningTimecode | None = None
+        self._gop: bytes | None = None  # the GOP header read since the last picture
+        self._packets = 0
+
+    def __call__(self, packet: av.Packet) -> None:
+        if self.done:
+            return
         data = bytes(packet)
         at = data.find(_START_CODE)
         while 0 <= at <= len(data) - 8:
             if data.startswith(GOP_START, at):
-                gop = data[at + 4 : at + 8]
+                self._gop = data[at + 4 : at + 8]
             elif data.startswith(PICTURE_START, at):
                 if (data[at + 5] >> 3) & 7 == _I_PICTURE:
-                    return _opening(gop, data[at + 4 : at + 6], packet.pts) if gop else None
-                gop = None  # dropped, and its GOP's header with it
+                    gop, self.done = self._gop, True
+                    self.found = _opening(gop, data[at + 4 : at + 6], packet.pts) if gop else None
+                    return
+                self._gop = None  # dropped, and its GOP's header with it
             at = data.find(_START_CODE, at + 3)
-    return None
+        self._packets += 1
+        self.done = self._packets >= _PACKETS_LOOKED_AT
 
 
 def _opening(gop: bytes, picture: bytes, pts: int | None) -> OpeningTimecode | None:

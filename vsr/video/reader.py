@@ -40,7 +40,12 @@ from vsr.video.field_rate import (
 )
 from vsr.video.frame_planes import FramePlanes
 from vsr.video.frame_side_data import side_data_of
-from vsr.video.gop_timecode import MPEG_VIDEO_CODECS, OpeningTimecode, first_gop_timecode
+from vsr.video.gop_timecode import (
+    MPEG_VIDEO_CODECS,
+    OpeningTimecode,
+    OpeningTimecodeWatch,
+    first_gop_timecode,
+)
 from vsr.video.hdr import Hdr10, hdr10_of
 from vsr.video.image_sequence import (
     DEFAULT_SEQUENCE_RATE,
@@ -389,6 +394,9 @@ class VideoReader:
             self._forget_what_was_decoded()
             self._skip_first: tuple[int | None, int] = (None, 0)  # see resume_after
             self._range_pts = self._range_in_time_base()
+            self._timecode_watch: OpeningTimecodeWatch | None = None
+            if self._raw is not None and self._stream.codec_context.name in MPEG_VIDEO_CODECS:
+                self._timecode_watch = OpeningTimecodeWatch()  # see _opening_gop_timecode
             self._decoded = self._decode() if time_range is None else self._decode_range()
             first = next(self._decoded, None)
             if first is None and time_range is not None:
@@ -467,7 +475,7 @@ class VideoReader:
         def tally(packet: av.Packet) -> None:
             nonlocal packets, discarded
             if self._raw is not None:
-                self._raw_losses.number(packet)
+                self._see_raw_packet(packet)
             if packet.is_discard:
                 discarded += 1  # decoded only as a reference, never shown (edit lists)
             else:
@@ -638,7 +646,7 @@ class VideoReader:
         def tally(packet: av.Packet) -> None:
             if self._raw is not None:
                 # Its packets' times, if any, are the demuxer's, not the frames': numbered.
-                self._raw_losses.number(packet)
+                self._see_raw_packet(packet)
                 return
             shown = packet.pts is not None and not packet.is_discard
             if shown and low <= packet.pts and (high is None or packet.pts < high):
@@ -653,6 +661,13 @@ class VideoReader:
         one_each = self._stream.codec_context.name in ONE_PICTURE_A_PACKET
         length = self._raw.packet_frames if one_each and self._raw is not None else None
         self._raw_losses = RawStreamLosses(self._stream, length)
+
+    def _see_raw_packet(self, packet: av.Packet) -> None:
+        """A raw stream's packet as a decode from its top demuxes it: numbered, and looked
+        at for the opening timecode until that is known (see _opening_gop_timecode)."""
+        self._raw_losses.number(packet)
+        if self._timecode_watch is not None:
+            self._timecode_watch(packet)
 
     def _starts_past_the_end(self, start: int) -> bool:
         """Whether the video's own declared length ends before `start`: then finding no
@@ -715,7 +730,13 @@ class VideoReader:
     def _opening_gop_timecode(self) -> OpeningTimecode | None:
         """An MPEG-1/2 video's opening timecode, its first I-picture's GOP header's
         (vsr.video.gop_timecode), from a second opening of the file; None for other codecs,
-        or where it has none."""
+        or where it has none. A raw stream's decode starts at its top, cut or not: its own
+        packets have shown the first I-picture by the first frame, so a raw .m2v is not
+        opened again for it (it was opened three times to start: for the frames, for its
+        length and for this)."""
+        watch, self._timecode_watch = self._timecode_watch, None  # its packets are read
+        if watch is not None and watch.done:
+            return watch.found
         if self._stream.codec_context.name not in MPEG_VIDEO_CODECS or self._sequence:
             return None
         try:
