@@ -332,4 +332,7 @@ def test_the_batch_memory_check_counts_what_a_batch_takes(arch):
     assert ran.returncode == 0, ran.stderr
     grown, estimate = map(int, ran.stdout.split())
     assert grown <= estimate, f"the batch took {grown / estimate:.2f} of the estimate"
-    assert grown > estimate / 2  # and not so far above it as to refuse batches that fit
+    # And not so far above it as to refuse batches that fit. The growth itself varies with
+    # the allocator's state: 283-309 MB of this 392 MB estimate alone, 171 MB within the
+    # whole suite (same command), so the bound is loose.
+    assert grown > estimate / 4

@@ -194,3 +194,17 @@ def test_encoder_advice_names_the_settings_field_to_an_api_caller(weights, tmp_p
         "encoders=2 (or a faster settings=EncodeSettings(preset=...)) would finish sooner" in note
         for note in notes
     )
+
+
+def test_the_encoder_s_refusals_name_the_api_s_settings(weights, tmp_path):
+    # Was "--pix-fmt yuvj420p: that is yuv420p in full range ..." to a caller who passed
+    # settings=EncodeSettings(pix_fmt="yuvj420p").
+    source = tmp_path / "in.mp4"
+    make_clip(source, frames=2, audio=False)
+    output = tmp_path / "out.mkv"
+    full_range = vsr.EncodeSettings(pix_fmt="yuvj420p")
+    with pytest.raises(
+        vsr.VsrError, match=r"^settings=EncodeSettings\(pix_fmt='yuvj420p'\): that is yuv420p"
+    ):
+        vsr.upscale_video(source, output, weights=weights, settings=full_range, progress=False)
+    assert not output.exists()

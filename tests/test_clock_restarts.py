@@ -67,7 +67,7 @@ def test_joined_recordings_come_out_one_after_the_other_in_sync(tmp_path, weight
 
 def test_work_that_seeks_on_the_clock_is_refused_before_it_starts(tmp_path, weights):
     joined, _ = _joined(tmp_path)
-    with pytest.raises(VsrError, match=r"so --start and --end cannot be used: join them"):
+    with pytest.raises(VsrError, match=r"so start and end cannot be used: join them"):
         upscale_video(joined, tmp_path / "cut.mp4", weights=weights, start=0.5, progress=False)
     # Refused at the first run: at the second, which seeks, its kept work would be lost.
     with pytest.raises(VsrError, match=r"so resume=True cannot be used"):

@@ -255,7 +255,7 @@ def test_a_full_range_source_looks_the_same_in_prores(tmp_path):
     ("pix_fmt", "codec", "message"),
     [
         # Was "vsr encodes planar YUV", which yuvj420p is.
-        ("yuvj420p", "libx264", "yuvj420p: that is yuv420p in full range"),
+        ("yuvj420p", "libx264", "yuvj420p'\\): that is yuv420p in full range"),
         # Was a list with nv12, gray and others vsr refuses itself.
         ("yuv420p12le", "libx264", r"libx264 takes yuv420p, yuv422p, yuv444p, yuv420p10le, "),
         # Was "vsr encodes planar YUV" for any RGB, which FFV1 stores; packed RGB is not

@@ -28,7 +28,7 @@ from typing import Protocol
 import numpy as np
 import torch
 
-from vsr.errors import VsrError
+from vsr.errors import VsrError, option
 from vsr.ops.beyond import add_beyond, split_beyond
 from vsr.ops.yuv import is_limited, rgb_to_yuv, yuv_to_rgb
 from vsr.stoppable_queue import Stopped, get_unless_stopped, put_unless_stopped
@@ -97,7 +97,7 @@ class Pipeline:
         differs from `output_size`, an exact antialiased resize follows it. `static_batch`
         (default: on CUDA) pads the last batch so the network always sees one shape."""
         if batch < 1:
-            raise VsrError(f"--batch must be at least 1, not {batch}")
+            raise VsrError(f"{option('--batch')} must be at least 1, not {batch}")
         self.upscale = upscale
         self.device = device
         self.batch = batch

@@ -94,12 +94,13 @@ def check_pix_fmt_name(wanted: str) -> str:
     if wanted.startswith("yuvj"):
         # FFmpeg's old spelling of full range, which vsr takes from the source.
         raise VsrError(
-            f"--pix-fmt {wanted}: that is {wanted.replace('yuvj', 'yuv', 1)} in full "
+            f"{option('--pix-fmt', wanted, setting=True)}: that is "
+            f"{wanted.replace('yuvj', 'yuv', 1)} in full "
             "range; vsr keeps the source's range, so name the format without the j"
         )
     if parse_planes(wanted) is None:
         raise VsrError(
-            f"--pix-fmt {wanted}: vsr encodes planar YUV (e.g. yuv420p, yuv420p10le, yuv444p) "
+            f"{option('--pix-fmt', wanted, setting=True)}: vsr encodes planar YUV (e.g. yuv420p, yuv420p10le, yuv444p) "
             "or planar RGB (gbrp, gbrp10le, gbrp12le, gbrp16le)"
         )
     return wanted
@@ -236,7 +237,10 @@ class EncoderChoice:
         for a hardware encoder: the device or its driver is missing on this machine."""
         hardware = av.codec.codec.Capabilities.hardware | av.codec.codec.Capabilities.hybrid
         if self.codec.capabilities & hardware:
-            return " (a hardware encoder: it needs its device and driver; else try --codec libx264)"
+            return (
+                " (a hardware encoder: it needs its device and driver; else try "
+                f"{option('--codec', 'libx264', setting=True)})"
+            )
         return ""
 
     def _use_the_containers_codec(self) -> None:
@@ -300,7 +304,7 @@ class EncoderChoice:
             # Only what vsr could feed it: the encoder's other packed formats are not.
             usable = dict.fromkeys(filter(None, map(planes_format_for, supported)))
             raise VsrError(
-                f"--pix-fmt {wanted}: {self.codec.name} takes "
+                f"{option('--pix-fmt', wanted, setting=True)}: {self.codec.name} takes "
                 f"{', '.join(usable) or 'no planar YUV or RGB format'}"
             )
         wanted = self._default_format(supported)
@@ -405,7 +409,8 @@ class EncoderChoice:
         if full not in supported:
             raise VsrError(
                 f"{self.codec.name} cannot encode the odd size {self.width}x{self.height} in "
-                f"{self.pix_fmt} and has no 4:4:4 format; use --codec libx264 or ffv1"
+                f"{self.pix_fmt} and has no 4:4:4 format; use "
+                f"{option('--codec', 'libx264', setting=True)} or ffv1"
             )
         self.notes.append(
             f"odd size {self.width}x{self.height}: {self.pix_fmt} needs even sizes in "

@@ -63,7 +63,7 @@ from pathlib import Path
 import av
 import numpy as np
 
-from vsr.errors import VsrError
+from vsr.errors import VsrError, option
 from vsr.stoppable_queue import POLL_S, Stopped, get_unless_stopped
 from vsr.video import x265_dts
 from vsr.video.captions import CaptionStore
@@ -181,7 +181,9 @@ class ParallelVideoWriter:
         if self._writer.through_ffmpeg:
             if self._journal is not None:
                 self._writer.abort()
-                raise VsrError("--resume: the ffmpeg CLI encoder cannot restart mid-stream")
+                raise VsrError(
+                    f"{option('--resume', True)}: the ffmpeg CLI encoder cannot restart mid-stream"
+                )
             self.notes.append(f"the ffmpeg CLI encodes with one encoder (not {wanted})")
             return 1
         try:
@@ -189,7 +191,7 @@ class ParallelVideoWriter:
         except RuntimeError as error:
             if self._journal is not None:
                 self._writer.abort()
-                raise VsrError(f"--resume: {error}") from None
+                raise VsrError(f"{option('--resume', True)}: {error}") from None
             self.notes.append(f"{error}; encoding with one encoder (not {wanted})")
             return 1
         except BaseException:
@@ -350,7 +352,9 @@ class ParallelVideoWriter:
             self.frames_written += 1
             return
         if pts is None and self._journal is not None:
-            raise VsrError("--resume needs frames with timestamps; this clip has none")
+            raise VsrError(
+                f"{option('--resume', True)} needs frames with timestamps; this clip has none"
+            )
         # A source may give several frames one pts (the writer renumbers them): a journal
         # says how many in a row, so that a resumed run skips exactly those.
         self._repeats = self._repeats + 1 if pts == self._last_given else 1

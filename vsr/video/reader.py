@@ -390,7 +390,8 @@ class VideoReader:
             if clock_may_restart(self._container):
                 self._restarts = find_clock_restarts(self.path)
             if self._restarts is not None and time_range is not None:
-                raise VsrError(f"{self.path}: {self._restarts.refuse('--start and --end')}")
+                cut = f"{option('--start')} and {option('--end')}"
+                raise VsrError(f"{self.path}: {self._restarts.refuse(cut)}")
             self._forget_what_was_decoded()
             self._skip_first: tuple[int | None, int] = (None, 0)  # see resume_after
             self._range_pts = self._range_in_time_base()
@@ -590,7 +591,8 @@ class VideoReader:
         for frame in frames:
             if frame.pts is None:
                 raise VsrError(
-                    f"{self.path}: frames without timestamps; --start, --end and --resume need them"
+                    f"{self.path}: frames without timestamps; {option('--start')}, "
+                    f"{option('--end')} and {option('--resume', True)} need them"
                 )
             if losses is not None:
                 losses.decoded(frame)
