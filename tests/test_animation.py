@@ -318,3 +318,40 @@ def test_a_gif_frame_clear_after_an_opaque_one_is_clear_to_pillow_and_ffmpeg(tmp
     with av.open(str(tmp_path / "out.gif")) as container:
         decoded = [f.to_ndarray(format="rgba") for f in container.decode(video=0)]
     assert [(f[:, :, 3] == 0).sum() for f in decoded] == clear
+
+
+def _grey_frames(alpha: bool) -> list[np.ndarray]:
+    """The frames of _frames as grey (H x W) or grey + alpha (H x W x 2)."""
+    frames = []
+    for frame in _frames(alpha=alpha):
+        grey = np.asarray(Image.fromarray(frame[:, :, :3]).convert("L"))
+        frames.append(np.dstack([grey, frame[:, :, 3]]) if alpha else grey)
+    return frames
+
+
+@pytest.mark.parametrize("alpha", [False, True])
+def test_a_grey_apng_stays_grey_and_comes_back_as_a_grey_still_does(tmp_path, weights, alpha):
+    # Upscaled as RGB, a grey APNG came out an RGB APNG whose R, G and B differed (the
+    # network's three channels), and the API returned its first frame H x W x 3.
+    frames = _grey_frames(alpha)
+    _save(tmp_path / "in.png", frames, loop=0)
+    upscaler = vsr.load_model(weights, device="cpu")
+    first = vsr.upscale_image(upscaler, tmp_path / "in.png", tmp_path / "out.png")
+    expected = [_as_still(upscaler, frame) for frame in frames]
+    assert first.shape == ((20, 28, 2) if alpha else (20, 28))  # as a grey still's
+    np.testing.assert_array_equal(first, expected[0])
+    with Image.open(tmp_path / "out.png") as image:
+        assert image.n_frames == 3 and image.info["loop"] == 0
+        for index, frame in enumerate(expected):
+            image.seek(index)
+            assert image.mode == ("LA" if alpha else "L")
+            np.testing.assert_array_equal(np.asarray(image), frame)
+    # WebP has no grey: the same grey in R, G and B (where seen: WebP drops it under clear).
+    vsr.upscale_image(upscaler, tmp_path / "in.png", tmp_path / "out.webp")
+    out, durations, _ = _read(tmp_path / "out.webp")
+    assert durations == DURATIONS
+    for shown, frame in zip(out, expected, strict=True):
+        grey = frame[:, :, 0] if alpha else frame
+        seen = frame[:, :, 1] > 0 if alpha else np.ones(grey.shape, bool)
+        for channel in range(3):
+            np.testing.assert_array_equal(shown[:, :, channel][seen], grey[seen])

@@ -5,11 +5,13 @@ Frames are read as the viewer sees them: GIF and APNG frames may be rectangles d
 what the last left (or cleared, or restored), and Pillow's seek composes them into full
 pictures (libwebp's decoder does so for WebP). Each is upscaled alone, as a still RGB or RGBA
 image is (alpha with bicubic beside the network), and written back as a full frame: simple
-and always right, and the writers still store only the rectangle that changed. Pillow's
-writers hold every frame until the file is complete, so the upscaled frames go to them
-one at a time, as uint8 (a GIF's as palette indices), and no float copy of more than one
-frame exists;
-an animation whose held frames would not fit a sane limit is refused, with `vsr run`
+and always right, and the writers still store only the rectangle that changed. A grey APNG
+(GIF and WebP have no grey frames) is upscaled as a grey still is, to grey (the network's
+RGB reduced to luma), and written grey where the type holds it (PNG; a GIF or WebP gets the
+grey in each of R, G and B): upscaled as RGB, its frames came out tinted and RGB. Pillow's
+writers hold every frame until the file is complete, so the upscaled frames go to them one
+at a time, as uint8 (a GIF's as palette indices), and no float copy of more than one frame
+exists; an animation whose held frames would not fit a sane limit is refused, with `vsr run`
 (which streams to a video) named instead.
 
 How many times the animation plays, and each frame's duration, are kept as each type
@@ -45,6 +47,10 @@ from vsr.upscale import Upscaler
 ANIMATION_OUTPUTS = (".gif", ".webp", ".png")
 # Pillow's names of the types whose frames are an animation (a TIFF's pages are not one).
 _ANIMATED_FORMATS = ("GIF", "PNG", "WEBP")
+# Pillow's modes of 8-bit grey frames, with or without alpha (an APNG's; a GIF's are "P").
+_GREY_MODES = ("1", "L", "LA")
+# The output types that hold grey frames; the others get the grey as R = G = B.
+_GREY_OUTPUTS = (".png",)
 # The most the upscaled frames held for the writer may take: 2 GiB is 1035 frames of
 # 1920x1080 in a GIF, 129 in an APNG with alpha, 86 in a WebP (held_bytes).
 HELD_LIMIT_BYTES = 2 * 2**30
@@ -55,7 +61,8 @@ _APNG_OP_NONE, _APNG_OP_SOURCE = 0, 0  # APNG's dispose_op and blend_op for full
 @dataclass(frozen=True)
 class Animation:
     """What the frames of an animation file are: count, size, each one's duration (ms), how
-    many times it plays (0: forever), and whether any pixel is transparent."""
+    many times it plays (0: forever), whether any pixel is transparent, and whether every
+    frame is grey."""
 
     frames: int
     width: int
@@ -63,6 +70,7 @@ class Animation:
     durations: tuple[float, ...]
     plays: int
     transparent: bool
+    grey: bool = False
 
 
 def is_animation(path: Path) -> bool:
@@ -83,15 +91,21 @@ def gif_limits(target_name: str, alpha: bool) -> str:
     return f"{target_name} keeps {kept}; .png and .webp keep them all"
 
 
-def _composed_frames(image: Image.Image, source: Path, alpha: bool) -> Iterator[np.ndarray]:
-    """Each frame as the viewer sees it, H x W x 4 (or 3 without ``alpha``) uint8."""
+def _composed_frames(
+    image: Image.Image, source: Path, alpha: bool, grey: bool = False
+) -> Iterator[np.ndarray]:
+    """Each frame as the viewer sees it, H x W x 4 (or 3 without ``alpha``) uint8; with
+    ``grey``, H x W x 2 (or 1), as a grey still is read."""
     from vsr.imageio import apply_orientation, exif_orientation
 
     orientation = exif_orientation(image)
+    colour_mode = "L" if grey else "RGB"
     for index in range(image.n_frames):
         try:
             image.seek(index)
-            frame = np.asarray(image.convert("RGBA" if alpha else "RGB"))
+            frame = np.asarray(image.convert(colour_mode + "A" if alpha else colour_mode))
+            if frame.ndim == 2:
+                frame = frame[:, :, None]
         except _READ_ERRORS as error:
             raise VsrError(f"cannot read frame {index + 1} of {source}: {error}") from error
         yield apply_orientation(frame, orientation)
@@ -103,18 +117,20 @@ def read_animation(source: Path) -> Animation:
     is told before any frame is upscaled."""
     durations: list[float] = []
     transparent = False
+    grey = True
     try:
         with Image.open(source) as image:
             plays = plays_of(image.format, image.info.get("loop"))
             for frame in _composed_frames(image, source, alpha=True):
                 durations.append(float(image.info.get("duration") or 0))
                 transparent = transparent or bool((frame[:, :, 3] < 255).any())
+                grey = grey and image.mode in _GREY_MODES
             if not durations:
                 raise VsrError(f"{source} holds no frames")
             height, width = frame.shape[:2]
     except _READ_ERRORS as error:
         raise VsrError(f"cannot read animation {source}: {error}") from error
-    return Animation(len(durations), width, height, tuple(durations), plays, transparent)
+    return Animation(len(durations), width, height, tuple(durations), plays, transparent, grey)
 
 
 def held_bytes(animation: Animation, scale: int, extension: str) -> int:
@@ -151,10 +167,12 @@ def upscale_animation(
     progress: bool = False,
 ) -> tuple[np.ndarray, list[str]]:
     """Upscale every frame of the animation `source` into the animation `target` (.gif,
-    .webp or .png); the first upscaled frame, and notes on what `target` does not keep."""
+    .webp or .png); the first upscaled frame (H x W x 1 or 2 for a grey animation, as a grey
+    still comes out), and notes on what `target` does not keep."""
     from tqdm import tqdm
 
     from vsr.image import output_scale, upscale_image
+    from vsr.imageio import as_rgba
     from vsr.progress import bars_shown
 
     scale = output_scale(upscaler, scale)
@@ -163,18 +181,21 @@ def upscale_animation(
     extension = target.suffix.lower()
     width, height = animation.width * scale, animation.height * scale
     metadata = read_metadata(source).upscaled(scale, width, height)
-    metadata, notes = profile_fitted(metadata, "RGB", target.name)
+    grey_written = animation.grey and extension in _GREY_OUTPUTS
+    metadata, notes = profile_fitted(metadata, "GRAY" if grey_written else "RGB", target.name)
     bar = tqdm(total=animation.frames, unit="frame", disable=not bars_shown(progress))
 
     def written(frame: np.ndarray) -> Image.Image:
+        if not grey_written:
+            frame = as_rgba(frame)  # grey in each of R, G and B
         if extension == ".gif":
             return gif_picture(frame, animation.transparent)
-        return Image.fromarray(frame)
+        return Image.fromarray(frame[:, :, 0] if frame.shape[2] == 1 else frame)
 
     with Image.open(source) as image, bar:
         upscaled = (
             upscale_image(upscaler, frame, scale)
-            for frame in _composed_frames(image, source, animation.transparent)
+            for frame in _composed_frames(image, source, animation.transparent, animation.grey)
         )
         first = next(upscaled)
         bar.update()
