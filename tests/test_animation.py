@@ -355,3 +355,20 @@ def test_a_grey_apng_stays_grey_and_comes_back_as_a_grey_still_does(tmp_path, we
         seen = frame[:, :, 1] > 0 if alpha else np.ones(grey.shape, bool)
         for channel in range(3):
             np.testing.assert_array_equal(shown[:, :, channel][seen], grey[seen])
+
+
+def test_an_apng_named_apng_is_written_as_one_and_taken_by_folder_mode(tmp_path, weights):
+    # .apng was refused as an output ("unknown image type '.apng'"), and a folder run left
+    # x.apng out with a note.
+    source = tmp_path / "in"
+    source.mkdir()
+    _save(source / "moving.apng", _frames(), format="PNG", loop=3)
+    assert _run(source / "moving.apng", tmp_path / "one.apng", weights) == 0
+    assert _run(source, tmp_path / "out", weights) == 0
+    upscaler = vsr.load_model(weights, device="cpu")
+    for written in (tmp_path / "one.apng", tmp_path / "out" / "moving.apng"):
+        assert Image.open(written).format == "PNG"
+        out, durations, loop = _read(written)
+        assert (len(out), durations, loop) == (3, DURATIONS, 3)
+        for shown, frame in zip(out, _frames(), strict=True):
+            np.testing.assert_array_equal(shown[:, :, :3], _as_still(upscaler, frame))

@@ -160,7 +160,7 @@ def test_grey_alpha_in_formats_without_it(tmp_path):
 
 
 def test_write_errors_name_every_type_and_refuse_a_folder(tmp_path):
-    with pytest.raises(VsrError, match=r"\(use png, bmp, jpg, jpeg, webp, tif, tiff, gif\)$"):
+    with pytest.raises(VsrError, match=r"\(use png, bmp, jpg, jpeg, webp, tif, tiff, gif, apng\)$"):
         write_image(tmp_path / "image.xyz", _pixels(3))
     (tmp_path / "taken.png").mkdir()
     with pytest.raises(VsrError, match="taken.png is a folder"):  # was IsADirectoryError

@@ -40,10 +40,11 @@ from vsr.image_metadata import (
     profile_fitted,
     read_metadata,
 )
+from vsr.imageio import image_type
 from vsr.telemetry import available_host_memory_bytes
 from vsr.upscale import Upscaler
 
-# The output types that hold an animation.
+# The output types that hold an animation (vsr.imageio.image_type: an .apng is a ".png").
 ANIMATION_OUTPUTS = (".gif", ".webp", ".png")
 # Pillow's names of the types whose frames are an animation (a TIFF's pages are not one).
 _ANIMATED_FORMATS = ("GIF", "PNG", "WEBP")
@@ -145,7 +146,7 @@ def held_bytes(animation: Animation, scale: int, extension: str) -> int:
 
 
 def _check_memory(animation: Animation, scale: int, source: Path, target: Path) -> None:
-    held = held_bytes(animation, scale, target.suffix.lower())
+    held = held_bytes(animation, scale, image_type(target))
     available = available_host_memory_bytes()
     limit = HELD_LIMIT_BYTES if available is None else min(HELD_LIMIT_BYTES, available // 2)
     if held > limit:
@@ -178,7 +179,7 @@ def upscale_animation(
     scale = output_scale(upscaler, scale)
     animation = read_animation(source)
     _check_memory(animation, scale, source, target)
-    extension = target.suffix.lower()
+    extension = image_type(target)
     width, height = animation.width * scale, animation.height * scale
     metadata = read_metadata(source).upscaled(scale, width, height)
     grey_written = animation.grey and extension in _GREY_OUTPUTS

@@ -118,8 +118,9 @@ def upscale_image(
     BMP's colour profile, an animation's other frames), and, from an array too, what the
     output cannot hold of the pixels (16 bits in a JPEG, WebP, GIF or BMP, a JPEG's or
     BMP's transparency, a GIF's 256 colours).
-    An animated GIF, WebP or APNG written to a .gif, .webp or .png is upscaled whole, each
-    frame with its duration (vsr.animation), and its first upscaled frame returned.
+    An animated GIF, WebP or APNG written to a .gif, .webp or .png (.apng) is upscaled
+    whole, each frame with its duration (vsr.animation), and its first upscaled frame
+    returned (H x W for a grey APNG, as for a grey still).
     Raises VsrError for a user mistake; for an argument of the wrong type, one that is a
     TypeError too (vsr.errors.VsrTypeError).
     """

@@ -11,7 +11,7 @@ import numpy as np
 from vsr.animation import ANIMATION_OUTPUTS, gif_limits, is_animation, upscale_animation
 from vsr.image import upscale_image
 from vsr.image_metadata import ImageMetadata, not_kept, profile_fitted, read_metadata
-from vsr.imageio import keeps_16_bits, read_image, write_image
+from vsr.imageio import image_type, keeps_16_bits, read_image, write_image
 from vsr.upscale import Upscaler
 
 
@@ -27,13 +27,13 @@ def upscale_file(
     what `target` does not keep of `source`. An animation (GIF, WebP, APNG) written to a
     type that holds one is upscaled whole (vsr.animation; its first frame is returned, and
     ``progress`` shows a bar over its frames); elsewhere its first frame is."""
-    if target.suffix.lower() in ANIMATION_OUTPUTS and is_animation(source):
+    if image_type(target) in ANIMATION_OUTPUTS and is_animation(source):
         return upscale_animation(upscaler, source, target, scale, overwrite, progress)
     pixels = read_image(source, keep_grey_alpha=True)
     result = upscale_image(upscaler, pixels, scale)
     factor = result.shape[1] // pixels.shape[1]
     metadata = read_metadata(source).upscaled(factor, result.shape[1], result.shape[0])
-    grey = result.shape[2] <= 2 and target.suffix.lower() not in _COLOUR_ONLY
+    grey = result.shape[2] <= 2 and image_type(target) not in _COLOUR_ONLY
     written = "GRAY" if grey else "RGB"
     metadata, unfit = profile_fitted(metadata, written, target.name)
     write_image(target, result, overwrite, metadata)
@@ -71,19 +71,19 @@ def _has_alpha(result: np.ndarray) -> bool:
 
 
 def _transparency_lost(target: Path, result: np.ndarray) -> list[str]:
-    if _has_alpha(result) and target.suffix.lower() in (".jpg", ".jpeg", ".bmp"):
+    if _has_alpha(result) and image_type(target) in (".jpg", ".jpeg", ".bmp"):
         return [f"{target.name} cannot keep the transparency (.png, .webp and .tif keep it)"]
     return []
 
 
 def _gif_limits(target: Path, result: np.ndarray) -> list[str]:
-    if target.suffix.lower() == ".gif":
+    if image_type(target) == ".gif":
         return [gif_limits(target.name, alpha=_has_alpha(result))]
     return []
 
 
 def _notes(source: Path, target: Path, result: np.ndarray, metadata: ImageMetadata) -> list[str]:
-    extension = target.suffix.lower()
+    extension = image_type(target)
     notes = _depth_lost(target, result) + _transparency_lost(target, result)
     notes += [f"{target.name} cannot keep {what}" for what in not_kept(metadata, extension)]
     notes += _gif_limits(target, result)

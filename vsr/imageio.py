@@ -30,9 +30,9 @@ from vsr.image_metadata import (
 )
 
 IMAGE_EXTENSIONS = (".png", ".bmp", ".jpg", ".jpeg", ".webp", ".tif", ".tiff")
-# What `write_image` writes: the still types, and GIF (256 colours, on/off transparency), kept
-# out of IMAGE_EXTENSIONS, which also names what evaluation and training read as data.
-OUTPUT_EXTENSIONS = (*IMAGE_EXTENSIONS, ".gif")
+# What `write_image` writes: the still types, GIF (256 colours, on/off transparency) and APNG,
+# kept out of IMAGE_EXTENSIONS, which also names what evaluation and training read as data.
+OUTPUT_EXTENSIONS = (*IMAGE_EXTENSIONS, ".gif", ".apng")
 
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _EXIF_ORIENTATION = 0x0112
@@ -275,10 +275,18 @@ def _grey_alpha_frame16(pixels: np.ndarray, pix_fmt: str):
 _SIXTEEN_BIT_ENCODERS = {".png": ("png", "be"), ".tif": ("tiff", "le"), ".tiff": ("tiff", "le")}
 
 
+def image_type(path: Path) -> str:
+    """The type a file at ``path`` is written as, by its suffix (lower case): an .apng is a
+    PNG (its animation chunks are PNG's own, and one picture of it is a plain PNG, which
+    every APNG reader shows), ".png"; any other suffix as it is."""
+    extension = path.suffix.lower()
+    return ".png" if extension == ".apng" else extension
+
+
 def keeps_16_bits(path: Path) -> bool:
     """Whether write_image stores 16-bit pixels at ``path`` as they are (PNG, TIFF); the
     other types hold 8 bits a sample, and get them rounded."""
-    return path.suffix.lower() in _SIXTEEN_BIT_ENCODERS
+    return image_type(path) in _SIXTEEN_BIT_ENCODERS
 
 
 def _encode16(pixels: np.ndarray, extension: str) -> bytes:
@@ -349,7 +357,7 @@ def write_image(
     if pixels.dtype not in (np.uint8, np.uint16):
         raise VsrError(f"cannot write {pixels.dtype} pixels to {path} (need uint8 or uint16)")
     check_image_output(path)
-    extension = path.suffix.lower()
+    extension = image_type(path)
     with atomic_output(path, replace=overwrite) as file:
         if extension in _SIXTEEN_BIT_ENCODERS and pixels.dtype == np.uint16:
             encoded = _encode16(pixels, extension)

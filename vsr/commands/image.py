@@ -17,7 +17,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         help="upscale an image or a folder of images",
         description="Upscale still images (PNG, BMP, JPEG, WebP, TIFF, GIF) and animations "
         "(GIF, WebP, APNG: every frame, their durations and loop count kept, when OUT is a "
-        ".gif, .webp or .png; a GIF holds 256 colours a frame and on/off transparency). Grey, grey + alpha, RGBA "
+        ".gif, .webp, .png or .apng; a GIF holds 256 colours a frame and on/off transparency). Grey, grey + alpha, RGBA "
         "(alpha enlarged with bicubic) and 16-bit PNG and TIFF (16 bits kept in a PNG output) "
         "are handled; EXIF orientation is applied; the colour profile, the resolution (times "
         "the scale) and the EXIF are kept where the output type holds them, and a note names "
@@ -124,7 +124,7 @@ def _say_notes(notes: list[str]) -> None:
 # Picture types Pillow decodes that vsr reads but does not write (not its stubs and
 # save-only types: MPEG, PDF, HDF5 are no pictures vsr can take).
 _OTHER_PICTURE_TYPES = {
-    ".jfif", ".jpe", ".apng", ".avif", ".avifs", ".tga", ".ppm", ".pgm", ".pbm", ".pnm",
+    ".jfif", ".jpe", ".avif", ".avifs", ".tga", ".ppm", ".pgm", ".pbm", ".pnm",
     ".pfm", ".ico", ".cur", ".icns", ".dib", ".qoi", ".jp2", ".j2k", ".j2c", ".jpc", ".jpf",
     ".jpx", ".psd", ".sgi", ".bw", ".rgb", ".rgba", ".dds", ".pcx", ".xbm", ".xpm", ".icb",
     ".vda", ".vst",
