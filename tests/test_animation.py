@@ -372,3 +372,32 @@ def test_an_apng_named_apng_is_written_as_one_and_taken_by_folder_mode(tmp_path,
         assert (len(out), durations, loop) == (3, DURATIONS, 3)
         for shown, frame in zip(out, _frames(), strict=True):
             np.testing.assert_array_equal(shown[:, :, :3], _as_still(upscaler, frame))
+
+
+def _with_loop_block_after_the_first_frame(path) -> None:
+    """Move the GIF's NETSCAPE block from after the header to before the second frame's
+    graphic control extension, where some encoders write it."""
+    data = path.read_bytes()
+    start = data.index(b"\x21\xff\x0bNETSCAPE2.0")
+    block, data = data[start : start + 19], data[:start] + data[start + 19 :]
+    second = data.index(b"\x21\xf9\x04", data.index(b"\x21\xf9\x04") + 1)
+    path.write_bytes(data[:second] + block + data[second:])
+
+
+def test_a_gif_loop_count_after_the_first_frame_is_kept(tmp_path, weights, monkeypatch):
+    # Pillow reads the block only before the first frame: such a GIF (looping 3 times more
+    # in browsers) came out a GIF shown once, a WebP of loop 1.
+    from vsr import gif_loop
+
+    _save(tmp_path / "in.gif", _frames(), loop=3)
+    _with_loop_block_after_the_first_frame(tmp_path / "in.gif")
+    with Image.open(tmp_path / "in.gif") as image:
+        assert "loop" not in image.info and image.n_frames == 3
+    assert _run(tmp_path / "in.gif", tmp_path / "out.gif", weights) == 0
+    assert _run(tmp_path / "in.gif", tmp_path / "out.webp", weights) == 0
+    assert _read(tmp_path / "out.gif")[2] == 3
+    assert _read(tmp_path / "out.webp")[2] == 4  # the showings: once, and 3 repeats
+    # Read a few bytes at a time, the block straddles pieces and is still found.
+    monkeypatch.setattr(gif_loop, "_PIECE_BYTES", 7)
+    assert gif_loop.gif_loop_count(tmp_path / "in.gif") == 3
+    assert gif_loop.gif_loop_count(tmp_path / "out.webp") is None

@@ -32,6 +32,7 @@ from PIL import Image
 from vsr.animation_timing import GIF_STEP_MS, loop_option, plays_of, stored_durations
 from vsr.atomic_file import atomic_output
 from vsr.errors import VsrError
+from vsr.gif_loop import gif_loop_count
 from vsr.gif_palette import OPAQUE_FROM, gif_picture
 from vsr.image_metadata import (
     ImageMetadata,
@@ -121,7 +122,10 @@ def read_animation(source: Path) -> Animation:
     grey = True
     try:
         with Image.open(source) as image:
-            plays = plays_of(image.format, image.info.get("loop"))
+            loop = image.info.get("loop")
+            if image.format == "GIF" and loop is None:
+                loop = gif_loop_count(source)  # its block may come after the first frame
+            plays = plays_of(image.format, loop)
             for frame in _composed_frames(image, source, alpha=True):
                 durations.append(float(image.info.get("duration") or 0))
                 transparent = transparent or bool((frame[:, :, 3] < 255).any())
