@@ -401,3 +401,40 @@ def test_a_gif_loop_count_after_the_first_frame_is_kept(tmp_path, weights, monke
     monkeypatch.setattr(gif_loop, "_PIECE_BYTES", 7)
     assert gif_loop.gif_loop_count(tmp_path / "in.gif") == 3
     assert gif_loop.gif_loop_count(tmp_path / "out.webp") is None
+
+
+def test_a_16_bit_grey_apng_is_upscaled_from_its_16_bits_into_8(tmp_path, weights):
+    # Pillow's convert clips 16-bit grey at 255: 99% of such a gradient's pixels were white
+    # before the network saw them.
+    import av
+
+    y, x = np.mgrid[0:10, 0:14]
+    frames = [((x * 3000 + y * 2000 + 5000 * i) % 65536).astype(np.uint16) for i in range(3)]
+    with av.open(str(tmp_path / "in.png"), "w", format="apng") as container:
+        stream = container.add_stream("apng", rate=25)
+        stream.width, stream.height, stream.pix_fmt = 14, 10, "gray16be"
+        for index, frame in enumerate(frames):
+            picture = av.VideoFrame.from_ndarray(frame, format="gray16le")
+            picture.pts = index
+            for packet in stream.encode(picture):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+    assert Image.open(tmp_path / "in.png").mode == "I;16"
+    upscaler = vsr.load_model(weights, device="cpu")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        first = vsr.upscale_image(upscaler, tmp_path / "in.png", tmp_path / "out.png")
+    expected = [_as_still(upscaler, frame) for frame in frames]
+    assert first.dtype == np.uint16  # as a 16-bit grey still comes back
+    np.testing.assert_array_equal(first, expected[0])
+    with Image.open(tmp_path / "out.png") as image:
+        assert image.n_frames == 3
+        for index, frame in enumerate(expected):
+            image.seek(index)
+            assert image.mode == "L"
+            rounded = np.floor(frame / 257 + 0.5).astype(np.uint8)
+            np.testing.assert_array_equal(np.asarray(image), rounded)
+    assert [str(w.message) for w in caught] == [
+        "out.png holds 8 bits a sample in an animation: the 16-bit frames were rounded to 8 bits"
+    ]

@@ -8,7 +8,8 @@ image is (alpha with bicubic beside the network), and written back as a full fra
 and always right, and the writers still store only the rectangle that changed. A grey APNG
 (GIF and WebP have no grey frames) is upscaled as a grey still is, to grey (the network's
 RGB reduced to luma), and written grey where the type holds it (PNG; a GIF or WebP gets the
-grey in each of R, G and B): upscaled as RGB, its frames came out tinted and RGB. Pillow's
+grey in each of R, G and B): upscaled as RGB, its frames came out tinted and RGB. A 16-bit
+grey APNG's frames are upscaled from their 16 bits and written at 8, with a note. Pillow's
 writers hold every frame until the file is complete, so the upscaled frames go to them one
 at a time, as uint8 (a GIF's as palette indices), and no float copy of more than one frame
 exists; an animation whose held frames would not fit a sane limit is refused, with `vsr run`
@@ -49,8 +50,10 @@ from vsr.upscale import Upscaler
 ANIMATION_OUTPUTS = (".gif", ".webp", ".png")
 # Pillow's names of the types whose frames are an animation (a TIFF's pages are not one).
 _ANIMATED_FORMATS = ("GIF", "PNG", "WEBP")
-# Pillow's modes of 8-bit grey frames, with or without alpha (an APNG's; a GIF's are "P").
-_GREY_MODES = ("1", "L", "LA")
+# Pillow's modes of 16-bit grey frames (a 16-bit grey APNG's), and of all grey frames, with
+# or without alpha (an APNG's; a GIF's are "P").
+_SIXTEEN_BIT_GREY_MODES = ("I;16", "I;16B", "I;16L", "I")
+_GREY_MODES = ("1", "L", "LA", *_SIXTEEN_BIT_GREY_MODES)
 # The output types that hold grey frames; the others get the grey as R = G = B.
 _GREY_OUTPUTS = (".png",)
 # The most the upscaled frames held for the writer may take: 2 GiB is 1035 frames of
@@ -105,12 +108,26 @@ def _composed_frames(
     for index in range(image.n_frames):
         try:
             image.seek(index)
-            frame = np.asarray(image.convert(colour_mode + "A" if alpha else colour_mode))
+            if grey and image.mode in _SIXTEEN_BIT_GREY_MODES:
+                frame = _sixteen_bit_grey(image, alpha)
+            else:
+                frame = np.asarray(image.convert(colour_mode + "A" if alpha else colour_mode))
             if frame.ndim == 2:
                 frame = frame[:, :, None]
         except _READ_ERRORS as error:
             raise VsrError(f"cannot read frame {index + 1} of {source}: {error}") from error
         yield apply_orientation(frame, orientation)
+
+
+def _sixteen_bit_grey(image: Image.Image, alpha: bool) -> np.ndarray:
+    """A 16-bit grey frame as H x W x 1 (or 2, with alpha) uint16, as a 16-bit grey still is
+    read: Pillow's convert to "L" or "RGB" clips its samples at 255 (a gradient's frame came
+    out 99% white)."""
+    grey = np.asarray(image).astype(np.uint16)[:, :, None]
+    if not alpha:
+        return grey
+    opacity = np.asarray(image.convert("LA"))[:, :, 1:].astype(np.uint16) * 257
+    return np.concatenate([grey, opacity], axis=2)
 
 
 def read_animation(source: Path) -> Animation:
@@ -177,7 +194,7 @@ def upscale_animation(
     from tqdm import tqdm
 
     from vsr.image import output_scale, upscale_image
-    from vsr.imageio import as_rgba
+    from vsr.imageio import as_rgba, to_uint8
     from vsr.progress import bars_shown
 
     scale = output_scale(upscaler, scale)
@@ -191,6 +208,9 @@ def upscale_animation(
     bar = tqdm(total=animation.frames, unit="frame", disable=not bars_shown(progress))
 
     def written(frame: np.ndarray) -> Image.Image:
+        # 8 bits a sample, in every type: Pillow's APNG writer took two different 16-bit
+        # frames for the same one and merged them.
+        frame = to_uint8(frame)
         if not grey_written:
             frame = as_rgba(frame)  # grey in each of R, G and B
         if extension == ".gif":
@@ -219,6 +239,11 @@ def upscale_animation(
         with atomic_output(target, replace=overwrite) as file:
             written(first).save(file, save_all=True, append_images=rest, **options)
     notes += [f"{target.name} cannot keep {what}" for what in not_kept(metadata, extension)]
+    if first.dtype == np.uint16:
+        notes.append(
+            f"{target.name} holds 8 bits a sample in an animation: the 16-bit frames were "
+            "rounded to 8 bits"
+        )
     if extension == ".gif":
         notes.append(gif_limits(target.name, animation.transparent))
     return first, notes

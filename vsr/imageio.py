@@ -312,7 +312,8 @@ def _encode16(pixels: np.ndarray, extension: str) -> bytes:
     return b"".join(bytes(packet) for packet in packets)
 
 
-def _to_uint8(pixels: np.ndarray) -> np.ndarray:
+def to_uint8(pixels: np.ndarray) -> np.ndarray:
+    """uint8 or uint16 pixels as uint8, 16-bit samples rounded to the nearest 8-bit code."""
     if pixels.dtype == np.uint8:
         return pixels
     return np.floor(pixels.astype(np.float64) / 257.0 + 0.5).astype(np.uint8)
@@ -364,7 +365,7 @@ def write_image(
             add_metadata = png_with_metadata if extension == ".png" else tiff_with_metadata
             file.write(add_metadata(encoded, metadata))
         else:
-            eight_bit = _to_uint8(pixels)
+            eight_bit = to_uint8(pixels)
             alpha = eight_bit.shape[2] in (2, 4)
             if extension == ".gif":
                 # One picture of an animation's kind (vsr.animation writes the others).
