@@ -4,59 +4,36 @@ into the output container.
 libav's muxers differ, and their header alone does not tell: Matroska refuses every data
 track, MP4 takes a GoPro 'gpmd' track but no KLV, and MOV takes any at the header yet
 writes KLV as a track of no known codec and an ID3 track as a file that no longer opens.
-So the copy is measured: a throw-away file in memory with the track and its first packet,
-read back, must give a data track of the same codec with that packet's bytes.
+So the copy is measured: a throw-away file in memory with the track and its first packet
+(vsr.video.copy_trial), read back, must give a data track of the same codec with that
+packet's bytes.
 """
 
 from __future__ import annotations
 
-import contextlib
-import io
-
 import av
 
+from vsr.video.copy_trial import trial_copy
 from vsr.video.libav_log import libav_messages
 
 
 def header_takes(stream, container_format: str) -> bool:
-    """Whether a `container_format` muxer takes a copy of data `stream` at its header, the
-    first of the two tests: one it refuses there (Matroska any, MP4 a KLV) needs no packet
-    looked for to try."""
-    probe = av.open(io.BytesIO(), "w", format=container_format)
-    try:
-        with libav_messages([]):
-            probe.add_stream_from_template(stream)
-            probe.start_encoding()
-    except (av.error.FFmpegError, ValueError):
-        return False
-    finally:
-        with contextlib.suppress(av.error.FFmpegError, ValueError), libav_messages([]):
-            probe.close()
-    return True
+    """Whether a `container_format` muxer takes a copy of data `stream` without a packet,
+    the first of the two tests: one it refuses so (Matroska any, MP4 a KLV) needs no
+    packet looked for to try."""
+    return trial_copy(stream, container_format, None) is not None
 
 
 def data_copy_survives(stream, container_format: str, first: av.Packet | None) -> bool:
     """Whether a stream copy of data `stream` (one of an open source's) into a
     `container_format` file reads back as the same codec, with `first` (its first
     packet, when it has one) unchanged."""
-    memory = io.BytesIO()
-    probe = av.open(memory, "w", format=container_format)
     payload = None if first is None else bytes(first)
-    try:
-        with libav_messages([]):  # a refusal is the answer, not news for the terminal
-            copy = probe.add_stream_from_template(stream)
-            probe.start_encoding()
-            if first is not None:
-                first.stream = copy
-                probe.mux(first)
-            probe.close()
-    except (av.error.FFmpegError, ValueError):
-        with contextlib.suppress(av.error.FFmpegError, ValueError):
-            probe.close()
+    written = trial_copy(stream, container_format, first)
+    if written is None:
         return False
-    memory.seek(0)
     try:
-        with libav_messages([]), av.open(memory, "r", format=container_format) as back:
+        with libav_messages([]), av.open(written, "r", format=container_format) as back:
             tracks = [s for s in back.streams if s.type == "data"]
             if len(tracks) != 1 or tracks[0].name != stream.name:
                 return False

@@ -16,7 +16,6 @@ included), and moves every timestamp back as the video's.
 from __future__ import annotations
 
 import contextlib
-import io
 import math
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -27,6 +26,7 @@ import av
 import numpy as np
 
 from vsr.video.clock_restarts import ClockRestarts
+from vsr.video.copy_trial import trial_copy
 from vsr.video.data_tracks import data_copy_survives, header_takes
 from vsr.video.encoder_trial import audio_encoder_takes
 from vsr.video.libav_log import libav_messages
@@ -148,24 +148,10 @@ def _is_gap_cue(packet: av.Packet) -> bool:
 
 
 def _muxer_takes(stream, container_format: str, first: av.Packet | None) -> bool:
-    """Whether the muxer really accepts a copy of `stream` (one of the open source's): its
-    codec list is not the whole story (MOV refuses Opus at the header, MP4 refuses PCM
-    without a channel order at the trailer), so a header and, for audio and cover pictures,
-    the stream's `first` packet go into a throw-away file in memory. Subtitles get the
-    header only: their first packet may lie anywhere in a long file."""
-    probe = av.open(io.BytesIO(), "w", format=container_format)
-    try:
-        copy = probe.add_stream_from_template(stream)
-        probe.start_encoding()
-        if first is not None:
-            first.stream = copy
-            probe.mux(first)
-        probe.close()
-    except (av.error.FFmpegError, ValueError):
-        with contextlib.suppress(av.error.FFmpegError, ValueError):
-            probe.close()  # a refused header or trailer: the probe is done with anyway
-        return False
-    return True
+    """Whether the muxer really accepts a copy of `stream` (vsr.video.copy_trial): for
+    audio and cover pictures with the stream's `first` packet. Subtitles get the header
+    only: their first packet may lie anywhere in a long file."""
+    return trial_copy(stream, container_format, first) is not None
 
 
 def _mov_text_cues(source: Path, index: int) -> list[tuple[Fraction, str]] | None:
