@@ -517,3 +517,36 @@ def test_a_checkpoint_holding_nan_is_not_resumed(tmp_path) -> None:
         f"{checkpoint}: its weights hold NaN or Inf values (1 of 56 tensors, first: "
         "model.0.weight), as a training run that diverged leaves them; it cannot be resumed"
     )
+
+
+def test_a_run_resumed_with_its_time_budget_still_holds_its_validations(
+    tmp_path, monkeypatch, capsys
+) -> None:
+    # A resume with the same budget keeps the count fitted before it, but it had no speed to
+    # lower that count by: every validation after the resume came on top of the budget.
+    class SlowValidator:
+        def __init__(self, folder, scale) -> None:
+            pass
+
+        def __call__(self, model, device) -> tuple[float, float]:
+            time.sleep(0.5)
+            return 20.0, 0.5
+
+    budget = importlib.import_module("vsr.train.budget")
+    monkeypatch.setattr(budget, "WARMUP_STEPS", 2)
+    monkeypatch.setattr(budget, "MEASURE_STEPS", 4)
+    monkeypatch.setattr(loop, "Validator", SlowValidator)
+    seconds = 2.0
+    config = tiny_config(
+        tmp_path, steps=1_000_000, minutes=seconds / 60, log_every=5, val_every=20,
+        save_every=30, val_dir=str(tmp_path),
+    )  # fmt: skip
+    train_until_the_first_checkpoint(config, monkeypatch)
+    state = torch.load(tmp_path / "run" / "last.pt", weights_only=True)
+    assert state["step"] == 30 and state["steps_total"] > 60  # hundreds of steps left
+    loop.train(config, resume=True)
+    rows = list(csv.DictReader((tmp_path / "run" / "log.csv").open()))
+    steps = [row for row in rows if row["loss"]]
+    assert int(steps[-1]["steps_total"]) == int(steps[-1]["step"]) < state["steps_total"]
+    # Past the budget by at most the validation that used up its end and one log window.
+    assert float(steps[-1]["elapsed_s"]) < seconds + 0.5 + 0.5

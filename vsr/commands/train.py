@@ -28,8 +28,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--minutes",
         type=float,
-        help="time budget: measure the speed over the first steps, then choose --steps to fit "
-        "(a resume keeps that count unless --minutes changes)",
+        help="time budget: measure the speed over the first steps, then choose --steps to fit, "
+        "lowered later where validations, saves or slower steps take time (a resume keeps it, "
+        "lowered alike, unless --minutes changes)",
     )
     parser.add_argument("--batch", type=int, help="patches per step (per process)")
     parser.add_argument("--patch", type=int, help="HR patch side in pixels (default 192)")

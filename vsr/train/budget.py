@@ -14,8 +14,11 @@ saves after it. The validations and saves in between are in it: the fit cannot k
 they will cost (a Set5 pass on a CPU takes seconds), so at every log row after it the total
 is lowered to the steps that the time left holds at the measured speed (never raised), and
 the cosine from then on is laid over the lowered count (its rate steps down a little). A
-run always takes at least WARMUP_STEPS + MEASURE_STEPS steps. The step schedule (halve
-every lr_step) is in absolute steps and does not depend on the total.
+run resumed with its own budget keeps the stored count but measures its speed again over its
+first steps (the speed before was not stored, and the machine may be another one), so that
+its validations are held too. A run always takes at least WARMUP_STEPS + MEASURE_STEPS
+steps. The step schedule (halve every lr_step) is in absolute steps and does not depend on
+the total.
 """
 
 from __future__ import annotations
@@ -43,13 +46,16 @@ class StepBudget:
         self._measure_start = 0.0
 
     @property
-    def fitting(self) -> bool:
-        return self.total is None
+    def measuring(self) -> bool:
+        """Whether ``after_step`` is still to be called: the speed of a run with a budget is
+        not known yet (a resumed run measures it too, to refit the count it keeps)."""
+        return self.seconds > 0 and self.measured_rate is None
 
     def after_step(
         self, done: int, elapsed: Callable[[], float], agree: Callable[[int], int]
     ) -> bool:
-        """Call after every step while ``fitting``; True when the total has just been fixed.
+        """Call after every step while ``measuring``; True when the total has just been fixed
+        (a total taken from a checkpoint is kept: the speed is measured for ``refit``).
 
         ``elapsed()`` gives the run's seconds so far with the device synchronised;
         ``agree(n)`` returns the value all ranks settle on (the mean; n itself when alone).
@@ -59,6 +65,8 @@ class StepBudget:
         elif done == self.measure_to:
             now = elapsed()
             self.measured_rate = MEASURE_STEPS / max(now - self._measure_start, 1e-9)
+            if self.total is not None:
+                return False
             left = max(0.0, self.seconds - now)
             self.total = max(done, agree(done + math.floor(self.measured_rate * left)))
             return True
@@ -66,8 +74,8 @@ class StepBudget:
 
     def refit(self, done: int, elapsed: Callable[[], float], agree: Callable[[int], int]) -> int:
         """Lower the total to ``done`` plus the steps the time left holds at the measured speed;
-        returns the total before. Call at the same steps on every rank (the log rows), once
-        the total is fitted; a total taken from a checkpoint has no measured speed to go by."""
+        returns the total before. Call at the same steps on every rank (the log rows); until
+        the speed is measured the total stays as it is."""
         before = self.total
         if self.measured_rate is None or before is None or done >= before:
             return before

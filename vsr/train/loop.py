@@ -362,7 +362,7 @@ def _train(config: TrainConfig, resume: bool, ddp: Distributed) -> nn.Module:
             window_loss += loss.detach()
             window_steps += 1
 
-            if budget.fitting and budget.after_step(done, lambda: elapsed(sync=True), agree):
+            if budget.measuring and budget.after_step(done, lambda: elapsed(sync=True), agree):
                 bar.total = budget.total
                 bar.refresh()
                 if log is not None:
