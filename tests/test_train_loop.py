@@ -7,6 +7,7 @@ import importlib
 import json
 import math
 import os
+import re
 import sys
 import time
 from pathlib import Path
@@ -550,3 +551,35 @@ def test_a_run_resumed_with_its_time_budget_still_holds_its_validations(
     assert int(steps[-1]["steps_total"]) == int(steps[-1]["step"]) < state["steps_total"]
     # Past the budget by at most the validation that used up its end and one log window.
     assert float(steps[-1]["elapsed_s"]) < seconds + 0.5 + 0.5
+
+
+def test_a_time_budget_cut_by_small_steps_is_said_from_the_total_last_said(
+    tmp_path, monkeypatch, capsys
+) -> None:
+    # Steps that slow down after the fit lower the total by a step or two at each row, each
+    # cut under the 1% that is said: the cuts added up unsaid, and a note, if any came,
+    # named the row's total before ("not 833") where the run had said 984.
+    budget = importlib.import_module("vsr.train.budget")
+    monkeypatch.setattr(budget, "WARMUP_STEPS", 2)
+    monkeypatch.setattr(budget, "MEASURE_STEPS", 4)
+    real_sample = PatchStore.sample
+    measured = 2 + 4
+
+    def slower_after_the_fit(self, size, generator, calls=[]):  # noqa: B006 - a counter
+        calls.append(None)
+        if len(calls) > measured:
+            time.sleep(0.01)  # 10 ms a step: a slower pace, not one long stall
+        return real_sample(self, size, generator)
+
+    monkeypatch.setattr(PatchStore, "sample", slower_after_the_fit)
+    config = tiny_config(tmp_path, steps=1_000_000, minutes=1.5 / 60, log_every=1)
+    loop.train(config)
+    err = capsys.readouterr().err
+    (fitted,) = re.findall(r"so (\d+) steps in all", err)
+    said = [int(fitted)]
+    for now, before in re.findall(r"(\d+) steps in all now, not (\d+)", err):
+        assert int(before) == said[-1]  # what the user was told, not the row's total
+        said.append(int(now))
+    final = json.loads((tmp_path / "run" / "config.json").read_text())["steps"]
+    assert final < 0.9 * int(fitted)  # the slower steps cut it by half or so
+    assert final >= 0.99 * said[-1]

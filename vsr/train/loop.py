@@ -327,6 +327,7 @@ def _train(config: TrainConfig, resume: bool, ddp: Distributed) -> nn.Module:
     meter = WindowMeter(device) if ddp.is_main else None
     done = start
     final_psnr = None  # the validation of the last step, for last.safetensors
+    said_total = budget.total  # the total the run last named (the progress line shows it)
     with contextlib.ExitStack() as cleanup:
         stop = cleanup.enter_context(StopRequest())
         cleanup.callback(bar.close)  # a stopped run's bar ends before the message below it
@@ -365,6 +366,7 @@ def _train(config: TrainConfig, resume: bool, ddp: Distributed) -> nn.Module:
             if budget.measuring and budget.after_step(done, lambda: elapsed(sync=True), agree):
                 bar.total = budget.total
                 bar.refresh()
+                said_total = budget.total
                 if log is not None:
                     note(
                         f"time budget: {budget.measured_rate:.2f} steps/s measured, so "
@@ -374,20 +376,24 @@ def _train(config: TrainConfig, resume: bool, ddp: Distributed) -> nn.Module:
                         {**config.to_dict(), "steps": budget.total, "processes": ddp.world}
                     )
             elif config.minutes > 0 and done % config.log_every == 0:
-                # Validations and saves since the fit took time it did not count.
+                # Validations, saves and slower steps since the fit took time it did not count.
                 before = budget.refit(done, lambda: elapsed(sync=True), agree)
                 if budget.total != before:
                     bar.total = budget.total
                     bar.refresh()
-                    if log is not None:
-                        # Said when it matters, not for the few steps a speed that drifts
-                        # moves it by at every row (the progress line shows the total).
-                        if budget.total < 0.99 * before:
+                    # Said when it matters, not for the step or two a speed that drifts
+                    # moves it by at every row; but such cuts add up, so they are measured
+                    # against the total last said, which the note names.
+                    if budget.total < 0.99 * said_total:
+                        if log is not None:
                             note(
-                                f"time budget: {budget.total} steps in all now, not {before}: "
-                                f"what the time left holds at {budget.measured_rate:.2f} "
-                                "steps/s (validations and saves take time too)"
+                                f"time budget: {budget.total} steps in all now, not "
+                                f"{said_total}: what the time left holds at "
+                                f"{budget.measured_rate:.2f} steps/s (validations, saves and "
+                                "slower steps took time the fit did not count)"
                             )
+                        said_total = budget.total
+                    if log is not None:
                         log.write_config(
                             {**config.to_dict(), "steps": budget.total, "processes": ddp.world}
                         )
