@@ -8,6 +8,7 @@ import pytest
 from media import make_clip
 
 import vsr
+from vsr.argument_types import given
 from vsr.errors import VsrTypeError
 
 
@@ -73,9 +74,19 @@ class _BytesPath:
 def test_a_path_like_that_gives_bytes_is_a_type_error_naming_it(upscaler, weights):
     # load_model(weights=) let it through to pathlib: "TypeError: argument should be a str
     # object or an os.PathLike object returning str, not <class 'bytes'>".
-    with pytest.raises(VsrTypeError, match=r"^weights must be a file path .*, not _BytesPath "):
+    with pytest.raises(VsrTypeError, match=r"^weights must be a file path .*, not _BytesPath$"):
         vsr.load_model(_BytesPath())
     with pytest.raises(VsrTypeError, match=r"^weights must be a file path .*, not bytes b'w'$"):
         vsr.load_model(b"w")  # was "not a bytes"
-    with pytest.raises(VsrTypeError, match=r"^image must be .*, not _BytesPath "):
+    with pytest.raises(VsrTypeError, match=r"^image must be .*, not _BytesPath$"):
         vsr.upscale_image(upscaler, _BytesPath())
+
+
+def test_a_value_with_only_object_s_repr_is_named_by_its_type_alone(upscaler):
+    # Was "not _BytesPath <test_api_types._BytesPath object at 0x7f...>": an address.
+    with pytest.raises(VsrTypeError) as refused:
+        vsr.upscale_image(upscaler, _BytesPath())
+    assert str(refused.value).endswith(", not _BytesPath")
+    assert " at 0x" not in str(refused.value)
+    assert given(_BytesPath()) == "_BytesPath"
+    assert given("no") == "str 'no'"  # a repr of its own is still shown

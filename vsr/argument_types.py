@@ -17,8 +17,12 @@ def given(value: object) -> str:
     """A wrong value for a message: its type, and the value where it is short."""
     if value is None:
         return "None"
-    shown = repr(value)
     kind = type(value).__name__
+    # object's own repr adds only where the value lies in memory ("<m.P object at 0x7f...>"),
+    # which tells the reader nothing the type's name does not, and differs on every run.
+    if type(value).__repr__ is object.__repr__:
+        return kind
+    shown = repr(value)
     return f"{kind} {shown}" if len(shown) <= 60 and shown != kind else kind
 
 
