@@ -90,3 +90,12 @@ def test_a_value_with_only_object_s_repr_is_named_by_its_type_alone(upscaler):
     assert " at 0x" not in str(refused.value)
     assert given(_BytesPath()) == "_BytesPath"
     assert given("no") == "str 'no'"  # a repr of its own is still shown
+
+
+def test_a_compile_mode_given_as_numpy_s_str_is_named_as_written(weights, tmp_path):
+    # Was "unknown compile mode np.str_('bogus')": numpy's repr, not what the caller wrote.
+    source = tmp_path / "in.mp4"
+    make_clip(source, frames=2, audio=False)
+    with pytest.raises(vsr.VsrError, match=r"^unknown compile mode 'bogus'; use one of "):
+        vsr.upscale_video(source, tmp_path / "out.mkv", weights=weights, compile=np.str_("bogus"))
+    assert list(tmp_path.iterdir()) == [source]

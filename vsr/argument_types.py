@@ -56,7 +56,9 @@ def check_switch(value: object, name: str) -> bool:
 def check_compile(value: object) -> bool | str:
     """`compile` is a switch, or a mode's name ("auto", "kept", a torch.compile mode)."""
     if isinstance(value, str | bool | np.bool_):
-        return value if isinstance(value, str) else bool(value)
+        # A str subclass (numpy's str_) as the plain str it stands for: its repr,
+        # "np.str_('bogus')", is not what the caller wrote in a message naming a bad mode.
+        return str(value) if isinstance(value, str) else bool(value)
     raise VsrTypeError(
         f'compile must be True, False or a mode ("auto", "kept", a torch.compile mode), '
         f"not {given(value)}"
