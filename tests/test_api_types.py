@@ -99,3 +99,12 @@ def test_a_compile_mode_given_as_numpy_s_str_is_named_as_written(weights, tmp_pa
     with pytest.raises(vsr.VsrError, match=r"^unknown compile mode 'bogus'; use one of "):
         vsr.upscale_video(source, tmp_path / "out.mkv", weights=weights, compile=np.str_("bogus"))
     assert list(tmp_path.iterdir()) == [source]
+
+
+def test_weights_given_where_the_upscaler_goes_are_a_type_error(weights):
+    # Was a plain VsrError, which `except TypeError` let through.
+    pixels = np.zeros((4, 6, 3), np.uint8)
+    with pytest.raises(TypeError, match=r"^the first argument must be a vsr\.Upscaler .*not a "):
+        vsr.upscale_image(str(weights), pixels)
+    with pytest.raises(VsrTypeError, match=r"not a \w*Path$"):
+        vsr.upscale_frames(weights, pixels[None])

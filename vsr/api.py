@@ -18,7 +18,7 @@ import torch
 from torch import nn
 
 from vsr.argument_types import check_path, check_pixels_type, check_switch
-from vsr.errors import VsrError
+from vsr.errors import VsrError, VsrTypeError
 from vsr.upscale import Upscaler, resolve_device
 
 
@@ -188,9 +188,10 @@ def _as_readers_give(pixels: np.ndarray) -> np.ndarray:
 
 
 def check_upscaler(upscaler: object) -> None:
-    """The helpers' first argument is what load_model returns, not weights."""
+    """The helpers' first argument is what load_model returns, not weights: anything else is
+    a wrong type, a TypeError as well as a VsrError, as the API's other arguments are."""
     if not isinstance(upscaler, Upscaler):
-        raise VsrError(
+        raise VsrTypeError(
             f"the first argument must be a vsr.Upscaler (from vsr.load_model), not a "
             f"{type(upscaler).__name__}"
         )
