@@ -10,6 +10,7 @@ from media import make_clip
 import vsr
 from vsr.argument_types import given
 from vsr.errors import VsrTypeError
+from vsr.pipelines import parse_memory
 
 
 @pytest.fixture(scope="module")
@@ -108,3 +109,25 @@ def test_weights_given_where_the_upscaler_goes_are_a_type_error(weights):
         vsr.upscale_image(str(weights), pixels)
     with pytest.raises(VsrTypeError, match=r"not a \w*Path$"):
         vsr.upscale_frames(weights, pixels[None])
+
+
+def test_a_memory_budget_must_be_a_whole_number_of_bytes(weights):
+    # 1.5 was taken, as a budget of int(1.5) = 1 byte; 1e9 as 1000000000.
+    for budget, shown in ((1.5, "float 1.5"), (1e9, "float 1000000000.0"), (True, "bool True")):
+        with pytest.raises(
+            VsrTypeError,
+            match=rf"^max_memory must be a whole number of bytes \(an int\), not {shown}$",
+        ):
+            vsr.load_model(weights, device="cpu", max_memory=budget)
+    with pytest.raises(vsr.VsrError, match=r"^max_memory must be a number of bytes > 0, not 0$"):
+        vsr.load_model(weights, device="cpu", max_memory=0)
+    assert vsr.load_model(weights, device="cpu", max_memory=np.int64(1 << 30)).memory_budget == (
+        1 << 30
+    )
+    # The command line's sizes, fractions of a unit included, come out as whole bytes.
+    assert [parse_memory(text) for text in ("1.5KiB", "512M", "1500000000")] == [
+        1536,
+        512 << 20,
+        1500000000,
+    ]
+    assert all(type(parse_memory(text)) is int for text in ("1.5KiB", "0.7g", "2GiB"))

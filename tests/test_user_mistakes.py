@@ -79,3 +79,12 @@ def test_a_refused_folder_run_writes_no_report(tmp_path, capsys):
     assert main(argv) == 2
     assert _one_error_line(capsys).endswith("is a file; a folder INPUT needs a folder OUTPUT")
     assert not report.exists()
+
+
+def test_a_memory_budget_under_a_byte_names_the_flag(tmp_path, capsys):
+    # Was "max_memory must be ...": the API's keyword, to a command line user.
+    source = tmp_path / "in.mp4"
+    make_clip(source, frames=2, audio=False)
+    assert main(["run", str(source), str(tmp_path / "out.mp4"), "--max-memory", "0.4"]) == 2
+    assert _one_error_line(capsys) == "--max-memory must be a number of bytes > 0, not 0"
+    assert list(tmp_path.iterdir()) == [source]

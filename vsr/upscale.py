@@ -21,9 +21,9 @@ from collections.abc import Callable
 import torch
 from torch import nn
 
-from vsr.argument_types import check_compile, check_switch
+from vsr.argument_types import check_compile, check_switch, given
 from vsr.default_precision import cpu_computes_bf16, default_precision
-from vsr.errors import VsrError, first_line, option
+from vsr.errors import VsrError, VsrTypeError, first_line, option
 from vsr.models.blocks import fold_channel_attention
 from vsr.ops.compile_policy import (
     cpp_compiler_found,
@@ -133,6 +133,20 @@ def bytes_per_pixel(model: nn.Module, dtype: torch.dtype) -> int:
     return max(1, inner + 3 * model.scale**2 * 4)
 
 
+def check_memory_budget(max_memory: object) -> None:
+    """A memory budget is a whole number of bytes > 0. A float is refused, not rounded:
+    1.5 was taken as a budget of 1 byte. True is an int to Python, not a size."""
+    if not isinstance(max_memory, numbers.Integral) or isinstance(max_memory, bool):
+        raise VsrTypeError(
+            f"max_memory must be a whole number of bytes (an int), not {given(max_memory)}"
+        )
+    if max_memory <= 0:
+        # --max-memory on the command line (where "0.4" is 0 bytes), max_memory to the API.
+        raise VsrError(
+            f"{option('--max-memory')} must be a number of bytes > 0, not {int(max_memory)}"
+        )
+
+
 def default_memory_budget(device: torch.device) -> int:
     """Bytes the network may use: most of the free GPU memory, or half of the host's RAM."""
     if device.type == "cuda":
@@ -221,12 +235,8 @@ class Upscaler:
                 f"the Upscaler takes a network (vsr.models.create_model or load_weights), not "
                 f"a {type(model).__name__}; vsr.load_model takes a weights file or name"
             )
-        if max_memory is not None and not (
-            isinstance(max_memory, numbers.Real)
-            and not isinstance(max_memory, bool)
-            and max_memory > 0
-        ):
-            raise VsrError(f"max_memory must be a number of bytes > 0, not {max_memory!r}")
+        if max_memory is not None:
+            check_memory_budget(max_memory)
         channels_last = check_switch(channels_last, "channels_last")
         cuda_graphs = check_switch(cuda_graphs, "cuda_graphs")
         checked = check_switch(checked, "checked")
