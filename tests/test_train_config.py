@@ -8,10 +8,12 @@ import os
 
 import pytest
 import torch
-from test_train_loop import make_dataset
+from test_train_loop import make_dataset, tiny_config
 
 from vsr.cli import main
+from vsr.train import loop
 from vsr.train.config import load_config
+from vsr.train.distributed import Distributed
 
 
 @pytest.mark.parametrize(
@@ -124,3 +126,19 @@ def test_more_threads_than_cpus_is_a_note_and_the_cpus_are_used(tmp_path, capsys
     assert seen[0] == cpus and torch.get_num_threads() == threads_before
     err = capsys.readouterr().err
     assert f"vsr: threads {cpus + 1} is more than the {cpus} CPUs this run may use" in err
+
+
+@pytest.mark.parametrize("rank", [0, 1])
+def test_under_ddp_only_the_main_rank_notes_the_threads(tmp_path, capsys, monkeypatch, rank):
+    # Each rank printed its own "threads ... using N": N lines for one fact, unlike every
+    # other note of a run. Every rank still holds to its CPUs.
+    cpus = len(os.sched_getaffinity(0))
+    config = tiny_config(tmp_path, threads=cpus + 1)
+    threads_before = torch.get_num_threads()
+    seen = []
+    monkeypatch.setattr(loop, "init_distributed", lambda _: Distributed(rank, 2, rank))
+    monkeypatch.setattr(loop, "_train", lambda *_: seen.append(torch.get_num_threads()))
+    loop.train(config)
+    assert seen == [cpus] and torch.get_num_threads() == threads_before
+    noted = f"vsr: threads {cpus + 1} is more than the {cpus} CPUs" in capsys.readouterr().err
+    assert noted == (rank == 0)

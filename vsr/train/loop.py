@@ -95,12 +95,17 @@ def train(config: TrainConfig, resume: bool = False) -> nn.Module:
     """Train as config says (one process, or one rank under torchrun); returns the model."""
     threads_before = torch.get_num_threads()
     benchmark_before = torch.backends.cudnn.benchmark
+    threads_note = None
     if config.threads:
-        torch.set_num_threads(_threads_to_use(config.threads))
+        threads, threads_note = _threads_to_use(config.threads)
+        torch.set_num_threads(threads)
     device_type = "cuda" if config.device != "cpu" and torch.cuda.is_available() else "cpu"
     # Every step has the same shapes: let cuDNN pick its fastest kernels once.
     torch.backends.cudnn.benchmark = device_type == "cuda" or benchmark_before
     ddp = init_distributed(device_type)
+    # Every rank holds to its CPUs; the run says so once, as it says everything else.
+    if threads_note and ddp.is_main:
+        note(threads_note)
     try:
         return _train(config, resume, ddp)
     finally:
@@ -497,18 +502,20 @@ def _where_the_weights_are(out: Path, best_psnr: float) -> str:
     return line
 
 
-def _threads_to_use(asked: int) -> int:
+def _threads_to_use(asked: int) -> tuple[int, str | None]:
     """At most the CPUs this process may run on: more threads only queue behind each other,
     and past the system's limit on threads OpenMP's start killed the run with SIGSEGV and
-    not a word (threads = 100000)."""
+    not a word (threads = 100000). With a note when fewer than asked, for the main rank to
+    print: known before the process group is, which says which rank this is."""
     if hasattr(os, "sched_getaffinity"):
         available = len(os.sched_getaffinity(0))
     else:
         available = os.cpu_count() or 1
     if asked <= available:
-        return asked
-    note(f"threads {asked} is more than the {available} CPUs this run may use: using {available}")
-    return available
+        return asked, None
+    return available, (
+        f"threads {asked} is more than the {available} CPUs this run may use: using {available}"
+    )
 
 
 def _all_finite(model: nn.Module) -> bool:
