@@ -185,8 +185,8 @@ def test_a_type_of_one_picture_gets_the_first_frame_and_names_the_types(tmp_path
     assert read_image(tmp_path / "out.jpg").shape == (20, 28, 3)
     assert (
         "vsr: note: in.gif is an animation of 3 frames; only the first was upscaled, as .jpg "
-        "holds one picture (.gif, .webp and .png keep the animation; vsr run takes it as a "
-        "video)"
+        "holds one picture (.gif, .webp, .png and .apng keep the animation; vsr run takes it "
+        "as a video)"
     ) in capsys.readouterr().err
 
 

@@ -223,7 +223,8 @@ def test_what_an_output_cannot_keep_is_a_note(tmp_path, capsys):
     assert [str(w.message) for w in caught] == [
         "logo.jpg cannot keep the transparency (.png, .webp and .tif keep it)",
         "anim.gif is an animation of 3 frames; only the first was upscaled, as .bmp holds "
-        "one picture (.gif, .webp and .png keep the animation; vsr run takes it as a video)",
+        "one picture (.gif, .webp, .png and .apng keep the animation; vsr run takes it as a "
+        "video)",
     ]
 
 

@@ -90,8 +90,8 @@ def _notes(source: Path, target: Path, result: np.ndarray, metadata: ImageMetada
     if metadata.frames > 1 and is_animation(source):
         notes.append(
             f"{source.name} is an animation of {metadata.frames} frames; only the first was "
-            f"upscaled, as {extension} holds one picture (.gif, .webp and .png keep the "
-            "animation; vsr run takes it as a video)"
+            f"upscaled, as {extension} holds one picture (.gif, .webp, .png and "
+            ".apng keep the animation; vsr run takes it as a video)"
         )
     elif metadata.frames > 1:
         notes.append(
