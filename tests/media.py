@@ -938,3 +938,47 @@ def make_gopro_clip(path: Path, frames: int = 12) -> None:
                 packet.duration = 160
                 out.mux(packet)
         out.mux(video.encode(None))
+
+
+def make_empty_scte35_ts(path: Path, frames: int = 3) -> None:
+    """H.264 in MPEG-TS, 64x48, with an SCTE-35 cue track that holds no packets, as
+    a broadcast recording's often does: stream type 0x86 under a registration "CUEI" in
+    the program (which libav needs to read it as scte_35) and in the track (with which MOV's
+    header takes the track). FFmpeg's muxer writes no SCTE-35, so its data track (type 0x06) is
+    made one here, the PMT section written anew."""
+    with av.open(str(path), "w", format="mpegts") as out:
+        video = out.add_stream("libx264", rate=25, options={"preset": "ultrafast", "bf": "0"})
+        video.width, video.height, video.pix_fmt = 64, 48, "yuv420p"
+        out.add_data_stream("bin_data")
+        for index in range(frames):
+            frame = frame_from_planes(picture_planes(64, 48, index, "yuv420p"), "yuv420p")
+            frame.pts = index
+            out.mux(video.encode(frame))
+        out.mux(video.encode(None))
+    cuei = b"\x05\x04CUEI"  # registration descriptor
+    data = bytearray(Path(path).read_bytes())
+    for packet in range(0, len(data), 188):
+        pid = (data[packet + 1] & 0x1F) << 8 | data[packet + 2]
+        if pid != 0x1000 or not data[packet + 1] & 0x40:  # a PMT section starts here
+            continue
+        table = packet + 5 + data[packet + 4]  # past the pointer field
+        end = table + 3 + ((data[table + 1] & 0x0F) << 8 | data[table + 2])
+        entry = table + 12 + ((data[table + 10] & 0x0F) << 8 | data[table + 11])
+        entries = b""
+        while entry < end - 4:
+            length = (data[entry + 3] & 0x0F) << 8 | data[entry + 4]
+            if data[entry] == 0x06:  # the data track: SCTE-35, its descriptors replaced
+                pid_bytes = bytes(data[entry + 1 : entry + 3])
+                entries += b"\x86" + pid_bytes + bytes([0xF0, len(cuei)]) + cuei
+            else:
+                entries += bytes(data[entry : entry + 5 + length])
+            entry += 5 + length
+        head = bytearray(data[table : table + 12])
+        head[10:12] = bytes([0xF0, len(cuei)])  # the program's descriptors: CUEI alone
+        section = head + cuei + entries
+        length = len(section) - 3 + 4  # after the length field, the CRC included
+        section[1:3] = bytes([section[1] & 0xF0 | length >> 8, length & 0xFF])
+        section += _mpeg_crc32(bytes(section)).to_bytes(4, "big")
+        stuffed = bytes(data[packet:table]) + section
+        data[packet : packet + 188] = stuffed + b"\xff" * (188 - len(stuffed))
+    Path(path).write_bytes(data)

@@ -14,6 +14,7 @@ import pytest
 from media import (
     gop_header_timecodes,
     make_dolby_vision_tagged_clip,
+    make_empty_scte35_ts,
     make_gopro_clip,
     make_unregistered_dirac_ts,
 )
@@ -724,3 +725,22 @@ def test_a_data_track_the_output_refuses_is_not_read_for_a_first_packet(
     asked.clear()
     assert vsr(source, tmp_path / "out.mp4", "--weights", weights) == 0
     assert any(1 in indexes for indexes in asked)  # MP4 takes it: its packet is tried
+
+
+def test_an_empty_scte35_track_is_named_as_one_no_output_holds(tmp_path, weights):
+    # MOV's header takes the track (registered "CUEI" in its PMT entry) and writes one of no codec: the note
+    # was ".mp4 cannot hold this data stream" for .mp4 but "it holds no packets" for .mov,
+    # as if a copy into .mov would have kept it.
+    source = tmp_path / "cues.ts"
+    make_empty_scte35_ts(source)
+    with av.open(str(source)) as container:
+        (track,) = container.streams.data
+        assert track.name == "scte_35"
+    for extension in ("mp4", "mov"):
+        out, report = tmp_path / f"out.{extension}", tmp_path / f"{extension}.json"
+        assert vsr(source, out, "--weights", weights, "--report", report) == 0
+        with av.open(str(out)) as container:
+            assert not container.streams.data
+        notes = json.loads(report.read_text())["notes"]
+        held = f"data stream #1 (scte_35): not copied (.{extension} cannot hold this data stream)"
+        assert held in notes

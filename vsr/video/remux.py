@@ -285,14 +285,18 @@ class StreamCopier:
                     why = f"only the upscaled video stream #{upscaled} is kept"
                 elif stream.type != "data":
                     why = f"vsr does not copy {stream.type} streams"
-                elif stream.index not in data:
+                elif stream.index not in data or not data_copy_survives(
+                    stream, output.format.name, first.get(stream.index)
+                ):
+                    # Tried without a packet too: a TS's SCTE-35 track that has none and a
+                    # registration ("CUEI") of its own passes MOV's header, which then
+                    # writes a track of no codec; "it holds no packets" said a copy would
+                    # have kept it.
                     why = f"{extension} cannot hold this data stream"
                 elif stream.index not in first:
                     why = "it holds no packets"
-                elif data_copy_survives(stream, output.format.name, first[stream.index]):
-                    why = None  # telemetry (a GoPro's GPMF) goes along as audio does
                 else:
-                    why = f"{extension} cannot hold this data stream"
+                    why = None  # telemetry (a GoPro's GPMF) goes along as audio does
                 if why is not None:
                     notes.append(f"{label}: not copied ({why})")
                     continue
