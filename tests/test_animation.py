@@ -207,6 +207,23 @@ def test_an_animation_too_large_to_hold_is_refused_with_vsr_run_named(
     assert not (tmp_path / "out.png").exists()
 
 
+def test_a_grey_apng_is_held_as_grey_for_the_memory_check(tmp_path, weights, monkeypatch):
+    # Its frames are held as L (or LA) for a .png, a byte (or two) a pixel, twice: counted
+    # as RGB, a grey APNG that fits was refused at a third of what it holds (1.8 bytes an
+    # output pixel measured for grey noise, against the 6 counted).
+    _save(tmp_path / "grey.png", _grey_frames(alpha=False))
+    _save(tmp_path / "grey_alpha.png", _grey_frames(alpha=True))
+    # 3 frames of 28 x 20 (1680 pixels): 2 bytes a pixel grey, 4 with alpha, 6 as RGB.
+    monkeypatch.setattr(animation, "HELD_LIMIT_BYTES", 7000)
+    assert _run(tmp_path / "grey.png", tmp_path / "out.png", weights) == 0
+    assert _run(tmp_path / "grey_alpha.png", tmp_path / "out_alpha.png", weights) == 0
+    with Image.open(tmp_path / "out.png") as image, Image.open(tmp_path / "out_alpha.png") as alpha:
+        assert (image.mode, image.n_frames, alpha.mode, alpha.n_frames) == ("L", 3, "LA", 3)
+    # Written to a WebP, the grey is R, G and B: held as such, and refused as before.
+    assert _run(tmp_path / "grey.png", tmp_path / "out.webp", weights) == 2
+    assert not (tmp_path / "out.webp").exists()
+
+
 def test_a_damaged_animation_is_told_in_one_line_and_leaves_no_output(tmp_path, weights, capsys):
     _save(tmp_path / "whole.gif", _frames(count=3))
     data = (tmp_path / "whole.gif").read_bytes()

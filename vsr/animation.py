@@ -160,8 +160,11 @@ def held_bytes(animation: Animation, scale: int, extension: str) -> int:
     for a GIF's palette indices; for an APNG the RGB(A) frames twice (listed for Pillow,
     which copies each); for a WebP three times (Pillow lists them, and libwebp keeps each
     frame encoded, as large as the pixels for noise). Measured as the peak RSS of 20 and 60
-    frames of 320x240 RGBA noise at x2: 1.0, 8.7 and 11.4 bytes an output pixel."""
-    channels = 4 if animation.transparent else 3
+    frames of 320x240 RGBA noise at x2: 1.0, 8.7 and 11.4 bytes an output pixel. A grey
+    APNG's frames are L or LA in a .png (1.8 bytes an output pixel measured for 60 frames of
+    grey noise, 6.9 for RGB): counted as RGB, one that fits was refused at a third of it."""
+    grey = animation.grey and extension in _GREY_OUTPUTS  # else R, G and B are written
+    channels = (1 if grey else 3) + (1 if animation.transparent else 0)
     per_pixel = {".gif": 1, ".png": 2 * channels}.get(extension, 3 * channels)
     return animation.frames * animation.width * animation.height * scale**2 * per_pixel
 
