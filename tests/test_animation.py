@@ -455,3 +455,55 @@ def test_a_16_bit_grey_apng_is_upscaled_from_its_16_bits_into_8(tmp_path, weight
     assert [str(w.message) for w in caught] == [
         "out.png holds 8 bits a sample in an animation: the 16-bit frames were rounded to 8 bits"
     ]
+
+
+def _save_grey_alpha_16(path, frames: list[np.ndarray]) -> None:
+    """An APNG of 16-bit grey + alpha (PNG colour type 4, depth 16) from H x W x 2 uint16
+    frames: PyAV takes no array of that format, so the plane is filled row by row."""
+    import av
+
+    height, width = frames[0].shape[:2]
+    with av.open(str(path), "w", format="apng") as container:
+        stream = container.add_stream("apng", rate=25)
+        stream.width, stream.height, stream.pix_fmt = width, height, "ya16be"
+        for index, frame in enumerate(frames):
+            picture = av.VideoFrame(width, height, "ya16be")
+            plane, rows = picture.planes[0], frame.astype(">u2").reshape(height, -1)
+            data = bytearray(plane.line_size * height)
+            for y, row in enumerate(rows):
+                data[y * plane.line_size : y * plane.line_size + row.nbytes] = row.tobytes()
+            plane.update(bytes(data))
+            picture.pts = index
+            for packet in stream.encode(picture):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+
+
+def test_a_16_bit_grey_apng_with_alpha_stays_grey(tmp_path, weights):
+    # Pillow reads 16-bit grey + alpha as RGBA: such an APNG went through the network as
+    # colour, came out an RGBA APNG whose R, G and B differed (by up to 133 codes), and the
+    # API returned H x W x 4 where the same file as a still gives H x W x 2.
+    y, x = np.mgrid[0:10, 0:14]
+    frames = []
+    for index in range(3):
+        grey = (x * 3000 + y * 2000 + 5000 * index) % 65536
+        frames.append(np.dstack([grey, np.where(x < 4, 20000, 65535)]).astype(np.uint16))
+    _save_grey_alpha_16(tmp_path / "in.png", frames)
+    with Image.open(tmp_path / "in.png") as image:
+        assert image.mode == "RGBA" and image.n_frames == 3
+        read = []  # the 8 bits Pillow reads, as grey + alpha
+        for index in range(3):
+            image.seek(index)
+            read.append(np.asarray(image.convert("LA")))
+    upscaler = vsr.load_model(weights, device="cpu")
+    first = vsr.upscale_image(upscaler, tmp_path / "in.png", tmp_path / "out.png")
+    expected = [_as_still(upscaler, frame) for frame in read]
+    assert first.shape == (20, 28, 2)
+    np.testing.assert_array_equal(first, expected[0])
+    with Image.open(tmp_path / "out.png") as image:
+        assert image.n_frames == 3
+        for index, frame in enumerate(expected):
+            image.seek(index)
+            assert image.mode == "LA"
+            np.testing.assert_array_equal(np.asarray(image), frame)

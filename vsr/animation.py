@@ -9,7 +9,8 @@ and always right, and the writers still store only the rectangle that changed. A
 (GIF and WebP have no grey frames) is upscaled as a grey still is, to grey (the network's
 RGB reduced to luma), and written grey where the type holds it (PNG; a GIF or WebP gets the
 grey in each of R, G and B): upscaled as RGB, its frames came out tinted and RGB. A 16-bit
-grey APNG's frames are upscaled from their 16 bits and written at 8, with a note. Pillow's
+grey APNG's frames are upscaled from their 16 bits and written at 8, with a note; with alpha,
+from the 8 bits a sample Pillow reads of them (as RGBA), as grey all the same. Pillow's
 writers hold every frame until the file is complete, so the upscaled frames go to them one
 at a time, as uint8 (a GIF's as palette indices), and no float copy of more than one frame
 exists; an animation whose held frames would not fit a sane limit is refused, with `vsr run`
@@ -42,7 +43,7 @@ from vsr.image_metadata import (
     profile_fitted,
     read_metadata,
 )
-from vsr.imageio import image_type
+from vsr.imageio import image_type, png_bit_depth
 from vsr.telemetry import available_host_memory_bytes
 from vsr.upscale import Upscaler
 
@@ -54,6 +55,9 @@ _ANIMATED_FORMATS = ("GIF", "PNG", "WEBP")
 # or without alpha (an APNG's; a GIF's are "P").
 _SIXTEEN_BIT_GREY_MODES = ("I;16", "I;16B", "I;16L", "I")
 _GREY_MODES = ("1", "L", "LA", *_SIXTEEN_BIT_GREY_MODES)
+# A PNG's IHDR (bit depth, colour type) of 16-bit grey + alpha, which Pillow reads as RGBA
+# (R = G = B, the high bytes), not as a grey mode.
+_SIXTEEN_BIT_GREY_ALPHA = (16, 4)
 # The output types that hold grey frames; the others get the grey as R = G = B.
 _GREY_OUTPUTS = (".png",)
 # The most the upscaled frames held for the writer may take: 2 GiB is 1035 frames of
@@ -143,10 +147,15 @@ def read_animation(source: Path) -> Animation:
             if image.format == "GIF" and loop is None:
                 loop = gif_loop_count(source)  # its block may come after the first frame
             plays = plays_of(image.format, loop)
+            # Read as RGBA, a 16-bit grey + alpha APNG went through the network as colour and
+            # came out tinted RGBA: it is grey, as its 8-bit kin (LA) is.
+            grey_modes = _GREY_MODES
+            if image.format == "PNG" and png_bit_depth(source) == _SIXTEEN_BIT_GREY_ALPHA:
+                grey_modes = (*_GREY_MODES, "RGBA")
             for frame in _composed_frames(image, source, alpha=True):
                 durations.append(float(image.info.get("duration") or 0))
                 transparent = transparent or bool((frame[:, :, 3] < 255).any())
-                grey = grey and image.mode in _GREY_MODES
+                grey = grey and image.mode in grey_modes
             if not durations:
                 raise VsrError(f"{source} holds no frames")
             height, width = frame.shape[:2]

@@ -38,7 +38,7 @@ _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 _EXIF_ORIENTATION = 0x0112
 
 
-def _png_bit_depth(path: Path) -> tuple[int, int] | None:
+def png_bit_depth(path: Path) -> tuple[int, int] | None:
     """(bit depth, colour type) from a PNG's IHDR chunk, or None if not a PNG."""
     with open(path, "rb") as file:
         head = file.read(26)
@@ -223,7 +223,7 @@ def read_image(path: str | Path, keep_grey_alpha: bool = False) -> np.ndarray:
     try:
         with Image.open(path) as image:
             orientation = exif_orientation(image)
-            png = _png_bit_depth(path)
+            png = png_bit_depth(path)
             tiff = _tiff_colour16(image)
             if png is not None and png[0] == 16:
                 pixels = _decode_png16(path, png[1])
