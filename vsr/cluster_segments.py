@@ -237,8 +237,8 @@ def run_split(
     # Refused now for a clip that times its own frames, as a local run refuses it: every
     # segment (a lossless Matroska cut) failed with it in turn, after Ray had started.
     rate = None if given_rate is None else parse_rate(given_rate, "input_rate")
-    # Before the reader opens it: it would decode a raw stream's first frames, and open it
-    # again for its timecode, for a refusal.
+    # Before the reader opens it: it would decode a raw stream's first frames (and open it
+    # again to judge soft telecine, for a 29.97 or 30 fps MPEG-2 or H.264), for a refusal.
     _refuse_a_raw_stream(source)
     with VideoReader(source, part, input_rate=rate) as reader:
         info = reader.info
