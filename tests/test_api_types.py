@@ -131,3 +131,10 @@ def test_a_memory_budget_must_be_a_whole_number_of_bytes(weights):
         1500000000,
     ]
     assert all(type(parse_memory(text)) is int for text in ("1.5KiB", "0.7g", "2GiB"))
+
+
+def test_the_type_error_is_exported_beside_vsr_error(upscaler):
+    # A caller catching it had to import it from vsr.errors: the README names vsr.VsrTypeError.
+    with pytest.raises(vsr.VsrTypeError):
+        vsr.upscale_image(upscaler, None)
+    assert issubclass(vsr.VsrTypeError, vsr.VsrError) and issubclass(vsr.VsrTypeError, TypeError)

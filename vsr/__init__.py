@@ -16,6 +16,7 @@ __version__ = "0.1.0"
 _PUBLIC = {
     "Upscaler": "vsr.upscale",
     "VsrError": "vsr.errors",
+    "VsrTypeError": "vsr.errors",
     "load_model": "vsr.api",
     "upscale_frames": "vsr.api",
     "upscale_image": "vsr.api",
@@ -29,7 +30,7 @@ _PUBLIC = {
 
 if TYPE_CHECKING:
     from vsr.api import load_model, upscale_frames, upscale_image
-    from vsr.errors import VsrError
+    from vsr.errors import VsrError, VsrTypeError
     from vsr.ops.tiling import TilePlan
     from vsr.report import RunReport
     from vsr.runner import upscale_video
@@ -42,6 +43,7 @@ __all__ = [
     "TilePlan",
     "Upscaler",
     "VsrError",
+    "VsrTypeError",
     "load_model",
     "upscale_frames",
     "upscale_image",
