@@ -336,6 +336,19 @@ def test_hidden_files_in_a_dataset_are_left_out(tmp_path, capsys):
     assert [image["name"] for image in record["per_image"]] == ["im0", "im1"]
 
 
+def test_an_hr_folder_of_only_hidden_images_says_they_were_left_out(tmp_path):
+    dataset = _make_dataset(tmp_path / "Tiny")
+    for image in (dataset / "HR").iterdir():
+        image.rename(image.with_name("." + image.name))
+    (dataset / "HR" / ".DS_Store").write_bytes(bytes(16))
+    with pytest.raises(VsrError) as refusal:
+        evaluate_dataset(BicubicUpscaler(2), dataset, progress=False)
+    assert str(refusal.value) == (
+        f"dataset {dataset}: no images in {dataset / 'HR'} "
+        "(2 hidden file(s) left out: .im0.png, .im1.png)"
+    )
+
+
 def _expected_scores_of_visible(dataset, scale):
     visible = dataset.parent / f"{dataset.name}-visible"
     (visible / "HR").mkdir(parents=True)

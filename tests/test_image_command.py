@@ -272,3 +272,18 @@ def test_folder_mode_leaves_hidden_files_out(tmp_path, weights, capsys):
     captured = capsys.readouterr()
     assert "vsr: 1 done, 0 failed" in captured.out
     assert "note" not in captured.err and "failed:" not in captured.err
+
+
+def test_a_folder_of_only_hidden_images_says_they_were_left_out(tmp_path, weights, capsys):
+    # Said "no images in d" alone, as if the folder held no pictures at all.
+    source = tmp_path / "d"
+    source.mkdir()
+    write_image(source / ".a.png", _random((7, 8, 3), seed=1))
+    (source / "._b.jpg").write_bytes(bytes(82))
+    (source / ".DS_Store").write_bytes(bytes(16))  # not an image: not counted
+    assert _run(source, tmp_path / "out", weights) == 2
+    err = capsys.readouterr().err
+    assert (
+        err == f"vsr: error: no images in {source} (2 hidden file(s) left out: ._b.jpg, .a.png)\n"
+    )
+    assert not (tmp_path / "out").exists()

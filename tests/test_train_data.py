@@ -131,3 +131,19 @@ def test_hidden_files_in_a_training_folder_are_left_out(tmp_path) -> None:
     assert list_images(tmp_path) == [tmp_path / "a.png"]
     store = PatchStore.from_folder(tmp_path, scale=2, lr_patch=6)
     assert store.count == 1
+
+
+def test_a_training_folder_of_only_hidden_images_says_they_were_left_out(tmp_path) -> None:
+    from vsr.train.data import list_images
+
+    Image.fromarray(_images()[0]).save(tmp_path / ".a.png")
+    (tmp_path / ".DS_Store").write_bytes(bytes(16))
+    with pytest.raises(VsrError) as refusal:
+        list_images(tmp_path)
+    assert str(refusal.value) == (
+        f"no PNG, BMP, WebP or JPEG images in {tmp_path} (1 hidden file(s) left out: .a.png)"
+    )
+    (tmp_path / ".a.png").unlink()  # none hidden: the message as it was
+    with pytest.raises(VsrError) as refusal:
+        list_images(tmp_path)
+    assert str(refusal.value) == f"no PNG, BMP, WebP or JPEG images in {tmp_path}"

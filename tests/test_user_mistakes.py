@@ -69,6 +69,15 @@ def test_a_folder_without_clips_is_a_mistake_that_leaves_nothing(tmp_path, capsy
     assert not report.exists()
 
 
+def test_a_folder_of_only_hidden_clips_says_they_were_left_out(tmp_path, capsys):
+    (tmp_path / "clips").mkdir()
+    make_clip(tmp_path / "clips" / ".a.mp4", 16, 16, frames=2, audio=False)
+    assert main(["run", str(tmp_path / "clips"), str(tmp_path / "out")]) == 2
+    last = capsys.readouterr().err.strip().splitlines()[-1]
+    assert last.startswith(f"vsr: error: no video clips in {tmp_path / 'clips'} (looked for")
+    assert last.endswith(") (1 hidden file(s) left out: .a.mp4)")
+
+
 def test_a_refused_folder_run_writes_no_report(tmp_path, capsys):
     # The report of a run refused before any clip (OUTPUT a file) was written all the same.
     (tmp_path / "clips").mkdir()

@@ -22,7 +22,7 @@ import numpy as np
 from tqdm import tqdm
 
 from vsr.errors import VsrError
-from vsr.hidden_files import is_hidden
+from vsr.hidden_files import hidden_left_out, is_hidden
 from vsr.image import upscale_image
 from vsr.imageio import IMAGE_EXTENSIONS, as_rgb, read_image
 from vsr.metrics import crop_to_common, psnr, shave_for, sr_metrics
@@ -152,7 +152,8 @@ def dataset_pairs(dataset: Path, scale: int) -> list[tuple[str, Path, Path | Non
     hr_folder = dataset / "HR"
     hr_files = _image_files(hr_folder)
     if not hr_files:
-        raise VsrError(f"dataset {dataset}: no images in {hr_folder}")
+        hidden = hidden_left_out(hr_folder, IMAGE_EXTENSIONS)
+        raise VsrError(f"dataset {dataset}: no images in {hr_folder}{hidden}")
     _check_names_differ(hr_files, dataset)
     bicubic = bicubic_folder(dataset, scale)
     paired = _subfolder(dataset, "LR")

@@ -23,7 +23,7 @@ from pathlib import Path
 
 from vsr.errors import VsrError, describe_error, is_out_of_space
 from vsr.foreign_links import REFUSAL, linked_by_another_user, say_links_left_alone
-from vsr.hidden_files import is_hidden
+from vsr.hidden_files import hidden_left_out, is_hidden
 from vsr.printable import name_list
 from vsr.progress import bars_shown
 from vsr.report import FolderReport, RunReport, kept_from_an_interrupted_run, write_json
@@ -162,7 +162,8 @@ def say_what_is_left_alone(in_dir: Path, out_dir: Path, log: Callable[[str], Non
 
 def no_clips_in(in_dir: Path) -> VsrError:
     looked_for = ", ".join(sorted(VIDEO_EXTENSIONS))
-    return VsrError(f"no video clips in {in_dir} (looked for {looked_for})")
+    hidden = hidden_left_out(in_dir, VIDEO_EXTENSIONS)
+    return VsrError(f"no video clips in {in_dir} (looked for {looked_for}){hidden}")
 
 
 def check_folders(in_dir: Path, out_dir: Path) -> None:

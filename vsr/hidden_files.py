@@ -9,9 +9,29 @@ images or clips (folder runs, datasets, training folders) leaves them out alike.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from pathlib import Path
 
 
 def is_hidden(path: Path) -> bool:
     """Whether ``path`` names a hidden file ("._a.png", ".DS_Store", ".partial.png")."""
     return path.name.startswith(".")
+
+
+def hidden_left_out(folder: Path, suffixes: Iterable[str]) -> str:
+    """ " (N hidden file(s) left out: ...)" for the hidden files in ``folder`` that a listing
+    of these suffixes would otherwise have taken, or "" where there are none: said when the
+    listing comes out empty, since a folder of "._a.png" files alone (or of pictures that
+    someone renamed ".a.png") would otherwise be called a folder without images."""
+    from vsr.printable import name_list
+
+    wanted = {suffix.lower() for suffix in suffixes}
+    try:
+        hidden = sorted(
+            p.name for p in folder.iterdir() if p.suffix.lower() in wanted and is_hidden(p)
+        )
+    except OSError:
+        return ""  # the refusal it adds to still stands on its own
+    if not hidden:
+        return ""
+    return f" ({len(hidden)} hidden file(s) left out: {name_list(hidden)})"

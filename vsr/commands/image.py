@@ -44,7 +44,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def _jobs(source: Path, target: Path, overwrite: bool) -> tuple[list[tuple[Path, Path]], int]:
     """(input, output) pairs still to do, and how many are skipped (their outputs exist)."""
-    from vsr.hidden_files import is_hidden
+    from vsr.hidden_files import hidden_left_out, is_hidden
     from vsr.imageio import OUTPUT_EXTENSIONS, check_image_output
 
     if target.exists() and target.resolve() == source.resolve():
@@ -58,7 +58,7 @@ def _jobs(source: Path, target: Path, overwrite: bool) -> tuple[list[tuple[Path,
             if p.suffix.lower() in OUTPUT_EXTENSIONS and not is_hidden(p)
         )
         if not inputs:
-            raise VsrError(f"no images in {source}")
+            raise VsrError(f"no images in {source}{hidden_left_out(source, OUTPUT_EXTENSIONS)}")
         pairs = [(p, target / p.name) for p in inputs]
         to_do = [(i, o) for i, o in pairs if overwrite or not os.path.lexists(o)]
         return to_do, len(pairs) - len(to_do)

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from vsr.errors import VsrError
-from vsr.hidden_files import is_hidden
+from vsr.hidden_files import hidden_left_out, is_hidden
 from vsr.imageio import as_rgb, read_image
 from vsr.ops.imresize import imresize
 
@@ -36,7 +36,8 @@ def list_images(folder: str | Path) -> list[Path]:
         p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and not is_hidden(p)
     )
     if not paths:
-        raise VsrError(f"no PNG, BMP, WebP or JPEG images in {folder}")
+        hidden = hidden_left_out(folder, IMAGE_SUFFIXES)
+        raise VsrError(f"no PNG, BMP, WebP or JPEG images in {folder}{hidden}")
     return paths
 
 
