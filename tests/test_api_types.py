@@ -131,6 +131,10 @@ def test_a_memory_budget_must_be_a_whole_number_of_bytes(weights):
         1500000000,
     ]
     assert all(type(parse_memory(text)) is int for text in ("1.5KiB", "0.7g", "2GiB"))
+    # Under a byte, or a fraction of one, is refused naming the text (was 0 and 1 byte).
+    for text, refusal in [("0.4", "is less than a byte"), ("1.5", "is not a whole number")]:
+        with pytest.raises(vsr.VsrError, match=rf"^memory size '{text}' {refusal}"):
+            parse_memory(text)
 
 
 def test_the_type_error_is_exported_beside_vsr_error(upscaler):

@@ -95,5 +95,14 @@ def test_a_memory_budget_under_a_byte_names_the_flag(tmp_path, capsys):
     source = tmp_path / "in.mp4"
     make_clip(source, frames=2, audio=False)
     assert main(["run", str(source), str(tmp_path / "out.mp4"), "--max-memory", "0.4"]) == 2
-    assert _one_error_line(capsys) == "--max-memory must be a number of bytes > 0, not 0"
+    # And then "not 0", where 0.4 was typed: the size is refused as typed.
+    assert _one_error_line(capsys) == (
+        "--max-memory '0.4' is less than a byte; write e.g. 8GiB or 512MiB"
+    )
+    assert list(tmp_path.iterdir()) == [source]
+    # "1.5" was a budget of 1 byte, taken without a word.
+    assert main(["run", str(source), str(tmp_path / "out.mp4"), "--max-memory", "1.5"]) == 2
+    assert _one_error_line(capsys) == (
+        "--max-memory '1.5' is not a whole number of bytes; write e.g. 8GiB or 512MiB"
+    )
     assert list(tmp_path.iterdir()) == [source]

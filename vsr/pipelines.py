@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 import tomllib
 from dataclasses import dataclass, field
+from fractions import Fraction
 from pathlib import Path
 
 from vsr.bundled import bundled_folder
@@ -39,14 +40,22 @@ class Preset:
     options: dict[str, str] = field(default_factory=dict)
 
 
-def parse_memory(text: str | int) -> int:
-    """ "8GiB", "512M", "2g", "1500000000" -> bytes (binary units)."""
+def parse_memory(text: str | int, what: str = "memory size") -> int:
+    """ "8GiB", "512M", "2g", "1500000000" -> bytes (binary units). ``what`` names the size in
+    a refusal ("--max-memory", a preset's field)."""
     if isinstance(text, int):
         return text
     match = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([kmgt]?)(?:i?b)?\s*", text.lower())
     if not match:
-        raise VsrError(f"memory size {text!r} not understood; write e.g. 8GiB or 512MiB")
-    return int(float(match[1]) * _UNITS[match[2]])
+        raise VsrError(f"{what} {text!r} not understood; write e.g. 8GiB or 512MiB")
+    # Exact arithmetic, and refusals that name the text: rounded down, "0.4" was a budget of
+    # 0 bytes, refused later as "not 0", and "1.5" a budget of 1 byte, taken silently.
+    size = Fraction(match[1]) * _UNITS[match[2]]
+    if size < 1:
+        raise VsrError(f"{what} {text!r} is less than a byte; write e.g. 8GiB or 512MiB")
+    if match[2] == "" and size.denominator != 1:
+        raise VsrError(f"{what} {text!r} is not a whole number of bytes; write e.g. 8GiB or 512MiB")
+    return int(size)  # a fraction of a larger unit ("0.7g") rounds down to whole bytes
 
 
 def available_presets() -> list[str]:
@@ -83,7 +92,7 @@ def load_preset(name_or_path: str) -> Preset:
     if "max_memory" in data:
         if not isinstance(data["max_memory"], str | int) or isinstance(data["max_memory"], bool):
             raise VsrError(f'pipeline {path}: max_memory must be a size such as "8GiB"')
-        data["max_memory"] = parse_memory(data["max_memory"])
+        data["max_memory"] = parse_memory(data["max_memory"], f"pipeline {path}: max_memory")
     typed = [("crf", int), ("batch", int), ("encoders", int), ("codec", str), ("preset", str)]
     typed += [("pix_fmt", str), ("precision", str)]
     typed += [(name, bool) for name in ("channels_last", "cuda_graphs")]

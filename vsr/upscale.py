@@ -141,7 +141,8 @@ def check_memory_budget(max_memory: object) -> None:
             f"max_memory must be a whole number of bytes (an int), not {given(max_memory)}"
         )
     if max_memory <= 0:
-        # --max-memory on the command line (where "0.4" is 0 bytes), max_memory to the API.
+        # max_memory to the API, or 0 in a preset; the command line's --max-memory "0.4" is
+        # refused by vsr.pipelines.parse_memory, naming what was typed.
         raise VsrError(
             f"{option('--max-memory')} must be a number of bytes > 0, not {int(max_memory)}"
         )

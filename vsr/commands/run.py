@@ -208,7 +208,9 @@ def _settings_and_model_options(args, on_gpu: bool | None = None) -> tuple[objec
         "precision": args.precision
         or (preset.precision if on_gpu or preset.precision == "fp32" else None),
         "batch": args.batch if args.batch is not None else (preset.batch if on_gpu else None),
-        "max_memory": parse_memory(args.max_memory) if args.max_memory else preset.max_memory,
+        "max_memory": parse_memory(args.max_memory, "--max-memory")
+        if args.max_memory
+        else preset.max_memory,
         "encoders": args.encoders if args.encoders is not None else preset.encoders,
     }
     # compile and cuda_graphs are GPU settings too: on the CPU only a flag turns one on.
