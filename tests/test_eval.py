@@ -407,3 +407,29 @@ def test_two_hr_images_of_one_name_are_refused(tmp_path, capsys, inputs):
         "image's LR input and scores go by; keep one of them\n"
     )
     assert not report.exists()
+
+
+@pytest.mark.parametrize("folder", ["LR_bicubic/X2", "LR"])
+def test_two_inputs_of_one_name_are_refused(tmp_path, capsys, folder):
+    """ax2.png and ax2.jpg in LR_bicubic/X2 (a.png and a.jpg in LR/): the first by extension
+    order was scored, the other left without a word."""
+    dataset = _make_dataset(tmp_path / "Twins", sizes=((32, 32),))
+    hr = read_image(dataset / "HR" / "im0.png")
+    name = "im0x2" if folder == "LR_bicubic/X2" else "im0"
+    (dataset / folder).mkdir(parents=True)
+    write_image(dataset / folder / f"{name}.png", imresize(hr, scale=0.5))
+    write_image(dataset / folder / f"{name}.jpg", np.zeros((16, 16, 3), np.uint8))
+    with pytest.raises(VsrError) as refusal:
+        evaluate_dataset(BicubicUpscaler(2), dataset, progress=False)
+    assert str(refusal.value) == (
+        f"dataset {dataset}: {name}.jpg and {name}.png in {folder}/ are both the input of "
+        "im0.png; keep one of them"
+    )
+    weights = tmp_path / "random.safetensors"
+    save_weights(create_model("imdn", scale=2), weights)
+    assert main(["eval", str(dataset), "--weights", str(weights), "--device", "cpu"]) == 2
+    assert capsys.readouterr().err == f"vsr: error: {refusal.value}\n"
+    (dataset / folder / f"{name}.jpg").unlink()  # one input: scored
+    assert [
+        s.name for s in evaluate_dataset(BicubicUpscaler(2), dataset, progress=False).per_image
+    ] == ["im0"]

@@ -100,12 +100,32 @@ def _image_files(folder: Path) -> list[Path]:
     )
 
 
-def _find_by_stem(folder: Path, stem: str) -> Path | None:
-    for extension in IMAGE_EXTENSIONS:
-        for candidate in (folder / f"{stem}{extension}", folder / f"{stem}{extension.upper()}"):
-            if candidate.is_file():
-                return candidate
-    return None
+def _images_by_stem(folder: Path) -> dict[str, list[Path]]:
+    """The images in ``folder`` (as _image_files) by their names without the extension,
+    from one listing: looked up once an HR image, a probe per extension would not see a
+    second file of one name."""
+    by_stem: dict[str, list[Path]] = {}
+    for path in _image_files(folder):
+        if path.is_file():  # as the probe for each extension was: a folder is no input
+            by_stem.setdefault(path.stem, []).append(path)
+    return by_stem
+
+
+def _input_by_stem(
+    inputs: dict[str, list[Path]], stem: str, hr: Path, dataset: Path
+) -> Path | None:
+    """The one input named ``stem`` (of any image extension), or None; two (ax2.png and
+    ax2.jpg) are refused, as two HR images of one name are: which one was made from the HR
+    image is not for vsr to guess, and the extension order used to pick one silently."""
+    found = inputs.get(stem, [])
+    if len(found) > 1:
+        names = " and ".join(path.name for path in found)
+        where = found[0].parent.relative_to(dataset).as_posix()
+        raise VsrError(
+            f"dataset {dataset}: {names} in {where}/ are both the input of {hr.name}; "
+            "keep one of them"
+        )
+    return found[0] if found else None
 
 
 def _as_rgb(image: np.ndarray, path: Path) -> np.ndarray:
@@ -157,16 +177,18 @@ def dataset_pairs(dataset: Path, scale: int) -> list[tuple[str, Path, Path | Non
     _check_names_differ(hr_files, dataset)
     bicubic = bicubic_folder(dataset, scale)
     paired = _subfolder(dataset, "LR")
-    if paired is not None and scale > 1 and _same_size_pair(paired, hr_files[0]):
+    if paired is not None and scale > 1 and _same_size_pair(paired, hr_files[0], dataset):
         paired = None  # IMDN_AS's pairs (RealSR): no inputs for a network that enlarges
+    input_folder = bicubic if bicubic is not None else paired
+    inputs = {} if input_folder is None else _images_by_stem(input_folder)
     pairs = []
     for hr in hr_files:
         if bicubic is not None:
-            lr = _find_by_stem(bicubic, f"{hr.stem}x{scale}")
+            lr = _input_by_stem(inputs, f"{hr.stem}x{scale}", hr, dataset)
             if lr is None:
                 raise VsrError(f"dataset {dataset}: no LR image {hr.stem}x{scale}.* in {bicubic}")
         elif paired is not None:
-            lr = _find_by_stem(paired, hr.stem)
+            lr = _input_by_stem(inputs, hr.stem, hr, dataset)
             if lr is None:
                 raise VsrError(f"dataset {dataset}: no LR image {hr.stem}.* in {paired}")
         elif scale == 1:
@@ -192,9 +214,9 @@ def _check_names_differ(hr_files: list[Path], dataset: Path) -> None:
             )
 
 
-def _same_size_pair(lr_folder: Path, hr: Path) -> bool:
+def _same_size_pair(lr_folder: Path, hr: Path, dataset: Path) -> bool:
     """Whether the LR image paired with `hr` is of its size (judged by the first pair)."""
-    lr = _find_by_stem(lr_folder, hr.stem)
+    lr = _input_by_stem(_images_by_stem(lr_folder), hr.stem, hr, dataset)
     return lr is not None and read_image(lr).shape[:2] == read_image(hr).shape[:2]
 
 
