@@ -142,3 +142,26 @@ def test_under_ddp_only_the_main_rank_notes_the_threads(tmp_path, capsys, monkey
     assert seen == [cpus] and torch.get_num_threads() == threads_before
     noted = f"vsr: threads {cpus + 1} is more than the {cpus} CPUs" in capsys.readouterr().err
     assert noted == (rank == 0)
+
+
+def test_a_failed_join_of_the_process_group_gives_back_the_callers_settings(
+    tmp_path, monkeypatch
+) -> None:
+    # The thread count and cuDNN's benchmark switch were set before init_distributed, outside
+    # the try that restores them: a join that raised left the caller with the run's thread count.
+    threads_before = torch.get_num_threads()
+    benchmark_before = torch.backends.cudnn.benchmark
+    torch.set_num_threads(2)
+    try:
+
+        def join_fails(device_type: str) -> Distributed:
+            assert torch.get_num_threads() == 1  # the run's, set before the join
+            raise RuntimeError("the process group timed out")
+
+        monkeypatch.setattr(loop, "init_distributed", join_fails)
+        with pytest.raises(RuntimeError, match="timed out"):
+            loop.train(tiny_config(tmp_path, threads=1))
+        assert torch.get_num_threads() == 2
+        assert torch.backends.cudnn.benchmark == benchmark_before
+    finally:
+        torch.set_num_threads(threads_before)

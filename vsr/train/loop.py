@@ -95,21 +95,25 @@ def train(config: TrainConfig, resume: bool = False) -> nn.Module:
     """Train as config says (one process, or one rank under torchrun); returns the model."""
     threads_before = torch.get_num_threads()
     benchmark_before = torch.backends.cudnn.benchmark
-    threads_note = None
-    if config.threads:
-        threads, threads_note = _threads_to_use(config.threads)
-        torch.set_num_threads(threads)
-    device_type = "cuda" if config.device != "cpu" and torch.cuda.is_available() else "cpu"
-    # Every step has the same shapes: let cuDNN pick its fastest kernels once.
-    torch.backends.cudnn.benchmark = device_type == "cuda" or benchmark_before
-    ddp = init_distributed(device_type)
-    # Every rank holds to its CPUs; the run says so once, as it says everything else.
-    if threads_note and ddp.is_main:
-        note(threads_note)
+    ddp = None
+    # Everything from the first setting changed is inside the try: joining the process
+    # group can raise (a peer that never comes), and the caller's settings come back then too.
     try:
+        threads_note = None
+        if config.threads:
+            threads, threads_note = _threads_to_use(config.threads)
+            torch.set_num_threads(threads)
+        device_type = "cuda" if config.device != "cpu" and torch.cuda.is_available() else "cpu"
+        # Every step has the same shapes: let cuDNN pick its fastest kernels once.
+        torch.backends.cudnn.benchmark = device_type == "cuda" or benchmark_before
+        ddp = init_distributed(device_type)
+        # Every rank holds to its CPUs; the run says so once, as it says everything else.
+        if threads_note and ddp.is_main:
+            note(threads_note)
         return _train(config, resume, ddp)
     finally:
-        ddp.close()
+        if ddp is not None:
+            ddp.close()
         torch.set_num_threads(threads_before)  # callers in the same process keep theirs
         torch.backends.cudnn.benchmark = benchmark_before
 
