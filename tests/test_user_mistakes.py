@@ -106,3 +106,25 @@ def test_a_memory_budget_under_a_byte_names_the_flag(tmp_path, capsys):
         "--max-memory '1.5' is not a whole number of bytes; write e.g. 8GiB or 512MiB"
     )
     assert list(tmp_path.iterdir()) == [source]
+
+
+@pytest.mark.parametrize(
+    ("written", "refusal"),
+    [
+        ("0", "max_memory must be a size of at least 1 byte, not 0"),
+        ('"0.4"', "max_memory '0.4' is less than a byte; write e.g. 8GiB or 512MiB"),
+        ("-5", "max_memory must be a size of at least 1 byte, not -5"),
+    ],
+)
+def test_a_pipeline_s_memory_budget_under_a_byte_names_the_pipeline(
+    tmp_path, capsys, written, refusal
+):
+    # Was "--max-memory must be a number of bytes > 0, not 0", a flag never given.
+    source = tmp_path / "in.mp4"
+    make_clip(source, frames=2, audio=False)
+    pipeline = tmp_path / "p.toml"
+    pipeline.write_text(f"max_memory = {written}\n")
+    argv = ["run", str(source), str(tmp_path / "out.mp4"), "--pipeline", str(pipeline)]
+    assert main(argv) == 2
+    assert _one_error_line(capsys) == f"pipeline {pipeline}: {refusal}"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.mp4", "p.toml"]

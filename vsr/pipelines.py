@@ -92,7 +92,14 @@ def load_preset(name_or_path: str) -> Preset:
     if "max_memory" in data:
         if not isinstance(data["max_memory"], str | int) or isinstance(data["max_memory"], bool):
             raise VsrError(f'pipeline {path}: max_memory must be a size such as "8GiB"')
-        data["max_memory"] = parse_memory(data["max_memory"], f"pipeline {path}: max_memory")
+        written = data["max_memory"]
+        data["max_memory"] = parse_memory(written, f"pipeline {path}: max_memory")
+        if data["max_memory"] < 1:
+            # Refused here, naming the file: the Upscaler's own check names --max-memory,
+            # a flag this run was not given (a TOML 0 or -5 is no text parse_memory refuses).
+            raise VsrError(
+                f"pipeline {path}: max_memory must be a size of at least 1 byte, not {written!r}"
+            )
     typed = [("crf", int), ("batch", int), ("encoders", int), ("codec", str), ("preset", str)]
     typed += [("pix_fmt", str), ("precision", str)]
     typed += [(name, bool) for name in ("channels_last", "cuda_graphs")]
