@@ -332,7 +332,6 @@ def test_the_batch_memory_check_counts_what_a_batch_takes(arch):
     assert ran.returncode == 0, ran.stderr
     grown, estimate = map(int, ran.stdout.split())
     assert grown <= estimate, f"the batch took {grown / estimate:.2f} of the estimate"
-    # And not so far above it as to refuse batches that fit. The growth itself varies with
-    # the allocator's state: 283-309 MB of this 392 MB estimate alone, 171 MB within the
-    # whole suite (same command), so the bound is loose.
-    assert grown > estimate / 4
+    # How far above the growth the estimate lies is not asserted: the growth of the peak
+    # varies with the allocator's state, 283-309 MB of this 392 MB estimate alone, 171 MB
+    # within the whole suite and 91 MB in a fresh clone's CI run (the same command).
