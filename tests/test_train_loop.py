@@ -427,18 +427,33 @@ def test_a_run_whose_loss_becomes_nan_stops_and_writes_no_nan_weights(
     assert not (run / "last.pt").exists() and not (run / "last.safetensors").exists()
 
 
-def test_a_validation_s_time_is_not_counted_in_the_steps_per_second(tmp_path, monkeypatch) -> None:
-    # A validation between two log rows was counted as training time: on the CPU a Set5 pass
-    # took the window after it from 5 to 0.18 steps/s in log.csv and the progress line.
+def _slow_validator(seconds: float) -> type:
+    """A stand-in validation that takes `seconds` (a Set5 pass takes seconds on a CPU) and
+    scores 20 dB."""
+
     class SlowValidator:
         def __init__(self, folder, scale) -> None:
             pass
 
         def __call__(self, model, device) -> tuple[float, float]:
-            time.sleep(1.0)
+            time.sleep(seconds)
             return 20.0, 0.5
 
-    monkeypatch.setattr(loop, "Validator", SlowValidator)
+    return SlowValidator
+
+
+def _measure_quickly(monkeypatch) -> None:
+    """A time budget's speed measured over 4 steps after 2, so that a budget of a second
+    or two covers it."""
+    budget = importlib.import_module("vsr.train.budget")
+    monkeypatch.setattr(budget, "WARMUP_STEPS", 2)
+    monkeypatch.setattr(budget, "MEASURE_STEPS", 4)
+
+
+def test_a_validation_s_time_is_not_counted_in_the_steps_per_second(tmp_path, monkeypatch) -> None:
+    # A validation between two log rows was counted as training time: on the CPU a Set5 pass
+    # took the window after it from 5 to 0.18 steps/s in log.csv and the progress line.
+    monkeypatch.setattr(loop, "Validator", _slow_validator(1.0))
     config = tiny_config(tmp_path, steps=4, log_every=2, val_every=2, val_dir=str(tmp_path))
     loop.train(config)
     rows = list(csv.DictReader((tmp_path / "run" / "log.csv").open()))
@@ -454,18 +469,8 @@ def test_a_time_budget_holds_the_validations_in_the_middle_of_the_run(
 ) -> None:
     # The fit counted only the steps: each validation after it (a Set5 pass takes seconds on
     # a CPU) came on top of the budget, and a run validating often overran it many times.
-    class SlowValidator:
-        def __init__(self, folder, scale) -> None:
-            pass
-
-        def __call__(self, model, device) -> tuple[float, float]:
-            time.sleep(0.5)
-            return 20.0, 0.5
-
-    budget = importlib.import_module("vsr.train.budget")
-    monkeypatch.setattr(budget, "WARMUP_STEPS", 2)
-    monkeypatch.setattr(budget, "MEASURE_STEPS", 4)
-    monkeypatch.setattr(loop, "Validator", SlowValidator)
+    _measure_quickly(monkeypatch)
+    monkeypatch.setattr(loop, "Validator", _slow_validator(0.5))
     seconds = 1.5
     config = tiny_config(
         tmp_path, steps=1_000_000, minutes=seconds / 60, log_every=5, val_every=20,
@@ -525,18 +530,8 @@ def test_a_run_resumed_with_its_time_budget_still_holds_its_validations(
 ) -> None:
     # A resume with the same budget keeps the count fitted before it, but it had no speed to
     # lower that count by: every validation after the resume came on top of the budget.
-    class SlowValidator:
-        def __init__(self, folder, scale) -> None:
-            pass
-
-        def __call__(self, model, device) -> tuple[float, float]:
-            time.sleep(0.5)
-            return 20.0, 0.5
-
-    budget = importlib.import_module("vsr.train.budget")
-    monkeypatch.setattr(budget, "WARMUP_STEPS", 2)
-    monkeypatch.setattr(budget, "MEASURE_STEPS", 4)
-    monkeypatch.setattr(loop, "Validator", SlowValidator)
+    _measure_quickly(monkeypatch)
+    monkeypatch.setattr(loop, "Validator", _slow_validator(0.5))
     seconds = 2.0
     config = tiny_config(
         tmp_path, steps=1_000_000, minutes=seconds / 60, log_every=5, val_every=20,
@@ -559,9 +554,7 @@ def test_a_time_budget_cut_by_small_steps_is_said_from_the_total_last_said(
     # Steps that slow down after the fit lower the total by a step or two at each row, each
     # cut under the 1% that is said: the cuts added up unsaid, and a note, if any came,
     # named the row's total before ("not 833") where the run had said 984.
-    budget = importlib.import_module("vsr.train.budget")
-    monkeypatch.setattr(budget, "WARMUP_STEPS", 2)
-    monkeypatch.setattr(budget, "MEASURE_STEPS", 4)
+    _measure_quickly(monkeypatch)
     real_sample = PatchStore.sample
     measured = 2 + 4
 
