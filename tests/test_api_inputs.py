@@ -194,6 +194,25 @@ def test_an_array_written_where_its_pixels_do_not_fit_warns_as_a_file_does(
     assert Image.open(tmp_path / name).size == (16, 12)
 
 
+@pytest.mark.parametrize(("channels", "dtype"), [(4, np.uint8), (2, np.uint16)])
+def test_an_opaque_alpha_written_to_a_jpeg_is_no_loss_to_warn_of(
+    upscaler, tmp_path, channels, dtype
+):
+    # An alpha opaque throughout (a screenshot saved RGBA) was warned about as "cannot keep
+    # the transparency" when written to a JPEG, which loses none of it.
+    pixels = _picture(channels=channels).astype(dtype)
+    pixels[..., -1] = np.iinfo(dtype).max
+    with warnings.catch_warnings(record=True) as said:
+        warnings.simplefilter("always")
+        vsr.upscale_image(upscaler, pixels, tmp_path / "shot.jpg")
+    assert not [w for w in said if "transparency" in str(w.message)]
+    pixels[0, 0, -1] = 0  # one clear pixel: the JPEG loses it, and says so
+    with warnings.catch_warnings(record=True) as said:
+        warnings.simplefilter("always")
+        vsr.upscale_image(upscaler, pixels, tmp_path / "shot.jpg", overwrite=True)
+    assert [w for w in said if "cannot keep the transparency" in str(w.message)]
+
+
 def test_big_endian_16_bit_samples_are_16_bit(upscaler):
     # PNG, PGM and FITS store 16-bit samples big-endian; np.frombuffer(data, ">u2") was
     # refused as "images must be 8 or 16 bits per sample, not >u2".

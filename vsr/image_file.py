@@ -70,8 +70,16 @@ def _has_alpha(result: np.ndarray) -> bool:
     return result.ndim == 3 and result.shape[2] in (2, 4)
 
 
+def _see_through(result: np.ndarray) -> bool:
+    """Whether any pixel's alpha is below opaque: an alpha channel that is opaque throughout
+    (a screenshot or a scan saved with one) holds nothing a JPEG could lose."""
+    if not _has_alpha(result):
+        return False
+    return bool((result[..., -1] < np.iinfo(result.dtype).max).any())
+
+
 def _transparency_lost(target: Path, result: np.ndarray) -> list[str]:
-    if _has_alpha(result) and image_type(target) in (".jpg", ".jpeg", ".bmp"):
+    if _see_through(result) and image_type(target) in (".jpg", ".jpeg", ".bmp"):
         return [f"{target.name} cannot keep the transparency (.png, .webp and .tif keep it)"]
     return []
 
