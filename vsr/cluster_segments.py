@@ -156,26 +156,6 @@ def _segments_fingerprint(
     }
 
 
-def _refuse_a_raw_stream(source: Path) -> None:
-    """Segment mode cannot split a raw elementary stream: its segments would be found by
-    seeking, and joined by their times, which it has neither of."""
-    import av
-
-    from vsr.video.media_url import open_source
-    from vsr.video.raw_stream import is_raw_stream
-
-    try:
-        with open_source(source) as container:
-            raw = is_raw_stream(container)
-    except (av.error.FFmpegError, VsrError):
-        return  # the reader says, in words, what is wrong with the file
-    if raw:
-        raise VsrError(
-            f"{source}: a raw video stream has no index to split it at keyframes by: run it "
-            "whole (--ray alone runs it on a worker)"
-        )
-
-
 def run_split(
     source: Path,
     target: Path,
@@ -237,13 +217,17 @@ def run_split(
     # Refused now for a clip that times its own frames, as a local run refuses it: every
     # segment (a lossless Matroska cut) failed with it in turn, after Ray had started.
     rate = None if given_rate is None else parse_rate(given_rate, "input_rate")
-    # Before the reader opens it: it would decode a raw stream's first frames (and open it
-    # again to judge soft telecine, for a 29.97 or 30 fps MPEG-2 or H.264), for a refusal.
-    _refuse_a_raw_stream(source)
     with VideoReader(source, part, input_rate=rate) as reader:
         info = reader.info
     if info.clock_restarts is not None:
         raise VsrError(f"{source}: {info.clock_restarts.refuse('--segments')}")
+    # Asked before anything reads its length: a raw stream's is counted from the whole file
+    # only when asked for (vsr.video.raw_length).
+    if info.raw_stream:  # its segments would be found by seeking, and joined by their times
+        raise VsrError(
+            f"{source}: a raw video stream has no index to split it at keyframes by: run it "
+            "whole (--ray alone runs it on a worker)"
+        )
     within, shift = None, 0
     if info.cut is not None:
         shift = info.cut.offset_in(info.time_base)
