@@ -8,7 +8,7 @@ motion prediction has work to do); the audio is a sine tone.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -515,23 +515,35 @@ def make_unregistered_dirac_ts(path: Path, frames: int = 3) -> None:
     encoder.options = {"strict": "-2"}  # 64x48 is no VC-2 preset size
     _mux_into_ts(path, "dirac", _flat_frames_encoded(encoder, frames))
     data = bytearray(Path(path).read_bytes())
-    for packet in range(0, len(data), 188):
-        pid = (data[packet + 1] & 0x1F) << 8 | data[packet + 2]
-        if pid != 0x1000 or not data[packet + 1] & 0x40:  # a PMT section starts here
-            continue
-        table = packet + 5 + data[packet + 4]  # past the pointer field
-        end = table + 3 + ((data[table + 1] & 0x0F) << 8 | data[table + 2])
-        entry = table + 12 + ((data[table + 10] & 0x0F) << 8 | data[table + 11])
-        while entry < end - 4:
-            length = (data[entry + 3] & 0x0F) << 8 | data[entry + 4]
+    for _, table, end in _pmt_sections(data):
+        for entry, length in _pmt_entries(data, table, end):
             descriptor = entry + 5
             while descriptor < entry + 5 + length:
                 if data[descriptor] == 0x05:  # registration
                     data[descriptor] = 0xFE
                 descriptor += 2 + data[descriptor + 1]
-            entry += 5 + length
         data[end - 4 : end] = _mpeg_crc32(bytes(data[table : end - 4])).to_bytes(4, "big")
     Path(path).write_bytes(data)
+
+
+def _pmt_sections(data: bytearray) -> Iterator[tuple[int, int, int]]:
+    """(packet, section start, section end) of each PMT section that starts in a TS packet
+    of PyAV's muxer (PMT PID 0x1000)."""
+    for packet in range(0, len(data), 188):
+        pid = (data[packet + 1] & 0x1F) << 8 | data[packet + 2]
+        if pid != 0x1000 or not data[packet + 1] & 0x40:  # a PMT section starts here
+            continue
+        table = packet + 5 + data[packet + 4]  # past the pointer field
+        yield packet, table, table + 3 + ((data[table + 1] & 0x0F) << 8 | data[table + 2])
+
+
+def _pmt_entries(data: bytearray, table: int, end: int) -> Iterator[tuple[int, int]]:
+    """(start, descriptors' length) of each elementary stream entry of a PMT section."""
+    entry = table + 12 + ((data[table + 10] & 0x0F) << 8 | data[table + 11])
+    while entry < end - 4:
+        length = (data[entry + 3] & 0x0F) << 8 | data[entry + 4]
+        yield entry, length
+        entry += 5 + length
 
 
 def _mpeg_crc32(data: bytes) -> int:
@@ -957,22 +969,14 @@ def make_empty_scte35_ts(path: Path, frames: int = 3) -> None:
         out.mux(video.encode(None))
     cuei = b"\x05\x04CUEI"  # registration descriptor
     data = bytearray(Path(path).read_bytes())
-    for packet in range(0, len(data), 188):
-        pid = (data[packet + 1] & 0x1F) << 8 | data[packet + 2]
-        if pid != 0x1000 or not data[packet + 1] & 0x40:  # a PMT section starts here
-            continue
-        table = packet + 5 + data[packet + 4]  # past the pointer field
-        end = table + 3 + ((data[table + 1] & 0x0F) << 8 | data[table + 2])
-        entry = table + 12 + ((data[table + 10] & 0x0F) << 8 | data[table + 11])
+    for packet, table, end in _pmt_sections(data):
         entries = b""
-        while entry < end - 4:
-            length = (data[entry + 3] & 0x0F) << 8 | data[entry + 4]
+        for entry, length in _pmt_entries(data, table, end):
             if data[entry] == 0x06:  # the data track: SCTE-35, its descriptors replaced
                 pid_bytes = bytes(data[entry + 1 : entry + 3])
                 entries += b"\x86" + pid_bytes + bytes([0xF0, len(cuei)]) + cuei
             else:
                 entries += bytes(data[entry : entry + 5 + length])
-            entry += 5 + length
         head = bytearray(data[table : table + 12])
         head[10:12] = bytes([0xF0, len(cuei)])  # the program's descriptors: CUEI alone
         section = head + cuei + entries

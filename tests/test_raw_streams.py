@@ -306,10 +306,9 @@ def test_segment_mode_refuses_input_rate_for_a_timed_clip_before_ray_starts(tmp_
     assert not output.exists()
 
 
-def test_a_cut_of_a_damaged_raw_stream_counts_the_frames_it_lost(weights, tmp_path):
-    # Its packets have no times to tell the cut's from: the whole run said "1 frame(s) could
-    # not be decoded", a cut holding the damage said nothing.
-    source = tmp_path / "damaged.h264"
+def _damaged_h264(source: Path) -> Path:
+    """A 12-frame raw .h264 whose 7th packet keeps its start code and header but no
+    readable slice data: that frame does not decode."""
     make_raw_stream(source, frames=12)
     with av.open(str(source)) as container:
         packets = [bytes(packet) for packet in container.demux(video=0) if packet.size]
@@ -317,6 +316,13 @@ def test_a_cut_of_a_damaged_raw_stream_counts_the_frames_it_lost(weights, tmp_pa
     kept = packets[6][:start_code_and_header]
     packets[6] = kept + b"\xff" * (len(packets[6]) - len(kept))  # slice data unreadable
     source.write_bytes(b"".join(packets))
+    return source
+
+
+def test_a_cut_of_a_damaged_raw_stream_counts_the_frames_it_lost(weights, tmp_path):
+    # Its packets have no times to tell the cut's from: the whole run said "1 frame(s) could
+    # not be decoded", a cut holding the damage said nothing.
+    source = _damaged_h264(tmp_path / "damaged.h264")
     options = dict(weights=weights, progress=False)
     whole = upscale_video(source, tmp_path / "whole.mkv", **options)
     cut = upscale_video(source, tmp_path / "cut.mkv", start=0.1, **options)
@@ -387,14 +393,7 @@ def test_a_frame_freed_late_from_an_earlier_decode_leaves_the_packet_numbers_alo
 def test_the_frames_after_a_lost_one_of_a_raw_stream_keep_their_times(weights, tmp_path):
     # Frames were stamped as they decoded: the 7th packet unreadable, frames 7 to 11 came
     # out at 6 to 10, a frame early, and a cut from 0.1 s lost its place with them.
-    source = tmp_path / "damaged.h264"
-    make_raw_stream(source, frames=12)  # I and P frames: decoded in their own order
-    with av.open(str(source)) as container:
-        packets = [bytes(packet) for packet in container.demux(video=0) if packet.size]
-    start_code_and_header = 5
-    kept = packets[6][:start_code_and_header]
-    packets[6] = kept + b"\xff" * (len(packets[6]) - len(kept))  # slice data unreadable
-    source.write_bytes(b"".join(packets))
+    source = _damaged_h264(tmp_path / "damaged.h264")  # I and P frames: in their own order
     shown = [n for n in range(12) if n != 6]
     for start, first in ((None, 0), (0.1, 3)):  # 0.1 s: from frame 3 (at 0.1001 s)
         output = tmp_path / f"from{first}.mp4"

@@ -153,22 +153,31 @@ def test_an_mpeg2_timecode_is_its_first_gop_headers_not_the_next_frames(
         assert _timecodes(output) == [headers[first_kept]]
 
 
+def _grey_ramp_mpeg2(
+    path: Path, fmt: str, frames: int, options: dict[str, str], bit_rate: int | None = None
+) -> None:
+    """`frames` pictures of MPEG-2 at 25 fps, 64x48, picture n a flat grey of 16 + 8n,
+    encoded with the encoder `options` (a GOP timecode, B-frames)."""
+    with av.open(str(path), "w", format=fmt) as out:
+        video = out.add_stream("mpeg2video", rate=25, options=options)
+        video.width, video.height, video.pix_fmt = 64, 48, "yuv420p"
+        if bit_rate is not None:
+            video.bit_rate = bit_rate
+        for index in range(frames):
+            rgb = np.full((48, 64, 3), 16 + 8 * index, np.uint8)
+            frame = av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(format="yuv420p")
+            frame.pts = index
+            out.mux(video.encode(frame))
+        out.mux(video.encode(None))
+
+
 def _recording_from_its_second_gop(path: Path, fmt: str, timecode: str) -> None:
     """MPEG-2 with B-frames in open GOPs (I B B I B B ..., as broadcasts and DVDs code it),
     at 25 fps, its GOP headers counting from `timecode`, kept from its second GOP on: what a
     capture that starts mid-stream holds. That GOP's header names its leading B-pictures'
     time (display frame 1), which refer to a picture left out."""
     whole = path.with_name(f"whole{path.suffix}")
-    with av.open(str(whole), "w", format=fmt) as out:
-        video = out.add_stream("mpeg2video", rate=25, options={"gop_timecode": timecode})
-        video.width, video.height, video.pix_fmt = 64, 48, "yuv420p"
-        video.codec_context.max_b_frames = 2
-        for index in range(24):
-            rgb = np.full((48, 64, 3), 16 + 8 * index, np.uint8)
-            frame = av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(format="yuv420p")
-            frame.pts = index
-            out.mux(video.encode(frame))
-        out.mux(video.encode(None))
+    _grey_ramp_mpeg2(whole, fmt, 24, {"gop_timecode": timecode, "bf": "2"})
     with av.open(str(whole)) as source, av.open(str(path), "w", format=fmt) as out:
         video = out.add_stream_from_template(source.streams.video[0])
         headers = 0
@@ -214,17 +223,8 @@ def _capture_from_mid_gop(path: Path, fmt: str) -> None:
     first two packets: it opens mid-GOP, with B-pictures that have no GOP header before
     them and no picture to refer to, as a capture that starts anywhere does."""
     whole = path.with_name(f"whole{path.suffix}")
-    with av.open(str(whole), "w", format=fmt) as out:
-        options = {"gop_timecode": "10:00:00:00", "g": "12", "bf": "2"}
-        video = out.add_stream("mpeg2video", rate=25, options=options)
-        video.width, video.height, video.pix_fmt = 64, 48, "yuv420p"
-        video.bit_rate = 8_000_000  # every picture's grey its own, B-pictures' too
-        for index in range(30):
-            rgb = np.full((48, 64, 3), 16 + 8 * index, np.uint8)
-            frame = av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(format="yuv420p")
-            frame.pts = index
-            out.mux(video.encode(frame))
-        out.mux(video.encode(None))
+    options = {"gop_timecode": "10:00:00:00", "g": "12", "bf": "2"}
+    _grey_ramp_mpeg2(whole, fmt, 30, options, bit_rate=8_000_000)  # every picture's own grey
     with av.open(str(whole)) as source, av.open(str(path), "w", format=fmt) as out:
         video = out.add_stream_from_template(source.streams.video[0])
         packets = [packet for packet in source.demux(video=0) if packet.size]
