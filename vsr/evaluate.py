@@ -15,6 +15,7 @@ RGB PSNR over the whole image is reported too, as the RealSR numbers are.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -22,7 +23,7 @@ import numpy as np
 from tqdm import tqdm
 
 from vsr.errors import VsrError
-from vsr.hidden_files import hidden_left_out, is_hidden
+from vsr.hidden_files import hidden_left_out, visible_files
 from vsr.image import upscale_image
 from vsr.imageio import IMAGE_EXTENSIONS, as_rgb, read_image
 from vsr.metrics import crop_to_common, psnr, shave_for, sr_metrics
@@ -95,20 +96,23 @@ def _inputs_of(pairs: list[tuple[str, Path, Path | None]], dataset: Path) -> str
 
 def _image_files(folder: Path) -> list[Path]:
     """The images in ``folder``, hidden files (macOS's "._a.png") left out, by name."""
-    return sorted(
-        p for p in folder.iterdir() if p.suffix.lower() in IMAGE_EXTENSIONS and not is_hidden(p)
-    )
+    return visible_files(folder, IMAGE_EXTENSIONS)
 
 
 def _images_by_stem(folder: Path) -> dict[str, list[Path]]:
     """The images in ``folder`` (as _image_files) by their names without the extension,
     from one listing: looked up once an HR image, a probe per extension would not see a
     second file of one name."""
-    by_stem: dict[str, list[Path]] = {}
-    for path in _image_files(folder):
-        if path.is_file():  # as the probe for each extension was: a folder is no input
-            by_stem.setdefault(path.stem, []).append(path)
-    return by_stem
+    # is_file: as the probe for each extension was, a folder is no input.
+    return _by_stem(path for path in _image_files(folder) if path.is_file())
+
+
+def _by_stem(paths: Iterable[Path]) -> dict[str, list[Path]]:
+    """`paths` grouped by their names without the extension."""
+    grouped: dict[str, list[Path]] = {}
+    for path in paths:
+        grouped.setdefault(path.stem, []).append(path)
+    return grouped
 
 
 def _input_by_stem(
@@ -177,10 +181,13 @@ def dataset_pairs(dataset: Path, scale: int) -> list[tuple[str, Path, Path | Non
     _check_names_differ(hr_files, dataset)
     bicubic = bicubic_folder(dataset, scale)
     paired = _subfolder(dataset, "LR")
-    if paired is not None and scale > 1 and _same_size_pair(paired, hr_files[0], dataset):
+    paired_inputs = {} if paired is None else _images_by_stem(paired)
+    if paired is not None and scale > 1 and _same_size_pair(paired_inputs, hr_files[0], dataset):
         paired = None  # IMDN_AS's pairs (RealSR): no inputs for a network that enlarges
-    input_folder = bicubic if bicubic is not None else paired
-    inputs = {} if input_folder is None else _images_by_stem(input_folder)
+    if bicubic is not None:
+        inputs = _images_by_stem(bicubic)
+    else:
+        inputs = paired_inputs if paired is not None else {}
     pairs = []
     for hr in hr_files:
         if bicubic is not None:
@@ -203,20 +210,19 @@ def _check_names_differ(hr_files: list[Path], dataset: Path) -> None:
     """Refuse two HR images of one name but for the extension (a.png and a.jpg): an image
     is known by its name alone, so both would be scored against the one LR input
     (LR_bicubic/X2/ax2.*), and the per-image scores would name two images alike."""
-    by_stem: dict[str, list[str]] = {}
-    for path in hr_files:
-        by_stem.setdefault(path.stem, []).append(path.name)
-    for stem, names in by_stem.items():
-        if len(names) > 1:
+    for stem, paths in _by_stem(hr_files).items():
+        if len(paths) > 1:
+            names = " and ".join(path.name for path in paths)
             raise VsrError(
-                f"dataset {dataset}: {' and '.join(names)} in HR/ have one name, {stem}, "
+                f"dataset {dataset}: {names} in HR/ have one name, {stem}, "
                 "which an image's LR input and scores go by; keep one of them"
             )
 
 
-def _same_size_pair(lr_folder: Path, hr: Path, dataset: Path) -> bool:
-    """Whether the LR image paired with `hr` is of its size (judged by the first pair)."""
-    lr = _input_by_stem(_images_by_stem(lr_folder), hr.stem, hr, dataset)
+def _same_size_pair(lr_inputs: dict[str, list[Path]], hr: Path, dataset: Path) -> bool:
+    """Whether the LR image paired with `hr` (among `lr_inputs`, LR/'s images by name) is of
+    its size (judged by the first pair)."""
+    lr = _input_by_stem(lr_inputs, hr.stem, hr, dataset)
     return lr is not None and read_image(lr).shape[:2] == read_image(hr).shape[:2]
 
 

@@ -18,6 +18,14 @@ def is_hidden(path: Path) -> bool:
     return path.name.startswith(".")
 
 
+def visible_files(folder: Path, suffixes: Iterable[str]) -> list[Path]:
+    """The entries directly in ``folder`` whose suffix (any case) is one of ``suffixes``,
+    hidden ones left out, by name: the one listing every folder mode, dataset and training
+    folder takes its files from."""
+    wanted = {suffix.lower() for suffix in suffixes}
+    return sorted(p for p in folder.iterdir() if p.suffix.lower() in wanted and not is_hidden(p))
+
+
 def hidden_left_out(folder: Path, suffixes: Iterable[str]) -> str:
     """ " (N hidden file(s) left out: ...)" for the hidden files in ``folder`` that a listing
     of these suffixes would otherwise have taken, or "" where there are none: said when the

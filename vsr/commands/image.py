@@ -44,7 +44,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 def _jobs(source: Path, target: Path, overwrite: bool) -> tuple[list[tuple[Path, Path]], int]:
     """(input, output) pairs still to do, and how many are skipped (their outputs exist)."""
-    from vsr.hidden_files import hidden_left_out, is_hidden
+    from vsr.hidden_files import hidden_left_out, visible_files
     from vsr.imageio import OUTPUT_EXTENSIONS, check_image_output
 
     if target.exists() and target.resolve() == source.resolve():
@@ -52,11 +52,7 @@ def _jobs(source: Path, target: Path, overwrite: bool) -> tuple[list[tuple[Path,
     if source.is_dir():
         if target.exists() and not target.is_dir():
             raise VsrError(f"{target} is a file; with a folder IN, OUT must be a folder")
-        inputs = sorted(
-            p
-            for p in source.iterdir()
-            if p.suffix.lower() in OUTPUT_EXTENSIONS and not is_hidden(p)
-        )
+        inputs = visible_files(source, OUTPUT_EXTENSIONS)
         if not inputs:
             raise VsrError(f"no images in {source}{hidden_left_out(source, OUTPUT_EXTENSIONS)}")
         pairs = [(p, target / p.name) for p in inputs]
@@ -136,13 +132,11 @@ def _left_out_of_folder(folder: Path) -> list[str]:
     which a folder run leaves out: each output keeps its input's name."""
     from PIL import Image
 
-    from vsr.hidden_files import is_hidden
+    from vsr.hidden_files import visible_files
     from vsr.printable import name_list
 
     readable = set(Image.registered_extensions()) & _OTHER_PICTURE_TYPES
-    left = sorted(
-        p.name for p in folder.iterdir() if p.suffix.lower() in readable and not is_hidden(p)
-    )
+    left = [p.name for p in visible_files(folder, readable)]
     if not left:
         return []
     return [

@@ -19,7 +19,7 @@ import numpy as np
 import torch
 
 from vsr.errors import VsrError
-from vsr.hidden_files import hidden_left_out, is_hidden
+from vsr.hidden_files import hidden_left_out, visible_files
 from vsr.imageio import as_rgb, read_image
 from vsr.ops.imresize import imresize
 
@@ -32,9 +32,7 @@ def list_images(folder: str | Path) -> list[Path]:
     folder = Path(folder)
     if not folder.is_dir():
         raise VsrError(f"training folder not found: {folder}")
-    paths = sorted(
-        p for p in folder.iterdir() if p.suffix.lower() in IMAGE_SUFFIXES and not is_hidden(p)
-    )
+    paths = visible_files(folder, IMAGE_SUFFIXES)
     if not paths:
         hidden = hidden_left_out(folder, IMAGE_SUFFIXES)
         raise VsrError(f"no PNG, BMP, WebP or JPEG images in {folder}{hidden}")
