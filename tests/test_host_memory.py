@@ -58,3 +58,23 @@ def test_overlapping_clips_each_count_the_peak_of_their_own_span(resettable_peak
     second = HostMemoryPeak()  # starts while the first is still being finished
     assert first.close() > before + 250 * MIB
     assert second.close() < before + 100 * MIB
+
+
+def test_a_clips_gpu_peak_is_taken_before_the_next_clip_resets_it(
+    tmp_path: Path, weights, monkeypatch
+):
+    # Folder mode finishes a clip on a thread while the next one starts, and that one
+    # resets torch's peak (reset_peak_memory_stats) and runs: a peak read in finish() is the
+    # next clip's. The CUDA reading's stand-in says 111 during this clip, 999 once the next
+    # one runs (what torch.cuda.max_memory_allocated would then say).
+    from vsr import runner
+
+    peak = {"bytes": 111}
+    monkeypatch.setattr(
+        runner, "gpu_peak_allocated_bytes", lambda device: peak["bytes"], raising=False
+    )
+    make_clip(tmp_path / "a.mkv", 32, 24, frames=2, audio=False)
+    options = {"weights": weights, "device": "cpu", "progress": False}
+    clip = runner.start_upscale(tmp_path / "a.mkv", tmp_path / "out.mkv", **options)
+    peak["bytes"] = 999  # the next clip of the folder has started
+    assert clip.finish().gpu_peak_allocated_bytes == 111

@@ -410,6 +410,9 @@ def start_upscale(
         # encoder is flushed (finish), and its warm-up is not this clip's.
         warmup = upscaler.warmup_seconds - warmup_before
         built = upscaler.packages_built - built_before
+        # So is the GPU's peak: the next clip resets it (reset_peak_memory_stats) and runs
+        # while this one is finished, and finish() would report that clip's peak.
+        gpu_peak = gpu_peak_allocated_bytes(dev)
         # A shared upscaler's notes of events (a failed build) belong to the clip they met.
         upscaler_notes = upscaler.notes[: upscaler.standing_notes] + upscaler.notes[notes_before:]
         # What ran: the mode asked for (--compile), or True ("auto"), where every network
@@ -510,9 +513,7 @@ def start_upscale(
             codec=writer.codec.name,
             pix_fmt=writer.pix_fmt,
             peak_host_memory_bytes=host_memory.close(),
-            gpu_peak_allocated_bytes=(
-                torch.cuda.max_memory_allocated(dev) if dev.type == "cuda" else None
-            ),
+            gpu_peak_allocated_bytes=gpu_peak,
             gpu_summary=sampler.summary(),
             gpu_samples=sampler.samples,
             progress_samples=timeline.finished(),
@@ -638,6 +639,12 @@ def colour_of_run(info: VideoInfo, writer: AnyWriter) -> dict[str, dict[str, Any
             "chroma_siting": writer.chroma_siting if writer.chroma_shift != (0, 0) else None,
         },
     }
+
+
+def gpu_peak_allocated_bytes(device: torch.device) -> int | None:
+    """The most memory torch has held on `device` since its peak was last reset (the
+    clip's start); None on the CPU."""
+    return torch.cuda.max_memory_allocated(device) if device.type == "cuda" else None
 
 
 def _both(first: Callable[[int], None], second: Callable[[int], None] | None):
