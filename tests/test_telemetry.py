@@ -98,3 +98,25 @@ def test_device_time_is_reported_beside_the_hosts_for_the_stages_that_have_it() 
     assert stages["model"]["device_busy_s"] == 0.75
     assert stages["model"]["busy_s"] < 0.75  # the host only queued the work
     assert all("device_busy_s" not in stages[s] for s in telemetry.STAGES if s != "model")
+
+
+def test_an_nvml_that_refuses_the_memory_is_not_asked_again_and_again(
+    monkeypatch, cuda_uuid
+) -> None:
+    # Memory refused as not supported, like the utilisation of a MIG instance: the sampler
+    # went straight back to ask again, without its pause, for the whole run (a core spinning
+    # beside the engine's threads). Now it asks twice (the second time without utilisation)
+    # and stops, with no samples invented.
+    nvml = fake_nvml({f"GPU-{UUID}": "gpu"}, utilisation=True)
+    asked = []
+
+    def refused(handle: str) -> None:
+        asked.append(handle)
+        raise nvml.NVMLError_NotSupported("not supported")
+
+    nvml.nvmlDeviceGetMemoryInfo = refused
+    monkeypatch.setitem(sys.modules, "pynvml", nvml)
+    with telemetry.GpuSampler(0, interval_s=0.05) as sampler:
+        time.sleep(0.2)
+    assert len(asked) <= 2
+    assert sampler.samples == [] and sampler.summary() is None

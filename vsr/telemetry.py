@@ -357,6 +357,10 @@ class GpuSampler:
                 if utilisation_known:
                     busy = pynvml.nvmlDeviceGetUtilizationRates(self._handle)
             except pynvml.NVMLError_NotSupported:
+                if not utilisation_known:
+                    # The memory is refused too: nothing is left to sample, and asking
+                    # again at once would spin, holding the GIL the engine's threads need.
+                    return
                 # A MIG instance: NVML tells its memory but not its utilisation, which is
                 # then left out (None) rather than guessed.
                 utilisation_known = False
