@@ -294,3 +294,24 @@ def test_a_flat_colour_round_trips_exactly_at_every_siting(siting, shift):
 def test_an_unknown_siting_is_refused():
     with pytest.raises(VsrError, match="siting"):
         rgb_to_yuv(flat((0.5, 0.5, 0.5)), "bt709", "tv", 8, (1, 1), "bottomright")
+
+
+@pytest.mark.parametrize("siting", ["left", "center", "topleft", "top"])
+@pytest.mark.parametrize("bits", [8, 10])
+def test_the_engines_colour_work_stays_on_the_batchs_device_without_a_host_sync(siting, bits):
+    # On a GPU every step between the upload and the download runs on the device, queued
+    # behind the network: a tensor made on the CPU would fail there (or copy), and a value
+    # read on the host would stall the stream. No GPU here: the "meta" device allows
+    # neither (no data to read), so the siting, super-white (vsr.ops.beyond) and RGB-output
+    # paths added since the last GPU run are held to it.
+    from vsr.ops.beyond import add_beyond, split_beyond
+
+    meta, dtype = torch.device("meta"), torch.uint8 if bits == 8 else torch.int16
+    y = torch.empty(2, 48, 64, dtype=dtype, device=meta)
+    c = torch.empty(2, 24, 32, dtype=dtype, device=meta)
+    rgb = yuv_to_rgb(y, c, c, "bt709", "tv", bits, siting, clamp=False)
+    network_input, beyond = split_beyond(rgb)
+    out = add_beyond(torch.empty(2, 3, 96, 128, dtype=torch.float16, device=meta), beyond)
+    planes = rgb_to_yuv(out, "bt709", "tv", bits, (1, 1), siting)
+    planes += rgb_to_yuv(out, GBR, "pc", bits, (0, 0))
+    assert all(t.device == meta for t in (network_input, out, *planes))
