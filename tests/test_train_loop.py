@@ -230,6 +230,33 @@ def test_a_resume_after_a_row_cut_short_starts_its_rows_on_a_line_of_their_own(t
         assert [row["step"] for row in csv.DictReader(file)] == ["10"]
 
 
+def test_a_resume_drops_the_rows_past_its_checkpoint_from_a_log_saved_with_a_bom(
+    tmp_path, monkeypatch
+) -> None:
+    # log.csv opened and saved in Excel starts with a UTF-8 byte-order mark: its header's
+    # first cell read "\ufeffstep", so no step column was found, a resume kept the rows past
+    # its checkpoint and wrote its own with the step cell empty (1,2,3,4,,).
+    config = tiny_config(tmp_path, steps=4, log_every=1, save_every=2)
+    real_save = loop.save_checkpoint
+    saves = []
+
+    def die_at_the_second_save(path, state):  # last.pt holds step 2, log.csv rows 1 to 4
+        saves.append(state["step"])
+        if len(saves) == 2:
+            raise Killed
+        real_save(path, state)
+
+    monkeypatch.setattr(loop, "save_checkpoint", die_at_the_second_save)
+    with pytest.raises(Killed):
+        loop.train(config)
+    monkeypatch.setattr(loop, "save_checkpoint", real_save)
+    log = tmp_path / "run" / "log.csv"
+    log.write_bytes(b"\xef\xbb\xbf" + log.read_bytes())
+    loop.train(config, resume=True)
+    with open(log, newline="", encoding="utf-8-sig") as file:
+        assert [row["step"] for row in csv.DictReader(file)] == ["1", "2", "3", "4"]
+
+
 def test_while_a_new_time_budget_measures_the_rate_stays_on_the_old_curve(tmp_path) -> None:
     # A cosine run of 6 steps ended at its floor; resumed with a time budget, the steps
     # measuring its speed must not train at the peak rate again. The budget (6 ms) is spent

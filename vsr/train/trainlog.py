@@ -85,7 +85,9 @@ def _keep_rows_up_to(path: Path, step: int) -> list[str] | None:
     full disk): the resumed run's first row, appended to it, was glued onto that stump
     (`4,4,0.378918,...,0.6,6,8,0.331267,...`), and its step cell may hold a prefix of the
     true step, which the step test alone would keep."""
-    with path.open(newline="") as file:
+    # utf-8-sig: a log saved by Excel starts with a byte-order mark, which read as part of
+    # the first cell ("\ufeffstep") hid the step column, and every row was kept.
+    with path.open(newline="", encoding="utf-8-sig") as file:
         text = file.read()
     rows = list(csv.reader(io.StringIO(text)))
     whole = text.endswith("\n")
