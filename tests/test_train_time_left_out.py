@@ -1,0 +1,85 @@
+"""What a time budget and the steps/s of log.csv count as training time, on a clock the test
+moves: 10 ms a step, and whatever a stand-in validation or save is said to take. Real time
+does not move it, so the counts below are exact on a loaded machine too."""
+
+from __future__ import annotations
+
+import importlib
+import re
+import time
+
+import pytest
+from test_train_loop import tiny_config
+
+import vsr.train.loop as loop
+from vsr.train.data import PatchStore
+
+STEP_S = 0.01
+
+
+class Clock:
+    """time.perf_counter for the run: it moves only when told to (whole milliseconds, so
+    that the sums are exact)."""
+
+    def __init__(self) -> None:
+        self.ms = 0
+
+    def __call__(self) -> float:
+        return self.ms / 1000
+
+    def advance(self, seconds: float) -> None:
+        self.ms += round(seconds * 1000)
+
+
+@pytest.fixture
+def clock(monkeypatch) -> Clock:
+    clock = Clock()
+    monkeypatch.setattr(time, "perf_counter", clock)
+    real_sample = PatchStore.sample
+
+    def one_step_s_batch(self, size, generator):
+        clock.advance(STEP_S)
+        return real_sample(self, size, generator)
+
+    monkeypatch.setattr(PatchStore, "sample", one_step_s_batch)
+    budget = importlib.import_module("vsr.train.budget")
+    monkeypatch.setattr(budget, "WARMUP_STEPS", 2)  # steps 3 to 6 are measured
+    monkeypatch.setattr(budget, "MEASURE_STEPS", 4)
+    return clock
+
+
+def validator_taking(clock: Clock, seconds: float, calls: list[int] | None = None) -> type:
+    """A stand-in validation that takes `seconds` on the clock and scores a little better
+    each time (so that each one saves best weights)."""
+    scores = calls if calls is not None else []
+
+    class Validator:
+        def __init__(self, folder, scale) -> None:
+            pass
+
+        def __call__(self, model, device) -> tuple[float, float]:
+            clock.advance(seconds)
+            scores.append(len(scores))
+            return 20.0 + len(scores), 0.5
+
+    return Validator
+
+
+def measured_rate(err: str) -> float:
+    (rate,) = re.findall(r"time budget: ([\d.]+) steps/s measured", err)
+    return float(rate)
+
+
+def test_a_validation_among_the_measured_steps_is_not_counted_as_their_time(
+    tmp_path, clock, monkeypatch, capsys
+) -> None:
+    # A validation at step 4, among the steps 3 to 6 that measure the speed, was counted as
+    # theirs: 4 steps of 10 ms and a validation of 1 s measured 3.85 steps/s, not 100, and
+    # the fit gave the run a 26th of the steps its budget held.
+    monkeypatch.setattr(loop, "Validator", validator_taking(clock, 1.0))
+    config = tiny_config(
+        tmp_path, steps=1_000_000, minutes=10 / 60, log_every=4, val_every=4,
+        val_dir=str(tmp_path),
+    )  # fmt: skip
+    loop.train(config)
+    assert measured_rate(capsys.readouterr().err) == pytest.approx(1 / STEP_S)
