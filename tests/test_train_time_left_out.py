@@ -4,6 +4,7 @@ does not move it, so the counts below are exact on a loaded machine too."""
 
 from __future__ import annotations
 
+import csv
 import importlib
 import re
 import time
@@ -83,3 +84,34 @@ def test_a_validation_among_the_measured_steps_is_not_counted_as_their_time(
     )  # fmt: skip
     loop.train(config)
     assert measured_rate(capsys.readouterr().err) == pytest.approx(1 / STEP_S)
+
+
+def test_checkpoint_and_best_weight_saves_are_not_counted_as_steps(
+    tmp_path, clock, monkeypatch, capsys
+) -> None:
+    # A save of last.pt or best.safetensors between two log rows was counted as the steps'
+    # time: with saves of 0.5 s every 3 steps of 10 ms, log.csv said 7.41, 3.85 and 1.96
+    # steps/s, not 100, and last.pt at step 3 and best weights at step 4, among the steps
+    # measuring the budget's speed, measured 3.85.
+    real_checkpoint, real_weights = loop.save_checkpoint, loop.save_weights
+
+    def slow_checkpoint(path, state):
+        clock.advance(0.5)
+        real_checkpoint(path, state)
+
+    def slow_weights(model, path, metadata=None):
+        clock.advance(0.5)
+        real_weights(model, path, metadata)
+
+    monkeypatch.setattr(loop, "save_checkpoint", slow_checkpoint)
+    monkeypatch.setattr(loop, "save_weights", slow_weights)
+    monkeypatch.setattr(loop, "Validator", validator_taking(clock, 0.0))  # best weights: 0.5 s
+    config = tiny_config(
+        tmp_path, steps=1_000_000, minutes=10 / 60, log_every=4, save_every=3, val_every=4,
+        val_dir=str(tmp_path),
+    )  # fmt: skip
+    loop.train(config)
+    assert measured_rate(capsys.readouterr().err) == pytest.approx(1 / STEP_S)
+    rows = list(csv.DictReader((tmp_path / "run" / "log.csv").open()))
+    rates = [float(row["steps_per_s"]) for row in rows if row["loss"]]
+    assert len(rates) > 5 and rates == pytest.approx([1 / STEP_S] * len(rates))

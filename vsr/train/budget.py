@@ -1,10 +1,10 @@
 """A time budget for training: the run measures its own speed, then fixes its length.
 
 With ``minutes`` set, the run does WARMUP_STEPS steps (cuDNN autotuning, the allocator and
-the first kernels make them slow), times the next MEASURE_STEPS (a validation among them
-left out: it is no step's time), and then fixes the total number of steps so that training
-ends when the budget does. The learning-rate schedule is
-a closed form of (step, total), so the cosine is laid over the final count; until it is
+the first kernels make them slow), times the next MEASURE_STEPS (a validation or a save
+among them left out: it is no step's time), and then fixes the total number of steps so
+that training ends when the budget does. The learning-rate schedule is a closed form of
+(step, total), so the cosine is laid over the final count; until it is
 known the schedule holds its starting rate (what a cosine of thousands of steps gives
 there anyway). The count is stored in the checkpoint, so a resumed run keeps it
 (a resume with another budget measures again and fits the rest of the run into that).
@@ -76,9 +76,9 @@ class StepBudget:
         return False
 
     def leave_out(self, seconds: float) -> None:
-        """Take time spent on something other than steps (a validation) out of the speed being
-        measured: a 1 s validation among 4 steps of 10 ms measured 3.85 steps/s, not 100, and
-        the fit gave the run a 26th of the steps its budget held."""
+        """Take time spent on something other than steps (a validation, a save) out of the
+        speed being measured: a 1 s validation among 4 steps of 10 ms measured 3.85 steps/s,
+        not 100, and the fit gave the run a 26th of the steps its budget held."""
         if self.measuring and self._measure_start is not None:
             self._left_out += seconds
 

@@ -293,9 +293,9 @@ def _train(config: TrainConfig, resume: bool, ddp: Distributed) -> nn.Module:
         )
 
     def leave_out(began: float) -> float:
-        """Take the time since `began` (a validation) out of the steps' speed, the log window's
-        and the time budget's measurement: a Set5 pass on the CPU took a window from 5 to 0.18
-        steps/s. Returns that time."""
+        """Take the time since `began` (a validation, a save) out of the steps' speed, the log
+        window's and the time budget's measurement: a Set5 pass on the CPU took a window from
+        5 to 0.18 steps/s. Returns that time."""
         taken = elapsed() - began
         if meter is not None:
             meter.leave_out(taken)
@@ -305,13 +305,15 @@ def _train(config: TrainConfig, resume: bool, ddp: Distributed) -> nn.Module:
     def save_state(done: int) -> None:
         nonlocal saved_step
         refuse_diverged(done)
+        began = elapsed(sync=True)
         state = training_state(
-            model, optimizer, scheduler, done, best_psnr, elapsed(), config.to_dict()
+            model, optimizer, scheduler, done, best_psnr, began, config.to_dict()
         )
         state["steps_total"] = budget.total  # None while a time budget is measuring
         state["processes"] = ddp.world  # the batch is per process: this makes it whole
         save_checkpoint(checkpoint_path, state)
         saved_step = done
+        leave_out(began)
 
     def validate(done: int, save_now: bool) -> float:
         """Score the model on the validation set, log it, and keep it if it is the best."""
@@ -325,7 +327,9 @@ def _train(config: TrainConfig, resume: bool, ddp: Distributed) -> nn.Module:
         if psnr > best_psnr:
             best_psnr = psnr
             info = _metadata(config, done, psnr, budget, device, ddp.world)
+            began = elapsed()
             save_weights(model, out / "best.safetensors", info)
+            leave_out(began)
             if save_now:
                 save_state(done)  # with the new best, for --resume
         return psnr
