@@ -115,3 +115,29 @@ def test_checkpoint_and_best_weight_saves_are_not_counted_as_steps(
     rows = list(csv.DictReader((tmp_path / "run" / "log.csv").open()))
     rates = [float(row["steps_per_s"]) for row in rows if row["loss"]]
     assert len(rates) > 5 and rates == pytest.approx([1 / STEP_S] * len(rates))
+
+
+def test_a_time_budget_ends_with_its_final_validation_within_it(
+    tmp_path, clock, monkeypatch, capsys
+) -> None:
+    # Validations of 1 s every 30 steps of 10 ms, in a budget of 3 s: the validations at
+    # steps 90 and 100 (the final one) started near or past its end, and the run ended
+    # at 5.0 s. Timed once, a validation is expected to take as long again: its time is
+    # kept from the steps for the final one, and one that would leave the final one none is
+    # skipped, with a note.
+    validations: list[int] = []
+    monkeypatch.setattr(loop, "Validator", validator_taking(clock, 1.0, validations))
+    seconds = 3.0
+    config = tiny_config(
+        tmp_path, steps=1_000_000, minutes=seconds / 60, log_every=10, val_every=30,
+        val_dir=str(tmp_path),
+    )  # fmt: skip
+    loop.train(config)
+    rows = list(csv.DictReader((tmp_path / "run" / "log.csv").open()))
+    assert rows[-1]["val_psnr"] and float(rows[-1]["elapsed_s"]) <= seconds + 1e-6
+    # The steps still had the time the two validations left them: 1 s, 100 steps.
+    assert int(rows[-1]["step"]) >= 98 and len(validations) == 2
+    assert (
+        "vsr: time budget: no validation from step 60 on but the final one: one takes 1.0 s, "
+        "and the 1.4 s left hold the final one only"
+    ) in capsys.readouterr().err

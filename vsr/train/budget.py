@@ -10,8 +10,12 @@ there anyway). The count is stored in the checkpoint, so a resumed run keeps it
 (a resume with another budget measures again and fits the rest of the run into that).
 
 The budget covers the training loop, from its first step: start-up (imports, reading and
-downscaling the images, CUDA initialisation) comes before it, and the final validation and
-saves after it. The validations and saves in between are in it: the fit cannot know what
+downscaling the images, CUDA initialisation) comes before it, and the final saves after it.
+The final validation is in it once a validation has been timed: the longest so far is kept
+from the steps' time, and a validation in the middle of the run that would leave the final
+one no time is skipped, with a note (validating at 1 s every 30 steps of 10 ms, a 3 s
+budget ended at 5 s, two validations past its end). The validations and saves in between
+are in it: the fit cannot know what
 they will cost (a Set5 pass on a CPU takes seconds), so at every log row after it the total
 is lowered to the steps that the time left holds at the measured speed (never raised), and
 the cosine from then on is laid over the lowered count (its rate steps down a little). A
@@ -46,6 +50,7 @@ class StepBudget:
         self.measured_rate: float | None = None  # steps/s over the measured steps
         self._measure_start: float | None = None
         self._left_out = 0.0  # seconds among the measured steps spent on other things
+        self.validation_s: float | None = None  # the longest validation so far
 
     @property
     def measuring(self) -> bool:
@@ -70,7 +75,7 @@ class StepBudget:
             self.measured_rate = MEASURE_STEPS / max(steps_s, 1e-9)
             if self.total is not None:
                 return False
-            left = max(0.0, self.seconds - now)
+            left = self._left_for_steps(now)
             self.total = max(done, agree(done + math.floor(self.measured_rate * left)))
             return True
         return False
@@ -89,6 +94,22 @@ class StepBudget:
         before = self.total
         if self.measured_rate is None or before is None or done >= before:
             return before
-        left = max(0.0, self.seconds - elapsed())
+        left = self._left_for_steps(elapsed())
         self.total = min(before, max(done, agree(done + math.floor(self.measured_rate * left))))
         return before
+
+    def validated(self, seconds: float) -> None:
+        """Note how long a validation took: the final one is expected to take as long as the
+        longest so far, and that time is kept from the steps."""
+        self.validation_s = max(seconds, self.validation_s or 0.0)
+
+    def room_to_validate(self, now: float) -> bool:
+        """Whether a validation in the middle of the run, started at ``now``, still leaves the
+        final one its time within the budget (True until a validation has been timed)."""
+        if self.seconds <= 0 or self.validation_s is None:
+            return True
+        return now + 2 * self.validation_s <= self.seconds
+
+    def _left_for_steps(self, now: float) -> float:
+        """The budget's seconds after ``now`` less those the final validation will take."""
+        return max(0.0, self.seconds - now - (self.validation_s or 0.0))

@@ -321,7 +321,7 @@ def _train(config: TrainConfig, resume: bool, ddp: Distributed) -> nn.Module:
         refuse_diverged(done)  # not "the network produced NaN" from the upscaler
         began = elapsed(sync=True)  # the steps' own work is theirs
         psnr, ssim = validator(model, device)
-        leave_out(began)
+        budget.validated(leave_out(began))
         log.row(step=done, elapsed_s=elapsed(), val_psnr=psnr, val_ssim=ssim)
         note(f"step {done}: validation PSNR {psnr:.3f} dB SSIM {ssim:.4f}")
         if psnr > best_psnr:
@@ -350,6 +350,7 @@ def _train(config: TrainConfig, resume: bool, ddp: Distributed) -> nn.Module:
     done = start
     final_psnr = None  # the validation of the last step, for last.safetensors
     said_total = budget.total  # the total the run last named (the progress line shows it)
+    said_skipping = False  # that the budget leaves no time for validations but the final one
     with contextlib.ExitStack() as cleanup:
         stop = cleanup.enter_context(StopRequest())
         cleanup.callback(bar.close)  # a stopped run's bar ends before the message below it
@@ -408,11 +409,13 @@ def _train(config: TrainConfig, resume: bool, ddp: Distributed) -> nn.Module:
                     # against the total last said, which the note names.
                     if budget.total < 0.99 * said_total:
                         if log is not None:
+                            final = budget.validation_s
+                            kept = f"; {final:.1f} s kept for the final validation" if final else ""
                             note(
                                 f"time budget: {budget.total} steps in all now, not "
                                 f"{said_total}: what the time left holds at "
                                 f"{budget.measured_rate:.2f} steps/s (validations, saves and "
-                                "slower steps took time the fit did not count)"
+                                f"slower steps took time the fit did not count{kept})"
                             )
                         said_total = budget.total
                     if log is not None:
@@ -466,6 +469,16 @@ def _train(config: TrainConfig, resume: bool, ddp: Distributed) -> nn.Module:
             if save_now:
                 save_state(done)
             validate_now = validator is not None and validating
+            if validate_now and not last and not budget.room_to_validate(elapsed()):
+                # The final validation, of the weights the run ends with, is the one kept.
+                validate_now = False
+                if not said_skipping:
+                    note(
+                        f"time budget: no validation from step {done} on but the final one: "
+                        f"one takes {budget.validation_s:.1f} s, and the "
+                        f"{budget.seconds - elapsed():.1f} s left hold the final one only"
+                    )
+                    said_skipping = True
             if validate_now:
                 psnr = validate(done, save_now)
                 final_psnr = psnr if last else None
