@@ -3,7 +3,9 @@ the durations, loop count and transparency kept, GIF's 256 colours."""
 
 from __future__ import annotations
 
+import struct
 import warnings
+import zlib
 
 import numpy as np
 import pytest
@@ -420,16 +422,15 @@ def test_a_gif_loop_count_after_the_first_frame_is_kept(tmp_path, weights, monke
     assert gif_loop.gif_loop_count(tmp_path / "out.webp") is None
 
 
-def test_a_16_bit_grey_apng_is_upscaled_from_its_16_bits_into_8(tmp_path, weights):
-    # Pillow's convert clips 16-bit grey at 255: 99% of such a gradient's pixels were white
-    # before the network saw them.
+def _save_grey_16(path, frames: list[np.ndarray], key: int | None = None) -> None:
+    """An APNG of 16-bit grey (PNG colour type 0, depth 16) from H x W uint16 frames; with
+    ``key``, a tRNS chunk naming that grey transparent (FFmpeg's encoder writes none)."""
     import av
 
-    y, x = np.mgrid[0:10, 0:14]
-    frames = [((x * 3000 + y * 2000 + 5000 * i) % 65536).astype(np.uint16) for i in range(3)]
-    with av.open(str(tmp_path / "in.png"), "w", format="apng") as container:
+    with av.open(str(path), "w", format="apng") as container:
         stream = container.add_stream("apng", rate=25)
-        stream.width, stream.height, stream.pix_fmt = 14, 10, "gray16be"
+        stream.height, stream.width = frames[0].shape
+        stream.pix_fmt = "gray16be"
         for index, frame in enumerate(frames):
             picture = av.VideoFrame.from_ndarray(frame, format="gray16le")
             picture.pts = index
@@ -437,6 +438,54 @@ def test_a_16_bit_grey_apng_is_upscaled_from_its_16_bits_into_8(tmp_path, weight
                 container.mux(packet)
         for packet in stream.encode():
             container.mux(packet)
+    if key is not None:
+        data = path.read_bytes()
+        body = b"tRNS" + struct.pack(">H", key)
+        chunk = struct.pack(">I", 2) + body + struct.pack(">I", zlib.crc32(body))
+        after_header = 8 + 25  # the signature and IHDR: tRNS goes before the pixels
+        path.write_bytes(data[:after_header] + chunk + data[after_header:])
+
+
+def test_a_16_bit_grey_apng_keeps_its_transparent_grey(tmp_path, weights):
+    # Pillow keeps a 16-bit grey APNG's tRNS key in info but leaves it out of every
+    # conversion: the key grey came out opaque, an L APNG without transparency, where the
+    # same picture as a still has alpha 0 there.
+    y, x = np.mgrid[0:10, 0:14]
+    key = 1000
+    frames = [
+        np.where(x < 4, key, (x * 3000 + y * 2000 + 5000 * i) % 60000 + 2000).astype(np.uint16)
+        for i in range(3)
+    ]
+    _save_grey_16(tmp_path / "in.png", frames, key=key)
+    with Image.open(tmp_path / "in.png") as image:
+        assert (image.mode, image.info["transparency"]) == ("I;16", key)
+    upscaler = vsr.load_model(weights, device="cpu")
+    with pytest.warns(UserWarning, match="the 16-bit frames were rounded to 8 bits"):
+        first = vsr.upscale_image(upscaler, tmp_path / "in.png", tmp_path / "out.png")
+    clear = np.where(x < 4, 0, 65535).astype(np.uint16)
+    expected = [_as_still(upscaler, np.dstack([frame, clear])) for frame in frames]
+    assert first.shape == (20, 28, 2)
+    np.testing.assert_array_equal(first, expected[0])
+    # The first frame as a still file comes out the same: its key read as alpha 0.
+    np.testing.assert_array_equal(
+        read_image(tmp_path / "in.png", keep_grey_alpha=True)[..., 1], clear
+    )
+    with Image.open(tmp_path / "out.png") as image:
+        assert image.n_frames == 3
+        for index, frame in enumerate(expected):
+            image.seek(index)
+            assert image.mode == "LA"
+            rounded = np.floor(frame / 257 + 0.5).astype(np.uint8)
+            np.testing.assert_array_equal(np.asarray(image), rounded)
+            assert (np.asarray(image)[:, :6, 1] == 0).all()  # the key's columns, x2, clear
+
+
+def test_a_16_bit_grey_apng_is_upscaled_from_its_16_bits_into_8(tmp_path, weights):
+    # Pillow's convert clips 16-bit grey at 255: 99% of such a gradient's pixels were white
+    # before the network saw them.
+    y, x = np.mgrid[0:10, 0:14]
+    frames = [((x * 3000 + y * 2000 + 5000 * i) % 65536).astype(np.uint16) for i in range(3)]
+    _save_grey_16(tmp_path / "in.png", frames)
     assert Image.open(tmp_path / "in.png").mode == "I;16"
     upscaler = vsr.load_model(weights, device="cpu")
     with warnings.catch_warnings(record=True) as caught:

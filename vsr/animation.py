@@ -9,7 +9,8 @@ and always right, and the writers still store only the rectangle that changed. A
 (GIF and WebP have no grey frames) is upscaled as a grey still is, to grey (the network's
 RGB reduced to luma), and written grey where the type holds it (PNG; a GIF or WebP gets the
 grey in each of R, G and B): upscaled as RGB, its frames came out tinted and RGB. A 16-bit
-grey APNG's frames are upscaled from their 16 bits and written at 8, with a note; with alpha,
+grey APNG's frames are upscaled from their 16 bits and written at 8, with a note (its
+transparent grey, tRNS, clear, as a 16-bit grey still's); with alpha,
 from the 8 bits a sample Pillow reads of them (as RGBA), as grey all the same. Pillow's
 writers hold every frame until the file is complete, so the upscaled frames go to them one
 at a time, as uint8 (a GIF's as palette indices), and no float copy of more than one frame
@@ -105,15 +106,17 @@ def _composed_frames(
 ) -> Iterator[np.ndarray]:
     """Each frame as the viewer sees it, H x W x 4 (or 3 without ``alpha``) uint8; with
     ``grey``, H x W x 2 (or 1), as a grey still is read."""
-    from vsr.imageio import apply_orientation, exif_orientation
+    from vsr.imageio import apply_orientation, as_rgb, as_rgba, exif_orientation, to_uint8
 
     orientation = exif_orientation(image)
     colour_mode = "L" if grey else "RGB"
     for index in range(image.n_frames):
         try:
             image.seek(index)
-            if grey and image.mode in _SIXTEEN_BIT_GREY_MODES:
+            if image.mode in _SIXTEEN_BIT_GREY_MODES:
                 frame = _sixteen_bit_grey(image, alpha)
+                if not grey:  # read_animation's look at them: 8-bit RGB(A), as the rest
+                    frame = as_rgba(to_uint8(frame)) if alpha else as_rgb(to_uint8(frame))
             else:
                 frame = np.asarray(image.convert(colour_mode + "A" if alpha else colour_mode))
             if frame.ndim == 2:
@@ -126,11 +129,16 @@ def _composed_frames(
 def _sixteen_bit_grey(image: Image.Image, alpha: bool) -> np.ndarray:
     """A 16-bit grey frame as H x W x 1 (or 2, with alpha) uint16, as a 16-bit grey still is
     read: Pillow's convert to "L" or "RGB" clips its samples at 255 (a gradient's frame came
-    out 99% white)."""
+    out 99% white). Its transparent grey (tRNS), which Pillow keeps as stored but leaves out
+    of every conversion, is alpha 0, as a 16-bit grey still's is (vsr.imageio.read_image)."""
     grey = np.asarray(image).astype(np.uint16)[:, :, None]
     if not alpha:
         return grey
-    opacity = np.asarray(image.convert("LA"))[:, :, 1:].astype(np.uint16) * 257
+    key = image.info.get("transparency")
+    if isinstance(key, int):
+        opacity = np.where(grey == key, 0, 65535).astype(np.uint16)
+    else:
+        opacity = np.asarray(image.convert("LA"))[:, :, 1:].astype(np.uint16) * 257
     return np.concatenate([grey, opacity], axis=2)
 
 
