@@ -81,6 +81,41 @@ def test_16_bit_png_and_tiff_stay_16_bit(tmp_path, weights, extension):
     assert np.abs(out / 257 - shallow).mean() < 2
 
 
+def test_a_16_bit_grey_alpha_still_keeps_16_bits_and_a_tif_of_it_is_named(
+    tmp_path, weights, capsys
+):
+    # A .png in gives a 16-bit grey + alpha PNG out (colour type 4), which Pillow opens; a
+    # .tif of the same pixels is valid (libtiff reads it) but Pillow cannot open it, and
+    # nothing said so: "cannot identify image file" read as a broken output.
+    from vsr.imageio import png_bit_depth
+
+    y, x = np.mgrid[0:8, 0:10]
+    pixels = np.dstack([x * 6000 + y * 333, np.where(x < 3, 0, 65535)]).astype(np.uint16)
+    write_image(tmp_path / "scan.png", pixels)
+    assert png_bit_depth(tmp_path / "scan.png") == (16, 4)
+    assert _run(tmp_path / "scan.png", tmp_path / "out.png", weights) == 0
+    assert png_bit_depth(tmp_path / "out.png") == (16, 4)
+    with Image.open(tmp_path / "out.png") as image:
+        assert (image.mode, image.size) == ("RGBA", (20, 16))
+    out = read_image(tmp_path / "out.png", keep_grey_alpha=True)
+    assert out.dtype == np.uint16 and out.shape == (16, 20, 2)
+    assert (out[..., 0] % 257 != 0).any()  # more than 8 bits survived
+    assert (out[:, :4, 1] == 0).all() and (out[:, 9:, 1] == 65535).all()  # enlarged
+    assert "vsr: note" not in capsys.readouterr().err
+    assert _run(tmp_path / "scan.png", tmp_path / "out.tif", weights) == 0
+    np.testing.assert_array_equal(read_image(tmp_path / "out.tif", keep_grey_alpha=True), out)
+    with pytest.raises(OSError, match="cannot identify image file"):
+        Image.open(tmp_path / "out.tif")
+    assert capsys.readouterr().err.splitlines() == [
+        "vsr: note: out.tif is a 16-bit grey + alpha TIFF, which libtiff reads and Pillow "
+        "cannot open (.png keeps the 16 bits and the alpha, and Pillow opens it)"
+    ]
+    # From an array too, as a warning.
+    upscaler = vsr.load_model(weights, device="cpu")
+    with pytest.warns(UserWarning, match=r"^array.tif is a 16-bit grey \+ alpha TIFF"):
+        vsr.upscale_image(upscaler, pixels, tmp_path / "array.tif")
+
+
 @pytest.mark.filterwarnings("ignore:array.gif keeps 256 colours")
 @pytest.mark.parametrize("extension", [".jpg", ".webp", ".gif", ".bmp"])
 def test_16_bits_rounded_for_an_8_bit_type_are_a_note(tmp_path, weights, extension, capsys):

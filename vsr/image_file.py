@@ -52,6 +52,7 @@ def pixels_not_kept(target: Path, result: np.ndarray) -> list[str]:
         _depth_lost(target, result)
         + _transparency_lost(target, result)
         + _gif_limits(target, result)
+        + _pillow_cannot_open(target, result)
     )
 
 
@@ -62,6 +63,19 @@ def _depth_lost(target: Path, result: np.ndarray) -> list[str]:
         return [
             f"{target.name} holds 8 bits a sample: the 16-bit pixels were rounded to 8 bits "
             "(.png and .tif keep 16)"
+        ]
+    return []
+
+
+def _pillow_cannot_open(target: Path, result: np.ndarray) -> list[str]:
+    # A 16-bit grey + alpha TIFF is a valid one (ExtraSamples: alpha), read sample for
+    # sample by libtiff, but Pillow has no mode for it: opening it says only "cannot
+    # identify image file", which reads as a broken output. A PNG keeps the same pixels.
+    two = result.ndim == 3 and result.shape[2] == 2
+    if two and result.dtype == np.uint16 and image_type(target) in (".tif", ".tiff"):
+        return [
+            f"{target.name} is a 16-bit grey + alpha TIFF, which libtiff reads and Pillow "
+            "cannot open (.png keeps the 16 bits and the alpha, and Pillow opens it)"
         ]
     return []
 
@@ -94,7 +108,7 @@ def _notes(source: Path, target: Path, result: np.ndarray, metadata: ImageMetada
     extension = image_type(target)
     notes = _depth_lost(target, result) + _transparency_lost(target, result)
     notes += [f"{target.name} cannot keep {what}" for what in not_kept(metadata, extension)]
-    notes += _gif_limits(target, result)
+    notes += _gif_limits(target, result) + _pillow_cannot_open(target, result)
     if metadata.frames > 1 and is_animation(source):
         notes.append(
             f"{source.name} is an animation of {metadata.frames} frames; only the first was "
