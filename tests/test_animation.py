@@ -529,6 +529,47 @@ def _save_grey_alpha_16(path, frames: list[np.ndarray]) -> None:
             container.mux(packet)
 
 
+def _save_colour_16(path, frames: list[np.ndarray]) -> None:
+    """An APNG of 16-bit RGB (PNG colour type 2, depth 16) from H x W x 3 uint16 frames."""
+    import av
+
+    with av.open(str(path), "w", format="apng") as container:
+        stream = container.add_stream("apng", rate=25)
+        stream.height, stream.width = frames[0].shape[:2]
+        stream.pix_fmt = "rgb48be"
+        for index, frame in enumerate(frames):
+            picture = av.VideoFrame.from_ndarray(frame, format="rgb48le")
+            picture.pts = index
+            for packet in stream.encode(picture):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+
+
+@pytest.mark.parametrize("layout", ["rgb", "grey_alpha"])
+def test_a_16_bit_apng_read_at_8_bits_says_so(tmp_path, weights, layout):
+    # Pillow reads a 16-bit RGB or grey + alpha APNG's frames at 8 bits: the output was an
+    # 8-bit APNG without a word, where a 16-bit grey one's rounding is a note.
+    y, x = np.mgrid[0:10, 0:14]
+    grey = [((x * 3000 + y * 2000 + 5000 * i) % 65536).astype(np.uint16) for i in range(3)]
+    if layout == "rgb":
+        _save_colour_16(tmp_path / "in.png", [np.dstack([g, g // 2, 65535 - g]) for g in grey])
+    else:
+        opacity = np.where(x < 4, 20000, 65535).astype(np.uint16)
+        _save_grey_alpha_16(tmp_path / "in.png", [np.dstack([g, opacity]) for g in grey])
+    upscaler = vsr.load_model(weights, device="cpu")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        first = vsr.upscale_image(upscaler, tmp_path / "in.png", tmp_path / "out.png")
+    assert first.dtype == np.uint8
+    with Image.open(tmp_path / "out.png") as image:
+        assert image.n_frames == 3 and image.mode in ("RGB", "LA")
+    assert [str(w.message) for w in caught] == [
+        "in.png's 16-bit frames were read at 8 bits a sample (Pillow reads a colour or grey + "
+        "alpha APNG so), and out.png holds 8 in an animation"
+    ]
+
+
 def test_a_16_bit_grey_apng_with_alpha_stays_grey(tmp_path, weights):
     # Pillow reads 16-bit grey + alpha as RGBA: such an APNG went through the network as
     # colour, came out an RGBA APNG whose R, G and B differed (by up to 133 codes), and the
@@ -546,7 +587,8 @@ def test_a_16_bit_grey_apng_with_alpha_stays_grey(tmp_path, weights):
             image.seek(index)
             read.append(np.asarray(image.convert("LA")))
     upscaler = vsr.load_model(weights, device="cpu")
-    first = vsr.upscale_image(upscaler, tmp_path / "in.png", tmp_path / "out.png")
+    with pytest.warns(UserWarning, match="16-bit frames were read at 8 bits"):
+        first = vsr.upscale_image(upscaler, tmp_path / "in.png", tmp_path / "out.png")
     expected = [_as_still(upscaler, frame) for frame in read]
     assert first.shape == (20, 28, 2)
     np.testing.assert_array_equal(first, expected[0])

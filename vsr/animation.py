@@ -264,6 +264,14 @@ def upscale_animation(
             f"{target.name} holds 8 bits a sample in an animation: the 16-bit frames were "
             "rounded to 8 bits"
         )
+    elif (png_bit_depth(source) or (0,))[0] == 16:
+        # Pillow reads a 16-bit colour or grey + alpha APNG's frames at 8 bits (the high
+        # bytes), and the writers take 8: said as a 16-bit grey one's rounding is, as a
+        # still PNG would have kept the 16.
+        notes.append(
+            f"{source.name}'s 16-bit frames were read at 8 bits a sample (Pillow reads a "
+            f"colour or grey + alpha APNG so), and {target.name} holds 8 in an animation"
+        )
     if extension == ".gif":
         notes.append(gif_limits(target.name, animation.transparent))
     return first, notes
