@@ -125,7 +125,7 @@ def upscale_image(
     TypeError too (vsr.errors.VsrTypeError).
     """
     from vsr.image import upscale_image as upscale_pixels
-    from vsr.image_file import pixels_not_kept, upscale_file
+    from vsr.image_file import keeps_alpha, pixels_not_kept, upscale_file
     from vsr.imageio import check_image_output, read_image, write_image
 
     check_upscaler(upscaler)
@@ -154,7 +154,7 @@ def upscale_image(
         if is_file
         else _on_host(image, "images must be 8 or 16 bits per sample")
     )
-    result = upscale_pixels(upscaler, pixels, scale)
+    result = upscale_pixels(upscaler, pixels, scale, output is None or keeps_alpha(output))
     if output is not None:
         write_image(output, result, overwrite)
         # As from a file: an array's alpha dropped by a JPEG is as lost as a file's.

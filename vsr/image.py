@@ -2,7 +2,8 @@
 
 The networks see RGB in [0, 1]: grey is replicated to three channels and reduced back to
 one (BT.601 luma) afterwards; alpha bypasses the network and is enlarged with MATLAB
-bicubic; 16-bit samples are scaled by 1/65535, so the network works on the full precision
+bicubic, and the colour under fully clear pixels is filled from the visible ones first
+(vsr.clear_colour), so it cannot fringe the edges; 16-bit samples are scaled by 1/65535, so the network works on the full precision
 and the output keeps 16 bits.
 """
 
@@ -11,6 +12,7 @@ from __future__ import annotations
 import numpy as np
 import torch
 
+from vsr.clear_colour import fill_under_clear
 from vsr.errors import VsrError
 from vsr.imageio import as_rgb, writable
 from vsr.ops.imresize import imresize
@@ -98,14 +100,18 @@ def _refuse_beyond_free_memory(needed: int, what: str, advice: str = "") -> None
         )
 
 
-def upscale_image(upscaler: Upscaler, pixels: np.ndarray, scale: int | None = None) -> np.ndarray:
+def upscale_image(
+    upscaler: Upscaler, pixels: np.ndarray, scale: int | None = None, fill_clear: bool = True
+) -> np.ndarray:
     """Upscale H x W x C uint8/uint16 pixels, C = 1 (grey), 2 (grey + alpha), 3 (RGB) or 4
     (RGBA), or H x W grey; the same layout and dtype come out (uint16 in this machine's
-    byte order, for big-endian samples too)."""
+    byte order, for big-endian samples too). With ``fill_clear`` the colour under fully
+    clear pixels is filled from the visible ones first (vsr.clear_colour); without, for an
+    output that drops the alpha (JPEG, BMP), where that colour is the background seen."""
     scale = output_scale(upscaler, scale)
     pixels = np.asarray(pixels)
     if pixels.ndim == 2:
-        return upscale_image(upscaler, pixels[:, :, None], scale)[:, :, 0]
+        return upscale_image(upscaler, pixels[:, :, None], scale, fill_clear)[:, :, 0]
     if pixels.ndim != 3 or 0 in pixels.shape:
         raise VsrError(f"an image must be H x W or H x W x C, not an array of shape {pixels.shape}")
     if pixels.dtype.kind == "u" and not pixels.dtype.isnative:
@@ -123,6 +129,8 @@ def upscale_image(upscaler: Upscaler, pixels: np.ndarray, scale: int | None = No
     grey = channels <= 2
 
     colour = as_rgb(pixels)
+    if channels in (2, 4) and fill_clear:  # what clear pixels store must not fringe the edge
+        colour = fill_under_clear(colour, pixels[:, :, -1])
     x = torch.from_numpy(writable(colour)).permute(2, 0, 1)[None].float() / peak
     y = upscaler(network_input(upscaler, x, scale))[0]
     if grey:

@@ -30,7 +30,7 @@ def upscale_file(
     if image_type(target) in ANIMATION_OUTPUTS and is_animation(source):
         return upscale_animation(upscaler, source, target, scale, overwrite, progress)
     pixels = read_image(source, keep_grey_alpha=True)
-    result = upscale_image(upscaler, pixels, scale)
+    result = upscale_image(upscaler, pixels, scale, fill_clear=keeps_alpha(target))
     factor = result.shape[1] // pixels.shape[1]
     metadata = read_metadata(source).upscaled(factor, result.shape[1], result.shape[0])
     grey = result.shape[2] <= 2 and image_type(target) not in _COLOUR_ONLY
@@ -38,6 +38,16 @@ def upscale_file(
     metadata, unfit = profile_fitted(metadata, written, target.name)
     write_image(target, result, overwrite, metadata)
     return result, unfit + _notes(source, target, result, metadata)
+
+
+# Types that drop an alpha channel: the colour stored under clear pixels is their background.
+_ALPHA_DROPPED = (".jpg", ".jpeg", ".bmp")
+
+
+def keeps_alpha(target: Path) -> bool:
+    """Whether `target`'s type holds transparency: where it does not, the colour stored
+    under clear pixels is what shows, and is upscaled as it is (vsr.clear_colour)."""
+    return image_type(target) not in _ALPHA_DROPPED
 
 
 # Types that hold colour only: WebP has no grey, GIF's palette is RGB.
@@ -93,7 +103,7 @@ def _see_through(result: np.ndarray) -> bool:
 
 
 def _transparency_lost(target: Path, result: np.ndarray) -> list[str]:
-    if _see_through(result) and image_type(target) in (".jpg", ".jpeg", ".bmp"):
+    if _see_through(result) and not keeps_alpha(target):
         return [f"{target.name} cannot keep the transparency (.png, .webp and .tif keep it)"]
     return []
 
