@@ -744,3 +744,44 @@ def test_an_empty_scte35_track_is_named_as_one_no_output_holds(tmp_path, weights
         notes = json.loads(report.read_text())["notes"]
         held = f"data stream #1 (scte_35): not copied (.{extension} cannot hold this data stream)"
         assert held in notes
+
+
+def _ts_with_teletext(path: Path) -> Path:
+    """12 frames of H.264 in MPEG-TS with a DVB teletext track (as European broadcast
+    recordings carry their subtitles), of two packets: a codec libav has no decoder for."""
+    with av.open(str(path), "w", format="mpegts") as out:
+        video = out.add_stream("libx264", rate=25, options={"preset": "ultrafast", "bf": "0"})
+        video.width, video.height, video.pix_fmt = 64, 48, "yuv420p"
+        teletext = out.add_mux_stream("dvb_teletext")
+        teletext.metadata["language"] = "ger"
+        for index in range(12):
+            picture = np.full((48, 64, 3), 20 * index, np.uint8)
+            frame = av.VideoFrame.from_ndarray(picture, "rgb24")
+            frame.pts = index
+            out.mux(video.encode(frame))
+        out.mux(video.encode(None))
+        for start in (0, 200):
+            packet = av.Packet(b"\x10" + b"\xff" * 45)
+            packet.stream, packet.time_base = teletext, Fraction(1, 1000)
+            packet.pts = packet.dts = start
+            out.mux(packet)
+    return path
+
+
+@pytest.mark.parametrize("suffix", [".mp4", ".mkv"])
+def test_a_subtitle_track_libav_cannot_read_is_named_as_such(tmp_path, weights, suffix):
+    # It was "subtitle stream #1: dropped, .mp4 cannot hold None subtitles", a container
+    # limit of a codec named None.
+    source = _ts_with_teletext(tmp_path / "teletext.ts")
+    with av.open(str(source)) as container:
+        assert container.streams.subtitles[0].codec_context is None  # no decoder
+    out, report = tmp_path / f"out{suffix}", tmp_path / "report.json"
+    assert vsr(source, out, "--weights", weights, "--report", report) == 0
+    with av.open(str(out)) as container:
+        assert not container.streams.subtitles
+        assert sum(1 for p in container.demux(video=0) if p.size) == 12
+    notes = [n for n in json.loads(report.read_text())["notes"] if "subtitle" in n]
+    assert notes == [
+        "subtitle stream #1: dropped, its codec is one this libav cannot read, "
+        "which vsr cannot copy"
+    ]

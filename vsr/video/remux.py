@@ -274,6 +274,15 @@ class StreamCopier:
             if cover and output.format.name != "mp4":
                 self._cover_as_attachment(source, stream, label, extension, notes)
                 continue
+            if stream.type in ("audio", "subtitle") and stream.codec_context is None:
+                # A codec libav knows of but cannot decode (a TS's teletext, an MP4's TTML):
+                # PyAV copies only a stream it has a codec context for, and none fits the
+                # muxer's codec list ("cannot hold None subtitles" blamed the container).
+                notes.append(
+                    f"{label}: dropped, its codec is one this libav cannot read, "
+                    "which vsr cannot copy"
+                )
+                continue
             if stream.type == "subtitle" and self._is_chapter_text(source, stream, codec):
                 continue  # kept as the container's chapters
             if stream.type not in ("audio", "subtitle") and not cover:
