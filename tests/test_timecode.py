@@ -117,6 +117,33 @@ def test_a_timecode_mp4_cannot_count_is_dropped_with_a_note(tmp_path, weights):
         assert sum(1 for _ in container.decode(video=0)) == 20
 
 
+@pytest.mark.parametrize(
+    ("timecode", "why"),
+    [
+        (
+            "10:00:00;00",
+            "a drop-frame one (';') runs only at 29.97 or 59.94 frames a second, not 25",
+        ),
+        ("10h00m00s", "this is no hh:mm:ss:ff time"),
+    ],
+)
+def test_a_timecode_the_mp4_muxer_would_leave_out_is_named(tmp_path, weights, timecode, why):
+    # libav's MP4 and MOV muxers write no timecode track for these and say nothing: a
+    # 25 fps clip's Matroska TIMECODE tag "10:00:00;00" was lost without a note.
+    source, out = tmp_path / "pal.mkv", tmp_path / "pal.mp4"
+    _clip_with_timecode(source, timecode, key="TIMECODE")
+    report = upscale_video(source, out, weights=weights, progress=False)
+    assert f"the timecode {timecode} is dropped: .mp4 keeps a timecode as a track, and {why}" in (
+        report.notes
+    )
+    assert _timecodes(out) == []
+    # One libav takes is kept as before, a timecode track with it.
+    _clip_with_timecode(source, "10:00:00:00", key="TIMECODE")
+    report = upscale_video(source, out, weights=weights, progress=False, overwrite=True)
+    assert set(_timecodes(out)) == {"10:00:00:00"}
+    assert not [note for note in report.notes if "timecode" in note]
+
+
 def _mpeg2_with_gop_timecode(path: Path, timecode: str, rate: Fraction, frames: int = 12) -> None:
     """Intra-only MPEG-2 (every frame its own GOP, as I-frame-only masters are), its GOP
     headers counting from `timecode`."""

@@ -45,3 +45,24 @@ def moved_timecode(timecode: str, frames: int, rate: Fraction | None) -> str | N
     width = len(match.group(5))
     hours = (seconds // 3600) % 24
     return f"{hours:02d}:{seconds // 60 % 60:02d}:{seconds % 60:02d}{mark}{count:0{width}d}"
+
+
+# How libav's timecode parser reads one (sscanf "%d:%d:%d%c%d"): any mark but ':' before
+# the frames means drop-frame, and the rest of the text is not looked at.
+_LIBAV_TIMECODE = re.compile(r"^\s*[+-]?\d+:[+-]?\d+:[+-]?\d+(.)[+-]?\d+")
+
+
+def why_no_timecode_track(timecode: str, rate: Fraction) -> str | None:
+    """Why libav's MP4 and MOV muxers would write no timecode track for `timecode` on a
+    video of `rate` frames a second (at most 255) - they leave such a one out without a
+    word; None where they write it."""
+    match = _LIBAV_TIMECODE.match(timecode)
+    if match is None:
+        return "this is no hh:mm:ss:ff time"
+    mark = match.group(1)
+    if mark != ":" and round(rate) % 30:
+        return (
+            f"a drop-frame one ('{mark}') runs only at 29.97 or 59.94 frames a second, "
+            f"not {float(rate):g}"
+        )
+    return None

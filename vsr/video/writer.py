@@ -31,6 +31,7 @@ from vsr.video.mov_timing import LastPacketHold
 from vsr.video.pixfmt import parse_planes
 from vsr.video.reader import VideoInfo
 from vsr.video.remux import StreamCopier, fresh_tags, track_tags
+from vsr.video.timecode import why_no_timecode_track
 from vsr.video.track_language import fit_language
 
 log = logging.getLogger(__name__)
@@ -559,17 +560,28 @@ class VideoWriter:
     def _drop_a_timecode_that_cannot_run(self, *tag_sets: dict[str, str]) -> None:
         """MP4 and MOV keep a timecode as a track that counts at most 255 frames a second:
         at a higher or an unknown rate the muxer refuses it when the file is finished, after
-        all the work. Such a timecode is dropped with a note instead."""
+        all the work. Such a timecode is dropped with a note instead, as is one the muxer
+        would leave out without a word (vsr.video.timecode.why_no_timecode_track): text
+        that is no timecode, or drop-frame at 25 fps."""
         rate = self._rate
-        if not self._mov_like or (rate and round(rate) <= 255):
+        if not self._mov_like:
             return
         for tags in tag_sets:
             for key in [k for k in tags if k.lower() == "timecode"]:
-                note = (
-                    f"the timecode {tags.pop(key)} is dropped: {self.path.suffix} timecode "
-                    "tracks count at most 255 frames a second, and the video has "
-                    f"{f'{float(rate):g}' if rate else 'no steady rate'}"
-                )
+                if not rate or round(rate) > 255:
+                    note = (
+                        f"the timecode {tags.pop(key)} is dropped: {self.path.suffix} timecode "
+                        "tracks count at most 255 frames a second, and the video has "
+                        f"{f'{float(rate):g}' if rate else 'no steady rate'}"
+                    )
+                else:
+                    why = why_no_timecode_track(tags[key], rate)
+                    if why is None:
+                        continue
+                    note = (
+                        f"the timecode {tags.pop(key)} is dropped: {self.path.suffix} keeps "
+                        f"a timecode as a track, and {why}"
+                    )
                 if note not in self.notes:  # the container's and the video's alike
                     self.notes.append(note)
 
