@@ -584,3 +584,35 @@ def test_an_interlaced_bench_clip_is_marked_so_and_combed(tmp_path):
     assert woven > 1.5 * np.abs(plain[1::2] - plain[0::2]).mean()
     with pytest.raises(VsrError, match="either lossless or interlaced"):
         make_bench_clip(tmp_path / "x.mkv", 64, 48, 1, lossless=True, interlaced=True)
+
+
+@pytest.mark.parametrize(
+    "codec, preset, crf", [("libvpx-vp9", None, 18), ("ffv1", None, None), ("mpeg4", None, None)]
+)
+def test_a_codec_without_the_default_preset_or_crf_is_benched_with_its_own_defaults(
+    codec, preset, crf, tmp_path, capsys
+):
+    # veryfast and 18 went to every codec: `--codec libvpx-vp9` (or ffv1, mpeg4) ended in
+    # "libvpx-vp9 has no option preset", an option the user never gave.
+    weights = tmp_path / "tiny.safetensors"
+    save_weights(tiny_imdn(), weights)
+    report = tmp_path / "bench.json"
+    status = main(
+        ["bench", "--width", "32", "--height", "24", "--frames", "2", "--device", "cpu",
+         "--weights", str(weights), "--precision", "fp32", "--codec", codec,
+         "--json", str(report)]
+    )  # fmt: skip
+    assert status == 0, capsys.readouterr().err
+    data = json.loads(report.read_text())
+    assert (data["codec"], data["preset"], data["crf"]) == (codec, preset, crf)
+    assert [row["frames"] for row in data["rows"]] == [2, 2]
+    assert data["rows"][1]["psnr_vs_naive_db"] > 20  # both outputs decoded and compared
+
+
+def test_the_bench_defaults_of_preset_and_crf_go_where_the_encoder_has_them():
+    from vsr.commands.bench import bench_encoder_defaults
+
+    assert bench_encoder_defaults("libx264", None, None) == ("veryfast", 18)
+    assert bench_encoder_defaults("libx265", "slow", 22) == ("slow", 22)
+    assert bench_encoder_defaults("libsvtav1", None, None) == (None, 18)  # numbered presets
+    assert bench_encoder_defaults("ffv1", None, None) == (None, None)
