@@ -616,3 +616,23 @@ def test_the_bench_defaults_of_preset_and_crf_go_where_the_encoder_has_them():
     assert bench_encoder_defaults("libx265", "slow", 22) == ("slow", 22)
     assert bench_encoder_defaults("libsvtav1", None, None) == (None, 18)  # numbered presets
     assert bench_encoder_defaults("ffv1", None, None) == (None, None)
+
+
+def test_pressure_sizes_too_large_for_memory_are_one_line_before_anything_is_timed(
+    tmp_path, capsys
+):
+    # 99999x99999 was an allocator traceback after the smaller sizes were timed (and the
+    # default 4K, about 42 GB for IMDN x2, one on a machine with less memory).
+    stem = tmp_path / "p"
+    flags = ["--pressure", "--device", "cpu", "--repeats", "1", "--out", str(stem)]
+    assert main(["bench", *flags, "--sizes", "16,99999x99999"]) == 2
+    errors = capsys.readouterr().err.strip().splitlines()
+    assert len(errors) == 1
+    assert errors[0].startswith("vsr: error: IMDN x2 on a 99999x99999 input needs about ")
+    assert errors[0].endswith("use a smaller --sizes or --max-size")
+    assert list(tmp_path.iterdir()) == []
+    # A size --max-size leaves out is not refused: it is a skipped row.
+    assert main(["bench", *flags, "--sizes", "16,99999x99999", "--max-size", "64"]) == 0
+    with (tmp_path / "p.csv").open() as table:
+        status = [(row["size"], row["status"][:7]) for row in csv.DictReader(table)]
+    assert status == [("16", "ok"), ("99999x99999", "skipped")] * 2

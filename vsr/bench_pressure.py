@@ -26,7 +26,7 @@ from torch import nn
 from vsr.atomic_file import atomic_output
 from vsr.models import create_model
 from vsr.ops.mixed_precision import cast_network
-from vsr.profiling import peak_memory, time_forward
+from vsr.profiling import check_memory, peak_memory, time_forward
 from vsr.telemetry import hand_back_free_heap, proc_status_kib, reset_peak_rss
 from vsr.text_table import text_table
 from vsr.upscale import PRECISIONS, check_precision
@@ -105,8 +105,20 @@ def run_pressure(
     warmup = warmup if warmup is not None else (5 if on_gpu else 1)
     repeats = repeats if repeats is not None else (20 if on_gpu else 3)
     measure = "cuda max_memory_allocated" if on_gpu else "peak RSS growth"
+    models = models or pressure_models(scale)
+    # Every size checked before anything is timed: one the device cannot hold was an
+    # allocator traceback on the CPU (or the kernel killing the process) after minutes of
+    # timing the smaller ones, whose figures were lost with it. The default 4K takes about
+    # 42 GB for IMDN x2 in fp32 on the CPU (5 KB a pixel, as measured at 512x512).
+    for label, model in models:
+        for _, (width, height) in sizes:
+            if max_size is None or max(width, height) <= max_size:
+                check_memory(
+                    model, (height, width), device, label, PRECISIONS[precision],
+                    flag="--sizes or --max-size",
+                )  # fmt: skip
     points = []
-    for label, model in models or pressure_models(scale):
+    for label, model in models:
         # A copy, dropped after its sizes: a model left on the GPU would count in the next
         # one's max_memory_allocated (IMDN's 2.8 MB of weights in IMDN_RTC's figures).
         net = copy.deepcopy(model).to(device).eval()
