@@ -636,3 +636,18 @@ def test_pressure_sizes_too_large_for_memory_are_one_line_before_anything_is_tim
     with (tmp_path / "p.csv").open() as table:
         status = [(row["size"], row["status"][:7]) for row in csv.DictReader(table)]
     assert status == [("16", "ok"), ("99999x99999", "skipped")] * 2
+
+
+@pytest.mark.parametrize("suffix, kind", [(".csv", "CSV"), (".png", "PNG")])
+def test_pressure_json_on_the_csv_or_png_path_is_refused(suffix, kind, tmp_path, capsys):
+    # The JSON was written last, over the CSV (or PNG) just announced as written.
+    stem = tmp_path / "p"
+    report = tmp_path / "sub" / ".." / f"p{suffix}"  # the same file, spelt otherwise
+    flags = ["--pressure", "--device", "cpu", "--sizes", "16", "--repeats", "1"]
+    assert main(["bench", *flags, "--out", str(stem), "--json", str(report)]) == 2
+    errors = capsys.readouterr().err.strip().splitlines()
+    assert errors == [
+        f"vsr: error: --json {report} is where the pressure test writes its {kind} "
+        f"(--out {stem}); give the JSON a name of its own"
+    ]
+    assert list(tmp_path.iterdir()) == []

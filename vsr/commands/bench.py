@@ -192,8 +192,17 @@ def run(args: argparse.Namespace) -> int:
     # Checked now, not after minutes of measuring.
     check_can_write(args.json, "JSON")
     if args.pressure:
-        check_can_write(stem.with_name(stem.name + ".csv"), "CSV")
-        check_can_write(stem.with_name(stem.name + ".png"), "PNG")
+        csv, png = stem.with_name(stem.name + ".csv"), stem.with_name(stem.name + ".png")
+        check_can_write(csv, "CSV")
+        check_can_write(png, "PNG")
+        # The JSON is written last: on the CSV's or the PNG's path it replaced that file,
+        # after "wrote p.png and p.csv" had been said.
+        for kind, path in (("CSV", csv), ("PNG", png)):
+            if args.json is not None and args.json.resolve() == path.resolve():
+                raise VsrError(
+                    f"--json {args.json} is where the pressure test writes its {kind} "
+                    f"(--out {stem}); give the JSON a name of its own"
+                )
         return _pressure(args)
     if args.model_only:
         return _model_only(args)
