@@ -651,3 +651,27 @@ def test_pressure_json_on_the_csv_or_png_path_is_refused(suffix, kind, tmp_path,
         f"(--out {stem}); give the JSON a name of its own"
     ]
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize(
+    "codec, crf, message",
+    [
+        ("libx264", -1, "crf -1: libx264 reads it as unset (its default); use 0 or more"),
+        ("libsvtav1", 0, "crf 0: libsvtav1 reads it as unset (its default, 35); use 1 to 63"),
+    ],
+)
+def test_a_crf_the_engine_refuses_is_refused_before_the_naive_loop_runs(
+    codec, crf, message, tmp_path, monkeypatch
+):
+    # The encoder opens with it, so the trial open passed it: the naive loop was timed (at
+    # x264's default crf 23) and the engine's writer refused it afterwards.
+    def timed(*args, **kwargs):
+        raise AssertionError("the naive loop ran")
+
+    monkeypatch.setattr("vsr.bench.naive_upscale", timed)
+    with pytest.raises(VsrError) as refused:
+        run_bench(
+            32, 24, scale=2, frames=1, model=tiny_imdn(), device="cpu", codec=codec, crf=crf,
+            preset=None, workdir=tmp_path,
+        )  # fmt: skip
+    assert str(refused.value) == message

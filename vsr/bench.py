@@ -278,15 +278,20 @@ def compare_timelines(
     return count, f"frame {index}: {at(first)} and {at(second)}"
 
 
-def check_encoder(codec: str, width: int, height: int, pix_fmt: str, options: dict) -> None:
+def check_encoder(
+    codec: str, width: int, height: int, pix_fmt: str, options: dict, crf: int | None = None
+) -> None:
     """Open the encoder once with these settings, so a bad codec or option is one clear
     error before anything is measured."""
     from vsr.video.codecs import video_encoder
-    from vsr.video.encoder_choice import check_x26x_names
+    from vsr.video.encoder_choice import check_crf, check_x26x_names
     from vsr.video.encoder_trial import trial_open
 
-    video_encoder(codec)  # an unknown name: VsrError listing the available ones
+    encoder = video_encoder(codec)  # an unknown name: VsrError listing the available ones
     check_x26x_names(codec, None, options)  # before x264 prints its own line about it
+    # The engine's writer refuses a crf its encoder reads as unset (x264's -1), which the
+    # encoder itself opens with: found by the engine's row, after the naive loop was timed.
+    check_crf(encoder.name, crf)
     # The writer's own trial open: it also refuses options the encoder does not use.
     error = trial_open(codec, width, height, pix_fmt, Fraction(1, 25), None, options)
     if error is not None:
@@ -373,7 +378,7 @@ def run_bench(
         variants = [EngineVariant(precision=p, batch=batch) for p in precisions or [None]]
     if rounds < 1:
         raise VsrError(f"--rounds must be at least 1, not {rounds}")
-    check_encoder(codec, width * scale, height * scale, pix_fmt, options)
+    check_encoder(codec, width * scale, height * scale, pix_fmt, options, crf)
 
     with tempfile.TemporaryDirectory(prefix="vsr-bench-") as scratch:
         folder = Path(workdir) if workdir is not None else Path(scratch)

@@ -420,7 +420,7 @@ class EncoderChoice:
         self.pix_fmt = self.encoder_fmt = full
 
     def _options_for_encoder(self) -> dict[str, str]:
-        self._check_crf()
+        check_crf(self.codec.name, self.settings.crf)
         check_x26x_names(self.codec.name, self.settings.preset, self.settings.options)
         options: dict[str, str] = {}
         for key, value in (("crf", self.settings.crf), ("preset", self.settings.preset)):
@@ -464,21 +464,20 @@ class EncoderChoice:
             )
         return options
 
-    def _check_crf(self) -> None:
-        """The crf values an encoder takes but reads as "not set", so that it falls back to
-        its own default quality without a word: -1 for x264 and x265 (crf 23 and 28), and 0
-        for SVT-AV1 (crf 35), which a user means as the best quality."""
-        crf = self.settings.crf
-        if crf is None:
-            return
-        if crf == -1:  # lower values the encoders refuse themselves, with a message
-            raise VsrError(
-                f"crf -1: {self.codec.name} reads it as unset (its default); use 0 or more"
-            )
-        if crf == 0 and self.codec.name == "libsvtav1":
-            raise VsrError("crf 0: libsvtav1 reads it as unset (its default, 35); use 1 to 63")
-        if crf > 51 and self.codec.name in ("libx264", "libx265"):
-            raise VsrError(f"crf {crf}: {self.codec.name} takes 0 to 51")
+
+def check_crf(codec: str, crf: int | None) -> None:
+    """The crf values an encoder takes but reads as "not set", so that it falls back to
+    its own default quality without a word: -1 for x264 and x265 (crf 23 and 28), and 0
+    for SVT-AV1 (crf 35), which a user means as the best quality. `codec` is the encoder's
+    name (libx264, not h264)."""
+    if crf is None:
+        return
+    if crf == -1:  # lower values the encoders refuse themselves, with a message
+        raise VsrError(f"crf -1: {codec} reads it as unset (its default); use 0 or more")
+    if crf == 0 and codec == "libsvtav1":
+        raise VsrError("crf 0: libsvtav1 reads it as unset (its default, 35); use 1 to 63")
+    if crf > 51 and codec in ("libx264", "libx265"):
+        raise VsrError(f"crf {crf}: {codec} takes 0 to 51")
 
 
 def _subsampled(pix_fmt: str) -> bool:
