@@ -675,3 +675,15 @@ def test_a_crf_the_engine_refuses_is_refused_before_the_naive_loop_runs(
             preset=None, workdir=tmp_path,
         )  # fmt: skip
     assert str(refused.value) == message
+
+
+def test_x265_says_nothing_amid_the_bench_table(tmp_path, capfd):
+    # The naive loop and the trial open gave x265 no log level: its banner ("x265 [info]:
+    # HEVC encoder version ...", 15 lines) went to stderr, and the naive row's encoder ran
+    # with other parameters than the engine's (log-level=error).
+    result = run_bench(
+        32, 24, scale=2, frames=2, model=tiny_imdn(), device="cpu", codec="libx265",
+        preset="ultrafast", workdir=tmp_path,
+    )  # fmt: skip
+    assert [row.frames for row in result.rows] == [2, 2]
+    assert "x265 [" not in capfd.readouterr().err

@@ -35,6 +35,8 @@ from vsr.report import write_json
 from vsr.telemetry import STAGES
 from vsr.text_table import text_table
 from vsr.upscale import PRECISIONS, check_precision, resolve_device
+from vsr.video.codecs import video_encoder
+from vsr.video.encoder_choice import quiet_encoder
 from vsr.video.media_url import open_source
 
 # Frames when the user does not say: enough for a steady GPU figure, few enough that a CPU
@@ -374,6 +376,10 @@ def run_bench(
         options = {k: str(v) for k, v in (("preset", preset), ("crf", crf)) if v is not None}
     extra = dict(encoder_options or {})
     options.update(extra)
+    # As quiet as the engine's writer makes them (log-level=error within x265-params): x265
+    # and SVT-AV1 printed their banners amid the table, from the trial open and the naive
+    # loop, and the two rows' encoders ran with different parameters.
+    quiet_encoder(video_encoder(codec).name, options)
     if variants is None:
         variants = [EngineVariant(precision=p, batch=batch) for p in precisions or [None]]
     if rounds < 1:

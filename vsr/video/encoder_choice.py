@@ -434,16 +434,7 @@ class EncoderChoice:
         if _subsampled(self.pix_fmt):
             # The encoder option is the one way to declare it (frame tags are not read).
             options.setdefault("chroma_sample_location", self.chroma_siting)
-        if self.codec.name == "libx265":
-            # x265 writes its banner and statistics to stderr itself, once per encoder (with
-            # several encoders, once per chunk): errors only, unless the user says otherwise.
-            params = options.get("x265-params", "")
-            if "log-level" not in params:
-                options["x265-params"] = ":".join(p for p in (params, "log-level=error") if p)
-        if self.codec.name == "libsvtav1":
-            # SVT-AV1 prints a 20-line banner per encoder opened (vsr opens two) unless its
-            # own log level, read from the environment, says errors only.
-            os.environ.setdefault("SVT_LOG", "1")
+        quiet_encoder(self.codec.name, options)
         if self.codec.name in _RATE_ONLY_ENCODERS and "b" not in options:
             self.notes.append(
                 f"{self.codec.name} has no crf: it encodes at libavcodec's default 200 kb/s "
@@ -463,6 +454,21 @@ class EncoderChoice:
                 "libsvtav1 to keep it"
             )
         return options
+
+
+def quiet_encoder(codec: str, options: dict[str, str]) -> None:
+    """Errors only from the encoders that print to stderr themselves, unless the user's
+    `options` say otherwise (`codec` is the encoder's name: libx265, not hevc)."""
+    if codec == "libx265":
+        # x265 writes its banner and statistics to stderr itself, once per encoder (with
+        # several encoders, once per chunk).
+        params = options.get("x265-params", "")
+        if "log-level" not in params:
+            options["x265-params"] = ":".join(p for p in (params, "log-level=error") if p)
+    if codec == "libsvtav1":
+        # SVT-AV1 prints a 20-line banner per encoder opened (vsr opens two) unless its
+        # own log level, read from the environment, says errors only.
+        os.environ.setdefault("SVT_LOG", "1")
 
 
 def check_crf(codec: str, crf: int | None) -> None:
