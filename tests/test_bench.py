@@ -687,3 +687,19 @@ def test_x265_says_nothing_amid_the_bench_table(tmp_path, capfd):
     )  # fmt: skip
     assert [row.frames for row in result.rows] == [2, 2]
     assert "x265 [" not in capfd.readouterr().err
+
+
+@pytest.mark.parametrize(
+    "flags, named",
+    [
+        (["--codec", "libx265"], "--codec"),
+        (["--preset", "slow", "--crf", "30"], "--preset, --crf"),
+    ],
+)
+def test_encoder_options_with_lossless_are_refused_not_ignored(flags, named, capsys):
+    # --lossless encoded FFV1 whatever --codec, --preset or --crf said, without a word.
+    small = ["--device", "cpu", "--width", "32", "--height", "24", "--frames", "1"]
+    assert main(["bench", *small, "--lossless", *flags]) == 2
+    assert capsys.readouterr().err == (
+        f"vsr: error: {named}: not used with --lossless, which encodes FFV1 4:4:4\n"
+    )

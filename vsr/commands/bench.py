@@ -35,7 +35,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "--scale", type=int, help="network scale (default: the weights' own, else 2)"
     )
     parser.add_argument("--frames", type=int, help="clip length (default 200 on GPU, 4 on CPU)")
-    parser.add_argument("--codec", default="libx264", help="encoder (default libx264)")
+    parser.add_argument("--codec", help="encoder (default libx264)")
     parser.add_argument(
         "--preset", help="encoder preset (default veryfast where the encoder names its presets)"
     )
@@ -218,13 +218,19 @@ def _end_to_end(args: argparse.Namespace) -> int:
         pairs = zip(args.variant, variants, strict=True)
         twice = next(spec for spec, variant in pairs if variants.count(variant) > 1)
         raise VsrError(f"--variant {twice} is given twice (or in two spellings)")
-    preset, crf = bench_encoder_defaults(args.codec, args.preset, args.crf)
+    encoder = {"--codec": args.codec, "--preset": args.preset, "--crf": args.crf}
+    given = [flag for flag, value in encoder.items() if value is not None]
+    if args.lossless and given:
+        # Ignored without a word before: the rows were FFV1 whatever --codec said.
+        raise VsrError(f"{', '.join(given)}: not used with --lossless, which encodes FFV1 4:4:4")
+    codec = args.codec or "libx264"
+    preset, crf = bench_encoder_defaults(codec, args.preset, args.crf)
     result = run_bench(
         width=args.width,
         height=args.height,
         scale=args.scale,
         frames=args.frames,
-        codec=args.codec,
+        codec=codec,
         preset=preset,
         crf=crf,
         precisions=parse_precisions(args.precision),
