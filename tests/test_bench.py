@@ -444,21 +444,21 @@ def test_bench_flags_of_the_other_mode_are_one_clear_error(flags, message, capsy
 @pytest.mark.parametrize(
     "flags, message",
     [
-        (["--width", "-64", "--height", "48"], "bench clip size must be even and at least 2x2"),
-        (["--width", "0", "--height", "48"], "bench clip size must be even and at least 2x2"),
+        (["--width", "-64", "--height", "48", "--frames", "2"], "bench clip size must be even"),
+        (["--width", "0", "--height", "48", "--frames", "2"], "bench clip size must be even"),
         (["--model-only", "--batch", "0"], "--batch must be at least 1, not 0"),
         (["--model-only", "--kernels", "0"], "--kernels must be at least 1, not 0"),
         (["--model-only", "--scale", "7"], "--scale must be 2, 3 or 4"),
         (["--pressure", "--scale", "5"], "--scale must be 2, 3 or 4"),
-        (["--variant", ""], "--variant needs a configuration"),
-        (["--variant", "fp16", "--variant", " , "], "--variant needs a configuration"),
+        (["--frames", "2", "--variant", ""], "--variant needs a configuration"),
+        (["--frames", "2", "--variant", "fp16", "--variant", " , "], "--variant needs a"),
         # An allocator traceback before:
         (["--model-only", "--sizes", "64x48,99999x99999"], "IMDN x2 on a 99999x99999 input"),
         (["--model-only", "--batch", "99999999", "--sizes", "64x48"], "IMDN x2 on a 64x48 input"),
     ],
 )
 def test_bench_mistakes_are_one_line_before_anything_is_measured(flags, message, capsys):
-    assert main(["bench", "--device", "cpu", "--frames", "2", *flags]) == 2
+    assert main(["bench", "--device", "cpu", *flags]) == 2
     errors = capsys.readouterr().err.strip().splitlines()
     assert len(errors) == 1 and errors[0].startswith(f"vsr: error: {message}")
 
@@ -703,3 +703,31 @@ def test_encoder_options_with_lossless_are_refused_not_ignored(flags, named, cap
     assert capsys.readouterr().err == (
         f"vsr: error: {named}: not used with --lossless, which encodes FFV1 4:4:4\n"
     )
+
+
+@pytest.mark.parametrize(
+    "flags, message",
+    [
+        (
+            ["--model-only", "--sizes", "16", "--width", "64", "--height", "48"],
+            "--width, --height: not used by the --model-only bench; --sizes WIDTHxHEIGHT "
+            "gives its input sizes",
+        ),
+        (
+            ["--model-only", "--sizes", "16", "--frames", "5", "--lossless", "--rounds", "2"],
+            "--frames, --lossless, --rounds: not used by the --model-only bench",
+        ),
+        (
+            ["--pressure", "--sizes", "16", "--codec", "libx265", "--preset", "slow",
+             "--crf", "20", "-e", "threads=1", "--variant", "fp32"],
+            "--codec, --preset, --crf, -e, --variant: not used by the --pressure bench",
+        ),
+    ],
+)  # fmt: skip
+def test_the_clip_and_encoder_options_are_refused_by_the_other_modes(
+    flags, message, capsys, tmp_path, monkeypatch
+):
+    # `--model-only --width 64 --height 48` timed the default 540p and 1080p without a word.
+    monkeypatch.chdir(tmp_path)  # where --pressure writes, when it does
+    assert main(["bench", "--device", "cpu", "--repeats", "1", *flags]) == 2
+    assert capsys.readouterr().err == f"vsr: error: {message}\n"

@@ -29,8 +29,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--model-only", action="store_true", help="time the network alone")
     mode.add_argument("--pressure", action="store_true", help="the seed paper's pressure test")
-    parser.add_argument("--width", type=int, default=960, help="clip width (default 960)")
-    parser.add_argument("--height", type=int, default=540, help="clip height (default 540)")
+    parser.add_argument("--width", type=int, help="clip width (default 960)")
+    parser.add_argument("--height", type=int, help="clip height (default 540)")
     parser.add_argument(
         "--scale", type=int, help="network scale (default: the weights' own, else 2)"
     )
@@ -58,7 +58,6 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--rounds",
         type=int,
-        default=1,
         help="run naive and engine this many times, alternating, and keep each one's fastest "
         "(steadier figures on a shared machine; default 1)",
     )
@@ -170,6 +169,16 @@ def run(args: argparse.Namespace) -> int:
         raise VsrError("--variant is for the end-to-end bench, not --model-only")
     # Options of another mode would otherwise be ignored without a word.
     given = {
+        "--width": args.width is not None,
+        "--height": args.height is not None,
+        "--frames": args.frames is not None,
+        "--codec": args.codec is not None,
+        "--preset": args.preset is not None,
+        "--crf": args.crf is not None,
+        "-e": bool(args.encoder_options),
+        "--lossless": args.lossless,
+        "--rounds": args.rounds is not None,
+        "--variant": bool(args.variant),
         "--sizes": args.sizes is not None,
         "--repeats": args.repeats is not None,
         "--max-size": args.max_size is not None,
@@ -177,15 +186,21 @@ def run(args: argparse.Namespace) -> int:
         "--weights": args.weights is not None,
         "--batch": args.batch is not None,
     }
+    # The clip's and the encoder's settings, --width to --variant, are the end-to-end
+    # bench's: `--model-only --width 64 --height 48` timed 540p and 1080p without a word.
+    clip = {"--width", "--height", "--frames", "--codec", "--preset", "--crf", "-e"}
     allowed = {
-        "end-to-end": {"--weights", "--batch"},
+        "end-to-end": {"--weights", "--batch", "--lossless", "--rounds", "--variant", *clip},
         "--model-only": {"--sizes", "--repeats", "--weights", "--batch"},
         "--pressure": {"--sizes", "--repeats", "--max-size", "--out"},
     }
     mode = "--pressure" if args.pressure else "--model-only" if args.model_only else "end-to-end"
     misplaced = [flag for flag, on in given.items() if on and flag not in allowed[mode]]
     if misplaced:
-        raise VsrError(f"{', '.join(misplaced)}: not used by the {mode} bench")
+        hint = ""
+        if {"--width", "--height"} & set(misplaced):
+            hint = "; --sizes WIDTHxHEIGHT gives its input sizes"
+        raise VsrError(f"{', '.join(misplaced)}: not used by the {mode} bench{hint}")
     if args.max_size is not None and args.max_size < 1:
         raise VsrError(f"--max-size must be at least 1, not {args.max_size}")
     stem = args.out if args.out is not None else Path("pressure")
@@ -226,8 +241,8 @@ def _end_to_end(args: argparse.Namespace) -> int:
     codec = args.codec or "libx264"
     preset, crf = bench_encoder_defaults(codec, args.preset, args.crf)
     result = run_bench(
-        width=args.width,
-        height=args.height,
+        width=args.width if args.width is not None else 960,
+        height=args.height if args.height is not None else 540,
         scale=args.scale,
         frames=args.frames,
         codec=codec,
@@ -239,7 +254,7 @@ def _end_to_end(args: argparse.Namespace) -> int:
         weights=args.weights,
         device=args.device,
         lossless=args.lossless,
-        rounds=args.rounds,
+        rounds=args.rounds if args.rounds is not None else 1,
         encoder_options=dict(args.encoder_options),
     )
     print(format_bench(result))
