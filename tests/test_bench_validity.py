@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import math
 
+import pytest
 import torch
 from torch import nn
 
+from vsr import bench as bench_module
 from vsr.bench import format_bench, run_bench
 from vsr.bench_pressure import run_pressure
 from vsr.models import create_model
@@ -109,3 +111,29 @@ def test_profile_and_pressure_leave_the_callers_networks_where_they_were():
     )  # fmt: skip
     assert [p.status for p in points] == ["ok", "ok"]
     assert {p.device.type for p in first.parameters()} == {"cpu"}
+
+
+def test_the_naive_rows_encoder_share_leaves_out_its_start_as_the_engines_does(
+    tmp_path, monkeypatch
+):
+    # The legend says "the encoders' busy share of that time" (the wall less start and
+    # warm-up), which the engine rows give; the naive row divided by its whole wall, so a
+    # slow start read as an idle encoder.
+    timed = bench_module.naive_upscale
+
+    def slow_to_start(*args, **kwargs):
+        result = timed(*args, **kwargs)
+        result.wall_seconds += 1.0  # a second more before the first frame
+        result.startup_seconds += 1.0
+        return result
+
+    monkeypatch.setattr(bench_module, "naive_upscale", slow_to_start)
+    result = run_bench(
+        48, 32, scale=2, frames=2, model=tiny_imdn(), device="cpu", lossless=True,
+        workdir=tmp_path,
+    )  # fmt: skip
+    naive = result.rows[0]
+    after_start = naive.wall_seconds - naive.startup_seconds
+    assert after_start < 1.0  # the second added is not in it
+    expected = naive.stage_busy_seconds["encode"] / after_start
+    assert naive.encoder_busy_share == pytest.approx(expected, rel=0.05, abs=1e-3)

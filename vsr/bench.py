@@ -468,7 +468,13 @@ def run_bench(
                 startup_seconds=round(naive.startup_seconds, 4),
                 stage_busy_seconds={s: round(naive.clock.busy[s], 4) for s in STAGES},
                 gpu_util_mean_percent=_get(naive.gpu_summary, "gpu_util_mean_percent"),
-                encoder_busy_share=round(naive.clock.busy["encode"] / naive.wall_seconds, 4),
+                # Of the time after its start, as the engine rows' share (and the legend):
+                # of the whole wall, a slow start read as an idle encoder.
+                encoder_busy_share=(
+                    round(naive.clock.busy["encode"] / naive_steady, 4)
+                    if naive_steady > 0
+                    else None
+                ),
                 gpu_memory_used_max_bytes=_get(naive.gpu_summary, "memory_used_max_bytes"),
                 gpu_peak_allocated_bytes=naive.gpu_peak_allocated_bytes,
                 round_walls=[round(run.wall_seconds, 3) for run in naive_runs],
