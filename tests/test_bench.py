@@ -731,3 +731,12 @@ def test_the_clip_and_encoder_options_are_refused_by_the_other_modes(
     monkeypatch.chdir(tmp_path)  # where --pressure writes, when it does
     assert main(["bench", "--device", "cpu", "--repeats", "1", *flags]) == 2
     assert capsys.readouterr().err == f"vsr: error: {message}\n"
+
+
+def test_pressure_out_given_with_a_png_or_csv_ending_writes_that_pair(tmp_path, capsys):
+    # --out plot.png wrote plot.png.png and plot.png.csv.
+    flags = ["--pressure", "--device", "cpu", "--sizes", "16", "--repeats", "1"]
+    assert main(["bench", *flags, "--out", str(tmp_path / "plot.png")]) == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["plot.csv", "plot.png"]
+    stem = tmp_path / "plot"
+    assert capsys.readouterr().out.endswith(f"wrote {stem}.png and {stem}.csv\n")

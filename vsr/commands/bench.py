@@ -133,7 +133,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "--out",
         type=Path,
         metavar="STEM",
-        help="--pressure: writes STEM.png and STEM.csv (default: pressure)",
+        help="--pressure: writes STEM.png and STEM.csv (default: pressure; a .png or .csv "
+        "ending is taken off)",
     )
     parser.set_defaults(func=run)
 
@@ -203,7 +204,7 @@ def run(args: argparse.Namespace) -> int:
         raise VsrError(f"{', '.join(misplaced)}: not used by the {mode} bench{hint}")
     if args.max_size is not None and args.max_size < 1:
         raise VsrError(f"--max-size must be at least 1, not {args.max_size}")
-    stem = args.out if args.out is not None else Path("pressure")
+    stem = pressure_stem(args.out)
     # Checked now, not after minutes of measuring.
     check_can_write(args.json, "JSON")
     if args.pressure:
@@ -222,6 +223,14 @@ def run(args: argparse.Namespace) -> int:
     if args.model_only:
         return _model_only(args)
     return _end_to_end(args)
+
+
+def pressure_stem(out: Path | None) -> Path:
+    """Where --pressure writes STEM.png and STEM.csv: `--out plot.png` (or .csv) names
+    one of them, which wrote plot.png.png and plot.png.csv before."""
+    if out is None:
+        return Path("pressure")
+    return out.with_suffix("") if out.suffix.lower() in (".png", ".csv") else out
 
 
 def _end_to_end(args: argparse.Namespace) -> int:
@@ -352,7 +361,7 @@ def _pressure(args: argparse.Namespace) -> int:
         repeats=args.repeats,
     )
     print(format_pressure(points))
-    stem = args.out if args.out is not None else Path("pressure")
+    stem = pressure_stem(args.out)
     write_pressure_csv(points, stem.with_name(stem.name + ".csv"))
     plot_pressure(points, stem.with_name(stem.name + ".png"), torch_device_label(device))
     print(f"wrote {stem}.png and {stem}.csv")
