@@ -11,7 +11,8 @@ import torch
 from torch import nn
 
 from vsr import bench as bench_module
-from vsr.bench import format_bench, run_bench
+from vsr import runner as runner_module
+from vsr.bench import format_bench, parse_variant, run_bench
 from vsr.bench_pressure import run_pressure
 from vsr.models import create_model
 from vsr.profiling import profile_model
@@ -137,3 +138,22 @@ def test_the_naive_rows_encoder_share_leaves_out_its_start_as_the_engines_does(
     assert after_start < 1.0  # the second added is not in it
     expected = naive.stage_busy_seconds["encode"] / after_start
     assert naive.encoder_busy_share == pytest.approx(expected, rel=0.05, abs=1e-3)
+
+
+def test_advice_on_encoders_that_held_a_row_back_names_the_row_and_a_variant(tmp_path, monkeypatch):
+    # The engine's note said "--encoders 2 (or a faster --preset) would finish sooner":
+    # an option `vsr bench` does not take, about no row in particular.
+    monkeypatch.setattr(runner_module, "encoders_busy_share", lambda *args: 0.97)
+    result = run_bench(
+        48, 32, scale=2, frames=2, model=tiny_imdn(), device="cpu", preset="ultrafast",
+        variants=[parse_variant("fp32"), parse_variant("fp32,batch=2,enc=3")], workdir=tmp_path,
+    )  # fmt: skip
+    advice = [note for note in result.notes if "held it back" in note]
+    assert advice == [
+        "engine fp32 batch 1: the encoder was busy 97% of the run and held it back: "
+        "--variant fp32,enc=2 (or a faster --preset) would finish sooner",
+        "engine fp32 batch 2 enc=3: the 3 encoders were busy 97% of the run and held it "
+        "back: --variant fp32,batch=2,enc=4 (or a faster --preset) would finish sooner",
+    ]
+    for note in advice:  # the variant it names is one the bench takes
+        parse_variant(note.split("--variant ")[1].split(" ")[0])

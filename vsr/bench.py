@@ -18,7 +18,7 @@ import copy
 import math
 import tempfile
 import time
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from fractions import Fraction
 from pathlib import Path
 from typing import Any
@@ -31,7 +31,7 @@ from torch import nn
 from vsr.bench_clip import check_clip_shape, make_bench_clip
 from vsr.bench_naive import naive_upscale
 from vsr.errors import VsrError
-from vsr.report import write_json
+from vsr.report import RunReport, write_json
 from vsr.telemetry import STAGES
 from vsr.text_table import text_table
 from vsr.upscale import PRECISIONS, check_precision, resolve_device
@@ -529,7 +529,8 @@ def run_bench(
                     round_walls=[round(run[0], 3) for run in engine_runs[variant]],
                 )
             )
-            result.notes.extend(n for n in report.notes if n not in result.notes)
+            notes = [_for_the_bench(n, name, variant, report, preset) for n in report.notes]
+            result.notes.extend(n for n in notes if n not in result.notes)
     if dev.type == "cpu":
         result.notes.append(
             f"CPU run ({torch.get_num_threads()} torch threads): GPU figures are n/a"
@@ -540,6 +541,26 @@ def run_bench(
             "user's own fp32 loop would"
         )
     return result
+
+
+def _for_the_bench(
+    note: str, row: str, variant: EngineVariant, report: RunReport, preset: str | None
+) -> str:
+    """`note` of the engine's run, or, for the runner's advice on encoders that held the
+    run back, the same advice in the bench's terms: it named `--encoders 2`, which `vsr
+    bench` does not take, and no row."""
+    encoders = report.fast_path.get("encoders", variant.encoders)
+    share = report.encoder_busy_share
+    held_back = ("the encoder was busy ", f"the {encoders} encoders were busy ")
+    if share is None or not note.startswith(held_back) or "held it back" not in note:
+        return note
+    more = replace(variant, precision=report.precision, encoders=encoders + 1)
+    faster = " (or a faster --preset)" if preset is not None else ""
+    busy = "the encoder was" if encoders == 1 else f"the {encoders} encoders were"
+    return (
+        f"{row}: {busy} busy {share:.0%} of the run and held it back: --variant "
+        f"{more.label}{faster} would finish sooner"
+    )
 
 
 def _get(summary: dict[str, float] | None, key: str) -> float | None:
