@@ -740,3 +740,21 @@ def test_pressure_out_given_with_a_png_or_csv_ending_writes_that_pair(tmp_path, 
     assert sorted(p.name for p in tmp_path.iterdir()) == ["plot.csv", "plot.png"]
     stem = tmp_path / "plot"
     assert capsys.readouterr().out.endswith(f"wrote {stem}.png and {stem}.csv\n")
+
+
+def test_a_precision_named_twice_is_refused_not_two_rows_sharing_runs(tmp_path, capsys):
+    # --precision fp32,fp32 gave two equal engine rows, each with both rows' runs as its
+    # rounds (round_walls of two entries after one round).
+    small = ["--device", "cpu", "--width", "32", "--height", "24", "--frames", "1"]
+    assert main(["bench", *small, "--precision", "fp32,bf16,fp32"]) == 2
+    assert main(["bench", "--device", "cpu", "--model-only", "--precision", "fp32,fp32"]) == 2
+    assert capsys.readouterr().err == (
+        "vsr: error: --precision fp32,bf16,fp32 names fp32 twice\n"
+        "vsr: error: --precision fp32,fp32 names fp32 twice\n"
+    )
+    with pytest.raises(VsrError, match="the engine configuration fp32 is asked for twice"):
+        run_bench(
+            32, 24, frames=1, model=tiny_imdn(), device="cpu", precisions=["fp32", "fp32"],
+            workdir=tmp_path,
+        )  # fmt: skip
+    assert list(tmp_path.iterdir()) == []  # refused before the clip was made

@@ -207,8 +207,13 @@ def parse_precisions(text: str | None) -> list[str | None]:
     """ "fp16,bf16" -> ["fp16", "bf16"]; None -> [None] (the Upscaler's default)."""
     if not text:
         return [None]
-    names = [p.strip() for p in text.split(",") if p.strip()]
-    return [check_precision(name) for name in names]
+    names = [check_precision(p.strip()) for p in text.split(",") if p.strip()]
+    twice = next((name for name in names if names.count(name) > 1), None)
+    if twice is not None:
+        # Each row is a configuration: the same one twice shared one set of runs (or was
+        # timed twice over, --model-only), the end-to-end rows each claiming both.
+        raise VsrError(f"--precision {text} names {twice} twice")
+    return names
 
 
 @dataclass
@@ -384,6 +389,9 @@ def run_bench(
         variants = [EngineVariant(precision=p, batch=batch) for p in precisions or [None]]
     if rounds < 1:
         raise VsrError(f"--rounds must be at least 1, not {rounds}")
+    twice = next((v for v in variants if variants.count(v) > 1), None)
+    if twice is not None:
+        raise VsrError(f"the engine configuration {twice.label} is asked for twice")
     check_encoder(codec, width * scale, height * scale, pix_fmt, options, crf)
 
     with tempfile.TemporaryDirectory(prefix="vsr-bench-") as scratch:
