@@ -758,3 +758,17 @@ def test_a_precision_named_twice_is_refused_not_two_rows_sharing_runs(tmp_path, 
             workdir=tmp_path,
         )  # fmt: skip
     assert list(tmp_path.iterdir()) == []  # refused before the clip was made
+
+
+@pytest.mark.parametrize(
+    "flags, named",
+    [(["--precision", "bf16"], "--precision"), (["--batch", "2"], "--batch")],
+)
+def test_precision_and_batch_beside_a_variant_are_refused_not_ignored(flags, named, capsys):
+    # `--precision bf16 --batch 2 --variant fp32` ran one fp32 batch 1 row without a word.
+    small = ["--device", "cpu", "--width", "32", "--height", "24", "--frames", "1"]
+    assert main(["bench", *small, *flags, "--variant", "fp32"]) == 2
+    assert capsys.readouterr().err == (
+        f"vsr: error: {named}: not used with --variant, which names its own precision and "
+        "batch (e.g. --variant fp16,batch=4)\n"
+    )

@@ -237,6 +237,14 @@ def _end_to_end(args: argparse.Namespace) -> int:
     from vsr.bench import format_bench, parse_precisions, parse_variant, run_bench, write_bench_json
 
     variants = [parse_variant(spec) for spec in args.variant] if args.variant else None
+    # A variant names its own precision and batch: beside one, these went unused.
+    unused = [flag for flag, value in (("--precision", args.precision), ("--batch", args.batch))
+              if value is not None]  # fmt: skip
+    if variants and unused:
+        raise VsrError(
+            f"{', '.join(unused)}: not used with --variant, which names its own precision "
+            "and batch (e.g. --variant fp16,batch=4)"
+        )
     if variants and len(set(variants)) < len(variants):
         # Two equal rows would share one set of runs, each claiming to be its best round.
         pairs = zip(args.variant, variants, strict=True)
