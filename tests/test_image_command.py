@@ -322,3 +322,25 @@ def test_a_folder_of_only_hidden_images_says_they_were_left_out(tmp_path, weight
         err == f"vsr: error: no images in {source} (2 hidden file(s) left out: ._b.jpg, .a.png)\n"
     )
     assert not (tmp_path / "out").exists()
+
+
+def test_a_folder_whose_pictures_are_in_subfolders_names_them(tmp_path, weights, capsys):
+    # Said "no images in photos" alone, as vsr run no longer does of clips in subfolders.
+    source = tmp_path / "photos"
+    (source / "2024").mkdir(parents=True)
+    (source / ".thumbnails").mkdir()  # hidden: not named
+    write_image(source / "2024" / "a.png", _random((7, 8, 3), seed=1))
+    assert _run(source, tmp_path / "out", weights) == 2
+    assert capsys.readouterr().err == (
+        f"vsr: note: 1 subfolder(s) of {source} left alone (2024): only the images "
+        f"directly inside are upscaled\nvsr: error: no images in {source}\n"
+    )
+    # Beside pictures it takes, the note is said too; the output folder inside is not named.
+    write_image(source / "b.png", _random((7, 8, 3), seed=2))
+    (source / "up").mkdir()
+    assert _run(source, source / "up", weights) == 0
+    assert (source / "up" / "b.png").is_file()
+    assert capsys.readouterr().err == (
+        f"vsr: note: 1 subfolder(s) of {source} left alone (2024): only the images "
+        "directly inside are upscaled\n"
+    )

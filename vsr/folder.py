@@ -24,9 +24,9 @@ from pathlib import Path
 from vsr.errors import VsrError, describe_error, is_out_of_space
 from vsr.foreign_links import REFUSAL, linked_by_another_user, say_links_left_alone
 from vsr.hidden_files import hidden_left_out, is_hidden
-from vsr.printable import name_list
 from vsr.progress import bars_shown
 from vsr.report import FolderReport, RunReport, kept_from_an_interrupted_run, write_json
+from vsr.subfolders import subfolders_left_alone
 from vsr.watch_state import OLD_STATE_FILE, STATE_FILE, WatchState
 
 # DVD video (.vob, and .vro from DVD recorders) and other MPEG-PS/TS names (.m2p, .m2t)
@@ -142,22 +142,9 @@ def check_report_path(report: Path | None, in_dir: Path, out_dir: Path, watching
 
 def say_what_is_left_alone(in_dir: Path, out_dir: Path, log: Callable[[str], None]) -> None:
     """Name the subfolders of `in_dir` (the output folder aside): only the clips directly
-    inside are upscaled, and a user who dropped a folder of clips in should hear why
-    nothing happened to them."""
-    try:
-        folders = sorted(
-            p.name
-            for p in in_dir.iterdir()
-            if p.is_dir() and p.name[0] != "." and p.resolve() != out_dir.resolve()
-        )
-    except OSError:
-        return
-    if folders:
-        log(
-            f"vsr: note: {len(folders)} subfolder(s) of {in_dir} left alone "
-            f"({name_list(folders)}): only "
-            "the clips directly inside are upscaled"
-        )
+    inside are upscaled."""
+    for note in subfolders_left_alone(in_dir, out_dir, "clips"):
+        log(f"vsr: note: {note}")
 
 
 def no_clips_in(in_dir: Path) -> VsrError:

@@ -46,12 +46,16 @@ def _jobs(source: Path, target: Path, overwrite: bool) -> tuple[list[tuple[Path,
     """(input, output) pairs still to do, and how many are skipped (their outputs exist)."""
     from vsr.hidden_files import hidden_left_out, visible_files
     from vsr.imageio import OUTPUT_EXTENSIONS, check_image_output
+    from vsr.subfolders import subfolders_left_alone
 
     if target.exists() and target.resolve() == source.resolve():
         raise VsrError("OUT is the same as IN; choose another output path")
     if source.is_dir():
         if target.exists() and not target.is_dir():
             raise VsrError(f"{target} is a file; with a folder IN, OUT must be a folder")
+        # As vsr run says of clips: pictures sorted into subfolders are not taken, and
+        # "no images in IN" alone would leave the user guessing why.
+        _say_notes(subfolders_left_alone(source, target, "images"))
         inputs = visible_files(source, OUTPUT_EXTENSIONS)
         if not inputs:
             raise VsrError(f"no images in {source}{hidden_left_out(source, OUTPUT_EXTENSIONS)}")
