@@ -48,3 +48,14 @@ def test_a_mistyped_command_line_is_one_line_that_names_the_help(argv, line, cap
     captured = capsys.readouterr()
     assert captured.err == line + "\n"
     assert captured.out == ""
+
+
+def test_the_command_list_names_every_weights_action(capsys):
+    # `vsr --help` said "list known weights or download official ones", leaving out
+    # `vsr weights export`, which the README's table lists beside them.
+    from vsr.cli import main
+
+    with pytest.raises(SystemExit):
+        main(["--help"])
+    listing = " ".join(capsys.readouterr().out.split())
+    assert "weights list known weights, download official ones, or export" in listing

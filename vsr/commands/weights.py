@@ -9,7 +9,8 @@ import argparse
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser = subparsers.add_parser(
         "weights",
-        help="list known weights or download official ones",
+        help="list known weights, download official ones, or export a training checkpoint's "
+        "network as weights",
         description="The project's own weights ship in weights/; the official IMDN "
         "checkpoints are downloaded on request into $VSR_CACHE (default ~/.cache/vsr).",
     )
