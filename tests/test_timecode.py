@@ -30,6 +30,8 @@ NTSC = Fraction(30000, 1001)
         ("00:00:00;00", 17982, NTSC, "00:10:00;00"),  # ten minutes of 29.97
         ("00:01:00;02", -1, NTSC, "00:00:59;29"),
         ("00:00:59;59", 1, Fraction(60000, 1001), "00:01:00;04"),  # 59.94 drops four
+        # "." marks drop-frame too (SMPTE 12M's other spelling; libav reads any mark but ":").
+        ("00:00:59.29", 1, NTSC, "00:01:00.02"),
     ],
 )
 def test_timecodes_count_whole_frames(timecode, frames, rate, moved):

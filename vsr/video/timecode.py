@@ -23,7 +23,7 @@ def moved_timecode(timecode: str, frames: int, rate: Fraction | None) -> str | N
         return None
     hours, minutes, seconds, mark, count = match.groups()
     nominal = round(rate)  # 30 for 29.97: timecode counts whole frames per second
-    drop = mark in ";,"
+    drop = mark != ":"  # as libav reads it: ";", "." and "," are drop-frame
     if drop and Fraction(rate) * 1001 != nominal * 1000:
         return None
     dropped = nominal // 15 if drop else 0  # 2 at 29.97, 4 at 59.94
