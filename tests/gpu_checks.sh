@@ -4,7 +4,7 @@
 # `vsr run --pipeline fast` on an interlaced 1080i clip and on long clips, the CUDA tests, the precision of vsr eval on Set5
 # and the pressure test. Each stage is time-boxed and a failing stage does not stop the
 # next; the whole run ends within $BUDGET seconds (default 600; every stage needs about
-# 1600). Output: $OUT/bench.log and $OUT/bench.tgz (every JSON, the plot).
+# 1630). Output: $OUT/bench.log and $OUT/bench.tgz (every JSON, the plot).
 #
 #   OUT=$OUT WHEELS=.device-carry/whl VSR_SHARED=$PWD/.device-carry/shared BUDGET=560 \
 #     bash tests/gpu_checks.sh
@@ -73,8 +73,12 @@ stage 150 "end to end 540p -> 1080p, libx264 veryfast crf 18, 600 frames: eager 
   --variant fp16,batch=4,cl,graphs,enc=3 --variant fp16,batch=4,cl,$AT,graphs,enc=4 --json $R/e2e_540p.json
 stage 30 "precision on Set5 x2, official weights (paper 38.00; bf16 keeps fp32 ends)" bash -c "
   for p in fp32 fp16 bf16; do $V eval $SH/datasets/benchmark/Set5 --weights $SH/imdn-official/checkpoints/IMDN_x2.pth --device cuda --precision \$p --json $R/set5_\$p.json; done"
-stage 120 "CUDA tests (the 1080p torch.compile row excluded: the bench times that)" \
-  python3 -m pytest -q -rs -p no:cacheprovider tests/test_cuda.py -k "not fp16-cl-compile"
+# The training loop's one CUDA test runs bf16, channels_last, a time budget (its refits, the
+# validation and save times left out of its speed) and a resume: none of that runs on CUDA
+# anywhere else.
+stage 150 "CUDA tests (the 1080p torch.compile row excluded: the bench times that), and training's" bash -c "
+  python3 -m pytest -q -rs -p no:cacheprovider tests/test_cuda.py -k 'not fp16-cl-compile';
+  python3 -m pytest -q -rs -p no:cacheprovider tests/test_train_loop.py -k cuda"
 stage 60 "kernels of the compiled and the eager network, 540p fp16 batch 4 (where fusing could pay)" bash -c "
   $V bench --model-only --sizes 540p --precision fp16 --batch 4 --channels-last --compile max-autotune-no-cudagraphs --cuda-graphs --repeats 10 --kernels 25 --json $R/kernels_compiled.json;
   $V bench --model-only --sizes 540p --precision fp16 --batch 4 --channels-last --cuda-graphs --repeats 10 --kernels 25 --json $R/kernels_eager.json"
