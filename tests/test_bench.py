@@ -618,6 +618,35 @@ def test_the_bench_defaults_of_preset_and_crf_go_where_the_encoder_has_them():
     assert bench_encoder_defaults("ffv1", None, None) == (None, None)
 
 
+@pytest.mark.parametrize(
+    "given, preset, crf",
+    [("preset=slow", None, 18), ("crf=30", "veryfast", None)],
+)
+def test_an_encoder_option_given_with_e_is_not_reported_beside_the_default_it_replaced(
+    given, preset, crf, tmp_path, capsys
+):
+    # -e preset=slow encoded every row with slow (-e wins), while the header said
+    # "preset veryfast crf 18 preset=slow" and the JSON "preset": "veryfast".
+    weights = tmp_path / "tiny.safetensors"
+    save_weights(tiny_imdn(), weights)
+    report = tmp_path / "bench.json"
+    status = main(
+        ["bench", "--width", "32", "--height", "24", "--frames", "2", "--device", "cpu",
+         "--weights", str(weights), "--precision", "fp32", "-e", given,
+         "--json", str(report)]
+    )  # fmt: skip
+    out = capsys.readouterr().out
+    assert status == 0
+    data = json.loads(report.read_text())
+    key, value = given.split("=")
+    assert (data["preset"], data["crf"], data["encoder_options"]) == (preset, crf, {key: value})
+    encoder = out.splitlines()[1].split("encoder ")[1]
+    assert encoder.count(key) == 1 and f"{key}={value}" in encoder
+    from vsr.commands.bench import bench_encoder_defaults
+
+    assert bench_encoder_defaults("libx264", None, None, {key: value}) == (preset, crf)
+
+
 def test_pressure_sizes_too_large_for_memory_are_one_line_before_anything_is_timed(
     tmp_path, capsys
 ):
