@@ -610,7 +610,7 @@ def test_a_codec_without_the_default_preset_or_crf_is_benched_with_its_own_defau
 
 
 def test_the_bench_defaults_of_preset_and_crf_go_where_the_encoder_has_them():
-    from vsr.commands.bench import bench_encoder_defaults
+    from vsr.bench import bench_encoder_defaults
 
     assert bench_encoder_defaults("libx264", None, None) == ("veryfast", 18)
     assert bench_encoder_defaults("libx265", "slow", 22) == ("slow", 22)
@@ -642,9 +642,27 @@ def test_an_encoder_option_given_with_e_is_not_reported_beside_the_default_it_re
     assert (data["preset"], data["crf"], data["encoder_options"]) == (preset, crf, {key: value})
     encoder = out.splitlines()[1].split("encoder ")[1]
     assert encoder.count(key) == 1 and f"{key}={value}" in encoder
-    from vsr.commands.bench import bench_encoder_defaults
+    from vsr.bench import bench_encoder_defaults
 
     assert bench_encoder_defaults("libx264", None, None, {key: value}) == (preset, crf)
+
+
+@pytest.mark.parametrize(
+    "codec, preset, crf",
+    [("libvpx-vp9", None, 18), ("libsvtav1", None, 18), ("libx264", "veryfast", 18)],
+)
+def test_run_bench_gives_the_default_preset_and_crf_only_where_the_encoder_has_them(
+    codec, preset, crf, tmp_path
+):
+    # The command left veryfast out for VP9 and SVT-AV1, the API did not:
+    # run_bench(codec="libvpx-vp9") ended in "libvpx-vp9 has no option preset", and
+    # libsvtav1 in "cannot open libsvtav1 yuv420p with preset=veryfast crf=18".
+    result = run_bench(
+        32, 24, scale=2, frames=1, model=tiny_imdn(), device="cpu", codec=codec,
+        precisions=["fp32"], workdir=tmp_path,
+    )  # fmt: skip
+    assert (result.preset, result.crf) == (preset, crf)
+    assert [row.frames for row in result.rows] == [1, 1]
 
 
 def test_pressure_sizes_too_large_for_memory_are_one_line_before_anything_is_timed(

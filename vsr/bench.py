@@ -35,7 +35,7 @@ from vsr.report import RunReport, write_json
 from vsr.telemetry import STAGES
 from vsr.text_table import text_table
 from vsr.upscale import PRECISIONS, check_precision, resolve_device
-from vsr.video.codecs import video_encoder
+from vsr.video.codecs import encoder_option_type, video_encoder
 from vsr.video.encoder_choice import quiet_encoder
 from vsr.video.media_url import open_source
 
@@ -285,6 +285,24 @@ def compare_timelines(
     return count, f"frame {index}: {at(first)} and {at(second)}"
 
 
+def bench_encoder_defaults(
+    codec: str, preset: str | None, crf: int | None, options: dict[str, str] | None = None
+) -> tuple[str | None, int | None]:
+    """The preset and crf the bench encodes with: the user's, else veryfast and 18 where
+    the encoder has such options and the user's -e `options` do not set them. Applied to
+    every codec, the defaults made `--codec libvpx-vp9` (or ffv1, mpeg4) fail on "no
+    option preset" that the user never gave."""
+    options = options or {}
+    # An -e preset or crf is what the encoder runs with (-e wins): a default beside it
+    # was never used, yet the table's header and the JSON named it as the setting.
+    named_presets = encoder_option_type(codec, "preset") == "STRING"  # not SVT-AV1's numbers
+    if preset is None and "preset" not in options and named_presets:
+        preset = "veryfast"
+    if crf is None and "crf" not in options and encoder_option_type(codec, "crf") is not None:
+        crf = 18
+    return preset, crf
+
+
 def check_encoder(
     codec: str, width: int, height: int, pix_fmt: str, options: dict, crf: int | None = None
 ) -> None:
@@ -333,8 +351,8 @@ def run_bench(
     scale: int | None = None,
     frames: int | None = None,
     codec: str = "libx264",
-    preset: str | None = "veryfast",
-    crf: int | None = 18,
+    preset: str | None = None,
+    crf: int | None = None,
     precisions: list[str | None] | None = None,
     batch: int | None = None,
     variants: list[EngineVariant] | None = None,
@@ -348,9 +366,11 @@ def run_bench(
 ) -> BenchResult:
     """Generate a width x height clip, run the naive loop and the engine on it, compare.
 
-    `model` overrides `weights` (tests pass tiny networks). `lossless` encodes FFV1 4:4:4
-    (codec, preset and crf are then ignored). `workdir` keeps the clip and both outputs
-    there; by default they go to a temporary folder that is removed. `rounds` > 1 runs
+    `model` overrides `weights` (tests pass tiny networks). `preset` and `crf` left None
+    are veryfast and 18 where the encoder has such options and `encoder_options` do not
+    set them (bench_encoder_defaults). `lossless` encodes FFV1 4:4:4 (codec, preset and
+    crf are then ignored). `workdir` keeps the clip and both outputs there; by default
+    they go to a temporary folder that is removed. `rounds` > 1 runs
     both again, alternating, and keeps each row's fastest round. `variants` lists the
     engine configurations to time (default: one per precision, at `batch`).
     `encoder_options` (e.g. {"threads": "6"}) go to every encoder, the naive loop's too.
@@ -377,6 +397,9 @@ def run_bench(
     if lossless:
         codec, preset, crf, pix_fmt, options = "ffv1", None, None, "yuv444p", {}
     else:
+        # Here, not in the command: run_bench(codec="libvpx-vp9") gave VP9 a preset it
+        # does not have ("libvpx-vp9 has no option preset") and SVT-AV1 "veryfast".
+        preset, crf = bench_encoder_defaults(codec, preset, crf, encoder_options)
         pix_fmt = "yuv420p"
         options = {k: str(v) for k, v in (("preset", preset), ("crf", crf)) if v is not None}
     extra = dict(encoder_options or {})

@@ -255,16 +255,14 @@ def _end_to_end(args: argparse.Namespace) -> int:
     if args.lossless and given:
         # Ignored without a word before: the rows were FFV1 whatever --codec said.
         raise VsrError(f"{', '.join(given)}: not used with --lossless, which encodes FFV1 4:4:4")
-    codec = args.codec or "libx264"
-    preset, crf = bench_encoder_defaults(codec, args.preset, args.crf, dict(args.encoder_options))
     result = run_bench(
         width=args.width if args.width is not None else 960,
         height=args.height if args.height is not None else 540,
         scale=args.scale,
         frames=args.frames,
-        codec=codec,
-        preset=preset,
-        crf=crf,
+        codec=args.codec or "libx264",
+        preset=args.preset,
+        crf=args.crf,
         precisions=parse_precisions(args.precision),
         batch=args.batch,
         variants=variants,
@@ -278,26 +276,6 @@ def _end_to_end(args: argparse.Namespace) -> int:
     if args.json:
         write_bench_json(result, args.json, command=getattr(args, "command_line", None))
     return 0
-
-
-def bench_encoder_defaults(
-    codec: str, preset: str | None, crf: int | None, options: dict[str, str] | None = None
-) -> tuple[str | None, int | None]:
-    """The preset and crf the bench encodes with: the user's, else veryfast and 18 where
-    the encoder has such options and the user's -e `options` do not set them. Applied to
-    every codec, the defaults made `--codec libvpx-vp9` (or ffv1, mpeg4) fail on "no
-    option preset" that the user never gave."""
-    from vsr.video.codecs import encoder_option_type
-
-    options = options or {}
-    # An -e preset or crf is what the encoder runs with (-e wins): a default beside it
-    # was never used, yet the table's header and the JSON named it as the setting.
-    named_presets = encoder_option_type(codec, "preset") == "STRING"  # not SVT-AV1's numbers
-    if preset is None and "preset" not in options and named_presets:
-        preset = "veryfast"
-    if crf is None and "crf" not in options and encoder_option_type(codec, "crf") is not None:
-        crf = 18
-    return preset, crf
 
 
 def _model_only(args: argparse.Namespace) -> int:
