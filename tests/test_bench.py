@@ -685,6 +685,22 @@ def test_pressure_sizes_too_large_for_memory_are_one_line_before_anything_is_tim
     assert status == [("16", "ok"), ("99999x99999", "skipped")] * 2
 
 
+def test_pressure_on_a_gpu_leaves_a_size_too_large_to_its_out_of_memory_row(monkeypatch):
+    # On a GPU the out-of-memory row is the test's answer (where a network stops fitting);
+    # the CPU's check before timing refused a 24 GB card the whole default run (4K: 34 GB).
+    import vsr.bench_pressure as pressure
+
+    checked = []
+    monkeypatch.setattr(pressure, "check_memory", lambda *args, **kwargs: checked.append(args))
+    models = [("IMDN x2", create_model("imdn", scale=2))]
+    sizes = [("4K", (3840, 2160))]
+    with pytest.raises((AssertionError, RuntimeError)):  # no CUDA here: moving the model fails
+        pressure.run_pressure(sizes, torch.device("cuda"), models=models)
+    assert checked == []
+    pressure.run_pressure([("16", (16, 16))], torch.device("cpu"), models=models, repeats=1)
+    assert len(checked) == 1  # the CPU's sizes are checked
+
+
 @pytest.mark.parametrize("suffix, kind", [(".csv", "CSV"), (".png", "PNG")])
 def test_pressure_json_on_the_csv_or_png_path_is_refused(suffix, kind, tmp_path, capsys):
     # The JSON was written last, over the CSV (or PNG) just announced as written.
