@@ -71,3 +71,26 @@ def test_an_output_without_alpha_keeps_the_stored_colour_as_its_background(
     expected = vsr.upscale_image(upscaler, on_white[..., :3])
     np.testing.assert_array_equal(read_image(tmp_path / "logo.bmp"), expected)
     assert (expected != vsr.upscale_image(upscaler, on_white)[..., :3]).any()  # filled
+
+
+def test_a_clear_pixel_beside_a_visible_one_takes_its_colour_not_a_far_one():
+    # The fill took each clear pixel's colour from the finest aligned 2x2 block around it
+    # that held any: in a 9-pixel row, red at 0 and blue at 8, the pixel beside the blue
+    # one came out red, a fringe of the other object's colour at the blue one's edge.
+    colour = np.zeros((4, 9, 3), np.uint8)
+    alpha = np.zeros((4, 9), np.uint8)
+    colour[:, 0], alpha[:, 0] = (255, 0, 0), 255
+    colour[:, 8], alpha[:, 8] = (0, 0, 255), 255
+    filled = fill_under_clear(colour, alpha)
+    np.testing.assert_array_equal(filled[:, 1], np.full((4, 3), (255, 0, 0)))
+    np.testing.assert_array_equal(filled[:, 7], np.full((4, 3), (0, 0, 255)))
+    np.testing.assert_array_equal(filled[:, 6], np.full((4, 3), (0, 0, 255)))  # two away
+    # A corner pixel beside a single visible one, at an odd size, in 16 bits.
+    colour = np.zeros((5, 7, 3), np.uint16)
+    alpha = np.zeros((5, 7), np.uint16)
+    colour[0, 0], alpha[0, 0] = (1000, 2000, 3000), 1  # barely visible is visible
+    colour[4, 6], alpha[4, 6] = (60000, 50000, 40000), 65535
+    filled = fill_under_clear(colour, alpha)
+    np.testing.assert_array_equal(filled[3, 5], (60000, 50000, 40000))
+    np.testing.assert_array_equal(filled[1, 1], (1000, 2000, 3000))
+    assert filled.dtype == np.uint16
