@@ -344,3 +344,23 @@ def test_a_folder_whose_pictures_are_in_subfolders_names_them(tmp_path, weights,
         f"vsr: note: 1 subfolder(s) of {source} left alone (2024): only the images "
         "directly inside are upscaled\n"
     )
+
+
+def test_a_subfolder_named_like_a_picture_is_left_alone_not_failed(tmp_path, weights, capsys):
+    # A folder "2024.png" was named as a subfolder left alone, then listed as an image as
+    # well and failed: "vsr: 1 done, 1 failed ... failed: 2024.png: image not found", exit 1.
+    source = tmp_path / "photos"
+    (source / "2024.png").mkdir(parents=True)
+    write_image(source / "a.png", _random((7, 8, 3), seed=1))
+    assert _run(source, tmp_path / "out", weights) == 0
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a.png"]
+    captured = capsys.readouterr()
+    assert "vsr: 1 done, 0 failed" in captured.out
+    assert captured.err == (
+        f"vsr: note: 1 subfolder(s) of {source} left alone (2024.png): only the images "
+        "directly inside are upscaled\n"
+    )
+    # With nothing else inside, it is a folder without images, not one of a failed image.
+    (source / "a.png").unlink()
+    assert _run(source, tmp_path / "out2", weights) == 2
+    assert capsys.readouterr().err.endswith(f"vsr: error: no images in {source}\n")

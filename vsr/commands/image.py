@@ -56,7 +56,9 @@ def _jobs(source: Path, target: Path, overwrite: bool) -> tuple[list[tuple[Path,
         # As vsr run says of clips: pictures sorted into subfolders are not taken, and
         # "no images in IN" alone would leave the user guessing why.
         _say_notes(subfolders_left_alone(source, target, "images"))
-        inputs = visible_files(source, OUTPUT_EXTENSIONS)
+        # A folder named like a picture ("2024.png") is a subfolder, named as one above;
+        # listed as an image too, it failed as "image not found" after that note.
+        inputs = [p for p in visible_files(source, OUTPUT_EXTENSIONS) if not p.is_dir()]
         if not inputs:
             raise VsrError(f"no images in {source}{hidden_left_out(source, OUTPUT_EXTENSIONS)}")
         pairs = [(p, target / p.name) for p in inputs]
