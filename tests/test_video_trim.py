@@ -15,6 +15,7 @@ from vsr.cli import main
 from vsr.errors import VsrError
 from vsr.runner import upscale_video
 from vsr.video.reader import VideoReader
+from vsr.video.remux import AUDIO_PREROLL_SECONDS
 from vsr.video.trim import TimeRange, format_time, parse_time, time_range
 from vsr.video.writer import EncodeSettings
 
@@ -251,7 +252,10 @@ def test_mp4_audio_is_cut_on_its_own_time_base(clips, weights, tmp_path):
     report = upscale_video(clips[".mp4"], out, weights=weights, progress=False, start=2)
     assert report.frames == 10
     got = packets(out, "audio")
-    wanted = [(t - 2, d) for t, d in packets(clips[".mp4"], "audio") if t + d > 2]
+    # From the pre-roll before the cut on: the edit list trims it, decoders need it.
+    early = 2 - Fraction(AUDIO_PREROLL_SECONDS)
+    wanted = [(t - 2, d) for t, d in packets(clips[".mp4"], "audio") if t + d >= early]
+    assert got[0][0] < -Fraction(AUDIO_PREROLL_SECONDS) + Fraction(1, 50)
     assert [d for _, d in got] == [d for _, d in wanted]
     # MP4 states where the audio starts in its movie time scale, milliseconds here.
     assert all(abs(g - w) <= Fraction(1, 1000) for (g, _), (w, _) in zip(got, wanted, strict=True))
@@ -335,6 +339,34 @@ def test_reencoded_audio_of_a_cut_is_where_the_source_had_it(
     # across it (25 ms later). MOV's edit list ends it at 0.78 s to the sample, but
     # libav decodes AAC's last frame whole, its padding (3.3 ms here) with it.
     assert abs(times[-1] - 0.78) < 0.004, times[-1]
+
+
+@pytest.mark.parametrize(
+    ("codec", "source_suffix", "suffix"),
+    [("libmp3lame", ".mkv", ".mp4"), ("aac", ".mp4", ".mov"), ("libopus", ".mkv", ".mp4")],
+)
+def test_audio_copied_across_a_cut_sounds_as_the_source_from_its_first_sample(
+    tmp_path, weights, codec, source_suffix, suffix
+):
+    """Audio copied into MP4 or MOV keeps the packets before the cut that its decoder
+    needs; with only the packet across the cut, MP3 began with 73 ms of silence, AAC's
+    first 10 ms and Opus's first 80 ms were wrong."""
+    source = tmp_path / f"in{source_suffix}"
+    make_clip(source, frames=25, keyframe_every=5, audio_codec=codec, chirp=True)
+    out = tmp_path / f"cut{suffix}"
+    upscale_video(source, out, weights=weights, progress=False, start=0.2)
+    times, samples = decoded_audio(out)
+    source_times, source_samples = decoded_audio(source)
+    opening = (times >= 0) & (times < 0.1)
+
+    def error(lag_ms: float) -> float:
+        expected = np.interp(times[opening] + 0.2 + lag_ms / 1000, source_times, source_samples)
+        return float(np.sqrt(np.mean((samples[opening] - expected) ** 2)))
+
+    # Within a millisecond: a Matroska source's stamps are rounded to it. A stretch that
+    # is silent or wrong costs 0.2 (a tone of 0.3); none costs 0.006 at most.
+    best = min(np.arange(-1, 1.01, 0.125), key=error)
+    assert times[0] <= 0.002 and error(best) < 0.02, (times[0], best, error(best))
 
 
 def test_subtitles_end_where_the_range_ends(clips, weights, tmp_path):

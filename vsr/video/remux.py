@@ -580,8 +580,14 @@ class StreamCopier:
                 yield from _at_zero(open_ended)
             # Audio that is re-encoded is decoded from a little earlier: a decoder's first
             # frames after a jump are its pre-roll (AAC drops one as if it were priming).
+            # So is audio copied into MP4 or MOV, whose edit list trims what comes before
+            # zero and whose decoders get it all: MP3 needs its previous frames' bits (with
+            # only the packet across the cut, 73 ms of silence), AAC and AC-3 the previous
+            # frame's overlap, Opus 80 ms to settle.
             early = 0
-            if self._routes[packet.stream.index].reencode:
+            if self._routes[packet.stream.index].reencode or (
+                self._mov_like and packet.stream.type == "audio"
+            ):
                 early = math.ceil(Fraction(AUDIO_PREROLL_SECONDS) / time_base)
             if packet.stream.type == "audio":
                 # A packet that ends right at the cut stays as well: the decoder's pre-roll
