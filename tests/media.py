@@ -986,3 +986,50 @@ def make_empty_scte35_ts(path: Path, frames: int = 3) -> None:
         stuffed = bytes(data[packet:table]) + section
         data[packet : packet + 188] = stuffed + b"\xff" * (188 - len(stuffed))
     Path(path).write_bytes(data)
+
+
+def make_bmp_cover_mp4(path: Path, picture: np.ndarray) -> bytes:
+    """An MP4 of 4 frames whose cover (covr atom) is `picture` (RGB, uint8) as a BMP;
+    returns the BMP's bytes. libav reads such a cover, but PyAV writes none into MP4: the
+    file is written with a PNG cover, whose atom then gets the BMP (data type 27) and its
+    enclosing boxes the new sizes (moov comes last, so no chunk offset moves)."""
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.fromarray(picture).save(buffer, "BMP")
+    bmp = buffer.getvalue()
+    with av.open(str(path), "w", format="mp4") as out:
+        video = out.add_stream("libx264", rate=25, options={"preset": "ultrafast"})
+        video.width, video.height, video.pix_fmt = 64, 48, "yuv420p"
+        cover = out.add_stream("png", rate=1)
+        cover.width, cover.height, cover.pix_fmt = picture.shape[1], picture.shape[0], "rgb24"
+        cover.disposition = av.stream.Disposition.attached_pic
+        png = cover.encode(av.VideoFrame.from_ndarray(picture, format="rgb24"))
+        png += cover.encode(None)
+        for index in range(4):
+            rgb = np.full((48, 64, 3), index * 40, np.uint8)
+            frame = av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(format="yuv420p")
+            frame.pts, frame.time_base = index, Fraction(1, 25)
+            out.mux(video.encode(frame))
+        out.mux(video.encode(None))
+        out.mux(png)
+    data = bytearray(Path(path).read_bytes())
+    chain, start, end = [], 0, len(data)
+    for kind in (b"moov", b"udta", b"meta", b"ilst", b"covr", b"data"):
+        while data[start + 4 : start + 8] != kind:
+            start += int.from_bytes(data[start : start + 4], "big")
+            assert start < end, f"no {kind!r} box"
+        size = int.from_bytes(data[start : start + 4], "big")
+        chain.append((start, size))
+        start, end = start + 8 + (4 if kind == b"meta" else 0), start + size  # meta: full box
+    assert chain[0][0] + chain[0][1] == len(data), "moov is not last"
+    box, size = chain[-1]
+    data[box + 8 : box + 12] = (27).to_bytes(4, "big")  # the well-known type of BMP
+    data[box + 16 : box + size] = bmp  # after the type and the locale
+    grow = len(bmp) - (size - 16)
+    for box, size in chain:
+        data[box : box + 4] = (size + grow).to_bytes(4, "big")
+    Path(path).write_bytes(bytes(data))
+    return bmp

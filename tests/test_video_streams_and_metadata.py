@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 from media import (
     gop_header_timecodes,
+    make_bmp_cover_mp4,
     make_dolby_vision_tagged_clip,
     make_empty_scte35_ts,
     make_gopro_clip,
@@ -306,6 +307,28 @@ def test_a_cover_picture_is_kept_and_not_upscaled(tmp_path, weights, suffix):
         assert (streams[0].width, streams[0].height) == (128, 96)  # the video upscaled
         stored = [bytes(p) for p in container.demux(covers[0]) if p.size]
     assert stored == [picture]  # the cover as it was (MP4: its stream; Matroska: attached)
+
+
+def test_a_bmp_cover_goes_into_mp4_as_png_with_its_pixels(tmp_path, weights):
+    """MP4 holds BMP covers and libav reads them, but PyAV writes none: it was dropped
+    ("cannot hold it"). It is stored as PNG now, every pixel as it was."""
+    picture = np.zeros((16, 24, 3), np.uint8)
+    picture[:, :12], picture[:8, 12:] = (200, 10, 30), (5, 250, 90)
+    source, out, report = tmp_path / "bmp.mp4", tmp_path / "out.mp4", tmp_path / "r.json"
+    make_bmp_cover_mp4(source, picture)
+    with av.open(str(source)) as container:
+        assert container.streams.video[1].codec_context.name == "bmp"
+    assert vsr(source, out, "--weights", weights, "--start", "0.04", "--report", report) == 0
+    with av.open(str(out)) as container:
+        covers = [s for s in container.streams.video if s.disposition & 1024]
+        assert [s.codec_context.name for s in covers] == ["png"]
+        stored = next(container.decode(covers[0])).to_ndarray(format="rgb24")
+    assert np.array_equal(stored, picture)
+    notes = json.loads(report.read_text())["notes"]
+    assert (
+        "video stream #1 (bmp): the cover picture stored as PNG, its pixels unchanged "
+        "(vsr cannot write bmp into .mp4)" in notes
+    )
 
 
 @pytest.mark.parametrize("suffix", [".mov", ".webm"])

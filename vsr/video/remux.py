@@ -31,6 +31,7 @@ from vsr.video.data_tracks import data_copy_survives, header_takes
 from vsr.video.encoder_trial import audio_encoder_takes
 from vsr.video.libav_log import libav_messages
 from vsr.video.media_url import open_source
+from vsr.video.png_cover import cover_as_png, png_bytes
 from vsr.video.reader import is_cover, main_video_stream
 from vsr.video.subtitle_header import header_for_conversion
 from vsr.video.timecode import moved_timecode
@@ -113,6 +114,7 @@ class _Route:
     output: av.stream.Stream
     reencode: bool = False  # audio through a decoder and an encoder
     convert_text: bool = False  # subtitles decoded to text and encoded in another format
+    picture: bytes | None = None  # a cover picture stored in another format (PNG)
     sent: int = 0  # packets copied, or frames given to the encoder
 
 
@@ -315,8 +317,14 @@ class StreamCopier:
             ):
                 route = _Route(output.add_stream_from_template(stream))
             elif cover:
-                notes.append(f"{label}: the cover picture dropped, {extension} cannot hold it")
-                continue
+                route = self._cover_as_png(source, stream)
+                if route is None:
+                    notes.append(f"{label}: the cover picture dropped, {extension} cannot hold it")
+                    continue
+                notes.append(
+                    f"{label}: the cover picture stored as PNG, its pixels unchanged "
+                    f"(vsr cannot write {codec} into {extension})"
+                )
             elif stream.type == "audio":
                 encoder, layout_note = self._audio_encoder(stream)
                 route = _Route(encoder, reencode=True)
@@ -419,6 +427,21 @@ class StreamCopier:
             self._output.add_attachment(stream.name, stream.mimetype or "", bytes(stream.data))
         except (av.error.FFmpegError, ValueError) as error:
             notes.append(f"{label} {stream.name}: dropped ({error})")
+
+    def _cover_as_png(self, source: Path, stream) -> _Route | None:
+        """The route of a cover picture kept as PNG (vsr.video.png_cover), its PNG read and
+        made now; None where the output cannot hold PNG or the picture does not convert."""
+        if "png" not in self._output.supported_codecs:
+            return None
+        with open_source(source) as reader:
+            cover = reader.streams[stream.index]
+            packet = next((p for p in reader.demux(cover) if p.size), None)
+            frame = None if packet is None else cover_as_png(packet, cover)
+        picture = None if frame is None else png_bytes(frame)
+        if picture is None:
+            return None
+        output = self._output.add_mux_stream("png", width=frame.width, height=frame.height)
+        return _Route(output, picture=picture)
 
     def _cover_as_attachment(
         self, source: Path, stream, label: str, extension: str, notes: list[str]
@@ -647,6 +670,13 @@ class StreamCopier:
             return  # the MP4 muxer writes its own between cues; copied, they came twice
         if route.convert_text:
             self._convert_text(packet, route.output)
+            return
+        if route.picture is not None:
+            if packet.size:
+                stored = av.Packet(route.picture)
+                stored.stream = route.output
+                self._output.mux(stored)
+                route.sent += 1
             return
         if not route.reencode:
             if packet.size == 0:
