@@ -14,6 +14,7 @@ import pytest
 from conftest import python_child
 from media import make_clip, picture_planes
 
+from vsr.runner import upscale_video
 from vsr.video import encoder_choice, ffmpeg_pipe
 from vsr.video.parallel_writer import ParallelVideoWriter, default_chunk_frames
 from vsr.video.reader import VideoInfo, VideoReader
@@ -215,6 +216,19 @@ def test_mismatched_stream_headers_fall_back_to_one_encoder(tmp_path, monkeypatc
     assert any("one encoder" in note for note in target.notes)
     write_frames(target, list(range(6)))
     assert_frames_are(decoded(out), list(range(6)))
+
+
+def test_a_run_whose_writer_fell_back_reports_the_one_encoder_that_ran(tmp_path, monkeypatch):
+    # fast_path said the 3 asked for, and vsr bench advised 4 for a row held back by one.
+    def refuse(self):
+        raise RuntimeError("a second libx264 encoder produced different stream headers")
+
+    monkeypatch.setattr(VideoWriter, "fresh_encoder", refuse)
+    source = tmp_path / "in.mp4"
+    make_clip(source, frames=4, audio=False)
+    report = upscale_video(source, tmp_path / "out.mp4", encoders=3, progress=False)
+    assert report.fast_path["encoders"] == 1
+    assert any("encoding with one encoder (not 3)" in note for note in report.notes)
 
 
 def test_the_ffmpeg_cli_path_uses_one_encoder(tmp_path, monkeypatch):

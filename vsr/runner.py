@@ -495,7 +495,9 @@ def start_upscale(
                 "channels_last": channels_last,
                 "compile": compiled,
                 "cuda_graphs": upscaler.cuda_graphs,
-                "encoders": encoders,
+                # The encoders that ran: a writer that cannot take several falls back to
+                # one (its note says why), and the bench's advice builds on this count.
+                "encoders": writer_encoders(writer),
             },
             warmup_s=round(warmup, 3),
             encoder_busy_share=None if encoder_share is None else round(encoder_share, 4),
