@@ -835,3 +835,16 @@ def test_precision_and_batch_beside_a_variant_are_refused_not_ignored(flags, nam
         f"vsr: error: {named}: not used with --variant, which names its own precision and "
         "batch (e.g. --variant fp16,batch=4)\n"
     )
+
+
+@pytest.mark.parametrize(
+    "flags, message",
+    [
+        (["--crf", "-5"], "crf -5: libx264 takes 0 to 51"),  # was "Numerical result out of range"
+        (["--codec", "libsvtav1", "--crf", "99"], "crf 99: libsvtav1 takes 1 to 63"),
+    ],
+)
+def test_a_bench_crf_out_of_range_is_one_line_that_names_the_range(flags, message, capsys):
+    small = ["--device", "cpu", "--width", "32", "--height", "24", "--frames", "1"]
+    assert main(["bench", *small, *flags]) == 2
+    assert capsys.readouterr().err.strip().splitlines() == [f"vsr: error: {message}"]

@@ -289,3 +289,32 @@ def test_a_refused_x265_parameter_brings_no_x265_chatter(clip, tmp_path, capfd):
         writer_for(clip, tmp_path / "out.mkv", settings)
     # x265's own error line may stay; its banner and warnings of the trial opens may not.
     assert "[warning]" not in capfd.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("codec", "crf", "message"),
+    [
+        ("libx264", -5, "crf -5: libx264 takes 0 to 51"),
+        ("libx265", -5, "crf -5: libx265 takes 0 to 51"),
+        ("libx264rgb", 60, "crf 60: libx264rgb takes 0 to 51"),  # x264 took it as 51
+        ("libvpx-vp9", -5, "crf -5: libvpx-vp9 takes 0 to 63"),
+        ("libvpx-vp9", 64, "crf 64: libvpx-vp9 takes 0 to 63"),
+        ("libsvtav1", -5, "crf -5: libsvtav1 takes 1 to 63"),
+        ("libsvtav1", 99, "crf 99: libsvtav1 takes 1 to 63"),
+    ],
+)
+def test_a_crf_out_of_the_encoders_range_names_the_range(codec, crf, message):
+    from vsr.video.encoder_choice import check_crf
+
+    # libav's own words were "Numerical result out of range", naming no range.
+    with pytest.raises(VsrError) as refused:
+        check_crf(codec, crf)
+    assert str(refused.value) == message
+
+
+def test_a_crf_within_the_range_or_for_an_encoder_without_one_passes():
+    from vsr.video.encoder_choice import check_crf
+
+    for codec, crf in [("libx264", 0), ("libx264", 51), ("libvpx-vp9", 63), ("libsvtav1", 1)]:
+        check_crf(codec, crf)
+    check_crf("mpeg4", 99)  # no crf option: --crf is ignored with a note

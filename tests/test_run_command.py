@@ -1215,3 +1215,16 @@ def test_the_report_names_the_compile_mode_that_ran(tmp_path, weights, monkeypat
             overwrite=True,
         )
         assert report.fast_path["compile"] == compile, compile
+
+
+def test_a_negative_crf_is_one_line_that_names_the_range(tmp_path, weights, capsys):
+    # Was "vsr: error: libx264 rejected crf=-5 (Numerical result out of range)".
+    clip = tmp_path / "in.mp4"
+    make_clip(clip, 32, 24, frames=2, audio=False)
+    status = main(["run", str(clip), str(tmp_path / "out.mp4"), "--weights", str(weights),
+                   "--crf", "-5", "--quiet"])  # fmt: skip
+    assert status == 2
+    assert capsys.readouterr().err.strip().splitlines() == [
+        "vsr: error: crf -5: libx264 takes 0 to 51"
+    ]
+    assert not (tmp_path / "out.mp4").exists()

@@ -11,6 +11,7 @@ the encoder that names the option it refuses.
 from __future__ import annotations
 
 import io
+import math
 import os
 import re
 from dataclasses import replace
@@ -471,19 +472,47 @@ def quiet_encoder(codec: str, options: dict[str, str]) -> None:
         os.environ.setdefault("SVT_LOG", "1")
 
 
+# x264 and x265 quantise to 51 at most: libav admits any crf above -1 for them, and x264
+# silently takes 70 as 51 while x265 refuses it with "Invalid data found".
+_X26X_CRF_MAX = 51
+
+
+@cache
+def crf_range(codec: str) -> tuple[int, int] | None:
+    """The crf values encoder `codec` (libx264, not h264) takes as a quality, from its own
+    option's limits in libav; None when it has no crf option. A minimum that is also the
+    option's default means "unset" (-1 for x264, x265 and libvpx, 0 for SVT-AV1), so it
+    is left out."""
+    try:
+        context = av.codec.CodecContext.create(codec, "w")
+    except (av.error.FFmpegError, ValueError):
+        return None
+    found = [o for o in context.supported_options.private if o.name == "crf"]
+    if not found:
+        return None
+    low, high = math.ceil(found[0].min), math.floor(found[0].max)
+    if float(found[0].default) == found[0].min:
+        low += 1
+    if codec in ("libx264", "libx264rgb", "libx265"):
+        high = _X26X_CRF_MAX
+    return low, high
+
+
 def check_crf(codec: str, crf: int | None) -> None:
-    """The crf values an encoder takes but reads as "not set", so that it falls back to
-    its own default quality without a word: -1 for x264 and x265 (crf 23 and 28), and 0
-    for SVT-AV1 (crf 35), which a user means as the best quality. `codec` is the encoder's
-    name (libx264, not h264)."""
+    """A crf the encoder cannot take, as one clear error before it is opened (libav's own
+    words were "Numerical result out of range"). The values an encoder takes but reads as
+    "not set", so that it falls back to its own default quality without a word, are named
+    as such: -1 for x264 and x265 (crf 23 and 28), and 0 for SVT-AV1 (crf 35), which a
+    user means as the best quality. `codec` is the encoder's name (libx264, not h264)."""
     if crf is None:
         return
-    if crf == -1:  # lower values the encoders refuse themselves, with a message
+    if crf == -1 and codec != "libsvtav1":  # x264, x265 and libvpx open with it
         raise VsrError(f"crf -1: {codec} reads it as unset (its default); use 0 or more")
     if crf == 0 and codec == "libsvtav1":
         raise VsrError("crf 0: libsvtav1 reads it as unset (its default, 35); use 1 to 63")
-    if crf > 51 and codec in ("libx264", "libx265"):
-        raise VsrError(f"crf {crf}: {codec} takes 0 to 51")
+    limits = crf_range(codec)
+    if limits is not None and not limits[0] <= crf <= limits[1]:
+        raise VsrError(f"crf {crf}: {codec} takes {limits[0]} to {limits[1]}")
 
 
 def _subsampled(pix_fmt: str) -> bool:
