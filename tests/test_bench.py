@@ -848,3 +848,36 @@ def test_a_bench_crf_out_of_range_is_one_line_that_names_the_range(flags, messag
     small = ["--device", "cpu", "--width", "32", "--height", "24", "--frames", "1"]
     assert main(["bench", *small, *flags]) == 2
     assert capsys.readouterr().err.strip().splitlines() == [f"vsr: error: {message}"]
+
+
+@pytest.mark.parametrize(
+    "flags, message",
+    [
+        # Were "cannot open png yuv420p with no options: Invalid argument" and the like.
+        (["--codec", "png"], "png takes no yuv420p, which vsr bench encodes in"),
+        (["--codec", "libx264rgb"], "libx264rgb takes no yuv420p, which vsr bench encodes in"),
+        # Was "cannot open libx264 yuv420p with preset=veryfast crf=18: Generic error in an
+        # external library".
+        (
+            ["--width", "60000"],
+            "--width 60000: libx264 encodes frames up to 16384 pixels wide, and the bench's "
+            "output would be 120000x48 (x2); use --width 8192 or less",
+        ),
+        (
+            ["--height", "9000"],
+            "--height 9000: libx264 encodes frames up to 16384 pixels high, and the bench's "
+            "output would be 64x18000 (x2); use --height 8192 or less",
+        ),
+    ],
+)
+def test_a_bench_encoder_that_cannot_take_the_format_or_size_is_one_clear_line(
+    flags, message, capsys, monkeypatch
+):
+    def timed(*args, **kwargs):
+        raise AssertionError("the naive loop ran")
+
+    monkeypatch.setattr("vsr.bench.naive_upscale", timed)
+    small = ["--device", "cpu", "--width", "32", "--height", "24", "--frames", "1"]
+    assert main(["bench", *small, *flags]) == 2
+    errors = capsys.readouterr().err.strip().splitlines()
+    assert len(errors) == 1 and errors[0].startswith(f"vsr: error: {message}")

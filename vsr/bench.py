@@ -304,24 +304,47 @@ def bench_encoder_defaults(
 
 
 def check_encoder(
-    codec: str, width: int, height: int, pix_fmt: str, options: dict, crf: int | None = None
+    codec: str,
+    width: int,
+    height: int,
+    scale: int,
+    pix_fmt: str,
+    options: dict,
+    crf: int | None = None,
 ) -> None:
-    """Open the encoder once with these settings, so a bad codec or option is one clear
-    error before anything is measured."""
+    """Open the encoder once for the output of a `width` x `height` clip upscaled x`scale`,
+    so a bad codec, option or size is one clear error before anything is measured."""
     from vsr.video.codecs import video_encoder
     from vsr.video.encoder_choice import check_crf, check_x26x_names
     from vsr.video.encoder_trial import trial_open
+    from vsr.video.frame_size_limit import too_large
 
     encoder = video_encoder(codec)  # an unknown name: VsrError listing the available ones
     check_x26x_names(codec, None, options)  # before x264 prints its own line about it
     # The engine's writer refuses a crf its encoder reads as unset (x264's -1), which the
     # encoder itself opens with: found by the engine's row, after the naive loop was timed.
     check_crf(encoder.name, crf)
+    takes = [f.name for f in encoder.video_formats or ()]
+    if takes and pix_fmt not in takes:
+        # Both rows encode the same format, so that they time the same work: an RGB-only
+        # encoder (png, libx264rgb, qtrle) refused it with "Invalid argument".
+        raise VsrError(
+            f"{codec} takes no {pix_fmt}, which vsr bench encodes in (its naive loop and its "
+            f"engine alike); it takes {', '.join(takes[:4])}{', ...' if len(takes) > 4 else ''}: "
+            f"time a YUV encoder such as libx264, or use vsr run, which feeds {codec} RGB"
+        )
+    out_w, out_h = width * scale, height * scale
     # The writer's own trial open: it also refuses options the encoder does not use.
-    error = trial_open(codec, width, height, pix_fmt, Fraction(1, 25), None, options)
-    if error is not None:
-        shown = " ".join(f"{k}={v}" for k, v in options.items())
-        raise VsrError(f"cannot open {codec} {pix_fmt} with {shown or 'no options'}: {error}")
+    said: list[str] = []
+    error = trial_open(codec, out_w, out_h, pix_fmt, Fraction(1, 25), None, options, said)
+    if error is None:
+        return
+    size = too_large(codec, width, height, scale, pix_fmt, options)
+    if size is not None:
+        raise VsrError(size)
+    shown = " ".join(f"{k}={v}" for k, v in options.items())
+    why = f" ({said[-1]})" if said else ""  # libav's errno text rarely says why; its log does
+    raise VsrError(f"cannot open {codec} {pix_fmt} with {shown or 'no options'}: {error}{why}")
 
 
 @torch.inference_mode()
@@ -415,7 +438,7 @@ def run_bench(
     twice = next((v for v in variants if variants.count(v) > 1), None)
     if twice is not None:
         raise VsrError(f"the engine configuration {twice.label} is asked for twice")
-    check_encoder(codec, width * scale, height * scale, pix_fmt, options, crf)
+    check_encoder(codec, width, height, scale, pix_fmt, options, crf)
 
     with tempfile.TemporaryDirectory(prefix="vsr-bench-") as scratch:
         folder = Path(workdir) if workdir is not None else Path(scratch)
