@@ -522,23 +522,44 @@ def test_the_folder_summary_times_the_run_not_the_sum_of_overlapping_clips(tmp_p
 @pytest.mark.parametrize(
     ("clips_there", "totals"),
     [
-        # Seen at 0 s, taken at 2 s, then 6 s idle: the watch's 8 s, not the clip's 0.1 s.
-        (["a.mp4"], {"wall_seconds": 8.0, "clip_seconds": 0.1, "fps": 0.125}),
-        ([], {"wall_seconds": 6.0, "clip_seconds": 0, "fps": None}),  # nothing made: no fps
+        # Seen at 0 s, taken at 2 s and done in 0.5 s, then 6 s idle: the watch's 8.5 s, not
+        # the clip's 0.1 s; its fps over the 0.5 s of work (was 1 frame / 8.5 s, 0.118).
+        (
+            ["a.mp4"],
+            {"wall_seconds": 8.5, "clip_seconds": 0.1, "work_seconds": 0.5, "fps": 2.0},
+        ),
+        # Nothing made: no fps.
+        ([], {"wall_seconds": 6.0, "clip_seconds": 0, "work_seconds": 0.0, "fps": None}),
     ],
 )
-def test_a_watchs_summary_times_the_watch_not_its_clips(tmp_path, clips_there, totals):
+def test_a_watchs_summary_times_the_watch_and_its_work_apart(tmp_path, clips_there, totals):
     clips, out = tmp_path / "in", tmp_path / "out"
     clips.mkdir()
     for name in clips_there:
         (clips / name).write_bytes(b"1234")
     time = ScriptedTime({})
+
+    def half_a_second(clip: Path, output: Path) -> RunReport:
+        time.now += 0.5
+        return Recorder()(clip, output)
+
     summary = watch_folder(
-        clips, out, Recorder(), interval_s=2.0, idle_exit_s=6.0, log=lambda _: None,
+        clips, out, half_a_second, interval_s=2.0, idle_exit_s=6.0, log=lambda _: None,
         clock=time.clock, sleep=time.sleep,
     )  # fmt: skip
     got = summary.to_dict()["summary"]
     assert {key: got[key] for key in totals} == totals
+
+
+def test_a_watchs_summary_line_gives_its_work_and_its_watching_apart():
+    from vsr.commands.run import folder_summary_line
+
+    totals = {"done": 1, "skipped": 0, "failed": 0, "frames": 12, "resumed_frames": 0}
+    totals |= {"wall_seconds": 4.2, "work_seconds": 0.2, "fps": 60.0}
+    # Was "(12 frames in 4.2 s, 2.86 fps)": the idle looks read as a slow clip.
+    assert folder_summary_line(totals) == (
+        "vsr: 1 done, 0 skipped, 0 failed (12 frames in 0.2 s of work, 4.2 s watching, 60.00 fps)"
+    )
 
 
 def test_a_folder_run_with_every_clip_skipped_gives_no_fps(tmp_path):

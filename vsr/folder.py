@@ -368,6 +368,7 @@ def watch_folder(
     missing = False  # the folder could not be listed at the last look (an unmounted share)
     links_noted: set[Path] = set()
     started = clock()
+    summary.work_seconds = summary.work_seconds or 0.0  # a watch says its work apart
     try:
         while True:
             try:
@@ -430,7 +431,11 @@ def watch_folder(
                 again = state.done_before(clip)
                 if again:
                     log(f"vsr: {clip.name} changed after it was upscaled: upscaling it again")
-                ok = _run_one(clip, target, run_clip, summary, log, replace=again)
+                began = clock()
+                try:
+                    ok = _run_one(clip, target, run_clip, summary, log, replace=again)
+                finally:  # Ctrl-C mid-clip: its time was work too
+                    summary.work_seconds = (summary.work_seconds or 0.0) + clock() - began
                 failure = summary.clips[-1].get("error", "")
                 # The signature from before the run: the clip may be gone by now (moved away
                 # once done, or removed mid-run), which must not stop the watch.
@@ -442,7 +447,8 @@ def watch_folder(
             sleep(interval_s)
     finally:  # also on Ctrl-C, which is how a watch without --idle-exit ends
         # The watch's own time, idle looks included: the clips' times, summed, said 12 s
-        # of a 25 s watch, and 0 s of a watch that had nothing to do.
+        # of a 25 s watch, and 0 s of a watch that had nothing to do. Its fps is of the
+        # time spent on clips (summary.work_seconds), which the summary line says apart.
         summary.elapsed_seconds = clock() - started
 
 

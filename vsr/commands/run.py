@@ -418,7 +418,9 @@ def check_what_every_clip_shares(
 
 def folder_summary_line(totals: dict) -> str:
     """The last line of a folder run, from its report's summary. The time and fps are of
-    the frames made now: "60 frames, 25 of them kept in 5.2 s" read as 25 in 5.2 s."""
+    the frames made now: "60 frames, 25 of them kept in 5.2 s" read as 25 in 5.2 s. A
+    watch's line gives its work and its whole time apart: "12 frames in 0.2 s of work,
+    4.2 s watching"."""
     resumed = totals.get("resumed_frames") or 0  # a Ray run's summary has none
     kept = (
         f", {resumed} of them kept from interrupted runs; {totals['frames'] - resumed} made"
@@ -426,9 +428,16 @@ def folder_summary_line(totals: dict) -> str:
         else ""
     )
     fps = f", {totals['fps']:.2f} fps" if totals["fps"] else ""
+    # A watch's time is mostly waiting for clips: its frames are timed by its work.
+    work = totals.get("work_seconds")
+    took = (
+        f"{totals['wall_seconds']:.1f} s"
+        if work is None
+        else f"{work:.1f} s of work, {totals['wall_seconds']:.1f} s watching"
+    )
     return (
         f"vsr: {totals['done']} done, {totals['skipped']} skipped, {totals['failed']} failed "
-        f"({totals['frames']} frames{kept} in {totals['wall_seconds']:.1f} s{fps})"
+        f"({totals['frames']} frames{kept} in {took}{fps})"
     )
 
 
