@@ -1007,3 +1007,18 @@ def test_raw_streams_and_the_rarer_containers_are_found_and_written_as_matroska(
         assert (path.name, stream.average_rate, frames) == (
             path.name, rate, 1 if path.stem in "jk" else 2
         )  # fmt: skip
+
+
+def test_a_folder_run_whose_outputs_all_exist_says_so_as_vsr_image_does(tmp_path, weights, capsys):
+    clips, out = tmp_path / "in", tmp_path / "out"
+    clips.mkdir()
+    out.mkdir()
+    (clips / "a.mp4").write_bytes(b"1234")
+    (out / "a.mp4").write_bytes(b"done before")
+    assert main(["run", str(clips), str(out), "--weights", str(weights)]) == 0
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.splitlines()[-2:] == [
+        f"vsr: nothing to do: every output already exists in {out} (--overwrite redoes them)",
+        "vsr: 0 done, 1 skipped, 0 failed (0 frames in 0.0 s)",
+    ]

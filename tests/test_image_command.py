@@ -364,3 +364,18 @@ def test_a_subfolder_named_like_a_picture_is_left_alone_not_failed(tmp_path, wei
     (source / "a.png").unlink()
     assert _run(source, tmp_path / "out2", weights) == 2
     assert capsys.readouterr().err.endswith(f"vsr: error: no images in {source}\n")
+
+
+def test_a_folder_whose_outputs_all_exist_says_so_as_a_note(tmp_path, weights, capsys):
+    source, target = tmp_path / "in", tmp_path / "out"
+    source.mkdir()
+    write_image(source / "a.png", _random((5, 6, 3), seed=1))
+    assert _run(source, target, weights) == 0
+    capsys.readouterr()
+    # Was "nothing to do: every output already exists in OUT" on stdout, without "vsr: ".
+    assert _run(source, target, weights) == 0
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err.splitlines() == [
+        f"vsr: nothing to do: every output already exists in {target} (--overwrite redoes them)"
+    ]

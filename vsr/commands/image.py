@@ -89,7 +89,8 @@ def run(args: argparse.Namespace) -> int:
         target.mkdir(parents=True, exist_ok=True)
         _say_notes(_left_out_of_folder(source))
     if not jobs:
-        print(f"nothing to do: every output already exists in {target}")
+        # A note, as vsr run's for a folder whose outputs all exist: on stderr, "vsr: ".
+        _say(nothing_to_do(target))
         return 0
     upscaler = load_model(
         args.weights, scale=args.scale, device=args.device, precision=args.precision
@@ -120,7 +121,16 @@ def run(args: argparse.Namespace) -> int:
 
 def _say_notes(notes: list[str]) -> None:
     for note in notes:
-        print(printable(f"vsr: note: {note}"), file=sys.stderr)
+        _say(f"vsr: note: {note}")
+
+
+def _say(line: str) -> None:
+    print(printable(line), file=sys.stderr)
+
+
+def nothing_to_do(out_dir: Path) -> str:
+    """What a folder run whose every output exists says (vsr image and vsr run alike)."""
+    return f"vsr: nothing to do: every output already exists in {out_dir} (--overwrite redoes them)"
 
 
 # Picture types Pillow decodes that vsr reads but does not write (not its stubs and

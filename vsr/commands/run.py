@@ -526,6 +526,10 @@ def _run_folder(args, settings, model, target, say) -> int:
         raise
     write_folder_report(summary, args.report)
     totals = summary.to_dict()["summary"]
+    if not args.watch and totals["skipped"] == totals["clips"]:
+        from vsr.commands.image import nothing_to_do
+
+        say(nothing_to_do(args.output))  # as vsr image says it
     say(folder_summary_line(totals))
     say_failed_and_damaged(summary.clips)
     return 1 if totals["failed"] else 0
