@@ -59,3 +59,25 @@ def test_the_command_list_names_every_weights_action(capsys):
         main(["--help"])
     listing = " ".join(capsys.readouterr().out.split())
     assert "weights list known weights, download official ones, or export" in listing
+
+
+def test_image_help_names_every_output_type_that_keeps_16_bits(tmp_path, capsys):
+    # It said "16 bits kept in a PNG output", where a .tif output keeps them too.
+    import numpy as np
+
+    from vsr.cli import main
+    from vsr.imageio import OUTPUT_EXTENSIONS, read_image, write_image
+
+    with pytest.raises(SystemExit):
+        main(["image", "--help"])
+    text = " ".join(capsys.readouterr().out.split())
+    said = text.split("16 bits kept in a ", 1)[1].split(" output", 1)[0]
+    named = set(said.replace(" or ", ", ").split(", "))
+    pixels = np.full((2, 2, 3), 0x1234, np.uint16)  # not a multiple of 257: 8 bits lose it
+    keeping = set()
+    for extension in OUTPUT_EXTENSIONS:
+        write_image(tmp_path / f"a{extension}", pixels)
+        kept = read_image(tmp_path / f"a{extension}")
+        if kept.dtype == np.uint16 and (kept == pixels).all():
+            keeping.add(extension)
+    assert named == keeping == {".png", ".apng", ".tif", ".tiff"}
