@@ -11,7 +11,10 @@ import pytest
 import torch
 import torch.multiprocessing as mp
 from test_train_loop import tiny_config
+from test_train_time_left_out import STEP_S, Clock
 
+import vsr.train.budget as budget
+import vsr.train.loop as loop
 from vsr.models.checkpoint import read_state_dict
 from vsr.train.data import PatchStore, batch_generator
 from vsr.train.loop import train
@@ -138,3 +141,61 @@ def test_every_rank_stops_a_diverged_run_where_rank_0_does(tmp_path) -> None:
         outcome = (tmp_path / f"outcome{rank}").read_text()
         assert outcome.startswith("VsrError: training diverged by step 2: "), (rank, outcome)
     assert not (tmp_path / "run" / "last.pt").exists()
+
+
+def _rank_on_a_moved_clock(rank: int, world: int, port: int, tmp_path) -> None:
+    os.environ.update(
+        MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank),
+        WORLD_SIZE=str(world), LOCAL_RANK=str(rank),
+    )  # fmt: skip
+    clock = Clock()
+    time.perf_counter = clock
+    budget.WARMUP_STEPS, budget.MEASURE_STEPS = 2, 4  # steps 3 to 6 are measured
+    real_sample = PatchStore.sample
+    samples = []
+
+    def one_step_s_batch(self, size, generator):
+        samples.append(None)
+        # Rank 0 validates for 0.5 s after step 4; rank 1 waits for it at step 5's gradient
+        # exchange, so its clock counts that time as the step's.
+        clock.advance(STEP_S + (0.5 if rank == 1 and len(samples) == 5 else 0.0))
+        return real_sample(self, size, generator)
+
+    class Validator:  # rank 0's alone: 0.5 s the first time, then at once and no better
+        def __init__(self, folder, scale) -> None:
+            self.calls = 0
+
+        def __call__(self, model, device) -> tuple[float, float]:
+            self.calls += 1
+            clock.advance(0.5 if self.calls == 1 else 0.0)
+            return (21.0 if self.calls == 1 else 20.0), 0.5
+
+    PatchStore.sample = one_step_s_batch
+    loop.Validator = Validator
+    config = tiny_config(
+        tmp_path, steps=1_000_000, minutes=2.005 / 60, log_every=10, val_every=4,
+        val_dir=str(tmp_path), out=str(tmp_path / "run"),
+    )  # fmt: skip
+    loop.train(config)
+
+
+@pytest.mark.slow  # two processes, about 100 steps: 10 s
+def test_ranks_fit_a_time_budget_with_the_time_rank_0_left_out_and_kept(tmp_path) -> None:
+    # Rank 0 alone validates and saves, and leaves that time out of the budget's speed and
+    # keeps the final validation's; the ranks settled on the mean of their totals, and rank
+    # 1, which waits for rank 0's validations at its next step, counted them as its steps'
+    # time: with a 0.5 s validation among 4 measured steps of 10 ms, rank 0 measured 100
+    # steps/s and fitted 100 steps into 2 s, rank 1 measured 7.4, and the run trained 58.
+    tiny_config(tmp_path)
+    mp.start_processes(
+        _rank_on_a_moved_clock,
+        args=(2, _free_port(), tmp_path),
+        nprocs=2,
+        join=True,
+        start_method="spawn",
+    )
+    _, metadata = read_state_dict(tmp_path / "run" / "last.safetensors")
+    # As one process trains: at step 6, 0.56 s in, 0.945 s left for steps once 0.5 s is
+    # kept for the final validation.
+    assert metadata["steps"] == metadata["steps_total"] == "100"
+    assert metadata["measured_steps_per_s"] == "100.000"

@@ -65,7 +65,7 @@ class StepBudget:
         (a total taken from a checkpoint is kept: the speed is measured for ``refit``).
 
         ``elapsed()`` gives the run's seconds so far with the device synchronised;
-        ``agree(n)`` returns the value all ranks settle on (the mean; n itself when alone).
+        ``agree(n)`` returns the value all ranks settle on (rank 0's; n itself when alone).
         """
         if done == self.measure_from:
             self._measure_start = elapsed()

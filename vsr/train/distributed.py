@@ -39,6 +39,13 @@ class Distributed:
             value /= self.world
         return value
 
+    def from_main(self, value: torch.Tensor) -> torch.Tensor:
+        """Rank 0's value of a tensor, on every process (the tensor itself when alone)."""
+        if self.enabled:
+            value = value.clone()
+            dist.broadcast(value, src=0)
+        return value
+
     def close(self) -> None:
         if self.enabled and dist.is_initialized():
             dist.destroy_process_group()
