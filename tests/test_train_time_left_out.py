@@ -141,3 +141,37 @@ def test_a_time_budget_ends_with_its_final_validation_within_it(
         "vsr: time budget: no validation from step 60 on but the final one: one takes 1.0 s, "
         "and the 1.4 s left hold the final one only"
     ) in capsys.readouterr().err
+
+
+def test_a_resumed_time_budget_still_keeps_time_for_its_final_validation(
+    tmp_path, clock, monkeypatch, capsys
+) -> None:
+    # The run above, stopped after its checkpoint at step 60 and resumed: the validation's
+    # time was not in the checkpoint, so the resumed run, having timed none, validated at
+    # step 90 (the whole run skips it) and ended at 4.0 s of its 3 s budget.
+    validations: list[int] = []
+    monkeypatch.setattr(loop, "Validator", validator_taking(clock, 1.0, validations))
+    seconds = 3.0
+    config = tiny_config(
+        tmp_path, steps=1_000_000, minutes=seconds / 60, log_every=10, val_every=30,
+        save_every=20, val_dir=str(tmp_path),
+    )  # fmt: skip
+    real_sample = PatchStore.sample
+
+    def killed_at_step_61(self, size, generator):
+        if clock.ms >= 1610:  # 60 steps and the validation at step 30
+            raise KeyboardInterrupt
+        return real_sample(self, size, generator)
+
+    monkeypatch.setattr(PatchStore, "sample", killed_at_step_61)
+    with pytest.raises(KeyboardInterrupt):
+        loop.train(config)
+    assert validations == [0]
+    monkeypatch.setattr(PatchStore, "sample", real_sample)
+    loop.train(config, resume=True)
+    rows = list(csv.DictReader((tmp_path / "run" / "log.csv").open()))
+    validated_at = [int(row["step"]) for row in rows if row["val_psnr"]]
+    # The final one at step 99 or 100 (a float's last bit in the elapsed time the resumed
+    # run adds up), within the budget.
+    assert validated_at[0] == 30 and validated_at[1] >= 99 and len(validated_at) == 2
+    assert float(rows[-1]["elapsed_s"]) <= seconds + 1e-6

@@ -21,7 +21,8 @@ is lowered to the steps that the time left holds at the measured speed (never ra
 the cosine from then on is laid over the lowered count (its rate steps down a little). A
 run resumed with its own budget keeps the stored count but measures its speed again over its
 first steps (the speed before was not stored, and the machine may be another one), so that
-its validations are held too. A run always takes at least WARMUP_STEPS + MEASURE_STEPS
+its validations are held too; the validation time kept for the final one is stored, and a
+resume on the same validation set keeps it. A run always takes at least WARMUP_STEPS + MEASURE_STEPS
 steps. The step schedule (halve every lr_step) is in absolute steps and does not depend on
 the total.
 """

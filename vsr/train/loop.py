@@ -184,6 +184,10 @@ def _train(config: TrainConfig, resume: bool, ddp: Distributed) -> nn.Module:
                     f"{ddp.world * config.batch}"
                 )
     budget = StepBudget(config.steps, config.minutes, start, stored_total)
+    if state is not None and config.val_dir and not _other_validation_set(state["config"], config):
+        # Without it, a run resumed near its budget's end validated in the middle again
+        # (none timed yet) and ended past the budget by a validation.
+        budget.validation_s = state.get("validation_s")
     # A finished run stopped between its last checkpoint and its weights goes on to write them;
     # an interrupted one (its checkpoint short of its own total) is not finished by a smaller
     # total, which would write its weights as final ones.
@@ -315,6 +319,7 @@ def _train(config: TrainConfig, resume: bool, ddp: Distributed) -> nn.Module:
         )
         state["steps_total"] = budget.total  # None while a time budget is measuring
         state["processes"] = ddp.world  # the batch is per process: this makes it whole
+        state["validation_s"] = budget.validation_s  # a resumed run keeps its final one's time
         save_checkpoint(checkpoint_path, state)
         saved_step = done
         leave_out(began)
