@@ -100,23 +100,56 @@ def test_device_time_is_reported_beside_the_hosts_for_the_stages_that_have_it() 
     assert all("device_busy_s" not in stages[s] for s in telemetry.STAGES if s != "model")
 
 
-def test_an_nvml_that_refuses_the_memory_is_not_asked_again_and_again(
+def counted(nvml: types.ModuleType, name: str, refuse: bool) -> list[str]:
+    """Make `nvml`'s function `name` note every call, and refuse each as not supported
+    where `refuse` says so (else answer as before)."""
+    asked: list[str] = []
+    answer = getattr(nvml, name)
+
+    def ask(handle: str):
+        asked.append(handle)
+        if refuse:
+            raise nvml.NVMLError_NotSupported("not supported")
+        return answer(handle)
+
+    setattr(nvml, name, ask)
+    return asked
+
+
+def test_an_nvml_that_refuses_the_memory_still_gives_the_utilisation(
     monkeypatch, cuda_uuid
 ) -> None:
-    # Memory refused as not supported, like the utilisation of a MIG instance: the sampler
-    # went straight back to ask again, without its pause, for the whole run (a core spinning
-    # beside the engine's threads). Now it asks twice (the second time without utilisation)
-    # and stops, with no samples invented.
+    # Memory refused as not supported: its first refusal was taken as the utilisation's, the
+    # second ended the sampler, and a GPU that tells its utilisation had no samples. Each
+    # reading is refused on its own now: the memory is asked once, and left out.
     nvml = fake_nvml({f"GPU-{UUID}": "gpu"}, utilisation=True)
-    asked = []
+    asked = counted(nvml, "nvmlDeviceGetMemoryInfo", refuse=True)
+    sampler = sample(monkeypatch, nvml)
+    assert asked == ["gpu"]
+    assert all(s["memory_used_bytes"] is None for s in sampler.samples)
+    summary = sampler.summary()
+    assert summary["samples"] >= 3 and summary["gpu_util_mean_percent"] == 87.0
+    assert summary["memory_used_max_bytes"] is None
 
-    def refused(handle: str) -> None:
-        asked.append(handle)
-        raise nvml.NVMLError_NotSupported("not supported")
 
-    nvml.nvmlDeviceGetMemoryInfo = refused
+def test_an_nvml_that_refuses_both_readings_is_not_asked_again_and_again(
+    monkeypatch, cuda_uuid
+) -> None:
+    # Asking again at once would spin a core beside the engine's threads for the whole run.
+    nvml = fake_nvml({f"GPU-{UUID}": "gpu"}, utilisation=False)
+    asked = counted(nvml, "nvmlDeviceGetMemoryInfo", refuse=True)
     monkeypatch.setitem(sys.modules, "pynvml", nvml)
     with telemetry.GpuSampler(0, interval_s=0.05) as sampler:
         time.sleep(0.2)
-    assert len(asked) <= 2
+        assert not sampler._thread.is_alive()
+    assert asked == ["gpu"]
     assert sampler.samples == [] and sampler.summary() is None
+
+
+def test_a_mig_instance_keeps_its_first_memory_reading(monkeypatch, cuda_uuid) -> None:
+    # The utilisation's refusal threw away the memory read beside it: one reading more
+    # than the samples kept.
+    nvml = fake_nvml({f"MIG-{UUID}": "mig"}, utilisation=False)
+    asked = counted(nvml, "nvmlDeviceGetMemoryInfo", refuse=False)
+    sampler = sample(monkeypatch, nvml)
+    assert sampler.summary()["samples"] == len(asked)

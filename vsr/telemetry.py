@@ -159,16 +159,18 @@ class SampleTally:
     util_sum: float = 0.0
     util_count: int = 0  # a MIG instance reports no utilisation
     util_max: float = 0.0
-    used_max: float = 0.0
+    used_max: float | None = None  # None while no sample has told the memory
 
-    def add(self, sample: dict[str, float]) -> None:
+    def add(self, sample: dict[str, float | None]) -> None:
         self.count += 1
         util = sample["gpu_util_percent"]
         if util is not None:
             self.util_sum += util
             self.util_count += 1
             self.util_max = max(self.util_max, util)
-        self.used_max = max(self.used_max, sample["memory_used_bytes"])
+        used = sample["memory_used_bytes"]
+        if used is not None:
+            self.used_max = used if self.used_max is None else max(self.used_max, used)
 
     @property
     def util_mean(self) -> float | None:
@@ -349,30 +351,33 @@ class GpuSampler:
     def _run(self) -> None:
         import pynvml
 
-        utilisation_known = True
+        # NVML may refuse either reading as not supported, each on its own (a MIG instance
+        # tells its memory but not its utilisation): a refused one is not asked again and
+        # is left out (None) rather than guessed, and the other is still sampled.
+        readings = {
+            "utilisation": pynvml.nvmlDeviceGetUtilizationRates,
+            "memory": pynvml.nvmlDeviceGetMemoryInfo,
+        }
         while not self._stop.is_set():
-            busy = None
-            try:
-                memory = pynvml.nvmlDeviceGetMemoryInfo(self._handle)
-                if utilisation_known:
-                    busy = pynvml.nvmlDeviceGetUtilizationRates(self._handle)
-            except pynvml.NVMLError_NotSupported:
-                if not utilisation_known:
-                    # The memory is refused too: nothing is left to sample, and asking
-                    # again at once would spin, holding the GIL the engine's threads need.
-                    return
-                # A MIG instance: NVML tells its memory but not its utilisation, which is
-                # then left out (None) rather than guessed.
-                utilisation_known = False
-                continue
-            except Exception:
-                return  # the driver went away: keep what was measured, invent nothing
+            read = {}
+            for name, ask in list(readings.items()):
+                try:
+                    read[name] = ask(self._handle)
+                except pynvml.NVMLError_NotSupported:
+                    del readings[name]
+                except Exception:
+                    return  # the driver went away: keep what was measured, invent nothing
+            if not read:
+                # Both refused: nothing is left to sample, and asking again at once would
+                # spin, holding the GIL the engine's threads need.
+                return
+            busy, memory = read.get("utilisation"), read.get("memory")
             self._keep(
                 {
                     "t_s": round(time.perf_counter() - self._start, 3),
                     "gpu_util_percent": None if busy is None else float(busy.gpu),
                     "memory_util_percent": None if busy is None else float(busy.memory),
-                    "memory_used_bytes": float(memory.used),
+                    "memory_used_bytes": None if memory is None else float(memory.used),
                 }
             )
             self._stop.wait(self.interval_s)

@@ -99,7 +99,8 @@ class WindowMeter:
             self.util_sum += window.util_sum
             self.util_count += window.util_count
             figures["gpu_util"] = window.util_mean  # None on MIG
-            figures["gpu_mem_gib"] = window.used_max / GIB
+            if window.used_max is not None:  # None where NVML refuses the memory
+                figures["gpu_mem_gib"] = window.used_max / GIB
         if self.cuda:
             figures["torch_mem_gib"] = torch.cuda.max_memory_allocated(self.device) / GIB
             torch.cuda.reset_peak_memory_stats(self.device)
