@@ -13,6 +13,7 @@ import pytest
 from test_train_loop import tiny_config
 
 import vsr.train.loop as loop
+from vsr.train.budget import StepBudget
 from vsr.train.data import PatchStore
 
 STEP_S = 0.01
@@ -175,3 +176,32 @@ def test_a_resumed_time_budget_still_keeps_time_for_its_final_validation(
     # run adds up), within the budget.
     assert validated_at[0] == 30 and validated_at[1] >= 99 and len(validated_at) == 2
     assert float(rows[-1]["elapsed_s"]) <= seconds + 1e-6
+
+
+def test_the_skip_note_shows_fewer_seconds_left_than_two_validations_take(
+    tmp_path, clock, monkeypatch, capsys
+) -> None:
+    # Validations of 0.5 s every 30 steps of 10 ms in a budget of 2.08 s: at step 60, 0.98 s
+    # are left, too few for two. Both figures rounded to 0.1 s said "one takes 0.5 s, and the
+    # 1.0 s left hold the final one only", room for two by its own numbers.
+    monkeypatch.setattr(loop, "Validator", validator_taking(clock, 0.5))
+    config = tiny_config(
+        tmp_path, steps=1_000_000, minutes=2.08 / 60, log_every=10, val_every=30,
+        val_dir=str(tmp_path),
+    )  # fmt: skip
+    loop.train(config)
+    assert (
+        "vsr: time budget: no validation from step 60 on but the final one: one takes 0.50 s, "
+        "and the 0.98 s left hold the final one only"
+    ) in capsys.readouterr().err
+
+
+def test_the_skip_note_past_the_budget_says_it_is_spent_not_a_negative_time_left() -> None:
+    # At a step between log rows the run can be past its budget: "the -0.2 s left".
+    budget = StepBudget(steps=0, minutes=3 / 60, start_step=0, stored=None)
+    budget.validated(1.0)
+    assert not budget.room_to_validate(3.2)
+    assert budget.skip_note(90, 3.2) == (
+        "time budget: no validation from step 90 on but the final one: one takes 1.0 s, "
+        "and the budget's 3 s are spent"
+    )

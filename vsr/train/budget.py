@@ -111,6 +111,27 @@ class StepBudget:
             return True
         return now + 2 * self.validation_s <= self.seconds
 
+    def skip_note(self, step: int, now: float) -> str:
+        """The note for a validation at ``step``, at ``now``, that ``room_to_validate``
+        refused: its figures must show what refused it (the seconds left are fewer than two
+        validations'), so they get the decimals that tell them apart; one figure rounded to
+        0.1 s made 0.98 s left of 0.5 s validations read "1.0 s left", room for two."""
+        start = f"time budget: no validation from step {step} on but the final one: "
+        one = self.validation_s or 0.0
+        left = self.seconds - now
+        if left <= 0:  # a non-log step past the end: no "-0.2 s left"
+            return start + f"one takes {one:.1f} s, and the budget's {self.seconds:g} s are spent"
+        for decimals in (1, 2, 3):
+            one_shown, left_shown = f"{one:.{decimals}f}", f"{left:.{decimals}f}"
+            if float(left_shown) < 2 * float(one_shown):
+                break
+        else:  # closer than a millisecond: left rounded down and one up still differ
+            one_shown = f"{math.ceil(one * 1000) / 1000:.3f}"
+            left_shown = f"{math.floor(left * 1000) / 1000:.3f}"
+        return (
+            start + f"one takes {one_shown} s, and the {left_shown} s left hold the final one only"
+        )
+
     def _left_for_steps(self, now: float) -> float:
         """The budget's seconds after ``now`` less those the final validation will take."""
         return max(0.0, self.seconds - now - (self.validation_s or 0.0))

@@ -478,16 +478,14 @@ def _train(config: TrainConfig, resume: bool, ddp: Distributed) -> nn.Module:
             if save_now:
                 save_state(done)
             validate_now = validator is not None and validating
-            if validate_now and not last and not budget.room_to_validate(elapsed()):
-                # The final validation, of the weights the run ends with, is the one kept.
-                validate_now = False
-                if not said_skipping:
-                    note(
-                        f"time budget: no validation from step {done} on but the final one: "
-                        f"one takes {budget.validation_s:.1f} s, and the "
-                        f"{budget.seconds - elapsed():.1f} s left hold the final one only"
-                    )
-                    said_skipping = True
+            if validate_now and not last:
+                now = elapsed()
+                if not budget.room_to_validate(now):
+                    # The final validation, of the weights the run ends with, is the one kept.
+                    validate_now = False
+                    if not said_skipping:
+                        note(budget.skip_note(done, now))
+                        said_skipping = True
             if validate_now:
                 psnr = validate(done, save_now)
                 final_psnr = psnr if last else None
