@@ -318,3 +318,26 @@ def test_a_crf_within_the_range_or_for_an_encoder_without_one_passes():
     for codec, crf in [("libx264", 0), ("libx264", 51), ("libvpx-vp9", 63), ("libsvtav1", 1)]:
         check_crf(codec, crf)
     check_crf("mpeg4", 99)  # no crf option: --crf is ignored with a note
+
+
+@pytest.mark.parametrize(
+    ("codec", "crf", "message"),
+    [
+        ("libx264", "-5", "crf -5: libx264 takes 0 to 51"),
+        ("libx264", "60.5", "crf 60.5: libx264 takes 0 to 51"),  # x264 takes fractions
+        ("libx265", "-1", "crf -1: libx265 reads it as unset (its default); use 0 or more"),
+        ("libvpx-vp9", "64", "crf 64: libvpx-vp9 takes 0 to 63"),
+    ],
+)
+def test_a_crf_given_with_e_gets_the_range_check_of_crf(clip, tmp_path, codec, crf, message):
+    # -e crf=-5 went to the encoder as it was: "libx264 rejected crf=-5 (Numerical result
+    # out of range)", naming no range.
+    settings = EncodeSettings(codec=codec, options={"crf": crf})
+    with pytest.raises(VsrError) as refused:
+        writer_for(clip, tmp_path / "out.mkv", settings)
+    assert str(refused.value) == message
+
+
+def test_a_crf_given_with_e_within_the_range_opens(clip, tmp_path):
+    settings = EncodeSettings(codec="libx264", options={"crf": "18.5"})
+    writer_for(clip, tmp_path / "out.mkv", settings).abort()

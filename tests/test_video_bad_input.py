@@ -331,15 +331,15 @@ def test_damage_the_decoder_conceals_is_reported_too(tmp_path):
     ("settings", "message"),
     [
         (EncodeSettings(options={"profile": "bogus"}), r"profile=bogus \(Invalid argument\)"),
-        # --crf out of range is refused before the trial open (vsr.video.encoder_choice
-        # .check_crf); -e crf=... goes to the encoder as given.
-        (EncodeSettings(options={"crf": "-5"}), r"crf=-5 \(Numerical result out of range\)"),
+        # A crf out of range, -e crf=... too, is refused before the trial open
+        # (vsr.video.encoder_choice.check_crf); other numbers go to the encoder as given.
+        (EncodeSettings(options={"qp": "-5"}), r"qp=-5 \(Numerical result out of range\)"),
         (EncodeSettings(crf=20, preset="fast", options={"bf": "-7"}), r"bf=-7 \(Numerical"),
         (EncodeSettings(codec="libx265", options={"profile": "x"}), r"profile=x \("),
         # Two bad values: no single removal helps, so each is tried alone.
-        (EncodeSettings(options={"crf": "-5", "profile": "bogus"}), r"crf=-5 \(Numerical"),
+        (EncodeSettings(options={"qp": "-5", "profile": "bogus"}), r"qp=-5 \(Numerical"),
     ],
-    ids=["profile", "crf", "-e", "x265", "two"],
+    ids=["profile", "qp", "-e", "x265", "two"],
 )
 def test_a_value_the_encoder_refuses_is_named(clip, tmp_path, monkeypatch, settings, message):
     # An ffmpeg binary would not help (it refuses the same value): no fallback to it.

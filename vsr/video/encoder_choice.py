@@ -422,6 +422,10 @@ class EncoderChoice:
 
     def _options_for_encoder(self) -> dict[str, str]:
         check_crf(self.codec.name, self.settings.crf)
+        # -e crf=... goes to the encoder as text: its number gets the same check, else
+        # libav's own words were all ("libx264 rejected crf=-5 (Numerical result out of
+        # range)"); text that is no number is left to libav, which names it.
+        check_crf(self.codec.name, crf_number(self.settings.options.get("crf")))
         check_x26x_names(self.codec.name, self.settings.preset, self.settings.options)
         options: dict[str, str] = {}
         for key, value in (("crf", self.settings.crf), ("preset", self.settings.preset)):
@@ -498,7 +502,22 @@ def crf_range(codec: str) -> tuple[int, int] | None:
     return low, high
 
 
-def check_crf(codec: str, crf: int | None) -> None:
+def crf_number(text: str | None) -> int | float | None:
+    """The number an -e crf's `text` gives (x264 and x265 take fractions, 18.5), or None
+    where it gives none."""
+    if text is None:
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        pass
+    try:
+        return float(text)
+    except ValueError:
+        return None
+
+
+def check_crf(codec: str, crf: float | None) -> None:
     """A crf the encoder cannot take, as one clear error before it is opened (libav's own
     words were "Numerical result out of range"). The values an encoder takes but reads as
     "not set", so that it falls back to its own default quality without a word, are named
