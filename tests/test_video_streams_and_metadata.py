@@ -808,3 +808,26 @@ def test_a_subtitle_track_libav_cannot_read_is_named_as_such(tmp_path, weights, 
         "subtitle stream #1: dropped, its codec is one this libav cannot read, "
         "which vsr cannot copy"
     ]
+
+
+def test_a_bmp_cover_goes_into_mkv_as_a_png_attachment_with_its_pixels(tmp_path, weights):
+    """Matroska's attachments are read back as covers by their type, and libav knows no
+    BMP among them: the cover was dropped ("no picture vsr can attach"). It is attached as
+    PNG now, which reads back as the cover, every pixel as it was."""
+    picture = np.zeros((16, 24, 3), np.uint8)
+    picture[:, :12], picture[:8, 12:] = (200, 10, 30), (5, 250, 90)
+    source, out, report = tmp_path / "bmp.mp4", tmp_path / "out.mkv", tmp_path / "r.json"
+    make_bmp_cover_mp4(source, picture)
+    assert vsr(source, out, "--weights", weights, "--report", report) == 0
+    with av.open(str(out)) as container:
+        covers = [s for s in container.streams.video if s.disposition & 1024]
+        assert [s.codec_context.name for s in covers] == ["png"]
+        assert covers[0].metadata["mimetype"] == "image/png"
+        assert covers[0].metadata["filename"] == "cover1.png"
+        stored = next(container.decode(covers[0])).to_ndarray(format="rgb24")
+    assert np.array_equal(stored, picture)
+    notes = json.loads(report.read_text())["notes"]
+    assert (
+        "video stream #1 (bmp): the cover picture attached as PNG, its pixels unchanged "
+        "(players read no bmp attachment as a cover)" in notes
+    )

@@ -448,21 +448,35 @@ class StreamCopier:
     ) -> None:
         """MP4 keeps a cover picture as a stream of one packet (MOV and WebM cannot hold
         it); Matroska as an attachment in its header, so the packet is read now, under the
-        name and type it had (a Matroska source's attachment reads back as such a stream)."""
+        name and type it had (a Matroska source's attachment reads back as such a stream).
+        A picture of no type Matroska names (an MP4's BMP cover) is attached as PNG: libav
+        reads an image/bmp attachment back as a plain file, not as a cover."""
         if self._output.format.name != "matroska":
             notes.append(f"{label}: the cover picture dropped, {extension} cannot hold it")
             return
+        codec = stream.codec_context.name
         kind = {"mjpeg": ("jpg", "image/jpeg"), "png": ("png", "image/png")}
-        suffix, mimetype = kind.get(stream.codec_context.name, ("bin", ""))
+        suffix, mimetype = kind.get(codec, ("png", ""))
         name = stream.metadata.get("filename") or f"cover{stream.index}.{suffix}"
         mimetype = stream.metadata.get("mimetype") or mimetype
         with open_source(source) as reader:
-            packet = next((p for p in reader.demux(reader.streams[stream.index]) if p.size), None)
-        if packet is None or not mimetype:
+            cover = reader.streams[stream.index]
+            packet = next((p for p in reader.demux(cover) if p.size), None)
+            picture = None if packet is None else bytes(packet)
+            if picture is not None and not mimetype:
+                frame = cover_as_png(packet, cover)
+                picture = None if frame is None else png_bytes(frame)
+                name, mimetype = Path(name).with_suffix(".png").name, "image/png"
+                if picture is not None:
+                    notes.append(
+                        f"{label}: the cover picture attached as PNG, its pixels unchanged "
+                        f"(players read no {codec} attachment as a cover)"
+                    )
+        if picture is None:
             notes.append(f"{label}: the cover picture dropped (no picture vsr can attach)")
             return
         try:
-            self._output.add_attachment(name, mimetype, bytes(packet))
+            self._output.add_attachment(name, mimetype, picture)
         except (av.error.FFmpegError, ValueError) as error:
             notes.append(f"{label}: the cover picture dropped ({error})")
 
