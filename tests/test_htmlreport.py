@@ -75,6 +75,27 @@ def test_fixture_follows_the_run_report():
     assert set(run_report("a.mp4", gpu=True)) <= {f.name for f in fields(RunReport)}
 
 
+def test_a_memory_reading_nvml_refused_is_a_gap_in_the_plot_not_zero(tmp_path, monkeypatch):
+    # The sampler leaves out (None) a reading NVML refuses; the plot drew it as 0 GiB.
+    from matplotlib.axes import Axes
+
+    import vsr.htmlreport as htmlreport
+
+    report = run_report("a.mp4", gpu=True)
+    for sample in report["gpu_samples"][2:4]:
+        sample["memory_used_bytes"] = None
+    path = tmp_path / "a.json"
+    path.write_text(json.dumps(report))
+    lines = []
+    plot = Axes.plot
+    monkeypatch.setattr(
+        Axes, "plot", lambda self, x, y, **kw: lines.append(y) or plot(self, x, y, **kw)
+    )
+    assert htmlreport.gpu_plot(read_inputs([path])) is not None
+    memory = lines[1]
+    assert memory[:2] == [1.0, 2.0] and memory[2:4] == [None, None] and memory[4] == 5.0
+
+
 EVAL = {
     "results": [
         {"dataset": "Set5", "scale": 4, "model": "IMDN_x4", "images": 5, "psnr": 32.2096, "ssim": 0.8948},

@@ -301,8 +301,9 @@ def gpu_plot(inputs: ReportInputs) -> bytes | None:
     for name, samples in sampled:
         times = [_float(s.get("t_s")) for s in samples]
         util_axes.plot(times, [_float(s.get("gpu_util_percent")) for s in samples], label=name)
-        used = [(_float(s.get("memory_used_bytes")) or 0) / 2**30 for s in samples]
-        memory_axes.plot(times, used, label=name)
+        # A reading NVML refused is a gap in the line (None), not 0 GiB.
+        used = [_float(s.get("memory_used_bytes")) for s in samples]
+        memory_axes.plot(times, [None if u is None else u / 2**30 for u in used], label=name)
     util_axes.set_ylabel("GPU utilisation (%)")
     util_axes.set_ylim(0, 105)
     util_axes.set_title("GPU over time (NVML)")
