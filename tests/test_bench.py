@@ -883,6 +883,23 @@ def test_a_bench_encoder_that_cannot_take_the_format_or_size_is_one_clear_line(
     assert len(errors) == 1 and errors[0].startswith(f"vsr: error: {message}")
 
 
+def test_a_bench_svtav1_size_refusal_is_not_buried_in_the_encoders_own_lines(capfd, monkeypatch):
+    # SVT-AV1 writes two "Svt[error]" lines to stderr itself on every refusal: the trial
+    # opens that find its limit printed 18 more of them (20 in all) above the one line
+    # naming it. Only the real open's two are left.
+    def timed(*args, **kwargs):
+        raise AssertionError("the naive loop ran")
+
+    monkeypatch.setattr("vsr.bench.naive_upscale", timed)
+    small = ["--device", "cpu", "--height", "24", "--frames", "1", "--codec", "libsvtav1"]
+    assert main(["bench", *small, "--width", "60000"]) == 2
+    lines = capfd.readouterr().err.strip().splitlines()
+    assert lines[-1].startswith(
+        "vsr: error: --width 60000: libsvtav1 encodes frames up to 16384 pixels wide"
+    )
+    assert len([line for line in lines if line.startswith("Svt[error]")]) <= 2, lines
+
+
 def test_lossless_fp32_rows_differ_from_the_exact_output_by_the_8_bit_round_trip(tmp_path):
     # What the module's docstring says of a lossless bench (it said "a rounding step here
     # and there"): each row is off the network's exact 8-bit RGB on many samples, by a few

@@ -15,15 +15,14 @@ inductor's Triton kernels and aten's CPU operators.
 
 from __future__ import annotations
 
-import contextlib
-import os
-import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
 
 import torch
 from torch.autograd import DeviceType
 from torch.profiler import ProfilerActivity, profile
+
+from vsr.native_stderr import native_stderr_silenced
 
 KINDS = ("convolutions", "element-wise and reductions", "copies")
 # Name fragments, checked in this order. Inductor's fused point-wise, persistent-reduction
@@ -81,7 +80,8 @@ def profile_kernels(
         if on_gpu:
             torch.cuda.synchronize(x.device)
         trace = profile(activities=activities)
-        with _native_stderr_silenced():
+        # Kineto's "USDT: ... profiler_start/stop" lines would land in the middle of the table.
+        with native_stderr_silenced():
             trace.start()
         try:
             for _ in range(calls):
@@ -89,7 +89,7 @@ def profile_kernels(
             if on_gpu:
                 torch.cuda.synchronize(x.device)
         finally:
-            with _native_stderr_silenced():
+            with native_stderr_silenced():
                 trace.stop()
     if on_gpu:
         # Kernels and device copies only: an operator's device time repeats its kernels'.
@@ -112,22 +112,6 @@ def profile_kernels(
         if micros > 0
     ]
     return sorted(kernels, key=lambda k: k.ms, reverse=True)
-
-
-@contextlib.contextmanager
-def _native_stderr_silenced() -> Iterator[None]:
-    """Kineto writes a "USDT: ... profiler_start/stop" line to the process's stderr from C++
-    on every start and stop (torch 2.13, CPU build too), in the middle of vsr's table; no
-    setting turns it off, so file descriptor 2 points at /dev/null for those two calls."""
-    sys.stderr.flush()
-    saved = os.dup(2)
-    try:
-        with open(os.devnull, "w") as devnull:
-            os.dup2(devnull.fileno(), 2)
-        yield
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)
 
 
 def shares_by_kind(kernels: list[KernelTime]) -> dict[str, float]:

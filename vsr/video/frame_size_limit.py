@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from fractions import Fraction
 
+from vsr.native_stderr import native_stderr_silenced
 from vsr.video.encoder_trial import trial_open
 
 # A side every encoder opens with, for the side that is not being measured.
@@ -19,8 +20,12 @@ _SMALL_SIDE = 64
 
 
 def opens_at(codec: str, width: int, height: int, pix_fmt: str, options: dict) -> bool:
-    """Whether `codec` opens for `width` x `height` frames in `pix_fmt` with `options`."""
-    return trial_open(codec, width, height, pix_fmt, Fraction(1, 25), None, options, []) is None
+    """Whether `codec` opens for `width` x `height` frames in `pix_fmt` with `options`.
+    What the encoder prints itself on a refusal is kept off the terminal: SVT-AV1 writes
+    two "Svt[error]" lines to stderr for each one (its SVT_LOG level is read once, at the
+    first open), 18 of them over a bisection, above the one line that names the limit."""
+    with native_stderr_silenced():
+        return trial_open(codec, width, height, pix_fmt, Fraction(1, 25), None, options, []) is None
 
 
 def largest_side(refused: int, opens: Callable[[int], bool]) -> int:
