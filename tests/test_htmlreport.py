@@ -502,6 +502,21 @@ def test_folder_and_cluster_totals_head_the_page_and_rows_name_their_run(tmp_pat
     assert clips[3][:4] == ["ray.json", "gpu-node-7", "NVIDIA H100", "c0.mp4"]
 
 
+def test_a_watchs_row_gives_the_work_its_fps_is_over_beside_its_wall_time(tmp_path):
+    # A watch's fps is over its work (f55c82b), its wall time mostly waits for clips: the
+    # row said "wall s 3.20, fps 5.71" for 4 frames, a rate no column gave.
+    watch = _folder_report(tmp_path / "watch.json", 1)
+    data = json.loads(watch.read_text())
+    data["summary"].update(frames=4, wall_seconds=3.2, work_seconds=0.7, fps=5.714)
+    watch.write_text(json.dumps(data))
+    folder = _folder_report(tmp_path / "folder.json", 2)  # no work_seconds: all work
+    runs = parse(render(read_inputs([watch, folder]))).tables["runs"]
+    header = runs[0]
+    assert [row[header.index("wall s")] for row in runs[1:]] == ["3.20", "4.00"]
+    assert [row[header.index("work s")] for row in runs[1:]] == ["0.70", "4.00"]
+    assert [row[header.index("fps")] for row in runs[1:]] == ["5.71", "24.00"]
+
+
 def test_a_resumed_clips_row_says_how_many_frames_were_kept(tmp_path):
     resumed = {**run_report("long.mp4", gpu=False), "frames": 120, "resumed_frames": 24}
     fresh = run_report("short.mp4", gpu=False)  # resumed_frames 0, or absent in older reports
