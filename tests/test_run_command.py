@@ -1217,6 +1217,23 @@ def test_the_report_names_the_compile_mode_that_ran(tmp_path, weights, monkeypat
         assert report.fast_path["compile"] == compile, compile
 
 
+def test_crf_minus_1_for_an_encoder_without_crf_is_ignored_with_a_note_as_any_crf(
+    tmp_path, weights, capsys
+):
+    # Was "vsr: error: crf -1: ffv1 reads it as unset (its default); use 0 or more", exit 2,
+    # where --crf 5 runs with the note: ffv1 has no crf to read -1 in.
+    clip = tmp_path / "in.mp4"
+    make_clip(clip, 32, 24, frames=2, audio=False)
+    output = tmp_path / "out.mkv"
+    status = main(["run", str(clip), str(output), "--weights", str(weights),
+                   "--codec", "ffv1", "--crf", "-1"])  # fmt: skip
+    assert status == 0
+    assert "vsr: note: ffv1 has no crf option; --crf ignored" in capsys.readouterr().err
+    with av.open(str(output)) as done:
+        assert done.streams.video[0].codec_context.name == "ffv1"
+        assert sum(1 for _ in done.decode(video=0)) == 2
+
+
 def test_a_negative_crf_is_one_line_that_names_the_range(tmp_path, weights, capsys):
     # Was "vsr: error: libx264 rejected crf=-5 (Numerical result out of range)".
     clip = tmp_path / "in.mp4"

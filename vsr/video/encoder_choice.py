@@ -523,14 +523,15 @@ def check_crf(codec: str, crf: float | None) -> None:
     "not set", so that it falls back to its own default quality without a word, are named
     as such: -1 for x264 and x265 (crf 23 and 28), and 0 for SVT-AV1 (crf 35), which a
     user means as the best quality. `codec` is the encoder's name (libx264, not h264)."""
-    if crf is None:
+    limits = crf_range(codec)
+    # An encoder without crf (FFV1, NVENC) ignores --crf with a note, -1 as any other value.
+    if crf is None or limits is None:
         return
     if crf == -1 and codec != "libsvtav1":  # x264, x265 and libvpx open with it
         raise VsrError(f"crf -1: {codec} reads it as unset (its default); use 0 or more")
     if crf == 0 and codec == "libsvtav1":
         raise VsrError("crf 0: libsvtav1 reads it as unset (its default, 35); use 1 to 63")
-    limits = crf_range(codec)
-    if limits is not None and not limits[0] <= crf <= limits[1]:
+    if not limits[0] <= crf <= limits[1]:
         raise VsrError(f"crf {crf}: {codec} takes {limits[0]} to {limits[1]}")
 
 
