@@ -923,3 +923,18 @@ def test_lossless_fp32_rows_differ_from_the_exact_output_by_the_8_bit_round_trip
         )
         assert 0.2 < np.mean(off != 0) < 0.8 and np.abs(off).max() <= 3, name
     assert 40 < result.rows[1].psnr_vs_naive_db < 60
+
+
+@pytest.mark.parametrize(("refused", "limit"), [(13, 10), (120000, 16384), (7, 3), (65537, 65536)])
+def test_the_largest_side_is_found_for_an_odd_refused_side_too(refused, limit):
+    # An odd refused side gave the bisection the side it had (10 and 13 gave 10) for ever.
+    from vsr.video.frame_size_limit import largest_side
+
+    asked = []
+
+    def opens(side: int) -> bool:
+        asked.append(side)
+        assert len(asked) < 100, "the bisection does not end"
+        return side <= limit
+
+    assert largest_side(refused, opens) == limit // 2 * 2

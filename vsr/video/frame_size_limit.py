@@ -33,7 +33,9 @@ def largest_side(refused: int, opens: Callable[[int], bool]) -> int:
     a side of 100,000); sides are even, as 4:2:0 needs."""
     good, bad = 2, refused
     while bad - good > 2:
-        middle = (good + bad) // 4 * 2
+        # Halfway, rounded down to even, but past `good`: for an odd `refused` the plain
+        # rounding could give `good` again (10 and 13 gave 10) and loop for ever.
+        middle = good + max(2, (bad - good) // 4 * 2)
         if opens(middle):
             good = middle
         else:
