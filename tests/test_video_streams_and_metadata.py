@@ -331,6 +331,29 @@ def test_a_bmp_cover_goes_into_mp4_as_png_with_its_pixels(tmp_path, weights):
     )
 
 
+def test_a_damaged_bmp_cover_is_dropped_as_damaged_not_as_one_mp4_cannot_hold(
+    tmp_path, weights, capsys
+):
+    """A BMP cover that does not decode is dropped, and the note says so: it said ".mp4
+    cannot hold it", which MP4 can (as PNG), sending the user to try other containers."""
+    picture = np.full((16, 24, 3), 90, np.uint8)
+    source, out, report = tmp_path / "bmp.mp4", tmp_path / "out.mp4", tmp_path / "r.json"
+    bmp = make_bmp_cover_mp4(source, picture)
+    data = source.read_bytes()
+    assert data.count(bmp) == 1
+    source.write_bytes(data.replace(bmp, b"XX" + bmp[2:]))  # no "BM": not a BMP
+    assert vsr(source, out, "--weights", weights, "--report", report) == 0
+    with av.open(str(out)) as container:
+        assert [s for s in container.streams.video if s.disposition & 1024] == []
+    notes = json.loads(report.read_text())["notes"]
+    assert (
+        "video stream #1 (bmp): the cover picture dropped, its bmp picture does not decode "
+        "(damaged?)" in notes
+    ), notes
+    assert not any("cannot hold" in note for note in notes), notes
+    assert "Traceback" not in capsys.readouterr().err
+
+
 @pytest.mark.parametrize("suffix", [".mov", ".webm"])
 def test_a_cover_the_output_cannot_hold_is_named_in_the_notes(tmp_path, weights, suffix):
     source, out, report = tmp_path / "cover.mp4", tmp_path / f"out{suffix}", tmp_path / "r.json"

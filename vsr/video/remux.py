@@ -318,8 +318,9 @@ class StreamCopier:
                 route = _Route(output.add_stream_from_template(stream))
             elif cover:
                 route = self._cover_as_png(source, stream)
-                if route is None:
-                    notes.append(f"{label}: the cover picture dropped, {extension} cannot hold it")
+                if not isinstance(route, _Route):
+                    why = route or f"{extension} cannot hold it"
+                    notes.append(f"{label}: the cover picture dropped, {why}")
                     continue
                 notes.append(
                     f"{label}: the cover picture stored as PNG, its pixels unchanged "
@@ -428,18 +429,24 @@ class StreamCopier:
         except (av.error.FFmpegError, ValueError) as error:
             notes.append(f"{label} {stream.name}: dropped ({error})")
 
-    def _cover_as_png(self, source: Path, stream) -> _Route | None:
+    def _cover_as_png(self, source: Path, stream) -> _Route | str | None:
         """The route of a cover picture kept as PNG (vsr.video.png_cover), its PNG read and
-        made now; None where the output cannot hold PNG or the picture does not convert."""
+        made now; else why not: None where the output cannot hold PNG, the note's words
+        where the picture itself is at fault (a damaged BMP's note said the output "cannot
+        hold it", which sent the user looking at the container)."""
         if "png" not in self._output.supported_codecs:
             return None
         with open_source(source) as reader:
             cover = reader.streams[stream.index]
             packet = next((p for p in reader.demux(cover) if p.size), None)
             frame = None if packet is None else cover_as_png(packet, cover)
-        picture = None if frame is None else png_bytes(frame)
+        if packet is None:
+            return "its stream holds no picture"
+        if frame is None:
+            return f"its {stream.codec_context.name} picture does not decode (damaged?)"
+        picture = png_bytes(frame)
         if picture is None:
-            return None
+            return "the PNG encoder refused its picture"
         output = self._output.add_mux_stream("png", width=frame.width, height=frame.height)
         return _Route(output, picture=picture)
 
