@@ -436,17 +436,10 @@ class StreamCopier:
         hold it", which sent the user looking at the container)."""
         if "png" not in self._output.supported_codecs:
             return None
-        with open_source(source) as reader:
-            cover = reader.streams[stream.index]
-            packet = next((p for p in reader.demux(cover) if p.size), None)
-            frame = None if packet is None else cover_as_png(packet, cover)
-        if packet is None:
-            return "its stream holds no picture"
-        if frame is None:
-            return f"its {stream.codec_context.name} picture does not decode (damaged?)"
-        picture = png_bytes(frame)
-        if picture is None:
-            return "the PNG encoder refused its picture"
+        made = _cover_png(source, stream)
+        if isinstance(made, str):
+            return made
+        frame, picture = made
         output = self._output.add_mux_stream("png", width=frame.width, height=frame.height)
         return _Route(output, picture=picture)
 
@@ -466,22 +459,25 @@ class StreamCopier:
         suffix, mimetype = kind.get(codec, ("png", ""))
         name = stream.metadata.get("filename") or f"cover{stream.index}.{suffix}"
         mimetype = stream.metadata.get("mimetype") or mimetype
-        with open_source(source) as reader:
-            cover = reader.streams[stream.index]
-            packet = next((p for p in reader.demux(cover) if p.size), None)
-            picture = None if packet is None else bytes(packet)
-            if picture is not None and not mimetype:
-                frame = cover_as_png(packet, cover)
-                picture = None if frame is None else png_bytes(frame)
-                name, mimetype = Path(name).with_suffix(".png").name, "image/png"
-                if picture is not None:
-                    notes.append(
-                        f"{label}: the cover picture attached as PNG, its pixels unchanged "
-                        f"(players read no {codec} attachment as a cover)"
-                    )
-        if picture is None:
-            notes.append(f"{label}: the cover picture dropped (no picture vsr can attach)")
-            return
+        if mimetype:
+            with open_source(source) as reader:
+                cover = reader.streams[stream.index]
+                packet = next((p for p in reader.demux(cover) if p.size), None)
+            if packet is None:
+                notes.append(f"{label}: the cover picture dropped, its stream holds no picture")
+                return
+            picture = bytes(packet)
+        else:
+            made = _cover_png(source, stream)
+            if isinstance(made, str):
+                notes.append(f"{label}: the cover picture dropped, {made}")
+                return
+            picture = made[1]
+            name, mimetype = Path(name).with_suffix(".png").name, "image/png"
+            notes.append(
+                f"{label}: the cover picture attached as PNG, its pixels unchanged "
+                f"(players read no {codec} attachment as a cover)"
+            )
         try:
             self._output.add_attachment(name, mimetype, picture)
         except (av.error.FFmpegError, ValueError) as error:
@@ -808,3 +804,20 @@ class StreamCopier:
         if self._input is not None:
             self._input.close()
             self._input = None
+
+
+def _cover_png(source: Path, stream) -> tuple[av.VideoFrame, bytes] | str:
+    """A cover picture of `source` (its `stream`) decoded and made a PNG file, as the frame
+    and the file's bytes; else the words of a note on why not."""
+    with open_source(source) as reader:
+        cover = reader.streams[stream.index]
+        packet = next((p for p in reader.demux(cover) if p.size), None)
+        frame = None if packet is None else cover_as_png(packet, cover)
+    if packet is None:
+        return "its stream holds no picture"
+    if frame is None:
+        return f"its {stream.codec_context.name} picture does not decode (damaged?)"
+    picture = png_bytes(frame)
+    if picture is None:
+        return "the PNG encoder refused its picture"
+    return frame, picture
