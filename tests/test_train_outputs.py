@@ -11,6 +11,7 @@ import torch
 from test_train_loop import make_dataset, tiny_config
 
 import vsr.train.loop as loop
+from vsr import cli
 from vsr.errors import VsrError
 from vsr.models import create_model, save_weights
 from vsr.models.checkpoint import read_state_dict
@@ -25,6 +26,28 @@ def test_weights_without_a_checkpoint_are_not_overwritten(tmp_path) -> None:
     with pytest.raises(VsrError, match=r"already holds a run \(best.safetensors\)"):
         loop.train(config)
     assert best.read_bytes() == before
+
+
+def test_a_new_run_does_not_overwrite_a_config_json_or_log_csv_in_its_folder(
+    tmp_path, capsys
+) -> None:
+    # `--out .` in a project folder: its own config.json and log.csv are not the run's.
+    config = tiny_config(tmp_path, steps=1)
+    (tmp_path / "run").mkdir()
+    mine = {"config.json": '{"name": "my project"}\n', "log.csv": "date,value\n"}
+    for name, text in mine.items():
+        (tmp_path / "run" / name).write_text(text)
+    with pytest.raises(VsrError, match=r"already holds config.json, log.csv, which a new run"):
+        loop.train(config)
+    for name, text in mine.items():
+        assert (tmp_path / "run" / name).read_text() == text
+    assert not (tmp_path / "run" / "last.pt").exists()
+    # From the command line: one line, exit status 2.
+    status = cli.main(["train", "--train-dir", config.train_dir, "--out", config.out])
+    assert status == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith("vsr: error: ") and "choose another --out" in err
+    assert len(err.splitlines()) == 1
 
 
 def test_resuming_a_finished_run_is_an_error_and_keeps_its_weights(tmp_path) -> None:

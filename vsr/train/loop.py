@@ -49,6 +49,8 @@ from vsr.train.validate import Validator
 
 # What a run writes that a new run must not overwrite (log.csv and config.json are remade).
 RUN_FILES = ("last.pt", "last.safetensors", "best.safetensors")
+# What a run records about itself (TrainLog), written before its first checkpoint.
+RECORD_FILES = ("config.json", "log.csv", "tensorboard")
 
 
 def pick_device(config: TrainConfig, local_rank: int) -> torch.device:
@@ -131,6 +133,16 @@ def _train(config: TrainConfig, resume: bool, ddp: Distributed) -> nn.Module:
             f"{out} already holds a run ({', '.join(written)}): pass --resume, "
             "or choose another --out"
         )
+    # A run writes these before its first checkpoint: in a folder that has them (the user's
+    # own config.json, or a run stopped before it saved), a new run would replace them.
+    replaced = [name for name in RECORD_FILES if (out / name).exists()]
+    if not resume and replaced:
+        raise VsrError(
+            f"{out} already holds {', '.join(replaced)}, which a new run would overwrite: "
+            "choose another --out, or remove them"
+        )
+    # Rank 0 writes config.json soon after: no rank may look for it once that has happened.
+    ddp.barrier()
 
     torch.manual_seed(config.seed)  # the same initial weights on every rank
     model = create_model(config.arch, config.scale)
