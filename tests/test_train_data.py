@@ -141,9 +141,26 @@ def test_a_training_folder_of_only_hidden_images_says_they_were_left_out(tmp_pat
     with pytest.raises(VsrError) as refusal:
         list_images(tmp_path)
     assert str(refusal.value) == (
-        f"no PNG, BMP, WebP or JPEG images in {tmp_path} (1 hidden file(s) left out: .a.png)"
+        f"no PNG, BMP, WebP, JPEG or TIFF images in {tmp_path} (1 hidden file(s) left out: .a.png)"
     )
     (tmp_path / ".a.png").unlink()  # none hidden: the message as it was
     with pytest.raises(VsrError) as refusal:
         list_images(tmp_path)
-    assert str(refusal.value) == f"no PNG, BMP, WebP or JPEG images in {tmp_path}"
+    assert str(refusal.value) == f"no PNG, BMP, WebP, JPEG or TIFF images in {tmp_path}"
+
+
+def test_tiff_images_train_as_they_validate(tmp_path) -> None:
+    # Evaluation reads TIFF as data (vsr.imageio.IMAGE_EXTENSIONS): a folder that validates
+    # must train, and a TIFF beside PNGs must not be left out silently.
+    from vsr.train.data import list_images
+
+    first, second = _images()[:2]
+    Image.fromarray(first).save(tmp_path / "a.png")
+    Image.fromarray(second).save(tmp_path / "b.tif")
+    deep = (second.astype(np.uint16) * 257)[:, :, 0]  # 16-bit grey, exactly second's red
+    Image.fromarray(deep).save(tmp_path / "c.tiff")
+    assert list_images(tmp_path) == [tmp_path / "a.png", tmp_path / "b.tif", tmp_path / "c.tiff"]
+    store = PatchStore.from_folder(tmp_path, scale=2, lr_patch=6)
+    assert store.count == 3
+    np.testing.assert_array_equal(read_rgb(tmp_path / "b.tif"), second)
+    np.testing.assert_array_equal(read_rgb(tmp_path / "c.tiff")[:, :, 1], second[:, :, 0])

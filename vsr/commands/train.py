@@ -19,7 +19,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "at once.",
     )
     parser.add_argument("--config", help="TOML recipe (see weights/recipes/)")
-    parser.add_argument("--train-dir", help="folder of HR images (PNG, BMP, WebP, JPEG)")
+    parser.add_argument("--train-dir", help="folder of HR images (PNG, BMP, WebP, JPEG, TIFF)")
     parser.add_argument("--val-dir", help="benchmark folder to validate on, e.g. Set5")
     parser.add_argument("--out", help="output folder for checkpoints, logs and weights")
     parser.add_argument("--arch", help="imdn, imdn_rtc or imdn_rte")

@@ -20,14 +20,15 @@ import torch
 
 from vsr.errors import VsrError
 from vsr.hidden_files import hidden_left_out, visible_files
-from vsr.imageio import as_rgb, read_image
+from vsr.imageio import IMAGE_EXTENSIONS, as_rgb, read_image
 from vsr.ops.imresize import imresize
 
-IMAGE_SUFFIXES = (".png", ".bmp", ".webp", ".jpg", ".jpeg")
+# The types evaluation reads as data too: a folder of TIFFs validates, so it trains.
+IMAGE_SUFFIXES = IMAGE_EXTENSIONS
 
 
 def list_images(folder: str | Path) -> list[Path]:
-    """The image files (PNG, BMP, WebP, JPEG) directly in folder, sorted by name; hidden
+    """The image files (PNG, BMP, WebP, JPEG, TIFF) directly in folder, sorted by name; hidden
     ones (macOS's "._a.png" beside each copied file) left out."""
     folder = Path(folder)
     if not folder.is_dir():
@@ -35,7 +36,7 @@ def list_images(folder: str | Path) -> list[Path]:
     paths = visible_files(folder, IMAGE_SUFFIXES)
     if not paths:
         hidden = hidden_left_out(folder, IMAGE_SUFFIXES)
-        raise VsrError(f"no PNG, BMP, WebP or JPEG images in {folder}{hidden}")
+        raise VsrError(f"no PNG, BMP, WebP, JPEG or TIFF images in {folder}{hidden}")
     return paths
 
 
