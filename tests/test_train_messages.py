@@ -139,3 +139,20 @@ def test_steps_given_beside_a_time_budget_is_said_to_be_unused(tmp_path, capsys)
     assert main(["train", *flags, "--steps", "5", "--minutes", "0.002"]) == 0
     err = capsys.readouterr().err
     assert "vsr: --steps 5 is not used: --minutes 0.002 chooses the step count" in err
+
+
+def test_images_smaller_than_the_default_patch_say_to_lower_it(tmp_path, capsys) -> None:
+    # A first run on one's own small pictures meets the paper's 192-pixel default patch.
+    from PIL import Image
+
+    (tmp_path / "data").mkdir()
+    for name, (height, width) in {"a.png": (48, 64), "b.png": (40, 40)}.items():
+        Image.new("RGB", (width, height)).save(tmp_path / "data" / name)
+    status = main(["train", "--train-dir", str(tmp_path / "data"), "--out", str(tmp_path / "run")])
+    assert status == 2
+    err = capsys.readouterr().err
+    assert err == (
+        "vsr: error: no training image is at least 192 pixels on a side (the largest is "
+        "64x48): lower --patch, or add larger images\n"
+    )
+    assert not (tmp_path / "run").exists()

@@ -69,7 +69,17 @@ class PatchStore:
             kept_hr.append(hr)
             kept_lr.append(imresize(hr, scale=1 / scale))
         if not kept_hr:
-            raise VsrError(f"no training image is at least {lr_patch * scale} pixels on a side")
+            # Small pictures and the paper's 192-pixel default: say the way out, not just why.
+            largest = max(hr_images, key=lambda hr: min(hr.shape[:2]), default=None)
+            size = (
+                f" (the largest is {largest.shape[1]}x{largest.shape[0]})"
+                if largest is not None
+                else ""
+            )
+            raise VsrError(
+                f"no training image is at least {lr_patch * scale} pixels on a side{size}: "
+                "lower --patch, or add larger images"
+            )
         self.count = len(kept_hr)
         self.skipped = len(hr_images) - self.count  # named in the run's first line
         self.hr_buffer, self.hr_offset, self.hr_height, self.hr_width = _flatten(kept_hr)
