@@ -156,3 +156,19 @@ def test_images_smaller_than_the_default_patch_say_to_lower_it(tmp_path, capsys)
         "64x48): lower --patch, or add larger images\n"
     )
     assert not (tmp_path / "run").exists()
+
+
+def test_a_flat_validation_folder_says_where_its_images_go(tmp_path, capsys) -> None:
+    # A folder of pictures, not a benchmark's HR/ layout: the run says how to lay it out.
+    config = tiny_config(tmp_path, steps=1)
+    status = main(
+        ["train", "--train-dir", config.train_dir, "--val-dir", config.train_dir, "--patch", "16"]
+        + ["--out", str(tmp_path / "run"), "--steps", "1", "--arch", "imdn_rtc"]
+    )
+    assert status == 2
+    assert capsys.readouterr().err == (
+        f"vsr: error: dataset {config.train_dir} has no HR/ folder: put its high-resolution "
+        f"images in {Path(config.train_dir) / 'HR'} (inputs, if any, in LR_bicubic/X2/ and so "
+        "on beside it)\n"
+    )
+    assert not (tmp_path / "run").exists()

@@ -150,7 +150,11 @@ def check_dataset(dataset: Path) -> None:
     if not dataset.exists():
         raise VsrError(f"dataset {dataset} not found")
     if not (dataset / "HR").is_dir():
-        raise VsrError(f"dataset {dataset} has no HR/ folder")
+        # A flat folder of pictures is the usual first try: say the layout that is wanted.
+        raise VsrError(
+            f"dataset {dataset} has no HR/ folder: put its high-resolution images in "
+            f"{dataset / 'HR'} (inputs, if any, in LR_bicubic/X2/ and so on beside it)"
+        )
 
 
 def _subfolder(parent: Path, name: str) -> Path | None:
