@@ -172,3 +172,30 @@ def test_a_flat_validation_folder_says_where_its_images_go(tmp_path, capsys) -> 
         "on beside it)\n"
     )
     assert not (tmp_path / "run").exists()
+
+
+def test_a_recipes_missing_data_folder_names_the_recipe_and_the_flag(tmp_path, capsys) -> None:
+    # weights/recipes/ find ../shared beside the repository; from a checkout elsewhere the
+    # folder is missing, and the user did not type that path.
+    config = tiny_config(tmp_path, steps=1)
+    recipe = tmp_path / "recipes" / "tiny.toml"
+    recipe.parent.mkdir()
+    recipe.write_text(
+        'train_dir = "../../no_shared_here/train"\nval_dir = "../../no_shared_here/Set5"\narch = "imdn_rtc"\n'
+        'patch = 16\nbatch = 2\nsteps = 1\nthreads = 1\ndevice = "cpu"\n'
+    )
+    out = str(tmp_path / "run")
+    assert main(["train", "--config", str(recipe), "--out", out]) == 2
+    missing = (tmp_path / ".." / "no_shared_here" / "train").resolve()
+    assert capsys.readouterr().err == (
+        f"vsr: error: train_dir {missing} (from {recipe}, relative to it) not found: pass "
+        "--train-dir with the folder to use\n"
+    )
+    flags = ["--train-dir", config.train_dir]
+    assert main(["train", "--config", str(recipe), "--out", out, *flags]) == 2
+    assert "vsr: error: val_dir " in capsys.readouterr().err
+    # With both folders given, the recipe trains.
+    make_dataset(tmp_path / "val" / "HR", count=1)
+    flags += ["--val-dir", str(tmp_path / "val")]
+    assert main(["train", "--config", str(recipe), "--out", out, *flags]) == 0
+    assert (tmp_path / "run" / "last.safetensors").is_file()

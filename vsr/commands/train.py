@@ -7,6 +7,10 @@ Multi-GPU (or multi-process CPU) training is the same command under torchrun:
 from __future__ import annotations
 
 import argparse
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from vsr.train.config import TrainConfig
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -101,6 +105,8 @@ def run(args: argparse.Namespace) -> int:
         # its own terms ("patch 16 is not a multiple of scale 3").
         check_same_network(base if base is not None else stored_settings(config.out), config)
     config.validate()
+    if args.config:
+        check_recipe_folders(args, config)
     if args.steps is not None and config.minutes > 0:
         # Not an error: a recipe's --minutes with a --steps typed by habit still trains.
         note(
@@ -109,3 +115,21 @@ def run(args: argparse.Namespace) -> int:
         )
     train(config, resume=args.resume)
     return 0
+
+
+def check_recipe_folders(args: argparse.Namespace, config: TrainConfig) -> None:
+    """Refuse a data folder that a recipe names and that is not there, saying where the path
+    came from: the recipes in weights/recipes/ find ../shared beside the repository, and from a
+    checkout elsewhere "training folder not found: /tmp/shared/..." named neither the recipe
+    nor the flag that overrides it."""
+    from pathlib import Path
+
+    from vsr.errors import VsrError
+
+    for key, flag in (("train_dir", "--train-dir"), ("val_dir", "--val-dir")):
+        folder = getattr(config, key)
+        if folder and getattr(args, key) is None and not Path(folder).exists():
+            raise VsrError(
+                f"{key} {folder} (from {args.config}, relative to it) not found: pass {flag} "
+                "with the folder to use"
+            )
