@@ -428,6 +428,15 @@ def test_vsr_weights_export_writes_the_network_of_a_stopped_run(tmp_path, monkey
         ([str(checkpoint), str(tmp_path / "w.pth")], "written as .safetensors"),
         ([str(tmp_path / "none.pt"), str(tmp_path / "x.safetensors")], "no such file"),
         ([str(out), str(tmp_path / "x.safetensors")], "not a training checkpoint"),
+        # The run's folder: was "no such file", though it is there.
+        (
+            [str(tmp_path / "run"), str(tmp_path / "x.safetensors")],
+            f"is a folder: give its checkpoint, {checkpoint}",
+        ),
+        (
+            [str(tmp_path), str(tmp_path / "x.safetensors")],
+            f"{tmp_path} is a folder: give a run's last.pt (there is none in it)",
+        ),
     ]:
         assert main(["weights", "export", *args]) == 2
         assert message in capsys.readouterr().err

@@ -80,6 +80,15 @@ def export_checkpoint(args: argparse.Namespace) -> int:
     from vsr.train.checkpoint import export_weights
 
     checkpoint, output = Path(args.checkpoint), Path(args.output)
+    if checkpoint.is_dir():
+        # The run's folder is what a user has at hand: name the checkpoint in it.
+        inside = checkpoint / "last.pt"
+        hint = (
+            f"give its checkpoint, {inside}"
+            if inside.is_file()
+            else "give a run's last.pt (there is none in it)"
+        )
+        raise VsrError(f"{checkpoint} is a folder: {hint}")
     if not checkpoint.is_file():
         raise VsrError(f"{checkpoint}: no such file")
     if output.suffix != ".safetensors":
