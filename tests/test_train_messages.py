@@ -14,6 +14,7 @@ from test_train_loop import make_dataset, tiny_config
 import vsr.train.loop as loop
 from vsr.cli import main
 from vsr.errors import VsrError
+from vsr.models import create_model, save_weights
 
 
 def test_every_line_is_marked_and_the_last_says_where_the_weights_are(
@@ -199,3 +200,28 @@ def test_a_recipes_missing_data_folder_names_the_recipe_and_the_flag(tmp_path, c
     flags += ["--val-dir", str(tmp_path / "val")]
     assert main(["train", "--config", str(recipe), "--out", out, *flags]) == 0
     assert (tmp_path / "run" / "last.safetensors").is_file()
+
+
+def test_init_from_beside_resume_is_said_to_be_unused(tmp_path, capsys) -> None:
+    # --resume --init-from W went on from last.pt without a word about W.
+    config = tiny_config(tmp_path, steps=1)
+    loop.train(config)
+    weights = tmp_path / "other.safetensors"
+    torch.manual_seed(1)
+    save_weights(create_model("imdn_rtc", 2), weights)
+    capsys.readouterr()
+    flags = ["--out", config.out, "--resume", "--steps", "2", "--init-from", str(weights)]
+    assert main(["train", *flags]) == 0
+    assert (
+        f"vsr: --init-from {weights} is not used: --resume goes on from the run's own last.pt "
+        f"(a new --out starts a run from {weights})\n"
+    ) in capsys.readouterr().err
+    # A recipe's init_from on resume (the GPU recipes have one) is no flag of the user's.
+    recipe = tmp_path / "r.toml"
+    recipe.write_text(
+        f'train_dir = "{config.train_dir}"\nout = "{config.out}"\narch = "imdn_rtc"\n'
+        f'init_from = "{weights}"\npatch = 16\nbatch = 4\nsteps = 3\ndevice = "cpu"\n'
+        'threads = 1\nlr = 2e-3\nschedule = "cosine"\nlog_every = 2\nsave_every = 100\n'
+    )
+    assert main(["train", "--config", str(recipe), "--resume"]) == 0
+    assert "is not used" not in capsys.readouterr().err

@@ -113,6 +113,13 @@ def run(args: argparse.Namespace) -> int:
             f"--steps {args.steps} is not used: --minutes {config.minutes:g} chooses the step "
             "count (--minutes 0 trains a fixed number of steps)"
         )
+    if args.resume and args.init_from is not None:
+        # A resumed run goes on from its own last.pt: weights to start from have no place
+        # there, and were dropped without a word.
+        note(
+            f"--init-from {args.init_from} is not used: --resume goes on from the run's own "
+            f"last.pt (a new --out starts a run from {args.init_from})"
+        )
     train(config, resume=args.resume)
     return 0
 
