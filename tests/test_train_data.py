@@ -164,3 +164,19 @@ def test_tiff_images_train_as_they_validate(tmp_path) -> None:
     assert store.count == 3
     np.testing.assert_array_equal(read_rgb(tmp_path / "b.tif"), second)
     np.testing.assert_array_equal(read_rgb(tmp_path / "c.tiff")[:, :, 1], second[:, :, 0])
+
+
+def test_a_benchmark_layout_given_whole_names_its_hr_folder(tmp_path) -> None:
+    # Set5 given as the training folder: its pictures are in Set5/HR/.
+    from vsr.train.data import list_images
+
+    (tmp_path / "HR").mkdir()
+    (tmp_path / "LR_bicubic" / "X2").mkdir(parents=True)
+    Image.fromarray(_images()[0]).save(tmp_path / "HR" / "a.png")
+    with pytest.raises(VsrError) as refusal:
+        list_images(tmp_path)
+    assert str(refusal.value) == (
+        f"no PNG, BMP, WebP, JPEG or TIFF images in {tmp_path}: pass its HR folder, "
+        f"{tmp_path / 'HR'}"
+    )
+    assert list_images(tmp_path / "HR") == [tmp_path / "HR" / "a.png"]

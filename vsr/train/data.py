@@ -36,7 +36,10 @@ def list_images(folder: str | Path) -> list[Path]:
     paths = visible_files(folder, IMAGE_SUFFIXES)
     if not paths:
         hidden = hidden_left_out(folder, IMAGE_SUFFIXES)
-        raise VsrError(f"no PNG, BMP, WebP, JPEG or TIFF images in {folder}{hidden}")
+        # A benchmark's layout (HR/ and LR_bicubic/ inside) given whole: name the way in.
+        inner = folder / "HR"
+        hint = f": pass its HR folder, {inner}" if inner.is_dir() else ""
+        raise VsrError(f"no PNG, BMP, WebP, JPEG or TIFF images in {folder}{hidden}{hint}")
     return paths
 
 
