@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 from test_train_loop import make_dataset, tiny_config
 
 import vsr.train.loop as loop
@@ -225,3 +226,25 @@ def test_init_from_beside_resume_is_said_to_be_unused(tmp_path, capsys) -> None:
     )
     assert main(["train", "--config", str(recipe), "--resume"]) == 0
     assert "is not used" not in capsys.readouterr().err
+
+
+def test_files_training_does_not_read_are_named_once(tmp_path, capsys) -> None:
+    # An animated GIF and a text file beside the PNGs were passed over without a word.
+    config = tiny_config(tmp_path, steps=1)
+    frames = [Image.new("RGB", (40, 40), colour) for colour in ("red", "blue")]
+    frames[0].save(Path(config.train_dir) / "clip.gif", save_all=True, append_images=frames[1:])
+    (Path(config.train_dir) / "notes.txt").write_text("where these came from")
+    (Path(config.train_dir) / "._img0.png").write_bytes(b"AppleDouble")  # hidden: not named
+    (Path(config.train_dir) / "more").mkdir()  # a folder is not a file left out
+    loop.train(config)
+    err = capsys.readouterr().err.splitlines()
+    told = [line for line in err if "left out" in line]
+    assert told == [
+        f"vsr: 2 file(s) in {config.train_dir} left out (clip.gif, notes.txt): "
+        "training reads PNG, BMP, WebP, JPEG and TIFF"
+    ], err
+    assert (Path(config.out) / "last.safetensors").is_file()
+
+    # A folder of images alone says nothing of the kind.
+    loop.train(tiny_config(tmp_path / "clean", steps=1))
+    assert "left out" not in capsys.readouterr().err

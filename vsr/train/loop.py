@@ -30,6 +30,7 @@ from tqdm import tqdm
 from vsr.errors import VsrError
 from vsr.models import create_model, save_weights
 from vsr.models.checkpoint import check_finite, read_state_dict
+from vsr.printable import name_list
 from vsr.train.budget import StepBudget
 from vsr.train.checkpoint import (
     check_same_network,
@@ -39,7 +40,7 @@ from vsr.train.checkpoint import (
     training_state,
 )
 from vsr.train.config import PATH_FIELDS, TrainConfig
-from vsr.train.data import PatchStore, batch_generator
+from vsr.train.data import PatchStore, batch_generator, files_left_out
 from vsr.train.distributed import Distributed, init_distributed
 from vsr.train.interrupt import StopRequest
 from vsr.train.meter import WindowMeter
@@ -273,6 +274,12 @@ def _train(config: TrainConfig, resume: bool, ddp: Distributed) -> nn.Module:
             + (f" per process, {ddp.world} processes" if ddp.enabled else "")
             + (f", time budget {config.minutes:g} min" if config.minutes > 0 else "")
         )
+        left_out = files_left_out(config.train_dir)
+        if left_out:
+            note(
+                f"{len(left_out)} file(s) in {config.train_dir} left out "
+                f"({name_list(left_out)}): training reads PNG, BMP, WebP, JPEG and TIFF"
+            )
 
     def elapsed(sync: bool = False) -> float:
         if sync and device.type == "cuda":
