@@ -248,3 +248,28 @@ def test_files_training_does_not_read_are_named_once(tmp_path, capsys) -> None:
     # A folder of images alone says nothing of the kind.
     loop.train(tiny_config(tmp_path / "clean", steps=1))
     assert "left out" not in capsys.readouterr().err
+
+
+@pytest.mark.parametrize(
+    ("source_arch", "told"),
+    [
+        # IMDN_AS is the same size as IMDN, and no --arch trains it: only other weights do.
+        ("imdn_as", "they are imdn_as weights, a network vsr does not train): pass --init-from "
+         "weights of an imdn network, e.g. vsr_imdn_x2, vsr_imdn_x2_cpu, IMDN_x2"),
+        ("imdn_rtc", "they are imdn_rtc x2 weights): pass --init-from weights of an imdn "
+         "network, e.g. vsr_imdn_x2, vsr_imdn_x2_cpu, IMDN_x2; or --arch imdn_rtc to train "
+         "the network they hold"),
+    ],
+)  # fmt: skip
+def test_init_from_another_network_says_what_to_pass(
+    tmp_path, capsys, source_arch: str, told: str
+) -> None:
+    weights = tmp_path / f"{source_arch}.safetensors"
+    save_weights(create_model(source_arch, 2), weights)
+    make_dataset(tmp_path / "data")
+    flags = ["--train-dir", str(tmp_path / "data"), "--out", str(tmp_path / "run"), "--arch"]
+    flags += ["imdn", "--scale", "2", "--patch", "16", "--steps", "1", "--device", "cpu"]
+    assert main(["train", *flags, "--init-from", str(weights)]) == 2
+    err = capsys.readouterr().err
+    assert err == f"vsr: error: {weights}: cannot initialise imdn from it ({told}\n"
+    assert not (tmp_path / "run").exists()

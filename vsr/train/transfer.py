@@ -13,7 +13,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from vsr.errors import VsrError
+from vsr.errors import VsrError, option
 from vsr.models.checkpoint import check_finite, detect_architecture, read_state_dict
 
 # The scale-dependent tail of each network.
@@ -39,7 +39,7 @@ def init_from_weights(model: nn.Module, path: str | Path) -> list[str]:
             continue
         if key not in source or source[key].shape != value.shape:
             raise VsrError(
-                f"{path}: cannot initialise {model.arch} from it ({_why(source, key, model.arch)})"
+                f"{path}: cannot initialise {model.arch} from it ({_why(source, key, model)}"
             )
         copied[key] = source[key].to(value.dtype)
     try:
@@ -52,13 +52,38 @@ def init_from_weights(model: nn.Module, path: str | Path) -> list[str]:
     return sorted(copied)
 
 
-def _why(source: dict[str, torch.Tensor], key: str, wanted: str) -> str:
-    """What the weights are, when they are another network; else the tensor that differs."""
+def _why(source: dict[str, torch.Tensor], key: str, model: nn.Module) -> str:
+    """What the weights are, and what to pass instead, when they are another network; else
+    the tensor that differs. The why alone ("they are imdn_as x1 weights") left the way on
+    to be guessed."""
     try:
         arch, scale, _ = detect_architecture(source)
     except VsrError:
         arch = None
-    if arch is not None and arch != wanted:
-        return f"they are {arch} x{scale} weights"
+    if arch is not None and arch != model.arch:
+        instead = (
+            f"pass {option('--init-from')} weights of an {model.arch} network"
+            f"{_listed_weights(model.arch, model.scale)}"
+        )
+        if arch not in UPSAMPLER_PREFIX:  # imdn_as: --arch cannot choose it
+            return f"they are {arch} weights, a network vsr does not train): {instead}"
+        return (
+            f"they are {arch} x{scale} weights): {instead}; or {option('--arch', arch)} to "
+            "train the network they hold"
+        )
     found = tuple(source[key].shape) if key in source else "missing"
-    return f"{key}: {found}"
+    return f"{key}: {found})"
+
+
+def _listed_weights(arch: str, scale: int) -> str:
+    """ ", e.g. vsr_imdn_x2, IMDN_x2": weights of ``arch`` from `vsr weights list`, those of
+    ``scale`` (the whole model copied) first; "" where there are none."""
+    from vsr.weights import load_manifest
+
+    try:
+        manifest = load_manifest()
+    except VsrError:
+        return ""  # a bare copy of vsr/ without its manifest: the refusal stands as it is
+    names = [name for name, entry in manifest.items() if entry.get("arch") == arch]
+    names.sort(key=lambda name: manifest[name].get("scale") != scale)
+    return f", e.g. {', '.join(names[:3])}" if names else ""
