@@ -205,3 +205,34 @@ def test_the_skip_note_past_the_budget_says_it_is_spent_not_a_negative_time_left
         "time budget: no validation from step 90 on but the final one: one takes 1.0 s, "
         "and the budget's 3 s are spent"
     )
+
+
+@pytest.mark.parametrize(
+    ("minutes", "told"),
+    [
+        # 36 ms: spent at step 4 (40 ms), while the speed is still being measured.
+        (0.0006, "vsr: time budget: its 0.0006 min are spent at step 4, before the 6 steps "
+         "that measure the speed are done: the run ends at step 6, past the budget"),
+        # 54 ms: spent by the last measured step, whose speed is known by then.
+        (0.0009, "vsr: time budget: the 6 steps that measure the speed outlast its 0.0009 "
+         "min (100.00 steps/s measured): the run ends with them, at step 6, past the budget"),
+    ],
+)  # fmt: skip
+def test_a_budget_the_measuring_steps_outlast_is_said_to_be_overrun_once(
+    tmp_path, clock, capsys, minutes: float, told: str
+) -> None:
+    # --minutes 0.05 ran 0.13 min on a CPU without a word: a budgeted run takes its warm-up
+    # and measured steps whatever the budget (here 2 + 4 steps of 10 ms).
+    config = tiny_config(tmp_path, steps=1_000_000, minutes=minutes, log_every=100)
+    loop.train(config)
+    err = capsys.readouterr().err.splitlines()
+    assert [line for line in err if "past the budget" in line] == [told], err
+    with open(tmp_path / "run" / "log.csv") as file:
+        assert [row["step"] for row in csv.DictReader(file)] == ["6"]
+
+
+def test_a_budget_that_holds_the_measuring_steps_says_nothing_of_overrunning(
+    tmp_path, clock, capsys
+) -> None:
+    loop.train(tiny_config(tmp_path, steps=1_000_000, minutes=1 / 60, log_every=100))
+    assert "past the budget" not in capsys.readouterr().err

@@ -23,7 +23,7 @@ run resumed with its own budget keeps the stored count but measures its speed ag
 first steps (the speed before was not stored, and the machine may be another one), so that
 its validations are held too; the validation time kept for the final one is stored, and a
 resume on the same validation set keeps it. A run always takes at least WARMUP_STEPS + MEASURE_STEPS
-steps. The step schedule (halve every lr_step) is in absolute steps and does not depend on
+steps, and says so once where they outlast the budget. The step schedule (halve every lr_step) is in absolute steps and does not depend on
 the total.
 """
 
@@ -52,6 +52,7 @@ class StepBudget:
         self._measure_start: float | None = None
         self._left_out = 0.0  # seconds among the measured steps spent on other things
         self.validation_s: float | None = None  # the longest validation so far
+        self._said_overrun = False
 
     @property
     def measuring(self) -> bool:
@@ -80,6 +81,30 @@ class StepBudget:
             self.total = max(done, agree(done + math.floor(self.measured_rate * left)))
             return True
         return False
+
+    def overrun_note(self, done: int, now: float) -> str | None:
+        """The note, once, that the steps measuring the speed outlast the budget: they are
+        taken whatever it is (``--minutes 0.05`` on a CPU ran 0.13 min without a word).
+        ``now`` need not wait for the device: a host already past the budget is surely
+        not early. Call after every step until ``measure_to``, after ``after_step``, so
+        that the note at that step has the measured speed."""
+        if self._said_overrun or self.seconds <= 0 or done > self.measure_to:
+            return None
+        if now <= self.seconds:
+            return None
+        self._said_overrun = True
+        end = self.measure_to if self.total is None else min(self.total, self.measure_to)
+        if done == self.measure_to and self.measured_rate is not None:
+            return (
+                f"time budget: the {WARMUP_STEPS + MEASURE_STEPS} steps that measure the speed "
+                f"outlast its {self.seconds / 60:g} min ({self.measured_rate:.2f} steps/s "
+                f"measured): the run ends with them, at step {end}, past the budget"
+            )
+        return (
+            f"time budget: its {self.seconds / 60:g} min are spent at step {done}, "
+            f"before the {WARMUP_STEPS + MEASURE_STEPS} steps that measure the speed are "
+            f"done: the run ends at step {end}, past the budget"
+        )
 
     def leave_out(self, seconds: float) -> None:
         """Take time spent on something other than steps (a validation, a save) out of the

@@ -450,6 +450,11 @@ def _train(config: TrainConfig, resume: bool, ddp: Distributed) -> nn.Module:
                         log.write_config(
                             {**config.to_dict(), "steps": budget.total, "processes": ddp.world}
                         )
+            if log is not None and budget.seconds > 0 and done <= budget.measure_to:
+                # No wait for the device: the measurement's timing stays as it was.
+                overrun = budget.overrun_note(done, elapsed())
+                if overrun:
+                    note(overrun)
             last = done == budget.total
 
             # Under DDP the ranks agree on stopping when they meet to average the loss anyway,
