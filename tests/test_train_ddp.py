@@ -199,3 +199,47 @@ def test_ranks_fit_a_time_budget_with_the_time_rank_0_left_out_and_kept(tmp_path
     # kept for the final validation.
     assert metadata["steps"] == metadata["steps_total"] == "100"
     assert metadata["measured_steps_per_s"] == "100.000"
+
+
+def _rank_on_its_own_disk(rank: int, world: int, port: int, tmp_path) -> None:
+    os.environ.update(
+        MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank),
+        WORLD_SIZE=str(world), LOCAL_RANK=str(rank),
+    )  # fmt: skip
+    # --out on a per-node disk: the same path names rank 0's folder (an earlier run's
+    # config.json) and rank 1's (empty); two folders stand for the two disks.
+    try:
+        train(tiny_config(tmp_path, steps=2, out=str(tmp_path / f"node{rank}")))
+        outcome = "finished"
+    except Exception as error:  # noqa: BLE001 - the outcome is what is compared
+        outcome = f"{type(error).__name__}: {error}"
+    (tmp_path / f"outcome{rank}").write_text(outcome)
+
+
+@pytest.mark.slow  # two processes, 6 s
+def test_every_rank_refuses_the_out_folder_rank_0_refuses(tmp_path) -> None:
+    # Rank 0 alone refused its folder while rank 1 went on to the barrier after the check,
+    # where no one came (hung, or a gloo error): both now refuse, with rank 0's reason.
+    tiny_config(tmp_path)
+    (tmp_path / "node0").mkdir()
+    (tmp_path / "node0" / "config.json").write_text('{"name": "an earlier run"}')
+    context = mp.start_processes(
+        _rank_on_its_own_disk,
+        args=(2, _free_port(), tmp_path),
+        nprocs=2,
+        join=False,
+        start_method="spawn",
+    )
+    deadline = time.monotonic() + 60
+    try:
+        while not context.join(timeout=1):
+            assert time.monotonic() < deadline, "a rank hung"
+    finally:
+        for process in context.processes:
+            if process.is_alive():
+                process.kill()
+    refusal = f"VsrError: {tmp_path / 'node0'} already holds config.json, which a new run"
+    for rank in (0, 1):
+        outcome = (tmp_path / f"outcome{rank}").read_text()
+        assert outcome.startswith(refusal), (rank, outcome)
+    assert not (tmp_path / "node1" / "config.json").exists()

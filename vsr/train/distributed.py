@@ -46,6 +46,14 @@ class Distributed:
             dist.broadcast(value, src=0)
         return value
 
+    def main_object(self, value: object) -> object:
+        """Rank 0's value of any picklable object, on every process (itself when alone)."""
+        if self.enabled:
+            box = [value]
+            dist.broadcast_object_list(box, src=0)
+            value = box[0]
+        return value
+
     def close(self) -> None:
         if self.enabled and dist.is_initialized():
             dist.destroy_process_group()

@@ -121,29 +121,37 @@ def train(config: TrainConfig, resume: bool = False) -> nn.Module:
         torch.backends.cudnn.benchmark = benchmark_before
 
 
+def _refusal_of_out(out: Path, resume: bool) -> str | None:
+    """Why --out cannot take this run, or None where it can."""
+    if out.exists() and not out.is_dir():
+        return f"output folder {out} is a file"
+    if resume:
+        return None
+    # Weights without a checkpoint are a run too (stopped by SIGKILL before its first save).
+    written = [name for name in RUN_FILES if (out / name).exists()]
+    if written:
+        return f"{out} already holds a run ({', '.join(written)}): pass --resume, or choose another --out"
+    # A run writes these before its first checkpoint: in a folder that has them (the user's
+    # own config.json, or a run stopped before it saved), a new run would replace them.
+    replaced = [name for name in RECORD_FILES if (out / name).exists()]
+    if replaced:
+        return (
+            f"{out} already holds {', '.join(replaced)}, which a new run would overwrite: "
+            "choose another --out, or remove them"
+        )
+    return None
+
+
 def _train(config: TrainConfig, resume: bool, ddp: Distributed) -> nn.Module:
     device = pick_device(config, ddp.local_rank)
     out = Path(config.out)
     checkpoint_path = out / "last.pt"
-    if out.exists() and not out.is_dir():
-        raise VsrError(f"output folder {out} is a file")
-    # Weights without a checkpoint are a run too (stopped by SIGKILL before its first save).
-    written = [name for name in RUN_FILES if (out / name).exists()]
-    if not resume and written:
-        raise VsrError(
-            f"{out} already holds a run ({', '.join(written)}): pass --resume, "
-            "or choose another --out"
-        )
-    # A run writes these before its first checkpoint: in a folder that has them (the user's
-    # own config.json, or a run stopped before it saved), a new run would replace them.
-    replaced = [name for name in RECORD_FILES if (out / name).exists()]
-    if not resume and replaced:
-        raise VsrError(
-            f"{out} already holds {', '.join(replaced)}, which a new run would overwrite: "
-            "choose another --out, or remove them"
-        )
-    # Rank 0 writes config.json soon after: no rank may look for it once that has happened.
-    ddp.barrier()
+    # Rank 0 alone writes into --out, so its view of the folder decides for every rank: a
+    # rank that refused on its own (--out on a per-node disk holding another run's files)
+    # would leave the others waiting for it at their next exchange for ever.
+    refusal = ddp.main_object(_refusal_of_out(out, resume) if ddp.is_main else None)
+    if refusal is not None:
+        raise VsrError(str(refusal))
 
     torch.manual_seed(config.seed)  # the same initial weights on every rank
     model = create_model(config.arch, config.scale)
