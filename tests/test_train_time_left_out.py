@@ -208,6 +208,23 @@ def test_the_skip_note_past_the_budget_says_it_is_spent_not_a_negative_time_left
 
 
 @pytest.mark.parametrize(
+    ("validation_s", "shown"), [(0.04, "0.04"), (0.0004, "0.001"), (0.3, "0.3")]
+)
+def test_the_skip_note_past_the_budget_gives_a_short_validation_its_time_not_0(
+    validation_s: float, shown: str
+) -> None:
+    # Past the budget the validation's time was rounded to 0.1 s alone: a 40 ms one read
+    # "one takes 0.0 s", no reason to skip anything.
+    budget = StepBudget(steps=0, minutes=1 / 60, start_step=0, stored=None)
+    budget.validated(validation_s)
+    assert not budget.room_to_validate(1.2)
+    assert budget.skip_note(90, 1.2) == (
+        f"time budget: no validation from step 90 on but the final one: one takes {shown} s, "
+        "and the budget's 1 s are spent"
+    )
+
+
+@pytest.mark.parametrize(
     ("minutes", "told"),
     [
         # 36 ms: spent at step 4 (40 ms), while the speed is still being measured.

@@ -145,7 +145,10 @@ class StepBudget:
         one = self.validation_s or 0.0
         left = self.seconds - now
         if left <= 0:  # a non-log step past the end: no "-0.2 s left"
-            return start + f"one takes {one:.1f} s, and the budget's {self.seconds:g} s are spent"
+            # Decimals enough that a short validation does not read "takes 0.0 s".
+            shown = next((f"{one:.{d}f}" for d in (1, 2) if float(f"{one:.{d}f}") > 0), None)
+            shown = shown or f"{math.ceil(one * 1000) / 1000:.3f}"
+            return start + f"one takes {shown} s, and the budget's {self.seconds:g} s are spent"
         for decimals in (1, 2, 3):
             one_shown, left_shown = f"{one:.{decimals}f}", f"{left:.{decimals}f}"
             if float(left_shown) < 2 * float(one_shown):
