@@ -253,3 +253,17 @@ def test_a_budget_that_holds_the_measuring_steps_says_nothing_of_overrunning(
 ) -> None:
     loop.train(tiny_config(tmp_path, steps=1_000_000, minutes=1 / 60, log_every=100))
     assert "past the budget" not in capsys.readouterr().err
+
+
+def test_a_resumed_runs_own_validation_replaces_the_checkpoints_time() -> None:
+    # A checkpoint's 5 s validation (a CPU's) stayed the longest so far on a machine where
+    # one takes 1 s, and kept skipping validations the budget had room for.
+    budget = StepBudget(steps=0, minutes=1.0, start_step=60, stored=100)
+    budget.expect_validation(5.0)
+    assert budget.validation_s == 5.0 and not budget.room_to_validate(52.0)
+    budget.validated(1.0)
+    assert budget.validation_s == 1.0 and budget.room_to_validate(52.0)
+    budget.validated(0.5)  # from then on the longest of this run's
+    assert budget.validation_s == 1.0
+    budget.expect_validation(None)  # a checkpoint from before validation times were kept
+    assert budget.validation_s is None and budget.room_to_validate(59.0)

@@ -2,29 +2,29 @@
 
 With ``minutes`` set, the run does WARMUP_STEPS steps (cuDNN autotuning, the allocator and
 the first kernels make them slow), times the next MEASURE_STEPS (a validation or a save
-among them left out: it is no step's time), and then fixes the total number of steps so
-that training ends when the budget does. The learning-rate schedule is a closed form of
-(step, total), so the cosine is laid over the final count; until it is
-known the schedule holds its starting rate (what a cosine of thousands of steps gives
-there anyway). The count is stored in the checkpoint, so a resumed run keeps it
-(a resume with another budget measures again and fits the rest of the run into that).
+among them left out: it is no step's time), and then fixes the total number of steps so that
+training ends when the budget does. The learning-rate schedule is a closed form of (step,
+total), so the cosine is laid over the final count; until it is known the schedule holds its
+starting rate (what a cosine of thousands of steps gives there anyway). The count is stored
+in the checkpoint, so a resumed run keeps it (a resume with another budget measures again
+and fits the rest of the run into that).
 
 The budget covers the training loop, from its first step: start-up (imports, reading and
 downscaling the images, CUDA initialisation) comes before it, and the final saves after it.
 The final validation is in it once a validation has been timed: the longest so far is kept
 from the steps' time, and a validation in the middle of the run that would leave the final
-one no time is skipped, with a note (validating at 1 s every 30 steps of 10 ms, a 3 s
-budget ended at 5 s, two validations past its end). The validations and saves in between
-are in it: the fit cannot know what
-they will cost (a Set5 pass on a CPU takes seconds), so at every log row after it the total
-is lowered to the steps that the time left holds at the measured speed (never raised), and
-the cosine from then on is laid over the lowered count (its rate steps down a little). A
-run resumed with its own budget keeps the stored count but measures its speed again over its
-first steps (the speed before was not stored, and the machine may be another one), so that
-its validations are held too; the validation time kept for the final one is stored, and a
-resume on the same validation set keeps it. A run always takes at least WARMUP_STEPS + MEASURE_STEPS
-steps, and says so once where they outlast the budget. The step schedule (halve every lr_step) is in absolute steps and does not depend on
-the total.
+one no time is skipped, with a note (validating at 1 s every 30 steps of 10 ms, a 3 s budget
+ended at 5 s, two validations past its end). The validations and saves in between are in it:
+the fit cannot know what they will cost (a Set5 pass on a CPU takes seconds), so at every
+log row after it the total is lowered to the steps that the time left holds at the measured
+speed (never raised), and the cosine from then on is laid over the lowered count (its rate
+steps down a little). A run resumed with its own budget keeps the stored count but measures
+its speed again over its first steps (the speed before was not stored, and the machine may
+be another one), so that its validations are held too; the validation time kept for the
+final one is stored, and a resume on the same validation set keeps it until it has timed one
+of its own. A run always takes at least WARMUP_STEPS + MEASURE_STEPS steps, and says so once
+where they outlast the budget. The step schedule (halve every lr_step) is in absolute steps
+and does not depend on the total.
 """
 
 from __future__ import annotations
@@ -52,6 +52,7 @@ class StepBudget:
         self._measure_start: float | None = None
         self._left_out = 0.0  # seconds among the measured steps spent on other things
         self.validation_s: float | None = None  # the longest validation so far
+        self._validation_stored = False  # validation_s is a checkpoint's, not this run's
         self._said_overrun = False
 
     @property
@@ -127,7 +128,16 @@ class StepBudget:
     def validated(self, seconds: float) -> None:
         """Note how long a validation took: the final one is expected to take as long as the
         longest so far, and that time is kept from the steps."""
-        self.validation_s = max(seconds, self.validation_s or 0.0)
+        if self._validation_stored:  # this run's own time replaces a checkpoint's
+            self.validation_s, self._validation_stored = seconds, False
+        else:
+            self.validation_s = max(seconds, self.validation_s or 0.0)
+
+    def expect_validation(self, seconds: float | None) -> None:
+        """A resumed run's validation time, from its checkpoint, kept for the final
+        validation until this run has timed one of its own: the machine may be another one
+        (a CPU run's slow validations resumed on a GPU skipped its validations mid-run)."""
+        self.validation_s, self._validation_stored = seconds, seconds is not None
 
     def room_to_validate(self, now: float) -> bool:
         """Whether a validation in the middle of the run, started at ``now``, still leaves the

@@ -208,7 +208,7 @@ def _train(config: TrainConfig, resume: bool, ddp: Distributed) -> nn.Module:
     if state is not None and config.val_dir and not _other_validation_set(state["config"], config):
         # Without it, a run resumed near its budget's end validated in the middle again
         # (none timed yet) and ended past the budget by a validation.
-        budget.validation_s = state.get("validation_s")
+        budget.expect_validation(state.get("validation_s"))
     # A finished run stopped between its last checkpoint and its weights goes on to write them;
     # an interrupted one (its checkpoint short of its own total) is not finished by a smaller
     # total, which would write its weights as final ones.
