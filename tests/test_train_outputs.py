@@ -4,6 +4,7 @@ a finished one, and best.safetensors never by worse weights."""
 from __future__ import annotations
 
 import csv
+import json
 import math
 
 import pytest
@@ -48,6 +49,30 @@ def test_a_new_run_does_not_overwrite_a_config_json_or_log_csv_in_its_folder(
     err = capsys.readouterr().err.strip()
     assert err.startswith("vsr: error: ") and "choose another --out" in err
     assert len(err.splitlines()) == 1
+
+
+def test_a_run_that_saved_nothing_is_started_again_over_its_own_records(tmp_path, capsys) -> None:
+    # A run that diverged at once left config.json and log.csv and no checkpoint; its rerun
+    # with a lower lr was refused ("already holds config.json, log.csv"), and --resume had
+    # nothing to resume: the user had to remove vsr's own files by hand.
+    with pytest.raises(VsrError, match="training diverged"):
+        loop.train(tiny_config(tmp_path, lr=100.0, steps=8, log_every=4, save_every=100))
+    run = tmp_path / "run"
+    assert {"config.json", "log.csv"} <= {p.name for p in run.iterdir()}
+    assert not (run / "last.pt").exists()
+    board = run / "tensorboard"
+    board.mkdir(exist_ok=True)
+    (board / "events.out.tfevents.1.host.1.0").write_bytes(b"the earlier run's")
+    capsys.readouterr()
+    loop.train(tiny_config(tmp_path, lr=1e-4, steps=2))
+    assert (run / "last.safetensors").is_file()
+    assert json.loads((run / "config.json").read_text())["lr"] == 1e-4
+    assert [row["step"] for row in csv.DictReader((run / "log.csv").open())][-1] == "2"
+    assert not (board / "events.out.tfevents.1.host.1.0").exists()
+    assert (
+        f"vsr: {run} holds the records of an earlier run that saved nothing "
+        "(config.json, log.csv, tensorboard): they are replaced"
+    ) in capsys.readouterr().err
 
 
 def test_resuming_a_finished_run_is_an_error_and_keeps_its_weights(tmp_path) -> None:

@@ -46,12 +46,11 @@ from vsr.train.interrupt import StopRequest
 from vsr.train.meter import WindowMeter
 from vsr.train.trainlog import TrainLog, note
 from vsr.train.transfer import init_from_weights
+from vsr.train.unsaved_run import clear_events, left_by_vsr, records_in
 from vsr.train.validate import Validator
 
 # What a run writes that a new run must not overwrite (log.csv and config.json are remade).
 RUN_FILES = ("last.pt", "last.safetensors", "best.safetensors")
-# What a run records about itself (TrainLog), written before its first checkpoint.
-RECORD_FILES = ("config.json", "log.csv", "tensorboard")
 
 
 def pick_device(config: TrainConfig, local_rank: int) -> torch.device:
@@ -131,10 +130,11 @@ def _refusal_of_out(out: Path, resume: bool) -> str | None:
     written = [name for name in RUN_FILES if (out / name).exists()]
     if written:
         return f"{out} already holds a run ({', '.join(written)}): pass --resume, or choose another --out"
-    # A run writes these before its first checkpoint: in a folder that has them (the user's
-    # own config.json, or a run stopped before it saved), a new run would replace them.
-    replaced = [name for name in RECORD_FILES if (out / name).exists()]
-    if replaced:
+    # A run writes these before its first checkpoint: the user's own config.json (`--out .`
+    # in a project) is not replaced. An earlier run's that saved nothing (it diverged, or
+    # was stopped) are, with a note (vsr.train.unsaved_run).
+    replaced = records_in(out)
+    if replaced and not left_by_vsr(out):
         return (
             f"{out} already holds {', '.join(replaced)}, which a new run would overwrite: "
             "choose another --out, or remove them"
@@ -152,6 +152,13 @@ def _train(config: TrainConfig, resume: bool, ddp: Distributed) -> nn.Module:
     refusal = ddp.main_object(_refusal_of_out(out, resume) if ddp.is_main else None)
     if refusal is not None:
         raise VsrError(str(refusal))
+    earlier = records_in(out) if ddp.is_main and not resume else []
+    if earlier:
+        note(
+            f"{out} holds the records of an earlier run that saved nothing "
+            f"({name_list(earlier)}): they are replaced"
+        )
+        clear_events(out)
 
     torch.manual_seed(config.seed)  # the same initial weights on every rank
     model = create_model(config.arch, config.scale)

@@ -1,0 +1,68 @@
+"""The records an earlier run left in --out before it saved anything: config.json, log.csv
+and TensorBoard events, without a checkpoint or weights beside them.
+
+A run that diverged in its first steps, or was stopped before its first save, leaves them,
+and the user starts it again with other settings into the same --out: refusing that folder
+sent them to remove vsr's own files by hand. vsr's records are told from a user's own files
+of those names (`--out .` in a project) by their contents, and only they are replaced.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+from vsr.train.config import TrainConfig
+
+RECORD_FILES = ("config.json", "log.csv", "tensorboard")
+_EVENTS = "events.out.tfevents."
+
+
+def records_in(out: Path) -> list[str]:
+    """The names of RECORD_FILES that `out` holds."""
+    return [name for name in RECORD_FILES if (out / name).exists()]
+
+
+def left_by_vsr(out: Path) -> bool:
+    """Whether every record in `out` is one vsr writes: a config.json of a training run's
+    settings, a log.csv with vsr's header, a tensorboard/ of event files only."""
+    config, log, board = (out / name for name in RECORD_FILES)
+    return (
+        (not config.exists() or _is_run_config(config))
+        and (not log.exists() or _has_run_header(log))
+        and (not board.exists() or _holds_events_only(board))
+    )
+
+
+def clear_events(out: Path) -> None:
+    """Remove the TensorBoard events of the earlier run, which a new run's would otherwise
+    be drawn beside, step for step (config.json and log.csv are rewritten anyway)."""
+    board = out / "tensorboard"
+    if board.is_dir():
+        for path in board.iterdir():
+            path.unlink()
+
+
+def _is_run_config(path: Path) -> bool:
+    try:
+        settings = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, ValueError):
+        return False
+    names = {field.name for field in dataclasses.fields(TrainConfig)}
+    return isinstance(settings, dict) and names <= settings.keys()
+
+
+def _has_run_header(path: Path) -> bool:
+    try:
+        with path.open(encoding="utf-8-sig") as file:
+            header = file.readline().strip().split(",")
+    except (OSError, UnicodeDecodeError):
+        return False
+    return header[:3] == ["step", "steps_total", "loss"]
+
+
+def _holds_events_only(folder: Path) -> bool:
+    if not folder.is_dir():
+        return False
+    return all(p.is_file() and p.name.startswith(_EVENTS) for p in folder.iterdir())
