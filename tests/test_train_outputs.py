@@ -75,6 +75,36 @@ def test_a_run_that_saved_nothing_is_started_again_over_its_own_records(tmp_path
     ) in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("copied", ["config.json and log.csv", "log.csv alone", "a link"])
+def test_another_runs_records_copied_into_out_are_not_replaced(tmp_path, copied) -> None:
+    # A run that saved (its checkpoint in other/) has its config.json and log.csv copied into
+    # a project folder: they were taken for vsr's records of a run there that saved nothing,
+    # and the new run wrote over them with only a note.
+    loop.train(tiny_config(tmp_path, steps=1, out=str(tmp_path / "other")))
+    other = tmp_path / "other"
+    run = tmp_path / "run"
+    run.mkdir()
+    names = ["log.csv"] if copied == "log.csv alone" else ["config.json", "log.csv"]
+    if copied == "a link":
+        # The run's own config.json, beside a log.csv linked to other/'s: the new run's log
+        # would be written through the link, over the other run's.
+        with pytest.raises(VsrError, match="training diverged"):
+            loop.train(tiny_config(tmp_path, lr=100.0, steps=8, log_every=4))
+        names = ["log.csv"]
+        (run / "log.csv").unlink()
+        (run / "log.csv").symlink_to(other / "log.csv")
+    for name in names:
+        if not (run / name).exists():
+            (run / name).write_bytes((other / name).read_bytes())
+    before = {name: (other / name).read_bytes() for name in names}
+    with pytest.raises(VsrError, match=r"already holds .*log.csv, which a new run"):
+        loop.train(tiny_config(tmp_path, steps=1))
+    for name in names:
+        assert (run / name).read_bytes() == before[name]
+        assert (other / name).read_bytes() == before[name]
+    assert not (run / "last.pt").exists()
+
+
 def test_resuming_a_finished_run_is_an_error_and_keeps_its_weights(tmp_path) -> None:
     loop.train(tiny_config(tmp_path, steps=2))
     weights = tmp_path / "run" / "last.safetensors"

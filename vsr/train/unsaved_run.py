@@ -4,7 +4,10 @@ and TensorBoard events, without a checkpoint or weights beside them.
 A run that diverged in its first steps, or was stopped before its first save, leaves them,
 and the user starts it again with other settings into the same --out: refusing that folder
 sent them to remove vsr's own files by hand. vsr's records are told from a user's own files
-of those names (`--out .` in a project) by their contents, and only they are replaced.
+of those names (`--out .` in a project) by their contents, and only they are replaced: a
+config.json of a run in this very folder must be there (vsr writes it with log.csv), so that
+another run's records copied in (its checkpoint elsewhere) are the user's, and none of them
+may be a link, which writing the new run's records would follow into another folder.
 """
 
 from __future__ import annotations
@@ -25,11 +28,14 @@ def records_in(out: Path) -> list[str]:
 
 
 def left_by_vsr(out: Path) -> bool:
-    """Whether every record in `out` is one vsr writes: a config.json of a training run's
-    settings, a log.csv with vsr's header, a tensorboard/ of event files only."""
+    """Whether the records in `out` are those vsr wrote for a run in `out`: a config.json of
+    a training run's settings naming `out`, a log.csv with vsr's header, a tensorboard/ of
+    event files only, none of them a link."""
     config, log, board = (out / name for name in RECORD_FILES)
+    if any(path.is_symlink() for path in (config, log, board)):
+        return False
     return (
-        (not config.exists() or _is_run_config(config))
+        _is_run_config(config, out)
         and (not log.exists() or _has_run_header(log))
         and (not board.exists() or _holds_events_only(board))
     )
@@ -44,13 +50,16 @@ def clear_events(out: Path) -> None:
             path.unlink()
 
 
-def _is_run_config(path: Path) -> bool:
+def _is_run_config(path: Path, out: Path) -> bool:
     try:
         settings = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, ValueError):
         return False
     names = {field.name for field in dataclasses.fields(TrainConfig)}
-    return isinstance(settings, dict) and names <= settings.keys()
+    if not (isinstance(settings, dict) and names <= settings.keys()):
+        return False
+    # Another run's config.json copied here names its own folder, where its checkpoint is.
+    return isinstance(settings["out"], str) and Path(settings["out"]).resolve() == out.resolve()
 
 
 def _has_run_header(path: Path) -> bool:
