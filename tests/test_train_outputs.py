@@ -75,6 +75,21 @@ def test_a_run_that_saved_nothing_is_started_again_over_its_own_records(tmp_path
     ) in capsys.readouterr().err
 
 
+def test_an_older_vsrs_run_that_saved_nothing_is_started_again(tmp_path) -> None:
+    # vsr before c64a01b wrote no "minutes" into config.json: its run that diverged at once
+    # was taken for a user's files ("already holds config.json, log.csv"), as every field of
+    # today's TrainConfig was asked of it.
+    with pytest.raises(VsrError, match="training diverged"):
+        loop.train(tiny_config(tmp_path, lr=100.0, steps=8, log_every=4))
+    config_json = tmp_path / "run" / "config.json"
+    settings = json.loads(config_json.read_text())
+    del settings["minutes"]
+    config_json.write_text(json.dumps(settings))
+    loop.train(tiny_config(tmp_path, lr=1e-4, steps=2))
+    assert json.loads(config_json.read_text())["minutes"] == 0.0
+    assert (tmp_path / "run" / "last.safetensors").is_file()
+
+
 @pytest.mark.parametrize("copied", ["config.json and log.csv", "log.csv alone", "a link"])
 def test_another_runs_records_copied_into_out_are_not_replaced(tmp_path, copied) -> None:
     # A run that saved (its checkpoint in other/) has its config.json and log.csv copied into

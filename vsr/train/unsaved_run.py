@@ -12,14 +12,15 @@ may be a link, which writing the new run's records would follow into another fol
 
 from __future__ import annotations
 
-import dataclasses
 import json
 from pathlib import Path
 
-from vsr.train.config import TrainConfig
-
 RECORD_FILES = ("config.json", "log.csv", "tensorboard")
 _EVENTS = "events.out.tfevents."
+# The settings every vsr training run's config.json has held, since the first: not all of
+# TrainConfig's fields, as one added since (minutes) is missing from an older vsr's, whose
+# run that saved nothing must be started again too.
+RUN_SETTINGS = {"train_dir", "arch", "scale", "steps", "out"}
 
 
 def records_in(out: Path) -> list[str]:
@@ -55,8 +56,7 @@ def _is_run_config(path: Path, out: Path) -> bool:
         settings = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, ValueError):
         return False
-    names = {field.name for field in dataclasses.fields(TrainConfig)}
-    if not (isinstance(settings, dict) and names <= settings.keys()):
+    if not (isinstance(settings, dict) and settings.keys() >= RUN_SETTINGS):
         return False
     # Another run's config.json copied here names its own folder, where its checkpoint is.
     return isinstance(settings["out"], str) and Path(settings["out"]).resolve() == out.resolve()
