@@ -120,6 +120,17 @@ def test_another_runs_records_copied_into_out_are_not_replaced(tmp_path, copied)
     assert not (run / "last.pt").exists()
 
 
+def test_a_log_csv_linked_to_nowhere_is_refused_not_followed(tmp_path) -> None:
+    # A log.csv link to a file not there was not taken for a record at all: the new run
+    # opened it for writing and made the file where the link leads, outside --out.
+    run = tmp_path / "run"
+    run.mkdir()
+    (run / "log.csv").symlink_to(tmp_path / "elsewhere.csv")
+    with pytest.raises(VsrError, match=r"already holds log.csv, which a new run"):
+        loop.train(tiny_config(tmp_path, steps=1))
+    assert not (tmp_path / "elsewhere.csv").exists()
+
+
 def test_resuming_a_finished_run_is_an_error_and_keeps_its_weights(tmp_path) -> None:
     loop.train(tiny_config(tmp_path, steps=2))
     weights = tmp_path / "run" / "last.safetensors"

@@ -24,8 +24,9 @@ RUN_SETTINGS = {"train_dir", "arch", "scale", "steps", "out"}
 
 
 def records_in(out: Path) -> list[str]:
-    """The names of RECORD_FILES that `out` holds."""
-    return [name for name in RECORD_FILES if (out / name).exists()]
+    """The names of RECORD_FILES that `out` holds (a link among them even when it leads
+    nowhere: the run's log.csv, opened through it, would be made where it leads)."""
+    return [name for name in RECORD_FILES if (out / name).exists() or (out / name).is_symlink()]
 
 
 def left_by_vsr(out: Path) -> bool:
