@@ -4,6 +4,7 @@ a finished one, and best.safetensors never by worse weights."""
 from __future__ import annotations
 
 import csv
+import dataclasses
 import json
 import math
 
@@ -63,7 +64,12 @@ def test_a_run_that_saved_nothing_is_started_again_over_its_own_records(tmp_path
     board = run / "tensorboard"
     board.mkdir(exist_ok=True)
     (board / "events.out.tfevents.1.host.1.0").write_bytes(b"the earlier run's")
-    capsys.readouterr()
+    # A rerun whose inputs fail leaves them as they were: the events were removed first.
+    missing = dataclasses.replace(tiny_config(tmp_path, steps=2), train_dir=str(tmp_path / "no"))
+    with pytest.raises(VsrError, match="not found"):
+        loop.train(missing)
+    assert (board / "events.out.tfevents.1.host.1.0").exists()
+    assert "they are replaced" not in capsys.readouterr().err
     loop.train(tiny_config(tmp_path, lr=1e-4, steps=2))
     assert (run / "last.safetensors").is_file()
     assert json.loads((run / "config.json").read_text())["lr"] == 1e-4

@@ -152,13 +152,6 @@ def _train(config: TrainConfig, resume: bool, ddp: Distributed) -> nn.Module:
     refusal = ddp.main_object(_refusal_of_out(out, resume) if ddp.is_main else None)
     if refusal is not None:
         raise VsrError(str(refusal))
-    earlier = records_in(out) if ddp.is_main and not resume else []
-    if earlier:
-        note(
-            f"{out} holds the records of an earlier run that saved nothing "
-            f"({name_list(earlier)}): they are replaced"
-        )
-        clear_events(out)
 
     torch.manual_seed(config.seed)  # the same initial weights on every rank
     model = create_model(config.arch, config.scale)
@@ -272,6 +265,13 @@ def _train(config: TrainConfig, resume: bool, ddp: Distributed) -> nn.Module:
             out.mkdir(parents=True, exist_ok=True)
         except OSError as error:
             raise VsrError(f"cannot create output folder {out}: {error.strerror}") from None
+        earlier = [] if resume else records_in(out)  # vsr's own: the others were refused
+        if earlier:  # now, not before the inputs were read: a missing --train-dir kept them
+            note(
+                f"{out} holds the records of an earlier run that saved nothing "
+                f"({name_list(earlier)}): they are replaced"
+            )
+            clear_events(out)
         log = TrainLog(out, resume, start)
         log.write_config({**config.to_dict(), "steps": budget.total, "processes": ddp.world})
         if use_bf16 and device.type == "cpu":
