@@ -341,3 +341,9 @@ def test_a_crf_given_with_e_gets_the_range_check_of_crf(clip, tmp_path, codec, c
 def test_a_crf_given_with_e_within_the_range_opens(clip, tmp_path):
     settings = EncodeSettings(codec="libx264", options={"crf": "18.5"})
     writer_for(clip, tmp_path / "out.mkv", settings).abort()
+
+
+def test_a_crf_the_e_option_replaces_is_not_checked(clip, tmp_path):
+    # -e crf wins over --crf, which goes unused: --crf 99 -e crf=20 was refused for the 99.
+    settings = EncodeSettings(codec="libx264", crf=99, options={"crf": "20"})
+    writer_for(clip, tmp_path / "out.mkv", settings).abort()

@@ -421,11 +421,12 @@ class EncoderChoice:
         self.pix_fmt = self.encoder_fmt = full
 
     def _options_for_encoder(self) -> dict[str, str]:
-        check_crf(self.codec.name, self.settings.crf)
-        # -e crf=... goes to the encoder as text: its number gets the same check, else
-        # libav's own words were all ("libx264 rejected crf=-5 (Numerical result out of
-        # range)"); text that is no number is left to libav, which names it.
-        check_crf(self.codec.name, crf_number(self.settings.options.get("crf")))
+        # -e crf=... goes to the encoder as text, in place of --crf (-e wins): its number
+        # gets the check, else libav's own words were all ("libx264 rejected crf=-5
+        # (Numerical result out of range)"), and an unused --crf 99 beside it is not
+        # refused. Text that is no number is left to libav, which names it.
+        given = self.settings.options.get("crf")
+        check_crf(self.codec.name, self.settings.crf if given is None else crf_number(given))
         check_x26x_names(self.codec.name, self.settings.preset, self.settings.options)
         options: dict[str, str] = {}
         for key, value in (("crf", self.settings.crf), ("preset", self.settings.preset)):
