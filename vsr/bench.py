@@ -318,7 +318,6 @@ def check_encoder(
 ) -> None:
     """Open the encoder once for the output of a `width` x `height` clip upscaled x`scale`,
     so a bad codec, option or size is one clear error before anything is measured."""
-    from vsr.video.codecs import video_encoder
     from vsr.video.encoder_choice import check_crf, check_x26x_names
     from vsr.video.encoder_trial import trial_open
     from vsr.video.frame_size_limit import too_large
