@@ -283,3 +283,15 @@ def test_a_run_stopped_during_its_final_validation_validates_on_resume(
     rows = [r for r in csv.DictReader((run / "log.csv").open()) if r["val_psnr"]]
     assert [int(r["step"]) for r in rows] == [2]
     assert float(rows[0]["val_psnr"]) == pytest.approx(float(last["val_psnr"]), abs=1e-3)
+
+
+def test_an_out_folder_that_cannot_be_read_is_one_refusal(tmp_path, monkeypatch) -> None:
+    # Raised on rank 0 alone (an unreadable tensorboard/), before it sent its verdict on
+    # --out, the error left the other ranks waiting at the broadcast.
+    def unreadable(out):
+        raise PermissionError(13, "Permission denied")
+
+    monkeypatch.setattr(loop, "records_in", unreadable)
+    config = tiny_config(tmp_path, steps=1)
+    with pytest.raises(VsrError, match=r"^cannot read output folder .*run: Permission denied$"):
+        loop.train(config)

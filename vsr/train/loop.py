@@ -142,6 +142,15 @@ def _refusal_of_out(out: Path, resume: bool) -> str | None:
     return None
 
 
+def _verdict_on_out(out: Path, resume: bool) -> str | None:
+    """`_refusal_of_out`, with a folder rank 0 cannot read refused too: raised on rank 0
+    alone, before the verdict is sent, it left the other ranks waiting for it."""
+    try:
+        return _refusal_of_out(out, resume)
+    except OSError as error:
+        return f"cannot read output folder {out}: {error.strerror or error}"
+
+
 def _train(config: TrainConfig, resume: bool, ddp: Distributed) -> nn.Module:
     device = pick_device(config, ddp.local_rank)
     out = Path(config.out)
@@ -149,7 +158,7 @@ def _train(config: TrainConfig, resume: bool, ddp: Distributed) -> nn.Module:
     # Rank 0 alone writes into --out, so its view of the folder decides for every rank: a
     # rank that refused on its own (--out on a per-node disk holding another run's files)
     # would leave the others waiting for it at their next exchange for ever.
-    refusal = ddp.main_object(_refusal_of_out(out, resume) if ddp.is_main else None)
+    refusal = ddp.main_object(_verdict_on_out(out, resume) if ddp.is_main else None)
     if refusal is not None:
         raise VsrError(str(refusal))
 
