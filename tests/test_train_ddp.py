@@ -26,6 +26,22 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
+def _run_two_ranks_or_fail_if_one_hangs(rank_main, tmp_path) -> None:
+    """Two spawned ranks of `rank_main`, killed and failed after 60 s: the tests that use
+    it are of a rank left waiting for another, which must not hang the suite."""
+    context = mp.start_processes(
+        rank_main, args=(2, _free_port(), tmp_path), nprocs=2, join=False, start_method="spawn"
+    )
+    deadline = time.monotonic() + 60
+    try:
+        while not context.join(timeout=1):
+            assert time.monotonic() < deadline, "a rank hung"
+    finally:
+        for process in context.processes:
+            if process.is_alive():
+                process.kill()
+
+
 def _rank_main(rank: int, world: int, port: int, tmp_path) -> None:
     # What torchrun would set for each process.
     os.environ.update(
@@ -122,21 +138,7 @@ def test_every_rank_stops_a_diverged_run_where_rank_0_does(tmp_path) -> None:
     # Rank 0 checked the weights before its save alone and stopped; rank 1 went on into the
     # next step's gradient exchange, with no one left to answer it (hung, or a gloo error).
     tiny_config(tmp_path)
-    context = mp.start_processes(
-        _rank_that_diverges,
-        args=(2, _free_port(), tmp_path),
-        nprocs=2,
-        join=False,
-        start_method="spawn",
-    )
-    deadline = time.monotonic() + 60
-    try:
-        while not context.join(timeout=1):
-            assert time.monotonic() < deadline, "a rank hung"
-    finally:
-        for process in context.processes:
-            if process.is_alive():
-                process.kill()
+    _run_two_ranks_or_fail_if_one_hangs(_rank_that_diverges, tmp_path)
     for rank in (0, 1):
         outcome = (tmp_path / f"outcome{rank}").read_text()
         assert outcome.startswith("VsrError: training diverged by step 2: "), (rank, outcome)
@@ -223,21 +225,7 @@ def test_every_rank_refuses_the_out_folder_rank_0_refuses(tmp_path) -> None:
     tiny_config(tmp_path)
     (tmp_path / "node0").mkdir()
     (tmp_path / "node0" / "config.json").write_text('{"name": "an earlier run"}')
-    context = mp.start_processes(
-        _rank_on_its_own_disk,
-        args=(2, _free_port(), tmp_path),
-        nprocs=2,
-        join=False,
-        start_method="spawn",
-    )
-    deadline = time.monotonic() + 60
-    try:
-        while not context.join(timeout=1):
-            assert time.monotonic() < deadline, "a rank hung"
-    finally:
-        for process in context.processes:
-            if process.is_alive():
-                process.kill()
+    _run_two_ranks_or_fail_if_one_hangs(_rank_on_its_own_disk, tmp_path)
     refusal = f"VsrError: {tmp_path / 'node0'} already holds config.json, which a new run"
     for rank in (0, 1):
         outcome = (tmp_path / f"outcome{rank}").read_text()
