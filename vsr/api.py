@@ -125,8 +125,8 @@ def upscale_image(
     TypeError too (vsr.errors.VsrTypeError).
     """
     from vsr.image import upscale_image as upscale_pixels
-    from vsr.image_file import keeps_alpha, pixels_not_kept, upscale_file
-    from vsr.imageio import check_image_output, read_image, write_image
+    from vsr.image_file import pixels_not_kept, upscale_file
+    from vsr.imageio import check_image_output, keeps_alpha, read_image, write_image
 
     check_upscaler(upscaler)
     is_file = isinstance(image, str | os.PathLike)

@@ -11,7 +11,7 @@ import numpy as np
 from vsr.animation import ANIMATION_OUTPUTS, gif_limits, is_animation, upscale_animation
 from vsr.image import upscale_image
 from vsr.image_metadata import ImageMetadata, not_kept, profile_fitted, read_metadata
-from vsr.imageio import image_type, keeps_16_bits, read_image, write_image
+from vsr.imageio import image_type, keeps_16_bits, keeps_alpha, read_image, write_image
 from vsr.upscale import Upscaler
 
 
@@ -38,16 +38,6 @@ def upscale_file(
     metadata, unfit = profile_fitted(metadata, written, target.name)
     write_image(target, result, overwrite, metadata)
     return result, unfit + _notes(source, target, result, metadata)
-
-
-# Types that drop an alpha channel: the colour stored under clear pixels is their background.
-_ALPHA_DROPPED = (".jpg", ".jpeg", ".bmp")
-
-
-def keeps_alpha(target: Path) -> bool:
-    """Whether `target`'s type holds transparency: where it does not, the colour stored
-    under clear pixels is what shows, and is upscaled as it is (vsr.clear_colour)."""
-    return image_type(target) not in _ALPHA_DROPPED
 
 
 # Types that hold colour only: WebP has no grey, GIF's palette is RGB.

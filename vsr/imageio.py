@@ -289,6 +289,17 @@ def keeps_16_bits(path: Path) -> bool:
     return image_type(path) in _SIXTEEN_BIT_ENCODERS
 
 
+# Types whose files drop an alpha channel: JPEG has none, and Pillow writes BMP alpha but
+# reads it back as RGB.
+_ALPHA_DROPPED = (".jpg", ".jpeg", ".bmp")
+
+
+def keeps_alpha(path: Path) -> bool:
+    """Whether write_image keeps an alpha channel at ``path``; where it does not, the colour
+    stored under clear pixels is what shows, and is upscaled as it is (vsr.clear_colour)."""
+    return image_type(path) not in _ALPHA_DROPPED
+
+
 def _encode16(pixels: np.ndarray, extension: str) -> bytes:
     import av
     from av.video.frame import VideoFrame
@@ -372,8 +383,7 @@ def write_image(
                 picture = gif_picture(as_rgba(eight_bit), transparent=alpha)
                 picture.save(file, format="GIF")
                 return
-            if extension in (".jpg", ".jpeg", ".bmp") and alpha:
-                # JPEG has no alpha; Pillow writes BMP alpha but reads it back as RGB.
+            if alpha and not keeps_alpha(path):
                 eight_bit = eight_bit[:, :, :-1]
             elif extension == ".webp" and eight_bit.shape[2] == 2:
                 eight_bit = eight_bit[:, :, [0, 0, 0, 1]]  # WebP has no grey + alpha
