@@ -3,8 +3,8 @@
 The networks see RGB in [0, 1]: grey is replicated to three channels and reduced back to
 one (BT.601 luma) afterwards; alpha bypasses the network and is enlarged with MATLAB
 bicubic, and the colour under fully clear pixels is filled from the visible ones first
-(vsr.clear_colour), so it cannot fringe the edges; 16-bit samples are scaled by 1/65535, so the network works on the full precision
-and the output keeps 16 bits.
+(vsr.clear_colour), so it cannot fringe the edges; 16-bit samples are scaled by 1/65535,
+so the network works on the full precision and the output keeps 16 bits.
 """
 
 from __future__ import annotations

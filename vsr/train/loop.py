@@ -129,7 +129,10 @@ def _refusal_of_out(out: Path, resume: bool) -> str | None:
     # Weights without a checkpoint are a run too (stopped by SIGKILL before its first save).
     written = [name for name in RUN_FILES if (out / name).exists()]
     if written:
-        return f"{out} already holds a run ({', '.join(written)}): pass --resume, or choose another --out"
+        return (
+            f"{out} already holds a run ({', '.join(written)}): pass --resume, "
+            "or choose another --out"
+        )
     # A run writes these before its first checkpoint: the user's own config.json (`--out .`
     # in a project) is not replaced. An earlier run's that saved nothing (it diverged, or
     # was stopped) are, with a note (vsr.train.unsaved_run).
