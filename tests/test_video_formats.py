@@ -211,7 +211,11 @@ def test_an_rgb_source_is_written_as_rgb_to_ffv1(tmp_path, weights, stored, bits
     network = upscaler(yuv_to_rgb(*planes_of(source), GBR, "pc", bits)).clamp(0, 1)
     wanted = torch.floor(network * peak + 0.5)  # R, G, B codes, as the engine rounds
     green, blue, red = planes_of(out)
-    assert torch.equal(torch.stack([red, green, blue], dim=1).float(), wanted)
+    apart = (torch.stack([red, green, blue], dim=1).float() - wanted).abs()
+    # 16-bit codes are finer than fp32's rounding of the network: where the engine's and this
+    # call's kernels sum in another order (an AVX2 CPU), one code in a thousand lands 1 apart.
+    # Through YCbCr, a fifth moved by up to 2.
+    assert apart.max() <= (1 if bits == 16 else 0) and (apart > 0).float().mean() < 0.01
 
 
 def _joined_recording(path: Path, parts: list[tuple[int, int, int, int, int]]) -> None:
