@@ -25,6 +25,12 @@ from vsr.errors import VsrError, option
 from vsr.video import colors
 from vsr.video.captions import CaptionStore, captions_of
 from vsr.video.chroma_location import chroma_location_of, conversion_siting, siting_note
+from vsr.video.clip_length import (
+    declared_video_seconds,
+    frame_seconds,
+    frames_in_cut,
+    seconds_in_range,
+)
 from vsr.video.clock_restarts import ClockRestarts, clock_may_restart, find_clock_restarts
 from vsr.video.decoding import decode_packets
 from vsr.video.deinterlace import Deinterlacer
@@ -288,15 +294,6 @@ _SIDE_DATA_NOT_KEPT = {
 def _side_data_not_kept(frame: av.VideoFrame) -> list[str]:
     kinds = {side_data.type.name for side_data in side_data_of(frame)}
     return [what for kind, what in _SIDE_DATA_NOT_KEPT.items() if kind in kinds]
-
-
-def _frame_seconds(duration: int | None, time_base: Fraction, rate: Fraction | None) -> float:
-    """How long a frame is shown: its own length where the file gives one (a slide show's
-    or a GIF's last frame can stay up far longer than the average), else one frame at the
-    average rate (0 without one)."""
-    if duration:
-        return float(duration * time_base)
-    return 1 / float(rate) if rate else 0.0
 
 
 class VideoReader:
@@ -674,7 +671,7 @@ class VideoReader:
     def _starts_past_the_end(self, start: int) -> bool:
         """Whether the video's own declared length ends before `start`: then finding no
         frame after the seek is the answer, not a reason to decode the clip from the top."""
-        declared, own = _declared_video_seconds(self._stream, self._container)
+        declared, own = declared_video_seconds(self._stream, self._container)
         time_base = self._stream.time_base or Fraction(1, 90000)
         return own and declared is not None and (start - self._origin()) * time_base >= declared
 
@@ -807,11 +804,11 @@ class VideoReader:
     def _clip_seconds(self) -> float | None:
         """How long the clip is, from its last decoded frame (or what the file declares)."""
         if self._last_seen_pts is None or not self._stream.time_base:
-            return _declared_video_seconds(self._stream, self._container)[0]
+            return declared_video_seconds(self._stream, self._container)[0]
         rate = self._stream_rate()
         time_base = self._stream.time_base
         last = float((self._last_seen_pts - self._origin()) * time_base)
-        return last + _frame_seconds(self._last_seen_duration, time_base, rate)
+        return last + frame_seconds(self._last_seen_duration, time_base, rate)
 
     def _count(self, frame: av.VideoFrame) -> None:
         self.decoded_frames += 1
@@ -836,9 +833,9 @@ class VideoReader:
         if counted and mov_counted:
             return 0
         start = self._origin()
-        last_frame = _frame_seconds(self._end_duration, self._source.time_base, rate)
+        last_frame = frame_seconds(self._end_duration, self._source.time_base, rate)
         decoded_end = float((self._end_pts - start) * self._source.time_base) + last_frame
-        declared, trusted = _declared_video_seconds(self._stream, self._container)
+        declared, trusted = declared_video_seconds(self._stream, self._container)
         if declared is None:
             return 0
         self.missing_seconds = max(0.0, declared - decoded_end)
@@ -1062,10 +1059,8 @@ class VideoReader:
             rate = soft_telecine_rate(rate)  # the frames' own average, as they are delivered
         if cut is not None and cut.asked:
             # The video's own length only: a container's covers subtitles and audio too.
-            declared, own = _declared_video_seconds(stream, self._container)
-            frame_count, duration = _frames_in_cut(
-                cut, frame_count, rate, declared if own else None
-            )
+            declared, own = declared_video_seconds(stream, self._container)
+            frame_count, duration = frames_in_cut(cut, frame_count, rate, declared if own else None)
             if self._raw is not None:
                 frame_count = None  # reckoned from its counted length: an estimate
         counted = None
@@ -1194,60 +1189,4 @@ def _counted_raw_seconds(path: Path, timing: RawTiming, part: TimeRange | None) 
         return None  # the reader's own decode says what is wrong with the file
     if seconds is None or part is None:
         return seconds
-    return _seconds_in_range(part, seconds)
-
-
-def _frames_in_cut(
-    cut: Cut, frames: int | None, rate: Fraction | None, seconds: float | None
-) -> tuple[int | None, float | None]:
-    """About how many frames, and how many seconds, the cut keeps (for the progress bar).
-    `frames` and `seconds`: the whole video's, where the file states them."""
-    requested = cut.requested
-    if seconds is not None:
-        seconds = _seconds_in_range(requested, seconds)
-    elif requested.end is not None:
-        seconds = float(requested.end) - float(requested.start)
-    if not rate:
-        return None, seconds
-    # A constant rate shows frame k at k / rate: the range holds those with k / rate in it.
-    skipped = math.ceil(requested.start * rate)
-    if frames is not None:
-        left = max(0, frames - skipped)
-    else:
-        # Rounded first: 1.2 s at 25 fps is 30.000000000000004 frames in floats.
-        left = None if seconds is None else math.ceil(round(seconds * rate, 6))
-    if requested.end is None:
-        return left, seconds
-    estimate = math.ceil(requested.end * rate) - skipped
-    return (estimate if left is None else min(estimate, left)), seconds
-
-
-def _seconds_in_range(requested: TimeRange, seconds: float) -> float:
-    """How much of a video `seconds` long the range keeps."""
-    end = seconds if requested.end is None else min(seconds, float(requested.end))
-    return max(0.0, end - float(requested.start))
-
-
-def _declared_video_seconds(
-    stream: av.video.stream.VideoStream, container
-) -> tuple[float | None, bool]:
-    """How long the file says the video is, and whether that is the video's own figure."""
-    # Matroska's per-stream DURATION tag first: there libav fills stream.duration with an
-    # estimate from the whole container (audio included), which overstates the video. The
-    # tag is where the stream ends, counted from zero, so a stream that starts later (a clip
-    # cut from a longer one) is that much shorter than its tag.
-    tag = stream.metadata.get("DURATION") or stream.metadata.get("duration")
-    if tag:
-        try:
-            hours, minutes, seconds = tag.split(":")
-            end = int(hours) * 3600 + int(minutes) * 60 + float(seconds)
-        except ValueError:
-            pass
-        else:
-            start = float((stream.start_time or 0) * stream.time_base) if stream.time_base else 0
-            return end - start, True
-    if stream.duration and stream.time_base:
-        return float(stream.duration * stream.time_base), True
-    if container.duration:
-        return container.duration / av.time_base, False
-    return None, False
+    return seconds_in_range(part, seconds)
