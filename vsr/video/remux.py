@@ -118,6 +118,18 @@ class _Route:
     sent: int = 0  # packets copied, or frames given to the encoder
 
 
+@dataclass(frozen=True)
+class _SourceStreams:
+    """What the routing of each stream needs to know of the source's streams as a whole."""
+
+    supported: set[str]  # the codecs the output container holds
+    extension: str  # the output's, as the notes name the container
+    upscaled: int  # the upscaled video stream's index (-1: none)
+    covers: set[int]  # the cover pictures beside it
+    data: set[int]  # the data tracks whose copy the output's header takes
+    first: dict[int, av.Packet]  # the first packet of each stream the muxer probes are fed
+
+
 def _codec_name(stream: av.stream.Stream) -> str | None:
     """Data streams have no codec context, but PyAV names their codec (klv, ...); an
     attachment's name is its file's, which its own note gives."""
@@ -248,9 +260,27 @@ class StreamCopier:
         self._output = output
         self._mov_like = output.format.name in ("mp4", "mov")
         self._routes: dict[int, _Route] = {}
+        self._video = main_video_stream(self._input)
+        source_streams = self._survey(source)
+        for stream in self._input.streams:
+            route = self._route_of(source, stream, source_streams, notes)
+            if route is None:
+                continue
+            self._keep_track_details(stream, route, source_streams.extension, notes)
+            self._routes[stream.index] = route
+        self._flag_default_audio()
+        self._copy_chapters(notes)
+        self._packets = self._demux()
+        self._pending: av.Packet | None = None
+        self.copied_packets = 0
+
+    def _survey(self, source: Path) -> _SourceStreams:
+        """What routing each stream needs to know of the source's streams as a whole, the
+        first packets the muxer probes are fed read now."""
+        output = self._output
         supported = output.supported_codecs
         extension = Path(output.name).suffix
-        self._video = video = main_video_stream(self._input)
+        video = self._video
         upscaled = video.index if video is not None else -1
         covers = {s.index for s in self._input.streams.video if s.index != upscaled and is_cover(s)}
         # Data tracks whose copy the output's header takes (a timecode's or the chapters'
@@ -267,101 +297,124 @@ class StreamCopier:
         # What the muxer probes are fed: a packet of each audio stream, cover picture and
         # data track above.
         first = _first_packets(source, {s.index for s in self._input.streams.audio} | covers | data)
-        for stream in self._input.streams:
-            codec, label = _codec_name(stream), _label(stream)
-            if stream.type == "attachment":
-                self._copy_attachment(stream, label, extension, notes)
-                continue
-            cover = stream.index in covers
-            if cover and output.format.name != "mp4":
-                self._cover_as_attachment(source, stream, label, extension, notes)
-                continue
-            if stream.type in ("audio", "subtitle") and stream.codec_context is None:
-                # A codec libav knows of but cannot decode (a TS's teletext, an MP4's TTML):
-                # PyAV copies only a stream it has a codec context for, and none fits the
-                # muxer's codec list ("cannot hold None subtitles" blamed the container).
+        return _SourceStreams(supported, extension, upscaled, covers, data, first)
+
+    def _route_of(
+        self, source: Path, stream, source_streams: _SourceStreams, notes: list[str]
+    ) -> _Route | None:
+        """One stream's way into the output; None where it takes none of its own (dropped
+        with a note, kept as an attachment, as chapters or as a tag)."""
+        codec, label = _codec_name(stream), _label(stream)
+        extension = source_streams.extension
+        if stream.type == "attachment":
+            self._copy_attachment(stream, label, extension, notes)
+            return None
+        cover = stream.index in source_streams.covers
+        if cover and self._output.format.name != "mp4":
+            self._cover_as_attachment(source, stream, label, extension, notes)
+            return None
+        if stream.type in ("audio", "subtitle") and stream.codec_context is None:
+            # A codec libav knows of but cannot decode (a TS's teletext, an MP4's TTML):
+            # PyAV copies only a stream it has a codec context for, and none fits the
+            # muxer's codec list ("cannot hold None subtitles" blamed the container).
+            notes.append(
+                f"{label}: dropped, its codec is one this libav cannot read, which vsr cannot copy"
+            )
+            return None
+        if stream.type == "subtitle" and self._is_chapter_text(source, stream, codec):
+            return None  # kept as the container's chapters
+        if stream.type not in ("audio", "subtitle") and not cover:
+            return self._video_or_data_route(stream, source_streams, notes)
+        if codec in source_streams.supported and _muxer_takes(
+            stream, self._output.format.name, source_streams.first.get(stream.index)
+        ):
+            return _Route(self._output.add_stream_from_template(stream))
+        return self._route_in_another_format(source, stream, source_streams, notes)
+
+    def _video_or_data_route(
+        self, stream, source_streams: _SourceStreams, notes: list[str]
+    ) -> _Route | None:
+        """A data track copied (telemetry), where the output can hold it; another video
+        stream, or a data stream kept otherwise or not held, takes no route."""
+        upscaled, label = source_streams.upscaled, _label(stream)
+        if stream.index == upscaled or (
+            stream.type == "data" and (is_timecode(stream) or self._is_chapters(stream))
+        ):
+            return None  # kept otherwise: as the video's timecode tag, as chapters
+        if stream.type == "video":
+            why = f"only the upscaled video stream #{upscaled} is kept"
+        elif stream.type != "data":
+            why = f"vsr does not copy {stream.type} streams"
+        elif stream.index not in source_streams.data or not data_copy_survives(
+            stream, self._output.format.name, source_streams.first.get(stream.index)
+        ):
+            # Tried without a packet too: a TS's SCTE-35 track that has none and a
+            # registration ("CUEI") of its own passes MOV's header, which then
+            # writes a track of no codec; "it holds no packets" said a copy would
+            # have kept it.
+            why = f"{source_streams.extension} cannot hold this data stream"
+        elif stream.index not in source_streams.first:
+            why = "it holds no packets"
+        else:
+            why = None  # telemetry (a GoPro's GPMF) goes along as audio does
+        if why is not None:
+            notes.append(f"{label}: not copied ({why})")
+            return None
+        return _Route(self._output.add_stream_from_template(stream))
+
+    def _route_in_another_format(
+        self, source: Path, stream, source_streams: _SourceStreams, notes: list[str]
+    ) -> _Route | None:
+        """The route of a cover picture, audio or subtitle stream the output cannot hold as
+        it is: stored as PNG, re-encoded, converted to text it holds, or else dropped."""
+        codec, label = _codec_name(stream), _label(stream)
+        extension, supported = source_streams.extension, source_streams.supported
+        if stream.index in source_streams.covers:
+            route = self._cover_as_png(source, stream)
+            if not isinstance(route, _Route):
+                why = route or f"{extension} cannot hold it"
+                notes.append(f"{label}: the cover picture dropped, {why}")
+                return None
+            notes.append(
+                f"{label}: the cover picture stored as PNG, its pixels unchanged "
+                f"(vsr cannot write {codec} into {extension})"
+            )
+            return route
+        if stream.type == "audio":
+            encoder, layout_note = self._audio_encoder(stream)
+            route = _Route(encoder, reencode=True)
+            notes.append(
+                f"{label}: {extension} cannot hold this {codec} stream; "
+                f"re-encoded to {route.output.codec_context.name}{layout_note}"
+            )
+            return route
+        if codec in TEXT_SUBTITLES and self._text_format(supported):
+            encoder, why = self._text_encoder(stream, supported)
+            if encoder is None:
                 notes.append(
-                    f"{label}: dropped, its codec is one this libav cannot read, "
-                    "which vsr cannot copy"
+                    f"{label}: dropped, {extension} cannot hold {codec} and the "
+                    f"conversion to {self._text_format(supported)} failed ({why})"
                 )
-                continue
-            if stream.type == "subtitle" and self._is_chapter_text(source, stream, codec):
-                continue  # kept as the container's chapters
-            if stream.type not in ("audio", "subtitle") and not cover:
-                if stream.index == upscaled or (
-                    stream.type == "data" and (is_timecode(stream) or self._is_chapters(stream))
-                ):
-                    continue  # kept otherwise: as the video's timecode tag, as chapters
-                if stream.type == "video":
-                    why = f"only the upscaled video stream #{upscaled} is kept"
-                elif stream.type != "data":
-                    why = f"vsr does not copy {stream.type} streams"
-                elif stream.index not in data or not data_copy_survives(
-                    stream, output.format.name, first.get(stream.index)
-                ):
-                    # Tried without a packet too: a TS's SCTE-35 track that has none and a
-                    # registration ("CUEI") of its own passes MOV's header, which then
-                    # writes a track of no codec; "it holds no packets" said a copy would
-                    # have kept it.
-                    why = f"{extension} cannot hold this data stream"
-                elif stream.index not in first:
-                    why = "it holds no packets"
-                else:
-                    why = None  # telemetry (a GoPro's GPMF) goes along as audio does
-                if why is not None:
-                    notes.append(f"{label}: not copied ({why})")
-                    continue
-                route = _Route(output.add_stream_from_template(stream))
-            elif codec in supported and _muxer_takes(
-                stream, output.format.name, first.get(stream.index)
-            ):
-                route = _Route(output.add_stream_from_template(stream))
-            elif cover:
-                route = self._cover_as_png(source, stream)
-                if not isinstance(route, _Route):
-                    why = route or f"{extension} cannot hold it"
-                    notes.append(f"{label}: the cover picture dropped, {why}")
-                    continue
-                notes.append(
-                    f"{label}: the cover picture stored as PNG, its pixels unchanged "
-                    f"(vsr cannot write {codec} into {extension})"
-                )
-            elif stream.type == "audio":
-                encoder, layout_note = self._audio_encoder(stream)
-                route = _Route(encoder, reencode=True)
-                notes.append(
-                    f"{label}: {extension} cannot hold this {codec} stream; "
-                    f"re-encoded to {route.output.codec_context.name}{layout_note}"
-                )
-            elif codec in TEXT_SUBTITLES and self._text_format(supported):
-                encoder, why = self._text_encoder(stream, supported)
-                if encoder is None:
-                    notes.append(
-                        f"{label}: dropped, {extension} cannot hold {codec} and the "
-                        f"conversion to {self._text_format(supported)} failed ({why})"
-                    )
-                    continue
-                route = _Route(encoder, convert_text=True)
-                notes.append(
-                    f"{label}: {extension} cannot hold {codec}; "
-                    f"converted to {route.output.codec_context.name}{why}"
-                )
-            else:
-                notes.append(f"{label}: dropped, {extension} cannot hold {codec} subtitles")
-                continue
-            tags = fit_language(track_tags(stream.metadata), output, label, notes)
-            route.output.metadata.update(tags)
-            route.output.disposition = stream.disposition
-            lost = dropped_flags(stream.disposition, output.format.name, stream.type)
-            if lost:
-                flags = "flag" if len(lost) == 1 else "flags"
-                notes.append(f"{label}: {extension} cannot keep its {', '.join(lost)} {flags}")
-            self._routes[stream.index] = route
-        self._flag_default_audio()
-        self._copy_chapters(notes)
-        self._packets = self._demux()
-        self._pending: av.Packet | None = None
-        self.copied_packets = 0
+                return None
+            route = _Route(encoder, convert_text=True)
+            notes.append(
+                f"{label}: {extension} cannot hold {codec}; "
+                f"converted to {route.output.codec_context.name}{why}"
+            )
+            return route
+        notes.append(f"{label}: dropped, {extension} cannot hold {codec} subtitles")
+        return None
+
+    def _keep_track_details(self, stream, route: _Route, extension: str, notes: list[str]) -> None:
+        """The stream's tags and flags on its output track, with a note on what is lost."""
+        label = _label(stream)
+        tags = fit_language(track_tags(stream.metadata), self._output, label, notes)
+        route.output.metadata.update(tags)
+        route.output.disposition = stream.disposition
+        lost = dropped_flags(stream.disposition, self._output.format.name, stream.type)
+        if lost:
+            flags = "flag" if len(lost) == 1 else "flags"
+            notes.append(f"{label}: {extension} cannot keep its {', '.join(lost)} {flags}")
 
     def _flag_default_audio(self) -> None:
         """Flag the first audio track default when none is (Matroska sources may have
