@@ -296,6 +296,22 @@ def _side_data_not_kept(frame: av.VideoFrame) -> list[str]:
     return [what for kind, what in _SIDE_DATA_NOT_KEPT.items() if kind in kinds]
 
 
+def _matrix_and_range(frame: av.VideoFrame, rgb_like: bool) -> tuple[str | None, str, str]:
+    """The colour matrix tag the file states (None: none, or RGB), the matrix for the
+    maths, and the colour range of the frame's values."""
+    tag = colors.MATRIX_TAGS.get(frame.colorspace)
+    if tag in (None, "rgb") or rgb_like:
+        tag = None
+    matrix = colors.matrix_for_maths(tag) if tag else colors.guess_matrix(frame.height)
+    if rgb_like or len([c for c in frame.format.components if not c.is_alpha]) == 1:
+        color_range = "pc"  # RGB and gray carry full-range values: keep them all
+    elif frame.format.name.startswith("yuvj"):
+        color_range = "pc"
+    else:
+        color_range = colors.range_name(frame.color_range)
+    return tag, matrix, color_range
+
+
 class VideoReader:
     """Decode the first video stream of a file, in presentation order.
 
@@ -357,109 +373,139 @@ class VideoReader:
         self._sequence_rate = input_rate if self._sequence else None
         self._container = _open_input(self.path, self._sequence_rate)
         try:
-            self._stream = main_video_stream(self._container)
-            if self._stream is None:
-                raise VsrError(f"{self.path}: {no_video_stream(self._container)}")
-            self._stream.thread_type = "AUTO"
-            raw = is_raw_stream(self._container)
-            if self._sequence:  # no timing of its own: --input-rate is its rate
-                if input_rate is None:
-                    self.warnings.append(default_rate_note())
-            else:
-                not_applied = check_input_rate_applies(
-                    raw, input_rate, self.path, input_rate_raw_only
-                )
-                if not_applied:
-                    self.warnings.append(not_applied)
-            # A raw stream's frames are timed here, the demuxer's times being none or its own.
-            self._raw = RawTiming.of(self._stream, input_rate) if raw else None
-            if self._raw is not None and self._raw.note:
-                self.warnings.append(self._raw.note)
-            # Whether --input-rate changed the times the frames would have had without it.
-            self.retimed = self._raw is not None and self._raw.retimed
-            if self._sequence:  # timed at 25 fps without one
-                self.retimed = input_rate is not None and input_rate != DEFAULT_SEQUENCE_RATE
-            # The pixel shape of the sequence header the file opens with: the decoder's
-            # differs where the first delivered frame comes after another (see _first_shape).
-            self._opening_shape = self._stream.codec_context.sample_aspect_ratio
-            self._shape_watch: PixelShapeWatch | None = None  # from the first frame on
-            self._restarts = None  # where the clock starts over: see vsr.video.clock_restarts
-            if clock_may_restart(self._container):
-                self._restarts = find_clock_restarts(self.path)
-            if self._restarts is not None and time_range is not None:
-                cut = f"{option('--start')} and {option('--end')}"
-                raise VsrError(f"{self.path}: {self._restarts.refuse(cut)}")
-            self._forget_what_was_decoded()
-            self._skip_first: tuple[int | None, int] = (None, 0)  # see resume_after
-            self._range_pts = self._range_in_time_base()
-            self._timecode_watch: OpeningTimecodeWatch | None = None
-            if self._raw is not None and self._stream.codec_context.name in MPEG_VIDEO_CODECS:
-                self._timecode_watch = OpeningTimecodeWatch()  # see _opening_gop_timecode
-            self._decoded = self._decode() if time_range is None else self._decode_range()
-            first = next(self._decoded, None)
-            if first is None and time_range is not None:
-                raise VsrError(f"{self.path}: no frame from {time_range.describe()} {self._why()}")
-            if first is None:
-                raise VsrError(f"{self.path}: no decodable video frame (empty or damaged)")
+            self._find_video_stream(input_rate, input_rate_raw_only)
+            self._look_for_clock_restarts()
+            first = self._start_decoding()
             self._first: av.VideoFrame | None = first
-            # The rate the stream states, which a soft-telecined one states for its fields'
-            # pace, not its frames' (see _soft_telecined): `_source` has the frames' own.
-            stated = self._stream_rate()
-            self._soft_telecine = self._soft_telecined(stated)
-            self._gop_timecode = self._opening_gop_timecode()
-            # The source's frames as the file has them, for the reader's own reckoning;
-            # `info` as they are delivered (per field: twice as many, twice as fine a time).
-            self._source = self._describe(first)
-            if self._sequence and self._source.frame_count is None:
-                # image2 states no count, but the sequence's listing holds it: progress shows
-                # a total, not an estimate ("of 5", not "of ~5").
-                count = ImageSequence.find(self.path).count
-                self._source = dataclasses.replace(self._source, frame_count=count)
-            self.info = field_rate_info(self._source) if field_rate else self._source
-            if self._film and not carries_pulldown(stated):
-                # PAL or film's own rate: no 3:2 pulldown to undo. Deinterlaced as auto does,
-                # rather than a fifth of the frames of motion dropped.
-                self.warnings.append(no_pulldown_note(stated))
-                self._film = False
-                self._deinterlacer = Deinterlacer("auto")
-            if self._film:
-                self.info = film_info(self._source, self._soft_telecine)
-                # Inverse telecine reckons in the stated frames, and tells soft telecine by
-                # its frames lying 5/4 of one apart (of the frames it is given, a cut's).
-                step = step_of(stated, self._source.time_base)
-                self._telecine = InverseTelecine(step, stated)
-            if _see_through(first):
-                self.warnings.append(
-                    "the video has transparent parts (in its first frame), which the output "
-                    "cannot keep: it is opaque, showing the colours stored under them"
-                )
-            if _FLOAT_FORMAT.search(first.format.name):
-                self.warnings.append(FLOAT_CLIPPED_NOTE)
-            if self._restarts is not None:
-                self.warnings.append(self._restarts.describe())
-            unusual_siting = siting_note(self.info.chroma_location)
-            if unusual_siting:
-                self.warnings.append(unusual_siting)
-            lost = _side_data_not_kept(first)
-            if lost:
-                self.warnings.append(
-                    f"the video carries {' and '.join(lost)} in its frames, which the output "
-                    "does not keep (its frames are made anew from the upscaled pictures)"
-                )
-            if is_dolby_vision(self._stream, first):  # its RPUs are frame side data too
-                self.warnings.append(DOLBY_VISION_NOTE)
-            self._planes = FramePlanes(self.info, first, self.warnings)
-            self._siting_watch = SitingWatch(self.info, self.warnings)
-            self._shape_watch = PixelShapeWatch(
-                self.info.sample_aspect_ratio,
-                (self.info.width, self.info.height),
-                lambda: self._stream.codec_context.sample_aspect_ratio,
-                lambda pts: float((pts - self._origin()) * self._source.time_base),
-                self.warnings,
-            )
+            self._describe_frames(first)
+            self._add_first_frame_notes(first)
+            self._start_watching(first)
         except BaseException:
             self.close()
             raise
+
+    def _find_video_stream(self, input_rate: Fraction | None, input_rate_raw_only: bool) -> None:
+        """The video stream to decode, and who times its frames (a raw stream's are timed by
+        the reader), with a note where `input_rate` is not what times them."""
+        self._stream = main_video_stream(self._container)
+        if self._stream is None:
+            raise VsrError(f"{self.path}: {no_video_stream(self._container)}")
+        self._stream.thread_type = "AUTO"
+        raw = is_raw_stream(self._container)
+        if self._sequence:  # no timing of its own: --input-rate is its rate
+            if input_rate is None:
+                self.warnings.append(default_rate_note())
+        else:
+            not_applied = check_input_rate_applies(raw, input_rate, self.path, input_rate_raw_only)
+            if not_applied:
+                self.warnings.append(not_applied)
+        # A raw stream's frames are timed here, the demuxer's times being none or its own.
+        self._raw = RawTiming.of(self._stream, input_rate) if raw else None
+        if self._raw is not None and self._raw.note:
+            self.warnings.append(self._raw.note)
+        # Whether --input-rate changed the times the frames would have had without it.
+        self.retimed = self._raw is not None and self._raw.retimed
+        if self._sequence:  # timed at 25 fps without one
+            self.retimed = input_rate is not None and input_rate != DEFAULT_SEQUENCE_RATE
+        # The pixel shape of the sequence header the file opens with: the decoder's
+        # differs where the first delivered frame comes after another (see _first_shape).
+        self._opening_shape = self._stream.codec_context.sample_aspect_ratio
+        self._shape_watch: PixelShapeWatch | None = None  # from the first frame on
+
+    def _look_for_clock_restarts(self) -> None:
+        """Where the clock starts over (see vsr.video.clock_restarts); a range is refused
+        then."""
+        self._restarts = None
+        if clock_may_restart(self._container):
+            self._restarts = find_clock_restarts(self.path)
+        if self._restarts is not None and self.time_range is not None:
+            cut = f"{option('--start')} and {option('--end')}"
+            raise VsrError(f"{self.path}: {self._restarts.refuse(cut)}")
+
+    def _start_decoding(self) -> av.VideoFrame:
+        """The first frame delivered (of the range, where one is asked for); VsrError where
+        there is none."""
+        self._forget_what_was_decoded()
+        self._skip_first: tuple[int | None, int] = (None, 0)  # see resume_after
+        self._range_pts = self._range_in_time_base()
+        self._timecode_watch: OpeningTimecodeWatch | None = None
+        if self._raw is not None and self._stream.codec_context.name in MPEG_VIDEO_CODECS:
+            self._timecode_watch = OpeningTimecodeWatch()  # see _opening_gop_timecode
+        time_range = self.time_range
+        self._decoded = self._decode() if time_range is None else self._decode_range()
+        first = next(self._decoded, None)
+        if first is None and time_range is not None:
+            raise VsrError(f"{self.path}: no frame from {time_range.describe()} {self._why()}")
+        if first is None:
+            raise VsrError(f"{self.path}: no decodable video frame (empty or damaged)")
+        return first
+
+    def _describe_frames(self, first: av.VideoFrame) -> None:
+        """`info`, the frames as they are delivered, and `_source`, as the file has them;
+        as film, the inverse telecine that delivers them, where there is pulldown to undo."""
+        # The rate the stream states, which a soft-telecined one states for its fields'
+        # pace, not its frames' (see _soft_telecined): `_source` has the frames' own.
+        stated = self._stream_rate()
+        self._soft_telecine = self._soft_telecined(stated)
+        self._gop_timecode = self._opening_gop_timecode()
+        # The source's frames as the file has them, for the reader's own reckoning;
+        # `info` as they are delivered (per field: twice as many, twice as fine a time).
+        self._source = self._describe(first)
+        if self._sequence and self._source.frame_count is None:
+            # image2 states no count, but the sequence's listing holds it: progress shows
+            # a total, not an estimate ("of 5", not "of ~5").
+            count = ImageSequence.find(self.path).count
+            self._source = dataclasses.replace(self._source, frame_count=count)
+        self.info = field_rate_info(self._source) if self._field_rate else self._source
+        if self._film and not carries_pulldown(stated):
+            # PAL or film's own rate: no 3:2 pulldown to undo. Deinterlaced as auto does,
+            # rather than a fifth of the frames of motion dropped.
+            self.warnings.append(no_pulldown_note(stated))
+            self._film = False
+            self._deinterlacer = Deinterlacer("auto")
+        if self._film:
+            self.info = film_info(self._source, self._soft_telecine)
+            # Inverse telecine reckons in the stated frames, and tells soft telecine by
+            # its frames lying 5/4 of one apart (of the frames it is given, a cut's).
+            step = step_of(stated, self._source.time_base)
+            self._telecine = InverseTelecine(step, stated)
+
+    def _add_first_frame_notes(self, first: av.VideoFrame) -> None:
+        """The notes known from the start: what of the frames the output cannot keep, where
+        the clock starts over, an unusual chroma siting."""
+        if _see_through(first):
+            self.warnings.append(
+                "the video has transparent parts (in its first frame), which the output "
+                "cannot keep: it is opaque, showing the colours stored under them"
+            )
+        if _FLOAT_FORMAT.search(first.format.name):
+            self.warnings.append(FLOAT_CLIPPED_NOTE)
+        if self._restarts is not None:
+            self.warnings.append(self._restarts.describe())
+        unusual_siting = siting_note(self.info.chroma_location)
+        if unusual_siting:
+            self.warnings.append(unusual_siting)
+        lost = _side_data_not_kept(first)
+        if lost:
+            self.warnings.append(
+                f"the video carries {' and '.join(lost)} in its frames, which the output "
+                "does not keep (its frames are made anew from the upscaled pictures)"
+            )
+        if is_dolby_vision(self._stream, first):  # its RPUs are frame side data too
+            self.warnings.append(DOLBY_VISION_NOTE)
+
+    def _start_watching(self, first: av.VideoFrame) -> None:
+        """The frames' conversion to planes, and the watches on what a later frame changes
+        (its chroma siting, its pixel shape), set up from the first frame."""
+        self._planes = FramePlanes(self.info, first, self.warnings)
+        self._siting_watch = SitingWatch(self.info, self.warnings)
+        self._shape_watch = PixelShapeWatch(
+            self.info.sample_aspect_ratio,
+            (self.info.width, self.info.height),
+            lambda: self._stream.codec_context.sample_aspect_ratio,
+            lambda pts: float((pts - self._origin()) * self._source.time_base),
+            self.warnings,
+        )
 
     # -- container -> frames ---------------------------------------------------------
 
@@ -1034,41 +1080,13 @@ class VideoReader:
         stream = self._stream
         pix_fmt, self._rgb_like = planar_equivalent(frame.format)
         bit_depth, chroma_shift = parse_planar(pix_fmt)  # type: ignore[misc]
-
-        tag = colors.MATRIX_TAGS.get(frame.colorspace)
-        if tag in (None, "rgb") or self._rgb_like:
-            tag = None
-        matrix = colors.matrix_for_maths(tag) if tag else colors.guess_matrix(frame.height)
-        if self._rgb_like or len([c for c in frame.format.components if not c.is_alpha]) == 1:
-            color_range = "pc"  # RGB and gray carry full-range values: keep them all
-        elif frame.format.name.startswith("yuvj"):
-            color_range = "pc"
-        else:
-            color_range = colors.range_name(frame.color_range)
-
+        tag, matrix, color_range = _matrix_and_range(frame, self._rgb_like)
         time_base = stream.time_base or Fraction(1, 90000)
-        duration = None
-        if stream.duration:
-            duration = float(stream.duration * time_base)
-        elif self._container.duration:
-            duration = self._container.duration / av.time_base
         cut = self._cut_at(frame, time_base)
-        frame_count = stream.frames or None
         rate = self._stream_rate()
         if self._soft_telecine and rate is not None:
             rate = soft_telecine_rate(rate)  # the frames' own average, as they are delivered
-        if cut is not None and cut.asked:
-            # The video's own length only: a container's covers subtitles and audio too.
-            declared, own = declared_video_seconds(stream, self._container)
-            frame_count, duration = frames_in_cut(cut, frame_count, rate, declared if own else None)
-            if self._raw is not None:
-                frame_count = None  # reckoned from its counted length: an estimate
-        counted = None
-        if self._raw is not None:  # a raw stream states no length: its packets tell it
-            asked = cut.requested if cut is not None and cut.asked else None
-            counted = CountedLength(
-                functools.partial(_counted_raw_seconds, self.path, self._raw, asked)
-            )
+        frame_count, duration, counted = self._length(cut, rate, time_base)
         return VideoInfo(
             path=self.path,
             width=frame.width,
@@ -1105,6 +1123,32 @@ class VideoReader:
             raw_stream=self._raw is not None,
             counted_duration=counted,
         )
+
+    def _length(
+        self, cut: Cut | None, rate: Fraction | None, time_base: Fraction
+    ) -> tuple[int | None, float | None, CountedLength | None]:
+        """The frames and seconds the file states for the video (a cut's share, with one
+        asked for), and a raw stream's length counted once asked for."""
+        stream = self._stream
+        duration = None
+        if stream.duration:
+            duration = float(stream.duration * time_base)
+        elif self._container.duration:
+            duration = self._container.duration / av.time_base
+        frame_count = stream.frames or None
+        if cut is not None and cut.asked:
+            # The video's own length only: a container's covers subtitles and audio too.
+            declared, own = declared_video_seconds(stream, self._container)
+            frame_count, duration = frames_in_cut(cut, frame_count, rate, declared if own else None)
+            if self._raw is not None:
+                frame_count = None  # reckoned from its counted length: an estimate
+        counted = None
+        if self._raw is not None:  # a raw stream states no length: its packets tell it
+            asked = cut.requested if cut is not None and cut.asked else None
+            counted = CountedLength(
+                functools.partial(_counted_raw_seconds, self.path, self._raw, asked)
+            )
+        return frame_count, duration, counted
 
     def _first_shape(self) -> Fraction | None:
         """The first delivered frame's pixel shape: the stream's (a container's own shape,
