@@ -644,11 +644,7 @@ class StreamCopier:
         """The packets heard or shown inside the cut, their timestamps moved back with the
         video's. A subtitle already showing at the cut starts at zero, for what is left."""
         cut = self._cut
-        early = float(cut.offset) - CUT_PREROLL_SECONDS
-        if early > cut.file_start:  # near the top, read from it: a seek skips what has
-            # negative times (AAC's priming packet)
-            with contextlib.suppress(av.error.FFmpegError):  # unseekable: from the top
-                self._input.seek(int(early * av.time_base), backward=True)
+        self._seek_before_the_cut()
         stop = None if cut.end is None else cut.end + Fraction(CUT_SLACK_SECONDS)
         # Per stream, the last subtitle before the cut that has no duration (bitmap formats
         # such as PGS: each one shows until the next), which may still be showing at it.
@@ -671,30 +667,8 @@ class StreamCopier:
                 continue
             if open_ended and stamp >= zero:
                 yield from _at_zero(open_ended)
-            # Audio that is re-encoded is decoded from a little earlier: a decoder's first
-            # frames after a jump are its pre-roll (AAC drops one as if it were priming).
-            # So is audio copied into MP4 or MOV, whose edit list trims what comes before
-            # zero and whose decoders get it all: MP3 needs its previous frames' bits (with
-            # only the packet across the cut, 73 ms of silence), AAC and AC-3 the previous
-            # frame's overlap, Opus 80 ms to settle.
-            early = 0
-            if self._routes[packet.stream.index].reencode or (
-                self._mov_like and packet.stream.type == "audio"
-            ):
-                early = math.ceil(Fraction(AUDIO_PREROLL_SECONDS) / time_base)
-            if packet.stream.type == "audio":
-                # A packet that ends right at the cut stays as well: the decoder's pre-roll
-                # (with --start 0, AAC's priming packet: the audio is then the source's).
-                if stamp + length < zero - early:
-                    continue
-            elif packet.stream.type == "data":
-                # Telemetry started before the cut is left out, not moved: at a time before
-                # zero, as audio is kept, libav reads an MP4 data track back a packet's
-                # remainder early (-120 and 40 ms read as -160 and 0), every sample with it.
-                if stamp < zero:
-                    continue
-            elif stamp + length <= zero and not (stamp == zero and not length):
-                continue  # a subtitle over before the cut
+            if self._left_out_before_the_cut(packet, stamp, length, zero):
+                continue
             if packet.stream.type == "subtitle":
                 # Shown for the part of its time inside the cut only.
                 last = cut.end_in(time_base)
@@ -711,6 +685,41 @@ class StreamCopier:
             packet.dts = None if dts is None else min(dts - zero, packet.pts)
             yield packet
         yield from _at_zero(open_ended)  # nothing came after the cut's start
+
+    def _seek_before_the_cut(self) -> None:
+        early = float(self._cut.offset) - CUT_PREROLL_SECONDS
+        if early > self._cut.file_start:  # near the top, read from it: a seek skips what has
+            # negative times (AAC's priming packet)
+            with contextlib.suppress(av.error.FFmpegError):  # unseekable: from the top
+                self._input.seek(int(early * av.time_base), backward=True)
+
+    def _left_out_before_the_cut(
+        self, packet: av.Packet, stamp: int, length: int, zero: int
+    ) -> bool:
+        """Whether a packet (at `stamp`, `length` long, with the cut's start at `zero`, in
+        its time base) lies too far before the cut to be kept."""
+        # Audio that is re-encoded is decoded from a little earlier: a decoder's first
+        # frames after a jump are its pre-roll (AAC drops one as if it were priming).
+        # So is audio copied into MP4 or MOV, whose edit list trims what comes before
+        # zero and whose decoders get it all: MP3 needs its previous frames' bits (with
+        # only the packet across the cut, 73 ms of silence), AAC and AC-3 the previous
+        # frame's overlap, Opus 80 ms to settle.
+        early = 0
+        if self._routes[packet.stream.index].reencode or (
+            self._mov_like and packet.stream.type == "audio"
+        ):
+            early = math.ceil(Fraction(AUDIO_PREROLL_SECONDS) / packet.time_base)
+        if packet.stream.type == "audio":
+            # A packet that ends right at the cut stays as well: the decoder's pre-roll
+            # (with --start 0, AAC's priming packet: the audio is then the source's).
+            return stamp + length < zero - early
+        if packet.stream.type == "data":
+            # Telemetry started before the cut is left out, not moved: at a time before
+            # zero, as audio is kept, libav reads an MP4 data track back a packet's
+            # remainder early (-120 and 40 ms read as -160 and 0), every sample with it.
+            return stamp < zero
+        # A subtitle over before the cut.
+        return stamp + length <= zero and not (stamp == zero and not length)
 
     @staticmethod
     def _seconds(packet: av.Packet) -> float:
