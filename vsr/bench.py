@@ -25,7 +25,7 @@ import time
 from dataclasses import asdict, dataclass, field, replace
 from fractions import Fraction
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import av
 import numpy as np
@@ -33,7 +33,7 @@ import torch
 from torch import nn
 
 from vsr.bench_clip import check_clip_shape, make_bench_clip
-from vsr.bench_naive import naive_upscale
+from vsr.bench_naive import NaiveResult, naive_upscale
 from vsr.errors import VsrError
 from vsr.report import RunReport, write_json
 from vsr.telemetry import STAGES
@@ -42,6 +42,9 @@ from vsr.upscale import PRECISIONS, check_precision, resolve_device
 from vsr.video.codecs import encoder_option_type, video_encoder
 from vsr.video.encoder_choice import quiet_encoder
 from vsr.video.media_url import open_source
+
+if TYPE_CHECKING:
+    from vsr.video.writer import EncodeSettings
 
 # Frames when the user does not say: enough for a steady GPU figure, few enough that a CPU
 # run (tens of seconds per 540p frame on a small CPU) ends in minutes.
@@ -401,9 +404,6 @@ def run_bench(
     engine configurations to time (default: one per precision, at `batch`).
     `encoder_options` (e.g. {"threads": "6"}) go to every encoder, the naive loop's too.
     """
-    from vsr.runner import upscale_video
-    from vsr.video.writer import EncodeSettings
-
     dev = resolve_device(device)
     frames = frames if frames is not None else DEFAULT_FRAMES.get(dev.type, 12)
     check_clip_shape(width, height, frames)  # before the encoder sees a size it cannot take
@@ -411,6 +411,68 @@ def run_bench(
         model, origin = bench_model(weights, scale)
     else:
         origin = "network passed in"
+    scale = _checked_scale(model, scale, width, height)
+    encoding = _bench_encoding(codec, preset, crf, lossless, encoder_options)
+    if variants is None:
+        variants = [EngineVariant(precision=p, batch=batch) for p in precisions or [None]]
+    if rounds < 1:
+        raise VsrError(f"--rounds must be at least 1, not {rounds}")
+    twice = next((v for v in variants if variants.count(v) > 1), None)
+    if twice is not None:
+        raise VsrError(f"the engine configuration {twice.label} is asked for twice")
+    check_encoder(
+        encoding.codec, width, height, scale, encoding.pix_fmt, encoding.options, encoding.crf
+    )
+
+    with tempfile.TemporaryDirectory(prefix="vsr-bench-") as scratch:
+        folder = Path(workdir) if workdir is not None else Path(scratch)
+        folder.mkdir(parents=True, exist_ok=True)
+        clip = make_bench_clip(folder / "source.mkv", width, height, frames, lossless=lossless)
+        _start_device(dev, model, height, width)
+        naive_path = folder / "naive.mkv"
+        naive_runs, engine_runs = _time_rounds(
+            clip, folder, naive_path, model, dev, scale, variants, encoding, rounds
+        )
+        naive = min(naive_runs, key=lambda run: run.wall_seconds)
+        result = BenchResult(
+            title=f"vsr bench: naive loop vs engine, {model_name(model)} ({origin})",
+            model=model_name(model),
+            weights=origin,
+            device=str(dev),
+            device_name=torch.cuda.get_device_name(dev) if dev.type == "cuda" else None,
+            torch_threads=torch.get_num_threads(),
+            input_size=(width, height),
+            output_size=(width * scale, height * scale),
+            frames=frames,
+            rounds=rounds,
+            source="FFV1 yuv444p (lossless)" if lossless else "H.264 yuv420p (ultrafast, crf 16)",
+            codec=encoding.codec,
+            preset=encoding.preset,
+            crf=encoding.crf,
+            pix_fmt=encoding.pix_fmt,
+            encoder_options=encoding.extra,
+        )
+        naive_fps = naive.frames / naive.wall_seconds
+        result.rows.append(_naive_row(naive, naive_runs))
+        for variant in variants:
+            _add_engine_row(
+                result, variant, engine_runs[variant], naive_path, naive_fps, encoding.preset
+            )
+    if dev.type == "cpu":
+        result.notes.append(
+            f"CPU run ({torch.get_num_threads()} torch threads): GPU figures are n/a"
+        )
+    elif torch.backends.cudnn.allow_tf32:
+        result.notes.append(
+            "fp32 rows run their convolutions in TF32 (torch's default on this GPU), as a "
+            "user's own fp32 loop would"
+        )
+    return result
+
+
+def _checked_scale(model: nn.Module, scale: int | None, width: int, height: int) -> int:
+    """The scale the bench runs at, the network's own; refused where the network cannot
+    run it or the clip's sides do not suit the network."""
     if model.scale == 1:
         raise VsrError("vsr bench needs a network that enlarges (IMDN_AS is same-size)")
     if scale is None:
@@ -420,6 +482,28 @@ def run_bench(
     multiple = getattr(model, "input_multiple", 1)
     if width % multiple or height % multiple:
         raise VsrError(f"{model_name(model)} needs sides that are multiples of {multiple}")
+    return scale
+
+
+@dataclass(frozen=True)
+class _Encoding:
+    """What every row encodes with: the naive loop and the engine alike."""
+
+    codec: str
+    preset: str | None
+    crf: int | None
+    pix_fmt: str
+    options: dict[str, str]  # all the encoder gets: preset, crf and the user's own
+    extra: dict[str, str]  # the user's own (-e), which the engine adds to its preset and crf
+
+
+def _bench_encoding(
+    codec: str,
+    preset: str | None,
+    crf: int | None,
+    lossless: bool,
+    encoder_options: dict[str, str] | None,
+) -> _Encoding:
     if lossless:
         codec, preset, crf, pix_fmt, options = "ffv1", None, None, "yuv444p", {}
     else:
@@ -434,170 +518,188 @@ def run_bench(
     # and SVT-AV1 printed their banners amid the table, from the trial open and the naive
     # loop, and the two rows' encoders ran with different parameters.
     quiet_encoder(video_encoder(codec).name, options)
-    if variants is None:
-        variants = [EngineVariant(precision=p, batch=batch) for p in precisions or [None]]
-    if rounds < 1:
-        raise VsrError(f"--rounds must be at least 1, not {rounds}")
-    twice = next((v for v in variants if variants.count(v) > 1), None)
-    if twice is not None:
-        raise VsrError(f"the engine configuration {twice.label} is asked for twice")
-    check_encoder(codec, width, height, scale, pix_fmt, options, crf)
+    return _Encoding(codec, preset, crf, pix_fmt, options, extra)
 
-    with tempfile.TemporaryDirectory(prefix="vsr-bench-") as scratch:
-        folder = Path(workdir) if workdir is not None else Path(scratch)
-        folder.mkdir(parents=True, exist_ok=True)
-        clip = make_bench_clip(folder / "source.mkv", width, height, frames, lossless=lossless)
-        _start_device(dev, model, height, width)
-        naive_path = folder / "naive.mkv"
-        settings = EncodeSettings(
-            codec=codec, crf=crf, preset=preset, pix_fmt=pix_fmt, options=extra
-        )
-        naive_runs, engine_runs = [], {v: [] for v in variants}
-        # Rounds alternate naive and engine, so a neighbour's load that comes and goes on a
-        # shared machine hits both; each row keeps its fastest round (the least disturbed).
-        for _ in range(rounds):
-            naive_path.unlink(missing_ok=True)
-            _release_cached_memory(dev)
-            naive_runs.append(
-                naive_upscale(clip, naive_path, copy.deepcopy(model), dev, codec, pix_fmt, options)
-            )
-            for variant in variants:
-                engine_path = folder / f"engine-{variant.label.replace(',', '-')}.mkv"
-                _release_cached_memory(dev)
-                start = time.perf_counter()
-                try:
-                    report = upscale_video(
-                        clip,
-                        engine_path,
-                        scale=scale,
-                        weights=model,
-                        device=dev,
-                        precision=variant.precision,
-                        batch=variant.batch,
-                        channels_last=variant.channels_last,
-                        compile=variant.compile,
-                        cuda_graphs=variant.cuda_graphs,
-                        encoders=variant.encoders,
-                        settings=settings,
-                        progress=False,
-                        overwrite=True,
-                    )
-                except KeyboardInterrupt as stop:
-                    # The engine's advice to run again with --resume is for `vsr run`: a
-                    # bench's clips are scratch, and `vsr bench` has no --resume.
-                    with contextlib.suppress(AttributeError):
-                        del stop.__notes__
-                    raise
-                engine_runs[variant].append((time.perf_counter() - start, report, engine_path))
 
-        naive = min(naive_runs, key=lambda run: run.wall_seconds)
-        result = BenchResult(
-            title=f"vsr bench: naive loop vs engine, {model_name(model)} ({origin})",
-            model=model_name(model),
-            weights=origin,
-            device=str(dev),
-            device_name=torch.cuda.get_device_name(dev) if dev.type == "cuda" else None,
-            torch_threads=torch.get_num_threads(),
-            input_size=(width, height),
-            output_size=(width * scale, height * scale),
-            frames=frames,
-            rounds=rounds,
-            source="FFV1 yuv444p (lossless)" if lossless else "H.264 yuv420p (ultrafast, crf 16)",
-            codec=codec,
-            preset=preset,
-            crf=crf,
-            pix_fmt=pix_fmt,
-            encoder_options=extra,
-        )
-        naive_fps = naive.frames / naive.wall_seconds
-        naive_steady = naive.wall_seconds - naive.startup_seconds
-        result.rows.append(
-            BenchRow(
-                name="naive loop",
-                precision="fp32",
-                batch=1,
-                frames=naive.frames,
-                wall_seconds=round(naive.wall_seconds, 4),
-                fps=round(naive_fps, 3),
-                ratio_to_naive=1.0,
-                # Beside the engine's steady fps, the naive loop's own: without its start.
-                steady_fps=round(naive.frames / naive_steady, 3) if naive_steady > 0 else None,
-                startup_seconds=round(naive.startup_seconds, 4),
-                stage_busy_seconds={s: round(naive.clock.busy[s], 4) for s in STAGES},
-                gpu_util_mean_percent=_get(naive.gpu_summary, "gpu_util_mean_percent"),
-                # Of the time after its start, as the engine rows' share (and the legend):
-                # of the whole wall, a slow start read as an idle encoder.
-                encoder_busy_share=(
-                    round(naive.clock.busy["encode"] / naive_steady, 4)
-                    if naive_steady > 0
-                    else None
-                ),
-                gpu_memory_used_max_bytes=_get(naive.gpu_summary, "memory_used_max_bytes"),
-                gpu_peak_allocated_bytes=naive.gpu_peak_allocated_bytes,
-                round_walls=[round(run.wall_seconds, 3) for run in naive_runs],
+_EngineRun = tuple[float, RunReport, Path]  # wall seconds, the engine's report, its output
+
+
+def _time_rounds(
+    clip: Path,
+    folder: Path,
+    naive_path: Path,
+    model: nn.Module,
+    dev: torch.device,
+    scale: int,
+    variants: list[EngineVariant],
+    encoding: _Encoding,
+    rounds: int,
+) -> tuple[list[NaiveResult], dict[EngineVariant, list[_EngineRun]]]:
+    """Every round of the naive loop and of each engine variant, in the order they ran."""
+    from vsr.video.writer import EncodeSettings
+
+    settings = EncodeSettings(
+        codec=encoding.codec,
+        crf=encoding.crf,
+        preset=encoding.preset,
+        pix_fmt=encoding.pix_fmt,
+        options=encoding.extra,
+    )
+    naive_runs, engine_runs = [], {v: [] for v in variants}
+    # Rounds alternate naive and engine, so a neighbour's load that comes and goes on a
+    # shared machine hits both; each row keeps its fastest round (the least disturbed).
+    for _ in range(rounds):
+        naive_path.unlink(missing_ok=True)
+        _release_cached_memory(dev)
+        naive_runs.append(
+            naive_upscale(
+                clip,
+                naive_path,
+                copy.deepcopy(model),
+                dev,
+                encoding.codec,
+                encoding.pix_fmt,
+                encoding.options,
             )
         )
         for variant in variants:
-            wall, report, engine_path = min(engine_runs[variant], key=lambda run: run[0])
-            compared = decoded_psnr(naive_path, engine_path)
-            total, lowest = compared.psnr_db, compared.lowest_frame_psnr_db
-            name = f"engine {report.precision} batch {report.batch}"
-            extras = [e for e in variant.label.split(",")[1:] if not e.startswith("batch=")]
-            if not report.fast_path.get("cuda_graphs", True):
-                # Asked for, not run (CUDA graphs need a GPU): the row must not claim them.
-                extras = ["graphs(ignored)" if e == "graphs" else e for e in extras]
-            name += "".join(f" {e}" for e in extras)
-            # A missing or extra frame counts here too.
-            mistimed, where = compare_timelines(compared.times_first, compared.times_second)
-            if mistimed:
-                result.notes.append(
-                    f"{name}: {mistimed} frame(s) missing or shown at other times than the "
-                    f"naive loop's ({where}, naive first); the PSNR pairs frames in order"
-                )
-            if math.isinf(total):
-                result.notes.append(f"{name}: output identical to the naive")
-            steady = wall - report.startup_s - report.warmup_s
-            result.rows.append(
-                BenchRow(
-                    name=name,
-                    precision=report.precision,
-                    batch=report.batch,
-                    frames=report.frames,
-                    wall_seconds=round(wall, 4),
-                    fps=round(report.frames / wall, 3),
-                    ratio_to_naive=round(report.frames / wall / naive_fps, 3),
-                    # On a GPU the network's own device time (CUDA events), not the
-                    # host's time to queue it.
-                    stage_busy_seconds={
-                        s: report.stages[s].get("device_busy_s", report.stages[s]["busy_s"])
-                        for s in STAGES
-                    },
-                    warmup_seconds=report.warmup_s,
-                    startup_seconds=report.startup_s,
-                    drain_seconds=report.drain_s,
-                    steady_fps=round(report.frames / steady, 3) if steady > 0 else None,
-                    gpu_util_mean_percent=_get(report.gpu_summary, "gpu_util_mean_percent"),
-                    encoder_busy_share=report.encoder_busy_share,
-                    gpu_memory_used_max_bytes=_get(report.gpu_summary, "memory_used_max_bytes"),
-                    gpu_peak_allocated_bytes=report.gpu_peak_allocated_bytes,
-                    psnr_vs_naive_db=round(total, 3),
-                    min_frame_psnr_vs_naive_db=round(lowest, 3),
-                    mistimed_frames=mistimed,
-                    round_walls=[round(run[0], 3) for run in engine_runs[variant]],
-                )
+            engine_path = folder / f"engine-{variant.label.replace(',', '-')}.mkv"
+            _release_cached_memory(dev)
+            engine_runs[variant].append(
+                _run_engine(clip, engine_path, model, dev, scale, variant, settings)
             )
-            notes = [_for_the_bench(n, name, variant, report, preset) for n in report.notes]
-            result.notes.extend(n for n in notes if n not in result.notes)
-    if dev.type == "cpu":
-        result.notes.append(
-            f"CPU run ({torch.get_num_threads()} torch threads): GPU figures are n/a"
+    return naive_runs, engine_runs
+
+
+def _run_engine(
+    clip: Path,
+    engine_path: Path,
+    model: nn.Module,
+    dev: torch.device,
+    scale: int,
+    variant: EngineVariant,
+    settings: EncodeSettings,
+) -> _EngineRun:
+    from vsr.runner import upscale_video
+
+    start = time.perf_counter()
+    try:
+        report = upscale_video(
+            clip,
+            engine_path,
+            scale=scale,
+            weights=model,
+            device=dev,
+            precision=variant.precision,
+            batch=variant.batch,
+            channels_last=variant.channels_last,
+            compile=variant.compile,
+            cuda_graphs=variant.cuda_graphs,
+            encoders=variant.encoders,
+            settings=settings,
+            progress=False,
+            overwrite=True,
         )
-    elif torch.backends.cudnn.allow_tf32:
+    except KeyboardInterrupt as stop:
+        # The engine's advice to run again with --resume is for `vsr run`: a
+        # bench's clips are scratch, and `vsr bench` has no --resume.
+        with contextlib.suppress(AttributeError):
+            del stop.__notes__
+        raise
+    return time.perf_counter() - start, report, engine_path
+
+
+def _naive_row(naive: NaiveResult, naive_runs: list[NaiveResult]) -> BenchRow:
+    """The naive loop's row, from its fastest round `naive`."""
+    naive_steady = naive.wall_seconds - naive.startup_seconds
+    return BenchRow(
+        name="naive loop",
+        precision="fp32",
+        batch=1,
+        frames=naive.frames,
+        wall_seconds=round(naive.wall_seconds, 4),
+        fps=round(naive.frames / naive.wall_seconds, 3),
+        ratio_to_naive=1.0,
+        # Beside the engine's steady fps, the naive loop's own: without its start.
+        steady_fps=round(naive.frames / naive_steady, 3) if naive_steady > 0 else None,
+        startup_seconds=round(naive.startup_seconds, 4),
+        stage_busy_seconds={s: round(naive.clock.busy[s], 4) for s in STAGES},
+        gpu_util_mean_percent=_get(naive.gpu_summary, "gpu_util_mean_percent"),
+        # Of the time after its start, as the engine rows' share (and the legend):
+        # of the whole wall, a slow start read as an idle encoder.
+        encoder_busy_share=(
+            round(naive.clock.busy["encode"] / naive_steady, 4) if naive_steady > 0 else None
+        ),
+        gpu_memory_used_max_bytes=_get(naive.gpu_summary, "memory_used_max_bytes"),
+        gpu_peak_allocated_bytes=naive.gpu_peak_allocated_bytes,
+        round_walls=[round(run.wall_seconds, 3) for run in naive_runs],
+    )
+
+
+def _add_engine_row(
+    result: BenchResult,
+    variant: EngineVariant,
+    runs: list[_EngineRun],
+    naive_path: Path,
+    naive_fps: float,
+    preset: str | None,
+) -> None:
+    """The row of `variant`'s fastest round, compared with the naive loop's output, and its
+    notes."""
+    wall, report, engine_path = min(runs, key=lambda run: run[0])
+    compared = decoded_psnr(naive_path, engine_path)
+    total, lowest = compared.psnr_db, compared.lowest_frame_psnr_db
+    name = _engine_row_name(variant, report)
+    # A missing or extra frame counts here too.
+    mistimed, where = compare_timelines(compared.times_first, compared.times_second)
+    if mistimed:
         result.notes.append(
-            "fp32 rows run their convolutions in TF32 (torch's default on this GPU), as a "
-            "user's own fp32 loop would"
+            f"{name}: {mistimed} frame(s) missing or shown at other times than the "
+            f"naive loop's ({where}, naive first); the PSNR pairs frames in order"
         )
-    return result
+    if math.isinf(total):
+        result.notes.append(f"{name}: output identical to the naive")
+    steady = wall - report.startup_s - report.warmup_s
+    result.rows.append(
+        BenchRow(
+            name=name,
+            precision=report.precision,
+            batch=report.batch,
+            frames=report.frames,
+            wall_seconds=round(wall, 4),
+            fps=round(report.frames / wall, 3),
+            ratio_to_naive=round(report.frames / wall / naive_fps, 3),
+            # On a GPU the network's own device time (CUDA events), not the
+            # host's time to queue it.
+            stage_busy_seconds={
+                s: report.stages[s].get("device_busy_s", report.stages[s]["busy_s"]) for s in STAGES
+            },
+            warmup_seconds=report.warmup_s,
+            startup_seconds=report.startup_s,
+            drain_seconds=report.drain_s,
+            steady_fps=round(report.frames / steady, 3) if steady > 0 else None,
+            gpu_util_mean_percent=_get(report.gpu_summary, "gpu_util_mean_percent"),
+            encoder_busy_share=report.encoder_busy_share,
+            gpu_memory_used_max_bytes=_get(report.gpu_summary, "memory_used_max_bytes"),
+            gpu_peak_allocated_bytes=report.gpu_peak_allocated_bytes,
+            psnr_vs_naive_db=round(total, 3),
+            min_frame_psnr_vs_naive_db=round(lowest, 3),
+            mistimed_frames=mistimed,
+            round_walls=[round(run[0], 3) for run in runs],
+        )
+    )
+    notes = [_for_the_bench(n, name, variant, report, preset) for n in report.notes]
+    result.notes.extend(n for n in notes if n not in result.notes)
+
+
+def _engine_row_name(variant: EngineVariant, report: RunReport) -> str:
+    """ "engine fp16 batch 4 cl graphs": what ran, as the engine's report says it."""
+    name = f"engine {report.precision} batch {report.batch}"
+    extras = [e for e in variant.label.split(",")[1:] if not e.startswith("batch=")]
+    if not report.fast_path.get("cuda_graphs", True):
+        # Asked for, not run (CUDA graphs need a GPU): the row must not claim them.
+        extras = ["graphs(ignored)" if e == "graphs" else e for e in extras]
+    return name + "".join(f" {e}" for e in extras)
 
 
 def _for_the_bench(
