@@ -22,9 +22,9 @@ import shutil
 import sys
 import time
 from collections.abc import Callable
-from dataclasses import replace
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any
+from typing import IO, TYPE_CHECKING, Any
 
 from vsr.cluster import (
     MAX_RETRIES,
@@ -54,6 +54,12 @@ from vsr.segments import (
 )
 from vsr.video import temp_lock
 from vsr.video.trim import time_range
+
+if TYPE_CHECKING:
+    from torch import nn
+
+    from vsr.video.reader import VideoInfo
+    from vsr.video.writer import VideoWriter
 
 # Segments are made from lossless copies of the source's pictures, which hold no captions
 # (vsr.video.captions keeps them only where one reader feeds the writer).
@@ -174,15 +180,98 @@ def run_split(
     """Upscale one clip as keyframe-aligned segments on Ray, joined into `target`. With
     `resume` among the engine options, finished segments are kept beside the output until
     it is complete, and a rerun joins them instead of making them again."""
-    import torch
-
-    from vsr.default_precision import default_precision
-    from vsr.video.raw_stream import parse_rate
-    from vsr.video.reader import VideoReader
     from vsr.video.writer import EncodeSettings, VideoWriter
 
     source, target = Path(source), Path(target)
     options = dict(engine_options or {})
+    _refuse_what_the_joins_cannot_keep(options)
+    resume = bool(options.pop("resume", False))
+    if options.get("precision") is None:
+        _make_cpu_segments_alike(options)
+    plan = _plan_split(source, options, count, seconds, weights, log)
+    settings = options.pop("settings", None) or EncodeSettings()
+    _check_kept_segments(target, resume, overwrite)
+    writer = VideoWriter(target, plan.info, plan.width, plan.height, settings, overwrite=overwrite)
+    store, kept, held = None, [], None
+    try:
+        if resume:
+            store = SegmentStore(target)
+            fingerprint = _segments_fingerprint(
+                source,
+                plan.model,
+                options,
+                (plan.width, plan.height),
+                writer.pix_fmt,
+                writer.chroma_siting,
+                plan.info.cut,
+                plan.segments,
+            )
+            kept = store.start(fingerprint, overwrite)
+            work = store.folder
+        else:
+            work, held = _claim_work_folder(target, log)
+    except BaseException:
+        writer.abort()
+        raise
+    done = {segment.index: segment for segment in kept}
+    if done:
+        left = len(plan.segments) - len(done)
+        then = f"upscaling the other {left}" if left else "joining them"
+        log(f"vsr: {len(done)} of {len(plan.segments)} segments kept from an earlier run; {then}")
+    try:
+        # Segments in exactly the planes the final encoder takes, its chroma siting too:
+        # the join only re-encodes.
+        options["settings"] = replace(
+            EncodeSettings(codec="ffv1"),
+            pix_fmt=writer.pix_fmt,
+            options={"chroma_sample_location": writer.chroma_siting},
+        )
+        options["encoders"] = 1  # FFV1 segments never wait on their encoder
+        todo = [segment for segment in plan.segments if segment.index not in done]
+        summary = ClusterReport()
+        if todo:  # with every segment kept, the join needs no cluster
+            started = connect(address, num_cpus)
+            try:
+                keep = None if store is None else store.keep
+                layout = colour_and_layout(plan.info)
+                summary = _run_segments(
+                    source, todo, work, weights, options, layout, progress, log, keep
+                )
+            finally:
+                if started:
+                    disconnect()
+        for segment in kept:
+            summary.add(_kept_outcome(source, segment))
+        summary.clips.sort(key=lambda clip: clip["segment"])
+        pts = {clip["segment"]: clip.pop("pts", None) for clip in summary.clips}
+        if summary.count("failed"):
+            _abandon_the_join(writer, store, summary, len(plan.segments), log)
+        else:
+            _join_into_target(writer, summary, pts, plan, target, log)
+            (store or SegmentStore(target)).discard_if_ours()  # it has served
+            summary.output = str(target)
+    except BaseException as error:
+        writer.abort()
+        if store is not None:
+            if store.kept_count():
+                store.release()
+                error.add_note(_what_is_kept(store, len(plan.segments)))
+            else:
+                store.discard()  # it holds nothing worth keeping
+        raise
+    finally:
+        if store is None:
+            shutil.rmtree(work, ignore_errors=True)
+            if held is not None:
+                held.close()
+    if report is not None:
+        write_json(summary.to_dict(), report)
+    return summary
+
+
+def _refuse_what_the_joins_cannot_keep(options: dict[str, Any]) -> None:
+    """Engine options whose frames do not map one to one onto the source's frame times,
+    by which the segments are joined."""
     if options.get("field_rate"):
         # The segments are joined by the source's frame times, one output frame to each.
         raise VsrError(
@@ -199,35 +288,48 @@ def run_split(
             "segments' edges, and the segments are joined by the source's frame times; run "
             "the clip whole (--ray alone runs it on a worker)"
         )
-    resume = bool(options.pop("resume", False))
-    if options.get("precision") is None:
-        # A CPU's default precision is its own (bf16 where it has bf16 instructions;
-        # vsr.default_precision), but the segments of one output must be made alike on any
-        # mix of workers, and a resumed run must make them as its kept ones were: CPU tasks
-        # run in this machine's default, as a local run here would (the fingerprint holds
-        # it). GPU tasks keep theirs (gpu_options; fp16 where unset).
-        options["precision"] = default_precision(torch.device("cpu"))
-        options["gpu_options"] = {"precision": None, **(options.get("gpu_options") or {})}
-    if not source.is_file():
-        raise VsrError(f"{source}: no such file")
-    # A part of the clip: split that part only, and join it moved to zero, its audio and
-    # subtitles cut alike (the writer over a reader's cut does that, as in a local run).
-    part = time_range(*(options.pop(key, None) for key in ("start", "end", "duration")))
-    given_rate = options.get("input_rate")
-    # Refused now for a clip that times its own frames, as a local run refuses it: every
-    # segment (a lossless Matroska cut) failed with it in turn, after Ray had started.
-    rate = None if given_rate is None else parse_rate(given_rate, "input_rate")
-    with VideoReader(source, part, input_rate=rate) as reader:
-        info = reader.info
-    if info.clock_restarts is not None:
-        raise VsrError(f"{source}: {info.clock_restarts.refuse('--segments')}")
-    # Asked before anything reads its length: a raw stream's is counted from the whole file
-    # only when asked for (vsr.video.raw_length).
-    if info.raw_stream:  # its segments would be found by seeking, and joined by their times
-        raise VsrError(
-            f"{source}: a raw video stream has no index to split it at keyframes by: run it "
-            "whole (--ray alone runs it on a worker)"
-        )
+
+
+def _make_cpu_segments_alike(options: dict[str, Any]) -> None:
+    """Set the precision of a run that names none: this machine's default on CPU workers,
+    the GPU default on GPU workers."""
+    import torch
+
+    from vsr.default_precision import default_precision
+
+    # A CPU's default precision is its own (bf16 where it has bf16 instructions;
+    # vsr.default_precision), but the segments of one output must be made alike on any
+    # mix of workers, and a resumed run must make them as its kept ones were: CPU tasks
+    # run in this machine's default, as a local run here would (the fingerprint holds
+    # it). GPU tasks keep theirs (gpu_options; fp16 where unset).
+    options["precision"] = default_precision(torch.device("cpu"))
+    options["gpu_options"] = {"precision": None, **(options.get("gpu_options") or {})}
+
+
+@dataclass
+class _SplitPlan:
+    """The source as read once by the driver, its segments, and the output's size."""
+
+    info: VideoInfo
+    segments: list[Segment]
+    shift: int  # where the part of the clip asked for starts, in the source's time base
+    within: tuple[int, int] | None  # the part asked for; None: the whole clip
+    model: nn.Module  # the network a local run would pick
+    width: int
+    height: int
+
+
+def _plan_split(
+    source: Path,
+    options: dict[str, Any],
+    count: int | None,
+    seconds: float | None,
+    weights: str | Path | None,
+    log: Callable[[str], None],
+) -> _SplitPlan:
+    """Read the source, refuse what segment mode cannot split, and plan the segments; takes
+    the time range out of `options` and sets the coded size the segments are made at."""
+    info = _read_source(source, options)
     within, shift = None, 0
     if info.cut is not None:
         shift = info.cut.offset_in(info.time_base)
@@ -248,115 +350,95 @@ def run_split(
     model, (width, height) = _network_and_geometry(
         info, weights, options.get("scale"), options.get("size"), options.get("height")
     )
-    settings = options.pop("settings", None) or EncodeSettings()
-    _check_kept_segments(target, resume, overwrite)
-    writer = VideoWriter(target, info, width, height, settings, overwrite=overwrite)
-    store, kept, held = None, [], None
-    try:
-        if resume:
-            store = SegmentStore(target)
-            fingerprint = _segments_fingerprint(
-                source,
-                model,
-                options,
-                (width, height),
-                writer.pix_fmt,
-                writer.chroma_siting,
-                info.cut,
-                segments,
-            )
-            kept = store.start(fingerprint, overwrite)
-            work = store.folder
-        else:
-            # What runs killed outright left (Ctrl-C removes its own): lossless parts, GBs;
-            # under this process's id too (a container's driver has the same one each run).
-            for folder in temp_lock.remove_dead_temps(target, _work_folder_pattern(target)):
-                log(f"vsr: removed {folder.name}, the segments of a run that was killed")
-            work = _work_folder(target)
-            try:
-                work.mkdir()
-            except FileExistsError:
-                raise VsrError(f"{work}: another segment run of {target.name} uses it") from None
-            held = temp_lock.hold_folder(work)
-    except BaseException:
-        writer.abort()
-        raise
-    done = {segment.index: segment for segment in kept}
-    if done:
-        left = len(segments) - len(done)
-        then = f"upscaling the other {left}" if left else "joining them"
-        log(f"vsr: {len(done)} of {len(segments)} segments kept from an earlier run; {then}")
-    try:
-        # Segments in exactly the planes the final encoder takes, its chroma siting too:
-        # the join only re-encodes.
-        options["settings"] = replace(
-            EncodeSettings(codec="ffv1"),
-            pix_fmt=writer.pix_fmt,
-            options={"chroma_sample_location": writer.chroma_siting},
+    return _SplitPlan(info, segments, shift, within, model, width, height)
+
+
+def _read_source(source: Path, options: dict[str, Any]) -> VideoInfo:
+    from vsr.video.raw_stream import parse_rate
+    from vsr.video.reader import VideoReader
+
+    if not source.is_file():
+        raise VsrError(f"{source}: no such file")
+    # A part of the clip: split that part only, and join it moved to zero, its audio and
+    # subtitles cut alike (the writer over a reader's cut does that, as in a local run).
+    part = time_range(*(options.pop(key, None) for key in ("start", "end", "duration")))
+    given_rate = options.get("input_rate")
+    # Refused now for a clip that times its own frames, as a local run refuses it: every
+    # segment (a lossless Matroska cut) failed with it in turn, after Ray had started.
+    rate = None if given_rate is None else parse_rate(given_rate, "input_rate")
+    with VideoReader(source, part, input_rate=rate) as reader:
+        info = reader.info
+    if info.clock_restarts is not None:
+        raise VsrError(f"{source}: {info.clock_restarts.refuse('--segments')}")
+    # Asked before anything reads its length: a raw stream's is counted from the whole file
+    # only when asked for (vsr.video.raw_length).
+    if info.raw_stream:  # its segments would be found by seeking, and joined by their times
+        raise VsrError(
+            f"{source}: a raw video stream has no index to split it at keyframes by: run it "
+            "whole (--ray alone runs it on a worker)"
         )
-        options["encoders"] = 1  # FFV1 segments never wait on their encoder
-        todo = [segment for segment in segments if segment.index not in done]
-        summary = ClusterReport()
-        if todo:  # with every segment kept, the join needs no cluster
-            started = connect(address, num_cpus)
-            try:
-                keep = None if store is None else store.keep
-                layout = colour_and_layout(info)
-                summary = _run_segments(
-                    source, todo, work, weights, options, layout, progress, log, keep
-                )
-            finally:
-                if started:
-                    disconnect()
-        for segment in kept:
-            summary.add(_kept_outcome(source, segment))
-        summary.clips.sort(key=lambda clip: clip["segment"])
-        pts = {clip["segment"]: clip.pop("pts", None) for clip in summary.clips}
-        if summary.count("failed"):
-            writer.abort()
-            if store is not None:
-                store.release()
-                log(f"vsr: {_what_is_kept(store, len(segments))}")
-            elif summary.count("done"):
-                finished = summary.count("done")
-                log(
-                    f"vsr: the {finished} finished segment{'s' * (finished != 1)} "
-                    f"{'are' if finished != 1 else 'is'} not kept: with --resume, a rerun "
-                    "makes only the failed ones"
-                )
-        else:
-            parts = [(Path(clip["output"]), pts[clip["segment"]]) for clip in summary.clips]
-            # A segment is a lossless copy of the pictures alone. Its task counted the
-            # captioned frames it copied; a kept segment's are unknown, the first frame's said.
-            captioned = sum(clip.get("captioned_frames") or 0 for clip in summary.clips)
-            if captioned or info.closed_captions:
-                writer.notes.append(SEGMENTS_LOSE_CAPTIONS)
-            start = time.perf_counter()
-            join_segments(writer, parts, shift, None if within is None else within[1])
-            writer.close()
-            for note in writer.notes:  # what the writer decided, as a local run says it
-                log(f"vsr: note: {note}")
-            summary.wall_seconds += time.perf_counter() - start
-            log(f"vsr: joined {len(parts)} segment{'s' * (len(parts) != 1)} into {target}")
-            (store or SegmentStore(target)).discard_if_ours()  # it has served
-            summary.output = str(target)
-    except BaseException as error:
-        writer.abort()
-        if store is not None:
-            if store.kept_count():
-                store.release()
-                error.add_note(_what_is_kept(store, len(segments)))
-            else:
-                store.discard()  # it holds nothing worth keeping
-        raise
-    finally:
-        if store is None:
-            shutil.rmtree(work, ignore_errors=True)
-            if held is not None:
-                held.close()
-    if report is not None:
-        write_json(summary.to_dict(), report)
-    return summary
+    return info
+
+
+def _claim_work_folder(target: Path, log: Callable[[str], None]) -> tuple[Path, IO[bytes] | None]:
+    """The folder a run without --resume makes its segments in, and the hold that tells
+    later runs it is in use."""
+    # What runs killed outright left (Ctrl-C removes its own): lossless parts, GBs;
+    # under this process's id too (a container's driver has the same one each run).
+    for folder in temp_lock.remove_dead_temps(target, _work_folder_pattern(target)):
+        log(f"vsr: removed {folder.name}, the segments of a run that was killed")
+    work = _work_folder(target)
+    try:
+        work.mkdir()
+    except FileExistsError:
+        raise VsrError(f"{work}: another segment run of {target.name} uses it") from None
+    return work, temp_lock.hold_folder(work)
+
+
+def _abandon_the_join(
+    writer: VideoWriter,
+    store: SegmentStore | None,
+    summary: ClusterReport,
+    total: int,
+    log: Callable[[str], None],
+) -> None:
+    """A segment failed: no output, and say what a rerun with --resume would make."""
+    writer.abort()
+    if store is not None:
+        store.release()
+        log(f"vsr: {_what_is_kept(store, total)}")
+    elif summary.count("done"):
+        finished = summary.count("done")
+        log(
+            f"vsr: the {finished} finished segment{'s' * (finished != 1)} "
+            f"{'are' if finished != 1 else 'is'} not kept: with --resume, a rerun "
+            "makes only the failed ones"
+        )
+
+
+def _join_into_target(
+    writer: VideoWriter,
+    summary: ClusterReport,
+    pts: dict[int, list[int] | None],
+    plan: _SplitPlan,
+    target: Path,
+    log: Callable[[str], None],
+) -> None:
+    """Encode every segment, in order, into the writer, and close it."""
+    parts = [(Path(clip["output"]), pts[clip["segment"]]) for clip in summary.clips]
+    # A segment is a lossless copy of the pictures alone. Its task counted the
+    # captioned frames it copied; a kept segment's are unknown, the first frame's said.
+    captioned = sum(clip.get("captioned_frames") or 0 for clip in summary.clips)
+    if captioned or plan.info.closed_captions:
+        writer.notes.append(SEGMENTS_LOSE_CAPTIONS)
+    start = time.perf_counter()
+    end = None if plan.within is None else plan.within[1]
+    join_segments(writer, parts, plan.shift, end)
+    writer.close()
+    for note in writer.notes:  # what the writer decided, as a local run says it
+        log(f"vsr: note: {note}")
+    summary.wall_seconds += time.perf_counter() - start
+    log(f"vsr: joined {len(parts)} segment{'s' * (len(parts) != 1)} into {target}")
 
 
 def _work_folder(target: Path) -> Path:
