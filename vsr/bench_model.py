@@ -149,28 +149,15 @@ def time_model(
     on_gpu = device.type == "cuda"
     warmup = warmup if warmup is not None else (10 if on_gpu else 1)
     repeats = repeats if repeats is not None else (50 if on_gpu else 3)
-    multiple = getattr(model, "input_multiple", 1)
     label = name or f"{getattr(model, 'arch', type(model).__name__).upper()} x{model.scale}"
-    # Every size checked before anything is timed: 99999x99999 was an allocator traceback,
-    # and a later size too large threw the earlier sizes' timings away.
-    for precision in precisions:
-        check_precision(precision)
-        for size_name, (width, height) in sizes:
-            if width % multiple or height % multiple:
-                raise VsrError(f"{label} needs sides that are multiples of {multiple}: {size_name}")
-            flag = "--sizes or --batch" if batch > 1 else "--sizes"
-            check_memory(model, (height, width), device, label, PRECISIONS[precision], batch, flag)
+    _check_every_size(model, sizes, precisions, device, batch, label)
     results = []
     for precision in precisions:
         net = prepare_network(
             model, device, precision, channels_last, compile, cuda_graphs, fold, jit
         )
         for size_name, (width, height) in sizes:
-            generator = torch.Generator().manual_seed(0)
-            x = torch.rand(batch, 3, height, width, generator=generator)
-            x = x.to(device, input_dtype(PRECISIONS[precision]))
-            if channels_last:
-                x = x.contiguous(memory_format=torch.channels_last)
+            x = _random_input(batch, width, height, device, precision, channels_last)
             entry = dict(
                 model=label,
                 size=size_name,
@@ -185,18 +172,11 @@ def time_model(
                 jit=bool(compile) and (jit or not packages_on(device)),
                 graphs_ignored=cuda_graphs and not on_gpu,
             )
+            first_call_apart = bool(compile) or (cuda_graphs and on_gpu)
             try:
-                compile_s, memory = None, None
-                if compile or (cuda_graphs and on_gpu):
-                    # A CUDA graph allocates its pool while it is captured, not on replay:
-                    # the first call's peak counts too.
-                    if on_gpu:
-                        torch.cuda.reset_peak_memory_stats(device)
-                    compile_s = _first_call_seconds(net, x)
-                    memory = torch.cuda.max_memory_allocated(device) if on_gpu else None
-                replay = peak_memory(net, x)
-                memory = replay if memory is None or replay is None else max(memory, replay)
-                ms, how = time_forward(net, x, warmup=warmup, repeats=repeats)
+                compile_s, memory, ms, how = _measure(
+                    net, x, device, first_call_apart, warmup, repeats
+                )
             except Exception as error:
                 # Out of memory, or a compiler the machine lacks: a row that says so, and the
                 # other sizes and precisions are still measured.
@@ -207,28 +187,12 @@ def time_model(
                     failure = f"compiling failed: {first_line(error, limit=120)}"
                 else:
                     raise
-                results.append(
-                    ModelTiming(
-                        **entry,
-                        ms_per_call=None,
-                        ms_per_frame=None,
-                        fps=None,
-                        peak_memory_bytes=None,
-                        compile_seconds=None,
-                        timing="",
-                        error=failure,
-                    )  # fmt: skip
-                )
+                results.append(_failed_timing(entry, failure))
                 continue
-            profiled = None
-            if kernels:
-                # Outside a CUDA graph, so that each kernel shows by name.
-                inner = net.network if isinstance(net, GraphedNetwork) else net
-                profiled = profile_kernels(inner, x)
             results.append(
                 ModelTiming(
                     **entry,
-                    kernels=profiled,
+                    kernels=_kernel_profile(net, x) if kernels else None,
                     ms_per_call=round(ms, 3),
                     ms_per_frame=round(ms / batch, 3),
                     fps=round(1000.0 * batch / ms, 2) if ms > 0 else None,
@@ -239,6 +203,90 @@ def time_model(
             )
             del x
     return results
+
+
+def _check_every_size(
+    model: nn.Module,
+    sizes: list[tuple[str, tuple[int, int]]],
+    precisions: list[str],
+    device: torch.device,
+    batch: int,
+    label: str,
+) -> None:
+    """Refuse a precision, a size the network cannot take, or one the device cannot hold."""
+    multiple = getattr(model, "input_multiple", 1)
+    # Every size checked before anything is timed: 99999x99999 was an allocator traceback,
+    # and a later size too large threw the earlier sizes' timings away.
+    for precision in precisions:
+        check_precision(precision)
+        for size_name, (width, height) in sizes:
+            if width % multiple or height % multiple:
+                raise VsrError(f"{label} needs sides that are multiples of {multiple}: {size_name}")
+            flag = "--sizes or --batch" if batch > 1 else "--sizes"
+            check_memory(model, (height, width), device, label, PRECISIONS[precision], batch, flag)
+
+
+def _random_input(
+    batch: int,
+    width: int,
+    height: int,
+    device: torch.device,
+    precision: str,
+    channels_last: bool,
+) -> torch.Tensor:
+    """The same seeded random batch for every network and precision."""
+    generator = torch.Generator().manual_seed(0)
+    x = torch.rand(batch, 3, height, width, generator=generator)
+    x = x.to(device, input_dtype(PRECISIONS[precision]))
+    if channels_last:
+        x = x.contiguous(memory_format=torch.channels_last)
+    return x
+
+
+def _measure(
+    net: Callable[[torch.Tensor], torch.Tensor],
+    x: torch.Tensor,
+    device: torch.device,
+    first_call_apart: bool,
+    warmup: int,
+    repeats: int,
+) -> tuple[float | None, int | None, float, str]:
+    """(seconds of the first call, compiling or capturing, where `first_call_apart`; peak
+    memory; milliseconds per call; how they were timed)."""
+    on_gpu = device.type == "cuda"
+    compile_s, memory = None, None
+    if first_call_apart:
+        # A CUDA graph allocates its pool while it is captured, not on replay:
+        # the first call's peak counts too.
+        if on_gpu:
+            torch.cuda.reset_peak_memory_stats(device)
+        compile_s = _first_call_seconds(net, x)
+        memory = torch.cuda.max_memory_allocated(device) if on_gpu else None
+    replay = peak_memory(net, x)
+    memory = replay if memory is None or replay is None else max(memory, replay)
+    ms, how = time_forward(net, x, warmup=warmup, repeats=repeats)
+    return compile_s, memory, ms, how
+
+
+def _failed_timing(entry: dict[str, Any], failure: str) -> ModelTiming:
+    return ModelTiming(
+        **entry,
+        ms_per_call=None,
+        ms_per_frame=None,
+        fps=None,
+        peak_memory_bytes=None,
+        compile_seconds=None,
+        timing="",
+        error=failure,
+    )
+
+
+def _kernel_profile(
+    net: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor
+) -> list[KernelTime]:
+    # Outside a CUDA graph, so that each kernel shows by name.
+    inner = net.network if isinstance(net, GraphedNetwork) else net
+    return profile_kernels(inner, x)
 
 
 def format_model_timings(timings: list[ModelTiming], title: str) -> str:
