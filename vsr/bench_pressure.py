@@ -19,6 +19,7 @@ import csv
 import gc
 from dataclasses import asdict, dataclass
 from pathlib import Path
+from typing import Any
 
 import torch
 from torch import nn
@@ -106,20 +107,11 @@ def run_pressure(
     repeats = repeats if repeats is not None else (20 if on_gpu else 3)
     measure = "cuda max_memory_allocated" if on_gpu else "peak RSS growth"
     models = models or pressure_models(scale)
-    # On the CPU every size is checked before anything is timed: one the machine cannot hold
-    # was an allocator traceback (or the kernel killing the process) after minutes of timing
-    # the smaller ones, whose figures were lost with it. The default 4K takes about 42 GB
-    # for IMDN x2 in fp32 (5 KB a pixel, as measured at 512x512). A GPU's out-of-memory
-    # error is caught, and is the row this test is for: where each network stops fitting
-    # (a 24 GB card was refused the whole default run by this check, 4K's estimate 34 GB).
+    # A GPU's out-of-memory error is caught, and is the row this test is for: where each
+    # network stops fitting (a 24 GB card was refused the whole default run by the CPU's
+    # check, 4K's estimate 34 GB).
     if not on_gpu:
-        for label, model in models:
-            for _, (width, height) in sizes:
-                if max_size is None or max(width, height) <= max_size:
-                    check_memory(
-                        model, (height, width), device, label, PRECISIONS[precision],
-                        flag="--sizes or --max-size",
-                    )  # fmt: skip
+        _check_the_cpu_holds_every_size(models, sizes, device, precision, max_size)
     points = []
     for label, model in models:
         # A copy, dropped after its sizes: a model left on the GPU would count in the next
@@ -145,32 +137,59 @@ def run_pressure(
                         status=f"skipped: larger than --max-size {max_size}",
                     )  # fmt: skip
                 )
-                continue
-            generator = torch.Generator().manual_seed(0)
-            x = torch.rand(1, 3, height, width, generator=generator).to(device, net_input)
-            try:
-                # Timed first: its warm-up pays the one-off costs of a network and a shape
-                # (on the CPU, oneDNN's packed weights and primitives: 16 MiB against 2 for
-                # IMDN at 16x16), which would otherwise read as the first size's memory.
-                ms, _how = time_forward(net, x, warmup=warmup, repeats=repeats)
-                memory = peak_memory(net, x) if on_gpu else cpu_forward_growth(net, x)
-            except torch.cuda.OutOfMemoryError:
-                del x
-                torch.cuda.empty_cache()
-                points.append(
-                    PressurePoint(
-                        **point, time_ms=None, memory_bytes=None, status="out of GPU memory"
-                    )  # fmt: skip
-                )
-                continue
-            del x
-            points.append(
-                PressurePoint(**point, time_ms=round(ms, 3), memory_bytes=memory, status="ok")
-            )
+            else:
+                points.append(_measured_point(net, net_input, point, device, warmup, repeats))
         del net
         if on_gpu:
             torch.cuda.empty_cache()
     return points
+
+
+def _check_the_cpu_holds_every_size(
+    models: list[tuple[str, nn.Module]],
+    sizes: list[tuple[str, tuple[int, int]]],
+    device: torch.device,
+    precision: str,
+    max_size: int | None,
+) -> None:
+    # Every size is checked before anything is timed: one the machine cannot hold was an
+    # allocator traceback (or the kernel killing the process) after minutes of timing the
+    # smaller ones, whose figures were lost with it. The default 4K takes about 42 GB for
+    # IMDN x2 in fp32 (5 KB a pixel, as measured at 512x512).
+    for label, model in models:
+        for _, (width, height) in sizes:
+            if max_size is None or max(width, height) <= max_size:
+                check_memory(
+                    model, (height, width), device, label, PRECISIONS[precision],
+                    flag="--sizes or --max-size",
+                )  # fmt: skip
+
+
+def _measured_point(
+    net: nn.Module,
+    net_input: torch.dtype,
+    point: dict[str, Any],
+    device: torch.device,
+    warmup: int,
+    repeats: int,
+) -> PressurePoint:
+    """`point` timed and measured on a random frame of its size, or the GPU's out-of-memory
+    row."""
+    generator = torch.Generator().manual_seed(0)
+    x = torch.rand(1, 3, point["height"], point["width"], generator=generator)
+    x = x.to(device, net_input)
+    try:
+        # Timed first: its warm-up pays the one-off costs of a network and a shape
+        # (on the CPU, oneDNN's packed weights and primitives: 16 MiB against 2 for
+        # IMDN at 16x16), which would otherwise read as the first size's memory.
+        ms, _how = time_forward(net, x, warmup=warmup, repeats=repeats)
+        memory = peak_memory(net, x) if device.type == "cuda" else cpu_forward_growth(net, x)
+    except torch.cuda.OutOfMemoryError:
+        del x
+        torch.cuda.empty_cache()
+        return PressurePoint(**point, time_ms=None, memory_bytes=None, status="out of GPU memory")
+    del x
+    return PressurePoint(**point, time_ms=round(ms, 3), memory_bytes=memory, status="ok")
 
 
 def write_pressure_csv(points: list[PressurePoint], path: str | Path) -> None:
