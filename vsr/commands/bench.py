@@ -148,6 +148,22 @@ def run(args: argparse.Namespace) -> int:
         raise VsrError(f"--batch must be at least 1, not {args.batch}")
     if args.scale not in (None, 2, 3, 4):
         raise VsrError(f"--scale must be 2, 3 or 4 (IMDN's factors), not {args.scale}")
+    _refuse_network_switches_outside_model_only(args)
+    _refuse_flags_of_another_mode(args)
+    if args.max_size is not None and args.max_size < 1:
+        raise VsrError(f"--max-size must be at least 1, not {args.max_size}")
+    stem = pressure_stem(args.out)
+    # Checked now, not after minutes of measuring.
+    check_can_write(args.json, "JSON")
+    if args.pressure:
+        _check_pressure_outputs(args.json, stem)
+        return _pressure(args)
+    if args.model_only:
+        return _model_only(args)
+    return _end_to_end(args)
+
+
+def _refuse_network_switches_outside_model_only(args: argparse.Namespace) -> None:
     switches = (
         ("--channels-last", args.channels_last),
         ("--compile", args.compile),
@@ -168,6 +184,9 @@ def run(args: argparse.Namespace) -> int:
         raise VsrError("--jit says how --compile compiles: give --compile too")
     if args.variant and args.model_only:
         raise VsrError("--variant is for the end-to-end bench, not --model-only")
+
+
+def _refuse_flags_of_another_mode(args: argparse.Namespace) -> None:
     # Options of another mode would otherwise be ignored without a word.
     given = {
         "--width": args.width is not None,
@@ -202,27 +221,21 @@ def run(args: argparse.Namespace) -> int:
         if {"--width", "--height"} & set(misplaced):
             hint = "; --sizes WIDTHxHEIGHT gives its input sizes"
         raise VsrError(f"{', '.join(misplaced)}: not used by the {mode} bench{hint}")
-    if args.max_size is not None and args.max_size < 1:
-        raise VsrError(f"--max-size must be at least 1, not {args.max_size}")
-    stem = pressure_stem(args.out)
-    # Checked now, not after minutes of measuring.
-    check_can_write(args.json, "JSON")
-    if args.pressure:
-        csv, png = stem.with_name(stem.name + ".csv"), stem.with_name(stem.name + ".png")
-        check_can_write(csv, "CSV")
-        check_can_write(png, "PNG")
-        # The JSON is written last: on the CSV's or the PNG's path it replaced that file,
-        # after "wrote p.png and p.csv" had been said.
-        for kind, path in (("CSV", csv), ("PNG", png)):
-            if args.json is not None and args.json.resolve() == path.resolve():
-                raise VsrError(
-                    f"--json {args.json} is where the pressure test writes its {kind} "
-                    f"(--out {stem}); give the JSON a name of its own"
-                )
-        return _pressure(args)
-    if args.model_only:
-        return _model_only(args)
-    return _end_to_end(args)
+
+
+def _check_pressure_outputs(json_path: Path | None, stem: Path) -> None:
+    """The CSV and the PNG --pressure writes: writable, and not where the JSON goes."""
+    csv, png = stem.with_name(stem.name + ".csv"), stem.with_name(stem.name + ".png")
+    check_can_write(csv, "CSV")
+    check_can_write(png, "PNG")
+    # The JSON is written last: on the CSV's or the PNG's path it replaced that file,
+    # after "wrote p.png and p.csv" had been said.
+    for kind, path in (("CSV", csv), ("PNG", png)):
+        if json_path is not None and json_path.resolve() == path.resolve():
+            raise VsrError(
+                f"--json {json_path} is where the pressure test writes its {kind} "
+                f"(--out {stem}); give the JSON a name of its own"
+            )
 
 
 def pressure_stem(out: Path | None) -> Path:
