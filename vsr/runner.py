@@ -35,8 +35,9 @@ from vsr.video.writer import EncodeSettings  # at run time: upscale_video's sign
 
 if TYPE_CHECKING:
     from vsr.scaling import OutputGeometry
+    from vsr.video.chunk_journal import StoredChunk
     from vsr.video.parallel_writer import ParallelVideoWriter
-    from vsr.video.reader import VideoInfo
+    from vsr.video.reader import VideoInfo, VideoReader
     from vsr.video.trim import TimeRange
     from vsr.video.writer import VideoWriter
 
@@ -250,10 +251,7 @@ def start_upscale(
     vsr.video.field_rate; `input_rate`: the frame rate of a raw video stream, see
     vsr.video.raw_stream.
     """
-    from tqdm import tqdm
-
     from vsr.video.reader import VideoReader
-    from vsr.video.writer import EncodeSettings
 
     check_clip_arguments(scale, size, height, batch, settings)
     switches = {
@@ -271,13 +269,7 @@ def start_upscale(
     check_field_rate(field_rate, deinterlace)
     rate_given = None if input_rate is None else parse_rate(input_rate, "input_rate")
     part = time_range(start, end, duration)
-    source_path, target_path = check_path(input, "input"), check_path(output, "output")
-    if report is not None:
-        check_path(report, "report")
-    _check_paths(source_path, target_path, overwrite)
-    check_clip_report_path(report, source_path, target_path)
-    if not resume and not overwrite:
-        _refuse_a_forgotten_journal(target_path)
+    source_path, target_path = _source_and_target(input, output, report, overwrite, resume)
     if not _whole_positive(encoders):
         raise VsrError(f"encoders must be a whole number >= 1, not {encoders!r}")
     if on_frames is not None and not callable(on_frames):
@@ -285,10 +277,7 @@ def start_upscale(
     settings = settings or EncodeSettings(codec_is_default=True)
     if size is not None or height is not None:
         scale = None
-    clock = StageClock()
-    host_memory = HostMemoryPeak()
-    started = time.perf_counter()
-    timeline = FrameTimeline(started)
+    clocks = _Clocks.start()
     with VideoReader(
         source_path, part, deinterlace, field_rate, rate_given, input_rate_raw_only
     ) as reader:
@@ -296,244 +285,494 @@ def start_upscale(
         if resume and info.clock_restarts is not None:  # it would seek on one clock
             raise VsrError(f"{source_path}: {info.clock_restarts.refuse(option('--resume', True))}")
         size, height = coded_request(info, size, height)
-        model, geometry, request_notes = network_and_geometry(info, weights, scale, size, height)
-        # IMDN_AS (scale 1) works on a frame enlarged to the target size (the paper's
-        # any-scale path); the others get the frame as it is.
-        net_in = (geometry.height, geometry.width) if model.scale == 1 else None
-        net_in_hw = net_in or (info.height, info.width)
-        auto_compile = compile == "auto"
-        if auto_compile:
-            compile = auto_compile_for(info.frames_to_expect()[0], *net_in_hw)
-        # The engine checks finiteness (and clamps) itself, on the device, without stalling.
-        options = dict(
+        upscaler_options = dict(
             device=device,
             precision=precision,
             max_memory=max_memory,
             channels_last=channels_last,
-            compile=compile,
             cuda_graphs=cuda_graphs,
-            checked=False,
         )
-        upscaler = _upscaler_for(weights, model, info, options)
+        network = _network_for(info, weights, scale, size, height, compile, upscaler_options)
         journal, done, journal_notes = None, [], []
         if resume:
-            journal = ChunkJournal(target_path)
-            fingerprint = run_fingerprint(
-                source_path, upscaler, geometry, settings, part, net_in_hw, deinterlace, field_rate
-            )
-            if reader.retimed:  # only then: the journals of other runs keep their prints
-                fingerprint["input rate"] = str(info.average_rate)
-            done = journal.start(fingerprint, overwrite)
-            if not done:
-                journal_notes = notes_on_journals_of_other_names(target_path)
-        if auto_compile and compile and done:
-            # Only the frames after the kept chunks run the network: a build (or a load)
-            # that repays the whole clip need not repay what is left of it (the fingerprint
-            # does not depend on compiling, so the journal serves either upscaler).
-            total = info.frames_to_expect()[0]
-            left = None if total is None else total - sum(c.frames for c in done)
-            compile_left = auto_compile_for(left, *net_in_hw)
-            if compile_left != compile:
-                compile = options["compile"] = compile_left
-                upscaler = _upscaler_for(weights, model, info, options)
-        warmup_before = upscaler.warmup_seconds
-        notes_before = len(upscaler.notes)
-        built_before = upscaler.packages_built
-        uncompiled_before = upscaler.uncompiled_calls
-        failed_before = upscaler.compile_failed  # in an earlier clip of a folder's upscaler
-        dev = upscaler.device
-        batch = batch if batch is not None else (4 if dev.type == "cuda" else 1)
-        try:
-            writer = open_writer(
+            journal, done, journal_notes = _start_journal(
                 target_path,
-                info,
-                geometry.width,
-                geometry.height,
+                source_path,
+                reader,
+                network,
                 settings,
+                part,
+                deinterlace,
+                field_rate,
                 overwrite,
-                encoders,
-                journal,
             )
-        except BaseException:
-            if journal is not None and not journal.kept_frames():
-                journal.discard()  # it holds nothing worth keeping
-            raise
+        if network.auto_compile and network.compile and done:
+            _decide_compile_for_the_frames_left(network, weights, info, done)
+        before = _UpscalerCounts.of(network.upscaler)
+        dev = network.upscaler.device
+        batch = batch if batch is not None else (4 if dev.type == "cuda" else 1)
+        writer = _open_writer_or_discard_empty_journal(
+            target_path, info, network.geometry, settings, overwrite, encoders, journal
+        )
         try:
-            writer.carry_captions(reader.captions)
-            if done:
-                writer.replay(done)
-                last = done[-1].end
-                reader.resume_after(last["pts"], last["repeats"], kept=resumed_frames(writer))
-            pipeline = Pipeline(
-                upscaler,
-                device=dev,
-                batch=batch,
-                source=_colours_of_source(info),
-                target=_colours_of_writer(writer),
-                output_size=(geometry.height, geometry.width),
-                network_input_size=net_in,
-                clock=clock,
+            frames, sampler = _encode_frames(
+                reader, writer, network, done, batch, clocks, source_path, progress, on_frames
             )
-            terminal = on_a_terminal()  # else stderr is a log: plain lines, no bar
-            # Only for progress: a raw stream's is counted from the whole file (raw_length).
-            expected, estimated = info.frames_to_expect() if progress else (None, False)
-            bar = tqdm(
-                total=expected,
-                initial=resumed_frames(writer),
-                desc=printable(source_path.name),
-                unit="frame",
-                disable=not progress or not terminal,
-                leave=False,
-                dynamic_ncols=True,
-                bar_format=ESTIMATED_BAR if estimated else None,
-            )
-            device_index = None
-            if dev.type == "cuda":
-                device_index = dev.index if dev.index is not None else torch.cuda.current_device()
-                torch.cuda.reset_peak_memory_stats(dev)
-            try:
-                with GpuSampler(device_index) as sampler:
-                    advance = _both(_bar_after_compiling(bar, upscaler, net_in_hw), on_frames)
-                    advance = _both(advance, timeline)
-                    if progress and not terminal:  # a log: a line now and then
-                        lines = ProgressLines(source_path.name, expected, bar.n, about=estimated)
-                        advance = _both(advance, lines)
-                    frames = pipeline.run(reader.frames(), writer, advance)
-            finally:
-                bar.close()
         except BaseException as error:
             writer.abort()  # nothing half-written stays behind
-            _say_what_is_kept(error, journal, time.perf_counter() - started)
+            _say_what_is_kept(error, journal, time.perf_counter() - clocks.started)
             _refuse_if_the_folder_is_gone(error, target_path)
             raise
-        # Counted now: in folder mode the next clip may already be building while this one's
-        # encoder is flushed (finish), and its warm-up is not this clip's.
-        warmup = upscaler.warmup_seconds - warmup_before
-        built = upscaler.packages_built - built_before
-        # So is the GPU's peak: the next clip resets it (reset_peak_memory_stats) and runs
-        # while this one is finished, and finish() would report that clip's peak.
-        gpu_peak = gpu_peak_allocated_bytes(dev)
-        # A shared upscaler's notes of events (a failed build) belong to the clip they met.
-        upscaler_notes = upscaler.notes[: upscaler.standing_notes] + upscaler.notes[notes_before:]
-        # What ran: the mode asked for (--compile), or True ("auto"), where every network
-        # call ran compiled; an upscaler that gave up after a failed compile ran it
-        # uncompiled, and "kept" ran a package only where one was kept for this clip's shape.
-        ran_compiled = upscaler.compiled and upscaler.uncompiled_calls == uncompiled_before
-        compiled = (True if auto_compile else compile) if ran_compiled else False
-        lost = reader.lost_frames
-        deinterlaced = reader.deinterlaced_frames
-        reader_warnings = list(reader.warnings)
+        counts = _counts_of_the_encoding(reader, network, before, frames, sampler)
         end = reader.own_end_of_last_frame()
         if end is not None:
             writer.end_at(end)
+    clip = _EncodedClip(
+        source=source_path,
+        target=target_path,
+        report=report,
+        device=device,
+        channels_last=channels_last,
+        cuda_graphs=cuda_graphs,
+        field_rate=field_rate,
+        info=info,
+        network=network,
+        batch=batch,
+        writer=writer,
+        journal=journal,
+        journal_notes=journal_notes,
+        clocks=clocks,
+        counts=counts,
+    )
+    return ClipRun(lambda: _finish(clip), writer)
 
-    def finish() -> RunReport:
-        try:
-            with clock.working("encode"):
-                writer.close()  # flush the encoder, copy audio/subtitles, rename into place
-        except BaseException as error:  # Ctrl-C while a long flush runs, a full disk...
-            _say_what_is_kept(error, journal, time.perf_counter() - started)
-            _refuse_if_the_folder_is_gone(error, target_path)
-            raise
-        # The output is complete: its journal (this run's, or one a run killed after its
-        # rename left) has served.
-        (journal or ChunkJournal(target_path)).discard_if_ours()
-        finished = time.perf_counter()
-        wall = finished - started
-        # The reader's warnings name lost, damaged and truncated frames; never shorten silently.
-        notes = list(writer.notes) + list(reader_warnings) + upscaler_notes + journal_notes
-        notes += request_notes
-        if dev.type == "cpu" and device is None:
-            notes.append("no CUDA device: ran on the CPU")
-        if cuda_graphs and not upscaler.cuda_graphs:
-            notes.append("CUDA graphs need a GPU: ignored on the CPU")
-        stages = clock.to_dict(wall)
-        startup = clock.first_start.get("model", finished) - started
-        # The user did not ask: say why it paused, where it did. A package loaded from the
-        # cache (or built for an earlier clip of a folder) cost a moment, and a note on
-        # every later run that "the network was compiled" would be news of nothing.
-        if auto_compile and compiled and built:
-            notes.append(
-                f"the network was compiled for this frame size, as the clip is long enough "
-                f"to repay it (warm-up {warmup:.1f} s; the package is kept, so later runs "
-                f"load it; {option('--no-compile', False)} runs it uncompiled)"
-            )
-        elif auto_compile and compiled and compile == "kept":
-            # Said, unlike a long clip's load: the policy runs a short clip uncompiled, and
-            # in bf16 the compiled network's frames differ from the uncompiled one's a little.
-            notes.append(
-                "the network ran compiled, from the package an earlier run kept for this "
-                "frame size (the clip is too short to repay a build of its own; "
-                f"{option('--no-compile', False)} runs it uncompiled)"
-            )
-        if compile and failed_before:
-            # Its warning and note went with that clip: this one says why it did not compile.
-            notes.append(
-                f"the network ran uncompiled: {failed_before} failed for an earlier clip of "
-                "this run (its notes say why)"
-            )
-        encoder_share = encoders_busy_share(writer, clock, wall - startup - warmup)
-        advice = encoder_advice(encoder_share, writer_encoders(writer))
-        if advice:
-            notes.append(advice)
-        result = RunReport(
-            input=str(source_path),
-            output=str(target_path),
-            frames=frames + resumed_frames(writer),
-            lost_frames=lost,
-            wall_seconds=round(wall, 4),
-            fps=round(frames / wall, 3) if wall > 0 else 0.0,
-            stages=stages,
-            model_share_of_wall=round(clock.busy["model"] / wall, 4) if wall > 0 else 0.0,
-            startup_s=round(startup, 4),
-            drain_s=round(finished - clock.last_end.get("model", finished), 4),
-            device=str(dev),
-            device_name=torch.cuda.get_device_name(dev) if dev.type == "cuda" else None,
-            precision=upscaler.precision,
-            batch=batch,
-            fast_path={
-                "channels_last": channels_last,
-                "compile": compiled,
-                "cuda_graphs": upscaler.cuda_graphs,
-                # The encoders that ran: a writer that cannot take several falls back to
-                # one (its note says why), and the bench's advice builds on this count.
-                "encoders": writer_encoders(writer),
-            },
-            warmup_s=round(warmup, 3),
-            encoder_busy_share=None if encoder_share is None else round(encoder_share, 4),
-            cut=info.cut.to_dict() if info.cut is not None and info.cut.asked else None,
-            resumed_frames=resumed_frames(writer),
-            deinterlaced_frames=deinterlaced,
-            field_rate=field_rate,
-            colour=colour_of_run(info, writer),
-            scale=geometry.scale,
-            network=upscaler.arch,
-            network_scale=upscaler.scale,
-            input_size=(info.width, info.height),
-            output_size=(geometry.width, geometry.height),
-            tile_plan=upscaler.plan_for(*net_in_hw).to_dict(),
-            codec=writer.codec.name,
-            pix_fmt=writer.pix_fmt,
-            peak_host_memory_bytes=host_memory.close(),
-            gpu_peak_allocated_bytes=gpu_peak,
-            gpu_summary=sampler.summary(),
-            gpu_samples=sampler.samples,
-            progress_samples=timeline.finished(),
-            notes=notes,
+
+def _source_and_target(
+    input: str | Path, output: str | Path, report: str | Path | None, overwrite: bool, resume: bool
+) -> tuple[Path, Path]:
+    """The input and output paths, refused before anything is opened where they cannot
+    serve (see _check_paths), or where the report would replace either."""
+    source_path, target_path = check_path(input, "input"), check_path(output, "output")
+    if report is not None:
+        check_path(report, "report")
+    _check_paths(source_path, target_path, overwrite)
+    check_clip_report_path(report, source_path, target_path)
+    if not resume and not overwrite:
+        _refuse_a_forgotten_journal(target_path)
+    return source_path, target_path
+
+
+@dataclass
+class _Clocks:
+    """The clip's telemetry, started before its source is opened."""
+
+    clock: StageClock
+    host_memory: HostMemoryPeak
+    started: float
+    timeline: FrameTimeline
+
+    @classmethod
+    def start(cls) -> _Clocks:
+        clock = StageClock()
+        host_memory = HostMemoryPeak()
+        started = time.perf_counter()
+        return cls(clock, host_memory, started, FrameTimeline(started))
+
+
+@dataclass
+class _ClipNetwork:
+    """The network that upscales the clip, as built for it, and the geometry it makes."""
+
+    model: torch.nn.Module
+    upscaler: Upscaler
+    options: dict[str, Any]  # the upscaler's
+    geometry: OutputGeometry
+    net_in: tuple[int, int] | None  # H x W of an enlarged frame (IMDN_AS), else None
+    net_in_hw: tuple[int, int]  # H x W of what the network takes
+    compile: bool | str  # the mode, with "auto" decided for this clip
+    auto_compile: bool
+    request_notes: list[str]
+
+
+def _network_for(
+    info: VideoInfo,
+    weights: str | Path | torch.nn.Module | NetworkCache | None,
+    scale: float | None,
+    size: tuple[int, int] | None,
+    height: int | None,
+    compile: bool | str,
+    upscaler_options: dict[str, Any],
+) -> _ClipNetwork:
+    """The network and geometry of the request, and the Upscaler that runs it with
+    `upscaler_options` and `compile` ("auto": compiled where the clip repays it)."""
+    model, geometry, request_notes = network_and_geometry(info, weights, scale, size, height)
+    # IMDN_AS (scale 1) works on a frame enlarged to the target size (the paper's
+    # any-scale path); the others get the frame as it is.
+    net_in = (geometry.height, geometry.width) if model.scale == 1 else None
+    net_in_hw = net_in or (info.height, info.width)
+    auto_compile = compile == "auto"
+    if auto_compile:
+        compile = auto_compile_for(info.frames_to_expect()[0], *net_in_hw)
+    # The engine checks finiteness (and clamps) itself, on the device, without stalling.
+    options = dict(upscaler_options, compile=compile, checked=False)
+    upscaler = _upscaler_for(weights, model, info, options)
+    return _ClipNetwork(
+        model, upscaler, options, geometry, net_in, net_in_hw, compile, auto_compile, request_notes
+    )
+
+
+def _start_journal(
+    target: Path,
+    source: Path,
+    reader: VideoReader,
+    network: _ClipNetwork,
+    settings: EncodeSettings,
+    part: TimeRange | None,
+    deinterlace: str,
+    field_rate: bool,
+    overwrite: bool,
+) -> tuple[ChunkJournal, list[StoredChunk], list[str]]:
+    """The --resume journal beside `target`, the chunks it kept of an earlier run of the
+    same settings, and notes on the journals of other names where it kept none."""
+    journal = ChunkJournal(target)
+    fingerprint = run_fingerprint(
+        source,
+        network.upscaler,
+        network.geometry,
+        settings,
+        part,
+        network.net_in_hw,
+        deinterlace,
+        field_rate,
+    )
+    if reader.retimed:  # only then: the journals of other runs keep their prints
+        fingerprint["input rate"] = str(reader.info.average_rate)
+    done = journal.start(fingerprint, overwrite)
+    journal_notes = [] if done else notes_on_journals_of_other_names(target)
+    return journal, done, journal_notes
+
+
+def _decide_compile_for_the_frames_left(
+    network: _ClipNetwork,
+    weights: str | Path | torch.nn.Module | NetworkCache | None,
+    info: VideoInfo,
+    done: list[StoredChunk],
+) -> None:
+    """Only the frames after the kept chunks run the network: a build (or a load) that
+    repays the whole clip need not repay what is left of it (the fingerprint does not
+    depend on compiling, so the journal serves either upscaler)."""
+    total = info.frames_to_expect()[0]
+    left = None if total is None else total - sum(c.frames for c in done)
+    compile_left = auto_compile_for(left, *network.net_in_hw)
+    if compile_left != network.compile:
+        network.compile = network.options["compile"] = compile_left
+        network.upscaler = _upscaler_for(weights, network.model, info, network.options)
+
+
+@dataclass(frozen=True)
+class _UpscalerCounts:
+    """An upscaler's running counts as a clip starts: a folder's clips share one upscaler,
+    and each reports only what changed during its own run."""
+
+    warmup_seconds: float
+    notes: int
+    packages_built: int
+    uncompiled_calls: int
+    compile_failed: str | None  # in an earlier clip of a folder's upscaler
+
+    @classmethod
+    def of(cls, upscaler: Upscaler) -> _UpscalerCounts:
+        return cls(
+            upscaler.warmup_seconds,
+            len(upscaler.notes),
+            upscaler.packages_built,
+            upscaler.uncompiled_calls,
+            upscaler.compile_failed,
         )
-        if report is not None:
-            try:
-                write_json(result.to_dict(), report)
-            except OSError as error:
-                # Exit status 2 all the same (the report was asked for), but a script must
-                # not take the finished output for a failed one and throw it away.
-                raise VsrError(
-                    f"{target_path} is complete, but its report {report} could not be "
-                    f"written: {error.strerror or error}"
-                ) from None
-        return result
 
-    return ClipRun(finish, writer)
+
+def _open_writer_or_discard_empty_journal(
+    target: Path,
+    info: VideoInfo,
+    geometry: OutputGeometry,
+    settings: EncodeSettings,
+    overwrite: bool,
+    encoders: int,
+    journal: ChunkJournal | None,
+) -> AnyWriter:
+    try:
+        return open_writer(
+            target, info, geometry.width, geometry.height, settings, overwrite, encoders, journal
+        )
+    except BaseException:
+        if journal is not None and not journal.kept_frames():
+            journal.discard()  # it holds nothing worth keeping
+        raise
+
+
+def _encode_frames(
+    reader: VideoReader,
+    writer: AnyWriter,
+    network: _ClipNetwork,
+    done: list[StoredChunk],
+    batch: int,
+    clocks: _Clocks,
+    source: Path,
+    progress: bool,
+    on_frames: Callable[[int], None] | None,
+) -> tuple[int, GpuSampler]:
+    """Every frame of the clip, after the chunks kept in `done`, through the network and
+    into `writer`: the frames upscaled, and the GPU's samples of the while."""
+    from tqdm import tqdm
+
+    info, upscaler, dev = reader.info, network.upscaler, network.upscaler.device
+    writer.carry_captions(reader.captions)
+    if done:
+        writer.replay(done)
+        last = done[-1].end
+        reader.resume_after(last["pts"], last["repeats"], kept=resumed_frames(writer))
+    pipeline = Pipeline(
+        upscaler,
+        device=dev,
+        batch=batch,
+        source=_colours_of_source(info),
+        target=_colours_of_writer(writer),
+        output_size=(network.geometry.height, network.geometry.width),
+        network_input_size=network.net_in,
+        clock=clocks.clock,
+    )
+    terminal = on_a_terminal()  # else stderr is a log: plain lines, no bar
+    # Only for progress: a raw stream's is counted from the whole file (raw_length).
+    expected, estimated = info.frames_to_expect() if progress else (None, False)
+    bar = tqdm(
+        total=expected,
+        initial=resumed_frames(writer),
+        desc=printable(source.name),
+        unit="frame",
+        disable=not progress or not terminal,
+        leave=False,
+        dynamic_ncols=True,
+        bar_format=ESTIMATED_BAR if estimated else None,
+    )
+    device_index = None
+    if dev.type == "cuda":
+        device_index = dev.index if dev.index is not None else torch.cuda.current_device()
+        torch.cuda.reset_peak_memory_stats(dev)
+    try:
+        with GpuSampler(device_index) as sampler:
+            advance = _both(_bar_after_compiling(bar, upscaler, network.net_in_hw), on_frames)
+            advance = _both(advance, clocks.timeline)
+            if progress and not terminal:  # a log: a line now and then
+                lines = ProgressLines(source.name, expected, bar.n, about=estimated)
+                advance = _both(advance, lines)
+            frames = pipeline.run(reader.frames(), writer, advance)
+    finally:
+        bar.close()
+    return frames, sampler
+
+
+@dataclass(frozen=True)
+class _RunCounts:
+    """What the clip's run counted by its last encoded frame."""
+
+    frames: int  # upscaled by this run
+    lost: int
+    deinterlaced: int
+    reader_warnings: list[str]
+    warmup: float
+    built: int
+    gpu_peak: int | None
+    upscaler_notes: list[str]
+    compiled: bool | str
+    failed_before: str | None
+    sampler: GpuSampler
+
+
+def _counts_of_the_encoding(
+    reader: VideoReader,
+    network: _ClipNetwork,
+    before: _UpscalerCounts,
+    frames: int,
+    sampler: GpuSampler,
+) -> _RunCounts:
+    upscaler = network.upscaler
+    # Counted now: in folder mode the next clip may already be building while this one's
+    # encoder is flushed (finish), and its warm-up is not this clip's.
+    warmup = upscaler.warmup_seconds - before.warmup_seconds
+    built = upscaler.packages_built - before.packages_built
+    # So is the GPU's peak: the next clip resets it (reset_peak_memory_stats) and runs
+    # while this one is finished, and finish() would report that clip's peak.
+    gpu_peak = gpu_peak_allocated_bytes(upscaler.device)
+    # A shared upscaler's notes of events (a failed build) belong to the clip they met.
+    upscaler_notes = upscaler.notes[: upscaler.standing_notes] + upscaler.notes[before.notes :]
+    # What ran: the mode asked for (--compile), or True ("auto"), where every network
+    # call ran compiled; an upscaler that gave up after a failed compile ran it
+    # uncompiled, and "kept" ran a package only where one was kept for this clip's shape.
+    ran_compiled = upscaler.compiled and upscaler.uncompiled_calls == before.uncompiled_calls
+    compiled = (True if network.auto_compile else network.compile) if ran_compiled else False
+    return _RunCounts(
+        frames=frames,
+        lost=reader.lost_frames,
+        deinterlaced=reader.deinterlaced_frames,
+        reader_warnings=list(reader.warnings),
+        warmup=warmup,
+        built=built,
+        gpu_peak=gpu_peak,
+        upscaler_notes=upscaler_notes,
+        compiled=compiled,
+        failed_before=before.compile_failed,
+        sampler=sampler,
+    )
+
+
+@dataclass(frozen=True)
+class _EncodedClip:
+    """What finishing a clip needs: what was asked, what ran it, and what it counted."""
+
+    source: Path
+    target: Path
+    report: str | Path | None
+    device: str | torch.device | None  # as asked (None: the default)
+    channels_last: bool
+    cuda_graphs: bool  # as asked
+    field_rate: bool
+    info: VideoInfo
+    network: _ClipNetwork
+    batch: int
+    writer: AnyWriter
+    journal: ChunkJournal | None
+    journal_notes: list[str]
+    clocks: _Clocks
+    counts: _RunCounts
+
+
+def _finish(clip: _EncodedClip) -> RunReport:
+    try:
+        with clip.clocks.clock.working("encode"):
+            clip.writer.close()  # flush the encoder, copy audio/subtitles, rename into place
+    except BaseException as error:  # Ctrl-C while a long flush runs, a full disk...
+        _say_what_is_kept(error, clip.journal, time.perf_counter() - clip.clocks.started)
+        _refuse_if_the_folder_is_gone(error, clip.target)
+        raise
+    # The output is complete: its journal (this run's, or one a run killed after its
+    # rename left) has served.
+    (clip.journal or ChunkJournal(clip.target)).discard_if_ours()
+    result = _report_of_run(clip, finished=time.perf_counter())
+    if clip.report is not None:
+        _write_report(result, clip.report, clip.target)
+    return result
+
+
+def _report_of_run(clip: _EncodedClip, finished: float) -> RunReport:
+    """The run report of a clip whose output was completed at `finished`."""
+    info, writer, counts, clock = clip.info, clip.writer, clip.counts, clip.clocks.clock
+    upscaler, geometry = clip.network.upscaler, clip.network.geometry
+    dev = upscaler.device
+    wall = finished - clip.clocks.started
+    startup = clock.first_start.get("model", finished) - clip.clocks.started
+    encoder_share = encoders_busy_share(writer, clock, wall - startup - counts.warmup)
+    notes = _notes_of_run(clip, encoder_share)
+    return RunReport(
+        input=str(clip.source),
+        output=str(clip.target),
+        frames=counts.frames + resumed_frames(writer),
+        lost_frames=counts.lost,
+        wall_seconds=round(wall, 4),
+        fps=round(counts.frames / wall, 3) if wall > 0 else 0.0,
+        stages=clock.to_dict(wall),
+        model_share_of_wall=round(clock.busy["model"] / wall, 4) if wall > 0 else 0.0,
+        startup_s=round(startup, 4),
+        drain_s=round(finished - clock.last_end.get("model", finished), 4),
+        device=str(dev),
+        device_name=torch.cuda.get_device_name(dev) if dev.type == "cuda" else None,
+        precision=upscaler.precision,
+        batch=clip.batch,
+        fast_path={
+            "channels_last": clip.channels_last,
+            "compile": counts.compiled,
+            "cuda_graphs": upscaler.cuda_graphs,
+            # The encoders that ran: a writer that cannot take several falls back to
+            # one (its note says why), and the bench's advice builds on this count.
+            "encoders": writer_encoders(writer),
+        },
+        warmup_s=round(counts.warmup, 3),
+        encoder_busy_share=None if encoder_share is None else round(encoder_share, 4),
+        cut=info.cut.to_dict() if info.cut is not None and info.cut.asked else None,
+        resumed_frames=resumed_frames(writer),
+        deinterlaced_frames=counts.deinterlaced,
+        field_rate=clip.field_rate,
+        colour=colour_of_run(info, writer),
+        scale=geometry.scale,
+        network=upscaler.arch,
+        network_scale=upscaler.scale,
+        input_size=(info.width, info.height),
+        output_size=(geometry.width, geometry.height),
+        tile_plan=upscaler.plan_for(*clip.network.net_in_hw).to_dict(),
+        codec=writer.codec.name,
+        pix_fmt=writer.pix_fmt,
+        peak_host_memory_bytes=clip.clocks.host_memory.close(),
+        gpu_peak_allocated_bytes=counts.gpu_peak,
+        gpu_summary=counts.sampler.summary(),
+        gpu_samples=counts.sampler.samples,
+        progress_samples=clip.clocks.timeline.finished(),
+        notes=notes,
+    )
+
+
+def _notes_of_run(clip: _EncodedClip, encoder_share: float | None) -> list[str]:
+    counts, upscaler = clip.counts, clip.network.upscaler
+    # The reader's warnings name lost, damaged and truncated frames; never shorten silently.
+    notes = list(clip.writer.notes) + list(counts.reader_warnings) + counts.upscaler_notes
+    notes += clip.journal_notes + clip.network.request_notes
+    if upscaler.device.type == "cpu" and clip.device is None:
+        notes.append("no CUDA device: ran on the CPU")
+    if clip.cuda_graphs and not upscaler.cuda_graphs:
+        notes.append("CUDA graphs need a GPU: ignored on the CPU")
+    notes += _notes_on_compiling(clip.network, counts)
+    advice = encoder_advice(encoder_share, writer_encoders(clip.writer))
+    if advice:
+        notes.append(advice)
+    return notes
+
+
+def _notes_on_compiling(network: _ClipNetwork, counts: _RunCounts) -> list[str]:
+    notes = []
+    # The user did not ask: say why it paused, where it did. A package loaded from the
+    # cache (or built for an earlier clip of a folder) cost a moment, and a note on
+    # every later run that "the network was compiled" would be news of nothing.
+    if network.auto_compile and counts.compiled and counts.built:
+        notes.append(
+            f"the network was compiled for this frame size, as the clip is long enough "
+            f"to repay it (warm-up {counts.warmup:.1f} s; the package is kept, so later runs "
+            f"load it; {option('--no-compile', False)} runs it uncompiled)"
+        )
+    elif network.auto_compile and counts.compiled and network.compile == "kept":
+        # Said, unlike a long clip's load: the policy runs a short clip uncompiled, and
+        # in bf16 the compiled network's frames differ from the uncompiled one's a little.
+        notes.append(
+            "the network ran compiled, from the package an earlier run kept for this "
+            "frame size (the clip is too short to repay a build of its own; "
+            f"{option('--no-compile', False)} runs it uncompiled)"
+        )
+    if network.compile and counts.failed_before:
+        # Its warning and note went with that clip: this one says why it did not compile.
+        notes.append(
+            f"the network ran uncompiled: {counts.failed_before} failed for an earlier clip of "
+            "this run (its notes say why)"
+        )
+    return notes
+
+
+def _write_report(result: RunReport, report: str | Path, target: Path) -> None:
+    try:
+        write_json(result.to_dict(), report)
+    except OSError as error:
+        # Exit status 2 all the same (the report was asked for), but a script must
+        # not take the finished output for a failed one and throw it away.
+        raise VsrError(
+            f"{target} is complete, but its report {report} could not be "
+            f"written: {error.strerror or error}"
+        ) from None
 
 
 def _upscaler_for(
