@@ -20,6 +20,7 @@ import os
 import sys
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 
 import torch
@@ -157,7 +158,6 @@ def _verdict_on_out(out: Path, resume: bool) -> str | None:
 def _train(config: TrainConfig, resume: bool, ddp: Distributed) -> nn.Module:
     device = pick_device(config, ddp.local_rank)
     out = Path(config.out)
-    checkpoint_path = out / "last.pt"
     # Rank 0 alone writes into --out, so its view of the folder decides for every rank: a
     # rank that refused on its own (--out on a per-node disk holding another run's files)
     # would leave the others waiting for it at their next exchange for ever.
@@ -168,64 +168,164 @@ def _train(config: TrainConfig, resume: bool, ddp: Distributed) -> nn.Module:
     torch.manual_seed(config.seed)  # the same initial weights on every rank
     model = create_model(config.arch, config.scale)
     if config.init_from and not resume:
-        copied = init_from_weights(model, config.init_from)
-        if ddp.is_main:
-            whole = len(copied) == len(model.state_dict())
-            note(
-                f"initialised from {config.init_from}: {len(copied)} tensors"
-                + (" (the whole model)" if whole else " (all but the upsampler)")
-            )
+        _initialise_from(model, config.init_from, ddp)
     # On its device (and in its memory format) before the optimiser exists, so that Adam's
     # state is created, and loaded on --resume, beside the parameters.
-    memory_format = torch.channels_last if config.channels_last else torch.contiguous_format
-    model.to(device=device, memory_format=memory_format)
+    model.to(device=device, memory_format=_memory_format(config))
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
 
-    start, best_psnr, seconds_before, stored_total = 0, -math.inf, 0.0, None
-    state = None
-    ended_at_its_total = False  # the checkpoint is the last step of its own run
-    other_validation_set = False
-    if resume:
-        state = load_checkpoint(checkpoint_path)
-        check_same_network(state["config"], config)
-        try:  # vsr before cfc1b8f trained on after its loss became NaN, and saved it
-            check_finite(state["model"])
-        except VsrError as damaged:
-            raise VsrError(
-                f"{checkpoint_path}: {damaged}; it cannot be resumed: start the run again "
-                "(a lower lr may train)"
-            ) from None
-        start, best_psnr, seconds_before = state["step"], state["best_psnr"], state["seconds"]
-        ended_at_its_total = start == (state.get("steps_total") or state["config"]["steps"])
-        # best.safetensors may have been written after the checkpoint: never replace it with
-        # worse weights.
-        best_psnr = max(best_psnr, _saved_psnr(out / "best.safetensors"))
+    state = _resumable_state(out / "last.pt", config) if resume else None
+    begin = _Start() if state is None else _resumed_start(state, config, out, ddp)
+    budget = _step_budget(config, begin, state)
+    # A finished run stopped between its last checkpoint and its weights goes on to write them.
+    weights_pending = begin.ended_at_its_total and begin.step == budget.total
+    _refuse_a_finished_run(config, out, resume, begin.step, budget, weights_pending)
+    # While a new time budget measures, the cosine holds the rate of the run's previous
+    # length rather than jumping back to its peak (a fresh run holds its starting rate).
+    scheduler = make_scheduler(
+        optimizer, config, lambda: begin.own_total if budget.total is None else budget.total
+    )
+    if state is not None:
+        _restore_training_state(state, model, optimizer, scheduler, config)
+        del state
+
+    step_model = _step_model(model, config, ddp, device)
+    use_bf16 = _uses_bf16(config, device)
+    store = PatchStore.from_folder(config.train_dir, config.scale, config.patch // config.scale)
+    store.to(device)
+    validator = Validator(config.val_dir, config.scale) if config.val_dir and ddp.is_main else None
+    best_psnr = _start_best_afresh(out) if begin.other_validation_set else begin.best_psnr
+    log = None
+    if ddp.is_main:  # only once the inputs are known to be good
+        log = _open_log(config, out, resume, begin.step, budget, ddp)
+        _note_what_trains(config, ddp, device, use_bf16, store)
+
+    model.train()
+    started = time.perf_counter()
+    window_loss = torch.zeros((), device=device)
+    bar = tqdm(
+        total=budget.total,
+        initial=begin.step,
+        unit="it",
+        # Without a terminal (a log file) the progress lines below say it all, one per window.
+        disable=not ddp.is_main or not sys.stderr.isatty(),
+        dynamic_ncols=True,
+    )
+    meter = WindowMeter(device) if ddp.is_main else None
+    run = _Run(
+        config=config, ddp=ddp, device=device, out=out, model=model, step_model=step_model,
+        optimizer=optimizer, scheduler=scheduler, store=store, budget=budget,
+        validator=validator, log=log, meter=meter, bar=bar, seconds_before=begin.seconds,
+        started=started, window_loss=window_loss, best_psnr=best_psnr,
+        saved_step=begin.step if resume else None, step_lr=optimizer.param_groups[0]["lr"],
+        said_total=budget.total,
+    )  # fmt: skip
+    done, final_psnr = _train_steps(run, begin.step, weights_pending)
+
+    if ddp.is_main:
+        _save_last_weights(run, done, final_psnr)
+    ddp.barrier()  # no rank leaves before the files exist
+    return model
+
+
+def _initialise_from(model: nn.Module, weights: str, ddp: Distributed) -> None:
+    copied = init_from_weights(model, weights)
+    if ddp.is_main:
+        whole = len(copied) == len(model.state_dict())
+        note(
+            f"initialised from {weights}: {len(copied)} tensors"
+            + (" (the whole model)" if whole else " (all but the upsampler)")
+        )
+
+
+def _memory_format(config: TrainConfig) -> torch.memory_format:
+    return torch.channels_last if config.channels_last else torch.contiguous_format
+
+
+def _uses_bf16(config: TrainConfig, device: torch.device) -> bool:
+    return config.precision == "bf16" or (config.precision == "auto" and device.type == "cuda")
+
+
+@dataclass
+class _Start:
+    """Where a run starts: at step 0, or where the checkpoint --resume reads left off."""
+
+    step: int = 0
+    best_psnr: float = -math.inf
+    seconds: float = 0.0  # the training time of the steps before
+    own_total: int | None = None  # the step count of the run the checkpoint belongs to
+    stored_total: int | None = None  # the step count its time budget chose, if it still holds
+    other_validation_set: bool = False  # decided by the main rank alone
+
+    @property
+    def ended_at_its_total(self) -> bool:
+        """The checkpoint is the last step of its own run."""
+        return self.step == self.own_total
+
+
+def _resumable_state(checkpoint_path: Path, config: TrainConfig) -> dict:
+    state = load_checkpoint(checkpoint_path)
+    check_same_network(state["config"], config)
+    try:  # vsr before cfc1b8f trained on after its loss became NaN, and saved it
+        check_finite(state["model"])
+    except VsrError as damaged:
+        raise VsrError(
+            f"{checkpoint_path}: {damaged}; it cannot be resumed: start the run again "
+            "(a lower lr may train)"
+        ) from None
+    return state
+
+
+def _resumed_start(state: dict, config: TrainConfig, out: Path, ddp: Distributed) -> _Start:
+    # best.safetensors may have been written after the checkpoint: never replace it with
+    # worse weights.
+    best_psnr = max(state["best_psnr"], _saved_psnr(out / "best.safetensors"))
+    # The step count a time budget chose holds for that budget only: a new --minutes
+    # measures again and fits the rest of the run into it.
+    same_budget = state["config"].get("minutes") == config.minutes
+    begin = _Start(
+        step=state["step"],
+        best_psnr=best_psnr,
+        seconds=state["seconds"],
+        own_total=state.get("steps_total") or state["config"]["steps"],
+        stored_total=state.get("steps_total") if same_budget else None,
         # Its best weights are set aside only once everything else has been checked: a
         # resume that fails (a new --val-dir without HR/) must leave best.safetensors be.
-        other_validation_set = ddp.is_main and _other_validation_set(state["config"], config)
-        # The step count a time budget chose holds for that budget only: a new --minutes
-        # measures again and fits the rest of the run into it.
-        if state["config"].get("minutes") == config.minutes:
-            stored_total = state.get("steps_total")
-        if ddp.is_main:
-            _note_changed_settings(state["config"], config)
-            before = state.get("processes", 1)
-            if before != ddp.world:
-                note(
-                    f"resuming on {ddp.world} process(es) instead of {before}: the batch of "
-                    f"all of them together goes from {before * config.batch} to "
-                    f"{ddp.world * config.batch}"
-                )
-    budget = StepBudget(config.steps, config.minutes, start, stored_total)
+        other_validation_set=ddp.is_main and _other_validation_set(state["config"], config),
+    )
+    if ddp.is_main:
+        _note_changed_settings(state["config"], config)
+        before = state.get("processes", 1)
+        if before != ddp.world:
+            note(
+                f"resuming on {ddp.world} process(es) instead of {before}: the batch of "
+                f"all of them together goes from {before * config.batch} to "
+                f"{ddp.world * config.batch}"
+            )
+    return begin
+
+
+def _step_budget(config: TrainConfig, begin: _Start, state: dict | None) -> StepBudget:
+    budget = StepBudget(config.steps, config.minutes, begin.step, begin.stored_total)
     if state is not None and config.val_dir and not _other_validation_set(state["config"], config):
         # Without it, a run resumed near its budget's end validated in the middle again
         # (none timed yet) and ended past the budget by a validation.
         budget.expect_validation(state.get("validation_s"))
-    # A finished run stopped between its last checkpoint and its weights goes on to write them;
-    # an interrupted one (its checkpoint short of its own total) is not finished by a smaller
-    # total, which would write its weights as final ones.
+    return budget
+
+
+def _refuse_a_finished_run(
+    config: TrainConfig,
+    out: Path,
+    resume: bool,
+    start: int,
+    budget: StepBudget,
+    weights_pending: bool,
+) -> None:
+    """Refuse to resume a run with no step left to train and nothing left to write. An
+    interrupted one (its checkpoint short of its own total) is not finished by a smaller
+    total, which would write its weights as final ones."""
     finished = resume and budget.total is not None and start >= budget.total
-    weights_pending = ended_at_its_total and start == budget.total
     if finished and ((out / "last.safetensors").exists() or not weights_pending):
         if config.minutes > 0:
             why = (
@@ -235,28 +335,32 @@ def _train(config: TrainConfig, resume: bool, ddp: Distributed) -> nn.Module:
         else:
             why = f"--steps is {budget.total}: pass a larger --steps"
         raise VsrError(f"the run in {out} is already at step {start} ({why} to go on)")
-    # While a new time budget measures, the cosine holds the rate of the run's previous
-    # length rather than jumping back to its peak (a fresh run holds its starting rate).
-    previous_total = None
-    if state is not None:
-        previous_total = state.get("steps_total") or state["config"]["steps"]
-    scheduler = make_scheduler(
-        optimizer, config, lambda: previous_total if budget.total is None else budget.total
-    )
-    if state is not None:
-        model.load_state_dict(state["model"])
-        optimizer.load_state_dict(state["optimizer"])  # moves the moments to the device
-        scheduler.load_state_dict(state["scheduler"])
-        restore_rng_state(state["rng"])
-        del state
-        # Both states carry the rate the run started with: a resume with another --lr must
-        # train with it, as it says it does (the schedule is a closed form of the step).
-        factor = scheduler.lr_lambdas[0](scheduler.last_epoch)
-        scheduler.base_lrs = [config.lr for _ in optimizer.param_groups]
-        for group in optimizer.param_groups:
-            group["initial_lr"] = config.lr
-            group["lr"] = config.lr * factor
 
+
+def _restore_training_state(
+    state: dict,
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    scheduler: torch.optim.lr_scheduler.LRScheduler,
+    config: TrainConfig,
+) -> None:
+    model.load_state_dict(state["model"])
+    optimizer.load_state_dict(state["optimizer"])  # moves the moments to the device
+    scheduler.load_state_dict(state["scheduler"])
+    restore_rng_state(state["rng"])
+    # Both states carry the rate the run started with: a resume with another --lr must
+    # train with it, as it says it does (the schedule is a closed form of the step).
+    factor = scheduler.lr_lambdas[0](scheduler.last_epoch)
+    scheduler.base_lrs = [config.lr for _ in optimizer.param_groups]
+    for group in optimizer.param_groups:
+        group["initial_lr"] = config.lr
+        group["lr"] = config.lr * factor
+
+
+def _step_model(
+    model: nn.Module, config: TrainConfig, ddp: Distributed, device: torch.device
+) -> nn.Module:
+    """The model as the steps call it: wrapped for DDP, compiled, or itself."""
     step_model: nn.Module = model
     if ddp.enabled:
         step_model = nn.parallel.DistributedDataParallel(
@@ -264,302 +368,384 @@ def _train(config: TrainConfig, resume: bool, ddp: Distributed) -> nn.Module:
         )
     if config.compile:
         step_model = torch.compile(step_model)
-    use_bf16 = config.precision == "bf16" or (config.precision == "auto" and device.type == "cuda")
+    return step_model
 
-    store = PatchStore.from_folder(config.train_dir, config.scale, config.patch // config.scale)
-    store.to(device)
-    validator = Validator(config.val_dir, config.scale) if config.val_dir and ddp.is_main else None
-    if other_validation_set:
-        best_psnr = _start_best_afresh(out)
-    log = None
-    if ddp.is_main:  # only once the inputs are known to be good
-        try:
-            out.mkdir(parents=True, exist_ok=True)
-        except OSError as error:
-            raise VsrError(f"cannot create output folder {out}: {error.strerror}") from None
-        earlier = [] if resume else records_in(out)  # vsr's own: the others were refused
-        if earlier:  # now, not before the inputs were read: a missing --train-dir kept them
-            note(
-                f"{out} holds the records of an earlier run that saved nothing "
-                f"({name_list(earlier)}): they are replaced"
-            )
-            clear_events(out)
-        log = TrainLog(out, resume, start)
-        log.write_config({**config.to_dict(), "steps": budget.total, "processes": ddp.world})
-        if use_bf16 and device.type == "cpu":
-            # A recipe written for a GPU, run here: worth one line, not an error.
-            note(
-                "bf16 on the CPU is far slower than fp32 unless the CPU has native bf16 "
-                "(about 50x on an AVX2 CPU): --precision fp32 is usually the better choice"
-            )
-        name = torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU"
+
+def _settings(config: TrainConfig, total: int | None, ddp: Distributed) -> dict:
+    """What config.json holds: the run's settings with the step count a time budget chose."""
+    return {**config.to_dict(), "steps": total, "processes": ddp.world}
+
+
+def _open_log(
+    config: TrainConfig,
+    out: Path,
+    resume: bool,
+    start: int,
+    budget: StepBudget,
+    ddp: Distributed,
+) -> TrainLog:
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as error:
+        raise VsrError(f"cannot create output folder {out}: {error.strerror}") from None
+    earlier = [] if resume else records_in(out)  # vsr's own: the others were refused
+    if earlier:  # now, not before the inputs were read: a missing --train-dir kept them
         note(
-            f"training {config.arch} x{config.scale} on {name} ({'bf16' if use_bf16 else 'fp32'}"
-            f"{', channels_last' if config.channels_last else ''}): {store.count} images"
-            + (f" ({store.skipped} smaller than the patch left out)" if store.skipped else "")
-            + f", batch {config.batch} of {config.patch}-pixel HR patches"
-            + (f" per process, {ddp.world} processes" if ddp.enabled else "")
-            + (f", time budget {config.minutes:g} min" if config.minutes > 0 else "")
+            f"{out} holds the records of an earlier run that saved nothing "
+            f"({name_list(earlier)}): they are replaced"
         )
-        left_out = files_left_out(config.train_dir)
-        if left_out:
-            note(
-                f"{len(left_out)} file(s) in {config.train_dir} left out "
-                f"({name_list(left_out)}): training reads PNG, BMP, WebP, JPEG and TIFF"
-            )
+        clear_events(out)
+    log = TrainLog(out, resume, start)
+    log.write_config(_settings(config, budget.total, ddp))
+    return log
 
-    def elapsed(sync: bool = False) -> float:
-        if sync and device.type == "cuda":
-            torch.cuda.synchronize(device)
-        return seconds_before + time.perf_counter() - started
 
-    def agree(value: int) -> int:
-        """The total every rank takes: rank 0's. It alone validates and saves, and so knows
-        what to leave out of the speed and keep for the final validation; the others wait
-        for it at their next gradient exchange and take that time for their steps' (a mean
-        fitted 58 steps where rank 0's figures held 100)."""
-        return int(ddp.from_main(torch.tensor(value, device=device)).item())
-
-    saved_step = start if resume else None  # the step last.pt holds
-    step_lr = optimizer.param_groups[0]["lr"]  # the rate the latest step trained with
-
-    weights_finite_at = None  # the step whose weights were last found finite
-
-    def refuse_diverged(done: int, loss: float | None = None) -> None:
-        """Stop a run whose loss or weights are no longer numbers: every later step would be
-        NaN as well, and its last.pt and weights would hold no network (a run without a
-        validation set went on to the end and wrote them). Checked where the loop waits
-        for the device anyway: logging, saving, validating; the weights once a step."""
-        nonlocal weights_finite_at
-        loss_finite = loss is None or math.isfinite(loss)
-        if loss_finite and (weights_finite_at == done or _all_finite(model)):
-            weights_finite_at = done
-            return
-        what = f"the loss is {loss}" if not loss_finite else "the weights hold NaN or Inf"
-        kept = (
-            f"{checkpoint_path} keeps step {saved_step}"
-            if saved_step is not None
-            else "nothing was saved"
+def _note_what_trains(
+    config: TrainConfig,
+    ddp: Distributed,
+    device: torch.device,
+    use_bf16: bool,
+    store: PatchStore,
+) -> None:
+    if use_bf16 and device.type == "cpu":
+        # A recipe written for a GPU, run here: worth one line, not an error.
+        note(
+            "bf16 on the CPU is far slower than fp32 unless the CPU has native bf16 "
+            "(about 50x on an AVX2 CPU): --precision fp32 is usually the better choice"
         )
-        raise VsrError(
-            f"training diverged by step {done}: {what} (lr {step_lr:.3g}); {kept}. "
-            "A lower lr (or fp32 in place of bf16) may train"
-        )
-
-    def leave_out(began: float) -> float:
-        """Take the time since `began` (a validation, a save) out of the steps' speed, the log
-        window's and the time budget's measurement: a Set5 pass on the CPU took a window from
-        5 to 0.18 steps/s. Returns that time."""
-        taken = elapsed() - began
-        if meter is not None:
-            meter.leave_out(taken)
-        budget.leave_out(taken)
-        return taken
-
-    def save_state(done: int) -> None:
-        nonlocal saved_step
-        refuse_diverged(done)
-        began = elapsed(sync=True)
-        state = training_state(
-            model, optimizer, scheduler, done, best_psnr, began, config.to_dict()
-        )
-        state["steps_total"] = budget.total  # None while a time budget is measuring
-        state["processes"] = ddp.world  # the batch is per process: this makes it whole
-        state["validation_s"] = budget.validation_s  # a resumed run keeps its final one's time
-        save_checkpoint(checkpoint_path, state)
-        saved_step = done
-        leave_out(began)
-
-    def validate(done: int, save_now: bool) -> float:
-        """Score the model on the validation set, log it, and keep it if it is the best."""
-        nonlocal best_psnr
-        refuse_diverged(done)  # not "the network produced NaN" from the upscaler
-        began = elapsed(sync=True)  # the steps' own work is theirs
-        psnr, ssim = validator(model, device)
-        budget.validated(leave_out(began))
-        log.row(step=done, elapsed_s=elapsed(), val_psnr=psnr, val_ssim=ssim)
-        note(f"step {done}: validation PSNR {psnr:.3f} dB SSIM {ssim:.4f}")
-        if psnr > best_psnr:
-            best_psnr = psnr
-            info = _metadata(config, done, psnr, budget, device, ddp.world)
-            began = elapsed()
-            save_weights(model, out / "best.safetensors", info)
-            leave_out(began)
-            if save_now:
-                save_state(done)  # with the new best, for --resume
-        return psnr
-
-    model.train()
-    started = time.perf_counter()
-    window_loss = torch.zeros((), device=device)
-    window_steps = 0
-    bar = tqdm(
-        total=budget.total,
-        initial=start,
-        unit="it",
-        # Without a terminal (a log file) the progress lines below say it all, one per window.
-        disable=not ddp.is_main or not sys.stderr.isatty(),
-        dynamic_ncols=True,
+    name = torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU"
+    note(
+        f"training {config.arch} x{config.scale} on {name} ({'bf16' if use_bf16 else 'fp32'}"
+        f"{', channels_last' if config.channels_last else ''}): {store.count} images"
+        + (f" ({store.skipped} smaller than the patch left out)" if store.skipped else "")
+        + f", batch {config.batch} of {config.patch}-pixel HR patches"
+        + (f" per process, {ddp.world} processes" if ddp.enabled else "")
+        + (f", time budget {config.minutes:g} min" if config.minutes > 0 else "")
     )
-    meter = WindowMeter(device) if ddp.is_main else None
+    left_out = files_left_out(config.train_dir)
+    if left_out:
+        note(
+            f"{len(left_out)} file(s) in {config.train_dir} left out "
+            f"({name_list(left_out)}): training reads PNG, BMP, WebP, JPEG and TIFF"
+        )
+
+
+@dataclass
+class _Run:
+    """What the steps of a run share: what they train and write to, and what they keep
+    track of from one step to the next."""
+
+    config: TrainConfig
+    ddp: Distributed
+    device: torch.device
+    out: Path
+    model: nn.Module
+    step_model: nn.Module  # the model wrapped for DDP or compiled
+    optimizer: torch.optim.Optimizer
+    scheduler: torch.optim.lr_scheduler.LRScheduler
+    store: PatchStore
+    budget: StepBudget
+    validator: Validator | None  # the main rank's alone
+    log: TrainLog | None  # the main rank's alone
+    meter: WindowMeter | None  # the main rank's alone
+    bar: tqdm
+    seconds_before: float  # the training time of the steps before a resume
+    started: float  # time.perf_counter() as the first step began
+    window_loss: torch.Tensor  # the loss summed over the log window so far
+    best_psnr: float
+    saved_step: int | None  # the step last.pt holds
+    step_lr: float  # the rate the latest step trained with
+    said_total: int | None  # the total the run last named (the progress line shows it)
+    window_steps: int = 0
+    weights_finite_at: int | None = None  # the step whose weights were last found finite
+    said_skipping: bool = False  # that the budget leaves no time for validations but the final
+
+    @property
+    def checkpoint_path(self) -> Path:
+        return self.out / "last.pt"
+
+
+def _train_steps(run: _Run, start: int, weights_pending: bool) -> tuple[int, float | None]:
+    """Train from `start` to the budget's total; returns the step the run ends at and the
+    validation PSNR of its weights there (None without one)."""
     done = start
     final_psnr = None  # the validation of the last step, for last.safetensors
-    said_total = budget.total  # the total the run last named (the progress line shows it)
-    said_skipping = False  # that the budget leaves no time for validations but the final one
     with contextlib.ExitStack() as cleanup:
         stop = cleanup.enter_context(StopRequest())
-        cleanup.callback(bar.close)  # a stopped run's bar ends before the message below it
-        if meter is not None:
-            cleanup.enter_context(meter)
-        if log is not None:
-            cleanup.callback(log.close)  # an interrupted run's logs are flushed too
-        while budget.total is None or done < budget.total:
-            if meter:
-                meter.batch_start()
-            batch = store.sample(config.batch, batch_generator(config.seed, ddp.rank, done))
-            lr_images = batch.lr.float().div_(255).contiguous(memory_format=memory_format)
-            hr_images = batch.hr.float().div_(255)
-            if meter:
-                meter.batch_ready()
-            autocast = (
-                torch.autocast(device.type, dtype=torch.bfloat16)
-                if use_bf16
-                else contextlib.nullcontext()
-            )
-            with autocast:
-                sr = step_model(lr_images)
-            loss = F.l1_loss(sr.float(), hr_images)
-            optimizer.zero_grad(set_to_none=True)
-            loss.backward()
-            step_lr = optimizer.param_groups[0]["lr"]  # the rate this step trains with
-            optimizer.step()
-            scheduler.step()
-            if meter:
-                meter.step_end()
-            bar.update(1)
+        cleanup.callback(run.bar.close)  # a stopped run's bar ends before the message below it
+        if run.meter is not None:
+            cleanup.enter_context(run.meter)
+        if run.log is not None:
+            cleanup.callback(run.log.close)  # an interrupted run's logs are flushed too
+        while run.budget.total is None or done < run.budget.total:
+            loss = _train_one_step(run, done)
+            run.bar.update(1)
             done += 1
-            window_loss += loss.detach()
-            window_steps += 1
-
-            if budget.measuring and budget.after_step(done, lambda: elapsed(sync=True), agree):
-                bar.total = budget.total
-                bar.refresh()
-                said_total = budget.total
-                if log is not None:
-                    note(
-                        f"time budget: {budget.measured_rate:.2f} steps/s measured, so "
-                        f"{budget.total} steps in all ({config.minutes:g} min)"
-                    )
-                    log.write_config(
-                        {**config.to_dict(), "steps": budget.total, "processes": ddp.world}
-                    )
-            elif config.minutes > 0 and done % config.log_every == 0:
-                # Validations, saves and slower steps since the fit took time it did not count.
-                before = budget.refit(done, lambda: elapsed(sync=True), agree)
-                if budget.total != before:
-                    bar.total = budget.total
-                    bar.refresh()
-                    # Said when it matters, not for the step or two a speed that drifts
-                    # moves it by at every row; but such cuts add up, so they are measured
-                    # against the total last said, which the note names.
-                    if budget.total < 0.99 * said_total:
-                        if log is not None:
-                            final = budget.validation_s
-                            kept = f"; {final:.1f} s kept for the final validation" if final else ""
-                            note(
-                                f"time budget: {budget.total} steps in all now, not "
-                                f"{said_total}: what the time left holds at "
-                                f"{budget.measured_rate:.2f} steps/s (validations, saves and "
-                                f"slower steps took time the fit did not count{kept})"
-                            )
-                        said_total = budget.total
-                    if log is not None:
-                        log.write_config(
-                            {**config.to_dict(), "steps": budget.total, "processes": ddp.world}
-                        )
-            if log is not None and budget.seconds > 0 and done <= budget.measure_to:
-                # No wait for the device: the measurement's timing stays as it was.
-                overrun = budget.overrun_note(done, elapsed())
-                if overrun:
-                    note(overrun)
-            last = done == budget.total
+            run.window_loss += loss.detach()
+            run.window_steps += 1
+            _keep_to_the_time_budget(run, done)
+            last = done == run.budget.total
 
             # Under DDP the ranks agree on stopping when they meet to average the loss anyway,
             # so that all of them stop at the same step (and alone, no step waits for it).
-            stopping = stop.requested and not ddp.enabled
+            stopping = stop.requested and not run.ddp.enabled
             # A run stopped between two rows logs the steps since the last one: its resume
             # starts a new window, and those steps' loss would be in no row.
-            if done % config.log_every == 0 or last or stopping:
-                # Every rank takes part.
-                shared = ddp.mean(torch.stack([window_loss / window_steps, _flag(stop, device)]))
-                mean_loss = shared[0].item()
-                stopping = shared[1].item() > 0
-                window_loss.zero_()
-                window_steps = 0
-                if log is not None and meter is not None:
-                    lr_now = step_lr
-                    figures = meter.take()
-                    log.row(
-                        step=done,
-                        steps_total=budget.total,
-                        loss=mean_loss,
-                        lr=lr_now,
-                        elapsed_s=elapsed(),
-                        **figures,
-                    )
-                    bar.set_postfix(loss=f"{mean_loss:.4f}", lr=f"{lr_now:.2e}")
-                    if not sys.stderr.isatty():
-                        line = _progress_line(done, budget.total, mean_loss, lr_now, figures)
-                        note(f"{line}, elapsed {elapsed() / 60:.2f} min")
-                refuse_diverged(done, mean_loss)  # after its row: log.csv shows the NaN
-
-            # Rank 0 alone saves and validates, and stops there if the weights diverged: every
-            # rank looks at them at those steps too, or the others would go on into the next
-            # step's gradient exchange with no one to answer it (gloo: "Connection closed by
-            # peer"; NCCL waits). DDP keeps the weights equal, so all decide alike.
-            saving = done % config.save_every == 0 or last
-            validating = bool(config.val_dir) and (
-                (config.val_every and done % config.val_every == 0) or last
-            )
-            if saving or validating:
-                refuse_diverged(done)
-            # The checkpoint comes before validating: a run stopped during a slow validation
-            # (the final one, on a CPU) keeps its steps.
-            save_now = ddp.is_main and saving
-            if save_now:
-                save_state(done)
-            validate_now = validator is not None and validating
-            if validate_now and not last:
-                now = elapsed()
-                if not budget.room_to_validate(now):
-                    # The final validation, of the weights the run ends with, is the one kept.
-                    validate_now = False
-                    if not said_skipping:
-                        note(budget.skip_note(done, now))
-                        said_skipping = True
-            if validate_now:
-                psnr = validate(done, save_now)
+            if done % run.config.log_every == 0 or last or stopping:
+                stopping = _end_the_window(run, done, stop)
+            psnr = _save_and_validate(run, done, last)
+            if psnr is not None:
                 final_psnr = psnr if last else None
             if stopping and not last:  # the last step goes on to write its weights
-                if ddp.is_main:
-                    save_state(done)
-                    note(f"stopped at step {done}: {checkpoint_path} saved, --resume continues")
+                if run.ddp.is_main:
+                    _save_state(run, done)
+                    note(f"stopped at step {done}: {run.checkpoint_path} saved, --resume continues")
                 raise KeyboardInterrupt
-        if weights_pending and validator is not None and final_psnr is None:
+        if weights_pending and run.validator is not None and final_psnr is None:
             # Stopped during its final validation (a second Ctrl-C, after last.pt was
             # saved): the resume, with no step left to train, does that validation now.
-            final_psnr = validate(done, save_now=True)
-    bar.close()
+            final_psnr = _validate(run, done, save_now=True)
+    run.bar.close()
+    return done, final_psnr
 
-    if ddp.is_main:
-        info = _metadata(config, done, final_psnr, budget, device, ddp.world)
-        info["train_seconds"] = f"{elapsed():.1f}"
-        save_weights(model, out / "last.safetensors", info)
-        if meter is not None and meter.total_steps:
-            note(meter.summary())
-        note(_where_the_weights_are(out, best_psnr))
-    ddp.barrier()  # no rank leaves before the files exist
-    return model
+
+def _train_one_step(run: _Run, done: int) -> torch.Tensor:
+    """One optimiser step on the batch of this step and rank; returns its loss."""
+    config, meter = run.config, run.meter
+    if meter:
+        meter.batch_start()
+    batch = run.store.sample(config.batch, batch_generator(config.seed, run.ddp.rank, done))
+    lr_images = batch.lr.float().div_(255).contiguous(memory_format=_memory_format(config))
+    hr_images = batch.hr.float().div_(255)
+    if meter:
+        meter.batch_ready()
+    autocast = (
+        torch.autocast(run.device.type, dtype=torch.bfloat16)
+        if _uses_bf16(config, run.device)
+        else contextlib.nullcontext()
+    )
+    with autocast:
+        sr = run.step_model(lr_images)
+    loss = F.l1_loss(sr.float(), hr_images)
+    run.optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    run.step_lr = run.optimizer.param_groups[0]["lr"]  # the rate this step trains with
+    run.optimizer.step()
+    run.scheduler.step()
+    if meter:
+        meter.step_end()
+    return loss
+
+
+def _keep_to_the_time_budget(run: _Run, done: int) -> None:
+    """Fix the step count once the budget has measured the speed, and fit it again as the
+    run goes on; with a note where the measured steps overran the budget."""
+    budget, config = run.budget, run.config
+    if budget.measuring and budget.after_step(done, _synced_clock(run), _agree_with_rank_0(run)):
+        run.bar.total = budget.total
+        run.bar.refresh()
+        run.said_total = budget.total
+        if run.log is not None:
+            note(
+                f"time budget: {budget.measured_rate:.2f} steps/s measured, so "
+                f"{budget.total} steps in all ({config.minutes:g} min)"
+            )
+            run.log.write_config(_settings(config, budget.total, run.ddp))
+    elif config.minutes > 0 and done % config.log_every == 0:
+        # Validations, saves and slower steps since the fit took time it did not count.
+        before = budget.refit(done, _synced_clock(run), _agree_with_rank_0(run))
+        if budget.total != before:
+            _follow_the_refit_total(run)
+    if run.log is not None and budget.seconds > 0 and done <= budget.measure_to:
+        # No wait for the device: the measurement's timing stays as it was.
+        overrun = budget.overrun_note(done, _elapsed(run))
+        if overrun:
+            note(overrun)
+
+
+def _follow_the_refit_total(run: _Run) -> None:
+    budget = run.budget
+    run.bar.total = budget.total
+    run.bar.refresh()
+    # Said when it matters, not for the step or two a speed that drifts moves it by at every
+    # row; but such cuts add up, so they are measured against the total last said, which the
+    # note names.
+    if budget.total < 0.99 * run.said_total:
+        if run.log is not None:
+            final = budget.validation_s
+            kept = f"; {final:.1f} s kept for the final validation" if final else ""
+            note(
+                f"time budget: {budget.total} steps in all now, not "
+                f"{run.said_total}: what the time left holds at "
+                f"{budget.measured_rate:.2f} steps/s (validations, saves and "
+                f"slower steps took time the fit did not count{kept})"
+            )
+        run.said_total = budget.total
+    if run.log is not None:
+        run.log.write_config(_settings(run.config, budget.total, run.ddp))
+
+
+def _end_the_window(run: _Run, done: int, stop: StopRequest) -> bool:
+    """Log the mean loss of the window's steps and refuse a diverged one; returns whether
+    the run stops here (every rank takes part, and all of them decide alike)."""
+    window_mean = run.window_loss / run.window_steps
+    shared = run.ddp.mean(torch.stack([window_mean, _flag(stop, run.device)]))
+    mean_loss = shared[0].item()
+    stopping = shared[1].item() > 0
+    run.window_loss.zero_()
+    run.window_steps = 0
+    if run.log is not None and run.meter is not None:
+        _log_the_window(run, done, mean_loss)
+    _refuse_diverged(run, done, mean_loss)  # after its row: log.csv shows the NaN
+    return stopping
+
+
+def _log_the_window(run: _Run, done: int, mean_loss: float) -> None:
+    lr_now = run.step_lr
+    figures = run.meter.take()
+    run.log.row(
+        step=done,
+        steps_total=run.budget.total,
+        loss=mean_loss,
+        lr=lr_now,
+        elapsed_s=_elapsed(run),
+        **figures,
+    )
+    run.bar.set_postfix(loss=f"{mean_loss:.4f}", lr=f"{lr_now:.2e}")
+    if not sys.stderr.isatty():
+        line = _progress_line(done, run.budget.total, mean_loss, lr_now, figures)
+        note(f"{line}, elapsed {_elapsed(run) / 60:.2f} min")
+
+
+def _save_and_validate(run: _Run, done: int, last: bool) -> float | None:
+    """Save last.pt and validate where this step is due to; returns the validation PSNR
+    (None where the step was not validated)."""
+    config = run.config
+    # Rank 0 alone saves and validates, and stops there if the weights diverged: every
+    # rank looks at them at those steps too, or the others would go on into the next
+    # step's gradient exchange with no one to answer it (gloo: "Connection closed by
+    # peer"; NCCL waits). DDP keeps the weights equal, so all decide alike.
+    saving = done % config.save_every == 0 or last
+    validating = bool(config.val_dir) and (
+        (config.val_every and done % config.val_every == 0) or last
+    )
+    if saving or validating:
+        _refuse_diverged(run, done)
+    # The checkpoint comes before validating: a run stopped during a slow validation
+    # (the final one, on a CPU) keeps its steps.
+    save_now = run.ddp.is_main and saving
+    if save_now:
+        _save_state(run, done)
+    validate_now = run.validator is not None and validating
+    if validate_now and not last and not _room_to_validate(run, done):
+        validate_now = False
+    if validate_now:
+        return _validate(run, done, save_now)
+    return None
+
+
+def _room_to_validate(run: _Run, done: int) -> bool:
+    """Whether the time budget leaves room for this validation, with a note the first time
+    it does not: the final validation, of the weights the run ends with, is the one kept."""
+    now = _elapsed(run)
+    if run.budget.room_to_validate(now):
+        return True
+    if not run.said_skipping:
+        note(run.budget.skip_note(done, now))
+        run.said_skipping = True
+    return False
+
+
+def _elapsed(run: _Run, sync: bool = False) -> float:
+    if sync and run.device.type == "cuda":
+        torch.cuda.synchronize(run.device)
+    return run.seconds_before + time.perf_counter() - run.started
+
+
+def _synced_clock(run: _Run) -> Callable[[], float]:
+    return lambda: _elapsed(run, sync=True)
+
+
+def _agree_with_rank_0(run: _Run) -> Callable[[int], int]:
+    """The total every rank takes: rank 0's. It alone validates and saves, and so knows
+    what to leave out of the speed and keep for the final validation; the others wait
+    for it at their next gradient exchange and take that time for their steps' (a mean
+    fitted 58 steps where rank 0's figures held 100)."""
+    return lambda value: int(run.ddp.from_main(torch.tensor(value, device=run.device)).item())
+
+
+def _refuse_diverged(run: _Run, done: int, loss: float | None = None) -> None:
+    """Stop a run whose loss or weights are no longer numbers: every later step would be
+    NaN as well, and its last.pt and weights would hold no network (a run without a
+    validation set went on to the end and wrote them). Checked where the loop waits
+    for the device anyway: logging, saving, validating; the weights once a step."""
+    loss_finite = loss is None or math.isfinite(loss)
+    if loss_finite and (run.weights_finite_at == done or _all_finite(run.model)):
+        run.weights_finite_at = done
+        return
+    what = f"the loss is {loss}" if not loss_finite else "the weights hold NaN or Inf"
+    kept = (
+        f"{run.checkpoint_path} keeps step {run.saved_step}"
+        if run.saved_step is not None
+        else "nothing was saved"
+    )
+    raise VsrError(
+        f"training diverged by step {done}: {what} (lr {run.step_lr:.3g}); {kept}. "
+        "A lower lr (or fp32 in place of bf16) may train"
+    )
+
+
+def _leave_out(run: _Run, began: float) -> float:
+    """Take the time since `began` (a validation, a save) out of the steps' speed, the log
+    window's and the time budget's measurement: a Set5 pass on the CPU took a window from
+    5 to 0.18 steps/s. Returns that time."""
+    taken = _elapsed(run) - began
+    if run.meter is not None:
+        run.meter.leave_out(taken)
+    run.budget.leave_out(taken)
+    return taken
+
+
+def _save_state(run: _Run, done: int) -> None:
+    _refuse_diverged(run, done)
+    began = _elapsed(run, sync=True)
+    state = training_state(
+        run.model, run.optimizer, run.scheduler, done, run.best_psnr, began, run.config.to_dict()
+    )
+    state["steps_total"] = run.budget.total  # None while a time budget is measuring
+    state["processes"] = run.ddp.world  # the batch is per process: this makes it whole
+    state["validation_s"] = run.budget.validation_s  # a resumed run keeps its final one's time
+    save_checkpoint(run.checkpoint_path, state)
+    run.saved_step = done
+    _leave_out(run, began)
+
+
+def _validate(run: _Run, done: int, save_now: bool) -> float:
+    """Score the model on the validation set, log it, and keep it if it is the best."""
+    _refuse_diverged(run, done)  # not "the network produced NaN" from the upscaler
+    began = _elapsed(run, sync=True)  # the steps' own work is theirs
+    psnr, ssim = run.validator(run.model, run.device)
+    run.budget.validated(_leave_out(run, began))
+    run.log.row(step=done, elapsed_s=_elapsed(run), val_psnr=psnr, val_ssim=ssim)
+    note(f"step {done}: validation PSNR {psnr:.3f} dB SSIM {ssim:.4f}")
+    if psnr > run.best_psnr:
+        run.best_psnr = psnr
+        info = _metadata(run.config, done, psnr, run.budget, run.device, run.ddp.world)
+        began = _elapsed(run)
+        save_weights(run.model, run.out / "best.safetensors", info)
+        _leave_out(run, began)
+        if save_now:
+            _save_state(run, done)  # with the new best, for --resume
+    return psnr
+
+
+def _save_last_weights(run: _Run, done: int, final_psnr: float | None) -> None:
+    info = _metadata(run.config, done, final_psnr, run.budget, run.device, run.ddp.world)
+    info["train_seconds"] = f"{_elapsed(run):.1f}"
+    save_weights(run.model, run.out / "last.safetensors", info)
+    if run.meter is not None and run.meter.total_steps:
+        note(run.meter.summary())
+    note(_where_the_weights_are(run.out, run.best_psnr))
 
 
 def _note_changed_settings(stored: dict, config: TrainConfig) -> None:
