@@ -570,32 +570,6 @@ def test_a_checkpoint_holding_nan_is_not_resumed(tmp_path) -> None:
     )
 
 
-def test_a_run_resumed_with_its_time_budget_still_holds_its_validations(
-    tmp_path, monkeypatch, capsys
-) -> None:
-    # A resume with the same budget keeps the count fitted before it, but it had no speed to
-    # lower that count by: every validation after the resume came on top of the budget.
-    _measure_quickly(monkeypatch)
-    validation = 0.25
-    monkeypatch.setattr(loop, "Validator", _slow_validator(validation))
-    # Three seconds leave a validation after the checkpoint even at 10 steps/s (a 2-core AVX2
-    # CPU under load); an AVX-512 one runs hundreds a second.
-    seconds = 3.0
-    config = tiny_config(
-        tmp_path, steps=1_000_000, minutes=seconds / 60, log_every=5, val_every=10,
-        save_every=15, val_dir=str(tmp_path),
-    )  # fmt: skip
-    train_until_the_first_checkpoint(config, monkeypatch)
-    state = torch.load(tmp_path / "run" / "last.pt", weights_only=True)
-    assert state["step"] == 15 and state["steps_total"] > 20  # a validation left, at step 20
-    loop.train(config, resume=True)
-    rows = list(csv.DictReader((tmp_path / "run" / "log.csv").open()))
-    steps = [row for row in rows if row["loss"]]
-    assert int(steps[-1]["steps_total"]) == int(steps[-1]["step"]) < state["steps_total"]
-    # Past the budget by at most the validation that used up its end and one log window.
-    assert float(steps[-1]["elapsed_s"]) < seconds + validation + 0.5
-
-
 def test_a_time_budget_cut_by_small_steps_is_said_from_the_total_last_said(
     tmp_path, monkeypatch, capsys
 ) -> None:

@@ -10,7 +10,8 @@ import re
 import time
 
 import pytest
-from test_train_loop import tiny_config
+import torch
+from test_train_loop import tiny_config, train_until_the_first_checkpoint
 
 import vsr.train.loop as loop
 from vsr.train.budget import StepBudget
@@ -267,3 +268,25 @@ def test_a_resumed_runs_own_validation_replaces_the_checkpoints_time() -> None:
     assert budget.validation_s == 1.0
     budget.expect_validation(None)  # a checkpoint from before validation times were kept
     assert budget.validation_s is None and budget.room_to_validate(59.0)
+
+
+def test_a_run_resumed_with_its_time_budget_still_holds_its_validations(
+    tmp_path, clock, monkeypatch
+) -> None:
+    # A resume with the same budget keeps the count fitted before it, but it had no speed to
+    # lower that count by: every validation after the resume came on top of the budget.
+    monkeypatch.setattr(loop, "Validator", validator_taking(clock, 0.5))
+    seconds = 2.0
+    config = tiny_config(
+        tmp_path, steps=1_000_000, minutes=seconds / 60, log_every=5, val_every=20,
+        save_every=30, val_dir=str(tmp_path),
+    )  # fmt: skip
+    train_until_the_first_checkpoint(config, monkeypatch)
+    state = torch.load(tmp_path / "run" / "last.pt", weights_only=True)
+    assert state["step"] == 30 and state["steps_total"] > 60  # validations still ahead
+    loop.train(config, resume=True)
+    rows = list(csv.DictReader((tmp_path / "run" / "log.csv").open()))
+    steps = [row for row in rows if row["loss"]]
+    assert int(steps[-1]["steps_total"]) == int(steps[-1]["step"]) < state["steps_total"]
+    # Past the budget by at most the validation that used up its end and one log window.
+    assert float(steps[-1]["elapsed_s"]) < seconds + 0.5 + 0.5
