@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import json
 import sys
+from pathlib import Path
 
 import av
 import numpy as np
@@ -32,6 +33,19 @@ def tiny_imdn() -> nn.Module:
 def decoded_rgb(path) -> list[np.ndarray]:
     with av.open(str(path)) as container:
         return [f.to_ndarray(format="rgb24") for f in container.decode(video=0)]
+
+
+def _bench_two_tiny_frames(tmp_path, *flags: str) -> tuple[int, Path]:
+    """`vsr bench` of two 32x24 frames with a tiny network in fp32, and its JSON report's
+    path."""
+    weights = tmp_path / "tiny.safetensors"
+    save_weights(tiny_imdn(), weights)
+    report = tmp_path / "bench.json"
+    status = main(
+        ["bench", "--width", "32", "--height", "24", "--frames", "2", "--device", "cpu",
+         "--weights", str(weights), "--precision", "fp32", *flags, "--json", str(report)]
+    )  # fmt: skip
+    return status, report
 
 
 def test_bench_clip_is_deterministic_and_moves(tmp_path):
@@ -594,14 +608,7 @@ def test_a_codec_without_the_default_preset_or_crf_is_benched_with_its_own_defau
 ):
     # veryfast and 18 went to every codec: `--codec libvpx-vp9` (or ffv1, mpeg4) ended in
     # "libvpx-vp9 has no option preset", an option the user never gave.
-    weights = tmp_path / "tiny.safetensors"
-    save_weights(tiny_imdn(), weights)
-    report = tmp_path / "bench.json"
-    status = main(
-        ["bench", "--width", "32", "--height", "24", "--frames", "2", "--device", "cpu",
-         "--weights", str(weights), "--precision", "fp32", "--codec", codec,
-         "--json", str(report)]
-    )  # fmt: skip
+    status, report = _bench_two_tiny_frames(tmp_path, "--codec", codec)
     assert status == 0, capsys.readouterr().err
     data = json.loads(report.read_text())
     assert (data["codec"], data["preset"], data["crf"]) == (codec, preset, crf)
@@ -627,14 +634,7 @@ def test_an_encoder_option_given_with_e_is_not_reported_beside_the_default_it_re
 ):
     # -e preset=slow encoded every row with slow (-e wins), while the header said
     # "preset veryfast crf 18 preset=slow" and the JSON "preset": "veryfast".
-    weights = tmp_path / "tiny.safetensors"
-    save_weights(tiny_imdn(), weights)
-    report = tmp_path / "bench.json"
-    status = main(
-        ["bench", "--width", "32", "--height", "24", "--frames", "2", "--device", "cpu",
-         "--weights", str(weights), "--precision", "fp32", "-e", given,
-         "--json", str(report)]
-    )  # fmt: skip
+    status, report = _bench_two_tiny_frames(tmp_path, "-e", given)
     out = capsys.readouterr().out
     assert status == 0
     data = json.loads(report.read_text())
