@@ -482,3 +482,45 @@ def test_a_resumed_run_compiles_only_where_the_frames_left_repay_the_build(
     assert (report.resumed_frames, report.frames) == (50, 60)
     assert compiled == []
     assert report.fast_path["compile"] is False
+
+
+def test_a_failure_before_the_writer_opens_removes_a_journal_that_holds_nothing(
+    clip, weights, tmp_path, monkeypatch
+):
+    # The journal is started before the writer opens: an error between the two (here the
+    # look at other names' journals) left a new, empty folder behind, locked.
+    out = tmp_path / "out.mkv"
+
+    def unreadable(target: Path) -> list[str]:
+        raise PermissionError(errno.EACCES, "Permission denied", str(target.parent))
+
+    monkeypatch.setattr(runner, "notes_on_journals_of_other_names", unreadable)
+    with pytest.raises(PermissionError):
+        upscale_video(clip, out, weights=weights, progress=False, resume=True)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_failure_before_the_writer_opens_keeps_the_chunks_and_lets_them_go(
+    clip, weights, tmp_path, monkeypatch
+):
+    # The same run, with chunks kept: they stay, the error says so, and its lock is let go
+    # at once, not when the journal is collected (here the traceback holds it): the next
+    # run of the same process continues them.
+    out = tmp_path / "out.mkv"
+    options = dict(weights=weights, progress=False, resume=True)
+    with pytest.raises(KeyboardInterrupt):
+        upscale_video(clip, out, on_frames=interrupt_after(52, out, 2), **options)
+
+    def refused(*args, **kwargs):
+        raise KeyboardInterrupt
+
+    with monkeypatch.context() as patch:
+        patch.setattr(runner, "open_writer", refused)
+        with pytest.raises(KeyboardInterrupt) as stopped:
+            upscale_video(clip, out, **options)
+    assert stopped.value.__notes__ == [
+        f"50 upscaled frames are kept in {journal_folder(out)}: the same command with "
+        "resume=True continues from there"
+    ]
+    report = upscale_video(clip, out, **options)
+    assert (report.resumed_frames, report.frames) == (50, 60)

@@ -293,28 +293,24 @@ def start_upscale(
             cuda_graphs=cuda_graphs,
         )
         network = _network_for(info, weights, scale, size, height, compile, upscaler_options)
-        journal, done, journal_notes = None, [], []
-        if resume:
-            journal, done, journal_notes = _start_journal(
-                target_path,
-                source_path,
-                reader,
-                network,
-                settings,
-                part,
-                deinterlace,
-                field_rate,
-                overwrite,
-            )
-        if network.auto_compile and network.compile and done:
-            _decide_compile_for_the_frames_left(network, weights, info, done)
-        before = _UpscalerCounts.of(network.upscaler)
-        dev = network.upscaler.device
-        batch = batch if batch is not None else (4 if dev.type == "cuda" else 1)
-        writer = _open_writer_or_discard_empty_journal(
-            target_path, info, network.geometry, settings, overwrite, encoders, journal
+        journal, done, journal_notes, writer = _journal_and_writer(
+            target_path,
+            source_path,
+            reader,
+            network,
+            weights,
+            settings,
+            part,
+            deinterlace,
+            field_rate,
+            overwrite,
+            encoders,
+            resume,
         )
         try:
+            before = _UpscalerCounts.of(network.upscaler)
+            dev = network.upscaler.device
+            batch = batch if batch is not None else (4 if dev.type == "cuda" else 1)
             frames, sampler = _encode_frames(
                 reader, writer, network, done, batch, clocks, source_path, progress, on_frames
             )
@@ -421,8 +417,56 @@ def _network_for(
     )
 
 
-def _start_journal(
+def _journal_and_writer(
     target: Path,
+    source: Path,
+    reader: VideoReader,
+    network: _ClipNetwork,
+    weights: str | Path | torch.nn.Module | NetworkCache | None,
+    settings: EncodeSettings,
+    part: TimeRange | None,
+    deinterlace: str,
+    field_rate: bool,
+    overwrite: bool,
+    encoders: int,
+    resume: bool,
+) -> tuple[ChunkJournal | None, list[StoredChunk], list[str], AnyWriter]:
+    """The --resume journal beside `target` (None without --resume), the chunks it kept of
+    an earlier run of the same settings, notes on the journals of other names where it kept
+    none, and the writer, open. A failure once the journal is started lets go of its lock
+    and removes it where it holds nothing yet, as a failure while encoding does: else an
+    empty folder stays beside the output, locked for as long as the process lives."""
+    journal, done, journal_notes = None, [], []
+    if resume:
+        journal = ChunkJournal(target)
+        done = journal.start(
+            _fingerprint(source, reader, network, settings, part, deinterlace, field_rate),
+            overwrite,
+        )
+    try:
+        if journal is not None and not done:
+            journal_notes = notes_on_journals_of_other_names(target)
+        if network.auto_compile and network.compile and done:
+            _decide_compile_for_the_frames_left(network, weights, reader.info, done)
+        geometry = network.geometry
+        writer = open_writer(
+            target,
+            reader.info,
+            geometry.width,
+            geometry.height,
+            settings,
+            overwrite,
+            encoders,
+            journal,
+        )
+    except BaseException as error:
+        if journal is not None:
+            _say_what_is_kept(error, journal, worked=0.0)
+        raise
+    return journal, done, journal_notes, writer
+
+
+def _fingerprint(
     source: Path,
     reader: VideoReader,
     network: _ClipNetwork,
@@ -430,11 +474,8 @@ def _start_journal(
     part: TimeRange | None,
     deinterlace: str,
     field_rate: bool,
-    overwrite: bool,
-) -> tuple[ChunkJournal, list[StoredChunk], list[str]]:
-    """The --resume journal beside `target`, the chunks it kept of an earlier run of the
-    same settings, and notes on the journals of other names where it kept none."""
-    journal = ChunkJournal(target)
+) -> dict[str, Any]:
+    """What a --resume journal must have been made with to be continued by this run."""
     fingerprint = run_fingerprint(
         source,
         network.upscaler,
@@ -447,9 +488,7 @@ def _start_journal(
     )
     if reader.retimed:  # only then: the journals of other runs keep their prints
         fingerprint["input rate"] = str(reader.info.average_rate)
-    done = journal.start(fingerprint, overwrite)
-    journal_notes = [] if done else notes_on_journals_of_other_names(target)
-    return journal, done, journal_notes
+    return fingerprint
 
 
 def _decide_compile_for_the_frames_left(
@@ -489,25 +528,6 @@ class _UpscalerCounts:
             upscaler.uncompiled_calls,
             upscaler.compile_failed,
         )
-
-
-def _open_writer_or_discard_empty_journal(
-    target: Path,
-    info: VideoInfo,
-    geometry: OutputGeometry,
-    settings: EncodeSettings,
-    overwrite: bool,
-    encoders: int,
-    journal: ChunkJournal | None,
-) -> AnyWriter:
-    try:
-        return open_writer(
-            target, info, geometry.width, geometry.height, settings, overwrite, encoders, journal
-        )
-    except BaseException:
-        if journal is not None and not journal.kept_frames():
-            journal.discard()  # it holds nothing worth keeping
-        raise
 
 
 def _encode_frames(
