@@ -740,6 +740,21 @@ def test_a_crf_the_engine_refuses_is_refused_before_the_naive_loop_runs(
     assert str(refused.value) == message
 
 
+def test_an_e_crf_the_engine_refuses_is_refused_before_the_naive_loop_runs(tmp_path, monkeypatch):
+    # libvpx-vp9 opens with crf=18.5 (libav rounds it to 18 without a word), so the trial
+    # open passed it and the naive loop was timed before the engine's writer refused it.
+    def timed(*args, **kwargs):
+        raise AssertionError("the naive loop ran")
+
+    monkeypatch.setattr("vsr.bench.naive_upscale", timed)
+    with pytest.raises(VsrError) as refused:
+        run_bench(
+            32, 24, scale=2, frames=1, model=tiny_imdn(), device="cpu", codec="libvpx-vp9",
+            encoder_options={"crf": "18.5"}, workdir=tmp_path,
+        )  # fmt: skip
+    assert str(refused.value) == "crf 18.5: libvpx-vp9 takes whole numbers 0 to 63"
+
+
 def test_x265_says_nothing_amid_the_bench_table(tmp_path, capfd):
     # The naive loop and the trial open gave x265 no log level: its banner ("x265 [info]:
     # HEVC encoder version ...", 15 lines) went to stderr, and the naive row's encoder ran

@@ -327,6 +327,9 @@ def test_a_crf_within_the_range_or_for_an_encoder_without_one_passes():
         ("libx264", "60.5", "crf 60.5: libx264 takes 0 to 51"),  # x264 takes fractions
         ("libx265", "-1", "crf -1: libx265 reads it as unset (its default); use 0 or more"),
         ("libvpx-vp9", "64", "crf 64: libvpx-vp9 takes 0 to 63"),
+        # libvpx and SVT-AV1 rounded a fraction without a word: 18.5 ran at 18.
+        ("libvpx-vp9", "18.5", "crf 18.5: libvpx-vp9 takes whole numbers 0 to 63"),
+        ("libsvtav1", "30.25", "crf 30.25: libsvtav1 takes whole numbers 1 to 63"),
     ],
 )
 def test_a_crf_given_with_e_gets_the_range_check_of_crf(clip, tmp_path, codec, crf, message):

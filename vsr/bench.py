@@ -321,7 +321,7 @@ def check_encoder(
 ) -> None:
     """Open the encoder once for the output of a `width` x `height` clip upscaled x`scale`,
     so a bad codec, option or size is one clear error before anything is measured."""
-    from vsr.video.encoder_choice import check_crf, check_x26x_names
+    from vsr.video.encoder_choice import check_crf, check_x26x_names, crf_number
     from vsr.video.encoder_trial import trial_open
     from vsr.video.frame_size_limit import too_large
 
@@ -329,7 +329,9 @@ def check_encoder(
     check_x26x_names(codec, None, options)  # before x264 prints its own line about it
     # The engine's writer refuses a crf its encoder reads as unset (x264's -1), which the
     # encoder itself opens with: found by the engine's row, after the naive loop was timed.
-    check_crf(encoder.name, crf)
+    # An -e crf is what the encoder gets (-e wins), and gets the same check.
+    given = options.get("crf")
+    check_crf(encoder.name, crf if given is None else crf_number(given))
     takes = [f.name for f in encoder.video_formats or ()]
     if takes and pix_fmt not in takes:
         # Both rows encode the same format, so that they time the same work: an RGB-only

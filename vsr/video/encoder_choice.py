@@ -483,20 +483,25 @@ _X26X_CRF_MAX = 51
 
 
 @cache
+def _crf_option(codec: str) -> av.codec.context.CodecOption | None:
+    """Encoder `codec`'s own crf option in libav (its limits and type), or None."""
+    try:
+        context = av.codec.CodecContext.create(codec, "w")
+    except (av.error.FFmpegError, ValueError):
+        return None
+    return next((o for o in context.supported_options.private if o.name == "crf"), None)
+
+
 def crf_range(codec: str) -> tuple[int, int] | None:
     """The crf values encoder `codec` (libx264, not h264) takes as a quality, from its own
     option's limits in libav; None when it has no crf option. A minimum that is also the
     option's default means "unset" (-1 for x264, x265 and libvpx, 0 for SVT-AV1), so it
     is left out."""
-    try:
-        context = av.codec.CodecContext.create(codec, "w")
-    except (av.error.FFmpegError, ValueError):
+    found = _crf_option(codec)
+    if found is None:
         return None
-    found = [o for o in context.supported_options.private if o.name == "crf"]
-    if not found:
-        return None
-    low, high = math.ceil(found[0].min), math.floor(found[0].max)
-    if float(found[0].default) == found[0].min:
+    low, high = math.ceil(found.min), math.floor(found.max)
+    if float(found.default) == found.min:
         low += 1
     if codec in ("libx264", "libx264rgb", "libx265"):
         high = _X26X_CRF_MAX
@@ -532,8 +537,11 @@ def check_crf(codec: str, crf: float | None) -> None:
         raise VsrError(f"crf -1: {codec} reads it as unset (its default); use 0 or more")
     if crf == 0 and codec == "libsvtav1":
         raise VsrError("crf 0: libsvtav1 reads it as unset (its default, 35); use 1 to 63")
-    if not limits[0] <= crf <= limits[1]:
-        raise VsrError(f"crf {crf}: {codec} takes {limits[0]} to {limits[1]}")
+    whole = _crf_option(codec).type.name == "INT"
+    if not limits[0] <= crf <= limits[1] or (whole and crf != int(crf)):
+        # libvpx and SVT-AV1 round a fraction without a word (-e crf=18.5 ran at 18).
+        kind = " whole numbers" if whole and crf != int(crf) else ""
+        raise VsrError(f"crf {crf}: {codec} takes{kind} {limits[0]} to {limits[1]}")
 
 
 def _subsampled(pix_fmt: str) -> bool:
