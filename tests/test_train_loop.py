@@ -423,6 +423,11 @@ def test_vsr_weights_export_writes_the_network_of_a_stopped_run(tmp_path, monkey
     assert metadata["steps"] == "2" and set(exported) == set(state)
     assert all(torch.equal(exported[key], value) for key, value in state.items())
     assert load_weights(out).arch == "imdn_rtc"
+    forged = tmp_path / "w\nvsr: error: forged.safetensors"
+    assert main(["weights", "export", str(checkpoint), str(forged)]) == 0
+    printed = capsys.readouterr().out
+    assert printed.count("\n") == 1 and "w\\nvsr: error: forged.safetensors" in printed
+    assert read_state_dict(forged)[1]["steps"] == "2"
     for args, message in [
         ([str(checkpoint), str(out)], "already exists; add --overwrite"),
         ([str(checkpoint), str(tmp_path / "w.pth")], "written as .safetensors"),

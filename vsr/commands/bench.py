@@ -10,6 +10,7 @@ from typing import TYPE_CHECKING
 from vsr.atomic_file import check_can_write
 from vsr.commands.encoder_options import add_encoder_option
 from vsr.errors import VsrError
+from vsr.printable import printable
 
 if TYPE_CHECKING:
     import torch  # imported by the command when it runs: `vsr --help` stays fast
@@ -368,7 +369,7 @@ def _pressure(args: argparse.Namespace) -> int:
     stem = pressure_stem(args.out)
     write_pressure_csv(points, stem.with_name(stem.name + ".csv"))
     plot_pressure(points, stem.with_name(stem.name + ".png"), torch_device_label(device))
-    print(f"wrote {stem}.png and {stem}.csv")
+    print(printable(f"wrote {stem}.png and {stem}.csv"))
     if args.json:
         write_json({"command": getattr(args, "command_line", None),
                     "device": torch_device_label(device), "points": [vars(p) for p in points]},

@@ -102,7 +102,7 @@ def run(args: argparse.Namespace) -> int:
             upscaler, image_in, image_out, args.scale, args.overwrite, progress=True
         )
         _say_notes(notes)
-        print(f"wrote {image_out}")
+        print(printable(f"wrote {image_out}"))
         return 0
     failures: list[tuple[Path, str]] = []
     # A bar only where it can be drawn: in a log its carriage returns pile up.

@@ -35,6 +35,7 @@ def run_feature_maps(args: argparse.Namespace) -> int:
     from vsr.featuremaps import capture, image_to_tensor, tile_grid
     from vsr.imageio import check_image_output, read_image, write_image
     from vsr.models import load_weights
+    from vsr.printable import printable
     from vsr.upscale import resolve_device
     from vsr.weights import resolve_weights
 
@@ -59,7 +60,7 @@ def run_feature_maps(args: argparse.Namespace) -> int:
     features = capture(model, image, args.block, cca=args.cca)
     write_image(args.output, tile_grid(features, max_tile=args.tile))
     channels, height, width = features.maps.shape
-    print(f"block {args.block}: {channels} channels of {width}x{height} -> {args.output}")
+    print(printable(f"block {args.block}: {channels} channels of {width}x{height} -> {output}"))
     if features.gates is not None:
         gates = features.gates
         print(f"CCA gates: min {gates.min():.3f}, mean {gates.mean():.3f}, max {gates.max():.3f}")

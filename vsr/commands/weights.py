@@ -67,9 +67,10 @@ def _cached_copy_state(path, entry: dict, name: str) -> str:
 
 
 def download_weights(args: argparse.Namespace) -> int:
+    from vsr.printable import printable
     from vsr.weights import download
 
-    print(download(args.name))
+    print(printable(str(download(args.name))))
     return 0
 
 
@@ -77,6 +78,7 @@ def export_checkpoint(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from vsr.errors import VsrError
+    from vsr.printable import printable
     from vsr.train.checkpoint import export_weights
 
     checkpoint, output = Path(args.checkpoint), Path(args.output)
@@ -96,5 +98,6 @@ def export_checkpoint(args: argparse.Namespace) -> int:
     if output.exists() and not args.overwrite:
         raise VsrError(f"{output} already exists; add --overwrite to replace it")
     steps = export_weights(checkpoint, output)
-    print(f"wrote {output} (the network after {steps} training steps)")
+    # The name as given may hold a newline and a forged line after it (vsr.printable).
+    print(printable(f"wrote {output} (the network after {steps} training steps)"))
     return 0
