@@ -176,6 +176,19 @@ def test_cli_table_and_json_with_random_weights(tmp_path, capsys):
     assert "psnr_rgb" not in image  # same-size pairs only, as in the dataset's record
 
 
+def test_the_printed_table_escapes_a_datasets_control_characters(tmp_path, capsys):
+    # The dataset's name is its folder's: a newline in it split the table's row and forged
+    # a line of its own below it.
+    dataset = _make_dataset(tmp_path / "Tiny\nnetwork in fp64 on gpu", sizes=((16, 20),))
+    weights = tmp_path / "random.safetensors"
+    torch.manual_seed(0)
+    save_weights(create_model("imdn_rtc", scale=2), weights)
+    assert main(["eval", str(dataset), "--weights", str(weights), "--device", "cpu"]) == 0
+    printed = capsys.readouterr().out.splitlines()
+    assert not [line for line in printed if line.startswith("network in fp64")]
+    assert sum("Tiny\\nnetwork in fp64 on gpu" in line for line in printed) == 2  # row, inputs
+
+
 def test_cli_errors_name_the_problem(tmp_path, capsys):
     weights = tmp_path / "random.safetensors"
     save_weights(create_model("imdn", scale=2), weights)

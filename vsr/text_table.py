@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from vsr.printable import printable
+
 
 def text_table(
     header: Sequence[str],
@@ -13,8 +15,10 @@ def text_table(
 ) -> list[str]:
     """The lines of a table: columns as wide as their widest cell, two spaces apart. Columns
     from index `right_aligned_from` on are right-aligned (figures), those before it
-    left-aligned (names); None aligns all left. `rule` draws dashes under the header."""
-    table = [list(header), *(list(row) for row in rows)]
+    left-aligned (names); None aligns all left. `rule` draws dashes under the header.
+    Cells hold names from anywhere (datasets' folders, weights' paths): a newline in one
+    split its row and forged a line, so control characters are shown escaped."""
+    table = [list(header), *([printable(cell) for cell in row] for row in rows)]
     widths = [max(len(row[i]) for row in table) for i in range(len(header))]
     first_right = len(widths) if right_aligned_from is None else right_aligned_from
 

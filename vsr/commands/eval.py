@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from vsr.atomic_file import check_can_write
+from vsr.printable import printable
 from vsr.report import write_json
 
 
@@ -89,13 +90,16 @@ def run(args: argparse.Namespace) -> int:
         result = evaluate_dataset(upscaler, dataset, args.scale, model_name=model_name)
         results.append(result)
     print(format_table(results))
-    print("inputs: " + ", ".join(f"{r.dataset} {r.inputs}" for r in results))
+    print(printable("inputs: " + ", ".join(f"{r.dataset} {r.inputs}" for r in results)))
     print(f"network in {upscaler.precision} on {upscaler.device}")
     for r in results:
         if r.in_patches:
             print(
-                f"note: {r.dataset}: {len(r.in_patches)} image(s) ran in patches, so channel "
-                f"attention saw each patch, not the image: {', '.join(r.in_patches)}"
+                printable(
+                    f"note: {r.dataset}: {len(r.in_patches)} image(s) ran in patches, so "
+                    f"channel attention saw each patch, not the image: "
+                    f"{', '.join(r.in_patches)}"
+                )
             )
     if args.json:
         payload = {
