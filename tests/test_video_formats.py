@@ -115,6 +115,25 @@ def test_encoder_list():
         video_encoder("libx246")
 
 
+@pytest.mark.parametrize(
+    ("name", "meant"),
+    [
+        ("h265", "libx265"),  # was "did you mean h263 or h261?"
+        ("x265", "libx265"),
+        ("H.265", "libx265"),
+        ("x264", "libx264"),
+        ("H264", "libx264"),
+        ("libaom-av1", "libsvtav1"),  # not in this build
+        ("mpeg2", "mpeg2video"),  # was "did you mean mpeg4 or mjpeg?"
+    ],
+)
+def test_an_encoder_called_by_its_common_name_is_named_as_libav_knows_it(name, meant):
+    with pytest.raises(VsrError) as refused:
+        video_encoder(name)
+    said = f"unknown video codec {name!r}; did you mean {meant}? the usual ones: "
+    assert str(refused.value).startswith(said)
+
+
 @pytest.mark.parametrize(("stored", "depth"), [("bgr0", 8), ("gbrp10le", 10)])
 def test_an_rgb_source_comes_back_as_its_own_rgb(tmp_path, stored, depth):
     # The engine turns the reader's planes into RGB. swscale's RGB -> YUV was biased

@@ -60,9 +60,33 @@ def video_encoder(name: str) -> av.codec.Codec:
 USUAL_ENCODERS = ("libx264", "libx265", "libsvtav1", "libvpx-vp9", "ffv1", "prores_ks")
 
 
+# What people call an encoder where libav knows it by another name (or by none in this
+# build: libaom-av1), in lower case without dots and dashes. By spelling alone, h265 was
+# told "did you mean h263 or h261?" and x265 nothing at all.
+_CALLED = {
+    "h264": "libx264",
+    "x264": "libx264",
+    "avc": "libx264",
+    "h265": "libx265",
+    "x265": "libx265",
+    "hevc": "libx265",
+    "av1": "libsvtav1",
+    "svtav1": "libsvtav1",
+    "libaomav1": "libsvtav1",
+    "aom": "libsvtav1",
+    "vp9": "libvpx-vp9",
+    "vp8": "libvpx",
+    "mpeg2": "mpeg2video",
+    "prores": "prores_ks",
+}
+
+
 def _what_there_is(name: str) -> str:
     encoders = video_encoders()
     near = difflib.get_close_matches(name, encoders, n=2, cutoff=0.75)
+    called = _CALLED.get(name.lower().replace(".", "").replace("-", ""))
+    if called in encoders:
+        near = [called]  # what was meant is known: no look-alike beside it
     usual = [e for e in USUAL_ENCODERS if e in encoders]
     others = [e for e in encoders if e not in usual]
     hint = f"did you mean {' or '.join(near)}? " if near else ""
