@@ -38,6 +38,15 @@ def test_every_line_is_marked_and_the_last_says_where_the_weights_are(
     assert last.endswith(f" dB: {out}/best.safetensors)")
 
 
+def test_a_newline_in_the_out_folders_name_forges_no_line(tmp_path, capsys) -> None:
+    out = tmp_path / "run\nvsr: forged"
+    loop.train(tiny_config(tmp_path, steps=2, out=str(out)))
+    lines = capsys.readouterr().err.splitlines()
+    assert not [line for line in lines if line.startswith("vsr: forged")]
+    assert lines[-1] == f"vsr: weights: {tmp_path}/run\\nvsr: forged/last.safetensors"
+    assert (out / "last.safetensors").is_file()
+
+
 def test_bf16_on_the_cpu_is_a_note_not_an_error(tmp_path, capsys) -> None:
     loop.train(tiny_config(tmp_path, steps=1, out=str(tmp_path / "bf16"), precision="bf16"))
     err = capsys.readouterr().err

@@ -20,6 +20,7 @@ from typing import Any
 from tqdm import tqdm
 
 from vsr.atomic_file import atomic_output
+from vsr.printable import printable
 
 CSV_FIELDS = [
     "step", "steps_total", "loss", "lr", "steps_per_s", "data_ms", "compute_ms", "gpu_util",
@@ -29,8 +30,9 @@ CSV_FIELDS = [
 
 def note(message: str) -> None:
     """A line on stderr, marked as vsr's like every other message, that does not break the
-    progress bar."""
-    tqdm.write(f"vsr: {message}", file=sys.stderr)
+    progress bar. Its paths are the user's (--out, --train-dir): shown escaped, a newline in
+    one cannot forge a line (vsr.printable)."""
+    tqdm.write(printable(f"vsr: {message}"), file=sys.stderr)
 
 
 class TrainLog:
