@@ -26,7 +26,14 @@ def test_every_command_has_help(command, capsys):
         ),
         (
             ["image", "a.png", "b.png", "--sclae", "3"],
-            "vsr: error: unrecognized arguments: --sclae 3 (see: vsr image --help)",
+            # A misspelt option is named as the command spells it.
+            "vsr: error: unrecognized arguments: --sclae 3; did you mean --scale? "
+            "(see: vsr image --help)",
+        ),
+        (
+            ["run", "in.mp4", "out.mp4", "--precison", "fp16", "--batchs", "2"],
+            "vsr: error: unrecognized arguments: --precison fp16 --batchs 2; did you mean "
+            "--precision and --batch? (see: vsr run --help)",
         ),
         (
             ["weights"],

@@ -8,6 +8,7 @@ returning an exit status). Nothing in the package imports this module.
 from __future__ import annotations
 
 import argparse
+import difflib
 import errno
 import importlib
 import logging
@@ -63,7 +64,18 @@ class _OneLineParser(argparse.ArgumentParser):
         parsed, unknown = super().parse_known_args(args, namespace)
         if not hasattr(parsed, "help_of"):
             parsed.help_of = self.prog
+            parsed.options_of = sorted(self._option_string_actions)  # for a misspelt one
         return parsed, unknown
+
+
+def _meant(unknown: list[str], options: list[str]) -> str:
+    """ "; did you mean --scale?" for an option misspelt as --scales, where one of the
+    command's options is near enough to be what was meant."""
+    near = []
+    for word in unknown:
+        if word.startswith("--"):
+            near += difflib.get_close_matches(word.split("=")[0], options, n=1, cutoff=0.75)
+    return f"; did you mean {' and '.join(dict.fromkeys(near))}?" if near else ""
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -168,7 +180,8 @@ def main(argv: list[str] | None = None) -> int:
         args, unknown = parser.parse_known_args(argv)
         if unknown:
             raise _UsageError(
-                f"unrecognized arguments: {' '.join(unknown)} (see: {args.help_of} --help)"
+                f"unrecognized arguments: {' '.join(unknown)}"
+                f"{_meant(unknown, args.options_of)} (see: {args.help_of} --help)"
             )
     except _UsageError as error:
         print(printable(f"vsr: error: {error}"), file=sys.stderr)
