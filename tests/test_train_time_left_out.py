@@ -1,19 +1,26 @@
-"""What a time budget and the steps/s of log.csv count as training time, on a clock the test
-moves: 10 ms a step, and whatever a stand-in validation or save is said to take. Real time
-does not move it, so the counts below are exact on a loaded machine too."""
+"""Time budgets (the steps they fix, what they count as training time) and the steps/s of
+log.csv, on a clock the test moves: 10 ms a step, and whatever a stand-in validation or save
+is said to take. Real time does not move it, so the counts below are exact on a loaded
+machine too."""
 
 from __future__ import annotations
 
 import csv
 import importlib
+import json
+import math
 import re
+import sys
 import time
+from types import ModuleType
 
 import pytest
 import torch
-from test_train_loop import tiny_config, train_until_the_first_checkpoint
+from test_train_loop import make_dataset, tiny_config, train_until_the_first_checkpoint
 
 import vsr.train.loop as loop
+from vsr.errors import VsrError
+from vsr.models.checkpoint import read_state_dict
 from vsr.train.budget import StepBudget
 from vsr.train.data import PatchStore
 
@@ -38,17 +45,24 @@ class Clock:
 def clock(monkeypatch) -> Clock:
     clock = Clock()
     monkeypatch.setattr(time, "perf_counter", clock)
-    real_sample = PatchStore.sample
+    make_steps_move(clock, monkeypatch)
+    return clock
+
+
+def make_steps_move(clock: Clock, monkeypatch) -> None:
+    """Each batch drawn moves `clock` by a step's time, and steps 3 to 6 measure the speed, in
+    the vsr modules imported now: a test that imports vsr afresh calls this again for them."""
+    patch_store = importlib.import_module("vsr.train.data").PatchStore
+    real_sample = patch_store.sample
 
     def one_step_s_batch(self, size, generator):
         clock.advance(STEP_S)
         return real_sample(self, size, generator)
 
-    monkeypatch.setattr(PatchStore, "sample", one_step_s_batch)
+    monkeypatch.setattr(patch_store, "sample", one_step_s_batch)
     budget = importlib.import_module("vsr.train.budget")
-    monkeypatch.setattr(budget, "WARMUP_STEPS", 2)  # steps 3 to 6 are measured
+    monkeypatch.setattr(budget, "WARMUP_STEPS", 2)
     monkeypatch.setattr(budget, "MEASURE_STEPS", 4)
-    return clock
 
 
 def validator_taking(clock: Clock, seconds: float, calls: list[int] | None = None) -> type:
@@ -290,3 +304,125 @@ def test_a_run_resumed_with_its_time_budget_still_holds_its_validations(
     assert int(steps[-1]["steps_total"]) == int(steps[-1]["step"]) < state["steps_total"]
     # Past the budget by at most the validation that used up its end and one log window.
     assert float(steps[-1]["elapsed_s"]) < seconds + 0.5 + 0.5
+
+
+def _vsr_without_pyav(monkeypatch) -> ModuleType:
+    """vsr re-imported with `import av` failing, as on the GPU machine; returns its cli.
+
+    monkeypatch puts the original modules back afterwards.
+    """
+    for name in [n for n in sys.modules if n.split(".")[0] in ("vsr", "av")]:
+        if name != "vsr.errors":  # VsrError stays the class the CLI catches
+            monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setitem(sys.modules, "av", None)
+    return importlib.import_module("vsr.cli")
+
+
+def test_a_time_budget_fixes_the_steps_and_resume_keeps_them(
+    tmp_path, clock, monkeypatch, capsys
+) -> None:
+    make_dataset(tmp_path / "data")
+    make_dataset(tmp_path / "val" / "HR", count=1)
+    out = tmp_path / "run"
+    cli = _vsr_without_pyav(monkeypatch)
+    make_steps_move(clock, monkeypatch)  # the CLI trains with the modules just imported
+    args = [
+        "train", "--train-dir", str(tmp_path / "data"), "--val-dir", str(tmp_path / "val"),
+        "--out", str(out), "--arch", "imdn_rtc", "--patch", "16", "--batch", "4",
+        "--steps", "1000000", "--minutes", "0.005", "--schedule", "cosine", "--lr", "1e-3",
+        "--log-every", "5", "--device", "cpu", "--threads", "1",
+    ]  # fmt: skip
+    assert cli.main(args) == 0
+    assert "av" not in {name.split(".")[0] for name, m in sys.modules.items() if m is not None}
+    stderr = capsys.readouterr().err
+    _, metadata = read_state_dict(out / "last.safetensors")
+    total = int(metadata["steps"])
+    # 0.3 s: the 6 steps that measure 100 steps/s, and the 24 steps the 0.24 s left hold.
+    assert total == 30 and metadata["steps_total"] == str(total)
+    assert metadata["minutes"] == "0.005" and float(metadata["measured_steps_per_s"]) == 100
+    assert f"{total} steps in all" in stderr
+    state = torch.load(out / "last.pt", weights_only=True)
+    assert state["step"] == state["steps_total"] == total
+    assert json.loads((out / "config.json").read_text())["steps"] == total
+    rows = [row for row in csv.DictReader((out / "log.csv").open()) if row["loss"]]
+    assert int(rows[-1]["step"]) == total and int(rows[-1]["steps_total"]) == total
+    # The cosine was laid over the chosen count, which the steps at their measured speed
+    # kept to the end: the last step trained one step short of the floor (each row holds the
+    # rate its step used).
+    floor = 1e-7 / 1e-3
+    last = floor + (1 - floor) * 0.5 * (1 + math.cos(math.pi * (total - 1) / total))
+    measured = 2 + 4
+    assert {int(row["steps_total"]) for row in rows if int(row["step"]) > measured} == {total}
+    assert float(rows[-1]["lr"]) == pytest.approx(1e-3 * last, rel=1e-3)
+    # The clock moves as a batch is drawn: the meter gives a step's 10 ms to the data.
+    assert float(rows[-1]["steps_per_s"]) == pytest.approx(1 / STEP_S)
+    assert float(rows[-1]["data_ms"]) == pytest.approx(1000 * STEP_S)
+    assert float(rows[-1]["compute_ms"]) == 0
+
+    # Resumed with the same budget, the run keeps its count instead of measuring again: it
+    # is finished, says so, and leaves its weights (and their validation figures) alone.
+    config = tiny_config(tmp_path, out=str(out), steps=1_000_000, minutes=0.005)
+    # ... and names the ways on: a larger budget, or none and a step count.
+    told = f"already at step {total} .*0.005 fixed {total} steps: .*--minutes 0 and a larger"
+    with pytest.raises(VsrError, match=told):
+        loop.train(config, resume=True)
+    _, after = read_state_dict(out / "last.safetensors")
+    assert after == metadata and "val_psnr" in after
+    # A new budget measures again and fits the rest of the run into it: its 0.36 s hold the
+    # 30 steps' 0.3 s and the 6 that measure.
+    config = tiny_config(tmp_path, out=str(out), steps=1_000_000, minutes=0.006)
+    loop.train(config, resume=True)
+    state = torch.load(out / "last.pt", weights_only=True)
+    assert state["step"] == state["steps_total"] == 36
+
+
+def test_a_time_budget_holds_the_validations_in_the_middle_of_the_run(
+    tmp_path, clock, monkeypatch, capsys
+) -> None:
+    # The fit counted only the steps: each validation after it (a Set5 pass takes seconds on
+    # a CPU) came on top of the budget, and a run validating often overran it many times.
+    monkeypatch.setattr(loop, "Validator", validator_taking(clock, 0.5))
+    seconds = 1.5
+    config = tiny_config(
+        tmp_path, steps=1_000_000, minutes=seconds / 60, log_every=5, val_every=20,
+        val_dir=str(tmp_path),
+    )  # fmt: skip
+    loop.train(config)
+    rows = list(csv.DictReader((tmp_path / "run" / "log.csv").open()))
+    steps = [row for row in rows if row["loss"]]
+    total = int(steps[-1]["step"])
+    assert int(steps[-1]["steps_total"]) == total
+    # The final validation ends within the budget: the fit's 150 steps, never lowered for
+    # the validation at step 20, ended at 2.0 s and their final validation at 2.5 s.
+    assert rows[-1]["val_psnr"] and float(rows[-1]["elapsed_s"]) <= seconds + 1e-6
+    assert "steps in all now, not " in capsys.readouterr().err
+    assert json.loads((tmp_path / "run" / "config.json").read_text())["steps"] == total
+
+
+def test_a_time_budget_cut_by_small_steps_is_said_from_the_total_last_said(
+    tmp_path, clock, monkeypatch, capsys
+) -> None:
+    # Steps that slow down after the fit lower the total by a step or two at each row, each
+    # cut under the 1% that is said: the cuts added up unsaid, and a note, if any came,
+    # named the row's total before ("not 833") where the run had said 984.
+    real_sample = PatchStore.sample
+    measured = 2 + 4
+
+    def slower_after_the_fit(self, size, generator, calls=[]):  # noqa: B006 - a counter
+        calls.append(None)
+        if len(calls) > measured:
+            clock.advance(STEP_S)  # 20 ms a step: a slower pace, not one long stall
+        return real_sample(self, size, generator)
+
+    monkeypatch.setattr(PatchStore, "sample", slower_after_the_fit)
+    config = tiny_config(tmp_path, steps=1_000_000, minutes=1.5 / 60, log_every=1)
+    loop.train(config)
+    err = capsys.readouterr().err
+    (fitted,) = re.findall(r"so (\d+) steps in all", err)
+    said = [int(fitted)]
+    for now, before in re.findall(r"(\d+) steps in all now, not (\d+)", err):
+        assert int(before) == said[-1]  # what the user was told, not the row's total
+        said.append(int(now))
+    final = json.loads((tmp_path / "run" / "config.json").read_text())["steps"]
+    assert final < 0.9 * int(fitted)  # the slower steps cut it by half or so
+    assert final >= 0.99 * said[-1]
