@@ -262,12 +262,21 @@ def test_segment_mode_refuses_a_raw_stream_before_counting_its_frames(tmp_path, 
     from vsr.cluster_segments import run_split
 
     counted = []
-    monkeypatch.setattr(vsr.video.reader, "raw_stream_seconds", lambda *a: counted.append(a))
+    real_count = vsr.video.reader.raw_stream_seconds
+
+    def count_seen(*args):
+        counted.append(args)
+        return real_count(*args)
+
+    monkeypatch.setattr(vsr.video.reader, "raw_stream_seconds", count_seen)
     source = tmp_path / "in.h264"
     make_raw_stream(source, frames=4)
     with pytest.raises(VsrError, match="a raw video stream has no index to split it at"):
         run_split(source, tmp_path / "out.mkv", count=2)
     assert counted == []
+    # The patch sees the count where one is made: progress asks a reader for it.
+    with vsr.video.reader.VideoReader(source) as reader:
+        assert reader.info.frames_to_expect() == (4, True) and len(counted) == 1
 
 
 def test_a_folders_input_rate_times_its_raw_streams_and_leaves_timed_clips_as_they_are(

@@ -459,11 +459,18 @@ def test_a_segment_task_does_not_read_the_whole_source_again(tmp_path, weights, 
 
     clip = tmp_path / "rec.ts"
     make_ts_recording(clip, 20, gop=10)
-    with VideoReader(clip) as whole:
-        layout = colour_and_layout(whole.info)
     scanned = []
     real_scan = reader_module.find_clock_restarts
-    monkeypatch.setattr(reader_module, "find_clock_restarts", lambda p: scanned.append(p) or real_scan(p))  # fmt: skip
+
+    def scan_seen(path):
+        scanned.append(path)
+        return real_scan(path)
+
+    monkeypatch.setattr(reader_module, "find_clock_restarts", scan_seen)
+    with VideoReader(clip) as whole:  # the driver's one read: the scan is seen where made
+        layout = colour_and_layout(whole.info)
+    assert scanned == [clip]
+    scanned.clear()
     segment = plan_segments(clip, count=2)[-1]
     outcome = cluster_segments.upscale_segment(
         str(clip), segment, str(tmp_path / "part.mkv"), str(weights), {}, 1, layout

@@ -110,13 +110,16 @@ def test_checkpoint_and_best_weight_saves_are_not_counted_as_steps(
     # steps/s, not 100, and last.pt at step 3 and best weights at step 4, among the steps
     # measuring the budget's speed, measured 3.85.
     real_checkpoint, real_weights = loop.save_checkpoint, loop.save_weights
+    saved: list[tuple[str, int]] = []  # the file and step of each save the clock saw
 
     def slow_checkpoint(path, state):
         clock.advance(0.5)
+        saved.append((path.name, state["step"]))
         real_checkpoint(path, state)
 
     def slow_weights(model, path, metadata=None):
         clock.advance(0.5)
+        saved.append((path.name, int(metadata["steps"])))
         real_weights(model, path, metadata)
 
     monkeypatch.setattr(loop, "save_checkpoint", slow_checkpoint)
@@ -131,6 +134,10 @@ def test_checkpoint_and_best_weight_saves_are_not_counted_as_steps(
     rows = list(csv.DictReader((tmp_path / "run" / "log.csv").open()))
     rates = [float(row["steps_per_s"]) for row in rows if row["loss"]]
     assert len(rates) > 5 and rates == pytest.approx([1 / STEP_S] * len(rates))
+    # The saves the clock saw are the run's own: left out, not merely never made.
+    validated = [int(row["step"]) for row in rows if row["val_psnr"]]
+    assert [step for name, step in saved if name == "best.safetensors"] == validated
+    assert ("last.pt", 3) in saved and validated[0] == 4
 
 
 def test_a_time_budget_ends_with_its_final_validation_within_it(
