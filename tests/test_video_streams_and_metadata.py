@@ -309,22 +309,33 @@ def test_a_cover_picture_is_kept_and_not_upscaled(tmp_path, weights, suffix):
     assert stored == [picture]  # the cover as it was (MP4: its stream; Matroska: attached)
 
 
-def test_a_bmp_cover_goes_into_mp4_as_png_with_its_pixels(tmp_path, weights):
-    """MP4 holds BMP covers and libav reads them, but PyAV writes none: it was dropped
-    ("cannot hold it"). It is stored as PNG now, every pixel as it was."""
+def _upscale_a_bmp_cover(
+    source: Path, out: Path, weights: Path, *flags: str
+) -> tuple[dict[str, str], list[str]]:
+    """Make `source`, a clip whose cover is a two-coloured BMP, and upscale it into `out` with
+    `flags`, asking that the cover comes out as one PNG with every pixel as it was; returns
+    that cover's stream metadata and the report's notes."""
     picture = np.zeros((16, 24, 3), np.uint8)
     picture[:, :12], picture[:8, 12:] = (200, 10, 30), (5, 250, 90)
-    source, out, report = tmp_path / "bmp.mp4", tmp_path / "out.mp4", tmp_path / "r.json"
     make_bmp_cover_mp4(source, picture)
-    with av.open(str(source)) as container:
-        assert container.streams.video[1].codec_context.name == "bmp"
-    assert vsr(source, out, "--weights", weights, "--start", "0.04", "--report", report) == 0
+    report = out.with_suffix(".json")
+    assert vsr(source, out, "--weights", weights, *flags, "--report", report) == 0
     with av.open(str(out)) as container:
         covers = [s for s in container.streams.video if s.disposition & 1024]
         assert [s.codec_context.name for s in covers] == ["png"]
+        metadata = dict(covers[0].metadata)
         stored = next(container.decode(covers[0])).to_ndarray(format="rgb24")
     assert np.array_equal(stored, picture)
-    notes = json.loads(report.read_text())["notes"]
+    return metadata, json.loads(report.read_text())["notes"]
+
+
+def test_a_bmp_cover_goes_into_mp4_as_png_with_its_pixels(tmp_path, weights):
+    """MP4 holds BMP covers and libav reads them, but PyAV writes none: it was dropped
+    ("cannot hold it"). It is stored as PNG now, every pixel as it was."""
+    source = tmp_path / "bmp.mp4"
+    _, notes = _upscale_a_bmp_cover(source, tmp_path / "out.mp4", weights, "--start", "0.04")
+    with av.open(str(source)) as container:
+        assert container.streams.video[1].codec_context.name == "bmp"
     assert (
         "video stream #1 (bmp): the cover picture stored as PNG, its pixels unchanged "
         "(vsr cannot write bmp into .mp4)" in notes
@@ -839,19 +850,9 @@ def test_a_bmp_cover_goes_into_mkv_as_a_png_attachment_with_its_pixels(tmp_path,
     """Matroska's attachments are read back as covers by their type, and libav knows no
     BMP among them: the cover was dropped ("no picture vsr can attach"). It is attached as
     PNG now, which reads back as the cover, every pixel as it was."""
-    picture = np.zeros((16, 24, 3), np.uint8)
-    picture[:, :12], picture[:8, 12:] = (200, 10, 30), (5, 250, 90)
-    source, out, report = tmp_path / "bmp.mp4", tmp_path / "out.mkv", tmp_path / "r.json"
-    make_bmp_cover_mp4(source, picture)
-    assert vsr(source, out, "--weights", weights, "--report", report) == 0
-    with av.open(str(out)) as container:
-        covers = [s for s in container.streams.video if s.disposition & 1024]
-        assert [s.codec_context.name for s in covers] == ["png"]
-        assert covers[0].metadata["mimetype"] == "image/png"
-        assert covers[0].metadata["filename"] == "cover1.png"
-        stored = next(container.decode(covers[0])).to_ndarray(format="rgb24")
-    assert np.array_equal(stored, picture)
-    notes = json.loads(report.read_text())["notes"]
+    metadata, notes = _upscale_a_bmp_cover(tmp_path / "bmp.mp4", tmp_path / "out.mkv", weights)
+    assert metadata["mimetype"] == "image/png"
+    assert metadata["filename"] == "cover1.png"
     assert (
         "video stream #1 (bmp): the cover picture attached as PNG, its pixels unchanged "
         "(players read no bmp attachment as a cover)" in notes
