@@ -7,9 +7,12 @@ import csv
 import dataclasses
 import json
 import math
+import re
+import signal
 
 import pytest
 import torch
+from test_train_interrupt import _signal_while_sampling
 from test_train_loop import make_dataset, tiny_config
 
 import vsr.train.loop as loop
@@ -295,3 +298,55 @@ def test_an_out_folder_that_cannot_be_read_is_one_refusal(tmp_path, monkeypatch)
     config = tiny_config(tmp_path, steps=1)
     with pytest.raises(VsrError, match=r"^cannot read output folder .*run: Permission denied$"):
         loop.train(config)
+
+
+@pytest.mark.parametrize("how", ["it finished", "Ctrl-C stopped it"])
+def test_a_run_that_saved_keeps_its_log_once_its_checkpoint_and_weights_are_deleted(
+    tmp_path, monkeypatch, capsys, how
+) -> None:
+    # With last.pt and its weights gone, the run was taken for one that saved nothing, and a
+    # new run into its --out replaced its log.csv and config.json with only a note.
+    config = tiny_config(tmp_path, steps=6)  # log_every 2, save_every 100
+    run = tmp_path / "run"
+    if how == "it finished":
+        loop.train(config)
+    else:
+        # At step 4, a row like any other: Ctrl-C saves last.pt at whatever step it stops.
+        _signal_while_sampling(monkeypatch, signal.SIGINT, batch=4)
+        with pytest.raises(KeyboardInterrupt):
+            loop.train(config)
+        monkeypatch.undo()
+    for name in loop.RUN_FILES:
+        (run / name).unlink(missing_ok=True)
+    records = {name: (run / name).read_bytes() for name in ("config.json", "log.csv")}
+    step = 6 if how == "it finished" else 4
+    refusal = f"{run} holds the records of an earlier run that trained to step {step} ("
+    with pytest.raises(VsrError, match=re.escape(refusal)):
+        loop.train(tiny_config(tmp_path, steps=2, lr=1e-4))
+    status = cli.main(["train", "--train-dir", config.train_dir, "--out", str(run)])
+    assert status == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert err.startswith("vsr: error: ") and err.endswith("choose another --out, or remove them")
+    assert {name: (run / name).read_bytes() for name in records} == records
+    assert not (run / "last.pt").exists()
+
+
+@pytest.mark.parametrize(
+    ("rows", "trained_to"),
+    [
+        ("4,8,nan,,,,,,,,,,\n", None),  # diverged in its first window
+        ("4,8,0.2,,,,,,,,,,\n8,8,nan,,,,,,,,,,\n", None),  # before its save at step 10
+        ("8,8,0.2,,,,,,,,,,\n12,12,inf,,,,,,,,,,\n", 12),  # past its save at step 10
+        ("4,8,0.2,,,,,,,,,,\n4,,,,,,,,,,,30.1,0.9\n8,8,nan,,,,,,,,,,\n", 8),  # best weights
+        ("4,8,0.2,,,,,,,,,,\n", 4),  # a finite last row: maybe a stop, which saves
+        ("4,8,0.2,,,,,,,,,,\n8,8,na", 4),  # a last row cut short is no row
+        ("", None),
+    ],
+)
+def test_what_a_log_shows_of_a_runs_saves(tmp_path, rows, trained_to) -> None:
+    from vsr.train.trainlog import CSV_FIELDS
+    from vsr.train.unsaved_run import trained_to as trained_to_of
+
+    (tmp_path / "config.json").write_text(json.dumps({"save_every": 10}))
+    (tmp_path / "log.csv").write_text(",".join(CSV_FIELDS) + "\n" + rows)
+    assert trained_to_of(tmp_path) == trained_to

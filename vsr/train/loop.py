@@ -47,7 +47,7 @@ from vsr.train.interrupt import StopRequest
 from vsr.train.meter import WindowMeter
 from vsr.train.trainlog import TrainLog, note
 from vsr.train.transfer import init_from_weights
-from vsr.train.unsaved_run import clear_events, left_by_vsr, records_in
+from vsr.train.unsaved_run import clear_events, left_by_vsr, records_in, trained_to
 from vsr.train.validate import Validator
 
 # What a run writes that a new run must not overwrite (log.csv and config.json are remade).
@@ -135,13 +135,22 @@ def _refusal_of_out(out: Path, resume: bool) -> str | None:
             "or choose another --out"
         )
     # A run writes these before its first checkpoint: the user's own config.json (`--out .`
-    # in a project) is not replaced. An earlier run's that saved nothing (it diverged, or
-    # was stopped) are, with a note (vsr.train.unsaved_run).
+    # in a project) is not replaced. An earlier run's that saved nothing (it diverged
+    # before its first save, or was killed before its first row) are, with a note.
     replaced = records_in(out)
     if replaced and not left_by_vsr(out):
         return (
             f"{out} already holds {', '.join(replaced)}, which a new run would overwrite: "
             "choose another --out, or remove them"
+        )
+    # A run that saved, its checkpoint and weights deleted since, is not one that saved
+    # nothing: its log is kept as the user's own files are (there is nothing to --resume).
+    step = trained_to(out) if replaced else None
+    if step is not None:
+        return (
+            f"{out} holds the records of an earlier run that trained to step {step} "
+            f"({', '.join(replaced)}), which a new run would overwrite: choose another "
+            "--out, or remove them"
         )
     return None
 

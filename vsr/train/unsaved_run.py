@@ -8,12 +8,20 @@ of those names (`--out .` in a project) by their contents, and only they are rep
 config.json of a run in this very folder must be there (vsr writes it with log.csv), so that
 another run's records copied in (its checkpoint elsewhere) are the user's, and none of them
 may be a link, which writing the new run's records would follow into another folder.
+
+A run that saved, whose checkpoint and weights the user then deleted, leaves the same files:
+its log.csv tells it apart (`trained_to`), and it is not replaced. Nor is the log of a run
+killed after it logged a step: it cannot be told from that of a run Ctrl-C stopped, which saved.
 """
 
 from __future__ import annotations
 
+import csv
+import io
 import json
+import math
 from pathlib import Path
+from typing import Any
 
 RECORD_FILES = ("config.json", "log.csv", "tensorboard")
 _EVENTS = "events.out.tfevents."
@@ -43,6 +51,33 @@ def left_by_vsr(out: Path) -> bool:
     )
 
 
+def trained_to(out: Path) -> int | None:
+    """The last step in the log.csv of the earlier run in `out`, where the log shows the run
+    may have saved something (None where it cannot have: it diverged before its first save,
+    or logged no step at all).
+
+    A run ends at its last row. One with a finite loss may be where Ctrl-C stopped it, which
+    saves last.pt at that step whatever the step (and a finished run saves at its last): it
+    is taken for a run that saved, as losing its log is worse than asking for another
+    --out. One with a loss that is not a number is where it diverged, and it saved only if
+    it went past a save (save_every) or validated (best.safetensors) before."""
+    settings = _settings_in(out / "config.json") or {}
+    rows = _logged_rows(out / "log.csv")
+    if not rows:
+        return None
+    last_step = max(step for step, _, _ in rows)
+    save_every = settings.get("save_every")
+    # An older config.json without it: every step may have saved.
+    first_save = save_every if isinstance(save_every, int) and save_every > 0 else 0
+    last_loss = rows[-1][1]
+    saved = (
+        any(validated for _, _, validated in rows)
+        or (last_loss is not None and math.isfinite(last_loss))
+        or last_step > first_save
+    )
+    return last_step if saved else None
+
+
 def clear_events(out: Path) -> None:
     """Remove the TensorBoard events of the earlier run, which a new run's would otherwise
     be drawn beside, step for step (config.json and log.csv are rewritten anyway)."""
@@ -52,12 +87,17 @@ def clear_events(out: Path) -> None:
             path.unlink()
 
 
-def _is_run_config(path: Path, out: Path) -> bool:
+def _settings_in(path: Path) -> dict[str, Any] | None:
     try:
         settings = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, UnicodeDecodeError, ValueError):
-        return False
-    if not (isinstance(settings, dict) and settings.keys() >= RUN_SETTINGS):
+        return None
+    return settings if isinstance(settings, dict) else None
+
+
+def _is_run_config(path: Path, out: Path) -> bool:
+    settings = _settings_in(path)
+    if settings is None or not settings.keys() >= RUN_SETTINGS:
         return False
     # Another run's config.json copied here names its own folder, where its checkpoint is.
     return isinstance(settings["out"], str) and Path(settings["out"]).resolve() == out.resolve()
@@ -70,6 +110,32 @@ def _has_run_header(path: Path) -> bool:
     except (OSError, UnicodeDecodeError):
         return False
     return header[:3] == ["step", "steps_total", "loss"]
+
+
+def _logged_rows(path: Path) -> list[tuple[int, float | None, bool]]:
+    """(step, loss, whether validated) of each whole row of a vsr log.csv (the loss None in
+    a validation's row)."""
+    try:
+        with path.open(newline="", encoding="utf-8-sig") as file:
+            text = file.read()
+    except (OSError, UnicodeDecodeError):
+        return []
+    lines = list(csv.reader(io.StringIO(text)))
+    if lines and not text.endswith("\n"):
+        lines.pop()  # cut short by a power loss or a full disk: not a row the run ended at
+    if not lines:
+        return []
+    header, body = lines[0], lines[1:]
+    rows = []
+    for line in body:
+        cells = dict(zip(header, line, strict=False))
+        try:
+            step = int(cells.get("step", ""))
+            loss = float(cells["loss"]) if cells.get("loss") else None
+        except ValueError:
+            continue
+        rows.append((step, loss, bool(cells.get("val_psnr"))))
+    return rows
 
 
 def _holds_events_only(folder: Path) -> bool:
