@@ -231,3 +231,37 @@ def test_every_rank_refuses_the_out_folder_rank_0_refuses(tmp_path) -> None:
         outcome = (tmp_path / f"outcome{rank}").read_text()
         assert outcome.startswith(refusal), (rank, outcome)
     assert not (tmp_path / "node1" / "config.json").exists()
+
+
+def _rank_whose_final_save_fails(rank: int, world: int, port: int, tmp_path) -> None:
+    os.environ.update(
+        MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank),
+        WORLD_SIZE=str(world), LOCAL_RANK=str(rank),
+    )  # fmt: skip
+    real_save_weights = loop.save_weights
+
+    def save_weights(model, path, metadata=None):  # rank 0's disk is full by the end
+        if path.name == "last.safetensors":
+            raise OSError(28, "No space left on device")
+        real_save_weights(model, path, metadata)
+
+    loop.save_weights = save_weights
+    try:
+        train(tiny_config(tmp_path, steps=2, out=str(tmp_path / "run")))
+        outcome = "finished"
+    except Exception as error:  # noqa: BLE001 - the outcome is what is compared
+        outcome = f"{type(error).__name__}: {error}"
+    (tmp_path / f"outcome{rank}").write_text(outcome)
+
+
+@pytest.mark.slow  # two processes, 6 s
+def test_every_rank_ends_with_rank_0s_error_when_its_final_save_fails(tmp_path) -> None:
+    # Rank 0 failed to write last.safetensors (a full disk) and left the run; rank 1 waited
+    # for it at the barrier after the final saves for ever.
+    tiny_config(tmp_path)
+    _run_two_ranks_or_fail_if_one_hangs(_rank_whose_final_save_fails, tmp_path)
+    assert (tmp_path / "outcome0").read_text() == "OSError: [Errno 28] No space left on device"
+    assert (tmp_path / "outcome1").read_text() == (
+        "VsrError: rank 0 failed, so this rank stops too: "
+        "OSError: [Errno 28] No space left on device"
+    )

@@ -7,10 +7,13 @@ is a single process and nothing here does anything.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import torch
 import torch.distributed as dist
+
+from vsr.errors import VsrError, describe_error
 
 
 @dataclass
@@ -26,10 +29,6 @@ class Distributed:
     @property
     def is_main(self) -> bool:
         return self.rank == 0
-
-    def barrier(self) -> None:
-        if self.enabled:
-            dist.barrier()
 
     def mean(self, value: torch.Tensor) -> torch.Tensor:
         """The mean of a tensor over all processes (the tensor itself when alone)."""
@@ -53,6 +52,23 @@ class Distributed:
             dist.broadcast_object_list(box, src=0)
             value = box[0]
         return value
+
+    def on_main_alone(self, action: Callable[[], None]) -> None:
+        """Run `action` on rank 0 alone, with every rank waiting for it to end; its failure
+        ends every rank, where a bare barrier after it had the others wait for a rank that
+        had left (NCCL: until its timeout; gloo: "Connection closed by peer")."""
+        failure: BaseException | None = None
+        if self.is_main:
+            try:
+                action()
+            except BaseException as error:  # Ctrl-C too: the others must not wait for it
+                failure = error
+        why = describe_error(failure) if failure is not None else None
+        why = self.main_object(why)  # rank 0's, and the point where every rank waits for it
+        if failure is not None:
+            raise failure
+        if why is not None:
+            raise VsrError(f"rank 0 failed, so this rank stops too: {why}")
 
     def close(self) -> None:
         if self.enabled and dist.is_initialized():

@@ -231,9 +231,8 @@ def _train(config: TrainConfig, resume: bool, ddp: Distributed) -> nn.Module:
     )  # fmt: skip
     done, final_psnr = _train_steps(run, begin.step, weights_pending)
 
-    if ddp.is_main:
-        _save_last_weights(run, done, final_psnr)
-    ddp.barrier()  # no rank leaves before the files exist
+    # No rank leaves before the files exist, nor waits for them once rank 0 has failed.
+    ddp.on_main_alone(lambda: _save_last_weights(run, done, final_psnr))
     return model
 
 
