@@ -265,3 +265,51 @@ def test_every_rank_ends_with_rank_0s_error_when_its_final_save_fails(tmp_path) 
         "VsrError: rank 0 failed, so this rank stops too: "
         "OSError: [Errno 28] No space left on device"
     )
+
+
+def _rank_resuming_from_its_own_disk(rank: int, world: int, port: int, tmp_path) -> None:
+    os.environ.update(
+        MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank),
+        WORLD_SIZE=str(world), LOCAL_RANK=str(rank),
+    )  # fmt: skip
+    try:
+        model = train(tiny_config(tmp_path, steps=4, out=str(tmp_path / f"node{rank}")), True)
+        torch.save(model.state_dict(), tmp_path / f"rank{rank}.pt")
+        outcome = "finished"
+    except Exception as error:  # noqa: BLE001 - the outcome is what is compared
+        outcome = f"{type(error).__name__}: {error}"
+    (tmp_path / f"outcome{rank}").write_text(outcome)
+
+
+@pytest.mark.slow  # two processes, 6 s
+@pytest.mark.parametrize("where", ["rank 0's disk", "rank 1's disk", "both, finished"])
+def test_ranks_resume_from_rank_0s_checkpoint_or_refuse_together(tmp_path, where) -> None:
+    # --out on per-node disks, where rank 0 alone writes: each rank read its own last.pt, and
+    # one that found none (or, of a finished run, no final weights) failed or went on alone
+    # while the other waited for it (hung, or a gloo error).
+    node0, node1 = tmp_path / "node0", tmp_path / "node1"
+    if where == "both, finished":
+        loop.train(tiny_config(tmp_path, steps=4, out=str(node0)))
+        node1.mkdir()
+        (node1 / "last.pt").write_bytes((node0 / "last.pt").read_bytes())  # not its weights
+    else:
+        loop.train(tiny_config(tmp_path, steps=2, out=str(node0 if "0" in where else node1)))
+    _run_two_ranks_or_fail_if_one_hangs(_rank_resuming_from_its_own_disk, tmp_path)
+    outcomes = [(tmp_path / f"outcome{rank}").read_text() for rank in (0, 1)]
+    if where == "rank 0's disk":
+        assert outcomes == ["finished", "finished"]
+        rank0 = torch.load(tmp_path / "rank0.pt", weights_only=True)
+        rank1 = torch.load(tmp_path / "rank1.pt", weights_only=True)
+        assert all(torch.equal(rank1[key], value) for key, value in rank0.items())
+        assert read_state_dict(node0 / "last.safetensors")[1]["steps"] == "4"
+    elif where == "rank 1's disk":
+        missing = f"nothing to resume: {node0 / 'last.pt'} not found"
+        assert outcomes == [
+            f"VsrError: {missing}",
+            f"VsrError: rank 0 failed, so this rank stops too: {missing}",
+        ]
+    else:
+        for rank, outcome in enumerate(outcomes):
+            assert outcome.startswith(
+                f"VsrError: the run in {tmp_path / f'node{rank}'} is already at step 4 "
+            ), (rank, outcome)

@@ -9,11 +9,14 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 import torch
 import torch.distributed as dist
 
 from vsr.errors import VsrError, describe_error
+
+T = TypeVar("T")
 
 
 @dataclass
@@ -53,22 +56,25 @@ class Distributed:
             value = box[0]
         return value
 
-    def on_main_alone(self, action: Callable[[], None]) -> None:
-        """Run `action` on rank 0 alone, with every rank waiting for it to end; its failure
-        ends every rank, where a bare barrier after it had the others wait for a rank that
-        had left (NCCL: until its timeout; gloo: "Connection closed by peer")."""
-        failure: BaseException | None = None
+    def main_alone(self, action: Callable[[], T]) -> T:
+        """Rank 0's result of `action`, run on rank 0 alone, on every rank (which waits for
+        it). Its failure ends every rank, where a bare barrier after it had the others wait
+        for a rank that had left (NCCL: until its timeout; gloo: "Connection closed by
+        peer"), and a rank that did the work on its own (a checkpoint on per-node disks)
+        could fail alone or go on alone."""
+        result, failure = None, None
         if self.is_main:
             try:
-                action()
+                result = action()
             except BaseException as error:  # Ctrl-C too: the others must not wait for it
                 failure = error
         why = describe_error(failure) if failure is not None else None
-        why = self.main_object(why)  # rank 0's, and the point where every rank waits for it
+        result, why = self.main_object((result, why))
         if failure is not None:
             raise failure
         if why is not None:
             raise VsrError(f"rank 0 failed, so this rank stops too: {why}")
+        return result
 
     def close(self) -> None:
         if self.enabled and dist.is_initialized():

@@ -183,12 +183,16 @@ def _train(config: TrainConfig, resume: bool, ddp: Distributed) -> nn.Module:
     model.to(device=device, memory_format=_memory_format(config))
     optimizer = torch.optim.Adam(model.parameters(), lr=config.lr)
 
-    state = _resumable_state(out / "last.pt", config) if resume else None
+    state, weights_written = (
+        ddp.main_alone(lambda: _rank_0s_checkpoint(out, config)) if resume else (None, False)
+    )
     begin = _Start() if state is None else _resumed_start(state, config, out, ddp)
     budget = _step_budget(config, begin, state)
     # A finished run stopped between its last checkpoint and its weights goes on to write them.
     weights_pending = begin.ended_at_its_total and begin.step == budget.total
-    _refuse_a_finished_run(config, out, resume, begin.step, budget, weights_pending)
+    _refuse_a_finished_run(
+        config, out, resume, begin.step, budget, weights_pending, weights_written
+    )
     # While a new time budget measures, the cosine holds the rate of the run's previous
     # length rather than jumping back to its peak (a fresh run holds its starting rate).
     scheduler = make_scheduler(
@@ -232,7 +236,7 @@ def _train(config: TrainConfig, resume: bool, ddp: Distributed) -> nn.Module:
     done, final_psnr = _train_steps(run, begin.step, weights_pending)
 
     # No rank leaves before the files exist, nor waits for them once rank 0 has failed.
-    ddp.on_main_alone(lambda: _save_last_weights(run, done, final_psnr))
+    ddp.main_alone(lambda: _save_last_weights(run, done, final_psnr))
     return model
 
 
@@ -269,6 +273,14 @@ class _Start:
     def ended_at_its_total(self) -> bool:
         """The checkpoint is the last step of its own run."""
         return self.step == self.own_total
+
+
+def _rank_0s_checkpoint(out: Path, config: TrainConfig) -> tuple[dict, bool]:
+    """The checkpoint to resume and whether the run's final weights are written, as rank 0
+    finds them: it alone writes into --out, so on per-node disks the other ranks' copies may
+    be missing or older, and each rank that read its own failed alone or went on alone, the
+    others waiting for it."""
+    return _resumable_state(out / "last.pt", config), (out / "last.safetensors").exists()
 
 
 def _resumable_state(checkpoint_path: Path, config: TrainConfig) -> dict:
@@ -329,12 +341,13 @@ def _refuse_a_finished_run(
     start: int,
     budget: StepBudget,
     weights_pending: bool,
+    weights_written: bool,
 ) -> None:
     """Refuse to resume a run with no step left to train and nothing left to write. An
     interrupted one (its checkpoint short of its own total) is not finished by a smaller
     total, which would write its weights as final ones."""
     finished = resume and budget.total is not None and start >= budget.total
-    if finished and ((out / "last.safetensors").exists() or not weights_pending):
+    if finished and (weights_written or not weights_pending):
         if config.minutes > 0:
             why = (
                 f"--minutes {config.minutes:g} fixed {budget.total} steps: pass a larger "
