@@ -439,11 +439,17 @@ def _save_grey_16(path, frames: list[np.ndarray], key: int | None = None) -> Non
         for packet in stream.encode():
             container.mux(packet)
     if key is not None:
-        data = path.read_bytes()
-        body = b"tRNS" + struct.pack(">H", key)
-        chunk = struct.pack(">I", 2) + body + struct.pack(">I", zlib.crc32(body))
-        after_header = 8 + 25  # the signature and IHDR: tRNS goes before the pixels
-        path.write_bytes(data[:after_header] + chunk + data[after_header:])
+        _add_colour_key(path, (key,))
+
+
+def _add_colour_key(path, key: tuple[int, ...]) -> None:
+    """A tRNS chunk naming the grey (key,) or colour (r, g, b) transparent, added to the
+    PNG at `path` (FFmpeg's encoder writes none)."""
+    data = path.read_bytes()
+    body = b"tRNS" + struct.pack(f">{len(key)}H", *key)
+    chunk = struct.pack(">I", 2 * len(key)) + body + struct.pack(">I", zlib.crc32(body))
+    after_header = 8 + 25  # the signature and IHDR: tRNS goes before the pixels
+    path.write_bytes(data[:after_header] + chunk + data[after_header:])
 
 
 def test_a_16_bit_grey_apng_keeps_its_transparent_grey(tmp_path, weights):
@@ -544,6 +550,38 @@ def _save_colour_16(path, frames: list[np.ndarray]) -> None:
                 container.mux(packet)
         for packet in stream.encode():
             container.mux(packet)
+
+
+def test_a_16_bit_colour_apng_keeps_its_transparent_colour(tmp_path, weights):
+    # Pillow reads a 16-bit RGB APNG's frames at 8 bits but keeps its tRNS key at 16 and
+    # compares the two: the key colour came out opaque, an RGB APNG without transparency.
+    y, x = np.mgrid[0:10, 0:14]
+    key = (1000, 30000, 50000)
+    frames = []
+    for index in range(3):
+        grey = (x * 3000 + y * 2000 + 5000 * index) % 60000 + 2000
+        frame = np.dstack([grey, grey // 2, 65535 - grey]).astype(np.uint16)
+        frame[:, :4] = key
+        frame[0, 5] = (key[0], key[1], key[2] + 256)  # one 8-bit step off: opaque
+        frames.append(frame)
+    _save_colour_16(tmp_path / "in.png", frames)
+    _add_colour_key(tmp_path / "in.png", key)
+    with Image.open(tmp_path / "in.png") as image:
+        assert (image.mode, image.info["transparency"]) == ("RGB", key)
+    upscaler = vsr.load_model(weights, device="cpu")
+    with pytest.warns(UserWarning, match="16-bit frames were read at 8 bits"):
+        first = vsr.upscale_image(upscaler, tmp_path / "in.png", tmp_path / "out.png")
+    clear = np.where(x < 4, 0, 255).astype(np.uint8)
+    expected = [_as_still(upscaler, np.dstack([f >> 8, clear]).astype(np.uint8)) for f in frames]
+    assert first.shape == (20, 28, 4)
+    np.testing.assert_array_equal(first, expected[0])
+    with Image.open(tmp_path / "out.png") as image:
+        assert image.n_frames == 3
+        for index, frame in enumerate(expected):
+            image.seek(index)
+            assert image.mode == "RGBA"
+            np.testing.assert_array_equal(np.asarray(image), frame)
+            assert (np.asarray(image)[:, :6, 3] == 0).all()  # the key's columns, x2, clear
 
 
 @pytest.mark.parametrize("layout", ["rgb", "grey_alpha"])

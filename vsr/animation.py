@@ -11,7 +11,8 @@ RGB reduced to luma), and written grey where the type holds it (PNG; a GIF or We
 grey in each of R, G and B): upscaled as RGB, its frames came out tinted and RGB. A 16-bit
 grey APNG's frames are upscaled from their 16 bits and written at 8, with a note (its
 transparent grey, tRNS, clear, as a 16-bit grey still's); with alpha,
-from the 8 bits a sample Pillow reads of them (as RGBA), as grey all the same. Pillow's
+from the 8 bits a sample Pillow reads of them (as RGBA), as grey all the same. A 16-bit RGB
+APNG's frames are read at those 8 bits, its transparent colour (tRNS) clear, matched at 8. Pillow's
 writers hold every frame until the file is complete, so the upscaled frames go to them one
 at a time, as uint8 (a GIF's as palette indices), and no float copy of more than one frame
 exists; an animation whose held frames would not fit a sane limit is refused, with `vsr run`
@@ -59,6 +60,8 @@ _GREY_MODES = ("1", "L", "LA", *_SIXTEEN_BIT_GREY_MODES)
 # A PNG's IHDR (bit depth, colour type) of 16-bit grey + alpha, which Pillow reads as RGBA
 # (R = G = B, the high bytes), not as a grey mode.
 _SIXTEEN_BIT_GREY_ALPHA = (16, 4)
+# ... and of 16-bit RGB, which Pillow reads as RGB of the high bytes.
+_SIXTEEN_BIT_RGB = (16, 2)
 # The output types that hold grey frames; the others get the grey as R = G = B.
 _GREY_OUTPUTS = (".png",)
 # The most the upscaled frames held for the writer may take: 2 GiB is 1035 frames of
@@ -110,9 +113,12 @@ def _composed_frames(
 
     orientation = exif_orientation(image)
     colour_mode = "L" if grey else "RGB"
+    colour_key = _colour_key_at_8_bits(image, source)
     for index in range(image.n_frames):
         try:
             image.seek(index)
+            if colour_key is not None:  # a seek back to the first frame reads the file's
+                image.info["transparency"] = colour_key
             if image.mode in _SIXTEEN_BIT_GREY_MODES:
                 frame = _sixteen_bit_grey(image, alpha)
                 if not grey:  # read_animation's look at them: 8-bit RGB(A), as the rest
@@ -124,6 +130,20 @@ def _composed_frames(
         except _READ_ERRORS as error:
             raise VsrError(f"cannot read frame {index + 1} of {source}: {error}") from error
         yield apply_orientation(frame, orientation)
+
+
+def _colour_key_at_8_bits(image: Image.Image, source: Path) -> tuple[int, ...] | None:
+    """A 16-bit RGB APNG's transparent colour (tRNS) as Pillow reads its frames: at 8 bits,
+    the high bytes. Pillow keeps the key as stored, 16 bits, and compares the 8-bit frames
+    with it (in convert and in blending a frame over the last), so no pixel was clear. Its
+    frames hold 8 bits, so a colour within the key's 8-bit step in R, G and B is clear too;
+    None for any other image (call it before the first seek: a seek may rewrite the key)."""
+    key = image.info.get("transparency")
+    if image.mode != "RGB" or not isinstance(key, tuple):
+        return None
+    if png_bit_depth(source) != _SIXTEEN_BIT_RGB:
+        return None
+    return tuple(sample >> 8 for sample in key)
 
 
 def _sixteen_bit_grey(image: Image.Image, alpha: bool) -> np.ndarray:
