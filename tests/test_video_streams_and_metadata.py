@@ -4,6 +4,7 @@ HDR10 static metadata, Matroska attachments, cover pictures."""
 from __future__ import annotations
 
 import ctypes
+import io
 import json
 from fractions import Fraction
 from pathlib import Path
@@ -19,6 +20,7 @@ from media import (
     make_gopro_clip,
     make_unregistered_dirac_ts,
 )
+from PIL import Image
 
 from vsr import EncodeSettings, upscale_video
 from vsr.cli import main
@@ -340,6 +342,48 @@ def test_a_bmp_cover_goes_into_mp4_as_png_with_its_pixels(tmp_path, weights):
         "video stream #1 (bmp): the cover picture stored as PNG, its pixels unchanged "
         "(vsr cannot write bmp into .mp4)" in notes
     )
+
+
+def _tiff_cover_mkv(path: Path, picture: Image.Image) -> Path:
+    """A Matroska file of 4 frames with `picture`, as a TIFF, attached as its cover (libav
+    reads an image/tiff attachment as a cover stream)."""
+    tiff = io.BytesIO()
+    picture.save(tiff, "TIFF")
+    plain = _video(path.with_name("plain.mkv"))
+    with av.open(str(path), "w") as target, av.open(str(plain)) as source:
+        target.add_attachment("cover.tif", "image/tiff", tiff.getvalue())
+        stream = target.add_stream_from_template(source.streams.video[0])
+        for packet in source.demux(source.streams.video[0]):
+            if packet.size:
+                packet.stream = stream
+                target.mux(packet)
+    return path
+
+
+def test_a_cmyk_tiff_cover_is_converted_to_rgb_as_a_still_is_and_the_note_says_so(
+    tmp_path, weights
+):
+    """A CMYK TIFF cover has no PNG form: libav's decoder converted it to RGB, off by one
+    (no ink, 255, read 254), and the note said "its pixels unchanged". It is converted as
+    `vsr image` converts a CMYK still, and the note says so."""
+    inks = np.zeros((6, 8, 4), np.uint8)
+    inks[:, :4, 1] = 255  # magenta
+    inks[:3, :, 3] = 128  # half black
+    picture = Image.fromarray(inks, "CMYK")
+    source, out, report = tmp_path / "in.mkv", tmp_path / "out.mp4", tmp_path / "r.json"
+    _tiff_cover_mkv(source, picture)
+    assert vsr(source, out, "--weights", weights, "--report", report) == 0
+    with av.open(str(out)) as container:
+        covers = [s for s in container.streams.video if s.disposition & 1024]
+        assert [s.codec_context.name for s in covers] == ["png"]
+        stored = next(container.decode(covers[0])).to_ndarray(format="rgb24")
+    np.testing.assert_array_equal(stored, np.asarray(picture.convert("RGB")))
+    assert stored[5, 7].tolist() == [255, 255, 255]  # no ink: white
+    notes = json.loads(report.read_text())["notes"]
+    assert (
+        "video stream #1 (tiff): the cover picture stored as PNG, converted from CMYK to RGB "
+        "by Pillow's formula (vsr cannot write tiff into .mp4)" in notes
+    ), notes
 
 
 @pytest.mark.parametrize("suffix", [".mp4", ".mkv"])

@@ -31,7 +31,7 @@ from vsr.video.data_tracks import data_copy_survives, header_takes
 from vsr.video.encoder_trial import audio_encoder_takes
 from vsr.video.libav_log import libav_messages
 from vsr.video.media_url import open_source
-from vsr.video.png_cover import cover_as_png, png_bytes
+from vsr.video.png_cover import PngPicture, cover_as_png, png_bytes
 from vsr.video.reader import is_cover, main_video_stream
 from vsr.video.subtitle_header import header_for_conversion
 from vsr.video.timecode import moved_timecode
@@ -370,13 +370,14 @@ class StreamCopier:
         codec, label = _codec_name(stream), _label(stream)
         extension, supported = source_streams.extension, source_streams.supported
         if stream.index in source_streams.covers:
-            route = self._cover_as_png(source, stream)
-            if not isinstance(route, _Route):
-                why = route or f"{extension} cannot hold it"
+            made = self._cover_as_png(source, stream)
+            if not isinstance(made, tuple):
+                why = made or f"{extension} cannot hold it"
                 notes.append(f"{label}: the cover picture dropped, {why}")
                 return None
+            route, how = made
             notes.append(
-                f"{label}: the cover picture stored as PNG, its pixels unchanged "
+                f"{label}: the cover picture stored as PNG, {how} "
                 f"(vsr cannot write {codec} into {extension})"
             )
             return route
@@ -482,19 +483,21 @@ class StreamCopier:
         except (av.error.FFmpegError, ValueError) as error:
             notes.append(f"{label} {stream.name}: dropped ({error})")
 
-    def _cover_as_png(self, source: Path, stream) -> _Route | str | None:
+    def _cover_as_png(self, source: Path, stream) -> tuple[_Route, str] | str | None:
         """The route of a cover picture kept as PNG (vsr.video.png_cover), its PNG read and
-        made now; else why not: None where the output cannot hold PNG, the note's words
-        where the picture itself is at fault (a damaged BMP's note said the output "cannot
-        hold it", which sent the user looking at the container)."""
+        made now, and how the PNG holds it (the note's words); else why not: None where the
+        output cannot hold PNG, the note's words where the picture itself is at fault (a
+        damaged BMP's note said the output "cannot hold it", which sent the user looking at
+        the container)."""
         if "png" not in self._output.supported_codecs:
             return None
         made = _cover_png(source, stream)
         if isinstance(made, str):
             return made
-        frame, picture = made
-        output = self._output.add_mux_stream("png", width=frame.width, height=frame.height)
-        return _Route(output, picture=picture)
+        converted, picture = made
+        width, height = converted.frame.width, converted.frame.height
+        output = self._output.add_mux_stream("png", width=width, height=height)
+        return _Route(output, picture=picture), converted.how
 
     def _cover_as_attachment(
         self, source: Path, stream, label: str, extension: str, notes: list[str]
@@ -525,10 +528,10 @@ class StreamCopier:
             if isinstance(made, str):
                 notes.append(f"{label}: the cover picture dropped, {made}")
                 return
-            picture = made[1]
+            converted, picture = made
             name, mimetype = Path(name).with_suffix(".png").name, "image/png"
             notes.append(
-                f"{label}: the cover picture attached as PNG, its pixels unchanged "
+                f"{label}: the cover picture attached as PNG, {converted.how} "
                 f"(players read no {codec} attachment as a cover)"
             )
         try:
@@ -868,18 +871,18 @@ class StreamCopier:
             self._input = None
 
 
-def _cover_png(source: Path, stream) -> tuple[av.VideoFrame, bytes] | str:
-    """A cover picture of `source` (its `stream`) decoded and made a PNG file, as the frame
-    and the file's bytes; else the words of a note on why not."""
+def _cover_png(source: Path, stream) -> tuple[PngPicture, bytes] | str:
+    """A cover picture of `source` (its `stream`) decoded and made a PNG file, as the
+    picture and the file's bytes; else the words of a note on why not."""
     with open_source(source) as reader:
         cover = reader.streams[stream.index]
         packet = next((p for p in reader.demux(cover) if p.size), None)
-        frame = None if packet is None else cover_as_png(packet, cover)
+        converted = None if packet is None else cover_as_png(packet, cover)
     if packet is None:
         return "its stream holds no picture"
-    if frame is None:
+    if converted is None:
         return f"its {stream.codec_context.name} picture does not decode (damaged?)"
-    picture = png_bytes(frame)
+    picture = png_bytes(converted.frame)
     if picture is None:
         return "the PNG encoder refused its picture"
-    return frame, picture
+    return converted, picture
