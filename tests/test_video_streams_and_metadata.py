@@ -6,6 +6,7 @@ from __future__ import annotations
 import ctypes
 import io
 import json
+import struct
 from fractions import Fraction
 from pathlib import Path
 
@@ -344,14 +345,16 @@ def test_a_bmp_cover_goes_into_mp4_as_png_with_its_pixels(tmp_path, weights):
     )
 
 
-def _tiff_cover_mkv(path: Path, picture: Image.Image) -> Path:
-    """A Matroska file of 4 frames with `picture`, as a TIFF, attached as its cover (libav
-    reads an image/tiff attachment as a cover stream)."""
-    tiff = io.BytesIO()
-    picture.save(tiff, "TIFF")
+def _tiff_cover_mkv(path: Path, picture: Image.Image | bytes) -> Path:
+    """A Matroska file of 4 frames with `picture` (a TIFF file's bytes, or a picture saved
+    as one) attached as its cover (libav reads an image/tiff attachment as a cover)."""
+    if isinstance(picture, Image.Image):
+        tiff = io.BytesIO()
+        picture.save(tiff, "TIFF")
+        picture = tiff.getvalue()
     plain = _video(path.with_name("plain.mkv"))
     with av.open(str(path), "w") as target, av.open(str(plain)) as source:
-        target.add_attachment("cover.tif", "image/tiff", tiff.getvalue())
+        target.add_attachment("cover.tif", "image/tiff", picture)
         stream = target.add_stream_from_template(source.streams.video[0])
         for packet in source.demux(source.streams.video[0]):
             if packet.size:
@@ -383,6 +386,74 @@ def test_a_cmyk_tiff_cover_is_converted_to_rgb_as_a_still_is_and_the_note_says_s
     assert (
         "video stream #1 (tiff): the cover picture stored as PNG, converted from CMYK to RGB "
         "by Pillow's formula (vsr cannot write tiff into .mp4)" in notes
+    ), notes
+
+
+def _float_rgb_tiff(samples: np.ndarray) -> bytes:
+    """An uncompressed little-endian TIFF of H x W x 3 32-bit float samples (SampleFormat
+    3), one strip: Pillow writes no such file (its float TIFFs are grey)."""
+    height, width, _ = samples.shape
+    data = samples.astype("<f4").tobytes()
+    bits_at = 8 + len(data)  # then 3 BitsPerSample and 3 SampleFormat shorts
+    directory_at = bits_at + 12
+    tags = [
+        (256, 4, 1, struct.pack("<I", width)), (257, 4, 1, struct.pack("<I", height)),
+        (258, 3, 3, struct.pack("<I", bits_at)), (259, 3, 1, struct.pack("<Hxx", 1)),
+        (262, 3, 1, struct.pack("<Hxx", 2)), (273, 4, 1, struct.pack("<I", 8)),
+        (277, 3, 1, struct.pack("<Hxx", 3)), (278, 4, 1, struct.pack("<I", height)),
+        (279, 4, 1, struct.pack("<I", len(data))), (339, 3, 1, struct.pack("<I", bits_at + 6)),
+    ]  # fmt: skip
+    entries = b"".join(struct.pack("<HHI", tag, kind, count) + value
+                       for tag, kind, count, value in tags)  # fmt: skip
+    return (
+        b"II*\0" + struct.pack("<I", directory_at) + data + struct.pack("<3H", 32, 32, 32)
+        + struct.pack("<3H", 3, 3, 3) + struct.pack("<H", len(tags)) + entries + bytes(4)
+    )  # fmt: skip
+
+
+@pytest.mark.parametrize("layout", ["grey", "rgb"])
+def test_a_float_tiff_cover_is_rounded_to_16_bits_and_not_called_damaged(tmp_path, weights, layout):
+    """libav decodes no float grey TIFF: such a cover was dropped as "damaged?". A float RGB
+    one it decodes, but its conversion to PNG's 16 bits was off by up to 27 codes (white
+    read 65532), under a note saying "its pixels unchanged". Both are rounded to 16 bits
+    now, which the note says."""
+    samples = np.random.default_rng(1).random((6, 8, 3), dtype=np.float32)
+    samples[0, 0], samples[0, 1] = 0, 1  # black and white
+    if layout == "grey":
+        samples = samples[:, :, 0]
+        picture: Image.Image | bytes = Image.fromarray(samples, "F")
+    else:
+        picture = _float_rgb_tiff(samples)
+    source, out, report = tmp_path / "in.mkv", tmp_path / "out.mp4", tmp_path / "r.json"
+    _tiff_cover_mkv(source, picture)
+    assert vsr(source, out, "--weights", weights, "--report", report) == 0
+    with av.open(str(out)) as container:
+        covers = [s for s in container.streams.video if s.disposition & 1024]
+        assert [s.codec_context.name for s in covers] == ["png"]
+        stored = next(container.decode(covers[0]))
+    sixteen = "gray16le" if layout == "grey" else "rgb48le"
+    expected = np.round(samples.astype(np.float64) * 65535).astype(np.uint16)
+    np.testing.assert_array_equal(stored.to_ndarray(format=sixteen), expected)
+    notes = json.loads(report.read_text())["notes"]
+    assert (
+        "video stream #1 (tiff): the cover picture stored as PNG, rounded from float samples "
+        "to 16 bits (vsr cannot write tiff into .mp4)" in notes
+    ), notes
+
+
+def test_a_float_tiff_cover_outside_0_to_1_is_dropped_for_that_reason(tmp_path, weights):
+    """Float samples beyond 1 (HDR, or a 0 to 255 scale) have no one PNG form: the cover is
+    dropped, and the note says why, not that it is damaged."""
+    samples = np.linspace(0, 2, 48, dtype=np.float32).reshape(6, 8)
+    source, out, report = tmp_path / "in.mkv", tmp_path / "out.mp4", tmp_path / "r.json"
+    _tiff_cover_mkv(source, Image.fromarray(samples, "F"))
+    assert vsr(source, out, "--weights", weights, "--report", report) == 0
+    with av.open(str(out)) as container:
+        assert [s for s in container.streams.video if s.disposition & 1024] == []
+    notes = json.loads(report.read_text())["notes"]
+    assert (
+        "video stream #1 (tiff): the cover picture dropped, its tiff picture's float samples "
+        "run outside 0 to 1, which PNG cannot hold" in notes
     ), notes
 
 

@@ -6,7 +6,8 @@ source's BMP cover was dropped. PNG holds every BMP's pixels (and a GIF's, an RG
 TIFF's) exactly, and players show it more often than BMP. A CMYK picture (a TIFF's) has no
 PNG form: it is converted to RGB as `vsr image` converts a CMYK still (vsr.cmyk), and its
 note says so. libav's decoder converts it too, but off by one (255 read 254), and the note
-said "its pixels unchanged".
+said "its pixels unchanged". Float samples (a float TIFF's) of 0 to 1 are rounded to 16 bits,
+which the note says; libav decodes no float grey TIFF, which was called damaged.
 """
 
 from __future__ import annotations
@@ -21,8 +22,9 @@ from PIL import Image
 from vsr.cmyk import to_srgb
 from vsr.video.libav_log import libav_messages
 
-# The note's words for a PNG that holds the picture as it was.
+# The note's words for a PNG that holds the picture as it was, and for one of float samples.
 UNCHANGED = "its pixels unchanged"
+FROM_FLOAT = "rounded from float samples to 16 bits"
 
 
 @dataclass(frozen=True)
@@ -50,37 +52,66 @@ def png_format(source: av.VideoFormat) -> str:
     return ("rgba64be" if alpha else "rgb48be") if deep else ("rgba" if alpha else "rgb24")
 
 
-def cover_as_png(packet: av.Packet, stream: av.video.stream.VideoStream) -> PngPicture | None:
+def cover_as_png(packet: av.Packet, stream: av.video.stream.VideoStream) -> PngPicture | str:
     """The picture of `packet`, a cover of `stream` (an open source's), as a PNG encoder
-    takes it; None when it does not decode to one picture."""
-    cmyk = _cmyk_as_rgb(bytes(packet))
-    if cmyk is not None:
-        return cmyk
+    takes it; else the words of a note on why not."""
+    codec = stream.codec_context.name
+    converted = _read_by_pillow(bytes(packet), codec)
+    if converted is not None:
+        return converted
     try:
         with libav_messages([]):  # a damaged cover is a note's matter
             frames = stream.codec_context.decode(packet) + stream.codec_context.decode(None)
     except (av.error.FFmpegError, ValueError):
-        return None
+        frames = []
     if len(frames) != 1:
-        return None
-    return PngPicture(frames[0].reformat(format=png_format(frames[0].format)), UNCHANGED)
+        return f"its {codec} picture does not decode (damaged?)"
+    frame = frames[0]
+    if "f32" in frame.format.name:  # a float RGB(A) TIFF's
+        return _float_as_16_bits(frame.to_ndarray(), codec)
+    return PngPicture(frame.reformat(format=png_format(frame.format)), UNCHANGED)
 
 
-def _cmyk_as_rgb(data: bytes) -> PngPicture | None:
-    """A CMYK picture converted to RGB as `vsr image` reads a CMYK still: through its colour
-    profile, else by Pillow's formula (which keeps no ink at 255); None for any other
-    picture, or one Pillow cannot read (libav's decoder is then asked)."""
+def _read_by_pillow(data: bytes, codec: str) -> PngPicture | str | None:
+    """A picture libav's decoder gets wrong, or refuses, read by Pillow: CMYK, or 32-bit
+    float grey (libav decodes no float grey TIFF: the note called it damaged); None for any
+    other picture, or one Pillow cannot read (libav's decoder is then asked)."""
     try:
-        with Image.open(io.BytesIO(data)) as image:  # reads the header only, if not CMYK
-            if image.mode != "CMYK":
-                return None
-            managed = to_srgb(image)
-            how = "through its colour profile" if managed is not None else "by Pillow's formula"
-            rgb = np.asarray(managed if managed is not None else image.convert("RGB"))
+        with Image.open(io.BytesIO(data)) as image:  # reads the header only, if not these
+            if image.mode == "CMYK":
+                return _cmyk_as_rgb(image)
+            if image.mode == "F":
+                return _float_as_16_bits(np.asarray(image), codec)
     except (OSError, SyntaxError, ValueError, Image.DecompressionBombError):
-        return None
+        pass
+    return None
+
+
+def _cmyk_as_rgb(image: Image.Image) -> PngPicture:
+    """A CMYK picture converted to RGB as `vsr image` reads a CMYK still: through its colour
+    profile, else by Pillow's formula (which keeps no ink at 255)."""
+    managed = to_srgb(image)
+    how = "through its colour profile" if managed is not None else "by Pillow's formula"
+    rgb = np.asarray(managed if managed is not None else image.convert("RGB"))
     frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(rgb), format="rgb24")
     return PngPicture(frame, f"converted from CMYK to RGB {how}")
+
+
+def _float_as_16_bits(samples: np.ndarray, codec: str) -> PngPicture | str:
+    """Float samples of 0 to 1 (black to white, as TIFF's are taken) rounded to the nearest
+    of PNG's 16-bit codes: libav's own conversion of a float RGB TIFF's was off by up to 27
+    codes (white, 1.0, read 65532), under a note saying "its pixels unchanged". Samples
+    outside 0 to 1 (HDR, or another scale) have no one PNG form: the words of a note on why
+    none is made."""
+    if not (np.isfinite(samples).all() and samples.min() >= 0 and samples.max() <= 1):
+        return f"its {codec} picture's float samples run outside 0 to 1, which PNG cannot hold"
+    channels = 1 if samples.ndim == 2 else samples.shape[2]
+    layout = {1: "gray16le", 3: "rgb48le", 4: "rgba64le"}.get(channels)
+    if layout is None:
+        return f"its {codec} picture's float samples, {channels} a pixel, are not converted"
+    whole = np.rint(samples * np.float32(65535)).astype(np.uint16)  # float32: 24 bits hold it
+    frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(whole), format=layout)
+    return PngPicture(frame.reformat(format=png_format(frame.format)), FROM_FLOAT)
 
 
 def png_bytes(frame: av.VideoFrame) -> bytes | None:

@@ -878,10 +878,10 @@ def _cover_png(source: Path, stream) -> tuple[PngPicture, bytes] | str:
         cover = reader.streams[stream.index]
         packet = next((p for p in reader.demux(cover) if p.size), None)
         converted = None if packet is None else cover_as_png(packet, cover)
-    if packet is None:
-        return "its stream holds no picture"
     if converted is None:
-        return f"its {stream.codec_context.name} picture does not decode (damaged?)"
+        return "its stream holds no picture"
+    if isinstance(converted, str):
+        return converted
     picture = png_bytes(converted.frame)
     if picture is None:
         return "the PNG encoder refused its picture"
