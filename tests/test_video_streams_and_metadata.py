@@ -7,6 +7,8 @@ import ctypes
 import io
 import json
 import struct
+import subprocess
+import sys
 from fractions import Fraction
 from pathlib import Path
 
@@ -387,6 +389,61 @@ def test_a_cmyk_tiff_cover_is_converted_to_rgb_as_a_still_is_and_the_note_says_s
         "video stream #1 (tiff): the cover picture stored as PNG, converted from CMYK to RGB "
         "by Pillow's formula (vsr cannot write tiff into .mp4)" in notes
     ), notes
+
+
+# In a process of its own, its peak RSS (VmHWM) reset once the picture's bytes are read:
+# importing vsr (torch) peaks higher than the conversion. The CMYK TIFF is smooth: few bytes.
+_CMYK_PEAK = """
+import sys
+from vsr.video.png_cover import _read_by_pillow
+
+def kib(field):
+    return next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith(field))
+
+data = open(sys.argv[1], "rb").read()
+with open("/proc/self/clear_refs", "w") as file:
+    file.write("5")  # the peak RSS is the RSS from here on
+before = kib("VmRSS:")
+converted = _read_by_pillow(data, "tiff")
+print((kib("VmHWM:") - before) * 1024, converted.frame.width * converted.frame.height * 3)
+"""
+
+
+def test_a_large_cmyk_cover_is_converted_without_four_copies_of_it(tmp_path):
+    """Pillow's CMYK picture and its RGB one (4 bytes a pixel each), the RGB's bytes and
+    the frame (3) were all held at once: a 3000x3000 cover's conversion peaked 4.8 times
+    the RGB picture above the process's memory; a stripe at a time, 2.6 times."""
+    y, x = np.mgrid[0:3000, 0:3000]
+    inks = np.dstack([x % 256, y % 256, (x + y) % 256, x // 12 % 256]).astype(np.uint8)
+    Image.fromarray(inks, "CMYK").save(tmp_path / "cover.tif", compression="tiff_deflate")
+    run = subprocess.run(
+        [sys.executable, "-c", _CMYK_PEAK, str(tmp_path / "cover.tif")],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    grown, rgb_bytes = map(int, run.stdout.split())
+    assert grown < 3.5 * rgb_bytes, (grown / rgb_bytes, run.stderr)
+
+
+@pytest.mark.parametrize("profiled", [False, True])
+def test_a_cmyk_cover_converted_in_stripes_is_as_one_converted_whole(monkeypatch, profiled):
+    from test_cmyk import press_profile
+
+    from vsr.cmyk import to_srgb
+    from vsr.video import png_cover
+
+    inks = np.random.default_rng(2).integers(0, 256, (11, 8, 4), dtype=np.uint8)
+    tiff = io.BytesIO()
+    Image.fromarray(inks, "CMYK").save(
+        tiff, "TIFF", icc_profile=press_profile() if profiled else None
+    )
+    monkeypatch.setattr(png_cover, "_STRIPE_PIXELS", 8 * 3)  # 3 rows, the last stripe 2
+    converted = png_cover._read_by_pillow(tiff.getvalue(), "tiff")
+    with Image.open(tiff) as image:
+        whole = np.asarray(to_srgb(image) if profiled else image.convert("RGB"))
+    np.testing.assert_array_equal(converted.frame.to_ndarray(format="rgb24"), whole)
+    assert converted.how.endswith("its colour profile" if profiled else "Pillow's formula")
 
 
 def _float_rgb_tiff(samples: np.ndarray) -> bytes:
