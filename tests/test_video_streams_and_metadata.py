@@ -398,7 +398,8 @@ import sys
 from vsr.video.png_cover import _read_by_pillow
 
 def kib(field):
-    return next(int(line.split()[1]) for line in open("/proc/self/status") if line.startswith(field))
+    lines = open("/proc/self/status").read().splitlines()
+    return next(int(line.split()[1]) for line in lines if line.startswith(field))
 
 data = open(sys.argv[1], "rb").read()
 with open("/proc/self/clear_refs", "w") as file:

@@ -10,9 +10,9 @@ and always right, and the writers still store only the rectangle that changed. A
 RGB reduced to luma), and written grey where the type holds it (PNG; a GIF or WebP gets the
 grey in each of R, G and B): upscaled as RGB, its frames came out tinted and RGB. A 16-bit
 grey APNG's frames are upscaled from their 16 bits and written at 8, with a note (its
-transparent grey, tRNS, clear, as a 16-bit grey still's); with alpha,
-from the 8 bits a sample Pillow reads of them (as RGBA), as grey all the same. A 16-bit RGB
-APNG's frames are read at those 8 bits, its transparent colour (tRNS) clear, matched at 8. Pillow's
+transparent grey, tRNS, clear, as a 16-bit grey still's); with alpha, from the 8 bits a
+sample Pillow reads of them (as RGBA), as grey all the same. A 16-bit RGB APNG's frames are
+read at those 8 bits, its transparent colour (tRNS) clear, matched at 8. Pillow's
 writers hold every frame until the file is complete, so the upscaled frames go to them one
 at a time, as uint8 (a GIF's as palette indices), and no float copy of more than one frame
 exists; an animation whose held frames would not fit a sane limit is refused, with `vsr run`
