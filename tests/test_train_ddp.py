@@ -267,6 +267,38 @@ def test_every_rank_ends_with_rank_0s_error_when_its_final_save_fails(tmp_path) 
     )
 
 
+def _rank_whose_checkpoint_fails_mid_run(rank: int, world: int, port: int, tmp_path) -> None:
+    os.environ.update(
+        MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank),
+        WORLD_SIZE=str(world), LOCAL_RANK=str(rank),
+    )  # fmt: skip
+
+    def save_checkpoint(path, state):  # rank 0's disk fills before the run's end
+        raise OSError(28, "No space left on device")
+
+    loop.save_checkpoint = save_checkpoint
+    try:
+        train(tiny_config(tmp_path, steps=4, save_every=2, out=str(tmp_path / "run")))
+        outcome = "finished"
+    except Exception as error:  # noqa: BLE001 - the outcome is what is compared
+        outcome = f"{type(error).__name__}: {error}"
+    (tmp_path / f"outcome{rank}").write_text(outcome)
+
+
+@pytest.mark.slow  # two processes, 6 s
+def test_every_rank_ends_with_rank_0s_error_when_a_checkpoint_fails_mid_run(tmp_path) -> None:
+    # Rank 0 failed to write last.pt at step 2 of 4 and left the run; rank 1 went on into
+    # step 3's gradient exchange with no one to answer it ("Connection closed by peer" on
+    # gloo, NCCL's timeout on a GPU).
+    tiny_config(tmp_path)
+    _run_two_ranks_or_fail_if_one_hangs(_rank_whose_checkpoint_fails_mid_run, tmp_path)
+    assert (tmp_path / "outcome0").read_text() == "OSError: [Errno 28] No space left on device"
+    assert (tmp_path / "outcome1").read_text() == (
+        "VsrError: rank 0 failed, so this rank stops too: "
+        "OSError: [Errno 28] No space left on device"
+    )
+
+
 def _rank_resuming_from_its_own_disk(rank: int, world: int, port: int, tmp_path) -> None:
     os.environ.update(
         MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank),

@@ -650,18 +650,30 @@ def _save_and_validate(run: _Run, done: int, last: bool) -> float | None:
     validating = bool(config.val_dir) and (
         (config.val_every and done % config.val_every == 0) or last
     )
-    if saving or validating:
-        _refuse_diverged(run, done)
+    if not (saving or validating):
+        return None
+    _refuse_diverged(run, done)
+    # The others wait for rank 0's outcome: its failure (a full disk) ends them too, where
+    # they went on into the next step's gradient exchange with no one to answer it.
+    return run.ddp.main_alone(
+        lambda: _rank_0s_save_and_validation(run, done, last, saving, validating)
+    )
+
+
+def _rank_0s_save_and_validation(
+    run: _Run, done: int, last: bool, saving: bool, validating: bool
+) -> float | None:
+    """Rank 0's part of _save_and_validate: last.pt where due, then the validation where
+    due and the time budget leaves room for it (it holds the only validator)."""
     # The checkpoint comes before validating: a run stopped during a slow validation
     # (the final one, on a CPU) keeps its steps.
-    save_now = run.ddp.is_main and saving
-    if save_now:
+    if saving:
         _save_state(run, done)
     validate_now = run.validator is not None and validating
     if validate_now and not last and not _room_to_validate(run, done):
         validate_now = False
     if validate_now:
-        return _validate(run, done, save_now)
+        return _validate(run, done, saving)
     return None
 
 
@@ -690,8 +702,8 @@ def _synced_clock(run: _Run) -> Callable[[], float]:
 def _agree_with_rank_0(run: _Run) -> Callable[[int], int]:
     """The total every rank takes: rank 0's. It alone validates and saves, and so knows
     what to leave out of the speed and keep for the final validation; the others wait
-    for it at their next gradient exchange and take that time for their steps' (a mean
-    fitted 58 steps where rank 0's figures held 100)."""
+    for its outcome and take that time for their steps' (a mean fitted 58 steps where rank
+    0's figures held 100)."""
     return lambda value: int(run.ddp.from_main(torch.tensor(value, device=run.device)).item())
 
 
