@@ -180,3 +180,25 @@ def test_a_benchmark_layout_given_whole_names_its_hr_folder(tmp_path) -> None:
         f"{tmp_path / 'HR'}"
     )
     assert list_images(tmp_path / "HR") == [tmp_path / "HR" / "a.png"]
+
+
+def test_every_unreadable_training_image_is_named_at_once(tmp_path) -> None:
+    # The first damaged image stopped the run alone: a folder with three took three runs.
+    rng = np.random.default_rng(0)
+    for name in ("a", "b", "c"):
+        Image.fromarray(rng.integers(0, 256, (40, 40, 3), dtype=np.uint8)).save(
+            tmp_path / f"{name}.png"
+        )
+    whole = (tmp_path / "b.png").read_bytes()
+    (tmp_path / "b.png").write_bytes(whole[: len(whole) // 2])  # a copy cut short
+    (tmp_path / "d.jpg").write_bytes(b"not a JPEG")
+    with pytest.raises(VsrError) as refused:
+        PatchStore.from_folder(tmp_path, 2, 8)
+    said = str(refused.value)  # each with Pillow's own reason
+    assert said.startswith(f"2 of the 4 images in {tmp_path} cannot be read: b.png (image ")
+    assert ", d.jpg (cannot identify image file" in said
+    assert said.endswith("); remove or replace them")
+    # One alone is named as it was.
+    (tmp_path / "d.jpg").unlink()
+    with pytest.raises(VsrError, match=rf"^cannot read image {tmp_path / 'b.png'}: "):
+        PatchStore.from_folder(tmp_path, 2, 8)
