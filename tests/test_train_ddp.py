@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import socket
@@ -42,12 +43,26 @@ def _run_two_ranks_or_fail_if_one_hangs(rank_main, tmp_path) -> None:
                 process.kill()
 
 
-def _rank_main(rank: int, world: int, port: int, tmp_path) -> None:
-    # What torchrun would set for each process.
+def _join_as_rank(rank: int, world: int, port: int) -> None:
+    """Set what torchrun would set for this process."""
     os.environ.update(
         MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank),
         WORLD_SIZE=str(world), LOCAL_RANK=str(rank),
     )  # fmt: skip
+
+
+def _write_outcome(tmp_path, rank: int, run) -> None:
+    """Call `run` and write how it ended, "finished" or its error, for the test to compare."""
+    try:
+        run()
+        outcome = "finished"
+    except Exception as error:  # noqa: BLE001 - the outcome is what is compared
+        outcome = f"{type(error).__name__}: {error}"
+    (tmp_path / f"outcome{rank}").write_text(outcome)
+
+
+def _rank_main(rank: int, world: int, port: int, tmp_path) -> None:
+    _join_as_rank(rank, world, port)
     model = train(tiny_config(tmp_path, steps=3, out=str(tmp_path / "run")))
     torch.save(model.state_dict(), tmp_path / f"rank{rank}.pt")
 
@@ -82,10 +97,7 @@ def test_two_gloo_ranks_hold_identical_weights(tmp_path) -> None:
 def _rank_stopped_by_a_signal(rank: int, world: int, port: int, tmp_path) -> None:
     import signal
 
-    os.environ.update(
-        MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank),
-        WORLD_SIZE=str(world), LOCAL_RANK=str(rank),
-    )  # fmt: skip
+    _join_as_rank(rank, world, port)
     real_sample = PatchStore.sample
     calls = []
 
@@ -119,18 +131,10 @@ def test_ranks_agree_to_stop_at_the_same_step(tmp_path) -> None:
 
 
 def _rank_that_diverges(rank: int, world: int, port: int, tmp_path) -> None:
-    os.environ.update(
-        MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank),
-        WORLD_SIZE=str(world), LOCAL_RANK=str(rank),
-    )  # fmt: skip
+    _join_as_rank(rank, world, port)
     # lr 100 makes the weights NaN by step 2, where rank 0 alone saves (no log row before 100).
     config = tiny_config(tmp_path, lr=100.0, steps=8, log_every=100, save_every=2)
-    try:
-        train(config)
-        outcome = "finished"
-    except Exception as error:  # noqa: BLE001 - the outcome is what is compared
-        outcome = f"{type(error).__name__}: {error}"
-    (tmp_path / f"outcome{rank}").write_text(outcome)
+    _write_outcome(tmp_path, rank, lambda: train(config))
 
 
 @pytest.mark.slow  # two processes, 8 s
@@ -146,10 +150,7 @@ def test_every_rank_stops_a_diverged_run_where_rank_0_does(tmp_path) -> None:
 
 
 def _rank_on_a_moved_clock(rank: int, world: int, port: int, tmp_path) -> None:
-    os.environ.update(
-        MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank),
-        WORLD_SIZE=str(world), LOCAL_RANK=str(rank),
-    )  # fmt: skip
+    _join_as_rank(rank, world, port)
     clock = Clock()
     time.perf_counter = clock
     budget.WARMUP_STEPS, budget.MEASURE_STEPS = 2, 4  # steps 3 to 6 are measured
@@ -204,18 +205,11 @@ def test_ranks_fit_a_time_budget_with_the_time_rank_0_left_out_and_kept(tmp_path
 
 
 def _rank_on_its_own_disk(rank: int, world: int, port: int, tmp_path) -> None:
-    os.environ.update(
-        MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank),
-        WORLD_SIZE=str(world), LOCAL_RANK=str(rank),
-    )  # fmt: skip
+    _join_as_rank(rank, world, port)
     # --out on a per-node disk: the same path names rank 0's folder (an earlier run's
     # config.json) and rank 1's (empty); two folders stand for the two disks.
-    try:
-        train(tiny_config(tmp_path, steps=2, out=str(tmp_path / f"node{rank}")))
-        outcome = "finished"
-    except Exception as error:  # noqa: BLE001 - the outcome is what is compared
-        outcome = f"{type(error).__name__}: {error}"
-    (tmp_path / f"outcome{rank}").write_text(outcome)
+    config = tiny_config(tmp_path, steps=2, out=str(tmp_path / f"node{rank}"))
+    _write_outcome(tmp_path, rank, lambda: train(config))
 
 
 @pytest.mark.slow  # two processes, 6 s
@@ -233,11 +227,8 @@ def test_every_rank_refuses_the_out_folder_rank_0_refuses(tmp_path) -> None:
     assert not (tmp_path / "node1" / "config.json").exists()
 
 
-def _rank_whose_final_save_fails(rank: int, world: int, port: int, tmp_path) -> None:
-    os.environ.update(
-        MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank),
-        WORLD_SIZE=str(world), LOCAL_RANK=str(rank),
-    )  # fmt: skip
+def _rank_whose_save_fails(which: str, rank: int, world: int, port: int, tmp_path) -> None:
+    _join_as_rank(rank, world, port)
     real_save_weights = loop.save_weights
 
     def save_weights(model, path, metadata=None):  # rank 0's disk is full by the end
@@ -245,53 +236,26 @@ def _rank_whose_final_save_fails(rank: int, world: int, port: int, tmp_path) -> 
             raise OSError(28, "No space left on device")
         real_save_weights(model, path, metadata)
 
-    loop.save_weights = save_weights
-    try:
-        train(tiny_config(tmp_path, steps=2, out=str(tmp_path / "run")))
-        outcome = "finished"
-    except Exception as error:  # noqa: BLE001 - the outcome is what is compared
-        outcome = f"{type(error).__name__}: {error}"
-    (tmp_path / f"outcome{rank}").write_text(outcome)
-
-
-@pytest.mark.slow  # two processes, 6 s
-def test_every_rank_ends_with_rank_0s_error_when_its_final_save_fails(tmp_path) -> None:
-    # Rank 0 failed to write last.safetensors (a full disk) and left the run; rank 1 waited
-    # for it at the barrier after the final saves for ever.
-    tiny_config(tmp_path)
-    _run_two_ranks_or_fail_if_one_hangs(_rank_whose_final_save_fails, tmp_path)
-    assert (tmp_path / "outcome0").read_text() == "OSError: [Errno 28] No space left on device"
-    assert (tmp_path / "outcome1").read_text() == (
-        "VsrError: rank 0 failed, so this rank stops too: "
-        "OSError: [Errno 28] No space left on device"
-    )
-
-
-def _rank_whose_checkpoint_fails_mid_run(rank: int, world: int, port: int, tmp_path) -> None:
-    os.environ.update(
-        MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank),
-        WORLD_SIZE=str(world), LOCAL_RANK=str(rank),
-    )  # fmt: skip
-
     def save_checkpoint(path, state):  # rank 0's disk fills before the run's end
         raise OSError(28, "No space left on device")
 
-    loop.save_checkpoint = save_checkpoint
-    try:
-        train(tiny_config(tmp_path, steps=4, save_every=2, out=str(tmp_path / "run")))
-        outcome = "finished"
-    except Exception as error:  # noqa: BLE001 - the outcome is what is compared
-        outcome = f"{type(error).__name__}: {error}"
-    (tmp_path / f"outcome{rank}").write_text(outcome)
+    if which == "the final weights":
+        loop.save_weights = save_weights
+    else:
+        loop.save_checkpoint = save_checkpoint
+    config = tiny_config(tmp_path, steps=4, save_every=2, out=str(tmp_path / "run"))
+    _write_outcome(tmp_path, rank, lambda: train(config))
 
 
 @pytest.mark.slow  # two processes, 6 s
-def test_every_rank_ends_with_rank_0s_error_when_a_checkpoint_fails_mid_run(tmp_path) -> None:
-    # Rank 0 failed to write last.pt at step 2 of 4 and left the run; rank 1 went on into
-    # step 3's gradient exchange with no one to answer it ("Connection closed by peer" on
-    # gloo, NCCL's timeout on a GPU).
+@pytest.mark.parametrize("which", ["the final weights", "a checkpoint mid-run"])
+def test_every_rank_ends_with_rank_0s_error_when_a_save_fails(tmp_path, which) -> None:
+    # Rank 0 failed to write (a full disk) and left the run. Rank 1 waited for it for ever at
+    # the barrier after the final saves; or, when last.pt failed at step 2 of 4, it went on
+    # into step 3's gradient exchange with no one to answer it ("Connection closed by peer"
+    # on gloo, NCCL's timeout on a GPU).
     tiny_config(tmp_path)
-    _run_two_ranks_or_fail_if_one_hangs(_rank_whose_checkpoint_fails_mid_run, tmp_path)
+    _run_two_ranks_or_fail_if_one_hangs(functools.partial(_rank_whose_save_fails, which), tmp_path)
     assert (tmp_path / "outcome0").read_text() == "OSError: [Errno 28] No space left on device"
     assert (tmp_path / "outcome1").read_text() == (
         "VsrError: rank 0 failed, so this rank stops too: "
@@ -300,17 +264,13 @@ def test_every_rank_ends_with_rank_0s_error_when_a_checkpoint_fails_mid_run(tmp_
 
 
 def _rank_resuming_from_its_own_disk(rank: int, world: int, port: int, tmp_path) -> None:
-    os.environ.update(
-        MASTER_ADDR="127.0.0.1", MASTER_PORT=str(port), RANK=str(rank),
-        WORLD_SIZE=str(world), LOCAL_RANK=str(rank),
-    )  # fmt: skip
-    try:
+    _join_as_rank(rank, world, port)
+
+    def resume() -> None:
         model = train(tiny_config(tmp_path, steps=4, out=str(tmp_path / f"node{rank}")), True)
         torch.save(model.state_dict(), tmp_path / f"rank{rank}.pt")
-        outcome = "finished"
-    except Exception as error:  # noqa: BLE001 - the outcome is what is compared
-        outcome = f"{type(error).__name__}: {error}"
-    (tmp_path / f"outcome{rank}").write_text(outcome)
+
+    _write_outcome(tmp_path, rank, resume)
 
 
 @pytest.mark.slow  # two processes, 6 s
