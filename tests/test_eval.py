@@ -207,6 +207,43 @@ def test_cli_errors_name_the_problem(tmp_path, capsys):
         evaluate_dataset(BicubicUpscaler(1), _make_dataset(tmp_path / "NoPairs"), progress=False)
 
 
+def test_every_damaged_or_mismatched_image_is_named_before_any_scoring(
+    tmp_path, capsys, monkeypatch
+):
+    # A damaged image ended the scoring where it came, the datasets before it scored for
+    # nothing, and the next run stopped at the next such image.
+    weights = tmp_path / "random.safetensors"
+    save_weights(create_model("imdn_rtc", scale=2), weights)
+    fine = _make_dataset(tmp_path / "Fine")
+    faulty = _make_dataset(tmp_path / "Faulty", sizes=((26, 34), (30, 22), (24, 24)))
+    whole = (faulty / "HR" / "im0.png").read_bytes()
+    (faulty / "HR" / "im0.png").write_bytes(whole[: len(whole) // 2])  # a copy cut short
+    (faulty / "LR_bicubic" / "X2").mkdir(parents=True)
+    for index, (h, w) in enumerate(((13, 17), (15, 11), (11, 12))):  # im2's is a row short
+        write_image(
+            faulty / "LR_bicubic" / "X2" / f"im{index}x2.png", np.zeros((h, w, 3), np.uint8)
+        )
+    scored = []
+    monkeypatch.setattr("vsr.evaluate.evaluate_dataset", lambda *args, **kw: scored.append(args))
+    args = [str(fine), str(faulty), "--weights", str(weights), "--device", "cpu"]
+    assert main(["eval", *args]) == 2
+    said = capsys.readouterr().err
+    assert said.startswith(
+        f"vsr: error: 2 of the 3 images of dataset {faulty} cannot be scored: "
+        f"cannot read image {faulty / 'HR' / 'im0.png'}: "
+    )
+    assert f", {faulty / 'LR_bicubic' / 'X2' / 'im2x2.png'} is 12x11, but im2.png" in said
+    assert scored == []
+    # One alone is named as it was.
+    (faulty / "HR" / "im0.png").write_bytes(whole)
+    assert main(["eval", *args]) == 2
+    assert capsys.readouterr().err == (
+        f"vsr: error: {faulty / 'LR_bicubic' / 'X2' / 'im2x2.png'} is 12x11, "
+        "but im2.png at x2 needs 12x12\n"
+    )
+    assert scored == []
+
+
 def _reference():
     return json.loads(shared_path("reference", "paper_table.json").read_text())
 

@@ -23,6 +23,7 @@ import numpy as np
 from tqdm import tqdm
 
 from vsr.errors import VsrError
+from vsr.every_failure import each_or_every_failure
 from vsr.hidden_files import hidden_left_out, visible_files
 from vsr.image import upscale_image
 from vsr.imageio import IMAGE_EXTENSIONS, as_rgb, read_image
@@ -256,6 +257,36 @@ def check_scorable(height: int, width: int, scale: int, path: Path) -> None:
         )
 
 
+def _read_pair(
+    hr_path: Path, lr_path: Path | None, scale: int
+) -> tuple[np.ndarray, np.ndarray | None]:
+    """The HR image and its given LR input (None where none is given), as RGB, checked to
+    be scorable at ``scale`` and of each other's size."""
+    hr = _as_rgb(read_image(hr_path), hr_path)
+    check_scorable(hr.shape[0], hr.shape[1], scale, hr_path)
+    if lr_path is None:
+        return hr, None
+    lr = _as_rgb(read_image(lr_path), lr_path)
+    _check_pair(lr, hr, scale, lr_path, hr_path)
+    return hr, lr
+
+
+def check_every_pair(pairs: list[tuple[str, Path, Path | None]], scale: int, dataset: Path) -> None:
+    """Read and check every pair of `pairs` before any is scored, and name all those that
+    fail at once: a damaged or mismatched image ended the scoring where it came, after
+    minutes of work on a CPU, and the next run at the next one."""
+
+    def check(pair: tuple[str, Path, Path | None]) -> None:
+        _read_pair(pair[1], pair[2], scale)  # and drops it: a dataset may not fit in memory
+
+    each_or_every_failure(
+        pairs,
+        check,
+        lambda pair, error: str(error),
+        f"images of dataset {dataset} cannot be scored",
+    )
+
+
 def evaluate_dataset(
     upscaler: Upscaler,
     dataset: Path,
@@ -277,14 +308,10 @@ def evaluate_dataset(
         disable=not bars_shown(progress),  # a log gets no carriage returns
         leave=False,
     ):
-        hr = _as_rgb(read_image(hr_path), hr_path)
-        check_scorable(hr.shape[0], hr.shape[1], scale, hr_path)
-        if lr_path is None:
+        hr, lr = _read_pair(hr_path, lr_path, scale)
+        if lr is None:
             hr = modcrop(hr, scale)
             lr = imresize(hr, scale=1 / scale)
-        else:
-            lr = _as_rgb(read_image(lr_path), lr_path)
-            _check_pair(lr, hr, scale, lr_path, hr_path)
         sr, hr = crop_to_common(upscale_image(upscaler, lr, scale), hr)
         # Asked after the call: out of GPU memory, the upscaler retries with smaller windows
         # and keeps them, so the plan before it may not be the one the image ran in.

@@ -53,7 +53,7 @@ def format_table(results: list) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from vsr.evaluate import check_dataset, dataset_pairs, evaluate_dataset
+    from vsr.evaluate import check_dataset, check_every_pair, dataset_pairs, evaluate_dataset
 
     datasets = [Path(d) for d in args.datasets]
     # The one check of every report path (vsr run --report, bench and profile --json): a
@@ -82,8 +82,9 @@ def run(args: argparse.Namespace) -> int:
         # Evaluation means real fp32.
         torch.backends.cudnn.allow_tf32 = False
         torch.backends.cuda.matmul.allow_tf32 = False
-    for dataset in datasets:  # a missing LR image is reported before any work is done
-        dataset_pairs(dataset, upscaler.scale if args.scale is None else args.scale)
+    scale = upscaler.scale if args.scale is None else args.scale
+    for dataset in datasets:  # a missing or damaged image is reported before any scoring
+        check_every_pair(dataset_pairs(dataset, scale), scale, dataset)
     model_name = weights_path.name.split(".")[0]
     results = []
     for dataset in datasets:

@@ -19,10 +19,10 @@ import numpy as np
 import torch
 
 from vsr.errors import VsrError
+from vsr.every_failure import each_or_every_failure
 from vsr.hidden_files import hidden_left_out, is_hidden, visible_files
 from vsr.imageio import IMAGE_EXTENSIONS, as_rgb, read_image
 from vsr.ops.imresize import imresize
-from vsr.printable import name_list
 
 # The types evaluation reads as data too: a folder of TIFFs validates, so it trains.
 IMAGE_SUFFIXES = IMAGE_EXTENSIONS
@@ -70,24 +70,13 @@ def read_rgb(path: Path) -> np.ndarray:
 
 
 def read_every_image(paths: list[Path]) -> list[np.ndarray]:
-    """Every image of `paths` (read_rgb), or one error naming all those that cannot be read:
-    the first alone stopped the run, and a folder of hundreds with three damaged images
-    took three runs, each reading the rest again, to find them."""
-    images, unreadable = [], []
-    for path in paths:
-        try:
-            images.append(read_rgb(path))
-        except VsrError as error:
-            unreadable.append((path, error))
-    if len(unreadable) == 1:
-        raise unreadable[0][1]
-    if unreadable:
-        reasons = [f"{path.name} ({error.__cause__ or error})" for path, error in unreadable]
-        raise VsrError(
-            f"{len(unreadable)} of the {len(paths)} images in {paths[0].parent} cannot be "
-            f"read: {name_list(reasons)}; remove or replace them"
-        )
-    return images
+    """Every image of `paths` (read_rgb), or one error naming all those that cannot be read."""
+    return each_or_every_failure(
+        paths,
+        read_rgb,
+        lambda path, error: f"{path.name} ({error.__cause__ or error})",
+        f"images in {paths[0].parent} cannot be read" if paths else "images",
+    )
 
 
 @dataclass
