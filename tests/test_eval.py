@@ -118,6 +118,16 @@ def test_an_hr_image_too_small_to_score_is_one_clear_error(tmp_path):
         Validator(tmp_path / "set", 4)
 
 
+def test_training_refuses_a_validation_input_of_the_wrong_size_before_its_first_step(tmp_path):
+    # Only the HR images were checked up front: the first validation, after --val-every
+    # steps, ended the run at the input.
+    dataset = _make_dataset(tmp_path / "set", sizes=((26, 34),))
+    (dataset / "LR_bicubic" / "X2").mkdir(parents=True)
+    write_image(dataset / "LR_bicubic" / "X2" / "im0x2.png", np.zeros((12, 17, 3), np.uint8))
+    with pytest.raises(VsrError, match="im0x2.png is 17x12, but im0.png at x2 needs 17x13"):
+        Validator(dataset, 2)
+
+
 def test_paired_same_size_data_reports_rgb_psnr_without_shave(tmp_path):
     dataset = _make_dataset(tmp_path / "Pairs", sizes=((24, 28),))
     (dataset / "LR").mkdir()

@@ -8,8 +8,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from vsr.evaluate import check_scorable, dataset_pairs, evaluate_dataset
-from vsr.imageio import read_image
+from vsr.evaluate import check_every_pair, dataset_pairs, evaluate_dataset
 from vsr.upscale import Upscaler
 
 
@@ -19,10 +18,9 @@ class Validator:
     def __init__(self, folder: str | Path, scale: int) -> None:
         self.folder = Path(folder)
         self.scale = scale
-        # A wrong folder, or an image too small to score, fails now, not after the training.
-        for _, hr_path, _ in dataset_pairs(self.folder, scale):
-            hr = read_image(hr_path)
-            check_scorable(hr.shape[0], hr.shape[1], scale, hr_path)
+        # A wrong folder, or an image that cannot be scored (damaged, too small, an LR input
+        # of the wrong size), fails now, not at the first validation.
+        check_every_pair(dataset_pairs(self.folder, scale), scale, self.folder)
 
     def __call__(self, model: nn.Module, device: torch.device) -> tuple[float, float]:
         was_training = model.training
