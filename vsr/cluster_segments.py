@@ -213,12 +213,17 @@ def run_split(
     except BaseException:
         writer.abort()
         raise
-    done = {segment.index: segment for segment in kept}
-    if done:
-        left = len(plan.segments) - len(done)
-        then = f"upscaling the other {left}" if left else "joining them"
-        log(f"vsr: {len(done)} of {len(plan.segments)} segments kept from an earlier run; {then}")
     try:
+        # Within the try: a log that fails (stderr a closed pipe) still aborts the writer
+        # and releases the kept segments.
+        done = {segment.index: segment for segment in kept}
+        if done:
+            left = len(plan.segments) - len(done)
+            then = f"upscaling the other {left}" if left else "joining them"
+            log(
+                f"vsr: {len(done)} of {len(plan.segments)} segments kept from an earlier "
+                f"run; {then}"
+            )
         # Segments in exactly the planes the final encoder takes, its chroma siting too:
         # the join only re-encodes.
         options["settings"] = replace(
