@@ -246,12 +246,13 @@ def test_folder_mode_goes_on_past_an_unreadable_image_and_lists_it(tmp_path, wei
     assert sorted(p.name for p in target.iterdir()) == ["a.png", "c.png"]
     assert read_image(target / "c.png").shape == (8, 14, 3)
     captured = capsys.readouterr()
-    assert "2 done, 1 failed" in captured.out
+    assert captured.out == ""  # every line on stderr, as vsr run's
     assert "\r" not in captured.err  # stderr is no terminal here: no bar redrawn into it
-    (failure,) = [line for line in captured.err.splitlines() if line.startswith("vsr:")]
+    summary, failure = [line for line in captured.err.splitlines() if line.startswith("vsr:")]
+    assert summary == "vsr: 2 done, 1 failed"
     assert failure.startswith(f"vsr:   failed: b.png: cannot read image {source / 'b.png'}")
     assert _run(source, target, weights) == 1  # a rerun retries only the failed one
-    assert "vsr: 0 done, 2 skipped (their outputs exist), 1 failed" in capsys.readouterr().out
+    assert "vsr: 0 done, 2 skipped (their outputs exist), 1 failed\n" in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("scale", ["0", "-2"])
@@ -304,9 +305,7 @@ def test_folder_mode_leaves_hidden_files_out(tmp_path, weights, capsys):
     (source / "._b.tga").write_bytes(bytes(82))
     assert _run(source, target, weights) == 0
     assert sorted(p.name for p in target.iterdir()) == ["a.png"]
-    captured = capsys.readouterr()
-    assert "vsr: 1 done, 0 failed" in captured.out
-    assert "note" not in captured.err and "failed:" not in captured.err
+    assert capsys.readouterr().err == "vsr: 1 done, 0 failed\n"  # no note, no failure
 
 
 def test_a_folder_of_only_hidden_images_says_they_were_left_out(tmp_path, weights, capsys):
@@ -342,7 +341,7 @@ def test_a_folder_whose_pictures_are_in_subfolders_names_them(tmp_path, weights,
     assert (source / "up" / "b.png").is_file()
     assert capsys.readouterr().err == (
         f"vsr: note: 1 subfolder(s) of {source} left alone (2024): only the images "
-        "directly inside are upscaled\n"
+        "directly inside are upscaled\nvsr: 1 done, 0 failed\n"
     )
 
 
@@ -354,11 +353,9 @@ def test_a_subfolder_named_like_a_picture_is_left_alone_not_failed(tmp_path, wei
     write_image(source / "a.png", _random((7, 8, 3), seed=1))
     assert _run(source, tmp_path / "out", weights) == 0
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a.png"]
-    captured = capsys.readouterr()
-    assert "vsr: 1 done, 0 failed" in captured.out
-    assert captured.err == (
+    assert capsys.readouterr().err == (
         f"vsr: note: 1 subfolder(s) of {source} left alone (2024.png): only the images "
-        "directly inside are upscaled\n"
+        "directly inside are upscaled\nvsr: 1 done, 0 failed\n"
     )
     # With nothing else inside, it is a folder without images, not one of a failed image.
     (source / "a.png").unlink()

@@ -113,8 +113,10 @@ def run(args: argparse.Namespace) -> int:
         except Exception as error:  # one bad image must not stop the folder (as vsr run)
             failures.append((image_in, describe_error(error)))
     skipped_text = f", {skipped} skipped (their outputs exist)" if skipped else ""
-    print(f"vsr: {len(jobs) - len(failures)} done{skipped_text}, {len(failures)} failed")
-    # Errors, not chatter: on stderr. A rerun retries only these (the others exist).
+    # On stderr, where vsr run says its folder's summary and every "vsr: " line goes:
+    # stdout keeps only what a script reads (the single image's "wrote" line).
+    _say(f"vsr: {len(jobs) - len(failures)} done{skipped_text}, {len(failures)} failed")
+    # A rerun retries only these (the others exist).
     for image_in, reason in failures:
         print(printable(f"vsr:   failed: {image_in.name}: {reason}"), file=sys.stderr)
     return 1 if failures else 0
