@@ -52,6 +52,16 @@ def test_a_report_replaces_its_own_kind_only(tmp_path, kind, own, other):
     assert (tmp_path / "other").read_bytes() == other
 
 
+def test_a_picture_too_large_for_pillow_is_still_a_picture_to_replace(tmp_path, monkeypatch):
+    # Pillow refuses to open an image over twice Image.MAX_IMAGE_PIXELS (179 million pixels
+    # by default), and its error ended `vsr viz ... -o` of such a file in a traceback.
+    from PIL import Image
+
+    Image.new("RGB", (15, 15)).save(tmp_path / "maps.png")
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 100)
+    check_can_write(tmp_path / "maps.png", "image")
+
+
 def test_a_folder_that_cannot_be_written_is_named_not_the_temporary(tmp_path, monkeypatch):
     def denied(*args, **kwargs):
         raise PermissionError(13, "Permission denied", str(tmp_path / ".x.png.abc.tmp"))

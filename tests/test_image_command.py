@@ -376,3 +376,28 @@ def test_a_folder_whose_outputs_all_exist_says_so_as_a_note(tmp_path, weights, c
     assert captured.err.splitlines() == [
         f"vsr: nothing to do: every output already exists in {target} (--overwrite redoes them)"
     ]
+
+
+def test_a_large_picture_gets_no_python_warning_and_a_too_large_one_a_plain_reason(
+    tmp_path, weights, capsys, monkeypatch
+):
+    # Pillow warns of any image over Image.MAX_IMAGE_PIXELS (89 million: a 12000x8000 scan)
+    # and refuses one over twice that; both are brought down to a few pixels here. The
+    # warning came out in Python's form, file and line; the refusal said "could be
+    # decompression bomb DOS attack" of the user's own scan.
+    monkeypatch.setattr(Image, "MAX_IMAGE_PIXELS", 100)
+    write_image(tmp_path / "large.png", _random((10, 12, 3)))  # 120 pixels
+    write_image(tmp_path / "too_large.png", _random((15, 15, 3)))  # 225, over 200
+    with warnings.catch_warnings():
+        warnings.simplefilter("always")  # shown each time, whichever test came first
+        assert _run(tmp_path / "large.png", tmp_path / "out.png", weights) == 0
+    assert capsys.readouterr().err == ""
+    assert _run(tmp_path / "too_large.png", tmp_path / "out2.png", weights) == 2
+    assert capsys.readouterr().err == (
+        f"vsr: error: cannot read image {tmp_path / 'too_large.png'}: it has 225 pixels, more "
+        "than the 200 Pillow decodes (its guard against small files made to fill memory); "
+        "cut it into parts, or raise PIL.Image.MAX_IMAGE_PIXELS where vsr is called from "
+        "Python\n"
+    )
+    monkeypatch.undo()  # Pillow's limits back, to read the 480 pixels written
+    assert read_image(tmp_path / "out.png").shape == (20, 24, 3)

@@ -162,6 +162,8 @@ def is_of_kind(path: Path, kind: str) -> bool:
         try:
             with Image.open(path):
                 return True
+        except Image.DecompressionBombError:  # an image Pillow will not decode: a large one
+            return True
         except (UnidentifiedImageError, OSError):
             return False
     raise ValueError(f"unknown kind of file {kind!r}")

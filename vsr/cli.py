@@ -102,6 +102,11 @@ def _show_warning(message, category, filename, lineno, file=None, line=None) -> 
     tqdm, so that a progress bar on the screen is redrawn below the line, not broken."""
     from tqdm import tqdm
 
+    if category.__name__ == "DecompressionBombWarning":
+        # Pillow's word on any image over 89 million pixels (a 12000x8000 scan), aimed at
+        # files from strangers: here it is the user's own picture, whose memory vsr checks
+        # before upscaling it. By name: importing Pillow would slow every command's start.
+        return
     if Path(filename).resolve().is_relative_to(_PACKAGE):
         text = f"vsr: warning: {message}"
         remember(str(message))  # its note of the same text is then not printed again

@@ -11,6 +11,7 @@ PyAV is not installed.
 
 from __future__ import annotations
 
+import re
 import struct
 from pathlib import Path
 
@@ -211,6 +212,20 @@ def _grey_alpha16_tiff(path: Path, keep_grey_alpha: bool) -> np.ndarray | None:
     return pixels[:, :, [0, 3]] if keep_grey_alpha else pixels
 
 
+def _too_many_pixels(error: Image.DecompressionBombError) -> str:
+    """Pillow's refusal of an image over twice Image.MAX_IMAGE_PIXELS, in words for the
+    owner of a large scan rather than "could be decompression bomb DOS attack"."""
+    sizes = re.findall(r"\d+", str(error))
+    if len(sizes) < 2:
+        return str(error)
+    pixels, limit = (int(size) for size in sizes[:2])
+    return (
+        f"it has {pixels:,} pixels, more than the {limit:,} Pillow decodes (its guard "
+        "against small files made to fill memory); cut it into parts, or raise "
+        "PIL.Image.MAX_IMAGE_PIXELS where vsr is called from Python"
+    )
+
+
 def read_image(path: str | Path, keep_grey_alpha: bool = False) -> np.ndarray:
     """Read an image as H x W x C (C = 1, 3 or 4), uint8 or uint16, EXIF orientation applied.
 
@@ -247,12 +262,9 @@ def read_image(path: str | Path, keep_grey_alpha: bool = False) -> np.ndarray:
             pixels = None
         if pixels is None:
             raise VsrError(f"cannot read image {path}: {error}") from error
-    except (
-        OSError,
-        SyntaxError,
-        ValueError,
-        Image.DecompressionBombError,  # a few KB that would decode to gigabytes
-    ) as error:
+    except Image.DecompressionBombError as error:  # a few KB that would decode to gigabytes
+        raise VsrError(f"cannot read image {path}: {_too_many_pixels(error)}") from error
+    except (OSError, SyntaxError, ValueError) as error:
         raise VsrError(f"cannot read image {path}: {error}") from error
     return apply_orientation(pixels, orientation)
 
