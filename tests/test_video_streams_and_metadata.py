@@ -354,9 +354,27 @@ def _tiff_cover_mkv(path: Path, picture: Image.Image | bytes) -> Path:
         tiff = io.BytesIO()
         picture.save(tiff, "TIFF")
         picture = tiff.getvalue()
+    return _mkv_with_attachment(path, "cover.tif", "image/tiff", picture)
+
+
+def _png_cover_of_an_mp4_run(tmp_path: Path, weights, picture: Image.Image | bytes):
+    """Upscale a Matroska clip with `picture` as its TIFF cover into .mp4: the cover the
+    output holds (stored as PNG, decoded) and the run's notes."""
+    source, out, report = tmp_path / "in.mkv", tmp_path / "out.mp4", tmp_path / "r.json"
+    _tiff_cover_mkv(source, picture)
+    assert vsr(source, out, "--weights", weights, "--report", report) == 0
+    with av.open(str(out)) as container:
+        covers = [s for s in container.streams.video if s.disposition & 1024]
+        assert [s.codec_context.name for s in covers] == ["png"]
+        stored = next(container.decode(covers[0]))
+    return stored, json.loads(report.read_text())["notes"]
+
+
+def _mkv_with_attachment(path: Path, name: str, mime: str, data: bytes) -> Path:
+    """A Matroska file of 4 frames with one attachment."""
     plain = _video(path.with_name("plain.mkv"))
     with av.open(str(path), "w") as target, av.open(str(plain)) as source:
-        target.add_attachment("cover.tif", "image/tiff", picture)
+        target.add_attachment(name, mime, data)
         stream = target.add_stream_from_template(source.streams.video[0])
         for packet in source.demux(source.streams.video[0]):
             if packet.size:
@@ -375,16 +393,10 @@ def test_a_cmyk_tiff_cover_is_converted_to_rgb_as_a_still_is_and_the_note_says_s
     inks[:, :4, 1] = 255  # magenta
     inks[:3, :, 3] = 128  # half black
     picture = Image.fromarray(inks, "CMYK")
-    source, out, report = tmp_path / "in.mkv", tmp_path / "out.mp4", tmp_path / "r.json"
-    _tiff_cover_mkv(source, picture)
-    assert vsr(source, out, "--weights", weights, "--report", report) == 0
-    with av.open(str(out)) as container:
-        covers = [s for s in container.streams.video if s.disposition & 1024]
-        assert [s.codec_context.name for s in covers] == ["png"]
-        stored = next(container.decode(covers[0])).to_ndarray(format="rgb24")
+    cover, notes = _png_cover_of_an_mp4_run(tmp_path, weights, picture)
+    stored = cover.to_ndarray(format="rgb24")
     np.testing.assert_array_equal(stored, np.asarray(picture.convert("RGB")))
     assert stored[5, 7].tolist() == [255, 255, 255]  # no ink: white
-    notes = json.loads(report.read_text())["notes"]
     assert (
         "video stream #1 (tiff): the cover picture stored as PNG, converted from CMYK to RGB "
         "by Pillow's formula (vsr cannot write tiff into .mp4)" in notes
@@ -482,21 +494,22 @@ def test_a_float_tiff_cover_is_rounded_to_16_bits_and_not_called_damaged(tmp_pat
         picture: Image.Image | bytes = Image.fromarray(samples, "F")
     else:
         picture = _float_rgb_tiff(samples)
-    source, out, report = tmp_path / "in.mkv", tmp_path / "out.mp4", tmp_path / "r.json"
-    _tiff_cover_mkv(source, picture)
-    assert vsr(source, out, "--weights", weights, "--report", report) == 0
-    with av.open(str(out)) as container:
-        covers = [s for s in container.streams.video if s.disposition & 1024]
-        assert [s.codec_context.name for s in covers] == ["png"]
-        stored = next(container.decode(covers[0]))
+    cover, notes = _png_cover_of_an_mp4_run(tmp_path, weights, picture)
     sixteen = "gray16le" if layout == "grey" else "rgb48le"
     expected = np.round(samples.astype(np.float64) * 65535).astype(np.uint16)
-    np.testing.assert_array_equal(stored.to_ndarray(format=sixteen), expected)
-    notes = json.loads(report.read_text())["notes"]
+    np.testing.assert_array_equal(cover.to_ndarray(format=sixteen), expected)
     assert (
         "video stream #1 (tiff): the cover picture stored as PNG, rounded from float samples "
         "to 16 bits (vsr cannot write tiff into .mp4)" in notes
     ), notes
+
+
+def _notes_of_a_run_that_drops_the_cover(source, out, report, weights) -> list[str]:
+    """Upscale `source` into `out`, see that the output holds no cover, and give the notes."""
+    assert vsr(source, out, "--weights", weights, "--report", report) == 0
+    with av.open(str(out)) as container:
+        assert [s for s in container.streams.video if s.disposition & 1024] == []
+    return json.loads(report.read_text())["notes"]
 
 
 def test_a_float_tiff_cover_outside_0_to_1_is_dropped_for_that_reason(tmp_path, weights):
@@ -505,10 +518,7 @@ def test_a_float_tiff_cover_outside_0_to_1_is_dropped_for_that_reason(tmp_path, 
     samples = np.linspace(0, 2, 48, dtype=np.float32).reshape(6, 8)
     source, out, report = tmp_path / "in.mkv", tmp_path / "out.mp4", tmp_path / "r.json"
     _tiff_cover_mkv(source, Image.fromarray(samples, "F"))
-    assert vsr(source, out, "--weights", weights, "--report", report) == 0
-    with av.open(str(out)) as container:
-        assert [s for s in container.streams.video if s.disposition & 1024] == []
-    notes = json.loads(report.read_text())["notes"]
+    notes = _notes_of_a_run_that_drops_the_cover(source, out, report, weights)
     assert (
         "video stream #1 (tiff): the cover picture dropped, its tiff picture's float samples "
         "run outside 0 to 1, which PNG cannot hold" in notes
@@ -528,10 +538,7 @@ def test_a_damaged_bmp_cover_is_dropped_as_damaged_not_as_one_mp4_cannot_hold(
     data = source.read_bytes()
     assert data.count(bmp) == 1
     source.write_bytes(data.replace(bmp, b"XX" + bmp[2:]))  # no "BM": not a BMP
-    assert vsr(source, out, "--weights", weights, "--report", report) == 0
-    with av.open(str(out)) as container:
-        assert [s for s in container.streams.video if s.disposition & 1024] == []
-    notes = json.loads(report.read_text())["notes"]
+    notes = _notes_of_a_run_that_drops_the_cover(source, out, report, weights)
     assert (
         "video stream #1 (bmp): the cover picture dropped, its bmp picture does not decode "
         "(damaged?)" in notes
@@ -599,15 +606,8 @@ def test_matroska_image_attachments_keep_their_names(tmp_path, weights):
     attachment it was, not renamed to a thumbnail's cover.jpg."""
     source, out = tmp_path / "in.mkv", tmp_path / "out.mkv"
     jpeg = _with_cover(tmp_path / "cover.mp4")
-    _video(source)
-    with av.open(str(tmp_path / "plain.mkv"), "w") as target, av.open(str(source)) as plain:
-        target.add_attachment("small_cover.jpg", "image/jpeg", jpeg)
-        stream = target.add_stream_from_template(plain.streams.video[0])
-        for packet in plain.demux(plain.streams.video[0]):
-            if packet.size:
-                packet.stream = stream
-                target.mux(packet)
-    assert vsr(tmp_path / "plain.mkv", out, "--weights", weights) == 0
+    _mkv_with_attachment(source, "small_cover.jpg", "image/jpeg", jpeg)
+    assert vsr(source, out, "--weights", weights) == 0
     with av.open(str(out)) as container:
         covers = [s for s in container.streams.video if s.disposition & 1024]
         assert [s.metadata.get("filename") for s in covers] == ["small_cover.jpg"]
