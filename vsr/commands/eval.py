@@ -82,7 +82,7 @@ def run(args: argparse.Namespace) -> int:
         # Evaluation means real fp32.
         torch.backends.cudnn.allow_tf32 = False
         torch.backends.cuda.matmul.allow_tf32 = False
-    scale = upscaler.scale if args.scale is None else args.scale
+    scale = upscaler.output_scale if args.scale is None else args.scale  # as evaluate_dataset
     for dataset in datasets:  # a missing or damaged image is reported before any scoring
         check_every_pair(dataset_pairs(dataset, scale), scale, dataset)
     model_name = weights_path.name.split(".")[0]
