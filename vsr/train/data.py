@@ -69,13 +69,14 @@ def read_rgb(path: Path) -> np.ndarray:
     return np.ascontiguousarray(as_rgb(pixels))
 
 
-def read_every_image(paths: list[Path]) -> list[np.ndarray]:
-    """Every image of `paths` (read_rgb), or one error naming all those that cannot be read."""
+def read_every_image(folder: Path, paths: list[Path]) -> list[np.ndarray]:
+    """Every image of `paths` (read_rgb), or one error naming all those of `folder` that
+    cannot be read."""
     return each_or_every_failure(
         paths,
         read_rgb,
         lambda path, error: f"{path.name} ({error.__cause__ or error})",
-        f"images in {paths[0].parent} cannot be read" if paths else "images",
+        f"images in {folder} cannot be read",
     )
 
 
@@ -120,7 +121,7 @@ class PatchStore:
 
     @classmethod
     def from_folder(cls, folder: str | Path, scale: int, lr_patch: int) -> PatchStore:
-        return cls(read_every_image(list_images(folder)), scale, lr_patch)
+        return cls(read_every_image(Path(folder), list_images(folder)), scale, lr_patch)
 
     def to(self, device: torch.device | str) -> PatchStore:
         """Move the buffers (e.g. to the GPU, where the gather is cheapest)."""
