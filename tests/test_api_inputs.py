@@ -136,6 +136,19 @@ def test_channels_first_images_get_a_hint(upscaler):
         vsr.upscale_image(upscaler, _picture().transpose(2, 0, 1))
 
 
+def test_a_batch_of_frames_channels_first_or_of_several_sizes_is_told_which(upscaler):
+    # "got (1, 3, 6, 8) uint8" alone, and "of one size" without the sizes: which frame of a
+    # list of hundreds (a phone's rotated one) was not said.
+    with pytest.raises(vsr.VsrError, match=r"uint8 \(channels first\? give N x H x W x 3\)$"):
+        vsr.upscale_frames(upscaler, _picture().transpose(2, 0, 1)[None])
+    frames = [_picture(), _picture(), _picture().transpose(1, 0, 2), _picture()]
+    with pytest.raises(vsr.VsrError) as refused:
+        vsr.upscale_frames(upscaler, frames)
+    assert str(refused.value) == (
+        "frames must be N x H x W x 3 uint8 of one size: 8x6 (frame 0), 6x8 (frame 2)"
+    )
+
+
 def test_a_scale_given_as_weights_gets_a_hint():
     with pytest.raises(vsr.VsrError, match=r"not int 2 \(.*write scale=2\)"):
         vsr.load_model(2)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import warnings
+from collections.abc import Iterable
 from pathlib import Path
 
 import numpy as np
@@ -64,6 +65,23 @@ def load_model(
     return upscaler
 
 
+def _sizes(frames: Iterable[object]) -> str:
+    """ ": 8x6 (frame 0), 6x8 (frame 2)", the first frame of each size in a list of frames
+    of several, for the error that refuses it; "" where they cannot be told."""
+    first_of: dict[tuple[int, ...], int] = {}
+    try:
+        for index, frame in enumerate(frames):
+            first_of.setdefault(tuple(np.shape(frame)), index)
+    except (TypeError, ValueError):
+        return ""
+    named = [
+        f"{shape[1]}x{shape[0]} (frame {index})" if len(shape) >= 2 else f"{shape} (frame {index})"
+        for shape, index in list(first_of.items())[:3]
+    ]
+    more = ", ..." if len(first_of) > 3 else ""
+    return f": {', '.join(named)}{more}" if len(first_of) > 1 else ""
+
+
 def upscale_frames(
     upscaler: Upscaler, frames: np.ndarray | torch.Tensor, scale: int | None = None
 ) -> np.ndarray:
@@ -83,9 +101,17 @@ def upscale_frames(
     try:
         frames = np.asarray(frames)
     except ValueError:  # a list of frames of different sizes
-        raise VsrError("frames must be N x H x W x 3 uint8 of one size") from None
+        raise VsrError(f"frames must be N x H x W x 3 uint8 of one size{_sizes(frames)}") from None
     if frames.ndim != 4 or frames.shape[3] != 3 or frames.dtype != np.uint8:
-        raise VsrError(f"frames must be N x H x W x 3 uint8, got {frames.shape} {frames.dtype}")
+        # As upscale_image says of an image: torch's layout is the likely slip.
+        hint = (
+            " (channels first? give N x H x W x 3)"
+            if frames.ndim == 4 and frames.shape[1] == 3
+            else ""
+        )
+        raise VsrError(
+            f"frames must be N x H x W x 3 uint8, got {frames.shape} {frames.dtype}{hint}"
+        )
     scale = output_scale(upscaler, scale)
     count, height, width = frames.shape[:3]
     if height == 0 or width == 0:
