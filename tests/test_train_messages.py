@@ -142,6 +142,23 @@ def test_resuming_at_another_scale_names_the_scale(finished_run, capsys) -> None
     assert "cannot resume: the run in" in capsys.readouterr().err
 
 
+def test_a_node_without_the_runs_checkpoint_is_told_where_it_is(tmp_path, capsys, monkeypatch):
+    # Under torchrun on per-node disks, rank 0 alone writes into --out: another node's rank
+    # said "nothing to resume: run/last.pt not found", of a checkpoint rank 0's node holds.
+    out = tmp_path / "run"
+    missing = f"vsr: error: nothing to resume: {out / 'last.pt'} not found"
+    monkeypatch.setenv("RANK", "0")
+    assert main(["train", "--out", str(out), "--resume"]) == 2
+    assert capsys.readouterr().err == missing + "\n"  # on rank 0's own node: lost indeed
+    monkeypatch.setenv("RANK", "1")
+    assert main(["train", "--out", str(out), "--resume"]) == 2
+    assert capsys.readouterr().err == (
+        f"{missing} on this node (rank 1): rank 0 alone writes into --out, and each node "
+        "reads the run's settings from its own before the processes meet; give every node "
+        "one --out on a shared disk, or copy rank 0's last.pt into this node's\n"
+    )
+
+
 def test_steps_given_beside_a_time_budget_is_said_to_be_unused(tmp_path, capsys) -> None:
     # --steps 5 --minutes 0.02 trained 162 steps without a word about the 5.
     config = tiny_config(tmp_path, steps=1)

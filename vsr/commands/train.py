@@ -90,20 +90,20 @@ OVERRIDES = (
 
 
 def run(args: argparse.Namespace) -> int:
-    from vsr.train.checkpoint import check_same_network, stored_settings
+    from vsr.train.checkpoint import check_same_network
     from vsr.train.config import load_config
     from vsr.train.loop import train
     from vsr.train.trainlog import note
 
     # `--resume --out DIR` alone goes on with the run's own settings; a recipe or flags
     # given again override them (the run names what they change).
-    base = stored_settings(args.out) if args.resume and not args.config else None
+    base = _run_settings(args.out) if args.resume and not args.config else None
     overrides = {name: getattr(args, name) for name in OVERRIDES}
     config = load_config(args.config, overrides, base, validate=False)
     if args.resume:
         # Told before the checks of the settings together, which another scale fails on
         # its own terms ("patch 16 is not a multiple of scale 3").
-        check_same_network(base if base is not None else stored_settings(config.out), config)
+        check_same_network(base if base is not None else _run_settings(config.out), config)
     config.validate()
     if args.config:
         check_recipe_folders(args, config)
@@ -122,6 +122,31 @@ def run(args: argparse.Namespace) -> int:
         )
     train(config, resume=args.resume)
     return 0
+
+
+def _run_settings(out: str | None) -> dict:
+    """The settings the run in `out` was started with (its last.pt), read before the
+    processes of a torchrun meet. Rank 0 alone writes into --out, so on per-node disks
+    another node has no last.pt: its rank said only "nothing to resume", which sent the
+    user to look for a lost checkpoint that rank 0's node holds."""
+    import os
+    from pathlib import Path
+
+    from vsr.errors import VsrError
+    from vsr.train.checkpoint import stored_settings
+
+    try:
+        return stored_settings(out)
+    except VsrError as error:
+        rank = int(os.environ.get("RANK", "0") or 0)
+        if rank == 0 or not out or (Path(out) / "last.pt").exists():
+            raise
+        raise VsrError(
+            f"{error} on this node (rank {rank}): rank 0 alone writes into --out, and each "
+            "node reads the run's settings from its own before the processes meet; give "
+            "every node one --out on a shared disk, or copy rank 0's last.pt into this "
+            "node's"
+        ) from None
 
 
 def check_recipe_folders(args: argparse.Namespace, config: TrainConfig) -> None:
