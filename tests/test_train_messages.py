@@ -147,6 +147,10 @@ def test_a_node_without_the_runs_checkpoint_is_told_where_it_is(tmp_path, capsys
     # said "nothing to resume: run/last.pt not found", of a checkpoint rank 0's node holds.
     out = tmp_path / "run"
     missing = f"vsr: error: nothing to resume: {out / 'last.pt'} not found"
+    monkeypatch.setenv("RANK", "1")  # set, but not under torchrun: one process
+    assert main(["train", "--out", str(out), "--resume"]) == 2
+    assert capsys.readouterr().err == missing + "\n"
+    monkeypatch.setenv("WORLD_SIZE", "2")
     monkeypatch.setenv("RANK", "0")
     assert main(["train", "--out", str(out), "--resume"]) == 2
     assert capsys.readouterr().err == missing + "\n"  # on rank 0's own node: lost indeed

@@ -138,7 +138,9 @@ def _run_settings(out: str | None) -> dict:
     try:
         return stored_settings(out)
     except VsrError as error:
-        rank = int(os.environ.get("RANK", "0") or 0)
+        # As vsr.train.distributed reads torchrun's variables: alone unless WORLD_SIZE > 1.
+        alone = int(os.environ.get("WORLD_SIZE", "1") or 1) <= 1
+        rank = 0 if alone else int(os.environ.get("RANK", "0") or 0)
         if rank == 0 or not out or (Path(out) / "last.pt").exists():
             raise
         raise VsrError(
