@@ -23,7 +23,7 @@ from vsr.errors import VsrError, first_line
 from vsr.ops.compiled import packages_on
 from vsr.ops.cuda_graph import GraphedNetwork
 from vsr.ops.mixed_precision import input_dtype
-from vsr.profiling import check_memory, peak_memory, time_forward
+from vsr.profiling import MEMORY_WORDS, check_memory, memory_measure, peak_memory, time_forward
 from vsr.text_table import text_table
 from vsr.upscale import (
     PRECISIONS,
@@ -91,6 +91,7 @@ class ModelTiming:
     folded: bool = True  # channel attention folded into the fusion conv, as the engine runs
     jit: bool = False  # compiled by torch.compile in the process, not a kept package
     graphs_ignored: bool = False  # CUDA graphs asked for on the CPU
+    memory_measure: str = ""  # what peak_memory_bytes is (vsr.profiling.memory_measure)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)  # kernels become dicts too
@@ -171,6 +172,7 @@ def time_model(
                 folded=fold,
                 jit=bool(compile) and (jit or not packages_on(device)),
                 graphs_ignored=cuda_graphs and not on_gpu,
+                memory_measure=memory_measure(device),
             )
             first_call_apart = bool(compile) or (cuda_graphs and on_gpu)
             try:
@@ -262,9 +264,12 @@ def _measure(
             torch.cuda.reset_peak_memory_stats(device)
         compile_s = _first_call_seconds(net, x)
         memory = torch.cuda.max_memory_allocated(device) if on_gpu else None
-    replay = peak_memory(net, x)
-    memory = replay if memory is None or replay is None else max(memory, replay)
+    if on_gpu:
+        replay = peak_memory(net, x)
+        memory = replay if memory is None or replay is None else max(memory, replay)
     ms, how = time_forward(net, x, warmup=warmup, repeats=repeats)
+    if not on_gpu:  # after the warm-up, whose one-off costs (oneDNN's packing) would count
+        memory = peak_memory(net, x)
     return compile_s, memory, ms, how
 
 
@@ -315,7 +320,10 @@ def format_model_timings(timings: list[ModelTiming], title: str) -> str:
     lines = [title, "", *text_table(columns, body, right_aligned_from=0)]
     timed = next((t.timing for t in timings if t.timing), "")
     if timed:
-        lines.append(f"time: {timed}; CL = channels_last; peak mem n/a on the CPU")
+        lines.append(f"time: {timed}; CL = channels_last")
+        words = MEMORY_WORDS.get(timings[0].memory_measure)
+        if words:
+            lines.append(f"peak mem: {words}")
     lines += [f"failed: {t.size} {t.precision}: {t.error}" for t in timings if t.error]
     if any(t.graphs_ignored for t in timings):
         lines.append("note: CUDA graphs need a GPU: ignored on the CPU")

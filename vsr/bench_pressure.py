@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import copy
 import csv
-import gc
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
@@ -27,8 +26,7 @@ from torch import nn
 from vsr.atomic_file import atomic_output
 from vsr.models import create_model
 from vsr.ops.mixed_precision import cast_network
-from vsr.profiling import check_memory, peak_memory, time_forward
-from vsr.telemetry import hand_back_free_heap, proc_status_kib, reset_peak_rss
+from vsr.profiling import check_memory, memory_measure, peak_memory, time_forward
 from vsr.text_table import text_table
 from vsr.upscale import PRECISIONS, check_precision
 
@@ -70,25 +68,6 @@ def pressure_models(scale: int) -> list[tuple[str, nn.Module]]:
     ]
 
 
-def _return_free_heap() -> None:
-    gc.collect()
-    # Not glibc: nothing is handed back, and an earlier size's free heap may hide part of
-    # this one's growth (the figure can read low, never high).
-    hand_back_free_heap()
-
-
-def cpu_forward_growth(net: nn.Module, x: torch.Tensor) -> int | None:
-    """Bytes the resident set grew by during one forward pass; None where unmeasurable."""
-    _return_free_heap()
-    before = proc_status_kib("VmRSS")
-    if before is None or not reset_peak_rss():
-        return None
-    with torch.inference_mode():
-        net(x)
-    peak = proc_status_kib("VmHWM")
-    return None if peak is None else max(0, peak - before) * 1024
-
-
 def run_pressure(
     sizes: list[tuple[str, tuple[int, int]]],
     device: torch.device,
@@ -105,7 +84,7 @@ def run_pressure(
     on_gpu = device.type == "cuda"
     warmup = warmup if warmup is not None else (5 if on_gpu else 1)
     repeats = repeats if repeats is not None else (20 if on_gpu else 3)
-    measure = "cuda max_memory_allocated" if on_gpu else "peak RSS growth"
+    measure = memory_measure(device)
     models = models or pressure_models(scale)
     # A GPU's out-of-memory error is caught, and is the row this test is for: where each
     # network stops fitting (a 24 GB card was refused the whole default run by the CPU's
@@ -183,7 +162,7 @@ def _measured_point(
         # (on the CPU, oneDNN's packed weights and primitives: 16 MiB against 2 for
         # IMDN at 16x16), which would otherwise read as the first size's memory.
         ms, _how = time_forward(net, x, warmup=warmup, repeats=repeats)
-        memory = peak_memory(net, x) if device.type == "cuda" else cpu_forward_growth(net, x)
+        memory = peak_memory(net, x)
     except torch.cuda.OutOfMemoryError:
         del x
         torch.cuda.empty_cache()

@@ -403,7 +403,7 @@ def profile_table(inputs: ReportInputs) -> str:
                 _scaled(p.get("activations"), 1e6),
                 _text(p.get("convolutions")),
                 _text(p.get("depth")),
-                _bytes(p.get("peak_memory_bytes"), "n/a (CPU)"),
+                _bytes(p.get("peak_memory_bytes")),
                 _number(p.get("time_ms"), 1),
                 _text(p.get("device")),
             ]

@@ -12,9 +12,11 @@ any network of the family:
   tensor is tagged with the convolutions behind it while the forward runs, so branches,
   concatenations and the CCA's 1x1 convolutions (they sit on the path: the gate multiplies
   the features) are followed as they really are.
-- Peak memory is ``torch.cuda.max_memory_allocated`` on a GPU. The CPU allocator keeps no
-  such statistic and the process' resident size mixes in everything else, so on the CPU it
-  is reported as None rather than guessed.
+- Peak memory is ``torch.cuda.max_memory_allocated`` over one pass on a GPU (the weights and
+  input included). The CPU allocator keeps no such statistic: there it is how far the
+  process's resident set rose over one pass, from the figure the freed heap was handed back
+  at (the pass's working memory, its activations and output; Linux's VmHWM, reset through
+  /proc/self/clear_refs, and None on another system). `memory_measure` names which.
 - The counts need shapes only, so they run on a copy of the network on the meta device.
 - Time is the median over repeats after warm-up: CUDA events on a GPU, the wall clock on
   the CPU.
@@ -23,9 +25,11 @@ any network of the family:
 from __future__ import annotations
 
 import copy
+import gc
 import math
 import statistics
 import time
+from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
@@ -37,7 +41,12 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from vsr.errors import VsrError
 from vsr.models import create_model
-from vsr.telemetry import host_memory_bytes
+from vsr.telemetry import (
+    hand_back_free_heap,
+    host_memory_bytes,
+    proc_status_kib,
+    reset_peak_rss,
+)
 from vsr.text_table import text_table
 from vsr.upscale import device_guard
 
@@ -73,6 +82,7 @@ class ModelProfile:
     timing: str
     notes: list[str] = field(default_factory=list)
     weights: str | None = None  # the file profiled, when there was one
+    memory_measure: str = ""  # what peak_memory_bytes is (vsr.profiling.memory_measure)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -175,16 +185,37 @@ def time_forward(model: nn.Module, x: torch.Tensor, warmup: int, repeats: int) -
 
 
 def peak_memory(model: nn.Module, x: torch.Tensor) -> int | None:
-    """Peak bytes allocated on the GPU during a forward pass (weights and input included);
-    None on the CPU, whose allocator records no peak."""
+    """Peak bytes of one forward pass: on a GPU allocated at the peak (weights and input
+    included), on the CPU the rise of the resident set (cpu_forward_growth). On the CPU
+    call it after a warm-up, whose one-off costs (oneDNN's packed weights) would count."""
     if x.device.type != "cuda":
-        return None
+        return cpu_forward_growth(model, x)
     _synchronize(x.device)
     torch.cuda.reset_peak_memory_stats(x.device)
     with torch.inference_mode():
         model(x)
     _synchronize(x.device)
     return int(torch.cuda.max_memory_allocated(x.device))
+
+
+def memory_measure(device: torch.device) -> str:
+    """What peak_memory measures on `device`."""
+    return "cuda max_memory_allocated" if device.type == "cuda" else "peak RSS growth"
+
+
+def cpu_forward_growth(net: Callable[[torch.Tensor], torch.Tensor], x: torch.Tensor) -> int | None:
+    """Bytes the resident set rose by during one forward pass; None where unmeasurable."""
+    gc.collect()
+    # Not glibc: nothing is handed back, and an earlier pass's free heap may hide part of
+    # this one's growth (the figure can read low, never high).
+    hand_back_free_heap()
+    before = proc_status_kib("VmRSS")
+    if before is None or not reset_peak_rss():
+        return None
+    with torch.inference_mode():
+        net(x)
+    peak = proc_status_kib("VmHWM")
+    return None if peak is None else max(0, peak - before) * 1024
 
 
 def input_for_output(model: nn.Module, width: int, height: int) -> tuple[int, int]:
@@ -238,8 +269,11 @@ def profile_model(
     generator = torch.Generator().manual_seed(0)
     try:
         x = torch.rand(1, 3, height, width, generator=generator).to(device)
-        memory = peak_memory(network, x)
+        if device.type == "cuda":
+            memory = peak_memory(network, x)
         milliseconds, timing = time_forward(network, x, warmup=warmup, repeats=repeats)
+        if device.type != "cuda":  # after the warm-up, which packs oneDNN's weights
+            memory = peak_memory(network, x)
     except RuntimeError as error:  # torch.OutOfMemoryError is one too
         if not _is_allocation_failure(error):
             raise
@@ -251,7 +285,7 @@ def profile_model(
         del network
         if device.type == "cuda":
             torch.cuda.empty_cache()
-    notes = [] if memory is not None else ["peak memory not measured on the CPU"]
+    notes = [] if memory is not None else ["peak memory not measured: the CPU's needs Linux"]
     return ModelProfile(
         name=label,
         arch=model.arch,
@@ -270,6 +304,7 @@ def profile_model(
         timing=timing,
         notes=notes,
         weights=weights,
+        memory_measure=memory_measure(device),
     )
 
 
@@ -323,6 +358,15 @@ def _human(value: float, unit: str = "") -> str:
     return f"{value:g} {unit}".strip()
 
 
+# The tables' line on what their memory figures are.
+MEMORY_WORDS = {
+    "cuda max_memory_allocated": "the most allocated on the GPU during one pass, weights and "
+    "input included",
+    "peak RSS growth": "how far the process's resident set rose during one pass (its "
+    "activations and output; not the weights and input)",
+}
+
+
 def format_table(profiles: list[ModelProfile]) -> str:
     """The profiles side by side: one column per network, one row per measurement."""
     rows: list[tuple[str, list[str]]] = [
@@ -338,7 +382,7 @@ def format_table(profiles: list[ModelProfile]) -> str:
         (
             "peak memory",
             [
-                "n/a (CPU)" if p.peak_memory_bytes is None else _human(p.peak_memory_bytes, "B")
+                "n/a" if p.peak_memory_bytes is None else _human(p.peak_memory_bytes, "B")
                 for p in profiles
             ],
         ),
@@ -348,4 +392,7 @@ def format_table(profiles: list[ModelProfile]) -> str:
     body = [[label, *cells] for label, cells in rows]
     lines = text_table(header, body)
     lines.append(f"time: {profiles[0].timing}")
+    words = MEMORY_WORDS.get(profiles[0].memory_measure)
+    if words:
+        lines.append(f"memory: {words}")
     return "\n".join(lines)
