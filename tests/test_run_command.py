@@ -144,6 +144,28 @@ def clip(tmp_path) -> Path:
     return path
 
 
+def test_a_clip_into_an_existing_folder_goes_in_under_its_own_name(tmp_path, clip, weights, capsys):
+    # As `vsr image photo.jpg out/` and cp do; it said "out is a folder; give an output file
+    # name". A container vsr cannot write becomes Matroska, as in folder mode.
+    out = tmp_path / "out"
+    out.mkdir()
+    assert main(["run", str(clip), str(out), "--weights", str(weights), "--quiet"]) == 0
+    assert [p.name for p in out.iterdir()] == ["clip.mp4"]
+    with av.open(str(out / "clip.mp4")) as container:
+        stream = container.streams.video[0]
+        assert (stream.width, stream.height) == (64, 48)
+        assert sum(1 for _ in container.decode(stream)) == 2
+    tape = tmp_path / "tape.ts"
+    make_clip(tape, 32, 24, frames=10, audio=False)
+    assert main(["run", str(tape), str(out), "--weights", str(weights), "--quiet"]) == 0
+    assert sorted(p.name for p in out.iterdir()) == ["clip.mp4", "tape.mkv"]
+    # Into the clip's own folder it would be the clip itself: refused, nothing touched.
+    before = clip.read_bytes()
+    assert main(["run", str(clip), str(tmp_path), "--weights", str(weights)]) == 2
+    assert "is the input file itself" in capsys.readouterr().err
+    assert clip.read_bytes() == before
+
+
 @pytest.mark.parametrize(
     ("case", "message"),
     [

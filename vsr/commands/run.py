@@ -33,7 +33,12 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         help="video file, image sequence named by its frame number (scans/f_%%04d.png), "
         "or a folder of clips",
     )
-    parser.add_argument("output", type=Path, help="output file, or a folder for folder input")
+    parser.add_argument(
+        "output",
+        type=Path,
+        help="output file, or a folder: for folder input, or an existing one that a clip "
+        "goes into under its own name",
+    )
     target = parser.add_mutually_exclusive_group()
     target.add_argument(
         "--scale",
@@ -297,6 +302,13 @@ def run(args: argparse.Namespace) -> int:
             "vsr run takes files, not pipes (-): it seeks in the input, and writes the output "
             "beside its final name to rename it into place when complete"
         )
+    if args.input.is_file() and args.output.is_dir():
+        from vsr.folder import output_for
+
+        # As `vsr image photo.jpg out/` and `cp` do: the clip goes into the folder under its
+        # own name (in Matroska where vsr cannot write its container, as in folder mode).
+        # It said "out is a folder; give an output file name".
+        args.output = output_for(args.input, args.output)
     from vsr.atomic_file import check_can_write
 
     check_can_write(args.report, "JSON")  # now, not after hours of upscaling
