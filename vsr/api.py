@@ -106,7 +106,7 @@ def upscale_frames(
         # As upscale_image says of an image: torch's layout is the likely slip.
         hint = (
             " (channels first? give N x H x W x 3)"
-            if frames.ndim == 4 and frames.shape[1] == 3
+            if frames.ndim == 4 and frames.shape[1] == 3 and frames.shape[3] != 3
             else ""
         )
         raise VsrError(
