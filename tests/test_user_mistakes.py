@@ -128,3 +128,21 @@ def test_a_pipeline_s_memory_budget_under_a_byte_names_the_pipeline(
     assert main(argv) == 2
     assert _one_error_line(capsys) == f"pipeline {pipeline}: {refusal}"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.mp4", "p.toml"]
+
+
+@pytest.mark.parametrize(
+    ("given", "message"),
+    [
+        (["--crf", "20", "-e", "crf=30"], "--crf 20 and -e crf=30 both set crf: give one of them"),
+        (["--preset", "fast", "-e", "preset=slow"], "--preset fast and -e preset=slow both set"),
+        (["-e", "crf=20", "-e", "crf=30"], "-e crf=20 and -e crf=30: give crf once"),
+    ],
+)
+@pytest.mark.parametrize("command", ["run", "bench"])
+def test_a_setting_given_twice_is_refused(tmp_path, capsys, command, given, message):
+    # The last one won without a word: --crf 20 -e crf=30 encoded at crf 30.
+    make_clip(tmp_path / "in.mp4", 16, 16, frames=2, audio=False)
+    files = [str(tmp_path / "in.mp4"), str(tmp_path / "out.mp4")] if command == "run" else []
+    assert main([command, *files, *given, "--device", "cpu"]) == 2
+    assert _one_error_line(capsys).startswith(message)
+    assert not (tmp_path / "out.mp4").exists()

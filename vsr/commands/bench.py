@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from vsr.atomic_file import check_can_write
-from vsr.commands.encoder_options import add_encoder_option
+from vsr.commands.encoder_options import add_encoder_option, given_encoder_options
 from vsr.errors import VsrError
 from vsr.printable import printable
 
@@ -284,7 +284,7 @@ def _end_to_end(args: argparse.Namespace) -> int:
         device=args.device,
         lossless=args.lossless,
         rounds=args.rounds if args.rounds is not None else 1,
-        encoder_options=dict(args.encoder_options),
+        encoder_options=given_encoder_options(args),
     )
     print(format_bench(result))
     if args.json:

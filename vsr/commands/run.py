@@ -7,7 +7,7 @@ import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from vsr.commands.encoder_options import add_encoder_option
+from vsr.commands.encoder_options import add_encoder_option, given_encoder_options
 from vsr.errors import VsrError
 from vsr.printable import printable
 from vsr.report import kept_from_an_interrupted_run
@@ -190,7 +190,7 @@ def _settings_and_model_options(args, on_gpu: bool | None = None) -> tuple[objec
     codec = args.codec or preset.codec
     # The preset's encoder options were written for its codec; another codec drops them.
     options = dict(preset.options) if codec == preset.codec else {}
-    options.update(dict(args.encoder_options))
+    options.update(given_encoder_options(args))
     # Its quality and speed carry over to another codec only where they mean something
     # there: a crf where the encoder has one (not FFV1), a named preset where presets are
     # names too (x264 <-> x265, not SVT-AV1's numbers); elsewhere the encoder's defaults.
