@@ -8,6 +8,7 @@ import numpy as np
 import pytest
 from media import make_clip, make_rgb_clip
 
+from vsr.cli import main
 from vsr.errors import VsrError
 from vsr.ops.yuv import GBR
 from vsr.video.reader import VideoReader
@@ -68,9 +69,29 @@ def test_crf_minus_one_is_refused(clip, tmp_path):
 
 
 def test_the_open_error_says_why(clip, tmp_path):
-    # libav's errno text alone is "Invalid argument"; its log line names the frame rate.
-    with pytest.raises(VsrError, match="fps"):
-        writer_for(clip, tmp_path / "out.mkv", EncodeSettings(codec="mpeg2video"))
+    # libav's errno text alone is "Invalid argument"; its log line names the sizes H.263 has.
+    with pytest.raises(VsrError, match="(?s)picture size of 32x24 is not valid .* 176x144"):
+        writer_for(clip, tmp_path / "out.mov", EncodeSettings(codec="h263"))
+
+
+@pytest.mark.parametrize("source_range", [1, 2])  # limited, full
+def test_mjpeg_writes_full_range_from_either_range(tmp_path, capsys, source_range):
+    # MJPEG opens for full range only, and vsr opened it without a range: both were refused
+    # ("Non full-range YUV is non-standard"). Limited codes now widen to full, with a note.
+    source, output = tmp_path / "in.mkv", tmp_path / "out.mov"
+    colors = (1, source_range, 1, 1)
+    planes = make_clip(source, 32, 24, frames=1, audio=False, codec="ffv1", colors=colors)
+    argv = ["run", str(source), str(output), "--codec", "mjpeg", "-e", "b=20M", "--device", "cpu"]
+    assert main(argv) == 0
+    assert ("converted to full range (0-255)" in capsys.readouterr().err) == (source_range == 1)
+    with av.open(str(output)) as written:
+        frame = next(written.decode(video=0))
+    assert frame.color_range == 2
+    luma = frame.to_ndarray()[:48]  # yuvj420p: the first 48 rows are the 64x48 luma
+    given = planes[0].planes[0].mean()
+    # The mean, not the extremes: the network overshoots at the picture's sharp edges.
+    expected = (given - 16) * 255 / 219 if source_range == 1 else given
+    assert luma.mean() == pytest.approx(expected, abs=2)
 
 
 def test_refusing_a_codec_for_mkv_does_not_advise_mkv(clip, tmp_path):

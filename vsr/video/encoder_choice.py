@@ -24,7 +24,8 @@ import av
 from vsr.errors import VsrError, option
 from vsr.video.chroma_location import CONVERTED, conversion_siting
 from vsr.video.codecs import encoder_option_type, video_encoder
-from vsr.video.colors import GBR
+from vsr.video.colors import GBR, RANGE_CODES
+from vsr.video.encoder_time_base import COUNT_IN_FRAMES, encoder_time_base
 from vsr.video.encoder_trial import trial_open
 from vsr.video.hdr import HDR10_ENCODERS
 from vsr.video.output_siting import output_siting, siting_lost_note
@@ -62,6 +63,9 @@ _NO_FULL_RANGE = frozenset(
     {"prores", "prores_ks", "prores_aw", "mpeg1video", "mpeg2video", "libvpx"}
 )
 _NO_FULL_RANGE_IN = {"mp4": {"mpeg4"}, "mov": {"mpeg4", "magicyuv"}}
+# Encoders whose pictures are full range by their standard (JPEG): libav refuses to open
+# them for limited range unless told to break it.
+_FULL_RANGE_ONLY = frozenset({"mjpeg"})
 # libavcodec's own older encoders: no crf, and a bit rate of 200 kb/s unless told ("b"),
 # which upscaled output does not survive.
 _RATE_ONLY_ENCODERS = frozenset(
@@ -151,12 +155,14 @@ class EncoderChoice:
             self.color_matrix, self.matrix_tag, self.color_range = GBR, "rgb", "pc"
         else:
             self._limit_range_if_unmarkable()
+            self._widen_range_for_jpeg()
         self.chroma_siting = self._choose_siting()
         self.options = self._options_for_encoder()
         self.libav_said: list[str] = []
         self.error = self._try_encoder()
         if self.error:
             self._blame_a_given_option(self.error)
+            self._refuse_a_rate_mpeg_has_not()
         if self.error and self._odd_size_problem():
             self._switch_to_444_for_odd_size()
             self.error = self._try_encoder()
@@ -201,6 +207,15 @@ class EncoderChoice:
                 "is converted to limited range (16-235), as players will read it"
             )
             self.color_range = "tv"
+
+    def _widen_range_for_jpeg(self) -> None:
+        """Limited range goes to full where the encoder knows no other (MJPEG)."""
+        if self.color_range == "tv" and self.codec.name in _FULL_RANGE_ONLY:
+            self.notes.append(
+                f"{self.codec.name} pictures are full range by their standard: the picture "
+                "is converted to full range (0-255)"
+            )
+            self.color_range = "pc"
 
     def _say_if_few_players_play_it(self) -> None:
         """A note when the source's chroma or depth, kept as it is, makes an H.264 or HEVC
@@ -351,10 +366,11 @@ class EncoderChoice:
             self.width,
             self.height,
             self.encoder_fmt,
-            self.source.time_base,
+            encoder_time_base(self.codec.name, self.source.time_base, self.source.average_rate),
             self.source.average_rate,
             self.options if options is None else options,
             self.libav_said,
+            RANGE_CODES[self.color_range],
         )
 
     def _given_options(self) -> dict[str, str]:
@@ -396,6 +412,22 @@ class EncoderChoice:
                 raise VsrError(f"{self.codec.name} rejected {key}={value} ({alone})")
         listed = " ".join(f"{k}={v}" for k, v in given.items())
         raise VsrError(f"{self.codec.name} rejected these options together: {listed}")
+
+    def _refuse_a_rate_mpeg_has_not(self) -> None:
+        """MPEG-1 and MPEG-2 hold the frame rates their standards list, and libav's refusal
+        of another speaks of the time base it was opened with."""
+        if self.codec.name not in COUNT_IN_FRAMES:
+            return
+        if not any("does not support" in line for line in self.libav_said):
+            return
+        rate = self.source.average_rate
+        fractions = ", and some fractions of them" if self.codec.name == "mpeg2video" else ""
+        raise VsrError(
+            f"{self.codec.name} holds the frame rates of its standard (23.976, 24, 25, 29.97, "
+            f"30, 50, 59.94, 60 fps{fractions}), not this clip's "
+            f"{f'{float(rate):.4g}' if rate else 'unknown'} fps; use "
+            f"{option('--codec', 'libx264', setting=True)}, which keeps any timing"
+        )
 
     def _odd_size_problem(self) -> bool:
         _, (sx, sy), _ = parse_planes(self.pix_fmt)  # type: ignore[misc]

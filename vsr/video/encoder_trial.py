@@ -29,14 +29,17 @@ def trial_open(
     rate: Fraction | None,
     options: dict,
     messages: list[str] | None = None,
+    color_range: int = 0,
 ) -> str | None:
     """Try to open the encoder with these settings; the error text, or None when it opens.
     When it fails, `messages` receives what libav logged, which says why. Options it took
-    without using, or parameters its wrapper refused, are a VsrError."""
+    without using, or parameters its wrapper refused, are a VsrError. `color_range` is
+    libav's code (MJPEG opens for full range only)."""
     context = av.codec.CodecContext.create(codec, "w")
     context.width, context.height = width, height
     context.pix_fmt = pix_fmt
     context.time_base = time_base
+    context.color_range = color_range
     if rate:
         context.framerate = rate  # some encoders (SVT-AV1) derive the frame rate from it
     context.options = dict(options)

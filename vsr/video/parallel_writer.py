@@ -255,7 +255,7 @@ class ParallelVideoWriter:
                 chunk, frame = item
                 start = time.perf_counter()
                 if frame is None:  # the chunk is complete
-                    flush = self._writer.captioned(encoder.encode(None))
+                    flush = self._writer.from_encoder(encoder.encode(None))
                     packets = x265_dts.flushed(self.codec.name, flush, chunk.frames)
                     self._keep(chunk, packets, last=True)
                     chunk.packets.put(packets)
@@ -266,7 +266,7 @@ class ParallelVideoWriter:
                         encoder = self._writer.fresh_encoder()
                     # Captions before the journal keeps the packets: a resumed run
                     # replays them as they are.
-                    packets = self._writer.captioned(encoder.encode(frame))
+                    packets = self._writer.from_encoder(encoder.encode(frame))
                     if packets:
                         self._keep(chunk, packets)
                         chunk.packets.put(packets)

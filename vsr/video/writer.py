@@ -24,6 +24,7 @@ from vsr.video import colors, ffmpeg_pipe, temp_lock, x265_dts
 from vsr.video.captions import CODECS_THAT_CARRY_CAPTIONS, CaptionStore, PacketCaptions
 from vsr.video.display_matrix import is_mirrored
 from vsr.video.encoder_choice import EncoderChoice
+from vsr.video.encoder_time_base import FrameGrid, encoder_time_base, in_time_base
 from vsr.video.final_packet import FinalPacketHold
 from vsr.video.image_sequence import is_image_sequence
 from vsr.video.media_url import file_url
@@ -191,7 +192,12 @@ class VideoWriter:
         self.time_base = source.time_base
         self._rate = source.average_rate
         self._last_pts: int | None = None
+        self._last_given: int | None = None  # the source's time of the last frame, if it had one
         self._frame_step = self._step_in_time_base()
+        self._encoder_time_base = encoder_time_base(self.codec.name, self.time_base, self._rate)
+        counted = self._encoder_time_base / self.time_base  # source ticks per encoder tick
+        # None: the encoder takes the source's times as they are.
+        self._grid = FrameGrid(counted) if counted != 1 else None
         self.temp_path = temp_path_for(self.path)
         self._claimed = False  # of _TEMPS_IN_USE: released by close() and abort()
         self._held: IO[bytes] | None = None  # the temporary file's lock (vsr.video.temp_lock)
@@ -328,7 +334,7 @@ class VideoWriter:
         `fresh_encoder()` get them from here, so they cannot drift apart."""
         context.width, context.height = self.width, self.height
         context.pix_fmt = self._encoder_fmt
-        context.time_base = self.time_base
+        context.time_base = self._encoder_time_base
         context.sample_aspect_ratio = self._sample_aspect_ratio()
         self._tag_colours(context)
 
@@ -454,12 +460,19 @@ class VideoWriter:
 
     def next_pts(self, pts: int | None) -> int:
         """The input pts, unless missing or not increasing (encoders refuse those)."""
+        given = pts
         if pts is None:
             pts = 0 if self._last_pts is None else self._last_pts + self._frame_step
         elif self._last_pts is not None and pts <= self._last_pts:
-            if not any(n.startswith("non-increasing") for n in self.notes):
+            # Said of the source's own times, not of those the frame grid moved ahead.
+            went_back = self._last_given is not None and pts <= self._last_given
+            if went_back and not any(n.startswith("non-increasing") for n in self.notes):
                 self.notes.append("non-increasing timestamps in the source were renumbered")
             pts = self._last_pts + 1
+        if given is not None:
+            self._last_given = given
+        if self._grid is not None:
+            pts = self._grid.place(pts)
         self._last_pts = pts
         return pts
 
@@ -470,7 +483,7 @@ class VideoWriter:
             self._pipe.write(planes, pts)
         else:
             self.expect_captions(given, pts)
-            packets = self.captioned(self._video.encode(self.video_frame(planes, pts)))
+            packets = self.from_encoder(self._video.encode(self.video_frame(planes, pts)))
             self.mux_video(packets, float(pts * self.time_base))
         self.frames_written += 1
 
@@ -501,8 +514,11 @@ class VideoWriter:
         if self._captions is not None:
             self._captions.expect(given, written)
 
-    def captioned(self, packets: list[av.Packet]) -> list[av.Packet]:
-        """Encoded `packets`, those of frames with captions carrying them (as an SEI)."""
+    def from_encoder(self, packets: list[av.Packet]) -> list[av.Packet]:
+        """An encoder's `packets` as this writer muxes them: in its time base (MPEG-1/2
+        and MPEG-4 count in their own: vsr.video.encoder_time_base), and those of frames
+        with captions carrying them (as an SEI)."""
+        packets = in_time_base(packets, self.time_base)
         return packets if self._captions is None else self._captions.insert(packets)
 
     def _note_captions_not_kept(self) -> None:
@@ -523,6 +539,13 @@ class VideoWriter:
                 "kept: their packets held no picture to put them before"
             )
 
+    def _note_frames_moved_onto_the_rate(self) -> None:
+        if self._grid is not None and self._grid.moved:
+            self.notes.append(
+                f"{self.codec.name} keeps one steady rate ({float(self._rate):g} fps): "
+                f"{self._grid.moved} frame(s) of the source's uneven timing were moved onto it"
+            )
+
     def end_at(self, pts: int) -> None:
         """End the video at `pts` (the source's time base), where the source's last frame
         ends, rather than one average frame after it starts; before close()."""
@@ -536,12 +559,13 @@ class VideoWriter:
             if self._pipe is not None:
                 self._pipe.close()
             else:
-                flush = self.captioned(self._video.encode(None))
+                flush = self.from_encoder(self._video.encode(None))
                 self._mux_flushed(x265_dts.flushed(self.codec.name, flush, self.frames_written))
                 self._copier.finish()
                 self._output.close()
                 self._note_tags_not_kept()
             self._note_captions_not_kept()
+            self._note_frames_moved_onto_the_rate()
             os.replace(self.temp_path, self.path)
         except BaseException:
             self.abort()
