@@ -99,7 +99,9 @@ def test_colour_names_and_codes():
     assert colors.MATRIX_TAGS[1] == "bt709" and colors.matrix_for_maths("bt470bg") == "bt601"
     assert colors.code_of(colors.MATRIX_TAGS, "bt601") == 6
     assert colors.code_of(colors.PRIMARIES, None) == colors.UNSPECIFIED
-    assert colors.guess_matrix(720) == "bt709" and colors.guess_matrix(576) == "bt601"
+    assert colors.guess_matrix(960, 720) == "bt709" and colors.guess_matrix(720, 576) == "bt601"
+    assert colors.guess_matrix(1280, 544) == "bt709"  # 720p cropped to 2.39:1: HD
+    assert colors.guess_matrix(1024, 600) == "bt709" and colors.guess_matrix(1024, 576) == "bt601"
     assert colors.range_name(0) == "tv" and colors.range_name(2) == "pc"
 
 

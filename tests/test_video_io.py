@@ -165,6 +165,16 @@ def test_854x480_doubled_gives_exactly_twice_the_size(tmp_path):
     assert packets(tmp_path / "out.mp4", "audio") == packets(source, "audio")
 
 
+@pytest.mark.parametrize(("size", "matrix"), [((1280, 544), "bt709"), ((1024, 576), "bt601")])
+def test_an_untagged_clip_is_hd_by_its_width_too(tmp_path, size, matrix):
+    # 720p cropped to 2.39:1 was taken for SD (BT.601) by its 544 rows, where mpv and
+    # libplacebo show it as HD (BT.709): converted and tagged so, its colours shifted.
+    make_clip(tmp_path / "in.mp4", *size, 1, audio=False)
+    with VideoReader(tmp_path / "in.mp4") as reader:
+        assert reader.info.color_matrix_tag is None
+        assert reader.info.color_matrix == matrix
+
+
 def test_aac_is_reencoded_for_webm(tmp_path):
     source = tmp_path / "in.mp4"
     make_clip(source, 64, 48, 3)

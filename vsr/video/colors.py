@@ -67,9 +67,11 @@ def matrix_for_maths(tag: str) -> str:
     return "bt601" if tag in ("bt470bg", "smpte170m") else tag
 
 
-def guess_matrix(height: int) -> str:
-    """What players assume for an untagged clip: HD (720 rows and more) is BT.709."""
-    return "bt709" if height >= 720 else "bt601"
+def guess_matrix(width: int, height: int) -> str:
+    """What players assume for an untagged clip: HD is BT.709. HD by its width too, as mpv
+    and libplacebo judge it: a 1280x544 film (720p cropped to 2.39:1) is HD, and was
+    converted as BT.601 and tagged so, its colours shifted against what the player showed."""
+    return "bt709" if width >= 1280 or height > 576 else "bt601"
 
 
 def range_name(code: int) -> str:

@@ -216,7 +216,7 @@ def _matrix_and_range(frame: av.VideoFrame, rgb_like: bool) -> tuple[str | None,
     tag = colors.MATRIX_TAGS.get(frame.colorspace)
     if tag in (None, "rgb") or rgb_like:
         tag = None
-    matrix = colors.matrix_for_maths(tag) if tag else colors.guess_matrix(frame.height)
+    matrix = colors.matrix_for_maths(tag) if tag else colors.guess_matrix(frame.width, frame.height)
     if rgb_like or len([c for c in frame.format.components if not c.is_alpha]) == 1:
         color_range = "pc"  # RGB and gray carry full-range values: keep them all
     elif frame.format.name.startswith("yuvj"):
