@@ -124,7 +124,8 @@ def test_a_same_size_network_keeps_the_scale_it_was_loaded_for():
 
 
 @pytest.mark.parametrize(
-    ("scale", "shown"), [("2", "'2'"), (0, "0"), (-2, "-2"), (2.5, "2.5"), (True, "True")]
+    ("scale", "shown"),
+    [("2", "str '2'"), (0, "0"), (-2, "-2"), (2.5, "2.5"), (True, "bool True")],
 )
 def test_a_scale_that_is_not_a_whole_number_is_named_as_such(scale, shown):
     # Was "IMDN upscales by 2, not by 2" for "2" and "no default weights for x0" for 0.
@@ -170,10 +171,10 @@ def test_an_output_path_that_is_a_folder_is_a_clear_error(weights_file, tmp_path
     ("options", "message"),
     [
         ({"batch": 0}, "batch must be a whole number >= 1, not 0"),  # was: the default
-        ({"height": 100.5}, "height must be a whole number of pixels >= 1, not 100.5"),
+        ({"height": 100.5}, "height must be a whole number of pixels >= 1, not float 100.5"),
         ({"size": "128x96"}, r"size must be \(width, height\)"),  # was ValueError
-        ({"settings": {"codec": "libx265"}}, "settings must be a vsr.video.writer.Encode"),
-        ({"scale": "2"}, "scale must be a positive number, not '2'"),
+        ({"settings": {"codec": "libx265"}}, r"settings must be a vsr\.EncodeSettings"),
+        ({"scale": "2"}, "scale must be a number, not str '2'"),
     ],
 )
 def test_upscale_video_refuses_mistaken_arguments_on_one_line(tmp_path, options, message):

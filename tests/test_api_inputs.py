@@ -14,6 +14,7 @@ import torch
 from PIL import Image
 
 import vsr
+from vsr import VsrTypeError
 from vsr.atomic_file import atomic_output
 from vsr.imageio import read_image, write_image
 
@@ -320,6 +321,7 @@ _BATCH_PEAK = """
 import re, resource, sys
 import numpy as np
 import vsr
+from vsr import VsrTypeError
 from vsr import image
 from vsr.models import create_model
 
@@ -367,3 +369,47 @@ def test_the_batch_memory_check_counts_what_a_batch_takes(arch):
     # How far above the growth the estimate lies is not asserted: the growth of the peak
     # varies with the allocator's state, 283-309 MB of this 392 MB estimate alone, 171 MB
     # within the whole suite and 91 MB in a fresh clone's CI run (the same command).
+
+
+@pytest.mark.parametrize("mode", ["P", "CMYK", "YCbCr"])
+def test_a_pillow_image_is_upscaled_in_its_colours_not_its_stored_planes(upscaler, mode):
+    # np.asarray gave a palette image's indices (upscaled as grey), and CMYK's or YCbCr's
+    # planes as if they were RGB(A): wrong pixels without a word.
+    rgb = Image.fromarray(_picture(6, 8))
+    image = rgb.quantize(16) if mode == "P" else rgb.convert(mode)
+    expected = vsr.upscale_image(upscaler, np.asarray(image.convert("RGB")))
+    result = vsr.upscale_image(upscaler, image)
+    assert result.shape == (12, 16, 3)
+    # CMYK goes through vsr's colour management (as from a file), not Pillow's naive
+    # convert: within a few codes of it.
+    tolerance = 8 if mode == "CMYK" else 0
+    assert np.abs(result.astype(int) - expected).max() <= tolerance
+
+
+def test_a_32_bit_integer_image_beyond_16_bits_is_refused_not_clipped(upscaler, tmp_path):
+    # Its samples were clipped at 65535 without a word (a 32-bit TIFF from a scientific
+    # camera came out white where it was brightest).
+    values = np.array([[0, 70000], [100000, 5]], np.int32)
+    image = Image.fromarray(values, "I")
+    with pytest.raises(vsr.VsrError, match=r"32-bit integer samples run from 0 to 100000"):
+        vsr.upscale_image(upscaler, image)
+    image.save(tmp_path / "deep.tif")
+    with pytest.raises(vsr.VsrError, match=r"deep\.tif: its 32-bit integer samples run"):
+        vsr.upscale_image(upscaler, tmp_path / "deep.tif")
+    # Within 16 bits, the same mode is 16-bit grey.
+    small = Image.fromarray(np.array([[0, 65535], [1000, 5]], np.int32), "I")
+    assert vsr.upscale_image(upscaler, small).dtype == np.uint16
+
+
+def test_a_tensor_without_pixels_to_read_or_a_folder_is_named_for_what_it_is(upscaler, tmp_path):
+    # A sparse tensor was refused for its dtype ("not torch.uint8", which is a dtype taken),
+    # a meta tensor escaped as torch's NotImplementedError, and a folder was "not found".
+    dense = torch.zeros((4, 6, 3), dtype=torch.uint8)
+    with pytest.raises(VsrTypeError, match=r"in a dense tensor \(tensor\.to_dense\(\)\), not a"):
+        vsr.upscale_image(upscaler, dense.to_sparse())
+    with pytest.raises(VsrTypeError, match=r"a tensor on the meta device holds no pixels$"):
+        vsr.upscale_image(upscaler, dense.to("meta"))
+    with pytest.raises(VsrTypeError, match=r"^frames must be .*: a tensor on the meta device"):
+        vsr.upscale_frames(upscaler, dense[None].to("meta"))
+    with pytest.raises(vsr.VsrError, match=rf"^{tmp_path} is a folder; give an image file in it$"):
+        vsr.upscale_image(upscaler, tmp_path)

@@ -142,3 +142,79 @@ def test_the_type_error_is_exported_beside_vsr_error(upscaler):
     with pytest.raises(vsr.VsrTypeError):
         vsr.upscale_image(upscaler, None)
     assert issubclass(vsr.VsrTypeError, vsr.VsrError) and issubclass(vsr.VsrTypeError, TypeError)
+
+
+def test_a_number_given_as_text_or_a_dict_for_the_settings_is_a_type_error(
+    upscaler, weights, tmp_path
+):
+    # Each was a plain VsrError, which `except TypeError` in the caller's code missed.
+    source = tmp_path / "in.mp4"
+    make_clip(source, frames=2, audio=False)
+    out = tmp_path / "out.mkv"
+    for keyword, value, said in (
+        ("scale", "2", r"^scale must be a number, not str '2'$"),
+        ("batch", "2", r"^batch must be a whole number >= 1, not str '2'$"),
+        ("height", 100.5, r"^height must be a whole number of pixels >= 1, not float 100\.5$"),
+        ("size", ("640", 360), r"^size must be \(width, height\) .*, not tuple \('640', 360\)$"),
+        ("settings", {"crf": 18}, r"^settings must be a vsr\.EncodeSettings .*not dict"),
+        ("on_frames", 5, r"^on_frames must be a function of the frame count, not int 5$"),
+    ):
+        with pytest.raises(VsrTypeError, match=said):
+            vsr.upscale_video(source, out, weights=weights, **{keyword: value})
+    # A wrong value of the right type stays a plain VsrError.
+    with pytest.raises(vsr.VsrError) as refused:
+        vsr.upscale_video(source, out, weights=weights, batch=0)
+    assert not isinstance(refused.value, TypeError)
+    with pytest.raises(VsrTypeError, match=r"^scale must be a whole number >= 1, not str '2'$"):
+        vsr.load_model(weights, scale="2")
+    with pytest.raises(VsrTypeError, match=r"^device must be 'cpu', .*, not int 0$"):
+        vsr.load_model(weights, device=0)  # torch would take 0 for cuda:0
+    frames = np.zeros((1, 4, 6, 3), np.uint8)
+    with pytest.raises(VsrTypeError, match=r"^scale must be a whole number >= 1, not str '2'$"):
+        vsr.upscale_frames(upscaler, frames, scale="2")
+    with pytest.raises(VsrTypeError, match=r"^the upscaler takes a torch tensor, not a ndarray"):
+        upscaler(frames)
+    assert list(tmp_path.iterdir()) == [source]
+
+
+def test_encode_settings_check_their_fields_as_they_are_made():
+    # Each escaped deep in the writer as Python's own error: crf="23" a TypeError comparing
+    # with a number, options={"g": 5} PyAV's TypeError, options=None an AttributeError.
+    for fields, said in (
+        ({"crf": "23"}, r"^settings crf must be a number or None, not str '23'$"),
+        ({"codec": 5}, r"^settings codec must be an encoder's name .*, not int 5$"),
+        ({"preset": 1.5}, r"^settings preset must be a name .*, not float 1\.5$"),
+        ({"pix_fmt": b"yuv420p"}, r"^settings pix_fmt must be a format .*, not bytes"),
+        ({"options": ["g=5"]}, r"^settings options must be a dict .*, not list \['g=5'\]$"),
+        ({"options": {"g": None}}, r"^settings options\['g'\] must be text or a number, not None$"),
+        ({"options": {"tune": True}}, r"^settings options\['tune'\] must be text or a number"),
+        ({"codec_is_default": "yes"}, r"^settings codec_is_default must be True or False"),
+    ):
+        with pytest.raises(VsrTypeError, match=said):
+            vsr.EncodeSettings(**fields)
+    # What libav reads as text is taken as numbers, and None as no options.
+    settings = vsr.EncodeSettings(crf=18.5, preset=8, options={"g": 48, "tune": "film"})
+    assert (settings.crf, settings.preset, settings.options) == (
+        18.5,
+        "8",
+        {"g": "48", "tune": "film"},
+    )
+    assert vsr.EncodeSettings(options=None).options == {}
+
+
+def test_settings_without_a_codec_let_the_container_choose_its_own(weights, tmp_path):
+    # EncodeSettings(crf=..., preset=...) named no codec, yet into .webm it was refused as
+    # "libx264 cannot be stored in .webm", where vsr run --crf 30 (no --codec) takes VP9.
+    source = tmp_path / "in.mp4"
+    make_clip(source, frames=2, audio=False)
+    assert vsr.EncodeSettings(crf=30).codec_is_default
+    assert not vsr.EncodeSettings(codec="libx264", crf=30).codec_is_default
+    report = vsr.upscale_video(
+        source,
+        tmp_path / "out.webm",
+        weights=weights,
+        settings=vsr.EncodeSettings(crf=30),
+        progress=False,
+    )
+    assert report.codec == "libvpx-vp9"
+    assert any("libvpx-vp9" in note for note in report.notes), report.notes

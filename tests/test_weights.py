@@ -175,10 +175,10 @@ def test_an_install_without_the_checkout_folders_says_so(tmp_path, monkeypatch) 
     assert weights.resolve_weights(str(mine)) == mine  # a file needs no manifest
 
 
-@pytest.mark.parametrize("scale", [0, -2, 2.5, "2"])
-def test_a_scale_that_is_not_a_whole_number_is_refused_as_such(scale) -> None:
+@pytest.mark.parametrize(("scale", "shown"), [(0, "0"), (-2, "-2"), (2.5, "2.5"), ("2", "str '2'")])
+def test_a_scale_that_is_not_a_whole_number_is_refused_as_such(scale, shown) -> None:
     # Was "no default weights for x0", or "a x2 model, not x2" for "2".
-    with pytest.raises(VsrError, match=f"^scale must be a whole number >= 1, not {scale!r}$"):
+    with pytest.raises(VsrError, match=f"^scale must be a whole number >= 1, not {shown}$"):
         weights.resolve_weights(None, scale)
     with pytest.raises(VsrError, match="whole number"):
         weights.resolve_weights("vsr_imdn_x2", scale)

@@ -23,7 +23,7 @@ _PUBLIC = {
     "upscale_video": "vsr.runner",
     # Named in the signatures above: what upscale_video takes and gives, and the tile plan
     # an Upscaler makes.
-    "EncodeSettings": "vsr.video.writer",
+    "EncodeSettings": "vsr.video.encode_settings",
     "RunReport": "vsr.report",
     "TilePlan": "vsr.ops.tiling",
 }
@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     from vsr.report import RunReport
     from vsr.runner import upscale_video
     from vsr.upscale import Upscaler
-    from vsr.video.writer import EncodeSettings
+    from vsr.video.encode_settings import EncodeSettings
 
 __all__ = [
     "EncodeSettings",

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import numpy as np
 import torch
+from PIL import Image
 from torch import nn
 
 from vsr.argument_types import check_path, check_pixels_type, check_switch
@@ -127,13 +128,13 @@ def upscale_frames(
 
 def upscale_image(
     upscaler: Upscaler,
-    image: np.ndarray | torch.Tensor | str | os.PathLike,
+    image: np.ndarray | torch.Tensor | Image.Image | str | os.PathLike,
     output: str | os.PathLike | None = None,
     scale: int | None = None,
     overwrite: bool = False,
 ) -> np.ndarray:
-    """Upscale an image (an H x W x C or H x W array, a CPU or GPU tensor of one, or a
-    file); grey, grey + alpha, RGBA and 16-bit are kept, an array in its own layout, a grey
+    """Upscale an image (an H x W x C or H x W array, a CPU or GPU tensor of one, a Pillow
+    image, or a file); grey, grey + alpha, RGBA and 16-bit are kept, an array in its own layout, a grey
     file as H x W (as Pillow reads it). ``scale`` defaults to the one the upscaler was
     loaded for.
 
@@ -175,21 +176,28 @@ def upscale_image(
         for note in notes:
             warnings.warn(note, stacklevel=2)
         return _as_readers_give(result)
-    pixels = (
-        read_image(image, keep_grey_alpha=True)
-        if is_file
-        else _on_host(image, "images must be 8 or 16 bits per sample")
-    )
+    # np.asarray reads a palette picture's indices and CMYK's or YCbCr's planes as if they
+    # were grey or RGB: a Pillow image is converted as a file of its mode is, and grey
+    # comes back H x W as from a file.
+    from_pillow = isinstance(image, Image.Image)
+    if is_file:
+        pixels = read_image(image, keep_grey_alpha=True)
+    elif from_pillow:
+        pixels = _pillow_pixels(image)
+    else:
+        pixels = _on_host(image, "images must be 8 or 16 bits per sample")
     result = upscale_pixels(upscaler, pixels, scale, output is None or keeps_alpha(output))
     if output is not None:
         write_image(output, result, overwrite)
         # As from a file: an array's alpha dropped by a JPEG is as lost as a file's.
         for note in pixels_not_kept(output, result):
             warnings.warn(note, stacklevel=2)
-    return _as_readers_give(result) if is_file else result
+    return _as_readers_give(result) if is_file or from_pillow else result
 
 
-IMAGES_TAKEN = "an H x W or H x W x C array, a tensor of one, or a path (str or os.PathLike)"
+IMAGES_TAKEN = (
+    "an H x W or H x W x C array, a tensor of one, a Pillow image, or a path (str or os.PathLike)"
+)
 
 
 def _on_host(pixels: object, rule: str) -> object:
@@ -200,10 +208,27 @@ def _on_host(pixels: object, rule: str) -> object:
     only "Got unsupported ScalarType BFloat16"."""
     if not isinstance(pixels, torch.Tensor):
         return pixels
+    # numpy's copy refuses both with words about torch's internals ("Cannot copy out of
+    # meta tensor"), or a sparse one with a dtype error that names the wrong fault.
+    if pixels.layout != torch.strided:
+        raise VsrTypeError(
+            f"{rule}, in a dense tensor (tensor.to_dense()), not a {pixels.layout} one"
+        )
+    if pixels.device.type == "meta":
+        raise VsrTypeError(f"{rule}: a tensor on the meta device holds no pixels")
     try:
         return pixels.detach().cpu().numpy()
     except TypeError:
         raise VsrError(f"{rule}, not {pixels.dtype}") from None
+
+
+def _pillow_pixels(image: object) -> np.ndarray:
+    from vsr.imageio import pillow_pixels
+
+    try:
+        return pillow_pixels(image, keep_grey_alpha=True)
+    except (OSError, ValueError) as error:  # a 32-bit float or integer picture, a bad file
+        raise VsrError(f"cannot read the image: {error}") from None
 
 
 def _as_readers_give(pixels: np.ndarray) -> np.ndarray:

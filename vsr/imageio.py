@@ -119,16 +119,24 @@ def _decode16(path: Path, target: str) -> np.ndarray:
     return pixels[:, :, None] if pixels.ndim == 2 else pixels
 
 
-def _from_pillow(image: Image.Image, keep_grey_alpha: bool) -> np.ndarray:
+def pillow_pixels(image: Image.Image, keep_grey_alpha: bool) -> np.ndarray:
     """Pixels of a Pillow image as H x W x C, C in (1, 3, 4) (2 for grey + alpha when
-    ``keep_grey_alpha``), uint8 or uint16."""
+    ``keep_grey_alpha``), uint8 or uint16: a palette's colours, not its indices; CMYK and
+    YCbCr as RGB, as np.asarray alone would not."""
     mode = image.mode
     if mode == "F":  # 32-bit float TIFF: convert("RGB") would clip it to black
         raise ValueError("32-bit float images are not supported; save it as 8 or 16 bits")
     if mode in ("I;16", "I;16B", "I;16L"):
         return np.asarray(image, dtype=np.uint16)[:, :, None]
     if mode == "I":  # 16-bit greyscale PNGs open as 32-bit integers in some Pillow versions
-        return np.clip(np.asarray(image), 0, 65535).astype(np.uint16)[:, :, None]
+        values = np.asarray(image)
+        low, high = (int(values.min()), int(values.max())) if values.size else (0, 0)
+        if low < 0 or high > 65535:  # a 32-bit TIFF's own values, which 16 bits would clip
+            raise ValueError(
+                f"its 32-bit integer samples run from {low} to {high}, beyond the 16 bits "
+                "vsr reads (0 to 65535); save it as 8 or 16 bits"
+            )
+        return values.astype(np.uint16)[:, :, None]
     # A transparent colour (PNG's tRNS) is an alpha channel too, in any mode.
     if mode in ("1", "L", "RGB") and "transparency" in image.info:
         grey_alpha = mode != "RGB" and keep_grey_alpha
@@ -233,6 +241,8 @@ def read_image(path: str | Path, keep_grey_alpha: bool = False) -> np.ndarray:
     as C = 2 (grey, alpha), which `write_image` writes back as grey + alpha.
     """
     path = Path(path)
+    if path.is_dir():
+        raise VsrError(f"{path} is a folder; give an image file in it")
     if not path.is_file():
         raise VsrError(f"image not found: {path}")
     try:
@@ -253,7 +263,7 @@ def read_image(path: str | Path, keep_grey_alpha: bool = False) -> np.ndarray:
             else:
                 if png is not None and png[:2] in ((2, 0), (4, 0)) and image.mode == "L":
                     _stretch_grey_key(image, png[0])
-                pixels = _from_pillow(image, keep_grey_alpha)
+                pixels = pillow_pixels(image, keep_grey_alpha)
     except UnidentifiedImageError as error:
         try:
             pixels = _grey_alpha16_tiff(path, keep_grey_alpha)

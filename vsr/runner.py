@@ -14,9 +14,9 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
-from vsr.argument_types import check_compile, check_path, check_switch
+from vsr.argument_types import check_compile, check_path, check_switch, given
 from vsr.engine import ColourSpec, Pipeline
-from vsr.errors import VsrError, option
+from vsr.errors import VsrError, VsrTypeError, option
 from vsr.network_cache import NetworkCache, load_network_for
 from vsr.ops.compile_policy import auto_compile_for
 from vsr.ops.yuv import GBR
@@ -29,9 +29,9 @@ from vsr.upscale import Upscaler
 from vsr.video.chunk_journal import ChunkJournal, notes_on_journals_of_other_names
 from vsr.video.deinterlace import check_field_rate
 from vsr.video.deinterlace import check_mode as check_deinterlace_mode
+from vsr.video.encode_settings import EncodeSettings  # upscale_video's signature names it
 from vsr.video.raw_stream import parse_rate
 from vsr.video.trim import time_range
-from vsr.video.writer import EncodeSettings  # at run time: upscale_video's signature names it
 
 if TYPE_CHECKING:
     from vsr.scaling import OutputGeometry
@@ -170,8 +170,12 @@ def check_clip_report_path(report: str | Path | None, source: Path, target: Path
             raise VsrError(f"the report {report} would replace the {role} video; name another file")
 
 
+def _whole(value: object) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
 def _whole_positive(value: object) -> bool:
-    return isinstance(value, numbers.Integral) and not isinstance(value, bool) and value >= 1
+    return _whole(value) and value >= 1
 
 
 def check_clip_arguments(
@@ -179,26 +183,34 @@ def check_clip_arguments(
 ) -> None:
     """The arguments code passes unparsed (the CLI parses its own): each mistake is one
     VsrError line instead of a raw exception, a silent default (batch=0) or a fractional
-    size in the report (height=100.5)."""
-    from vsr.video.writer import EncodeSettings
-
-    if scale is not None and not (
-        isinstance(scale, numbers.Real) and not isinstance(scale, bool) and scale > 0
+    size in the report (height=100.5); a wrong type ("2" for a number, a dict for the
+    settings) is a VsrTypeError, as Python code expects."""
+    if scale is not None:
+        if not isinstance(scale, numbers.Real) or isinstance(scale, bool):
+            raise VsrTypeError(f"scale must be a number, not {given(scale)}")
+        if not scale > 0:
+            raise VsrError(f"scale must be a positive number, not {scale!r}")
+    if size is not None:
+        if not isinstance(size, tuple | list) or not all(map(_whole, size)):
+            raise VsrTypeError(
+                f"size must be (width, height) in whole pixels, e.g. (1280, 720), not {given(size)}"
+            )
+        if len(size) != 2 or not all(map(_whole_positive, size)):
+            raise VsrError(
+                f"size must be (width, height) in whole pixels, e.g. (1280, 720), not {size!r}"
+            )
+    for name, value, what in (
+        ("height", height, "a whole number of pixels >= 1"),
+        ("batch", batch, "a whole number >= 1"),
     ):
-        raise VsrError(f"scale must be a positive number, not {scale!r}")
-    if size is not None and not (
-        isinstance(size, tuple | list) and len(size) == 2 and all(map(_whole_positive, size))
-    ):
-        raise VsrError(
-            f"size must be (width, height) in whole pixels, e.g. (1280, 720), not {size!r}"
-        )
-    if height is not None and not _whole_positive(height):
-        raise VsrError(f"height must be a whole number of pixels >= 1, not {height!r}")
-    if batch is not None and not _whole_positive(batch):
-        raise VsrError(f"batch must be a whole number >= 1, not {batch!r}")
+        if value is not None and not _whole(value):
+            raise VsrTypeError(f"{name} must be {what}, not {given(value)}")
+        if value is not None and not _whole_positive(value):
+            raise VsrError(f"{name} must be {what}, not {value!r}")
     if settings is not None and not isinstance(settings, EncodeSettings):
-        raise VsrError(
-            f"settings must be a vsr.video.writer.EncodeSettings, not {type(settings).__name__}"
+        raise VsrTypeError(
+            f"settings must be a vsr.EncodeSettings (e.g. EncodeSettings(crf=18)), "
+            f"not {given(settings)}"
         )
 
 
@@ -273,8 +285,10 @@ def start_upscale(
     if not _whole_positive(encoders):
         raise VsrError(f"encoders must be a whole number >= 1, not {encoders!r}")
     if on_frames is not None and not callable(on_frames):
-        raise VsrError(f"on_frames must be a function of the frame count, not {on_frames!r}")
-    settings = settings or EncodeSettings(codec_is_default=True)
+        raise VsrTypeError(
+            f"on_frames must be a function of the frame count, not {given(on_frames)}"
+        )
+    settings = settings or EncodeSettings()
     if size is not None or height is not None:
         scale = None
     clocks = _Clocks.start()

@@ -61,6 +61,10 @@ def check_device_name(device: str | torch.device | None) -> torch.device | None:
     it: a Ray cluster's workers may have the GPU its driver lacks."""
     if device is None or device == "auto":
         return None
+    if not isinstance(device, str | torch.device):  # torch takes 0 for cuda:0, vsr names it
+        raise VsrTypeError(
+            f"device must be 'cpu', 'cuda', 'cuda:N' or a torch.device, not {given(device)}"
+        )
     try:
         device = torch.device(device)
     except (RuntimeError, TypeError):
@@ -446,7 +450,7 @@ class Upscaler:
         upscaler's device (s = ``self.scale``), clamped to [0, 1] unless ``checked=False``.
         Raises VsrError for a wrong shape, dtype or type, and for NaN/Inf output."""
         if not isinstance(x, torch.Tensor):
-            raise VsrError(
+            raise VsrTypeError(
                 f"the upscaler takes a torch tensor, not a {type(x).__name__} "
                 "(use vsr.upscale_frames for N x H x W x 3 uint8 arrays)"
             )

@@ -180,6 +180,8 @@ def check_scale(scale: object) -> int | None:
     here, before they turn into "no default weights for x0" or "upscales by 2, not by 2"."""
     if scale is None:
         return None
+    if not isinstance(scale, numbers.Real) or isinstance(scale, bool):
+        raise VsrTypeError(f"scale must be a whole number >= 1, not {given(scale)}")
     whole = (
         isinstance(scale, numbers.Real)
         and not isinstance(scale, bool)

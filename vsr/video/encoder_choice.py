@@ -467,7 +467,10 @@ class EncoderChoice:
             if encoder_option_type(self.codec.name, key):
                 options[key] = str(value)
             else:
-                self.notes.append(f"{self.codec.name} has no {key} option; --{key} ignored")
+                self.notes.append(
+                    f"{self.codec.name} has no {key} option; "
+                    f"{option(f'--{key}', setting=True)} ignored"
+                )
         options.update(self.settings.options)
         if _subsampled(self.pix_fmt):
             # The encoder option is the one way to declare it (frame tags are not read).

@@ -14,7 +14,7 @@ from fractions import Fraction
 
 import av
 
-from vsr.errors import VsrError
+from vsr.errors import VsrError, to_the_command_line
 from vsr.video.libav_log import libav_messages
 
 _REFUSED_PARAMETER = re.compile(r"(Error parsing option|Unknown option|Invalid value for)[ :]")
@@ -56,13 +56,21 @@ def trial_open(
     unused = sorted(context.options or {})
     del context
     if unused:
-        raise VsrError(f"{codec} has no option {', '.join(unused)} (check -e KEY=VALUE)")
+        raise VsrError(f"{codec} has no option {', '.join(unused)} ({_where_options_go()})")
     # x264-params, x265-params and svtav1-params are parsed by the encoder wrappers, which
     # only warn about a key or value they do not know, then encode without it.
     refused = [line for line in said if _REFUSED_PARAMETER.match(line)]
     if refused:
-        raise VsrError(f"{codec}: {refused[0].rstrip('.')} (check -e KEY=VALUE)")
+        raise VsrError(f"{codec}: {refused[0].rstrip('.')} ({_where_options_go()})")
     return None
+
+
+def _where_options_go() -> str:
+    """Where the user gave the encoder's options: -e on the command line, the settings'
+    options to an API caller, who has no -e."""
+    if to_the_command_line():
+        return "check -e KEY=VALUE"
+    return "check settings=EncodeSettings(options=...)"
 
 
 def audio_encoder_takes(codec: str, rate: int, layout: str) -> bool:

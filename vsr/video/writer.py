@@ -11,7 +11,6 @@ import logging
 import os
 import re
 import threading
-from dataclasses import dataclass, field
 from fractions import Fraction
 from pathlib import Path
 from typing import IO
@@ -23,6 +22,7 @@ from vsr.errors import VsrError, is_out_of_space
 from vsr.video import colors, ffmpeg_pipe, temp_lock, x265_dts
 from vsr.video.captions import CODECS_THAT_CARRY_CAPTIONS, CaptionStore, PacketCaptions
 from vsr.video.display_matrix import is_mirrored
+from vsr.video.encode_settings import EncodeSettings
 from vsr.video.encoder_choice import EncoderChoice
 from vsr.video.encoder_time_base import FrameGrid, encoder_time_base, in_time_base
 from vsr.video.final_packet import FinalPacketHold
@@ -41,24 +41,6 @@ log = logging.getLogger(__name__)
 # MPEG-4 Part 2 in their headers): the only ones that keep it in Matroska or WebM here.
 PIXEL_SHAPE_IN_STREAM = frozenset({"h264", "hevc", "mpeg4", "mpeg2video"})
 CONTAINERS = {".mp4": "mp4", ".m4v": "mp4", ".mkv": "matroska", ".mov": "mov", ".webm": "webm"}
-
-
-@dataclass
-class EncodeSettings:
-    """Encoder choices from the command line or a pipeline preset."""
-
-    codec: str = "libx264"
-    crf: int | None = None
-    preset: str | None = None
-    pix_fmt: str | None = None  # None: keep the source's format when the codec allows
-    options: dict[str, str] = field(default_factory=dict)  # -e key=value
-    # True when nobody chose the codec (no --codec, a preset's or the API's default): an
-    # output container that cannot hold it gets its own instead (WebM: VP9), with a note.
-    codec_is_default: bool = False
-    # True when the pixel format is a preset's, not one asked for (--pix-fmt): only an
-    # asked one chooses WebM's encoder for its depth (a preset's 10 bits must not turn an
-    # 8-bit clip's VP9 into AV1).
-    pix_fmt_is_default: bool = False
 
 
 # The temporary files this process is writing. Their names carry the process id only, so

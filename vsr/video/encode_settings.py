@@ -1,0 +1,97 @@
+"""What the encoder is asked for: the codec, its quality and speed, the pixel format and
+libav's own options. The command line fills it from its flags; an API caller builds one
+(``vsr.EncodeSettings(crf=18, preset="slow")``), so each field is checked as it is made:
+a wrong type is one VsrTypeError naming the field, where it would otherwise surface deep
+in the writer as Python's own TypeError or AttributeError, after the model had loaded."""
+
+from __future__ import annotations
+
+import numbers
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from vsr.argument_types import given
+from vsr.errors import VsrTypeError
+
+DEFAULT_CODEC = "libx264"
+
+
+@dataclass
+class EncodeSettings:
+    """Encoder choices: the command line's --codec, --crf, --preset, --pix-fmt and -e.
+
+    ``codec``: a libav encoder (None: libx264, or the container's own where it cannot hold
+    H.264: VP9 in .webm, with a note). ``crf``: the encoder's quality number (None: vsr's
+    default for the codec). ``preset``: its speed name ("veryfast", "slow"; SVT-AV1 takes a
+    number). ``pix_fmt``: None keeps the source's format where the codec allows.
+    ``options``: libav options by name ({"g": 48, "tune": "film"}), as -e KEY=VALUE gives
+    them; a number is written as libav reads it.
+    """
+
+    codec: str | None = None
+    crf: float | None = None
+    preset: str | None = None
+    pix_fmt: str | None = None  # None: keep the source's format when the codec allows
+    options: dict[str, str] = field(default_factory=dict)  # -e key=value
+    # True when nobody chose the codec (no --codec, a preset's or the API's default): an
+    # output container that cannot hold it gets its own instead (WebM: VP9), with a note.
+    codec_is_default: bool = False
+    # True when the pixel format is a preset's, not one asked for (--pix-fmt): only an
+    # asked one chooses WebM's encoder for its depth (a preset's 10 bits must not turn an
+    # 8-bit clip's VP9 into AV1).
+    pix_fmt_is_default: bool = False
+
+    def __post_init__(self) -> None:
+        for name in ("codec_is_default", "pix_fmt_is_default"):
+            if not isinstance(getattr(self, name), bool):
+                raise VsrTypeError(
+                    f"settings {name} must be True or False, not {given(getattr(self, name))}"
+                )
+        if self.codec is None:  # not chosen: the container may take its own
+            self.codec, self.codec_is_default = DEFAULT_CODEC, True
+        self.codec = _text(self.codec, "codec", "an encoder's name such as 'libx265'")
+        if self.crf is not None and not _is_number(self.crf):
+            raise VsrTypeError(f"settings crf must be a number or None, not {given(self.crf)}")
+        if self.preset is not None:
+            # SVT-AV1's presets are numbers, which its option takes as text.
+            self.preset = str(self.preset) if _is_whole(self.preset) else self.preset
+            self.preset = _text(self.preset, "preset", "a name such as 'slow', or None")
+        if self.pix_fmt is not None:
+            self.pix_fmt = _text(self.pix_fmt, "pix_fmt", "a format such as 'yuv420p', or None")
+        self.options = _options(self.options)
+
+
+def _is_number(value: object) -> bool:
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+def _is_whole(value: object) -> bool:
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def _text(value: object, name: str, what: str) -> str:
+    if not isinstance(value, str):
+        raise VsrTypeError(f"settings {name} must be {what}, not {given(value)}")
+    return str(value)  # numpy's str_ as the plain str libav's bindings take
+
+
+def _options(options: object) -> dict[str, str]:
+    """libav's options as text, which PyAV passes on: a number as libav parses it
+    ({"g": 48} as "48"); a switch (True) is refused rather than guessed, since libav's
+    booleans are 1/0 for some options and names for others."""
+    if options is None:
+        return {}
+    if not isinstance(options, Mapping):
+        raise VsrTypeError(
+            f"settings options must be a dict of libav options (name: value), not {given(options)}"
+        )
+    texts = {}
+    for key, value in options.items():
+        if not isinstance(key, str):
+            raise VsrTypeError(f"settings options' names must be text, not {given(key)}")
+        if not isinstance(value, str) and not _is_number(value):
+            raise VsrTypeError(
+                f"settings options[{key!r}] must be text or a number, not {given(value)}"
+            )
+        texts[str(key)] = str(value)
+    return texts
