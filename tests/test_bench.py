@@ -956,3 +956,21 @@ def test_the_largest_side_is_found_for_an_odd_refused_side_too(refused, limit):
         return side <= limit
 
     assert largest_side(refused, opens) == limit // 2 * 2
+
+
+def test_model_only_weights_of_another_scale_are_refused_not_benched(weights, tmp_path, capsys):
+    # --scale 3 with x2 weights timed the x2 network under the x2 name without a word: the
+    # scale was checked only against manifest names. A same-size IMDN_AS was timed as
+    # "x1" with --scale 2 given.
+    same_size = tmp_path / "as.safetensors"
+    save_weights(create_model("imdn_as", 1), same_size)
+    flags = ["--model-only", "--sizes", "16", "--device", "cpu", "--repeats", "1"]
+    assert main(["bench", *flags, "--scale", "3", "--weights", str(weights)]) == 2
+    assert main(["bench", *flags, "--scale", "2", "--weights", str(same_size)]) == 2
+    errors = capsys.readouterr().err.strip().splitlines()
+    assert errors == [
+        "vsr: error: these weights upscale x2; pass --scale 2",
+        "vsr: error: IMDN_AS x1 restores at its input's size, so --scale 2 does not apply to "
+        "the network alone; leave it out (--sizes are its input)",
+    ]
+    assert main(["bench", *flags, "--scale", "2", "--weights", str(weights)]) == 0

@@ -193,8 +193,11 @@ def bench_model(weights: str | None, scale: int | None) -> tuple[nn.Module, str]
     from vsr.weights import resolve_weights
 
     if weights is not None:
-        path = resolve_weights(weights, scale)
-        return load_weights(path), f"weights {path}"
+        path = resolve_weights(weights, scale)  # checks a manifest name's scale
+        model = load_weights(path)
+        if scale is not None and model.scale not in (scale, 1):  # a file's, read from it
+            raise VsrError(f"these weights upscale x{model.scale}; pass --scale {model.scale}")
+        return model, f"weights {path}"
     scale = scale or 2
     try:
         path = resolve_weights(None, scale)
