@@ -254,6 +254,25 @@ def test_every_damaged_or_mismatched_image_is_named_before_any_scoring(
     assert scored == []
 
 
+def test_every_missing_input_is_named_in_one_error(tmp_path):
+    # The first missing LR image ended the check: a folder of published inputs that lacked
+    # three took three runs to learn which.
+    dataset = _make_dataset(tmp_path / "Tiny", sizes=((24, 24),) * 4)
+    given = dataset / "LR_bicubic" / "X2"
+    given.mkdir(parents=True)
+    write_image(given / "im2x2.png", np.zeros((12, 12, 3), np.uint8))
+    with pytest.raises(VsrError) as refused:
+        evaluate_dataset(BicubicUpscaler(2), dataset, progress=False)
+    assert str(refused.value) == (
+        f"dataset {dataset}: no LR image for 3 of the 4 HR images in {given}: "
+        "im0x2.*, im1x2.*, im3x2.*"
+    )
+    for index in (0, 1):
+        write_image(given / f"im{index}x2.png", np.zeros((12, 12, 3), np.uint8))
+    with pytest.raises(VsrError, match=r"^dataset .*: no LR image im3x2\.\* in .*X2$"):
+        evaluate_dataset(BicubicUpscaler(2), dataset, progress=False)
+
+
 def _reference():
     return json.loads(shared_path("reference", "paper_table.json").read_text())
 

@@ -30,6 +30,7 @@ from vsr.imageio import IMAGE_EXTENSIONS, as_rgb, read_image
 from vsr.metrics import crop_to_common, psnr, shave_for, sr_metrics
 from vsr.ops.imresize import imresize
 from vsr.ops.tiling import plan_tiles
+from vsr.printable import name_list
 from vsr.progress import bars_shown
 from vsr.upscale import Upscaler
 
@@ -193,21 +194,25 @@ def dataset_pairs(dataset: Path, scale: int) -> list[tuple[str, Path, Path | Non
         inputs = _images_by_stem(bicubic)
     else:
         inputs = paired_inputs if paired is not None else {}
-    pairs = []
+    if bicubic is None and paired is None and scale == 1:
+        raise VsrError(f"dataset {dataset}: scale 1 needs paired inputs in an LR/ folder")
+    given = bicubic if bicubic is not None else paired
+    pairs, missing = [], []
     for hr in hr_files:
-        if bicubic is not None:
-            lr = _input_by_stem(inputs, f"{hr.stem}x{scale}", hr, dataset)
+        lr = None
+        if given is not None:
+            stem = f"{hr.stem}x{scale}" if bicubic is not None else hr.stem
+            lr = _input_by_stem(inputs, stem, hr, dataset)
             if lr is None:
-                raise VsrError(f"dataset {dataset}: no LR image {hr.stem}x{scale}.* in {bicubic}")
-        elif paired is not None:
-            lr = _input_by_stem(inputs, hr.stem, hr, dataset)
-            if lr is None:
-                raise VsrError(f"dataset {dataset}: no LR image {hr.stem}.* in {paired}")
-        elif scale == 1:
-            raise VsrError(f"dataset {dataset}: scale 1 needs paired inputs in an LR/ folder")
-        else:
-            lr = None
+                missing.append(f"{stem}.*")
         pairs.append((hr.stem, hr, lr))
+    if len(missing) == 1:
+        raise VsrError(f"dataset {dataset}: no LR image {missing[0]} in {given}")
+    if missing:  # all of them at once, as check_every_pair names damaged images
+        raise VsrError(
+            f"dataset {dataset}: no LR image for {len(missing)} of the {len(hr_files)} HR "
+            f"images in {given}: {name_list(missing)}"
+        )
     return pairs
 
 
