@@ -249,6 +249,21 @@ def test_tradeoff_pairs_eval_names_with_profile_names():
     assert tradeoff_points(EVAL["results"], PROFILE["profiles"], scale=2) == []
 
 
+def test_an_official_checkpoint_named_otherwise_meets_its_networks_profile():
+    # The official RTC and RTE checkpoints are model_RTC.pth and model_RTE.pth, which vsr
+    # eval names them by; vsr profile names the networks IMDN_RTC and IMDN_RTE, so their
+    # points never met and left the trade-off plot without a word.
+    evals = [{"dataset": "Set5", "scale": 2, "model": "model_RTC", "psnr": 37.1}]
+    profiles = [
+        {"name": "IMDN_RTE", "parameters": 54000, "time_ms": 2.0},
+        {"name": "IMDN_RTC", "parameters": 20000, "time_ms": 1.5},
+    ]
+    (point,) = tradeoff_points(evals, profiles, scale=2)
+    assert (point.name, point.parameters, point.time_ms) == ("model_RTC", 20000, 1.5)
+    # A file of the user's own is still known by its name alone.
+    assert tradeoff_points([{**evals[0], "model": "my_RTC"}], profiles, scale=2) == []
+
+
 def test_a_profile_s_input_is_written_width_first_as_vsr_profile_writes_it(tmp_path):
     # vsr profile's JSON records the input as (height, width): the page wrote a 640x360
     # input (a 720p output at x2) as 360x640, beside clips and benches written width first.

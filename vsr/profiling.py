@@ -90,10 +90,15 @@ class ModelProfile:
 
 def model_label(model: nn.Module) -> str:
     """A human name such as "IMDN x4" or "IMDN_RTC"."""
-    if model.arch == "imdn":
-        return f"IMDN x{model.scale}"
-    label = model.arch.upper()
-    return label if model.scale in (1, 2) else f"{label} x{model.scale}"
+    return network_label(model.arch, model.scale)
+
+
+def network_label(arch: str, scale: int | None) -> str:
+    """model_label of a network of ``arch`` at ``scale`` (None: same-size), unbuilt."""
+    if arch == "imdn":
+        return f"IMDN x{scale}"
+    label = arch.upper()
+    return label if scale in (None, 1, 2) else f"{label} x{scale}"
 
 
 def count_parameters(model: nn.Module) -> int:

@@ -3,8 +3,9 @@ report draws Set5 at x2, x3 and x4) against the number of parameters and against
 time, from `vsr eval` and `vsr profile` JSON, with the paper's IMDN where its table has it.
 
 An eval result names its network by the weights file (``IMDN_x4``); a profile by its label
-(``IMDN x4``) and, when profiled from a file, by that file. Names are compared ignoring case,
-spaces and punctuation, so both spellings meet.
+(``IMDN x4``) and, when profiled from a file, by that file; an official checkpoint whose
+file is named otherwise (``model_RTC``) is known by its manifest entry's network too. Names
+are compared ignoring case, spaces and punctuation, so both spellings meet.
 """
 
 from __future__ import annotations
@@ -14,8 +15,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from vsr.errors import VsrError
 from vsr.paper import PAPER_PARAMETERS, paper_scores
 from vsr.plots import figure_png, new_figure, plot_label
+from vsr.profiling import network_label
+from vsr.weights import load_manifest
 
 
 @dataclass
@@ -32,6 +36,24 @@ def _key(name: Any) -> str:
     return re.sub(r"[^a-z0-9]", "", str(name).lower())
 
 
+def _eval_keys(result: dict[str, Any], manifest: dict[str, Any]) -> set[str]:
+    """An eval result's names: its weights file's, and where that is a manifest entry (the
+    official model_RTC.pth), the network's label, by which `vsr profile` names it."""
+    model = str(result.get("model"))
+    entry = manifest.get(model)
+    keys = {_key(model)}
+    if isinstance(entry, dict) and isinstance(entry.get("arch"), str):
+        keys.add(_key(network_label(entry["arch"], entry.get("scale"))))
+    return keys
+
+
+def _manifest() -> dict[str, Any]:
+    try:
+        return load_manifest()
+    except VsrError:  # an install without it: names alone still meet
+        return {}
+
+
 def _profile_keys(profile: dict[str, Any]) -> set[str]:
     keys = {_key(profile.get("name"))}
     if profile.get("weights"):
@@ -46,14 +68,14 @@ def tradeoff_points(
     scale: int = 4,
 ) -> list[TradeoffPoint]:
     """One point per eval result on ``dataset`` x``scale`` whose network was profiled."""
-    points = []
+    points, manifest = [], _manifest()
     for result in evals:
         if str(result.get("dataset", "")).lower() != dataset.lower():
             continue
         if result.get("scale") != scale or not isinstance(result.get("psnr"), int | float):
             continue
-        wanted = _key(result.get("model"))
-        match = next((p for p in profiles if wanted in _profile_keys(p)), None)
+        wanted = _eval_keys(result, manifest)
+        match = next((p for p in profiles if wanted & _profile_keys(p)), None)
         if match is None or not isinstance(match.get("parameters"), int):
             continue
         time_ms = match.get("time_ms")
