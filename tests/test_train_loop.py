@@ -296,6 +296,13 @@ def test_train_command_reports_user_mistakes(tmp_path, capsys) -> None:
     assert main(["train", "--train-dir", str(tmp_path / "nothing"), "--out", str(out)]) == 2
     assert "training folder not found" in capsys.readouterr().err
     assert not out.exists()  # nothing is created for a run that cannot start
+    # One image given for its folder was "not found", though it was there.
+    picture = tmp_path / "photo.png"
+    picture.write_bytes(b"")
+    assert main(["train", "--train-dir", str(picture), "--out", str(out)]) == 2
+    said = capsys.readouterr().err
+    assert f"{picture} is a file; the training data is a folder of images" in said
+    assert not out.exists()
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
@@ -390,10 +397,18 @@ def test_a_run_whose_loss_becomes_nan_stops_and_writes_no_nan_weights(
     # lr 100 makes the weights NaN by the second step; the run used to go on to its end and
     # write them as last.pt and last.safetensors, the loss logged as nan all the while.
     config = tiny_config(tmp_path, lr=100.0, steps=8, log_every=log_every, save_every=save_every)
-    with pytest.raises(VsrError, match=rf"^training diverged by step {step}: .*nothing was saved"):
+    # It ran in fp32, and was advised "fp32 in place of bf16" all the same.
+    said = rf"^training diverged by step {step}: .*nothing was saved\. A lower lr may train$"
+    with pytest.raises(VsrError, match=said):
         loop.train(config)
     run = tmp_path / "run"
     assert not (run / "last.pt").exists() and not (run / "last.safetensors").exists()
+
+
+def test_a_diverged_bf16_run_is_advised_fp32_too(tmp_path) -> None:
+    config = tiny_config(tmp_path, lr=100.0, steps=8, log_every=2, precision="bf16")
+    with pytest.raises(VsrError, match=r"A lower lr \(or --precision fp32\) may train$"):
+        loop.train(config)
 
 
 def _slow_validator(seconds: float) -> type:

@@ -32,6 +32,8 @@ def list_images(folder: str | Path) -> list[Path]:
     """The image files (PNG, BMP, WebP, JPEG, TIFF) directly in folder, sorted by name; hidden
     ones (macOS's "._a.png" beside each copied file) left out."""
     folder = Path(folder)
+    if folder.is_file():  # one image given where its folder goes
+        raise VsrError(f"{folder} is a file; the training data is a folder of images")
     if not folder.is_dir():
         raise VsrError(f"training folder not found: {folder}")
     paths = visible_files(folder, IMAGE_SUFFIXES)

@@ -722,9 +722,11 @@ def _refuse_diverged(run: _Run, done: int, loss: float | None = None) -> None:
         if run.saved_step is not None
         else "nothing was saved"
     )
+    # bf16 keeps 8 bits of mantissa: where the run is in bf16, fp32 is the other remedy.
+    in_bf16 = _uses_bf16(run.config, run.device)
     raise VsrError(
         f"training diverged by step {done}: {what} (lr {run.step_lr:.3g}); {kept}. "
-        "A lower lr (or fp32 in place of bf16) may train"
+        + ("A lower lr (or --precision fp32) may train" if in_bf16 else "A lower lr may train")
     )
 
 
