@@ -134,9 +134,9 @@ def upscale_image(
     overwrite: bool = False,
 ) -> np.ndarray:
     """Upscale an image (an H x W x C or H x W array, a CPU or GPU tensor of one, a Pillow
-    image, or a file); grey, grey + alpha, RGBA and 16-bit are kept, an array in its own layout, a grey
-    file as H x W (as Pillow reads it). ``scale`` defaults to the one the upscaler was
-    loaded for.
+    image, or a file); grey, grey + alpha, RGBA and 16-bit are kept, an array in its own
+    layout, a grey file or Pillow image as H x W (as Pillow reads it). ``scale`` defaults
+    to the one the upscaler was loaded for.
 
     With ``output`` the result is also written there (format from the extension); an
     existing ``output`` is refused unless ``overwrite``, and never the input file itself.

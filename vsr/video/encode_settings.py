@@ -21,8 +21,8 @@ class EncodeSettings:
     """Encoder choices: the command line's --codec, --crf, --preset, --pix-fmt and -e.
 
     ``codec``: a libav encoder (None: libx264, or the container's own where it cannot hold
-    H.264: VP9 in .webm, with a note). ``crf``: the encoder's quality number (None: vsr's
-    default for the codec). ``preset``: its speed name ("veryfast", "slow"; SVT-AV1 takes a
+    H.264: VP9 in .webm, with a note). ``crf``: the encoder's quality number (None: the
+    encoder's own, x264's 23). ``preset``: its speed name ("veryfast", "slow"; SVT-AV1 takes a
     number). ``pix_fmt``: None keeps the source's format where the codec allows.
     ``options``: libav options by name ({"g": 48, "tune": "film"}), as -e KEY=VALUE gives
     them; a number is written as libav reads it.
