@@ -232,3 +232,27 @@ def test_numpy_numbers_are_numbers(weights, tmp_path):
     assert parse_time(np.float64(0.1)) == parse_time(0.1) == parse_time("0.1")
     upscaler = vsr.load_model(weights, device="cpu", max_memory=np.int64(1 << 30))
     assert upscaler.memory_budget == 1 << 30
+
+
+def test_an_output_another_run_finished_meanwhile_is_kept_and_so_is_this_ones(weights, tmp_path):
+    # Two runs for one output, started together: each passed the check for an existing
+    # output, and the last to finish replaced the other's file without a word.
+    source, out = tmp_path / "in.mp4", tmp_path / "out.mkv"
+    make_clip(source, 32, 24, frames=3, audio=False)
+
+    def another_run_finishes(_frames: int) -> None:
+        if not out.exists():
+            out.write_bytes(b"another run's video")
+
+    said = (
+        r"out\.mkv was written by another run meanwhile, and is kept; this run's output is "
+        r"out\.2\.mkv beside it \(overwrite=True replaces instead\)$"
+    )
+    with pytest.raises(vsr.VsrError, match=said):
+        vsr.upscale_video(
+            source, out, weights=weights, on_frames=another_run_finishes, progress=False
+        )
+    assert out.read_bytes() == b"another run's video"
+    with av.open(str(tmp_path / "out.2.mkv")) as kept:
+        assert sum(1 for _ in kept.decode(video=0)) == 3
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.mp4", "out.2.mkv", "out.mkv"]

@@ -192,3 +192,59 @@ def test_an_outputs_temporary_file_leads_back_to_it(tmp_path, name):
 
     assert output_of_temp(temp_path_for(tmp_path / name)) == tmp_path / name
     assert output_of_temp(tmp_path / name) is None
+
+
+class _HeaderOnAFullDisk:
+    """An output container whose header write meets a full disk, as libav's does on one:
+    av.error.OSError ENOSPC from start_encoding, naming the temporary file by URL."""
+
+    def __init__(self, real: av.container.OutputContainer, url: str) -> None:
+        self._real, self._url = real, url
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self._real, name)
+
+    def start_encoding(self) -> None:
+        raise av.error.OSError(errno.ENOSPC, "No space left on device", self._url)
+
+
+def test_a_full_disk_at_the_header_is_said_so_and_stops_a_folder(
+    tmp_path, weights, monkeypatch, capsys
+):
+    # It was "libx264 cannot be stored in .mp4 files (No space left on device; use .mkv)",
+    # and a folder run went on to fail every clip with it: the full-disk stop never saw it.
+    from vsr.cli import main
+
+    clips, out = tmp_path / "in", tmp_path / "out"
+    clips.mkdir()
+    out.mkdir()
+    for name in ("a.mp4", "b.mp4"):
+        make_clip(clips / name, 32, 24, frames=2, audio=False)
+    real_open = av.open
+
+    def full_disk_open(url, *args, **kwargs):
+        container = real_open(url, *args, **kwargs)
+        written = "w" in args and isinstance(url, str)  # not the muxer probes' BytesIO
+        return _HeaderOnAFullDisk(container, url) if written else container
+
+    monkeypatch.setattr(av, "open", full_disk_open)
+    args = ["--weights", str(weights), "--quiet"]
+    assert main(["run", str(clips / "a.mp4"), str(out / "a.mp4"), *args]) == 2
+    assert capsys.readouterr().err == f"vsr: error: {out / 'a.mp4'}: No space left on device\n"
+    assert main(["run", str(clips), str(out), *args]) == 2
+    said = capsys.readouterr().err.splitlines()
+    assert said[0] == f"vsr: error: {out / 'a.mp4'}: No space left on device"
+    assert said[1].startswith("vsr: stopped at a.mp4: ")
+    assert list(out.iterdir()) == []  # b.mp4 was not tried, and no temporary file is left
+
+
+def test_a_clips_system_error_in_a_folder_names_the_clips_output_not_its_temp(tmp_path):
+    # A folder's line read "failed: OSError: [Errno 28] No space left on device:
+    # 'file:out/.c.12445.tmp.mp4'", a hidden name the user never gave.
+    from vsr.errors import describe_error
+    from vsr.video.writer import temp_path_for
+
+    temp = temp_path_for(tmp_path / "c.mp4", 12445)
+    error = OSError(errno.ENOSPC, "No space left on device", f"file:{temp}")
+    assert describe_error(error) == f"OSError: No space left on device: {tmp_path / 'c.mp4'}"
+    assert describe_error(KeyError("frames")) == "KeyError: 'frames'"

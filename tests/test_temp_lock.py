@@ -1,5 +1,5 @@
 """A run killed outright leaves its temporary output; the next run for that output removes
-it, and never one that a live run holds or may be about to hold."""
+it, however new, and never one that a live run holds or may be about to hold."""
 
 from __future__ import annotations
 
@@ -32,14 +32,30 @@ def test_the_next_run_removes_what_a_killed_run_left_and_only_that(tmp_path, wei
         assert main(args) == 0
     finally:
         held.close()
-    said = "removed 1 temporary file(s) that a killed run left beside the output"
-    assert f"{said} (.out.4000001.tmp.mkv)" in capsys.readouterr().err
-    # The killed run's file stayed for good, a new one with each kill.
-    assert not dead.exists()
-    assert live.exists() and fresh.exists() and other.exists()
-    assert sorted(p.name for p in tmp_path.glob(".out.*")) == sorted(
-        p.name for p in (live, fresh, other)
-    )
+    said = "removed 2 temporary file(s) that a killed run left beside the output (.out.40000"
+    assert said in capsys.readouterr().err
+    # The killed run's file stayed for good, a new one with each kill; one made a moment
+    # ago stayed too (a run restarted at once after a kill left it for good).
+    assert not dead.exists() and not fresh.exists()
+    assert live.exists() and other.exists()
+    assert sorted(p.name for p in tmp_path.glob(".out.*")) == sorted(p.name for p in (live, other))
+
+
+def test_a_temporary_file_is_held_from_the_moment_it_has_its_name(tmp_path):
+    # It was made, then locked: a sweep in between could take a live run's file, so files
+    # younger than a minute were left alone, the killed run's among them.
+    path = tmp_path / ".out.7.tmp.mkv"
+    path.symlink_to(tmp_path / "victim")  # planted under the predictable name
+    held = temp_lock.create_held(path)
+    assert held is not None
+    try:
+        assert path.is_file() and not path.is_symlink() and not (tmp_path / "victim").exists()
+        assert temp_lock.hold(path) is None  # held already, under its own name
+        assert temp_lock.remove_dead_temps(tmp_path / "out.mkv", r"\.out\.(\d+)\.tmp\.mkv") == []
+    finally:
+        held.close()
+    assert temp_lock.remove_dead_temps(tmp_path / "out.mkv", r"\.out\.(\d+)\.tmp\.mkv") == [path]
+    assert list(tmp_path.iterdir()) == []  # no side file left either
 
 
 def test_a_temporary_file_is_held_while_it_is_written(tmp_path):

@@ -40,7 +40,7 @@ def atomic_output(
         if replace:
             os.replace(temp, path)
         else:
-            _put_in_place_unless_taken(Path(temp), path)
+            put_in_place_unless_taken(Path(temp), path)
     except BaseException as error:
         Path(temp).unlink(missing_ok=True)
         if isinstance(error, OSError) and error.filename is None:
@@ -50,7 +50,7 @@ def atomic_output(
         raise
 
 
-def _put_in_place_unless_taken(temp: Path, path: Path) -> None:
+def put_in_place_unless_taken(temp: Path, path: Path) -> None:
     """Rename ``temp`` to ``path`` unless ``path`` exists, in one step: a hard link fails on
     an existing name, where a check before a rename would leave a moment for another
     writer. File systems without hard links (FAT, some network shares) get the check."""

@@ -23,7 +23,12 @@ from pathlib import Path
 from typing import NoReturn
 
 from vsr import __version__
-from vsr.errors import OUT_OF_SPACE_ERRNOS, VsrError, speaking_to_the_command_line
+from vsr.errors import (
+    OUT_OF_SPACE_ERRNOS,
+    VsrError,
+    as_the_user_names_it,
+    speaking_to_the_command_line,
+)
 from vsr.printable import printable
 from vsr.shared_change import SharedChange
 from vsr.shown_warnings import forget, remember
@@ -124,15 +129,6 @@ def _terminate(signum: int, frame: object) -> None:
 _MACHINE_ERRNOS = OUT_OF_SPACE_ERRNOS | {errno.EACCES, errno.EPERM, errno.EFBIG}
 
 
-def _as_the_user_names_it(filename: str) -> str:
-    """A file as the user knows it: libav names files by URL (file:out/x.mp4), and an
-    output by its temporary file (out/.x.123.tmp.mp4)."""
-    from vsr.video.writer import output_of_temp
-
-    path = Path(filename.removeprefix("file:"))
-    return str(output_of_temp(path) or path)
-
-
 def _print_notes(error: BaseException) -> None:
     """What the code that failed added for the user (e.g. where finished work is kept)."""
     for note in getattr(error, "__notes__", ()):
@@ -221,7 +217,7 @@ def main(argv: list[str] | None = None) -> int:
         if error.errno not in _MACHINE_ERRNOS:
             raise
         # A full disk or a folder vsr may not write to: the machine's state, not a bug.
-        where = f"{_as_the_user_names_it(str(error.filename))}: " if error.filename else ""
+        where = f"{as_the_user_names_it(str(error.filename))}: " if error.filename else ""
         why = error.strerror or str(error)
         if error.errno == errno.EFBIG:
             why += " (more than the file system or a size limit allows: FAT32 holds 4 GiB)"

@@ -6,6 +6,7 @@ import contextlib
 import errno
 import re
 from collections.abc import Iterator
+from pathlib import Path
 
 from vsr.shared_change import SharedChange
 
@@ -111,5 +112,20 @@ def first_line(error: BaseException, limit: int = 160) -> str:
 
 def describe_error(error: BaseException) -> str:
     """One line for a failure among many (a clip or an image of a folder): a VsrError's own
-    message, anything else's type too, since its message alone may be a bare key or path."""
-    return str(error) if isinstance(error, VsrError) else f"{type(error).__name__}: {error}"
+    message, anything else's type too, since its message alone may be a bare key or path;
+    a system error names its file as the user knows it (as_the_user_names_it)."""
+    if isinstance(error, VsrError):
+        return str(error)
+    if isinstance(error, OSError) and error.strerror and error.filename:
+        where = as_the_user_names_it(str(error.filename))
+        return f"{type(error).__name__}: {error.strerror}: {where}"
+    return f"{type(error).__name__}: {error}"
+
+
+def as_the_user_names_it(filename: str) -> str:
+    """A file as the user knows it: libav names files by URL (file:out/x.mp4), and an
+    output by its temporary file (out/.x.123.tmp.mp4)."""
+    from vsr.video.writer import output_of_temp  # not at import: the writer pulls in av
+
+    path = Path(filename.removeprefix("file:"))
+    return str(output_of_temp(path) or path)

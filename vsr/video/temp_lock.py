@@ -5,10 +5,12 @@ and renames it into place when complete. A run killed outright (SIGKILL, the OOM
 power loss) leaves that file behind, and each kill adds another under a new id: up to the
 size of the output, hidden, for good. So the writer holds a lock (flock) on its temporary
 file while it writes, which the system drops with the process however it ends, and a run
-for the same output removes the files of its name that nobody holds. A file just made,
-whose maker may not hold its lock yet, is left alone for a while; so is any file on a file
-system without locks. Segment mode's work folder of lossless parts is held and swept the
-same way, through a lock file inside it.
+for the same output removes the files of its name that nobody holds. The file is locked
+before it takes its name (create_held), so one just made is never taken for dead: a run
+restarted at once after a kill (a crash loop, the OOM killer and a retry) removes what the
+killed one left. Any file on a file system without locks is left alone. Segment mode's
+work folder of lossless parts is held and swept the same way, through a lock file inside
+it, which is made before it is held: a work folder just made is left alone for a while.
 """
 
 from __future__ import annotations
@@ -26,7 +28,8 @@ try:
 except ImportError:
     fcntl = None
 
-# A file younger than this may be one whose maker has created it but not yet locked it.
+# A work folder younger than this may be one whose maker has made its lock file but not
+# yet locked it.
 FRESH_SECONDS = 60.0
 # The file a work folder is held through.
 FOLDER_LOCK = ".held"
@@ -42,12 +45,45 @@ def hold(path: Path) -> IO[bytes] | None:
         handle = open(path, "r+b")  # noqa: SIM115 - held while the output is written
     except OSError:
         return None
-    try:
-        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError:
+    if not _lock(handle):
         handle.close()
         return None
     return handle
+
+
+def create_held(path: Path) -> IO[bytes] | None:
+    """Make `path` a new, empty file, held from the moment it has its name: made and locked
+    under a side name that no sweep matches, then renamed to its own. A rename keeps the
+    file and its lock, and replaces whatever holds the name (a file of an earlier process
+    with this pid, a link planted there: the link itself, never its target), so a sweep
+    may take any file of its pattern that nobody holds for a dead run's, however new. The
+    handle holds it while it stays open; None where the file system has no locks.
+    FileExistsError: the side name appeared meanwhile (another run here)."""
+    side = path.with_name(path.name + ".new")
+    side.unlink(missing_ok=True)
+    flags = os.O_RDWR | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+    handle = open(os.open(side, flags, 0o666), "r+b")  # noqa: SIM115 - held while written
+    try:
+        held = _lock(handle)  # the file is new and this process's: only a lockless disk refuses
+        os.rename(side, path)
+    except BaseException:
+        handle.close()
+        side.unlink(missing_ok=True)
+        raise
+    if not held:
+        handle.close()
+        return None
+    return handle
+
+
+def _lock(handle: IO[bytes]) -> bool:
+    if fcntl is None:
+        return False
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        return False
+    return True
 
 
 def hold_folder(folder: Path) -> IO[bytes] | None:
@@ -85,7 +121,9 @@ def remove_dead_temps(target: Path, pattern: str) -> list[Path]:
             continue  # a link, no lock file, or gone meanwhile: not ours to judge
         with open(descriptor, "r+b") as handle:
             try:
-                if time.time() - os.fstat(descriptor).st_mtime < FRESH_SECONDS:
+                # A temporary file is held from the moment it has its name (create_held);
+                # a work folder's lock file is made, then held, so a new one may be live.
+                if folder and time.time() - os.fstat(descriptor).st_mtime < FRESH_SECONDS:
                     continue
                 fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except OSError:

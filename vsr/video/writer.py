@@ -18,7 +18,8 @@ from typing import IO
 import av
 import numpy as np
 
-from vsr.errors import VsrError, is_out_of_space
+from vsr.atomic_file import put_in_place_unless_taken
+from vsr.errors import VsrError, is_out_of_space, option
 from vsr.video import colors, ffmpeg_pipe, temp_lock, x265_dts
 from vsr.video.captions import CODECS_THAT_CARRY_CAPTIONS, CaptionStore, PacketCaptions
 from vsr.video.display_matrix import is_mirrored
@@ -85,18 +86,17 @@ def _quicktime_key(key: str) -> str:
     return lower if lower.startswith("com.apple.quicktime.") else key
 
 
-def create_exclusively(path: Path) -> None:
-    """Make ``path`` a new, empty file of this process before FFmpeg opens it by name.
+def create_exclusively(path: Path) -> IO[bytes] | None:
+    """Make ``path`` a new, empty file of this process before FFmpeg opens it by name, held
+    locked (vsr.video.temp_lock.create_held: None where the disk has no locks).
 
     Its name is predictable (the pid), and FFmpeg follows links: a link planted under it in
     a shared output folder would have the video written into the file it points to, and the
-    link renamed into place as the output. Whatever holds the name is removed first (a temp
-    of an earlier process with this pid, or such a link: unlink takes the link, never its
-    target); O_EXCL with O_NOFOLLOW then refuses anything put back in between."""
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
+    link renamed into place as the output. The file is made under a side name with O_EXCL
+    and O_NOFOLLOW and renamed over whatever holds the name (a temp of an earlier process
+    with this pid, or such a link: a rename replaces the link, never its target)."""
     try:
-        path.unlink(missing_ok=True)
-        os.close(os.open(path, flags, 0o666))
+        return temp_lock.create_held(path)
     except FileExistsError:
         raise VsrError(
             f"{path}: appeared while vsr was creating it; is another run here?"
@@ -107,6 +107,19 @@ def create_exclusively(path: Path) -> None:
         # As _open_container says it: one line, not a traceback (a name too long once the
         # temp name's pid is added, a folder that cannot hold files).
         raise VsrError(f"{path.parent}: cannot write there ({error.strerror})") from None
+
+
+def _keep_aside(temp: Path, path: Path) -> Path:
+    """Give finished `temp` the first free name of "STEM.N.SUFFIX" beside `path`, taken
+    with a hard link so that no other file is replaced (a rename where there are none)."""
+    for number in range(2, 10_000):
+        spare = path.with_name(f"{path.stem}.{number}{path.suffix}")
+        try:
+            put_in_place_unless_taken(temp, spare)
+        except VsrError:
+            continue
+        return spare
+    raise VsrError(f"{path}: no free name beside it for this run's output")
 
 
 def check_output_path(path: Path, source: Path, overwrite: bool) -> str:
@@ -162,6 +175,7 @@ class VideoWriter:
         self.width, self.height = width, height
         self.frames_written = 0
         self._container_format = check_output_path(self.path, source.path, overwrite)
+        self._overwrite = overwrite
         choice = EncoderChoice(self.path, self._container_format, source, width, height, settings)
         self.settings, self.codec, self.notes = choice.settings, choice.codec, choice.notes
         self.color_matrix, self.color_range = choice.color_matrix, choice.color_range
@@ -206,8 +220,7 @@ class VideoWriter:
                     f"removed {len(removed)} temporary file(s) that a killed run left beside "
                     f"the output ({removed[0].name}{', ...' if len(removed) > 1 else ''})"
                 )
-            create_exclusively(self.temp_path)
-            self._held = temp_lock.hold(self.temp_path)  # until it is renamed or removed
+            self._held = create_exclusively(self.temp_path)  # until renamed or removed
             if error is None:
                 self._open_container()
             elif ffmpeg_pipe.ffmpeg_available():
@@ -299,6 +312,8 @@ class VideoWriter:
             # before any frame is upscaled, not at the end of the work.
             output.start_encoding()
         except (av.error.FFmpegError, ValueError) as error:
+            if is_out_of_space(error):
+                raise  # the disk, not the codec: it stops a folder run (vsr.folder)
             why = getattr(error, "strerror", None) or error
             audio = self._copier.audio_encoders
             if audio:  # the header opens those encoders too: the refusal may be theirs
@@ -548,12 +563,29 @@ class VideoWriter:
                 self._note_tags_not_kept()
             self._note_captions_not_kept()
             self._note_frames_moved_onto_the_rate()
-            os.replace(self.temp_path, self.path)
+            self._put_in_place()
         except BaseException:
             self.abort()
             raise
         self._finished = True
         self._release()
+
+    def _put_in_place(self) -> None:
+        """Rename the finished file to its name. Without overwrite, a file another run put
+        there since this one was checked (two runs for one output, started together) is
+        kept, and so is this run's work, under a free name beside it that the error gives:
+        the last run to finish replaced the other's without a word."""
+        if self._overwrite:
+            os.replace(self.temp_path, self.path)
+            return
+        try:
+            put_in_place_unless_taken(self.temp_path, self.path)
+        except VsrError:
+            kept = _keep_aside(self.temp_path, self.path)
+            raise VsrError(
+                f"{self.path} was written by another run meanwhile, and is kept; this run's "
+                f"output is {kept.name} beside it ({option('--overwrite', True)} replaces instead)"
+            ) from None
 
     def _muxer_options(self) -> dict[str, str]:
         """MP4 and MOV store only the tags they have a box for, unless told to write every
