@@ -240,6 +240,55 @@ def test_watch_from_the_command_line(tmp_path, weights):
     assert WatchState(out).clips["a.mp4"]["status"] == "done"
 
 
+def test_a_watch_ended_with_ctrl_c_says_what_it_did_and_what_failed(
+    tmp_path, weights, monkeypatch, capsys
+):
+    # Ctrl-C, a watch's usual end, printed only "vsr: interrupted": no count and no list of
+    # the clips that failed, which the same watch ended by --idle-exit prints.
+    import vsr.folder
+
+    clips, out = tmp_path / "in", tmp_path / "out"
+    clips.mkdir()
+    make_clip(clips / "a.mp4", 32, 24, frames=2, audio=False)
+    (clips / "bad.mp4").write_bytes(b"not a video")
+    watch = vsr.folder.watch_folder
+
+    looks = []
+
+    def ctrl_c_once_both_were_tried(seconds: float) -> None:
+        looks.append(seconds)
+        tried = WatchState(out).clips if out.exists() else {}
+        statuses = sorted(clip.get("status") for clip in tried.values())
+        if statuses == ["done", "failed"] or len(looks) > 200:
+            raise KeyboardInterrupt
+        time.sleep(seconds)
+
+    monkeypatch.setattr(
+        vsr.folder,
+        "watch_folder",
+        lambda *a, **kw: watch(*a, **kw, sleep=ctrl_c_once_both_were_tried),
+    )
+    args = ["run", str(clips), str(out), "--weights", str(weights), "--watch"]
+    assert main([*args, "--watch-interval", "0.05"]) == 130
+    said = capsys.readouterr().err.splitlines()
+    assert said[-1] == "vsr: interrupted"
+    assert said[-3].startswith("vsr: 1 done, 0 skipped, 1 failed (2 frames in ")
+    assert said[-2].startswith("vsr:   failed: bad.mp4: ")
+
+
+def test_a_watch_of_a_folder_that_is_not_there_says_so(tmp_path, weights, capsys):
+    # It said "--watch needs a folder INPUT" of a folder name mistyped.
+    args = ["--weights", str(weights), "--watch"]
+    assert main(["run", str(tmp_path / "inbox"), str(tmp_path / "out"), *args]) == 2
+    make_clip(tmp_path / "a.mp4", 32, 24, frames=2, audio=False)
+    assert main(["run", str(tmp_path / "a.mp4"), str(tmp_path / "out"), *args]) == 2
+    assert capsys.readouterr().err.splitlines() == [
+        f"vsr: error: {tmp_path / 'inbox'}: no such folder to watch",
+        "vsr: error: --watch needs a folder INPUT",
+    ]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["a.mp4"]
+
+
 def test_the_clips_of_a_folder_share_one_network_and_one_upscaler(tmp_path, weights):
     from vsr.network_cache import NetworkCache
     from vsr.runner import upscale_video

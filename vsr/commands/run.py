@@ -341,6 +341,8 @@ def run(args: argparse.Namespace) -> int:
     if args.input.is_dir():
         return _run_folder(args, settings, model, {**target, **clip}, say)
     if args.watch:
+        if not args.input.exists():  # said as such: "needs a folder" read as a wrong kind
+            raise VsrError(f"{args.input}: no such folder to watch")
         raise VsrError("--watch needs a folder INPUT")
     report = upscale_video(
         args.input,
@@ -483,7 +485,7 @@ def _run_folder(args, settings, model, target, say) -> int:
             run = start(clip, output, args.overwrite or replace)
         except KeptWorkMismatch as mismatch:
             if not mismatch.source_changed:
-                raise
+                raise mismatch.in_a_folder() from None
             # Frames kept (--resume) from an earlier version of this clip can never serve,
             # and --overwrite would redo every clip of the folder: this one starts over.
             say(
@@ -533,7 +535,13 @@ def _run_folder(args, settings, model, target, say) -> int:
         if summary.clips:
             write_folder_report(summary, args.report)
         raise
-    except BaseException:  # Ctrl-C ends a watch or a run: still write what was done
+    except KeyboardInterrupt:  # Ctrl-C, a watch's usual end: what was done, as at an end
+        write_folder_report(summary, args.report)
+        if summary.clips:
+            say(folder_summary_line(summary.to_dict()["summary"]))
+            say_failed_and_damaged(summary.clips)
+        raise
+    except BaseException:
         write_folder_report(summary, args.report)
         raise
     write_folder_report(summary, args.report)
