@@ -400,6 +400,32 @@ def test_in_folder_mode_a_clip_changed_since_its_chunks_were_kept_starts_over(
     assert stream_packets(out / "a.mkv")["video"] and not journal_folder(out / "a.mkv").exists()
 
 
+def test_in_folder_mode_kept_work_of_other_settings_is_told_how_to_start_that_clip_over(
+    clip, weights, tmp_path, capsys, monkeypatch
+):
+    # It advised --overwrite, which in a folder run redoes every clip already finished.
+    clips, out = tmp_path / "in", tmp_path / "out"
+    clips.mkdir()
+    out.mkdir()
+    (clips / "a.mkv").write_bytes(clip.read_bytes())
+    command = ["run", str(clips), str(out), "--weights", str(weights), "--resume", "--quiet"]
+    with monkeypatch.context() as patch:
+        real = runner.start_upscale
+        stop = interrupt_after(27, out / "a.mkv", 1)
+        patch.setattr(runner, "start_upscale", lambda *a, **k: real(*a, on_frames=stop, **k))
+        assert main(command) == 130
+    capsys.readouterr()
+    assert main([*command, "--crf", "30"]) == 1
+    kept = journal_folder(out / "a.mkv")
+    said = capsys.readouterr().err
+    assert (
+        f"failed: a.mkv: {out / 'a.mkv'}: the run kept in {kept} was made with other settings "
+        f"(encoder settings); run that command again to continue it, or remove {kept} to start "
+        "this clip over (--overwrite would redo every clip of the folder)"
+    ) in said
+    assert kept.is_dir()
+
+
 def test_chunks_kept_for_the_same_name_in_another_container_are_named(clip, weights, tmp_path):
     mkv, mp4 = tmp_path / "film.mkv", tmp_path / "film.mp4"
     options = dict(weights=weights, progress=False, resume=True)

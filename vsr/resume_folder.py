@@ -49,24 +49,42 @@ def start_over() -> str:
 
 class KeptWorkMismatch(VsrError):
     """Kept work of other settings (`differences` names them; None: an unreadable record).
-    Only "source file": another version of the source, whose work can never serve."""
+    Only "source file": another version of the source, whose work can never serve.
+    `in_a_folder`: the output is one clip of a folder run, where --overwrite would redo
+    every finished clip too: the advice is to remove this clip's kept work."""
 
-    def __init__(self, output: Path, folder: Path, stored, fingerprint) -> None:
+    def __init__(
+        self, output: Path, folder: Path, stored, fingerprint, in_a_folder: bool = False
+    ) -> None:
+        self.output, self.folder = output, folder
+        self._stored, self._fingerprint = stored, fingerprint
         self.differences = None if stored is None else _differences(stored, fingerprint)
+        over = (
+            f"remove {folder} to start this clip over ({option('--overwrite', True)} would "
+            "redo every clip of the folder)"
+            if in_a_folder
+            else f"add {start_over()}"
+        )
         if self.differences is None:
-            why = f"has an unreadable record of its settings; add {start_over()}"
+            why = f"has an unreadable record of its settings; {over}"
         elif self.differences == ["source file"]:
             why = (
                 "was made from another version of the source file (its size or modification "
-                f"time differ), so it cannot serve; add {start_over()}"
+                f"time differ), so it cannot serve; {over}"
             )
         else:
             why = (
                 f"was made with other settings ({', '.join(self.differences)}); run that "
-                f"command again to continue it, or add {start_over()}"
+                f"command again to continue it, or {over}"
             )
             why += _precision_hint(stored, fingerprint)
         super().__init__(f"{output}: the run kept in {folder} {why}")
+
+    def in_a_folder(self) -> KeptWorkMismatch:
+        """The same refusal for one clip of a folder run."""
+        return KeptWorkMismatch(
+            self.output, self.folder, self._stored, self._fingerprint, in_a_folder=True
+        )
 
     @property
     def source_changed(self) -> bool:
