@@ -545,6 +545,30 @@ def test_a_resumed_clips_row_says_how_many_frames_were_kept(tmp_path):
     ]
 
 
+def test_a_resumed_segment_runs_rows_give_the_kept_frames_and_the_outputs(tmp_path):
+    # The run's row said 450 frames of a 600-frame output, and the kept segment's "n/a":
+    # "600" and "kept" appeared nowhere on the page.
+    made = {**run_report("in.mkv#1", gpu=False), "frames": 450}
+    data = {
+        "summary": {
+            "clips": 2, "done": 1, "skipped": 1, "failed": 0, "frames": 450,
+            "wall_seconds": 9.0, "fps": 50.0, "workers": 2, "output": "out.mkv",
+            "output_frames": 600, "kept_frames": 150,
+        },
+        "clips": [
+            {"input": "in.mkv#0", "segment": 0, "status": "skipped", "frames": 150},
+            {"input": "in.mkv#1", "segment": 1, "status": "done", "report": made},
+        ],
+    }  # fmt: skip
+    (tmp_path / "split.json").write_text(json.dumps(data))
+    page = parse(render(read_inputs([tmp_path / "split.json"])))
+    runs, clips = page.tables["runs"], page.tables["clips"]
+    assert runs[1][runs[0].index("frames")] == (
+        "450 (150 more kept from an interrupted run: 600 in the output)"
+    )
+    assert [row[clips[0].index("frames")] for row in clips[1:]] == ["150", "450"]
+
+
 def test_a_folder_of_many_clips_gets_plots_of_a_readable_size(tmp_path):
     page = parse(render(read_inputs([_folder_report(tmp_path / "big.json", 120)])))
     assert len(page.tables["clips"]) == 121  # every clip keeps its row

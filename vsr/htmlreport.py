@@ -185,7 +185,7 @@ def runs_table(inputs: ReportInputs) -> str:
             _number(summary.get("skipped")),
             _number(summary.get("failed")),
             _number(summary.get("damaged")),
-            _number(summary.get("frames")),
+            _number(summary.get("frames")) + _joined_output(summary),
             _number(summary.get("wall_seconds")),
             _number(_work_seconds(summary)),
             _number(summary.get("fps")),
@@ -198,6 +198,15 @@ def runs_table(inputs: ReportInputs) -> str:
         "fps", "workers",
     ]  # fmt: skip
     return _table(headers, rows, "runs")
+
+
+def _joined_output(summary: dict[str, Any]) -> str:
+    """After a segment run's frame count, which counts this run's work: where segments were
+    kept from an interrupted run, how many, and the output's whole count."""
+    kept, whole = summary.get("kept_frames"), summary.get("output_frames")
+    if not isinstance(kept, int) or not kept or not isinstance(whole, int):
+        return ""
+    return f" ({_number(kept)} more kept from an interrupted run: {_number(whole)} in the output)"
 
 
 # ---- sections -----------------------------------------------------------------------------
@@ -219,7 +228,8 @@ def clips_table(inputs: ReportInputs) -> str:
                 html.escape(_clip_name(clip, index)),
                 _text(clip.get("status")),
                 # fps counts only the frames made in this run: say why it seems low.
-                _number(report.get("frames"))
+                # A segment kept from an interrupted run has no report, only its count.
+                _number(report.get("frames", clip.get("frames")))
                 + kept_from_an_interrupted_run(report.get("resumed_frames")),
                 _number(report.get("fps")),
                 _number(report.get("wall_seconds")),
