@@ -658,3 +658,19 @@ def test_a_dollar_in_a_network_name_does_not_break_the_tradeoff_plot():
     evals = [{"dataset": "Set5", "scale": 4, "psnr": 30.0, "model": name}]
     profiles = [{"name": name, "parameters": 700_000, "time_ms": 3.0}]
     assert tradeoff_plot(evals, profiles, "Set5", 4).startswith(b"\x89PNG")
+
+
+def test_a_control_character_in_a_name_is_drawn_escaped_without_a_font_warning(tmp_path):
+    # A clip named with a tab made `vsr report` print matplotlib's own warning,
+    # "Glyph 9 (\t) missing from font(s) DejaVu Sans.", and draw a box.
+    import warnings
+
+    from vsr.plots import plot_label
+
+    assert plot_label("take\t2 $5.mp4") == "take\\t2 \\$5.mp4"
+    report = {**run_report("take\t2.mp4", gpu=False), "frames": 48}
+    clips = [{"input": report["input"], "status": "done", "report": report}]
+    (tmp_path / "run.json").write_text(json.dumps({"clips": clips}))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        render(read_inputs([tmp_path / "run.json"]))

@@ -12,7 +12,7 @@ import io
 from typing import Any
 
 from vsr.errors import VsrError
-from vsr.printable import undecodable_replaced
+from vsr.printable import printable, undecodable_replaced
 
 
 def new_figure(width: float = 7.0, height: float = 3.2) -> Any:
@@ -39,5 +39,7 @@ def png_data_uri(png: bytes) -> str:
 def plot_label(text: str) -> str:
     """Text as matplotlib shows it literally: a `$` starts its math mode, in which a name
     such as `costs_$5_vs_\\x_$6.mp4` is a syntax error that would end the page; and its
-    fonts take no lone surrogate (a name's byte that is not UTF-8)."""
-    return undecodable_replaced(text).replace("$", r"\$")
+    fonts take no lone surrogate (a name's byte that is not UTF-8) nor control character (a
+    tab in a clip's name made matplotlib warn "Glyph 9 missing from font(s)"): escaped as
+    vsr prints them (vsr.printable)."""
+    return printable(undecodable_replaced(text)).replace("$", r"\$")
