@@ -273,6 +273,30 @@ def test_every_missing_input_is_named_in_one_error(tmp_path):
         evaluate_dataset(BicubicUpscaler(2), dataset, progress=False)
 
 
+def test_the_hr_folder_an_image_or_a_same_size_network_on_bicubic_inputs_get_a_hint(
+    tmp_path, capsys
+):
+    # Given the HR folder, eval said "has no HR/ folder: put its images in .../HR/HR"; given
+    # one image, ".../bird.png/HR"; and IMDN_AS on a benchmark of bicubic inputs spoke of a
+    # "scale 1" the user never gave.
+    weights, same_size = tmp_path / "x2.safetensors", tmp_path / "as.safetensors"
+    save_weights(create_model("imdn_rtc", scale=2), weights)
+    save_weights(create_model("imdn_as"), same_size)
+    dataset = _make_dataset(tmp_path / "Tiny")
+    for given in (dataset / "HR", dataset / "HR" / "im0.png"):
+        assert main(["eval", str(given), "--weights", str(weights), "--device", "cpu"]) == 2
+    assert main(["eval", str(dataset), "--weights", str(same_size), "--device", "cpu"]) == 2
+    assert capsys.readouterr().err.splitlines() == [
+        f"vsr: error: {dataset / 'HR'} is a dataset's HR folder; give the dataset's folder, "
+        f"{dataset}",
+        f"vsr: error: {dataset / 'HR' / 'im0.png'} is one of a dataset's HR images; give the "
+        f"dataset's folder, {dataset}",
+        f"vsr: error: dataset {dataset} has no same-size inputs (an LR/ folder) for a network "
+        "that restores at its input's size; give --scale 2 (or 3, 4) to score it on inputs "
+        "shrunk and enlarged again by that factor",
+    ]
+
+
 def _reference():
     return json.loads(shared_path("reference", "paper_table.json").read_text())
 

@@ -22,7 +22,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from vsr.errors import VsrError
+from vsr.errors import VsrError, option
 from vsr.every_failure import each_or_every_failure
 from vsr.hidden_files import hidden_left_out, visible_files
 from vsr.image import upscale_image
@@ -151,6 +151,14 @@ def check_dataset(dataset: Path) -> None:
     """Refuse a benchmark folder that is missing or has no HR/ inside."""
     if not dataset.exists():
         raise VsrError(f"dataset {dataset} not found")
+    # The dataset's own HR folder, or one image of it, given for the dataset: the folder
+    # holding HR/ is the one meant.
+    inside = dataset if dataset.is_dir() else dataset.parent
+    if inside.name.lower() == "hr" and inside.parent != inside:
+        what = "a dataset's HR folder" if dataset.is_dir() else "one of a dataset's HR images"
+        raise VsrError(f"{dataset} is {what}; give the dataset's folder, {inside.parent}")
+    if dataset.is_file():
+        raise VsrError(f"{dataset} is a file; a dataset is a folder with HR/ inside")
     if not (dataset / "HR").is_dir():
         # A flat folder of pictures is the usual first try: say the layout that is wanted.
         raise VsrError(
@@ -195,7 +203,12 @@ def dataset_pairs(dataset: Path, scale: int) -> list[tuple[str, Path, Path | Non
     else:
         inputs = paired_inputs if paired is not None else {}
     if bicubic is None and paired is None and scale == 1:
-        raise VsrError(f"dataset {dataset}: scale 1 needs paired inputs in an LR/ folder")
+        # IMDN_AS (same-size) on a benchmark of bicubic inputs: the scale it is to restore.
+        raise VsrError(
+            f"dataset {dataset} has no same-size inputs (an LR/ folder) for a network that "
+            f"restores at its input's size; give {option('--scale', 2)} (or 3, 4) to score it "
+            "on inputs shrunk and enlarged again by that factor"
+        )
     given = bicubic if bicubic is not None else paired
     pairs, missing = [], []
     for hr in hr_files:
