@@ -122,6 +122,41 @@ def test_sizes_the_network_cannot_take_are_refused():
         profile_model(create_model("imdn_as"), (30, 32), "cpu")
 
 
+def test_profile_all_checks_every_networks_input_before_timing_any(capsys, monkeypatch):
+    # 256x254 suits IMDN x2, x3 and x4 but not IMDN_AS (multiples of 4): the three were
+    # timed first, and the refusal came after them with no table printed.
+    import vsr.profiling
+
+    timed = []
+    real = vsr.profiling.profile_model
+
+    def recording(model, size, *args, **kwargs):
+        timed.append(kwargs.get("name"))
+        return real(model, size, *args, **kwargs)
+
+    monkeypatch.setattr(vsr.profiling, "profile_model", recording)
+    flags = ["--all", "--device", "cpu", "--repeats", "1"]
+    assert main(["profile", *flags, "--size", "32x30"]) == 2
+    said = capsys.readouterr().err
+    assert said == "vsr: error: IMDN_AS needs input sides that are multiples of 4; got 32x30\n"
+    assert timed == []
+    assert main(["profile", *flags, "--size", "32x32"]) == 0  # the record does record
+    assert len(timed) == 6
+    # What was timed: fp32, where vsr run's default on this CPU may be bf16.
+    assert "\ntime (cpu, fp32) " in capsys.readouterr().out
+
+
+def test_an_empty_weights_or_model_is_refused_not_taken_for_all(capsys):
+    # `vsr profile --weights "$W"` with W unset profiled all six networks (exit 0).
+    assert main(["profile", "--weights", "", "--device", "cpu"]) == 2
+    assert main(["profile", "--model", "", "--device", "cpu"]) == 2
+    assert capsys.readouterr().err.splitlines() == [
+        "vsr: error: --weights is empty (an unset variable?); give a file or a name such as "
+        "IMDN_x2, or leave it out for the default weights",
+        "vsr: error: unknown model ''; known: imdn, imdn_as, imdn_rtc, imdn_rte",
+    ]
+
+
 def test_command_prints_a_table_and_writes_json(tmp_path, capsys):
     weights = tmp_path / "x3.safetensors"
     save_weights(create_model("imdn", 3), weights)

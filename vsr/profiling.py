@@ -61,6 +61,9 @@ KNOWN_MODELS: tuple[tuple[str, str, int], ...] = (
 )
 
 
+_PRECISION_NAMES = {torch.float32: "fp32", torch.float16: "fp16", torch.bfloat16: "bf16"}
+
+
 @dataclass
 class ModelProfile:
     """The measurements of one network at one input size on one device."""
@@ -83,6 +86,9 @@ class ModelProfile:
     notes: list[str] = field(default_factory=list)
     weights: str | None = None  # the file profiled, when there was one
     memory_measure: str = ""  # what peak_memory_bytes is (vsr.profiling.memory_measure)
+    # The arithmetic timed: the network as loaded, fp32 (vsr run's default on a GPU is fp16,
+    # and on a CPU with bf16 instructions bf16: the table says which this was).
+    precision: str = "fp32"
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -236,6 +242,21 @@ def input_for_output(model: nn.Module, width: int, height: int) -> tuple[int, in
     return side(height), side(width)
 
 
+def check_profile_input(
+    model: nn.Module, size: tuple[int, int], device: torch.device, label: str
+) -> None:
+    """Refuse an input ``size`` (height, width) that ``model`` cannot take, or that would not
+    fit in memory, before anything is measured: `vsr profile --all` checks every network
+    first, so that the sixth's refusal does not come after minutes of timing the others."""
+    height, width = size
+    multiple = getattr(model, "input_multiple", 1)
+    if height % multiple or width % multiple:
+        raise VsrError(
+            f"{label} needs input sides that are multiples of {multiple}; got {width}x{height}"
+        )
+    check_memory(model, size, device, label)
+
+
 def profile_model(
     model: nn.Module,
     size: tuple[int, int] = (256, 256),
@@ -247,14 +268,9 @@ def profile_model(
 ) -> ModelProfile:
     """Measure ``model`` on a random 1 x 3 x H x W input of ``size`` (the network input)."""
     device = torch.device(device)
-    height, width = size
-    multiple = getattr(model, "input_multiple", 1)
     label = name or model_label(model)
-    if height % multiple or width % multiple:
-        raise VsrError(
-            f"{label} needs input sides that are multiples of {multiple}; got {width}x{height}"
-        )
-    check_memory(model, size, device, label)
+    check_profile_input(model, size, device, label)
+    height, width = size
     if warmup is None:
         warmup = 5 if device.type == "cuda" else 1
     if repeats is None:
@@ -308,6 +324,7 @@ def profile_model(
         time_ms=round(milliseconds, 3),
         timing=timing,
         notes=notes,
+        precision=_PRECISION_NAMES.get(next(model.parameters()).dtype, "fp32"),
         weights=weights,
         memory_measure=memory_measure(device),
     )
@@ -391,7 +408,10 @@ def format_table(profiles: list[ModelProfile]) -> str:
                 for p in profiles
             ],
         ),
-        (f"time ({profiles[0].device})", [f"{p.time_ms:.1f} ms" for p in profiles]),
+        (
+            f"time ({profiles[0].device}, {profiles[0].precision})",
+            [f"{p.time_ms:.1f} ms" for p in profiles],
+        ),
     ]
     header = ["", *[p.name for p in profiles]]
     body = [[label, *cells] for label, cells in rows]

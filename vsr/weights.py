@@ -209,6 +209,12 @@ def resolve_weights(weights: str | os.PathLike | None, scale: int | None = None)
     ``IMDN_x2``, so only its type says which was meant).
     """
     scale = check_scale(scale)
+    if isinstance(weights, str) and not weights.strip():
+        # `--weights "$W"` with W unset: Path("") is the working folder, "a folder".
+        raise VsrError(
+            f"{option('--weights')} is empty (an unset variable?); give a file or a name such "
+            "as IMDN_x2, or leave it out for the default weights"
+        )
     if isinstance(weights, os.PathLike):
         path = Path(weights).expanduser()
         if not path.is_file():

@@ -46,6 +46,7 @@ def run(args: argparse.Namespace) -> int:
     from vsr.errors import VsrError
     from vsr.models import create_model, load_weights
     from vsr.profiling import (
+        check_profile_input,
         format_table,
         input_for_output,
         known_models,
@@ -64,7 +65,7 @@ def run(args: argparse.Namespace) -> int:
         raise VsrError("--repeats must be at least 1")
     weights = None
     scale = check_scale(args.scale)
-    if args.weights:
+    if args.weights is not None:  # "" too: an unset variable, refused as eval refuses it
         path = resolve_weights(args.weights, scale)
         model = load_weights(path)
         if scale is not None and model.scale == 1:  # IMDN_AS: profiled at its input's size
@@ -73,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
             raise VsrError(f"{path.name} upscales by {model.scale}, not by {scale} (--scale)")
         models = [(model_label(model), model)]
         weights = str(path)
-    elif args.model:
+    elif args.model is not None:
         model = create_model(args.model, 2 if scale is None else scale)
         if scale is not None and model.scale != scale:  # create_model builds IMDN_AS as is
             raise VsrError(f"{args.model} keeps its input's size: --scale does not apply to it")
@@ -82,16 +83,15 @@ def run(args: argparse.Namespace) -> int:
         raise VsrError("--scale goes with --model or --weights: --all profiles x2, x3 and x4")
     else:
         models = known_models()
+    sizes = [
+        (height, width) if output is None else input_for_output(model, *output)
+        for _, model in models
+    ]
+    for (name, model), size in zip(models, sizes, strict=True):
+        check_profile_input(model, size, device, name)  # every one before any timing
     profiles = [
-        profile_model(
-            model,
-            (height, width) if output is None else input_for_output(model, *output),
-            device,
-            name=name,
-            repeats=args.repeats,
-            weights=weights,
-        )
-        for name, model in models
+        profile_model(model, size, device, name=name, repeats=args.repeats, weights=weights)
+        for (name, model), size in zip(models, sizes, strict=True)
     ]
     print(format_table(profiles))
     if args.json:
