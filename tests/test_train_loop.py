@@ -347,6 +347,13 @@ def test_vsr_weights_export_writes_the_network_of_a_stopped_run(tmp_path, monkey
     exported, metadata = read_state_dict(out)
     state = torch.load(checkpoint, weights_only=True)["model"]
     assert metadata["steps"] == "2" and set(exported) == set(state)
+    # As the run's own weights record them: an exported file said only the steps, and a
+    # DDP run's per-process batch could not be told from a whole one.
+    recorded = {key: metadata[key] for key in ("patch", "batch", "processes", "steps_total")}
+    assert recorded == {
+        "patch": str(config.patch), "batch": str(config.batch), "processes": "1",
+        "steps_total": "6",
+    }  # fmt: skip
     assert all(torch.equal(exported[key], value) for key, value in state.items())
     assert load_weights(out).arch == "imdn_rtc"
     forged = tmp_path / "w\nvsr: error: forged.safetensors"

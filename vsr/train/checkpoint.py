@@ -135,6 +135,25 @@ def export_weights(checkpoint: Path, target: Path, metadata: dict[str, str] | No
         raise VsrError(
             f"{checkpoint}: its network does not match its recorded settings ({first_line(error)})"
         ) from None
-    info = {"steps": str(state["step"]), **(metadata or {})}
+    info = {**_run_details(state), **(metadata or {})}
     save_weights(model, target, info)
     return int(state["step"])
+
+
+def _run_details(state: dict) -> dict[str, str]:
+    """What a run's own weights record of how they were trained (vsr.train.loop's
+    _metadata), as far as its checkpoint holds it: an exported file said only the steps,
+    so a DDP run's per-process batch could not be told from a whole one."""
+    config = state.get("config") or {}
+    info = {"steps": str(state["step"])}
+    for key in ("patch", "batch"):
+        if config.get(key) is not None:
+            info[key] = str(config[key])
+    info["processes"] = str(state.get("processes", 1))  # the batch is per process
+    if state.get("steps_total") is not None:
+        info["steps_total"] = str(state["steps_total"])
+    if isinstance(config.get("minutes"), int | float) and config["minutes"] > 0:
+        info["minutes"] = f"{config['minutes']:g}"
+    if config.get("init_from"):
+        info["init_from"] = "/".join(Path(str(config["init_from"])).parts[-2:])
+    return info
