@@ -351,7 +351,7 @@ def test_pressure_plot_is_a_png_and_missing_matplotlib_is_one_line(tmp_path, cap
     monkeypatch.setitem(sys.modules, "matplotlib.figure", None)
     status = main(["bench", "--pressure", "--sizes", "16", "--out", str(tmp_path / "q")])
     assert status == 2
-    assert "pip install 'vsr[report]'" in capsys.readouterr().err
+    assert "pip install 'matplotlib>=3.7'" in capsys.readouterr().err
     assert not (tmp_path / "q.csv").exists()
 
 

@@ -450,6 +450,7 @@ def test_segments_of_about_n_seconds_start_at_keyframes_and_cover_every_frame(tm
 
 
 def test_a_segment_task_does_not_read_the_whole_source_again(tmp_path, weights, monkeypatch):
+    pytest.importorskip("ray")  # vsr run --ray refuses to start without it
     # Each task opened the whole source to compare its layout with its part's: for an
     # MPEG-TS that is a scan of the whole file for clock restarts, once per segment.
     from vsr import cluster_segments

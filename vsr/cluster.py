@@ -53,7 +53,7 @@ def import_ray() -> ModuleType:
     try:
         import ray
     except ImportError:
-        raise VsrError("--ray needs the ray package: pip install 'vsr[ray]'") from None
+        raise VsrError("--ray needs the ray package: pip install 'ray>=2.60'") from None
     return ray
 
 

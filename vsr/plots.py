@@ -1,8 +1,10 @@
 """Matplotlib, imported only when a plot is drawn, and figures as self-contained PNG data.
 
-Matplotlib is an optional extra (``pip install 'vsr[report]'``): the rest of vsr runs
-without it. Figures are built with ``matplotlib.figure.Figure`` rather than pyplot so that
-no global state or GUI backend is involved.
+Matplotlib is an optional extra (``-e '.[report]'`` from the source tree, or ``pip install
+'matplotlib>=3.7'``; ``pip install 'vsr[report]'`` would fetch another project of that name
+from PyPI): the rest of vsr runs without it. Figures are built with
+``matplotlib.figure.Figure`` rather than pyplot so that no global state or GUI backend is
+involved.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ def new_figure(width: float = 7.0, height: float = 3.2) -> Any:
     try:
         from matplotlib.figure import Figure
     except ModuleNotFoundError:
-        raise VsrError("plots need matplotlib: pip install 'vsr[report]'") from None
+        raise VsrError("plots need matplotlib: pip install 'matplotlib>=3.7'") from None
     return Figure(figsize=(width, height), dpi=100, layout="constrained")
 
 

@@ -13,7 +13,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "(vsr eval --json) and profiles (vsr profile --json) into one HTML file with the "
         "plots embedded: fps, GPU utilisation and memory, stage times, a table per clip, "
         "PSNR/SSIM beside the paper, and the PSNR trade-off when eval and profile are both "
-        "given. Plots need matplotlib: pip install 'vsr[report]'.",
+        "given. Plots need matplotlib: pip install 'matplotlib>=3.7'.",
     )
     parser.add_argument("reports", nargs="+", metavar="REPORT.json", help="JSON report(s)")
     parser.add_argument("-o", "--output", required=True, metavar="OUT.html", help="HTML file")

@@ -159,7 +159,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )  # fmt: skip
     parser.add_argument(
         "--ray", nargs="?", const="", metavar="ADDRESS",
-        help="run on a Ray cluster (vsr[ray]): one task per clip, or per part with "
+        help="run on a Ray cluster (pip install 'ray>=2.60'): one task per clip, or per part with "
         "--segments; without ADDRESS a local Ray instance is started, `auto` finds one "
         "started on this machine (put --ray last, or write --ray=ADDRESS)",
     )  # fmt: skip
