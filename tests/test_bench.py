@@ -269,6 +269,26 @@ def test_model_only_times_every_size_and_precision():
     assert (timings[1].width, timings[1].height) == (24, 16)
 
 
+def test_a_size_the_cpu_cannot_allocate_is_a_row_that_says_so(monkeypatch):
+    # The memory estimate lets a size through that the allocator then refuses; on the CPU
+    # that ended --model-only in torch's traceback, where the GPU's gives a row.
+    import vsr.bench_model
+
+    real = vsr.bench_model._measure
+
+    def refused_at_24x16(net, x, *args, **kwargs):
+        if x.shape[-1] == 24:
+            raise RuntimeError("DefaultCPUAllocator: can't allocate memory: you tried 99 GB")
+        return real(net, x, *args, **kwargs)
+
+    monkeypatch.setattr(vsr.bench_model, "_measure", refused_at_24x16)
+    timings = time_model(
+        tiny_imdn(), parse_frame_sizes("16,24x16"), ["fp32"], torch.device("cpu"), repeats=1
+    )
+    assert [(t.size, t.error) for t in timings] == [("16", None), ("24x16", "out of memory")]
+    assert timings[0].ms_per_call > 0
+
+
 def test_a_network_that_fails_to_compile_is_a_row_that_says_so(monkeypatch):
     import vsr.upscale
 
@@ -471,6 +491,10 @@ def test_bench_flags_of_the_other_mode_are_one_clear_error(flags, message, capsy
         (["--frames", "2", "--variant", "fp16", "--variant", " , "], "--variant needs a"),
         # An allocator traceback before:
         (["--model-only", "--sizes", "64x48,99999x99999"], "IMDN x2 on a 99999x99999 input"),
+        # Was "mpeg4 has no option preset (check -e KEY=VALUE)" of a --preset given as such.
+        (["--frames", "1", "--codec", "mpeg4", "--preset", "fast"], "mpeg4 has no preset option"),
+        # End to end: the allocator's traceback after the clip was made, or the OOM killer.
+        (["--width", "40000", "--height", "40000", "--frames", "1"], "IMDN x2 on a 40000x40000"),
         (["--model-only", "--batch", "99999999", "--sizes", "64x48"], "IMDN x2 on a 64x48 input"),
     ],
 )
@@ -584,6 +608,25 @@ def test_pressure_sizes_of_one_pixel_count_share_a_tick_that_names_both(tmp_path
     (figure,) = drawn
     for axes in figure.axes:
         assert [t.get_text() for t in axes.get_xticklabels()] == ["16x8\n8x16"]
+
+
+def test_pressure_lines_run_by_pixels_whatever_order_the_sizes_came_in(tmp_path, monkeypatch):
+    # --sizes 32,16 drew each line from 32 back down to 16, crossing itself.
+    pytest.importorskip("matplotlib")
+    from vsr import plots
+    from vsr.bench_pressure import plot_pressure
+
+    points = run_pressure(
+        parse_frame_sizes("32,16,24"), torch.device("cpu"), models=[("tiny", tiny_imdn())],
+        repeats=1,
+    )  # fmt: skip
+    drawn = []
+    monkeypatch.setattr(plots, "figure_png", lambda figure: drawn.append(figure) or b"png")
+    plot_pressure(points, tmp_path / "p.png", "cpu")
+    (figure,) = drawn
+    for axes in figure.axes:
+        (line,) = axes.get_lines()
+        assert list(line.get_xdata()) == [16 * 16, 24 * 24, 32 * 32]
 
 
 def test_an_interlaced_bench_clip_is_marked_so_and_combed(tmp_path):
@@ -956,6 +999,24 @@ def test_the_largest_side_is_found_for_an_odd_refused_side_too(refused, limit):
         return side <= limit
 
     assert largest_side(refused, opens) == limit // 2 * 2
+
+
+def test_a_variant_naming_a_setting_twice_or_an_empty_compile_mode_is_refused(capsys):
+    # "bf16,fp32,cl" ran fp32 without a word (the last won), and "compile=" ended in a
+    # traceback after the naive loop had been timed ("'compile' is not in list").
+    for text, said in (
+        ("bf16,fp32,cl", "names its precision twice"),
+        ("fp32,batch=2,batch=4", "names its batch twice"),
+        ("fp32,cl,cl", "names its channels_last twice"),
+        ("fp32,compile=", "compile= needs a mode"),
+    ):
+        with pytest.raises(VsrError, match=said):
+            parse_variant(text)
+    assert parse_variant("fp32,compile=max-autotune").label == "fp32,compile=max-autotune"
+    # `--compile "$MODE"` with MODE unset timed the network uncompiled without a word.
+    flags = ["--model-only", "--sizes", "16", "--device", "cpu", "--repeats", "1"]
+    assert main(["bench", *flags, "--compile", ""]) == 2
+    assert "vsr: error: --compile got an empty mode" in capsys.readouterr().err
 
 
 def test_model_only_weights_of_another_scale_are_refused_not_benched(weights, tmp_path, capsys):

@@ -35,6 +35,7 @@ from torch import nn
 from vsr.bench_clip import check_clip_shape, make_bench_clip
 from vsr.bench_naive import NaiveResult, naive_upscale
 from vsr.errors import VsrError
+from vsr.profiling import check_memory
 from vsr.report import RunReport, write_json
 from vsr.telemetry import STAGES
 from vsr.text_table import text_table
@@ -82,12 +83,26 @@ _SWITCHES = {
 }
 
 
+def _setting_of(token: str) -> str | None:
+    """The EngineVariant field a --variant token sets (None for an empty or unknown one)."""
+    if token in PRECISIONS:
+        return "precision"
+    name = token.split("=", 1)[0]
+    return {"cl": "channels_last", "compile": "compile", "graphs": "cuda_graphs",
+            "enc": "encoders", "batch": "batch"}.get(name)  # fmt: skip
+
+
 def parse_variant(text: str) -> EngineVariant:
     """ "fp16,cl,graphs,enc=2,batch=8" -> EngineVariant (see `vsr bench --help`)."""
     if not text.strip(" ,"):
         raise VsrError("--variant needs a configuration, e.g. fp16,cl,graphs,enc=2")
     values: dict[str, Any] = {}
     for token in (t.strip() for t in text.split(",")):
+        # A setting named twice ("fp16,fp32", "batch=2,batch=4") kept the last without a
+        # word, as --precision fp32,fp32 does not.
+        setting = _setting_of(token)
+        if setting is not None and setting in values:
+            raise VsrError(f"variant {text!r} names its {setting} twice; give it once")
         if token in PRECISIONS:
             values["precision"] = token
         elif token == "cl":
@@ -95,7 +110,10 @@ def parse_variant(text: str) -> EngineVariant:
         elif token == "compile":
             values["compile"] = True
         elif token.startswith("compile="):
-            values["compile"] = token.split("=", 1)[1]
+            mode = token.split("=", 1)[1]
+            if not mode:  # "" counts as off, which the row's label cannot name
+                raise VsrError(f"variant {text!r}: compile= needs a mode, or give compile alone")
+            values["compile"] = mode
         elif token == "graphs":
             values["cuda_graphs"] = True
         elif token.startswith(("enc=", "batch=")) and token.split("=")[1].isdigit():
@@ -342,7 +360,8 @@ def check_encoder(
         raise VsrError(
             f"{codec} takes no {pix_fmt}, which vsr bench encodes in (its naive loop and its "
             f"engine alike); it takes {', '.join(takes[:4])}{', ...' if len(takes) > 4 else ''}: "
-            f"time a YUV encoder such as libx264, or use vsr run, which feeds {codec} RGB"
+            f"time an encoder that takes {pix_fmt}, such as libx264, or use vsr run, which "
+            f"converts to a format {codec} takes"
         )
     out_w, out_h = width * scale, height * scale
     # The writer's own trial open: it also refuses options the encoder does not use.
@@ -417,6 +436,9 @@ def run_bench(
     else:
         origin = "network passed in"
     scale = _checked_scale(model, scale, width, height)
+    # The naive loop runs whole frames in fp32: one too large for the machine ended in the
+    # allocator's traceback, or in the kernel killing the process, after the clip was made.
+    check_memory(model, (height, width), dev, model_name(model), flag="--width/--height")
     encoding = _bench_encoding(codec, preset, crf, lossless, encoder_options)
     if variants is None:
         variants = [EngineVariant(precision=p, batch=batch) for p in precisions or [None]]
@@ -512,6 +534,11 @@ def _bench_encoding(
     if lossless:
         codec, preset, crf, pix_fmt, options = "ffv1", None, None, "yuv444p", {}
     else:
+        # One given for an encoder without it was refused as "mpeg4 has no option preset
+        # (check -e KEY=VALUE)", of a --preset the user gave as such.
+        for flag, value in (("--preset", preset), ("--crf", crf)):
+            if value is not None and encoder_option_type(codec, flag[2:]) is None:
+                raise VsrError(f"{codec} has no {flag[2:]} option; leave out {flag}")
         # Here, not in the command: run_bench(codec="libvpx-vp9") gave VP9 a preset it
         # does not have ("libvpx-vp9 has no option preset") and SVT-AV1 "veryfast".
         preset, crf = bench_encoder_defaults(codec, preset, crf, encoder_options)

@@ -23,7 +23,14 @@ from vsr.errors import VsrError, first_line
 from vsr.ops.compiled import packages_on
 from vsr.ops.cuda_graph import GraphedNetwork
 from vsr.ops.mixed_precision import input_dtype
-from vsr.profiling import MEMORY_WORDS, check_memory, memory_measure, peak_memory, time_forward
+from vsr.profiling import (
+    MEMORY_WORDS,
+    check_memory,
+    is_allocation_failure,
+    memory_measure,
+    peak_memory,
+    time_forward,
+)
 from vsr.text_table import text_table
 from vsr.upscale import (
     PRECISIONS,
@@ -185,6 +192,8 @@ def time_model(
                 if isinstance(error, torch.cuda.OutOfMemoryError):
                     torch.cuda.empty_cache()
                     failure = "out of GPU memory"
+                elif isinstance(error, RuntimeError) and is_allocation_failure(error):
+                    failure = "out of memory"  # the CPU's allocator: a row, not a traceback
                 elif compile:
                     failure = f"compiling failed: {first_line(error, limit=120)}"
                 else:

@@ -189,7 +189,10 @@ def plot_pressure(points: list[PressurePoint], path: str | Path, device_label: s
     figure = new_figure(10.0, 4.0)
     time_axes, memory_axes = figure.subplots(1, 2)
     for label in dict.fromkeys(p.model for p in points):
-        done = [p for p in points if p.model == label and p.status == "ok"]
+        # By pixels, whatever order --sizes gave: a line drawn in that order ran back.
+        done = sorted(
+            (p for p in points if p.model == label and p.status == "ok"), key=lambda p: p.pixels
+        )
         pixels = [p.pixels for p in done]
         time_axes.plot(pixels, [p.time_ms for p in done], marker="o", label=label)
         with_memory = [p for p in done if p.memory_bytes is not None]

@@ -296,7 +296,7 @@ def profile_model(
         if device.type != "cuda":  # after the warm-up, which packs oneDNN's weights
             memory = peak_memory(network, x)
     except RuntimeError as error:  # torch.OutOfMemoryError is one too
-        if not _is_allocation_failure(error):
+        if not is_allocation_failure(error):
             raise
         raise VsrError(
             f"{label} on a {width}x{height} input ran out of memory on {device}; "
@@ -360,7 +360,7 @@ def check_memory(
         )
 
 
-def _is_allocation_failure(error: RuntimeError) -> bool:
+def is_allocation_failure(error: RuntimeError) -> bool:
     message = str(error).lower()
     return isinstance(error, torch.OutOfMemoryError) or any(
         phrase in message for phrase in ("out of memory", "can't allocate", "cannot allocate")

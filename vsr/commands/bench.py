@@ -149,6 +149,8 @@ def run(args: argparse.Namespace) -> int:
         raise VsrError(f"--batch must be at least 1, not {args.batch}")
     if args.scale not in (None, 2, 3, 4):
         raise VsrError(f"--scale must be 2, 3 or 4 (IMDN's factors), not {args.scale}")
+    if args.compile == "":  # `--compile "$MODE"` with MODE unset: it timed uncompiled
+        raise VsrError("--compile got an empty mode; give a mode, or --compile alone")
     _refuse_network_switches_outside_model_only(args)
     _refuse_flags_of_another_mode(args)
     if args.max_size is not None and args.max_size < 1:
