@@ -593,38 +593,32 @@ def test_a_variant_given_twice_is_refused(capsys):
     )
 
 
-def test_pressure_sizes_of_one_pixel_count_share_a_tick_that_names_both(tmp_path, monkeypatch):
+def _pressure_figure(sizes: str, tmp_path: Path, monkeypatch):
+    """The figure --pressure draws for a tiny network timed at `sizes`, caught before it
+    becomes PNG bytes."""
     pytest.importorskip("matplotlib")
     from vsr import plots
     from vsr.bench_pressure import plot_pressure
 
     points = run_pressure(
-        parse_frame_sizes("16x8,8x16"), torch.device("cpu"), models=[("tiny", tiny_imdn())],
+        parse_frame_sizes(sizes), torch.device("cpu"), models=[("tiny", tiny_imdn())],
         repeats=1,
     )  # fmt: skip
     drawn = []
     monkeypatch.setattr(plots, "figure_png", lambda figure: drawn.append(figure) or b"png")
     plot_pressure(points, tmp_path / "p.png", "cpu")
     (figure,) = drawn
-    for axes in figure.axes:
+    return figure
+
+
+def test_pressure_sizes_of_one_pixel_count_share_a_tick_that_names_both(tmp_path, monkeypatch):
+    for axes in _pressure_figure("16x8,8x16", tmp_path, monkeypatch).axes:
         assert [t.get_text() for t in axes.get_xticklabels()] == ["16x8\n8x16"]
 
 
 def test_pressure_lines_run_by_pixels_whatever_order_the_sizes_came_in(tmp_path, monkeypatch):
     # --sizes 32,16 drew each line from 32 back down to 16, crossing itself.
-    pytest.importorskip("matplotlib")
-    from vsr import plots
-    from vsr.bench_pressure import plot_pressure
-
-    points = run_pressure(
-        parse_frame_sizes("32,16,24"), torch.device("cpu"), models=[("tiny", tiny_imdn())],
-        repeats=1,
-    )  # fmt: skip
-    drawn = []
-    monkeypatch.setattr(plots, "figure_png", lambda figure: drawn.append(figure) or b"png")
-    plot_pressure(points, tmp_path / "p.png", "cpu")
-    (figure,) = drawn
-    for axes in figure.axes:
+    for axes in _pressure_figure("32,16,24", tmp_path, monkeypatch).axes:
         (line,) = axes.get_lines()
         assert list(line.get_xdata()) == [16 * 16, 24 * 24, 32 * 32]
 

@@ -377,33 +377,9 @@ def test_an_output_beside_kept_chunks_names_them_and_removes_nothing(clip, weigh
     assert (report.resumed_frames, report.frames) == (25, 60)
 
 
-def test_in_folder_mode_a_clip_changed_since_its_chunks_were_kept_starts_over(
-    clip, weights, tmp_path, capsys, monkeypatch
-):
-    # --overwrite would redo every clip of the folder, and the kept frames can never serve
-    # the new version: that clip starts over on its own, and says so.
-    clips, out = tmp_path / "in", tmp_path / "out"
-    clips.mkdir()
-    out.mkdir()
-    source = clips / "a.mkv"
-    source.write_bytes(clip.read_bytes())
-    command = ["run", str(clips), str(out), "--weights", str(weights), "--resume", "--quiet"]
-    with monkeypatch.context() as patch:
-        real = runner.start_upscale
-        stop = interrupt_after(27, out / "a.mkv", 1)
-        patch.setattr(runner, "start_upscale", lambda *a, **k: real(*a, on_frames=stop, **k))
-        assert main(command) == 130
-    os.utime(source, ns=(1, 1))  # a new version of the clip arrived
-    assert main(command[:-1]) == 0
-    said = capsys.readouterr().err
-    assert "vsr: a.mkv: note: its kept frames were of an earlier version; starting over" in said
-    assert stream_packets(out / "a.mkv")["video"] and not journal_folder(out / "a.mkv").exists()
-
-
-def test_in_folder_mode_kept_work_of_other_settings_is_told_how_to_start_that_clip_over(
-    clip, weights, tmp_path, capsys, monkeypatch
-):
-    # It advised --overwrite, which in a folder run redoes every clip already finished.
+def _folder_run_interrupted_after_a_chunk(clip: Path, weights, tmp_path: Path, monkeypatch):
+    """A folder of one clip (a.mkv) run with --resume and stopped like Ctrl-C once its
+    first chunk is kept: (the clips' folder, the output folder, the command)."""
     clips, out = tmp_path / "in", tmp_path / "out"
     clips.mkdir()
     out.mkdir()
@@ -414,6 +390,29 @@ def test_in_folder_mode_kept_work_of_other_settings_is_told_how_to_start_that_cl
         stop = interrupt_after(27, out / "a.mkv", 1)
         patch.setattr(runner, "start_upscale", lambda *a, **k: real(*a, on_frames=stop, **k))
         assert main(command) == 130
+    return clips, out, command
+
+
+def test_in_folder_mode_a_clip_changed_since_its_chunks_were_kept_starts_over(
+    clip, weights, tmp_path, capsys, monkeypatch
+):
+    # --overwrite would redo every clip of the folder, and the kept frames can never serve
+    # the new version: that clip starts over on its own, and says so.
+    clips, out, command = _folder_run_interrupted_after_a_chunk(
+        clip, weights, tmp_path, monkeypatch
+    )
+    os.utime(clips / "a.mkv", ns=(1, 1))  # a new version of the clip arrived
+    assert main(command[:-1]) == 0
+    said = capsys.readouterr().err
+    assert "vsr: a.mkv: note: its kept frames were of an earlier version; starting over" in said
+    assert stream_packets(out / "a.mkv")["video"] and not journal_folder(out / "a.mkv").exists()
+
+
+def test_in_folder_mode_kept_work_of_other_settings_is_told_how_to_start_that_clip_over(
+    clip, weights, tmp_path, capsys, monkeypatch
+):
+    # It advised --overwrite, which in a folder run redoes every clip already finished.
+    _, out, command = _folder_run_interrupted_after_a_chunk(clip, weights, tmp_path, monkeypatch)
     capsys.readouterr()
     assert main([*command, "--crf", "30"]) == 1
     kept = journal_folder(out / "a.mkv")

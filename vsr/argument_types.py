@@ -5,6 +5,7 @@ a file name given as bytes) or pass unnoticed (channels_last="no" is truthy)."""
 
 from __future__ import annotations
 
+import numbers
 import os
 from pathlib import Path
 
@@ -24,6 +25,16 @@ def given(value: object) -> str:
         return kind
     shown = repr(value)
     return f"{kind} {shown}" if len(shown) <= 60 and shown != kind else kind
+
+
+def is_number(value: object) -> bool:
+    """A real number, not a bool (True is an int to Python, never a count or a scale)."""
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+
+
+def is_whole(value: object) -> bool:
+    """A whole number (numpy's included), not a bool and not a whole-valued float."""
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
 
 
 def is_str_path(value: object) -> bool:

@@ -48,7 +48,7 @@ from vsr.telemetry import (
     reset_peak_rss,
 )
 from vsr.text_table import text_table
-from vsr.upscale import device_guard
+from vsr.upscale import PRECISIONS, device_guard
 
 # The six networks of the paper and its repository, in the order of the side-by-side table.
 KNOWN_MODELS: tuple[tuple[str, str, int], ...] = (
@@ -61,7 +61,7 @@ KNOWN_MODELS: tuple[tuple[str, str, int], ...] = (
 )
 
 
-_PRECISION_NAMES = {torch.float32: "fp32", torch.float16: "fp16", torch.bfloat16: "bf16"}
+_PRECISION_NAMES = {dtype: name for name, dtype in PRECISIONS.items()}  # dtype -> "fp32"
 
 
 @dataclass

@@ -3,7 +3,6 @@ engine, finish the file, write the report. `upscale_video` is the public entry p
 
 from __future__ import annotations
 
-import numbers
 import os
 import time
 from collections.abc import Callable
@@ -14,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 import torch
 
-from vsr.argument_types import check_compile, check_path, check_switch, given
+from vsr.argument_types import check_compile, check_path, check_switch, given, is_number, is_whole
 from vsr.engine import ColourSpec, Pipeline
 from vsr.errors import VsrError, VsrTypeError, option
 from vsr.network_cache import NetworkCache, load_network_for
@@ -170,12 +169,8 @@ def check_clip_report_path(report: str | Path | None, source: Path, target: Path
             raise VsrError(f"the report {report} would replace the {role} video; name another file")
 
 
-def _whole(value: object) -> bool:
-    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
-
-
 def _whole_positive(value: object) -> bool:
-    return _whole(value) and value >= 1
+    return is_whole(value) and value >= 1
 
 
 def check_clip_arguments(
@@ -186,12 +181,12 @@ def check_clip_arguments(
     size in the report (height=100.5); a wrong type ("2" for a number, a dict for the
     settings) is a VsrTypeError, as Python code expects."""
     if scale is not None:
-        if not isinstance(scale, numbers.Real) or isinstance(scale, bool):
+        if not is_number(scale):
             raise VsrTypeError(f"scale must be a number, not {given(scale)}")
         if not scale > 0:
             raise VsrError(f"scale must be a positive number, not {scale!r}")
     if size is not None:
-        if not isinstance(size, tuple | list) or not all(map(_whole, size)):
+        if not isinstance(size, tuple | list) or not all(map(is_whole, size)):
             raise VsrTypeError(
                 f"size must be (width, height) in whole pixels, e.g. (1280, 720), not {given(size)}"
             )
@@ -203,7 +198,7 @@ def check_clip_arguments(
         ("height", height, "a whole number of pixels >= 1"),
         ("batch", batch, "a whole number >= 1"),
     ):
-        if value is not None and not _whole(value):
+        if value is not None and not is_whole(value):
             raise VsrTypeError(f"{name} must be {what}, not {given(value)}")
         if value is not None and not _whole_positive(value):
             raise VsrError(f"{name} must be {what}, not {value!r}")

@@ -12,7 +12,6 @@ from __future__ import annotations
 import errno
 import hashlib
 import json
-import numbers
 import os
 import urllib.request
 import warnings
@@ -21,7 +20,7 @@ from typing import Any
 
 import torch
 
-from vsr.argument_types import given, is_str_path
+from vsr.argument_types import given, is_number, is_str_path
 from vsr.atomic_file import atomic_output
 from vsr.bundled import bundled_folder
 from vsr.errors import VsrError, VsrTypeError, option
@@ -180,15 +179,9 @@ def check_scale(scale: object) -> int | None:
     here, before they turn into "no default weights for x0" or "upscales by 2, not by 2"."""
     if scale is None:
         return None
-    if not isinstance(scale, numbers.Real) or isinstance(scale, bool):
+    if not is_number(scale):
         raise VsrTypeError(f"scale must be a whole number >= 1, not {given(scale)}")
-    whole = (
-        isinstance(scale, numbers.Real)
-        and not isinstance(scale, bool)
-        and float(scale).is_integer()
-        and scale >= 1
-    )
-    if not whole:
+    if not (float(scale).is_integer() and scale >= 1):
         raise VsrError(f"scale must be a whole number >= 1, not {scale!r}")
     return int(scale)
 

@@ -6,11 +6,10 @@ in the writer as Python's own TypeError or AttributeError, after the model had l
 
 from __future__ import annotations
 
-import numbers
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
-from vsr.argument_types import given
+from vsr.argument_types import given, is_number, is_whole
 from vsr.errors import VsrTypeError
 
 DEFAULT_CODEC = "libx264"
@@ -50,23 +49,15 @@ class EncodeSettings:
         if self.codec is None:  # not chosen: the container may take its own
             self.codec, self.codec_is_default = DEFAULT_CODEC, True
         self.codec = _text(self.codec, "codec", "an encoder's name such as 'libx265'")
-        if self.crf is not None and not _is_number(self.crf):
+        if self.crf is not None and not is_number(self.crf):
             raise VsrTypeError(f"settings crf must be a number or None, not {given(self.crf)}")
         if self.preset is not None:
             # SVT-AV1's presets are numbers, which its option takes as text.
-            self.preset = str(self.preset) if _is_whole(self.preset) else self.preset
+            self.preset = str(self.preset) if is_whole(self.preset) else self.preset
             self.preset = _text(self.preset, "preset", "a name such as 'slow', or None")
         if self.pix_fmt is not None:
             self.pix_fmt = _text(self.pix_fmt, "pix_fmt", "a format such as 'yuv420p', or None")
         self.options = _options(self.options)
-
-
-def _is_number(value: object) -> bool:
-    return isinstance(value, numbers.Real) and not isinstance(value, bool)
-
-
-def _is_whole(value: object) -> bool:
-    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
 
 
 def _text(value: object, name: str, what: str) -> str:
@@ -89,7 +80,7 @@ def _options(options: object) -> dict[str, str]:
     for key, value in options.items():
         if not isinstance(key, str):
             raise VsrTypeError(f"settings options' names must be text, not {given(key)}")
-        if not isinstance(value, str) and not _is_number(value):
+        if not isinstance(value, str) and not is_number(value):
             raise VsrTypeError(
                 f"settings options[{key!r}] must be text or a number, not {given(value)}"
             )
