@@ -650,13 +650,17 @@ def test_folder_mode_names_every_damaged_clip_even_with_quiet(tmp_path, weights,
     assert "h2.mkv: note:" in err
 
 
-def test_an_interrupted_folder_run_still_writes_its_report(tmp_path, weights, monkeypatch):
+def test_an_interrupted_folder_run_still_writes_its_report_of_every_clip(
+    tmp_path, weights, monkeypatch, capsys
+):
+    # The report named only the clips done, and the summary line counted them alone: a
+    # folder of three clips stopped on the second read as a folder of one, all done.
     import vsr.runner
 
     clips, out, report = tmp_path / "in", tmp_path / "out", tmp_path / "run.json"
     clips.mkdir()
-    make_bench_clip(clips / "a.mkv", 64, 48, 2)
-    make_bench_clip(clips / "b.mkv", 64, 48, 2)
+    for name in ("a", "b", "c"):
+        make_bench_clip(clips / f"{name}.mkv", 64, 48, 2)
     real = vsr.runner.start_upscale
 
     def interrupted_on_b(clip, output, **options):
@@ -668,8 +672,45 @@ def test_an_interrupted_folder_run_still_writes_its_report(tmp_path, weights, mo
     args = ["run", str(clips), str(out), "--weights", str(weights), "--device", "cpu"]
     assert main([*args, "--quiet", "--report", str(report)]) == 130
     data = json.loads(report.read_text())
-    assert [Path(c["input"]).name for c in data["clips"]] == ["a.mkv"]
-    assert data["summary"]["done"] == 1 and (out / "a.mkv").exists()
+    assert [(Path(c["input"]).name, c["status"]) for c in data["clips"]] == [
+        ("a.mkv", "done"),
+        ("b.mkv", "interrupted"),
+        ("c.mkv", "not started"),
+    ]
+    summary = data["summary"]
+    assert (summary["clips"], summary["done"], summary["failed"]) == (3, 1, 0)
+    assert (summary["interrupted"], summary["not_started"]) == (1, 1)
+    assert sorted(p.name for p in out.iterdir()) == ["a.mkv"]
+    # With --quiet, the stopped clip is still named, as failed ones are.
+    said = capsys.readouterr().err.splitlines()
+    assert said == [
+        "vsr:   interrupted: b.mkv: stopped by Ctrl-C before it was finished",
+        "vsr: interrupted",
+    ]
+    (out / "a.mkv").unlink()
+    assert main(args) == 130
+    said = capsys.readouterr().err.splitlines()
+    assert said[-3].startswith("vsr: 1 done, 0 skipped, 0 failed, 1 interrupted, 1 not started (")
+
+
+def test_a_watch_stopped_in_the_middle_of_a_clip_reports_it_and_redoes_it_next_time(tmp_path):
+    clips, out = tmp_path / "in", tmp_path / "out"
+    clips.mkdir()
+    (clips / "a.mp4").write_bytes(b"a clip")
+
+    def ctrl_c(clip: Path, output: Path) -> RunReport:
+        raise KeyboardInterrupt
+
+    summary = FolderReport()
+    with pytest.raises(KeyboardInterrupt):
+        watch_folder(clips, out, ctrl_c, interval_s=0.01, log=lambda _: None, summary=summary)
+    assert [(Path(c["input"]).name, c["status"]) for c in summary.clips] == [
+        ("a.mp4", "interrupted")
+    ]
+    assert summary.to_dict()["summary"]["interrupted"] == 1
+    redo = Recorder()
+    watch_folder(clips, out, redo, interval_s=0.01, idle_exit_s=0.05, log=lambda _: None)
+    assert redo.calls == [("a.mp4", 6)]  # not taken for done or failed by the stop
 
 
 class Replacer(Recorder):

@@ -569,6 +569,29 @@ def test_a_resumed_segment_runs_rows_give_the_kept_frames_and_the_outputs(tmp_pa
     assert [row[clips[0].index("frames")] for row in clips[1:]] == ["150", "450"]
 
 
+def test_a_folder_run_stopped_by_ctrl_c_says_which_clips_it_left(tmp_path):
+    made = run_report("a.mkv", gpu=False)
+    summary = {
+        "clips": 3, "done": 1, "skipped": 0, "failed": 0, "interrupted": 1, "not_started": 1,
+        "frames": made["frames"], "wall_seconds": 9.0, "fps": 5.0,
+    }  # fmt: skip
+    clips = [
+        {"input": "a.mkv", "status": "done", "report": made},
+        {"input": "b.mkv", "status": "interrupted", "error": "stopped by Ctrl-C"},
+        {"input": "c.mkv", "status": "not started", "error": "not started"},
+    ]
+    (tmp_path / "stopped.json").write_text(json.dumps({"summary": summary, "clips": clips}))
+    older = {**summary}
+    del older["interrupted"], older["not_started"]  # from before vsr counted them
+    (tmp_path / "older.json").write_text(json.dumps({"summary": older, "clips": clips[:1]}))
+    page = parse(render(read_inputs([tmp_path / "stopped.json", tmp_path / "older.json"])))
+    runs, table = page.tables["runs"], page.tables["clips"]
+    stopped = runs[0].index("stopped")
+    assert [row[stopped] for row in runs[1:]] == ["1 interrupted, 1 not started", "n/a"]
+    status = table[0].index("status")
+    assert [row[status] for row in table[1:4]] == ["done", "interrupted", "not started"]
+
+
 def test_a_folder_of_many_clips_gets_plots_of_a_readable_size(tmp_path):
     page = parse(render(read_inputs([_folder_report(tmp_path / "big.json", 120)])))
     assert len(page.tables["clips"]) == 121  # every clip keeps its row

@@ -270,6 +270,22 @@ class _Finisher:
             self.summary.add(clip, "done", report)
 
 
+INTERRUPTED = "stopped by Ctrl-C before it was finished"
+NOT_STARTED = "not started: the run was stopped before it"
+
+
+def record_interruption(summary: FolderReport, unfinished: list[Path]) -> None:
+    """Record how Ctrl-C left the clips it stopped: the first of `unfinished` that has no
+    outcome yet was being upscaled, and those after it were never begun. A report that named
+    only the clips done read as a folder of fewer clips."""
+    recorded = {clip["input"] for clip in summary.clips}
+    left = [clip for clip in unfinished if str(clip) not in recorded]
+    if left and left[0] == unfinished[0]:
+        summary.add(left.pop(0), "interrupted", error=INTERRUPTED)
+    for clip in left:
+        summary.add(clip, "not started", error=NOT_STARTED)
+
+
 def process_folder(
     in_dir: Path,
     out_dir: Path,
@@ -298,8 +314,10 @@ def process_folder(
     clashes = clashing_outputs(clips, out_dir)
     finisher = _Finisher(summary, log)
     overall = tqdm(total=len(clips), unit="clip", desc="folder", disable=not bars_shown(progress))
+    reached = 0  # clips looked at so far; the one being upscaled when Ctrl-C came among them
     try:
         for clip in clips:
+            reached += 1
             if finisher.out_of_space is not None:
                 raise finisher.out_of_space
             target = output_for(clip, out_dir)
@@ -322,8 +340,12 @@ def process_folder(
                 else:
                     finisher.start(clip, result if callable(result) else lambda r=result: r)
             overall.update(1)
+    except KeyboardInterrupt:
+        finisher.wait()  # a clip already encoded is completed, not lost
+        record_interruption(summary, clips[reached - 1 :])
+        raise
     finally:
-        finisher.wait()  # also on Ctrl-C: a clip already encoded is completed, not lost
+        finisher.wait()
         overall.close()
         summary.elapsed_seconds = time.monotonic() - started
     if finisher.out_of_space is not None:  # the last clip met the full disk
@@ -434,6 +456,9 @@ def watch_folder(
                 began = clock()
                 try:
                     ok = _run_one(clip, target, run_clip, summary, log, replace=again)
+                except KeyboardInterrupt:  # a watch's usual end; the next watch redoes it
+                    record_interruption(summary, [clip])
+                    raise
                 finally:  # Ctrl-C mid-clip: its time was work too
                     summary.work_seconds = (summary.work_seconds or 0.0) + clock() - began
                 failure = summary.clips[-1].get("error", "")

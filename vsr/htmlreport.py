@@ -184,6 +184,7 @@ def runs_table(inputs: ReportInputs) -> str:
             _number(summary.get("done")),
             _number(summary.get("skipped")),
             _number(summary.get("failed")),
+            _stopped(summary),
             _number(summary.get("damaged")),
             _number(summary.get("frames")) + _joined_output(summary),
             _number(summary.get("wall_seconds")),
@@ -194,10 +195,24 @@ def runs_table(inputs: ReportInputs) -> str:
         for source, summary in inputs.runs
     ]
     headers = [
-        "run", "clips", "done", "skipped", "failed", "damaged", "frames", "wall s", "work s",
-        "fps", "workers",
+        "run", "clips", "done", "skipped", "failed", "stopped", "damaged", "frames", "wall s",
+        "work s", "fps", "workers",
     ]  # fmt: skip
     return _table(headers, rows, "runs")
+
+
+def _stopped(summary: dict[str, Any]) -> str:
+    """The clips Ctrl-C left unfinished: the one it stopped and those never begun (none in
+    reports from before vsr counted them, nor in a Ray run's)."""
+    counts = [summary.get(key) for key in ("interrupted", "not_started")]
+    if not any(isinstance(n, int) and not isinstance(n, bool) for n in counts):
+        return "n/a"
+    interrupted, not_started = (n if isinstance(n, int) else 0 for n in counts)
+    return (
+        f"{interrupted:,} interrupted, {not_started:,} not started"
+        if interrupted or not_started
+        else "0"
+    )
 
 
 def _joined_output(summary: dict[str, Any]) -> str:

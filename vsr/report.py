@@ -146,6 +146,9 @@ class FolderReport:
                 "done": self.count("done"),
                 "skipped": self.count("skipped"),
                 "failed": self.count("failed"),
+                # Ctrl-C: the clip it stopped, and those it kept from starting.
+                "interrupted": self.count("interrupted"),
+                "not_started": self.count("not started"),
                 "damaged": len(damaged),
                 "frames": frames,
                 "resumed_frames": resumed,

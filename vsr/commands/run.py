@@ -449,9 +449,15 @@ def folder_summary_line(totals: dict) -> str:
         if work is None
         else f"{work:.1f} s of work, {totals['wall_seconds']:.1f} s watching"
     )
+    # Ctrl-C's leftovers, where there are any (a Ray run's summary has no such counts).
+    stopped = "".join(
+        f", {totals[key]} {words}"
+        for key, words in (("interrupted", "interrupted"), ("not_started", "not started"))
+        if totals.get(key)
+    )
     return (
-        f"vsr: {totals['done']} done, {totals['skipped']} skipped, {totals['failed']} failed "
-        f"({totals['frames']} frames{kept} in {took}{fps})"
+        f"vsr: {totals['done']} done, {totals['skipped']} skipped, {totals['failed']} failed"
+        f"{stopped} ({totals['frames']} frames{kept} in {took}{fps})"
     )
 
 
@@ -556,13 +562,13 @@ def _run_folder(args, settings, model, target, say) -> int:
 
 
 def say_failed_and_damaged(clips: list[dict]) -> None:
-    """The clips that failed, and those whose outputs are shorter than they are (frames
-    that could not be decoded), after a folder run's summary: errors, not chatter, so
+    """The clips that failed or that Ctrl-C stopped, and those whose outputs are shorter
+    than they are (frames that could not be decoded), after a folder run's summary: errors, not chatter, so
     printed even with --quiet."""
     for clip in clips:
-        if clip["status"] == "failed":
-            failed = f"vsr:   failed: {Path(clip['input']).name}: {clip['error']}"
-            print(printable(failed), file=sys.stderr)
+        if clip["status"] in ("failed", "interrupted"):
+            line = f"vsr:   {clip['status']}: {Path(clip['input']).name}: {clip['error']}"
+            print(printable(line), file=sys.stderr)
         lost = (clip.get("report") or {}).get("lost_frames")
         if lost:
             damaged = (
