@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import html
 import json
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,7 @@ from typing import Any
 from vsr.atomic_file import atomic_output
 from vsr.errors import VsrError
 from vsr.paper import paper_scores
-from vsr.plots import figure_png, new_figure, plot_label, png_data_uri
+from vsr.plots import PLOTS_NEED, PlotsUnavailable, figure_png, new_figure, plot_label, png_data_uri
 from vsr.printable import undecodable_replaced
 from vsr.report import kept_from_an_interrupted_run
 
@@ -586,10 +587,27 @@ p.na { color: #777; font-style: italic; }
 """
 
 
-def render(inputs: ReportInputs, title: str = "vsr report") -> str:
-    """The whole page as a string."""
+# In place of a plot where matplotlib is missing: the tables are the report's substance,
+# and refusing the whole page sent a user to install a plotting library to read them.
+NO_MATPLOTLIB = f'<p class="na">no plot: {html.escape(PLOTS_NEED)}</p>'
+
+
+def _drawn(plot: Callable[[], bytes | None], missing: list[str]) -> bytes | str | None:
+    """The plot's PNG (None when there is nothing to draw), or NO_MATPLOTLIB's paragraph
+    without matplotlib; `missing` is told so, for the command's note."""
+    try:
+        return plot()
+    except PlotsUnavailable:
+        missing.append(PLOTS_NEED)
+        return NO_MATPLOTLIB
+
+
+def render(inputs: ReportInputs, title: str = "vsr report", notes: list[str] | None = None) -> str:
+    """The whole page as a string. Without matplotlib the page has no plots, and `notes`
+    (where given) is told so."""
     from vsr.tradeoff import tradeoff_plot
 
+    missing: list[str] = []
     parts = [f"<h1>{html.escape(title)}</h1>"]
     parts.append(
         "<p>From: " + ", ".join(f"<code>{html.escape(s)}</code>" for s in inputs.sources) + "</p>"
@@ -599,14 +617,17 @@ def render(inputs: ReportInputs, title: str = "vsr report") -> str:
         if inputs.runs:
             parts.append(runs_table(inputs))
         parts.append(clips_table(inputs))
-        for heading, plot, missing in (
+        for heading, plot, nothing in (
             ("Frames per second", fps_plot, "no finished clips"),
             ("GPU utilisation and memory", gpu_plot, NO_GPU),
             ("Stage busy times", stage_plot, "no stage times in the reports"),
         ):
-            png = plot(inputs)
+            png = _drawn(lambda plot=plot: plot(inputs), missing)
             parts.append(f"<h3>{html.escape(heading)}</h3>")
-            parts.append(_image(png, heading) if png else f'<p class="na">{missing}</p>')
+            if isinstance(png, str):
+                parts.append(png)
+            else:
+                parts.append(_image(png, heading) if png else f'<p class="na">{nothing}</p>')
     if inputs.benches or inputs.model_benches or inputs.pressures:
         parts.append("<h2>vsr bench</h2>")
         parts += [bench_section(b) for b in inputs.benches]
@@ -623,10 +644,15 @@ def render(inputs: ReportInputs, title: str = "vsr report") -> str:
         {r.get("scale") for r in inputs.evals if r.get("dataset") == "Set5"} & {2, 3, 4}
     )
     for scale in set5_scales if inputs.profiles else []:
-        png = tradeoff_plot(inputs.evals, inputs.profiles, "Set5", scale)
+        png = _drawn(
+            lambda scale=scale: tradeoff_plot(inputs.evals, inputs.profiles, "Set5", scale),
+            missing,
+        )
         if png:
             parts.append(f"<h2>Trade-off: PSNR on Set5 x{scale} against size and time</h2>")
-            parts.append(_image(png, f"trade-off x{scale}"))
+            parts.append(png if isinstance(png, str) else _image(png, f"trade-off x{scale}"))
+    if missing and notes is not None:
+        notes.append(f"the page has no plots: {PLOTS_NEED}")
     body = "\n".join(parts)
     page = (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
@@ -638,8 +664,11 @@ def render(inputs: ReportInputs, title: str = "vsr report") -> str:
     return undecodable_replaced(page)
 
 
-def write_report(paths: list[str | Path], output: str | Path, title: str = "vsr report") -> None:
-    """Read the reports at ``paths`` and write the page to ``output`` atomically."""
+def write_report(
+    paths: list[str | Path], output: str | Path, title: str = "vsr report"
+) -> list[str]:
+    """Read the reports at ``paths`` and write the page to ``output`` atomically. Returns
+    notes on what the page lacks (its plots, without matplotlib)."""
     output = Path(output)
     if not output.parent.is_dir():
         raise VsrError(f"output folder does not exist: {output.parent}")
@@ -649,10 +678,12 @@ def write_report(paths: list[str | Path], output: str | Path, title: str = "vsr 
         raise VsrError(f"{output} is one of the reports read; it would be replaced by the page")
     inputs = read_inputs(paths)
     try:
-        page = render(inputs, title)
+        notes: list[str] = []
+        page = render(inputs, title, notes)
     except (TypeError, ValueError, AttributeError, KeyError) as error:
         # The sections read fields defensively; this is the net for a shape they missed.
         files = ", ".join(inputs.sources)
         raise VsrError(f"{files}: a field has a type vsr does not write ({error})") from None
     with atomic_output(output, "w", encoding="utf-8") as stream:
         stream.write(page)
+    return notes

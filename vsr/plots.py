@@ -17,12 +17,21 @@ from vsr.errors import VsrError
 from vsr.printable import printable, undecodable_replaced
 
 
+class PlotsUnavailable(VsrError):
+    """Matplotlib is not installed: a page can be written without its plots, a plot file
+    (bench --pressure) cannot."""
+
+
+PLOTS_NEED = "plots need matplotlib: pip install 'matplotlib>=3.7'"
+
+
 def new_figure(width: float = 7.0, height: float = 3.2) -> Any:
-    """An empty matplotlib Figure; a one-line VsrError when matplotlib is not installed."""
+    """An empty matplotlib Figure; PlotsUnavailable (one line) when matplotlib is not
+    installed."""
     try:
         from matplotlib.figure import Figure
     except ModuleNotFoundError:
-        raise VsrError("plots need matplotlib: pip install 'matplotlib>=3.7'") from None
+        raise PlotsUnavailable(PLOTS_NEED) from None
     return Figure(figsize=(width, height), dpi=100, layout="constrained")
 
 

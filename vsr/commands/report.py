@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -13,7 +14,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "(vsr eval --json) and profiles (vsr profile --json) into one HTML file with the "
         "plots embedded: fps, GPU utilisation and memory, stage times, a table per clip, "
         "PSNR/SSIM beside the paper, and the PSNR trade-off when eval and profile are both "
-        "given. Plots need matplotlib: pip install 'matplotlib>=3.7'.",
+        "given. Plots need matplotlib (pip install 'matplotlib>=3.7'); without it the page "
+        "has the tables alone.",
     )
     parser.add_argument("reports", nargs="+", metavar="REPORT.json", help="JSON report(s)")
     parser.add_argument("-o", "--output", required=True, metavar="OUT.html", help="HTML file")
@@ -26,8 +28,10 @@ def run(args: argparse.Namespace) -> int:
     from vsr.htmlreport import write_report
 
     check_can_write(args.output, "HTML")  # not a report given as input, nor a video
-    write_report(args.reports, args.output, title=args.title)
+    notes = write_report(args.reports, args.output, title=args.title)
     from vsr.printable import printable, undecodable_replaced
 
     print(printable(undecodable_replaced(f"wrote {args.output}")))
+    for note in notes:
+        print(f"vsr: note: {note}", file=sys.stderr)
     return 0
