@@ -58,12 +58,83 @@ def test_tiled_output_equals_whole_for_a_local_network(scale, h, w, rows, cols):
     torch.testing.assert_close(tiled, whole)
 
 
+class BlockUpscaler(nn.Module):
+    """A network that works on `multiple` x `multiple` blocks (pixel-unshuffle, a 1x1
+    convolution, pixel-shuffle), as IMDN_RTE and IMDN_AS first shrink their input: tiling
+    is exact for it only when every tile starts on the block grid of the whole frame."""
+
+    def __init__(self, scale: int, multiple: int) -> None:
+        super().__init__()
+        torch.manual_seed(2)
+        channels = 3 * multiple * multiple
+        self.body = nn.Sequential(
+            nn.PixelUnshuffle(multiple),
+            nn.Conv2d(channels, channels * scale * scale, 1),
+            nn.PixelShuffle(multiple * scale),
+        )
+
+    def forward(self, x):
+        return self.body(x)
+
+
+@pytest.mark.parametrize("multiple", [2, 4])
+@pytest.mark.parametrize(
+    ("h", "w", "rows", "cols"), [(57, 101, 2, 3), (64, 96, 3, 2), (33, 1001, 1, 5)]
+)
+def test_tiles_of_a_shrinking_network_start_on_its_grid_and_equal_the_whole_frame(
+    multiple, h, w, rows, cols
+):
+    # Tiles started wherever the frame's width divided (rows 109 and 218 of 360): IMDN_RTE's
+    # tiles then differed from its whole frame by up to 34 levels. And a side that is not a
+    # multiple (33 rows for IMDN_RTE) got no tiling at all.
+    plan = grid_plan(h, w, rows, cols, multiple=multiple, overlap=8)
+    assert plan.mode == "tiles" and len(plan.windows) == rows * cols
+    assert covered_once(plan)
+    assert all(w.top % multiple == 0 and w.left % multiple == 0 for w in plan.windows)
+    assert plan.tile_height % multiple == 0 and plan.tile_width % multiple == 0
+    net = BlockUpscaler(2, multiple).eval()
+    x = torch.rand(2, 3, h, w)
+    whole_input = torch.nn.functional.pad(
+        x, (0, plan.padded_width - w, 0, plan.padded_height - h), "replicate"
+    )
+    with torch.no_grad():
+        whole = net(whole_input)[..., : 2 * h, : 2 * w]
+        tiled = run_plan(net, x, plan, 2)
+    torch.testing.assert_close(tiled, whole)
+
+
+def test_a_thin_strip_of_a_side_off_the_multiple_is_tiled_not_refused():
+    plan = plan_tiles(33, 1001, max_pixels=40 * 310, multiple=2)
+    assert plan.mode == "tiles" and plan.tile_pixels <= 40 * 310
+    assert plan.padded_height == 34 and covered_once(plan)
+
+
 def test_four_patch_equals_whole_for_a_local_network():
     net = LocalUpscaler(1).eval()
     x = torch.rand(1, 3, 90, 101)
     with torch.no_grad():
         out = run_plan(net, x, four_patch_plan(90, 101, multiple=4), 1)
     torch.testing.assert_close(out, net(x))
+
+
+def test_sides_of_a_few_pixels_are_edge_padded_before_the_network():
+    # A 1x1 grey 200 came out 39-68 with the bundled weights: the 3x3 convolutions' zero
+    # padding was most of what they saw.
+    import vsr
+
+    upscaler = vsr.load_model(device="cpu", precision="fp32")
+    for height, width in ((1, 1), (33, 1), (2, 40), (4, 4)):
+        plan = plan_tiles(height, width, None)
+        assert (plan.padded_height, plan.padded_width) == (
+            max(height, 8) if height < 5 else height,
+            max(width, 8) if width < 5 else width,
+        )
+        grey = torch.full((1, 3, height, width), 200 / 255)
+        out = upscaler(grey) * 255
+        assert out.shape == (1, 3, 2 * height, 2 * width)
+        assert float((out - 200).abs().max()) < 6, (height, width)
+    five = plan_tiles(5, 5, None)
+    assert (five.padded_height, five.padded_width) == (5, 5)  # padded no more
 
 
 def test_padding_when_the_size_is_not_a_multiple():
