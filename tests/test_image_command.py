@@ -401,3 +401,31 @@ def test_a_large_picture_gets_no_python_warning_and_a_too_large_one_a_plain_reas
     )
     monkeypatch.undo()  # Pillow's limits back, to read the 480 pixels written
     assert read_image(tmp_path / "out.png").shape == (20, 24, 3)
+
+
+def test_max_memory_tiles_a_picture_as_the_api_does_and_bad_budgets_are_one_line(
+    tmp_path, weights, capsys
+):
+    # vsr image had no --max-memory: a photo the default budget (half the RAM) let through
+    # whole could not be bounded, while vsr run could.
+    from vsr.upscale import memory_needed
+
+    pixels = _random((64, 96, 3), seed=5)
+    write_image(tmp_path / "in.png", pixels)
+    network = vsr.load_model(weights, device="cpu")
+    budget = memory_needed(network.model, network.dtype, network.device, 2000, True)
+    assert (
+        _run(tmp_path / "in.png", tmp_path / "out.png", weights, "--max-memory", str(budget)) == 0
+    )
+    tiled = vsr.load_model(weights, device="cpu", max_memory=budget)
+    assert tiled.plan_for(64, 96).mode == "tiles"
+    out = read_image(tmp_path / "out.png")
+    np.testing.assert_array_equal(out, vsr.upscale_frames(tiled, pixels[None])[0])
+    assert not np.array_equal(out, vsr.upscale_frames(network, pixels[None])[0])
+
+    capsys.readouterr()
+    for typed, words in (("12x", "not understood"), ("1KiB", "less than the network needs")):
+        assert _run(tmp_path / "in.png", tmp_path / "o2.png", weights, "--max-memory", typed) == 2
+        err = capsys.readouterr().err
+        assert err.startswith("vsr: error: ") and words in err and "--max-memory" in err
+    assert not (tmp_path / "o2.png").exists()

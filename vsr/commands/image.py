@@ -39,6 +39,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         help="network precision (default: fp16 on a GPU; on the CPU bf16 where it has bf16 "
         "instructions, else fp32)",
     )
+    parser.add_argument(
+        "--max-memory",
+        help="network memory budget, e.g. 2GiB: a picture that needs more is upscaled in "
+        "overlapping tiles (default: half the RAM, or most of the free GPU memory)",
+    )
     parser.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     parser.set_defaults(func=run)
 
@@ -82,8 +87,11 @@ def run(args: argparse.Namespace) -> int:
 
     from vsr.api import load_model
     from vsr.image_file import upscale_file
+    from vsr.pipelines import parse_memory
     from vsr.progress import bars_shown
 
+    # As vsr run reads it, before anything is looked at: a typo is the first thing said.
+    budget = parse_memory(args.max_memory, "--max-memory") if args.max_memory else None
     source, target = Path(args.input), Path(args.output)
     jobs, skipped = _jobs(source, target, args.overwrite)
     if source.is_dir():
@@ -94,7 +102,11 @@ def run(args: argparse.Namespace) -> int:
         _say(nothing_to_do(target))
         return 0
     upscaler = load_model(
-        args.weights, scale=args.scale, device=args.device, precision=args.precision
+        args.weights,
+        scale=args.scale,
+        device=args.device,
+        precision=args.precision,
+        max_memory=budget,
     )
     if not source.is_dir():
         image_in, image_out = jobs[0]
