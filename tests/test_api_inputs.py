@@ -320,14 +320,17 @@ def test_a_tensor_of_a_type_numpy_lacks_is_named_as_a_wrong_type(upscaler, dtype
 _BATCH_PEAK = """
 import re, resource, sys
 import numpy as np
+import torch
 import vsr
 from vsr import VsrTypeError
+from vsr.upscale import memory_needed
 from vsr import image
 from vsr.models import create_model
 
 arch, scale, small, large = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), int(sys.argv[4])
 network = create_model(arch, 1 if arch == "imdn_as" else scale)
-upscaler = vsr.load_model(network, scale=scale, device="cpu", precision="fp32", max_memory=8 << 20)
+budget = memory_needed(network, torch.float32, torch.device("cpu"), 10_000)
+upscaler = vsr.load_model(network, scale=scale, device="cpu", precision="fp32", max_memory=budget)
 frames = np.random.default_rng(1).integers(0, 256, (large, 24, 32, 3), dtype=np.uint8)
 vsr.upscale_frames(upscaler, frames[:small])
 before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024

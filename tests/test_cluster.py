@@ -380,10 +380,11 @@ def test_a_worker_names_the_flags_of_the_command_line_it_runs_for(
     # reach: its messages named the API's keywords ("raise max_memory") to a CLI user.
     (tmp_path / "in").mkdir()
     clip = tmp_path / "in" / "a.mp4"
-    make_clip(clip, 64, 48, frames=4)  # more pixels than a window of 1 KiB holds
+    make_clip(clip, 64, 48, frames=4)
     source, target = (clip, tmp_path / "out.mkv") if segments else (clip.parent, tmp_path / "out")
     args = ["run", str(source), str(target), "--weights", str(weights), "--quiet", "--ray"]
     assert main([*args, "--max-memory", "1KiB", *segments]) in (1, 2)
     err = capsys.readouterr().err
-    assert "too small to tile 64x48 frames; raise --max-memory" in err
+    assert "less than the network needs for its smallest windows" in err
+    assert "raise --max-memory" in err
     assert "max_memory" not in err

@@ -18,7 +18,7 @@ from vsr.metrics import psnr, rgb_to_y, ssim
 from vsr.models import create_model, save_weights
 from vsr.ops.imresize import imresize
 from vsr.train.validate import Validator
-from vsr.upscale import Upscaler, bytes_per_pixel
+from vsr.upscale import Upscaler, memory_needed
 
 
 class BicubicUpscaler:
@@ -369,7 +369,7 @@ def test_the_result_says_the_precision_and_which_images_ran_in_patches(tmp_path,
     whole = evaluate_dataset(Upscaler(network, precision="fp32"), dataset, progress=False)
     assert (whole.precision, whole.in_patches) == ("fp32", [])
     assert "in_patches" not in whole.to_dict()
-    budget = 2500 * bytes_per_pixel(network, torch.float32)  # windows of 2500 pixels
+    budget = memory_needed(network, torch.float32, torch.device("cpu"), 2500)  # 2500-pixel windows
     small = Upscaler(network, precision="fp32", max_memory=budget)
     assert small.plan_for(60, 60).mode != "whole" and small.plan_for(20, 20).mode == "whole"
     split = evaluate_dataset(small, dataset, progress=False)

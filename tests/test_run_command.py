@@ -1168,7 +1168,7 @@ def test_a_memory_budget_tiles_the_run_and_says_so_in_the_report(tmp_path, weigh
     common = [str(source), "--weights", str(weights), "--codec", "ffv1", "--quiet"]
     whole, tiled, report = tmp_path / "whole.mkv", tmp_path / "tiled.mkv", tmp_path / "r.json"
     assert main(["run", common[0], str(whole), *common[1:]]) == 0
-    assert main(["run", common[0], str(tiled), *common[1:], "--max-memory", "2MiB",
+    assert main(["run", common[0], str(tiled), *common[1:], "--max-memory", "35MiB",
                  "--report", str(report)]) == 0  # fmt: skip
     plan = json.loads(report.read_text())["tile_plan"]
     assert plan["mode"] == "tiles"

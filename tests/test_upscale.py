@@ -1,6 +1,7 @@
 """The Upscaler: precision, budget-driven tiling, out-of-memory retry, non-finite refusal."""
 
 import errno
+import os
 
 import pytest
 import torch
@@ -8,7 +9,7 @@ from conftest import failing_compiler
 
 from vsr.errors import VsrError
 from vsr.models import create_model
-from vsr.upscale import Upscaler, bytes_per_pixel
+from vsr.upscale import MIN_WINDOW_PIXELS, Upscaler, memory_needed
 
 
 def smooth_batch(n, h, w):
@@ -30,7 +31,7 @@ def test_small_budget_tiles_and_matches_whole_closely():
     model = create_model("imdn", 2)
     x = smooth_batch(1, 80, 120)
     whole = Upscaler(model, device="cpu", precision="fp32")(x)
-    budget = 3000 * bytes_per_pixel(model, torch.float32)  # windows of at most 3000 pixels
+    budget = memory_needed(model, torch.float32, torch.device("cpu"), 3000)  # 3000-pixel windows
     tiled_up = Upscaler(model, device="cpu", precision="fp32", max_memory=budget)
     plan = tiled_up.plan_for(80, 120)
     assert plan.mode == "tiles" and plan.tile_pixels <= 4096
@@ -110,6 +111,28 @@ def test_out_of_memory_retries_with_smaller_windows(monkeypatch):
         y = up(smooth_batch(1, 60, 80))
     assert y.shape == (1, 3, 120, 160)
     assert calls[0] == 60 * 80 and calls[-1] <= 2000
+
+
+def test_out_of_gpu_memory_past_any_tiling_blames_the_gpu_not_an_unset_budget(monkeypatch):
+    # After the halvings it said "the memory budget (12052.8 MiB: windows of at most 5956
+    # pixels) is too small to tile 6000x3000 frames; raise max_memory", of a budget never
+    # given, which raising would not help.
+    up = Upscaler(create_model("imdn_rtc"), device="cpu", precision="fp32")
+
+    def out_of_memory(x):
+        raise torch.cuda.OutOfMemoryError("simulated")
+
+    monkeypatch.setattr(up, "_network", out_of_memory)
+    message = (
+        r"^the GPU ran out of memory even for windows of \d+ pixels, and no tiling of 200x100 "
+        r"frames fits smaller ones: free GPU memory \(another process may hold it\) or use "
+        r"device='cpu'$"
+    )
+    with (
+        pytest.warns(UserWarning, match="out of GPU memory"),
+        pytest.raises(VsrError, match=message),
+    ):
+        up(smooth_batch(1, 100, 200))
 
 
 def test_non_finite_output_is_refused(monkeypatch):
@@ -395,11 +418,75 @@ def test_wrong_inputs_are_user_errors_and_an_empty_batch_is_empty():
 
 
 def test_a_budget_too_small_for_any_tiling_is_a_user_error():
-    up = Upscaler(create_model("imdn_rtc"), device="cpu", max_memory=64 << 10)
-    # The budget the user gave is named, not the window floor it was raised to.
-    message = r"budget \(64\.0 KiB: windows of at most 1024 pixels\) is too small to tile 200x100"
-    with pytest.raises(VsrError, match=message + ".*raise max_memory"):
+    network = create_model("imdn_rtc")
+    budget = memory_needed(network, torch.float32, torch.device("cpu"), MIN_WINDOW_PIXELS)
+    up = Upscaler(network, device="cpu", precision="fp32", max_memory=budget)
+    assert up.max_pixels == MIN_WINDOW_PIXELS
+    message = rf"budget \({budget / 2**20:.1f} MiB: windows of at most 1024 pixels\) is too small"
+    with pytest.raises(VsrError, match=message + " to tile 200x100.*raise max_memory"):
         up(smooth_batch(1, 100, 200))
+
+
+# In a process of its own: the peak is the process's, which other tests' work would hide.
+_PEAK_UNDER_A_BUDGET = """
+import sys
+import torch
+from vsr.models import create_model
+from vsr.telemetry import hand_back_free_heap, proc_status_kib, reset_peak_rss
+from vsr.upscale import Upscaler
+
+channels_last, budget = sys.argv[1] == "1", int(sys.argv[2])
+torch.manual_seed(0)
+up = Upscaler(create_model("imdn", 2), "cpu", "fp32", max_memory=budget, channels_last=channels_last)
+frame = torch.rand(1, 3, 256, 256)
+up(torch.rand(1, 3, 32, 32))
+hand_back_free_heap()
+before = proc_status_kib("VmRSS")
+if not reset_peak_rss():
+    sys.exit(3)
+up(frame)
+print(up.plan_for(256, 256).mode, (proc_status_kib("VmHWM") - before) * 1024)
+"""
+
+
+@pytest.mark.parametrize("channels_last", [False, True])
+def test_a_cpu_run_keeps_to_its_memory_budget(channels_last):
+    # The estimate took 4144 bytes an input pixel of IMDN x2; a first call on the CPU holds
+    # 32 MiB whatever its size and 4.7-7.5 KB a pixel besides: a 100 MiB budget grew the
+    # process by 215 MiB, and the CPU, unlike a GPU, has no way back from running out.
+    import subprocess
+    import sys
+
+    budget = 100 << 20
+    ran = subprocess.run(
+        [sys.executable, "-c", _PEAK_UNDER_A_BUDGET, str(int(channels_last)), str(budget)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        env={**os.environ, "OMP_NUM_THREADS": "2"},
+    )
+    if ran.returncode == 3:
+        pytest.skip("this system cannot reset the peak resident set")
+    assert ran.returncode == 0, ran.stderr
+    mode, grown = ran.stdout.split()
+    frame = (256 * 256 + 512 * 512) * 3 * 4  # the frame and its result, outside the budget
+    assert mode == "tiles"
+    assert int(grown) <= 1.15 * budget + frame, f"{int(grown) / 2**20:.0f} MiB"
+
+
+def test_a_budget_below_what_the_smallest_window_takes_is_refused_at_once():
+    # 64 KiB was taken as windows of 1024 pixels, which take megabytes: the budget was
+    # never kept. On the CPU a call also holds some 32 MiB whatever its size.
+    network = create_model("imdn", 2)
+    smallest = memory_needed(network, torch.float32, torch.device("cpu"), MIN_WINDOW_PIXELS)
+    assert smallest > 32 << 20
+    message = (
+        r"the memory budget \(64\.0 KiB\) is less than the network needs for its smallest "
+        rf"windows \(1024 pixels: {smallest / 2**20:.1f} MiB on cpu\); raise max_memory"
+    )
+    with pytest.raises(VsrError, match=message):
+        Upscaler(network, device="cpu", precision="fp32", max_memory=64 << 10)
+    Upscaler(network, device="cpu", precision="fp32", max_memory=smallest)
 
 
 def test_non_finite_output_in_fp32_blames_the_weights_not_the_precision(monkeypatch):

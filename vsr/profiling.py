@@ -42,10 +42,11 @@ from torch.utils.flop_counter import FlopCounterMode
 from vsr.errors import VsrError
 from vsr.models import create_model
 from vsr.telemetry import (
+    available_host_memory_bytes,
     hand_back_free_heap,
-    host_memory_bytes,
     proc_status_kib,
     reset_peak_rss,
+    usable_host_memory_bytes,
 )
 from vsr.text_table import text_table
 from vsr.upscale import PRECISIONS, device_guard
@@ -331,10 +332,23 @@ def profile_model(
 
 
 def device_memory(device: torch.device) -> int:
-    """Bytes of memory the device has in all (the host's RAM for the CPU)."""
+    """Bytes of memory the device has in all (the host's RAM for the CPU, or its container's
+    share)."""
     if device.type == "cuda":
         return torch.cuda.mem_get_info(device)[1]
-    return host_memory_bytes() or 0
+    return usable_host_memory_bytes() or 0
+
+
+def memory_free_for(device: torch.device) -> tuple[int, str]:
+    """Bytes a measurement may take now, and the words for them: on the CPU what the system
+    can give without swapping (a size that fits the total can still be killed when other
+    processes hold much of it); on a GPU all of its memory, since a GPU that runs out only
+    fails the call."""
+    if device.type == "cpu":
+        free = available_host_memory_bytes()
+        if free is not None:
+            return min(free, device_memory(device) or free), "available"
+    return device_memory(device), "in all"
 
 
 def check_memory(
@@ -348,15 +362,15 @@ def check_memory(
 ) -> None:
     """Refuse an input that cannot fit before allocating it: a huge --size would otherwise
     end in an allocator traceback, or worse, in the kernel killing the process."""
-    from vsr.upscale import bytes_per_pixel
+    from vsr.upscale import memory_needed
 
     height, width = size
-    needed = frames * height * width * bytes_per_pixel(model, dtype)
-    available = device_memory(device)
+    needed = memory_needed(model, dtype, device, frames * height * width)
+    available, words = memory_free_for(device)
     if needed > available:
         raise VsrError(
             f"{label} on a {width}x{height} input needs about {_human(needed, 'B')} of "
-            f"memory and {device} has {_human(available, 'B')}; use a smaller {flag}"
+            f"memory and {device} has {_human(available, 'B')} {words}; use a smaller {flag}"
         )
 
 

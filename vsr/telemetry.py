@@ -185,17 +185,33 @@ def host_memory_bytes() -> int | None:
         return None
 
 
+def usable_host_memory_bytes() -> int | None:
+    """The host's RAM, or this process's container's memory limit where that is lower (a
+    container sees the host's RAM, and is killed past its own limit)."""
+    from vsr.container_memory import container_limits
+
+    host = host_memory_bytes()
+    limit, _free = container_limits()
+    return min(v for v in (host, limit) if v is not None) if host or limit else None
+
+
 def available_host_memory_bytes() -> int | None:
-    """Memory the host can give without swapping (Linux's MemAvailable), or None where the
-    system does not say."""
+    """Memory the host can give without swapping (Linux's MemAvailable), or what this
+    process's container may still take where that is less; None where the system does not
+    say."""
+    from vsr.container_memory import container_limits
+
+    available = None
     try:
         with open("/proc/meminfo") as meminfo:
             for line in meminfo:
                 if line.startswith("MemAvailable:"):
-                    return int(line.split()[1]) * 1024
+                    available = int(line.split()[1]) * 1024
+                    break
     except (OSError, ValueError, IndexError):
         pass
-    return None
+    _limit, free = container_limits()
+    return min(v for v in (available, free) if v is not None) if available or free else None
 
 
 def peak_host_memory_bytes() -> int:

@@ -36,7 +36,7 @@ from vsr.ops.compiled import captures_graphs, compile_network, packages_on
 from vsr.ops.cuda_graph import GraphedNetwork
 from vsr.ops.mixed_precision import cast_network
 from vsr.ops.tiling import TilePlan, plan_tiles, run_plan
-from vsr.telemetry import host_memory_bytes
+from vsr.telemetry import usable_host_memory_bytes
 
 PRECISIONS = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
 
@@ -137,6 +137,57 @@ def bytes_per_pixel(model: nn.Module, dtype: torch.dtype) -> int:
     return max(1, inner + 3 * model.scale**2 * 4)
 
 
+# The CPU has no way back from running out of memory: a GPU's windows are halved and the
+# call tried again, while the kernel kills a CPU process. So on the CPU the estimate is an
+# upper bound of what a first call on a window measured (VmHWM growth; IMDN x2, 2 cores,
+# 2026-11-29): CPU_FIXED_BYTES that a call holds whatever its size (oneDNN's buffers: 35 MiB
+# at 64x64), and per pixel bytes_per_pixel (4144 B for IMDN x2) times a margin that depends
+# on the layout. Beyond the fixed part, channels_last (what vsr run and vsr.load_model use
+# on the CPU) took 3.9 KB a pixel at 128x128 and 4.7 KB at 256x256 in fp32, 4.4 KB at
+# 512x512 in bf16; the default layout took 6.2 KB at 128x128, 7.1 KB at 256x256 and 7.5 KB
+# in 192x272 tiles, as oneDNN reorders it. A 300 MiB budget grew the process by 437 MiB
+# with the estimate alone.
+CPU_FIXED_BYTES = 32 << 20
+CPU_PER_PIXEL_MARGIN = {True: 1.25, False: 1.9}  # by channels_last
+
+
+def _mib(size: int) -> str:
+    return f"{size / 2**20:.1f} MiB" if size >= 2**20 else f"{size / 1024:.1f} KiB"
+
+
+def _cpu_bytes_per_pixel(model: nn.Module, dtype: torch.dtype, channels_last: bool) -> float:
+    return bytes_per_pixel(model, dtype) * CPU_PER_PIXEL_MARGIN[bool(channels_last)]
+
+
+def memory_needed(
+    model: nn.Module,
+    dtype: torch.dtype,
+    device: torch.device,
+    pixels: int,
+    channels_last: bool = False,
+) -> int:
+    """Bytes the network is taken to need for `pixels` input pixels in one call on
+    `device`, in the memory layout `channels_last` says."""
+    if device.type == "cpu":
+        return CPU_FIXED_BYTES + int(pixels * _cpu_bytes_per_pixel(model, dtype, channels_last))
+    return pixels * bytes_per_pixel(model, dtype)
+
+
+def window_pixels(
+    model: nn.Module,
+    dtype: torch.dtype,
+    device: torch.device,
+    budget: int,
+    channels_last: bool = False,
+) -> int:
+    """The most input pixels one call may take within `budget` bytes (memory_needed
+    inverted; MIN_WINDOW_PIXELS at least)."""
+    if device.type == "cpu":
+        per_pixel = _cpu_bytes_per_pixel(model, dtype, channels_last)
+        return max(MIN_WINDOW_PIXELS, int((budget - CPU_FIXED_BYTES) // per_pixel))
+    return max(MIN_WINDOW_PIXELS, budget // bytes_per_pixel(model, dtype))
+
+
 def check_memory_budget(max_memory: object) -> None:
     """A memory budget is a whole number of bytes > 0. A float is refused, not rounded:
     1.5 was taken as a budget of 1 byte. True is an int to Python, not a size."""
@@ -153,11 +204,14 @@ def check_memory_budget(max_memory: object) -> None:
 
 
 def default_memory_budget(device: torch.device) -> int:
-    """Bytes the network may use: most of the free GPU memory, or half of the host's RAM."""
+    """Bytes the network may use: most of the free GPU memory, or half of the host's RAM
+    (of its container's limit where that is lower)."""
     if device.type == "cuda":
         free, _total = torch.cuda.mem_get_info(device)
         return int(free * 0.8)
-    host = host_memory_bytes()
+    # The total, not what is free now: a plan that changed with the machine's load would
+    # change the output's pixels from run to run (tiles are close to, not equal to, whole).
+    host = usable_host_memory_bytes()
     return int(host * 0.5) if host else 8 << 30
 
 
@@ -327,7 +381,18 @@ class Upscaler:
         self.arch: str = getattr(model, "arch", type(model).__name__)
         budget = int(max_memory) if max_memory is not None else default_memory_budget(self.device)
         self.memory_budget = budget
-        self.max_pixels = max(MIN_WINDOW_PIXELS, budget // bytes_per_pixel(self.model, self.dtype))
+        layout = self.channels_last
+        smallest = memory_needed(self.model, self.dtype, self.device, MIN_WINDOW_PIXELS, layout)
+        if budget < smallest:
+            # Windows of the smallest size would still overrun it: it cannot be kept.
+            raise VsrError(
+                f"the memory budget ({_mib(budget)}) is less than the network needs for its "
+                f"smallest windows ({MIN_WINDOW_PIXELS} pixels: {_mib(smallest)} on "
+                f"{self.device.type}); raise {option('--max-memory')}"
+            )
+        self.max_pixels = window_pixels(self.model, self.dtype, self.device, budget, layout)
+        # What the budget allows; max_pixels is halved below it when a GPU runs out.
+        self.budget_pixels = self.max_pixels
 
     @property
     def packages_built(self) -> int:
@@ -364,14 +429,24 @@ class Upscaler:
         try:
             return plan_tiles(height, width, self.max_pixels, self.input_multiple)
         except ValueError:
+            if self.max_pixels < self.budget_pixels:
+                # Halved after the GPU ran out: the budget, perhaps never set, is not why.
+                raise self._out_of_gpu_memory(height, width) from None
             # A user's budget (--max-memory, max_memory=) too small for any tiling.
-            budget = self.memory_budget
-            amount = f"{budget / 2**20:.1f} MiB" if budget >= 2**20 else f"{budget / 1024:.1f} KiB"
             raise VsrError(
-                f"the memory budget ({amount}: windows of at most "
+                f"the memory budget ({_mib(self.memory_budget)}: windows of at most "
                 f"{self.max_pixels} pixels) is too small to tile {width}x{height} frames; "
                 f"raise {option('--max-memory')}"
             ) from None
+
+    def _out_of_gpu_memory(self, height: int, width: int) -> VsrError:
+        """The error once the GPU ran out of memory for windows as small as tiling allows:
+        the budget, perhaps never set, is not what to raise."""
+        return VsrError(
+            f"the GPU ran out of memory even for windows of {self.max_pixels} pixels, and no "
+            f"tiling of {width}x{height} frames fits smaller ones: free GPU memory (another "
+            f"process may hold it) or use {option('--device', 'cpu')}"
+        )
 
     def _network(self, x: torch.Tensor) -> torch.Tensor:
         if self.channels_last:
@@ -493,7 +568,7 @@ class Upscaler:
             except torch.cuda.OutOfMemoryError:
                 # Halving below the floor (or to a budget no tiling fits) cannot help.
                 if self.max_pixels // 2 < MIN_WINDOW_PIXELS:
-                    raise
+                    raise self._out_of_gpu_memory(x.shape[2], x.shape[3]) from None
                 self.max_pixels //= 2
                 torch.cuda.empty_cache()
                 warnings.warn(
