@@ -31,6 +31,7 @@ from vsr.video.image_sequence import is_image_sequence
 from vsr.video.media_url import file_url
 from vsr.video.mov_timing import LastPacketHold
 from vsr.video.pixfmt import parse_planes
+from vsr.video.rate_snap import RateSnap
 from vsr.video.reader import VideoInfo
 from vsr.video.remux import StreamCopier, fresh_tags, track_tags
 from vsr.video.timecode import why_no_timecode_track
@@ -204,8 +205,12 @@ class VideoWriter:
         # Where the stream ends: MP4/MOV sum the dts steps into its length (see
         # vsr.video.mov_timing), Matroska takes the latest pts + duration (final_packet).
         self._mov_like = self._container_format in ("mp4", "mov")
+        # MP4 and MOV keep times exactly, a Matroska source's millisecond roundings of
+        # 23.976 fps too: its frames are put back on their grid (vsr.video.rate_snap).
+        # Matroska rounds them to milliseconds again, and the ffmpeg CLI muxes its own.
+        self._snap = RateSnap.for_source(self.time_base, self._rate) if self._mov_like else None
         hold = LastPacketHold if self._mov_like else FinalPacketHold
-        self._hold = hold(self._frame_step)
+        self._hold = hold(self._snap.step if self._snap else self._frame_step)
         self._stream_end: int | None = None  # where the source's last frame ends, if known
         self._caption_store: CaptionStore | None = None  # the reader's, once given
         self._captions: PacketCaptions | None = None  # None: this output cannot carry them
@@ -278,7 +283,7 @@ class VideoWriter:
         self._configure_encoder(stream.codec_context)
         if self._apple_tag:
             stream.codec_context.codec_tag = self._apple_tag
-        stream.time_base = self.time_base
+        stream.time_base = self._snap.time_base if self._snap else self.time_base
         if self.source.display_matrix is not None:
             stream.set_display_matrix(list(self.source.display_matrix))  # mirrors too
         elif self.source.rotation:
@@ -443,6 +448,8 @@ class VideoWriter:
         """Mux encoded video packets, then the other streams' packets due by then."""
         for packet in packets:
             packet.stream = self._video
+        if self._snap is not None:
+            packets = self._snap.packets(packets)
         if self._hold is not None:
             packets = self._hold.pass_on(packets)
         self._output.mux(packets)
@@ -647,6 +654,10 @@ class VideoWriter:
 
     def _mux_flushed(self, packets: list[av.Packet]) -> None:
         """Mux the encoder's last packets, and the one held back to end the stream right."""
+        end = self._stream_end
+        if self._snap is not None:
+            packets = self._snap.packets(packets)
+            end = None if end is None else self._snap.time(end)
         if self._hold is None:
             self._output.mux(packets)
             return
@@ -654,7 +665,7 @@ class VideoWriter:
         # The muxer picks its time base when it writes the header; the held packet is
         # fixed in that time base, so the header must be out first.
         self._output.start_encoding()
-        self._output.mux(self._hold.last(self._video, self._stream_end))
+        self._output.mux(self._hold.last(self._video, end))
 
     def abort(self) -> None:
         """Stop and delete the temporary file; the target path is left untouched."""

@@ -1,0 +1,88 @@
+"""23.976 fps from Matroska into MP4/MOV stays 24000/1001 (vsr.video.rate_snap): the
+source's millisecond roundings came out as a variable frame rate."""
+
+from __future__ import annotations
+
+from collections import Counter
+from fractions import Fraction
+from pathlib import Path
+
+import av
+import numpy as np
+import pytest
+
+from vsr.cli import main
+from vsr.video.rate_snap import RateSnap
+
+NTSC_FILM = Fraction(24000, 1001)
+
+
+def _matroska_at(path: Path, rate: Fraction, frames: int, jitter_ms: dict[int, int]) -> None:
+    """A clip at `rate` in Matroska's milliseconds, as ffmpeg and mkvmerge store it (each
+    time rounded to the millisecond), frame i moved by jitter_ms[i] besides."""
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("libx264", rate=rate, options={"preset": "ultrafast"})
+        stream.width, stream.height, stream.pix_fmt = 64, 36, "yuv420p"
+        stream.time_base = stream.codec_context.time_base = Fraction(1, 1000)
+        for i in range(frames):
+            picture = ((np.indices((36, 64)).sum(0) * 3 + i * 9) % 256).astype(np.uint8)
+            frame = av.VideoFrame.from_ndarray(np.repeat(picture[..., None], 3, 2), "rgb24")
+            frame.pts = round(i / rate * 1000) + jitter_ms.get(i, 0)
+            frame.time_base = Fraction(1, 1000)
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode(None))
+
+
+def _steps(path: Path) -> tuple[Fraction, Counter, Fraction, int]:
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        times = sorted(p.pts for p in container.demux(stream) if p.pts is not None)
+        return (
+            stream.time_base,
+            Counter(b - a for a, b in zip(times, times[1:], strict=False)),
+            stream.average_rate,
+            len(times),
+        )
+
+
+@pytest.mark.parametrize("suffix", [".mp4", ".mov"])
+def test_a_matroska_ntsc_film_keeps_its_steady_rate_in_mp4_and_mov(tmp_path, weights, suffix):
+    # Steps of 672 and 656 ticks of 1/16000 (33 and 14 of them), 23.9798 fps on average.
+    source = tmp_path / "film.mkv"
+    _matroska_at(source, NTSC_FILM, 48, {})
+    assert _steps(source)[1] == Counter({42: 33, 41: 14})
+    out = tmp_path / f"film{suffix}"
+    assert main(["run", str(source), str(out), "--weights", str(weights), "--quiet"]) == 0
+    time_base, steps, rate, frames = _steps(out)
+    assert (time_base, steps, rate, frames) == (
+        Fraction(1, 24000),
+        Counter({1001: 47}),
+        NTSC_FILM,
+        48,
+    )
+    with av.open(str(out)) as container:
+        assert container.duration == 2_002_000  # 48 frames of 1001/24000 s
+
+
+def test_a_frame_off_the_grid_by_more_than_the_rounding_keeps_its_time(tmp_path, weights):
+    source = tmp_path / "vfr.mkv"
+    _matroska_at(source, NTSC_FILM, 12, {6: 9})  # frame 6 is 9 ms late: a real irregularity
+    out = tmp_path / "vfr.mp4"
+    assert main(["run", str(source), str(out), "--weights", str(weights), "--quiet"]) == 0
+    with av.open(str(out)) as container:
+        stream = container.streams.video[0]
+        times = sorted(p.pts for p in container.demux(stream) if p.pts is not None)
+    assert times == [i * 1001 for i in range(6)] + [(250 + 9) * 24] + [
+        i * 1001 for i in range(7, 12)
+    ]
+
+
+def test_the_snap_only_where_times_are_rounded():
+    assert RateSnap.for_source(Fraction(1, 1000), Fraction(25)) is None  # 40 ms: exact
+    assert RateSnap.for_source(Fraction(1, 90000), Fraction(30000, 1001)) is None  # 3003 ticks
+    # MPEG-TS's 90 kHz rounds a 23.976 fps frame (3753.75 ticks) too.
+    assert RateSnap.for_source(Fraction(1, 90000), NTSC_FILM).time_base == Fraction(1, 360000)
+    snap = RateSnap.for_source(Fraction(1, 1000), Fraction(30000, 1001))
+    assert (snap.time_base, snap.per_tick, snap.step) == (Fraction(1, 30000), 30, 1001)
+    assert [snap.time(ms) for ms in (0, 33, 67, 100, 105)] == [0, 1001, 2002, 3003, 3150]
+    assert RateSnap.for_source(Fraction(1, 1000), Fraction(2997, 100)) is None  # no 1001 rate
