@@ -71,3 +71,38 @@ def test_a_flag_kept_under_its_other_name_is_not_named():
     assert dropped_flags(int(Disposition.forced), "webm", "audio") == []
     assert dropped_flags(int(Disposition.comment), "webm", "audio") == ["commentary"]
     assert dropped_flags(int(Disposition.attached_pic), "mov", "video") == []
+
+
+@pytest.mark.parametrize("suffix", [".mp4", ".mkv"])
+def test_a_subtitle_track_the_muxer_marks_shown_is_said(tmp_path, weights, suffix):
+    # MP4 and MOV enable the first subtitle track where the source marks none default:
+    # English subtitles left off in the source came out marked to be shown, unsaid.
+    plain = tmp_path / "plain.mkv"
+    make_clip(plain, frames=3, subtitles=True, audio=False)
+    source = tmp_path / "off.mkv"
+    with av.open(str(plain)) as clip, av.open(str(source), "w") as out:
+        copies = {s.index: out.add_stream_from_template(s) for s in clip.streams}
+        for stream in clip.streams:
+            copies[stream.index].disposition = (
+                Disposition.default if stream.type == "video" else Disposition(0)
+            )
+            if stream.type == "subtitle":
+                copies[stream.index].metadata["language"] = "eng"
+        for packet in clip.demux():
+            if packet.dts is not None:
+                packet.stream = copies[packet.stream.index]
+                out.mux(packet)
+    assert _flags_read_back(source)["subtitle"] == 0
+    out, report = tmp_path / f"out{suffix}", tmp_path / "r.json"
+    assert main(["run", str(source), str(out), "--weights", str(weights), "--quiet",
+                 "--report", str(report)]) == 0  # fmt: skip
+    notes = [n for n in json.loads(report.read_text())["notes"] if "marks" in n]
+    shown = _flags_read_back(out)["subtitle"] & Disposition.default
+    if suffix == ".mp4":
+        assert shown  # what the note says
+        assert notes == [
+            "the source marks no subtitle track to be shown, and .mp4 marks its first (eng) "
+            "so (the muxer always does): players may show it unasked; .mkv keeps none marked"
+        ]
+    else:
+        assert not shown and notes == []

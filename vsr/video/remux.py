@@ -269,6 +269,7 @@ class StreamCopier:
             self._keep_track_details(stream, route, source_streams.extension, notes)
             self._routes[stream.index] = route
         self._flag_default_audio()
+        self._say_if_a_subtitle_track_will_be_shown(notes)
         self._copy_chapters(notes)
         self._packets = self._demux()
         self._pending: av.Packet | None = None
@@ -425,6 +426,22 @@ class StreamCopier:
         audio = [r.output for r in self._routes.values() if r.output.type == "audio"]
         if audio and not any(stream.disposition & default for stream in audio):
             audio[0].disposition = audio[0].disposition | default
+
+    def _say_if_a_subtitle_track_will_be_shown(self, notes: list[str]) -> None:
+        """MP4 and MOV enable the first track of a kind where none is default (libav's mov
+        muxer, with no option against it), and players show an enabled subtitle track
+        unasked: English subtitles the source left off came out on. Not preventable, so
+        said."""
+        default = av.stream.Disposition.default
+        subtitles = [r.output for r in self._routes.values() if r.output.type == "subtitle"]
+        if self._mov_like and subtitles and not any(s.disposition & default for s in subtitles):
+            language = subtitles[0].metadata.get("language")
+            which = f" ({language})" if language and language != "und" else ""
+            notes.append(
+                f"the source marks no subtitle track to be shown, and "
+                f"{Path(self._output.name).suffix} marks its first{which} so (the muxer "
+                "always does): players may show it unasked; .mkv keeps none marked"
+            )
 
     def _is_chapters(self, stream) -> bool:
         """MP4/MOV keep chapters also as a text track, one sample a chapter: a data stream
