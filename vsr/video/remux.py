@@ -25,6 +25,7 @@ from pathlib import Path
 import av
 import numpy as np
 
+from vsr.video.audio_lengths import AudioLengths
 from vsr.video.clock_restarts import ClockRestarts
 from vsr.video.copy_trial import trial_copy
 from vsr.video.data_tracks import data_copy_survives, header_takes
@@ -273,6 +274,9 @@ class StreamCopier:
         self._copy_chapters(notes)
         self._packets = self._demux()
         self._pending: av.Packet | None = None
+        # MP4 and MOV time their last sample by its duration, which some demuxers leave
+        # out (vsr.video.audio_lengths); Matroska and WebM need none.
+        self._audio_lengths = AudioLengths() if self._mov_like else None
         self.copied_packets = 0
 
     def _survey(self, source: Path) -> _SourceStreams:
@@ -761,6 +765,9 @@ class StreamCopier:
                 break
             self._mux(packet)
         if video_seconds is None:
+            if self._audio_lengths is not None:
+                for packet in self._audio_lengths.rest():
+                    self._mux_copy(packet)
             self._flush_encoders()
 
     def _mux(self, packet: av.Packet) -> None:
@@ -783,10 +790,11 @@ class StreamCopier:
             if packet.stream.type == "subtitle" and not packet.duration and self._mov_like:
                 _give_its_own_length(packet)
                 self._end_by_the_cut(packet)
-            packet.stream = route.output
-            self._output.mux(packet)
-            self.copied_packets += 1
-            route.sent += 1
+            if packet.stream.type == "audio" and self._audio_lengths is not None:
+                for ready in self._audio_lengths.take(packet):
+                    self._mux_copy(ready)
+                return
+            self._mux_copy(packet)
             return
         try:
             frames = packet.decode()
@@ -804,6 +812,14 @@ class StreamCopier:
             # sound where the source had it; without one the encoder counts samples.
             self._output.mux(route.output.encode(frame))
             route.sent += 1
+
+    def _mux_copy(self, packet: av.Packet) -> None:
+        """Mux a packet of a copied stream (still the input's) into its output stream."""
+        route = self._routes[packet.stream.index]
+        packet.stream = route.output
+        self._output.mux(packet)
+        self.copied_packets += 1
+        route.sent += 1
 
     def _end_by_the_cut(self, packet: av.Packet) -> None:
         """A subtitle given its own length (moved by the cut already) ends no later than the
