@@ -34,6 +34,7 @@ from vsr.video.libav_log import libav_messages
 from vsr.video.media_url import open_source
 from vsr.video.png_cover import PngPicture, cover_as_png, png_bytes
 from vsr.video.reader import is_cover, main_video_stream
+from vsr.video.statistics_tags import without_statistics
 from vsr.video.subtitle_header import header_for_conversion
 from vsr.video.timecode import moved_timecode
 from vsr.video.track_flags import dropped_flags
@@ -41,6 +42,8 @@ from vsr.video.track_language import fit_language
 from vsr.video.trim import Cut
 
 # Tags the muxer writes itself, or that describe the old file rather than the new one.
+# A track's statistics tags (BPS, NUMBER_OF_BYTES ...) are stale only where its packets
+# change, so they are dropped per track instead (vsr.video.statistics_tags).
 STALE_TAGS = frozenset(
     {"encoder", "duration", "major_brand", "minor_version", "compatible_brands", "rotate"}
 )
@@ -414,13 +417,25 @@ class StreamCopier:
     def _keep_track_details(self, stream, route: _Route, extension: str, notes: list[str]) -> None:
         """The stream's tags and flags on its output track, with a note on what is lost."""
         label = _label(stream)
-        tags = fit_language(track_tags(stream.metadata), self._output, label, notes)
+        tags = track_tags(stream.metadata)
+        if self._changes_packets(stream, route):
+            tags = without_statistics(tags)
+        tags = fit_language(tags, self._output, label, notes)
         route.output.metadata.update(tags)
         route.output.disposition = stream.disposition
         lost = dropped_flags(stream.disposition, self._output.format.name, stream.type)
         if lost:
             flags = "flag" if len(lost) == 1 else "flags"
             notes.append(f"{label}: {extension} cannot keep its {', '.join(lost)} {flags}")
+
+    def _changes_packets(self, stream, route: _Route) -> bool:
+        """Whether the output track's packets are other than the source stream's: re-encoded,
+        converted, or cut (a cover picture is kept whole by a cut). Its statistics tags then
+        count what it no longer holds (vsr.video.statistics_tags)."""
+        if route.reencode or route.convert_text or route.picture is not None:
+            return True
+        cut = self._cut is not None and self._cut.asked  # not a whole file moved to zero
+        return cut and stream.type != "video"
 
     def _flag_default_audio(self) -> None:
         """Flag the first audio track default when none is (Matroska sources may have
@@ -573,12 +588,14 @@ class StreamCopier:
 
     @property
     def video_tags(self) -> dict[str, str]:
-        """The upscaled stream's tags. Its timecode (which MP4/MOV muxers turn back into a
-        timecode track) moves with a cut to the first kept frame's."""
+        """The upscaled stream's tags, less its statistics (vsr.video.statistics_tags). Its
+        timecode (which MP4/MOV muxers turn back into a timecode track) moves with a cut to
+        the first kept frame's."""
         video = self._video
         if video is None:
             return {}
-        tags = self._with_moved_timecode(dict(video.metadata))
+        # Re-encoded: its statistics tags counted the old frames' bytes.
+        tags = self._with_moved_timecode(without_statistics(dict(video.metadata)))
         stated = [*tags, *self._input.metadata]
         if self._frame_timecode and not any(k.lower() == "timecode" for k in stated):
             # The frames' own (broadcast TS carry it so), the first kept frame's already.
