@@ -18,6 +18,7 @@ import pytest
 from media import (
     gop_header_timecodes,
     make_bmp_cover_mp4,
+    make_clip,
     make_dolby_vision_tagged_clip,
     make_empty_scte35_ts,
     make_gopro_clip,
@@ -1030,3 +1031,37 @@ def test_a_bmp_cover_goes_into_mkv_as_a_png_attachment_with_its_pixels(tmp_path,
         "video stream #1 (bmp): the cover picture attached as PNG, its pixels unchanged "
         "(players read no bmp attachment as a cover)" in notes
     )
+
+
+@pytest.mark.parametrize("suffix", [".mkv", ".webm", ".mp4"])
+def test_a_stereo_3d_layout_is_kept_where_the_container_can_and_said_where_not(
+    tmp_path, weights, suffix
+):
+    # Every output was told "the video carries a stereo 3D layout in its frames, which the
+    # output does not keep", while .mkv and .webm kept it (in the track, where Matroska
+    # states it) and .mp4 lost it for another reason than the one given.
+    plain = tmp_path / "plain.mkv"
+    make_clip(plain, 64, 36, frames=2, audio=False)
+    source = tmp_path / "sbs.mkv"
+    with av.open(str(plain)) as clip, av.open(str(source), "w") as out:
+        video = out.add_stream_from_template(clip.streams.video[0])
+        video.metadata["stereo_mode"] = "left_right"
+        for packet in clip.demux(clip.streams.video[0]):
+            if packet.dts is not None:
+                packet.stream = video
+                out.mux(packet)
+    out, report = tmp_path / f"out{suffix}", tmp_path / "r.json"
+    codec = {".webm": "libvpx-vp9", ".mkv": "ffv1", ".mp4": "libx264"}[suffix]
+    assert main(["run", str(source), str(out), "--weights", str(weights), "--quiet",
+                 "--codec", codec, "--report", str(report)]) == 0  # fmt: skip
+    notes = [n for n in json.loads(report.read_text())["notes"] if "stereo" in n]
+    with av.open(str(out)) as container:
+        layout = container.streams.video[0].metadata.get("stereo_mode")
+    if suffix == ".mp4":
+        assert layout is None
+        assert notes == [
+            "the video is stereo 3D (left_right), which .mp4 files do not keep: players show "
+            "the two views as stored (.mkv and .webm keep it)"
+        ]
+    else:
+        assert layout == "left_right" and notes == []

@@ -400,6 +400,10 @@ class VideoReader:
         if unusual_siting:
             self.warnings.append(unusual_siting)
         lost = _side_data_not_kept(first)
+        if any(key.lower() == "stereo_mode" for key in self._stream.metadata):
+            # Matroska's StereoMode, which libav also puts on every frame: the track's tags
+            # carry it where the output can hold it, and the writer says where it cannot.
+            lost = [what for what in lost if what != _SIDE_DATA_NOT_KEPT["STEREO3D"]]
         if lost:
             self.warnings.append(
                 f"the video carries {' and '.join(lost)} in its frames, which the output "

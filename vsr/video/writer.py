@@ -308,6 +308,7 @@ class VideoWriter:
         video_tags = fit_language(
             track_tags(self._copier.video_tags), output, "the video track", self.notes
         )
+        self._say_if_the_stereo_layout_is_lost(video_tags)
         self._drop_a_timecode_that_cannot_run(self._tags, video_tags)
         output.metadata.update(self._tags)
         stream.metadata.update(video_tags)
@@ -330,6 +331,18 @@ class VideoWriter:
             raise VsrError(
                 f"{self.codec.name} cannot be stored in {self.path.suffix} files ({why}; use .mkv)"
             ) from None
+
+    def _say_if_the_stereo_layout_is_lost(self, video_tags: dict[str, str]) -> None:
+        """A Matroska source states its stereo 3D layout in the track (StereoMode, the tag
+        "stereo_mode" to libav), which the video's tags carry into a Matroska or WebM
+        output; MP4 and MOV drop it (libav writes their stereo box only as an unofficial
+        extension)."""
+        layout = next((v for k, v in video_tags.items() if k.lower() == "stereo_mode"), None)
+        if layout and self._container_format not in ("matroska", "webm"):
+            self.notes.append(
+                f"the video is stereo 3D ({layout}), which {self.path.suffix} files do not "
+                "keep: players show the two views as stored (.mkv and .webm keep it)"
+            )
 
     def _configure_encoder(self, context: av.codec.CodecContext) -> None:
         """Size, format, time base and colour tags: the output stream's encoder and every
