@@ -117,6 +117,33 @@ def test_encoder_pyav_cannot_open_without_ffmpeg_is_a_clear_error(clip, tmp_path
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.mkv"]
 
 
+def test_dnxhd_at_a_size_it_does_not_list_says_why_and_what_takes_it(clip, tmp_path, monkeypatch):
+    # It said "Invalid argument: Frame size: 1440x1080i; bitrate: 110Mbps; pixel format:
+    # yuv422p", the last row of libav's table of DNxHD's sizes, as though that were why.
+    monkeypatch.setattr(ffmpeg_pipe, "ffmpeg_available", lambda: False)
+    settings = EncodeSettings(codec="dnxhd", pix_fmt="yuv422p")
+    with pytest.raises(VsrError) as refused:
+        VideoWriter(tmp_path / "out.mov", clip, 128, 96, settings)
+    assert str(refused.value) == (
+        "cannot open encoder dnxhd: Invalid argument: video parameters incompatible with "
+        "DNxHD. Valid DNxHD profiles (libav lists 54) (DNxHD takes only its broadcast frame "
+        "sizes; settings=EncodeSettings(options={'profile': 'dnxhr_hq'}) takes any size from "
+        "256x120)"
+    )
+    hq = replace(settings, options={"profile": "dnxhr_hq"})
+    VideoWriter(tmp_path / "hq.mov", clip, 320, 240, hq).abort()  # opens
+
+
+def test_the_reason_libav_gave_is_its_last_line_or_the_head_of_a_list():
+    from vsr.video.libav_log import reason_said
+
+    assert reason_said([]) is None
+    assert reason_said(["a warning", "Input dimensions too small"]) == "Input dimensions too small"
+    table = ["Valid profiles:", "1920x1080", "1280x720"]
+    assert reason_said(["odd", *table]) == "Valid profiles (libav lists 2)"
+    assert reason_said(["Valid profiles:"]) == "Valid profiles:"  # nothing listed after it
+
+
 def test_encoder_pyav_cannot_open_goes_to_ffmpeg_when_present(clip, tmp_path, monkeypatch):
     started: list[PipePlan] = []
 

@@ -91,6 +91,9 @@ def option(
         if value is None:
             return flag if metavar is None else f"{flag} {metavar}"
         return flag if isinstance(value, bool) else f"{flag} {value}"
+    if flag == "-e" and value is not None:  # -e KEY=VALUE: an item of the settings' options
+        key, _, given = str(value).partition("=")
+        return f"settings=EncodeSettings(options={{{key!r}: {given!r}}})"
     keyword = flag.removeprefix("--").removeprefix("no-").replace("-", "_")
     if setting:
         return f"settings=EncodeSettings({keyword}={'...' if value is None else repr(value)})"

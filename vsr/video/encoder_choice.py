@@ -250,8 +250,15 @@ class EncoderChoice:
 
     def why_hint(self) -> str:
         """What libav's bare errno text ("Operation not permitted", "Unknown error") means
-        for a hardware encoder: the device or its driver is missing on this machine."""
+        for a hardware encoder: the device or its driver is missing on this machine; and
+        for DNxHD, which refuses all but its broadcast sizes unless given a DNxHR profile."""
         hardware = av.codec.codec.Capabilities.hardware | av.codec.codec.Capabilities.hybrid
+        if self.codec.name == "dnxhd" and not self.options.get("profile", "").startswith("dnxhr"):
+            # Its default profile is DNxHD's, of broadcast sizes and rates only.
+            return (
+                f" (DNxHD takes only its broadcast frame sizes; "
+                f"{option('-e', 'profile=dnxhr_hq', setting=True)} takes any size from 256x120)"
+            )
         if self.codec.capabilities & hardware:
             return (
                 " (a hardware encoder: it needs its device and driver; else try "

@@ -46,3 +46,18 @@ def libav_messages(said: list[str], up_to: int = av.logging.WARNING) -> Iterator
         finally:
             _ask(up_to, -1)
             said.extend(text.strip() for level, _, text in logs if level <= up_to)
+
+
+def reason_said(said: list[str]) -> str | None:
+    """The line of libav's that says why, from `said`: its last line, unless that ends a
+    list an earlier line introduced ("Valid DNxHD profiles:" and 54 rows): then that
+    line, with the list counted. The last row alone ("Frame size: 1440x1080i; bitrate:
+    110Mbps") read as the cause."""
+    if not said:
+        return None
+    headers = [i for i, line in enumerate(said) if line.endswith(":")]
+    if headers and headers[-1] < len(said) - 1:
+        at = headers[-1]
+        rows = len(said) - at - 1
+        return f"{said[at].rstrip(':').rstrip()} (libav lists {rows})"
+    return said[-1]

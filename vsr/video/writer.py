@@ -28,6 +28,7 @@ from vsr.video.encoder_choice import EncoderChoice
 from vsr.video.encoder_time_base import FrameGrid, encoder_time_base, in_time_base
 from vsr.video.final_packet import FinalPacketHold
 from vsr.video.image_sequence import is_image_sequence
+from vsr.video.libav_log import reason_said
 from vsr.video.media_url import file_url
 from vsr.video.mov_timing import LastPacketHold
 from vsr.video.pixfmt import parse_planes
@@ -238,7 +239,8 @@ class VideoWriter:
                 self._pipe = ffmpeg_pipe.FfmpegPipe(self._pipe_plan())
             else:
                 # libav's errno text rarely says why ("Invalid argument"); its log line does.
-                said = f": {choice.libav_said[-1]}" if choice.libav_said else ""
+                reason = reason_said(choice.libav_said)
+                said = f": {reason}" if reason else ""
                 raise VsrError(
                     f"cannot open encoder {self.codec.name}: {error}{said}{choice.why_hint()}"
                 )
