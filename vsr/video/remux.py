@@ -1,7 +1,8 @@
 """Carry a source's audio and subtitle streams into the output while video is re-encoded.
 
 Packets are copied unchanged (stream copy). Audio is re-encoded only when the output
-container cannot hold its codec; text subtitles are converted to the container's text
+container cannot hold its codec, losslessly where the source is lossless and the container
+takes a lossless codec (vsr.video.lossless_audio); text subtitles are converted to the container's text
 format in that case (SubRip -> mov_text for MP4), and bitmap subtitles it cannot hold are
 dropped with a note. Data tracks (a GoPro's telemetry) are copied where a copy reads back
 as it was (vsr.video.data_tracks), else named in a note. The source is demuxed a second time alongside the video encoder and packets are
@@ -29,8 +30,9 @@ from vsr.video.audio_lengths import AudioLengths
 from vsr.video.clock_restarts import ClockRestarts
 from vsr.video.copy_trial import trial_copy
 from vsr.video.data_tracks import data_copy_survives, header_takes
-from vsr.video.encoder_trial import audio_encoder_takes
+from vsr.video.encoder_trial import audio_bit_rate, audio_encoder_takes
 from vsr.video.libav_log import libav_messages
+from vsr.video.lossless_audio import is_lossless, lossless_encoding
 from vsr.video.media_url import open_source
 from vsr.video.png_cover import PngPicture, cover_as_png, png_bytes
 from vsr.video.reader import is_cover, main_video_stream
@@ -132,6 +134,16 @@ class _SourceStreams:
     covers: set[int]  # the cover pictures beside it
     data: set[int]  # the data tracks whose copy the output's header takes
     first: dict[int, av.Packet]  # the first packet of each stream the muxer probes are fed
+
+
+def _ordered_layout(stream: av.audio.AudioStream) -> str:
+    """The stream's channel layout, or for one without a channel order ("2 channels",
+    common in Matroska PCM, which some muxers refuse) the default layout for the channel
+    count, which is what it means."""
+    layout = stream.layout.name
+    if layout.endswith(" channels"):
+        return _DEFAULT_LAYOUTS.get(stream.codec_context.channels, layout)
+    return layout
 
 
 def _codec_name(stream: av.stream.Stream) -> str | None:
@@ -390,13 +402,7 @@ class StreamCopier:
             )
             return route
         if stream.type == "audio":
-            encoder, layout_note = self._audio_encoder(stream)
-            route = _Route(encoder, reencode=True)
-            notes.append(
-                f"{label}: {extension} cannot hold this {codec} stream; "
-                f"re-encoded to {route.output.codec_context.name}{layout_note}"
-            )
-            return route
+            return self._audio_route(stream, label, extension, notes)
         if codec in TEXT_SUBTITLES and self._text_format(supported):
             encoder, why = self._text_encoder(stream, supported)
             if encoder is None:
@@ -620,6 +626,42 @@ class StreamCopier:
             self._notes.append(note)
         return tags
 
+    def _audio_route(self, stream, label: str, extension: str, notes: list[str]) -> _Route:
+        """The re-encode of an audio stream the container cannot hold: to a lossless codec
+        it takes where the source is lossless, else to its default codec, with a note that
+        says which, and that the sound is now lossy where it was not."""
+        codec = stream.codec_context.name
+        lossless = is_lossless(stream)
+        # A lossy source keeps its default-codec re-encode: PCM of decoded Opus is only larger.
+        layout = _ordered_layout(stream)
+        kept = lossless_encoding(stream, self._output.format.name, layout) if lossless else None
+        if kept is not None:
+            encoder = self._output.add_stream(
+                kept.codec, rate=stream.sample_rate, options=dict(kept.options)
+            )
+            encoder.format, encoder.layout = kept.sample_format, layout
+            notes.append(
+                f"{label}: {extension} cannot hold this {codec} stream; "
+                f"re-encoded to {kept.describe()}, lossless: every sample kept"
+            )
+            return _Route(encoder, reencode=True)
+        encoder, layout_note = self._audio_encoder(stream)
+        name = encoder.codec_context.name
+        if lossless:
+            rate = audio_bit_rate(name, encoder.codec_context.sample_rate, encoder.layout.name)
+            at = f" at {rate // 1000} kb/s" if rate else ""
+            notes.append(
+                f"{label}: {extension} cannot hold this {codec} stream nor any lossless "
+                f"codec for it; re-encoded to {name}{at}{layout_note}: the track is now "
+                f"lossy, where the source's was lossless"
+            )
+        else:
+            notes.append(
+                f"{label}: {extension} cannot hold this {codec} stream; "
+                f"re-encoded to {name}{layout_note}"
+            )
+        return _Route(encoder, reencode=True)
+
     def _audio_encoder(self, stream: av.audio.AudioStream) -> tuple[av.audio.AudioStream, str]:
         """The encoder for a stream the container cannot hold, and a note on its sample
         rate and layout where the encoder cannot take the source's."""
@@ -630,11 +672,7 @@ class StreamCopier:
         if rate != stream.sample_rate:
             changes.append(f"resampled from {stream.sample_rate} to {rate} Hz")
         encoder = self._output.add_stream(codec.name, rate=rate)
-        # A layout without a channel order ("2 channels", common in Matroska PCM) is what
-        # some muxers refuse; the default layout for the channel count is what it means.
-        layout = stream.layout.name
-        if layout.endswith(" channels"):
-            layout = _DEFAULT_LAYOUTS.get(stream.codec_context.channels, layout)
+        layout = _ordered_layout(stream)
         taken = encoder_layout(codec.name, rate, layout)
         encoder.layout = taken  # PyAV's encoder resamples the frames to it
         if taken != layout:
