@@ -2,12 +2,13 @@
 
 Packets are copied unchanged (stream copy). Audio is re-encoded only when the output
 container cannot hold its codec, losslessly where the source is lossless and the container
-takes a lossless codec (vsr.video.lossless_audio); text subtitles are converted to the container's text
-format in that case (SubRip -> mov_text for MP4), and bitmap subtitles it cannot hold are
-dropped with a note. Data tracks (a GoPro's telemetry) are copied where a copy reads back
-as it was (vsr.video.data_tracks), else named in a note. The source is demuxed a second time alongside the video encoder and packets are
-handed to the muxer only up to the time the video has reached (plus a short lead), so
-the muxer interleaves properly and memory stays bounded however long the clip is.
+takes a lossless codec (vsr.video.lossless_audio); text subtitles are converted to the
+container's text format in that case (SubRip -> mov_text for MP4), and bitmap subtitles it
+cannot hold are dropped with a note. Data tracks (a GoPro's telemetry) are copied where a
+copy reads back as it was (vsr.video.data_tracks), else named in a note. The source is
+demuxed a second time alongside the video encoder and packets are handed to the muxer only
+up to the time the video has reached (plus a short lead), so the muxer interleaves properly
+and memory stays bounded however long the clip is.
 
 Chapter marks are copied too. For a part of the clip (`vsr.video.trim.Cut`) the copy
 starts a little before the cut, keeps what is heard or shown inside it (chapters
