@@ -1067,3 +1067,27 @@ def test_a_stereo_3d_layout_is_kept_where_the_container_can_and_said_where_not(
         ]
     else:
         assert layout == "left_right" and notes == []
+
+
+def test_colour_tags_set_through_encoder_options_are_said_to_relabel_only(tmp_path, weights):
+    # -e color_range=pc tagged the limited-range pixels full range (washed out on playback)
+    # and -e colorspace=bt2020nc relabelled BT.709 pixels, without a word.
+    source = tmp_path / "in.mp4"
+    make_clip(source, 64, 36, frames=2, audio=False, colors=(1, 1, 1, 1))  # BT.709, limited
+    out, report = tmp_path / "out.mp4", tmp_path / "r.json"
+    assert main(["run", str(source), str(out), "--weights", str(weights), "--quiet",
+                 "-e", "color_range=pc", "-e", "colorspace=bt2020nc",
+                 "--report", str(report)]) == 0  # fmt: skip
+    notes = [n for n in json.loads(report.read_text())["notes"] if "relabels" in n]
+    assert notes == [
+        "-e color_range=pc, -e colorspace=bt2020nc relabels the output without converting its "
+        "pixels, which keep the source's colours (matrix bt709, range tv, primaries bt709, "
+        "transfer bt709): right only if the source was mislabelled"
+    ]
+    with av.open(str(out)) as container:
+        frame = next(container.decode(video=0))
+        assert (frame.color_range, frame.colorspace) == (2, 9)  # what the note says: relabelled
+    plain = tmp_path / "plain.mp4"
+    assert main(["run", str(source), str(plain), "--weights", str(weights), "--quiet",
+                 "--report", str(report)]) == 0  # fmt: skip
+    assert not [n for n in json.loads(report.read_text())["notes"] if "relabels" in n]

@@ -53,6 +53,10 @@ _TEMPS_IN_USE: set[Path] = set()
 _TEMPS_LOCK = threading.Lock()
 
 
+# Encoder options that set the colour tags vsr otherwise writes from the source's.
+_COLOUR_TAG_OPTIONS = frozenset({"colorspace", "color_range", "color_primaries", "color_trc"})
+
+
 def _claim_temp(temp: Path, target: Path) -> None:
     with _TEMPS_LOCK:
         if temp.resolve() in _TEMPS_IN_USE:
@@ -187,6 +191,7 @@ class VideoWriter:
         self._options = choice.options
         error = choice.error
         self._say_if_pixel_shape_is_lost(through_ffmpeg=error is not None)
+        self._say_if_colours_are_relabelled()
         self.time_base = source.time_base
         self._rate = source.average_rate
         self._last_pts: int | None = None
@@ -333,6 +338,24 @@ class VideoWriter:
             raise VsrError(
                 f"{self.codec.name} cannot be stored in {self.path.suffix} files ({why}; use .mkv)"
             ) from None
+
+    def _say_if_colours_are_relabelled(self) -> None:
+        """`-e colorspace=`, `color_range=`, `color_primaries=` or `color_trc=` replace the
+        colour tags vsr writes, and only them: the pixels stay in the source's colours.
+        Right for a source that was mislabelled; otherwise players show other colours (full
+        range on limited pixels washes them out), and nothing said so."""
+        given = [f"-e {k}={v}" for k, v in self._options.items() if k in _COLOUR_TAG_OPTIONS]
+        if not given:
+            return
+        source = self.source
+        kept = (
+            f"matrix {self._matrix_tag or 'untagged'}, range {self.color_range}, primaries "
+            f"{source.color_primaries or 'untagged'}, transfer {source.color_trc or 'untagged'}"
+        )
+        self.notes.append(
+            f"{', '.join(given)} relabels the output without converting its pixels, which "
+            f"keep the source's colours ({kept}): right only if the source was mislabelled"
+        )
 
     def _say_if_the_stereo_layout_is_lost(self, video_tags: dict[str, str]) -> None:
         """A Matroska source states its stereo 3D layout in the track (StereoMode, the tag
