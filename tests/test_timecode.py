@@ -46,11 +46,15 @@ def test_a_timecode_it_cannot_move_is_none_not_a_guess(timecode, rate):
     assert moved_timecode(timecode, 10, rate) is None
 
 
-def _clip_with_timecode(path: Path, timecode: str, key: str = "timecode", rate: int = 25) -> None:
+def _clip_with_timecode(
+    path: Path, timecode: str, key: str = "timecode", rate: int = 25, reel: str | None = None
+) -> None:
     with av.open(str(path), "w") as out:
         video = out.add_stream("libx264", rate=rate, options={"g": "5"})
         video.width, video.height, video.pix_fmt = 64, 48, "yuv420p"
         video.metadata[key] = timecode  # MOV writes it as a timecode track too
+        if reel is not None:
+            video.metadata["reel_name"] = reel  # which MOV puts on that track
         for index in range(20):
             rgb = np.full((48, 64, 3), index * 10, np.uint8)
             frame = av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(format="yuv420p")
@@ -71,6 +75,30 @@ def test_a_cut_starts_at_its_first_frames_timecode(tmp_path, weights):
             data = [s for s in container.streams if s.type == "data"]
             assert container.streams.video[0].metadata["timecode"] == timecode
             assert [s.metadata["timecode"] for s in data] == [timecode]
+
+
+def test_the_reel_name_of_a_timecode_track_is_kept_where_the_output_can_hold_it(tmp_path, weights):
+    # The output's timecode track was made from the timecode alone: a camera's reel name
+    # (A001C003), by which conform and EDL work match clips, was lost without a word.
+    source = tmp_path / "reel.mov"
+    _clip_with_timecode(source, "01:00:00:00", reel="A001C003")
+    with av.open(str(source)) as container:
+        assert [s.metadata.get("reel_name") for s in container.streams.data] == ["A001C003"]
+    reels = {}
+    notes = {}
+    for suffix in (".mov", ".mkv", ".mp4"):
+        out = tmp_path / f"out{suffix}"
+        report = upscale_video(source, out, weights=weights, progress=False)
+        notes[suffix] = [n for n in report.notes if "reel" in n]
+        with av.open(str(out)) as container:
+            tags = [s.metadata for s in container.streams]
+            reels[suffix] = [v for t in tags for k, v in t.items() if k.lower() == "reel_name"]
+    assert reels == {".mov": ["A001C003"], ".mkv": ["A001C003"], ".mp4": []}
+    assert notes[".mov"] == notes[".mkv"] == []
+    assert notes[".mp4"] == [
+        "the timecode track's reel name (A001C003) is not kept: libav writes it in .mov "
+        "files only (.mov and .mkv keep it)"
+    ]
 
 
 def _timecodes(path: Path) -> list[str]:

@@ -607,7 +607,27 @@ class StreamCopier:
         if self._frame_timecode and not any(k.lower() == "timecode" for k in stated):
             # The frames' own (broadcast TS carry it so), the first kept frame's already.
             tags["timecode"] = self._frame_timecode
+        reel = self._reel_name()
+        if reel and not any(k.lower() == "reel_name" for k in tags):
+            tags["reel_name"] = reel
+            note = (
+                f"the timecode track's reel name ({reel}) is not kept: libav writes it in "
+                ".mov files only (.mov and .mkv keep it)"
+            )
+            if self._output.format.name == "mp4" and note not in self._notes:
+                self._notes.append(note)
         return tags
+
+    def _reel_name(self) -> str | None:
+        """The reel name of a MOV/MP4 source's timecode track. The output's timecode track
+        is made anew from the video's timecode tag, and the mov muxer names its reel from
+        the video's tags: a camera's reel (A001C003), which conform and EDL work match
+        clips by, was lost."""
+        for stream in self._input.streams.data:
+            reel = stream.metadata.get("reel_name")
+            if reel and "timecode" in stream.metadata:
+                return reel
+        return None
 
     def _with_moved_timecode(self, tags: dict[str, str]) -> dict[str, str]:
         """`tags` with a timecode (any case: Matroska writes TIMECODE) moved to the first
