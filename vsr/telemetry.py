@@ -18,6 +18,8 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 
+from vsr import container_memory
+
 STAGES = ("decode", "upload", "model", "download", "encode")
 
 
@@ -188,19 +190,14 @@ def host_memory_bytes() -> int | None:
 def usable_host_memory_bytes() -> int | None:
     """The host's RAM, or this process's container's memory limit where that is lower (a
     container sees the host's RAM, and is killed past its own limit)."""
-    from vsr.container_memory import container_limits
-
-    host = host_memory_bytes()
-    limit, _free = container_limits()
-    return min(v for v in (host, limit) if v is not None) if host or limit else None
+    limit, _free = container_memory.container_limits()
+    return _least(host_memory_bytes(), limit)
 
 
 def available_host_memory_bytes() -> int | None:
     """Memory the host can give without swapping (Linux's MemAvailable), or what this
     process's container may still take where that is less; None where the system does not
     say."""
-    from vsr.container_memory import container_limits
-
     available = None
     try:
         with open("/proc/meminfo") as meminfo:
@@ -210,8 +207,14 @@ def available_host_memory_bytes() -> int | None:
                     break
     except (OSError, ValueError, IndexError):
         pass
-    _limit, free = container_limits()
-    return min(v for v in (available, free) if v is not None) if available or free else None
+    _limit, free = container_memory.container_limits()
+    return _least(available, free)
+
+
+def _least(*sizes: int | None) -> int | None:
+    """The smallest of the sizes known (not None); None where none is."""
+    known = [size for size in sizes if size is not None]
+    return min(known) if known else None
 
 
 def peak_host_memory_bytes() -> int:

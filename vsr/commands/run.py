@@ -563,8 +563,8 @@ def _run_folder(args, settings, model, target, say) -> int:
 
 def say_failed_and_damaged(clips: list[dict]) -> None:
     """The clips that failed or that Ctrl-C stopped, and those whose outputs are shorter
-    than they are (frames that could not be decoded), after a folder run's summary: errors, not chatter, so
-    printed even with --quiet."""
+    than they are (frames that could not be decoded), after a folder run's summary: errors,
+    not chatter, so printed even with --quiet."""
     for clip in clips:
         if clip["status"] in ("failed", "interrupted"):
             line = f"vsr:   {clip['status']}: {Path(clip['input']).name}: {clip['error']}"

@@ -73,33 +73,40 @@ def _where_options_go() -> str:
     return "check settings=EncodeSettings(options=...)"
 
 
-def audio_encoder_takes(codec: str, rate: int, layout: str) -> bool:
-    """Whether audio encoder `codec` opens at this sample rate and channel layout (libopus
-    refuses 5.1(side), AAC 22.2). The refusal's log line is no news to the user: kept out
-    of the terminal."""
+def opened_audio_encoder(
+    codec: str,
+    rate: int,
+    layout: str,
+    sample_format: str | None = None,
+    options: dict[str, str] | None = None,
+) -> av.codec.CodecContext | None:
+    """Audio encoder `codec` opened at this sample rate and channel layout (in
+    `sample_format`, else its first), or None where it refuses them. The refusal's log line
+    is no news to the user: kept out of the terminal."""
     context = av.codec.CodecContext.create(codec, "w")
     context.sample_rate, context.layout = rate, layout
-    context.format = context.codec.audio_formats[0]
+    context.format = sample_format or context.codec.audio_formats[0]
     context.time_base = Fraction(1, rate)
+    context.options = dict(options or {})
     try:
         with libav_messages([]):
             context.open()
     except (av.error.FFmpegError, ValueError):
-        return False
-    return True
+        return None
+    return context
+
+
+def audio_encoder_takes(codec: str, rate: int, layout: str) -> bool:
+    """Whether audio encoder `codec` opens at this sample rate and channel layout (libopus
+    refuses 5.1(side), AAC 22.2)."""
+    return opened_audio_encoder(codec, rate, layout) is not None
 
 
 def audio_bit_rate(codec: str, rate: int, layout: str) -> int | None:
     """The bit rate audio encoder `codec` chooses at this sample rate and layout when told
     none (AAC 128 kb/s in stereo, Opus 96), read from a trial open: a note that says a
     track became lossy says at what rate. None where it does not open or says none."""
-    context = av.codec.CodecContext.create(codec, "w")
-    context.sample_rate, context.layout = rate, layout
-    context.format = context.codec.audio_formats[0]
-    context.time_base = Fraction(1, rate)
-    try:
-        with libav_messages([]):
-            context.open()
-    except (av.error.FFmpegError, ValueError):
+    context = opened_audio_encoder(codec, rate, layout)
+    if context is None:
         return None
     return context.bit_rate or None

@@ -21,6 +21,7 @@ from fractions import Fraction
 
 import av
 
+from vsr.video.encoder_trial import opened_audio_encoder
 from vsr.video.libav_log import libav_messages
 
 # Codecs libav marks both lossy and lossless, lossless in the profile named here. DTS is
@@ -141,16 +142,10 @@ def _source_bits(stream: av.audio.AudioStream) -> int | None:
 def _encoder_opens(encoding: LosslessEncoding, rate: int, layout: str) -> bool:
     """Whether the encoder opens for these samples: tried before a frame is given to it,
     as an ALAC encoder given a layout it refuses crashed the process when fed."""
-    context = av.codec.CodecContext.create(encoding.codec, "w")
-    context.sample_rate, context.layout = rate, layout
-    context.format, context.time_base = encoding.sample_format, Fraction(1, rate)
-    context.options = dict(encoding.options)
-    try:
-        with libav_messages([]):
-            context.open()
-    except (av.error.FFmpegError, ValueError):
-        return False
-    return True
+    opened = opened_audio_encoder(
+        encoding.codec, rate, layout, encoding.sample_format, encoding.options
+    )
+    return opened is not None
 
 
 def _muxer_takes(encoding: LosslessEncoding, container_format: str, rate: int, layout: str) -> bool:

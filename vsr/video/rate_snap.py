@@ -60,8 +60,6 @@ class RateSnap:
     def packets(self, packets: list[av.Packet]) -> list[av.Packet]:
         """`packets` (in the source's time base) in the fine one, changed in place."""
         for packet in packets:
-            if packet.time_base is not None and packet.time_base != self.source_time_base:
-                continue  # already rewritten (the same packet given twice)
             pts, dts = packet.pts, packet.dts
             end = pts + packet.duration if pts is not None and packet.duration else None
             new_pts = None if pts is None else self.time(pts)
