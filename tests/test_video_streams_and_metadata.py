@@ -151,8 +151,26 @@ def test_a_refused_audio_encoder_is_not_blamed_on_the_video_codec(tmp_path, weig
 
     monkeypatch.setattr(remux, "encoder_layout", lambda codec, rate, layout: layout)
     source = _video(tmp_path / "in.mkv", audio=("ac3", "5.1(side)"))
-    with pytest.raises(VsrError, match="libvpx-vp9 or the audio re-encoded with libopus was"):
+    # It named both ("libvpx-vp9 or the audio re-encoded with libopus was refused").
+    with pytest.raises(VsrError, match=r"\): the audio re-encoded with libopus was refused"):
         upscale_video(source, tmp_path / "out.webm", weights=weights, progress=False)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.mkv"]
+
+
+@pytest.mark.parametrize("codec", ["libvpx-vp9", "libsvtav1"])
+def test_a_video_codec_refused_beside_re_encoded_audio_is_the_one_blamed(tmp_path, weights, codec):
+    # MOV refuses VP9 and AV1 at its header; with Opus to re-encode as AAC the error said
+    # "libvpx-vp9 or the audio re-encoded with aac was refused".
+    from vsr.errors import VsrError
+    from vsr.video.writer import EncodeSettings
+
+    source = _video(tmp_path / "in.mkv", audio=("libopus", "stereo"))
+    settings = EncodeSettings(codec=codec)
+    with pytest.raises(VsrError, match=rf"^{codec} cannot be stored in \.mov files \(") as error:
+        upscale_video(
+            source, tmp_path / "out.mov", weights=weights, settings=settings, progress=False
+        )
+    assert "audio" not in str(error.value)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.mkv"]
 
 

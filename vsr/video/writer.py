@@ -7,6 +7,7 @@ complete, so an interrupted run never leaves a half-written file under the real 
 
 from __future__ import annotations
 
+import io
 import logging
 import os
 import re
@@ -28,7 +29,7 @@ from vsr.video.encoder_choice import EncoderChoice
 from vsr.video.encoder_time_base import FrameGrid, encoder_time_base, in_time_base
 from vsr.video.final_packet import FinalPacketHold
 from vsr.video.image_sequence import is_image_sequence
-from vsr.video.libav_log import reason_said
+from vsr.video.libav_log import libav_messages, reason_said
 from vsr.video.media_url import file_url
 from vsr.video.mov_timing import LastPacketHold
 from vsr.video.pixfmt import parse_planes
@@ -329,15 +330,35 @@ class VideoWriter:
                 raise  # the disk, not the codec: it stops a folder run (vsr.folder)
             why = getattr(error, "strerror", None) or error
             audio = self._copier.audio_encoders
-            if audio:  # the header opens those encoders too: the refusal may be theirs
+            # The header opens those encoders too: the refusal may be theirs, which a
+            # header of the video alone tells.
+            if audio and self._video_alone_starts():
                 raise VsrError(
-                    f"cannot start the {self.path.suffix} file ({why}): {self.codec.name} "
-                    f"or the audio re-encoded with {', '.join(sorted(set(audio)))} was "
-                    "refused; .mkv takes most streams as they are"
+                    f"cannot start the {self.path.suffix} file ({why}): the audio re-encoded "
+                    f"with {', '.join(sorted(set(audio)))} was refused; .mkv takes most "
+                    "streams as they are"
                 ) from None
             raise VsrError(
                 f"{self.codec.name} cannot be stored in {self.path.suffix} files ({why}; use .mkv)"
             ) from None
+
+    def _video_alone_starts(self) -> bool:
+        """Whether a throw-away file of the output's format takes the video stream alone,
+        set up as the real one, through its header."""
+        try:
+            with (
+                libav_messages([]),
+                av.open(io.BytesIO(), "w", format=self._container_format) as probe,
+            ):
+                stream = probe.add_stream(self.codec.name, rate=self._rate, options=self._options)
+                self._configure_encoder(stream.codec_context)
+                if self._apple_tag:
+                    stream.codec_context.codec_tag = self._apple_tag
+                stream.time_base = self._video.time_base
+                probe.start_encoding()
+        except (av.error.FFmpegError, ValueError):
+            return False
+        return True
 
     def _say_if_colours_are_relabelled(self) -> None:
         """`-e colorspace=`, `color_range=`, `color_primaries=` or `color_trc=` replace the
