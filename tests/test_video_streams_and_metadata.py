@@ -797,6 +797,38 @@ def test_tags_the_muxer_does_not_store_are_named(tmp_path, weights, suffix, lost
         assert named == []
 
 
+@pytest.mark.parametrize("suffix", [".mp4", ".mov", ".mkv"])
+def test_track_tags_the_muxer_does_not_store_are_named(tmp_path, weights, suffix):
+    # MP4 and MOV dropped a track's comment and a tool's own keys without a word (the
+    # file's tags had a note); its title and language are kept, and not named.
+    source = _video(tmp_path / "in.mkv", audio=("aac", "stereo"), title="T")
+    with av.open(str(source)) as container:
+        tags = {index: dict(s.metadata) for index, s in enumerate(container.streams)}
+    remuxed = tmp_path / "tagged.mkv"
+    with av.open(str(source)) as container, av.open(str(remuxed), "w") as out:
+        for index, stream in enumerate(container.streams):
+            copy = out.add_stream_from_template(stream)
+            copy.metadata.update({**tags[index], "comment": f"note {index}", "TOOL_KEY": "k"})
+        for packet in container.demux():
+            if packet.dts is not None:
+                packet.stream = out.streams[packet.stream.index]
+                out.mux(packet)
+    out = tmp_path / f"out{suffix}"
+    report = upscale_video(remuxed, out, weights=weights, progress=False)
+    named = [n for n in report.notes if n.startswith("the track tags ")]
+    with av.open(str(out)) as container:
+        kept = [{k.lower(): v for k, v in s.metadata.items()} for s in container.streams]
+    assert [k.get("title", k.get("name")) for k in kept[:2]] == ["T video", "T audio"]
+    if suffix == ".mkv":
+        assert named == []
+        assert [(k["comment"], k["tool_key"]) for k in kept] == [("note 0", "k"), ("note 1", "k")]
+    else:
+        assert named == [
+            "the track tags COMMENT, TOOL_KEY (video #0), COMMENT, TOOL_KEY (audio #1) are not "
+            f"kept: the {suffix} muxer does not store them (.mkv keeps every tag)"
+        ]
+
+
 @pytest.mark.parametrize("first_kept", [0, 1])
 def test_a_timecode_the_frames_carry_becomes_the_outputs(tmp_path, weights, first_kept):
     # MPEG-2 keeps a timecode in its GOP headers (broadcast TS carry it so, with none in

@@ -30,6 +30,7 @@ from vsr.video.encoder_time_base import FrameGrid, encoder_time_base, in_time_ba
 from vsr.video.final_packet import FinalPacketHold
 from vsr.video.image_sequence import is_image_sequence
 from vsr.video.libav_log import libav_messages, reason_said
+from vsr.video.lost_track_tags import tags_not_kept_on_track
 from vsr.video.media_url import file_url
 from vsr.video.mov_timing import LastPacketHold
 from vsr.video.pixfmt import parse_planes
@@ -625,8 +626,10 @@ class VideoWriter:
                 flush = self.from_encoder(self._video.encode(None))
                 self._mux_flushed(x265_dts.flushed(self.codec.name, flush, self.frames_written))
                 self._copier.finish()
+                # Closed, the container forgets its streams.
+                given = [(s.type, dict(s.metadata)) for s in self._output.streams]
                 self._output.close()
-                self._note_tags_not_kept()
+                self._note_tags_not_kept(given)
             self._note_captions_not_kept()
             self._note_frames_moved_onto_the_rate()
             self._put_in_place()
@@ -689,18 +692,31 @@ class VideoWriter:
                 if note not in self.notes:  # the container's and the video's alike
                     self.notes.append(note)
 
-    def _note_tags_not_kept(self) -> None:
+    def _note_tags_not_kept(self, given: list[tuple[str, dict[str, str]]]) -> None:
         """Name the source's tags the muxer did not store: MP4 and MOV keep only those they
-        have a box for, and drop a phone's camera model and location keys without a word."""
+        have a box for, and drop a phone's camera model and location keys without a word.
+        `given` holds each output track's kind and the tags it was given, in order."""
         with av.open(file_url(self.temp_path)) as written:
             # A timecode tag becomes a timecode track, whose tags hold it.
             tags = [written.metadata, *(stream.metadata for stream in written.streams)]
             kept = {key.lower() for keys in tags for key in keys}
+            # The timecode and chapter tracks the muxer adds come after the ones vsr made.
+            track_keys = [{key.lower() for key in stream.metadata} for stream in written.streams]
         lost = sorted(key for key in self._tags if key.lower() not in kept)
         if lost:
             self.notes.append(
                 f"the tags {', '.join(lost)} are not kept: the {self.path.suffix} muxer "
                 "does not store them (.mkv keeps every tag)"
+            )
+        lost_on_tracks = [
+            f"{', '.join(lost)} ({kind} #{index})"
+            for index, ((kind, tags_given), keys) in enumerate(zip(given, track_keys, strict=False))
+            if (lost := tags_not_kept_on_track(tags_given, keys))
+        ]
+        if lost_on_tracks:
+            self.notes.append(
+                f"the track tags {', '.join(lost_on_tracks)} are not kept: the "
+                f"{self.path.suffix} muxer does not store them (.mkv keeps every tag)"
             )
 
     def _release(self) -> None:
