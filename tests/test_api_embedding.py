@@ -189,6 +189,29 @@ def test_the_report_never_replaces_the_video(weights, tmp_path, role):
     assert not (tmp_path / "out.mp4").exists()
 
 
+@pytest.mark.parametrize(
+    ("report", "said"),
+    [
+        ("notes.py", "notes.py exists and is not a JSON file"),
+        (".", "is a folder; give a file name"),
+        ("notes.py/r.json", "notes.py is a file, not a folder"),
+    ],
+)
+def test_a_report_that_cannot_be_written_is_refused_before_the_work(
+    weights, tmp_path, report, said
+):
+    # upscale_video wrote its JSON over any file (a script, a picture), and a report path
+    # that could not be written failed only after the whole clip was encoded.
+    make_clip(tmp_path / "in.mp4", frames=2, audio=False)
+    (tmp_path / "notes.py").write_text("print('mine')\n")
+    with pytest.raises(vsr.VsrError, match=said):
+        vsr.upscale_video(
+            tmp_path / "in.mp4", tmp_path / "out.mp4", weights=weights, report=tmp_path / report
+        )
+    assert (tmp_path / "notes.py").read_text() == "print('mine')\n"
+    assert not (tmp_path / "out.mp4").exists()
+
+
 def test_two_threads_fetch_the_same_weights_at_once(weights, tmp_path, monkeypatch):
     import io
 

@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 import torch
 
 from vsr.argument_types import check_compile, check_path, check_switch, given, is_number, is_whole
+from vsr.atomic_file import check_can_write
 from vsr.engine import ColourSpec, Pipeline
 from vsr.errors import VsrError, VsrTypeError, option
 from vsr.network_cache import NetworkCache, load_network_for
@@ -160,13 +161,15 @@ def _check_name_length(target: Path, folder: Path) -> None:
 
 
 def check_clip_report_path(report: str | Path | None, source: Path, target: Path) -> None:
-    """The JSON report is written over whatever `report` names: never the clip itself."""
+    """The JSON report replaces only an earlier JSON file, never the clip itself, and a
+    report that cannot be written is said before the upscaling, not after it."""
     if report is None:
         return
     where = Path(report).resolve()
     for role, path in (("input", source), ("output", target)):
         if where == path.resolve():
             raise VsrError(f"the report {report} would replace the {role} video; name another file")
+    check_can_write(report, "JSON")
 
 
 def _whole_positive(value: object) -> bool:
