@@ -72,6 +72,16 @@ def test_api_refusals_name_the_keyword_the_caller_passed(weights, tmp_path):
     assert not output.exists()
 
 
+@pytest.mark.parametrize("target", [{"height": 72}, {"size": (128, 72)}])
+def test_a_scale_given_with_a_size_or_height_is_refused(weights, tmp_path, target):
+    # The size or height won without a word: scale=4, height=72 of a 64x48 clip made x1.5.
+    source, output = tmp_path / "in.mp4", tmp_path / "out.mkv"
+    make_clip(source, frames=2, audio=False)
+    with pytest.raises(vsr.VsrError, match=r"^give only one of scale, size and height$"):
+        vsr.upscale_video(source, output, weights=weights, scale=4, progress=False, **target)
+    assert not output.exists()
+
+
 @pytest.mark.skipif(torch.cuda.is_available(), reason="asks for CUDA where there is none")
 def test_no_cuda_names_the_device_keyword():
     with pytest.raises(vsr.VsrError, match=r"use the CPU \(device='cpu'\)"):

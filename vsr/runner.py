@@ -197,6 +197,9 @@ def check_clip_arguments(
             raise VsrError(
                 f"size must be (width, height) in whole pixels, e.g. (1280, 720), not {size!r}"
             )
+    if sum(target is not None for target in (scale, size, height)) > 1:
+        # The others took precedence over scale without a word (scale=4, height=360 made x2).
+        raise VsrError("give only one of scale, size and height")
     for name, value, what in (
         ("height", height, "a whole number of pixels >= 1"),
         ("batch", batch, "a whole number >= 1"),
@@ -287,8 +290,6 @@ def start_upscale(
             f"on_frames must be a function of the frame count, not {given(on_frames)}"
         )
     settings = settings or EncodeSettings()
-    if size is not None or height is not None:
-        scale = None
     clocks = _Clocks.start()
     with VideoReader(
         source_path, part, deinterlace, field_rate, rate_given, input_rate_raw_only
