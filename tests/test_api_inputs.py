@@ -11,7 +11,7 @@ import warnings
 import numpy as np
 import pytest
 import torch
-from PIL import Image
+from PIL import Image, ImageOps
 
 import vsr
 from vsr import VsrTypeError
@@ -387,6 +387,33 @@ def test_a_pillow_image_is_upscaled_in_its_colours_not_its_stored_planes(upscale
     # convert: within a few codes of it.
     tolerance = 8 if mode == "CMYK" else 0
     assert np.abs(result.astype(int) - expected).max() <= tolerance
+
+
+@pytest.mark.parametrize(("mode", "straight"), [("RGBa", "RGBA"), ("La", "LA")])
+def test_a_premultiplied_alpha_is_kept(upscaler, mode, straight):
+    # RGBa came back H x W x 3, its alpha dropped without a word; La was "cannot read the
+    # image: conversion from La to L not supported".
+    rgba = np.concatenate([_picture(6, 8), np.arange(48, dtype=np.uint8).reshape(6, 8, 1)], 2)
+    image = Image.fromarray(rgba).convert(mode)
+    expected = vsr.upscale_image(upscaler, image.convert(straight))
+    result = vsr.upscale_image(upscaler, image)
+    assert result.shape == expected.shape == (12, 16, len(straight))
+    assert np.array_equal(result, expected)
+
+
+def test_a_pillow_image_is_turned_upright_as_its_file_is(upscaler, tmp_path):
+    # A portrait photo opened with Pillow came back on its side (and, written out, without
+    # the orientation tag that had turned it), where the file's path came back upright.
+    exif = Image.Exif()
+    exif[0x0112] = 6  # turn 90 degrees clockwise to view
+    Image.fromarray(_picture(6, 8)).save(tmp_path / "photo.png", exif=exif.tobytes())
+    from_file = vsr.upscale_image(upscaler, tmp_path / "photo.png")
+    with Image.open(tmp_path / "photo.png") as image:
+        from_pillow = vsr.upscale_image(upscaler, image)
+        upright = vsr.upscale_image(upscaler, ImageOps.exif_transpose(image))  # turned once
+    assert from_file.shape == (16, 12, 3)
+    assert np.array_equal(from_pillow, from_file)
+    assert np.array_equal(upright, from_file)
 
 
 def test_a_32_bit_integer_image_beyond_16_bits_is_refused_not_clipped(upscaler, tmp_path):

@@ -222,13 +222,17 @@ def _on_host(pixels: object, rule: str) -> object:
         raise VsrError(f"{rule}, not {pixels.dtype}") from None
 
 
-def _pillow_pixels(image: object) -> np.ndarray:
-    from vsr.imageio import pillow_pixels
+def _pillow_pixels(image: Image.Image) -> np.ndarray:
+    """The pixels of a Pillow image as those of a file of its mode, turned upright by its
+    EXIF orientation as a file is (Image.open leaves a phone's portrait photo on its side;
+    ImageOps.exif_transpose's result has no orientation left to apply)."""
+    from vsr.imageio import apply_orientation, exif_orientation, pillow_pixels
 
     try:
-        return pillow_pixels(image, keep_grey_alpha=True)
+        pixels = pillow_pixels(image, keep_grey_alpha=True)
     except (OSError, ValueError) as error:  # a 32-bit float or integer picture, a bad file
         raise VsrError(f"cannot read the image: {error}") from None
+    return apply_orientation(pixels, exif_orientation(image))
 
 
 def _as_readers_give(pixels: np.ndarray) -> np.ndarray:

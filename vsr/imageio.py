@@ -143,6 +143,10 @@ def pillow_pixels(image: Image.Image, keep_grey_alpha: bool) -> np.ndarray:
         return np.asarray(image.convert("LA" if grey_alpha else "RGBA"))
     if mode in ("1", "L"):
         return np.asarray(image.convert("L"))[:, :, None]
+    # Premultiplied alpha (RGBa, La) as the straight alpha the rest of vsr works in: RGBa
+    # went through convert("RGB") and lost its alpha, La had no conversion to L.
+    if mode in ("RGBa", "La"):
+        image, mode = image.convert(mode.upper()), mode.upper()
     if mode == "LA" and keep_grey_alpha:
         return np.asarray(image)
     if mode in ("LA", "PA", "RGBA") or (mode == "P" and "transparency" in image.info):
