@@ -212,6 +212,21 @@ def test_a_report_that_cannot_be_written_is_refused_before_the_work(
     assert not (tmp_path / "out.mp4").exists()
 
 
+def test_a_call_without_a_bar_leaves_no_thread_behind(weights, tmp_path, monkeypatch):
+    # tqdm starts a monitor thread with every bar, a hidden one too, and only a drawn bar's
+    # close stops it: it outlived the call for the life of the host's process.
+    from tqdm import tqdm
+    from tqdm._monitor import TMonitor
+
+    if tqdm.monitor is not None:  # one an earlier test's hidden bar left
+        tqdm.monitor.exit()
+    monkeypatch.setattr(tqdm, "monitor", None)
+    make_clip(tmp_path / "in.mp4", frames=2, audio=False)
+    vsr.upscale_video(tmp_path / "in.mp4", tmp_path / "out.mp4", weights=weights, progress=False)
+    assert (tmp_path / "out.mp4").exists()
+    assert not [t for t in threading.enumerate() if isinstance(t, TMonitor) and t.is_alive()]
+
+
 def test_two_threads_fetch_the_same_weights_at_once(weights, tmp_path, monkeypatch):
     import io
 

@@ -231,11 +231,9 @@ def upscale_animation(
     """Upscale every frame of the animation `source` into the animation `target` (.gif,
     .webp or .png); the first upscaled frame (H x W x 1 or 2 for a grey animation, as a grey
     still comes out), and notes on what `target` does not keep."""
-    from tqdm import tqdm
-
     from vsr.image import output_scale, upscale_image
     from vsr.imageio import as_rgba, to_uint8
-    from vsr.progress import bars_shown
+    from vsr.progress import bars_shown, frame_bar
 
     scale = output_scale(upscaler, scale)
     animation = read_animation(source)
@@ -245,7 +243,7 @@ def upscale_animation(
     metadata = read_metadata(source).upscaled(scale, width, height)
     grey_written = animation.grey and extension in _GREY_OUTPUTS
     metadata, notes = profile_fitted(metadata, "GRAY" if grey_written else "RGB", target.name)
-    bar = tqdm(total=animation.frames, unit="frame", disable=not bars_shown(progress))
+    bar = frame_bar(bars_shown(progress), total=animation.frames, unit="frame")
 
     def written(frame: np.ndarray) -> Image.Image:
         # 8 bits a sample, in every type: Pillow's APNG writer took two different 16-bit

@@ -13,8 +13,12 @@ import logging
 import sys
 import time
 from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from vsr.printable import printable
+
+if TYPE_CHECKING:
+    from tqdm import tqdm
 
 # Seconds between two progress lines in a log.
 LOG_INTERVAL_S = 30.0
@@ -33,6 +37,22 @@ def on_a_terminal() -> bool:
 def bars_shown(progress: bool = True) -> bool:
     """Whether to draw tqdm bars: progress was asked for and stderr is a terminal."""
     return progress and on_a_terminal()
+
+
+def frame_bar(shown: bool, **options: object) -> tqdm:
+    """A tqdm bar, drawn only where `shown`. A hidden one is built without tqdm's monitor
+    thread: that thread only tunes how often a drawn bar refreshes, and, started by every
+    bar (a disabled one too) and stopped only by the close of a drawn one, it outlived
+    upscale_video's call for the life of the host's process."""
+    from tqdm import tqdm
+
+    if shown:
+        return tqdm(**options)
+
+    class HiddenBar(tqdm):
+        monitor_interval = 0
+
+    return HiddenBar(disable=True, **options)
 
 
 class ProgressLines:

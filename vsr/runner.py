@@ -21,7 +21,7 @@ from vsr.network_cache import NetworkCache, load_network_for
 from vsr.ops.compile_policy import auto_compile_for
 from vsr.ops.yuv import GBR
 from vsr.printable import printable
-from vsr.progress import ProgressLines, on_a_terminal
+from vsr.progress import ProgressLines, frame_bar, on_a_terminal
 from vsr.report import RunReport, write_json
 from vsr.scaling import NETWORK_SCALES, coded_request, plan_geometry
 from vsr.telemetry import FrameTimeline, GpuSampler, HostMemoryPeak, StageClock
@@ -556,8 +556,6 @@ def _encode_frames(
 ) -> tuple[int, GpuSampler]:
     """Every frame of the clip, after the chunks kept in `done`, through the network and
     into `writer`: the frames upscaled, and the GPU's samples of the while."""
-    from tqdm import tqdm
-
     info, upscaler, dev = reader.info, network.upscaler, network.upscaler.device
     writer.carry_captions(reader.captions)
     if done:
@@ -577,12 +575,12 @@ def _encode_frames(
     terminal = on_a_terminal()  # else stderr is a log: plain lines, no bar
     # Only for progress: a raw stream's is counted from the whole file (raw_length).
     expected, estimated = info.frames_to_expect() if progress else (None, False)
-    bar = tqdm(
+    bar = frame_bar(
+        progress and terminal,
         total=expected,
         initial=resumed_frames(writer),
         desc=printable(source.name),
         unit="frame",
-        disable=not progress or not terminal,
         leave=False,
         dynamic_ncols=True,
         bar_format=ESTIMATED_BAR if estimated else None,
