@@ -3,6 +3,9 @@ and what is taken: a VsrError (as the docs promise) that is a TypeError too."""
 
 from __future__ import annotations
 
+import types
+import typing
+
 import numpy as np
 import pytest
 from media import make_clip
@@ -200,6 +203,60 @@ def test_encode_settings_check_their_fields_as_they_are_made():
         {"g": "48", "tune": "film"},
     )
     assert vsr.EncodeSettings(options=None).options == {}
+
+
+def _fits(value: object, hint: object) -> bool:
+    """Whether a type checker takes `value` where `hint` is asked for: unions, dict[K, V],
+    and an int where a float is (PEP 484's numeric tower)."""
+    if typing.get_origin(hint) in (typing.Union, types.UnionType):
+        return any(_fits(value, arm) for arm in typing.get_args(hint))
+    if typing.get_origin(hint) is dict:
+        key, item = typing.get_args(hint)
+        return isinstance(value, dict) and all(
+            _fits(k, key) and _fits(v, item) for k, v in value.items()
+        )
+    if hint is type(None):
+        return value is None
+    if hint is float:
+        return isinstance(value, int | float)
+    return isinstance(value, hint)
+
+
+def test_encode_settings_hints_take_the_numbers_the_docs_show():
+    # mypy refused what the README and the docstring show, in a package that ships py.typed:
+    # preset=8 ('expected "str | None"') and options={"g": 48} ('expected "str": "str"').
+    hints = typing.get_type_hints(vsr.EncodeSettings)
+    shown = {"codec": None, "crf": 18, "preset": 8, "options": {"g": 48, "tune": "film"}}
+    for name, value in shown.items():
+        assert _fits(value, hints[name]), f"{name}={value!r} against {hints[name]}"
+
+
+def test_encode_settings_changed_after_they_are_made_are_checked_as_the_run_takes_them(
+    weights, tmp_path
+):
+    # Fields were checked only as they were made: set afterwards, each escaped deep in the
+    # writer once the model had loaded, options["g"] = 48 as PyAV's "Argument 'value' has
+    # incorrect type (expected str, got int)", crf = "23" as "'<=' not supported", preset = 5
+    # as "'int' object has no attribute 'lower'", codec = None as "expected bytes".
+    source = tmp_path / "in.mp4"
+    make_clip(source, frames=2, audio=False)
+    refused = vsr.EncodeSettings()
+    refused.crf = "23"
+    with pytest.raises(
+        VsrTypeError, match=r"^settings crf must be a number or None, not str '23'$"
+    ):
+        vsr.upscale_video(source, tmp_path / "refused.mkv", weights=weights, settings=refused)
+    assert list(tmp_path.iterdir()) == [source]
+    # What construction takes is taken: numbers as libav reads them, no codec as the default.
+    changed = vsr.EncodeSettings(codec="libx265")
+    changed.codec, changed.preset = None, 5
+    changed.options["g"] = 48
+    report = vsr.upscale_video(
+        source, tmp_path / "out.mkv", weights=weights, settings=changed, progress=False
+    )
+    assert (report.frames, report.codec) == (2, "libx264")
+    # The caller's own settings are left as they were set.
+    assert (changed.codec, changed.preset, changed.options) == (None, 5, {"g": 48})
 
 
 def test_settings_without_a_codec_let_the_container_choose_its_own(weights, tmp_path):

@@ -267,6 +267,7 @@ def start_upscale(
     from vsr.video.reader import VideoReader
 
     check_clip_arguments(scale, size, height, batch, settings)
+    settings = EncodeSettings() if settings is None else settings.checked()
     switches = {
         "channels_last": channels_last,
         "cuda_graphs": cuda_graphs,
@@ -289,7 +290,6 @@ def start_upscale(
         raise VsrTypeError(
             f"on_frames must be a function of the frame count, not {given(on_frames)}"
         )
-    settings = settings or EncodeSettings()
     clocks = _Clocks.start()
     with VideoReader(
         source_path, part, deinterlace, field_rate, rate_given, input_rate_raw_only

@@ -2,12 +2,14 @@
 libav's own options. The command line fills it from its flags; an API caller builds one
 (``vsr.EncodeSettings(crf=18, preset="slow")``), so each field is checked as it is made:
 a wrong type is one VsrTypeError naming the field, where it would otherwise surface deep
-in the writer as Python's own TypeError or AttributeError, after the model had loaded."""
+in the writer as Python's own TypeError or AttributeError, after the model had loaded.
+Its fields can still be changed after it is made (``settings.options["g"] = 48``), so the
+run checks them again as it takes them (``EncodeSettings.checked``)."""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from vsr.argument_types import given, is_number, is_whole
 from vsr.errors import VsrTypeError
@@ -27,11 +29,13 @@ class EncodeSettings:
     them; a number is written as libav reads it.
     """
 
+    # The hints say what a caller may give, numbers included; once checked, the preset and
+    # the options' values are text (what PyAV passes to libav).
     codec: str | None = None
     crf: float | None = None
-    preset: str | None = None
+    preset: str | int | None = None  # SVT-AV1's are numbers
     pix_fmt: str | None = None  # None: keep the source's format when the codec allows
-    options: dict[str, str] = field(default_factory=dict)  # -e key=value
+    options: dict[str, str | int | float] = field(default_factory=dict)  # -e key=value
     # True when nobody chose the codec (no --codec, a preset's or the API's default): an
     # output container that cannot hold it gets its own instead (WebM: VP9), with a note.
     codec_is_default: bool = False
@@ -59,6 +63,13 @@ class EncodeSettings:
             self.pix_fmt = _text(self.pix_fmt, "pix_fmt", "a format such as 'yuv420p', or None")
         self.options = _options(self.options)
 
+    def checked(self) -> EncodeSettings:
+        """These settings made anew from their fields, checked and normalised as at
+        construction, the caller's own left as they are: a field changed since then
+        (``options["g"] = 48``, ``crf = "23"``, ``codec = None``) reached the writer
+        unchecked, as PyAV's or Python's own error once the model had loaded."""
+        return replace(self)
+
 
 def _text(value: object, name: str, what: str) -> str:
     if not isinstance(value, str):
@@ -66,7 +77,7 @@ def _text(value: object, name: str, what: str) -> str:
     return str(value)  # numpy's str_ as the plain str libav's bindings take
 
 
-def _options(options: object) -> dict[str, str]:
+def _options(options: object) -> dict[str, str | int | float]:
     """libav's options as text, which PyAV passes on: a number as libav parses it
     ({"g": 48} as "48"); a switch (True) is refused rather than guessed, since libav's
     booleans are 1/0 for some options and names for others."""
@@ -76,7 +87,8 @@ def _options(options: object) -> dict[str, str]:
         raise VsrTypeError(
             f"settings options must be a dict of libav options (name: value), not {given(options)}"
         )
-    texts = {}
+    # Typed as the field is, which callers may fill with numbers; what is made here is text.
+    texts: dict[str, str | int | float] = {}
     for key, value in options.items():
         if not isinstance(key, str):
             raise VsrTypeError(f"settings options' names must be text, not {given(key)}")
