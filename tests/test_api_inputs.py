@@ -434,6 +434,13 @@ def test_a_32_bit_integer_image_beyond_16_bits_is_refused_not_clipped(upscaler, 
 def test_a_tensor_without_pixels_to_read_or_a_folder_is_named_for_what_it_is(upscaler, tmp_path):
     # A sparse tensor was refused for its dtype ("not torch.uint8", which is a dtype taken),
     # a meta tensor escaped as torch's NotImplementedError, and a folder was "not found".
+    # Given to an Upscaler directly, a meta tensor was torch's RuntimeError ("Tensor.item()
+    # cannot be called on meta tensors") and a sparse one its NotImplementedError.
+    network_input = torch.rand(1, 3, 8, 8)
+    with pytest.raises(VsrTypeError, match=r"^the upscaler takes .*, in a dense tensor "):
+        upscaler(network_input.to_sparse())
+    with pytest.raises(VsrTypeError, match=r"^the upscaler takes .*: a tensor on the meta device"):
+        upscaler(network_input.to("meta"))
     dense = torch.zeros((4, 6, 3), dtype=torch.uint8)
     with pytest.raises(VsrTypeError, match=r"in a dense tensor \(tensor\.to_dense\(\)\), not a"):
         vsr.upscale_image(upscaler, dense.to_sparse())

@@ -180,6 +180,33 @@ def test_a_number_given_as_text_or_a_dict_for_the_settings_is_a_type_error(
     assert list(tmp_path.iterdir()) == [source]
 
 
+def test_a_precision_encoders_or_deinterlace_of_the_wrong_type_is_a_type_error(weights, tmp_path):
+    # precision=["fp32"] escaped as Python's "unhashable type: 'list'"; precision=16,
+    # encoders="2", 2.0 or True and deinterlace=1 were plain VsrErrors, which `except
+    # TypeError` missed, where batch=2.0 was a VsrTypeError.
+    source = tmp_path / "in.mp4"
+    make_clip(source, frames=2, audio=False)
+    out = tmp_path / "out.mkv"
+    for keyword, value, said in (
+        ("precision", ["fp32"], r"^precision must be one of fp32, fp16, bf16 or None, not list"),
+        ("precision", 16, r"^precision must be one of fp32, fp16, bf16 or None, not int 16$"),
+        ("encoders", "2", r"^encoders must be a whole number >= 1, not str '2'$"),
+        ("encoders", 2.0, r"^encoders must be a whole number >= 1, not float 2\.0$"),
+        ("encoders", True, r"^encoders must be a whole number >= 1, not bool True$"),
+        ("deinterlace", 1, r"^deinterlace must be one of auto, all, .*, not int 1$"),
+    ):
+        with pytest.raises(VsrTypeError, match=said):
+            vsr.upscale_video(source, out, weights=weights, **{keyword: value})
+    with pytest.raises(VsrTypeError, match=r"^precision must be .*, not list \['fp32'\]$"):
+        vsr.load_model(weights, device="cpu", precision=["fp32"])
+    # A wrong value of the right type stays a plain VsrError.
+    for keyword, value in (("precision", "fp64"), ("encoders", 0), ("deinterlace", "bogus")):
+        with pytest.raises(vsr.VsrError) as refused:
+            vsr.upscale_video(source, out, weights=weights, **{keyword: value})
+        assert not isinstance(refused.value, TypeError), keyword
+    assert list(tmp_path.iterdir()) == [source]
+
+
 def test_encode_settings_check_their_fields_as_they_are_made():
     # Each escaped deep in the writer as Python's own error: crf="23" a TypeError comparing
     # with a number, options={"g": 5} PyAV's TypeError, options=None an AttributeError.

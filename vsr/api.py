@@ -21,7 +21,7 @@ from torch import nn
 
 from vsr.argument_types import check_path, check_pixels_type, check_switch
 from vsr.errors import VsrError, VsrTypeError
-from vsr.upscale import Upscaler, resolve_device
+from vsr.upscale import Upscaler, check_dense_tensor, check_precision, resolve_device
 
 
 def load_model(
@@ -47,6 +47,8 @@ def load_model(
     from vsr.weights import check_scale, load_network
 
     scale = check_scale(scale)
+    if precision is not None:  # before the weights are read, or fetched
+        check_precision(precision)
     model = load_network(weights, scale)
     if scale is not None and model.scale not in (scale, 1):
         name = weights if isinstance(weights, str | Path) else type(model).__name__
@@ -210,12 +212,7 @@ def _on_host(pixels: object, rule: str) -> object:
         return pixels
     # numpy's copy refuses both with words about torch's internals ("Cannot copy out of
     # meta tensor"), or a sparse one with a dtype error that names the wrong fault.
-    if pixels.layout != torch.strided:
-        raise VsrTypeError(
-            f"{rule}, in a dense tensor (tensor.to_dense()), not a {pixels.layout} one"
-        )
-    if pixels.device.type == "meta":
-        raise VsrTypeError(f"{rule}: a tensor on the meta device holds no pixels")
+    check_dense_tensor(pixels, rule)
     try:
         return pixels.detach().cpu().numpy()
     except TypeError:

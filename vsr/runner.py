@@ -25,7 +25,7 @@ from vsr.progress import ProgressLines, frame_bar, on_a_terminal
 from vsr.report import RunReport, write_json
 from vsr.scaling import NETWORK_SCALES, coded_request, plan_geometry
 from vsr.telemetry import FrameTimeline, GpuSampler, HostMemoryPeak, StageClock
-from vsr.upscale import Upscaler
+from vsr.upscale import Upscaler, check_precision
 from vsr.video.chunk_journal import ChunkJournal, notes_on_journals_of_other_names
 from vsr.video.deinterlace import check_field_rate
 from vsr.video.deinterlace import check_mode as check_deinterlace_mode
@@ -176,6 +176,15 @@ def _whole_positive(value: object) -> bool:
     return is_whole(value) and value >= 1
 
 
+def _check_count(value: object, name: str, what: str) -> None:
+    """A count or a size in whole units >= 1: another type ("2", 2.0, True) is a
+    VsrTypeError, as Python code expects; a whole number below 1 a plain VsrError."""
+    if not is_whole(value):
+        raise VsrTypeError(f"{name} must be {what}, not {given(value)}")
+    if not _whole_positive(value):
+        raise VsrError(f"{name} must be {what}, not {value!r}")
+
+
 def check_clip_arguments(
     scale: object, size: object, height: object, batch: object, settings: object
 ) -> None:
@@ -204,10 +213,8 @@ def check_clip_arguments(
         ("height", height, "a whole number of pixels >= 1"),
         ("batch", batch, "a whole number >= 1"),
     ):
-        if value is not None and not is_whole(value):
-            raise VsrTypeError(f"{name} must be {what}, not {given(value)}")
-        if value is not None and not _whole_positive(value):
-            raise VsrError(f"{name} must be {what}, not {value!r}")
+        if value is not None:
+            _check_count(value, name, what)
     if settings is not None and not isinstance(settings, EncodeSettings):
         raise VsrTypeError(
             f"settings must be a vsr.EncodeSettings (e.g. EncodeSettings(crf=18)), "
@@ -279,13 +286,14 @@ def start_upscale(
     for name, value in switches.items():
         check_switch(value, name)
     compile = check_compile(compile)
-    check_deinterlace_mode(deinterlace)
+    if precision is not None:  # the upscaler checks it too, once the source is read
+        check_precision(precision)
+    _check_count(encoders, "encoders", "a whole number >= 1")
+    deinterlace = check_deinterlace_mode(deinterlace)
     check_field_rate(field_rate, deinterlace)
     rate_given = None if input_rate is None else parse_rate(input_rate, "input_rate")
     part = time_range(start, end, duration)
     source_path, target_path = _source_and_target(input, output, report, overwrite, resume)
-    if not _whole_positive(encoders):
-        raise VsrError(f"encoders must be a whole number >= 1, not {encoders!r}")
     if on_frames is not None and not callable(on_frames):
         raise VsrTypeError(
             f"on_frames must be a function of the frame count, not {given(on_frames)}"

@@ -42,10 +42,16 @@ PRECISIONS = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat
 
 
 def check_precision(name: object) -> str:
-    """`name` if it is one of PRECISIONS, else one clear error."""
+    """`name` if it is one of PRECISIONS, else one clear error: a VsrTypeError for what is
+    not a name at all (["fp32"] was "unhashable type: 'list'" from the lookup, 16 an unknown
+    precision that `except TypeError` missed)."""
+    if not isinstance(name, str):
+        raise VsrTypeError(
+            f"precision must be one of {', '.join(PRECISIONS)} or None, not {given(name)}"
+        )
     if name not in PRECISIONS:
         raise VsrError(f"unknown precision {name!r}; use one of {', '.join(PRECISIONS)}")
-    return name
+    return str(name)  # numpy's str_ as the plain str a report or a fingerprint writes
 
 
 # Bytes of activations per input pixel, per unit of network width, measured roughly as the
@@ -110,6 +116,19 @@ def nonfinite_message(precision: str | None) -> str:
 # How far outside [0, 1] an input may reach before it is refused: a bicubic enlargement (the
 # input of IMDN_AS) overshoots by a few percent at edges; 0..255 or -1..1 input is far out.
 INPUT_RANGE_SLACK = 0.5
+
+
+def check_dense_tensor(pixels: torch.Tensor, rule: str) -> None:
+    """Refuse a tensor that holds no values to read, by `rule`, the caller's own words for
+    what it takes: torch's errors name its internals ("Tensor.item() cannot be called on
+    meta tensors"), or for a sparse tensor a fault that is not the one (an unsupported
+    operation, or numpy's dtype error)."""
+    if pixels.layout != torch.strided:
+        raise VsrTypeError(
+            f"{rule}, in a dense tensor (tensor.to_dense()), not a {pixels.layout} one"
+        )
+    if pixels.device.type == "meta":
+        raise VsrTypeError(f"{rule}: a tensor on the meta device holds no pixels")
 
 
 def check_input_range(x: torch.Tensor) -> None:
@@ -304,7 +323,7 @@ class Upscaler:
         if precision is None:
             precision = default_precision(self.device)
         self.precision = check_precision(precision)
-        self.dtype = PRECISIONS[precision]
+        self.dtype = PRECISIONS[self.precision]
         self.model, self.input_dtype = inference_copy(model, self.device, self.dtype, channels_last)
         self.channels_last = channels_last
         # Until a package fails to build (_compile_less); never on CUDA (packages_on).
@@ -539,6 +558,7 @@ class Upscaler:
                 f"the upscaler takes a torch tensor, not a {type(x).__name__} "
                 "(use vsr.upscale_frames for N x H x W x 3 uint8 arrays)"
             )
+        check_dense_tensor(x, "the upscaler takes float N x 3 x H x W in [0, 1]")
         if x.ndim != 4 or x.shape[1] != 3:
             raise VsrError(f"the upscaler takes N x 3 x H x W, got {tuple(x.shape)}")
         if not x.is_floating_point():

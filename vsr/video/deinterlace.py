@@ -29,8 +29,8 @@ from typing import Generic, TypeVar
 
 import av
 
-from vsr.argument_types import check_switch
-from vsr.errors import VsrError, option
+from vsr.argument_types import check_switch, given
+from vsr.errors import VsrError, VsrTypeError, option
 from vsr.video.filter_graph import (
     FrameKind,
     colour_declaring_source,
@@ -46,10 +46,13 @@ Tag = TypeVar("Tag")
 
 
 def check_mode(mode: object) -> str:
-    """`mode` if it is one of MODES; a VsrError naming them otherwise."""
+    """`mode` if it is one of MODES; a VsrError naming them otherwise, one that is a
+    TypeError too for what is not a name (1, True)."""
+    if not isinstance(mode, str):
+        raise VsrTypeError(f"deinterlace must be one of {', '.join(MODES)}, not {given(mode)}")
     if mode not in MODES:
         raise VsrError(f"deinterlace must be one of {', '.join(MODES)}, not {mode!r}")
-    return mode  # type: ignore[return-value]
+    return str(mode)  # numpy's str_ as the plain str it stands for
 
 
 def check_field_rate(field_rate: object, mode: str) -> bool:
