@@ -192,7 +192,7 @@ def test_the_report_never_replaces_the_video(weights, tmp_path, role):
 @pytest.mark.parametrize(
     ("report", "said"),
     [
-        ("notes.py", "notes.py exists and is not a JSON file"),
+        ("notes.py", "notes.py exists and is not a vsr JSON report"),
         (".", "is a folder; give a file name"),
         ("notes.py/r.json", "notes.py is a file, not a folder"),
     ],

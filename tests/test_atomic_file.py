@@ -47,7 +47,7 @@ def test_a_report_replaces_its_own_kind_only(tmp_path, kind, own, other):
     check_can_write(tmp_path / "own", kind)
     check_can_write(tmp_path / "empty", kind)
     check_can_write(tmp_path / "new", kind)
-    with pytest.raises(VsrError, match=f"other exists and is not an? {kind}.*; vsr will not"):
+    with pytest.raises(VsrError, match=f"other exists and is not an? (vsr )?{kind}.*; vsr will not"):
         check_can_write(tmp_path / "other", kind)
     assert (tmp_path / "other").read_bytes() == other
 
@@ -89,5 +89,16 @@ def test_a_report_too_large_to_parse_is_judged_by_its_start(tmp_path, monkeypatc
     (tmp_path / "run.json").write_text('{\n  "clips": [' + "{}, " * 100 + "{}]}\n")
     check_can_write(tmp_path / "run.json", "JSON")
     (tmp_path / "train.toml").write_text('[data]\ntrain = "x"\n' * 20)
-    with pytest.raises(VsrError, match="train.toml exists and is not a JSON file"):
+    with pytest.raises(VsrError, match="train.toml exists and is not a vsr JSON report"):
         check_can_write(tmp_path / "train.toml", "JSON")
+
+
+def test_a_json_file_that_is_not_a_vsr_report_is_not_replaced(tmp_path):
+    # Any JSON was taken for an earlier report: `vsr eval --json RUN/config.json` replaced a
+    # training run's settings, and a checkout's weights/manifest.json could go the same way.
+    (tmp_path / "config.json").write_text('{"lr": 0.0005, "steps": 2, "patch": 32}\n')
+    with pytest.raises(VsrError, match="config.json exists and is not a vsr JSON report"):
+        check_can_write(tmp_path / "config.json", "JSON")
+    for report in ('{"results": []}', '{"fps": 2.5, "frames": 10}', '{"rows": [], "x": 1}'):
+        (tmp_path / "earlier.json").write_text(report)
+        check_can_write(tmp_path / "earlier.json", "JSON")  # an earlier report of vsr's

@@ -1093,7 +1093,7 @@ def test_a_report_path_that_cannot_be_written_is_refused_before_upscaling(
         assert main([*args, "--quiet", "--report", str(report)]) == 2
         errors = capsys.readouterr().err.strip().splitlines()
         assert len(errors) == 1 and errors[0].startswith("vsr: error: ")
-    assert "a.mkv exists and is not a JSON file" in errors[0]
+    assert "a.mkv exists and is not a vsr JSON report" in errors[0]
     assert clip.read_bytes() == kept
     assert not out.exists()  # refused before any work
 

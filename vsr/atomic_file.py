@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from vsr.errors import VsrError
+from vsr.report_kind import report_kind
 
 
 @contextmanager
@@ -107,7 +108,7 @@ def check_can_write(path: str | os.PathLike | None, kind: str | None = None) -> 
 
 
 _KIND_NAMES = {
-    "JSON": "a JSON file",
+    "JSON": "a vsr JSON report",
     "HTML": "an HTML file",
     "CSV": "a CSV file",
     "PNG": "a PNG image",
@@ -135,8 +136,8 @@ _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 
 def is_of_kind(path: Path, kind: str) -> bool:
     """Whether the regular file at ``path`` is a ``kind`` file (or empty), judged by its
-    content: JSON parsed whole (a TOML or INI file starts with "[" too), the others by their
-    first bytes."""
+    content: JSON parsed whole and one of vsr's reports (a TOML or INI file starts with "["
+    too, and a config.json is JSON), the others by their first bytes."""
     try:
         with open(path, "rb") as stream:
             head = stream.read(4096)
@@ -145,8 +146,10 @@ def is_of_kind(path: Path, kind: str) -> bool:
             if kind == "JSON":
                 if os.fstat(stream.fileno()).st_size > _LARGEST_PARSED:
                     return _starts_like_json(head)
-                json.loads((head + stream.read()).decode("utf-8-sig"))
-                return True
+                data = json.loads((head + stream.read()).decode("utf-8-sig"))
+                # Only a report of vsr's: a training run's config.json or the weights'
+                # manifest.json is JSON too, and was replaced without a word.
+                return report_kind(data) is not None
     except (OSError, ValueError):  # unreadable, not UTF-8, not JSON
         return False
     if kind == "HTML":

@@ -25,6 +25,7 @@ from vsr.paper import paper_scores
 from vsr.plots import PLOTS_NEED, PlotsUnavailable, figure_png, new_figure, plot_label, png_data_uri
 from vsr.printable import undecodable_replaced
 from vsr.report import kept_from_an_interrupted_run
+from vsr.report_kind import report_kind
 
 NO_GPU = "n/a (no GPU)"
 
@@ -57,24 +58,25 @@ def read_inputs(paths: list[str | Path]) -> ReportInputs:
         if not isinstance(data, dict):
             raise VsrError(f"{path}: not a vsr report (expected a JSON object)")
         inputs.sources.append(str(path))
-        if isinstance(data.get("results"), list):
+        kind = report_kind(data)
+        if kind == "eval":
             inputs.evals.extend(r for r in data["results"] if isinstance(r, dict))
-        elif isinstance(data.get("profiles"), list):
+        elif kind == "profile":
             inputs.profiles.extend(p for p in data["profiles"] if isinstance(p, dict))
-        elif isinstance(data.get("clips"), list):
+        elif kind == "folder":
             # Each clip remembers its run, for pages that hold several.
             clips = [{**c, "source": path.name} for c in data["clips"] if isinstance(c, dict)]
             inputs.clips.extend(clips)
             if isinstance(data.get("summary"), dict):
                 inputs.runs.append((path.name, data["summary"]))
-        elif "fps" in data and "frames" in data:
+        elif kind == "clip":
             clip = {"input": data.get("input"), "status": "done", "report": data}
             inputs.clips.append({**clip, "source": path.name})
-        elif isinstance(data.get("rows"), list):
+        elif kind == "bench":
             inputs.benches.append(data)
-        elif isinstance(data.get("timings"), list):
+        elif kind == "model_bench":
             inputs.model_benches.append(data)
-        elif isinstance(data.get("points"), list):
+        elif kind == "pressure":
             inputs.pressures.append(data)
         else:
             raise VsrError(f"{path}: not a vsr run, bench, eval or profile report")
