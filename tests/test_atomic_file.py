@@ -47,7 +47,9 @@ def test_a_report_replaces_its_own_kind_only(tmp_path, kind, own, other):
     check_can_write(tmp_path / "own", kind)
     check_can_write(tmp_path / "empty", kind)
     check_can_write(tmp_path / "new", kind)
-    with pytest.raises(VsrError, match=f"other exists and is not an? (vsr )?{kind}.*; vsr will not"):
+    with pytest.raises(
+        VsrError, match=f"other exists and is not an? (vsr )?{kind}.*; vsr will not"
+    ):
         check_can_write(tmp_path / "other", kind)
     assert (tmp_path / "other").read_bytes() == other
 

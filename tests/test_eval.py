@@ -75,6 +75,23 @@ def test_generated_inputs_give_the_step_by_step_scores(tmp_path, scale):
     assert [score.name for score in result.per_image] == ["im0", "im1"]
 
 
+def test_an_image_that_comes_back_exact_is_valid_json_and_named(tmp_path):
+    # Its PSNR is infinite, and so the mean: json.dump wrote bare Infinity, which jq,
+    # JavaScript and most JSON libraries refuse, the whole file with it.
+    from vsr.htmlreport import ReportInputs, eval_table
+
+    dataset = _make_dataset(tmp_path / "Tiny")
+    write_image(dataset / "HR" / "flat.png", np.full((16, 16, 3), 128, np.uint8))
+    result = evaluate_dataset(BicubicUpscaler(2), dataset, progress=False)
+    record = json.loads(json.dumps(result.to_dict(per_image=True), allow_nan=False))
+    assert record["psnr"] is None and record["identical_images"] == ["flat"]
+    flat, *others = record["per_image"]
+    assert (flat["name"], flat["psnr"], flat["identical"], flat["ssim"]) == ("flat", None, True, 1)
+    assert [o["name"] for o in others] == ["im0", "im1"]
+    assert all(o["psnr"] > 20 and "identical" not in o for o in others)
+    assert "<td>inf</td>" in eval_table(ReportInputs(evals=[record]))
+
+
 def test_shipped_lr_bicubic_inputs_are_used(tmp_path):
     dataset = _make_dataset(tmp_path / "Tiny")
     generated = evaluate_dataset(BicubicUpscaler(2), dataset, progress=False)

@@ -15,6 +15,7 @@ RGB PSNR over the whole image is reported too, as the RealSR numbers are.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -80,12 +81,32 @@ class EvalResult:
             record["in_patches"] = list(self.in_patches)
         if self.psnr_rgb is not None:
             record["psnr_rgb"] = self.psnr_rgb
+        identical = [score.name for score in self.per_image if math.isinf(score.psnr)]
+        if identical:
+            record["identical_images"] = identical
         if per_image:
             record["per_image"] = [
-                {key: value for key, value in asdict(score).items() if value is not None}
+                _json_finite({k: v for k, v in asdict(score).items() if v is not None})
                 for score in self.per_image
             ]
+        return _json_finite(record)
+
+
+def _json_finite(record: dict) -> dict:
+    """`record` with an infinite PSNR (an image that came back identical to its HR, and a
+    mean over it) as null: JSON has no infinity, and the bare Infinity Python writes made
+    the whole file unreadable to jq, JavaScript and most JSON libraries. The image is named
+    under "identical" (per image) or "identical_images" (the dataset)."""
+    infinite = [key for key in ("psnr", "psnr_rgb") if _is_inf(record.get(key))]
+    if not infinite:
         return record
+    if "name" in record:
+        record["identical"] = True
+    return {**record, **dict.fromkeys(infinite)}
+
+
+def _is_inf(value: object) -> bool:
+    return isinstance(value, float) and math.isinf(value)
 
 
 MADE_FROM_HR = "made from HR (MATLAB bicubic)"

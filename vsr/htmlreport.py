@@ -405,7 +405,8 @@ def eval_table(inputs: ReportInputs) -> str:
                 f"x{scale}" if isinstance(scale, int) else _text(scale),
                 _text(result.get("model")),
                 _text(result.get("images")),
-                _number(psnr, 4),
+                # JSON has no infinity: vsr eval writes null and names the exact images.
+                "inf" if psnr is None and result.get("identical_images") else _number(psnr, 4),
                 _number(ssim, 4),
                 f"{paper[0]:.2f}" if paper else "n/a",
                 f"{paper[1]:.4f}" if paper else "n/a",
