@@ -12,7 +12,7 @@ from conftest import shared_path
 
 from vsr.cli import main
 from vsr.errors import VsrError
-from vsr.evaluate import evaluate_dataset
+from vsr.evaluate import check_dataset, evaluate_dataset
 from vsr.imageio import read_image, write_image
 from vsr.metrics import psnr, rgb_to_y, ssim
 from vsr.models import create_model, save_weights
@@ -104,6 +104,17 @@ def test_shipped_lr_bicubic_inputs_are_used(tmp_path):
     shipped = evaluate_dataset(BicubicUpscaler(2), dataset, progress=False)
     assert shipped.psnr < generated.psnr - 1
     assert (generated.inputs, shipped.inputs) == ("made from HR (MATLAB bicubic)", "LR_bicubic/X2")
+
+
+def test_an_hr_folder_in_another_case_is_the_hr_folder(tmp_path):
+    # hr/ was "has no HR/ folder: put its high-resolution images in .../HR", where they were,
+    # while lr_bicubic/x2 was found in any case.
+    dataset = _make_dataset(tmp_path / "Tiny")
+    expected = evaluate_dataset(BicubicUpscaler(2), dataset, progress=False)
+    (dataset / "HR").rename(dataset / "hr")
+    found = evaluate_dataset(BicubicUpscaler(2), dataset, progress=False)
+    assert (found.images, found.psnr, found.ssim) == (2, expected.psnr, expected.ssim)
+    check_dataset(dataset)  # vsr eval's check before the weights are loaded
 
 
 # lr_bicubic/x2 was not LR_bicubic/X2: inputs were made from HR instead, without a word.

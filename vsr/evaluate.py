@@ -180,7 +180,7 @@ def check_dataset(dataset: Path) -> None:
         raise VsrError(f"{dataset} is {what}; give the dataset's folder, {inside.parent}")
     if dataset.is_file():
         raise VsrError(f"{dataset} is a file; a dataset is a folder with HR/ inside")
-    if not (dataset / "HR").is_dir():
+    if hr_folder_of(dataset) is None:
         # A flat folder of pictures is the usual first try: say the layout that is wanted.
         raise VsrError(
             f"dataset {dataset} has no HR/ folder: put its high-resolution images in "
@@ -199,6 +199,11 @@ def _subfolder(parent: Path, name: str) -> Path | None:
     return found[0] if found else None
 
 
+def hr_folder_of(dataset: Path) -> Path | None:
+    """The dataset's HR folder, in any case (hr/ as LR_bicubic's are found in any case)."""
+    return _subfolder(dataset, "HR")
+
+
 def bicubic_folder(dataset: Path, scale: int) -> Path | None:
     """The dataset's published inputs for ``scale`` (LR_bicubic/X{scale}), if it has them."""
     top = _subfolder(dataset, "LR_bicubic")
@@ -208,7 +213,7 @@ def bicubic_folder(dataset: Path, scale: int) -> Path | None:
 def dataset_pairs(dataset: Path, scale: int) -> list[tuple[str, Path, Path | None]]:
     """(name, HR path, LR path or None when the input must be generated), sorted by name."""
     check_dataset(dataset)
-    hr_folder = dataset / "HR"
+    hr_folder = hr_folder_of(dataset)
     hr_files = _image_files(hr_folder)
     if not hr_files:
         hidden = hidden_left_out(hr_folder, IMAGE_EXTENSIONS)

@@ -19,6 +19,7 @@ import numpy as np
 import torch
 
 from vsr.errors import VsrError
+from vsr.evaluate import hr_folder_of
 from vsr.every_failure import each_or_every_failure
 from vsr.hidden_files import hidden_left_out, is_hidden, visible_files
 from vsr.imageio import IMAGE_EXTENSIONS, as_rgb, read_image
@@ -40,8 +41,8 @@ def list_images(folder: str | Path) -> list[Path]:
     if not paths:
         hidden = hidden_left_out(folder, IMAGE_SUFFIXES)
         # A benchmark's layout (HR/ and LR_bicubic/ inside) given whole: name the way in.
-        inner = folder / "HR"
-        hint = f": pass its HR folder, {inner}" if inner.is_dir() else ""
+        inner = hr_folder_of(folder)
+        hint = f": pass its HR folder, {inner}" if inner is not None else ""
         raise VsrError(f"no PNG, BMP, WebP, JPEG or TIFF images in {folder}{hidden}{hint}")
     return paths
 
