@@ -245,3 +245,46 @@ def test_official_metrics_in_the_manifest_are_the_measured_ones(scale) -> None:
     assert metrics and set(metrics) <= set(measured)
     for dataset, figures in metrics.items():
         assert [figures["psnr"], figures["ssim"]] == pytest.approx(measured[dataset], abs=1e-4)
+
+
+def _cut_off_server(head: bytes) -> tuple[str, object]:
+    """A one-request HTTP server on localhost that sends `head`, 100 bytes of body, then
+    closes the connection; its URL and thread."""
+    import socket
+    import threading
+
+    listener = socket.create_server(("127.0.0.1", 0))
+
+    def serve() -> None:
+        with listener, listener.accept()[0] as connection:
+            connection.recv(65536)
+            connection.sendall(b"HTTP/1.1 200 OK\r\n" + head + b"\r\n" + b"x" * 100)
+
+    thread = threading.Thread(target=serve, daemon=True)
+    thread.start()
+    return f"http://127.0.0.1:{listener.getsockname()[1]}/IMDN_x2.pth", thread
+
+
+@pytest.mark.parametrize(
+    ("head", "said"),
+    [
+        # It was "sha256 ... does not match the expected ...; refusing it", read as tampering.
+        (b"Content-Length: 5000\r\n", "the connection closed after 100 of 5000 bytes; try again"),
+        # It was http.client's IncompleteRead, in a traceback.
+        (b"Transfer-Encoding: chunked\r\n\r\n1000", "closed before the file's end"),
+    ],
+)
+def test_a_download_cut_off_is_said_to_be_cut_off(tmp_path, head, said):
+    url, server = _cut_off_server(head)
+    cache = tmp_path / "cache"
+    with pytest.raises(VsrError, match=rf"^cannot download {url}: .*{said}"):
+        weights_module.fetch(url, OFFICIAL_X2_SHA, cache / "IMDN_x2.pth")
+    server.join(5)
+    assert list(cache.iterdir()) == []
+
+
+def test_a_folder_where_the_download_goes_is_said_before_it(tmp_path, local_manifest):
+    # The download ran, then failed at its rename with "Is a directory" of a hidden name.
+    (tmp_path / "cache" / "tiny.pth").mkdir(parents=True)
+    with pytest.raises(VsrError, match=r"tiny\.pth: a folder is there; remove it$"):
+        weights.download("good")

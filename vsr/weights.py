@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import errno
 import hashlib
+import http.client
 import json
 import os
 import urllib.request
@@ -319,12 +320,15 @@ def fetch(url: str, sha256: str, target: Path) -> Path:
         raise VsrError(
             f"cannot use the weights cache {target.parent} ({error.strerror}); set VSR_CACHE"
         ) from None
+    if target.is_dir():
+        # Found only at the rename, once downloaded, as "Is a directory" of a hidden name.
+        raise VsrError(f"cannot keep the weights at {target}: a folder is there; remove it")
     # atomic_output's temporary file is unique to the call: two threads of a service fetching
     # the same weights on first use do not write or rename away each other's file.
     digest = hashlib.sha256()
+    received = 0
     try:
         with urllib.request.urlopen(url, timeout=60) as response, atomic_output(target) as out:
-            received = 0
             while chunk := response.read(_CHUNK):
                 received += len(chunk)
                 if received > MAX_DOWNLOAD_BYTES:
@@ -334,14 +338,37 @@ def fetch(url: str, sha256: str, target: Path) -> Path:
                     )
                 digest.update(chunk)
                 out.write(chunk)
+            # A connection closed before the length the server stated ends the reads as the
+            # end of the file would: said as such, not as a sha256 that does not match.
+            stated = _stated_length(response)
+            if stated is not None and received < stated:
+                raise VsrError(
+                    f"cannot download {url}: the connection closed after {received} of "
+                    f"{stated} bytes; try again"
+                )
             if digest.hexdigest() != sha256:  # inside: the temporary file is dropped
                 raise VsrError(
                     f"{url}: sha256 {digest.hexdigest()} does not match the expected {sha256}; "
                     "refusing it"
                 )
+    except http.client.HTTPException as error:  # IncompleteRead: a chunked reply cut off
+        raise VsrError(
+            f"cannot download {url}: the connection closed before the file's end "
+            f"({type(error).__name__}); try again"
+        ) from None
     except OSError as error:  # URLError is an OSError
         raise VsrError(f"cannot download {url}: {error}") from None
     return target
+
+
+def _stated_length(response: object) -> int | None:
+    """The Content-Length an HTTP reply states, None for another URL (file:) or none."""
+    headers = getattr(response, "headers", None)
+    length = headers.get("Content-Length") if headers is not None else None
+    try:
+        return int(length) if length is not None else None
+    except ValueError:
+        return None
 
 
 def load_network(
