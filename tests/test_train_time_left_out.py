@@ -10,13 +10,20 @@ import importlib
 import json
 import math
 import re
+import signal
 import sys
 import time
 from types import ModuleType
 
 import pytest
 import torch
-from test_train_loop import make_dataset, tiny_config, train_until_the_first_checkpoint
+from test_train_interrupt import _signal_while_sampling
+from test_train_loop import (
+    _logged_rates,
+    make_dataset,
+    tiny_config,
+    train_until_the_first_checkpoint,
+)
 
 import vsr.train.loop as loop
 from vsr.errors import VsrError
@@ -311,6 +318,39 @@ def test_a_run_resumed_with_its_time_budget_still_holds_its_validations(
     assert int(steps[-1]["steps_total"]) == int(steps[-1]["step"]) < state["steps_total"]
     # Past the budget by at most the validation that used up its end and one log window.
     assert float(steps[-1]["elapsed_s"]) < seconds + 0.5 + 0.5
+
+
+def test_a_run_stopped_while_its_budget_measures_resumes_on_the_uninterrupted_rates(
+    tmp_path, clock, monkeypatch
+) -> None:
+    # A cosine run with --minutes, stopped (Ctrl-C) at step 4 while steps 3 to 6 measured its
+    # speed, resumed on a cosine over its --steps 10, which the budget does not use: the
+    # rate fell to the floor by step 10, then jumped back up to the cosine over the 30 steps
+    # the measurement fixed.
+    # 0.305 s: half a step more than 30 steps take, so that the last bit of the floats the
+    # resumed run adds its time up in does not cost it a step.
+    settings = dict(steps=10, minutes=0.305 / 60, lr=1e-3, lr_min=1e-6, log_every=1)
+    loop.train(tiny_config(tmp_path, out=str(tmp_path / "whole"), **settings))
+    whole = _logged_rates(tmp_path / "whole")
+    split = tiny_config(tmp_path, out=str(tmp_path / "split"), **settings)
+    moving = PatchStore.sample  # the clock's
+    _signal_while_sampling(monkeypatch, signal.SIGINT, batch=4)
+    with pytest.raises(KeyboardInterrupt):
+        loop.train(split)
+    monkeypatch.setattr(PatchStore, "sample", moving)
+    loop.train(split, resume=True)
+    resumed = _logged_rates(tmp_path / "split")
+    # The resumed run measures its speed again after a warm-up of its own (steps 5-6, then
+    # 7-10), holding the starting rate until then as the whole run does until step 6; from
+    # there on both follow the cosine over the same total. Only the steps between the two
+    # fixes (8 to 11: each trains with the rate set after the step before) differ.
+    held = range(8, 12)
+    assert max(resumed) == max(whole) == 30
+    assert [resumed[step] for step in held] == pytest.approx([1e-3] * len(held))
+    assert [whole[step] for step in held] < [1e-3] * len(held)
+    assert {step: rate for step, rate in resumed.items() if step not in held} == pytest.approx(
+        {step: rate for step, rate in whole.items() if step not in held}
+    )
 
 
 def _vsr_without_pyav(monkeypatch) -> ModuleType:

@@ -22,9 +22,14 @@ steps down a little). A run resumed with its own budget keeps the stored count b
 its speed again over its first steps (the speed before was not stored, and the machine may
 be another one), so that its validations are held too; the validation time kept for the
 final one is stored, and a resume on the same validation set keeps it until it has timed one
-of its own. A run always takes at least WARMUP_STEPS + MEASURE_STEPS steps, and says so once
-where they outlast the budget. The step schedule (halve every lr_step) is in absolute steps
-and does not depend on the total.
+of its own. A run stopped before its count was fixed measures afresh after the resume, a
+warm-up of its own included (the first steps after a start are slow again, and the steps
+measured before the stop are not kept: the machine may be another one). Until then it holds
+its starting rate, as before the stop; from then on its rates are those of the cosine an
+uninterrupted run lays over the same count, but for the steps between the two fixes (held
+where that run's had begun to fall). A run always takes at least WARMUP_STEPS +
+MEASURE_STEPS steps, and says so once where they outlast the budget. The step schedule
+(halve every lr_step) is in absolute steps and does not depend on the total.
 """
 
 from __future__ import annotations

@@ -194,7 +194,8 @@ def _train(config: TrainConfig, resume: bool, ddp: Distributed) -> nn.Module:
         config, out, resume, begin.step, budget, weights_pending, weights_written
     )
     # While a new time budget measures, the cosine holds the rate of the run's previous
-    # length rather than jumping back to its peak (a fresh run holds its starting rate).
+    # length rather than jumping back to its peak (a fresh run, and one stopped before its
+    # budget fixed its length, hold their starting rate).
     scheduler = make_scheduler(
         optimizer, config, lambda: begin.own_total if budget.total is None else budget.total
     )
@@ -265,7 +266,7 @@ class _Start:
     step: int = 0
     best_psnr: float = -math.inf
     seconds: float = 0.0  # the training time of the steps before
-    own_total: int | None = None  # the step count of the run the checkpoint belongs to
+    own_total: int | None = None  # the step count of the checkpoint's run (None: unfixed)
     stored_total: int | None = None  # the step count its time budget chose, if it still holds
     other_validation_set: bool = False  # decided by the main rank alone
 
@@ -307,7 +308,11 @@ def _resumed_start(state: dict, config: TrainConfig, out: Path, ddp: Distributed
         step=state["step"],
         best_psnr=best_psnr,
         seconds=state["seconds"],
-        own_total=state.get("steps_total") or state["config"]["steps"],
+        # None where its time budget was still measuring: its rate held at the start, and
+        # holds on while this run measures (its config's steps, which a budget does not
+        # use, laid a cosine that fell to the floor). Checkpoints from before time budgets
+        # have no steps_total: their run was its config's steps long.
+        own_total=state.get("steps_total", state["config"]["steps"]),
         stored_total=state.get("steps_total") if same_budget else None,
         # Its best weights are set aside only once everything else has been checked: a
         # resume that fails (a new --val-dir without HR/) must leave best.safetensors be.
