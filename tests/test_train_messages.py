@@ -3,6 +3,7 @@ on the CPU, help for every flag, and a damaged checkpoint named as such."""
 
 from __future__ import annotations
 
+import csv
 import sys
 from pathlib import Path
 
@@ -171,6 +172,35 @@ def test_steps_given_beside_a_time_budget_is_said_to_be_unused(tmp_path, capsys)
     assert main(["train", *flags, "--steps", "5", "--minutes", "0.002"]) == 0
     err = capsys.readouterr().err
     assert "vsr: --steps 5 is not used: --minutes 0.002 chooses the step count" in err
+
+
+def test_val_every_without_a_validation_set_is_said_to_be_unused(tmp_path, capsys) -> None:
+    # --val-every 2 without --val-dir trained, validated nothing and said nothing.
+    config = tiny_config(tmp_path, steps=1)
+    flags = ["--train-dir", config.train_dir, "--arch", "imdn_rtc", "--patch", "16"]
+    flags += ["--batch", "4", "--steps", "2", "--device", "cpu", "--threads", "1"]
+    told = "vsr: --val-every 2 is not used: the run has no validation set (--val-dir names one"
+    assert main(["train", *flags, "--out", str(tmp_path / "a"), "--val-every", "2"]) == 0
+    assert told in capsys.readouterr().err
+    # With a validation set it validates, and nothing is said.
+    make_dataset(tmp_path / "val" / "HR", count=1)
+    flags += ["--val-dir", str(tmp_path / "val")]
+    assert main(["train", *flags, "--out", str(tmp_path / "b"), "--val-every", "2"]) == 0
+    assert "is not used" not in capsys.readouterr().err
+    # A recipe's val_every is no flag of the user's: nothing is said of it without a val_dir,
+    # and with the recipe's val_dir the flag validates on it.
+    recipe = tmp_path / "r.toml"
+    recipe.write_text(f'train_dir = "{config.train_dir}"\nval_every = 600\n')
+    tiny = flags[2:-2]  # the tiny network and steps, without the data folders
+    assert main(["train", "--config", str(recipe), *tiny, "--out", str(tmp_path / "c")]) == 0
+    assert "is not used" not in capsys.readouterr().err
+    recipe.write_text(recipe.read_text() + f'val_dir = "{tmp_path / "val"}"\n')
+    out = tmp_path / "d"
+    tiny += ["--out", str(out), "--val-every", "1"]
+    assert main(["train", "--config", str(recipe), *tiny]) == 0
+    assert "is not used" not in capsys.readouterr().err
+    with open(out / "log.csv", newline="") as file:
+        assert [row["step"] for row in csv.DictReader(file) if row["val_psnr"]] == ["1", "2"]
 
 
 def test_images_smaller_than_the_default_patch_say_to_lower_it(tmp_path, capsys) -> None:

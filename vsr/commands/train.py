@@ -41,7 +41,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument("--lr", type=float, help="initial learning rate (default 2e-4)")
     parser.add_argument("--schedule", choices=["step", "cosine"], help="learning-rate schedule")
     parser.add_argument("--seed", type=int, help="seed of the initial weights and the data")
-    parser.add_argument("--val-every", type=int, help="validate every N steps")
+    parser.add_argument(
+        "--val-every", type=int, help="validate on --val-dir every N steps (0: at the end only)"
+    )
     parser.add_argument("--save-every", type=int, help="write last.pt every N steps")
     parser.add_argument("--log-every", type=int, help="log every N steps")
     parser.add_argument(
@@ -119,6 +121,13 @@ def run(args: argparse.Namespace) -> int:
         note(
             f"--init-from {args.init_from} is not used: --resume goes on from the run's own "
             f"last.pt (a new --out starts a run from {args.init_from})"
+        )
+    if args.val_every and not config.val_dir:
+        # Not an error either: the run trains all the same, but it validated nothing without
+        # a word (its val_psnr column empty). A recipe's val_every is no flag of the user's.
+        note(
+            f"--val-every {args.val_every} is not used: the run has no validation set "
+            "(--val-dir names one, a benchmark folder such as Set5)"
         )
     train(config, resume=args.resume)
     return 0
