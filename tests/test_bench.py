@@ -1029,3 +1029,23 @@ def test_model_only_weights_of_another_scale_are_refused_not_benched(weights, tm
         "the network alone; leave it out (--sizes are its input)",
     ]
     assert main(["bench", *flags, "--scale", "2", "--weights", str(weights)]) == 0
+
+
+@pytest.mark.parametrize(("frames", "steady_known"), [(2, False), (4, True)])
+def test_a_row_whose_frames_all_ran_in_the_building_call_has_no_steady_fps(
+    tmp_path, monkeypatch, frames, steady_known
+):
+    # Its warm-up held the frames' own work: steady fps 71.5 where 6.5 ran, and the
+    # encoder "busy 88% of the run" with advice to add one.
+    import vsr.upscale
+
+    monkeypatch.setattr(vsr.upscale, "compile_network", lambda network, *a, **k: network)
+    variant = parse_variant("fp32,compile,batch=2")
+    result = run_bench(
+        64, 48, scale=2, frames=frames, model=tiny_imdn(), device="cpu", variants=[variant]
+    )
+    engine = result.rows[1]
+    assert engine.warmup_seconds > 0
+    assert (engine.steady_fps is not None) == steady_known
+    assert (engine.encoder_busy_share is not None) == steady_known
+    assert not [note for note in result.notes if "held it back" in note]

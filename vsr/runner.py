@@ -710,6 +710,11 @@ def _report_of_run(clip: _EncodedClip, finished: float) -> RunReport:
     wall = finished - clip.clocks.started
     startup = clock.first_start.get("model", finished) - clip.clocks.started
     encoder_share = encoders_busy_share(writer, clock, wall - startup - counts.warmup)
+    if counts.warmup and counts.frames <= clip.batch:
+        # Every frame ran in the call that built the network: no steady part to share out,
+        # and the warm-up holds their work too (vsr.upscale counts a shape's first call
+        # whole until its second tells the work apart).
+        encoder_share = None
     notes = _notes_of_run(clip, encoder_share)
     return RunReport(
         input=str(clip.source),
