@@ -47,7 +47,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--lossless",
         action="store_true",
-        help="FFV1 4:4:4 source and outputs, so the PSNR column shows arithmetic differences only",
+        help="FFV1 4:4:4 source and outputs: no coding noise in the PSNR column, though each "
+        "row's own 8-bit YCbCr round trip remains (about 49 dB is agreement)",
     )
     parser.add_argument(
         "--precision",
