@@ -264,20 +264,27 @@ def test_an_official_checkpoint_named_otherwise_meets_its_networks_profile():
     assert tradeoff_points([{**evals[0], "model": "my_RTC"}], profiles, scale=2) == []
 
 
-def test_a_profile_s_input_is_written_width_first_as_vsr_profile_writes_it(tmp_path):
-    # vsr profile's JSON records the input as (height, width): the page wrote a 640x360
+@pytest.mark.parametrize("written", ["now", "before 2026-11-29"])
+def test_a_profile_s_input_is_written_width_first_as_vsr_profile_writes_it(tmp_path, written):
+    # vsr profile's JSON recorded the input as (height, width): the page wrote a 640x360
     # input (a 720p output at x2) as 360x640, beside clips and benches written width first.
+    # It writes width first now, and says so; an older file is still read height first.
     from vsr.models import create_model
     from vsr.profiling import format_table, profile_model
 
     measured = profile_model(create_model("imdn_rtc", 2), (16, 24), "cpu", warmup=0, repeats=1)
     assert "24x16" in format_table([measured])  # the command's own table
+    record = measured.to_dict()
+    assert record["input_size"] == [24, 16]
+    if written != "now":
+        del record["sizes"]
+        record["input_size"], record["output_size"] = [16, 24], [32, 48]
     source = tmp_path / "profile.json"
-    source.write_text(json.dumps({"profiles": [measured.to_dict()]}))
+    source.write_text(json.dumps({"profiles": [record]}))
     page = parse(render(read_inputs([source])))
     assert page.tables["profile"][1][:2] == ["IMDN_RTC", "24x16"]
     result = {"dataset": "Set5", "scale": 2, "model": "IMDN_RTC", "psnr": 37.0}
-    (point,) = tradeoff_points([result], [measured.to_dict()], scale=2)
+    (point,) = tradeoff_points([result], [record], scale=2)
     assert point.input_size == "24x16"
 
 

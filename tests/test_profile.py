@@ -179,7 +179,10 @@ def test_command_prints_a_table_and_writes_json(tmp_path, capsys):
     assert "IMDN x3" in table and "703,059" in table
     (record,) = json.loads(report.read_text())["profiles"]
     assert record["parameters"] == 703_059
-    assert record["output_size"] == [24, 36]
+    # Width first, as every report of vsr's: it was [24, 36], the tensor's order, under the
+    # key run and bench reports write [36, 24] under.
+    assert (record["input_size"], record["output_size"]) == ([12, 8], [36, 24])
+    assert record["sizes"] == "width, height"
     assert record["memory_measure"] == "peak RSS growth"
     assert "memory: how far the process's resident set rose during one pass" in table
 

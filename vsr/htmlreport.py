@@ -24,6 +24,7 @@ from vsr.errors import VsrError
 from vsr.paper import paper_scores
 from vsr.plots import PLOTS_NEED, PlotsUnavailable, figure_png, new_figure, plot_label, png_data_uri
 from vsr.printable import undecodable_replaced
+from vsr.profile_sizes import width_first
 from vsr.report import kept_from_an_interrupted_run
 from vsr.report_kind import report_kind
 
@@ -129,14 +130,6 @@ def _size(value: Any) -> str:
     if isinstance(value, list | tuple) and len(value) == 2:
         return f"{_text(value[0])}x{_text(value[1])}"
     return _text(value)
-
-
-def _height_width_size(value: Any) -> str:
-    """A profile's size, which `vsr profile --json` records as (height, width), written
-    WIDTHxHEIGHT as every other size on the page (and `vsr profile`'s own table)."""
-    if isinstance(value, list | tuple) and len(value) == 2:
-        return _size([value[1], value[0]])
-    return _size(value)
 
 
 def _table(headers: list[str], rows: list[list[str]], css_class: str) -> str:
@@ -426,7 +419,7 @@ def profile_table(inputs: ReportInputs) -> str:
         rows.append(
             [
                 _text(p.get("name")),
-                _height_width_size(p.get("input_size")),
+                _size(width_first(p, "input_size")),
                 _number(p.get("parameters")),
                 _scaled(p.get("macs"), 1e9),
                 _scaled(p.get("activations"), 1e6),

@@ -41,6 +41,7 @@ from torch.utils.flop_counter import FlopCounterMode
 
 from vsr.errors import VsrError
 from vsr.models import create_model
+from vsr.profile_sizes import SIZE_ORDER
 from vsr.telemetry import (
     available_host_memory_bytes,
     hand_back_free_heap,
@@ -92,7 +93,12 @@ class ModelProfile:
     precision: str = "fp32"
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        """The JSON record: sizes width first, as every report of vsr's writes them (the
+        fields here are the tensor's height, width)."""
+        record = asdict(self)
+        for key in ("input_size", "output_size"):
+            record[key] = list(reversed(record[key]))
+        return {**record, "sizes": SIZE_ORDER}
 
 
 def model_label(model: nn.Module) -> str:

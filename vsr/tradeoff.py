@@ -18,6 +18,7 @@ from typing import Any
 from vsr.errors import VsrError
 from vsr.paper import PAPER_PARAMETERS, paper_scores
 from vsr.plots import figure_png, new_figure, plot_label
+from vsr.profile_sizes import width_first
 from vsr.profiling import network_label
 from vsr.weights import load_manifest
 
@@ -85,8 +86,7 @@ def tradeoff_points(
                 parameters=match["parameters"],
                 time_ms=float(time_ms) if isinstance(time_ms, int | float) else None,
                 device=match.get("device"),
-                # vsr profile records (height, width); sizes are written width first.
-                input_size="x".join(map(str, (match.get("input_size") or [])[::-1])) or None,
+                input_size="x".join(map(str, width_first(match, "input_size") or [])) or None,
                 psnr=float(result["psnr"]),
             )
         )
