@@ -593,6 +593,33 @@ def test_a_variant_given_twice_is_refused(capsys):
     )
 
 
+def test_one_configuration_in_two_spellings_is_refused_before_anything_is_timed(tmp_path, capsys):
+    # `fp32` (batch unset) and `fp32,batch=1`, or `cl` (precision unset) and the CPU's
+    # default precision with cl, ran twice as two rows of one name with different figures.
+    cpu = torch.device("cpu")
+    cpu_default = default_precision(cpu)
+    flags = ["--device", "cpu", "--width", "32", "--height", "24", "--frames", "1"]
+    assert main(["bench", *flags, "--variant", "fp32", "--variant", "fp32,batch=1"]) == 2
+    assert main(["bench", *flags, "--variant", "cl", "--variant", f"{cpu_default},cl"]) == 2
+    assert capsys.readouterr().err == (
+        "vsr: error: --variant fp32 and --variant fp32,batch=1 are one configuration on cpu "
+        "(fp32,batch=1); give it once\n"
+        f"vsr: error: --variant cl and --variant {cpu_default},cl are one configuration on "
+        f"cpu ({cpu_default},batch=1,cl); give it once\n"
+    )
+    variants = [
+        parse_variant("fp32,batch=2"),
+        parse_variant("cl"),
+        parse_variant(f"{cpu_default},cl"),
+    ]
+    with pytest.raises(VsrError, match=f"default,cl and {cpu_default},cl are one on cpu"):
+        run_bench(
+            32, 24, frames=1, model=tiny_imdn(), device="cpu", variants=variants,
+            workdir=tmp_path,
+        )  # fmt: skip
+    assert list(tmp_path.iterdir()) == []  # refused before the clip was made
+
+
 def _pressure_figure(sizes: str, tmp_path: Path, monkeypatch):
     """The figure --pressure draws for a tiny network timed at `sizes`, caught before it
     becomes PNG bytes."""

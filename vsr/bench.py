@@ -34,6 +34,7 @@ from torch import nn
 
 from vsr.bench_clip import check_clip_shape, make_bench_clip
 from vsr.bench_naive import NaiveResult, naive_upscale
+from vsr.default_precision import default_precision
 from vsr.errors import VsrError
 from vsr.profiling import check_memory
 from vsr.report import RunReport, write_json
@@ -74,6 +75,32 @@ class EngineVariant:
         if self.encoders != 1:
             parts.append(f"enc={self.encoders}")
         return ",".join(parts)
+
+    def on(self, device: torch.device) -> EngineVariant:
+        """This configuration with what it leaves unset filled in as the engine fills it
+        on `device`: what the engine runs."""
+        from vsr.runner import default_batch
+
+        return replace(
+            self,
+            precision=self.precision or default_precision(device),
+            batch=self.batch if self.batch is not None else default_batch(device),
+        )
+
+
+def first_two_alike(variants: list[EngineVariant], device: torch.device) -> tuple[int, int] | None:
+    """The places of the first two `variants` the engine runs alike on `device`, or None.
+
+    Compared with their defaults filled in: `fp32` and `fp32,batch=1` (or `cl` and
+    `bf16,cl` on a CPU with bf16 instructions) are one configuration, and were timed as
+    two rows of one name with different figures."""
+    seen: dict[EngineVariant, int] = {}
+    for place, variant in enumerate(variants):
+        runs = variant.on(device)
+        if runs in seen:
+            return seen[runs], place
+        seen[runs] = place
+    return None
 
 
 _SWITCHES = {
@@ -425,7 +452,8 @@ def run_bench(
     crf are then ignored). `workdir` keeps the clip and both outputs there; by default
     they go to a temporary folder that is removed. `rounds` > 1 runs
     both again, alternating, and keeps each row's fastest round. `variants` lists the
-    engine configurations to time (default: one per precision, at `batch`).
+    engine configurations to time (default: one per precision, at `batch`); two that the
+    device's defaults make one (fp32 and fp32 at batch 1 on the CPU) are refused.
     `encoder_options` (e.g. {"threads": "6"}) go to every encoder, the naive loop's too.
     """
     dev = resolve_device(device)
@@ -444,9 +472,15 @@ def run_bench(
         variants = [EngineVariant(precision=p, batch=batch) for p in precisions or [None]]
     if rounds < 1:
         raise VsrError(f"--rounds must be at least 1, not {rounds}")
-    twice = next((v for v in variants if variants.count(v) > 1), None)
-    if twice is not None:
-        raise VsrError(f"the engine configuration {twice.label} is asked for twice")
+    alike = first_two_alike(variants, dev)
+    if alike is not None:
+        first, second = (variants[place] for place in alike)
+        if first == second:
+            raise VsrError(f"the engine configuration {first.label} is asked for twice")
+        raise VsrError(
+            f"the engine configurations {first.label} and {second.label} are one on {dev} "
+            f"({first.on(dev).label}); ask for it once"
+        )
     check_encoder(
         encoding.codec, width, height, scale, encoding.pix_fmt, encoding.options, encoding.crf
     )

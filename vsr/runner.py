@@ -45,6 +45,12 @@ if TYPE_CHECKING:
     AnyWriter = VideoWriter | ParallelVideoWriter
 
 
+def default_batch(device: torch.device) -> int:
+    """Frames per network call when none is asked for: 4 on CUDA, one on the CPU. vsr
+    bench fills a variant's batch with it, to know which variants the engine runs alike."""
+    return 4 if device.type == "cuda" else 1
+
+
 @dataclass
 class ClipRun:
     """A clip whose frames are all encoded: `finish()` flushes, renames and reports;
@@ -331,7 +337,7 @@ def start_upscale(
         try:
             before = _UpscalerCounts.of(network.upscaler)
             dev = network.upscaler.device
-            batch = batch if batch is not None else (4 if dev.type == "cuda" else 1)
+            batch = batch if batch is not None else default_batch(dev)
             frames, sampler = _encode_frames(
                 reader, writer, network, done, batch, clocks, source_path, progress, on_frames
             )

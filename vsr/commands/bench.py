@@ -251,7 +251,15 @@ def pressure_stem(out: Path | None) -> Path:
 
 
 def _end_to_end(args: argparse.Namespace) -> int:
-    from vsr.bench import format_bench, parse_precisions, parse_variant, run_bench, write_bench_json
+    from vsr.bench import (
+        first_two_alike,
+        format_bench,
+        parse_precisions,
+        parse_variant,
+        run_bench,
+        write_bench_json,
+    )
+    from vsr.upscale import resolve_device
 
     variants = [parse_variant(spec) for spec in args.variant] if args.variant else None
     # A variant names its own precision and batch: beside one, these went unused.
@@ -262,11 +270,19 @@ def _end_to_end(args: argparse.Namespace) -> int:
             f"{', '.join(unused)}: not used with --variant, which names its own precision "
             "and batch (e.g. --variant fp16,batch=4)"
         )
-    if variants and len(set(variants)) < len(variants):
-        # Two equal rows would share one set of runs, each claiming to be its best round.
-        pairs = zip(args.variant, variants, strict=True)
-        twice = next(spec for spec, variant in pairs if variants.count(variant) > 1)
-        raise VsrError(f"--variant {twice} is given twice (or in two spellings)")
+    device = resolve_device(args.device)
+    alike = first_two_alike(variants, device) if variants else None
+    if alike is not None:
+        # Two equal rows would share one set of runs, each claiming to be its best round;
+        # two spellings of one configuration (`fp32`, `fp32,batch=1`) were timed twice, as
+        # two rows of one name with different figures.
+        first, second = alike
+        if variants[first] == variants[second]:
+            raise VsrError(f"--variant {args.variant[first]} is given twice (or in two spellings)")
+        raise VsrError(
+            f"--variant {args.variant[first]} and --variant {args.variant[second]} are one "
+            f"configuration on {device} ({variants[first].on(device).label}); give it once"
+        )
     encoder = {"--codec": args.codec, "--preset": args.preset, "--crf": args.crf}
     given = [flag for flag, value in encoder.items() if value is not None]
     if args.lossless and given:
@@ -284,7 +300,7 @@ def _end_to_end(args: argparse.Namespace) -> int:
         batch=args.batch,
         variants=variants,
         weights=args.weights,
-        device=args.device,
+        device=device,
         lossless=args.lossless,
         rounds=args.rounds if args.rounds is not None else 1,
         encoder_options=given_encoder_options(args),
