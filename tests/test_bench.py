@@ -315,6 +315,38 @@ def test_cuda_graphs_asked_of_the_cpu_are_named_as_ignored(capsys):
     assert "note: CUDA graphs need a GPU: ignored on the CPU" in capsys.readouterr().out
 
 
+def test_fp16_emulated_on_the_cpu_is_noted_once_by_model_only_and_pressure(
+    tmp_path, capsys, monkeypatch
+):
+    # README cites `--model-only --precision fp32,fp16` for the note that fp16 is emulated
+    # on a CPU without fp16 instructions (220x slower): only the engine's rows gave it.
+    from vsr import upscale
+
+    monkeypatch.setattr(upscale, "cpu_computes_fp16", lambda: False)
+    weights = tmp_path / "tiny.safetensors"
+    save_weights(tiny_imdn(), weights)
+    report = tmp_path / "model.json"
+    flags = ["--device", "cpu", "--sizes", "16,8", "--repeats", "1"]
+    model_only = ["--model-only", "--weights", str(weights), "--precision", "fp32,fp16"]
+    assert main(["bench", *model_only, *flags, "--json", str(report)]) == 0
+    note = "note: fp16 is emulated on this CPU, which has no fp16 instructions"
+    lines = capsys.readouterr().out.splitlines()
+    assert [line for line in lines if line.startswith("note: ")] == [
+        f"{note} (AVX512_FP16 or AMX-FP16): it runs a hundred times slower than fp32 or more "
+        "(220x on an AMD EPYC with AVX-512); --precision fp32 or bf16 is far faster"
+    ]
+    timings = json.loads(report.read_text())["timings"]
+    assert [(t["precision"], t["emulated"]) for t in timings] == [
+        ("fp32", False), ("fp32", False), ("fp16", True), ("fp16", True)
+    ]  # fmt: skip
+    pressure = ["--pressure", "--precision", "fp16", "--out", str(tmp_path / "p")]
+    assert main(["bench", *pressure, *flags]) == 0
+    assert sum(line.startswith(note) for line in capsys.readouterr().out.splitlines()) == 1
+    monkeypatch.setattr(upscale, "cpu_computes_fp16", lambda: True)
+    assert main(["bench", *pressure, *flags]) == 0
+    assert note not in capsys.readouterr().out
+
+
 def test_model_only_times_the_folded_network_unless_told(capsys):
     args = ["bench", "--model-only", "--sizes", "16", "--device", "cpu", "--repeats", "1"]
 

@@ -36,6 +36,8 @@ from vsr.upscale import (
     PRECISIONS,
     check_precision,
     device_guard,
+    emulated_on,
+    emulation_note,
     inference_copy,
     with_speed_switches,
 )
@@ -99,6 +101,9 @@ class ModelTiming:
     jit: bool = False  # compiled by torch.compile in the process, not a kept package
     graphs_ignored: bool = False  # CUDA graphs asked for on the CPU
     memory_measure: str = ""  # what peak_memory_bytes is (vsr.profiling.memory_measure)
+    # bf16 or fp16 computed in software on this CPU (vsr.upscale.emulated_on): the table
+    # says so, since its figures are tens to hundreds of times fp32's.
+    emulated: bool = False
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)  # kernels become dicts too
@@ -180,6 +185,7 @@ def time_model(
                 jit=bool(compile) and (jit or not packages_on(device)),
                 graphs_ignored=cuda_graphs and not on_gpu,
                 memory_measure=memory_measure(device),
+                emulated=emulated_on(device, precision),
             )
             first_call_apart = bool(compile) or (cuda_graphs and on_gpu)
             try:
@@ -336,4 +342,7 @@ def format_model_timings(timings: list[ModelTiming], title: str) -> str:
     lines += [f"failed: {t.size} {t.precision}: {t.error}" for t in timings if t.error]
     if any(t.graphs_ignored for t in timings):
         lines.append("note: CUDA graphs need a GPU: ignored on the CPU")
+    # Once a precision, not once a size: the engine's rows say it once too.
+    for precision in dict.fromkeys(t.precision for t in timings if t.emulated):
+        lines.append(f"note: {emulation_note(precision)}")
     return "\n".join(lines)

@@ -62,6 +62,31 @@ _LIVE_MAPS_PER_FEATURE = 16
 MIN_WINDOW_PIXELS = 32 * 32
 
 
+def emulated_on(device: torch.device, precision: str) -> bool:
+    """Whether `device` computes `precision` in software: bf16 or fp16 on a CPU without
+    instructions for it (vsr.default_precision), many times slower than fp32."""
+    if device.type != "cpu":
+        return False
+    if precision == "bf16":
+        return not cpu_computes_bf16()
+    return precision == "fp16" and not cpu_computes_fp16()
+
+
+def emulation_note(precision: str) -> str:
+    """The note on `precision` emulated on the CPU (emulated_on), which the Upscaler and
+    `vsr bench --model-only` and `--pressure` give alike."""
+    if precision == "bf16":
+        return (
+            "bf16 is emulated on this CPU, which has no bf16 instructions (AVX512_BF16 "
+            "or AMX): it runs several times slower than fp32 (50x on an AVX2 CPU)"
+        )
+    return (
+        "fp16 is emulated on this CPU, which has no fp16 instructions (AVX512_FP16 "
+        "or AMX-FP16): it runs a hundred times slower than fp32 or more (220x on an "
+        f"AMD EPYC with AVX-512); {option('--precision', 'fp32')} or bf16 is far faster"
+    )
+
+
 def check_device_name(device: str | torch.device | None) -> torch.device | None:
     """The device a name means (None for None or "auto"), whether or not this machine has
     it: a Ray cluster's workers may have the GPU its driver lacks."""
@@ -375,19 +400,9 @@ class Upscaler:
                 self._compile_less(error)
             else:
                 self._run_uncompiled()
-        if self.device.type == "cpu" and precision == "bf16" and not cpu_computes_bf16():
-            # Asked for, or a segment run's driver's default on another kind of CPU.
-            self.notes.append(
-                "bf16 is emulated on this CPU, which has no bf16 instructions (AVX512_BF16 "
-                "or AMX): it runs several times slower than fp32 (50x on an AVX2 CPU)"
-            )
-            warnings.warn(self.notes[-1], stacklevel=2)
-        if self.device.type == "cpu" and precision == "fp16" and not cpu_computes_fp16():
-            self.notes.append(
-                "fp16 is emulated on this CPU, which has no fp16 instructions (AVX512_FP16 "
-                "or AMX-FP16): it runs a hundred times slower than fp32 or more (220x on an "
-                f"AMD EPYC with AVX-512); {option('--precision', 'fp32')} or bf16 is far faster"
-            )
+        if emulated_on(self.device, precision):
+            # Asked for, or (bf16) a segment run's driver's default on another kind of CPU.
+            self.notes.append(emulation_note(precision))
             warnings.warn(self.notes[-1], stacklevel=2)
         # The notes so far hold for every call; those added later tell of an event (a build
         # that failed), which a caller running many clips on one upscaler reports once.

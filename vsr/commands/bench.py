@@ -371,7 +371,7 @@ def _pressure(args: argparse.Namespace) -> int:
     )
     from vsr.plots import new_figure
     from vsr.report import write_json
-    from vsr.upscale import resolve_device
+    from vsr.upscale import emulated_on, emulation_note, resolve_device
 
     new_figure()  # fail now, not after minutes of measuring, when matplotlib is missing
     device = resolve_device(args.device)
@@ -390,6 +390,8 @@ def _pressure(args: argparse.Namespace) -> int:
         repeats=args.repeats,
     )
     print(format_pressure(points))
+    if emulated_on(device, precision):  # as --model-only and the engine's rows say it
+        print(f"note: {emulation_note(precision)}")
     stem = pressure_stem(args.out)
     write_pressure_csv(points, stem.with_name(stem.name + ".csv"))
     plot_pressure(points, stem.with_name(stem.name + ".png"), torch_device_label(device))
