@@ -919,6 +919,32 @@ def test_pressure_out_given_with_a_png_or_csv_ending_writes_that_pair(tmp_path, 
     assert capsys.readouterr().out.endswith(f"wrote {stem}.png and {stem}.csv\n")
 
 
+def test_pressure_out_naming_a_folder_is_refused_before_anything_is_timed(tmp_path, capsys):
+    # --out is a stem: `--out outdir/` wrote outdir.png and outdir.csv beside the folder.
+    (tmp_path / "outdir").mkdir()
+    flags = ["--pressure", "--device", "cpu", "--sizes", "8", "--repeats", "1"]
+    for out in (tmp_path / "outdir", f"{tmp_path / 'outdir'}/", f"{tmp_path / 'new'}/"):
+        assert main(["bench", *flags, "--out", str(out)]) == 2
+    takes = "give a file name: the pressure test writes STEM.png and STEM.csv for --out STEM"
+    assert capsys.readouterr().err.splitlines() == [
+        f"vsr: error: --out {tmp_path / 'outdir'} names a folder; {takes} "
+        f"(e.g. --out {tmp_path / 'outdir' / 'pressure'})",
+        f"vsr: error: --out {tmp_path / 'outdir'}/ names a folder; {takes} "
+        f"(e.g. --out {tmp_path / 'outdir' / 'pressure'})",
+        f"vsr: error: --out {tmp_path / 'new'}/ names a folder; {takes} "
+        f"(e.g. --out {tmp_path / 'new' / 'pressure'})",
+    ]
+    # An empty one, the folder it is in, ended in a traceback ("PosixPath('.') has an
+    # empty name").
+    assert main(["bench", *flags, "--out", ""]) == 2
+    assert capsys.readouterr().err == (
+        "vsr: error: --out needs a file name: the pressure test writes STEM.png and STEM.csv "
+        "for --out STEM\n"
+    )
+    assert [p.name for p in tmp_path.iterdir()] == ["outdir"]
+    assert list((tmp_path / "outdir").iterdir()) == []
+
+
 def test_a_precision_named_twice_is_refused_not_two_rows_sharing_runs(tmp_path, capsys):
     # --precision fp32,fp32 gave two equal engine rows, each with both rows' runs as its
     # rounds (round_walls of two entries after one round).

@@ -4,6 +4,7 @@ pressure test."""
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -133,10 +134,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument(
         "--out",
-        type=Path,
-        metavar="STEM",
-        help="--pressure: writes STEM.png and STEM.csv (default: pressure; a .png or .csv "
-        "ending is taken off)",
+        metavar="STEM",  # text, not a Path: a Path drops the trailing slash of a folder
+        help="--pressure: writes STEM.png and STEM.csv, STEM a file name, not a folder "
+        "(default: pressure; a .png or .csv ending is taken off)",
     )
     parser.set_defaults(func=run)
 
@@ -242,12 +242,24 @@ def _check_pressure_outputs(json_path: Path | None, stem: Path) -> None:
             )
 
 
-def pressure_stem(out: Path | None) -> Path:
+def pressure_stem(out: str | os.PathLike | None) -> Path:
     """Where --pressure writes STEM.png and STEM.csv: `--out plot.png` (or .csv) names
-    one of them, which wrote plot.png.png and plot.png.csv before."""
+    one of them, which wrote plot.png.png and plot.png.csv before. A folder is refused,
+    as every other output flag refuses one: `--out outdir/` wrote outdir.png and
+    outdir.csv beside the folder, and `--out ""` ended in a traceback."""
     if out is None:
         return Path("pressure")
-    return out.with_suffix("") if out.suffix.lower() in (".png", ".csv") else out
+    text = os.fspath(out)
+    takes = "the pressure test writes STEM.png and STEM.csv for --out STEM"
+    if not text.strip():
+        raise VsrError(f"--out needs a file name: {takes}")
+    if text.endswith(("/", os.sep)) or Path(text).is_dir():
+        raise VsrError(
+            f"--out {text} names a folder; give a file name: {takes} "
+            f"(e.g. --out {Path(text) / 'pressure'})"
+        )
+    stem = Path(text)
+    return stem.with_suffix("") if stem.suffix.lower() in (".png", ".csv") else stem
 
 
 def _end_to_end(args: argparse.Namespace) -> int:
