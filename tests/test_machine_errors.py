@@ -248,3 +248,23 @@ def test_a_clips_system_error_in_a_folder_names_the_clips_output_not_its_temp(tm
     error = OSError(errno.ENOSPC, "No space left on device", f"file:{temp}")
     assert describe_error(error) == f"OSError: No space left on device: {tmp_path / 'c.mp4'}"
     assert describe_error(KeyError("frames")) == "KeyError: 'frames'"
+
+
+@pytest.mark.parametrize("command", ["run", "image"])
+def test_a_name_too_long_for_the_file_system_is_one_line(tmp_path, capsys, command):
+    # 130 accented letters are 260 bytes: the first look at the path raised ENAMETOOLONG,
+    # a traceback where a name of 245-255 bytes got a proper error.
+    from vsr.cli import main
+
+    source = tmp_path / ("in.mp4" if command == "run" else "in.png")
+    if command == "run":
+        make_clip(source, frames=2, audio=False)
+    else:
+        from PIL import Image
+
+        Image.new("RGB", (8, 6)).save(source)
+    name = "é" * 130 + source.suffix
+    assert main([command, str(source), str(tmp_path / name)]) == 2
+    said = capsys.readouterr().err
+    assert f"vsr: error: {tmp_path / name}: File name too long (a file or folder name" in said
+    assert "Traceback" not in said

@@ -126,7 +126,9 @@ def _terminate(signum: int, frame: object) -> None:
 
 
 # Errors of the machine rather than of vsr, told in one line like a user's mistake.
-_MACHINE_ERRNOS = OUT_OF_SPACE_ERRNOS | {errno.EACCES, errno.EPERM, errno.EFBIG}
+# A name too long for the file system is the user's to shorten, not a bug: it ended in a
+# traceback from the first look at the path (130 accented characters are 260 bytes).
+_MACHINE_ERRNOS = OUT_OF_SPACE_ERRNOS | {errno.EACCES, errno.EPERM, errno.EFBIG, errno.ENAMETOOLONG}
 
 
 def _print_notes(error: BaseException) -> None:
@@ -221,6 +223,8 @@ def main(argv: list[str] | None = None) -> int:
         why = error.strerror or str(error)
         if error.errno == errno.EFBIG:
             why += " (more than the file system or a size limit allows: FAT32 holds 4 GiB)"
+        if error.errno == errno.ENAMETOOLONG:
+            why += " (a file or folder name holds at most 255 bytes, 2 to 4 a non-ASCII letter)"
         print(printable(f"vsr: error: {where}{why}"), file=sys.stderr)
         _print_notes(error)
         return 2
