@@ -346,6 +346,31 @@ def test_a_quarter_turn_swaps_the_resolution_with_the_pixels(tmp_path, upscaler)
         assert written.info["dpi"] == pytest.approx((300, 600), abs=0.05)
 
 
+@pytest.mark.parametrize(
+    ("shape", "dtype", "compression"),
+    [((4, 6, 3), np.uint8, "tiff_lzw"), ((4, 6), np.uint8, None), ((4, 6), np.uint16, None)],
+    ids=["rgb8_lzw", "grey8_raw", "grey16_raw"],
+)
+def test_a_tiff_pillow_decodes_is_turned_upright_once(
+    tmp_path, upscaler, shape, dtype, compression
+):
+    """Pillow turns a TIFF it decodes upright as it loads it (and maps an uncompressed one's
+    samples at the turned size, garbled, when given a file name): turned once more, it came
+    out on its side with its resolution swapped against the pixels."""
+    stored = np.zeros(shape, dtype)
+    stored[:, 0] = np.iinfo(dtype).max  # a bar down the stored left edge
+    path = tmp_path / "scan.tif"
+    Image.fromarray(stored).save(path, tiffinfo={274: 6}, dpi=(300, 150), compression=compression)
+    upright = read_image(path)
+    assert upright.shape[:2] == (6, 4)  # orientation 6: turned a quarter clockwise
+    assert (upright[0] == np.iinfo(dtype).max).all()  # the bar is now along the top
+    assert not upright[1:].any()
+    result = vsr.upscale_image(upscaler, path, tmp_path / "out.png")
+    assert result.shape[:2] == (12, 8)
+    with Image.open(tmp_path / "out.png") as written:
+        assert written.info["dpi"] == pytest.approx((300, 600), abs=0.05)
+
+
 def test_a_transparent_colour_of_a_1_bit_png_becomes_alpha(tmp_path):
     bits = Image.fromarray(np.array([[0, 255], [255, 0]], np.uint8)).convert("1")
     bits.save(tmp_path / "mask.png", transparency=0)

@@ -251,7 +251,12 @@ def read_image(path: str | Path, keep_grey_alpha: bool = False) -> np.ndarray:
         raise VsrError(f"image not found: {path}")
     try:
         with Image.open(path) as image:
-            orientation = exif_orientation(image)
+            if image.format == "TIFF":
+                # Pillow (11 to 13 at least) maps an uncompressed TIFF's grey, 16-bit grey,
+                # RGBA or CMYK samples straight from the file at the upright size, the
+                # stored width and height swapped by a quarter turn, and reads them
+                # garbled; without a file name to map, it decodes them as it does the rest.
+                image.filename = ""
             png = png_bit_depth(path)
             tiff = _tiff_colour16(image)
             if png is not None and png[0] == 16:
@@ -268,6 +273,10 @@ def read_image(path: str | Path, keep_grey_alpha: bool = False) -> np.ndarray:
                 if png is not None and png[:2] in ((2, 0), (4, 0)) and image.mode == "L":
                     _stretch_grey_key(image, png[0])
                 pixels = pillow_pixels(image, keep_grey_alpha)
+            # Read after the pixels, the tag says what is left to do: Pillow 13 turns a
+            # TIFF it decodes upright as it loads it, and takes the tag away (earlier
+            # versions leave both to the reader), where FFmpeg's decoders ignore the tag.
+            orientation = exif_orientation(image)
     except UnidentifiedImageError as error:
         try:
             pixels = _grey_alpha16_tiff(path, keep_grey_alpha)
