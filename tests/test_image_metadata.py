@@ -371,6 +371,29 @@ def test_a_tiff_pillow_decodes_is_turned_upright_once(
         assert written.info["dpi"] == pytest.approx((300, 600), abs=0.05)
 
 
+def test_a_png_whose_exif_follows_its_pixels_keeps_it_and_swaps_the_resolution(tmp_path, upscaler):
+    """Pillow finds an eXIf after IDAT only by decoding the pixels, which `read_image` turns
+    by it: the metadata, read without them, had dropped the camera's tags and left the
+    resolution unswapped against the turned pixels."""
+    from vsr.image_metadata import _png_chunk
+
+    path = tmp_path / "late.png"
+    Image.fromarray(np.zeros((12, 20, 3), np.uint8)).save(path, dpi=(300, 150))
+    png = path.read_bytes()
+    end = png.rindex(b"IEND") - 4  # the IEND chunk's length field
+    block = _exif(20, 12, orientation=6).tobytes().removeprefix(b"Exif\0\0")
+    path.write_bytes(png[:end] + _png_chunk(b"eXIf", block) + png[end:])
+    with Image.open(path) as source:
+        assert "exif" not in source.info  # the premise: not seen before the pixels
+    result = vsr.upscale_image(upscaler, path, tmp_path / "out.png")
+    assert result.shape[:2] == (40, 24)  # upright: turned a quarter
+    with Image.open(tmp_path / "out.png") as written:
+        assert written.info["dpi"] == pytest.approx((300, 600), abs=0.05)
+        kept = written.getexif()
+        assert kept[CAMERA] == "Camera Maker" and 0x0112 not in kept
+        assert kept.get_ifd(0x8825)[LATITUDE_REF] == "N"
+
+
 def test_a_transparent_colour_of_a_1_bit_png_becomes_alpha(tmp_path):
     bits = Image.fromarray(np.array([[0, 255], [255, 0]], np.uint8)).convert("1")
     bits.save(tmp_path / "mask.png", transparency=0)

@@ -25,6 +25,7 @@ from PIL import Image, PngImagePlugin
 from vsr.cmyk import SRGB_PROFILE, converts_with_profile
 from vsr.exif_text import exif_bytes
 from vsr.png_colour import Chunks, chunks_to_write, colour_chunks, not_kept_meaning
+from vsr.png_exif import png_exif_chunk
 
 # IFD0 tags that describe the picture or its maker, not its layout (strips, sizes, samples).
 _DESCRIPTIVE_TAGS = (0x010E, 0x010F, 0x0110, 0x0131, 0x0132, 0x013B, 0x8298)
@@ -81,7 +82,7 @@ def read_metadata(path: str | Path) -> ImageMetadata:
     alpha TIFF); the pixels are not decoded."""
     try:
         with Image.open(path) as image:
-            exif = _exif_of(image)
+            exif = _exif_of(image, path)
             return ImageMetadata(
                 # A CMYK picture read through its profile comes out sRGB (vsr.cmyk).
                 icc_profile=SRGB_PROFILE
@@ -97,13 +98,14 @@ def read_metadata(path: str | Path) -> ImageMetadata:
         return ImageMetadata()
 
 
-def _exif_of(image: Image.Image) -> Image.Exif:
-    """The image's EXIF; empty for a broken block, which must not cost the profile and the
-    resolution, nor the pixels. A PNG whose EXIF follows its pixels is left without: Pillow
-    would decode the whole picture to find it."""
-    if image.format == "PNG" and "exif" not in image.info:
-        return Image.Exif()
+def _exif_of(image: Image.Image, path: str | Path) -> Image.Exif:
+    """The image's EXIF, as `read_image` reads it to turn the pixels; empty for a broken
+    block, which must not cost the profile and the resolution, nor the pixels."""
     try:
+        if image.format == "PNG" and "exif" not in image.info:
+            # An eXIf after the pixels, which Pillow finds only by decoding them all, is
+            # read from the chunks (an empty one where there is none, as decoding finds).
+            image.info["exif"] = png_exif_chunk(path)
         exif = image.getexif()
         for ifd in (_EXIF_IFD, _GPS_IFD):
             if ifd in exif:  # asked for when absent, an empty one would be written
