@@ -632,3 +632,54 @@ def test_a_16_bit_grey_apng_with_alpha_stays_grey(tmp_path, weights):
     modes, stored = _stored(tmp_path / "out.png")
     assert modes == ["LA"] * 3
     np.testing.assert_array_equal(stored, np.stack(expected))
+
+
+def _save_with_fallback(path) -> list[np.ndarray]:
+    """An APNG whose default image (a red still, for viewers without APNG) is no frame of its
+    animation, the first frame drawn over what is there (blend over) and clear at a corner;
+    the frames, their alpha on or off."""
+    frames = _frames(alpha=True)
+    for frame in frames:
+        frame[:, :, 3] = np.where(frame[:, :, 3] == 128, 255, frame[:, :, 3])
+    fallback = Image.new("RGBA", (14, 10), (255, 0, 0, 255))
+    pictures = [Image.fromarray(f) for f in frames]
+    fallback.save(
+        path,
+        save_all=True,
+        append_images=pictures,
+        default_image=True,
+        duration=DURATIONS,  # the animation's frames' (Pillow gives the fallback none)
+        blend=1,
+        loop=0,
+    )
+    return frames
+
+
+@pytest.mark.parametrize("output_type", [".png", ".gif", ".webp"])
+def test_an_apng_s_fallback_is_no_frame_of_the_upscaled_animation(tmp_path, weights, output_type):
+    frames = _save_with_fallback(tmp_path / "in.png")
+    with Image.open(tmp_path / "in.png") as image:
+        assert (image.n_frames, image.default_image) == (4, True)  # Pillow's frame 0
+    assert _run(tmp_path / "in.png", tmp_path / f"out{output_type}", weights) == 0
+    out, durations, loop = _read(tmp_path / f"out{output_type}")
+    assert (len(out), durations, loop) == (3, DURATIONS, 0)  # not the fallback for 0 ms
+    # The first frame on a clear canvas, as the APNG spec starts it: the red fallback does
+    # not show where it is clear.
+    expected = _as_still(vsr.load_model(weights, device="cpu"), frames[0])
+    seen = expected[:, :, 3] > 0
+    if output_type == ".gif":
+        assert _psnr(out[0][:, :, :3][seen], expected[:, :, :3][seen]) > 25
+    else:
+        np.testing.assert_array_equal(out[0][:, :, 3], expected[:, :, 3])
+        np.testing.assert_array_equal(out[0][seen], expected[seen])
+
+
+def test_an_apng_s_fallback_written_as_a_still_is_said_to_be_the_fallback(
+    tmp_path, weights, capsys
+):
+    _save_with_fallback(tmp_path / "in.png")
+    assert _run(tmp_path / "in.png", tmp_path / "out.jpg", weights) == 0
+    assert (
+        "vsr: note: in.png is an animation of 3 frame(s) with a still fallback; only the "
+        "fallback was upscaled, as .jpg holds one picture"
+    ) in capsys.readouterr().err

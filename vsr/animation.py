@@ -34,6 +34,7 @@ import numpy as np
 from PIL import Image
 
 from vsr.animation_timing import GIF_STEP_MS, loop_option, plays_of, stored_durations
+from vsr.apng_fallback import animated_frames, has_fallback, start_after_fallback
 from vsr.atomic_file import atomic_output
 from vsr.errors import VsrError
 from vsr.gif_loop import gif_loop_count
@@ -88,7 +89,8 @@ class Animation:
 
 def is_animation(path: Path) -> bool:
     """Whether `path` is a GIF, WebP or PNG of more than one frame (a file Pillow cannot
-    open is not: the still reader says what is wrong with it)."""
+    open is not: the still reader says what is wrong with it). An APNG of a fallback and one
+    frame is one too: its frame, not the fallback, is what an APNG viewer shows."""
     try:
         with Image.open(path) as image:
             return image.format in _ANIMATED_FORMATS and getattr(image, "n_frames", 1) > 1
@@ -114,7 +116,11 @@ def _composed_frames(
     orientation = exif_orientation(image)
     colour_mode = "L" if grey else "RGB"
     colour_key = _colour_key_at_8_bits(image, source)
-    for index in range(image.n_frames):
+    # An APNG's fallback (vsr.apng_fallback) is no frame of the animation: left out, it
+    # no longer flashed for 0 ms at the start of each loop.
+    if has_fallback(image):
+        start_after_fallback(image)
+    for index in animated_frames(image):
         try:
             image.seek(index)
             if colour_key is not None:  # a seek back to the first frame reads the file's
@@ -128,7 +134,8 @@ def _composed_frames(
             if frame.ndim == 2:
                 frame = frame[:, :, None]
         except _READ_ERRORS as error:
-            raise VsrError(f"cannot read frame {index + 1} of {source}: {error}") from error
+            number = index + 1 - animated_frames(image).start  # as a viewer counts them
+            raise VsrError(f"cannot read frame {number} of {source}: {error}") from error
         yield apply_orientation(frame, orientation)
 
 

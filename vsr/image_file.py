@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from vsr.animation import ANIMATION_OUTPUTS, gif_limits, is_animation, upscale_animation
+from vsr.apng_fallback import file_has_fallback
 from vsr.image import upscale_image
 from vsr.image_metadata import ImageMetadata, not_kept, profile_fitted, read_metadata
 from vsr.imageio import image_type, keeps_16_bits, keeps_alpha, read_image, write_image
@@ -109,7 +110,15 @@ def _notes(source: Path, target: Path, result: np.ndarray, metadata: ImageMetada
     notes = _depth_lost(target, result) + _transparency_lost(target, result)
     notes += [f"{target.name} cannot keep {what}" for what in not_kept(metadata, extension)]
     notes += _gif_limits(target, result) + _pillow_cannot_open(target, result)
-    if metadata.frames > 1 and is_animation(source):
+    if file_has_fallback(source):
+        # Its fallback is frame 0, the picture read as a still: the one meant to stand for
+        # the animation where it is not played, and no frame of it (vsr.apng_fallback).
+        notes.append(
+            f"{source.name} is an animation of {metadata.frames} frame(s) with a still "
+            f"fallback; only the fallback was upscaled, as {extension} holds one picture "
+            "(.gif, .webp, .png and .apng keep the animation; vsr run takes it as a video)"
+        )
+    elif metadata.frames > 1 and is_animation(source):
         notes.append(
             f"{source.name} is an animation of {metadata.frames} frames; only the first was "
             f"upscaled, as {extension} holds one picture (.gif, .webp, .png and "

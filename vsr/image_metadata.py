@@ -22,6 +22,7 @@ from pathlib import Path
 
 from PIL import Image, PngImagePlugin
 
+from vsr.apng_fallback import animated_frames
 from vsr.cmyk import SRGB_PROFILE, converts_with_profile
 from vsr.exif_text import exif_bytes
 from vsr.png_colour import Chunks, chunks_to_write, colour_chunks, not_kept_meaning
@@ -91,7 +92,8 @@ def read_metadata(path: str | Path) -> ImageMetadata:
                 dpi=_dpi(image, exif),
                 exif=_descriptive_exif(exif),
                 # An MPO (a camera JPEG with a preview or a second eye) is one picture.
-                frames=1 if image.format == "MPO" else getattr(image, "n_frames", 1),
+                # An APNG's fallback is no frame of its animation (vsr.apng_fallback).
+                frames=1 if image.format == "MPO" else len(animated_frames(image)),
                 png_colour=colour_chunks(image.info) if image.format == "PNG" else (),
             )
     except (OSError, SyntaxError, ValueError):
