@@ -429,3 +429,26 @@ def test_max_memory_tiles_a_picture_as_the_api_does_and_bad_budgets_are_one_line
         err = capsys.readouterr().err
         assert err.startswith("vsr: error: ") and words in err and "--max-memory" in err
     assert not (tmp_path / "o2.png").exists()
+
+
+def test_an_out_that_names_a_folder_or_cannot_be_one_is_taken_or_told_in_one_line(
+    tmp_path, weights, capsys
+):
+    (tmp_path / "scans").mkdir()
+    write_image(tmp_path / "scans" / "a.png", _random((4, 4, 3)))
+    write_image(tmp_path / "p.png", _random((4, 4, 3)))
+    # A folder IN and an OUT named like an image: it made a folder called upscaled.png.
+    assert _run(tmp_path / "scans", tmp_path / "upscaled.png", weights) == 2
+    assert "upscaled.png looks like an image file name" in capsys.readouterr().err
+    assert not (tmp_path / "upscaled.png").exists()
+    # A trailing slash means a folder, made as vsr run makes its OUTPUT folder: it was
+    # "unknown image type '' for newdir".
+    assert _run(tmp_path / "p.png", f"{tmp_path / 'newdir'}/", weights) == 0
+    assert read_image(tmp_path / "newdir" / "p.png").shape == (8, 8, 3)
+    assert _run(tmp_path / "scans", f"{tmp_path / 'up.png'}/", weights) == 0
+    assert (tmp_path / "up.png" / "a.png").is_file()
+    capsys.readouterr()
+    # A folder that cannot be made: a traceback (NotADirectoryError) before.
+    assert _run(tmp_path / "scans", tmp_path / "p.png" / "sub", weights) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("vsr: error: cannot create output folder") and "Traceback" not in err

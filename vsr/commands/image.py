@@ -27,7 +27,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "the others are still done.",
     )
     parser.add_argument("input", metavar="IN", help="image file or folder of images")
-    parser.add_argument("output", metavar="OUT", help="output image file, or folder")
+    parser.add_argument(
+        "output",
+        metavar="OUT",
+        help="output image file, or folder (one ending in / is made if missing)",
+    )
     parser.add_argument("--scale", type=int, help="upscaling factor (default: the model's)")
     parser.add_argument(
         "--weights", help="weights file or manifest name (default: the project's weights)"
@@ -48,8 +52,13 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     parser.set_defaults(func=run)
 
 
-def _jobs(source: Path, target: Path, overwrite: bool) -> tuple[list[tuple[Path, Path]], int]:
-    """(input, output) pairs still to do, and how many are skipped (their outputs exist)."""
+def _jobs(
+    source: Path, target: Path, overwrite: bool, folder_meant: bool = False
+) -> tuple[list[tuple[Path, Path]], int]:
+    """(input, output) pairs still to do, and how many are skipped (their outputs exist).
+    ``folder_meant``: OUT was written with a trailing slash (a folder, made if missing).
+    The output folder is made here, once IN and OUT are checked, as vsr run makes its own."""
+    from vsr.folder import make_output_folder
     from vsr.hidden_files import hidden_left_out, visible_files
     from vsr.imageio import OUTPUT_EXTENSIONS, check_image_output
     from vsr.subfolders import subfolders_left_alone
@@ -59,6 +68,12 @@ def _jobs(source: Path, target: Path, overwrite: bool) -> tuple[list[tuple[Path,
     if source.is_dir():
         if target.exists() and not target.is_dir():
             raise VsrError(f"{target} is a file; with a folder IN, OUT must be a folder")
+        if not target.exists() and not folder_meant and target.suffix.lower() in OUTPUT_EXTENSIONS:
+            # As vsr run refuses clips/ out.mp4: it made a folder called upscaled.png.
+            raise VsrError(
+                f"{target} looks like an image file name; with a folder IN, OUT must be a "
+                "folder (end it with / to mean a folder of that name)"
+            )
         # As vsr run says of clips: pictures sorted into subfolders are not taken, and
         # "no images in IN" alone would leave the user guessing why.
         _say_notes(subfolders_left_alone(source, target, "images"))
@@ -67,11 +82,17 @@ def _jobs(source: Path, target: Path, overwrite: bool) -> tuple[list[tuple[Path,
         inputs = [p for p in visible_files(source, OUTPUT_EXTENSIONS) if not p.is_dir()]
         if not inputs:
             raise VsrError(f"no images in {source}{hidden_left_out(source, OUTPUT_EXTENSIONS)}")
+        # A one-line error, not a traceback, for an OUT under a file or where none can be.
+        make_output_folder(target)
         pairs = [(p, target / p.name) for p in inputs]
         to_do = [(i, o) for i, o in pairs if overwrite or not os.path.lexists(o)]
         return to_do, len(pairs) - len(to_do)
     if not source.is_file():
         raise VsrError(f"input not found: {source}")
+    if folder_meant and not target.is_dir():
+        # argparse keeps "newdir/" as typed, but Path drops the slash: taken for a file
+        # name, it was "unknown image type '' for newdir". Made, as vsr run's OUTPUT folder.
+        make_output_folder(target)
     if target.is_dir():
         target = target / source.name
         if target.resolve() == source.resolve():
@@ -93,9 +114,9 @@ def run(args: argparse.Namespace) -> int:
     # As vsr run reads it, before anything is looked at: a typo is the first thing said.
     budget = parse_memory(args.max_memory, "--max-memory") if args.max_memory else None
     source, target = Path(args.input), Path(args.output)
-    jobs, skipped = _jobs(source, target, args.overwrite)
+    folder_meant = args.output.endswith(("/", os.sep))
+    jobs, skipped = _jobs(source, target, args.overwrite, folder_meant)
     if source.is_dir():
-        target.mkdir(parents=True, exist_ok=True)
         _say_notes(_left_out_of_folder(source))
     if not jobs:
         # A note, as vsr run's for a folder whose outputs all exist: on stderr, "vsr: ".
