@@ -452,3 +452,23 @@ def test_an_out_that_names_a_folder_or_cannot_be_one_is_taken_or_told_in_one_lin
     assert _run(tmp_path / "scans", tmp_path / "p.png" / "sub", weights) == 2
     err = capsys.readouterr().err
     assert err.startswith("vsr: error: cannot create output folder") and "Traceback" not in err
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="making a link another user owns takes root")
+def test_a_link_another_user_made_to_a_file_not_theirs_is_left_alone(tmp_path, weights, capsys):
+    # vsr run leaves such a link alone; vsr image upscaled it, a private picture written
+    # into an output folder its maker may read.
+    drop, private, out = tmp_path / "drop", tmp_path / "private", tmp_path / "out"
+    drop.mkdir()
+    private.mkdir()
+    Image.new("RGB", (8, 6), (1, 2, 3)).save(private / "secret.png")
+    (drop / "innocent.png").symlink_to(private / "secret.png")
+    os.lchown(drop / "innocent.png", 4242, -1)
+    Image.new("RGB", (8, 6), (9, 9, 9)).save(drop / "own.png")
+    assert main(["image", str(drop), str(out), "--weights", str(weights)]) == 0
+    assert sorted(p.name for p in out.iterdir()) == ["own.png"]
+    said = capsys.readouterr().err
+    assert (
+        "vsr: note: 1 link(s) made by another user left alone (innocent.png): a link can point "
+        "at any file you can read; copy the image in, or link it yourself"
+    ) in said

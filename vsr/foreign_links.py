@@ -36,12 +36,14 @@ def linked_by_another_user(path: Path) -> bool:
         return False  # gone, or dangling: opening it fails on its own
 
 
-def say_links_left_alone(links: list[Path], log: Callable[[str], None]) -> None:
-    """One note naming the links left alone (none: nothing said)."""
+def say_links_left_alone(
+    links: list[Path], log: Callable[[str], None], what: str = "clip"
+) -> None:
+    """One note naming the links left alone (none: nothing said); `what` each one is."""
     if not links:
         return
     log(
         f"vsr: note: {len(links)} link(s) made by another user left alone "
         f"({name_list([p.name for p in links])}): a link "
-        "can point at any file you can read; copy the clip in, or link it yourself"
+        f"can point at any file you can read; copy the {what} in, or link it yourself"
     )

@@ -59,6 +59,7 @@ def _jobs(
     ``folder_meant``: OUT was written with a trailing slash (a folder, made if missing).
     The output folder is made here, once IN and OUT are checked, as vsr run makes its own."""
     from vsr.folder import make_output_folder
+    from vsr.foreign_links import linked_by_another_user, say_links_left_alone
     from vsr.hidden_files import hidden_left_out, visible_files
     from vsr.imageio import OUTPUT_EXTENSIONS, check_image_output
     from vsr.subfolders import subfolders_left_alone
@@ -80,6 +81,11 @@ def _jobs(
         # A folder named like a picture ("2024.png") is a subfolder, named as one above;
         # listed as an image too, it failed as "image not found" after that note.
         inputs = [p for p in visible_files(source, OUTPUT_EXTENSIONS) if not p.is_dir()]
+        # As vsr run leaves them: in a drop folder, another user's link to a private file
+        # was upscaled into an output they may read (vsr.foreign_links).
+        foreign = [p for p in inputs if linked_by_another_user(p)]
+        say_links_left_alone(foreign, _say, "image")
+        inputs = [p for p in inputs if p not in foreign]
         if not inputs:
             raise VsrError(f"no images in {source}{hidden_left_out(source, OUTPUT_EXTENSIONS)}")
         # A one-line error, not a traceback, for an OUT under a file or where none can be.
@@ -107,6 +113,7 @@ def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from vsr.api import load_model
+    from vsr.foreign_links import REFUSAL, linked_by_another_user
     from vsr.image_file import upscale_file
     from vsr.pipelines import parse_memory
     from vsr.progress import bars_shown
@@ -141,6 +148,8 @@ def run(args: argparse.Namespace) -> int:
     # A bar only where it can be drawn: in a log its carriage returns pile up.
     for image_in, image_out in tqdm(jobs, unit="img", disable=not bars_shown()):
         try:
+            if linked_by_another_user(image_in):  # swapped in since the listing
+                raise VsrError(REFUSAL)
             _, notes = upscale_file(upscaler, image_in, image_out, args.scale, args.overwrite)
             _say_notes(notes)
         except Exception as error:  # one bad image must not stop the folder (as vsr run)
