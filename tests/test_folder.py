@@ -650,6 +650,18 @@ def test_folder_mode_names_every_damaged_clip_even_with_quiet(tmp_path, weights,
     assert "h2.mkv: note:" in err
 
 
+def test_a_single_damaged_clip_is_named_even_with_quiet(tmp_path, weights, capsys):
+    # --quiet said nothing of a truncated clip run alone (exit 0, frames lost), where a
+    # folder run names it: its help promises damaged clips are still named.
+    _truncated_mkv(tmp_path / "cut.mkv")
+    args = ["run", str(tmp_path / "cut.mkv"), str(tmp_path / "up.mp4"), "--weights"]
+    assert main([*args, str(weights), "--device", "cpu", "--quiet"]) == 0
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.startswith("vsr: damaged: cut.mkv: ") and line.endswith(
+        " frame(s) could not be decoded; the output is shorter than the clip"
+    )
+
+
 def test_an_interrupted_folder_run_still_writes_its_report_of_every_clip(
     tmp_path, weights, monkeypatch, capsys
 ):

@@ -36,9 +36,7 @@ def linked_by_another_user(path: Path) -> bool:
         return False  # gone, or dangling: opening it fails on its own
 
 
-def say_links_left_alone(
-    links: list[Path], log: Callable[[str], None], what: str = "clip"
-) -> None:
+def say_links_left_alone(links: list[Path], log: Callable[[str], None], what: str = "clip") -> None:
     """One note naming the links left alone (none: nothing said); `what` each one is."""
     if not links:
         return

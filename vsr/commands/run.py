@@ -360,6 +360,9 @@ def run(args: argparse.Namespace) -> int:
     for note in report.notes:
         if not shown_as_warning(note):  # printed when it happened, as a warning
             say(f"vsr: note: {note}")
+    if args.quiet and report.lost_frames:
+        # Damage is no chatter: --quiet names it, as it does a folder run's damaged clips.
+        print(printable(f"vsr: {_damaged(args.input, report.lost_frames)}"), file=sys.stderr)
     say(
         f"vsr: {report.frames} frames {report.input_size[0]}x{report.input_size[1]} -> "
         f"{report.output_size[0]}x{report.output_size[1]}{_which_part(report)}"
@@ -571,8 +574,12 @@ def say_failed_and_damaged(clips: list[dict]) -> None:
             print(printable(line), file=sys.stderr)
         lost = (clip.get("report") or {}).get("lost_frames")
         if lost:
-            damaged = (
-                f"vsr:   damaged: {Path(clip['input']).name}: {lost} frame(s) could not be "
-                "decoded; the output is shorter than the clip"
-            )
-            print(printable(damaged), file=sys.stderr)
+            print(printable(f"vsr:   {_damaged(Path(clip['input']), lost)}"), file=sys.stderr)
+
+
+def _damaged(clip: Path, lost: int) -> str:
+    """The line naming a clip whose output lacks `lost` frames the decoder could not give."""
+    return (
+        f"damaged: {clip.name}: {lost} frame(s) could not be decoded; the output is shorter "
+        "than the clip"
+    )
