@@ -146,3 +146,17 @@ def test_a_setting_given_twice_is_refused(tmp_path, capsys, command, given, mess
     assert main([command, *files, *given, "--device", "cpu"]) == 2
     assert _one_error_line(capsys).startswith(message)
     assert not (tmp_path / "out.mp4").exists()
+
+
+@pytest.mark.parametrize(
+    ("command", "url"),
+    [
+        ("run", "https://example.com/a.mp4"),
+        ("run", "rtsp://cam.local/stream"),
+        ("image", "https://example.com/a.png"),
+    ],
+)
+def test_a_url_is_said_to_be_one(tmp_path, capsys, command, url):
+    # Was "https:/example.com/a.mp4: no such file", pathlib having folded the "//".
+    assert main([command, url, str(tmp_path / "out.mkv")]) == 2
+    assert _one_error_line(capsys) == f"{url}: vsr reads local files, not URLs; download it first"

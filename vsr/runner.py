@@ -26,6 +26,7 @@ from vsr.report import RunReport, write_json
 from vsr.scaling import NETWORK_SCALES, coded_request, plan_geometry
 from vsr.telemetry import FrameTimeline, GpuSampler, HostMemoryPeak, StageClock
 from vsr.upscale import Upscaler, check_precision
+from vsr.url_input import refuse_a_url
 from vsr.video.chunk_journal import ChunkJournal, notes_on_journals_of_other_names
 from vsr.video.deinterlace import check_field_rate
 from vsr.video.deinterlace import check_mode as check_deinterlace_mode
@@ -114,6 +115,7 @@ def _check_paths(source: Path, target: Path, overwrite: bool) -> None:
     elif not_a_sequence := why_not_a_sequence(source):
         raise VsrError(f"{source}: {not_a_sequence}")
     elif not source.exists():
+        refuse_a_url(source)
         raise VsrError(f"{source}: no such file")
     if source.is_dir():
         # Only a call gets here: `vsr run FOLDER` takes the folder's way (vsr.folder).

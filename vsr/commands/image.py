@@ -9,6 +9,7 @@ from pathlib import Path
 
 from vsr.errors import VsrError, describe_error
 from vsr.printable import printable
+from vsr.url_input import refuse_a_url
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -94,6 +95,7 @@ def _jobs(
         to_do = [(i, o) for i, o in pairs if overwrite or not os.path.lexists(o)]
         return to_do, len(pairs) - len(to_do)
     if not source.is_file():
+        refuse_a_url(source)
         raise VsrError(f"input not found: {source}")
     if folder_meant and not target.is_dir():
         # argparse keeps "newdir/" as typed, but Path drops the slash: taken for a file
