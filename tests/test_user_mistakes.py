@@ -160,3 +160,21 @@ def test_a_url_is_said_to_be_one(tmp_path, capsys, command, url):
     # Was "https:/example.com/a.mp4: no such file", pathlib having folded the "//".
     assert main([command, url, str(tmp_path / "out.mkv")]) == 2
     assert _one_error_line(capsys) == f"{url}: vsr reads local files, not URLs; download it first"
+
+
+@pytest.mark.parametrize("output", ["seq.mp4", "seqdir"])
+def test_a_folder_of_numbered_frames_is_told_how_it_is_read(tmp_path, capsys, output):
+    # Was "seq.mp4 looks like a file name; a folder INPUT needs a folder OUTPUT", then, as
+    # told, "no video clips in frames (looked for ...)", and nothing of the two ways in.
+    from PIL import Image
+
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    for number in (1, 2, 3):
+        Image.new("RGB", (8, 6)).save(frames / f"f_{number:04d}.png")
+    assert main(["run", str(frames), str(tmp_path / output)]) == 2
+    assert _one_error_line(capsys).endswith(
+        f"; it holds 3 picture(s): `vsr run '{frames}/f_%04d.png' OUT.mp4` reads them as one "
+        f"clip, `vsr image {frames} OUT/` upscales them as pictures"
+    )
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["frames"]

@@ -23,6 +23,7 @@ from pathlib import Path
 
 from vsr.errors import VsrError, describe_error, is_out_of_space
 from vsr.foreign_links import REFUSAL, linked_by_another_user, say_links_left_alone
+from vsr.frames_folder import frames_hint
 from vsr.hidden_files import hidden_left_out, is_hidden
 from vsr.progress import bars_shown
 from vsr.report import FolderReport, RunReport, kept_from_an_interrupted_run, write_json
@@ -150,7 +151,9 @@ def say_what_is_left_alone(in_dir: Path, out_dir: Path, log: Callable[[str], Non
 def no_clips_in(in_dir: Path) -> VsrError:
     looked_for = ", ".join(sorted(VIDEO_EXTENSIONS))
     hidden = hidden_left_out(in_dir, VIDEO_EXTENSIONS)
-    return VsrError(f"no video clips in {in_dir} (looked for {looked_for}){hidden}")
+    return VsrError(
+        f"no video clips in {in_dir} (looked for {looked_for}){hidden}{frames_hint(in_dir)}"
+    )
 
 
 def check_folders(in_dir: Path, out_dir: Path) -> None:
@@ -166,7 +169,10 @@ def check_input_and_output(in_dir: Path, out_dir: Path) -> None:
         raise VsrError(f"{out_dir} is a file; a folder INPUT needs a folder OUTPUT")
     if not out_dir.exists() and out_dir.suffix.lower() in VIDEO_EXTENSIONS:
         # `vsr run clips/ out.mp4` would otherwise make a folder called out.mp4.
-        raise VsrError(f"{out_dir} looks like a file name; a folder INPUT needs a folder OUTPUT")
+        raise VsrError(
+            f"{out_dir} looks like a file name; a folder INPUT needs a folder OUTPUT"
+            f"{frames_hint(in_dir)}"
+        )
     if out_dir.resolve() == in_dir.resolve():
         raise VsrError("OUTPUT folder is the INPUT folder; outputs would overwrite the clips")
 
