@@ -420,6 +420,20 @@ def test_a_pipelines_crf_and_speed_preset_go_only_to_codecs_they_mean_something_
     assert (lossless.crf, lossless.preset) == (None, None)  # FFV1 has neither
 
 
+def test_a_pipelines_options_are_marked_as_its_own_and_the_typed_ones_are_not(tmp_path):
+    """Where the container takes its own codec, a preset's options are dropped and the
+    user's -e options go to that codec: the settings say which are which."""
+    from vsr.cli import build_parser
+    from vsr.commands.run import _settings_and_model_options
+
+    preset = tmp_path / "tuned.toml"
+    preset.write_text('[options]\ntune = "film"\nbf = "2"\n')
+    command = ["run", "in.mp4", "out.webm", "--pipeline", str(preset), "-e", "bf=3", "-e", "g=9"]
+    settings = _settings_and_model_options(build_parser().parse_args(command))[0]
+    assert settings.options == {"tune": "film", "bf": "3", "g": "9"}
+    assert settings.preset_option_names == {"tune"}  # bf typed over the preset's is the user's
+
+
 def test_a_preset_may_name_the_compile_mode_and_the_flags_keep_or_drop_it(tmp_path):
     from vsr.cli import build_parser
     from vsr.commands.run import _settings_and_model_options

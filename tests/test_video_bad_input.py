@@ -253,6 +253,31 @@ def test_a_default_codec_the_container_cannot_hold_gives_way_to_its_own(clip, tm
     assert writer.settings.crf == 30 and writer.settings.preset is None  # x264's preset names
 
 
+def test_options_given_go_to_the_codec_the_container_takes_in_place_of_the_default(clip, tmp_path):
+    """-e crf=45 and -e cpu-used=8 to .webm without --codec were dropped with x264's preset,
+    and the note called them libx264's: they now go to VP9, a pipeline preset's own options
+    are still dropped, and an option VP9 lacks is refused rather than dropped."""
+    settings = EncodeSettings(
+        preset="medium",
+        options={"crf": "45", "cpu-used": "8", "x265-params": "log-level=error"},
+        preset_option_names={"x265-params"},
+    )
+    writer = writer_for(clip, tmp_path / "out.webm", settings=settings)
+    writer.abort()
+    assert writer.codec.name == "libvpx-vp9"
+    assert writer.notes[0] == (
+        "libx264 cannot go into .webm files: encoding with libvpx-vp9 (choose another with "
+        "settings=EncodeSettings(codec=...)) and the options given, crf=45, cpu-used=8; its "
+        "settings x265-params=log-level=error, preset=medium do not apply"
+    )
+    assert writer.settings.options == {"cpu-used": "8", "row-mt": "1", "crf": "45"}
+    typo = EncodeSettings(options={"x264-params": "ref=2"})
+    with pytest.raises(VsrError, match=r"libvpx-vp9, which vsr encodes them with, has no option"):
+        writer_for(clip, tmp_path / "typo.webm", settings=typo)
+    with pytest.raises(VsrError, match=r"libvpx-vp9 \(vsr's encoder for .webm files\) rejected"):
+        writer_for(clip, tmp_path / "tune.webm", settings=EncodeSettings(options={"tune": "film"}))
+
+
 def test_unknown_container(clip, tmp_path):
     with pytest.raises(VsrError, match="unknown output container"):
         writer_for(clip, tmp_path / "out.avi")

@@ -1066,11 +1066,17 @@ def run_fingerprint(
     from vsr.ops.aot_package import network_identity
     from vsr.resume_folder import source_identity
 
+    encoder = asdict(settings)
+    # A set is no JSON; and left out when empty, as journals made before it was a field
+    # recorded it, so that they still continue.
+    preset_option_names = sorted(encoder.pop("preset_option_names"))
+    if preset_option_names:
+        encoder["preset_option_names"] = preset_option_names
     return {
         "source file": source_identity(source),
         "network": [upscaler.arch, upscaler.precision, network_identity(upscaler.model)],
         "output size": [geometry.width, geometry.height],
-        "encoder settings": asdict(settings),
+        "encoder settings": encoder,
         "time range": None if part is None else part.to_dict(),
         "tile plan": upscaler.plan_for(*net_in_hw).to_dict(),
         "deinterlace": deinterlace,

@@ -190,7 +190,8 @@ def _settings_and_model_options(args, on_gpu: bool | None = None) -> tuple[objec
     codec = args.codec or preset.codec
     # The preset's encoder options were written for its codec; another codec drops them.
     options = dict(preset.options) if codec == preset.codec else {}
-    options.update(given_encoder_options(args))
+    typed = given_encoder_options(args)
+    options.update(typed)
     # Its quality and speed carry over to another codec only where they mean something
     # there: a crf where the encoder has one (not FFV1), a named preset where presets are
     # names too (x264 <-> x265, not SVT-AV1's numbers); elsewhere the encoder's defaults.
@@ -203,6 +204,8 @@ def _settings_and_model_options(args, on_gpu: bool | None = None) -> tuple[objec
         preset=args.preset or speed,
         pix_fmt=args.pix_fmt or preset.pix_fmt,
         options=options,
+        # The user's -e options follow the codec vsr chooses for a container; the preset's not.
+        preset_option_names=frozenset(options) - frozenset(typed),
         codec_is_default=args.codec is None,
         pix_fmt_is_default=args.pix_fmt is None,
     )

@@ -36,6 +36,10 @@ class EncodeSettings:
     preset: str | int | None = None  # SVT-AV1's are numbers
     pix_fmt: str | None = None  # None: keep the source's format when the codec allows
     options: dict[str, str | int | float] = field(default_factory=dict)  # -e key=value
+    # The names in `options` that a pipeline preset set for its codec, not the user: where
+    # the container takes its own codec in place of the default, those are dropped with the
+    # note, while the user's own options go to the codec chosen (or are refused there).
+    preset_option_names: frozenset[str] = frozenset()
     # True when nobody chose the codec (no --codec, a preset's or the API's default): an
     # output container that cannot hold it gets its own instead (WebM: VP9), with a note.
     codec_is_default: bool = False
@@ -62,6 +66,7 @@ class EncodeSettings:
         if self.pix_fmt is not None:
             self.pix_fmt = _text(self.pix_fmt, "pix_fmt", "a format such as 'yuv420p', or None")
         self.options = _options(self.options)
+        self.preset_option_names = _names(self.preset_option_names)
 
     def checked(self) -> EncodeSettings:
         """These settings made anew from their fields, checked and normalised as at
@@ -75,6 +80,17 @@ def _text(value: object, name: str, what: str) -> str:
     if not isinstance(value, str):
         raise VsrTypeError(f"settings {name} must be {what}, not {given(value)}")
     return str(value)  # numpy's str_ as the plain str libav's bindings take
+
+
+def _names(names: object) -> frozenset[str]:
+    """Option names as a frozenset of text (a caller may give a list or a set)."""
+    if isinstance(names, str) or not isinstance(names, (set, frozenset, list, tuple)):
+        raise VsrTypeError(
+            f"settings preset_option_names must be a set of option names, not {given(names)}"
+        )
+    if not all(isinstance(name, str) for name in names):
+        raise VsrTypeError("settings preset_option_names must hold option names as text")
+    return frozenset(names)
 
 
 def _options(options: object) -> dict[str, str | int | float]:

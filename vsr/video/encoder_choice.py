@@ -136,6 +136,7 @@ class EncoderChoice:
         self.width, self.height, self.settings = width, height, settings
         self.notes: list[str] = []
         self.codec = video_encoder(settings.codec)
+        self._encoder_said = self.codec.name  # how a refusal names the encoder
         if settings.codec_is_default and self.codec.name not in codecs_held_by(container_format)[0]:
             self._use_the_containers_codec()
         self.color_matrix = source.color_matrix
@@ -268,8 +269,8 @@ class EncoderChoice:
 
     def _use_the_containers_codec(self) -> None:
         """The default codec cannot go into this container: take the container's own, with
-        the quality asked for (crf) but not the default's speed preset, which names x264's
-        presets."""
+        the quality asked for (crf) and the options the user gave (-e), but not the default's
+        speed preset, which names x264's presets, nor a pipeline preset's own options."""
         name, options = _CONTAINER_CODECS.get(self.container_format, (None, {}))
         name = name or codecs_held_by(self.container_format)[1]
         why = ""
@@ -278,22 +279,53 @@ class EncoderChoice:
             depth = self.source.bit_depth
             why = f" for its {depth} bits" if depth > 8 else f" for {self.settings.pix_fmt}"
         codec = video_encoder(name)
-        # What was set for the default codec (a preset's speed, x265-params, a pixel format
-        # the new one lacks) does not carry over; the quality (crf) does.
+        # What was set for the default codec (a preset's speed and options, a pixel format
+        # the new one lacks) does not carry over; the quality (crf) and the user's own
+        # options do: dropping them left -e cpu-used=8 and -e crf=45 unused without a word.
         formats = [f.name for f in codec.video_formats or ()]
         pix_fmt = self.settings.pix_fmt if self.settings.pix_fmt in formats else None
-        left = [f"{k}={v}" for k, v in self.settings.options.items()]
+        presets = self.settings.preset_option_names
+        typed = {k: v for k, v in self.settings.options.items() if k not in presets}
+        self._refuse_options_the_encoder_lacks(name, typed)
+        left = [f"{k}={v}" for k, v in self.settings.options.items() if k in presets]
         left += [f"preset={self.settings.preset}"] if self.settings.preset else []
         left += [f"pix_fmt={self.settings.pix_fmt}"] if self.settings.pix_fmt != pix_fmt else []
+        kept = ", ".join(f"{k}={v}" for k, v in typed.items())
+        with_given = f" and the options given, {kept}" if kept else ""
         dropped = f"; its settings {', '.join(left)} do not apply" if left else ""
         self.notes.append(
             f"{self.settings.codec} cannot go into {self.path.suffix} files: encoding with "
-            f"{name}{why} (choose another with {option('--codec', setting=True)}){dropped}"
+            f"{name}{why} (choose another with {option('--codec', setting=True)}){with_given}"
+            f"{dropped}"
         )
+        # The user never named this encoder: a refusal of their option says where it came from.
+        self._encoder_said = f"{name} (vsr's encoder for {self.path.suffix} files)"
         self.settings = replace(
-            self.settings, codec=name, preset=None, pix_fmt=pix_fmt, options=dict(options)
+            self.settings,
+            codec=name,
+            preset=None,
+            pix_fmt=pix_fmt,
+            options={**options, **typed},
+            preset_option_names=frozenset(),
         )
         self.codec = codec
+
+    def _refuse_options_the_encoder_lacks(self, name: str, typed: dict[str, str]) -> None:
+        """An option the user gave that encoder `name`, chosen by vsr for the container,
+        does not have: refused as a typo is for a codec the user chose, but saying which
+        encoder vsr chose and why, which the user never named. Its values are left to the
+        trial open, which names the one it refuses."""
+        context = av.codec.CodecContext.create(name, "w")
+        known = {o.name for o in context.supported_options.generic}
+        known |= {o.name for o in context.supported_options.private}
+        for key, value in typed.items():
+            if key not in known:
+                raise VsrError(
+                    f"{option('-e', f'{key}={value}')}: {self.settings.codec} cannot go into "
+                    f"{self.path.suffix} files, and {name}, which vsr encodes them with, has "
+                    f"no option {key}; give it with {option('--codec', setting=True)} for the "
+                    "encoder it is meant for, or leave it out"
+                )
 
     def _wants_more_than_8_bits(self, name: str) -> bool:
         """Whether more than 8 bits are wanted (asked for with a pix_fmt, or the source's
@@ -412,13 +444,13 @@ class EncoderChoice:
         for key in reversed(given):
             others = {k: self.options[k] for k in given if k != key}
             if self._try_encoder({**own, **others}) is None:
-                raise VsrError(f"{self.codec.name} rejected {key}={given[key]} ({error})")
+                raise VsrError(f"{self._encoder_said} rejected {key}={given[key]} ({error})")
         for key, value in given.items():
             alone = self._try_encoder({**own, key: self.options[key]})
             if alone is not None:
-                raise VsrError(f"{self.codec.name} rejected {key}={value} ({alone})")
+                raise VsrError(f"{self._encoder_said} rejected {key}={value} ({alone})")
         listed = " ".join(f"{k}={v}" for k, v in given.items())
-        raise VsrError(f"{self.codec.name} rejected these options together: {listed}")
+        raise VsrError(f"{self._encoder_said} rejected these options together: {listed}")
 
     def _refuse_a_rate_mpeg_has_not(self) -> None:
         """MPEG-1 and MPEG-2 hold the frame rates their standards list, and libav's refusal
