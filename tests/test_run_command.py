@@ -164,6 +164,10 @@ def test_a_clip_into_an_existing_folder_goes_in_under_its_own_name(tmp_path, cli
     assert main(["run", str(clip), str(tmp_path), "--weights", str(weights)]) == 2
     assert "is the input file itself" in capsys.readouterr().err
     assert clip.read_bytes() == before
+    # A missing folder written with its slash is made: it said "new: the output needs a
+    # file type (...), as in new.mp4", the slash lost to Path.
+    assert main(["run", str(clip), f"{tmp_path / 'new'}/", "--weights", str(weights)]) == 0
+    assert [p.name for p in (tmp_path / "new").iterdir()] == ["clip.mp4"]
 
 
 @pytest.mark.parametrize(

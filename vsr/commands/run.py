@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -35,9 +36,9 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument(
         "output",
-        type=Path,
-        help="output file, or a folder: for folder input, or an existing one that a clip "
-        "goes into under its own name",
+        type=str,  # as typed: a trailing / means a folder, which Path would drop
+        help="output file, or a folder: for folder input, or one that a clip goes into under "
+        "its own name (an existing one, or any ending in /, made if missing)",
     )
     target = parser.add_mutually_exclusive_group()
     target.add_argument(
@@ -299,18 +300,22 @@ def run(args: argparse.Namespace) -> int:
     ]
     if watch_only and not args.watch:
         raise VsrError(f"{', '.join(watch_only)}: only with --watch")
+    folder_meant = args.output.endswith(("/", os.sep))
+    args.output = Path(args.output)
     if "-" in (str(args.input), str(args.output)):
         # "-" would otherwise be looked up as a file of that name.
         raise VsrError(
             "vsr run takes files, not pipes (-): it seeks in the input, and writes the output "
             "beside its final name to rename it into place when complete"
         )
-    if args.input.is_file() and args.output.is_dir():
-        from vsr.folder import output_for
+    if args.input.is_file() and (args.output.is_dir() or folder_meant):
+        from vsr.folder import make_output_folder, output_for
 
         # As `vsr image photo.jpg out/` and `cp` do: the clip goes into the folder under its
         # own name (in Matroska where vsr cannot write its container, as in folder mode).
-        # It said "out is a folder; give an output file name".
+        # It said "out is a folder; give an output file name", and of a missing "out/",
+        # whose slash Path dropped, "out: the output needs a file type".
+        make_output_folder(args.output)
         args.output = output_for(args.input, args.output)
     from vsr.atomic_file import check_can_write
 
