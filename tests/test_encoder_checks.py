@@ -371,3 +371,19 @@ def test_a_crf_the_e_option_replaces_is_not_checked(clip, tmp_path):
     # -e crf wins over --crf, which goes unused: --crf 99 -e crf=20 was refused for the 99.
     settings = EncodeSettings(codec="libx264", crf=99, options={"crf": "20"})
     writer_for(clip, tmp_path / "out.mkv", settings).abort()
+
+
+def test_a_preset_s_pixel_format_another_codec_lacks_takes_its_nearest(clip, tmp_path):
+    # --pipeline archive --codec prores_ks: "--pix-fmt yuv420p10le: prores_ks takes
+    # yuv422p10le, yuv444p10le", of a --pix-fmt nobody gave (the preset's, for libx265).
+    preset = EncodeSettings(codec="prores_ks", pix_fmt="yuv420p10le", pix_fmt_is_default=True)
+    writer = writer_for(clip, tmp_path / "preset.mov", preset)
+    writer.abort()
+    assert writer.pix_fmt == "yuv422p10le"
+    assert (
+        "the preset's pixel format yuv420p10le is not one prores_ks takes: encoded as "
+        "yuv422p10le (choose with settings=EncodeSettings(pix_fmt=...))"
+    ) in writer.notes
+    asked = EncodeSettings(codec="prores_ks", pix_fmt="yuv420p10le")  # the user's: refused
+    with pytest.raises(VsrError, match=r"yuv420p10le'\): prores_ks takes yuv422p10le"):
+        writer_for(clip, tmp_path / "asked.mov", asked)

@@ -356,6 +356,15 @@ class EncoderChoice:
             choice = nearest_supported(wanted, supported)
             if choice is not None and choice[0] == wanted:
                 return choice  # a twin of it, repacked without loss (gbrp as FFV1's bgr0)
+            if choice is not None and self.settings.pix_fmt_is_default:
+                # A preset's format was chosen for its codec: another one (--pipeline
+                # archive --codec prores_ks) takes the nearest, where the error blamed a
+                # --pix-fmt nobody gave.
+                self.notes.append(
+                    f"the preset's pixel format {wanted} is not one {self.codec.name} takes: "
+                    f"encoded as {choice[1]} (choose with {option('--pix-fmt', setting=True)})"
+                )
+                return choice
             # Only what vsr could feed it: the encoder's other packed formats are not.
             usable = dict.fromkeys(filter(None, map(planes_format_for, supported)))
             raise VsrError(
