@@ -486,3 +486,32 @@ def test_a_transparent_grey_of_a_2_or_4_bit_png_becomes_alpha(tmp_path, bits):
     (tmp_path / "grey.png").write_bytes(png)
     pixels = read_image(tmp_path / "grey.png", keep_grey_alpha=True)
     assert pixels[0].tolist() == [[255, 0], [0, 255]]  # white clear, black opaque
+
+
+@pytest.mark.parametrize(
+    ("source", "said"),
+    [("in.jpg", "the XMP and a comment"), ("in.png", "the XMP and PNG text (Author, Copyright)")],
+)
+def test_xmp_a_comment_and_png_text_are_named_as_not_kept(tmp_path, upscaler, source, said):
+    # A photographer's rights and credits (XMP, IPTC, a PNG's Copyright) were dropped
+    # without the note that names what an output does not keep.
+    from PIL import PngImagePlugin
+
+    xmp = b'<x:xmpmeta xmlns:x="adobe:ns:meta/"></x:xmpmeta>'
+    picture = Image.new("RGB", (12, 8), (90, 120, 150))
+    if source.endswith(".jpg"):
+        picture.save(tmp_path / source, xmp=xmp, comment=b"(c) Jane")
+    else:
+        text = PngImagePlugin.PngInfo()
+        for key, value in (("Copyright", "(c) Jane"), ("Author", "Jane"), ("Software", "x")):
+            text.add_text(key, value)
+        text.add_itxt("XML:com.adobe.xmp", xmp.decode())
+        picture.save(tmp_path / source, pnginfo=text)
+    with pytest.warns(UserWarning) as caught:
+        vsr.upscale_image(upscaler, tmp_path / source, tmp_path / "out.png")
+    notes = [str(warning.message) for warning in caught]
+    assert f"out.png cannot keep {said}: vsr does not carry them to any output" in notes
+    Image.new("RGB", (12, 8)).save(tmp_path / "plain.png")
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a picture without any: nothing said
+        vsr.upscale_image(upscaler, tmp_path / "plain.png", tmp_path / "plain_out.png")

@@ -27,6 +27,7 @@ from vsr.cmyk import SRGB_PROFILE, converts_with_profile
 from vsr.exif_text import exif_bytes
 from vsr.png_colour import Chunks, chunks_to_write, colour_chunks, not_kept_meaning
 from vsr.png_exif import png_exif_chunk
+from vsr.unkept_metadata import unkept_metadata
 
 # IFD0 tags that describe the picture or its maker, not its layout (strips, sizes, samples).
 _DESCRIPTIVE_TAGS = (0x010E, 0x010F, 0x0110, 0x0131, 0x0132, 0x013B, 0x8298)
@@ -50,6 +51,8 @@ class ImageMetadata:
     exif: bytes | None = None
     frames: int = 1
     png_colour: Chunks = ()
+    # What it says in words that vsr does not write (XMP, a comment; vsr.unkept_metadata).
+    unkept: tuple[str, ...] = ()
 
     def upscaled(self, scale: int, width: int, height: int) -> ImageMetadata:
         """The metadata of the picture upscaled by `scale` to width x height."""
@@ -95,6 +98,7 @@ def read_metadata(path: str | Path) -> ImageMetadata:
                 # An APNG's fallback is no frame of its animation (vsr.apng_fallback).
                 frames=1 if image.format == "MPO" else len(animated_frames(image)),
                 png_colour=colour_chunks(image.info) if image.format == "PNG" else (),
+                unkept=unkept_metadata(image),
             )
     except (OSError, SyntaxError, ValueError):
         return ImageMetadata()
@@ -233,7 +237,13 @@ def not_kept(metadata: ImageMetadata, extension: str) -> list[str]:
             "the EXIF's exposure and GPS details; the camera and the file's date are kept "
             "(.png, .jpg and .webp keep them all)"
         )
+    if metadata.unkept:
+        lost.append(f"the {_and(metadata.unkept)}: vsr does not carry them to any output")
     return lost
+
+
+def _and(things: tuple[str, ...]) -> str:
+    return things[0] if len(things) == 1 else f"{', '.join(things[:-1])} and {things[-1]}"
 
 
 def _has_details(exif: bytes) -> bool:
