@@ -288,11 +288,7 @@ class VideoWriter:
         except (OSError, av.error.FFmpegError) as error:
             raise VsrError(f"{self.path.parent}: cannot write there ({error})") from None
         output = self._output
-        stream = output.add_stream(self.codec.name, rate=self._rate, options=self._options)
-        self._configure_encoder(stream.codec_context)
-        if self._apple_tag:
-            stream.codec_context.codec_tag = self._apple_tag
-        stream.time_base = self._snap.time_base if self._snap else self.time_base
+        stream = self._add_video_stream(output)
         if self.source.display_matrix is not None:
             stream.set_display_matrix(list(self.source.display_matrix))  # mirrors too
         elif self.source.rotation:
@@ -343,6 +339,16 @@ class VideoWriter:
                 f"{self.codec.name} cannot be stored in {self.path.suffix} files ({why}; use .mkv)"
             ) from None
 
+    def _add_video_stream(self, container: av.container.OutputContainer) -> av.VideoStream:
+        """The upscaled video's stream in `container`, its encoder set up: the output's, and
+        the throw-away header's that tells whose refusal it was (_video_alone_starts)."""
+        stream = container.add_stream(self.codec.name, rate=self._rate, options=self._options)
+        self._configure_encoder(stream.codec_context)
+        if self._apple_tag:
+            stream.codec_context.codec_tag = self._apple_tag
+        stream.time_base = self._snap.time_base if self._snap else self.time_base
+        return stream
+
     def _video_alone_starts(self) -> bool:
         """Whether a throw-away file of the output's format takes the video stream alone,
         set up as the real one, through its header."""
@@ -351,11 +357,7 @@ class VideoWriter:
                 libav_messages([]),
                 av.open(io.BytesIO(), "w", format=self._container_format) as probe,
             ):
-                stream = probe.add_stream(self.codec.name, rate=self._rate, options=self._options)
-                self._configure_encoder(stream.codec_context)
-                if self._apple_tag:
-                    stream.codec_context.codec_tag = self._apple_tag
-                stream.time_base = self._video.time_base
+                self._add_video_stream(probe)
                 probe.start_encoding()
         except (av.error.FFmpegError, ValueError):
             return False
