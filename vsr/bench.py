@@ -37,7 +37,7 @@ from vsr.bench_naive import NaiveResult, naive_upscale
 from vsr.default_precision import default_precision
 from vsr.errors import VsrError
 from vsr.profiling import check_memory
-from vsr.report import RunReport, write_json
+from vsr.report import RunReport, steady_seconds, write_json
 from vsr.telemetry import STAGES
 from vsr.text_table import text_table
 from vsr.upscale import PRECISIONS, check_precision, resolve_device
@@ -725,11 +725,7 @@ def _add_engine_row(
         )
     if math.isinf(total):
         result.notes.append(f"{name}: output identical to the naive")
-    steady = wall - report.startup_s - report.warmup_s
-    if report.warmup_s and report.frames <= report.batch:
-        # One call built the network and ran every frame: nothing steady to time apart
-        # (its warm-up holds the frames' work too, and steady fps read 71.5 where 6.5 ran).
-        steady = 0.0
+    steady = steady_seconds(wall, report.startup_s, report.warmup_s, report.frames, report.batch)
     result.rows.append(
         BenchRow(
             name=name,

@@ -72,6 +72,16 @@ class RunReport:
         return asdict(self)
 
 
+def steady_seconds(wall: float, startup: float, warmup: float, frames: int, batch: int) -> float:
+    """A run's time after its start-up and warm-up, which a long clip's approaches: what the
+    steady fps and the encoders' busy share are taken over. 0 where every frame ran in the
+    call that built the network: no steady part to tell apart, the warm-up holding those
+    frames' work too (vsr.upscale counts a shape's first call whole until its second)."""
+    if warmup and frames <= batch:
+        return 0.0
+    return wall - startup - warmup
+
+
 def kept_from_an_interrupted_run(resumed_frames: object) -> str:
     """ " (24 of them kept from an interrupted run)" after a clip's frame count, in its line
     and its row alike: its fps counts only the frames made now, which the count alone

@@ -22,7 +22,7 @@ from vsr.ops.compile_policy import auto_compile_for
 from vsr.ops.yuv import GBR
 from vsr.printable import printable
 from vsr.progress import ProgressLines, frame_bar, on_a_terminal
-from vsr.report import RunReport, write_json
+from vsr.report import RunReport, steady_seconds, write_json
 from vsr.scaling import NETWORK_SCALES, coded_request, plan_geometry
 from vsr.telemetry import FrameTimeline, GpuSampler, HostMemoryPeak, StageClock
 from vsr.upscale import Upscaler, check_precision
@@ -717,12 +717,8 @@ def _report_of_run(clip: _EncodedClip, finished: float) -> RunReport:
     dev = upscaler.device
     wall = finished - clip.clocks.started
     startup = clock.first_start.get("model", finished) - clip.clocks.started
-    encoder_share = encoders_busy_share(writer, clock, wall - startup - counts.warmup)
-    if counts.warmup and counts.frames <= clip.batch:
-        # Every frame ran in the call that built the network: no steady part to share out,
-        # and the warm-up holds their work too (vsr.upscale counts a shape's first call
-        # whole until its second tells the work apart).
-        encoder_share = None
+    steady = steady_seconds(wall, startup, counts.warmup, counts.frames, clip.batch)
+    encoder_share = encoders_busy_share(writer, clock, steady)
     notes = _notes_of_run(clip, encoder_share)
     return RunReport(
         input=str(clip.source),
