@@ -12,7 +12,7 @@ from media import make_clip
 
 import vsr
 from vsr.argument_types import given
-from vsr.errors import VsrTypeError
+from vsr.errors import VsrError, VsrTypeError
 from vsr.pipelines import parse_memory
 
 
@@ -284,6 +284,28 @@ def test_encode_settings_changed_after_they_are_made_are_checked_as_the_run_take
     assert (report.frames, report.codec) == (2, "libx264")
     # The caller's own settings are left as they were set.
     assert (changed.codec, changed.preset, changed.options) == (None, 5, {"g": 48})
+
+
+def test_a_codec_set_after_the_settings_were_made_is_the_callers_choice(weights, tmp_path):
+    # EncodeSettings() then .codec = "libx265" kept the hidden "nobody chose the codec" mark
+    # of its making: a .webm output took VP9 in place of the codec set, with a note calling
+    # libx264 the default it replaced.
+    source = tmp_path / "in.mp4"
+    make_clip(source, frames=2, audio=False)
+    settings = vsr.EncodeSettings()
+    settings.codec = "libx265"
+    with pytest.raises(VsrError, match=r"^libx265 cannot be stored in \.webm files"):
+        vsr.upscale_video(source, tmp_path / "out.webm", weights=weights, settings=settings)
+    assert list(tmp_path.iterdir()) == [source]
+    # Left unchosen, the container still takes its own.
+    report = vsr.upscale_video(
+        source,
+        tmp_path / "own.webm",
+        weights=weights,
+        settings=vsr.EncodeSettings(),
+        progress=False,
+    )
+    assert report.codec == "libvpx-vp9"
 
 
 def test_settings_without_a_codec_let_the_container_choose_its_own(weights, tmp_path):

@@ -57,6 +57,8 @@ class EncodeSettings:
         if self.codec is None:  # not chosen: the container may take its own
             self.codec, self.codec_is_default = DEFAULT_CODEC, True
         self.codec = _text(self.codec, "codec", "an encoder's name such as 'libx265'")
+        # Not a field: which codec nobody chose, so that one set afterwards counts as chosen.
+        self._unchosen_codec = self.codec if self.codec_is_default else None
         if self.crf is not None and not is_number(self.crf):
             raise VsrTypeError(f"settings crf must be a number or None, not {given(self.crf)}")
         if self.preset is not None:
@@ -72,7 +74,11 @@ class EncodeSettings:
         """These settings made anew from their fields, checked and normalised as at
         construction, the caller's own left as they are: a field changed since then
         (``options["g"] = 48``, ``crf = "23"``, ``codec = None``) reached the writer
-        unchecked, as PyAV's or Python's own error once the model had loaded."""
+        unchecked, as PyAV's or Python's own error once the model had loaded. A codec set
+        since then (``settings.codec = "libx265"``) is the caller's choice, which a .webm
+        output refuses rather than trading for its own."""
+        if self.codec_is_default and self.codec != self._unchosen_codec:
+            return replace(self, codec_is_default=False)
         return replace(self)
 
 
