@@ -3,6 +3,7 @@ the audio and subtitles cut alike, and the mistakes a user can make."""
 
 from __future__ import annotations
 
+import json
 from fractions import Fraction
 from pathlib import Path
 
@@ -175,7 +176,12 @@ def test_the_upscaled_part_matches_the_same_frames_of_a_whole_run(clips, weights
         duration=0.8,
     )
     assert report.frames == 20
-    assert report.cut == {"start_s": 0.5, "end_s": 1.3, "first_frame_s": 0.52}
+    assert report.cut == {
+        "start_s": 0.5,
+        "end_s": 1.3,
+        "first_frame_s": 0.52,
+        "ended_before_the_cut_end": False,
+    }
     full_planes, full_stamps, _ = whole(full)
     part_planes, part_stamps, time_base = whole(part)
     assert len(part_planes) == 20
@@ -280,6 +286,21 @@ def test_the_command_line_cuts_and_refuses_mistakes(clips, weights, tmp_path, ca
     assert run(clips[".mp4"], out, "--weights", weights, "--duration", "0.4") == 0
     _, stamps, time_base = whole(out)
     assert len(stamps) == 10 and stamps[0] == 0
+
+
+def test_an_end_past_the_clip_is_said_as_the_clips_end(clips, weights, tmp_path, capsys):
+    # "--end 100" on a 2.4 s clip was summed up as "from 2.000 s to 1:40.000", a time the
+    # output never reaches; an end inside the last frame's showing is where it is cut.
+    out = tmp_path / "cut.mp4"
+    report = tmp_path / "cut.json"
+    args = ("--weights", weights, "--report", report, "--start", "2", "--end", "100")
+    assert main(["run", *map(str, [clips[".mp4"], out, *args])]) == 0
+    assert "(from 2.000 s to the end)" in capsys.readouterr().err
+    assert json.loads(report.read_text())["cut"]["ended_before_the_cut_end"] is True
+    out.unlink()
+    args = ("--weights", weights, "--start", "2", "--end", "2.39")
+    assert main(["run", *map(str, [clips[".mp4"], out, *args])]) == 0
+    assert "(from 2.000 s to 2.390 s)" in capsys.readouterr().err
 
 
 def test_a_folder_run_cuts_every_clip(clips, weights, tmp_path):
@@ -478,7 +499,12 @@ def test_times_count_from_the_videos_first_frame_in_a_late_starting_stream(tmp_p
                 late.mux(packet)
     report = upscale_video(source, out, weights=weights, progress=False, start=0.5, end=1.3)
     assert report.frames == 20
-    assert report.cut == {"start_s": 0.5, "end_s": 1.3, "first_frame_s": 0.52}
+    assert report.cut == {
+        "start_s": 0.5,
+        "end_s": 1.3,
+        "first_frame_s": 0.52,
+        "ended_before_the_cut_end": False,
+    }
 
 
 def chapter_marks(path: Path) -> list[tuple[Fraction, Fraction, str]]:

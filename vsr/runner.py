@@ -39,7 +39,7 @@ if TYPE_CHECKING:
     from vsr.video.chunk_journal import StoredChunk
     from vsr.video.parallel_writer import ParallelVideoWriter
     from vsr.video.reader import VideoInfo, VideoReader
-    from vsr.video.trim import TimeRange
+    from vsr.video.trim import Cut, TimeRange
     from vsr.video.writer import VideoWriter
 
     # One encoder, or several over chunks: the engine writes to either alike.
@@ -625,6 +625,7 @@ class _RunCounts:
     frames: int  # upscaled by this run
     lost: int
     deinterlaced: int
+    cut_ran_to_the_end: bool  # the clip ended before the cut's end
     reader_warnings: list[str]
     warmup: float
     built: int
@@ -661,6 +662,7 @@ def _counts_of_the_encoding(
         frames=frames,
         lost=reader.lost_frames,
         deinterlaced=reader.deinterlaced_frames,
+        cut_ran_to_the_end=reader.ran_out_before_the_cut_end,
         reader_warnings=list(reader.warnings),
         warmup=warmup,
         built=built,
@@ -710,6 +712,15 @@ def _finish(clip: _EncodedClip) -> RunReport:
     return result
 
 
+def _cut_of_run(cut: Cut | None, ran_to_the_end: bool) -> dict[str, Any] | None:
+    """The report's cut: the range asked for, where its first frame was, and whether the
+    clip ended before the range did (an --end past it): the summary then says "to the
+    end", not a time the output never reaches."""
+    if cut is None or not cut.asked:
+        return None
+    return {**cut.to_dict(), "ended_before_the_cut_end": ran_to_the_end}
+
+
 def _report_of_run(clip: _EncodedClip, finished: float) -> RunReport:
     """The run report of a clip whose output was completed at `finished`."""
     info, writer, counts, clock = clip.info, clip.writer, clip.counts, clip.clocks.clock
@@ -745,7 +756,7 @@ def _report_of_run(clip: _EncodedClip, finished: float) -> RunReport:
         },
         warmup_s=round(counts.warmup, 3),
         encoder_busy_share=None if encoder_share is None else round(encoder_share, 4),
-        cut=info.cut.to_dict() if info.cut is not None and info.cut.asked else None,
+        cut=_cut_of_run(info.cut, counts.cut_ran_to_the_end),
         resumed_frames=resumed_frames(writer),
         deinterlaced_frames=counts.deinterlaced,
         field_rate=clip.field_rate,

@@ -388,7 +388,9 @@ def _which_part(report) -> str:
     from vsr.video.trim import format_time
 
     end = report.cut["end_s"]
-    until = "the end" if end is None else format_time(end)
+    # An --end past the clip's end is not where the output ends: its own end is.
+    ran_out = report.cut.get("ended_before_the_cut_end", False)
+    until = "the end" if end is None or ran_out else format_time(end)
     return f" (from {format_time(report.cut['first_frame_s'])} to {until})"
 
 

@@ -857,6 +857,20 @@ class VideoReader:
         return 2 * end if self._field_rate else end  # per field, in the halved time base
 
     @property
+    def ran_out_before_the_cut_end(self) -> bool:
+        """True once the clip has ended, its last frame's showing included, by a cut's end
+        (--end past the clip's end): the output then ends where the clip does, not there."""
+        cut = self.info.cut
+        if cut is None or cut.end is None or self._stopped_at is not None:
+            return False
+        if self._end_pts is None:
+            return True
+        time_base = self._source.time_base
+        shown = frame_seconds(self._end_duration, time_base, self._source.average_rate)
+        # Within a microsecond: the end typed as the clip's length is its end.
+        return float(self._end_pts * time_base) + shown <= float(cut.end) + 1e-6
+
+    @property
     def deinterlaced_frames(self) -> int:
         """Frames deinterlaced so far (vsr.video.deinterlace; as film, those fieldmatch left
         combed): final once `frames()` ends."""
