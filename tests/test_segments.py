@@ -15,6 +15,7 @@ import pytest
 from media import (
     corrupt_middle_packets,
     make_captioned_clip,
+    make_raw_stream,
     make_slide_show,
     make_ts_recording,
     picture_planes,
@@ -527,3 +528,17 @@ def test_segments_kept_in_another_precision_are_refused_with_the_flag_that_conti
         "overwrite=True to start over (it ran in fp32 and this run in bf16: with the same "
         "weights, precision='fp32' continues it)"
     )
+
+
+def test_a_dv_segment_states_the_clips_own_rate(tmp_path):
+    # A segment of DV stated libavformat's turned-over time base (30000 fps at 29.97) as its
+    # rate: its upscaling expected "frame 1 of ~7200" for 6 frames and compiled for a clip
+    # that long, and the output declared 30000 fps.
+    ntsc = Fraction(30000, 1001)
+    clip, part = tmp_path / "in.dv", tmp_path / "part.mkv"
+    make_raw_stream(clip, "dv", "dvvideo", ntsc, 3, 720, 480, "yuv411p")
+    (segment,) = plan_segments(clip, count=1)
+    assert len(extract_segment(clip, segment, part, "left").pts) == 3
+    with VideoReader(part) as reader:
+        assert reader.info.average_rate == ntsc
+        assert reader.info.frames_to_expect() == (3, True)

@@ -335,3 +335,23 @@ def test_a_raw_m2v_is_opened_once_to_start_its_timecode_read_from_its_own_packet
         with VideoReader(source, time_range=part) as reader:
             assert reader.info.frame_timecode == first
             assert len(opened) == (1 if part is None else 2)  # a cut decodes from a reopening
+
+
+def test_a_dv_clips_timecode_moves_by_the_frames_cut(tmp_path, weights):
+    # The remuxer took DV's rate as libavformat states it, its time base turned over
+    # (60000 fps): a cut of 0.08 s at 25 fps moved 10:00:00:00 to "10:00:00:4800".
+    source, output = tmp_path / "in.dv", tmp_path / "out.mkv"
+    with av.open(str(source), "w", format="dv") as out:
+        out.metadata["timecode"] = "10:00:00:00"
+        stream = out.add_stream("dvvideo", rate=25)
+        stream.width, stream.height, stream.pix_fmt = 720, 576, "yuv420p"
+        for index in range(4):
+            grey = np.full((576, 720, 3), 40 * index, np.uint8)
+            frame = av.VideoFrame.from_ndarray(grey, format="rgb24").reformat(format="yuv420p")
+            frame.pts = index
+            out.mux(stream.encode(frame))
+        out.mux(stream.encode(None))
+    report = upscale_video(source, output, weights=weights, progress=False, start=0.08, end=0.1)
+    assert report.frames == 1
+    with av.open(str(output)) as container:
+        assert container.metadata["TIMECODE"] == "10:00:00:02"

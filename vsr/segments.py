@@ -25,6 +25,7 @@ import av
 from vsr.errors import VsrError
 from vsr.video.captions import captions_of
 from vsr.video.decoding import decode_packets
+from vsr.video.frame_rate import file_frame_rate
 from vsr.video.media_url import file_url, open_source
 from vsr.video.reader import (
     VideoInfo,
@@ -241,7 +242,7 @@ def _mov_track_end(source: Path, last_pts: int, packets: list[av.Packet]) -> int
 def _frame_rate(path: Path):
     with open_source(path) as container:
         stream = main_video_stream(container)
-        return stream.average_rate or stream.guessed_rate or 25
+        return file_frame_rate(container, stream) or 25
 
 
 def _chain(first, rest):

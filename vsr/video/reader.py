@@ -45,6 +45,7 @@ from vsr.video.field_rate import (
     with_lengths,
 )
 from vsr.video.frame_planes import FramePlanes
+from vsr.video.frame_rate import file_frame_rate
 from vsr.video.frame_side_data import side_data_of
 from vsr.video.gop_timecode import (
     MPEG_VIDEO_CODECS,
@@ -649,12 +650,7 @@ class VideoReader:
         demuxer's default, 25 fps), else the container's average, else libav's guess."""
         if self._raw is not None:
             return self._raw.rate
-        if self._container.format.name == "dv":
-            # libavformat's DV demuxer states its time base turned over, 60000 fps, for the
-            # average: a Matroska output declared that rate, and progress expected 2000
-            # times the frames there are. The codec reads the DIF headers' own (25, 29.97).
-            return self._stream.codec_context.framerate or self._stream.guessed_rate
-        return self._stream.average_rate or self._stream.guessed_rate
+        return file_frame_rate(self._container, self._stream)
 
     def _soft_telecined(self, stated: Fraction | None) -> bool:
         """Whether the video is soft-telecined film (an NTSC DVD's, mostly): coded at 29.97

@@ -32,6 +32,7 @@ from vsr.video.clock_restarts import ClockRestarts
 from vsr.video.copy_trial import trial_copy
 from vsr.video.data_tracks import data_copy_survives, header_takes
 from vsr.video.encoder_trial import audio_bit_rate, audio_encoder_takes
+from vsr.video.frame_rate import file_frame_rate
 from vsr.video.libav_log import libav_messages
 from vsr.video.lossless_audio import is_lossless, lossless_encoding
 from vsr.video.media_url import open_source
@@ -636,7 +637,7 @@ class StreamCopier:
         if self._cut is None or key is None:
             return tags
         video = self._video
-        rate = None if video is None else video.average_rate or video.guessed_rate
+        rate = None if video is None else file_frame_rate(self._input, video)
         frames = round((self._cut.offset - self._cut.origin) * rate) if rate else 0
         moved = moved_timecode(tags[key], frames, rate)
         if moved is not None:
