@@ -208,6 +208,25 @@ def test_an_array_written_where_its_pixels_do_not_fit_warns_as_a_file_does(
     assert Image.open(tmp_path / name).size == (16, 12)
 
 
+def test_notes_go_to_on_note_in_place_of_warnings(upscaler, tmp_path):
+    # vsr image printed its own notes by calling vsr.image_file beside the API; it calls
+    # the API now, which tells them to on_note (a warning is shown once a process).
+    Image.fromarray(_picture(channels=4)).save(tmp_path / "logo.png")
+    note = "logo.jpg cannot keep the transparency (.png, .webp and .tif keep it)"
+    for image in (tmp_path / "logo.png", _picture(channels=4)):
+        told: list[str] = []
+        with warnings.catch_warnings(record=True) as warned:
+            warnings.simplefilter("always")
+            vsr.upscale_image(upscaler, image, tmp_path / "logo.jpg", on_note=told.append)
+        assert (told, warned) == ([note], [])
+        (tmp_path / "logo.jpg").unlink()
+    with pytest.raises(VsrTypeError, match=r"^on_note must be a function of the note's text"):
+        vsr.upscale_image(upscaler, _picture(), tmp_path / "o.png", on_note="print")
+    with pytest.raises(VsrTypeError, match=r"^progress must be True or False, not int 1$"):
+        vsr.upscale_image(upscaler, _picture(), tmp_path / "o.png", progress=1)
+    assert not (tmp_path / "o.png").exists()
+
+
 @pytest.mark.parametrize(("channels", "dtype"), [(4, np.uint8), (2, np.uint16)])
 def test_an_opaque_alpha_written_to_a_jpeg_is_no_loss_to_warn_of(
     upscaler, tmp_path, channels, dtype

@@ -201,7 +201,9 @@ def test_user_mistakes_are_one_line_errors(tmp_path, weights, capsys):
     write_image(tmp_path / "in.png", _random((4, 4, 3)))
     write_image(tmp_path / "out.png", _random((4, 4, 3)))
     assert _run(tmp_path / "in.png", tmp_path / "out.png", weights) == 2
-    assert "--overwrite" in capsys.readouterr().err
+    assert capsys.readouterr().err == (
+        f"vsr: error: {tmp_path / 'out.png'} already exists; use --overwrite to replace it\n"
+    )
     assert _run(tmp_path / "in.png", tmp_path / "x3.png", weights, "--scale", "3") == 2
     assert "not by 3" in capsys.readouterr().err
 
@@ -221,10 +223,11 @@ def test_an_output_of_an_unknown_type_is_told_before_the_model_loads(
 def test_an_output_that_is_the_input_is_refused_even_with_overwrite(tmp_path, weights, capsys):
     write_image(tmp_path / "in.png", _random((4, 4, 3)))
     before = (tmp_path / "in.png").read_bytes()
+    said = f"vsr: error: {tmp_path / 'in.png'} is the input image; choose another output path\n"
     assert _run(tmp_path / "in.png", tmp_path / "in.png", weights, "--overwrite") == 2
-    assert "same as IN" in capsys.readouterr().err
+    assert capsys.readouterr().err == said
     assert _run(tmp_path / "in.png", tmp_path, weights, "--overwrite") == 2  # OUT: IN's folder
-    assert "replace the input" in capsys.readouterr().err
+    assert capsys.readouterr().err == said
     assert (tmp_path / "in.png").read_bytes() == before
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import warnings
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import numpy as np
@@ -19,7 +19,7 @@ import torch
 from PIL import Image
 from torch import nn
 
-from vsr.argument_types import check_path, check_pixels_type, check_switch
+from vsr.argument_types import check_path, check_pixels_type, check_switch, given
 from vsr.errors import VsrError, VsrTypeError
 from vsr.upscale import Upscaler, check_dense_tensor, check_precision, resolve_device
 
@@ -134,6 +134,9 @@ def upscale_image(
     output: str | os.PathLike | None = None,
     scale: int | None = None,
     overwrite: bool = False,
+    *,
+    progress: bool = False,
+    on_note: Callable[[str], None] | None = None,
 ) -> np.ndarray:
     """Upscale an image (an H x W x C or H x W array, a CPU or GPU tensor of one, a Pillow
     image, or a file); grey, grey + alpha, RGBA and 16-bit are kept, an array in its own
@@ -149,13 +152,14 @@ def upscale_image(
     BMP's transparency, a GIF's 256 colours).
     An animated GIF, WebP or APNG written to a .gif, .webp or .png (.apng) is upscaled
     whole, each frame with its duration (vsr.animation), and its first upscaled frame
-    returned (H x W for a grey APNG, as for a grey still).
+    returned (H x W for a grey APNG, as for a grey still); ``progress`` draws a bar over
+    its frames. ``on_note(text)``, if given, is told each note in place of the warning.
     Raises VsrError for a user mistake; for an argument of the wrong type, one that is a
     TypeError too (vsr.errors.VsrTypeError).
     """
     from vsr.image import upscale_image as upscale_pixels
-    from vsr.image_file import pixels_not_kept, upscale_file
-    from vsr.imageio import check_image_output, keeps_alpha, read_image, write_image
+    from vsr.image_file import check_output_path, pixels_not_kept, upscale_file
+    from vsr.imageio import keeps_alpha, read_image, write_image
 
     check_upscaler(upscaler)
     is_file = isinstance(image, str | os.PathLike)
@@ -164,19 +168,16 @@ def upscale_image(
     else:
         check_pixels_type(image, "image", IMAGES_TAKEN)
     overwrite = check_switch(overwrite, "overwrite")
+    progress = check_switch(progress, "progress")
+    if on_note is not None and not callable(on_note):
+        raise VsrTypeError(f"on_note must be a function of the note's text, not {given(on_note)}")
     if output is not None:
         output = check_path(output, "output")
-        if output.exists() and is_file and output.resolve() == Path(image).resolve():
-            raise VsrError(f"{output} is the input image; choose another output path")
-        # lexists: a link to nothing is a name taken too (no-clobber would refuse it late).
-        if os.path.lexists(output) and not overwrite and not output.is_dir():
-            raise VsrError(f"{output} already exists; use overwrite=True to replace it")
-        check_image_output(output)  # before the upscaling, which may take long
+        check_output_path(Path(image) if is_file else None, output, overwrite)
     if is_file and output is not None:
         # Without overwrite, an output another call wrote meanwhile is kept, not replaced.
-        result, notes = upscale_file(upscaler, Path(image), output, scale, overwrite)
-        for note in notes:
-            warnings.warn(note, stacklevel=2)
+        result, notes = upscale_file(upscaler, Path(image), output, scale, overwrite, progress)
+        _tell(notes, on_note)
         return _as_readers_give(result)
     # np.asarray reads a palette picture's indices and CMYK's or YCbCr's planes as if they
     # were grey or RGB: a Pillow image is converted as a file of its mode is, and grey
@@ -192,9 +193,17 @@ def upscale_image(
     if output is not None:
         write_image(output, result, overwrite)
         # As from a file: an array's alpha dropped by a JPEG is as lost as a file's.
-        for note in pixels_not_kept(output, result):
-            warnings.warn(note, stacklevel=2)
+        _tell(pixels_not_kept(output, result), on_note)
     return _as_readers_give(result) if is_file or from_pillow else result
+
+
+def _tell(notes: list[str], on_note: Callable[[str], None] | None) -> None:
+    """upscale_image's notes, to `on_note` or as warnings of its caller's line."""
+    for note in notes:
+        if on_note is None:
+            warnings.warn(note, stacklevel=3)
+        else:
+            on_note(note)
 
 
 IMAGES_TAKEN = (

@@ -1,19 +1,41 @@
 """An image file upscaled into another: the pixels, what the file says about them (colour
 profile, resolution, EXIF; vsr.image_metadata), and notes on what the output cannot keep.
-`vsr image` and vsr.upscale_image both go through it."""
+vsr.upscale_image, which `vsr image` calls, goes through it."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
 
 from vsr.animation import ANIMATION_OUTPUTS, gif_limits, is_animation, upscale_animation
 from vsr.apng_fallback import file_has_fallback
+from vsr.errors import VsrError, option
 from vsr.image import upscale_image
 from vsr.image_metadata import ImageMetadata, not_kept, profile_fitted, read_metadata
-from vsr.imageio import image_type, keeps_16_bits, keeps_alpha, read_image, write_image
+from vsr.imageio import (
+    check_image_output,
+    image_type,
+    keeps_16_bits,
+    keeps_alpha,
+    read_image,
+    write_image,
+)
 from vsr.upscale import Upscaler
+
+
+def check_output_path(source: Path | None, target: Path, overwrite: bool) -> None:
+    """Refuse `target` as the output of the image file `source` (None: pixels, not a file)
+    before the upscaling, which may take long: the input itself, even with `overwrite`; an
+    existing name without it; a type vsr does not write, or a folder not there. Its words
+    name the overwrite option as the caller gave it (vsr.errors.option)."""
+    if source is not None and target.exists() and target.resolve() == source.resolve():
+        raise VsrError(f"{target} is the input image; choose another output path")
+    # lexists: a link to nothing is a name taken too (no-clobber would refuse it late).
+    if os.path.lexists(target) and not overwrite and not target.is_dir():
+        raise VsrError(f"{target} already exists; use {option('--overwrite', True)} to replace it")
+    check_image_output(target)
 
 
 def upscale_file(

@@ -62,12 +62,13 @@ def _jobs(
     from vsr.folder import make_output_folder
     from vsr.foreign_links import linked_by_another_user, say_links_left_alone
     from vsr.hidden_files import hidden_left_out, visible_files
-    from vsr.imageio import OUTPUT_EXTENSIONS, check_image_output
+    from vsr.image_file import check_output_path
+    from vsr.imageio import OUTPUT_EXTENSIONS
     from vsr.subfolders import subfolders_left_alone
 
-    if target.exists() and target.resolve() == source.resolve():
-        raise VsrError("OUT is the same as IN; choose another output path")
     if source.is_dir():
+        if target.exists() and target.resolve() == source.resolve():
+            raise VsrError("OUT is the same as IN; choose another output path")
         if target.exists() and not target.is_dir():
             raise VsrError(f"{target} is a file; with a folder IN, OUT must be a folder")
         if not target.exists() and not folder_meant and target.suffix.lower() in OUTPUT_EXTENSIONS:
@@ -103,20 +104,16 @@ def _jobs(
         make_output_folder(target)
     if target.is_dir():
         target = target / source.name
-        if target.resolve() == source.resolve():
-            raise VsrError("OUT is the folder of IN, so the output would replace the input")
-    if os.path.lexists(target) and not overwrite:  # a link to nothing is a name taken too
-        raise VsrError(f"{target} exists; use --overwrite to replace it")
-    check_image_output(target)  # before the model is loaded and the image upscaled
+    # vsr.upscale_image checks it again; here the mistake is told before the model loads.
+    check_output_path(source, target, overwrite)
     return [(source, target)], 0
 
 
 def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from vsr.api import load_model
+    from vsr.api import load_model, upscale_image
     from vsr.foreign_links import REFUSAL, linked_by_another_user
-    from vsr.image_file import upscale_file
     from vsr.pipelines import parse_memory
     from vsr.progress import bars_shown
 
@@ -140,10 +137,15 @@ def run(args: argparse.Namespace) -> int:
     )
     if not source.is_dir():
         image_in, image_out = jobs[0]
-        _, notes = upscale_file(
-            upscaler, image_in, image_out, args.scale, args.overwrite, progress=True
+        upscale_image(
+            upscaler,
+            image_in,
+            image_out,
+            args.scale,
+            args.overwrite,
+            progress=True,
+            on_note=_say_note,
         )
-        _say_notes(notes)
         print(printable(f"wrote {image_out}"))
         return 0
     failures: list[tuple[Path, str]] = []
@@ -152,8 +154,9 @@ def run(args: argparse.Namespace) -> int:
         try:
             if linked_by_another_user(image_in):  # swapped in since the listing
                 raise VsrError(REFUSAL)
-            _, notes = upscale_file(upscaler, image_in, image_out, args.scale, args.overwrite)
-            _say_notes(notes)
+            upscale_image(
+                upscaler, image_in, image_out, args.scale, args.overwrite, on_note=_say_note
+            )
         except Exception as error:  # one bad image must not stop the folder (as vsr run)
             failures.append((image_in, describe_error(error)))
     skipped_text = f", {skipped} skipped (their outputs exist)" if skipped else ""
@@ -168,7 +171,14 @@ def run(args: argparse.Namespace) -> int:
 
 def _say_notes(notes: list[str]) -> None:
     for note in notes:
-        _say(f"vsr: note: {note}")
+        _say_note(note)
+
+
+def _say_note(note: str) -> None:
+    """A note of upscale_image's, said as a line of its own and not as a warning: Python
+    shows a warning of one place and text once a process, and a script's second main()
+    would lose it."""
+    _say(f"vsr: note: {note}")
 
 
 def _say(line: str) -> None:
