@@ -116,14 +116,14 @@ def test_a_command_that_ends_first_leaves_the_others_speaking_to_the_command_lin
 
     inside = {name: threading.Event() for name in ("a.mp4", "b.mp4")}
     go_on = {name: threading.Event() for name in ("a.mp4", "b.mp4")}
-    check_paths = runner._check_paths
+    check_paths = runner.check_clip_paths
 
     def held(source, *args, **kwargs):
         inside[source.name].set()
         assert go_on[source.name].wait(30)
         return check_paths(source, *args, **kwargs)
 
-    monkeypatch.setattr(runner, "_check_paths", held)
+    monkeypatch.setattr(runner, "check_clip_paths", held)
     codes: dict[str, int] = {}
 
     def run(name: str) -> threading.Thread:

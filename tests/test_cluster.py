@@ -388,3 +388,53 @@ def test_a_worker_names_the_flags_of_the_command_line_it_runs_for(
     assert "less than the network needs for its smallest windows" in err
     assert "raise --max-memory" in err
     assert "max_memory" not in err
+
+
+def test_a_link_to_nothing_at_a_ray_output_is_a_name_taken_as_in_a_local_run(
+    tmp_path, weights, monkeypatch, capsys
+):
+    # One clip: exists() passed it, Ray was started and the worker's run refused it, a
+    # failed clip (exit 1) where a local run refuses at once (exit 2). A folder: it was
+    # upscaled where a local folder run skips it.
+    from vsr import cluster
+
+    def no_cluster(*args, **kwargs):
+        raise AssertionError("Ray was started for an output that is there")
+
+    monkeypatch.setattr(cluster, "connect", no_cluster)
+    clips, out = tmp_path / "in", tmp_path / "out"
+    clips.mkdir()
+    out.mkdir()
+    make_clip(clips / "a.mkv", 32, 24, frames=2, audio=False)
+    (out / "a.mkv").symlink_to(tmp_path / "nowhere.mkv")
+    args = ["--weights", str(weights), "--quiet", "--ray"]
+    assert main(["run", str(clips / "a.mkv"), str(out / "a.mkv"), *args]) == 2
+    assert capsys.readouterr().err == (
+        f"vsr: error: {out / 'a.mkv'} already exists; use --overwrite to replace it\n"
+    )
+    summary = cluster.run_folder(clips, out, progress=False, log=lambda _: None)
+    assert [c["status"] for c in summary.clips] == ["skipped"]
+
+
+def test_a_segment_runs_last_line_words_its_frames_as_a_folder_runs_clip_line(
+    tmp_path, weights, monkeypatch, capsys
+):
+    # It said "kept from an earlier run" where every other line says "interrupted run".
+    from vsr import cluster_segments
+    from vsr.cluster import ClusterReport
+
+    def joined(source, target, **_):
+        summary = ClusterReport(wall_seconds=2.0, output=str(target))
+        summary.add({"input": "0", "status": "skipped", "frames": 6})
+        summary.add({"input": "1", "status": "done", "frames": 8, "report": {"lost_frames": 2}})
+        return summary
+
+    monkeypatch.setattr(cluster_segments, "run_split", joined)
+    make_clip(tmp_path / "a.mkv", 32, 24, frames=2, audio=False)
+    out = tmp_path / "out.mkv"
+    args = ["run", str(tmp_path / "a.mkv"), str(out), "--weights", str(weights), "--ray"]
+    assert main([*args, "--segments", "2"]) == 0
+    assert capsys.readouterr().err.splitlines()[-1] == (
+        "vsr: 14 frames, 2 lost (damaged source) (6 of them kept from an interrupted run) in "
+        f"2.0 s (4.00 fps) -> {out}"
+    )

@@ -329,7 +329,7 @@ def test_an_interrupted_split_run_resumes_with_only_the_segments_it_lacks(
     kept = data["clips"][0]["frames"]  # segment 0's, joined as it was
     assert data["summary"]["kept_frames"] == kept > 0
     assert (data["summary"]["output"], data["summary"]["output_frames"]) == (str(split), 14)
-    assert f"vsr: 14 frames ({kept} of them kept from an earlier run) in" in said
+    assert f"vsr: 14 frames ({kept} of them kept from an interrupted run) in" in said
     assert [c["status"] for c in data["clips"]] == ["skipped", "done", "done"]
     assert data["clips"][0]["reason"] == "kept from an earlier run"
     assert decoded(split) == decoded(whole)  # every frame, every timestamp

@@ -43,7 +43,7 @@ from vsr.cluster_task import (
 )
 from vsr.errors import VsrError, to_the_command_line
 from vsr.progress import bars_shown
-from vsr.report import write_json
+from vsr.report import lost_to_damage, write_json
 
 # Re-runs of a task whose worker or node died (Ray system failures), per task.
 MAX_RETRIES = 3
@@ -326,8 +326,7 @@ def _log_outcome(outcome: dict[str, Any], log: Callable[[str], None]) -> None:
         return
     report = outcome.get("report") or {}
     speed = f" ({report['fps']:.2f} fps)" if "fps" in report else ""
-    lost = report.get("lost_frames")
-    lost = f", {lost} lost (damaged source)" if lost else ""
+    lost = lost_to_damage(report.get("lost_frames"))
     log(f"vsr: {name}: {outcome.get('frames')} frames{lost} on {outcome['node']}{speed}")
     for note in report.get("notes") or []:  # what the worker's engine decided or found
         log(f"vsr: {name}: note: {note}")
@@ -374,7 +373,7 @@ def run_folder(
         target = output_for(clip, out_dir)
         if clip in clashes:
             log(f"vsr: {clip.name}: failed: {clashes[clip]}")
-        elif target.exists() and not overwrite:
+        elif os.path.lexists(target) and not overwrite:  # a link to nothing is a name taken
             skipped.append(clip)
         else:
             jobs.append(ClipJob(clip, target))
@@ -399,6 +398,67 @@ def run_folder(
                 "error": why,
             }
         )
+    return _run_on_the_cluster(
+        jobs,
+        summary,
+        address=address,
+        num_cpus=num_cpus,
+        weights=weights,
+        engine_options=engine_options,
+        overwrite=overwrite,
+        progress=progress,
+        report=report,
+        log=log,
+    )
+
+
+def run_one_clip(
+    source: Path,
+    target: Path,
+    *,
+    address: str | None = None,
+    num_cpus: int | None = None,
+    weights: str | Path | None = None,
+    engine_options: dict[str, Any] | None = None,
+    overwrite: bool = False,
+    progress: bool = True,
+    report: Path | None = None,
+    log: Callable[[str], None] = lambda line: print(line, file=sys.stderr),
+) -> ClusterReport:
+    """One clip as one Ray task (to run it on a cluster's GPU), reported as a folder run
+    of that clip is. Its paths are refused as a local run refuses them, before Ray starts."""
+    from vsr.runner import check_clip_paths
+
+    check_clip_paths(Path(source), Path(target), overwrite)
+    return _run_on_the_cluster(
+        [ClipJob(Path(source), Path(target))],
+        ClusterReport(),
+        address=address,
+        num_cpus=num_cpus,
+        weights=weights,
+        engine_options=engine_options,
+        overwrite=overwrite,
+        progress=progress,
+        report=report,
+        log=log,
+    )
+
+
+def _run_on_the_cluster(
+    jobs: list[ClipJob],
+    summary: ClusterReport,
+    *,
+    address: str | None,
+    num_cpus: int | None,
+    weights: str | Path | None,
+    engine_options: dict[str, Any] | None,
+    overwrite: bool,
+    progress: bool,
+    report: Path | None,
+    log: Callable[[str], None],
+) -> ClusterReport:
+    """`jobs` run on the cluster, their outcomes added to `summary` (which may hold the
+    clips skipped or refused already), and the report written."""
     try:
         if jobs:  # with every output there already, no cluster is needed
             started = connect(address, num_cpus)

@@ -26,7 +26,7 @@ from vsr.foreign_links import REFUSAL, linked_by_another_user, say_links_left_al
 from vsr.frames_folder import frames_hint
 from vsr.hidden_files import hidden_left_out, is_hidden
 from vsr.progress import bars_shown
-from vsr.report import FolderReport, RunReport, kept_from_an_interrupted_run, write_json
+from vsr.report import FolderReport, RunReport, frames_made, write_json
 from vsr.subfolders import subfolders_left_alone
 from vsr.watch_state import OLD_STATE_FILE, STATE_FILE, WatchState
 
@@ -190,12 +190,10 @@ def make_output_folder(out_dir: Path) -> None:
 def _log_done(clip: Path, report: RunReport, log) -> None:
     # Frames the reader could not decode make the output shorter than the clip: say so on
     # the clip's own line, whatever notes earlier clips already printed.
-    lost = f", {report.lost_frames} lost (damaged source)" if report.lost_frames else ""
-    kept = kept_from_an_interrupted_run(report.resumed_frames)  # fps counts the others only
-    log(
-        f"vsr: {clip.name}: {report.frames} frames{lost}{kept} in {report.wall_seconds:.1f} s "
-        f"({report.fps:.2f} fps)"
+    made = frames_made(
+        report.frames, report.lost_frames, report.resumed_frames, report.wall_seconds, report.fps
     )
+    log(f"vsr: {clip.name}: {made}")
 
 
 def _stopped_at(clip: Path, error: OSError) -> OSError:

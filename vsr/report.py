@@ -91,6 +91,26 @@ def kept_from_an_interrupted_run(resumed_frames: object) -> str:
     return f" ({resumed_frames} of them kept from an interrupted run)" if resumed_frames else ""
 
 
+def frames_made(
+    frames: int, lost: int, resumed: object, wall_seconds: float, fps: float | None
+) -> str:
+    """ "120 frames, 3 lost (damaged source) (24 of them kept from an interrupted run) in
+    157.2 s (0.61 fps)": what one output got, in a folder run's line for a clip and a
+    segment run's for its joined output alike; no fps where none was measured (None: no
+    frame was made now)."""
+    speed = f" ({fps:.2f} fps)" if fps is not None else ""
+    return (
+        f"{frames} frames{lost_to_damage(lost)}{kept_from_an_interrupted_run(resumed)} in "
+        f"{wall_seconds:.1f} s{speed}"
+    )
+
+
+def lost_to_damage(lost_frames: int | None) -> str:
+    """ ", 3 lost (damaged source)" after a clip's frame count: frames the reader could not
+    decode make the output shorter than the clip. Empty for none."""
+    return f", {lost_frames} lost (damaged source)" if lost_frames else ""
+
+
 # Samples of each time series a folder's report keeps per clip. A watch runs for months and
 # keeps every clip's report for its summary: at a clip's own 512 samples, that was 121 KiB
 # a clip (1.2 GB over 10,000 clips); the folder's plots draw a line per clip only for a few.

@@ -107,7 +107,10 @@ def _refuse_a_forgotten_journal(target: Path) -> None:
         )
 
 
-def _check_paths(source: Path, target: Path, overwrite: bool) -> None:
+def check_clip_paths(source: Path, target: Path, overwrite: bool) -> None:
+    """Refuse a clip's input and output where they cannot serve, before anything is opened:
+    an input not there (or a folder), an output that is the input, a folder or a name
+    taken (unless `overwrite`), or in a folder that cannot take it."""
     from vsr.video.image_sequence import ImageSequence, is_image_sequence, why_not_a_sequence
 
     if is_image_sequence(source):
@@ -376,11 +379,11 @@ def _source_and_target(
     input: str | Path, output: str | Path, report: str | Path | None, overwrite: bool, resume: bool
 ) -> tuple[Path, Path]:
     """The input and output paths, refused before anything is opened where they cannot
-    serve (see _check_paths), or where the report would replace either."""
+    serve (see check_clip_paths), or where the report would replace either."""
     source_path, target_path = check_path(input, "input"), check_path(output, "output")
     if report is not None:
         check_path(report, "report")
-    _check_paths(source_path, target_path, overwrite)
+    check_clip_paths(source_path, target_path, overwrite)
     check_clip_report_path(report, source_path, target_path)
     if not resume and not overwrite:
         _refuse_a_forgotten_journal(target_path)

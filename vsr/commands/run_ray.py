@@ -18,6 +18,7 @@ def run_on_ray(
 ) -> int:
     from vsr import cluster
     from vsr.commands.run import folder_summary_line, say_failed_and_damaged
+    from vsr.report import frames_made
     from vsr.video.image_sequence import is_image_sequence
 
     if is_image_sequence(args.input):
@@ -69,49 +70,21 @@ def run_on_ray(
                 **shared,
             )
         else:
-            summary = _run_one_clip(args, address, engine_options, say)
+            summary = cluster.run_one_clip(args.input, args.output, **shared)
     totals = summary.to_dict()["summary"]
-    fps = f", {totals['fps']:.2f} fps" if totals["fps"] else ""
     if splitting and not totals["failed"]:
-        # One output, told as a local run tells it.
-        kept = totals["kept_frames"]
-        kept = f" ({kept} of them kept from an earlier run)" if kept else ""
-        lost = totals["lost_frames"]
-        lost = f", {lost} lost (damaged source)" if lost else ""
-        say(
-            f"vsr: {totals['output_frames']} frames{lost}{kept} in "
-            f"{totals['wall_seconds']:.1f} s{fps} -> {totals['output']}"
+        # One output, told in the words a folder run has for each clip, and where it went;
+        # not in a local run's, which name the one device it ran on: the segments ran on
+        # workers of their own.
+        made = frames_made(
+            totals["output_frames"],
+            totals["lost_frames"],
+            totals["kept_frames"],
+            totals["wall_seconds"],
+            totals["fps"],
         )
+        say(f"vsr: {made} -> {totals['output']}")
         return 0
     say(folder_summary_line(totals))
     say_failed_and_damaged(summary.clips)  # a damaged clip went unsaid, --quiet or not
     return 1 if totals["failed"] else 0
-
-
-def _run_one_clip(args, address, engine_options, say):
-    """A single clip as one Ray task (useful to run it on a cluster's GPU)."""
-    from vsr import cluster
-    from vsr.report import write_json
-
-    if not args.input.is_file():
-        raise VsrError(f"{args.input}: no such file")
-    if args.output.exists() and not args.overwrite:
-        raise VsrError(f"{args.output} already exists; use --overwrite to replace it")
-    started = cluster.connect(address)
-    summary = cluster.ClusterReport()
-    try:
-        cluster.run_clips(
-            [cluster.ClipJob(args.input, args.output)],
-            weights=args.weights,
-            engine_options=engine_options,
-            overwrite=args.overwrite,
-            progress=not args.quiet,
-            log=say,
-            summary=summary,
-        )
-    finally:  # Ctrl-C too, as a folder run reports
-        if started:
-            cluster.disconnect()
-        if args.report is not None:
-            write_json(summary.to_dict(), args.report)
-    return summary
