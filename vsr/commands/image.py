@@ -201,8 +201,9 @@ _OTHER_PICTURE_TYPES = {
 
 
 def _left_out_of_folder(folder: Path) -> list[str]:
-    """A note on the folder's images of types vsr reads but does not write (GIF, AVIF, ...),
-    which a folder run leaves out: each output keeps its input's name."""
+    """A note on the folder's images of types vsr reads but does not write (AVIF, TGA, PPM,
+    ...: _OTHER_PICTURE_TYPES), which a folder run leaves out: each output keeps its
+    input's name. A GIF is no such type: vsr writes GIFs, and a folder run upscales them."""
     from PIL import Image
 
     from vsr.hidden_files import visible_files
