@@ -183,15 +183,34 @@ def test_the_sei_reads_back_as_the_captions_it_was_made_of(encoder, decoder):
     assert b"\x00\x00\x00" not in sei and b"\x00\x00\x01" not in sei
     packet = _one_packet(encoder)
     assert _decoded_captions(decoder, packet) is None
-    assert _decoded_captions(decoder, with_sei(decoder, packet, sei)) == cc_data
-    prefixed = with_sei(decoder, _length_prefixed(packet), sei)
+    assert _decoded_captions(decoder, _inserted(decoder, packet, sei)) == cc_data
+    prefixed = _inserted(decoder, _length_prefixed(packet), sei)
     assert _decoded_captions(decoder, _annex_b(prefixed)) == cc_data
+
+
+def _inserted(codec: str, data: bytes, sei: bytes) -> bytes:
+    """`data` as a packet of the encoder's, with `sei` put in: its bytes, once the packet is
+    seen to keep its timing and keyframe flag."""
+    packet = av.Packet(data)
+    packet.time_base, packet.pts, packet.dts, packet.duration = Fraction(1, 25), 7, 6, 1
+    packet.is_keyframe = True
+    rebuilt = with_sei(codec, packet, sei)
+    assert (rebuilt.time_base, rebuilt.pts, rebuilt.dts, rebuilt.duration) == (
+        Fraction(1, 25),
+        7,
+        6,
+        1,
+    )
+    assert rebuilt.is_keyframe
+    return bytes(rebuilt)
 
 
 def test_a_packet_without_a_picture_is_left_alone():
     sei = caption_sei("h264", caption_triplets(0))
-    assert with_sei("h264", b"\x00\x00\x00\x01\x09\xf0", sei) is None  # an access unit delimiter
-    assert with_sei("h264", b"\x00\x00\x00\x09\x09\xf0", sei) is None  # lengths that do not tile
+    delimiter = av.Packet(b"\x00\x00\x00\x01\x09\xf0")  # an access unit delimiter
+    assert with_sei("h264", delimiter, sei) is None
+    untiled = av.Packet(b"\x00\x00\x00\x09\x09\xf0")  # lengths that do not tile
+    assert with_sei("h264", untiled, sei) is None
 
 
 def captions_in_order(path: Path) -> list[bytes | None]:

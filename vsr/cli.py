@@ -88,13 +88,7 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"vsr {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMANDS:
-        try:
-            module = importlib.import_module(f"vsr.commands.{name}")
-        except ModuleNotFoundError as error:
-            if error.name == f"vsr.commands.{name}":
-                continue  # a command not built yet
-            raise
-        module.add_parser(subparsers)
+        importlib.import_module(f"vsr.commands.{name}").add_parser(subparsers)
     return parser
 
 

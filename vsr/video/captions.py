@@ -204,17 +204,7 @@ def _framed_sei_at(codec: str, data: bytes | memoryview, sei: bytes) -> tuple[in
     return None if at is None else (at, len(sei).to_bytes(4, "big") + sei)
 
 
-def with_sei(codec: str, data: bytes, sei: bytes) -> bytes | None:
-    """`data`, one access unit as the encoder made it, with the SEI NAL unit `sei` before
-    its first slice; None where no slice is found in it."""
-    found = _framed_sei_at(codec, data, sei)
-    if found is None:
-        return None
-    at, framed = found
-    return data[:at] + framed + data[at:]
-
-
-def _with_sei_packet(codec: str, packet: av.Packet, sei: bytes) -> av.Packet | None:
+def with_sei(codec: str, packet: av.Packet, sei: bytes) -> av.Packet | None:
     """`packet` rebuilt with the SEI NAL unit `sei` before its first slice (PyAV cannot
     resize a packet), its bytes copied once; None where no slice is found in it.
 
@@ -272,7 +262,7 @@ class PacketCaptions:
             if captions is None:
                 out.append(packet)
                 continue
-            rebuilt = _with_sei_packet(self.codec, packet, caption_sei(self.codec, captions))
+            rebuilt = with_sei(self.codec, packet, caption_sei(self.codec, captions))
             with self._lock:
                 if rebuilt is None:
                     self.refused_packets += 1
