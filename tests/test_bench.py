@@ -185,7 +185,7 @@ def test_bench_command_prints_the_table_and_writes_json(tmp_path, capsys):
 
 
 def test_bench_rejects_a_wrong_scale_and_bad_encoder_settings_up_front():
-    with pytest.raises(VsrError, match="x2"):
+    with pytest.raises(VsrError, match="upscales by 2, not by 3"):
         run_bench(32, 32, scale=3, frames=1, model=tiny_imdn(), device="cpu")
     with pytest.raises(VsrError, match="unknown video codec"):
         run_bench(32, 32, frames=1, model=tiny_imdn(), device="cpu", codec="nonesuch")
@@ -1109,9 +1109,10 @@ def test_model_only_weights_of_another_scale_are_refused_not_benched(weights, tm
     assert main(["bench", *flags, "--scale", "2", "--weights", str(same_size)]) == 2
     errors = capsys.readouterr().err.strip().splitlines()
     assert errors == [
-        "vsr: error: these weights upscale x2; pass --scale 2",
-        "vsr: error: IMDN_AS x1 restores at its input's size, so --scale 2 does not apply to "
-        "the network alone; leave it out (--sizes are its input)",
+        f"vsr: error: {weights.name} upscales by 2, not by 3 (--scale 3); give --scale 2 or "
+        "leave it out",
+        "vsr: error: as.safetensors keeps its input's size: --scale does not apply to it; "
+        "leave it out",
     ]
     assert main(["bench", *flags, "--scale", "2", "--weights", str(weights)]) == 0
 

@@ -193,7 +193,8 @@ def test_a_scale_the_weights_do_not_have_is_refused(tmp_path, capsys):
     save_weights(create_model("imdn", 3), weights)
     assert main(["profile", "--weights", str(weights), "--scale", "2"]) == 2
     assert capsys.readouterr().err.strip() == (
-        "vsr: error: x3.safetensors upscales by 3, not by 2 (--scale)"
+        "vsr: error: x3.safetensors upscales by 3, not by 2 (--scale 2); give --scale 3 or "
+        "leave it out"
     )
     as_weights = tmp_path / "as.safetensors"
     save_weights(create_model("imdn_as", 1), as_weights)

@@ -69,7 +69,7 @@ def test_download_verifies_and_caches(local_manifest, tmp_path) -> None:
     assert weights.download("good").read_bytes() == b"pretend checkpoint bytes"
     assert weights.resolve_weights("good", 2) == path
     assert weights.resolve_weights("good") == path  # no scale asked: the name decides
-    with pytest.raises(VsrError, match="x2 model, not x4"):
+    with pytest.raises(VsrError, match=r"good upscales by 2, not by 4 \(scale=4\)"):
         weights.resolve_weights("good", 4)
 
 

@@ -49,10 +49,7 @@ def load_model(
     scale = check_scale(scale)
     if precision is not None:  # before the weights are read, or fetched
         check_precision(precision)
-    model = load_network(weights, scale)
-    if scale is not None and model.scale not in (scale, 1):
-        name = weights if isinstance(weights, str | Path) else type(model).__name__
-        raise VsrError(f"{Path(str(name)).name} upscales by {model.scale}, not by {scale}")
+    model = load_network(weights, scale).model
     device = resolve_device(device)
     if channels_last is None:
         channels_last = device.type == "cpu"

@@ -44,6 +44,7 @@ from vsr.upscale import PRECISIONS, check_precision, resolve_device
 from vsr.video.codecs import encoder_option_type, video_encoder
 from vsr.video.encoder_choice import quiet_encoder
 from vsr.video.media_url import open_source
+from vsr.weights import load_network
 
 if TYPE_CHECKING:
     from vsr.video.writer import EncodeSettings
@@ -226,27 +227,28 @@ class BenchResult:
         return data
 
 
-def bench_model(weights: str | None, scale: int | None) -> tuple[nn.Module, str]:
+def bench_model(
+    weights: str | None, scale: int | None, *, same_size_serves_any_scale: bool = True
+) -> tuple[nn.Module, str]:
     """The network to bench and where it came from.
 
-    Given weights load as `vsr run` loads them (a `scale` must be theirs). Without, the
-    project's default weights for the scale (None: 2); when there are none, a randomly
-    initialised IMDN (seeded), so the bench runs on any install; its speed is the same,
-    its pictures are noise.
+    Given weights load as every command loads them (vsr.weights.load_network: a `scale`
+    must be theirs; `same_size_serves_any_scale` as there). Without, the project's default
+    weights for the scale (None: 2); when there are none, a randomly initialised IMDN
+    (seeded), so the bench runs on any install; its speed is the same, its pictures are
+    noise. Where it came from names the weights' file, for the table and the JSON.
     """
-    from vsr.models import create_model, load_weights
-    from vsr.weights import resolve_weights
+    from vsr.models import create_model
 
     if weights is not None:
-        path = resolve_weights(weights, scale)  # checks a manifest name's scale
-        model = load_weights(path)
-        if scale is not None and model.scale not in (scale, 1):  # a file's, read from it
-            raise VsrError(f"these weights upscale x{model.scale}; pass --scale {model.scale}")
-        return model, f"weights {path}"
+        network = load_network(
+            weights, scale, same_size_serves_any_scale=same_size_serves_any_scale
+        )
+        return network.model, f"weights {network.path}"
     scale = scale or 2
     try:
-        path = resolve_weights(None, scale)
-        return load_weights(path), f"default weights {path.name}"
+        network = load_network(None, scale)
+        return network.model, f"default weights {network.path.name}"
     except VsrError:
         pass
     torch.manual_seed(0)
@@ -462,8 +464,8 @@ def run_bench(
     if model is None:
         model, origin = bench_model(weights, scale)
     else:
-        origin = "network passed in"
-    scale = _checked_scale(model, scale, width, height)
+        model, origin = load_network(model, scale).model, "network passed in"
+    scale = _checked_scale(model, width, height)
     # The naive loop runs whole frames in fp32: one too large for the machine ended in the
     # allocator's traceback, or in the kernel killing the process, after the clip was made.
     check_memory(model, (height, width), dev, model_name(model), flag="--width/--height")
@@ -531,19 +533,15 @@ def run_bench(
     return result
 
 
-def _checked_scale(model: nn.Module, scale: int | None, width: int, height: int) -> int:
-    """The scale the bench runs at, the network's own; refused where the network cannot
-    run it or the clip's sides do not suit the network."""
+def _checked_scale(model: nn.Module, width: int, height: int) -> int:
+    """The scale the bench runs at, the network's own (load_network refused another asked
+    for); refused where the network is same-size or the clip's sides do not suit it."""
     if model.scale == 1:
         raise VsrError("vsr bench needs a network that enlarges (IMDN_AS is same-size)")
-    if scale is None:
-        scale = model.scale  # the weights' own
-    if model.scale != scale:
-        raise VsrError(f"these weights upscale x{model.scale}; pass --scale {model.scale}")
     multiple = getattr(model, "input_multiple", 1)
     if width % multiple or height % multiple:
         raise VsrError(f"{model_name(model)} needs sides that are multiples of {multiple}")
-    return scale
+    return model.scale
 
 
 @dataclass(frozen=True)

@@ -61,4 +61,4 @@ def load_network_for(
         return weights.get(network_scale)
     # Given weights are what they are (the geometry check below says if they cannot serve
     # the request); the scale only picks the default weights.
-    return load_network(weights, network_scale if weights is None else None)
+    return load_network(weights, network_scale if weights is None else None).model

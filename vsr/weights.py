@@ -16,6 +16,7 @@ import json
 import os
 import urllib.request
 import warnings
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -241,7 +242,7 @@ def resolve_weights(weights: str | os.PathLike | None, scale: int | None = None)
     if weights in manifest:
         entry = manifest[weights]
         if scale is not None and entry.get("scale") not in (None, scale):
-            raise VsrError(f"{weights} is an x{entry['scale']} model, not x{scale}")
+            raise VsrError(scale_mismatch(weights, entry["scale"], scale))
         if entry.get("url"):
             return download(weights)
         return _shipped(weights, entry)
@@ -371,21 +372,53 @@ def _stated_length(response: object) -> int | None:
         return None
 
 
+def scale_mismatch(name: str, network_scale: int, asked: int) -> str:
+    """What every command and the API say of weights asked to upscale by another factor
+    than their own (`name`: the file, the manifest name or the network's type)."""
+    return (
+        f"{name} upscales by {network_scale}, not by {asked} ({option('--scale', asked)}); "
+        f"give {option('--scale', network_scale)} or leave it out"
+    )
+
+
+def same_size_refusal(name: str) -> str:
+    """What is said of a same-size network (IMDN_AS) given a scale where the network runs
+    alone, at its input's size (vsr viz, vsr profile, vsr bench --model-only)."""
+    return f"{name} keeps its input's size: {option('--scale')} does not apply to it; leave it out"
+
+
+@dataclass(frozen=True)
+class LoadedNetwork:
+    """A network and the weights file it came from (None for a module given as is)."""
+
+    model: torch.nn.Module
+    path: Path | None
+
+
 def load_network(
-    weights: str | Path | torch.nn.Module | None, scale: int | None = None
-) -> torch.nn.Module:
+    weights: str | Path | torch.nn.Module | None,
+    scale: int | None = None,
+    *,
+    same_size_serves_any_scale: bool = True,
+) -> LoadedNetwork:
     """The network for ``weights`` (a built module, a file, a manifest name, or None for our
-    default weights for ``scale``): the one way every command and the API load weights."""
+    default weights for ``scale``): the one way every command and the API load weights.
+
+    A given ``scale`` must be the network's own. A same-size network (IMDN_AS) serves any
+    where the caller enlarges its input first (the API, vsr image, vsr eval, the engine);
+    with ``same_size_serves_any_scale`` False, where it runs alone, the scale is refused.
+    """
     from vsr.models import load_weights
 
+    scale = check_scale(scale)
     if isinstance(weights, torch.nn.Module):
         if not isinstance(getattr(weights, "scale", None), int):
             raise VsrError(
                 f"a {type(weights).__name__} is not an upscaling network: a module given as "
                 "weights needs an int .scale (use vsr.models.create_model or load_weights)"
             )
-        return weights
-    if weights is not None and not is_str_path(weights):
+        network = LoadedNetwork(weights, None)
+    elif weights is not None and not is_str_path(weights):
         hint = ""
         if hasattr(weights, "model") and hasattr(weights, "plan_for"):  # a vsr.Upscaler
             hint = " (an Upscaler is made from weights; pass its weights, or upscaler.model)"
@@ -395,4 +428,15 @@ def load_network(
             "weights must be a file path (str or os.PathLike), a name from `vsr weights list` "
             f"or a network, not {given(weights)}{hint}"
         )
-    return load_weights(resolve_weights(weights, scale))
+    else:
+        path = resolve_weights(weights, scale)
+        network = LoadedNetwork(load_weights(path), path)
+    own = network.model.scale
+    if scale is None or own == scale:
+        return network
+    name = network.path.name if network.path is not None else type(network.model).__name__
+    if own != 1:
+        raise VsrError(scale_mismatch(name, own, scale))
+    if not same_size_serves_any_scale:
+        raise VsrError(same_size_refusal(name))
+    return network

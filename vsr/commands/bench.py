@@ -332,12 +332,8 @@ def _model_only(args: argparse.Namespace) -> int:
     from vsr.upscale import resolve_device
 
     device = resolve_device(args.device)
-    model, origin = bench_model(args.weights, args.scale)
-    if model.scale == 1 and args.scale is not None:
-        raise VsrError(
-            f"{model_name(model)} restores at its input's size, so --scale {args.scale} does "
-            "not apply to the network alone; leave it out (--sizes are its input)"
-        )
+    # The network alone runs at its input's size (--sizes): IMDN_AS takes no --scale.
+    model, origin = bench_model(args.weights, args.scale, same_size_serves_any_scale=False)
     precisions = parse_precisions(args.precision or default_precision(device))
     timings = time_model(
         model,

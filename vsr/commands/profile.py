@@ -44,7 +44,7 @@ def run(args: argparse.Namespace) -> int:
     from vsr.atomic_file import check_can_write
     from vsr.bench_model import parse_frame_size
     from vsr.errors import VsrError
-    from vsr.models import create_model, load_weights
+    from vsr.models import create_model
     from vsr.profiling import (
         check_profile_input,
         format_table,
@@ -55,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
     )
     from vsr.report import write_json
     from vsr.upscale import resolve_device
-    from vsr.weights import check_scale, resolve_weights
+    from vsr.weights import check_scale, load_network, same_size_refusal
 
     check_can_write(args.json, "JSON")  # now, not after the timing
     output = parse_frame_size(args.output) if args.output else None
@@ -66,18 +66,15 @@ def run(args: argparse.Namespace) -> int:
     weights = None
     scale = check_scale(args.scale)
     if args.weights is not None:  # "" too: an unset variable, refused as eval refuses it
-        path = resolve_weights(args.weights, scale)
-        model = load_weights(path)
-        if scale is not None and model.scale == 1:  # IMDN_AS: profiled at its input's size
-            raise VsrError(f"{path.name} keeps its input's size: --scale does not apply to it")
-        if scale is not None and model.scale != scale:
-            raise VsrError(f"{path.name} upscales by {model.scale}, not by {scale} (--scale)")
+        # IMDN_AS is profiled at its input's size, so a --scale does not apply to it.
+        network = load_network(args.weights, scale, same_size_serves_any_scale=False)
+        model = network.model
         models = [(model_label(model), model)]
-        weights = str(path)
+        weights = str(network.path)
     elif args.model is not None:
         model = create_model(args.model, 2 if scale is None else scale)
         if scale is not None and model.scale != scale:  # create_model builds IMDN_AS as is
-            raise VsrError(f"{args.model} keeps its input's size: --scale does not apply to it")
+            raise VsrError(same_size_refusal(args.model))
         models = [(model_label(model), model)]
     elif scale is not None:
         raise VsrError("--scale goes with --model or --weights: --all profiles x2, x3 and x4")

@@ -34,10 +34,9 @@ def run_feature_maps(args: argparse.Namespace) -> int:
     from vsr.errors import VsrError
     from vsr.featuremaps import capture, image_to_tensor, tile_grid
     from vsr.imageio import check_image_output, read_image, write_image
-    from vsr.models import load_weights
     from vsr.printable import printable
     from vsr.upscale import resolve_device
-    from vsr.weights import resolve_weights
+    from vsr.weights import load_network
 
     if args.tile < 8:
         raise VsrError("--tile must be at least 8 pixels")
@@ -47,15 +46,9 @@ def run_feature_maps(args: argparse.Namespace) -> int:
     check_can_write(output, "image")
     check_image_output(output)
     device = resolve_device(args.device)
-    path = resolve_weights(args.weights, args.scale)
-    model = load_weights(path, device)
-    # --scale picks the default weights, and resolve_weights checks it against a manifest
-    # name; a file decides its own scale, so a file of another one is told here, as eval
-    # and profile tell it, not shown as if it were the scale asked for.
-    if args.scale is not None and model.scale == 1:
-        raise VsrError(f"{path.name} keeps its input's size: --scale does not apply to it")
-    if args.scale is not None and model.scale != args.scale:
-        raise VsrError(f"{path.name} upscales by {model.scale}, not by {args.scale} (--scale)")
+    # The maps are the network's alone, at the image's size: IMDN_AS takes no --scale.
+    model = load_network(args.weights, args.scale, same_size_serves_any_scale=False).model
+    model = model.to(device)
     image = image_to_tensor(read_image(args.image), model.input_multiple).to(device)
     features = capture(model, image, args.block, cca=args.cca)
     write_image(args.output, tile_grid(features, max_tile=args.tile))
