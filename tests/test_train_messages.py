@@ -164,6 +164,53 @@ def test_a_node_without_the_runs_checkpoint_is_told_where_it_is(tmp_path, capsys
     )
 
 
+_UNDER_TORCHRUN = "torchrun sets it for each of the WORLD_SIZE=2 processes"
+
+
+@pytest.mark.parametrize(
+    ("variables", "said"),
+    [
+        ({"WORLD_SIZE": "two"}, "WORLD_SIZE='two' is not a whole number >= 1; torchrun sets "
+         "it; unset it to train in one process"),
+        ({"WORLD_SIZE": "2", "RANK": ""}, f"RANK is not set; {_UNDER_TORCHRUN}, from 0"),
+        ({"WORLD_SIZE": "2", "RANK": "first"},
+         f"RANK='first' is not a whole number >= 0; {_UNDER_TORCHRUN}"),
+        ({"WORLD_SIZE": "2", "RANK": "2"},
+         f"RANK=2 is not below WORLD_SIZE=2; {_UNDER_TORCHRUN}, from 0"),
+    ],
+)  # fmt: skip
+def test_torchrun_variables_that_name_no_place_are_one_line(
+    variables, said, tmp_path, capsys, monkeypatch
+):
+    # WORLD_SIZE=two ended in int()'s ValueError traceback, where the run joins the others
+    # and where vsr train reads the rank before they meet; there an empty RANK was rank 0.
+    for name, value in variables.items():
+        monkeypatch.setenv(name, value)
+    config = tiny_config(tmp_path, steps=1)
+    flags = ["--train-dir", config.train_dir, "--arch", "imdn_rtc", "--patch", "16"]
+    flags += ["--batch", "4", "--steps", "1", "--device", "cpu", "--threads", "1"]
+    assert main(["train", *flags, "--out", str(tmp_path / "run")]) == 2
+    assert capsys.readouterr().err == f"vsr: error: {said}\n"
+    assert main(["train", "--out", str(tmp_path / "nothing"), "--resume"]) == 2
+    assert capsys.readouterr().err == f"vsr: error: {said}\n"
+
+
+def test_an_empty_world_size_trains_alone(tmp_path, capsys, monkeypatch):
+    # As unset: the command line read it as 1, the run's join raised ValueError on it.
+    monkeypatch.setenv("WORLD_SIZE", "")
+    monkeypatch.setenv("RANK", "1")
+    config = tiny_config(tmp_path, steps=1)
+    flags = ["--train-dir", config.train_dir, "--arch", "imdn_rtc", "--patch", "16"]
+    flags += ["--batch", "4", "--steps", "1", "--device", "cpu", "--threads", "1"]
+    assert main(["train", *flags, "--out", str(tmp_path / "run")]) == 0
+    assert (tmp_path / "run" / "last.safetensors").is_file()
+    capsys.readouterr()
+    assert main(["train", "--out", str(tmp_path / "nothing"), "--resume"]) == 2
+    assert capsys.readouterr().err == (
+        f"vsr: error: nothing to resume: {tmp_path / 'nothing' / 'last.pt'} not found\n"
+    )
+
+
 def test_steps_given_beside_a_time_budget_is_said_to_be_unused(tmp_path, capsys) -> None:
     # --steps 5 --minutes 0.02 trained 162 steps without a word about the 5.
     config = tiny_config(tmp_path, steps=1)

@@ -138,18 +138,16 @@ def _run_settings(out: str | None) -> dict:
     processes of a torchrun meet. Rank 0 alone writes into --out, so on per-node disks
     another node has no last.pt: its rank said only "nothing to resume", which sent the
     user to look for a lost checkpoint that rank 0's node holds."""
-    import os
     from pathlib import Path
 
     from vsr.errors import VsrError
     from vsr.train.checkpoint import stored_settings
+    from vsr.train.distributed import torchrun_place
 
     try:
         return stored_settings(out)
     except VsrError as error:
-        # As vsr.train.distributed reads torchrun's variables: alone unless WORLD_SIZE > 1.
-        alone = int(os.environ.get("WORLD_SIZE", "1") or 1) <= 1
-        rank = 0 if alone else int(os.environ.get("RANK", "0") or 0)
+        rank = torchrun_place().rank
         if rank == 0 or not out or (Path(out) / "last.pt").exists():
             raise
         raise VsrError(

@@ -81,15 +81,46 @@ class Distributed:
             dist.destroy_process_group()
 
 
+def _whole_number(name: str, least: int, fix: str) -> int | None:
+    """The environment variable `name` as a whole number >= `least`; None where it is unset
+    or empty (as `WORLD_SIZE= vsr train` clears it). Anything else is a one-line error
+    naming the variable, where int() ended in a ValueError traceback."""
+    text = os.environ.get(name, "").strip()
+    if not text:
+        return None
+    try:
+        value = int(text)
+    except ValueError:
+        value = None
+    if value is None or value < least:
+        raise VsrError(f"{name}={text!r} is not a whole number >= {least}; {fix}")
+    return value
+
+
+def torchrun_place() -> Distributed:
+    """This process's place in the run torchrun describes in its environment (WORLD_SIZE,
+    RANK, LOCAL_RANK), without joining it: alone unless WORLD_SIZE is more than 1 (a RANK
+    set without it means nothing)."""
+    alone = "torchrun sets it; unset it to train in one process"
+    world = _whole_number("WORLD_SIZE", 1, alone) or 1
+    if world == 1:
+        return Distributed()
+    under = f"torchrun sets it for each of the WORLD_SIZE={world} processes"
+    rank = _whole_number("RANK", 0, under)
+    if rank is None or rank >= world:
+        said = "RANK is not set" if rank is None else f"RANK={rank} is not below WORLD_SIZE={world}"
+        raise VsrError(f"{said}; {under}, from 0")
+    local_rank = _whole_number("LOCAL_RANK", 0, under)
+    return Distributed(
+        rank=rank, world=world, local_rank=rank if local_rank is None else local_rank
+    )
+
+
 def init_distributed(device_type: str) -> Distributed:
     """Join the process group torchrun describes, if any."""
-    world = int(os.environ.get("WORLD_SIZE", "1"))
-    if world <= 1:
-        return Distributed()
-    rank = int(os.environ["RANK"])
-    local_rank = int(os.environ.get("LOCAL_RANK", rank))
-    if not dist.is_initialized():
+    place = torchrun_place()
+    if place.enabled and not dist.is_initialized():
         if device_type == "cuda":
-            torch.cuda.set_device(local_rank)  # before NCCL starts, so each rank owns its GPU
+            torch.cuda.set_device(place.local_rank)  # before NCCL starts: each rank its GPU
         dist.init_process_group("nccl" if device_type == "cuda" else "gloo")
-    return Distributed(rank=rank, world=world, local_rank=local_rank)
+    return place
