@@ -16,7 +16,9 @@ import av
 from vsr.video.libav_log import libav_messages
 
 
-def trial_copy(stream, container_format: str, first: av.Packet | None) -> io.BytesIO | None:
+def trial_copy(
+    stream: av.stream.Stream, container_format: str, first: av.Packet | None
+) -> io.BytesIO | None:
     """The file a `container_format` muxer writes of a copy of `stream` (one of an open
     source's), with `first`, its first packet, when given; None where the muxer refuses
     it at its header, the packet or its trailer."""

@@ -17,14 +17,16 @@ from vsr.video.copy_trial import trial_copy
 from vsr.video.libav_log import libav_messages
 
 
-def header_takes(stream, container_format: str) -> bool:
+def header_takes(stream: av.stream.DataStream, container_format: str) -> bool:
     """Whether a `container_format` muxer takes a copy of data `stream` without a packet,
     the first of the two tests: one it refuses so (Matroska any, MP4 a KLV) needs no
     packet looked for to try."""
     return trial_copy(stream, container_format, None) is not None
 
 
-def data_copy_survives(stream, container_format: str, first: av.Packet | None) -> bool:
+def data_copy_survives(
+    stream: av.stream.DataStream, container_format: str, first: av.Packet | None
+) -> bool:
     """Whether a stream copy of data `stream` (one of an open source's) into a
     `container_format` file reads back as the same codec, with `first` (its first
     packet, when it has one) unchanged."""
