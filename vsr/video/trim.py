@@ -1,12 +1,13 @@
 """A part of a clip (`vsr run --start/--duration/--end`): try settings on ten seconds
 before spending hours on the whole film.
 
-`TimeRange` is what the user asked for, in seconds of the clip as a player counts them
-(zero at the video's first frame). The reader resolves it into a `Cut` on the file's own
-clock once it has found the first frame to keep. Every stream is cut at the same instants
-and moved back by the same amount, the first kept frame's time, so the output starts at
-zero and its audio and subtitles stay in sync with the picture, as with ffmpeg's input
-`-ss`/`-to`.
+`TimeRange` is what the user asked for, in seconds from the video's first frame: the
+picture's own time, which vsr upscales. (ffmpeg's `-ss`/`-to` count from the file's start,
+the earliest stream's: where the audio starts before the video, by that much sooner.) The
+reader resolves it into a `Cut` on the file's own clock once it has found the first frame
+to keep. Every stream is cut at the same instants and moved back by the same amount, the
+first kept frame's time, so the output starts at zero and its audio and subtitles stay in
+sync with the picture.
 """
 
 from __future__ import annotations
@@ -69,7 +70,7 @@ def format_time(seconds: float) -> str:
 @dataclass(frozen=True)
 class TimeRange:
     """Frames whose timestamps lie from `start` up to, not including, `end` (None: to the
-    clip's end), in seconds from the clip's first frame (as ffmpeg's -ss/-to count)."""
+    clip's end), in seconds from the video's first frame (see the module's docstring)."""
 
     start: Fraction = Fraction(0)
     end: Fraction | None = None
