@@ -282,6 +282,26 @@ def test_every_damaged_or_mismatched_image_is_named_before_any_scoring(
     assert scored == []
 
 
+def test_missing_inputs_and_damaged_images_are_named_in_one_error(tmp_path, capsys):
+    # Missing LR inputs were named alone, first: a damaged HR image and an input of the
+    # wrong size were told only by the run after the inputs were added.
+    weights = tmp_path / "random.safetensors"
+    save_weights(create_model("imdn_rtc", scale=2), weights)
+    dataset = _make_dataset(tmp_path / "D", sizes=((24, 32), (24, 24), (24, 24)))
+    given = dataset / "LR_bicubic" / "X2"
+    given.mkdir(parents=True)
+    write_image(given / "im0x2.png", np.zeros((5, 5, 3), np.uint8))  # 16x12 is needed
+    (dataset / "HR" / "im2.png").write_bytes(b"not a picture")
+    args = ["eval", str(dataset), "--weights", str(weights), "--device", "cpu"]
+    assert main(args) == 2
+    said = capsys.readouterr().err
+    assert said.startswith(f"vsr: error: 3 of the 3 images of dataset {dataset} cannot be scored: ")
+    assert f"{given / 'im0x2.png'} is 5x5, but im0.png at x2 needs 16x12, " in said
+    assert f", no LR image im1x2.* in {given}, " in said
+    assert f"cannot read image {dataset / 'HR' / 'im2.png'}" in said
+    assert said.endswith(f", and no LR image im2x2.* in {given}; remove or replace them\n")
+
+
 def test_every_missing_input_is_named_in_one_error(tmp_path):
     # The first missing LR image ended the check: a folder of published inputs that lacked
     # three took three runs to learn which.

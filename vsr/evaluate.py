@@ -211,7 +211,24 @@ def bicubic_folder(dataset: Path, scale: int) -> Path | None:
 
 
 def dataset_pairs(dataset: Path, scale: int) -> list[tuple[str, Path, Path | None]]:
-    """(name, HR path, LR path or None when the input must be generated), sorted by name."""
+    """(name, HR path, LR path or None when the input must be generated), sorted by name;
+    refused, naming them all, where the dataset gives inputs but lacks some."""
+    pairs, missing, given = _pairs_and_missing(dataset, scale)
+    if len(missing) == 1:
+        raise VsrError(f"dataset {dataset}: no LR image {next(iter(missing.values()))} in {given}")
+    if missing:  # all of them at once, as check_every_pair names damaged images
+        raise VsrError(
+            f"dataset {dataset}: no LR image for {len(missing)} of the {len(pairs)} HR "
+            f"images in {given}: {name_list(list(missing.values()))}"
+        )
+    return pairs
+
+
+def _pairs_and_missing(
+    dataset: Path, scale: int
+) -> tuple[list[tuple[str, Path, Path | None]], dict[str, str], Path | None]:
+    """The dataset's pairs (see dataset_pairs), the LR inputs missing among those it gives
+    ({name: "namex2.*"}; their pairs hold None), and the folder that gives them."""
     check_dataset(dataset)
     hr_folder = hr_folder_of(dataset)
     hr_files = _image_files(hr_folder)
@@ -236,23 +253,16 @@ def dataset_pairs(dataset: Path, scale: int) -> list[tuple[str, Path, Path | Non
             "on inputs shrunk and enlarged again by that factor"
         )
     given = bicubic if bicubic is not None else paired
-    pairs, missing = [], []
+    pairs, missing = [], {}
     for hr in hr_files:
         lr = None
         if given is not None:
             stem = f"{hr.stem}x{scale}" if bicubic is not None else hr.stem
             lr = _input_by_stem(inputs, stem, hr, dataset)
             if lr is None:
-                missing.append(f"{stem}.*")
+                missing[hr.stem] = f"{stem}.*"
         pairs.append((hr.stem, hr, lr))
-    if len(missing) == 1:
-        raise VsrError(f"dataset {dataset}: no LR image {missing[0]} in {given}")
-    if missing:  # all of them at once, as check_every_pair names damaged images
-        raise VsrError(
-            f"dataset {dataset}: no LR image for {len(missing)} of the {len(hr_files)} HR "
-            f"images in {given}: {name_list(missing)}"
-        )
-    return pairs
+    return pairs, missing, given
 
 
 def _check_names_differ(hr_files: list[Path], dataset: Path) -> None:
@@ -315,13 +325,24 @@ def _read_pair(
     return hr, lr
 
 
-def check_every_pair(pairs: list[tuple[str, Path, Path | None]], scale: int, dataset: Path) -> None:
-    """Read and check every pair of `pairs` before any is scored, and name all those that
-    fail at once: a damaged or mismatched image ended the scoring where it came, after
-    minutes of work on a CPU, and the next run at the next one."""
+def check_every_pair(dataset: Path, scale: int) -> None:
+    """Read and check every image of `dataset` at `scale` before any is scored, and name all
+    those that fail in one error, missing LR inputs among them: a damaged or mismatched
+    image ended the scoring where it came, after minutes of work on a CPU, and the next run
+    at the next one; and missing inputs, named first alone, hid the damaged images."""
+    pairs, missing, given = _pairs_and_missing(dataset, scale)
 
     def check(pair: tuple[str, Path, Path | None]) -> None:
-        _read_pair(pair[1], pair[2], scale)  # and drops it: a dataset may not fit in memory
+        name, hr_path, lr_path = pair
+        if name not in missing:
+            _read_pair(hr_path, lr_path, scale)  # and drops it: a dataset may not fit in memory
+            return
+        lacking = f"no LR image {missing[name]} in {given}"
+        try:
+            _read_pair(hr_path, None, scale)  # its HR image may fail too
+        except VsrError as error:
+            raise VsrError(f"{error}, and {lacking}") from None
+        raise VsrError(lacking)
 
     each_or_every_failure(
         pairs,

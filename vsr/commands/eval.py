@@ -53,7 +53,7 @@ def format_table(results: list) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from vsr.evaluate import check_dataset, check_every_pair, dataset_pairs, evaluate_dataset
+    from vsr.evaluate import check_dataset, check_every_pair, evaluate_dataset
 
     datasets = [Path(d) for d in args.datasets]
     # The one check of every report path (vsr run --report, bench and profile --json): a
@@ -84,7 +84,7 @@ def run(args: argparse.Namespace) -> int:
         torch.backends.cuda.matmul.allow_tf32 = False
     scale = upscaler.output_scale if args.scale is None else args.scale  # as evaluate_dataset
     for dataset in datasets:  # a missing or damaged image is reported before any scoring
-        check_every_pair(dataset_pairs(dataset, scale), scale, dataset)
+        check_every_pair(dataset, scale)
     model_name = weights_path.name.split(".")[0]
     results = []
     for dataset in datasets:

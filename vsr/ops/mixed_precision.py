@@ -11,7 +11,8 @@ official weights lost 0.038 dB through the stem alone and 0.010 dB through the u
 against 0.000 for the distillation blocks, the fusion and LR_conv together (98.7% of the
 multiply-adds). So under bf16 the model's ``precise_parts`` (its stem and its upsampler) stay
 in float32, and everything else runs in bf16. Measured in bf16 on the CPU, Set5 x2 went
-from 37.9960 (fp32) to 37.9944 this way; on an H100, bf16 throughout had given 37.9678.
+from 37.9960 (fp32) to 37.9955 this way (an AMD EPYC with AVX512_BF16); on an H100, bf16
+throughout had given 37.9678.
 
 Every convolution casts its input to the dtype of its own weights, and elsewhere PyTorch's
 type promotion does the rest: a residual sum of a bf16 branch and the float32 shallow

@@ -8,7 +8,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from vsr.evaluate import check_every_pair, dataset_pairs, evaluate_dataset
+from vsr.evaluate import check_every_pair, evaluate_dataset
 from vsr.upscale import Upscaler
 
 
@@ -20,7 +20,7 @@ class Validator:
         self.scale = scale
         # A wrong folder, or an image that cannot be scored (damaged, too small, an LR input
         # of the wrong size), fails now, not at the first validation.
-        check_every_pair(dataset_pairs(self.folder, scale), scale, self.folder)
+        check_every_pair(self.folder, scale)
 
     def __call__(self, model: nn.Module, device: torch.device) -> tuple[float, float]:
         was_training = model.training
