@@ -142,6 +142,46 @@ def test_truncated_mp4_with_index_first_counts_lost_frames(tmp_path):
     assert reader.lost_frames == 12 - len(frames)
 
 
+def avi_with_dropped_frames(path: Path, frames: int, dropped: set[int]) -> Path:
+    """An FFV1 AVI at 25 fps whose capture dropped the frames numbered in `dropped`: libav's
+    muxer writes an empty chunk for each, as VirtualDub does, which the header counts."""
+    from fractions import Fraction
+
+    import av
+    import numpy as np
+
+    noise = np.random.default_rng(3)  # pictures that do not compress: a truncation hits frames
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("ffv1", rate=25)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        for index in sorted(set(range(frames)) - dropped):
+            picture = noise.integers(0, 256, (48, 64, 3), np.uint8)
+            frame = av.VideoFrame.from_ndarray(picture, "rgb24")
+            frame.pts, frame.time_base = index, Fraction(1, 25)
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode(None))
+    return path
+
+
+def test_an_avi_whose_capture_dropped_frames_is_not_called_damaged(tmp_path):
+    # The header counts the dropped frames' empty chunks: 2 of 10 were "lost", and vsr run
+    # called the clip damaged and its output shorter than the clip.
+    reader, frames = read(avi_with_dropped_frames(tmp_path / "drops.avi", 10, {4, 8}))
+    assert reader.info.frame_count == 10
+    assert [f.pts for f in frames] == [0, 1, 2, 3, 5, 6, 7, 9]  # each at its own time
+    assert reader.lost_frames == 0 and reader.warnings == []
+
+
+def test_a_truncated_avi_with_dropped_frames_counts_what_the_cut_lost(tmp_path):
+    path = avi_with_dropped_frames(tmp_path / "drops.avi", 40, {4, 8})
+    reader, frames = read(truncate(path, 0.5, tmp_path / "cut.avi"))
+    assert 8 < len(frames) < 30
+    # Every frame after the last one read is lost; the two dropped before it are not.
+    assert reader.lost_frames == 40 - (frames[-1].pts + 1)
+    assert len(frames) + reader.lost_frames == 38
+    assert any("could not be decoded" in w for w in reader.warnings)
+
+
 def test_truncated_mp4_without_its_index_is_a_clear_error(tmp_path):
     path = tmp_path / "plain.mp4"
     make_clip(path, 64, 48, 6)  # the index (moov) is written last

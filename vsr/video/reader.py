@@ -36,6 +36,7 @@ from vsr.video.decoding import decode_packets
 from vsr.video.deinterlace import Deinterlacer
 from vsr.video.display_matrix import display_matrix_of
 from vsr.video.dolby_vision import DOLBY_VISION_NOTE, is_dolby_vision
+from vsr.video.dropped_frames import DroppedFrameSlots
 from vsr.video.field_rate import (
     ResumedFields,
     end_of_cut,
@@ -434,11 +435,16 @@ class VideoReader:
         discarded = 0
         if self._raw is not None:
             self._number_raw_packets()
+        # An AVI's frame count counts the empty chunks a capture writes for the frames it
+        # dropped, which hold no picture to decode (vsr.video.dropped_frames).
+        dropped = DroppedFrameSlots() if self._container.format.name == "avi" else None
 
         def tally(packet: av.Packet) -> None:
             nonlocal packets, discarded
             if self._raw is not None:
                 self._see_raw_packet(packet)
+            if dropped is not None:
+                dropped.see(packet)
             if packet.is_discard:
                 discarded += 1  # decoded only as a reference, never shown (edit lists)
             else:
@@ -452,6 +458,8 @@ class VideoReader:
         # A frame is lost when its packet did not decode, or when the container promised
         # more frames than the demuxer could read (a truncated file with its index first).
         promised = (self._source.frame_count or 0) - discarded
+        if dropped is not None:
+            promised -= dropped.count
         lost = max(0, packets - self.decoded_frames, promised - self.decoded_frames)
         self.lost_frames = max(lost, self._missing_tail_frames(counted=True))
 
