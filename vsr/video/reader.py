@@ -1022,7 +1022,7 @@ class VideoReader:
         rate = self._stream_rate()
         if self._soft_telecine and rate is not None:
             rate = soft_telecine_rate(rate)  # the frames' own average, as they are delivered
-        frame_count, duration, counted = self._length(cut, rate, time_base)
+        frame_count, duration, counted = self._length(cut, rate)
         return VideoInfo(
             path=self.path,
             width=frame.width,
@@ -1061,21 +1061,18 @@ class VideoReader:
         )
 
     def _length(
-        self, cut: Cut | None, rate: Fraction | None, time_base: Fraction
+        self, cut: Cut | None, rate: Fraction | None
     ) -> tuple[int | None, float | None, CountedLength | None]:
         """The frames and seconds the file states for the video (a cut's share, with one
         asked for), and a raw stream's length counted once asked for."""
         stream = self._stream
-        duration = None
-        if stream.duration:
-            duration = float(stream.duration * time_base)
-        elif self._container.duration:
-            duration = self._container.duration / av.time_base
+        # The video's own length where the file states it, else the container's, which
+        # covers subtitles and audio too, and in Matroska is where the file ends, its start
+        # included (a recording whose clock starts at 10 h was "~900017" frames, not 20).
+        duration, own = declared_video_seconds(stream, self._container)
         frame_count = stream.frames or None
         if cut is not None and cut.asked:
-            # The video's own length only: a container's covers subtitles and audio too.
-            declared, own = declared_video_seconds(stream, self._container)
-            frame_count, duration = frames_in_cut(cut, frame_count, rate, declared if own else None)
+            frame_count, duration = frames_in_cut(cut, frame_count, rate, duration if own else None)
             if self._raw is not None:
                 frame_count = None  # reckoned from its counted length: an estimate
         counted = None
