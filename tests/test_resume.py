@@ -20,11 +20,13 @@ from media import make_clip, make_siting_change_clip
 
 import vsr.runner as runner
 import vsr.video.parallel_writer as parallel_writer
+from vsr import load_model
 from vsr.cli import main
 from vsr.default_precision import default_precision
 from vsr.engine import Pipeline
 from vsr.errors import VsrError
 from vsr.runner import upscale_video
+from vsr.upscale import memory_needed
 from vsr.video.chunk_journal import ChunkRecorder, journal_folder
 from vsr.video.writer import EncodeSettings, VideoWriter, temp_path_for
 
@@ -144,6 +146,15 @@ def test_a_journal_of_other_settings_is_refused_or_with_overwrite_replaced(clip,
         upscale_video(source, out, scale=1.5, **options)
     with pytest.raises(VsrError, match=r"other settings \(deinterlace\)"):
         upscale_video(source, out, deinterlace="all", **options)
+    # Its chunks hold frames from the clip's start: another range's frames are others.
+    with pytest.raises(VsrError, match=r"other settings \(time range\)"):
+        upscale_video(source, out, start=1.0, **options)
+    # Tiles give slightly other pixels than the whole frames the chunks were made of.
+    network = load_model(weights, device="cpu")
+    budget = memory_needed(network.model, network.dtype, network.device, 2500, True)
+    assert load_model(weights, device="cpu", max_memory=budget).plan_for(48, 64).mode == "tiles"
+    with pytest.raises(VsrError, match=r"other settings \(tile plan\)"):
+        upscale_video(source, out, max_memory=budget, **options)
     # The CPU's default precision depends on the CPU: the message says which one to ask for.
     kept = default_precision(torch.device("cpu"))
     other = "bf16" if kept == "fp32" else "fp32"
