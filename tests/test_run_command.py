@@ -346,6 +346,15 @@ def test_output_geometry_rounds_and_picks_the_next_larger_network():
     assert (g.width, g.height, g.network_scale) == (250, 125, 3)
     g = plan_geometry(64, 48, scale=4)
     assert (g.width, g.height, g.network_scale) == (256, 192, 4)  # the network's own size
+    # A --size of another aspect than the source's: the side enlarged most picks the network
+    # (the resize after it shrinks the other side), and a side made smaller than the source's
+    # is no refusal while the other grows.
+    g = plan_geometry(320, 180, size=(1280, 400))  # x4 wide, x2.22 high
+    assert (g.width, g.height, g.scale, g.network_scale) == (1280, 400, 4.0, 4)
+    g = plan_geometry(320, 180, size=(640, 720))  # x2 wide, x4 high
+    assert (g.width, g.height, g.scale, g.network_scale) == (640, 720, 4.0, 4)
+    g = plan_geometry(64, 48, size=(128, 40))  # x2 wide, x0.83 high
+    assert (g.width, g.height, g.scale, g.network_scale) == (128, 40, 2.0, 2)
     assert parse_size("1920x1080") == (1920, 1080)
     for bad in ("1920", "0x10", "axb"):
         with pytest.raises(VsrError):
