@@ -37,7 +37,9 @@ class OutputGeometry:
 
     width: int
     height: int
-    scale: float  # the factor the user asked for (width-wise when derived from a size)
+    # The factor the user asked for; from a size or height, the larger of the two sides'
+    # (the one the network is picked for).
+    scale: float
     network_scale: int
 
 
