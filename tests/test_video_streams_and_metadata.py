@@ -182,6 +182,19 @@ def test_sample_aspect_ratio_is_kept(tmp_path, weights):
         assert container.streams.video[0].sample_aspect_ratio == Fraction(16, 11)
 
 
+def test_a_size_of_another_aspect_reshapes_the_pixels_to_keep_the_picture(tmp_path, weights):
+    # 64x48 pixels of 16:11 show 93.1x48. Made 128x66 (--size undoing the squeeze) the
+    # pixels are square; made 128x80, 40:33: both still show the source's 64*16/11:48.
+    source = _video(tmp_path / "in.mp4", sar=Fraction(16, 11))
+    for size, shape in (("128x66", Fraction(1)), ("128x80", Fraction(40, 33))):
+        out = tmp_path / f"out{size}.mp4"
+        assert vsr(source, out, "--weights", weights, "--size", size) == 0
+        with av.open(str(out)) as container:
+            stream = container.streams.video[0]
+            assert (stream.width, stream.height) == tuple(map(int, size.split("x")))
+            assert (stream.sample_aspect_ratio or 1) == shape
+
+
 def test_an_output_that_cannot_keep_the_pixel_shape_says_so(tmp_path, weights):
     # WebM and Matroska keep non-square pixels only in codecs that store them in their own
     # stream (vsr.video.writer.PIXEL_SHAPE_IN_STREAM); VP9 does not.
