@@ -24,6 +24,14 @@ def test_reproduces_matlab_set5_inputs_bit_for_bit(scale):
         assert ours.dtype == np.uint8
         assert ours.shape == expected.shape
         np.testing.assert_array_equal(ours, expected, err_msg=f"{hr_path.name} x{scale}")
+        # Tensors (on any device) take a path of their own, rounding in their own code.
+        tensor = imresize(
+            torch.from_numpy(np.ascontiguousarray(hr)).permute(2, 0, 1), scale=1 / scale
+        )
+        assert tensor.dtype == torch.uint8
+        np.testing.assert_array_equal(
+            tensor.permute(1, 2, 0).numpy(), expected, err_msg=f"{hr_path.name} x{scale}, torch"
+        )
 
 
 def test_torch_matches_numpy_on_uint8_batches():
@@ -36,6 +44,16 @@ def test_torch_matches_numpy_on_uint8_batches():
     assert result.shape == (2, 3, 19, 12)
     for frame in result:
         np.testing.assert_array_equal(frame.permute(1, 2, 0).numpy(), expected)
+
+
+def test_halves_round_away_from_zero_as_matlab_rounds_them():
+    # Two pixels made one weigh 1/2 each, exactly: the mean of neighbouring values is a half,
+    # which MATLAB rounds up and round-half-to-even takes down every other time (2.5 -> 2).
+    pairs = np.array([[[0, 1]], [[2, 3]], [[4, 5]], [[254, 255]]], dtype=np.uint8)  # C, 1, 2
+    tensors = (torch.from_numpy(pairs), torch.from_numpy(pairs.astype(np.uint16)))
+    for image in (pairs.transpose(1, 2, 0), *tensors):  # numpy takes H x W x C
+        halved = imresize(image, output_size=(1, 1))
+        assert np.asarray(halved).ravel().tolist() == [1, 3, 5, 255]
 
 
 def test_float_input_stays_float_and_unrounded():
