@@ -254,6 +254,29 @@ def test_the_report_holds_the_colour_and_siting_of_the_source_and_the_output(
         assert reader.info.chroma_siting == written  # what a decoder reads back
 
 
+def test_a_tv_source_written_as_rgb_reports_the_full_range_it_was_written_in(
+    tmp_path, weights, bilinear_network
+):
+    # RGB holds full-range values: the report's output range is the file's, not the source's.
+    import json
+
+    source, out, report = tmp_path / "tv.mkv", tmp_path / "rgb.mkv", tmp_path / "run.json"
+    make_clip(source, frames=1, codec="ffv1", audio=False, colors=(1, 1, 1, 1))  # bt709 tv
+    flags = ["--codec", "ffv1", "--pix-fmt", "gbrp", "--report", str(report), "--quiet"]
+    assert main(["run", str(source), str(out), "--weights", str(weights), *flags]) == 0
+    colour = json.loads(report.read_text())["colour"]
+    assert colour["source"]["range"] == "tv"
+    assert colour["output"] == {
+        "matrix": "gbr",
+        "range": "pc",
+        "primaries": "bt709",
+        "transfer": "bt709",
+        "chroma_siting": None,
+    }
+    with VideoReader(out) as reader:
+        assert reader.info.color_range == "pc"  # what a decoder reads back
+
+
 def choice_for(source: Path, output: Path, **settings) -> EncoderChoice:
     with VideoReader(source) as reader:
         info = reader.info

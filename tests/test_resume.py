@@ -111,6 +111,8 @@ def test_an_interrupted_run_continues_to_the_file_an_uninterrupted_one_makes(
     ]
     report = upscale_video(clip, resumed, **options)
     assert (report.resumed_frames, report.frames) == (50, 60)  # frames: all of the output
+    # ...and fps only the 10 made now: the 50 kept took none of this run's time.
+    assert report.fps == pytest.approx(10 / report.wall_seconds, rel=0.01)
     assert not journal_folder(resumed).exists()
     got, want = stream_packets(resumed), stream_packets(whole)
     assert sorted(got) == ["audio", "subtitle", "video"]
