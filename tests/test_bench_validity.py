@@ -5,14 +5,17 @@ the profile measure each network without the previous one left on the device."""
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
+import av
+import numpy as np
 import pytest
 import torch
 from torch import nn
 
 from vsr import bench as bench_module
 from vsr import runner as runner_module
-from vsr.bench import format_bench, parse_variant, run_bench
+from vsr.bench import decoded_psnr, format_bench, parse_variant, run_bench
 from vsr.bench_pressure import run_pressure
 from vsr.models import create_model
 from vsr.profiling import profile_model
@@ -97,6 +100,32 @@ def test_bench_table_shows_the_worst_frame(tmp_path):
     assert engine.mistimed_frames == 0
     assert f"{engine.min_frame_psnr_vs_naive_db:.2f} dB" in format_bench(result)
     assert not any("other times" in note for note in result.notes)
+
+
+def write_rgb_frames(path: Path, pictures: list[np.ndarray]) -> None:
+    """A lossless clip (FFV1, bgr0) of 8-bit RGB pictures at 25 fps."""
+    height, width = pictures[0].shape[:2]
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("ffv1", rate=25)
+        stream.width, stream.height, stream.pix_fmt = width, height, "bgr0"
+        for index, picture in enumerate(pictures):
+            frame = av.VideoFrame.from_ndarray(picture, format="rgb24").reformat(format="bgr0")
+            frame.pts = index
+            out.mux(stream.encode(frame))
+        out.mux(stream.encode(None))
+
+
+def test_the_lowest_frame_psnr_is_the_worst_single_frames(tmp_path):
+    # Three grey frames, the last 10 codes off everywhere in the second clip: that frame
+    # alone is 28.13 dB (MSE 100), the clip 32.90 dB (MSE 100/3). A running average over
+    # the frames so far would call the worst frame the clip's 32.90 dB.
+    grey = np.full((24, 32, 3), 100, np.uint8)
+    write_rgb_frames(tmp_path / "first.mkv", [grey, grey, grey])
+    write_rgb_frames(tmp_path / "second.mkv", [grey, grey, grey + 10])
+    compared = decoded_psnr(tmp_path / "first.mkv", tmp_path / "second.mkv")
+    assert compared.lowest_frame_psnr_db == pytest.approx(10 * math.log10(255**2 / 100))
+    assert compared.psnr_db == pytest.approx(10 * math.log10(255**2 / (100 / 3)))
+    assert compared.times_first == compared.times_second == [0.0, 0.04, 0.08]
 
 
 def test_profile_and_pressure_leave_the_callers_networks_where_they_were():

@@ -96,6 +96,25 @@ def test_a_memory_reading_nvml_refused_is_a_gap_in_the_plot_not_zero(tmp_path, m
     assert memory[:2] == [1.0, 2.0] and memory[2:4] == [None, None] and memory[4] == 5.0
 
 
+def test_each_stages_waiting_bar_starts_where_its_busy_bar_ends(tmp_path, monkeypatch):
+    # Busy (solid) and waiting (light) are one stacked bar per stage: a waiting bar drawn
+    # from 0 would lie over the busy one and hide it wherever it is the longer.
+    import vsr.htmlreport as htmlreport
+
+    path = tmp_path / "a.json"
+    path.write_text(json.dumps(run_report("a.mp4", gpu=False)))
+    drawn = []
+    monkeypatch.setattr(htmlreport, "figure_png", lambda figure: drawn.append(figure) or b"")
+    htmlreport.stage_plot(read_inputs([path]))
+    busy, waiting = drawn[0].axes[0].containers
+    assert (busy.get_label(), waiting.get_label()) == ("a.mp4: busy", "a.mp4: waiting")
+    seconds = [0.1 * (i + 1) for i in range(len(STAGES))]  # run_report's busy; wait 0.05
+    assert [bar.get_x() for bar in busy] == [0.0] * len(STAGES)
+    assert [bar.get_width() for bar in busy] == pytest.approx(seconds)
+    assert [bar.get_x() for bar in waiting] == pytest.approx(seconds)
+    assert [bar.get_width() for bar in waiting] == pytest.approx([0.05] * len(STAGES))
+
+
 EVAL = {
     "results": [
         {"dataset": "Set5", "scale": 4, "model": "IMDN_x4", "images": 5, "psnr": 32.2096, "ssim": 0.8948},

@@ -19,6 +19,13 @@ def test_rgb_to_y_bt601_unrounded():
     assert y[0, 3] != round(y[0, 3])  # not rounded to an integer
 
 
+def test_rgb_to_y_reads_rgba_as_its_rgb_and_leaves_out_the_alpha():
+    pixels = np.array([[[255, 0, 0], [0, 255, 0], [1, 2, 3]]], dtype=np.uint8)
+    for alpha in (0, 128, 255):
+        rgba = np.concatenate([pixels, np.full((1, 3, 1), alpha, np.uint8)], axis=2)
+        np.testing.assert_array_equal(rgb_to_y(rgba), rgb_to_y(pixels))
+
+
 def test_rgb_to_y_treats_grey_as_y():
     grey = np.arange(12, dtype=np.uint8).reshape(3, 4)
     np.testing.assert_array_equal(rgb_to_y(grey), grey.astype(np.float64))
