@@ -5,6 +5,7 @@ byte for byte as before."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import av
@@ -14,9 +15,11 @@ import torch
 import torch.nn.functional as F
 from media import frame_from_planes
 
+from vsr.engine import ColourSpec, Pipeline
 from vsr.ops.beyond import add_beyond, split_beyond
 from vsr.ops.yuv import rgb_to_yuv, yuv_to_rgb
 from vsr.runner import upscale_video
+from vsr.video.colors import GBR
 from vsr.video.reader import VideoReader
 from vsr.video.writer import EncodeSettings
 
@@ -158,6 +161,53 @@ def test_a_clip_without_super_whites_comes_out_as_before(tmp_path, color_range):
     want = engine_before(network, planes, "pc" if color_range == FULL else "tv")
     for got, expected in zip(out, want, strict=True):
         assert np.array_equal(got, expected[0].numpy().astype(np.int64))
+
+
+@dataclass
+class Frame:
+    """What the engine takes from a reader: the planes and a timestamp."""
+
+    planes: tuple[np.ndarray, ...]
+    pts: int
+
+
+class Collected:
+    """A writer that keeps the planes it is given."""
+
+    def __init__(self) -> None:
+        self.planes: list[tuple[np.ndarray, ...]] = []
+
+    def write(self, planes: tuple[np.ndarray, ...], pts: int | None) -> None:
+        self.planes.append(tuple(p.astype(np.int64) for p in planes))
+
+
+@pytest.mark.parametrize(
+    "target",
+    [ColourSpec("bt709", "pc", 8, (1, 1)), ColourSpec(GBR, "pc", 8, (0, 0))],
+    ids=["full-range", "rgb"],
+)
+def test_super_whites_into_full_range_or_rgb_are_clamped_as_before(target):
+    # Full range and RGB have no codes beyond black and white: limited range's super-whites
+    # and super-blacks are clamped there as they always were (kept around the network,
+    # the tinted highlight came out up to 3 codes off).
+    luma = camera_luma(8)
+    cb, cr = np.full((24, 16), 128), np.full((24, 16), 120)
+    source = ColourSpec("bt709", "tv", 8, (1, 1))
+    network = Contrast()
+    engine = Pipeline(
+        network, device=torch.device("cpu"), batch=1, source=source, target=target,
+        output_size=(96, 64),
+    )  # fmt: skip
+    written = Collected()
+    engine.run(iter([Frame(tuple(p.astype(np.uint8) for p in (luma, cb, cr)), 0)]), written)
+    planes = [torch.from_numpy(p)[None] for p in (luma, cb, cr)]
+    with torch.no_grad():
+        out = network(yuv_to_rgb(*planes, "bt709", "tv", 8).clamp(0, 1)).clamp(0, 1)
+    want = rgb_to_yuv(out, target.matrix, "pc", 8, target.chroma_shift)
+    (got,) = written.planes
+    for plane, expected in zip(got, want, strict=True):
+        off = np.abs(plane - expected[0].numpy().astype(np.int64)).max()
+        assert off == 0, f"{off} codes off"
 
 
 def test_only_the_neutral_part_beyond_goes_around_the_network():

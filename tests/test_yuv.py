@@ -178,6 +178,37 @@ def test_rgb_to_yuv420_matches_a_per_pixel_reference():
                 assert abs(int(plane[j, i]) - (total / 2 * 255 + 128)) <= 0.5 + 1e-6, (j, i)
 
 
+# (Kr, Kb) as each standard publishes them, under FFmpeg's names for its matrix.
+PUBLISHED_KR_KB = [
+    ("bt470bg", 0.299, 0.114),  # ITU-R BT.601 (625 lines)
+    ("smpte170m", 0.299, 0.114),  # BT.601 (525 lines)
+    ("bt709", 0.2126, 0.0722),  # ITU-R BT.709
+    ("bt2020nc", 0.2627, 0.0593),  # ITU-R BT.2020, non-constant luminance
+    ("fcc", 0.30, 0.11),  # FCC 47 CFR 73.682 (NTSC 1953)
+    ("smpte240m", 0.212, 0.087),  # SMPTE 240M
+]
+
+
+@pytest.mark.parametrize(("matrix", "kr", "kb"), PUBLISHED_KR_KB)
+def test_each_matrix_converts_with_its_standards_coefficients(matrix, kr, kb):
+    # 4:4:4 full range, so each pixel is the textbook matrix alone: a matrix given another's
+    # coefficients (SMPTE 240M's as BT.709's) moves some codes by more than 3 here.
+    rng = np.random.default_rng(2)
+    rgb = rng.random((3, 6, 8))
+    planes = rgb_to_yuv(torch.from_numpy(rgb)[None], matrix, "pc", 8, (0, 0))
+    ypbpr = np.einsum("ij,jhw->ihw", reference_matrix(kr, kb), rgb)
+    expected = (ypbpr[0] * 255, ypbpr[1] * 255 + 128, ypbpr[2] * 255 + 128)
+    for plane, codes in zip(planes, expected, strict=True):
+        # Rounded to the nearest code (ties either way).
+        worst = np.abs(plane[0].numpy().astype(float) - codes).max()
+        assert worst <= 0.5 + 1e-6, worst
+    y, u, v = (rng.integers(0, 256, (1, 6, 8)).astype(np.uint8) for _ in range(3))
+    back = yuv_to_rgb(*(torch.from_numpy(p) for p in (y, u, v)), matrix, "pc", 8)[0]
+    ypb = np.stack([y[0] / 255, (u[0] - 128.0) / 255, (v[0] - 128.0) / 255])
+    read = np.clip(np.einsum("ij,jhw->ihw", np.linalg.inv(reference_matrix(kr, kb)), ypb), 0, 1)
+    assert np.allclose(back.numpy(), read, atol=1e-5)
+
+
 @pytest.mark.parametrize("shift", [(1, 1), (1, 0), (0, 0)])
 def test_round_trip_of_smooth_picture_is_within_a_level(shift):
     h, w = 57, 101
