@@ -105,6 +105,33 @@ def test_sampled_patches_are_aligned() -> None:
     assert len(transforms_seen) > 1
 
 
+def test_sampling_draws_every_position_and_every_transform_alike() -> None:
+    # A 12-pixel image at x2 has a 6-pixel LR, so 4-pixel patches start at rows and columns
+    # 0, 1 and 2: the last of them too, and all eight flips and rotations, as often each.
+    rng = np.random.default_rng(5)
+    rows, cols = np.mgrid[0:12, 0:12]
+    image = np.stack([rows, cols, rng.integers(0, 256, (12, 12))], axis=2).astype(np.uint8)
+    store = PatchStore([image], scale=2, lr_patch=4)
+    batch = store.sample(800, batch_generator(seed=0, rank=0, step=0))
+    tops, lefts, transforms = [], [], []
+    for hr in batch.hr:
+        hr_np = hr.permute(1, 2, 0).numpy()
+        top, left = int(hr_np[:, :, 0].min()), int(hr_np[:, :, 1].min())
+        region = image[top : top + 8, left : left + 8]
+        (transform,) = [
+            t for t in range(8) if np.array_equal(_reference_transform(region, t), hr_np)
+        ]
+        tops.append(top // 2)
+        lefts.append(left // 2)
+        transforms.append(transform)
+    # 800 draws: about 267 of each position and 100 of each transform; the bounds lie
+    # five standard deviations either side.
+    assert sorted(set(tops)) == sorted(set(lefts)) == [0, 1, 2]
+    assert all(200 < tops.count(p) < 333 and 200 < lefts.count(p) < 333 for p in range(3))
+    assert sorted(set(transforms)) == list(range(8))
+    assert all(50 < transforms.count(t) < 150 for t in range(8))
+
+
 def test_images_too_small_are_skipped_and_none_is_an_error() -> None:
     small = np.zeros((10, 10, 3), np.uint8)
     store = PatchStore([small, _images()[0]], scale=2, lr_patch=8)
