@@ -358,11 +358,12 @@ def make_ts_recording(
     gop: int | None = None,
     b_frames: int = 0,
     sound_seconds: float | None = None,
+    times: list[int] | None = None,
 ) -> None:
     """An MPEG-TS of `frames` 64x48 frames at 25 fps (frame k at `start` + 3600 k in
-    1/90000 s; a keyframe every `gop` frames) and AAC sound from `start`, as long as the
-    video or `sound_seconds`. A `start` near 2**33 is a clock that wraps: libav reads it as
-    negative."""
+    1/90000 s, or at `start` + times[k] at a variable rate; a keyframe every `gop` frames)
+    and AAC sound from `start`, as long as 25 fps frames or `sound_seconds`. A `start`
+    near 2**33 is a clock that wraps: libav reads it as negative."""
     tick = Fraction(1, 90000)
     options = {"bf": str(b_frames), **({"g": str(gop), "keyint_min": str(gop)} if gop else {})}
     rng = np.random.default_rng(1)
@@ -377,7 +378,8 @@ def make_ts_recording(
             if b_frames:  # x264 uses them for pictures that change all over
                 picture = rng.integers(0, 256, (48, 64, 3), dtype=np.uint8)
             frame = av.VideoFrame.from_ndarray(picture, "rgb24").reformat(format="yuv420p")
-            frame.pts, frame.time_base = start + 3600 * index, tick
+            frame.pts = start + (3600 * index if times is None else times[index])
+            frame.time_base = tick
             container.mux(video.encode(frame))
         container.mux(video.encode(None))
         seconds = frames / 25 if sound_seconds is None else sound_seconds

@@ -7,12 +7,14 @@ import hashlib
 from fractions import Fraction
 from itertools import pairwise
 from pathlib import Path
+from types import SimpleNamespace
 
 import av
 import pytest
 from media import make_clip, mp4_video_timing, picture_planes
 
 from vsr.video import writer as writer_module
+from vsr.video.mov_timing import LastPacketHold
 from vsr.video.parallel_writer import ParallelVideoWriter
 from vsr.video.reader import VideoInfo, VideoReader
 from vsr.video.writer import EncodeSettings, VideoWriter
@@ -187,3 +189,23 @@ def test_a_packet_without_times_keeps_its_place_in_decode_order():
     order = [packet(0, 0), packet(None, 1), packet(2, 2)]
     muxed = hold.pass_on(order) + hold.last(None)
     assert [p.dts for p in muxed] == [0, 1, 2]
+
+
+def test_a_last_packet_shown_last_ends_the_picture_where_the_steps_end():
+    # A cut of a variable-rate MPEG-TS, in 1/90000: decode order is display order, and the
+    # first two steps (0.1 s: the dts offset) are longer than the last two (0.073 s). The
+    # last packet's duration ended its decode step at the cut's end but its picture, and
+    # so the edit list, at 0.193 s of 0.22. Its dts moves back, after the one before it.
+    tick = Fraction(1, 90000)
+    stream = SimpleNamespace(time_base=tick, codec_context=SimpleNamespace(framerate=25))
+    times = [(0, -9000), (1530, -7470), (9000, 0), (12600, 1530), (15570, 9000)]
+    order = []
+    for pts, dts in times:
+        made = av.Packet(b"x")
+        made.pts, made.dts, made.time_base = pts, dts, tick
+        order.append(made)
+    hold = LastPacketHold(frame_step=3600)
+    muxed = hold.pass_on(order) + hold.last(stream, 19800)
+    assert [p.dts for p in muxed] == [-9000, -7470, 0, 1530, 19800 - 9000 - 4230]
+    last = muxed[-1]
+    assert (last.pts, last.pts + last.duration, last.dts + last.duration) == (15570, 19800, 10800)

@@ -587,3 +587,26 @@ def test_a_real_subtitle_track_beside_chapters_is_kept(tmp_path, weights):
     assert cues == [b"Hello there"]
     assert chapter_marks(out) == chapter_marks(source)
     assert not any("subtitle" in note for note in report.notes)
+
+
+@pytest.mark.parametrize("suffix", [".mp4", ".mkv"])
+def test_a_variable_rate_ts_cut_ends_its_video_at_the_cut_end(tmp_path, weights, suffix):
+    # The frames at 0.08, 0.097, 0.18, 0.22 and 0.253 s are kept, the next is at 0.373 s:
+    # the video of --start 0.05 --end 0.3 must end at 0.22 s. MPEG-TS packets have no
+    # duration, and the last frame lasted one average frame: the video ended at 0.193 s.
+    # In MP4 its packet, the last decoded too, then ended the decode steps at 0.22 s but
+    # the edit list (its pts + duration) still at 0.193 s.
+    milliseconds = [0, 40, 80, 97, 180, 220, 253, 373, 413, 453]
+    source, out = tmp_path / "vfr.ts", tmp_path / f"cut{suffix}"
+    make_ts_recording(source, 10, times=[90 * ms for ms in milliseconds], sound_seconds=0.5)
+    assert run(source, out, "--weights", weights, "--start", "0.05", "--end", "0.3") == 0
+    with av.open(str(out)) as container:
+        # Matroska moves every stream later alike where the sound starts before zero.
+        shown = [frame.time for frame in container.decode(video=0)]
+    assert [t - shown[0] for t in shown] == pytest.approx([0, 0.017, 0.1, 0.14, 0.173], abs=1e-3)
+    if suffix == ".mp4":  # the edit list and the decode steps, as players read them
+        timing = mp4_video_timing(out)
+        assert (timing.edit_seconds, timing.sample_seconds) == (Fraction(11, 50), Fraction(11, 50))
+    else:  # the latest pts + duration
+        ends = [start + length for start, length in packets(out, "video")]
+        assert float(max(ends)) - shown[0] == pytest.approx(0.22, abs=1e-3)

@@ -30,12 +30,15 @@ last and the few that follow it in decode order, and gives the first of them tha
 A packet's duration moves only the edit list, except the last one's: the decode steps come
 from the dts.
 
-It cannot shorten the sum: when the last d steps are shorter than the first d (a clip
-that ends at a faster rate than it starts, or a last chunk of a parallel encode too short
-for B-frames) the sum stays longer than the presentation. The edit list still ends the
-presentation on time, and FFmpeg's demuxer reports the shorter of the two, so that case
-reads right. Files the ffmpeg CLI writes (vsr.video.ffmpeg_pipe) are muxed by ffmpeg
-and keep its behaviour.
+When the last d steps are shorter than the first d (a clip that ends at a faster rate
+than it starts, a cut of a variable rate, or a last chunk of a parallel encode too short
+for B-frames) the steps reach past the presentation's end. Only a last packet that is also
+the one shown last can shorten them, its dts moved back, but no further than just after
+the packet before it; otherwise the sum stays longer than the presentation. The edit list
+still ends the presentation on time (the packet shown last keeps the duration that ends it
+there), and FFmpeg's demuxer reports the shorter of the two, so that case reads right.
+Files the ffmpeg CLI writes (vsr.video.ffmpeg_pipe) are muxed by ffmpeg and keep its
+behaviour.
 """
 
 from __future__ import annotations
@@ -60,6 +63,9 @@ class LastPacketHold(FinalPacketHold):
         super().__init__(frame_step)
         self._first_offset: int | None = None  # pts - dts of the first packet
         self._latest_end: int | None = None  # pts + duration, of packets that have one
+        # The dts of the last packet seen, and of the one before it in decode order.
+        self._latest_dts: int | None = None
+        self._dts_before: int | None = None
 
     def _timed(self, packet: av.Packet) -> bool:
         return packet.pts is not None and packet.dts is not None
@@ -70,6 +76,7 @@ class LastPacketHold(FinalPacketHold):
         end = packet.pts + packet.duration if packet.duration else None
         if end is not None and (self._latest_end is None or end > self._latest_end):
             self._latest_end = end
+        self._dts_before, self._latest_dts = self._latest_dts, packet.dts
 
     def last(self, stream: av.video.stream.VideoStream, end: int | None = None) -> list[av.Packet]:
         """The held packets. `end`, a pts in the packets' time base, is where the last frame
@@ -106,12 +113,22 @@ class LastPacketHold(FinalPacketHold):
         # timeline starts `offset` before that pts: so the last decode step must end at
         # end - offset. A dts no earlier than pts - offset keeps this packet's own end
         # (pts + duration) within `end`, so the edit list stays as it was.
-        new_dts = max(dts, pts - offset)
-        new_duration = (usual_end if end is None else end * k) - offset - new_dts
+        shown_last = held.pts == self._latest_pts
+        lowest = dts
+        if shown_last and self._dts_before is not None:
+            # Its own end ends the edit list too: where the steps before it ran longer
+            # than the first ones, a duration that ended the steps ended a cut's picture
+            # early (0.193 s of 0.22). Its dts may go back to pts - offset, where one
+            # duration ends both, as long as it stays after the packet before it.
+            lowest = min(dts, self._dts_before * k + 1)
+        new_dts = max(lowest, pts - offset)
+        # The packet shown last reaches the end itself, even where the steps then run on.
+        counted_from = pts if shown_last else new_dts + offset
+        new_duration = (usual_end if end is None else end * k) - counted_from
         if new_duration < 1 and end is not None:
             # A source's own end too early for these decode steps (B-frames at a variable
             # rate, as a GIF's): the usual end, as without one.
-            new_duration = usual_end - offset - new_dts
+            new_duration = usual_end - counted_from
         if new_duration < 1 or (new_dts, new_duration) == (dts, duration):
             return held
         held.time_base = stream.time_base

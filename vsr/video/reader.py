@@ -832,15 +832,19 @@ class VideoReader:
         """Where the last delivered frame ends (its pts plus its own length, in the video's
         time base as delivered: after a cut's shift, and no later than the cut's end) when
         the file gives it a length other than one average frame, as a slide show's or a
-        GIF's last frame; else None. A run resumed past every frame knows the last one's
-        length from the frame it skipped."""
-        if self._end_pts is None or not self._end_duration:
+        GIF's last frame, or a cut ends before the next frame; else None. A run resumed
+        past every frame knows the last one's length from the frame it skipped."""
+        if self._end_pts is None:
             return None
         time_base = self._source.time_base
         length = self._end_duration
         if self._stopped_at is not None:
-            # The range ended at a later frame: the last kept one shows until it.
+            # The range ended at a later frame: the last kept one shows until it, whether
+            # or not the file gives frames a length (MPEG-TS's packets have none, and the
+            # last frame of a variable rate's cut lasted one average frame).
             length = self._stopped_at - self._end_pts
+        elif not length:
+            return None
         elif self._mov_samples_counted() and not self.lost_frames:
             # A frame's duration in MP4 and MOV is its sample's step to the next decode
             # time, which with B-frames is another frame's (a 5 s last slide read as 1 s):
