@@ -17,9 +17,12 @@ from vsr.video.rate_snap import RateSnap
 NTSC_FILM = Fraction(24000, 1001)
 
 
-def _matroska_at(path: Path, rate: Fraction, frames: int, jitter_ms: dict[int, int]) -> None:
+def _matroska_at(
+    path: Path, rate: Fraction, frames: int, jitter_ms: dict[int, int], start_ms: int = 0
+) -> None:
     """A clip at `rate` in Matroska's milliseconds, as ffmpeg and mkvmerge store it (each
-    time rounded to the millisecond), frame i moved by jitter_ms[i] besides."""
+    time rounded to the millisecond), frame i moved by jitter_ms[i] besides; its clock
+    starts at `start_ms` (a recording's late start)."""
     with av.open(str(path), "w") as container:
         stream = container.add_stream("libx264", rate=rate, options={"preset": "ultrafast"})
         stream.width, stream.height, stream.pix_fmt = 64, 36, "yuv420p"
@@ -27,7 +30,7 @@ def _matroska_at(path: Path, rate: Fraction, frames: int, jitter_ms: dict[int, i
         for i in range(frames):
             picture = ((np.indices((36, 64)).sum(0) * 3 + i * 9) % 256).astype(np.uint8)
             frame = av.VideoFrame.from_ndarray(np.repeat(picture[..., None], 3, 2), "rgb24")
-            frame.pts = round(i / rate * 1000) + jitter_ms.get(i, 0)
+            frame.pts = start_ms + round(i / rate * 1000) + jitter_ms.get(i, 0)
             frame.time_base = Fraction(1, 1000)
             container.mux(stream.encode(frame))
         container.mux(stream.encode(None))
@@ -64,6 +67,28 @@ def test_a_matroska_ntsc_film_keeps_its_steady_rate_in_mp4_and_mov(tmp_path, wei
         assert container.duration == 2_002_000  # 48 frames of 1001/24000 s
 
 
+@pytest.mark.parametrize(
+    ("suffix", "start", "late_ms"), [(".mp4", "0.2", 0), (".mov", "0.3", 0), (".mp4", "0.2", 10000)]
+)
+def test_a_cut_of_a_matroska_ntsc_film_keeps_its_steady_rate(
+    tmp_path, weights, suffix, start, late_ms
+):
+    # The cut moved every time back by its first frame's rounded time (209 ms for 0.2 s)
+    # before the snap: what was left lay up to 1 ms off the grid, and the steps ran 984,
+    # 1018, 1001, 981, 1008 ... The grid is the whole clip's, from its clock's (late) start.
+    source = tmp_path / "film.mkv"
+    _matroska_at(source, NTSC_FILM, 24, {}, start_ms=late_ms)
+    out = tmp_path / f"cut{suffix}"
+    cut = ["--start", start, "--duration", "0.4"]
+    assert main(["run", str(source), str(out), "--weights", str(weights), "--quiet", *cut]) == 0
+    time_base, steps, rate, frames = _steps(out)
+    assert (time_base, steps, rate) == (Fraction(1, 24000), Counter({1001: frames - 1}), NTSC_FILM)
+    assert frames in (9, 10)
+    with av.open(str(out)) as container:
+        first = next(p.pts for p in container.demux(video=0) if p.pts is not None)
+    assert first == 0
+
+
 def test_a_frame_off_the_grid_by_more_than_the_rounding_keeps_its_time(tmp_path, weights):
     source = tmp_path / "vfr.mkv"
     _matroska_at(source, NTSC_FILM, 12, {6: 9})  # frame 6 is 9 ms late: a real irregularity
@@ -86,3 +111,7 @@ def test_the_snap_only_where_times_are_rounded():
     assert (snap.time_base, snap.per_tick, snap.step) == (Fraction(1, 30000), 30, 1001)
     assert [snap.time(ms) for ms in (0, 33, 67, 100, 105)] == [0, 1001, 2002, 3003, 3150]
     assert RateSnap.for_source(Fraction(1, 1000), Fraction(2997, 100)) is None  # no 1001 rate
+    # From a cut whose first frame is the clip's 209 ms (208.54 on the grid), moved to zero.
+    snap = RateSnap.for_source(Fraction(1, 1000), NTSC_FILM, lead=209)
+    assert [snap.time(ms - 209) for ms in (209, 250, 292, 334, 375)] == [0, 1001, 2002, 3003, 4004]
+    assert snap.time(300 - 209) == (300 - 209) * 24 + 11  # off the grid: from the snapped zero

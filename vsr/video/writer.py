@@ -216,7 +216,11 @@ class VideoWriter:
         # MP4 and MOV keep times exactly, a Matroska source's millisecond roundings of
         # 23.976 fps too: its frames are put back on their grid (vsr.video.rate_snap).
         # Matroska rounds them to milliseconds again, and the ffmpeg CLI muxes its own.
-        self._snap = RateSnap.for_source(self.time_base, self._rate) if self._mov_like else None
+        # A cut's frames are snapped on the whole clip's grid, where its zero lies `lead`
+        # ticks in.
+        lead = 0 if source.cut is None else source.cut.lead_in(self.time_base)
+        snap = RateSnap.for_source(self.time_base, self._rate, lead)
+        self._snap = snap if self._mov_like else None
         hold = LastPacketHold if self._mov_like else FinalPacketHold
         self._hold = hold(self._snap.step if self._snap else self._frame_step)
         self._stream_end: int | None = None  # where the source's last frame ends, if known
