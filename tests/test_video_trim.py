@@ -531,6 +531,33 @@ def test_chapters_are_kept_and_cut_with_the_clip(tmp_path, weights, suffix):
     ]
 
 
+def frame_times(path: Path) -> list[Fraction]:
+    with av.open(str(path)) as container:
+        video = container.streams.video[0]
+        return sorted(f.pts * video.time_base for f in container.decode(video))
+
+
+@pytest.mark.parametrize("suffix", [".mkv", ".webm"])
+@pytest.mark.parametrize("cut", [False, True])
+def test_chapters_move_with_the_frames_the_muxer_moves(tmp_path, weights, suffix, cut):
+    # From an MP4 with AAC sound, whose priming its edit list keeps before zero, Matroska
+    # stores every stream about 21 ms later; the chapters stayed where they were, so "Two"
+    # opened on the frame before the one at 0.4 s and ended before the video. WebM's Opus
+    # keeps its own priming (CodecDelay), and nothing moves.
+    source, out = tmp_path / "chapters.mp4", tmp_path / f"out{suffix}"
+    make_clip(source, frames=25, chapters=[(0.0, 0.4, "One"), (0.4, 1.0, "Two")])
+    part = {"start": 0.3, "duration": 0.4} if cut else {}
+    upscale_video(source, out, weights=weights, progress=False, **part)
+    frames = frame_times(out)
+    first = frames[0]  # the source's frame at 0 s, or the cut's first (0.32 s)
+    assert (first > 0) == (suffix == ".mkv")
+    # The frame that was at 0.4 s: the 11th, or the 3rd of the cut.
+    two = frames[2] if cut else frames[10]
+    # The whole clip's end is the video's; the cut's, where the range ends (0.7 s).
+    end = first + Fraction(19, 50) if cut else frames[-1] + Fraction(1, RATE)
+    assert chapter_marks(out) == [(first, two, "One"), (two, end, "Two")]
+
+
 def test_an_mp4_without_audio_keeps_its_chapters_as_chapters_not_as_subtitles(tmp_path, weights):
     # With a timecode and no audio, libav shows an MP4's chapter text track as a mov_text
     # subtitle stream; copied as one, players showed the chapter titles as subtitles.

@@ -10,7 +10,8 @@ demuxed a second time alongside the video encoder and packets are handed to the 
 up to the time the video has reached (plus a short lead), so the muxer interleaves properly
 and memory stays bounded however long the clip is.
 
-Chapter marks are copied too. For a part of the clip (`vsr.video.trim.Cut`) the copy
+Chapter marks are copied too, moved later with the video where the muxer moves every
+stream (vsr.video.muxer_shift). For a part of the clip (`vsr.video.trim.Cut`) the copy
 starts a little before the cut, keeps what is heard or shown inside it (chapters
 included), and moves every timestamp back as the video's.
 """
@@ -36,6 +37,7 @@ from vsr.video.frame_rate import file_frame_rate
 from vsr.video.libav_log import libav_messages
 from vsr.video.lossless_audio import is_lossless, lossless_encoding
 from vsr.video.media_url import open_source
+from vsr.video.muxer_shift import MuxerShift
 from vsr.video.png_cover import PngPicture, cover_as_png, png_bytes
 from vsr.video.reader import is_cover, main_video_stream
 from vsr.video.statistics_tags import without_statistics
@@ -257,7 +259,10 @@ class StreamCopier:
         cut: Cut | None = None,
         clock_restarts: ClockRestarts | None = None,
         frame_timecode: str | None = None,
+        muxer: MuxerShift | None = None,
     ):
+        # The writer's, which its video goes through too: the muxer's shift is the whole file's.
+        self._muxer = muxer if muxer is not None else MuxerShift(output)
         self._cut = cut
         self._clock_restarts = clock_restarts
         self._frame_timecode = frame_timecode
@@ -495,16 +500,46 @@ class StreamCopier:
         )
 
     def _copy_chapters(self, notes: list[str]) -> None:
-        """The chapter marks, moved and trimmed with a cut (those outside it go)."""
+        """The chapter marks, moved and trimmed with a cut (those outside it go). Where the
+        muxer may move every stream later, they wait for the end of the file, when the
+        shift is known (_set_moved_chapters): Matroska writes them then too."""
         chapters = self._chapters
         if self._cut is not None:
             chapters = [c for c in map(self._chapter_within_cut, chapters) if c is not None]
-        if not chapters:
-            return
+        self._chapters_to_move: list[dict] = []
+        if self._muxer.moves_streams:
+            self._chapters_to_move = chapters
+        elif chapters:
+            self._set_chapters(chapters, notes)
+
+    def _set_chapters(self, chapters: list[dict], notes: list[str]) -> None:
         try:
             self._output.set_chapters(chapters)
         except (av.error.FFmpegError, ValueError) as error:
             notes.append(f"chapters: dropped ({error})")
+
+    def _set_moved_chapters(self) -> None:
+        """The chapters kept for a Matroska or WebM output, moved as much later as the muxer
+        stored the video they mark (vsr.video.muxer_shift), in nanoseconds, Matroska's unit
+        for them."""
+        if not self._chapters_to_move:
+            return
+        video = self._output.streams.video[0]  # the upscaled one, the writer's first stream
+        shift, nanosecond = self._muxer.of(video), Fraction(1, 10**9)
+
+        def moved(time: int, time_base: Fraction) -> int:
+            return round((time * time_base + shift) / nanosecond)
+
+        chapters = [
+            {
+                **chapter,
+                "start": moved(chapter["start"], chapter["time_base"]),
+                "end": moved(chapter["end"], chapter["time_base"]),
+                "time_base": nanosecond,
+            }
+            for chapter in self._chapters_to_move
+        ]
+        self._set_chapters(chapters, self._notes)
 
     def _chapter_within_cut(self, chapter: dict) -> dict | None:
         cut, time_base = self._cut, chapter["time_base"]
@@ -858,7 +893,7 @@ class StreamCopier:
             if packet.size:
                 stored = av.Packet(route.picture)
                 stored.stream = route.output
-                self._output.mux(stored)
+                self._muxer.mux(stored)
                 route.sent += 1
             return
         if not route.reencode:
@@ -887,14 +922,14 @@ class StreamCopier:
                     continue
             # The frame keeps its time (moved back by a cut), so the encoder places the
             # sound where the source had it; without one the encoder counts samples.
-            self._output.mux(route.output.encode(frame))
+            self._muxer.mux(route.output.encode(frame))
             route.sent += 1
 
     def _mux_copy(self, packet: av.Packet) -> None:
         """Mux a packet of a copied stream (still the input's) into its output stream."""
         route = self._routes[packet.stream.index]
         packet.stream = route.output
-        self._output.mux(packet)
+        self._muxer.mux(packet)
         self.copied_packets += 1
         route.sent += 1
 
@@ -948,16 +983,18 @@ class StreamCopier:
         converted.time_base = packet.time_base
         converted.pts = converted.dts = packet.pts
         converted.duration = packet.duration
-        self._output.mux(converted)
+        self._muxer.mux(converted)
 
     def _flush_encoders(self) -> None:
         for route in self._routes.values():
             if route.reencode:
-                self._output.mux(route.output.encode(None))
+                self._muxer.mux(route.output.encode(None))
 
     def finish(self) -> None:
-        """Mux everything left, flush re-encoders, close the source."""
+        """Mux everything left, flush re-encoders, set the chapters that wait for the
+        muxer's shift, close the source."""
         self.advance(None)
+        self._set_moved_chapters()
         self._note_silent_tracks()
         self.close()
 

@@ -33,6 +33,7 @@ from vsr.video.libav_log import libav_messages, reason_said
 from vsr.video.lost_track_tags import tags_not_kept_on_track
 from vsr.video.media_url import file_url
 from vsr.video.mov_timing import LastPacketHold
+from vsr.video.muxer_shift import MuxerShift
 from vsr.video.pixfmt import parse_planes
 from vsr.video.rate_snap import RateSnap
 from vsr.video.reader import VideoInfo
@@ -207,6 +208,7 @@ class VideoWriter:
         self._claimed = False  # of _TEMPS_IN_USE: released by close() and abort()
         self._held: IO[bytes] | None = None  # the temporary file's lock (vsr.video.temp_lock)
         self._output: av.container.OutputContainer | None = None
+        self._muxer: MuxerShift | None = None  # every packet goes to the output through it
         self._copier: StreamCopier | None = None
         self._pipe: ffmpeg_pipe.FfmpegPipe | None = None
         self._finished = False
@@ -301,6 +303,7 @@ class VideoWriter:
         # (the copied streams keep their own flags).
         stream.disposition = av.stream.Disposition.default
         self._video = stream
+        self._muxer = MuxerShift(output)
 
         source = self.source
         self._copier = StreamCopier(
@@ -310,6 +313,7 @@ class VideoWriter:
             source.cut,
             source.clock_restarts,
             source.frame_timecode,
+            self._muxer,
         )
         self._tags = fresh_tags(self._copier.container_tags)
         if "movflags" in muxer_options:  # Matroska's COM.APPLE... as phones spell it
@@ -518,7 +522,7 @@ class VideoWriter:
             packets = self._snap.packets(packets)
         if self._hold is not None:
             packets = self._hold.pass_on(packets)
-        self._output.mux(packets)
+        self._muxer.mux(packets)
         self._copier.advance(video_seconds)
 
     @property
@@ -740,13 +744,13 @@ class VideoWriter:
             packets = self._snap.packets(packets)
             end = None if end is None else self._snap.time(end)
         if self._hold is None:
-            self._output.mux(packets)
+            self._muxer.mux(packets)
             return
-        self._output.mux(self._hold.pass_on(packets))
+        self._muxer.mux(self._hold.pass_on(packets))
         # The muxer picks its time base when it writes the header; the held packet is
         # fixed in that time base, so the header must be out first.
         self._output.start_encoding()
-        self._output.mux(self._hold.last(self._video, end))
+        self._muxer.mux(self._hold.last(self._video, end))
 
     def abort(self) -> None:
         """Stop and delete the temporary file; the target path is left untouched."""
