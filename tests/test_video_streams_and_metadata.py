@@ -648,6 +648,21 @@ def test_matroska_image_attachments_keep_their_names(tmp_path, weights):
         assert [bytes(p) for p in container.demux(covers[0]) if p.size] == [jpeg]
 
 
+def test_a_matroska_cover_kept_in_mp4_loses_no_tags_it_had(tmp_path, weights):
+    """The file name and type of a Matroska cover, its attachment's, which libav reads back
+    as the cover stream's tags, were given to the MP4's cover track, and the note said "the
+    track tags filename, mimetype (video #1) are not kept" of a cover that was kept."""
+    source, out, report = tmp_path / "in.mkv", tmp_path / "out.mp4", tmp_path / "r.json"
+    jpeg = _with_cover(tmp_path / "cover.mp4")
+    _mkv_with_attachment(source, "cover.jpg", "image/jpeg", jpeg)
+    assert vsr(source, out, "--weights", weights, "--report", report) == 0
+    with av.open(str(out)) as container:
+        covers = [s for s in container.streams.video if s.disposition & 1024]
+        assert [bytes(p) for p in container.demux(covers[0]) if p.size] == [jpeg]
+    notes = json.loads(report.read_text())["notes"]
+    assert [n for n in notes if "tags" in n] == []
+
+
 def test_a_stream_copier_that_fails_to_start_closes_its_source(tmp_path, monkeypatch):
     import io
 

@@ -53,6 +53,10 @@ from vsr.video.trim import Cut
 STALE_TAGS = frozenset(
     {"encoder", "duration", "major_brand", "minor_version", "compatible_brands", "rotate"}
 )
+# A Matroska attachment's file name and type, which libav gives as tags to the cover stream
+# it reads an image attachment back as. They describe the attached file: a cover kept as a
+# track (MP4) is none, and is not given them (the note called them lost track tags).
+_ATTACHMENT_FIELDS = frozenset({"filename", "mimetype"})
 # How far ahead of the video (seconds) other streams are fed to the muxer.
 LEAD_SECONDS = 1.0
 # FFmpeg's default layout for a channel count, for sources that name no channel order.
@@ -431,6 +435,8 @@ class StreamCopier:
         """The stream's tags and flags on its output track, with a note on what is lost."""
         label = _label(stream)
         tags = track_tags(stream.metadata)
+        if is_cover(stream):
+            tags = {k: v for k, v in tags.items() if k.lower() not in _ATTACHMENT_FIELDS}
         if self._changes_packets(stream, route):
             tags = without_statistics(tags)
         tags = fit_language(tags, self._output, label, notes)
