@@ -6,6 +6,7 @@ import pytest
 
 from vsr.atomic_file import atomic_output, check_can_write
 from vsr.errors import VsrError
+from vsr.video import temp_lock
 
 
 def test_the_file_appears_complete_with_the_umask_mode(tmp_path):
@@ -27,6 +28,25 @@ def test_a_failed_write_leaves_the_old_file_and_no_temporary(tmp_path):
         raise RuntimeError("interrupted")
     assert (tmp_path / "out.bin").read_bytes() == b"old"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.bin"]
+
+
+def test_a_killed_writes_temporary_file_is_removed_by_the_next_write(tmp_path):
+    # A picture of a folder run, or a download, killed outright (SIGKILL) left its hidden
+    # 0600 temporary file beside the output for good; README said the next run removes it.
+    dead = tmp_path / ".out.png.4242.0badcafe.tmp"  # nobody holds it: its run is gone
+    dead.write_bytes(b"half a picture")
+    live = tmp_path / ".out.png.4343.feedbeef.tmp"  # a live run's, held as vsr holds one
+    live.write_bytes(b"being written")
+    other = tmp_path / ".other.png.4242.0badcafe.tmp"  # another output's
+    other.write_bytes(b"not ours")
+    with temp_lock.hold(live):
+        with atomic_output(tmp_path / "out.png") as stream:
+            temporary = [p for p in tmp_path.iterdir() if p not in (dead, live, other)]
+            assert [p.stat().st_mode & 0o777 for p in temporary] == [0o600]
+            stream.write(b"whole")
+        assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+            [live.name, other.name, "out.png"]
+        )
 
 
 @pytest.mark.parametrize(
@@ -68,7 +88,7 @@ def test_a_folder_that_cannot_be_written_is_named_not_the_temporary(tmp_path, mo
     def denied(*args, **kwargs):
         raise PermissionError(13, "Permission denied", str(tmp_path / ".x.png.abc.tmp"))
 
-    monkeypatch.setattr("tempfile.mkstemp", denied)
+    monkeypatch.setattr("vsr.atomic_file.create_held", denied)
     with pytest.raises(PermissionError) as caught, atomic_output(tmp_path / "x.png"):
         pass
     assert caught.value.filename == str(tmp_path / "x.png")

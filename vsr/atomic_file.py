@@ -1,16 +1,19 @@
 """Output files that appear whole or not at all.
 
 Each is written to a temporary file beside its target and renamed over it once complete, so
-an interrupted or failed write leaves nothing half-written. mkstemp makes its files 0600
+an interrupted or failed write leaves nothing half-written. The temporary file is made 0600
 and a rename keeps the mode, so the finished file is given what an ordinary open() would
-have given it: 0666 less the umask.
+have given it: 0666 less the umask. It is held with a lock while it is written, as a video's
+is (vsr.video.temp_lock): one that a run killed outright left behind (a picture of a folder
+run, a download cut off by SIGKILL) is removed by the next write of the same file.
 """
 
 from __future__ import annotations
 
 import json
 import os
-import tempfile
+import re
+import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -18,6 +21,7 @@ from typing import IO, Any
 
 from vsr.errors import VsrError
 from vsr.report_kind import report_kind
+from vsr.video.temp_lock import create_held, remove_dead_temps
 
 
 @contextmanager
@@ -28,14 +32,17 @@ def atomic_output(
     without an exception; the target's folder must exist. With ``replace=False`` a file
     that appeared at ``path`` meanwhile (another writer's) is kept, and VsrError raised."""
     path = Path(path)
+    # The process id names a dead run's file for the sweep; the token, this write's own.
+    temp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
     try:
-        handle, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+        remove_dead_temps(path, _temp_pattern(path))
+        held = create_held(temp, permissions=0o600)
     except OSError as error:
         # Said of the file the user asked for, not of the hidden temporary name.
         error.filename = str(path)
         raise
     try:
-        with os.fdopen(handle, mode, **open_args) as stream:
+        with open(temp, mode, **open_args) as stream:
             yield stream
         os.chmod(temp, 0o666 & ~_umask())
         if replace:
@@ -43,12 +50,20 @@ def atomic_output(
         else:
             put_in_place_unless_taken(Path(temp), path)
     except BaseException as error:
-        Path(temp).unlink(missing_ok=True)
+        temp.unlink(missing_ok=True)
         if isinstance(error, OSError) and error.filename is None:
             # A full disk hit inside a writer's own buffer (PIL, json) names no file; the
             # user must hear which one, so which disk, was full.
             error.filename = str(path)
         raise
+    finally:
+        if held is not None:  # held until it is in place or gone
+            held.close()
+
+
+def _temp_pattern(path: Path) -> str:
+    """The names atomic_output gives `path`'s temporary files, the process id its group."""
+    return rf"\.{re.escape(path.name)}\.(\d+)\.[0-9a-f]{{8}}\.tmp"
 
 
 def put_in_place_unless_taken(temp: Path, path: Path) -> None:

@@ -51,18 +51,19 @@ def hold(path: Path) -> IO[bytes] | None:
     return handle
 
 
-def create_held(path: Path) -> IO[bytes] | None:
+def create_held(path: Path, permissions: int = 0o666) -> IO[bytes] | None:
     """Make `path` a new, empty file, held from the moment it has its name: made and locked
     under a side name that no sweep matches, then renamed to its own. A rename keeps the
     file and its lock, and replaces whatever holds the name (a file of an earlier process
     with this pid, a link planted there: the link itself, never its target), so a sweep
     may take any file of its pattern that nobody holds for a dead run's, however new. The
-    handle holds it while it stays open; None where the file system has no locks.
-    FileExistsError: the side name appeared meanwhile (another run here)."""
+    handle holds it while it stays open; None where the file system has no locks. Made with
+    `permissions` (less the umask). FileExistsError: the side name appeared meanwhile
+    (another run here)."""
     side = path.with_name(path.name + ".new")
     side.unlink(missing_ok=True)
     flags = os.O_RDWR | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
-    handle = open(os.open(side, flags, 0o666), "r+b")  # noqa: SIM115 - held while written
+    handle = open(os.open(side, flags, permissions), "r+b")  # noqa: SIM115 - held while written
     try:
         held = _lock(handle)  # the file is new and this process's: only a lockless disk refuses
         os.rename(side, path)
