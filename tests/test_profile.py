@@ -221,6 +221,11 @@ def test_command_refuses_a_size_beyond_the_memory_before_allocating(capsys):
     (line,) = capsys.readouterr().err.splitlines()
     assert line.startswith("vsr: error: IMDN x2 on a 100000x100000 input needs about ")
     assert line.endswith("; use a smaller --size")
+    # Given as an output size, the refusal named the --size nobody typed.
+    args = ["profile", "--model", "imdn", "--output", "200000x200000", "--device", "cpu"]
+    assert main(args) == 2
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.endswith("; use a smaller --output")
 
 
 def test_one_output_size_gives_each_network_its_own_input_as_the_paper_counts(capsys):

@@ -250,18 +250,23 @@ def input_for_output(model: nn.Module, width: int, height: int) -> tuple[int, in
 
 
 def check_profile_input(
-    model: nn.Module, size: tuple[int, int], device: torch.device, label: str
+    model: nn.Module,
+    size: tuple[int, int],
+    device: torch.device,
+    label: str,
+    flag: str = "--size",
 ) -> None:
     """Refuse an input ``size`` (height, width) that ``model`` cannot take, or that would not
     fit in memory, before anything is measured: `vsr profile --all` checks every network
-    first, so that the sixth's refusal does not come after minutes of timing the others."""
+    first, so that the sixth's refusal does not come after minutes of timing the others.
+    `flag`: the option the size came from, which a refusal names (--size or --output)."""
     height, width = size
     multiple = getattr(model, "input_multiple", 1)
     if height % multiple or width % multiple:
         raise VsrError(
             f"{label} needs input sides that are multiples of {multiple}; got {width}x{height}"
         )
-    check_memory(model, size, device, label)
+    check_memory(model, size, device, label, flag=flag)
 
 
 def profile_model(
@@ -272,11 +277,13 @@ def profile_model(
     warmup: int | None = None,
     repeats: int | None = None,
     weights: str | None = None,
+    flag: str = "--size",
 ) -> ModelProfile:
-    """Measure ``model`` on a random 1 x 3 x H x W input of ``size`` (the network input)."""
+    """Measure ``model`` on a random 1 x 3 x H x W input of ``size`` (the network input);
+    `flag` as check_profile_input's."""
     device = torch.device(device)
     label = name or model_label(model)
-    check_profile_input(model, size, device, label)
+    check_profile_input(model, size, device, label, flag)
     height, width = size
     if warmup is None:
         warmup = 5 if device.type == "cuda" else 1
@@ -307,7 +314,7 @@ def profile_model(
             raise
         raise VsrError(
             f"{label} on a {width}x{height} input ran out of memory on {device}; "
-            "use a smaller --size"
+            f"use a smaller {flag}"
         ) from None
     finally:
         del network

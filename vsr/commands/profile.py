@@ -84,10 +84,13 @@ def run(args: argparse.Namespace) -> int:
         (height, width) if output is None else input_for_output(model, *output)
         for _, model in models
     ]
+    flag = "--size" if output is None else "--output"  # the one a refusal names
     for (name, model), size in zip(models, sizes, strict=True):
-        check_profile_input(model, size, device, name)  # every one before any timing
+        check_profile_input(model, size, device, name, flag)  # every one before any timing
     profiles = [
-        profile_model(model, size, device, name=name, repeats=args.repeats, weights=weights)
+        profile_model(
+            model, size, device, name=name, repeats=args.repeats, weights=weights, flag=flag
+        )
         for (name, model), size in zip(models, sizes, strict=True)
     ]
     print(format_table(profiles))
