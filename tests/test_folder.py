@@ -183,6 +183,10 @@ def test_watch_does_each_clip_once_and_a_restart_retries_only_failures(tmp_path)
         (["--pix-fmt", "yuvj420p"], "--pix-fmt yuvj420p: that is yuv420p in full range"),
         (["--scale", "0"], "scale must be a positive number, not 0.0"),
         (["--device", "mps"], "vsr runs on cpu or cuda, not on mps"),
+        # Of the codec asked for, which every clip gets: each clip failed with these.
+        (["--codec", "libx264", "--crf", "60"], "crf 60: libx264 takes 0 to 51"),
+        (["--codec", "libx264", "--preset", "fastest"], "libx264 has no preset 'fastest'"),
+        (["--codec", "libx264", "--pix-fmt", "gbrp"], "--pix-fmt gbrp: libx264 takes yuv420p"),
     ],
 )
 @pytest.mark.parametrize("mode", ["folder", "watch", "ray"])
@@ -216,6 +220,21 @@ def test_a_mistake_every_clip_would_meet_stops_a_folder_run_once(
         flags = []
     assert main([*args, *flags]) == 0  # corrected: every clip is done
     assert sorted(p.name for p in out.glob("*.mp4")) == ["a.mp4", "b.mp4"]
+
+
+def test_a_setting_of_the_default_codec_a_webm_clip_does_not_get_is_left_to_each_clip(
+    tmp_path, weights, capsys
+):
+    # Without --codec a .webm clip is encoded with VP9, which takes crf 60 (libx264 stops
+    # at 51): the run is not refused up front; the .mp4 clip alone fails with it.
+    clips, out = tmp_path / "in", tmp_path / "out"
+    clips.mkdir()
+    make_clip(clips / "a.mp4", 32, 24, frames=2, audio=False)
+    make_clip(clips / "b.webm", 32, 24, frames=2, audio=False, codec="libvpx-vp9")
+    args = ["run", str(clips), str(out), "--weights", str(weights), "--crf", "60", "--quiet"]
+    assert main(args) == 1
+    assert "failed: a.mp4: crf 60: libx264 takes 0 to 51" in capsys.readouterr().err
+    assert sorted(p.name for p in out.iterdir()) == ["b.webm"]
 
 
 def test_watch_treats_an_output_finished_before_a_crash_as_done(tmp_path):

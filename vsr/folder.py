@@ -84,7 +84,7 @@ def _looking_again_for_foreign_links(run_clip: ClipRunner) -> ClipRunner:
 def output_for(clip: Path, out_dir: Path) -> Path:
     """OUT_DIR/<same name>, in Matroska when vsr cannot write the clip's own container
     (.avi, .ts, .flv...): every clip that is found can then be written."""
-    from vsr.video.writer import CONTAINERS
+    from vsr.video.containers import CONTAINERS
 
     name = clip.name if clip.suffix.lower() in CONTAINERS else clip.stem + ".mkv"
     return out_dir / name
@@ -118,7 +118,7 @@ def check_report_path(report: Path | None, in_dir: Path, out_dir: Path, watching
     with a suffix folder mode writes videos with is refused too; a .json there is fine."""
     if report is None:
         return
-    from vsr.video.writer import CONTAINERS
+    from vsr.video.containers import CONTAINERS
 
     where = report.resolve()
     try:

@@ -415,21 +415,19 @@ def check_what_every_clip_shares(
     """A mistake every clip would meet ends a folder run (or a Ray run) before the first
     clip, as one error (exit 2): each clip failed with it in turn, and a watch recorded
     them all as failed, so the corrected command found nothing to do. What depends on the
-    clip (an encoder option its container's codec lacks) still fails that clip alone.
-    Without `networks` (Ray: the workers load the network, on devices of their own) the
-    weights are only looked up and the device only named."""
+    clip (an encoder option its container's codec lacks, a --crf for the codec a .webm
+    output gets in place of the default) still fails that clip alone. Without `networks`
+    (Ray: the workers load the network, on devices of their own) the weights are only
+    looked up and the device only named."""
     from vsr.runner import check_clip_arguments
     from vsr.upscale import check_device_name, resolve_device
-    from vsr.video.codecs import video_encoder
-    from vsr.video.encoder_choice import check_pix_fmt_name
+    from vsr.video.encoder_choice import check_settings_every_clip_meets
     from vsr.weights import is_weights_name
 
     check_clip_arguments(
         target["scale"], target["size"], target["height"], model["batch"], settings
     )
-    video_encoder(settings.codec)
-    if args.pix_fmt:
-        check_pix_fmt_name(args.pix_fmt)
+    check_settings_every_clip_meets(settings)
     if networks is not None:
         resolve_device(args.device)
         if args.weights is not None:

@@ -10,7 +10,6 @@ the encoder that names the option it refuses.
 
 from __future__ import annotations
 
-import io
 import math
 import os
 import re
@@ -25,6 +24,7 @@ from vsr.errors import VsrError, option
 from vsr.video.chroma_location import CONVERTED, conversion_siting
 from vsr.video.codecs import encoder_option_type, video_encoder
 from vsr.video.colors import GBR, RANGE_CODES
+from vsr.video.containers import CONTAINERS, codecs_held_by
 from vsr.video.encoder_time_base import COUNT_IN_FRAMES, encoder_time_base
 from vsr.video.encoder_trial import trial_open
 from vsr.video.hdr import HDR10_ENCODERS
@@ -111,6 +111,73 @@ def check_pix_fmt_name(wanted: str) -> str:
     return wanted
 
 
+def check_settings_every_clip_meets(settings: EncodeSettings) -> None:
+    """What EncoderChoice would refuse in `settings` for every clip, whatever the clip and
+    the container vsr writes it in, as its one error: an unknown codec, a --pix-fmt vsr
+    cannot write; and, for an encoder every output gets (one asked for, or a default that
+    every container stores), a crf out of its range, a preset or tune it lacks, a pixel
+    format it cannot take. A folder run asks before its first clip (vsr.commands.run), as
+    every clip failed with it in turn. A default codec that a container replaces (WebM's
+    own, VP9 or, by the source's depth, AV1) is checked clip by clip, as what is refused
+    depends on the clip."""
+    codec = video_encoder(settings.codec)
+    if settings.pix_fmt and not settings.pix_fmt_is_default:
+        check_pix_fmt_name(settings.pix_fmt)
+    if any(_container_replaces(settings, codec.name, f) for f in set(CONTAINERS.values())):
+        return
+    if settings.pix_fmt:
+        _format_asked(codec, settings.pix_fmt, settings.pix_fmt_is_default)
+    check_quality_and_speed(codec.name, settings)
+
+
+def _container_replaces(settings: EncodeSettings, codec: str, container_format: str) -> bool:
+    """Whether an output in `container_format` is encoded with the container's own codec in
+    place of encoder `codec`: the default, which nobody chose, where it cannot go."""
+    return settings.codec_is_default and codec not in codecs_held_by(container_format)[0]
+
+
+def _format_asked(
+    codec: av.codec.Codec, pix_fmt: str, the_presets: bool
+) -> tuple[str, str, str | None]:
+    """(planes format write() takes, format the encoder gets, a note or None) for pixel
+    format `pix_fmt`, asked for or (`the_presets`) a preset's, in encoder `codec`; a
+    VsrError where it takes neither that format nor, for a preset's, one near it."""
+    wanted = check_pix_fmt_name(pix_fmt)
+    supported = [f.name for f in codec.video_formats or ()]
+    if not supported or wanted in supported:
+        return wanted, wanted, None
+    choice = nearest_supported(wanted, supported)
+    if choice is not None and choice[0] == wanted:
+        return *choice, None  # a twin of it, repacked without loss (gbrp as FFV1's bgr0)
+    if choice is not None and the_presets:
+        # A preset's format was chosen for its codec: another one (--pipeline archive
+        # --codec prores_ks) takes the nearest, where the error blamed a --pix-fmt nobody
+        # gave.
+        note = (
+            f"the preset's pixel format {wanted} is not one {codec.name} takes: encoded as "
+            f"{choice[1]} (choose with {option('--pix-fmt', setting=True)})"
+        )
+        return *choice, note
+    # Only what vsr could feed it: the encoder's other packed formats are not.
+    usable = dict.fromkeys(filter(None, map(planes_format_for, supported)))
+    raise VsrError(
+        f"{option('--pix-fmt', wanted, setting=True)}: {codec.name} takes "
+        f"{', '.join(usable) or 'no planar YUV or RGB format'}"
+    )
+
+
+def check_quality_and_speed(codec: str, settings: EncodeSettings) -> None:
+    """A crf encoder `codec` (libx264, not h264) cannot take, or a preset or tune it does
+    not know, in `settings`, as one clear error."""
+    # -e crf=... goes to the encoder as text, in place of --crf (-e wins): its number gets
+    # the check, else libav's own words were all ("libx264 rejected crf=-5 (Numerical
+    # result out of range)"), and an unused --crf 99 beside it is not refused. Text that
+    # is no number is left to libav, which names it.
+    given = settings.options.get("crf")
+    check_crf(codec, settings.crf if given is None else crf_number(given))
+    check_x26x_names(codec, settings.preset, settings.options)
+
+
 class EncoderChoice:
     """The encoder for an output of `width` x `height` in `container_format`, decided once.
 
@@ -137,7 +204,7 @@ class EncoderChoice:
         self.notes: list[str] = []
         self.codec = video_encoder(settings.codec)
         self._encoder_said = self.codec.name  # how a refusal names the encoder
-        if settings.codec_is_default and self.codec.name not in codecs_held_by(container_format)[0]:
+        if _container_replaces(settings, self.codec.name, container_format):
             self._use_the_containers_codec()
         self.color_matrix = source.color_matrix
         self.color_range = source.color_range
@@ -350,27 +417,12 @@ class EncoderChoice:
         """(planes format write() takes, format the encoder gets)."""
         supported = [f.name for f in self.codec.video_formats or ()]
         if self.settings.pix_fmt:
-            wanted = check_pix_fmt_name(self.settings.pix_fmt)
-            if not supported or wanted in supported:
-                return wanted, wanted
-            choice = nearest_supported(wanted, supported)
-            if choice is not None and choice[0] == wanted:
-                return choice  # a twin of it, repacked without loss (gbrp as FFV1's bgr0)
-            if choice is not None and self.settings.pix_fmt_is_default:
-                # A preset's format was chosen for its codec: another one (--pipeline
-                # archive --codec prores_ks) takes the nearest, where the error blamed a
-                # --pix-fmt nobody gave.
-                self.notes.append(
-                    f"the preset's pixel format {wanted} is not one {self.codec.name} takes: "
-                    f"encoded as {choice[1]} (choose with {option('--pix-fmt', setting=True)})"
-                )
-                return choice
-            # Only what vsr could feed it: the encoder's other packed formats are not.
-            usable = dict.fromkeys(filter(None, map(planes_format_for, supported)))
-            raise VsrError(
-                f"{option('--pix-fmt', wanted, setting=True)}: {self.codec.name} takes "
-                f"{', '.join(usable) or 'no planar YUV or RGB format'}"
+            planes_format, encoder_format, note = _format_asked(
+                self.codec, self.settings.pix_fmt, self.settings.pix_fmt_is_default
             )
+            if note:
+                self.notes.append(note)
+            return planes_format, encoder_format
         wanted = self._default_format(supported)
         if not supported or wanted in supported:
             return wanted, wanted
@@ -501,13 +553,7 @@ class EncoderChoice:
         self.pix_fmt = self.encoder_fmt = full
 
     def _options_for_encoder(self) -> dict[str, str]:
-        # -e crf=... goes to the encoder as text, in place of --crf (-e wins): its number
-        # gets the check, else libav's own words were all ("libx264 rejected crf=-5
-        # (Numerical result out of range)"), and an unused --crf 99 beside it is not
-        # refused. Text that is no number is left to libav, which names it.
-        given = self.settings.options.get("crf")
-        check_crf(self.codec.name, self.settings.crf if given is None else crf_number(given))
-        check_x26x_names(self.codec.name, self.settings.preset, self.settings.options)
+        check_quality_and_speed(self.codec.name, self.settings)
         options: dict[str, str] = {}
         for key, value in (("crf", self.settings.crf), ("preset", self.settings.preset)):
             if value is None:
@@ -652,13 +698,6 @@ def check_x26x_names(codec: str, preset: str | None, options: dict[str, str]) ->
     unknown = [name for name in names if name not in tunes]
     if unknown:
         raise VsrError(f"{codec} has no tune {unknown[0]!r}; its tunes: {', '.join(tunes)}")
-
-
-@cache
-def codecs_held_by(container_format: str) -> tuple[frozenset[str], str]:
-    """Codec and encoder names a muxer can store, and its default video codec."""
-    with av.open(io.BytesIO(), "w", format=container_format) as probe:
-        return frozenset(probe.supported_codecs), probe.default_video_codec
 
 
 def check_container_holds(container_format: str, codec: str, suffix: str) -> None:

@@ -23,6 +23,7 @@ from vsr.atomic_file import put_in_place_unless_taken
 from vsr.errors import VsrError, is_out_of_space, option
 from vsr.video import colors, ffmpeg_pipe, temp_lock, x265_dts
 from vsr.video.captions import CODECS_THAT_CARRY_CAPTIONS, CaptionStore, PacketCaptions
+from vsr.video.containers import CONTAINERS
 from vsr.video.display_matrix import is_mirrored
 from vsr.video.encode_settings import EncodeSettings
 from vsr.video.encoder_choice import EncoderChoice
@@ -46,7 +47,6 @@ log = logging.getLogger(__name__)
 # Codecs whose own stream stores the pixel shape (H.264 and HEVC in the VUI, MPEG-2 and
 # MPEG-4 Part 2 in their headers): the only ones that keep it in Matroska or WebM here.
 PIXEL_SHAPE_IN_STREAM = frozenset({"h264", "hevc", "mpeg4", "mpeg2video"})
-CONTAINERS = {".mp4": "mp4", ".m4v": "mp4", ".mkv": "matroska", ".mov": "mov", ".webm": "webm"}
 
 
 # The temporary files this process is writing. Their names carry the process id only, so
