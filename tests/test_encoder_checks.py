@@ -3,6 +3,8 @@ tags every encoder receives."""
 
 from __future__ import annotations
 
+import re
+
 import av
 import numpy as np
 import pytest
@@ -11,6 +13,7 @@ from media import make_clip, make_rgb_clip
 from vsr.cli import main
 from vsr.errors import VsrError
 from vsr.ops.yuv import GBR
+from vsr.video.codecs import video_encoder
 from vsr.video.reader import VideoReader
 from vsr.video.writer import EncodeSettings, VideoWriter, temp_path_for
 
@@ -98,6 +101,47 @@ def test_refusing_a_codec_for_mkv_does_not_advise_mkv(clip, tmp_path):
     with pytest.raises(VsrError) as refused:
         writer_for(clip, tmp_path / "out.mkv", EncodeSettings(codec="huffyuv"))
     assert "use .mkv" not in str(refused.value)
+
+
+@pytest.mark.parametrize(
+    ("codec", "refused_by", "advised"),
+    [
+        ("magicyuv", ".mp4", [".mov"]),
+        ("magicyuv", ".mkv", [".mov"]),  # was "use a codec such as h264", without .mov
+        ("ffv1", ".mov", [".mp4", ".mkv"]),
+        ("libvpx", ".mp4", [".mkv", ".webm"]),  # MOV lists VP8, but its header refuses it
+        ("libvpx-vp9", ".mov", [".mp4", ".mkv", ".webm"]),  # refused by the header
+    ],
+)
+def test_a_refused_codec_is_advised_the_containers_that_store_it(
+    clip, tmp_path, codec, refused_by, advised
+):
+    # Every refusal advised .mkv: "magicyuv cannot be stored in .mp4 files (use .mkv, or a
+    # codec such as h264)", where .mkv refuses it too.
+    with pytest.raises(VsrError) as refused:
+        writer_for(clip, tmp_path / f"out{refused_by}", EncodeSettings(codec=codec))
+    said = re.search(r"use ([^()]+), or a codec such as \w+\)$", str(refused.value))
+    assert said is not None, str(refused.value)
+    assert re.split(r", | or ", said[1]) == advised
+    for suffix in advised:  # each one takes it
+        writer_for(clip, tmp_path / f"out{suffix}", EncodeSettings(codec=codec)).abort()
+
+
+@pytest.mark.parametrize("codec", ["utvideo", "huffyuv"])
+def test_a_codec_no_container_stores_is_said_so_and_not_offered(clip, tmp_path, codec):
+    # utvideo into .mov was told "(use .mkv, or a codec such as h264)", and .mkv refuses it
+    # too: no container vsr writes stores it, yet an unknown codec's list offered it.
+    for suffix in (".mp4", ".mkv", ".mov", ".webm"):
+        with pytest.raises(VsrError) as refused:
+            writer_for(clip, tmp_path / f"out{suffix}", EncodeSettings(codec=codec))
+        assert str(refused.value).startswith(
+            f"{codec} cannot be stored in any file vsr writes (.mp4, .mkv, .mov, .webm); "
+            "use a codec such as "
+        )
+    with pytest.raises(VsrError) as unknown:
+        video_encoder("bogus")
+    offered = str(unknown.value).split("the usual ones: ")[1]
+    assert codec not in offered and "magicyuv" in offered
 
 
 def test_prores_pictures_carry_the_primaries_and_transfer(clip, tmp_path):

@@ -187,6 +187,7 @@ def test_watch_does_each_clip_once_and_a_restart_retries_only_failures(tmp_path)
         (["--codec", "libx264", "--crf", "60"], "crf 60: libx264 takes 0 to 51"),
         (["--codec", "libx264", "--preset", "fastest"], "libx264 has no preset 'fastest'"),
         (["--codec", "libx264", "--pix-fmt", "gbrp"], "--pix-fmt gbrp: libx264 takes yuv420p"),
+        (["--codec", "utvideo"], "utvideo cannot be stored in any file vsr writes"),
     ],
 )
 @pytest.mark.parametrize("mode", ["folder", "watch", "ray"])

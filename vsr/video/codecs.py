@@ -8,6 +8,7 @@ from functools import cache
 import av
 
 from vsr.errors import VsrError
+from vsr.video.containers import containers_taking
 from vsr.video.pixfmt import SEMI_PLANAR, parse_planar
 
 # Encoders that take RGB only, which vsr feeds RGB planes: lossless or near-lossless
@@ -82,7 +83,8 @@ _CALLED = {
 
 
 def _what_there_is(name: str) -> str:
-    encoders = video_encoders()
+    # Those no container vsr writes stores (Ut Video, HuffYUV) would only be refused next.
+    encoders = [e for e in video_encoders() if containers_taking(e)]
     near = difflib.get_close_matches(name, encoders, n=2, cutoff=0.75)
     called = _CALLED.get(name.lower().replace(".", "").replace("-", ""))
     if called in encoders:

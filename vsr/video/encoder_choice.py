@@ -24,7 +24,12 @@ from vsr.errors import VsrError, option
 from vsr.video.chroma_location import CONVERTED, conversion_siting
 from vsr.video.codecs import encoder_option_type, video_encoder
 from vsr.video.colors import GBR, RANGE_CODES
-from vsr.video.containers import CONTAINERS, codecs_held_by
+from vsr.video.containers import (
+    CONTAINERS,
+    check_container_holds,
+    check_some_container_takes,
+    codecs_held_by,
+)
 from vsr.video.encoder_time_base import COUNT_IN_FRAMES, encoder_time_base
 from vsr.video.encoder_trial import trial_open
 from vsr.video.hdr import HDR10_ENCODERS
@@ -115,16 +120,17 @@ def check_settings_every_clip_meets(settings: EncodeSettings) -> None:
     """What EncoderChoice would refuse in `settings` for every clip, whatever the clip and
     the container vsr writes it in, as its one error: an unknown codec, a --pix-fmt vsr
     cannot write; and, for an encoder every output gets (one asked for, or a default that
-    every container stores), a crf out of its range, a preset or tune it lacks, a pixel
-    format it cannot take. A folder run asks before its first clip (vsr.commands.run), as
-    every clip failed with it in turn. A default codec that a container replaces (WebM's
-    own, VP9 or, by the source's depth, AV1) is checked clip by clip, as what is refused
-    depends on the clip."""
+    every container stores), one that no container stores, a crf out of its range, a
+    preset or tune it lacks, a pixel format it cannot take. A folder run asks before its
+    first clip (vsr.commands.run), as every clip failed with it in turn. A default codec
+    that a container replaces (WebM's own, VP9 or, by the source's depth, AV1) is checked
+    clip by clip, as what is refused depends on the clip."""
     codec = video_encoder(settings.codec)
     if settings.pix_fmt and not settings.pix_fmt_is_default:
         check_pix_fmt_name(settings.pix_fmt)
     if any(_container_replaces(settings, codec.name, f) for f in set(CONTAINERS.values())):
         return
+    check_some_container_takes(codec.name)
     if settings.pix_fmt:
         _format_asked(codec, settings.pix_fmt, settings.pix_fmt_is_default)
     check_quality_and_speed(codec.name, settings)
@@ -698,13 +704,3 @@ def check_x26x_names(codec: str, preset: str | None, options: dict[str, str]) ->
     unknown = [name for name in names if name not in tunes]
     if unknown:
         raise VsrError(f"{codec} has no tune {unknown[0]!r}; its tunes: {', '.join(tunes)}")
-
-
-def check_container_holds(container_format: str, codec: str, suffix: str) -> None:
-    held, default = codecs_held_by(container_format)
-    if codec not in held:
-        # Advising .mkv to someone writing .mkv helps nobody.
-        other = "use " if container_format == "matroska" else "use .mkv, or "
-        raise VsrError(
-            f"{codec} cannot be stored in {suffix} files ({other}a codec such as {default})"
-        )

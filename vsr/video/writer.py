@@ -23,7 +23,7 @@ from vsr.atomic_file import put_in_place_unless_taken
 from vsr.errors import VsrError, is_out_of_space, option
 from vsr.video import colors, ffmpeg_pipe, temp_lock, x265_dts
 from vsr.video.captions import CODECS_THAT_CARRY_CAPTIONS, CaptionStore, PacketCaptions
-from vsr.video.containers import CONTAINERS
+from vsr.video.containers import CONTAINERS, advice
 from vsr.video.display_matrix import is_mirrored
 from vsr.video.encode_settings import EncodeSettings
 from vsr.video.encoder_choice import EncoderChoice
@@ -343,8 +343,9 @@ class VideoWriter:
                     f"with {', '.join(sorted(set(audio)))} was refused; .mkv takes most "
                     "streams as they are"
                 ) from None
+            advised = advice(self.codec.name, self._container_format)
             raise VsrError(
-                f"{self.codec.name} cannot be stored in {self.path.suffix} files ({why}; use .mkv)"
+                f"{self.codec.name} cannot be stored in {self.path.suffix} files ({why}; {advised})"
             ) from None
 
     def _add_video_stream(self, container: av.container.OutputContainer) -> av.VideoStream:
