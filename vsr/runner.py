@@ -31,6 +31,7 @@ from vsr.video.chunk_journal import ChunkJournal, notes_on_journals_of_other_nam
 from vsr.video.deinterlace import check_field_rate
 from vsr.video.deinterlace import check_mode as check_deinterlace_mode
 from vsr.video.encode_settings import EncodeSettings  # upscale_video's signature names it
+from vsr.video.file_version import check_unchanged
 from vsr.video.raw_stream import parse_rate
 from vsr.video.trim import time_range
 
@@ -520,6 +521,9 @@ def _fingerprint(
     )
     if reader.retimed:  # only then: the journals of other runs keep their prints
         fingerprint["input rate"] = str(reader.info.average_rate)
+    # The print names the source by what the file is now: the version the reader read, or
+    # the journal would join another version's frames to this one's.
+    check_unchanged(source, reader.file_version)
     return fingerprint
 
 

@@ -45,6 +45,7 @@ from vsr.video.field_rate import (
     step_of,
     with_lengths,
 )
+from vsr.video.file_version import FileVersion, check_unchanged
 from vsr.video.frame_planes import FramePlanes
 from vsr.video.frame_rate import file_frame_rate
 from vsr.video.frame_side_data import side_data_of
@@ -287,6 +288,9 @@ class VideoReader:
         # opening (a cut's, a resume's) must give it the same one.
         self._sequence = is_image_sequence(self.path)
         self._sequence_rate = input_rate if self._sequence else None
+        # Taken before the file is opened, and checked once what opens it is done: the
+        # version every later opening must find is then the one all of these read.
+        self.file_version = None if self._sequence else FileVersion.of(self.path)
         self._container = _open_input(self.path, self._sequence_rate)
         try:
             self._find_video_stream(input_rate, input_rate_raw_only)
@@ -296,6 +300,7 @@ class VideoReader:
             self._describe_frames(first)
             self._add_first_frame_notes(first)
             self._start_watching(first)
+            check_unchanged(self.path, self.file_version)
         except BaseException:
             self.close()
             raise
@@ -739,6 +744,7 @@ class VideoReader:
     def _reopen(self) -> None:
         self._container.close()
         self._container = _open_input(self.path, self._sequence_rate)
+        check_unchanged(self.path, self.file_version)
         self._stream = main_video_stream(self._container)
         self._stream.thread_type = "AUTO"
         self._forget_what_was_decoded()
@@ -1062,6 +1068,7 @@ class VideoReader:
             closed_captions=captions_of(frame) is not None,
             raw_stream=self._raw is not None,
             counted_duration=counted,
+            file_version=self.file_version,
         )
 
     def _length(

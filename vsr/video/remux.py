@@ -33,6 +33,7 @@ from vsr.video.clock_restarts import ClockRestarts
 from vsr.video.copy_trial import trial_copy
 from vsr.video.data_tracks import data_copy_survives, header_takes
 from vsr.video.encoder_trial import audio_bit_rate, audio_encoder_takes
+from vsr.video.file_version import FileVersion, check_unchanged
 from vsr.video.frame_rate import file_frame_rate
 from vsr.video.libav_log import libav_messages
 from vsr.video.lossless_audio import is_lossless, lossless_encoding
@@ -253,7 +254,9 @@ def _give_its_own_length(packet: av.Packet) -> None:
 
 
 class StreamCopier:
-    """Copies the non-video streams of `source` into `output` (an open output container)."""
+    """Copies the non-video streams of `source` into `output` (an open output container).
+    `version`: the one the video is read from (vsr.video.file_version); SourceChanged where
+    `source` names another one by the time the copier has opened it."""
 
     def __init__(
         self,
@@ -264,6 +267,7 @@ class StreamCopier:
         clock_restarts: ClockRestarts | None = None,
         frame_timecode: str | None = None,
         muxer: MuxerShift | None = None,
+        version: FileVersion | None = None,
     ):
         # The writer's, which its video goes through too: the muxer's shift is the whole file's.
         self._muxer = muxer if muxer is not None else MuxerShift(output)
@@ -274,6 +278,9 @@ class StreamCopier:
         self._input = open_source(source)
         try:
             self._route_streams(source, output, notes)
+            # Every opening of the source is behind (routing opens it again for first
+            # packets, cues and covers): they read the reader's `version`, or none is kept.
+            check_unchanged(source, version)
         except BaseException:
             self._input.close()  # the writer gets no copier that it could close
             raise

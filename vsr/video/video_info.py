@@ -9,6 +9,7 @@ from pathlib import Path
 
 from vsr.video.chroma_location import conversion_siting
 from vsr.video.clock_restarts import ClockRestarts
+from vsr.video.file_version import FileVersion
 from vsr.video.hdr import Hdr10
 from vsr.video.raw_length import CountedLength
 from vsr.video.trim import Cut
@@ -70,6 +71,9 @@ class VideoInfo:
     # packets the first time it is asked for (vsr.video.raw_length), `duration` standing for
     # it where none could be counted. Reading the whole file, it waits for a run that needs it.
     counted_duration: CountedLength | None = None
+    # The version of the file the reader opened (None: an image sequence), which every
+    # later opening of it by name must find (vsr.video.file_version).
+    file_version: FileVersion | None = None
 
     @property
     def chroma_siting(self) -> str:

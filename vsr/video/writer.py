@@ -28,6 +28,7 @@ from vsr.video.display_matrix import is_mirrored
 from vsr.video.encode_settings import EncodeSettings
 from vsr.video.encoder_choice import EncoderChoice
 from vsr.video.encoder_time_base import FrameGrid, encoder_time_base, in_time_base
+from vsr.video.file_version import check_unchanged
 from vsr.video.final_packet import FinalPacketHold
 from vsr.video.image_sequence import is_image_sequence
 from vsr.video.libav_log import libav_messages, reason_said
@@ -314,6 +315,7 @@ class VideoWriter:
             source.clock_restarts,
             source.frame_timecode,
             self._muxer,
+            source.file_version,
         )
         self._tags = fresh_tags(self._copier.container_tags)
         if "movflags" in muxer_options:  # Matroska's COM.APPLE... as phones spell it
@@ -643,6 +645,10 @@ class VideoWriter:
                 self._note_tags_not_kept(given)
             self._note_captions_not_kept()
             self._note_frames_moved_onto_the_rate()
+            # The ffmpeg process opens the source when it will, and the copier reads it to
+            # the end: all of it came from the version the video was read from only if the
+            # name still gives that one now.
+            check_unchanged(self.source.path, self.source.file_version)
             self._put_in_place()
         except BaseException:
             self.abort()
