@@ -166,6 +166,35 @@ def test_an_output_folder_removed_mid_run_is_said_as_such(tmp_path):
         )
 
 
+@pytest.mark.parametrize("cleanup", ["the temporary file", "the folder, made again"])
+def test_a_temporary_output_removed_mid_run_is_said_as_such(tmp_path, cleanup):
+    # `rm out/.x.*.tmp.mp4`, or `rm -rf out && mkdir out`: the tags' check opened the
+    # temporary file again by name, and a traceback ended in PyAV's FileNotFoundError.
+    import shutil
+
+    from vsr.runner import upscale_video
+
+    clip, folder = tmp_path / "in.mp4", tmp_path / "out"
+    make_clip(clip, 32, 24, 3)
+    folder.mkdir()
+    weights = tmp_path / "rtc.safetensors"
+    save_weights(create_model("imdn_rtc"), weights)
+
+    def clean_up(frames: int) -> None:
+        if cleanup == "the temporary file":
+            for temp in folder.glob(".x.*.tmp.mp4"):
+                temp.unlink()
+        else:
+            shutil.rmtree(folder)
+            folder.mkdir()
+
+    with pytest.raises(
+        VsrError, match=r"out/x.mp4: its temporary output \.x\.\d+\.tmp\.mp4 was removed"
+    ):
+        upscale_video(clip, folder / "x.mp4", weights=weights, progress=False, on_frames=clean_up)
+    assert list(folder.iterdir()) == []
+
+
 def test_a_report_that_cannot_be_written_says_the_output_is_complete(tmp_path, monkeypatch):
     import vsr.runner
     from vsr.runner import upscale_video

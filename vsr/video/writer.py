@@ -650,11 +650,23 @@ class VideoWriter:
             # name still gives that one now.
             check_unchanged(self.source.path, self.source.file_version)
             self._put_in_place()
-        except BaseException:
+        except BaseException as error:
+            removed = isinstance(error, OSError) and self._temp_removed()  # before abort()'s
             self.abort()
+            if removed:
+                raise VsrError(
+                    f"{self.path}: its temporary output {self.temp_path.name} was removed "
+                    "during the run (by a clean-up of the folder?); nothing was written"
+                ) from None
             raise
         self._finished = True
         self._release()
+
+    def _temp_removed(self) -> bool:
+        """Whether the temporary file is gone from a folder still there: the next opening
+        of it by name (the tags' check, the rename) fails with a bare ENOENT. A folder
+        removed whole is the runner's to say (vsr.runner._refuse_if_the_folder_is_gone)."""
+        return self.path.parent.is_dir() and not os.path.lexists(self.temp_path)
 
     def _put_in_place(self) -> None:
         """Rename the finished file to its name. Without overwrite, a file another run put
