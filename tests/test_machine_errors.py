@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import tracemalloc
+from collections.abc import Callable
 from pathlib import Path
 
 import av
@@ -193,6 +194,85 @@ def test_a_temporary_output_removed_mid_run_is_said_as_such(tmp_path, cleanup):
     ):
         upscale_video(clip, folder / "x.mp4", weights=weights, progress=False, on_frames=clean_up)
     assert list(folder.iterdir()) == []
+
+
+def _refuse_names(monkeypatch, refused: Callable[[Path], bool]) -> None:
+    """The finished file is refused the names `refused` picks, as a folder made read-only
+    (chmod 555) while the clip was encoded refuses them all."""
+    import vsr.video.writer
+
+    put = vsr.video.writer.put_in_place_unless_taken
+
+    def put_unless_refused(temp: Path, path: Path) -> None:
+        if refused(path):
+            raise PermissionError(
+                errno.EACCES, os.strerror(errno.EACCES), str(temp), None, str(path)
+            )
+        put(temp, path)
+
+    monkeypatch.setattr(vsr.video.writer, "put_in_place_unless_taken", put_unless_refused)
+
+
+def _frames_in(path: Path) -> int:
+    with av.open(str(path)) as container:
+        return sum(1 for _ in container.decode(video=0))
+
+
+def test_a_finished_video_refused_its_name_is_kept_where_the_error_says(tmp_path, monkeypatch):
+    # The folder made read-only during the encode: the whole video stayed under its hidden
+    # temporary name unsaid, and the next run removed it as a killed run's.
+    from vsr.runner import upscale_video
+    from vsr.video.writer import temp_path_for
+
+    clip, folder = tmp_path / "in.mp4", tmp_path / "out"
+    make_clip(clip, 32, 24, 3)
+    folder.mkdir()
+    weights = tmp_path / "rtc.safetensors"
+    save_weights(create_model("imdn_rtc"), weights)
+    target = folder / "x.mp4"
+    temp = temp_path_for(target)
+    run = dict(weights=weights, progress=False)
+    with monkeypatch.context() as patched:
+        _refuse_names(patched, lambda path: True)
+        with pytest.raises(
+            VsrError, match=f"{target}: Permission denied; the finished video is kept as {temp} "
+        ):
+            upscale_video(clip, target, **run)
+    assert [p.name for p in folder.iterdir()] == [temp.name]
+    assert _frames_in(temp) == 3
+
+    # Another call of this process would make its temporary file under that name.
+    with pytest.raises(
+        VsrError,
+        match=f"the finished video of an earlier run, which could not take this name, is kept as {temp}",
+    ):
+        upscale_video(clip, target, **run)
+    assert _frames_in(temp) == 3
+
+    # Another process's run for the output leaves it, whole, where it is.
+    earlier = temp.rename(temp_path_for(target, pid=os.getpid() + 1))
+    report = upscale_video(clip, target, **run)
+    assert not any("removed" in note for note in report.notes)
+    assert sorted(p.name for p in folder.iterdir()) == sorted([earlier.name, target.name])
+    assert _frames_in(earlier) == _frames_in(target) == 3
+
+
+def test_a_finished_video_refused_its_name_takes_a_free_one_where_it_can(tmp_path, monkeypatch):
+    # Another user's x.mp4 in a shared (sticky) folder, say: x.2.mp4 is free to take.
+    from vsr.runner import upscale_video
+
+    clip, folder = tmp_path / "in.mp4", tmp_path / "out"
+    make_clip(clip, 32, 24, 3)
+    folder.mkdir()
+    weights = tmp_path / "rtc.safetensors"
+    save_weights(create_model("imdn_rtc"), weights)
+    _refuse_names(monkeypatch, lambda path: path.name == "x.mp4")
+    with pytest.raises(
+        VsrError, match="x.mp4: Permission denied; the finished video is kept as x.2.mp4 beside it"
+    ):
+        upscale_video(clip, folder / "x.mp4", weights=weights, progress=False)
+    assert [p.name for p in folder.iterdir()] == ["x.2.mp4"]
+    assert _frames_in(folder / "x.2.mp4") == 3
 
 
 def test_a_report_that_cannot_be_written_says_the_output_is_complete(tmp_path, monkeypatch):

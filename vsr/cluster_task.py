@@ -129,13 +129,15 @@ def remove_stale_temps(target: Path) -> list[Path]:
     one just touched or one whose lock another node's file system does not show, which
     the writer's own sweep (vsr.video.temp_lock) must leave.
     """
+    from vsr.video.temp_lock import is_kept_finished
     from vsr.video.writer import temp_pattern_for
 
     pattern = re.compile(temp_pattern_for(target))
     removed = []
     for path in target.parent.glob(f".{target.stem}.*.tmp{target.suffix}"):
         match = pattern.fullmatch(path.name)
-        if match and int(match.group(1)) != os.getpid():
+        # A finished output kept under the name (temp_lock.keep_finished) is not dead weight.
+        if match and int(match.group(1)) != os.getpid() and not is_kept_finished(path):
             path.unlink(missing_ok=True)
             removed.append(path)
     return removed

@@ -24,6 +24,7 @@ from typing import Any
 from vsr.atomic_file import atomic_output
 from vsr.errors import VsrError, option
 from vsr.printable import name_list
+from vsr.video.temp_lock import is_kept_finished
 from vsr.video.writer import temp_path_for
 
 # What every such folder holds besides its work: the record, the lock, and the record's
@@ -187,7 +188,9 @@ class ResumeFolder:
         handle.seek(0)
         last = handle.read().strip()
         if last.isdigit() and int(last) != os.getpid():
-            temp_path_for(self.output, int(last)).unlink(missing_ok=True)  # its half file
+            half = temp_path_for(self.output, int(last))
+            if not is_kept_finished(half):  # whole, only never given its name: kept
+                half.unlink(missing_ok=True)  # its half file
         handle.seek(0)
         handle.truncate()
         handle.write(str(os.getpid()))

@@ -11,6 +11,8 @@ restarted at once after a kill (a crash loop, the OOM killer and a retry) remove
 killed one left. Any file on a file system without locks is left alone. Segment mode's
 work folder of lossless parts is held and swept the same way, through a lock file inside
 it, which is made before it is held: a work folder just made is left alone for a while.
+A finished output that could not take its name (its folder made read-only meanwhile) stays
+under its temporary one, made read-only (keep_finished): no sweep takes it for dead.
 """
 
 from __future__ import annotations
@@ -19,6 +21,7 @@ import contextlib
 import os
 import re
 import shutil
+import stat
 import time
 from pathlib import Path
 from typing import IO
@@ -96,6 +99,26 @@ def hold_folder(folder: Path) -> IO[bytes] | None:
     return hold(lock)
 
 
+def keep_finished(path: Path) -> bool:
+    """Mark `path`, a finished output that could not be given its name, as kept: it is made
+    read-only, which a temporary file being written never is. False where it cannot be (a
+    file system without modes, or one mounted read-only)."""
+    try:
+        path.chmod(stat.S_IMODE(path.stat().st_mode) & ~0o222)
+    except OSError:
+        return False
+    return is_kept_finished(path)
+
+
+def is_kept_finished(path: Path) -> bool:
+    """Whether `path` is a finished output kept under its temporary name (keep_finished)."""
+    try:
+        found = path.lstat()
+    except OSError:
+        return False
+    return stat.S_ISREG(found.st_mode) and not found.st_mode & stat.S_IWUSR
+
+
 def remove_dead_temps(target: Path, pattern: str) -> list[Path]:
     """Remove the temporary files and work folders of `target` (names that fully match
     `pattern`, a regular expression with the process id as its one group) that no live
@@ -115,6 +138,8 @@ def remove_dead_temps(target: Path, pattern: str) -> list[Path]:
         folder = path.is_dir() and not path.is_symlink()
         if not folder and int(made[1]) == os.getpid():
             continue  # this process's own file is guarded in memory (writer._TEMPS_IN_USE)
+        if not folder and is_kept_finished(path):
+            continue  # whole, only never given its name (a folder made read-only)
         try:
             flags = os.O_RDWR | getattr(os, "O_NOFOLLOW", 0)
             descriptor = os.open(path / FOLDER_LOCK if folder else path, flags)

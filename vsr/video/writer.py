@@ -14,7 +14,7 @@ import re
 import threading
 from fractions import Fraction
 from pathlib import Path
-from typing import IO
+from typing import IO, NoReturn
 
 import av
 import numpy as np
@@ -207,6 +207,7 @@ class VideoWriter:
         self._grid = FrameGrid(counted) if counted != 1 else None
         self.temp_path = temp_path_for(self.path)
         self._claimed = False  # of _TEMPS_IN_USE: released by close() and abort()
+        self._kept = False  # finished, but kept where it is: abort() leaves it
         self._held: IO[bytes] | None = None  # the temporary file's lock (vsr.video.temp_lock)
         self._output: av.container.OutputContainer | None = None
         self._muxer: MuxerShift | None = None  # every packet goes to the output through it
@@ -230,6 +231,14 @@ class VideoWriter:
         self._caption_store: CaptionStore | None = None  # the reader's, once given
         self._captions: PacketCaptions | None = None  # None: this output cannot carry them
         self.bit_depth, self.chroma_shift, _ = parse_planes(self.pix_fmt)  # type: ignore[misc]
+        # Kept there by an earlier call of this process (or of one that had its pid): the
+        # name is the one this run would make its temporary file under.
+        if temp_lock.is_kept_finished(self.temp_path):
+            raise VsrError(
+                f"{self.path}: the finished video of an earlier run, which could not take "
+                f"this name, is kept as {self.temp_path}: rename it to {self.path.name}, or "
+                "remove it to make it again"
+            )
         try:
             _claim_temp(self.temp_path, self.path)
             self._claimed = True
@@ -672,18 +681,48 @@ class VideoWriter:
         """Rename the finished file to its name. Without overwrite, a file another run put
         there since this one was checked (two runs for one output, started together) is
         kept, and so is this run's work, under a free name beside it that the error gives:
-        the last run to finish replaced the other's without a word."""
-        if self._overwrite:
-            os.replace(self.temp_path, self.path)
-            return
+        the last run to finish replaced the other's without a word. One refused its name
+        is kept too (_keep_what_could_not_take_its_name)."""
         try:
-            put_in_place_unless_taken(self.temp_path, self.path)
+            if self._overwrite:
+                os.replace(self.temp_path, self.path)
+            else:
+                put_in_place_unless_taken(self.temp_path, self.path)
         except VsrError:
             kept = _keep_aside(self.temp_path, self.path)
             raise VsrError(
                 f"{self.path} was written by another run meanwhile, and is kept; this run's "
                 f"output is {kept.name} beside it ({option('--overwrite', True)} replaces instead)"
             ) from None
+        except OSError as error:
+            if not os.path.lexists(self.temp_path):
+                raise  # nothing to keep: close() says what became of it
+            self._keep_what_could_not_take_its_name(error)
+
+    def _keep_what_could_not_take_its_name(self, error: OSError) -> NoReturn:
+        """The finished file was refused its name (its folder made read-only meanwhile,
+        another user's file in a shared folder): all the work is in it, so it is kept, and
+        the error says where. Under a free name beside the output where one can be given,
+        else under its temporary name, marked so that no later run takes it for a killed
+        run's and removes it (temp_lock.keep_finished)."""
+        why = error.strerror or str(error)
+        self._kept = True
+        try:
+            kept = _keep_aside(self.temp_path, self.path)
+        except (OSError, VsrError):
+            if temp_lock.keep_finished(self.temp_path):
+                where = (
+                    f"is kept as {self.temp_path} (hidden): rename it to {self.path.name} "
+                    "once the folder can be written"
+                )
+            else:
+                where = (
+                    f"is left as {self.temp_path} (hidden), which the next run for this "
+                    f"output removes: rename it to {self.path.name} before"
+                )
+        else:
+            where = f"is kept as {kept.name} beside it"
+        raise VsrError(f"{self.path}: {why}; the finished video {where}") from None
 
     def _muxer_options(self) -> dict[str, str]:
         """MP4 and MOV store only the tags they have a box for, unless told to write every
@@ -787,7 +826,8 @@ class VideoWriter:
             except Exception as error:  # already failing: cleaning up must not mask it
                 log.debug("while aborting %s: %s", self.path, error)
         self._pipe = self._copier = self._output = None
-        if self._claimed:  # another call's temporary file is not ours to remove
+        # Another call's temporary file is not ours to remove, nor a finished one kept.
+        if self._claimed and not self._kept:
             try:
                 self.temp_path.unlink(missing_ok=True)
             except OSError as error:  # never made (a name too long): the first error stands
