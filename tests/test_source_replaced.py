@@ -78,3 +78,22 @@ def test_a_reader_that_opens_its_source_again_finds_the_version_it_read(tmp_path
         os.replace(later, source)
         with pytest.raises(SourceChanged, match="changed while it was being read"):
             next(reader.frames())
+
+
+def test_a_source_that_grows_while_it_is_read_is_upscaled_as_it_was(tmp_path, weights, monkeypatch):
+    # A recording still being written grows under the run: the same file, only longer. It
+    # must not be refused after all the work as "changed", as a replaced one is.
+    source, out = tmp_path / "rec.mkv", tmp_path / "out.mkv"
+    make_clip(source, 32, 24, frames=4)
+    load = vsr.runner._network_for
+
+    def load_after_the_file_grew(*args, **kwargs):
+        with open(source, "ab") as recording:
+            recording.write(bytes(1024))  # what a recorder adds next (here: padding)
+        return load(*args, **kwargs)
+
+    monkeypatch.setattr(vsr.runner, "_network_for", load_after_the_file_grew)
+    args = ["run", str(source), str(out), "--weights", str(weights), "--quiet"]
+    assert main(args) == 0
+    with VideoReader(out) as reader:
+        assert sum(1 for _ in reader.frames()) == 4

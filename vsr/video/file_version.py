@@ -20,14 +20,21 @@ from vsr.errors import VsrError
 
 @dataclass(frozen=True)
 class FileVersion:
-    """One version of a file: the same file (device and inode), of the same size and
-    modification time. A replaced file is another inode; one rewritten in place another
-    size or time."""
+    """One version of a file: the same file (device and inode), no shorter than it was. A
+    replaced file is another inode; one cut short (rewritten in place) is shorter. A file
+    that grows is still the one read: a recording still being written is upscaled up to
+    where it ended when it was read, as it was before this check, not refused after hours
+    of work for having grown."""
 
     device: int
     inode: int
     size: int
-    modified_ns: int
+
+    def holds(self, earlier: FileVersion) -> bool:
+        """Whether this is `earlier`'s file, still holding all it held then."""
+        return (self.device, self.inode) == (earlier.device, earlier.inode) and (
+            self.size >= earlier.size
+        )
 
     @classmethod
     def of(cls, path: str | os.PathLike) -> FileVersion | None:
@@ -39,7 +46,7 @@ class FileVersion:
             return None
         if not stat.S_ISREG(found.st_mode):
             return None
-        return cls(found.st_dev, found.st_ino, found.st_size, found.st_mtime_ns)
+        return cls(found.st_dev, found.st_ino, found.st_size)
 
 
 class SourceChanged(VsrError):
@@ -47,7 +54,7 @@ class SourceChanged(VsrError):
 
     def __init__(self, path: str | os.PathLike) -> None:
         super().__init__(
-            f"{os.fspath(path)} changed while it was being read (replaced or written to); "
+            f"{os.fspath(path)} changed while it was being read (replaced or cut short); "
             "run again once it no longer changes"
         )
 
@@ -55,5 +62,8 @@ class SourceChanged(VsrError):
 def check_unchanged(path: str | os.PathLike, version: FileVersion | None) -> None:
     """SourceChanged unless `path` still names the file `version` was taken of (None: a
     source with no one version, an image sequence: nothing to check)."""
-    if version is not None and FileVersion.of(path) != version:
+    if version is None:
+        return
+    now = FileVersion.of(path)
+    if now is None or not now.holds(version):
         raise SourceChanged(path)
