@@ -18,22 +18,38 @@ NTSC_FILM = Fraction(24000, 1001)
 
 
 def _matroska_at(
-    path: Path, rate: Fraction, frames: int, jitter_ms: dict[int, int], start_ms: int = 0
+    path: Path,
+    rate: Fraction,
+    frames: int,
+    jitter_ms: dict[int, int],
+    start_ms: Fraction | int = 0,
+    sound: bool = False,
 ) -> None:
     """A clip at `rate` in Matroska's milliseconds, as ffmpeg and mkvmerge store it (each
-    time rounded to the millisecond), frame i moved by jitter_ms[i] besides; its clock
-    starts at `start_ms` (a recording's late start)."""
+    time rounded to the millisecond), frame i moved by jitter_ms[i] besides; its picture
+    starts at `start_ms` (a recording's late start), its `sound` (silence) at zero."""
     with av.open(str(path), "w") as container:
         stream = container.add_stream("libx264", rate=rate, options={"preset": "ultrafast"})
         stream.width, stream.height, stream.pix_fmt = 64, 36, "yuv420p"
         stream.time_base = stream.codec_context.time_base = Fraction(1, 1000)
+        audio = container.add_stream("aac", rate=48000) if sound else None
+        if audio is not None:
+            audio.layout = "mono"
         for i in range(frames):
             picture = ((np.indices((36, 64)).sum(0) * 3 + i * 9) % 256).astype(np.uint8)
             frame = av.VideoFrame.from_ndarray(np.repeat(picture[..., None], 3, 2), "rgb24")
-            frame.pts = start_ms + round(i / rate * 1000) + jitter_ms.get(i, 0)
+            frame.pts = round(start_ms + i / rate * 1000) + jitter_ms.get(i, 0)
             frame.time_base = Fraction(1, 1000)
             container.mux(stream.encode(frame))
         container.mux(stream.encode(None))
+        if audio is not None:
+            for first in range(0, round((start_ms / 1000 + frames / rate) * 48000), 1024):
+                silence = np.zeros((1, 1024), np.float32)
+                samples = av.AudioFrame.from_ndarray(silence, format="fltp", layout="mono")
+                samples.sample_rate, samples.pts = 48000, first
+                samples.time_base = Fraction(1, 48000)
+                container.mux(audio.encode(samples))
+            container.mux(audio.encode(None))
 
 
 def _steps(path: Path) -> tuple[Fraction, Counter, Fraction, int]:
@@ -89,6 +105,33 @@ def test_a_cut_of_a_matroska_ntsc_film_keeps_its_steady_rate(
     assert first == 0
 
 
+@pytest.mark.parametrize(
+    ("start_ms", "sound"),
+    [
+        (Fraction(1234567, 10000), True),  # a TS recording remuxed: sound from zero
+        (Fraction(1001, 30), False),  # a clock that starts late, moved back by 33 ms
+    ],
+)
+def test_a_video_that_starts_off_the_zeros_grid_keeps_its_steady_rate(
+    tmp_path, weights, start_ms, sound
+):
+    # The grid lay from zero, so no frame of a picture that starts 123.46 ms in (or at
+    # 33.37 ms, moved back by its rounded 33) was within half a millisecond of it: the
+    # steps ran 1020 and 990 (1020, 982, 1017 ...), 29.959 fps on average.
+    rate = Fraction(30000, 1001)
+    source = tmp_path / "rec.mkv"
+    _matroska_at(source, rate, 30, {}, start_ms=start_ms, sound=sound)
+    out = tmp_path / "rec.mp4"
+    assert main(["run", str(source), str(out), "--weights", str(weights), "--quiet"]) == 0
+    assert _steps(out) == (Fraction(1, 30000), Counter({1001: 29}), rate, 30)
+    with av.open(str(out)) as container:
+        stream = container.streams.video[0]
+        first = next(p.pts for p in container.demux(stream) if p.pts is not None)
+        start = float(first * stream.time_base)
+    # Where the picture starts, after the sound, to the millisecond of the MP4's edit list.
+    assert abs(start - (float(start_ms) / 1000 if sound else 0)) < 0.001
+
+
 def test_a_frame_off_the_grid_by_more_than_the_rounding_keeps_its_time(tmp_path, weights):
     source = tmp_path / "vfr.mkv"
     _matroska_at(source, NTSC_FILM, 12, {6: 9})  # frame 6 is 9 ms late: a real irregularity
@@ -109,9 +152,33 @@ def test_the_snap_only_where_times_are_rounded():
     assert RateSnap.for_source(Fraction(1, 90000), NTSC_FILM).time_base == Fraction(1, 360000)
     snap = RateSnap.for_source(Fraction(1, 1000), Fraction(30000, 1001))
     assert (snap.time_base, snap.per_tick, snap.step) == (Fraction(1, 30000), 30, 1001)
-    assert [snap.time(ms) for ms in (0, 33, 67, 100, 105)] == [0, 1001, 2002, 3003, 3150]
+    assert _snapped(snap, [0, 33, 67, 100, 105]) == [0, 1001, 2002, 3003, 3150]
     assert RateSnap.for_source(Fraction(1, 1000), Fraction(2997, 100)) is None  # no 1001 rate
-    # From a cut whose first frame is the clip's 209 ms (208.54 on the grid), moved to zero.
-    snap = RateSnap.for_source(Fraction(1, 1000), NTSC_FILM, lead=209)
-    assert [snap.time(ms - 209) for ms in (209, 250, 292, 334, 375)] == [0, 1001, 2002, 3003, 4004]
-    assert snap.time(300 - 209) == (300 - 209) * 24 + 11  # off the grid: from the snapped zero
+
+
+def test_the_grid_is_the_one_the_first_frames_agree_with():
+    # A cut whose first frame is the clip's 209 ms (208.54 on the grid), moved to zero: the
+    # grid lies 0.46 ms before it. One frame off it keeps its time (to within the half
+    # millisecond that the snapped zero moved).
+    snap = RateSnap.for_source(Fraction(1, 1000), NTSC_FILM)
+    cut = [ms - 209 for ms in (209, 250, 292, 300, 334, 375)]
+    times = _snapped(snap, cut)
+    assert times[:3] + times[4:] == [0, 1001, 2002, 3003, 4004]
+    assert abs(times[3] - (300 - 209) * 24) <= 12
+    # The packets wait for a cycle of the roundings: 24 frames at 23.976 in milliseconds.
+    snap = RateSnap.for_source(Fraction(1, 1000), NTSC_FILM)
+    film = [_packet(round(i * 1001 / 24)) for i in range(30)]
+    assert snap.packets(film[:23]) == []
+    assert [p.pts for p in snap.packets(film[23:24])] == [i * 1001 for i in range(24)]
+    assert [p.pts for p in snap.packets(film[24:])] == [i * 1001 for i in range(24, 30)]
+
+
+def _packet(pts: int) -> av.Packet:
+    packet = av.Packet(b"")
+    packet.pts = packet.dts = pts
+    return packet
+
+
+def _snapped(snap: RateSnap, times: list[int]) -> list[int]:
+    """`times` as `snap` puts them, given as a stream's only packets."""
+    return [packet.pts for packet in snap.packets([_packet(t) for t in times], last=True)]

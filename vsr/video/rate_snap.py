@@ -5,27 +5,34 @@ Matroska counts in milliseconds (its usual TimecodeScale), and a 23.976 fps fram
 MP4 and MOV keep every time exactly, and copied into one (in 1/16000, the muxer's choice)
 those roundings became steps of 672 and 656 ticks: a variable frame rate, 23.9798 fps on
 average, where the source states 24000/1001. Here the output counts in a time base that
-holds both the milliseconds and the frame step (1/24000 for 24000/1001: 1 ms is 24 ticks,
-a frame 1001), and each time within half a millisecond of the grid, the source's rounding,
-goes back onto it. A time further off (a real variable rate) stays where it was, exactly.
+holds both (1/24000 for 24000/1001: 1 ms is 24 ticks, a frame 1001), and each time within
+half a millisecond of the grid, the source's rounding, goes back onto it. A time further
+off (a real variable rate) stays where it was, exactly.
 
-The grid is the whole clip's. A cut moves every time back by its first kept frame's, a
-rounded time too: snapped after that shift, what was left lay up to 1 ms off the grid, and
-the steps ran 984, 1018, 1001, 981 ... So the snap puts each time back where it lay on the
-whole clip's timeline, snaps it there, and moves it back by the first kept frame's snapped
-time. The sound and subtitles, moved back by the frame's rounded time, stay within half a
-millisecond of the picture, as they do in the whole clip's output.
+The grid's phase is the video's own: a recording whose picture starts 123.46 ms after its
+sound (a TS remuxed into Matroska) has its frames at 123.46 + 33.37 k ms, none of them
+within half a millisecond of a grid from zero, and came out stepping 1020 and 990 where
+every step is 1001. The first frames' times, each rounded by at most half a tick, agree
+only on the phases near the true one: the packets are held until a whole cycle of the
+rounding has been seen (24 frames at 23.976 in milliseconds, 1001 ms), then every time is
+snapped with the phase that most of them agree with. A cut moves every time back by its
+first frame's rounded time, which moves that phase alike. The first frame's zero stays
+zero where it lies on the grid: a clip from zero, a cut's first frame.
 """
 
 from __future__ import annotations
 
 import math
+from collections import Counter
 from fractions import Fraction
 
 import av
 
 # Time bases finer than this are not worth it (and hint at a rate that is no intended one).
 _FINEST = 1_000_000
+# The most packets held while the phase is learned (a cycle is 1001 ms of frames in
+# milliseconds; 120 at 119.88 fps).
+_MOST_HELD = 240
 
 
 def _fraction_gcd(a: Fraction, b: Fraction) -> Fraction:
@@ -36,64 +43,114 @@ def _fraction_gcd(a: Fraction, b: Fraction) -> Fraction:
 
 class RateSnap:
     """Rewrites packets from the source's time base into `time_base`, their times snapped
-    to the frame grid of `rate` where they are the source's rounding of it. `lead`: where
-    the packets' zero lies on the whole clip's timeline, in source ticks (a cut's first kept
-    frame: vsr.video.trim.Cut.lead_in)."""
+    to the frame grid of `rate` where they are the source's rounding of it."""
 
-    def __init__(self, source_time_base: Fraction, rate: Fraction, lead: int = 0) -> None:
+    def __init__(self, source_time_base: Fraction, rate: Fraction) -> None:
         self.source_time_base = Fraction(source_time_base)
-        self.time_base = _fraction_gcd(self.source_time_base, 1 / Fraction(rate))
+        rate = Fraction(rate)
+        rounding = self.source_time_base
+        self.time_base = _fraction_gcd(self.source_time_base, 1 / rate)
         self.per_tick = int(self.source_time_base / self.time_base)  # fine ticks a source tick
-        self.step = int(1 / (Fraction(rate) * self.time_base))  # a frame, in fine ticks
-        self._lead = lead
-        self._zero = self._on_grid(lead)  # the packets' zero, snapped, in fine ticks
+        self.step = int(1 / (rate * self.time_base))  # a frame, in fine ticks
+        self.reach = rounding / self.time_base / 2  # the source's rounding, in fine ticks
+        # Frames after which the roundings repeat: the step in the source's ticks is a
+        # fraction with this denominator.
+        self._cycle = min((1 / (rate * rounding)).denominator, _MOST_HELD)
+        self._votes: Counter[int] = Counter()  # phases (fine ticks, mod step): times agreeing
+        self._voters = 0
+        self._first: int | None = None  # the first time heard, in fine ticks
+        self._held: list[av.Packet] = []
+        self._phase: int | None = None  # where the grid lies, in fine ticks mod step
+        self._zero = 0  # the packets' zero, snapped, in fine ticks
         self._last_dts: int | None = None
 
     @classmethod
-    def for_source(
-        cls, time_base: Fraction | None, rate: Fraction | None, lead: int = 0
-    ) -> RateSnap | None:
-        """The snap for a source at `rate` counted in `time_base` (its packets' zero `lead`
-        ticks into the clip), or None where its times are exact already (25 fps in
-        milliseconds; 24000/1001 in 1/90000) or the rate is not one of the 1000/1001
-        family."""
+    def for_source(cls, time_base: Fraction | None, rate: Fraction | None) -> RateSnap | None:
+        """The snap for a source at `rate` counted in `time_base`, or None where its times
+        are exact already (25 fps in milliseconds; 24000/1001 in 1/90000), the rate is not
+        one of the 1000/1001 family, or its ticks are too coarse to tell one frame's time
+        from the next."""
         if not time_base or not rate:
             return None
         rate, time_base = Fraction(rate), Fraction(time_base)
         if rate.denominator != 1001 or (1 / (rate * time_base)).denominator == 1:
             return None
-        snap = cls(time_base, rate, lead)
-        return snap if snap.time_base.denominator <= _FINEST else None
+        snap = cls(time_base, rate)
+        if snap.time_base.denominator > _FINEST or 2 * snap.reach >= snap.step:
+            return None
+        return snap
+
+    def _vote(self, ticks: int) -> None:
+        """Count the phases a time in source ticks agrees with (within the rounding)."""
+        fine = ticks * self.per_tick
+        if self._first is None:
+            self._first = fine
+        for near in range(math.ceil(fine - self.reach), math.floor(fine + self.reach) + 1):
+            self._votes[near % self.step] += 1
+        self._voters += 1
+
+    def _decide(self) -> None:
+        """The phase most times agree with (a real irregularity agrees with none); of
+        several, the one nearest the first time, which moves it least."""
+        if self._votes:
+            most = max(self._votes.values())
+            first = self._first % self.step
+
+            def distance(phase: int) -> tuple[int, int]:
+                apart = (phase - first) % self.step
+                return min(apart, self.step - apart), phase
+
+            self._phase = min((p for p, n in self._votes.items() if n == most), key=distance)
+        else:
+            self._phase = 0
+        self._zero = self._on_grid(0)
 
     def _on_grid(self, ticks: int) -> int:
-        """A time of the whole clip in source ticks, in fine ticks: on the grid where it
-        rounds to it, else exactly."""
+        """A time in source ticks, in fine ticks: on the grid where it rounds to it, else
+        exactly."""
         fine = ticks * self.per_tick
-        nearest = round(Fraction(fine, self.step)) * self.step
-        return nearest if 2 * abs(nearest - fine) <= self.per_tick else fine
+        nearest = self._phase + round(Fraction(fine - self._phase, self.step)) * self.step
+        return nearest if abs(nearest - fine) <= self.reach else fine
 
     def time(self, ticks: int) -> int:
-        """A packet time in source ticks, in fine ticks: on the grid where it rounds to it."""
-        return self._on_grid(ticks + self._lead) - self._zero
+        """A packet time in source ticks, in fine ticks: on the grid where it rounds to it.
+        Known once the packets have been (see `packets`)."""
+        if self._phase is None:
+            raise RuntimeError("the grid's phase is learned from the packets, given first")
+        return self._on_grid(ticks) - self._zero
 
     def _exact(self, ticks: int) -> int:
         """A packet time in source ticks, in fine ticks, as given (from the snapped zero)."""
-        return (ticks + self._lead) * self.per_tick - self._zero
+        return ticks * self.per_tick - self._zero
 
-    def packets(self, packets: list[av.Packet]) -> list[av.Packet]:
-        """`packets` (in the source's time base) in the fine one, changed in place."""
+    def packets(self, packets: list[av.Packet], last: bool = False) -> list[av.Packet]:
+        """`packets` (in the source's time base) in the fine one, changed in place: none
+        until a cycle of the rounding has been heard (or the `last` are given), then every
+        one held so far."""
+        if self._phase is None:
+            for packet in packets:
+                if packet.pts is not None:
+                    self._vote(packet.pts)
+            self._held.extend(packets)
+            if self._voters < self._cycle and not last:
+                return []
+            self._decide()
+            packets, self._held = self._held, []
         for packet in packets:
-            pts, dts = packet.pts, packet.dts
-            end = pts + packet.duration if pts is not None and packet.duration else None
-            new_pts = None if pts is None else self.time(pts)
-            new_dts = None if dts is None else self.time(dts)
-            if new_dts is not None and self._last_dts is not None and new_dts <= self._last_dts:
-                # Two times of a variable rate snapped onto one point: keep both exact.
-                new_pts, new_dts = self._exact(pts), self._exact(dts)
-            packet.pts, packet.dts = new_pts, new_dts
-            if end is not None:
-                packet.duration = max(1, self.time(end) - new_pts)
-            packet.time_base = self.time_base
-            if new_dts is not None:
-                self._last_dts = new_dts
+            self._snap(packet)
         return packets
+
+    def _snap(self, packet: av.Packet) -> None:
+        pts, dts = packet.pts, packet.dts
+        end = pts + packet.duration if pts is not None and packet.duration else None
+        new_pts = None if pts is None else self.time(pts)
+        new_dts = None if dts is None else self.time(dts)
+        if new_dts is not None and self._last_dts is not None and new_dts <= self._last_dts:
+            # Two times of a variable rate snapped onto one point: keep both exact.
+            new_pts, new_dts = None if pts is None else self._exact(pts), self._exact(dts)
+        packet.pts, packet.dts = new_pts, new_dts
+        if end is not None:
+            packet.duration = max(1, self.time(end) - new_pts)
+        packet.time_base = self.time_base
+        if new_dts is not None:
+            self._last_dts = new_dts

@@ -1119,17 +1119,17 @@ class VideoReader:
             container_start = None  # its frames are stamped from zero, the only stream
         file_start = container_start / av.time_base if container_start else 0.0
         if self.time_range is None:
-            start = self._whole_clip_zero(first.pts, time_base, container_start)
-            if start is None:
-                return None
             if first.pts is not None and first.pts < 0:
                 self.warnings.append(
-                    f"the video starts at {float(start):.3f} s, before zero: "
+                    f"the video starts at {float(first.pts * time_base):.3f} s, before zero: "
                     "every stream is moved to start at zero with it"
                 )
-            return Cut(
-                TimeRange(), start, None, file_start, origin=start, asked=False, clip_zero=start
-            )
+                start = first.pts * time_base
+            elif container_start and container_start > 0:
+                start = Fraction(container_start, av.time_base)
+            else:
+                return None
+            return Cut(TimeRange(), start, None, file_start, origin=start, asked=False)
         _, end = self._range_pts
         return Cut(
             requested=self.time_range,
@@ -1137,21 +1137,7 @@ class VideoReader:
             end=None if end is None else end * time_base,
             file_start=file_start,
             origin=self._origin() * time_base,
-            clip_zero=self._whole_clip_zero(self._origin(), time_base, container_start) or 0,
         )
-
-    @staticmethod
-    def _whole_clip_zero(
-        first_pts: int | None, time_base: Fraction, container_start: int | None
-    ) -> Fraction | None:
-        """Where a run over the whole clip, whose first frame is at `first_pts`, moves
-        every stream's zero on the file's clock (None: it stays at zero): a video's start
-        before zero, or a clock's late start (see _cut_at)."""
-        if first_pts is not None and first_pts < 0:
-            return first_pts * time_base
-        if container_start and container_start > 0:
-            return Fraction(container_start, av.time_base)
-        return None
 
     # -- lifetime --------------------------------------------------------------------
 

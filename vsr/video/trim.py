@@ -130,19 +130,10 @@ class Cut:
     # False for a whole file moved to start at zero (a video that starts before zero, or
     # a clock that starts late): no range was asked for (see VideoReader._cut_at).
     asked: bool = True
-    # Where a run over the whole clip has its zero (the file's clock's, or an early or
-    # late start moved there): a 1000/1001 rate's frame grid counts from it.
-    clip_zero: Fraction = Fraction(0)
 
     def offset_in(self, time_base: Fraction) -> int:
         """The offset as a timestamp in `time_base` (a stream's)."""
         return round(self.offset / time_base)
-
-    def lead_in(self, time_base: Fraction) -> int:
-        """How far the first kept frame lies from `clip_zero`, as a timestamp in
-        `time_base`: where the output's zero falls on the whole clip's timeline, whose
-        frame grid an MP4 or MOV output keeps (vsr.video.rate_snap)."""
-        return self.offset_in(time_base) - round(self.clip_zero / time_base)
 
     def end_in(self, time_base: Fraction) -> int | None:
         """The end as a timestamp in `time_base`: the first that is not kept (None: none)."""

@@ -220,10 +220,7 @@ class VideoWriter:
         # MP4 and MOV keep times exactly, a Matroska source's millisecond roundings of
         # 23.976 fps too: its frames are put back on their grid (vsr.video.rate_snap).
         # Matroska rounds them to milliseconds again, and the ffmpeg CLI muxes its own.
-        # A cut's frames are snapped on the whole clip's grid, where its zero lies `lead`
-        # ticks in.
-        lead = 0 if source.cut is None else source.cut.lead_in(self.time_base)
-        snap = RateSnap.for_source(self.time_base, self._rate, lead)
+        snap = RateSnap.for_source(self.time_base, self._rate)
         self._snap = snap if self._mov_like else None
         hold = LastPacketHold if self._mov_like else FinalPacketHold
         self._hold = hold(self._snap.step if self._snap else self._frame_step)
@@ -799,7 +796,7 @@ class VideoWriter:
         """Mux the encoder's last packets, and the one held back to end the stream right."""
         end = self._stream_end
         if self._snap is not None:
-            packets = self._snap.packets(packets)
+            packets = self._snap.packets(packets, last=True)
             end = None if end is None else self._snap.time(end)
         if self._hold is None:
             self._muxer.mux(packets)
