@@ -10,6 +10,7 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
+from media import make_interlaced_clip, make_telecined_clip
 
 from vsr.cli import main
 from vsr.video.rate_snap import RateSnap
@@ -50,6 +51,22 @@ def _matroska_at(
                 samples.time_base = Fraction(1, 48000)
                 container.mux(audio.encode(samples))
             container.mux(audio.encode(None))
+
+
+def _in_milliseconds(ts: Path, mkv: Path) -> None:
+    """`ts`'s video in Matroska, from zero: its times rounded to milliseconds, as
+    `ffmpeg -c copy` stores them."""
+    with av.open(str(ts)) as source, av.open(str(mkv), "w") as out:
+        given = source.streams.video[0]
+        stream = out.add_stream_from_template(given)
+        first = None
+        for packet in source.demux(given):
+            if packet.dts is None:
+                continue
+            first = packet.dts if first is None else first
+            packet.pts, packet.dts = packet.pts - first, packet.dts - first
+            packet.stream = stream
+            out.mux(packet)
 
 
 def _steps(path: Path) -> tuple[Fraction, Counter, Fraction, int]:
@@ -132,6 +149,32 @@ def test_a_video_that_starts_off_the_zeros_grid_keeps_its_steady_rate(
     assert abs(start - (float(start_ms) / 1000 if sound else 0)) < 0.001
 
 
+@pytest.mark.parametrize(
+    ("made", "options", "suffix", "rate"),
+    [
+        ("interlaced", ["--field-rate"], ".mp4", Fraction(60000, 1001)),
+        ("telecined", ["--deinterlace", "film"], ".mov", NTSC_FILM),
+    ],
+)
+def test_fields_and_film_from_milliseconds_keep_their_steady_rate(
+    tmp_path, weights, made, options, suffix, rate
+):
+    # Delivered in a time base 2 or 4 times as fine as the file's, the snap took half of
+    # that finer tick (0.25, 0.125 ms) for the rounding, where the file's is 0.5 ms: the
+    # steps ran 975 to 1029 of 1/60000, 993 to 1005 of 1/24000.
+    ts, source = tmp_path / f"{made}.ts", tmp_path / f"{made}.mkv"
+    if made == "interlaced":
+        make_interlaced_clip(ts, frames=12, rate=Fraction(30000, 1001))
+    else:
+        make_telecined_clip(ts, film_frames=24)
+    _in_milliseconds(ts, source)
+    out = tmp_path / f"out{suffix}"
+    assert main(["run", str(source), str(out), "--weights", str(weights), "--quiet", *options]) == 0
+    time_base, steps, stated, frames = _steps(out)
+    assert (time_base, steps, stated) == (1 / (rate * 1001), Counter({1001: frames - 1}), rate)
+    assert frames == 24
+
+
 def test_a_frame_off_the_grid_by_more_than_the_rounding_keeps_its_time(tmp_path, weights):
     source = tmp_path / "vfr.mkv"
     _matroska_at(source, NTSC_FILM, 12, {6: 9})  # frame 6 is 9 ms late: a real irregularity
@@ -154,6 +197,14 @@ def test_the_snap_only_where_times_are_rounded():
     assert (snap.time_base, snap.per_tick, snap.step) == (Fraction(1, 30000), 30, 1001)
     assert _snapped(snap, [0, 33, 67, 100, 105]) == [0, 1001, 2002, 3003, 3150]
     assert RateSnap.for_source(Fraction(1, 1000), Fraction(2997, 100)) is None  # no 1001 rate
+    # Fields of milliseconds, delivered in 1/2000: rounded by half the file's millisecond.
+    snap = RateSnap.for_source(Fraction(1, 2000), Fraction(60000, 1001), Fraction(1, 1000))
+    assert (snap.time_base, snap.per_tick, snap.step, snap.reach) == (
+        Fraction(1, 60000),
+        30,
+        1001,
+        30,
+    )
 
 
 def test_the_grid_is_the_one_the_first_frames_agree_with():
@@ -171,6 +222,19 @@ def test_the_grid_is_the_one_the_first_frames_agree_with():
     assert snap.packets(film[:23]) == []
     assert [p.pts for p in snap.packets(film[23:24])] == [i * 1001 for i in range(24)]
     assert [p.pts for p in snap.packets(film[24:])] == [i * 1001 for i in range(24, 30)]
+
+
+def test_a_last_fields_guessed_time_does_not_choose_the_grid():
+    # 29.97i from 33.37 ms, moved back by its rounded 33, one frame per field (in 1/2000).
+    # The last field's time is its frame's plus half a guessed 33 ms, 0.58 ms early: the
+    # phase that it agrees with, as many times did as with the true one, put the 7th
+    # frame's first field 0.6 ms off, and the steps ran 1037 and 965 there.
+    frames = [0, 34, 67, 100, 134, 167, 201, 234, 267, 301, 334, 367]
+    fields = [f for a, b in zip(frames, frames[1:], strict=False) for f in (2 * a, a + b)]
+    fields += [2 * frames[-1], 2 * frames[-1] + 33]
+    snap = RateSnap.for_source(Fraction(1, 2000), Fraction(60000, 1001), Fraction(1, 1000))
+    times = _snapped(snap, fields)
+    assert times[:-1] == [i * 1001 for i in range(23)]
 
 
 def _packet(pts: int) -> av.Packet:

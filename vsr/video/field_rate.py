@@ -46,6 +46,7 @@ def field_rate_info(source: VideoInfo) -> VideoInfo:
     return dataclasses.replace(
         source,
         time_base=source.time_base / 2,
+        file_time_base=source.rounding,
         average_rate=None if rate is None else rate * 2,
         frame_count=_fields_to_expect(source),
         field_rate=True,

@@ -80,12 +80,13 @@ def film_info(source: VideoInfo, soft_telecine: bool = False) -> VideoInfo:
     4/5 of the source's, to the nearest (a cycle cut short drops its repeat too, where it
     holds one). A `soft_telecine` source is described at the film's rate already (see
     soft_telecine_rate), and every one of its frames is kept: only the time base changes."""
+    finer = {"time_base": source.time_base / FINER, "file_time_base": source.rounding}
     if soft_telecine:
-        return dataclasses.replace(source, time_base=source.time_base / FINER)
+        return dataclasses.replace(source, **finer)
     rate, count = source.average_rate, source.frame_count
     return dataclasses.replace(
         source,
-        time_base=source.time_base / FINER,
+        **finer,
         average_rate=None if rate is None else rate * (CYCLE - 1) / CYCLE,
         frame_count=None if count is None else round(Fraction(count * (CYCLE - 1), CYCLE)),
     )

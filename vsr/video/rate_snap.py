@@ -18,6 +18,9 @@ rounding has been seen (24 frames at 23.976 in milliseconds, 1001 ms), then ever
 snapped with the phase that most of them agree with. A cut moves every time back by its
 first frame's rounded time, which moves that phase alike. The first frame's zero stays
 zero where it lies on the grid: a clip from zero, a cut's first frame.
+
+The rounding is the file's tick, which the delivered time base can be finer than (one
+frame per field halves it, film quarters it): the times were rounded to the file's.
 """
 
 from __future__ import annotations
@@ -43,67 +46,77 @@ def _fraction_gcd(a: Fraction, b: Fraction) -> Fraction:
 
 class RateSnap:
     """Rewrites packets from the source's time base into `time_base`, their times snapped
-    to the frame grid of `rate` where they are the source's rounding of it."""
+    to the frame grid of `rate` where they are the file's rounding of it (`rounding`: the
+    tick the file stores them in, where the packets count in a finer one)."""
 
-    def __init__(self, source_time_base: Fraction, rate: Fraction) -> None:
+    def __init__(
+        self, source_time_base: Fraction, rate: Fraction, rounding: Fraction | None = None
+    ) -> None:
         self.source_time_base = Fraction(source_time_base)
         rate = Fraction(rate)
-        rounding = self.source_time_base
+        rounding = Fraction(rounding or source_time_base)
         self.time_base = _fraction_gcd(self.source_time_base, 1 / rate)
         self.per_tick = int(self.source_time_base / self.time_base)  # fine ticks a source tick
         self.step = int(1 / (rate * self.time_base))  # a frame, in fine ticks
-        self.reach = rounding / self.time_base / 2  # the source's rounding, in fine ticks
-        # Frames after which the roundings repeat: the step in the source's ticks is a
+        self.reach = rounding / self.time_base / 2  # the file's rounding, in fine ticks
+        # Frames after which the roundings repeat: the step in the file's ticks is a
         # fraction with this denominator.
         self._cycle = min((1 / (rate * rounding)).denominator, _MOST_HELD)
-        self._votes: Counter[int] = Counter()  # phases (fine ticks, mod step): times agreeing
-        self._voters = 0
-        self._first: int | None = None  # the first time heard, in fine ticks
+        self._heard: list[int] = []  # the times of the packets held, in fine ticks
         self._held: list[av.Packet] = []
         self._phase: int | None = None  # where the grid lies, in fine ticks mod step
         self._zero = 0  # the packets' zero, snapped, in fine ticks
         self._last_dts: int | None = None
 
     @classmethod
-    def for_source(cls, time_base: Fraction | None, rate: Fraction | None) -> RateSnap | None:
-        """The snap for a source at `rate` counted in `time_base`, or None where its times
-        are exact already (25 fps in milliseconds; 24000/1001 in 1/90000), the rate is not
-        one of the 1000/1001 family, or its ticks are too coarse to tell one frame's time
-        from the next."""
+    def for_source(
+        cls, time_base: Fraction | None, rate: Fraction | None, rounding: Fraction | None = None
+    ) -> RateSnap | None:
+        """The snap for a source at `rate` counted in `time_base` and stored in ticks of
+        `rounding` (None: time_base), or None where its times are exact already (25 fps in
+        milliseconds; 24000/1001 in 1/90000), the rate is not one of the 1000/1001 family,
+        or the file's ticks are too coarse to tell one frame's time from the next."""
         if not time_base or not rate:
             return None
         rate, time_base = Fraction(rate), Fraction(time_base)
         if rate.denominator != 1001 or (1 / (rate * time_base)).denominator == 1:
             return None
-        snap = cls(time_base, rate)
+        snap = cls(time_base, rate, rounding)
         if snap.time_base.denominator > _FINEST or 2 * snap.reach >= snap.step:
             return None
         return snap
 
-    def _vote(self, ticks: int) -> None:
-        """Count the phases a time in source ticks agrees with (within the rounding)."""
-        fine = ticks * self.per_tick
-        if self._first is None:
-            self._first = fine
-        for near in range(math.ceil(fine - self.reach), math.floor(fine + self.reach) + 1):
-            self._votes[near % self.step] += 1
-        self._voters += 1
+    def _agrees(self, phase: int, fine: int) -> bool:
+        """Whether a time in fine ticks is the file's rounding of the grid at `phase`."""
+        apart = (fine - phase) % self.step
+        return min(apart, self.step - apart) <= self.reach
 
     def _decide(self) -> None:
-        """The phase most times agree with (a real irregularity agrees with none); of
-        several, the one nearest the first time, which moves it least."""
-        if self._votes:
-            most = max(self._votes.values())
-            first = self._first % self.step
-
-            def distance(phase: int) -> tuple[int, int]:
-                apart = (phase - first) % self.step
-                return min(apart, self.step - apart), phase
-
-            self._phase = min((p for p, n in self._votes.items() if n == most), key=distance)
-        else:
-            self._phase = 0
+        self._phase = self._agreed_phase(sorted(self._heard))
         self._zero = self._on_grid(0)
+
+    def _agreed_phase(self, heard: list[int]) -> int:
+        """The phase that the most of the times `heard` (in order) agree with; a real
+        irregularity agrees with none. Of several, the one that agrees with the longest run
+        of the first times (a last field's guessed length can agree with another than the
+        rest), then the one nearest the first time, which moves it least."""
+        votes = Counter(
+            near % self.step
+            for fine in heard
+            for near in range(math.ceil(fine - self.reach), math.floor(fine + self.reach) + 1)
+        )
+        if not votes:
+            return 0
+        most = max(votes.values())
+
+        def preference(phase: int) -> tuple[int, int, int]:
+            agreed = next(
+                (i for i, fine in enumerate(heard) if not self._agrees(phase, fine)), len(heard)
+            )
+            apart = (phase - heard[0]) % self.step
+            return -agreed, min(apart, self.step - apart), phase
+
+        return min((phase for phase, n in votes.items() if n == most), key=preference)
 
     def _on_grid(self, ticks: int) -> int:
         """A time in source ticks, in fine ticks: on the grid where it rounds to it, else
@@ -128,11 +141,9 @@ class RateSnap:
         until a cycle of the rounding has been heard (or the `last` are given), then every
         one held so far."""
         if self._phase is None:
-            for packet in packets:
-                if packet.pts is not None:
-                    self._vote(packet.pts)
+            self._heard += [p.pts * self.per_tick for p in packets if p.pts is not None]
             self._held.extend(packets)
-            if self._voters < self._cycle and not last:
+            if len(self._heard) < self._cycle and not last:
                 return []
             self._decide()
             packets, self._held = self._held, []

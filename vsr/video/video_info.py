@@ -64,6 +64,9 @@ class VideoInfo:
     # Whether each frame is delivered as two, one per field (vsr.video.field_rate): then
     # time_base is the source's halved, average_rate and frame_count the source's doubled.
     field_rate: bool = False
+    # The time base the file keeps the video's times in, where `time_base` is finer (the
+    # frames delivered one per field, or as film): the tick those times were rounded to.
+    file_time_base: Fraction | None = None
     # Whether the file is a raw elementary stream (.h264, .m2v ...), its frames timed by the
     # reader (vsr.video.raw_stream): it has no index to seek by.
     raw_stream: bool = False
@@ -74,6 +77,11 @@ class VideoInfo:
     # The version of the file the reader opened (None: an image sequence), which every
     # later opening of it by name must find (vsr.video.file_version).
     file_version: FileVersion | None = None
+
+    @property
+    def rounding(self) -> Fraction:
+        """The tick the delivered times were rounded to: the file's time base."""
+        return self.file_time_base or self.time_base
 
     @property
     def chroma_siting(self) -> str:

@@ -220,7 +220,8 @@ class VideoWriter:
         # MP4 and MOV keep times exactly, a Matroska source's millisecond roundings of
         # 23.976 fps too: its frames are put back on their grid (vsr.video.rate_snap).
         # Matroska rounds them to milliseconds again, and the ffmpeg CLI muxes its own.
-        snap = RateSnap.for_source(self.time_base, self._rate)
+        # Rounded they were in the file's ticks, which frames per field and film make finer.
+        snap = RateSnap.for_source(self.time_base, self._rate, source.rounding)
         self._snap = snap if self._mov_like else None
         hold = LastPacketHold if self._mov_like else FinalPacketHold
         self._hold = hold(self._snap.step if self._snap else self._frame_step)
