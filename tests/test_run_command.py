@@ -1298,3 +1298,33 @@ def test_a_negative_crf_is_one_line_that_names_the_range(tmp_path, weights, caps
         "vsr: error: crf -5: libx264 takes 0 to 51"
     ]
     assert not (tmp_path / "out.mp4").exists()
+
+
+def test_a_closed_terminal_stops_a_run_as_ctrl_c_does(tmp_path, weights, monkeypatch, capsys):
+    # SIGHUP (the terminal or SSH session closed) ended vsr on the spot: exit 129 and its
+    # hidden temporary output left in the output's folder.
+    source = tmp_path / "in.mkv"
+    make_clip(source, 32, 24, frames=4, codec="ffv1", audio=False)
+    out_dir = tmp_path / "out"
+    out_dir.mkdir()
+    real_frames = VideoReader.frames
+    seen_while_writing = []
+
+    def frames(self, *args, **kwargs):
+        for number, frame in enumerate(real_frames(self, *args, **kwargs)):
+            if number == 2:
+                seen_while_writing.extend(out_dir.iterdir())
+                signal.raise_signal(signal.SIGHUP)
+            yield frame
+
+    monkeypatch.setattr(VideoReader, "frames", frames)
+    # Without vsr's own handler, this one, not SIGHUP's default (which would end pytest).
+    heard = []
+    before = signal.signal(signal.SIGHUP, lambda number, frame: heard.append(number))
+    try:
+        status = vsr(source, out_dir / "o.mkv", "--weights", weights, "--codec", "ffv1")
+    finally:
+        signal.signal(signal.SIGHUP, before)
+    assert seen_while_writing, "the signal came before the temporary file was made"
+    assert status == 130 and "vsr: interrupted" in capsys.readouterr().err
+    assert list(out_dir.iterdir()) == []

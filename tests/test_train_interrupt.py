@@ -1,4 +1,4 @@
-"""Ctrl-C or SIGTERM during training: the run finishes its step, saves it, and resumes
+"""Ctrl-C, SIGTERM or SIGHUP during training: the run finishes its step, saves it, and resumes
 exactly; a second signal stops at once."""
 
 from __future__ import annotations
@@ -11,15 +11,18 @@ from test_train_loop import tiny_config
 
 import vsr.train.loop as loop
 from vsr.cli import _terminate
+from vsr.stop_signals import STOP_SIGNALS
 from vsr.train.data import PatchStore
 
 
 @pytest.fixture
 def vsr_signal_handlers():
-    """SIGTERM handled as the `vsr` command handles it (otherwise it would end pytest)."""
-    before = signal.signal(signal.SIGTERM, _terminate)
+    """SIGTERM and SIGHUP handled as the `vsr` command handles them (otherwise they would
+    end pytest)."""
+    before = {number: signal.signal(number, _terminate) for number in STOP_SIGNALS}
     yield
-    signal.signal(signal.SIGTERM, before)
+    for number, handler in before.items():
+        signal.signal(number, handler)
 
 
 def _signal_while_sampling(monkeypatch, number: int, batch: int, times: int = 1) -> None:
@@ -37,14 +40,15 @@ def _signal_while_sampling(monkeypatch, number: int, batch: int, times: int = 1)
     monkeypatch.setattr(PatchStore, "sample", sample)
 
 
-@pytest.mark.parametrize("number", [signal.SIGINT, signal.SIGTERM])
+@pytest.mark.parametrize("number", [signal.SIGINT, signal.SIGTERM, signal.SIGHUP])
 def test_a_signal_saves_the_step_it_stopped_at_and_resume_continues_exactly(
     tmp_path, monkeypatch, vsr_signal_handlers, number, capsys
 ) -> None:
     whole = loop.train(tiny_config(tmp_path, out=str(tmp_path / "whole"), steps=6))
     # save_every is 100: before stopping cleanly, the signal lost all four steps.
     split = tiny_config(tmp_path, out=str(tmp_path / "split"), steps=6)
-    handlers = signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)
+    numbers = (signal.SIGINT, *STOP_SIGNALS)
+    handlers = [signal.getsignal(n) for n in numbers]
     _signal_while_sampling(monkeypatch, number, batch=4)
     capsys.readouterr()
     with pytest.raises(KeyboardInterrupt):
@@ -54,7 +58,7 @@ def test_a_signal_saves_the_step_it_stopped_at_and_resume_continues_exactly(
     err = capsys.readouterr().err
     assert err.index("vsr: stopping once the current step") < err.index("stopped at step 4")
     monkeypatch.undo()
-    assert (signal.getsignal(signal.SIGINT), signal.getsignal(signal.SIGTERM)) == handlers
+    assert [signal.getsignal(n) for n in numbers] == handlers
     assert torch.load(tmp_path / "split" / "last.pt", weights_only=True)["step"] == 4
     # Nothing half-written: no temporary file, no weights of an unfinished run.
     assert sorted(p.name for p in (tmp_path / "split").iterdir() if p.name != "tensorboard") == [

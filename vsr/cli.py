@@ -12,7 +12,6 @@ import difflib
 import errno
 import importlib
 import logging
-import os
 import re
 import shlex
 import signal
@@ -32,6 +31,7 @@ from vsr.errors import (
 from vsr.printable import printable
 from vsr.shared_change import SharedChange
 from vsr.shown_warnings import forget, remember
+from vsr.stop_signals import STOP_SIGNALS, heeded, leave_a_closed_terminal, point_at_devnull
 
 # The order here is the order in `vsr --help`.
 COMMANDS = ["run", "image", "eval", "train", "weights", "bench", "profile", "viz", "report"]
@@ -115,8 +115,16 @@ def _show_warning(message, category, filename, lineno, file=None, line=None) -> 
 
 
 def _terminate(signum: int, frame: object) -> None:
+    if signum == signal.SIGHUP:
+        leave_a_closed_terminal()
     # Unwind like Ctrl-C so that writers remove their temporary files on the way out.
     raise KeyboardInterrupt
+
+
+def _stop_like_ctrl_c() -> dict[int, object]:
+    """Point the stop signals (vsr.stop_signals) at _terminate; returns the handlers to put
+    back."""
+    return {number: signal.signal(number, _terminate) for number in heeded(STOP_SIGNALS)}
 
 
 # Errors of the machine rather than of vsr, told in one line like a user's mistake.
@@ -137,10 +145,7 @@ def _give_closed_streams_a_sink() -> None:
     and receive whatever ffmpeg or x264 write to fd 2. Point both at /dev/null instead."""
     for name, fd in (("stdout", 1), ("stderr", 2)):
         if getattr(sys, name) is None:
-            sink = os.open(os.devnull, os.O_WRONLY)
-            if sink != fd:
-                os.dup2(sink, fd)
-                os.close(sink)
+            point_at_devnull(fd)
             setattr(sys, name, open(fd, "w", closefd=False))  # noqa: SIM115 - for the process
 
 
@@ -192,7 +197,7 @@ def main(argv: list[str] | None = None) -> int:
     shown_before, warnings.showwarning = warnings.showwarning, _show_warning
     on_main_thread = threading.current_thread() is threading.main_thread()
     if on_main_thread:
-        term_before = signal.signal(signal.SIGTERM, _terminate)
+        handlers_before = _stop_like_ctrl_c()
     try:
         with _PROGRESS_TO_STDERR, speaking_to_the_command_line():
             return int(args.func(args) or 0)
@@ -207,7 +212,7 @@ def main(argv: list[str] | None = None) -> int:
     except BrokenPipeError:
         # `vsr weights list | head -1`: the reader has all it wanted. Python would print a
         # traceback, and another at exit when it flushes stdout: point stdout at /dev/null.
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        point_at_devnull(sys.stdout.fileno())
         return 128 + signal.SIGPIPE
     except OSError as error:
         if error.errno not in _MACHINE_ERRNOS:
@@ -224,10 +229,12 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     finally:
         # main() may be called from Python (tests, scripts), and a SIGTERM that arrives
-        # while the interpreter shuts down must not meet _terminate: put both back.
+        # while the interpreter shuts down must not meet _terminate: put them all back.
         warnings.showwarning = shown_before
         if on_main_thread:
-            signal.signal(signal.SIGTERM, term_before)
+            for number, handler in handlers_before.items():
+                # None: a handler set outside Python, which cannot be put back.
+                signal.signal(number, signal.SIG_DFL if handler is None else handler)
 
 
 if __name__ == "__main__":

@@ -1,4 +1,4 @@
-"""Stopping a training run cleanly on Ctrl-C (SIGINT) or SIGTERM.
+"""Stopping a training run cleanly on Ctrl-C (SIGINT), SIGTERM or SIGHUP (vsr.stop_signals).
 
 Without this, the signal raises KeyboardInterrupt wherever the loop happens to be, and the
 run loses every step since its last periodic checkpoint (save_every, 500 by default). While
@@ -16,7 +16,8 @@ import threading
 from types import FrameType
 from typing import Any
 
-STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM)
+from vsr.stop_signals import STOP_SIGNALS, heeded, leave_a_closed_terminal
+
 _STOPPING = (
     "vsr: stopping once the current step (or validation) is done, to save last.pt; "
     "Ctrl-C again stops at once, without it"
@@ -24,7 +25,8 @@ _STOPPING = (
 
 
 class StopRequest:
-    """A context manager that turns the first SIGINT/SIGTERM into ``requested = True``.
+    """A context manager that turns the first SIGINT, SIGTERM or SIGHUP into
+    ``requested = True``.
 
     Signal handlers can only be set from the main thread; elsewhere (a training run started
     from a worker thread) the signals keep their usual handlers.
@@ -36,7 +38,7 @@ class StopRequest:
 
     def __enter__(self) -> StopRequest:
         if threading.current_thread() is threading.main_thread():
-            for number in STOP_SIGNALS:
+            for number in heeded((signal.SIGINT, *STOP_SIGNALS)):
                 self._previous[number] = signal.getsignal(number)
                 signal.signal(number, self._handle)
         return self
@@ -48,6 +50,8 @@ class StopRequest:
         self._previous.clear()
 
     def _handle(self, number: int, frame: FrameType | None) -> None:
+        if number == signal.SIGHUP:
+            leave_a_closed_terminal()  # the step's log lines must not fail it
         if self.requested:
             raise KeyboardInterrupt  # asked twice: stop now, without the checkpoint
         self.requested = True
