@@ -475,3 +475,38 @@ def test_a_link_another_user_made_to_a_file_not_theirs_is_left_alone(tmp_path, w
         "vsr: note: 1 link(s) made by another user left alone (innocent.png): a link can point "
         "at any file you can read; copy the image in, or link it yourself"
     ) in said
+
+
+def test_a_full_disk_stops_a_folder_run_at_the_image_it_meets_it_on(
+    tmp_path, weights, monkeypatch, capsys
+):
+    # Every image was upscaled and then failed on the full disk ("0 done, 6 failed", exit 1,
+    # after minutes of work), where vsr run stops a folder at the first clip.
+    import errno
+
+    import vsr.api
+
+    folder, out = tmp_path / "in", tmp_path / "out"
+    folder.mkdir()
+    (folder / "a.png").write_text("not a picture")  # fails first, and is still told
+    for name in ("b.png", "c.png", "d.png"):
+        write_image(folder / name, _random((6, 5, 3)))
+    real_upscale, tried = vsr.api.upscale_image, []
+
+    def upscale_image(upscaler, source, target, *args, **kwargs):
+        tried.append(source.name)
+        if source.name == "c.png":
+            raise OSError(errno.ENOSPC, "No space left on device", str(target))
+        return real_upscale(upscaler, source, target, *args, **kwargs)
+
+    monkeypatch.setattr(vsr.api, "upscale_image", upscale_image)
+    assert _run(folder, out, weights) == 2
+    assert tried == ["a.png", "b.png", "c.png"]  # d.png is not upscaled only to fail
+    err = capsys.readouterr().err.splitlines()
+    assert err[0].startswith("vsr:   failed: a.png: ")
+    assert err[1:] == [
+        f"vsr: error: {out / 'c.png'}: No space left on device",
+        "vsr: stopped at c.png: the images finished before it are kept, and the same command "
+        "again, once there is space, skips them",
+    ]
+    assert sorted(p.name for p in out.iterdir()) == ["b.png"]

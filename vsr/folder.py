@@ -196,12 +196,13 @@ def _log_done(clip: Path, report: RunReport, log) -> None:
     log(f"vsr: {clip.name}: {made}")
 
 
-def _stopped_at(clip: Path, error: OSError) -> OSError:
-    """A full (or read-only) output disk ends a folder run: every later clip would be
-    upscaled and then fail the same way. What is finished is kept."""
+def stopped_at(source: Path, error: OSError, kind: str = "clips") -> OSError:
+    """A full (or read-only) output disk ends a folder run, of clips or of images (`kind`):
+    every later file would be upscaled and then fail the same way. What is finished is
+    kept."""
     error.add_note(
-        f"stopped at {clip.name}: the clips finished before it are kept, and the same command "
-        "again, once there is space, skips them"
+        f"stopped at {source.name}: the {kind} finished before it are kept, and the same "
+        "command again, once there is space, skips them"
     )
     return error
 
@@ -210,7 +211,7 @@ def _record_failure(summary: FolderReport, clip: Path, error: Exception) -> OSEr
     """Record `clip` as failed. Returns the error that must stop the folder run (a full or
     read-only output disk), else None."""
     summary.add(clip, "failed", error=describe_error(error))
-    return _stopped_at(clip, error) if is_out_of_space(error) else None
+    return stopped_at(clip, error) if is_out_of_space(error) else None
 
 
 def _run_one(

@@ -7,7 +7,7 @@ import os
 import sys
 from pathlib import Path
 
-from vsr.errors import VsrError, describe_error
+from vsr.errors import VsrError, describe_error, is_out_of_space
 from vsr.printable import printable
 from vsr.url_input import refuse_a_url
 
@@ -25,7 +25,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "the scale) and the EXIF are kept where the output type holds them, and a note names "
         "what it does not. With a folder IN, OUT is a folder and "
         "existing outputs are skipped; an image that fails is listed at the end (exit 1) and "
-        "the others are still done.",
+        "the others are still done, but a full output disk stops the folder (exit 2).",
     )
     parser.add_argument("input", metavar="IN", help="image file or folder of images")
     parser.add_argument(
@@ -113,6 +113,7 @@ def run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from vsr.api import load_model, upscale_image
+    from vsr.folder import stopped_at
     from vsr.foreign_links import REFUSAL, linked_by_another_user
     from vsr.pipelines import parse_memory
     from vsr.progress import bars_shown
@@ -149,6 +150,7 @@ def run(args: argparse.Namespace) -> int:
         print(printable(f"wrote {image_out}"))
         return 0
     failures: list[tuple[Path, str]] = []
+    out_of_space: OSError | None = None
     # A bar only where it can be drawn: in a log its carriage returns pile up.
     for image_in, image_out in tqdm(jobs, unit="img", disable=not bars_shown()):
         try:
@@ -158,15 +160,27 @@ def run(args: argparse.Namespace) -> int:
                 upscaler, image_in, image_out, args.scale, args.overwrite, on_note=_say_note
             )
         except Exception as error:  # one bad image must not stop the folder (as vsr run)
+            if is_out_of_space(error):
+                # A full or read-only disk stops it, as vsr run: every later image would be
+                # upscaled only to fail the same way.
+                out_of_space = stopped_at(image_in, error, "images")
+                break  # out of the loop first, which closes the bar
             failures.append((image_in, describe_error(error)))
+    if out_of_space is not None:
+        _say_failures(failures)  # they are not told as they happen
+        raise out_of_space
     skipped_text = f", {skipped} skipped (their outputs exist)" if skipped else ""
     # On stderr, where vsr run says its folder's summary and every "vsr: " line goes:
     # stdout keeps only what a script reads (the single image's "wrote" line).
     _say(f"vsr: {len(jobs) - len(failures)} done{skipped_text}, {len(failures)} failed")
+    _say_failures(failures)
+    return 1 if failures else 0
+
+
+def _say_failures(failures: list[tuple[Path, str]]) -> None:
     # A rerun retries only these (the others exist).
     for image_in, reason in failures:
-        print(printable(f"vsr:   failed: {image_in.name}: {reason}"), file=sys.stderr)
-    return 1 if failures else 0
+        _say(f"vsr:   failed: {image_in.name}: {reason}")
 
 
 def _say_notes(notes: list[str]) -> None:
