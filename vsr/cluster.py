@@ -360,9 +360,9 @@ def run_folder(
 
     import_ray()  # --ray without Ray installed is said at once, whatever the folder holds
     check_input_and_output(in_dir, out_dir)
-    clips, foreign = list_folder(in_dir)
+    clips, foreign, broken = list_folder(in_dir)
     say_links_left_alone(foreign, log)
-    if not clips:
+    if not clips and not broken:
         raise no_clips_in(in_dir)
     make_output_folder(out_dir)
     jobs, skipped = [], []
@@ -387,7 +387,9 @@ def run_folder(
                 "error": "output exists (use --overwrite to redo)",
             }
         )
-    for clip, why in clashes.items():
+    for clip, why in broken.items():
+        log(f"vsr: {clip.name}: failed: {why}")
+    for clip, why in {**broken, **clashes}.items():
         summary.add(
             {
                 "input": str(clip),

@@ -26,6 +26,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any
 
+from vsr.broken_links import why_not_there
 from vsr.cluster import (
     MAX_RETRIES,
     ClusterReport,
@@ -363,7 +364,7 @@ def _read_source(source: Path, options: dict[str, Any]) -> VideoInfo:
     from vsr.video.reader import VideoReader
 
     if not source.is_file():
-        raise VsrError(f"{source}: no such file")
+        raise VsrError(f"{source}: {why_not_there(source)}")
     # A part of the clip: split that part only, and join it moved to zero, its audio and
     # subtitles cut alike (the writer over a reader's cut does that, as in a local run).
     part = time_range(*(options.pop(key, None) for key in ("start", "end", "duration")))

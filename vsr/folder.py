@@ -21,6 +21,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from vsr.broken_links import broken_link
 from vsr.errors import VsrError, describe_error, is_out_of_space
 from vsr.foreign_links import REFUSAL, linked_by_another_user, say_links_left_alone
 from vsr.frames_folder import frames_hint
@@ -54,10 +55,11 @@ def find_clips(folder: Path) -> list[Path]:
     return list_folder(folder)[0]
 
 
-def list_folder(folder: Path) -> tuple[list[Path], list[Path]]:
-    """From one listing of `folder`: its clips (as find_clips), and the links that another
-    user made, which are left alone (vsr.foreign_links)."""
-    clips, foreign = [], []
+def list_folder(folder: Path) -> tuple[list[Path], list[Path], dict[Path, str]]:
+    """From one listing of `folder`: its clips (as find_clips), the links that another
+    user made, which are left alone (vsr.foreign_links), and the links that lead to no
+    file, each with why (vsr.broken_links), which fail as a clip fails."""
+    clips, foreign, broken = [], [], {}
     for path in sorted(folder.iterdir()):
         if path.suffix.lower() not in VIDEO_EXTENSIONS or is_hidden(path):
             continue
@@ -65,7 +67,9 @@ def list_folder(folder: Path) -> tuple[list[Path], list[Path]]:
             foreign.append(path)
         elif path.is_file():
             clips.append(path)
-    return clips, foreign
+        elif why := broken_link(path):
+            broken[path] = why
+    return clips, foreign, broken
 
 
 def _looking_again_for_foreign_links(run_clip: ClipRunner) -> ClipRunner:
@@ -307,16 +311,18 @@ def process_folder(
     from tqdm import tqdm
 
     check_input_and_output(in_dir, out_dir)
-    clips, foreign = list_folder(in_dir)
+    clips, foreign, broken = list_folder(in_dir)
     say_what_is_left_alone(in_dir, out_dir, log)
     say_links_left_alone(foreign, log)
-    if not clips:  # a mistake, as `vsr image` says of a folder without images
+    if not clips and not broken:  # a mistake, as `vsr image` says of a folder without images
         raise no_clips_in(in_dir)
     make_output_folder(out_dir)  # only once there is something to put in it
     run_clip = _looking_again_for_foreign_links(run_clip)
     summary = summary if summary is not None else FolderReport()
     started = time.monotonic()
-    clashes = clashing_outputs(clips, out_dir)
+    # Clips that fail before they start, each with why: broken links, clashing names.
+    refused = {**broken, **clashing_outputs(clips, out_dir)}
+    clips = sorted([*clips, *broken])
     finisher = _Finisher(summary, log)
     overall = tqdm(total=len(clips), unit="clip", desc="folder", disable=not bars_shown(progress))
     reached = 0  # clips looked at so far; the one being upscaled when Ctrl-C came among them
@@ -326,10 +332,10 @@ def process_folder(
             if finisher.out_of_space is not None:
                 raise finisher.out_of_space
             target = output_for(clip, out_dir)
-            if clip in clashes:
+            if clip in refused:
                 finisher.wait()
-                summary.add(clip, "failed", error=clashes[clip])
-                log(f"vsr: {clip.name}: failed: {clashes[clip]}")
+                summary.add(clip, "failed", error=refused[clip])
+                log(f"vsr: {clip.name}: failed: {refused[clip]}")
             elif os.path.lexists(target) and not overwrite:
                 finisher.wait()  # keep the report in clip order
                 summary.add(clip, "skipped", error="output exists (use --overwrite to redo)")
@@ -394,14 +400,16 @@ def watch_folder(
     last_activity = clock()
     missing = False  # the folder could not be listed at the last look (an unmounted share)
     links_noted: set[Path] = set()
+    broken_told: dict[Path, str] = {}
     started = clock()
     summary.work_seconds = summary.work_seconds or 0.0  # a watch says its work apart
     try:
         while True:
             try:
-                clips, foreign = list_folder(in_dir)
+                clips, foreign, broken = list_folder(in_dir)
                 say_links_left_alone([p for p in foreign if p not in links_noted], log)
                 links_noted.update(foreign)
+                _fail_broken_links_once(broken, broken_told, summary, log)
             except OSError as error:
                 if not missing:
                     log(f"vsr: {in_dir}: cannot be read ({error.strerror}); waiting for it")
@@ -480,6 +488,21 @@ def watch_folder(
         # of a 25 s watch, and 0 s of a watch that had nothing to do. Its fps is of the
         # time spent on clips (summary.work_seconds), which the summary line says apart.
         summary.elapsed_seconds = clock() - started
+
+
+def _fail_broken_links_once(
+    broken: dict[Path, str], told: dict[Path, str], summary: FolderReport, log
+) -> None:
+    """A watch fails each link that leads to no file once, and again only should it break
+    another way, or again once mended: a link into a share that is being mounted mends by
+    itself, and is then taken as any clip is."""
+    for link, why in broken.items():
+        if told.get(link) != why:
+            summary.forget(link)
+            summary.add(link, "failed", error=why)
+            log(f"vsr: {link.name}: failed: {why}")
+    told.clear()
+    told.update(broken)
 
 
 def write_folder_report(summary: FolderReport, path: Path | None) -> None:

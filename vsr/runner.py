@@ -15,6 +15,7 @@ import torch
 
 from vsr.argument_types import check_compile, check_path, check_switch, given, is_number, is_whole
 from vsr.atomic_file import check_can_write
+from vsr.broken_links import why_not_there
 from vsr.engine import ColourSpec, Pipeline
 from vsr.errors import VsrError, VsrTypeError, option
 from vsr.network_cache import NetworkCache, load_network_for
@@ -120,7 +121,7 @@ def check_clip_paths(source: Path, target: Path, overwrite: bool) -> None:
         raise VsrError(f"{source}: {not_a_sequence}")
     elif not source.exists():
         refuse_a_url(source)
-        raise VsrError(f"{source}: no such file")
+        raise VsrError(f"{source}: {why_not_there(source)}")
     if source.is_dir():
         # Only a call gets here: `vsr run FOLDER` takes the folder's way (vsr.folder).
         raise VsrError(

@@ -21,6 +21,7 @@ from pathlib import Path
 import av
 import numpy as np
 
+from vsr.broken_links import why_not_there
 from vsr.errors import VsrError, option
 from vsr.video import colors
 from vsr.video.captions import CaptionStore, captions_of
@@ -140,7 +141,7 @@ def _open_input(path: Path, rate: Fraction | None = None) -> av.container.InputC
     if not sequence and not path.exists():
         if not_a_sequence := why_not_a_sequence(path):
             raise VsrError(f"{path}: {not_a_sequence}")
-        raise VsrError(f"{path}: no such file")
+        raise VsrError(f"{path}: {why_not_there(path)}")
     if not sequence and not path.is_file():
         raise VsrError(f"{path}: not a file")
     try:

@@ -1,0 +1,130 @@
+"""Links that lead to no file (into a share that is not mounted, or looping) are named with
+why, as failed clips or images, not left out without a word (vsr.broken_links)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+from test_folder import Recorder, ScriptedTime
+
+from vsr.cli import main
+from vsr.folder import process_folder, watch_folder
+from vsr.imageio import write_image
+
+
+def _broken_links(folder: Path, suffix: str) -> dict[str, str]:
+    """A link into a share that is not mounted and one to itself, in `folder`, with what
+    vsr says of each."""
+    share = folder.parent / "nas"  # not there
+    (folder / f"b{suffix}").symlink_to(share / f"b{suffix}")
+    (folder / f"loop{suffix}").symlink_to(f"loop{suffix}")
+    return {
+        f"b{suffix}": f"links to {share / f'b{suffix}'}, which is not there",
+        f"loop{suffix}": "a link that loops",
+    }
+
+
+def test_a_folder_run_fails_links_that_lead_to_no_file_and_says_why(tmp_path):
+    # They were left out without a word: "1 done, 0 skipped, 0 failed", exit 0.
+    clips = tmp_path / "in"
+    clips.mkdir()
+    (clips / "a.mp4").write_bytes(b"1234")
+    why = _broken_links(clips, ".mp4")
+    lines: list[str] = []
+    runner = Recorder()
+    summary = process_folder(clips, tmp_path / "out", runner, progress=False, log=lines.append)
+    assert runner.calls == [("a.mp4", 4)]
+    assert [(Path(c["input"]).name, c["status"], c.get("error")) for c in summary.clips] == [
+        ("a.mp4", "done", None),
+        ("b.mp4", "failed", why["b.mp4"]),
+        ("loop.mp4", "failed", why["loop.mp4"]),
+    ]
+    assert f"vsr: b.mp4: failed: {why['b.mp4']}" in lines
+    assert "vsr: loop.mp4: failed: a link that loops" in lines
+
+
+def test_a_folder_of_links_into_an_unmounted_share_is_not_called_one_without_clips(
+    tmp_path, capsys
+):
+    # "vsr: error: no video clips in fl2 (looked for ...)", exit 2, which is untrue.
+    clips = tmp_path / "in"
+    clips.mkdir()
+    why = _broken_links(clips, ".mp4")
+    assert main(["run", str(clips), str(tmp_path / "out")]) == 1
+    err = capsys.readouterr().err
+    assert "no video clips" not in err
+    assert "vsr: 0 done, 0 skipped, 2 failed" in err
+    assert f"vsr:   failed: b.mp4: {why['b.mp4']}" in err
+    assert "vsr:   failed: loop.mp4: a link that loops" in err
+
+
+def test_a_watch_fails_a_broken_link_once_and_takes_it_once_mended(tmp_path):
+    clips, share = tmp_path / "in", tmp_path / "nas"
+    clips.mkdir()
+    why = _broken_links(clips, ".mp4")
+
+    def mount() -> None:
+        share.mkdir()
+        (share / "b.mp4").write_bytes(b"12345")
+
+    time_ = ScriptedTime({3: mount})
+    lines: list[str] = []
+    runner = Recorder()
+    summary = watch_folder(
+        clips, tmp_path / "out", runner, interval_s=1, idle_exit_s=5, log=lines.append,
+        clock=time_.clock, sleep=time_.sleep,
+    )  # fmt: skip
+    assert lines.count(f"vsr: b.mp4: failed: {why['b.mp4']}") == 1  # not at every look
+    assert lines.count("vsr: loop.mp4: failed: a link that loops") == 1
+    assert runner.calls == [("b.mp4", 5)]
+    assert sorted((Path(c["input"]).name, c["status"]) for c in summary.clips) == [
+        ("b.mp4", "done"),
+        ("loop.mp4", "failed"),
+    ]
+
+
+def test_a_single_clip_that_is_a_broken_link_is_not_called_missing(tmp_path, capsys):
+    # A link that loops was "loop.mp4: no such file".
+    why = _broken_links(tmp_path, ".mp4")
+    for name in ("b.mp4", "loop.mp4"):
+        assert main(["run", str(tmp_path / name), str(tmp_path / "out.mp4")]) == 2
+        assert capsys.readouterr().err == f"vsr: error: {tmp_path / name}: {why[name]}\n"
+
+
+def test_images_that_are_broken_links_are_said_as_clips_are(tmp_path, weights, capsys):
+    # "failed: loop.png: image not found".
+    images = tmp_path / "in"
+    images.mkdir()
+    write_image(images / "a.png", np.zeros((4, 4, 3), np.uint8))
+    why = _broken_links(images, ".png")
+    tiny = ["--weights", str(weights), "--device", "cpu"]
+    assert main(["image", str(images / "loop.png"), str(tmp_path / "o.png"), *tiny]) == 2
+    assert capsys.readouterr().err == f"vsr: error: {images / 'loop.png'}: a link that loops\n"
+    assert main(["image", str(images), str(tmp_path / "out"), *tiny]) == 1
+    err = capsys.readouterr().err
+    assert f"vsr:   failed: b.png: {why['b.png']}" in err
+    assert "vsr:   failed: loop.png: a link that loops" in err
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a.png"]
+
+
+def test_a_ray_folder_run_fails_broken_links_as_a_local_run(tmp_path, monkeypatch):
+    pytest.importorskip("ray")  # the README's test set-up installs no Ray
+    from vsr import cluster
+
+    clips = tmp_path / "in"
+    clips.mkdir()
+    why = _broken_links(clips, ".mp4")
+
+    def no_cluster(*args, **kwargs):
+        raise AssertionError("Ray was started though nothing could run")
+
+    monkeypatch.setattr(cluster, "connect", no_cluster)
+    lines: list[str] = []
+    summary = cluster.run_folder(clips, tmp_path / "out", progress=False, log=lines.append)
+    assert sorted((Path(c["input"]).name, c["status"], c["error"]) for c in summary.clips) == [
+        ("b.mp4", "failed", why["b.mp4"]),
+        ("loop.mp4", "failed", why["loop.mp4"]),
+    ]
+    assert lines == [f"vsr: {name}: failed: {reason}" for name, reason in why.items()]
