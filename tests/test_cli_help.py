@@ -40,6 +40,48 @@ def test_every_command_has_help(command, capsys):
             "vsr: error: the following arguments are required: ACTION (see: vsr weights --help)",
         ),
         (["--bogus"], "vsr: error: unrecognized arguments: --bogus (see: vsr --help)"),
+        # A file whose name starts with '-' was taken for an option, and the output named
+        # as missing ("the following arguments are required: output").
+        (
+            ["run", "-dash.mp4", "out.mp4"],
+            "vsr: error: '-dash.mp4' looks like an option; write ./-dash.mp4, or put it after "
+            "-- (see: vsr run --help)",
+        ),
+        (
+            ["run", "in.mp4", "-out.mp4"],
+            "vsr: error: '-out.mp4' looks like an option; write ./-out.mp4, or put it after -- "
+            "(see: vsr run --help)",
+        ),
+        (
+            ["image", "in.png", "-o.png"],
+            "vsr: error: '-o.png' looks like an option; write ./-o.png, or put it after -- "
+            "(see: vsr image --help)",
+        ),
+        (
+            ["run", "-dash.mp4", "in.mp4", "out.mp4"],
+            "vsr: error: '-dash.mp4' looks like an option; write ./-dash.mp4, or put it after "
+            "-- (see: vsr run --help)",
+        ),
+        (
+            ["run", "in.mp4", "--qiet"],
+            "vsr: error: unrecognized arguments: --qiet; did you mean --quiet? "
+            "(see: vsr run --help)",
+        ),
+        # After --, every word is a file's name: "--quiet; did you mean --quiet?" was said.
+        (
+            ["run", "--", "-dash.mp4", "x.mp4", "--quiet"],
+            "vsr: error: unrecognized arguments: --quiet; options go before -- (after it, "
+            "every word is a file name) (see: vsr run --help)",
+        ),
+        (
+            ["image", "--", "-a.png", "--scale", "2", "o.png"],
+            "vsr: error: unrecognized arguments: 2 o.png; options go before -- (after it, "
+            "every word is a file name) (see: vsr image --help)",
+        ),
+        (
+            ["run", "--", "a.mp4", "b.mp4", "-c.mp4"],
+            "vsr: error: unrecognized arguments: -c.mp4 (see: vsr run --help)",
+        ),
         (
             ["weights", "export", "a.pt", "b.safetensors", "--bogus"],
             "vsr: error: unrecognized arguments: --bogus (see: vsr weights export --help)",

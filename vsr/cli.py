@@ -12,6 +12,7 @@ import difflib
 import errno
 import importlib
 import logging
+import os
 import re
 import shlex
 import signal
@@ -50,7 +51,38 @@ class _OneLineParser(argparse.ArgumentParser):
         wanted = re.fullmatch(r"argument (\S+): expected one argument", message)
         if wanted:
             message += self._dash_value_hint(wanted.group(1).split("/"))
+        if message.startswith("the following arguments are required"):
+            # `vsr run -dash.mp4 out.mp4`: argparse took the file for an option and named
+            # the output as missing; the word it could not place is the mistake.
+            taken = self._taken_for_options()
+            if taken:
+                words = getattr(self, "_words", [])
+                message = _unrecognized(taken, sorted(self._option_string_actions), words)
         raise _UsageError(f"{message} (see: {self.prog} --help)")
+
+    def _taken_for_options(self) -> list[str]:
+        """The words before any `--` that argparse read as options this parser does not
+        have (a file named -dash.mp4, a misspelt --qiet)."""
+        words = getattr(self, "_words", [])
+        before = words[: words.index("--")] if "--" in words else words
+        return [
+            word
+            for word in before
+            if word.startswith("-")
+            and not self._negative_number_matcher.match(word)  # a value, as argparse takes it
+            and not self._has_option(word)
+        ]
+
+    def _has_option(self, word: str) -> bool:
+        """Whether argparse reads `word` as one of this parser's options: its name, name=value,
+        a shortened --name, or a short option with its value joined (-efoo)."""
+        name = word.split("=")[0]
+        options = self._option_string_actions
+        if name in options:
+            return True
+        if word.startswith("--"):
+            return any(option.startswith(name) for option in options)
+        return word[:2] in options
 
     def _dash_value_hint(self, names: list[str]) -> str:
         """argparse takes a value that starts with '-' (`--size -5x10`) for an option and
@@ -73,13 +105,42 @@ class _OneLineParser(argparse.ArgumentParser):
         return parsed, unknown
 
 
-def _meant(unknown: list[str], options: list[str]) -> str:
+def _unrecognized(unknown: list[str], options: list[str], words: list[str]) -> str:
+    """What to say of the words `unknown` that no argument of the command took, `words`
+    being all it was given and `options` its options: a file whose name starts with '-' is
+    told how to give it, and an option typed after `--` where it goes."""
+    after_dashes = words[words.index("--") + 1 :] if "--" in words else []
+    for word in unknown:
+        if word.startswith("-") and word not in after_dashes and _named_like_a_file(word):
+            return f"'{word}' looks like an option; write ./{word}, or put it after --"
+    return f"unrecognized arguments: {' '.join(unknown)}{_meant(unknown, options, after_dashes)}"
+
+
+def _named_like_a_file(word: str) -> bool:
+    """Whether `word` is rather a file's name than an option's: it names a folder, has a
+    type's suffix (.mp4, not the .5 of --sclae=1.5) or is a file here."""
+    suffix = re.fullmatch(r"\.[A-Za-z]\w*", Path(word).suffix)
+    return "/" in word or suffix is not None or os.path.lexists(word)
+
+
+def _an_option_after_dashes(word: str, options: list[str]) -> bool:
+    """Whether `word`, typed after `--`, was meant as an option: one of the command's, or
+    a word such as --quite that is no file's name."""
+    return word.split("=")[0] in options or (word.startswith("--") and not _named_like_a_file(word))
+
+
+def _meant(unknown: list[str], options: list[str], after_dashes: list[str]) -> str:
     """ "; did you mean --scale?" for an option misspelt as --scales, where one of the
-    command's options is near enough to be what was meant."""
+    command's options is near enough to be what was meant; never the option typed, which
+    is unknown only after `--`, where every word is a file's name."""
+    if any(_an_option_after_dashes(word, options) for word in after_dashes):
+        return "; options go before -- (after it, every word is a file name)"
     near = []
     for word in unknown:
+        name = word.split("=")[0]
         if word.startswith("--"):
-            near += difflib.get_close_matches(word.split("=")[0], options, n=1, cutoff=0.75)
+            others = [option for option in options if option != name]
+            near += difflib.get_close_matches(name, others, n=1, cutoff=0.75)
     return f"; did you mean {' and '.join(dict.fromkeys(near))}?" if near else ""
 
 
@@ -181,10 +242,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         args, unknown = parser.parse_known_args(argv)
         if unknown:
-            raise _UsageError(
-                f"unrecognized arguments: {' '.join(unknown)}"
-                f"{_meant(unknown, args.options_of)} (see: {args.help_of} --help)"
-            )
+            typed = sys.argv[1:] if argv is None else argv
+            said = _unrecognized(unknown, args.options_of, typed)
+            raise _UsageError(f"{said} (see: {args.help_of} --help)")
     except _UsageError as error:
         print(printable(f"vsr: error: {error}"), file=sys.stderr)
         return 2
