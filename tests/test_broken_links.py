@@ -45,6 +45,23 @@ def test_a_folder_run_fails_links_that_lead_to_no_file_and_says_why(tmp_path):
     assert "vsr: loop.mp4: failed: a link that loops" in lines
 
 
+def test_a_broken_link_whose_output_is_there_is_skipped_as_a_done_clip(tmp_path):
+    # A rerun while the share was unmounted failed the clips it had upscaled before (exit 1)
+    # where it skips every other done clip.
+    clips, out = tmp_path / "in", tmp_path / "out"
+    clips.mkdir()
+    out.mkdir()
+    why = _broken_links(clips, ".mp4")
+    (out / "b.mp4").write_bytes(b"done before")
+    summary = process_folder(clips, out, Recorder(), progress=False, log=lambda line: None)
+    assert [(Path(c["input"]).name, c["status"]) for c in summary.clips] == [
+        ("b.mp4", "skipped"),
+        ("loop.mp4", "failed"),
+    ]
+    assert summary.clips[1]["error"] == why["loop.mp4"]
+    assert (out / "b.mp4").read_bytes() == b"done before"
+
+
 def test_a_folder_of_links_into_an_unmounted_share_is_not_called_one_without_clips(
     tmp_path, capsys
 ):
@@ -128,3 +145,10 @@ def test_a_ray_folder_run_fails_broken_links_as_a_local_run(tmp_path, monkeypatc
         ("loop.mp4", "failed", why["loop.mp4"]),
     ]
     assert lines == [f"vsr: {name}: failed: {reason}" for name, reason in why.items()]
+    # One upscaled before its share went away is skipped, as a local run skips it.
+    (tmp_path / "out" / "b.mp4").write_bytes(b"done before")
+    summary = cluster.run_folder(clips, tmp_path / "out", progress=False, log=lines.append)
+    assert sorted((Path(c["input"]).name, c["status"]) for c in summary.clips) == [
+        ("b.mp4", "skipped"),
+        ("loop.mp4", "failed"),
+    ]

@@ -351,6 +351,7 @@ def run_folder(
     from vsr.folder import (
         check_input_and_output,
         clashing_outputs,
+        failing_links,
         list_folder,
         make_output_folder,
         no_clips_in,
@@ -377,6 +378,8 @@ def run_folder(
             skipped.append(clip)
         else:
             jobs.append(ClipJob(clip, target))
+    failing = failing_links(broken, out_dir, overwrite)
+    skipped = sorted([*skipped, *(link for link in broken if link not in failing)])
     summary = ClusterReport()
     for clip in skipped:
         summary.add(
@@ -387,9 +390,9 @@ def run_folder(
                 "error": "output exists (use --overwrite to redo)",
             }
         )
-    for clip, why in broken.items():
+    for clip, why in failing.items():
         log(f"vsr: {clip.name}: failed: {why}")
-    for clip, why in {**broken, **clashes}.items():
+    for clip, why in {**failing, **clashes}.items():
         summary.add(
             {
                 "input": str(clip),

@@ -72,6 +72,17 @@ def list_folder(folder: Path) -> tuple[list[Path], list[Path], dict[Path, str]]:
     return clips, foreign, broken
 
 
+def failing_links(broken: dict[Path, str], out_dir: Path, overwrite: bool) -> dict[Path, str]:
+    """Of the links that lead to no file (list_folder's), those that fail as clips: not one
+    whose output is there already (upscaled before its share went away), which is skipped
+    as any done clip is, unless `overwrite`."""
+    return {
+        link: why
+        for link, why in broken.items()
+        if overwrite or not os.path.lexists(output_for(link, out_dir))
+    }
+
+
 def _looking_again_for_foreign_links(run_clip: ClipRunner) -> ClipRunner:
     """`run_clip` that first looks again whether the clip is a link another user made: a
     clip may wait minutes between the listing and its turn, time enough to swap a file for
@@ -321,7 +332,7 @@ def process_folder(
     summary = summary if summary is not None else FolderReport()
     started = time.monotonic()
     # Clips that fail before they start, each with why: broken links, clashing names.
-    refused = {**broken, **clashing_outputs(clips, out_dir)}
+    refused = {**failing_links(broken, out_dir, overwrite), **clashing_outputs(clips, out_dir)}
     clips = sorted([*clips, *broken])
     finisher = _Finisher(summary, log)
     overall = tqdm(total=len(clips), unit="clip", desc="folder", disable=not bars_shown(progress))
