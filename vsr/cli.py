@@ -32,7 +32,13 @@ from vsr.errors import (
 from vsr.printable import printable
 from vsr.shared_change import SharedChange
 from vsr.shown_warnings import forget, remember
-from vsr.stop_signals import STOP_SIGNALS, heeded, leave_a_closed_terminal, point_at_devnull
+from vsr.stop_signals import (
+    HANGUP,
+    STOP_SIGNALS,
+    heeded,
+    leave_a_closed_terminal,
+    point_at_devnull,
+)
 
 # The order here is the order in `vsr --help`.
 COMMANDS = ["run", "image", "eval", "train", "weights", "bench", "profile", "viz", "report"]
@@ -176,7 +182,7 @@ def _show_warning(message, category, filename, lineno, file=None, line=None) -> 
 
 
 def _terminate(signum: int, frame: object) -> None:
-    if signum == signal.SIGHUP:
+    if signum == HANGUP:
         leave_a_closed_terminal()
     # Unwind like Ctrl-C so that writers remove their temporary files on the way out.
     raise KeyboardInterrupt

@@ -11,7 +11,9 @@ from __future__ import annotations
 import os
 import signal
 
-STOP_SIGNALS = (signal.SIGTERM, signal.SIGHUP)
+# SIGHUP where the system has it (Windows has none).
+HANGUP = getattr(signal, "SIGHUP", None)
+STOP_SIGNALS = tuple(number for number in (signal.SIGTERM, HANGUP) if number is not None)
 
 
 def heeded(numbers: tuple[int, ...]) -> list[int]:

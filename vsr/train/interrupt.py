@@ -16,7 +16,7 @@ import threading
 from types import FrameType
 from typing import Any
 
-from vsr.stop_signals import STOP_SIGNALS, heeded, leave_a_closed_terminal
+from vsr.stop_signals import HANGUP, STOP_SIGNALS, heeded, leave_a_closed_terminal
 
 _STOPPING = (
     "vsr: stopping once the current step (or validation) is done, to save last.pt; "
@@ -50,7 +50,7 @@ class StopRequest:
         self._previous.clear()
 
     def _handle(self, number: int, frame: FrameType | None) -> None:
-        if number == signal.SIGHUP:
+        if number == HANGUP:
             leave_a_closed_terminal()  # the step's log lines must not fail it
         if self.requested:
             raise KeyboardInterrupt  # asked twice: stop now, without the checkpoint
