@@ -168,7 +168,7 @@ def test_an_output_folder_removed_mid_run_is_said_as_such(tmp_path):
 
 
 @pytest.mark.parametrize("cleanup", ["the temporary file", "the folder, made again"])
-def test_a_temporary_output_removed_mid_run_is_said_as_such(tmp_path, cleanup):
+def test_a_temporary_output_removed_mid_run_is_said_as_such(tmp_path, weights, cleanup):
     # `rm out/.x.*.tmp.mp4`, or `rm -rf out && mkdir out`: the tags' check opened the
     # temporary file again by name, and a traceback ended in PyAV's FileNotFoundError.
     import shutil
@@ -178,8 +178,6 @@ def test_a_temporary_output_removed_mid_run_is_said_as_such(tmp_path, cleanup):
     clip, folder = tmp_path / "in.mp4", tmp_path / "out"
     make_clip(clip, 32, 24, 3)
     folder.mkdir()
-    weights = tmp_path / "rtc.safetensors"
-    save_weights(create_model("imdn_rtc"), weights)
 
     def clean_up(frames: int) -> None:
         if cleanup == "the temporary file":
@@ -218,7 +216,9 @@ def _frames_in(path: Path) -> int:
         return sum(1 for _ in container.decode(video=0))
 
 
-def test_a_finished_video_refused_its_name_is_kept_where_the_error_says(tmp_path, monkeypatch):
+def test_a_finished_video_refused_its_name_is_kept_where_the_error_says(
+    tmp_path, weights, monkeypatch
+):
     # The folder made read-only during the encode: the whole video stayed under its hidden
     # temporary name unsaid, and the next run removed it as a killed run's.
     from vsr.runner import upscale_video
@@ -227,8 +227,6 @@ def test_a_finished_video_refused_its_name_is_kept_where_the_error_says(tmp_path
     clip, folder = tmp_path / "in.mp4", tmp_path / "out"
     make_clip(clip, 32, 24, 3)
     folder.mkdir()
-    weights = tmp_path / "rtc.safetensors"
-    save_weights(create_model("imdn_rtc"), weights)
     target = folder / "x.mp4"
     temp = temp_path_for(target)
     run = dict(weights=weights, progress=False)
@@ -257,15 +255,15 @@ def test_a_finished_video_refused_its_name_is_kept_where_the_error_says(tmp_path
     assert _frames_in(earlier) == _frames_in(target) == 3
 
 
-def test_a_finished_video_refused_its_name_takes_a_free_one_where_it_can(tmp_path, monkeypatch):
+def test_a_finished_video_refused_its_name_takes_a_free_one_where_it_can(
+    tmp_path, weights, monkeypatch
+):
     # Another user's x.mp4 in a shared (sticky) folder, say: x.2.mp4 is free to take.
     from vsr.runner import upscale_video
 
     clip, folder = tmp_path / "in.mp4", tmp_path / "out"
     make_clip(clip, 32, 24, 3)
     folder.mkdir()
-    weights = tmp_path / "rtc.safetensors"
-    save_weights(create_model("imdn_rtc"), weights)
     _refuse_names(monkeypatch, lambda path: path.name == "x.mp4")
     with pytest.raises(
         VsrError, match="x.mp4: Permission denied; the finished video is kept as x.2.mp4 beside it"
