@@ -6,6 +6,7 @@ import errno
 import json
 import os
 import re
+import signal
 import threading
 import time
 from collections.abc import Callable
@@ -723,6 +724,37 @@ def test_an_interrupted_folder_run_still_writes_its_report_of_every_clip(
     assert main(args) == 130
     said = capsys.readouterr().err.splitlines()
     assert said[-3].startswith("vsr: 1 done, 0 skipped, 0 failed, 1 interrupted, 1 not started (")
+
+
+def test_a_folder_run_stopped_by_sigterm_says_so_not_ctrl_c(tmp_path, weights, monkeypatch, capsys):
+    # A scheduler's SIGTERM stops vsr as Ctrl-C does (vsr.stop_signals), but the report and
+    # the last line said "stopped by Ctrl-C", sending whoever read them after a pre-emption
+    # looking for a person at a keyboard.
+    import vsr.runner
+
+    clips, out, report = tmp_path / "in", tmp_path / "out", tmp_path / "run.json"
+    clips.mkdir()
+    for name in ("a", "b"):
+        make_bench_clip(clips / f"{name}.mkv", 64, 48, 2)
+    real = vsr.runner.start_upscale
+
+    def terminated_on_b(clip, output, **options):
+        if Path(clip).name == "b.mkv":
+            signal.raise_signal(signal.SIGTERM)
+        return real(clip, output, **options)
+
+    monkeypatch.setattr(vsr.runner, "start_upscale", terminated_on_b)
+    args = ["run", str(clips), str(out), "--weights", str(weights), "--device", "cpu"]
+    assert main([*args, "--quiet", "--report", str(report)]) == 130
+    stopped = [c for c in json.loads(report.read_text())["clips"] if c["status"] == "interrupted"]
+    assert [(Path(c["input"]).name, c["error"]) for c in stopped] == [
+        ("b.mkv", "stopped by SIGTERM before it was finished")
+    ]
+    assert capsys.readouterr().err.splitlines() == [
+        "vsr:   interrupted: b.mkv: stopped by SIGTERM before it was finished",
+        "vsr: interrupted by SIGTERM",
+    ]
+    assert sorted(p.name for p in out.iterdir()) == ["a.mkv"]
 
 
 def test_a_watch_stopped_in_the_middle_of_a_clip_reports_it_and_redoes_it_next_time(tmp_path):

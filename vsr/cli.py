@@ -35,9 +35,11 @@ from vsr.shown_warnings import forget, remember
 from vsr.stop_signals import (
     HANGUP,
     STOP_SIGNALS,
+    StopSignal,
     heeded,
     leave_a_closed_terminal,
     point_at_devnull,
+    stopped_by,
 )
 
 # The order here is the order in `vsr --help`.
@@ -185,7 +187,7 @@ def _terminate(signum: int, frame: object) -> None:
     if signum == HANGUP:
         leave_a_closed_terminal()
     # Unwind like Ctrl-C so that writers remove their temporary files on the way out.
-    raise KeyboardInterrupt
+    raise StopSignal(signum)
 
 
 def _stop_like_ctrl_c() -> dict[int, object]:
@@ -272,7 +274,8 @@ def main(argv: list[str] | None = None) -> int:
         _print_notes(error)
         return 2
     except KeyboardInterrupt as error:
-        print("vsr: interrupted", file=sys.stderr)
+        reason = stopped_by(error)
+        print("vsr: interrupted" + ("" if reason == "Ctrl-C" else f" by {reason}"), file=sys.stderr)
         _print_notes(error)
         return 130
     except BrokenPipeError:

@@ -28,6 +28,7 @@ from vsr.frames_folder import frames_hint
 from vsr.hidden_files import hidden_left_out, is_hidden
 from vsr.progress import bars_shown
 from vsr.report import FolderReport, RunReport, frames_made, write_json
+from vsr.stop_signals import stopped_by
 from vsr.subfolders import subfolders_left_alone
 from vsr.watch_state import OLD_STATE_FILE, STATE_FILE, WatchState
 
@@ -290,18 +291,20 @@ class _Finisher:
             self.summary.add(clip, "done", report)
 
 
-INTERRUPTED = "stopped by Ctrl-C before it was finished"
 NOT_STARTED = "not started: the run was stopped before it"
 
 
-def record_interruption(summary: FolderReport, unfinished: list[Path]) -> None:
-    """Record how Ctrl-C left the clips it stopped: the first of `unfinished` that has no
-    outcome yet was being upscaled, and those after it were never begun. A report that named
-    only the clips done read as a folder of fewer clips."""
+def record_interruption(
+    summary: FolderReport, unfinished: list[Path], interruption: KeyboardInterrupt
+) -> None:
+    """Record how Ctrl-C (or a stop signal: `interruption`) left the clips it stopped: the
+    first of `unfinished` that has no outcome yet was being upscaled, and those after it were
+    never begun. A report that named only the clips done read as a folder of fewer clips."""
     recorded = {clip["input"] for clip in summary.clips}
     left = [clip for clip in unfinished if str(clip) not in recorded]
     if left and left[0] == unfinished[0]:
-        summary.add(left.pop(0), "interrupted", error=INTERRUPTED)
+        stopped = f"stopped by {stopped_by(interruption)} before it was finished"
+        summary.add(left.pop(0), "interrupted", error=stopped)
     for clip in left:
         summary.add(clip, "not started", error=NOT_STARTED)
 
@@ -362,9 +365,9 @@ def process_folder(
                 else:
                     finisher.start(clip, result if callable(result) else lambda r=result: r)
             overall.update(1)
-    except KeyboardInterrupt:
+    except KeyboardInterrupt as interruption:
         finisher.wait()  # a clip already encoded is completed, not lost
-        record_interruption(summary, clips[reached - 1 :])
+        record_interruption(summary, clips[reached - 1 :], interruption)
         raise
     finally:
         finisher.wait()
@@ -480,8 +483,8 @@ def watch_folder(
                 began = clock()
                 try:
                     ok = _run_one(clip, target, run_clip, summary, log, replace=again)
-                except KeyboardInterrupt:  # a watch's usual end; the next watch redoes it
-                    record_interruption(summary, [clip])
+                except KeyboardInterrupt as interruption:  # a watch's usual end; redone next
+                    record_interruption(summary, [clip], interruption)
                     raise
                 finally:  # Ctrl-C mid-clip: its time was work too
                     summary.work_seconds = (summary.work_seconds or 0.0) + clock() - began

@@ -16,6 +16,20 @@ HANGUP = getattr(signal, "SIGHUP", None)
 STOP_SIGNALS = tuple(number for number in (signal.SIGTERM, HANGUP) if number is not None)
 
 
+class StopSignal(KeyboardInterrupt):
+    """A stop signal (SIGTERM, SIGHUP) unwinding as Ctrl-C does, which still says which it
+    was: a folder's report read "stopped by Ctrl-C" after a scheduler's SIGTERM."""
+
+    def __init__(self, number: int) -> None:
+        super().__init__(signal.Signals(number).name)
+        self.number = number
+
+
+def stopped_by(interruption: KeyboardInterrupt) -> str:
+    """ "Ctrl-C", or the stop signal's name ("SIGTERM")."""
+    return interruption.args[0] if isinstance(interruption, StopSignal) else "Ctrl-C"
+
+
 def heeded(numbers: tuple[int, ...]) -> list[int]:
     """Those of ``numbers`` the process was not started ignoring: `nohup vsr run ...` asks
     vsr to outlive its terminal, and a handler of ours would undo that."""
