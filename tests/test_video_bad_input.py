@@ -182,6 +182,32 @@ def test_a_truncated_avi_with_dropped_frames_counts_what_the_cut_lost(tmp_path):
     assert any("could not be decoded" in w for w in reader.warnings)
 
 
+def test_an_avi_on_a_millisecond_clock_is_read_at_its_pictures_rate(tmp_path):
+    # A muxer given times on a 1/1000 clock (remuxed VFR) states 1000 fps and writes an
+    # empty chunk per tick between pictures, the last picture's span included: 40 pictures
+    # at 25 fps read as 1600 frames at 1000 fps, "39 frame(s) could not be decoded", and the
+    # output was declared 1000 fps.
+    from fractions import Fraction
+
+    import av
+    import numpy as np
+
+    path = tmp_path / "ms.avi"
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("mpeg4", rate=25)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        stream.time_base = Fraction(1, 1000)
+        for index in range(40):
+            frame = av.VideoFrame.from_ndarray(np.full((48, 64, 3), index * 5, np.uint8), "rgb24")
+            frame.pts, frame.time_base = index * 40, Fraction(1, 1000)
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode(None))
+    reader, frames = read(path)
+    assert (reader.info.average_rate, reader.info.frame_count) == (25, 40)
+    assert [f.pts for f in frames] == [index * 40 for index in range(40)]
+    assert reader.lost_frames == 0 and reader.warnings == []
+
+
 def test_truncated_mp4_without_its_index_is_a_clear_error(tmp_path):
     path = tmp_path / "plain.mp4"
     make_clip(path, 64, 48, 6)  # the index (moov) is written last

@@ -48,7 +48,7 @@ from vsr.video.field_rate import (
 )
 from vsr.video.file_version import FileVersion, check_unchanged
 from vsr.video.frame_planes import FramePlanes
-from vsr.video.frame_rate import file_frame_rate
+from vsr.video.frame_rate import avi_chunks_are_clock_ticks, file_frame_rate
 from vsr.video.frame_side_data import side_data_of
 from vsr.video.gop_timecode import (
     MPEG_VIDEO_CODECS,
@@ -464,8 +464,8 @@ class VideoReader:
         # A frame is lost when its packet did not decode, or when the container promised
         # more frames than the demuxer could read (a truncated file with its index first).
         promised = (self._source.frame_count or 0) - discarded
-        if dropped is not None:
-            promised -= dropped.count
+        if dropped is not None:  # the header's count of chunks, less those with no picture
+            promised = (self._stream.frames or 0) - discarded - dropped.count
         lost = max(0, packets - self.decoded_frames, promised - self.decoded_frames)
         self.lost_frames = max(lost, self._missing_tail_frames(counted=True))
 
@@ -1083,6 +1083,8 @@ class VideoReader:
         # included (a recording whose clock starts at 10 h was "~900017" frames, not 20).
         duration, own = declared_video_seconds(stream, self._container)
         frame_count = stream.frames or None
+        if frame_count and avi_chunks_are_clock_ticks(self._container, stream) and duration:
+            frame_count = round(duration * rate)  # its header counts ticks (an estimate)
         if cut is not None and cut.asked:
             frame_count, duration = frames_in_cut(cut, frame_count, rate, duration if own else None)
             if self._raw is not None:
