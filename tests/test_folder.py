@@ -224,6 +224,22 @@ def test_a_mistake_every_clip_would_meet_stops_a_folder_run_once(
     assert sorted(p.name for p in out.glob("*.mp4")) == ["a.mp4", "b.mp4"]
 
 
+def test_a_setting_the_default_codec_refuses_stops_a_folder_of_mp4_clips_once(
+    tmp_path, weights, capsys
+):
+    # Without --codec the check up front gave way to the .webm clip a folder might hold,
+    # so a folder of .mp4 clips, every one encoded with libx264, failed clip by clip.
+    clips, out = tmp_path / "in", tmp_path / "out"
+    clips.mkdir()
+    for name in ("a.mp4", "b.mp4"):
+        make_clip(clips / name, 32, 24, frames=2, audio=False)
+    args = ["run", str(clips), str(out), "--weights", str(weights), "--crf", "60", "--quiet"]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert err.strip().splitlines() == ["vsr: error: crf 60: libx264 takes 0 to 51"]
+    assert not out.exists()
+
+
 def test_a_setting_of_the_default_codec_a_webm_clip_does_not_get_is_left_to_each_clip(
     tmp_path, weights, capsys
 ):

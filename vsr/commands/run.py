@@ -427,7 +427,7 @@ def check_what_every_clip_shares(
     check_clip_arguments(
         target["scale"], target["size"], target["height"], model["batch"], settings
     )
-    check_settings_every_clip_meets(settings)
+    check_settings_every_clip_meets(settings, _containers_written(args))
     if networks is not None:
         resolve_device(args.device)
         if args.weights is not None:
@@ -439,6 +439,19 @@ def check_what_every_clip_shares(
     weights = args.weights
     if weights is not None and not is_weights_name(weights) and Path(weights).parent.is_dir():
         raise VsrError(f"weights file not found: {weights}")
+
+
+def _containers_written(args: argparse.Namespace) -> set[str] | None:
+    """The containers a folder run writes its clips in (vsr.folder.output_for), where they
+    are known before it starts; None for a watch, whose clips are still to come."""
+    from vsr.folder import find_clips, output_for
+    from vsr.video.containers import CONTAINERS
+
+    if args.watch or not Path(args.input).is_dir():
+        return None
+    clips = find_clips(Path(args.input))
+    outputs = (output_for(clip, Path(args.output)) for clip in clips)
+    return {CONTAINERS[output.suffix.lower()] for output in outputs} or None
 
 
 def folder_summary_line(totals: dict) -> str:

@@ -116,19 +116,24 @@ def check_pix_fmt_name(wanted: str) -> str:
     return wanted
 
 
-def check_settings_every_clip_meets(settings: EncodeSettings) -> None:
-    """What EncoderChoice would refuse in `settings` for every clip, whatever the clip and
-    the container vsr writes it in, as its one error: an unknown codec, a --pix-fmt vsr
-    cannot write; and, for an encoder every output gets (one asked for, or a default that
-    every container stores), one that no container stores, a crf out of its range, a
-    preset or tune it lacks, a pixel format it cannot take. A folder run asks before its
-    first clip (vsr.commands.run), as every clip failed with it in turn. A default codec
-    that a container replaces (WebM's own, VP9 or, by the source's depth, AV1) is checked
-    clip by clip, as what is refused depends on the clip."""
+def check_settings_every_clip_meets(
+    settings: EncodeSettings, containers: set[str] | None = None
+) -> None:
+    """What EncoderChoice would refuse in `settings` for every clip, whatever the clip, as
+    its one error: an unknown codec, a --pix-fmt vsr cannot write; and, for an encoder
+    every output gets (one asked for, or a default that each of `containers` stores: the
+    formats the outputs are written in, None where any may be), one that no container
+    stores, a crf out of its range, a preset or tune it lacks, a pixel format it cannot
+    take. A folder run asks before its first clip (vsr.commands.run), as every clip failed
+    with it in turn. A default codec that one of those containers replaces (WebM's own, VP9
+    or, by the source's depth, AV1) is checked clip by clip, as what is refused depends on
+    the clip: a folder of .mp4 clips is checked here, one with a .webm clip among them is
+    not."""
     codec = video_encoder(settings.codec)
     if settings.pix_fmt and not settings.pix_fmt_is_default:
         check_pix_fmt_name(settings.pix_fmt)
-    if any(_container_replaces(settings, codec.name, f) for f in set(CONTAINERS.values())):
+    possible = set(CONTAINERS.values()) if containers is None else containers
+    if any(_container_replaces(settings, codec.name, f) for f in possible):
         return
     check_some_container_takes(codec.name)
     if settings.pix_fmt:
