@@ -33,7 +33,8 @@ def run_feature_maps(args: argparse.Namespace) -> int:
     from vsr.atomic_file import check_can_write
     from vsr.errors import VsrError
     from vsr.featuremaps import capture, image_to_tensor, tile_grid
-    from vsr.imageio import check_image_output, read_image, write_image
+    from vsr.image_file import check_output_path
+    from vsr.imageio import read_image, write_image
     from vsr.printable import printable
     from vsr.upscale import resolve_device
     from vsr.weights import load_network
@@ -41,10 +42,9 @@ def run_feature_maps(args: argparse.Namespace) -> int:
     if args.tile < 8:
         raise VsrError("--tile must be at least 8 pixels")
     output = Path(args.output)
-    if output.exists() and output.resolve() == Path(args.image).resolve():
-        raise VsrError(f"{output} is the input image; choose another output name")
+    # A picture of the network's insides, remade at will: an existing one is replaced.
+    check_output_path(Path(args.image), output, overwrite=True)
     check_can_write(output, "image")
-    check_image_output(output)
     device = resolve_device(args.device)
     # The maps are the network's alone, at the image's size: IMDN_AS takes no --scale.
     model = load_network(args.weights, args.scale, same_size_serves_any_scale=False).model
