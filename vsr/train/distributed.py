@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import torch
 import torch.distributed as dist
@@ -24,6 +24,10 @@ class Distributed:
     rank: int = 0
     world: int = 1
     local_rank: int = 0
+    # A gloo group beside NCCL's for the flags the ranks agree on at every step (a stop
+    # asked for): on the CPU, so no step waits for the GPU to read one. None: the default
+    # group, which is gloo already on the CPU.
+    flags_group: Any = None
 
     @property
     def enabled(self) -> bool:
@@ -40,6 +44,14 @@ class Distributed:
             dist.all_reduce(value)
             value /= self.world
         return value
+
+    def any_rank(self, flag: bool) -> bool:
+        """Whether `flag` is set on any process (`flag` itself when alone)."""
+        if not self.enabled:
+            return flag
+        value = torch.tensor([int(flag)])
+        dist.all_reduce(value, op=dist.ReduceOp.MAX, group=self.flags_group)
+        return bool(value.item())
 
     def from_main(self, value: torch.Tensor) -> torch.Tensor:
         """Rank 0's value of a tensor, on every process (the tensor itself when alone)."""
@@ -123,4 +135,6 @@ def init_distributed(device_type: str) -> Distributed:
         if device_type == "cuda":
             torch.cuda.set_device(place.local_rank)  # before NCCL starts: each rank its GPU
         dist.init_process_group("nccl" if device_type == "cuda" else "gloo")
+    if place.enabled and dist.get_backend() != "gloo":
+        place.flags_group = dist.new_group(backend="gloo")
     return place

@@ -512,17 +512,22 @@ def _train_steps(run: _Run, start: int, weights_pending: bool) -> tuple[int, flo
             _keep_to_the_time_budget(run, done)
             last = done == run.budget.total
 
-            # Under DDP the ranks agree on stopping when they meet to average the loss anyway,
-            # so that all of them stop at the same step (and alone, no step waits for it).
-            stopping = stop.requested and not run.ddp.enabled
-            # A run stopped between two rows logs the steps since the last one: its resume
-            # starts a new window, and those steps' loss would be in no row.
-            if done % run.config.log_every == 0 or last or stopping:
-                stopping = _end_the_window(run, done, stop)
+            if done % run.config.log_every == 0 or last:
+                _end_the_window(run, done)
             psnr = _save_and_validate(run, done, last)
             if psnr is not None:
                 final_psnr = psnr if last else None
+            # After the step's save and validation, so that a stop asked during them stops
+            # here, not a step later. Under DDP the ranks agree at every step, so that all of
+            # them stop at the same one and soon: torchrun kills its workers 30 s after it
+            # passes them Ctrl-C, which a stop agreed at the next log row (50 steps) missed,
+            # and last.pt was never written.
+            stopping = run.ddp.any_rank(stop.requested)
             if stopping and not last:  # the last step goes on to write its weights
+                # A run stopped between two rows logs the steps since the last one: its
+                # resume starts a new window, and those steps' loss would be in no row.
+                if run.window_steps:
+                    _end_the_window(run, done)
                 if run.ddp.is_main:
                     _save_state(run, done)
                     note(f"stopped at step {done}: {run.checkpoint_path} saved, --resume continues")
@@ -611,19 +616,15 @@ def _follow_the_refit_total(run: _Run) -> None:
         run.log.write_config(_settings(run.config, budget.total, run.ddp))
 
 
-def _end_the_window(run: _Run, done: int, stop: StopRequest) -> bool:
-    """Log the mean loss of the window's steps and refuse a diverged one; returns whether
-    the run stops here (every rank takes part, and all of them decide alike)."""
-    window_mean = run.window_loss / run.window_steps
-    shared = run.ddp.mean(torch.stack([window_mean, _flag(stop, run.device)]))
-    mean_loss = shared[0].item()
-    stopping = shared[1].item() > 0
+def _end_the_window(run: _Run, done: int) -> None:
+    """Log the mean loss of the window's steps and refuse a diverged one (every rank takes
+    part, and all of them decide alike)."""
+    mean_loss = run.ddp.mean(run.window_loss / run.window_steps).item()
     run.window_loss.zero_()
     run.window_steps = 0
     if run.log is not None and run.meter is not None:
         _log_the_window(run, done, mean_loss)
     _refuse_diverged(run, done, mean_loss)  # after its row: log.csv shows the NaN
-    return stopping
 
 
 def _log_the_window(run: _Run, done: int, mean_loss: float) -> None:
@@ -835,10 +836,6 @@ def _threads_to_use(asked: int) -> tuple[int, str | None]:
 def _all_finite(model: nn.Module) -> bool:
     """Whether every parameter is a finite number (one wait for the device, not one each)."""
     return bool(torch.stack([torch.isfinite(p).all() for p in model.parameters()]).all())
-
-
-def _flag(stop: StopRequest, device: torch.device) -> torch.Tensor:
-    return torch.tensor(float(stop.requested), device=device)
 
 
 def _other_validation_set(stored: dict, config: TrainConfig) -> bool:
