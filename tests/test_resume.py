@@ -438,6 +438,23 @@ def test_in_folder_mode_kept_work_of_other_settings_is_told_how_to_start_that_cl
     assert kept.is_dir()
 
 
+def test_in_folder_mode_kept_work_met_without_resume_is_told_how_to_start_that_clip_over(
+    clip, weights, tmp_path, capsys, monkeypatch
+):
+    # It advised --overwrite here too, which redoes every clip of the folder already finished.
+    _, out, command = _folder_run_interrupted_after_a_chunk(clip, weights, tmp_path, monkeypatch)
+    capsys.readouterr()
+    without_resume = [word for word in command if word != "--resume"]
+    assert main(without_resume) == 1
+    kept = journal_folder(out / "a.mkv")
+    assert (
+        f"failed: a.mkv: {kept} holds 25 upscaled frames of an interrupted run: add --resume to "
+        f"continue it, or remove {kept} to start this clip over (--overwrite would redo every "
+        "clip of the folder)"
+    ) in capsys.readouterr().err
+    assert kept.is_dir()
+
+
 def test_chunks_kept_for_the_same_name_in_another_container_are_named(clip, weights, tmp_path):
     mkv, mp4 = tmp_path / "film.mkv", tmp_path / "film.mp4"
     options = dict(weights=weights, progress=False, resume=True)

@@ -48,6 +48,33 @@ def start_over() -> str:
     return f"{option('--overwrite', True)} to start over"
 
 
+def _start_this_clip_over(folder: Path) -> str:
+    """The advice to start one clip of a folder run over: --overwrite would redo every
+    finished clip of the folder too."""
+    return (
+        f"remove {folder} to start this clip over ({option('--overwrite', True)} would redo "
+        "every clip of the folder)"
+    )
+
+
+class KeptWorkForgotten(VsrError):
+    """Frames an interrupted --resume run kept for this output, met by a run without
+    --resume, which would upscale them again and then delete them: it asks first.
+    `in_a_folder`: as KeptWorkMismatch's."""
+
+    def __init__(self, folder: Path, kept: int, in_a_folder: bool = False) -> None:
+        self.folder, self.kept = folder, kept
+        over = _start_this_clip_over(folder) if in_a_folder else start_over()
+        super().__init__(
+            f"{folder} holds {kept} upscaled frames of an interrupted run: add "
+            f"{option('--resume', True)} to continue it, or {over}"
+        )
+
+    def in_a_folder(self) -> KeptWorkForgotten:
+        """The same refusal for one clip of a folder run."""
+        return KeptWorkForgotten(self.folder, self.kept, in_a_folder=True)
+
+
 class KeptWorkMismatch(VsrError):
     """Kept work of other settings (`differences` names them; None: an unreadable record).
     Only "source file": another version of the source, whose work can never serve.
@@ -60,12 +87,7 @@ class KeptWorkMismatch(VsrError):
         self.output, self.folder = output, folder
         self._stored, self._fingerprint = stored, fingerprint
         self.differences = None if stored is None else _differences(stored, fingerprint)
-        over = (
-            f"remove {folder} to start this clip over ({option('--overwrite', True)} would "
-            "redo every clip of the folder)"
-            if in_a_folder
-            else f"add {start_over()}"
-        )
+        over = _start_this_clip_over(folder) if in_a_folder else f"add {start_over()}"
         if self.differences is None:
             why = f"has an unreadable record of its settings; {over}"
         elif self.differences == ["source file"]:

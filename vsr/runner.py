@@ -100,13 +100,11 @@ def _frames_kept_for(target: Path) -> tuple[Path, int]:
 def _refuse_a_forgotten_journal(target: Path) -> None:
     """An interrupted --resume run kept chunks for this output. A run without --resume
     would upscale them again and then delete them (the output is complete): ask first."""
+    from vsr.resume_folder import KeptWorkForgotten
+
     folder, kept = _frames_kept_for(target)
     if kept:
-        raise VsrError(
-            f"{folder} holds {kept} upscaled frames of an interrupted run: add "
-            f"{option('--resume', True)} to continue it, or {option('--overwrite', True)} "
-            "to start over"
-        )
+        raise KeptWorkForgotten(folder, kept)
 
 
 def check_clip_paths(source: Path, target: Path, overwrite: bool) -> None:

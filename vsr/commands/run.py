@@ -489,7 +489,7 @@ def _run_folder(args, settings, model, target, say) -> int:
     from vsr.folder import check_report_path, process_folder, watch_folder, write_folder_report
     from vsr.network_cache import NetworkCache
     from vsr.report import FolderReport
-    from vsr.resume_folder import KeptWorkMismatch
+    from vsr.resume_folder import KeptWorkForgotten, KeptWorkMismatch
     from vsr.runner import start_upscale
 
     check_report_path(args.report, args.input, args.output, args.watch)
@@ -513,6 +513,8 @@ def _run_folder(args, settings, model, target, say) -> int:
     def run_clip(clip: Path, output: Path, replace: bool = False):
         try:  # replace: a new version of a done clip (--watch)
             run = start(clip, output, args.overwrite or replace)
+        except KeptWorkForgotten as forgotten:
+            raise forgotten.in_a_folder() from None
         except KeptWorkMismatch as mismatch:
             if not mismatch.source_changed:
                 raise mismatch.in_a_folder() from None
