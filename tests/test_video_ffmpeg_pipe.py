@@ -77,6 +77,31 @@ def test_no_rotation_no_display_rotation(tmp_path):
     assert "-display_rotation" not in build_arguments(plan(tmp_path, rotation=0))
 
 
+def test_ffmpeg_python_is_needed_by_the_fallback_alone(tmp_path):
+    # ffmpeg_pipe imported it at the top, and the writer imports ffmpeg_pipe: without
+    # ffmpeg-python every `vsr run` ended in ModuleNotFoundError, fallback or not.
+    import subprocess
+    import sys
+
+    script = (
+        "import sys; sys.modules['ffmpeg'] = None\n"  # as if not installed
+        "import vsr.video.writer, vsr.commands.run\n"
+        "from vsr.errors import VsrError\n"
+        "from vsr.video.ffmpeg_pipe import build_arguments\n"
+        "try:\n"
+        "    build_arguments(None)\n"
+        "except VsrError as error:\n"
+        "    print(error)\n"
+    )
+    repo = Path(__file__).resolve().parent.parent
+    done = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, cwd=repo, check=True
+    )
+    assert done.stdout.strip() == (
+        "the ffmpeg fallback needs ffmpeg-python: pip install 'ffmpeg-python>=0.2'"
+    )
+
+
 def test_detection_follows_path(tmp_path, monkeypatch):
     monkeypatch.setenv("PATH", str(tmp_path))
     assert ffmpeg_pipe.find_ffmpeg() is None and not ffmpeg_pipe.ffmpeg_available()

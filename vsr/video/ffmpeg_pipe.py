@@ -18,7 +18,6 @@ from fractions import Fraction
 from pathlib import Path
 
 import av
-import ffmpeg
 import numpy as np
 
 from vsr.errors import VsrError
@@ -63,6 +62,14 @@ class PipePlan:
 
 def build_arguments(plan: PipePlan, binary: str = "ffmpeg") -> list[str]:
     """The ffmpeg command line for a plan, as an argument list."""
+    # Here, not at the top: ffmpeg-python serves this fallback alone, and `vsr run` (whose
+    # writer imports this module) must not need it to start.
+    try:
+        import ffmpeg
+    except ImportError:
+        raise VsrError(
+            "the ffmpeg fallback needs ffmpeg-python: pip install 'ffmpeg-python>=0.2'"
+        ) from None
     pipe_options: dict[str, object] = {"format": "nut"}
     if plan.rotation:
         pipe_options["display_rotation"] = plan.rotation
