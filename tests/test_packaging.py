@@ -31,7 +31,15 @@ def test_the_package_list_names_every_subpackage_and_the_two_mapped_folders() ->
         for init in (REPO / "vsr").rglob("__init__.py")
     }
     mapped = {"vsr.bundled_weights": "weights", "vsr.bundled_pipelines": "pipelines"}
-    assert set(SETUPTOOLS["packages"]) == on_disk | set(mapped)
+    # Folders of data inside the mapped ones: setuptools warns that it will leave out any
+    # not listed ("Package would be ignored").
+    data = {
+        ".".join([package, *folder.relative_to(REPO / root).parts])
+        for package, root in mapped.items()
+        for folder in (REPO / root).rglob("*")
+        if folder.is_dir() and folder.name != "__pycache__"
+    }
+    assert set(SETUPTOOLS["packages"]) == on_disk | set(mapped) | data
     assert SETUPTOOLS["package-dir"] == mapped
 
 
