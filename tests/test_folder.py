@@ -846,6 +846,34 @@ def test_watch_waits_for_a_folder_that_went_away(tmp_path):
     assert f"vsr: {clips}: readable again" in lines
 
 
+def test_a_watch_makes_its_output_folder_again_once_it_was_moved_away(tmp_path):
+    clips, out = tmp_path / "in", tmp_path / "out"
+    clips.mkdir()
+    (clips / "a.mp4").write_bytes(b"1234")
+
+    def archive_the_outputs() -> None:
+        out.rename(tmp_path / "out.old")
+        (clips / "b.mp4").write_bytes(b"56789")
+
+    # a.mp4 is done at the second look; the outputs are moved away after the fourth.
+    time_ = ScriptedTime({4: archive_the_outputs})
+    runner, lines = Recorder(), []
+    summary = watch_folder(
+        clips, out, runner, interval_s=0.05, idle_exit_s=0.5, log=lines.append,
+        clock=time_.clock, sleep=time_.sleep,
+    )  # fmt: skip
+    assert runner.calls == [("a.mp4", 4), ("b.mp4", 5)]
+    assert summary.count("done") == 2 and (out / "b.mp4").read_bytes() == b"done"
+    assert (
+        lines.count(
+            f"vsr: note: the output folder {out} was gone (moved or removed); made it again"
+        )
+        == 1
+    )
+    # The record is whole again in the new folder: a restart does neither clip again.
+    assert sorted(WatchState(out).clips) == ["a.mp4", "b.mp4"]
+
+
 def test_subfolders_are_named_as_left_alone(tmp_path):
     clips = tmp_path / "in"
     (clips / "more clips").mkdir(parents=True)

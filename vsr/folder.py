@@ -459,6 +459,7 @@ def watch_folder(
                     continue
                 seen.pop(clip, None)
                 summary.forget(clip)  # a retry or a redo: this attempt is the clip's outcome
+                _make_output_folder_again(out_dir, log)
                 target = output_for(clip, out_dir)
                 earlier = done_as.get(target)
                 if earlier is not None and earlier != clip.name:
@@ -502,6 +503,16 @@ def watch_folder(
         # of a 25 s watch, and 0 s of a watch that had nothing to do. Its fps is of the
         # time spent on clips (summary.work_seconds), which the summary line says apart.
         summary.elapsed_seconds = clock() - started
+
+
+def _make_output_folder_again(out_dir: Path, log: Callable[[str], None]) -> None:
+    """Make the output folder again where it is gone: a watch runs for days, and its folder
+    may be moved away (archived) or removed meanwhile, which must not fail every clip that
+    comes after."""
+    if out_dir.is_dir():
+        return
+    make_output_folder(out_dir)
+    log(f"vsr: note: the output folder {out_dir} was gone (moved or removed); made it again")
 
 
 def _fail_broken_links_once(

@@ -72,7 +72,10 @@ class WatchState:
             self._failed_here.add(clip.name)
         else:
             self._failed_here.discard(clip.name)
-        if not self._compacted:
+        # The file is gone where the output folder was moved away or removed (and made
+        # again): appended to, it would hold this clip alone, and a restart would redo the
+        # others.
+        if not self._compacted or not self.path.exists():
             self._rewrite()
             return
         with open(self.path, "a") as stream:
