@@ -508,6 +508,7 @@ def _fingerprint(
     field_rate: bool,
 ) -> dict[str, Any]:
     """What a --resume journal must have been made with to be continued by this run."""
+    check_unchanged(source, reader.file_version)  # a file gone: said as removed
     fingerprint = run_fingerprint(
         source,
         network.upscaler,

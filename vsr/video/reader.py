@@ -744,6 +744,7 @@ class VideoReader:
 
     def _reopen(self) -> None:
         self._container.close()
+        check_unchanged(self.path, self.file_version)  # a file gone: said as removed
         self._container = _open_input(self.path, self._sequence_rate)
         check_unchanged(self.path, self.file_version)
         self._stream = main_video_stream(self._container)

@@ -28,7 +28,7 @@ from vsr.video.display_matrix import is_mirrored
 from vsr.video.encode_settings import EncodeSettings
 from vsr.video.encoder_choice import EncoderChoice
 from vsr.video.encoder_time_base import FrameGrid, encoder_time_base, in_time_base
-from vsr.video.file_version import check_unchanged
+from vsr.video.file_version import HeldSource
 from vsr.video.final_packet import FinalPacketHold
 from vsr.video.image_sequence import is_image_sequence
 from vsr.video.libav_log import libav_messages, reason_said
@@ -213,6 +213,7 @@ class VideoWriter:
         self._muxer: MuxerShift | None = None  # every packet goes to the output through it
         self._copier: StreamCopier | None = None
         self._pipe: ffmpeg_pipe.FfmpegPipe | None = None
+        self._source_held: HeldSource | None = None  # for the end check, in close()
         self._finished = False
         # Where the stream ends: MP4/MOV sum the dts steps into its length (see
         # vsr.video.mov_timing), Matroska takes the latest pts + duration (final_packet).
@@ -248,6 +249,7 @@ class VideoWriter:
                     f"the output ({removed[0].name}{', ...' if len(removed) > 1 else ''})"
                 )
             self._held = create_exclusively(self.temp_path)  # until renamed or removed
+            self._source_held = HeldSource(source.path, source.file_version)
             if error is None:
                 self._open_container()
             elif ffmpeg_pipe.ffmpeg_available():
@@ -654,8 +656,9 @@ class VideoWriter:
             self._note_frames_moved_onto_the_rate()
             # The ffmpeg process opens the source when it will, and the copier reads it to
             # the end: all of it came from the version the video was read from only if the
-            # name still gives that one now.
-            check_unchanged(self.source.path, self.source.file_version)
+            # name still gives that one now, or, the clip deleted or moved away meanwhile,
+            # if it was never opened unchecked and was not cut short before it went.
+            self._source_held.end_check(every_opening_checked=self._pipe is None)
             self._put_in_place()
         except BaseException as error:
             removed = isinstance(error, OSError) and self._temp_removed()  # before abort()'s
@@ -789,6 +792,8 @@ class VideoWriter:
         held, self._held = self._held, None
         if held is not None:
             held.close()
+        if self._source_held is not None:
+            self._source_held.close()
         if self._claimed:
             self._claimed = False
             _release_temp(self.temp_path)
