@@ -825,6 +825,23 @@ def test_watch_upscales_again_a_clip_that_changed_after_it_was_done(tmp_path):
     assert third.calls == []  # this version is done
 
 
+def test_a_changed_clip_whose_redo_failed_is_still_upscaled_again_over_its_output(tmp_path):
+    # The redo failed on the half of a copy, and each later try (the copy complete, every
+    # restart) failed "already exists": only the latest record, "failed", was looked at.
+    clips, out = tmp_path / "in", tmp_path / "out"
+    clips.mkdir()
+    quick = {"interval_s": 0.05, "idle_exit_s": 0.2, "log": lambda _: None}
+    (clips / "a.mp4").write_bytes(b"v1")
+    watch_folder(clips, out, Replacer(), **quick)
+    (clips / "a.mp4").write_bytes(b"half")
+    watch_folder(clips, out, Replacer(fail={"a.mp4"}), **quick)
+    (clips / "a.mp4").write_bytes(b"half and the rest")
+    last = Replacer()
+    summary = watch_folder(clips, out, last, **quick)
+    assert last.calls == [("a.mp4", 17)]
+    assert [c["status"] for c in summary.clips] == ["done"]
+
+
 def test_watch_waits_for_a_folder_that_went_away(tmp_path):
     clips, out = tmp_path / "in", tmp_path / "out"
     clips.mkdir()

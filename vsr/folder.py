@@ -437,8 +437,8 @@ def watch_folder(
             # Outputs earlier clips were written to, even clips since removed from the folder.
             done_as = {
                 output_for(in_dir / name, out_dir): name
-                for name, entry in state.clips.items()
-                if entry["status"] == "done"
+                for name in state.clips
+                if state.done_before(in_dir / name)
             }
             arriving = False  # a clip with content seen new or changed: not idle, whatever S
             for clip in clips:

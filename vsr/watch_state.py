@@ -54,8 +54,11 @@ class WatchState:
         return entry["status"] == "done" or clip.name in self._failed_here
 
     def done_before(self, clip: Path) -> bool:
+        """Upscaled on some version, so that its output is vsr's and a new version replaces
+        it: a clip whose latest attempt failed too, when one before that was done (a copy
+        read half-way through, or one that failed and then changed again)."""
         entry = self.clips.get(clip.name)
-        return entry is not None and entry["status"] == "done"
+        return entry is not None and (entry["status"] == "done" or "done_before" in entry)
 
     def record(
         self, clip: Path, status: str, error: str = "", signature: list[int] | None = None
@@ -67,6 +70,8 @@ class WatchState:
         entry: dict[str, Any] = {"status": status, "signature": signature}
         if error:
             entry["error"] = error
+        if status == "failed" and self.done_before(clip):
+            entry["done_before"] = True  # its output, if there, is an earlier version's
         self.clips[clip.name] = entry
         if status == "failed":
             self._failed_here.add(clip.name)
