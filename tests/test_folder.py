@@ -157,7 +157,7 @@ def test_watch_does_each_clip_once_and_a_restart_retries_only_failures(tmp_path)
     summary = watch_folder(clips, out, first, **quick)
     assert sorted(first.calls) == [("a.mp4", 4), ("bad.mp4", 4)]
     assert summary.count("failed") == 1
-    state = WatchState(out).clips
+    state = WatchState(out, clips).clips
     assert state["a.mp4"]["status"] == "done" and state["bad.mp4"]["status"] == "failed"
     assert "broken clip" in state["bad.mp4"]["error"]
 
@@ -167,7 +167,7 @@ def test_watch_does_each_clip_once_and_a_restart_retries_only_failures(tmp_path)
     second = Recorder(fail={"bad.mp4"})
     watch_folder(clips, out, second, **quick)
     assert sorted(second.calls) == [("bad.mp4", 4), ("new.mp4", 4)]
-    assert WatchState(out).clips["bad.mp4"]["status"] == "failed"
+    assert WatchState(out, clips).clips["bad.mp4"]["status"] == "failed"
 
     (clips / "bad.mp4").write_bytes(b"fixed clip")  # a changed file gets another chance
     third = Recorder(fail={"bad.mp4"})
@@ -264,7 +264,7 @@ def test_watch_treats_an_output_finished_before_a_crash_as_done(tmp_path):
     runner = Recorder()
     watch_folder(clips, out, runner, interval_s=0.05, idle_exit_s=0.2, log=lambda _: None)
     assert runner.calls == []
-    assert WatchState(out).clips["a.mp4"]["status"] == "done"
+    assert WatchState(out, clips).clips["a.mp4"]["status"] == "done"
 
 
 def test_watch_from_the_command_line(tmp_path, weights):
@@ -274,7 +274,7 @@ def test_watch_from_the_command_line(tmp_path, weights):
     args = ["run", str(clips), str(out), "--weights", str(weights), "--quiet", "--watch"]
     assert main([*args, "--watch-interval", "0.1", "--idle-exit", "0.5"]) == 0
     assert _frames(out / "a.mp4") == 2
-    assert WatchState(out).clips["a.mp4"]["status"] == "done"
+    assert WatchState(out, clips).clips["a.mp4"]["status"] == "done"
 
 
 def test_a_watch_ended_with_ctrl_c_says_what_it_did_and_what_failed(
@@ -294,7 +294,7 @@ def test_a_watch_ended_with_ctrl_c_says_what_it_did_and_what_failed(
 
     def ctrl_c_once_both_were_tried(seconds: float) -> None:
         looks.append(seconds)
-        tried = WatchState(out).clips if out.exists() else {}
+        tried = WatchState(out, clips).clips if out.exists() else {}
         statuses = sorted(clip.get("status") for clip in tried.values())
         if statuses == ["done", "failed"] or len(looks) > 200:
             raise KeyboardInterrupt
@@ -387,7 +387,7 @@ def test_watch_survives_a_clip_removed_while_it_runs_and_records_it(tmp_path):
     summary = watch_folder(clips, out, runner, interval_s=0.05, idle_exit_s=0.2, log=lambda _: None)
     assert sorted(runner.calls) == [("gone.mp4", 4), ("kept.mp4", 4)]
     assert summary.count("done") == 2
-    state = WatchState(out).clips
+    state = WatchState(out, clips).clips
     assert state["gone.mp4"]["status"] == "done" and state["gone.mp4"]["signature"][0] == 4
 
 
@@ -573,8 +573,36 @@ def test_watch_does_not_take_an_earlier_clips_output_for_a_new_clips(tmp_path):
     assert second.calls == []
     assert [c["status"] for c in summary.clips] == ["failed"]
     assert "which a.avi already was" in summary.clips[0]["error"]
-    state = WatchState(out).clips
+    state = WatchState(out, clips).clips
     assert state["a.mkv"]["status"] == "failed" and state["a.avi"]["status"] == "done"
+
+
+def test_a_watch_of_another_folder_does_not_take_its_clips_output_for_its_own(tmp_path):
+    # cam2's clip was "changed after it was upscaled" and replaced cam1's clip's output: the
+    # record named the clip but not its folder.
+    cam1, cam2, out = tmp_path / "cam1", tmp_path / "cam2", tmp_path / "out"
+    quick = {"interval_s": 0.05, "idle_exit_s": 0.2, "log": lambda _: None}
+    for folder in (cam1, cam2):
+        folder.mkdir()
+        (folder / "GOPR0001.mp4").write_bytes(folder.name.encode())
+    watch_folder(cam1, out, Replacer(), **quick)
+    second = Replacer()
+    summary = watch_folder(cam2, out, second, **quick)
+    assert second.calls == []
+    assert [c["status"] for c in summary.clips] == ["failed"]
+    assert f"which {cam1 / 'GOPR0001.mp4'} already was" in summary.clips[0]["error"]
+
+
+def test_a_watched_folder_moved_elsewhere_keeps_its_clips_done(tmp_path):
+    clips, out = tmp_path / "in", tmp_path / "out"
+    quick = {"interval_s": 0.05, "idle_exit_s": 0.2, "log": lambda _: None}
+    clips.mkdir()
+    (clips / "a.mp4").write_bytes(b"1234")
+    watch_folder(clips, out, Replacer(), **quick)
+    moved = clips.rename(tmp_path / "moved")  # the same files, the same times
+    again = Replacer()
+    summary = watch_folder(moved, out, again, **quick)
+    assert again.calls == [] and [c["status"] for c in summary.clips] == ["skipped"]
 
 
 def test_idle_exit_zero_still_takes_the_clips_already_there(tmp_path):

@@ -22,50 +22,51 @@ def _clips(folder: Path, *names: str) -> list[Path]:
 def test_each_record_appends_a_line_and_a_new_watch_starts_from_one_line_per_clip(tmp_path):
     out = tmp_path / "out"
     a, b = _clips(tmp_path / "in", "a.mp4", "b.mp4")
-    state = WatchState(out)
+    state = WatchState(out, tmp_path / "in")
     state.record(a, "failed", "broken clip")
     state.record(b, "done")
     state.record(a, "done")  # retried after it changed
     lines = (out / STATE_FILE).read_text().splitlines()
     assert [json.loads(line)["clip"] for line in lines] == ["a.mp4", "b.mp4", "a.mp4"]
 
-    again = WatchState(out)  # a restart reads the latest record of each clip
+    again = WatchState(out, tmp_path / "in")  # a restart reads the latest record of each clip
+    folder = str(tmp_path / "in")
     assert again.clips == {
-        "a.mp4": {"status": "done", "signature": WatchState.signature(a)},
-        "b.mp4": {"status": "done", "signature": WatchState.signature(b)},
+        "a.mp4": {"status": "done", "signature": WatchState.signature(a), "folder": folder},
+        "b.mp4": {"status": "done", "signature": WatchState.signature(b), "folder": folder},
     }
     assert again.settled(a) and again.done_before(a)
     (c,) = _clips(tmp_path / "in", "c.mp4")
     again.record(c, "done")  # its first record rewrites the file: one line per clip
     lines = (out / STATE_FILE).read_text().splitlines()
     assert sorted(json.loads(line)["clip"] for line in lines) == ["a.mp4", "b.mp4", "c.mp4"]
-    assert WatchState(out).clips == again.clips
+    assert WatchState(out, tmp_path / "in").clips == again.clips
 
 
 def test_a_record_cut_short_by_a_crash_is_lost_alone(tmp_path):
     out = tmp_path / "out"
     a, b = _clips(tmp_path / "in", "a.mp4", "b.mp4")
-    state = WatchState(out)
+    state = WatchState(out, tmp_path / "in")
     state.record(a, "done")
     state.record(b, "done")
     text = (out / STATE_FILE).read_text()
     (out / STATE_FILE).write_text(text[: len(text) - 9])  # the last line, half written
-    assert list(WatchState(out).clips) == ["a.mp4"]
+    assert list(WatchState(out, tmp_path / "in").clips) == ["a.mp4"]
 
 
 def test_an_unreadable_line_before_the_last_is_refused_not_guessed(tmp_path):
     out = tmp_path / "out"
     a, b = _clips(tmp_path / "in", "a.mp4", "b.mp4")
-    state = WatchState(out)
+    state = WatchState(out, tmp_path / "in")
     state.record(a, "done")
     state.record(b, "done")
     lines = (out / STATE_FILE).read_text().splitlines(keepends=True)
     (out / STATE_FILE).write_text("{not json\n" + lines[1])
     with pytest.raises(VsrError, match=r"line 1 is not a watch record; move the file away"):
-        WatchState(out)
+        WatchState(out, tmp_path / "in")
     (out / STATE_FILE).write_text('{"clip": "a.mp4"}\n' + lines[1])  # JSON, not a record
     with pytest.raises(VsrError, match="line 1 is not a watch record"):
-        WatchState(out)
+        WatchState(out, tmp_path / "in")
 
 
 def test_the_whole_file_state_of_earlier_versions_is_read_and_then_replaced(tmp_path):
@@ -74,15 +75,33 @@ def test_the_whole_file_state_of_earlier_versions_is_read_and_then_replaced(tmp_
     out.mkdir()
     old = {"clips": {"a.mp4": {"status": "done", "signature": WatchState.signature(a)}}}
     (out / OLD_STATE_FILE).write_text(json.dumps(old))
-    state = WatchState(out)
+    state = WatchState(out, tmp_path / "in")
     assert state.settled(a) and not state.settled(b)
     state.record(b, "failed", "broken clip")
     assert not (out / OLD_STATE_FILE).exists()
-    assert WatchState(out).clips == {
-        **old["clips"],
-        "b.mp4": {"status": "failed", "signature": WatchState.signature(b), "error": "broken clip"},
+    folder = str(tmp_path / "in")
+    assert WatchState(out, tmp_path / "in").clips == {
+        "a.mp4": {**old["clips"]["a.mp4"], "folder": folder},  # taken as this watch's
+        "b.mp4": {
+            "status": "failed",
+            "signature": WatchState.signature(b),
+            "folder": folder,
+            "error": "broken clip",
+        },
     }
     (out / STATE_FILE).unlink()
     (out / OLD_STATE_FILE).write_text("[1, 2")
     with pytest.raises(VsrError, match="is damaged; move it away"):
-        WatchState(out)
+        WatchState(out, tmp_path / "in")
+
+
+def test_the_records_of_another_input_folder_are_kept_apart_and_kept(tmp_path):
+    out = tmp_path / "out"
+    (first,) = _clips(tmp_path / "cam1", "GOPR0001.mp4")
+    (second,) = _clips(tmp_path / "cam2", "GOPR0001.mp4")
+    WatchState(out, tmp_path / "cam1").record(first, "done")
+    state = WatchState(out, tmp_path / "cam2")
+    assert state.clips == {} and not state.done_before(second)
+    assert state.done_clips() == [first]  # its output is first's, not second's to replace
+    state.record(second, "failed", "a clash")  # its first record rewrites the file
+    assert WatchState(out, tmp_path / "cam1").settled(first)

@@ -408,7 +408,7 @@ def watch_folder(
     check_folders(in_dir, out_dir)
     run_clip = _looking_again_for_foreign_links(run_clip)
     say_what_is_left_alone(in_dir, out_dir, log)
-    state = WatchState(out_dir)
+    state = WatchState(out_dir, in_dir)
     summary = summary if summary is not None else FolderReport()
     seen: dict[Path, list[int]] = {}  # last signature of clips not yet stable
     last_activity = clock()
@@ -434,12 +434,9 @@ def watch_folder(
                     log(f"vsr: {in_dir}: readable again")
                 missing = False
             clashes = clashing_outputs(clips, out_dir)
-            # Outputs earlier clips were written to, even clips since removed from the folder.
-            done_as = {
-                output_for(in_dir / name, out_dir): name
-                for name in state.clips
-                if state.done_before(in_dir / name)
-            }
+            # Outputs earlier clips were written to, even clips since removed from the folder,
+            # and those of another folder watched into OUT_DIR.
+            done_as = {output_for(done, out_dir): done for done in state.done_clips()}
             arriving = False  # a clip with content seen new or changed: not idle, whatever S
             for clip in clips:
                 try:
@@ -462,10 +459,12 @@ def watch_folder(
                 _make_output_folder_again(out_dir, log)
                 target = output_for(clip, out_dir)
                 earlier = done_as.get(target)
-                if earlier is not None and earlier != clip.name:
-                    clashes[clip] = (
-                        f"would be written as {target.name}, which {earlier} already was"
-                    )
+                # Recorded on this very version, it is this clip seen through another path
+                # (its folder moved, or mounted elsewhere), whose output is its own.
+                moved = earlier is not None and state.recorded_on(earlier, signature)
+                if earlier is not None and earlier != clip and not moved:
+                    named = earlier.name if earlier.parent == in_dir else earlier
+                    clashes[clip] = f"would be written as {target.name}, which {named} already was"
                 if clip in clashes:
                     # Recorded as failed on this version: retried once the file changes, the
                     # clash being gone by then or reported again.

@@ -1,12 +1,15 @@
 """What a folder watch has done, kept in its output folder so that restarts repeat nothing.
 
 The state is a JSON-lines file (`.vsr-watch.jsonl`): one line per clip done or failed, with
-the size and modification time the clip had. A watch appends a line per clip, so the cost
-of a record does not grow with the clips behind it (rewriting a whole JSON file took 0.2 s
-a clip at 10,000 clips and 2 s at 100,000). The first record of a watch rewrites the file
-with one line per clip, the latest, so it holds no more lines than clips. A line cut short
-by a crash is the one record that crash lost; any other unreadable line means the file is
-not vsr's state, and the watch stops rather than redo or skip clips on a guess.
+the size and modification time the clip had and the input folder it is in: watches of two
+folders into one output folder must not take each other's clips of the same name for their
+own (a line without a folder, written before lines had one, is taken as the next watch's).
+A watch appends a line per clip, so the cost of a record does not grow with the clips
+behind it (rewriting a whole JSON file took 0.2 s a clip at 10,000 clips and 2 s at
+100,000). The first record of a watch rewrites the file with one line per clip, the latest,
+so it holds no more lines than clips. A line cut short by a crash is the one record that
+crash lost; any other unreadable line means the file is not vsr's state, and the watch
+stops rather than redo or skip clips on a guess.
 """
 
 from __future__ import annotations
@@ -24,18 +27,30 @@ OLD_STATE_FILE = ".vsr-watch.json"
 
 
 class WatchState:
-    """Which clips are done or failed (`clips`: name -> {"status", "signature"[, "error"]})."""
+    """Which clips of `in_dir` are done or failed (`clips`: name -> {"status", "signature",
+    "folder"[, "error"]}), with the records of other folders watched into `out_dir` kept."""
 
-    def __init__(self, out_dir: Path) -> None:
+    def __init__(self, out_dir: Path, in_dir: Path) -> None:
         self.path = out_dir / STATE_FILE
         self._old_path = out_dir / OLD_STATE_FILE
+        self._in_dir = in_dir
+        self._folder = str(in_dir.resolve())
         self.clips: dict[str, dict[str, Any]] = {}
+        self._elsewhere: dict[tuple[str, str], dict[str, Any]] = {}  # (folder, name) -> entry
         self._failed_here: set[str] = set()  # the clips this watch has failed
         self._compacted = False
         if self.path.exists():
-            self.clips = _read_lines(self.path)
+            records = _read_lines(self.path)
         elif self._old_path.exists():
-            self.clips = _read_old(self._old_path)
+            records = list(_read_old(self._old_path).items())
+        else:
+            records = []
+        for name, entry in records:  # in the order written: the latest record of a clip wins
+            folder = entry.setdefault("folder", self._folder)
+            if folder == self._folder:
+                self.clips[name] = entry
+            else:
+                self._elsewhere[folder, name] = entry
 
     @staticmethod
     def signature(clip: Path) -> list[int]:
@@ -58,7 +73,29 @@ class WatchState:
         it: a clip whose latest attempt failed too, when one before that was done (a copy
         read half-way through, or one that failed and then changed again)."""
         entry = self.clips.get(clip.name)
-        return entry is not None and (entry["status"] == "done" or "done_before" in entry)
+        return entry is not None and _was_done(entry)
+
+    def done_clips(self) -> list[Path]:
+        """The clips whose outputs vsr wrote (done_before), of any folder watched into the
+        output folder, even those since removed; this folder's last, so that an output the
+        records give to clips of two folders is taken for this folder's."""
+        elsewhere = [
+            Path(folder) / name
+            for (folder, name), entry in self._elsewhere.items()
+            if _was_done(entry)
+        ]
+        return elsewhere + [
+            self._in_dir / name for name, entry in self.clips.items() if _was_done(entry)
+        ]
+
+    def recorded_on(self, clip: Path, signature: list[int]) -> bool:
+        """Whether the latest record of `clip`, of this folder or another (a path from
+        done_clips), was of the version `signature` names."""
+        if clip.parent == self._in_dir:
+            entry = self.clips.get(clip.name)
+        else:
+            entry = self._elsewhere.get((str(clip.parent), clip.name))
+        return entry is not None and entry["signature"] == signature
 
     def record(
         self, clip: Path, status: str, error: str = "", signature: list[int] | None = None
@@ -67,7 +104,7 @@ class WatchState:
         (taken before the run, so a clip removed or replaced meanwhile is still recorded)."""
         if signature is None:
             signature = self.signature(clip)
-        entry: dict[str, Any] = {"status": status, "signature": signature}
+        entry: dict[str, Any] = {"status": status, "signature": signature, "folder": self._folder}
         if error:
             entry["error"] = error
         if status == "failed" and self.done_before(clip):
@@ -91,16 +128,22 @@ class WatchState:
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with atomic_output(self.path, "w") as stream:
             stream.writelines(_line(name, entry) for name, entry in self.clips.items())
+            stream.writelines(_line(name, entry) for (_, name), entry in self._elsewhere.items())
         self._old_path.unlink(missing_ok=True)
         self._compacted = True
+
+
+def _was_done(entry: dict[str, Any]) -> bool:
+    return entry["status"] == "done" or "done_before" in entry
 
 
 def _line(name: str, entry: dict[str, Any]) -> str:
     return json.dumps({"clip": name, **entry}) + "\n"
 
 
-def _read_lines(path: Path) -> dict[str, dict[str, Any]]:
-    clips: dict[str, dict[str, Any]] = {}
+def _read_lines(path: Path) -> list[tuple[str, dict[str, Any]]]:
+    """Each record's clip name and entry, in the order written."""
+    records: list[tuple[str, dict[str, Any]]] = []
     text = path.read_text()
     lines = text.split("\n")
     for number, line in enumerate(lines, start=1):
@@ -111,14 +154,16 @@ def _read_lines(path: Path) -> dict[str, dict[str, Any]]:
             name = entry.pop("clip")
             if not {"status", "signature"} <= entry.keys():
                 raise KeyError("status")
+            if not isinstance(entry.get("folder", ""), str):
+                raise TypeError("folder")
         except (ValueError, TypeError, KeyError, AttributeError):
             if number == len(lines):  # no newline after it: a write a crash cut short
                 continue
             raise VsrError(
                 f"{path} line {number} is not a watch record; move the file away to start over"
             ) from None
-        clips[name] = entry
-    return clips
+        records.append((name, entry))
+    return records
 
 
 def _read_old(path: Path) -> dict[str, dict[str, Any]]:
