@@ -870,6 +870,19 @@ def test_a_changed_clip_whose_redo_failed_is_still_upscaled_again_over_its_outpu
     assert [c["status"] for c in summary.clips] == ["done"]
 
 
+def test_a_watch_started_again_with_overwrite_redoes_each_clip_once(tmp_path):
+    # It said "0 done, 0 skipped, 0 failed" and kept the outputs: the record settled every
+    # clip before --overwrite was looked at.
+    clips, out = tmp_path / "in", tmp_path / "out"
+    quick = {"interval_s": 0.05, "idle_exit_s": 0.2, "log": lambda _: None}
+    clips.mkdir()
+    (clips / "a.mp4").write_bytes(b"1234")
+    watch_folder(clips, out, Replacer(), **quick)
+    again = Replacer()
+    summary = watch_folder(clips, out, again, overwrite=True, **quick)
+    assert again.calls == [("a.mp4", 4)] and [c["status"] for c in summary.clips] == ["done"]
+
+
 def test_watch_waits_for_a_folder_that_went_away(tmp_path):
     clips, out = tmp_path / "in", tmp_path / "out"
     clips.mkdir()

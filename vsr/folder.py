@@ -411,6 +411,9 @@ def watch_folder(
     state = WatchState(out_dir, in_dir)
     summary = summary if summary is not None else FolderReport()
     seen: dict[Path, list[int]] = {}  # last signature of clips not yet stable
+    # The clips this watch has taken: with `overwrite`, those an earlier watch settled are
+    # redone once, as a folder run redoes its outputs, and then settled as usual.
+    taken: set[Path] = set()
     last_activity = clock()
     missing = False  # the folder could not be listed at the last look (an unmounted share)
     links_noted: set[Path] = set()
@@ -440,7 +443,7 @@ def watch_folder(
             arriving = False  # a clip with content seen new or changed: not idle, whatever S
             for clip in clips:
                 try:
-                    if state.settled(clip):
+                    if state.settled(clip) and (clip in taken or not overwrite):
                         continue
                     signature = WatchState.signature(clip)
                 except FileNotFoundError:
@@ -455,6 +458,7 @@ def watch_folder(
                     # new work, so it must not hold off --idle-exit forever.
                     continue
                 seen.pop(clip, None)
+                taken.add(clip)
                 summary.forget(clip)  # a retry or a redo: this attempt is the clip's outcome
                 _make_output_folder_again(out_dir, log)
                 target = output_for(clip, out_dir)
@@ -478,7 +482,7 @@ def watch_folder(
                     summary.add(clip, "skipped", error="output exists")
                     continue
                 again = state.done_before(clip)
-                if again:
+                if again and not overwrite:  # with it, a clip is redone whether it changed or not
                     log(f"vsr: {clip.name} changed after it was upscaled: upscaling it again")
                 began = clock()
                 try:
