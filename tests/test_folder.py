@@ -21,7 +21,7 @@ from vsr.bench_clip import make_bench_clip
 from vsr.cli import main
 from vsr.folder import process_folder, watch_folder
 from vsr.report import FolderReport, RunReport
-from vsr.watch_state import STATE_FILE, WatchState
+from vsr.watch_state import LOCK_FILE, STATE_FILE, WatchState
 
 
 def test_folder_keeps_going_past_a_bad_clip_then_skips_finished_ones(tmp_path, weights, capsys):
@@ -469,6 +469,7 @@ def test_a_report_path_that_is_a_folder_is_one_clear_error(tmp_path):
         (["--watch", "--idle-exit", "0"], "later.MP4", "under a video's name, which a clip"),
         # The next watch stopped: "line 1 is not a watch record".
         (["--watch", "--idle-exit", "0"], STATE_FILE, "would replace the watch's record"),
+        (["--watch", "--idle-exit", "0"], LOCK_FILE, "would replace the watch's record"),
     ],
 )
 def test_a_report_is_never_written_over_a_clips_output(tmp_path, weights, capsys, mode, name, refusal):  # fmt: skip
@@ -881,6 +882,23 @@ def test_a_watch_started_again_with_overwrite_redoes_each_clip_once(tmp_path):
     again = Replacer()
     summary = watch_folder(clips, out, again, overwrite=True, **quick)
     assert again.calls == [("a.mp4", 4)] and [c["status"] for c in summary.clips] == ["done"]
+
+
+def test_a_second_watch_of_the_same_output_folder_is_refused(tmp_path, weights, capsys):
+    # Both upscaled a.mp4 (one of them into a.2.mp4), and the second's rewrite of the record
+    # dropped the first's "done" line: a restart then failed a.mp4 "already exists" for good.
+    clips, out = tmp_path / "in", tmp_path / "out"
+    clips.mkdir()
+    out.mkdir()
+    args = ["run", str(clips), str(out), "--weights", str(weights), "--quiet", "--watch"]
+    first = WatchState(out, clips, hold=True)  # as a watch holds it while it runs
+    assert main([*args, "--idle-exit", "0"]) == 2
+    assert capsys.readouterr().err.splitlines() == [
+        f"vsr: error: {out} is being watched by another vsr run (process {os.getpid()}); stop "
+        "it first, or give this watch another OUTPUT folder"
+    ]
+    first.close()
+    assert main([*args, "--idle-exit", "0"]) == 0
 
 
 def test_watch_waits_for_a_folder_that_went_away(tmp_path):

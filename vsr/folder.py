@@ -30,7 +30,7 @@ from vsr.progress import bars_shown
 from vsr.report import FolderReport, RunReport, frames_made, write_json
 from vsr.stop_signals import stopped_by
 from vsr.subfolders import subfolders_left_alone
-from vsr.watch_state import OLD_STATE_FILE, STATE_FILE, WatchState
+from vsr.watch_state import LOCK_FILE, OLD_STATE_FILE, STATE_FILE, WatchState
 
 # DVD video (.vob, and .vro from DVD recorders) and other MPEG-PS/TS names (.m2p, .m2t)
 # are there too: a DVD's VIDEO_TS folder holds only .VOB clips. So are raw video streams
@@ -147,7 +147,7 @@ def check_report_path(report: Path | None, in_dir: Path, out_dir: Path, watching
                 f"the report {report} would replace the OUTPUT video of {clip.name}; "
                 "name another file"
             )
-    if where.parent == out_dir.resolve() and where.name in (STATE_FILE, OLD_STATE_FILE):
+    if where.parent == out_dir.resolve() and where.name in (STATE_FILE, OLD_STATE_FILE, LOCK_FILE):
         raise VsrError(f"the report {report} would replace the watch's record; name another file")
     # output_for writes a clip under its own suffix when it is one of CONTAINERS, else .mkv.
     if watching and where.parent == out_dir.resolve() and where.suffix.lower() in CONTAINERS:
@@ -406,9 +406,9 @@ def watch_folder(
     if idle_exit_s is not None and not idle_exit_s >= 0:
         raise VsrError(f"--idle-exit must be 0 seconds or more, not {idle_exit_s:g}")
     check_folders(in_dir, out_dir)
+    state = WatchState(out_dir, in_dir, hold=True)  # a second watch of OUT_DIR is refused here
     run_clip = _looking_again_for_foreign_links(run_clip)
     say_what_is_left_alone(in_dir, out_dir, log)
-    state = WatchState(out_dir, in_dir)
     summary = summary if summary is not None else FolderReport()
     seen: dict[Path, list[int]] = {}  # last signature of clips not yet stable
     # The clips this watch has taken: with `overwrite`, those an earlier watch settled are
@@ -506,6 +506,7 @@ def watch_folder(
         # of a 25 s watch, and 0 s of a watch that had nothing to do. Its fps is of the
         # time spent on clips (summary.work_seconds), which the summary line says apart.
         summary.elapsed_seconds = clock() - started
+        state.close()
 
 
 def _make_output_folder_again(out_dir: Path, log: Callable[[str], None]) -> None:

@@ -12,7 +12,6 @@ file of someone else's is never deleted.
 
 from __future__ import annotations
 
-import errno
 import json
 import os
 import re
@@ -24,6 +23,7 @@ from typing import Any
 from vsr.atomic_file import atomic_output
 from vsr.errors import VsrError, option
 from vsr.printable import name_list
+from vsr.process_lock import HeldByAnother, hold_lock_file
 from vsr.video.temp_lock import is_kept_finished
 from vsr.video.writer import temp_path_for
 
@@ -182,42 +182,20 @@ class ResumeFolder:
         return sorted(p.name for p in self.folder.iterdir() if not self._ours.fullmatch(p.name))
 
     def _claim(self) -> None:
-        """Hold the folder's lock for this process (the OS drops it when the process ends,
-        however it ends), and clear what the last holder left beside the output."""
-        import fcntl  # POSIX: imported here so that vsr still imports where it is missing
-
-        # Not through a link: a lock planted as a link would have its target truncated.
-        flags = os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0)
+        """Hold the folder's lock for this process (vsr.process_lock), and clear what the
+        last holder left beside the output."""
         try:
-            descriptor = os.open(self.folder / "lock", flags, 0o644)
-        except OSError as error:
-            if error.errno != errno.ELOOP:  # a read-only or full disk: the caller says so
-                raise
+            handle, last = hold_lock_file(self.folder / "lock")
+        except HeldByAnother as held:
             raise VsrError(
-                f"{self.folder / 'lock'}: not a lock file of vsr's ({error.strerror})"
-            ) from None
-        handle = os.fdopen(descriptor, "a+")  # noqa: SIM115 - held while the run lasts
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            handle.seek(0)
-            holder = handle.read().strip() or "?"
-            handle.close()
-            raise VsrError(
-                f"{self.output} is being made by another vsr run (process {holder}); wait "
+                f"{self.output} is being made by another vsr run (process {held.holder}); wait "
                 "for it, or stop it first"
             ) from None
-        handle.seek(0)
-        last = handle.read().strip()
+        self._lock = handle
         if last.isdigit() and int(last) != os.getpid():
             half = temp_path_for(self.output, int(last))
             if not is_kept_finished(half):  # whole, only never given its name: kept
                 half.unlink(missing_ok=True)  # its half file
-        handle.seek(0)
-        handle.truncate()
-        handle.write(str(os.getpid()))
-        handle.flush()
-        self._lock = handle
 
     def release(self) -> None:
         """Let go of the lock (the work stays for a later run)."""

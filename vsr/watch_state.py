@@ -9,28 +9,36 @@ behind it (rewriting a whole JSON file took 0.2 s a clip at 10,000 clips and 2 s
 100,000). The first record of a watch rewrites the file with one line per clip, the latest,
 so it holds no more lines than clips. A line cut short by a crash is the one record that
 crash lost; any other unreadable line means the file is not vsr's state, and the watch
-stops rather than redo or skip clips on a guess.
+stops rather than redo or skip clips on a guess. A watch holds the record while it lasts (an
+OS lock on `.vsr-watch.lock`), so a second watch of the same output folder is refused.
 """
 
 from __future__ import annotations
 
+import errno
 import json
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from vsr.atomic_file import atomic_output
 from vsr.errors import VsrError
+from vsr.process_lock import HeldByAnother, hold_lock_file
 
 STATE_FILE = ".vsr-watch.jsonl"
 # The whole-file JSON state of vsr before the journal: read once, then replaced.
 OLD_STATE_FILE = ".vsr-watch.json"
+# Held by a watch while it lasts (vsr.process_lock): a second watch of the same output folder
+# would upscale the first's clips beside it and rewrite the record without the first's lines.
+LOCK_FILE = ".vsr-watch.lock"
 
 
 class WatchState:
     """Which clips of `in_dir` are done or failed (`clips`: name -> {"status", "signature",
     "folder"[, "error"]}), with the records of other folders watched into `out_dir` kept."""
 
-    def __init__(self, out_dir: Path, in_dir: Path) -> None:
+    def __init__(self, out_dir: Path, in_dir: Path, hold: bool = False) -> None:
+        """`hold`: hold the output folder's record for this process until close() (a
+        watch's), refused while another holds it."""
         self.path = out_dir / STATE_FILE
         self._old_path = out_dir / OLD_STATE_FILE
         self._in_dir = in_dir
@@ -39,18 +47,26 @@ class WatchState:
         self._elsewhere: dict[tuple[str, str], dict[str, Any]] = {}  # (folder, name) -> entry
         self._failed_here: set[str] = set()  # the clips this watch has failed
         self._compacted = False
-        if self.path.exists():
-            records = _read_lines(self.path)
-        elif self._old_path.exists():
-            records = list(_read_old(self._old_path).items())
-        else:
-            records = []
+        # Held before the record is read: read first, it could miss the last lines of a watch
+        # that ended meanwhile, which this one's rewrite would then drop.
+        self._lock = _hold(out_dir) if hold else None
+        try:
+            records = _read_records(self.path, self._old_path)
+        except BaseException:
+            self.close()
+            raise
         for name, entry in records:  # in the order written: the latest record of a clip wins
             folder = entry.setdefault("folder", self._folder)
             if folder == self._folder:
                 self.clips[name] = entry
             else:
                 self._elsewhere[folder, name] = entry
+
+    def close(self) -> None:
+        """Let go of the record (held with `hold`), for the next watch."""
+        lock, self._lock = self._lock, None
+        if lock is not None:
+            lock.close()
 
     @staticmethod
     def signature(clip: Path) -> list[int]:
@@ -133,12 +149,37 @@ class WatchState:
         self._compacted = True
 
 
+def _hold(out_dir: Path) -> IO[str] | None:
+    """The lock file of `out_dir`'s watch, held; None on a file system without locks, where
+    a second watch cannot be told from the first and is not refused."""
+    try:
+        handle, _ = hold_lock_file(out_dir / LOCK_FILE)
+    except HeldByAnother as held:
+        raise VsrError(
+            f"{out_dir} is being watched by another vsr run (process {held.holder}); stop it "
+            "first, or give this watch another OUTPUT folder"
+        ) from None
+    except OSError as error:
+        if error.errno == errno.ENOLCK:
+            return None
+        raise VsrError(f"{out_dir / LOCK_FILE}: cannot be held ({error.strerror})") from None
+    return handle
+
+
 def _was_done(entry: dict[str, Any]) -> bool:
     return entry["status"] == "done" or "done_before" in entry
 
 
 def _line(name: str, entry: dict[str, Any]) -> str:
     return json.dumps({"clip": name, **entry}) + "\n"
+
+
+def _read_records(path: Path, old_path: Path) -> list[tuple[str, dict[str, Any]]]:
+    if path.exists():
+        return _read_lines(path)
+    if old_path.exists():
+        return list(_read_old(old_path).items())
+    return []
 
 
 def _read_lines(path: Path) -> list[tuple[str, dict[str, Any]]]:

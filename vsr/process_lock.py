@@ -1,0 +1,65 @@
+"""A lock file that one vsr process holds while it works on what no other may work on beside
+it: the kept work of an output (vsr.resume_folder), a watched output folder (vsr.watch_state).
+
+The lock is the OS's (flock), which the system drops with the process however it ends, so the
+file of a run that was killed is taken over, never in the way. The file holds the id of the
+process that last held it, for a refusal to name and for the next holder to clear up after.
+"""
+
+from __future__ import annotations
+
+import errno
+import os
+from pathlib import Path
+from typing import IO
+
+from vsr.errors import VsrError
+
+try:
+    import fcntl  # POSIX
+except ImportError:  # so that vsr still imports where it is missing; nothing is then held
+    fcntl = None
+
+
+class HeldByAnother(Exception):
+    """Another live process holds the lock; `holder` is the id it wrote ("?" where none)."""
+
+    def __init__(self, holder: str) -> None:
+        super().__init__(holder)
+        self.holder = holder
+
+
+def hold_lock_file(path: Path) -> tuple[IO[str], str]:
+    """Hold `path` for this process, made where missing, with this process's id written in
+    it. Returns the open handle, which holds the lock until it is closed, and the id the last
+    holder wrote ("" where none). HeldByAnother when a live process holds it; VsrError when a
+    link is in its place; OSError when it cannot be made or locked (ENOLCK where the system
+    or file system has no locks)."""
+    if fcntl is None:
+        raise OSError(errno.ENOLCK, os.strerror(errno.ENOLCK), str(path))
+    # Not through a link: a lock planted as a link would have its target truncated.
+    flags = os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0)
+    try:
+        descriptor = os.open(path, flags, 0o644)
+    except OSError as error:
+        if error.errno != errno.ELOOP:  # a read-only or full disk: the caller says so
+            raise
+        raise VsrError(f"{path}: not a lock file of vsr's ({error.strerror})") from None
+    handle = os.fdopen(descriptor, "a+")  # noqa: SIM115 - held while the caller works
+    try:
+        fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        handle.seek(0)
+        holder = handle.read().strip() or "?"
+        handle.close()
+        raise HeldByAnother(holder) from None
+    except BaseException:
+        handle.close()
+        raise
+    handle.seek(0)
+    last = handle.read().strip()
+    handle.seek(0)
+    handle.truncate()
+    handle.write(str(os.getpid()))
+    handle.flush()
+    return handle, last
