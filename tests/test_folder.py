@@ -947,7 +947,7 @@ def test_a_watch_makes_its_output_folder_again_once_it_was_moved_away(tmp_path):
         == 1
     )
     # The record is whole again in the new folder: a restart does neither clip again.
-    assert sorted(WatchState(out).clips) == ["a.mp4", "b.mp4"]
+    assert sorted(WatchState(out, clips).clips) == ["a.mp4", "b.mp4"]
 
 
 def test_subfolders_are_named_as_left_alone(tmp_path):
