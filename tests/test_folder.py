@@ -716,6 +716,22 @@ def test_folder_mode_names_every_damaged_clip_even_with_quiet(tmp_path, weights,
     assert "h2.mkv: note:" in err
 
 
+def test_a_quiet_watch_names_a_failed_or_damaged_clip_when_it_happens(tmp_path, weights, capsys):
+    # A quiet watch named them only in the list it prints once stopped, which for a watch
+    # that runs for days is days late: --quiet holds back chatter, not failures.
+    clips, out = tmp_path / "in", tmp_path / "out"
+    clips.mkdir()
+    (clips / "bad.mp4").write_bytes(b"not a video at all")
+    _truncated_mkv(clips / "cut.mkv")
+    args = ["run", str(clips), str(out), "--weights", str(weights), "--device", "cpu"]
+    watch = ["--watch", "--watch-interval", "0.05", "--idle-exit", "0.3", "--quiet"]
+    assert main([*args, *watch]) == 1
+    said = capsys.readouterr().err.splitlines()
+    assert said[0].startswith("vsr: bad.mp4: failed: ")  # as it happened, then at the end
+    assert said[1].startswith("vsr: cut.mkv: ") and "lost (damaged source)" in said[1]
+    assert said[2].startswith("vsr:   failed: bad.mp4: ")
+
+
 def test_a_single_damaged_clip_is_named_even_with_quiet(tmp_path, weights, capsys):
     # --quiet said nothing of a truncated clip run alone (exit 0, frames lost), where a
     # folder run names it: its help promises damaged clips are still named.

@@ -231,9 +231,16 @@ def _record_failure(summary: FolderReport, clip: Path, error: Exception) -> OSEr
 
 
 def _run_one(
-    clip: Path, target: Path, run_clip: ClipRunner, summary: FolderReport, log, replace=False
+    clip: Path,
+    target: Path,
+    run_clip: ClipRunner,
+    summary: FolderReport,
+    log,
+    warn,
+    replace=False,
 ) -> bool:
-    """Run and finish one clip, recording the outcome; False if it failed."""
+    """Run and finish one clip, recording the outcome; False if it failed. A failure, and a
+    clip done with frames lost to damage, are said through `warn`, the rest through `log`."""
     try:
         result = run_clip(clip, target, replace=True) if replace else run_clip(clip, target)
         report = result() if callable(result) else result
@@ -241,10 +248,10 @@ def _run_one(
         stop = _record_failure(summary, clip, error)
         if stop is not None:
             raise stop from None
-        log(f"vsr: {clip.name}: failed: {describe_error(error)}")
+        warn(f"vsr: {clip.name}: failed: {describe_error(error)}")
         return False
     summary.add(clip, "done", report)
-    _log_done(clip, report, log)
+    _log_done(clip, report, warn if report.lost_frames else log)
     return True
 
 
@@ -387,6 +394,7 @@ def watch_folder(
     idle_exit_s: float | None = None,
     overwrite: bool = False,
     log: Callable[[str], None] = lambda line: print(line, file=sys.stderr),
+    warn: Callable[[str], None] | None = None,
     summary: FolderReport | None = None,
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
@@ -395,9 +403,12 @@ def watch_folder(
 
     A clip is taken only once its size and modification time are the same at two looks
     `interval_s` apart, so a file still being copied in is left alone. Outcomes go into
-    `summary` as they happen, so a caller still has them after Ctrl-C. `clock` and `sleep`
-    stand in for time in tests.
+    `summary` as they happen, so a caller still has them after Ctrl-C. Lines go to `log`,
+    but those of a failed clip or of one with frames lost to damage to `warn` (`log` when
+    None): a watch runs for days, and a quiet one must still say a failure when it happens.
+    `clock` and `sleep` stand in for time in tests.
     """
+    warn = log if warn is None else warn
     # A day at most: time.sleep refuses more than a C long of seconds (inf overflowed).
     if not 0 < interval_s <= 86400:
         raise VsrError(
@@ -426,7 +437,7 @@ def watch_folder(
                 clips, foreign, broken = list_folder(in_dir)
                 say_links_left_alone([p for p in foreign if p not in links_noted], log)
                 links_noted.update(foreign)
-                _fail_broken_links_once(broken, broken_told, summary, log)
+                _fail_broken_links_once(broken, broken_told, summary, warn)
             except OSError as error:
                 if not missing:
                     log(f"vsr: {in_dir}: cannot be read ({error.strerror}); waiting for it")
@@ -473,7 +484,7 @@ def watch_folder(
                     # Recorded as failed on this version: retried once the file changes, the
                     # clash being gone by then or reported again.
                     summary.add(clip, "failed", error=clashes[clip])
-                    log(f"vsr: {clip.name}: failed: {clashes[clip]}")
+                    warn(f"vsr: {clip.name}: failed: {clashes[clip]}")
                     state.record(clip, "failed", clashes[clip], signature=signature)
                     continue
                 if os.path.lexists(target) and not overwrite and clip.name not in state.clips:
@@ -486,7 +497,7 @@ def watch_folder(
                     log(f"vsr: {clip.name} changed after it was upscaled: upscaling it again")
                 began = clock()
                 try:
-                    ok = _run_one(clip, target, run_clip, summary, log, replace=again)
+                    ok = _run_one(clip, target, run_clip, summary, log, warn, replace=again)
                 except KeyboardInterrupt as interruption:  # a watch's usual end; redone next
                     record_interruption(summary, [clip], interruption)
                     raise

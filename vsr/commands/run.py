@@ -549,6 +549,7 @@ def _run_folder(args, settings, model, target, say) -> int:
                 idle_exit_s=args.idle_exit,
                 overwrite=args.overwrite,
                 log=say,
+                warn=_say_even_quietly,  # as they happen: a watch's end may be days away
                 summary=summary,
             )
         else:
@@ -585,6 +586,13 @@ def _run_folder(args, settings, model, target, say) -> int:
     say(folder_summary_line(totals))
     say_failed_and_damaged(summary.clips)
     return 1 if totals["failed"] else 0
+
+
+def _say_even_quietly(line: str) -> None:
+    """A line that --quiet does not hold back (a failed or damaged clip)."""
+    from tqdm import tqdm
+
+    tqdm.write(printable(line), file=sys.stderr)
 
 
 def say_failed_and_damaged(clips: list[dict]) -> None:
