@@ -294,3 +294,32 @@ def test_an_output_another_run_finished_meanwhile_is_kept_and_so_is_this_ones(we
     with av.open(str(tmp_path / "out.2.mkv")) as kept:
         assert sum(1 for _ in kept.decode(video=0)) == 3
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.mp4", "out.2.mkv", "out.mkv"]
+
+
+class _StderrToLogging:
+    """A host's stderr that sends lines to logging: write() and flush(), no isatty()."""
+
+    def __init__(self) -> None:
+        self.lines: list[str] = []
+
+    def write(self, text: str) -> int:
+        self.lines.append(text)
+        return len(text)
+
+    def flush(self) -> None:
+        pass
+
+
+@pytest.mark.parametrize("stderr", [None, _StderrToLogging()], ids=["none", "to logging"])
+def test_a_host_without_a_terminal_stderr_can_upscale_a_video(weights, tmp_path, stderr):
+    # pythonw, a daemon started with stderr closed (sys.stderr None), or a stream of the
+    # host's own with no isatty(): every upscale_video ended in AttributeError, progress or not.
+    clip = tmp_path / "in.mp4"
+    make_clip(clip, 32, 24, frames=3, audio=False)
+    with mock.patch("sys.stderr", stderr):
+        for progress in (False, True):
+            out = tmp_path / f"out-{progress}.mp4"
+            report = vsr.upscale_video(clip, out, weights=weights, progress=progress)
+            assert report.frames == 3
+            with av.open(str(out)) as done:
+                assert done.streams.video[0].codec_context.width == 64

@@ -30,8 +30,13 @@ def _log(line: str) -> None:
 
 
 def on_a_terminal() -> bool:
-    """Whether progress bars can be drawn (stderr is a terminal)."""
-    return sys.stderr.isatty()
+    """Whether progress bars can be drawn (stderr is a terminal). A program that embeds vsr
+    may have no stderr (pythonw, a daemon started with it closed: None), a closed one, or
+    one of its own that sends lines to logging, with no isatty(): none is a terminal."""
+    try:
+        return bool(sys.stderr.isatty())
+    except (AttributeError, ValueError, OSError):
+        return False
 
 
 def bars_shown(progress: bool = True) -> bool:

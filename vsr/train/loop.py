@@ -17,7 +17,6 @@ from __future__ import annotations
 import contextlib
 import math
 import os
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -32,6 +31,7 @@ from vsr.errors import VsrError
 from vsr.models import create_model, save_weights
 from vsr.models.checkpoint import check_finite, read_state_dict
 from vsr.printable import name_list
+from vsr.progress import on_a_terminal
 from vsr.train.budget import StepBudget
 from vsr.train.checkpoint import (
     check_same_network,
@@ -222,7 +222,7 @@ def _train(config: TrainConfig, resume: bool, ddp: Distributed) -> nn.Module:
         initial=begin.step,
         unit="it",
         # Without a terminal (a log file) the progress lines below say it all, one per window.
-        disable=not ddp.is_main or not sys.stderr.isatty(),
+        disable=not ddp.is_main or not on_a_terminal(),
         dynamic_ncols=True,
     )
     meter = WindowMeter(device) if ddp.is_main else None
@@ -639,7 +639,7 @@ def _log_the_window(run: _Run, done: int, mean_loss: float) -> None:
         **figures,
     )
     run.bar.set_postfix(loss=f"{mean_loss:.4f}", lr=f"{lr_now:.2e}")
-    if not sys.stderr.isatty():
+    if not on_a_terminal():
         line = _progress_line(done, run.budget.total, mean_loss, lr_now, figures)
         note(f"{line}, elapsed {_elapsed(run) / 60:.2f} min")
 
