@@ -89,8 +89,9 @@ def test_api_arguments_of_the_wrong_type(weights, upscaler):
         vsr.upscale_image(str(weights), batch[0])
     with pytest.raises(vsr.VsrError, match="tensor"):
         upscaler(np.zeros((1, 3, 4, 4), np.float32))
-    with pytest.raises(vsr.VsrError, match="network"):
-        vsr.Upscaler(str(weights))
+    for not_a_network in (str(weights), b"x", 3, None):  # a TypeError, as README says
+        with pytest.raises(vsr.VsrTypeError, match="network"):
+            vsr.Upscaler(not_a_network)
     with pytest.raises(vsr.VsrError, match="ndarray"):
         vsr.load_model(np.zeros(3))
     with pytest.raises(vsr.VsrError, match="one size"):
@@ -323,3 +324,43 @@ def test_a_host_without_a_terminal_stderr_can_upscale_a_video(weights, tmp_path,
             assert report.frames == 3
             with av.open(str(out)) as done:
                 assert done.streams.video[0].codec_context.width == 64
+
+
+def test_threads_sharing_a_compiled_upscaler_make_one_first_call_of_a_shape(upscaler):
+    # Two threads' first calls of a shape both compiled and both counted a warm-up, and
+    # their second calls could both take the first's time (the loser: a bare KeyError).
+    import torch
+
+    upscaler.compiled = True  # compiling itself is not what is tested: its first calls are
+    upscaler._ahead_of_time = False
+    network, release = upscaler._run, threading.Event()
+    running, most = [0], [0]
+    lock = threading.Lock()
+
+    def slow_first_run(x):
+        with lock:
+            running[0] += 1
+            most[0] = max(most[0], running[0])
+        release.wait(timeout=0.5)  # a build takes a while: a second first call meets it
+        with lock:
+            running[0] -= 1
+        return network(x)
+
+    upscaler._run = slow_first_run
+    frames = torch.rand(1, 3, 8, 8)
+    results: list = []
+    threads = [threading.Thread(target=lambda: results.append(upscaler(frames))) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert most[0] == 1 and len(results) == 2
+    assert len(upscaler._first_calls) == 1  # one first call timed, for its second to correct
+    release.set()
+    threads = [threading.Thread(target=lambda: results.append(upscaler(frames))) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(results) == 10 and not upscaler._first_calls
+    assert all(torch.equal(result, results[0]) for result in results)

@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import copy
 import numbers
+import threading
 import time
 import warnings
 from collections.abc import Callable
@@ -335,7 +336,7 @@ class Upscaler:
         checked: bool = True,
     ) -> None:
         if not isinstance(model, nn.Module) or not isinstance(getattr(model, "scale", None), int):
-            raise VsrError(
+            raise VsrTypeError(
                 f"the Upscaler takes a network (vsr.models.create_model or load_weights), not "
                 f"a {type(model).__name__}; vsr.load_model takes a weights file or name"
             )
@@ -380,6 +381,7 @@ class Upscaler:
         self._shapes_seen: set[tuple[int, ...]] = set()
         # The first call's time of each shape until its second call has been timed.
         self._first_calls: dict[tuple[int, ...], float] = {}
+        self._first_call_lock = threading.Lock()
         self._frame_sizes_run: set[tuple[int, int]] = set()  # H x W of the inputs upscaled
         self.warmup_seconds = 0.0
         try:
@@ -493,11 +495,23 @@ class Upscaler:
         layout = torch.channels_last if self.channels_last else torch.contiguous_format
         x = x.contiguous(memory_format=layout)
         shape = tuple(x.shape)
-        if shape in self._first_calls:
-            return self._second_call(x)
+        # Taken in one step: threads sharing the upscaler (as callers may) could otherwise
+        # both see the first call's time and both pop it, the second with a KeyError.
+        first = self._first_calls.pop(shape, None)
+        if first is not None:
+            return self._second_call(x, first)
         if not (self.compiled or self.cuda_graphs) or shape in self._shapes_seen:
             return self._run(x)
-        # First call of this shape: compilation and graph capture happen now; time them.
+        # One first call of a shape at a time: two threads' would both build (or capture)
+        # and both count a warm-up. The later one runs once the earlier is done.
+        with self._first_call_lock:
+            if shape not in self._shapes_seen:
+                return self._first_call(x, shape)
+        return self._run(x)
+
+    def _first_call(self, x: torch.Tensor, shape: tuple[int, ...]) -> torch.Tensor:
+        """The first call of this shape: compilation and graph capture happen now; time
+        them."""
         start = time.perf_counter()
         uncompiled_before = self.uncompiled_calls
         while True:
@@ -528,11 +542,11 @@ class Upscaler:
         self._shapes_seen.add(shape)
         return y
 
-    def _second_call(self, x: torch.Tensor) -> torch.Tensor:
-        """The second call of a shape, timed: the first did a call's work besides the build,
-        which the warm-up must not count. Counted whole, a clip's first batch had all its
-        network time called warm-up (a compiled row's steady fps read 10 times too high)."""
-        first = self._first_calls.pop(tuple(x.shape))
+    def _second_call(self, x: torch.Tensor, first: float) -> torch.Tensor:
+        """The second call of a shape, timed: the first (which took `first` seconds) did a
+        call's work besides the build, which the warm-up must not count. Counted whole, a
+        clip's first batch had all its network time called warm-up (a compiled row's steady
+        fps read 10 times too high)."""
         start = time.perf_counter()
         y = self._run(x)
         if x.device.type == "cuda":
