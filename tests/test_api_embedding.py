@@ -364,3 +364,14 @@ def test_threads_sharing_a_compiled_upscaler_make_one_first_call_of_a_shape(upsc
         thread.join()
     assert len(results) == 10 and not upscaler._first_calls
     assert all(torch.equal(result, results[0]) for result in results)
+
+
+def test_vsr_s_warnings_name_the_host_s_own_line(weights):
+    # The emulation note of load_model named vsr/api.py, the line that built the Upscaler,
+    # so a host's filter on its own module (filterwarnings(module=...)) missed it.
+    with pytest.warns(vsr.VsrWarning, match="emulated") as caught:
+        vsr.load_model(weights, device="cpu", precision="fp16")
+    assert [w.filename for w in caught] == [__file__]
+    with pytest.warns(vsr.VsrWarning, match="emulated") as caught:
+        vsr.Upscaler(vsr.load_model(weights, device="cpu").model, "cpu", "fp16")
+    assert [w.filename for w in caught] == [__file__]

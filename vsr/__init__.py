@@ -17,6 +17,7 @@ _PUBLIC = {
     "Upscaler": "vsr.upscale",
     "VsrError": "vsr.errors",
     "VsrTypeError": "vsr.errors",
+    "VsrWarning": "vsr.caller_warning",
     "load_model": "vsr.api",
     "upscale_frames": "vsr.api",
     "upscale_image": "vsr.api",
@@ -30,6 +31,7 @@ _PUBLIC = {
 
 if TYPE_CHECKING:
     from vsr.api import load_model, upscale_frames, upscale_image
+    from vsr.caller_warning import VsrWarning
     from vsr.errors import VsrError, VsrTypeError
     from vsr.ops.tiling import TilePlan
     from vsr.report import RunReport
@@ -44,6 +46,7 @@ __all__ = [
     "Upscaler",
     "VsrError",
     "VsrTypeError",
+    "VsrWarning",
     "load_model",
     "upscale_frames",
     "upscale_image",

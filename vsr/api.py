@@ -10,7 +10,6 @@ vsr.upscale_video("in.mp4", "out.mp4", scale=2)    # decode once, encode once
 from __future__ import annotations
 
 import os
-import warnings
 from collections.abc import Callable, Iterable
 from pathlib import Path
 
@@ -20,6 +19,7 @@ from PIL import Image
 from torch import nn
 
 from vsr.argument_types import check_path, check_pixels_type, check_switch, given
+from vsr.caller_warning import warn_the_caller
 from vsr.errors import VsrError, VsrTypeError
 from vsr.upscale import Upscaler, check_dense_tensor, check_precision, resolve_device
 
@@ -198,7 +198,7 @@ def _tell(notes: list[str], on_note: Callable[[str], None] | None) -> None:
     """upscale_image's notes, to `on_note` or as warnings of its caller's line."""
     for note in notes:
         if on_note is None:
-            warnings.warn(note, stacklevel=3)
+            warn_the_caller(note)
         else:
             on_note(note)
 

@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import NoReturn
 
 from vsr import __version__
+from vsr.caller_warning import VsrWarning
 from vsr.errors import (
     OUT_OF_SPACE_ERRNOS,
     VsrError,
@@ -175,7 +176,7 @@ def _show_warning(message, category, filename, lineno, file=None, line=None) -> 
         # files from strangers: here it is the user's own picture, whose memory vsr checks
         # before upscaling it. By name: importing Pillow would slow every command's start.
         return
-    if Path(filename).resolve().is_relative_to(_PACKAGE):
+    if issubclass(category, VsrWarning) or Path(filename).resolve().is_relative_to(_PACKAGE):
         text = f"vsr: warning: {message}"
         remember(str(message))  # its note of the same text is then not printed again
     else:

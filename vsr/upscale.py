@@ -16,13 +16,13 @@ import copy
 import numbers
 import threading
 import time
-import warnings
 from collections.abc import Callable
 
 import torch
 from torch import nn
 
 from vsr.argument_types import check_compile, check_switch, given
+from vsr.caller_warning import warn_the_caller
 from vsr.default_precision import cpu_computes_bf16, cpu_computes_fp16, default_precision
 from vsr.errors import VsrError, VsrTypeError, first_line, option
 from vsr.models.blocks import fold_channel_attention
@@ -405,7 +405,7 @@ class Upscaler:
         if emulated_on(self.device, precision):
             # Asked for, or (bf16) a segment run's driver's default on another kind of CPU.
             self.notes.append(emulation_note(precision))
-            warnings.warn(self.notes[-1], stacklevel=2)
+            warn_the_caller(self.notes[-1])
         # The notes so far hold for every call; those added later tell of an event (a build
         # that failed), which a caller running many clips on one upscaler reports once.
         self.standing_notes = len(self.notes)
@@ -595,7 +595,7 @@ class Upscaler:
         self._run = with_speed_switches(self.model, False, self.cuda_graphs)
 
     def _note(self, note: str) -> None:
-        warnings.warn(note, stacklevel=4)
+        warn_the_caller(note)
         self.notes.append(note)
 
     @torch.no_grad()  # not inference_mode: callers may modify the result in place
@@ -644,9 +644,8 @@ class Upscaler:
                     raise self._out_of_gpu_memory(x.shape[2], x.shape[3]) from None
                 self.max_pixels //= 2
                 torch.cuda.empty_cache()
-                warnings.warn(
-                    f"out of GPU memory; retrying with windows of at most {self.max_pixels} pixels",
-                    stacklevel=3,  # the caller of __call__
+                warn_the_caller(
+                    f"out of GPU memory; retrying with windows of at most {self.max_pixels} pixels"
                 )
         if not self.checked:
             return y.float()

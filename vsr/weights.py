@@ -15,7 +15,6 @@ import http.client
 import json
 import os
 import urllib.request
-import warnings
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -25,6 +24,7 @@ import torch
 from vsr.argument_types import given, is_number, is_str_path
 from vsr.atomic_file import atomic_output
 from vsr.bundled import bundled_folder
+from vsr.caller_warning import warn_the_caller
 from vsr.errors import VsrError, VsrTypeError, option
 from vsr.private_folder import make_private_folder, why_code_folder_is_unsafe
 
@@ -115,7 +115,7 @@ def _unusable_cache(use: str, reason: str) -> VsrError:
 def _warn_once(note: str) -> None:
     if note not in _TOLD:  # once a process, though each private folder may find it
         _TOLD.add(note)
-        warnings.warn(note, stacklevel=3)
+        warn_the_caller(note)
 
 
 def made_cache_folder(name: str, use: str, private_only: bool = False) -> Path:

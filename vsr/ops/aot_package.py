@@ -39,6 +39,7 @@ import torch
 from torch import nn
 
 from vsr.atomic_file import atomic_output
+from vsr.caller_warning import warn_the_caller
 from vsr.private_folder import make_private_folder, why_others_can_change
 
 PACKAGES_FOLDER = "compiled"  # in the vsr cache
@@ -185,11 +186,10 @@ def _one_process_builds(path: Path) -> Iterator[None]:
                     break
                 except BlockingIOError:
                     if time.monotonic() >= deadline:
-                        warnings.warn(
+                        warn_the_caller(
                             f"another process has been building {path.name} for "
                             f"{LOCK_WAIT_SECONDS:.0f} s (stopped, or its lock stuck): "
-                            "built here too",
-                            stacklevel=3,
+                            "built here too"
                         )
                         break
                     time.sleep(0.1)
