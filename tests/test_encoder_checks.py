@@ -411,10 +411,25 @@ def test_a_crf_given_with_e_within_the_range_opens(clip, tmp_path):
     writer_for(clip, tmp_path / "out.mkv", settings).abort()
 
 
-def test_a_crf_the_e_option_replaces_is_not_checked(clip, tmp_path):
-    # -e crf wins over --crf, which goes unused: --crf 99 -e crf=20 was refused for the 99.
-    settings = EncodeSettings(codec="libx264", crf=99, options={"crf": "20"})
-    writer_for(clip, tmp_path / "out.mkv", settings).abort()
+def test_crf_or_preset_set_twice_to_two_values_is_refused():
+    # The option went to the encoder without a word: crf=20 with options {"crf": "30"} encoded
+    # at crf 30 and preset ultrafast, where `vsr run --crf 20 -e crf=30` is refused.
+    with pytest.raises(VsrError, match=r"^settings crf=20 and options\['crf'\]='30' both set"):
+        EncodeSettings(crf=20, options={"crf": "30"})
+    with pytest.raises(VsrError, match="both set preset: give one of them$"):
+        EncodeSettings(preset="slow", options={"preset": "ultrafast"})
+    settings = EncodeSettings(crf=20, options={"crf": "20.0", "preset": "slow"}, preset="slow")
+    settings.options["crf"] = 30  # changed afterwards: refused when the run checks it again
+    with pytest.raises(VsrError, match="both set crf"):
+        settings.checked()
+
+
+def test_an_e_crf_takes_the_place_of_the_preset_s(clip, tmp_path):
+    # The default preset's crf 18 beside -e crf=30 is no conflict: the -e one is the user's.
+    out = tmp_path / "out.mkv"
+    assert main(["run", str(clip), str(out), "--device", "cpu", "--quiet", "-e", "crf=30"]) == 0
+    with av.open(str(out)) as container:
+        assert b"crf=30.0" in bytes(next(container.demux(video=0)))
 
 
 def test_a_preset_s_pixel_format_another_codec_lacks_takes_its_nearest(clip, tmp_path):

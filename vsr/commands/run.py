@@ -201,8 +201,9 @@ def _settings_and_model_options(args, on_gpu: bool | None = None) -> tuple[objec
     speed = preset.preset if same or encoder_option_type(codec, "preset") == "STRING" else None
     settings = EncodeSettings(
         codec=codec,
-        crf=args.crf if args.crf is not None else crf,
-        preset=args.preset or speed,
+        # An -e crf (or preset) takes the place of the preset's, as --crf does.
+        crf=args.crf if args.crf is not None else (None if "crf" in typed else crf),
+        preset=args.preset or (None if "preset" in typed else speed),
         pix_fmt=args.pix_fmt or preset.pix_fmt,
         options=options,
         # The user's -e options follow the codec vsr chooses for a container; the preset's not.

@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
 from vsr.argument_types import given, is_number, is_whole
-from vsr.errors import VsrTypeError
+from vsr.errors import VsrError, VsrTypeError
 
 DEFAULT_CODEC = "libx264"
 
@@ -69,6 +69,7 @@ class EncodeSettings:
             self.pix_fmt = _text(self.pix_fmt, "pix_fmt", "a format such as 'yuv420p', or None")
         self.options = _options(self.options)
         self.preset_option_names = _names(self.preset_option_names)
+        _check_set_once(self)
 
     def checked(self) -> EncodeSettings:
         """These settings made anew from their fields, checked and normalised as at
@@ -80,6 +81,29 @@ class EncodeSettings:
         if self.codec_is_default and self.codec != self._unchosen_codec:
             return replace(self, codec_is_default=False)
         return replace(self)
+
+
+def _check_set_once(settings: EncodeSettings) -> None:
+    """Refuse crf or preset set both as a field and as an option, to different values: the
+    option went to the encoder without a word (crf=20 with options {"crf": "30"} encoded at
+    30), where `vsr run --crf 20 -e crf=30` is refused."""
+    for name in ("crf", "preset"):
+        value, option = getattr(settings, name), settings.options.get(name)
+        if value is None or option is None or _same_setting(value, option):
+            continue
+        raise VsrError(
+            f"settings {name}={value!r} and options[{name!r}]={option!r} both set {name}: "
+            "give one of them"
+        )
+
+
+def _same_setting(value: float | str, option: str) -> bool:
+    if str(value) == option:
+        return True
+    try:
+        return float(option) == float(value)  # crf 20 and "20.0"
+    except ValueError:
+        return False
 
 
 def _text(value: object, name: str, what: str) -> str:

@@ -180,10 +180,10 @@ def _format_asked(
 def check_quality_and_speed(codec: str, settings: EncodeSettings) -> None:
     """A crf encoder `codec` (libx264, not h264) cannot take, or a preset or tune it does
     not know, in `settings`, as one clear error."""
-    # -e crf=... goes to the encoder as text, in place of --crf (-e wins): its number gets
-    # the check, else libav's own words were all ("libx264 rejected crf=-5 (Numerical
-    # result out of range)"), and an unused --crf 99 beside it is not refused. Text that
-    # is no number is left to libav, which names it.
+    # -e crf=... goes to the encoder as text (a crf field beside it is the same value:
+    # EncodeSettings refuses another): its number gets the check, else libav's own words
+    # were all ("libx264 rejected crf=-5 (Numerical result out of range)"). Text that is
+    # no number is left to libav, which names it.
     given = settings.options.get("crf")
     check_crf(codec, settings.crf if given is None else crf_number(given))
     check_x26x_names(codec, settings.preset, settings.options)
