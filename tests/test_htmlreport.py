@@ -738,3 +738,42 @@ def test_a_control_character_in_a_name_is_drawn_escaped_without_a_font_warning(t
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         render(read_inputs([tmp_path / "run.json"]))
+
+
+def test_distinguishing_names_are_the_shortest_endings_no_other_path_shares():
+    from vsr.distinguishing_names import distinguishing_names
+
+    assert distinguishing_names(["A/run.json", "B/run.json"]) == ["A/run.json", "B/run.json"]
+    assert distinguishing_names(["/x/A/run.json", "/y/A/run.json", "/y/b.json"]) == [
+        "x/A/run.json", "y/A/run.json", "b.json",
+    ]  # fmt: skip
+    assert distinguishing_names(["run.json", "A/run.json"]) == ["run.json", "A/run.json"]
+    assert distinguishing_names(["run.json", "run.json"]) == ["run.json", "run.json"]
+
+
+def test_reports_of_one_name_from_two_folders_are_told_apart(tmp_path, monkeypatch):
+    # A/run.json and B/run.json of one clip each gave two identical "tiny.mp4" rows and no
+    # run column; two folder runs' totals were both "run.json", their plot lines alike.
+    import vsr.htmlreport as htmlreport
+
+    for run in ("A", "B"):
+        (tmp_path / run).mkdir()
+        (tmp_path / run / "run.json").write_text(json.dumps(run_report("tiny.mp4", gpu=False)))
+    clips = [tmp_path / run / "run.json" for run in ("A", "B")]
+    table = parse(render(read_inputs(clips))).tables["clips"]
+    assert [row[:2] for row in table] == [
+        ["run", "clip"], ["A/run.json", "tiny.mp4"], ["B/run.json", "tiny.mp4"]
+    ]  # fmt: skip
+    folders = []
+    for run in ("m1", "m2"):
+        (tmp_path / run).mkdir()
+        folders.append(_folder_report(tmp_path / run / "run.json", 1))
+    inputs = read_inputs(folders)
+    assert [row[0] for row in parse(render(inputs)).tables["runs"][1:]] == [
+        "m1/run.json", "m2/run.json",
+    ]  # fmt: skip
+    drawn = []
+    monkeypatch.setattr(htmlreport, "figure_png", lambda figure: drawn.append(figure) or b"")
+    htmlreport.stage_plot(inputs)
+    labels = [bars.get_label() for bars in drawn[0].axes[0].containers]
+    assert labels[::2] == ["m1/run.json: c0.mp4: busy", "m2/run.json: c0.mp4: busy"]

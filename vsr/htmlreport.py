@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from vsr.atomic_file import atomic_output
+from vsr.distinguishing_names import distinguishing_names
 from vsr.errors import VsrError
 from vsr.paper import paper_scores
 from vsr.plots import PLOTS_NEED, PlotsUnavailable, figure_png, new_figure, plot_label, png_data_uri
@@ -49,7 +50,10 @@ class ReportInputs:
 def read_inputs(paths: list[str | Path]) -> ReportInputs:
     """Read and classify report files; a file vsr did not write is a one-line VsrError."""
     inputs = ReportInputs()
-    for path in map(Path, paths):
+    # A clip's or run's row names its file, told apart from the others' (A/run.json,
+    # B/run.json) where several share a name.
+    names = distinguishing_names(paths)
+    for path, name in zip(map(Path, paths), names, strict=True):
         try:
             data = json.loads(path.read_text())
         except FileNotFoundError:
@@ -66,13 +70,13 @@ def read_inputs(paths: list[str | Path]) -> ReportInputs:
             inputs.profiles.extend(p for p in data["profiles"] if isinstance(p, dict))
         elif kind == "folder":
             # Each clip remembers its run, for pages that hold several.
-            clips = [{**c, "source": path.name} for c in data["clips"] if isinstance(c, dict)]
+            clips = [{**c, "source": name} for c in data["clips"] if isinstance(c, dict)]
             inputs.clips.extend(clips)
             if isinstance(data.get("summary"), dict):
-                inputs.runs.append((path.name, data["summary"]))
+                inputs.runs.append((name, data["summary"]))
         elif kind == "clip":
             clip = {"input": data.get("input"), "status": "done", "report": data}
-            inputs.clips.append({**clip, "source": path.name})
+            inputs.clips.append({**clip, "source": name})
         elif kind == "bench":
             inputs.benches.append(data)
         elif kind == "model_bench":
@@ -147,13 +151,21 @@ def _clip_name(clip: dict[str, Any], index: int) -> str:
     return Path(str(clip.get("input") or f"clip {index + 1}")).name
 
 
+def _several_runs(inputs: ReportInputs) -> bool:
+    """Whether the clips come from more than one report, each row then naming its own."""
+    return len({clip.get("source") for clip in inputs.clips}) > 1
+
+
 def _done(inputs: ReportInputs) -> list[tuple[str, dict[str, Any]]]:
-    """The finished clips: (name as a plot label, report)."""
-    return [
-        (plot_label(_clip_name(c, i)), c["report"])
-        for i, c in enumerate(inputs.clips)
-        if c.get("status") == "done" and isinstance(c.get("report"), dict)
-    ]
+    """The finished clips: (name as a plot label, report). From several reports, the label
+    names the report too: two runs of one clip drew two lines of the same name."""
+    several_runs, done = _several_runs(inputs), []
+    for index, clip in enumerate(inputs.clips):
+        if clip.get("status") == "done" and isinstance(clip.get("report"), dict):
+            name = _clip_name(clip, index)
+            label = f"{clip.get('source')}: {name}" if several_runs else name
+            done.append((plot_label(label), clip["report"]))
+    return done
 
 
 # Beyond this many finished clips, the per-clip plots give way to summaries that stay
@@ -224,7 +236,7 @@ def _joined_output(summary: dict[str, Any]) -> str:
 
 
 def clips_table(inputs: ReportInputs) -> str:
-    several_runs = len({clip.get("source") for clip in inputs.clips}) > 1
+    several_runs = _several_runs(inputs)
     on_cluster = any(clip.get("node") is not None for clip in inputs.clips)
     rows = []
     for index, clip in enumerate(inputs.clips):
