@@ -229,9 +229,10 @@ def test_page_has_plots_and_a_row_per_clip_and_result(reports):
     assert "cannot decode: <nonsense>" in clips[3][-1]
     evaluation = page.tables["eval"]
     assert evaluation[1][:2] == ["Set5", "x4"]
-    assert evaluation[1][4:] == ["32.2096", "0.8948", "32.21", "0.8948", "+0.00"]
-    assert evaluation[2][4:] == ["27.5600", "0.7353", "27.56", "0.7353", "+0.00"]
-    assert evaluation[3][4:] == ["n/a"] * 5  # no measurement, no paper figure for it
+    scores = evaluation[0].index("PSNR (dB)")
+    assert evaluation[1][scores:] == ["32.2096", "0.8948", "32.21", "0.8948", "+0.00", ""]
+    assert evaluation[2][scores:] == ["27.5600", "0.7353", "27.56", "0.7353", "+0.00", ""]
+    assert evaluation[3][scores:] == ["n/a"] * 5 + [""]  # no measurement, no paper figure
     assert page.tables["profile"][1][:3] == ["IMDN x4", "256x256", "715,176"]
 
 
@@ -777,3 +778,44 @@ def test_reports_of_one_name_from_two_folders_are_told_apart(tmp_path, monkeypat
     htmlreport.stage_plot(inputs)
     labels = [bars.get_label() for bars in drawn[0].axes[0].containers]
     assert labels[::2] == ["m1/run.json: c0.mp4: busy", "m2/run.json: c0.mp4: busy"]
+
+
+def test_an_eval_row_says_its_precision_and_inputs_and_a_part_of_set5_is_not_the_paper_s(
+    tmp_path,
+):
+    # Two evals of a folder named Set5 holding two of its images, in fp32 and bf16, gave two
+    # rows alike but for the score, nothing saying which was which, both set against the
+    # paper's Set5 (+3.10 dB), and two trade-off points both labelled imdn_x2.
+    from vsr.tradeoff import _shown_names
+
+    result = {"dataset": "Set5", "scale": 2, "model": "imdn_x2", "images": 2,
+              "inputs": "made from HR (MATLAB bicubic)", "psnr": 41.1048, "ssim": 0.98}  # fmt: skip
+    files = []
+    for precision, psnr, patches in (("fp32", 41.1048, []), ("bf16", 41.1032, ["baby"])):
+        record = {**result, "psnr": psnr, **({"in_patches": patches} if patches else {})}
+        files.append(tmp_path / f"ev_{precision}.json")
+        files[-1].write_text(
+            json.dumps({"precision": precision, "device": "cpu", "results": [record]})
+        )
+    inputs = read_inputs(files)
+    header, fp32, bf16 = parse(render(inputs)).tables["eval"]
+    column = {name: header.index(name) for name in header}
+    assert [fp32[column["precision"]], bf16[column["precision"]]] == ["fp32", "bf16"]
+    assert fp32[column["device"]] == "cpu"
+    assert fp32[column["inputs"]] == "made from HR (MATLAB bicubic)"
+    for row in (fp32, bf16):
+        assert [row[column["paper IMDN PSNR"]], row[column["PSNR - paper"]]] == ["n/a", "n/a"]
+        assert row[column["notes"]].startswith("2 images, not Set5's 5: not compared")
+    assert bf16[column["notes"]].endswith("1 image(s) ran in patches, so channel attention "
+                                          "saw each patch, not the image: baby")  # fmt: skip
+    profiles = [{"name": "IMDN x2", "parameters": 694404, "time_ms": 5.0}]
+    assert tradeoff_points(inputs.evals, profiles, scale=2) == []  # not beside the paper's
+    whole = [{**r, "images": 5} for r in inputs.evals]  # the benchmark itself
+    points = tradeoff_points(whole, profiles, scale=2)
+    assert [p.precision for p in points] == ["fp32", "bf16"]
+    assert _shown_names(points) == ["imdn_x2 (fp32)", "imdn_x2 (bf16)"]
+    assert _shown_names(points[:1]) == ["imdn_x2"]
+    (tmp_path / "whole.json").write_text(json.dumps({"precision": "fp32", "results": whole[:1]}))
+    row = parse(render(read_inputs([tmp_path / "whole.json"]))).tables["eval"][1]
+    assert [row[column["paper IMDN PSNR"]], row[column["PSNR - paper"]]] == ["38.00", "+3.10"]
+    assert row[column["notes"]] == ""

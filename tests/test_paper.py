@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 
-from conftest import shared_path
+from conftest import SHARED, shared_path
 
 from vsr.models import create_model
 from vsr.paper import PAPER_IMDN, PAPER_PARAMETERS, paper_scores
@@ -24,3 +24,15 @@ def test_parameter_counts_are_the_networks_and_names_meet_their_aliases():
     assert paper_scores("bsd100", 3) == paper_scores("B100", 3) == (29.09, 0.8046)
     assert paper_scores("set5", 4) == (32.21, 0.8948)
     assert paper_scores("DIV2K", 2) is None and paper_scores("Set5", 8) is None
+
+
+def test_the_benchmark_image_counts_are_the_datasets():
+    from vsr.paper import BENCHMARK_IMAGES, is_part_of_a_benchmark
+
+    for name, count in BENCHMARK_IMAGES.items():
+        folder = SHARED / "datasets" / "benchmark" / name / "HR"
+        if folder.is_dir():
+            assert len([p for p in folder.iterdir() if not p.name.startswith(".")]) == count
+    assert is_part_of_a_benchmark("set5", 2) and is_part_of_a_benchmark("bsd100", 99)
+    assert not is_part_of_a_benchmark("Set5", 5) and not is_part_of_a_benchmark("Mine", 2)
+    assert not is_part_of_a_benchmark("Set5", None)  # a count not given: cannot be told

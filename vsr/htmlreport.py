@@ -22,7 +22,8 @@ from typing import Any
 from vsr.atomic_file import atomic_output
 from vsr.distinguishing_names import distinguishing_names
 from vsr.errors import VsrError
-from vsr.paper import paper_scores
+from vsr.eval_notes import in_patches_note, part_of_a_benchmark_note
+from vsr.paper import is_part_of_a_benchmark, paper_scores
 from vsr.plots import PLOTS_NEED, PlotsUnavailable, figure_png, new_figure, plot_label, png_data_uri
 from vsr.printable import undecodable_replaced
 from vsr.profile_sizes import width_first
@@ -65,7 +66,10 @@ def read_inputs(paths: list[str | Path]) -> ReportInputs:
         inputs.sources.append(str(path))
         kind = report_kind(data)
         if kind == "eval":
-            inputs.evals.extend(r for r in data["results"] if isinstance(r, dict))
+            # The network's precision and device are the file's, said once beside its
+            # results: each result carries them, or fp32 and bf16 runs read alike.
+            run = {key: data.get(key) for key in ("precision", "device")}
+            inputs.evals.extend({**run, **r} for r in data["results"] if isinstance(r, dict))
         elif kind == "profile":
             inputs.profiles.extend(p for p in data["profiles"] if isinstance(p, dict))
         elif kind == "folder":
@@ -398,7 +402,9 @@ def eval_table(inputs: ReportInputs) -> str:
     rows = []
     for result in inputs.evals:
         dataset, scale = str(result.get("dataset")), result.get("scale")
-        paper = paper_scores(dataset, scale) if isinstance(scale, int) else None
+        images = result.get("images")
+        partial = is_part_of_a_benchmark(dataset, images)
+        paper = paper_scores(dataset, scale) if isinstance(scale, int) and not partial else None
         psnr, ssim = result.get("psnr"), result.get("ssim")
         difference = "n/a"
         if paper and isinstance(psnr, int | float):
@@ -409,20 +415,32 @@ def eval_table(inputs: ReportInputs) -> str:
                 _text(dataset),
                 f"x{scale}" if isinstance(scale, int) else _text(scale),
                 _text(result.get("model")),
-                _text(result.get("images")),
+                _text(result.get("precision")),
+                _text(result.get("device")),
+                _text(images),
+                _text(result.get("inputs")),
                 # JSON has no infinity: vsr eval writes null and names the exact images.
                 "inf" if psnr is None and result.get("identical_images") else _number(psnr, 4),
                 _number(ssim, 4),
                 f"{paper[0]:.2f}" if paper else "n/a",
                 f"{paper[1]:.4f}" if paper else "n/a",
                 difference,
+                _text("; ".join(_eval_notes(result, dataset, partial))),
             ]
         )
     headers = [
-        "dataset", "scale", "model", "images", "PSNR (dB)", "SSIM",
-        "paper IMDN PSNR", "paper IMDN SSIM", "PSNR - paper",
+        "dataset", "scale", "model", "precision", "device", "images", "inputs", "PSNR (dB)",
+        "SSIM", "paper IMDN PSNR", "paper IMDN SSIM", "PSNR - paper", "notes",
     ]  # fmt: skip
     return _table(headers, rows, "eval")
+
+
+def _eval_notes(result: dict[str, Any], dataset: str, partial: bool) -> list[str]:
+    notes = [part_of_a_benchmark_note(dataset, result["images"])] if partial else []
+    patches = result.get("in_patches")
+    if isinstance(patches, list) and patches:
+        notes.append(in_patches_note([str(name) for name in patches]))
+    return notes
 
 
 def profile_table(inputs: ReportInputs) -> str:

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from vsr.errors import VsrError
-from vsr.paper import PAPER_PARAMETERS, paper_scores
+from vsr.paper import PAPER_PARAMETERS, is_part_of_a_benchmark, paper_scores
 from vsr.plots import figure_png, new_figure, plot_label
 from vsr.profile_sizes import width_first
 from vsr.profiling import network_label
@@ -31,6 +31,7 @@ class TradeoffPoint:
     device: str | None
     input_size: str | None  # "WIDTHxHEIGHT" of the profiled input, which the time depends on
     psnr: float
+    precision: str | None = None  # the network's arithmetic in the eval (fp32, bf16 ...)
 
 
 def _key(name: Any) -> str:
@@ -68,10 +69,14 @@ def tradeoff_points(
     dataset: str = "Set5",
     scale: int = 4,
 ) -> list[TradeoffPoint]:
-    """One point per eval result on ``dataset`` x``scale`` whose network was profiled."""
+    """One point per eval result on ``dataset`` x``scale`` whose network was profiled; not
+    a folder of that name holding another number of images (two of Set5's), whose score
+    would stand beside the paper's IMDN as if it were the benchmark's."""
     points, manifest = [], _manifest()
     for result in evals:
         if str(result.get("dataset", "")).lower() != dataset.lower():
+            continue
+        if is_part_of_a_benchmark(dataset, result.get("images")):
             continue
         if result.get("scale") != scale or not isinstance(result.get("psnr"), int | float):
             continue
@@ -88,9 +93,24 @@ def tradeoff_points(
                 device=match.get("device"),
                 input_size="x".join(map(str, width_first(match, "input_size") or [])) or None,
                 psnr=float(result["psnr"]),
+                precision=_text_or_none(result.get("precision")),
             )
         )
     return points
+
+
+def _text_or_none(value: Any) -> str | None:
+    return None if value is None else str(value)
+
+
+def _shown_names(points: list[TradeoffPoint]) -> list[str]:
+    """Each point's label: its network, and its precision where the points differ in it (an
+    fp32 and a bf16 eval of one network drew two points of one name)."""
+    several = len({point.precision for point in points}) > 1
+    return [
+        plot_label(f"{p.name} ({p.precision or 'precision n/a'})" if several else p.name)
+        for p in points
+    ]  # plot_label: a weights file may be named `x_$5_vs_$6`
 
 
 def tradeoff_plot(
@@ -107,8 +127,7 @@ def tradeoff_plot(
     figure = new_figure(9.0, 3.6)
     by_size, by_time = figure.subplots(1, 2, sharey=True)
     label = {"fontsize": "small", "textcoords": "offset points", "xytext": (5, 4)}
-    for point in points:
-        shown = plot_label(point.name)  # a weights file may be named `x_$5_vs_$6`
+    for point, shown in zip(points, _shown_names(points), strict=True):
         by_size.scatter(point.parameters / 1e3, point.psnr)
         by_size.annotate(shown, (point.parameters / 1e3, point.psnr), **label)
         if point.time_ms is not None:

@@ -6,6 +6,7 @@ import argparse
 from pathlib import Path
 
 from vsr.atomic_file import check_can_write
+from vsr.eval_notes import in_patches_note
 from vsr.printable import printable
 from vsr.report import write_json
 
@@ -95,13 +96,7 @@ def run(args: argparse.Namespace) -> int:
     print(f"network in {upscaler.precision} on {upscaler.device}")
     for r in results:
         if r.in_patches:
-            print(
-                printable(
-                    f"note: {r.dataset}: {len(r.in_patches)} image(s) ran in patches, so "
-                    f"channel attention saw each patch, not the image: "
-                    f"{', '.join(r.in_patches)}"
-                )
-            )
+            print(printable(f"note: {r.dataset}: {in_patches_note(r.in_patches)}"))
     if args.json:
         payload = {
             "weights": str(weights_path.resolve()),  # "model" is only its name
