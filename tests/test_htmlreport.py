@@ -819,3 +819,26 @@ def test_an_eval_row_says_its_precision_and_inputs_and_a_part_of_set5_is_not_the
     row = parse(render(read_inputs([tmp_path / "whole.json"]))).tables["eval"][1]
     assert [row[column["paper IMDN PSNR"]], row[column["PSNR - paper"]]] == ["38.00", "+3.10"]
     assert row[column["notes"]] == ""
+
+
+def test_a_model_only_page_says_which_rows_were_emulated_or_ignored_graphs(tmp_path):
+    # The terminal said fp16 was emulated on this CPU (its figures a hundred times fp32's)
+    # and that CUDA graphs were ignored; the page, from the same JSON, said neither.
+    from vsr.bench_model import ModelTiming
+
+    def timing(precision: str, **flags) -> dict:
+        return ModelTiming("IMDN x2", "32x18", 32, 18, precision, 1, False, False, False, 9.0,
+                           9.0, 111.0, None, None, "wall clock", **flags).to_dict()  # fmt: skip
+
+    rows = [timing("fp32"), timing("fp16", emulated=True), timing("fp16", emulated=True)]
+    data = {"model": "IMDN x2", "weights": "w", "device": "cpu, 2 threads", "timings": rows}
+    (tmp_path / "mb.json").write_text(json.dumps(data))
+    page = render(read_inputs([tmp_path / "mb.json"]))
+    assert [row[2] for row in _cells(page, "model")] == ["fp32", "fp16 emulated", "fp16 emulated"]
+    assert page.count("fp16 is emulated on this CPU, which has no fp16 instructions") == 1
+    assert "CUDA graphs need a GPU" not in page
+    rows[0].update(cuda_graphs=True, graphs_ignored=True)
+    (tmp_path / "mb.json").write_text(json.dumps(data))
+    page = render(read_inputs([tmp_path / "mb.json"]))
+    assert _cells(page, "model")[0][2] == "fp32 CUDA graphs (ignored)"
+    assert "<li>CUDA graphs need a GPU: ignored on the CPU</li>" in page

@@ -340,9 +340,18 @@ def format_model_timings(timings: list[ModelTiming], title: str) -> str:
         if words:
             lines.append(f"peak mem: {words}")
     lines += [f"failed: {t.size} {t.precision}: {t.error}" for t in timings if t.error]
-    if any(t.graphs_ignored for t in timings):
-        lines.append("note: CUDA graphs need a GPU: ignored on the CPU")
-    # Once a precision, not once a size: the engine's rows say it once too.
-    for precision in dict.fromkeys(t.precision for t in timings if t.emulated):
-        lines.append(f"note: {emulation_note(precision)}")
+    lines += [f"note: {note}" for note in model_timing_notes([t.to_dict() for t in timings])]
     return "\n".join(lines)
+
+
+def model_timing_notes(timings: list[dict[str, Any]]) -> list[str]:
+    """What qualifies the figures of `vsr bench --model-only`, from its JSON rows: for the
+    table it prints and for `vsr report`'s page, which left them out (fp16 emulated on the
+    CPU, its figures a hundred times fp32's, with no word)."""
+    notes = []
+    if any(t.get("graphs_ignored") for t in timings):
+        notes.append("CUDA graphs need a GPU: ignored on the CPU")
+    # Once a precision, not once a size: the engine's rows say it once too.
+    for precision in dict.fromkeys(str(t.get("precision")) for t in timings if t.get("emulated")):
+        notes.append(emulation_note(precision))
+    return notes

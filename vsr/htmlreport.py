@@ -521,13 +521,18 @@ def bench_section(bench: dict[str, Any]) -> str:
         "", "fps", "ratio to naive", "steady fps", "wall s", "precision", "batch",
         "GPU util mean %", "encoders busy %", "GPU memory used", "PSNR vs naive (dB)",
     ]  # fmt: skip
-    notes = "".join(f"<li>{_text(note)}</li>" for note in bench.get("notes") or [])
     return (
         f"<h3>{_text(bench.get('title') or 'vsr bench')}</h3><p>{described}</p>"
         + _command(bench)
         + _table(headers, rows, "bench")
-        + (f"<ul>{notes}</ul>" if notes else "")
+        + _notes(bench.get("notes") or [])
     )
+
+
+def _notes(notes: list[Any]) -> str:
+    """A list of notes under a table, escaped; nothing without notes."""
+    items = "".join(f"<li>{_text(note)}</li>" for note in notes)
+    return f"<ul>{items}</ul>" if items else ""
 
 
 def _psnr_vs_naive(row: dict[str, Any]) -> str:
@@ -540,6 +545,8 @@ def _psnr_vs_naive(row: dict[str, Any]) -> str:
 
 def model_bench_section(bench: dict[str, Any]) -> str:
     """One `vsr bench --model-only` table: the network alone, per size and precision."""
+    from vsr.bench_model import model_timing_notes  # the torch side of vsr: only when needed
+
     rows = []
     for t in _rows(bench, "timings"):
         switches = [
@@ -550,8 +557,12 @@ def model_bench_section(bench: dict[str, Any]) -> str:
         ]  # fmt: skip
         if t.get("jit"):  # torch.compile in the process, not a kept package
             switches = [s + " (jit)" if s == "compiled" else s for s in switches]
+        if t.get("graphs_ignored"):  # asked for on the CPU: the notes below say so
+            switches = [s + " (ignored)" if s == "CUDA graphs" else s for s in switches]
         if t.get("folded") is False:
             switches.append("unfolded")
+        if t.get("emulated"):  # the notes below say how much slower
+            switches.append("emulated")
         rows.append(
             [
                 _text(t.get("size")),
@@ -574,6 +585,7 @@ def model_bench_section(bench: dict[str, Any]) -> str:
         f"<h3>{title}</h3><p>on {_text(bench.get('device'))}</p>"
         + _command(bench)
         + _table(headers, rows, "model")
+        + _notes(model_timing_notes(_rows(bench, "timings")))
     )
 
 
