@@ -842,3 +842,27 @@ def test_a_model_only_page_says_which_rows_were_emulated_or_ignored_graphs(tmp_p
     page = render(read_inputs([tmp_path / "mb.json"]))
     assert _cells(page, "model")[0][2] == "fp32 CUDA graphs (ignored)"
     assert "<li>CUDA graphs need a GPU: ignored on the CPU</li>" in page
+
+
+def test_a_resumed_folder_runs_row_says_how_many_frames_were_kept_and_made(tmp_path):
+    # Its row said "43 | 26.76 | 0.71" (43 / 26.76 is 1.61) where the terminal said "24 of
+    # them kept from interrupted runs; 19 made"; a Ray run's lost frames read "n/a".
+    resumed = _folder_report(tmp_path / "resumed.json", 2)
+    data = json.loads(resumed.read_text())
+    data["summary"].update(frames=43, resumed_frames=24, lost_frames=0, damaged=0,
+                           wall_seconds=26.763, fps=0.71)  # fmt: skip
+    resumed.write_text(json.dumps(data))
+    damaged = _folder_report(tmp_path / "damaged.json", 2)
+    data = json.loads(damaged.read_text())
+    data["summary"].update(resumed_frames=0, damaged=1, lost_frames=3)
+    damaged.write_text(json.dumps(data))
+    ray = _folder_report(tmp_path / "ray.json", 2, node="gpu-node-7")
+    data = json.loads(ray.read_text())
+    data["summary"]["lost_frames"] = 5  # a Ray run counts the frames, not the clips
+    ray.write_text(json.dumps(data))
+    runs = parse(render(read_inputs([resumed, damaged, ray]))).tables["runs"]
+    frames, lost = runs[0].index("frames"), runs[0].index("damaged")
+    assert [row[frames] for row in runs[1:]] == [
+        "43 (24 of them kept from interrupted runs; 19 made)", "96", "96",
+    ]  # fmt: skip
+    assert [row[lost] for row in runs[1:]] == ["0", "1 (3 frames lost)", "5 frames lost"]

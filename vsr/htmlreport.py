@@ -27,7 +27,7 @@ from vsr.paper import is_part_of_a_benchmark, paper_scores
 from vsr.plots import PLOTS_NEED, PlotsUnavailable, figure_png, new_figure, plot_label, png_data_uri
 from vsr.printable import undecodable_replaced
 from vsr.profile_sizes import width_first
-from vsr.report import kept_from_an_interrupted_run
+from vsr.report import kept_and_made, kept_from_an_interrupted_run
 from vsr.report_kind import report_kind
 
 NO_GPU = "n/a (no GPU)"
@@ -197,8 +197,8 @@ def runs_table(inputs: ReportInputs) -> str:
             _number(summary.get("skipped")),
             _number(summary.get("failed")),
             _stopped(summary),
-            _number(summary.get("damaged")),
-            _number(summary.get("frames")) + _joined_output(summary),
+            _damaged(summary),
+            _number(summary.get("frames")) + _kept(summary) + _joined_output(summary),
             _number(summary.get("wall_seconds")),
             _number(_work_seconds(summary)),
             _number(summary.get("fps")),
@@ -225,6 +225,26 @@ def _stopped(summary: dict[str, Any]) -> str:
         if interrupted or not_started
         else "0"
     )
+
+
+def _kept(summary: dict[str, Any]) -> str:
+    """After a --resume folder run's frame count, as its last line says it: how many were
+    kept from interrupted runs and how many made now, which its fps is of (43 frames in
+    26.76 s read as 0.71 fps with no word of the 24 kept)."""
+    kept = kept_and_made(summary.get("frames"), summary.get("resumed_frames"))
+    return f" ({kept})" if kept else ""
+
+
+def _damaged(summary: dict[str, Any]) -> str:
+    """The clips whose source was damaged, and the frames it lost them. A Ray run's summary
+    counts the frames alone (its column read n/a)."""
+    damaged, lost = summary.get("damaged"), summary.get("lost_frames")
+    lost_words = f"{_number(lost)} frames lost" if isinstance(lost, int) and lost else ""
+    if isinstance(damaged, int) and not isinstance(damaged, bool):
+        return _number(damaged) + (f" ({lost_words})" if damaged and lost_words else "")
+    if isinstance(lost, int) and not isinstance(lost, bool):
+        return lost_words or "0"
+    return "n/a"
 
 
 def _joined_output(summary: dict[str, Any]) -> str:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeGuard
 
 from vsr.atomic_file import atomic_output
 
@@ -89,6 +89,19 @@ def kept_from_an_interrupted_run(resumed_frames: object) -> str:
     if not isinstance(resumed_frames, int) or isinstance(resumed_frames, bool):
         return ""
     return f" ({resumed_frames} of them kept from an interrupted run)" if resumed_frames else ""
+
+
+def kept_and_made(frames: object, resumed_frames: object) -> str:
+    """ "24 of them kept from interrupted runs; 19 made" of a folder run's frames, in its last
+    line and its row on the page alike: its fps is of the frames made now, which the total
+    alone does not explain. Empty for none (a Ray run's summary has no count)."""
+    if not (_is_count(frames) and _is_count(resumed_frames)) or not resumed_frames:
+        return ""
+    return f"{resumed_frames} of them kept from interrupted runs; {frames - resumed_frames} made"
+
+
+def _is_count(value: object) -> TypeGuard[int]:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def frames_made(

@@ -460,12 +460,10 @@ def folder_summary_line(totals: dict) -> str:
     the frames made now: "60 frames, 25 of them kept in 5.2 s" read as 25 in 5.2 s. A
     watch's line gives its work and its whole time apart: "12 frames in 0.2 s of work,
     4.2 s watching"."""
-    resumed = totals.get("resumed_frames") or 0  # a Ray run's summary has none
-    kept = (
-        f", {resumed} of them kept from interrupted runs; {totals['frames'] - resumed} made"
-        if resumed
-        else ""
-    )
+    from vsr.report import kept_and_made
+
+    kept = kept_and_made(totals["frames"], totals.get("resumed_frames"))
+    kept = f", {kept}" if kept else ""
     fps = f", {totals['fps']:.2f} fps" if totals["fps"] else ""
     # A watch's time is mostly waiting for clips: its frames are timed by its work.
     work = totals.get("work_seconds")
