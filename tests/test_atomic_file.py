@@ -124,3 +124,13 @@ def test_a_json_file_that_is_not_a_vsr_report_is_not_replaced(tmp_path):
     for report in ('{"results": []}', '{"fps": 2.5, "frames": 10}', '{"rows": [], "x": 1}'):
         (tmp_path / "earlier.json").write_text(report)
         check_can_write(tmp_path / "earlier.json", "JSON")  # an earlier report of vsr's
+
+
+@pytest.mark.parametrize("kind", [None, "JSON", "HTML"])
+def test_a_name_ending_in_a_slash_is_a_folder_s_not_a_file_s(tmp_path, kind):
+    # Path() drops the slash: `--report rdir/` made rdir a JSON file, and `-o p1.html/`
+    # replaced the existing page p1.html.
+    (tmp_path / "p1.html").write_text("<!DOCTYPE html><html></html>")
+    for name in ("newdir/", "p1.html/"):
+        with pytest.raises(VsrError, match=f"{name} ends in a slash, naming a folder; give a"):
+            check_can_write(f"{tmp_path}/{name}", kind)

@@ -866,3 +866,30 @@ def test_a_resumed_folder_runs_row_says_how_many_frames_were_kept_and_made(tmp_p
         "43 (24 of them kept from interrupted runs; 19 made)", "96", "96",
     ]  # fmt: skip
     assert [row[lost] for row in runs[1:]] == ["0", "1 (3 frames lost)", "5 frames lost"]
+
+
+def test_a_page_or_report_named_with_a_trailing_slash_is_refused(
+    reports, tmp_path, capsys, weights
+):
+    # `vsr report A/run.json -o newdir/` wrote an HTML file named newdir (exit 0), `-o
+    # p1.html/` replaced p1.html, and `vsr run ... --report rdir/` and `vsr profile --json
+    # pdir/` made rdir and pdir JSON files.
+    from media import make_clip
+
+    make_clip(tmp_path / "tiny.mp4", 32, 24, frames=2, audio=False)
+    (tmp_path / "p1.html").write_text("<!DOCTYPE html><html></html>")
+    for output in ("newdir/", "p1.html/"):
+        assert main(["report", str(reports[2]), "-o", f"{tmp_path}/{output}"]) == 2
+    run = ["run", str(tmp_path / "tiny.mp4"), str(tmp_path / "o6.mp4"), "--weights", str(weights)]
+    assert main([*run, "--quiet", "--report", f"{tmp_path}/rdir/"]) == 2
+    args = ["profile", "--model", "imdn_rtc", "--size", "16x16", "--repeats", "1"]
+    assert main([*args, "--json", f"{tmp_path}/pdir/"]) == 2
+    args = ["bench", "--model-only", "--sizes", "16x16", "--repeats", "1"]
+    assert main([*args, "--json", f"{tmp_path}/bdir/"]) == 2
+    errors = capsys.readouterr().err.splitlines()
+    assert len(errors) == 5 and all("ends in a slash, naming a folder" in e for e in errors)
+    assert all(e.startswith("vsr: error: ") for e in errors)
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
+        [r.name for r in reports] + ["p1.html", "tiny.mp4"]
+    )
+    assert (tmp_path / "p1.html").read_text() == "<!DOCTYPE html><html></html>"

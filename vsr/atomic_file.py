@@ -99,13 +99,17 @@ def _umask() -> int:
 
 
 def check_can_write(path: str | os.PathLike | None, kind: str | None = None) -> None:
-    """A file can be written at `path`: it is not a folder, its folder exists or can be made
-    (missing folders are created when the file is written, as for `vsr run --report`) and
-    may be written. A report or picture vsr writes (``kind``: "JSON", "CSV", "HTML", "PNG"
+    """A file can be written at `path`: it is not a folder nor named as one (a trailing
+    slash), its folder exists or can be made (missing folders are created when the file is
+    written, as for `vsr run --report`) and may be written. A report or picture vsr writes (``kind``: "JSON", "CSV", "HTML", "PNG"
     or "image") replaces an earlier one of its kind, never another file: `--json clip.mp4`
     or `--report IN/a.mp4` was a slip that cost the video."""
     if path is None:
         return
+    # Path() drops a trailing slash: `--report rdir/` became a file named rdir, and `-o
+    # page.html/` replaced page.html. A name ending in one means a folder.
+    if os.fspath(path).endswith(tuple(filter(None, (os.sep, os.altsep)))):
+        raise VsrError(f"{os.fspath(path)} ends in a slash, naming a folder; give a file name")
     path = Path(path)
     if path.is_dir():
         raise VsrError(f"{path} is a folder; give a file name")

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from vsr.atomic_file import atomic_output
+from vsr.atomic_file import atomic_output, check_can_write
 from vsr.distinguishing_names import distinguishing_names
 from vsr.errors import VsrError
 from vsr.eval_notes import in_patches_note, part_of_a_benchmark_note
@@ -727,13 +727,13 @@ def write_report(
 ) -> list[str]:
     """Read the reports at ``paths`` and write the page to ``output`` atomically. Returns
     notes on what the page lacks (its plots, without matplotlib)."""
+    if any(Path(output).resolve() == Path(path).resolve() for path in paths):
+        raise VsrError(f"{output} is one of the reports read; it would be replaced by the page")
+    # Not a folder or a name ending in a slash, nor a file that is not an HTML page.
+    check_can_write(output, "HTML")
     output = Path(output)
     if not output.parent.is_dir():
         raise VsrError(f"output folder does not exist: {output.parent}")
-    if output.is_dir():
-        raise VsrError(f"{output} is a folder; give -o an HTML file name")
-    if any(output.resolve() == Path(path).resolve() for path in paths):
-        raise VsrError(f"{output} is one of the reports read; it would be replaced by the page")
     inputs = read_inputs(paths)
     try:
         notes: list[str] = []

@@ -66,7 +66,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--weights", help="weights file or manifest name (default: by scale)")
     parser.add_argument("--device", help="cpu, cuda or cuda:N (default: CUDA when present)")
-    parser.add_argument("--json", type=Path, metavar="PATH", help="also write the table as JSON")
+    # A string, not a Path, until it is checked: Path drops the slash of a folder's name.
+    parser.add_argument("--json", metavar="PATH", help="also write the table as JSON")
     parser.add_argument(
         "--sizes",
         help="--model-only: input sizes, e.g. 540p,1080p,4k,960x540,256 (default 540p,1080p); "
@@ -159,6 +160,7 @@ def run(args: argparse.Namespace) -> int:
     stem = pressure_stem(args.out)
     # Checked now, not after minutes of measuring.
     check_can_write(args.json, "JSON")
+    args.json = None if args.json is None else Path(args.json)
     if args.pressure:
         _check_pressure_outputs(args.json, stem)
         return _pressure(args)

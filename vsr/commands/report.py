@@ -24,10 +24,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from vsr.atomic_file import check_can_write
     from vsr.htmlreport import write_report
 
-    check_can_write(args.output, "HTML")  # not a report given as input, nor a video
     notes = write_report(args.reports, args.output, title=args.title)
     from vsr.printable import printable, undecodable_replaced
 

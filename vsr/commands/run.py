@@ -133,7 +133,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "times its own frames, and in "
         "a folder such a clip keeps its times, with a note",
     )  # fmt: skip
-    parser.add_argument("--report", type=Path, help="write the throughput report (JSON) here")
+    # A string, not a Path, until it is checked: Path drops the slash of a folder's name.
+    parser.add_argument("--report", help="write the throughput report (JSON) here")
     parser.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     parser.add_argument(
         "--resume", action="store_true",
@@ -321,6 +322,7 @@ def run(args: argparse.Namespace) -> int:
     from vsr.atomic_file import check_can_write
 
     check_can_write(args.report, "JSON")  # now, not after hours of upscaling
+    args.report = None if args.report is None else Path(args.report)
     target = _target(args)
     clip = _clip_options(args)
     from tqdm import tqdm
