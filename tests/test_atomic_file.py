@@ -54,7 +54,12 @@ def test_a_killed_writes_temporary_file_is_removed_by_the_next_write(tmp_path):
     [
         ("JSON", b'  {"clips": []}', b"\x00\x00\x00\x18ftypisom"),
         ("JSON", b'\xef\xbb\xbf{"clips": []}', b'[data]\ntrain = "x"\n'),  # BOM; TOML's [
-        ("HTML", b"<!DOCTYPE html><html>", b'{"a": 1}'),
+        (  # a page of vsr report's; a hand-written page (README: its own kind only)
+            "HTML",
+            b'<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8"><meta name="gen'
+            b'erator" content="vsr report"><title>vsr report</title>',
+            b"<!DOCTYPE html>\n<html><body><h1>My notes</h1></body></html>\n",
+        ),
         ("CSV", b"size,ms\n128,3.5\n", b"\x89PNG\r\n\x1a\n\x00\x00"),
         ("PNG", b"\x89PNG\r\n\x1a\n\x00\x00", b"size,ms\n"),
     ],

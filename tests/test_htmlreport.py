@@ -893,3 +893,26 @@ def test_a_page_or_report_named_with_a_trailing_slash_is_refused(
         [r.name for r in reports] + ["p1.html", "tiny.mp4"]
     )
     assert (tmp_path / "p1.html").read_text() == "<!DOCTYPE html><html></html>"
+
+
+def test_a_page_replaces_only_a_page_vsr_report_wrote(reports, tmp_path, capsys):
+    # `-o index.html` replaced a hand-written page: any file starting "<!DOCTYPE html" was
+    # taken for an earlier report.
+    notes = "<!DOCTYPE html>\n<html><body><h1>My notes</h1></body></html>\n"
+    (tmp_path / "index.html").write_text(notes)
+    assert main(["report", str(reports[2]), "-o", str(tmp_path / "index.html")]) == 2
+    assert capsys.readouterr().err == (
+        f"vsr: error: {tmp_path / 'index.html'} exists and is not a vsr HTML page; vsr will "
+        "not write over it (remove it first)\n"
+    )
+    assert (tmp_path / "index.html").read_text() == notes
+    page = tmp_path / "page.html"
+    assert main(["report", str(reports[2]), "-o", str(page)]) == 0
+    assert main(["report", str(reports[3]), "-o", str(page)]) == 0  # its own page again
+    assert "IMDN x4" in page.read_text()
+    # A page from before the generator tag, known by its style block.
+    earlier = render(read_inputs(reports[2:3]), "Earlier").replace(
+        '<meta name="generator" content="vsr report">', ""
+    )
+    page.write_text(earlier)
+    assert main(["report", str(reports[3]), "-o", str(page)]) == 0

@@ -20,6 +20,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from vsr.errors import VsrError
+from vsr.page_marker import is_vsr_page
 from vsr.report_kind import report_kind
 from vsr.video.temp_lock import create_held, remove_dead_temps
 
@@ -128,7 +129,7 @@ def check_can_write(path: str | os.PathLike | None, kind: str | None = None) -> 
 
 _KIND_NAMES = {
     "JSON": "a vsr JSON report",
-    "HTML": "an HTML file",
+    "HTML": "a vsr HTML page",
     "CSV": "a CSV file",
     "PNG": "a PNG image",
     "image": "an image",
@@ -156,7 +157,8 @@ _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
 def is_of_kind(path: Path, kind: str) -> bool:
     """Whether the regular file at ``path`` is a ``kind`` file (or empty), judged by its
     content: JSON parsed whole and one of vsr's reports (a TOML or INI file starts with "["
-    too, and a config.json is JSON), the others by their first bytes."""
+    too, and a config.json is JSON), HTML a page of vsr's, the others by their first
+    bytes."""
     try:
         with open(path, "rb") as stream:
             head = stream.read(4096)
@@ -172,8 +174,8 @@ def is_of_kind(path: Path, kind: str) -> bool:
     except (OSError, ValueError):  # unreadable, not UTF-8, not JSON
         return False
     if kind == "HTML":
-        start = head.lstrip().lower()
-        return start.startswith((b"<!doctype html", b"<html"))
+        # A page of vsr's only: a hand-written index.html is HTML too, and was replaced.
+        return is_vsr_page(head)
     if kind == "CSV":
         return b"\0" not in head and _is_text(head)
     if kind == "PNG":

@@ -23,6 +23,7 @@ from vsr.atomic_file import atomic_output, check_can_write
 from vsr.distinguishing_names import distinguishing_names
 from vsr.errors import VsrError
 from vsr.eval_notes import in_patches_note, part_of_a_benchmark_note
+from vsr.page_marker import GENERATOR_TAG
 from vsr.paper import is_part_of_a_benchmark, paper_scores
 from vsr.plots import PLOTS_NEED, PlotsUnavailable, figure_png, new_figure, plot_label, png_data_uri
 from vsr.printable import undecodable_replaced
@@ -714,7 +715,8 @@ def render(inputs: ReportInputs, title: str = "vsr report", notes: list[str] | N
     body = "\n".join(parts)
     page = (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
-        f"<title>{html.escape(title)}</title><style>{STYLE}</style></head>\n"
+        # Before the title, which may be long: vsr.atomic_file reads a page's start.
+        f"{GENERATOR_TAG}<title>{html.escape(title)}</title><style>{STYLE}</style></head>\n"
         f"<body>\n{body}\n</body></html>\n"
     )
     # Once for the whole page: a name that is not UTF-8 may come from any field, the
