@@ -916,3 +916,23 @@ def test_a_page_replaces_only_a_page_vsr_report_wrote(reports, tmp_path, capsys)
     )
     page.write_text(earlier)
     assert main(["report", str(reports[3]), "-o", str(page)]) == 0
+
+
+def test_an_empty_stages_record_or_json_nested_too_deep_is_not_a_traceback(tmp_path, capsys):
+    # "stages": {} ended in an IndexError (stage_plot's bars.patches[0]), 100,000 nested
+    # "[" in a RecursionError from json.loads: both exit 1 with a traceback.
+    empty = tmp_path / "nostages.json"
+    empty.write_text(json.dumps({**run_report("a.mp4", gpu=False), "stages": {}}))
+    page = tmp_path / "page.html"
+    assert main(["report", str(empty), "-o", str(page)]) == 0
+    assert '<p class="na">no stage times in the reports</p>' in page.read_text()
+    deep = tmp_path / "deep.json"
+    deep.write_text("[" * 100_000 + "]" * 100_000)
+    assert main(["report", str(deep), "-o", str(page)]) == 2
+    assert capsys.readouterr().err == f"vsr: error: {deep}: not a vsr report (nested too deeply)\n"
+    # Nor as the file a report would be written over: not one of vsr's, so kept.
+    assert main(["report", str(empty), "-o", str(deep)]) == 2
+    assert capsys.readouterr().err.startswith(f"vsr: error: {deep} exists and is not a vsr HTML")
+    args = ["profile", "--model", "imdn_rtc", "--size", "16x16", "--repeats", "1"]
+    assert main([*args, "--json", str(deep)]) == 2
+    assert capsys.readouterr().err.startswith(f"vsr: error: {deep} exists and is not a vsr JSON")

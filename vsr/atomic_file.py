@@ -171,8 +171,8 @@ def is_of_kind(path: Path, kind: str) -> bool:
                 # Only a report of vsr's: a training run's config.json or the weights'
                 # manifest.json is JSON too, and was replaced without a word.
                 return report_kind(data) is not None
-    except (OSError, ValueError):  # unreadable, not UTF-8, not JSON
-        return False
+    except (OSError, ValueError, RecursionError):  # unreadable, not UTF-8, not JSON, or
+        return False  # nested deeper than json parses (no report of vsr's is)
     if kind == "HTML":
         # A page of vsr's only: a hand-written index.html is HTML too, and was replaced.
         return is_vsr_page(head)

@@ -62,6 +62,8 @@ def read_inputs(paths: list[str | Path]) -> ReportInputs:
             raise VsrError(f"report not found: {path}") from None
         except (OSError, UnicodeDecodeError, json.JSONDecodeError) as error:
             raise VsrError(f"{path}: not a JSON report ({error})") from None
+        except RecursionError:  # 100,000 nested "[": no report of vsr's is nested so deep
+            raise VsrError(f"{path}: not a vsr report (nested too deeply)") from None
         if not isinstance(data, dict):
             raise VsrError(f"{path}: not a vsr report (expected a JSON object)")
         inputs.sources.append(str(path))
@@ -386,7 +388,12 @@ def gpu_plot(inputs: ReportInputs) -> bytes | None:
 def stage_plot(inputs: ReportInputs) -> bytes | None:
     """Busy and waiting seconds of each pipeline stage, one group of bars per clip (beyond
     PER_CLIP_PLOTS clips, one group: their sums)."""
-    done = [(n, r["stages"]) for n, r in _done(inputs) if isinstance(r.get("stages"), dict)]
+    # An empty "stages" (a hand-edited report) has no bars to draw, nor a colour to take.
+    done = [
+        (n, r["stages"])
+        for n, r in _done(inputs)
+        if r.get("stages") and isinstance(r["stages"], dict)
+    ]
     if not done:
         return None
     stages = list(dict.fromkeys(stage for _, s in done for stage in s))
@@ -740,7 +747,7 @@ def write_report(
     try:
         notes: list[str] = []
         page = render(inputs, title, notes)
-    except (TypeError, ValueError, AttributeError, KeyError) as error:
+    except (TypeError, ValueError, AttributeError, LookupError) as error:
         # The sections read fields defensively; this is the net for a shape they missed.
         files = ", ".join(inputs.sources)
         raise VsrError(f"{files}: a field has a type vsr does not write ({error})") from None
