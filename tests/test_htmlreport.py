@@ -936,3 +936,27 @@ def test_an_empty_stages_record_or_json_nested_too_deep_is_not_a_traceback(tmp_p
     args = ["profile", "--model", "imdn_rtc", "--size", "16x16", "--repeats", "1"]
     assert main([*args, "--json", str(deep)]) == 2
     assert capsys.readouterr().err.startswith(f"vsr: error: {deep} exists and is not a vsr JSON")
+
+
+def test_a_clip_without_progress_samples_still_has_its_line_in_the_fps_plot(tmp_path, monkeypatch):
+    # Beside a report with samples, an older one without them was left out of the plot with
+    # no word (its clip in the table, not in the Throughput plot).
+    import vsr.htmlreport as htmlreport
+
+    new = {**run_report("new.mp4", gpu=False), "progress_samples": [
+        {"t_s": 0.0, "frames": 0}, {"t_s": 1.0, "frames": 24}, {"t_s": 2.0, "frames": 48},
+    ]}  # fmt: skip
+    old = run_report("old_clip.mp4", gpu=False)  # 24 fps over 2 s, no samples
+    unmeasured = {**run_report("none.mp4", gpu=False), "fps": None}
+    clips = [{"input": r["input"], "status": "done", "report": r} for r in (new, old, unmeasured)]
+    (tmp_path / "run.json").write_text(json.dumps({"clips": clips}))
+    drawn = []
+    monkeypatch.setattr(htmlreport, "figure_png", lambda figure: drawn.append(figure) or b"")
+    htmlreport.fps_plot(read_inputs([tmp_path / "run.json"]))
+    (axes,) = drawn[0].axes
+    lines = {line.get_label(): line for line in axes.get_lines()}
+    assert set(lines) == {"new.mp4", "old_clip.mp4 (mean: no samples)"}
+    assert list(lines["old_clip.mp4 (mean: no samples)"].get_xydata().tolist()) == [
+        [0.0, 24.0], [2.0, 24.0],
+    ]  # fmt: skip
+    assert axes.get_title() == "Throughput (no fps for none.mp4)"

@@ -328,9 +328,6 @@ def fps_plot(inputs: ReportInputs) -> bytes | None:
         return None
     figure = new_figure()
     axes = figure.subplots()
-    series = [
-        (n, r["progress_samples"]) for n, r in done if isinstance(r.get("progress_samples"), list)
-    ]
     if len(done) > PER_CLIP_PLOTS:  # too many bars or lines to read: how fps spread
         rates = [rate for _, r in done if (rate := _float(r.get("fps"))) is not None]
         axes.hist(rates, bins=min(30, max(5, len(rates) // 10)))
@@ -339,21 +336,50 @@ def fps_plot(inputs: ReportInputs) -> bytes | None:
         axes.set_title(f"Throughput of {len(done)} clips")
         axes.grid(alpha=0.3)
         return figure_png(figure)
-    if series:
-        for name, samples in series:
-            axes.plot(*fps_series(samples), marker=".", label=name)
-        axes.set_xlabel("time (s)")
-        axes.legend(fontsize="small")
+    series = [(name, _sampled_fps(r)) for name, r in done]
+    if any(times for _, (times, _) in series):
+        _fps_lines(axes, series, [r for _, r in done])
     else:
         names = [name for name, _ in done]
         axes.bar(range(len(done)), [_float(r.get("fps")) or 0.0 for _, r in done], width=0.5)
         axes.set_xlim(-0.75, max(len(done), 3) - 0.25)  # a lone clip gets a narrow bar
         axes.set_xticks(range(len(done)), names, rotation=30, ha="right", fontsize="small")
         axes.set_xlabel("clip (in run order)")
+        axes.set_title("Throughput")
     axes.set_ylabel("frames per second")
-    axes.set_title("Throughput")
     axes.grid(alpha=0.3)
     return figure_png(figure)
+
+
+def _sampled_fps(report: dict[str, Any]) -> tuple[list[float], list[float]]:
+    """(times, fps) from a clip's progress samples; empty where the report has none."""
+    samples = report.get("progress_samples")
+    return fps_series(samples) if isinstance(samples, list) else ([], [])
+
+
+def _fps_lines(
+    axes: Any,
+    series: list[tuple[str, tuple[list[float], list[float]]]],
+    reports: list[dict[str, Any]],
+) -> None:
+    """A line per clip over time; a clip whose report has no samples (one from before vsr
+    kept them, beside newer ones) a dashed line at its mean fps over its wall time, where
+    it vanished from the plot with no word. One without even a mean is named in the title."""
+    no_fps = []
+    for (name, (times, rates)), report in zip(series, reports, strict=True):
+        if times:
+            axes.plot(times, rates, marker=".", label=name)
+            continue
+        mean, wall = _float(report.get("fps")), _float(report.get("wall_seconds"))
+        if mean is None:
+            no_fps.append(name)
+        elif wall is not None and wall > 0:
+            axes.plot([0.0, wall], [mean, mean], linestyle="--", label=f"{name} (mean: no samples)")
+        else:
+            axes.axhline(mean, linestyle="--", label=f"{name} (mean: no samples)")
+    axes.set_xlabel("time (s)")
+    axes.legend(fontsize="small")
+    axes.set_title("Throughput" + (f" (no fps for {', '.join(no_fps)})" if no_fps else ""))
 
 
 def gpu_plot(inputs: ReportInputs) -> bytes | None:
