@@ -525,3 +525,28 @@ def test_a_build_lock_held_for_too_long_is_waited_for_no_longer(tmp_path, monkey
             thread.join(timeout=10)
     finally:
         os.close(holder)  # lets a waiter without a limit go
+
+
+def test_a_build_leaves_the_environment_the_host_set_during_it(tmp_path, monkeypatch) -> None:
+    # The build sets TMPDIR and LC_ALL for the process while it lasts (torch starts the
+    # compiler with the process's environment), and put back its earlier values over those
+    # another thread of the host had set meanwhile.
+    import torch._inductor
+
+    from vsr.ops.aot_package import build_package
+
+    monkeypatch.setenv("TMPDIR", str(tmp_path))
+    monkeypatch.delenv("LC_ALL", raising=False)
+
+    def package(exported, package_path, inductor_configs):
+        thread = threading.Thread(target=lambda: os.environ.update(TMPDIR="/var/tmp"))
+        thread.start()
+        thread.join()
+        raise OSError(errno.EIO, "stopped here")
+
+    monkeypatch.setattr(torch._inductor, "aoti_compile_and_package", package)
+    monkeypatch.setattr(torch.export, "export", lambda network, args: None)
+    with pytest.raises(OSError, match="stopped here"):
+        build_package(torch.nn.Identity(), torch.zeros(1), "default", tmp_path / "n.pt2")
+    assert os.environ["TMPDIR"] == "/var/tmp"  # the host's, not put back to its earlier one
+    assert "LC_ALL" not in os.environ  # the build's own, put back

@@ -260,13 +260,19 @@ def _compiler_environment(folder: str) -> Iterator[None]:
     to vsr alone leaves g++'s cc1plus running on for a moment, writing it. A failed build
     is told from a full disk or a killed compiler by the compiler's words
     (vsr.ops.compile_policy.passing_cause), which a translated g++ would say otherwise.
-    Only child processes read these: Python's tempfile and locale were settled long before."""
-    before = {name: os.environ.get(name) for name in ("TMPDIR", "LC_ALL")}
-    os.environ.update(TMPDIR=folder, LC_ALL="C")
+    Only child processes read these: Python's tempfile and locale were settled long before.
+    Torch starts the compiler with the process's environment, so the setting is the
+    process's while the build lasts (README says so); a value the host sets meanwhile is
+    its own, and stays."""
+    ours = {"TMPDIR": folder, "LC_ALL": "C"}
+    before = {name: os.environ.get(name) for name in ours}
+    os.environ.update(ours)
     try:
         yield
     finally:
         for name, value in before.items():
+            if os.environ.get(name) != ours[name]:
+                continue  # changed by the host (another thread) during the build
             if value is None:
                 os.environ.pop(name, None)
             else:
