@@ -114,6 +114,10 @@ def test_the_grid_never_replaces_the_input_or_a_file_that_is_no_image(tmp_path, 
     assert main([*argv, str(tmp_path / "notes.png")]) == 2
     assert "is not an image" in capsys.readouterr().err
     assert (tmp_path / "notes.png").read_text() == "my notes, misnamed"
+    # A name ending in a slash names a folder: Path dropped it, and grid.png/ became grid.png.
+    assert main([*argv, f"{tmp_path}/grid.png/"]) == 2
+    assert "ends in a slash, naming a folder" in capsys.readouterr().err
+    assert not (tmp_path / "grid.png").exists()
 
 
 def test_a_weights_file_of_another_scale_than_asked_is_refused(tmp_path, small_imdn, capsys):

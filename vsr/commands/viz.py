@@ -41,10 +41,10 @@ def run_feature_maps(args: argparse.Namespace) -> int:
 
     if args.tile < 8:
         raise VsrError("--tile must be at least 8 pixels")
+    check_can_write(args.output, "image")  # the text given: Path drops a folder's slash
     output = Path(args.output)
     # A picture of the network's insides, remade at will: an existing one is replaced.
     check_output_path(Path(args.image), output, overwrite=True)
-    check_can_write(output, "image")
     device = resolve_device(args.device)
     # The maps are the network's alone, at the image's size: IMDN_AS takes no --scale.
     model = load_network(args.weights, args.scale, same_size_serves_any_scale=False).model
