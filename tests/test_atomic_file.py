@@ -139,3 +139,8 @@ def test_a_name_ending_in_a_slash_is_a_folder_s_not_a_file_s(tmp_path, kind):
     for name in ("newdir/", "p1.html/"):
         with pytest.raises(VsrError, match=f"{name} ends in a slash, naming a folder; give a"):
             check_can_write(f"{tmp_path}/{name}", kind)
+    # Path() drops a last "." too: `-o newdir/.` wrote a file named newdir.
+    for name in ("newdir/.", "p1.html/.."):
+        with pytest.raises(VsrError, match=r"ends in '\.\.?', naming a folder; give a file"):
+            check_can_write(f"{tmp_path}/{name}", kind)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["p1.html"]

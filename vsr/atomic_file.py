@@ -107,10 +107,13 @@ def check_can_write(path: str | os.PathLike | None, kind: str | None = None) -> 
     or `--report IN/a.mp4` was a slip that cost the video."""
     if path is None:
         return
-    # Path() drops a trailing slash: `--report rdir/` became a file named rdir, and `-o
-    # page.html/` replaced page.html. A name ending in one means a folder.
-    if os.fspath(path).endswith(tuple(filter(None, (os.sep, os.altsep)))):
-        raise VsrError(f"{os.fspath(path)} ends in a slash, naming a folder; give a file name")
+    # Path() drops a trailing slash, and a last "." : `--report rdir/` (or `rdir/.`) became
+    # a file named rdir, and `-o page.html/` replaced page.html. Such a name means a folder.
+    text = os.fspath(path)
+    last = os.path.basename(text.replace(os.altsep or os.sep, os.sep))
+    if last in ("", ".", ".."):
+        ending = "a slash" if not last else f"'{last}'"
+        raise VsrError(f"{text} ends in {ending}, naming a folder; give a file name")
     path = Path(path)
     if path.is_dir():
         raise VsrError(f"{path} is a folder; give a file name")
