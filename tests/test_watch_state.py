@@ -67,6 +67,10 @@ def test_an_unreadable_line_before_the_last_is_refused_not_guessed(tmp_path):
     (out / STATE_FILE).write_text('{"clip": "a.mp4"}\n' + lines[1])  # JSON, not a record
     with pytest.raises(VsrError, match="line 1 is not a watch record"):
         WatchState(out, tmp_path / "in")
+    # Nested deeper than Python parses: a RecursionError traceback, exit 1.
+    (out / STATE_FILE).write_text("[" * 100_000 + "\n" + lines[1])
+    with pytest.raises(VsrError, match="line 1 is not a watch record"):
+        WatchState(out, tmp_path / "in")
 
 
 def test_the_whole_file_state_of_earlier_versions_is_read_and_then_replaced(tmp_path):

@@ -197,7 +197,8 @@ def _read_lines(path: Path) -> list[tuple[str, dict[str, Any]]]:
                 raise KeyError("status")
             if not isinstance(entry.get("folder", ""), str):
                 raise TypeError("folder")
-        except (ValueError, TypeError, KeyError, AttributeError):
+        # RecursionError: JSON nested deeper than Python parses (no record of vsr's is).
+        except (ValueError, TypeError, KeyError, AttributeError, RecursionError):
             if number == len(lines):  # no newline after it: a write a crash cut short
                 continue
             raise VsrError(
