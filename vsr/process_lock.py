@@ -38,14 +38,21 @@ def hold_lock_file(path: Path) -> tuple[IO[str], str]:
     if fcntl is None:
         raise OSError(errno.ENOLCK, os.strerror(errno.ENOLCK), str(path))
     # Not through a link: a lock planted as a link would have its target truncated.
-    flags = os.O_RDWR | os.O_CREAT | getattr(os, "O_NOFOLLOW", 0)
+    no_link = getattr(os, "O_NOFOLLOW", 0)
+    writable = True
     try:
-        descriptor = os.open(path, flags, 0o644)
+        # The umask decides who else may write it, as for the files beside it: made 0o644,
+        # a group's shared output folder refused every later member's watch.
+        descriptor = os.open(path, os.O_RDWR | os.O_CREAT | no_link, 0o666)
+    except PermissionError:
+        # Another user's, which this one may not write (made before, or under a umask of
+        # 022): flock needs no write access, only the id goes unwritten.
+        descriptor, writable = _open_to_read(path, no_link), False
     except OSError as error:
         if error.errno != errno.ELOOP:  # a read-only or full disk: the caller says so
             raise
-        raise VsrError(f"{path}: not a lock file of vsr's ({error.strerror})") from None
-    handle = os.fdopen(descriptor, "a+")  # noqa: SIM115 - held while the caller works
+        raise _planted(path, error) from None
+    handle = os.fdopen(descriptor, "a+" if writable else "r")  # noqa: SIM115 - held while working
     try:
         fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
@@ -58,8 +65,22 @@ def hold_lock_file(path: Path) -> tuple[IO[str], str]:
         raise
     handle.seek(0)
     last = handle.read().strip()
-    handle.seek(0)
-    handle.truncate()
-    handle.write(str(os.getpid()))
-    handle.flush()
+    if writable:
+        handle.seek(0)
+        handle.truncate()
+        handle.write(str(os.getpid()))
+        handle.flush()
     return handle, last
+
+
+def _open_to_read(path: Path, no_link: int) -> int:
+    try:
+        return os.open(path, os.O_RDONLY | no_link)
+    except OSError as error:
+        if error.errno != errno.ELOOP:
+            raise
+        raise _planted(path, error) from None
+
+
+def _planted(path: Path, error: OSError) -> VsrError:
+    return VsrError(f"{path}: not a lock file of vsr's ({error.strerror})")

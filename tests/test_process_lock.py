@@ -1,0 +1,45 @@
+"""The lock file a watch, or the kept work of an output, is held by (vsr.process_lock)."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+from vsr import process_lock
+from vsr.process_lock import HeldByAnother, hold_lock_file
+
+
+def test_a_lock_file_gets_the_modes_the_umask_gives(tmp_path):
+    # Made 0o644 whatever the umask: in a group's shared output folder (umask 002, as the
+    # record beside it), every later member's watch was refused "Permission denied".
+    old = os.umask(0o002)
+    try:
+        handle, _ = hold_lock_file(tmp_path / "a.lock")
+    finally:
+        os.umask(old)
+    handle.close()
+    assert (tmp_path / "a.lock").stat().st_mode & 0o777 == 0o664
+
+
+def test_another_user_s_lock_file_is_held_without_writing_it(tmp_path, monkeypatch):
+    # Made by another user under umask 022, it cannot be opened to write: flock needs no
+    # write access, so the lock is held all the same (the process id goes unwritten).
+    lock = tmp_path / "a.lock"
+    lock.write_text("123")
+    real_open = os.open
+
+    def open_as_another_user(path, flags, *mode):
+        if flags & os.O_RDWR:
+            raise PermissionError(13, "Permission denied", str(path))
+        return real_open(path, flags, *mode)
+
+    monkeypatch.setattr(process_lock.os, "open", open_as_another_user)
+    handle, last = hold_lock_file(lock)
+    assert last == "123" and lock.read_text() == "123"
+    monkeypatch.undo()
+    with pytest.raises(HeldByAnother):  # held, as a second holder finds
+        hold_lock_file(lock)
+    handle.close()
+    second, _ = hold_lock_file(lock)
+    second.close()
