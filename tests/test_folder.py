@@ -19,6 +19,7 @@ from media import make_clip, make_vob
 
 from vsr.bench_clip import make_bench_clip
 from vsr.cli import main
+from vsr.errors import VsrError
 from vsr.folder import process_folder, watch_folder
 from vsr.report import FolderReport, RunReport
 from vsr.watch_state import LOCK_FILE, STATE_FILE, WatchState
@@ -947,9 +948,21 @@ def test_a_watch_makes_its_output_folder_again_once_it_was_moved_away(tmp_path):
         out.rename(tmp_path / "out.old")
         (clips / "b.mp4").write_bytes(b"56789")
 
+    class SecondWatchTried(Recorder):
+        """Tries, during b.mp4, to start a second watch of the folder made again."""
+
+        refusal = ""
+
+        def __call__(self, clip: Path, output: Path) -> RunReport:
+            if clip.name == "b.mp4":
+                with pytest.raises(VsrError, match="is being watched by another") as refused:
+                    WatchState(out, clips, hold=True).close()
+                self.refusal = str(refused.value)
+            return super().__call__(clip, output)
+
     # a.mp4 is done at the second look; the outputs are moved away after the fourth.
     time_ = ScriptedTime({4: archive_the_outputs})
-    runner, lines = Recorder(), []
+    runner, lines = SecondWatchTried(), []
     summary = watch_folder(
         clips, out, runner, interval_s=0.05, idle_exit_s=0.5, log=lines.append,
         clock=time_.clock, sleep=time_.sleep,
@@ -964,6 +977,9 @@ def test_a_watch_makes_its_output_folder_again_once_it_was_moved_away(tmp_path):
     )
     # The record is whole again in the new folder: a restart does neither clip again.
     assert sorted(WatchState(out, clips).clips) == ["a.mp4", "b.mp4"]
+    # And held again there: the lock had gone with the folder moved away, and a second
+    # watch of the new one started, and upscaled the next clip beside the first.
+    assert runner.refusal.startswith(f"{out} is being watched by another vsr run")
 
 
 def test_subfolders_are_named_as_left_alone(tmp_path):

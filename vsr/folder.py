@@ -471,7 +471,7 @@ def watch_folder(
                 seen.pop(clip, None)
                 taken.add(clip)
                 summary.forget(clip)  # a retry or a redo: this attempt is the clip's outcome
-                _make_output_folder_again(out_dir, log)
+                _make_output_folder_again(out_dir, state, log)
                 target = output_for(clip, out_dir)
                 earlier = done_as.get(target)
                 # Recorded on this very version, it is this clip seen through another path
@@ -520,13 +520,14 @@ def watch_folder(
         state.close()
 
 
-def _make_output_folder_again(out_dir: Path, log: Callable[[str], None]) -> None:
+def _make_output_folder_again(out_dir: Path, state: WatchState, log: Callable[[str], None]) -> None:
     """Make the output folder again where it is gone: a watch runs for days, and its folder
     may be moved away (archived) or removed meanwhile, which must not fail every clip that
-    comes after."""
+    comes after. The watch holds its record there again, as the lock went with the folder."""
     if out_dir.is_dir():
         return
     make_output_folder(out_dir)
+    state.hold_again()
     log(f"vsr: note: the output folder {out_dir} was gone (moved or removed); made it again")
 
 

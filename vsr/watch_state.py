@@ -49,6 +49,7 @@ class WatchState:
         self._compacted = False
         # Held before the record is read: read first, it could miss the last lines of a watch
         # that ended meanwhile, which this one's rewrite would then drop.
+        self._out_dir = out_dir
         self._lock = _hold(out_dir) if hold else None
         try:
             records = _read_records(self.path, self._old_path)
@@ -61,6 +62,14 @@ class WatchState:
                 self.clips[name] = entry
             else:
                 self._elsewhere[folder, name] = entry
+
+    def hold_again(self) -> None:
+        """Hold the record in an output folder made again (the first was moved away with its
+        lock file, and a second watch of the new one was not refused); refused where another
+        watch holds it already."""
+        if self._lock is not None:
+            self._lock.close()
+            self._lock = _hold(self._out_dir)
 
     def close(self) -> None:
         """Let go of the record (held with `hold`), for the next watch."""
