@@ -375,3 +375,17 @@ def test_vsr_s_warnings_name_the_host_s_own_line(weights):
     with pytest.warns(vsr.VsrWarning, match="emulated") as caught:
         vsr.Upscaler(vsr.load_model(weights, device="cpu").model, "cpu", "fp16")
     assert [w.filename for w in caught] == [__file__]
+    # Given during a call (a failed compile says so then): torch's no_grad wrapper was the
+    # first frame outside vsr, and the warning named torch/utils/_contextlib.py.
+    import torch
+
+    upscaler = vsr.load_model(weights, device="cpu")
+    upscaler.compiled, upscaler._builds = True, False  # as with a kept package, which fails
+
+    def kept_package_that_fails(x):
+        raise RuntimeError("a package of another torch")
+
+    upscaler._run = kept_package_that_fails
+    with pytest.warns(vsr.VsrWarning, match="it ran uncompiled") as caught:
+        upscaler(torch.rand(1, 3, 8, 8))
+    assert [w.filename for w in caught] == [__file__]

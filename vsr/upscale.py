@@ -598,7 +598,6 @@ class Upscaler:
         warn_the_caller(note)
         self.notes.append(note)
 
-    @torch.no_grad()  # not inference_mode: callers may modify the result in place
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         """Float N x 3 x H x W in [0, 1], on any device -> N x 3 x sH x sW float32 on this
         upscaler's device (s = ``self.scale``), clamped to [0, 1] unless ``checked=False``.
@@ -622,10 +621,14 @@ class Upscaler:
         if x.shape[0] == 0:
             s = self.scale
             return torch.empty(0, 3, x.shape[2] * s, x.shape[3] * s, device=self.device).float()
-        if self.checked:
-            check_input_range(x)
-        with device_guard(self.device):
-            y = self._upscale_on_device(x)
+        # Not inference_mode: callers may modify the result in place. A block, not a
+        # decorator: torch's wrapper would be the first frame outside vsr, which the
+        # warnings of a call (a failed compile, an out-of-memory retry) named as their line.
+        with torch.no_grad():
+            if self.checked:
+                check_input_range(x)
+            with device_guard(self.device):
+                y = self._upscale_on_device(x)
         self._frame_sizes_run.add((x.shape[2], x.shape[3]))
         return y
 
