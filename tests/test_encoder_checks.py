@@ -432,6 +432,20 @@ def test_an_e_crf_takes_the_place_of_the_preset_s(clip, tmp_path):
         assert b"crf=30.0" in bytes(next(container.demux(video=0)))
 
 
+def test_crf_and_preset_flags_take_the_place_of_a_preset_file_s_options(clip, tmp_path):
+    # A preset file's [options] crf beside --crf was refused in the API's words ("settings
+    # crf=30 and options['crf']='22' both set crf"), naming neither the flag nor the file;
+    # before that, the file's crf won without a word. README: flags override the preset.
+    preset = tmp_path / "mine.toml"
+    preset.write_text('codec = "libx264"\n\n[options]\ncrf = "22"\npreset = "slow"\n')
+    out = tmp_path / "out.mkv"
+    command = ["run", str(clip), str(out), "--device", "cpu", "--quiet", "--pipeline", str(preset)]
+    assert main([*command, "--crf", "30", "--preset", "ultrafast"]) == 0
+    with av.open(str(out)) as container:
+        header = bytes(next(container.demux(video=0)))
+    assert b"crf=30.0" in header and b"subme=0" in header  # ultrafast's, not slow's
+
+
 def test_a_preset_s_pixel_format_another_codec_lacks_takes_its_nearest(clip, tmp_path):
     # --pipeline archive --codec prores_ks: "--pix-fmt yuv420p10le: prores_ks takes
     # yuv422p10le, yuv444p10le", of a --pix-fmt nobody gave (the preset's, for libx265).

@@ -192,6 +192,11 @@ def _settings_and_model_options(args, on_gpu: bool | None = None) -> tuple[objec
     codec = args.codec or preset.codec
     # The preset's encoder options were written for its codec; another codec drops them.
     options = dict(preset.options) if codec == preset.codec else {}
+    # --crf and --preset override a preset file's options of those names, as its fields:
+    # beside them, one was refused as set twice (or, before, the file's won without a word).
+    for flag in ("crf", "preset"):
+        if getattr(args, flag) is not None:
+            options.pop(flag, None)
     typed = given_encoder_options(args)
     options.update(typed)
     # Its quality and speed carry over to another codec only where they mean something
