@@ -550,3 +550,28 @@ def test_a_build_leaves_the_environment_the_host_set_during_it(tmp_path, monkeyp
         build_package(torch.nn.Identity(), torch.zeros(1), "default", tmp_path / "n.pt2")
     assert os.environ["TMPDIR"] == "/var/tmp"  # the host's, not put back to its earlier one
     assert "LC_ALL" not in os.environ  # the build's own, put back
+
+
+def test_a_build_leaves_the_warning_filters_the_host_set_during_it(tmp_path, monkeypatch):
+    # The build held torch's deprecation notes back with catch_warnings, which replaced the
+    # filters of every thread for its length and then dropped one the host added meanwhile.
+    import warnings
+
+    import torch._inductor
+
+    from vsr.ops.aot_package import build_package
+
+    def package(exported, package_path, inductor_configs):
+        thread = threading.Thread(
+            target=lambda: warnings.filterwarnings("error", message="the host's own")
+        )
+        thread.start()
+        thread.join()
+        raise OSError(errno.EIO, "stopped here")
+
+    monkeypatch.setattr(torch._inductor, "aoti_compile_and_package", package)
+    monkeypatch.setattr(torch.export, "export", lambda network, args: None)
+    with warnings.catch_warnings():  # the test's own, so that the host's filter goes after
+        with pytest.raises(OSError, match="stopped here"):
+            build_package(torch.nn.Identity(), torch.zeros(1), "default", tmp_path / "n.pt2")
+        assert any(f[1] is not None and f[1].pattern == "the host's own" for f in warnings.filters)

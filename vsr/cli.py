@@ -165,6 +165,13 @@ def build_parser() -> argparse.ArgumentParser:
 _PACKAGE = Path(__file__).resolve().parent
 
 
+def _from_torch(filename: str) -> bool:
+    """Whether a warning's file is torch's (imported by then, as it gave the warning)."""
+    torch = sys.modules.get("torch")
+    where = getattr(torch, "__file__", None)
+    return where is not None and Path(filename).resolve().is_relative_to(Path(where).parent)
+
+
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
     """vsr's own warnings (a failed compile, an out-of-memory retry) as one plain line;
     other libraries' keep Python's form, which says where they came from. Written through
@@ -176,6 +183,8 @@ def _show_warning(message, category, filename, lineno, file=None, line=None) -> 
         # files from strangers: here it is the user's own picture, whose memory vsr checks
         # before upscaling it. By name: importing Pillow would slow every command's start.
         return
+    if issubclass(category, (FutureWarning, DeprecationWarning)) and _from_torch(filename):
+        return  # torch's notes to its own users of what it will change: not the user's
     if issubclass(category, VsrWarning) or Path(filename).resolve().is_relative_to(_PACKAGE):
         text = f"vsr: warning: {message}"
         remember(str(message))  # its note of the same text is then not printed again

@@ -29,7 +29,6 @@ import platform
 import tempfile
 import threading
 import time
-import warnings
 import zipfile
 import zlib
 from collections.abc import Callable, Iterator
@@ -233,12 +232,11 @@ def build_package(network: nn.Module, x: torch.Tensor, mode: str, path: Path) ->
         tempfile.TemporaryDirectory(prefix="vsr-build-", ignore_cleanup_errors=True) as scratch,
         _compiler_environment(scratch),
         _unsaid(_KEPT_SCRATCH, logging.getLogger(inductor_utils.__name__)),
-        warnings.catch_warnings(),
         fresh_cache(dir=scratch),
     ):
-        # torch's own deprecation notes from inside export are not the user's business.
-        warnings.simplefilter("ignore", FutureWarning)
-        warnings.simplefilter("ignore", DeprecationWarning)
+        # torch's own deprecation notes from inside export are left to the host's filters:
+        # catch_warnings here replaced every thread's for the build's length, and dropped
+        # a filter another thread added meanwhile. The vsr command holds them back itself.
         with torch.no_grad():
             exported = torch.export.export(network, (x,))
         # Packaged in memory (a few MB), then written here: torch's zip writer, when a
