@@ -335,3 +335,21 @@ def test_an_exr_sequence_says_that_values_outside_0_to_1_are_clipped(tmp_path):
     with VideoReader(str(tmp_path / "p_%02d.exr")) as reader:
         assert FLOAT_CLIPPED_NOTE in reader.warnings
         assert max(int(plane.max()) for plane in next(reader.frames()).planes) == 65535
+
+
+def test_a_palette_sequence_is_read_as_its_colours(tmp_path):
+    # swscale cannot write pal8, in which white was made to see how it comes through:
+    # "Operation not supported", a traceback, for palette PNG, BMP and TIFF frames alike.
+    from PIL import Image
+
+    from vsr.video.reader import VideoReader
+
+    colours = [np.random.default_rng(n).integers(0, 256, (16, 16, 3), np.uint8) for n in (1, 2)]
+    colours[0][0, 0] = 255  # white among them
+    for number, picture in enumerate(colours):
+        Image.fromarray(picture).quantize(64).save(tmp_path / f"p_{number}.png")
+    wanted = [np.asarray(Image.open(tmp_path / f"p_{n}.png").convert("RGB")) for n in (0, 1)]
+    with VideoReader(str(tmp_path / "p_%d.png")) as reader:
+        assert reader.info.rgb_planes and reader.info.source_pix_fmt == "pal8"
+        got = [np.stack(frame.planes, axis=-1)[..., [2, 0, 1]] for frame in reader.frames()]
+    assert len(got) == 2 and all(map(np.array_equal, got, wanted))

@@ -144,6 +144,10 @@ class FramePlanes:
         the bit replication a player does. None where white comes through."""
         if not self.info.rgb_planes or self.info.bit_depth != 8:
             return [None] * 3
+        if frame.format.has_palette or frame.format.is_bayer:
+            # swscale reads these but cannot write them, so white cannot be made in them
+            # to measure; their entries and samples are 8 bits, and white comes through.
+            return [None] * 3
         white = av.VideoFrame.from_ndarray(np.full((2, 2, 3), 255, np.uint8), "rgb24")
         white = white.reformat(format=frame.format.name)
         for step in self._conversion:
