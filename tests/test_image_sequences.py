@@ -353,3 +353,17 @@ def test_a_palette_sequence_is_read_as_its_colours(tmp_path):
         assert reader.info.rgb_planes and reader.info.source_pix_fmt == "pal8"
         got = [np.stack(frame.planes, axis=-1)[..., [2, 0, 1]] for frame in reader.frames()]
     assert len(got) == 2 and all(map(np.array_equal, got, wanted))
+
+
+def test_a_sequence_with_an_empty_file_is_refused_naming_it(weights, tmp_path, capsys):
+    # image2 stops at an empty file as at a gap: 3 of 8 frames were written, exit 0, with
+    # a note of 5 frames that "could not be decoded" and no file named.
+    pattern = make_sequence(tmp_path, range(8), name="f_{:d}.png")
+    (tmp_path / "f_3.png").write_bytes(b"")
+    output = tmp_path / "out.mkv"
+    assert main(["run", pattern, str(output), "--weights", str(weights)]) == 2
+    assert capsys.readouterr().err == (
+        f"vsr: error: {pattern}: 1 of the sequence's 8 frames is an empty file (f_3.png): "
+        "replace it (the frames after it would not be read)\n"
+    )
+    assert not output.exists()

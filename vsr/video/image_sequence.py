@@ -8,9 +8,10 @@ Two things of image2 are mended here, before it reads a frame:
 
 - it looks for the first frame among the numbers 0 to 4 only, so a scan numbered from its
   timecode (f_86400.dpx) was "no such file": the first number found is handed to it;
-- it stops at the first number missing, without an error a run could tell from the end
-  of the sequence, so half a reel would be upscaled as if it were all: a gap is refused,
-  naming the missing files, before any work is done.
+- it stops at the first number missing, and at the first empty (0-byte) file, without an
+  error a run could tell from the end of the sequence, so half a reel would be upscaled as
+  if it were all: a gap or an empty file is refused, naming the files, before any work is
+  done.
 
 Only printf patterns are read, not globs (image2's pattern_type=glob): a glob orders its
 files by name, so f_9.png comes after f_10.png, and an unquoted glob is expanded by the
@@ -123,6 +124,15 @@ def why_not_a_sequence(path: str | os.PathLike) -> str | None:
     return None
 
 
+def _is_empty(entry: os.DirEntry) -> bool:
+    """Whether a listed file holds no byte (a scan or a copy that never started). One that
+    cannot be looked at (a dangling link) is left for image2 to report."""
+    try:
+        return entry.stat().st_size == 0
+    except OSError:
+        return False
+
+
 @dataclass(frozen=True)
 class ImageSequence:
     """The files of a pattern: `count` frames numbered from `first` without a gap."""
@@ -134,7 +144,8 @@ class ImageSequence:
     @classmethod
     def find(cls, pattern: str | os.PathLike) -> ImageSequence:
         """The sequence `pattern` names, from its folder's listing. Raises VsrError where
-        no file matches, or where numbers are missing between the first and the last."""
+        no file matches, where numbers are missing between the first and the last, or where
+        a file is empty (one stat a file: see identity for its cost)."""
         pattern = Path(pattern)
         names = _NamePattern.of(pattern.name)
         if names is None:
@@ -142,8 +153,8 @@ class ImageSequence:
         folder = pattern.parent
         try:
             with os.scandir(folder) as entries:
-                numbers = sorted(
-                    number
+                found = sorted(
+                    (number, _is_empty(entry))
                     for entry in entries
                     if (number := names.number_of(entry.name)) is not None
                 )
@@ -153,6 +164,7 @@ class ImageSequence:
             raise VsrError(f"{pattern}: {folder} is not a folder") from None
         except PermissionError:
             raise VsrError(f"{pattern}: the folder {folder} cannot be read") from None
+        numbers = [number for number, _ in found]
         if not numbers:
             raise VsrError(f"{pattern}: no such file (no image of the sequence is there)")
         first, last = numbers[0], numbers[-1]
@@ -166,6 +178,16 @@ class ImageSequence:
                 f"misses {len(missing)} of its {count} frames "
                 f"({name_list([names.name_of(n) for n in missing[:4]])}): "
                 "fill or renumber the gap (the frames after it would not be read)"
+            )
+        empty = [names.name_of(number) for number, is_empty in found if is_empty]
+        if empty:
+            # image2 stops at an empty file as at a gap, with no error either.
+            one = len(empty) == 1
+            raise VsrError(
+                f"{pattern}: {len(empty)} of the sequence's {count} frames "
+                f"{'is an empty file' if one else 'are empty files'} ({name_list(empty)}): "
+                f"replace {'it' if one else 'them'} "
+                f"(the frames after {'it' if one else 'the first'} would not be read)"
             )
         return cls(pattern, first, count)
 
