@@ -367,3 +367,26 @@ def test_a_sequence_with_an_empty_file_is_refused_naming_it(weights, tmp_path, c
         "replace it (the frames after it would not be read)\n"
     )
     assert not output.exists()
+
+
+def test_transparency_that_first_comes_after_the_first_frame_is_named(tmp_path):
+    # Only the first frame was looked at: an RGBA sequence clear in part from its second
+    # frame on was made opaque, the colours under the clear pixels shown, without a word.
+    from PIL import Image
+
+    from vsr.video.reader import VideoReader
+
+    for number in range(3):
+        rgba = np.full((16, 16, 4), 255, np.uint8)
+        rgba[..., 1] = 100
+        if number:
+            rgba[:, :8, 3] = 0
+        Image.fromarray(rgba).save(tmp_path / f"a_{number}.png")
+    with VideoReader(str(tmp_path / "a_%d.png")) as reader:
+        assert not [w for w in reader.warnings if "transparent" in w]
+        assert len(list(reader.frames())) == 3
+    told = [w for w in reader.warnings if "transparent" in w]
+    assert told == [
+        "the video has transparent parts (from frame 2), which the output cannot keep: it "
+        "is opaque, showing the colours stored under them"
+    ]

@@ -90,6 +90,7 @@ from vsr.video.raw_stream import (
 )
 from vsr.video.siting_watch import SitingWatch
 from vsr.video.timecode import moved_timecode
+from vsr.video.transparency_watch import TransparencyWatch
 from vsr.video.trim import Cut, TimeRange, format_time
 from vsr.video.video_info import VideoInfo
 
@@ -186,16 +187,6 @@ def _first_packet_times(
             return None
         times.append(packet.pts)
     return sorted(times)[: 2 * CYCLE]
-
-
-def _see_through(frame: av.VideoFrame) -> bool:
-    """Whether a frame has pixels that are not fully opaque. An alpha channel alone says
-    nothing: GIFs decode with one, and many opaque clips are stored with one."""
-    has_alpha = any(component.is_alpha for component in frame.format.components)
-    if not has_alpha and frame.format.name != "pal8":  # a palette may hold alpha too
-        return False
-    alpha = frame.reformat(format="rgba").to_ndarray()[..., 3]
-    return bool((alpha < 255).any())
 
 
 # What frames carry beside the picture and the output loses: the encoder gets new frames,
@@ -393,13 +384,10 @@ class VideoReader:
             self._telecine = InverseTelecine(step, stated)
 
     def _add_first_frame_notes(self, first: av.VideoFrame) -> None:
-        """The notes known from the start: what of the frames the output cannot keep, where
-        the clock starts over, an unusual chroma siting."""
-        if _see_through(first):
-            self.warnings.append(
-                "the video has transparent parts (in its first frame), which the output "
-                "cannot keep: it is opaque, showing the colours stored under them"
-            )
+        """The notes known from the start: what of the frames the output cannot keep (and
+        the watch on transparency, which a later frame may bring), where the clock starts
+        over, an unusual chroma siting."""
+        self._transparency_watch = TransparencyWatch(first, self.warnings)
         if _FLOAT_FORMAT.search(first.format.name):
             self.warnings.append(FLOAT_CLIPPED_NOTE)
         if self._restarts is not None:
@@ -1015,6 +1003,7 @@ class VideoReader:
             if self._film:
                 number = self.decoded_frames
             self._siting_watch(frame, number)
+            self._transparency_watch(frame, number)
             # Before the deinterlacer, whose frames need not keep the side data. Per field,
             # under its first field's time: the second carries none (vsr.video.field_rate).
             # As film, once it is known which frames are kept (_film_frames).
