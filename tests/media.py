@@ -236,23 +236,35 @@ def corrupt_middle_packets(path: str | Path, count: int = 2) -> list[int]:
     Returns the indices (in file order) of the damaged packets. The container structure
     is left intact, so demuxing still works and only decoding fails.
     """
-    path = Path(path)
-    with av.open(str(path)) as container:
-        spans = [
-            (packet.pos, packet.size)
-            for packet in container.demux(video=0)
-            if packet.size and packet.pos is not None and packet.pos >= 0
-        ]
+    spans = _video_packet_spans(path)
     first = len(spans) // 2 - count // 2
     damaged = list(range(first, first + count))
+    corrupt_packets(path, damaged)
+    return damaged
+
+
+def corrupt_packets(path: str | Path, indices: list[int]) -> None:
+    """Overwrite the payload of the video packets at `indices` (in file order, negative
+    from the end) with noise, leaving the container's structure intact."""
+    path = Path(path)
+    spans = _video_packet_spans(path)
     data = bytearray(path.read_bytes())
     noise = np.random.default_rng(7)
-    for index in damaged:
+    for index in indices:
         pos, size = spans[index]
         start = pos + min(8, size // 2)
         data[start : pos + size] = noise.integers(0, 256, pos + size - start, np.uint8).tobytes()
     path.write_bytes(bytes(data))
-    return damaged
+
+
+def _video_packet_spans(path: str | Path) -> list[tuple[int, int]]:
+    """(file offset, size) of each video packet that holds data, in file order."""
+    with av.open(str(path)) as container:
+        return [
+            (packet.pos, packet.size)
+            for packet in container.demux(video=0)
+            if packet.size and packet.pos is not None and packet.pos >= 0
+        ]
 
 
 @dataclass

@@ -7,7 +7,8 @@ import re
 from pathlib import Path
 
 import pytest
-from media import corrupt_middle_packets, make_audio_only, make_clip, truncate
+from media import corrupt_middle_packets, corrupt_packets, make_audio_only, make_clip, truncate
+from test_image_sequences import make_sequence
 
 from vsr.cli import main
 from vsr.errors import VsrError
@@ -42,6 +43,29 @@ def test_corrupt_packets_in_the_middle_are_skipped_and_counted(clip):
     expected = [40 * i for i in range(12) if i not in damaged]
     assert [f.pts for f in frames] == expected
     assert [f.index for f in frames] == list(range(10))
+
+
+@pytest.mark.parametrize("from_the_end", [2, 3, 4])
+def test_a_damaged_packet_among_the_last_few_loses_only_its_own_frame(clip, from_the_end):
+    # FFV1's frame threads report the damage only in the final flush, which PyAV then
+    # gave up, and the good frames after it, still in the decoder, went too: 10 of 12
+    # frames, "2 frame(s) could not be decoded", for the packet before the last.
+    damaged = 12 - from_the_end
+    corrupt_packets(clip, [damaged])
+    reader, frames = read(clip)
+    assert [f.pts for f in frames] == [40 * i for i in range(12) if i != damaged]
+    assert reader.lost_frames == 1 and reader.decoded_frames == 11
+
+
+def test_a_damaged_file_near_the_end_of_a_sequence_loses_only_itself(tmp_path):
+    # With f_6 of 8 cut in half, the good f_7 was lost with it in the flush.
+    pattern = make_sequence(tmp_path / "scan", range(8), name="f_{:d}.png")
+    damaged = tmp_path / "scan" / "f_6.png"
+    damaged.write_bytes(damaged.read_bytes()[: damaged.stat().st_size // 2])
+    reader, frames = read(pattern)
+    assert [f.pts for f in frames] == [0, 1, 2, 3, 4, 5, 7]
+    assert reader.lost_frames == 1
+    assert "1 frame(s) could not be decoded" in reader.warnings
 
 
 @pytest.mark.parametrize("fraction", [0.35, 0.7])
