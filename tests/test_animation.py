@@ -683,3 +683,59 @@ def test_an_apng_s_fallback_written_as_a_still_is_said_to_be_the_fallback(
         "vsr: note: in.png is an animation of 3 frame(s) with a still fallback; only the "
         "fallback was upscaled, as .jpg holds one picture"
     ) in capsys.readouterr().err
+
+
+def _png_chunk(kind: bytes, body: bytes) -> bytes:
+    return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+
+
+def _save_apng(path, size: tuple[int, int], frames: list[tuple[np.ndarray, int, int, int]]):
+    """An 8-bit RGBA APNG of `size` (width, height) written chunk by chunk, so that each
+    frame is (pixels, x, y, blend_op) as given: Pillow's writer chooses its own rectangles.
+    Each frame lasts 100 ms and is left as it is (dispose_op NONE); it plays forever."""
+    width, height = size
+    data = b"\x89PNG\r\n\x1a\n"
+    data += _png_chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 6, 0, 0, 0))
+    data += _png_chunk(b"acTL", struct.pack(">II", len(frames), 0))
+    sequence = 0
+    for index, (pixels, x, y, blend) in enumerate(frames):
+        rows, columns = pixels.shape[:2]
+        control = struct.pack(">IIIIIHHBB", sequence, columns, rows, x, y, 1, 10, 0, blend)
+        data += _png_chunk(b"fcTL", control)
+        sequence += 1
+        scanlines = zlib.compress(b"".join(b"\0" + row.tobytes() for row in pixels))
+        if index == 0:
+            data += _png_chunk(b"IDAT", scanlines)
+        else:
+            data += _png_chunk(b"fdAT", struct.pack(">I", sequence) + scanlines)
+            sequence += 1
+    path.write_bytes(data + _png_chunk(b"IEND", b""))
+
+
+@pytest.mark.parametrize("output_type", [".png", ".webp"])
+def test_an_apng_frame_blended_over_the_last_is_composed_as_the_spec_draws_it(
+    tmp_path, weights, output_type
+):
+    # Pillow's seek pasted an OVER frame through its own alpha, which mixed the alpha as it
+    # mixes colour: an alpha-160 rectangle over an opaque area came out alpha 195 (not
+    # opaque), and over a clear area alpha 100 (not 160), its colour mixed with the clear
+    # pixels' own. The APNG spec draws it with the "over" operator.
+    first = np.zeros((10, 14, 4), np.uint8)  # clear at the left (its colour unseen) ...
+    first[:, 7:] = (40, 80, 120, 255)  # ... opaque at the right
+    sprite = np.zeros((6, 6, 4), np.uint8)
+    sprite[:] = (200, 100, 20, 160)  # over both halves
+    _save_apng(tmp_path / "in.png", (14, 10), [(first, 0, 0, 0), (sprite, 4, 2, 1)])
+    shown = first.copy()
+    shown[2:8, 4:7] = (200, 100, 20, 160)  # over clear: the sprite as it is
+    # over opaque: (200 * 160 + 40 * 95) / 255 and so on, opaque
+    shown[2:8, 7:10] = (140, 93, 57, 255)
+
+    assert _run(tmp_path / "in.png", tmp_path / f"out{output_type}", weights) == 0
+    out, _, _ = _read(tmp_path / f"out{output_type}")
+    upscaler = vsr.load_model(weights, device="cpu")
+    for frame, expected in zip(
+        out, [_as_still(upscaler, first), _as_still(upscaler, shown)], strict=True
+    ):
+        seen = expected[:, :, 3] > 0  # a WebP drops the colour of clear pixels
+        np.testing.assert_array_equal(frame[:, :, 3], expected[:, :, 3])
+        np.testing.assert_array_equal(frame[seen], expected[seen])

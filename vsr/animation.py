@@ -2,8 +2,9 @@
 with its own duration, and the loop count.
 
 Frames are read as the viewer sees them: GIF and APNG frames may be rectangles drawn over
-what the last left (or cleared, or restored), and Pillow's seek composes them into full
-pictures (libwebp's decoder does so for WebP). Each is upscaled alone, as a still RGB or RGBA
+what the last left (or cleared, or restored), and Pillow's seek composes a GIF's into full
+pictures (libwebp's decoder does so for WebP), vsr.apng_compose an APNG's (Pillow's seek
+drew a frame blended over the last with wrong alpha). Each is upscaled alone, as a still RGB or RGBA
 image is (alpha with bicubic beside the network), and written back as a full frame: simple
 and always right, and the writers still store only the rectangle that changed. A grey APNG
 (GIF and WebP have no grey frames) is upscaled as a grey still is, to grey (the network's
@@ -26,7 +27,7 @@ identical to the one before into it (the durations added): what is seen does not
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -34,7 +35,7 @@ import numpy as np
 from PIL import Image
 
 from vsr.animation_timing import GIF_STEP_MS, loop_option, plays_of, stored_durations
-from vsr.apng_fallback import animated_frames, has_fallback, start_after_fallback
+from vsr.apng_compose import composed_apng_frames
 from vsr.atomic_file import atomic_output
 from vsr.errors import VsrError
 from vsr.gif_loop import gif_loop_count
@@ -111,32 +112,57 @@ def _composed_frames(
 ) -> Iterator[np.ndarray]:
     """Each frame as the viewer sees it, H x W x 4 (or 3 without ``alpha``) uint8; with
     ``grey``, H x W x 2 (or 1), as a grey still is read."""
-    from vsr.imageio import apply_orientation, as_rgb, as_rgba, exif_orientation, to_uint8
+    from vsr.imageio import apply_orientation, exif_orientation
 
     orientation = exif_orientation(image)
-    colour_mode = "L" if grey else "RGB"
     colour_key = _colour_key_at_8_bits(image, source)
-    # An APNG's fallback (vsr.apng_fallback) is no frame of the animation: left out, it
-    # no longer flashed for 0 ms at the start of each loop.
-    if has_fallback(image):
-        start_after_fallback(image)
-    for index in animated_frames(image):
-        try:
-            image.seek(index)
-            if colour_key is not None:  # a seek back to the first frame reads the file's
-                image.info["transparency"] = colour_key
-            if image.mode in _SIXTEEN_BIT_GREY_MODES:
-                frame = _sixteen_bit_grey(image, alpha)
-                if not grey:  # read_animation's look at them: 8-bit RGB(A), as the rest
-                    frame = as_rgba(to_uint8(frame)) if alpha else as_rgb(to_uint8(frame))
-            else:
-                frame = np.asarray(image.convert(colour_mode + "A" if alpha else colour_mode))
-            if frame.ndim == 2:
-                frame = frame[:, :, None]
-        except _READ_ERRORS as error:
-            number = index + 1 - animated_frames(image).start  # as a viewer counts them
-            raise VsrError(f"cannot read frame {number} of {source}: {error}") from error
-        yield apply_orientation(frame, orientation)
+
+    def read_pixels(picture: Image.Image) -> np.ndarray:
+        if colour_key is not None:  # a seek back to the first frame reads the file's
+            picture.info["transparency"] = colour_key
+        return _pixels_with_alpha(picture, grey)
+
+    if image.format == "PNG":
+        frames = composed_apng_frames(image, read_pixels)
+    else:
+        frames = _seeked_frames(image, read_pixels)
+    number = 1  # as a viewer counts them (an APNG's fallback is none of them)
+    try:
+        for frame in frames:
+            yield apply_orientation(_as_read(frame, alpha, grey), orientation)
+            number += 1
+    except _READ_ERRORS as error:
+        raise VsrError(f"cannot read frame {number} of {source}: {error}") from error
+
+
+def _seeked_frames(
+    image: Image.Image, read_pixels: Callable[[Image.Image], np.ndarray]
+) -> Iterator[np.ndarray]:
+    """A GIF's or WebP's frames as Pillow's seek composes them."""
+    for index in range(getattr(image, "n_frames", 1)):
+        image.seek(index)
+        yield read_pixels(image)
+
+
+def _pixels_with_alpha(picture: Image.Image, grey: bool) -> np.ndarray:
+    """A frame (or an APNG frame's rectangle) as H x W x 4 uint8, or with ``grey`` H x W x 2;
+    a 16-bit grey one as H x W x 2 uint16."""
+    if picture.mode in _SIXTEEN_BIT_GREY_MODES:
+        return _sixteen_bit_grey(picture, alpha=True)
+    return np.asarray(picture.convert("LA" if grey else "RGBA"))
+
+
+def _as_read(frame: np.ndarray, alpha: bool, grey: bool) -> np.ndarray:
+    """A composed frame of `_pixels_with_alpha` as `_composed_frames` gives it: its alpha
+    dropped without ``alpha``, and a 16-bit grey one as 8-bit RGB(A) without ``grey``
+    (read_animation's look at the frames, as at the rest)."""
+    from vsr.imageio import as_rgb, as_rgba, to_uint8
+
+    if not alpha:
+        frame = frame[:, :, :-1]
+    if frame.dtype == np.uint16 and not grey:
+        frame = as_rgba(to_uint8(frame)) if alpha else as_rgb(to_uint8(frame))
+    return frame
 
 
 def _colour_key_at_8_bits(image: Image.Image, source: Path) -> tuple[int, ...] | None:

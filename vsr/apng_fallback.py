@@ -2,13 +2,14 @@
 without APNG shows (its IDAT, with no frame control before it). Pillow counts it as frame 0
 (``default_image`` is True), and an animation upscaled with it began with the fallback for
 0 ms, which browsers show for 100: it flashed once a loop. APNG viewers never show it, so
-the animation is the frames after it, the first of them drawn on a clear canvas."""
+the animation is the frames after it, the first of them drawn on a clear canvas
+(vsr.apng_compose)."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
-from PIL import Image, PngImagePlugin
+from PIL import Image
 
 
 def has_fallback(image: Image.Image) -> bool:
@@ -20,15 +21,6 @@ def animated_frames(image: Image.Image) -> range:
     """The indices of the frames an APNG viewer plays (Pillow's numbering): all of them, but
     for an APNG's fallback."""
     return range(1 if has_fallback(image) else 0, getattr(image, "n_frames", 1))
-
-
-def start_after_fallback(image: Image.Image) -> None:
-    """Make the next seek (to frame 1) draw on transparent black, as the APNG spec starts
-    the first frame: Pillow draws it over the fallback, which then showed wherever the
-    first frame is clear or does not reach. Pillow's own disposal to background does it."""
-    image.seek(0)
-    image.dispose_op = PngImagePlugin.Disposal.OP_BACKGROUND
-    image.dispose_extent = (0, 0, *image.size)
 
 
 def file_has_fallback(path: Path) -> bool:
