@@ -201,6 +201,13 @@ def test_a_type_of_one_picture_gets_the_first_frame_and_names_the_types(tmp_path
         "holds one picture (.gif, .webp, .png and .apng keep the animation; vsr run takes it "
         "as a video)"
     ) in capsys.readouterr().err
+    # vsr run cannot read an animated WebP: not named for one.
+    _save(tmp_path / "in.webp", _frames())
+    assert _run(tmp_path / "in.webp", tmp_path / "out.jpg", weights, "--overwrite") == 0
+    assert (
+        "vsr: note: in.webp is an animation of 3 frames; only the first was upscaled, as .jpg "
+        "holds one picture (.gif, .webp, .png and .apng keep the animation)\n"
+    ) in capsys.readouterr().err
 
 
 def test_an_animation_too_large_to_hold_is_refused_with_vsr_run_named(
@@ -214,10 +221,54 @@ def test_an_animation_too_large_to_hold_is_refused_with_vsr_run_named(
     err = capsys.readouterr().err
     assert (
         "in.gif's 3 frames upscaled x2 to 28x20 would need about 0 MiB held for writing "
-        "out.png (the limit is 0 MiB); upscale it as a video: vsr run in.gif out.mp4"
+        f"out.png (the limit is 0 MiB); upscale it as a video: vsr run {tmp_path / 'in.gif'} "
+        f"{tmp_path / 'out.mp4'}"  # the paths as given, folders too
     ) in err
     assert "Traceback" not in err
     assert not (tmp_path / "out.png").exists()
+
+
+def test_an_animated_webp_too_large_to_hold_names_a_gif_not_vsr_run(
+    tmp_path, weights, capsys, monkeypatch
+):
+    # vsr run was named, and called the file empty or damaged: libav's WebP decoder takes
+    # stills only. A GIF (a byte a pixel) is named where it fits, with the folders typed.
+    (tmp_path / "anim").mkdir()
+    source = tmp_path / "anim" / "in.webp"
+    _save(source, _frames())
+    # 3 frames of 28 x 20: a byte a pixel held for a GIF (1680), nine for an RGB WebP.
+    monkeypatch.setattr(animation, "HELD_LIMIT_BYTES", 5000)
+    assert _run(source, tmp_path / "out.webp", weights) == 2
+    err = capsys.readouterr().err
+    assert (
+        "(the limit is 0 MiB); vsr run cannot read an animated WebP (libav's WebP decoder "
+        "takes stills only); a .gif holds it, in 256 colours a frame: "
+        f"vsr image {source} {tmp_path / 'out.gif'}"
+    ) in err
+    assert not (tmp_path / "out.webp").exists()
+    assert _run(source, tmp_path / "out.gif", weights) == 0  # the command named works
+    monkeypatch.setattr(animation, "HELD_LIMIT_BYTES", 1000)  # and where no GIF fits either
+    assert _run(source, tmp_path / "out.png", weights) == 2
+    assert capsys.readouterr().err.endswith(
+        "(the limit is 0 MiB); vsr run cannot read an animated WebP (libav's WebP decoder "
+        "takes stills only)\n"
+    )
+
+
+def test_vsr_run_says_it_cannot_read_an_animated_webp_and_names_vsr_image(
+    tmp_path, weights, capsys
+):
+    # It said "in.webp: no decodable video frame (empty or damaged)": libav's WebP decoder
+    # takes stills only, and every frame of the animation failed to decode.
+    _save(tmp_path / "in.webp", _frames())
+    run = ["run", str(tmp_path / "in.webp"), str(tmp_path / "out.mp4")]
+    assert main([*run, "--weights", str(weights), "--device", "cpu"]) == 2
+    assert capsys.readouterr().err == (
+        f"vsr: error: {tmp_path / 'in.webp'} is an animated WebP: vsr run cannot read an "
+        "animated WebP (libav's WebP decoder takes stills only); upscale it with vsr image "
+        f"{tmp_path / 'in.webp'} {tmp_path / 'in_upscaled.webp'}\n"
+    )
+    assert _run(tmp_path / "in.webp", tmp_path / "in_upscaled.webp", weights) == 0
 
 
 def test_a_grey_apng_is_held_as_grey_for_the_memory_check(tmp_path, weights, monkeypatch):

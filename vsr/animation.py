@@ -17,7 +17,8 @@ read at those 8 bits, its transparent colour (tRNS) clear, matched at 8. Pillow'
 writers hold every frame until the file is complete, so the upscaled frames go to them one
 at a time, as uint8 (a GIF's as palette indices), and no float copy of more than one frame
 exists; an animation whose held frames would not fit a sane limit is refused, with `vsr run`
-(which streams to a video) named instead.
+(which streams to a video) named instead, or for an animated WebP, which vsr run cannot read,
+a GIF where one fits.
 
 How many times the animation plays, and each frame's duration, are kept as each type
 stores them (vsr.animation_timing: a GIF's loop count is one less than a WebP's or an
@@ -27,6 +28,7 @@ identical to the one before into it (the durations added): what is seen does not
 
 from __future__ import annotations
 
+import shlex
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -34,6 +36,7 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
+from vsr.animated_webp import VSR_RUN_CANNOT_READ, is_animated_webp
 from vsr.animation_timing import GIF_STEP_MS, loop_option, plays_of, stored_durations
 from vsr.apng_compose import composed_apng_frames
 from vsr.atomic_file import atomic_output
@@ -248,9 +251,21 @@ def _check_memory(animation: Animation, scale: int, source: Path, target: Path) 
         raise VsrError(
             f"{source.name}'s {animation.frames} frames upscaled x{scale} to {size} would "
             f"need about {held / 2**20:,.0f} MiB held for writing {target.name} (the limit is "
-            f"{limit / 2**20:,.0f} MiB); upscale it as a video: vsr run {source.name} "
-            f"{target.stem}.mp4"
+            f"{limit / 2**20:,.0f} MiB); {_way_round(animation, scale, source, target, limit)}"
         )
+
+
+def _way_round(animation: Animation, scale: int, source: Path, target: Path, limit: int) -> str:
+    """What takes an animation too large to hold, as a command to type (the paths as given):
+    `vsr run`, which streams the frames into a video; for an animated WebP, which vsr run
+    cannot read, a GIF where its frames (a byte a pixel) fit."""
+    if not is_animated_webp(source):
+        command = shlex.join(["vsr", "run", str(source), str(target.with_suffix(".mp4"))])
+        return f"upscale it as a video: {command}"
+    if image_type(target) == ".gif" or held_bytes(animation, scale, ".gif") > limit:
+        return VSR_RUN_CANNOT_READ
+    command = shlex.join(["vsr", "image", str(source), str(target.with_suffix(".gif"))])
+    return f"{VSR_RUN_CANNOT_READ}; a .gif holds it, in 256 colours a frame: {command}"
 
 
 def upscale_animation(

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
+from vsr.animated_webp import is_animated_webp
 from vsr.animation import ANIMATION_OUTPUTS, gif_limits, is_animation, upscale_animation
 from vsr.apng_fallback import file_has_fallback
 from vsr.errors import VsrError, option
@@ -141,10 +142,12 @@ def _notes(source: Path, target: Path, result: np.ndarray, metadata: ImageMetada
             "(.gif, .webp, .png and .apng keep the animation; vsr run takes it as a video)"
         )
     elif metadata.frames > 1 and is_animation(source):
+        # vsr run cannot read an animated WebP (vsr.animated_webp): not named for one.
+        as_video = "" if is_animated_webp(source) else "; vsr run takes it as a video"
         notes.append(
             f"{source.name} is an animation of {metadata.frames} frames; only the first was "
             f"upscaled, as {extension} holds one picture (.gif, .webp, .png and "
-            ".apng keep the animation; vsr run takes it as a video)"
+            f".apng keep the animation{as_video})"
         )
     elif metadata.frames > 1:
         notes.append(

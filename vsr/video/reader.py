@@ -21,6 +21,7 @@ from pathlib import Path
 import av
 import numpy as np
 
+from vsr.animated_webp import is_animated_webp, run_refusal
 from vsr.broken_links import why_not_there
 from vsr.errors import VsrError, option
 from vsr.video import colors
@@ -349,6 +350,8 @@ class VideoReader:
         first = next(self._decoded, None)
         if first is None and time_range is not None:
             raise VsrError(f"{self.path}: no frame from {time_range.describe()} {self._why()}")
+        if first is None and is_animated_webp(self.path):
+            raise VsrError(run_refusal(self.path))
         if first is None:
             raise VsrError(f"{self.path}: no decodable video frame (empty or damaged)")
         return first
