@@ -790,3 +790,71 @@ def test_an_apng_frame_blended_over_the_last_is_composed_as_the_spec_draws_it(
         seen = expected[:, :, 3] > 0  # a WebP drops the colour of clear pixels
         np.testing.assert_array_equal(frame[:, :, 3], expected[:, :, 3])
         np.testing.assert_array_equal(frame[seen], expected[seen])
+
+
+def _gif_pixels(indices: np.ndarray) -> bytes:
+    """A GIF frame's image data (LZW, 8-bit codes): each index a code of its own, a clear
+    code before every 250th, so that the code width stays 9 bits."""
+    clear, end = 256, 257
+    codes = []
+    for position, index in enumerate(indices.ravel().tolist()):
+        if position % 250 == 0:
+            codes.append(clear)
+        codes.append(index)
+    codes.append(end)
+    bits = sum(code << (9 * position) for position, code in enumerate(codes))
+    packed = bits.to_bytes((9 * len(codes) + 7) // 8, "little")
+    blocks = b"".join(
+        bytes([len(packed[at : at + 255])]) + packed[at : at + 255]
+        for at in range(0, len(packed), 255)
+    )
+    return b"\x08" + blocks + b"\x00"
+
+
+def _save_gif(path, size: tuple[int, int], palette: list, frames: list) -> None:
+    """A GIF of `size` (width, height) written block by block, each frame (indices, x, y,
+    disposal, transparent index or None), so that its rectangle and disposal are as given;
+    each frame lasts 100 ms, and it plays forever."""
+    width, height = size
+    colours = b"".join(bytes(colour) for colour in palette).ljust(768, b"\0")
+    data = b"GIF89a" + struct.pack("<HHBBB", width, height, 0xF7, 0, 0) + colours
+    data += b"\x21\xff\x0bNETSCAPE2.0\x03\x01\x00\x00\x00"
+    for indices, x, y, disposal, transparent in frames:
+        flags = disposal << 2 | (transparent is not None)
+        data += b"\x21\xf9\x04" + struct.pack("<BHB", flags, 10, transparent or 0) + b"\0"
+        rows, columns = indices.shape
+        data += b"\x2c" + struct.pack("<HHHHB", x, y, columns, rows, 0)
+        data += _gif_pixels(indices)
+    path.write_bytes(data + b"\x3b")
+
+
+@pytest.mark.parametrize("output_type", [".png", ".webp"])
+def test_a_gif_area_disposed_to_background_after_an_opaque_first_frame_is_clear(
+    tmp_path, weights, output_type
+):
+    # Pillow composes a GIF on an RGB canvas after an opaque first frame: an area disposed
+    # to background (disposal 2, with a transparent index) came out opaque black, and the
+    # animation without alpha, where browsers and FFmpeg show it clear.
+    palette = [(0, 0, 0), (40, 80, 120), (200, 100, 20), (0, 0, 0)]  # 3: the clear one
+    frames = [
+        (np.full((10, 14), 1, np.uint8), 0, 0, 1, None),  # opaque, left as it is
+        (np.full((5, 6), 2, np.uint8), 4, 2, 2, 3),  # disposed to background afterwards
+        (np.full((3, 3), 2, np.uint8), 0, 0, 1, 3),
+    ]
+    _save_gif(tmp_path / "in.gif", (14, 10), palette, frames)
+    first = np.zeros((10, 14, 4), np.uint8)
+    first[:] = (40, 80, 120, 255)
+    second = first.copy()
+    second[2:7, 4:10] = (200, 100, 20, 255)
+    third = first.copy()
+    third[2:7, 4:10] = (0, 0, 0, 0)  # the transparent index's colour, clear
+    third[0:3, 0:3] = (200, 100, 20, 255)
+
+    assert _run(tmp_path / "in.gif", tmp_path / f"out{output_type}", weights) == 0
+    out, _, _ = _read(tmp_path / f"out{output_type}")
+    upscaler = vsr.load_model(weights, device="cpu")
+    shown = [_as_still(upscaler, frame) for frame in (first, second, third)]
+    for frame, expected in zip(out, shown, strict=True):
+        seen = expected[:, :, 3] > 0  # a WebP drops the colour of clear pixels
+        np.testing.assert_array_equal(frame[:, :, 3], expected[:, :, 3])
+        np.testing.assert_array_equal(frame[seen], expected[seen])

@@ -41,6 +41,7 @@ from vsr.animation_timing import GIF_STEP_MS, loop_option, plays_of, stored_dura
 from vsr.apng_compose import composed_apng_frames
 from vsr.atomic_file import atomic_output
 from vsr.errors import VsrError
+from vsr.gif_canvas import keep_alpha_after_the_first_frame
 from vsr.gif_loop import gif_loop_count
 from vsr.gif_palette import OPAQUE_FROM, gif_picture
 from vsr.image_metadata import (
@@ -145,6 +146,8 @@ def _seeked_frames(
     for index in range(getattr(image, "n_frames", 1)):
         image.seek(index)
         yield read_pixels(image)
+        if index == 0:
+            keep_alpha_after_the_first_frame(image)
 
 
 def _pixels_with_alpha(picture: Image.Image, grey: bool) -> np.ndarray:
