@@ -21,7 +21,6 @@ from pathlib import Path
 import av
 import numpy as np
 
-from vsr.animated_webp import is_animated_webp, run_refusal
 from vsr.broken_links import why_not_there
 from vsr.errors import VsrError, option
 from vsr.video import colors
@@ -350,8 +349,12 @@ class VideoReader:
         first = next(self._decoded, None)
         if first is None and time_range is not None:
             raise VsrError(f"{self.path}: no frame from {time_range.describe()} {self._why()}")
-        if first is None and is_animated_webp(self.path):
-            raise VsrError(run_refusal(self.path))
+        if first is None:
+            # Here, not at the top: it imports Pillow, which every run would pay for.
+            from vsr.animated_webp import is_animated_webp, run_refusal
+
+            if is_animated_webp(self.path):
+                raise VsrError(run_refusal(self.path))
         if first is None:
             raise VsrError(f"{self.path}: no decodable video frame (empty or damaged)")
         return first
