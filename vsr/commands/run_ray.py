@@ -28,6 +28,9 @@ def run_on_ray(
             "and --segment-seconds take a video file or a folder of clips"
         )
     address = args.ray or None
+    from vsr.url_input import refuse_a_url
+
+    refuse_a_url(args.input)  # before absolute(), which made it /here/https:/host/a.mp4
     # Workers of a cluster started elsewhere run in the folder `ray start` ran in: a
     # relative path failed every clip there (or named another file of that name).
     args.input, args.output = args.input.absolute(), args.output.absolute()
