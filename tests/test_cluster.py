@@ -164,6 +164,31 @@ def test_segment_flags_need_ray_and_one_clip(tmp_path, extra, message, capsys):
     assert message in capsys.readouterr().err
 
 
+@pytest.mark.parametrize("extra", [["--ray"], ["--ray", "--segments", "2"]])
+def test_a_url_with_ray_is_refused_as_a_url(tmp_path, extra, capsys, monkeypatch):
+    # It became ./https:/example.com/a.mp4 before the URL check: "no such file" of a mangled
+    # path, where a local run says what a URL is refused for.
+    monkeypatch.chdir(tmp_path)
+    assert main(["run", "https://example.com/a.mp4", "u.mkv", *extra]) == 2
+    assert capsys.readouterr().err.splitlines() == [
+        "vsr: error: https://example.com/a.mp4: vsr reads local files, not URLs; download it first"
+    ]
+
+
+def test_an_unreadable_clip_with_ray_is_one_line_before_ray_starts(tmp_path, capsys, monkeypatch):
+    # Ray started, the worker failed it, and it was told three times over, exit 1.
+    import vsr.cluster
+
+    def no_cluster(*args, **kwargs):
+        raise AssertionError("Ray was started")
+
+    monkeypatch.setattr(vsr.cluster, "_run_on_the_cluster", no_cluster)
+    (tmp_path / "broken.mp4").write_bytes(bytes(range(256)) * 8)
+    assert main(["run", str(tmp_path / "broken.mp4"), str(tmp_path / "o.mkv"), "--ray"]) == 2
+    said = capsys.readouterr().err.splitlines()
+    assert len(said) == 1 and said[0].startswith(f"vsr: error: {tmp_path / 'broken.mp4'}: ")
+
+
 def test_gpu_settings_from_the_command_line_apply_where_the_workers_have_gpus():
     from vsr.cli import build_parser
     from vsr.cluster import options_for_workers

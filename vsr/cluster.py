@@ -433,8 +433,13 @@ def run_one_clip(
     """One clip as one Ray task (to run it on a cluster's GPU), reported as a folder run
     of that clip is. Its paths are refused as a local run refuses them, before Ray starts."""
     from vsr.runner import check_clip_paths
+    from vsr.video.reader import VideoReader
 
     check_clip_paths(Path(source), Path(target), overwrite)
+    # Opened once here, as segment mode opens it: an unreadable clip (random bytes, no
+    # video stream) started Ray, failed on a worker and was told three times, exit 1.
+    with VideoReader(Path(source)):
+        pass
     return _run_on_the_cluster(
         [ClipJob(Path(source), Path(target))],
         ClusterReport(),
