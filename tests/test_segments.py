@@ -363,6 +363,31 @@ def test_a_store_beside_an_existing_output_is_named_not_removed(tmp_path):
     assert store.segment_path(0).exists()
 
 
+def test_a_store_that_kept_no_segment_goes_when_the_join_is_abandoned(tmp_path):
+    # Every segment failed under --resume: "0 of 8 upscaled segments are kept in ...: the
+    # same command with --resume makes only the other 8", and a store of run.json and lock.
+    from vsr.cluster import ClusterReport
+    from vsr.cluster_segments import _abandon_the_join
+    from vsr.segment_store import SegmentStore
+
+    class Writer:
+        def abort(self) -> None:
+            pass
+
+    store, said = SegmentStore(tmp_path / "film.mkv"), []
+    assert store.start({"plan": 1}) == []
+    _abandon_the_join(Writer(), store, ClusterReport(), 8, said.append)
+    assert said == [] and not store.folder.exists()
+    kept = _store_with_one_segment(tmp_path / "other.mkv")  # one kept: it stays, and is said
+    reopened = SegmentStore(tmp_path / "other.mkv")
+    reopened.start({"plan": 1})
+    _abandon_the_join(Writer(), reopened, ClusterReport(), 8, said.append)
+    assert said == [
+        f"vsr: 1 of 8 upscaled segments are kept in {kept.folder}: the same command with "
+        "--resume makes only the other 7"
+    ]
+
+
 def test_a_store_names_a_foreign_file_and_a_file_it_cannot_clear(tmp_path):
     from vsr.segment_store import SegmentStore
 

@@ -410,9 +410,11 @@ def _abandon_the_join(
 ) -> None:
     """A segment failed: no output, and say what a rerun with --resume would make."""
     writer.abort()
-    if store is not None:
+    if store is not None and store.kept_count():
         store.release()
         log(f"vsr: {_what_is_kept(store, total)}")
+    elif store is not None:
+        store.discard()  # it holds nothing worth keeping ("0 of 8 ... kept" was said)
     elif summary.count("done"):
         finished = summary.count("done")
         log(
