@@ -241,6 +241,32 @@ def test_split_run_on_ray_equals_the_unsplit_run(tmp_path, weights, capsys):
     assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]  # work files gone
 
 
+def make_clip_keyed_at(path: Path, frames: int, keys: set[int]) -> list[int]:
+    """H.264 with keyframes at the frames `keys` only; the pts of those keyframes."""
+    with av.open(str(path), "w") as out:
+        video = out.add_stream("libx264", rate=25)
+        video.width, video.height, video.pix_fmt = 32, 24, "yuv420p"
+        video.options = {"x264-params": "keyint=1000:scenecut=0:bframes=0", "forced-idr": "1"}
+        for index in range(frames):
+            frame = av.VideoFrame(32, 24, "yuv420p")
+            frame.pts, frame.time_base = index, Fraction(1, 25)
+            frame.pict_type = av.video.frame.PictureType.I if index in keys else 0
+            out.mux(video.encode(frame))
+        out.mux(video.encode(None))
+    with av.open(str(path)) as container:
+        return [p.pts for p in container.demux(video=0) if p.is_keyframe and p.size]
+
+
+def test_segments_use_every_keyframe_they_need_however_uneven(tmp_path):
+    # Keyframes at frames 40, 45 and 50 of 60: the ideal cuts near 15, 30 and 44 all lay
+    # nearest 40 or 45, so 3 segments came, not 4, beside an unused keyframe at 50.
+    clip = tmp_path / "uneven.mkv"
+    keys = make_clip_keyed_at(clip, 60, {0, 40, 45, 50})
+    assert len(keys) == 4
+    assert [s.start for s in plan_segments(clip, count=4)] == [None, *keys[1:]]
+    assert [s.start for s in plan_segments(clip, count=3)] == [None, *keys[1:3]]
+
+
 def test_segments_plan_only_the_range_asked_for(tmp_path):
     clip = tmp_path / "gop.mp4"
     make_gop_clip(clip, frames=14, gop=4)

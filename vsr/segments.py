@@ -80,7 +80,8 @@ def plan_segments(
     within: tuple[int, int | None] | None = None,
 ) -> list[Segment]:
     """Cut points at keyframes: `count` segments of about equal length, or segments of
-    about `seconds` each. Fewer segments come back when the clip has too few keyframes.
+    about `seconds` each. Fewer than `count` come back only when the clip has fewer than
+    `count` - 1 keyframes past its start (or the range's) to cut at.
     `within` ([start, end) pts, from --start/--end) splits only that part of the clip."""
     if (count is None) == (seconds is None):
         raise VsrError("give either --segments or --segment-seconds")
@@ -97,12 +98,16 @@ def plan_segments(
     candidates = [key for key in keys if first < key <= last]
     cuts: list[int] = []
     if count is not None:
-        for k in range(1, count):
+        # The keyframe nearest each ideal point among those past the cut before and short
+        # of the ones the cuts after it need: nearest alone, two points could share one,
+        # and fewer segments came than the keyframes allow.
+        wanted, after = min(count - 1, len(candidates)), 0
+        for k in range(1, wanted + 1):
             ideal = first + (last - first) * k / count
-            nearest = min(candidates, key=lambda key: abs(key - ideal), default=None)
-            if nearest is not None and nearest not in cuts:
-                cuts.append(nearest)
-        cuts.sort()
+            usable = range(after, len(candidates) - (wanted - k))
+            chosen = min(usable, key=lambda i: abs(candidates[i] - ideal))
+            cuts.append(candidates[chosen])
+            after = chosen + 1
     else:
         step = seconds / time_base
         previous = first
