@@ -82,10 +82,9 @@ def test_a_held_work_folder_is_left_and_a_dead_one_removed(tmp_path):
         (folder / "segment-00000.mkv").write_bytes(b"part")
     held = temp_lock.hold_folder(live)
     for killed in (dead, ours):
-        temp_lock.hold_folder(killed).close()  # its run was killed: the lock went with it
-    an_hour_ago = time.time() - 3600
-    for folder in (live, dead, ours):
-        os.utime(folder / temp_lock.FOLDER_LOCK, (an_hour_ago, an_hour_ago))
+        # Its run was killed a moment ago: the lock went with it, and a rerun at once left
+        # the folder (its lock file was made, then held, so a new one was taken for live).
+        temp_lock.hold_folder(killed).close()
     try:
         removed = temp_lock.remove_dead_temps(target, pattern)
     finally:

@@ -10,7 +10,7 @@ before it takes its name (create_held), so one just made is never taken for dead
 restarted at once after a kill (a crash loop, the OOM killer and a retry) removes what the
 killed one left. Any file on a file system without locks is left alone. Segment mode's
 work folder of lossless parts is held and swept the same way, through a lock file inside
-it, which is made before it is held: a work folder just made is left alone for a while.
+it, made held alike (a folder still without one is left alone).
 A finished output that could not take its name (its folder made read-only meanwhile) stays
 under its temporary one, made read-only (keep_finished): no sweep takes it for dead.
 """
@@ -22,7 +22,6 @@ import os
 import re
 import shutil
 import stat
-import time
 from pathlib import Path
 from typing import IO
 
@@ -31,9 +30,6 @@ try:
 except ImportError:
     fcntl = None
 
-# A work folder younger than this may be one whose maker has made its lock file but not
-# yet locked it.
-FRESH_SECONDS = 60.0
 # The file a work folder is held through.
 FOLDER_LOCK = ".held"
 
@@ -91,12 +87,14 @@ def _lock(handle: IO[bytes]) -> bool:
 
 
 def hold_folder(folder: Path) -> IO[bytes] | None:
-    """Hold a work folder (segment mode's lossless parts) as `hold` holds a file, through
-    a lock file inside it, which its sweep then looks at."""
-    lock = folder / FOLDER_LOCK
-    with contextlib.suppress(OSError):
-        lock.touch()
-    return hold(lock)
+    """Hold a new work folder (segment mode's lossless parts) through a lock file inside
+    it, which its sweep then looks at: made held (create_held), as a temporary file is, so
+    that a run restarted at once after a kill can tell the killed run's folder from a live
+    one, and removes it. None where it cannot be held."""
+    try:
+        return create_held(folder / FOLDER_LOCK)
+    except OSError:
+        return None
 
 
 def keep_finished(path: Path) -> bool:
@@ -147,10 +145,7 @@ def remove_dead_temps(target: Path, pattern: str) -> list[Path]:
             continue  # a link, no lock file, or gone meanwhile: not ours to judge
         with open(descriptor, "r+b") as handle:
             try:
-                # A temporary file is held from the moment it has its name (create_held);
-                # a work folder's lock file is made, then held, so a new one may be live.
-                if folder and time.time() - os.fstat(descriptor).st_mtime < FRESH_SECONDS:
-                    continue
+                # Held from the moment it has its name (create_held), however new.
                 fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
             except OSError:
                 continue  # held by a live run, or a file system without locks
