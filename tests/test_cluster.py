@@ -463,3 +463,38 @@ def test_a_segment_runs_last_line_words_its_frames_as_a_folder_runs_clip_line(
         "vsr: 14 frames, 2 lost (damaged source) (6 of them kept from an interrupted run) in "
         f"2.0 s (4.00 fps) -> {out}"
     )
+
+
+def test_a_resumed_ray_run_counts_its_kept_frames_apart_as_a_local_one(
+    tmp_path, weights, monkeypatch, capsys
+):
+    pytest.importorskip("ray")  # vsr run --ray refuses to start without it
+    # The kept frames counted as this run's work: "400 frames on vm (29.98 fps)", and a
+    # summary of 400 frames at 33.88 fps with no resumed_frames.
+    from vsr import cluster
+
+    clips, out = _folder_of_two(tmp_path)
+    monkeypatch.setattr(cluster, "connect", lambda *args: False)
+
+    def resumed(jobs, *, summary, log, **_):
+        report = {"frames": 400, "resumed_frames": 100, "fps": 30.0, "lost_frames": 0}
+        outcome = {"input": str(jobs[0].source), "status": "done", "frames": 400}
+        outcome.update(node="vm", report=report)
+        cluster._log_outcome(outcome, log)
+        summary.add(outcome)
+        summary.add({"input": str(jobs[1].source), "status": "done", "frames": 2})
+        summary.wall_seconds = 10.0
+        return summary
+
+    monkeypatch.setattr(cluster, "run_clips", resumed)
+    report = tmp_path / "r.json"
+    args = ["run", str(clips), str(out), "--weights", str(weights), "--ray", "--resume"]
+    assert main([*args, "--report", str(report)]) == 0
+    lines = capsys.readouterr().err.splitlines()
+    assert "vsr: a.mkv: 400 frames (100 of them kept from an interrupted run) on vm (30.00 fps)" in lines  # fmt: skip
+    assert lines[-1] == (
+        "vsr: 2 done, 0 skipped, 0 failed (402 frames, 100 of them kept from interrupted runs; "
+        "302 made in 10.0 s, 30.20 fps)"
+    )
+    summary = json.loads(report.read_text())["summary"]
+    assert (summary["frames"], summary["resumed_frames"], summary["fps"]) == (402, 100, 30.2)

@@ -43,7 +43,7 @@ from vsr.cluster_task import (
 )
 from vsr.errors import VsrError, to_the_command_line
 from vsr.progress import bars_shown
-from vsr.report import lost_to_damage, write_json
+from vsr.report import kept_from_an_interrupted_run, lost_to_damage, write_json
 
 # Re-runs of a task whose worker or node died (Ray system failures), per task.
 MAX_RETRIES = 3
@@ -176,7 +176,11 @@ class ClusterReport:
         return sum(1 for clip in self.clips if clip["status"] == status)
 
     def to_dict(self) -> dict[str, Any]:
-        frames = sum(clip.get("frames") or 0 for clip in self.clips if clip["status"] == "done")
+        done = [clip for clip in self.clips if clip["status"] == "done"]
+        frames = sum(clip.get("frames") or 0 for clip in done)
+        # Frames kept from interrupted runs (--resume) are in the outputs, not this run's work.
+        resumed = sum((clip.get("report") or {}).get("resumed_frames") or 0 for clip in done)
+        made = frames - resumed
         return {
             "summary": {
                 "clips": len(self.clips),
@@ -184,11 +188,12 @@ class ClusterReport:
                 "skipped": self.count("skipped"),
                 "failed": self.count("failed"),
                 "frames": frames,
+                "resumed_frames": resumed,
                 "wall_seconds": round(self.wall_seconds, 3),
-                # The cluster's throughput: all frames over the driver's wall time.
+                # The cluster's throughput: the frames made now over the driver's wall time.
                 # None when no frame was made, as for a local folder run.
-                "fps": round(frames / self.wall_seconds, 3)
-                if frames and self.wall_seconds > 0
+                "fps": round(made / self.wall_seconds, 3)
+                if made and self.wall_seconds > 0
                 else None,
                 "workers": self.workers,
                 # Frames the decoder could not give (a damaged source): outputs are shorter.
@@ -326,8 +331,10 @@ def _log_outcome(outcome: dict[str, Any], log: Callable[[str], None]) -> None:
         return
     report = outcome.get("report") or {}
     speed = f" ({report['fps']:.2f} fps)" if "fps" in report else ""
+    # The worker's fps is of the frames it made; the kept ones are said, as a local run does.
     lost = lost_to_damage(report.get("lost_frames"))
-    log(f"vsr: {name}: {outcome.get('frames')} frames{lost} on {outcome['node']}{speed}")
+    kept = kept_from_an_interrupted_run(report.get("resumed_frames"))
+    log(f"vsr: {name}: {outcome.get('frames')} frames{lost}{kept} on {outcome['node']}{speed}")
     for note in report.get("notes") or []:  # what the worker's engine decided or found
         log(f"vsr: {name}: note: {note}")
 

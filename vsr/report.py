@@ -94,7 +94,7 @@ def kept_from_an_interrupted_run(resumed_frames: object) -> str:
 def kept_and_made(frames: object, resumed_frames: object) -> str:
     """ "24 of them kept from interrupted runs; 19 made" of a folder run's frames, in its last
     line and its row on the page alike: its fps is of the frames made now, which the total
-    alone does not explain. Empty for none (a Ray run's summary has no count)."""
+    alone does not explain. Empty for none."""
     if not (_is_count(frames) and _is_count(resumed_frames)) or not resumed_frames:
         return ""
     return f"{resumed_frames} of them kept from interrupted runs; {frames - resumed_frames} made"
