@@ -6,7 +6,9 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import signal
 import sys
+import time
 from pathlib import Path
 
 import numpy as np
@@ -15,6 +17,7 @@ import torch
 from media import make_clip, truncate
 
 from vsr.cli import main
+from vsr.cluster import ClusterReport
 from vsr.cluster_task import CRASH_ONCE_ENV, ShippedWeights, remove_stale_temps
 from vsr.errors import VsrError
 from vsr.video.reader import VideoReader
@@ -498,3 +501,75 @@ def test_a_resumed_ray_run_counts_its_kept_frames_apart_as_a_local_one(
     )
     summary = json.loads(report.read_text())["summary"]
     assert (summary["frames"], summary["resumed_frames"], summary["fps"]) == (402, 100, 30.2)
+
+
+def test_an_interrupted_ray_run_reports_the_clips_finished_meanwhile(tmp_path, weights, local_ray):
+    # Ctrl-C cancelled every task not yet collected: a clip whose output was already
+    # written went missing from the report, which named 1 clip of 3.
+    from vsr.cluster import ClipJob, run_clips
+
+    clips, out = _folder_of_two(tmp_path)
+    make_clip(clips / "c.mkv", 32, 24, frames=2, audio=False)
+    out.mkdir()
+    jobs = [ClipJob(clip, out / clip.name) for clip in sorted(clips.iterdir())]
+
+    told: list[str] = []
+
+    def stop_once_all_are_written(line: str) -> None:
+        told.append(line)
+        if len(told) > 1:
+            return
+        for _ in range(600):  # the others finish while the first is being told
+            if all(job.target.exists() for job in jobs):
+                break
+            time.sleep(0.1)
+        time.sleep(2)  # and their tasks return, just after the rename
+        raise KeyboardInterrupt
+
+    summary = ClusterReport()
+    with pytest.raises(KeyboardInterrupt):
+        run_clips(
+            jobs,
+            weights=weights,
+            engine_options={},
+            progress=False,
+            log=stop_once_all_are_written,
+            summary=summary,
+        )
+    assert [clip["status"] for clip in summary.clips] == ["done"] * 3
+    assert len(told) == 3  # each said, as a local run says the clip it finishes
+
+    # Stopped at once: every clip is still listed, those not done as a local run lists them.
+    def stop_at_once(line: str) -> None:
+        told.append(line)
+        if len(told) == 4:  # the first line of this run; the clips done meanwhile are told
+            raise KeyboardInterrupt
+
+    again = [ClipJob(job.source, tmp_path / "again" / job.target.name) for job in jobs]
+    again[0].target.parent.mkdir()
+    summary = ClusterReport()
+    with pytest.raises(KeyboardInterrupt):
+        run_clips(again, weights=weights, engine_options={}, progress=False, log=stop_at_once, summary=summary)  # fmt: skip
+    assert [Path(clip["input"]).name for clip in summary.clips] == ["a.mkv", "b.mkv", "c.mkv"]
+    totals = summary.to_dict()["summary"]
+    assert totals["done"] >= 1 and totals["clips"] == 3
+    assert totals["done"] + totals["interrupted"] + totals["not_started"] == 3
+
+
+def test_the_clips_an_interrupted_ray_run_stopped_are_reported_as_a_local_run_does():
+    # They were left out: a report of 6 clips said clips 1, with no interrupted or
+    # not_started count.
+    from vsr.cluster import ClipJob, _stopped
+    from vsr.stop_signals import StopSignal
+
+    jobs = [ClipJob(Path(f"/c/{name}.mkv"), Path(f"/o/{name}.mkv")) for name in "abc"]
+    summary = ClusterReport()
+    summary.add({"input": "/c/a.mkv", "status": "done", "frames": 2})
+    for entry in _stopped(jobs[1:], {"/c/b.mkv"}, StopSignal(signal.SIGTERM)).values():
+        summary.add(entry)
+    assert [(c["status"], c["error"]) for c in summary.clips[1:]] == [
+        ("interrupted", "stopped by SIGTERM before it was finished"),
+        ("not started", "not started: the run was stopped before it"),
+    ]
+    totals = summary.to_dict()["summary"]
+    assert (totals["clips"], totals["done"], totals["interrupted"], totals["not_started"]) == (3, 1, 1, 1)  # fmt: skip

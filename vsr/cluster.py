@@ -187,6 +187,11 @@ class ClusterReport:
                 "done": self.count("done"),
                 "skipped": self.count("skipped"),
                 "failed": self.count("failed"),
+                # Ctrl-C: the clips it stopped on the workers, and those it kept from starting.
+                "interrupted": self.count("interrupted"),
+                "not_started": self.count("not started"),
+                # Done, but shorter than the source: frames the reader could not decode.
+                "damaged": sum(1 for clip in done if _lost(clip)),
                 "frames": frames,
                 "resumed_frames": resumed,
                 "wall_seconds": round(self.wall_seconds, 3),
@@ -198,9 +203,7 @@ class ClusterReport:
                 "workers": self.workers,
                 # Frames the decoder could not give (a damaged source): outputs are shorter.
                 "lost_frames": sum(
-                    (clip.get("report") or {}).get("lost_frames") or clip.get("lost_frames") or 0
-                    for clip in self.clips
-                    if clip["status"] != "failed"
+                    _lost(clip) for clip in self.clips if clip["status"] != "failed"
                 ),
                 **self._joined(),
             },
@@ -219,6 +222,11 @@ class ClusterReport:
             "output_frames": sum(clip.get("frames") or 0 for clip in kept + done),
             "kept_frames": sum(clip.get("frames") or 0 for clip in kept),
         }
+
+
+def _lost(clip: dict[str, Any]) -> int:
+    """Frames of a clip (or a segment) the decoder could not give (a damaged source)."""
+    return (clip.get("report") or {}).get("lost_frames") or clip.get("lost_frames") or 0
 
 
 @dataclass(frozen=True)
@@ -272,22 +280,31 @@ def run_clips(
     }
     outcomes: dict[ClipJob, dict[str, Any]] = {}
     bar = tqdm(total=len(jobs), unit="clip", desc="cluster", disable=not bars_shown(progress))
+
+    def take(ready: list[Any]) -> None:
+        for ref in ready:
+            job = pending.pop(ref)
+            outcomes[job] = outcome = _collect(ray, ref, job)
+            with tqdm.external_write_mode():  # the line above the bar, not through it
+                _log_outcome(outcome, log)
+            bar.update(1)
+
     try:
         while pending:
             # Wake up now and then even when no clip ends, to show the frames so far.
-            ready, _ = ray.wait(list(pending), num_returns=1, timeout=TALLY_INTERVAL_S)
-            for ref in ready:
-                job = pending.pop(ref)
-                outcomes[job] = outcome = _collect(ray, ref, job)
-                with tqdm.external_write_mode():  # the line above the bar, not through it
-                    _log_outcome(outcome, log)
-                bar.update(1)
+            take(ray.wait(list(pending), num_returns=1, timeout=TALLY_INTERVAL_S)[0])
             if progress:
                 frames = ray.get(tally.total.remote())
                 elapsed = time.perf_counter() - start
                 bar.set_postfix(frames=frames, fps=f"{frames / elapsed:.1f}" if elapsed else "-")
-    except BaseException:
-        for ref in pending:  # Ctrl-C: stop the rest; their temps are removed on a re-run
+    except BaseException as error:
+        # Ctrl-C: clips finished meanwhile are reported (their outputs are there), the rest
+        # stopped; their temps are removed on a re-run.
+        if pending:
+            take(ray.wait(list(pending), num_returns=len(pending), timeout=0)[0])
+        if isinstance(error, KeyboardInterrupt) and pending:
+            outcomes.update(_stopped(list(pending.values()), _started(ray, tally), error))
+        for ref in pending:
             ray.cancel(ref, force=True)
         raise
     finally:
@@ -318,6 +335,36 @@ def outcome_or_failure(ray: ModuleType, ref: Any, **failed: Any) -> dict[str, An
             "gpu": None,
             "error": f"{type(error).__name__} after {MAX_RETRIES} retries: {reason}",
         }
+
+
+def _started(ray: ModuleType, tally: Any) -> set[str]:
+    """The clips a worker has begun, as far as the tally heard; none if it cannot say."""
+    try:
+        return set(ray.get(tally.started.remote(), timeout=5))
+    except ray.exceptions.RayError:
+        return set()
+
+
+def _stopped(
+    jobs: list[ClipJob], started: set[str], interruption: KeyboardInterrupt
+) -> dict[ClipJob, dict[str, Any]]:
+    """The outcomes of the clips Ctrl-C (or a stop signal) left unfinished, in a local
+    folder run's words: `interrupted` where a worker had begun one, else `not started`.
+    A report that named only the clips done read as a folder of fewer clips."""
+    from vsr.folder import NOT_STARTED, stopped_before_finishing
+
+    stopped = {}
+    for job in jobs:
+        begun = str(job.source) in started
+        stopped[job] = {
+            "input": str(job.source),
+            "output": str(job.target),
+            "status": "interrupted" if begun else "not started",
+            "node": None,
+            "gpu": None,
+            "error": stopped_before_finishing(interruption) if begun else NOT_STARTED,
+        }
+    return stopped
 
 
 def _collect(ray, ref, job: ClipJob) -> dict[str, Any]:

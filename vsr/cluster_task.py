@@ -73,6 +73,10 @@ class FrameTally:
     def total(self) -> int:
         return sum(self.frames.values())
 
+    def started(self) -> list[str]:
+        """The clips a worker has begun (each says so before its first frame)."""
+        return list(self.frames)
+
 
 # How often a worker tells the tally (seconds): live enough for a progress bar, few calls.
 TALLY_INTERVAL_S = 0.5

@@ -301,6 +301,11 @@ class _Finisher:
 NOT_STARTED = "not started: the run was stopped before it"
 
 
+def stopped_before_finishing(interruption: KeyboardInterrupt) -> str:
+    """Why a clip that Ctrl-C (or a stop signal) caught mid-way has no output."""
+    return f"stopped by {stopped_by(interruption)} before it was finished"
+
+
 def record_interruption(
     summary: FolderReport, unfinished: list[Path], interruption: KeyboardInterrupt
 ) -> None:
@@ -310,8 +315,7 @@ def record_interruption(
     recorded = {clip["input"] for clip in summary.clips}
     left = [clip for clip in unfinished if str(clip) not in recorded]
     if left and left[0] == unfinished[0]:
-        stopped = f"stopped by {stopped_by(interruption)} before it was finished"
-        summary.add(left.pop(0), "interrupted", error=stopped)
+        summary.add(left.pop(0), "interrupted", error=stopped_before_finishing(interruption))
     for clip in left:
         summary.add(clip, "not started", error=NOT_STARTED)
 

@@ -479,7 +479,7 @@ def folder_summary_line(totals: dict) -> str:
         if work is None
         else f"{work:.1f} s of work, {totals['wall_seconds']:.1f} s watching"
     )
-    # Ctrl-C's leftovers, where there are any (a Ray run's summary has no such counts).
+    # Ctrl-C's leftovers, where there are any.
     stopped = "".join(
         f", {totals[key]} {words}"
         for key, words in (("interrupted", "interrupted"), ("not_started", "not started"))
