@@ -192,6 +192,26 @@ def test_an_unreadable_clip_with_ray_is_one_line_before_ray_starts(tmp_path, cap
     assert len(said) == 1 and said[0].startswith(f"vsr: error: {tmp_path / 'broken.mp4'}: ")
 
 
+def test_a_ray_folder_run_stopped_by_ctrl_c_says_its_summary_line(tmp_path, capsys, monkeypatch):
+    # The report listed every clip, but the terminal said only "vsr: interrupted", where a
+    # local folder run says its summary line and the clips it stopped first.
+    import vsr.cluster
+
+    def stopped_after_one_clip(in_dir, out_dir, *, summary, **options):
+        summary.add({"input": str(in_dir / "a.mkv"), "status": "done", "frames": 4})
+        summary.add(
+            {"input": str(in_dir / "b.mkv"), "status": "interrupted", "error": "stopped by Ctrl-C"}
+        )
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(vsr.cluster, "run_folder", stopped_after_one_clip)
+    (tmp_path / "in").mkdir()
+    assert main(["run", str(tmp_path / "in"), str(tmp_path / "out"), "--ray"]) == 130
+    said = capsys.readouterr().err.splitlines()
+    assert said[0].startswith("vsr: 1 done, 0 skipped, 0 failed, 1 interrupted (4 frames in ")
+    assert said[1:] == ["vsr:   interrupted: b.mkv: stopped by Ctrl-C", "vsr: interrupted"]
+
+
 def test_gpu_settings_from_the_command_line_apply_where_the_workers_have_gpus():
     from vsr.cli import build_parser
     from vsr.cluster import options_for_workers

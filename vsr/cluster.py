@@ -398,10 +398,12 @@ def run_folder(
     progress: bool = True,
     report: Path | None = None,
     log: Callable[[str], None] = lambda line: print(line, file=sys.stderr),
+    summary: ClusterReport | None = None,
 ) -> ClusterReport:
     """Every clip of `in_dir` into `out_dir` on a Ray cluster (`address`, or a local
     instance with `num_cpus`). Finished outputs are skipped unless `overwrite`; the
-    caller decides the exit status from the report's failures."""
+    caller decides the exit status from the report's failures. Outcomes go into `summary`
+    as they come, so that a caller still has them after Ctrl-C."""
     from vsr.folder import (
         check_input_and_output,
         clashing_outputs,
@@ -434,7 +436,7 @@ def run_folder(
             jobs.append(ClipJob(clip, target))
     failing = failing_links(broken, out_dir, overwrite)
     skipped = sorted([*skipped, *(link for link in broken if link not in failing)])
-    summary = ClusterReport()
+    summary = summary if summary is not None else ClusterReport()
     for clip in skipped:
         summary.add(
             {
@@ -483,9 +485,11 @@ def run_one_clip(
     progress: bool = True,
     report: Path | None = None,
     log: Callable[[str], None] = lambda line: print(line, file=sys.stderr),
+    summary: ClusterReport | None = None,
 ) -> ClusterReport:
     """One clip as one Ray task (to run it on a cluster's GPU), reported as a folder run
-    of that clip is. Its paths are refused as a local run refuses them, before Ray starts."""
+    of that clip is (into `summary`, as run_folder). Its paths are refused as a local run
+    refuses them, before Ray starts."""
     from vsr.runner import check_clip_paths
     from vsr.video.reader import VideoReader
 
@@ -496,7 +500,7 @@ def run_one_clip(
         pass
     return _run_on_the_cluster(
         [ClipJob(Path(source), Path(target))],
-        ClusterReport(),
+        summary if summary is not None else ClusterReport(),
         address=address,
         num_cpus=num_cpus,
         weights=weights,

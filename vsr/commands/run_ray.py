@@ -8,9 +8,12 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Callable
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from vsr.errors import VsrError
+
+if TYPE_CHECKING:
+    from vsr.cluster import ClusterReport
 
 
 def run_on_ray(
@@ -51,13 +54,19 @@ def run_on_ray(
         "report": args.report,
         "log": say,
     }
+    # Filled as clips end, so that a run stopped by Ctrl-C still says what it did.
+    outcomes = cluster.ClusterReport()
     if args.input.is_dir():
         if splitting:
             raise VsrError("segment mode takes one clip; give a video file as INPUT")
         from vsr.folder import check_report_path
 
         check_report_path(args.report, args.input, args.output, watching=False)
-        summary = cluster.run_folder(args.input, args.output, **shared)
+        summary = _told_if_stopped(
+            lambda: cluster.run_folder(args.input, args.output, summary=outcomes, **shared),
+            outcomes,
+            say,
+        )
     else:
         from vsr.runner import check_clip_report_path
 
@@ -73,7 +82,11 @@ def run_on_ray(
                 **shared,
             )
         else:
-            summary = cluster.run_one_clip(args.input, args.output, **shared)
+            summary = _told_if_stopped(
+                lambda: cluster.run_one_clip(args.input, args.output, summary=outcomes, **shared),
+                outcomes,
+                say,
+            )
     totals = summary.to_dict()["summary"]
     if splitting and not totals["failed"]:
         # One output, told in the words a folder run has for each clip, and where it went;
@@ -91,3 +104,19 @@ def run_on_ray(
     say(folder_summary_line(totals))
     say_failed_and_damaged(summary.clips)  # a damaged clip went unsaid, --quiet or not
     return 1 if totals["failed"] else 0
+
+
+def _told_if_stopped(
+    run: Callable[[], ClusterReport], outcomes: ClusterReport, say: Callable[[str], None]
+) -> ClusterReport:
+    """`run()`'s report; stopped by Ctrl-C (or a stop signal), the summary line and the
+    clips it stopped are said first, as a local folder run says them."""
+    from vsr.commands.run import folder_summary_line, say_failed_and_damaged
+
+    try:
+        return run()
+    except KeyboardInterrupt:
+        if outcomes.clips:
+            say(folder_summary_line(outcomes.to_dict()["summary"]))
+            say_failed_and_damaged(outcomes.clips)
+        raise
