@@ -63,6 +63,10 @@ def _frames(path: Path) -> int:
         return sum(1 for _ in container.decode(video=0))
 
 
+# A watch that looks every 50 ms, ends after 0.2 s without new clips, and says nothing.
+QUICK_WATCH = {"interval_s": 0.05, "idle_exit_s": 0.2, "log": lambda _: None}
+
+
 class Recorder:
     """A stand-in clip runner: remembers what it saw, fails on request."""
 
@@ -152,7 +156,7 @@ def test_watch_does_each_clip_once_and_a_restart_retries_only_failures(tmp_path)
     clips.mkdir()
     for name in ("a.mp4", "bad.mp4"):
         (clips / name).write_bytes(b"1234")
-    quick = {"interval_s": 0.05, "idle_exit_s": 0.2, "log": lambda _: None}
+    quick = QUICK_WATCH
 
     first = Recorder(fail={"bad.mp4"})
     summary = watch_folder(clips, out, first, **quick)
@@ -563,7 +567,7 @@ def test_two_clips_with_one_output_name_never_share_it(tmp_path):
 def test_watch_does_not_take_an_earlier_clips_output_for_a_new_clips(tmp_path):
     clips, out = tmp_path / "in", tmp_path / "out"
     clips.mkdir()
-    quick = {"interval_s": 0.05, "idle_exit_s": 0.2, "log": lambda _: None}
+    quick = QUICK_WATCH
     (clips / "a.avi").write_bytes(b"avi!")
     first = Recorder()
     watch_folder(clips, out, first, **quick)
@@ -583,7 +587,7 @@ def test_a_watch_of_another_folder_does_not_take_its_clips_output_for_its_own(tm
     # cam2's clip was "changed after it was upscaled" and replaced cam1's clip's output: the
     # record named the clip but not its folder.
     cam1, cam2, out = tmp_path / "cam1", tmp_path / "cam2", tmp_path / "out"
-    quick = {"interval_s": 0.05, "idle_exit_s": 0.2, "log": lambda _: None}
+    quick = QUICK_WATCH
     for folder in (cam1, cam2):
         folder.mkdir()
         (folder / "GOPR0001.mp4").write_bytes(folder.name.encode())
@@ -597,7 +601,7 @@ def test_a_watch_of_another_folder_does_not_take_its_clips_output_for_its_own(tm
 
 def test_a_watched_folder_moved_elsewhere_keeps_its_clips_done(tmp_path):
     clips, out = tmp_path / "in", tmp_path / "out"
-    quick = {"interval_s": 0.05, "idle_exit_s": 0.2, "log": lambda _: None}
+    quick = QUICK_WATCH
     clips.mkdir()
     (clips / "a.mp4").write_bytes(b"1234")
     watch_folder(clips, out, Replacer(), **quick)
@@ -876,7 +880,7 @@ def test_a_changed_clip_whose_redo_failed_is_still_upscaled_again_over_its_outpu
     # restart) failed "already exists": only the latest record, "failed", was looked at.
     clips, out = tmp_path / "in", tmp_path / "out"
     clips.mkdir()
-    quick = {"interval_s": 0.05, "idle_exit_s": 0.2, "log": lambda _: None}
+    quick = QUICK_WATCH
     (clips / "a.mp4").write_bytes(b"v1")
     watch_folder(clips, out, Replacer(), **quick)
     (clips / "a.mp4").write_bytes(b"half")
@@ -892,7 +896,7 @@ def test_a_watch_started_again_with_overwrite_redoes_each_clip_once(tmp_path):
     # It said "0 done, 0 skipped, 0 failed" and kept the outputs: the record settled every
     # clip before --overwrite was looked at.
     clips, out = tmp_path / "in", tmp_path / "out"
-    quick = {"interval_s": 0.05, "idle_exit_s": 0.2, "log": lambda _: None}
+    quick = QUICK_WATCH
     clips.mkdir()
     (clips / "a.mp4").write_bytes(b"1234")
     watch_folder(clips, out, Replacer(), **quick)
@@ -1219,7 +1223,7 @@ def test_a_watch_stopped_by_a_full_disk_takes_the_clip_again_on_its_next_start(t
     clips, out = tmp_path / "in", tmp_path / "out"
     clips.mkdir()
     (clips / "a.mp4").write_bytes(b"1234")
-    quick = {"interval_s": 0.05, "idle_exit_s": 0.2, "log": lambda _: None}
+    quick = QUICK_WATCH
 
     def full(clip: Path, output: Path):
         raise _disk_full(clip)
