@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -15,7 +16,9 @@ from vsr.report import kept_from_an_interrupted_run
 from vsr.shown_warnings import shown_as_warning
 
 if TYPE_CHECKING:
+    from vsr.cluster import ClusterReport
     from vsr.network_cache import NetworkCache
+    from vsr.report import FolderReport
     from vsr.video.writer import EncodeSettings
 
 
@@ -577,8 +580,7 @@ def _run_folder(args, settings, model, target, say) -> int:
     except KeyboardInterrupt:  # Ctrl-C, a watch's usual end: what was done, as at an end
         write_folder_report(summary, args.report)
         if summary.clips:
-            say(folder_summary_line(summary.to_dict()["summary"]))
-            say_failed_and_damaged(summary.clips)
+            say_the_end(summary, say)
         raise
     except BaseException:
         write_folder_report(summary, args.report)
@@ -589,9 +591,15 @@ def _run_folder(args, settings, model, target, say) -> int:
         from vsr.commands.image import nothing_to_do
 
         say(nothing_to_do(args.output))  # as vsr image says it
-    say(folder_summary_line(totals))
-    say_failed_and_damaged(summary.clips)
+    say_the_end(summary, say)
     return 1 if totals["failed"] else 0
+
+
+def say_the_end(summary: FolderReport | ClusterReport, say: Callable[[str], None]) -> None:
+    """A folder run's last line, from its report (local or Ray), then the clips that
+    failed, were stopped or were damaged."""
+    say(folder_summary_line(summary.to_dict()["summary"]))
+    say_failed_and_damaged(summary.clips)
 
 
 def _say_even_quietly(line: str) -> None:

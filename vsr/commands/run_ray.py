@@ -20,7 +20,7 @@ def run_on_ray(
     args: argparse.Namespace, engine_options: dict[str, Any], say: Callable[[str], None]
 ) -> int:
     from vsr import cluster
-    from vsr.commands.run import folder_summary_line, say_failed_and_damaged
+    from vsr.commands.run import say_the_end
     from vsr.report import frames_made
     from vsr.video.image_sequence import is_image_sequence
 
@@ -101,8 +101,7 @@ def run_on_ray(
         )
         say(f"vsr: {made} -> {totals['output']}")
         return 0
-    say(folder_summary_line(totals))
-    say_failed_and_damaged(summary.clips)  # a damaged clip went unsaid, --quiet or not
+    say_the_end(summary, say)  # a damaged clip went unsaid, --quiet or not
     return 1 if totals["failed"] else 0
 
 
@@ -111,12 +110,11 @@ def _told_if_stopped(
 ) -> ClusterReport:
     """`run()`'s report; stopped by Ctrl-C (or a stop signal), the summary line and the
     clips it stopped are said first, as a local folder run says them."""
-    from vsr.commands.run import folder_summary_line, say_failed_and_damaged
+    from vsr.commands.run import say_the_end
 
     try:
         return run()
     except KeyboardInterrupt:
         if outcomes.clips:
-            say(folder_summary_line(outcomes.to_dict()["summary"]))
-            say_failed_and_damaged(outcomes.clips)
+            say_the_end(outcomes, say)
         raise
