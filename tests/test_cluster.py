@@ -593,3 +593,15 @@ def test_the_clips_an_interrupted_ray_run_stopped_are_reported_as_a_local_run_do
     ]
     totals = summary.to_dict()["summary"]
     assert (totals["clips"], totals["done"], totals["interrupted"], totals["not_started"]) == (3, 1, 1, 1)  # fmt: skip
+
+
+def test_a_task_run_outside_ray_starts_no_ray_instance():
+    # A task's report asked Ray for its node and GPU, which outside a worker (a task function
+    # run in-process) started a local Ray instance and left it running.
+    ray = pytest.importorskip("ray")
+    from vsr.cluster_task import where_am_i
+
+    assert not ray.is_initialized()
+    place = where_am_i()
+    assert not ray.is_initialized()
+    assert place["gpu"] is None and place["node"]

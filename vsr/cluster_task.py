@@ -183,6 +183,10 @@ def where_am_i() -> dict[str, Any]:
     """Node and GPU of the current Ray worker, for the report."""
     import ray
 
+    if not ray.is_initialized():
+        # Called outside Ray (a task function run in-process): asking Ray would start a
+        # local instance of it, left running.
+        return {"node": socket.gethostname(), "node_ip": None, "gpu": None}
     gpus = ray.get_gpu_ids()
     return {
         "node": socket.gethostname(),
