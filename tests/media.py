@@ -736,8 +736,10 @@ def make_interlaced_clip(
     progressive_first: int = 0,
     rate: Fraction = Fraction(25),
     sound: bool = False,
+    keyframe_every: int | None = None,
 ) -> None:
-    """H.264, 64x48 at 25 fps (or `rate`), of `combed_picture`s. `marked`: encoded as
+    """H.264, 64x48 at 25 fps (or `rate`), of `combed_picture`s, a keyframe every
+    `keyframe_every` frames (None: the first only). `marked`: encoded as
     interlaced (top field first), so the decoder marks its frames interlaced; else as
     progressive frames, the comb and all. `progressive_first`: that many frames encoded as
     progressive before the interlaced ones (each part its own stream, joined in MPEG-TS;
@@ -751,7 +753,10 @@ def make_interlaced_clip(
         encoder = av.CodecContext.create("libx264", "w")
         encoder.width, encoder.height, encoder.pix_fmt = 64, 48, "yuv420p"
         encoder.time_base, encoder.framerate = 1 / rate, rate
-        encoder.options = {"bf": "0", **({"x264-params": "tff=1"} if interlaced else {})}
+        params = [*(["tff=1"] if interlaced else [])]
+        if keyframe_every is not None:
+            params += [f"keyint={keyframe_every}", f"min-keyint={keyframe_every}", "scenecut=0"]
+        encoder.options = {"bf": "0", **({"x264-params": ":".join(params)} if params else {})}
         encoder.open()
         for index in range(start, start + count):
             picture = av.VideoFrame.from_ndarray(combed_picture(index), "rgb24")

@@ -192,6 +192,24 @@ def test_the_run_deinterlaces_by_default_and_reports_it(tmp_path, weights):
     assert any("4 frames were deinterlaced" in note for note in reports["auto"]["notes"])
 
 
+def test_a_cut_starting_on_a_keyframe_comes_out_as_in_the_whole_clip(tmp_path):
+    # A seek to a keyframe decodes nothing before it: the cut's first frame (as each
+    # segment's of --segments) was rebuilt without its neighbour, unlike the whole clip's.
+    clip = tmp_path / "interlaced.ts"
+    make_interlaced_clip(clip, frames=12, keyframe_every=4)
+    with av.open(str(clip)) as container:
+        keyframes = [frame.key_frame for frame in container.decode(video=0)]
+    assert keyframes == [index % 4 == 0 for index in range(12)]
+    with VideoReader(clip, deinterlace="auto") as whole:
+        frames = list(whole.frames())
+    with VideoReader(clip, time_range(0.16, 0.32, None), deinterlace="auto") as cut:
+        in_cut = list(cut.frames())
+    assert len(in_cut) == 4
+    for made, wanted in zip(in_cut, frames[4:8], strict=True):
+        for plane, wanted_plane in zip(made.planes, wanted.planes, strict=True):
+            np.testing.assert_array_equal(plane, wanted_plane)
+
+
 def test_an_unknown_mode_is_refused_in_words(tmp_path, weights):
     clip = tmp_path / "interlaced.ts"
     make_interlaced_clip(clip, frames=2)

@@ -15,6 +15,7 @@ import pytest
 from media import (
     corrupt_middle_packets,
     make_captioned_clip,
+    make_interlaced_clip,
     make_raw_stream,
     make_slide_show,
     make_ts_recording,
@@ -26,6 +27,7 @@ from vsr.errors import VsrError
 from vsr.segments import Segment, extract_segment, plan_segments
 from vsr.video import temp_lock
 from vsr.video.reader import VideoReader
+from vsr.video.trim import time_range
 
 
 def make_gop_clip(path: Path, frames: int = 14, gop: int = 4, width: int = 32, height: int = 24):
@@ -105,6 +107,27 @@ def test_segments_of_a_ts_with_b_frames_one_gop_long_are_all_found(tmp_path):
     assert len(whole) == 50 and [(p - shift, px) for p, px in pieces] == whole
 
 
+def test_a_segment_to_deinterlace_is_stored_with_the_frames_around_it(tmp_path):
+    # bwdif rebuilds a frame from the ones on either side: a segment stored without them
+    # made its first and last frames unlike an unsplit run's.
+    clip = tmp_path / "interlaced.ts"
+    make_interlaced_clip(clip, frames=12, keyframe_every=4)
+    whole = decoded(clip)
+    middle = plan_segments(clip, count=3)[1]
+    part = tmp_path / "part.mkv"
+    extracted = extract_segment(clip, middle, part, "left", deinterlace="auto")
+    shift = middle.start - whole[4][0]  # the TS clock's start, which the reader moves to zero
+    assert extracted.pts == [p + shift for p, _ in whole[4:8]] and middle.end == whole[8][0] + shift
+    assert [px for _, px in decoded(part)] == [px for _, px in whole[3:9]]
+    # The window (--start/--end of the part) halfway between a neighbour and the segment.
+    assert extracted.window == (Fraction(1, 50), Fraction(9, 50))
+    with VideoReader(part, time_range(*extracted.window, None)) as window:
+        assert len(list(window.frames())) == 4
+    # Without deinterlacing, the segment's frames alone.
+    extracted = extract_segment(clip, middle, part, "left", deinterlace="off")
+    assert extracted.window is None and len(decoded(part)) == 4
+
+
 def test_a_range_starting_mid_gop_still_decodes_exactly(tmp_path):
     clip = tmp_path / "gop.mp4"
     make_gop_clip(clip, frames=10, gop=5)
@@ -182,10 +205,17 @@ def test_split_run_on_ray_equals_the_unsplit_run(tmp_path, weights, capsys):
     make_ts_recording(wrapped, 12, start=2**33 - 18000, b_frames=3)
     slides = make_slide_show(tmp_path / "slides.mkv")
     assert main(["run", str(wrapped), str(wrapped_whole), *common]) == 0
+    # A deinterlaced segment's first and last frames were rebuilt without their neighbours.
+    interlaced, interlaced_whole = tmp_path / "interlaced.ts", tmp_path / "interlaced_whole.mkv"
+    make_interlaced_clip(interlaced, frames=12, keyframe_every=4)
+    assert main(["run", str(interlaced), str(interlaced_whole), *common]) == 0
     ray.init(num_cpus=2, include_dashboard=False, logging_level="ERROR", log_to_driver=False)
     try:
         args = ["run", str(clip), str(split), *common, "--report", str(report)]
         assert main([*args, "--segments", "3", "--ray"]) == 0
+        interlaced_split = tmp_path / "interlaced_split.mkv"
+        interlaced_run = ["run", str(interlaced), str(interlaced_split), *common]
+        assert main([*interlaced_run, "--segments", "3", "--ray"]) == 0
         wrapped_split = tmp_path / "wrapped_split.mkv"
         assert (
             main(["run", str(wrapped), str(wrapped_split), *common, "--segments", "2", "--ray"])
@@ -229,6 +259,7 @@ def test_split_run_on_ray_equals_the_unsplit_run(tmp_path, weights, capsys):
     finally:
         ray.shutdown()
     assert decoded(wrapped_split) == decoded(wrapped_whole)
+    assert decoded(interlaced_split) == decoded(interlaced_whole)
     assert audio_packets(wrapped_split) == audio_packets(wrapped_whole)
     got, want = decoded(split), decoded(whole)
     assert [p for p, _ in got] == [p for p, _ in want] and len(got) == 14

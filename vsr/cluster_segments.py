@@ -100,10 +100,13 @@ def upscale_segment(
     try:
         # The whole source's siting, as a local run converts it: a part whose frames say
         # another (a siting that changes mid-stream) would not match.
-        extracted = extract_segment(Path(source), segment, cut, layout.chroma_siting)
+        deinterlace = engine_options.get("deinterlace", "auto")
+        extracted = extract_segment(Path(source), segment, cut, layout.chroma_siting, deinterlace)
         with VideoReader(cut) as part:
             if colour_and_layout(part.info) != layout:
                 raise VsrError(f"{source}: a lossless segment would not match the source")
+        # The segment's own frames, where its neighbours are stored for bwdif.
+        start, end = (None, None) if extracted.window is None else extracted.window
         with speaking_to_the_command_line(command_line):  # as vsr.cluster_task.run_clip
             report = upscale_video(
                 cut,
@@ -111,6 +114,8 @@ def upscale_segment(
                 weights=engine_weights(weights),
                 progress=False,
                 overwrite=True,  # a re-run after a crash redoes the whole segment
+                start=start,
+                end=end,
                 **engine_options,
             )
     except Exception as error:

@@ -15,6 +15,7 @@ to one writer over the source, which encodes once and copies audio and subtitles
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 from fractions import Fraction
 from pathlib import Path
@@ -24,7 +25,8 @@ import av
 
 from vsr.errors import VsrError
 from vsr.video.captions import captions_of
-from vsr.video.decoding import decode_packets
+from vsr.video.decoding import SEEK_BACK_SECONDS, decode_packets
+from vsr.video.deinterlace import rebuilds
 from vsr.video.frame_rate import file_frame_rate
 from vsr.video.media_url import file_url, open_source
 from vsr.video.reader import (
@@ -120,24 +122,19 @@ def plan_segments(
     return [Segment(i, s, e) for i, (s, e) in enumerate(zip(starts, ends, strict=True))]
 
 
-# How far before a segment's start to seek, in seconds, until the seek lands at or before
-# it; then (None) from the top. MPEG-TS with B-frames lands on the keyframe after the one
-# asked for, past a segment one GOP long: it held "no decodable frame".
-SEEK_BACK_SECONDS = (0.0, 1.0, 4.0, 16.0, None)
-
-
-def _decode_range(path: Path, segment: Segment, back: float | None, in_range: list[int]):
-    """Frames of the segment's range, decoded from the keyframe at or before `back`
-    seconds before its start (None: from the top); `in_range` counts the packets whose
-    frames the range shows. Undecodable packets are skipped, as a local run's reader skips
-    them: a damaged source loses those frames (packets less frames tells how many), it
-    does not fail the segment."""
+def _decode_from_seek(
+    path: Path, segment: Segment, target: int | None, in_range: list[int]
+) -> Iterator[av.VideoFrame]:
+    """Frames from the keyframe at or before `target` (None: from the top) to the first at
+    or past the segment's end, which ends them; `in_range` counts the packets whose frames
+    the range shows. Undecodable packets are skipped, as a local run's reader skips them: a
+    damaged source loses those frames (packets less frames tells how many), it does not
+    fail the segment."""
     container = open_source(path)
     try:
         stream = main_video_stream(container)
         stream.thread_type = "AUTO"
-        if back is not None and segment.start is not None:
-            target = segment.start - round(Fraction(back) / stream.time_base)
+        if target is not None:
             container.seek(target, stream=stream, backward=True, any_frame=False)
 
         def tally(packet: av.Packet) -> None:
@@ -148,13 +145,47 @@ def _decode_range(path: Path, segment: Segment, back: float | None, in_range: li
         for frame in decode_packets(container, stream, tally):
             if frame.pts is None:
                 raise VsrError(f"{path}: frames without timestamps; segment mode needs them")
-            if segment.start is not None and frame.pts < segment.start:
-                continue
+            yield frame
             if segment.end is not None and frame.pts >= segment.end:
                 return
-            yield frame
     finally:
         container.close()
+
+
+@dataclass
+class _Decoded:
+    """A segment's decode: the frame just before it (None: none decoded), its first frame
+    (None: none), then the rest and the first past its end (where the clip has one)."""
+
+    before: av.VideoFrame | None
+    first: av.VideoFrame | None
+    rest: Iterator[av.VideoFrame]
+    in_range: list[int]
+
+
+def _decode_segment(source: Path, segment: Segment, with_before: bool) -> _Decoded:
+    """Decode from a seek that lands at the segment's keyframe (`with_before`: before it, so
+    that the frame before it is decoded too), seeking further back where one lands past
+    it (SEEK_BACK_SECONDS), from the top at last."""
+    time_base = None if segment.start is None else _time_base(source)
+    for back in SEEK_BACK_SECONDS:
+        in_range, target = [0], None
+        if back is not None and segment.start is not None:
+            target = segment.start - with_before - round(Fraction(back) / time_base)
+        frames = _decode_from_seek(source, segment, target, in_range)
+        before, first = None, next(frames, None)
+        while segment.start is not None and first is not None and first.pts < segment.start:
+            before, first = first, next(frames, None)
+        at_start = segment.start is None or (first is not None and first.pts == segment.start)
+        if (at_start and (before is not None or not with_before)) or target is None:
+            return _Decoded(before, first, frames, in_range)
+        frames.close()  # the seek landed past the segment's keyframe: seek further back
+    raise AssertionError("the last seek is from the top")
+
+
+def _time_base(path: Path) -> Fraction:
+    with open_source(path) as container:
+        return main_video_stream(container).time_base or Fraction(1, 90000)
 
 
 def _inside(pts: int | None, segment: Segment) -> bool:
@@ -167,30 +198,39 @@ def _inside(pts: int | None, segment: Segment) -> bool:
 
 @dataclass(frozen=True)
 class ExtractedSegment:
-    pts: list[int]  # the source timestamps of the frames stored
+    pts: list[int]  # the source timestamps of the segment's frames stored
     undecodable: int  # frames of the range the decoder could not give (a damaged source)
     # Frames that carry closed captions, which the lossless copy does not keep (the
     # driver's note: vsr.cluster_segments).
     captioned: int = 0
+    # Where the deinterlacer's neighbours are stored too (the frames just outside the
+    # segment): the segment's own part of the file, as --start/--end seconds; None: all.
+    window: tuple[Fraction, Fraction | None] | None = None
 
 
-def extract_segment(source: Path, segment: Segment, dest: Path, siting: str) -> ExtractedSegment:
+def extract_segment(
+    source: Path, segment: Segment, dest: Path, siting: str, deinterlace: str = "off"
+) -> ExtractedSegment:
     """Write the segment's frames losslessly to `dest` (.mkv), declaring `siting` (the
-    whole source's, colour_and_layout's, as a local run converts every frame at it)."""
-    for back in SEEK_BACK_SECONDS:
-        in_range = [0]
-        frames = _decode_range(source, segment, back, in_range)
-        first = next(frames, None)
-        landed = segment.start is None or (first is not None and first.pts == segment.start)
-        if landed or back is None:
-            break
-        frames.close()  # the seek landed past the segment's keyframe: seek further back
+    whole source's, colour_and_layout's, as a local run converts every frame at it).
+    Where `deinterlace` (vsr.video.deinterlace's mode) has bwdif rebuild its edge frames,
+    from their neighbours, the frames just outside the segment are stored around it, so
+    that a run of its window makes those frames as a run of the whole clip does."""
+    decoded = _decode_segment(source, segment, with_before=False)
+    if decoded.first is not None and rebuilds(deinterlace, decoded.first):
+        decoded.rest.close()
+        decoded = _decode_segment(source, segment, with_before=True)  # one GOP more
+    first = decoded.first
     if first is None:
         raise VsrError(f"{source}: segment {segment.index} holds no decodable frame")
     supported = {f.name for f in av.codec.Codec("ffv1", "w").video_formats}
     if first.format.name not in supported:
         raise VsrError(f"{source}: segment mode cannot store {first.format.name} frames losslessly")
+    # Stored from 0, like any clip (the source's pts travel in the list).
+    before = decoded.before if rebuilds(deinterlace, first) else None
+    origin = first.pts if before is None else before.pts
     pts_list: list[int] = []
+    captioned, rebuilt, after = 0, False, None
     with av.open(file_url(dest), "w", format="matroska") as out:
         # The source's rate: the reader of this file judges missing frames by it.
         siting_option = {"chroma_sample_location": siting}  # only an encoder option declares it
@@ -201,31 +241,65 @@ def extract_segment(source: Path, segment: Segment, dest: Path, siting: str) -> 
         # The engine reads colour from these tags: keep them exactly as the source had them.
         context.colorspace, context.color_range = first.colorspace, first.color_range
         context.color_primaries, context.color_trc = first.color_primaries, first.color_trc
-        previous, first_pts, captioned = None, first.pts, 0
-        packets: list[av.Packet] = []
-        for frame in _chain(first, frames):
-            if previous is not None and frame.pts <= previous:
+        store = _LosslessStore(out, stream, origin)
+        if before is not None:
+            store.add(before)
+        for frame in _chain(first, decoded.rest):
+            if segment.end is not None and frame.pts >= segment.end:
+                after = frame
+                break
+            if pts_list and frame.pts <= pts_list[-1]:
                 raise VsrError(
                     f"{source}: timestamps go backwards; segment mode needs them to rise"
                 )
-            previous = frame.pts
             pts_list.append(frame.pts)
             captioned += captions_of(frame) is not None
-            # Stored from 0, like any clip (the source's pts travel in the list).
-            frame.pts -= first_pts
-            out.mux(packets)  # the frame before's: this one's may yet change
-            packets = stream.encode(frame)  # FFV1: the packet of this frame, at once
-            for packet in packets:
-                # The frame's own length, which the last one of the clip may need (a slide
-                # show's last slide): the encoder gives one average frame.
-                packet.duration = frame.duration or packet.duration
-        end = _mov_track_end(source, pts_list[-1], packets) if segment.end is None else None
+            rebuilt = rebuilt or rebuilds(deinterlace, frame)
+            store.add(frame)
+        after = after if rebuilt else None
+        if after is not None:
+            store.add(after)
+        end = _mov_track_end(source, pts_list[-1], store.last) if segment.end is None else None
         if end is not None:  # the clip's last frame, longer than its packet says
-            for packet in packets:
+            for packet in store.last:
                 packet.duration = end - pts_list[-1]
-        out.mux(packets)
-        out.mux(stream.encode(None))
-    return ExtractedSegment(pts_list, max(0, in_range[0] - len(pts_list)), captioned)
+        store.close()
+    window = None
+    if before is not None or after is not None:
+        time_base = Fraction(first.time_base)
+        # Halfway between a neighbour and the segment's frame next to it: Matroska rounds
+        # the stored times to milliseconds, which a window on the frames' own times could
+        # put a frame on the wrong side of.
+        low = Fraction(0) if before is None else Fraction(pts_list[0] - origin, 2) * time_base
+        high = None if after is None else Fraction(pts_list[-1] + after.pts - 2 * origin, 2)
+        window = (low, None if high is None else high * time_base)
+    undecodable = max(0, decoded.in_range[0] - len(pts_list))
+    return ExtractedSegment(pts_list, undecodable, captioned, window)
+
+
+class _LosslessStore:
+    """Encodes frames into a lossless stream, each at its pts less `origin`, holding the
+    latest frame's packets back (`last`) until the next frame or `close`, so that a clip's
+    last frame may yet be given its length."""
+
+    def __init__(self, out: av.container.OutputContainer, stream: av.VideoStream, origin: int):
+        self._out, self._stream, self._origin = out, stream, origin
+        self.last: list[av.Packet] = []
+
+    def add(self, frame: av.VideoFrame) -> None:
+        self._out.mux(self.last)
+        pts = frame.pts
+        frame.pts -= self._origin
+        self.last = self._stream.encode(frame)  # FFV1: the packet of this frame, at once
+        frame.pts = pts  # the caller's frame as it was
+        for packet in self.last:
+            # The frame's own length, which the last one of the clip may need (a slide
+            # show's last slide): the encoder gives one average frame.
+            packet.duration = frame.duration or packet.duration
+
+    def close(self) -> None:
+        self._out.mux(self.last)
+        self._out.mux(self._stream.encode(None))
 
 
 def _mov_track_end(source: Path, last_pts: int, packets: list[av.Packet]) -> int | None:

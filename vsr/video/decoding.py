@@ -15,6 +15,12 @@ import av
 
 log = logging.getLogger(__name__)
 
+# How far before a frame to seek, in seconds, until the seek lands before it (or at it, for
+# a segment's start); then (None) from the top. MPEG-TS lands on the keyframe after the one
+# asked for: a segment one GOP long held "no decodable frame" (with B-frames), and a cut on
+# a keyframe got no frame before it.
+SEEK_BACK_SECONDS = (0.0, 1.0, 4.0, 16.0, None)
+
 
 def decode_packets(
     container: av.container.InputContainer,

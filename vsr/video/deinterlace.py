@@ -72,6 +72,12 @@ def check_field_rate(field_rate: object, mode: str) -> bool:
     return field_rate
 
 
+def rebuilds(mode: str, frame: av.VideoFrame) -> bool:
+    """Whether `mode` has bwdif rebuild `frame` from its neighbours: a part of a clip whose
+    edge frame it is wants them decoded too (see Deinterlacer)."""
+    return mode in _EVERY_FRAME or (mode != "off" and bool(frame.interlaced_frame))
+
+
 class _Bwdif:
     """One filter graph for frames of one size, pixel format and colour. bwdif needs the
     next frame to finish a frame, so a frame comes out one push late (the last at the end).

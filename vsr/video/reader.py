@@ -33,8 +33,8 @@ from vsr.video.clip_length import (
     seconds_in_range,
 )
 from vsr.video.clock_restarts import clock_may_restart, find_clock_restarts
-from vsr.video.decoding import decode_packets
-from vsr.video.deinterlace import Deinterlacer
+from vsr.video.decoding import SEEK_BACK_SECONDS, decode_packets
+from vsr.video.deinterlace import Deinterlacer, rebuilds
 from vsr.video.display_matrix import display_matrix_of
 from vsr.video.dolby_vision import DOLBY_VISION_NOTE, is_dolby_vision
 from vsr.video.dropped_frames import DroppedFrameSlots
@@ -547,6 +547,13 @@ class VideoReader:
         raw = self._decode_from(start)
         first = next(raw, None)
         sought = start > self._origin() and not self._starts_past_the_end(start)
+        on_start = sought and first is not None and first.pts == start
+        if on_start and not self._skip_first[1] and rebuilds(self._deinterlacer.mode, first):
+            # A cut starting on a keyframe: bwdif would rebuild its first frame with no frame
+            # before it (the frame a resume skips is one), unlike a run of the whole clip.
+            raw.close()
+            raw = self._decode_from_before(start)
+            first = next(raw, None)
         if sought and (first is None or (first.pts is not None and first.pts > start)):
             # The seek landed past the start, or off a keyframe so that nothing decodes
             # (formats that seek by byte position, or without an index, such as MPEG-TS):
@@ -599,6 +606,23 @@ class VideoReader:
                     f"the clip ends at {format_time(length)}, before the "
                     f"requested end ({format_time(self.time_range.end)})"
                 )
+
+    def _decode_from_before(self, start: int) -> Iterator[av.VideoFrame]:
+        """The decodable frames from a keyframe before `start` (one GOP more than from the
+        keyframe at it), seeking further back where a seek lands on it again (MPEG-TS)."""
+        time_base = self._stream.time_base or Fraction(1, 90000)
+        for back in SEEK_BACK_SECONDS:
+            self._forget_what_was_decoded()
+            target = None if back is None else start - 1 - round(Fraction(back) / time_base)
+            if target is None or target <= self._origin():
+                self._reopen()
+                return self._decode_from(None)
+            raw = self._decode_from(target)
+            first = next(raw, None)
+            if first is None or first.pts is None or first.pts < start:
+                break
+            raw.close()
+        return raw if first is None else itertools.chain([first], raw)
 
     def _decode_from(self, start: int | None) -> Iterator[av.VideoFrame]:
         """Every decodable frame from the keyframe at or before `start` (None: the top),
