@@ -170,12 +170,37 @@ FULL_RANGE = (1, 2, 1, 1)  # BT.709 in full range (a phone's, a screen capture's
 
 
 @pytest.mark.parametrize(
+    ("colors", "matrix", "color_range"),
+    [
+        (None, "smpte170m", "tv"),  # untagged SD: BT.601 by its size
+        ((5, 2, 2, 2), "bt470bg", "pc"),  # a JPEG's: matrix and range, no primaries
+    ],
+)
+def test_mp4_states_the_matrix_and_range_of_a_codec_without_colour_fields(
+    tmp_path, colors, matrix, color_range
+):
+    # The MP4 muxer wrote its colr box only for a source that tagged matrix, primaries and
+    # transfer: FFV1 output of an untagged SD clip read back as untagged (BT.709 once HD,
+    # 23 levels off), of a full-range JPEG-tagged one as limited (13 levels off).
+    source = tmp_path / "src.mkv"
+    make_clip(source, 32, 24, frames=1, audio=False, codec="ffv1", colors=colors)
+    output = tmp_path / "out.mp4"
+    ffv1 = EncodeSettings(codec="ffv1", codec_is_default=False)
+    with VideoReader(source) as reader, writer_for(source, output, ffv1) as writer:
+        for frame in reader.frames():
+            writer.write(frame.planes, frame.pts)
+    with VideoReader(output) as reader:
+        assert (reader.info.color_matrix_tag, reader.info.color_range) == (matrix, color_range)
+
+
+@pytest.mark.parametrize(
     ("codec", "suffix", "converted"),
     [
         ("prores_ks", ".mov", True),  # ProRes, MPEG-1/2 and VP8 have no full-range flag
         ("prores_ks", ".mkv", True),
         ("libvpx", ".webm", True),
-        ("mpeg4", ".mp4", True),  # MPEG-4 Part 2 says it in Matroska only
+        ("mpeg4", ".mov", True),  # MPEG-4 Part 2 says it by the container: MOV's box cannot
+        ("mpeg4", ".mp4", False),
         ("mpeg4", ".mkv", False),
         ("libx264", ".mov", False),
         ("ffv1", ".mkv", False),

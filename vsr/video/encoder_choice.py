@@ -63,11 +63,12 @@ _CONTAINER_CODECS = {"webm": ("libvpx-vp9", {"cpu-used": "4", "row-mt": "1"})}
 _WEBM_HIGH_DEPTH = ("libsvtav1", {})
 # Encoders whose pictures cannot say "full range" (decoders read them as limited whatever
 # the tag), and those that can only in some containers (by the container's own colour
-# fields): found by writing a full-range frame and reading it back with this libav.
+# fields; MOV's `colr` box has no range, MP4's has, written as vsr.video.writer asks):
+# found by writing a full-range frame and reading it back with this libav.
 _NO_FULL_RANGE = frozenset(
     {"prores", "prores_ks", "prores_aw", "mpeg1video", "mpeg2video", "libvpx"}
 )
-_NO_FULL_RANGE_IN = {"mp4": {"mpeg4"}, "mov": {"mpeg4", "magicyuv"}}
+_NO_FULL_RANGE_IN = {"mov": {"mpeg4", "magicyuv"}}
 # Encoders whose pictures are full range by their standard (JPEG): libav refuses to open
 # them for limited range unless told to break it.
 _FULL_RANGE_ONLY = frozenset({"mjpeg"})

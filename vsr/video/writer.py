@@ -327,7 +327,8 @@ class VideoWriter:
             source.file_version,
         )
         self._tags = fresh_tags(self._copier.container_tags)
-        if "movflags" in muxer_options:  # Matroska's COM.APPLE... as phones spell it
+        if "use_metadata_tags" in muxer_options.get("movflags", ""):
+            # Matroska's COM.APPLE... as phones spell it
             self._tags = {_quicktime_key(key): value for key, value in self._tags.items()}
         video_tags = fit_language(
             track_tags(self._copier.video_tags), output, "the video track", self.notes
@@ -728,10 +729,26 @@ class VideoWriter:
     def _muxer_options(self) -> dict[str, str]:
         """MP4 and MOV store only the tags they have a box for, unless told to write every
         tag as a QuickTime metadata key, as phones write a camera's model and location: a
-        source that holds such keys keeps them, and all its other tags, that way."""
+        source that holds such keys keeps them, and all its other tags, that way. And the
+        colour box (_colour_box_flag)."""
+        flags = [self._colour_box_flag()]
         if self._mov_like and self.source.quicktime_keys:
-            return {"movflags": "use_metadata_tags"}
-        return {}
+            flags.append("use_metadata_tags")
+        flags = [flag for flag in flags if flag]
+        return {"movflags": "+".join(flags)} if flags else {}
+
+    def _colour_box_flag(self) -> str | None:
+        """The movflag that has MP4 and MOV state the matrix and range of YCbCr output.
+
+        Their muxer writes its `colr` box only when the matrix, primaries and transfer are
+        all tagged, and codecs without colour fields of their own (FFV1, MPEG-4 Part 2,
+        MagicYUV) then lost the matrix and range vsr encoded with: an untagged SD source
+        read back as HD's BT.709, a full-range one as limited. Told to, it writes the box
+        with untagged primaries and transfer left unspecified. RGB planes have no matrix to
+        state: their box stays out, as README says."""
+        if self._mov_like and self.color_matrix != colors.GBR:
+            return "write_colr"
+        return None
 
     def _drop_a_timecode_that_cannot_run(self, *tag_sets: dict[str, str]) -> None:
         """MP4 and MOV keep a timecode as a track that counts at most 255 frames a second:
@@ -862,8 +879,12 @@ class VideoWriter:
             rate=self.source.average_rate,
             codec=self.codec.name,
             encoder_pix_fmt=self._encoder_fmt,
-            # ffmpeg's own spelling of the same tag choice as _open_container's.
-            options={**self._options, **({"tag:v": self._apple_tag} if self._apple_tag else {})},
+            # ffmpeg's own spelling of _open_container's sample-entry tag and colour box.
+            options={
+                **self._options,
+                **({"tag:v": self._apple_tag} if self._apple_tag else {}),
+                **({"movflags": f"+{flag}"} if (flag := self._colour_box_flag()) else {}),
+            },
             # "bt601" is vsr's name for the matrix, not a tag ffmpeg takes (an untagged SD
             # source made ffmpeg refuse to start); the PyAV path tags it smpte170m.
             color_matrix="smpte170m" if self._matrix_tag == "bt601" else self._matrix_tag,
