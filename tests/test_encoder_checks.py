@@ -166,6 +166,24 @@ def test_vp8_pictures_are_made_in_bt601(clip, tmp_path):
     assert any("BT.601" in note for note in writer.notes)
 
 
+@pytest.mark.parametrize(
+    ("colors", "source_matrix"), [(None, "bt601"), ((9, 1, 9, 14), "bt2020nc")]
+)
+def test_dnxhr_pictures_are_made_in_bt709(tmp_path, colors, source_matrix):
+    # libav's DNxHR encoder states BT.709 in every picture, which its decoder reads over
+    # the container's tag: an SD BT.601 source's planes came out 23 levels off.
+    source = tmp_path / "src.mkv"
+    make_clip(source, 256, 120, frames=1, audio=False, codec="ffv1", colors=colors)
+    output = tmp_path / "out.mov"
+    dnxhr = EncodeSettings(codec="dnxhd", options={"profile": "dnxhr_hq"})
+    with VideoReader(source) as reader:
+        assert reader.info.color_matrix == source_matrix
+    writer = writer_for(source, output, dnxhr)
+    writer.abort()
+    assert (writer.color_matrix, writer._matrix_tag) == ("bt709", "bt709")
+    assert any(f"converted from {source_matrix}" in note for note in writer.notes)
+
+
 FULL_RANGE = (1, 2, 1, 1)  # BT.709 in full range (a phone's, a screen capture's)
 
 

@@ -1,11 +1,11 @@
 """Which encoder a writer opens, and how.
 
 The codec (the container's own when the default cannot go in), the colour matrix (VP8 is
-BT.601 only; none for RGB output), the pixel formats (the source's, else the nearest the
-encoder takes; RGB for an RGB source to a lossless RGB encoder; 4:4:4 when an odd size
-rules out subsampled chroma), the options (crf, preset, -e, quiet x265 and SVT-AV1 logs,
-HDR10 metadata), every decision made on the user's behalf as a note, and a trial open of
-the encoder that names the option it refuses.
+BT.601 only, libav's DNxHD BT.709; none for RGB output), the pixel formats (the source's,
+else the nearest the encoder takes; RGB for an RGB source to a lossless RGB encoder; 4:4:4
+when an odd size rules out subsampled chroma), the options (crf, preset, -e, quiet x265 and
+SVT-AV1 logs, HDR10 metadata), every decision made on the user's behalf as a note, and a
+trial open of the encoder that names the option it refuses.
 """
 
 from __future__ import annotations
@@ -69,6 +69,15 @@ _NO_FULL_RANGE = frozenset(
     {"prores", "prores_ks", "prores_aw", "mpeg1video", "mpeg2video", "libvpx"}
 )
 _NO_FULL_RANGE_IN = {"mov": {"mpeg4", "magicyuv"}}
+# Encoders whose pictures hold one matrix, which decoders read whatever the container
+# says: (matrix, its tag, why). VP8 is BT.601 by definition. DNxHD/DNxHR's header has a
+# colour field (BT.709 or BT.2020), in which libav's encoder writes BT.709 whatever it is
+# given, and its decoder reads it over the container's tag: an SD BT.601 source came out
+# 23 levels off, a BT.2020 one was read as BT.709 too.
+_ONE_MATRIX = {
+    "libvpx": ("bt601", "bt470bg", "VP8 is BT.601 only"),
+    "dnxhd": ("bt709", "bt709", "libav's DNxHD/DNxHR pictures say BT.709"),
+}
 # Encoders whose pictures are full range by their standard (JPEG): libav refuses to open
 # them for limited range unless told to break it.
 _FULL_RANGE_ONLY = frozenset({"mjpeg"})
@@ -221,12 +230,11 @@ class EncoderChoice:
         self.color_matrix = source.color_matrix
         self.color_range = source.color_range
         self.matrix_tag = source.color_matrix_tag or self.color_matrix
-        if self.codec.name == "libvpx" and self.color_matrix != "bt601":
-            # VP8 pictures are BT.601 by definition: decoders ignore any other matrix tag.
-            self.notes.append(
-                f"VP8 is BT.601 only: the picture is converted from {self.color_matrix}"
-            )
-            self.color_matrix, self.matrix_tag = "bt601", "bt470bg"
+        fixed = _ONE_MATRIX.get(self.codec.name)
+        if fixed is not None and self.color_matrix != fixed[0]:
+            matrix, self.matrix_tag, what = fixed
+            self.notes.append(f"{what}: the picture is converted from {self.color_matrix}")
+            self.color_matrix = matrix
         check_container_holds(container_format, self.codec.name, path.suffix)
         self.pix_fmt, self.encoder_fmt = self._choose_format()
         if is_planar_rgb(self.pix_fmt):
