@@ -239,10 +239,17 @@ def test_an_rgb_source_is_written_as_rgb_to_ffv1(tmp_path, weights, stored, bits
     assert apart.max() <= (1 if bits == 16 else 0) and (apart > 0).float().mean() < 0.01
 
 
-def _joined_recording(path: Path, parts: list[tuple[int, int, int, int, int]]) -> None:
+def _joined_recording(
+    path: Path,
+    parts: list[tuple[int, int, int, int, int]],
+    chroma: tuple[int, int] = (128, 128),
+    matrices: list[int] | None = None,
+) -> None:
     """H.264 in MPEG-TS, one part after the other as when recordings are joined (a new
     stream from the encoder each): per part (width, height, black, white, colour range),
-    8 frames that alternate between the two levels of Y. Lossless (qp 0), no B-frames."""
+    8 frames that alternate between the two levels of Y, with Cb and Cr at `chroma`, tagged
+    with the part's matrix code of `matrices` (none by default). Lossless (qp 0), no
+    B-frames."""
     out = av.open(str(path), "w", format="mpegts")
     stream = out.add_stream("h264", rate=25)
     stream.width, stream.height, stream.pix_fmt = parts[0][0], parts[0][1], "yuv420p"
@@ -253,11 +260,13 @@ def _joined_recording(path: Path, parts: list[tuple[int, int, int, int, int]]) -
         encoder.width, encoder.height, encoder.pix_fmt = width, height, "yuv420p"
         encoder.time_base, encoder.framerate = Fraction(1, 25), 25
         encoder.color_range, encoder.options = color_range, {"qp": "0", "bf": "0"}
+        if matrices:
+            encoder.colorspace = matrices[part]
         encoder.open()
         packets = []
         for index in range(8):
             frame = av.VideoFrame(width, height, "yuv420p")
-            levels = ((black, white)[index % 2], 128, 128)
+            levels = ((black, white)[index % 2], *chroma)
             for plane, level in zip(frame.planes, levels, strict=True):
                 plane.update(np.full((plane.height, plane.line_size), level, np.uint8))
             frame.pts, frame.color_range = index, color_range
@@ -298,6 +307,34 @@ def test_a_size_change_mid_stream_is_scaled_to_the_first_size(tmp_path, second):
         f"the video changes to 48x24 {decoded_as} mid-stream (from frame 9): those frames "
         "are scaled and converted to the first frame's 32x16 yuv420p"
     ]
+
+
+# Y 100, Cb 80, Cr 200 (limited range): in BT.709, this colour is Y 109.0, Cb 72.5, Cr
+# 202.3 in BT.601, worked out from the two matrices' kr and kb.
+@pytest.mark.parametrize(
+    ("second", "said"),
+    [
+        ((32, 16, 100, 100, 1), "the colour matrix changes mid-stream (bt709 from frame 9): "
+         "those frames are converted to the first frame's bt601"),
+        ((48, 24, 100, 100, 1), "the video changes to 48x24 yuv420p bt709 mid-stream (from "
+         "frame 9): those frames are scaled and converted to the first frame's 32x16 yuv420p "
+         "bt601"),
+    ],
+)  # fmt: skip
+def test_a_matrix_change_mid_stream_is_converted_to_the_first_matrix(tmp_path, second, said):
+    # The BT.709 part was read with the first part's BT.601, without a note: 26 levels off.
+    path = tmp_path / "joined.ts"
+    bt601, bt709 = 6, 1  # FFmpeg's codes
+    _joined_recording(path, [(32, 16, 100, 100, 1), second], (80, 200), [bt601, bt709])
+    with VideoReader(path) as reader:
+        centres = [
+            [int(p[p.shape[0] // 2, p.shape[1] // 2]) for p in f.planes] for f in reader.frames()
+        ]
+    assert reader.info.color_matrix == "bt601"
+    assert centres[:8] == [[100, 80, 200]] * 8
+    for y, cb, cr in centres[8:]:  # within swscale's fixed-point rounding; unconverted, 9 off
+        assert abs(y - 109.0) <= 2 and abs(cb - 72.5) <= 2 and abs(cr - 202.3) <= 2
+    assert reader.warnings == [said]
 
 
 def test_a_dv_clip_is_described_and_written_at_its_own_rate(tmp_path, weights):

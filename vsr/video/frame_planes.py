@@ -3,9 +3,9 @@
 A clip's frames become planar YUV of its first frame's format (info.pix_fmt), or planar RGB
 for an RGB-like source, which the engine reads as it is. swscale does the conversions; what
 it gets wrong or cannot know is mended here: RGB of fewer than 8 bits a component is
-stretched to white, and a frame whose size, pixel format or colour range differs from the
-first's (joined recordings, a broadcast's change of programme) is converted to the first's,
-with a note, as ffmpeg does.
+stretched to white, and a frame whose size, pixel format, colour matrix or range differs
+from the first's (joined recordings, a broadcast's change of programme) is converted to the
+first's, with a note, as ffmpeg does.
 """
 
 from __future__ import annotations
@@ -14,12 +14,25 @@ from typing import TYPE_CHECKING
 
 import av
 import numpy as np
+from av.video.reformatter import Colorspace
 
 from vsr.video import colors
-from vsr.video.pixfmt import planar_rgb_name
+from vsr.video.pixfmt import parse_planar, planar_name, planar_rgb_name
 
 if TYPE_CHECKING:
     from vsr.video.reader import VideoInfo
+
+
+# The matrices swscale converts between, by PyAV's names for them (SWS_CS_*, not the
+# AVColorSpace codes of vsr.video.colors: a code it does not know, as 6 for smpte170m, is
+# taken as "the frame's own", which converted nothing).
+_SWSCALE_MATRICES = {
+    "bt601": Colorspace.ITU601,
+    "bt709": Colorspace.ITU709,
+    "fcc": Colorspace.FCC,
+    "smpte240m": Colorspace.SMPTE240M,
+    "bt2020nc": Colorspace.BT2020,
+}
 
 
 def _plane_arrays(frame: av.VideoFrame, bit_depth: int) -> list[np.ndarray]:
@@ -49,7 +62,7 @@ class FramePlanes:
         self._widen = self._widening_tables(first)
         self._first_tag_range = colors.range_name(first.color_range)  # see _range_changed
         self._first_range = _range_code_of(first)  # see _like_the_first
-        self._range_noted = self._reshape_noted = False
+        self._range_noted = self._reshape_noted = self._matrix_noted = False
 
     def _conversion_for(self, frame: av.VideoFrame) -> list[dict]:
         """The swscale calls (their arguments) that bring a source frame to info.pix_fmt:
@@ -75,27 +88,88 @@ class FramePlanes:
             "dst_color_range": colors.RANGE_CODES[self.info.color_range],
         }
 
-    def _like_the_first(self, frame: av.VideoFrame, number: int) -> av.VideoFrame:
-        """A frame of another size or pixel format than the first (a stream joined from
-        different recordings, a broadcast's change of programme) scaled and converted to
-        the first's, as ffmpeg does: an output has one size. A note says so once."""
+    def _matrix_of(self, frame: av.VideoFrame) -> str:
+        """The matrix a YUV frame's values are in, for the maths: its tag's. An untagged
+        frame, and one of RGB or grey, which no matrix converts, count as the clip's."""
+        tag = colors.MATRIX_TAGS.get(frame.colorspace)
+        grey = len([c for c in frame.format.components if not c.is_alpha]) == 1
+        if tag in (None, "rgb") or grey or frame.format.is_rgb or self.info.rgb_planes:
+            return self.info.color_matrix
+        return colors.matrix_for_maths(tag)
+
+    def _convertible(self, matrix: str) -> bool:
+        """Whether a frame in `matrix` is converted to the first frame's: another matrix,
+        both of them ones swscale converts between (others, YCgCo, ICtCp, are read in the
+        first's, as before)."""
+        return matrix != self.info.color_matrix and {matrix, self.info.color_matrix} <= set(
+            _SWSCALE_MATRICES
+        )
+
+    def _reshaped(self, frame: av.VideoFrame) -> bool:
+        """Whether a frame has another size or pixel format than the first."""
         info = self.info
-        if not self._reshape_noted:
-            self._reshape_noted = True
-            resized = (frame.width, frame.height) != (info.width, info.height)
-            self._warnings.append(
-                f"the video changes to {frame.width}x{frame.height} {frame.format.name} "
-                f"mid-stream (from frame {number}): those frames are "
-                f"{'scaled and ' if resized else ''}converted to the first frame's "
-                f"{info.width}x{info.height} {info.source_pix_fmt}"
+        size_and_format = (frame.width, frame.height, frame.format.name)
+        return size_and_format != (info.width, info.height, info.source_pix_fmt)
+
+    def _like_the_first(self, frame: av.VideoFrame, number: int) -> av.VideoFrame:
+        """A frame of another size, pixel format or colour matrix than the first (a stream
+        joined from different recordings, a broadcast's change of programme) scaled and
+        converted to the first's, as ffmpeg does: an output has one size, and the engine
+        reads every frame with the first's matrix. A note says so once for each kind."""
+        info = self.info
+        reshaped, matrix = self._reshaped(frame), self._matrix_of(frame)
+        recoloured = self._convertible(matrix)
+        if (reshaped and not self._reshape_noted) or (recoloured and not self._matrix_noted):
+            self._say_how_it_changes(frame, number, reshaped, matrix)
+        range_codes = {
+            "src_color_range": _range_code_of(frame),
+            "dst_color_range": self._first_range,
+        }
+        if not recoloured:
+            return frame.reformat(
+                width=info.width,
+                height=info.height,
+                format=info.source_pix_fmt,
+                interpolation="BICUBIC",
+                **range_codes,
             )
-        return frame.reformat(
+        # Through 16 bits: swscale's 8-bit YCbCr -> YCbCr change of matrix rounds badly
+        # (BT.601 Y 100, Cb 80, Cr 200 came out as Y 88 in BT.709, where 90.2 is right). At
+        # the clip's chroma size: through 4:4:4, colour edges came back up to 35 codes off.
+        _, chroma_shift = parse_planar(info.pix_fmt)  # type: ignore[misc]
+        wide = frame.reformat(
             width=info.width,
             height=info.height,
-            format=info.source_pix_fmt,
+            format=planar_name(16, chroma_shift),
             interpolation="BICUBIC",
-            src_color_range=_range_code_of(frame),
-            dst_color_range=self._first_range,
+            src_colorspace=_SWSCALE_MATRICES[matrix],
+            dst_colorspace=_SWSCALE_MATRICES[info.color_matrix],
+            **range_codes,
+        )
+        first_range = {"src_color_range": self._first_range, "dst_color_range": self._first_range}
+        return wide.reformat(format=info.source_pix_fmt, **first_range)
+
+    def _say_how_it_changes(
+        self, frame: av.VideoFrame, number: int, reshaped: bool, matrix: str
+    ) -> None:
+        """The note of _like_the_first: what changes, and what it is converted to."""
+        info = self.info
+        recoloured = self._convertible(matrix)
+        self._reshape_noted |= reshaped
+        self._matrix_noted |= recoloured
+        if not reshaped:
+            self._warnings.append(
+                f"the colour matrix changes mid-stream ({matrix} from frame {number}): those "
+                f"frames are converted to the first frame's {info.color_matrix}"
+            )
+            return
+        resized = (frame.width, frame.height) != (info.width, info.height)
+        in_matrix, in_first = (f" {matrix}", f" {info.color_matrix}") if recoloured else ("", "")
+        self._warnings.append(
+            f"the video changes to {frame.width}x{frame.height} {frame.format.name}{in_matrix} "
+            f"mid-stream (from frame {number}): those frames are "
+            f"{'scaled and ' if resized else ''}converted to the first frame's "
+            f"{info.width}x{info.height} {info.source_pix_fmt}{in_first}"
         )
 
     def _range_changed(self, frame: av.VideoFrame, number: int) -> bool:
@@ -119,13 +193,8 @@ class FramePlanes:
         self, frame: av.VideoFrame, number: int
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """The planes of a decoded frame, the `number`-th of the clip (for the notes)."""
-        info = self.info
         conversion = self._conversion
-        if (frame.width, frame.height, frame.format.name) != (
-            info.width,
-            info.height,
-            info.source_pix_fmt,
-        ):
+        if self._reshaped(frame) or self._convertible(self._matrix_of(frame)):
             frame = self._like_the_first(frame, number)  # its range too
         elif self._range_changed(frame, number):
             conversion = [{**self._to_planar_yuv(), "src_color_range": frame.color_range}]
