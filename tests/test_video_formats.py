@@ -354,3 +354,33 @@ def test_a_dv_clip_is_described_and_written_at_its_own_rate(tmp_path, weights):
     upscale_video(source, output, weights=weights, progress=False)
     with av.open(str(output)) as container:
         assert container.streams.video[0].average_rate == ntsc
+
+
+def test_a_grey_clip_tagged_limited_range_stays_limited(tmp_path, weights):
+    # Monochrome video of 16-235 (HEVC, AV1 can hold it) was taken as full range, as PNG
+    # grey is, and came out tagged so with its codes unchanged: black shown as dark grey.
+    from vsr.runner import upscale_video
+    from vsr.video.encode_settings import EncodeSettings
+
+    luma = np.tile(np.linspace(16, 235, 64).round().astype(np.uint8), (32, 1))
+    planes = {"gray": luma, "yuv420p": np.vstack([luma, np.full((16, 64), 128, np.uint8)])}
+    made = {}
+    for pix_fmt, picture in planes.items():
+        source, output = tmp_path / f"{pix_fmt}.mkv", tmp_path / f"{pix_fmt}_x2.mkv"
+        with av.open(str(source), "w") as container:
+            stream = container.add_stream("ffv1", rate=25)
+            stream.width, stream.height, stream.pix_fmt = 64, 32, pix_fmt
+            stream.codec_context.color_range = colors.RANGE_CODES["tv"]
+            frame = av.VideoFrame.from_ndarray(picture, format=pix_fmt)
+            frame.color_range, frame.pts = colors.RANGE_CODES["tv"], 0
+            container.mux(stream.encode(frame))
+            container.mux(stream.encode(None))
+        upscale_video(
+            source, output, weights=weights, settings=EncodeSettings(codec="ffv1"), progress=False
+        )
+        with av.open(str(output)) as container:
+            frame = next(container.decode(video=0))
+            made[pix_fmt] = (frame.color_range, frame.to_ndarray()[:64])
+    # The grey clip is upscaled as the same picture in limited-range YUV is.
+    assert made["gray"][0] == made["yuv420p"][0] == colors.RANGE_CODES["tv"]
+    np.testing.assert_array_equal(made["gray"][1], made["yuv420p"][1])

@@ -17,7 +17,7 @@ import numpy as np
 from av.video.reformatter import Colorspace
 
 from vsr.video import colors
-from vsr.video.pixfmt import parse_planar, planar_name, planar_rgb_name
+from vsr.video.pixfmt import is_grey, parse_planar, planar_name, planar_rgb_name
 
 if TYPE_CHECKING:
     from vsr.video.reader import VideoInfo
@@ -76,7 +76,13 @@ class FramePlanes:
         if frame.format.name == self.info.pix_fmt:
             return []
         source_range = colors.RANGE_CODES["pc"] if frame.format.name.startswith("yuvj") else None
-        return [{**self._to_planar_yuv(), "src_color_range": source_range}]
+        conversion = {**self._to_planar_yuv(), "src_color_range": source_range}
+        if is_grey(frame.format) and self.info.color_range == "tv":
+            # swscale takes grey as full range whatever it is told, and squeezed a limited
+            # grey's 16-235 into 30-218 on the way to limited YUV: told the destination is
+            # full range too, it copies the codes as they are.
+            conversion["dst_color_range"] = colors.RANGE_CODES["pc"]
+        return [conversion]
 
     def _to_planar_yuv(self) -> dict:
         """swscale arguments to info's planar YUV, matrix and range."""
@@ -92,7 +98,7 @@ class FramePlanes:
         """The matrix a YUV frame's values are in, for the maths: its tag's. An untagged
         frame, and one of RGB or grey, which no matrix converts, count as the clip's."""
         tag = colors.MATRIX_TAGS.get(frame.colorspace)
-        grey = len([c for c in frame.format.components if not c.is_alpha]) == 1
+        grey = is_grey(frame.format)
         if tag in (None, "rgb") or grey or frame.format.is_rgb or self.info.rgb_planes:
             return self.info.color_matrix
         return colors.matrix_for_maths(tag)

@@ -57,6 +57,11 @@ def _depth_class(bits: int) -> int:
     return next(d for d in _DEPTHS if d >= bits) if bits <= 16 else 16
 
 
+def is_grey(fmt: av.VideoFormat) -> bool:
+    """Whether a format holds luma alone (gray, gray10le, ya8 ...)."""
+    return len([c for c in fmt.components if not c.is_alpha]) == 1
+
+
 def planar_equivalent(fmt: av.VideoFormat) -> tuple[str, bool]:
     """The lossless planar YUV format for a source format, and whether it is RGB-like.
 

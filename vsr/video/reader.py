@@ -77,7 +77,7 @@ from vsr.video.inverse_telecine import (
 )
 from vsr.video.media_url import open_source
 from vsr.video.pixel_shape_watch import PixelShapeWatch
-from vsr.video.pixfmt import parse_planar, planar_equivalent
+from vsr.video.pixfmt import is_grey, parse_planar, planar_equivalent
 from vsr.video.pts_order import PresentationOrder
 from vsr.video.raw_length import CountedLength, raw_stream_seconds
 from vsr.video.raw_losses import RawStreamLosses
@@ -212,8 +212,13 @@ def _matrix_and_range(frame: av.VideoFrame, rgb_like: bool) -> tuple[str | None,
     if tag in (None, "rgb") or rgb_like:
         tag = None
     matrix = colors.matrix_for_maths(tag) if tag else colors.guess_matrix(frame.width, frame.height)
-    if rgb_like or len([c for c in frame.format.components if not c.is_alpha]) == 1:
-        color_range = "pc"  # RGB and gray carry full-range values: keep them all
+    if rgb_like:
+        color_range = "pc"  # RGB carries full-range values: keep them all
+    elif is_grey(frame.format):
+        # Full range (PNG, JPEG, TIFF grey), unless tagged limited: a monochrome HEVC or
+        # AV1 of 16-235, which as full range players would show washed out.
+        tv = frame.color_range == colors.RANGE_CODES["tv"]
+        color_range = "tv" if tv else "pc"
     elif frame.format.name.startswith("yuvj"):
         color_range = "pc"
     else:
