@@ -740,10 +740,16 @@ def _png_chunk(kind: bytes, body: bytes) -> bytes:
     return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
 
 
-def _save_apng(path, size: tuple[int, int], frames: list[tuple[np.ndarray, int, int, int]]):
+def _save_apng(
+    path,
+    size: tuple[int, int],
+    frames: list[tuple[np.ndarray, int, int, int]],
+    disposals: tuple[int, ...] = (),
+):
     """An 8-bit RGBA APNG of `size` (width, height) written chunk by chunk, so that each
     frame is (pixels, x, y, blend_op) as given: Pillow's writer chooses its own rectangles.
-    Each frame lasts 100 ms and is left as it is (dispose_op NONE); it plays forever."""
+    Each frame lasts 100 ms and is disposed of by its dispose_op in `disposals` (NONE, left
+    as it is, past their end); it plays forever."""
     width, height = size
     data = b"\x89PNG\r\n\x1a\n"
     data += _png_chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 6, 0, 0, 0))
@@ -751,7 +757,8 @@ def _save_apng(path, size: tuple[int, int], frames: list[tuple[np.ndarray, int, 
     sequence = 0
     for index, (pixels, x, y, blend) in enumerate(frames):
         rows, columns = pixels.shape[:2]
-        control = struct.pack(">IIIIIHHBB", sequence, columns, rows, x, y, 1, 10, 0, blend)
+        dispose = disposals[index] if index < len(disposals) else 0
+        control = struct.pack(">IIIIIHHBB", sequence, columns, rows, x, y, 1, 10, dispose, blend)
         data += _png_chunk(b"fcTL", control)
         sequence += 1
         scanlines = zlib.compress(b"".join(b"\0" + row.tobytes() for row in pixels))
@@ -790,6 +797,35 @@ def test_an_apng_frame_blended_over_the_last_is_composed_as_the_spec_draws_it(
         seen = expected[:, :, 3] > 0  # a WebP drops the colour of clear pixels
         np.testing.assert_array_equal(frame[:, :, 3], expected[:, :, 3])
         np.testing.assert_array_equal(frame[seen], expected[seen])
+
+
+@pytest.mark.parametrize(
+    ("dispose_op", "left_under_it"),
+    [(1, (0, 0, 0, 0)), (2, (255, 0, 0, 255))],  # BACKGROUND: transparent black; PREVIOUS
+    ids=["background", "previous"],
+)
+def test_an_apng_frame_is_disposed_of_as_its_dispose_op_says(tmp_path, dispose_op, left_under_it):
+    # A frame's rectangle, once shown, is cleared (BACKGROUND) or put back as the frame
+    # before left it (PREVIOUS); the next frame, drawn elsewhere, shows what was left.
+    red = np.zeros((6, 6, 4), np.uint8)
+    red[:] = (255, 0, 0, 255)
+    blue = np.zeros((2, 2, 4), np.uint8)
+    blue[:] = (0, 0, 255, 255)
+    green = np.zeros((1, 1, 4), np.uint8)
+    green[:] = (0, 255, 0, 255)
+    path = tmp_path / "in.png"
+    _save_apng(path, (6, 6), [(red, 0, 0, 0), (blue, 2, 2, 0), (green, 0, 0, 0)], (0, dispose_op))
+    with_blue = red.copy()
+    with_blue[2:4, 2:4] = blue
+    after = red.copy()
+    after[2:4, 2:4] = left_under_it
+    after[0, 0] = green[0, 0]
+
+    with Image.open(path) as image:
+        frames = list(animation._composed_frames(image, path, alpha=True))
+    assert len(frames) == 3
+    for frame, expected in zip(frames, [red, with_blue, after], strict=True):
+        np.testing.assert_array_equal(frame, expected)
 
 
 def _gif_pixels(indices: np.ndarray) -> bytes:
