@@ -7,6 +7,7 @@ import os
 import pytest
 
 from vsr import process_lock
+from vsr.errors import VsrError
 from vsr.process_lock import HeldByAnother, hold_lock_file
 
 
@@ -43,3 +44,29 @@ def test_another_user_s_lock_file_is_held_without_writing_it(tmp_path, monkeypat
     handle.close()
     second, _ = hold_lock_file(lock)
     second.close()
+
+
+def test_a_link_in_place_of_the_lock_file_is_refused_and_its_target_left_alone(tmp_path):
+    # Followed, the link's target (any file the user may write) would be emptied and get
+    # the process id in place of its contents.
+    target = tmp_path / "notes.txt"
+    target.write_text("kept\n")
+    (tmp_path / "a.lock").symlink_to(target)
+    with pytest.raises(VsrError, match=r"a\.lock: not a lock file of vsr's"):
+        hold_lock_file(tmp_path / "a.lock")
+    assert target.read_text() == "kept\n"
+
+
+def test_the_lock_file_holds_the_id_of_its_holder_alone(tmp_path):
+    # An ended holder's id is replaced, not added to: a refusal names the live holder.
+    lock = tmp_path / "a.lock"
+    lock.write_text("4000000")
+    handle, last = hold_lock_file(lock)
+    try:
+        assert last == "4000000"
+        assert lock.read_text() == str(os.getpid())
+        with pytest.raises(HeldByAnother) as refused:
+            hold_lock_file(lock)
+        assert refused.value.holder == str(os.getpid())
+    finally:
+        handle.close()
