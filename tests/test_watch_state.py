@@ -71,6 +71,12 @@ def test_an_unreadable_line_before_the_last_is_refused_not_guessed(tmp_path):
     (out / STATE_FILE).write_text("[" * 100_000 + "\n" + lines[1])
     with pytest.raises(VsrError, match="line 1 is not a watch record"):
         WatchState(out, tmp_path / "in")
+    # A folder that is no string (a list would end the watch in a TypeError traceback).
+    for folder in (["elsewhere"], 5):
+        record = {"clip": "a.mp4", "status": "done", "signature": [1, 2], "folder": folder}
+        (out / STATE_FILE).write_text(json.dumps(record) + "\n" + lines[1])
+        with pytest.raises(VsrError, match="line 1 is not a watch record"):
+            WatchState(out, tmp_path / "in")
 
 
 def test_the_whole_file_state_of_earlier_versions_is_read_and_then_replaced(tmp_path):
@@ -109,3 +115,14 @@ def test_the_records_of_another_input_folder_are_kept_apart_and_kept(tmp_path):
     assert state.done_clips() == [first]  # its output is first's, not second's to replace
     state.record(second, "failed", "a clash")  # its first record rewrites the file
     assert WatchState(out, tmp_path / "cam1").settled(first)
+
+
+def test_another_input_folder_s_failed_clip_is_not_taken_for_an_output(tmp_path):
+    # A clip that failed wrote no output: a clip of this folder of its name would be
+    # refused as a clash with nothing.
+    out = tmp_path / "out"
+    failed, done = _clips(tmp_path / "cam1", "x.mp4", "y.mp4")
+    earlier = WatchState(out, tmp_path / "cam1")
+    earlier.record(failed, "failed", "broken clip")
+    earlier.record(done, "done")
+    assert WatchState(out, tmp_path / "cam2").done_clips() == [done]
