@@ -575,10 +575,12 @@ def test_watch_does_not_take_an_earlier_clips_output_for_a_new_clips(tmp_path):
 
     (clips / "a.mkv").write_bytes(b"matroska")  # arrives later, same output name
     second = Recorder()
-    summary = watch_folder(clips, out, second, **quick)
+    failures: list[str] = []  # said even under --quiet, which holds back `log`
+    summary = watch_folder(clips, out, second, warn=failures.append, **quick)
     assert second.calls == []
     assert [c["status"] for c in summary.clips] == ["failed"]
     assert "which a.avi already was" in summary.clips[0]["error"]
+    assert failures == ["vsr: a.mkv: failed: would be written as a.mkv, which a.avi already was"]
     state = WatchState(out, clips).clips
     assert state["a.mkv"]["status"] == "failed" and state["a.avi"]["status"] == "done"
 
@@ -901,8 +903,10 @@ def test_a_watch_started_again_with_overwrite_redoes_each_clip_once(tmp_path):
     (clips / "a.mp4").write_bytes(b"1234")
     watch_folder(clips, out, Replacer(), **quick)
     again = Replacer()
-    summary = watch_folder(clips, out, again, overwrite=True, **quick)
+    lines: list[str] = []
+    summary = watch_folder(clips, out, again, overwrite=True, **{**quick, "log": lines.append})
     assert again.calls == [("a.mp4", 4)] and [c["status"] for c in summary.clips] == ["done"]
+    assert not [line for line in lines if "changed" in line]  # it did not change
 
 
 def test_a_second_watch_of_the_same_output_folder_is_refused(tmp_path, weights, capsys):
