@@ -31,3 +31,19 @@ def test_a_frame_with_one_clear_pixel_is_see_through(width):
     alpha = np.full((36, width), 255, np.uint8)
     alpha[20, 10] = 0
     assert see_through(_yuva420p(width, 36, alpha))
+
+
+def test_alpha_just_short_of_its_largest_everywhere_is_see_through():
+    # Alpha 254 everywhere is faintly see-through: only the largest value is opaque.
+    assert see_through(_yuva420p(64, 36, np.full((36, 64), 254, np.uint8)))
+
+
+def test_packed_alpha_is_not_read_as_a_plane_of_its_own():
+    # RGBA holds alpha in every fourth byte of its one plane. Read as a plane of alpha, a
+    # row's first quarter of bytes (here 8 opaque white pixels) stood for the whole row,
+    # and this mostly clear frame was taken as opaque.
+    pixels = np.zeros((16, 32, 4), np.uint8)
+    pixels[:, :8] = 255
+    assert see_through(av.VideoFrame.from_ndarray(pixels, format="rgba"))
+    pixels[:] = 255
+    assert not see_through(av.VideoFrame.from_ndarray(pixels, format="rgba"))
