@@ -68,6 +68,18 @@ def test_a_damaged_file_near_the_end_of_a_sequence_loses_only_itself(tmp_path):
     assert "1 frame(s) could not be decoded" in reader.warnings
 
 
+def test_a_sequence_whose_demuxing_fails_still_gives_every_frame_read_before(tmp_path):
+    # f_5 a folder: the demuxer stops with "Is a directory". The last frames read, still
+    # in the frame-threaded decoder then (f_3 and f_4 here), come only from its flush.
+    pattern = make_sequence(tmp_path / "scan", range(8), name="f_{:d}.png")
+    (tmp_path / "scan" / "f_5.png").unlink()
+    (tmp_path / "scan" / "f_5.png").mkdir()
+    reader, frames = read(pattern)
+    assert [f.pts for f in frames] == [0, 1, 2, 3, 4]
+    assert reader.lost_frames == 3
+    assert any("looks truncated" in w for w in reader.warnings)
+
+
 @pytest.mark.parametrize("fraction", [0.35, 0.7])
 def test_truncated_matroska_decodes_what_it_can_and_counts_the_rest(clip, tmp_path, fraction):
     cut = truncate(clip, fraction, tmp_path / "cut.mkv")
