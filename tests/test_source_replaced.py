@@ -92,6 +92,18 @@ def test_a_reader_that_opens_its_source_again_once_it_is_gone_says_it_was_remove
             next(reader.frames())
 
 
+def test_a_source_replaced_before_the_writer_holds_it_is_refused_as_it_is_opened(tmp_path):
+    # Held unchecked, the replacement is what the writer holds all run long, and only the
+    # end check, after all the work, could object.
+    source, later = tmp_path / "in.mp4", tmp_path / "in.next.mp4"
+    make_clip(source, 32, 24, frames=2)
+    make_clip(later, 48, 32, frames=6, chirp=True)
+    version = FileVersion.of(source)
+    os.replace(later, source)
+    with pytest.raises(SourceChanged, match=f"^{_message(source)}"):
+        HeldSource(source, version)
+
+
 def test_a_source_gone_is_kept_only_where_no_opening_of_it_went_unchecked(tmp_path):
     # The ffmpeg encoder process opens the source when it will: a file put under the name
     # and removed since may be what it read.
