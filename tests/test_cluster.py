@@ -287,6 +287,22 @@ def test_a_cluster_run_that_made_no_frame_gives_no_fps_as_a_local_one():
     assert summary.to_dict()["summary"]["fps"] == 4.5
 
 
+def test_a_cluster_run_counts_its_damaged_clips():
+    # run.json's summary, which vsr report's runs table shows: done, but frames short.
+    summary = ClusterReport()
+    summary.add({"input": "/c/a.mp4", "status": "done", "frames": 7, "report": {"lost_frames": 3}})
+    summary.add({"input": "/c/b.mp4", "status": "done", "frames": 10, "report": {"lost_frames": 0}})
+    summary.add({"input": "/c/c.mp4", "status": "done", "frames": 8, "lost_frames": 2})  # a segment
+    summary.add({"input": "/c/d.mp4", "status": "failed", "error": "not a video"})
+    totals = summary.to_dict()["summary"]
+    assert (totals["done"], totals["failed"], totals["damaged"], totals["lost_frames"]) == (
+        3,
+        1,
+        2,
+        5,
+    )
+
+
 def test_a_rerun_with_every_output_there_starts_no_cluster(tmp_path, monkeypatch):
     pytest.importorskip("ray")  # the README's test set-up installs no Ray
     from vsr import cluster
