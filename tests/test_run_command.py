@@ -893,10 +893,17 @@ def test_vsr_warnings_print_as_one_line_and_other_warnings_as_python_does():
     import io
 
     from vsr import upscale as upscale_module
+    from vsr.caller_warning import VsrWarning
     from vsr.cli import _show_warning
 
     shown = io.StringIO()
     _show_warning(UserWarning("out of GPU memory"), UserWarning, upscale_module.__file__, 9, shown)
+    assert shown.getvalue() == "vsr: warning: out of GPU memory\n"
+    # warn_the_caller names the first line outside vsr: through the console script, the
+    # script itself. A VsrWarning is vsr's wherever it is said to come from.
+    shown = io.StringIO()
+    script = str(Path(sys.executable).parent / "vsr")
+    _show_warning(VsrWarning("out of GPU memory"), VsrWarning, script, 8, shown)
     assert shown.getvalue() == "vsr: warning: out of GPU memory\n"
     shown = io.StringIO()
     _show_warning(UserWarning("deprecated"), UserWarning, json.__file__, 9, shown)
