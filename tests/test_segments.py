@@ -297,6 +297,13 @@ def test_segments_use_every_keyframe_they_need_however_uneven(tmp_path):
     assert [s.start for s in plan_segments(clip, count=4)] == [None, *keys[1:]]
     assert [s.start for s in plan_segments(clip, count=3)] == [None, *keys[1:3]]
 
+    # Keyframes at frames 0, 2 and 20: the first ideal cut (frame 15) lies nearest 20,
+    # which the second cut needs; taken by the first, it left none (a ValueError).
+    clip = tmp_path / "early.mkv"
+    keys = make_clip_keyed_at(clip, 60, {0, 2, 20})
+    assert len(keys) == 3
+    assert [s.start for s in plan_segments(clip, count=4)] == [None, *keys[1:]]
+
 
 def test_segments_plan_only_the_range_asked_for(tmp_path):
     clip = tmp_path / "gop.mp4"
