@@ -6,11 +6,13 @@ before zero: from an MP4 with AAC sound, whose priming its edit list keeps befor
 21 ms. It moves the packets only; chapters, stored apart from them, kept their times and
 opened on the frame before the one they marked. The shift is learnt by watching every packet
 handed to the muxer, so that what has times of its own can be moved alike. MP4 and MOV keep
-such a start with an edit list, and move nothing.
+such a start with an edit list, and move nothing. A track's own priming, which Matroska
+stores as its CodecDelay, the muxer keeps before zero without moving anything.
 """
 
 from __future__ import annotations
 
+import functools
 import math
 from fractions import Fraction
 
@@ -22,17 +24,41 @@ _MOVED_TO_ZERO = frozenset({"matroska", "webm"})
 
 def _kept_before_zero(stream: av.stream.Stream) -> Fraction:
     """How far before zero (seconds) the muxer keeps `stream`'s packets without moving any
-    stream: an Opus stream's priming, its pre-skip, which Matroska stores as the track's
-    CodecDelay (libav's lowest_ts_allowed), in the stream's time base rounded as libav
-    rounds it. Nothing for any other stream."""
+    stream: an audio stream's priming (libav's initial_padding: Opus's pre-skip, AAC's
+    1024 samples, AC-3's 256 ...), which Matroska stores as the track's CodecDelay
+    (libav's lowest_ts_allowed), in the stream's time base rounded as libav rounds it."""
     context = stream.codec_context
-    opus = context is not None and context.codec.canonical_name == "opus"  # libopus's too
-    head = context.extradata if opus else None
-    if not head or head[:8] != b"OpusHead" or len(head) < 12 or not context.sample_rate:
+    if context is None or context.type != "audio" or not context.sample_rate:
         return Fraction(0)
-    pre_skip = int.from_bytes(head[10:12], "little")  # the OpusHead's, libav's initial_padding
-    ticks = math.floor(Fraction(pre_skip, context.sample_rate) / stream.time_base + Fraction(1, 2))
+    padding = _encoder_priming(context) if context.is_encoder else context.delay
+    ticks = math.floor(Fraction(padding, context.sample_rate) / stream.time_base + Fraction(1, 2))
     return ticks * stream.time_base
+
+
+def _encoder_priming(context: av.audio.codeccontext.AudioCodecContext) -> int:
+    """The samples of priming `context`'s encoder puts before the sound, measured: how far
+    before a frame at zero its first packet starts. libav gives a copied stream's priming
+    as its context's delay (a Matroska source's CodecDelay, none from an MP4's edit list),
+    but leaves an encoder's delay at 0."""
+    return _priming(context.name, context.sample_rate, context.layout.name, context.format.name)
+
+
+@functools.cache
+def _priming(codec: str, rate: int, layout: str, sample_format: str) -> int:
+    encoder = av.CodecContext.create(codec, "w")
+    encoder.sample_rate, encoder.layout, encoder.format = rate, layout, sample_format
+    encoder.time_base = Fraction(1, rate)
+    try:
+        encoder.open()
+        silence = av.AudioFrame(sample_format, layout, encoder.frame_size or 1024)
+        for plane in silence.planes:
+            plane.update(bytes(plane.buffer_size))
+        silence.sample_rate, silence.pts = rate, 0
+        packets = [*encoder.encode(silence), *encoder.encode(None)]
+    except (av.error.FFmpegError, ValueError):
+        return 0  # not measurable: taken as unprimed, as before this was measured
+    starts = [packet.pts for packet in packets if packet.pts is not None]
+    return max(0, -min(starts, default=0))
 
 
 class MuxerShift:
