@@ -948,15 +948,30 @@ def gop_header_timecodes(path: Path) -> list[str]:
     return found
 
 
-def make_gopro_clip(path: Path, frames: int = 12) -> None:
+def make_gopro_clip(path: Path, frames: int = 12, chapters: bool = False) -> None:
     """An MP4 of 25 fps H.264 with a GoPro-style telemetry track (MP4 writes a data track
     of bin_data as a 'gpmd' track, handler "GoPro MET"): a packet every 4 frames, 160 ms
-    long, reading GPMF0000, GPMF0004, ... after the frame it starts at."""
+    long, reading GPMF0000, GPMF0004, ... after the frame it starts at. chapters: a chapter
+    where each packet starts, titled "Mark 0", "Mark 4" ... after its frame."""
     with av.open(str(path), "w", format="mp4") as out:
         video = out.add_stream("libx264", rate=25, options={"preset": "ultrafast", "bf": "0"})
         video.width, video.height, video.pix_fmt = 64, 48, "yuv420p"
         telemetry = out.add_data_stream("bin_data")
         telemetry.time_base = Fraction(1, 1000)
+        if chapters:
+            starts = range(0, frames, 4)
+            out.set_chapters(
+                [
+                    {
+                        "id": number + 1,
+                        "start": start * 40,
+                        "end": min(start + 4, frames) * 40,
+                        "time_base": Fraction(1, 1000),
+                        "metadata": {"title": f"Mark {start}"},
+                    }
+                    for number, start in enumerate(starts)
+                ]
+            )
         for index in range(frames):
             planes = picture_planes(64, 48, index, "yuv420p")
             frame = frame_from_planes(planes, "yuv420p")

@@ -1006,6 +1006,23 @@ def test_a_cut_keeps_the_telemetry_that_starts_inside_it_at_its_own_time(tmp_pat
     assert _telemetry(out)[1] == [(b"GPMF0004", Fraction(1, 25)), (b"GPMF0008", Fraction(1, 5))]
 
 
+def test_a_telemetry_track_as_long_as_the_chapters_is_copied_beside_them(tmp_path, weights):
+    # Three packets and three chapters at the same times: the telemetry was taken for the
+    # chapters' text track (which MP4 also keeps them as) and dropped without a note.
+    source, out, report = tmp_path / "gopro.mp4", tmp_path / "out.mp4", tmp_path / "r.json"
+    make_gopro_clip(source, chapters=True)
+    assert vsr(source, out, "--weights", weights, "--report", report) == 0
+    with av.open(str(out)) as container:
+        (telemetry,) = [
+            s for s in container.streams.data if s.metadata["handler_name"] == "GoPro MET"
+        ]
+        packets = [bytes(p) for p in container.demux(telemetry) if p.size]
+        titles = [c["metadata"]["title"] for c in container.chapters()]
+    assert packets == [b"GPMF0000", b"GPMF0004", b"GPMF0008"]
+    assert titles == ["Mark 0", "Mark 4", "Mark 8"]
+    assert not [note for note in json.loads(report.read_text())["notes"] if "data" in note]
+
+
 def test_a_data_track_the_output_cannot_hold_is_named_in_the_notes(tmp_path, weights):
     source, out, report = tmp_path / "gopro.mp4", tmp_path / "out.mkv", tmp_path / "r.json"
     make_gopro_clip(source)

@@ -490,9 +490,15 @@ class StreamCopier:
 
     def _is_chapters(self, stream) -> bool:
         """MP4/MOV keep chapters also as a text track, one sample a chapter: a data stream
-        to libav, carried here as the container's chapters instead."""
-        chapters = self._chapters
-        return bool(chapters) and stream.codec_context is None and stream.frames == len(chapters)
+        to libav, carried here as the container's chapters instead. Known as the track
+        libav's MOV demuxer read the chapters from (the one the video's 'chap' reference
+        names), which it marks to be discarded; not by its count of samples, which a
+        telemetry track as long as the chapters shares (it was dropped without a note)."""
+        return (
+            bool(self._chapters)
+            and stream.type == "data"
+            and stream.discard == av.stream.Discard.all
+        )
 
     def _is_chapter_text(self, source: Path, stream, codec: str) -> bool:
         """The chapters' text track that libav shows as a subtitle stream (an MP4 with a
