@@ -857,6 +857,53 @@ def test_track_tags_the_muxer_does_not_store_are_named(tmp_path, weights, suffix
         ]
 
 
+def _retagged(source: Path, dest: Path, tags: dict[str, str], track_tags: dict[str, str]) -> Path:
+    """`source`'s packets copied into `dest`, given the file tags `tags` and to each track
+    `track_tags`, where "{type}" reads as its type."""
+    with av.open(str(source)) as container, av.open(str(dest), "w") as out:
+        out.metadata.update(tags)
+        for stream in container.streams:
+            copy = out.add_stream_from_template(stream)
+            copy.metadata.update({k: v.format(type=stream.type) for k, v in track_tags.items()})
+        for packet in container.demux():
+            if packet.dts is not None:
+                packet.stream = out.streams[packet.stream.index]
+                out.mux(packet)
+    return dest
+
+
+@pytest.mark.parametrize("suffix", [".mkv", ".webm"])
+def test_matroska_keeps_the_encoder_tag_of_a_track_copied_unchanged(tmp_path, weights, suffix):
+    # A copied track's encoder tag (a copied AAC's "Lavc aac") was dropped without a note,
+    # as the tag of one vsr encodes anew is.
+    source = _video(tmp_path / "in.mkv", audio=("aac", "stereo"))
+    tagged = _retagged(source, tmp_path / "tagged.mkv", {}, {"ENCODER": "old {type}"})
+    out = tmp_path / f"out{suffix}"
+    report = upscale_video(tagged, out, weights=weights, progress=False)
+    with av.open(str(out)) as container:
+        tags = [{k.lower(): v for k, v in s.metadata.items()} for s in container.streams]
+    # The video is encoded anew, and so is WebM's audio (to Opus): their old encoder goes.
+    assert [t.get("encoder") for t in tags] == [None, "old audio" if suffix == ".mkv" else None]
+    assert not [n for n in report.notes if "tags" in n]
+
+
+@pytest.mark.parametrize("suffix", [".mkv", ".webm"])
+def test_a_tracks_creation_time_matroska_drops_is_named_without_advising_mkv(
+    tmp_path, weights, suffix
+):
+    # MP4 gives every track the file's creation time; Matroska's muxer stores none on a
+    # track, and the note said to use .mkv, the output's own container.
+    source = _video(tmp_path / "in.mkv", audio=("aac", "stereo"))
+    when = {"creation_time": "2020-01-01T00:00:00.000000Z"}
+    tagged = _retagged(source, tmp_path / "tagged.mp4", when, {})
+    out = tmp_path / f"out{suffix}"
+    report = upscale_video(tagged, out, weights=weights, progress=False)
+    assert [n for n in report.notes if n.startswith("the track tags ")] == [
+        "the track tags creation_time (video #0), creation_time (audio #1) are not kept: "
+        f"the {suffix} muxer does not store them"
+    ]
+
+
 @pytest.mark.parametrize("first_kept", [0, 1])
 def test_a_timecode_the_frames_carry_becomes_the_outputs(tmp_path, weights, first_kept):
     # MPEG-2 keeps a timecode in its GOP headers (broadcast TS carry it so, with none in

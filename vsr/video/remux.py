@@ -51,9 +51,10 @@ from vsr.video.trim import Cut
 # Tags the muxer writes itself, or that describe the old file rather than the new one.
 # A track's statistics tags (BPS, NUMBER_OF_BYTES ...) are stale only where its packets
 # change, so they are dropped per track instead (vsr.video.statistics_tags).
-STALE_TAGS = frozenset(
-    {"encoder", "duration", "major_brand", "minor_version", "compatible_brands", "rotate"}
-)
+STALE_TAGS = frozenset({"duration", "major_brand", "minor_version", "compatible_brands", "rotate"})
+# What made the packets: still true of a track copied unchanged (a copied AAC's "Lavc aac",
+# a SubRip's "Aegisub"), stale where vsr encodes anew, and the file's is the muxer's own.
+_ENCODER_TAG = "encoder"
 # A Matroska attachment's file name and type, which libav gives as tags to the cover stream
 # it reads an image attachment back as. They describe the attached file: a cover kept as a
 # track (MP4) is none, and is not given them (the note called them lost track tags).
@@ -105,17 +106,19 @@ def is_timecode(stream: av.stream.Stream) -> bool:
     return any(key.lower() == "timecode" for key in stream.metadata)
 
 
-def fresh_tags(tags: dict[str, str]) -> dict[str, str]:
-    return {k: v for k, v in tags.items() if k.lower() not in STALE_TAGS}
+def fresh_tags(tags: dict[str, str], encoded_anew: bool = True) -> dict[str, str]:
+    """`tags` less the stale ones, and less the encoder's where the packets are made anew."""
+    stale = STALE_TAGS | {_ENCODER_TAG} if encoded_anew else STALE_TAGS
+    return {k: v for k, v in tags.items() if k.lower() not in stale}
 
 
-def track_tags(tags: dict[str, str]) -> dict[str, str]:
+def track_tags(tags: dict[str, str], encoded_anew: bool = True) -> dict[str, str]:
     """A stream's tags for the output: fresh, and its title under the name muxers write.
 
     MP4 and MOV keep a track's title in a "name" atom, which libav reads back as "name"
     but writes from "title": copied as "name", titles were lost in MP4 and MOV and became
     a NAME tag in Matroska, which players do not show."""
-    kept = fresh_tags(tags)
+    kept = fresh_tags(tags, encoded_anew)
     name = next((key for key in kept if key.lower() == "name"), None)
     if name is not None and not any(key.lower() == "title" for key in kept):
         kept["title"] = kept.pop(name)
@@ -441,7 +444,7 @@ class StreamCopier:
     def _keep_track_details(self, stream, route: _Route, extension: str, notes: list[str]) -> None:
         """The stream's tags and flags on its output track, with a note on what is lost."""
         label = _label(stream)
-        tags = track_tags(stream.metadata)
+        tags = track_tags(stream.metadata, encoded_anew=self._encodes_anew(route))
         if is_cover(stream):
             tags = {k: v for k, v in tags.items() if k.lower() not in _ATTACHMENT_FIELDS}
         if self._changes_packets(stream, route):
@@ -454,11 +457,16 @@ class StreamCopier:
             flags = "flag" if len(lost) == 1 else "flags"
             notes.append(f"{label}: {extension} cannot keep its {', '.join(lost)} {flags}")
 
+    @staticmethod
+    def _encodes_anew(route: _Route) -> bool:
+        """Whether vsr makes the output track's packets itself: re-encoded or converted."""
+        return route.reencode or route.convert_text or route.picture is not None
+
     def _changes_packets(self, stream, route: _Route) -> bool:
         """Whether the output track's packets are other than the source stream's: re-encoded,
         converted, or cut (a cover picture is kept whole by a cut). Its statistics tags then
         count what it no longer holds (vsr.video.statistics_tags)."""
-        if route.reencode or route.convert_text or route.picture is not None:
+        if self._encodes_anew(route):
             return True
         cut = self._cut is not None and self._cut.asked  # not a whole file moved to zero
         return cut and stream.type != "video"

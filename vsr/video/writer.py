@@ -788,11 +788,13 @@ class VideoWriter:
             kept = {key.lower() for keys in tags for key in keys}
             # The timecode and chapter tracks the muxer adds come after the ones vsr made.
             track_keys = [{key.lower() for key in stream.metadata} for stream in written.streams]
+        # Matroska keeps every tag but a track's creation_time: no advice to use it then.
+        advice = "" if self._container_format in ("matroska", "webm") else " (.mkv keeps every tag)"
         lost = sorted(key for key in self._tags if key.lower() not in kept)
         if lost:
             self.notes.append(
                 f"the tags {', '.join(lost)} are not kept: the {self.path.suffix} muxer "
-                "does not store them (.mkv keeps every tag)"
+                f"does not store them{advice}"
             )
         lost_on_tracks = [
             f"{', '.join(lost)} ({kind} #{index})"
@@ -802,7 +804,7 @@ class VideoWriter:
         if lost_on_tracks:
             self.notes.append(
                 f"the track tags {', '.join(lost_on_tracks)} are not kept: the "
-                f"{self.path.suffix} muxer does not store them (.mkv keeps every tag)"
+                f"{self.path.suffix} muxer does not store them{advice}"
             )
 
     def _release(self) -> None:
