@@ -16,9 +16,11 @@ _READ_BACK_AS = {"title": "name"}
 # name become a timecode track (vsr.video.timecode), and a lost stereo 3D layout is said
 # by vsr.video.writer.
 _SAID_ELSEWHERE = frozenset({"language", "timecode", "reel_name", "stereo_mode"})
-# What a MOV muxer wrote of itself (its vendor code, "FFMP"), no user's data: MP4 has no
-# place for it, and a MOV output writes its own.
-_MUXERS_OWN = frozenset({"vendor_id"})
+# What a muxer or encoder wrote of itself, no user's data: a MOV's vendor code ("FFMP"),
+# which MP4 has no place for and a MOV output writes its own of; the encoder that made a
+# copied track ("Lavc aac"), kept where the container stores it (Matroska) and not worth a
+# note on every ffmpeg-made MKV put in an MP4.
+_MUXERS_OWN = frozenset({"vendor_id", "encoder"})
 
 
 def tags_not_kept_on_track(given: dict[str, str], read_back: set[str]) -> list[str]:
