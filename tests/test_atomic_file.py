@@ -144,3 +144,18 @@ def test_a_name_ending_in_a_slash_is_a_folder_s_not_a_file_s(tmp_path, kind):
         with pytest.raises(VsrError, match=r"ends in '\.\.?', naming a folder; give a file"):
             check_can_write(f"{tmp_path}/{name}", kind)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["p1.html"]
+
+
+def test_any_legal_name_can_be_written_and_its_dead_temporary_is_still_swept(tmp_path):
+    # The temporary name (".NAME.<pid>.<token>.tmp", and ".new" while it is made) is 28
+    # bytes longer: a legal name of over 227 bytes failed as "File name too long".
+    name = "é" * 100 + "a" * 50 + ".png"  # 254 bytes, a letter of two at the cut
+    with atomic_output(tmp_path / name) as stream:
+        dead = next(p for p in tmp_path.iterdir() if p.name.endswith(".tmp"))
+        stream.write(b"whole")
+    assert sorted(p.name for p in tmp_path.iterdir()) == [name]
+    assert (tmp_path / name).read_bytes() == b"whole"
+    dead.with_name(dead.name.replace(f".{os.getpid()}.", ".4242.")).write_bytes(b"half")
+    with atomic_output(tmp_path / name) as stream:
+        stream.write(b"again")
+    assert sorted(p.name for p in tmp_path.iterdir()) == [name]  # the dead one removed

@@ -10,6 +10,7 @@ run, a download cut off by SIGKILL) is removed by the next write of the same fil
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import re
@@ -34,7 +35,7 @@ def atomic_output(
     that appeared at ``path`` meanwhile (another writer's) is kept, and VsrError raised."""
     path = Path(path)
     # The process id names a dead run's file for the sweep; the token, this write's own.
-    temp = path.with_name(f".{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    temp = path.with_name(f".{_temp_stem(path.name)}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
     try:
         remove_dead_temps(path, _temp_pattern(path))
         held = create_held(temp, permissions=0o600)
@@ -64,7 +65,39 @@ def atomic_output(
 
 def _temp_pattern(path: Path) -> str:
     """The names atomic_output gives `path`'s temporary files, the process id its group."""
-    return rf"\.{re.escape(path.name)}\.(\d+)\.[0-9a-f]{{8}}\.tmp"
+    return rf"\.{re.escape(_temp_stem(path.name))}\.(\d+)\.[0-9a-f]{{8}}\.tmp"
+
+
+# A file name holds at most 255 bytes (NAME_MAX on Linux, macOS and Windows alike). The
+# temporary name adds to the target's ".", ".<pid>.<8 hex>.tmp" and, while create_held
+# makes it, ".new": 28 bytes with the largest process id (10 digits).
+_NAME_MAX = 255
+_TEMP_ADDS = len(".") + len(".4294967295.0123abcd.tmp.new")
+_NAME_HASH_HEX = 16
+
+
+def _temp_stem(name: str) -> str:
+    """What a temporary name holds of the target's `name`: all of it where the temporary
+    name still fits in a file name, else its start and a hash of the whole. A legal name of
+    about 230 bytes or more was refused as too long, after the work, for its temporary's sake;
+    the hash keeps the stem the same for the same name, so the sweep still finds it."""
+    encoded = os.fsencode(name)
+    room = _NAME_MAX - _TEMP_ADDS
+    if len(encoded) <= room:
+        return name
+    digest = hashlib.sha256(encoded).hexdigest()[:_NAME_HASH_HEX]
+    kept = encoded[: room - len(digest) - 1]
+    if _is_utf8(encoded):  # cut on a letter: macOS takes only UTF-8 names
+        kept = kept.decode("utf-8", errors="ignore").encode()
+    return f"{os.fsdecode(kept)}~{digest}"
+
+
+def _is_utf8(encoded: bytes) -> bool:
+    try:
+        encoded.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def put_in_place_unless_taken(temp: Path, path: Path) -> None:
