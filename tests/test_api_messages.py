@@ -218,3 +218,14 @@ def test_the_encoder_s_refusals_name_the_api_s_settings(weights, tmp_path):
     ):
         vsr.upscale_video(source, output, weights=weights, settings=full_range, progress=False)
     assert not output.exists()
+
+
+def test_a_report_under_a_link_loop_is_refused_in_a_line_before_the_work(weights, tmp_path):
+    # Path.resolve() raised RuntimeError("Symlink loop") comparing it with the clip's paths.
+    source, output = tmp_path / "in.mp4", tmp_path / "out.mkv"
+    make_clip(source, frames=2, audio=False)
+    (tmp_path / "loop").symlink_to(tmp_path / "loop")
+    report = tmp_path / "loop" / "r.json"
+    with pytest.raises(vsr.VsrError, match=r"loop is a link to .*, which cannot be reached"):
+        vsr.upscale_video(source, output, weights=weights, report=report, progress=False)
+    assert not output.exists()

@@ -159,3 +159,13 @@ def test_any_legal_name_can_be_written_and_its_dead_temporary_is_still_swept(tmp
     with atomic_output(tmp_path / name) as stream:
         stream.write(b"again")
     assert sorted(p.name for p in tmp_path.iterdir()) == [name]  # the dead one removed
+
+
+@pytest.mark.parametrize("link_to", ["unmounted/results", "loop"])
+def test_a_folder_link_that_leads_nowhere_is_refused_before_the_work(tmp_path, link_to):
+    # Taken for a missing folder to make, the write after the work failed ("File exists").
+    (tmp_path / "nas").symlink_to(tmp_path / link_to)
+    (tmp_path / "loop").symlink_to(tmp_path / "loop")
+    with pytest.raises(VsrError, match=r"nas is a link to .*, which cannot be reached \("):
+        check_can_write(tmp_path / "nas" / "sub" / "x.json", "JSON")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["loop", "nas"]  # nothing made

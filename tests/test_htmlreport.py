@@ -960,3 +960,10 @@ def test_a_clip_without_progress_samples_still_has_its_line_in_the_fps_plot(tmp_
         [0.0, 24.0], [2.0, 24.0],
     ]  # fmt: skip
     assert axes.get_title() == "Throughput (no fps for none.mp4)"
+
+
+def test_a_page_under_a_link_loop_is_refused_in_a_line(reports, tmp_path, capsys):
+    # Path.resolve() raised RuntimeError("Symlink loop"), a traceback.
+    (tmp_path / "loop").symlink_to(tmp_path / "loop")
+    assert main(["report", str(reports[2]), "-o", str(tmp_path / "loop" / "x.html")]) == 2
+    assert "loop is a link to" in capsys.readouterr().err

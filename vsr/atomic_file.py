@@ -10,6 +10,7 @@ run, a download cut off by SIGKILL) is removed by the next write of the same fil
 
 from __future__ import annotations
 
+import errno
 import hashlib
 import json
 import os
@@ -150,6 +151,9 @@ def check_can_write(path: str | os.PathLike | None, kind: str | None = None) -> 
     path = Path(path)
     if path.is_dir():
         raise VsrError(f"{path} is a folder; give a file name")
+    refusal = why_folders_cannot_be_made(path.parent)
+    if refusal:
+        raise VsrError(f"cannot write {path}: {refusal}")
     folder = path.parent
     while not folder.exists() and folder != folder.parent:
         folder = folder.parent
@@ -161,6 +165,23 @@ def check_can_write(path: str | os.PathLike | None, kind: str | None = None) -> 
         problem = _why_not_replaceable(path, kind)
         if problem:
             raise VsrError(f"{path} {problem}; vsr will not write over it (remove it first)")
+
+
+def why_folders_cannot_be_made(folder: Path) -> str | None:
+    """Why `folder`'s missing folders cannot be made, as `mkdir -p` would refuse them: one
+    on the way is a link that leads nowhere (to an unmounted share, or in a loop). Taken
+    for a missing folder, the write failed after the work ("File exists"), or the folders
+    were made where the link points. None where nothing stands in the way."""
+    while not folder.exists() and folder != folder.parent:
+        if os.path.lexists(folder):
+            try:
+                os.stat(folder)
+                why = os.strerror(errno.ENOENT)
+            except OSError as error:
+                why = error.strerror or str(error)
+            return f"{folder} is a link to {os.readlink(folder)}, which cannot be reached ({why})"
+        folder = folder.parent
+    return None
 
 
 _KIND_NAMES = {

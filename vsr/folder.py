@@ -136,7 +136,7 @@ def check_report_path(report: Path | None, in_dir: Path, out_dir: Path, watching
         return
     from vsr.video.containers import CONTAINERS
 
-    where = report.resolve()
+    where = Path(os.path.realpath(report))  # a link loop is check_can_write's to say
     try:
         clips = find_clips(in_dir)
     except OSError:

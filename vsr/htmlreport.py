@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import html
 import json
+import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -762,7 +763,8 @@ def write_report(
 ) -> list[str]:
     """Read the reports at ``paths`` and write the page to ``output`` atomically. Returns
     notes on what the page lacks (its plots, without matplotlib)."""
-    if any(Path(output).resolve() == Path(path).resolve() for path in paths):
+    # realpath, not resolve(): a link in a loop is check_can_write's to say, in a line.
+    if any(os.path.realpath(output) == os.path.realpath(path) for path in paths):
         raise VsrError(f"{output} is one of the reports read; it would be replaced by the page")
     # Not a folder or a name ending in a slash, nor a file that is not an HTML page.
     check_can_write(output, "HTML")

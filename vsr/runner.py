@@ -176,9 +176,11 @@ def check_clip_report_path(report: str | Path | None, source: Path, target: Path
     report that cannot be written is said before the upscaling, not after it."""
     if report is None:
         return
-    where = Path(report).resolve()
+    # realpath, not resolve(): a link in a loop on the way is check_can_write's to say, in
+    # a line, where resolve() raised RuntimeError.
+    where = os.path.realpath(report)
     for role, path in (("input", source), ("output", target)):
-        if where == path.resolve():
+        if where == os.path.realpath(path):
             raise VsrError(f"the report {report} would replace the {role} video; name another file")
     check_can_write(report, "JSON")
 
