@@ -361,8 +361,15 @@ def test_vsr_weights_export_writes_the_network_of_a_stopped_run(tmp_path, monkey
     printed = capsys.readouterr().out
     assert printed.count("\n") == 1 and "w\\nvsr: error: forged.safetensors" in printed
     assert read_state_dict(forged)[1]["steps"] == "2"
+    # A legal name too long for the temporary ".NAME.tmp.<pid>": was "File name too long".
+    longest = tmp_path / ("w" * 243 + ".safetensors")
+    assert main(["weights", "export", str(checkpoint), str(longest)]) == 0
+    capsys.readouterr()
+    dangling = tmp_path / "dangling.safetensors"
+    dangling.symlink_to(tmp_path / "elsewhere.safetensors")  # was replaced without a word
     for args, message in [
         ([str(checkpoint), str(out)], "already exists; add --overwrite"),
+        ([str(checkpoint), str(dangling)], "already exists; add --overwrite"),
         ([str(checkpoint), str(tmp_path / "w.pth")], "written as .safetensors"),
         ([str(tmp_path / "none.pt"), str(tmp_path / "x.safetensors")], "no such file"),
         ([str(out), str(tmp_path / "x.safetensors")], "not a training checkpoint"),

@@ -75,6 +75,7 @@ def download_weights(args: argparse.Namespace) -> int:
 
 
 def export_checkpoint(args: argparse.Namespace) -> int:
+    import os
     from pathlib import Path
 
     from vsr.errors import VsrError
@@ -95,7 +96,7 @@ def export_checkpoint(args: argparse.Namespace) -> int:
         raise VsrError(f"{checkpoint}: no such file")
     if output.suffix != ".safetensors":
         raise VsrError(f"{output}: weights are written as .safetensors")
-    if output.exists() and not args.overwrite:
+    if os.path.lexists(output) and not args.overwrite:  # a link to nothing is replaced too
         raise VsrError(f"{output} already exists; add --overwrite to replace it")
     steps = export_weights(checkpoint, output)
     # The name as given may hold a newline and a forged line after it (vsr.printable).

@@ -241,23 +241,23 @@ def save_weights(
 ) -> None:
     """Write the model's tensors as safetensors, atomically, with arch and scale recorded
     (and `metadata`, whose values are stored as text, as safetensors holds them)."""
-    from safetensors.torch import save_file
+    from safetensors.torch import save
+
+    from vsr.atomic_file import atomic_output
 
     path = Path(path)
     if not path.parent.is_dir():
         raise VsrError(f"cannot write {path}: no folder {path.parent}")
     if path.is_dir():
         raise VsrError(f"{path} is a folder; give a .safetensors file name")
-    if not os.access(path.parent, os.W_OK | os.X_OK):  # safetensors would say it in its own type
+    if not os.access(path.parent, os.W_OK | os.X_OK):  # said of the folder, not of a file in it
         raise VsrError(f"cannot write {path}: {path.parent} is not writable")
     model = _unwrapped(model)
     extra = {str(key): str(value) for key, value in (metadata or {}).items()}
     info = {"arch": model.arch, "scale": str(model.scale), **extra}
     tensors = {k: v.detach().to("cpu").contiguous() for k, v in model.state_dict().items()}
-    temp = path.with_name(f".{path.name}.tmp.{os.getpid()}")
-    try:
-        save_file(tensors, str(temp), metadata=info)
-        os.chmod(temp, 0o644)  # shareable weights, not private like a temp file
-        os.replace(temp, path)
-    finally:
-        temp.unlink(missing_ok=True)
+    # To bytes, then vsr's own writer: save_file raised its own SafetensorError on a full
+    # disk or a size limit (a traceback), and named a temporary too long for a long name.
+    data = save(tensors, metadata=info)
+    with atomic_output(path) as stream:
+        stream.write(data)
