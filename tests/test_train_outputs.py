@@ -350,3 +350,12 @@ def test_what_a_log_shows_of_a_runs_saves(tmp_path, rows, trained_to) -> None:
     (tmp_path / "config.json").write_text(json.dumps({"save_every": 10}))
     (tmp_path / "log.csv").write_text(",".join(CSV_FIELDS) + "\n" + rows)
     assert trained_to_of(tmp_path) == trained_to
+
+
+def test_an_out_under_a_link_to_nowhere_is_refused_as_mkdir_p_refuses_it(tmp_path) -> None:
+    # The run made the folders the link pointed to (an unmounted share's) and trained there.
+    (tmp_path / "share").symlink_to(tmp_path / "unmounted" / "results")
+    config = tiny_config(tmp_path, steps=1, out=str(tmp_path / "share" / "run"))
+    with pytest.raises(VsrError, match=r"cannot create output folder .*share is a link to"):
+        loop.train(config)
+    assert not (tmp_path / "unmounted").exists()

@@ -61,3 +61,19 @@ def test_init_from_in_a_recipe_is_relative_to_the_recipe_unless_a_name(tmp_path)
     assert load_config(recipe).init_from == "IMDN_x2"
     recipe.write_text('train_dir = "data"\ninit_from = "../w/x2.safetensors"\n')
     assert load_config(recipe).init_from == str((tmp_path / "w" / "x2.safetensors").resolve())
+
+
+def test_an_out_through_a_link_to_nowhere_stays_the_link_s_not_its_target(
+    tmp_path, monkeypatch
+) -> None:
+    # resolve() followed the link to an unmounted share, and the run made the folders it
+    # pointed to and trained onto them; a link loop raised RuntimeError.
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "share").symlink_to(tmp_path / "unmounted" / "results")
+    (tmp_path / "loop").symlink_to(tmp_path / "loop")
+    assert load_config(None, {"train_dir": "d", "out": "share/run"}).out == str(
+        tmp_path / "share" / "run"
+    )
+    assert load_config(None, {"train_dir": "d", "out": "loop/run"}).out == str(
+        tmp_path / "loop" / "run"
+    )

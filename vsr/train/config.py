@@ -180,10 +180,21 @@ def _absolute(key: str, value: Any, folder: Path) -> Any:
         return value
     named = Path(value).expanduser()  # "~/data" is the user's, not relative
     if not named.is_absolute():
-        named = (folder / named).resolve()
+        named = _resolved_where_it_exists(folder / named)
     if key == "init_from" and not _looks_like_a_path(value, named):
         return value
     return str(named)
+
+
+def _resolved_where_it_exists(path: Path) -> Path:
+    """`path` with the part of it that exists resolved and the rest kept as written: a
+    whole resolve() followed a link to an unmounted share (the run then made the folders
+    it pointed to and trained there, where `mkdir -p` refuses), and raised on a loop."""
+    missing: list[str] = []
+    while not path.exists() and path != path.parent:
+        missing.append(path.name)
+        path = path.parent
+    return path.resolve().joinpath(*reversed(missing))
 
 
 def _looks_like_a_path(value: str, named: Path) -> bool:

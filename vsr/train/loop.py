@@ -27,6 +27,7 @@ import torch.nn.functional as F
 from torch import nn
 from tqdm import tqdm
 
+from vsr.atomic_file import why_folders_cannot_be_made
 from vsr.errors import VsrError
 from vsr.models import create_model, save_weights
 from vsr.models.checkpoint import check_finite, read_state_dict
@@ -125,6 +126,9 @@ def _refusal_of_out(out: Path, resume: bool) -> str | None:
     """Why --out cannot take this run, or None where it can."""
     if out.exists() and not out.is_dir():
         return f"output folder {out} is a file"
+    unmakeable = why_folders_cannot_be_made(out)
+    if unmakeable:
+        return f"cannot create output folder {out}: {unmakeable}"
     if resume:
         return None
     # Weights without a checkpoint are a run too (stopped by SIGKILL before its first save).
