@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 
 import numpy as np
 import pytest
@@ -584,3 +585,10 @@ def test_two_inputs_of_one_name_are_refused(tmp_path, capsys, folder):
     assert [
         s.name for s in evaluate_dataset(BicubicUpscaler(2), dataset, progress=False).per_image
     ] == ["im0"]
+
+
+def test_a_fifo_given_as_a_dataset_is_one_line_not_a_traceback(tmp_path):
+    # It passed exists() and was listed as a folder: NotADirectoryError.
+    os.mkfifo(tmp_path / "ds")
+    with pytest.raises(VsrError, match=r"ds: not a regular file; a dataset is a folder"):
+        check_dataset(tmp_path / "ds")

@@ -510,3 +510,17 @@ def test_a_full_disk_stops_a_folder_run_at_the_image_it_meets_it_on(
         "again, once there is space, skips them",
     ]
     assert sorted(p.name for p in out.iterdir()) == ["b.png"]
+
+
+def test_a_fifo_named_like_an_image_fails_as_not_a_regular_file(tmp_path, weights, capsys):
+    # In a folder, Pillow opened it and waited for a writer for ever; alone, it was "input
+    # not found", though it is there.
+    folder = tmp_path / "in"
+    folder.mkdir()
+    write_image(folder / "a.png", _random((4, 4, 3)))
+    os.mkfifo(folder / "b.png")
+    assert _run(folder, tmp_path / "out", weights) == 1
+    assert "vsr:   failed: b.png: not a regular file" in capsys.readouterr().err
+    assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a.png"]
+    assert _run(folder / "b.png", tmp_path / "b2.png", weights) == 2
+    assert capsys.readouterr().err == f"vsr: error: {folder / 'b.png'}: not a regular file\n"

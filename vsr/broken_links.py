@@ -38,3 +38,16 @@ def why_not_there(path: Path) -> str:
     """What to say of a file ``path`` that cannot be opened as one: the link's fault where
     it is a broken link, else "no such file"."""
     return broken_link(path) or "no such file"
+
+
+def not_a_regular_file(path: Path) -> str | None:
+    """Why ``path`` cannot be read as a file though something is there: a link that leads
+    nowhere (broken_link), or no regular file (a FIFO, whose reading waits for a writer
+    for ever, a device, a socket). None for a regular file or a folder, and where nothing
+    is there at all (that is "not found")."""
+    why = broken_link(path)
+    if why:
+        return why
+    if os.path.lexists(path) and not path.is_file() and not path.is_dir():
+        return "not a regular file"
+    return None

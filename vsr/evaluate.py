@@ -23,6 +23,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
+from vsr.broken_links import not_a_regular_file
 from vsr.errors import VsrError, option
 from vsr.every_failure import each_or_every_failure
 from vsr.hidden_files import hidden_left_out, visible_files
@@ -180,6 +181,8 @@ def check_dataset(dataset: Path) -> None:
         raise VsrError(f"{dataset} is {what}; give the dataset's folder, {inside.parent}")
     if dataset.is_file():
         raise VsrError(f"{dataset} is a file; a dataset is a folder with HR/ inside")
+    if why := not_a_regular_file(dataset):  # a FIFO: listed as a folder, a traceback
+        raise VsrError(f"{dataset}: {why}; a dataset is a folder with HR/ inside")
     if hr_folder_of(dataset) is None:
         # A flat folder of pictures is the usual first try: say the layout that is wanted.
         raise VsrError(

@@ -19,7 +19,7 @@ import numpy as np
 from PIL import Image, UnidentifiedImageError
 
 from vsr.atomic_file import atomic_output
-from vsr.broken_links import broken_link
+from vsr.broken_links import not_a_regular_file
 from vsr.cmyk import to_srgb
 from vsr.errors import VsrError
 from vsr.gif_palette import gif_picture
@@ -249,7 +249,7 @@ def read_image(path: str | Path, keep_grey_alpha: bool = False) -> np.ndarray:
     if path.is_dir():
         raise VsrError(f"{path} is a folder; give an image file in it")
     if not path.is_file():
-        why = broken_link(path)
+        why = not_a_regular_file(path)
         raise VsrError(f"{path}: {why}" if why else f"image not found: {path}")
     try:
         with Image.open(path) as image:

@@ -7,7 +7,7 @@ import os
 import sys
 from pathlib import Path
 
-from vsr.broken_links import broken_link
+from vsr.broken_links import not_a_regular_file
 from vsr.errors import VsrError, describe_error, is_out_of_space
 from vsr.printable import printable
 from vsr.url_input import refuse_a_url
@@ -98,7 +98,7 @@ def _jobs(
         return to_do, len(pairs) - len(to_do)
     if not source.is_file():
         refuse_a_url(source)
-        why = broken_link(source)
+        why = not_a_regular_file(source)
         raise VsrError(f"{source}: {why}" if why else f"input not found: {source}")
     if folder_meant and not target.is_dir():
         # argparse keeps "newdir/" as typed, but Path drops the slash: taken for a file
@@ -158,7 +158,9 @@ def run(args: argparse.Namespace) -> int:
         try:
             if linked_by_another_user(image_in):  # swapped in since the listing
                 raise VsrError(REFUSAL)
-            if why := broken_link(image_in):  # said as vsr run says it of a clip
+            # Said as vsr run says it of a clip; a FIFO named like a picture is not opened:
+            # Pillow waited on it for ever.
+            if why := not_a_regular_file(image_in):
                 raise VsrError(why)
             upscale_image(
                 upscaler, image_in, image_out, args.scale, args.overwrite, on_note=_say_note
