@@ -621,18 +621,6 @@ def test_a_real_subtitle_track_beside_chapters_is_kept(tmp_path, weights):
     assert not any("subtitle" in note for note in report.notes)
 
 
-def test_a_cut_ending_inside_a_steady_rate_frame_ends_its_video_at_the_cut_end(
-    clips, weights, tmp_path
-):
-    # --end 0.55 falls inside the frame at 0.52 s (25 fps): the video of --start 0.2 must
-    # end 0.35 s after its first frame. That frame is one average frame long, so it was
-    # given that whole length, and the video ran 10 ms past the cut's end and the sound.
-    out = tmp_path / "cut.mp4"
-    assert run(clips[".mp4"], out, "--weights", weights, "--start", "0.2", "--end", "0.55") == 0
-    timing = mp4_video_timing(out)
-    assert (timing.edit_seconds, timing.sample_seconds) == (Fraction(7, 20), Fraction(7, 20))
-
-
 @pytest.mark.parametrize("suffix", [".mp4", ".mkv"])
 def test_a_variable_rate_ts_cut_ends_its_video_at_the_cut_end(tmp_path, weights, suffix):
     # The frames at 0.08, 0.097, 0.18, 0.22 and 0.253 s are kept, the next is at 0.373 s:

@@ -883,16 +883,14 @@ class VideoReader:
             # files end their samples there; another muxer's may not, as ffmpeg reads).
             track_end = (self._stream.start_time or 0) + (self._stream.duration or 0)
             length = track_end - self._end_pts if track_end > self._end_pts else length
+        rate = self._source.average_rate
+        if rate and abs(length - 1 / (rate * time_base)) <= 1:
+            return None  # what a muxer gives the last frame anyway
         end = self._end_pts + length
         cut = self.info.cut
-        last = cut.end_in(time_base) if cut is not None else None
-        rate = self._source.average_rate
-        if last is not None and last < end:
-            end = last  # the cut ends inside the frame, however long the frame is
-        elif rate and abs(length - 1 / (rate * time_base)) <= 1:
-            return None  # what a muxer gives the last frame anyway
         if cut is not None:
-            end = cut.shift(end, time_base)
+            last = cut.end_in(time_base)
+            end = cut.shift(end if last is None else min(end, last), time_base)
         if self._film:
             return FINER * end  # in the time base four times as fine
         return 2 * end if self._field_rate else end  # per field, in the halved time base
