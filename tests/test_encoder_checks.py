@@ -182,6 +182,12 @@ def test_dnxhr_pictures_are_made_in_bt709(tmp_path, colors, source_matrix):
     writer.abort()
     assert (writer.color_matrix, writer._matrix_tag) == ("bt709", "bt709")
     assert any(f"converted from {source_matrix}" in note for note in writer.notes)
+    # DNxHR 444 in RGB holds no matrix at all: nothing is converted, and no note says so.
+    rgb = EncodeSettings(codec="dnxhd", pix_fmt="gbrp10le", options={"profile": "dnxhr_444"})
+    writer = writer_for(source, output, rgb)
+    writer.abort()
+    assert (writer.color_matrix, writer._matrix_tag) == ("gbr", "rgb")
+    assert not [note for note in writer.notes if "converted from" in note]
 
 
 FULL_RANGE = (1, 2, 1, 1)  # BT.709 in full range (a phone's, a screen capture's)

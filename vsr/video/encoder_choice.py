@@ -230,11 +230,6 @@ class EncoderChoice:
         self.color_matrix = source.color_matrix
         self.color_range = source.color_range
         self.matrix_tag = source.color_matrix_tag or self.color_matrix
-        fixed = _ONE_MATRIX.get(self.codec.name)
-        if fixed is not None and self.color_matrix != fixed[0]:
-            matrix, self.matrix_tag, what = fixed
-            self.notes.append(f"{what}: the picture is converted from {self.color_matrix}")
-            self.color_matrix = matrix
         check_container_holds(container_format, self.codec.name, path.suffix)
         self.pix_fmt, self.encoder_fmt = self._choose_format()
         if is_planar_rgb(self.pix_fmt):
@@ -242,6 +237,7 @@ class EncoderChoice:
             # decoders read RGB as full range whatever the container can mark.
             self.color_matrix, self.matrix_tag, self.color_range = GBR, "rgb", "pc"
         else:
+            self._use_the_encoders_only_matrix()
             self._limit_range_if_unmarkable()
             self._widen_range_for_jpeg()
         self.chroma_siting = self._choose_siting()
@@ -284,6 +280,15 @@ class EncoderChoice:
         if given is not None:
             return self._wanted_siting  # declared as given, without a note
         return output_siting(self.codec.name, self.container_format, shift, self._wanted_siting)
+
+    def _use_the_encoders_only_matrix(self) -> None:
+        """Convert to the one matrix an encoder's pictures can hold (_ONE_MATRIX), with a
+        note, where the source's is another."""
+        fixed = _ONE_MATRIX.get(self.codec.name)
+        if fixed is not None and self.color_matrix != fixed[0]:
+            matrix, self.matrix_tag, what = fixed
+            self.notes.append(f"{what}: the picture is converted from {self.color_matrix}")
+            self.color_matrix = matrix
 
     def _limit_range_if_unmarkable(self) -> None:
         """Full range goes to limited where the output cannot mark it: such codes are read
