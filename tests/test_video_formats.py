@@ -384,3 +384,37 @@ def test_a_grey_clip_tagged_limited_range_stays_limited(tmp_path, weights):
     # The grey clip is upscaled as the same picture in limited-range YUV is.
     assert made["gray"][0] == made["yuv420p"][0] == colors.RANGE_CODES["tv"]
     np.testing.assert_array_equal(made["gray"][1], made["yuv420p"][1])
+
+
+@pytest.mark.parametrize(
+    ("clip_range", "frame_range", "luma"), [("pc", "tv", 16), ("tv", "pc", 16)]
+)
+def test_a_grey_frame_of_another_range_is_converted_only_where_swscale_can(
+    tmp_path, clip_range, frame_range, luma
+):
+    # swscale takes grey as full range whatever it is told: a limited grey frame in a full
+    # range clip came through unchanged, noted as converted. A full-range one in a limited
+    # clip is squeezed (16 full is 30 limited), as the note says.
+    from vsr.video.frame_planes import FramePlanes
+
+    source = tmp_path / "grey.mkv"
+    with av.open(str(source), "w") as container:
+        stream = container.add_stream("ffv1", rate=25)
+        stream.width, stream.height, stream.pix_fmt = 16, 16, "gray"
+        stream.codec_context.color_range = colors.RANGE_CODES[clip_range]
+        frame = av.VideoFrame.from_ndarray(np.full((16, 16), 16, np.uint8), format="gray")
+        frame.color_range, frame.pts = colors.RANGE_CODES[clip_range], 0
+        container.mux(stream.encode(frame))
+        container.mux(stream.encode(None))
+    with VideoReader(source) as reader:
+        info = reader.info
+    assert info.color_range == clip_range
+    notes: list[str] = []
+    planes = FramePlanes(info, frame, notes)
+    other = av.VideoFrame.from_ndarray(np.full((16, 16), 16, np.uint8), format="gray")
+    other.color_range = colors.RANGE_CODES[frame_range]
+    converted = int(planes(other, 1)[0][0, 0])
+    if clip_range == "tv":
+        assert converted == 30 and any("converted to the first frame's tv" in n for n in notes)
+    else:
+        assert converted == 16 and notes == []

@@ -183,8 +183,13 @@ class FramePlanes:
         joined from a limited- and a full-range part): it is then converted to the clip's
         range, which the engine works in, and a note says so once."""
         if self.info.rgb_planes or self.info.color_range != self._first_tag_range:
-            return False  # RGB, grey, yuvj: always full range, whatever the tag
+            return False  # RGB, yuvj and untagged grey: full range, whatever the tag
         if colors.range_name(frame.color_range) == self.info.color_range:
+            return False
+        if is_grey(frame.format) and self.info.color_range == "pc":
+            # swscale takes grey as full range whatever it is told: it cannot widen a
+            # limited grey frame (its codes came through, "converted" said the note).
+            # Kept as it is; a limited frame in a limited grey clip is squeezed rightly.
             return False
         if not self._range_noted:
             self._range_noted = True
