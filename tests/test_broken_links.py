@@ -3,6 +3,7 @@ why, as failed clips or images, not left out without a word (vsr.broken_links)."
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import numpy as np
@@ -104,6 +105,24 @@ def test_a_watch_fails_a_broken_link_once_and_takes_it_once_mended(tmp_path):
         ("b.mp4", "done"),
         ("loop.mp4", "failed"),
     ]
+
+
+def test_a_fifo_named_like_a_clip_fails_as_no_regular_file(tmp_path, capsys):
+    # A folder run left it out without a word; alone it was "not a file".
+    clips = tmp_path / "in"
+    clips.mkdir()
+    (clips / "a.mp4").write_bytes(b"1234")
+    os.mkfifo(clips / "x.mp4")
+    runner = Recorder()
+    summary = process_folder(clips, tmp_path / "out", runner, progress=False, log=print)
+    assert runner.calls == [("a.mp4", 4)]
+    assert [(Path(c["input"]).name, c["status"], c.get("error")) for c in summary.clips] == [
+        ("a.mp4", "done", None),
+        ("x.mp4", "failed", "not a regular file"),
+    ]
+    capsys.readouterr()
+    assert main(["run", str(clips / "x.mp4"), str(tmp_path / "out.mp4")]) == 2
+    assert capsys.readouterr().err == f"vsr: error: {clips / 'x.mp4'}: not a regular file\n"
 
 
 def test_a_single_clip_that_is_a_broken_link_is_not_called_missing(tmp_path, capsys):

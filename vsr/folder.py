@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-from vsr.broken_links import broken_link
+from vsr.broken_links import not_a_regular_file
 from vsr.errors import VsrError, describe_error, is_out_of_space
 from vsr.foreign_links import REFUSAL, linked_by_another_user, say_links_left_alone
 from vsr.frames_folder import frames_hint
@@ -59,7 +59,8 @@ def find_clips(folder: Path) -> list[Path]:
 def list_folder(folder: Path) -> tuple[list[Path], list[Path], dict[Path, str]]:
     """From one listing of `folder`: its clips (as find_clips), the links that another
     user made, which are left alone (vsr.foreign_links), and the links that lead to no
-    file, each with why (vsr.broken_links), which fail as a clip fails."""
+    file and what is no regular file (a FIFO), each with why (vsr.broken_links), which
+    fail as a clip fails."""
     clips, foreign, broken = [], [], {}
     for path in sorted(folder.iterdir()):
         if path.suffix.lower() not in VIDEO_EXTENSIONS or is_hidden(path):
@@ -68,7 +69,7 @@ def list_folder(folder: Path) -> tuple[list[Path], list[Path], dict[Path, str]]:
             foreign.append(path)
         elif path.is_file():
             clips.append(path)
-        elif why := broken_link(path):
+        elif why := not_a_regular_file(path):
             broken[path] = why
     return clips, foreign, broken
 

@@ -21,7 +21,7 @@ from pathlib import Path
 import av
 import numpy as np
 
-from vsr.broken_links import why_not_there
+from vsr.broken_links import not_a_regular_file, why_not_there
 from vsr.errors import VsrError, option
 from vsr.video import colors
 from vsr.video.captions import CaptionStore, captions_of
@@ -144,7 +144,7 @@ def _open_input(path: Path, rate: Fraction | None = None) -> av.container.InputC
             raise VsrError(f"{path}: {not_a_sequence}")
         raise VsrError(f"{path}: {why_not_there(path)}")
     if not sequence and not path.is_file():
-        raise VsrError(f"{path}: not a file")
+        raise VsrError(f"{path}: {not_a_regular_file(path) or 'not a file'}")
     try:
         return open_source(path, rate)
     except av.error.FFmpegError as error:
