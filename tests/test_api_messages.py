@@ -226,6 +226,6 @@ def test_a_report_under_a_link_loop_is_refused_in_a_line_before_the_work(weights
     make_clip(source, frames=2, audio=False)
     (tmp_path / "loop").symlink_to(tmp_path / "loop")
     report = tmp_path / "loop" / "r.json"
-    with pytest.raises(vsr.VsrError, match=r"loop is a link to .*, which cannot be reached"):
+    with pytest.raises(vsr.VsrError, match=r"loop: a link that loops"):
         vsr.upscale_video(source, output, weights=weights, report=report, progress=False)
     assert not output.exists()

@@ -966,4 +966,4 @@ def test_a_page_under_a_link_loop_is_refused_in_a_line(reports, tmp_path, capsys
     # Path.resolve() raised RuntimeError("Symlink loop"), a traceback.
     (tmp_path / "loop").symlink_to(tmp_path / "loop")
     assert main(["report", str(reports[2]), "-o", str(tmp_path / "loop" / "x.html")]) == 2
-    assert "loop is a link to" in capsys.readouterr().err
+    assert "loop: a link that loops" in capsys.readouterr().err

@@ -10,7 +10,6 @@ run, a download cut off by SIGKILL) is removed by the next write of the same fil
 
 from __future__ import annotations
 
-import errno
 import hashlib
 import json
 import os
@@ -21,6 +20,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import IO, Any
 
+from vsr.broken_links import broken_link
 from vsr.errors import VsrError
 from vsr.page_marker import is_vsr_page
 from vsr.report_kind import report_kind
@@ -71,7 +71,7 @@ def _temp_pattern(path: Path) -> str:
 
 # A file name holds at most 255 bytes (NAME_MAX on Linux, macOS and Windows alike). The
 # temporary name adds to the target's ".", ".<pid>.<8 hex>.tmp" and, while create_held
-# makes it, ".new": 28 bytes with the largest process id (10 digits).
+# makes it, ".new": 29 bytes with the largest process id (10 digits).
 _NAME_MAX = 255
 _TEMP_ADDS = len(".") + len(".4294967295.0123abcd.tmp.new")
 _NAME_HASH_HEX = 16
@@ -173,13 +173,9 @@ def why_folders_cannot_be_made(folder: Path) -> str | None:
     for a missing folder, the write failed after the work ("File exists"), or the folders
     were made where the link points. None where nothing stands in the way."""
     while not folder.exists() and folder != folder.parent:
-        if os.path.lexists(folder):
-            try:
-                os.stat(folder)
-                why = os.strerror(errno.ENOENT)
-            except OSError as error:
-                why = error.strerror or str(error)
-            return f"{folder} is a link to {os.readlink(folder)}, which cannot be reached ({why})"
+        why = broken_link(folder)
+        if why:
+            return f"{folder}: {why}"
         folder = folder.parent
     return None
 
