@@ -25,7 +25,7 @@ import av
 
 from vsr.errors import VsrError
 from vsr.video.captions import captions_of
-from vsr.video.decoding import SEEK_BACK_SECONDS, decode_packets
+from vsr.video.decoding import decode_packets, seek_targets
 from vsr.video.deinterlace import rebuilds
 from vsr.video.frame_rate import file_frame_rate
 from vsr.video.media_url import file_url, open_source
@@ -163,15 +163,18 @@ class _Decoded:
     in_range: list[int]
 
 
-def _decode_segment(source: Path, segment: Segment, with_before: bool) -> _Decoded:
+def _decode_segment(
+    source: Path, segment: Segment, time_base: Fraction, with_before: bool
+) -> _Decoded:
     """Decode from a seek that lands at the segment's keyframe (`with_before`: before it, so
     that the frame before it is decoded too), seeking further back where one lands past
-    it (SEEK_BACK_SECONDS), from the top at last."""
-    time_base = None if segment.start is None else _time_base(source)
-    for back in SEEK_BACK_SECONDS:
-        in_range, target = [0], None
-        if back is not None and segment.start is not None:
-            target = segment.start - with_before - round(Fraction(back) / time_base)
+    it (vsr.video.decoding.seek_targets), from the top at last. `time_base`: the video
+    stream's."""
+    targets = (
+        [None] if segment.start is None else seek_targets(segment.start - with_before, time_base)
+    )
+    for target in targets:
+        in_range = [0]
         frames = _decode_from_seek(source, segment, target, in_range)
         before, first = None, next(frames, None)
         while segment.start is not None and first is not None and first.pts < segment.start:
@@ -216,10 +219,11 @@ def extract_segment(
     Where `deinterlace` (vsr.video.deinterlace's mode) has bwdif rebuild its edge frames,
     from their neighbours, the frames just outside the segment are stored around it, so
     that a run of its window makes those frames as a run of the whole clip does."""
-    decoded = _decode_segment(source, segment, with_before=False)
+    time_base = _time_base(source)
+    decoded = _decode_segment(source, segment, time_base, with_before=False)
     if decoded.first is not None and rebuilds(deinterlace, decoded.first):
         decoded.rest.close()
-        decoded = _decode_segment(source, segment, with_before=True)  # one GOP more
+        decoded = _decode_segment(source, segment, time_base, with_before=True)  # a GOP more
     first = decoded.first
     if first is None:
         raise VsrError(f"{source}: segment {segment.index} holds no decodable frame")

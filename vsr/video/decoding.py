@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterator
+from fractions import Fraction
 
 import av
 
@@ -19,7 +20,15 @@ log = logging.getLogger(__name__)
 # a segment's start); then (None) from the top. MPEG-TS lands on the keyframe after the one
 # asked for: a segment one GOP long held "no decodable frame" (with B-frames), and a cut on
 # a keyframe got no frame before it.
-SEEK_BACK_SECONDS = (0.0, 1.0, 4.0, 16.0, None)
+_SEEK_BACK_SECONDS = (0.0, 1.0, 4.0, 16.0, None)
+
+
+def seek_targets(pts: int, time_base: Fraction) -> Iterator[int | None]:
+    """Where to seek for the keyframe at or before `pts`, each further back than the last
+    (_SEEK_BACK_SECONDS), and at last None: decode from the top. The caller stops at the
+    first that lands where it wants."""
+    for back in _SEEK_BACK_SECONDS:
+        yield None if back is None else pts - round(Fraction(back) / time_base)
 
 
 def decode_packets(

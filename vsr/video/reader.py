@@ -33,7 +33,7 @@ from vsr.video.clip_length import (
     seconds_in_range,
 )
 from vsr.video.clock_restarts import clock_may_restart, find_clock_restarts
-from vsr.video.decoding import SEEK_BACK_SECONDS, decode_packets
+from vsr.video.decoding import decode_packets, seek_targets
 from vsr.video.deinterlace import Deinterlacer, rebuilds
 from vsr.video.display_matrix import display_matrix_of
 from vsr.video.dolby_vision import DOLBY_VISION_NOTE, is_dolby_vision
@@ -616,9 +616,8 @@ class VideoReader:
         """The decodable frames from a keyframe before `start` (one GOP more than from the
         keyframe at it), seeking further back where a seek lands on it again (MPEG-TS)."""
         time_base = self._stream.time_base or Fraction(1, 90000)
-        for back in SEEK_BACK_SECONDS:
+        for target in seek_targets(start - 1, time_base):
             self._forget_what_was_decoded()
-            target = None if back is None else start - 1 - round(Fraction(back) / time_base)
             if target is None or target <= self._origin():
                 self._reopen()
                 return self._decode_from(None)
