@@ -13,6 +13,7 @@ import vsr.train.loop as loop
 from vsr.cli import _terminate
 from vsr.stop_signals import STOP_SIGNALS
 from vsr.train.data import PatchStore
+from vsr.train.out_lock import LOCK_FILE
 
 
 @pytest.fixture
@@ -61,7 +62,10 @@ def test_a_signal_saves_the_step_it_stopped_at_and_resume_continues_exactly(
     assert [signal.getsignal(n) for n in numbers] == handlers
     assert torch.load(tmp_path / "split" / "last.pt", weights_only=True)["step"] == 4
     # Nothing half-written: no temporary file, no weights of an unfinished run.
-    assert sorted(p.name for p in (tmp_path / "split").iterdir() if p.name != "tensorboard") == [
+    # (The run's lock, held while it lived, stays for the next run to take.)
+    kept = sorted(p.name for p in (tmp_path / "split").iterdir() if p.name != "tensorboard")
+    assert kept == [
+        LOCK_FILE,
         "config.json",
         "last.pt",
         "log.csv",
@@ -115,4 +119,6 @@ def test_a_second_signal_stops_at_once(tmp_path, monkeypatch) -> None:
     monkeypatch.undo()
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
     assert not (tmp_path / "run" / "last.pt").exists()  # mid-step: nothing consistent to save
-    assert not [p for p in (tmp_path / "run").iterdir() if p.name.startswith(".")]
+    assert not [
+        p for p in (tmp_path / "run").iterdir() if p.name.startswith(".") and p.name != LOCK_FILE
+    ]

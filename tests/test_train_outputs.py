@@ -7,6 +7,7 @@ import csv
 import dataclasses
 import json
 import math
+import os
 import re
 import signal
 
@@ -20,6 +21,8 @@ from vsr import cli
 from vsr.errors import VsrError
 from vsr.models import create_model, save_weights
 from vsr.models.checkpoint import read_state_dict
+from vsr.process_lock import HeldByAnother, hold_lock_file
+from vsr.train.out_lock import LOCK_FILE
 
 
 def test_weights_without_a_checkpoint_are_not_overwritten(tmp_path) -> None:
@@ -361,3 +364,66 @@ def test_an_out_under_a_link_to_nowhere_is_refused_as_mkdir_p_refuses_it(tmp_pat
     ):
         loop.train(config)
     assert not (tmp_path / "unmounted").exists()
+
+
+@pytest.mark.parametrize("resume", [False, True])
+def test_a_run_into_a_folder_another_run_is_training_is_refused(tmp_path, capsys, resume) -> None:
+    # Two runs into one --out (two starts within the first's start-up, or two --resume)
+    # both trained and both exited 0, each writing last.pt, config.json and log.csv over
+    # the other's. The other run is simulated by holding its lock.
+    config = tiny_config(tmp_path, steps=2)
+    loop.train(config)
+    capsys.readouterr()
+    run = tmp_path / "run"
+    before = {path.name: path.read_bytes() for path in run.iterdir() if path.is_file()}
+    other, _ = hold_lock_file(run / LOCK_FILE)
+    try:
+        flags = ["--resume", "--steps", "4"] if resume else []
+        status = cli.main(["train", "--train-dir", config.train_dir, "--out", str(run), *flags])
+    finally:
+        other.close()
+    assert status == 2
+    err = capsys.readouterr().err.strip()
+    assert err == (
+        f"vsr: error: {run} is being trained by another vsr run (process {os.getpid()}); "
+        "wait for it, stop it, or choose another --out"
+    )
+    assert {path.name: path.read_bytes() for path in run.iterdir() if path.is_file()} == before
+
+
+def test_a_run_holds_its_folder_from_before_its_first_file_to_its_end(tmp_path) -> None:
+    config = tiny_config(tmp_path, steps=2, log_every=1)
+    run = tmp_path / "run"
+    held_at = []
+
+    class LogThatTriesTheLock(loop.TrainLog):
+        def __init__(self, *args, **kwargs) -> None:
+            held_at.append(_held_by_another(run))  # before log.csv and config.json
+            super().__init__(*args, **kwargs)
+
+        def row(self, step, **values) -> None:
+            held_at.append(_held_by_another(run))
+            super().row(step, **values)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(loop, "TrainLog", LogThatTriesTheLock)
+        loop.train(config)
+    assert held_at == [True, True, True]
+    assert not _held_by_another(run)  # let go at its end
+
+
+def test_a_run_that_cannot_start_leaves_no_folder_for_its_lock(tmp_path) -> None:
+    config = tiny_config(tmp_path, out=str(tmp_path / "new" / "run"))
+    (tmp_path / "data" / "img0.png").write_bytes(b"not a picture")
+    with pytest.raises(VsrError):
+        loop.train(config)
+    assert not (tmp_path / "new").exists()
+
+
+def _held_by_another(run) -> bool:
+    try:
+        handle, _ = hold_lock_file(run / LOCK_FILE)
+    except HeldByAnother:
+        return True
+    handle.close()
+    return False

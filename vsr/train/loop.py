@@ -46,6 +46,7 @@ from vsr.train.data import PatchStore, batch_generator, files_left_out
 from vsr.train.distributed import Distributed, init_distributed
 from vsr.train.interrupt import StopRequest
 from vsr.train.meter import WindowMeter
+from vsr.train.out_lock import OutFolderLock
 from vsr.train.trainlog import TrainLog, note
 from vsr.train.transfer import init_from_weights
 from vsr.train.unsaved_run import clear_events, left_by_vsr, records_in, trained_to
@@ -100,6 +101,7 @@ def train(config: TrainConfig, resume: bool = False) -> nn.Module:
     threads_before = torch.get_num_threads()
     benchmark_before = torch.backends.cudnn.benchmark
     ddp = None
+    out_lock = OutFolderLock(Path(config.out))
     # Everything from the first setting changed is inside the try: joining the process
     # group can raise (a peer that never comes), and the caller's settings come back then too.
     try:
@@ -114,21 +116,27 @@ def train(config: TrainConfig, resume: bool = False) -> nn.Module:
         # Every rank holds to its CPUs; the run says so once, as it says everything else.
         if threads_note and ddp.is_main:
             note(threads_note)
-        return _train(config, resume, ddp)
+        return _train(config, resume, ddp, out_lock)
     finally:
+        out_lock.release()
         if ddp is not None:
             ddp.close()
         torch.set_num_threads(threads_before)  # callers in the same process keep theirs
         torch.backends.cudnn.benchmark = benchmark_before
 
 
-def _refusal_of_out(out: Path, resume: bool) -> str | None:
-    """Why --out cannot take this run, or None where it can."""
+def _refusal_of_out(out: Path, resume: bool, out_lock: OutFolderLock) -> str | None:
+    """Why --out cannot take this run, or None where it can (and is now held by it)."""
     if out.exists() and not out.is_dir():
         return f"output folder {out} is a file"
     unmakeable = why_folders_cannot_be_made(out)
     if unmakeable:
         return f"cannot create output folder {out}: {unmakeable}"
+    # Held before the folder is judged: two runs that judged it empty at once both wrote.
+    try:
+        out_lock.take()
+    except VsrError as error:
+        return str(error)
     if resume:
         return None
     # Weights without a checkpoint are a run too (stopped by SIGKILL before its first save).
@@ -159,22 +167,25 @@ def _refusal_of_out(out: Path, resume: bool) -> str | None:
     return None
 
 
-def _verdict_on_out(out: Path, resume: bool) -> str | None:
+def _verdict_on_out(out: Path, resume: bool, out_lock: OutFolderLock) -> str | None:
     """`_refusal_of_out`, with a folder rank 0 cannot read refused too: raised on rank 0
     alone, before the verdict is sent, it left the other ranks waiting for it."""
     try:
-        return _refusal_of_out(out, resume)
+        return _refusal_of_out(out, resume, out_lock)
     except OSError as error:
         return f"cannot read output folder {out}: {error.strerror or error}"
 
 
-def _train(config: TrainConfig, resume: bool, ddp: Distributed) -> nn.Module:
+def _train(
+    config: TrainConfig, resume: bool, ddp: Distributed, out_lock: OutFolderLock
+) -> nn.Module:
     device = pick_device(config, ddp.local_rank)
     out = Path(config.out)
     # Rank 0 alone writes into --out, so its view of the folder decides for every rank: a
     # rank that refused on its own (--out on a per-node disk holding another run's files)
     # would leave the others waiting for it at their next exchange for ever.
-    refusal = ddp.main_object(_verdict_on_out(out, resume) if ddp.is_main else None)
+    # Rank 0 alone holds the folder's lock, so the ranks of one run never refuse each other.
+    refusal = ddp.main_object(_verdict_on_out(out, resume, out_lock) if ddp.is_main else None)
     if refusal is not None:
         raise VsrError(str(refusal))
 
