@@ -400,6 +400,35 @@ def test_vsr_weights_export_writes_the_network_of_a_stopped_run(tmp_path, monkey
     assert list(shut.iterdir()) == []
 
 
+def test_an_export_made_meanwhile_is_kept_without_overwrite(tmp_path, monkeypatch, capsys):
+    # Two exports into one name at once both said "wrote", and the later replaced the
+    # earlier. The other export is simulated by a file made while this one reads its
+    # checkpoint, after the check for an existing output.
+    import vsr.train.checkpoint as train_checkpoint
+    from vsr.cli import main
+
+    config = tiny_config(tmp_path, out=str(tmp_path / "run"), steps=6, save_every=2)
+    train_until_the_first_checkpoint(config, monkeypatch)
+    capsys.readouterr()
+    checkpoint, out = tmp_path / "run" / "last.pt", tmp_path / "w.safetensors"
+    real_load = train_checkpoint.load_checkpoint
+
+    def load_while_another_exports(path):
+        out.write_bytes(b"the other export")
+        return real_load(path)
+
+    monkeypatch.setattr(train_checkpoint, "load_checkpoint", load_while_another_exports)
+    assert main(["weights", "export", str(checkpoint), str(out)]) == 2
+    captured = capsys.readouterr()
+    assert captured.out == ""
+    assert captured.err == f"vsr: error: {out} was written by someone else meanwhile; it is kept\n"
+    assert out.read_bytes() == b"the other export"
+    assert [p.name for p in tmp_path.iterdir() if p.name.startswith(".")] == []
+    # --overwrite replaces it, as asked.
+    assert main(["weights", "export", str(checkpoint), str(out), "--overwrite"]) == 0
+    assert read_state_dict(out)[1]["steps"] == "2"
+
+
 @pytest.mark.parametrize(
     ("log_every", "save_every", "step"),
     [(4, 100, 4), (100, 2, 2)],

@@ -98,7 +98,9 @@ def export_checkpoint(args: argparse.Namespace) -> int:
         raise VsrError(f"{output}: weights are written as .safetensors")
     if os.path.lexists(output) and not args.overwrite:  # a link to nothing is replaced too
         raise VsrError(f"{output} already exists; add --overwrite to replace it")
-    steps = export_weights(checkpoint, output)
+    # Checked again as it is put in place: an export made meanwhile (a second export into
+    # the same name) was replaced, and both said "wrote".
+    steps = export_weights(checkpoint, output, replace=args.overwrite)
     # The name as given may hold a newline and a forged line after it (vsr.printable).
     print(printable(f"wrote {output} (the network after {steps} training steps)"))
     return 0

@@ -237,10 +237,14 @@ def _unwrapped(model: nn.Module) -> nn.Module:
 
 
 def save_weights(
-    model: nn.Module, path: str | Path, metadata: dict[str, object] | None = None
+    model: nn.Module,
+    path: str | Path,
+    metadata: dict[str, object] | None = None,
+    replace: bool = True,
 ) -> None:
     """Write the model's tensors as safetensors, atomically, with arch and scale recorded
-    (and `metadata`, whose values are stored as text, as safetensors holds them)."""
+    (and `metadata`, whose values are stored as text, as safetensors holds them). With
+    ``replace=False`` a file another writer put at `path` meanwhile is kept (VsrError)."""
     from safetensors.torch import save
 
     from vsr.atomic_file import atomic_output
@@ -259,5 +263,5 @@ def save_weights(
     # To bytes, then vsr's own writer: save_file raised its own SafetensorError on a full
     # disk or a size limit (a traceback), and named a temporary too long for a long name.
     data = save(tensors, metadata=info)
-    with atomic_output(path) as stream:
+    with atomic_output(path, replace=replace) as stream:
         stream.write(data)

@@ -121,9 +121,14 @@ def training_state(
     }
 
 
-def export_weights(checkpoint: Path, target: Path, metadata: dict[str, str] | None = None) -> int:
+def export_weights(
+    checkpoint: Path,
+    target: Path,
+    metadata: dict[str, str] | None = None,
+    replace: bool = True,
+) -> int:
     """Write the model of a training checkpoint as safetensors (what every command loads);
-    returns the training steps it had."""
+    returns the training steps it had. ``replace=False``: as save_weights."""
     from vsr.models import create_model, save_weights
 
     state = load_checkpoint(Path(checkpoint))
@@ -136,7 +141,7 @@ def export_weights(checkpoint: Path, target: Path, metadata: dict[str, str] | No
             f"{checkpoint}: its network does not match its recorded settings ({first_line(error)})"
         ) from None
     info = {**_run_details(state), **(metadata or {})}
-    save_weights(model, target, info)
+    save_weights(model, target, info, replace=replace)
     return int(state["step"])
 
 
