@@ -142,7 +142,7 @@ def test_loading_weights_again_and_again_keeps_no_memory(tmp_path):
 
 
 def test_a_discarded_chunk_leaves_no_partial_file_open_or_on_disk(tmp_path):
-    recorder = ChunkRecorder(tmp_path / "chunk-000000.bin")
+    recorder = ChunkRecorder(tmp_path / "chunk-000000.bin", tmp_path / "out.mkv")
     packet = av.Packet(b"\0" * 100)
     packet.pts = packet.dts = 0
     recorder.add(packet)

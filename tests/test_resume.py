@@ -6,6 +6,7 @@ from __future__ import annotations
 import errno
 import fcntl
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -317,6 +318,27 @@ def test_a_long_run_stopped_without_resume_says_how_to_keep_work(
         "the upscaled frames are lost: with resume=True a run keeps its finished "
         "part, and the same command continues from there"
     ]
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_a_resume_folder_removed_mid_run_is_one_line(clip, weights, tmp_path, monkeypatch, capsys):
+    # A clean-up of hidden folders (or advice followed) removed a live run's journal: the
+    # next chunk's file could not be made, and the run ended with a FileNotFoundError
+    # traceback and exit 1.
+    out = tmp_path / "out.mkv"
+    add = ChunkRecorder.add
+
+    def removing_the_folder(self, packet) -> None:
+        shutil.rmtree(journal_folder(out), ignore_errors=True)
+        add(self, packet)
+
+    monkeypatch.setattr(ChunkRecorder, "add", removing_the_folder)
+    command = ["run", str(clip), str(out), "--weights", str(weights), "--resume", "--quiet"]
+    assert main(command) == 2
+    assert capsys.readouterr().err == (
+        f"vsr: error: {out}: its resume folder {journal_folder(out).name} was removed during "
+        "the run (by a clean-up of the folder?); nothing was written\n"
+    )
     assert list(tmp_path.iterdir()) == []
 
 

@@ -31,6 +31,7 @@ from typing import Any
 
 import av
 
+from vsr.errors import VsrError
 from vsr.resume_folder import ResumeFolder
 
 # A chunk file: this magic, the packets' bytes one after another, then a JSON header
@@ -87,10 +88,14 @@ class ChunkRecorder:
     """Writes one chunk's packets to a partial file as the encoder makes them (before the
     muxer, which empties them); `finish` completes the file under its final name."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, output: Path) -> None:
         self.path = path
+        self.output = output
         self._partial = path.with_name(path.name + PARTIAL)
-        self._file = open(self._partial, "wb")  # noqa: SIM115 - open until finish()
+        try:
+            self._file = open(self._partial, "wb")  # noqa: SIM115 - open until finish()
+        except FileNotFoundError:
+            raise self._folder_removed() from None
         self._file.write(_MAGIC)
         self._crc = 0  # of the packets' bytes: a damaged chunk must not be muxed
         self.packets: list[dict[str, Any]] = []
@@ -114,7 +119,18 @@ class ChunkRecorder:
         encoded = json.dumps({**header, "packets": self.packets}).encode()
         self._write(encoded + len(encoded).to_bytes(_LENGTH, "little"))
         self._file.close()
-        os.replace(self._partial, self.path)
+        try:
+            os.replace(self._partial, self.path)
+        except FileNotFoundError:
+            raise self._folder_removed() from None
+
+    def _folder_removed(self) -> VsrError:
+        """The journal's folder removed under a live run (a clean-up of hidden folders, or
+        advice followed): a bare FileNotFoundError ended the run with a traceback."""
+        return VsrError(
+            f"{self.output}: its resume folder {self.path.parent.name} was removed during "
+            "the run (by a clean-up of the folder?); nothing was written"
+        )
 
     def discard(self) -> None:
         """Close and delete an unfinished chunk (a failed or interrupted run): its open
@@ -179,7 +195,7 @@ class ChunkJournal(ResumeFolder):
     def recorder(self, index: int) -> ChunkRecorder:
         """Where chunk `index` goes. Encoder threads fill one each, in any order: a later
         chunk serves only once those before it are stored."""
-        return ChunkRecorder(self.folder / f"chunk-{index:06d}.bin")
+        return ChunkRecorder(self.folder / f"chunk-{index:06d}.bin", Path(self.output))
 
     def kept_frames(self) -> int:
         """The frames a run continuing from this journal would not upscale again."""
