@@ -8,7 +8,7 @@ import pytest
 
 from vsr import process_lock
 from vsr.errors import VsrError
-from vsr.process_lock import HeldByAnother, hold_lock_file
+from vsr.process_lock import HeldByAnother, hold_lock_file, live_holder
 
 
 def test_a_lock_file_gets_the_modes_the_umask_gives(tmp_path):
@@ -70,3 +70,13 @@ def test_the_lock_file_holds_the_id_of_its_holder_alone(tmp_path):
         assert refused.value.holder == str(os.getpid())
     finally:
         handle.close()
+
+
+def test_the_live_holder_is_named_without_taking_or_rewriting_the_lock(tmp_path):
+    lock = tmp_path / "lock"
+    assert live_holder(lock) is None  # missing
+    handle, _ = hold_lock_file(lock)
+    assert live_holder(lock) == str(os.getpid())
+    handle.close()
+    assert live_holder(lock) is None  # let go: the id stays for the next holder
+    assert lock.read_text() == str(os.getpid())

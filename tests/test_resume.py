@@ -264,6 +264,35 @@ def test_a_journal_another_live_run_holds_is_refused_and_a_dead_ones_taken_over(
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.mkv"]
 
 
+def test_a_plain_run_beside_a_live_resume_run_names_it_not_an_interrupted_one(
+    clip, weights, tmp_path, capsys
+):
+    # The live run's journal was called "an interrupted run" to continue or start over, or,
+    # with an output of that name already there, one to remove, which crashed the live run.
+    out = tmp_path / "out.mkv"
+    with pytest.raises(KeyboardInterrupt):
+        upscale_video(clip, out, weights=weights, progress=False, resume=True,
+                      on_frames=interrupt_after(30, out, 1))  # fmt: skip
+    lock = journal_folder(out) / "lock"
+    kept = sorted(p.name for p in journal_folder(out).iterdir())
+    command = ["run", str(clip), str(out), "--weights", str(weights), "--quiet"]
+    with open(lock, "a+") as held:  # the live --resume run
+        fcntl.flock(held, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        held.truncate(0)
+        held.write("4242")
+        held.flush()
+        for output_there in (False, True):
+            if output_there:
+                out.write_bytes(b"an older output")
+            assert main(command) == 2
+            assert capsys.readouterr().err == (
+                f"vsr: error: {out} is being made by another vsr run (process 4242); wait for "
+                "it, or stop it first\n"
+            )
+    assert sorted(p.name for p in journal_folder(out).iterdir()) == kept
+    assert lock.read_text() == "4242"  # only looked at: the next holder clears up after it
+
+
 def test_a_chunk_with_a_flipped_bit_is_made_again(clip, weights, tmp_path):
     out, whole = tmp_path / "out.mkv", tmp_path / "whole.mkv"
     options = dict(weights=weights, progress=False, resume=True)

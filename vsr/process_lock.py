@@ -73,6 +73,27 @@ def hold_lock_file(path: Path) -> tuple[IO[str], str]:
     return handle, last
 
 
+def live_holder(path: Path) -> str | None:
+    """The id of the live process that holds `path` ("?" where it wrote none), or None where
+    no process holds it (or it is missing). Only looks: the id in the file, which the next
+    holder needs to clear up after a killed run, is left as it is."""
+    if fcntl is None:
+        return None
+    try:
+        descriptor = _open_to_read(path, getattr(os, "O_NOFOLLOW", 0))
+    except (OSError, VsrError):  # missing, unreadable or planted: held by no run of vsr's
+        return None
+    with os.fdopen(descriptor) as handle:
+        try:
+            # Shared: it fails only beside another's exclusive hold, and is dropped at close.
+            fcntl.flock(handle, fcntl.LOCK_SH | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return handle.read().strip() or "?"
+        except OSError:  # no locks on this file system: no hold can be seen
+            return None
+    return None
+
+
 def _open_to_read(path: Path, no_link: int) -> int:
     try:
         return os.open(path, os.O_RDONLY | no_link)

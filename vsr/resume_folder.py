@@ -23,7 +23,7 @@ from typing import Any
 from vsr.atomic_file import atomic_output
 from vsr.errors import VsrError, option
 from vsr.printable import name_list
-from vsr.process_lock import HeldByAnother, hold_lock_file
+from vsr.process_lock import HeldByAnother, hold_lock_file, live_holder
 from vsr.video.temp_lock import is_kept_finished
 from vsr.video.writer import temp_path_for
 
@@ -114,6 +114,13 @@ class KeptWorkMismatch(VsrError):
         return self.differences == ["source file"]
 
 
+def being_made_by_another(output: Path, holder: str) -> VsrError:
+    return VsrError(
+        f"{output} is being made by another vsr run (process {holder}); wait for it, or "
+        "stop it first"
+    )
+
+
 class ResumeFolder:
     """The kept work of one output. Subclasses name the folder, the record's format, the
     names their work files may have, and what they are called in messages."""
@@ -187,15 +194,19 @@ class ResumeFolder:
         try:
             handle, last = hold_lock_file(self.folder / "lock")
         except HeldByAnother as held:
-            raise VsrError(
-                f"{self.output} is being made by another vsr run (process {held.holder}); wait "
-                "for it, or stop it first"
-            ) from None
+            raise being_made_by_another(self.output, held.holder) from None
         self._lock = handle
         if last.isdigit() and int(last) != os.getpid():
             half = temp_path_for(self.output, int(last))
             if not is_kept_finished(half):  # whole, only never given its name: kept
                 half.unlink(missing_ok=True)  # its half file
+
+    def refuse_if_held(self) -> None:
+        """VsrError where another live run holds the folder: its work is not an interrupted
+        run's, to continue or to remove, but one being made now."""
+        holder = live_holder(self.folder / "lock")
+        if holder is not None:
+            raise being_made_by_another(self.output, holder)
 
     def release(self) -> None:
         """Let go of the lock (the work stays for a later run)."""

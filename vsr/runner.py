@@ -92,9 +92,14 @@ def _bar_after_compiling(
 
 
 def _frames_kept_for(target: Path) -> tuple[Path, int]:
-    """The journal folder of `target` and the frames an earlier run kept in it (0: none)."""
+    """The journal folder of `target` and the frames an earlier run kept in it (0: none).
+    A journal a live --resume run holds is no earlier run's: VsrError, that run named (it
+    was called interrupted, and advice to remove it crashed the live run)."""
     journal = ChunkJournal(target)
-    return journal.folder, journal.kept_frames() if journal.is_ours() else 0
+    if not journal.is_ours():
+        return journal.folder, 0
+    journal.refuse_if_held()
+    return journal.folder, journal.kept_frames()
 
 
 def _refuse_a_forgotten_journal(target: Path) -> None:
