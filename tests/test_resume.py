@@ -371,6 +371,31 @@ def test_a_resume_folder_removed_mid_run_is_one_line(clip, weights, tmp_path, mo
     assert list(tmp_path.iterdir()) == []
 
 
+def test_a_resume_run_whose_output_another_run_finished_first_keeps_no_chunks(
+    clip, weights, tmp_path, monkeypatch, capsys
+):
+    # Its output kept as out.2.mkv, it left its whole journal behind and said "the same
+    # command with --resume continues from there", which was then refused (out.mkv exists).
+    out = tmp_path / "out.mkv"
+    add = ChunkRecorder.add
+
+    def while_another_run_finishes(self, packet) -> None:
+        if not out.exists():
+            out.write_bytes(b"the other run's output")
+        add(self, packet)
+
+    monkeypatch.setattr(ChunkRecorder, "add", while_another_run_finishes)
+    command = ["run", str(clip), str(out), "--weights", str(weights), "--resume", "--quiet"]
+    assert main(command) == 2
+    err = capsys.readouterr().err
+    assert err == (
+        f"vsr: error: {out} was written by another run meanwhile, and is kept; this run's "
+        "output is out.2.mkv beside it (--overwrite replaces instead)\n"
+    )
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.2.mkv", "out.mkv"]
+    assert out.read_bytes() == b"the other run's output"
+
+
 def test_a_full_disk_is_one_line_and_the_finished_chunks_stay(
     clip, weights, tmp_path, monkeypatch, capsys
 ):

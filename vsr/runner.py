@@ -980,6 +980,13 @@ def _say_what_is_kept(error: BaseException, journal: ChunkJournal | None, worked
     """A note on a failed or interrupted run: where its finished chunks are kept (and
     remove a journal that holds none), or, for a long run without --resume, that it would
     have kept them."""
+    from vsr.video.writer import FinishedVideoKeptAside
+
+    if journal is not None and isinstance(error, FinishedVideoKeptAside):
+        # The finished video is whole under another name: the chunks have served, and
+        # "--resume continues from there" was refused ("o.mp4 already exists").
+        journal.discard()
+        return
     kept = journal.kept_frames() if journal is not None else 0
     if kept:
         journal.release()

@@ -158,6 +158,11 @@ def check_output_path(path: Path, source: Path, overwrite: bool) -> str:
     return fmt
 
 
+class FinishedVideoKeptAside(VsrError):
+    """The output was finished but could not take its name, and is kept under another: the
+    work is whole, so what a --resume run kept of it has served."""
+
+
 class VideoWriter:
     """Encode frames handed over as planes; `close()` finishes, `abort()` discards.
 
@@ -692,7 +697,7 @@ class VideoWriter:
                 put_in_place_unless_taken(self.temp_path, self.path)
         except VsrError:
             kept = _keep_aside(self.temp_path, self.path)
-            raise VsrError(
+            raise FinishedVideoKeptAside(
                 f"{self.path} was written by another run meanwhile, and is kept; this run's "
                 f"output is {kept.name} beside it ({option('--overwrite', True)} replaces instead)"
             ) from None
@@ -709,6 +714,7 @@ class VideoWriter:
         run's and removes it (temp_lock.keep_finished)."""
         why = error.strerror or str(error)
         self._kept = True
+        refusal = FinishedVideoKeptAside
         try:
             kept = _keep_aside(self.temp_path, self.path)
         except (OSError, VsrError):
@@ -718,13 +724,14 @@ class VideoWriter:
                     "once the folder can be written"
                 )
             else:
+                refusal = VsrError  # the next run removes it: the kept chunks may yet serve
                 where = (
                     f"is left as {self.temp_path} (hidden), which the next run for this "
                     f"output removes: rename it to {self.path.name} before"
                 )
         else:
             where = f"is kept as {kept.name} beside it"
-        raise VsrError(f"{self.path}: {why}; the finished video {where}") from None
+        raise refusal(f"{self.path}: {why}; the finished video {where}") from None
 
     def _muxer_options(self) -> dict[str, str]:
         """MP4 and MOV store only the tags they have a box for, unless told to write every
