@@ -11,6 +11,7 @@ import torch
 from PIL import Image
 
 import vsr
+import vsr.api
 from vsr.cli import main
 from vsr.imageio import read_image, write_image
 from vsr.ops.imresize import imresize
@@ -166,6 +167,38 @@ def test_folder_skips_existing_outputs_unless_overwrite(tmp_path, weights, capsy
     assert _run(source, target, weights, "--overwrite") == 0
     assert read_image(target / "a.png").shape == (14, 16, 3)
     assert "note" not in capsys.readouterr().err  # notes.txt is no image
+
+
+def test_folder_mode_skips_images_another_run_made_meanwhile(
+    tmp_path, weights, capsys, monkeypatch
+):
+    # Two runs over one folder: the images the other finished were redone, then failed as
+    # "already exists" or "written by someone else meanwhile", and both runs exited 1.
+    source, target = tmp_path / "in", tmp_path / "out"
+    source.mkdir()
+    for seed, name in enumerate(["a.png", "b.png", "c.png"]):
+        write_image(source / name, _random((7, 8, 3), seed=seed))
+    theirs = np.zeros((14, 16, 3), dtype=np.uint8)
+    real_upscale_image = vsr.api.upscale_image
+
+    def beside_another_run(upscaler, image_in, image_out, *args, **kwargs):
+        if image_in.name == "a.png":  # b.png's, made while this run did a.png
+            write_image(target / "b.png", theirs)
+        if image_in.name == "c.png":  # its own, made during its write
+            write_image(image_out, theirs)
+        return real_upscale_image(upscaler, image_in, image_out, *args, **kwargs)
+
+    monkeypatch.setattr(vsr.api, "upscale_image", beside_another_run)
+    assert _run(source, target, weights) == 0
+    assert "vsr: 1 done, 2 skipped (their outputs exist), 0 failed\n" in capsys.readouterr().err
+    assert read_image(target / "a.png").shape == (14, 16, 3)
+    for name in ("b.png", "c.png"):
+        np.testing.assert_array_equal(read_image(target / name), theirs)  # theirs kept
+    # An image that failed on its own is still a failure, whatever is at its output.
+    monkeypatch.setattr(vsr.api, "upscale_image", real_upscale_image)
+    (source / "d.png").write_bytes(b"not a picture")
+    assert _run(source, target, weights) == 1
+    assert "vsr: 0 done, 3 skipped (their outputs exist), 1 failed\n" in capsys.readouterr().err
 
 
 def test_folder_mode_names_the_images_it_cannot_write_back(tmp_path, weights, capsys):

@@ -152,9 +152,16 @@ def run(args: argparse.Namespace) -> int:
         print(printable(f"wrote {image_out}"))
         return 0
     failures: list[tuple[Path, str]] = []
+    done = 0
     out_of_space: OSError | None = None
     # A bar only where it can be drawn: in a log its carriage returns pile up.
     for image_in, image_out in tqdm(jobs, unit="img", disable=not bars_shown()):
+        # Looked at again at its turn, as vsr run does a folder's clips: another run over
+        # the same folder may have made it since the listing, and it was redone, then
+        # failed as "already exists".
+        if not args.overwrite and os.path.lexists(image_out):
+            skipped += 1
+            continue
         try:
             if linked_by_another_user(image_in):  # swapped in since the listing
                 raise VsrError(REFUSAL)
@@ -171,16 +178,31 @@ def run(args: argparse.Namespace) -> int:
                 # upscaled only to fail the same way.
                 out_of_space = stopped_at(image_in, error, "images")
                 break  # out of the loop first, which closes the bar
+            if not args.overwrite and _made_meanwhile(image_out):
+                # Another run wrote it while this one did (its file is kept): it is done.
+                skipped += 1
+                continue
             failures.append((image_in, describe_error(error)))
+            continue
+        done += 1
     if out_of_space is not None:
         _say_failures(failures)  # they are not told as they happen
         raise out_of_space
     skipped_text = f", {skipped} skipped (their outputs exist)" if skipped else ""
     # On stderr, where vsr run says its folder's summary and every "vsr: " line goes:
     # stdout keeps only what a script reads (the single image's "wrote" line).
-    _say(f"vsr: {len(jobs) - len(failures)} done{skipped_text}, {len(failures)} failed")
+    _say(f"vsr: {done} done{skipped_text}, {len(failures)} failed")
     _say_failures(failures)
     return 1 if failures else 0
+
+
+def _made_meanwhile(output: Path) -> bool:
+    """Whether a whole image is at `output`, absent at its turn: another run's, put there
+    while this one worked on it (vsr writes an image whole or not at all)."""
+    from vsr.atomic_file import is_of_kind
+
+    # is_of_kind takes an empty file for one of any kind: here it is no finished image.
+    return output.is_file() and output.stat().st_size > 0 and is_of_kind(output, "image")
 
 
 def _say_failures(failures: list[tuple[Path, str]]) -> None:
