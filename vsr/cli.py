@@ -172,6 +172,16 @@ def _from_torch(filename: str) -> bool:
     return where is not None and Path(filename).resolve().is_relative_to(Path(where).parent)
 
 
+def _warned_by() -> str:
+    """The file whose code gave the warning being shown. Its `filename` is where the
+    stacklevel points, which may be past torch: pytree's LeafSpec note named copyreg.py,
+    which unpickles the spec in a --compile run, and was printed."""
+    frame = sys._getframe(1)
+    while frame is not None and frame.f_code.co_filename in (__file__, warnings.__file__):
+        frame = frame.f_back
+    return frame.f_code.co_filename if frame is not None else ""
+
+
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
     """vsr's own warnings (a failed compile, an out-of-memory retry) as one plain line;
     other libraries' keep Python's form, which says where they came from. Written through
@@ -183,7 +193,9 @@ def _show_warning(message, category, filename, lineno, file=None, line=None) -> 
         # files from strangers: here it is the user's own picture, whose memory vsr checks
         # before upscaling it. By name: importing Pillow would slow every command's start.
         return
-    if issubclass(category, (FutureWarning, DeprecationWarning)) and _from_torch(filename):
+    if issubclass(category, (FutureWarning, DeprecationWarning)) and (
+        _from_torch(filename) or _from_torch(_warned_by())
+    ):
         return  # torch's notes to its own users of what it will change: not the user's
     if issubclass(category, VsrWarning) or Path(filename).resolve().is_relative_to(_PACKAGE):
         text = f"vsr: warning: {message}"
