@@ -172,14 +172,17 @@ def _from_torch(filename: str) -> bool:
     return where is not None and Path(filename).resolve().is_relative_to(Path(where).parent)
 
 
-def _warned_by() -> str:
-    """The file whose code gave the warning being shown. Its `filename` is where the
-    stacklevel points, which may be past torch: pytree's LeafSpec note named copyreg.py,
-    which unpickles the spec in a --compile run, and was printed."""
+def _under_torch() -> bool:
+    """Whether torch's code is running below the warning being shown: a warning's file is
+    where its stacklevel points, which may be past torch. pytree's LeafSpec note, given by
+    typing_extensions' deprecated() as copy.deepcopy rebuilt a spec in a --compile run,
+    named copyreg.py, and was printed."""
     frame = sys._getframe(1)
-    while frame is not None and frame.f_code.co_filename in (__file__, warnings.__file__):
+    while frame is not None:
+        if _from_torch(frame.f_code.co_filename):
+            return True
         frame = frame.f_back
-    return frame.f_code.co_filename if frame is not None else ""
+    return False
 
 
 def _show_warning(message, category, filename, lineno, file=None, line=None) -> None:
@@ -194,7 +197,7 @@ def _show_warning(message, category, filename, lineno, file=None, line=None) -> 
         # before upscaling it. By name: importing Pillow would slow every command's start.
         return
     if issubclass(category, (FutureWarning, DeprecationWarning)) and (
-        _from_torch(filename) or _from_torch(_warned_by())
+        _from_torch(filename) or _under_torch()
     ):
         return  # torch's notes to its own users of what it will change: not the user's
     if issubclass(category, VsrWarning) or Path(filename).resolve().is_relative_to(_PACKAGE):
