@@ -210,6 +210,26 @@ def test_a_cut_starting_on_a_keyframe_comes_out_as_in_the_whole_clip(tmp_path):
             np.testing.assert_array_equal(plane, wanted_plane)
 
 
+def test_a_part_starting_at_the_first_interlaced_frame_comes_out_as_in_the_whole_clip(tmp_path):
+    # Under "auto" the whole clip's first interlaced frame was rebuilt without the
+    # progressive one before it (bwdif started there), a cut's or a resume's from it: up
+    # to 170 codes apart in an audit's broadcast.
+    clip = tmp_path / "mixed.ts"
+    make_interlaced_clip(clip, frames=8, progressive_first=4)
+    with VideoReader(clip, deinterlace="auto") as whole:
+        frames = list(whole.frames())
+    with VideoReader(clip, time_range(0.16, None, None), deinterlace="auto") as cut:
+        in_cut = list(cut.frames())
+    with VideoReader(clip, deinterlace="auto") as resumed:
+        resumed.resume_after(frames[3].pts, kept=4)
+        after_resume = list(resumed.frames())
+    for part in (in_cut, after_resume):
+        assert len(part) == 4
+        for made, wanted in zip(part, frames[4:], strict=True):
+            for plane, wanted_plane in zip(made.planes, wanted.planes, strict=True):
+                np.testing.assert_array_equal(plane, wanted_plane)
+
+
 def test_an_unknown_mode_is_refused_in_words(tmp_path, weights):
     clip = tmp_path / "interlaced.ts"
     make_interlaced_clip(clip, frames=2)

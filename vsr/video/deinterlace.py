@@ -199,6 +199,7 @@ class Deinterlacer:
         graph: _Bwdif | None = None
         waiting: deque[_Waiting] = deque()  # what is inside the graph, in order
         first = True
+        previous: av.VideoFrame | None = None  # the frame before, given out as it came
         for frame, tag in frames:
             interlaced = self._look_at(frame)
             if graph is not None and graph.kind != frame_kind(frame):
@@ -212,11 +213,15 @@ class Deinterlacer:
             # neighbours.
             if graph is None and self.failure is None and (wanted or self._in_use):
                 graph = self._start(frame)
-                if graph is not None and first:
-                    yield from self._neighbour(graph, before(), waiting)
+                if graph is not None:
+                    # The frame before, for bwdif to rebuild this one from: at the start of
+                    # a part, the source's (`before`); else the one that went by as it came
+                    # (the progressive frame before the first interlaced one, under "auto"),
+                    # so that a part starting at either frame makes what the whole clip does.
+                    yield from self._neighbour(graph, before() if first else previous, waiting)
                     if self.failure is not None:
                         graph = None
-            first = False
+            first, previous = False, frame
             if graph is None:
                 yield from self._as_it_came(frame, tag, None)
                 continue
