@@ -563,9 +563,13 @@ def _run_segments(source, segments, work, weights, options, layout, progress, lo
             if keep is not None:
                 keep(segment.index, outcome["pts"], crc32, outcome["report"]["lost_frames"])
             lost = outcome["report"]["lost_frames"]
-            if lost:
-                with tqdm.external_write_mode():
-                    log(f"vsr: segment {segment.index}: {lost} frame(s) could not be decoded")
+            said = [f"{lost} frame(s) could not be decoded"] if lost else []
+            # What the worker's engine found or decided (the video is interlaced ...), as a
+            # local run and a Ray run of whole clips say it.
+            said += [f"note: {note}" for note in outcome["report"].get("notes") or []]
+            with tqdm.external_write_mode():
+                for line in said:
+                    log(f"vsr: segment {segment.index}: {line}")
         outcomes[segment.index] = outcome
         bar.update(1)
 
