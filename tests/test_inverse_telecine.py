@@ -340,8 +340,8 @@ def test_a_source_at_a_rate_without_pulldown_keeps_every_frame(tmp_path, rate):
     assert reader.deinterlaced_frames == 10
     assert reader.warnings[0] == (
         "deinterlace='film' undoes 3:2 pulldown, which carries film at 29.97 fps; the video "
-        f"is at {float(rate):.3f} fps, which holds none: no frame was dropped, and the frames "
-        "marked interlaced were deinterlaced as deinterlace='auto' does"
+        f"is at {float(rate):.3f} fps, which holds none: no frame was dropped, and the video "
+        "is treated as deinterlace='auto' treats it"
     )
 
 

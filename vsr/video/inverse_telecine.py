@@ -100,12 +100,12 @@ def carries_pulldown(rate: Fraction | None) -> bool:
 
 
 def no_pulldown_note(rate: Fraction) -> str:
-    """The note for a source `carries_pulldown` refuses, which is deinterlaced as auto does."""
+    """The note for a source `carries_pulldown` refuses, which is treated as auto treats it
+    (deinterlaced where bwdif can take its frames: its own note says what was done)."""
     return (
         f"{option('--deinterlace', 'film')} undoes 3:2 pulldown, which carries film at 29.97 "
         f"fps; the video is at {float(rate):.3f} fps, which holds none: no frame was dropped, "
-        f"and the frames marked interlaced were deinterlaced as "
-        f"{option('--deinterlace', 'auto')} does"
+        f"and the video is treated as {option('--deinterlace', 'auto')} treats it"
     )
 
 
@@ -188,8 +188,9 @@ def _refusal(kind: FrameKind, error: Exception) -> VsrError:
     width, height, pix_fmt, _, _ = kind
     return VsrError(
         f"{option('--deinterlace', 'film')} cannot take {width}x{height} {pix_fmt} frames "
-        f"(libavfilter's fieldmatch and decimate: {error}); "
-        f"{option('--deinterlace', 'auto')} deinterlaces them instead"
+        f"(libavfilter's fieldmatch and decimate: {error}); give "
+        f"{option('--deinterlace', 'auto')}, which deinterlaces what bwdif can take, or "
+        f"{option('--deinterlace', 'off')}"
     )
 
 
