@@ -309,32 +309,60 @@ def test_a_size_change_mid_stream_is_scaled_to_the_first_size(tmp_path, second):
     ]
 
 
-# Y 100, Cb 80, Cr 200 (limited range): in BT.709, this colour is Y 109.0, Cb 72.5, Cr
-# 202.3 in BT.601, worked out from the two matrices' kr and kb.
+# Y 100, Cb 80, Cr 200 (limited range), worked out from the two matrices' kr and kb: in
+# BT.709, this colour is Y 109.0, Cb 72.5, Cr 202.3 in BT.601; in BT.601, it is Y 90.6,
+# Cb 87.4, Cr 198.2 in BT.709.
 @pytest.mark.parametrize(
-    ("second", "said"),
+    ("first", "then", "second", "converted", "said"),
     [
-        ((32, 16, 100, 100, 1), "the colour matrix changes mid-stream (bt709 from frame 9): "
-         "those frames are converted to the first frame's bt601"),
-        ((48, 24, 100, 100, 1), "the video changes to 48x24 yuv420p bt709 mid-stream (from "
-         "frame 9): those frames are scaled and converted to the first frame's 32x16 yuv420p "
-         "bt601"),
+        ("bt601", "bt709", (32, 16, 100, 100, 1), (109.0, 72.5, 202.3),
+         "the colour matrix changes mid-stream (bt709 from frame 9): those frames are "
+         "converted to the first frame's bt601"),
+        ("bt601", "bt709", (48, 24, 100, 100, 1), (109.0, 72.5, 202.3),
+         "the video changes to 48x24 yuv420p bt709 mid-stream (from frame 9): those frames "
+         "are scaled and converted to the first frame's 32x16 yuv420p bt601"),
+        ("bt709", "bt601", (32, 16, 100, 100, 1), (90.6, 87.4, 198.2),
+         "the colour matrix changes mid-stream (bt601 from frame 9): those frames are "
+         "converted to the first frame's bt709"),
+        ("bt709", "bt601", (48, 24, 100, 100, 1), (90.6, 87.4, 198.2),
+         "the video changes to 48x24 yuv420p bt601 mid-stream (from frame 9): those frames "
+         "are scaled and converted to the first frame's 32x16 yuv420p bt709"),
     ],
 )  # fmt: skip
-def test_a_matrix_change_mid_stream_is_converted_to_the_first_matrix(tmp_path, second, said):
-    # The BT.709 part was read with the first part's BT.601, without a note: 26 levels off.
+def test_a_matrix_change_mid_stream_is_converted_to_the_first_matrix(
+    tmp_path, first, then, second, converted, said
+):
+    # The second part was read in the first part's matrix, without a note.
     path = tmp_path / "joined.ts"
-    bt601, bt709 = 6, 1  # FFmpeg's codes
-    _joined_recording(path, [(32, 16, 100, 100, 1), second], (80, 200), [bt601, bt709])
+    codes = {"bt601": 6, "bt709": 1}  # FFmpeg's
+    _joined_recording(path, [(32, 16, 100, 100, 1), second], (80, 200), [codes[first], codes[then]])
+    with VideoReader(path) as reader:
+        centres = [
+            [int(p[p.shape[0] // 2, p.shape[1] // 2]) for p in f.planes] for f in reader.frames()
+        ]
+    assert reader.info.color_matrix == first
+    assert centres[:8] == [[100, 80, 200]] * 8
+    # Within swscale's fixed-point rounding through 16 bits; converted at 8 bits, the BT.601
+    # part of a BT.709 clip read Y 88 or 89.
+    want_y, want_cb, want_cr = converted
+    for y, cb, cr in centres[8:]:
+        assert abs(y - want_y) <= 1 and abs(cb - want_cb) <= 1.5 and abs(cr - want_cr) <= 1.5
+    assert reader.warnings == [said]
+
+
+def test_a_change_to_a_matrix_swscale_cannot_convert_is_read_in_the_first_matrix(tmp_path):
+    # A BT.601 clip whose later frames say YCgCo, which swscale does not convert to or
+    # from: those frames are read as they are, in BT.601, with no note of a conversion.
+    path = tmp_path / "joined.ts"
+    bt601, ycgco = 6, 8  # FFmpeg's codes
+    _joined_recording(path, [(32, 16, 100, 100, 1)] * 2, (80, 200), [bt601, ycgco])
     with VideoReader(path) as reader:
         centres = [
             [int(p[p.shape[0] // 2, p.shape[1] // 2]) for p in f.planes] for f in reader.frames()
         ]
     assert reader.info.color_matrix == "bt601"
-    assert centres[:8] == [[100, 80, 200]] * 8
-    for y, cb, cr in centres[8:]:  # within swscale's fixed-point rounding; unconverted, 9 off
-        assert abs(y - 109.0) <= 2 and abs(cb - 72.5) <= 2 and abs(cr - 202.3) <= 2
-    assert reader.warnings == [said]
+    assert centres == [[100, 80, 200]] * 16
+    assert reader.warnings == []
 
 
 def test_a_dv_clip_is_described_and_written_at_its_own_rate(tmp_path, weights):
@@ -384,6 +412,24 @@ def test_a_grey_clip_tagged_limited_range_stays_limited(tmp_path, weights):
     # The grey clip is upscaled as the same picture in limited-range YUV is.
     assert made["gray"][0] == made["yuv420p"][0] == colors.RANGE_CODES["tv"]
     np.testing.assert_array_equal(made["gray"][1], made["yuv420p"][1])
+
+
+def test_an_untagged_grey_clip_is_read_as_full_range(tmp_path):
+    # Grey with no range tag is full range, as PNG, JPEG and TIFF grey are: only a tag
+    # saying limited makes it 16-235; its codes are kept as they are.
+    source = tmp_path / "grey.mkv"
+    with av.open(str(source), "w") as container:
+        stream = container.add_stream("ffv1", rate=25)
+        stream.width, stream.height, stream.pix_fmt = 16, 8, "gray"
+        for index, level in enumerate((5, 105, 250)):
+            frame = av.VideoFrame.from_ndarray(np.full((8, 16), level, np.uint8), "gray")
+            frame.pts = index
+            container.mux(stream.encode(frame))
+        container.mux(stream.encode(None))
+    with VideoReader(source) as reader:
+        luma = [int(frame.planes[0][0, 0]) for frame in reader.frames()]
+    assert reader.info.color_range == "pc"
+    assert luma == [5, 105, 250]
 
 
 @pytest.mark.parametrize(
