@@ -1156,9 +1156,30 @@ def test_a_report_path_that_cannot_be_written_is_refused_before_upscaling(
         assert main([*args, "--quiet", "--report", str(report)]) == 2
         errors = capsys.readouterr().err.strip().splitlines()
         assert len(errors) == 1 and errors[0].startswith("vsr: error: ")
-    assert "a.mkv exists and is not a vsr JSON report" in errors[0]
+    # A folder's clip is a file in the way; a single clip is the run's own input.
+    said = "a.mkv exists and is not a vsr JSON report" if folder_input else "replace the input"
+    assert said in errors[0]
     assert clip.read_bytes() == kept
     assert not out.exists()  # refused before any work
+
+
+@pytest.mark.parametrize(
+    ("report", "role"), [("in.mkv", "input"), ("./in.mkv", "input"), ("out.mkv", "output")]
+)
+def test_a_report_naming_the_clip_by_a_relative_name_is_refused_as_such(
+    tmp_path, weights, monkeypatch, capsys, report, role
+):
+    # The input named as typed, relative: it was refused as "in.mkv exists and is not a vsr
+    # JSON report; ... (remove it first)", advice to delete the video to be upscaled.
+    monkeypatch.chdir(tmp_path)
+    kept = make_bench_clip(tmp_path / "in.mkv", 64, 48, 2).read_bytes()
+    args = ["run", "in.mkv", "out.mkv", "--weights", str(weights), "--device", "cpu"]
+    assert main([*args, "--quiet", "--report", report]) == 2
+    assert capsys.readouterr().err == (
+        f"vsr: error: the report {report} would replace the {role} video; name another file\n"
+    )
+    assert (tmp_path / "in.mkv").read_bytes() == kept
+    assert not (tmp_path / "out.mkv").exists()
 
 
 def test_progress_in_a_log_is_plain_lines_not_a_bar(tmp_path, weights, capsys, monkeypatch):

@@ -328,8 +328,15 @@ def run(args: argparse.Namespace) -> int:
         make_output_folder(args.output)
         args.output = output_for(args.input, args.output)
     from vsr.atomic_file import check_can_write
+    from vsr.runner import check_clip_report_path
 
-    check_can_write(args.report, "JSON")  # now, not after hours of upscaling
+    # Now, not after hours of upscaling. A clip's report is first compared with the clip
+    # and its output: check_can_write alone said of the input video "is not a vsr JSON
+    # report", as if the report's name were fine and only the file in the way.
+    if args.input.is_file():
+        check_clip_report_path(args.report, args.input, args.output)
+    else:
+        check_can_write(args.report, "JSON")
     args.report = None if args.report is None else Path(args.report)
     target = _target(args)
     clip = _clip_options(args)
