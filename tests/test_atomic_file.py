@@ -162,6 +162,20 @@ def test_any_legal_name_can_be_written_and_its_dead_temporary_is_still_swept(tmp
     assert sorted(p.name for p in tmp_path.iterdir()) == [name]  # the dead one removed
 
 
+def test_every_legal_name_can_be_written_with_the_longest_process_id(tmp_path, monkeypatch):
+    # The temporary's stem is cut to leave room for the longest additions: a stem 1 byte
+    # too long, or room left without ".new", failed as "File name too long" only once the
+    # process id had 10 digits.
+    monkeypatch.setattr(os, "getpid", lambda: 4294967295)
+    names = []
+    for length in range(220, 256):
+        names += ["a" * length, "é" * (length // 2) + "a" * (length % 2)]
+    for name in names:
+        with atomic_output(tmp_path / name) as stream:
+            stream.write(b"whole")
+    assert sorted(p.name for p in tmp_path.iterdir()) == sorted(names)
+
+
 @pytest.mark.parametrize("link_to", ["unmounted/results", "loop"])
 def test_a_folder_link_that_leads_nowhere_is_refused_before_the_work(tmp_path, link_to):
     # Taken for a missing folder to make, the write after the work failed ("File exists").

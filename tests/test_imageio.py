@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import struct
 import zlib
 
@@ -190,3 +191,15 @@ def test_a_decompression_bomb_is_one_clear_error(tmp_path, bit_depth):
     _huge_png(path, 20000, 20000, bit_depth)
     with pytest.raises(VsrError, match="bomb.png.*pixels"):
         read_image(path)
+
+
+def test_read_image_says_a_fifo_is_not_a_regular_file_and_a_missing_one_not_found(tmp_path):
+    # Something is there: "image not found" would send the user looking for a missing file.
+    fifo, missing = tmp_path / "q.png", tmp_path / "gone.png"
+    os.mkfifo(fifo)
+    with pytest.raises(VsrError) as refused:
+        read_image(fifo)
+    assert str(refused.value) == f"{fifo}: not a regular file"
+    with pytest.raises(VsrError) as refused:
+        read_image(missing)
+    assert str(refused.value) == f"image not found: {missing}"
