@@ -217,6 +217,22 @@ def test_mp4_states_the_matrix_and_range_of_a_codec_without_colour_fields(
         assert (reader.info.color_matrix_tag, reader.info.color_range) == (matrix, color_range)
 
 
+def test_rgb_output_to_mp4_states_no_matrix(tmp_path):
+    # RGB planes have no matrix: the colr box asked for YCbCr output stays out (README).
+    rgb, ycbcr = tmp_path / "rgb.mkv", tmp_path / "ycbcr.mkv"
+    make_rgb_clip(rgb, "bgr0", 32, 24, frames=1)
+    make_clip(ycbcr, 32, 24, frames=1, audio=False, codec="ffv1")
+    boxes = {}
+    for source in (rgb, ycbcr):
+        output = source.with_suffix(".mp4")
+        ffv1 = EncodeSettings(codec="ffv1", codec_is_default=False)
+        with VideoReader(source) as reader, writer_for(source, output, ffv1) as writer:
+            for frame in reader.frames():
+                writer.write(frame.planes, frame.pts)
+        boxes[output.name] = b"colr" in output.read_bytes()
+    assert boxes == {"rgb.mp4": False, "ycbcr.mp4": True}
+
+
 @pytest.mark.parametrize(
     ("codec", "suffix", "converted"),
     [

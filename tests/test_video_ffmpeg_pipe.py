@@ -198,6 +198,9 @@ def test_encoder_pyav_cannot_open_goes_to_ffmpeg_when_present(clip, tmp_path, mo
     (p,) = started
     assert (p.codec, p.width, p.height, p.time_base) == ("libx264", 64, 48, clip.time_base)
     assert p.options["crf"] == "20" and p.source == clip.path
+    # MP4's colr box asked for, as the PyAV path asks: without it, a codec without colour
+    # fields of its own lost the matrix and range it was encoded with.
+    assert p.options["movflags"] == "+write_colr"
     assert output.read_bytes() == b"encoded"
 
 
