@@ -888,6 +888,35 @@ def test_matroska_keeps_the_encoder_tag_of_a_track_copied_unchanged(tmp_path, we
     assert not [n for n in report.notes if "tags" in n]
 
 
+@pytest.mark.parametrize(("suffix", "kept"), [(".mkv", "old subtitle"), (".webm", None)])
+def test_a_text_track_vsr_converts_drops_its_old_encoder_tag(tmp_path, weights, suffix, kept):
+    # WebM takes no SubRip: vsr makes the WebVTT track itself, so "old subtitle" no longer
+    # says what made it; Matroska copies the track, tag and all.
+    def add_subrip(out):
+        subtitle = out.add_mux_stream("subrip")
+        subtitle.metadata["ENCODER"] = "old subtitle"
+        return [subtitle]
+
+    def cue(out, streams, index):
+        if index == 0:
+            packet = av.Packet(b"hello")
+            packet.stream, packet.time_base = streams[0], Fraction(1, 1000)
+            packet.pts = packet.dts = 0
+            packet.duration = 100
+            out.mux(packet)
+
+    source, out = tmp_path / "in.mkv", tmp_path / f"out{suffix}"
+    _many_streams(source, add_subrip, cue)
+    upscale_video(source, out, weights=weights, progress=False)
+    with av.open(str(out)) as container:
+        (subtitle,) = container.streams.subtitles
+        tags = {k.lower(): v for k, v in subtitle.metadata.items()}
+        assert (subtitle.codec_context.name, tags.get("encoder")) == (
+            "srt" if suffix == ".mkv" else "webvtt",  # SubRip, copied
+            kept,
+        )
+
+
 @pytest.mark.parametrize("suffix", [".mkv", ".webm"])
 def test_a_tracks_creation_time_matroska_drops_is_named_without_advising_mkv(
     tmp_path, weights, suffix
