@@ -9,7 +9,7 @@ from fractions import Fraction
 import av
 import numpy as np
 import pytest
-from media import comb_strength, combed_picture, make_interlaced_clip
+from media import comb_strength, combed_picture, make_interlaced_clip, top_field_first
 
 from vsr import upscale_video
 from vsr.cli import main
@@ -192,22 +192,49 @@ def test_the_run_deinterlaces_by_default_and_reports_it(tmp_path, weights):
     assert any("4 frames were deinterlaced" in note for note in reports["auto"]["notes"])
 
 
-def test_a_cut_starting_on_a_keyframe_comes_out_as_in_the_whole_clip(tmp_path):
+# Every 4th frame a keyframe, or every frame in MP4 (whose index lands a seek on the frame
+# before the cut: MPEG-TS lands on the cut's own and seeks further back); frames marked
+# interlaced under auto, or unmarked ones under all.
+@pytest.mark.parametrize(
+    ("keyframe_every", "marked", "mode", "suffix"),
+    [(4, True, "auto", ".ts"), (1, True, "auto", ".mp4"), (4, False, "all", ".ts")],
+)
+def test_a_cut_starting_on_a_keyframe_comes_out_as_in_the_whole_clip(
+    tmp_path, keyframe_every, marked, mode, suffix
+):
     # A seek to a keyframe decodes nothing before it: the cut's first frame (as each
     # segment's of --segments) was rebuilt without its neighbour, unlike the whole clip's.
-    clip = tmp_path / "interlaced.ts"
-    make_interlaced_clip(clip, frames=12, keyframe_every=4)
+    clip = tmp_path / f"interlaced{suffix}"
+    if suffix == ".ts":
+        make_interlaced_clip(clip, frames=12, marked=marked, keyframe_every=keyframe_every)
+    else:
+        _interlaced_mp4(clip, frames=12, keyframe_every=keyframe_every)
     with av.open(str(clip)) as container:
         keyframes = [frame.key_frame for frame in container.decode(video=0)]
-    assert keyframes == [index % 4 == 0 for index in range(12)]
-    with VideoReader(clip, deinterlace="auto") as whole:
+    assert keyframes == [index % keyframe_every == 0 for index in range(12)]
+    with VideoReader(clip, deinterlace=mode) as whole:
         frames = list(whole.frames())
-    with VideoReader(clip, time_range(0.16, 0.32, None), deinterlace="auto") as cut:
+    with VideoReader(clip, time_range(0.16, 0.32, None), deinterlace=mode) as cut:
         in_cut = list(cut.frames())
     assert len(in_cut) == 4
     for made, wanted in zip(in_cut, frames[4:8], strict=True):
         for plane, wanted_plane in zip(made.planes, wanted.planes, strict=True):
             np.testing.assert_array_equal(plane, wanted_plane)
+
+
+def _interlaced_mp4(path, frames: int, keyframe_every: int) -> None:
+    """make_interlaced_clip's pictures in MP4, a keyframe every `keyframe_every` frames."""
+    every = keyframe_every
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("libx264", rate=25)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        stream.options = {"bf": "0", "x264-params": f"tff=1:keyint={every}:min-keyint={every}"}
+        for index in range(frames):
+            frame = av.VideoFrame.from_ndarray(combed_picture(index), "rgb24")
+            frame = frame.reformat(format="yuv420p")
+            frame.pts, frame.time_base = index, Fraction(1, 25)
+            out.mux(stream.encode(top_field_first(frame)))
+        out.mux(stream.encode(None))
 
 
 def test_a_part_starting_at_the_first_interlaced_frame_comes_out_as_in_the_whole_clip(tmp_path):

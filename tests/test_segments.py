@@ -26,6 +26,7 @@ from vsr.cli import main
 from vsr.errors import VsrError
 from vsr.segments import Segment, extract_segment, plan_segments
 from vsr.video import temp_lock
+from vsr.video.decoding import seek_targets
 from vsr.video.reader import VideoReader
 from vsr.video.trim import time_range
 
@@ -126,6 +127,18 @@ def test_a_segment_to_deinterlace_is_stored_with_the_frames_around_it(tmp_path):
     # Without deinterlacing, the segment's frames alone.
     extracted = extract_segment(clip, middle, part, "left", deinterlace="off")
     assert extracted.window is None and len(decoded(part)) == 4
+
+
+def test_seeks_go_ever_further_back_and_at_last_from_the_top():
+    # Where MPEG-TS lands a seek past the keyframe asked for, the next seek is further back
+    # (a seek forward, or none from the top at last, decoded the whole source or failed).
+    assert list(seek_targets(20 * 90000, Fraction(1, 90000))) == [
+        20 * 90000,
+        19 * 90000,
+        16 * 90000,
+        4 * 90000,
+        None,
+    ]
 
 
 def test_a_range_starting_mid_gop_still_decodes_exactly(tmp_path):
