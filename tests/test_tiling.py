@@ -167,6 +167,32 @@ def test_tiled_imdn_stays_close_to_whole_frame():
     assert psnr > 40
 
 
+def test_tiles_of_imdn_reach_as_far_as_the_network_does(monkeypatch):
+    """With the attention's whole-frame statistics held fixed, what is left of IMDN is
+    local: its 27 chained 3x3 convolutions reach 27 pixels, and a planned tiling must equal
+    the whole frame. With 16 pixels a side its seams were up to 8 levels off."""
+    from vsr.models import blocks
+
+    monkeypatch.setattr(
+        blocks.ContrastChannelAttention, "gate", lambda self, x: torch.ones_like(x[:, :, :1, :1])
+    )
+    model = create_model("imdn", 2).double().eval()
+    # Each convolution an average of everything under it: trained weights carry a pixel's
+    # influence as far (a random start's fades within a few pixels, and hid the seams).
+    for layer in model.modules():
+        if isinstance(layer, nn.Conv2d):
+            layer.weight.data.fill_(1 / layer.weight[0].numel())
+            layer.bias.data.zero_()
+    torch.manual_seed(0)
+    image = torch.rand(1, 3, 128, 128, dtype=torch.float64)
+    plan = plan_tiles(128, 128, max_pixels=90 * 90)  # too small for the paper's 4 patches
+    assert plan.mode == "tiles" and len(plan.windows) > 1
+    with torch.no_grad():
+        whole = model(image)
+        tiled = run_plan(model, image, plan, 2)
+    torch.testing.assert_close(tiled, whole, rtol=0, atol=1e-12)
+
+
 @pytest.mark.parametrize("one_shape", [False, True])
 @pytest.mark.parametrize(("frames", "tiled"), [(5, False), (2, True), (5, True)])
 def test_calls_are_spread_evenly_and_one_shape_when_asked(frames, tiled, one_shape):
