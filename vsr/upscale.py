@@ -132,11 +132,12 @@ def device_guard(device: torch.device) -> contextlib.AbstractContextManager:
 
 
 def nonfinite_message(precision: str | None) -> str:
-    """What to say when the network's output holds NaN or Inf: fp16 can overflow; in fp32
-    the weights themselves are the suspect."""
-    if precision in (None, "fp32"):
-        return "the network produced NaN or Inf values in fp32: the weights may be damaged"
-    return f"the network produced NaN or Inf values in {precision}; run it in fp32"
+    """What to say when the network's output holds NaN or Inf: fp16 can overflow; in fp32,
+    and in bf16 (fp32's range of exponents: what overflows it overflows fp32 too), the
+    weights themselves are the suspect."""
+    if precision == "fp16":
+        return "the network produced NaN or Inf values in fp16; run it in fp32"
+    return f"the network produced NaN or Inf values in {precision or 'fp32'}: the weights may be damaged"
 
 
 # How far outside [0, 1] an input may reach before it is refused: a bicubic enlargement (the
