@@ -59,7 +59,7 @@ class EvalResult:
     # MADE_FROM_HR. A score means little without it.
     inputs: str = ""
     # The network's arithmetic: the paper's numbers are fp32, and load_model's default on a
-    # CPU with bf16 instructions is bf16 (Set5 x2: 37.9974 dB against fp32's 37.9960).
+    # CPU with bf16 instructions is bf16 (Set5 x2: 37.9955 dB against fp32's 37.9960).
     precision: str = ""
     # Images whose network input the memory budget split (not IMDN_AS's adaptive cropping,
     # the paper's own): CCA's statistics then cover each patch, not the image, so their
