@@ -1,5 +1,6 @@
 """A lock file that one vsr process holds while it works on what no other may work on beside
-it: the kept work of an output (vsr.resume_folder), a watched output folder (vsr.watch_state).
+it: the kept work of an output (vsr.resume_folder), a watched output folder (vsr.watch_state),
+a training run's --out (vsr.train.out_lock).
 
 The lock is the OS's (flock), which the system drops with the process however it ends, so the
 file of a run that was killed is taken over, never in the way. The file holds the id of the
@@ -71,6 +72,26 @@ def hold_lock_file(path: Path) -> tuple[IO[str], str]:
         handle.write(str(os.getpid()))
         handle.flush()
     return handle, last
+
+
+def hold_folder_lock(folder: Path, name: str, doing: str, advice: str) -> IO[str] | None:
+    """The lock file `name` in `folder`, held for a run that works on the folder (a watch of
+    an output folder, training into --out); None on a file system without locks, where a
+    second run cannot be told from the first and is not refused. VsrError in one line where
+    another live run holds it ("FOLDER is being `doing` by another vsr run (process N);
+    `advice`") or it cannot be held."""
+    path = folder / name
+    try:
+        handle, _ = hold_lock_file(path)
+    except HeldByAnother as held:
+        raise VsrError(
+            f"{folder} is being {doing} by another vsr run (process {held.holder}); {advice}"
+        ) from None
+    except OSError as error:
+        if error.errno == errno.ENOLCK:
+            return None
+        raise VsrError(f"{path}: cannot be held ({error.strerror})") from None
+    return handle
 
 
 def live_holder(path: Path) -> str | None:

@@ -15,14 +15,13 @@ OS lock on `.vsr-watch.lock`), so a second watch of the same output folder is re
 
 from __future__ import annotations
 
-import errno
 import json
 from pathlib import Path
 from typing import IO, Any
 
 from vsr.atomic_file import atomic_output
 from vsr.errors import VsrError
-from vsr.process_lock import HeldByAnother, hold_lock_file
+from vsr.process_lock import hold_folder_lock
 
 STATE_FILE = ".vsr-watch.jsonl"
 # The whole-file JSON state of vsr before the journal: read once, then replaced.
@@ -159,20 +158,10 @@ class WatchState:
 
 
 def _hold(out_dir: Path) -> IO[str] | None:
-    """The lock file of `out_dir`'s watch, held; None on a file system without locks, where
-    a second watch cannot be told from the first and is not refused."""
-    try:
-        handle, _ = hold_lock_file(out_dir / LOCK_FILE)
-    except HeldByAnother as held:
-        raise VsrError(
-            f"{out_dir} is being watched by another vsr run (process {held.holder}); stop it "
-            "first, or give this watch another OUTPUT folder"
-        ) from None
-    except OSError as error:
-        if error.errno == errno.ENOLCK:
-            return None
-        raise VsrError(f"{out_dir / LOCK_FILE}: cannot be held ({error.strerror})") from None
-    return handle
+    """The lock file of `out_dir`'s watch, held (vsr.process_lock.hold_folder_lock)."""
+    return hold_folder_lock(
+        out_dir, LOCK_FILE, "watched", "stop it first, or give this watch another OUTPUT folder"
+    )
 
 
 def _was_done(entry: dict[str, Any]) -> bool:

@@ -9,12 +9,11 @@ under torchrun rank 0 alone takes it, as rank 0 alone writes there.
 from __future__ import annotations
 
 import contextlib
-import errno
 from pathlib import Path
 from typing import IO
 
 from vsr.errors import VsrError
-from vsr.process_lock import HeldByAnother, hold_lock_file
+from vsr.process_lock import hold_folder_lock
 
 LOCK_FILE = ".vsr-train.lock"
 
@@ -43,18 +42,12 @@ class OutFolderLock:
         if made:
             self._first_made = missing
         try:
-            self._handle, _ = hold_lock_file(self.out / LOCK_FILE)
-        except HeldByAnother as held:
+            self._handle = hold_folder_lock(
+                self.out, LOCK_FILE, "trained", "wait for it, stop it, or choose another --out"
+            )
+        except VsrError:
             self.release()
-            raise VsrError(
-                f"{self.out} is being trained by another vsr run (process {held.holder}); "
-                "wait for it, stop it, or choose another --out"
-            ) from None
-        except OSError as error:
-            if error.errno == errno.ENOLCK:
-                return
-            self.release()
-            raise VsrError(f"{self.out / LOCK_FILE}: cannot be held ({error.strerror})") from None
+            raise
 
     def release(self) -> None:
         handle, self._handle = self._handle, None
