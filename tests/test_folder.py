@@ -156,10 +156,8 @@ def test_watch_does_each_clip_once_and_a_restart_retries_only_failures(tmp_path)
     clips.mkdir()
     for name in ("a.mp4", "bad.mp4"):
         (clips / name).write_bytes(b"1234")
-    quick = QUICK_WATCH
-
     first = Recorder(fail={"bad.mp4"})
-    summary = watch_folder(clips, out, first, **quick)
+    summary = watch_folder(clips, out, first, **QUICK_WATCH)
     assert sorted(first.calls) == [("a.mp4", 4), ("bad.mp4", 4)]
     assert summary.count("failed") == 1
     state = WatchState(out, clips).clips
@@ -170,13 +168,13 @@ def test_watch_does_each_clip_once_and_a_restart_retries_only_failures(tmp_path)
     # the run's, and mended since: a corrected command found every clip marked failed).
     (clips / "new.mp4").write_bytes(b"5678")
     second = Recorder(fail={"bad.mp4"})
-    watch_folder(clips, out, second, **quick)
+    watch_folder(clips, out, second, **QUICK_WATCH)
     assert sorted(second.calls) == [("bad.mp4", 4), ("new.mp4", 4)]
     assert WatchState(out, clips).clips["bad.mp4"]["status"] == "failed"
 
     (clips / "bad.mp4").write_bytes(b"fixed clip")  # a changed file gets another chance
     third = Recorder(fail={"bad.mp4"})
-    watch_folder(clips, out, third, **quick)
+    watch_folder(clips, out, third, **QUICK_WATCH)
     assert third.calls == [("bad.mp4", 10)]  # once within a watch, however long it runs
 
 
@@ -567,16 +565,15 @@ def test_two_clips_with_one_output_name_never_share_it(tmp_path):
 def test_watch_does_not_take_an_earlier_clips_output_for_a_new_clips(tmp_path):
     clips, out = tmp_path / "in", tmp_path / "out"
     clips.mkdir()
-    quick = QUICK_WATCH
     (clips / "a.avi").write_bytes(b"avi!")
     first = Recorder()
-    watch_folder(clips, out, first, **quick)
+    watch_folder(clips, out, first, **QUICK_WATCH)
     assert first.calls == [("a.avi", 4)] and (out / "a.mkv").read_bytes() == b"done"
 
     (clips / "a.mkv").write_bytes(b"matroska")  # arrives later, same output name
     second = Recorder()
     failures: list[str] = []  # said even under --quiet, which holds back `log`
-    summary = watch_folder(clips, out, second, warn=failures.append, **quick)
+    summary = watch_folder(clips, out, second, warn=failures.append, **QUICK_WATCH)
     assert second.calls == []
     assert [c["status"] for c in summary.clips] == ["failed"]
     assert "which a.avi already was" in summary.clips[0]["error"]
@@ -589,13 +586,12 @@ def test_a_watch_of_another_folder_does_not_take_its_clips_output_for_its_own(tm
     # cam2's clip was "changed after it was upscaled" and replaced cam1's clip's output: the
     # record named the clip but not its folder.
     cam1, cam2, out = tmp_path / "cam1", tmp_path / "cam2", tmp_path / "out"
-    quick = QUICK_WATCH
     for folder in (cam1, cam2):
         folder.mkdir()
         (folder / "GOPR0001.mp4").write_bytes(folder.name.encode())
-    watch_folder(cam1, out, Replacer(), **quick)
+    watch_folder(cam1, out, Replacer(), **QUICK_WATCH)
     second = Replacer()
-    summary = watch_folder(cam2, out, second, **quick)
+    summary = watch_folder(cam2, out, second, **QUICK_WATCH)
     assert second.calls == []
     assert [c["status"] for c in summary.clips] == ["failed"]
     assert f"which {cam1 / 'GOPR0001.mp4'} already was" in summary.clips[0]["error"]
@@ -603,13 +599,12 @@ def test_a_watch_of_another_folder_does_not_take_its_clips_output_for_its_own(tm
 
 def test_a_watched_folder_moved_elsewhere_keeps_its_clips_done(tmp_path):
     clips, out = tmp_path / "in", tmp_path / "out"
-    quick = QUICK_WATCH
     clips.mkdir()
     (clips / "a.mp4").write_bytes(b"1234")
-    watch_folder(clips, out, Replacer(), **quick)
+    watch_folder(clips, out, Replacer(), **QUICK_WATCH)
     moved = clips.rename(tmp_path / "moved")  # the same files, the same times
     again = Replacer()
-    summary = watch_folder(moved, out, again, **quick)
+    summary = watch_folder(moved, out, again, **QUICK_WATCH)
     assert again.calls == [] and [c["status"] for c in summary.clips] == ["skipped"]
 
 
@@ -882,14 +877,13 @@ def test_a_changed_clip_whose_redo_failed_is_still_upscaled_again_over_its_outpu
     # restart) failed "already exists": only the latest record, "failed", was looked at.
     clips, out = tmp_path / "in", tmp_path / "out"
     clips.mkdir()
-    quick = QUICK_WATCH
     (clips / "a.mp4").write_bytes(b"v1")
-    watch_folder(clips, out, Replacer(), **quick)
+    watch_folder(clips, out, Replacer(), **QUICK_WATCH)
     (clips / "a.mp4").write_bytes(b"half")
-    watch_folder(clips, out, Replacer(fail={"a.mp4"}), **quick)
+    watch_folder(clips, out, Replacer(fail={"a.mp4"}), **QUICK_WATCH)
     (clips / "a.mp4").write_bytes(b"half and the rest")
     last = Replacer()
-    summary = watch_folder(clips, out, last, **quick)
+    summary = watch_folder(clips, out, last, **QUICK_WATCH)
     assert last.calls == [("a.mp4", 17)]
     assert [c["status"] for c in summary.clips] == ["done"]
 
@@ -898,13 +892,14 @@ def test_a_watch_started_again_with_overwrite_redoes_each_clip_once(tmp_path):
     # It said "0 done, 0 skipped, 0 failed" and kept the outputs: the record settled every
     # clip before --overwrite was looked at.
     clips, out = tmp_path / "in", tmp_path / "out"
-    quick = QUICK_WATCH
     clips.mkdir()
     (clips / "a.mp4").write_bytes(b"1234")
-    watch_folder(clips, out, Replacer(), **quick)
+    watch_folder(clips, out, Replacer(), **QUICK_WATCH)
     again = Replacer()
     lines: list[str] = []
-    summary = watch_folder(clips, out, again, overwrite=True, **{**quick, "log": lines.append})
+    summary = watch_folder(
+        clips, out, again, overwrite=True, **{**QUICK_WATCH, "log": lines.append}
+    )
     assert again.calls == [("a.mp4", 4)] and [c["status"] for c in summary.clips] == ["done"]
     assert not [line for line in lines if "changed" in line]  # it did not change
 
@@ -1227,17 +1222,16 @@ def test_a_watch_stopped_by_a_full_disk_takes_the_clip_again_on_its_next_start(t
     clips, out = tmp_path / "in", tmp_path / "out"
     clips.mkdir()
     (clips / "a.mp4").write_bytes(b"1234")
-    quick = QUICK_WATCH
 
     def full(clip: Path, output: Path):
         raise _disk_full(clip)
 
     with pytest.raises(OSError, match="No space left"):
-        watch_folder(clips, out, full, **quick)
+        watch_folder(clips, out, full, **QUICK_WATCH)
     # Not recorded as failed (it would have been skipped for good); space is freed.
     assert not (out / STATE_FILE).exists() or "a.mp4" not in (out / STATE_FILE).read_text()
     again = Recorder()
-    watch_folder(clips, out, again, **quick)
+    watch_folder(clips, out, again, **QUICK_WATCH)
     assert again.calls == [("a.mp4", 4)]
 
 
