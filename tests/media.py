@@ -737,9 +737,11 @@ def make_interlaced_clip(
     rate: Fraction = Fraction(25),
     sound: bool = False,
     keyframe_every: int | None = None,
+    still_from: int | None = None,
 ) -> None:
     """H.264, 64x48 at 25 fps (or `rate`), of `combed_picture`s, a keyframe every
-    `keyframe_every` frames (None: the first only). `marked`: encoded as
+    `keyframe_every` frames (None: the first only). `still_from`: the bar stops there, each
+    later frame the same picture as that one. `marked`: encoded as
     interlaced (top field first), so the decoder marks its frames interlaced; else as
     progressive frames, the comb and all. `progressive_first`: that many frames encoded as
     progressive before the interlaced ones (each part its own stream, joined in MPEG-TS;
@@ -759,7 +761,8 @@ def make_interlaced_clip(
         encoder.options = {"bf": "0", **({"x264-params": ":".join(params)} if params else {})}
         encoder.open()
         for index in range(start, start + count):
-            picture = av.VideoFrame.from_ndarray(combed_picture(index), "rgb24")
+            shown = index if still_from is None else min(index, still_from)
+            picture = av.VideoFrame.from_ndarray(combed_picture(shown), "rgb24")
             frame = picture.reformat(format="yuv420p")
             frame.pts, frame.time_base = index, 1 / rate
             packets += encoder.encode(top_field_first(frame) if interlaced else frame)
