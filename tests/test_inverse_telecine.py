@@ -17,6 +17,7 @@ from media import (
     make_interlaced_clip,
     make_soft_telecined_clip,
     make_telecined_clip,
+    top_field_first,
 )
 from test_field_rate import times, tone_at_first_frame
 from test_resume import assert_resumed_run_equals_whole, interrupt_after, stream_packets
@@ -249,6 +250,31 @@ def test_what_film_cannot_serve_is_refused_in_words(tmp_path, weights, capsys):
     assert "and --deinterlace film gives back the film's frames" in capsys.readouterr().err
     with pytest.raises(VsrError, match="--deinterlace film is not available in segment mode"):
         run_split(clip, out, count=2, engine_options={"deinterlace": "film"})
+    assert not out.exists()
+
+
+def test_frames_fieldmatch_cannot_take_are_refused_with_the_modes_that_can(
+    tmp_path, weights, capsys
+):
+    # 4 rows are too few for fieldmatch (bwdif takes none under 8 either, so the advice
+    # says what auto does with them rather than promising them deinterlaced).
+    clip = tmp_path / "short.ts"
+    with av.open(str(clip), "w") as container:
+        stream = container.add_stream("libx264", rate=Fraction(30000, 1001))
+        stream.width, stream.height, stream.pix_fmt = 16, 4, "yuv420p"
+        stream.options = {"bf": "0", "x264-params": "tff=1"}
+        for index in range(6):
+            picture = np.full((4, 16, 3), 40 * index, np.uint8)
+            frame = av.VideoFrame.from_ndarray(picture, "rgb24").reformat(format="yuv420p")
+            frame.pts, frame.time_base = index, Fraction(1001, 30000)
+            container.mux(stream.encode(top_field_first(frame)))
+        container.mux(stream.encode(None))
+    out = tmp_path / "out.mkv"
+    assert vsr(clip, out, "--weights", weights, "--deinterlace", "film") == 2
+    told = capsys.readouterr().err
+    assert told.startswith("vsr: error: --deinterlace film cannot take 16x4 yuv420p frames (")
+    assert "; give --deinterlace auto, which deinterlaces what bwdif can take, or " in told
+    assert told.rstrip().endswith("--deinterlace off") and "Traceback" not in told
     assert not out.exists()
 
 
