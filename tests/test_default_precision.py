@@ -122,11 +122,28 @@ def test_bf16_asked_of_a_cpu_without_bf16_instructions_is_a_note(monkeypatch):
     from vsr import upscale
 
     monkeypatch.setattr(upscale, "cpu_computes_bf16", lambda: False)
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: False)
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: False)
     with pytest.warns(UserWarning, match="bf16 is emulated on this CPU"):
         up = Upscaler(create_model("imdn_rtc"), "cpu", "bf16")
-    assert up.notes and "50x on an AVX2 CPU" in up.notes[0]
+    assert up.notes and "has no bf16 instructions" in up.notes[0]
+    assert "50x on an AVX2 CPU" in up.notes[0]
     monkeypatch.setattr(upscale, "cpu_computes_bf16", lambda: True)
     assert Upscaler(create_model("imdn_rtc"), "cpu", "bf16").notes == []
+
+
+@pytest.mark.parametrize("variable", ["ONEDNN_MAX_CPU_ISA", "DNNL_MAX_CPU_ISA"])
+def test_bf16_emulated_under_a_onednn_cap_blames_the_cap_not_the_cpu(monkeypatch, variable):
+    # It told a CPU with AVX512_BF16 that it had no bf16 instructions.
+    from vsr import upscale
+
+    monkeypatch.setattr(upscale, "cpu_computes_bf16", lambda: False)
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: True)
+    monkeypatch.setenv(variable, "avx2")
+    with pytest.warns(UserWarning, match="bf16 is emulated on this CPU"):
+        up = Upscaler(create_model("imdn_rtc"), "cpu", "bf16")
+    assert f"{variable}=avx2 keeps oneDNN from this CPU's bf16 instructions" in up.notes[0]
+    assert "no bf16 instructions" not in up.notes[0]
 
 
 def test_fp16_asked_of_a_cpu_without_fp16_instructions_is_a_note(monkeypatch):

@@ -23,7 +23,12 @@ from torch import nn
 
 from vsr.argument_types import check_compile, check_switch, given
 from vsr.caller_warning import warn_the_caller
-from vsr.default_precision import cpu_computes_bf16, cpu_computes_fp16, default_precision
+from vsr.default_precision import (
+    cpu_computes_bf16,
+    cpu_computes_fp16,
+    default_precision,
+    why_bf16_is_emulated,
+)
 from vsr.errors import VsrError, VsrTypeError, first_line, option
 from vsr.models.blocks import fold_channel_attention
 from vsr.ops.compile_policy import (
@@ -77,10 +82,7 @@ def emulation_note(precision: str) -> str:
     """The note on `precision` emulated on the CPU (emulated_on), which the Upscaler and
     `vsr bench --model-only` and `--pressure` give alike."""
     if precision == "bf16":
-        return (
-            "bf16 is emulated on this CPU, which has no bf16 instructions (AVX512_BF16 "
-            "or AMX): it runs several times slower than fp32 (50x on an AVX2 CPU)"
-        )
+        return f"bf16 is emulated on this CPU: {why_bf16_is_emulated()}"
     return (
         "fp16 is emulated on this CPU, which has no fp16 instructions (AVX512_FP16 "
         "or AMX-FP16): it runs a hundred times slower than fp32 or more (220x on an "
