@@ -60,7 +60,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "--precision",
         choices=["auto", "bf16", "fp32"],
         help="arithmetic of the forward pass (default auto: bf16 on a GPU, fp32 on the CPU, "
-        "where bf16 is far slower without native support)",
+        "where bf16 is emulated, far slower, without bf16 instructions)",
     )
     parser.add_argument("--threads", type=int, help="torch CPU threads")
     parser.add_argument(
