@@ -1155,6 +1155,8 @@ def test_the_folder_summary_line_times_the_frames_made_now():
     )
     totals |= {"resumed_frames": 0, "frames": 0, "fps": None}
     assert folder_summary_line(totals) == "vsr: 2 done, 0 skipped, 0 failed (0 frames in 5.2 s)"
+    totals |= {"frames": 1}  # was "(1 frames in 5.2 s)"
+    assert folder_summary_line(totals) == "vsr: 2 done, 0 skipped, 0 failed (1 frame in 5.2 s)"
 
 
 def test_a_clips_line_is_told_when_it_is_finished_not_after_the_next_clip(tmp_path):
@@ -1168,11 +1170,11 @@ def test_a_clips_line_is_told_when_it_is_finished_not_after_the_next_clip(tmp_pa
     def run_clip(clip: Path, output: Path):
         if clip.name == "b.mp4":  # b's upscaling: a's flush is done by now, and told
             deadline = time.monotonic() + 5
-            while not any("a.mp4: 1 frames" in line for line in lines):
+            while not any("a.mp4: 1 frame " in line for line in lines):
                 if time.monotonic() > deadline:
                     break
                 time.sleep(0.01)
-            told_in_time.append(any("a.mp4: 1 frames" in line for line in lines))
+            told_in_time.append(any("a.mp4: 1 frame " in line for line in lines))
         return lambda: Recorder()(clip, output)
 
     summary = process_folder(clips, out, run_clip, progress=False, log=lines.append)

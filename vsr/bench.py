@@ -34,6 +34,7 @@ from torch import nn
 
 from vsr.bench_clip import check_clip_shape, make_bench_clip
 from vsr.bench_naive import NaiveResult, naive_upscale
+from vsr.counted import counted
 from vsr.default_precision import default_precision
 from vsr.errors import VsrError
 from vsr.profiling import check_memory
@@ -816,7 +817,7 @@ def format_bench(result: BenchResult) -> str:
     where = result.device_name or f"{result.device}, {result.torch_threads} threads"
     header = [
         result.title,
-        f"{result.frames} frames {width}x{height} -> {out_w}x{out_h}, source {result.source}, "
+        f"{counted(result.frames, 'frame')} {width}x{height} -> {out_w}x{out_h}, source {result.source}, "
         f"encoder {encoder} {result.pix_fmt}, on {where}",
     ]
     if result.rounds > 1:

@@ -41,6 +41,7 @@ from vsr.cluster_task import (
     ShippedWeights,
     run_clip,
 )
+from vsr.counted import counted
 from vsr.errors import VsrError, to_the_command_line
 from vsr.progress import bars_shown
 from vsr.report import kept_from_an_interrupted_run, lost_to_damage, write_json
@@ -381,7 +382,9 @@ def _log_outcome(outcome: dict[str, Any], log: Callable[[str], None]) -> None:
     # The worker's fps is of the frames it made; the kept ones are said, as a local run does.
     lost = lost_to_damage(report.get("lost_frames"))
     kept = kept_from_an_interrupted_run(report.get("resumed_frames"))
-    log(f"vsr: {name}: {outcome.get('frames')} frames{lost}{kept} on {outcome['node']}{speed}")
+    log(
+        f"vsr: {name}: {counted(outcome.get('frames'), 'frame')}{lost}{kept} on {outcome['node']}{speed}"
+    )
     for note in report.get("notes") or []:  # what the worker's engine decided or found
         log(f"vsr: {name}: note: {note}")
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from vsr.counted import counted
 from vsr.paper import benchmark_images
 
 
@@ -19,6 +20,4 @@ def in_patches_note(names: Sequence[str]) -> str:
 
 def part_of_a_benchmark_note(dataset: str, images: int) -> str:
     """A folder named after a benchmark (vsr.paper.is_part_of_a_benchmark) with `images`."""
-    return (
-        f"{images} images, not {dataset}'s {benchmark_images(dataset)}: not compared with the paper"
-    )
+    return f"{counted(images, 'image')}, not {dataset}'s {benchmark_images(dataset)}: not compared with the paper"

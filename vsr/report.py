@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any, TypeGuard
 
 from vsr.atomic_file import atomic_output
+from vsr.counted import counted
 
 
 @dataclass
@@ -113,7 +114,7 @@ def frames_made(
     frame was made now)."""
     speed = f" ({fps:.2f} fps)" if fps is not None else ""
     return (
-        f"{frames} frames{lost_to_damage(lost)}{kept_from_an_interrupted_run(resumed)} in "
+        f"{counted(frames, 'frame')}{lost_to_damage(lost)}{kept_from_an_interrupted_run(resumed)} in "
         f"{wall_seconds:.1f} s{speed}"
     )
 

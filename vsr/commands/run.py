@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from vsr.commands.encoder_options import add_encoder_option, given_encoder_options
+from vsr.counted import counted
 from vsr.errors import VsrError
 from vsr.printable import printable
 from vsr.report import kept_from_an_interrupted_run
@@ -390,7 +391,7 @@ def run(args: argparse.Namespace) -> int:
         # Damage is no chatter: --quiet names it, as it does a folder run's damaged clips.
         print(printable(f"vsr: {_damaged(args.input, report.lost_frames)}"), file=sys.stderr)
     say(
-        f"vsr: {report.frames} frames {report.input_size[0]}x{report.input_size[1]} -> "
+        f"vsr: {counted(report.frames, 'frame')} {report.input_size[0]}x{report.input_size[1]} -> "
         f"{report.output_size[0]}x{report.output_size[1]}{_which_part(report)}"
         f"{kept_from_an_interrupted_run(report.resumed_frames)} in "
         f"{report.wall_seconds:.1f} s "
@@ -497,7 +498,7 @@ def folder_summary_line(totals: dict) -> str:
     )
     return (
         f"vsr: {totals['done']} done, {totals['skipped']} skipped, {totals['failed']} failed"
-        f"{stopped} ({totals['frames']} frames{kept} in {took}{fps})"
+        f"{stopped} ({counted(totals['frames'], 'frame')}{kept} in {took}{fps})"
     )
 
 

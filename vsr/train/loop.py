@@ -28,6 +28,7 @@ from torch import nn
 from tqdm import tqdm
 
 from vsr.atomic_file import why_folders_cannot_be_made
+from vsr.counted import counted
 from vsr.errors import VsrError
 from vsr.models import create_model, save_weights
 from vsr.models.checkpoint import check_finite, read_state_dict
@@ -457,7 +458,7 @@ def _note_what_trains(
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU"
     note(
         f"training {config.arch} x{config.scale} on {name} ({'bf16' if use_bf16 else 'fp32'}"
-        f"{', channels_last' if config.channels_last else ''}): {store.count} images"
+        f"{', channels_last' if config.channels_last else ''}): {counted(store.count, 'image')}"
         + (f" ({store.skipped} smaller than the patch left out)" if store.skipped else "")
         + f", batch {config.batch} of {config.patch}-pixel HR patches"
         + (f" per process, {ddp.world} processes" if ddp.enabled else "")

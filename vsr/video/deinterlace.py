@@ -30,6 +30,7 @@ from typing import Generic, TypeVar
 import av
 
 from vsr.argument_types import check_switch, given
+from vsr.counted import counted, were
 from vsr.errors import VsrError, VsrTypeError, option
 from vsr.video.filter_graph import (
     FrameKind,
@@ -332,8 +333,8 @@ class Deinterlacer:
         done = self.deinterlaced_frames
         if self.per_field:
             kept_in_time = (
-                f"one frame per field ({option('--field-rate', True)}): {self.given_frames} "
-                "frames became "
+                f"one frame per field ({option('--field-rate', True)}): "
+                f"{counted(self.given_frames, 'frame')} became "
                 f"{2 * self.given_frames if delivered is None else delivered}, at twice the "
                 "frame rate"
             )
@@ -352,7 +353,7 @@ class Deinterlacer:
                 "bff": "each taken as bottom field first",
             }[self.mode]
             return (
-                f"{done} frames were deinterlaced (bwdif, {option('--deinterlace', self.mode)}; "
+                f"{were(done, 'frame')} deinterlaced (bwdif, {option('--deinterlace', self.mode)}; "
                 f"{marked} of them marked interlaced, {order}), {kept_in_time}"
             )
         if done:
@@ -361,19 +362,19 @@ class Deinterlacer:
             first = kept + self.first_interlaced * (2 if self.per_field else 1) + 1
             since = f" from frame {first} on" if self.first_interlaced else ""
             return (
-                f"the video is interlaced{since}: {done} frames were deinterlaced (bwdif) "
+                f"the video is interlaced{since}: {were(done, 'frame')} deinterlaced (bwdif) "
                 f"before upscaling, {kept_in_time}"
             )
         if self.interlaced_frames:
             return (
-                f"the video is interlaced ({self.interlaced_frames} frames): both fields of "
+                f"the video is interlaced ({counted(self.interlaced_frames, 'frame')}): both fields of "
                 "each frame were upscaled together and written as progressive frames "
                 f"({option('--deinterlace', 'auto')} deinterlaces them first)"
             )
         if self.per_field and self.given_frames:
             return (
                 f"no frame is marked interlaced: {option('--field-rate', True)} gave each of "
-                f"the {self.given_frames} frames twice, to keep its doubled rate "
+                f"the {counted(self.given_frames, 'frame')} twice, to keep its doubled rate "
                 f"({option('--deinterlace', 'all')} takes unmarked frames as interlaced)"
             )
         return None

@@ -48,6 +48,7 @@ from typing import TYPE_CHECKING, Generic, TypeVar
 import av
 import numpy as np
 
+from vsr.counted import counted
 from vsr.errors import VsrError, option
 from vsr.video.filter_graph import FrameKind, colour_declaring_source, finished_frames, frame_kind
 
@@ -469,7 +470,8 @@ class InverseTelecine(Generic[Tag]):
         """What was done, for the run's notes."""
         rate = float(self._rate * (CYCLE - 1) / CYCLE)
         done = (
-            f"{self.source_frames} frames became {self.film_frames} film frames at {rate:.3f} fps"
+            f"{counted(self.source_frames, 'frame')} became "
+            f"{counted(self.film_frames, 'film frame')} at {rate:.3f} fps"
         )
         if self.soft_telecine:
             return (
@@ -490,8 +492,9 @@ class InverseTelecine(Generic[Tag]):
         note = f"inverse telecine ({film}: fieldmatch, decimate): {done}"
         if self.combed_frames:
             note += (
-                f"; {self.combed_frames} frames whose fields did not match (shot on video, "
-                "not film) were deinterlaced (bwdif)"
+                f"; {counted(self.combed_frames, 'frame')} whose fields did not match (shot on "
+                f"video, not film) {'was' if self.combed_frames == 1 else 'were'} deinterlaced "
+                "(bwdif)"
             )
         if moving > telecined:
             note += (

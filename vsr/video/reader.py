@@ -22,6 +22,7 @@ import av
 import numpy as np
 
 from vsr.broken_links import not_a_regular_file, why_not_there
+from vsr.counted import counted
 from vsr.errors import VsrError, option
 from vsr.video import colors
 from vsr.video.captions import CaptionStore, captions_of
@@ -929,8 +930,9 @@ class VideoReader:
             self.warnings.append(interlacing)
         if self._order.restamped:
             self.warnings.append(
-                f"{self._order.restamped} frames had the times of the packets they were stored "
-                "in (decode order, as in AVI): they are given their times in presentation order"
+                f"{counted(self._order.restamped, 'frame')} had the times of the packets they "
+                "were stored in (decode order, as in AVI): they are given their times in "
+                "presentation order"
             )
         if self.damaged_frames:
             self.warnings.insert(
@@ -1011,7 +1013,7 @@ class VideoReader:
         lost = sum(1 for captions in telecine.lost_tags if captions)
         if lost:
             self.warnings.append(
-                f"the closed captions of {lost} frames dropped at the end "
+                f"the closed captions of {counted(lost, 'frame')} dropped at the end "
                 f"({option('--deinterlace', 'film')}) "
                 "were lost: no kept frame follows them"
             )
