@@ -167,30 +167,80 @@ def test_tiled_imdn_stays_close_to_whole_frame():
     assert psnr > 40
 
 
-def test_tiles_of_imdn_reach_as_far_as_the_network_does(monkeypatch):
-    """With the attention's whole-frame statistics held fixed, what is left of IMDN is
-    local: its 27 chained 3x3 convolutions reach 27 pixels, and a planned tiling must equal
-    the whole frame. With 16 pixels a side its seams were up to 8 levels off."""
+def _fixed_attention_and_averaging(monkeypatch, model: nn.Module) -> nn.Module:
+    """`model` in fp64 with the attention's whole-frame statistics held fixed, so that what
+    is left is local, and each convolution an average of everything under it: trained
+    weights carry a pixel's influence as far (a random start's fades within a few pixels,
+    and hid the seams), and with nothing negative no ReLU cuts it short."""
     from vsr.models import blocks
 
     monkeypatch.setattr(
         blocks.ContrastChannelAttention, "gate", lambda self, x: torch.ones_like(x[:, :, :1, :1])
     )
-    model = create_model("imdn", 2).double().eval()
-    # Each convolution an average of everything under it: trained weights carry a pixel's
-    # influence as far (a random start's fades within a few pixels, and hid the seams).
     for layer in model.modules():
         if isinstance(layer, nn.Conv2d):
             layer.weight.data.fill_(1 / layer.weight[0].numel())
-            layer.bias.data.zero_()
+            if layer.bias is not None:
+                layer.bias.data.zero_()
+    return model.double().eval()
+
+
+@pytest.mark.parametrize("arch", ["imdn", "imdn_rtc", "imdn_rte", "imdn_as"])
+def test_reach_is_how_far_one_input_pixel_changes_the_output(monkeypatch, arch):
+    # Counted from the architecture (each model's `reach`) and measured here on networks of
+    # two blocks, so that the frames stay small: a change of one pixel, carried as a
+    # forward-mode derivative (a finite one is lost in the rounding of the values it is
+    # added to, beyond about 60 pixels), at every phase of the sampling grids.
+    from torch.func import jvp
+
+    model = _fixed_attention_and_averaging(monkeypatch, create_model(arch, 2, blocks=2))
+    size = 2 * model.reach + 16
     torch.manual_seed(0)
-    image = torch.rand(1, 3, 128, 128, dtype=torch.float64)
-    plan = plan_tiles(128, 128, max_pixels=90 * 90)  # too small for the paper's 4 patches
-    assert plan.mode == "tiles" and len(plan.windows) > 1
+    image = torch.rand(1, 3, size, size, dtype=torch.float64)
+    farthest = 0
+    for pixel in range(size // 2, size // 2 + 4):
+        one_pixel = torch.zeros_like(image)
+        one_pixel[0, :, pixel, pixel] = 1
+        with torch.no_grad():
+            _, change = jvp(model, (image,), (one_pixel,))
+        rows = (change != 0).any(1)[0].any(1).nonzero().flatten() // model.scale
+        farthest = max(farthest, pixel - int(rows.min()), int(rows.max()) - pixel)
+    assert farthest == model.reach
+
+
+# The networks at their standard sizes, the frames their tiles are planned on, and the
+# budgets (pixels a window) that make those tiles: the frames are large enough for a two by
+# two grid with each network's overlap, the budgets too small for the whole frame and for
+# the paper's four patches.
+FAMILIES = {
+    "imdn": (2, 128, 90 * 90, 64),
+    "imdn_rtc": (2, 128, 90 * 90, 64),
+    "imdn_rte": (2, 256, 45_000, 154),
+    "imdn_as": (1, 256, 58_000, 220),
+}
+
+
+@pytest.mark.parametrize("arch", list(FAMILIES))
+def test_tiles_reach_as_far_as_the_network_does(monkeypatch, arch):
+    """With the attention's whole-frame statistics held fixed, what is left of each network
+    is local, and the tiling its upscaler plans must equal the whole frame. IMDN's seams
+    were up to 8 levels off with 16 pixels a side; IMDN_RTE (reach 77) and IMDN_AS (110)
+    were given 32 a side, as IMDN is (IMDN_RTC's 22 always fitted)."""
+    from vsr.upscale import Upscaler
+
+    scale, size, budget, overlap = FAMILIES[arch]
+    upscaler = Upscaler(create_model(arch, scale).eval(), precision="fp32")
+    upscaler.max_pixels = budget
+    plan = upscaler.plan_for(size, size)
+    assert plan.mode != "whole" and len(plan.windows) > 1
+    model = _fixed_attention_and_averaging(monkeypatch, create_model(arch, scale))
+    torch.manual_seed(0)
+    image = torch.rand(1, 3, size, size, dtype=torch.float64)
     with torch.no_grad():
         whole = model(image)
-        tiled = run_plan(model, image, plan, 2)
+        tiled = run_plan(model, image, plan, scale)
     torch.testing.assert_close(tiled, whole, rtol=0, atol=1e-12)
+    assert upscaler.tile_overlap == overlap  # IMDN's plans are those it had
 
 
 @pytest.mark.parametrize("one_shape", [False, True])

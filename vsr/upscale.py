@@ -41,7 +41,7 @@ from vsr.ops.compile_policy import (
 from vsr.ops.compiled import captures_graphs, compile_network, packages_on
 from vsr.ops.cuda_graph import GraphedNetwork
 from vsr.ops.mixed_precision import cast_network
-from vsr.ops.tiling import TilePlan, plan_tiles, run_plan
+from vsr.ops.tiling import TilePlan, plan_tiles, run_plan, tile_overlap
 from vsr.telemetry import usable_host_memory_bytes
 
 PRECISIONS = {"fp32": torch.float32, "fp16": torch.float16, "bf16": torch.bfloat16}
@@ -420,6 +420,7 @@ class Upscaler:
         # for another. The engine and tiling use `scale`, the network's own factor.
         self.output_scale: int = model.scale
         self.input_multiple: int = getattr(model, "input_multiple", 1)
+        self.tile_overlap: int = tile_overlap(model)
         self.arch: str = getattr(model, "arch", type(model).__name__)
         budget = int(max_memory) if max_memory is not None else default_memory_budget(self.device)
         self.memory_budget = budget
@@ -470,7 +471,9 @@ class Upscaler:
         """How a network input of height x width is run within the memory budget (whole, or
         in overlapping tiles); VsrError when the budget is too small for any tiling."""
         try:
-            return plan_tiles(height, width, self.max_pixels, self.input_multiple)
+            return plan_tiles(
+                height, width, self.max_pixels, self.input_multiple, self.tile_overlap
+            )
         except ValueError:
             if self.max_pixels < self.budget_pixels:
                 # Halved after the GPU ran out: the budget, perhaps never set, is not why.

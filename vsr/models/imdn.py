@@ -33,6 +33,13 @@ class IMDN(nn.Module):
         self.LR_conv = conv(features, features, 3)
         self.upsampler = pixel_shuffle_upsampler(features, 3, scale)
 
+    @property
+    def reach(self) -> int:
+        """How many input pixels away an output pixel can depend on (what a tile's core
+        needs around it, vsr.ops.tiling): one per chained 3x3 convolution, the stem, four in
+        each IMDB, LR_conv and the upsampler's (27 with 6 blocks)."""
+        return 3 + 4 * self.blocks
+
     def body(self, shallow: torch.Tensor) -> torch.Tensor:
         """Everything between the shallow features and the upsampler."""
         outputs = []
@@ -64,3 +71,12 @@ class IMDN_AS(IMDN):
             nn.LeakyReLU(LEAKY_SLOPE, inplace=True),
             conv(features, features, 3, stride=2),
         )
+
+    @property
+    def reach(self) -> int:
+        """As IMDN's, counted where each convolution works: a quarter-size pixel k is made
+        from input pixels 4k-3 .. 4k+3 by the two stride-2 3x3 convolutions, and the n = 4 *
+        blocks + 2 chained 3x3 convolutions after them (IMDBs, LR_conv, upsampler) reach n
+        quarter-size pixels, so output pixel 4k+3 depends on input pixels 4 * n + 6 before
+        it (110 with 6 blocks)."""
+        return 4 * (4 * self.blocks + 2) + 6

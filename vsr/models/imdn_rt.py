@@ -39,6 +39,7 @@ class IMDN_RTC(nn.Module):
     def __init__(self, scale: int = 2, features: int = 12, blocks: int = 5) -> None:
         super().__init__()
         self.scale = scale
+        self.blocks = blocks
         body = [DistillationBlock(features, attention=False) for _ in range(blocks)]
         body.append(conv(features, features, 1))
         self.model = nn.Sequential(
@@ -46,6 +47,13 @@ class IMDN_RTC(nn.Module):
             Residual(nn.Sequential(*body)),
             *pixel_shuffle_upsampler(features, 3, scale),
         )
+
+    @property
+    def reach(self) -> int:
+        """How many input pixels away an output pixel can depend on (what a tile's core
+        needs around it, vsr.ops.tiling): one per chained 3x3 convolution, the stem, four in
+        each IMDB and the upsampler's (22 with 5 blocks)."""
+        return 2 + 4 * self.blocks
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.model(x)
@@ -77,6 +85,15 @@ class IMDN_RTE(nn.Module):
             self.add_module(f"block{i}", LargeDistillationBlock(features))
         self.LR_conv = conv(features, features, 1, bias=False)
         self.upsampler = pixel_shuffle_upsampler(features, 3, 2 * scale)
+
+    @property
+    def reach(self) -> int:
+        """As IMDN_RTC's, counted where each convolution works: a half-size pixel k is made
+        from input pixels 2k-2 .. 2k+2 by the stem's 3x3 and stride-2 3x3 convolutions, and
+        the n = 6 * blocks + 1 chained 3x3 convolutions after them (six in each large IMDB,
+        the upsampler's) reach n half-size pixels, so output pixel 2k+1 depends on input
+        pixels 2 * n + 3 before it (77 with 6 blocks)."""
+        return 2 * (6 * self.blocks + 1) + 3
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         if x.shape[-2] % 2 or x.shape[-1] % 2:

@@ -26,11 +26,20 @@ import torch.nn.functional as F
 
 ADAPTIVE_CROP_SHAVE = 32
 # Neighbouring tiles split their overlap in the middle, and a tile's core is made as the
-# whole frame makes it only where each side has the network's reach: IMDN chains 27 3x3
-# convolutions (the stem, 4 in each of 6 blocks, two at the end), 27 pixels. With 16 a
-# side, seams were up to 8 levels off without the attention's statistics (fp64, an audit's
-# 256x256 crop), 0 with 32. A budget too small for windows that large gets half of it.
+# whole frame makes it only where each side has the network's reach (the `reach` of each
+# model: how many input pixels away an output pixel can depend on). IMDN's 27 chained 3x3
+# convolutions reach 27 and IMDN_RTC's 22, within 32 a side (IMDN's seams were up to 8
+# levels off with 16: fp64, an audit's 256x256 crop, the attention's statistics aside).
+# IMDN_RTE works at half size and reaches 77, IMDN_AS at quarter size and reaches 110:
+# tile_overlap gives each network twice its reach, and this at least.
 TILE_OVERLAP = 64
+
+
+def tile_overlap(network: object) -> int:
+    """How much neighbouring tiles of `network` overlap: twice its ``reach`` (so that each
+    core has every input pixel it depends on inside its window), TILE_OVERLAP at least. A
+    network that does not say its reach (a stand-in callable) gets TILE_OVERLAP."""
+    return max(TILE_OVERLAP, 2 * getattr(network, "reach", 0))
 
 
 @dataclass(frozen=True)
@@ -146,7 +155,13 @@ def _axis_windows(
 
 def _tile_side(size: int, count: int, multiple: int, overlap: int) -> int:
     """The side of each of ``count`` tiles over ``size`` pixels that overlap by at least
-    ``overlap`` (at most the whole side)."""
+    ``overlap`` (at most the whole side).
+
+    The overlap is counted in whole multiples: tiles and their starts are multiples of
+    ``multiple`` (see _axis_windows), and only then does the rounding of the starts keep
+    neighbours ``overlap`` apart (half of IMDN_AS's 220, 110, came out as little as 108,
+    and half of IMDN_RTE's 154, 77, as 76)."""
+    overlap = _round_up(overlap, multiple)
     return min(_round_up(math.ceil((size + (count - 1) * overlap) / count), multiple), size)
 
 
@@ -174,7 +189,9 @@ def plan_tiles(
     multiple: int = 1,
     overlap: int = TILE_OVERLAP,
 ) -> TilePlan:
-    """The plan with the fewest, largest windows whose pixel count fits ``max_pixels``.
+    """The plan with the fewest, largest windows whose pixel count fits ``max_pixels``,
+    tiles overlapping by ``overlap`` (tile_overlap of the network), or by half of it where
+    the budget cannot afford windows that large, and as a last resort by TILE_OVERLAP // 2.
 
     Sizes the network cannot take directly (not a multiple of its input multiple) use the
     paper's four-patch cropping when the frame is large enough, else edge padding.
@@ -187,9 +204,13 @@ def plan_tiles(
         four = four_patch_plan(height, width, multiple)
         return four or whole
     four = four_patch_plan(height, width, multiple)
-    if four is not None and four.tile_pixels <= max_pixels:
+    # The paper's patches give each core ADAPTIVE_CROP_SHAVE a side: a network reaching
+    # farther is given a grid (two by two tiles are four patches with its own overlap).
+    if four is not None and four.tile_pixels <= max_pixels and overlap <= 2 * ADAPTIVE_CROP_SHAVE:
         return four
-    for margin in (overlap, overlap // 2):
+    # The last resort is the least overlap any network was planned with before it had its
+    # own, so that a budget planned then is not refused now.
+    for margin in dict.fromkeys((overlap, overlap // 2, TILE_OVERLAP // 2)):
         candidates = _fitting_grids(height, width, max_pixels, multiple, margin, whole)
         if candidates:
             break
