@@ -525,3 +525,25 @@ def test_a_preset_s_pixel_format_another_codec_lacks_takes_its_nearest(clip, tmp
     asked = EncodeSettings(codec="prores_ks", pix_fmt="yuv420p10le")  # the user's: refused
     with pytest.raises(VsrError, match=r"yuv420p10le'\): prores_ks takes yuv422p10le"):
         writer_for(clip, tmp_path / "asked.mov", asked)
+
+
+def test_prores_at_an_odd_width_keeps_its_last_columns_of_colour(tmp_path):
+    # prores_ks opens at an odd width in 4:2:2, but its last chroma columns came out up to
+    # 210 levels off (43x24 at x3: 129x72), without a word.
+    source, output = tmp_path / "src.mkv", tmp_path / "out.mov"
+    make_clip(source, 33, 16, frames=1, audio=False, codec="ffv1")
+    rows, columns = np.mgrid[0:16, 0:33]
+    wanted = np.stack([60 + 4 * columns, 80 + 4 * rows, np.full_like(rows, 120)], -1)
+    picture = av.VideoFrame.from_ndarray(wanted.astype(np.uint8), format="rgb24")
+    prores = EncodeSettings(codec="prores_ks", codec_is_default=False)
+    with writer_for(source, output, prores) as writer:
+        converted = picture.reformat(format=writer.pix_fmt)  # BT.601, as the source
+        planes = [
+            np.frombuffer(p, np.uint16).reshape(p.height, -1)[:, : p.width]
+            for p in converted.planes
+        ]
+        writer.write(tuple(planes), 0)
+    assert any("odd size 33x16" in note for note in writer.notes)
+    with av.open(str(output)) as container:
+        got = next(container.decode(video=0)).to_ndarray(format="rgb24").astype(int)
+    assert np.abs(got - wanted)[:, -2:].max() < 12

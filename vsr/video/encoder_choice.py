@@ -55,6 +55,10 @@ if TYPE_CHECKING:
 _LOSSLESS_RGB_ENCODERS = frozenset({"ffv1", "ffvhuff", "huffyuv", "utvideo", "magicyuv"})
 # Encoders known to accept any frame size in every format (no even-size rule).
 _ANY_SIZE = frozenset({"ffv1", "ffvhuff", "huffyuv", "utvideo", "rawvideo", "magicyuv"})
+# Subsampled encoders that open at an odd size but encode it wrong, so the trial open
+# cannot tell: prores_ks at 129x72 in 4:2:2 decoded with its last chroma columns up to 210
+# levels off (the one such encoder an audit of them all found).
+_ODD_SIZE_ENCODED_WRONG = frozenset({"prores_ks"})
 # The encoder settings a container's own codec gets when the default cannot go into it:
 # libvpx-vp9's own defaults are its slowest (cpu-used 0, one thread per row off).
 _CONTAINER_CODECS = {"webm": ("libvpx-vp9", {"cpu-used": "4", "row-mt": "1"})}
@@ -247,7 +251,8 @@ class EncoderChoice:
         if self.error:
             self._blame_a_given_option(self.error)
             self._refuse_a_rate_mpeg_has_not()
-        if self.error and self._odd_size_problem():
+        odd_size_fails = self.error or self.codec.name in _ODD_SIZE_ENCODED_WRONG
+        if odd_size_fails and self._odd_size_problem():
             self._switch_to_444_for_odd_size()
             self.error = self._try_encoder()
             if self.error:
