@@ -242,6 +242,16 @@ def test_rgb_output_to_mp4_states_no_matrix(tmp_path):
         ("mpeg4", ".mov", True),  # MPEG-4 Part 2 says it by the container: MOV's box cannot
         ("mpeg4", ".mp4", False),
         ("mpeg4", ".mkv", False),
+        # Nor can these codecs, which carry no range of their own (probed with this libav).
+        ("msmpeg4", ".mov", True),
+        ("msmpeg4", ".mkv", False),
+        ("jpeg2000", ".mov", True),
+        ("jpeg2000", ".mkv", False),
+        ("v210", ".mov", True),
+        ("v410", ".mov", True),
+        ("v308", ".mov", True),
+        ("yuv4", ".mov", True),
+        ("tiff", ".mov", True),
         ("libx264", ".mov", False),
         ("ffv1", ".mkv", False),
     ],

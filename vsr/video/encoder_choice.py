@@ -72,7 +72,12 @@ _WEBM_HIGH_DEPTH = ("libsvtav1", {})
 _NO_FULL_RANGE = frozenset(
     {"prores", "prores_ks", "prores_aw", "mpeg1video", "mpeg2video", "libvpx"}
 )
-_NO_FULL_RANGE_IN = {"mov": {"mpeg4", "magicyuv"}}
+_NO_FULL_RANGE_IN = {
+    "mov": {
+        "mpeg4", "magicyuv", "msmpeg4", "h263", "jpeg2000", "cfhd", "dvvideo", "tiff", "v210",
+        "v308", "v410", "yuv4",
+    }
+}  # fmt: skip
 # Encoders whose pictures hold one matrix, which decoders read whatever the container
 # says: (matrix, its tag, why). VP8 is BT.601 by definition. DNxHD/DNxHR's header has a
 # colour field (BT.709 or BT.2020), in which libav's encoder writes BT.709 whatever it is
