@@ -82,7 +82,7 @@ def test_mjpeg_writes_full_range_from_either_range(tmp_path, capsys, source_rang
     # MJPEG opens for full range only, and vsr opened it without a range: both were refused
     # ("Non full-range YUV is non-standard"). Limited codes now widen to full, with a note.
     source, output = tmp_path / "in.mkv", tmp_path / "out.mov"
-    colors = (1, source_range, 1, 1)
+    colors = (6, source_range, 6, 6)  # BT.601, MJPEG's matrix: only the range changes
     planes = make_clip(source, 32, 24, frames=1, audio=False, codec="ffv1", colors=colors)
     argv = ["run", str(source), str(output), "--codec", "mjpeg", "-e", "b=20M", "--device", "cpu"]
     assert main(argv) == 0
@@ -164,6 +164,21 @@ def test_vp8_pictures_are_made_in_bt601(clip, tmp_path):
     writer.abort()
     assert writer.color_matrix == "bt601"
     assert any("BT.601" in note for note in writer.notes)
+
+
+@pytest.mark.parametrize("suffix", [".mkv", ".mp4", ".mov"])
+def test_mjpeg_pictures_are_made_in_bt601(clip, tmp_path, suffix):
+    # libav's MJPEG decoder reads BT.601 whatever the container says: a BT.709 source,
+    # converted and tagged BT.709, decoded 26.6 dB off its colours.
+    output = tmp_path / f"out{suffix}"
+    mjpeg = EncodeSettings(codec="mjpeg", options={"b": "20M"})
+    with VideoReader(clip) as reader, writer_for(clip, output, mjpeg) as writer:
+        for frame in reader.frames():
+            writer.write(frame.planes, frame.pts)
+    assert writer.color_matrix == "bt601"
+    assert any("MJPEG pictures are decoded as BT.601" in note for note in writer.notes)
+    with av.open(str(output)) as container:
+        assert next(container.decode(video=0)).colorspace == 5  # BT.601 (bt470bg), as made
 
 
 @pytest.mark.parametrize(

@@ -82,10 +82,12 @@ _NO_FULL_RANGE_IN = {
 # says: (matrix, its tag, why). VP8 is BT.601 by definition. DNxHD/DNxHR's header has a
 # colour field (BT.709 or BT.2020), in which libav's encoder writes BT.709 whatever it is
 # given, and its decoder reads it over the container's tag: an SD BT.601 source came out
-# 23 levels off, a BT.2020 one was read as BT.709 too.
+# 23 levels off, a BT.2020 one was read as BT.709 too. libav's MJPEG decoder reads BT.601
+# (JFIF's matrix) whatever the container says: a BT.709 source decoded at 26.6 dB.
 _ONE_MATRIX = {
     "libvpx": ("bt601", "bt470bg", "VP8 is BT.601 only"),
     "dnxhd": ("bt709", "bt709", "libav's DNxHD/DNxHR pictures say BT.709"),
+    "mjpeg": ("bt601", "bt470bg", "MJPEG pictures are decoded as BT.601"),
 }
 # Encoders whose pictures are full range by their standard (JPEG): libav refuses to open
 # them for limited range unless told to break it.
