@@ -144,6 +144,23 @@ def test_a_codec_no_container_stores_is_said_so_and_not_offered(clip, tmp_path, 
     assert codec not in offered and "magicyuv" in offered
 
 
+@pytest.mark.parametrize("name", ["vc2", "dirac"])
+def test_vc2_is_refused_before_any_frame_and_not_offered(clip, tmp_path, capsys, name):
+    # --codec vc2 ended in a traceback at the first frame (libav's VC-2 encoder sized its
+    # pictures from PyAV's default 1 Mb/s), and with -e b=20M made flat grey planes.
+    output = tmp_path / "out.mkv"
+    assert main(["run", str(clip), str(output), "--codec", name, "--device", "cpu"]) == 2
+    said = capsys.readouterr().err.splitlines()
+    assert said == [
+        f"vsr: error: --codec {name}: libav's VC-2 encoder makes flat or undecodable pictures "
+        "at many sizes and rates; use --codec ffv1 (lossless) or prores_ks"
+    ]
+    assert not output.exists()
+    with pytest.raises(VsrError) as unknown:
+        video_encoder("bogus")
+    assert "vc2" not in str(unknown.value)
+
+
 def test_prores_pictures_carry_the_primaries_and_transfer(clip, tmp_path):
     # ProRes writes the frame's tags into every picture header, not the stream's.
     output = tmp_path / "out.mov"

@@ -7,7 +7,7 @@ from functools import cache
 
 import av
 
-from vsr.errors import VsrError
+from vsr.errors import VsrError, option
 from vsr.video.containers import containers_taking
 from vsr.video.pixfmt import SEMI_PLANAR, parse_planar
 
@@ -31,7 +31,7 @@ def video_encoders() -> tuple[str, ...]:
             codec = av.codec.Codec(name, "w")
         except (av.error.FFmpegError, ValueError):
             continue  # a decoder only
-        wanted = _takes_yuv(codec) or name in RGB_ONLY_ENCODERS
+        wanted = (_takes_yuv(codec) or name in RGB_ONLY_ENCODERS) and name not in _REFUSED
         if codec.type == "video" and codec.name == name and wanted:
             names.add(name)
     return tuple(sorted(names))
@@ -42,8 +42,19 @@ def _takes_yuv(codec: av.codec.Codec) -> bool:
     return any(parse_planar(f) or f in SEMI_PLANAR for f in formats)
 
 
+# Encoders this build has that vsr refuses, and why. libav's VC-2 encoder sizes each
+# picture from the bit rate and the time base: PyAV's default rate (1 Mb/s) failed at the
+# first frame, -e b=20M in vsr's 1/12800 gave flat grey planes, and at the frame rate's time
+# base 20M still did at 1280x720, a BT.601 (smpte170m) tag was read back as BT.709, and odd sizes
+# did not decode: no setting vsr could choose gives a correct picture everywhere.
+_REFUSED = {
+    "vc2": "libav's VC-2 encoder makes flat or undecodable pictures at many sizes and rates"
+}
+
+
 def video_encoder(name: str) -> av.codec.Codec:
-    """The encoder called `name`, or a VsrError that lists the available ones."""
+    """The encoder called `name`, or a VsrError that lists the available ones (or says why
+    vsr refuses it)."""
     if name not in video_encoders():
         # "h264" and friends resolve to an encoder (libx264): accept them as aliases.
         try:
@@ -52,6 +63,11 @@ def video_encoder(name: str) -> av.codec.Codec:
             codec = None
         if codec is None or codec.type != "video":
             raise VsrError(f"unknown video codec {name!r}; {_what_there_is(name)}")
+        if codec.name in _REFUSED:  # by its name or an alias (dirac)
+            raise VsrError(
+                f"{option('--codec', name, setting=True)}: {_REFUSED[codec.name]}; use "
+                f"{option('--codec', 'ffv1', setting=True)} (lossless) or prores_ks"
+            )
         return codec
     return av.codec.Codec(name, "w")
 
