@@ -589,3 +589,26 @@ def test_prores_at_an_odd_width_keeps_its_last_columns_of_colour(tmp_path):
     with av.open(str(output)) as container:
         got = next(container.decode(video=0)).to_ndarray(format="rgb24").astype(int)
     assert np.abs(got - wanted)[:, -2:].max() < 12
+
+
+@pytest.mark.parametrize(
+    ("given", "said"),
+    [
+        ("video_size=320x180", "vsr sets the output size; use --size 320x180"),
+        ("pixel_format=yuv444p", "vsr sets the pixel format; use --pix-fmt yuv444p"),
+        ("time_base=1/10", "vsr sets the encoder's time base from the source's timing"),
+    ],
+)
+def test_an_e_option_that_replaces_what_vsr_sets_is_refused_up_front(
+    clip, tmp_path, capsys, given, said
+):
+    # -e video_size=320x180 wrote a 320x180 file while vsr said 32x24 -> 64x48, and
+    # -e time_base=1/10 upscaled the whole clip, then died in a traceback at the mux.
+    output = tmp_path / "out.mp4"
+    argv = ["run", str(clip), str(output), "-e", given, "--device", "cpu"]
+    assert main(argv) == 2
+    lines = capsys.readouterr().err.splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"vsr: error: -e {given}: {said}")
+    assert not output.exists()
+    with pytest.raises(VsrError, match="settings=EncodeSettings"):  # the API's words
+        writer_for(clip, output, EncodeSettings(options=dict([given.split("=")])))

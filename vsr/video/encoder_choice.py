@@ -33,6 +33,7 @@ from vsr.video.containers import (
 from vsr.video.encoder_time_base import COUNT_IN_FRAMES, encoder_time_base
 from vsr.video.encoder_trial import trial_open
 from vsr.video.hdr import HDR10_ENCODERS
+from vsr.video.options_vsr_sets import check_no_option_vsr_sets
 from vsr.video.output_siting import output_siting, siting_lost_note
 from vsr.video.pixfmt import (
     is_planar_rgb,
@@ -141,7 +142,8 @@ def check_settings_every_clip_meets(
     settings: EncodeSettings, containers: set[str] | None = None
 ) -> None:
     """What EncoderChoice would refuse in `settings` for every clip, whatever the clip, as
-    its one error: an unknown codec, a --pix-fmt vsr cannot write; and, for an encoder
+    its one error: an unknown codec, an -e option that replaces a setting vsr makes
+    (video_size, pixel_format, time_base), a --pix-fmt vsr cannot write; and, for an encoder
     every output gets (one asked for, or a default that each of `containers` stores: the
     formats the outputs are written in, None where any may be), one that no container
     stores, a crf out of its range, a preset or tune it lacks, a pixel format it cannot
@@ -151,6 +153,7 @@ def check_settings_every_clip_meets(
     the clip: a folder of .mp4 clips is checked here, one with a .webm clip among them is
     not."""
     codec = video_encoder(settings.codec)
+    check_no_option_vsr_sets(settings.options)
     if settings.pix_fmt and not settings.pix_fmt_is_default:
         check_pix_fmt_name(settings.pix_fmt)
     possible = set(CONTAINERS.values()) if containers is None else containers
@@ -235,6 +238,7 @@ class EncoderChoice:
         self.width, self.height, self.settings = width, height, settings
         self.notes: list[str] = []
         self.codec = video_encoder(settings.codec)
+        check_no_option_vsr_sets(settings.options)
         self._encoder_said = self.codec.name  # how a refusal names the encoder
         if _container_replaces(settings, self.codec.name, container_format):
             self._use_the_containers_codec()
