@@ -93,11 +93,16 @@ _ONE_MATRIX = {
 # Encoders whose pictures are full range by their standard (JPEG): libav refuses to open
 # them for limited range unless told to break it.
 _FULL_RANGE_ONLY = frozenset({"mjpeg"})
-# libavcodec's own older encoders: no crf, and a bit rate of 200 kb/s unless told ("b"),
-# which upscaled output does not survive.
-_RATE_ONLY_ENCODERS = frozenset(
-    {"mpeg1video", "mpeg2video", "mpeg4", "msmpeg4", "msmpeg4v2", "mjpeg", "h263", "flv"}
-)
+# Encoders without crf, which encode at a rate upscaled output does not survive unless told
+# one ("b"), and the rate they take then: libavcodec's own older encoders its default
+# 200 kb/s; Snow, its wavelet codec, a rate of its own (about 70 kb/s at 128x72, 35 dB).
+_RATE_WITHOUT_B = {
+    **dict.fromkeys(
+        ("mpeg1video", "mpeg2video", "mpeg4", "msmpeg4", "msmpeg4v2", "mjpeg", "h263", "flv"),
+        "libavcodec's default 200 kb/s",
+    ),
+    "snow": "a low rate of its own (about 70 kb/s at 128x72)",
+}
 # The names x264 and x265 take for their speed presets and tunes. They print their own line
 # for a name they do not know, straight to the terminal, before vsr can say which value was
 # wrong: names are checked here first, and the error lists the right ones.
@@ -611,10 +616,11 @@ class EncoderChoice:
             # The encoder option is the one way to declare it (frame tags are not read).
             options.setdefault("chroma_sample_location", self.chroma_siting)
         quiet_encoder(self.codec.name, options)
-        if self.codec.name in _RATE_ONLY_ENCODERS and "b" not in options:
+        rate = _RATE_WITHOUT_B.get(self.codec.name)
+        if rate is not None and "b" not in options:
             self.notes.append(
-                f"{self.codec.name} has no crf: it encodes at libavcodec's default 200 kb/s "
-                "unless a rate is given, e.g. -e b=8M"
+                f"{self.codec.name} has no crf: it encodes at {rate} unless a rate is given, "
+                "e.g. -e b=8M"
             )
         hdr = self.source.hdr10
         if hdr is not None and self.codec.name in HDR10_ENCODERS:
