@@ -11,6 +11,7 @@ import torch
 from test_train_loop import make_dataset, tiny_config
 
 from vsr.cli import main
+from vsr.errors import VsrError
 from vsr.train import loop
 from vsr.train.config import load_config
 from vsr.train.distributed import Distributed
@@ -46,6 +47,8 @@ def test_wrong_settings_are_one_line_errors(tmp_path, capsys, flags, message) ->
         ("lr_step = 0", "lr_step must be positive, not 0"),
         ("lr_min = -1e-6", "lr_min must be"),
         ("out = 5", "setting out must be str, not 5"),
+        # Trained into the recipe's folder, the run's files among the recipes.
+        ('out = ""', "out is empty; give the folder for checkpoints, logs and weights"),
         # Raised "RuntimeError: value cannot be converted to type float without overflow"
         # from inside Adam, a traceback, after the first step.
         ("lr = 1e39", "lr 1e+39 is beyond float32 (at most 3.403e+38)"),
@@ -62,6 +65,30 @@ def test_wrong_recipe_values_are_one_line_errors(tmp_path, capsys, setting, mess
     assert main(["train", "--config", str(recipe)]) == 2
     err = capsys.readouterr().err
     assert err.startswith("vsr: error: ") and message in err and err.count("\n") == 1
+
+
+@pytest.mark.parametrize("flag", ["--out", "--val-dir", "--init-from", "--train-dir"])
+def test_an_empty_path_flag_is_refused_not_taken_for_the_working_folder(
+    tmp_path, capsys, monkeypatch, flag
+) -> None:
+    # `--out "$DIR"` with DIR unset trained into the working folder without a word, and an
+    # empty --val-dir or --init-from was dropped as silently.
+    make_dataset(tmp_path / "data", count=1)
+    here = tmp_path / "here"
+    here.mkdir()
+    monkeypatch.chdir(here)
+    args = {"--train-dir": str(tmp_path / "data"), "--out": str(tmp_path / "run"), flag: ""}
+    words = [word for pair in args.items() for word in pair]
+    assert main(["train", *words, "--patch", "16", "--steps", "1", "--device", "cpu"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"vsr: error: {flag} is empty (an unset variable?); give ")
+    assert err.count("\n") == 1
+    assert list(here.iterdir()) == [] and not (tmp_path / "run").exists()
+
+
+def test_an_empty_path_override_names_the_keyword_to_an_api_caller(tmp_path) -> None:
+    with pytest.raises(VsrError, match=r"^out is empty \(an unset variable\?\); give the"):
+        load_config(None, {"train_dir": str(tmp_path), "out": ""})
 
 
 def test_an_output_folder_that_is_a_file_is_an_error(tmp_path, capsys) -> None:

@@ -100,6 +100,13 @@ def option(
     return keyword if value is None else f"{keyword}={value!r}"
 
 
+def empty_value(name: str, instead: str) -> str:
+    """What to say of an option given as an empty string: `--out "$DIR"` with DIR unset
+    reads as "" and, taken as a value, names the working folder or stands for the default
+    without a word. `instead` says what to give."""
+    return f"{name} is empty (an unset variable?); {instead}"
+
+
 _ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;]*[A-Za-z]")
 
 

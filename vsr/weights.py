@@ -25,7 +25,7 @@ from vsr.argument_types import given, is_number, is_str_path
 from vsr.atomic_file import atomic_output
 from vsr.bundled import bundled_folder
 from vsr.caller_warning import warn_the_caller
-from vsr.errors import VsrError, VsrTypeError, option
+from vsr.errors import VsrError, VsrTypeError, empty_value, option
 from vsr.private_folder import make_private_folder, why_code_folder_is_unsafe
 
 WEIGHTS_DIR = bundled_folder("weights")
@@ -207,8 +207,10 @@ def resolve_weights(weights: str | os.PathLike | None, scale: int | None = None)
     if isinstance(weights, str) and not weights.strip():
         # `--weights "$W"` with W unset: Path("") is the working folder, "a folder".
         raise VsrError(
-            f"{option('--weights')} is empty (an unset variable?); give a file or a name such "
-            "as IMDN_x2, or leave it out for the default weights"
+            empty_value(
+                option("--weights"),
+                "give a file or a name such as IMDN_x2, or leave it out for the default weights",
+            )
         )
     if isinstance(weights, os.PathLike):
         path = Path(weights).expanduser()

@@ -14,7 +14,7 @@ from dataclasses import dataclass, fields
 from pathlib import Path
 from typing import Any
 
-from vsr.errors import VsrError
+from vsr.errors import VsrError, empty_value, option
 
 # IMDN_AS takes a bicubic-enlarged input, which this loop does not make.
 TRAINABLE_ARCHS = ("imdn", "imdn_rtc", "imdn_rte")
@@ -60,6 +60,9 @@ class TrainConfig:
     def validate(self) -> None:
         if not self.train_dir:
             raise VsrError("training needs train_dir: a folder of HR images")
+        if not self.out.strip():
+            # An empty folder name is the working folder: the run would fill it unasked.
+            raise VsrError("out is empty; give the folder for checkpoints, logs and weights")
         if self.arch not in TRAINABLE_ARCHS:
             raise VsrError(
                 f"arch must be {', '.join(TRAINABLE_ARCHS[:-1])} or {TRAINABLE_ARCHS[-1]}, "
@@ -124,6 +127,18 @@ class TrainConfig:
 
 PATH_FIELDS = ("train_dir", "out", "val_dir", "init_from")
 
+# What to give instead of an empty path among the overrides. In a recipe, an empty val_dir
+# or init_from is the default (none); among the overrides, "" is rather `--out "$DIR"` with
+# DIR unset, which trained into the working folder (or dropped the setting) without a word.
+_INSTEAD_OF_EMPTY = {
+    "train_dir": "give the folder of HR images, or leave it out for the recipe's",
+    "out": "give the folder for checkpoints, logs and weights, or leave it out for the "
+    "recipe's (else runs/train)",
+    "val_dir": "give a benchmark folder such as Set5, or leave it out for the recipe's (else none)",
+    "init_from": "give a weights file or a name from `vsr weights list`, or leave it out for "
+    "the recipe's (else random weights)",
+}
+
 
 def load_config(
     path: str | Path | None,
@@ -160,6 +175,9 @@ def load_config(
     if unknown:
         raise VsrError(f"unknown setting(s) in {path}: {', '.join(unknown)}")
     for key, value in (overrides or {}).items():
+        if key in PATH_FIELDS and isinstance(value, str) and not value.strip():
+            flag = option(f"--{key.replace('_', '-')}")
+            raise VsrError(empty_value(flag, _INSTEAD_OF_EMPTY[key]))
         if value is not None:
             values[key] = _absolute(key, value, Path.cwd())
     for key, value in values.items():
