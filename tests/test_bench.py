@@ -519,7 +519,7 @@ def test_bench_flags_of_the_other_mode_are_one_clear_error(flags, message, capsy
         (["--model-only", "--kernels", "0"], "--kernels must be at least 1, not 0"),
         (["--model-only", "--scale", "7"], "--scale must be 2, 3 or 4"),
         (["--pressure", "--scale", "5"], "--scale must be 2, 3 or 4"),
-        (["--frames", "2", "--variant", ""], "--variant needs a configuration"),
+        (["--frames", "2", "--variant", ""], "--variant is empty (an unset variable?)"),
         (["--frames", "2", "--variant", "fp16", "--variant", " , "], "--variant needs a"),
         # An allocator traceback before:
         (["--model-only", "--sizes", "64x48,99999x99999"], "IMDN x2 on a 99999x99999 input"),
@@ -938,8 +938,8 @@ def test_pressure_out_naming_a_folder_is_refused_before_anything_is_timed(tmp_pa
     # empty name").
     assert main(["bench", *flags, "--out", ""]) == 2
     assert capsys.readouterr().err == (
-        "vsr: error: --out needs a file name: the pressure test writes STEM.png and STEM.csv "
-        "for --out STEM\n"
+        "vsr: error: --out is empty (an unset variable?); give it a value, or leave it out "
+        "(see: vsr bench --help)\n"
     )
     assert [p.name for p in tmp_path.iterdir()] == ["outdir"]
     assert list((tmp_path / "outdir").iterdir()) == []
@@ -1095,7 +1095,7 @@ def test_a_variant_naming_a_setting_twice_or_an_empty_compile_mode_is_refused(ca
     # `--compile "$MODE"` with MODE unset timed the network uncompiled without a word.
     flags = ["--model-only", "--sizes", "16", "--device", "cpu", "--repeats", "1"]
     assert main(["bench", *flags, "--compile", ""]) == 2
-    assert "vsr: error: --compile got an empty mode" in capsys.readouterr().err
+    assert "vsr: error: --compile is empty (an unset variable?)" in capsys.readouterr().err
 
 
 def test_model_only_weights_of_another_scale_are_refused_not_benched(weights, tmp_path, capsys):

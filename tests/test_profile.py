@@ -151,9 +151,10 @@ def test_an_empty_weights_or_model_is_refused_not_taken_for_all(capsys):
     assert main(["profile", "--weights", "", "--device", "cpu"]) == 2
     assert main(["profile", "--model", "", "--device", "cpu"]) == 2
     assert capsys.readouterr().err.splitlines() == [
-        "vsr: error: --weights is empty (an unset variable?); give a file or a name such as "
-        "IMDN_x2, or leave it out for the default weights",
-        "vsr: error: unknown model ''; known: imdn, imdn_as, imdn_rtc, imdn_rte",
+        "vsr: error: --weights is empty (an unset variable?); give it a value, or leave it out "
+        "(see: vsr profile --help)",
+        "vsr: error: --model is empty (an unset variable?); give it a value, or leave it out "
+        "(see: vsr profile --help)",
     ]
 
 

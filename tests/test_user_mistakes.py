@@ -1,10 +1,12 @@
 """Mistakes an audit of the command line found ending in a traceback or a misleading line;
 each is now one `vsr: error: ...` line, exit 2, with nothing written."""
 
+import argparse
+
 import pytest
 from media import make_clip
 
-from vsr.cli import main
+from vsr.cli import build_parser, main
 
 
 def _one_error_line(capsys) -> str:
@@ -178,3 +180,28 @@ def test_a_folder_of_numbered_frames_is_told_how_it_is_read(tmp_path, capsys, ou
         f"clip, `vsr image {frames} OUT/` upscales them as pictures"
     )
     assert sorted(p.name for p in tmp_path.iterdir()) == ["frames"]
+
+
+def _options_that_take_a_value(parser, words=()):
+    """(the words that reach a (sub)command, its long option name) for every option of
+    every command that takes a value."""
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                yield from _options_that_take_a_value(sub, (*words, name))
+        elif action.option_strings and action.nargs != 0:
+            yield words, max(action.option_strings, key=len)
+
+
+@pytest.mark.parametrize(
+    ("words", "flag"), list(_options_that_take_a_value(build_parser())), ids=str
+)
+def test_an_empty_value_of_any_option_is_refused_by_name(words, flag, capsys, tmp_path):
+    # `--size "$SIZE"` with SIZE unset: `vsr run --size ''` upscaled x2, `--codec ''`,
+    # `--preset ''`, `bench --precision ''` and the like took "" for the default.
+    assert main([*words, flag, ""]) == 2
+    line = _one_error_line(capsys)
+    assert line.startswith(f"{flag} is empty (an unset variable?); give ")
+    assert line.endswith(f"(see: vsr {' '.join(words)} --help)")
+    assert main([*words, f"{flag}="]) == 2  # the same given with =
+    assert _one_error_line(capsys).startswith(f"{flag} is empty")

@@ -28,6 +28,7 @@ from vsr.errors import (
     OUT_OF_SPACE_ERRNOS,
     VsrError,
     as_the_user_names_it,
+    empty_value,
     speaking_to_the_command_line,
 )
 from vsr.printable import printable
@@ -103,6 +104,14 @@ class _OneLineParser(argparse.ArgumentParser):
                 return f" ('{after}' looks like an option; write {word}={after})"
         return ""
 
+    def _get_values(self, action: argparse.Action, arg_strings: list[str]) -> object:
+        # An option's value given as "" is `--size "$SIZE"` with SIZE unset: taken, it stood
+        # for the default (`args.size or ...`) or named the working folder, without a word.
+        # Refused here, for every option of every command, before any command's own code.
+        if action.option_strings and "" in arg_strings:
+            self.error(_empty_option(action))
+        return super()._get_values(action, arg_strings)
+
     def parse_known_args(self, args=None, namespace=None):  # noqa: ANN001, ANN201 - argparse's
         # The innermost (sub)command parsed names itself first: the help to point at for
         # arguments nobody took ("vsr weights export", not "vsr").
@@ -112,6 +121,16 @@ class _OneLineParser(argparse.ArgumentParser):
             parsed.help_of = self.prog
             parsed.options_of = sorted(self._option_string_actions)  # for a misspelt one
         return parsed, unknown
+
+
+def _empty_option(action: argparse.Action) -> str:
+    """What to say of an option given an empty value: its long name, and what it takes."""
+    name = max(action.option_strings, key=len)
+    if action.choices:
+        instead = f"give one of {', '.join(map(str, action.choices))}"
+    else:
+        instead = "give it a value"
+    return empty_value(name, instead if action.required else f"{instead}, or leave it out")
 
 
 def _unrecognized(unknown: list[str], options: list[str], words: list[str]) -> str:
