@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import signal
 import threading
 import time
 from fractions import Fraction
@@ -14,7 +15,10 @@ import pytest
 from conftest import python_child
 from media import make_clip, picture_planes
 
+from vsr.cli import main
+from vsr.errors import VsrError
 from vsr.runner import upscale_video
+from vsr.stop_signals import StopSignal
 from vsr.video import encoder_choice, ffmpeg_pipe
 from vsr.video.parallel_writer import ParallelVideoWriter, default_chunk_frames
 from vsr.video.reader import VideoInfo, VideoReader
@@ -200,6 +204,46 @@ def test_abort_stops_the_workers_and_leaves_no_file(tmp_path):
         target.write(picture_planes(W, H, index), index)
     assert target.temp_path.exists()
     target.abort()
+    assert not encoder_threads()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.mp4"]
+
+
+def test_a_stop_while_the_workers_start_leaves_no_file_and_no_worker(tmp_path, monkeypatch):
+    # A SIGTERM during the start-up of --encoders 3000 was a StopSignal inside
+    # Thread.start (threading.Condition.wait); the temporary file was left behind, since
+    # the caller never got the writer to abort.
+    info = source_info(tmp_path / "in.mp4", frames=4)
+    start = threading.Thread.start
+    started = []
+
+    def start_twice_then_stop(thread):
+        if thread.name.startswith("vsr-encode-") and len(started) == 2:
+            raise StopSignal(signal.SIGTERM)
+        started.append(thread)
+        start(thread)
+
+    monkeypatch.setattr(threading.Thread, "start", start_twice_then_stop)
+    with pytest.raises(StopSignal):
+        ParallelVideoWriter(tmp_path / "out.mp4", info, W, H, EncodeSettings(), encoders=3)
+    assert len(started) == 2 and not any(thread.is_alive() for thread in started)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.mp4"]
+
+
+@pytest.mark.parametrize("encoders", [0, 17, 3000])
+def test_encoders_beyond_the_bound_are_refused_before_a_file_or_thread(tmp_path, encoders, capsys):
+    # --encoders 3000 on a 4-frame clip started 3000 threads and stalled.
+    info = source_info(tmp_path / "in.mp4", frames=4)
+    said = rf"^encoders must be from 1 to 16, not {encoders} \(each is an encoder"
+    with pytest.raises(VsrError, match=said):
+        ParallelVideoWriter(tmp_path / "out.mp4", info, W, H, EncodeSettings(), encoders=encoders)
+    if encoders > 0:  # 0 is the API's "a whole number >= 1", as for any count
+        with pytest.raises(VsrError, match=said):
+            upscale_video(tmp_path / "in.mp4", tmp_path / "out.mp4", encoders=encoders)
+    run = ["run", str(tmp_path / "in.mp4"), str(tmp_path / "out.mp4")]
+    assert main([*run, "--encoders", str(encoders), "--device", "cpu"]) == 2
+    assert capsys.readouterr().err.startswith(
+        f"vsr: error: --encoders must be from 1 to 16, not {encoders} (each is an encoder"
+    )
     assert not encoder_threads()
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.mp4"]
 

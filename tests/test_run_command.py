@@ -420,6 +420,9 @@ def test_a_run_held_back_by_its_encoders_says_how_to_go_faster():
     assert "encoders=4 may finish sooner" in encoder_advice(0.91, encoders=3)  # the API's
     assert encoder_advice(0.4, encoders=1) is None  # the network was the bottleneck
     assert encoder_advice(None, encoders=2) is None  # a run too short to tell
+    at_the_bound = encoder_advice(0.95, encoders=16)  # advised 17, which is refused
+    assert at_the_bound is not None and "encoders=" not in at_the_bound
+    assert at_the_bound.endswith("a faster settings=EncodeSettings(preset=...) will finish sooner")
 
 
 def test_a_pipelines_crf_and_speed_preset_go_only_to_codecs_they_mean_something_to():

@@ -132,6 +132,18 @@ def test_a_pipeline_s_memory_budget_under_a_byte_names_the_pipeline(
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.mp4", "p.toml"]
 
 
+def test_a_pipeline_s_encoders_beyond_the_bound_name_the_pipeline(tmp_path, capsys):
+    # Was "--encoders must be from 1 to 16", a flag never given (before it, no bound at all).
+    source = tmp_path / "in.mp4"
+    make_clip(source, frames=2, audio=False)
+    pipeline = tmp_path / "p.toml"
+    pipeline.write_text("encoders = 17\n")
+    argv = ["run", str(source), str(tmp_path / "out.mp4"), "--pipeline", str(pipeline)]
+    assert main(argv) == 2
+    assert _one_error_line(capsys) == f"pipeline {pipeline}: encoders must be at most 16, not 17"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.mp4", "p.toml"]
+
+
 @pytest.mark.parametrize(
     ("given", "message"),
     [

@@ -14,6 +14,7 @@ from fractions import Fraction
 from pathlib import Path
 
 from vsr.bundled import bundled_folder
+from vsr.encoder_count import MAX_ENCODERS
 from vsr.errors import VsrError
 from vsr.ops.compiled import MODES
 from vsr.upscale import PRECISIONS
@@ -111,6 +112,10 @@ def load_preset(name_or_path: str) -> Preset:
     for key in ("batch", "encoders"):
         if key in data and data[key] < 1:
             raise VsrError(f"pipeline {path}: {key} must be at least 1, not {data[key]}")
+    if data.get("encoders", 1) > MAX_ENCODERS:
+        raise VsrError(
+            f"pipeline {path}: encoders must be at most {MAX_ENCODERS}, not {data['encoders']}"
+        )
     if data.get("precision", "fp32") not in PRECISIONS:
         raise VsrError(
             f"pipeline {path}: precision must be one of {', '.join(PRECISIONS)}, "

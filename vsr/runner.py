@@ -16,6 +16,7 @@ import torch
 from vsr.argument_types import check_compile, check_path, check_switch, given, is_number, is_whole
 from vsr.atomic_file import check_can_write
 from vsr.broken_links import why_not_there
+from vsr.encoder_count import MAX_ENCODERS, check_encoders
 from vsr.engine import ColourSpec, Pipeline
 from vsr.errors import VsrError, VsrTypeError, option
 from vsr.network_cache import NetworkCache, load_network_for
@@ -307,6 +308,7 @@ def start_upscale(
     if precision is not None:  # the upscaler checks it too, once the source is read
         check_precision(precision)
     _check_count(encoders, "encoders", "a whole number >= 1")
+    check_encoders(encoders)
     deinterlace = check_deinterlace_mode(deinterlace)
     check_field_rate(field_rate, deinterlace)
     rate_given = None if input_rate is None else parse_rate(input_rate, "input_rate")
@@ -1041,6 +1043,11 @@ def encoder_advice(encoder_share: float | None, encoders: int) -> str | None:
         return (
             f"the encoder was busy {encoder_share:.0%} of the run and held it back: "
             f"{option('--encoders', 2)} (or {faster_preset}) would finish sooner"
+        )
+    if encoders >= MAX_ENCODERS:  # no more to advise
+        return (
+            f"the {encoders} encoders were busy {encoder_share:.0%} of the run and held it "
+            f"back: {faster_preset} will finish sooner"
         )
     return (
         f"the {encoders} encoders were busy {encoder_share:.0%} of the run and held it back: "

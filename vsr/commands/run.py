@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 from vsr.commands.encoder_options import add_encoder_option, given_encoder_options
 from vsr.counted import counted
+from vsr.encoder_count import MAX_ENCODERS, check_encoders
 from vsr.errors import VsrError
 from vsr.printable import printable
 from vsr.report import kept_from_an_interrupted_run
@@ -101,7 +102,8 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     )
     parser.add_argument(
         "--encoders", type=int, metavar="N",
-        help="encoder instances over GOP-aligned chunks, for when one encoder is the bottleneck",
+        help="encoder instances over GOP-aligned chunks, for when one encoder is the bottleneck "
+        f"(1 to {MAX_ENCODERS})",
     )  # fmt: skip
     part = parser.add_argument_group(
         "a part of the clip",
@@ -248,8 +250,7 @@ def _settings_and_model_options(args, on_gpu: bool | None = None) -> tuple[objec
         model["compile"] = "auto"
     if model["batch"] is not None and model["batch"] < 1:
         raise VsrError(f"--batch must be at least 1, not {model['batch']}")
-    if model["encoders"] < 1:
-        raise VsrError(f"--encoders must be at least 1, not {model['encoders']}")
+    check_encoders(model["encoders"])
     return settings, model
 
 

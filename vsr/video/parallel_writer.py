@@ -63,6 +63,7 @@ from pathlib import Path
 import av
 import numpy as np
 
+from vsr.encoder_count import check_encoders
 from vsr.errors import VsrError, option
 from vsr.stoppable_queue import POLL_S, Stopped, get_unless_stopped
 from vsr.video import x265_dts
@@ -126,20 +127,14 @@ class ParallelVideoWriter:
         chunk_frames: int | None = None,
         journal: ChunkJournal | None = None,
     ):
-        if encoders < 1:
-            raise VsrError(f"encoders must be at least 1, not {encoders}")
+        check_encoders(encoders)
         if chunk_frames is not None and chunk_frames < 1:
             raise VsrError(f"chunk_frames must be at least 1, not {chunk_frames}")
-        self._writer = VideoWriter(path, source, width, height, settings, overwrite)
         self.frames_written = 0
         self.resumed_frames = 0  # of frames_written, those replayed from the journal
         self._journal = journal
         seconds = CHUNK_SECONDS if encoders > 1 or journal is None else JOURNAL_CHUNK_SECONDS
         self.chunk_frames = chunk_frames or default_chunk_frames(settings, source, seconds)
-        self.encoders = self._usable_encoders(encoders)
-        # Chunks need workers: several encoders, or one whose chunks a journal keeps.
-        self._chunked = self.encoders > 1 or journal is not None
-        self._time_base = self._writer.time_base
         self._stop = threading.Event()
         self._errors: list[BaseException] = []
         self._chunks: deque[_Chunk] = deque()  # started and not yet fully muxed, in order
@@ -153,25 +148,37 @@ class ParallelVideoWriter:
         self._finished = False
         self._inboxes: list[queue.Queue] = []
         self._workers: list[threading.Thread] = []
-        # Seconds each worker spent inside its encoder. An encoder that cannot keep up makes
-        # its worker wait in there; one with room to spare leaves it waiting for frames.
-        self.encoder_busy_seconds = [0.0] * self.encoders
-        if self._chunked:
-            room = self.chunk_frames * max(2, self.encoders - 1)
-            for n in range(self.encoders):
-                inbox = queue.Queue(maxsize=room)
-                worker = threading.Thread(
-                    target=self._encode_chunks, args=(inbox, n), name=f"vsr-encode-{n}", daemon=True
-                )
-                worker.start()
-                self._inboxes.append(inbox)
-                self._workers.append(worker)
-            log.info(
-                "%s: %d encoders, chunks of %d frames",
-                self.path.name,
-                self.encoders,
-                self.chunk_frames,
+        self._writer = VideoWriter(path, source, width, height, settings, overwrite)
+        self._time_base = self._writer.time_base
+        try:
+            self.encoders = self._usable_encoders(encoders)
+            # Chunks need workers: several encoders, or one whose chunks a journal keeps.
+            self._chunked = self.encoders > 1 or journal is not None
+            # Seconds each worker spent inside its encoder. An encoder that cannot keep up
+            # makes its worker wait in there; one with room to spare leaves it waiting.
+            self.encoder_busy_seconds = [0.0] * self.encoders
+            if self._chunked:
+                self._start_workers()
+        except BaseException:
+            # Ctrl-C or SIGTERM while the workers start (StopSignal inside Thread.start):
+            # the caller has no writer to abort, and its temporary file was left behind.
+            self.abort()
+            raise
+
+    def _start_workers(self) -> None:
+        room = self.chunk_frames * max(2, self.encoders - 1)
+        for n in range(self.encoders):
+            inbox = queue.Queue(maxsize=room)
+            worker = threading.Thread(
+                target=self._encode_chunks, args=(inbox, n), name=f"vsr-encode-{n}", daemon=True
             )
+            # Listed before it starts, so that abort() stops it should start() be interrupted.
+            self._inboxes.append(inbox)
+            self._workers.append(worker)
+            worker.start()
+        log.info(
+            "%s: %d encoders, chunks of %d frames", self.path.name, self.encoders, self.chunk_frames
+        )
 
     def _usable_encoders(self, wanted: int) -> int:
         """`wanted`, or 1 (with a note) when this output cannot take several encoders. A
@@ -180,7 +187,6 @@ class ParallelVideoWriter:
             return 1
         if self._writer.through_ffmpeg:
             if self._journal is not None:
-                self._writer.abort()
                 raise VsrError(
                     f"{option('--resume', True)}: the ffmpeg CLI encoder cannot restart mid-stream"
                 )
@@ -190,13 +196,9 @@ class ParallelVideoWriter:
             self._writer.fresh_encoder()  # a trial: same stream headers as the file's?
         except RuntimeError as error:
             if self._journal is not None:
-                self._writer.abort()
                 raise VsrError(f"{option('--resume', True)}: {error}") from None
             self.notes.append(f"{error}; encoding with one encoder (not {wanted})")
             return 1
-        except BaseException:
-            self._writer.abort()
-            raise
         return wanted
 
     # -- what VideoWriter decided -------------------------------------------------------
