@@ -1017,8 +1017,10 @@ def test_a_bench_encoder_that_cannot_take_the_format_or_size_is_one_clear_line(
         raise AssertionError("the naive loop ran")
 
     monkeypatch.setattr("vsr.bench.naive_upscale", timed)
-    small = ["--device", "cpu", "--width", "32", "--height", "24", "--frames", "1"]
-    assert main(["bench", *small, *flags]) == 2
+    # The flags replace the small size's (an option is given once).
+    given = {"--width": "32", "--height": "24", **dict(zip(flags[::2], flags[1::2], strict=True))}
+    words = [word for pair in given.items() for word in pair]
+    assert main(["bench", "--device", "cpu", "--frames", "1", *words]) == 2
     errors = capsys.readouterr().err.strip().splitlines()
     assert len(errors) == 1 and errors[0].startswith(f"vsr: error: {message}")
 

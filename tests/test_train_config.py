@@ -34,8 +34,9 @@ from vsr.train.distributed import Distributed
 def test_wrong_settings_are_one_line_errors(tmp_path, capsys, flags, message) -> None:
     make_dataset(tmp_path / "data", count=1)
     out = tmp_path / "run"
-    args = ["train", "--train-dir", str(tmp_path / "data"), "--out", str(out), "--patch", "16"]
-    assert main([*args, "--steps", "1", "--device", "cpu", *flags]) == 2
+    args = ["train", "--train-dir", str(tmp_path / "data"), "--out", str(out)]
+    patch = [] if "--patch" in flags else ["--patch", "16"]  # a flag is given once
+    assert main([*args, *patch, "--steps", "1", "--device", "cpu", *flags]) == 2
     err = capsys.readouterr().err
     assert err.startswith("vsr: error: ") and message in err and err.count("\n") == 1
     assert not out.exists()

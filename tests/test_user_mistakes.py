@@ -163,6 +163,43 @@ def test_a_setting_given_twice_is_refused(tmp_path, capsys, command, given, mess
 
 
 @pytest.mark.parametrize(
+    ("words", "flag", "first", "second"),
+    [
+        (["run", "in.mp4", "out.mp4"], "--crf", "20", "30"),
+        (["run", "in.mp4", "out.mp4"], "--codec", "libx265", "libx264"),
+        (["run", "in.mp4", "out.mp4"], "--scale", "2", "3"),
+        (["image", "in.png", "out.png"], "--scale", "2", "3"),
+        (["eval", "Set5"], "--weights", "IMDN_x2", "IMDN_x3"),
+        (["bench"], "--codec", "libx264", "libx265"),
+        (["profile"], "--size", "32x32", "64x64"),
+        (["train"], "--steps", "1", "2"),
+        (["report", "r.json"], "--output", "a.html", "b.html"),
+        (["viz", "feature-maps", "in.png"], "--block", "1", "2"),
+    ],
+)
+def test_an_option_given_twice_with_two_values_is_refused(
+    tmp_path, capsys, monkeypatch, words, flag, first, second
+):
+    # `--crf 20 --crf 30` encoded at crf 30, `--scale 2 --scale 3` upscaled x3, without a word.
+    monkeypatch.chdir(tmp_path)
+    assert main([*words, flag, first, flag, second]) == 2
+    assert _one_error_line(capsys) == (
+        f"{flag} {first} and {flag} {second}: give {flag} once (see: vsr {words[0]}"
+        f"{' ' + words[1] if words[0] == 'viz' else ''} --help)"
+    )
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_an_option_given_twice_with_one_value_is_taken(tmp_path, capsys):
+    # A script adding a flag the user also gave is no conflict; -e gathers its values.
+    make_clip(tmp_path / "in.mp4", 16, 16, frames=2, audio=False)
+    run = ["run", str(tmp_path / "in.mp4"), str(tmp_path / "out.mp4"), "--device", "cpu"]
+    given = ["--crf", "20", "--crf", "20", "-e", "preset=fast", "-e", "tune=film", "--quiet"]
+    assert main([*run, *given]) == 0
+    assert (tmp_path / "out.mp4").exists()
+
+
+@pytest.mark.parametrize(
     ("command", "url"),
     [
         ("run", "https://example.com/a.mp4"),

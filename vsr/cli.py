@@ -110,12 +110,24 @@ class _OneLineParser(argparse.ArgumentParser):
         # Refused here, for every option of every command, before any command's own code.
         if action.option_strings and "" in arg_strings:
             self.error(_empty_option(action))
+        if isinstance(action, argparse._StoreAction) and action.option_strings:
+            # `--crf 20 --crf 30`: argparse keeps the last without a word. The same value
+            # twice is no conflict (a script adding a flag the user also gave); options that
+            # gather their values (-e KEY=VALUE) are no _StoreAction and repeat freely.
+            first = self._given.setdefault(action.dest, arg_strings)
+            if first != arg_strings:
+                name = max(action.option_strings, key=len)
+                self.error(
+                    f"{name} {shlex.join(first)} and {name} {shlex.join(arg_strings)}: "
+                    f"give {name} once"
+                )
         return super()._get_values(action, arg_strings)
 
     def parse_known_args(self, args=None, namespace=None):  # noqa: ANN001, ANN201 - argparse's
         # The innermost (sub)command parsed names itself first: the help to point at for
         # arguments nobody took ("vsr weights export", not "vsr").
         self._words = list(sys.argv[1:] if args is None else args)  # for error()
+        self._given: dict[str, list[str]] = {}  # each option's value strings, as first given
         parsed, unknown = super().parse_known_args(args, namespace)
         if not hasattr(parsed, "help_of"):
             parsed.help_of = self.prog
