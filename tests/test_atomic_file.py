@@ -184,3 +184,29 @@ def test_a_folder_link_that_leads_nowhere_is_refused_before_the_work(tmp_path, l
     with pytest.raises(VsrError, match=r"nas: (links to .*, which is not there|a link that loops)"):
         check_can_write(tmp_path / "nas" / "sub" / "x.json", "JSON")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["loop", "nas"]  # nothing made
+
+
+def test_an_empty_file_name_is_called_empty_naming_what_gave_it(tmp_path, monkeypatch, capsys):
+    # Was "vsr: error:  ends in a slash, naming a folder; give a file name".
+    from media import make_clip
+
+    from vsr.cli import main
+    from vsr.htmlreport import write_report
+    from vsr.runner import upscale_video
+
+    monkeypatch.chdir(tmp_path)
+    with pytest.raises(VsrError, match=r"^the file name is empty \(an unset variable\?\); give a"):
+        check_can_write("", "JSON")
+    make_clip(tmp_path / "in.mp4", 16, 16, frames=2, audio=False)
+    with pytest.raises(VsrError, match=r"^report is empty \(an unset variable\?\); give a file"):
+        upscale_video("in.mp4", "out.mp4", report="", device="cpu")
+    (tmp_path / "r.json").write_text("{}")
+    with pytest.raises(VsrError, match=r"^output is empty \(an unset variable\?\); give a file"):
+        write_report(["r.json"], "")
+    for argv in (["run", "in.mp4", "out.mp4", "--report", ""], ["report", "r.json", "-o", ""]):
+        assert main(argv) == 2
+    said = capsys.readouterr().err.splitlines()
+    assert [line.split(" is empty")[0] for line in said] == ["vsr: error: --report"] + [
+        "vsr: error: --output"
+    ]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in.mp4", "r.json"]

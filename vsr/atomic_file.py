@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import IO, Any
 
 from vsr.broken_links import broken_link
-from vsr.errors import VsrError
+from vsr.errors import VsrError, empty_value, option
 from vsr.page_marker import is_vsr_page
 from vsr.report_kind import report_kind
 from vsr.video.temp_lock import create_held, remove_dead_temps
@@ -133,14 +133,21 @@ def _umask() -> int:
     return mask
 
 
-def check_can_write(path: str | os.PathLike | None, kind: str | None = None) -> None:
+def check_can_write(
+    path: str | os.PathLike | None, kind: str | None = None, flag: str | None = None
+) -> None:
     """A file can be written at `path`: it is not a folder nor named as one (a trailing
     slash), its folder exists or can be made (missing folders are created when the file is
     written, as for `vsr run --report`) and may be written. A report or picture vsr writes (``kind``: "JSON", "CSV", "HTML", "PNG"
     or "image") replaces an earlier one of its kind, never another file: `--json clip.mp4`
-    or `--report IN/a.mp4` was a slip that cost the video."""
+    or `--report IN/a.mp4` was a slip that cost the video. `flag` is the option that
+    named the file, for the message of an empty name."""
     if path is None:
         return
+    if not os.fspath(path).strip():
+        # Was " ends in a slash, naming a folder": Path("") is the working folder.
+        named = option(flag) if flag is not None else "the file name"
+        raise VsrError(empty_value(named, "give a file name"))
     # Path() drops a trailing slash, and a last "." : `--report rdir/` (or `rdir/.`) became
     # a file named rdir, and `-o page.html/` replaced page.html. Such a name means a folder.
     text = os.fspath(path)

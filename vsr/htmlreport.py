@@ -767,7 +767,7 @@ def write_report(
     if any(os.path.realpath(output) == os.path.realpath(path) for path in paths):
         raise VsrError(f"{output} is one of the reports read; it would be replaced by the page")
     # Not a folder or a name ending in a slash, nor a file that is not an HTML page.
-    check_can_write(output, "HTML")
+    check_can_write(output, "HTML", "--output")
     output = Path(output)
     if not output.parent.is_dir():
         raise VsrError(f"output folder does not exist: {output.parent}")

@@ -188,7 +188,7 @@ def check_clip_report_path(report: str | Path | None, source: Path, target: Path
     for role, path in (("input", source), ("output", target)):
         if where == os.path.realpath(path):
             raise VsrError(f"the report {report} would replace the {role} video; name another file")
-    check_can_write(report, "JSON")
+    check_can_write(report, "JSON", "--report")
 
 
 def _whole_positive(value: object) -> bool:

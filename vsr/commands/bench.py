@@ -159,7 +159,7 @@ def run(args: argparse.Namespace) -> int:
         raise VsrError(f"--max-size must be at least 1, not {args.max_size}")
     stem = pressure_stem(args.out)
     # Checked now, not after minutes of measuring.
-    check_can_write(args.json, "JSON")
+    check_can_write(args.json, "JSON", "--json")
     args.json = None if args.json is None else Path(args.json)
     if args.pressure:
         _check_pressure_outputs(args.json, stem)

@@ -59,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
     datasets = [Path(d) for d in args.datasets]
     # The one check of every report path (vsr run --report, bench and profile --json): a
     # missing folder is made when the report is written.
-    check_can_write(args.json, "JSON")  # now, not after the scoring
+    check_can_write(args.json, "JSON", "--json")  # now, not after the scoring
     for dataset in datasets:
         check_dataset(dataset)
     from vsr.api import load_model

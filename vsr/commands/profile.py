@@ -57,7 +57,7 @@ def run(args: argparse.Namespace) -> int:
     from vsr.upscale import resolve_device
     from vsr.weights import check_scale, load_network, same_size_refusal
 
-    check_can_write(args.json, "JSON")  # now, not after the timing
+    check_can_write(args.json, "JSON", "--json")  # now, not after the timing
     output = parse_frame_size(args.output) if args.output else None
     width, height = parse_frame_size(args.size or "256x256")
     device = resolve_device(args.device)

@@ -338,7 +338,7 @@ def run(args: argparse.Namespace) -> int:
     if args.input.is_file():
         check_clip_report_path(args.report, args.input, args.output)
     else:
-        check_can_write(args.report, "JSON")
+        check_can_write(args.report, "JSON", "--report")
     args.report = None if args.report is None else Path(args.report)
     target = _target(args)
     clip = _clip_options(args)

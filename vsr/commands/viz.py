@@ -41,7 +41,7 @@ def run_feature_maps(args: argparse.Namespace) -> int:
 
     if args.tile < 8:
         raise VsrError("--tile must be at least 8 pixels")
-    check_can_write(args.output, "image")  # the text given: Path drops a folder's slash
+    check_can_write(args.output, "image", "--output")  # the text given: Path drops a folder's slash
     output = Path(args.output)
     # A picture of the network's insides, remade at will: an existing one is replaced.
     check_output_path(Path(args.image), output, overwrite=True)
