@@ -82,6 +82,16 @@ def test_every_command_has_help(command, capsys):
             ["run", "--", "a.mp4", "b.mp4", "-c.mp4"],
             "vsr: error: unrecognized arguments: -c.mp4 (see: vsr run --help)",
         ),
+        # --ray [ADDRESS] took the input for its address: "required: output" alone.
+        (
+            ["run", "--ray", "in.mp4", "out.mp4"],
+            "vsr: error: the following arguments are required: output (--ray took 'in.mp4' as "
+            "its ADDRESS; write --ray=ADDRESS, or put --ray last) (see: vsr run --help)",
+        ),
+        (
+            ["run", "in.mp4", "--ray"],
+            "vsr: error: the following arguments are required: output (see: vsr run --help)",
+        ),
         (
             ["weights", "export", "a.pt", "b.safetensors", "--bogus"],
             "vsr: error: unrecognized arguments: --bogus (see: vsr weights export --help)",

@@ -68,6 +68,8 @@ class _OneLineParser(argparse.ArgumentParser):
             if taken:
                 words = getattr(self, "_words", [])
                 message = _unrecognized(taken, sorted(self._option_string_actions), words)
+            else:
+                message += self._optional_value_hint()
         raise _UsageError(f"{message} (see: {self.prog} --help)")
 
     def _taken_for_options(self) -> list[str]:
@@ -93,6 +95,22 @@ class _OneLineParser(argparse.ArgumentParser):
         if word.startswith("--"):
             return any(option.startswith(name) for option in options)
         return word[:2] in options
+
+    def _optional_value_hint(self) -> str:
+        """`vsr run --ray in.mp4 out.mp4`: an option whose value may be left out (--ray
+        [ADDRESS]) took the next word for its value, and argparse named the output as
+        missing; say what it took and how to give it without a value."""
+        words = getattr(self, "_words", [])
+        before = words[: words.index("--")] if "--" in words else words
+        for word, after in zip(before, before[1:], strict=False):
+            action = self._option_string_actions.get(word)
+            if action is not None and action.nargs == argparse.OPTIONAL and after[:1] != "-":
+                value = action.metavar or action.dest.upper()
+                return (
+                    f" ({word} took '{after}' as its {value}; write {word}={value}, or put "
+                    f"{word} last)"
+                )
+        return ""
 
     def _dash_value_hint(self, names: list[str]) -> str:
         """argparse takes a value that starts with '-' (`--size -5x10`) for an option and
