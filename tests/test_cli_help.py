@@ -82,6 +82,28 @@ def test_every_command_has_help(command, capsys):
             ["run", "--", "a.mp4", "b.mp4", "-c.mp4"],
             "vsr: error: unrecognized arguments: -c.mp4 (see: vsr run --help)",
         ),
+        # A shortened name was taken for the option it starts: `bench --size 320x180` (run's
+        # and profile's spelling) for --sizes, "not used by the end-to-end bench".
+        (
+            ["bench", "--size", "320x180"],
+            "vsr: error: --size: vsr bench takes its clip's size as --width W --height H "
+            "(--sizes lists the input sizes of --model-only and --pressure)",
+        ),
+        (
+            ["bench", "--sizes", "320x180"],
+            "vsr: error: --sizes: not used by the end-to-end bench; --width W --height H give "
+            "its clip's size",
+        ),
+        (
+            ["run", "in.mp4", "out.mp4", "--qui"],
+            "vsr: error: unrecognized arguments: --qui; did you mean --quiet? "
+            "(see: vsr run --help)",
+        ),
+        (
+            ["bench", "--siz", "3"],  # not the hidden --size
+            "vsr: error: unrecognized arguments: --siz 3; did you mean --sizes? "
+            "(see: vsr bench --help)",
+        ),
         # --ray [ADDRESS] took the input for its address: "required: output" alone.
         (
             ["run", "--ray", "in.mp4", "out.mp4"],

@@ -55,7 +55,15 @@ class _UsageError(Exception):
 class _OneLineParser(argparse.ArgumentParser):
     """argparse, but a mistake on the command line ends like every other user mistake: one
     line, `vsr: error: ...` and where to look (argparse prints the whole usage first, and
-    the error is lost below it). The subcommands' parsers are of this class too."""
+    the error is lost below it). The subcommands' parsers are of this class too.
+
+    An option is known by its whole name only: argparse's shortened names took
+    `vsr bench --size` for --sizes, and a new option would make a short name typed in a
+    script ambiguous."""
+
+    def __init__(self, *args, **kwargs) -> None:  # noqa: ANN002, ANN003 - argparse's
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> NoReturn:
         wanted = re.fullmatch(r"argument (\S+): expected one argument", message)
@@ -67,7 +75,7 @@ class _OneLineParser(argparse.ArgumentParser):
             taken = self._taken_for_options()
             if taken:
                 words = getattr(self, "_words", [])
-                message = _unrecognized(taken, sorted(self._option_string_actions), words)
+                message = _unrecognized(taken, self._offered_options(), words)
             else:
                 message += self._optional_value_hint()
         raise _UsageError(f"{message} (see: {self.prog} --help)")
@@ -85,16 +93,18 @@ class _OneLineParser(argparse.ArgumentParser):
             and not self._has_option(word)
         ]
 
+    def _offered_options(self) -> list[str]:
+        """The options a misspelt one may be taken for: not those kept out of --help."""
+        actions = self._option_string_actions.items()
+        return sorted(name for name, action in actions if action.help != argparse.SUPPRESS)
+
     def _has_option(self, word: str) -> bool:
-        """Whether argparse reads `word` as one of this parser's options: its name, name=value,
-        a shortened --name, or a short option with its value joined (-efoo)."""
-        name = word.split("=")[0]
+        """Whether argparse reads `word` as one of this parser's options: its name,
+        name=value, or a short option with its value joined (-efoo)."""
         options = self._option_string_actions
-        if name in options:
+        if word.split("=")[0] in options:
             return True
-        if word.startswith("--"):
-            return any(option.startswith(name) for option in options)
-        return word[:2] in options
+        return not word.startswith("--") and word[:2] in options
 
     def _optional_value_hint(self) -> str:
         """`vsr run --ray in.mp4 out.mp4`: an option whose value may be left out (--ray
@@ -149,7 +159,7 @@ class _OneLineParser(argparse.ArgumentParser):
         parsed, unknown = super().parse_known_args(args, namespace)
         if not hasattr(parsed, "help_of"):
             parsed.help_of = self.prog
-            parsed.options_of = sorted(self._option_string_actions)  # for a misspelt one
+            parsed.options_of = self._offered_options()  # for a misspelt one
         return parsed, unknown
 
 

@@ -31,6 +31,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     mode = parser.add_mutually_exclusive_group()
     mode.add_argument("--model-only", action="store_true", help="time the network alone")
     mode.add_argument("--pressure", action="store_true", help="the seed paper's pressure test")
+    # `vsr run` and `vsr profile` write a size as --size WxH; here it is no option of its own,
+    # and argparse took it for --sizes ("not used by the end-to-end bench"). Kept out of
+    # --help: it only says what to write instead.
+    parser.add_argument("--size", help=argparse.SUPPRESS)
     parser.add_argument("--width", type=int, help="clip width (default 960)")
     parser.add_argument("--height", type=int, help="clip height (default 540)")
     parser.add_argument(
@@ -193,6 +197,11 @@ def _refuse_network_switches_outside_model_only(args: argparse.Namespace) -> Non
 
 
 def _refuse_flags_of_another_mode(args: argparse.Namespace) -> None:
+    if args.size is not None:
+        raise VsrError(
+            "--size: vsr bench takes its clip's size as --width W --height H (--sizes lists "
+            "the input sizes of --model-only and --pressure)"
+        )
     # Options of another mode would otherwise be ignored without a word.
     given = {
         "--width": args.width is not None,
@@ -226,6 +235,8 @@ def _refuse_flags_of_another_mode(args: argparse.Namespace) -> None:
         hint = ""
         if {"--width", "--height"} & set(misplaced):
             hint = "; --sizes WIDTHxHEIGHT gives its input sizes"
+        if "--sizes" in misplaced and mode == "end-to-end":
+            hint = "; --width W --height H give its clip's size"
         raise VsrError(f"{', '.join(misplaced)}: not used by the {mode} bench{hint}")
 
 
