@@ -35,10 +35,6 @@ def test_every_command_has_help(command, capsys):
             "vsr: error: unrecognized arguments: --precison fp16 --batchs 2; did you mean "
             "--precision and --batch? (see: vsr run --help)",
         ),
-        (
-            ["weights"],
-            "vsr: error: the following arguments are required: ACTION (see: vsr weights --help)",
-        ),
         (["--bogus"], "vsr: error: unrecognized arguments: --bogus (see: vsr --help)"),
         # A file whose name starts with '-' was taken for an option, and the output named
         # as missing ("the following arguments are required: output").
@@ -129,6 +125,29 @@ def test_a_mistyped_command_line_is_one_line_that_names_the_help(argv, line, cap
     captured = capsys.readouterr()
     assert captured.err == line + "\n"
     assert captured.out == ""
+
+
+@pytest.mark.parametrize(
+    ("argv", "line"),
+    [
+        (
+            [],
+            "vsr: error: the following arguments are required: COMMAND (run, image, eval, "
+            "train, weights, bench, profile, viz, report) (see: vsr --help)",
+        ),
+        (
+            ["weights"],
+            "vsr: error: the following arguments are required: ACTION (list, download, export) "
+            "(see: vsr weights --help)",
+        ),
+    ],
+)
+def test_a_missing_command_is_one_line_that_names_the_commands(argv, line, capsys):
+    # Bare `vsr` printed its usage on stdout and exited 2 with nothing on stderr.
+    from vsr.cli import main
+
+    assert main(argv) == 2
+    assert capsys.readouterr() == ("", line + "\n")
 
 
 def test_the_command_list_names_every_weights_action(capsys):

@@ -185,7 +185,7 @@ def test_watch_does_each_clip_once_and_a_restart_retries_only_failures(tmp_path)
         (["--codec", "bogus"], "unknown video codec 'bogus'"),
         (["--pix-fmt", "bogus"], "--pix-fmt bogus: vsr encodes planar YUV"),
         (["--pix-fmt", "yuvj420p"], "--pix-fmt yuvj420p: that is yuv420p in full range"),
-        (["--scale", "0"], "scale must be a positive number, not 0.0"),
+        (["--scale", "0"], "--scale must be a positive number, not 0.0"),
         (["--device", "mps"], "vsr runs on cpu or cuda, not on mps"),
         # Of the codec asked for, which every clip gets: each clip failed with these.
         (["--codec", "libx264", "--crf", "60"], "crf 60: libx264 takes 0 to 51"),

@@ -5,6 +5,7 @@ import argparse
 
 import pytest
 from media import make_clip
+from PIL import Image
 
 from vsr.cli import build_parser, main
 
@@ -42,7 +43,42 @@ def test_a_training_config_that_is_no_text_or_a_folder(tmp_path, content, messag
 def test_a_scale_below_one_for_a_profiled_model_is_refused(capsys):
     # --scale 0 profiled x2 without a word.
     assert main(["profile", "--model", "imdn", "--scale", "0", "--size", "32x32"]) == 2
-    assert _one_error_line(capsys) == "scale must be a whole number >= 1, not 0"
+    assert _one_error_line(capsys) == "--scale must be a whole number >= 1, not 0"
+
+
+@pytest.mark.parametrize(
+    ("argv", "said"),
+    [
+        (
+            ["run", "in.mp4", "out.mp4", "--scale", "0"],
+            "--scale must be a positive number, not 0.0",
+        ),
+        (
+            ["run", "in.mp4", "out.mp4", "--height", "0"],
+            "--height must be a whole number of pixels",
+        ),
+        (["run", "in.mp4", "out.mp4", "--batch", "0"], "--batch must be at least 1, not 0"),
+        (
+            ["image", "in.png", "out.png", "--scale", "0"],
+            "--scale must be a whole number >= 1, not",
+        ),
+        (["eval", "Set5", "--scale", "0"], "--scale must be a whole number >= 1, not 0"),
+        (
+            ["viz", "feature-maps", "in.png", "--block", "1", "-o", "m.png", "--scale", "0"],
+            "--scale",
+        ),
+    ],
+)
+def test_a_value_refused_by_the_api_names_the_flag(tmp_path, monkeypatch, capsys, argv, said):
+    # Were "scale must be a positive number, not 0.0", "height must be a whole number of
+    # pixels >= 1" and "scale must be a whole number >= 1, not 0": the API's keywords.
+    monkeypatch.chdir(tmp_path)
+    make_clip(tmp_path / "in.mp4", 16, 16, frames=2, audio=False)
+    (tmp_path / "Set5" / "HR").mkdir(parents=True)
+    for picture in (tmp_path / "in.png", tmp_path / "Set5" / "HR" / "a.png"):
+        Image.new("RGB", (8, 8)).save(picture)
+    assert main([*argv, "--device", "cpu"]) == 2
+    assert _one_error_line(capsys).startswith(said)
 
 
 def test_a_value_that_starts_with_a_dash_is_explained(capsys):

@@ -77,7 +77,7 @@ class _OneLineParser(argparse.ArgumentParser):
                 words = getattr(self, "_words", [])
                 message = _unrecognized(taken, self._offered_options(), words)
             else:
-                message += self._optional_value_hint()
+                message += self._optional_value_hint() + self._commands_hint(message)
         raise _UsageError(f"{message} (see: {self.prog} --help)")
 
     def _taken_for_options(self) -> list[str]:
@@ -105,6 +105,15 @@ class _OneLineParser(argparse.ArgumentParser):
         if word.split("=")[0] in options:
             return True
         return not word.startswith("--") and word[:2] in options
+
+    def _commands_hint(self, message: str) -> str:
+        """` (run, image, ...)` where the command (or `vsr weights`' action) is what is
+        missing: bare `vsr` printed its usage on stdout, with nothing on stderr."""
+        missing = message.partition(": ")[2].split(", ")
+        for action in self._actions:
+            if isinstance(action, argparse._SubParsersAction) and action.metavar in missing:
+                return f" ({', '.join(action.choices)})"
+        return ""
 
     def _optional_value_hint(self) -> str:
         """`vsr run --ray in.mp4 out.mp4`: an option whose value may be left out (--ray
@@ -215,7 +224,7 @@ def _meant(unknown: list[str], options: list[str], after_dashes: list[str]) -> s
 def build_parser() -> argparse.ArgumentParser:
     parser = _OneLineParser(prog="vsr", description="Video and image super-resolution with IMDN.")
     parser.add_argument("--version", action="version", version=f"vsr {__version__}")
-    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
+    subparsers = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in COMMANDS:
         importlib.import_module(f"vsr.commands.{name}").add_parser(subparsers)
     return parser
@@ -342,9 +351,6 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     # The command as typed, for the reports that should say how they were made.
     args.command_line = shlex.join(["vsr", *(sys.argv[1:] if argv is None else argv)])
-    if not getattr(args, "func", None):
-        parser.print_help()
-        return 2
     forget()  # an earlier main() of this process printed its own warnings
     shown_before, warnings.showwarning = warnings.showwarning, _show_warning
     on_main_thread = threading.current_thread() is threading.main_thread()

@@ -215,7 +215,7 @@ def check_clip_arguments(
         if not is_number(scale):
             raise VsrTypeError(f"scale must be a number, not {given(scale)}")
         if not scale > 0:
-            raise VsrError(f"scale must be a positive number, not {scale!r}")
+            raise VsrError(f"{option('--scale')} must be a positive number, not {scale!r}")
     if size is not None:
         if not isinstance(size, tuple | list) or not all(map(is_whole, size)):
             raise VsrTypeError(
@@ -228,12 +228,12 @@ def check_clip_arguments(
     if sum(target is not None for target in (scale, size, height)) > 1:
         # The others took precedence over scale without a word (scale=4, height=360 made x2).
         raise VsrError("give only one of scale, size and height")
-    for name, value, what in (
-        ("height", height, "a whole number of pixels >= 1"),
-        ("batch", batch, "a whole number >= 1"),
+    for flag, value, what in (
+        ("--height", height, "a whole number of pixels >= 1"),
+        ("--batch", batch, "a whole number >= 1"),
     ):
         if value is not None:
-            _check_count(value, name, what)
+            _check_count(value, option(flag), what)
     if settings is not None and not isinstance(settings, EncodeSettings):
         raise VsrTypeError(
             f"settings must be a vsr.EncodeSettings (e.g. EncodeSettings(crf=18)), "
@@ -307,7 +307,7 @@ def start_upscale(
     compile = check_compile(compile)
     if precision is not None:  # the upscaler checks it too, once the source is read
         check_precision(precision)
-    _check_count(encoders, "encoders", "a whole number >= 1")
+    _check_count(encoders, option("--encoders"), "a whole number >= 1")
     check_encoders(encoders)
     deinterlace = check_deinterlace_mode(deinterlace)
     check_field_rate(field_rate, deinterlace)

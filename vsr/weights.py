@@ -184,7 +184,7 @@ def check_scale(scale: object) -> int | None:
     if not is_number(scale):
         raise VsrTypeError(f"scale must be a whole number >= 1, not {given(scale)}")
     if not (float(scale).is_integer() and scale >= 1):
-        raise VsrError(f"scale must be a whole number >= 1, not {scale!r}")
+        raise VsrError(f"{option('--scale')} must be a whole number >= 1, not {scale!r}")
     return int(scale)
 
 
