@@ -323,7 +323,7 @@ def test_every_missing_input_is_named_in_one_error(tmp_path):
 
 
 def test_the_hr_folder_an_image_or_a_same_size_network_on_bicubic_inputs_get_a_hint(
-    tmp_path, capsys
+    tmp_path, capsys, monkeypatch
 ):
     # Given the HR folder, eval said "has no HR/ folder: put its images in .../HR/HR"; given
     # one image, ".../bird.png/HR"; and IMDN_AS on a benchmark of bicubic inputs spoke of a
@@ -344,6 +344,13 @@ def test_the_hr_folder_an_image_or_a_same_size_network_on_bicubic_inputs_get_a_h
         "that restores at its input's size; give --scale 2 (or 3, 4) to score it on inputs "
         "shrunk and enlarged again by that factor",
     ]
+    # Given as "HR" from inside the dataset, its folder was named "." alone: a stray dot.
+    monkeypatch.chdir(dataset)
+    assert main(["eval", "HR", "--weights", str(weights), "--device", "cpu"]) == 2
+    assert capsys.readouterr().err == (
+        "vsr: error: HR is a dataset's HR folder; give the dataset's folder, . (the working "
+        "folder)\n"
+    )
 
 
 def _reference():

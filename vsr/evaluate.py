@@ -178,7 +178,9 @@ def check_dataset(dataset: Path) -> None:
     inside = dataset if dataset.is_dir() else dataset.parent
     if inside.name.lower() == "hr" and inside.parent != inside:
         what = "a dataset's HR folder" if dataset.is_dir() else "one of a dataset's HR images"
-        raise VsrError(f"{dataset} is {what}; give the dataset's folder, {inside.parent}")
+        # "hr" given as it is: its folder is ".", which alone ended the line as a stray dot.
+        folder = ". (the working folder)" if inside.parent == Path(".") else inside.parent
+        raise VsrError(f"{dataset} is {what}; give the dataset's folder, {folder}")
     if dataset.is_file():
         raise VsrError(f"{dataset} is a file; a dataset is a folder with HR/ inside")
     if why := not_a_regular_file(dataset):  # a FIFO: listed as a folder, a traceback
