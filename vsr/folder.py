@@ -14,6 +14,7 @@ once, and a failed clip is retried only if the file changes.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 import threading
@@ -265,12 +266,14 @@ class _Finisher:
         self.summary, self.log = summary, log
         self.thread: threading.Thread | None = None
         self.outcome: tuple = ()
+        self.finished = threading.Event()  # the pending clip's outcome is there
         # A finished clip that met a full disk: the folder run stops before the next clip
         # (the one already started is still finished, or fails and cleans up after itself).
         self.out_of_space: OSError | None = None
 
     def start(self, clip: Path, finish: Callable[[], RunReport]) -> None:
         self.wait()
+        self.finished.clear()
         self.thread = threading.Thread(target=self._run, args=(clip, finish), name="vsr-finish")
         self.thread.start()
 
@@ -285,18 +288,31 @@ class _Finisher:
         else:
             self.outcome = (clip, report, None)
             _log_done(clip, report, self.log)
+        finally:
+            self.finished.set()
 
     def wait(self) -> None:
+        """Record the pending clip once it is finished. A Ctrl-C or stop signal meanwhile
+        waits for it too and is raised after: Python 3.11's Thread.join, interrupted, takes
+        the running thread for ended, and a second Ctrl-C while a folder run finished its
+        clip lost it (its rename died with the interpreter) and emptied the report."""
         if self.thread is None:
             return
-        self.thread.join()
-        self.thread = None
+        interruption: KeyboardInterrupt | None = None
+        while not self.finished.is_set():
+            try:
+                self.finished.wait()
+            except KeyboardInterrupt as again:
+                interruption = interruption or again
+        self.thread = None  # ending: its outcome is set
         clip, report, error = self.outcome
         if error is not None:
             stop = _record_failure(self.summary, clip, error)
             self.out_of_space = self.out_of_space or stop  # the first one is what stopped it
         else:
             self.summary.add(clip, "done", report)
+        if interruption is not None:
+            raise interruption
 
 
 NOT_STARTED = "not started: the run was stopped before it"
@@ -378,7 +394,8 @@ def process_folder(
                     finisher.start(clip, result if callable(result) else lambda r=result: r)
             overall.update(1)
     except KeyboardInterrupt as interruption:
-        finisher.wait()  # a clip already encoded is completed, not lost
+        with contextlib.suppress(KeyboardInterrupt):  # this stop is being answered already
+            finisher.wait()  # a clip already encoded is completed, not lost
         record_interruption(summary, clips[reached - 1 :], interruption)
         raise
     finally:
