@@ -95,3 +95,16 @@ def test_a_closed_terminal_ends_the_command_as_ctrl_c_does():
     finally:
         os.close(leader)  # the terminal closes: the kernel sends its session SIGHUP
     assert process.wait(timeout=30) == 130
+
+
+def test_ctrl_c_while_the_commands_are_loaded_is_one_line(monkeypatch, capsys):
+    # build_parser imports every command's module, seconds on a loaded machine: a Ctrl-C
+    # then printed a traceback of the imports and ended the process with SIGINT's status.
+    import vsr.cli
+
+    def interrupted() -> None:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(vsr.cli, "build_parser", interrupted)
+    assert main(["weights", "list"]) == 130
+    assert capsys.readouterr().err == "vsr: interrupted\n"

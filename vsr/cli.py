@@ -339,8 +339,10 @@ _PROGRESS_TO_STDERR = SharedChange(_print_progress_lines, _stop_printing_progres
 
 def main(argv: list[str] | None = None) -> int:
     _give_closed_streams_a_sink()
-    parser = build_parser()
     try:
+        # Imports every command's module: seconds on a loaded machine, in which a Ctrl-C
+        # printed a traceback of the imports.
+        parser = build_parser()
         args, unknown = parser.parse_known_args(argv)
         if unknown:
             typed = sys.argv[1:] if argv is None else argv
@@ -349,6 +351,9 @@ def main(argv: list[str] | None = None) -> int:
     except _UsageError as error:
         print(printable(f"vsr: error: {error}"), file=sys.stderr)
         return 2
+    except KeyboardInterrupt:  # nothing started yet: nothing to say but that
+        print("vsr: interrupted", file=sys.stderr)
+        return 130
     # The command as typed, for the reports that should say how they were made.
     args.command_line = shlex.join(["vsr", *(sys.argv[1:] if argv is None else argv)])
     forget()  # an earlier main() of this process printed its own warnings
