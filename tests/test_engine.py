@@ -232,3 +232,27 @@ def test_memory_stays_bounded_on_a_long_clip():
     # frames queue (2 batches) + one batch on the device + two batches queued for the
     # encoder + the one being encoded + one in the decoder's hand.
     assert peak[0] <= 2 * batch + batch + 2 * batch + batch + 1
+
+
+def test_a_ctrl_c_while_the_threads_start_stops_them_all(monkeypatch):
+    # Interrupted in encoder.start() (seconds on a loaded machine), run() left `stop` unset:
+    # the decode thread, waiting to hand on its frames, kept vsr alive for ever.
+    import vsr.engine
+
+    class InterruptedOnStart(threading.Thread):
+        def start(self) -> None:
+            if self.name == "vsr-encode":
+                raise KeyboardInterrupt
+            super().start()
+
+    def endless():
+        while True:
+            yield from make_frames(4)
+
+    monkeypatch.setattr(vsr.engine.threading, "Thread", InterruptedOnStart)
+    with pytest.raises(KeyboardInterrupt):
+        pipeline().run(endless(), FakeWriter())
+    deadline = time.monotonic() + 10
+    while not no_worker_threads_left() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert no_worker_threads_left()

@@ -33,6 +33,7 @@ from vsr.ops.beyond import add_beyond, split_beyond
 from vsr.ops.yuv import is_limited, rgb_to_yuv, yuv_to_rgb
 from vsr.stoppable_queue import Stopped, get_unless_stopped, put_unless_stopped
 from vsr.telemetry import StageClock
+from vsr.uninterrupted_wait import setting_when_done, wait_through_interruptions
 from vsr.upscale import device_guard, nonfinite_message
 from vsr.video.colors import GBR
 
@@ -298,11 +299,20 @@ class Pipeline:
         Any failure (a worker's exception, Ctrl-C) stops all three threads, which are joined
         before this returns or raises; the caller aborts the writer.
         """
-        decoder = threading.Thread(target=self._decode, args=(frames,), name="vsr-decode")
-        encoder = threading.Thread(target=self._encode, args=(writer, progress), name="vsr-encode")
-        decoder.start()
-        encoder.start()
+        decoded, encoded = threading.Event(), threading.Event()
+        decoder = threading.Thread(
+            target=setting_when_done(self._decode, decoded), args=(frames,), name="vsr-decode"
+        )
+        encoder = threading.Thread(
+            target=setting_when_done(self._encode, encoded),
+            args=(writer, progress),
+            name="vsr-encode",
+        )
         try:
+            # Started inside: a Ctrl-C while a thread started (seconds on a loaded machine)
+            # left `stop` unset, and the decode thread waiting for it kept vsr alive for ever.
+            decoder.start()
+            encoder.start()
             with device_guard(self.device):  # this thread's current device, while it runs
                 self._feed_the_device()
             encoder.join()  # the last batches are written before `stop` is set
@@ -310,9 +320,12 @@ class Pipeline:
             self._fail(error)
         finally:
             # On success both workers are already done; on failure `stop` releases them.
+            # A second Ctrl-C does not cut the wait short: the caller closes the reader the
+            # decode thread may still be in ("generator already executing").
             self.stop.set()
-            encoder.join()
-            decoder.join()
+            for worker, finished in ((encoder, encoded), (decoder, decoded)):
+                if worker.ident is not None:  # it was started
+                    wait_through_interruptions(finished)
         if self.errors:
             raise self.errors[0]
         return self.frames_written

@@ -31,6 +31,7 @@ from vsr.progress import bars_shown
 from vsr.report import FolderReport, RunReport, frames_made, write_json
 from vsr.stop_signals import stopped_by
 from vsr.subfolders import subfolders_left_alone
+from vsr.uninterrupted_wait import setting_when_done, wait_through_interruptions
 from vsr.watch_state import LOCK_FILE, OLD_STATE_FILE, STATE_FILE, WatchState
 
 # DVD video (.vob, and .vro from DVD recorders) and other MPEG-PS/TS names (.m2p, .m2t)
@@ -274,7 +275,11 @@ class _Finisher:
     def start(self, clip: Path, finish: Callable[[], RunReport]) -> None:
         self.wait()
         self.finished.clear()
-        self.thread = threading.Thread(target=self._run, args=(clip, finish), name="vsr-finish")
+        self.thread = threading.Thread(
+            target=setting_when_done(self._run, self.finished),
+            args=(clip, finish),
+            name="vsr-finish",
+        )
         self.thread.start()
 
     def _run(self, clip: Path, finish: Callable[[], RunReport]) -> None:
@@ -288,8 +293,6 @@ class _Finisher:
         else:
             self.outcome = (clip, report, None)
             _log_done(clip, report, self.log)
-        finally:
-            self.finished.set()
 
     def wait(self) -> None:
         """Record the pending clip once it is finished. A Ctrl-C or stop signal meanwhile
@@ -298,12 +301,7 @@ class _Finisher:
         clip lost it (its rename died with the interpreter) and emptied the report."""
         if self.thread is None:
             return
-        interruption: KeyboardInterrupt | None = None
-        while not self.finished.is_set():
-            try:
-                self.finished.wait()
-            except KeyboardInterrupt as again:
-                interruption = interruption or again
+        interruption = wait_through_interruptions(self.finished)
         self.thread = None  # ending: its outcome is set
         clip, report, error = self.outcome
         if error is not None:
