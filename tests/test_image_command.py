@@ -556,3 +556,30 @@ def test_a_fifo_named_like_an_image_fails_as_not_a_regular_file(tmp_path, weight
     assert sorted(p.name for p in (tmp_path / "out").iterdir()) == ["a.png"]
     assert _run(folder / "b.png", tmp_path / "b2.png", weights) == 2
     assert capsys.readouterr().err == f"vsr: error: {folder / 'b.png'}: not a regular file\n"
+
+
+def test_ctrl_c_in_a_folder_still_says_what_was_done_and_what_failed(
+    tmp_path, weights, monkeypatch, capsys
+):
+    # It said only "vsr: interrupted": an image that had failed went untold.
+    import vsr.api
+
+    folder, out = tmp_path / "in", tmp_path / "out"
+    folder.mkdir()
+    (folder / "a.png").write_bytes(b"\x89PNG\r\n\x1a\n broken")
+    for name in ("b.png", "c.png", "d.png"):
+        Image.fromarray(np.full((6, 8, 3), 90, np.uint8)).save(folder / name)
+    real = vsr.api.upscale_image
+
+    def stopped_at_c(upscaler, image_in, *args, **kwargs):
+        if image_in.name == "c.png":
+            raise KeyboardInterrupt
+        return real(upscaler, image_in, *args, **kwargs)
+
+    monkeypatch.setattr(vsr.api, "upscale_image", stopped_at_c)
+    assert main(["image", str(folder), str(out), "--weights", str(weights)]) == 130
+    told = capsys.readouterr().err.splitlines()
+    assert told[-3:-1] == ["vsr: 1 done, 1 failed, 2 not done (stopped)", told[-2]]
+    assert told[-2].startswith("vsr:   failed: a.png: ")
+    assert told[-1] == "vsr: interrupted"
+    assert sorted(p.name for p in out.iterdir()) == ["b.png"]

@@ -154,37 +154,45 @@ def run(args: argparse.Namespace) -> int:
     failures: list[tuple[Path, str]] = []
     done = 0
     out_of_space: OSError | None = None
-    # A bar only where it can be drawn: in a log its carriage returns pile up.
-    for image_in, image_out in tqdm(jobs, unit="img", disable=not bars_shown()):
-        # Looked at again at its turn, as vsr run does a folder's clips: another run over
-        # the same folder may have made it since the listing, and it was redone, then
-        # failed as "already exists".
-        if not args.overwrite and os.path.lexists(image_out):
-            skipped += 1
-            continue
-        try:
-            if linked_by_another_user(image_in):  # swapped in since the listing
-                raise VsrError(REFUSAL)
-            # Said as vsr run says it of a clip; a FIFO named like a picture is not opened:
-            # Pillow waited on it for ever.
-            if why := not_a_regular_file(image_in):
-                raise VsrError(why)
-            upscale_image(
-                upscaler, image_in, image_out, args.scale, args.overwrite, on_note=_say_note
-            )
-        except Exception as error:  # one bad image must not stop the folder (as vsr run)
-            if is_out_of_space(error):
-                # A full or read-only disk stops it, as vsr run: every later image would be
-                # upscaled only to fail the same way.
-                out_of_space = stopped_at(image_in, error, "images")
-                break  # out of the loop first, which closes the bar
-            if not args.overwrite and _made_meanwhile(image_out):
-                # Another run wrote it while this one did (its file is kept): it is done.
+    try:
+        # A bar only where it can be drawn: in a log its carriage returns pile up.
+        for image_in, image_out in tqdm(jobs, unit="img", disable=not bars_shown()):
+            # Looked at again at its turn, as vsr run does a folder's clips: another run over
+            # the same folder may have made it since the listing, and it was redone, then
+            # failed as "already exists".
+            if not args.overwrite and os.path.lexists(image_out):
                 skipped += 1
                 continue
-            failures.append((image_in, describe_error(error)))
-            continue
-        done += 1
+            try:
+                if linked_by_another_user(image_in):  # swapped in since the listing
+                    raise VsrError(REFUSAL)
+                # Said as vsr run says it of a clip; a FIFO named like a picture is not opened:
+                # Pillow waited on it for ever.
+                if why := not_a_regular_file(image_in):
+                    raise VsrError(why)
+                upscale_image(
+                    upscaler, image_in, image_out, args.scale, args.overwrite, on_note=_say_note
+                )
+            except Exception as error:  # one bad image must not stop the folder (as vsr run)
+                if is_out_of_space(error):
+                    # A full or read-only disk stops it, as vsr run: every later image would be
+                    # upscaled only to fail the same way.
+                    out_of_space = stopped_at(image_in, error, "images")
+                    break  # out of the loop first, which closes the bar
+                if not args.overwrite and _made_meanwhile(image_out):
+                    # Another run wrote it while this one did (its file is kept): it is done.
+                    skipped += 1
+                    continue
+                failures.append((image_in, describe_error(error)))
+                continue
+            done += 1
+    except KeyboardInterrupt:
+        # What was done and what failed is said, as vsr run says it of a folder after
+        # Ctrl-C: the images that had failed went untold.
+        left = len(jobs) - done - skipped - len(failures)
+        _say(f"vsr: {done} done, {len(failures)} failed, {left} not done (stopped)")
+        _say_failures(failures)
+        raise
     if out_of_space is not None:
         _say_failures(failures)  # they are not told as they happen
         raise out_of_space
