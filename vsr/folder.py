@@ -275,12 +275,13 @@ class _Finisher:
     def start(self, clip: Path, finish: Callable[[], RunReport]) -> None:
         self.wait()
         self.finished.clear()
-        self.thread = threading.Thread(
+        thread = threading.Thread(
             target=setting_when_done(self._run, self.finished),
             args=(clip, finish),
             name="vsr-finish",
         )
-        self.thread.start()
+        thread.start()
+        self.thread = thread  # only once started: wait() waits for what it will set
 
     def _run(self, clip: Path, finish: Callable[[], RunReport]) -> None:
         # Told as soon as it is known (a log would otherwise hear of a clip only once the
