@@ -583,3 +583,7 @@ def test_ctrl_c_in_a_folder_still_says_what_was_done_and_what_failed(
     assert told[-2].startswith("vsr:   failed: a.png: ")
     assert told[-1] == "vsr: interrupted"
     assert sorted(p.name for p in out.iterdir()) == ["b.png"]
+    # Rerun: b's output exists at the listing, so it is no job, and not counted as one.
+    assert main(["image", str(folder), str(out), "--weights", str(weights)]) == 130
+    told = capsys.readouterr().err.splitlines()
+    assert told[-3] == "vsr: 0 done, 1 failed, 2 not done (stopped)"

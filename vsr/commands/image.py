@@ -5,12 +5,17 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from vsr.broken_links import not_a_regular_file
 from vsr.errors import VsrError, describe_error, is_out_of_space
 from vsr.printable import printable
 from vsr.url_input import refuse_a_url
+
+if TYPE_CHECKING:
+    from vsr.upscale import Upscaler
 
 
 def add_parser(subparsers: argparse._SubParsersAction) -> None:
@@ -112,13 +117,8 @@ def _jobs(
 
 
 def run(args: argparse.Namespace) -> int:
-    from tqdm import tqdm
-
     from vsr.api import load_model, upscale_image
-    from vsr.folder import stopped_at
-    from vsr.foreign_links import REFUSAL, linked_by_another_user
     from vsr.pipelines import parse_memory
-    from vsr.progress import bars_shown
 
     # As vsr run reads it, before anything is looked at: a typo is the first thing said.
     budget = parse_memory(args.max_memory, "--max-memory") if args.max_memory else None
@@ -151,17 +151,60 @@ def run(args: argparse.Namespace) -> int:
         )
         print(printable(f"wrote {image_out}"))
         return 0
-    failures: list[tuple[Path, str]] = []
-    done = 0
-    out_of_space: OSError | None = None
+    tally = _Tally(skipped=skipped)
     try:
-        # A bar only where it can be drawn: in a log its carriage returns pile up.
-        for image_in, image_out in tqdm(jobs, unit="img", disable=not bars_shown()):
+        out_of_space = _upscale_each(jobs, upscaler, args, tally)
+    except KeyboardInterrupt:
+        # What was done and what failed is said, as vsr run says it of a folder after
+        # Ctrl-C: the images that had failed went untold.
+        # Of the jobs (the outputs existing at the listing are none of them), those without
+        # an outcome: the one being upscaled, and the ones after it.
+        outcomes = tally.done + len(tally.failures) + tally.skipped - skipped
+        left = len(jobs) - outcomes
+        _say(f"vsr: {tally.done} done, {len(tally.failures)} failed, {left} not done (stopped)")
+        _say_failures(tally.failures)
+        raise
+    done, skipped, failures = tally.done, tally.skipped, tally.failures
+    if out_of_space is not None:
+        _say_failures(failures)  # they are not told as they happen
+        raise out_of_space
+    skipped_text = f", {skipped} skipped (their outputs exist)" if skipped else ""
+    # On stderr, where vsr run says its folder's summary and every "vsr: " line goes:
+    # stdout keeps only what a script reads (the single image's "wrote" line).
+    _say(f"vsr: {done} done{skipped_text}, {len(failures)} failed")
+    _say_failures(failures)
+    return 1 if failures else 0
+
+
+@dataclass
+class _Tally:
+    """How a folder's images went so far: kept by the caller through a Ctrl-C."""
+
+    done: int = 0
+    skipped: int = 0  # their outputs exist (at the listing, or at their turn)
+    failures: list[tuple[Path, str]] = field(default_factory=list)
+
+
+def _upscale_each(
+    jobs: list[tuple[Path, Path]], upscaler: Upscaler, args: argparse.Namespace, tally: _Tally
+) -> OSError | None:
+    """Upscale a folder's images one by one into `tally`; the full disk that stopped it."""
+    from tqdm import tqdm
+
+    from vsr.api import upscale_image
+    from vsr.folder import stopped_at
+    from vsr.foreign_links import REFUSAL, linked_by_another_user
+    from vsr.progress import bars_shown
+
+    # A bar only where it can be drawn: in a log its carriage returns pile up. Closed
+    # before a full disk is told.
+    with tqdm(jobs, unit="img", disable=not bars_shown()) as bar:
+        for image_in, image_out in bar:
             # Looked at again at its turn, as vsr run does a folder's clips: another run over
             # the same folder may have made it since the listing, and it was redone, then
             # failed as "already exists".
             if not args.overwrite and os.path.lexists(image_out):
-                skipped += 1
+                tally.skipped += 1
                 continue
             try:
                 if linked_by_another_user(image_in):  # swapped in since the listing
@@ -177,31 +220,15 @@ def run(args: argparse.Namespace) -> int:
                 if is_out_of_space(error):
                     # A full or read-only disk stops it, as vsr run: every later image would be
                     # upscaled only to fail the same way.
-                    out_of_space = stopped_at(image_in, error, "images")
-                    break  # out of the loop first, which closes the bar
+                    return stopped_at(image_in, error, "images")
                 if not args.overwrite and _made_meanwhile(image_out):
                     # Another run wrote it while this one did (its file is kept): it is done.
-                    skipped += 1
+                    tally.skipped += 1
                     continue
-                failures.append((image_in, describe_error(error)))
+                tally.failures.append((image_in, describe_error(error)))
                 continue
-            done += 1
-    except KeyboardInterrupt:
-        # What was done and what failed is said, as vsr run says it of a folder after
-        # Ctrl-C: the images that had failed went untold.
-        left = len(jobs) - done - skipped - len(failures)
-        _say(f"vsr: {done} done, {len(failures)} failed, {left} not done (stopped)")
-        _say_failures(failures)
-        raise
-    if out_of_space is not None:
-        _say_failures(failures)  # they are not told as they happen
-        raise out_of_space
-    skipped_text = f", {skipped} skipped (their outputs exist)" if skipped else ""
-    # On stderr, where vsr run says its folder's summary and every "vsr: " line goes:
-    # stdout keeps only what a script reads (the single image's "wrote" line).
-    _say(f"vsr: {done} done{skipped_text}, {len(failures)} failed")
-    _say_failures(failures)
-    return 1 if failures else 0
+            tally.done += 1
+    return None
 
 
 def _made_meanwhile(output: Path) -> bool:
