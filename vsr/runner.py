@@ -1044,15 +1044,12 @@ def encoder_advice(encoder_share: float | None, encoders: int) -> str | None:
             f"the encoder was busy {encoder_share:.0%} of the run and held it back: "
             f"{option('--encoders', 2)} (or {faster_preset}) would finish sooner"
         )
+    held = f"the {encoders} encoders were busy {encoder_share:.0%} of the run and held it back"
     if encoders >= MAX_ENCODERS:  # no more to advise
-        return (
-            f"the {encoders} encoders were busy {encoder_share:.0%} of the run and held it "
-            f"back: {faster_preset} will finish sooner"
-        )
+        return f"{held}: {faster_preset} will finish sooner"
     return (
-        f"the {encoders} encoders were busy {encoder_share:.0%} of the run and held it back: "
-        f"{option('--encoders', encoders + 1)} may finish sooner where the machine has idle "
-        f"cores, {faster_preset} will"
+        f"{held}: {option('--encoders', encoders + 1)} may finish sooner where the machine "
+        f"has idle cores, {faster_preset} will"
     )
 
 
