@@ -2,6 +2,7 @@
 
 import pytest
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from vsr.models import create_model
@@ -107,6 +108,23 @@ def test_a_thin_strip_of_a_side_off_the_multiple_is_tiled_not_refused():
     plan = plan_tiles(33, 1001, max_pixels=40 * 310, multiple=2)
     assert plan.mode == "tiles" and plan.tile_pixels <= 40 * 310
     assert plan.padded_height == 34 and covered_once(plan)
+
+
+def test_only_imdn_as_crops_a_side_off_its_multiple_into_four_patches():
+    # IMDN_RTE's four patches start off its stride-2 sampling grid: edge padding keeps it.
+    from vsr.upscale import Upscaler
+
+    torch.manual_seed(0)
+    rte = Upscaler(create_model("imdn_rte", 2).eval(), precision="fp32")
+    plan = rte.plan_for(239, 249)
+    assert plan.mode == "whole" and (plan.padded_height, plan.padded_width) == (240, 250)
+    x = torch.rand(1, 3, 39, 49)
+    with torch.no_grad():
+        padded = rte.model(F.pad(x, (0, 1, 0, 1), mode="replicate"))[..., :78, :98].clamp(0, 1)
+        torch.testing.assert_close(rte(x), padded)
+    imdn_as = Upscaler(create_model("imdn_as", 1).eval(), precision="fp32")
+    assert imdn_as.plan_for(479, 498).mode == "four-patch"  # the paper's adaptive cropping
+    assert imdn_as.plan_for(480, 500).mode == "whole"
 
 
 def test_four_patch_equals_whole_for_a_local_network():

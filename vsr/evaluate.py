@@ -395,7 +395,13 @@ def evaluate_dataset(
         plan_for = getattr(upscaler, "plan_for", None)
         if plan_for is not None:
             height, width = lr.shape[0] * grow, lr.shape[1] * grow
-            unlimited = plan_tiles(height, width, None, getattr(upscaler, "input_multiple", 1))
+            unlimited = plan_tiles(
+                height,
+                width,
+                None,
+                getattr(upscaler, "input_multiple", 1),
+                adaptive_cropping=getattr(upscaler, "adaptive_cropping", False),
+            )
             if plan_for(height, width).mode != unlimited.mode:
                 in_patches.append(name)
         y_psnr, y_ssim = sr_metrics(sr, hr, scale)

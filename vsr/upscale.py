@@ -421,6 +421,7 @@ class Upscaler:
         self.output_scale: int = model.scale
         self.input_multiple: int = getattr(model, "input_multiple", 1)
         self.tile_overlap: int = tile_overlap(model)
+        self.adaptive_cropping: bool = getattr(model, "adaptive_cropping", False)
         self.arch: str = getattr(model, "arch", type(model).__name__)
         budget = int(max_memory) if max_memory is not None else default_memory_budget(self.device)
         self.memory_budget = budget
@@ -472,7 +473,12 @@ class Upscaler:
         in overlapping tiles); VsrError when the budget is too small for any tiling."""
         try:
             return plan_tiles(
-                height, width, self.max_pixels, self.input_multiple, self.tile_overlap
+                height,
+                width,
+                self.max_pixels,
+                self.input_multiple,
+                self.tile_overlap,
+                self.adaptive_cropping,
             )
         except ValueError:
             if self.max_pixels < self.budget_pixels:

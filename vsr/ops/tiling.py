@@ -7,7 +7,8 @@ overlap with neighbours) is thrown away. Three shapes of plan exist:
 - whole: one window, the full frame (padded by edge replication up to the network's input
   multiple when needed).
 - four-patch: the paper's adaptive cropping (ACS) for IMDN_AS: four overlapping quadrants,
-  each extended by ``shave`` pixels and rounded down to the input multiple.
+  each extended by ``shave`` pixels and rounded down to the input multiple, which is how
+  the official test runs a side that is no multiple of 4.
 - tiles: a grid of overlapping tiles, as few and as large as the memory budget allows.
 
 CCA normalises by whole-input statistics, so no split reproduces the whole-frame output
@@ -188,18 +189,20 @@ def plan_tiles(
     max_pixels: int | None = None,
     multiple: int = 1,
     overlap: int = TILE_OVERLAP,
+    adaptive_cropping: bool = False,
 ) -> TilePlan:
     """The plan with the fewest, largest windows whose pixel count fits ``max_pixels``,
     tiles overlapping by ``overlap`` (tile_overlap of the network), or by half of it where
     the budget cannot afford windows that large, and as a last resort by TILE_OVERLAP // 2.
 
-    Sizes the network cannot take directly (not a multiple of its input multiple) use the
-    paper's four-patch cropping when the frame is large enough, else edge padding.
+    Sizes the network cannot take directly (not a multiple of its input multiple) are
+    edge-padded, or, for a network with ``adaptive_cropping`` (IMDN_AS), cut into the
+    paper's four patches when the frame is large enough.
     """
     aligned = height % multiple == 0 and width % multiple == 0
     whole = whole_plan(height, width, multiple)
     if max_pixels is None or whole.tile_pixels <= max_pixels:
-        if aligned:
+        if aligned or not adaptive_cropping:
             return whole
         four = four_patch_plan(height, width, multiple)
         return four or whole
