@@ -290,3 +290,27 @@ def test_an_empty_value_of_any_option_is_refused_by_name(words, flag, capsys, tm
     assert line.endswith(f"(see: vsr {' '.join(words)} --help)")
     assert main([*words, f"{flag}="]) == 2  # the same given with =
     assert _one_error_line(capsys).startswith(f"{flag} is empty")
+
+
+def _arguments(parser, words=()):
+    """(the words that reach a (sub)command, how many arguments come before, the name of
+    the next) for every positional argument of every command, the command names too."""
+    positionals = [a for a in parser._actions if not a.option_strings]
+    for before, action in enumerate(positionals):
+        yield words, before, action.metavar or action.dest.upper()
+        if isinstance(action, argparse._SubParsersAction):
+            for name, sub in action.choices.items():
+                yield from _arguments(sub, (*words, name))
+
+
+@pytest.mark.parametrize(("words", "before", "name"), list(_arguments(build_parser())), ids=str)
+def test_an_empty_argument_of_any_command_is_refused_by_name(
+    words, before, name, capsys, tmp_path, monkeypatch
+):
+    # `vsr run in.mp4 "$OUT"` with OUT unset took "" for the working folder and wrote
+    # ./in.mp4; `vsr eval ""` evaluated the working folder.
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "in.mp4").write_bytes(b"")
+    assert main([*words, *["in.mp4"] * before, ""]) == 2
+    assert _one_error_line(capsys).startswith(f"{name} is empty (an unset variable?)")
+    assert [p.name for p in tmp_path.iterdir()] == ["in.mp4"]

@@ -144,9 +144,17 @@ class _OneLineParser(argparse.ArgumentParser):
     def _get_values(self, action: argparse.Action, arg_strings: list[str]) -> object:
         # An option's value given as "" is `--size "$SIZE"` with SIZE unset: taken, it stood
         # for the default (`args.size or ...`) or named the working folder, without a word.
-        # Refused here, for every option of every command, before any command's own code.
-        if action.option_strings and "" in arg_strings:
-            self.error(_empty_option(action))
+        # Refused here, for every option of every command, before any command's own code;
+        # so is an empty file argument, which named the working folder (`vsr run in.mp4
+        # "$OUT"` wrote ./in.mp4).
+        # A (sub)command's arguments reach its own parser, which checks them.
+        own = (
+            arg_strings[:1]
+            if action.nargs in (argparse.PARSER, argparse.REMAINDER)
+            else arg_strings
+        )
+        if "" in own:
+            self.error(_empty_option(action) if action.option_strings else _empty_argument(action))
         if isinstance(action, argparse._StoreAction) and action.option_strings:
             # `--crf 20 --crf 30`: argparse keeps the last without a word. The same value
             # twice is no conflict (a script adding a flag the user also gave); options that
@@ -182,6 +190,12 @@ def _empty_option(action: argparse.Action) -> str:
     return empty_value(name, instead if action.required else f"{instead}, or leave it out")
 
 
+def _empty_argument(action: argparse.Action) -> str:
+    """What to say of a positional argument given as an empty string."""
+    name = action.metavar if isinstance(action.metavar, str) else action.dest.upper()
+    return empty_value(name, "give it a value")
+
+
 def _unrecognized(unknown: list[str], options: list[str], words: list[str]) -> str:
     """What to say of the words `unknown` that no argument of the command took, `words`
     being all it was given and `options` its options: a file whose name starts with '-' is
@@ -190,7 +204,7 @@ def _unrecognized(unknown: list[str], options: list[str], words: list[str]) -> s
     for word in unknown:
         if word.startswith("-") and word not in after_dashes and _named_like_a_file(word):
             return f"'{word}' looks like an option; write ./{word}, or put it after --"
-    return f"unrecognized arguments: {' '.join(unknown)}{_meant(unknown, options, after_dashes)}"
+    return f"unrecognized arguments: {shlex.join(unknown)}{_meant(unknown, options, after_dashes)}"
 
 
 def _named_like_a_file(word: str) -> bool:
