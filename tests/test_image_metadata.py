@@ -490,11 +490,14 @@ def test_a_transparent_grey_of_a_2_or_4_bit_png_becomes_alpha(tmp_path, bits):
 
 @pytest.mark.parametrize(
     ("source", "said"),
-    [("in.jpg", "the XMP and a comment"), ("in.png", "the XMP and PNG text (Author, Copyright)")],
+    [
+        ("in.jpg", "a comment: vsr does not carry it"),
+        ("in.png", "the PNG text (Author, Copyright): vsr does not carry it"),
+    ],
 )
-def test_xmp_a_comment_and_png_text_are_named_as_not_kept(tmp_path, upscaler, source, said):
-    # A photographer's rights and credits (XMP, IPTC, a PNG's Copyright) were dropped
-    # without the note that names what an output does not keep.
+def test_a_comment_and_png_text_are_named_as_not_kept(tmp_path, upscaler, source, said):
+    # A photographer's rights and credits (IPTC, a PNG's Copyright) were dropped without
+    # the note that names what an output does not keep. The XMP beside them is carried.
     from PIL import PngImagePlugin
 
     xmp = b'<x:xmpmeta xmlns:x="adobe:ns:meta/"></x:xmpmeta>'
@@ -510,8 +513,149 @@ def test_xmp_a_comment_and_png_text_are_named_as_not_kept(tmp_path, upscaler, so
     with pytest.warns(UserWarning) as caught:
         vsr.upscale_image(upscaler, tmp_path / source, tmp_path / "out.png")
     notes = [str(warning.message) for warning in caught]
-    assert f"out.png cannot keep {said}: vsr does not carry them to any output" in notes
+    assert notes == [f"out.png cannot keep {said} to any output"]
     Image.new("RGB", (12, 8)).save(tmp_path / "plain.png")
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # a picture without any: nothing said
         vsr.upscale_image(upscaler, tmp_path / "plain.png", tmp_path / "plain_out.png")
+
+
+_XMP = """<?xpacket begin="\ufeff" id="W5M0MpCehiHzreSzNTczkc9d"?>
+<x:xmpmeta xmlns:x="adobe:ns:meta/">
+ <rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about=""
+    xmlns:dc="http://purl.org/dc/elements/1.1/"
+    xmlns:tiff="http://ns.adobe.com/tiff/1.0/"
+    xmlns:exif="http://ns.adobe.com/exif/1.0/"
+    xmlns:xmp="http://ns.adobe.com/xap/1.0/"
+    xmlns:xmpGImg="http://ns.adobe.com/xap/1.0/g/img/"{attribute}
+    exif:PixelXDimension="{width}" xmp:Rating="4">
+   <exif:PixelYDimension>{height}</exif:PixelYDimension>{element}
+   <dc:creator><rdf:Seq><rdf:li>Jé Doe</rdf:li></rdf:Seq></dc:creator>
+   <dc:rights><rdf:Alt><rdf:li xml:lang="x-default">© 2026 Jé Doe</rdf:li></rdf:Alt></dc:rights>{thumbnail}
+  </rdf:Description>
+ </rdf:RDF>
+</x:xmpmeta>
+<?xpacket end="w"?>"""
+_THUMBNAIL = (
+    '\n   <xmp:Thumbnails><rdf:Alt><rdf:li rdf:parseType="Resource"><xmpGImg:width>8'
+    "</xmpGImg:width><xmpGImg:image>/9j/4AAQSkZJRg==</xmpGImg:image></rdf:li></rdf:Alt>"
+    "</xmp:Thumbnails>"
+)
+_ORIENTATIONS = {
+    "attribute": {"attribute": '\n    tiff:Orientation="6"', "element": ""},
+    "element": {"attribute": "", "element": "\n   <tiff:Orientation>6</tiff:Orientation>"},
+}
+
+
+@pytest.fixture(scope="module")
+def weights(tmp_path_factory):
+    path = tmp_path_factory.mktemp("weights") / "tiny.safetensors"
+    save_weights(create_model("imdn_rtc", 2), path)
+    return path
+
+
+def _with_xmp(tmp_path, name: str, packet: bytes):
+    """A 20x12 picture (16-bit grey for a name with 16) whose XMP is `packet`."""
+    from PIL import PngImagePlugin
+
+    rng = np.random.default_rng(0)
+    if "16" in name:
+        picture = Image.fromarray(rng.integers(0, 65536, (12, 20), dtype=np.uint16))
+        text = PngImagePlugin.PngInfo()
+        text.add_itxt("XML:com.adobe.xmp", packet.decode())  # uncompressed
+        picture.save(tmp_path / name, pnginfo=text)
+    else:
+        picture = Image.fromarray(rng.integers(0, 256, (12, 20, 3), dtype=np.uint8))
+        picture.save(tmp_path / name, xmp=packet)
+    return tmp_path / name
+
+
+@pytest.mark.parametrize("orientation", ["attribute", "element"])
+@pytest.mark.parametrize(
+    ("source", "output"),
+    [
+        ("in.jpg", "out.jpg"),
+        ("in.jpg", "out.webp"),
+        ("in.jpg", "out.png"),
+        ("in.jpg", "out.tif"),
+        ("in16.png", "out16.png"),  # FFmpeg's, the iTXt added afterwards
+        ("in16.png", "out16.tif"),  # FFmpeg's, the tag added afterwards
+    ],
+)
+def test_the_xmp_goes_along_without_what_is_true_only_of_the_source(
+    tmp_path, weights, capsys, source, output, orientation
+):
+    # The XMP (a photographer's creator and rights) was dropped, with a note. It goes to
+    # every type that holds it, its text as it was but for the orientation (the pixels
+    # are turned by it: the output is 24x40), the thumbnail and the pixel dimensions.
+    packet = _XMP.format(
+        **_ORIENTATIONS[orientation], width=20, height=12, thumbnail=_THUMBNAIL
+    ).encode()
+    source_path = _with_xmp(tmp_path, source, packet)
+    target = tmp_path / output
+    assert main(["image", str(source_path), str(target), "--weights", str(weights)]) == 0
+    assert "note" not in capsys.readouterr().err
+    with Image.open(target) as image:
+        assert image.size == (24, 40)
+        written = image.info["xmp"]
+    assert (
+        written == _XMP.format(attribute="", element="", width=24, height=40, thumbnail="").encode()
+    )
+
+
+@pytest.mark.parametrize("output", ["out.bmp", "out.gif"])
+def test_a_type_without_a_place_for_xmp_notes_it(tmp_path, weights, capsys, output):
+    packet = _XMP.format(**_ORIENTATIONS["element"], width=20, height=12, thumbnail="")
+    source = _with_xmp(tmp_path, "in.jpg", packet.encode())
+    assert main(["image", str(source), str(tmp_path / output), "--weights", str(weights)]) == 0
+    assert (
+        f"vsr: note: {output} cannot keep the XMP (.png, .jpg, .webp and .tif keep it)"
+        in capsys.readouterr().err
+    )
+
+
+@pytest.mark.parametrize("output", ["out.png", "out16.tif", "out.bmp"])
+def test_xmp_that_is_not_well_formed_is_not_written_and_said(tmp_path, weights, capsys, output):
+    packet = b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF></x:xmpmeta>'  # rdf: unbound
+    source = _with_xmp(tmp_path, "in16.png" if "16" in output else "in.jpg", packet)
+    target = tmp_path / output
+    assert main(["image", str(source), str(target), "--weights", str(weights)]) == 0
+    err = capsys.readouterr().err
+    assert (
+        f"vsr: note: {output} cannot keep the XMP: it is not well-formed XML, so none was "
+        "written" in err
+    )
+    assert err.count("XMP") == 1
+    with Image.open(target) as image:
+        assert "xmp" not in image.info
+
+
+def test_xmp_too_long_for_a_jpeg_is_left_out_of_it_with_a_note(tmp_path, weights, capsys):
+    packet = _XMP.format(**_ORIENTATIONS["element"], width=20, height=12, thumbnail="")
+    padded = packet.replace("<?xpacket end", " " * 70_000 + "\n<?xpacket end").encode()
+    source = _with_xmp(tmp_path, "in.webp", padded)
+    target = tmp_path / "out.jpg"
+    assert main(["image", str(source), str(target), "--weights", str(weights)]) == 0
+    assert (
+        "vsr: note: out.jpg cannot keep the XMP: it is longer than a JPEG's 64 KB, and vsr "
+        "writes no extended XMP (.png, .webp and .tif keep it)" in capsys.readouterr().err
+    )
+    with Image.open(target) as image:
+        assert "xmp" not in image.info
+
+
+def test_only_the_pictures_own_xmp_statements_change_whatever_their_prefix():
+    from vsr.xmp_packet import xmp_for_output
+
+    packet = """<x:xmpmeta xmlns:x="adobe:ns:meta/"><r:RDF
+ xmlns:r="http://www.w3.org/1999/02/22-rdf-syntax-ns#"><r:Description
+ xmlns:T="http://ns.adobe.com/tiff/1.0/" xmlns:mm="http://ns.adobe.com/xap/1.0/mm/"
+ T:Orientation='8' T:ImageLength="12" dc:title="T:Orientation='8'"
+ xmlns:dc="http://purl.org/dc/elements/1.1/"><!-- <T:Orientation>8</T:Orientation> -->
+ <mm:Pantry><r:Bag><r:li><r:Description T:Orientation="3"><T:ImageWidth>7</T:ImageWidth>
+ </r:Description></r:li></r:Bag></mm:Pantry></r:Description></r:RDF></x:xmpmeta>"""
+    expected = packet.replace("\n T:Orientation='8'", "").replace('"12"', '"40"')
+    assert xmp_for_output(packet.encode(), 24, 40) == expected.encode()
+    # UTF-16, which JPEG and TIFF allow, comes back in UTF-8 (PNG and WebP require it).
+    assert xmp_for_output(packet.encode("utf-16-le"), 24, 40) == expected.encode()

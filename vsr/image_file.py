@@ -1,5 +1,5 @@
 """An image file upscaled into another: the pixels, what the file says about them (colour
-profile, resolution, EXIF; vsr.image_metadata), and notes on what the output cannot keep.
+profile, resolution, EXIF, XMP; vsr.image_metadata), and notes on what the output cannot keep.
 vsr.upscale_image, which `vsr image` calls, goes through it."""
 
 from __future__ import annotations

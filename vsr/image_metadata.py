@@ -7,7 +7,8 @@ multiplied by the scale, so the picture keeps its printed size (a 300 dpi scan u
 is 600 dpi). EXIF keeps its descriptive tags (camera, dates, exposure, GPS) with the new
 pixel size, and leaves out the orientation, which the pixels already have, and the
 thumbnail, which shows the old picture. A PNG's gamma and primaries (gAMA, cHRM, sRGB;
-vsr.png_colour) go to a PNG.
+vsr.png_colour) go to a PNG. The XMP packet (creator, rights, keywords, rating) goes to every
+type with a place for it, made true of the output (vsr.xmp_packet).
 
 Pillow writes these for its own formats. FFmpeg, which writes the 16-bit PNGs and TIFFs,
 takes none of them, so its files get them afterwards: chunks for a PNG, tags for a TIFF.
@@ -28,6 +29,7 @@ from vsr.exif_text import exif_bytes
 from vsr.png_colour import Chunks, chunks_to_write, colour_chunks, not_kept_meaning
 from vsr.png_exif import png_exif_chunk
 from vsr.unkept_metadata import unkept_metadata
+from vsr.xmp_packet import MalformedXmp, xmp_for_output
 
 # IFD0 tags that describe the picture or its maker, not its layout (strips, sizes, samples).
 _DESCRIPTIVE_TAGS = (0x010E, 0x010F, 0x0110, 0x0131, 0x0132, 0x013B, 0x8298)
@@ -37,27 +39,42 @@ _SOFTWARE, _ICC = 305, 34675
 _PIXEL_X, _PIXEL_Y, _MAKER_NOTE = 0xA002, 0xA003, 0x927C
 # A JPEG holds EXIF ("Exif\0\0" and the block) in one APP1 segment: 64 KB less its length.
 _JPEG_EXIF_LIMIT = 65533
+# And XMP in one APP1 segment after its namespace, at most 65502 bytes (XMP specification,
+# part 3); a longer packet is split into extended XMP, which vsr does not write.
+_JPEG_XMP_LIMIT = 65502
+_XMP_TIFF_TAG = 700
+# A PNG's XMP: an iTXt chunk of this keyword, uncompressed and without a language, as
+# Adobe writes it.
+_PNG_XMP_HEADER = b"XML:com.adobe.xmp\0\0\0\0\0"
 _METRES_PER_INCH = 0.0254
 
 
 @dataclass(frozen=True)
 class ImageMetadata:
     """The colour profile (ICC bytes), the resolution in dots per inch (x, y), the EXIF
-    block (Pillow's bytes, "Exif\\0\\0" first), the number of frames in the file, and a
-    PNG's gAMA, cHRM and sRGB chunks."""
+    block (Pillow's bytes, "Exif\\0\\0" first), the number of frames in the file, a
+    PNG's gAMA, cHRM and sRGB chunks, and the XMP packet."""
 
     icc_profile: bytes | None = None
     dpi: tuple[float, float] | None = None
     exif: bytes | None = None
     frames: int = 1
     png_colour: Chunks = ()
-    # What it says in words that vsr does not write (XMP, a comment; vsr.unkept_metadata).
+    # What it says in words that vsr does not write (IPTC, a comment; vsr.unkept_metadata).
     unkept: tuple[str, ...] = ()
+    xmp: bytes | None = None
+    # The source's XMP is no well-formed XML: none is written, and a note says so.
+    xmp_malformed: bool = False
 
     def upscaled(self, scale: int, width: int, height: int) -> ImageMetadata:
         """The metadata of the picture upscaled by `scale` to width x height."""
         dpi = (self.dpi[0] * scale, self.dpi[1] * scale) if self.dpi else None
-        return replace(self, dpi=dpi, exif=_exif_of_size(self.exif, width, height))
+        exif = _exif_of_size(self.exif, width, height)
+        try:
+            xmp = xmp_for_output(self.xmp, width, height) if self.xmp else None
+        except MalformedXmp:
+            return replace(self, dpi=dpi, exif=exif, xmp=None, xmp_malformed=True)
+        return replace(self, dpi=dpi, exif=exif, xmp=xmp)
 
 
 def profile_colours(icc_profile: bytes) -> str:
@@ -99,6 +116,7 @@ def read_metadata(path: str | Path) -> ImageMetadata:
                 frames=1 if image.format == "MPO" else len(animated_frames(image)),
                 png_colour=colour_chunks(image.info) if image.format == "PNG" else (),
                 unkept=unkept_metadata(image),
+                xmp=_xmp_of(image),
             )
     except (OSError, SyntaxError, ValueError):
         return ImageMetadata()
@@ -119,6 +137,12 @@ def _exif_of(image: Image.Image, path: str | Path) -> Image.Exif:
         return exif
     except Exception:
         return Image.Exif()
+
+
+def _xmp_of(image: Image.Image) -> bytes | None:
+    """The XMP packet Pillow found: JPEG's APP1, WebP's chunk, PNG's iTXt, TIFF's tag."""
+    xmp = image.info.get("xmp")
+    return xmp if isinstance(xmp, bytes) and xmp.strip(b"\0 \t\r\n") else None
 
 
 def _dpi(image: Image.Image, exif: Image.Exif) -> tuple[float, float] | None:
@@ -178,13 +202,14 @@ def _exif_of_size(exif: bytes | None, width: int, height: int) -> bytes | None:
 def pillow_options(metadata: ImageMetadata, extension: str) -> dict:
     """Pillow's save options that keep `metadata` in a file of this type. BMP holds the
     resolution only; WebP has no resolution field; a TIFF keeps EXIF's descriptive tags in
-    its own directory but not the EXIF or GPS sub-directories."""
+    its own directory but not the EXIF or GPS sub-directories. BMP and GIF hold no XMP
+    (Pillow writes none to a GIF)."""
     options: dict = {}
     if metadata.icc_profile and extension != ".bmp":
         options["icc_profile"] = metadata.icc_profile
-    if extension == ".png" and metadata.png_colour:
+    if extension == ".png" and (metadata.png_colour or metadata.xmp):
         options["pnginfo"] = PngImagePlugin.PngInfo()
-        for kind, data in chunks_to_write(metadata.png_colour, bool(metadata.icc_profile)):
+        for kind, data in _png_chunks_to_write(metadata):
             options["pnginfo"].add(kind, data)
     if metadata.dpi and extension != ".webp":
         options["dpi"] = metadata.dpi
@@ -193,7 +218,22 @@ def pillow_options(metadata: ImageMetadata, extension: str) -> dict:
             options["tiffinfo"] = _tiff_text(metadata.exif)
         else:
             options["exif"] = metadata.exif
+    # Beyond one APP1, Pillow would refuse to write the JPEG at all: the XMP goes, noted.
+    fits = not _xmp_too_long_for_jpeg(metadata, extension)
+    if metadata.xmp and extension in (".tif", ".tiff"):
+        options.setdefault("tiffinfo", {})[_XMP_TIFF_TAG] = metadata.xmp
+    elif metadata.xmp and fits and extension in (".webp", ".jpg", ".jpeg"):
+        options["xmp"] = metadata.xmp
     return options
+
+
+def _png_chunks_to_write(metadata: ImageMetadata) -> list[tuple[bytes, bytes]]:
+    """The colour chunks (gAMA, cHRM, sRGB) and the XMP's iTXt that a PNG of `metadata`
+    gets, Pillow's or FFmpeg's (the profile, resolution and EXIF go their own ways)."""
+    chunks = list(chunks_to_write(metadata.png_colour, bool(metadata.icc_profile)))
+    if metadata.xmp:
+        chunks.append((b"iTXt", _PNG_XMP_HEADER + metadata.xmp))
+    return chunks
 
 
 def _tiff_text(exif: bytes | None) -> dict[int, bytes]:
@@ -209,6 +249,10 @@ def _tiff_text(exif: bytes | None) -> dict[int, bytes]:
 
 def _too_long_for_jpeg(metadata: ImageMetadata, extension: str) -> bool:
     return extension in (".jpg", ".jpeg") and len(metadata.exif or b"") > _JPEG_EXIF_LIMIT
+
+
+def _xmp_too_long_for_jpeg(metadata: ImageMetadata, extension: str) -> bool:
+    return extension in (".jpg", ".jpeg") and len(metadata.xmp or b"") > _JPEG_XMP_LIMIT
 
 
 def not_kept(metadata: ImageMetadata, extension: str) -> list[str]:
@@ -237,8 +281,18 @@ def not_kept(metadata: ImageMetadata, extension: str) -> list[str]:
             "the EXIF's exposure and GPS details; the camera and the file's date are kept "
             "(.png, .jpg and .webp keep them all)"
         )
+    if metadata.xmp_malformed:
+        lost.append("the XMP: it is not well-formed XML, so none was written")
+    elif metadata.xmp and extension in (".bmp", ".gif"):
+        lost.append("the XMP (.png, .jpg, .webp and .tif keep it)")
+    elif _xmp_too_long_for_jpeg(metadata, extension):
+        lost.append(
+            "the XMP: it is longer than a JPEG's 64 KB, and vsr writes no extended XMP "
+            "(.png, .webp and .tif keep it)"
+        )
     if metadata.unkept:
-        lost.append(f"the {_and(metadata.unkept)}: vsr does not carry them to any output")
+        them = "it" if len(metadata.unkept) == 1 else "them"
+        lost.append(f"{_and(metadata.unkept)}: vsr does not carry {them} to any output")
     return lost
 
 
@@ -265,7 +319,7 @@ def png_with_metadata(png: bytes, metadata: ImageMetadata) -> bytes:
     """FFmpeg's PNG with `metadata` added after its header, and without the resolution
     chunk FFmpeg writes from the (unknown) pixel aspect: 0 by 1, no unit."""
     added = b""
-    for kind, data in chunks_to_write(metadata.png_colour, bool(metadata.icc_profile)):
+    for kind, data in _png_chunks_to_write(metadata):
         added += _png_chunk(kind, data)
     if metadata.icc_profile:
         added += _png_chunk(b"iCCP", b"ICC profile\0\0" + zlib.compress(metadata.icc_profile))
@@ -287,10 +341,10 @@ def png_with_metadata(png: bytes, metadata: ImageMetadata) -> bytes:
     return b"".join(chunks)
 
 
-# TIFF field types: ASCII, SHORT, LONG, RATIONAL, UNDEFINED (bytes); and their sizes.
-_ASCII, _SHORT, _LONG, _RATIONAL, _UNDEFINED = 2, 3, 4, 5, 7
+# TIFF field types: BYTE, ASCII, SHORT, LONG, RATIONAL, UNDEFINED (bytes); and their sizes.
+_BYTE, _ASCII, _SHORT, _LONG, _RATIONAL, _UNDEFINED = 1, 2, 3, 4, 5, 7
 _TYPE_SIZES = {
-    1: 1, _ASCII: 1, _SHORT: 2, _LONG: 4, _RATIONAL: 8, 6: 1, _UNDEFINED: 1, 8: 2, 9: 4, 10: 8,
+    _BYTE: 1, _ASCII: 1, _SHORT: 2, _LONG: 4, _RATIONAL: 8, 6: 1, _UNDEFINED: 1, 8: 2, 9: 4, 10: 8,
     11: 4, 12: 8, 13: 4,
 }  # fmt: skip
 
@@ -350,7 +404,8 @@ def tiff_with_metadata(tiff: bytes, metadata: ImageMetadata) -> bytes:
     """FFmpeg's little-endian, one-picture TIFF with the colour profile, the resolution
     and EXIF's descriptive tags given (as an 8-bit TIFF from Pillow keeps them), or the
     resolution left out where none is known: FFmpeg states 72 dpi, which would print a
-    600 dpi scan eight times too large. FFmpeg's own software tag goes too.
+    600 dpi scan eight times too large. FFmpeg's own software tag goes too. The XMP packet
+    is the XMP tag's bytes.
     A new directory is written at the end of the file and the header pointed at it; the
     old one stays unreferenced, as TIFF editors leave it."""
     if not tiff.startswith(b"II*\0"):
@@ -365,6 +420,8 @@ def tiff_with_metadata(tiff: bytes, metadata: ImageMetadata) -> bytes:
     if metadata.icc_profile:
         entries[_ICC] = (_UNDEFINED, len(metadata.icc_profile), metadata.icc_profile)
     entries.update(_descriptive_entries(metadata.exif))
+    if metadata.xmp:
+        entries[_XMP_TIFF_TAG] = (_BYTE, len(metadata.xmp), metadata.xmp)  # as Adobe's
     out = bytearray(tiff)
     if len(out) % 2:
         out += b"\0"  # TIFF offsets are even

@@ -391,7 +391,7 @@ def write_image(
     lossless WebP and JPEG (quality 95, chroma not subsampled) store 8 bits, so 16-bit
     pixels are rounded to 8 bits for them; GIF holds 256 colours and on/off transparency
     (vsr.gif_palette). BMP and JPEG drop an alpha channel; WebP stores
-    grey + alpha as RGBA (it has no grey). `metadata` (colour profile, resolution, EXIF) is
+    grey + alpha as RGBA (it has no grey). `metadata` (colour profile, resolution, EXIF, XMP) is
     written where the type holds it (vsr.image_metadata). The file appears complete or not
     at all; without ``overwrite``, an image that another writer put there meanwhile is kept
     and VsrError raised.

@@ -28,7 +28,7 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
         "(alpha enlarged with bicubic) and 16-bit PNG and TIFF (16 bits kept in a .png, .apng, "
         ".tif or .tiff output; the other types hold 8) "
         "are handled; EXIF orientation is applied; the colour profile, the resolution (times "
-        "the scale) and the EXIF are kept where the output type holds them, and a note names "
+        "the scale), the EXIF and the XMP are kept where the output type holds them, and a note names "
         "what it does not. With a folder IN, OUT is a folder and "
         "existing outputs are skipped; an image that fails is listed at the end (exit 1) and "
         "the others are still done, but a full output disk stops the folder (exit 2).",
