@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 import torch
 from conftest import shared_path
+from PIL import Image
 
 from vsr.cli import main
 from vsr.errors import VsrError
@@ -599,3 +600,29 @@ def test_a_fifo_given_as_a_dataset_is_one_line_not_a_traceback(tmp_path):
     os.mkfifo(tmp_path / "ds")
     with pytest.raises(VsrError, match=r"ds: not a regular file; a dataset is a folder"):
         check_dataset(tmp_path / "ds")
+
+
+def test_pictures_evaluation_does_not_read_are_named(tmp_path, capsys):
+    # b.gif and c.ppm beside the PNGs were passed over without a word (the table said 2
+    # images), and an HR/ of PPMs alone was "no images in .../HR".
+    dataset = _make_dataset(tmp_path / "Mixed")
+    hr = read_image(dataset / "HR" / "im0.png")
+    Image.fromarray(hr).save(dataset / "HR" / "b.gif")
+    Image.fromarray(hr).save(dataset / "HR" / "c.ppm")
+    (dataset / "HR" / "._c.ppm").write_bytes(_APPLEDOUBLE)  # hidden: not named
+    weights = tmp_path / "random.safetensors"
+    save_weights(create_model("imdn", scale=2), weights)
+    args = ["eval", str(dataset), "--weights", str(weights), "--device", "cpu"]
+    assert main(args) == 0
+    assert capsys.readouterr().err == (
+        f"vsr: note: 2 file(s) in {dataset / 'HR'} left out (b.gif, c.ppm): "
+        "evaluation reads PNG, BMP, WebP, JPEG and TIFF\n"
+    )
+    for image in (dataset / "HR").glob("*.png"):
+        image.unlink()
+    assert main(args) == 2
+    assert capsys.readouterr().err == (
+        f"vsr: error: dataset {dataset}: no images in {dataset / 'HR'}; 2 file(s) in "
+        f"{dataset / 'HR'} left out (b.gif, c.ppm): evaluation reads PNG, BMP, WebP, JPEG "
+        "and TIFF\n"
+    )

@@ -26,6 +26,7 @@ from tqdm import tqdm
 from vsr.broken_links import not_a_regular_file
 from vsr.errors import VsrError, option
 from vsr.every_failure import each_or_every_failure
+from vsr.files_left_out import left_out_note
 from vsr.hidden_files import hidden_left_out, visible_files
 from vsr.image import upscale_image
 from vsr.imageio import IMAGE_EXTENSIONS, as_rgb, read_image
@@ -121,6 +122,13 @@ def _inputs_of(pairs: list[tuple[str, Path, Path | None]], dataset: Path) -> str
 def _image_files(folder: Path) -> list[Path]:
     """The images in ``folder``, hidden files (macOS's "._a.png") left out, by name."""
     return visible_files(folder, IMAGE_EXTENSIONS)
+
+
+def hr_files_left_out(dataset: Path) -> str:
+    """A note on the files in the dataset's HR/ that evaluation does not read (a GIF, a PPM,
+    notes.txt), or "": its score is of the other images alone, and said nothing of them
+    let a user take it for the whole folder's."""
+    return left_out_note(hr_folder_of(dataset), "evaluation")
 
 
 def _images_by_stem(folder: Path) -> dict[str, list[Path]]:
@@ -239,7 +247,12 @@ def _pairs_and_missing(
     hr_files = _image_files(hr_folder)
     if not hr_files:
         hidden = hidden_left_out(hr_folder, IMAGE_EXTENSIONS)
-        raise VsrError(f"dataset {dataset}: no images in {hr_folder}{hidden}")
+        # What is there instead (a.ppm, b.gif): "no images" alone, beside them, puzzled.
+        others = left_out_note(hr_folder, "evaluation")
+        raise VsrError(
+            f"dataset {dataset}: no images in {hr_folder}{hidden}"
+            + (f"; {others}" if others else "")
+        )
     _check_names_differ(hr_files, dataset)
     bicubic = bicubic_folder(dataset, scale)
     paired = _subfolder(dataset, "LR")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from vsr.atomic_file import check_can_write
@@ -54,7 +55,12 @@ def format_table(results: list) -> str:
 
 
 def run(args: argparse.Namespace) -> int:
-    from vsr.evaluate import check_dataset, check_every_pair, evaluate_dataset
+    from vsr.evaluate import (
+        check_dataset,
+        check_every_pair,
+        evaluate_dataset,
+        hr_files_left_out,
+    )
 
     datasets = [Path(d) for d in args.datasets]
     # The one check of every report path (vsr run --report, bench and profile --json): a
@@ -86,6 +92,9 @@ def run(args: argparse.Namespace) -> int:
     scale = upscaler.output_scale if args.scale is None else args.scale  # as evaluate_dataset
     for dataset in datasets:  # a missing or damaged image is reported before any scoring
         check_every_pair(dataset, scale)
+    for dataset in datasets:  # said before the scoring, which may take minutes
+        if left_out := hr_files_left_out(dataset):
+            print(printable(f"vsr: note: {left_out}"), file=sys.stderr)
     model_name = weights_path.name.split(".")[0]
     results = []
     for dataset in datasets:

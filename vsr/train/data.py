@@ -21,7 +21,7 @@ import torch
 from vsr.errors import VsrError
 from vsr.evaluate import hr_folder_of
 from vsr.every_failure import each_or_every_failure
-from vsr.hidden_files import hidden_left_out, is_hidden, visible_files
+from vsr.hidden_files import hidden_left_out, visible_files
 from vsr.imageio import IMAGE_EXTENSIONS, as_rgb, read_image
 from vsr.ops.imresize import imresize
 
@@ -45,23 +45,6 @@ def list_images(folder: str | Path) -> list[Path]:
         hint = f": pass its HR folder, {inner}" if inner is not None else ""
         raise VsrError(f"no PNG, BMP, WebP, JPEG or TIFF images in {folder}{hidden}{hint}")
     return paths
-
-
-def files_left_out(folder: str | Path) -> list[str]:
-    """The names of the files directly in folder that training does not read (an animated
-    GIF, notes.txt), sorted: list_images passes them over, and a run that said nothing of
-    them let a user believe they were trained on. Hidden files are left out of this too:
-    they are not the user's (macOS's "._a.png"), and every folder listing drops them alike."""
-    wanted = {suffix.lower() for suffix in IMAGE_SUFFIXES}
-    try:
-        entries = list(Path(folder).iterdir())
-    except OSError:
-        return []  # list_images has refused such a folder already, with its own words
-    return sorted(
-        p.name
-        for p in entries
-        if p.suffix.lower() not in wanted and not is_hidden(p) and p.is_file()
-    )
 
 
 def read_rgb(path: Path) -> np.ndarray:

@@ -30,6 +30,7 @@ from tqdm import tqdm
 from vsr.atomic_file import why_folders_cannot_be_made
 from vsr.counted import counted
 from vsr.errors import VsrError
+from vsr.files_left_out import left_out_note
 from vsr.models import create_model, save_weights
 from vsr.models.checkpoint import check_finite, read_state_dict
 from vsr.printable import name_list
@@ -43,7 +44,7 @@ from vsr.train.checkpoint import (
     training_state,
 )
 from vsr.train.config import PATH_FIELDS, TrainConfig
-from vsr.train.data import PatchStore, batch_generator, files_left_out
+from vsr.train.data import PatchStore, batch_generator
 from vsr.train.distributed import Distributed, init_distributed
 from vsr.train.interrupt import StopRequest
 from vsr.train.meter import WindowMeter
@@ -464,12 +465,8 @@ def _note_what_trains(
         + (f" per process, {ddp.world} processes" if ddp.enabled else "")
         + (f", time budget {config.minutes:g} min" if config.minutes > 0 else "")
     )
-    left_out = files_left_out(config.train_dir)
-    if left_out:
-        note(
-            f"{len(left_out)} file(s) in {config.train_dir} left out "
-            f"({name_list(left_out)}): training reads PNG, BMP, WebP, JPEG and TIFF"
-        )
+    if left_out := left_out_note(config.train_dir, "training"):
+        note(left_out)
 
 
 @dataclass
