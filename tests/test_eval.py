@@ -626,3 +626,18 @@ def test_pictures_evaluation_does_not_read_are_named(tmp_path, capsys):
         f"{dataset / 'HR'} left out (b.gif, c.ppm): evaluation reads PNG, BMP, WebP, JPEG "
         "and TIFF\n"
     )
+
+
+def test_a_folder_named_like_an_image_in_hr_is_passed_over(tmp_path, capsys):
+    # HR/old.png/ stopped the evaluation: "HR/old.png is a folder; give an image file in it",
+    # where LR/ and vsr image pass such folders over.
+    dataset = _make_dataset(tmp_path / "Tiny")
+    expected = evaluate_dataset(BicubicUpscaler(2), dataset, progress=False)
+    (dataset / "HR" / "old.png").mkdir()
+    found = evaluate_dataset(BicubicUpscaler(2), dataset, progress=False)
+    assert [score.name for score in found.per_image] == ["im0", "im1"]
+    assert (found.psnr, found.ssim) == (expected.psnr, expected.ssim)
+    weights = tmp_path / "random.safetensors"
+    save_weights(create_model("imdn", scale=2), weights)
+    assert main(["eval", str(dataset), "--weights", str(weights), "--device", "cpu"]) == 0
+    assert capsys.readouterr().err == ""

@@ -120,8 +120,10 @@ def _inputs_of(pairs: list[tuple[str, Path, Path | None]], dataset: Path) -> str
 
 
 def _image_files(folder: Path) -> list[Path]:
-    """The images in ``folder``, hidden files (macOS's "._a.png") left out, by name."""
-    return visible_files(folder, IMAGE_EXTENSIONS)
+    """The images in ``folder``, hidden files (macOS's "._a.png") left out, by name.
+    A folder named like one (HR/old.png/) is passed over, as vsr image passes it: taken
+    for an image, it stopped the evaluation ("HR/old.png is a folder")."""
+    return [path for path in visible_files(folder, IMAGE_EXTENSIONS) if not path.is_dir()]
 
 
 def hr_files_left_out(dataset: Path) -> str:
@@ -135,7 +137,7 @@ def _images_by_stem(folder: Path) -> dict[str, list[Path]]:
     """The images in ``folder`` (as _image_files) by their names without the extension,
     from one listing: looked up once an HR image, a probe per extension would not see a
     second file of one name."""
-    # is_file: as the probe for each extension was, a folder is no input.
+    # is_file, as the probe for each extension was: a broken link (or a FIFO) is no input.
     return _by_stem(path for path in _image_files(folder) if path.is_file())
 
 
