@@ -641,3 +641,24 @@ def test_a_folder_named_like_an_image_in_hr_is_passed_over(tmp_path, capsys):
     save_weights(create_model("imdn", scale=2), weights)
     assert main(["eval", str(dataset), "--weights", str(weights), "--device", "cpu"]) == 0
     assert capsys.readouterr().err == ""
+
+
+@pytest.mark.parametrize(
+    ("folder", "name"),
+    [("LR", "im0x2"), ("LR", "im0X2"), ("LR_bicubic/X2", "im0"), ("LR_bicubic/X2", "im0X2")],
+)
+def test_an_input_named_in_the_other_folders_convention_is_found(tmp_path, folder, name):
+    # LR/ax2.png was "no LR image a.* in .../LR", LR_bicubic/X2/a.png "no LR image ax2.*",
+    # and LR_bicubic/X2/aX2.png refused too, though the folders' names are found in any case.
+    flat = np.full((16, 16, 3), 128, np.uint8)  # not what bicubic makes: the score shows it
+    scores = []
+    for dataset, input_name in ((tmp_path / "Own", None), (tmp_path / "Other", name)):
+        _make_dataset(dataset, sizes=((32, 32),))
+        (dataset / folder).mkdir(parents=True)
+        own = "im0" if folder == "LR" else "im0x2"
+        write_image(dataset / folder / f"{input_name or own}.png", flat)
+        result = evaluate_dataset(BicubicUpscaler(2), dataset, progress=False)
+        assert result.inputs == folder
+        scores.append((result.psnr, result.ssim))
+    assert scores[0] == scores[1]
+    assert scores[0][0] < _expected_scores(tmp_path / "Own" / "HR", 2)[0] - 1

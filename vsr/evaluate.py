@@ -149,18 +149,28 @@ def _by_stem(paths: Iterable[Path]) -> dict[str, list[Path]]:
     return grouped
 
 
-def _input_by_stem(
-    inputs: dict[str, list[Path]], stem: str, hr: Path, dataset: Path
+def _input_names(stem: str, scale: int, published: bool) -> list[str]:
+    """The names (without the extension) the input of HR image `stem` may have, the
+    folder's own first: ``{stem}x{scale}`` in LR_bicubic/X{scale} (`published`), ``{stem}``
+    in LR/. Each folder is found holding the other's too (LR/ax2.png, LR_bicubic/X2/a.png),
+    and the x in either case (aX2.png), as the folders' own names are."""
+    suffixed = [f"{stem}x{scale}", f"{stem}X{scale}"]
+    return [*suffixed, stem] if published else [stem, *suffixed]
+
+
+def _input_of(
+    inputs: dict[str, list[Path]], names: list[str], hr: Path, dataset: Path
 ) -> Path | None:
-    """The one input named ``stem`` (of any image extension), or None; two (ax2.png and
-    ax2.jpg) are refused, as two HR images of one name are: which one was made from the HR
-    image is not for vsr to guess, and the extension order used to pick one silently."""
-    found = inputs.get(stem, [])
+    """The one input under the first of `names` that `inputs` holds (of any image
+    extension), or None; two of one name (ax2.png and ax2.jpg) are refused, as two HR images
+    of one name are: which one was made from the HR image is not for vsr to guess, and the
+    extension order used to pick one silently."""
+    found = next((inputs[name] for name in names if name in inputs), [])
     if len(found) > 1:
-        names = " and ".join(path.name for path in found)
+        both = " and ".join(path.name for path in found)
         where = found[0].parent.relative_to(dataset).as_posix()
         raise VsrError(
-            f"dataset {dataset}: {names} in {where}/ are both the input of {hr.name}; "
+            f"dataset {dataset}: {both} in {where}/ are both the input of {hr.name}; "
             "keep one of them"
         )
     return found[0] if found else None
@@ -259,7 +269,11 @@ def _pairs_and_missing(
     bicubic = bicubic_folder(dataset, scale)
     paired = _subfolder(dataset, "LR")
     paired_inputs = {} if paired is None else _images_by_stem(paired)
-    if paired is not None and scale > 1 and _same_size_pair(paired_inputs, hr_files[0], dataset):
+    if (
+        paired is not None
+        and scale > 1
+        and _same_size_pair(paired_inputs, hr_files[0], scale, dataset)
+    ):
         paired = None  # IMDN_AS's pairs (RealSR): no inputs for a network that enlarges
     if bicubic is not None:
         inputs = _images_by_stem(bicubic)
@@ -277,10 +291,10 @@ def _pairs_and_missing(
     for hr in hr_files:
         lr = None
         if given is not None:
-            stem = f"{hr.stem}x{scale}" if bicubic is not None else hr.stem
-            lr = _input_by_stem(inputs, stem, hr, dataset)
+            names = _input_names(hr.stem, scale, published=bicubic is not None)
+            lr = _input_of(inputs, names, hr, dataset)
             if lr is None:
-                missing[hr.stem] = f"{stem}.*"
+                missing[hr.stem] = f"{names[0]}.*"
         pairs.append((hr.stem, hr, lr))
     return pairs, missing, given
 
@@ -298,10 +312,10 @@ def _check_names_differ(hr_files: list[Path], dataset: Path) -> None:
             )
 
 
-def _same_size_pair(lr_inputs: dict[str, list[Path]], hr: Path, dataset: Path) -> bool:
+def _same_size_pair(lr_inputs: dict[str, list[Path]], hr: Path, scale: int, dataset: Path) -> bool:
     """Whether the LR image paired with `hr` (among `lr_inputs`, LR/'s images by name) is of
     its size (judged by the first pair)."""
-    lr = _input_by_stem(lr_inputs, hr.stem, hr, dataset)
+    lr = _input_of(lr_inputs, _input_names(hr.stem, scale, published=False), hr, dataset)
     return lr is not None and read_image(lr).shape[:2] == read_image(hr).shape[:2]
 
 
