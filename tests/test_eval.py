@@ -14,7 +14,7 @@ from PIL import Image
 
 from vsr.cli import main
 from vsr.errors import VsrError
-from vsr.evaluate import check_dataset, evaluate_dataset
+from vsr.evaluate import check_dataset, check_every_pair, evaluate_dataset
 from vsr.imageio import read_image, write_image
 from vsr.metrics import psnr, rgb_to_y, ssim
 from vsr.models import create_model, save_weights
@@ -662,3 +662,24 @@ def test_an_input_named_in_the_other_folders_convention_is_found(tmp_path, folde
         scores.append((result.psnr, result.ssim))
     assert scores[0] == scores[1]
     assert scores[0][0] < _expected_scores(tmp_path / "Own" / "HR", 2)[0] - 1
+
+
+def test_a_same_size_network_on_inputs_shrunk_by_a_factor_is_told_the_scale(tmp_path):
+    # IMDN_AS on an LR/ of HR shrunk by 2 got "LR/im0.png is 17x13, but im0.png at x1 needs
+    # 34x26" for each image, and no word of --scale 2, which scores it on them.
+    dataset = _make_dataset(tmp_path / "Half")
+    (dataset / "LR").mkdir()
+    for hr in (dataset / "HR").iterdir():
+        write_image(dataset / "LR" / hr.name, imresize(read_image(hr), scale=0.5))
+    with pytest.raises(VsrError) as refusal:
+        check_every_pair(dataset, 1)
+    assert str(refusal.value) == (
+        f"dataset {dataset}: the images in {dataset / 'LR'} are its HR images shrunk by 2, "
+        "not the same-size inputs of a network that restores at its input's size; give "
+        "scale=2 to score it on them enlarged by that factor"
+    )
+    check_every_pair(dataset, 2)  # as it says
+    # One shrunk by another factor: no one scale to give, each pair is named.
+    write_image(dataset / "LR" / "im1.png", np.zeros((10, 7, 3), np.uint8))
+    with pytest.raises(VsrError, match="2 of the 2 images .* at x1 needs 34x26, .*LR/im1.png"):
+        check_every_pair(dataset, 1)

@@ -378,12 +378,43 @@ def check_every_pair(dataset: Path, scale: int) -> None:
             raise VsrError(f"{error}, and {lacking}") from None
         raise VsrError(lacking)
 
-    each_or_every_failure(
-        pairs,
-        check,
-        lambda pair, error: str(error),
-        f"images of dataset {dataset} cannot be scored",
-    )
+    try:
+        each_or_every_failure(
+            pairs,
+            check,
+            lambda pair, error: str(error),
+            f"images of dataset {dataset} cannot be scored",
+        )
+    except VsrError:
+        # IMDN_AS on a benchmark's LR/ (HR shrunk by 2): each pair was "LR/a.png is 32x24,
+        # but a.png at x1 needs 64x48", and nothing said what to do, as the case without
+        # LR/ does (_pairs_and_missing).
+        factor = _shrunk_by(pairs) if scale == 1 and given is not None else None
+        if factor is None:
+            raise
+        raise VsrError(
+            f"dataset {dataset}: the images in {given} are its HR images shrunk by {factor}, "
+            "not the same-size inputs of a network that restores at its input's size; give "
+            f"{option('--scale', factor)} to score it on them enlarged by that factor"
+        ) from None
+
+
+def _shrunk_by(pairs: list[tuple[str, Path, Path | None]]) -> int | None:
+    """The one whole factor (2 or more) by which every given LR input is its HR image
+    shrunk (its sides rounded down, as _check_pair wants them), or None."""
+    factors = set()
+    for _, hr_path, lr_path in pairs:
+        if lr_path is None:
+            return None
+        try:
+            hr, lr = read_image(hr_path).shape[:2], read_image(lr_path).shape[:2]
+        except VsrError:  # named as it is, in the error this would replace
+            return None
+        factor = hr[0] // max(lr[0], 1)
+        if factor < 2 or (hr[0] // factor, hr[1] // factor) != lr:
+            return None
+        factors.add(factor)
+    return factors.pop() if len(factors) == 1 else None
 
 
 def evaluate_dataset(
