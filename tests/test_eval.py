@@ -683,3 +683,19 @@ def test_a_same_size_network_on_inputs_shrunk_by_a_factor_is_told_the_scale(tmp_
     write_image(dataset / "LR" / "im1.png", np.zeros((10, 7, 3), np.uint8))
     with pytest.raises(VsrError, match="2 of the 2 images .* at x1 needs 34x26, .*LR/im1.png"):
         check_every_pair(dataset, 1)
+
+
+@pytest.mark.parametrize(("scale", "side", "smallest"), [(2, 15, 16), (3, 17, 18), (4, 19, 20)])
+def test_the_smallest_size_said_is_one_that_scores(tmp_path, scale, side, smallest):
+    # "a.png is 15x15: too small to score at x2 (at least 15x15 pixels)": the image is cropped
+    # to a multiple of the scale first, so the least it said was not enough.
+    dataset = _make_dataset(tmp_path / "Small", sizes=((side, side),))
+    upscaler = BicubicUpscaler(scale)
+    with pytest.raises(VsrError) as refusal:
+        evaluate_dataset(upscaler, dataset, progress=False)
+    assert str(refusal.value) == (
+        f"{dataset / 'HR' / 'im0.png'} is {side}x{side}: too small to score at x{scale} "
+        f"(at least {smallest}x{smallest} pixels)"
+    )
+    write_image(dataset / "HR" / "im0.png", np.zeros((smallest, smallest, 3), np.uint8))
+    assert evaluate_dataset(upscaler, dataset, progress=False).images == 1

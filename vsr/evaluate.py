@@ -337,7 +337,9 @@ _SSIM_WINDOW = 11
 def check_scorable(height: int, width: int, scale: int, path: Path) -> None:
     """Refuse an HR image too small to be scored at ``scale`` (its shaved Y must hold one
     SSIM window), naming it, rather than failing inside the metrics."""
-    smallest = max(2 * shave_for(scale) + _SSIM_WINDOW, scale)
+    # Said as a multiple of the scale, since the image is cropped to one first: "at least
+    # 15x15" at x2 was said of a 15x15 image.
+    smallest = math.ceil((2 * shave_for(scale) + _SSIM_WINDOW) / scale) * scale
     if min(height - height % scale, width - width % scale) < smallest:
         raise VsrError(
             f"{path} is {width}x{height}: too small to score at x{scale} "
