@@ -7,6 +7,7 @@ machine's memory."""
 
 import subprocess
 import sys
+import warnings
 from pathlib import Path
 
 import pytest
@@ -109,6 +110,14 @@ def test_a_normal_checkpoint_still_loads(tmp_path):
         ("imdn", {"upsampler.0.weight": torch.tensor(1.0)}, r"shape \(\), not that of a conv"),
         ("imdn", {"IMDB1.c1.weight": torch.zeros(3)}, r"shape \(3,\), not that of a conv"),
         ("imdn_rte", {"block1.c1.weight": torch.tensor(2.0)}, "not that of a convolution"),
+        # Were 0 features: torch's warning of zero-element tensors, then "91 shape
+        # mismatches (first: fea_conv.weight (64, 3, 3, 3) != (0, 3, 3, 3))", intact.
+        (
+            "imdn",
+            {"IMDB1.c1.weight": torch.zeros(0, 64, 3, 3)},
+            r"odd\.safetensors: IMDB1\.c1\.weight has shape \(0, 64, 3, 3\), an empty tensor, no convolution$",
+        ),
+        ("imdn_rtc", {"model.2.weight": torch.zeros(0, 12, 3, 3)}, "model.2.weight .* empty"),
     ],
 )
 def test_a_recognised_checkpoint_missing_a_key_tensor_is_one_clear_error(
@@ -125,5 +134,6 @@ def test_a_recognised_checkpoint_missing_a_key_tensor_is_one_clear_error(
         else:
             state[key] = value
     save_file({k: v.contiguous() for k, v in state.items()}, str(tmp_path / "odd.safetensors"))
-    with pytest.raises(VsrError, match=message):
+    with warnings.catch_warnings(), pytest.raises(VsrError, match=message):
+        warnings.simplefilter("error")  # the one line, nothing before it
         load_weights(tmp_path / "odd.safetensors")

@@ -134,10 +134,14 @@ def detect_architecture(state: dict[str, torch.Tensor]) -> tuple[str, int, dict[
         # A damaged or hand-made file may lack the tensor or hold a scalar there.
         if weight_key not in state:
             raise VsrError(f"looks like an IMDN-family checkpoint but has no {weight_key}")
-        if state[weight_key].dim() != 4:
-            shape = tuple(state[weight_key].shape)
+        shape = tuple(state[weight_key].shape)
+        if len(shape) != 4:
             raise VsrError(f"{weight_key} has shape {shape}, not that of a convolution")
-        return state[weight_key].shape[0]
+        if shape[0] == 0:
+            # Read as 0 features (or a x0 upsampler), it built a network of that size, torch
+            # warned of zero-element tensors, and the error blamed the intact tensors.
+            raise VsrError(f"{weight_key} has shape {shape}, an empty tensor, no convolution")
+        return shape[0]
 
     def factor(weight_key: str) -> int:
         # The upsampler conv has 3 * factor**2 output channels.
