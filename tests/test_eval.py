@@ -699,3 +699,26 @@ def test_the_smallest_size_said_is_one_that_scores(tmp_path, scale, side, smalle
     )
     write_image(dataset / "HR" / "im0.png", np.zeros((smallest, smallest, 3), np.uint8))
     assert evaluate_dataset(upscaler, dataset, progress=False).images == 1
+
+
+def test_an_input_made_from_the_stored_pixels_of_a_turned_image_names_the_turn(tmp_path):
+    # An HR JPEG stored 64x40 with EXIF orientation 6 (read 40x64) and its input made from
+    # the stored pixels, as MATLAB's imread makes it: "rx2.png is 32x20, but r.jpg at x2
+    # needs 20x32", and nothing named the EXIF orientation.
+    dataset = tmp_path / "Turned"
+    (dataset / "HR").mkdir(parents=True)
+    (dataset / "LR_bicubic" / "X2").mkdir(parents=True)
+    stored = np.random.default_rng(0).integers(0, 256, (40, 64, 3), dtype=np.uint8)
+    exif = Image.Exif()
+    exif[0x0112] = 6
+    Image.fromarray(stored).save(dataset / "HR" / "r.jpg", exif=exif)
+    lr = dataset / "LR_bicubic" / "X2" / "rx2.png"
+    write_image(lr, imresize(stored, scale=0.5))
+    with pytest.raises(VsrError) as refusal:
+        check_every_pair(dataset, 2)
+    assert str(refusal.value) == (
+        f"{lr} is 32x20, but r.jpg at x2 needs 20x32: r.jpg is read turned a quarter by its "
+        "EXIF orientation; make its input from the turned image"
+    )
+    write_image(lr, imresize(read_image(dataset / "HR" / "r.jpg"), scale=0.5))
+    check_every_pair(dataset, 2)  # made from the turned image

@@ -29,7 +29,7 @@ from vsr.every_failure import each_or_every_failure
 from vsr.files_left_out import left_out_note
 from vsr.hidden_files import hidden_left_out, visible_files
 from vsr.image import upscale_image
-from vsr.imageio import IMAGE_EXTENSIONS, as_rgb, read_image
+from vsr.imageio import IMAGE_EXTENSIONS, as_rgb, exif_orientation, read_image
 from vsr.metrics import crop_to_common, psnr, shave_for, sr_metrics
 from vsr.ops.imresize import imresize
 from vsr.ops.tiling import plan_tiles
@@ -324,10 +324,32 @@ def _check_pair(lr: np.ndarray, hr: np.ndarray, scale: int, lr_path: Path, hr_pa
     are): a mismatched pair would be cropped to a common size and give a meaningless score."""
     expected = (hr.shape[0] // scale, hr.shape[1] // scale)
     if lr.shape[:2] != expected:
+        # An input made from the stored pixels of an HR image that its EXIF orientation
+        # turns (as MATLAB's imread makes it) is the other way round; said of its size
+        # alone, the turn that vsr read the HR image with was left to be guessed.
+        turned = lr.shape[:2] == expected[::-1] and _turned_a_quarter(hr_path)
         raise VsrError(
             f"{lr_path} is {lr.shape[1]}x{lr.shape[0]}, but {hr_path.name} at x{scale} "
             f"needs {expected[1]}x{expected[0]}"
+            + (
+                f": {hr_path.name} is read turned a quarter by its EXIF orientation; make its "
+                "input from the turned image"
+                if turned
+                else ""
+            )
         )
+
+
+def _turned_a_quarter(path: Path) -> bool:
+    """Whether the EXIF orientation of the image at `path` turns it by a quarter (5 to 8),
+    swapping its stored width and height."""
+    from PIL import Image
+
+    try:
+        with Image.open(path) as image:
+            return exif_orientation(image) in (5, 6, 7, 8)
+    except (OSError, ValueError):
+        return False  # the size told stands on its own
 
 
 # SSIM's Gaussian window must fit in what is left after the shave.
