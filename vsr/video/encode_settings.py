@@ -57,8 +57,9 @@ class EncodeSettings:
         if self.codec is None:  # not chosen: the container may take its own
             self.codec, self.codec_is_default = DEFAULT_CODEC, True
         self.codec = _text(self.codec, "codec", "an encoder's name such as 'libx265'")
-        # Not a field: which codec nobody chose, so that one set afterwards counts as chosen.
-        self._unchosen_codec = self.codec if self.codec_is_default else None
+        # Not a field: whether the codec was assigned since (__setattr__), which makes it
+        # the caller's choice even where it names the codec nobody chose.
+        self._codec_assigned = False
         if self.crf is not None and not is_number(self.crf):
             raise VsrTypeError(f"settings crf must be a number or None, not {given(self.crf)}")
         if self.preset is not None:
@@ -71,14 +72,20 @@ class EncodeSettings:
         self.preset_option_names = _names(self.preset_option_names)
         _check_set_once(self)
 
+    def __setattr__(self, name: str, value: object) -> None:
+        if name == "codec" and hasattr(self, "_codec_assigned"):  # made, then assigned
+            object.__setattr__(self, "_codec_assigned", True)
+        object.__setattr__(self, name, value)
+
     def checked(self) -> EncodeSettings:
         """These settings made anew from their fields, checked and normalised as at
         construction, the caller's own left as they are: a field changed since then
         (``options["g"] = 48``, ``crf = "23"``, ``codec = None``) reached the writer
         unchecked, as PyAV's or Python's own error once the model had loaded. A codec set
         since then (``settings.codec = "libx265"``) is the caller's choice, which a .webm
-        output refuses rather than trading for its own."""
-        if self.codec_is_default and self.codec != self._unchosen_codec:
+        output refuses rather than trading for its own, the default's name (libx264)
+        included; set to None, it is left to the container again."""
+        if self.codec_is_default and self._codec_assigned:
             return replace(self, codec_is_default=False)
         return replace(self)
 
