@@ -469,3 +469,20 @@ def test_a_tensor_without_pixels_to_read_or_a_folder_is_named_for_what_it_is(ups
         vsr.upscale_frames(upscaler, dense[None].to("meta"))
     with pytest.raises(vsr.VsrError, match=rf"^{tmp_path} is a folder; give an image file in it$"):
         vsr.upscale_image(upscaler, tmp_path)
+
+
+@pytest.mark.parametrize("suffix", [".png", ".jpg"])
+def test_a_pillow_image_whose_file_fails_to_load_is_a_vsr_error(upscaler, tmp_path, suffix):
+    # Image.open reads only the header: the type check's np.ndim loaded the rest, and a
+    # truncated file's OSError ("image file is truncated") escaped bare, where its path
+    # gave a VsrError; a list of such frames escaped upscale_frames the same way.
+    Image.fromarray(_picture(64, 64)).save(tmp_path / f"whole{suffix}")
+    data = (tmp_path / f"whole{suffix}").read_bytes()
+    (tmp_path / f"cut{suffix}").write_bytes(data[: len(data) * 2 // 3])
+    output = tmp_path / "out.png"
+    with Image.open(tmp_path / f"cut{suffix}") as image:
+        with pytest.raises(vsr.VsrError, match=r"^cannot read the image: image file is truncated"):
+            vsr.upscale_image(upscaler, image, output)
+        with pytest.raises(vsr.VsrError, match=r"^cannot read the frames: image file is truncated"):
+            vsr.upscale_frames(upscaler, [image])
+    assert not output.exists()

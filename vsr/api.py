@@ -102,6 +102,8 @@ def upscale_frames(
         frames = np.asarray(frames)
     except ValueError:  # a list of frames of different sizes
         raise VsrError(f"frames must be N x H x W x 3 uint8 of one size{_sizes(frames)}") from None
+    except OSError as error:  # Pillow images whose files fail to load, as _pillow_pixels says
+        raise VsrError(f"cannot read the frames: {error}") from None
     if frames.ndim != 4 or frames.shape[3] != 3 or frames.dtype != np.uint8:
         # As upscale_image says of an image: torch's layout is the likely slip.
         hint = (

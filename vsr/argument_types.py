@@ -84,5 +84,7 @@ def check_pixels_type(value: object, name: str, what: str) -> None:
         scalar = not isinstance(value, np.ndarray) and np.ndim(value) == 0
     except ValueError:  # lists of frames of different sizes: refused for that by the caller
         scalar = False
+    except OSError:  # a Pillow image whose file fails to load: the caller's reading says so
+        scalar = False
     if scalar or isinstance(value, bytes | bytearray | memoryview):
         raise VsrTypeError(f"{name} must be {what}, not {given(value)}")
