@@ -435,6 +435,21 @@ def test_a_pillow_image_is_turned_upright_as_its_file_is(upscaler, tmp_path):
     assert np.array_equal(upright, from_file)
 
 
+def test_a_16_bit_grey_pillow_image_keeps_its_transparent_grey_as_its_file_does(upscaler, tmp_path):
+    # Opened with Pillow (mode I;16, info["transparency"]), its tRNS key was dropped: H x W,
+    # where the file's path gives grey + alpha, clear where the grey is the key.
+    grey = np.random.default_rng(6).integers(0, 65536, (6, 8), dtype=np.uint16)
+    grey[:, :3] = 1234
+    Image.fromarray(grey).save(tmp_path / "key.png", transparency=1234)
+    from_file = vsr.upscale_image(upscaler, tmp_path / "key.png")
+    with Image.open(tmp_path / "key.png") as image:
+        assert (image.mode, image.info["transparency"]) == ("I;16", 1234)
+        from_pillow = vsr.upscale_image(upscaler, image)
+    assert from_file.shape == (12, 16, 2) and from_file.dtype == np.uint16
+    assert (from_file[:, :4, 1] == 0).all() and (from_file[:, 8:, 1] == 65535).all()
+    assert np.array_equal(from_pillow, from_file)
+
+
 def test_a_32_bit_integer_image_beyond_16_bits_is_refused_not_clipped(upscaler, tmp_path):
     # Its samples were clipped at 65535 without a word (a 32-bit TIFF from a scientific
     # camera came out white where it was brightest).

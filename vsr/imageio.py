@@ -127,17 +127,12 @@ def pillow_pixels(image: Image.Image, keep_grey_alpha: bool) -> np.ndarray:
     mode = image.mode
     if mode == "F":  # 32-bit float TIFF: convert("RGB") would clip it to black
         raise ValueError("32-bit float images are not supported; save it as 8 or 16 bits")
-    if mode in ("I;16", "I;16B", "I;16L"):
-        return np.asarray(image, dtype=np.uint16)[:, :, None]
-    if mode == "I":  # 16-bit greyscale PNGs open as 32-bit integers in some Pillow versions
-        values = np.asarray(image)
-        low, high = (int(values.min()), int(values.max())) if values.size else (0, 0)
-        if low < 0 or high > 65535:  # a 32-bit TIFF's own values, which 16 bits would clip
-            raise ValueError(
-                f"its 32-bit integer samples run from {low} to {high}, beyond the 16 bits "
-                "vsr reads (0 to 65535); save it as 8 or 16 bits"
-            )
-        return values.astype(np.uint16)[:, :, None]
+    if mode in ("I;16", "I;16B", "I;16L", "I"):
+        grey = _sixteen_bit_grey(image)
+        key = image.info.get("transparency")
+        if isinstance(key, int):  # a 16-bit grey PNG's transparent grey (tRNS), as read_image
+            return _with_key_alpha(grey, (key,), keep_grey_alpha)
+        return grey
     # A transparent colour (PNG's tRNS) is an alpha channel too, in any mode.
     if mode in ("1", "L", "RGB") and "transparency" in image.info:
         grey_alpha = mode != "RGB" and keep_grey_alpha
@@ -154,6 +149,21 @@ def pillow_pixels(image: Image.Image, keep_grey_alpha: bool) -> np.ndarray:
         return np.asarray(image.convert("RGBA"))
     managed = to_srgb(image) if mode == "CMYK" else None
     return np.asarray(managed if managed is not None else image.convert("RGB"))
+
+
+def _sixteen_bit_grey(image: Image.Image) -> np.ndarray:
+    """A grey image of Pillow's 16- or 32-bit integer modes as H x W x 1 uint16."""
+    if image.mode != "I":
+        return np.asarray(image, dtype=np.uint16)[:, :, None]
+    # 16-bit greyscale PNGs open as 32-bit integers in some Pillow versions.
+    values = np.asarray(image)
+    low, high = (int(values.min()), int(values.max())) if values.size else (0, 0)
+    if low < 0 or high > 65535:  # a 32-bit TIFF's own values, which 16 bits would clip
+        raise ValueError(
+            f"its 32-bit integer samples run from {low} to {high}, beyond the 16 bits "
+            "vsr reads (0 to 65535); save it as 8 or 16 bits"
+        )
+    return values.astype(np.uint16)[:, :, None]
 
 
 def exif_orientation(image: Image.Image) -> int:
