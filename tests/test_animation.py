@@ -3,6 +3,7 @@ the durations, loop count and transparency kept, GIF's 256 colours."""
 
 from __future__ import annotations
 
+import io
 import struct
 import warnings
 import zlib
@@ -333,6 +334,43 @@ def test_the_api_writes_an_animation_with_its_profile_and_returns_the_first_fram
         warnings.simplefilter("always")
         vsr.upscale_image(upscaler, tmp_path / "in.webp", tmp_path / "out.gif")
     assert str(caught[0].message).startswith("out.gif cannot keep the colour profile")
+
+
+def test_an_animation_opened_with_pillow_is_upscaled_as_its_file_is(tmp_path, weights):
+    # np.asarray read only the Pillow image's current frame: into a .gif, one frame was
+    # written of three, and into a .jpg without the note its file's path gives.
+    _save(tmp_path / "in.gif", _frames(), loop=0)
+    upscaler = vsr.load_model(weights, device="cpu")
+    notes = {name: [] for name in ("file", "pillow", "third", "bytes")}
+    for output in ("file.gif", "file.jpg"):
+        vsr.upscale_image(
+            upscaler, tmp_path / "in.gif", tmp_path / output, on_note=notes["file"].append
+        )
+    with Image.open(tmp_path / "in.gif") as image:
+        for output in ("pillow.gif", "pillow.jpg"):
+            vsr.upscale_image(upscaler, image, tmp_path / output, on_note=notes["pillow"].append)
+        image.seek(2)  # a frame chosen: that frame, with a note that it is one of three
+        vsr.upscale_image(upscaler, image, tmp_path / "third.png", on_note=notes["third"].append)
+    pillow_frames, file_frames = _read(tmp_path / "pillow.gif"), _read(tmp_path / "file.gif")
+    assert len(pillow_frames[0]) == 3
+    np.testing.assert_array_equal(np.stack(pillow_frames[0]), np.stack(file_frames[0]))
+    assert pillow_frames[1:] == file_frames[1:]  # durations, loop
+    np.testing.assert_array_equal(
+        read_image(tmp_path / "pillow.jpg"), read_image(tmp_path / "file.jpg")
+    )
+    by_name = [note.replace("pillow.", "file.") for note in notes["pillow"]]
+    assert by_name == notes["file"] and "animation of 3 frames" in notes["file"][-1]
+    left_out = (
+        "only its current one, frame {}, was upscaled (its file's path upscales an animation whole)"
+    )
+    assert len(_read(tmp_path / "third.png")[0]) == 1
+    assert notes["third"] == [
+        f"the image holds 3 frames (an animation or pages); {left_out.format(3)}"
+    ]
+    # Not from a file, the current frame is all there is to read: said so too.
+    with Image.open(io.BytesIO((tmp_path / "in.gif").read_bytes())) as image:
+        vsr.upscale_image(upscaler, image, tmp_path / "bytes.png", on_note=notes["bytes"].append)
+    assert notes["bytes"][-1].endswith(left_out.format(1))
 
 
 @pytest.mark.parametrize(

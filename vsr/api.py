@@ -152,7 +152,9 @@ def upscale_image(
     An animated GIF, WebP or APNG written to a .gif, .webp or .png (.apng) is upscaled
     whole, each frame with its duration (vsr.animation), and its first upscaled frame
     returned (H x W for a grey APNG, as for a grey still); ``progress`` draws a bar over
-    its frames. ``on_note(text)``, if given, is told each note in place of the warning.
+    its frames; so is a Pillow image of one, opened from its file and not seeked (a frame
+    seeked to is upscaled alone, with a note). ``on_note(text)``, if given, is told each
+    note in place of the warning.
     Raises VsrError for a user mistake; for an argument of the wrong type, one that is a
     TypeError too (vsr.errors.VsrTypeError).
     """
@@ -161,6 +163,14 @@ def upscale_image(
     from vsr.imageio import keeps_alpha, read_image, write_image
 
     check_upscaler(upscaler)
+    # np.asarray reads a Pillow image's current frame alone: one opened from a file of
+    # several (an animation, pages) is upscaled as that file is, with its notes.
+    if output is not None and isinstance(image, Image.Image):
+        frames_file = _file_of_frames(image)
+        if frames_file is not None:
+            return upscale_image(
+                upscaler, frames_file, output, scale, overwrite, progress=progress, on_note=on_note
+            )
     is_file = isinstance(image, str | os.PathLike)
     if is_file:
         image = check_path(image, "image")
@@ -192,7 +202,8 @@ def upscale_image(
     if output is not None:
         write_image(output, result, overwrite)
         # As from a file: an array's alpha dropped by a JPEG is as lost as a file's.
-        _tell(pixels_not_kept(output, result), on_note)
+        left_out = _frames_left_out(image) if from_pillow else []
+        _tell(pixels_not_kept(output, result) + left_out, on_note)
     return _as_readers_give(result) if is_file or from_pillow else result
 
 
@@ -238,6 +249,36 @@ def _pillow_pixels(image: Image.Image) -> np.ndarray:
     except (OSError, ValueError) as error:  # a 32-bit float or integer picture, a bad file
         raise VsrError(f"cannot read the image: {error}") from None
     return apply_orientation(pixels, exif_orientation(image))
+
+
+def _frame_count(image: Image.Image) -> int:
+    """How many frames (or pages) a Pillow image holds; 1 where it cannot tell."""
+    try:
+        return int(getattr(image, "n_frames", 1))
+    except (OSError, ValueError):  # a closed file: reading its pixels says so
+        return 1
+
+
+def _file_of_frames(image: Image.Image) -> Path | None:
+    """The file a Pillow image of several frames was opened from, while it is at its first
+    frame (Image.open's), for the file's own path: an animation whole where the output
+    holds one, else its first frame and a note. None for one frame, for an image not from
+    a file, or one seeked to another frame, which is the caller's choice of picture."""
+    filename = getattr(image, "filename", "")
+    if not isinstance(filename, str) or not os.path.isfile(filename):
+        return None
+    return Path(filename) if _frame_count(image) > 1 and image.tell() == 0 else None
+
+
+def _frames_left_out(image: Image.Image) -> list[str]:
+    """The note on a Pillow image of several frames whose current one alone was written."""
+    frames = _frame_count(image)
+    if frames <= 1:
+        return []
+    return [
+        f"the image holds {frames} frames (an animation or pages); only its current one, "
+        f"frame {image.tell() + 1}, was upscaled (its file's path upscales an animation whole)"
+    ]
 
 
 def _as_readers_give(pixels: np.ndarray) -> np.ndarray:
