@@ -102,6 +102,40 @@ def test_an_older_vsrs_run_that_saved_nothing_is_started_again(tmp_path) -> None
     assert (tmp_path / "run" / "last.safetensors").is_file()
 
 
+class _Killed(Exception):
+    """Where the test kills a run, as SIGKILL would (out of memory)."""
+
+
+@pytest.mark.parametrize("killed", ["before its first row", "before its header"])
+def test_a_run_killed_before_it_logged_a_step_is_started_again(
+    tmp_path, monkeypatch, killed
+) -> None:
+    # A run killed before its first log row (out of memory) left config.json and an empty
+    # log.csv, its header never flushed: the next run took them for the user's files
+    # ("already holds config.json, log.csv"), and --resume had nothing to resume.
+    run = tmp_path / "run"
+    on_disk = {}
+
+    def killed_in_its_first_step(*args, **kwargs):
+        # What SIGKILL leaves is what is on disk: the files as read by another process.
+        on_disk.update({p.name: p.read_bytes() for p in run.iterdir() if p.is_file()})
+        raise _Killed
+
+    monkeypatch.setattr(loop, "_train_one_step", killed_in_its_first_step)
+    with pytest.raises(_Killed):
+        loop.train(tiny_config(tmp_path, steps=2))
+    monkeypatch.undo()
+    assert on_disk["log.csv"].startswith(b"step,steps_total,loss,")
+    if killed == "before its header":  # between opening log.csv and writing to it
+        on_disk["log.csv"] = b""
+    for name, data in on_disk.items():
+        (run / name).write_bytes(data)
+    assert {"config.json", "log.csv"} <= set(on_disk) and "last.pt" not in on_disk
+    loop.train(tiny_config(tmp_path, steps=2))
+    assert (run / "last.safetensors").is_file()
+    assert [row["step"] for row in csv.DictReader((run / "log.csv").open())] == ["2"]
+
+
 @pytest.mark.parametrize("copied", ["config.json and log.csv", "log.csv alone", "a link"])
 def test_another_runs_records_copied_into_out_are_not_replaced(tmp_path, copied) -> None:
     # A run that saved (its checkpoint in other/) has its config.json and log.csv copied into

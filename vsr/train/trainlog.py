@@ -50,6 +50,9 @@ class TrainLog:
         self.writer = csv.DictWriter(self.file, fieldnames=fields, extrasaction="ignore")
         if self.file.tell() == 0:
             self.writer.writeheader()
+            # On disk now: a run killed before its first row (out of memory) left an empty
+            # log.csv, which a new run into --out took for the user's file and refused.
+            self.file.flush()
         self.board = None
         try:
             from torch.utils.tensorboard import SummaryWriter

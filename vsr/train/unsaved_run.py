@@ -39,8 +39,8 @@ def records_in(out: Path) -> list[str]:
 
 def left_by_vsr(out: Path) -> bool:
     """Whether the records in `out` are those vsr wrote for a run in `out`: a config.json of
-    a training run's settings naming `out`, a log.csv with vsr's header, a tensorboard/ of
-    event files only, none of them a link."""
+    a training run's settings naming `out`, a log.csv with vsr's header (or empty), a
+    tensorboard/ of event files only, none of them a link."""
     config, log, board = (out / name for name in RECORD_FILES)
     if any(path.is_symlink() for path in (config, log, board)):
         return False
@@ -104,12 +104,14 @@ def _is_run_config(path: Path, out: Path) -> bool:
 
 
 def _has_run_header(path: Path) -> bool:
+    """Whether log.csv starts with vsr's header, or is empty: a run killed between opening
+    it and writing its header leaves it so, beside that run's config.json."""
     try:
         with path.open(encoding="utf-8-sig") as file:
-            header = file.readline().strip().split(",")
+            first_line = file.readline()
     except (OSError, UnicodeDecodeError):
         return False
-    return header[:3] == ["step", "steps_total", "loss"]
+    return not first_line or first_line.strip().split(",")[:3] == ["step", "steps_total", "loss"]
 
 
 def _logged_rows(path: Path) -> list[tuple[int, float | None, bool]]:
