@@ -37,6 +37,28 @@ def test_a_run_started_with_relative_paths_resumes_from_another_directory(
     assert state["config"]["train_dir"] == str((start / "train").resolve())
 
 
+def test_the_default_out_is_stored_absolute_and_judged_alike_from_anywhere(
+    tmp_path, monkeypatch
+) -> None:
+    # The default runs/train was stored as written: the records of a run started in sub/
+    # that diverged at once were refused from sub/'s parent ("already holds config.json,
+    # log.csv") and replaced from sub/.
+    make_dataset(tmp_path / "train")
+    sub = tmp_path / "sub"
+    sub.mkdir()
+    monkeypatch.chdir(sub)
+    flags = [
+        "train", "--train-dir", str(tmp_path / "train"), "--arch", "imdn_rtc", "--patch",
+        "16", "--batch", "2", "--device", "cpu", "--threads", "1", "--log-every", "1",
+    ]  # fmt: skip
+    assert main([*flags, "--steps", "4", "--lr", "1e30"]) == 2  # diverges, saves nothing
+    run = sub.resolve() / "runs" / "train"
+    assert json.loads((run / "config.json").read_text())["out"] == str(run)
+    monkeypatch.chdir(tmp_path)
+    assert main([*flags, "--steps", "1", "--out", "sub/runs/train"]) == 0
+    assert (run / "last.safetensors").is_file()
+
+
 def test_init_from_becomes_absolute_only_when_it_is_a_path(tmp_path, monkeypatch) -> None:
     monkeypatch.chdir(tmp_path)
     (tmp_path / "plain").write_bytes(b"")  # an existing file, even without an extension

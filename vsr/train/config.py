@@ -182,6 +182,11 @@ def load_config(
             values[key] = _absolute(key, value, Path.cwd())
     for key, value in values.items():
         values[key] = _coerce(key, value, known[key].type)
+    if "out" not in values:
+        # The default folder is the working folder's too: stored as written, a run's records
+        # were judged against the folder each later run started in, refused from one and
+        # replaced from another.
+        values["out"] = _absolute("out", known["out"].default, Path.cwd())
     config = TrainConfig(**values)
     if validate:
         config.validate()
