@@ -11,7 +11,7 @@ from test_train_loop import tiny_config
 
 import vsr.train.loop as loop
 from vsr.cli import _terminate
-from vsr.stop_signals import STOP_SIGNALS
+from vsr.stop_signals import STOP_SIGNALS, stopped_by
 from vsr.train.data import PatchStore
 from vsr.train.out_lock import LOCK_FILE
 
@@ -52,12 +52,17 @@ def test_a_signal_saves_the_step_it_stopped_at_and_resume_continues_exactly(
     handlers = [signal.getsignal(n) for n in numbers]
     _signal_while_sampling(monkeypatch, number, batch=4)
     capsys.readouterr()
-    with pytest.raises(KeyboardInterrupt):
+    with pytest.raises(KeyboardInterrupt) as raised:
         loop.train(split)
     # Said when the signal came, not only once the step (or a long validation) was done:
     # silence read as a hang, and a second Ctrl-C lost the checkpoint.
     err = capsys.readouterr().err
     assert err.index("vsr: stopping once the current step") < err.index("stopped at step 4")
+    # Named as the signal it was: a SIGTERM ended in "vsr: interrupted", not "interrupted
+    # by SIGTERM", after a note that "Ctrl-C again stops at once".
+    name = "Ctrl-C" if number == signal.SIGINT else signal.Signals(number).name
+    assert stopped_by(raised.value) == name
+    assert f"{name} again stops at once" in err
     monkeypatch.undo()
     assert [signal.getsignal(n) for n in numbers] == handlers
     assert torch.load(tmp_path / "split" / "last.pt", weights_only=True)["step"] == 4
@@ -111,12 +116,14 @@ def test_a_signal_during_a_validation_stops_at_that_step(tmp_path, monkeypatch) 
     assert torch.load(tmp_path / "run" / "last.pt", weights_only=True)["step"] == 2
 
 
-def test_a_second_signal_stops_at_once(tmp_path, monkeypatch) -> None:
+@pytest.mark.parametrize("number", [signal.SIGINT, signal.SIGTERM])
+def test_a_second_signal_stops_at_once(tmp_path, monkeypatch, vsr_signal_handlers, number) -> None:
     config = tiny_config(tmp_path, steps=6)
-    _signal_while_sampling(monkeypatch, signal.SIGINT, batch=4, times=2)
-    with pytest.raises(KeyboardInterrupt):
+    _signal_while_sampling(monkeypatch, number, batch=4, times=2)
+    with pytest.raises(KeyboardInterrupt) as raised:
         loop.train(config)
     monkeypatch.undo()
+    assert stopped_by(raised.value) == ("Ctrl-C" if number == signal.SIGINT else "SIGTERM")
     assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
     assert not (tmp_path / "run" / "last.pt").exists()  # mid-step: nothing consistent to save
     assert not [

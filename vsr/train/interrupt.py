@@ -3,8 +3,9 @@
 Without this, the signal raises KeyboardInterrupt wherever the loop happens to be, and the
 run loses every step since its last periodic checkpoint (save_every, 500 by default). While
 the loop runs, the first signal only asks it to stop: it finishes the step, writes last.pt,
-and then raises KeyboardInterrupt, so `--resume` continues from exactly that step. A second
-signal stops at once, as before.
+and then raises KeyboardInterrupt (a StopSignal for SIGTERM or SIGHUP, which the `vsr`
+command names), so `--resume` continues from exactly that step. A second signal stops at
+once, as before.
 """
 
 from __future__ import annotations
@@ -16,11 +17,18 @@ import threading
 from types import FrameType
 from typing import Any
 
-from vsr.stop_signals import HANGUP, STOP_SIGNALS, heeded, leave_a_closed_terminal
+from vsr.stop_signals import (
+    HANGUP,
+    STOP_SIGNALS,
+    StopSignal,
+    heeded,
+    leave_a_closed_terminal,
+    stopped_by,
+)
 
 _STOPPING = (
     "vsr: stopping once the current step (or validation) is done, to save last.pt; "
-    "Ctrl-C again stops at once, without it"
+    "{signal} again stops at once, without it"
 )
 
 
@@ -34,6 +42,8 @@ class StopRequest:
 
     def __init__(self) -> None:
         self.requested = False
+        # The signal that asked; Ctrl-C's where none came here (a DDP run another rank stopped).
+        self._asked_by: int = signal.SIGINT
         self._previous: dict[int, Any] = {}
 
     def __enter__(self) -> StopRequest:
@@ -49,13 +59,24 @@ class StopRequest:
             signal.signal(number, signal.SIG_DFL if handler is None else handler)
         self._previous.clear()
 
+    def interruption(self) -> KeyboardInterrupt:
+        """What the run raises once it has stopped: the signal that asked, which the `vsr`
+        command names ("vsr: interrupted by SIGTERM"; it said "interrupted" alone)."""
+        return _interruption(self._asked_by)
+
     def _handle(self, number: int, frame: FrameType | None) -> None:
         if number == HANGUP:
             leave_a_closed_terminal()  # the step's log lines must not fail it
         if self.requested:
-            raise KeyboardInterrupt  # asked twice: stop now, without the checkpoint
+            raise _interruption(number)  # asked twice: stop now, without the checkpoint
         self.requested = True
+        self._asked_by = number
         # Said at once: a step, or a validation on a CPU, may take a while, and silence
         # reads as a hang that a second Ctrl-C then "fixes" by losing the checkpoint.
+        again = stopped_by(_interruption(number))  # not "Ctrl-C" after a SIGTERM
         with contextlib.suppress(OSError, RuntimeError):  # RuntimeError: inside a print
-            print(_STOPPING, file=sys.stderr, flush=True)
+            print(_STOPPING.format(signal=again), file=sys.stderr, flush=True)
+
+
+def _interruption(number: int) -> KeyboardInterrupt:
+    return StopSignal(number) if number in STOP_SIGNALS else KeyboardInterrupt()

@@ -544,7 +544,7 @@ def _train_steps(run: _Run, start: int, weights_pending: bool) -> tuple[int, flo
                 if run.ddp.is_main:
                     _save_state(run, done)
                     note(f"stopped at step {done}: {run.checkpoint_path} saved, --resume continues")
-                raise KeyboardInterrupt
+                raise stop.interruption()
         if weights_pending and run.validator is not None and final_psnr is None:
             # Stopped during its final validation (a second Ctrl-C, after last.pt was
             # saved): the resume, with no step left to train, does that validation now.
