@@ -29,6 +29,13 @@ from vsr.train.distributed import Distributed
         (["--minutes", "nan"], "minutes must be a finite number"),
         (["--threads", "-1"], "threads must be 0 or more, not -1"),
         (["--val-every", "-5"], "val_every must be 0 or more, not -5"),
+        # Beyond torch.manual_seed's 64 bits: "ValueError: Overflow when unpacking long long".
+        (
+            ["--seed", "18446744073709551616"],
+            "seed must be between -9223372036854775808 and 18446744073709551615, not "
+            "18446744073709551616",
+        ),
+        (["--seed", "-9223372036854775809"], "seed must be between"),
     ],
 )
 def test_wrong_settings_are_one_line_errors(tmp_path, capsys, flags, message) -> None:
@@ -58,6 +65,7 @@ def test_wrong_settings_are_one_line_errors(tmp_path, capsys, flags, message) ->
         # Accepted: the rate grew tenfold every lr_step steps, and with lr = 1e38 (under
         # float32's limit) Adam's overflow traceback came at step 2 all the same.
         ('schedule = "step"\nlr_gamma = 10', "lr_gamma 10 is above 1: the step schedule lowers"),
+        ("seed = 18446744073709551616", "seed must be between -9223372036854775808 and"),
     ],
 )
 def test_wrong_recipe_values_are_one_line_errors(tmp_path, capsys, setting, message) -> None:

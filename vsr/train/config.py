@@ -24,6 +24,10 @@ LR_PATCH_MULTIPLE = {"imdn_rte": 2}
 # The largest float32: the optimiser's arithmetic takes the learning rate in it.
 FLOAT32_MAX = 3.4028234663852886e38
 
+# torch.manual_seed takes any 64-bit seed, signed or unsigned: one beyond raised from inside it
+# ("Overflow when unpacking long long"), a traceback.
+SEED_RANGE = (-(2**63), 2**64 - 1)
+
 # Paper: LR patches of 96/64/48 for x2/x3/x4, i.e. 192-pixel HR patches at every scale.
 DEFAULT_HR_PATCH = 192
 
@@ -120,6 +124,9 @@ class TrainConfig:
         for name in ("val_every", "threads"):
             if getattr(self, name) < 0:
                 raise VsrError(f"{name} must be 0 or more, not {getattr(self, name)}")
+        low, high = SEED_RANGE
+        if not low <= self.seed <= high:
+            raise VsrError(f"seed must be between {low} and {high}, not {self.seed}")
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)
