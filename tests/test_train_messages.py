@@ -230,6 +230,49 @@ def test_steps_given_beside_a_time_budget_is_said_to_be_unused(tmp_path, capsys)
     assert "vsr: --steps 5 is not used: --minutes 0.002 chooses the step count" in err
 
 
+@pytest.mark.parametrize(
+    ("failure", "asked"),
+    [
+        (
+            RuntimeError(
+                "[enforce fail at alloc_cpu.cpp:127] err == 0. DefaultCPUAllocator: can't "
+                "allocate memory: you tried to allocate 204800000000 bytes. Error code 12 "
+                "(Cannot allocate memory)"
+            ),
+            " (one allocation alone asked 204.80 GB)",
+        ),
+        (
+            torch.OutOfMemoryError(
+                "CUDA out of memory. Tried to allocate 190.73 GiB. GPU 0 has a total "
+                "capacity of 139.80 GiB of which 138.20 GiB is free."
+            ),
+            " (one allocation alone asked 204.79 GB)",
+        ),
+        (torch.OutOfMemoryError("out of memory"), ""),
+    ],
+)
+def test_a_batch_too_large_for_memory_names_batch(
+    tmp_path, capsys, monkeypatch, failure, asked
+) -> None:
+    # --batch 100000000: "RuntimeError: ... DefaultCPUAllocator: can't allocate memory: you
+    # tried to allocate 204800000000 bytes", a traceback from the batch's gather. Its
+    # allocator's failure is raised here, never allocated for real (a size in between got
+    # the process killed by the kernel).
+    def sample(self, size, generator):
+        raise failure
+
+    monkeypatch.setattr(loop.PatchStore, "sample", sample)
+    config = tiny_config(tmp_path, steps=1)
+    flags = ["--train-dir", config.train_dir, "--out", config.out, "--arch", "imdn_rtc"]
+    flags += ["--patch", "16", "--batch", "100000000", "--device", "cpu", "--threads", "1"]
+    assert main(["train", *flags]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert err[-1] == (
+        f"vsr: error: batch 100000000 of 16-pixel HR patches ran out of memory on cpu{asked}; "
+        "use a smaller --batch"
+    )
+
+
 def test_val_every_without_a_validation_set_is_said_to_be_unused(tmp_path, capsys) -> None:
     # --val-every 2 without --val-dir trained, validated nothing and said nothing.
     config = tiny_config(tmp_path, steps=1)

@@ -27,6 +27,7 @@ from __future__ import annotations
 import copy
 import gc
 import math
+import re
 import statistics
 import time
 from collections.abc import Callable
@@ -392,6 +393,21 @@ def is_allocation_failure(error: RuntimeError) -> bool:
     return isinstance(error, torch.OutOfMemoryError) or any(
         phrase in message for phrase in ("out of memory", "can't allocate", "cannot allocate")
     )
+
+
+# The size in an allocator's failure: the CPU's "you tried to allocate 204800000000 bytes",
+# CUDA's "Tried to allocate 190.73 GiB".
+_ASKED = re.compile(r"tried to allocate ([0-9.]+) ?(bytes|[KMGT]iB)", re.IGNORECASE)
+_BINARY_UNITS = {"bytes": 1, "kib": 2**10, "mib": 2**20, "gib": 2**30, "tib": 2**40}
+
+
+def allocation_asked(error: RuntimeError) -> str | None:
+    """The memory the allocation that failed asked for, in words ("204.80 GB"), or None where
+    the allocator's error does not say."""
+    found = _ASKED.search(str(error))
+    if found is None:
+        return None
+    return _human(float(found[1]) * _BINARY_UNITS[found[2].lower()], "B")
 
 
 def known_models() -> list[tuple[str, nn.Module]]:

@@ -29,11 +29,12 @@ from tqdm import tqdm
 
 from vsr.atomic_file import why_folders_cannot_be_made
 from vsr.counted import counted
-from vsr.errors import VsrError
+from vsr.errors import VsrError, option
 from vsr.files_left_out import left_out_note
 from vsr.models import create_model, save_weights
 from vsr.models.checkpoint import check_finite, read_state_dict
 from vsr.printable import name_list
+from vsr.profiling import allocation_asked, is_allocation_failure
 from vsr.progress import on_a_terminal
 from vsr.train.budget import StepBudget
 from vsr.train.checkpoint import (
@@ -517,7 +518,12 @@ def _train_steps(run: _Run, start: int, weights_pending: bool) -> tuple[int, flo
         if run.log is not None:
             cleanup.callback(run.log.close)  # an interrupted run's logs are flushed too
         while run.budget.total is None or done < run.budget.total:
-            loss = _train_one_step(run, done)
+            try:
+                loss = _train_one_step(run, done)
+            except RuntimeError as error:  # torch.OutOfMemoryError is one too
+                if not is_allocation_failure(error):
+                    raise
+                raise VsrError(_batch_out_of_memory(run, error)) from None
             run.bar.update(1)
             done += 1
             run.window_loss += loss.detach()
@@ -579,6 +585,18 @@ def _train_one_step(run: _Run, done: int) -> torch.Tensor:
     if meter:
         meter.step_end()
     return loss
+
+
+def _batch_out_of_memory(run: _Run, error: RuntimeError) -> str:
+    """The allocator's failure in a step, said of the setting that sized it: it was a
+    traceback ("DefaultCPUAllocator: can't allocate memory") from inside the batch's gather."""
+    config = run.config
+    asked = allocation_asked(error)
+    return (
+        f"batch {config.batch} of {config.patch}-pixel HR patches ran out of memory on "
+        f"{run.device}{f' (one allocation alone asked {asked})' if asked else ''}; use a "
+        f"smaller {option('--batch')}"
+    )
 
 
 def _keep_to_the_time_budget(run: _Run, done: int) -> None:
