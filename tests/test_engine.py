@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import signal
 import threading
 import time
 from dataclasses import dataclass
@@ -174,6 +176,25 @@ def test_model_failure_and_interrupt_are_raised_after_joining():
 
     with pytest.raises(KeyboardInterrupt):
         pipeline(broken, batch=1).run(make_frames(20), FakeWriter())
+    assert no_worker_threads_left()
+
+
+def test_a_second_ctrl_c_still_waits_for_the_reader_to_be_left():
+    # The caller closes the reader once run() has raised; a second Ctrl-C that cut run()'s
+    # wait short left the decode thread inside it ("generator already executing").
+    inside = threading.Event()
+
+    def slow_reader():
+        inside.set()
+        os.kill(os.getpid(), signal.SIGINT)  # the run is stopped while a frame is read
+        time.sleep(0.3)
+        os.kill(os.getpid(), signal.SIGINT)  # and again while it waits for the reader
+        time.sleep(0.5)
+        yield from make_frames(1)
+
+    with pytest.raises(KeyboardInterrupt):
+        pipeline(batch=1).run(slow_reader(), FakeWriter())
+    assert inside.is_set()
     assert no_worker_threads_left()
 
 

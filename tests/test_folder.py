@@ -1382,3 +1382,69 @@ def test_a_second_ctrl_c_while_a_clip_is_finished_keeps_it_and_the_report(tmp_pa
         "[('a.mp4', 'done'), ('b.mp4', 'interrupted')]",
         "b'done'",
     ]
+
+
+def test_a_ctrl_c_while_the_run_waits_for_a_clip_to_be_finished_stops_it(tmp_path):
+    # The Ctrl-C came while b was upscaled and the run waited for a's flush and rename. It is
+    # held until a is recorded, and must then stop the run: dropped, the run went on to c.
+    clips, out = tmp_path / "in", tmp_path / "out"
+    clips.mkdir()
+    for name in ("a.mp4", "b.mp4", "c.mp4"):
+        (clips / name).write_bytes(b"1234")
+    upscaled: list[str] = []
+    b_upscaled = threading.Event()
+
+    def run_clip(clip: Path, output: Path):
+        upscaled.append(clip.name)
+        if clip.name == "b.mp4":
+            b_upscaled.set()
+
+        def finish():
+            if clip.name == "a.mp4":
+                assert b_upscaled.wait(5)
+                time.sleep(0.2)  # the run waits for a by now
+                os.kill(os.getpid(), signal.SIGINT)
+                time.sleep(0.2)  # a is still being finished when the Ctrl-C is raised
+            return Recorder()(clip, output)
+
+        return finish
+
+    summary = FolderReport()
+    with pytest.raises(KeyboardInterrupt):
+        process_folder(clips, out, run_clip, progress=False, log=lambda _: None, summary=summary)
+    assert upscaled == ["a.mp4", "b.mp4"]
+    assert [(Path(c["input"]).name, c["status"]) for c in summary.clips] == [
+        ("a.mp4", "done"),
+        ("b.mp4", "interrupted"),
+        ("c.mp4", "not started"),
+    ]
+    assert (out / "a.mp4").read_bytes() == b"done"
+
+
+def test_a_log_that_fails_as_a_clip_is_finished_does_not_hang_the_run(tmp_path, monkeypatch):
+    # The clip's line is told on the finishing thread, after its outcome is kept: a log that
+    # raises there (a --log file on a full disk) must still let the run's wait for it end.
+    clips, out = tmp_path / "in", tmp_path / "out"
+    clips.mkdir()
+    (clips / "a.mp4").write_bytes(b"1234")
+
+    def full_disk_log(line: str) -> None:
+        raise OSError(errno.ENOSPC, "No space left on device")
+
+    escaped: list = []  # the log's error, which ends the finishing thread
+    monkeypatch.setattr(threading, "excepthook", escaped.append)
+    summaries: list[FolderReport] = []
+    run = threading.Thread(
+        target=lambda: summaries.append(
+            process_folder(clips, out, Recorder(), progress=False, log=full_disk_log)
+        ),
+        daemon=True,  # left behind if it hangs
+    )
+    run.start()
+    run.join(10)
+    assert not run.is_alive(), "the folder run waits for ever for a finished clip"
+    assert [c["status"] for c in summaries[0].clips] == ["done"]
+    deadline = time.monotonic() + 10
+    while not escaped and time.monotonic() < deadline:
+        time.sleep(0.01)  # the thread says its error after it said it was done
+    assert [hook.exc_type for hook in escaped] == [OSError]
