@@ -72,6 +72,15 @@ def test_api_refusals_name_the_keyword_the_caller_passed(weights, tmp_path):
     assert not output.exists()
 
 
+def test_the_api_refuses_more_encoders_than_the_command_line_takes_before_any_work(tmp_path):
+    # Checked only by the writer, encoders=17 was refused once the clip was opened, after the
+    # work before it; a missing input was then the error, not the count.
+    with pytest.raises(vsr.VsrError) as refused:
+        vsr.upscale_video(tmp_path / "missing.mp4", tmp_path / "out.mkv", encoders=17)
+    assert str(refused.value).startswith("encoders must be from 1 to 16, not 17 (")
+    assert list(tmp_path.iterdir()) == []
+
+
 @pytest.mark.parametrize("target", [{"height": 72}, {"size": (128, 72)}])
 def test_a_scale_given_with_a_size_or_height_is_refused(weights, tmp_path, target):
     # The size or height won without a word: scale=4, height=72 of a 64x48 clip made x1.5.

@@ -332,6 +332,19 @@ def test_speed_switches_come_from_the_preset_on_a_gpu_only_and_flags_win(tmp_pat
         merged("--encoders", "0")
 
 
+def test_encoders_are_taken_up_to_the_16_the_help_gives():
+    from vsr.cli import build_parser
+    from vsr.commands.run import _settings_and_model_options
+
+    def encoders(count: str) -> int:
+        command = ["run", "in.mp4", "out.mp4", "--device", "cpu", "--encoders", count]
+        return _settings_and_model_options(build_parser().parse_args(command))[1]["encoders"]
+
+    assert (encoders("1"), encoders("16")) == (1, 16)
+    with pytest.raises(VsrError, match=r"^encoders must be from 1 to 16, not 17 \("):
+        encoders("17")
+
+
 def test_output_geometry_rounds_and_picks_the_next_larger_network():
     from vsr.errors import VsrError
     from vsr.scaling import parse_size, plan_geometry
