@@ -223,6 +223,9 @@ def test_dnxhr_pictures_are_made_in_bt709(tmp_path, colors, source_matrix):
 
 
 FULL_RANGE = (1, 2, 1, 1)  # BT.709 in full range (a phone's, a screen capture's)
+# Encoders that open only at some sizes: CineForm at 64x32 (not 32x24 or 72x32), H.263 at
+# the CIF family's, DV at PAL's or NTSC's.
+_SIZE_TAKEN_BY = {"cfhd": (64, 32), "h263": (128, 96), "dvvideo": (720, 576)}
 
 
 @pytest.mark.parametrize(
@@ -284,6 +287,9 @@ def test_rgb_output_to_mp4_states_no_matrix(tmp_path):
         ("v308", ".mov", True),
         ("yuv4", ".mov", True),
         ("tiff", ".mov", True),
+        ("cfhd", ".mov", True),
+        ("h263", ".mov", True),
+        ("dvvideo", ".mov", True),
         ("libx264", ".mov", False),
         ("ffv1", ".mkv", False),
     ],
@@ -294,7 +300,8 @@ def test_full_range_goes_to_limited_where_the_output_cannot_mark_it(
     # Full-range codes were written and read back as limited: a 5 % grey patch came out
     # 19 codes off, blacks crushed and whites clipped, without a word.
     source = tmp_path / "full.mkv"
-    make_clip(source, 32, 24, frames=2, audio=False, codec="ffv1", colors=FULL_RANGE)
+    width, height = _SIZE_TAKEN_BY.get(codec, (32, 24))
+    make_clip(source, width, height, frames=2, audio=False, codec="ffv1", colors=FULL_RANGE)
     settings = EncodeSettings(codec=codec, codec_is_default=False)
     writer = writer_for(source, tmp_path / f"out{suffix}", settings)
     writer.abort()

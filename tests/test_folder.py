@@ -194,6 +194,7 @@ def test_watch_does_each_clip_once_and_a_restart_retries_only_failures(tmp_path)
         (["--codec", "libx264", "--preset", "fastest"], "libx264 has no preset 'fastest'"),
         (["--codec", "libx264", "--pix-fmt", "gbrp"], "--pix-fmt gbrp: libx264 takes yuv420p"),
         (["--codec", "utvideo"], "utvideo cannot be stored in any file vsr writes"),
+        (["-e", "time_base=1/10"], "-e time_base=1/10: vsr sets the encoder's time base"),
     ],
 )
 @pytest.mark.parametrize("mode", ["folder", "watch", "ray"])
