@@ -110,6 +110,10 @@ def test_every_command_has_help(command, capsys):
             ["run", "in.mp4", "--ray"],
             "vsr: error: the following arguments are required: output (see: vsr run --help)",
         ),
+        (  # an option given as NAME=VALUE is an option, not a misplaced word
+            ["run", "--crf=20", "in.mp4"],
+            "vsr: error: the following arguments are required: output (see: vsr run --help)",
+        ),
         (
             ["weights", "export", "a.pt", "b.safetensors", "--bogus"],
             "vsr: error: unrecognized arguments: --bogus (see: vsr weights export --help)",

@@ -292,6 +292,18 @@ def test_an_empty_value_of_any_option_is_refused_by_name(words, flag, capsys, tm
     assert _one_error_line(capsys).startswith(f"{flag} is empty")
 
 
+def test_an_empty_option_is_told_to_be_left_out_only_where_it_may_be(capsys):
+    assert main(["run", "in.mp4", "out.mp4", "--size", ""]) == 2
+    assert _one_error_line(capsys) == (
+        "--size is empty (an unset variable?); give it a value, or leave it out "
+        "(see: vsr run --help)"
+    )
+    assert main(["report", "a.json", "-o", ""]) == 2  # -o is required
+    assert _one_error_line(capsys) == (
+        "--output is empty (an unset variable?); give it a value (see: vsr report --help)"
+    )
+
+
 def _arguments(parser, words=()):
     """(the words that reach a (sub)command, how many arguments come before, the name of
     the next) for every positional argument of every command, the command names too."""
