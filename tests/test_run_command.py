@@ -905,6 +905,16 @@ def test_a_second_command_in_a_process_prints_the_note_its_warning_no_longer_giv
         assert err.count("bf16 is emulated") == 1, (run, err)
 
 
+def test_the_summary_of_a_one_frame_clip_says_1_frame(tmp_path, weights, capsys):
+    source, output = tmp_path / "in.mp4", tmp_path / "out.mp4"
+    make_clip(source, 32, 18, frames=1, audio=False)
+    assert (
+        main(["run", str(source), str(output), "--weights", str(weights), "--device", "cpu"]) == 0
+    )
+    summary = capsys.readouterr().err.strip().splitlines()[-1]
+    assert summary.startswith("vsr: 1 frame 32x18 -> 64x36 in "), summary
+
+
 def test_vsr_warnings_print_as_one_line_and_other_warnings_as_python_does(capsys):
     import io
 

@@ -48,6 +48,13 @@ def test_a_newline_in_the_out_folders_name_forges_no_line(tmp_path, capsys) -> N
     assert (out / "last.safetensors").is_file()
 
 
+def test_training_on_one_image_says_1_image(tmp_path, capsys) -> None:
+    make_dataset(tmp_path / "one", count=1)
+    loop.train(tiny_config(tmp_path, steps=1, train_dir=str(tmp_path / "one")))
+    said = [line for line in capsys.readouterr().err.splitlines() if "vsr: training " in line]
+    assert len(said) == 1 and said[0].endswith("): 1 image, batch 4 of 16-pixel HR patches")
+
+
 def test_bf16_emulated_on_the_cpu_is_a_note_not_an_error(tmp_path, capsys, monkeypatch) -> None:
     from vsr import upscale
 
