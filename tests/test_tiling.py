@@ -172,6 +172,66 @@ def test_plan_respects_the_budget_with_few_windows():
     assert plan_tiles(1080, 1920, max_pixels=None) == whole_plan(1080, 1920)
 
 
+def _least_overlap(plan) -> int:
+    """The least overlap of neighbouring windows of a grid plan."""
+    tops, lefts = sorted({w.top for w in plan.windows}), sorted({w.left for w in plan.windows})
+    return min(
+        [a + plan.tile_height - b for a, b in zip(tops, tops[1:], strict=False)]
+        + [a + plan.tile_width - b for a, b in zip(lefts, lefts[1:], strict=False)]
+    )
+
+
+def _plan_for(arch: str, scale: int, height: int, width: int, budget: int):
+    from vsr.ops.tiling import tile_overlap
+
+    model = create_model(arch, scale)
+    return plan_tiles(height, width, budget, model.input_multiple, tile_overlap(model))
+
+
+@pytest.mark.parametrize(
+    ("frame", "budget", "tile", "windows", "overlap"),
+    [
+        ((640, 360), 40_000, (200, 196), 18, 112),  # a quarter of 220 gave 10 of 176x208, 56
+        ((200, 200), 30_000, (144, 200), 3, 116),  # 110 unrounded gave 140x200, 108
+    ],
+)
+def test_a_budget_short_of_a_networks_own_overlap_plans_half_of_it_in_whole_multiples(
+    frame, budget, tile, windows, overlap
+):
+    # IMDN_AS's windows of its own overlap (220: its reach, 110, a side) do not fit these
+    # budgets. The fallback is half of it, 110 (55 a side: less context, where the budget
+    # affords no more), counted in whole multiples of 4 as its tiles start on its grid.
+    plan = _plan_for("imdn_as", 1, frame[1], frame[0], budget)
+    assert plan.mode == "tiles" and covered_once(plan) and plan.tile_pixels <= budget
+    assert ((plan.tile_width, plan.tile_height), len(plan.windows)) == (tile, windows)
+    assert _least_overlap(plan) == overlap >= 110
+
+
+@pytest.mark.parametrize(
+    ("arch", "scale", "budget", "tile", "windows"),
+    [("imdn_rte", 2, 6_000, (68, 88), 102), ("imdn_as", 1, 12_000, (120, 100), 35)],
+)
+def test_a_budget_short_of_half_a_networks_overlap_still_plans_a_frame(
+    arch, scale, budget, tile, windows
+):
+    # Budgets that planned these networks before they had their own overlap were refused
+    # ("no tiling of 640x360 fits 6000 pixels per window"): the last resort is half of the
+    # 64 they had then.
+    plan = _plan_for(arch, scale, 360, 640, budget)
+    assert plan.mode == "tiles" and covered_once(plan) and plan.tile_pixels <= budget
+    assert ((plan.tile_width, plan.tile_height), len(plan.windows)) == (tile, windows)
+    assert _least_overlap(plan) == 32
+
+
+@pytest.mark.parametrize("arch", ["imdn", "imdn_rtc"])
+def test_networks_within_the_papers_shave_get_its_four_patches_where_they_fit(arch):
+    # IMDN and IMDN_RTC overlap by 64, twice the paper's 32 a side: four patches give
+    # each core all it needs, where a 1x4 grid of 128x180 was planned instead.
+    four = four_patch_plan(180, 320, multiple=1)
+    plan = _plan_for(arch, 2, 180, 320, four.tile_pixels)
+    assert plan == four
+
+
 def test_tiled_imdn_stays_close_to_whole_frame():
     """CCA is global, so tiles differ from the whole frame, but large tiles stay close."""
     torch.manual_seed(0)
