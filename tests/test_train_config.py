@@ -76,6 +76,30 @@ def test_wrong_recipe_values_are_one_line_errors(tmp_path, capsys, setting, mess
     assert err.startswith("vsr: error: ") and message in err and err.count("\n") == 1
 
 
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [
+        ("out", "  ", "out is empty; give the folder for checkpoints, logs and weights"),
+        ("val_dir", "  ", "val_dir '  ' is blank; give a path, or leave it empty for none"),
+        ("init_from", " ", "init_from ' ' is blank; give a path, or leave it empty for none"),
+        ("train_dir", "  ", "train_dir '  ' is blank; give a path"),
+    ],
+)
+def test_a_blank_recipe_path_is_refused_not_taken_for_a_folder_of_spaces(
+    tmp_path, capsys, key, value, message
+) -> None:
+    # Made absolute against the recipe's folder before it was checked, out = "  " passed as
+    # ".../  ", and the run wrote into a folder named two spaces beside the recipe.
+    make_dataset(tmp_path / "data", count=1)
+    settings = {"train_dir": "data", "out": "run", "steps": 1, "patch": 16, "device": "cpu"}
+    settings[key] = value
+    recipe = tmp_path / "recipe.toml"
+    recipe.write_text("".join(f"{name} = {given!r}\n" for name, given in settings.items()))
+    assert main(["train", "--config", str(recipe)]) == 2
+    assert capsys.readouterr().err == f"vsr: error: {message}\n"
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["data", "recipe.toml"]
+
+
 @pytest.mark.parametrize("flag", ["--out", "--val-dir", "--init-from", "--train-dir"])
 def test_an_empty_path_flag_is_refused_not_taken_for_the_working_folder(
     tmp_path, capsys, monkeypatch, flag

@@ -67,6 +67,12 @@ class TrainConfig:
         if not self.out.strip():
             # An empty folder name is the working folder: the run would fill it unasked.
             raise VsrError("out is empty; give the folder for checkpoints, logs and weights")
+        for name in ("train_dir", "val_dir", "init_from"):
+            # Spaces alone name a folder of spaces, which nobody means (in a recipe, a value
+            # blanked by hand; val_dir and init_from are left empty for none).
+            if getattr(self, name) and not getattr(self, name).strip():
+                none = "" if name == "train_dir" else ", or leave it empty for none"
+                raise VsrError(f"{name} {getattr(self, name)!r} is blank; give a path{none}")
         if self.arch not in TRAINABLE_ARCHS:
             raise VsrError(
                 f"arch must be {', '.join(TRAINABLE_ARCHS[:-1])} or {TRAINABLE_ARCHS[-1]}, "
@@ -206,8 +212,8 @@ def _absolute(key: str, value: Any, folder: Path) -> Any:
     ``init_from`` may also name weights rather than a file: it is made absolute only when it
     looks like a path (a folder in it, a weights file extension, or an existing file).
     """
-    if key not in PATH_FIELDS or not value or not isinstance(value, str):
-        return value
+    if key not in PATH_FIELDS or not isinstance(value, str) or not value.strip():
+        return value  # an empty or blank path is left for validate() to see as such
     named = Path(value).expanduser()  # "~/data" is the user's, not relative
     if not named.is_absolute():
         named = _resolved_where_it_exists(folder / named)
