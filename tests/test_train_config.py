@@ -13,7 +13,7 @@ from test_train_loop import make_dataset, tiny_config
 from vsr.cli import main
 from vsr.errors import VsrError
 from vsr.train import loop
-from vsr.train.config import load_config
+from vsr.train.config import TrainConfig, load_config
 from vsr.train.distributed import Distributed
 
 
@@ -100,9 +100,10 @@ def test_a_blank_recipe_path_is_refused_not_taken_for_a_folder_of_spaces(
     assert sorted(p.name for p in tmp_path.iterdir()) == ["data", "recipe.toml"]
 
 
+@pytest.mark.parametrize("given", ["", " "])
 @pytest.mark.parametrize("flag", ["--out", "--val-dir", "--init-from", "--train-dir"])
 def test_an_empty_path_flag_is_refused_not_taken_for_the_working_folder(
-    tmp_path, capsys, monkeypatch, flag
+    tmp_path, capsys, monkeypatch, flag, given
 ) -> None:
     # `--out "$DIR"` with DIR unset trained into the working folder without a word, and an
     # empty --val-dir or --init-from was dropped as silently.
@@ -110,7 +111,7 @@ def test_an_empty_path_flag_is_refused_not_taken_for_the_working_folder(
     here = tmp_path / "here"
     here.mkdir()
     monkeypatch.chdir(here)
-    args = {"--train-dir": str(tmp_path / "data"), "--out": str(tmp_path / "run"), flag: ""}
+    args = {"--train-dir": str(tmp_path / "data"), "--out": str(tmp_path / "run"), flag: given}
     words = [word for pair in args.items() for word in pair]
     assert main(["train", *words, "--patch", "16", "--steps", "1", "--device", "cpu"]) == 2
     err = capsys.readouterr().err
@@ -119,9 +120,21 @@ def test_an_empty_path_flag_is_refused_not_taken_for_the_working_folder(
     assert list(here.iterdir()) == [] and not (tmp_path / "run").exists()
 
 
-def test_an_empty_path_override_names_the_keyword_to_an_api_caller(tmp_path) -> None:
-    with pytest.raises(VsrError, match=r"^out is empty \(an unset variable\?\); give the"):
-        load_config(None, {"train_dir": str(tmp_path), "out": ""})
+@pytest.mark.parametrize("given", ["", "  "])
+@pytest.mark.parametrize("key", ["out", "val_dir", "init_from", "train_dir"])
+def test_an_empty_path_override_names_the_keyword_to_an_api_caller(tmp_path, key, given) -> None:
+    # The command line refuses an empty value itself; an API caller's empty val_dir or
+    # init_from was dropped for the recipe's without a word.
+    settings = {"train_dir": str(tmp_path), key: given}
+    with pytest.raises(VsrError, match=rf"^{key} is empty \(an unset variable\?\); give "):
+        load_config(None, settings)
+
+
+def test_a_blank_out_is_refused_by_the_settings_themselves(tmp_path) -> None:
+    # A TrainConfig built by hand, as an API caller may, is checked by validate() alone.
+    config = TrainConfig(train_dir=str(tmp_path), out="  ")
+    with pytest.raises(VsrError, match=r"^out is empty; give the folder for checkpoints"):
+        config.validate()
 
 
 def test_an_output_folder_that_is_a_file_is_an_error(tmp_path, capsys) -> None:
