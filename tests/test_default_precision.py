@@ -30,7 +30,13 @@ def test_the_cpu_gets_bf16_only_with_bf16_instructions(monkeypatch, avx512_bf16,
 
 @pytest.mark.parametrize(
     ("cap", "bf16"),
-    [("AVX512_CORE", False), ("avx2", False), ("AVX512_CORE_BF16", True), ("ALL", True)],
+    [
+        ("AVX512_CORE", False),
+        ("avx2", False),
+        ("AVX512_CORE_BF16", True),
+        ("ALL", True),
+        (" ALL", True),  # padded, as a script may write it: ALL all the same
+    ],
 )
 def test_onednn_capped_below_bf16_instructions_means_fp32(monkeypatch, cap, bf16):
     """Under such a cap oneDNN emulates bf16: 2.2x slower than fp32 at AVX512_CORE."""
@@ -144,6 +150,32 @@ def test_bf16_emulated_under_a_onednn_cap_blames_the_cap_not_the_cpu(monkeypatch
         up = Upscaler(create_model("imdn_rtc"), "cpu", "bf16")
     assert f"{variable}=avx2 keeps oneDNN from this CPU's bf16 instructions" in up.notes[0]
     assert "no bf16 instructions" not in up.notes[0]
+
+
+@pytest.mark.parametrize(
+    ("instructions", "onednn", "cap", "blamed"),
+    [
+        # Under a cap, a CPU without the instructions was told the cap kept it from them.
+        (False, True, "AVX2", "this CPU has no bf16 instructions (AVX512_BF16 or AMX)"),
+        (True, True, "AVX2", "ONEDNN_MAX_CPU_ISA=AVX2 keeps oneDNN from this CPU's bf16"),
+        (True, False, None, "this torch is built without oneDNN, which runs bf16 on this"),
+        (False, False, None, "this CPU has no bf16 instructions (AVX512_BF16 or AMX)"),
+    ],
+)
+def test_bf16_emulated_is_told_why_by_the_cpu_the_build_and_the_cap(
+    monkeypatch, instructions, onednn, cap, blamed
+):
+    from vsr.default_precision import why_bf16_is_emulated
+
+    monkeypatch.setattr(torch.cpu, "_is_avx512_bf16_supported", lambda: instructions)
+    monkeypatch.setattr(torch.cpu, "_is_amx_tile_supported", lambda: False)
+    monkeypatch.setattr(torch.backends.mkldnn, "is_available", lambda: onednn)
+    monkeypatch.delenv("DNNL_MAX_CPU_ISA", raising=False)
+    if cap is None:
+        monkeypatch.delenv("ONEDNN_MAX_CPU_ISA", raising=False)
+    else:
+        monkeypatch.setenv("ONEDNN_MAX_CPU_ISA", cap)
+    assert why_bf16_is_emulated().startswith(blamed)
 
 
 def test_fp16_asked_of_a_cpu_without_fp16_instructions_is_a_note(monkeypatch):
