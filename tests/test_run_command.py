@@ -257,6 +257,11 @@ def test_any_scale_network_runs_on_the_enlarged_frame(tmp_path):
     assert vsr(source, out, "--weights", as_weights, "--scale", "1.5", "--codec", "ffv1") == 0
     frames, _, info = decoded(out)
     assert (info.width, info.height) == (48, 36) and len(frames) == 2
+    # Without a target, its own factor, as vsr image keeps the size: it made x2 here.
+    same = tmp_path / "s_same.mkv"
+    assert vsr(source, same, "--weights", as_weights, "--codec", "ffv1") == 0
+    frames, _, info = decoded(same)
+    assert (info.width, info.height) == (32, 24) and len(frames) == 2
 
 
 def test_given_weights_upscale_by_their_own_factor_unless_asked_otherwise(tmp_path):

@@ -871,10 +871,11 @@ def network_and_geometry(
 ) -> tuple[torch.nn.Module, OutputGeometry, list[str]]:
     """The network a request runs, the output geometry it decides, and a note where given
     weights do more than the request needs. With no target at all, given weights upscale
-    by their own factor (x4 weights make x4, not the default x2)."""
+    by their own factor (x4 weights make x4, not the default x2), and IMDN_AS's, 1, restores
+    at the source's size, as vsr image and the API's helpers do (it made x2 here alone)."""
     needed = network_scale_for_request(info, scale, size, height)
     model = load_network_for(weights, needed)
-    if scale is None and size is None and height is None and model.scale > 1:
+    if scale is None and size is None and height is None:
         scale = needed = model.scale
     geometry = _geometry_for(info, model.scale, scale, size, height)
     notes = []

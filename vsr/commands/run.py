@@ -49,7 +49,10 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
     target.add_argument(
         "--scale",
         type=float,
-        help="factor: 2, 3, 4 or fractional (default: the weights' own, 2 for the default ones)",
+        help=(
+            "factor: 2, 3, 4 or fractional (default: the weights' own, 2 for the default ones, "
+            "1 for IMDN_AS, which restores at the source's size)"
+        ),
     )
     target.add_argument("--size", help="exact output size WIDTHxHEIGHT, e.g. 1920x1080")
     target.add_argument("--height", type=int, help="output height; width keeps the aspect")
