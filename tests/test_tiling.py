@@ -110,8 +110,9 @@ def test_a_thin_strip_of_a_side_off_the_multiple_is_tiled_not_refused():
     assert plan.padded_height == 34 and covered_once(plan)
 
 
-def test_only_imdn_as_crops_a_side_off_its_multiple_into_four_patches():
+def test_a_side_off_the_multiple_is_edge_padded_not_cut_into_four_patches():
     # IMDN_RTE's four patches start off its stride-2 sampling grid: edge padding keeps it.
+    # IMDN_AS's paper cut such a frame into four patches, which only vsr eval does.
     from vsr.upscale import Upscaler
 
     torch.manual_seed(0)
@@ -123,7 +124,9 @@ def test_only_imdn_as_crops_a_side_off_its_multiple_into_four_patches():
         padded = rte.model(F.pad(x, (0, 1, 0, 1), mode="replicate"))[..., :78, :98].clamp(0, 1)
         torch.testing.assert_close(rte(x), padded)
     imdn_as = Upscaler(create_model("imdn_as", 1).eval(), precision="fp32")
-    assert imdn_as.plan_for(479, 498).mode == "four-patch"  # the paper's adaptive cropping
+    assert imdn_as.plan_for(479, 498).mode == "whole"
+    imdn_as.adaptive_cropping = True  # as vsr eval runs it: the paper's adaptive cropping
+    assert imdn_as.plan_for(479, 498).mode == "four-patch"
     assert imdn_as.plan_for(480, 500).mode == "whole"
 
 

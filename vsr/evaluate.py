@@ -16,7 +16,8 @@ RGB PSNR over the whole image is reported too, as the RealSR numbers are.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 
@@ -441,6 +442,25 @@ def _shrunk_by(pairs: list[tuple[str, Path, Path | None]]) -> int | None:
     return factors.pop() if len(factors) == 1 else None
 
 
+@contextmanager
+def _cropped_as_its_paper(upscaler: Upscaler) -> Iterator[None]:
+    """While evaluating, a network whose paper ran a side off its input multiple in four
+    patches (IMDN_AS's adaptive cropping: `adaptive_cropping` on the network) runs so, as its
+    official results were made; vsr run, vsr image and the API edge-pad such a frame
+    (vsr.upscale.Upscaler.adaptive_cropping)."""
+    network = getattr(upscaler, "model", None)
+    if not getattr(network, "adaptive_cropping", False) or not hasattr(
+        upscaler, "adaptive_cropping"
+    ):
+        yield
+        return
+    before, upscaler.adaptive_cropping = upscaler.adaptive_cropping, True
+    try:
+        yield
+    finally:
+        upscaler.adaptive_cropping = before
+
+
 def evaluate_dataset(
     upscaler: Upscaler,
     dataset: Path,
@@ -455,48 +475,49 @@ def evaluate_dataset(
     same_size = scale == 1
     scores = []
     in_patches = []
-    for name, hr_path, lr_path in tqdm(
-        pairs,
-        desc=f"{dataset.name} x{scale}",
-        unit="img",
-        disable=not bars_shown(progress),  # a log gets no carriage returns
-        leave=False,
-    ):
-        hr, lr = _read_pair(hr_path, lr_path, scale)
-        if lr is None:
-            hr = modcrop(hr, scale)
-            lr = imresize(hr, scale=1 / scale)
-        sr, hr = crop_to_common(upscale_image(upscaler, lr, scale), hr)
-        # Asked after the call: out of GPU memory, the upscaler retries with smaller windows
-        # and keeps them, so the plan before it may not be the one the image ran in.
-        # IMDN_AS enlarges its input first (vsr.image.network_input): that is what it runs on.
-        # A stand-in network without a tile plan (a plain callable) runs whole.
-        # Only a split the memory budget made is named: IMDN_AS runs a side that is no
-        # multiple of 4 in the paper's four patches (adaptive cropping) whatever the
-        # machine, its own convention, and naming it noted realsr-subset's cam1_07 (2001
-        # wide) on every run.
-        grow = scale if upscaler.scale == 1 else 1
-        plan_for = getattr(upscaler, "plan_for", None)
-        if plan_for is not None:
-            height, width = lr.shape[0] * grow, lr.shape[1] * grow
-            unlimited = plan_tiles(
-                height,
-                width,
-                None,
-                getattr(upscaler, "input_multiple", 1),
-                adaptive_cropping=getattr(upscaler, "adaptive_cropping", False),
+    with _cropped_as_its_paper(upscaler):
+        for name, hr_path, lr_path in tqdm(
+            pairs,
+            desc=f"{dataset.name} x{scale}",
+            unit="img",
+            disable=not bars_shown(progress),  # a log gets no carriage returns
+            leave=False,
+        ):
+            hr, lr = _read_pair(hr_path, lr_path, scale)
+            if lr is None:
+                hr = modcrop(hr, scale)
+                lr = imresize(hr, scale=1 / scale)
+            sr, hr = crop_to_common(upscale_image(upscaler, lr, scale), hr)
+            # Asked after the call: out of GPU memory, the upscaler retries with smaller windows
+            # and keeps them, so the plan before it may not be the one the image ran in.
+            # IMDN_AS enlarges its input first (vsr.image.network_input): that is what it runs on.
+            # A stand-in network without a tile plan (a plain callable) runs whole.
+            # Only a split the memory budget made is named: IMDN_AS runs a side that is no
+            # multiple of 4 in the paper's four patches (adaptive cropping) whatever the
+            # machine, its own convention, and naming it noted realsr-subset's cam1_07 (2001
+            # wide) on every run.
+            grow = scale if upscaler.scale == 1 else 1
+            plan_for = getattr(upscaler, "plan_for", None)
+            if plan_for is not None:
+                height, width = lr.shape[0] * grow, lr.shape[1] * grow
+                unlimited = plan_tiles(
+                    height,
+                    width,
+                    None,
+                    getattr(upscaler, "input_multiple", 1),
+                    adaptive_cropping=getattr(upscaler, "adaptive_cropping", False),
+                )
+                if plan_for(height, width).mode != unlimited.mode:
+                    in_patches.append(name)
+            y_psnr, y_ssim = sr_metrics(sr, hr, scale)
+            scores.append(
+                ImageScore(
+                    name=name,
+                    psnr=y_psnr,
+                    ssim=y_ssim,
+                    psnr_rgb=psnr(sr, hr) if same_size else None,
+                )
             )
-            if plan_for(height, width).mode != unlimited.mode:
-                in_patches.append(name)
-        y_psnr, y_ssim = sr_metrics(sr, hr, scale)
-        scores.append(
-            ImageScore(
-                name=name,
-                psnr=y_psnr,
-                ssim=y_ssim,
-                psnr_rgb=psnr(sr, hr) if same_size else None,
-            )
-        )
     return EvalResult(
         dataset=dataset.resolve().name,
         scale=scale,

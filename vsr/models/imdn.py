@@ -62,12 +62,12 @@ class IMDN_AS(IMDN):
 
     arch = "imdn_as"
     input_multiple = 4
-    # Other sizes run in the paper's four patches (its adaptive cropping strategy,
-    # vsr.ops.tiling.four_patch_plan): so are the official results on realsr-subset
-    # reproduced, whose cam1_07 is 2001 wide (tests/test_eval.py). Networks without this
-    # are edge-padded instead: IMDN_RTE's patches, starting off its sampling grid, gave
-    # 0.013 dB less than padding (Set14 x2 at odd sides, official weights) for 1.5 times
-    # the work.
+    # Its paper ran other sizes in four patches (its adaptive cropping strategy,
+    # vsr.ops.tiling.four_patch_plan), and vsr eval does, so reproducing the official
+    # results on realsr-subset, whose cam1_07 is 2001 wide (tests/test_eval.py). Upscaling
+    # edge-pads them instead (vsr.upscale.Upscaler.adaptive_cropping), as every other
+    # network: IMDN_RTE's patches, starting off its sampling grid, gave 0.013 dB less than
+    # padding (Set14 x2 at odd sides, official weights) for 1.5 times the work.
     adaptive_cropping = True
 
     def __init__(self, features: int = 64, blocks: int = 6) -> None:
