@@ -195,6 +195,7 @@ def test_watch_does_each_clip_once_and_a_restart_retries_only_failures(tmp_path)
         (["--codec", "libx264", "--pix-fmt", "gbrp"], "--pix-fmt gbrp: libx264 takes yuv420p"),
         (["--codec", "utvideo"], "utvideo cannot be stored in any file vsr writes"),
         (["-e", "time_base=1/10"], "-e time_base=1/10: vsr sets the encoder's time base"),
+        (["--codec", "libx264", "-e", "foo=1"], "libx264 has no option foo"),
     ],
 )
 @pytest.mark.parametrize("mode", ["folder", "watch", "ray"])
@@ -228,6 +229,49 @@ def test_a_mistake_every_clip_would_meet_stops_a_folder_run_once(
         flags = []
     assert main([*args, *flags]) == 0  # corrected: every clip is done
     assert sorted(p.name for p in out.glob("*.mp4")) == ["a.mp4", "b.mp4"]
+
+
+@pytest.mark.parametrize(
+    ("preset", "message"),
+    [
+        ('[options]\nfoo = "1"\n', "libx264 has no option foo"),
+        ("max_memory = 1\n", "is less than the network needs for its smallest windows"),
+    ],
+)
+@pytest.mark.parametrize("mode", ["folder", "watch"])
+def test_a_pipelines_mistake_every_clip_would_meet_stops_a_folder_run_once(
+    tmp_path, weights, capsys, preset, message, mode
+):
+    # An option the codec lacks, or a budget below the smallest windows', failed each clip
+    # in turn (exit 1), as did -e foo=1 and --max-memory 1.
+    clips, out, pipeline = tmp_path / "in", tmp_path / "out", tmp_path / "p.toml"
+    clips.mkdir()
+    for name in ("a.mp4", "b.mp4"):
+        make_clip(clips / name, 32, 24, frames=2, audio=False)
+    pipeline.write_text(preset)
+    args = ["run", str(clips), str(out), "--weights", str(weights), "--quiet"]
+    args += ["--pipeline", str(pipeline), "--codec", "libx264"]
+    if mode == "watch":
+        args += ["--watch", "--watch-interval", "0.05", "--idle-exit", "0.3"]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert err.count(message) == 1 and "failed" not in err
+    assert not out.exists() or not any(out.iterdir())
+
+
+def test_a_memory_budget_below_the_smallest_windows_stops_a_folder_run_once(
+    tmp_path, weights, capsys
+):
+    clips, out = tmp_path / "in", tmp_path / "out"
+    clips.mkdir()
+    for name in ("a.mp4", "b.mp4"):
+        make_clip(clips / name, 32, 24, frames=2, audio=False)
+    args = ["run", str(clips), str(out), "--weights", str(weights), "--quiet"]
+    assert main([*args, "--max-memory", "1"]) == 2
+    [line] = capsys.readouterr().err.strip().splitlines()
+    assert line.startswith("vsr: error: the memory budget (0.0 KiB) is less than the network")
+    assert line.endswith("raise --max-memory") and not out.exists()
+    assert main([*args, "--max-memory", "1GiB"]) == 0  # a budget the windows keep to
 
 
 def test_a_setting_the_default_codec_refuses_stops_a_folder_of_mp4_clips_once(

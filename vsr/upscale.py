@@ -221,6 +221,24 @@ def memory_needed(
     return pixels * bytes_per_pixel(model, dtype)
 
 
+def check_budget_holds_smallest_windows(
+    model: nn.Module,
+    dtype: torch.dtype,
+    device: torch.device,
+    budget: int,
+    channels_last: bool = False,
+) -> None:
+    """A VsrError where `budget` bytes are less than windows of the smallest size would
+    still need: no tiling keeps within it."""
+    smallest = memory_needed(model, dtype, device, MIN_WINDOW_PIXELS, channels_last)
+    if budget < smallest:
+        raise VsrError(
+            f"the memory budget ({_mib(budget)}) is less than the network needs for its "
+            f"smallest windows ({MIN_WINDOW_PIXELS} pixels: {_mib(smallest)} on "
+            f"{device.type}); raise {option('--max-memory')}"
+        )
+
+
 def window_pixels(
     model: nn.Module,
     dtype: torch.dtype,
@@ -430,14 +448,7 @@ class Upscaler:
         budget = int(max_memory) if max_memory is not None else default_memory_budget(self.device)
         self.memory_budget = budget
         layout = self.channels_last
-        smallest = memory_needed(self.model, self.dtype, self.device, MIN_WINDOW_PIXELS, layout)
-        if budget < smallest:
-            # Windows of the smallest size would still overrun it: it cannot be kept.
-            raise VsrError(
-                f"the memory budget ({_mib(budget)}) is less than the network needs for its "
-                f"smallest windows ({MIN_WINDOW_PIXELS} pixels: {_mib(smallest)} on "
-                f"{self.device.type}); raise {option('--max-memory')}"
-            )
+        check_budget_holds_smallest_windows(self.model, self.dtype, self.device, budget, layout)
         self.max_pixels = window_pixels(self.model, self.dtype, self.device, budget, layout)
         # What the budget allows; max_pixels is halved below it when a GPU runs out.
         self.budget_pixels = self.max_pixels

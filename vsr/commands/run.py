@@ -18,6 +18,8 @@ from vsr.report import kept_from_an_interrupted_run
 from vsr.shown_warnings import shown_as_warning
 
 if TYPE_CHECKING:
+    import torch
+
     from vsr.cluster import ClusterReport
     from vsr.network_cache import NetworkCache
     from vsr.report import FolderReport
@@ -452,9 +454,11 @@ def check_what_every_clip_shares(
     )
     check_settings_every_clip_meets(settings, _containers_written(args))
     if networks is not None:
-        resolve_device(args.device)
+        device = resolve_device(args.device)
         if args.weights is not None:
             networks.get(network_scale=2)  # given weights serve every clip, whatever its scale
+        if model["max_memory"] is not None:
+            _check_budget_every_clip_meets(networks, device, model)
         return
     check_device_name(args.device)
     # A path in a folder this machine has is a typo when the file is missing there; one in
@@ -462,6 +466,23 @@ def check_what_every_clip_shares(
     weights = args.weights
     if weights is not None and not is_weights_name(weights) and Path(weights).parent.is_dir():
         raise VsrError(f"weights file not found: {weights}")
+
+
+def _check_budget_every_clip_meets(
+    networks: NetworkCache, device: torch.device, model: dict
+) -> None:
+    """A --max-memory (or a preset's max_memory) below what the smallest windows need, as
+    each clip's Upscaler would refuse it. Of our default networks the x2 one needs the
+    least (the same body, the fewest output pixels): a budget it cannot keep to, no clip
+    can; given weights serve every clip."""
+    from vsr.default_precision import default_precision
+    from vsr.upscale import PRECISIONS, check_budget_holds_smallest_windows
+
+    dtype = PRECISIONS[model["precision"] or default_precision(device)]
+    network = networks.get(network_scale=2)
+    check_budget_holds_smallest_windows(
+        network, dtype, device, model["max_memory"], model["channels_last"]
+    )
 
 
 def _containers_written(args: argparse.Namespace) -> set[str] | None:

@@ -31,7 +31,7 @@ from vsr.video.containers import (
     codecs_held_by,
 )
 from vsr.video.encoder_time_base import COUNT_IN_FRAMES, encoder_time_base
-from vsr.video.encoder_trial import trial_open
+from vsr.video.encoder_trial import check_options_known, encoder_option_names, trial_open
 from vsr.video.hdr import HDR10_ENCODERS
 from vsr.video.options_vsr_sets import check_no_option_vsr_sets
 from vsr.video.output_siting import output_siting, siting_lost_note
@@ -152,11 +152,11 @@ def check_settings_every_clip_meets(
     every output gets (one asked for, or a default that each of `containers` stores: the
     formats the outputs are written in, None where any may be), one that no container
     stores, a crf out of its range, a preset or tune it lacks, a pixel format it cannot
-    take. A folder run asks before its first clip (vsr.commands.run), as every clip failed
-    with it in turn. A default codec that one of those containers replaces (WebM's own, VP9
-    or, by the source's depth, AV1) is checked clip by clip, as what is refused depends on
-    the clip: a folder of .mp4 clips is checked here, one with a .webm clip among them is
-    not."""
+    take, an option (-e, a pipeline's [options]) it has not. A folder run asks before its
+    first clip (vsr.commands.run), as every clip failed with it in turn. A default codec
+    that one of those containers replaces (WebM's own, VP9 or, by the source's depth, AV1)
+    is checked clip by clip, as what is refused depends on the clip: a folder of .mp4 clips
+    is checked here, one with a .webm clip among them is not."""
     codec = video_encoder(settings.codec)
     check_no_option_vsr_sets(settings.options)
     if settings.pix_fmt and not settings.pix_fmt_is_default:
@@ -168,6 +168,7 @@ def check_settings_every_clip_meets(
     if settings.pix_fmt:
         _format_asked(codec, settings.pix_fmt, settings.pix_fmt_is_default)
     check_quality_and_speed(codec.name, settings)
+    check_options_known(codec.name, settings.options)
 
 
 def _container_replaces(settings: EncodeSettings, codec: str, container_format: str) -> bool:
@@ -428,9 +429,7 @@ class EncoderChoice:
         does not have: refused as a typo is for a codec the user chose, but saying which
         encoder vsr chose and why, which the user never named. Its values are left to the
         trial open, which names the one it refuses."""
-        context = av.codec.CodecContext.create(name, "w")
-        known = {o.name for o in context.supported_options.generic}
-        known |= {o.name for o in context.supported_options.private}
+        known = encoder_option_names(name)
         for key, value in typed.items():
             if key not in known:
                 raise VsrError(

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import re
 from fractions import Fraction
+from functools import cache
 
 import av
 
@@ -56,13 +57,32 @@ def trial_open(
     unused = sorted(context.options or {})
     del context
     if unused:
-        raise VsrError(f"{codec} has no option {', '.join(unused)} ({_where_options_go()})")
+        raise VsrError(_no_such_option(codec, unused))
     # x264-params, x265-params and svtav1-params are parsed by the encoder wrappers, which
     # only warn about a key or value they do not know, then encode without it.
     refused = [line for line in said if _REFUSED_PARAMETER.match(line)]
     if refused:
         raise VsrError(f"{codec}: {refused[0].rstrip('.')} ({_where_options_go()})")
     return None
+
+
+@cache
+def encoder_option_names(codec: str) -> frozenset[str]:
+    """The names of the options encoder `codec` takes: its context's fields and its own."""
+    options = av.codec.CodecContext.create(codec, "w").supported_options
+    return frozenset(o.name for o in (*options.generic, *options.private))
+
+
+def check_options_known(codec: str, options: dict) -> None:
+    """The error a trial open gives for `options` that encoder `codec` has none of, without
+    opening it: a folder run asks before its first clip, which each clip met in turn."""
+    unknown = sorted(set(options) - encoder_option_names(codec))
+    if unknown:
+        raise VsrError(_no_such_option(codec, unknown))
+
+
+def _no_such_option(codec: str, names: list[str]) -> str:
+    return f"{codec} has no option {', '.join(names)} ({_where_options_go()})"
 
 
 def _where_options_go() -> str:
