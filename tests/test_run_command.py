@@ -472,6 +472,21 @@ def test_a_pipelines_options_are_marked_as_its_own_and_the_typed_ones_are_not(tm
     assert settings.preset_option_names == {"tune"}  # bf typed over the preset's is the user's
 
 
+@pytest.mark.parametrize("codec", ["libx265", "hevc"])
+def test_a_pipelines_options_stay_with_its_encoder_by_any_name(tmp_path, codec):
+    # --codec hevc opens the preset's libx265, yet its x265-params were dropped without a
+    # word (the output's x265 info said bframes=4 where the preset said 0).
+    from vsr.cli import build_parser
+    from vsr.commands.run import _settings_and_model_options
+
+    preset = tmp_path / "x265.toml"
+    preset.write_text('codec = "libx265"\ncrf = 20\n[options]\nx265-params = "bframes=0"\n')
+    command = ["run", "in.mp4", "out.mkv", "--pipeline", str(preset), "--codec", codec]
+    settings = _settings_and_model_options(build_parser().parse_args(command))[0]
+    assert (settings.crf, settings.options) == (20, {"x265-params": "bframes=0"})
+    assert settings.preset_option_names == {"x265-params"}
+
+
 def test_a_preset_may_name_the_compile_mode_and_the_flags_keep_or_drop_it(tmp_path):
     from vsr.cli import build_parser
     from vsr.commands.run import _settings_and_model_options

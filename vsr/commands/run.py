@@ -201,8 +201,9 @@ def _settings_and_model_options(args, on_gpu: bool | None = None) -> tuple[objec
     else:  # an installation without the pipelines/ folder
         preset = Preset(name="built-in")
     codec = args.codec or preset.codec
-    # The preset's encoder options were written for its codec; another codec drops them.
-    options = dict(preset.options) if codec == preset.codec else {}
+    # The preset's encoder options were written for its encoder; another one drops them.
+    same = _same_encoder(codec, preset.codec)
+    options = dict(preset.options) if same else {}
     # --crf and --preset override a preset file's options of those names, as its fields:
     # beside them, one was refused as set twice (or, before, the file's won without a word).
     for flag in ("crf", "preset"):
@@ -213,7 +214,6 @@ def _settings_and_model_options(args, on_gpu: bool | None = None) -> tuple[objec
     # Its quality and speed carry over to another codec only where they mean something
     # there: a crf where the encoder has one (not FFV1), a named preset where presets are
     # names too (x264 <-> x265, not SVT-AV1's numbers); elsewhere the encoder's defaults.
-    same = codec == preset.codec
     crf = preset.crf if same or encoder_option_type(codec, "crf") else None
     speed = preset.preset if same or encoder_option_type(codec, "preset") == "STRING" else None
     settings = EncodeSettings(
@@ -257,6 +257,19 @@ def _settings_and_model_options(args, on_gpu: bool | None = None) -> tuple[objec
         raise VsrError(f"--batch must be at least 1, not {model['batch']}")
     check_encoders(model["encoders"])
     return settings, model
+
+
+def _same_encoder(codec: str, other: str) -> bool:
+    """Whether codec names `codec` and `other` open the same encoder: --codec hevc is the
+    libx265 a preset names, and dropped its x265-params without a word."""
+    from vsr.video.codecs import video_encoder
+
+    if codec == other:
+        return True
+    try:
+        return video_encoder(codec).name == video_encoder(other).name
+    except VsrError:
+        return False  # an unknown name is refused where the encoder is chosen
 
 
 def _wants_gpu(device: str | None) -> bool:
