@@ -584,6 +584,47 @@ def test_a_preset_s_pixel_format_another_codec_lacks_takes_its_nearest(clip, tmp
         writer_for(clip, tmp_path / "asked.mov", asked)
 
 
+@pytest.mark.parametrize(
+    ("source_format", "codec", "preset_format", "written"),
+    [
+        ("yuv444p", "libx265", "yuv420p10le", "yuv444p10le"),
+        ("yuv422p", "libx265", "yuv420p10le", "yuv422p10le"),
+        ("yuv420p12le", "libx265", "yuv420p10le", "yuv420p12le"),
+        ("yuv420p", "libx265", "yuv420p10le", "yuv420p10le"),  # the preset's is the finer
+        ("yuv444p", "mpeg4", "yuv420p", "yuv420p"),  # 4:2:0 only: reduced, with a note
+    ],
+)
+def test_a_presets_pixel_format_keeps_a_sources_finer_chroma_and_depth(
+    tmp_path, source_format, codec, preset_format, written
+):
+    # --pipeline archive (yuv420p10le) made a 4:4:4 source 4:2:0 without a word: half its
+    # chroma resolution gone for good.
+    source = tmp_path / "src.mkv"
+    make_clip(source, 32, 24, frames=1, audio=False, codec="ffv1", pix_fmt=source_format)
+    preset = EncodeSettings(codec=codec, pix_fmt=preset_format, pix_fmt_is_default=True)
+    writer = writer_for(source, tmp_path / "out.mkv", preset)
+    writer.abort()
+    assert writer.pix_fmt == written
+    told = [note for note in writer.notes if "the preset's pixel format" in note]
+    if written != preset_format:
+        assert told == [
+            f"the source's {source_format} is finer than the preset's pixel format "
+            f"{preset_format}: encoded as {written} to keep it "
+            f"(settings=EncodeSettings(pix_fmt={preset_format!r}) reduces it)"
+        ]
+    elif source_format != "yuv420p":
+        assert told == [
+            f"the preset's pixel format {preset_format} reduces the source's {source_format}: "
+            f"{codec} takes no finer one"
+        ]
+    else:
+        assert told == []
+    asked = EncodeSettings(codec=codec, pix_fmt=preset_format)  # the user's: as asked
+    writer = writer_for(source, tmp_path / "asked.mkv", asked)
+    writer.abort()
+    assert writer.pix_fmt == preset_format
+
+
 def test_prores_at_an_odd_width_keeps_its_last_columns_of_colour(tmp_path):
     # prores_ks opens at an odd width in 4:2:2, but its last chroma columns came out up to
     # 210 levels off (43x24 at x3: 129x72), without a word.

@@ -252,6 +252,7 @@ class EncoderChoice:
         self.color_range = source.color_range
         self.matrix_tag = source.color_matrix_tag or self.color_matrix
         check_container_holds(container_format, self.codec.name, path.suffix)
+        self._the_presets_format = False  # whether the pixel format is a preset's
         self.pix_fmt, self.encoder_fmt = self._choose_format()
         if is_planar_rgb(self.pix_fmt):
             # RGB planes need no matrix, and hold every code (tag "rgb", AVCOL_SPC_RGB):
@@ -338,7 +339,7 @@ class EncoderChoice:
         A format asked for with --pix-fmt is the user's choice, and is not questioned."""
         if self.settings.pix_fmt and not self.settings.pix_fmt_is_default:
             return
-        whose = "the preset's" if self.settings.pix_fmt else "the source's"
+        whose = "the preset's" if self._the_presets_format else "the source's"
         if is_planar_rgb(self.pix_fmt) and self.codec.name in ("libx265", "libvpx-vp9"):
             self.notes.append(
                 f"{self.codec.name} in RGB ({self.pix_fmt}) plays in few players (no web "
@@ -462,8 +463,12 @@ class EncoderChoice:
         """(planes format write() takes, format the encoder gets)."""
         supported = [f.name for f in self.codec.video_formats or ()]
         if self.settings.pix_fmt:
+            asked = self.settings.pix_fmt
+            if self.settings.pix_fmt_is_default:
+                asked = self._with_the_sources_finer_sampling(asked, supported)
+            self._the_presets_format = asked == self.settings.pix_fmt
             planes_format, encoder_format, note = _format_asked(
-                self.codec, self.settings.pix_fmt, self.settings.pix_fmt_is_default
+                self.codec, asked, self.settings.pix_fmt_is_default
             )
             if note:
                 self.notes.append(note)
@@ -480,6 +485,34 @@ class EncoderChoice:
                 f"{self.codec.name} cannot encode {wanted}; using {planes_format} instead"
             )
         return planes_format, encoder_format
+
+    def _with_the_sources_finer_sampling(self, preset_format: str, supported: list[str]) -> str:
+        """A preset's YUV format, with the source's chroma and depth where they are finer
+        and the encoder takes them, with a note. A preset's format is a default, chosen for
+        the usual 4:2:0 source: the archive preset's yuv420p10le halved a 4:4:4 source's
+        chroma without a word, a loss no later step can undo."""
+        preset, source = parse_planar(preset_format), parse_planes(self.source.pix_fmt)
+        if preset is None or source is None:
+            return preset_format
+        depth = max(preset[0], source[0])
+        shift = (min(preset[1][0], source[1][0]), min(preset[1][1], source[1][1]))
+        finer = planar_name(depth, shift)
+        if finer == preset_format:
+            return preset_format
+        nearest = nearest_supported(finer, supported) if supported else (finer, finer)
+        kept = parse_planar(nearest[0]) if nearest else None
+        if kept is None or kept[0] < preset[0] or kept[1] > preset[1] or kept == preset:
+            self.notes.append(
+                f"the preset's pixel format {preset_format} reduces the source's "
+                f"{self.source.pix_fmt}: {self.codec.name} takes no finer one"
+            )
+            return preset_format
+        self.notes.append(
+            f"the source's {self.source.pix_fmt} is finer than the preset's pixel format "
+            f"{preset_format}: encoded as {nearest[0]} to keep it "
+            f"({option('--pix-fmt', preset_format, setting=True)} reduces it)"
+        )
+        return nearest[0]
 
     def _default_format(self, supported: list[str]) -> str:
         """The planes to write when no format is asked for: the source's, except RGB for an
