@@ -40,6 +40,20 @@ def test_a_training_config_that_is_no_text_or_a_folder(tmp_path, content, messag
     assert message in _one_error_line(capsys)
 
 
+def test_a_pipeline_and_a_training_recipe_saved_with_a_byte_order_mark_are_read(tmp_path):
+    # Notepad's "UTF-8 with BOM" and PowerShell 5's Set-Content -Encoding UTF8 were refused:
+    # "pipeline bom.toml: not valid TOML (Invalid statement (at line 1, column 1))".
+    from vsr.pipelines import load_preset
+    from vsr.train.config import load_config
+
+    pipeline, recipe = tmp_path / "bom.toml", tmp_path / "recipe.toml"
+    pipeline.write_bytes(b"\xef\xbb\xbfcrf = 22\r\n")
+    recipe.write_bytes(b'\xef\xbb\xbfsteps = 7\ntrain_dir = "hr"\n')
+    (tmp_path / "hr").mkdir()
+    assert load_preset(str(pipeline)).crf == 22
+    assert load_config(recipe).steps == 7
+
+
 def test_a_scale_below_one_for_a_profiled_model_is_refused(capsys):
     # --scale 0 profiled x2 without a word.
     assert main(["profile", "--model", "imdn", "--scale", "0", "--size", "32x32"]) == 2

@@ -80,7 +80,9 @@ def load_preset(name_or_path: str) -> Preset:
         names = ", ".join(available_presets()) or "none installed"
         raise VsrError(f"unknown pipeline {name_or_path!r}; available: {names}")
     try:
-        data = tomllib.loads(path.read_text())
+        # utf-8-sig: Windows' editors and PowerShell 5 save UTF-8 with a byte-order mark,
+        # which TOML parsers refuse as a statement at line 1, column 1.
+        data = tomllib.loads(path.read_text(encoding="utf-8-sig"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
         raise VsrError(f"pipeline {path}: not valid TOML ({error})") from None
     known = set(Preset.__dataclass_fields__) - {"name"}

@@ -174,7 +174,8 @@ def load_config(
     if path is not None:
         path = Path(path)
         try:
-            values = tomllib.loads(path.read_text())
+            # A byte-order mark, as Windows' editors save UTF-8, is no statement.
+            values = tomllib.loads(path.read_text(encoding="utf-8-sig"))
         except FileNotFoundError:
             raise VsrError(f"config file not found: {path}") from None
         except IsADirectoryError:
