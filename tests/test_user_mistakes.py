@@ -195,6 +195,50 @@ def test_a_pipeline_s_encoders_beyond_the_bound_name_the_pipeline(tmp_path, caps
 
 
 @pytest.mark.parametrize(
+    ("written", "refusal"),
+    [
+        ('crf = "18"', 'crf must be a whole number such as 18, not "18"'),
+        ("batch = 4.0", "batch must be a whole number such as 4, not 4.0"),
+        ("encoders = true", "encoders must be a whole number from 1 to 16, not true"),
+        ("codec = 265", 'codec must be an encoder\'s name such as "libx265", not 265'),
+        ("preset = true", 'preset must be a speed preset\'s name such as "slow", or its number'),
+        ('channels_last = "yes"', 'channels_last must be true or false, not "yes"'),
+        ("cuda_graphs = 1", "cuda_graphs must be true or false, not 1"),
+        (
+            'pix_fmt = ["yuv420p"]',
+            'pix_fmt must be a pixel format such as "yuv420p10le", not a list',
+        ),
+        ('precision = "FP16"', 'precision must be one of fp32, fp16, bf16, not "FP16"'),
+    ],
+)
+def test_a_pipeline_s_value_of_the_wrong_kind_is_told_what_the_key_takes(
+    tmp_path, capsys, written, refusal
+):
+    # "crf must be a int", "channels_last must be a bool": Python's names for TOML's values.
+    pipeline = tmp_path / "p.toml"
+    pipeline.write_text(f"{written}\n")
+    argv = ["run", str(tmp_path / "in.mp4"), str(tmp_path / "out.mp4"), "--pipeline", str(pipeline)]
+    assert main(argv) == 2
+    assert _one_error_line(capsys).startswith(f"pipeline {pipeline}: {refusal}")
+
+
+def test_a_pipeline_numbers_svt_av1_s_preset_as_the_flag_does(tmp_path):
+    # preset = 8 was refused ("preset must be a str") where --preset 8 works.
+    from vsr.commands.run import _settings_and_model_options
+
+    def settings(*flags: str):
+        args = build_parser().parse_args(["run", "in.mp4", "out.mkv", *flags])
+        return _settings_and_model_options(args)[0]
+
+    pipeline = tmp_path / "av1.toml"
+    pipeline.write_text('codec = "libsvtav1"\ncrf = 30\npreset = 8\n')
+    from_file = settings("--pipeline", str(pipeline))
+    from_flags = settings("--codec", "libsvtav1", "--crf", "30", "--preset", "8")
+    assert (from_file.codec, from_file.crf, from_file.preset) == ("libsvtav1", 30, "8")
+    assert (from_flags.codec, from_flags.crf, from_flags.preset) == ("libsvtav1", 30, "8")
+
+
+@pytest.mark.parametrize(
     ("given", "message"),
     [
         (["--crf", "20", "-e", "crf=30"], "--crf 20 and -e crf=30 both set crf: give one of them"),

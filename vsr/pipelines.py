@@ -7,6 +7,7 @@ slash or a .toml suffix is read as a path. Command-line flags override its field
 
 from __future__ import annotations
 
+import json
 import re
 import tomllib
 from dataclasses import dataclass, field
@@ -39,6 +40,35 @@ class Preset:
     cuda_graphs: bool = False
     encoders: int = 1
     options: dict[str, str] = field(default_factory=dict)
+
+
+# What each typed field takes, in the words of a TOML file: its Python type's name ("must
+# be a int") was no help to someone who wrote crf = "18".
+_TAKES: dict[str, tuple[type | tuple[type, ...], str]] = {
+    "crf": (int, "a whole number such as 18"),
+    "batch": (int, "a whole number such as 4"),
+    "encoders": (int, f"a whole number from 1 to {MAX_ENCODERS}"),
+    "codec": (str, 'an encoder\'s name such as "libx265"'),
+    # SVT-AV1 numbers its presets, as `--codec libsvtav1 --preset 8` gives them.
+    "preset": ((str, int), 'a speed preset\'s name such as "slow", or its number (libsvtav1: 8)'),
+    "pix_fmt": (str, 'a pixel format such as "yuv420p10le"'),
+    "precision": (str, '"fp32", "fp16" or "bf16"'),
+    "channels_last": (bool, "true or false"),
+    "cuda_graphs": (bool, "true or false"),
+}
+
+
+def _as_written(value: object) -> str:
+    """A value as a TOML file writes it: "18" (text), true, 1.5, a list, a table."""
+    if isinstance(value, bool):
+        return str(value).lower()
+    if isinstance(value, str):
+        return json.dumps(value, ensure_ascii=False)
+    if isinstance(value, list):
+        return "a list"
+    if isinstance(value, dict):
+        return "a table"
+    return str(value)
 
 
 def parse_memory(text: str | int, what: str = "memory size") -> int:
@@ -103,14 +133,13 @@ def load_preset(name_or_path: str) -> Preset:
             raise VsrError(
                 f"pipeline {path}: max_memory must be a size of at least 1 byte, not {written!r}"
             )
-    typed = [("crf", int), ("batch", int), ("encoders", int), ("codec", str), ("preset", str)]
-    typed += [("pix_fmt", str), ("precision", str)]
-    typed += [(name, bool) for name in ("channels_last", "cuda_graphs")]
-    for key, kind in typed:
+    for key, (kind, what) in _TAKES.items():
         # TOML's true is a Python bool, which is an int too: not a batch size.
-        wrong_bool = kind is int and isinstance(data.get(key), bool)
+        wrong_bool = kind is not bool and isinstance(data.get(key), bool)
         if key in data and (not isinstance(data[key], kind) or wrong_bool):
-            raise VsrError(f"pipeline {path}: {key} must be a {kind.__name__}")
+            raise VsrError(f"pipeline {path}: {key} must be {what}, not {_as_written(data[key])}")
+    if isinstance(data.get("preset"), int):
+        data["preset"] = str(data["preset"])  # as --preset 8 gives it
     for key in ("batch", "encoders"):
         if key in data and data[key] < 1:
             raise VsrError(f"pipeline {path}: {key} must be at least 1, not {data[key]}")
@@ -121,7 +150,7 @@ def load_preset(name_or_path: str) -> Preset:
     if data.get("precision", "fp32") not in PRECISIONS:
         raise VsrError(
             f"pipeline {path}: precision must be one of {', '.join(PRECISIONS)}, "
-            f"not {data['precision']!r}"
+            f"not {_as_written(data['precision'])}"
         )
     compile_mode = data.get("compile", False)
     if not isinstance(compile_mode, bool) and compile_mode not in MODES:
