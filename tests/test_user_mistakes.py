@@ -8,6 +8,7 @@ from media import make_clip
 from PIL import Image
 
 from vsr.cli import build_parser, main
+from vsr.pipelines import load_preset
 
 
 def _one_error_line(capsys) -> str:
@@ -220,6 +221,38 @@ def test_a_pipeline_s_value_of_the_wrong_kind_is_told_what_the_key_takes(
     argv = ["run", str(tmp_path / "in.mp4"), str(tmp_path / "out.mp4"), "--pipeline", str(pipeline)]
     assert main(argv) == 2
     assert _one_error_line(capsys).startswith(f"pipeline {pipeline}: {refusal}")
+
+
+@pytest.mark.parametrize(
+    ("written", "refusal"),
+    [
+        ('pix_fmt = "yuv420p12xx"', "pix_fmt yuv420p12xx: vsr encodes planar YUV (e.g. yuv420p,"),
+        ('pix_fmt = "yuvj420p"', "pix_fmt yuvj420p: that is yuv420p in full range;"),
+        ('codec = "libx265x"', "unknown video codec 'libx265x'; did you mean libx265"),
+        (
+            'crf = 18\n[options]\ncrf = "30"',
+            'crf = 18 and [options] crf = "30" both set crf: give one of them',
+        ),
+        (
+            'preset = "slow"\n[options]\npreset = "fast"',
+            'preset = "slow" and [options] preset = "fast" both set preset: give one of them',
+        ),
+    ],
+)
+def test_a_pipeline_s_bad_value_is_blamed_on_the_file_and_its_key(
+    tmp_path, capsys, written, refusal
+):
+    # Were "--pix-fmt yuv420p12xx: ...", a flag nobody gave; "settings crf=18 and
+    # options['crf']='30' both set crf", the API's words; and "unknown video codec", the
+    # file never named.
+    pipeline = tmp_path / "p.toml"
+    pipeline.write_text(f"{written}\n")
+    argv = ["run", str(tmp_path / "in.mp4"), str(tmp_path / "out.mp4"), "--pipeline", str(pipeline)]
+    assert main(argv) == 2
+    assert _one_error_line(capsys).startswith(f"pipeline {pipeline}: {refusal}")
+    crf_and_preset_agree = tmp_path / "same.toml"  # the same setting twice is no conflict
+    crf_and_preset_agree.write_text('crf = 18\npreset = "slow"\n[options]\ncrf = "18.0"\n')
+    assert load_preset(str(crf_and_preset_agree)).options == {"crf": "18.0"}
 
 
 def test_a_pipeline_numbers_svt_av1_s_preset_as_the_flag_does(tmp_path):

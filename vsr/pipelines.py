@@ -89,6 +89,29 @@ def parse_memory(text: str | int, what: str = "memory size") -> int:
     return int(size)  # a fraction of a larger unit ("0.7g") rounds down to whole bytes
 
 
+def _check_what_the_file_names(path: Path, data: dict, options: dict) -> None:
+    """The codec, the pixel format and a crf or preset given twice, refused naming the file
+    and its key: they were blamed on a --pix-fmt nobody typed, told in the API's words
+    ("settings crf=18 and options['crf']='30'"), or refused without naming the file."""
+    from vsr.video.codecs import video_encoder
+    from vsr.video.encode_settings import same_setting
+    from vsr.video.encoder_choice import check_pix_fmt_name
+
+    if "codec" in data:
+        try:
+            video_encoder(data["codec"])
+        except VsrError as error:
+            raise VsrError(f"pipeline {path}: {error}") from None  # it names the codec
+    if "pix_fmt" in data:
+        check_pix_fmt_name(data["pix_fmt"], f"pipeline {path}: pix_fmt {data['pix_fmt']}")
+    for key in ("crf", "preset"):
+        if key in data and key in options and not same_setting(data[key], str(options[key])):
+            raise VsrError(
+                f"pipeline {path}: {key} = {_as_written(data[key])} and [options] {key} = "
+                f"{_as_written(options[key])} both set {key}: give one of them"
+            )
+
+
 def available_presets() -> list[str]:
     return sorted(path.stem for path in PIPELINES_DIR.glob("*.toml"))
 
@@ -140,6 +163,7 @@ def load_preset(name_or_path: str) -> Preset:
             raise VsrError(f"pipeline {path}: {key} must be {what}, not {_as_written(data[key])}")
     if isinstance(data.get("preset"), int):
         data["preset"] = str(data["preset"])  # as --preset 8 gives it
+    _check_what_the_file_names(path, data, options)
     for key in ("batch", "encoders"):
         if key in data and data[key] < 1:
             raise VsrError(f"pipeline {path}: {key} must be at least 1, not {data[key]}")

@@ -96,7 +96,7 @@ def _check_set_once(settings: EncodeSettings) -> None:
     30), where `vsr run --crf 20 -e crf=30` is refused."""
     for name in ("crf", "preset"):
         value, option = getattr(settings, name), settings.options.get(name)
-        if value is None or option is None or _same_setting(value, option):
+        if value is None or option is None or same_setting(value, option):
             continue
         raise VsrError(
             f"settings {name}={value!r} and options[{name!r}]={option!r} both set {name}: "
@@ -104,7 +104,8 @@ def _check_set_once(settings: EncodeSettings) -> None:
         )
 
 
-def _same_setting(value: float | str, option: str) -> bool:
+def same_setting(value: float | str, option: str) -> bool:
+    """Whether a crf or preset field and an option's text give the same setting."""
     if str(value) == option:
         return True
     try:

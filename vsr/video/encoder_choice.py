@@ -124,20 +124,21 @@ _TUNES = {
 _HDR10_PARAMETER_NAMES = ("master-display", "max-cll", "mastering-display", "content-light")
 
 
-def check_pix_fmt_name(wanted: str) -> str:
+def check_pix_fmt_name(wanted: str, called: str | None = None) -> str:
     """`wanted` if vsr can write planes in that format for some encoder, else a VsrError:
     planar YUV, or planar RGB (gbrp, gbrp10le...), which vsr repacks for an encoder that
-    takes packed RGB only (FFV1's 8-bit bgr0)."""
+    takes packed RGB only (FFV1's 8-bit bgr0). `called` names where the format was given
+    (a pipeline file's key); by default the --pix-fmt it is given as."""
+    called = called or option("--pix-fmt", wanted, setting=True)
     if wanted.startswith("yuvj"):
         # FFmpeg's old spelling of full range, which vsr takes from the source.
         raise VsrError(
-            f"{option('--pix-fmt', wanted, setting=True)}: that is "
-            f"{wanted.replace('yuvj', 'yuv', 1)} in full "
-            "range; vsr keeps the source's range, so name the format without the j"
+            f"{called}: that is {wanted.replace('yuvj', 'yuv', 1)} in full range; vsr keeps "
+            "the source's range, so name the format without the j"
         )
     if parse_planes(wanted) is None:
         raise VsrError(
-            f"{option('--pix-fmt', wanted, setting=True)}: vsr encodes planar YUV (e.g. yuv420p, yuv420p10le, yuv444p) "
+            f"{called}: vsr encodes planar YUV (e.g. yuv420p, yuv420p10le, yuv444p) "
             "or planar RGB (gbrp, gbrp10le, gbrp12le, gbrp16le)"
         )
     return wanted
