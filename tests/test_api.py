@@ -79,15 +79,30 @@ def test_load_model_accepts_a_network():
         torch.testing.assert_close(upscaler(x), network(x).clamp(0, 1), rtol=1e-4, atol=1e-5)
 
 
-def test_load_model_refuses_weights_of_another_scale(tmp_path):
+def test_load_model_serves_a_scale_as_upscale_video_does(tmp_path):
+    # load_model refused x4 weights for scale=2, which upscale_video serves by shrinking
+    # their output, and took IMDN_AS for scale=5, which upscale_video refuses.
     path = tmp_path / "x4.safetensors"
-    save_weights(create_model("imdn", 4), path)
+    save_weights(create_model("imdn", 4, features=16, blocks=1), path)
     assert vsr.load_model(path, scale=4, device="cpu").scale == 4
     assert vsr.load_model(path, device="cpu").scale == 4  # no scale asked: the network's own
-    with pytest.raises(vsr.VsrError, match="x4.safetensors upscales by 4, not by 2"):
-        vsr.load_model(path, scale=2, device="cpu")
+    shrinking = vsr.load_model(path, scale=2, device="cpu")
+    assert shrinking.scale == 4
+    assert vsr.upscale_image(shrinking, frames(1, 6, 10)[0]).shape == (12, 20, 3)
+    assert vsr.upscale_frames(shrinking, frames(2, 6, 10), scale=3).shape == (2, 18, 30, 3)
+    with pytest.raises(vsr.VsrError) as refused:
+        vsr.load_model(path, scale=5, device="cpu")
+    assert str(refused.value) == (
+        "scale 5 is larger than the largest network factor (4); available: 2, 3, 4"
+    )
     same_size = vsr.load_model(create_model("imdn_as"), scale=3, device="cpu")
-    assert same_size.scale == 1  # IMDN_AS serves any scale from an enlarged input
+    assert same_size.scale == 1  # IMDN_AS serves x2 to x4 from an enlarged input
+    for refusing in (
+        lambda: vsr.load_model(create_model("imdn_as"), scale=5, device="cpu"),
+        lambda: vsr.upscale_image(same_size, frames(1, 6, 10)[0], scale=5),
+    ):
+        with pytest.raises(vsr.VsrError, match="scale 5 is larger than the largest network"):
+            refusing()
 
 
 def test_import_and_the_cli_parser_leave_torch_unloaded_until_an_api_name_is_used():

@@ -128,7 +128,7 @@ def test_devices_vsr_does_not_run_on_are_named(weights, device):
 
 
 def test_an_empty_batch_is_told_a_scale_the_model_cannot_do(upscaler):
-    with pytest.raises(vsr.VsrError, match="upscales by 2, not by 3"):
+    with pytest.raises(vsr.VsrError, match="upscale x2, which cannot reach x3; use x3 weights"):
         vsr.upscale_frames(upscaler, np.zeros((0, 6, 8, 3), np.uint8), scale=3)
 
 

@@ -228,6 +228,39 @@ def test_same_size_model_enlarges_with_bicubic_first(tmp_path):
     assert read_image(tmp_path / "out.png").shape == (16, 24, 3)
 
 
+def test_scales_are_served_and_refused_as_vsr_run_serves_and_refuses_them(tmp_path, capsys):
+    # vsr image refused x4 weights for --scale 2, which vsr run shrinks, and took IMDN_AS for
+    # --scale 5, which vsr run refuses (a factor it was not trained on): 67x39 -> 335x195.
+    from vsr.engine import resize_exact
+    from vsr.models import create_model, save_weights
+
+    torch.manual_seed(0)
+    x4, same_size = create_model("imdn", 4, features=16, blocks=1), create_model("imdn_as")
+    save_weights(x4, tmp_path / "x4.safetensors")
+    save_weights(same_size, tmp_path / "as.safetensors")
+    pixels = _random((6, 10, 3), seed=4)
+    write_image(tmp_path / "in.png", pixels)
+
+    assert _run(tmp_path / "in.png", tmp_path / "x2.png", tmp_path / "x4.safetensors",
+                "--scale", "2", "--precision", "fp32") == 0  # fmt: skip
+    assert capsys.readouterr().err == (
+        "vsr: note: the weights upscale x4, more than the x2 this size needs: their output is "
+        "shrunk to it (x2 weights would be faster)\n"
+    )
+    with torch.no_grad():
+        x = torch.from_numpy(pixels).permute(2, 0, 1)[None].float() / 255
+        shrunk = resize_exact(x4(x).clamp(0, 1), 12, 20)[0].permute(1, 2, 0)
+    expected = (shrunk * 255).round().to(torch.uint8).numpy()
+    assert np.abs(read_image(tmp_path / "x2.png").astype(int) - expected).max() <= 1
+
+    assert _run(tmp_path / "in.png", tmp_path / "x5.png", tmp_path / "as.safetensors",
+                "--scale", "5") == 2  # fmt: skip
+    assert capsys.readouterr().err == (
+        "vsr: error: scale 5 is larger than the largest network factor (4); available: 2, 3, 4\n"
+    )
+    assert not (tmp_path / "x5.png").exists()
+
+
 def test_user_mistakes_are_one_line_errors(tmp_path, weights, capsys):
     assert _run(tmp_path / "missing.png", tmp_path / "out.png", weights) == 2
     assert "input not found" in capsys.readouterr().err
@@ -238,7 +271,9 @@ def test_user_mistakes_are_one_line_errors(tmp_path, weights, capsys):
         f"vsr: error: {tmp_path / 'out.png'} already exists; use --overwrite to replace it\n"
     )
     assert _run(tmp_path / "in.png", tmp_path / "x3.png", weights, "--scale", "3") == 2
-    assert "not by 3" in capsys.readouterr().err
+    assert capsys.readouterr().err == (
+        "vsr: error: these weights upscale x2, which cannot reach x3; use x3 weights\n"
+    )
 
 
 def test_an_output_of_an_unknown_type_is_told_before_the_model_loads(

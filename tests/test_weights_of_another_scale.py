@@ -1,5 +1,7 @@
 """Weights asked to upscale by another factor than their own are refused in the same words
-by every command and the API (vsr.weights.load_network), before any heavy work."""
+by every command that runs them at their own factor (vsr.weights.load_network), before any
+heavy work. vsr run, vsr image and the API's load_model serve a smaller factor instead (their
+output shrunk; tests/test_image_command.py, tests/test_api.py)."""
 
 from __future__ import annotations
 
@@ -37,7 +39,6 @@ def _empty_dataset(tmp_path):
 
 
 COMMANDS = {
-    "image": lambda tmp: ["image", str(_image(tmp)), str(tmp / "out.png")],
     "eval": lambda tmp: ["eval", str(_empty_dataset(tmp)), "--device", "cpu"],
     "profile": lambda tmp: ["profile", "--size", "8x8", "--device", "cpu"],
     "viz": lambda tmp: [
@@ -69,18 +70,18 @@ def test_weights_of_another_scale_are_refused_in_the_same_words(
     assert main(argv) == 2
     assert capsys.readouterr().err == f"vsr: error: {REFUSAL}\n"
     assert sorted(p.name for p in tmp_path.iterdir() if p.suffix == ".png") == (
-        ["in.png"] if command in ("image", "viz") else []
+        ["in.png"] if command == "viz" else []
     )
 
 
-def test_a_manifest_name_and_the_api_say_it_in_the_same_words(x3_weights, monkeypatch):
+def test_a_manifest_name_says_it_in_the_same_words(x3_weights, monkeypatch):
     entry = {"file": x3_weights.name, "scale": 3}
     monkeypatch.setattr(vsr.weights, "load_manifest", lambda: {"IMDN_x3": entry})
     with pytest.raises(vsr.VsrError) as refused:
-        vsr.load_model("IMDN_x3", scale=2, device="cpu")
+        vsr.weights.load_network("IMDN_x3", 2)
     assert str(refused.value) == (
         "IMDN_x3 upscales by 3, not by 2 (scale=2); give scale=3 or leave it out"
     )
     with pytest.raises(vsr.VsrError) as refused:
-        vsr.load_model(x3_weights, scale=2, device="cpu")
+        vsr.weights.load_network(x3_weights, 2)
     assert str(refused.value) == REFUSAL.replace("--scale ", "scale=")

@@ -35,8 +35,9 @@ def load_model(
 ) -> Upscaler:
     """An Upscaler for ``weights``: a file, a manifest name (e.g. "IMDN_x2", downloaded and
     verified on first use), a built network, or None for the project's own weights for
-    ``scale`` (default 2). A given ``scale`` must be the network's own (IMDN_AS, which
-    works at any scale on enlarged input, is accepted for every one; loaded without a
+    ``scale`` (default 2). A given ``scale`` is served as `upscale_video` serves it: by
+    weights of that factor, or of a larger one, whose output is shrunk to it (x4 weights
+    for scale=2), and by IMDN_AS, which works on enlarged input, up to 4 (loaded without a
     ``scale``, it restores at the input's size). ``device`` defaults to
     CUDA when present; ``precision`` to fp16 on CUDA, and on the CPU to bf16 where it has
     bf16 instructions, else fp32 (vsr.default_precision); ``max_memory``
@@ -44,12 +45,16 @@ def load_model(
     for the CPU, where it measured 1.3-1.45x faster, and off on a GPU, where it paid with
     batches and CUDA graphs (the video presets) but is unmeasured for single images.
     """
-    from vsr.weights import check_scale, load_network
+    from vsr.network_cache import load_network_for
+    from vsr.scaling import check_scale_served
+    from vsr.weights import check_scale
 
     scale = check_scale(scale)
     if precision is not None:  # before the weights are read, or fetched
         check_precision(precision)
-    model = load_network(weights, scale).model
+    model = load_network_for(weights, scale)
+    if scale is not None:
+        check_scale_served(model.scale, scale)
     device = resolve_device(device)
     if channels_last is None:
         channels_last = device.type == "cpu"
@@ -92,7 +97,7 @@ def upscale_frames(
     bicubic enlargement by it first, as `upscale_image` does. On the CPU, a batch whose
     result would not fit in the free memory is refused (VsrError) before the network runs.
     """
-    from vsr.image import check_batch_memory, network_input, output_scale
+    from vsr.image import check_batch_memory, output_scale, upscaled_by
     from vsr.imageio import writable
 
     check_upscaler(upscaler)
@@ -121,9 +126,11 @@ def upscale_frames(
     if count == 0:
         return np.zeros((0, height * scale, width * scale, 3), np.uint8)
     if upscaler.device.type == "cpu":  # on a GPU the results are there, until uint8
-        check_batch_memory(count, height, width, scale, enlarged=upscaler.scale != scale)
+        # The network's own output is the larger where it is shrunk to the scale.
+        largest = max(scale, upscaler.scale)
+        check_batch_memory(count, height, width, largest, enlarged=upscaler.scale == 1 != scale)
     x = torch.from_numpy(writable(frames)).to(upscaler.device)
-    y = upscaler(network_input(upscaler, x.permute(0, 3, 1, 2).float().div_(255), scale))
+    y = upscaled_by(upscaler, x.permute(0, 3, 1, 2).float().div_(255), scale)
     return y.mul_(255).round_().to(torch.uint8).permute(0, 2, 3, 1).cpu().numpy()
 
 

@@ -538,7 +538,14 @@ def _checked_scale(model: nn.Module, width: int, height: int) -> int:
     """The scale the bench runs at, the network's own (load_network refused another asked
     for); refused where the network is same-size or the clip's sides do not suit it."""
     if model.scale == 1:
-        raise VsrError("vsr bench needs a network that enlarges (IMDN_AS is same-size)")
+        # The naive loop runs the network on each decoded frame as it is (no bicubic first),
+        # and its output is the engine's reference: both need a network that enlarges.
+        raise VsrError(
+            "vsr bench compares the engine with a naive loop that runs the network on each "
+            "frame as decoded, which needs a network that enlarges (IMDN_AS keeps its "
+            "input's size); give x2, x3 or x4 weights, or time IMDN_AS alone with "
+            "vsr bench --model-only"
+        )
     multiple = getattr(model, "input_multiple", 1)
     if width % multiple or height % multiple:
         raise VsrError(f"{model_name(model)} needs sides that are multiples of {multiple}")

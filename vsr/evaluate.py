@@ -490,12 +490,12 @@ def evaluate_dataset(
             sr, hr = crop_to_common(upscale_image(upscaler, lr, scale), hr)
             # Asked after the call: out of GPU memory, the upscaler retries with smaller windows
             # and keeps them, so the plan before it may not be the one the image ran in.
-            # IMDN_AS enlarges its input first (vsr.image.network_input): that is what it runs on.
+            # IMDN_AS enlarges its input first (vsr.image.upscaled_by): that is what it runs on.
             # A stand-in network without a tile plan (a plain callable) runs whole.
             # Only a split the memory budget made is named: IMDN_AS runs a side that is no
-            # multiple of 4 in the paper's four patches (adaptive cropping) whatever the
-            # machine, its own convention, and naming it noted realsr-subset's cam1_07 (2001
-            # wide) on every run.
+            # multiple of 4 in the paper's four patches (adaptive cropping) here whatever
+            # the machine, its own convention, and naming it noted realsr-subset's cam1_07
+            # (2001 wide) on every run.
             grow = scale if upscaler.scale == 1 else 1
             plan_for = getattr(upscaler, "plan_for", None)
             if plan_for is not None:

@@ -16,6 +16,7 @@ from vsr.clear_colour import fill_under_clear
 from vsr.errors import VsrError
 from vsr.imageio import as_rgb, writable
 from vsr.ops.imresize import imresize
+from vsr.scaling import check_scale_served
 from vsr.telemetry import available_host_memory_bytes
 from vsr.upscale import Upscaler
 
@@ -23,30 +24,33 @@ _PEAKS = {np.dtype(np.uint8): 255, np.dtype(np.uint16): 65535}
 _LUMA = (0.299, 0.587, 0.114)
 
 
-def network_input(upscaler: Upscaler, x: torch.Tensor, scale: int) -> torch.Tensor:
-    """The network's input for upscaling ``x`` (N x 3 x H x W in [0, 1]) by ``scale``.
+def upscaled_by(upscaler: Upscaler, x: torch.Tensor, scale: int) -> torch.Tensor:
+    """``x`` (N x 3 x H x W in [0, 1]) upscaled by ``scale`` (output_scale checked it), as vsr
+    run serves a request: same-size networks (IMDN_AS, scale 1) restore a MATLAB bicubic
+    enlargement, as in the paper's any-scale use; a network of a larger factor has its output
+    shrunk to the size asked for (antialiased MATLAB bicubic, as vsr run shrinks it)."""
+    from vsr.engine import resize_exact
 
-    Same-size networks (IMDN_AS, scale 1) restore a bicubic enlargement, so for ``scale`` > 1
-    they get MATLAB bicubic of ``x`` first, as in the paper's any-scale use.
-    """
-    if upscaler.scale == scale:
-        return x
-    if upscaler.scale == 1:
+    height, width = x.shape[2] * scale, x.shape[3] * scale
+    if upscaler.scale == 1 and scale != 1:
         # On the network's device: the enlarged frame is the big one, don't copy it over.
-        return imresize(x.to(upscaler.device, torch.float64), scale=scale).clamp(0, 1).float()
-    raise VsrError(f"the model upscales by {upscaler.scale}, not by {scale}")
+        x = imresize(x.to(upscaler.device, torch.float64), scale=scale).clamp(0, 1).float()
+    y = upscaler(x)
+    if y.shape[2:] != (height, width):
+        y = resize_exact(y, height, width)
+    return y
 
 
 def output_scale(upscaler: Upscaler, scale: int | None) -> int:
     """The factor to upscale by: ``scale`` if given, else the one the upscaler was loaded
-    for (IMDN_AS loaded for x3 enlarges by 3, though the network itself is same-size)."""
+    for (IMDN_AS loaded for x3 enlarges by 3, though the network itself is same-size). One
+    the network cannot serve is refused as vsr run refuses it (vsr.scaling)."""
     from vsr.weights import check_scale
 
     scale = check_scale(scale)
     if scale is None:
         scale = upscaler.output_scale
-    if upscaler.scale not in (scale, 1):  # here, so that an empty batch is told too
-        raise VsrError(f"the model upscales by {upscaler.scale}, not by {scale}")
+    check_scale_served(upscaler.scale, scale)  # here, so that an empty batch is told too
     return scale
 
 
@@ -124,7 +128,8 @@ def upscale_image(
     if channels not in (1, 2, 3, 4):
         hint = " (channels first? give H x W x C)" if pixels.shape[0] in (1, 2, 3, 4) else ""
         raise VsrError(f"images must have 1, 2, 3 or 4 channels, not {channels}{hint}")
-    _check_memory(pixels.shape[0], pixels.shape[1], scale)
+    # The network's own output is the larger where it is shrunk to the scale.
+    _check_memory(pixels.shape[0], pixels.shape[1], max(scale, upscaler.scale))
     peak = _PEAKS[pixels.dtype]
     grey = channels <= 2
 
@@ -132,7 +137,7 @@ def upscale_image(
     if channels in (2, 4) and fill_clear:  # what clear pixels store must not fringe the edge
         colour = fill_under_clear(colour, pixels[:, :, -1])
     x = torch.from_numpy(writable(colour)).permute(2, 0, 1)[None].float() / peak
-    y = upscaler(network_input(upscaler, x, scale))[0]
+    y = upscaled_by(upscaler, x, scale)[0]
     if grey:
         y = sum(weight * y[i] for i, weight in enumerate(_LUMA))[None]
     out = (y * peak).round().clamp(0, peak).permute(1, 2, 0).cpu().numpy().astype(pixels.dtype)

@@ -51,10 +51,10 @@ class NetworkCache:
 
 
 def load_network_for(
-    weights: str | Path | torch.nn.Module | NetworkCache | None, network_scale: int
+    weights: str | Path | torch.nn.Module | NetworkCache | None, network_scale: int | None
 ) -> torch.nn.Module:
     """A model from an nn.Module, a cache, a weights path or manifest name, or the default
-    weights for the scale."""
+    weights for the scale (None: 2; a cache needs one)."""
     from vsr.weights import load_network
 
     if isinstance(weights, NetworkCache):

@@ -25,7 +25,13 @@ from vsr.ops.yuv import GBR
 from vsr.printable import printable
 from vsr.progress import ProgressLines, frame_bar, on_a_terminal
 from vsr.report import RunReport, steady_seconds, write_json
-from vsr.scaling import NETWORK_SCALES, coded_request, plan_geometry
+from vsr.scaling import (
+    cannot_reach,
+    coded_request,
+    larger_weights_note,
+    plan_geometry,
+    scales_served_by,
+)
 from vsr.telemetry import FrameTimeline, GpuSampler, HostMemoryPeak, StageClock
 from vsr.upscale import Upscaler, check_precision
 from vsr.url_input import refuse_a_url
@@ -878,13 +884,8 @@ def network_and_geometry(
     if scale is None and size is None and height is None:
         scale = needed = model.scale
     geometry = _geometry_for(info, model.scale, scale, size, height)
-    notes = []
-    if model.scale > needed > 1:
-        notes.append(
-            f"the weights upscale x{model.scale}, more than the x{needed} this size needs: "
-            f"their output is shrunk to it (x{needed} weights would be faster)"
-        )
-    return model, geometry, notes
+    note = larger_weights_note(model.scale, needed)
+    return model, geometry, [note] if note else []
 
 
 def _geometry_for(
@@ -896,18 +897,16 @@ def _geometry_for(
 ) -> OutputGeometry:
     """The output geometry of a request that a network of ``network_scale`` can make: it
     serves any request up to its factor (larger: a downscale follows), and IMDN_AS (scale
-    1) any request, from an enlarged frame."""
-    available = NETWORK_SCALES if network_scale == 1 else (network_scale,)
+    1) any up to the largest network factor, from an enlarged frame (scales_served_by)."""
+    available = scales_served_by(network_scale)
     try:
         return plan_geometry(
             info.width, info.height, scale=scale, size=size, height=height, available=available
         )
     except VsrError:
         wanted = plan_geometry(info.width, info.height, scale=scale, size=size, height=height)
-        raise VsrError(
-            f"these weights upscale x{network_scale}, which cannot reach "
-            f"{wanted.width}x{wanted.height}; use x{wanted.network_scale} weights"
-        ) from None
+        target = f"{wanted.width}x{wanted.height}"
+        raise cannot_reach(network_scale, target, wanted.network_scale) from None
 
 
 def _colours_of_source(info: VideoInfo) -> ColourSpec:

@@ -80,6 +80,42 @@ def network_scale_for(
     )
 
 
+def scales_served_by(network_scale: int) -> tuple[int, ...]:
+    """The whole factors a network of ``network_scale`` runs for, in vsr run, vsr image and
+    the API alike: its own, which serves any smaller request too (its output is shrunk to
+    it), and for a same-size network (IMDN_AS, 1) those of NETWORK_SCALES, from a bicubic
+    enlargement (the range it was trained on)."""
+    return NETWORK_SCALES if network_scale == 1 else (network_scale,)
+
+
+def cannot_reach(network_scale: int, target: str, needed: int) -> VsrError:
+    """What is said of weights whose factor falls short of a request (`target`: the size or
+    the factor asked for; `needed`: the factor that reaches it)."""
+    return VsrError(
+        f"these weights upscale x{network_scale}, which cannot reach {target}; "
+        f"use x{needed} weights"
+    )
+
+
+def check_scale_served(network_scale: int, scale: int) -> None:
+    """Refuse a whole ``scale`` that a network of ``network_scale`` cannot serve: vsr run's
+    rule (a whole factor reaches the same whatever the size), for vsr image and the API,
+    which are told the scale before the pixels."""
+    if scale > max(scales_served_by(network_scale)):
+        # Beyond every network, network_scale_for says so, as vsr run does.
+        raise cannot_reach(network_scale, f"x{scale}", network_scale_for(scale))
+
+
+def larger_weights_note(network_scale: int, needed: int) -> str | None:
+    """The note where weights upscale by more than the factor a request needs."""
+    if not network_scale > needed > 1:
+        return None
+    return (
+        f"the weights upscale x{network_scale}, more than the x{needed} this size needs: "
+        f"their output is shrunk to it (x{needed} weights would be faster)"
+    )
+
+
 def plan_geometry(
     in_width: int,
     in_height: int,

@@ -69,13 +69,16 @@ def run(args: argparse.Namespace) -> int:
     for dataset in datasets:
         check_dataset(dataset)
     from vsr.api import load_model
-    from vsr.weights import resolve_weights, sha256_of
+    from vsr.weights import load_network, resolve_weights, sha256_of
 
     weights_path = resolve_weights(args.weights, args.scale)
+    # The weights are scored at their own factor: load_model would take x4 weights for
+    # --scale 2 (shrinking their output, as vsr run and vsr image do), which scores neither.
+    network = load_network(weights_path, args.scale).model
     # The reference layout, in which the manifest's figures were measured: channels_last
     # moves Set5 x2 by about 1e-5 dB, enough to flip a fourth decimal at a rounding edge.
     upscaler = load_model(
-        weights_path,
+        network,
         scale=args.scale,
         device=args.device,
         precision=args.precision,

@@ -138,6 +138,12 @@ def run(args: argparse.Namespace) -> int:
         precision=args.precision,
         max_memory=budget,
     )
+    if args.scale is not None:
+        from vsr.scaling import larger_weights_note, network_scale_for
+
+        # Said once, as vsr run says it, not once an image.
+        if note := larger_weights_note(upscaler.scale, network_scale_for(args.scale)):
+            _say_note(note)
     if not source.is_dir():
         image_in, image_out = jobs[0]
         upscale_image(
