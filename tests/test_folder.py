@@ -1493,3 +1493,26 @@ def test_a_log_that_fails_as_a_clip_is_finished_does_not_hang_the_run(tmp_path, 
     while not escaped and time.monotonic() < deadline:
         time.sleep(0.01)  # the thread says its error after it said it was done
     assert [hook.exc_type for hook in escaped] == [OSError]
+
+
+def test_a_folder_runs_weights_are_hashed_once_and_named_in_every_clips_report(
+    tmp_path, weights, monkeypatch
+):
+    # Each clip's report names the weights (vsr.weights_origin); their file, loaded once
+    # for the folder, is hashed once, not once a clip.
+    import vsr.weights
+
+    hashed = []
+    real = vsr.weights.sha256_of
+    monkeypatch.setattr(vsr.weights, "sha256_of", lambda path: hashed.append(path) or real(path))
+    clips, out, report = tmp_path / "in", tmp_path / "out", tmp_path / "folder.json"
+    clips.mkdir()
+    for name in ("a.mkv", "b.mkv"):
+        make_clip(clips / name, 32, 18, frames=1, codec="ffv1", audio=False)
+    args = ["run", str(clips), str(out), "--weights", str(weights), "--codec", "ffv1"]
+    assert main([*args, "--quiet", "--report", str(report)]) == 0
+    assert hashed == [weights]
+    done = [clip["report"] for clip in json.loads(report.read_text())["clips"]]
+    assert [(r["weights"], r["weights_sha256"]) for r in done] == 2 * [
+        (str(weights.resolve()), real(weights))
+    ]

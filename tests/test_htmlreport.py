@@ -587,6 +587,31 @@ def test_a_resumed_clips_row_says_how_many_frames_were_kept(tmp_path):
     ]
 
 
+def test_a_clips_row_names_the_weights_beside_the_network(tmp_path):
+    # Every row said "imdn": the official IMDN_x2.pth and the bundled weights looked alike.
+    sha = "740b" + "0" * 60
+    official = {
+        **run_report("a.mp4", gpu=False),
+        "weights": "/ckpt/IMDN_x2.pth",
+        "weights_sha256": sha,
+    }
+    bundled = {**run_report("b.mp4", gpu=False), "weights": "vsr_imdn_x2", "weights_sha256": sha}
+    older = run_report("c.mp4", gpu=False)  # written before the weights were recorded
+    clips = [
+        {"input": r["input"], "status": "done", "report": r} for r in (official, bundled, older)
+    ]
+    (tmp_path / "run.json").write_text(json.dumps({"clips": clips}))
+    page = render(read_inputs([tmp_path / "run.json"]))
+    table = parse(page).tables["clips"]
+    network = table[0].index("network")
+    assert [row[network] for row in table[1:]] == [
+        "imdn (IMDN_x2.pth)",
+        "imdn (vsr_imdn_x2)",
+        "imdn",
+    ]
+    assert f'title="/ckpt/IMDN_x2.pth sha256 {sha}"' in page
+
+
 def test_a_resumed_segment_runs_rows_give_the_kept_frames_and_the_outputs(tmp_path):
     # The run's row said 450 frames of a 600-frame output, and the kept segment's "n/a":
     # "600" and "kept" appeared nowhere on the page.

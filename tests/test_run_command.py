@@ -1427,3 +1427,39 @@ def test_a_closed_terminal_stops_a_run_as_ctrl_c_does(tmp_path, weights, monkeyp
     assert seen_while_writing, "the signal came before the temporary file was made"
     assert status == 130 and "vsr: interrupted" in capsys.readouterr().err
     assert list(out_dir.iterdir()) == []
+
+
+def test_the_report_names_the_weights_that_ran_not_only_the_architecture(tmp_path, weights):
+    # Every report said "network": "imdn" alone: the official IMDN_x2.pth and the bundled
+    # imdn_x2.safetensors could not be told apart. Now as vsr eval --json names them.
+    import hashlib
+    import json
+
+    from vsr.weights import WEIGHTS_DIR, load_manifest
+
+    source = tmp_path / "in.mkv"
+    make_clip(source, 32, 18, frames=1, codec="ffv1", audio=False)
+    report = tmp_path / "r.json"
+    common = [str(source), str(tmp_path / "out.mkv"), "--codec", "ffv1", "--quiet", "--overwrite"]
+    assert main(["run", *common, "--weights", str(weights), "--report", str(report)]) == 0
+    recorded = json.loads(report.read_text())
+    assert recorded["network"] == "imdn_rtc"
+    assert recorded["weights"] == str(weights.resolve())
+    assert recorded["weights_sha256"] == hashlib.sha256(weights.read_bytes()).hexdigest()
+
+    assert main(["run", *common, "--report", str(report)]) == 0  # the bundled x2 weights
+    recorded = json.loads(report.read_text())
+    bundled = load_manifest()["vsr_imdn_x2"]
+    assert (recorded["network"], recorded["weights"]) == ("imdn", "vsr_imdn_x2")
+    assert recorded["weights_sha256"] == bundled["sha256"]
+    assert (WEIGHTS_DIR / bundled["file"]).is_file()
+
+    torch.manual_seed(0)
+    module = create_model("imdn", 2, features=16, blocks=1)
+    passed_in = upscale_video(source, tmp_path / "m.mkv", weights=module, device="cpu",
+                              progress=False)  # fmt: skip
+    assert (passed_in.network, passed_in.weights, passed_in.weights_sha256) == (
+        "imdn",
+        "network passed in",
+        None,
+    )

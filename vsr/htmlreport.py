@@ -104,6 +104,20 @@ def _text(value: Any) -> str:
     return "n/a" if value is None else html.escape(str(value))
 
 
+def _network(report: dict[str, Any]) -> str:
+    """A clip's network cell: the architecture, and the weights it ran (a file by its name,
+    its whole path and sha256 in the cell's title), where the report records them."""
+    weights = report.get("weights")
+    if not isinstance(weights, str):  # a report from before the weights were recorded
+        return _text(report.get("network"))
+    shown = html.escape(f"{report.get('network')} ({Path(weights).name})")
+    sha256 = report.get("weights_sha256")
+    if not isinstance(sha256, str):  # a network passed in: no file
+        return shown
+    title = html.escape(f"{weights} sha256 {sha256}", quote=True)
+    return f'<span title="{title}">{shown}</span>'
+
+
 def _float(value: Any) -> float | None:
     """A number from a report field, None for anything else (a field of another type in a
     hand-edited or foreign file must not end the page in a traceback)."""
@@ -287,7 +301,7 @@ def clips_table(inputs: ReportInputs) -> str:
                 _text(report.get("device_name") or report.get("device")),
                 _text(report.get("precision")),
                 _text(report.get("batch")),
-                _text(report.get("network")),
+                _network(report),
                 f"{_size(report.get('input_size'))} &rarr; {_size(report.get('output_size'))}",
                 _text(report.get("codec")),
                 _number(gpu.get("gpu_util_mean_percent"), 1) if gpu else NO_GPU,

@@ -67,6 +67,12 @@ class RunReport:
     # How colour was read from the source and written to the output (vsr.runner's
     # colour_of_run): matrix, range, primaries, transfer and chroma siting of each.
     colour: dict[str, dict[str, Any]] | None = None
+    # The weights the network was loaded from (vsr.weights_origin): a bundled file's
+    # manifest name or another's absolute path, and its sha256, as vsr eval --json records
+    # them; "network passed in" and null for a module given as is. Both null in a report
+    # written before they were recorded.
+    weights: str | None = None
+    weights_sha256: str | None = None
     notes: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:

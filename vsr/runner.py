@@ -42,6 +42,7 @@ from vsr.video.encode_settings import EncodeSettings  # upscale_video's signatur
 from vsr.video.file_version import check_unchanged
 from vsr.video.raw_stream import parse_rate
 from vsr.video.trim import time_range
+from vsr.weights_origin import origin_of
 
 if TYPE_CHECKING:
     from vsr.scaling import OutputGeometry
@@ -753,6 +754,7 @@ def _report_of_run(clip: _EncodedClip, finished: float) -> RunReport:
     steady = steady_seconds(wall, startup, counts.warmup, counts.frames, clip.batch)
     encoder_share = encoders_busy_share(writer, clock, steady)
     notes = _notes_of_run(clip, encoder_share)
+    origin = origin_of(clip.network.model)  # hashed when the network was loaded
     return RunReport(
         input=str(clip.source),
         output=str(clip.target),
@@ -786,6 +788,8 @@ def _report_of_run(clip: _EncodedClip, finished: float) -> RunReport:
         scale=geometry.scale,
         network=upscaler.arch,
         network_scale=upscaler.scale,
+        weights=origin.weights,
+        weights_sha256=origin.sha256,
         input_size=(info.width, info.height),
         output_size=(geometry.width, geometry.height),
         tile_plan=upscaler.plan_for(*clip.network.net_in_hw).to_dict(),

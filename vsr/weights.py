@@ -431,8 +431,11 @@ def load_network(
             f"or a network, not {given(weights)}{hint}"
         )
     else:
+        from vsr.weights_origin import remember_origin
+
         path = resolve_weights(weights, scale)
         network = LoadedNetwork(load_weights(path), path)
+        remember_origin(network.model, path)  # for the run report
     own = network.model.scale
     if scale is None or own == scale:
         return network
