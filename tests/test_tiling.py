@@ -226,6 +226,26 @@ def test_a_budget_short_of_half_a_networks_overlap_still_plans_a_frame(
     assert _least_overlap(plan) == 32
 
 
+@pytest.mark.parametrize(
+    ("arch", "scale", "frame", "budget", "before", "after"),
+    [
+        ("imdn", 2, (320, 180), 5624, 260, (24, 32)),  # 74x76 windows with 64: 25 frames' work
+        ("imdn_rte", 2, (640, 360), 30_000, 297, (18, 78)),  # 172x174 with 154: 38 frames'
+    ],
+)
+def test_a_budget_of_slivers_takes_less_overlap_where_that_halves_the_work(
+    arch, scale, frame, budget, before, after
+):
+    # The full overlap in windows barely larger than it left each window a sliver of core:
+    # `before` windows, the frame's pixels many times over. Half of it halves that work.
+    from vsr.ops.tiling import MOST_WORK
+
+    plan = _plan_for(arch, scale, frame[1], frame[0], budget)
+    assert plan.mode == "tiles" and covered_once(plan) and plan.tile_pixels <= budget
+    assert (len(plan.windows), _least_overlap(plan)) == after and after[0] < before
+    assert len(plan.windows) * plan.tile_pixels <= MOST_WORK * frame[0] * frame[1]
+
+
 @pytest.mark.parametrize("arch", ["imdn", "imdn_rtc"])
 def test_networks_within_the_papers_shave_get_its_four_patches_where_they_fit(arch):
     # IMDN and IMDN_RTC overlap by 64, twice the paper's 32 a side: four patches give
