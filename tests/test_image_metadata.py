@@ -10,7 +10,7 @@ import warnings
 
 import numpy as np
 import pytest
-from PIL import Image, ImageCms, JpegImagePlugin, UnidentifiedImageError
+from PIL import Image, ImageCms, ImageOps, JpegImagePlugin, UnidentifiedImageError
 
 import vsr
 from vsr.cli import main
@@ -567,7 +567,9 @@ def _with_xmp(tmp_path, name: str, packet: bytes):
         picture.save(tmp_path / name, pnginfo=text)
     else:
         picture = Image.fromarray(rng.integers(0, 256, (12, 20, 3), dtype=np.uint8))
-        picture.save(tmp_path / name, xmp=packet)
+        # Pillow writes a TIFF's XMP only as its tag (700), given so.
+        tag = {"tiffinfo": {700: packet}} if name.endswith(".tif") else {"xmp": packet}
+        picture.save(tmp_path / name, **tag)
     return tmp_path / name
 
 
@@ -659,3 +661,76 @@ def test_only_the_pictures_own_xmp_statements_change_whatever_their_prefix():
     assert xmp_for_output(packet.encode(), 24, 40) == expected.encode()
     # UTF-16, which JPEG and TIFF allow, comes back in UTF-8 (PNG and WebP require it).
     assert xmp_for_output(packet.encode("utf-16-le"), 24, 40) == expected.encode()
+
+
+def _placed_document(top_level: str) -> str:
+    """A Photoshop packet whose pantry holds a placed document stated turned (6), and
+    whose own description states `top_level` (attributes)."""
+    return f"""<x:xmpmeta xmlns:x="adobe:ns:meta/">
+ <rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="" xmlns:tiff="http://ns.adobe.com/tiff/1.0/"
+    xmlns:xmpMM="http://ns.adobe.com/xap/1.0/mm/"{top_level}>
+   <xmpMM:Pantry><rdf:Bag><rdf:li rdf:parseType="Resource">
+    <tiff:Orientation>6</tiff:Orientation><tiff:ImageWidth>7</tiff:ImageWidth>
+   </rdf:li></rdf:Bag></xmpMM:Pantry>
+  </rdf:Description>
+ </rdf:RDF>
+</x:xmpmeta>"""
+
+
+@pytest.mark.parametrize("output", ["out.jpg", "out.png", "out.webp", "out.tif", "out16.png"])
+@pytest.mark.parametrize(
+    ("top_level", "size"), [("", (40, 24)), (' tiff:Orientation="6"', (24, 40))]
+)
+def test_an_orientation_nested_in_the_xmp_turns_neither_the_source_nor_the_output(
+    tmp_path, weights, output, top_level, size
+):
+    # A placed document's orientation, in the pantry, turned a picture whose own
+    # description states none (Pillow takes the first tiff:Orientation of the text), and
+    # kept in the output it made Pillow's exif_transpose and TIFF loader, and vsr reading
+    # its own output, turn the upright pixels again.
+    packet = _placed_document(top_level)
+    source = _with_xmp(tmp_path, "in16.png" if "16" in output else "in.jpg", packet.encode())
+    target = tmp_path / output
+    assert main(["image", str(source), str(target), "--weights", str(weights)]) == 0
+    with Image.open(target) as image:
+        assert ImageOps.exif_transpose(image).size == size
+        assert image.convert("RGB").size == size  # Pillow 13 turns a TIFF as it loads it
+        written = image.info["xmp"]
+    assert written == _placed_document("").encode()  # the pantry byte for byte
+    assert read_image(target).shape[1::-1] == size
+
+
+@pytest.mark.parametrize(
+    "packet",
+    [
+        # Under another prefix, in single quotes, as an element under another prefix,
+        # and in UTF-16: Pillow sees none of them, and vsr left the pixels on their side
+        # while it removed the orientation, so the output showed a different picture.
+        '<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="{rdf}"><rdf:Description'
+        ' xmlns:t="{tiff}" t:Orientation="6"/></rdf:RDF></x:xmpmeta>',
+        '<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="{rdf}"><rdf:Description'
+        " xmlns:tiff='{tiff}' tiff:Orientation='6'/></rdf:RDF></x:xmpmeta>",
+        '<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="{rdf}"><rdf:Description'
+        ' xmlns:T="{tiff}"><T:Orientation> 6 </T:Orientation></rdf:Description></rdf:RDF>'
+        "</x:xmpmeta>",
+        "utf-16",
+    ],
+)
+@pytest.mark.parametrize("source", ["in.jpg", "in.tif"])
+def test_the_xmp_orientation_the_output_leaves_out_is_the_one_the_pixels_are_turned_by(
+    tmp_path, weights, packet, source
+):
+    rdf, tiff = "http://www.w3.org/1999/02/22-rdf-syntax-ns#", "http://ns.adobe.com/tiff/1.0/"
+    if packet == "utf-16":
+        packet = '<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="{rdf}">'
+        packet += '<rdf:Description xmlns:tiff="{tiff}" tiff:Orientation="6"/></rdf:RDF>'
+        data = (packet + "</x:xmpmeta>").format(rdf=rdf, tiff=tiff).encode("utf-16")
+    else:
+        data = packet.format(rdf=rdf, tiff=tiff).encode()
+    source_path = _with_xmp(tmp_path, source, data)
+    target = tmp_path / "out.png"
+    assert main(["image", str(source_path), str(target), "--weights", str(weights)]) == 0
+    with Image.open(target) as image:
+        assert image.size == (24, 40)
+        assert b"Orientation" not in image.info["xmp"]

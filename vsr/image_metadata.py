@@ -16,6 +16,7 @@ takes none of them, so its files get them afterwards: chunks for a PNG, tags for
 
 from __future__ import annotations
 
+import re
 import struct
 import zlib
 from dataclasses import dataclass, replace
@@ -26,6 +27,7 @@ from PIL import Image, PngImagePlugin
 from vsr.apng_fallback import animated_frames
 from vsr.cmyk import SRGB_PROFILE, converts_with_profile
 from vsr.exif_text import exif_bytes
+from vsr.orientation import exif_orientation, stated_exif
 from vsr.png_colour import Chunks, chunks_to_write, colour_chunks, not_kept_meaning
 from vsr.png_exif import png_exif_chunk
 from vsr.unkept_metadata import unkept_metadata
@@ -47,6 +49,9 @@ _XMP_TIFF_TAG = 700
 # Adobe writes it.
 _PNG_XMP_HEADER = b"XML:com.adobe.xmp\0\0\0\0\0"
 _METRES_PER_INCH = 0.0254
+# Where EXIF states no orientation, Pillow's getexif takes one from this text anywhere in
+# the XMP (Image.getexif), and its exif_transpose and TIFF loader turn the picture by it.
+_PILLOW_XMP_ORIENTATION = re.compile(rb'tiff:Orientation(="|>)([0-9])')
 
 
 @dataclass(frozen=True)
@@ -130,7 +135,7 @@ def _exif_of(image: Image.Image, path: str | Path) -> Image.Exif:
             # An eXIf after the pixels, which Pillow finds only by decoding them all, is
             # read from the chunks (an empty one where there is none, as decoding finds).
             image.info["exif"] = png_exif_chunk(path)
-        exif = image.getexif()
+        exif = stated_exif(image)  # what the pixels are turned by: vsr.orientation
         for ifd in (_EXIF_IFD, _GPS_IFD):
             if ifd in exif:  # asked for when absent, an empty one would be written
                 exif.get_ifd(ifd)  # read now, where a fault is caught
@@ -154,7 +159,7 @@ def _dpi(image: Image.Image, exif: Image.Exif) -> tuple[float, float] | None:
     if not dpi or len(dpi) != 2 or not all(1 < float(d) < 1e6 for d in dpi):
         return None  # none, or a placeholder: 1 dpi (a PNG's aspect ratio alone), 0, NaN
     x, y = (round(float(d), 2) for d in dpi)
-    turned = exif.get(_ORIENTATION, 1) in (5, 6, 7, 8)  # a quarter turn: x is y
+    turned = exif_orientation(image) in (5, 6, 7, 8)  # a quarter turn: x is y
     return (y, x) if turned else (x, y)
 
 
@@ -213,11 +218,14 @@ def pillow_options(metadata: ImageMetadata, extension: str) -> dict:
             options["pnginfo"].add(kind, data)
     if metadata.dpi and extension != ".webp":
         options["dpi"] = metadata.dpi
-    if metadata.exif and extension != ".bmp" and not _too_long_for_jpeg(metadata, extension):
+    exif = _exif_to_write(metadata)
+    if exif and extension != ".bmp" and not _too_long_for_jpeg(metadata, extension):
         if extension in (".tif", ".tiff"):
-            options["tiffinfo"] = _tiff_text(metadata.exif)
+            options["tiffinfo"] = _tiff_text(exif)
+            if _upright_stated(metadata):
+                options["tiffinfo"][_ORIENTATION] = 1
         else:
-            options["exif"] = metadata.exif
+            options["exif"] = exif
     # Beyond one APP1, Pillow would refuse to write the JPEG at all: the XMP goes, noted.
     fits = not _xmp_too_long_for_jpeg(metadata, extension)
     if metadata.xmp and extension in (".tif", ".tiff"):
@@ -225,6 +233,25 @@ def pillow_options(metadata: ImageMetadata, extension: str) -> dict:
     elif metadata.xmp and fits and extension in (".webp", ".jpg", ".jpeg"):
         options["xmp"] = metadata.xmp
     return options
+
+
+def _upright_stated(metadata: ImageMetadata) -> bool:
+    """Whether the output's EXIF must state orientation 1: its XMP still holds a
+    tiff:Orientation of another picture (a placed document's in a pantry, an ancestor's),
+    which Pillow would take as the output's and turn the upright pixels again by."""
+    return bool(metadata.xmp and _PILLOW_XMP_ORIENTATION.search(metadata.xmp))
+
+
+def _exif_to_write(metadata: ImageMetadata) -> bytes | None:
+    """The EXIF block the output gets: the source's descriptive tags, and orientation 1
+    where `_upright_stated`."""
+    if not _upright_stated(metadata):
+        return metadata.exif
+    block = Image.Exif()
+    if metadata.exif:
+        block.load(metadata.exif)
+    block[_ORIENTATION] = 1
+    return exif_bytes(block)
 
 
 def _png_chunks_to_write(metadata: ImageMetadata) -> list[tuple[bytes, bytes]]:
@@ -326,8 +353,8 @@ def png_with_metadata(png: bytes, metadata: ImageMetadata) -> bytes:
     if metadata.dpi:
         per_metre = [round(d / _METRES_PER_INCH) for d in metadata.dpi]
         added += _png_chunk(b"pHYs", struct.pack(">IIB", *per_metre, 1))
-    if metadata.exif:
-        added += _png_chunk(b"eXIf", metadata.exif.removeprefix(b"Exif\0\0"))
+    if exif := _exif_to_write(metadata):
+        added += _png_chunk(b"eXIf", exif.removeprefix(b"Exif\0\0"))
     chunks, position = [png[:8]], 8
     while position < len(png):
         (length,) = struct.unpack(">I", png[position : position + 4])
@@ -420,6 +447,8 @@ def tiff_with_metadata(tiff: bytes, metadata: ImageMetadata) -> bytes:
     if metadata.icc_profile:
         entries[_ICC] = (_UNDEFINED, len(metadata.icc_profile), metadata.icc_profile)
     entries.update(_descriptive_entries(metadata.exif))
+    if _upright_stated(metadata):
+        entries[_ORIENTATION] = (_SHORT, 1, struct.pack("<H", 1))
     if metadata.xmp:
         entries[_XMP_TIFF_TAG] = (_BYTE, len(metadata.xmp), metadata.xmp)  # as Adobe's
     out = bytearray(tiff)

@@ -30,6 +30,7 @@ from vsr.image_metadata import (
     tiff_orientation,
     tiff_with_metadata,
 )
+from vsr.orientation import exif_orientation, exif_tag
 
 IMAGE_EXTENSIONS = (".png", ".bmp", ".jpg", ".jpeg", ".webp", ".tif", ".tiff")
 # What `write_image` writes: the still types, GIF (256 colours, on/off transparency) and APNG,
@@ -37,7 +38,6 @@ IMAGE_EXTENSIONS = (".png", ".bmp", ".jpg", ".jpeg", ".webp", ".tif", ".tiff")
 OUTPUT_EXTENSIONS = (*IMAGE_EXTENSIONS, ".gif", ".apng")
 
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
-_EXIF_ORIENTATION = 0x0112
 
 
 def png_bit_depth(path: Path) -> tuple[int, int] | None:
@@ -166,14 +166,6 @@ def _sixteen_bit_grey(image: Image.Image) -> np.ndarray:
     return values.astype(np.uint16)[:, :, None]
 
 
-def exif_orientation(image: Image.Image) -> int:
-    """The EXIF orientation (1..8) of an open image; 1 without one or for a broken block."""
-    try:
-        return int(image.getexif().get(_EXIF_ORIENTATION, 1))
-    except Exception:  # a broken EXIF block must not make the pixels unreadable
-        return 1
-
-
 def apply_orientation(pixels: np.ndarray, orientation: int) -> np.ndarray:
     """Turn H x W x C pixels upright according to an EXIF orientation value (1..8)."""
     transposed = pixels.transpose(1, 0, 2)
@@ -269,6 +261,10 @@ def read_image(path: str | Path, keep_grey_alpha: bool = False) -> np.ndarray:
                 # stored width and height swapped by a quarter turn, and reads them
                 # garbled; without a file name to map, it decodes them as it does the rest.
                 image.filename = ""
+            # Read before the pixels, by the reader vsr's metadata goes by too (an XMP
+            # orientation, which Pillow then leaves alone, is read only so).
+            orientation = exif_orientation(image)
+            tagged = exif_tag(image) is not None
             png = png_bit_depth(path)
             tiff = _tiff_colour16(image)
             if png is not None and png[0] == 16:
@@ -285,10 +281,11 @@ def read_image(path: str | Path, keep_grey_alpha: bool = False) -> np.ndarray:
                 if png is not None and png[:2] in ((2, 0), (4, 0)) and image.mode == "L":
                     _stretch_grey_key(image, png[0])
                 pixels = pillow_pixels(image, keep_grey_alpha)
-            # Read after the pixels, the tag says what is left to do: Pillow 13 turns a
-            # TIFF it decodes upright as it loads it, and takes the tag away (earlier
-            # versions leave both to the reader), where FFmpeg's decoders ignore the tag.
-            orientation = exif_orientation(image)
+            if tagged:
+                # Pillow 13 turns a TIFF it decodes upright by the tag as it loads it, and
+                # takes the tag away (earlier versions leave both to the reader), where
+                # FFmpeg's decoders ignore the tag: what is left is what the tag says now.
+                orientation = exif_tag(image) or 1
     except UnidentifiedImageError as error:
         try:
             pixels = _grey_alpha16_tiff(path, keep_grey_alpha)

@@ -2,8 +2,8 @@
 keywords, rating, captions) made true of the upscaled picture before it is written.
 
 The packet describes the source, so three of its statements change: the orientation goes
-(the pixels are already upright: Pillow turns them by an XMP orientation too, where EXIF
-states none), the pixel dimensions become the output's, and the embedded thumbnails, which
+(the pixels are already upright: vsr turns them by this one, `xmp_orientation`, where EXIF
+states none; vsr.orientation), the pixel dimensions become the output's, and the embedded thumbnails, which
 show the old picture, go. Each is an attribute of a top-level rdf:Description or a child
 element of it; the same names inside a structure (another document's, in a history or a
 pantry) are left alone. The packet's text is edited in place, so everything else stays
@@ -21,7 +21,8 @@ _TIFF = "http://ns.adobe.com/tiff/1.0/"
 _EXIF = "http://ns.adobe.com/exif/1.0/"
 _XMP = "http://ns.adobe.com/xap/1.0/"
 _DESCRIPTION = [(_RDF, "RDF"), (_RDF, "Description")]  # the elements around a property
-_LEFT_OUT = {(_TIFF, "Orientation"), (_XMP, "Thumbnails")}
+_ORIENTATION = (_TIFF, "Orientation")
+_LEFT_OUT = {_ORIENTATION, (_XMP, "Thumbnails")}
 _WIDTHS = {(_TIFF, "ImageWidth"), (_EXIF, "PixelXDimension")}
 _HEIGHTS = {(_TIFF, "ImageLength"), (_EXIF, "PixelYDimension")}
 # One attribute of a start tag, with the white space before it: its name and quoted value.
@@ -52,6 +53,46 @@ def xmp_for_output(packet: bytes, width: int, height: int) -> bytes:
     for start, end, replacement in sorted(_edits(text, width, height), reverse=True):
         text = text[:start] + replacement + text[end:]
     return text
+
+
+def xmp_orientation(packet: bytes | None) -> int | None:
+    """The orientation (EXIF's meaning, 1 to 8) the packet states of the picture itself:
+    the tiff:Orientation of a top-level rdf:Description, as an attribute (either quote) or
+    an element, under whatever prefix the file binds to the TIFF namespace, in any of the
+    encodings XMP allows. None where it states none, or for a packet that is not XML. One
+    inside a structure (a placed document's in a pantry, an ancestor's) is another
+    picture's, and not this one's: Pillow's getexif takes the first "tiff:Orientation" of
+    the text wherever it is, and misses one written otherwise."""
+    if not packet:
+        return None
+    try:
+        text = _utf8(packet).rstrip(b"\0")
+    except MalformedXmp:
+        return None
+    parser = xml.parsers.expat.ParserCreate(encoding="UTF-8", namespace_separator=" ")
+    open_names: list[tuple[str, str]] = []
+    stated: list[str] = []  # the values found, an element's as its text pieces come
+
+    def element_starts(name: str, attributes: dict[str, str]) -> None:
+        if open_names[-1:] + [_namespaced(name)] == _DESCRIPTION:
+            stated.extend(v for k, v in attributes.items() if _namespaced(k) == _ORIENTATION)
+        elif open_names[-2:] == _DESCRIPTION and _namespaced(name) == _ORIENTATION:
+            stated.append("")
+            parser.CharacterDataHandler = lambda data: stated.append(stated.pop() + data)
+        open_names.append(_namespaced(name))
+
+    def element_ends(name: str) -> None:
+        open_names.pop()
+        parser.CharacterDataHandler = None
+
+    parser.StartElementHandler = element_starts
+    parser.EndElementHandler = element_ends
+    try:
+        parser.Parse(text, True)
+    except xml.parsers.expat.ExpatError:
+        return None
+    value = stated[0].strip() if stated else ""
+    return int(value) if value in ("1", "2", "3", "4", "5", "6", "7", "8") else None
 
 
 def _utf8(packet: bytes) -> bytes:
