@@ -36,6 +36,9 @@ _WIDE_ENCODINGS = (
     ((b"\xff\xfe", b"<\x00"), "utf-16-le"),
 )
 
+# The encoding an XML declaration names, which can only open the text.
+_DECLARED_ENCODING = re.compile(r"""\A(<\?xml\s[^>]*?\bencoding\s*=\s*["'])[^"']*(["'])""")
+
 Edit = tuple[int, int, bytes]  # text[start:end] becomes these bytes
 
 
@@ -99,9 +102,14 @@ def _utf8(packet: bytes) -> bytes:
     for starts, encoding in _WIDE_ENCODINGS:
         if packet.startswith(starts):
             try:
-                return packet.decode(encoding).encode("utf-8")
+                text = packet.decode(encoding)
             except UnicodeDecodeError as error:
                 raise MalformedXmp(str(error)) from None
+            # The byte order mark told the wide encoding apart; an XML declaration that
+            # names it would make the UTF-8 text unreadable ("encoding specified in XML
+            # declaration is incorrect"), so it names UTF-8.
+            text = _DECLARED_ENCODING.sub(r"\g<1>UTF-8\g<2>", text.removeprefix("\ufeff"), 1)
+            return text.encode("utf-8")
     return packet
 
 
