@@ -635,8 +635,8 @@ def test_xmp_that_is_not_well_formed_is_not_written_and_said(tmp_path, weights, 
 
 def test_xmp_too_long_for_a_jpeg_is_left_out_of_it_with_a_note(tmp_path, weights, capsys):
     packet = _XMP.format(**_ORIENTATIONS["element"], width=20, height=12, thumbnail="")
-    padded = packet.replace("<?xpacket end", " " * 70_000 + "\n<?xpacket end").encode()
-    source = _with_xmp(tmp_path, "in.webp", padded)
+    long = packet.replace("</x:xmpmeta>", "<!--" + "x" * 70_000 + "--></x:xmpmeta>").encode()
+    source = _with_xmp(tmp_path, "in.webp", long + b" " * 100)  # over without the padding
     target = tmp_path / "out.jpg"
     assert main(["image", str(source), str(target), "--weights", str(weights)]) == 0
     assert (
@@ -734,3 +734,25 @@ def test_the_xmp_orientation_the_output_leaves_out_is_the_one_the_pixels_are_tur
     with Image.open(target) as image:
         assert image.size == (24, 40)
         assert b"Orientation" not in image.info["xmp"]
+
+
+def test_xmp_over_a_jpeg_s_64_kb_by_its_padding_alone_goes_without_it(tmp_path, weights, capsys):
+    # Lightroom's 1485 keywords and 2 KB of padding, 66311 bytes, were left out whole (with
+    # a note) where 64291 of them fit; the padding is there only to grow the packet into.
+    packet = _XMP.format(**_ORIENTATIONS["element"], width=20, height=12, thumbnail="")
+    keywords = "".join(f"<rdf:li>keyword {n}</rdf:li>" for n in range(2220))
+    packet = packet.replace(
+        "</dc:rights>", f"</dc:rights><dc:subject><rdf:Bag>{keywords}</rdf:Bag></dc:subject>"
+    )
+    padding = ("\n" + " " * 99) * 20
+    padded = packet.replace("\n<?xpacket end", padding + "\n<?xpacket end").encode()
+    assert len(padded) > 65502 > len(padded) - len(padding)
+    target = tmp_path / "out.jpg"
+    source = _with_xmp(tmp_path, "in.webp", padded)
+    assert main(["image", str(source), str(target), "--weights", str(weights)]) == 0
+    assert "XMP" not in capsys.readouterr().err
+    with Image.open(target) as image:
+        written = image.info["xmp"]
+    expected = packet.replace("<tiff:Orientation>6</tiff:Orientation>", "").replace("\n   \n", "\n")
+    expected = expected.replace('"20"', '"24"').replace(">12<", ">40<")
+    assert written == expected.encode()

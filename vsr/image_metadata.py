@@ -31,7 +31,7 @@ from vsr.orientation import exif_orientation, stated_exif
 from vsr.png_colour import Chunks, chunks_to_write, colour_chunks, not_kept_meaning
 from vsr.png_exif import png_exif_chunk
 from vsr.unkept_metadata import unkept_metadata
-from vsr.xmp_packet import MalformedXmp, xmp_for_output
+from vsr.xmp_packet import MalformedXmp, without_padding, xmp_for_output
 
 # IFD0 tags that describe the picture or its maker, not its layout (strips, sizes, samples).
 _DESCRIPTIVE_TAGS = (0x010E, 0x010F, 0x0110, 0x0131, 0x0132, 0x013B, 0x8298)
@@ -226,12 +226,12 @@ def pillow_options(metadata: ImageMetadata, extension: str) -> dict:
                 options["tiffinfo"][_ORIENTATION] = 1
         else:
             options["exif"] = exif
-    # Beyond one APP1, Pillow would refuse to write the JPEG at all: the XMP goes, noted.
-    fits = not _xmp_too_long_for_jpeg(metadata, extension)
     if metadata.xmp and extension in (".tif", ".tiff"):
         options.setdefault("tiffinfo", {})[_XMP_TIFF_TAG] = metadata.xmp
-    elif metadata.xmp and fits and extension in (".webp", ".jpg", ".jpeg"):
+    elif metadata.xmp and extension == ".webp":
         options["xmp"] = metadata.xmp
+    elif metadata.xmp and extension in (".jpg", ".jpeg") and _xmp_for_jpeg(metadata.xmp):
+        options["xmp"] = _xmp_for_jpeg(metadata.xmp)
     return options
 
 
@@ -278,8 +278,19 @@ def _too_long_for_jpeg(metadata: ImageMetadata, extension: str) -> bool:
     return extension in (".jpg", ".jpeg") and len(metadata.exif or b"") > _JPEG_EXIF_LIMIT
 
 
+def _xmp_for_jpeg(packet: bytes) -> bytes | None:
+    """The packet as a JPEG's one APP1 segment holds it: without its padding where only
+    that is over; None where it is too long all the same (beyond one segment, Pillow would
+    refuse to write the JPEG at all)."""
+    if len(packet) <= _JPEG_XMP_LIMIT:
+        return packet
+    trimmed = without_padding(packet)
+    return trimmed if len(trimmed) <= _JPEG_XMP_LIMIT else None
+
+
 def _xmp_too_long_for_jpeg(metadata: ImageMetadata, extension: str) -> bool:
-    return extension in (".jpg", ".jpeg") and len(metadata.xmp or b"") > _JPEG_XMP_LIMIT
+    too_long = bool(metadata.xmp) and _xmp_for_jpeg(metadata.xmp) is None
+    return extension in (".jpg", ".jpeg") and too_long
 
 
 def not_kept(metadata: ImageMetadata, extension: str) -> list[str]:

@@ -39,6 +39,9 @@ _WIDE_ENCODINGS = (
 # The encoding an XML declaration names, which can only open the text.
 _DECLARED_ENCODING = re.compile(r"""\A(<\?xml\s[^>]*?\bencoding\s*=\s*["'])[^"']*(["'])""")
 
+# The padding before a packet's trailer (XMP specification, part 1, 7.3.2).
+_PADDING = re.compile(rb"[ \t\r\n]+(<\?xpacket\s+end\s*=[^>]*\?>[ \t\r\n]*)\Z")
+
 Edit = tuple[int, int, bytes]  # text[start:end] becomes these bytes
 
 
@@ -96,6 +99,13 @@ def xmp_orientation(packet: bytes | None) -> int | None:
         return None
     value = stated[0].strip() if stated else ""
     return int(value) if value in ("1", "2", "3", "4", "5", "6", "7", "8") else None
+
+
+def without_padding(packet: bytes) -> bytes:
+    """`packet` without the white space before its closing <?xpacket end=...?>, which is
+    there only to let an editor grow the packet in place (often 2 KB, Adobe's default), a
+    line break left; the packet as it is without a trailer."""
+    return _PADDING.sub(rb"\n\1", packet, 1)
 
 
 def _utf8(packet: bytes) -> bytes:
