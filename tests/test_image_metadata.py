@@ -756,3 +756,23 @@ def test_xmp_over_a_jpeg_s_64_kb_by_its_padding_alone_goes_without_it(tmp_path, 
     expected = packet.replace("<tiff:Orientation>6</tiff:Orientation>", "").replace("\n   \n", "\n")
     expected = expected.replace('"20"', '"24"').replace(">12<", ">40<")
     assert written == expected.encode()
+
+
+def test_the_xmp_states_the_outputs_resolution_and_colours(tmp_path, weights):
+    # A 300 dpi CMYK JPEG stored on its side: its upright RGB output at 600 dpi said 300
+    # (3000000/10000 and 1500000/10000, x and y as stored), CMYK and the CMYK profile.
+    packet = b"""<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF
+ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"><rdf:Description
+ xmlns:tiff="http://ns.adobe.com/tiff/1.0/" xmlns:photoshop="http://ns.adobe.com/photoshop/1.0/"
+ tiff:XResolution="3000000/10000" tiff:YResolution="1500000/10000" photoshop:ColorMode="4"
+ photoshop:ICCProfile="U.S. Web Coated (SWOP) v2"/></rdf:RDF></x:xmpmeta>"""
+    cmyk = Image.fromarray(np.full((12, 20, 4), 40, dtype=np.uint8), "CMYK")
+    cmyk.save(tmp_path / "in.jpg", xmp=packet, dpi=(300, 150), exif=_exif(20, 12, 6))
+    target = tmp_path / "out.png"
+    assert main(["image", str(tmp_path / "in.jpg"), str(target), "--weights", str(weights)]) == 0
+    with Image.open(target) as image:
+        assert image.mode == "RGB" and image.size == (24, 40)
+        assert [round(d) for d in image.info["dpi"]] == [300, 600]
+        written = image.info["xmp"]
+    assert b'tiff:XResolution="3000000/10000" tiff:YResolution="6000000/10000"' in written
+    assert b'photoshop:ColorMode="3"' in written and b"ICCProfile" not in written

@@ -30,3 +30,40 @@ def test_a_wide_packet_made_utf_8_declares_utf_8(encoding, quote):
 def test_a_utf_8_packet_s_declaration_stays_as_it_is():
     packet = ('<?xml version="1.0" encoding="utf-8" standalone="yes"?>' + _PACKET).encode()
     assert xmp_for_output(packet, 24, 40) == packet
+
+
+_PHOTOSHOP_PACKET = """<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF
+ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"><rdf:Description
+ xmlns:tiff="http://ns.adobe.com/tiff/1.0/" xmlns:photoshop="http://ns.adobe.com/photoshop/1.0/"
+ tiff:XResolution="{x}" photoshop:ColorMode="{mode}"
+ photoshop:ICCProfile="U.S. Web Coated (SWOP) v2">
+ <tiff:YResolution>{y}</tiff:YResolution>
+ </rdf:Description></rdf:RDF></x:xmpmeta>"""
+
+
+@pytest.mark.parametrize(
+    ("stated", "turned", "written"),
+    [
+        (("3000000/10000", "1500000/10000"), False, ("6000000/10000", "3000000/10000")),
+        (("3000000/10000", "1500000/10000"), True, ("3000000/10000", "6000000/10000")),
+        (("300", "72.5"), False, ("600", "145.0")),
+    ],
+)
+def test_the_xmp_resolution_is_the_outputs(stated, turned, written):
+    # The file's resolution was scaled with the pixels (300 dpi x2: 600) while the XMP
+    # beside it, which Photoshop writes in every packet, still said 300.
+    packet = _PHOTOSHOP_PACKET.format(x=stated[0], y=stated[1], mode=3)
+    expected = _PHOTOSHOP_PACKET.format(x=written[0], y=written[1], mode=3)
+    assert xmp_for_output(packet.encode(), 24, 40, 2, quarter_turn=turned) == expected.encode()
+
+
+@pytest.mark.parametrize(("grey", "mode"), [(False, "3"), (True, "1")])
+def test_converted_colours_state_their_mode_and_no_profile_name(grey, mode):
+    # A CMYK source's RGB output said photoshop:ColorMode="4" (CMYK) and named the
+    # source's CMYK profile, which it has not.
+    packet = _PHOTOSHOP_PACKET.format(x=300, y=300, mode=4).encode()
+    expected = _PHOTOSHOP_PACKET.format(x=300, y=300, mode=mode)
+    expected = expected.replace('\n photoshop:ICCProfile="U.S. Web Coated (SWOP) v2"', "")
+    assert xmp_for_output(packet, 24, 40, grey=grey, profile_kept=False) == expected.encode()
+    kept = xmp_for_output(packet, 24, 40)
+    assert b'ColorMode="3"' in kept and b"ICCProfile" in kept

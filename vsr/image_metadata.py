@@ -31,7 +31,7 @@ from vsr.orientation import exif_orientation, stated_exif
 from vsr.png_colour import Chunks, chunks_to_write, colour_chunks, not_kept_meaning
 from vsr.png_exif import png_exif_chunk
 from vsr.unkept_metadata import unkept_metadata
-from vsr.xmp_packet import MalformedXmp, without_padding, xmp_for_output
+from vsr.xmp_packet import MalformedXmp, without_padding, without_profile_name, xmp_for_output
 
 # IFD0 tags that describe the picture or its maker, not its layout (strips, sizes, samples).
 _DESCRIPTIVE_TAGS = (0x010E, 0x010F, 0x0110, 0x0131, 0x0132, 0x013B, 0x8298)
@@ -70,13 +70,32 @@ class ImageMetadata:
     xmp: bytes | None = None
     # The source's XMP is no well-formed XML: none is written, and a note says so.
     xmp_malformed: bool = False
+    # What the XMP states of the source that the output changes: the pixels are turned a
+    # quarter (its x resolution is the upright picture's y), they are grey (else RGB, as
+    # vsr reads CMYK, Lab and a palette), they were converted from CMYK or Lab, so the
+    # profile the XMP names is not theirs.
+    turned_a_quarter: bool = False
+    grey: bool = False
+    colours_converted: bool = False
 
     def upscaled(self, scale: int, width: int, height: int) -> ImageMetadata:
         """The metadata of the picture upscaled by `scale` to width x height."""
         dpi = (self.dpi[0] * scale, self.dpi[1] * scale) if self.dpi else None
         exif = _exif_of_size(self.exif, width, height)
         try:
-            xmp = xmp_for_output(self.xmp, width, height) if self.xmp else None
+            xmp = (
+                xmp_for_output(
+                    self.xmp,
+                    width,
+                    height,
+                    scale,
+                    quarter_turn=self.turned_a_quarter,
+                    grey=self.grey,
+                    profile_kept=not self.colours_converted,
+                )
+                if self.xmp
+                else None
+            )
         except MalformedXmp:
             return replace(self, dpi=dpi, exif=exif, xmp=None, xmp_malformed=True)
         return replace(self, dpi=dpi, exif=exif, xmp=xmp)
@@ -100,7 +119,8 @@ def profile_fitted(
         f"{profile_colours(metadata.icc_profile)} colours and the output's are {written} "
         "(viewers will take them as sRGB)"
     )
-    return replace(metadata, icc_profile=None), [note]
+    xmp = without_profile_name(metadata.xmp) if metadata.xmp else None
+    return replace(metadata, icc_profile=None, xmp=xmp), [note]
 
 
 def read_metadata(path: str | Path) -> ImageMetadata:
@@ -109,12 +129,14 @@ def read_metadata(path: str | Path) -> ImageMetadata:
     try:
         with Image.open(path) as image:
             exif = _exif_of(image, path)
+            # Read before _descriptive_exif takes the tag out of Pillow's EXIF.
+            turned_a_quarter = exif_orientation(image) in (5, 6, 7, 8)
             return ImageMetadata(
                 # A CMYK picture read through its profile comes out sRGB (vsr.cmyk).
                 icc_profile=SRGB_PROFILE
                 if converts_with_profile(image)
                 else image.info.get("icc_profile") or None,
-                dpi=_dpi(image, exif),
+                dpi=_dpi(image, exif, turned_a_quarter),
                 exif=_descriptive_exif(exif),
                 # An MPO (a camera JPEG with a preview or a second eye) is one picture.
                 # An APNG's fallback is no frame of its animation (vsr.apng_fallback).
@@ -122,6 +144,9 @@ def read_metadata(path: str | Path) -> ImageMetadata:
                 png_colour=colour_chunks(image.info) if image.format == "PNG" else (),
                 unkept=unkept_metadata(image),
                 xmp=_xmp_of(image),
+                turned_a_quarter=turned_a_quarter,
+                grey=Image.getmodebase(image.mode) == "L",
+                colours_converted=image.mode in ("CMYK", "LAB"),
             )
     except (OSError, SyntaxError, ValueError):
         return ImageMetadata()
@@ -150,8 +175,11 @@ def _xmp_of(image: Image.Image) -> bytes | None:
     return xmp if isinstance(xmp, bytes) and xmp.strip(b"\0 \t\r\n") else None
 
 
-def _dpi(image: Image.Image, exif: Image.Exif) -> tuple[float, float] | None:
-    """The resolution the file states, (x, y) as the picture stands upright."""
+def _dpi(
+    image: Image.Image, exif: Image.Exif, turned_a_quarter: bool
+) -> tuple[float, float] | None:
+    """The resolution the file states, (x, y) as the picture stands upright (x is y where
+    it is stored `turned_a_quarter`)."""
     if image.format in ("JPEG", "MPO") and image.info.get("jfif_unit") not in (1, 2):
         dpi = _exif_dpi(exif)  # Pillow's own falls back to 72 where the file states none
     else:
@@ -159,8 +187,7 @@ def _dpi(image: Image.Image, exif: Image.Exif) -> tuple[float, float] | None:
     if not dpi or len(dpi) != 2 or not all(1 < float(d) < 1e6 for d in dpi):
         return None  # none, or a placeholder: 1 dpi (a PNG's aspect ratio alone), 0, NaN
     x, y = (round(float(d), 2) for d in dpi)
-    turned = exif_orientation(image) in (5, 6, 7, 8)  # a quarter turn: x is y
-    return (y, x) if turned else (x, y)
+    return (y, x) if turned_a_quarter else (x, y)
 
 
 def _exif_dpi(exif: Image.Exif) -> tuple[float, float] | None:

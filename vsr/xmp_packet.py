@@ -1,12 +1,14 @@
 """A picture's XMP packet (what Lightroom, Photoshop and phones write: creator, rights,
 keywords, rating, captions) made true of the upscaled picture before it is written.
 
-The packet describes the source, so three of its statements change: the orientation goes
-(the pixels are already upright: vsr turns them by this one, `xmp_orientation`, where EXIF
-states none; vsr.orientation), the pixel dimensions become the output's, and the embedded thumbnails, which
-show the old picture, go. Each is an attribute of a top-level rdf:Description or a child
-element of it; the same names inside a structure (another document's, in a history or a
-pantry) are left alone. The packet's text is edited in place, so everything else stays
+The packet describes the source, so what it states of the pixels changes: the orientation
+goes (the pixels are already upright: vsr turns them by this one, `xmp_orientation`, where
+EXIF states none; vsr.orientation), the pixel dimensions and the resolution (Photoshop's
+tiff:XResolution, in every packet) become the output's, the colour mode is the output's
+and the profile's name goes where the colours were converted (CMYK to RGB), and the
+embedded thumbnails, which show the old picture, go. Each is an attribute of a top-level
+rdf:Description or a child element of it; the same names inside a structure (another
+document's, in a history or a pantry) are left alone. The packet's text is edited in place, so everything else stays
 byte for byte: read into a tree and written out again, it would have its namespace
 prefixes renamed (ns0:, ns1:).
 """
@@ -21,10 +23,15 @@ _TIFF = "http://ns.adobe.com/tiff/1.0/"
 _EXIF = "http://ns.adobe.com/exif/1.0/"
 _XMP = "http://ns.adobe.com/xap/1.0/"
 _DESCRIPTION = [(_RDF, "RDF"), (_RDF, "Description")]  # the elements around a property
+_PHOTOSHOP = "http://ns.adobe.com/photoshop/1.0/"
 _ORIENTATION = (_TIFF, "Orientation")
 _LEFT_OUT = {_ORIENTATION, (_XMP, "Thumbnails")}
 _WIDTHS = {(_TIFF, "ImageWidth"), (_EXIF, "PixelXDimension")}
 _HEIGHTS = {(_TIFF, "ImageLength"), (_EXIF, "PixelYDimension")}
+_RESOLUTIONS = ((_TIFF, "XResolution"), (_TIFF, "YResolution"))
+# Photoshop's colour mode (1 grey, 3 RGB; 4 CMYK, 9 Lab and the rest vsr reads as RGB) and
+# the name of the colour profile.
+_COLOUR_MODE, _PROFILE_NAME = (_PHOTOSHOP, "ColorMode"), (_PHOTOSHOP, "ICCProfile")
 # One attribute of a start tag, with the white space before it: its name and quoted value.
 _ATTRIBUTE = re.compile(rb"""\s+([^\s=/>]+)\s*=\s*("[^"]*"|'[^']*')""")
 # How a packet in UTF-32 or UTF-16 (which XMP allows) begins, with or without a byte order
@@ -49,16 +56,65 @@ class MalformedXmp(ValueError):
     """The packet is not well-formed XML (readers would refuse it)."""
 
 
-def xmp_for_output(packet: bytes, width: int, height: int) -> bytes:
-    """`packet` made true of the upscaled picture of width x height: without its
-    orientation and thumbnails, and stating these dimensions where it states any. A
-    UTF-16 or UTF-32 packet comes back in UTF-8, the encoding PNG and WebP require; NULs
-    after it (a C string's end, which some writers store) are left out. Raises
-    MalformedXmp for a packet that is not well-formed XML."""
+def xmp_for_output(
+    packet: bytes,
+    width: int,
+    height: int,
+    scale: int = 1,
+    quarter_turn: bool = False,
+    grey: bool = False,
+    profile_kept: bool = True,
+) -> bytes:
+    """`packet` made true of the picture upscaled by `scale` to width x height: without its
+    orientation and thumbnails, stating these dimensions where it states any, its
+    resolution (tiff:XResolution, YResolution) times the scale, x and y swapped where the
+    picture was turned a `quarter_turn`, the colour mode of `grey` or RGB pixels, and
+    without the colour profile's name where the profile is not `profile_kept`. A UTF-16 or
+    UTF-32 packet comes back in UTF-8, the encoding PNG and WebP require; NULs after it (a
+    C string's end, which some writers store) are left out. Raises MalformedXmp for a
+    packet that is not well-formed XML."""
     text = _utf8(packet).rstrip(b"\0")
-    for start, end, replacement in sorted(_edits(text, width, height), reverse=True):
+    stated = _top_level_values(text)
+    changes: dict[tuple[str, str], bytes | None] = {
+        **dict.fromkeys(_LEFT_OUT),
+        **dict.fromkeys(_WIDTHS, b"%d" % width),
+        **dict.fromkeys(_HEIGHTS, b"%d" % height),
+        _COLOUR_MODE: b"1" if grey else b"3",
+    }
+    x, y = (stated.get(name) for name in _RESOLUTIONS)
+    if quarter_turn:  # the x resolution stated is the upright picture's y
+        x, y = y or x, x or y
+    for name, value in zip(_RESOLUTIONS, (x, y), strict=True):
+        if name in stated and (times := _times(value, scale)):
+            changes[name] = times
+    if not profile_kept:
+        changes[_PROFILE_NAME] = None
+    return _edited(text, changes)
+
+
+def without_profile_name(packet: bytes) -> bytes:
+    """`packet` (UTF-8) without the name of its colour profile, for an output that has
+    not that profile."""
+    return _edited(packet, {_PROFILE_NAME: None})
+
+
+def _edited(text: bytes, changes: dict[tuple[str, str], bytes | None]) -> bytes:
+    for start, end, replacement in sorted(_edits(text, changes), reverse=True):
         text = text[:start] + replacement + text[end:]
     return text
+
+
+def _times(value: str | None, scale: int) -> bytes | None:
+    """A resolution, a rational ("3000000/10000", as Photoshop writes it) or a number,
+    multiplied by `scale`, written as it was; None for one that is neither."""
+    number, over, denominator = (value or "").strip().partition("/")
+    try:
+        if over:
+            return b"%d/%s" % (int(number) * scale, denominator.strip().encode())
+        times = float(number) * scale
+    except ValueError:
+        return None
+    return b"%d" % times if times.is_integer() and "." not in number else repr(times).encode()
 
 
 def xmp_orientation(packet: bytes | None) -> int | None:
@@ -72,33 +128,42 @@ def xmp_orientation(packet: bytes | None) -> int | None:
     if not packet:
         return None
     try:
-        text = _utf8(packet).rstrip(b"\0")
+        value = _top_level_values(_utf8(packet).rstrip(b"\0")).get(_ORIENTATION, "").strip()
     except MalformedXmp:
         return None
+    return int(value) if value in ("1", "2", "3", "4", "5", "6", "7", "8") else None
+
+
+def _top_level_values(text: bytes) -> dict[tuple[str, str], str]:
+    """The properties of the picture itself that `text` (UTF-8) states as text: the
+    attributes and the text-only child elements of its top-level rdf:Descriptions, the
+    first of each name. Raises MalformedXmp for text that is not XML."""
     parser = xml.parsers.expat.ParserCreate(encoding="UTF-8", namespace_separator=" ")
     open_names: list[tuple[str, str]] = []
-    stated: list[str] = []  # the values found, an element's as its text pieces come
+    values: dict[tuple[str, str], str] = {}
+    element_text: list[str] = []  # the text of a property element, as its pieces come
 
     def element_starts(name: str, attributes: dict[str, str]) -> None:
         if open_names[-1:] + [_namespaced(name)] == _DESCRIPTION:
-            stated.extend(v for k, v in attributes.items() if _namespaced(k) == _ORIENTATION)
-        elif open_names[-2:] == _DESCRIPTION and _namespaced(name) == _ORIENTATION:
-            stated.append("")
-            parser.CharacterDataHandler = lambda data: stated.append(stated.pop() + data)
+            for key, value in attributes.items():
+                values.setdefault(_namespaced(key), value)
+        element_text.clear()
         open_names.append(_namespaced(name))
 
     def element_ends(name: str) -> None:
+        if open_names[-3:-1] == _DESCRIPTION and element_text:
+            values.setdefault(open_names[-1], "".join(element_text))
+        element_text.clear()  # a structure's text is no value
         open_names.pop()
-        parser.CharacterDataHandler = None
 
     parser.StartElementHandler = element_starts
     parser.EndElementHandler = element_ends
+    parser.CharacterDataHandler = element_text.append
     try:
         parser.Parse(text, True)
-    except xml.parsers.expat.ExpatError:
-        return None
-    value = stated[0].strip() if stated else ""
-    return int(value) if value in ("1", "2", "3", "4", "5", "6", "7", "8") else None
+    except xml.parsers.expat.ExpatError as error:
+        raise MalformedXmp(str(error)) from None
+    return values
 
 
 def without_padding(packet: bytes) -> bytes:
@@ -123,11 +188,12 @@ def _utf8(packet: bytes) -> bytes:
     return packet
 
 
-def _edits(text: bytes, width: int, height: int) -> list[Edit]:
-    """The changes to `text` (UTF-8), found by expat, which also checks it is XML."""
+def _edits(text: bytes, changes: dict[tuple[str, str], bytes | None]) -> list[Edit]:
+    """The edits to `text` (UTF-8) that make each of the picture's own properties named in
+    `changes` the value given, or leave it out (None), found by expat, which also checks it
+    is XML."""
     parser = xml.parsers.expat.ParserCreate(encoding="UTF-8", namespace_separator=" ")
     parser.namespace_prefixes = True  # names come as "uri local prefix", as written
-    sizes = {**dict.fromkeys(_WIDTHS, width), **dict.fromkeys(_HEIGHTS, height)}
     open_names: list[tuple[str, str]] = []  # the elements we are in, outermost first
     start_tags: list[tuple[int, int]] = []  # where their start tags begin and end
     edits: list[Edit] = []
@@ -136,7 +202,7 @@ def _edits(text: bytes, width: int, height: int) -> list[Edit]:
         begin = parser.CurrentByteIndex
         end = _tag_end(text, begin)
         if open_names[-1:] + [_namespaced(name)] == _DESCRIPTION:
-            edits.extend(_attribute_edits(text, (begin, end), attributes, sizes))
+            edits.extend(_attribute_edits(text, (begin, end), attributes, changes))
         open_names.append(_namespaced(name))
         start_tags.append((begin, end))
 
@@ -148,14 +214,16 @@ def _edits(text: bytes, width: int, height: int) -> list[Edit]:
         property_name = _namespaced(name)
         self_closed = text[tag_end - 2 : tag_end] == b"/>"
         closing = tag_end if self_closed else parser.CurrentByteIndex  # where "</" begins
-        if property_name in _LEFT_OUT:
+        if property_name not in changes:
+            return
+        if changes[property_name] is None:
             after = tag_end if self_closed else text.index(b">", closing) + 1
             edits.append((_line_start(text, begin), after, b""))
-        elif property_name in sizes:
+        else:
             value = text[tag_end:closing]
-            if value.strip() and b"<" not in value:  # a number, not a structure
+            if value.strip() and b"<" not in value:  # a value, not a structure
                 first = tag_end + len(value) - len(value.lstrip())
-                edits.append((first, first + len(value.strip()), b"%d" % sizes[property_name]))
+                edits.append((first, first + len(value.strip()), changes[property_name]))
 
     parser.StartElementHandler = element_starts
     parser.EndElementHandler = element_ends
@@ -197,23 +265,22 @@ def _attribute_edits(
     text: bytes,
     tag: tuple[int, int],
     attributes: dict[str, str],
-    sizes: dict[tuple[str, str], int],
+    changes: dict[tuple[str, str], bytes | None],
 ) -> list[Edit]:
-    """The changes to the attributes of the rdf:Description whose start tag is
-    text[tag[0]:tag[1]]: a left-out one goes with the space before it, a size becomes the
-    output's."""
-    changes = {}
-    for name in attributes:
-        if _namespaced(name) in _LEFT_OUT:
-            changes[_written(name)] = None
-        elif _namespaced(name) in sizes:
-            changes[_written(name)] = b"%d" % sizes[_namespaced(name)]
+    """The edits to the attributes of the rdf:Description whose start tag is
+    text[tag[0]:tag[1]]: one left out (None) goes with the space before it, another
+    changed gets its new value."""
+    by_written_name = {
+        _written(name): changes[_namespaced(name)]
+        for name in attributes
+        if _namespaced(name) in changes
+    }
     edits = []
     begin, end = tag
     at = re.compile(rb"<[^\s/>]*").match(text, begin).end()  # past the element's name
     while match := _ATTRIBUTE.match(text, at, end):
-        if match[1] in changes:
-            value = changes[match[1]]
+        if match[1] in by_written_name:
+            value = by_written_name[match[1]]
             if value is None:
                 edits.append((match.start(), match.end(), b""))
             else:
