@@ -67,3 +67,34 @@ def test_converted_colours_state_their_mode_and_no_profile_name(grey, mode):
     assert xmp_for_output(packet, 24, 40, grey=grey, profile_kept=False) == expected.encode()
     kept = xmp_for_output(packet, 24, 40)
     assert b'ColorMode="3"' in kept and b"ICCProfile" in kept
+
+
+_ANDROID = """<x:xmpmeta xmlns:x="adobe:ns:meta/">
+ <rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="" xmlns:GCamera="http://ns.google.com/photos/1.0/camera/"
+    xmlns:Container="http://ns.google.com/photos/1.0/container/"
+    xmlns:Item="http://ns.google.com/photos/1.0/container/item/"
+    xmlns:hdrgm="http://ns.adobe.com/hdr-gain-map/1.0/"
+    xmlns:dc="http://purl.org/dc/elements/1.1/"{attributes}
+    GCamera:SpecialTypeID="p">
+   <dc:title><rdf:Alt><rdf:li xml:lang="x-default">Beach</rdf:li></rdf:Alt></dc:title>{elements}
+  </rdf:Description>
+ </rdf:RDF>
+</x:xmpmeta>"""
+_APPENDED_ATTRIBUTES = """
+    hdrgm:Version="1.0" GCamera:MotionPhoto="1" GCamera:MotionPhotoVersion="1"
+    GCamera:MicroVideo="1" GCamera:MicroVideoOffset="1500000\""""
+_APPENDED_ELEMENTS = """
+   <hdrgm:GainMapMax>2.3</hdrgm:GainMapMax>
+   <Container:Directory><rdf:Seq><rdf:li rdf:parseType="Resource"><Container:Item
+    Item:Semantic="MotionPhoto" Item:Mime="video/mp4" Item:Length="1500000"/></rdf:li>
+   </rdf:Seq></Container:Directory>"""
+
+
+def test_what_describes_data_appended_to_a_jpeg_goes():
+    # A phone's motion photo or Ultra HDR JPEG states a video and a gain map appended after
+    # the picture, at offsets from the end of the file; its 3 KB output, which has neither,
+    # still stated them, so readers would take JPEG bytes for them.
+    packet = _ANDROID.format(attributes=_APPENDED_ATTRIBUTES, elements=_APPENDED_ELEMENTS)
+    written = xmp_for_output(packet.encode(), 24, 40)
+    assert written == _ANDROID.format(attributes="", elements="").encode()

@@ -6,7 +6,8 @@ goes (the pixels are already upright: vsr turns them by this one, `xmp_orientati
 EXIF states none; vsr.orientation), the pixel dimensions and the resolution (Photoshop's
 tiff:XResolution, in every packet) become the output's, the colour mode is the output's
 and the profile's name goes where the colours were converted (CMYK to RGB), and the
-embedded thumbnails, which show the old picture, go. Each is an attribute of a top-level
+embedded thumbnails, which show the old picture, go, as does what a phone states of data
+appended to its JPEG (a motion photo's video, a gain map), which the output has not. Each is an attribute of a top-level
 rdf:Description or a child element of it; the same names inside a structure (another
 document's, in a history or a pantry) are left alone. The packet's text is edited in place, so everything else stays
 byte for byte: read into a tree and written out again, it would have its namespace
@@ -32,6 +33,13 @@ _RESOLUTIONS = ((_TIFF, "XResolution"), (_TIFF, "YResolution"))
 # Photoshop's colour mode (1 grey, 3 RGB; 4 CMYK, 9 Lab and the rest vsr reads as RGB) and
 # the name of the colour profile.
 _COLOUR_MODE, _PROFILE_NAME = (_PHOTOSHOP, "ColorMode"), (_PHOTOSHOP, "ICCProfile")
+# What Android's cameras state of data they append to the JPEG after its end (a motion
+# photo's video, an Ultra HDR gain map), which vsr does not write: readers would look for
+# it at offsets counted from the end of the file, and find JPEG bytes.
+_GCAMERA = "http://ns.google.com/photos/1.0/camera/"
+_APPENDED_DATA_GCAMERA = ("MotionPhoto", "MicroVideo")  # the starts of their names
+_CONTAINER_DIRECTORY = ("http://ns.google.com/photos/1.0/container/", "Directory")
+_HDR_GAIN_MAP = "http://ns.adobe.com/hdr-gain-map/1.0/"
 # One attribute of a start tag, with the white space before it: its name and quoted value.
 _ATTRIBUTE = re.compile(rb"""\s+([^\s=/>]+)\s*=\s*("[^"]*"|'[^']*')""")
 # How a packet in UTF-32 or UTF-16 (which XMP allows) begins, with or without a byte order
@@ -89,7 +97,19 @@ def xmp_for_output(
             changes[name] = times
     if not profile_kept:
         changes[_PROFILE_NAME] = None
+    changes.update((name, None) for name in stated if _of_appended_data(name))
     return _edited(text, changes)
+
+
+def _of_appended_data(name: tuple[str, str]) -> bool:
+    """Whether a property describes data appended to a JPEG (a motion photo's video, a
+    gain map), which an output of vsr has not."""
+    namespace, local = name
+    return (
+        namespace == _HDR_GAIN_MAP
+        or name == _CONTAINER_DIRECTORY
+        or (namespace == _GCAMERA and local.startswith(_APPENDED_DATA_GCAMERA))
+    )
 
 
 def without_profile_name(packet: bytes) -> bytes:
@@ -135,26 +155,32 @@ def xmp_orientation(packet: bytes | None) -> int | None:
 
 
 def _top_level_values(text: bytes) -> dict[tuple[str, str], str]:
-    """The properties of the picture itself that `text` (UTF-8) states as text: the
-    attributes and the text-only child elements of its top-level rdf:Descriptions, the
-    first of each name. Raises MalformedXmp for text that is not XML."""
+    """The properties of the picture itself that `text` (UTF-8) states: the attributes
+    and the child elements of its top-level rdf:Descriptions, the first of each name, with
+    its text ("" for a structure). Raises MalformedXmp for text that is not XML."""
     parser = xml.parsers.expat.ParserCreate(encoding="UTF-8", namespace_separator=" ")
     open_names: list[tuple[str, str]] = []
     values: dict[tuple[str, str], str] = {}
     element_text: list[str] = []  # the text of a property element, as its pieces come
+    has_children: list[bool] = []  # of each element we are in
 
     def element_starts(name: str, attributes: dict[str, str]) -> None:
         if open_names[-1:] + [_namespaced(name)] == _DESCRIPTION:
             for key, value in attributes.items():
                 values.setdefault(_namespaced(key), value)
         element_text.clear()
+        if has_children:
+            has_children[-1] = True
         open_names.append(_namespaced(name))
+        has_children.append(False)
 
     def element_ends(name: str) -> None:
-        if open_names[-3:-1] == _DESCRIPTION and element_text:
-            values.setdefault(open_names[-1], "".join(element_text))
-        element_text.clear()  # a structure's text is no value
+        if open_names[-3:-1] == _DESCRIPTION:
+            value = "" if has_children[-1] else "".join(element_text)  # a structure: ""
+            values.setdefault(open_names[-1], value)
+        element_text.clear()
         open_names.pop()
+        has_children.pop()
 
     parser.StartElementHandler = element_starts
     parser.EndElementHandler = element_ends
