@@ -27,6 +27,7 @@ from PIL import Image, PngImagePlugin
 from vsr.apng_fallback import animated_frames
 from vsr.cmyk import SRGB_PROFILE, converts_with_profile
 from vsr.exif_text import exif_bytes
+from vsr.gif_xmp import gif_xmp
 from vsr.orientation import exif_orientation, stated_exif
 from vsr.png_colour import Chunks, chunks_to_write, colour_chunks, not_kept_meaning
 from vsr.png_exif import png_exif_chunk
@@ -143,7 +144,7 @@ def read_metadata(path: str | Path) -> ImageMetadata:
                 frames=1 if image.format == "MPO" else len(animated_frames(image)),
                 png_colour=colour_chunks(image.info) if image.format == "PNG" else (),
                 unkept=unkept_metadata(image),
-                xmp=_xmp_of(image),
+                xmp=gif_xmp(path) if image.format == "GIF" else _xmp_of(image),
                 turned_a_quarter=turned_a_quarter,
                 grey=Image.getmodebase(image.mode) == "L",
                 colours_converted=image.mode in ("CMYK", "LAB"),
