@@ -98,3 +98,67 @@ def test_what_describes_data_appended_to_a_jpeg_goes():
     packet = _ANDROID.format(attributes=_APPENDED_ATTRIBUTES, elements=_APPENDED_ELEMENTS)
     written = xmp_for_output(packet.encode(), 24, 40)
     assert written == _ANDROID.format(attributes="", elements="").encode()
+
+
+_PROPERTIES = """<x:xmpmeta xmlns:x="adobe:ns:meta/">
+ <rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">
+  <rdf:Description rdf:about="" xmlns:tiff="http://ns.adobe.com/tiff/1.0/"
+    xmlns:xmp="http://ns.adobe.com/xap/1.0/" xmlns:dc="http://purl.org/dc/elements/1.1/"
+    xmlns:photoshop="http://ns.adobe.com/photoshop/1.0/"{attributes}>{elements}
+   <dc:format>image/jpeg</dc:format>
+  </rdf:Description>
+ </rdf:RDF>
+</x:xmpmeta>"""
+
+
+def test_a_self_closed_property_left_out_goes_to_its_own_end():
+    # Cut at the next '>', the removal took the start of the element after it with it:
+    # 'xmlns:photoshop="...">image/jpeg</dc:format>', no longer well-formed.
+    elements = '\n   <tiff:Orientation rdf:value="6"/>\n   <xmp:Thumbnails/>'
+    packet = _PROPERTIES.format(attributes="", elements=elements)
+    written = xmp_for_output(packet.encode(), 24, 40)
+    assert written == _PROPERTIES.format(attributes="", elements="").encode()
+    ElementTree.fromstring(written)
+
+
+def test_a_line_left_out_of_a_crlf_packet_leaves_no_stray_carriage_return():
+    # Windows writers end lines with CRLF; the line's "\n" went with the element and its
+    # "\r" stayed: "\r\r\n".
+    elements = "\n   <tiff:Orientation>6</tiff:Orientation>\n   <xmp:Thumbnails/>"
+    packet = _PROPERTIES.format(attributes="", elements=elements).replace("\n", "\r\n")
+    expected = _PROPERTIES.format(attributes="", elements="").replace("\n", "\r\n")
+    assert xmp_for_output(packet.encode(), 24, 40) == expected.encode()
+
+
+def test_a_greater_than_sign_in_a_single_quoted_attribute_ends_no_tag():
+    # The description's start tag was taken to end at the '>' of 'Sun > rain', and the
+    # orientation after it was kept on the turned pixels.
+    headline = "\n    photoshop:Headline='Sun > rain'"
+    packet = _PROPERTIES.format(attributes=headline + ' tiff:Orientation="6"', elements="")
+    expected = _PROPERTIES.format(attributes=headline, elements="")
+    assert xmp_for_output(packet.encode(), 24, 40) == expected.encode()
+
+
+def test_every_size_property_states_the_outputs_size_and_a_structure_stays():
+    # tiff:ImageWidth kept the source's width beside the output's tiff:ImageLength; a
+    # size that holds a structure (no number to replace) is left as it is.
+    sizes = ' tiff:ImageWidth="20"\n    tiff:ImageLength="12"'
+    structure = (
+        "\n   <xmp:PageInfo><tiff:ImageWidth>7</tiff:ImageWidth></xmp:PageInfo>"
+        '\n   <tiff:ImageWidth><rdf:Alt><rdf:li xml:lang="x-default">20</rdf:li></rdf:Alt>'
+        "</tiff:ImageWidth>"
+    )
+    packet = _PROPERTIES.format(attributes=sizes, elements="")
+    expected = _PROPERTIES.format(
+        attributes=sizes.replace("20", "24").replace("12", "40"), elements=""
+    )
+    assert xmp_for_output(packet.encode(), 24, 40) == expected.encode()
+    packet = _PROPERTIES.format(attributes="", elements=structure)
+    assert xmp_for_output(packet.encode(), 24, 40) == packet.encode()
+
+
+def test_nuls_after_a_packet_are_left_out():
+    # Some writers store the packet as a C string, its NUL included, which expat refuses
+    # ("junk after document element"): the XMP was dropped as not well-formed.
+    packet = _PROPERTIES.format(attributes="", elements="").encode()
+    assert xmp_for_output(packet + b"\0\0", 24, 40) == packet
