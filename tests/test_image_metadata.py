@@ -809,3 +809,71 @@ def test_a_gif_s_xmp_goes_along(tmp_path, weights, capsys, output):
             written
             == _XMP.format(attribute="", element="", width=40, height=24, thumbnail="").encode()
         )
+
+
+def test_an_8_bit_tiff_keeps_the_exif_s_tags_beside_the_xmp(tmp_path, weights):
+    # The XMP's tag could replace, not join, the tags EXIF gives an 8-bit TIFF, losing
+    # the camera without a note.
+    packet = _XMP.format(attribute="", element="", width=20, height=12, thumbnail="")
+    source = tmp_path / "in.jpg"
+    Image.new("RGB", (20, 12)).save(source, exif=_exif(20, 12), xmp=packet.encode())
+    target = tmp_path / "out.tif"
+    assert main(["image", str(source), str(target), "--weights", str(weights)]) == 0
+    with Image.open(target) as image:
+        assert image.tag_v2[CAMERA] == "Camera Maker"
+        written = image.info["xmp"]
+    assert (
+        written == _XMP.format(attribute="", element="", width=40, height=24, thumbnail="").encode()
+    )
+
+
+@pytest.mark.parametrize(("length", "kept"), [(65502, True), (65520, False)])
+def test_xmp_a_jpeg_segment_cannot_hold_is_left_out_and_the_jpeg_written(
+    tmp_path, weights, capsys, length, kept
+):
+    # Pillow refuses a packet over 65504 bytes ("XMP data is too long") and writes no
+    # JPEG at all; one that the XMP specification's 65502 bytes allows goes whole.
+    packet = _XMP.format(attribute="", element="", width=20, height=12, thumbnail="")
+    filler = "<!--" + "x" * (length - len(packet.encode()) - 7) + "-->"
+    packet = packet.replace("</x:xmpmeta>", filler + "</x:xmpmeta>").encode()
+    assert len(packet) == length
+    source = _with_xmp(tmp_path, "in.webp", packet)
+    target = tmp_path / "out.jpg"
+    assert main(["image", str(source), str(target), "--weights", str(weights)]) == 0
+    err = capsys.readouterr().err
+    with Image.open(target) as image:
+        written = image.info.get("xmp")
+    if kept:
+        assert "XMP" not in err
+        assert written == packet.replace(b'"20"', b'"40"').replace(b">12<", b">24<")
+    else:
+        assert "out.jpg cannot keep the XMP: it is longer than a JPEG's 64 KB" in err
+        assert written is None
+
+
+def test_a_blank_xmp_is_no_packet_and_no_note(tmp_path, weights, capsys):
+    # An XMP of white space and a NUL alone, with nothing in it to carry, was read as a
+    # packet and noted as "not well-formed XML".
+    source = tmp_path / "in.jpg"
+    Image.new("RGB", (20, 12)).save(source, xmp=b" \r\n\0")
+    target = tmp_path / "out.png"
+    assert main(["image", str(source), str(target), "--weights", str(weights)]) == 0
+    assert "XMP" not in capsys.readouterr().err
+    with Image.open(target) as image:
+        assert "xmp" not in image.info
+
+
+@pytest.mark.parametrize(("source", "output"), [("in.jpg", "out.tif"), ("in16.png", "out16.tif")])
+def test_a_tiff_s_xmp_tag_is_bytes_as_adobe_writes_it(tmp_path, weights, source, output):
+    # Adobe and Pillow write the XMP tag (700) as BYTE; so must vsr's own directory for
+    # FFmpeg's 16-bit TIFF.
+    packet = _XMP.format(attribute="", element="", width=20, height=12, thumbnail="")
+    source_path = _with_xmp(tmp_path, source, packet.encode())
+    target = tmp_path / output
+    assert main(["image", str(source_path), str(target), "--weights", str(weights)]) == 0
+    with Image.open(target) as image:
+        assert image.tag_v2.tagtype[700] == 1  # BYTE
+        written = image.info["xmp"]
+    assert (
+        written == _XMP.format(attribute="", element="", width=40, height=24, thumbnail="").encode()
+    )
