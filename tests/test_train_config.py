@@ -49,6 +49,15 @@ def test_wrong_settings_are_one_line_errors(tmp_path, capsys, flags, message) ->
     assert not out.exists()
 
 
+@pytest.mark.parametrize("seed", [-(2**63), 2**64 - 1])
+def test_the_seeds_at_either_end_of_torchs_range_are_taken(tmp_path, seed) -> None:
+    # The range's ends are torch's own: it seeds with both, so neither may be refused.
+    torch.Generator().manual_seed(seed)
+    assert load_config(None, {"train_dir": str(tmp_path), "seed": seed}).seed == seed
+    with pytest.raises(VsrError, match="^seed must be between"):
+        load_config(None, {"train_dir": str(tmp_path), "seed": seed + (1 if seed > 0 else -1)})
+
+
 @pytest.mark.parametrize(
     ("setting", "message"),
     [

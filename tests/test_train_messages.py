@@ -280,6 +280,22 @@ def test_a_batch_too_large_for_memory_names_batch(
     )
 
 
+def test_a_failure_in_a_step_that_is_no_allocation_is_not_called_out_of_memory(
+    tmp_path, monkeypatch
+) -> None:
+    # Only an allocator's failure is a batch too large: any other RuntimeError of a step
+    # (a shape mismatch, a CUDA assert) goes on as itself, not hidden behind --batch advice.
+    def sample(self, size, generator):
+        raise RuntimeError("mat1 and mat2 shapes cannot be multiplied (4x3 and 5x6)")
+
+    monkeypatch.setattr(loop.PatchStore, "sample", sample)
+    config = tiny_config(tmp_path, steps=1)
+    flags = ["--train-dir", config.train_dir, "--out", config.out, "--arch", "imdn_rtc"]
+    flags += ["--patch", "16", "--batch", "4", "--device", "cpu", "--threads", "1"]
+    with pytest.raises(RuntimeError, match="shapes cannot be multiplied"):
+        main(["train", *flags])
+
+
 def test_val_every_without_a_validation_set_is_said_to_be_unused(tmp_path, capsys) -> None:
     # --val-every 2 without --val-dir trained, validated nothing and said nothing.
     config = tiny_config(tmp_path, steps=1)
