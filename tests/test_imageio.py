@@ -11,7 +11,7 @@ import pytest
 from PIL import Image, ImageOps
 
 from vsr.errors import VsrError
-from vsr.imageio import read_image, write_image
+from vsr.imageio import pillow_pixels, read_image, write_image
 
 
 def _pixels(channels: int, dtype=np.uint8, seed: int = 0) -> np.ndarray:
@@ -51,6 +51,38 @@ def test_16_bit_png_and_tiff_keep_all_bits(tmp_path, channels, extension):
     if extension != ".png":
         with Image.open(path) as stored:  # a TIFF other programs read: 16 bits a sample
             assert stored.tag_v2[258] == (16,) * channels
+
+
+def test_a_big_endian_16_bit_grey_tiff_keeps_all_bits(tmp_path):
+    # Pillow opens a big-endian ("MM") 16-bit grey TIFF in mode I;16B, not I;16: read as
+    # any other mode (convert("RGB")), its 16 bits would become 8.
+    pixels = _pixels(1, np.uint16, seed=5)
+    path = tmp_path / "big_endian.tif"
+    Image.fromarray(pixels[:, :, 0].astype(">u2")).save(path)
+    with Image.open(path) as stored:
+        assert stored.mode == "I;16B"
+        np.testing.assert_array_equal(pillow_pixels(stored, keep_grey_alpha=False), pixels)
+    result = read_image(path)
+    assert result.dtype == np.uint16
+    np.testing.assert_array_equal(result, pixels)
+
+
+@pytest.mark.parametrize("keep_grey_alpha", [False, True])
+def test_a_16_bit_grey_pillow_image_with_a_transparent_grey_reads_as_its_file(
+    tmp_path, keep_grey_alpha
+):
+    # Opened with Pillow, a 16-bit grey PNG's tRNS key is info["transparency"]: its pixels
+    # come as the file's do, grey + alpha only when kept, RGBA (grey thrice) otherwise.
+    grey = _pixels(1, np.uint16, seed=6)
+    grey[:, :3] = 1234
+    path = tmp_path / "key.png"
+    Image.fromarray(grey[:, :, 0]).save(path, transparency=1234)
+    from_file = read_image(path, keep_grey_alpha=keep_grey_alpha)
+    assert from_file.shape == (5, 7, 2 if keep_grey_alpha else 4)
+    assert (from_file[:, :3, -1] == 0).all()
+    with Image.open(path) as stored:
+        assert (stored.mode, stored.info["transparency"]) == ("I;16", 1234)
+        np.testing.assert_array_equal(pillow_pixels(stored, keep_grey_alpha), from_file)
 
 
 @pytest.mark.parametrize(("channels", "pix_fmt"), [(3, "rgb48le"), (4, "rgba64le")])
