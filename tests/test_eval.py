@@ -610,8 +610,10 @@ def test_a_fifo_given_as_a_dataset_is_one_line_not_a_traceback(tmp_path):
 
 def test_pictures_evaluation_does_not_read_are_named(tmp_path, capsys):
     # b.gif and c.ppm beside the PNGs were passed over without a word (the table said 2
-    # images), and an HR/ of PPMs alone was "no images in .../HR".
+    # images), and an HR/ of PPMs alone was "no images in .../HR". An image's extension in
+    # upper case (im1.PNG) is read, not named.
     dataset = _make_dataset(tmp_path / "Mixed")
+    (dataset / "HR" / "im1.png").rename(dataset / "HR" / "im1.PNG")
     hr = read_image(dataset / "HR" / "im0.png")
     Image.fromarray(hr).save(dataset / "HR" / "b.gif")
     Image.fromarray(hr).save(dataset / "HR" / "c.ppm")
@@ -619,12 +621,13 @@ def test_pictures_evaluation_does_not_read_are_named(tmp_path, capsys):
     weights = tmp_path / "random.safetensors"
     save_weights(create_model("imdn", scale=2), weights)
     args = ["eval", str(dataset), "--weights", str(weights), "--device", "cpu"]
+    assert evaluate_dataset(BicubicUpscaler(2), dataset, progress=False).images == 2
     assert main(args) == 0
     assert capsys.readouterr().err == (
         f"vsr: note: 2 file(s) in {dataset / 'HR'} left out (b.gif, c.ppm): "
         "evaluation reads PNG, BMP, WebP, JPEG and TIFF\n"
     )
-    for image in (dataset / "HR").glob("*.png"):
+    for image in [*(dataset / "HR").glob("*.png"), dataset / "HR" / "im1.PNG"]:
         image.unlink()
     assert main(args) == 2
     assert capsys.readouterr().err == (
@@ -670,6 +673,28 @@ def test_an_input_named_in_the_other_folders_convention_is_found(tmp_path, folde
     assert scores[0][0] < _expected_scores(tmp_path / "Own" / "HR", 2)[0] - 1
 
 
+@pytest.mark.parametrize(
+    ("folder", "own", "other"), [("LR", "im0", "im0x2"), ("LR_bicubic/X2", "im0x2", "im0")]
+)
+def test_a_folder_holding_an_input_under_both_names_takes_its_own(tmp_path, folder, own, other):
+    # The other folder's name is the fallback: where both are there, the folder's own is
+    # the input (LR/a.png before LR/ax2.png, LR_bicubic/X2/ax2.png before .../a.png).
+    flat = np.full((16, 16, 3), 128, np.uint8)  # not what bicubic makes: the score shows it
+    scores = []
+    for dataset, names in ((tmp_path / "Own", [own]), (tmp_path / "Both", [own, other])):
+        _make_dataset(dataset, sizes=((32, 32),))
+        (dataset / folder).mkdir(parents=True)
+        hr = read_image(dataset / "HR" / "im0.png")
+        write_image(dataset / folder / f"{own}.png", flat)
+        if other in names:
+            write_image(dataset / folder / f"{other}.png", imresize(hr, scale=0.5))
+        result = evaluate_dataset(BicubicUpscaler(2), dataset, progress=False)
+        assert (result.inputs, result.images) == (folder, 1)
+        scores.append((result.psnr, result.ssim))
+    assert scores[0] == scores[1]
+    assert scores[0][0] < _expected_scores(tmp_path / "Own" / "HR", 2)[0] - 1
+
+
 def test_a_same_size_network_on_inputs_shrunk_by_a_factor_is_told_the_scale(tmp_path):
     # IMDN_AS on an LR/ of HR shrunk by 2 got "LR/im0.png is 17x13, but im0.png at x1 needs
     # 34x26" for each image, and no word of --scale 2, which scores it on them.
@@ -689,6 +714,14 @@ def test_a_same_size_network_on_inputs_shrunk_by_a_factor_is_told_the_scale(tmp_
     write_image(dataset / "LR" / "im1.png", np.zeros((10, 7, 3), np.uint8))
     with pytest.raises(VsrError, match="2 of the 2 images .* at x1 needs 34x26, .*LR/im1.png"):
         check_every_pair(dataset, 1)
+    # One shrunk by 2 in height alone (26x34 to 13x15): scale=2 would refuse it as well,
+    # so no scale is told, each pair is named.
+    write_image(dataset / "LR" / "im1.png", imresize(read_image(dataset / "HR" / "im1.png"), 0.5))
+    write_image(dataset / "LR" / "im0.png", np.zeros((13, 15, 3), np.uint8))
+    with pytest.raises(VsrError, match="2 of the 2 images .*LR/im0.png is 15x13, but im0.png"):
+        check_every_pair(dataset, 1)
+    with pytest.raises(VsrError, match="LR/im0.png is 15x13, but im0.png at x2 needs 17x13$"):
+        check_every_pair(dataset, 2)
 
 
 @pytest.mark.parametrize(("scale", "side", "smallest"), [(2, 15, 16), (3, 17, 18), (4, 19, 20)])
@@ -707,16 +740,20 @@ def test_the_smallest_size_said_is_one_that_scores(tmp_path, scale, side, smalle
     assert evaluate_dataset(upscaler, dataset, progress=False).images == 1
 
 
-def test_an_input_made_from_the_stored_pixels_of_a_turned_image_names_the_turn(tmp_path):
+@pytest.mark.parametrize("orientation", [5, 6, 7, 8])
+def test_an_input_made_from_the_stored_pixels_of_a_turned_image_names_the_turn(
+    tmp_path, orientation
+):
     # An HR JPEG stored 64x40 with EXIF orientation 6 (read 40x64) and its input made from
     # the stored pixels, as MATLAB's imread makes it: "rx2.png is 32x20, but r.jpg at x2
-    # needs 20x32", and nothing named the EXIF orientation.
+    # needs 20x32", and nothing named the EXIF orientation. Transpose (5) and transverse
+    # (7) swap the sides as the quarter turns (6, 8) do.
     dataset = tmp_path / "Turned"
     (dataset / "HR").mkdir(parents=True)
     (dataset / "LR_bicubic" / "X2").mkdir(parents=True)
     stored = np.random.default_rng(0).integers(0, 256, (40, 64, 3), dtype=np.uint8)
     exif = Image.Exif()
-    exif[0x0112] = 6
+    exif[0x0112] = orientation
     Image.fromarray(stored).save(dataset / "HR" / "r.jpg", exif=exif)
     lr = dataset / "LR_bicubic" / "X2" / "rx2.png"
     write_image(lr, imresize(stored, scale=0.5))
@@ -726,5 +763,10 @@ def test_an_input_made_from_the_stored_pixels_of_a_turned_image_names_the_turn(t
         f"{lr} is 32x20, but r.jpg at x2 needs 20x32: r.jpg is read turned a quarter by its "
         "EXIF orientation; make its input from the turned image"
     )
+    # An input of another wrong size is no turn's doing: its size is all that is said.
+    write_image(lr, imresize(stored, scale=0.25))
+    with pytest.raises(VsrError) as refusal:
+        check_every_pair(dataset, 2)
+    assert str(refusal.value) == f"{lr} is 16x10, but r.jpg at x2 needs 20x32"
     write_image(lr, imresize(read_image(dataset / "HR" / "r.jpg"), scale=0.5))
     check_every_pair(dataset, 2)  # made from the turned image
