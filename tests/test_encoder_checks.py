@@ -13,6 +13,7 @@ from media import make_clip, make_rgb_clip
 from vsr.cli import main
 from vsr.errors import VsrError
 from vsr.ops.yuv import GBR
+from vsr.video import encoder_choice
 from vsr.video.codecs import video_encoder
 from vsr.video.reader import VideoReader
 from vsr.video.writer import EncodeSettings, VideoWriter, temp_path_for
@@ -623,6 +624,57 @@ def test_a_presets_pixel_format_keeps_a_sources_finer_chroma_and_depth(
     writer = writer_for(source, tmp_path / "asked.mkv", asked)
     writer.abort()
     assert writer.pix_fmt == preset_format
+
+
+def test_a_presets_depth_the_encoder_lacks_does_not_cost_the_sources_chroma(tmp_path):
+    # --pipeline archive (yuv420p10le) --codec libvpx-vp9, 8 bits only in PyAV's build, on
+    # a 4:4:4 source: "the preset's pixel format yuv420p10le reduces the source's yuv444p:
+    # libvpx-vp9 takes no finer one", and yuv420p, though it takes yuv444p; the 10 bits that
+    # ruled it out were never to be had.
+    source = tmp_path / "src.mkv"
+    make_clip(source, 32, 24, frames=1, audio=False, codec="ffv1", pix_fmt="yuv444p")
+    preset = EncodeSettings(codec="libvpx-vp9", pix_fmt="yuv420p10le", pix_fmt_is_default=True)
+    writer = writer_for(source, tmp_path / "out.mkv", preset)
+    writer.abort()
+    assert "yuv420p10le" not in [f.name for f in writer.codec.video_formats]
+    assert writer.pix_fmt == "yuv444p"
+    assert writer.notes == [
+        "the preset's pixel format yuv420p10le is not one libvpx-vp9 takes: encoded as "
+        "yuv444p, the nearest it takes to the source's finer yuv444p (choose with "
+        "settings=EncodeSettings(pix_fmt=...))"
+    ]
+
+
+class _EncoderLacking:
+    """A real encoder that takes all but the pixel formats `lacking`, as other builds of it
+    may."""
+
+    def __init__(self, codec: av.codec.Codec, lacking: set[str]) -> None:
+        self._codec = codec
+        self.video_formats = [f for f in codec.video_formats if f.name not in lacking]
+
+    def __getattr__(self, name: str):
+        return getattr(self._codec, name)
+
+
+def test_a_sources_finer_chroma_is_not_kept_at_the_cost_of_the_presets_depth(tmp_path, monkeypatch):
+    # An encoder that takes yuv420p10le and yuv444p but no 10-bit 4:4:4 or 4:2:2: the
+    # source's 4:4:4 in 8 bits would lower the preset's 10; the preset's format is kept.
+    real = encoder_choice.video_encoder
+    lacking = {"yuv422p10le", "yuv444p10le", "nv20le"}
+    monkeypatch.setattr(
+        encoder_choice, "video_encoder", lambda name: _EncoderLacking(real(name), lacking)
+    )
+    source = tmp_path / "src.mkv"
+    make_clip(source, 32, 24, frames=1, audio=False, codec="ffv1", pix_fmt="yuv444p")
+    preset = EncodeSettings(codec="libx264", pix_fmt="yuv420p10le", pix_fmt_is_default=True)
+    writer = writer_for(source, tmp_path / "out.mkv", preset)
+    writer.abort()
+    assert writer.pix_fmt == "yuv420p10le"
+    assert (
+        "the preset's pixel format yuv420p10le reduces the source's yuv444p: libx264 takes no "
+        "finer one"
+    ) in writer.notes
 
 
 def test_prores_at_an_odd_width_keeps_its_last_columns_of_colour(tmp_path):

@@ -500,14 +500,27 @@ class EncoderChoice:
         finer = planar_name(depth, shift)
         if finer == preset_format:
             return preset_format
+        # What the source's format is finer than: the preset's as this encoder takes it, its
+        # nearest where it lacks it (_format_asked). Against the preset's own, libvpx-vp9
+        # (8 bits here) was refused yuv444p for the archive preset's yuv420p10le, and
+        # encoded a 4:4:4 source as yuv420p, its chroma halved for 10 bits it never had.
+        taken = nearest_supported(preset_format, supported) if supported else None
+        base = (parse_planar(taken[0]) if taken else None) or preset
         nearest = nearest_supported(finer, supported) if supported else (finer, finer)
         kept = parse_planar(nearest[0]) if nearest else None
-        if kept is None or kept[0] < preset[0] or kept[1] > preset[1] or kept == preset:
+        if kept is None or kept[0] < base[0] or kept[1] > base[1] or kept == base:
             self.notes.append(
                 f"the preset's pixel format {preset_format} reduces the source's "
                 f"{self.source.pix_fmt}: {self.codec.name} takes no finer one"
             )
             return preset_format
+        if base != preset:
+            self.notes.append(
+                f"the preset's pixel format {preset_format} is not one {self.codec.name} "
+                f"takes: encoded as {nearest[0]}, the nearest it takes to the source's finer "
+                f"{self.source.pix_fmt} (choose with {option('--pix-fmt', setting=True)})"
+            )
+            return nearest[0]
         self.notes.append(
             f"the source's {self.source.pix_fmt} is finer than the preset's pixel format "
             f"{preset_format}: encoded as {nearest[0]} to keep it "
