@@ -322,6 +322,8 @@ def test_full_range_goes_to_limited_where_the_output_cannot_mark_it(
         ("yuv444p", "libx264", "yuv444p", None),  # asked for: the user's choice
         # A preset's 10 bits (--pipeline archive --codec libx264) are no source's to keep.
         ("yuv420p", "libx264", "preset:yuv420p10le", "libx264 at the preset's 10-bit"),
+        # The source's 4:4:4 taken over the preset's 4:2:0 is the source's.
+        ("yuv444p", "libx265", "preset:yuv420p10le", "libx265 at the source's 4:4:4 10-bit"),
         ("yuv420p", "libx265", "preset:gbrp", "libx265 in RGB (gbrp) plays in few players"),
         ("yuv420p", "libx265", "gbrp", None),
     ],
