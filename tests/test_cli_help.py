@@ -78,6 +78,11 @@ def test_every_command_has_help(command, capsys):
             ["run", "--", "a.mp4", "b.mp4", "-c.mp4"],
             "vsr: error: unrecognized arguments: -c.mp4 (see: vsr run --help)",
         ),
+        # Words are quoted as a shell reads them: "my clip.mp4" unquoted read as two words.
+        (
+            ["run", "a.mp4", "b.mp4", "my clip.mp4", "c.mp4"],
+            "vsr: error: unrecognized arguments: 'my clip.mp4' c.mp4 (see: vsr run --help)",
+        ),
         # A shortened name was taken for the option it starts: `bench --size 320x180` (run's
         # and profile's spelling) for --sizes, "not used by the end-to-end bench".
         (
