@@ -258,8 +258,12 @@ def pillow_options(metadata: ImageMetadata, extension: str) -> dict:
         options.setdefault("tiffinfo", {})[_XMP_TIFF_TAG] = metadata.xmp
     elif metadata.xmp and extension == ".webp":
         options["xmp"] = metadata.xmp
-    elif metadata.xmp and extension in (".jpg", ".jpeg") and _xmp_for_jpeg(metadata.xmp):
-        options["xmp"] = _xmp_for_jpeg(metadata.xmp)
+    elif (
+        metadata.xmp
+        and extension in (".jpg", ".jpeg")
+        and (packet := _xmp_for_jpeg(metadata.xmp)) is not None
+    ):
+        options["xmp"] = packet
     return options
 
 
