@@ -69,7 +69,8 @@ def run(args: argparse.Namespace) -> int:
     for dataset in datasets:
         check_dataset(dataset)
     from vsr.api import load_model
-    from vsr.weights import load_network, resolve_weights, sha256_of
+    from vsr.weights import load_network, resolve_weights
+    from vsr.weights_origin import origin_of
 
     weights_path = resolve_weights(args.weights, args.scale)
     # The weights are scored at their own factor: load_model would take x4 weights for
@@ -112,7 +113,7 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         payload = {
             "weights": str(weights_path.resolve()),  # "model" is only its name
-            "weights_sha256": sha256_of(weights_path),
+            "weights_sha256": origin_of(network).sha256,  # hashed as it was loaded
             "precision": upscaler.precision,
             "device": str(upscaler.device),
         }
