@@ -28,7 +28,7 @@ from vsr.apng_fallback import animated_frames
 from vsr.cmyk import SRGB_PROFILE, converts_with_profile
 from vsr.exif_text import exif_bytes
 from vsr.gif_xmp import gif_xmp
-from vsr.orientation import exif_orientation, stated_exif
+from vsr.orientation import exif_orientation, stated_exif, xmp_packet
 from vsr.png_colour import Chunks, chunks_to_write, colour_chunks, not_kept_meaning
 from vsr.png_exif import png_exif_chunk
 from vsr.unkept_metadata import unkept_metadata
@@ -171,8 +171,9 @@ def _exif_of(image: Image.Image, path: str | Path) -> Image.Exif:
 
 
 def _xmp_of(image: Image.Image) -> bytes | None:
-    """The XMP packet Pillow found: JPEG's APP1, WebP's chunk, PNG's iTXt, TIFF's tag."""
-    xmp = image.info.get("xmp")
+    """The XMP packet Pillow found (JPEG's APP1, WebP's chunk, PNG's iTXt, TIFF's tag), as
+    vsr.orientation reads it; None for a blank one."""
+    xmp = xmp_packet(image)
     return xmp if isinstance(xmp, bytes) and xmp.strip(b"\0 \t\r\n") else None
 
 
