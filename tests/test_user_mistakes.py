@@ -195,6 +195,16 @@ def test_a_pipeline_s_encoders_beyond_the_bound_name_the_pipeline(tmp_path, caps
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.mp4", "p.toml"]
 
 
+def _assert_pipeline_refused(tmp_path, capsys, written: str, refusal: str) -> None:
+    """`vsr run` with a pipeline file holding `written` ends in one error line, exit 2,
+    that names the file and says `refusal`."""
+    pipeline = tmp_path / "p.toml"
+    pipeline.write_text(f"{written}\n")
+    argv = ["run", str(tmp_path / "in.mp4"), str(tmp_path / "out.mp4"), "--pipeline", str(pipeline)]
+    assert main(argv) == 2
+    assert _one_error_line(capsys).startswith(f"pipeline {pipeline}: {refusal}")
+
+
 @pytest.mark.parametrize(
     ("written", "refusal"),
     [
@@ -216,11 +226,7 @@ def test_a_pipeline_s_value_of_the_wrong_kind_is_told_what_the_key_takes(
     tmp_path, capsys, written, refusal
 ):
     # "crf must be a int", "channels_last must be a bool": Python's names for TOML's values.
-    pipeline = tmp_path / "p.toml"
-    pipeline.write_text(f"{written}\n")
-    argv = ["run", str(tmp_path / "in.mp4"), str(tmp_path / "out.mp4"), "--pipeline", str(pipeline)]
-    assert main(argv) == 2
-    assert _one_error_line(capsys).startswith(f"pipeline {pipeline}: {refusal}")
+    _assert_pipeline_refused(tmp_path, capsys, written, refusal)
 
 
 @pytest.mark.parametrize(
@@ -245,11 +251,7 @@ def test_a_pipeline_s_bad_value_is_blamed_on_the_file_and_its_key(
     # Were "--pix-fmt yuv420p12xx: ...", a flag nobody gave; "settings crf=18 and
     # options['crf']='30' both set crf", the API's words; and "unknown video codec", the
     # file never named.
-    pipeline = tmp_path / "p.toml"
-    pipeline.write_text(f"{written}\n")
-    argv = ["run", str(tmp_path / "in.mp4"), str(tmp_path / "out.mp4"), "--pipeline", str(pipeline)]
-    assert main(argv) == 2
-    assert _one_error_line(capsys).startswith(f"pipeline {pipeline}: {refusal}")
+    _assert_pipeline_refused(tmp_path, capsys, written, refusal)
     crf_and_preset_agree = tmp_path / "same.toml"  # the same setting twice is no conflict
     crf_and_preset_agree.write_text('crf = 18\npreset = "slow"\n[options]\ncrf = "18.0"\n')
     assert load_preset(str(crf_and_preset_agree)).options == {"crf": "18.0"}
