@@ -234,7 +234,7 @@ def test_a_mistake_every_clip_would_meet_stops_a_folder_run_once(
 @pytest.mark.parametrize(
     ("preset", "message"),
     [
-        ('[options]\nfoo = "1"\n', "libx264 has no option foo"),
+        ('[options]\nfoo = "1"\n', "[options] foo: libx264 has no such option"),
         ("max_memory = 1\n", "is less than the network needs for its smallest windows"),
     ],
 )

@@ -183,6 +183,29 @@ def test_a_pipeline_s_memory_budget_under_a_byte_names_the_pipeline(
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.mp4", "p.toml"]
 
 
+def test_a_pipeline_s_memory_budget_too_small_for_any_tiling_names_the_pipeline(tmp_path, capsys):
+    # Was "...; raise --max-memory", a flag never given, for a clip and for a folder.
+    source = tmp_path / "clips" / "in.mp4"
+    source.parent.mkdir()
+    make_clip(source, frames=2, audio=False)
+    pipeline = tmp_path / "p.toml"
+    pipeline.write_text('max_memory = "1KiB"\n')
+    for given in (source, source.parent):
+        argv = ["run", str(given), str(tmp_path / "out.mp4"), "--pipeline", str(pipeline)]
+        assert main(argv) == 2
+        error = _one_error_line(capsys)
+        assert error.startswith(f"pipeline {pipeline}: max_memory: the memory budget (1.0 KiB)")
+        assert error.endswith(" on cpu); raise it")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["clips", "p.toml"]
+    # A --max-memory given beside the file's is the budget, and named as such.
+    argv += ["--max-memory", "2KiB"]
+    assert main(argv) == 2
+    assert _one_error_line(capsys).endswith(
+        "(2.0 KiB) is less than the network needs for "
+        "its smallest windows (1024 pixels: 39.7 MiB on cpu); raise --max-memory"
+    )
+
+
 def test_a_pipeline_s_encoders_beyond_the_bound_name_the_pipeline(tmp_path, capsys):
     # Was "--encoders must be from 1 to 16", a flag never given (before it, no bound at all).
     source = tmp_path / "in.mp4"
@@ -243,6 +266,19 @@ def test_a_pipeline_s_value_of_the_wrong_kind_is_told_what_the_key_takes(
             'preset = "slow"\n[options]\npreset = "fast"',
             'preset = "slow" and [options] preset = "fast" both set preset: give one of them',
         ),
+        # Were "crf 99: libx264 takes 0 to 51" and "libx264 has no preset ...", as if typed.
+        ("crf = 99", "crf 99: libx264 takes 0 to 51"),
+        ('preset = "superfast2"', "libx264 has no preset 'superfast2'; its presets: ultrafast,"),
+        # Was a note "ffv1 has no crf option; --crf ignored", though the file names FFV1.
+        ('codec = "ffv1"\ncrf = 10', "crf = 10, but ffv1 has no crf"),
+        ('codec = "ffv1"\npreset = "slow"', 'preset = "slow", but ffv1 has no preset'),
+        # Were "libx264 has no option batch (check -e KEY=VALUE)", an -e nobody gave.
+        (
+            "[options]\nbatch = 4\npix_fmt = 1",
+            "[options] batch, pix_fmt: libx264 has no such option; batch, pix_fmt are fields of "
+            "the file itself, written above [options]",
+        ),
+        ('[options]\nfoo = "1"', "[options] foo: libx264 has no such option"),
     ],
 )
 def test_a_pipeline_s_bad_value_is_blamed_on_the_file_and_its_key(

@@ -40,6 +40,8 @@ class Preset:
     cuda_graphs: bool = False
     encoders: int = 1
     options: dict[str, str] = field(default_factory=dict)
+    # The file it was read from, named where one of its values is refused (not a TOML key).
+    path: Path | None = None
 
 
 # What each typed field takes, in the words of a TOML file: its Python type's name ("must
@@ -138,7 +140,7 @@ def load_preset(name_or_path: str) -> Preset:
         data = tomllib.loads(path.read_text(encoding="utf-8-sig"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
         raise VsrError(f"pipeline {path}: not valid TOML ({error})") from None
-    known = set(Preset.__dataclass_fields__) - {"name"}
+    known = set(Preset.__dataclass_fields__) - {"name", "path"}
     unknown = sorted(set(data) - known)
     if unknown:
         raise VsrError(f"pipeline {path}: unknown field(s) {', '.join(unknown)}")
@@ -181,4 +183,39 @@ def load_preset(name_or_path: str) -> Preset:
         raise VsrError(
             f"pipeline {path}: compile must be true, false or a mode ({', '.join(MODES)})"
         )
-    return Preset(name=path.stem, options={k: str(v) for k, v in options.items()}, **data)
+    options = {k: str(v) for k, v in options.items()}
+    return Preset(name=path.stem, options=options, path=path, **data)
+
+
+def check_for_encoder(
+    preset: Preset, codec: str, crf: int | None, speed: str | None, option_names: set[str]
+) -> None:
+    """The file's own crf, speed preset and [options] keys (those of it the run uses: `crf`,
+    `speed`, `option_names`), refused naming the file and its key where encoder `codec`
+    (libx264, not h264) cannot take them. They were told as if typed: "crf 99: libx264
+    takes 0 to 51", "libx264 has no option batch (check -e KEY=VALUE)", and of FFV1 a note
+    "--crf ignored", though the file itself names FFV1."""
+    from vsr.video.codecs import encoder_option_type
+    from vsr.video.encoder_choice import check_crf, check_x26x_names
+    from vsr.video.encoder_trial import encoder_option_names
+
+    where = f"pipeline {preset.path or preset.name}"
+    for key, value in (("crf", crf), ("preset", speed)):
+        if value is not None and not encoder_option_type(codec, key):
+            raise VsrError(f"{where}: {key} = {_as_written(value)}, but {codec} has no {key}")
+    try:
+        check_crf(codec, crf)
+        check_x26x_names(codec, speed, {})
+    except VsrError as error:
+        raise VsrError(f"{where}: {error}") from None
+    unknown = sorted(option_names - encoder_option_names(codec))
+    if unknown:
+        fields = [name for name in unknown if name in Preset.__dataclass_fields__]
+        one = len(fields) == 1
+        hint = (
+            f"; {', '.join(fields)} {'is a field' if one else 'are fields'} of the file itself, "
+            "written above [options]"
+        )
+        raise VsrError(
+            f"{where}: [options] {', '.join(unknown)}: {codec} has no such option{hint if fields else ''}"
+        )

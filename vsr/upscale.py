@@ -221,6 +221,16 @@ def memory_needed(
     return pixels * bytes_per_pixel(model, dtype)
 
 
+class MemoryBudgetTooSmall(VsrError):
+    """A memory budget no tiling keeps within. `reason` says so without the remedy, for a
+    caller that knows where the budget came from (vsr run names a pipeline file's
+    max_memory, where "raise --max-memory" blamed a flag nobody gave)."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(f"{reason}; raise {option('--max-memory')}")
+        self.reason = reason
+
+
 def check_budget_holds_smallest_windows(
     model: nn.Module,
     dtype: torch.dtype,
@@ -232,10 +242,10 @@ def check_budget_holds_smallest_windows(
     still need: no tiling keeps within it."""
     smallest = memory_needed(model, dtype, device, MIN_WINDOW_PIXELS, channels_last)
     if budget < smallest:
-        raise VsrError(
+        raise MemoryBudgetTooSmall(
             f"the memory budget ({_mib(budget)}) is less than the network needs for its "
             f"smallest windows ({MIN_WINDOW_PIXELS} pixels: {_mib(smallest)} on "
-            f"{device.type}); raise {option('--max-memory')}"
+            f"{device.type})"
         )
 
 
@@ -500,10 +510,9 @@ class Upscaler:
                 # Halved after the GPU ran out: the budget, perhaps never set, is not why.
                 raise self._out_of_gpu_memory(height, width) from None
             # A user's budget (--max-memory, max_memory=) too small for any tiling.
-            raise VsrError(
+            raise MemoryBudgetTooSmall(
                 f"the memory budget ({_mib(self.memory_budget)}: windows of at most "
-                f"{self.max_pixels} pixels) is too small to tile {width}x{height} frames; "
-                f"raise {option('--max-memory')}"
+                f"{self.max_pixels} pixels) is too small to tile {width}x{height} frames"
             ) from None
 
     def _out_of_gpu_memory(self, height: int, width: int) -> VsrError:

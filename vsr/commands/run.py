@@ -5,7 +5,8 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -22,6 +23,7 @@ if TYPE_CHECKING:
 
     from vsr.cluster import ClusterReport
     from vsr.network_cache import NetworkCache
+    from vsr.pipelines import Preset
     from vsr.report import FolderReport
     from vsr.video.writer import EncodeSettings
 
@@ -190,16 +192,11 @@ def add_parser(subparsers: argparse._SubParsersAction) -> None:
 def _settings_and_model_options(args, on_gpu: bool | None = None) -> tuple[object, dict]:
     """Merge the preset (if any) with the flags; flags win. `on_gpu` says whether the
     network runs on a GPU (default: whether this machine would use one)."""
-    from vsr.pipelines import Preset, available_presets, load_preset, parse_memory
-    from vsr.video.codecs import encoder_option_type
+    from vsr.pipelines import check_for_encoder, parse_memory
+    from vsr.video.codecs import encoder_option_type, video_encoder
     from vsr.video.writer import EncodeSettings
 
-    if args.pipeline:
-        preset = load_preset(args.pipeline)
-    elif "default" in available_presets():
-        preset = load_preset("default")
-    else:  # an installation without the pipelines/ folder
-        preset = Preset(name="built-in")
+    preset = _preset(args)
     codec = args.codec or preset.codec
     # The preset's encoder options were written for its encoder; another one drops them.
     same = _same_encoder(codec, preset.codec)
@@ -216,15 +213,19 @@ def _settings_and_model_options(args, on_gpu: bool | None = None) -> tuple[objec
     # names too (x264 <-> x265, not SVT-AV1's numbers); elsewhere the encoder's defaults.
     crf = preset.crf if same or encoder_option_type(codec, "crf") else None
     speed = preset.preset if same or encoder_option_type(codec, "preset") == "STRING" else None
+    # An -e crf (or preset) takes the place of the preset's, as --crf does.
+    crf = None if args.crf is not None or "crf" in typed else crf
+    speed = None if args.preset or "preset" in typed else speed
+    from_the_file = set(options) - set(typed)
+    check_for_encoder(preset, video_encoder(codec).name, crf, speed, from_the_file)
     settings = EncodeSettings(
         codec=codec,
-        # An -e crf (or preset) takes the place of the preset's, as --crf does.
-        crf=args.crf if args.crf is not None else (None if "crf" in typed else crf),
-        preset=args.preset or (None if "preset" in typed else speed),
+        crf=args.crf if args.crf is not None else crf,
+        preset=args.preset or speed,
         pix_fmt=args.pix_fmt or preset.pix_fmt,
         options=options,
         # The user's -e options follow the codec vsr chooses for a container; the preset's not.
-        preset_option_names=frozenset(options) - frozenset(typed),
+        preset_option_names=frozenset(from_the_file),
         codec_is_default=args.codec is None,
         pix_fmt_is_default=args.pix_fmt is None,
     )
@@ -257,6 +258,34 @@ def _settings_and_model_options(args, on_gpu: bool | None = None) -> tuple[objec
         raise VsrError(f"--batch must be at least 1, not {model['batch']}")
     check_encoders(model["encoders"])
     return settings, model
+
+
+def _preset(args: argparse.Namespace) -> Preset:
+    """The pipeline preset the run starts from: --pipeline's, else the bundled default."""
+    from vsr.pipelines import Preset, available_presets, load_preset
+
+    if args.pipeline:
+        return load_preset(args.pipeline)
+    if "default" in available_presets():
+        return load_preset("default")
+    return Preset(name="built-in")  # an installation without the pipelines/ folder
+
+
+@contextmanager
+def _budget_blamed_on_its_file(args: argparse.Namespace) -> Iterator[None]:
+    """A pipeline file's max_memory too small for any tiling, refused naming the file and
+    its key: the error said "raise --max-memory", a flag this run was not given."""
+    from vsr.upscale import MemoryBudgetTooSmall
+
+    try:
+        yield
+    except MemoryBudgetTooSmall as error:
+        preset = _preset(args)
+        if args.max_memory or preset.max_memory is None:
+            raise
+        raise VsrError(
+            f"pipeline {preset.path or preset.name}: max_memory: {error.reason}; raise it"
+        ) from None
 
 
 def _same_encoder(codec: str, other: str) -> bool:
@@ -385,24 +414,26 @@ def run(args: argparse.Namespace) -> int:
         return run_on_ray(args, options, say)
     settings, model = _settings_and_model_options(args)
     if args.input.is_dir():
-        return _run_folder(args, settings, model, {**target, **clip}, say)
+        with _budget_blamed_on_its_file(args):
+            return _run_folder(args, settings, model, {**target, **clip}, say)
     if args.watch:
         if not args.input.exists():  # said as such: "needs a folder" read as a wrong kind
             raise VsrError(f"{args.input}: no such folder to watch")
         raise VsrError("--watch needs a folder INPUT")
-    report = upscale_video(
-        args.input,
-        args.output,
-        weights=args.weights,
-        device=args.device,
-        settings=settings,
-        report=args.report,
-        progress=not args.quiet,
-        overwrite=args.overwrite,
-        **model,
-        **target,
-        **clip,
-    )
+    with _budget_blamed_on_its_file(args):
+        report = upscale_video(
+            args.input,
+            args.output,
+            weights=args.weights,
+            device=args.device,
+            settings=settings,
+            report=args.report,
+            progress=not args.quiet,
+            overwrite=args.overwrite,
+            **model,
+            **target,
+            **clip,
+        )
     for note in report.notes:
         if not shown_as_warning(note):  # printed when it happened, as a warning
             say(f"vsr: note: {note}")
