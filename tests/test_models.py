@@ -62,6 +62,20 @@ def test_cca_does_not_overflow_in_half_precision():
     torch.testing.assert_close(half.float(), reference, rtol=0.02, atol=0.5)
 
 
+def test_cca_s_deviation_beyond_256_does_not_overflow_in_half_precision():
+    """A variance beyond 65504 is no float16 number even where its sum was reduced in
+    float32: var_mean's inf made the gate and the frame NaN (a 1-pixel checkerboard through
+    the official IMDN_x4 weights: channels deviating by thousands)."""
+    cca = ContrastChannelAttention(16).eval()
+    x = torch.full((1, 16, 8, 8), 3000.0)
+    x[..., ::2] = -1000.0  # deviation 2000: a variance of 4,000,000
+    with torch.no_grad():
+        reference = cca.gate(x)
+        half = cca.to(torch.float16).gate(x.to(torch.float16))
+    assert torch.isfinite(half).all()
+    torch.testing.assert_close(half.float(), reference, rtol=0.01, atol=0.002)
+
+
 def test_unknown_architecture_is_a_user_error():
     with pytest.raises(VsrError, match="unknown model"):
         create_model("edsr")

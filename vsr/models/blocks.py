@@ -24,8 +24,12 @@ class ContrastChannelAttention(nn.Module):
     """Contrast-aware channel attention (CCA): per-channel (std + mean) -> squeeze -> gate.
 
     The statistics cover the whole input, so a tiled image can never match the whole image
-    exactly. They are reduced with ``var_mean`` and combined in float32: the naive sum of
-    squared deviations overflows float16 on real frames (see DESIGN.md).
+    exactly. The naive sum of squared deviations overflows float16 on real frames (see
+    DESIGN.md), and so does the variance itself wherever a channel's deviation passes 256
+    (its square passes float16's 65504): ``var_mean`` reduces in float32 but hands back a
+    float16 variance, inf on a 1-pixel checkerboard or dithered footage, and the frame
+    came out NaN. ``std_mean`` takes the root inside its float32 reduction, and a float16
+    tensor's deviation is never above its largest value.
     """
 
     def __init__(self, channels: int, reduction: int = 16) -> None:
@@ -39,8 +43,8 @@ class ContrastChannelAttention(nn.Module):
 
     def gate(self, x: torch.Tensor) -> torch.Tensor:
         """The per-channel weights, N x C x 1 x 1 in (0, 1)."""
-        variance, mean = torch.var_mean(x, dim=(2, 3), keepdim=True, correction=0)
-        contrast = variance.float().sqrt() + mean.float()
+        deviation, mean = torch.std_mean(x, dim=(2, 3), keepdim=True, correction=0)
+        contrast = deviation.float() + mean.float()
         return self.conv_du(contrast.to(x.dtype))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
