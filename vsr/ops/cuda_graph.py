@@ -13,6 +13,7 @@ one pass over the output, tens of microseconds for a batch of 1080p frames on an
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -37,24 +38,32 @@ class GraphedNetwork:
     def __init__(self, network: Callable[[torch.Tensor], torch.Tensor]) -> None:
         self.network = network
         self.graphs: dict[tuple, _Captured] = {}
+        # A shape's graph has one input and one output buffer, shared by every caller:
+        # threads calling at once (an Upscaler serves several) interleaved their copy in,
+        # replay and copy out, and one got the other's picture. Held while those three are
+        # queued, which the GPU then runs in that order on the stream the callers share
+        # (microseconds: none of them waits for the GPU), and while a shape is captured.
+        self._lock = threading.Lock()
 
     def __call__(self, x: torch.Tensor) -> torch.Tensor:
         if x.device.type != "cuda":
             return self.network(x)
         key = (tuple(x.shape), x.stride(), x.dtype, x.device)
-        captured = self.graphs.get(key)
-        if captured is None:
-            if len(self.graphs) >= MAX_GRAPHS:
-                return self.network(x)
-            captured = self.graphs[key] = self._capture(x)
-        # inference_mode throughout: the captured buffers are inference tensors, which may
-        # only be written inside it, whatever grad mode the caller is in. The device guard:
-        # replay() launches on the current device's stream, which must be x's.
-        with torch.inference_mode(), torch.cuda.device(x.device):
-            captured.source.copy_(x)
-            captured.graph.replay()
-        # Cloned outside inference_mode: a caller in no_grad mode may modify the copy.
-        return captured.result.clone()
+        with self._lock:
+            captured = self.graphs.get(key)
+            if captured is None and len(self.graphs) < MAX_GRAPHS:
+                captured = self.graphs[key] = self._capture(x)
+            if captured is not None:
+                # inference_mode throughout: the captured buffers are inference tensors,
+                # which may only be written inside it, whatever grad mode the caller is in.
+                # The device guard: replay() launches on the current device's stream, which
+                # must be x's.
+                with torch.inference_mode(), torch.cuda.device(x.device):
+                    captured.source.copy_(x)
+                    captured.graph.replay()
+                # Cloned outside inference_mode: a caller in no_grad mode may modify it.
+                return captured.result.clone()
+        return self.network(x)  # a shape beyond MAX_GRAPHS: eager, with no shared buffers
 
     def _capture(self, x: torch.Tensor) -> _Captured:
         with torch.inference_mode(), torch.cuda.device(x.device):
