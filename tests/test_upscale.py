@@ -6,9 +6,11 @@ import os
 import pytest
 import torch
 from conftest import failing_compiler
+from graph_stand_in import on_cuda, use_stand_in_graphs
 
 from vsr.errors import VsrError
 from vsr.models import create_model
+from vsr.ops.cuda_graph import GraphedNetwork
 from vsr.upscale import MIN_WINDOW_PIXELS, Upscaler, memory_needed
 
 
@@ -123,6 +125,30 @@ def test_out_of_memory_retries_with_smaller_windows(monkeypatch):
         y = up(smooth_batch(1, 60, 80))
     assert y.shape == (1, 3, 120, 160)
     assert calls[0] == 60 * 80 and calls[-1] <= 2000
+
+
+def test_out_of_memory_lets_go_of_the_cuda_graphs_of_the_larger_windows(monkeypatch):
+    # The whole frame's graph, never replayed once the windows are halved, kept its memory
+    # pool, the largest, beside the pools of the tiles' graphs captured after it.
+    captured = use_stand_in_graphs(monkeypatch)
+    monkeypatch.setattr(torch.cuda, "synchronize", lambda device=None: None)
+    torch.manual_seed(0)
+    up = Upscaler(create_model("imdn_rtc"), device="cpu", precision="fp32")
+    up._run, up.cuda_graphs = GraphedNetwork(up.model), True  # what a GPU would have built
+    up.max_pixels = up.budget_pixels = 128 * 128  # the whole frame fits, at first
+    frame = smooth_batch(1, 128, 128)
+    up(on_cuda(frame))  # captures the whole frame's graph
+
+    def out_of_memory() -> None:
+        raise torch.cuda.OutOfMemoryError("simulated")
+
+    captured[0].before_replay = out_of_memory
+    with pytest.warns(UserWarning, match="out of GPU memory; retrying"):
+        y = up(on_cuda(frame))
+    assert up.max_pixels == 128 * 128 // 2
+    # Only the tiles' graph is kept (one shape: the plan keeps to one for graphs).
+    assert [shape for shape, *_ in up._run.graphs] == [(1, 3, 96, 80)]
+    torch.testing.assert_close(y, up(frame))  # the same windows, run eagerly
 
 
 def test_out_of_gpu_memory_past_any_tiling_blames_the_gpu_not_an_unset_budget(monkeypatch):

@@ -682,6 +682,9 @@ class Upscaler:
                 if self.max_pixels // 2 < MIN_WINDOW_PIXELS:
                     raise self._out_of_gpu_memory(x.shape[2], x.shape[3]) from None
                 self.max_pixels //= 2
+                # The graphs captured so far are of windows never run again (max_pixels stays
+                # halved), and each keeps its memory pool, the whole frame's the largest.
+                self.release_graphs()
                 torch.cuda.empty_cache()
                 warn_the_caller(
                     f"out of GPU memory; retrying with windows of at most {self.max_pixels} pixels"
