@@ -179,6 +179,29 @@ def test_model_failure_and_interrupt_are_raised_after_joining():
     assert no_worker_threads_left()
 
 
+@pytest.mark.parametrize(
+    "batch, remedies", [(2, "use a smaller batch or a lower"), (1, "use a lower")]
+)
+def test_running_out_of_gpu_memory_around_the_network_is_a_vsr_error(monkeypatch, batch, remedies):
+    # Only the network's windows are retried smaller (vsr.upscale); the colour conversion's
+    # out-of-memory error ended vsr run in torch's traceback, with exit status 1.
+    import vsr.engine
+
+    def out_of_memory(*args, **kwargs):
+        raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 530.00 MiB")
+
+    monkeypatch.setattr(vsr.engine, "rgb_to_yuv", out_of_memory)
+    message = (
+        rf"^the GPU ran out of memory outside the network, on a batch of {batch} frames?: "
+        rf"{remedies} max_memory, free GPU memory \(another process may hold it\), or use "
+        r"device='cpu'$"
+    )
+    with pytest.raises(VsrError, match=message) as raised:
+        pipeline(batch=batch).run(make_frames(5), FakeWriter())
+    assert raised.value.__suppress_context__  # torch's own message adds nothing to say
+    assert no_worker_threads_left()
+
+
 def test_a_second_ctrl_c_still_waits_for_the_reader_to_be_left():
     # The caller closes the reader once run() has raised; a second Ctrl-C that cut run()'s
     # wait short left the decode thread inside it ("generator already executing").

@@ -421,6 +421,41 @@ def test_a_full_disk_is_one_line_and_the_finished_chunks_stay(
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.mkv"]
 
 
+def test_running_out_of_gpu_memory_around_the_network_is_one_line_and_the_chunks_stay(
+    clip, weights, tmp_path, monkeypatch, capsys
+):
+    import vsr.engine
+
+    out = tmp_path / "out.mkv"
+    convert = vsr.engine.rgb_to_yuv
+    converted = 0
+
+    def out_of_memory_in_the_second_chunk(*args, **kwargs):
+        nonlocal converted
+        converted += 1
+        if converted <= 30:
+            return convert(*args, **kwargs)
+        first_chunk = journal_folder(out) / "chunk-000000.bin"
+        deadline = time.monotonic() + 30
+        while not first_chunk.exists() and time.monotonic() < deadline:
+            time.sleep(0.02)  # the encoder thread stores it
+        raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 530.00 MiB")
+
+    monkeypatch.setattr(vsr.engine, "rgb_to_yuv", out_of_memory_in_the_second_chunk)
+    command = ["run", str(clip), str(out), "--weights", str(weights), "--resume", "--quiet"]
+    assert main(command) == 2
+    assert capsys.readouterr().err.splitlines() == [
+        "vsr: error: the GPU ran out of memory outside the network, on a batch of 1 frame: "
+        "use a lower --max-memory, free GPU memory (another process may hold it), or use "
+        "--device cpu",
+        f"vsr: 25 upscaled frames are kept in {journal_folder(out)}: the same command with "
+        "--resume continues from there",
+    ]
+    monkeypatch.setattr(vsr.engine, "rgb_to_yuv", convert)
+    assert main(command) == 0
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.mkv"]
+
+
 def test_frames_that_share_a_timestamp_across_a_chunk_join_are_all_kept(weights, tmp_path):
     """A damaged source gives frames 24, 25 and 26 one pts; chunk 0 ends after frame 24.
     The resumed run must skip that one frame with the pts, not all three."""

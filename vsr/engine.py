@@ -28,6 +28,7 @@ from typing import Protocol
 import numpy as np
 import torch
 
+from vsr.counted import counted
 from vsr.errors import VsrError, option
 from vsr.ops.beyond import add_beyond, split_beyond
 from vsr.ops.yuv import is_limited, rgb_to_yuv, yuv_to_rgb
@@ -314,7 +315,10 @@ class Pipeline:
             decoder.start()
             encoder.start()
             with device_guard(self.device):  # this thread's current device, while it runs
-                self._feed_the_device()
+                try:
+                    self._feed_the_device()
+                except torch.cuda.OutOfMemoryError:  # a torch traceback, else, and exit 1
+                    raise self._out_of_gpu_memory() from None
             encoder.join()  # the last batches are written before `stop` is set
         except BaseException as error:
             self._fail(error)
@@ -329,6 +333,19 @@ class Pipeline:
         if self.errors:
             raise self.errors[0]
         return self.frames_written
+
+    def _out_of_gpu_memory(self) -> VsrError:
+        """Out of GPU memory outside the network, whose windows the Upscaler halves when it
+        runs out (vsr.upscale): the work on whole batches around it (colour conversion,
+        resizing, copies) cannot shrink on its own. A lower budget makes the room the
+        network keeps between calls (its windows' memory, its CUDA graphs' pools) smaller."""
+        smaller_batch = f"a smaller {option('--batch')} or " if self.batch > 1 else ""
+        return VsrError(
+            "the GPU ran out of memory outside the network, on a batch of "
+            f"{counted(self.batch, 'frame')}: use {smaller_batch}a lower "
+            f"{option('--max-memory')}, free GPU memory (another process may hold it), or "
+            f"use {option('--device', 'cpu')}"
+        )
 
     def _feed_the_device(self) -> None:
         """Upload, upscale and download every batch, then tell the encoder the end."""
