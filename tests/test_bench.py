@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 import torch
 from conftest import failing_compiler
+from graph_stand_in import on_cuda, use_stand_in_graphs
 from torch import nn
 
 from vsr.bench import decoded_psnr, format_bench, parse_variant, run_bench, write_bench_json
@@ -313,6 +314,46 @@ def test_a_network_that_fails_to_compile_is_a_row_that_says_so(monkeypatch):
         "failed: 16 fp32: compiling failed: C++ compile error",
         "failed: 24x16 fp32: compiling failed: C++ compile error",
     ]
+
+
+def test_each_size_row_with_cuda_graphs_replays_its_own_graph_and_only_its_own(monkeypatch):
+    # One GraphedNetwork timed every size: from the fifth (past MAX_GRAPHS) the calls ran
+    # eagerly in a row labelled "graphs", and the earlier sizes' graphs stayed, their
+    # buffers counted in each later row's peak memory.
+    import vsr.bench_model
+
+    captured = use_stand_in_graphs(monkeypatch)
+    monkeypatch.setattr(torch.cuda, "empty_cache", lambda: None)
+    monkeypatch.setattr(vsr.bench_model, "_check_every_size", lambda *args: None)
+    monkeypatch.setattr(
+        vsr.bench_model, "inference_copy", lambda model, *args: (model, torch.float32)
+    )
+    monkeypatch.setattr(
+        vsr.bench_model,
+        "_random_input",
+        lambda batch, width, height, *args: on_cuda(torch.rand(batch, 3, height, width)),
+    )
+    rows = []
+
+    def replays() -> int:
+        return sum(graph.replays for graph in captured)
+
+    def measure(net, x, *args):
+        held_before, replayed_before = len(net.graphs), replays()
+        for _ in range(3):
+            net(x)
+        rows.append((held_before, replays() - replayed_before))
+        return None, 0, 1.0, "stand-in"
+
+    monkeypatch.setattr(vsr.bench_model, "_measure", measure)
+    sizes = parse_frame_sizes("8,16,24,32,40,48")
+    timings = time_model(
+        lambda x: x * 2, sizes, ["fp32"], torch.device("cuda"), cuda_graphs=True, name="net"
+    )
+    assert [t.cuda_graphs for t in timings] == [True] * 6
+    # Each row: no graph of another size held, and its every call a replay of its own.
+    assert rows == [(0, 3)] * 6
+    assert [graph.replays for graph in captured] == [3] * 6
 
 
 def test_cuda_graphs_asked_of_the_cpu_are_named_as_ignored(capsys):

@@ -206,6 +206,12 @@ def time_model(
                     raise
                 results.append(_failed_timing(entry, failure))
                 continue
+            finally:
+                # Each size's graphs go with its row: kept, they counted in the later sizes'
+                # peak memory, their pools could leave a later size out of memory, and past
+                # MAX_GRAPHS sizes the later rows ran eagerly under "graphs".
+                if isinstance(net, GraphedNetwork):
+                    net.release()
             results.append(
                 ModelTiming(
                     **entry,

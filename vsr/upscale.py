@@ -488,10 +488,9 @@ class Upscaler:
         """Drop the captured CUDA graphs and their memory (they are captured again on the
         next call of their shape)."""
         if isinstance(self._run, GraphedNetwork) and self._run.graphs:
-            self._run.graphs.clear()
+            self._run.release()
             self._shapes_seen.clear()  # the next capture is timed as warm-up again
             self._first_calls.clear()
-            torch.cuda.empty_cache()
 
     def plan_for(self, height: int, width: int) -> TilePlan:
         """How a network input of height x width is run within the memory budget (whole, or

@@ -65,6 +65,15 @@ class GraphedNetwork:
                 return captured.result.clone()
         return self.network(x)  # a shape beyond MAX_GRAPHS: eager, with no shared buffers
 
+    def release(self) -> None:
+        """Drop every graph, its buffers and its memory pool; a shape called again is
+        captured again."""
+        with self._lock:
+            if not self.graphs:
+                return
+            self.graphs.clear()
+        torch.cuda.empty_cache()  # the pools, free now, go back to the device
+
     def _capture(self, x: torch.Tensor) -> _Captured:
         with torch.inference_mode(), torch.cuda.device(x.device):
             source = x.clone()
