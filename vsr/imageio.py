@@ -31,6 +31,7 @@ from vsr.image_metadata import (
     tiff_with_metadata,
 )
 from vsr.orientation import exif_orientation, exif_tag
+from vsr.video.still_threads import STILL_THREADS
 
 IMAGE_EXTENSIONS = (".png", ".bmp", ".jpg", ".jpeg", ".webp", ".tif", ".tiff")
 # What `write_image` writes: the still types, GIF (256 colours, on/off transparency) and APNG,
@@ -114,7 +115,7 @@ def _decode16(path: Path, target: str) -> np.ndarray:
     try:
         with open_source(path) as container:
             frame = next(container.decode(video=0))
-            pixels = frame.to_ndarray(format=target)
+            pixels = frame.to_ndarray(format=target, threads=STILL_THREADS)
     except (av.FFmpegError, StopIteration) as error:
         raise VsrError(f"{path}: cannot decode its 16-bit samples ({error})") from error
     return pixels[:, :, None] if pixels.ndim == 2 else pixels
@@ -223,7 +224,7 @@ def _grey_alpha16_tiff(path: Path, keep_grey_alpha: bool) -> np.ndarray | None:
         return None
     if frame.format.name not in ("ya16le", "ya16be"):
         return None
-    pixels = frame.to_ndarray(format="rgba64le")  # R = G = B = the grey
+    pixels = frame.to_ndarray(format="rgba64le", threads=STILL_THREADS)  # R = G = B: the grey
     return pixels[:, :, [0, 3]] if keep_grey_alpha else pixels
 
 
@@ -362,7 +363,7 @@ def _encode16(pixels: np.ndarray, extension: str) -> bytes:
         codec.pix_fmt = source[:-2] + byte_order
         frame = VideoFrame.from_ndarray(
             pixels[:, :, 0] if channels == 1 else np.ascontiguousarray(pixels), format=source
-        ).reformat(format=codec.pix_fmt)
+        ).reformat(format=codec.pix_fmt, threads=STILL_THREADS)
     packets = list(codec.encode(frame)) + list(codec.encode(None))
     return b"".join(bytes(packet) for packet in packets)
 

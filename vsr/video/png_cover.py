@@ -21,6 +21,7 @@ from PIL import Image
 
 from vsr.cmyk import srgb_transform, to_srgb
 from vsr.video.libav_log import libav_messages
+from vsr.video.still_threads import STILL_THREADS
 
 # The note's words for a PNG that holds the picture as it was, and for one of float samples.
 UNCHANGED = "its pixels unchanged"
@@ -71,7 +72,9 @@ def cover_as_png(packet: av.Packet, stream: av.video.stream.VideoStream) -> PngP
     frame = frames[0]
     if "f32" in frame.format.name:  # a float RGB(A) TIFF's
         return _float_as_16_bits(frame.to_ndarray(), codec)
-    return PngPicture(frame.reformat(format=png_format(frame.format)), UNCHANGED)
+    return PngPicture(
+        frame.reformat(format=png_format(frame.format), threads=STILL_THREADS), UNCHANGED
+    )
 
 
 def _read_by_pillow(data: bytes, codec: str) -> PngPicture | str | None:
@@ -124,7 +127,9 @@ def _float_as_16_bits(samples: np.ndarray, codec: str) -> PngPicture | str:
         return f"its {codec} picture's float samples, {channels} a pixel, are not converted"
     whole = np.rint(samples * np.float32(65535)).astype(np.uint16)  # float32: 24 bits hold it
     frame = av.VideoFrame.from_ndarray(np.ascontiguousarray(whole), format=layout)
-    return PngPicture(frame.reformat(format=png_format(frame.format)), FROM_FLOAT)
+    return PngPicture(
+        frame.reformat(format=png_format(frame.format), threads=STILL_THREADS), FROM_FLOAT
+    )
 
 
 def png_bytes(frame: av.VideoFrame) -> bytes | None:
