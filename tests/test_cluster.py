@@ -460,7 +460,7 @@ def test_a_link_to_nothing_at_a_ray_output_is_a_name_taken_as_in_a_local_run(
 ):
     # One clip: exists() passed it, Ray was started and the worker's run refused it, a
     # failed clip (exit 1) where a local run refuses at once (exit 2). A folder: it was
-    # upscaled where a local folder run skips it.
+    # upscaled where a local folder run fails it, naming the link (vsr.output_in_the_way).
     from vsr import cluster
 
     def no_cluster(*args, **kwargs):
@@ -478,7 +478,10 @@ def test_a_link_to_nothing_at_a_ray_output_is_a_name_taken_as_in_a_local_run(
         f"vsr: error: {out / 'a.mkv'} already exists; use --overwrite to replace it\n"
     )
     summary = cluster.run_folder(clips, out, progress=False, log=lambda _: None)
-    assert [c["status"] for c in summary.clips] == ["skipped"]
+    why = f"{out / 'a.mkv'} links to {tmp_path / 'nowhere.mkv'}, which is not there"
+    assert [(c["status"], c["error"]) for c in summary.clips] == [
+        ("failed", f"{why} (remove it, or use overwrite=True)")
+    ]
 
 
 def test_a_segment_runs_last_line_words_its_frames_as_a_folder_runs_clip_line(

@@ -1516,3 +1516,57 @@ def test_a_folder_runs_weights_are_hashed_once_and_named_in_every_clips_report(
     assert [(r["weights"], r["weights_sha256"]) for r in done] == 2 * [
         (str(weights.resolve()), real(weights))
     ]
+
+
+@pytest.mark.parametrize("watch", [False, True])
+def test_an_output_name_taken_by_a_folder_a_broken_link_or_an_empty_file_fails_with_why(
+    tmp_path, watch
+):
+    # Each counted as a finished output: the clip was skipped, and never upscaled.
+    clips, out = tmp_path / "in", tmp_path / "out"
+    clips.mkdir()
+    for name in ("a.mp4", "b.mp4", "c.mp4", "d.mp4"):
+        (clips / name).write_bytes(b"1234")
+    (out / "a.mp4").mkdir(parents=True)
+    (out / "b.mp4").symlink_to(tmp_path / "gone.mp4")
+    (out / "c.mp4").write_bytes(b"")
+    runner = Recorder()
+    if watch:
+        summary = watch_folder(clips, out, runner, warn=lambda _: None, **QUICK_WATCH)
+    else:
+        summary = process_folder(clips, out, runner, progress=False, log=lambda _: None)
+    assert runner.calls == [("d.mp4", 4)]
+    outcomes = {Path(c["input"]).name: (c["status"], c.get("error")) for c in summary.clips}
+    replace = "(remove it, or use overwrite=True)"
+    assert outcomes == {
+        "a.mp4": ("failed", f"{out / 'a.mp4'} is a folder"),
+        "b.mp4": (
+            "failed",
+            f"{out / 'b.mp4'} links to {tmp_path / 'gone.mp4'}, which is not there {replace}",
+        ),  # fmt: skip
+        "c.mp4": ("failed", f"{out / 'c.mp4'} is an empty file, no finished output {replace}"),
+        "d.mp4": ("done", None),
+    }
+
+
+def test_a_ray_folder_run_fails_an_output_name_taken_by_a_folder_as_a_local_run(
+    tmp_path, monkeypatch
+):
+    pytest.importorskip("ray")  # the README's test set-up installs no Ray
+    from vsr import cluster
+
+    clips, out = tmp_path / "in", tmp_path / "out"
+    clips.mkdir()
+    (clips / "a.mp4").write_bytes(b"1234")
+    (out / "a.mp4").mkdir(parents=True)
+
+    def no_cluster(*args, **kwargs):
+        raise AssertionError("Ray was started though nothing could run")
+
+    monkeypatch.setattr(cluster, "connect", no_cluster)
+    lines: list[str] = []
+    summary = cluster.run_folder(clips, out, progress=False, log=lines.append)
+    assert [(c["status"], c["error"]) for c in summary.clips] == [
+        ("failed", f"{out / 'a.mp4'} is a folder")
+    ]
+    assert lines == [f"vsr: a.mp4: failed: {out / 'a.mp4'} is a folder"]

@@ -622,3 +622,29 @@ def test_ctrl_c_in_a_folder_still_says_what_was_done_and_what_failed(
     assert main(["image", str(folder), str(out), "--weights", str(weights)]) == 130
     told = capsys.readouterr().err.splitlines()
     assert told[-3] == "vsr: 0 done, 1 failed, 2 not done (stopped)"
+
+
+def test_an_output_name_taken_by_a_folder_a_broken_link_or_an_empty_file_fails_with_why(
+    tmp_path, weights, capsys
+):
+    # Each counted as "skipped (their outputs exist)", and its image was never upscaled.
+    source, target = tmp_path / "in", tmp_path / "out"
+    source.mkdir()
+    for seed, name in enumerate(["a.png", "b.png", "c.png", "d.png"]):
+        write_image(source / name, _random((5, 6, 3), seed=seed))
+    (target / "a.png").mkdir(parents=True)
+    (target / "b.png").symlink_to(tmp_path / "gone.png")
+    (target / "c.png").write_bytes(b"")
+    assert _run(source, target, weights) == 1
+    err = capsys.readouterr().err
+    assert "vsr: 1 done, 3 failed\n" in err
+    assert f"vsr:   failed: a.png: {target / 'a.png'} is a folder\n" in err
+    gone = f"links to {tmp_path / 'gone.png'}, which is not there"
+    assert f"vsr:   failed: b.png: {target / 'b.png'} {gone} (remove it, or use --overwrite)" in err
+    empty = "is an empty file, no finished output (remove it, or use --overwrite)"
+    assert f"vsr:   failed: c.png: {target / 'c.png'} {empty}\n" in err
+    # --overwrite replaces the link and the empty file; no output replaces a folder.
+    assert _run(source, target, weights, "--overwrite") == 1
+    assert "vsr: 3 done, 1 failed\n" in capsys.readouterr().err
+    for name in ("b.png", "c.png"):
+        assert read_image(target / name).shape == (10, 12, 3)

@@ -417,6 +417,7 @@ def run_folder(
         output_for,
     )
     from vsr.foreign_links import say_links_left_alone
+    from vsr.output_in_the_way import finished_output, in_the_way
 
     import_ray()  # --ray without Ray installed is said at once, whatever the folder holds
     check_input_and_output(in_dir, out_dir)
@@ -431,9 +432,13 @@ def run_folder(
     clashes = clashing_outputs(clips, out_dir)
     for clip in clips:
         target = output_for(clip, out_dir)
+        # A folder, a dangling link or an empty file at the output's name is none of a
+        # finished clip: said, not skipped (vsr.output_in_the_way).
+        if clip not in clashes and (why := in_the_way(target, overwrite)):
+            clashes[clip] = why
         if clip in clashes:
             log(f"vsr: {clip.name}: failed: {clashes[clip]}")
-        elif os.path.lexists(target) and not overwrite:  # a link to nothing is a name taken
+        elif finished_output(target, overwrite):
             skipped.append(clip)
         else:
             jobs.append(ClipJob(clip, target))

@@ -27,6 +27,7 @@ from vsr.errors import VsrError, describe_error, is_out_of_space
 from vsr.foreign_links import REFUSAL, linked_by_another_user, say_links_left_alone
 from vsr.frames_folder import frames_hint
 from vsr.hidden_files import hidden_left_out, is_hidden
+from vsr.output_in_the_way import finished_output, in_the_way
 from vsr.progress import bars_shown
 from vsr.report import FolderReport, RunReport, frames_made, write_json
 from vsr.stop_signals import stopped_by
@@ -83,7 +84,7 @@ def failing_links(broken: dict[Path, str], out_dir: Path, overwrite: bool) -> di
     return {
         link: why
         for link, why in broken.items()
-        if overwrite or not os.path.lexists(output_for(link, out_dir))
+        if not finished_output(output_for(link, out_dir), overwrite)
     }
 
 
@@ -373,11 +374,15 @@ def process_folder(
             if finisher.out_of_space is not None:
                 raise finisher.out_of_space
             target = output_for(clip, out_dir)
+            # A folder, a dangling link or an empty file at the output's name is none of a
+            # finished clip: said, not skipped (vsr.output_in_the_way).
+            if clip not in refused and (why := in_the_way(target, overwrite)):
+                refused[clip] = why
             if clip in refused:
                 finisher.wait()
                 summary.add(clip, "failed", error=refused[clip])
                 log(f"vsr: {clip.name}: failed: {refused[clip]}")
-            elif os.path.lexists(target) and not overwrite:
+            elif finished_output(target, overwrite):
                 finisher.wait()  # keep the report in clip order
                 summary.add(clip, "skipped", error="output exists (use --overwrite to redo)")
             else:
@@ -501,6 +506,9 @@ def watch_folder(
                 if earlier is not None and earlier != clip and not moved:
                     named = earlier.name if earlier.parent == in_dir else earlier
                     clashes[clip] = f"would be written as {target.name}, which {named} already was"
+                new = clip.name not in state.clips
+                if clip not in clashes and new and (why := in_the_way(target, overwrite)):
+                    clashes[clip] = why  # a folder, an empty file...: no finished output
                 if clip in clashes:
                     # Recorded as failed on this version: retried once the file changes, the
                     # clash being gone by then or reported again.
@@ -508,7 +516,7 @@ def watch_folder(
                     warn(f"vsr: {clip.name}: failed: {clashes[clip]}")
                     state.record(clip, "failed", clashes[clip], signature=signature)
                     continue
-                if os.path.lexists(target) and not overwrite and clip.name not in state.clips:
+                if finished_output(target, overwrite) and new:
                     # Finished before a restart lost the state write: it is done.
                     state.record(clip, "done", signature=signature)
                     summary.add(clip, "skipped", error="output exists")

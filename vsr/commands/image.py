@@ -70,6 +70,7 @@ def _jobs(
     from vsr.hidden_files import hidden_left_out, visible_files
     from vsr.image_file import check_output_path
     from vsr.imageio import OUTPUT_EXTENSIONS
+    from vsr.output_in_the_way import finished_output
     from vsr.subfolders import subfolders_left_alone
 
     if source.is_dir():
@@ -99,7 +100,7 @@ def _jobs(
         # A one-line error, not a traceback, for an OUT under a file or where none can be.
         make_output_folder(target)
         pairs = [(p, target / p.name) for p in inputs]
-        to_do = [(i, o) for i, o in pairs if overwrite or not os.path.lexists(o)]
+        to_do = [(i, o) for i, o in pairs if not finished_output(o, overwrite)]
         return to_do, len(pairs) - len(to_do)
     if not source.is_file():
         refuse_a_url(source)
@@ -200,6 +201,7 @@ def _upscale_each(
     from vsr.api import upscale_image
     from vsr.folder import stopped_at
     from vsr.foreign_links import REFUSAL, linked_by_another_user
+    from vsr.output_in_the_way import finished_output, in_the_way
     from vsr.progress import bars_shown
 
     # A bar only where it can be drawn: in a log its carriage returns pile up. Closed
@@ -209,10 +211,12 @@ def _upscale_each(
             # Looked at again at its turn, as vsr run does a folder's clips: another run over
             # the same folder may have made it since the listing, and it was redone, then
             # failed as "already exists".
-            if not args.overwrite and os.path.lexists(image_out):
+            if finished_output(image_out, args.overwrite):
                 tally.skipped += 1
                 continue
             try:
+                if why := in_the_way(image_out, args.overwrite):
+                    raise VsrError(why)
                 if linked_by_another_user(image_in):  # swapped in since the listing
                     raise VsrError(REFUSAL)
                 # Said as vsr run says it of a clip; a FIFO named like a picture is not opened:
