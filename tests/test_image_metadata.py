@@ -877,3 +877,21 @@ def test_a_tiff_s_xmp_tag_is_bytes_as_adobe_writes_it(tmp_path, weights, source,
     assert (
         written == _XMP.format(attribute="", element="", width=40, height=24, thumbnail="").encode()
     )
+
+
+@pytest.mark.parametrize("source_name", ["scan.webp", "scan.png"])
+def test_a_resolution_stated_only_in_exif_goes_along_or_is_named(tmp_path, upscaler, source_name):
+    # A WebP has no resolution field, and a PNG without pHYs may state it in EXIF alone:
+    # it was dropped from every output, .png and .jpg too, without a note.
+    exif = _exif(20, 12)
+    exif[282], exif[283], exif[296] = 300, 200, 2  # inches
+    picture = Image.fromarray(np.zeros((12, 20, 3), np.uint8))
+    picture.save(tmp_path / source_name, exif=exif, **({"lossless": True} if "webp" in source_name else {}))  # fmt: skip
+    notes: list[str] = []
+    for output in ("out.png", "out.jpg", "out.tif"):
+        vsr.upscale_image(upscaler, tmp_path / source_name, tmp_path / output, on_note=notes.append)
+        with Image.open(tmp_path / output) as written:
+            assert written.info["dpi"] == pytest.approx((600, 400), abs=0.05)  # times 2
+    assert not [note for note in notes if "resolution" in note]
+    vsr.upscale_image(upscaler, tmp_path / source_name, tmp_path / "out.webp", on_note=notes.append)
+    assert "out.webp cannot keep the resolution (.png, .jpg and .tif keep it)" in notes

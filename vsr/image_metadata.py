@@ -185,7 +185,10 @@ def _dpi(
     if image.format in ("JPEG", "MPO") and image.info.get("jfif_unit") not in (1, 2):
         dpi = _exif_dpi(exif)  # Pillow's own falls back to 72 where the file states none
     else:
-        dpi = image.info.get("dpi")
+        # Pillow's is the file's own field (PNG's pHYs, TIFF's tags); a WebP has none, and
+        # a PNG without pHYs may state it in its EXIF alone: it was dropped without a note,
+        # since _descriptive_exif leaves those tags out.
+        dpi = image.info.get("dpi") or _exif_dpi(exif)
     if not dpi or len(dpi) != 2 or not all(1 < float(d) < 1e6 for d in dpi):
         return None  # none, or a placeholder: 1 dpi (a PNG's aspect ratio alone), 0, NaN
     x, y = (round(float(d), 2) for d in dpi)
