@@ -198,7 +198,8 @@ def test_a_type_of_one_picture_gets_the_first_frame_and_names_the_types(tmp_path
     assert _run(tmp_path / "in.gif", tmp_path / "out.jpg", weights) == 0
     assert read_image(tmp_path / "out.jpg").shape == (20, 28, 3)
     assert (
-        "vsr: note: in.gif is an animation of 3 frames; only the first was upscaled, as .jpg "
+        f"vsr: note: {tmp_path / 'in.gif'} is an animation of 3 frames; only the first was "
+        "upscaled, as .jpg "
         "holds one picture (.gif, .webp, .png and .apng keep the animation; vsr run takes it "
         "as a video)"
     ) in capsys.readouterr().err
@@ -206,7 +207,8 @@ def test_a_type_of_one_picture_gets_the_first_frame_and_names_the_types(tmp_path
     _save(tmp_path / "in.webp", _frames())
     assert _run(tmp_path / "in.webp", tmp_path / "out.jpg", weights, "--overwrite") == 0
     assert (
-        "vsr: note: in.webp is an animation of 3 frames; only the first was upscaled, as .jpg "
+        f"vsr: note: {tmp_path / 'in.webp'} is an animation of 3 frames; only the first was "
+        "upscaled, as .jpg "
         "holds one picture (.gif, .webp, .png and .apng keep the animation)\n"
     ) in capsys.readouterr().err
 
@@ -333,7 +335,9 @@ def test_the_api_writes_an_animation_with_its_profile_and_returns_the_first_fram
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         vsr.upscale_image(upscaler, tmp_path / "in.webp", tmp_path / "out.gif")
-    assert str(caught[0].message).startswith("out.gif cannot keep the colour profile")
+    assert str(caught[0].message).startswith(
+        f"{tmp_path / 'out.gif'} cannot keep the colour profile"
+    )
 
 
 def test_an_animation_opened_with_pillow_is_upscaled_as_its_file_is(tmp_path, weights):
@@ -599,7 +603,8 @@ def test_a_16_bit_grey_apng_is_upscaled_from_its_16_bits_into_8(tmp_path, weight
     assert modes == ["L"] * 3
     np.testing.assert_array_equal(stored, np.floor(np.stack(expected) / 257 + 0.5))
     assert [str(w.message) for w in caught] == [
-        "out.png holds 8 bits a sample in an animation: the 16-bit frames were rounded to 8 bits"
+        f"{tmp_path / 'out.png'} holds 8 bits a sample in an animation: the 16-bit frames were "
+        "rounded to 8 bits"
     ]
 
 
@@ -691,8 +696,8 @@ def test_a_16_bit_apng_read_at_8_bits_says_so(tmp_path, weights, layout):
     with Image.open(tmp_path / "out.png") as image:
         assert image.n_frames == 3 and image.mode in ("RGB", "LA")
     assert [str(w.message) for w in caught] == [
-        "in.png's 16-bit frames were read at 8 bits a sample (Pillow reads a colour or grey + "
-        "alpha APNG so), and out.png holds 8 in an animation"
+        f"{tmp_path / 'in.png'}'s 16-bit frames were read at 8 bits a sample (Pillow reads a "
+        f"colour or grey + alpha APNG so), and {tmp_path / 'out.png'} holds 8 in an animation"
     ]
 
 
@@ -769,7 +774,8 @@ def test_an_apng_s_fallback_written_as_a_still_is_said_to_be_the_fallback(
     _save_with_fallback(tmp_path / "in.png")
     assert _run(tmp_path / "in.png", tmp_path / "out.jpg", weights) == 0
     assert (
-        "vsr: note: in.png is an animation of 3 frame(s) with a still fallback; only the "
+        f"vsr: note: {tmp_path / 'in.png'} is an animation of 3 frame(s) with a still "
+        "fallback; only the "
         "fallback was upscaled, as .jpg holds one picture"
     ) in capsys.readouterr().err
 

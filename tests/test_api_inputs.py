@@ -185,9 +185,9 @@ def test_a_link_to_nothing_at_the_output_is_a_name_taken(upscaler, tmp_path):
 @pytest.mark.parametrize(
     ("layout", "name", "note"),
     [
-        (4, "logo.jpg", "logo.jpg cannot keep the transparency (.png, .webp and .tif keep it)"),
-        (2, "logo.bmp", "logo.bmp cannot keep the transparency (.png, .webp and .tif keep it)"),
-        (3, "logo.gif", "logo.gif keeps 256 colours of each picture; .png and .webp keep them all"),
+        (4, "logo.jpg", "cannot keep the transparency (.png, .webp and .tif keep it)"),
+        (2, "logo.bmp", "cannot keep the transparency (.png, .webp and .tif keep it)"),
+        (3, "logo.gif", "keeps 256 colours of each picture; .png and .webp keep them all"),
     ],
 )
 def test_an_array_written_where_its_pixels_do_not_fit_warns_as_a_file_does(
@@ -203,7 +203,8 @@ def test_an_array_written_where_its_pixels_do_not_fit_warns_as_a_file_does(
     with warnings.catch_warnings(record=True) as from_array:
         warnings.simplefilter("always")
         vsr.upscale_image(upscaler, _picture(channels=layout), tmp_path / name)
-    assert [str(w.message) for w in from_array] == [str(w.message) for w in from_file] == [note]
+    said = [f"{tmp_path / name} {note}"]
+    assert [str(w.message) for w in from_array] == [str(w.message) for w in from_file] == said
     assert from_array[0].filename == __file__  # the caller's line, not vsr's
     assert Image.open(tmp_path / name).size == (16, 12)
 
@@ -212,7 +213,7 @@ def test_notes_go_to_on_note_in_place_of_warnings(upscaler, tmp_path):
     # vsr image printed its own notes by calling vsr.image_file beside the API; it calls
     # the API now, which tells them to on_note (a warning is shown once a process).
     Image.fromarray(_picture(channels=4)).save(tmp_path / "logo.png")
-    note = "logo.jpg cannot keep the transparency (.png, .webp and .tif keep it)"
+    note = f"{tmp_path / 'logo.jpg'} cannot keep the transparency (.png, .webp and .tif keep it)"
     for image in (tmp_path / "logo.png", _picture(channels=4)):
         told: list[str] = []
         with warnings.catch_warnings(record=True) as warned:
@@ -501,3 +502,19 @@ def test_a_pillow_image_whose_file_fails_to_load_is_a_vsr_error(upscaler, tmp_pa
         with pytest.raises(vsr.VsrError, match=r"^cannot read the frames: image file is truncated"):
             vsr.upscale_frames(upscaler, [image])
     assert not output.exists()
+
+
+def test_each_of_two_outputs_of_one_name_in_two_folders_is_warned_of(upscaler, tmp_path):
+    # A loop over camera folders (cam1/IMG_0001.jpg, cam2/IMG_0001.jpg) heard of the first
+    # one's loss alone: the notes named the output's file name only, and Python shows a
+    # warning of one line and text once.
+    Image.fromarray(_picture(channels=4)).save(tmp_path / "logo.png")
+    with warnings.catch_warnings(record=True) as said:
+        warnings.simplefilter("default")  # Python's own: once a line and text
+        for folder in ("cam1", "cam2"):
+            (tmp_path / folder).mkdir()
+            vsr.upscale_image(upscaler, tmp_path / "logo.png", tmp_path / folder / "logo.jpg")
+    assert [str(w.message) for w in said] == [
+        f"{tmp_path / folder / 'logo.jpg'} cannot keep the transparency (.png, .webp and .tif keep it)"
+        for folder in ("cam1", "cam2")
+    ]

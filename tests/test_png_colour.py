@@ -74,13 +74,15 @@ def test_the_srgb_chunk_goes_along_unless_a_profile_does(tmp_path, upscaler, six
 def test_other_types_note_a_gamma_and_primaries_they_cannot_keep(tmp_path, upscaler):
     _png(tmp_path / "mac.png", [(b"gAMA", struct.pack(">I", MAC_GAMMA))])
     assert _run(upscaler, tmp_path / "mac.png", tmp_path / "mac.jpg") == [
-        "mac.jpg cannot keep the gamma (PNG's gAMA): viewers that honour it will show the "
+        f"{tmp_path / 'mac.jpg'} cannot keep the gamma (PNG's gAMA): viewers that honour it "
+        "will show the "
         "colours otherwise (.png keeps it)"
     ]
     _png(tmp_path / "wide.png", [(b"gAMA", struct.pack(">I", MAC_GAMMA)),
                                  (b"cHRM", struct.pack(">8I", *ADOBE_PRIMARIES))])  # fmt: skip
     assert _run(upscaler, tmp_path / "wide.png", tmp_path / "wide.tif") == [
-        "wide.tif cannot keep the gamma and the primaries (PNG's gAMA and cHRM): viewers "
+        f"{tmp_path / 'wide.tif'} cannot keep the gamma and the primaries (PNG's gAMA and "
+        "cHRM): viewers "
         "that honour them will show the colours otherwise (.png keeps them)"
     ]
     # What only restates sRGB loses nothing: an untagged picture is taken as sRGB.

@@ -293,7 +293,7 @@ def upscale_animation(
     width, height = animation.width * scale, animation.height * scale
     metadata = read_metadata(source).upscaled(scale, width, height)
     grey_written = animation.grey and extension in _GREY_OUTPUTS
-    metadata, notes = profile_fitted(metadata, "GRAY" if grey_written else "RGB", target.name)
+    metadata, notes = profile_fitted(metadata, "GRAY" if grey_written else "RGB", str(target))
     bar = frame_bar(bars_shown(progress), total=animation.frames, unit="frame")
 
     def written(frame: np.ndarray) -> Image.Image:
@@ -327,10 +327,10 @@ def upscale_animation(
         options = _save_options(animation, extension, metadata)
         with atomic_output(target, replace=overwrite) as file:
             written(first).save(file, save_all=True, append_images=rest, **options)
-    notes += [f"{target.name} cannot keep {what}" for what in not_kept(metadata, extension)]
+    notes += [f"{target} cannot keep {what}" for what in not_kept(metadata, extension)]
     if first.dtype == np.uint16:
         notes.append(
-            f"{target.name} holds 8 bits a sample in an animation: the 16-bit frames were "
+            f"{target} holds 8 bits a sample in an animation: the 16-bit frames were "
             "rounded to 8 bits"
         )
     elif (png_bit_depth(source) or (0,))[0] == 16:
@@ -338,11 +338,11 @@ def upscale_animation(
         # bytes), and the writers take 8: said as a 16-bit grey one's rounding is, as a
         # still PNG would have kept the 16.
         notes.append(
-            f"{source.name}'s 16-bit frames were read at 8 bits a sample (Pillow reads a "
-            f"colour or grey + alpha APNG so), and {target.name} holds 8 in an animation"
+            f"{source}'s 16-bit frames were read at 8 bits a sample (Pillow reads a "
+            f"colour or grey + alpha APNG so), and {target} holds 8 in an animation"
         )
     if extension == ".gif":
-        notes.append(gif_limits(target.name, animation.transparent))
+        notes.append(gif_limits(str(target), animation.transparent))
     return first, notes
 
 

@@ -59,7 +59,7 @@ def upscale_file(
     metadata = read_metadata(source).upscaled(factor, result.shape[1], result.shape[0])
     grey = result.shape[2] <= 2 and image_type(target) not in _COLOUR_ONLY
     written = "GRAY" if grey else "RGB"
-    metadata, unfit = profile_fitted(metadata, written, target.name)
+    metadata, unfit = profile_fitted(metadata, written, str(target))
     write_image(target, result, overwrite, metadata)
     return result, unfit + _notes(source, target, result, metadata)
 
@@ -85,7 +85,7 @@ def _depth_lost(target: Path, result: np.ndarray) -> list[str]:
     # is fine, but one meant for further editing would lose its smooth gradients unawares.
     if result.dtype == np.uint16 and not keeps_16_bits(target):
         return [
-            f"{target.name} holds 8 bits a sample: the 16-bit pixels were rounded to 8 bits "
+            f"{target} holds 8 bits a sample: the 16-bit pixels were rounded to 8 bits "
             "(.png and .tif keep 16)"
         ]
     return []
@@ -98,7 +98,7 @@ def _pillow_cannot_open(target: Path, result: np.ndarray) -> list[str]:
     two = result.ndim == 3 and result.shape[2] == 2
     if two and result.dtype == np.uint16 and image_type(target) in (".tif", ".tiff"):
         return [
-            f"{target.name} is a 16-bit grey + alpha TIFF, which libtiff reads and Pillow "
+            f"{target} is a 16-bit grey + alpha TIFF, which libtiff reads and Pillow "
             "cannot open (.png keeps the 16 bits and the alpha, and Pillow opens it)"
         ]
     return []
@@ -118,26 +118,26 @@ def _see_through(result: np.ndarray) -> bool:
 
 def _transparency_lost(target: Path, result: np.ndarray) -> list[str]:
     if _see_through(result) and not keeps_alpha(target):
-        return [f"{target.name} cannot keep the transparency (.png, .webp and .tif keep it)"]
+        return [f"{target} cannot keep the transparency (.png, .webp and .tif keep it)"]
     return []
 
 
 def _gif_limits(target: Path, result: np.ndarray) -> list[str]:
     if image_type(target) == ".gif":
-        return [gif_limits(target.name, alpha=_has_alpha(result))]
+        return [gif_limits(str(target), alpha=_has_alpha(result))]
     return []
 
 
 def _notes(source: Path, target: Path, result: np.ndarray, metadata: ImageMetadata) -> list[str]:
     extension = image_type(target)
     notes = _depth_lost(target, result) + _transparency_lost(target, result)
-    notes += [f"{target.name} cannot keep {what}" for what in not_kept(metadata, extension)]
+    notes += [f"{target} cannot keep {what}" for what in not_kept(metadata, extension)]
     notes += _gif_limits(target, result) + _pillow_cannot_open(target, result)
     if file_has_fallback(source):
         # Its fallback is frame 0, the picture read as a still: the one meant to stand for
         # the animation where it is not played, and no frame of it (vsr.apng_fallback).
         notes.append(
-            f"{source.name} is an animation of {metadata.frames} frame(s) with a still "
+            f"{source} is an animation of {metadata.frames} frame(s) with a still "
             f"fallback; only the fallback was upscaled, as {extension} holds one picture "
             "(.gif, .webp, .png and .apng keep the animation; vsr run takes it as a video)"
         )
@@ -145,13 +145,13 @@ def _notes(source: Path, target: Path, result: np.ndarray, metadata: ImageMetada
         # vsr run cannot read an animated WebP (vsr.animated_webp): not named for one.
         as_video = "" if is_animated_webp(source) else "; vsr run takes it as a video"
         notes.append(
-            f"{source.name} is an animation of {metadata.frames} frames; only the first was "
+            f"{source} is an animation of {metadata.frames} frames; only the first was "
             f"upscaled, as {extension} holds one picture (.gif, .webp, .png and "
             f".apng keep the animation{as_video})"
         )
     elif metadata.frames > 1:
         notes.append(
-            f"{source.name} holds {metadata.frames} pictures (an animation or pages); only "
+            f"{source} holds {metadata.frames} pictures (an animation or pages); only "
             "the first was upscaled (vsr run takes an animation as a video)"
         )
     return notes
