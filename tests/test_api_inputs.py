@@ -483,7 +483,7 @@ def test_a_tensor_without_pixels_to_read_or_a_folder_is_named_for_what_it_is(ups
         vsr.upscale_image(upscaler, dense.to("meta"))
     with pytest.raises(VsrTypeError, match=r"^frames must be .*: a tensor on the meta device"):
         vsr.upscale_frames(upscaler, dense[None].to("meta"))
-    with pytest.raises(vsr.VsrError, match=rf"^{tmp_path} is a folder; give an image file in it$"):
+    with pytest.raises(vsr.VsrError, match=rf"^{tmp_path} is a folder; upscale_image takes one"):
         vsr.upscale_image(upscaler, tmp_path)
 
 
@@ -518,3 +518,27 @@ def test_each_of_two_outputs_of_one_name_in_two_folders_is_warned_of(upscaler, t
         f"{tmp_path / folder / 'logo.jpg'} cannot keep the transparency (.png, .webp and .tif keep it)"
         for folder in ("cam1", "cam2")
     ]
+
+
+def test_a_folder_in_is_named_and_an_out_ending_in_a_slash_is_a_folder(upscaler, tmp_path):
+    # README says upscale_image takes what vsr image takes: a folder IN was blamed on OUT
+    # ("unknown image type '' for o2", its slash lost), and a file into "o2/" too.
+    (tmp_path / "small").mkdir()
+    Image.fromarray(_picture()).save(tmp_path / "small" / "a.png")
+    for output in (f"{tmp_path / 'o1'}/", tmp_path / "small"):
+        with pytest.raises(vsr.VsrError) as refused:
+            vsr.upscale_image(upscaler, tmp_path / "small", output)
+        assert str(refused.value) == (
+            f"{tmp_path / 'small'} is a folder; upscale_image takes one image file (`vsr image "
+            f"{tmp_path / 'small'} OUT_FOLDER/` upscales every image of a folder)"
+        )
+    assert not (tmp_path / "o1").exists()
+    # A file into a folder, made where its name ends in /, under the input's name.
+    first = vsr.upscale_image(upscaler, tmp_path / "small" / "a.png", f"{tmp_path / 'o1'}/")
+    np.testing.assert_array_equal(read_image(tmp_path / "o1" / "a.png"), first)
+    vsr.upscale_image(upscaler, tmp_path / "small" / "a.png", tmp_path / "o1", overwrite=True)
+    assert sorted(p.name for p in (tmp_path / "o1").iterdir()) == ["a.png"]
+    # Pixels have no name to take in one.
+    with pytest.raises(vsr.VsrError, match=r"/o2/ is a folder; pixels have no file name"):
+        vsr.upscale_image(upscaler, _picture(), f"{tmp_path / 'o2'}/")
+    assert not (tmp_path / "o2").exists()

@@ -264,7 +264,7 @@ def test_scales_are_served_and_refused_as_vsr_run_serves_and_refuses_them(tmp_pa
 
 def test_user_mistakes_are_one_line_errors(tmp_path, weights, capsys):
     assert _run(tmp_path / "missing.png", tmp_path / "out.png", weights) == 2
-    assert "input not found" in capsys.readouterr().err
+    assert f"vsr: error: image not found: {tmp_path / 'missing.png'}\n" == capsys.readouterr().err
     write_image(tmp_path / "in.png", _random((4, 4, 3)))
     write_image(tmp_path / "out.png", _random((4, 4, 3)))
     assert _run(tmp_path / "in.png", tmp_path / "out.png", weights) == 2

@@ -151,6 +151,9 @@ def upscale_image(
 
     With ``output`` the result is also written there (format from the extension); an
     existing ``output`` is refused unless ``overwrite``, and never the input file itself.
+    From a file, an ``output`` that is a folder, or a str ending in / (a folder, made if
+    missing), takes the image under the input's name, as `vsr image` does. A folder of
+    images is `vsr image`'s alone: one given as ``image`` is refused, so named.
     From a file to a file, the colour profile, the resolution (times the scale) and the
     EXIF go along where the output's type holds them; a warning names what does not (a
     BMP's colour profile, an animation's other frames), and, from an array too, what the
@@ -166,7 +169,13 @@ def upscale_image(
     TypeError too (vsr.errors.VsrTypeError).
     """
     from vsr.image import upscale_image as upscale_pixels
-    from vsr.image_file import check_output_path, pixels_not_kept, upscale_file
+    from vsr.image_file import (
+        check_image_input,
+        check_output_path,
+        image_output,
+        pixels_not_kept,
+        upscale_file,
+    )
     from vsr.imageio import keeps_alpha, read_image, write_image
 
     check_upscaler(upscaler)
@@ -181,6 +190,7 @@ def upscale_image(
     is_file = isinstance(image, str | os.PathLike)
     if is_file:
         image = check_path(image, "image")
+        check_image_input(image)  # a folder is named as the fault before OUT is looked at
     else:
         check_pixels_type(image, "image", IMAGES_TAKEN)
     overwrite = check_switch(overwrite, "overwrite")
@@ -188,7 +198,16 @@ def upscale_image(
     if on_note is not None and not callable(on_note):
         raise VsrTypeError(f"on_note must be a function of the note's text, not {given(on_note)}")
     if output is not None:
+        # A str's trailing slash means a folder, as on the command line; Path drops it.
+        folder_meant = isinstance(output, str) and output.endswith(("/", os.sep))
         output = check_path(output, "output")
+        if is_file:
+            output = image_output(image, output, folder_meant)
+        elif folder_meant:  # was "unknown image type '' for o2", the slash lost
+            raise VsrError(
+                f"{output}{os.sep} is a folder; pixels have no file name to take in it: "
+                "give an image file name"
+            )
         check_output_path(Path(image) if is_file else None, output, overwrite)
     if is_file and output is not None:
         # Without overwrite, an output another call wrote meanwhile is kept, not replaced.

@@ -12,6 +12,7 @@ import numpy as np
 from vsr.animated_webp import is_animated_webp
 from vsr.animation import ANIMATION_OUTPUTS, gif_limits, is_animation, upscale_animation
 from vsr.apng_fallback import file_has_fallback
+from vsr.broken_links import not_a_regular_file
 from vsr.errors import VsrError, option
 from vsr.image import upscale_image
 from vsr.image_metadata import ImageMetadata, not_kept, profile_fitted, read_metadata
@@ -24,6 +25,35 @@ from vsr.imageio import (
     write_image,
 )
 from vsr.upscale import Upscaler
+from vsr.url_input import refuse_a_url
+
+
+def check_image_input(source: Path) -> None:
+    """Refuse `source` as one image file, before any output is made: a folder (named as the
+    fault, with what takes one: an output ending in / was blamed instead, "unknown image
+    type '' for o2"), a URL, a broken link or a FIFO, or nothing there."""
+    if source.is_dir():
+        # `vsr image FOLDER` takes the folder's way first: only a call gets here.
+        raise VsrError(
+            f"{source} is a folder; upscale_image takes one image file (`vsr image {source} "
+            "OUT_FOLDER/` upscales every image of a folder)"
+        )
+    if not source.is_file():
+        refuse_a_url(source)
+        why = not_a_regular_file(source)
+        raise VsrError(f"{source}: {why}" if why else f"image not found: {source}")
+
+
+def image_output(source: Path, target: Path, folder_meant: bool) -> Path:
+    """Where the image file `source` goes for an OUT given as `target`: into it, under the
+    input's name, where it is a folder; one not there is made where `folder_meant` (OUT was
+    written ending in /, which Path drops: taken for a file name, "newdir/" was "unknown
+    image type '' for newdir"), as vsr run makes its output folder."""
+    from vsr.folder import make_output_folder
+
+    if folder_meant and not target.is_dir():
+        make_output_folder(target)
+    return target / source.name if target.is_dir() else target
 
 
 def check_output_path(source: Path | None, target: Path, overwrite: bool) -> None:

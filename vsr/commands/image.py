@@ -12,7 +12,6 @@ from typing import TYPE_CHECKING
 from vsr.broken_links import not_a_regular_file
 from vsr.errors import VsrError, describe_error, is_out_of_space
 from vsr.printable import printable
-from vsr.url_input import refuse_a_url
 
 if TYPE_CHECKING:
     from vsr.upscale import Upscaler
@@ -68,7 +67,7 @@ def _jobs(
     from vsr.folder import make_output_folder
     from vsr.foreign_links import linked_by_another_user, say_links_left_alone
     from vsr.hidden_files import hidden_left_out, visible_files
-    from vsr.image_file import check_output_path
+    from vsr.image_file import check_image_input, check_output_path, image_output
     from vsr.imageio import OUTPUT_EXTENSIONS
     from vsr.output_in_the_way import finished_output
     from vsr.subfolders import subfolders_left_alone
@@ -102,16 +101,8 @@ def _jobs(
         pairs = [(p, target / p.name) for p in inputs]
         to_do = [(i, o) for i, o in pairs if not finished_output(o, overwrite)]
         return to_do, len(pairs) - len(to_do)
-    if not source.is_file():
-        refuse_a_url(source)
-        why = not_a_regular_file(source)
-        raise VsrError(f"{source}: {why}" if why else f"input not found: {source}")
-    if folder_meant and not target.is_dir():
-        # argparse keeps "newdir/" as typed, but Path drops the slash: taken for a file
-        # name, it was "unknown image type '' for newdir". Made, as vsr run's OUTPUT folder.
-        make_output_folder(target)
-    if target.is_dir():
-        target = target / source.name
+    check_image_input(source)
+    target = image_output(source, target, folder_meant)  # argparse keeps "newdir/" as typed
     # vsr.upscale_image checks it again; here the mistake is told before the model loads.
     check_output_path(source, target, overwrite)
     return [(source, target)], 0
@@ -150,7 +141,7 @@ def run(args: argparse.Namespace) -> int:
         upscale_image(
             upscaler,
             image_in,
-            image_out,
+            args.output,  # as typed: the call takes a folder OUT as _jobs did, into image_out
             args.scale,
             args.overwrite,
             progress=True,
