@@ -47,11 +47,17 @@ def test_one_mistake_is_told_in_the_terms_of_each_caller(weights, tmp_path, caps
         vsr.upscale_video(source, tmp_path / "out.mkv", weights=weights, input_rate=30)
 
 
-def test_api_refusals_name_the_keyword_the_caller_passed(weights, tmp_path):
-    # Was "...; pass --weights FILE or a name from `vsr weights list`".
-    with pytest.raises(vsr.VsrError, match=r"no default weights for x5") as refused:
-        vsr.load_model(scale=5)
+def test_api_refusals_name_the_keyword_the_caller_passed(weights, tmp_path, monkeypatch):
+    # Was "...; pass --weights FILE or a name from `vsr weights list`" (here an install
+    # without the project's weights).
+    monkeypatch.setattr("vsr.weights.WEIGHTS_DIR", tmp_path / "no weights")
+    with pytest.raises(vsr.VsrError, match=r"no default weights for x3") as refused:
+        vsr.load_model(scale=3)
     assert "give weights a file or a name" in str(refused.value)
+    monkeypatch.undo()
+    # A scale no network reaches is said as vsr run says it, not as weights missing.
+    with pytest.raises(vsr.VsrError, match=r"^scale 5 is larger than the largest network"):
+        vsr.load_model(scale=5)
 
     source, output = tmp_path / "in.mp4", tmp_path / "out.mkv"
     make_clip(source, frames=2, audio=False)

@@ -245,8 +245,8 @@ def test_scales_are_served_and_refused_as_vsr_run_serves_and_refuses_them(tmp_pa
     assert _run(tmp_path / "in.png", tmp_path / "x2.png", tmp_path / "x4.safetensors",
                 "--scale", "2", "--precision", "fp32") == 0  # fmt: skip
     assert capsys.readouterr().err == (
-        "vsr: note: the weights upscale x4, more than the x2 this size needs: their output is "
-        "shrunk to it (x2 weights would be faster)\n"
+        "vsr: note: the weights upscale x4, more than x2, the smallest factor that reaches "
+        "this size: their output is shrunk to it (x2 weights would be faster)\n"
     )
     with torch.no_grad():
         x = torch.from_numpy(pixels).permute(2, 0, 1)[None].float() / 255
@@ -649,3 +649,26 @@ def test_an_output_name_taken_by_a_folder_a_broken_link_or_an_empty_file_fails_w
     assert "vsr: 3 done, 1 failed\n" in capsys.readouterr().err
     for name in ("b.png", "c.png"):
         assert read_image(target / name).shape == (10, 12, 3)
+
+
+def test_scale_1_without_weights_takes_the_project_s_x2_weights_as_vsr_run_does(tmp_path, capsys):
+    # "no default weights for x1", where --weights vsr_imdn_x2 served it and vsr run took
+    # them: weights serve their own factor and any smaller one.
+    from vsr.models import create_model, save_weights
+
+    write_image(tmp_path / "in.png", _random((16, 24, 3), seed=5))
+    assert main(["image", str(tmp_path / "in.png"), str(tmp_path / "same.png"), "--scale", "1",
+                 "--device", "cpu"]) == 0  # fmt: skip
+    assert read_image(tmp_path / "same.png").shape == (16, 24, 3)
+    assert "note" not in capsys.readouterr().err  # x2 is the smallest there is
+    upscaler = vsr.load_model(scale=1, device="cpu")
+    assert (upscaler.scale, upscaler.output_scale) == (2, 1)
+    # Larger weights at --scale 1 name x2, the smallest factor, not "the x2 this size needs".
+    x4 = tmp_path / "x4.safetensors"
+    save_weights(create_model("imdn_rtc", 4), x4)
+    assert _run(tmp_path / "in.png", tmp_path / "x4.png", x4, "--scale", "1") == 0
+    assert capsys.readouterr().err == (
+        "vsr: note: the weights upscale x4, more than x2, the smallest factor that reaches "
+        "this size: their output is shrunk to it (x2 weights would be faster)\n"
+    )
+    assert read_image(tmp_path / "x4.png").shape == (16, 24, 3)

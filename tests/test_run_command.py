@@ -278,8 +278,8 @@ def test_given_weights_upscale_by_their_own_factor_unless_asked_otherwise(tmp_pa
     assert decoded(tmp_path / "x2.mkv")[2].width == 32
     notes = json.loads(report.read_text())["notes"]
     assert (
-        "the weights upscale x4, more than the x2 this size needs: their output is "
-        "shrunk to it (x2 weights would be faster)" in notes
+        "the weights upscale x4, more than x2, the smallest factor that reaches this size: "
+        "their output is shrunk to it (x2 weights would be faster)" in notes
     )
 
 

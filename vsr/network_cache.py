@@ -54,11 +54,18 @@ def load_network_for(
     weights: str | Path | torch.nn.Module | NetworkCache | None, network_scale: int | None
 ) -> torch.nn.Module:
     """A model from an nn.Module, a cache, a weights path or manifest name, or the default
-    weights for the scale (None: 2; a cache needs one)."""
+    weights for the scale (None: 2; a cache needs one): the project's of the smallest
+    network factor that reaches it (x2's for 1), as vsr.scaling serves any scale."""
+    from vsr.scaling import network_scale_for
     from vsr.weights import load_network
 
     if isinstance(weights, NetworkCache):
         return weights.get(network_scale)
-    # Given weights are what they are (the geometry check below says if they cannot serve
-    # the request); the scale only picks the default weights.
-    return load_network(weights, network_scale if weights is None else None).model
+    if weights is not None:
+        # Given weights are what they are (the geometry check below says if they cannot
+        # serve the request); the scale only picks the default weights.
+        return load_network(weights, None).model
+    # Weights serve their own factor and any smaller one: `vsr image --scale 1` was "no
+    # default weights for x1", where --weights vsr_imdn_x2 served it, as vsr run does.
+    default = None if network_scale is None else network_scale_for(network_scale)
+    return load_network(None, default).model

@@ -107,12 +107,15 @@ def check_scale_served(network_scale: int, scale: int) -> None:
 
 
 def larger_weights_note(network_scale: int, needed: int) -> str | None:
-    """The note where weights upscale by more than the factor a request needs."""
+    """The note where weights upscale by more than `needed`, the smallest network factor
+    that reaches a request (network_scale_for: x2 for --scale 1, which no network makes)."""
     if not network_scale > needed > 1:
         return None
+    # "The x2 this size needs" was said of --scale 1 too, which needs no enlargement.
     return (
-        f"the weights upscale x{network_scale}, more than the x{needed} this size needs: "
-        f"their output is shrunk to it (x{needed} weights would be faster)"
+        f"the weights upscale x{network_scale}, more than x{needed}, the smallest factor "
+        f"that reaches this size: their output is shrunk to it (x{needed} weights would be "
+        "faster)"
     )
 
 
