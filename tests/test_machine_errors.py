@@ -38,6 +38,31 @@ def test_a_write_error_without_a_file_name_is_given_the_target(tmp_path):
     assert list(tmp_path.iterdir()) == []
 
 
+def test_a_full_gpu_that_no_part_of_vsr_caught_is_one_line(monkeypatch, capsys):
+    # torch's OutOfMemoryError from where vsr has no retry of its own (vsr image's copy of
+    # a large picture to the GPU, eval, profile) ended in its traceback, exit status 1.
+    import vsr.commands.image as image_command
+    from vsr.cli import main
+
+    def full_gpu(args):
+        raise torch.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB.\nGPU 0")
+
+    monkeypatch.setattr(image_command, "run", full_gpu)
+    assert main(["image", "in.png", "out.png"]) == 2
+    assert capsys.readouterr().err.splitlines() == [
+        "vsr: error: the GPU ran out of memory (CUDA out of memory. Tried to allocate 2.00 "
+        "GiB.); free GPU memory (another process may hold it), or run on the CPU with "
+        "--device cpu"
+    ]
+
+    def bug(args):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(image_command, "run", bug)
+    with pytest.raises(RuntimeError, match="a bug"):  # any other: a traceback, to report
+        main(["image", "in.png", "out.png"])
+
+
 def _save_with_a_small_file_limit(path: Path) -> None:
     # A file-size limit fails writes as a full disk does, without root or a small mount.
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)

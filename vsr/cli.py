@@ -29,6 +29,7 @@ from vsr.errors import (
     VsrError,
     as_the_user_names_it,
     empty_value,
+    first_line,
     speaking_to_the_command_line,
 )
 from vsr.printable import printable
@@ -392,6 +393,19 @@ def main(argv: list[str] | None = None) -> int:
         # traceback, and another at exit when it flushes stdout: point stdout at /dev/null.
         point_at_devnull(sys.stdout.fileno())
         return 128 + signal.SIGPIPE
+    except RuntimeError as error:
+        if not _out_of_gpu_memory(error):
+            raise
+        # Where no part of vsr turned it into its own error (the network's windows halve,
+        # the video engine names its batch): `vsr image`, eval, profile... on a full GPU.
+        print(
+            printable(
+                f"vsr: error: the GPU ran out of memory ({first_line(error)}); free GPU "
+                "memory (another process may hold it), or run on the CPU with --device cpu"
+            ),
+            file=sys.stderr,
+        )
+        return 2
     except OSError as error:
         if error.errno not in _MACHINE_ERRNOS:
             raise
@@ -413,6 +427,13 @@ def main(argv: list[str] | None = None) -> int:
             for number, handler in handlers_before.items():
                 # None: a handler set outside Python, which cannot be put back.
                 signal.signal(number, signal.SIG_DFL if handler is None else handler)
+
+
+def _out_of_gpu_memory(error: RuntimeError) -> bool:
+    """Whether `error` is torch's out-of-memory error of a GPU; torch is not imported for
+    the question (a command that never loaded it cannot have raised it)."""
+    torch = sys.modules.get("torch")
+    return torch is not None and isinstance(error, torch.OutOfMemoryError)
 
 
 if __name__ == "__main__":
