@@ -196,6 +196,9 @@ def test_watch_does_each_clip_once_and_a_restart_retries_only_failures(tmp_path)
         (["--codec", "utvideo"], "utvideo cannot be stored in any file vsr writes"),
         (["-e", "time_base=1/10"], "-e time_base=1/10: vsr sets the encoder's time base"),
         (["--codec", "libx264", "-e", "foo=1"], "libx264 has no option foo"),
+        # Without --codec too, where no encoder a clip may get has it: a watch's .webm
+        # clips swap the codec, so each of its clips failed with this one in turn.
+        (["-e", "foo=1"], "libx264 has no option foo"),
     ],
 )
 @pytest.mark.parametrize("mode", ["folder", "watch", "ray"])

@@ -163,13 +163,39 @@ def check_settings_every_clip_meets(
     if settings.pix_fmt and not settings.pix_fmt_is_default:
         check_pix_fmt_name(settings.pix_fmt)
     possible = set(CONTAINERS.values()) if containers is None else containers
-    if any(_container_replaces(settings, codec.name, f) for f in possible):
+    replaced = [f for f in possible if _container_replaces(settings, codec.name, f)]
+    if replaced:
+        _check_options_some_encoder_has(settings, [codec.name, *_encoders_in_place(replaced)])
         return
     check_some_container_takes(codec.name)
     if settings.pix_fmt:
         _format_asked(codec, settings.pix_fmt, settings.pix_fmt_is_default)
     check_quality_and_speed(codec.name, settings)
     check_options_known(codec.name, settings.options)
+
+
+def _encoders_in_place(container_formats: list[str]) -> list[str]:
+    """The encoders the default codec may be replaced with in these containers (see
+    EncoderChoice._use_the_containers_codec): WebM's VP9, or AV1 for a deeper source."""
+    names = []
+    for container_format in container_formats:
+        own = _CONTAINER_CODECS.get(container_format, (None, {}))[0]
+        names.append(own or codecs_held_by(container_format)[1])
+        if container_format == "webm":
+            names.append(_WEBM_HIGH_DEPTH[0])
+    return names
+
+
+def _check_options_some_encoder_has(settings: EncodeSettings, encoders: list[str]) -> None:
+    """The user's options (-e) that none of `encoders`, those a clip may get, has: each
+    clip of a watch with no --codec failed with it in turn, its .webm clips swapping the
+    codec (a pipeline's own options go with its codec, and were checked against it)."""
+    given = {k: v for k, v in settings.options.items() if k not in settings.preset_option_names}
+    unknown = set(given)
+    for name in encoders:
+        unknown -= encoder_option_names(video_encoder(name).name)
+    if unknown:
+        check_options_known(encoders[0], {name: given[name] for name in sorted(unknown)})
 
 
 def _container_replaces(settings: EncodeSettings, codec: str, container_format: str) -> bool:
