@@ -7,7 +7,7 @@ import xml.etree.ElementTree as ElementTree
 
 import pytest
 
-from vsr.xmp_packet import xmp_for_output
+from vsr.xmp_packet import xmp_for_output, xmp_orientation
 
 _PACKET = """<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF
  xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"><rdf:Description
@@ -162,3 +162,40 @@ def test_nuls_after_a_packet_are_left_out():
     # ("junk after document element"): the XMP was dropped as not well-formed.
     packet = _PROPERTIES.format(attributes="", elements="").encode()
     assert xmp_for_output(packet + b"\0\0", 24, 40) == packet
+
+
+def test_a_turned_picture_s_one_stated_resolution_is_scaled_all_the_same():
+    # A packet stating tiff:XResolution alone states the upright picture's y resolution
+    # there too (both are one number in such files): swapped with nothing, it stayed 300.
+    packet = _PROPERTIES.format(attributes=' tiff:XResolution="300"', elements="")
+    expected = _PROPERTIES.format(attributes=' tiff:XResolution="600"', elements="")
+    assert xmp_for_output(packet.encode(), 24, 40, 2, quarter_turn=True) == expected.encode()
+
+
+_TWO_DESCRIPTIONS = """<x:xmpmeta xmlns:x="adobe:ns:meta/">
+ <rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"
+   xmlns:tiff="http://ns.adobe.com/tiff/1.0/" xmlns:xmpMM="http://ns.adobe.com/xap/1.0/mm/">
+  <rdf:Description rdf:about=""{first}>
+   <xmpMM:History><rdf:Seq><rdf:li><rdf:Description>
+    <tiff:Orientation>6</tiff:Orientation>
+   </rdf:Description></rdf:li></rdf:Seq></xmpMM:History>
+  </rdf:Description>
+  <rdf:Description rdf:about=""{second}/>
+ </rdf:RDF>
+</x:xmpmeta>"""
+
+
+@pytest.mark.parametrize(
+    ("first", "second", "orientation"),
+    [
+        # An ancestor's orientation, in a nested rdf:Description of the history, is not
+        # the picture's: it would turn an upright picture.
+        ("", "", None),
+        # The first statement of a property is the picture's, as Pillow reads the first.
+        (' tiff:Orientation="8"', ' tiff:Orientation="3"', 8),
+        ("", ' tiff:Orientation="3"', 3),
+    ],
+)
+def test_the_orientation_is_the_first_a_top_level_description_states(first, second, orientation):
+    packet = _TWO_DESCRIPTIONS.format(first=first, second=second).encode()
+    assert xmp_orientation(packet) == orientation
