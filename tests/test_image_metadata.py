@@ -10,7 +10,7 @@ import warnings
 
 import numpy as np
 import pytest
-from PIL import Image, ImageCms, ImageOps, JpegImagePlugin, UnidentifiedImageError
+from PIL import Image, ImageCms, ImageOps, JpegImagePlugin, PngImagePlugin, UnidentifiedImageError
 
 import vsr
 from vsr.cli import main
@@ -338,9 +338,11 @@ def test_camera_exif_keeps_its_interop_directory_and_states_no_made_up_resolutio
         assert written.getexif().get_ifd(0xA005) == {1: "R03"}
 
 
-def test_a_quarter_turn_swaps_the_resolution_with_the_pixels(tmp_path, upscaler):
+@pytest.mark.parametrize("orientation", [5, 6, 7, 8])  # 5 and 7 mirrored as well
+def test_a_quarter_turn_swaps_the_resolution_with_the_pixels(tmp_path, upscaler, orientation):
     picture = Image.fromarray(np.zeros((12, 20, 3), np.uint8))
-    picture.save(tmp_path / "scan.png", dpi=(300, 150), exif=_exif(20, 12, orientation=6))
+    exif = _exif(20, 12, orientation=orientation)
+    picture.save(tmp_path / "scan.png", dpi=(300, 150), exif=exif)
     result = vsr.upscale_image(upscaler, tmp_path / "scan.png", tmp_path / "out.png")
     assert result.shape[:2] == (40, 24)  # upright: turned a quarter
     with Image.open(tmp_path / "out.png") as written:
@@ -779,17 +781,25 @@ def test_the_xmp_states_the_outputs_resolution_and_colours(tmp_path, weights):
     assert b'photoshop:ColorMode="3"' in written and b"ICCProfile" not in written
 
 
-def _gif_with_xmp(path, packet: bytes) -> None:
-    """A 3-frame GIF with `packet` in an "XMP DataXMP" extension after its first picture,
-    as Photoshop's Save for Web and exiftool write it: the bytes, then a magic trailer."""
+def _gif_with_xmp(path, packet: bytes, pictures_before: int = 1, trailer: bool = True) -> None:
+    """A 3-frame GIF (its second and third pictures with a colour table of their own) with
+    `packet` in an "XMP DataXMP" extension after its first `pictures_before` pictures, as
+    Photoshop's Save for Web and exiftool write it: the bytes, then a magic trailer; or,
+    without the `trailer`, cut into sub-blocks as GIF's other extensions are."""
     rng = np.random.default_rng(0)
     frames = [Image.fromarray(rng.integers(0, 256, (12, 20, 3), dtype=np.uint8)) for _ in "abc"]
     buffer = io.BytesIO()
     frames[0].save(buffer, "GIF", save_all=True, append_images=frames[1:], duration=100)
     gif = buffer.getvalue()
-    second = gif.index(b"\x21\xf9", gif.index(b"\x2c"))  # the second frame's control block
-    trailer = b"\x01" + bytes(range(255, -1, -1)) + b"\x00"
-    path.write_bytes(gif[:second] + b"\x21\xff\x0bXMP DataXMP" + packet + trailer + gif[second:])
+    at = 12 + 3 * 2 ** ((gif[10] & 7) + 1)  # the global colour table's last byte
+    for _ in range(pictures_before + 1):
+        at = gif.index(b"\x21\xf9", at + 1)  # the next frame's control block
+    if trailer:
+        data = packet + b"\x01" + bytes(range(255, -1, -1)) + b"\x00"
+    else:
+        pieces = [packet[n : n + 255] for n in range(0, len(packet), 255)]
+        data = b"".join(bytes([len(piece)]) + piece for piece in pieces) + b"\x00"
+    path.write_bytes(gif[:at] + b"\x21\xff\x0bXMP DataXMP" + data + gif[at:])
 
 
 @pytest.mark.parametrize("output", ["out.webp", "out.png", "out.jpg", "out.gif"])
@@ -810,6 +820,34 @@ def test_a_gif_s_xmp_goes_along(tmp_path, weights, capsys, output):
             written
             == _XMP.format(attribute="", element="", width=40, height=24, thumbnail="").encode()
         )
+
+
+def test_a_gif_s_xmp_after_a_picture_with_its_own_colour_table_goes_along(tmp_path, weights):
+    # The picture's colour table must be stepped over to find the blocks after it: read as
+    # the picture's data, it hid the XMP, lost without a note.
+    packet = _XMP.format(attribute="", element="", width=20, height=12, thumbnail="")
+    source = tmp_path / "in.gif"
+    _gif_with_xmp(source, packet.encode(), pictures_before=2)
+    target = tmp_path / "out.png"
+    assert main(["image", str(source), str(target), "--weights", str(weights)]) == 0
+    with Image.open(target) as image:
+        written = image.info.get("xmp")
+    assert (
+        written == _XMP.format(attribute="", element="", width=40, height=24, thumbnail="").encode()
+    )
+
+
+def test_a_gif_xmp_extension_without_its_trailer_is_no_packet(tmp_path, weights, capsys):
+    # Without the magic trailer, where the packet ends is unknown: the rest of the file,
+    # taken for it, was noted as malformed XMP (or kept, garbage and all).
+    packet = _XMP.format(attribute="", element="", width=20, height=12, thumbnail="")
+    source = tmp_path / "in.gif"
+    _gif_with_xmp(source, packet.encode(), trailer=False)
+    target = tmp_path / "out.png"
+    assert main(["image", str(source), str(target), "--weights", str(weights)]) == 0
+    assert "XMP" not in capsys.readouterr().err
+    with Image.open(target) as image:
+        assert image.size == (40, 24) and "xmp" not in image.info
 
 
 def test_an_8_bit_tiff_keeps_the_exif_s_tags_beside_the_xmp(tmp_path, weights):
@@ -898,3 +936,80 @@ def test_a_resolution_stated_only_in_exif_goes_along_or_is_named(tmp_path, upsca
     assert (
         f"{tmp_path / 'out.webp'} cannot keep the resolution (.png, .jpg and .tif keep it)" in notes
     )
+
+
+@pytest.mark.parametrize("output", ["out.jpg", "out.png", "out.tif"])
+def test_exif_beside_a_nested_xmp_orientation_keeps_its_tags(tmp_path, upscaler, output):
+    # The output's EXIF states orientation 1 over the placed document's orientation the
+    # XMP keeps; made of that alone, it lost the camera, the date and the GPS.
+    source = tmp_path / "in.jpg"
+    Image.new("RGB", (20, 12)).save(source, exif=_exif(20, 12), xmp=_placed_document("").encode())
+    target = tmp_path / output
+    vsr.upscale_image(upscaler, source, target, on_note=lambda note: None)
+    with Image.open(target) as image:
+        exif = image.getexif()
+    assert exif[0x0112] == 1 and exif[CAMERA] == "Camera Maker"
+    if output != "out.tif":  # a TIFF keeps the descriptive tags alone (a note says so)
+        assert exif.get_ifd(0x8769)[SHOT_AT] == "2026:11:27 10:00:00"
+        assert exif.get_ifd(0x8825)[LATITUDE_REF] == "N"
+
+
+@pytest.mark.parametrize("compressed", [False, True])
+def test_a_png_s_xmp_in_a_text_chunk_goes_along_and_turns_the_pixels(
+    tmp_path, upscaler, compressed
+):
+    # Pillow puts the XMP of a tEXt or zTXt chunk (older writers' place for it) under its
+    # keyword alone, not under "xmp" as an iTXt's: the packet was lost, and the picture it
+    # states is turned a quarter was left on its side.
+    from PIL import PngImagePlugin
+
+    text = PngImagePlugin.PngInfo()
+    text.add_text("XML:com.adobe.xmp", _placed_document(' tiff:Orientation="6"'), zip=compressed)
+    Image.new("RGB", (20, 12)).save(tmp_path / "in.png", pnginfo=text)
+    result = vsr.upscale_image(upscaler, tmp_path / "in.png", tmp_path / "out.png")
+    assert result.shape[:2] == (40, 24)
+    with Image.open(tmp_path / "out.png") as image:
+        assert image.info["xmp"] == _placed_document("").encode()
+
+
+_COLOUR_XMP = """<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF
+ xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"><rdf:Description
+ xmlns:photoshop="http://ns.adobe.com/photoshop/1.0/" photoshop:ColorMode="{mode}"
+ photoshop:ICCProfile="{profile}"/></rdf:RDF></x:xmpmeta>"""
+
+
+@pytest.mark.parametrize("mode", ["LA", "I;16"])
+def test_a_grey_source_with_alpha_or_16_bits_states_a_grey_colour_mode(tmp_path, upscaler, mode):
+    # Only 8-bit grey was taken for grey: the grey output's XMP said RGB (3).
+    source = tmp_path / "in.png"
+    text = PngImagePlugin.PngInfo()
+    text.add_itxt("XML:com.adobe.xmp", _COLOUR_XMP.format(mode=1, profile="Dot Gain 20%"))
+    Image.new(mode, (20, 12)).save(source, pnginfo=text)
+    vsr.upscale_image(upscaler, source, tmp_path / "out.png")
+    with Image.open(tmp_path / "out.png") as image:
+        assert Image.getmodebase(image.mode) == "L"
+        assert b'photoshop:ColorMode="1"' in image.info["xmp"]
+
+
+def test_a_profile_left_out_leaves_its_name_out_of_the_xmp(tmp_path, upscaler):
+    # A grey profile on RGB pixels goes (it would tell viewers to read them as grey); the
+    # XMP still named it.
+    source = tmp_path / "in.jpg"
+    packet = _COLOUR_XMP.format(mode=3, profile="Dot Gain 20%").encode()
+    Image.new("RGB", (20, 12)).save(source, icc_profile=_profile_for(b"GRAY"), xmp=packet)
+    with pytest.warns(UserWarning, match="it is for GRAY colours and the output's are RGB"):
+        vsr.upscale_image(upscaler, source, tmp_path / "out.png")
+    with Image.open(tmp_path / "out.png") as image:
+        assert "icc_profile" not in image.info
+        assert b'ColorMode="3"' in image.info["xmp"] and b"ICCProfile" not in image.info["xmp"]
+
+
+def test_a_lab_source_s_rgb_output_names_no_profile_in_its_xmp(tmp_path, upscaler):
+    # Lab colours come out RGB, as CMYK's do: the profile the XMP names is not theirs.
+    source = tmp_path / "in.tif"
+    packet = _COLOUR_XMP.format(mode=9, profile="Lab D50").encode()
+    Image.new("LAB", (20, 12), (50, 128, 128)).save(source, tiffinfo={700: packet})
+    vsr.upscale_image(upscaler, source, tmp_path / "out.png")
+    with Image.open(tmp_path / "out.png") as image:
+        assert image.mode == "RGB"
+        assert b'ColorMode="3"' in image.info["xmp"] and b"ICCProfile" not in image.info["xmp"]
