@@ -612,6 +612,33 @@ def test_a_clips_row_names_the_weights_beside_the_network(tmp_path):
     assert f'title="/ckpt/IMDN_x2.pth sha256 {sha}"' in page
 
 
+def test_a_weights_title_is_escaped_and_a_network_passed_in_has_none(tmp_path):
+    # A quote in the weights' path ended the title attribute, and a "<" opened a tag; a
+    # network passed in (no file, no sha256) was titled "... sha256 None".
+    sha = "740b" + "0" * 60
+    quoted = {
+        **run_report("a.mp4", gpu=False),
+        "weights": '/ckpt/"x2" <b>.pth',
+        "weights_sha256": sha,
+    }
+    passed_in = {
+        **run_report("b.mp4", gpu=False),
+        "weights": "network passed in",
+        "weights_sha256": None,
+    }
+    clips = [{"input": r["input"], "status": "done", "report": r} for r in (quoted, passed_in)]
+    (tmp_path / "run.json").write_text(json.dumps({"clips": clips}))
+    page = render(read_inputs([tmp_path / "run.json"]))
+    table = parse(page).tables["clips"]
+    network = table[0].index("network")
+    assert [row[network] for row in table[1:]] == [
+        'imdn ("x2" <b>.pth)',
+        "imdn (network passed in)",
+    ]
+    assert f'title="/ckpt/&quot;x2&quot; &lt;b&gt;.pth sha256 {sha}"' in page
+    assert "<b>" not in page and "sha256 None" not in page
+
+
 def test_a_resumed_segment_runs_rows_give_the_kept_frames_and_the_outputs(tmp_path):
     # The run's row said 450 frames of a 600-frame output, and the kept segment's "n/a":
     # "600" and "kept" appeared nowhere on the page.
