@@ -17,6 +17,7 @@ import vsr
 from vsr import VsrTypeError
 from vsr.atomic_file import atomic_output
 from vsr.imageio import read_image, write_image
+from vsr.models import create_model
 
 
 @pytest.fixture
@@ -282,6 +283,37 @@ def test_a_batch_too_large_for_the_free_memory_is_refused_before_upscaling(upsca
     monkeypatch.undo()
     monkeypatch.setattr(image, "available_host_memory_bytes", lambda: 4 << 20)
     assert vsr.upscale_frames(upscaler, frames[:2]).shape == (2, 120, 160, 3)
+
+
+@pytest.mark.parametrize("batch", [True, False])
+def test_the_memory_check_counts_the_larger_output_of_weights_shrunk_to_the_scale(
+    monkeypatch, batch
+):
+    # x4 weights asked for x2 make the x4 output first, 4 times the x2 one: counted at x2,
+    # a batch or an image that memory cannot hold went through the network.
+    from vsr import image
+
+    x4 = vsr.load_model(create_model("imdn_rtc", 4), device="cpu", precision="fp32")
+
+    def network_ran(self, x):
+        raise AssertionError("the network ran before the batch or image was refused")
+
+    monkeypatch.setattr(type(x4), "__call__", network_ran)
+    # 6 (or 1) 320 x 240 frames (the x4 output) need 29.5 MB (3.1 MB) by the rules, the
+    # 160 x 120 ones at x2 a quarter of that: 16 MiB (1 MiB) holds the x2 and not the x4.
+    free = 16 << 20 if batch else 1 << 20
+    monkeypatch.setattr(image, "available_host_memory_bytes", lambda: free)
+    with pytest.raises(vsr.VsrError) as refused:
+        if batch:
+            vsr.upscale_frames(x4, np.stack([_picture(60, 80)] * 6), scale=2)
+        else:
+            vsr.upscale_image(x4, _picture(60, 80), scale=2)
+    assert str(refused.value) == (
+        "a batch of 6 80x60 frames upscaled x4 needs about 28 MiB of memory; 16 MiB is free; "
+        "upscale fewer frames a call"
+        if batch
+        else "this 80x60 image upscaled x4 needs about 3 MiB of memory; 1 MiB is free"
+    )
 
 
 @pytest.mark.parametrize("dtype", [np.uint8, np.uint16])
