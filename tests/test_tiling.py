@@ -230,6 +230,7 @@ def test_a_budget_short_of_half_a_networks_overlap_still_plans_a_frame(
     ("arch", "scale", "frame", "budget", "before", "after"),
     [
         ("imdn", 2, (320, 180), 5624, 260, (24, 32)),  # 74x76 windows with 64: 25 frames' work
+        ("imdn", 2, (320, 180), 6000, 176, (24, 32)),  # 80x75 with 64: 18 frames', over 8
         ("imdn_rte", 2, (640, 360), 30_000, 297, (18, 78)),  # 172x174 with 154: 38 frames'
     ],
 )
@@ -244,6 +245,16 @@ def test_a_budget_of_slivers_takes_less_overlap_where_that_halves_the_work(
     assert plan.mode == "tiles" and covered_once(plan) and plan.tile_pixels <= budget
     assert (len(plan.windows), _least_overlap(plan)) == after and after[0] < before
     assert len(plan.windows) * plan.tile_pixels <= MOST_WORK * frame[0] * frame[1]
+
+
+def test_less_overlap_that_does_not_halve_the_work_is_not_taken():
+    # A budget short of an overlap of 66 plans half of it (36 in whole multiples of 4): 360
+    # windows of 52x48, 9.7 times the frame's pixels. The last resort's 32 makes 216 of
+    # 48x52, 5.8 times: less work, not half of it, so the more context stays.
+    plan = plan_tiles(150, 607, max_pixels=2583, multiple=4, overlap=66)
+    assert plan.mode == "tiles" and covered_once(plan)
+    assert ((plan.tile_width, plan.tile_height), len(plan.windows)) == ((52, 48), 360)
+    assert _least_overlap(plan) == 36
 
 
 @pytest.mark.parametrize("arch", ["imdn", "imdn_rtc"])
