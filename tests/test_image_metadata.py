@@ -972,6 +972,20 @@ def test_a_png_s_xmp_in_a_text_chunk_goes_along_and_turns_the_pixels(
         assert image.info["xmp"] == _placed_document("").encode()
 
 
+def test_a_png_s_utf_8_xmp_in_a_text_chunk_keeps_its_letters(tmp_path, upscaler):
+    # Pillow reads a tEXt chunk as Latin-1; the packet was taken as that text in UTF-8,
+    # and the output's XMP said its creator was "JÃ©rÃ´me".
+    from PIL import PngImagePlugin
+
+    packet = _placed_document(' tiff:Artist="Jérôme"').encode()
+    text = PngImagePlugin.PngInfo()
+    text.add_text("XML:com.adobe.xmp", packet)  # the UTF-8 bytes, as such writers store them
+    Image.new("RGB", (20, 12)).save(tmp_path / "in.png", pnginfo=text)
+    vsr.upscale_image(upscaler, tmp_path / "in.png", tmp_path / "out.png")
+    with Image.open(tmp_path / "out.png") as image:
+        assert image.info["xmp"] == _placed_document(' tiff:Artist="Jérôme"').encode()
+
+
 _COLOUR_XMP = """<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF
  xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"><rdf:Description
  xmlns:photoshop="http://ns.adobe.com/photoshop/1.0/" photoshop:ColorMode="{mode}"

@@ -32,8 +32,19 @@ def stated_exif(image: Image.Image) -> Image.Exif:
 
 def xmp_packet(image: Image.Image) -> bytes | None:
     """The XMP packet Pillow found in the image's file, as bytes."""
-    packet = image.info.get("xmp") or image.info.get("XML:com.adobe.xmp")
-    return packet.encode() if isinstance(packet, str) else packet
+    packet = image.info.get("xmp")
+    if packet:
+        return packet.encode() if isinstance(packet, str) else packet
+    # A PNG's tEXt or zTXt chunk (older writers' place for it), which Pillow reads as
+    # Latin-1 text, PNG's rule for those chunks: its bytes are the packet's own UTF-8,
+    # and encoding the text as UTF-8 turned a creator "Jé" into "JÃ©".
+    text = image.info.get("XML:com.adobe.xmp")
+    if not isinstance(text, str):
+        return text or None
+    try:
+        return text.encode("latin-1")
+    except UnicodeEncodeError:  # no Latin-1 reading: text Pillow decoded as UTF-8 itself
+        return text.encode()
 
 
 def exif_tag(image: Image.Image) -> int | None:
