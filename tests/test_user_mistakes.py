@@ -3,6 +3,7 @@ each is now one `vsr: error: ...` line, exit 2, with nothing written."""
 
 import argparse
 
+import av
 import pytest
 from media import make_clip
 from PIL import Image
@@ -183,6 +184,21 @@ def test_a_pipeline_s_memory_budget_under_a_byte_names_the_pipeline(
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.mp4", "p.toml"]
 
 
+def test_a_pipeline_s_values_for_its_codec_leave_a_webm_output_s_own_codec_alone(tmp_path):
+    # crf = 60 is out of x264's range, but a .webm output is encoded with VP9 (0 to 63),
+    # which takes it, as it did before the file's values were checked up front: the run
+    # was refused as "crf 60: libx264 takes 0 to 51".
+    source = tmp_path / "in.mp4"
+    make_clip(source, frames=2, audio=False)
+    pipeline = tmp_path / "p.toml"
+    pipeline.write_text("crf = 60\n")
+    argv = ["run", str(source), str(tmp_path / "out.webm"), "--pipeline", str(pipeline)]
+    assert main([*argv, "--quiet"]) == 0
+    with av.open(str(tmp_path / "out.webm")) as written:
+        assert written.streams.video[0].codec_context.name == "vp9"
+        assert sum(1 for _ in written.decode(video=0)) == 2
+
+
 def test_a_pipeline_s_memory_budget_too_small_for_any_tiling_names_the_pipeline(tmp_path, capsys):
     # Was "...; raise --max-memory", a flag never given, for a clip and for a folder.
     source = tmp_path / "clips" / "in.mp4"
@@ -279,6 +295,9 @@ def test_a_pipeline_s_value_of_the_wrong_kind_is_told_what_the_key_takes(
             "the file itself, written above [options]",
         ),
         ('[options]\nfoo = "1"', "[options] foo: libx264 has no such option"),
+        # The same values in [options]: were "crf 99: libx264 takes 0 to 51", and so on.
+        ('[options]\ncrf = "99"', "crf 99: libx264 takes 0 to 51"),
+        ('[options]\ntune = "bogus"', "libx264 has no tune 'bogus'; its tunes: film,"),
     ],
 )
 def test_a_pipeline_s_bad_value_is_blamed_on_the_file_and_its_key(

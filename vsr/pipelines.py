@@ -188,27 +188,24 @@ def load_preset(name_or_path: str) -> Preset:
 
 
 def check_for_encoder(
-    preset: Preset, codec: str, crf: int | None, speed: str | None, option_names: set[str]
+    preset: Preset, codec: str, crf: int | None, speed: str | None, options: dict[str, str]
 ) -> None:
-    """The file's own crf, speed preset and [options] keys (those of it the run uses: `crf`,
-    `speed`, `option_names`), refused naming the file and its key where encoder `codec`
-    (libx264, not h264) cannot take them. They were told as if typed: "crf 99: libx264
-    takes 0 to 51", "libx264 has no option batch (check -e KEY=VALUE)", and of FFV1 a note
-    "--crf ignored", though the file itself names FFV1."""
+    """The file's own crf, speed preset and [options] (those of it the run uses: `crf`,
+    `speed`, `options`), refused naming the file and its key where encoder `codec` (libx264,
+    not h264) cannot take them. They were told as if typed: "crf 99: libx264 takes 0 to
+    51", "libx264 has no option batch (check -e KEY=VALUE)", and of FFV1 a note "--crf
+    ignored", though the file itself names FFV1. Only for a run whose outputs all get that
+    encoder: a .webm output's VP9, in place of the default, drops what was set for it."""
     from vsr.video.codecs import encoder_option_type
-    from vsr.video.encoder_choice import check_crf, check_x26x_names
+    from vsr.video.encode_settings import EncodeSettings
+    from vsr.video.encoder_choice import check_quality_and_speed
     from vsr.video.encoder_trial import encoder_option_names
 
     where = f"pipeline {preset.path or preset.name}"
     for key, value in (("crf", crf), ("preset", speed)):
         if value is not None and not encoder_option_type(codec, key):
             raise VsrError(f"{where}: {key} = {_as_written(value)}, but {codec} has no {key}")
-    try:
-        check_crf(codec, crf)
-        check_x26x_names(codec, speed, {})
-    except VsrError as error:
-        raise VsrError(f"{where}: {error}") from None
-    unknown = sorted(option_names - encoder_option_names(codec))
+    unknown = sorted(set(options) - encoder_option_names(codec))
     if unknown:
         fields = [name for name in unknown if name in Preset.__dataclass_fields__]
         one = len(fields) == 1
@@ -217,5 +214,11 @@ def check_for_encoder(
             "written above [options]"
         )
         raise VsrError(
-            f"{where}: [options] {', '.join(unknown)}: {codec} has no such option{hint if fields else ''}"
+            f"{where}: [options] {', '.join(unknown)}: {codec} has no such option"
+            f"{hint if fields else ''}"
         )
+    try:  # a crf, preset or tune out of the encoder's reach, as a field or in [options]
+        settings = EncodeSettings(codec=codec, crf=crf, preset=speed, options=dict(options))
+        check_quality_and_speed(codec, settings)
+    except VsrError as error:
+        raise VsrError(f"{where}: {error}") from None

@@ -194,6 +194,7 @@ def _settings_and_model_options(args, on_gpu: bool | None = None) -> tuple[objec
     network runs on a GPU (default: whether this machine would use one)."""
     from vsr.pipelines import check_for_encoder, parse_memory
     from vsr.video.codecs import encoder_option_type, video_encoder
+    from vsr.video.encoder_choice import containers_replacing
     from vsr.video.writer import EncodeSettings
 
     preset = _preset(args)
@@ -217,7 +218,6 @@ def _settings_and_model_options(args, on_gpu: bool | None = None) -> tuple[objec
     crf = None if args.crf is not None or "crf" in typed else crf
     speed = None if args.preset or "preset" in typed else speed
     from_the_file = set(options) - set(typed)
-    check_for_encoder(preset, video_encoder(codec).name, crf, speed, from_the_file)
     settings = EncodeSettings(
         codec=codec,
         crf=args.crf if args.crf is not None else crf,
@@ -229,6 +229,10 @@ def _settings_and_model_options(args, on_gpu: bool | None = None) -> tuple[objec
         codec_is_default=args.codec is None,
         pix_fmt_is_default=args.pix_fmt is None,
     )
+    if not containers_replacing(settings, _containers_written(args)):
+        # Every output gets the file's codec (a .webm's VP9, in its place, drops its values).
+        file_options = {name: options[name] for name in from_the_file}
+        check_for_encoder(preset, video_encoder(codec).name, crf, speed, file_options)
     on_gpu = _wants_gpu(args.device) if on_gpu is None else on_gpu
     model = {
         # A preset's precision and batch are GPU settings; the CPU keeps batch 1 and its
@@ -530,13 +534,17 @@ def _check_budget_every_clip_meets(
 
 
 def _containers_written(args: argparse.Namespace) -> set[str] | None:
-    """The containers a folder run writes its clips in (vsr.folder.output_for), where they
-    are known before it starts; None for a watch, whose clips are still to come."""
+    """The containers a run writes in, where they are known before it starts: its clip's
+    (None for a file type vsr does not write, refused later), or the folder's clips'
+    (vsr.folder.output_for); None for a watch, whose clips are still to come."""
     from vsr.folder import find_clips, output_for
     from vsr.video.containers import CONTAINERS
 
-    if args.watch or not Path(args.input).is_dir():
+    if args.watch:
         return None
+    if not Path(args.input).is_dir():
+        written = CONTAINERS.get(Path(args.output).suffix.lower())
+        return None if written is None else {written}
     clips = find_clips(Path(args.input))
     outputs = (output_for(clip, Path(args.output)) for clip in clips)
     return {CONTAINERS[output.suffix.lower()] for output in outputs} or None

@@ -162,8 +162,7 @@ def check_settings_every_clip_meets(
     check_no_option_vsr_sets(settings.options)
     if settings.pix_fmt and not settings.pix_fmt_is_default:
         check_pix_fmt_name(settings.pix_fmt)
-    possible = set(CONTAINERS.values()) if containers is None else containers
-    replaced = [f for f in possible if _container_replaces(settings, codec.name, f)]
+    replaced = containers_replacing(settings, containers)
     if replaced:
         _check_options_some_encoder_has(settings, [codec.name, *_encoders_in_place(replaced)])
         return
@@ -172,6 +171,14 @@ def check_settings_every_clip_meets(
         _format_asked(codec, settings.pix_fmt, settings.pix_fmt_is_default)
     check_quality_and_speed(codec.name, settings)
     check_options_known(codec.name, settings.options)
+
+
+def containers_replacing(settings: EncodeSettings, containers: set[str] | None) -> list[str]:
+    """The formats among `containers` (None: any vsr writes) whose outputs get their own
+    codec in place of the settings' default one (WebM: VP9 for the default H.264)."""
+    codec = video_encoder(settings.codec).name
+    possible = set(CONTAINERS.values()) if containers is None else containers
+    return sorted(f for f in possible if _container_replaces(settings, codec, f))
 
 
 def _encoders_in_place(container_formats: list[str]) -> list[str]:
