@@ -2,6 +2,7 @@
 each is now one `vsr: error: ...` line, exit 2, with nothing written."""
 
 import argparse
+import pickle
 
 import av
 import pytest
@@ -197,6 +198,15 @@ def test_a_pipeline_s_values_for_its_codec_leave_a_webm_output_s_own_codec_alone
     with av.open(str(tmp_path / "out.webm")) as written:
         assert written.streams.video[0].codec_context.name == "vp9"
         assert sum(1 for _ in written.decode(video=0)) == 2
+
+
+def test_a_too_small_budget_s_error_is_the_same_after_a_trip_between_processes():
+    # Pickled (a Ray worker's error, multiprocessing's), it said "; raise --max-memory" twice.
+    from vsr.upscale import MemoryBudgetTooSmall
+
+    error = pickle.loads(pickle.dumps(MemoryBudgetTooSmall("the memory budget is too small")))
+    assert str(error) == "the memory budget is too small; raise max_memory"
+    assert error.reason == "the memory budget is too small"
 
 
 def test_a_pipeline_s_memory_budget_too_small_for_any_tiling_names_the_pipeline(tmp_path, capsys):

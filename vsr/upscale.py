@@ -230,6 +230,11 @@ class MemoryBudgetTooSmall(VsrError):
         super().__init__(f"{reason}; raise {option('--max-memory')}")
         self.reason = reason
 
+    def __reduce__(self) -> tuple[type, tuple[str]]:
+        # Made again from its reason, not its message: a copy from another process (a Ray
+        # worker's, multiprocessing's) said "; raise --max-memory" twice.
+        return type(self), (self.reason,)
+
 
 def check_budget_holds_smallest_windows(
     model: nn.Module,
