@@ -3,6 +3,7 @@ each is now one `vsr: error: ...` line, exit 2, with nothing written."""
 
 import argparse
 import pickle
+from pathlib import Path
 
 import av
 import pytest
@@ -200,13 +201,25 @@ def test_a_pipeline_s_values_for_its_codec_leave_a_webm_output_s_own_codec_alone
         assert sum(1 for _ in written.decode(video=0)) == 2
 
 
-def test_a_too_small_budget_s_error_is_the_same_after_a_trip_between_processes():
+def load_preset_with_budget(size: str) -> int:
+    """The max_memory of a pipeline file p.toml (in the working folder) stating `size`."""
+    Path("p.toml").write_text(f'max_memory = "{size}"\n')
+    return load_preset("p.toml").max_memory
+
+
+def test_a_too_small_budget_s_error_is_the_same_after_a_trip_between_processes(
+    tmp_path, monkeypatch
+):
     # Pickled (a Ray worker's error, multiprocessing's), it said "; raise --max-memory" twice.
     from vsr.upscale import MemoryBudgetTooSmall
 
+    monkeypatch.chdir(tmp_path)
     error = pickle.loads(pickle.dumps(MemoryBudgetTooSmall("the memory budget is too small")))
     assert str(error) == "the memory budget is too small; raise max_memory"
     assert error.reason == "the memory budget is too small"
+    # A pipeline file's budget names the file on the way back from a worker too.
+    budget = pickle.loads(pickle.dumps(load_preset_with_budget("40MiB")))
+    assert (budget, budget.named) == (40 << 20, "pipeline p.toml: max_memory")
 
 
 def test_a_pipeline_s_memory_budget_too_small_for_any_tiling_names_the_pipeline(tmp_path, capsys):
@@ -223,6 +236,15 @@ def test_a_pipeline_s_memory_budget_too_small_for_any_tiling_names_the_pipeline(
         assert error.startswith(f"pipeline {pipeline}: max_memory: the memory budget (1.0 KiB)")
         assert error.endswith(" on cpu); raise it")
     assert sorted(p.name for p in tmp_path.iterdir()) == ["clips", "p.toml"]
+    # Too small to tile a larger clip, which fails alone in a folder run: it said "raise
+    # --max-memory" there, and in a Ray worker, which no caller that knew the file saw.
+    pipeline.write_text('max_memory = "40MiB"\n')
+    make_clip(source.parent / "large.mp4", 320, 180, frames=1, audio=False)
+    argv = ["run", str(source.parent), str(tmp_path / "out"), "--pipeline", str(pipeline)]
+    assert main(argv) == 1
+    assert f"large.mp4: failed: pipeline {pipeline}: max_memory: the memory budget (40.0 MiB:" in (
+        capsys.readouterr().err
+    )
     # A --max-memory given beside the file's is the budget, and named as such.
     argv += ["--max-memory", "2KiB"]
     assert main(argv) == 2

@@ -17,6 +17,7 @@ from pathlib import Path
 from vsr.bundled import bundled_folder
 from vsr.encoder_count import MAX_ENCODERS
 from vsr.errors import VsrError
+from vsr.named_budget import NamedBudget
 from vsr.ops.compiled import MODES
 from vsr.upscale import PRECISIONS
 
@@ -151,7 +152,8 @@ def load_preset(name_or_path: str) -> Preset:
         if not isinstance(data["max_memory"], str | int) or isinstance(data["max_memory"], bool):
             raise VsrError(f'pipeline {path}: max_memory must be a size such as "8GiB"')
         written = data["max_memory"]
-        data["max_memory"] = parse_memory(written, f"pipeline {path}: max_memory")
+        where = f"pipeline {path}: max_memory"
+        data["max_memory"] = NamedBudget(parse_memory(written, where), where)
         if data["max_memory"] < 1:
             # Refused here, naming the file: the Upscaler's own check names --max-memory,
             # a flag this run was not given (a TOML 0 or -5 is no text parse_memory refuses).

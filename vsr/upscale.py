@@ -31,6 +31,7 @@ from vsr.default_precision import (
 )
 from vsr.errors import VsrError, VsrTypeError, first_line, option
 from vsr.models.blocks import fold_channel_attention
+from vsr.named_budget import budget_named
 from vsr.ops.compile_policy import (
     cpp_compiler_found,
     earlier_failure,
@@ -222,18 +223,20 @@ def memory_needed(
 
 
 class MemoryBudgetTooSmall(VsrError):
-    """A memory budget no tiling keeps within. `reason` says so without the remedy, for a
-    caller that knows where the budget came from (vsr run names a pipeline file's
-    max_memory, where "raise --max-memory" blamed a flag nobody gave)."""
+    """A memory budget no tiling keeps within: `reason`, and what to raise, the budget's
+    `named` setting (a pipeline file's max_memory: vsr.named_budget) or --max-memory."""
 
-    def __init__(self, reason: str) -> None:
-        super().__init__(f"{reason}; raise {option('--max-memory')}")
-        self.reason = reason
+    def __init__(self, reason: str, named: str | None = None) -> None:
+        remedy = (
+            f"{named}: {reason}; raise it" if named else f"{reason}; raise {option('--max-memory')}"
+        )
+        super().__init__(remedy)
+        self.reason, self.named = reason, named
 
-    def __reduce__(self) -> tuple[type, tuple[str]]:
-        # Made again from its reason, not its message: a copy from another process (a Ray
+    def __reduce__(self) -> tuple[type, tuple[str, str | None]]:
+        # Made again from its parts, not its message: a copy from another process (a Ray
         # worker's, multiprocessing's) said "; raise --max-memory" twice.
-        return type(self), (self.reason,)
+        return type(self), (self.reason, self.named)
 
 
 def check_budget_holds_smallest_windows(
@@ -250,7 +253,8 @@ def check_budget_holds_smallest_windows(
         raise MemoryBudgetTooSmall(
             f"the memory budget ({_mib(budget)}) is less than the network needs for its "
             f"smallest windows ({MIN_WINDOW_PIXELS} pixels: {_mib(smallest)} on "
-            f"{device.type})"
+            f"{device.type})",
+            budget_named(budget),
         )
 
 
@@ -460,8 +464,9 @@ class Upscaler:
         # for the paper's own results (vsr.evaluate).
         self.adaptive_cropping = False
         self.arch: str = getattr(model, "arch", type(model).__name__)
-        budget = int(max_memory) if max_memory is not None else default_memory_budget(self.device)
-        self.memory_budget = budget
+        budget = max_memory if max_memory is not None else default_memory_budget(self.device)
+        self.memory_budget = int(budget)
+        self._budget_named = budget_named(budget)  # a pipeline file's, named in its errors
         layout = self.channels_last
         check_budget_holds_smallest_windows(self.model, self.dtype, self.device, budget, layout)
         self.max_pixels = window_pixels(self.model, self.dtype, self.device, budget, layout)
@@ -516,7 +521,8 @@ class Upscaler:
             # A user's budget (--max-memory, max_memory=) too small for any tiling.
             raise MemoryBudgetTooSmall(
                 f"the memory budget ({_mib(self.memory_budget)}: windows of at most "
-                f"{self.max_pixels} pixels) is too small to tile {width}x{height} frames"
+                f"{self.max_pixels} pixels) is too small to tile {width}x{height} frames",
+                self._budget_named,
             ) from None
 
     def _out_of_gpu_memory(self, height: int, width: int) -> VsrError:

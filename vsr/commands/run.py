@@ -5,8 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -275,23 +274,6 @@ def _preset(args: argparse.Namespace) -> Preset:
     return Preset(name="built-in")  # an installation without the pipelines/ folder
 
 
-@contextmanager
-def _budget_blamed_on_its_file(args: argparse.Namespace) -> Iterator[None]:
-    """A pipeline file's max_memory too small for any tiling, refused naming the file and
-    its key: the error said "raise --max-memory", a flag this run was not given."""
-    from vsr.upscale import MemoryBudgetTooSmall
-
-    try:
-        yield
-    except MemoryBudgetTooSmall as error:
-        preset = _preset(args)
-        if args.max_memory or preset.max_memory is None:
-            raise
-        raise VsrError(
-            f"pipeline {preset.path or preset.name}: max_memory: {error.reason}; raise it"
-        ) from None
-
-
 def _same_encoder(codec: str, other: str) -> bool:
     """Whether codec names `codec` and `other` open the same encoder: --codec hevc is the
     libx265 a preset names, and dropped its x265-params without a word."""
@@ -418,26 +400,24 @@ def run(args: argparse.Namespace) -> int:
         return run_on_ray(args, options, say)
     settings, model = _settings_and_model_options(args)
     if args.input.is_dir():
-        with _budget_blamed_on_its_file(args):
-            return _run_folder(args, settings, model, {**target, **clip}, say)
+        return _run_folder(args, settings, model, {**target, **clip}, say)
     if args.watch:
         if not args.input.exists():  # said as such: "needs a folder" read as a wrong kind
             raise VsrError(f"{args.input}: no such folder to watch")
         raise VsrError("--watch needs a folder INPUT")
-    with _budget_blamed_on_its_file(args):
-        report = upscale_video(
-            args.input,
-            args.output,
-            weights=args.weights,
-            device=args.device,
-            settings=settings,
-            report=args.report,
-            progress=not args.quiet,
-            overwrite=args.overwrite,
-            **model,
-            **target,
-            **clip,
-        )
+    report = upscale_video(
+        args.input,
+        args.output,
+        weights=args.weights,
+        device=args.device,
+        settings=settings,
+        report=args.report,
+        progress=not args.quiet,
+        overwrite=args.overwrite,
+        **model,
+        **target,
+        **clip,
+    )
     for note in report.notes:
         if not shown_as_warning(note):  # printed when it happened, as a warning
             say(f"vsr: note: {note}")
