@@ -1552,6 +1552,36 @@ def test_an_output_name_taken_by_a_folder_a_broken_link_or_an_empty_file_fails_w
     }
 
 
+def test_a_watch_says_what_is_in_the_way_once_and_takes_the_clip_once_it_is_gone(tmp_path):
+    # Recorded as failed on the clip's version, the clip was never tried again after the
+    # folder in its way was removed, though the message says to remove it.
+    clips, out = tmp_path / "in", tmp_path / "out"
+    clips.mkdir()
+    (clips / "a.mp4").write_bytes(b"1234")
+    (clips / "b.mp4").write_bytes(b"12345")
+    (out / "a.mp4").mkdir(parents=True)
+    (out / "b.mp4").write_bytes(b"")
+    time_ = ScriptedTime({5: (out / "a.mp4").rmdir})  # some looks after it was said
+    failures: list[str] = []
+    runner = Recorder()
+    summary = watch_folder(
+        clips, out, runner, interval_s=1, idle_exit_s=8, log=lambda _: None,
+        warn=failures.append, clock=time_.clock, sleep=time_.sleep,
+    )  # fmt: skip
+    assert failures == [  # once each, not at every look
+        f"vsr: a.mp4: failed: {out / 'a.mp4'} is a folder",
+        f"vsr: b.mp4: failed: {out / 'b.mp4'} is an empty file, no finished output "
+        "(remove it, or use overwrite=True)",
+    ]
+    assert runner.calls == [("a.mp4", 4)]
+    assert [(Path(c["input"]).name, c["status"]) for c in summary.clips] == [
+        ("b.mp4", "failed"),
+        ("a.mp4", "done"),
+    ]
+    state = WatchState(out, clips)
+    assert state.clips["a.mp4"]["status"] == "done" and "b.mp4" not in state.clips
+
+
 def test_a_ray_folder_run_fails_an_output_name_taken_by_a_folder_as_a_local_run(
     tmp_path, monkeypatch
 ):

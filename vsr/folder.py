@@ -9,7 +9,9 @@ clip is recorded and the others go on.
 
 Watching keeps a state file in OUT_DIR (vsr.watch_state) that names every clip done or
 failed with the size and modification time it had, so a restart does each clip exactly
-once, and a failed clip is retried only if the file changes.
+once, and a failed clip is retried only if the file changes (a clip whose output name
+something stands in, a folder, an empty file..., is not recorded: it is taken once that is
+gone).
 """
 
 from __future__ import annotations
@@ -455,6 +457,7 @@ def watch_folder(
     missing = False  # the folder could not be listed at the last look (an unmounted share)
     links_noted: set[Path] = set()
     broken_told: dict[Path, str] = {}
+    obstacles_told: dict[Path, str] = {}  # clips whose output name something stands in
     started = clock()
     summary.work_seconds = summary.work_seconds or 0.0  # a watch says its work apart
     try:
@@ -463,7 +466,7 @@ def watch_folder(
                 clips, foreign, broken = list_folder(in_dir)
                 say_links_left_alone([p for p in foreign if p not in links_noted], log)
                 links_noted.update(foreign)
-                _fail_broken_links_once(broken, broken_told, summary, warn)
+                _fail_once(broken, broken_told, summary, warn)
             except OSError as error:
                 if not missing:
                     log(f"vsr: {in_dir}: cannot be read ({error.strerror}); waiting for it")
@@ -478,6 +481,7 @@ def watch_folder(
             # and those of another folder watched into OUT_DIR.
             done_as = {output_for(done, out_dir): done for done in state.done_clips()}
             arriving = False  # a clip with content seen new or changed: not idle, whatever S
+            obstacles: dict[Path, str] = {}
             for clip in clips:
                 try:
                     if state.settled(clip) and (clip in taken or not overwrite):
@@ -494,9 +498,6 @@ def watch_folder(
                     # An empty file may be a copy not yet begun: wait for content, but it is no
                     # new work, so it must not hold off --idle-exit forever.
                     continue
-                seen.pop(clip, None)
-                taken.add(clip)
-                summary.forget(clip)  # a retry or a redo: this attempt is the clip's outcome
                 _make_output_folder_again(out_dir, state, log)
                 target = output_for(clip, out_dir)
                 earlier = done_as.get(target)
@@ -508,7 +509,14 @@ def watch_folder(
                     clashes[clip] = f"would be written as {target.name}, which {named} already was"
                 new = clip.name not in state.clips
                 if clip not in clashes and new and (why := in_the_way(target, overwrite)):
-                    clashes[clip] = why  # a folder, an empty file...: no finished output
+                    # A folder, an empty file...: no finished output, which the user is told
+                    # to remove. Said once (as a broken link is), not recorded: the clip is
+                    # looked at again at each look, and taken once it is gone.
+                    obstacles[clip] = why
+                    continue
+                seen.pop(clip, None)
+                taken.add(clip)
+                summary.forget(clip)  # a retry or a redo: this attempt is the clip's outcome
                 if clip in clashes:
                     # Recorded as failed on this version: retried once the file changes, the
                     # clash being gone by then or reported again.
@@ -537,6 +545,7 @@ def watch_folder(
                 # once done, or removed mid-run), which must not stop the watch.
                 state.record(clip, "done" if ok else "failed", failure, signature=signature)
                 last_activity = clock()
+            _fail_once(obstacles, obstacles_told, summary, warn)
             idle = clock() - last_activity
             if idle_exit_s is not None and not arriving and idle >= idle_exit_s:
                 return summary
@@ -560,19 +569,19 @@ def _make_output_folder_again(out_dir: Path, state: WatchState, log: Callable[[s
     log(f"vsr: note: the output folder {out_dir} was gone (moved or removed); made it again")
 
 
-def _fail_broken_links_once(
-    broken: dict[Path, str], told: dict[Path, str], summary: FolderReport, log
-) -> None:
-    """A watch fails each link that leads to no file once, and again only should it break
-    another way, or again once mended: a link into a share that is being mounted mends by
-    itself, and is then taken as any clip is."""
-    for link, why in broken.items():
-        if told.get(link) != why:
-            summary.forget(link)
-            summary.add(link, "failed", error=why)
-            log(f"vsr: {link.name}: failed: {why}")
+def _fail_once(failing: dict[Path, str], told: dict[Path, str], summary: FolderReport, log) -> None:
+    """A watch fails each clip of `failing` (this look's, with why) once, and again only
+    should it fail another way, or fail again after it was mended: a link that leads to no
+    file (into a share that is being mounted) or an output name taken by a folder may mend
+    by itself or by the user's hand, and the clip is then taken as any clip is. `told` holds
+    what was said, from one look to the next."""
+    for clip, why in failing.items():
+        if told.get(clip) != why:
+            summary.forget(clip)
+            summary.add(clip, "failed", error=why)
+            log(f"vsr: {clip.name}: failed: {why}")
     told.clear()
-    told.update(broken)
+    told.update(failing)
 
 
 def write_folder_report(summary: FolderReport, path: Path | None) -> None:
