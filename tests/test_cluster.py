@@ -193,6 +193,30 @@ def test_an_unreadable_clip_with_ray_is_one_line_before_ray_starts(tmp_path, cap
     assert len(said) == 1 and said[0].startswith(f"vsr: error: {tmp_path / 'broken.mp4'}: ")
 
 
+def test_a_ray_folder_run_names_what_is_in_the_way_as_typed_as_a_local_run(
+    tmp_path, capsys, monkeypatch
+):
+    # It said "failed: /abs/out/a.mp4 is a folder" where a local run says "out/a.mp4".
+    pytest.importorskip("ray")  # the README's test set-up installs no Ray
+    import vsr.cluster
+
+    def no_cluster(*args, **kwargs):
+        raise AssertionError("Ray was started though nothing could run")
+
+    monkeypatch.setattr(vsr.cluster, "connect", no_cluster)
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "in").mkdir()
+    (tmp_path / "in" / "a.mp4").write_bytes(b"1234")
+    (tmp_path / "out" / "a.mp4").mkdir(parents=True)
+    assert main(["run", "in", "out", "--ray", "--report", "r.json"]) == 1
+    said = capsys.readouterr().err
+    assert f"vsr: a.mp4: failed: {Path('out', 'a.mp4')} is a folder\n" in said
+    assert str(tmp_path) not in said
+    (clip,) = json.loads((tmp_path / "r.json").read_text())["clips"]
+    assert clip["error"] == f"{Path('out', 'a.mp4')} is a folder"
+    assert clip["input"] == str(tmp_path / "in" / "a.mp4")  # the report's paths, as before
+
+
 def test_a_ray_folder_run_stopped_by_ctrl_c_says_its_summary_line(tmp_path, capsys, monkeypatch):
     # The report listed every clip, but the terminal said only "vsr: interrupted", where a
     # local folder run says its summary line and the clips it stopped first.

@@ -556,16 +556,17 @@ def test_a_ray_run_sends_its_workers_absolute_paths(tmp_path, weights, monkeypat
 
     clips = tmp_path / "in"
     clips.mkdir()
+    (clips / "a.mp4").write_bytes(b"1234")
     sent = []
 
-    def run_folder(in_dir, out_dir, **_):
-        sent.append((in_dir, out_dir))
-        return cluster.ClusterReport()
+    def run_on_the_cluster(jobs, summary, **_):
+        sent.extend(jobs)
+        return summary
 
-    monkeypatch.setattr(cluster, "run_folder", run_folder)
+    monkeypatch.setattr(cluster, "_run_on_the_cluster", run_on_the_cluster)
     monkeypatch.chdir(tmp_path)
     assert main(["run", "in", "out", "--weights", str(weights), "--quiet", "--ray"]) == 0
-    assert sent == [(tmp_path / "in", tmp_path / "out")]
+    assert sent == [cluster.ClipJob(tmp_path / "in" / "a.mp4", tmp_path / "out" / "a.mp4")]
 
 
 def test_a_ray_run_leaves_weights_in_a_folder_only_workers_have_to_them(tmp_path, monkeypatch):

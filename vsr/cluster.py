@@ -406,7 +406,8 @@ def run_folder(
     """Every clip of `in_dir` into `out_dir` on a Ray cluster (`address`, or a local
     instance with `num_cpus`). Finished outputs are skipped unless `overwrite`; the
     caller decides the exit status from the report's failures. Outcomes go into `summary`
-    as they come, so that a caller still has them after Ctrl-C."""
+    as they come, so that a caller still has them after Ctrl-C. What is said names the
+    folders as given, as a local run does; the tasks and the report get absolute paths."""
     from vsr.folder import (
         check_input_and_output,
         clashing_outputs,
@@ -441,15 +442,17 @@ def run_folder(
         elif finished_output(target, overwrite):
             skipped.append(clip)
         else:
-            jobs.append(ClipJob(clip, target))
+            # Workers of a cluster started elsewhere run in the folder `ray start` ran in: a
+            # relative path failed every clip there (or named another file of that name).
+            jobs.append(ClipJob(clip.absolute(), target.absolute()))
     failing = failing_links(broken, out_dir, overwrite)
     skipped = sorted([*skipped, *(link for link in broken if link not in failing)])
     summary = summary if summary is not None else ClusterReport()
     for clip in skipped:
         summary.add(
             {
-                "input": str(clip),
-                "output": str(output_for(clip, out_dir)),
+                "input": str(clip.absolute()),
+                "output": str(output_for(clip, out_dir).absolute()),
                 "status": "skipped",
                 "error": "output exists (use --overwrite to redo)",
             }
@@ -459,8 +462,8 @@ def run_folder(
     for clip, why in {**failing, **clashes}.items():
         summary.add(
             {
-                "input": str(clip),
-                "output": str(output_for(clip, out_dir)),
+                "input": str(clip.absolute()),
+                "output": str(output_for(clip, out_dir).absolute()),
                 "status": "failed",
                 "node": None,
                 "gpu": None,

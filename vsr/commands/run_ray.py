@@ -34,9 +34,6 @@ def run_on_ray(
     from vsr.url_input import refuse_a_url
 
     refuse_a_url(args.input)  # before absolute(), which made it /here/https:/host/a.mp4
-    # Workers of a cluster started elsewhere run in the folder `ray start` ran in: a
-    # relative path failed every clip there (or named another file of that name).
-    args.input, args.output = args.input.absolute(), args.output.absolute()
     splitting = args.segments is not None or args.segment_seconds is not None
     if args.ray is None:
         raise VsrError("--segments and --segment-seconds run on Ray; add --ray")
@@ -68,6 +65,10 @@ def run_on_ray(
             say,
         )
     else:
+        # Workers of a cluster started elsewhere run in the folder `ray start` ran in: a
+        # relative path failed every clip there (or named another file of that name). A
+        # folder run (cluster.run_folder) makes its tasks' paths absolute itself.
+        args.input, args.output = args.input.absolute(), args.output.absolute()
         from vsr.runner import check_clip_report_path
 
         check_clip_report_path(args.report, args.input, args.output)  # now, not after the run
