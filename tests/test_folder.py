@@ -308,6 +308,44 @@ def test_a_setting_of_the_default_codec_a_webm_clip_does_not_get_is_left_to_each
     assert sorted(p.name for p in out.iterdir()) == ["b.webm"]
 
 
+@pytest.mark.parametrize("mode", ["folder", "watch"])
+def test_an_e_option_only_a_webm_clip_s_codec_has_is_left_to_each_clip(
+    tmp_path, weights, capsys, mode
+):
+    # Without --codec a .webm clip is encoded with VP9, which has cpu-used (libx264 has
+    # not): the run is not refused up front; the .mp4 clip alone fails with it.
+    clips, out = tmp_path / "in", tmp_path / "out"
+    clips.mkdir()
+    make_clip(clips / "a.mp4", 32, 24, frames=2, audio=False)
+    make_clip(clips / "b.webm", 32, 24, frames=2, audio=False, codec="libvpx-vp9")
+    args = ["run", str(clips), str(out), "--weights", str(weights), "-e", "cpu-used=4", "--quiet"]
+    if mode == "watch":
+        args += ["--watch", "--watch-interval", "0.05", "--idle-exit", "0.3"]
+    assert main(args) == 1
+    failure = next(line for line in capsys.readouterr().err.splitlines() if "failed" in line)
+    assert "a.mp4" in failure and failure.endswith(
+        "libx264 has no option cpu-used (check -e KEY=VALUE)"
+    )
+    assert _frames(out / "b.webm") == 2 and not (out / "a.mp4").exists()
+
+
+def test_an_e_option_only_av1_has_is_left_to_a_deeper_webm_clip_that_gets_it(tmp_path, weights):
+    # A .webm clip of more than 8 bits is encoded with SVT-AV1 (PyAV's VP9 has 8 bits
+    # only), which has svtav1-params where libx264 and VP9 have not: the run is not refused
+    # up front, and that clip is done.
+    clips, out = tmp_path / "in", tmp_path / "out"
+    clips.mkdir()
+    make_clip(
+        clips / "deep.webm", 32, 24, frames=2, audio=False, codec="libsvtav1",
+        pix_fmt="yuv420p10le",
+    )  # fmt: skip
+    args = ["run", str(clips), str(out), "--weights", str(weights), "--quiet"]
+    assert main([*args, "-e", "svtav1-params=lp=1"]) == 0
+    with av.open(str(out / "deep.webm")) as written:
+        assert written.streams.video[0].codec_context.name in ("av1", "libdav1d")
+    assert _frames(out / "deep.webm") == 2
+
+
 def test_watch_treats_an_output_finished_before_a_crash_as_done(tmp_path):
     clips, out = tmp_path / "in", tmp_path / "out"
     clips.mkdir()
