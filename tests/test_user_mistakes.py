@@ -506,3 +506,25 @@ def test_an_empty_argument_of_any_command_is_refused_by_name(
     assert main([*words, *["in.mp4"] * before, ""]) == 2
     assert _one_error_line(capsys).startswith(f"{name} is empty (an unset variable?)")
     assert [p.name for p in tmp_path.iterdir()] == ["in.mp4"]
+
+
+@pytest.mark.parametrize(
+    ("written", "flags", "in_the_header"),
+    [
+        # The file's crf, out of x264's range, is replaced by -e crf: not checked, and not
+        # set beside it (which was "both set crf").
+        ("crf = 99", ["-e", "crf=20"], b"crf=20.0"),
+        # A preset x264 lacks is replaced by --preset: not blamed on the file.
+        ('preset = "bogus"', ["--preset", "ultrafast"], b"subme=0"),
+    ],
+)
+def test_a_pipeline_s_value_a_flag_replaces_is_not_checked(tmp_path, written, flags, in_the_header):
+    source = tmp_path / "in.mp4"
+    make_clip(source, frames=2, audio=False)
+    pipeline = tmp_path / "p.toml"
+    pipeline.write_text(f"{written}\n")
+    out = tmp_path / "out.mp4"
+    argv = ["run", str(source), str(out), "--pipeline", str(pipeline), "--quiet", *flags]
+    assert main([*argv, "--device", "cpu"]) == 0
+    with av.open(str(out)) as container:
+        assert in_the_header in bytes(next(container.demux(video=0)))
