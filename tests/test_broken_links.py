@@ -175,3 +175,37 @@ def test_a_ray_folder_run_fails_broken_links_as_a_local_run(tmp_path, monkeypatc
         ("b.mp4", "skipped"),
         ("loop.mp4", "failed"),
     ]
+
+
+@pytest.mark.parametrize("mode", ["folder", "ray"])
+@pytest.mark.parametrize("in_the_way", ["an empty file", "a folder"])
+def test_a_broken_link_whose_output_name_holds_no_finished_output_fails_for_its_link(
+    tmp_path, monkeypatch, mode, in_the_way
+):
+    # What stands at its output name is no output it had: the link fails for itself, as
+    # with nothing there. A --ray run counted it as skipped (done); a local one failed it
+    # for what was in the way, not for its link.
+    clips, out = tmp_path / "in", tmp_path / "out"
+    clips.mkdir()
+    out.mkdir()
+    why = _broken_links(clips, ".mp4")
+    if in_the_way == "a folder":
+        (out / "b.mp4").mkdir()
+    else:
+        (out / "b.mp4").touch()
+    lines: list[str] = []
+    if mode == "ray":
+        pytest.importorskip("ray")  # the README's test set-up installs no Ray
+        from vsr import cluster
+
+        def no_cluster(*args, **kwargs):
+            raise AssertionError("Ray was started though nothing could run")
+
+        monkeypatch.setattr(cluster, "connect", no_cluster)
+        summary = cluster.run_folder(clips, out, progress=False, log=lines.append)
+    else:
+        summary = process_folder(clips, out, Recorder(), progress=False, log=lines.append)
+    assert sorted((Path(c["input"]).name, c["status"], c["error"]) for c in summary.clips) == [
+        ("b.mp4", "failed", why["b.mp4"]),
+        ("loop.mp4", "failed", why["loop.mp4"]),
+    ]

@@ -74,10 +74,13 @@ class Recorder:
 
     def __init__(self, fail: set[str] = frozenset()) -> None:
         self.calls: list[tuple[str, int]] = []
+        self.replaced: list[str] = []  # the clips run with replace=True (redone)
         self.fail = fail
 
-    def __call__(self, clip: Path, output: Path) -> RunReport:
+    def __call__(self, clip: Path, output: Path, replace: bool = False) -> RunReport:
         self.calls.append((clip.name, clip.stat().st_size))
+        if replace:
+            self.replaced.append(clip.name)
         if clip.name in self.fail:
             raise ValueError("broken clip")
         output.write_bytes(b"done")
@@ -1561,17 +1564,18 @@ def test_a_folder_runs_weights_are_hashed_once_and_named_in_every_clips_report(
 
 
 @pytest.mark.parametrize("watch", [False, True])
-def test_an_output_name_taken_by_a_folder_a_broken_link_or_an_empty_file_fails_with_why(
+def test_an_output_name_taken_by_a_folder_a_broken_link_an_empty_file_or_a_fifo_fails_with_why(
     tmp_path, watch
 ):
     # Each counted as a finished output: the clip was skipped, and never upscaled.
     clips, out = tmp_path / "in", tmp_path / "out"
     clips.mkdir()
-    for name in ("a.mp4", "b.mp4", "c.mp4", "d.mp4"):
+    for name in ("a.mp4", "b.mp4", "c.mp4", "d.mp4", "e.mp4"):
         (clips / name).write_bytes(b"1234")
     (out / "a.mp4").mkdir(parents=True)
     (out / "b.mp4").symlink_to(tmp_path / "gone.mp4")
     (out / "c.mp4").write_bytes(b"")
+    os.mkfifo(out / "e.mp4")  # not called an empty file, which it is not
     runner = Recorder()
     if watch:
         summary = watch_folder(clips, out, runner, warn=lambda _: None, **QUICK_WATCH)
@@ -1588,6 +1592,7 @@ def test_an_output_name_taken_by_a_folder_a_broken_link_or_an_empty_file_fails_w
         ),  # fmt: skip
         "c.mp4": ("failed", f"{out / 'c.mp4'} is an empty file, no finished output {replace}"),
         "d.mp4": ("done", None),
+        "e.mp4": ("failed", f"{out / 'e.mp4'} is not a regular file {replace}"),
     }
 
 
@@ -1619,6 +1624,24 @@ def test_a_watch_says_what_is_in_the_way_once_and_takes_the_clip_once_it_is_gone
     ]
     state = WatchState(out, clips)
     assert state.clips["a.mp4"]["status"] == "done" and "b.mp4" not in state.clips
+
+
+def test_a_watch_redoes_a_changed_clip_whose_output_was_emptied(tmp_path):
+    # The output of a clip done before is the watch's own: emptied since, it is written
+    # again for the changed clip, where a clip the watch never took is told to remove
+    # what is in the way.
+    clips, out = tmp_path / "in", tmp_path / "out"
+    clips.mkdir()
+    (clips / "a.mp4").write_bytes(b"1234")
+    watch_folder(clips, out, Recorder(), **QUICK_WATCH)
+    (out / "a.mp4").write_bytes(b"")
+    (clips / "a.mp4").write_bytes(b"changed")
+    failures: list[str] = []
+    again = Recorder()
+    watch_folder(clips, out, again, **QUICK_WATCH, warn=failures.append)
+    assert again.calls == [("a.mp4", 7)] and again.replaced == ["a.mp4"] and failures == []
+    assert (out / "a.mp4").read_bytes() == b"done"
+    assert WatchState(out, clips).clips["a.mp4"]["status"] == "done"
 
 
 def test_a_ray_folder_run_fails_an_output_name_taken_by_a_folder_as_a_local_run(
