@@ -462,6 +462,18 @@ def test_metadata_of_unusual_but_valid_or_damaged_files(tmp_path, upscaler):
         assert "dpi" not in written.info
 
 
+def test_a_png_s_own_resolution_is_preferred_to_its_exif_s(tmp_path, upscaler):
+    # The PNG's own field (pHYs) says 72 dpi and its EXIF 300: the file's own is taken, as
+    # a TIFF's tags are; EXIF's only where the file states none.
+    exif = Image.Exif()
+    exif[0x011A], exif[0x011B], exif[0x0128] = 300, 300, 2  # X, Y resolution, in inches
+    picture = Image.fromarray(np.zeros((12, 20, 3), np.uint8))
+    picture.save(tmp_path / "scan.png", dpi=(72, 72), exif=exif)
+    vsr.upscale_image(upscaler, tmp_path / "scan.png", tmp_path / "out.png")
+    with Image.open(tmp_path / "out.png") as written:
+        assert written.info["dpi"] == pytest.approx((144, 144), abs=0.05)  # 72 x 2
+
+
 def test_no_empty_exif_directory_is_written(tmp_path, upscaler):
     exif = Image.Exif()
     exif[0x010E] = "a description, no camera details"
