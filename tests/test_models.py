@@ -50,6 +50,21 @@ def test_cca_matches_definition():
     torch.testing.assert_close(cca(x), expected, rtol=1e-5, atol=1e-6)
 
 
+def test_cca_s_contrast_is_the_population_deviation_plus_the_mean():
+    """IMDN's CCA divides by the pixel count, not one less: the gate's own layers, left out
+    here, hid a sample deviation from the test above (its few hidden units all at 0). A
+    1x1 input then has contrast 0 + its value, where the sample deviation is NaN."""
+    cca = ContrastChannelAttention(32).eval()
+    cca.conv_du = torch.nn.Identity()  # the gate is then the contrast itself
+    torch.manual_seed(0)
+    x = torch.randn(2, 32, 9, 7) * 3 + 1
+    mean = x.mean(dim=(2, 3), keepdim=True)
+    deviation = ((x - mean) ** 2).mean(dim=(2, 3), keepdim=True).sqrt()
+    torch.testing.assert_close(cca.gate(x), deviation + mean, rtol=1e-5, atol=1e-6)
+    one_pixel = torch.randn(1, 32, 1, 1)
+    torch.testing.assert_close(cca.gate(one_pixel), one_pixel)
+
+
 def test_cca_does_not_overflow_in_half_precision():
     """Squared deviations summed over a frame exceed float16's range; the gate must not."""
     cca = ContrastChannelAttention(16).eval()
