@@ -45,6 +45,9 @@ class Preset:
     path: Path | None = None
 
 
+# The keys a file may hold (name and path are the file's own, not written in it).
+_KEYS = frozenset(Preset.__dataclass_fields__) - {"name", "path"}
+
 # What each typed field takes, in the words of a TOML file: its Python type's name ("must
 # be a int") was no help to someone who wrote crf = "18".
 _TAKES: dict[str, tuple[type | tuple[type, ...], str]] = {
@@ -141,8 +144,7 @@ def load_preset(name_or_path: str) -> Preset:
         data = tomllib.loads(path.read_text(encoding="utf-8-sig"))
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as error:
         raise VsrError(f"pipeline {path}: not valid TOML ({error})") from None
-    known = set(Preset.__dataclass_fields__) - {"name", "path"}
-    unknown = sorted(set(data) - known)
+    unknown = sorted(set(data) - _KEYS)
     if unknown:
         raise VsrError(f"pipeline {path}: unknown field(s) {', '.join(unknown)}")
     options = data.pop("options", {})
@@ -185,8 +187,9 @@ def load_preset(name_or_path: str) -> Preset:
         raise VsrError(
             f"pipeline {path}: compile must be true, false or a mode ({', '.join(MODES)})"
         )
-    options = {k: str(v) for k, v in options.items()}
-    return Preset(name=path.stem, options=options, path=path, **data)
+    return Preset(
+        name=path.stem, options={k: str(v) for k, v in options.items()}, path=path, **data
+    )
 
 
 def check_for_encoder(
@@ -209,7 +212,7 @@ def check_for_encoder(
             raise VsrError(f"{where}: {key} = {_as_written(value)}, but {codec} has no {key}")
     unknown = sorted(set(options) - encoder_option_names(codec))
     if unknown:
-        fields = [name for name in unknown if name in Preset.__dataclass_fields__]
+        fields = [name for name in unknown if name in _KEYS]
         one = len(fields) == 1
         hint = (
             f"; {', '.join(fields)} {'is a field' if one else 'are fields'} of the file itself, "
