@@ -181,13 +181,25 @@ def containers_replacing(settings: EncodeSettings, containers: set[str] | None) 
     return sorted(f for f in possible if _container_replaces(settings, codec, f))
 
 
+def _containers_own_codec(container_format: str) -> tuple[str, dict[str, str]]:
+    """The encoder a container gets in place of a default it cannot hold, and its settings
+    (WebM: VP9; a deeper source's AV1 is EncoderChoice's choice, by the clip)."""
+    name, options = _CONTAINER_CODECS.get(container_format, (None, {}))
+    return name or codecs_held_by(container_format)[1], options
+
+
+def _users_options(settings: EncodeSettings) -> dict[str, str]:
+    """The options the user gave (-e), not a pipeline preset's for its own codec."""
+    presets = settings.preset_option_names
+    return {k: v for k, v in settings.options.items() if k not in presets}
+
+
 def _encoders_in_place(container_formats: list[str]) -> list[str]:
     """The encoders the default codec may be replaced with in these containers (see
     EncoderChoice._use_the_containers_codec): WebM's VP9, or AV1 for a deeper source."""
     names = []
     for container_format in container_formats:
-        own = _CONTAINER_CODECS.get(container_format, (None, {}))[0]
-        names.append(own or codecs_held_by(container_format)[1])
+        names.append(_containers_own_codec(container_format)[0])
         if container_format == "webm":
             names.append(_WEBM_HIGH_DEPTH[0])
     return names
@@ -197,7 +209,7 @@ def _check_options_some_encoder_has(settings: EncodeSettings, encoders: list[str
     """The user's options (-e) that none of `encoders`, those a clip may get, has: each
     clip of a watch with no --codec failed with it in turn, its .webm clips swapping the
     codec (a pipeline's own options go with its codec, and were checked against it)."""
-    given = {k: v for k, v in settings.options.items() if k not in settings.preset_option_names}
+    given = _users_options(settings)
     unknown = set(given)
     for name in encoders:
         unknown -= encoder_option_names(video_encoder(name).name)
@@ -420,8 +432,7 @@ class EncoderChoice:
         """The default codec cannot go into this container: take the container's own, with
         the quality asked for (crf) and the options the user gave (-e), but not the default's
         speed preset, which names x264's presets, nor a pipeline preset's own options."""
-        name, options = _CONTAINER_CODECS.get(self.container_format, (None, {}))
-        name = name or codecs_held_by(self.container_format)[1]
+        name, options = _containers_own_codec(self.container_format)
         why = ""
         if self.container_format == "webm" and self._wants_more_than_8_bits(name):
             (name, options) = _WEBM_HIGH_DEPTH
@@ -433,10 +444,9 @@ class EncoderChoice:
         # options do: dropping them left -e cpu-used=8 and -e crf=45 unused without a word.
         formats = [f.name for f in codec.video_formats or ()]
         pix_fmt = self.settings.pix_fmt if self.settings.pix_fmt in formats else None
-        presets = self.settings.preset_option_names
-        typed = {k: v for k, v in self.settings.options.items() if k not in presets}
+        typed = _users_options(self.settings)
         self._refuse_options_the_encoder_lacks(name, typed)
-        left = [f"{k}={v}" for k, v in self.settings.options.items() if k in presets]
+        left = [f"{k}={v}" for k, v in self.settings.options.items() if k not in typed]
         left += [f"preset={self.settings.preset}"] if self.settings.preset else []
         left += [f"pix_fmt={self.settings.pix_fmt}"] if self.settings.pix_fmt != pix_fmt else []
         kept = ", ".join(f"{k}={v}" for k, v in typed.items())
