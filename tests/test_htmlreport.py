@@ -587,6 +587,17 @@ def test_a_resumed_clips_row_says_how_many_frames_were_kept(tmp_path):
     ]
 
 
+def _network_column(tmp_path, *reports: dict) -> tuple[str, list[str]]:
+    """The page of a folder report of these clips' `reports`, and its clips table's network
+    column, row by row."""
+    clips = [{"input": r["input"], "status": "done", "report": r} for r in reports]
+    (tmp_path / "run.json").write_text(json.dumps({"clips": clips}))
+    page = render(read_inputs([tmp_path / "run.json"]))
+    table = parse(page).tables["clips"]
+    network = table[0].index("network")
+    return page, [row[network] for row in table[1:]]
+
+
 def test_a_clips_row_names_the_weights_beside_the_network(tmp_path):
     # Every row said "imdn": the official IMDN_x2.pth and the bundled weights looked alike.
     sha = "740b" + "0" * 60
@@ -597,14 +608,8 @@ def test_a_clips_row_names_the_weights_beside_the_network(tmp_path):
     }
     bundled = {**run_report("b.mp4", gpu=False), "weights": "vsr_imdn_x2", "weights_sha256": sha}
     older = run_report("c.mp4", gpu=False)  # written before the weights were recorded
-    clips = [
-        {"input": r["input"], "status": "done", "report": r} for r in (official, bundled, older)
-    ]
-    (tmp_path / "run.json").write_text(json.dumps({"clips": clips}))
-    page = render(read_inputs([tmp_path / "run.json"]))
-    table = parse(page).tables["clips"]
-    network = table[0].index("network")
-    assert [row[network] for row in table[1:]] == [
+    page, networks = _network_column(tmp_path, official, bundled, older)
+    assert networks == [
         "imdn (IMDN_x2.pth)",
         "imdn (vsr_imdn_x2)",
         "imdn",
@@ -626,12 +631,8 @@ def test_a_weights_title_is_escaped_and_a_network_passed_in_has_none(tmp_path):
         "weights": "network passed in",
         "weights_sha256": None,
     }
-    clips = [{"input": r["input"], "status": "done", "report": r} for r in (quoted, passed_in)]
-    (tmp_path / "run.json").write_text(json.dumps({"clips": clips}))
-    page = render(read_inputs([tmp_path / "run.json"]))
-    table = parse(page).tables["clips"]
-    network = table[0].index("network")
-    assert [row[network] for row in table[1:]] == [
+    page, networks = _network_column(tmp_path, quoted, passed_in)
+    assert networks == [
         'imdn ("x2" <b>.pth)',
         "imdn (network passed in)",
     ]
