@@ -1665,3 +1665,31 @@ def test_a_ray_folder_run_fails_an_output_name_taken_by_a_folder_as_a_local_run(
         ("failed", f"{out / 'a.mp4'} is a folder")
     ]
     assert lines == [f"vsr: a.mp4: failed: {out / 'a.mp4'} is a folder"]
+
+
+@pytest.mark.parametrize("mode", ["folder", "watch"])
+def test_a_pipelines_crf_its_codec_refuses_stops_a_folder_with_webm_clips_once(
+    tmp_path, weights, capsys, mode
+):
+    # A .webm clip's output gets VP9, which takes crf 60, but the .mp4 clip's gets the
+    # file's libx264, which does not: the file's values went unchecked where one output
+    # swapped the codec, and that clip failed as "crf 60: ...", its file unnamed.
+    clips, out, pipeline = tmp_path / "in", tmp_path / "out", tmp_path / "p.toml"
+    clips.mkdir()
+    make_clip(clips / "a.webm", 32, 24, frames=2, audio=False, codec="libvpx-vp9")
+    make_clip(clips / "b.mp4", 32, 24, frames=2, audio=False)
+    pipeline.write_text("crf = 60\n")
+    args = ["run", str(clips), str(out), "--weights", str(weights), "--quiet"]
+    args += ["--pipeline", str(pipeline)]
+    if mode == "watch":
+        args += ["--watch", "--watch-interval", "0.05", "--idle-exit", "0.3"]
+    assert main(args) == 2
+    [line] = capsys.readouterr().err.strip().splitlines()
+    assert line == f"vsr: error: pipeline {pipeline}: crf 60: libx264 takes 0 to 51"
+    assert not out.exists() or not any(out.iterdir())
+    pipeline.write_text("crf = 30\n")
+    assert main(args) == 0
+    assert sorted(p.name for p in out.iterdir() if not p.name.startswith(".")) == [
+        "a.webm",
+        "b.mp4",
+    ]

@@ -199,7 +199,7 @@ def check_for_encoder(
     `speed`, `options`), refused naming the file and its key where encoder `codec` (libx264,
     not h264) cannot take them. They were told as if typed: "crf 99: libx264 takes 0 to
     51", "libx264 has no option batch (check -e KEY=VALUE)", and of FFV1 a note "--crf
-    ignored", though the file itself names FFV1. Only for a run whose outputs all get that
+    ignored", though the file itself names FFV1. Only for a run where some output gets that
     encoder: a .webm output's VP9, in place of the default, drops what was set for it."""
     from vsr.video.codecs import encoder_option_type
     from vsr.video.encode_settings import EncodeSettings

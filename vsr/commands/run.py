@@ -193,7 +193,7 @@ def _settings_and_model_options(args, on_gpu: bool | None = None) -> tuple[objec
     network runs on a GPU (default: whether this machine would use one)."""
     from vsr.pipelines import check_for_encoder, parse_memory
     from vsr.video.codecs import encoder_option_type, video_encoder
-    from vsr.video.encoder_choice import containers_replacing
+    from vsr.video.encoder_choice import some_output_keeps_the_codec
     from vsr.video.writer import EncodeSettings
 
     preset = _preset(args)
@@ -228,8 +228,9 @@ def _settings_and_model_options(args, on_gpu: bool | None = None) -> tuple[objec
         codec_is_default=args.codec is None,
         pix_fmt_is_default=args.pix_fmt is None,
     )
-    if not containers_replacing(settings, _containers_written(args)):
-        # Every output gets the file's codec (a .webm's VP9, in its place, drops its values).
+    if some_output_keeps_the_codec(settings, _containers_written(args)):
+        # Those outputs would fail one by one on the file's values, their file unnamed (a
+        # .webm's VP9, in the codec's place, drops them where no codec was asked for).
         file_options = {name: options[name] for name in from_the_file}
         check_for_encoder(preset, video_encoder(codec).name, crf, speed, file_options)
     on_gpu = _wants_gpu(args.device) if on_gpu is None else on_gpu

@@ -181,6 +181,14 @@ def containers_replacing(settings: EncodeSettings, containers: set[str] | None) 
     return sorted(f for f in possible if _container_replaces(settings, codec, f))
 
 
+def some_output_keeps_the_codec(settings: EncodeSettings, containers: set[str] | None) -> bool:
+    """Whether an output in one of `containers` (None: any vsr writes, a watch's clips
+    still to come) is encoded with the settings' codec, not a container's own in its
+    place: a folder with one .mp4 clip among .webm ones has one."""
+    possible = set(CONTAINERS.values()) if containers is None else containers
+    return len(containers_replacing(settings, possible)) < len(possible)
+
+
 def _containers_own_codec(container_format: str) -> tuple[str, dict[str, str]]:
     """The encoder a container gets in place of a default it cannot hold, and its settings
     (WebM: VP9; a deeper source's AV1 is EncoderChoice's choice, by the clip)."""
