@@ -672,3 +672,24 @@ def test_scale_1_without_weights_takes_the_project_s_x2_weights_as_vsr_run_does(
         "this size: their output is shrunk to it (x2 weights would be faster)\n"
     )
     assert read_image(tmp_path / "x4.png").shape == (16, 24, 3)
+
+
+def test_a_folders_notes_go_above_its_progress_bar_not_onto_it(
+    tmp_path, weights, capsys, monkeypatch
+):
+    # On a terminal each note was printed onto the end of the bar's line ("0/2 [00:00<?,
+    # ?img/s]vsr: note: ..."), and the bar was not drawn again below it.
+    import re
+
+    from vsr import progress
+
+    monkeypatch.setattr(progress, "bars_shown", lambda progress=True: True)
+    (tmp_path / "in").mkdir()
+    for index in range(2):
+        Image.fromarray(_random((12, 16, 3), seed=index)).save(tmp_path / "in" / f"g{index}.gif")
+    assert _run(tmp_path / "in", tmp_path / "out", weights) == 0
+    err = capsys.readouterr().err
+    assert "img/s" in err  # the bar was drawn
+    pieces = re.split(r"[\r\n]", err)
+    notes = [piece for piece in pieces if "keeps 256 colours" in piece]
+    assert len(notes) == 2 and all(note.startswith("vsr: note: ") for note in notes), notes

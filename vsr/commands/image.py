@@ -260,7 +260,10 @@ def _say_note(note: str) -> None:
 
 
 def _say(line: str) -> None:
-    print(printable(line), file=sys.stderr)
+    # tqdm.write: a line said while a folder's bar is drawn goes above it, not onto its end.
+    from tqdm import tqdm
+
+    tqdm.write(printable(line), file=sys.stderr)
 
 
 def nothing_to_do(out_dir: Path) -> str:
