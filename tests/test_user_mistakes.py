@@ -528,3 +528,22 @@ def test_a_pipeline_s_value_a_flag_replaces_is_not_checked(tmp_path, written, fl
     assert main([*argv, "--device", "cpu"]) == 0
     with av.open(str(out)) as container:
         assert in_the_header in bytes(next(container.demux(video=0)))
+
+
+@pytest.mark.parametrize(
+    ("request_", "target"),
+    [(["--scale", "3"], "x3"), (["--scale", "2.5"], "x2.5"), (["--size", "96x72"], "96x72")],
+)
+def test_weights_that_cannot_reach_a_request_are_told_it_as_it_was_asked(
+    tmp_path, capsys, request_, target
+):
+    # --scale 3 was told as a size ("cannot reach 96x72"), where vsr image and the API
+    # (and README) say "cannot reach x3".
+    source = tmp_path / "in.mp4"
+    make_clip(source, 32, 24, frames=2, audio=False)
+    argv = ["run", str(source), str(tmp_path / "out.mp4"), "--weights", "vsr_imdn_x2"]
+    assert main([*argv, *request_]) == 2
+    assert _one_error_line(capsys) == (
+        f"these weights upscale x2, which cannot reach {target}; use x3 weights"
+    )
+    assert sorted(tmp_path.iterdir()) == [source]

@@ -909,7 +909,9 @@ def _geometry_for(
         )
     except VsrError:
         wanted = plan_geometry(info.width, info.height, scale=scale, size=size, height=height)
-        target = f"{wanted.width}x{wanted.height}"
+        # Told as asked: a factor as a factor (as vsr image and the API say it), a size as one.
+        asked_a_factor = scale is not None and size is None and height is None
+        target = f"x{scale:g}" if asked_a_factor else f"{wanted.width}x{wanted.height}"
         raise cannot_reach(network_scale, target, wanted.network_scale) from None
 
 
