@@ -17,7 +17,7 @@ from vsr.errors import VsrError
 from vsr.runner import upscale_video
 from vsr.video.reader import VideoReader
 from vsr.video.remux import AUDIO_PREROLL_SECONDS
-from vsr.video.trim import TimeRange, format_time, parse_time, time_range
+from vsr.video.trim import Cut, TimeRange, format_time, parse_time, time_range
 from vsr.video.writer import EncodeSettings
 
 RATE = 25  # make_clip's frame k is shown at k / 25 s
@@ -67,6 +67,7 @@ def test_times_read_as_seconds_or_a_clock(text, seconds):
     ("text", "complaint"),
     [
         ("1:75", "below 60"),
+        ("1:60", "below 60"),  # 60 s after a colon is the next minute: 2:00
         ("1:60:00", "minutes after a colon"),
         ("-3", "give seconds"),
         ("\uff11", "give seconds"),  # a full-width 1: digits are ASCII digits
@@ -88,6 +89,8 @@ def test_a_range_must_run_forwards_and_name_one_end():
     assert time_range(end="2") == TimeRange(0.0, 2.0)
     with pytest.raises(VsrError, match="must come after the start"):
         time_range("10", end="5")
+    with pytest.raises(VsrError, match="must come after the start"):  # an empty range
+        time_range("5", end="5")
     with pytest.raises(VsrError, match="not both"):
         time_range(end="5", duration="1")
     with pytest.raises(VsrError, match="longer than 0 s"):
@@ -127,6 +130,18 @@ def test_a_cut_delivers_exactly_the_frames_shown_in_it(clips, suffix, start, end
     assert reader.lost_frames == 0
     past_the_end = [w for w in reader.warnings if "before the requested end" in w]
     assert bool(past_the_end) == (end == 9.0)
+
+
+def test_times_between_ticks_of_the_files_clock_are_not_rounded_onto_a_frame(tmp_path):
+    # Matroska counts milliseconds: 0.0401 s is 40.1 ticks, past the frame at 40 ms, which
+    # was delivered from a start rounded down; an end of 0.0405 s rounded to 40 dropped it.
+    path = tmp_path / "six.mkv"
+    make_clip(path, frames=6, audio=False)
+    with VideoReader(path, TimeRange(Fraction("0.0401"))) as reader:
+        assert len(list(reader.frames())) == 4
+        assert reader.info.cut.offset == Fraction(2, RATE)
+    with VideoReader(path, TimeRange(0, Fraction("0.0405"))) as reader:
+        assert [f.pts for f in reader.frames()] == [0, 40]
 
 
 def test_a_cut_of_a_variable_rate_clip_keeps_its_own_steps(clips):
@@ -265,6 +280,25 @@ def test_mp4_audio_is_cut_on_its_own_time_base(clips, weights, tmp_path):
     assert [d for _, d in got] == [d for _, d in wanted]
     # MP4 states where the audio starts in its movie time scale, milliseconds here.
     assert all(abs(g - w) <= Fraction(1, 1000) for (g, _), (w, _) in zip(got, wanted, strict=True))
+
+
+def test_another_streams_offset_is_the_nearest_tick_of_its_clock():
+    # 2/30 s is 66.67 ms: 67 on a 1 ms clock, not 66 (the sound a tick off the picture).
+    cut = Cut(TimeRange(Fraction(1, 20)), offset=Fraction(2, 30), end=None, file_start=0.0)
+    assert cut.offset_in(Fraction(1, 1000)) == 67
+    assert cut.shift(100, Fraction(1, 1000)) == 33
+
+
+def test_an_audio_packet_starting_at_the_cut_end_is_left_out(clips, weights, tmp_path):
+    # AAC packets of 1024 samples at 48 kHz: the 31st starts exactly at 0.64 s, the end;
+    # it was kept, the sound running on past the last picture.
+    out = tmp_path / "head.mkv"
+    upscale_video(clips[".mkv"], out, weights=weights, progress=False, end=Fraction(16, 25))
+    source_starts = [t for t, _ in packets(clips[".mkv"], "audio")]
+    assert Fraction(16, 25) in source_starts
+    assert [t for t, _ in packets(out, "audio")] == [
+        t for t in source_starts if t < Fraction(16, 25)
+    ]
 
 
 def run(*args: object) -> int:
