@@ -41,6 +41,13 @@ def test_a_clock_that_jumps_back_is_not_mixed_into_the_times_before_it():
     assert order.restamped == 0
 
 
+def test_a_time_repeating_one_handed_out_is_sorted_in_not_taken_for_a_jump_back():
+    # An AVI with a repeated decode time: the second 0 equals the 0 already handed out. Taken
+    # for a clock going back, it flushed the window and came out last (0, 2, 4, 0).
+    order = PresentationOrder(depth=2)
+    assert [f.pts for f in order(iter(_frames([4, 0, 2, 0])))] == [0, 0, 2, 4]
+
+
 def _avi_with_b_frames(path: Path, count: int) -> None:
     """Moving pictures as H.264 with three B-frames in a pyramid, in AVI."""
     options = {"bf": "3", "b-pyramid": "normal", "crf": "30"}
