@@ -45,6 +45,31 @@ def test_the_restart_is_found_where_the_second_recording_begins(tmp_path, b_fram
     assert find_clock_restarts(tmp_path / "a.ts") is None  # one recording: one clock
 
 
+def test_a_third_recording_is_placed_after_the_second_not_onto_it(tmp_path):
+    # Each part's offset was only the step back where it began: the third, moved as far as
+    # the second, landed on top of it.
+    parts = []
+    for name in ("a.ts", "b.ts", "c.ts"):
+        make_ts_recording(tmp_path / name, 10)
+        parts.append((tmp_path / name).read_bytes())
+    (tmp_path / "joined.ts").write_bytes(b"".join(parts))
+    restarts = find_clock_restarts(tmp_path / "joined.ts")
+    assert restarts is not None and len(restarts.offsets) == 2
+    first, second = restarts.offsets
+    assert Fraction(2, 5) <= first < Fraction(1, 2)
+    assert second - first == first  # each part as long as the one before: one more step
+
+
+def test_parts_overlapping_by_a_muxers_jitter_are_one_clock(tmp_path):
+    # The second part starts 10 to 50 ms before the first ends: jitter, not a restart (which
+    # would refuse --start and --end for the file).
+    first, second, joined = tmp_path / "a.ts", tmp_path / "b.ts", tmp_path / "joined.ts"
+    make_ts_recording(first, 10, start=90000)  # frames from 1 s, the last at 1.36 s
+    make_ts_recording(second, 10, start=90000 + 9 * 3600 - 900)  # from 1.35 s
+    joined.write_bytes(first.read_bytes() + second.read_bytes())
+    assert find_clock_restarts(joined) is None
+
+
 def test_joined_recordings_come_out_one_after_the_other_in_sync(tmp_path, weights):
     # The audio's times went back and the muxer refused them: a traceback after all the
     # upscaling. Without sound, the second part was squashed into 1-tick steps. The first
