@@ -86,3 +86,15 @@ def test_a_packet_without_a_duration_is_ended_by_the_next_and_the_last_by_its_sa
     steps = [b - a for a, b in zip(starts, starts[1:], strict=False)]
     # 2816 samples at 48 kHz are 58.7 ms: rounded up, so that every sample is inside.
     assert [p.duration for p in passed] == [*steps, 59]
+
+
+def test_a_packet_followed_by_one_at_the_same_time_keeps_its_own_length(tmp_path):
+    # A glitch repeating a time: the step to the next packet is 0, which is no length; it
+    # was taken as one, and the packet's 4096 samples fell outside an MP4's edit list.
+    source = _alac_in_matroska(tmp_path / "alac.mkv")
+    lengths = AudioLengths()
+    with av.open(str(source)) as container:
+        packets = [p for p in container.demux(audio=0) if p.size]
+        packets[1].pts = packets[1].dts = packets[0].pts
+        passed = [ready for p in packets for ready in lengths.take(p)] + lengths.rest()
+    assert passed[0].duration == 86  # 4096 samples at 48 kHz: 85.3 ms, rounded up
