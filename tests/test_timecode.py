@@ -47,8 +47,14 @@ def test_a_timecode_it_cannot_move_is_none_not_a_guess(timecode, rate):
 
 
 def _clip_with_timecode(
-    path: Path, timecode: str, key: str = "timecode", rate: int = 25, reel: str | None = None
+    path: Path,
+    timecode: str,
+    key: str = "timecode",
+    rate: int = 25,
+    reel: str | None = None,
+    first_frame: int = 0,
 ) -> None:
+    """20 frames from frame `first_frame` on the file's clock, tagged `timecode`."""
     with av.open(str(path), "w") as out:
         video = out.add_stream("libx264", rate=rate, options={"g": "5"})
         video.width, video.height, video.pix_fmt = 64, 48, "yuv420p"
@@ -58,9 +64,18 @@ def _clip_with_timecode(
         for index in range(20):
             rgb = np.full((48, 64, 3), index * 10, np.uint8)
             frame = av.VideoFrame.from_ndarray(rgb, format="rgb24").reformat(format="yuv420p")
-            frame.pts, frame.time_base = index, Fraction(1, rate)
+            frame.pts, frame.time_base = first_frame + index, Fraction(1, rate)
             out.mux(video.encode(frame))
         out.mux(video.encode(None))
+
+
+def test_a_cut_of_a_late_starting_video_moves_its_timecode_by_the_frames_cut(tmp_path, weights):
+    # The video starts at 1 s on the file's clock; --start 0.2 counts from there: 5 frames
+    # in. The timecode was moved by the first kept frame's file time, 1.2 s (30 frames).
+    source, part = tmp_path / "late.mkv", tmp_path / "part.mkv"
+    _clip_with_timecode(source, "01:00:00:00", key="TIMECODE", first_frame=25)
+    upscale_video(source, part, weights=weights, progress=False, start=0.2)
+    assert _timecodes(part) == ["01:00:00:05"]
 
 
 def test_a_cut_starts_at_its_first_frames_timecode(tmp_path, weights):

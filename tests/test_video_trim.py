@@ -10,7 +10,14 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
-from media import corrupt_middle_packets, make_clip, make_ts_recording, mp4_video_timing
+from media import (
+    corrupt_middle_packets,
+    frame_from_planes,
+    make_clip,
+    make_ts_recording,
+    mp4_video_timing,
+    picture_planes,
+)
 
 from vsr.cli import main
 from vsr.errors import VsrError
@@ -394,6 +401,32 @@ def test_reencoded_audio_of_a_cut_is_where_the_source_had_it(
     # across it (25 ms later). MOV's edit list ends it at 0.78 s to the sample, but
     # libav decodes AAC's last frame whole, its padding (3.3 ms here) with it.
     assert abs(times[-1] - 0.78) < 0.004, times[-1]
+
+
+def test_reencoded_audio_keeps_the_frame_across_the_cut_start(tmp_path, weights):
+    # 8-bit PCM in 1000-sample frames (20.8 ms), which .mp4 cannot hold: the cut at 0.2 s
+    # falls inside the frame from 187.5 ms. It was dropped as a decoder's pre-roll, and the
+    # output's sound began 8 ms late.
+    source, out = tmp_path / "pcm.mkv", tmp_path / "cut.mp4"
+    with av.open(str(source), "w") as o:
+        video = o.add_stream("libx264", rate=RATE, options={"preset": "ultrafast"})
+        video.width, video.height, video.pix_fmt = 64, 48, "yuv420p"
+        sound = o.add_stream("pcm_u8", rate=48000)
+        sound.layout = "mono"
+        for index in range(10):
+            frame = frame_from_planes(picture_planes(64, 48, index), "yuv420p")
+            frame.pts = index
+            o.mux(video.encode(frame))
+        o.mux(video.encode(None))
+        for k in range(19):
+            frame = av.AudioFrame.from_ndarray(np.full((1, 1000), 200, np.uint8), "u8", "mono")
+            frame.sample_rate, frame.pts, frame.time_base = 48000, 1000 * k, Fraction(1, 48000)
+            o.mux(sound.encode(frame))
+        o.mux(sound.encode(None))
+    report = upscale_video(source, out, weights=weights, progress=False, start=0.2)
+    assert any("re-encoded to flac" in note for note in report.notes)
+    times, _ = decoded_audio(out)
+    assert times[0] <= 0.001
 
 
 @pytest.mark.parametrize(
