@@ -25,10 +25,12 @@ def _matroska_at(
     jitter_ms: dict[int, int],
     start_ms: Fraction | int = 0,
     sound: bool = False,
+    last_shown_ms: int | None = None,
 ) -> None:
     """A clip at `rate` in Matroska's milliseconds, as ffmpeg and mkvmerge store it (each
     time rounded to the millisecond), frame i moved by jitter_ms[i] besides; its picture
-    starts at `start_ms` (a recording's late start), its `sound` (silence) at zero."""
+    starts at `start_ms` (a recording's late start), its `sound` (silence) at zero; its
+    last frame shown for `last_shown_ms` (a slide show's), if given."""
     with av.open(str(path), "w") as container:
         stream = container.add_stream("libx264", rate=rate, options={"preset": "ultrafast"})
         stream.width, stream.height, stream.pix_fmt = 64, 36, "yuv420p"
@@ -36,13 +38,19 @@ def _matroska_at(
         audio = container.add_stream("aac", rate=48000) if sound else None
         if audio is not None:
             audio.layout = "mono"
+        packets = []
         for i in range(frames):
             picture = ((np.indices((36, 64)).sum(0) * 3 + i * 9) % 256).astype(np.uint8)
             frame = av.VideoFrame.from_ndarray(np.repeat(picture[..., None], 3, 2), "rgb24")
             frame.pts = round(start_ms + i / rate * 1000) + jitter_ms.get(i, 0)
             frame.time_base = Fraction(1, 1000)
-            container.mux(stream.encode(frame))
-        container.mux(stream.encode(None))
+            packets += stream.encode(frame)
+        packets += stream.encode(None)
+        last = max(packet.pts for packet in packets)
+        for packet in packets:
+            if last_shown_ms is not None and packet.pts == last:
+                packet.duration = last_shown_ms
+            container.mux(packet)
         if audio is not None:
             for first in range(0, round((start_ms / 1000 + frames / rate) * 48000), 1024):
                 silence = np.zeros((1, 1024), np.float32)
@@ -98,6 +106,19 @@ def test_a_matroska_ntsc_film_keeps_its_steady_rate_in_mp4_and_mov(tmp_path, wei
     )
     with av.open(str(out)) as container:
         assert container.duration == 2_002_000  # 48 frames of 1001/24000 s
+
+
+def test_a_long_last_frame_keeps_its_length_on_the_mp4s_finer_clock(tmp_path, weights):
+    # 8 frames, the last shown 2 s: the track ends at 0.292 + 2 s. The end, in the source's
+    # milliseconds, was not moved onto the snap's 1/24000 clock: 2292 ticks of it, before
+    # the last frame began, and the track lasted 0.334 s (that frame one frame long).
+    source, out = tmp_path / "slides.mkv", tmp_path / "slides.mp4"
+    _matroska_at(source, NTSC_FILM, 8, {}, last_shown_ms=2000)
+    assert main(["run", str(source), str(out), "--weights", str(weights), "--quiet"]) == 0
+    with av.open(str(out)) as container:
+        stream = container.streams.video[0]
+        assert stream.time_base == Fraction(1, 24000) and stream.frames == 8
+        assert abs(stream.duration * stream.time_base - Fraction(2292, 1000)) <= Fraction(1, 1000)
 
 
 @pytest.mark.parametrize(

@@ -8,7 +8,7 @@ from pathlib import Path
 import av
 import numpy as np
 import pytest
-from media import make_clip, make_slide_show
+from media import make_clip, make_slide_show, picture_planes
 
 from vsr.video.reader import Frame, VideoReader
 from vsr.video.trim import TimeRange
@@ -244,6 +244,21 @@ def test_audio_is_copied_alongside_the_video_not_all_at_once(tmp_path):
             if packet.size and packet.pts is not None:
                 latest[packet.stream.type] = float(packet.pts * packet.time_base)
                 assert abs(latest["audio"] - latest["video"]) < 1.5
+
+
+def test_a_repeated_source_time_moves_one_tick_and_the_frames_after_it_none(tmp_path):
+    # The repeat was moved a whole frame on, and every frame after it with it (0 40 80 120
+    # 160 ms): the picture drifted from the sound by a frame.
+    source, out = tmp_path / "in.mkv", tmp_path / "out.mkv"
+    make_clip(source, 32, 32, frames=5, codec="ffv1", audio=False, vfr=True)  # 1 ms ticks
+    with VideoReader(source) as reader:
+        info = reader.info
+    with VideoWriter(out, info, 32, 32, EncodeSettings("ffv1")) as writer:
+        for pts in (0, 40, 40, 80, 120):
+            writer.write(picture_planes(32, 32, pts), pts)
+    assert writer.notes == ["non-increasing timestamps in the source were renumbered"]
+    with VideoReader(out) as reader:
+        assert [f.pts for f in reader.frames()] == [0, 40, 41, 80, 120]
 
 
 def test_text_subtitles_are_converted_where_the_container_needs_it(tmp_path):
