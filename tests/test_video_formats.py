@@ -9,7 +9,7 @@ import av
 import numpy as np
 import pytest
 import torch
-from media import make_rgb_clip
+from media import make_clip, make_rgb_clip
 
 from vsr.cli import main
 from vsr.errors import VsrError
@@ -382,6 +382,18 @@ def test_a_dv_clip_is_described_and_written_at_its_own_rate(tmp_path, weights):
     upscale_video(source, output, weights=weights, progress=False)
     with av.open(str(output)) as container:
         assert container.streams.video[0].average_rate == ntsc
+
+
+def test_a_variable_rate_mp4_is_described_at_its_average_rate(tmp_path):
+    # Steps of 40, 40, 60, 20, 100 and 33 ms: 7 frames in 0.333 s, 21 fps on average. libav's
+    # guess (51 fps, from its shortest steps) was preferred: progress and the output's rate.
+    path = tmp_path / "vfr.mp4"
+    make_clip(path, frames=7, vfr=True, audio=False)
+    with av.open(str(path)) as container:
+        stream = container.streams.video[0]
+        assert (stream.average_rate, stream.guessed_rate) == (Fraction(7000, 333), 51)
+    with VideoReader(path) as reader:
+        assert reader.info.average_rate == Fraction(7000, 333)
 
 
 def test_a_grey_clip_tagged_limited_range_stays_limited(tmp_path, weights):
