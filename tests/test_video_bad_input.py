@@ -4,10 +4,21 @@ from __future__ import annotations
 
 import os
 import re
+from fractions import Fraction
 from pathlib import Path
 
+import av
+import numpy as np
 import pytest
-from media import corrupt_middle_packets, corrupt_packets, make_audio_only, make_clip, truncate
+from media import (
+    corrupt_middle_packets,
+    corrupt_packets,
+    frame_from_planes,
+    make_audio_only,
+    make_clip,
+    picture_planes,
+    truncate,
+)
 from test_image_sequences import make_sequence
 
 from vsr.cli import main
@@ -167,6 +178,31 @@ def test_a_matroska_stream_that_starts_late_is_not_called_truncated(tmp_path):
     assert 0 < len(frames) < 30
     assert reader.lost_frames == 30 - len(frames)
     assert any("truncated" in w for w in reader.warnings)
+
+
+def test_sound_past_the_video_of_a_file_that_states_no_video_length_is_no_loss(tmp_path):
+    # FLV states the whole file's length (1 s, its sound's), not its video's (0.2 s). Taken
+    # as the video's, the 0.8 s past the pictures were 20 frames that "could not be decoded".
+    path = tmp_path / "clip.flv"
+    with av.open(str(path), "w") as out:
+        video = out.add_stream("libx264", rate=25, options={"preset": "ultrafast"})
+        video.width, video.height, video.pix_fmt = 64, 48, "yuv420p"
+        sound = out.add_stream("aac", rate=48000)
+        sound.layout = "mono"
+        for index in range(5):
+            frame = frame_from_planes(picture_planes(64, 48, index), "yuv420p")
+            frame.pts = index
+            out.mux(video.encode(frame))
+        out.mux(video.encode(None))
+        for k in range(47):  # 1024 samples each
+            chunk = av.AudioFrame.from_ndarray(np.zeros((1, 1024), np.float32), "fltp", "mono")
+            chunk.sample_rate, chunk.pts, chunk.time_base = 48000, 1024 * k, Fraction(1, 48000)
+            out.mux(sound.encode(chunk))
+        out.mux(sound.encode(None))
+    with av.open(str(path)) as container:
+        assert container.streams.video[0].duration is None and container.duration > 900_000
+    reader, frames = read(path)
+    assert len(frames) == 5 and reader.lost_frames == 0
 
 
 def test_truncated_mp4_with_index_first_counts_lost_frames(tmp_path):
