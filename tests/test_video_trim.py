@@ -709,3 +709,15 @@ def test_a_variable_rate_ts_cut_ends_its_video_at_the_cut_end(tmp_path, weights,
     else:  # the latest pts + duration
         ends = [start + length for start, length in packets(out, "video")]
         assert float(max(ends)) - shown[0] == pytest.approx(0.22, abs=1e-3)
+
+
+def test_a_steady_rate_cut_between_frames_keeps_its_last_frames_whole_length(
+    clips, weights, tmp_path
+):
+    # README's Cuts: at a steady rate the last kept frame lasts one frame, as ffmpeg's -t
+    # has it, so the output keeps its rate: --end 0.1 keeps the frames at 0, 0.04 and
+    # 0.08 s, and the video ends at 0.12 s, not at the cut's end.
+    out = tmp_path / "head.mp4"
+    upscale_video(clips[".mp4"], out, weights=weights, progress=False, end=Fraction(1, 10))
+    timing = mp4_video_timing(out)
+    assert (timing.edit_seconds, timing.sample_seconds) == (Fraction(3, 25), Fraction(3, 25))

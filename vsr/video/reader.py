@@ -862,9 +862,12 @@ class VideoReader:
     def own_end_of_last_frame(self) -> int | None:
         """Where the last delivered frame ends (its pts plus its own length, in the video's
         time base as delivered: after a cut's shift, and no later than the cut's end) when
-        the file gives it a length other than one average frame, as a slide show's or a
-        GIF's last frame, or a cut ends before the next frame; else None. A run resumed
-        past every frame knows the last one's length from the frame it skipped."""
+        that length is other than one average frame: a slide show's or a GIF's last frame,
+        or a variable rate's last kept frame, which shows until the next frame, the first
+        the cut left out. Else None, and the frame keeps one frame's length: at a steady
+        rate a cut between two frames ends up to a frame after the cut's end, as ffmpeg's
+        -t does (README's Cuts), so the output keeps its steady rate. A run resumed past
+        every frame knows the last one's length from the frame it skipped."""
         if self._end_pts is None:
             return None
         time_base = self._source.time_base
