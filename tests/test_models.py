@@ -2,6 +2,7 @@
 
 import pytest
 import torch
+import torch.nn.functional as F
 from conftest import shared_path
 
 from vsr.errors import VsrError
@@ -150,3 +151,90 @@ def test_parameter_counts_equal_those_of_the_official_files(file, arch, scale):
     )
     official = sum(t.numel() for k, t in state.items() if "running_" not in k)
     assert sum(p.numel() for p in create_model(arch, scale).parameters()) == official
+
+
+# The networks written out again from the paper (Hui et al. 2019, Figs. 2-3) and the official
+# code, in plain functional calls on the module's own weights: without ../shared nothing
+# else pins what the modules compute (a dropped residual or a wrong slope kept every shape).
+
+
+def _conv(x, p, name, stride=1):
+    weight = p[f"{name}.weight"]
+    return F.conv2d(x, weight, p.get(f"{name}.bias"), stride, weight.shape[-1] // 2)
+
+
+def _imdb(x, p, name, attention=True):
+    """Three distillation steps (LeakyReLU 0.05, a quarter kept), a fourth conv without
+    activation, contrast-aware channel attention, a 1x1 fusion and the block's residual."""
+    d = x.shape[1] // 4
+    kept = []
+    rest = x
+    for i in (1, 2, 3):
+        out = F.leaky_relu(_conv(rest, p, f"{name}.c{i}"), 0.05)
+        kept.append(out[:, :d])
+        rest = out[:, d:]
+    fused = torch.cat([*kept, _conv(rest, p, f"{name}.c4")], dim=1)
+    if attention:
+        mean = fused.mean(dim=(2, 3), keepdim=True)
+        contrast = ((fused - mean) ** 2).mean(dim=(2, 3), keepdim=True).sqrt() + mean
+        hidden = F.relu(_conv(contrast, p, f"{name}.cca.conv_du.0"))
+        fused = fused * torch.sigmoid(_conv(hidden, p, f"{name}.cca.conv_du.2"))
+    return _conv(fused, p, f"{name}.c5") + x
+
+
+def _large_imdb(x, p, name):
+    """IMDN_RTE's block: five ReLU steps each keeping a quarter, a sixth conv on the last
+    quarter, a 1x1 fusion of the six, the block's residual."""
+    d = x.shape[1] // 4
+    kept = []
+    rest = x
+    for i in (1, 2, 3, 4, 5):
+        out = F.relu(_conv(rest, p, f"{name}.c{i}"))
+        kept.append(out[:, :d])
+        rest = out[:, d:]
+    kept.append(F.relu(_conv(rest, p, f"{name}.c6")))
+    return _conv(torch.cat(kept, dim=1), p, f"{name}.c7") + x
+
+
+def _imdn_reference(x, p, scale, blocks):
+    shallow = _conv(x, p, "fea_conv")
+    outputs = [shallow]
+    for i in range(1, blocks + 1):
+        outputs.append(_imdb(outputs[-1], p, f"IMDB{i}"))
+    fused = F.leaky_relu(_conv(torch.cat(outputs[1:], dim=1), p, "c.0"), 0.05)
+    body = _conv(fused, p, "LR_conv") + shallow  # the global residual
+    return F.pixel_shuffle(_conv(body, p, "upsampler.0"), scale)
+
+
+def _imdn_rte_reference(x, p, scale, blocks):
+    stem = F.relu(_conv(x * 255, p, "fea_conv.0"))
+    shallow = _conv(stem, p, "fea_conv.2", stride=2)
+    y = shallow
+    for i in range(1, blocks + 1):
+        y = _large_imdb(y, p, f"block{i}")
+    body = _conv(y, p, "LR_conv") + shallow  # the global residual
+    return F.pixel_shuffle(_conv(body, p, "upsampler.0"), 2 * scale) / 255
+
+
+def _imdn_rtc_reference(x, p, scale, blocks):
+    shallow = _conv(x, p, "model.0")
+    y = shallow
+    for i in range(blocks):
+        y = _imdb(y, p, f"model.1.sub.{i}", attention=False)
+    body = _conv(y, p, f"model.1.sub.{blocks}") + shallow
+    return F.pixel_shuffle(_conv(body, p, "model.2"), scale)
+
+
+@pytest.mark.parametrize(
+    ("arch", "scale", "reference"),
+    [("imdn", 2, _imdn_reference), ("imdn", 3, _imdn_reference),
+     ("imdn_rte", 2, _imdn_rte_reference), ("imdn_rtc", 2, _imdn_rtc_reference)],
+)  # fmt: skip
+def test_the_network_computes_the_papers_definition(arch, scale, reference):
+    torch.manual_seed(0)
+    model = create_model(arch, scale).eval()
+    weights = {name: t.detach() for name, t in model.named_parameters()}
+    x = torch.rand(1, 3, 10, 12)
+    with torch.no_grad():
+        expected = reference(x, weights, scale, model.blocks)
+        torch.testing.assert_close(model(x), expected, rtol=1e-4, atol=1e-5)
