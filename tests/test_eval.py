@@ -77,6 +77,41 @@ def test_generated_inputs_give_the_step_by_step_scores(tmp_path, scale):
     assert [score.name for score in result.per_image] == ["im0", "im1"]
 
 
+@pytest.mark.parametrize("scale", [3, 4])
+def test_each_side_is_cropped_to_the_scale_by_its_own_remainder(tmp_path, scale):
+    # Heights and widths with different remainders (27 and 34: 0 and 1 at x3, 3 and 2 at
+    # x4): the sizes above leave equal ones, and a width cropped by the height's
+    # remainder scored Set14 x3 bicubic 27.6281 dB, not 27.6324.
+    dataset = _make_dataset(tmp_path / "Uneven", sizes=((27, 34), (29, 24)))
+    result = evaluate_dataset(BicubicUpscaler(scale), dataset, progress=False)
+    expected_psnr, expected_ssim = _expected_scores(dataset / "HR", scale)
+    assert result.psnr == pytest.approx(expected_psnr, abs=1e-6)
+    assert result.ssim == pytest.approx(expected_ssim, abs=1e-9)
+
+
+class SameSizeUpscaler:
+    """A stand-in same-size network (as IMDN_AS): it returns its input, the MATLAB bicubic
+    enlargement vsr makes for it."""
+
+    arch = "same-size"
+    scale = output_scale = 1
+    device = "cpu"
+
+    def __call__(self, x: torch.Tensor) -> torch.Tensor:
+        return x
+
+
+def test_a_same_size_network_is_shaved_by_the_scale_it_is_scored_at(tmp_path):
+    # IMDN_AS scored at x2 is shaved 2 pixels as any x2 result, not by its own scale (1,
+    # nothing shaved): its x2 scores were not comparable with IMDN's.
+    dataset = _make_dataset(tmp_path / "Tiny")
+    result = evaluate_dataset(SameSizeUpscaler(), dataset, scale=2, progress=False)
+    expected_psnr, expected_ssim = _expected_scores(dataset / "HR", 2)  # bicubic, shave 2
+    assert result.scale == 2
+    assert result.psnr == pytest.approx(expected_psnr, abs=1e-6)
+    assert result.ssim == pytest.approx(expected_ssim, abs=1e-9)
+
+
 def test_an_image_that_comes_back_exact_is_valid_json_and_named(tmp_path):
     # Its PSNR is infinite, and so the mean: json.dump wrote bare Infinity, which jq,
     # JavaScript and most JSON libraries refuse, the whole file with it.
