@@ -94,6 +94,17 @@ def test_ssim_rejects_bad_input():
         psnr(np.zeros((20, 20)), np.zeros((20, 21)))
 
 
+def test_a_shave_that_leaves_nothing_is_refused():
+    # Shaving 2 pixels off a 4x4 image leaves no pixel: a mean over nothing, NaN, was
+    # scored instead of the error. One pixel more on each side leaves one to score.
+    a, b = np.zeros((4, 4)), np.full((4, 4), 255.0)
+    with pytest.raises(ValueError, match="too small to shave 2 pixels"):
+        psnr(a, b, shave=2)
+    with pytest.raises(ValueError, match="too small to shave 2 pixels"):
+        psnr(np.zeros((5, 4)), np.full((5, 4), 255.0), shave=2)
+    assert psnr(np.zeros((5, 5)), np.full((5, 5), 255.0), shave=2) == 0.0
+
+
 def test_sr_metrics_crops_converts_and_shaves():
     rng = np.random.default_rng(2)
     hr = rng.integers(0, 256, size=(26, 30, 3), dtype=np.uint8)
