@@ -69,6 +69,28 @@ def test_weights_inside_a_training_dict_load(tmp_path, key):
         assert torch.equal(loaded.state_dict()[name], tensor)
 
 
+def test_basicsr_s_averaged_weights_are_taken_before_its_raw_ones(tmp_path):
+    # BasicSR saves both and evaluates params_ema; the raw params changed every score.
+    averaged, raw = create_model("imdn_rtc", 2), create_model("imdn_rtc", 2)
+    torch.save(
+        {"params": raw.state_dict(), "params_ema": averaged.state_dict()}, tmp_path / "w.pth"
+    )
+    loaded = load_weights(tmp_path / "w.pth").state_dict()
+    for name, tensor in averaged.state_dict().items():
+        assert torch.equal(loaded[name], tensor)
+
+
+@pytest.mark.parametrize("prefix", ["module._orig_mod.", "_orig_mod.module.", "module.module."])
+def test_every_wrapper_prefix_is_stripped(tmp_path, prefix):
+    # A compiled network inside DistributedDataParallel saves "module._orig_mod." keys; with
+    # one prefix stripped they were refused as a foreign checkpoint.
+    model = create_model("imdn_rtc", 2)
+    torch.save({prefix + k: v for k, v in model.state_dict().items()}, tmp_path / "w.pth")
+    loaded = load_weights(tmp_path / "w.pth").state_dict()
+    for name, tensor in model.state_dict().items():
+        assert torch.equal(loaded[name], tensor)
+
+
 def test_an_entry_of_a_weights_name_that_holds_no_tensors_is_passed_over(tmp_path):
     model = create_model("imdn_rtc", 2)
     torch.save({"state_dict": {"note": "settings"}, "model": model.state_dict()}, tmp_path / "w.pt")
