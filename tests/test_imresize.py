@@ -68,12 +68,38 @@ def test_float_input_stays_float_and_unrounded():
     np.testing.assert_allclose(tensor.numpy(), result, atol=1e-5)
 
 
+@pytest.mark.parametrize("dtype", [torch.float16, torch.bfloat16])
+def test_half_precision_tensors_are_resized_in_float32(dtype):
+    # The engine resizes the network's fp16/bf16 output on a GPU: computed in bf16 the
+    # error grew from 0.50 to 2.21 levels. Only the result is rounded to the dtype.
+    torch.manual_seed(0)
+    image = torch.rand(1, 3, 24, 32).to(dtype)
+    for size in ((18, 24), (48, 64)):
+        expected = imresize(image.float(), output_size=size).to(dtype)
+        assert torch.equal(imresize(image, output_size=size), expected)
+
+
+def test_a_scale_s_float_error_does_not_add_a_sample():
+    # 100 * 1.1 is 110.00000000000001 in doubles: ceil would make 111 samples of 100 at
+    # x1.1. Sides that are really fractional still round up, as MATLAB's ceil does.
+    assert imresize(np.zeros((100, 10), np.uint8), scale=1.1).shape == (110, 11)
+    assert imresize(np.zeros((101, 9), np.uint8), scale=0.5).shape == (51, 5)
+
+
 def test_constant_image_stays_constant_up_and_down():
     image = np.full((30, 40, 3), 77, dtype=np.uint8)
-    for scale in (0.25, 1 / 3, 0.5, 2.0, 3.0):
+    # Non-integer shrinks too (0.75, 0.6, 30 to 17 and 40 to 9): where the kernel's taps
+    # fall off the sample grid their weights sum to 1 only once normalised, and a flat 200
+    # shrunk by 0.75 came out 198 to 204.
+    for scale in (0.25, 1 / 3, 0.5, 0.6, 0.75, 2.0, 3.0):
         result = imresize(image, scale=scale)
         assert (result == 77).all()
-    assert imresize(image, output_size=(17, 9)).shape == (17, 9, 3)
+    result = imresize(image, output_size=(17, 9))
+    assert result.shape == (17, 9, 3) and (result == 77).all()
+    flat = torch.full((1, 3, 32, 40), 0.5, dtype=torch.float64)
+    torch.testing.assert_close(
+        imresize(flat, scale=0.75), torch.full_like(flat[..., :24, :30], 0.5)
+    )
 
 
 def test_weights_rows_sum_to_one_and_upscale_interpolates_known_samples():

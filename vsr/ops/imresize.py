@@ -73,7 +73,8 @@ def _torch_matrix(
 
 
 def _output_length(in_size: int, scale: float) -> int:
-    # MATLAB: ceil(in * scale). Tolerate float error so 255 * (1/3) gives 85, not 86.
+    # MATLAB: ceil(in * scale). Tolerate float error so 100 * 1.1 (110.00000000000001 in
+    # doubles) gives 110, not 111.
     exact = in_size * scale
     nearest = round(exact)
     return int(nearest) if abs(exact - nearest) < 1e-9 * max(1.0, exact) else math.ceil(exact)
