@@ -126,9 +126,12 @@ def bilinear(plane: np.ndarray, cy: float, cx: float) -> float:
     return top * (1 - fy) + bottom * fy
 
 
-def test_yuv420_to_rgb_matches_a_per_pixel_reference():
+# Odd sides: the last chroma sample covers one luma line. Even ones: the right-most luma
+# column lies past the last left-sited chroma sample, which it takes unblended (the edge
+# clamped); it had taken the mean of the last two, a wrong colour there.
+@pytest.mark.parametrize(("h", "w"), [(7, 9), (6, 8)])
+def test_yuv420_to_rgb_matches_a_per_pixel_reference(h, w):
     rng = np.random.default_rng(0)
-    h, w = 7, 9  # odd on purpose: the last chroma sample covers one luma line
     y = rng.integers(16, 236, (h, w)).astype(np.uint8)
     u = rng.integers(16, 241, ((h + 1) // 2, (w + 1) // 2)).astype(np.uint8)
     v = rng.integers(16, 241, ((h + 1) // 2, (w + 1) // 2)).astype(np.uint8)
