@@ -138,6 +138,11 @@ def test_images_too_small_are_skipped_and_none_is_an_error() -> None:
     assert store.count == 1 and store.skipped == 1
     with pytest.raises(VsrError):
         PatchStore([small], scale=2, lr_patch=8)
+    # An image of exactly one HR patch (16 pixels at x2, LR patches of 8) holds one.
+    just = PatchStore([np.zeros((16, 17, 3), np.uint8)], scale=2, lr_patch=8)
+    assert just.count == 1 and just.skipped == 0
+    with pytest.raises(VsrError):
+        PatchStore([np.zeros((15, 17, 3), np.uint8)], scale=2, lr_patch=8)
 
 
 def test_grey_images_are_read_as_rgb(tmp_path) -> None:
@@ -146,6 +151,15 @@ def test_grey_images_are_read_as_rgb(tmp_path) -> None:
     rgb = read_rgb(tmp_path / "grey.png")
     assert rgb.shape == (6, 8, 3)
     np.testing.assert_array_equal(rgb[:, :, 1], grey)
+
+
+def test_sixteen_bit_images_are_rounded_to_the_nearest_eight_bit_level(tmp_path) -> None:
+    # Each 16-bit level v is v / 257 in 8-bit levels; dropping the low byte instead put 63
+    # of these 256 samples on a level more than half a level away.
+    deep = np.random.default_rng(0).integers(0, 65536, 256, dtype=np.uint16)
+    Image.fromarray(deep.reshape(16, 16)).save(tmp_path / "deep.png")
+    expected = np.floor(deep.astype(np.float64) / 257 + 0.5).astype(np.uint8).reshape(16, 16)
+    np.testing.assert_array_equal(read_rgb(tmp_path / "deep.png")[:, :, 0], expected)
 
 
 def test_hidden_files_in_a_training_folder_are_left_out(tmp_path) -> None:
