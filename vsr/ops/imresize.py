@@ -73,8 +73,10 @@ def _torch_matrix(
 
 
 def _output_length(in_size: int, scale: float) -> int:
-    # MATLAB: ceil(in * scale). Tolerate float error so 100 * 1.1 (110.00000000000001 in
-    # doubles) gives 110, not 111.
+    # MATLAB: ceil(in * scale), float error and all: 100 * 1.1 is 110.00000000000001 in
+    # doubles, 111 pixels there. Here a product within float error of a whole number is
+    # that number (110), as a caller's x1.1 means; vsr's own shrinks by 1/s of a multiple
+    # of s come out exact, so the paper's inputs are MATLAB's either way.
     exact = in_size * scale
     nearest = round(exact)
     return int(nearest) if abs(exact - nearest) < 1e-9 * max(1.0, exact) else math.ceil(exact)
