@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import errno
 import fcntl
+import json
 import os
 import shutil
 import subprocess
@@ -308,12 +309,24 @@ def test_a_chunk_with_a_flipped_bit_is_made_again(clip, weights, tmp_path):
     assert stream_packets(out) == stream_packets(whole)
 
 
-def test_an_unreadable_record_is_refused_and_with_overwrite_replaced(clip, weights, tmp_path):
+def _record_of_an_older_layout(text: str) -> str:
+    """The record as a version of vsr whose journal format was another would have written it:
+    the same settings, work files that may not mean what they mean now."""
+    return json.dumps({**json.loads(text), "format": "vsr-chunk-journal-1"})
+
+
+@pytest.mark.parametrize(
+    "damage", [lambda text: "{", _record_of_an_older_layout], ids=["cut-short", "older-layout"]
+)
+def test_an_unreadable_record_is_refused_and_with_overwrite_replaced(
+    damage, clip, weights, tmp_path
+):
     out = tmp_path / "out.mkv"
     options = dict(weights=weights, progress=False, resume=True)
     with pytest.raises(KeyboardInterrupt):
         upscale_video(clip, out, on_frames=interrupt_after(30, out, 1), **options)
-    (journal_folder(out) / "run.json").write_text("{")
+    record = journal_folder(out) / "run.json"
+    record.write_text(damage(record.read_text()))
     with pytest.raises(VsrError, match="has an unreadable record of its settings"):
         upscale_video(clip, out, **options)
     report = upscale_video(clip, out, overwrite=True, **options)
@@ -331,6 +344,17 @@ def test_a_journal_left_beside_a_finished_output_goes_with_the_next_run(clip, we
     # Made with --overwrite (start over) instead: the journal has no use left.
     upscale_video(clip, out, weights=weights, progress=False, overwrite=True)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.mkv"]
+
+
+def test_a_finished_run_leaves_a_resume_folder_holding_a_users_file(clip, weights, tmp_path):
+    # The folder's name is vsr's, but a file in it is not: it is not vsr's to remove.
+    out = tmp_path / "out.mkv"
+    folder = journal_folder(out)
+    folder.mkdir()
+    (folder / "my notes.txt").write_text("mine")
+    upscale_video(clip, out, weights=weights, progress=False)
+    assert out.exists()
+    assert sorted(p.name for p in folder.iterdir()) == ["my notes.txt"]
 
 
 def test_a_long_run_stopped_without_resume_says_how_to_keep_work(
@@ -456,11 +480,14 @@ def test_running_out_of_gpu_memory_around_the_network_is_one_line_and_the_chunks
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.mkv"]
 
 
-def test_frames_that_share_a_timestamp_across_a_chunk_join_are_all_kept(weights, tmp_path):
-    """A damaged source gives frames 24, 25 and 26 one pts; chunk 0 ends after frame 24.
-    The resumed run must skip that one frame with the pts, not all three."""
+@pytest.mark.parametrize("shared", [24, 23], ids=["chunk-ends-on-the-first", "on-the-second"])
+def test_frames_that_share_a_timestamp_across_a_chunk_join_are_all_kept(shared, weights, tmp_path):
+    """A damaged source gives three frames one pts; chunk 0 (frames 0-24) ends on the first
+    or the second of them. The resumed run must skip those of them chunk 0 holds, no more
+    (frames lost) and no fewer (one written twice), and give the next chunk room for an
+    increasing dts after the pts chunk 0's last frame was written at."""
     source = tmp_path / "repeats.mkv"
-    stamps = [*range(25), 24, 24, *range(25, 45)]
+    stamps = [*range(shared + 1), shared, shared, *range(shared + 1, shared + 21)]
     with av.open(str(source), "w") as container:
         stream = container.add_stream("ffv1", rate=25)
         stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
@@ -479,6 +506,27 @@ def test_frames_that_share_a_timestamp_across_a_chunk_join_are_all_kept(weights,
         upscale_video(source, out, on_frames=interrupt_after(30, out, 1), **options)
     report = upscale_video(source, out, **options)
     assert (report.resumed_frames, report.frames) == (25, len(stamps))
+    assert stream_packets(out)["video"] == stream_packets(whole)["video"]
+
+
+def test_a_run_resumed_and_interrupted_again_keeps_its_chunks_apart(clip, weights, tmp_path):
+    """Stopped after chunk 0, resumed and stopped again after chunk 1: the second run must
+    number its chunk after the one it continued, not store it over chunk 0. Each stop
+    leaves the finished chunks alone: the one being recorded (.partial) goes with it."""
+    whole, out = tmp_path / "whole.mkv", tmp_path / "out.mkv"
+    options = dict(weights=weights, progress=False, resume=True)
+    upscale_video(clip, whole, **options)
+    with pytest.raises(KeyboardInterrupt):
+        upscale_video(clip, out, on_frames=interrupt_after(27, out, 1), **options)
+    assert sorted(p.name for p in journal_folder(out).glob("chunk-*")) == ["chunk-000000.bin"]
+    first = (journal_folder(out) / "chunk-000000.bin").read_bytes()
+    with pytest.raises(KeyboardInterrupt):
+        upscale_video(clip, out, on_frames=interrupt_after(27, out, 2), **options)
+    kept = sorted(p.name for p in journal_folder(out).glob("chunk-*"))
+    assert kept == ["chunk-000000.bin", "chunk-000001.bin"]
+    assert (journal_folder(out) / "chunk-000000.bin").read_bytes() == first
+    report = upscale_video(clip, out, **options)
+    assert (report.resumed_frames, report.frames) == (50, 60)
     assert stream_packets(out)["video"] == stream_packets(whole)["video"]
 
 
