@@ -24,11 +24,12 @@ from media import (
 
 from vsr.cli import main
 from vsr.errors import VsrError
-from vsr.segments import Segment, extract_segment, plan_segments
+from vsr.segments import Segment, extract_segment, join_segments, plan_segments
 from vsr.video import temp_lock
 from vsr.video.decoding import seek_targets
 from vsr.video.reader import VideoReader
 from vsr.video.trim import time_range
+from vsr.video.writer import EncodeSettings, VideoWriter
 
 
 def make_gop_clip(path: Path, frames: int = 14, gop: int = 4, width: int = 32, height: int = 24):
@@ -339,6 +340,39 @@ def test_segments_plan_only_the_range_asked_for(tmp_path):
     assert kept == whole[2:11]  # every frame of the range once
 
 
+def test_a_keyframe_where_the_range_ends_is_not_a_cut(tmp_path):
+    # The range is [start, end): a keyframe at end begins no frame of it, and a cut there
+    # would make a last segment that holds nothing.
+    clip = tmp_path / "gop.mp4"
+    make_gop_clip(clip, frames=14, gop=4)
+    whole = [p for p, _ in decoded(clip)]
+    low, high = whole[1], whole[8]  # frame 8 is a keyframe
+    for segments in (
+        plan_segments(clip, count=3, within=(low, high)),
+        plan_segments(clip, seconds=0.1, within=(low, high)),
+    ):
+        assert [(s.start, s.end) for s in segments] == [(low, whole[4]), (whole[4], high)]
+
+
+def test_joined_segments_end_at_the_cut_inside_a_long_last_frame(tmp_path):
+    # The last slide is shown from 2 s for 5 s; --end 4.5 cuts it, and the joined video
+    # ends there, as a local run of the range does, not where the slide's own length ends.
+    slides = make_slide_show(tmp_path / "slides.mkv")
+    with VideoReader(slides) as reader:
+        info, pts = reader.info, [frame.pts for frame in reader.frames()]
+    assert pts == [0, 1000, 2000] and info.time_base == Fraction(1, 1000)
+    ends = {}
+    for end in (None, 4500):
+        out = tmp_path / f"joined-{end}.mkv"
+        writer = VideoWriter(out, info, 64, 48, EncodeSettings("ffv1"))
+        assert join_segments(writer, [(slides, pts)], end=end) == 3
+        writer.close()
+        with av.open(str(out)) as container:
+            last = [p for p in container.demux(video=0) if p.size][-1]
+            ends[end] = (last.pts + last.duration) * last.time_base
+    assert ends == {None: 7, 4500: Fraction(9, 2)}
+
+
 @pytest.mark.slow  # a Ray instance and two runs: 7-9 s
 def test_a_split_run_of_a_range_equals_the_local_run_of_it(tmp_path, weights):
     ray = pytest.importorskip("ray")
@@ -429,6 +463,22 @@ def _store_with_one_segment(output: Path):
     store.keep(0, [0, 1, 2], file_crc32(store.segment_path(0)), lost_frames=1)
     store.release()
     return store
+
+
+def test_a_kept_segment_with_a_flipped_bit_is_made_again(tmp_path):
+    # Bit rot keeps the file's size: only its checksum tells it would join wrong pixels.
+    from vsr.segment_store import SegmentStore
+
+    output = tmp_path / "film.mkv"
+    segment = _store_with_one_segment(output).segment_path(0)
+    damaged = bytearray(segment.read_bytes())
+    damaged[5] ^= 1
+    segment.write_bytes(bytes(damaged))
+    store = SegmentStore(output)
+    assert store.start({"plan": 1}) == []
+    assert not list(store.folder.glob("segment-*"))  # its file and record: made again
+    intact = _store_with_one_segment(tmp_path / "other.mkv")  # the same, undamaged: kept
+    assert [s.index for s in SegmentStore(intact.output).start({"plan": 1})] == [0]
 
 
 def test_a_store_beside_an_existing_output_is_named_not_removed(tmp_path):
