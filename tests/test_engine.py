@@ -83,9 +83,10 @@ def no_worker_threads_left() -> bool:
 
 def test_every_frame_in_order_with_its_pts_and_the_right_pixels():
     frames = list(make_frames(10))
-    writer = FakeWriter()
-    written = pipeline(batch=3).run(iter(frames), writer)
+    writer, told = FakeWriter(), []
+    written = pipeline(batch=3).run(iter(frames), writer, told.append)
     assert written == 10
+    assert told == [3, 3, 3, 1]  # progress: the frames of each batch once written, no more
     assert [pts for _, pts in writer.frames] == [f.pts for f in frames]
     for frame, (planes, _) in zip(frames, writer.frames, strict=True):
         assert planes[0].shape == (16, 24) and planes[1].shape == (8, 12)
@@ -102,9 +103,10 @@ def test_static_batch_pads_the_last_batch_but_writes_only_real_frames():
         return nearest_x2(x)
 
     frames = list(make_frames(7))
-    writer = FakeWriter()
-    pipeline(recording, batch=3, static_batch=True).run(iter(frames), writer)
+    writer, told = FakeWriter(), []
+    pipeline(recording, batch=3, static_batch=True).run(iter(frames), writer, told.append)
     assert shapes == [(3, 3, 8, 12)] * 3  # 7 frames: 3 + 3 + (1 padded to 3)
+    assert told == [3, 3, 1]  # the padding is no frame of the clip's
     assert [pts for _, pts in writer.frames] == [f.pts for f in frames]
     want = expected_planes(frames[-1])
     assert all(np.array_equal(g, w) for g, w in zip(writer.frames[-1][0], want, strict=True))
