@@ -20,7 +20,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 FOREVER = 0  # the plays (and every type's loop count) of an animation that never stops
-_MOST_PLAYS = 65535  # WebP and APNG store the count in 16 bits
+# WebP stores the count in 16 bits (Pillow fails on 65536); APNG's holds 32, but one cap
+# keeps a WebP and an APNG of the same source shown as many times.
+_MOST_PLAYS = 65535
 GIF_STEP_MS = 10
 _GIF_SHORTEST_SHOWN_MS = 20  # browsers show 10 ms or less as 100 ms
 
