@@ -235,3 +235,37 @@ def test_read_image_says_a_fifo_is_not_a_regular_file_and_a_missing_one_not_foun
     with pytest.raises(VsrError) as refused:
         read_image(missing)
     assert str(refused.value) == f"image not found: {missing}"
+
+
+def test_an_8_bit_colour_png_with_a_transparent_colour_stays_colour_for_vsr_image(tmp_path):
+    # vsr image reads with keep_grey_alpha: only a grey PNG's key may make grey + alpha.
+    rgb = np.zeros((4, 5, 3), np.uint8)
+    rgb[..., 0], rgb[..., 2] = 200, 50
+    rgb[0, 0] = (1, 2, 3)
+    Image.fromarray(rgb).save(tmp_path / "key.png", transparency=(1, 2, 3))
+    pixels = read_image(tmp_path / "key.png", keep_grey_alpha=True)
+    assert pixels.shape == (4, 5, 4)
+    assert pixels[1, 1].tolist() == [200, 0, 50, 255] and pixels[0, 0, 3] == 0
+
+
+def test_a_16_bit_colour_png_key_clears_only_pixels_of_exactly_that_colour(tmp_path):
+    from vsr.image_metadata import _png_chunk
+
+    rgb = np.full((2, 3, 3), 1000, np.uint16)
+    rgb[0, 0] = (7, 8, 9)  # the key
+    rgb[1, 1] = (7, 2000, 3000)  # shares only its red with the key
+    write_image(tmp_path / "key.png", rgb)
+    data = (tmp_path / "key.png").read_bytes()
+    at = data.index(b"IDAT") - 4
+    key = _png_chunk(b"tRNS", struct.pack(">3H", 7, 8, 9))
+    (tmp_path / "key.png").write_bytes(data[:at] + key + data[at:])
+    alpha = read_image(tmp_path / "key.png")[:, :, 3]
+    assert alpha.tolist() == [[0, 65535, 65535], [65535, 65535, 65535]]
+
+
+def test_a_32_bit_tiff_with_negative_samples_is_refused_not_wrapped(tmp_path):
+    # Read into 16 bits, -5 would be 65531: black shown as white.
+    path = tmp_path / "negative.tif"
+    Image.fromarray(np.array([[-5, 0, 100]] * 4, np.int32), "I").save(path)
+    with pytest.raises(VsrError):
+        read_image(path)
