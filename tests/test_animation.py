@@ -938,3 +938,65 @@ def test_a_gif_area_disposed_to_background_after_an_opaque_first_frame_is_clear(
         seen = expected[:, :, 3] > 0  # a WebP drops the colour of clear pixels
         np.testing.assert_array_equal(frame[:, :, 3], expected[:, :, 3])
         np.testing.assert_array_equal(frame[seen], expected[seen])
+
+
+def test_no_opaque_pixel_of_a_gif_with_transparency_takes_the_transparent_index():
+    # 255 colours for the picture, index 255 for clear: with 256, noise fills every entry
+    # and the opaque pixels given entry 255 would be shown clear.
+    from vsr.gif_palette import TRANSPARENT_INDEX, gif_picture
+
+    pixels = np.random.default_rng(0).integers(0, 256, (36, 64, 4), dtype=np.uint8)
+    pixels[..., 3] = 255
+    pixels[:4, :4, 3] = 0
+    indices = np.asarray(gif_picture(pixels, transparent=True))
+    assert ((indices == TRANSPARENT_INDEX) == (pixels[..., 3] < 128)).all()
+
+
+def test_gif_frames_of_10_ms_stay_10_ms():
+    # The 20 ms floor is for frames that were longer than 10 ms; a source's own 10 ms
+    # frames (a 100 fps APNG's) play at that speed in FFmpeg and Pillow.
+    from vsr.animation_timing import GIF_STEP_MS, stored_durations
+
+    assert stored_durations([10, 10, 10, 10], GIF_STEP_MS) == [10, 10, 10, 10]
+
+
+def test_a_gif_repeated_65535_times_is_written_as_a_webp_pillow_can_make(tmp_path):
+    # Shown 65536 times, one more than a WebP's 16-bit count: Pillow fails with
+    # "ERROR assembling WebP: -1" for 65536.
+    from vsr.animation_timing import loop_option, plays_of
+
+    loop = loop_option(plays_of("GIF", 65535), ".webp")
+    assert loop == 65535
+    _save(tmp_path / "most.webp", _frames(count=2), loop=loop)
+    assert _read(tmp_path / "most.webp")[2] == 65535
+
+
+def test_gif_frames_without_a_stored_delay_are_read_as_0_ms(tmp_path):
+    # No delay: viewers apply their own default, so none is invented (and written) for them.
+    pictures = [Image.fromarray(frame) for frame in _frames()]
+    pictures[0].save(tmp_path / "no_delay.gif", save_all=True, append_images=pictures[1:])
+    assert animation.read_animation(tmp_path / "no_delay.gif").durations == (0.0, 0.0, 0.0)
+
+
+def test_identical_pixels_of_a_gif_picture_take_the_same_palette_entry():
+    # Undithered: dithering cost 1.9 dB and makes an animation shimmer frame to frame.
+    from vsr.gif_palette import gif_picture
+
+    ramp = np.linspace(0, 255, 64)
+    pixels = np.stack([np.tile(ramp, (36, 1)), np.tile(ramp[::-1], (36, 1)),
+                       (np.arange(36)[:, None] * 7 + ramp / 2) % 256, np.full((36, 64), 255)],
+                      axis=2).astype(np.uint8)  # fmt: skip
+    pixels[1] = pixels[0]
+    indices = np.asarray(gif_picture(pixels, transparent=False))
+    np.testing.assert_array_equal(indices[0], indices[1])
+
+
+def test_the_unseen_colours_under_clear_gif_pixels_take_no_palette_entry():
+    from vsr.gif_palette import gif_picture
+
+    rng = np.random.default_rng(1)
+    pixels = np.zeros((36, 64, 4), np.uint8)
+    pixels[:, :, :3] = rng.integers(0, 256, (36, 64, 3))
+    pixels[:, :32, 3] = 255  # the right half clear: other colours, never shown
+    indices = np.asarray(gif_picture(pixels, transparent=True))
+    assert len(np.unique(indices[:, :32])) == 255  # every colour entry for the visible half
