@@ -42,10 +42,10 @@ def _lab(rgb: tuple[int, int, int]) -> tuple[float, float, float]:
     return 116 * f[1] - 16, 500 * (f[0] - f[1]), 200 * (f[1] - f[2])
 
 
-def _press_rgb(c: int, m: int, y: int, k: int) -> tuple[int, int, int]:
+def _press_rgb(c: int, m: int, y: int, k: int, press: dict = _PRESS) -> tuple[int, int, int]:
     if k:
         return _PAPER_BLACK
-    return _PRESS.get((c, m, y, k), tuple(255 * (1 - v) for v in (c, m, y)))
+    return press.get((c, m, y, k), tuple(255 * (1 - v) for v in (c, m, y)))
 
 
 def _lut8(inputs: int, outputs: int, grid: bytes) -> bytes:
@@ -56,13 +56,20 @@ def _lut8(inputs: int, outputs: int, grid: bytes) -> bytes:
         + grid + ramp * outputs  # fmt: skip
 
 
-def press_profile() -> bytes:
-    """A version 2 CMYK output profile: inks to Lab (A2B0), and Lab to black ink only
-    (B2A0), which LittleCMS reads the paper's black point from."""
-    to_lab = b""
+def _to_lab(press: dict) -> bytes:
+    grid = b""
     for c, m, y, k in np.ndindex(2, 2, 2, 2):
-        lightness, a, b = _lab(_press_rgb(c, m, y, k))
-        to_lab += bytes([round(lightness * 2.55), round(a + 128), round(b + 128)])
+        lightness, a, b = _lab(_press_rgb(c, m, y, k, press))
+        grid += bytes([round(lightness * 2.55), round(a + 128), round(b + 128)])
+    return grid
+
+
+def press_profile(perceptual: dict | None = None) -> bytes:
+    """A version 2 CMYK output profile: inks to Lab (A2B0), and Lab to black ink only
+    (B2A0), which LittleCMS reads the paper's black point from. With `perceptual` (inks:
+    colours) A2B0 shows those, and the press's own colours go to A2B1 (relative
+    colorimetric), B2A1 to black ink."""
+    to_lab = _to_lab(_PRESS)
     to_ink = b"".join(bytes([0, 0, 0, 255 * (1 - lightness)]) for lightness, _, _ in
                       np.ndindex(2, 2, 2))  # fmt: skip
     d50 = struct.pack(">3i", *(round(v * 65536) for v in (0.9642, 1.0, 0.8249)))
@@ -74,6 +81,9 @@ def press_profile() -> bytes:
         (b"A2B0", _lut8(4, 3, to_lab)),
         (b"B2A0", _lut8(3, 4, to_ink)),
     ]
+    if perceptual is not None:
+        tags[3] = (b"A2B0", _lut8(4, 3, _to_lab({**_PRESS, **perceptual})))
+        tags += [(b"A2B1", _lut8(4, 3, to_lab)), (b"B2A1", _lut8(3, 4, to_ink))]
     at, table, body = 128 + 4 + 12 * len(tags), struct.pack(">I", len(tags)), b""
     for signature, data in tags:
         data += bytes(-len(data) % 4)
@@ -138,3 +148,11 @@ def test_the_srgb_profile_is_the_same_in_every_run():
     second = subprocess.run([sys.executable, "-c", code], capture_output=True, check=True)
     assert first.stdout == second.stdout == SRGB_PROFILE
     ImageCms.ImageCmsProfile(io.BytesIO(SRGB_PROFILE))  # still a profile LittleCMS reads
+
+
+def test_cmyk_is_converted_with_relative_colorimetric_rendering(tmp_path):
+    # Photoshop's default: the profile's A2B1 (the press's colours), not A2B0 (the profile
+    # maker's perceptual squeeze), which here shows the cyan ink as (60, 150, 200).
+    _swatches(tmp_path / "print.tif", press_profile(perceptual={(1, 0, 0, 0): (60, 150, 200)}))
+    cyan = read_image(tmp_path / "print.tif")[0, 0].astype(int)
+    assert np.abs(cyan - _PRESS[1, 0, 0, 0]).max() <= 10
