@@ -62,3 +62,45 @@ def test_utf8_exif_text_keeps_its_bytes(tmp_path, output):
         details = kept.get_ifd(0x8769)
         assert _text(details[0xA430]) == OWNER
         assert (details[0xA002], details[0xA003]) == (16, 12)  # and the new size
+
+
+def _written(block: bytes) -> Image.Exif:
+    """The EXIF block as exif_bytes writes it, read back by Pillow."""
+    from vsr.exif_text import exif_bytes
+
+    exif = Image.Exif()
+    exif.load(b"Exif\0\0" + block)
+    written = Image.Exif()
+    written.load(exif_bytes(exif))
+    return written
+
+
+def test_a_utf8_text_short_enough_to_sit_in_its_entry_keeps_its_bytes():
+    # "Jü" and its NUL are 4 bytes: held in the entry itself, not at an offset.
+    text = "Jü".encode() + b"\0"
+    block = b"II*\0" + struct.pack("<IH", 8, 1) + struct.pack("<HHI", 0x013B, 2, len(text)) \
+        + text + bytes(4)  # fmt: skip
+    assert _text(_written(block)[0x013B]) == "Jü".encode()
+
+
+def test_utf8_text_in_the_gps_directory_keeps_its_bytes():
+    datum = "Système géodésique".encode()
+    gps_at = 8 + 2 + 12 + 4
+    datum_at = gps_at + 2 + 12 + 4
+    main = struct.pack("<HHHII", 1, 0x8825, 4, 1, gps_at) + bytes(4)
+    gps = struct.pack("<HHHII", 1, 0x0012, 2, len(datum) + 1, datum_at) + bytes(4)
+    block = b"II*\0" + struct.pack("<I", 8) + main + gps + datum + b"\0"
+    assert _text(_written(block).get_ifd(0x8825)[0x0012]) == datum
+
+
+def test_utf8_text_in_the_interop_directory_keeps_its_bytes():
+    text = "Rü98 idx".encode()
+    details_at = 8 + 2 + 12 + 4
+    interop_at = details_at + 2 + 12 + 4
+    text_at = interop_at + 2 + 12 + 4
+    main = struct.pack("<HHHII", 1, 0x8769, 4, 1, details_at) + bytes(4)
+    details = struct.pack("<HHHII", 1, 0xA005, 4, 1, interop_at) + bytes(4)
+    interop = struct.pack("<HHHII", 1, 0x0001, 2, len(text) + 1, text_at) + bytes(4)
+    block = b"II*\0" + struct.pack("<I", 8) + main + details + interop + text + b"\0"
+    written = _written(block).get_ifd(0xA005)  # Pillow finds it through the details
+    assert _text(written[0x0001]) == text

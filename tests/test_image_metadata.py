@@ -1039,3 +1039,16 @@ def test_a_lab_source_s_rgb_output_names_no_profile_in_its_xmp(tmp_path, upscale
     with Image.open(tmp_path / "out.png") as image:
         assert image.mode == "RGB"
         assert b'ColorMode="3"' in image.info["xmp"] and b"ICCProfile" not in image.info["xmp"]
+
+
+def test_a_png_cut_short_inside_its_exif_chunk_gives_no_exif(tmp_path):
+    from vsr.png_exif import png_exif_chunk
+
+    exif = Image.Exif()
+    exif[0x010F] = "Camera Maker" * 20
+    stored = io.BytesIO()
+    Image.fromarray(np.zeros((6, 8, 3), np.uint8)).save(stored, "PNG", exif=exif)
+    data = stored.getvalue()
+    at = data.index(b"eXIf")
+    (tmp_path / "cut.png").write_bytes(data[: at + 4 + 40])  # 40 bytes of the block
+    assert png_exif_chunk(tmp_path / "cut.png") == b""
