@@ -90,3 +90,23 @@ def test_other_types_note_a_gamma_and_primaries_they_cannot_keep(tmp_path, upsca
     _png(tmp_path / "plain.png", [(b"gAMA", struct.pack(">I", 45455))])
     assert _run(upscaler, tmp_path / "web.png", tmp_path / "web.webp") == []
     assert _run(upscaler, tmp_path / "plain.png", tmp_path / "plain.jpg") == []
+
+
+def test_a_gamma_of_0_states_nothing(tmp_path, upscaler):
+    # The PNG spec: a gAMA of 0 is to be ignored. Not carried to a PNG, nothing lost in a JPEG.
+    _png(tmp_path / "zero.png", [(b"gAMA", bytes(4))])
+    assert _run(upscaler, tmp_path / "zero.png", tmp_path / "out.jpg") == []
+    assert _run(upscaler, tmp_path / "zero.png", tmp_path / "out.png") == []
+    with Image.open(tmp_path / "out.png") as written:
+        assert "gamma" not in written.info
+
+
+def test_primaries_a_little_off_srgb_are_noted_as_lost(tmp_path, upscaler):
+    # A white point of x = 0.3177 (sRGB's 0.3127): more than the 0.001 a chunk's rounding
+    # explains, so a type that cannot keep it changes the colours.
+    primaries = (31770, 32900, 64000, 33000, 30000, 60000, 15000, 6000)
+    _png(tmp_path / "off.png", [(b"cHRM", struct.pack(">8I", *primaries))])
+    assert _run(upscaler, tmp_path / "off.png", tmp_path / "off.jpg") == [
+        f"{tmp_path / 'off.jpg'} cannot keep the primaries (PNG's cHRM): viewers that honour "
+        "it will show the colours otherwise (.png keeps it)"
+    ]
