@@ -94,3 +94,18 @@ def test_a_clear_pixel_beside_a_visible_one_takes_its_colour_not_a_far_one():
     np.testing.assert_array_equal(filled[3, 5], (60000, 50000, 40000))
     np.testing.assert_array_equal(filled[1, 1], (1000, 2000, 3000))
     assert filled.dtype == np.uint16
+
+
+def test_a_clear_pixel_takes_the_rounded_average_of_its_visible_neighbours():
+    # 11, 10 and 11 average 10.67: 11, not 10 (truncated, a fill biased dark).
+    colour = np.array([[[11], [0], [10]], [[11], [0], [0]]], np.uint8)
+    alpha = np.array([[255, 0, 255], [255, 0, 0]], np.uint8)
+    assert fill_under_clear(colour, alpha)[0, 1, 0] == 11
+
+
+def test_a_clear_pixel_far_from_visible_ones_takes_the_rounded_coarse_average():
+    colour = np.zeros((8, 8, 1), np.uint8)
+    alpha = np.zeros((8, 8), np.uint8)
+    colour[[0, 0, 1], [0, 1, 0], 0] = (10, 11, 11)  # a corner, the rest clear
+    alpha[[0, 0, 1], [0, 1, 0]] = 255
+    assert fill_under_clear(colour, alpha)[3, 3, 0] == 11  # no visible neighbour of its own
