@@ -220,13 +220,32 @@ def test_folder_mode_names_the_images_it_cannot_write_back(tmp_path, weights, ca
 def test_same_size_model_enlarges_with_bicubic_first(tmp_path):
     from vsr.models import create_model, save_weights
 
+    # IMDN_AS restores a MATLAB-bicubic enlargement (the paper's any-scale use): run on the
+    # small picture and enlarged afterwards, it makes another picture (73 codes apart).
+    torch.manual_seed(0)
     save_weights(create_model("imdn_as"), tmp_path / "as.safetensors")
-    write_image(tmp_path / "in.png", _random((8, 12, 3), seed=3))
+    pixels = _random((8, 12, 3), seed=3)
+    write_image(tmp_path / "in.png", pixels)
     assert (
-        _run(tmp_path / "in.png", tmp_path / "out.png", tmp_path / "as.safetensors", "--scale", "2")
+        _run(
+            tmp_path / "in.png",
+            tmp_path / "out.png",
+            tmp_path / "as.safetensors",
+            "--scale",
+            "2",
+            "--precision",
+            "fp32",
+        )  # fmt: skip
         == 0
     )
-    assert read_image(tmp_path / "out.png").shape == (16, 24, 3)
+    out = read_image(tmp_path / "out.png")
+    assert out.shape == (16, 24, 3)
+    network = vsr.load_model(tmp_path / "as.safetensors", scale=2, device="cpu", precision="fp32")
+    with torch.no_grad():
+        small = torch.from_numpy(pixels).permute(2, 0, 1)[None].double() / 255
+        restored = network(imresize(small, scale=2).clamp(0, 1).float())[0].permute(1, 2, 0)
+    expected = (restored * 255).round().clamp(0, 255).numpy()
+    assert np.abs(out - expected).max() <= 1
 
 
 def test_scales_are_served_and_refused_as_vsr_run_serves_and_refuses_them(tmp_path, capsys):
@@ -693,3 +712,16 @@ def test_a_folders_notes_go_above_its_progress_bar_not_onto_it(
     pieces = re.split(r"[\r\n]", err)
     notes = [piece for piece in pieces if "keeps 256 colours" in piece]
     assert len(notes) == 2 and all(note.startswith("vsr: note: ") for note in notes), notes
+
+
+def test_a_multi_page_tiff_is_not_called_an_animation_the_animated_types_keep(tmp_path, weights):
+    # .gif, .apng and vsr run keep an animation's frames, not a TIFF's pages.
+    pages = [Image.fromarray(np.full((6, 8, 3), value, np.uint8)) for value in (10, 200)]
+    pages[0].save(tmp_path / "pages.tif", save_all=True, append_images=pages[1:])
+    notes = []
+    upscaler = vsr.load_model(weights, device="cpu")
+    vsr.upscale_image(upscaler, tmp_path / "pages.tif", tmp_path / "out.png", on_note=notes.append)
+    assert notes == [
+        f"{tmp_path / 'pages.tif'} holds 2 pictures (an animation or pages); only the first "
+        "was upscaled (vsr run takes an animation as a video)"
+    ]
