@@ -311,6 +311,42 @@ def test_hdr10_is_spelled_as_each_encoder_reads_it():
     assert Hdr10(light=(500, 100)).params_for("libsvtav1") == "content-light=500,100"
 
 
+def test_a_mastering_display_without_a_content_light_level_is_read(tmp_path):
+    """Many masters leave MaxCLL/MaxFALL unknown; SVT-AV1 then writes the mastering display
+    alone (x265 always writes both), and that half is still HDR10 metadata to keep."""
+    path = tmp_path / "in.mkv"
+    params = "mastering-display=G(0.265,0.69)B(0.15,0.06)R(0.68,0.32)WP(0.3127,0.329)L(1000,0.0001)"
+    with av.open(str(path), "w") as out:
+        video = out.add_stream("libsvtav1", rate=25, options={"svtav1-params": params})
+        video.width, video.height, video.pix_fmt = 64, 64, "yuv420p10le"
+        for i in range(2):
+            frame = av.VideoFrame.from_ndarray(
+                np.zeros((64, 64, 3), np.uint8), format="rgb24"
+            ).reformat(format="yuv420p10le")
+            frame.pts = i
+            out.mux(video.encode(frame))
+        out.mux(video.encode(None))
+    with av.open(str(path)) as container:
+        hdr = hdr10_of(next(container.decode(video=0)))
+    assert hdr is not None and hdr.light is None
+    assert hdr.display[0] == pytest.approx((0.265, 0.69), abs=2e-5)
+    assert hdr.luminance[1] == 1000
+
+
+def test_a_mastering_display_stating_only_its_luminance_gives_no_primaries(monkeypatch):
+    """AVMasteringDisplayMetadata flags its two halves apart; one that knows the peak but not
+    the gamut must not be written as a display whose primaries all sit at (0, 0)."""
+    unset_primaries = [0, 1] * 8
+    luminance = [1, 10000, 1000, 1]  # 0.0001 to 1000 cd/m²
+    mastering = struct.pack("<20i2i", *unset_primaries, *luminance, 0, 1)
+    light = struct.pack("<2I", 1000, 400)
+    side_data = {"MASTERING_DISPLAY_METADATA": mastering, "CONTENT_LIGHT_LEVEL": light}
+    monkeypatch.setattr("vsr.video.hdr._side_data_bytes", lambda frame, name: side_data[name])
+    hdr = hdr10_of(None)
+    assert (hdr.display, hdr.luminance, hdr.light) == (None, None, (1000, 400))
+    assert hdr.params_for("libx265") == "max-cll=1000,400"
+
+
 def _with_cover(path: Path) -> bytes:
     """An MP4 with a cover picture (a one-packet MJPEG stream marked attached_pic) after
     4 frames of video; returns the picture's bytes."""
