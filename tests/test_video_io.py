@@ -175,6 +175,14 @@ def test_an_untagged_clip_is_hd_by_its_width_too(tmp_path, size, matrix):
         assert reader.info.color_matrix == matrix
 
 
+def test_an_hlg_clip_names_its_transfer_as_ffmpeg_does(tmp_path):
+    # The name goes into the report and, by name, to ffmpeg's -color_trc: it must be the one
+    # FFmpeg knows (av_color_transfer_name), not only one that maps back to code 18.
+    make_clip(tmp_path / "in.mp4", 64, 36, 1, audio=False, colors=(9, 1, 9, 18))
+    with VideoReader(tmp_path / "in.mp4") as reader:
+        assert reader.info.color_trc == "arib-std-b67"
+
+
 def test_aac_is_reencoded_for_webm(tmp_path):
     source = tmp_path / "in.mp4"
     make_clip(source, 64, 48, 3)
