@@ -79,13 +79,19 @@ def test_threads_reading_the_siting_of_like_frames_each_read_it(tmp_path):
     assert chroma_location_of(frame) == "topleft" and frame.pts == pts  # left as it was
 
 
-def test_chroma_below_the_luma_rows_is_read_as_the_nearest_siting_with_a_note(tmp_path):
+@pytest.mark.parametrize(("location", "nearest"), [("bottomleft", "left"), ("bottom", "center")])
+def test_chroma_below_the_luma_rows_is_read_as_the_nearest_siting_with_a_note(
+    tmp_path, location, nearest
+):
+    # Half a chroma row up from the odd rows: "bottom" (x264's chromaloc=5) is between the
+    # rows' centres, as "center" is; "top" would be a whole row up.
     clip = tmp_path / "bottom.mp4"
-    make_clip(clip, frames=1, audio=False, chroma_location="bottomleft")
+    make_clip(clip, frames=1, audio=False, chroma_location=location)
     with VideoReader(clip) as reader:
-        assert reader.info.chroma_location == "bottomleft"
-        assert reader.info.chroma_siting == "left"
-        assert [note for note in reader.warnings if "bottomleft" in note]
+        assert reader.info.chroma_location == location
+        assert reader.info.chroma_siting == nearest
+        notes = [note for note in reader.warnings if f"sits at {location} " in note]
+        assert len(notes) == 1 and f"vsr reads as {nearest}," in notes[0]
 
 
 def test_a_siting_that_changes_mid_stream_is_told_from_a_few_keyframes(tmp_path, monkeypatch):
