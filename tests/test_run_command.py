@@ -997,6 +997,22 @@ def test_a_mirrored_clip_stays_mirrored(tmp_path, weights, suffix):
             assert display_matrix_of(frame) == tuple(matrix)
 
 
+def test_a_display_matrixs_translation_is_left_out(tmp_path):
+    # The translation counts the source's pixels, which the upscaled picture does not have:
+    # an identity matrix with one is nothing to write, a mirror with one is the mirror alone.
+    from vsr.video.display_matrix import display_matrix_of
+
+    one, w = 1 << 16, 1 << 30
+    for index, (linear, kept) in enumerate(
+        [((one, 0, 0, 0, one, 0), None), ((-one, 0, 0, 0, one, 0), (-one, 0, 0, 0, one, 0))]
+    ):
+        source = tmp_path / f"in{index}.mp4"
+        make_clip(source, 64, 48, frames=1, display_matrix=[*linear, 100, 50, w], audio=False)
+        with av.open(str(source)) as container:
+            frame = next(container.decode(video=0))
+            assert display_matrix_of(frame) == (None if kept is None else (*kept, 0, 0, w))
+
+
 @pytest.mark.parametrize(
     ("suffix", "b_frames"),
     [(".mp4", False), (".mp4", True), (".mov", True), (".mkv", True), (".webm", False)],
