@@ -139,6 +139,16 @@ def test_a_change_of_frame_size_starts_the_filter_anew_and_keeps_the_order():
     assert deinterlacer.deinterlaced_frames == 5
 
 
+def test_progressive_frames_after_interlaced_ones_are_not_counted_as_deinterlaced():
+    # bwdif takes them too, for their neighbours' sake, and hands them back untouched.
+    frames = [_frame(combed_picture(i), i) for i in range(6)]
+    frames[:3] = [top_field_first(frame) for frame in frames[:3]]
+    deinterlacer = Deinterlacer("auto")
+    assert len(list(deinterlacer((frame, frame.pts) for frame in frames))) == 6
+    assert deinterlacer.deinterlaced_frames == 3
+    assert deinterlacer.note().startswith("the video is interlaced: 3 frames were deinterlaced")
+
+
 @pytest.mark.parametrize("pix_fmt", ["yuv420p", "nv12", "yuyv422"])
 def test_a_still_picture_comes_through_in_its_own_format_range_and_matrix(pix_fmt):
     # libavfilter converts NV12 and YUYV for bwdif and back: on frames it was not told the
