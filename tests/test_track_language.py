@@ -11,6 +11,7 @@ import pytest
 from media import make_clip
 
 from vsr.cli import main
+from vsr.video.track_language import fit_language
 
 
 def _mkv_with_languages(path: Path, languages: dict[str, str]) -> None:
@@ -73,3 +74,13 @@ def test_a_language_the_container_cannot_store_is_named(tmp_path, weights):
         "audio stream #1 (aac): .mov cannot store the language gsw (it reads undetermined)"
     ]
     assert _languages(out)["subtitle"] == "eng"
+
+
+@pytest.mark.parametrize("suffix", [".ts", ".avi", ".ivf"])
+def test_a_language_that_cannot_be_measured_is_written_without_a_note(tmp_path, suffix):
+    # These take no plain text track to write a language on and read it back; MPEG-TS keeps
+    # "fre" (a PMT language descriptor), so "cannot store" would be false there.
+    notes: list[str] = []
+    with av.open(str(tmp_path / f"out{suffix}"), "w") as output:
+        tags = fit_language({"language": "fre"}, output, "audio stream #1", notes)
+    assert (tags, notes) == ({"language": "fre"}, [])
