@@ -13,10 +13,12 @@ import pytest
 from media import (
     caption_triplets,
     comb_strength,
+    combed_picture,
     make_captioned_clip,
     make_clip,
     make_interlaced_clip,
     tone_at,
+    top_field_first,
 )
 from test_resume import assert_resumed_run_equals_whole
 
@@ -217,10 +219,11 @@ def test_a_cut_and_a_resume_deliver_the_frames_of_the_whole_clip(tmp_path):
 
 def test_a_cut_ends_at_the_field_its_end_falls_on(tmp_path, weights):
     # 25i: frame 2 (0.08 s) shows before an end at 0.10 s, its second field (0.10 s) does
-    # not; an end at 0.18 s likewise keeps 0.16 s but not 0.18 s.
+    # not; an end at 0.18 s likewise keeps 0.16 s but not 0.18 s. An end between two
+    # fields (0.11 s) keeps the one before it.
     clip = tmp_path / "interlaced.ts"
     make_interlaced_clip(clip, frames=8)
-    for start, end, kept in ((0, 0.1, 5), (0.08, 0.18, 5), (0.08, 0.2, 6)):
+    for start, end, kept in ((0, 0.1, 5), (0, 0.11, 6), (0.08, 0.18, 5), (0.08, 0.2, 6)):
         with VideoReader(clip, time_range(start, end, None), "auto", field_rate=True) as cut:
             made = [frame.pts * cut.info.time_base for frame in cut.frames()]
             total = cut.info.frames_to_expect()[0]  # the progress bar's
@@ -238,6 +241,33 @@ def test_a_cut_ends_at_the_field_its_end_falls_on(tmp_path, weights):
     written = json.loads(report.read_text())
     assert written["frames"] == 5
     assert "3 frames became 5, at twice the frame rate" in written["notes"][0]
+
+
+def _interlaced_avi(path: Path, frames: int) -> None:
+    """25i H.264 in AVI, whose time base is the frame (1/25): a field is half a tick."""
+    with av.open(str(path), "w") as container:
+        video = container.add_stream(
+            "libx264", rate=25, options={"bf": "0", "x264-params": "tff=1"}
+        )
+        video.width, video.height, video.pix_fmt = 64, 48, "yuv420p"
+        for index in range(frames):
+            frame = av.VideoFrame.from_ndarray(combed_picture(index), "rgb24")
+            frame = frame.reformat(format="yuv420p")
+            frame.pts, frame.time_base = index, Fraction(1, 25)
+            container.mux(video.encode(top_field_first(frame)))
+        container.mux(video.encode(None))
+
+
+def test_a_cut_keeps_the_field_before_an_end_within_half_a_tick_of_it(tmp_path):
+    # 0.11 s is 5.5 half-ticks of 1/25: the field at 0.10 s (5 half-ticks) lies before the
+    # end and is kept; the end's tick rounded down would have dropped it.
+    clip = tmp_path / "interlaced.avi"
+    _interlaced_avi(clip, frames=6)
+    with VideoReader(clip, time_range(0, 0.11, None), "auto", field_rate=True) as cut:
+        first = cut.info.cut.offset
+        made = [first + frame.pts * cut.info.time_base for frame in cut.frames()]
+    assert made[-1] == Fraction(1, 10)
+    assert made == [first + Fraction(k, 50) for k in range(len(made))]
 
 
 def test_a_cut_keeps_the_sound_in_step(tmp_path, weights):
