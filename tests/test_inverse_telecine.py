@@ -27,6 +27,7 @@ from vsr.cli import main
 from vsr.cluster_segments import run_split
 from vsr.errors import VsrError
 from vsr.runner import upscale_video
+from vsr.video.inverse_telecine import InverseTelecine, _Given
 from vsr.video.reader import VideoReader
 from vsr.video.trim import time_range
 
@@ -171,6 +172,23 @@ def test_a_cycle_cut_short_shows_each_film_frame_once_at_its_film_time(
         assert times(out) == [k * FILM for k in range(len(shown))]
         with av.open(str(out)) as container:
             assert container.streams.video[0].average_rate == Fraction(24000, 1001)
+
+
+@pytest.mark.parametrize(("repeat_change", "dropped"), [(0.4, True), (0.6, False)])
+def test_a_still_repeat_in_a_short_cycle_is_dropped_however_slowly_the_film_moves(
+    repeat_change, dropped
+):
+    # A whole cycle (places 0-4, place 2 dropped) then a short one (5-7), the film moving
+    # slowly (kept pictures change by about 1 of 255): place 7, in the dropped place, is
+    # the repeat where it changed by coding noise alone (<= STILL), though that is more
+    # than REPEAT_SHARE of the film's motion; kept, the last film frame showed twice.
+    telecine = InverseTelecine(step=3003, rate=None)
+    for place in range(8):
+        telecine._given[place] = _Given(pts=3003 * place, length=3003, tag=place)
+    telecine._cycles, telecine._cycles_of_graph = [(0, 5), (5, 3)], [0, 5]
+    telecine._kept = {0, 1, 3, 4}
+    telecine._changes = {1: 1.0, 2: 0.1, 3: 1.1, 4: 0.9, 5: 1.0, 6: 1.0, 7: repeat_change}
+    assert telecine._short_cycle(1).repeat == (7 if dropped else None)
 
 
 def test_a_film_frames_notes_name_it_by_its_number_in_the_output_resumed_too(tmp_path):
