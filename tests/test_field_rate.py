@@ -270,6 +270,21 @@ def test_a_cut_keeps_the_field_before_an_end_within_half_a_tick_of_it(tmp_path):
     assert made == [first + Fraction(k, 50) for k in range(len(made))]
 
 
+@pytest.mark.parametrize(("field_rate", "made"), [(False, 2), (True, 4)])
+def test_a_cut_of_a_video_whose_first_frame_is_late_expects_what_it_delivers(
+    tmp_path, field_rate, made
+):
+    # The AVI's stream starts at 0 and its first frame at 0.04 s: an end at 0.11 s keeps
+    # the frames at 0.04 and 0.08 s. The progress total counted a frame at 0 too (3, or 6
+    # fields).
+    clip = tmp_path / "interlaced.avi"
+    _interlaced_avi(clip, frames=6)
+    with VideoReader(clip, time_range(0, 0.11, None), "auto", field_rate=field_rate) as cut:
+        assert cut.info.cut.offset - cut.info.cut.origin == Fraction(1, 25)
+        assert len(list(cut.frames())) == made
+        assert cut.info.frames_to_expect()[0] == made
+
+
 def test_a_cut_keeps_the_sound_in_step(tmp_path, weights):
     clip, out = tmp_path / "interlaced.ts", tmp_path / "cut.mkv"
     make_interlaced_clip(clip, frames=10, sound=True)

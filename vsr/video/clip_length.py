@@ -44,8 +44,16 @@ def frames_in_cut(
         left = None if seconds is None else math.ceil(round(seconds * rate, 6))
     if requested.end is None:
         return left, seconds
-    estimate = math.ceil(requested.end * rate) - skipped
+    estimate = math.ceil(requested.end * rate) - frames_before_cut(cut, rate)
     return (estimate if left is None else min(estimate, left)), seconds
+
+
+def frames_before_cut(cut: Cut, rate: Fraction) -> int:
+    """The places k / rate (from the video's start) before the first frame the cut keeps:
+    those before its start, or all before the first frame where that lies later (an AVI's
+    H.264 starts a tick after its stream's start: a range to 0.11 s at 25 fps holds 2
+    frames, at 0.04 and 0.08 s, not 3)."""
+    return max(math.ceil(cut.requested.start * rate), round((cut.offset - cut.origin) * rate))
 
 
 def seconds_in_range(requested: TimeRange, seconds: float) -> float:

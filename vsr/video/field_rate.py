@@ -31,6 +31,8 @@ from typing import TYPE_CHECKING, TypeVar
 
 import av
 
+from vsr.video.clip_length import frames_before_cut
+
 if TYPE_CHECKING:
     from vsr.video.reader import VideoInfo
     from vsr.video.trim import Cut
@@ -62,8 +64,7 @@ def _fields_to_expect(source: VideoInfo) -> int | None:
     cut, rate = source.cut, source.average_rate
     if cut is None or not cut.asked or cut.requested.end is None or not rate:
         return fields
-    first = math.ceil(cut.requested.start * rate)  # as vsr.video.reader counts the frames
-    return min(fields, math.ceil(2 * cut.requested.end * rate) - 2 * first)
+    return min(fields, math.ceil(2 * cut.requested.end * rate) - 2 * frames_before_cut(cut, rate))
 
 
 def end_of_cut(cut: Cut | None, time_base: Fraction) -> int | None:
