@@ -578,6 +578,24 @@ def test_a_report_is_never_written_over_a_clips_output(tmp_path, weights, capsys
     assert not (out / name).exists() and not (out / "b.mkv").exists()
 
 
+@pytest.mark.parametrize("report", ["out/b.mkv", "link/b.mkv"])
+def test_a_report_named_relatively_or_through_a_link_is_never_written_over_a_clips_output(
+    tmp_path, weights, monkeypatch, capsys, report
+):
+    # Compared as given, out/b.mkv (or link/b.mkv, link -> out) was no output's name: the JSON
+    # was written over the upscaled b.mkv, and the next run skipped b.mkv as done.
+    monkeypatch.chdir(tmp_path)
+    Path("in").mkdir()
+    Path("out").mkdir()
+    Path("link").symlink_to(tmp_path / "out")
+    make_clip(Path("in/b.mkv"), 32, 24, frames=2, audio=False)
+    argv = ["run", "in", "out", "--weights", str(weights), "--quiet", "--report", report]
+    assert main(argv) == 2
+    (line,) = capsys.readouterr().err.strip().splitlines()
+    assert line == f"vsr: error: the report {report} would replace the OUTPUT video of b.mkv; name another file"  # fmt: skip
+    assert not Path("out/b.mkv").exists()
+
+
 @pytest.mark.parametrize("mode", [["--ray"], ["--ray", "--segments", "2"]])
 def test_a_ray_run_of_one_clip_refuses_a_report_over_its_output_before_it_starts(
     tmp_path, weights, capsys, mode
@@ -1091,6 +1109,24 @@ def test_subfolders_are_named_as_left_alone(tmp_path):
         f"vsr: note: 1 subfolder(s) of {clips} left alone (more clips): only the clips "
         "directly inside are upscaled"
     ) in lines
+
+
+def test_an_upper_case_suffix_is_kept_and_its_earlier_output_is_seen(tmp_path):
+    # A camera's CLIP.MP4 was written as CLIP.mkv, and OLD.MOV, upscaled by an earlier run
+    # as OLD.MOV, was not seen as done: it was upscaled again as OLD.mkv.
+    clips, out = tmp_path / "in", tmp_path / "out"
+    clips.mkdir()
+    out.mkdir()
+    (clips / "CLIP.MP4").write_bytes(b"1234")
+    (clips / "OLD.MOV").write_bytes(b"12345")
+    (out / "OLD.MOV").write_bytes(b"an earlier run's output")
+    runner = Recorder()
+    summary = process_folder(clips, out, runner, progress=False, log=lambda _: None)
+    assert runner.calls == [("CLIP.MP4", 4)]
+    assert sorted(p.name for p in out.iterdir()) == ["CLIP.MP4", "OLD.MOV"]
+    assert [(Path(c["input"]).name, c["status"]) for c in summary.clips] == [
+        ("CLIP.MP4", "done"), ("OLD.MOV", "skipped")
+    ]  # fmt: skip
 
 
 needs_root = pytest.mark.skipif(

@@ -134,6 +134,28 @@ def test_a_folder_of_only_hidden_clips_says_they_were_left_out(tmp_path, capsys)
     assert last.endswith(") (1 hidden file(s) left out: .a.mp4)")
 
 
+@pytest.mark.parametrize("relative_input", [True, False])
+def test_an_output_folder_that_is_the_input_spelled_otherwise_is_refused(
+    tmp_path, monkeypatch, capsys, relative_input
+):
+    # `vsr run clips /abs/clips` was no mistake: every clip "skipped (output exists)", exit 0,
+    # nothing done.
+    monkeypatch.chdir(tmp_path)
+    Path("clips").mkdir()
+    make_clip(Path("clips/a.mp4"), 16, 16, frames=2, audio=False)
+    before = Path("clips/a.mp4").read_bytes()
+    spellings = ["clips", str(tmp_path / "clips")]
+    given = spellings if relative_input else spellings[::-1]
+    for overwrite in ([], ["--overwrite"]):
+        assert main(["run", *given, "--report", "run.json", *overwrite]) == 2
+        assert _one_error_line(capsys) == (
+            "OUTPUT folder is the INPUT folder; outputs would overwrite the clips"
+        )
+    assert sorted(p.name for p in Path("clips").iterdir()) == ["a.mp4"]
+    assert Path("clips/a.mp4").read_bytes() == before
+    assert not Path("run.json").exists()
+
+
 def test_a_refused_folder_run_writes_no_report(tmp_path, capsys):
     # The report of a run refused before any clip (OUTPUT a file) was written all the same.
     (tmp_path / "clips").mkdir()
