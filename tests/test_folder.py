@@ -1129,6 +1129,38 @@ def test_an_upper_case_suffix_is_kept_and_its_earlier_output_is_seen(tmp_path):
     ]  # fmt: skip
 
 
+def test_hidden_files_beside_a_clip_are_left_out_of_a_folder_run(tmp_path):
+    # macOS's AppleDouble ._a.mp4 and a download's .partial.mp4 are no clips of the folder:
+    # taken, the first failed the run (exit 1) and the second was upscaled as out/.partial.mp4.
+    clips, out = tmp_path / "in", tmp_path / "out"
+    clips.mkdir()
+    (clips / "a.mp4").write_bytes(b"1234")
+    (clips / "._a.mp4").write_bytes(b"\x00\x05\x16\x07" + b"\0" * 100)
+    (clips / ".partial.mp4").write_bytes(b"12345")
+    runner = Recorder()
+    summary = process_folder(clips, out, runner, progress=False, log=lambda _: None)
+    assert runner.calls == [("a.mp4", 4)]
+    assert [(Path(c["input"]).name, c["status"]) for c in summary.clips] == [("a.mp4", "done")]
+    assert sorted(p.name for p in out.iterdir()) == ["a.mp4"]
+
+
+def test_a_subfolder_named_like_a_clip_is_left_alone_not_failed(tmp_path):
+    # A "day1.mp4" folder of parts (a camera card's "DCIM.mov") failed as "not a regular file".
+    clips = tmp_path / "in"
+    (clips / "day1.mp4").mkdir(parents=True)
+    (clips / "day1.mp4" / "part1.mp4").write_bytes(b"12345")
+    (clips / "a.mp4").write_bytes(b"1234")
+    lines: list[str] = []
+    runner = Recorder()
+    summary = process_folder(clips, tmp_path / "out", runner, progress=False, log=lines.append)
+    assert runner.calls == [("a.mp4", 4)]
+    assert [(Path(c["input"]).name, c["status"]) for c in summary.clips] == [("a.mp4", "done")]
+    assert (
+        f"vsr: note: 1 subfolder(s) of {clips} left alone (day1.mp4): only the clips "
+        "directly inside are upscaled"
+    ) in lines
+
+
 needs_root = pytest.mark.skipif(
     os.geteuid() != 0, reason="making a link another user owns takes root (lchown)"
 )
@@ -1216,6 +1248,21 @@ def test_a_link_to_its_makers_own_file_is_taken(tmp_path, monkeypatch):
     (tmp_path / "theirs.mp4").write_bytes(b"1234")
     (clips / "shared.mp4").symlink_to(tmp_path / "theirs.mp4")
     monkeypatch.setattr(vsr.foreign_links.os, "geteuid", lambda: os.getuid() + 1)
+    lines: list[str] = []
+    runner = Recorder()
+    process_folder(clips, tmp_path / "out", runner, progress=False, log=lines.append)
+    assert runner.calls == [("shared.mp4", 4)] and not any("link" in line for line in lines)
+
+
+@needs_root
+def test_the_users_own_link_to_a_file_of_another_user_is_taken(tmp_path):
+    # Their own link is no one else's doing: it was left alone as another user's, and the
+    # clip was never upscaled (exit 0).
+    clips = tmp_path / "drop"
+    clips.mkdir()
+    (tmp_path / "theirs.mp4").write_bytes(b"1234")
+    os.chown(tmp_path / "theirs.mp4", 4242, -1)
+    (clips / "shared.mp4").symlink_to(tmp_path / "theirs.mp4")
     lines: list[str] = []
     runner = Recorder()
     process_folder(clips, tmp_path / "out", runner, progress=False, log=lines.append)
