@@ -107,6 +107,43 @@ def test_a_watch_fails_a_broken_link_once_and_takes_it_once_mended(tmp_path):
     ]
 
 
+def test_a_watch_tells_a_mended_link_that_fails_again(tmp_path):
+    # The share came back and the clip was upscaled; the share went away again: the watch
+    # said nothing of the second failure, and its report kept the clip "done".
+    clips, share = tmp_path / "in", tmp_path / "nas"
+    clips.mkdir()
+    why = _broken_links(clips, ".mp4")
+    (clips / "loop.mp4").unlink()
+
+    def mount() -> None:
+        share.mkdir()
+        (share / "b.mp4").write_bytes(b"12345")
+
+    time_ = ScriptedTime({1: mount, 5: lambda: (share / "b.mp4").unlink()})
+    failures: list[str] = []
+    runner = Recorder()
+    summary = watch_folder(
+        clips, tmp_path / "out", runner, interval_s=1, idle_exit_s=8, log=lambda _: None,
+        warn=failures.append, clock=time_.clock, sleep=time_.sleep,
+    )  # fmt: skip
+    assert runner.calls == [("b.mp4", 5)]
+    assert failures == [f"vsr: b.mp4: failed: {why['b.mp4']}"] * 2
+    assert [(Path(c["input"]).name, c["status"]) for c in summary.clips] == [("b.mp4", "failed")]
+
+
+def test_a_link_through_a_file_is_said_to_lead_to_nothing_there(tmp_path):
+    # A path that runs through a file ("notes.txt/b.mp4") is as absent as one into an empty
+    # share: it read "which cannot be reached (Not a directory)".
+    clips = tmp_path / "in"
+    clips.mkdir()
+    (tmp_path / "notes.txt").write_text("not a folder")
+    (clips / "b.mp4").symlink_to(tmp_path / "notes.txt" / "b.mp4")
+    summary = process_folder(clips, tmp_path / "out", Recorder(), progress=False, log=print)
+    assert [(Path(c["input"]).name, c["status"], c.get("error")) for c in summary.clips] == [
+        ("b.mp4", "failed", f"links to {tmp_path / 'notes.txt' / 'b.mp4'}, which is not there")
+    ]
+
+
 def test_a_fifo_named_like_a_clip_fails_as_no_regular_file(tmp_path, capsys):
     # A folder run left it out without a word; alone it was "not a file".
     clips = tmp_path / "in"
