@@ -1544,17 +1544,38 @@ from vsr.report import FolderReport
 
 root = Path(sys.argv[1])
 summary = FolderReport()
+stops = []
+second_stop_raised = threading.Event()
+
+def stop(signum, frame):  # Python's own Ctrl-C, counted
+    stops.append(signum)
+    if len(stops) == 2:
+        second_stop_raised.set()
+    raise KeyboardInterrupt
+
+signal.signal(signal.SIGINT, stop)
+
+def main_thread_waits_for_the_finish():
+    frame = sys._current_frames()[threading.main_thread().ident]
+    stack = []
+    while frame is not None:
+        stack.append((Path(frame.f_code.co_filename).name, frame.f_code.co_name))
+        frame = frame.f_back
+    # blocked in threading (an Event's or a Thread's wait) under the finisher's wait
+    return stack[0][0] == "threading.py" and ("folder.py", "wait") in stack
 
 def run_clip(clip, output):
     if clip.name == "a.mp4":
         def finish():
-            time.sleep(3.0)  # still finishing when the second Ctrl-C comes
+            # The second Ctrl-C comes while the run, stopped by the first, waits for a.
+            while not main_thread_waits_for_the_finish():
+                time.sleep(0.01)
+            os.kill(os.getpid(), signal.SIGINT)
+            assert second_stop_raised.wait(60)
             return Recorder()(clip, output)
         return finish
-    # Ctrl-C while b is upscaled, and again 0.5 s later, while a is being finished
-    threading.Timer(0.5, os.kill, (os.getpid(), signal.SIGINT)).start()
-    os.kill(os.getpid(), signal.SIGINT)
-    time.sleep(5)
+    os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C while b is upscaled
+    time.sleep(60)  # ended by that Ctrl-C
 
 try:
     process_folder(root / "in", root / "out", run_clip, progress=False, summary=summary)
