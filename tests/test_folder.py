@@ -1361,13 +1361,18 @@ def _disk_full(clip: Path) -> OSError:
     return OSError(errno.ENOSPC, "No space left on device", str(clip.with_suffix(".tmp.mp4")))
 
 
-@pytest.mark.parametrize("when", ["upscaling", "finishing"])
+@pytest.mark.parametrize("when", ["upscaling", "finishing", "finishing the last"])
 def test_a_full_disk_stops_the_folder_run_instead_of_failing_every_clip_after(tmp_path, when):
     # Each later clip was upscaled and then failed the same way: hours of work, one line
     # per clip. The run now stops with the disk's error, and the finished clips are kept.
+    # Met while the last clip is finished, with no clip after to meet it, the run returned
+    # as one with a failed clip, without the disk's error and its "stopped at" note.
     clips, out = tmp_path / "in", tmp_path / "out"
     clips.mkdir()
-    for name in ("a.mp4", "b.mp4", "c.mp4", "d.mp4"):
+    names = (
+        ["a.mp4", "b.mp4"] if when == "finishing the last" else ["a.mp4", "b.mp4", "c.mp4", "d.mp4"]
+    )
+    for name in names:
         (clips / name).write_bytes(b"1234")
     started: list[str] = []
 
@@ -1389,35 +1394,10 @@ def test_a_full_disk_stops_the_folder_run_instead_of_failing_every_clip_after(tm
     assert stopped.value.errno == errno.ENOSPC
     assert "stopped at b.mp4" in " ".join(stopped.value.__notes__)
     # A finish runs while the next clip is upscaled: that one (c) is still completed.
-    wanted = ["a.mp4", "b.mp4"] if when == "upscaling" else ["a.mp4", "b.mp4", "c.mp4"]
+    wanted = ["a.mp4", "b.mp4", "c.mp4"] if when == "finishing" else ["a.mp4", "b.mp4"]
     assert started == wanted
-    outcome = {Path(c["input"]).name: c["status"] for c in summary.clips}
-    assert outcome == {"a.mp4": "done", "b.mp4": "failed", **{n: "done" for n in wanted[2:]}}
-
-
-def test_a_full_disk_met_while_the_last_clip_is_finished_stops_the_run_with_it(tmp_path):
-    # No clip comes after to meet it: the run returned as one with a failed clip, without
-    # the disk's error and its "stopped at" note.
-    clips, out = tmp_path / "in", tmp_path / "out"
-    clips.mkdir()
-    for name in ("a.mp4", "b.mp4"):
-        (clips / name).write_bytes(b"1234")
-
-    def run_clip(clip: Path, output: Path):
-        def finish():
-            if clip.name == "b.mp4":
-                raise _disk_full(clip)
-            return Recorder()(clip, output)
-
-        return finish
-
-    summary = FolderReport()
-    with pytest.raises(OSError) as stopped:
-        process_folder(clips, out, run_clip, progress=False, log=lambda _: None, summary=summary)
-    assert stopped.value.errno == errno.ENOSPC
-    assert "stopped at b.mp4" in " ".join(stopped.value.__notes__)
     outcome = [(Path(c["input"]).name, c["status"]) for c in summary.clips]
-    assert outcome == [("a.mp4", "done"), ("b.mp4", "failed")]
+    assert outcome == [("a.mp4", "done"), ("b.mp4", "failed"), *((n, "done") for n in wanted[2:])]
 
 
 def test_a_watch_stopped_by_a_full_disk_takes_the_clip_again_on_its_next_start(tmp_path):
