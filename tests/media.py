@@ -211,6 +211,40 @@ def _write_sine(out, sound, duration: float, chirp: bool = False) -> None:
     out.mux(sound.encode(None))
 
 
+def make_clip_with_sound(
+    path: str | Path,
+    frames: int,
+    codec: str,
+    chunk: np.ndarray,
+    sample_format: str,
+    chunks: int,
+    rate: int = 25,
+) -> None:
+    """64x48 H.264 of `frames` pictures beside mono 48 kHz sound in `codec`: `chunks`
+    frames of the samples `chunk` (shape (1, n), in `sample_format`). make_clip's sound
+    follows its pictures; this one is as long, and framed, as a test needs."""
+    with av.open(str(path), "w") as out:
+        video = out.add_stream("libx264", rate=rate, options={"preset": "ultrafast"})
+        video.width, video.height, video.pix_fmt = 64, 48, "yuv420p"
+        sound = out.add_stream(codec, rate=48000)
+        sound.layout = "mono"
+        for index in range(frames):
+            frame = frame_from_planes(picture_planes(64, 48, index), "yuv420p")
+            frame.pts = index
+            out.mux(video.encode(frame))
+        out.mux(video.encode(None))
+        step = chunk.shape[1]
+        for k in range(chunks):
+            samples = av.AudioFrame.from_ndarray(chunk, sample_format, "mono")
+            samples.sample_rate, samples.pts, samples.time_base = (
+                48000,
+                step * k,
+                Fraction(1, 48000),
+            )
+            out.mux(sound.encode(samples))
+        out.mux(sound.encode(None))
+
+
 def make_audio_only(path: str | Path, seconds: float = 0.5) -> None:
     """An .m4a-like file with audio and no video stream."""
     path = Path(path)
@@ -769,6 +803,29 @@ def make_interlaced_clip(
         packets += encoder.encode(None)
         start += count
     _mux_into_ts(path, "h264", packets, rate, float((frames + 1) / rate) if sound else 0.0)
+
+
+def make_interlaced_file(
+    path: Path, frames: int, keyframe_every: int | None = None, still_from: int | None = None
+) -> None:
+    """make_interlaced_clip's pictures, encoded as interlaced (top field first) at 25 fps,
+    muxed straight into the container `path` names (.mp4, .avi: AVI's time base is the
+    frame, a field half a tick) rather than joined in MPEG-TS. `keyframe_every` and
+    `still_from` as there."""
+    params = ["tff=1"]
+    if keyframe_every is not None:
+        params += [f"keyint={keyframe_every}", f"min-keyint={keyframe_every}"]
+    with av.open(str(path), "w") as out:
+        stream = out.add_stream("libx264", rate=25)
+        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
+        stream.options = {"bf": "0", "x264-params": ":".join(params)}
+        for index in range(frames):
+            shown = index if still_from is None else min(index, still_from)
+            frame = av.VideoFrame.from_ndarray(combed_picture(shown), "rgb24")
+            frame = frame.reformat(format="yuv420p")
+            frame.pts, frame.time_base = index, Fraction(1, 25)
+            out.mux(stream.encode(top_field_first(frame)))
+        out.mux(stream.encode(None))
 
 
 FILM_SIZE = (128, 48)

@@ -13,10 +13,9 @@ import pytest
 from media import (
     corrupt_middle_packets,
     corrupt_packets,
-    frame_from_planes,
     make_audio_only,
     make_clip,
-    picture_planes,
+    make_clip_with_sound,
     truncate,
 )
 from test_image_sequences import make_sequence
@@ -104,7 +103,6 @@ def test_truncated_matroska_decodes_what_it_can_and_counts_the_rest(clip, tmp_pa
 def late_start_matroska(path, frames: int = 30, first_pts: int = 50):
     """An FFV1 Matroska whose video starts at first_pts / 25 s, as a clip cut from a longer
     one does (its DURATION tag then says where the stream ends, not how long it is)."""
-    from fractions import Fraction
 
     import av
     import numpy as np
@@ -123,7 +121,6 @@ def late_start_matroska(path, frames: int = 30, first_pts: int = 50):
 def gapped_ts_recording(path: Path, start: int) -> Path:
     """An MPEG-TS at 25 fps whose clock starts at `start` (1/90000 s) and whose picture
     drops out for a second: frames 0-24 and 50-74."""
-    from fractions import Fraction
 
     import av
     import numpy as np
@@ -155,7 +152,6 @@ def test_a_dropout_in_a_late_starting_recording_is_no_loss(tmp_path, start):
 def test_a_truncated_mp4_is_told_with_a_range_too(tmp_path):
     # With an MP4's sample count taking over from its declared length, a cut or a resume,
     # which do not count every sample, lost sight of a truncation (1 frame lost, not 44).
-    from fractions import Fraction
 
     from vsr.video.trim import TimeRange
 
@@ -184,21 +180,8 @@ def test_sound_past_the_video_of_a_file_that_states_no_video_length_is_no_loss(t
     # FLV states the whole file's length (1 s, its sound's), not its video's (0.2 s). Taken
     # as the video's, the 0.8 s past the pictures were 20 frames that "could not be decoded".
     path = tmp_path / "clip.flv"
-    with av.open(str(path), "w") as out:
-        video = out.add_stream("libx264", rate=25, options={"preset": "ultrafast"})
-        video.width, video.height, video.pix_fmt = 64, 48, "yuv420p"
-        sound = out.add_stream("aac", rate=48000)
-        sound.layout = "mono"
-        for index in range(5):
-            frame = frame_from_planes(picture_planes(64, 48, index), "yuv420p")
-            frame.pts = index
-            out.mux(video.encode(frame))
-        out.mux(video.encode(None))
-        for k in range(47):  # 1024 samples each
-            chunk = av.AudioFrame.from_ndarray(np.zeros((1, 1024), np.float32), "fltp", "mono")
-            chunk.sample_rate, chunk.pts, chunk.time_base = 48000, 1024 * k, Fraction(1, 48000)
-            out.mux(sound.encode(chunk))
-        out.mux(sound.encode(None))
+    silence = np.zeros((1, 1024), np.float32)  # AAC's frame
+    make_clip_with_sound(path, 5, "aac", silence, "fltp", 47)
     with av.open(str(path)) as container:
         assert container.streams.video[0].duration is None and container.duration > 900_000
     reader, frames = read(path)
@@ -217,7 +200,6 @@ def test_truncated_mp4_with_index_first_counts_lost_frames(tmp_path):
 def avi_with_dropped_frames(path: Path, frames: int, dropped: set[int]) -> Path:
     """An FFV1 AVI at 25 fps whose capture dropped the frames numbered in `dropped`: libav's
     muxer writes an empty chunk for each, as VirtualDub does, which the header counts."""
-    from fractions import Fraction
 
     import av
     import numpy as np
@@ -259,7 +241,6 @@ def test_an_avi_on_a_millisecond_clock_is_read_at_its_pictures_rate(tmp_path):
     # empty chunk per tick between pictures, the last picture's span included: 40 pictures
     # at 25 fps read as 1600 frames at 1000 fps, "39 frame(s) could not be decoded", and the
     # output was declared 1000 fps.
-    from fractions import Fraction
 
     import av
     import numpy as np
@@ -586,7 +567,6 @@ def test_an_mp4_cut_before_its_index_is_called_truncated(tmp_path):
 @pytest.mark.parametrize("codec", ["libx264", "libx265"])
 def test_the_name_check_agrees_with_the_encoders_themselves(codec):
     # The check refused names the encoders take (presets by number, x265's "zero-latency").
-    from fractions import Fraction
 
     import av
 

@@ -12,11 +12,10 @@ import numpy as np
 import pytest
 from media import (
     corrupt_middle_packets,
-    frame_from_planes,
     make_clip,
+    make_clip_with_sound,
     make_ts_recording,
     mp4_video_timing,
-    picture_planes,
 )
 
 from vsr.cli import main
@@ -408,21 +407,8 @@ def test_reencoded_audio_keeps_the_frame_across_the_cut_start(tmp_path, weights)
     # falls inside the frame from 187.5 ms. It was dropped as a decoder's pre-roll, and the
     # output's sound began 8 ms late.
     source, out = tmp_path / "pcm.mkv", tmp_path / "cut.mp4"
-    with av.open(str(source), "w") as o:
-        video = o.add_stream("libx264", rate=RATE, options={"preset": "ultrafast"})
-        video.width, video.height, video.pix_fmt = 64, 48, "yuv420p"
-        sound = o.add_stream("pcm_u8", rate=48000)
-        sound.layout = "mono"
-        for index in range(10):
-            frame = frame_from_planes(picture_planes(64, 48, index), "yuv420p")
-            frame.pts = index
-            o.mux(video.encode(frame))
-        o.mux(video.encode(None))
-        for k in range(19):
-            frame = av.AudioFrame.from_ndarray(np.full((1, 1000), 200, np.uint8), "u8", "mono")
-            frame.sample_rate, frame.pts, frame.time_base = 48000, 1000 * k, Fraction(1, 48000)
-            o.mux(sound.encode(frame))
-        o.mux(sound.encode(None))
+    tone = np.full((1, 1000), 200, np.uint8)
+    make_clip_with_sound(source, 10, "pcm_u8", tone, "u8", 19, rate=RATE)
     report = upscale_video(source, out, weights=weights, progress=False, start=0.2)
     assert any("re-encoded to flac" in note for note in report.notes)
     times, _ = decoded_audio(out)
