@@ -9,7 +9,13 @@ from fractions import Fraction
 import av
 import numpy as np
 import pytest
-from media import comb_strength, combed_picture, make_interlaced_clip, top_field_first
+from media import (
+    comb_strength,
+    combed_picture,
+    make_interlaced_clip,
+    make_interlaced_file,
+    top_field_first,
+)
 
 from vsr import upscale_video
 from vsr.cli import main
@@ -222,7 +228,7 @@ def test_a_cut_starting_on_a_keyframe_comes_out_as_in_the_whole_clip(
             clip, frames=12, marked=marked, keyframe_every=keyframe_every, still_from=4
         )
     else:
-        _interlaced_mp4(clip, frames=12, keyframe_every=keyframe_every)
+        make_interlaced_file(clip, frames=12, keyframe_every=keyframe_every, still_from=4)
     with av.open(str(clip)) as container:
         keyframes = [frame.key_frame for frame in container.decode(video=0)]
     assert keyframes == [index % keyframe_every == 0 for index in range(12)]
@@ -234,22 +240,6 @@ def test_a_cut_starting_on_a_keyframe_comes_out_as_in_the_whole_clip(
     for made, wanted in zip(in_cut, frames[4:8], strict=True):
         for plane, wanted_plane in zip(made.planes, wanted.planes, strict=True):
             np.testing.assert_array_equal(plane, wanted_plane)
-
-
-def _interlaced_mp4(path, frames: int, keyframe_every: int) -> None:
-    """make_interlaced_clip's pictures in MP4, the bar still from frame 4 on, a keyframe
-    every `keyframe_every` frames."""
-    every = keyframe_every
-    with av.open(str(path), "w") as out:
-        stream = out.add_stream("libx264", rate=25)
-        stream.width, stream.height, stream.pix_fmt = 64, 48, "yuv420p"
-        stream.options = {"bf": "0", "x264-params": f"tff=1:keyint={every}:min-keyint={every}"}
-        for index in range(frames):
-            frame = av.VideoFrame.from_ndarray(combed_picture(min(index, 4)), "rgb24")
-            frame = frame.reformat(format="yuv420p")
-            frame.pts, frame.time_base = index, Fraction(1, 25)
-            out.mux(stream.encode(top_field_first(frame)))
-        out.mux(stream.encode(None))
 
 
 def test_a_part_starting_at_the_first_interlaced_frame_comes_out_as_in_the_whole_clip(tmp_path):

@@ -13,12 +13,11 @@ import pytest
 from media import (
     caption_triplets,
     comb_strength,
-    combed_picture,
     make_captioned_clip,
     make_clip,
     make_interlaced_clip,
+    make_interlaced_file,
     tone_at,
-    top_field_first,
 )
 from test_resume import assert_resumed_run_equals_whole
 
@@ -243,26 +242,11 @@ def test_a_cut_ends_at_the_field_its_end_falls_on(tmp_path, weights):
     assert "3 frames became 5, at twice the frame rate" in written["notes"][0]
 
 
-def _interlaced_avi(path: Path, frames: int) -> None:
-    """25i H.264 in AVI, whose time base is the frame (1/25): a field is half a tick."""
-    with av.open(str(path), "w") as container:
-        video = container.add_stream(
-            "libx264", rate=25, options={"bf": "0", "x264-params": "tff=1"}
-        )
-        video.width, video.height, video.pix_fmt = 64, 48, "yuv420p"
-        for index in range(frames):
-            frame = av.VideoFrame.from_ndarray(combed_picture(index), "rgb24")
-            frame = frame.reformat(format="yuv420p")
-            frame.pts, frame.time_base = index, Fraction(1, 25)
-            container.mux(video.encode(top_field_first(frame)))
-        container.mux(video.encode(None))
-
-
 def test_a_cut_keeps_the_field_before_an_end_within_half_a_tick_of_it(tmp_path):
     # 0.11 s is 5.5 half-ticks of 1/25: the field at 0.10 s (5 half-ticks) lies before the
     # end and is kept; the end's tick rounded down would have dropped it.
     clip = tmp_path / "interlaced.avi"
-    _interlaced_avi(clip, frames=6)
+    make_interlaced_file(clip, frames=6)
     with VideoReader(clip, time_range(0, 0.11, None), "auto", field_rate=True) as cut:
         first = cut.info.cut.offset
         made = [first + frame.pts * cut.info.time_base for frame in cut.frames()]
@@ -278,7 +262,7 @@ def test_a_cut_of_a_video_whose_first_frame_is_late_expects_what_it_delivers(
     # the frames at 0.04 and 0.08 s. The progress total counted a frame at 0 too (3, or 6
     # fields).
     clip = tmp_path / "interlaced.avi"
-    _interlaced_avi(clip, frames=6)
+    make_interlaced_file(clip, frames=6)
     with VideoReader(clip, time_range(0, 0.11, None), "auto", field_rate=field_rate) as cut:
         assert cut.info.cut.offset - cut.info.cut.origin == Fraction(1, 25)
         assert len(list(cut.frames())) == made
