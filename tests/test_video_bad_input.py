@@ -186,6 +186,12 @@ def test_sound_past_the_video_of_a_file_that_states_no_video_length_is_no_loss(t
         assert container.streams.video[0].duration is None and container.duration > 900_000
     reader, frames = read(path)
     assert len(frames) == 5 and reader.lost_frames == 0
+    # Nor is it a cut file: the sound's packets run to the stated length.
+    assert reader.warnings == []
+
+    # Cut short, the same file is called so (its sound ends before the stated 1 s).
+    reader, frames = read(truncate(path, 0.6, tmp_path / "cut.flv"))
+    assert any("the file looks truncated" in w for w in reader.warnings)
 
 
 def test_truncated_mp4_with_index_first_counts_lost_frames(tmp_path):

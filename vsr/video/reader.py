@@ -77,6 +77,7 @@ from vsr.video.inverse_telecine import (
     soft_telecine_rate,
 )
 from vsr.video.media_url import open_source
+from vsr.video.packets_end import packets_end_seconds
 from vsr.video.pixel_shape_watch import PixelShapeWatch
 from vsr.video.pixfmt import is_grey, parse_planar, planar_equivalent
 from vsr.video.pts_order import PresentationOrder
@@ -846,12 +847,24 @@ class VideoReader:
         if mov_counted and every_sample_there(self.path):
             self.missing_seconds = 0.0
             return 0
+        # The whole file's length: another stream (sound) may run on past the pictures.
+        if not trusted and self._packets_reach(declared, 0.9 / float(rate)):
+            self.missing_seconds = 0.0
+            return 0
         what = "video stream" if trusted else "container (all streams)"
         self.warnings.append(
             f"decoding ended at {decoded_end:.2f} s but the {what} declares {declared:.2f} s: "
             "the file looks truncated"
         )
         return round(self.missing_seconds * float(rate)) if trusted else 0
+
+    def _packets_reach(self, declared: float, slack: float) -> bool:
+        """Whether some stream's packets run to the file's stated length (`declared`, from
+        the file's start), so that pictures ending earlier are not a cut file's."""
+        if self._sequence:
+            return False
+        reached = packets_end_seconds(self.path, declared)
+        return reached is not None and reached >= declared - slack
 
     def _mov_samples_counted(self) -> bool:
         """An MP4 or MOV whose sample table counts the video's frames: a file cut short is
