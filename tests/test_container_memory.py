@@ -50,6 +50,24 @@ def test_a_v1_limit_seen_at_the_root_of_the_containers_hierarchy(tmp_path):
     assert container_limits(root, proc) == (2 * GIB, 0)
 
 
+@pytest.mark.parametrize(("own", "root_limit"), [(8 * GIB, 4 * GIB), (2 * GIB, 6 * GIB)])
+def test_the_tighter_of_the_groups_limit_and_the_roots_is_the_one(tmp_path, own, root_limit):
+    # A container's own group and the root of the hierarchy it sees may both set a limit:
+    # the kernel enforces each, so the smaller one is what the process may use.
+    root, proc = _tree(
+        tmp_path,
+        "0::/docker/abc\n",
+        {
+            "docker/abc/memory.max": f"{own}\n",
+            "docker/abc/memory.current": f"{GIB}\n",
+            "memory.max": f"{root_limit}\n",
+            "memory.current": f"{GIB}\n",
+        },
+    )
+    tighter = min(own, root_limit)
+    assert container_limits(root, proc) == (tighter, tighter - GIB)
+
+
 @pytest.mark.parametrize(
     "files",
     [

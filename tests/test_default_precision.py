@@ -36,6 +36,7 @@ def test_the_cpu_gets_bf16_only_with_bf16_instructions(monkeypatch, avx512_bf16,
         ("AVX512_CORE_BF16", True),
         ("ALL", True),
         (" ALL", True),  # padded, as a script may write it: ALL all the same
+        ("default", True),  # oneDNN's own word for no cap
     ],
 )
 def test_onednn_capped_below_bf16_instructions_means_fp32(monkeypatch, cap, bf16):
@@ -53,6 +54,28 @@ def test_onednn_switched_off_means_fp32(monkeypatch):
     assert default_precision(CPU) == "bf16"
     monkeypatch.setattr(torch.backends.mkldnn, "enabled", False)
     assert default_precision(CPU) == "fp32"
+
+
+@pytest.mark.parametrize(
+    ("cpuinfo", "fp16"),
+    [
+        ("flags\t\t: fpu avx2 avx512f avx512_fp16\n", True),
+        ("flags\t\t: fpu avx2 avx512f avx512_bf16\n", False),
+        (None, True),  # no /proc/cpuinfo (not Linux): no note rather than a wrong one
+    ],
+)
+def test_fp16_in_hardware_is_read_from_the_cpus_flags(monkeypatch, cpuinfo, fp16):
+    import io
+
+    def read_cpuinfo(path, *args, **kwargs):
+        assert path == "/proc/cpuinfo"
+        if cpuinfo is None:
+            raise FileNotFoundError(path)
+        return io.StringIO(cpuinfo)
+
+    monkeypatch.setattr(torch.cpu, "_is_amx_fp16_supported", lambda: False, raising=False)
+    monkeypatch.setattr(chooser, "open", read_cpuinfo, raising=False)
+    assert chooser.cpu_computes_fp16.__wrapped__() == fp16
 
 
 def test_a_torch_without_the_probes_or_onednn_means_fp32(monkeypatch):
