@@ -10,7 +10,10 @@ from vsr.ops.compile_policy import (
     auto_compile_for,
     compiling_pays,
     cpp_compiler_found,
+    earlier_failure,
+    forget_failure,
     passing_cause,
+    remember_failure,
 )
 
 
@@ -19,6 +22,7 @@ def test_a_clip_is_compiled_when_its_pixels_repay_the_build():
     assert compiling_pays(600, 180, 320)
     assert not compiling_pays(50, 540, 960) and compiling_pays(60, 540, 960)
     assert compiling_pays(15, 1080, 1920)
+    assert compiling_pays(30, 1000, 1000) and not compiling_pays(29, 1000, 1000)  # 30 million
     assert not compiling_pays(None, 2160, 3840)  # a length nobody can tell: not a bet
 
 
@@ -53,3 +57,26 @@ def test_a_full_disk_is_found_inside_the_error_inductor_wraps_it_in():
         passing_cause(RuntimeError(killed))
         == f"{os.strerror(errno.ENOMEM)} (the compiler was killed)"
     )
+
+
+def test_running_out_of_memory_is_found_however_it_reached_the_build():
+    # Python's MemoryError has no text to read, and an error raised while another was
+    # being handled carries it as its context, not its cause.
+    assert passing_cause(MemoryError()) == os.strerror(errno.ENOMEM)
+    try:
+        try:
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+        except OSError:
+            raise RuntimeError("InductorError: backend compiler failed")  # noqa: B904
+    except RuntimeError as wrapped:
+        assert passing_cause(wrapped) == os.strerror(errno.ENOSPC)
+
+
+def test_a_failed_build_remembered_without_a_reason_is_still_remembered(tmp_path, monkeypatch):
+    # An error whose text is empty must still keep "auto" from building on every clip.
+    monkeypatch.setenv("VSR_CACHE", str(tmp_path))
+    assert earlier_failure() is None
+    remember_failure("")
+    assert earlier_failure() == "no reason given"
+    forget_failure()
+    assert earlier_failure() is None
