@@ -381,3 +381,10 @@ def test_calls_are_spread_evenly_and_one_shape_when_asked(frames, tiled, one_sha
         assert shapes == [2, 2]
     else:
         assert shapes == ([3, 3] if one_shape else [3, 2])
+
+
+def test_a_frame_that_fits_the_budget_exactly_runs_whole():
+    # Tiles are close to, not equal to, the whole frame: a budget of the frame's own pixels
+    # must not cut it.
+    assert plan_tiles(64, 96, 64 * 96).mode == "whole"
+    assert plan_tiles(64, 96, 64 * 96 - 1).mode != "whole"

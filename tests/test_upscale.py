@@ -112,6 +112,16 @@ def test_bf16_runs_the_upsampler_itself_in_float32(arch):
     torch.testing.assert_close(seen["output"], expected)
 
 
+def test_bf16_gives_the_network_its_input_in_float32():
+    # 8-bit levels k / 255 above 0.5 collide in bf16 (vsr.ops.mixed_precision): the input
+    # reaches the float32 stem as it came.
+    upscaler = Upscaler(create_model("imdn", 2), "cpu", "bf16")
+    seen = []
+    upscaler.model.register_forward_pre_hook(lambda module, args: seen.append(args[0].dtype))
+    upscaler(torch.rand(1, 3, 8, 8))
+    assert seen == [torch.float32]
+
+
 def test_bf16_with_float32_ends_is_nearer_fp32_than_bf16_throughout():
     # bf16 cannot hold every 8-bit level (above 0.5 its grid is 1/256); the float32 stem
     # sees them all. With the official x2 weights the same split measured 0.000 dB against
@@ -193,6 +203,8 @@ def test_out_of_gpu_memory_past_any_tiling_blames_the_gpu_not_an_unset_budget(mo
         pytest.raises(VsrError, match=message),
     ):
         up(smooth_batch(1, 100, 200))
+    # Windows are halved while halving stays at or above the smallest a plan may take.
+    assert MIN_WINDOW_PIXELS <= up.max_pixels < 2 * MIN_WINDOW_PIXELS
 
 
 @pytest.mark.parametrize("precision", ["fp32", "bf16"])
@@ -595,6 +607,8 @@ def test_a_budget_below_what_the_smallest_window_takes_is_refused_at_once():
     with pytest.raises(VsrError, match=message):
         Upscaler(network, device="cpu", precision="fp32", max_memory=64 << 10)
     Upscaler(network, device="cpu", precision="fp32", max_memory=smallest)
+    with pytest.raises(VsrError, match="less than the network needs for its smallest windows"):
+        Upscaler(network, device="cpu", precision="fp32", max_memory=smallest - 1)
 
 
 def test_non_finite_output_in_fp32_blames_the_weights_not_the_precision(monkeypatch):
@@ -671,6 +685,9 @@ def test_a_cuda_device_that_does_not_exist_is_one_clear_error(monkeypatch):
     monkeypatch.setattr(torch.cuda, "device_count", lambda: 1)
     with pytest.raises(VsrError, match=r"there is no cuda:5: this machine has 1 CUDA device"):
         resolve_device("cuda:5")
+    with pytest.raises(VsrError, match=r"there is no cuda:1: this machine has 1 CUDA device"):
+        resolve_device("cuda:1")  # numbered from 0
+    assert resolve_device("cuda:0") == torch.device("cuda", 0)
 
 
 def test_choosing_a_gpu_leaves_the_hosts_current_device_alone(monkeypatch):
