@@ -149,6 +149,14 @@ def test_a_batch_of_frames_channels_first_or_of_several_sizes_is_told_which(upsc
     assert str(refused.value) == (
         "frames must be N x H x W x 3 uint8 of one size: 8x6 (frame 0), 6x8 (frame 2)"
     )
+    # Three sizes are all named; past three, the first three and an ellipsis.
+    frames = [_picture(6, 8), _picture(6, 9), _picture(6, 10), _picture(6, 11)]
+    with pytest.raises(
+        vsr.VsrError, match=r": 8x6 \(frame 0\), 9x6 \(frame 1\), 10x6 \(frame 2\)$"
+    ):
+        vsr.upscale_frames(upscaler, frames[:3])
+    with pytest.raises(vsr.VsrError, match=r", 10x6 \(frame 2\), \.\.\.$"):
+        vsr.upscale_frames(upscaler, frames)
 
 
 def test_a_scale_given_as_weights_gets_a_hint():
@@ -215,13 +223,16 @@ def test_notes_go_to_on_note_in_place_of_warnings(upscaler, tmp_path):
     # the API now, which tells them to on_note (a warning is shown once a process).
     Image.fromarray(_picture(channels=4)).save(tmp_path / "logo.png")
     note = f"{tmp_path / 'logo.jpg'} cannot keep the transparency (.png, .webp and .tif keep it)"
-    for image in (tmp_path / "logo.png", _picture(channels=4)):
+    # A Pillow image of one frame, opened from its file, has no other frames to note.
+    opened = Image.open(tmp_path / "logo.png")
+    for image in (tmp_path / "logo.png", _picture(channels=4), opened):
         told: list[str] = []
         with warnings.catch_warnings(record=True) as warned:
             warnings.simplefilter("always")
             vsr.upscale_image(upscaler, image, tmp_path / "logo.jpg", on_note=told.append)
         assert (told, warned) == ([note], [])
         (tmp_path / "logo.jpg").unlink()
+    opened.close()
     with pytest.raises(VsrTypeError, match=r"^on_note must be a function of the note's text"):
         vsr.upscale_image(upscaler, _picture(), tmp_path / "o.png", on_note="print")
     with pytest.raises(VsrTypeError, match=r"^progress must be True or False, not int 1$"):
