@@ -436,6 +436,8 @@ def test_the_clips_of_a_folder_share_one_network_and_one_upscaler(tmp_path, weig
         )
         assert report.frames == 2 and report.warmup_s == 0.0
     assert len(cache.models) == 1 and len(cache.upscalers) == 1
+    # Given weights serve a clip of any factor: one that needs x3 loads them no second time.
+    assert cache.get(3) is cache.get(2) and len(cache.models) == 1
 
 
 def test_folder_mode_writes_clips_in_containers_vsr_cannot_write(tmp_path, weights):

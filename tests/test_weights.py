@@ -223,6 +223,11 @@ def test_a_download_larger_than_the_cap_is_refused_and_leaves_nothing(tmp_path, 
     with pytest.raises(VsrError, match="more than 2 MiB"):
         weights_module.fetch(source.as_uri(), "0" * 64, cache / "IMDN_x2.pth")
     assert list(cache.iterdir()) == []
+    # The cap itself is allowed: "more than" it is refused.
+    source.write_bytes(b"\0" * (2 << 20))
+    sha = hashlib.sha256(source.read_bytes()).hexdigest()
+    kept = weights_module.fetch(source.as_uri(), sha, cache / "IMDN_x2.pth")
+    assert kept.stat().st_size == 2 << 20
 
 
 def test_the_listing_gives_the_official_checkpoints_measured_set5_psnr(capsys) -> None:
@@ -270,6 +275,7 @@ def _cut_off_server(head: bytes) -> tuple[str, object]:
     [
         # It was "sha256 ... does not match the expected ...; refusing it", read as tampering.
         (b"Content-Length: 5000\r\n", "the connection closed after 100 of 5000 bytes; try again"),
+        (b"Content-Length: 101\r\n", "the connection closed after 100 of 101 bytes; try again"),
         # It was http.client's IncompleteRead, in a traceback.
         (b"Transfer-Encoding: chunked\r\n\r\n1000", "closed before the file's end"),
     ],
