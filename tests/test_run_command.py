@@ -358,6 +358,7 @@ def test_output_geometry_rounds_and_picks_the_next_larger_network():
     assert (g.width, g.height, g.network_scale) == (1920, 1080, 2)
     g = plan_geometry(101, 57, scale=1.5)  # 151.5 -> 152, 85.5 -> 86: half rounds up
     assert (g.width, g.height, g.network_scale) == (152, 86, 2)
+    assert g.scale == 1.5  # the factor asked for, not 152 / 101 as rounded
     g = plan_geometry(99, 35, scale=1.5)  # 148.5 -> 149, 52.5 -> 53: up, not to the even
     assert (g.width, g.height) == (149, 53)
     g = plan_geometry(64, 48, height=70)  # 93.3 wide: the derived side is made even

@@ -352,6 +352,8 @@ def test_a_pipeline_s_value_of_the_wrong_kind_is_told_what_the_key_takes(
         # The same values in [options]: were "crf 99: libx264 takes 0 to 51", and so on.
         ('[options]\ncrf = "99"', "crf 99: libx264 takes 0 to 51"),
         ('[options]\ntune = "bogus"', "libx264 has no tune 'bogus'; its tunes: film,"),
+        ("batch = 0", "batch must be at least 1, not 0"),
+        ("encoders = 0", "encoders must be at least 1, not 0"),
     ],
 )
 def test_a_pipeline_s_bad_value_is_blamed_on_the_file_and_its_key(
