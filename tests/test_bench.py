@@ -3,9 +3,11 @@ pressure test's CSV and plot, precision safety and the refusal of non-finite fra
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import sys
+import time
 from pathlib import Path
 
 import av
@@ -19,6 +21,7 @@ from torch import nn
 from vsr.bench import decoded_psnr, format_bench, parse_variant, run_bench, write_bench_json
 from vsr.bench_clip import make_bench_clip
 from vsr.bench_model import format_model_timings, parse_frame_size, parse_frame_sizes, time_model
+from vsr.bench_naive import naive_upscale
 from vsr.bench_pressure import run_pressure, write_pressure_csv
 from vsr.cli import main
 from vsr.default_precision import default_precision
@@ -562,6 +565,11 @@ def test_bench_flags_of_the_other_mode_are_one_clear_error(flags, message, capsy
     [
         (["--width", "-64", "--height", "48", "--frames", "2"], "bench clip size must be even"),
         (["--width", "0", "--height", "48", "--frames", "2"], "bench clip size must be even"),
+        (["--width", "64", "--height", "47", "--frames", "2"], "bench clip size must be even"),
+        (
+            ["--width", "32", "--height", "24", "--frames", "1", "--scale", "1"],
+            "--scale must be 2, 3 or 4",
+        ),
         (["--model-only", "--batch", "0"], "--batch must be at least 1, not 0"),
         (["--model-only", "--kernels", "0"], "--kernels must be at least 1, not 0"),
         (["--model-only", "--scale", "7"], "--scale must be 2, 3 or 4"),
@@ -1184,3 +1192,140 @@ def test_a_row_whose_frames_all_ran_in_the_building_call_has_no_steady_fps(
     assert (engine.steady_fps is not None) == steady_known
     assert (engine.encoder_busy_share is not None) == steady_known
     assert not [note for note in result.notes if "held it back" in note]
+
+
+def test_the_top_field_of_an_interlaced_bench_clip_is_the_earlier_moment(tmp_path):
+    # Top field first: the even rows are moment 2i, the odd rows 2i + 1. Woven the other
+    # way, a deinterlacer fed the clip would see the motion run backwards within a frame.
+    from vsr.bench_clip import picture
+
+    clip = make_bench_clip(tmp_path / "i.mkv", 64, 48, 2, interlaced=True)
+    with av.open(str(clip)) as container:
+        luma = list(container.decode(video=0))[1].to_ndarray()[:48].astype(float)
+    earlier, later = (picture(64, 48, moment, 1)[0].astype(float) for moment in (2, 3))
+    for rows, own, other in (
+        (slice(0, None, 2), earlier, later),
+        (slice(1, None, 2), later, earlier),
+    ):
+        assert np.abs(luma[rows] - own[rows]).mean() < np.abs(luma[rows] - other[rows]).mean() / 2
+
+
+class QuarterSidesNetwork(nn.Module):
+    """An x2 stand-in that takes sides in multiples of 4 only."""
+
+    arch, scale, input_multiple = "imdn", 2, 4
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.conv = nn.Conv2d(3, 12, 3, padding=1)
+        self.shuffle = nn.PixelShuffle(2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.shuffle(self.conv(x))
+
+
+@pytest.mark.parametrize(("width", "height"), [(30, 24), (32, 30)])
+def test_a_clip_side_the_network_cannot_take_is_refused_before_the_clip_is_made(
+    width, height, tmp_path
+):
+    with pytest.raises(VsrError) as refused:
+        run_bench(
+            width, height, frames=1, model=QuarterSidesNetwork(), device="cpu", workdir=tmp_path
+        )
+    assert str(refused.value) == "IMDN x2 needs sides that are multiples of 4"
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_the_naive_loops_start_up_runs_until_its_first_network_call(tmp_path, monkeypatch):
+    # Start-up is opening, loading and the first frame's way to the network, as the
+    # engine's; timed to the first decode instead, it left out that first frame's decode.
+    import vsr.bench_naive
+
+    opened = vsr.bench_naive.open_source
+
+    class SlowFirstFrame:
+        def __init__(self, container):
+            self.container = container
+            self.streams = container.streams
+
+        def decode(self, *args):
+            frames = self.container.decode(*args)
+            time.sleep(0.3)  # inside the first next(): the first frame's decode
+            yield from frames
+
+    @contextlib.contextmanager
+    def open_slowly(source):
+        with opened(source) as container:
+            yield SlowFirstFrame(container)
+
+    monkeypatch.setattr(vsr.bench_naive, "open_source", open_slowly)
+    clip = make_bench_clip(tmp_path / "source.mkv", 32, 24, 2, lossless=True)
+    result = naive_upscale(
+        clip, tmp_path / "naive.mkv", tiny_imdn(), torch.device("cpu"), "ffv1", "yuv444p", {}
+    )
+    assert result.frames == 2
+    assert result.startup_seconds >= 0.3
+    assert result.clock.first_start["model"] - result.clock.first_start["decode"] >= 0.3
+
+
+def test_a_model_only_row_says_jit_where_torch_compile_ran_in_the_process(monkeypatch):
+    # The engine compiles ahead of time into kept packages except on CUDA, where it runs
+    # torch.compile: a CUDA row compiled without --jit is jit all the same.
+    import vsr.bench_model
+    import vsr.upscale
+
+    monkeypatch.setattr(vsr.upscale, "compile_network", failing_compiler("no compiler here"))
+
+    def jit_of(**switches) -> bool:
+        (timing,) = time_model(
+            tiny_imdn(), parse_frame_sizes("16"), ["fp32"], torch.device("cpu"), repeats=1,
+            **switches,
+        )  # fmt: skip
+        return timing.jit
+
+    assert not jit_of(compile=True)  # a package built ahead of time
+    assert jit_of(compile=True, jit=True)
+    assert not jit_of(jit=True)  # nothing compiled
+    monkeypatch.setattr(vsr.bench_model, "packages_on", lambda device: False)  # as on CUDA
+    assert jit_of(compile=True)
+
+
+def test_the_pressure_table_gives_memory_in_mib_and_the_skipped_sizes_as_such():
+    from vsr.bench_pressure import PressurePoint, format_pressure
+
+    points = [
+        PressurePoint("IMDN x2", "128", 128, 128, 16384, "fp32", 7.25, 3 * 2**20, "peak RSS growth", "ok"),
+        PressurePoint("IMDN x2", "4k", 3840, 2160, 8294400, "fp32", None, None, "peak RSS growth", "skipped: larger than --max-size 512"),
+    ]  # fmt: skip
+    assert format_pressure(points).splitlines() == [
+        "model    size  input      time ms  memory MiB  status",
+        "-------  ----  ---------  -------  ----------  -----------------------------------",
+        "IMDN x2  128   128x128    7.2      3.0         ok",
+        "IMDN x2  4k    3840x2160           n/a         skipped: larger than --max-size 512",
+        "memory: peak RSS growth",
+    ]
+
+
+def test_the_kernel_list_has_a_line_for_the_others_only_where_there_are_others():
+    from vsr.bench_kernels import KernelTime, format_kernels
+
+    kernels = [
+        KernelTime("aten::mkldnn_convolution", "convolutions", 18.0, 0.75, 0.75),
+        KernelTime("aten::leaky_relu", "element-wise and reductions", 12.0, 0.25, 0.25),
+    ]
+    every = format_kernels(kernels, 2, "title").splitlines()
+    assert every[3:] == [
+        " 75.0%     0.750     18  aten::mkldnn_convolution (convolutions)",
+        " 25.0%     0.250     12  aten::leaky_relu (element-wise and reductions)",
+        "by kind: convolutions 75.0%, element-wise and reductions 25.0%, copies 0.0%",
+    ]
+    assert format_kernels(kernels, 1, "title").splitlines()[-2] == (
+        " 25.0%     0.250     12  1 others"
+    )
+
+
+@pytest.mark.parametrize("out", ["plot.PNG", "plot.Csv", "plot"])
+def test_a_pressure_out_ending_in_png_or_csv_of_any_case_names_the_stem(out, tmp_path):
+    from vsr.commands.bench import pressure_stem
+
+    assert pressure_stem(tmp_path / out) == tmp_path / "plot"
