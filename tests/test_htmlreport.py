@@ -528,6 +528,16 @@ def test_the_bench_device_is_escaped_once(tmp_path):
     assert "on cpu &amp; co, 2 threads" in section and "&amp;amp;" not in section
 
 
+def test_a_bench_of_one_round_is_not_called_the_best_of_its_rounds(tmp_path):
+    from vsr.htmlreport import bench_section
+
+    data = json.loads(_bench_json(tmp_path).read_text())
+    for rounds, said in ((1, ""), (3, ", best of 3 rounds per row")):
+        data["rounds"] = rounds
+        described = bench_section(data).split("<p>")[1].split("</p>")[0]
+        assert described.endswith(f"on cpu, 2 threads{said}")
+
+
 def _folder_report(path: Path, clips: int, node: str | None = None) -> Path:
     """A folder run's JSON (summary and clips) as vsr run writes it; `node`: as --ray does."""
     done = [
@@ -679,10 +689,17 @@ def test_a_folder_run_stopped_by_ctrl_c_says_which_clips_it_left(tmp_path):
     older = {**summary}
     del older["interrupted"], older["not_started"]  # from before vsr counted them
     (tmp_path / "older.json").write_text(json.dumps({"summary": older, "clips": clips[:1]}))
-    page = parse(render(read_inputs([tmp_path / "stopped.json", tmp_path / "older.json"])))
+    # A Ray run stopped before its workers began a clip: none interrupted, all not started.
+    early = {**summary, "done": 0, "interrupted": 0, "not_started": 3, "frames": 0, "fps": None}
+    never = [{"input": c["input"], "status": "not started", "error": "not started"} for c in clips]
+    (tmp_path / "early.json").write_text(json.dumps({"summary": early, "clips": never}))
+    reports = [tmp_path / name for name in ("stopped.json", "older.json", "early.json")]
+    page = parse(render(read_inputs(reports)))
     runs, table = page.tables["runs"], page.tables["clips"]
     stopped = runs[0].index("stopped")
-    assert [row[stopped] for row in runs[1:]] == ["1 interrupted, 1 not started", "n/a"]
+    assert [row[stopped] for row in runs[1:]] == [
+        "1 interrupted, 1 not started", "n/a", "0 interrupted, 3 not started"
+    ]  # fmt: skip
     status = table[0].index("status")
     assert [row[status] for row in table[1:4]] == ["done", "interrupted", "not started"]
 
