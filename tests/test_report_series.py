@@ -119,3 +119,27 @@ def test_a_training_window_gets_its_own_samples_however_long_the_run():
     window = sampler.take_window()
     assert (window.count, window.util_mean, window.used_max) == (8, 50.0, 4e9)
     assert sampler.take_window().count == 0  # taken: the next window starts empty
+
+
+def test_a_last_frame_already_sampled_is_not_recorded_twice():
+    now = [0.0]
+    timeline = FrameTimeline(0.0, interval_s=1.0, clock=lambda: now[0])
+    now[0] = 1.0
+    timeline(10)  # a whole interval after the start: sampled as it comes
+    now[0] += 5.0  # the flush
+    assert timeline.finished() == [{"t_s": 0.0, "frames": 0}, {"t_s": 1.0, "frames": 10}]
+
+
+def test_the_gpu_summary_keeps_the_most_memory_any_sample_used():
+    # The memory used falls after its peak (torch's cache handed back, a batch finished):
+    # the summary's figure is the peak, not the last reading.
+    from vsr.telemetry import EvenSeries, GpuSampler
+
+    sampler = GpuSampler(None)
+    sampler._series = EvenSeries(GpuSampler.MAX_SAMPLES)  # as on a GPU: the series exists
+    for i, used in enumerate((2e9, 5e9, None, 3e9)):
+        sampler._keep(
+            {"t_s": i * 0.25, "gpu_util_percent": 50.0, "memory_util_percent": None,
+             "memory_used_bytes": used}
+        )  # fmt: skip
+    assert sampler.summary()["memory_used_max_bytes"] == 5e9

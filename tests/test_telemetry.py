@@ -153,3 +153,14 @@ def test_a_mig_instance_keeps_its_first_memory_reading(monkeypatch, cuda_uuid) -
     asked = counted(nvml, "nvmlDeviceGetMemoryInfo", refuse=False)
     sampler = sample(monkeypatch, nvml)
     assert sampler.summary()["samples"] == len(asked)
+
+
+def test_a_run_of_no_measurable_length_gives_every_stage_a_zero_share_of_its_wall() -> None:
+    # A wall of 0 s (a clock too coarse for a tiny clip) divided by zero.
+    clock = telemetry.StageClock()
+    with clock.working("decode"):
+        pass
+    stages = clock.to_dict(wall_seconds=0.0)
+    assert {stage: figures["busy_share_of_wall"] for stage, figures in stages.items()} == (
+        dict.fromkeys(telemetry.STAGES, 0.0)
+    )
