@@ -178,6 +178,8 @@ def test_command_prints_a_table_and_writes_json(tmp_path, capsys):
     assert status == 0
     table = capsys.readouterr().out
     assert "IMDN x3" in table and "703,059" in table
+    cells = {line.split()[0]: line.split()[1:] for line in table.splitlines() if line.strip()}
+    assert (cells["input"], cells["output"]) == (["12x8"], ["36x24"])  # width x height
     (record,) = json.loads(report.read_text())["profiles"]
     assert record["parameters"] == 703_059
     # Width first, as every report of vsr's: it was [24, 36], the tensor's order, under the
