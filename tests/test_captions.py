@@ -188,6 +188,36 @@ def test_the_sei_reads_back_as_the_captions_it_was_made_of(encoder, decoder):
     assert _decoded_captions(decoder, _annex_b(prefixed)) == cc_data
 
 
+@pytest.mark.parametrize("encoder, decoder", [("libx264", "h264"), ("libx265", "hevc")])
+def test_caption_bytes_that_would_read_as_a_start_code_or_an_escape_read_back_unchanged(
+    encoder, decoder
+):
+    # After two zeros, 00 and 02 end a NAL unit, 01 starts one and 03 is an escape that the
+    # decoder drops: each needs an emulation prevention byte before it in the SEI. (Marker
+    # bits of 0 in a triplet's first byte are what a careless source writes.)
+    cc_data = bytes([0xFC, 0, 0, 0x03, 0, 0, 0x01, 0, 0, 0x00, 0, 0x02, 0xFA, 0, 0])
+    sei = caption_sei(decoder, cc_data)
+    assert _decoded_captions(decoder, _inserted(decoder, _one_packet(encoder), sei)) == cc_data
+
+
+def _after_a_long_sei(decoder: str, annex_b: bytes) -> bytes:
+    """`annex_b` after an SEI of 5 kB of unregistered user data (an encoder's own, a
+    source's metadata), so that its first slice lies past the first 4096 bytes."""
+    header = b"\x06" if decoder == "h264" else b"\x4e\x01"
+    payload = bytes(range(16)) + b"\x55" * 5000  # a UUID, then the data
+    size = bytes([0xFF] * (len(payload) // 255) + [len(payload) % 255])
+    return b"\x00\x00\x00\x01" + header + b"\x05" + size + payload + b"\x80" + annex_b
+
+
+@pytest.mark.parametrize("encoder, decoder", [("libx264", "h264"), ("libx265", "hevc")])
+def test_the_captions_go_into_a_packet_whose_first_slice_lies_far_in(encoder, decoder):
+    cc_data = caption_triplets(3)
+    packet = _after_a_long_sei(decoder, _one_packet(encoder))
+    assert _decoded_captions(decoder, packet) is None
+    sei = caption_sei(decoder, cc_data)
+    assert _decoded_captions(decoder, _inserted(decoder, packet, sei)) == cc_data
+
+
 def _inserted(codec: str, data: bytes, sei: bytes) -> bytes:
     """`data` as a packet of the encoder's, with `sei` put in: its bytes, once the packet is
     seen to keep its timing and keyframe flag."""
@@ -211,6 +241,8 @@ def test_a_packet_without_a_picture_is_left_alone():
     assert with_sei("h264", delimiter, sei) is None
     untiled = av.Packet(b"\x00\x00\x00\x09\x09\xf0")  # lengths that do not tile
     assert with_sei("h264", untiled, sei) is None
+    left_over = av.Packet(b"\x00\x00\x00\x02\x65\x88\x00")  # a slice, and a byte over
+    assert with_sei("h264", left_over, sei) is None
 
 
 def captions_in_order(path: Path) -> list[bytes | None]:
