@@ -16,9 +16,12 @@ RATE = 48000
 SECONDS = 0.3
 
 
-def _clip_with_sound(path: Path, codec: str, layout: str, sample_format: str) -> None:
+def _clip_with_sound(
+    path: Path, codec: str, layout: str, sample_format: str, bits: int = 24
+) -> None:
     """64x36, 3 frames, and 0.3 s of noise in every channel, using every bit the codec
-    stores (24-bit noise in 24-bit PCM): a re-encode that drops a bit shows."""
+    stores (24-bit noise in 24-bit PCM; `bits` of an s32 sample): a re-encode that drops a
+    bit shows."""
     rng = np.random.default_rng(0)
     with av.open(str(path), "w") as out:
         video = out.add_stream("libx264", rate=10, options={"preset": "ultrafast"})
@@ -35,8 +38,11 @@ def _clip_with_sound(path: Path, codec: str, layout: str, sample_format: str) ->
             shape = (channels, step) if sample_format.endswith("p") else (1, step * channels)
             if sample_format.startswith("flt"):
                 samples = rng.uniform(-0.5, 0.5, shape).astype(np.float32)
-            else:  # 24 bits in the top of an s32, where libav keeps 24-bit samples
-                samples = (rng.integers(-(2**23), 2**23, shape) << 8).astype(np.int32)
+            elif sample_format.startswith("s16"):
+                samples = rng.integers(-(2**15), 2**15, shape).astype(np.int16)
+            else:  # in the top of an s32, where libav keeps 24-bit samples
+                noise = rng.integers(-(2 ** (bits - 1)), 2 ** (bits - 1), shape)
+                samples = (noise << (32 - bits)).astype(np.int32)
             frame = av.AudioFrame.from_ndarray(samples, format=sample_format, layout=layout)
             frame.sample_rate, frame.pts, frame.time_base = RATE, start, Fraction(1, RATE)
             out.mux(sound.encode(frame))
@@ -65,6 +71,7 @@ def _sound(path: Path) -> tuple[str, str, float, np.ndarray]:
         # The audit's cases: AAC each time before.
         ("pcm_s24le", "stereo", "s32", ".mp4", "flac"),
         ("pcm_f32le", "stereo", "flt", ".mp4", "pcm_f32le"),  # FLAC and ALAC hold no floats
+        ("pcm_s16le", "stereo", "s16", ".mp4", "flac"),  # FLAC before ALAC, which MP4 holds too
         ("flac", "7.1", "s32", ".mov", "pcm_s24le"),  # MOV refuses FLAC, ALAC 7.1
     ],
 )
@@ -83,6 +90,18 @@ def test_lossless_audio_is_reencoded_losslessly_where_the_container_holds_a_loss
     assert samples.shape == source_samples.shape  # every channel, every sample
     assert np.array_equal(samples.astype(source_samples.dtype), source_samples)  # bit-exact
     assert first == source_first  # in sync
+
+
+def test_lossless_audio_of_a_depth_the_source_does_not_state_keeps_all_32_bits(tmp_path, weights):
+    # WavPack's depth is not read (only PCM's, FLAC's and ALAC's are): its s32 samples are
+    # taken as 32 bits, which FLAC, storing 24 of them, would cut.
+    source = tmp_path / "in.mkv"
+    _clip_with_sound(source, "wavpack", "stereo", "s32p", bits=32)
+    out = tmp_path / "out.mp4"
+    report = upscale_video(source, out, weights=weights, progress=False)
+    codec, _, _, samples = _sound(out)
+    assert codec == "pcm_s32le", report.notes
+    assert np.array_equal(samples, _sound(source)[3])  # bit-exact
 
 
 def test_lossless_audio_the_container_can_only_hold_lossy_says_it_is_now_lossy(tmp_path, weights):
