@@ -84,3 +84,23 @@ def test_a_language_that_cannot_be_measured_is_written_without_a_note(tmp_path, 
     with av.open(str(tmp_path / f"out{suffix}"), "w") as output:
         tags = fit_language({"language": "fre"}, output, "audio stream #1", notes)
     assert (tags, notes) == ({"language": "fre"}, [])
+
+
+@pytest.mark.parametrize("suffix", [".mkv", ".mov"])
+def test_an_undetermined_language_is_no_language_lost(tmp_path, weights, suffix):
+    # An MP4's tracks without a language read back "und", which Matroska and MOV read back
+    # as no language at all: that is nothing lost, and no note.
+    source = tmp_path / "in.mp4"
+    make_clip(source, frames=3)
+    assert _languages(source) == {"video": "und", "audio": "und"}
+    assert _run(source, tmp_path / f"out{suffix}", weights) == []
+
+
+def test_a_region_written_with_an_underscore_is_named_as_it_goes(tmp_path):
+    # "pt_BR" (a locale's spelling, as some tools write the tag) loses its region in MP4 as
+    # "pt-BR" does, and is said to.
+    notes: list[str] = []
+    with av.open(str(tmp_path / "out.mp4"), "w") as output:
+        tags = fit_language({"language": "pt_BR"}, output, "audio stream #1", notes)
+    assert tags == {"language": "por"}
+    assert notes == ["audio stream #1: language pt_BR written as por (.mp4 stores no more)"]
