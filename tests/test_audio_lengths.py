@@ -69,6 +69,23 @@ def test_packets_with_a_duration_pass_unchanged_and_at_once(tmp_path):
         assert [(p.pts, p.duration) for p in passed] == stated
 
 
+def test_packets_of_other_tracks_pass_at_once_without_a_duration(tmp_path):
+    # Only a sound's last sample needs a length in MP4 and MOV: a picture or a cue without
+    # one is not held back to be timed (nor decoded) as sound is.
+    source = tmp_path / "clip.mkv"
+    make_clip(source, frames=4, subtitles=True)
+    lengths = AudioLengths()
+    with av.open(str(source)) as container:
+        tracks = (container.streams.video[0], container.streams.subtitles[0])
+        packets = [p for p in container.demux(*tracks) if p.size]
+        for packet in packets:
+            packet.duration = 0
+        passed = [lengths.take(p) for p in packets]
+    assert passed == [[p] for p in packets]
+    assert lengths.rest() == []
+    assert not any(p.duration for p in packets)
+
+
 def test_a_packet_without_a_duration_is_ended_by_the_next_and_the_last_by_its_samples(
     tmp_path,
 ):
