@@ -29,6 +29,7 @@ from PIL import Image
 from vsr import EncodeSettings, upscale_video
 from vsr.cli import main
 from vsr.video.hdr import Hdr10, hdr10_of
+from vsr.video.subtitle_header import PLAIN_HEADER, header_for_conversion
 
 
 def vsr(*args: object) -> int:
@@ -1081,6 +1082,15 @@ def test_an_ass_track_without_a_style_header_is_converted_in_a_plain_style(
         f"subtitle stream #1 (ssa): {suffix} cannot hold ssa; converted to {text_format} "
         "in a plain style, as it has no style header"
     ) in notes
+
+
+@pytest.mark.parametrize("blank", [None, b"", b"\0", b" \r\n"])
+def test_a_style_header_of_blanks_is_converted_with_the_plain_one(blank):
+    # Whitespace or NULs alone (a muxer's padding) hold no style either, and get the
+    # plain header as a missing one does; a header with styles is kept.
+    assert header_for_conversion(blank) == (PLAIN_HEADER.encode(), True)
+    styled = b"[Script Info]\nScriptType: v4.00+\n"
+    assert header_for_conversion(styled) == (styled, False)
 
 
 def _telemetry(path: Path) -> tuple[dict[str, str], list[tuple[bytes, Fraction]]]:
