@@ -48,6 +48,8 @@ def output_timing(path: Path) -> tuple[Fraction, list[Fraction], list[bytes]]:
         ("b.h264", "h264", "libx264", Fraction(50)),
         ("c.hevc", "hevc", "libx265", Fraction(24)),
         ("d.m2v", "mpeg2video", "mpeg2video", NTSC),
+        # MPEG-4 part 2 states its clock's 30000 ticks a second, not its 29.97 frames.
+        ("e.m4v", "m4v", "mpeg4", NTSC),
     ],
 )
 def test_a_raw_stream_is_timed_by_the_rate_it_states_from_zero(
@@ -88,6 +90,18 @@ def test_a_frame_is_never_timed_shorter_than_its_two_fields():
         frame.duration = ticks  # a field, three fields, a frame
     stamped = list(timing.stamped(iter(frames)))
     assert [frame.pts for frame in stamped] == [0, 40040, 100100]
+
+
+def test_a_packet_is_counted_as_long_as_its_fields_up_to_a_tripled_frame():
+    # A field-coded picture's packet is one field; MPEG-2's progressive frame tripling shows
+    # a frame for six, the most there is.
+    timing = RawTiming(NTSC, Fraction(1, 1200000), parser_rate=NTSC)
+    lengths = []
+    for fields in (1, 2, 3, 6, 8):
+        packet = av.Packet(b"\0")
+        packet.duration = 20020 * fields
+        lengths.append(timing.packet_frames(packet))
+    assert lengths == [Fraction(1, 2), 1, Fraction(3, 2), 3, 3]
 
 
 def test_a_cut_of_a_raw_stream_keeps_exactly_the_frames_in_it(weights, tmp_path):
@@ -242,8 +256,20 @@ def test_rates_are_read_exactly_and_rounded_ntsc_rates_are_theirs():
     assert parse_rate("59.94") == Fraction(60000, 1001)
     assert parse_rate("25") == 25 and parse_rate("12.5") == Fraction(25, 2)
     assert parse_rate(Fraction(48)) == 48 and parse_rate("29.9") == Fraction(299, 10)
+    assert parse_rate("2997/100") == Fraction(2997, 100)  # a fraction is taken as written
+    assert parse_rate("1000") == 1000  # the fastest there is
     with pytest.raises(VsrError, match="input_rate must be a frame rate"):
         parse_rate(True, "input_rate")
+
+
+def test_an_input_rate_of_25_for_a_stream_stating_none_is_no_retiming(tmp_path):
+    # 25 fps is the rate such a stream is timed at anyway: the same output, so a run
+    # resumed with it or without it continues.
+    source = tmp_path / "in.mjpeg"
+    make_raw_stream(source, "mjpeg", "mjpeg", 30, frames=2, pix_fmt="yuvj420p")
+    with av.open(str(source)) as container:
+        stream = container.streams.video[0]
+        assert RawTiming.of(stream, Fraction(25)) == RawTiming.of(stream, None)
 
 
 def test_segment_mode_refuses_a_raw_stream_in_words(tmp_path):
@@ -462,3 +488,38 @@ def test_a_raw_streams_length_is_counted_only_for_a_run_that_asks_for_it(
         assert reader.info.frames_to_expect() == (12, True)
         assert reader.info.frames_to_expect() == (12, True)
     assert len(counted) == 2
+
+
+def _numbered_frame(number: int) -> av.VideoFrame:
+    """A frame as the decoder hands it on, carrying its packet's number."""
+    frame = av.VideoFrame(16, 16, "yuv420p")
+    frame.opaque = number
+    return frame
+
+
+def test_the_second_field_of_a_frame_before_a_lost_one_is_no_loss(tmp_path):
+    # A field-coded picture's two fields are two packets, half a frame long each, and one
+    # frame carrying the first's number: after frame 0 (packets 0 and 1), packets 2 and 3
+    # gave no frame, and frame 4 starts one frame later, not one and a half.
+    source = tmp_path / "a.h264"
+    make_raw_stream(source, frames=2)
+    with av.open(str(source)) as container:
+        losses = RawStreamLosses(container.streams.video[0], lambda packet: Fraction(1, 2))
+        for _ in range(6):
+            losses.number(av.Packet(b"\0"))
+        gaps = [losses.gap_before(_numbered_frame(number)) for number in (0, 4)]
+    assert gaps == [0, 1]
+
+
+def test_a_frame_lost_among_frames_delivered_out_of_their_packets_order_is_counted(tmp_path):
+    # B-frames come out before the P-frame decoded ahead of them: packets 3 (P), 4 and 5
+    # (B) are shown 4, 5, 3; with 4 lost, 5 then 3 are kept, and 4 lies between them.
+    source = tmp_path / "a.h264"
+    make_raw_stream(source, frames=2)
+    with av.open(str(source)) as container:
+        losses = RawStreamLosses(container.streams.video[0])
+        for number in (5, 3):
+            frame = _numbered_frame(number)
+            losses.decoded(frame)
+            losses.kept(frame)
+    assert losses.lost() == 1
