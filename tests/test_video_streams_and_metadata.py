@@ -16,6 +16,7 @@ import av
 import numpy as np
 import pytest
 from media import (
+    frame_from_planes,
     gop_header_timecodes,
     make_bmp_cover_mp4,
     make_clip,
@@ -23,6 +24,7 @@ from media import (
     make_empty_scte35_ts,
     make_gopro_clip,
     make_unregistered_dirac_ts,
+    picture_planes,
 )
 from PIL import Image
 
@@ -1178,6 +1180,38 @@ def test_a_data_track_the_output_refuses_is_not_read_for_a_first_packet(
     asked.clear()
     assert vsr(source, tmp_path / "out.mp4", "--weights", weights) == 0
     assert any(1 in indexes for indexes in asked)  # MP4 takes it: its packet is tried
+
+
+def _ts_with_klv(path: Path) -> Path:
+    """4 frames of H.264 in MPEG-TS with a KLV metadata track (a drone's), a packet a
+    frame: a SMPTE universal key, then three bytes and the frame's number."""
+    key = bytes.fromhex("060e2b34020b01010e01030101000000")
+    with av.open(str(path), "w", format="mpegts") as out:
+        video = out.add_stream("libx264", rate=25, options={"preset": "ultrafast", "bf": "0"})
+        video.width, video.height, video.pix_fmt = 64, 48, "yuv420p"
+        klv = out.add_data_stream("klv")
+        for index in range(4):
+            frame = frame_from_planes(picture_planes(64, 48, index, "yuv420p"), "yuv420p")
+            frame.pts = index
+            out.mux(video.encode(frame))
+            packet = av.Packet(key + bytes([3, 2, 1, index]))
+            packet.stream, packet.time_base = klv, Fraction(1, 90000)
+            packet.pts = packet.dts = index * 3600
+            out.mux(packet)
+        out.mux(video.encode(None))
+    return path
+
+
+def test_a_data_track_the_output_writes_as_another_codec_is_named_as_not_held(tmp_path, weights):
+    # MOV's header takes a KLV track, but writes it as a track of no codec: only reading
+    # the copy back tells, and a copy that is no longer KLV is none.
+    source = _ts_with_klv(tmp_path / "klv.ts")
+    out, report = tmp_path / "out.mov", tmp_path / "r.json"
+    assert vsr(source, out, "--weights", weights, "--report", report) == 0
+    with av.open(str(out)) as container:
+        assert not container.streams.data
+    notes = json.loads(report.read_text())["notes"]
+    assert "data stream #1 (klv): not copied (.mov cannot hold this data stream)" in notes
 
 
 def test_an_empty_scte35_track_is_named_as_one_no_output_holds(tmp_path, weights):
