@@ -490,6 +490,7 @@ def test_a_refused_x265_parameter_brings_no_x265_chatter(clip, tmp_path, capfd):
         ("libvpx-vp9", -5, "crf -5: libvpx-vp9 takes 0 to 63"),
         ("libvpx-vp9", 64, "crf 64: libvpx-vp9 takes 0 to 63"),
         ("libsvtav1", -5, "crf -5: libsvtav1 takes 1 to 63"),
+        ("libsvtav1", -1, "crf -1: libsvtav1 takes 1 to 63"),  # its "unset" is 0, not -1
         ("libsvtav1", 99, "crf 99: libsvtav1 takes 1 to 63"),
     ],
 )

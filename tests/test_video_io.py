@@ -129,22 +129,24 @@ def test_ten_bit_stays_ten_bit(tmp_path):
     assert np.abs(output[0].planes[0].astype(int) - decoded[0].planes[0]).mean() < 8
 
 
-def test_odd_size_with_libx264_keeps_the_exact_size(tmp_path):
+@pytest.mark.parametrize(("width", "height"), [(101, 57), (100, 57)])  # odd height alone
+def test_odd_size_with_libx264_keeps_the_exact_size(tmp_path, width, height):
     """libx264 refuses odd sizes at 4:2:0; the writer switches to 4:4:4 and says so."""
     source = tmp_path / "odd.mkv"
-    made = make_clip(source, 101, 57, 3, codec="ffv1", audio=False)
+    made = make_clip(source, width, height, 3, codec="ffv1", audio=False)
     with VideoReader(source) as reader:
         info = reader.info
-        with VideoWriter(tmp_path / "out.mp4", info, 101, 57, EncodeSettings()) as writer:
+        with VideoWriter(tmp_path / "out.mp4", info, width, height, EncodeSettings()) as writer:
             assert (writer.pix_fmt, writer.chroma_shift) == ("yuv444p", (0, 0))
-            assert any("odd size 101x57" in note for note in writer.notes)
+            assert any(f"odd size {width}x{height}" in note for note in writer.notes)
             for frame in reader.frames():
                 y, u, v = frame.planes
                 # The engine would convert to 4:4:4; here chroma is simply repeated.
-                full = [np.repeat(np.repeat(c, 2, 0), 2, 1)[:57, :101] for c in (u, v)]
+                full = [np.repeat(np.repeat(c, 2, 0), 2, 1)[:height, :width] for c in (u, v)]
                 writer.write((y, full[0], full[1]), frame.pts)
     reader, output = decode_all(tmp_path / "out.mp4")
-    assert (reader.info.width, reader.info.height, reader.info.pix_fmt) == (101, 57, "yuv444p")
+    assert (reader.info.width, reader.info.height) == (width, height)
+    assert reader.info.pix_fmt == "yuv444p"
     assert len(output) == len(made)
 
 
