@@ -184,6 +184,16 @@ def test_vp8_pictures_are_made_in_bt601(clip, tmp_path):
     assert any("BT.601" in note for note in writer.notes)
 
 
+def test_a_bt601_source_to_vp8_is_not_said_to_be_converted(tmp_path):
+    # Its matrix is already VP8's own: nothing is converted, and no note says it is.
+    source = tmp_path / "bt601.mkv"
+    make_clip(source, 32, 24, frames=1, audio=False, codec="ffv1", colors=(6, 1, 6, 6))
+    writer = writer_for(source, tmp_path / "out.webm", EncodeSettings(codec="libvpx"))
+    writer.abort()
+    assert writer.color_matrix == "bt601"
+    assert not [note for note in writer.notes if "BT.601" in note]
+
+
 @pytest.mark.parametrize("suffix", [".mkv", ".mp4", ".mov"])
 def test_mjpeg_pictures_are_made_in_bt601(clip, tmp_path, suffix):
     # libav's MJPEG decoder reads BT.601 whatever the container says: a BT.709 source,
