@@ -115,3 +115,21 @@ def test_a_packet_followed_by_one_at_the_same_time_keeps_its_own_length(tmp_path
         packets[1].pts = packets[1].dts = packets[0].pts
         passed = [ready for p in packets for ready in lengths.take(p)] + lengths.rest()
     assert passed[0].duration == 86  # 4096 samples at 48 kHz: 85.3 ms, rounded up
+
+
+def test_a_last_packet_that_does_not_decode_is_as_long_as_the_step_before_it(tmp_path):
+    # Neither its samples nor a frame size (Matroska's ALAC states none) tell its length:
+    # the step before it does, where no length at all left it outside an MP4's edit list.
+    source = _alac_in_matroska(tmp_path / "alac.mkv")
+    lengths = AudioLengths()
+    with av.open(str(source)) as container:
+        stream = container.streams.audio[0]
+        assert not stream.codec_context.frame_size
+        packets = [p for p in container.demux(stream) if p.size]
+        damaged = av.Packet(b"\xff" * packets[-1].size)
+        damaged.stream, damaged.time_base = stream, packets[-1].time_base
+        damaged.pts = damaged.dts = packets[-1].pts
+        packets[-1] = damaged
+        passed = [ready for p in packets for ready in lengths.take(p)] + lengths.rest()
+    assert passed[-1] is damaged
+    assert damaged.duration == passed[-2].duration == 85  # 256 ms to 341 ms, the step before
