@@ -473,3 +473,37 @@ def test_a_time_budget_cut_by_small_steps_is_said_from_the_total_last_said(
     final = json.loads((tmp_path / "run" / "config.json").read_text())["steps"]
     assert final < 0.9 * int(fitted)  # the slower steps cut it by half or so
     assert final >= 0.99 * said[-1]
+
+
+def one_process(total: int) -> int:
+    """StepBudget's `agree` for a run alone: the total it proposes is the one it takes."""
+    return total
+
+
+def test_a_refit_lowers_the_total_to_the_time_left_and_never_raises_it() -> None:
+    # 50 measured steps in 5 s (10 steps/s), fixed at step 60 and 6 s of a 60 s budget:
+    # 60 + 10 * 54 = 600 steps in all.
+    budget = StepBudget(steps=0, minutes=1.0, start_step=0, stored=None)
+    assert (budget.measure_from, budget.measure_to) == (10, 60)
+    assert not budget.after_step(10, lambda: 1.0, one_process)
+    assert budget.after_step(60, lambda: 6.0, one_process)
+    assert budget.total == 600
+    # Steps faster than measured leave time for 620: the run keeps the 600 it fixed.
+    assert budget.refit(100, lambda: 8.0, one_process) == 600
+    assert budget.total == 600
+    # Slower ones (a validation, a save) leave 30 s for 300 more: lowered to 500.
+    assert budget.refit(200, lambda: 30.0, one_process) == 600
+    assert budget.total == 500
+
+
+def test_only_time_left_out_among_the_measured_steps_is_taken_from_their_time() -> None:
+    # A save in the warm-up (steps 1 to 10) is before the measurement's start: taking its
+    # 2 s from the measured steps' time as well gave them 50 steps in 3 s, not 5.
+    budget = StepBudget(steps=0, minutes=1.0, start_step=0, stored=None)
+    assert (budget.measure_from, budget.measure_to) == (10, 60)
+    budget.leave_out(2.0)  # a save at step 5
+    budget.after_step(10, lambda: 3.0, one_process)
+    budget.leave_out(1.0)  # a validation at step 30, within the measurement
+    budget.after_step(60, lambda: 9.0, one_process)
+    assert budget.measured_rate == 10.0  # 50 steps in 9 - 3 - 1 = 5 s
+    assert budget.total == 60 + 10 * 51
