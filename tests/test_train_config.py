@@ -59,11 +59,39 @@ def test_the_seeds_at_either_end_of_torchs_range_are_taken(tmp_path, seed) -> No
 
 
 @pytest.mark.parametrize(
+    ("taken", "refused", "message"),
+    [
+        # The smallest patch, 4 LR pixels a side, and the next multiple of the scale down.
+        ({"scale": 2, "patch": 8}, {"scale": 2, "patch": 6}, "patch 6 is too small for scale 2"),
+        ({"scale": 4, "patch": 16}, {"scale": 4, "patch": 12}, "patch 12 is too small for scale 4"),
+        # A constant rate, by either schedule: lowered by nothing, or from lr down to lr.
+        ({"lr_gamma": 1.0}, {"lr_gamma": 1.01}, "lr_gamma 1.01 is above 1"),
+        (
+            {"schedule": "cosine", "lr_min": 2e-4},
+            {"schedule": "cosine", "lr_min": 2.1e-4},
+            "lr_min 0.00021 is above lr 0.0002",
+        ),
+    ],
+)
+def test_the_settings_at_the_edge_of_what_trains_are_taken(
+    tmp_path, taken, refused, message
+) -> None:
+    folder = {"train_dir": str(tmp_path)}
+    config = load_config(None, {**folder, **taken})
+    assert {key: getattr(config, key) for key in taken} == taken
+    with pytest.raises(VsrError) as refusal:
+        load_config(None, {**folder, **refused})
+    assert str(refusal.value).startswith(message)
+
+
+@pytest.mark.parametrize(
     ("setting", "message"),
     [
         ("lr_step = 0", "lr_step must be positive, not 0"),
         ("lr_min = -1e-6", "lr_min must be"),
         ("out = 5", "setting out must be str, not 5"),
+        # Python's True is the int 1: a batch of one patch, trained without a word.
+        ("batch = true", "setting batch must be int, not True"),
         # Trained into the recipe's folder, the run's files among the recipes.
         ('out = ""', "out is empty; give the folder for checkpoints, logs and weights"),
         # Raised "RuntimeError: value cannot be converted to type float without overflow"
@@ -208,6 +236,15 @@ def test_more_threads_than_cpus_is_a_note_and_the_cpus_are_used(tmp_path, capsys
     assert seen[0] == cpus and torch.get_num_threads() == threads_before
     err = capsys.readouterr().err
     assert f"vsr: threads {cpus + 1} is more than the {cpus} CPUs this run may use" in err
+
+
+def test_as_many_threads_as_cpus_are_taken_without_a_note(tmp_path, capsys, monkeypatch):
+    cpus = len(os.sched_getaffinity(0))
+    seen = []
+    monkeypatch.setattr(loop, "_train", lambda *_: seen.append(torch.get_num_threads()))
+    loop.train(tiny_config(tmp_path, threads=cpus))
+    assert seen == [cpus]
+    assert "threads" not in capsys.readouterr().err
 
 
 @pytest.mark.parametrize("rank", [0, 1])
