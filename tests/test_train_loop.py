@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import math
 import os
 import time
 from pathlib import Path
@@ -21,6 +22,7 @@ from vsr.train.budget import MEASURE_STEPS, WARMUP_STEPS
 from vsr.train.checkpoint import export_weights
 from vsr.train.config import TrainConfig, load_config
 from vsr.train.data import PatchStore, batch_generator
+from vsr.train.trainlog import CSV_FIELDS
 from vsr.train.transfer import init_from_weights
 
 
@@ -247,7 +249,9 @@ def test_a_resume_after_a_row_cut_short_starts_its_rows_on_a_line_of_their_own(t
     log.write_text(text[:20])
     loop.train(tiny_config(tmp_path, steps=10, log_every=2), resume=True)
     with open(log, newline="") as file:
-        assert [row["step"] for row in csv.DictReader(file)] == ["10"]
+        rows = list(csv.DictReader(file))
+    assert list(rows[0]) == CSV_FIELDS  # not the stump's "step,steps_total,los"
+    assert [row["step"] for row in rows] == ["10"]
 
 
 def test_a_resume_drops_the_rows_past_its_checkpoint_from_a_log_saved_with_a_bom(
@@ -312,6 +316,20 @@ def test_a_resume_on_another_validation_set_keeps_the_old_best_apart(tmp_path) -
     best_on_b = max(float(r["val_psnr"]) for r in rows if int(r["step"]) > 2)
     _, metadata = read_state_dict(run / "best.safetensors")
     assert float(metadata["val_psnr"]) == pytest.approx(best_on_b, abs=1e-4)
+
+
+def test_every_change_of_validation_set_keeps_the_best_weights_before_it(tmp_path) -> None:
+    # The third set's change replaced the weights kept at the second's.
+    for earlier in (b"set A", b"set B", b"set C"):
+        (tmp_path / "best.safetensors").write_bytes(earlier)
+        assert loop._start_best_afresh(tmp_path) == -math.inf
+    assert not (tmp_path / "best.safetensors").exists()
+    kept = ["best_previous_val", "best_previous_val_2", "best_previous_val_3"]
+    assert [(tmp_path / f"{name}.safetensors").read_bytes() for name in kept] == [
+        b"set A",
+        b"set B",
+        b"set C",
+    ]
 
 
 def test_train_command_reports_user_mistakes(tmp_path, capsys) -> None:

@@ -241,6 +241,21 @@ def test_resume_never_replaces_best_weights_with_worse(tmp_path) -> None:
     assert (run / "best.safetensors").read_bytes() == before
 
 
+def test_best_weights_are_those_that_first_reached_the_best_psnr(tmp_path, monkeypatch) -> None:
+    # A later validation that only equals the best is no better: its weights are not kept.
+    class SameScoreEveryTime:
+        def __init__(self, folder, scale) -> None:
+            pass
+
+        def __call__(self, model, device) -> tuple[float, float]:
+            return 30.0, 0.9
+
+    monkeypatch.setattr(loop, "Validator", SameScoreEveryTime)
+    loop.train(tiny_config(tmp_path, steps=4, val_every=2, val_dir=str(tmp_path / "val")))
+    _, metadata = read_state_dict(tmp_path / "run" / "best.safetensors")
+    assert (metadata["steps"], metadata["val_psnr"]) == ("2", "30.0000")
+
+
 def test_resume_drops_log_rows_past_its_checkpoint(tmp_path, monkeypatch) -> None:
     real_save = loop.save_checkpoint
 
@@ -263,6 +278,20 @@ def test_resume_names_the_settings_it_changes(tmp_path, capsys) -> None:
     loop.train(tiny_config(tmp_path, steps=2, batch=2), resume=True)
     err = capsys.readouterr().err
     assert "resuming with changed settings: batch 4 -> 2, steps 1 -> 2\n" in err
+
+
+def test_resume_on_another_number_of_processes_names_the_whole_batch(tmp_path, capsys) -> None:
+    # The batch is per process: a run of two processes resumed alone trains on half of it.
+    loop.train(tiny_config(tmp_path, steps=1))
+    state = torch.load(tmp_path / "run" / "last.pt", weights_only=True)
+    state["processes"] = 2
+    torch.save(state, tmp_path / "run" / "last.pt")
+    capsys.readouterr()
+    loop.train(tiny_config(tmp_path, steps=2), resume=True)
+    assert (
+        "vsr: resuming on 1 process(es) instead of 2: the batch of all of them together goes "
+        "from 8 to 4\n"
+    ) in capsys.readouterr().err
 
 
 def test_resume_with_only_the_run_folder_goes_on_with_the_runs_own_settings(
@@ -452,6 +481,12 @@ def test_a_run_that_cannot_start_leaves_no_folder_for_its_lock(tmp_path) -> None
     with pytest.raises(VsrError):
         loop.train(config)
     assert not (tmp_path / "new").exists()
+    # A folder made for the run beforehand is the user's: it stays, with the lock alone in it.
+    made_beforehand = tmp_path / "empty"
+    made_beforehand.mkdir()
+    with pytest.raises(VsrError):
+        loop.train(dataclasses.replace(config, out=str(made_beforehand)))
+    assert [path.name for path in made_beforehand.iterdir()] == [LOCK_FILE]
 
 
 def _held_by_another(run) -> bool:
