@@ -4,6 +4,7 @@ on the CPU, help for every flag, and a damaged checkpoint named as such."""
 from __future__ import annotations
 
 import csv
+import re
 import sys
 from pathlib import Path
 
@@ -29,6 +30,12 @@ def test_every_line_is_marked_and_the_last_says_where_the_weights_are(
     assert lines and all(line.startswith("vsr: ") for line in lines), lines
     assert lines.count("vsr: tensorboard is not installed: logging to log.csv only") == 1
     assert lines[-1] == f"vsr: weights: {config.out}/last.safetensors"
+    # Before it, the throughput of the run's steps, all of them.
+    assert re.fullmatch(
+        r"vsr: throughput [\d.]+ steps/s over 2 steps; per step [\d.]+ ms data \+ "
+        r"[\d.]+ ms compute \(wall clock\), [\d.]+ ms wall",
+        lines[-2],
+    ), lines[-2]
 
     # With validation, the best weights too.
     make_dataset(tmp_path / "val" / "HR", count=1)
@@ -134,6 +141,20 @@ def test_a_bare_number_from_torch_is_replaced_by_the_kind_of_problem(
 def test_weights_in_place_of_a_checkpoint_are_no_training_state(finished_run, capsys) -> None:
     config, checkpoint = finished_run
     torch.save(torch.load(checkpoint, weights_only=True)["model"], checkpoint)
+    capsys.readouterr()
+    assert f"{checkpoint}: not a training checkpoint (no training state in it)" in (
+        _resume_error(config, capsys)
+    )
+
+
+def test_another_trainers_checkpoint_with_its_model_alone_is_no_training_state(
+    finished_run, capsys
+) -> None:
+    # Its weights under "model", as vsr's are, but no optimiser, step or settings: it is not
+    # a run that --resume can go on with.
+    config, checkpoint = finished_run
+    weights = torch.load(checkpoint, weights_only=True)["model"]
+    torch.save({"model": weights, "epoch": 3}, checkpoint)
     capsys.readouterr()
     assert f"{checkpoint}: not a training checkpoint (no training state in it)" in (
         _resume_error(config, capsys)
