@@ -18,6 +18,7 @@ import vsr.train.budget as budget
 import vsr.train.loop as loop
 from vsr.models.checkpoint import read_state_dict
 from vsr.train.data import PatchStore, batch_generator
+from vsr.train.distributed import torchrun_place
 from vsr.train.loop import train
 
 
@@ -307,3 +308,23 @@ def test_ranks_resume_from_rank_0s_checkpoint_or_refuse_together(tmp_path, where
             assert outcome.startswith(
                 f"VsrError: the run in {tmp_path / f'node{rank}'} is already at step 4 "
             ), (rank, outcome)
+
+
+@pytest.mark.parametrize(
+    ("variables", "place"),
+    [
+        # One node, torchrun's LOCAL_RANK left out: the rank picks the GPU, not GPU 0 for all.
+        ({"WORLD_SIZE": "2", "RANK": "1"}, (1, 2, 1)),
+        # The second of two nodes of two GPUs each: rank 3 is that node's second GPU.
+        ({"WORLD_SIZE": "4", "RANK": "3", "LOCAL_RANK": "1"}, (3, 4, 1)),
+        # A RANK without WORLD_SIZE means nothing: the run is alone.
+        ({"RANK": "1", "LOCAL_RANK": "1"}, (0, 1, 0)),
+    ],
+)
+def test_each_process_takes_the_place_torchrun_names(monkeypatch, variables, place) -> None:
+    for name in ("WORLD_SIZE", "RANK", "LOCAL_RANK"):
+        monkeypatch.delenv(name, raising=False)
+    for name, value in variables.items():
+        monkeypatch.setenv(name, value)
+    found = torchrun_place()
+    assert (found.rank, found.world, found.local_rank) == place

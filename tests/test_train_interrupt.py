@@ -129,3 +129,14 @@ def test_a_second_signal_stops_at_once(tmp_path, monkeypatch, vsr_signal_handler
     assert not [
         p for p in (tmp_path / "run").iterdir() if p.name.startswith(".") and p.name != LOCK_FILE
     ]
+
+
+def test_a_signal_during_the_last_step_lets_the_run_write_its_weights(tmp_path, monkeypatch):
+    # The step that stops is the run's last: it ends as a finished run, weights written.
+    _signal_while_sampling(monkeypatch, signal.SIGINT, batch=4)
+    try:
+        loop.train(tiny_config(tmp_path, steps=4))
+    except KeyboardInterrupt:  # not let out: pytest would take it for its own Ctrl-C
+        pytest.fail("the run stopped at its last step instead of finishing")
+    assert (tmp_path / "run" / "last.safetensors").is_file()
+    assert torch.load(tmp_path / "run" / "last.pt", weights_only=True)["step"] == 4
