@@ -110,11 +110,18 @@ def test_encoder_list():
     assert {"libx264", "libx265", "ffv1", "libsvtav1"} <= set(names)
     # RGB video encoders take vsr's RGB planes; image formats are no output codecs.
     assert {"png", "libx264rgb", "qtrle"} <= set(names) and "bmp" not in names
+    # Hardware encoders that take semi-planar frames only (nv12, p010le) are fed their planar
+    # twins: listed, where this build has them.
+    semi_planar_only = {"h264_qsv", "hevc_qsv", "av1_qsv"} & set(av.codecs_available)
+    assert semi_planar_only <= set(names)
     assert video_encoder("h264").name == "libx264"  # codec names resolve to an encoder
     with pytest.raises(VsrError, match="the usual ones: libx264, libx265, .*ffv1.*; the others: "):
         video_encoder("h.264")
     with pytest.raises(VsrError, match="did you mean libx265 or libx264"):  # a typo
         video_encoder("libx246")
+    # libav opens an audio encoder by the name as well: it is no video codec.
+    with pytest.raises(VsrError, match=r"^unknown video codec 'aac'; the usual ones: "):
+        video_encoder("aac")
 
 
 @pytest.mark.parametrize(
@@ -134,6 +141,19 @@ def test_an_encoder_called_by_its_common_name_is_named_as_libav_knows_it(name, m
         video_encoder(name)
     said = f"unknown video codec {name!r}; did you mean {meant}? the usual ones: "
     assert str(refused.value).startswith(said)
+
+
+@pytest.mark.parametrize(
+    ("name", "hint"),
+    [
+        ("mjpg", "did you mean mjpeg? "),  # not "mjpeg or mpeg4": only a near spelling
+        ("divx", ""),  # no encoder is spelt like it: no guess (libvpx) to mislead
+    ],
+)
+def test_only_an_encoder_spelt_nearly_alike_is_offered_for_a_typo(name, hint):
+    with pytest.raises(VsrError) as refused:
+        video_encoder(name)
+    assert str(refused.value).startswith(f"unknown video codec {name!r}; {hint}the usual ones: ")
 
 
 @pytest.mark.parametrize(("stored", "depth"), [("bgr0", 8), ("gbrp10le", 10)])
