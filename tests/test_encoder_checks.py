@@ -15,6 +15,7 @@ from vsr.errors import VsrError
 from vsr.ops.yuv import GBR
 from vsr.video import encoder_choice
 from vsr.video.codecs import video_encoder
+from vsr.video.containers import containers_taking
 from vsr.video.reader import VideoReader
 from vsr.video.writer import EncodeSettings, VideoWriter, temp_path_for
 
@@ -128,6 +129,23 @@ def test_a_refused_codec_is_advised_the_containers_that_store_it(
         writer_for(clip, tmp_path / f"out{suffix}", EncodeSettings(codec=codec)).abort()
 
 
+@pytest.mark.parametrize(
+    ("codec", "refused_by", "said"),
+    [
+        ("ffv1", ".mov", "(use .mp4 or .mkv, or a codec such as h264)"),
+        (
+            "libvpx-vp9",
+            ".mov",
+            "(Invalid argument; use .mp4, .mkv or .webm, or a codec such as h264)",
+        ),
+    ],
+)
+def test_the_containers_advised_are_listed_in_words(clip, tmp_path, codec, refused_by, said):
+    with pytest.raises(VsrError) as refused:
+        writer_for(clip, tmp_path / f"out{refused_by}", EncodeSettings(codec=codec))
+    assert str(refused.value) == f"{codec} cannot be stored in {refused_by} files {said}"
+
+
 @pytest.mark.parametrize("codec", ["utvideo", "huffyuv"])
 def test_a_codec_no_container_stores_is_said_so_and_not_offered(clip, tmp_path, codec):
     # utvideo into .mov was told "(use .mkv, or a codec such as h264)", and .mkv refuses it
@@ -143,6 +161,15 @@ def test_a_codec_no_container_stores_is_said_so_and_not_offered(clip, tmp_path, 
         video_encoder("bogus")
     offered = str(unknown.value).split("the usual ones: ")[1]
     assert codec not in offered and "magicyuv" in offered
+
+
+def test_an_encoder_the_probe_cannot_open_is_taken_at_the_muxers_word():
+    # Whether a header refuses a codec is measured on a 352x288 picture, which DNxHD (broadcast
+    # sizes only) and a hardware encoder without its device do not open at: not measured,
+    # they are taken where the muxer lists them, not called storable nowhere.
+    assert containers_taking("dnxhd") == [".mov"]
+    offered = str(pytest.raises(VsrError, video_encoder, "nosuchcodec").value)
+    assert "dnxhd" in offered.split("the others: ")[1].split(", ")
 
 
 @pytest.mark.parametrize("name", ["vc2", "dirac"])
