@@ -103,6 +103,10 @@ def test_the_time_bases_chosen():
     assert encoder_time_base("mpeg4", Fraction(1, 90000), rate) == Fraction(1, 45000)
     assert encoder_time_base("mpeg4", Fraction(1001, 120000), rate) == Fraction(1001, 60000)
     assert encoder_time_base("mpeg4", Fraction(1, 12800), rate) == Fraction(1, 12800)
+    # MPEG-4 takes 65535 ticks a second itself; a tick no whole number of which fits (a
+    # prime count of them a second) gives way to the finest it takes.
+    assert encoder_time_base("mpeg4", Fraction(1, 65535), rate) == Fraction(1, 65535)
+    assert encoder_time_base("mpeg4", Fraction(1, 1000003), rate) == Fraction(1, 65535)
     assert encoder_time_base("libx264", Fraction(1, 90000), rate) == Fraction(1, 90000)
 
 
@@ -111,3 +115,6 @@ def test_the_grid_keeps_times_on_it_and_rising():
     assert [grid.place(t) for t in (0, 33, 67, 100)] == [0, 33, 67, 100]
     assert grid.moved == 0
     assert grid.place(101) == 133 and grid.moved == 1  # one frame later, not on 100 again
+    # A time half-way between two frames is as near one as the other: placed, not moved.
+    grid = FrameGrid(Fraction(40))
+    assert [grid.place(t) for t in (0, 60)] == [0, 80] and grid.moved == 0
