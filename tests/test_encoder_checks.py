@@ -163,6 +163,16 @@ def test_a_codec_no_container_stores_is_said_so_and_not_offered(clip, tmp_path, 
     assert codec not in offered and "magicyuv" in offered
 
 
+def test_an_option_no_part_of_the_encoder_takes_is_refused_by_the_writer(clip, tmp_path):
+    # A writer made without the run's checks first (vsr.video.writer's own callers) has its
+    # trial open, where libav hands back the options nothing took, as the only check: a
+    # typo in the options was otherwise encoded without a word.
+    said = r"^libx264 has no option nosuch \(check settings=EncodeSettings\(options=\.\.\.\)\)$"
+    with pytest.raises(VsrError, match=said):
+        writer_for(clip, tmp_path / "out.mkv", EncodeSettings(options={"g": "5", "nosuch": "1"}))
+    assert not (tmp_path / "out.mkv").exists()
+
+
 def test_an_encoder_the_probe_cannot_open_is_taken_at_the_muxers_word():
     # Whether a header refuses a codec is measured on a 352x288 picture, which DNxHD (broadcast
     # sizes only) and a hardware encoder without its device do not open at: not measured,
