@@ -23,7 +23,7 @@ from vsr.video.encoder_choice import EncoderChoice
 from vsr.video.reader import VideoReader
 from vsr.video.writer import EncodeSettings
 
-_FORMATS = {".mp4": "mp4", ".mkv": "matroska", ".mov": "mov"}
+_FORMATS = {".mp4": "mp4", ".mkv": "matroska", ".mov": "mov", ".webm": "webm"}
 
 
 @pytest.mark.parametrize(
@@ -296,10 +296,12 @@ def choice_for(source: Path, output: Path, **settings) -> EncoderChoice:
         ("libx264", ".mp4", None, "topleft", False),  # in the stream (the VUI)
         ("libx265", ".mov", None, "topleft", False),
         ("ffv1", ".mkv", None, "topleft", False),  # in Matroska's track header
+        ("libvpx-vp9", ".webm", None, "topleft", False),  # and WebM's
         ("prores_ks", ".mkv", "yuv422p10le", "left", False),  # topleft at 4:2:2 is left
         ("prores_ks", ".mov", "yuv422p10le", "left", False),
         ("mpeg4", ".mp4", None, "left", True),  # its decoder reads "left" whatever is declared
         ("mjpeg", ".mkv", None, "center", True),  # and this one "center"
+        ("mpeg1video", ".mkv", None, "center", True),  # as does MPEG-1's
     ],
 )
 def test_the_output_declares_the_sources_siting_where_decoders_read_it(
@@ -312,6 +314,20 @@ def test_the_output_declares_the_sources_siting_where_decoders_read_it(
     assert choice.options["chroma_sample_location"] == written
     lost = [note for note in choice.notes if "chroma siting" in note]
     assert bool(lost) == noted, choice.notes
+
+
+@pytest.mark.parametrize(("suffix", "written"), [(".mkv", "center"), (".mp4", "left")])
+def test_av1_declares_a_siting_its_sequence_header_lacks_in_matroska_only(
+    tmp_path, suffix, written
+):
+    # AV1's sequence header holds "left" and "topleft" only; Matroska's track header holds
+    # "center" as well, which AV1's decoder does not override.
+    source = tmp_path / "center.mkv"
+    make_clip(source, frames=1, codec="ffv1", audio=False, chroma_location="center")
+    choice = choice_for(source, tmp_path / f"out{suffix}", codec="libsvtav1")
+    assert choice.chroma_siting == written
+    lost = [note for note in choice.notes if "chroma siting" in note]
+    assert bool(lost) == (written != "center"), choice.notes
 
 
 @pytest.mark.parametrize("location", ["center", "topleft"])
@@ -337,10 +353,17 @@ def test_a_siting_the_output_cannot_declare_is_resampled_with_a_note(tmp_path, l
         assert [n for n in x264.notes if "cannot be declared by libx264 at 4:2:2:" in n]
 
 
-def test_a_full_chroma_output_declares_no_siting(tmp_path):
+@pytest.mark.parametrize(
+    ("codec", "suffix"),
+    # MJPEG's decoder reads "center" where chroma is subsampled; at 4:4:4 there is none to
+    # site, and the report gives every full-chroma output as "left", as vsr converts at.
+    [("ffv1", ".mkv"), ("mjpeg", ".mkv")],
+)
+def test_a_full_chroma_output_declares_no_siting(tmp_path, codec, suffix):
     source = tmp_path / "topleft.mkv"
     make_clip(source, frames=1, codec="ffv1", audio=False, chroma_location="topleft")
-    choice = choice_for(source, tmp_path / "out.mkv", codec="ffv1", pix_fmt="yuv444p")
+    choice = choice_for(source, tmp_path / f"out{suffix}", codec=codec, pix_fmt="yuv444p")
+    assert choice.chroma_siting == "left"
     assert "chroma_sample_location" not in choice.options
     assert not [note for note in choice.notes if "chroma siting" in note]
 
