@@ -65,6 +65,10 @@ def test_nearest_supported_prefers_same_depth_then_same_chroma():
     )
     # A hardware encoder with only semi-planar 10-bit input: fed through its planar twin.
     assert nearest_supported("yuv420p10le", ["nv12", "p010le"]) == ("yuv420p10le", "p010le")
+    # A planar format beats its semi-planar twin, which would only be repacked on the way in.
+    assert nearest_supported("yuv420p", ["nv12", "yuv420p"]) == ("yuv420p", "yuv420p")
+    # Of two chromas as far from 4:2:2, the finer loses nothing.
+    assert nearest_supported("yuv422p", ["yuv420p", "yuv444p"]) == ("yuv444p", "yuv444p")
     assert nearest_supported("yuv420p", ["rgb24"]) is None
 
 
