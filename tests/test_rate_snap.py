@@ -258,6 +258,37 @@ def test_a_last_fields_guessed_time_does_not_choose_the_grid():
     assert times[:-1] == [i * 1001 for i in range(23)]
 
 
+def test_a_59_94_fps_cut_is_snapped_once_a_whole_cycle_is_heard():
+    # At 59.94 fps in milliseconds the roundings repeat every 60 frames (1001 ms). A cut
+    # from the second frame, given a packet at a time as a stream gives them: the phase the
+    # first 24 agree with put later frames half a millisecond off the grid.
+    snap = RateSnap.for_source(Fraction(1, 1000), Fraction(60000, 1001))
+    ms = [round(i * Fraction(1001, 60)) for i in range(1, 71)]
+    times = []
+    for t in ms:
+        times += [packet.pts for packet in snap.packets([_packet(t - ms[0])])]
+    times += [packet.pts for packet in snap.packets([], last=True)]
+    assert times == [i * 1001 for i in range(70)]
+
+
+def test_times_that_snap_onto_one_point_keep_their_own():
+    # Fields delivered in half milliseconds and rounded to whole ones: two of them half a
+    # millisecond apart (16.5 and 17 ms) both lie within the rounding of the grid's 16.68 ms.
+    # The second keeps its time, where the same time twice is one a muxer refuses; and a
+    # packet whose end snaps onto its start still lasts a tick, not none.
+    snap = RateSnap.for_source(Fraction(1, 2000), Fraction(60000, 1001), Fraction(1, 1000))
+    packets = [_packet(pts) for pts in (0, 33, 34, 67)]
+    for packet, duration in zip(packets, (33, 1, 33, 33), strict=True):
+        packet.duration = duration
+    snapped = snap.packets(packets, last=True)
+    assert [(p.pts, p.dts, p.duration) for p in snapped] == [
+        (0, 0, 1001),
+        (1001, 1001, 1),
+        (1020, 1020, 982),
+        (2002, 2002, 1001),
+    ]
+
+
 def _packet(pts: int) -> av.Packet:
     packet = av.Packet(b"")
     packet.pts = packet.dts = pts
