@@ -191,6 +191,22 @@ def test_a_packet_without_times_keeps_its_place_in_decode_order():
     assert [p.dts for p in muxed] == [0, 1, 2]
 
 
+def test_the_b_frames_after_the_last_shown_end_where_it_starts():
+    # I0 P50 B40 in decode order, the frames coming faster than the average 40 at the end:
+    # the P shown last ends at the source's end (60), and the B shown before it, which the
+    # muxer would give an average frame (to 80, past the end), ends where the P starts.
+    from vsr.video.final_packet import FinalPacketHold
+
+    order = []
+    for pts, dts in ((0, -10), (50, 0), (40, 10)):
+        made = av.Packet(b"x")
+        made.pts, made.dts, made.time_base = pts, dts, Fraction(1, 1000)
+        order.append(made)
+    hold = FinalPacketHold(frame_step=40)
+    muxed = hold.pass_on(order) + hold.last(None, 60)
+    assert [(p.pts, p.duration) for p in muxed] == [(0, 0), (50, 10), (40, 10)]
+
+
 def test_a_last_packet_shown_last_ends_the_picture_where_the_steps_end():
     # A cut of a variable-rate MPEG-TS, in 1/90000: decode order is display order, and the
     # first two steps (0.1 s: the dts offset) are longer than the last two (0.073 s). The
