@@ -11,6 +11,7 @@ import pytest
 from media import make_clip
 
 from vsr.cli import main
+from vsr.video.lost_track_tags import tags_not_kept_on_track
 from vsr.video.statistics_tags import is_statistics_tag
 
 
@@ -111,3 +112,10 @@ def test_statistics_tags_stay_only_on_tracks_copied_whole(tmp_path, weights, suf
 )
 def test_statistics_tags_are_told_under_any_language(key, statistics):
     assert is_statistics_tag(key) is statistics
+
+
+def test_statistics_tags_a_muxer_drops_are_not_named_as_lost():
+    # An MP4 or MOV keeps a copied track's title (as "name") and drops the rest: the
+    # statistics only counted the packets, and are no tag the user would miss.
+    given = {"title": "T", "BPS-eng": "1", "NUMBER_OF_FRAMES": "3", "comment": "c"}
+    assert tags_not_kept_on_track(given, {"name"}) == ["comment"]
