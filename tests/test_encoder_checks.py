@@ -136,7 +136,7 @@ def test_a_refused_codec_is_advised_the_containers_that_store_it(
         (
             "libvpx-vp9",
             ".mov",
-            "(Invalid argument; use .mp4, .mkv or .webm, or a codec such as h264)",
+            "(vp9 only supported in MP4; use .mp4, .mkv or .webm, or a codec such as h264)",
         ),
     ],
 )

@@ -342,15 +342,19 @@ class VideoWriter:
         self._drop_a_timecode_that_cannot_run(self._tags, video_tags)
         output.metadata.update(self._tags)
         stream.metadata.update(video_tags)
+        said: list[str] = []
         try:
             # The header now, not with the first packet: a muxer's codec list is not the
             # whole story (MOV refuses VP9, AV1 and VP8 here), and a refusal must come
             # before any frame is upscaled, not at the end of the work.
-            output.start_encoding()
+            with libav_messages(said, av.logging.ERROR):
+                output.start_encoding()
         except (av.error.FFmpegError, ValueError) as error:
             if is_out_of_space(error):
                 raise  # the disk, not the codec: it stops a folder run (vsr.folder)
-            why = getattr(error, "strerror", None) or error
+            # The muxer's own words ("vp9 only supported in MP4.") over its error code's
+            # ("Invalid argument").
+            why = (reason_said(said) or "").rstrip(".") or getattr(error, "strerror", None) or error
             audio = self._copier.audio_encoders
             # The header opens those encoders too: the refusal may be theirs, which a
             # header of the video alone tells.
