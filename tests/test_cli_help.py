@@ -123,6 +123,28 @@ def test_every_command_has_help(command, capsys):
             ["weights", "export", "a.pt", "b.safetensors", "--bogus"],
             "vsr: error: unrecognized arguments: --bogus (see: vsr weights export --help)",
         ),
+        # An option after --ray is no ADDRESS that --ray took: the output is simply missing.
+        (
+            ["run", "--ray", "--quiet", "in.mp4"],
+            "vsr: error: the following arguments are required: output (see: vsr run --help)",
+        ),
+        # The .5 of a misspelt option's number is no file type: the option is near --scale.
+        (
+            ["run", "in.mp4", "out.mp4", "--sclae=1.5"],
+            "vsr: error: unrecognized arguments: --sclae=1.5; did you mean --scale? "
+            "(see: vsr run --help)",
+        ),
+        # run's own option, typed before the command: never "did you mean" itself.
+        (
+            ["--quiet", "run", "a.mp4", "b.mp4"],
+            "vsr: error: unrecognized arguments: --quiet (see: vsr run --help)",
+        ),
+        # A short option of the command after --, though it looks like no long option.
+        (
+            ["run", "--", "a.mp4", "b.mp4", "-e"],
+            "vsr: error: unrecognized arguments: -e; options go before -- (after it, every "
+            "word is a file name) (see: vsr run --help)",
+        ),
     ],
 )
 def test_a_mistyped_command_line_is_one_line_that_names_the_help(argv, line, capsys):
@@ -134,6 +156,19 @@ def test_a_mistyped_command_line_is_one_line_that_names_the_help(argv, line, cap
     captured = capsys.readouterr()
     assert captured.err == line + "\n"
     assert captured.out == ""
+
+
+def test_a_file_here_named_like_an_option_is_told_how_to_give_it(tmp_path, monkeypatch, capsys):
+    # Without a suffix or a folder, "-clip" is known for a file's name by being one here.
+    from vsr.cli import main
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "-clip").touch()
+    assert main(["run", "-clip", "out.mp4"]) == 2
+    assert capsys.readouterr().err == (
+        "vsr: error: '-clip' looks like an option; write ./-clip, or put it after -- "
+        "(see: vsr run --help)\n"
+    )
 
 
 @pytest.mark.parametrize(

@@ -63,6 +63,25 @@ def test_a_full_gpu_that_no_part_of_vsr_caught_is_one_line(monkeypatch, capsys):
         main(["image", "in.png", "out.png"])
 
 
+def test_a_vsr_error_s_notes_follow_its_line(monkeypatch, capsys):
+    # What the failing code adds for the user (where kept frames are, how to go on) is
+    # printed below the error, as for a full disk: it is the way out of the mistake.
+    import vsr.commands.image as image_command
+    from vsr.cli import main
+
+    def refused(args):
+        error = VsrError("out.mkv already exists; use --overwrite to replace it")
+        error.add_note("out.mkv.vsr-chunks holds 25 upscaled frames")
+        raise error
+
+    monkeypatch.setattr(image_command, "run", refused)
+    assert main(["image", "in.png", "out.png"]) == 2
+    assert capsys.readouterr().err.splitlines() == [
+        "vsr: error: out.mkv already exists; use --overwrite to replace it",
+        "vsr: out.mkv.vsr-chunks holds 25 upscaled frames",
+    ]
+
+
 def _save_with_a_small_file_limit(path: Path) -> None:
     # A file-size limit fails writes as a full disk does, without root or a small mount.
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
