@@ -96,6 +96,37 @@ def test_a_value_with_only_object_s_repr_is_named_by_its_type_alone(upscaler):
     assert given("no") == "str 'no'"  # a repr of its own is still shown
 
 
+def test_a_value_is_shown_up_to_sixty_characters_and_a_longer_one_by_its_type():
+    # A message names the value where it reads at a glance; a longer one is its type alone.
+    assert given("x" * 58) == "str '" + "x" * 58 + "'"  # a repr of 60 characters
+    assert given("x" * 59) == "str"
+
+
+class _NumberPath:
+    """An os.PathLike whose __fspath__ gives neither str nor bytes."""
+
+    def __fspath__(self) -> int:
+        return 3
+
+
+def test_a_path_like_that_gives_no_path_is_a_type_error_naming_it(weights):
+    # Taken for a path, it reached pathlib: "expected _NumberPath.__fspath__() to return str
+    # or bytes, not int", a plain TypeError.
+    with pytest.raises(VsrTypeError, match=r"^input must be a path .*, not _NumberPath$"):
+        vsr.upscale_video(_NumberPath(), "out.mkv", weights=weights)
+
+
+@pytest.mark.parametrize("pixels", [bytearray(b"\x89PNG"), memoryview(b"\x89PNG")])
+def test_pixels_given_as_a_buffer_of_bytes_are_a_type_error_naming_it(upscaler, pixels):
+    # An image file's bytes, read into a bytearray or a memoryview, are no pixels: numpy
+    # reads them as a row of numbers, refused for its shape instead of its type.
+    kind = type(pixels).__name__
+    with pytest.raises(VsrTypeError, match=rf"^image must be .*, not {kind}"):
+        vsr.upscale_image(upscaler, pixels)
+    with pytest.raises(VsrTypeError, match=rf"^frames must be .*, not {kind}"):
+        vsr.upscale_frames(upscaler, pixels)
+
+
 def test_a_compile_mode_given_as_numpy_s_str_is_named_as_written(weights, tmp_path):
     # Was "unknown compile mode np.str_('bogus')": numpy's repr, not what the caller wrote.
     source = tmp_path / "in.mp4"
