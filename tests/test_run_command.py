@@ -316,6 +316,21 @@ def test_preset_fields_are_overridden_by_flags():
     assert not merged("--device", "cpu", "--no-channels-last")[1]["channels_last"]
 
 
+def test_crf_and_preset_flags_replace_those_of_a_pipeline_s_options(tmp_path):
+    # As they replace its crf and preset fields: kept beside the flags, the file's were
+    # refused as set twice, or won without a word.
+    from vsr.cli import build_parser
+    from vsr.commands.run import _settings_and_model_options
+
+    preset = tmp_path / "quick.toml"
+    preset.write_text('[options]\ncrf = 30\npreset = "slow"\ntune = "film"\n')
+    argv = ["run", "in.mp4", "out.mp4", "--pipeline", str(preset)]
+    flags = ["--crf", "20", "--preset", "veryfast"]
+    settings, _ = _settings_and_model_options(build_parser().parse_args([*argv, *flags]))
+    assert (settings.crf, settings.preset) == (20, "veryfast")
+    assert settings.options == {"tune": "film"}
+
+
 def test_speed_switches_come_from_the_preset_on_a_gpu_only_and_flags_win(tmp_path):
     from vsr.cli import build_parser
     from vsr.commands.run import _settings_and_model_options

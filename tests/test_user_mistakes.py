@@ -402,6 +402,21 @@ def test_a_setting_given_twice_is_refused(tmp_path, capsys, command, given, mess
     assert not (tmp_path / "out.mp4").exists()
 
 
+@pytest.mark.parametrize("option", ["=film", "tune"])
+@pytest.mark.parametrize("command", ["run", "bench"])
+def test_an_encoder_option_without_its_key_or_its_value_is_refused(
+    tmp_path, capsys, monkeypatch, command, option
+):
+    # "=film" passed as an option of no name, to fail at the encoder, or not at all.
+    monkeypatch.chdir(tmp_path)
+    files = ["in.mp4", "out.mp4"] if command == "run" else []
+    assert main([command, *files, "-e", option]) == 2
+    assert _one_error_line(capsys) == (
+        f"argument -e: expected key=value, not '{option}' (see: vsr {command} --help)"
+    )
+    assert list(tmp_path.iterdir()) == []
+
+
 @pytest.mark.parametrize(
     ("words", "flag", "first", "second"),
     [
@@ -431,10 +446,12 @@ def test_an_option_given_twice_with_two_values_is_refused(
 
 
 def test_an_option_given_twice_with_one_value_is_taken(tmp_path, capsys):
-    # A script adding a flag the user also gave is no conflict; -e gathers its values.
+    # A script adding a flag the user also gave is no conflict; -e gathers its values, and
+    # the same value by a flag and by -e, or twice by -e, is no conflict either.
     make_clip(tmp_path / "in.mp4", 16, 16, frames=2, audio=False)
     run = ["run", str(tmp_path / "in.mp4"), str(tmp_path / "out.mp4"), "--device", "cpu"]
-    given = ["--crf", "20", "--crf", "20", "-e", "preset=fast", "-e", "tune=film", "--quiet"]
+    given = ["--crf", "20", "--crf", "20", "-e", "crf=20", "-e", "preset=fast", "--quiet"]
+    given += ["-e", "tune=film", "-e", "tune=film"]
     assert main([*run, *given]) == 0
     assert (tmp_path / "out.mp4").exists()
 
