@@ -202,6 +202,24 @@ def test_folder_mode_skips_images_another_run_made_meanwhile(
     assert "vsr: 0 done, 3 skipped (their outputs exist), 1 failed\n" in capsys.readouterr().err
 
 
+def test_with_overwrite_an_image_that_fails_is_a_failure_beside_its_old_output(
+    tmp_path, weights, capsys
+):
+    # An earlier run's output, which --overwrite was to replace, is no image another run
+    # made meanwhile: the failure is told, not counted as skipped with exit status 0.
+    source, target = tmp_path / "in", tmp_path / "out"
+    source.mkdir()
+    (source / "a.png").write_bytes(b"not a picture")
+    target.mkdir()
+    earlier = _random((14, 16, 3))
+    write_image(target / "a.png", earlier)
+    assert _run(source, target, weights, "--overwrite") == 1
+    lines = [line for line in capsys.readouterr().err.splitlines() if line.startswith("vsr:")]
+    assert lines[0] == "vsr: 0 done, 1 failed"
+    assert lines[1].startswith(f"vsr:   failed: a.png: cannot read image {source / 'a.png'}")
+    np.testing.assert_array_equal(read_image(target / "a.png"), earlier)
+
+
 def test_folder_mode_names_the_images_it_cannot_write_back(tmp_path, weights, capsys):
     source, target = tmp_path / "in", tmp_path / "out"
     source.mkdir()
@@ -317,6 +335,20 @@ def test_an_output_that_is_the_input_is_refused_even_with_overwrite(tmp_path, we
     assert _run(tmp_path / "in.png", tmp_path, weights, "--overwrite") == 2  # OUT: IN's folder
     assert capsys.readouterr().err == said
     assert (tmp_path / "in.png").read_bytes() == before
+
+
+def test_a_folder_that_is_its_own_output_is_refused_even_with_overwrite(tmp_path, weights, capsys):
+    # Taken, its pictures were their own finished outputs ("nothing to do"), and with
+    # --overwrite were replaced by their upscaled selves.
+    folder = tmp_path / "pics"
+    folder.mkdir()
+    write_image(folder / "a.png", _random((4, 4, 3)))
+    before = (folder / "a.png").read_bytes()
+    assert _run(folder, folder / ".", weights, "--overwrite") == 2
+    assert capsys.readouterr().err == (
+        "vsr: error: OUT is the same as IN; choose another output path\n"
+    )
+    assert (folder / "a.png").read_bytes() == before
 
 
 def test_outputs_are_readable_by_others_as_the_umask_allows(tmp_path, weights):

@@ -147,6 +147,26 @@ def test_a_cached_copy_that_cannot_be_read_is_listed_as_such(
     assert "(cannot be read: Permission denied)" in capsys.readouterr().out
 
 
+def test_the_listing_says_where_shipped_weights_are_missing(tmp_path, monkeypatch, capsys):
+    # Weights of the project's own (no URL) live in weights/: one deleted there, or left
+    # out of an install, would otherwise be listed at its path as if it were there.
+    shipped = tmp_path / "weights"
+    shipped.mkdir()
+    (shipped / "kept.safetensors").write_bytes(b"x")
+    entries = {
+        "kept": {"file": "kept.safetensors", "sha256": "0" * 64, "scale": 2},
+        "gone": {"file": "gone.safetensors", "sha256": "0" * 64, "scale": 2},
+    }
+    manifest = tmp_path / "manifest.json"
+    manifest.write_text(json.dumps({"weights": entries}))
+    monkeypatch.setattr(weights, "MANIFEST_PATH", manifest)
+    monkeypatch.setattr(weights, "WEIGHTS_DIR", shipped)
+    assert main(["weights", "list"]) == 0
+    rows = {line.split()[0]: line for line in capsys.readouterr().out.splitlines()}
+    assert rows["kept"].endswith(f" {shipped / 'kept.safetensors'}")
+    assert rows["gone"].endswith(f" {shipped / 'gone.safetensors'} (missing)")
+
+
 def test_a_cache_folder_that_cannot_exist_is_a_clear_error(
     local_manifest, tmp_path, monkeypatch
 ) -> None:
