@@ -489,6 +489,31 @@ def test_the_result_says_the_precision_and_which_images_ran_in_patches(tmp_path,
     assert "ran in patches" not in capsys.readouterr().out
 
 
+def test_the_command_names_the_images_that_ran_in_patches(tmp_path, capsys, monkeypatch):
+    # Where the device's memory splits an image (a large one on a GPU), the score is not the
+    # paper's whole-image one: `vsr eval` says which, below its table.
+    import vsr.evaluate
+
+    dataset = _make_dataset(tmp_path / "Tiny", sizes=((120, 120), (40, 40)))
+    torch.manual_seed(0)
+    network = create_model("imdn_rtc", 2).eval()
+    weights = tmp_path / "rtc.safetensors"
+    save_weights(network, weights)
+    budget = memory_needed(network, torch.float32, torch.device("cpu"), 2500)
+    whole_images = vsr.evaluate.evaluate_dataset
+
+    def on_a_small_device(upscaler, *args, **kwargs):
+        small = Upscaler(upscaler.model, precision="fp32", max_memory=budget)
+        return whole_images(small, *args, **kwargs)
+
+    monkeypatch.setattr(vsr.evaluate, "evaluate_dataset", on_a_small_device)
+    assert main(["eval", str(dataset), "--weights", str(weights), "--device", "cpu"]) == 0
+    assert capsys.readouterr().out.splitlines()[-1] == (
+        "note: Tiny: 1 image(s) ran in patches, so channel attention saw each patch, not the "
+        "image: im0"
+    )
+
+
 def test_an_image_that_ran_in_smaller_windows_after_running_out_of_memory_is_named(
     tmp_path, monkeypatch
 ):

@@ -218,6 +218,13 @@ def test_command_reports_a_bad_size_on_one_line(capsys):
     )
 
 
+def test_command_refuses_no_timed_runs_on_one_line(capsys):
+    # A median of no timings is no figure to print.
+    argv = ["profile", "--model", "imdn_rte", "--size", "16x16", "--device", "cpu"]
+    assert main([*argv, "--repeats", "0"]) == 2
+    assert capsys.readouterr().err == "vsr: error: --repeats must be at least 1\n"
+
+
 def test_command_refuses_a_size_beyond_the_memory_before_allocating(capsys):
     status = main(["profile", "--model", "imdn", "--size", "100000x100000", "--device", "cpu"])
     assert status == 2  # was a RuntimeError traceback from the allocator

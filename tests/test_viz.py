@@ -100,6 +100,14 @@ def test_command_writes_the_grid_png(tmp_path, small_imdn, capsys):
     assert "between 1 and 3" in capsys.readouterr().err
 
 
+def test_a_tile_side_under_8_pixels_is_refused_and_8_is_taken(tmp_path, small_imdn, capsys):
+    argv, out = _feature_maps_command(tmp_path, small_imdn, block=1)
+    assert main([*argv, "--tile", "7", "-o", str(out)]) == 2
+    assert capsys.readouterr().err == "vsr: error: --tile must be at least 8 pixels\n"
+    assert not out.exists()
+    assert main([*argv, "--tile", "8", "-o", str(out)]) == 0
+
+
 def test_the_grid_never_replaces_the_input_or_a_file_that_is_no_image(tmp_path, small_imdn, capsys):
     weights = tmp_path / "small.safetensors"
     save_weights(small_imdn, weights)
