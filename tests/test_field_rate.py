@@ -340,6 +340,20 @@ def test_what_field_rate_cannot_serve_is_refused_in_words(tmp_path, weights, cap
     assert not out.exists()
 
 
+def test_a_folder_run_refuses_what_field_rate_cannot_serve_before_any_clip(
+    tmp_path, weights, capsys
+):
+    # Refused at each clip, it failed every clip of the folder in turn (exit 1), and a watch
+    # recorded them all as failed, so the corrected command found nothing to do.
+    clips, out = tmp_path / "clips", tmp_path / "out"
+    clips.mkdir()
+    make_interlaced_clip(clips / "a.ts", frames=2)
+    assert vsr(clips, out, "--weights", weights, "--field-rate", "--deinterlace", "off") == 2
+    (line,) = capsys.readouterr().err.splitlines()
+    assert line.startswith("vsr: error: --field-rate makes a frame of each field, which ")
+    assert not out.exists()
+
+
 def test_the_help_names_every_mode_field_rate_refuses(capsys):
     with pytest.raises(SystemExit):
         main(["run", "--help"])

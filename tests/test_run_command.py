@@ -331,6 +331,33 @@ def test_crf_and_preset_flags_replace_those_of_a_pipeline_s_options(tmp_path):
     assert settings.options == {"tune": "film"}
 
 
+def test_device_auto_takes_the_preset_s_gpu_settings_where_there_is_a_gpu(monkeypatch):
+    # "auto" is the default spelled out: with a GPU found, the preset's fp16 and batch 4
+    # apply to it as they do to no --device at all.
+    from vsr.cli import build_parser
+    from vsr.commands.run import _settings_and_model_options
+
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: True)
+    for device in ([], ["--device", "auto"]):
+        args = build_parser().parse_args(["run", "in.mp4", "out.mp4", *device])
+        _, model = _settings_and_model_options(args)
+        assert (model["precision"], model["batch"], model["cuda_graphs"]) == ("fp16", 4, True)
+
+
+def test_the_closing_line_names_warming_up_from_half_a_second():
+    # A first-run cost worth naming (compilation, graph capture), not every run's "0.0 s".
+    from vsr.commands.run import _where
+
+    def where(warmup_s: float) -> str:
+        report = SimpleNamespace(
+            device="cpu", precision="fp32", gpu_summary=None, warmup_s=warmup_s
+        )
+        return _where(report)
+
+    assert where(0.0) == where(0.49) == "cpu, fp32"
+    assert where(0.5) == "cpu, fp32, 0.5 s warming up"
+
+
 def test_speed_switches_come_from_the_preset_on_a_gpu_only_and_flags_win(tmp_path):
     from vsr.cli import build_parser
     from vsr.commands.run import _settings_and_model_options
