@@ -94,6 +94,9 @@ def test_a_value_with_only_object_s_repr_is_named_by_its_type_alone(upscaler):
     assert " at 0x" not in str(refused.value)
     assert given(_BytesPath()) == "_BytesPath"
     assert given("no") == "str 'no'"  # a repr of its own is still shown
+    # One of its own that says only where the value is, as object's does.
+    assert given(memoryview(b"\x89PNG")) == "memoryview"
+    assert given(print) == "builtin_function_or_method <built-in function print>"
 
 
 def test_a_value_is_shown_up_to_sixty_characters_and_a_longer_one_by_its_type():

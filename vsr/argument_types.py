@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import numbers
 import os
+import re
 from pathlib import Path
 
 import numpy as np
@@ -24,6 +25,8 @@ def given(value: object) -> str:
     if type(value).__repr__ is object.__repr__:
         return kind
     shown = repr(value)
+    if re.fullmatch(r"<[^<>]* at 0x[0-9a-fA-F]+>", shown):  # memoryview's "<memory at 0x7f...>"
+        return kind
     return f"{kind} {shown}" if len(shown) <= 60 and shown != kind else kind
 
 
