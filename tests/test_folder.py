@@ -523,6 +523,17 @@ def test_watch_timings_out_of_range_are_one_clear_error(tmp_path, flags, message
     assert len(lines) == 1 and re.match(f"vsr: error: {message}", lines[0])
 
 
+def test_watch_timings_at_the_ends_of_their_range_are_taken(tmp_path, capsys):
+    # "at most a day": a day itself is allowed, as is an --idle-exit of 0 (at once).
+    clips = tmp_path / "in"
+    clips.mkdir()
+    flags = ["--watch-interval", "86400", "--idle-exit", "0"]
+    assert (
+        main(["run", str(clips), str(tmp_path / "out"), "--watch", "--device", "cpu", *flags]) == 0
+    )
+    assert capsys.readouterr().err.startswith("vsr: 0 done, 0 skipped, 0 failed (0 frames in ")
+
+
 @pytest.mark.parametrize("watch", [False, True])
 def test_an_output_folder_that_cannot_be_written_stops_the_run_at_once(
     tmp_path, monkeypatch, capsys, watch
@@ -718,6 +729,21 @@ def test_a_watched_folder_moved_elsewhere_keeps_its_clips_done(tmp_path):
     again = Replacer()
     summary = watch_folder(moved, out, again, **QUICK_WATCH)
     assert again.calls == [] and [c["status"] for c in summary.clips] == ["skipped"]
+
+
+def test_idle_exit_zero_is_not_held_off_by_an_empty_file_seen_new(tmp_path):
+    # An empty file is no new work, even at the look that first sees it: with --idle-exit 0
+    # the watch ends at its first look, and a placeholder touched now and then never held
+    # it at all.
+    clips, out = tmp_path / "in", tmp_path / "out"
+    clips.mkdir()
+    (clips / "placeholder.mp4").write_bytes(b"")
+    time_, runner = ScriptedTime({}), Recorder()
+    watch_folder(
+        clips, out, runner, interval_s=5, idle_exit_s=0, log=lambda _: None,
+        clock=time_.clock, sleep=time_.sleep,
+    )  # fmt: skip
+    assert time_.looks == 0 and runner.calls == []
 
 
 def test_idle_exit_zero_still_takes_the_clips_already_there(tmp_path):

@@ -126,3 +126,20 @@ def test_another_input_folder_s_failed_clip_is_not_taken_for_an_output(tmp_path)
     earlier.record(failed, "failed", "broken clip")
     earlier.record(done, "done")
     assert WatchState(out, tmp_path / "cam2").done_clips() == [done]
+
+
+def test_a_clip_done_and_then_failed_on_a_new_version_still_owns_its_output(tmp_path):
+    # The output there is the earlier version's, vsr's own: a later version replaces it,
+    # and no other clip may take its name, after a restart too.
+    out = tmp_path / "out"
+    (a,) = _clips(tmp_path / "in", "a.mp4")
+    state = WatchState(out, tmp_path / "in")
+    state.record(a, "done")
+    a.write_bytes(b"a copy read half-way through")
+    state.record(a, "failed", "truncated")
+    again = WatchState(out, tmp_path / "in")
+    for watch in (state, again):
+        assert watch.done_before(a) and watch.done_clips() == [a]
+    # Failed in this watch: not tried again until it changes; the next watch tries it once.
+    assert state.settled(a) and not again.settled(a)
+    assert again.clips["a.mp4"]["error"] == "truncated"
