@@ -733,6 +733,16 @@ def test_a_warning_that_is_also_a_note_is_printed_once_and_kept_in_the_report(
         assert f"vsr: warning: {note}\n" in err
 
 
+def test_a_command_forgets_the_warnings_an_earlier_command_of_its_process_printed(tmp_path):
+    # Python shows a warning of one place once a process: a second main() (a script calling
+    # it per file) is not warned again, so its notes of that text must be printed.
+    from vsr.shown_warnings import remember, shown_as_warning
+
+    remember("bf16 is emulated on this CPU")
+    assert main(["run", str(tmp_path / "none.mp4"), str(tmp_path / "out.mp4")]) == 2
+    assert not shown_as_warning("bf16 is emulated on this CPU")
+
+
 def test_a_package_loaded_from_the_cache_is_not_told_as_compiled(tmp_path, weights, monkeypatch):
     def compile_network(network, mode=None, ahead_of_time=True, builds=True):
         def call(x):  # a kept package: loaded, nothing built (PackagedNetwork.built == 0)
@@ -1330,6 +1340,13 @@ def test_a_remaining_time_is_as_precise_as_it_is_worth():
     from vsr.progress import time_left
 
     assert [time_left(s) for s in (34.6, 146, 3720)] == ["35 s", "2 min 26 s", "1 h 02 min"]
+    # A minute and an hour are said in the larger unit, not as "60 s" or "60 min 00 s".
+    assert [time_left(s) for s in (59.4, 59.6, 3599, 3600)] == [
+        "59 s",
+        "1 min 00 s",
+        "59 min 59 s",
+        "1 h 00 min",
+    ]
 
 
 def test_quiet_is_quiet_and_notes_are_said_once(tmp_path, weights, capsys):
