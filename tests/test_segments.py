@@ -167,6 +167,32 @@ def test_a_damaged_segment_loses_the_frames_a_local_run_loses_and_says_so(tmp_pa
     assert kept == whole and lost > 0
 
 
+def test_a_segment_task_counts_the_frames_its_part_of_the_source_could_not_give(tmp_path, weights):
+    # The lossless cut holds only the frames that decoded: the task adds those it lost, or
+    # a damaged source's segments said nothing was lost.
+    pytest.importorskip("ray")  # a task asks Ray where it runs
+    import torch
+
+    from vsr.cluster_segments import upscale_segment
+    from vsr.segments import colour_and_layout
+
+    clip = tmp_path / "gop.mkv"
+    make_gop_clip(clip, frames=14, gop=4)
+    corrupt_middle_packets(clip, count=2)
+    with VideoReader(clip) as reader:
+        layout = colour_and_layout(reader.info)
+    made, lost, threads = 0, 0, torch.get_num_threads()
+    try:
+        for segment in plan_segments(clip, count=3):
+            output = str(tmp_path / f"segment-{segment.index}.mkv")
+            done = upscale_segment(str(clip), segment, output, str(weights), {}, 1, layout)
+            assert done["status"] == "done", done.get("error")
+            made, lost = made + done["frames"], lost + done["report"]["lost_frames"]
+    finally:
+        torch.set_num_threads(threads)
+    assert made == len(decoded(clip)) and lost == 14 - made > 0
+
+
 def _with_hidden_start(clip: Path, out: Path, hidden: int) -> None:
     """`clip` remuxed into MOV with its first `hidden` frames before zero: the edit list
     then starts the presentation after them (as a stream-copied cut does)."""
@@ -323,6 +349,18 @@ def test_segments_use_every_keyframe_they_need_however_uneven(tmp_path):
     keys = make_clip_keyed_at(clip, 60, {0, 2, 20})
     assert len(keys) == 3
     assert [s.start for s in plan_segments(clip, count=4)] == [None, *keys[1:]]
+
+
+def test_a_split_says_when_the_clip_has_fewer_keyframes_than_segments_asked(tmp_path, weights):
+    from vsr.cluster_segments import _plan_split
+
+    clip = tmp_path / "two_gops.mkv"
+    make_clip_keyed_at(clip, 8, {0, 4})
+    said = []
+    assert len(_plan_split(clip, {}, 2, None, weights, said.append).segments) == 2
+    assert said == []  # as many as asked: nothing to say
+    assert len(_plan_split(clip, {}, 3, None, weights, said.append).segments) == 2
+    assert said == ["vsr: note: 2 segments, not 3: the clip has no more keyframes to split at"]
 
 
 def test_segments_plan_only_the_range_asked_for(tmp_path):
@@ -519,6 +557,46 @@ def test_a_store_that_kept_no_segment_goes_when_the_join_is_abandoned(tmp_path):
         f"vsr: 1 of 8 upscaled segments are kept in {kept.folder}: the same command with "
         "--resume makes only the other 7"
     ]
+
+
+def test_a_join_abandoned_without_resume_says_its_finished_segments_are_not_kept():
+    from vsr.cluster import ClusterReport
+    from vsr.cluster_segments import _abandon_the_join
+
+    class Writer:
+        def abort(self) -> None:
+            pass
+
+    said = []
+    for finished in (1, 2):
+        summary = ClusterReport()
+        for index in range(finished):
+            summary.add({"input": f"a.mp4#{index}", "status": "done", "frames": 4})
+        summary.add({"input": "a.mp4#9", "status": "failed", "error": "broken"})
+        _abandon_the_join(Writer(), None, summary, 8, said.append)
+    assert said == [
+        "vsr: the 1 finished segment is not kept: with --resume, a rerun makes only the "
+        "failed ones",
+        "vsr: the 2 finished segments are not kept: with --resume, a rerun makes only the "
+        "failed ones",
+    ]
+
+
+def test_a_kept_segment_is_reported_as_skipped_with_its_frames_and_those_it_lost(tmp_path):
+    from vsr.cluster import ClusterReport
+    from vsr.cluster_segments import _kept_outcome
+    from vsr.segment_store import KeptSegment
+
+    kept = KeptSegment(0, tmp_path / "segment-00000.mkv", [0, 512, 1024], lost_frames=1)
+    summary = ClusterReport(output=str(tmp_path / "film.mkv"))
+    summary.add(_kept_outcome(tmp_path / "film.mp4", kept))
+    made = {"input": f"{tmp_path / 'film.mp4'}#1", "segment": 1, "status": "done", "frames": 4}
+    summary.add({**made, "report": {"lost_frames": 0}})
+    totals = summary.to_dict()["summary"]
+    assert summary.clips[0]["status"] == "skipped"
+    # Frames are this run's work; the output holds the kept ones too, and what they lost.
+    assert (totals["frames"], totals["output_frames"], totals["kept_frames"]) == (4, 7, 3)
+    assert totals["lost_frames"] == 1
 
 
 def test_a_store_names_a_foreign_file_and_a_file_it_cannot_clear(tmp_path):
