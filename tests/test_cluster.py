@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -22,6 +23,7 @@ from vsr.cluster import ClusterReport
 from vsr.cluster_task import CRASH_ONCE_ENV, ShippedWeights, remove_stale_temps
 from vsr.errors import VsrError
 from vsr.video.reader import VideoReader
+from vsr.video.temp_lock import keep_finished
 
 # The outputs are compared frame for frame with a local run's. On a CPU with AVX-512,
 # libx264's macroblock-tree rate control reads memory it has not written (README, on
@@ -132,11 +134,14 @@ def test_a_retry_removes_only_temps_of_its_own_output(tmp_path):
     mine = tmp_path / f".clip.{os.getpid()}.tmp.mp4"
     other_clip = tmp_path / ".clip.b.999999.tmp.mp4"
     other_suffix = tmp_path / ".clip.999999.tmp.mkv"
-    for path in (stale, mine, other_clip, other_suffix):
+    # A finished output that could not be given its name, kept under the temp's (read-only).
+    kept = tmp_path / ".clip.888888.tmp.mp4"
+    for path in (stale, mine, other_clip, other_suffix, kept):
         path.write_bytes(b"x")
+    assert keep_finished(kept)
     assert remove_stale_temps(target) == [stale]
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(
-        p.name for p in (mine, other_clip, other_suffix)
+        p.name for p in (mine, other_clip, other_suffix, kept)
     )
 
 
@@ -532,6 +537,28 @@ def test_a_segment_runs_last_line_words_its_frames_as_a_folder_runs_clip_line(
     )
 
 
+def test_a_segment_run_with_a_failed_segment_fails_and_names_no_output(
+    tmp_path, weights, monkeypatch, capsys
+):
+    from vsr import cluster_segments
+    from vsr.cluster import ClusterReport
+
+    def one_failed(source, target, **_):
+        summary = ClusterReport(wall_seconds=2.0)  # abandoned: no output joined
+        summary.add({"input": f"{source}#0", "status": "done", "frames": 8})
+        summary.add({"input": f"{source}#1", "status": "failed", "error": "out of memory"})
+        return summary
+
+    monkeypatch.setattr(cluster_segments, "run_split", one_failed)
+    make_clip(tmp_path / "a.mkv", 32, 24, frames=2, audio=False)
+    out = tmp_path / "out.mkv"
+    args = ["run", str(tmp_path / "a.mkv"), str(out), "--weights", str(weights), "--ray"]
+    assert main([*args, "--segments", "2"]) == 1
+    err = capsys.readouterr().err
+    assert err.startswith("vsr: 1 done, 0 skipped, 1 failed (8 frames in ")
+    assert f"-> {out}" not in err
+
+
 def test_a_resumed_ray_run_counts_its_kept_frames_apart_as_a_local_one(
     tmp_path, weights, monkeypatch, capsys
 ):
@@ -650,3 +677,220 @@ def test_a_task_run_outside_ray_starts_no_ray_instance():
     )
     said = subprocess.run([sys.executable, "-c", check], capture_output=True, text=True)
     assert said.stdout.split() == ["False", "None", "True"], said.stderr
+
+
+def test_an_ipv6_address_is_asked_for_without_its_brackets(monkeypatch):
+    # "[::1]:6379" is how a cluster's IPv6 address is written; the socket takes "::1".
+    ray = pytest.importorskip("ray")
+    from vsr import cluster
+
+    asked = []
+
+    def refused(address, timeout):
+        asked.append(address)
+        raise ConnectionRefusedError(111, "Connection refused")
+
+    monkeypatch.setattr(ray, "is_initialized", lambda: False)
+    monkeypatch.setattr(cluster.socket, "create_connection", refused)
+    with pytest.raises(VsrError, match=r"at \[::1\]:6379 \(Connection refused\)"):
+        cluster.connect("[::1]:6379")
+    assert asked == [("::1", 6379)]
+
+
+def test_a_weights_file_travels_by_value_and_a_name_or_none_as_it_is(tmp_path):
+    from vsr.cluster import ship_weights
+
+    weights = tmp_path / "mine.safetensors"
+    weights.write_bytes(b"the driver's weights")
+    assert ship_weights(weights) == ShippedWeights("mine.safetensors", b"the driver's weights")
+    assert ship_weights("imdn-x4") == "imdn-x4"  # a manifest name, resolved by each worker
+    assert ship_weights(None) is None  # each worker's default, not a file named "None"
+
+
+def test_tasks_take_a_gpu_where_the_cluster_has_one_unless_the_device_is_cpu(monkeypatch):
+    ray = pytest.importorskip("ray")
+    from vsr.cluster import cluster_slots, task_resources
+
+    monkeypatch.setattr(ray, "cluster_resources", lambda: {"CPU": 8.0, "GPU": 1.0})
+    assert task_resources() == task_resources("cuda:0") == {"num_gpus": 1, "num_cpus": 1}
+    assert task_resources("cpu") == {"num_cpus": 1}
+    assert (cluster_slots(ray, on_gpu=True), cluster_slots(ray, on_gpu=False)) == (1, 8)
+    monkeypatch.setattr(ray, "cluster_resources", lambda: {"CPU": 8.0})
+    assert task_resources() == {"num_cpus": 1}
+
+
+def test_a_device_given_reaches_the_workers_as_given():
+    from vsr.cluster import options_for_workers
+
+    assert options_for_workers({"device": "cuda:1"}, on_gpu=True)["device"] == "cuda:1"
+    assert options_for_workers({}, on_gpu=True)["device"] == "cuda"
+    assert options_for_workers({"device": None}, on_gpu=False)["device"] == "cpu"
+
+
+def test_a_task_ray_gave_up_on_is_failed_with_the_first_line_of_ray_s_reason():
+    ray = pytest.importorskip("ray")
+    from vsr.cluster import outcome_or_failure
+
+    def get(ref):
+        raise ray.exceptions.RayError("The worker died unexpectedly.\nTraceback, logs ...")
+
+    gave_up = SimpleNamespace(get=get, exceptions=ray.exceptions)
+    assert outcome_or_failure(gave_up, object(), input="/c/a.mkv", output="/o/a.mkv") == {
+        "input": "/c/a.mkv",
+        "output": "/o/a.mkv",
+        "status": "failed",
+        "node": None,
+        "gpu": None,
+        "error": "RayError after 3 retries: The worker died unexpectedly.",
+    }
+
+
+class _Tally:
+    """A FrameTally actor's handle, as a task calls it (`tally.report.remote(...)`)."""
+
+    def __init__(self) -> None:
+        self.sent: list[tuple[str, int]] = []
+        self.report = SimpleNamespace(remote=lambda clip, frames: self.sent.append((clip, frames)))
+
+
+def test_a_task_counts_its_frames_from_zero_to_the_last_and_does_not_redo_a_finished_output(
+    tmp_path, weights
+):
+    pytest.importorskip("ray")  # a task asks Ray where it runs
+    from vsr.cluster_task import run_clip
+
+    source, target = tmp_path / "a.mkv", tmp_path / "out" / "a.mkv"
+    make_clip(source, 32, 24, frames=5, audio=False)
+    target.parent.mkdir()
+    tally = _Tally()
+    threads = torch.get_num_threads()
+
+    def task(overwrite: bool, submitted_at: float) -> dict:
+        clip = (str(source), str(target), str(weights), {})
+        return run_clip(*clip, overwrite=overwrite, submitted_at=submitted_at, threads=1, tally=tally)  # fmt: skip
+
+    try:
+        submitted_at = time.time()
+        done = task(overwrite=True, submitted_at=submitted_at)
+        # From zero (a retried clip's count starts again), and the last count however fast.
+        assert tally.sent[0] == (str(source), 0) and tally.sent[-1] == (str(source), 5)
+        # A retry of an attempt that renamed its output into place and died before saying
+        # so; without --overwrite, an output there at all is a finished one.
+        retried = task(overwrite=True, submitted_at=submitted_at)
+        there = task(overwrite=False, submitted_at=time.time())
+        redone = task(overwrite=True, submitted_at=time.time())  # --overwrite: made anew
+    finally:
+        torch.set_num_threads(threads)
+    assert (done["status"], done["frames"], done["report"]["frames"]) == ("done", 5, 5)
+    for outcome in (retried, there):
+        assert (outcome["status"], outcome["frames"], outcome["report"]) == ("done", 5, None)
+        assert outcome["note"] == "finished by an earlier attempt"
+    assert (redone["status"], redone["report"]["frames"]) == ("done", 5) and "note" not in redone
+
+
+def test_a_task_refuses_a_clip_swapped_for_another_user_s_link(tmp_path, weights, monkeypatch):
+    pytest.importorskip("ray")  # a task asks Ray where it runs
+    from vsr import cluster_task
+    from vsr.foreign_links import REFUSAL
+
+    monkeypatch.setattr(cluster_task, "linked_by_another_user", lambda path: True)
+    source = tmp_path / "a.mkv"
+    make_clip(source, 32, 24, frames=2, audio=False)
+    task = {"overwrite": False, "submitted_at": time.time(), "threads": torch.get_num_threads()}
+    outcome = cluster_task.run_clip(str(source), str(tmp_path / "o.mkv"), str(weights), {}, **task)
+    assert outcome["status"] == "failed" and REFUSAL in outcome["error"]
+    assert not (tmp_path / "o.mkv").exists()
+
+
+def test_watch_and_ray_together_are_refused(tmp_path, capsys):
+    (tmp_path / "in").mkdir()
+    assert main(["run", str(tmp_path / "in"), str(tmp_path / "out"), "--ray", "--watch"]) == 2
+    assert capsys.readouterr().err == "vsr: error: --watch is not available with --ray\n"
+
+
+def test_the_device_flag_reaches_the_ray_workers(tmp_path, monkeypatch):
+    from vsr import cluster
+
+    given = {}
+
+    def run_folder(in_dir, out_dir, *, summary, engine_options, **_):
+        given.update(engine_options)
+        return summary
+
+    monkeypatch.setattr(cluster, "run_folder", run_folder)
+    (tmp_path / "in").mkdir()
+    assert (
+        main(["run", str(tmp_path / "in"), str(tmp_path / "out"), "--ray", "--device", "cpu"]) == 0
+    )
+    assert given["device"] == "cpu"
+
+
+def test_a_folder_of_only_links_to_nothing_fails_them_as_a_local_run_does(tmp_path, monkeypatch):
+    # Not "no video clips in in": each link is a clip that cannot be read, and said so.
+    pytest.importorskip("ray")  # the README's test set-up installs no Ray
+    from vsr import cluster
+
+    def no_cluster(*args, **kwargs):
+        raise AssertionError("Ray was started though nothing could run")
+
+    monkeypatch.setattr(cluster, "connect", no_cluster)
+    clips, out = tmp_path / "in", tmp_path / "out"
+    clips.mkdir()
+    (clips / "a.mkv").symlink_to(tmp_path / "gone.mkv")
+    lines = []
+    summary = cluster.run_folder(clips, out, progress=False, log=lines.append)
+    (clip,) = summary.clips
+    assert (clip["status"], clip["input"]) == ("failed", str(clips / "a.mkv"))
+    assert lines == [f"vsr: a.mkv: failed: {clip['error']}"] and "gone.mkv" in clip["error"]
+
+
+def test_a_ray_folder_run_reports_its_clips_in_name_order_whatever_became_of_them(
+    tmp_path, monkeypatch
+):
+    # The skipped and the refused are known before the cluster runs the rest: a report
+    # in that order read as another folder's.
+    pytest.importorskip("ray")  # the README's test set-up installs no Ray
+    from vsr import cluster
+
+    clips, out = tmp_path / "in", tmp_path / "out"
+    clips.mkdir()
+    for name in ("a.mkv", "b.mkv", "c.mkv"):
+        (clips / name).write_bytes(b"1234")
+    (out / "b.mkv").parent.mkdir()
+    (out / "b.mkv").write_bytes(b"done before")
+    (out / "c.mkv").mkdir()  # in the way
+
+    def run_clips(jobs, *, summary, **_):
+        for job in jobs:
+            summary.add({"input": str(job.source), "status": "done", "frames": 2})
+        return summary
+
+    monkeypatch.setattr(cluster, "connect", lambda *args: False)
+    monkeypatch.setattr(cluster, "run_clips", run_clips)
+    report = tmp_path / "r.json"
+    summary = cluster.run_folder(clips, out, progress=False, report=report, log=lambda _: None)
+    expected = [("a.mkv", "done"), ("b.mkv", "skipped"), ("c.mkv", "failed")]
+    assert [(Path(c["input"]).name, c["status"]) for c in summary.clips] == expected
+    written = json.loads(report.read_text())["clips"]
+    assert [(Path(c["input"]).name, c["status"]) for c in written] == expected
+
+
+def test_overwrite_in_a_ray_folder_run_redoes_the_finished_outputs(tmp_path, monkeypatch):
+    pytest.importorskip("ray")  # the README's test set-up installs no Ray
+    from vsr import cluster
+
+    clips, out = tmp_path / "in", tmp_path / "out"
+    clips.mkdir()
+    out.mkdir()
+    (clips / "a.mkv").write_bytes(b"1234")
+    (out / "a.mkv").write_bytes(b"done before")
+    submitted = []
+
+    def run_clips(jobs, *, summary, overwrite, **_):
+        submitted.extend((job.source.name, overwrite) for job in jobs)
+        return summary
+
+    monkeypatch.setattr(cluster, "connect", lambda *args: False)
+    monkeypatch.setattr(cluster, "run_clips", run_clips)
+    summary = cluster.run_folder(clips, out, overwrite=True, progress=False, log=lambda _: None)
+    assert submitted == [("a.mkv", True)] and summary.count("skipped") == 0
