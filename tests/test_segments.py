@@ -582,6 +582,39 @@ def test_a_join_abandoned_without_resume_says_its_finished_segments_are_not_kept
     ]
 
 
+def test_a_join_of_kept_segments_still_says_the_captions_of_a_captioned_source_are_lost(
+    tmp_path, monkeypatch
+):
+    # Kept segments do not say how many captioned frames they copied: the source's own
+    # first frame, read by the driver, is then the only word on its captions.
+    from types import SimpleNamespace
+
+    from vsr import cluster_segments
+    from vsr.cluster import ClusterReport
+    from vsr.segment_store import KeptSegment
+
+    class Writer:
+        def __init__(self) -> None:
+            self.notes: list[str] = []
+
+        def close(self) -> None:
+            pass
+
+    monkeypatch.setattr(cluster_segments, "join_segments", lambda *args: None)
+    source, target = tmp_path / "captioned.ts", tmp_path / "out.mkv"
+    summary = ClusterReport()
+    summary.add(cluster_segments._kept_outcome(source, KeptSegment(0, tmp_path / "s0.mkv", [0])))
+    said = []
+    for captioned in (True, False):
+        plan = SimpleNamespace(
+            info=SimpleNamespace(closed_captions=captioned), within=None, shift=0
+        )
+        pts = {0: [0]}
+        cluster_segments._join_into_target(Writer(), summary, pts, plan, target, said.append)
+    joined = f"vsr: joined 1 segment into {target}"
+    assert said == [f"vsr: note: {cluster_segments.SEGMENTS_LOSE_CAPTIONS}", joined, joined]
+
+
 def test_a_kept_segment_is_reported_as_skipped_with_its_frames_and_those_it_lost(tmp_path):
     from vsr.cluster import ClusterReport
     from vsr.cluster_segments import _kept_outcome
