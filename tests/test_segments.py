@@ -615,6 +615,47 @@ def test_a_join_of_kept_segments_still_says_the_captions_of_a_captioned_source_a
     assert said == [f"vsr: note: {cluster_segments.SEGMENTS_LOSE_CAPTIONS}", joined, joined]
 
 
+def test_ctrl_c_keeps_the_segments_finished_meanwhile_and_cancels_the_rest(tmp_path, monkeypatch):
+    # With --resume, a segment whose task ended while Ctrl-C came is kept, not made again.
+    ray = pytest.importorskip("ray")
+    from vsr.cluster_segments import _run_segments
+
+    outcome = {"status": "done", "frames": 2, "pts": [0, 1], "crc32": 7}
+    outcome["report"] = {"lost_frames": 0, "notes": []}
+    refs, cancelled = [], []
+
+    class Task:
+        def options(self, **_):
+            return self
+
+        def remote(self, source, segment, *_):
+            refs.append(f"ref{segment.index}")
+            return refs[-1]
+
+    def wait(pending, num_returns, timeout=None):
+        if timeout is None:  # waiting for the next task to end: Ctrl-C
+            raise KeyboardInterrupt
+        return ["ref0"], [ref for ref in pending if ref != "ref0"]
+
+    for name, stand_in in {
+        "remote": lambda function: Task(),
+        "put": lambda value: value,
+        "cluster_resources": lambda: {"CPU": 2.0},
+        "wait": wait,
+        "get": lambda ref: {"input": "a.mp4#0", "output": "s0.mkv", **outcome},
+        "cancel": lambda ref, force: cancelled.append(ref),
+    }.items():
+        monkeypatch.setattr(ray, name, stand_in)
+    kept = []
+    segments = [Segment(0, None, 2), Segment(1, 2, None)]
+    with pytest.raises(KeyboardInterrupt):
+        _run_segments(
+            tmp_path / "a.mp4", segments, tmp_path, None, {}, None, False, lambda _: None,
+            lambda *segment: kept.append(segment),
+        )  # fmt: skip
+    assert kept == [(0, [0, 1], 7, 0)] and cancelled == ["ref1"]
+
+
 def test_a_kept_segment_is_reported_as_skipped_with_its_frames_and_those_it_lost(tmp_path):
     from vsr.cluster import ClusterReport
     from vsr.cluster_segments import _kept_outcome
