@@ -129,6 +129,17 @@ def test_a_layout_the_audio_encoder_refuses_is_mapped_to_one_it_takes(
     assert any(f"to {layout}, which" in note for note in report.notes), report.notes
 
 
+def test_a_layout_no_layout_of_its_count_fits_is_downmixed_rather_than_upmixed(monkeypatch):
+    # As ffmpeg's CLI does: of the layouts the encoder takes, the nearest with fewer
+    # channels, even where one with more is as near.
+    from vsr.video import remux
+
+    taken = {"mono", "stereo", "5.1"}
+    monkeypatch.setattr(remux, "audio_encoder_takes", lambda codec, rate, name: name in taken)
+    assert remux.encoder_layout("aac", 48000, "quad") == "stereo"
+    assert remux.encoder_layout("aac", 48000, "5.1(side)") == "5.1"
+
+
 @pytest.mark.parametrize(
     ("hz", "target", "taken"),
     # The highest Opus takes. PCM went into MP4 as AAC at 96 kHz before: it is now FLAC at
@@ -227,6 +238,22 @@ def test_track_titles_of_an_mp4_are_kept(tmp_path, weights):
         with av.open(str(tmp_path / name)) as container:
             titles = [s.metadata.get(key) for s in container.streams]
             assert titles == ["Español video", "Español audio"], name
+
+
+def test_a_track_with_a_title_and_a_name_tag_keeps_its_title(tmp_path, weights):
+    # Only a "name" without a "title" is an MP4's title read back: a Matroska track with
+    # both has its own title, which a NAME tag (a tool's) must not replace.
+    source = _video(tmp_path / "in.mkv", audio=("aac", "stereo"))
+    tags = {"title": "T {type}", "NAME": "n {type}"}
+    tagged = _retagged(source, tmp_path / "tagged.mkv", {}, tags)
+    out = tmp_path / "out.mkv"
+    assert vsr(tagged, out, "--weights", weights) == 0
+    with av.open(str(out)) as container:
+        tags = [{k.lower(): v for k, v in s.metadata.items()} for s in container.streams]
+    assert [(t.get("title"), t.get("name")) for t in tags] == [
+        ("T video", "n video"),
+        ("T audio", "n audio"),
+    ]
 
 
 def test_the_matroska_video_track_is_flagged_default(tmp_path, weights):
@@ -924,6 +951,20 @@ def test_matroska_keeps_the_encoder_tag_of_a_track_copied_unchanged(tmp_path, we
         tags = [{k.lower(): v for k, v in s.metadata.items()} for s in container.streams]
     # The video is encoded anew, and so is WebM's audio (to Opus): their old encoder goes.
     assert [t.get("encoder") for t in tags] == [None, "old audio" if suffix == ".mkv" else None]
+    assert not [n for n in report.notes if "tags" in n]
+
+
+def test_an_old_rotate_tag_is_not_carried_into_the_output(tmp_path, weights):
+    # A "rotate" tag (an old ffmpeg's way to say the picture's turn) describes the source
+    # file: the output states a turn in its display matrix, and a stale tag copied onto it,
+    # the video track or a copied one, would say a turn the picture does not have.
+    source = _video(tmp_path / "in.mkv", audio=("aac", "stereo"))
+    tagged = _retagged(source, tmp_path / "tagged.mkv", {"rotate": "90"}, {"rotate": "90"})
+    out = tmp_path / "out.mkv"
+    report = upscale_video(tagged, out, weights=weights, progress=False)
+    with av.open(str(out)) as container:
+        tags = [container.metadata, *(stream.metadata for stream in container.streams)]
+        assert [[k for k in t if k.lower() == "rotate"] for t in tags] == [[], [], []]
     assert not [n for n in report.notes if "tags" in n]
 
 
