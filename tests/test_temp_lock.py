@@ -41,6 +41,18 @@ def test_the_next_run_removes_what_a_killed_run_left_and_only_that(tmp_path, wei
     assert sorted(p.name for p in tmp_path.glob(".out.*")) == sorted(p.name for p in (live, other))
 
 
+def test_the_note_on_one_removed_file_names_it_alone(tmp_path, weights, capsys):
+    # ", ..." stands for the files not named: after the only one it said there were more.
+    source, out = tmp_path / "in.mkv", tmp_path / "out.mkv"
+    make_clip(source, 32, 24, frames=2, audio=False)
+    dead = temp_path_for(out, 4000001)
+    dead.write_bytes(b"half an encode")
+    assert main(["run", str(source), str(out), "--weights", str(weights)]) == 0
+    said = f"removed 1 temporary file(s) that a killed run left beside the output ({dead.name})\n"
+    assert said in capsys.readouterr().err
+    assert not dead.exists()
+
+
 def test_a_temporary_file_is_held_from_the_moment_it_has_its_name(tmp_path):
     # It was made, then locked: a sweep in between could take a live run's file, so files
     # younger than a minute were left alone, the killed run's among them.
