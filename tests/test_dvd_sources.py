@@ -7,6 +7,7 @@ from fractions import Fraction
 from pathlib import Path
 
 import av
+import pytest
 from media import make_vob
 
 from vsr import upscale_video
@@ -66,6 +67,23 @@ def test_a_dvd_subtitle_given_its_own_length_ends_with_the_cut(tmp_path, weights
 def _shape(path: Path) -> Fraction | None:
     with av.open(str(path)) as container:
         return container.streams.video[0].sample_aspect_ratio
+
+
+@pytest.mark.parametrize(("end", "duration"), [(1500, 135000), (2**32 - 1, 0), (0, 0)])
+def test_a_dvd_subtitle_takes_only_a_stop_time_that_comes(end, duration):
+    # A stop command that never comes reads as a huge count (or none as 0): no length to
+    # give, where it made the subtitle last 49 days and the MP4 as long.
+    from types import SimpleNamespace
+
+    from vsr.video.remux import _give_its_own_length
+
+    shown = SimpleNamespace(end_display_time=end)
+    decoder = SimpleNamespace(is_open=True, decode2=lambda packet: shown)
+    packet = SimpleNamespace(
+        stream=SimpleNamespace(codec_context=decoder), time_base=Fraction(1, 90000), duration=0
+    )
+    _give_its_own_length(packet)
+    assert packet.duration == duration
 
 
 def test_a_cut_into_the_16_9_film_after_a_4_3_trailer_is_tagged_16_9(tmp_path, weights):

@@ -584,6 +584,22 @@ def test_chapters_are_kept_and_cut_with_the_clip(tmp_path, weights, suffix):
     ]
 
 
+def test_a_chapter_that_only_touches_the_cut_is_left_out():
+    # One that ends where the cut starts, or starts where it ends, has nothing inside it:
+    # kept, it was a chapter of no length at the output's start or end.
+    from types import SimpleNamespace
+
+    from vsr.video.remux import StreamCopier
+
+    cut = SimpleNamespace(offset_in=lambda time_base: 100, end_in=lambda time_base: 200)
+    copier = SimpleNamespace(_cut=cut)
+    within = [
+        StreamCopier._chapter_within_cut(copier, {"start": s, "end": e, "time_base": 1})
+        for s, e in ((0, 100), (50, 150), (150, 250), (200, 300))
+    ]
+    assert [c and (c["start"], c["end"]) for c in within] == [None, (0, 50), (50, 100), None]
+
+
 def frame_times(path: Path) -> list[Fraction]:
     with av.open(str(path)) as container:
         video = container.streams.video[0]
