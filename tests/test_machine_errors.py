@@ -136,6 +136,28 @@ def test_a_run_with_stderr_closed_still_writes_its_output(tmp_path):
         assert sum(1 for _ in container.decode(video=0)) == 3
 
 
+def test_with_stdout_closed_the_next_file_opened_does_not_take_its_place(tmp_path):
+    # Started as `vsr ... >&-`, Python sets sys.stdout to None and descriptor 1 is free: the
+    # next file opened (an output) would get it, and receive what is written to stdout.
+    script = (
+        "import sys\n"
+        "from vsr.cli import main\n"
+        "status = main(['weights', 'list'])\n"
+        "with open(sys.argv[1], 'w') as opened:\n"
+        "    print(status, opened.fileno(), file=sys.stderr)\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "VSR_CACHE": str(tmp_path / "cache")}
+    done = subprocess.run(
+        [sys.executable, "-c", script, str(tmp_path / "opened.txt")],
+        env=env,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: os.close(1),  # as `vsr weights list >&-`
+    )
+    status, descriptor = done.stderr.split()
+    assert status == "0" and descriptor != "1"
+
+
 def _with_a_small_file_limit() -> None:
     signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # a write past it fails with EFBIG
     resource.setrlimit(

@@ -743,6 +743,16 @@ def test_a_command_forgets_the_warnings_an_earlier_command_of_its_process_printe
     assert not shown_as_warning("bf16 is emulated on this CPU")
 
 
+def test_a_command_puts_back_the_warning_printer_it_found(tmp_path):
+    # main() prints warnings its own way while a command runs; a script that calls it (per
+    # file, or among its own work) must get its own printer back, not vsr's one-line form.
+    import warnings
+
+    before = warnings.showwarning
+    assert main(["run", str(tmp_path / "none.mp4"), str(tmp_path / "out.mp4")]) == 2
+    assert warnings.showwarning is before
+
+
 def test_a_package_loaded_from_the_cache_is_not_told_as_compiled(tmp_path, weights, monkeypatch):
     def compile_network(network, mode=None, ahead_of_time=True, builds=True):
         def call(x):  # a kept package: loaded, nothing built (PackagedNetwork.built == 0)
