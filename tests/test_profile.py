@@ -248,3 +248,18 @@ def test_one_output_size_gives_each_network_its_own_input_as_the_paper_counts(ca
     table = capsys.readouterr().out.splitlines()
     inputs = next(line for line in table if line.startswith("input")).split()[1:]
     assert inputs == ["24x12", "16x8", "12x6", "48x24", "24x12", "24x12"]
+
+
+def test_without_a_size_a_network_is_profiled_at_the_papers_256x256(capsys, monkeypatch):
+    # The size the paper's counts are given at (3 x 256 x 256), as the help promises.
+    import vsr.profiling
+
+    asked = []
+
+    def stopping(model, size, *args, **kwargs):
+        asked.append(size)
+        raise VsrError("stopped before the timing")
+
+    monkeypatch.setattr(vsr.profiling, "profile_model", stopping)
+    assert main(["profile", "--model", "imdn_rte", "--device", "cpu", "--repeats", "1"]) == 2
+    assert asked == [(256, 256)]

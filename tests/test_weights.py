@@ -260,6 +260,15 @@ def test_the_listing_gives_the_official_checkpoints_measured_set5_psnr(capsys) -
     assert rows["vsr_imdn_x2"][3] == "37.39"
 
 
+def test_the_listing_gives_each_checkpoint_s_scale_and_any_for_the_same_size_one(capsys) -> None:
+    # IMDN_AS has no scale of its own (null in the manifest): listed as "any", not blank.
+    assert main(["weights", "list"]) == 0
+    rows = {line.split()[0]: line.split() for line in capsys.readouterr().out.splitlines()}
+    assert rows["NAME"][2] == "SCALE"
+    assert [rows[f"IMDN_x{scale}"][2] for scale in (2, 3, 4)] == ["x2", "x3", "x4"]
+    assert rows["IMDN_AS"][2] == "any"
+
+
 @pytest.mark.parametrize("scale", [2, 3, 4])
 def test_official_metrics_in_the_manifest_are_the_measured_ones(scale) -> None:
     """The manifest's figures for the official checkpoints are vsr eval's (test_eval checks
