@@ -99,6 +99,28 @@ def test_a_value_with_only_object_s_repr_is_named_by_its_type_alone(upscaler):
     assert given(print) == "builtin_function_or_method <built-in function print>"
 
 
+def _f() -> object:
+    class L:
+        pass
+
+    return L()
+
+
+def test_a_local_class_or_a_repr_that_is_the_type_s_name_is_named_once():
+    # A class made inside a function has "<locals>" in its repr, which the pattern for an
+    # address ("<... at 0x...>") does not match: only the check of object's repr keeps it out.
+    local = _f()
+    assert "<locals>" in repr(local) and len(repr(local)) <= 60  # short enough to be shown
+    assert given(local) == "L"
+    # A value whose repr is its type's name alone (a sentinel) is not named twice.
+
+    class Sentinel:
+        def __repr__(self) -> str:
+            return "Sentinel"
+
+    assert given(Sentinel()) == "Sentinel"
+
+
 def test_a_value_is_shown_up_to_sixty_characters_and_a_longer_one_by_its_type():
     # A message names the value where it reads at a glance; a longer one is its type alone.
     assert given("x" * 58) == "str '" + "x" * 58 + "'"  # a repr of 60 characters
