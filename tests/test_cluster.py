@@ -894,3 +894,25 @@ def test_overwrite_in_a_ray_folder_run_redoes_the_finished_outputs(tmp_path, mon
     monkeypatch.setattr(cluster, "run_clips", run_clips)
     summary = cluster.run_folder(clips, out, overwrite=True, progress=False, log=lambda _: None)
     assert submitted == [("a.mkv", True)] and summary.count("skipped") == 0
+
+
+def test_ray_weights_in_a_folder_only_the_workers_have_are_left_to_them(tmp_path, monkeypatch):
+    # A path on the cluster's own disk cannot be looked at here: refusing it as "not found"
+    # made --ray unusable with weights kept there. One in a folder this machine has is a typo.
+    import vsr.commands.run_ray
+
+    given = []
+
+    def run_on_ray(args, options, say):
+        given.append(args.weights)
+        return 0
+
+    monkeypatch.setattr(vsr.commands.run_ray, "run_on_ray", run_on_ray)
+    clip = tmp_path / "a.mp4"
+    make_clip(clip, 16, 16, frames=2, audio=False)
+    elsewhere = "/only-on-the-workers/w.safetensors"
+    args = ["run", str(clip), str(tmp_path / "out.mp4"), "--quiet", "--ray"]
+    assert main([*args, "--weights", elsewhere]) == 0
+    assert given == [elsewhere]
+    assert main([*args, "--weights", str(tmp_path / "typo.safetensors")]) == 2
+    assert given == [elsewhere]

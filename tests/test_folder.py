@@ -371,6 +371,24 @@ def test_watch_from_the_command_line(tmp_path, weights):
     assert WatchState(out, clips).clips["a.mp4"]["status"] == "done"
 
 
+def test_a_watch_without_an_interval_looks_every_two_seconds(tmp_path, weights, monkeypatch):
+    # The README's promise: a clip must be still for one --watch-interval, 2 s unless given.
+    import vsr.folder
+
+    asked = {}
+
+    def watch(*args, interval_s, **kwargs):
+        asked["interval_s"] = interval_s
+        return kwargs["summary"]
+
+    monkeypatch.setattr(vsr.folder, "watch_folder", watch)
+    clips = tmp_path / "in"
+    clips.mkdir()
+    args = ["run", str(clips), str(tmp_path / "out"), "--weights", str(weights), "--watch"]
+    assert main([*args, "--quiet"]) == 0
+    assert asked == {"interval_s": 2.0}
+
+
 def test_a_watch_ended_with_ctrl_c_says_what_it_did_and_what_failed(
     tmp_path, weights, monkeypatch, capsys
 ):

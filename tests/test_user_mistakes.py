@@ -588,3 +588,13 @@ def test_weights_that_cannot_reach_a_request_are_told_it_as_it_was_asked(
         f"these weights upscale x2, which cannot reach {target}; use x3 weights"
     )
     assert sorted(tmp_path.iterdir()) == [source]
+
+
+def test_a_folder_run_refuses_a_bad_time_range_before_any_clip(tmp_path, capsys):
+    # Checked at each clip instead, every clip failed with it in turn (exit 1).
+    (tmp_path / "clips").mkdir()
+    make_clip(tmp_path / "clips" / "a.mp4", 16, 16, frames=2, audio=False)
+    argv = ["run", str(tmp_path / "clips"), str(tmp_path / "out"), "--end", "1", "--duration", "1"]
+    assert main(argv) == 2
+    assert capsys.readouterr().err == "vsr: error: give an end or a duration, not both\n"
+    assert not (tmp_path / "out").exists()
