@@ -576,6 +576,14 @@ def test_an_out_that_names_a_folder_or_cannot_be_one_is_taken_or_told_in_one_lin
     assert err.startswith("vsr: error: cannot create output folder") and "Traceback" not in err
 
 
+def test_a_picture_into_a_folder_says_the_file_it_wrote(tmp_path, weights, capsys):
+    # "wrote out" named the folder given, not the picture made in it under its own name.
+    write_image(tmp_path / "p.png", _random((4, 4, 3)))
+    (tmp_path / "out").mkdir()
+    assert _run(tmp_path / "p.png", tmp_path / "out", weights) == 0
+    assert capsys.readouterr().out == f"wrote {tmp_path / 'out' / 'p.png'}\n"
+
+
 @pytest.mark.skipif(os.geteuid() != 0, reason="making a link another user owns takes root")
 def test_a_link_another_user_made_to_a_file_not_theirs_is_left_alone(tmp_path, weights, capsys):
     # vsr run leaves such a link alone; vsr image upscaled it, a private picture written
