@@ -1549,3 +1549,17 @@ def test_the_report_names_the_weights_that_ran_not_only_the_architecture(tmp_pat
         "network passed in",
         None,
     )
+
+
+def test_an_output_s_container_is_known_whatever_the_case_of_its_suffix():
+    # OUT.WEBM is written as a WebM like out.webm: checked as one before the run, not only
+    # when its clip gets there.
+    from vsr.cli import build_parser
+    from vsr.commands.run import _containers_written
+
+    def written(output: str):
+        return _containers_written(build_parser().parse_args(["run", "in.mp4", output]))
+
+    assert written("OUT.WEBM") == written("out.webm") is not None
+    assert written("Out.Mkv") == written("out.mkv") is not None
+    assert written("out.xyz") is None  # a type vsr does not write: refused later
