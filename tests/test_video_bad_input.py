@@ -24,6 +24,7 @@ from vsr.cli import main
 from vsr.errors import VsrError
 from vsr.video import ffmpeg_pipe
 from vsr.video.reader import VideoReader
+from vsr.video.trim import TimeRange
 from vsr.video.writer import EncodeSettings, VideoWriter, temp_path_for
 
 
@@ -153,8 +154,6 @@ def test_a_truncated_mp4_is_told_with_a_range_too(tmp_path):
     # With an MP4's sample count taking over from its declared length, a cut or a resume,
     # which do not count every sample, lost sight of a truncation (1 frame lost, not 44).
 
-    from vsr.video.trim import TimeRange
-
     make_clip(tmp_path / "whole.mp4", frames=100, faststart=True, audio=False)
     cut_short = truncate(tmp_path / "whole.mp4", 0.6, tmp_path / "short.mp4")
     with VideoReader(cut_short, TimeRange(Fraction(1, 5), None)) as reader:
@@ -174,6 +173,19 @@ def test_a_matroska_stream_that_starts_late_is_not_called_truncated(tmp_path):
     assert 0 < len(frames) < 30
     assert reader.lost_frames == 30 - len(frames)
     assert any("truncated" in w for w in reader.warnings)
+
+
+def test_a_cut_past_the_end_of_a_late_starting_matroska_says_where_the_clip_ends(tmp_path):
+    # Its end, 2 s + 30 frames less the 2 s start, came out 2e-16 s short of its DURATION
+    # in floats, which was taken as a missing tail and silenced the note.
+    path = late_start_matroska(tmp_path / "late.mkv")
+    with VideoReader(path, TimeRange(Fraction(1), Fraction(2))) as reader:
+        frames = list(reader.frames())
+    assert [f.pts for f in frames] == [0, 40, 80, 120, 160]  # from the cut's start
+    assert reader.lost_frames == 0
+    assert reader.warnings == ["the clip ends at 1.200 s, before the requested end (2.000 s)"]
+    with pytest.raises(VsrError, match=r"to the end \(the clip is 1\.200 s long\)$"):
+        VideoReader(path, TimeRange(Fraction(3), None))
 
 
 def test_sound_past_the_video_of_a_file_that_states_no_video_length_is_no_loss(tmp_path):

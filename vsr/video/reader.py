@@ -840,6 +840,7 @@ class VideoReader:
             return 0
         self.missing_seconds = max(0.0, declared - decoded_end)
         if self.missing_seconds < 0.9 / float(rate):  # under a frame: the last frame's own length
+            self.missing_seconds = 0.0  # a float's rounding too: nothing is missing
             return 0
         # A range reads from a keyframe on, and an MP4's declared length also says this
         # of a healthy file whose last frame is long (that frame's packet duration is
