@@ -216,6 +216,9 @@ def test_frames_an_edit_list_hides_are_not_counted_as_lost(tmp_path):
         assert sum(p.is_discard for p in container.demux(video=0)) == 3
     whole = decoded(trimmed)
     assert len(whole) == 11  # what a local run's reader delivers
+    with VideoReader(trimmed) as reader:  # which decodes the hidden three, and drops them
+        assert len(list(reader.frames())) == 11
+    assert (reader.lost_frames, reader.warnings) == (0, [])
     kept, lost = [], 0
     for segment in plan_segments(trimmed, count=2):
         extracted = extract_segment(trimmed, segment, tmp_path / f"{segment.index}.mkv", "left")

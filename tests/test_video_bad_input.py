@@ -11,6 +11,7 @@ import av
 import numpy as np
 import pytest
 from media import (
+    _video_packet_spans,
     corrupt_middle_packets,
     corrupt_packets,
     make_audio_only,
@@ -99,6 +100,20 @@ def test_truncated_matroska_decodes_what_it_can_and_counts_the_rest(clip, tmp_pa
     assert reader.decoded_frames == len(frames)
     assert reader.lost_frames == 12 - len(frames)
     assert any("truncated" in w for w in reader.warnings)
+
+
+@pytest.mark.parametrize("missing", [1, 2])
+def test_a_matroska_cut_short_by_a_frame_or_two_counts_them(clip, tmp_path, missing):
+    # A single missing frame is 0.04 s of 0.48: no less a loss than a long tail (a
+    # tolerance of more than a frame, or a count rounded down, said nothing).
+    cut_at, _ = _video_packet_spans(clip)[-missing]
+    cut = tmp_path / "cut.mkv"
+    cut.write_bytes(clip.read_bytes()[: cut_at - 8])  # before that block's header
+    reader, frames = read(cut)
+    assert [f.pts for f in frames] == [40 * i for i in range(12 - missing)]
+    assert reader.lost_frames == missing
+    assert reader.warnings[0] == f"{missing} frame(s) could not be decoded"
+    assert any("looks truncated" in w for w in reader.warnings)
 
 
 def late_start_matroska(path, frames: int = 30, first_pts: int = 50):
