@@ -92,6 +92,19 @@ def test_a_sequence_whose_demuxing_fails_still_gives_every_frame_read_before(tmp
     assert any("looks truncated" in w for w in reader.warnings)
 
 
+def test_a_cut_of_a_sequence_whose_demuxing_fails_counts_what_it_lost(tmp_path):
+    # Read whole, f_5-f_7 are 3 lost frames; a cut from f_1 on said nothing of them.
+    pattern = make_sequence(tmp_path / "scan", range(8), name="f_{:d}.png")
+    (tmp_path / "scan" / "f_5.png").unlink()
+    (tmp_path / "scan" / "f_5.png").mkdir()
+    with VideoReader(pattern, TimeRange(Fraction(1, 25), None)) as reader:
+        frames = list(reader.frames())
+    assert [f.pts for f in frames] == [0, 1, 2, 3]  # f_1-f_4, from the cut's start
+    assert reader.lost_frames == 3
+    assert reader.warnings[0] == "3 frame(s) could not be decoded"
+    assert any("looks truncated" in w for w in reader.warnings)
+
+
 @pytest.mark.parametrize("fraction", [0.35, 0.7])
 def test_truncated_matroska_decodes_what_it_can_and_counts_the_rest(clip, tmp_path, fraction):
     cut = truncate(clip, fraction, tmp_path / "cut.mkv")

@@ -604,7 +604,7 @@ class VideoReader:
         self.lost_frames = max(0, self._in_range_packets - skipped - self.decoded_frames)
         if losses is not None:  # its packets have no times to count the range's by
             self.lost_frames = losses.lost()
-        if not reached_end and self.demux_error is None:
+        if not reached_end:  # a demuxing error too: what it cut off is lost
             self.lost_frames = max(self.lost_frames, self._missing_tail_frames(counted=False))
             length = self._clip_seconds() or 0
             # A last frame can reach past the end asked for (a slide show's last slide).
