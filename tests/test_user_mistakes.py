@@ -470,6 +470,22 @@ def test_a_url_is_said_to_be_one(tmp_path, capsys, command, url):
     assert _one_error_line(capsys) == f"{url}: vsr reads local files, not URLs; download it first"
 
 
+def test_only_a_scheme_of_two_letters_or_more_that_names_no_local_file_is_a_url(
+    tmp_path, monkeypatch
+):
+    # "c:/a.mp4" is a Windows drive's path, and "http:/a.mp4" may be a folder "http:" here.
+    from vsr.errors import VsrError
+    from vsr.url_input import refuse_a_url
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "http:").mkdir()
+    (tmp_path / "http:" / "a.mp4").write_bytes(b"")
+    refuse_a_url("http:/a.mp4")
+    refuse_a_url("c:/a.mp4")
+    with pytest.raises(VsrError, match=r"^http://b\.mp4: vsr reads local files, not URLs"):
+        refuse_a_url("http:/b.mp4")
+
+
 @pytest.mark.parametrize("output", ["seq.mp4", "seqdir"])
 def test_a_folder_of_numbered_frames_is_told_how_it_is_read(tmp_path, capsys, output):
     # Was "seq.mp4 looks like a file name; a folder INPUT needs a folder OUTPUT", then, as
@@ -486,6 +502,34 @@ def test_a_folder_of_numbered_frames_is_told_how_it_is_read(tmp_path, capsys, ou
         f"clip, `vsr image {frames} OUT/` upscales them as pictures"
     )
     assert sorted(p.name for p in tmp_path.iterdir()) == ["frames"]
+
+
+@pytest.mark.parametrize(
+    ("names", "pattern"),
+    [
+        (["cam2_0001_left.png", "cam2_0002_left.png"], "cam2_%04d_left.png"),  # the last number
+        (["f_0.png", "f_1.png"], "f_%d.png"),  # a lone 0 is no zero padding
+        (["f_0001.png"], None),  # one picture is no clip
+        (["f_0001.png", "f_0002.png/"], None),  # a folder named as a picture is none
+    ],
+)
+def test_the_pattern_told_for_a_folder_of_frames_names_its_last_number(
+    tmp_path, capsys, names, pattern
+):
+    frames = tmp_path / "frames"
+    frames.mkdir()
+    for name in names:
+        if name.endswith("/"):
+            (frames / name).mkdir()
+        else:
+            Image.new("RGB", (8, 6)).save(frames / name)
+    pictures = sum(not name.endswith("/") for name in names)
+    assert main(["run", str(frames), str(tmp_path / "out.mp4")]) == 2
+    as_clip = f"`vsr run '{frames}/{pattern}' OUT.mp4` reads them as one clip, " if pattern else ""
+    assert _one_error_line(capsys).endswith(
+        f"; it holds {pictures} picture(s): {as_clip}`vsr image {frames} OUT/` upscales them "
+        "as pictures"
+    )
 
 
 def _options_that_take_a_value(parser, words=()):
