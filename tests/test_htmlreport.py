@@ -820,6 +820,8 @@ def test_distinguishing_names_are_the_shortest_endings_no_other_path_shares():
     ]  # fmt: skip
     assert distinguishing_names(["run.json", "A/run.json"]) == ["run.json", "A/run.json"]
     assert distinguishing_names(["run.json", "run.json"]) == ["run.json", "run.json"]
+    # Names are made of the paths' parts: "./A/run.json" is told as A/run.json is.
+    assert distinguishing_names(["./A/run.json", "./B/run.json"]) == ["A/run.json", "B/run.json"]
 
 
 def test_reports_of_one_name_from_two_folders_are_told_apart(tmp_path, monkeypatch):
