@@ -287,6 +287,25 @@ def test_pipe_failure_is_reported_with_ffmpeg_s_last_line(tmp_path):
 
 
 @pytest.mark.parametrize(
+    ("script", "reason"),
+    [
+        (
+            "echo 'Guessed Channel Layout' >&2\necho 'Unknown encoder hevc_nvenc' >&2\nexit 1",
+            "Unknown encoder hevc_nvenc",
+        ),
+        ("exit 3", "exit status 3"),  # ffmpeg said nothing
+    ],
+)
+def test_a_failed_pipe_is_told_by_ffmpeg_s_last_line_or_its_exit_status(tmp_path, script, reason):
+    fake = tmp_path / "ffmpeg"
+    fake.write_text(f"#!/bin/sh\n{script}\n")
+    fake.chmod(0o755)
+    pipe = ffmpeg_pipe.FfmpegPipe(plan(tmp_path), binary=str(fake))
+    with pytest.raises(VsrError, match=f"^ffmpeg encoder failed: {reason}$"):
+        pipe.close()
+
+
+@pytest.mark.parametrize(
     ("name", "tag"), [("out.mp4", "hvc1"), ("out.mov", "hvc1"), ("out.mkv", None)]
 )
 def test_hevc_through_ffmpeg_asks_for_the_hvc1_tag_in_mp4_and_mov(
