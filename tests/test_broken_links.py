@@ -63,6 +63,25 @@ def test_a_broken_link_whose_output_is_there_is_skipped_as_a_done_clip(tmp_path)
     assert (out / "b.mp4").read_bytes() == b"done before"
 
 
+def test_with_overwrite_a_broken_link_whose_output_is_there_fails_for_its_link(tmp_path):
+    # Its output is to be made again, and there is nothing to make it from.
+    clips, out = tmp_path / "in", tmp_path / "out"
+    clips.mkdir()
+    out.mkdir()
+    why = _broken_links(clips, ".mp4")
+    (out / "b.mp4").write_bytes(b"done before")
+    runner = Recorder()
+    summary = process_folder(
+        clips, out, runner, overwrite=True, progress=False, log=lambda line: None
+    )
+    assert runner.calls == []
+    assert [(Path(c["input"]).name, c["status"], c.get("error")) for c in summary.clips] == [
+        ("b.mp4", "failed", why["b.mp4"]),
+        ("loop.mp4", "failed", why["loop.mp4"]),
+    ]
+    assert (out / "b.mp4").read_bytes() == b"done before"
+
+
 def test_a_folder_of_links_into_an_unmounted_share_is_not_called_one_without_clips(
     tmp_path, capsys
 ):

@@ -699,8 +699,18 @@ def test_two_clips_with_one_output_name_never_share_it(tmp_path):
         assert runner.calls == [("a.mkv", 8)]  # a.mkv owns its name; a.avi is refused
         failed = [c for c in summary.clips if c["status"] == "failed"]
         assert len(failed) == 1 and "a.avi" in failed[0]["input"]
-        assert "would be written as a.mkv" in failed[0]["error"]
+        assert failed[0]["error"] == "would be written as a.mkv, as a.mkv would; rename one of them"
         (out / "a.mkv").unlink()
+
+
+def test_an_output_named_like_a_clip_in_capitals_is_taken_for_a_file_name(tmp_path):
+    # A clip's suffix in any case: `vsr run clips/ OUT.MP4` must make no folder of that name.
+    clips = tmp_path / "in"
+    clips.mkdir()
+    (clips / "a.mp4").write_bytes(b"1234")
+    with pytest.raises(VsrError, match="OUT.MP4 looks like a file name; a folder INPUT needs a"):
+        process_folder(clips, tmp_path / "OUT.MP4", Recorder(), progress=False, log=lambda _: None)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["in"]
 
 
 def test_watch_does_not_take_an_earlier_clips_output_for_a_new_clips(tmp_path):
