@@ -486,6 +486,29 @@ def test_a_run_held_back_by_its_encoders_says_how_to_go_faster():
     assert at_the_bound.endswith("a faster settings=EncodeSettings(preset=...) will finish sooner")
 
 
+def test_a_run_with_no_time_after_its_warm_up_has_no_encoder_share():
+    # A clip done within its start-up and warm-up: no share to tell, and no advice from it.
+    from types import SimpleNamespace
+
+    from vsr.runner import encoders_busy_share
+
+    clock = SimpleNamespace(busy={"encode": 0.5})
+    assert encoders_busy_share(SimpleNamespace(), clock, 0.0) is None
+    assert encoders_busy_share(SimpleNamespace(), clock, 1.0) == 0.5
+    assert encoders_busy_share(SimpleNamespace(), clock, 0.25) == 1.0  # overlapping waits
+
+
+def test_a_run_says_it_fell_back_to_the_cpu_only_where_no_device_was_asked_for(
+    tmp_path, clip, weights, monkeypatch
+):
+    # device="cpu" is what was asked for: "no CUDA device" would be news of nothing.
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    fell_back = upscale_video(clip, tmp_path / "a.mkv", weights=weights, progress=False)
+    asked = upscale_video(clip, tmp_path / "b.mkv", weights=weights, device="cpu", progress=False)
+    assert "no CUDA device: ran on the CPU" in fell_back.notes
+    assert "no CUDA device: ran on the CPU" not in asked.notes
+
+
 def test_a_pipelines_crf_and_speed_preset_go_only_to_codecs_they_mean_something_to():
     from vsr.cli import build_parser
     from vsr.commands.run import _settings_and_model_options
