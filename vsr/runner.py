@@ -1014,7 +1014,7 @@ def _say_what_is_kept(error: BaseException, journal: ChunkJournal | None, worked
 # An interrupted run without --resume that had worked this long is told about it.
 RESUME_HINT_SECONDS = 60.0
 
-# Busy more than this share of the time after start-up and warm-up, the encoders were the
+# Busy this share or more of the time after start-up and warm-up, the encoders were the
 # bottleneck, not the network.
 ENCODER_BOUND_SHARE = 0.8
 
