@@ -1,16 +1,15 @@
 """A part of a clip (`vsr run --start/--duration/--end`): try settings on ten seconds
 before spending hours on the whole film.
 
-`TimeRange` is what the user asked for, in seconds from the video's start: the picture's
-own time, which vsr upscales. That start is the video stream's as the file states it,
-which is its first frame's but where that frame comes a frame late (an AVI's H.264 with
-B-frames: at 0.04 s at 25 fps, so a range to 0.11 s keeps the frames at 0.04 and 0.08 s).
-(ffmpeg's `-ss`/`-to` count from the file's start,
-the earliest stream's: where the audio starts before the video, by that much sooner.) The
-reader resolves it into a `Cut` on the file's own clock once it has found the first frame
-to keep. Every stream is cut at the same instants and moved back by the same amount, the
-first kept frame's time, so the output starts at zero and its audio and subtitles stay in
-sync with the picture.
+`TimeRange` is what the user asked for, in seconds from the video's start: the picture's own
+time, which vsr upscales. That start is the video stream's as the file states it, which is
+its first frame's but where that frame comes a frame late (an AVI's H.264 with B-frames: at
+0.04 s at 25 fps, so a range to 0.11 s keeps the frames at 0.04 and 0.08 s). (ffmpeg's
+`-ss`/`-to` count from the file's start, the earliest stream's: where the audio starts
+before the video, by that much sooner.) The reader resolves it into a `Cut` on the file's
+own clock once it has found the first frame to keep. Every stream is cut at the same
+instants and moved back by the same amount, the first kept frame's time, so the output
+starts at zero and its audio and subtitles stay in sync with the picture.
 """
 
 from __future__ import annotations
