@@ -264,6 +264,21 @@ def truncate(path: str | Path, fraction: float, dest: str | Path | None = None) 
     return target
 
 
+def folder_with_outputs(
+    tmp_path: Path, clips: dict[str, bytes], outputs: dict[str, bytes]
+) -> tuple[Path, Path]:
+    """tmp_path/in holding `clips` and tmp_path/out holding `outputs` (an earlier run's), as
+    a folder run finds them: each file's bytes as given (a stand-in runner reads no video)."""
+    folder, out = tmp_path / "in", tmp_path / "out"
+    folder.mkdir()
+    out.mkdir()
+    for name, data in clips.items():
+        (folder / name).write_bytes(data)
+    for name, data in outputs.items():
+        (out / name).write_bytes(data)
+    return folder, out
+
+
 def corrupt_middle_packets(path: str | Path, count: int = 2) -> list[int]:
     """Overwrite the payload of `count` video packets in the middle of the clip with noise.
 

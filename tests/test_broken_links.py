@@ -8,6 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from media import folder_with_outputs
 from test_folder import Recorder, ScriptedTime
 
 from vsr.cli import main
@@ -49,11 +50,8 @@ def test_a_folder_run_fails_links_that_lead_to_no_file_and_says_why(tmp_path):
 def test_a_broken_link_whose_output_is_there_is_skipped_as_a_done_clip(tmp_path):
     # A rerun while the share was unmounted failed the clips it had upscaled before (exit 1)
     # where it skips every other done clip.
-    clips, out = tmp_path / "in", tmp_path / "out"
-    clips.mkdir()
-    out.mkdir()
+    clips, out = folder_with_outputs(tmp_path, {}, {"b.mp4": b"done before"})
     why = _broken_links(clips, ".mp4")
-    (out / "b.mp4").write_bytes(b"done before")
     summary = process_folder(clips, out, Recorder(), progress=False, log=lambda line: None)
     assert [(Path(c["input"]).name, c["status"]) for c in summary.clips] == [
         ("b.mp4", "skipped"),
@@ -65,11 +63,8 @@ def test_a_broken_link_whose_output_is_there_is_skipped_as_a_done_clip(tmp_path)
 
 def test_with_overwrite_a_broken_link_whose_output_is_there_fails_for_its_link(tmp_path):
     # Its output is to be made again, and there is nothing to make it from.
-    clips, out = tmp_path / "in", tmp_path / "out"
-    clips.mkdir()
-    out.mkdir()
+    clips, out = folder_with_outputs(tmp_path, {}, {"b.mp4": b"done before"})
     why = _broken_links(clips, ".mp4")
-    (out / "b.mp4").write_bytes(b"done before")
     runner = Recorder()
     summary = process_folder(
         clips, out, runner, overwrite=True, progress=False, log=lambda line: None

@@ -16,7 +16,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 import torch
-from media import make_clip, truncate
+from media import folder_with_outputs, make_clip, truncate
 
 from vsr.cli import main
 from vsr.cluster import ClusterReport
@@ -336,11 +336,7 @@ def test_a_rerun_with_every_output_there_starts_no_cluster(tmp_path, monkeypatch
     pytest.importorskip("ray")  # the README's test set-up installs no Ray
     from vsr import cluster
 
-    clips, out = tmp_path / "in", tmp_path / "out"
-    clips.mkdir()
-    out.mkdir()
-    (clips / "a.mp4").write_bytes(b"1234")
-    (out / "a.mp4").write_bytes(b"done before")
+    clips, out = folder_with_outputs(tmp_path, {"a.mp4": b"1234"}, {"a.mp4": b"done before"})
 
     def no_cluster(*args, **kwargs):
         raise AssertionError("Ray was started for nothing")
@@ -879,11 +875,7 @@ def test_overwrite_in_a_ray_folder_run_redoes_the_finished_outputs(tmp_path, mon
     pytest.importorskip("ray")  # the README's test set-up installs no Ray
     from vsr import cluster
 
-    clips, out = tmp_path / "in", tmp_path / "out"
-    clips.mkdir()
-    out.mkdir()
-    (clips / "a.mkv").write_bytes(b"1234")
-    (out / "a.mkv").write_bytes(b"done before")
+    clips, out = folder_with_outputs(tmp_path, {"a.mkv": b"1234"}, {"a.mkv": b"done before"})
     submitted = []
 
     def run_clips(jobs, *, summary, overwrite, **_):

@@ -17,7 +17,7 @@ from pathlib import Path
 
 import av
 import pytest
-from media import make_clip, make_vob
+from media import folder_with_outputs, make_clip, make_vob
 
 from vsr.bench_clip import make_bench_clip
 from vsr.cli import main
@@ -846,11 +846,7 @@ def test_a_watchs_summary_line_gives_its_work_and_its_watching_apart():
 
 
 def test_a_folder_run_with_every_clip_skipped_gives_no_fps(tmp_path):
-    clips, out = tmp_path / "in", tmp_path / "out"
-    clips.mkdir()
-    out.mkdir()
-    (clips / "a.mp4").write_bytes(b"1234")
-    (out / "a.mp4").write_bytes(b"done before")
+    clips, out = folder_with_outputs(tmp_path, {"a.mp4": b"1234"}, {"a.mp4": b"done before"})
     summary = process_folder(clips, out, Recorder(), progress=False, log=lambda _: None)
     got = summary.to_dict()["summary"]
     assert (got["skipped"], got["frames"], got["fps"]) == (1, 0, None)  # as a watch says
@@ -1170,12 +1166,11 @@ def test_subfolders_are_named_as_left_alone(tmp_path):
 def test_an_upper_case_suffix_is_kept_and_its_earlier_output_is_seen(tmp_path):
     # A camera's CLIP.MP4 was written as CLIP.mkv, and OLD.MOV, upscaled by an earlier run
     # as OLD.MOV, was not seen as done: it was upscaled again as OLD.mkv.
-    clips, out = tmp_path / "in", tmp_path / "out"
-    clips.mkdir()
-    out.mkdir()
-    (clips / "CLIP.MP4").write_bytes(b"1234")
-    (clips / "OLD.MOV").write_bytes(b"12345")
-    (out / "OLD.MOV").write_bytes(b"an earlier run's output")
+    clips, out = folder_with_outputs(
+        tmp_path,
+        {"CLIP.MP4": b"1234", "OLD.MOV": b"12345"},
+        {"OLD.MOV": b"an earlier run's output"},
+    )
     runner = Recorder()
     summary = process_folder(clips, out, runner, progress=False, log=lambda _: None)
     assert runner.calls == [("CLIP.MP4", 4)]
@@ -1556,11 +1551,7 @@ def test_raw_streams_and_the_rarer_containers_are_found_and_written_as_matroska(
 
 
 def test_a_folder_run_whose_outputs_all_exist_says_so_as_vsr_image_does(tmp_path, weights, capsys):
-    clips, out = tmp_path / "in", tmp_path / "out"
-    clips.mkdir()
-    out.mkdir()
-    (clips / "a.mp4").write_bytes(b"1234")
-    (out / "a.mp4").write_bytes(b"done before")
+    clips, out = folder_with_outputs(tmp_path, {"a.mp4": b"1234"}, {"a.mp4": b"done before"})
     assert main(["run", str(clips), str(out), "--weights", str(weights)]) == 0
     captured = capsys.readouterr()
     assert captured.out == ""
