@@ -224,8 +224,9 @@ def test_bench_takes_the_scale_of_given_weights(tmp_path):
     )
 
 
-class NanNetwork(nn.Module):
-    """An x2 network whose output is all NaN (as fp16 overflow would make it)."""
+class TinyX2Network(nn.Module):
+    """An x2 stand-in of one convolution, for what a test needs of a network's output or
+    its input sides."""
 
     arch, scale, input_multiple = "imdn", 2, 1
 
@@ -235,7 +236,14 @@ class NanNetwork(nn.Module):
         self.shuffle = nn.PixelShuffle(2)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.shuffle(self.conv(x)) * float("nan")
+        return self.shuffle(self.conv(x))
+
+
+class NanNetwork(TinyX2Network):
+    """An x2 network whose output is all NaN (as fp16 overflow would make it)."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return super().forward(x) * float("nan")
 
 
 def test_engine_refuses_non_finite_frames_and_encodes_nothing(tmp_path):
@@ -1210,18 +1218,10 @@ def test_the_top_field_of_an_interlaced_bench_clip_is_the_earlier_moment(tmp_pat
         assert np.abs(luma[rows] - own[rows]).mean() < np.abs(luma[rows] - other[rows]).mean() / 2
 
 
-class QuarterSidesNetwork(nn.Module):
+class QuarterSidesNetwork(TinyX2Network):
     """An x2 stand-in that takes sides in multiples of 4 only."""
 
-    arch, scale, input_multiple = "imdn", 2, 4
-
-    def __init__(self) -> None:
-        super().__init__()
-        self.conv = nn.Conv2d(3, 12, 3, padding=1)
-        self.shuffle = nn.PixelShuffle(2)
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return self.shuffle(self.conv(x))
+    input_multiple = 4
 
 
 @pytest.mark.parametrize(("width", "height"), [(30, 24), (32, 30)])
